@@ -1,0 +1,73 @@
+package valueloop
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds. Each maps to exactly one HTTP status in the HTTP layer and to
+// one CLI exit code; the message of an *Error is safe to show to users.
+const (
+	EINVALID      = "invalid"
+	ENOTFOUND     = "not_found"
+	ECONFLICT     = "conflict"
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	ETOOLARGE     = "too_large"
+	EINTERNAL     = "internal"
+)
+
+// Error is an application error whose Message is meant for the user. Wrap
+// lower-level causes with fmt.Errorf("...: %w", err) instead: only *Error values
+// reach users verbatim, everything else is reported as an internal error.
+type Error struct {
+	Code    string
+	Message string
+	// Field names the offending input (a JSON path or a parameter name) when
+	// there is one.
+	Field string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("valueloop: %s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("valueloop: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error of the given kind.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error of kind EINVALID that names the field at fault.
+func FieldErrorf(field string, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the kind of the first *Error in err's chain, EINTERNAL for
+// any other non-nil error and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err: the message of the first
+// *Error in the chain, or a generic text that leaks nothing.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		if e.Field != "" {
+			return e.Field + ": " + e.Message
+		}
+		return e.Message
+	}
+	return "internal error"
+}

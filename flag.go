@@ -1,0 +1,44 @@
+package valueloop
+
+import "encoding/json"
+
+// Flag states as flagd spells them.
+const (
+	StateEnabled  = "ENABLED"
+	StateDisabled = "DISABLED"
+)
+
+// Flag is one feature flag in the flagd model. Variant values are JSON values
+// decoded with encoding/json conventions (bool, float64, string,
+// map[string]any, []any). Targeting is the raw JsonLogic rule, kept verbatim so
+// that an exported file is what was imported; it is compiled by the evaluation
+// package, never interpreted from here.
+type Flag struct {
+	Key            string          `json:"-"`
+	State          string          `json:"state"`
+	Variants       map[string]any  `json:"variants"`
+	DefaultVariant *string         `json:"defaultVariant"`
+	Targeting      json.RawMessage `json:"targeting,omitempty"`
+	Metadata       map[string]any  `json:"metadata,omitempty"`
+	// Version increases by one with every committed change; 0 for a flag that
+	// has never been stored.
+	Version int64 `json:"-"`
+}
+
+// FlagSet is the complete flag configuration of one environment: what one flagd
+// file holds.
+type FlagSet struct {
+	Flags map[string]*Flag
+	// Evaluators are the shared JsonLogic fragments that targeting rules use
+	// through {"$ref": "name"}.
+	Evaluators map[string]json.RawMessage
+	Metadata   map[string]any
+}
+
+// Environment is a named set of flags (development, production, ...).
+// Production marks environments whose deployments count for delivery metrics.
+type Environment struct {
+	Key        string `json:"key"`
+	Name       string `json:"name"`
+	Production bool   `json:"production"`
+}

@@ -1,0 +1,3 @@
+module github.com/valueloop/valueloop
+
+go 1.26.8
