@@ -14,6 +14,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
+	EUNSUPPORTED  = "unsupported_media_type"
 	EINTERNAL     = "internal"
 )
 

@@ -42,3 +42,17 @@ type Environment struct {
 	Name       string `json:"name"`
 	Production bool   `json:"production"`
 }
+
+// FlagSetChange says what a change to an environment's flag set did.
+type FlagSetChange struct {
+	Added   []string `json:"added,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	// Version is the environment's version after the change.
+	Version int64 `json:"version"`
+}
+
+// Empty reports whether no flag was added, changed or removed.
+func (c FlagSetChange) Empty() bool {
+	return len(c.Added)+len(c.Changed)+len(c.Removed) == 0
+}

@@ -29,3 +29,10 @@ func (t *Token) CanEvaluate(env string) bool {
 func (t *Token) CanAdmin(env string) bool {
 	return t.RevokedAt == nil && t.Scope == ScopeAdmin && (t.Environment == "" || t.Environment == env)
 }
+
+// StoredToken is a token as a store keeps it: its fields and the SHA-256 hash
+// of its secret.
+type StoredToken struct {
+	Token
+	Hash []byte
+}

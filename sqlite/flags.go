@@ -1,0 +1,219 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Environments returns every environment, ordered by key.
+func (db *DB) Environments(ctx context.Context) ([]valueloop.Environment, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT key, name, production FROM environments ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list environments: %w", err)
+	}
+	defer rows.Close()
+	var envs []valueloop.Environment
+	for rows.Next() {
+		var e valueloop.Environment
+		if err := rows.Scan(&e.Key, &e.Name, &e.Production); err != nil {
+			return nil, err
+		}
+		envs = append(envs, e)
+	}
+	return envs, rows.Err()
+}
+
+// CreateEnvironment adds an environment; ECONFLICT when the key exists.
+func (db *DB) CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO environments (key, name, production, created_at) VALUES (?, ?, ?, ?)`,
+			env.Key, env.Name, env.Production, db.now()); err != nil {
+			return err
+		}
+		after, _ := json.Marshal(env)
+		return db.audit(ctx, tx, actor, env.Key, "environment.create", env.Key, nil, after, "")
+	})
+}
+
+// FlagSet returns the flag set of env and the environment's version.
+func (db *DB) FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error) {
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	return flagSet(ctx, tx, env)
+}
+
+func flagSet(ctx context.Context, tx *sql.Tx, env string) (*valueloop.FlagSet, int64, error) {
+	var evaluators, metadata string
+	var version int64
+	err := tx.QueryRowContext(ctx, `SELECT evaluators, metadata, version FROM environments WHERE key = ?`, env).
+		Scan(&evaluators, &metadata, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: read environment %s: %w", env, err)
+	}
+	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
+	if err := json.Unmarshal([]byte(evaluators), &set.Evaluators); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: environment %s evaluators: %w", env, err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &set.Metadata); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: environment %s metadata: %w", env, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT key, definition, version FROM flags WHERE environment = ?`, env)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: read flags of %s: %w", env, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, def string
+		var v int64
+		if err := rows.Scan(&key, &def, &v); err != nil {
+			return nil, 0, err
+		}
+		f := &valueloop.Flag{}
+		if err := json.Unmarshal([]byte(def), f); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: flag %s/%s: %w", env, key, err)
+		}
+		f.Key, f.Version = key, v
+		set.Flags[key] = f
+	}
+	return set, version, rows.Err()
+}
+
+// ReplaceFlagSet makes set the complete flag set of env, in one transaction:
+// flags that differ are written with their version increased, flags not in set
+// are removed, each change is audited. Identical content writes nothing.
+func (db *DB) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+	var change valueloop.FlagSetChange
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		change = valueloop.FlagSetChange{}
+		old, version, err := flagSet(ctx, tx, env)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		keys := make([]string, 0, len(set.Flags))
+		for k := range set.Flags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			after, err := encodeFlag(set.Flags[key])
+			if err != nil {
+				return fmt.Errorf("flag %s: %w", key, err)
+			}
+			prev, ok := old.Flags[key]
+			if !ok {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
+					env, key, after, now); err != nil {
+					return err
+				}
+				change.Added = append(change.Added, key)
+				if err := db.audit(ctx, tx, actor, env, "flag.create", key, nil, after, reason); err != nil {
+					return err
+				}
+				continue
+			}
+			before, err := encodeFlag(prev)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(before, after) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE flags SET definition = ?, version = version + 1, updated_at = ? WHERE environment = ? AND key = ?`,
+				after, now, env, key); err != nil {
+				return err
+			}
+			change.Changed = append(change.Changed, key)
+			if err := db.audit(ctx, tx, actor, env, "flag.update", key, before, after, reason); err != nil {
+				return err
+			}
+		}
+		var removed []string
+		for key := range old.Flags {
+			if _, ok := set.Flags[key]; !ok {
+				removed = append(removed, key)
+			}
+		}
+		sort.Strings(removed)
+		for _, key := range removed {
+			before, _ := encodeFlag(old.Flags[key])
+			if _, err := tx.ExecContext(ctx, `DELETE FROM flags WHERE environment = ? AND key = ?`, env, key); err != nil {
+				return err
+			}
+			change.Removed = append(change.Removed, key)
+			if err := db.audit(ctx, tx, actor, env, "flag.delete", key, before, nil, reason); err != nil {
+				return err
+			}
+		}
+		evaluators, err := canonicalJSON(set.Evaluators, "{}")
+		if err != nil {
+			return fmt.Errorf("evaluators: %w", err)
+		}
+		metadata, err := canonicalJSON(set.Metadata, "{}")
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		oldEvaluators, _ := canonicalJSON(old.Evaluators, "{}")
+		oldMetadata, _ := canonicalJSON(old.Metadata, "{}")
+		setChanged := !bytes.Equal(evaluators, oldEvaluators) || !bytes.Equal(metadata, oldMetadata)
+		if setChanged {
+			if err := db.audit(ctx, tx, actor, env, "flagset.update", env,
+				setJSON(oldEvaluators, oldMetadata), setJSON(evaluators, metadata), reason); err != nil {
+				return err
+			}
+		}
+		change.Version = version
+		if change.Empty() && !setChanged {
+			return nil
+		}
+		change.Version = version + 1
+		_, err = tx.ExecContext(ctx, `UPDATE environments SET evaluators = ?, metadata = ?, version = ? WHERE key = ?`,
+			evaluators, metadata, change.Version, env)
+		return err
+	})
+	return change, err
+}
+
+// encodeFlag gives the stored form of a flag definition: canonical JSON, so
+// that equal definitions have equal bytes whatever whitespace they came with.
+func encodeFlag(f *valueloop.Flag) ([]byte, error) {
+	return canonicalJSON(f, "null")
+}
+
+// canonicalJSON encodes v with sorted keys and no insignificant whitespace,
+// including inside raw JSON fragments (targeting rules). Raw numbers are kept
+// as written.
+func canonicalJSON(v any, empty string) ([]byte, error) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(buf) == "null" {
+		return []byte(empty), nil
+	}
+	// Round-trip through a generic value to sort keys inside RawMessages too.
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return nil, err
+	}
+	return json.Marshal(x)
+}
+
+func setJSON(evaluators, metadata []byte) []byte {
+	buf, _ := json.Marshal(map[string]json.RawMessage{"$evaluators": evaluators, "metadata": metadata})
+	return buf
+}

@@ -1,0 +1,189 @@
+// Package sqlite stores Valueloop's data in one embedded SQLite file, the
+// default for a single node. It uses a pure-Go driver (modernc.org/sqlite), WAL
+// journaling and embedded, versioned migrations applied in a transaction at
+// Open. Every public method is one transaction.
+//
+// What is not here: flag evaluation (package evaluation serves from memory) and
+// the rules of what may change (package flags and the HTTP layer decide; this
+// package only records).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/valueloop/valueloop"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// timeFormat keeps sub-second precision and sorts lexically.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// DB is the SQLite store. Construct with NewDB, set fields, then Open.
+type DB struct {
+	// Path of the database file; its directory is created when missing.
+	Path string
+	// Now is the clock used for every timestamp written.
+	Now func() time.Time
+
+	db  *sql.DB // readers
+	wdb *sql.DB // the single writer: SQLite serialises writes anyway, and one
+	// connection avoids busy-retries between our own transactions.
+}
+
+// NewDB returns a store for the file at path.
+func NewDB(path string) *DB {
+	return &DB{Path: path, Now: time.Now}
+}
+
+// Open opens the database file and applies pending migrations.
+func (db *DB) Open() error {
+	if db.Path == "" {
+		return errors.New("sqlite: path required")
+	}
+	if db.Path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(db.Path), 0o700); err != nil {
+			return fmt.Errorf("sqlite: create directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL in WAL mode loses nothing a process crash (kill -9) could take:
+	// a committed transaction is in the WAL file before COMMIT returns. Only a
+	// power loss could drop the last transactions.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	dsn := "file:" + db.Path + "?" + q.Encode()
+	var err error
+	if db.db, err = sql.Open("sqlite", dsn); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
+	}
+	if db.wdb, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
+	}
+	db.wdb.SetMaxOpenConns(1)
+	if err := db.migrate(context.Background()); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var errs []error
+	if db.db != nil {
+		errs = append(errs, db.db.Close())
+	}
+	if db.wdb != nil {
+		errs = append(errs, db.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// migrate applies, in one transaction each, every embedded migration newer
+// than the recorded schema version.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("sqlite: create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrateFile(ctx context.Context, name string) error {
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		return nil
+	}
+	buf, err := fs.ReadFile(migrationFS, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// write runs fn in one write transaction.
+func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return domainError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", domainError(err))
+	}
+	return nil
+}
+
+// domainError turns driver error codes (never messages) into domain errors.
+func domainError(err error) error {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "already exists"}
+		case sqlite3lib.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return &valueloop.Error{Code: valueloop.ENOTFOUND, Message: "referenced item does not exist"}
+		}
+	}
+	return err
+}
+
+func (db *DB) now() string { return formatTime(db.Now()) }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: bad timestamp %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
