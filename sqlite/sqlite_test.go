@@ -1,0 +1,57 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
+)
+
+var _ storetest.Store = (*sqlite.DB)(nil)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, clock *storetest.Clock) storetest.Store {
+		return MustOpen(t, clock)
+	})
+}
+
+// MustOpen opens a fresh database in a temporary directory.
+func MustOpen(tb testing.TB, clock *storetest.Clock) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
+	if clock != nil {
+		db.Now = clock.Now
+	}
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = sqlite.NewDB(path) // migrations run again and must be no-ops
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	envs, err := db.Environments(t.Context())
+	if err != nil || len(envs) != 1 || envs[0].Key != "prod" {
+		t.Fatalf("after reopen: %+v, %v", envs, err)
+	}
+}
+
+func valueloopEnv(key string) valueloop.Environment {
+	return valueloop.Environment{Key: key, Name: key}
+}

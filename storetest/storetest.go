@@ -1,0 +1,234 @@
+// Package storetest is the contract every Valueloop store implementation
+// must meet. Each store's tests call Run with a function that opens a fresh,
+// empty store; the same cases then run against SQLite always and against
+// PostgreSQL when a DSN is given.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Store is the full set of store methods the contract covers.
+type Store interface {
+	Environments(ctx context.Context) ([]valueloop.Environment, error)
+	CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error
+	FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error)
+	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error)
+	CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, actor string) error
+	Tokens(ctx context.Context) ([]valueloop.StoredToken, error)
+	RevokeToken(ctx context.Context, id int64, actor string) error
+	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+}
+
+// Clock is a settable clock for stores whose Now the test controls.
+type Clock struct{ T time.Time }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return c.T }
+
+// Run runs the contract against stores made by open.
+func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s Store, clock *Clock)
+	}{
+		{"Environments", testEnvironments},
+		{"ReplaceFlagSet", testReplaceFlagSet},
+		{"ReplaceFlagSetUnknownEnvironment", testReplaceUnknownEnv},
+		{"Tokens", testTokens},
+		{"Audit", testAudit},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clock := &Clock{T: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+			c.fn(t, open(t, clock), clock)
+		})
+	}
+}
+
+func testEnvironments(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	for _, e := range []valueloop.Environment{{Key: "production", Name: "Production", Production: true}, {Key: "dev", Name: "Dev"}} {
+		if err := s.CreateEnvironment(ctx, e, "tester"); err != nil {
+			t.Fatalf("CreateEnvironment(%s): %v", e.Key, err)
+		}
+	}
+	err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "dev", Name: "again"}, "tester")
+	if got := valueloop.ErrorCode(err); got != valueloop.ECONFLICT {
+		t.Errorf("duplicate environment: got error kind %q (%v), want %q", got, err, valueloop.ECONFLICT)
+	}
+	envs, err := s.Environments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []valueloop.Environment{{Key: "dev", Name: "Dev"}, {Key: "production", Name: "Production", Production: true}}
+	if !reflect.DeepEqual(envs, want) {
+		t.Errorf("Environments() = %+v, want %+v", envs, want)
+	}
+	set, version, err := s.FlagSet(ctx, "dev")
+	if err != nil || len(set.Flags) != 0 || version != 0 {
+		t.Errorf("FlagSet(new env) = %d flags, version %d, %v; want empty, 0, nil", len(set.Flags), version, err)
+	}
+	if _, _, err := s.FlagSet(ctx, "nope"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("FlagSet(unknown) error = %v, want kind not_found", err)
+	}
+}
+
+func strp(s string) *string { return &s }
+
+func testSet() *valueloop.FlagSet {
+	return &valueloop.FlagSet{
+		Flags: map[string]*valueloop.Flag{
+			"a": {State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp("off"),
+				Targeting: json.RawMessage(`{"if": [ {"==": [{"var":"tier"}, "gold"]}, "on", null]}`)},
+			"b": {State: valueloop.StateDisabled, Variants: map[string]any{"x": "x"}, DefaultVariant: strp("x"), Metadata: map[string]any{"owner": "me"}},
+		},
+		Evaluators: map[string]json.RawMessage{"gold": json.RawMessage(`{"==":[{"var":"tier"},"gold"]}`)},
+		Metadata:   map[string]any{"flagSetId": "shop"},
+	}
+}
+
+func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	change, err := s.ReplaceFlagSet(ctx, "prod", testSet(), "alice", "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(change.Added, []string{"a", "b"}) || change.Version != 1 {
+		t.Errorf("first replace: %+v, want a and b added at version 1", change)
+	}
+	got, version, err := s.FlagSet(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version != 1 || len(got.Flags) != 2 || got.Flags["a"].Version != 1 || *got.Flags["a"].DefaultVariant != "off" {
+		t.Fatalf("FlagSet after replace: version %d, flags %+v", version, got.Flags)
+	}
+	if got.Metadata["flagSetId"] != "shop" || len(got.Evaluators) != 1 || got.Flags["b"].Metadata["owner"] != "me" {
+		t.Errorf("metadata or evaluators lost: %+v %+v", got.Metadata, got.Evaluators)
+	}
+	var rule any
+	if err := json.Unmarshal(got.Flags["a"].Targeting, &rule); err != nil {
+		t.Errorf("stored targeting is not JSON: %v", err)
+	}
+
+	// The same content again, whitespace aside: nothing changes.
+	same := testSet()
+	same.Flags["a"].Targeting = json.RawMessage(`{"if":[{"==":[{"var":"tier"},"gold"]},"on",null]}`)
+	change, err = s.ReplaceFlagSet(ctx, "prod", same, "alice", "again")
+	if err != nil || !change.Empty() || change.Version != 1 {
+		t.Errorf("identical replace: %+v, %v; want no change at version 1", change, err)
+	}
+
+	// Change one, remove one, add one.
+	next := testSet()
+	next.Flags["a"].State = valueloop.StateDisabled
+	delete(next.Flags, "b")
+	next.Flags["c"] = &valueloop.Flag{State: valueloop.StateEnabled, Variants: map[string]any{"n": 1.5}, DefaultVariant: strp("n")}
+	change, err = s.ReplaceFlagSet(ctx, "prod", next, "bob", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := valueloop.FlagSetChange{Added: []string{"c"}, Changed: []string{"a"}, Removed: []string{"b"}, Version: 2}
+	if !reflect.DeepEqual(change, want) {
+		t.Errorf("second replace = %+v, want %+v", change, want)
+	}
+	got, _, _ = s.FlagSet(ctx, "prod")
+	if got.Flags["a"].Version != 2 || got.Flags["c"].Version != 1 || got.Flags["b"] != nil {
+		t.Errorf("versions after change: a=%d c=%d b=%v", got.Flags["a"].Version, got.Flags["c"].Version, got.Flags["b"])
+	}
+	if v := got.Flags["c"].Variants["n"]; v != 1.5 {
+		t.Errorf("number variant = %v (%T), want 1.5", v, v)
+	}
+}
+
+func testReplaceUnknownEnv(t *testing.T, s Store, _ *Clock) {
+	_, err := s.ReplaceFlagSet(context.Background(), "ghost", testSet(), "alice", "")
+	if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("ReplaceFlagSet(unknown env) = %v, want kind not_found", err)
+	}
+}
+
+func testTokens(t *testing.T, s Store, clock *Clock) {
+	ctx := context.Background()
+	a := &valueloop.Token{Name: "ci", Scope: valueloop.ScopeEvaluate, Environment: "prod"}
+	if err := s.CreateToken(ctx, a, []byte("0123456789abcdef0123456789abcdef"), "root"); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == 0 || !a.CreatedAt.Equal(clock.T) {
+		t.Errorf("CreateToken did not set id/created_at: %+v", a)
+	}
+	b := &valueloop.Token{Name: "dup", Scope: valueloop.ScopeAdmin}
+	err := s.CreateToken(ctx, b, []byte("0123456789abcdef0123456789abcdef"), "root")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("same hash twice: %v, want kind conflict", err)
+	}
+	clock.T = clock.T.Add(time.Hour)
+	if err := s.RevokeToken(ctx, a.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, 9999, "root"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("revoke unknown: %v, want not_found", err)
+	}
+	all, err := s.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].RevokedAt == nil || !all[0].RevokedAt.Equal(clock.T) || string(all[0].Hash) != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("Tokens() = %+v", all)
+	}
+}
+
+func testAudit(t *testing.T, s Store, clock *Clock) {
+	ctx := context.Background()
+	s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "root")
+	clock.T = clock.T.Add(time.Minute)
+	if _, err := s.ReplaceFlagSet(ctx, "prod", testSet(), "alice", "launch"); err != nil {
+		t.Fatal(err)
+	}
+	next := testSet()
+	next.Flags["a"].DefaultVariant = strp("on")
+	clock.T = clock.T.Add(time.Minute)
+	if _, err := s.ReplaceFlagSet(ctx, "prod", next, "bob", "turn it on"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Fatalf("audit of flag a: %d entries, want 2: %+v", len(entries), entries)
+	}
+	e := entries[0] // newest first
+	if e.Actor != "bob" || e.Action != "flag.update" || e.Reason != "turn it on" || !e.At.Equal(clock.T) {
+		t.Errorf("newest entry = %+v", e)
+	}
+	var before, after map[string]any
+	if json.Unmarshal(e.Before, &before) != nil || json.Unmarshal(e.After, &after) != nil {
+		t.Fatalf("before/after not JSON: %s / %s", e.Before, e.After)
+	}
+	if before["defaultVariant"] != "off" || after["defaultVariant"] != "on" {
+		t.Errorf("diff: before %v after %v", before["defaultVariant"], after["defaultVariant"])
+	}
+	if entries[1].Action != "flag.create" || entries[1].Before != nil {
+		t.Errorf("oldest entry = %+v, want a flag.create without before", entries[1])
+	}
+	byBob, _ := s.Audit(ctx, valueloop.AuditFilter{Actor: "bob"})
+	if len(byBob) != 1 {
+		t.Errorf("audit by bob: %d entries, want 1", len(byBob))
+	}
+	page, _ := s.Audit(ctx, valueloop.AuditFilter{Limit: 1, BeforeID: entries[0].ID})
+	if len(page) != 1 || page[0].ID >= entries[0].ID {
+		t.Errorf("paging back from %d: %+v", entries[0].ID, page)
+	}
+}
