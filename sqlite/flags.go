@@ -217,3 +217,89 @@ func setJSON(evaluators, metadata []byte) []byte {
 	buf, _ := json.Marshal(map[string]json.RawMessage{"$evaluators": evaluators, "metadata": metadata})
 	return buf
 }
+
+// PutFlag creates or updates one flag of env. ifVersion guards against lost
+// updates: -1 writes whatever is stored, 0 only creates (ECONFLICT when the
+// flag exists), n > 0 only updates version n (ECONFLICT when the stored
+// version differs, ENOTFOUND when there is no such flag). It returns the
+// flag's new version and the environment's; an identical definition writes
+// nothing and returns the current versions.
+func (db *DB) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT version FROM environments WHERE key = ?`, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		} else if err != nil {
+			return err
+		}
+		after, err := encodeFlag(f)
+		if err != nil {
+			return err
+		}
+		var before string
+		err = tx.QueryRowContext(ctx, `SELECT definition, version FROM flags WHERE environment = ? AND key = ?`, env, f.Key).Scan(&before, &flagVersion)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		switch {
+		case ifVersion == 0 && exists:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already exists in %s", f.Key, env)
+		case ifVersion > 0 && !exists:
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", f.Key, env)
+		case ifVersion > 0 && flagVersion != ifVersion:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", f.Key, flagVersion, ifVersion)
+		}
+		if exists && before == string(after) {
+			return nil
+		}
+		envVersion++
+		now := db.now()
+		if exists {
+			flagVersion++
+			_, err = tx.ExecContext(ctx, `UPDATE flags SET definition = ?, version = ?, updated_at = ? WHERE environment = ? AND key = ?`,
+				after, flagVersion, now, env, f.Key)
+		} else {
+			flagVersion = 1
+			_, err = tx.ExecContext(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
+				env, f.Key, after, now)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE environments SET version = ? WHERE key = ?`, envVersion, env); err != nil {
+			return err
+		}
+		action, prev := "flag.update", []byte(before)
+		if !exists {
+			action, prev = "flag.create", nil
+		}
+		return db.audit(ctx, tx, actor, env, action, f.Key, prev, after, reason)
+	})
+	return flagVersion, envVersion, err
+}
+
+// DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1: any). It
+// returns the environment's new version.
+func (db *DB) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var before string
+		var v int64
+		err := tx.QueryRowContext(ctx, `SELECT definition, version FROM flags WHERE environment = ? AND key = ?`, env, key).Scan(&before, &v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		} else if err != nil {
+			return err
+		}
+		if ifVersion > 0 && v != ifVersion {
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", key, v, ifVersion)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM flags WHERE environment = ? AND key = ?`, env, key); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `UPDATE environments SET version = version + 1 WHERE key = ? RETURNING version`, env).Scan(&envVersion); err != nil {
+			return err
+		}
+		return db.audit(ctx, tx, actor, env, "flag.delete", key, []byte(before), nil, reason)
+	})
+	return envVersion, err
+}

@@ -25,6 +25,8 @@ type Store interface {
 	Tokens(ctx context.Context) ([]valueloop.StoredToken, error)
 	RevokeToken(ctx context.Context, id int64, actor string) error
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, int64, error)
+	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (int64, error)
 }
 
 // Clock is a settable clock for stores whose Now the test controls.
@@ -44,6 +46,8 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"ReplaceFlagSetUnknownEnvironment", testReplaceUnknownEnv},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
+		{"PutFlag", testPutFlag},
+		{"ConcurrentPutFlag", testConcurrentPutFlag},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -230,5 +234,90 @@ func testAudit(t *testing.T, s Store, clock *Clock) {
 	page, _ := s.Audit(ctx, valueloop.AuditFilter{Limit: 1, BeforeID: entries[0].ID})
 	if len(page) != 1 || page[0].ID >= entries[0].ID {
 		t.Errorf("paging back from %d: %+v", entries[0].ID, page)
+	}
+}
+
+func testPutFlag(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "root")
+	f := &valueloop.Flag{Key: "x", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp("off")}
+	fv, ev, err := s.PutFlag(ctx, "prod", f, 0, "alice", "create")
+	if err != nil || fv != 1 || ev != 1 {
+		t.Fatalf("create: %d %d %v, want 1 1 nil", fv, ev, err)
+	}
+	if _, _, err := s.PutFlag(ctx, "prod", f, 0, "alice", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("create again: %v, want conflict", err)
+	}
+	if fv, ev, err := s.PutFlag(ctx, "prod", f, 1, "alice", ""); err != nil || fv != 1 || ev != 1 {
+		t.Errorf("identical update: %d %d %v, want no change", fv, ev, err)
+	}
+	f.DefaultVariant = strp("on")
+	if fv, ev, err := s.PutFlag(ctx, "prod", f, 1, "alice", "on"); err != nil || fv != 2 || ev != 2 {
+		t.Fatalf("update: %d %d %v, want 2 2 nil", fv, ev, err)
+	}
+	f.DefaultVariant = strp("off")
+	if _, _, err := s.PutFlag(ctx, "prod", f, 1, "bob", "stale"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("stale update: %v, want conflict", err)
+	}
+	got, _, _ := s.FlagSet(ctx, "prod")
+	if *got.Flags["x"].DefaultVariant != "on" {
+		t.Errorf("a rejected write changed the flag: %v", *got.Flags["x"].DefaultVariant)
+	}
+	if _, _, err := s.PutFlag(ctx, "prod", &valueloop.Flag{Key: "y", State: "ENABLED"}, 3, "bob", ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("update of a missing flag: %v, want not_found", err)
+	}
+	if _, _, err := s.PutFlag(ctx, "nope", f, -1, "bob", ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("unknown environment: %v, want not_found", err)
+	}
+	if _, err := s.DeleteFlag(ctx, "prod", "x", 1, "bob", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("stale delete: %v, want conflict", err)
+	}
+	if ev, err := s.DeleteFlag(ctx, "prod", "x", 2, "bob", "gone"); err != nil || ev != 3 {
+		t.Errorf("delete: %d %v, want 3 nil", ev, err)
+	}
+	if _, err := s.DeleteFlag(ctx, "prod", "x", -1, "bob", ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("delete again: %v, want not_found", err)
+	}
+	entries, _ := s.Audit(ctx, valueloop.AuditFilter{Target: "x"})
+	if len(entries) != 3 || entries[0].Action != "flag.delete" || entries[0].Reason != "gone" {
+		t.Errorf("audit of x: %+v", entries)
+	}
+}
+
+// testConcurrentPutFlag: writers racing on the same version, exactly one wins.
+func testConcurrentPutFlag(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "root")
+	base := &valueloop.Flag{Key: "x", State: valueloop.StateEnabled, Variants: map[string]any{"a": "a", "b": "b"}, DefaultVariant: strp("a")}
+	if _, _, err := s.PutFlag(ctx, "prod", base, 0, "root", ""); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	errs := make(chan error, writers)
+	for i := range writers {
+		go func() {
+			f := *base
+			f.Metadata = map[string]any{"writer": float64(i)}
+			_, _, err := s.PutFlag(ctx, "prod", &f, 1, "w", "")
+			errs <- err
+		}()
+	}
+	wins := 0
+	for range writers {
+		err := <-errs
+		switch valueloop.ErrorCode(err) {
+		case "":
+			wins++
+		case valueloop.ECONFLICT:
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d writers won, want exactly 1", wins)
+	}
+	got, version, _ := s.FlagSet(ctx, "prod")
+	if got.Flags["x"].Version != 2 || version != 2 || got.Flags["x"].Metadata["writer"] == nil {
+		t.Errorf("after the race: flag version %d, env version %d, metadata %v", got.Flags["x"].Version, version, got.Flags["x"].Metadata)
 	}
 }
