@@ -1,0 +1,419 @@
+package stats
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/valueloop/valueloop"
+)
+
+// ErrNotEnoughData is wrapped by every error and reported in every Status
+// that means the numbers cannot be computed yet: fewer than two units in an
+// arm, no variance in either arm, a ratio metric whose denominator averages
+// zero. It is not a user error: more data fixes it.
+var ErrNotEnoughData = errors.New("not enough data")
+
+// Status says whether a part of a Result could be computed.
+type Status string
+
+const (
+	OK            Status = "ok"
+	NotEnoughData Status = "not_enough_data"
+)
+
+// Variant is one arm of an experiment as configured and as observed.
+type Variant struct {
+	Name string `json:"name"`
+	// Weight is the configured share of traffic, in any unit (percent,
+	// fractional buckets); it must be positive.
+	Weight float64 `json:"weight"`
+	// Units is the number of units assigned to the variant (exposed users),
+	// used for the sample-ratio-mismatch check.
+	Units int64 `json:"units"`
+}
+
+// Metric is one metric observed in every variant.
+type Metric struct {
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
+	// LowerIsBetter turns the Bayesian view around (latency, errors): the
+	// chance to beat control becomes P(treatment < control). It does not
+	// change the hypothesis tested, which Settings.Alternative states.
+	LowerIsBetter bool `json:"lowerIsBetter,omitempty"`
+	// Summaries holds one Summary per variant, in the order of
+	// Input.Variants.
+	Summaries []Summary `json:"summaries"`
+}
+
+// Input is what Analyze needs: the variants, control first, and the metrics.
+type Input struct {
+	Variants []Variant `json:"variants"`
+	Metrics  []Metric  `json:"metrics"`
+}
+
+// Result is the analysis of an experiment: the sample-ratio check and, per
+// metric, every treatment variant compared with control.
+type Result struct {
+	SRM     SRM            `json:"srm"`
+	Metrics []MetricResult `json:"metrics"`
+}
+
+// MetricResult holds the analysis of one metric.
+type MetricResult struct {
+	Name string `json:"name"`
+	Kind Kind   `json:"kind"`
+	// Theta is the pooled CUPED coefficient (0 when CUPED is off or the
+	// covariate does not vary).
+	Theta float64 `json:"theta"`
+	// Arms holds one entry per variant, control first.
+	Arms []Arm `json:"arms"`
+	// Comparisons holds one entry per treatment variant (every variant but
+	// the first), in order.
+	Comparisons []Comparison `json:"comparisons"`
+}
+
+// Arm describes one variant's estimate of a metric.
+type Arm struct {
+	Variant string `json:"variant"`
+	N       int64  `json:"n"`
+	// Estimate is the mean (or proportion, or ratio Σx/Σy) as observed.
+	Estimate float64 `json:"estimate"`
+	// Adjusted is the CUPED-adjusted estimate, equal to Estimate when CUPED
+	// is off; comparisons use it.
+	Adjusted float64 `json:"adjusted"`
+	// SE is the standard error of Adjusted; 0 when Status is not OK.
+	SE     float64 `json:"se"`
+	Status Status  `json:"status"`
+}
+
+// Effect is a difference between treatment and control with its intervals.
+type Effect struct {
+	Estimate float64 `json:"estimate"`
+	SE       float64 `json:"se"`
+	// Interval is the fixed-horizon confidence interval: valid when the
+	// results are looked at once, at a sample size fixed in advance.
+	Interval Interval `json:"interval"`
+	// Sequential is the always-valid confidence sequence: valid however
+	// often the results are looked at (see the sequential type).
+	Sequential Interval `json:"sequential"`
+}
+
+// Comparison is one treatment variant compared with control on one metric.
+// When Status is not OK, Reason says why and every number is zero.
+type Comparison struct {
+	Variant string `json:"variant"`
+	Status  Status `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+
+	// Absolute is treatment − control.
+	Absolute Effect `json:"absolute"`
+	// Relative is treatment / control − 1, its standard error from the delta
+	// method; nil when the control estimate is zero.
+	Relative *Effect `json:"relative,omitempty"`
+	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
+	// t-test; 0 for metrics tested with the normal distribution.
+	DF float64 `json:"df"`
+	// Statistic is the t or z statistic.
+	Statistic float64 `json:"statistic"`
+
+	// PValue is the fixed-horizon p-value and AdjustedPValue the same after
+	// Settings.Correction across all comparisons of the analysis.
+	PValue         float64 `json:"pValue"`
+	AdjustedPValue float64 `json:"adjustedPValue"`
+	// SequentialPValue is the always-valid p-value matching
+	// Absolute.Sequential; AdjustedSequentialPValue is it corrected.
+	SequentialPValue         float64 `json:"sequentialPValue"`
+	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
+
+	// The Bayesian view, with a flat prior on the absolute difference, whose
+	// posterior is then Normal(Absolute.Estimate, Absolute.SE²):
+	//
+	// ChanceToBeat is P(treatment better than control), better meaning
+	// greater unless the metric has LowerIsBetter.
+	ChanceToBeat float64 `json:"chanceToBeat"`
+	// ExpectedLoss is the expected shortfall of shipping the treatment if it
+	// is in fact worse, E[max(0, control − treatment)] (for LowerIsBetter,
+	// E[max(0, treatment − control)]), in units of the metric.
+	ExpectedLoss float64 `json:"expectedLoss"`
+	// ExpectedLossControl is the same for keeping control.
+	ExpectedLossControl float64 `json:"expectedLossControl"`
+	// Credible is the central 1 − α credible interval of the difference.
+	Credible Interval `json:"credible"`
+}
+
+// Analyze runs the whole analysis: validation, the SRM check, every
+// comparison of every metric, then the multiple-testing correction. Invalid
+// settings or inconsistent input give an EINVALID *valueloop.Error naming
+// the field (a JSON path into Settings or Input); too little data is never an
+// error, it is reported in the Status of the part concerned.
+func Analyze(s Settings, in Input) (*Result, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	a := newAnalyzer(s)
+	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
+
+	units := make([]int64, len(in.Variants))
+	weights := make([]float64, len(in.Variants))
+	for i, v := range in.Variants {
+		units[i], weights[i] = v.Units, v.Weight
+	}
+	res.SRM = srm(units, weights)
+
+	arms := make([]armStats, len(in.Variants))
+	for i, m := range in.Metrics {
+		a.metric(&res.Metrics[i], m, in.Variants, arms)
+	}
+	if s.Correction != NoCorrection {
+		correct(res, s.Correction)
+	}
+	return res, nil
+}
+
+func (in Input) validate() error {
+	if len(in.Variants) < 2 {
+		return valueloop.FieldErrorf("variants", "need a control and at least one treatment, got %d variants", len(in.Variants))
+	}
+	seen := make(map[string]bool, len(in.Variants))
+	for i, v := range in.Variants {
+		path := fmt.Sprintf("variants[%d]", i)
+		switch {
+		case v.Name == "":
+			return valueloop.FieldErrorf(path+".name", "must not be empty")
+		case seen[v.Name]:
+			return valueloop.FieldErrorf(path+".name", "duplicate variant %q", v.Name)
+		case !(v.Weight > 0) || math.IsInf(v.Weight, 1):
+			return valueloop.FieldErrorf(path+".weight", "must be a positive number, got %v", v.Weight)
+		case v.Units < 0:
+			return valueloop.FieldErrorf(path+".units", "must not be negative, got %d", v.Units)
+		}
+		seen[v.Name] = true
+	}
+	for i, m := range in.Metrics {
+		path := fmt.Sprintf("metrics[%d]", i)
+		switch m.Kind {
+		case Mean, Proportion, Ratio:
+		default:
+			return valueloop.FieldErrorf(path+".kind", "unknown metric kind %q (want %q, %q or %q)", m.Kind, Mean, Proportion, Ratio)
+		}
+		if len(m.Summaries) != len(in.Variants) {
+			return valueloop.FieldErrorf(path+".summaries", "need one summary per variant (%d), got %d", len(in.Variants), len(m.Summaries))
+		}
+		for j, sm := range m.Summaries {
+			if err := sm.validate(m.Kind, fmt.Sprintf("%s.summaries[%d]", path, j)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// analyzer holds what depends on the settings only.
+type analyzer struct {
+	s        Settings
+	seq      sequential
+	zCrit    float64 // normal critical value for the alternative
+	zCentral float64 // normal quantile 1 − α/2, for credible intervals
+}
+
+func newAnalyzer(s Settings) *analyzer {
+	a := &analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning)}
+	a.zCentral = -normQuantile(s.Alpha / 2)
+	a.zCrit = a.zCentral
+	if s.Alternative != TwoSided {
+		a.zCrit = -normQuantile(s.Alpha)
+	}
+	return a
+}
+
+// armStats is one arm reduced to what a comparison needs.
+type armStats struct {
+	n        float64
+	estimate float64 // as observed
+	adjusted float64 // after CUPED
+	v        float64 // variance of adjusted
+	err      error
+}
+
+func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms []armStats) {
+	out.Name, out.Kind = m.Name, m.Kind
+	var theta, preMean float64
+	if a.s.CUPED {
+		theta, preMean = cupedTheta(m.Kind, m.Summaries)
+	}
+	out.Theta = theta
+	out.Arms = make([]Arm, len(variants))
+	for i, sm := range m.Summaries {
+		arms[i] = arm(m.Kind, sm, theta, preMean)
+		out.Arms[i] = Arm{Variant: variants[i].Name, N: sm.N, Estimate: arms[i].estimate, Adjusted: arms[i].adjusted, Status: OK}
+		if arms[i].err != nil {
+			out.Arms[i].Status = NotEnoughData
+		} else {
+			out.Arms[i].SE = math.Sqrt(arms[i].v)
+		}
+	}
+	out.Comparisons = make([]Comparison, len(variants)-1)
+	for i := 1; i < len(variants); i++ {
+		c := &out.Comparisons[i-1]
+		c.Variant = variants[i].Name
+		if err := a.compare(c, m.Kind, m.LowerIsBetter, arms[0], arms[i]); err != nil {
+			*c = Comparison{Variant: variants[i].Name, Status: NotEnoughData, Reason: err.Error()}
+		}
+	}
+}
+
+// arm reduces a Summary to its estimate and the variance of the estimate.
+func arm(kind Kind, s Summary, theta, preMean float64) armStats {
+	a := armStats{n: float64(s.N), estimate: s.Mean, adjusted: s.Mean}
+	if s.N < 2 {
+		a.err = fmt.Errorf("%w: %d units, need at least 2", ErrNotEnoughData, s.N)
+		if kind == Ratio && s.DenMean != 0 {
+			a.estimate = s.Mean / s.DenMean
+			a.adjusted = a.estimate
+		}
+		return a
+	}
+	div := a.n - 1
+	if kind == Proportion {
+		div = a.n
+	}
+	var unitVar float64
+	switch kind {
+	case Ratio:
+		if s.DenMean == 0 {
+			a.estimate, a.adjusted = 0, 0
+			a.err = fmt.Errorf("%w: the ratio's denominator averages zero", ErrNotEnoughData)
+			return a
+		}
+		r := s.Mean / s.DenMean
+		a.estimate, a.adjusted = r, r
+		// Delta method: Var(x̄/ȳ) ≈ Var(x − r·y) / (n ȳ²); L = (x − r y)/ȳ
+		// is the linearised per-unit value.
+		unitVar = (s.M2 - 2*r*s.XDen + r*r*s.DenM2) / (div * s.DenMean * s.DenMean)
+		if theta != 0 {
+			lc := (s.XPre - r*s.DenPre) / s.DenMean // co-moment of L and c
+			a.adjusted = r - theta*(s.PreMean-preMean)
+			unitVar += (theta*theta*s.PreM2 - 2*theta*lc) / div
+		}
+	default:
+		unitVar = s.M2 / div
+		if theta != 0 {
+			a.adjusted = s.Mean - theta*(s.PreMean-preMean)
+			unitVar = (s.M2 - 2*theta*s.XPre + theta*theta*s.PreM2) / div
+		}
+	}
+	if unitVar < 0 { // rounding in a perfectly explained or constant metric
+		unitVar = 0
+	}
+	a.v = unitVar / a.n
+	return a
+}
+
+// compare fills c with treatment t against control k.
+func (a *analyzer) compare(c *Comparison, kind Kind, lowerIsBetter bool, k, t armStats) error {
+	switch {
+	case k.err != nil:
+		return fmt.Errorf("control: %w", k.err)
+	case t.err != nil:
+		return fmt.Errorf("treatment: %w", t.err)
+	}
+	v := k.v + t.v
+	if !(v > 0) {
+		return fmt.Errorf("%w: the metric does not vary in either arm", ErrNotEnoughData)
+	}
+	alt := a.s.Alternative
+	diff := t.adjusted - k.adjusted
+	se := math.Sqrt(v)
+	stat := diff / se
+	crit := a.zCrit
+	if kind == Mean {
+		// Welch–Satterthwaite: (Σ v_i)² / Σ v_i²/(n_i − 1), in shares of v
+		// so that tiny variances cannot underflow.
+		wk, wt := k.v/v, t.v/v
+		c.DF = 1 / (wk*wk/(k.n-1) + wt*wt/(t.n-1))
+		p := a.s.Alpha
+		if alt == TwoSided {
+			p /= 2
+		}
+		crit = -tQuantile(p, c.DF)
+		c.PValue = tPValue(stat, c.DF, alt)
+	} else {
+		c.PValue = zPValue(stat, alt)
+	}
+	c.Status = OK
+	c.Statistic = stat
+	seqMult := a.seq.multiplier(k.n + t.n)
+	c.Absolute = Effect{
+		Estimate:   diff,
+		SE:         se,
+		Interval:   interval(diff, crit*se, alt),
+		Sequential: interval(diff, seqMult*se, alt),
+	}
+	c.SequentialPValue = a.seq.pValue(stat, k.n+t.n, alt)
+	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
+	if k.adjusted != 0 {
+		// Delta method for t/k − 1 with independent arms.
+		rel := t.adjusted/k.adjusted - 1
+		k2 := k.adjusted * k.adjusted
+		rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
+		c.Relative = &Effect{
+			Estimate:   rel,
+			SE:         rse,
+			Interval:   interval(rel, crit*rse, alt),
+			Sequential: interval(rel, seqMult*rse, alt),
+		}
+	}
+	b := bayes(diff, se, lowerIsBetter)
+	c.ChanceToBeat, c.ExpectedLoss, c.ExpectedLossControl = b.chance, b.lossTreatment, b.lossControl
+	c.Credible = Interval{Lower: diff - a.zCentral*se, Upper: diff + a.zCentral*se}
+	return nil
+}
+
+func tPValue(stat, df float64, alt Alternative) float64 {
+	switch alt {
+	case Greater:
+		return tSF(stat, df)
+	case Less:
+		return tCDF(stat, df)
+	}
+	return math.Min(1, 2*tSF(math.Abs(stat), df))
+}
+
+func zPValue(stat float64, alt Alternative) float64 {
+	switch alt {
+	case Greater:
+		return normSF(stat)
+	case Less:
+		return normCDF(stat)
+	}
+	return math.Min(1, 2*normSF(math.Abs(stat)))
+}
+
+// correct applies the correction across every comparison with Status OK.
+func correct(res *Result, method Correction) {
+	var ps, seq []float64
+	for _, m := range res.Metrics {
+		for _, c := range m.Comparisons {
+			if c.Status == OK {
+				ps = append(ps, c.PValue)
+				seq = append(seq, c.SequentialPValue)
+			}
+		}
+	}
+	adjustInPlace(ps, method)
+	adjustInPlace(seq, method)
+	i := 0
+	for mi := range res.Metrics {
+		for ci := range res.Metrics[mi].Comparisons {
+			c := &res.Metrics[mi].Comparisons[ci]
+			if c.Status == OK {
+				c.AdjustedPValue, c.AdjustedSequentialPValue = ps[i], seq[i]
+				i++
+			}
+		}
+	}
+}

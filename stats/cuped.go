@@ -1,0 +1,50 @@
+package stats
+
+// CUPED (Deng, Xu, Kohavi and Walker, "Improving the sensitivity of online
+// controlled experiments by utilizing pre-experiment data", WSDM 2013)
+// replaces each arm's estimate Ȳ by Ȳ − θ(C̄ − C̄pool), where C is the unit's
+// pre-exposure value and C̄pool its mean over all arms. Because C cannot be
+// affected by the treatment, the adjustment keeps the difference unbiased
+// and, with θ = Cov(Y, C)/Var(C), shrinks its variance by the factor 1 − ρ²,
+// ρ being the correlation of Y and C.
+//
+// θ is pooled over the arms of the metric from within-arm co-moments, so a
+// treatment effect on Y cannot leak into it; it is then exactly the slope of
+// the regression of Y on C with one intercept per arm (the golden tests check
+// this against numpy's least squares). For a ratio metric Y is the
+// delta-method linearisation L = (x − r·y)/ȳ of the arm's ratio r = x̄/ȳ, so
+// Cov(L, C) = (Cov(x, C) − r·Cov(y, C))/ȳ.
+//
+// The variance of each adjusted estimate is that of Y − θC, treating θ as
+// known; the error from estimating θ is of order 1/n.
+
+// cupedTheta returns the pooled θ and the pooled covariate mean C̄pool.
+func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {
+	var n, num, den, cs float64
+	for _, s := range arms {
+		if s.N == 0 {
+			continue
+		}
+		w := float64(s.N)
+		n += w
+		cs += w * s.PreMean
+		switch kind {
+		case Ratio:
+			if s.DenMean == 0 {
+				continue
+			}
+			r := s.Mean / s.DenMean
+			num += (s.XPre - r*s.DenPre) / s.DenMean
+		default:
+			num += s.XPre
+		}
+		den += s.PreM2
+	}
+	if n > 0 {
+		preMean = cs / n
+	}
+	if den > 0 {
+		theta = num / den
+	}
+	return theta, preMean
+}

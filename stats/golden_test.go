@@ -1,0 +1,379 @@
+package stats
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+)
+
+// golden mirrors testdata/golden.json, written by testdata/gen_golden.py from
+// scipy, statsmodels, numpy and mpmath.
+type golden struct {
+	Distributions struct {
+		NormalCDF      []struct{ X, Want float64 }     `json:"normal_cdf"`
+		NormalQuantile []struct{ P, Want float64 }     `json:"normal_quantile"`
+		TCDF           []struct{ X, DF, Want float64 } `json:"t_cdf"`
+		TQuantile      []struct {
+			P, DF, Want, Scipy float64
+		} `json:"t_quantile"`
+		Chi2SF []struct{ X, K, Want float64 } `json:"chi2_sf"`
+	}
+	Welch []struct {
+		Control, Treatment struct {
+			N        int64
+			Mean, SD float64
+		}
+		Alternative Alternative
+		Alpha       float64
+		Want        wantTest
+	}
+	Proportions []struct {
+		Control, Treatment [2]int64
+		Alternative        Alternative
+		Alpha              float64
+		Want               wantTest
+	}
+	Ratio []struct {
+		Arms        []struct{ X, Y []float64 }
+		Alternative Alternative
+		Alpha       float64
+		Want        struct {
+			wantTest
+			Control, Treatment float64
+		}
+	}
+	CUPED []struct {
+		Kind  Kind
+		Arms  []struct{ X, Y, C []float64 }
+		Alpha float64
+		Want  struct {
+			Theta       float64
+			Adjusted    []float64
+			Comparisons []wantTest
+		}
+	} `json:"cuped"`
+	SRM []struct {
+		Units             []int64
+		Weights           []float64
+		ChiSquare, PValue float64
+		Mismatch          bool
+	} `json:"srm"`
+	Corrections []struct{ P, Holm, BH []float64 }
+	Power       struct {
+		Power []struct {
+			Alpha                            float64
+			Alternative                      Alternative
+			SD, Effect, Control, Ratio, Want float64
+		}
+		SampleSize []struct {
+			Alpha                             float64
+			Alternative                       Alternative
+			SD, Effect, Power, Ratio, Control float64
+		}
+		MDE []struct {
+			Alpha                                  float64
+			Alternative                            Alternative
+			SD, Power, Ratio, Control, Want, Exact float64
+		} `json:"mde"`
+	}
+	Bayes []struct {
+		Diff, SE, Chance, LossTreatment, LossControl float64
+	}
+	Sequential []struct {
+		Alpha, Tuning, T, Z, Multiplier, PValue float64
+	}
+}
+
+type wantTest struct {
+	Statistic, PValue, DF, Diff, SE float64
+	Interval                        Interval
+	Relative, RelativeSE            float64
+	RelativeInterval                Interval
+	UnadjustedSE                    float64
+}
+
+func loadGolden(t *testing.T) *golden {
+	t.Helper()
+	b, err := os.ReadFile("testdata/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return &g
+}
+
+const goldenTol = 1e-9
+
+// checkClose fails unless got agrees with want to rel relative error (with an
+// absolute floor for values that underflow to zero on one side).
+func checkClose(t *testing.T, name string, got, want, rel float64) {
+	t.Helper()
+	if math.IsNaN(got) || math.IsInf(got, 0) || math.Abs(got-want) > rel*math.Abs(want)+1e-300 {
+		t.Errorf("%s = %.17g, want %.17g (rel. error %.2g)", name, got, want, math.Abs(got-want)/math.Abs(want))
+	}
+}
+
+func checkInterval(t *testing.T, name string, got, want Interval, rel float64) {
+	t.Helper()
+	if got.LowerUnbounded != want.LowerUnbounded || got.UpperUnbounded != want.UpperUnbounded {
+		t.Errorf("%s = %v, want %v", name, got, want)
+		return
+	}
+	if !want.LowerUnbounded {
+		checkClose(t, name+".lower", got.Lower, want.Lower, rel)
+	}
+	if !want.UpperUnbounded {
+		checkClose(t, name+".upper", got.Upper, want.Upper, rel)
+	}
+}
+
+func TestGoldenDistributions(t *testing.T) {
+	g := loadGolden(t).Distributions
+	for _, c := range g.NormalCDF {
+		checkClose(t, fmt.Sprintf("normCDF(%v)", c.X), normCDF(c.X), c.Want, goldenTol)
+	}
+	for _, c := range g.NormalQuantile {
+		checkClose(t, fmt.Sprintf("normQuantile(%v)", c.P), normQuantile(c.P), c.Want, goldenTol)
+	}
+	for _, c := range g.TCDF {
+		checkClose(t, fmt.Sprintf("tCDF(%v, df=%v)", c.X, c.DF), tCDF(c.X, c.DF), c.Want, goldenTol)
+	}
+	for _, c := range g.TQuantile {
+		got := tQuantile(c.P, c.DF)
+		checkClose(t, fmt.Sprintf("tQuantile(%v, df=%v)", c.P, c.DF), got, c.Want, goldenTol)
+		// scipy's own t.ppf is only good to about 1e-9 (see gen_golden.py).
+		checkClose(t, fmt.Sprintf("tQuantile(%v, df=%v) vs scipy", c.P, c.DF), got, c.Scipy, 1e-8)
+	}
+	for _, c := range g.Chi2SF {
+		checkClose(t, fmt.Sprintf("chi2SF(%v, k=%v)", c.X, c.K), chi2SF(c.X, c.K), c.Want, goldenTol)
+	}
+}
+
+// fixedSettings analyses without CUPED or correction.
+func fixedSettings(alpha float64, alt Alternative) Settings {
+	return Settings{Alpha: alpha, Alternative: alt, SequentialTuning: 10000, Correction: NoCorrection}
+}
+
+// analyzeTwo runs Analyze on one metric with two arms.
+func analyzeTwo(t *testing.T, s Settings, kind Kind, control, treatment Summary) Comparison {
+	t.Helper()
+	res, err := Analyze(s, Input{
+		Variants: []Variant{{Name: "control", Weight: 1, Units: control.N}, {Name: "treatment", Weight: 1, Units: treatment.N}},
+		Metrics:  []Metric{{Name: "m", Kind: kind, Summaries: []Summary{control, treatment}}},
+	})
+	if err != nil {
+		t.Fatalf("Analyze: %v", err)
+	}
+	return res.Metrics[0].Comparisons[0]
+}
+
+func checkTest(t *testing.T, c Comparison, w wantTest, df, relative bool) {
+	t.Helper()
+	if c.Status != OK {
+		t.Fatalf("status %s (%s), want ok", c.Status, c.Reason)
+	}
+	checkClose(t, "statistic", c.Statistic, w.Statistic, goldenTol)
+	checkClose(t, "pValue", c.PValue, w.PValue, goldenTol)
+	checkClose(t, "diff", c.Absolute.Estimate, w.Diff, goldenTol)
+	checkClose(t, "se", c.Absolute.SE, w.SE, goldenTol)
+	checkInterval(t, "interval", c.Absolute.Interval, w.Interval, goldenTol)
+	if df {
+		checkClose(t, "df", c.DF, w.DF, goldenTol)
+	} else if c.DF != 0 {
+		t.Errorf("df = %v, want 0 for a z-test", c.DF)
+	}
+	if relative {
+		if c.Relative == nil {
+			t.Fatal("relative effect missing")
+		}
+		checkClose(t, "relative", c.Relative.Estimate, w.Relative, goldenTol)
+		checkClose(t, "relativeSE", c.Relative.SE, w.RelativeSE, goldenTol)
+		checkInterval(t, "relativeInterval", c.Relative.Interval, w.RelativeInterval, goldenTol)
+	}
+}
+
+func TestGoldenWelch(t *testing.T) {
+	for i, c := range loadGolden(t).Welch {
+		t.Run(fmt.Sprintf("%d-%s-%v", i, c.Alternative, c.Alpha), func(t *testing.T) {
+			k := Summary{N: c.Control.N, Mean: c.Control.Mean, M2: c.Control.SD * c.Control.SD * float64(c.Control.N-1)}
+			tr := Summary{N: c.Treatment.N, Mean: c.Treatment.Mean, M2: c.Treatment.SD * c.Treatment.SD * float64(c.Treatment.N-1)}
+			got := analyzeTwo(t, fixedSettings(c.Alpha, c.Alternative), Mean, k, tr)
+			checkTest(t, got, c.Want, true, true)
+		})
+	}
+}
+
+func TestGoldenProportions(t *testing.T) {
+	for i, c := range loadGolden(t).Proportions {
+		t.Run(fmt.Sprintf("%d-%s", i, c.Alternative), func(t *testing.T) {
+			k := ProportionSummary(c.Control[1], c.Control[0])
+			tr := ProportionSummary(c.Treatment[1], c.Treatment[0])
+			got := analyzeTwo(t, fixedSettings(c.Alpha, c.Alternative), Proportion, k, tr)
+			checkTest(t, got, c.Want, false, true)
+		})
+	}
+}
+
+// summarize builds a Summary from per-unit data the way ingestion would:
+// Welford updates on two halves, then a Chan merge.
+func summarize(x, y, c []float64) Summary {
+	var a, b Summary
+	at := func(v []float64, i int) float64 {
+		if v == nil {
+			return 0
+		}
+		return v[i]
+	}
+	for i := range x {
+		s := &a
+		if i >= len(x)/3 {
+			s = &b
+		}
+		s.Add(x[i], at(y, i), at(c, i))
+	}
+	return Merge(a, b)
+}
+
+func TestGoldenRatio(t *testing.T) {
+	for i, c := range loadGolden(t).Ratio {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			k := summarize(c.Arms[0].X, c.Arms[0].Y, nil)
+			tr := summarize(c.Arms[1].X, c.Arms[1].Y, nil)
+			res, err := Analyze(fixedSettings(c.Alpha, c.Alternative), Input{
+				Variants: []Variant{{Name: "a", Weight: 1, Units: k.N}, {Name: "b", Weight: 1, Units: tr.N}},
+				Metrics:  []Metric{{Name: "revenue per order", Kind: Ratio, Summaries: []Summary{k, tr}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := res.Metrics[0]
+			checkClose(t, "control ratio", m.Arms[0].Estimate, c.Want.Control, goldenTol)
+			checkClose(t, "treatment ratio", m.Arms[1].Estimate, c.Want.Treatment, goldenTol)
+			checkTest(t, m.Comparisons[0], c.Want.wantTest, false, true)
+		})
+	}
+}
+
+func TestGoldenCUPED(t *testing.T) {
+	for i, c := range loadGolden(t).CUPED {
+		t.Run(fmt.Sprintf("%d-%s", i, c.Kind), func(t *testing.T) {
+			in := Input{Metrics: []Metric{{Name: "m", Kind: c.Kind}}}
+			for j, a := range c.Arms {
+				s := summarize(a.X, a.Y, a.C)
+				in.Variants = append(in.Variants, Variant{Name: fmt.Sprint("v", j), Weight: 1, Units: s.N})
+				in.Metrics[0].Summaries = append(in.Metrics[0].Summaries, s)
+			}
+			s := fixedSettings(c.Alpha, TwoSided)
+			s.CUPED = true
+			res, err := Analyze(s, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := res.Metrics[0]
+			checkClose(t, "theta", m.Theta, c.Want.Theta, goldenTol)
+			for j, w := range c.Want.Adjusted {
+				checkClose(t, fmt.Sprintf("adjusted[%d]", j), m.Arms[j].Adjusted, w, goldenTol)
+			}
+			for j, w := range c.Want.Comparisons {
+				checkTest(t, m.Comparisons[j], w, c.Kind == Mean, false)
+				if w.UnadjustedSE > 0 && !(m.Comparisons[j].Absolute.SE < w.UnadjustedSE) {
+					t.Errorf("CUPED SE %v not below the unadjusted %v", m.Comparisons[j].Absolute.SE, w.UnadjustedSE)
+				}
+			}
+		})
+	}
+}
+
+func TestGoldenSRM(t *testing.T) {
+	for _, c := range loadGolden(t).SRM {
+		got, err := SRMTest(c.Units, c.Weights)
+		if err != nil {
+			t.Fatalf("SRMTest(%v, %v): %v", c.Units, c.Weights, err)
+		}
+		name := fmt.Sprintf("SRM(%v, %v)", c.Units, c.Weights)
+		checkClose(t, name+".chiSquare", got.ChiSquare, c.ChiSquare, goldenTol)
+		checkClose(t, name+".pValue", got.PValue, c.PValue, goldenTol)
+		if got.Mismatch != c.Mismatch || got.DF != len(c.Units)-1 || got.Status != OK {
+			t.Errorf("%s = %+v, want mismatch %v, df %d, status ok", name, got, c.Mismatch, len(c.Units)-1)
+		}
+	}
+}
+
+func TestGoldenCorrections(t *testing.T) {
+	for _, c := range loadGolden(t).Corrections {
+		for _, m := range []struct {
+			method Correction
+			want   []float64
+		}{{Holm, c.Holm}, {BenjaminiHochberg, c.BH}} {
+			got, err := Adjust(c.P, m.method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				checkClose(t, fmt.Sprintf("%s(%v)[%d]", m.method, c.P, i), got[i], m.want[i], goldenTol)
+			}
+		}
+	}
+}
+
+func TestGoldenPower(t *testing.T) {
+	g := loadGolden(t).Power
+	for _, c := range g.Power {
+		p := Plan{Alpha: c.Alpha, Alternative: c.Alternative, SD: c.SD, Ratio: c.Ratio}
+		got, err := p.PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v, %v, %v)", p, c.Effect, c.Control), got, c.Want, goldenTol)
+	}
+	for _, c := range g.SampleSize {
+		p := Plan{Alpha: c.Alpha, Alternative: c.Alternative, SD: c.SD, Ratio: c.Ratio, Power: c.Power}
+		control, treatment, err := p.SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("SampleSize(%+v, %v)", p, c.Effect)
+		checkClose(t, name+" control", control, c.Control, goldenTol)
+		checkClose(t, name+" treatment", treatment, c.Control*c.Ratio, goldenTol)
+	}
+	for _, c := range g.MDE {
+		p := Plan{Alpha: c.Alpha, Alternative: c.Alternative, SD: c.SD, Ratio: c.Ratio, Power: c.Power}
+		got, err := p.MDE(c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("MDE(%+v, %v)", p, c.Control)
+		checkClose(t, name, got, c.Want, goldenTol)
+		// Control is the sample size solved for effect Exact: the round trip
+		// must give it back.
+		checkClose(t, name+" round trip", got, c.Exact, goldenTol)
+	}
+}
+
+func TestGoldenBayes(t *testing.T) {
+	for _, c := range loadGolden(t).Bayes {
+		b := bayes(c.Diff, c.SE, false)
+		name := fmt.Sprintf("bayes(%v, %v)", c.Diff, c.SE)
+		checkClose(t, name+".chance", b.chance, c.Chance, goldenTol)
+		checkClose(t, name+".lossTreatment", b.lossTreatment, c.LossTreatment, goldenTol)
+		checkClose(t, name+".lossControl", b.lossControl, c.LossControl, goldenTol)
+		// A lower-is-better metric swaps the roles.
+		l := bayes(c.Diff, c.SE, true)
+		checkClose(t, name+" lower-is-better chance", l.chance, 1-c.Chance, goldenTol)
+		checkClose(t, name+" lower-is-better lossTreatment", l.lossTreatment, c.LossControl, goldenTol)
+	}
+}
+
+func TestGoldenSequential(t *testing.T) {
+	for _, c := range loadGolden(t).Sequential {
+		q := newSequential(c.Alpha, c.Tuning)
+		name := fmt.Sprintf("sequential(alpha=%v, tuning=%v, t=%v)", c.Alpha, c.Tuning, c.T)
+		checkClose(t, name+".multiplier", q.multiplier(c.T), c.Multiplier, goldenTol)
+		checkClose(t, name+".pValue", q.pValue(c.Z, c.T, TwoSided), c.PValue, goldenTol)
+	}
+}

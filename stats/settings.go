@@ -1,0 +1,139 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Kind says how a metric's per-unit values are analysed.
+type Kind string
+
+const (
+	// Mean compares the mean of x per unit (a sum, a count or a value per
+	// user) with Welch's t-test: sample variances (divisor n−1), t quantiles
+	// with Welch–Satterthwaite degrees of freedom.
+	Mean Kind = "mean"
+	// Proportion compares the share of units with x = 1 (a conversion) with
+	// the unpooled Wald z-test, as statsmodels' test_proportions_2indep
+	// (method "wald"): variance p(1−p) (divisor n) and normal quantiles.
+	Proportion Kind = "proportion"
+	// Ratio compares Σx / Σy (revenue per order, clicks per session) where
+	// the analysis unit is still the user: the variance comes from the delta
+	// method with the covariance of x and y, and the quantiles are normal.
+	Ratio Kind = "ratio"
+)
+
+// Alternative is the alternative hypothesis about the difference
+// treatment − control.
+type Alternative string
+
+const (
+	TwoSided Alternative = "two-sided" // the difference is not zero
+	Greater  Alternative = "greater"   // treatment is greater than control
+	Less     Alternative = "less"      // treatment is less than control
+)
+
+// Correction is a multiple-testing correction applied across every
+// metric × variant comparison of one analysis.
+type Correction string
+
+const (
+	NoCorrection Correction = "none"
+	// Holm controls the family-wise error rate (Holm–Bonferroni step-down),
+	// as statsmodels' multipletests(method="holm").
+	Holm Correction = "holm"
+	// BenjaminiHochberg controls the false discovery rate, as statsmodels'
+	// multipletests(method="fdr_bh").
+	BenjaminiHochberg Correction = "bh"
+)
+
+// Settings choose how an analysis is run.
+type Settings struct {
+	// Alpha is the significance level, in (0, 0.5]. Intervals have coverage
+	// 1 − Alpha.
+	Alpha float64 `json:"alpha"`
+	// Alternative is the hypothesis tested; one-sided alternatives give
+	// one-sided intervals.
+	Alternative Alternative `json:"alternative"`
+	// SequentialTuning is the tuning parameter of the always-valid
+	// confidence sequence: the number of units, control and treatment
+	// together, at which the sequence is narrowest. Choose roughly the total
+	// sample size you expect when the decision will be made; the sequence is
+	// valid for any choice, which only moves where its width is best. Must be
+	// positive. See Sequential.
+	SequentialTuning float64 `json:"sequentialTuning"`
+	// CUPED turns on variance reduction with the pre-exposure covariate of
+	// each Summary.
+	CUPED bool `json:"cuped"`
+	// Correction adjusts p-values for the number of comparisons.
+	Correction Correction `json:"correction"`
+}
+
+// DefaultSettings are the settings most experiments start from: two-sided at
+// α = 0.05, confidence sequences tuned for 10,000 units, CUPED on and Holm's
+// correction.
+func DefaultSettings() Settings {
+	return Settings{Alpha: 0.05, Alternative: TwoSided, SequentialTuning: 10000, CUPED: true, Correction: Holm}
+}
+
+// Validate reports the first setting out of range as an EINVALID
+// *valueloop.Error naming the field.
+func (s Settings) Validate() error {
+	switch {
+	case !(s.Alpha > 0 && s.Alpha <= 0.5): // also rejects NaN
+		return valueloop.FieldErrorf("alpha", "must be in (0, 0.5], got %v", s.Alpha)
+	case !(s.SequentialTuning > 0) || math.IsInf(s.SequentialTuning, 1):
+		return valueloop.FieldErrorf("sequentialTuning", "must be a positive number of units, got %v", s.SequentialTuning)
+	}
+	switch s.Alternative {
+	case TwoSided, Greater, Less:
+	default:
+		return valueloop.FieldErrorf("alternative", "must be %q, %q or %q, got %q", TwoSided, Greater, Less, s.Alternative)
+	}
+	switch s.Correction {
+	case NoCorrection, Holm, BenjaminiHochberg:
+	default:
+		return valueloop.FieldErrorf("correction", "must be %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, s.Correction)
+	}
+	return nil
+}
+
+// Interval is a confidence, credible or sequential interval. One-sided
+// intervals extend to infinity on one side; that side is flagged and its
+// bound is 0, so that no answer ever holds an infinity (JSON has none).
+type Interval struct {
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// LowerUnbounded marks (−∞, Upper]; UpperUnbounded marks [Lower, +∞).
+	LowerUnbounded bool `json:"lowerUnbounded,omitempty"`
+	UpperUnbounded bool `json:"upperUnbounded,omitempty"`
+}
+
+// Contains reports whether x lies in the interval.
+func (iv Interval) Contains(x float64) bool {
+	return (iv.LowerUnbounded || iv.Lower <= x) && (iv.UpperUnbounded || x <= iv.Upper)
+}
+
+func (iv Interval) String() string {
+	lo, hi := fmt.Sprint(iv.Lower), fmt.Sprint(iv.Upper)
+	if iv.LowerUnbounded {
+		lo = "-inf"
+	}
+	if iv.UpperUnbounded {
+		hi = "+inf"
+	}
+	return "[" + lo + ", " + hi + "]"
+}
+
+// interval returns est ± half shaped by the alternative.
+func interval(est, half float64, alt Alternative) Interval {
+	switch alt {
+	case Greater:
+		return Interval{Lower: est - half, UpperUnbounded: true}
+	case Less:
+		return Interval{Upper: est + half, LowerUnbounded: true}
+	}
+	return Interval{Lower: est - half, Upper: est + half}
+}

@@ -1,0 +1,408 @@
+#!/usr/bin/python3
+"""Generate golden.json: reference values for the stats package's tests.
+
+Run from anywhere with Debian's python (the pyenv python3 on PATH lacks scipy):
+
+    apt-get install -y python3-scipy python3-statsmodels python3-mpmath
+    /usr/bin/python3 stats/testdata/gen_golden.py
+
+Every reference comes from scipy, statsmodels or an explicit numpy
+computation written independently of the Go code. Two deliberate choices:
+
+* Student's t quantiles: scipy 1.10's t.ppf is accurate only to about 1e-9
+  (its inverse stops early), so quantiles -- and the confidence intervals built
+  on them -- are polished with Newton steps in 50-digit mpmath on scipy's own
+  t.cdf definition; the raw scipy value is kept beside them ("scipy") and the Go
+  test checks it to 1e-8.
+* Sequential (always-valid) intervals have no scipy counterpart; they are
+  computed here from the formula of Waudby-Smith et al. (2021), Theorem 2.2.
+"""
+
+import json
+import math
+import os
+
+import mpmath as mp
+import numpy as np
+import scipy
+import scipy.integrate as integrate
+import scipy.stats as st
+import statsmodels
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import (confint_proportions_2indep,
+                                          test_proportions_2indep)
+
+mp.mp.dps = 50
+rng = np.random.default_rng(20240501)
+
+
+def f(x):
+    return float(x)
+
+
+# --- exact t quantile -------------------------------------------------------
+
+def _tsf(t, df):
+    t, df = mp.mpf(t), mp.mpf(df)
+    x = df / (df + t * t)
+    v = mp.betainc(df / 2, mp.mpf(1) / 2, 0, x, regularized=True) / 2
+    return v if t >= 0 else 1 - v
+
+
+def _tpdf(t, df):
+    t, df = mp.mpf(t), mp.mpf(df)
+    return (mp.exp(mp.loggamma((df + 1) / 2) - mp.loggamma(df / 2))
+            / mp.sqrt(df * mp.pi) * (1 + t * t / df) ** (-(df + 1) / 2))
+
+
+def t_ppf(p, df):
+    q = mp.mpf(st.t.ppf(p, df))
+    for _ in range(6):
+        q -= (1 - _tsf(q, df) - p) / _tpdf(q, df)
+    return f(q)
+
+
+# --- distributions -----------------------------------------------------------
+
+def distributions():
+    out = {"normal_cdf": [], "normal_quantile": [], "t_cdf": [], "t_quantile": [], "chi2_sf": []}
+    for x in [-38, -20, -8, -3, -1.96, -0.5, 0, 0.3, 1, 2.5, 3, 8, 20]:
+        out["normal_cdf"].append({"x": x, "want": f(st.norm.cdf(x))})
+    for p in [1e-300, 1e-100, 1e-20, 1e-12, 1e-6, 0.0005, 0.025, 0.05, 0.2, 0.5,
+              0.8, 0.95, 0.975, 0.999, 1 - 1e-10]:
+        out["normal_quantile"].append({"p": p, "want": f(st.norm.ppf(p))})
+    dfs = [1, 2, 2.5, 3, 7.3, 10, 30, 99.5, 499, 500, 1500, 1e4, 1e5, 1e6, 1e7, 1e9]
+    for df in dfs:
+        for t in [-40, -10, -3, -1.5, -0.1, 0, 0.1, 0.5, 1.96, 3, 5, 10, 29]:
+            out["t_cdf"].append({"x": t, "df": df, "want": f(st.t.cdf(t, df))})
+    for df in [1, 2, 2.5, 3, 7.3, 10, 30, 99.5, 499, 500, 1500, 1e4, 1e6, 1e8]:
+        for p in [1e-9, 1e-4, 0.0005, 0.005, 0.025, 0.05, 0.1, 0.3, 0.9, 0.975]:
+            out["t_quantile"].append({"p": p, "df": df, "want": t_ppf(p, df),
+                                      "scipy": f(st.t.ppf(p, df))})
+    for k in [1, 2, 3, 4, 9, 20, 99]:
+        for x in [0.001, 0.1, 0.5, 1, 2, 5, 10, 30, 100, 300, 1000]:
+            out["chi2_sf"].append({"x": x, "k": k, "want": f(st.chi2.sf(x, k))})
+    return out
+
+
+# --- fixed-horizon tests -------------------------------------------------------
+
+def crit_t(alpha, alt, df):
+    return -t_ppf(alpha / 2 if alt == "two-sided" else alpha, df)
+
+
+def crit_z(alpha, alt):
+    return f(-st.norm.ppf(alpha / 2 if alt == "two-sided" else alpha))
+
+
+def interval(est, half, alt):
+    if alt == "greater":
+        return {"lower": est - half, "upperUnbounded": True}
+    if alt == "less":
+        return {"upper": est + half, "lowerUnbounded": True}
+    return {"lower": est - half, "upper": est + half}
+
+
+def relative(tm, tv, cm, cv):
+    """Delta method for t/c - 1 with independent arms; tv, cv: variances of the means."""
+    rel = tm / cm - 1
+    se = math.sqrt(tv / cm**2 + tm**2 * cv / cm**4)
+    return rel, se
+
+
+def welch():
+    cases = []
+    params = [
+        # control (n, mean, sd), treatment (n, mean, sd)
+        ((50, 10.0, 2.0), (60, 10.9, 2.5)),
+        ((12, 3.2, 1.1), (9, 2.1, 0.4)),
+        ((1000, 0.5, 0.9), (1000, 0.52, 0.95)),
+        ((250000, 105.3, 40.0), (250400, 105.6, 41.2)),
+        ((3, 1.0, 0.5), (2, 2.0, 0.1)),
+        ((40, 5.0, 0.0), (40, 5.5, 1.0)),
+    ]
+    for (nc, mc, sc), (nt, mt, stt) in params:
+        for alt in ["two-sided", "greater", "less"]:
+            for alpha in [0.05, 0.01]:
+                r = st.ttest_ind_from_stats(mt, stt, nt, mc, sc, nc, equal_var=False,
+                                            alternative=alt)
+                vc, vt = sc**2 / nc, stt**2 / nt
+                se = math.sqrt(vc + vt)
+                df = (vc + vt) ** 2 / (vc**2 / (nc - 1) + vt**2 / (nt - 1))
+                diff = mt - mc
+                assert abs(diff / se - r.statistic) <= 1e-12 * abs(r.statistic)
+                c = crit_t(alpha, alt, df)
+                rel, rse = relative(mt, vt, mc, vc)
+                cases.append({
+                    "control": {"n": nc, "mean": mc, "sd": sc},
+                    "treatment": {"n": nt, "mean": mt, "sd": stt},
+                    "alternative": alt, "alpha": alpha,
+                    "want": {"statistic": f(r.statistic), "pValue": f(r.pvalue), "df": df,
+                             "diff": diff, "se": se, "interval": interval(diff, c * se, alt),
+                             "relative": rel, "relativeSE": rse,
+                             "relativeInterval": interval(rel, c * rse, alt)},
+                })
+    return cases
+
+
+def proportions():
+    cases = []
+    for (kc, nc), (kt, nt) in [((100, 1000), (130, 1000)), ((4800, 100000), (5020, 100400)),
+                               ((3, 40), (9, 45)), ((1, 500), (4, 510))]:
+        for alt in ["two-sided", "larger", "smaller"]:
+            alpha = 0.05
+            r = test_proportions_2indep(kt, nt, kc, nc, method="wald", compare="diff",
+                                        alternative=alt)
+            pc, pt = kc / nc, kt / nt
+            vc, vt = pc * (1 - pc) / nc, pt * (1 - pt) / nt
+            se = math.sqrt(vc + vt)
+            diff = pt - pc
+            ours = {"larger": "greater", "smaller": "less"}.get(alt, alt)
+            c = crit_z(alpha, ours)
+            iv = interval(diff, c * se, ours)
+            if alt == "two-sided":
+                lo, hi = confint_proportions_2indep(kt, nt, kc, nc, method="wald",
+                                                    compare="diff", alpha=alpha)
+                assert abs(lo - iv["lower"]) < 1e-12 and abs(hi - iv["upper"]) < 1e-12
+            want = {"statistic": f(r.statistic), "pValue": f(r.pvalue), "diff": diff,
+                    "se": se, "interval": iv}
+            if pc > 0:
+                rel, rse = relative(pt, vt, pc, vc)
+                want.update(relative=rel, relativeSE=rse,
+                            relativeInterval=interval(rel, c * rse, ours))
+            cases.append({"control": [kc, nc], "treatment": [kt, nt], "alternative": ours,
+                          "alpha": alpha, "want": want})
+    return cases
+
+
+def raw(a):
+    """Round generated data so that JSON holds it exactly."""
+    return [round(float(v), 4) for v in a]
+
+
+def ratio():
+    """Delta-method ratio metric from per-user data (x numerator, y denominator)."""
+    cases = []
+    for n, lift in [(150, 0.0), (150, 0.15), (400, -0.08)]:
+        arms = []
+        for g in range(2):
+            y = rng.poisson(2.0, n) + 1.0
+            x = y * rng.gamma(2.0, 10.0 * (1 + lift * g), n)
+            arms.append({"x": raw(x), "y": raw(y)})
+        ests = []
+        for a in arms:
+            x, y = np.array(a["x"]), np.array(a["y"])
+            r = x.mean() / y.mean()
+            cov = np.cov(x, y, ddof=1)
+            var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * y.mean() ** 2)
+            # The same by explicit linearisation.
+            lin = (x - r * y) / y.mean()
+            assert abs(var - lin.var(ddof=1) / n) <= 1e-9 * var
+            ests.append((r, var))
+        (rc, vc), (rt, vt) = ests
+        diff, se = rt - rc, math.sqrt(vc + vt)
+        z = diff / se
+        alpha, alt = 0.05, "two-sided"
+        c = crit_z(alpha, alt)
+        rel, rse = relative(rt, vt, rc, vc)
+        cases.append({"arms": arms, "alternative": alt, "alpha": alpha,
+                      "want": {"control": rc, "treatment": rt, "diff": diff, "se": se,
+                               "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
+                               "interval": interval(diff, c * se, alt), "relative": rel,
+                               "relativeSE": rse, "relativeInterval": interval(rel, c * rse, alt)}})
+    return cases
+
+
+def cuped():
+    """CUPED against an explicit regression with one intercept per arm."""
+    cases = []
+    for n, k, rho, effect in [(200, 2, 0.7, 0.3), (150, 3, 0.5, 0.0), (300, 2, 0.9, -0.2)]:
+        arms, xs, cs, groups = [], [], [], []
+        for g in range(k):
+            c = rng.normal(10, 3, n)
+            x = 5 + rho * (c - 10) + math.sqrt(1 - rho**2) * 3 * rng.normal(0, 1, n)
+            x = x + (effect * g)
+            arms.append({"x": raw(x), "c": raw(c)})
+        for g, a in enumerate(arms):
+            xs += a["x"]
+            cs += a["c"]
+            groups += [g] * n
+        X = np.column_stack([np.array(groups) == g for g in range(k)] + [np.array(cs)]).astype(float)
+        coef = np.linalg.lstsq(X, np.array(xs), rcond=None)[0]
+        theta = coef[-1]
+        cpool = np.mean(cs)
+        adj, var = [], []
+        for a in arms:
+            x, c = np.array(a["x"]), np.array(a["c"])
+            adj.append(x.mean() - theta * (c.mean() - cpool))
+            var.append((x - theta * c).var(ddof=1) / n)
+        comps = []
+        for g in range(1, k):
+            diff = adj[g] - adj[0]
+            # The regression's arm intercepts differ by exactly the adjusted difference.
+            assert abs(diff - (coef[g] - coef[0])) <= 1e-9 * max(1, abs(diff))
+            se = math.sqrt(var[g] + var[0])
+            df = (var[0] + var[g]) ** 2 / (var[0] ** 2 / (n - 1) + var[g] ** 2 / (n - 1))
+            t = diff / se
+            raw_se = math.sqrt(np.var(arms[g]["x"], ddof=1) / n + np.var(arms[0]["x"], ddof=1) / n)
+            comps.append({"diff": diff, "se": se, "df": df, "statistic": t,
+                          "pValue": f(2 * st.t.sf(abs(t), df)),
+                          "interval": interval(diff, crit_t(0.05, "two-sided", df) * se, "two-sided"),
+                          "unadjustedSE": raw_se})
+        cases.append({"kind": "mean", "arms": arms, "alpha": 0.05,
+                      "want": {"theta": f(theta), "adjusted": [f(v) for v in adj], "comparisons": comps}})
+
+    # Ratio metric: regress the delta-method linearisation on the covariate.
+    n = 250
+    arms = []
+    for g in range(2):
+        c = rng.gamma(2.0, 10.0, n)
+        y = rng.poisson(2.0, n) + 1.0
+        x = y * (0.5 * c + rng.gamma(2.0, 5.0, n)) * (1 + 0.1 * g)
+        arms.append({"x": raw(x), "y": raw(y), "c": raw(c)})
+    lins, cs, groups, rs = [], [], [], []
+    for g, a in enumerate(arms):
+        x, y, c = np.array(a["x"]), np.array(a["y"]), np.array(a["c"])
+        r = x.mean() / y.mean()
+        rs.append(r)
+        lins.append((x - r * y) / y.mean())
+        cs.append(c)
+        groups.append(np.full(n, g))
+    X = np.column_stack([np.concatenate(groups) == g for g in range(2)] + [np.concatenate(cs)]).astype(float)
+    theta = np.linalg.lstsq(X, np.concatenate(lins), rcond=None)[0][-1]
+    cpool = np.concatenate(cs).mean()
+    adj = [rs[g] - theta * (cs[g].mean() - cpool) for g in range(2)]
+    var = [(lins[g] - theta * cs[g]).var(ddof=1) / n for g in range(2)]
+    diff, se = adj[1] - adj[0], math.sqrt(var[0] + var[1])
+    z = diff / se
+    cases.append({"kind": "ratio", "arms": arms, "alpha": 0.05,
+                  "want": {"theta": f(theta), "adjusted": [f(v) for v in adj],
+                           "comparisons": [{"diff": diff, "se": se, "df": 0, "statistic": z,
+                                            "pValue": f(2 * st.norm.sf(abs(z))),
+                                            "interval": interval(diff, crit_z(0.05, "two-sided") * se, "two-sided")}]}})
+    return cases
+
+
+def srm():
+    cases = []
+    for units, weights in [([5000, 5000], [50, 50]), ([5000, 5210], [1, 1]),
+                           ([10321, 9876, 10050], [1, 1, 1]), ([900, 2100], [30, 70]),
+                           ([1000, 1300, 0], [1, 1, 1]), ([12, 7], [0.5, 0.5]),
+                           ([100000, 102000], [50, 50])]:
+        total = sum(units)
+        exp = [total * w / sum(weights) for w in weights]
+        r = st.chisquare(units, exp)
+        cases.append({"units": units, "weights": weights, "chiSquare": f(r.statistic),
+                      "pValue": f(r.pvalue), "mismatch": bool(r.pvalue < 0.001)})
+    return cases
+
+
+def corrections():
+    cases = []
+    for p in [[0.01, 0.04, 0.03, 0.005], [0.2, 0.2, 0.001, 0.9, 0.049, 0.0001],
+              [0.5], [0.04, 0.04, 0.04], list(np.round(rng.uniform(0, 0.2, 15), 6))]:
+        p = [float(v) for v in p]
+        cases.append({"p": p,
+                      "holm": [f(v) for v in multipletests(p, alpha=0.05, method="holm")[1]],
+                      "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]]})
+    return cases
+
+
+def power():
+    pw = NormalIndPower()
+    out = {"power": [], "sampleSize": [], "mde": []}
+    sm_alt = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
+    for alpha in [0.05, 0.01]:
+        for alt in ["two-sided", "greater", "less"]:
+            for sd, effect, n, ratio in [(1.0, 0.1, 1000, 1), (40.0, 1.5, 20000, 1),
+                                         (0.3, -0.02, 5000, 2), (0.3, 0.02, 800, 0.5)]:
+                out["power"].append({"alpha": alpha, "alternative": alt, "sd": sd,
+                                     "effect": effect, "control": n, "ratio": ratio,
+                                     "want": f(pw.power(effect / sd, n, alpha, ratio=ratio,
+                                                        alternative=sm_alt[alt]))})
+            for sd, effect, target, ratio in [(1.0, 0.1, 0.8, 1), (40.0, 1.5, 0.9, 1),
+                                              (0.3, 0.02, 0.8, 2), (2.0, 0.05, 0.5, 1)]:
+                e = -effect if alt == "less" else effect
+                n = pw.solve_power(effect_size=e / sd, nobs1=None, alpha=alpha, power=target,
+                                   ratio=ratio, alternative=sm_alt[alt])
+                n = float(np.asarray(n).item())
+                # solve_power's root finder stops early: polish n with Newton
+                # steps on statsmodels' own power function.
+                for _ in range(5):
+                    h = n * 1e-6
+                    g = pw.power(e / sd, n, alpha, ratio=ratio, alternative=sm_alt[alt]) - target
+                    d = (pw.power(e / sd, n + h, alpha, ratio=ratio, alternative=sm_alt[alt]) -
+                         pw.power(e / sd, n - h, alpha, ratio=ratio, alternative=sm_alt[alt])) / (2 * h)
+                    n -= g / d
+                out["sampleSize"].append({"alpha": alpha, "alternative": alt, "sd": sd,
+                                          "effect": e, "power": target, "ratio": ratio,
+                                          "control": n})
+                m = pw.solve_power(effect_size=None, nobs1=n, alpha=alpha, power=target,
+                                   ratio=ratio, alternative=sm_alt[alt])
+                m = float(np.asarray(m).item())
+                for _ in range(5):  # polish as above
+                    h = abs(m) * 1e-6
+                    g = pw.power(m, n, alpha, ratio=ratio, alternative=sm_alt[alt]) - target
+                    d = (pw.power(m + h, n, alpha, ratio=ratio, alternative=sm_alt[alt]) -
+                         pw.power(m - h, n, alpha, ratio=ratio, alternative=sm_alt[alt])) / (2 * h)
+                    m -= g / d
+                out["mde"].append({"alpha": alpha, "alternative": alt, "sd": sd, "power": target,
+                                   "ratio": ratio, "control": n, "want": m * sd,
+                                   "exact": e})
+    return out
+
+
+def bayes():
+    cases = []
+    for diff, se in [(0.3, 0.2), (-0.05, 0.1), (0.0, 1.0), (1.2, 0.5), (-2.0, 0.9), (0.01, 0.002)]:
+        z = diff / se
+        post = st.norm(diff, se)
+        chance = post.sf(0)
+        loss_t = se * st.norm.pdf(z) - diff * st.norm.cdf(-z)
+        loss_c = se * st.norm.pdf(z) + diff * st.norm.cdf(z)
+        # Independent check of the closed forms by numerical integration.
+        qt = integrate.quad(lambda d: -d * post.pdf(d), -np.inf, 0, epsabs=0, epsrel=1e-12)[0]
+        qc = integrate.quad(lambda d: d * post.pdf(d), 0, np.inf, epsabs=0, epsrel=1e-12)[0]
+        assert abs(qt - loss_t) <= 1e-9 * loss_t and abs(qc - loss_c) <= 1e-9 * loss_c, (qt, loss_t, qc, loss_c)
+        cases.append({"diff": diff, "se": se, "chance": f(chance), "lossTreatment": f(loss_t),
+                      "lossControl": f(loss_c)})
+    return cases
+
+
+def sequential():
+    cases = []
+    for alpha, tuning, t, z in [(0.05, 10000, 2000, 2.5), (0.05, 10000, 10000, 1.0),
+                                (0.01, 500, 100000, 4.2), (0.1, 1e6, 50, 0.3)]:
+        l = 2 * math.log(1 / alpha)
+        rho2 = (l + math.log(1 + l)) / tuning
+        mult = math.sqrt(2 * (t * rho2 + 1) / (t**2 * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha) * t)
+        p = min(1.0, math.sqrt(t * rho2 + 1) * math.exp(-z * z * t * rho2 / (2 * (t * rho2 + 1))))
+        cases.append({"alpha": alpha, "tuning": tuning, "t": t, "z": z, "multiplier": mult, "pValue": p})
+    return cases
+
+
+def main():
+    golden = {
+        "generator": "stats/testdata/gen_golden.py",
+        "versions": {"scipy": scipy.__version__, "statsmodels": statsmodels.__version__,
+                     "numpy": np.__version__, "mpmath": mp.__version__},
+        "distributions": distributions(),
+        "welch": welch(),
+        "proportions": proportions(),
+        "ratio": ratio(),
+        "cuped": cuped(),
+        "srm": srm(),
+        "corrections": corrections(),
+        "power": power(),
+        "bayes": bayes(),
+        "sequential": sequential(),
+    }
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
+    with open(path, "w") as fh:
+        json.dump(golden, fh, indent=1, allow_nan=False)
+        fh.write("\n")
+
+
+if __name__ == "__main__":
+    main()
