@@ -109,7 +109,8 @@ type Comparison struct {
 	// Absolute is treatment − control.
 	Absolute Effect `json:"absolute"`
 	// Relative is treatment / control − 1, its standard error from the delta
-	// method; nil when the control estimate is zero.
+	// method (arms independent) and its intervals built with the same
+	// critical values as Absolute's; nil when the control estimate is zero.
 	Relative *Effect `json:"relative,omitempty"`
 	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
 	// t-test; 0 for metrics tested with the normal distribution.
@@ -157,14 +158,19 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	units := make([]int64, len(in.Variants))
-	weights := make([]float64, len(in.Variants))
-	for i, v := range in.Variants {
-		units[i], weights[i] = v.Units, v.Weight
-	}
-	res.SRM = srm(units, weights)
+	res.SRM = srm(len(in.Variants), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
 
-	arms := make([]armStats, len(in.Variants))
+	// One allocation per kind of element for the whole result.
+	nv, nm := len(in.Variants), len(in.Metrics)
+	a.arms = make([]Arm, nm*nv)
+	a.comps = make([]Comparison, nm*(nv-1))
+	a.rel = make([]Effect, nm*(nv-1))
+	var buf [8]armStats
+	arms := buf[:0]
+	if nv > len(buf) {
+		arms = make([]armStats, nv)
+	}
+	arms = arms[:nv]
 	for i, m := range in.Metrics {
 		a.metric(&res.Metrics[i], m, in.Variants, arms)
 	}
@@ -178,33 +184,34 @@ func (in Input) validate() error {
 	if len(in.Variants) < 2 {
 		return valueloop.FieldErrorf("variants", "need a control and at least one treatment, got %d variants", len(in.Variants))
 	}
-	seen := make(map[string]bool, len(in.Variants))
 	for i, v := range in.Variants {
-		path := fmt.Sprintf("variants[%d]", i)
+		path := func(f string) string { return fmt.Sprintf("variants[%d].%s", i, f) }
 		switch {
 		case v.Name == "":
-			return valueloop.FieldErrorf(path+".name", "must not be empty")
-		case seen[v.Name]:
-			return valueloop.FieldErrorf(path+".name", "duplicate variant %q", v.Name)
+			return valueloop.FieldErrorf(path("name"), "must not be empty")
 		case !(v.Weight > 0) || math.IsInf(v.Weight, 1):
-			return valueloop.FieldErrorf(path+".weight", "must be a positive number, got %v", v.Weight)
+			return valueloop.FieldErrorf(path("weight"), "must be a positive number, got %v", v.Weight)
 		case v.Units < 0:
-			return valueloop.FieldErrorf(path+".units", "must not be negative, got %d", v.Units)
+			return valueloop.FieldErrorf(path("units"), "must not be negative, got %d", v.Units)
 		}
-		seen[v.Name] = true
+		for _, w := range in.Variants[:i] { // few variants: no map needed
+			if w.Name == v.Name {
+				return valueloop.FieldErrorf(path("name"), "duplicate variant %q", v.Name)
+			}
+		}
 	}
 	for i, m := range in.Metrics {
-		path := fmt.Sprintf("metrics[%d]", i)
 		switch m.Kind {
 		case Mean, Proportion, Ratio:
 		default:
-			return valueloop.FieldErrorf(path+".kind", "unknown metric kind %q (want %q, %q or %q)", m.Kind, Mean, Proportion, Ratio)
+			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].kind", i), "unknown metric kind %q (want %q, %q or %q)", m.Kind, Mean, Proportion, Ratio)
 		}
 		if len(m.Summaries) != len(in.Variants) {
-			return valueloop.FieldErrorf(path+".summaries", "need one summary per variant (%d), got %d", len(in.Variants), len(m.Summaries))
+			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].summaries", i), "need one summary per variant (%d), got %d", len(in.Variants), len(m.Summaries))
 		}
 		for j, sm := range m.Summaries {
-			if err := sm.validate(m.Kind, fmt.Sprintf("%s.summaries[%d]", path, j)); err != nil {
+			if err := sm.check(m.Kind); err != nil {
+				err.Field = fmt.Sprintf("metrics[%d].summaries[%d].%s", i, j, err.Field)
 				return err
 			}
 		}
@@ -218,10 +225,15 @@ type analyzer struct {
 	seq      sequential
 	zCrit    float64 // normal critical value for the alternative
 	zCentral float64 // normal quantile 1 − α/2, for credible intervals
+
+	// Backing arrays of the result, handed out per metric.
+	arms  []Arm
+	comps []Comparison
+	rel   []Effect
 }
 
-func newAnalyzer(s Settings) *analyzer {
-	a := &analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning)}
+func newAnalyzer(s Settings) analyzer {
+	a := analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning)}
 	a.zCentral = -normQuantile(s.Alpha / 2)
 	a.zCrit = a.zCentral
 	if s.Alternative != TwoSided {
@@ -246,7 +258,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 		theta, preMean = cupedTheta(m.Kind, m.Summaries)
 	}
 	out.Theta = theta
-	out.Arms = make([]Arm, len(variants))
+	out.Arms, a.arms = a.arms[:len(variants):len(variants)], a.arms[len(variants):]
 	for i, sm := range m.Summaries {
 		arms[i] = arm(m.Kind, sm, theta, preMean)
 		out.Arms[i] = Arm{Variant: variants[i].Name, N: sm.N, Estimate: arms[i].estimate, Adjusted: arms[i].adjusted, Status: OK}
@@ -256,11 +268,14 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 			out.Arms[i].SE = math.Sqrt(arms[i].v)
 		}
 	}
-	out.Comparisons = make([]Comparison, len(variants)-1)
+	nc := len(variants) - 1
+	out.Comparisons, a.comps = a.comps[:nc:nc], a.comps[nc:]
+	rel := a.rel[:nc:nc]
+	a.rel = a.rel[nc:]
 	for i := 1; i < len(variants); i++ {
 		c := &out.Comparisons[i-1]
 		c.Variant = variants[i].Name
-		if err := a.compare(c, m.Kind, m.LowerIsBetter, arms[0], arms[i]); err != nil {
+		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, arms[0], arms[i]); err != nil {
 			*c = Comparison{Variant: variants[i].Name, Status: NotEnoughData, Reason: err.Error()}
 		}
 	}
@@ -270,7 +285,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 	a := armStats{n: float64(s.N), estimate: s.Mean, adjusted: s.Mean}
 	if s.N < 2 {
-		a.err = fmt.Errorf("%w: %d units, need at least 2", ErrNotEnoughData, s.N)
+		a.err = fmt.Errorf("%w: need at least 2 units, have %d", ErrNotEnoughData, s.N)
 		if kind == Ratio && s.DenMean != 0 {
 			a.estimate = s.Mean / s.DenMean
 			a.adjusted = a.estimate
@@ -314,7 +329,8 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 }
 
 // compare fills c with treatment t against control k.
-func (a *analyzer) compare(c *Comparison, kind Kind, lowerIsBetter bool, k, t armStats) error {
+// The relative effect, when there is one, is written to rel.
+func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter bool, k, t armStats) error {
 	switch {
 	case k.err != nil:
 		return fmt.Errorf("control: %w", k.err)
@@ -357,15 +373,16 @@ func (a *analyzer) compare(c *Comparison, kind Kind, lowerIsBetter bool, k, t ar
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
 	if k.adjusted != 0 {
 		// Delta method for t/k − 1 with independent arms.
-		rel := t.adjusted/k.adjusted - 1
+		r := t.adjusted/k.adjusted - 1
 		k2 := k.adjusted * k.adjusted
 		rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
-		c.Relative = &Effect{
-			Estimate:   rel,
+		*rel = Effect{
+			Estimate:   r,
 			SE:         rse,
-			Interval:   interval(rel, crit*rse, alt),
-			Sequential: interval(rel, seqMult*rse, alt),
+			Interval:   interval(r, crit*rse, alt),
+			Sequential: interval(r, seqMult*rse, alt),
 		}
+		c.Relative = rel
 	}
 	b := bayes(diff, se, lowerIsBetter)
 	c.ChanceToBeat, c.ExpectedLoss, c.ExpectedLossControl = b.chance, b.lossTreatment, b.lossControl
@@ -395,15 +412,34 @@ func zPValue(stat float64, alt Alternative) float64 {
 
 // correct applies the correction across every comparison with Status OK.
 func correct(res *Result, method Correction) {
-	var ps, seq []float64
+	n := 0
+	for _, m := range res.Metrics {
+		for _, c := range m.Comparisons {
+			if c.Status == OK {
+				n++
+			}
+		}
+	}
+	if n < 2 {
+		return // a family of one needs no correction
+	}
+	ps := make([]float64, 0, 2*n)
 	for _, m := range res.Metrics {
 		for _, c := range m.Comparisons {
 			if c.Status == OK {
 				ps = append(ps, c.PValue)
+			}
+		}
+	}
+	seq := ps[n:n]
+	for _, m := range res.Metrics {
+		for _, c := range m.Comparisons {
+			if c.Status == OK {
 				seq = append(seq, c.SequentialPValue)
 			}
 		}
 	}
+	ps = ps[:n]
 	adjustInPlace(ps, method)
 	adjustInPlace(seq, method)
 	i := 0

@@ -16,7 +16,10 @@ package stats
 // Cov(L, C) = (Cov(x, C) − r·Cov(y, C))/ȳ.
 //
 // The variance of each adjusted estimate is that of Y − θC, treating θ as
-// known; the error from estimating θ is of order 1/n.
+// known; the error from estimating θ is of order 1/n. Mean metrics then take
+// Welch–Satterthwaite degrees of freedom from the adjusted variances. When
+// the covariate does not vary (no unit has history) θ is 0 and CUPED changes
+// nothing.
 
 // cupedTheta returns the pooled θ and the pooled covariate mean C̄pool.
 func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {

@@ -44,25 +44,28 @@ func SRMTest(units []int64, weights []float64) (SRM, error) {
 			return SRM{}, valueloop.FieldErrorf(fmt.Sprintf("weights[%d]", i), "must be a positive number, got %v", weights[i])
 		}
 	}
-	return srm(units, weights), nil
+	return srm(len(units), func(i int) (int64, float64) { return units[i], weights[i] }), nil
 }
 
-// srm assumes validated input.
-func srm(units []int64, weights []float64) SRM {
+// srm assumes validated input: k variants, variant(i) giving the units and
+// weight of the i-th.
+func srm(k int, variant func(i int) (int64, float64)) SRM {
 	var total, wsum float64
-	for i := range units {
-		total += float64(units[i])
-		wsum += weights[i]
+	for i := range k {
+		u, w := variant(i)
+		total += float64(u)
+		wsum += w
 	}
 	if total == 0 {
-		return SRM{Status: NotEnoughData, Reason: fmt.Errorf("%w: no units assigned yet", ErrNotEnoughData).Error(), DF: len(units) - 1}
+		return SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no units assigned yet", DF: k - 1}
 	}
 	var chi float64
-	for i := range units {
-		e := total * weights[i] / wsum
-		d := float64(units[i]) - e
+	for i := range k {
+		u, w := variant(i)
+		e := total * w / wsum
+		d := float64(u) - e
 		chi += d * d / e
 	}
-	p := chi2SF(chi, float64(len(units)-1))
-	return SRM{Status: OK, ChiSquare: chi, DF: len(units) - 1, PValue: p, Mismatch: p < SRMThreshold}
+	p := chi2SF(chi, float64(k-1))
+	return SRM{Status: OK, ChiSquare: chi, DF: k - 1, PValue: p, Mismatch: p < SRMThreshold}
 }

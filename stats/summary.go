@@ -172,11 +172,19 @@ const epsilon = 0x1p-52
 // has no moments, and a proportion's mean lies in [0, 1]. The error is an
 // EINVALID *valueloop.Error naming the field. Too few units is not invalid:
 // the analysis reports "not enough data" for it.
-func (s Summary) Validate(kind Kind) error { return s.validate(kind, "summary") }
+func (s Summary) Validate(kind Kind) error {
+	if err := s.check(kind); err != nil {
+		err.Field = "summary." + err.Field
+		return err
+	}
+	return nil
+}
 
-func (s Summary) validate(kind Kind, path string) error {
+// check validates s; the error's Field is relative to the Summary ("m2"), for
+// the caller to prefix, so that valid input costs no string formatting.
+func (s Summary) check(kind Kind) *valueloop.Error {
 	if s.N < 0 {
-		return valueloop.FieldErrorf(path+".n", "must not be negative, got %d", s.N)
+		return valueloop.FieldErrorf("n", "must not be negative, got %d", s.N)
 	}
 	fields := [...]struct {
 		name string
@@ -188,10 +196,10 @@ func (s Summary) validate(kind Kind, path string) error {
 	}
 	for _, f := range fields {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return valueloop.FieldErrorf(path+"."+f.name, "must be a finite number, got %v", f.v)
+			return valueloop.FieldErrorf(f.name, "must be a finite number, got %v", f.v)
 		}
 		if s.N == 0 && f.v != 0 {
-			return valueloop.FieldErrorf(path+"."+f.name, "inconsistent statistics: n is 0 but %s is %v", f.name, f.v)
+			return valueloop.FieldErrorf(f.name, "inconsistent statistics: n is 0 but %s is %v", f.name, f.v)
 		}
 	}
 	for _, f := range [...]struct {
@@ -199,7 +207,7 @@ func (s Summary) validate(kind Kind, path string) error {
 		v    float64
 	}{{"m2", s.M2}, {"denM2", s.DenM2}, {"preM2", s.PreM2}} {
 		if f.v < 0 {
-			return valueloop.FieldErrorf(path+"."+f.name, "inconsistent statistics: negative variance implied (%s = %v)", f.name, f.v)
+			return valueloop.FieldErrorf(f.name, "inconsistent statistics: negative variance implied (%s = %v)", f.name, f.v)
 		}
 	}
 	for _, c := range [...]struct {
@@ -208,13 +216,13 @@ func (s Summary) validate(kind Kind, path string) error {
 	}{{"xDen", s.XDen, s.M2, s.DenM2}, {"xPre", s.XPre, s.M2, s.PreM2}, {"denPre", s.DenPre, s.DenM2, s.PreM2}} {
 		// |co| ≤ √(a·b), with room for rounding.
 		if math.Abs(c.co) > math.Sqrt(c.a*c.b)*(1+1e-9)+1e-300 {
-			return valueloop.FieldErrorf(path+"."+c.name, "inconsistent statistics: co-moment %v implies a correlation outside [−1, 1]", c.co)
+			return valueloop.FieldErrorf(c.name, "inconsistent statistics: co-moment %v implies a correlation outside [−1, 1]", c.co)
 		}
 	}
 	switch kind {
 	case Proportion:
 		if s.Mean < -1e-12 || s.Mean > 1+1e-12 {
-			return valueloop.FieldErrorf(path+".mean", "a proportion must lie in [0, 1], got %v", s.Mean)
+			return valueloop.FieldErrorf("mean", "a proportion must lie in [0, 1], got %v", s.Mean)
 		}
 	case Ratio:
 		// Any denominator is allowed; a zero mean denominator is "not enough data".

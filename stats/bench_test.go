@@ -1,0 +1,63 @@
+package stats
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchInput builds metrics × variants of realistic aggregates (a million
+// units per arm, so the t-test runs in its large-df regime).
+func benchInput(metrics, variants int) Input {
+	r := rand.New(rand.NewPCG(1, 2))
+	pop := normalArm{mu: 100, sd: 40, preMu: 95, preSD: 42, rho: 0.6}
+	kinds := []Kind{Mean, Proportion, Ratio, Mean, Mean}
+	in := Input{}
+	for v := range variants {
+		in.Variants = append(in.Variants, Variant{Name: fmt.Sprint("v", v), Weight: 1, Units: 1_000_000})
+	}
+	for m := range metrics {
+		mt := Metric{Name: fmt.Sprint("m", m), Kind: kinds[m%len(kinds)]}
+		for range variants {
+			var s Summary
+			switch mt.Kind {
+			case Proportion:
+				s = ProportionSummary(1_000_000, 100_000+r.Int64N(1000))
+			case Ratio:
+				s = pop.draw(r, 1_000_000)
+				s.DenMean, s.DenM2, s.XDen, s.DenPre = 2.5, 1.2e6, 0.3*s.M2/40, 0.1
+			default:
+				s = pop.draw(r, 1_000_000)
+			}
+			mt.Summaries = append(mt.Summaries, s)
+		}
+		in.Metrics = append(in.Metrics, mt)
+	}
+	return in
+}
+
+// BenchmarkAnalyzeOne is one metric × one treatment variant from aggregates
+// (budget: 2 µs).
+func BenchmarkAnalyzeOne(b *testing.B) {
+	in := benchInput(1, 2)
+	s := DefaultSettings()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Analyze(s, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAnalyzeFull is a full result for 5 metrics × 3 variants (control
+// and two treatments) with CUPED and Holm's correction (budget: 100 µs).
+func BenchmarkAnalyzeFull(b *testing.B) {
+	in := benchInput(5, 3)
+	s := DefaultSettings()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Analyze(s, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
