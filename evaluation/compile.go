@@ -41,8 +41,43 @@ func (s *scope) at(level int) *scope {
 // expr is a compiled expression, with its value when it is a constant.
 type expr struct {
 	fn    node
+	test  test // optional: truthiness without building a value
 	konst bool
 	v     value
+	// top is set for a var that reads one top-level context key: fast
+	// paths read e.ctx[top] themselves instead of calling fn.
+	top     string
+	isTop   bool
+	topDflt value
+}
+
+// test is the truthiness of an expression; err reports that it failed (the
+// error value is then the expression's node's value).
+type test func(e env) (ok, err bool)
+
+// truth returns x's test, deriving one from its node when it has none.
+func (x expr) truth() test {
+	if x.test != nil {
+		return x.test
+	}
+	if x.konst {
+		t, err := truthy(x.v), x.v.k == kErr
+		return func(env) (bool, bool) { return t, err }
+	}
+	fn := x.fn
+	return func(e env) (bool, bool) {
+		v := fn(e)
+		return truthy(v), v.k == kErr
+	}
+}
+
+// load reads a top-level var expression (isTop) from the context.
+func (x *expr) load(e env) value {
+	v := e.ctx[x.top]
+	if v == nil {
+		return x.topDflt
+	}
+	return fromAny(v)
 }
 
 func konst(v value) expr {
@@ -77,7 +112,7 @@ type evaluatorSet struct {
 type compiler struct {
 	flagKey  string
 	inFlag   bool            // compiling a flag's targeting (variants known)
-	variants map[string]bool // variant names, for result checks
+	variants map[string]uint32 // variant names (index+1), for result checks
 	evals    *evaluatorSet   // nil: $refs are not checked
 	refs     []string        // $refs being expanded, for cycles
 	strict   bool
@@ -124,20 +159,21 @@ func (c *compiler) compile(raw any, path string, res bool) expr {
 	}
 	v := fromAny(raw)
 	if res {
-		c.checkResult(path, v)
+		v.vi = c.checkResult(path, v)
 	}
 	return konst(v)
 }
 
-// checkResult reports a constant in result position that names no variant.
-func (c *compiler) checkResult(path string, v value) {
-	if !c.inFlag || !c.strict || c.variants == nil {
-		return
+// checkResult reports a constant in result position that names no variant
+// and returns the index+1 of the variant it names (0: none).
+func (c *compiler) checkResult(path string, v value) uint32 {
+	if !c.inFlag || c.variants == nil {
+		return 0
 	}
 	var name string
 	switch v.k {
 	case kNull:
-		return
+		return 0
 	case kStr:
 		name = v.s
 	case kBool:
@@ -148,14 +184,18 @@ func (c *compiler) checkResult(path string, v value) {
 	case kNum:
 		name = jsonNumberText(v.n)
 	default:
-		c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
-			Message: fmt.Sprintf("targeting returns an %s here, which cannot name a variant", v.k)})
-		return
+		if c.strict {
+			c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
+				Message: fmt.Sprintf("targeting returns an %s here, which cannot name a variant", v.k)})
+		}
+		return 0
 	}
-	if !c.variants[name] {
+	vi := c.variants[name]
+	if vi == 0 && c.strict {
 		c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
 			Message: fmt.Sprintf("targeting returns %q here, which is not a variant (variants: %s)", name, c.variantList())})
 	}
+	return vi
 }
 
 func (c *compiler) variantList() string {
@@ -430,7 +470,9 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 		} else if v.k != first {
 			bad(vp, "variant is a %s but variant %q is a %s: all variants of a flag must have one type", v.k, firstName, first)
 		}
-		f.variants[n] = &variant{name: n, value: val}
+		vr := &variant{name: n, value: val}
+		f.variants[n] = vr
+		f.vlist = append(f.vlist, vr)
 	}
 	if fl.DefaultVariant != nil {
 		if _, ok := fl.Variants[*fl.DefaultVariant]; !ok {
@@ -468,9 +510,9 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 	var rn node
 	if hasRule {
 		c := &compiler{flagKey: key, inFlag: true, evals: evals, strict: strict, report: true}
-		c.variants = make(map[string]bool, len(fl.Variants))
-		for n := range fl.Variants {
-			c.variants[n] = true
+		c.variants = make(map[string]uint32, len(f.vlist))
+		for i, vr := range f.vlist {
+			c.variants[vr.name] = uint32(i + 1)
 		}
 		e := c.compile(rule, path+"/targeting", true)
 		problems = append(problems, c.problems...)

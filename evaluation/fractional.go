@@ -120,7 +120,100 @@ func compileFractional(c *compiler, args any, path string, res bool) expr {
 	case allLit && litTotal == 0:
 		c.fail(path, "all weights are 0: no variant can be chosen")
 	}
+	if fast := f.static(); fast != nil {
+		return expr{fn: fast}
+	}
 	return expr{fn: f.eval}
+}
+
+// static returns a node for the usual shape, literal distributions of
+// constants after an optional bucketing expression, with the buckets worked
+// out once; nil for other shapes.
+func (f *fractionalOp) static() node {
+	start := 0
+	if !f.args[0].lit {
+		start = 1
+	}
+	var buckets []bucket
+	total := int64(0)
+	valid := true
+	for _, a := range f.args[start:] {
+		if !a.lit {
+			return nil
+		}
+		for _, el := range a.elems {
+			if !el.konst {
+				return nil
+			}
+		}
+		if len(a.elems) == 0 {
+			valid = false
+			continue
+		}
+		variant := a.elems[0].v
+		switch variant.k {
+		case kStr, kBool, kNum, kNull:
+		default:
+			valid = false
+		}
+		var weight value
+		if len(a.elems) >= 2 {
+			weight = a.elems[1].v
+		}
+		w, ok := weightOf(weight, len(a.elems) >= 2)
+		valid = valid && ok
+		total += w
+		if variant.k != kNull {
+			variant.split = true
+		}
+		buckets = append(buckets, bucket{variant: variant, weight: w})
+	}
+	if total == 0 || total > maxWeightSum {
+		valid = false
+	}
+	pick := func(hash uint32) value {
+		if !valid {
+			return null
+		}
+		b := (uint64(hash) * uint64(total)) >> 32
+		var end uint64
+		for i := range buckets {
+			end += uint64(buckets[i].weight)
+			if b < end {
+				return buckets[i].variant
+			}
+		}
+		return null
+	}
+	flagKey := f.flagKey
+	byKey := func(e env) value {
+		tk, ok := e.ctx["targetingKey"].(string)
+		if !ok || tk == "" {
+			return null
+		}
+		m := newMurmur3(0)
+		m.writeString(flagKey)
+		m.writeString(tk)
+		return pick(m.sum32())
+	}
+	if start == 0 {
+		return byKey
+	}
+	first := f.args[0].dyn.fn
+	return func(e env) value {
+		v := first(e)
+		switch v.k {
+		case kStr:
+			return pick(murmur3String(v.s))
+		case kNull:
+			return byKey(e)
+		case kArr:
+			return f.eval(e) // the first argument is a distribution after all
+		case kErr:
+			return v
+		}
+		return null
+	}
 }
 
 // weightOf reads a weight as flagd does; present is false for [variant].

@@ -27,6 +27,20 @@ func compileIf(c *compiler, args any, path string, res bool) expr {
 		e := c.compile(list[n-1], pathIndex(path, n-1), res)
 		els = &e
 	}
+	if len(conds) == 1 && thens[0].konst && els != nil && els.konst {
+		// The common "if condition then variant else variant".
+		cond, fn, then, other := conds[0].truth(), conds[0].fn, clause(thens[0].v), clause(els.v)
+		return expr{fn: func(e env) value {
+			ok, err := cond(e)
+			if err {
+				return fn(e)
+			}
+			if ok {
+				return then
+			}
+			return other
+		}}
+	}
 	if len(conds) == 1 {
 		cond, then := conds[0].fn, thens[0].fn
 		if els == nil {
@@ -151,6 +165,23 @@ func compileAndOr(isAnd bool) opCompiler {
 			}
 			items[i] = c.compile(raw, pathIndex(path, i), r)
 		}
+		tests := make([]test, len(items))
+		for i := range items {
+			tests[i] = items[i].truth()
+		}
+		// As a condition, and/or is true when all/any operands are.
+		t := func(e env) (bool, bool) {
+			for i := range tests {
+				ok, err := tests[i](e)
+				if err {
+					return false, true
+				}
+				if ok != isAnd {
+					return ok, false
+				}
+			}
+			return isAnd, false
+		}
 		if len(items) == 2 {
 			a, b := items[0].fn, items[1].fn
 			return expr{fn: func(e env) value {
@@ -159,7 +190,7 @@ func compileAndOr(isAnd bool) opCompiler {
 					return v
 				}
 				return b(e)
-			}}
+			}, test: t}
 		}
 		return expr{fn: func(e env) value {
 			var last value
@@ -170,7 +201,7 @@ func compileAndOr(isAnd bool) opCompiler {
 				}
 			}
 			return last
-		}}
+		}, test: t}
 	}
 }
 

@@ -146,7 +146,7 @@ func (c *compiler) generic(op opcode, args any, path string) expr {
 		return konst(v)
 	}
 	if fast := fastPath(info, items); fast != nil {
-		return expr{fn: fast}
+		return expr{fn: fast, test: fastTest(info, items)}
 	}
 	return expr{fn: func(e env) value {
 		var buf [6]value
@@ -215,6 +215,26 @@ func fastPath(info *opInfo, items []expr) node {
 			return nil
 		}
 		a, b, op := items[0].fn, items[1].fn, info.op
+		if x, y := items[0], items[1]; x.isTop && y.konst {
+			c := y.v
+			return func(e env) value {
+				v := x.load(e)
+				if v.k == kErr {
+					return v
+				}
+				return boolV(compare2(op, v, c))
+			}
+		}
+		if x, y := items[0], items[1]; x.konst && y.isTop {
+			c := x.v
+			return func(e env) value {
+				v := y.load(e)
+				if v.k == kErr {
+					return v
+				}
+				return boolV(compare2(op, c, v))
+			}
+		}
 		return func(e env) value {
 			x := a(e)
 			if x.k == kErr {
@@ -243,6 +263,22 @@ func fastPath(info *opInfo, items []expr) node {
 			return nil
 		}
 		a, b, prefix := items[0].fn, items[1].fn, info.op == opStartsWith
+		if x := items[0]; x.isTop && items[1].konst && items[1].v.k == kStr {
+			affix := items[1].v.s
+			return func(e env) value {
+				v := x.load(e)
+				if v.k != kStr {
+					if v.k == kErr {
+						return v
+					}
+					return null
+				}
+				if prefix {
+					return boolV(strings.HasPrefix(v.s, affix))
+				}
+				return boolV(strings.HasSuffix(v.s, affix))
+			}
+		}
 		return func(e env) value {
 			x := a(e)
 			if x.k == kErr {
@@ -269,6 +305,23 @@ func fastPath(info *opInfo, items []expr) node {
 			return nil
 		}
 		a, set := items[0].fn, items[1].v
+		if it := items[0]; it.isTop {
+			return func(e env) value {
+				x := it.load(e)
+				if x.k == kStr {
+					for _, s := range strs {
+						if s == x.s {
+							return trueV
+						}
+					}
+					return falseV
+				}
+				if x.k == kErr {
+					return x
+				}
+				return inArray(x, set)
+			}
+		}
 		return func(e env) value {
 			x := a(e)
 			if x.k == kErr {
@@ -301,6 +354,19 @@ func fastPath(info *opInfo, items []expr) node {
 					return x
 				}
 				return null
+			}
+		}
+		if it := items[0]; it.isTop {
+			return func(e env) value {
+				x := it.load(e)
+				if x.k == kErr {
+					return x
+				}
+				got, ok := semverOf(x)
+				if !ok {
+					return null
+				}
+				return boolV(op.apply(got, want))
 			}
 		}
 		return func(e env) value {
@@ -865,4 +931,104 @@ func sameValue(a, b value) bool {
 		return a.s == b.s
 	}
 	return false
+}
+
+// fastTest returns the truthiness of a specialised operation directly, for
+// conditions (if, and, or, !), or nil. A test reports failure with
+// err=true; the caller then evaluates the node for the error value.
+func fastTest(info *opInfo, items []expr) test {
+	switch info.op {
+	case opEq, opNe, opStrictEq, opStrictNe, opLt, opLe, opGt, opGe:
+		if len(items) != 2 {
+			return nil
+		}
+		op := info.op
+		if x, y := items[0], items[1]; x.isTop && y.konst {
+			c := y.v
+			return func(e env) (bool, bool) {
+				v := x.load(e)
+				return compare2(op, v, c), v.k == kErr
+			}
+		}
+		a, b := items[0].fn, items[1].fn
+		return func(e env) (bool, bool) {
+			x := a(e)
+			if x.k == kErr {
+				return false, true
+			}
+			y := b(e)
+			if y.k == kErr {
+				return false, true
+			}
+			return compare2(op, x, y), false
+		}
+	case opNot, opNotNot:
+		if len(items) != 1 {
+			return nil
+		}
+		t, want := items[0].truth(), info.op == opNotNot
+		return func(e env) (bool, bool) {
+			ok, err := t(e)
+			return ok == want, err
+		}
+	case opStartsWith, opEndsWith:
+		if len(items) != 2 {
+			return nil
+		}
+		x, prefix := items[0], info.op == opStartsWith
+		if x.isTop && items[1].konst && items[1].v.k == kStr {
+			affix := items[1].v.s
+			return func(e env) (bool, bool) {
+				v := x.load(e)
+				if v.k != kStr {
+					return false, v.k == kErr
+				}
+				if prefix {
+					return strings.HasPrefix(v.s, affix), false
+				}
+				return strings.HasSuffix(v.s, affix), false
+			}
+		}
+	case opIn:
+		if len(items) != 2 || !items[0].isTop || !items[1].konst || items[1].v.k != kArr {
+			return nil
+		}
+		strs, ok := stringList(items[1].v.arr())
+		if !ok {
+			return nil
+		}
+		x, set := items[0], items[1].v
+		return func(e env) (bool, bool) {
+			v := x.load(e)
+			if v.k == kStr {
+				for _, s := range strs {
+					if s == v.s {
+						return true, false
+					}
+				}
+				return false, false
+			}
+			r := inArray(v, set)
+			return truthy(r), r.k == kErr || v.k == kErr
+		}
+	case opSemVer:
+		if len(items) != 3 || !items[0].isTop || !items[1].konst || !items[2].konst || items[1].v.k != kStr {
+			return nil
+		}
+		op := parseSemverOp(items[1].v.s)
+		want, ok := semverOf(items[2].v)
+		if op == semverBad || !ok {
+			return nil
+		}
+		x := items[0]
+		return func(e env) (bool, bool) {
+			v := x.load(e)
+			got, ok := semverOf(v)
+			if !ok {
+				return false, v.k == kErr
+			}
+			return op.apply(got, want), false
+		}
+	}
+	return nil
 }

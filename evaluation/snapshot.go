@@ -109,7 +109,8 @@ type flag struct {
 	fixed    Result // the result when rule is nil
 	needsNow bool
 	variants map[string]*variant
-	def      *variant // nil when defaultVariant is null
+	vlist    []*variant // by name; value.vi indexes it
+	def      *variant   // nil when defaultVariant is null
 	meta     map[string]any
 }
 
@@ -230,13 +231,30 @@ func (s *Snapshot) evalRule(f *flag, ctx map[string]any) (r Result) {
 	if f.needsNow {
 		e.now = s.now().Unix()
 	}
-	return f.result(f.rule(e))
+	v := f.rule(e)
+	if v.vi != 0 {
+		vr := f.vlist[v.vi-1]
+		reason := ReasonTargetingMatch
+		if v.split {
+			reason = ReasonSplit
+		}
+		return Result{FlagKey: f.key, Value: vr.value, Variant: vr.name, Reason: reason, Metadata: f.meta}
+	}
+	return f.result(v)
 }
 
 // result maps the rule's value to a Result the way flagd does: null means
 // the default variant, a string (or a boolean or number, by its JSON text)
 // names a variant, anything else is an error.
 func (f *flag) result(v value) Result {
+	if v.vi != 0 {
+		vr := f.vlist[v.vi-1]
+		reason := ReasonTargetingMatch
+		if v.split {
+			reason = ReasonSplit
+		}
+		return Result{FlagKey: f.key, Value: vr.value, Variant: vr.name, Reason: reason, Metadata: f.meta}
+	}
 	var name string
 	switch v.k {
 	case kNull:

@@ -339,7 +339,7 @@ func topVar(sp varSpec, flagKey string) expr {
 				return dflt
 			}
 			return fromAny(x)
-		}}
+		}, top: first, isTop: true, topDflt: dflt}
 	}
 	return expr{fn: func(e env) value {
 		x := e.ctx[first]
