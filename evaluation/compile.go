@@ -111,10 +111,10 @@ type evaluatorSet struct {
 // compiler turns one targeting rule into nodes and collects its problems.
 type compiler struct {
 	flagKey  string
-	inFlag   bool            // compiling a flag's targeting (variants known)
+	inFlag   bool              // compiling a flag's targeting (variants known)
 	variants map[string]uint32 // variant names (index+1), for result checks
-	evals    *evaluatorSet   // nil: $refs are not checked
-	refs     []string        // $refs being expanded, for cycles
+	evals    *evaluatorSet     // nil: $refs are not checked
+	refs     []string          // $refs being expanded, for cycles
 	strict   bool
 	report   bool // report problems (false inside a $ref body: reported at the evaluator)
 	scopes   []scopeKind

@@ -30,7 +30,7 @@ const (
 type value struct {
 	k     kind
 	split bool // chosen by fractional: the reason is SPLIT
-	ctx   bool   // kErr only: the context was at fault (INVALID_CONTEXT), not the rule
+	ctx   bool // kErr only: the context was at fault (INVALID_CONTEXT), not the rule
 	b     bool
 	vi    uint32 // a constant known to name variant vi-1 of its flag: no lookup
 	n     float64
