@@ -286,8 +286,11 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 	a := armStats{n: float64(s.N), estimate: s.Mean, adjusted: s.Mean}
 	if s.N < 2 {
 		a.err = fmt.Errorf("%w: need at least 2 units, have %d", ErrNotEnoughData, s.N)
-		if kind == Ratio && s.DenMean != 0 {
-			a.estimate = s.Mean / s.DenMean
+		if kind == Ratio {
+			a.estimate = 0
+			if r := s.Mean / s.DenMean; finite(r) {
+				a.estimate = r
+			}
 			a.adjusted = a.estimate
 		}
 		return a
@@ -325,8 +328,14 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 		unitVar = 0
 	}
 	a.v = unitVar / a.n
+	if !finite(a.adjusted) || !finite(a.v) {
+		a.estimate, a.adjusted, a.v = 0, 0, 0
+		a.err = fmt.Errorf("%w: the statistics overflow floating point", ErrNotEnoughData)
+	}
 	return a
 }
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // compare fills c with treatment t against control k.
 // The relative effect, when there is one, is written to rel.
@@ -345,6 +354,9 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 	diff := t.adjusted - k.adjusted
 	se := math.Sqrt(v)
 	stat := diff / se
+	if !finite(v) || !finite(diff) || !finite(stat) {
+		return fmt.Errorf("%w: the difference overflows floating point", ErrNotEnoughData)
+	}
 	crit := a.zCrit
 	if kind == Mean {
 		// Welch–Satterthwaite: (Σ v_i)² / Σ v_i²/(n_i − 1), in shares of v
@@ -360,9 +372,12 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 	} else {
 		c.PValue = zPValue(stat, alt)
 	}
+	seqMult := a.seq.multiplier(k.n + t.n)
+	if !finite(seqMult*se) || !finite(math.Abs(diff)+seqMult*se) {
+		return fmt.Errorf("%w: the interval overflows floating point", ErrNotEnoughData)
+	}
 	c.Status = OK
 	c.Statistic = stat
-	seqMult := a.seq.multiplier(k.n + t.n)
 	c.Absolute = Effect{
 		Estimate:   diff,
 		SE:         se,
@@ -371,11 +386,12 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 	}
 	c.SequentialPValue = a.seq.pValue(stat, k.n+t.n, alt)
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
-	if k.adjusted != 0 {
-		// Delta method for t/k − 1 with independent arms.
-		r := t.adjusted/k.adjusted - 1
-		k2 := k.adjusted * k.adjusted
-		rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
+	// Delta method for t/k − 1 with independent arms. A zero (or so small
+	// that the numbers overflow) baseline has no relative effect.
+	r := t.adjusted/k.adjusted - 1
+	k2 := k.adjusted * k.adjusted
+	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
+	if k.adjusted != 0 && finite(r) && finite(rse) && finite(seqMult*rse) {
 		*rel = Effect{
 			Estimate:   r,
 			SE:         rse,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -322,5 +323,58 @@ func TestPlanRoundTrip(t *testing.T) {
 	mde, err := p.MDE(control)
 	if err != nil || math.Abs(mde-0.05) > 1e-12 {
 		t.Errorf("MDE(SampleSize) = %v, %v; want 0.05", mde, err)
+	}
+}
+
+// TestExtremeInputsStayFinite feeds valid but extreme statistics (huge and
+// tiny magnitudes, perfect correlations, one-unit arms) to every kind and
+// setting: each answer is either an EINVALID error or free of NaN and Inf.
+func TestExtremeInputsStayFinite(t *testing.T) {
+	r := rand.New(rand.NewPCG(99, 1))
+	mags := []float64{0, 1e-300, 1e-150, 1e-8, 1, 1e8, 1e150, 1e300}
+	pick := func() float64 {
+		v := mags[r.IntN(len(mags))] * (0.5 + r.Float64())
+		if r.IntN(2) == 0 {
+			v = -v
+		}
+		return v
+	}
+	summary := func() Summary {
+		s := Summary{N: []int64{0, 1, 2, 3, 1000, 1 << 40}[r.IntN(6)]}
+		if s.N == 0 {
+			return s
+		}
+		s.Mean, s.DenMean, s.PreMean = pick(), pick(), pick()
+		s.M2, s.DenM2, s.PreM2 = math.Abs(pick()), math.Abs(pick()), math.Abs(pick())
+		// Co-moments within the Cauchy–Schwarz bound.
+		s.XDen = math.Sqrt(s.M2*s.DenM2) * (2*r.Float64() - 1)
+		s.XPre = math.Sqrt(s.M2*s.PreM2) * (2*r.Float64() - 1)
+		s.DenPre = math.Sqrt(s.DenM2*s.PreM2) * (2*r.Float64() - 1)
+		return s
+	}
+	invalid, answered := 0, 0
+	for i := range 3000 {
+		kind := []Kind{Mean, Proportion, Ratio}[i%3]
+		k, tr := summary(), summary()
+		if kind == Proportion {
+			k.Mean, tr.Mean = r.Float64(), r.Float64()
+		}
+		s := Settings{Alpha: []float64{1e-9, 0.05, 0.5}[r.IntN(3)], Alternative: []Alternative{TwoSided, Greater, Less}[r.IntN(3)],
+			SequentialTuning: []float64{1e-6, 100, 1e12}[r.IntN(3)], CUPED: r.IntN(2) == 0, Correction: Holm}
+		res, err := Analyze(s, twoArms(kind, k, tr))
+		if err != nil {
+			if valueloop.ErrorCode(err) != valueloop.EINVALID {
+				t.Fatalf("error %v is not EINVALID", err)
+			}
+			invalid++
+			continue
+		}
+		answered++
+		if _, err := json.Marshal(res); err != nil {
+			t.Fatalf("%s %+v vs %+v with %+v: result is not finite: %v", kind, k, tr, s, err)
+		}
+	}
+	if answered < 1000 {
+		t.Errorf("only %d of 3000 inputs were answered (%d invalid): the test exercises too little", answered, invalid)
 	}
 }

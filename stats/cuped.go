@@ -23,14 +23,14 @@ package stats
 
 // cupedTheta returns the pooled θ and the pooled covariate mean C̄pool.
 func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {
-	var n, num, den, cs float64
+	var n, num, den float64
 	for _, s := range arms {
 		if s.N == 0 {
 			continue
 		}
 		w := float64(s.N)
 		n += w
-		cs += w * s.PreMean
+		preMean += (s.PreMean - preMean) * w / n // running mean: cannot overflow
 		switch kind {
 		case Ratio:
 			if s.DenMean == 0 {
@@ -43,11 +43,11 @@ func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {
 		}
 		den += s.PreM2
 	}
-	if n > 0 {
-		preMean = cs / n
-	}
 	if den > 0 {
 		theta = num / den
+	}
+	if !finite(theta) {
+		theta = 0 // statistics at the edge of floating point: no adjustment
 	}
 	return theta, preMean
 }

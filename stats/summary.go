@@ -166,6 +166,22 @@ func centred(raw, correction float64, square bool) float64 {
 
 const epsilon = 0x1p-52
 
+// summaryFields are the JSON names of Summary's moments, indexed by the f*
+// constants, for error messages.
+var summaryFields = [...]string{"mean", "m2", "denMean", "denM2", "xDen", "preMean", "preM2", "xPre", "denPre"}
+
+const (
+	fMean = iota
+	fM2
+	fDenMean
+	fDenM2
+	fXDen
+	fPreMean
+	fPreM2
+	fXPre
+	fDenPre
+)
+
 // Validate reports whether s is a consistent Summary for a metric of the
 // given kind: counts are not negative, every moment is finite, no variance is
 // negative, every co-moment obeys the Cauchy–Schwarz bound, an empty Summary
@@ -186,37 +202,24 @@ func (s Summary) check(kind Kind) *valueloop.Error {
 	if s.N < 0 {
 		return valueloop.FieldErrorf("n", "must not be negative, got %d", s.N)
 	}
-	fields := [...]struct {
-		name string
-		v    float64
-	}{
-		{"mean", s.Mean}, {"m2", s.M2},
-		{"denMean", s.DenMean}, {"denM2", s.DenM2}, {"xDen", s.XDen},
-		{"preMean", s.PreMean}, {"preM2", s.PreM2}, {"xPre", s.XPre}, {"denPre", s.DenPre},
-	}
-	for _, f := range fields {
-		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
-			return valueloop.FieldErrorf(f.name, "must be a finite number, got %v", f.v)
+	v := [...]float64{s.Mean, s.M2, s.DenMean, s.DenM2, s.XDen, s.PreMean, s.PreM2, s.XPre, s.DenPre}
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return valueloop.FieldErrorf(summaryFields[i], "must be a finite number, got %v", x)
 		}
-		if s.N == 0 && f.v != 0 {
-			return valueloop.FieldErrorf(f.name, "inconsistent statistics: n is 0 but %s is %v", f.name, f.v)
+		if s.N == 0 && x != 0 {
+			return valueloop.FieldErrorf(summaryFields[i], "inconsistent statistics: n is 0 but %s is %v", summaryFields[i], x)
 		}
 	}
-	for _, f := range [...]struct {
-		name string
-		v    float64
-	}{{"m2", s.M2}, {"denM2", s.DenM2}, {"preM2", s.PreM2}} {
-		if f.v < 0 {
-			return valueloop.FieldErrorf(f.name, "inconsistent statistics: negative variance implied (%s = %v)", f.name, f.v)
+	for _, i := range [...]int{fM2, fDenM2, fPreM2} {
+		if v[i] < 0 {
+			return valueloop.FieldErrorf(summaryFields[i], "inconsistent statistics: negative variance implied (%s = %v)", summaryFields[i], v[i])
 		}
 	}
-	for _, c := range [...]struct {
-		name     string
-		co, a, b float64
-	}{{"xDen", s.XDen, s.M2, s.DenM2}, {"xPre", s.XPre, s.M2, s.PreM2}, {"denPre", s.DenPre, s.DenM2, s.PreM2}} {
+	for _, c := range [...][3]int{{fXDen, fM2, fDenM2}, {fXPre, fM2, fPreM2}, {fDenPre, fDenM2, fPreM2}} {
 		// |co| ≤ √(a·b), with room for rounding.
-		if math.Abs(c.co) > math.Sqrt(c.a*c.b)*(1+1e-9)+1e-300 {
-			return valueloop.FieldErrorf(c.name, "inconsistent statistics: co-moment %v implies a correlation outside [−1, 1]", c.co)
+		if co := v[c[0]]; co != 0 && math.Abs(co) > math.Sqrt(v[c[1]]*v[c[2]])*(1+1e-9)+1e-300 {
+			return valueloop.FieldErrorf(summaryFields[c[0]], "inconsistent statistics: co-moment %v implies a correlation outside [−1, 1]", co)
 		}
 	}
 	switch kind {
