@@ -187,8 +187,9 @@ func tSF(t, df float64) float64 {
 }
 
 // sinhCoef holds the Taylor coefficients of (2 sinh(v/2)/v)^(−1/2) in powers
-// of v²: 1, −1/48, 1/2560, −61/7741440, ... (exact fractions computed by
-// testdata/gen_golden.py's companion derivation, see tSFLargeDF).
+// of v², as exact fractions: raise 2 sinh(v/2)/v = Σ v^(2k) / (4^k (2k+1)!)
+// to the power −½ with the usual recurrence for powers of series
+// (TestTSFRegimes checks the result against the continued fraction).
 var sinhCoef = [...]float64{
 	1,
 	-1.0 / 48,
