@@ -8,10 +8,11 @@ import (
 	"github.com/valueloop/valueloop"
 )
 
-// ErrNotEnoughData is wrapped by every error and reported in every Status
-// that means the numbers cannot be computed yet: fewer than two units in an
-// arm, no variance in either arm, a ratio metric whose denominator averages
-// zero. It is not a user error: more data fixes it.
+// ErrNotEnoughData is the cause behind every NotEnoughData status: fewer
+// than two units in an arm, no variance in either arm, a ratio metric whose
+// denominator averages zero, statistics beyond floating-point range. The
+// Reason beside the status is this error wrapped with the detail. It is not a
+// user error: more data fixes it.
 var ErrNotEnoughData = errors.New("not enough data")
 
 // Status says whether a part of a Result could be computed.
