@@ -1,0 +1,658 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Statuses of an event in a batch.
+const (
+	// StatusStored: the event is durable and counted.
+	StatusStored = "stored"
+	// StatusDuplicate: an event with the same identity (environment, id and
+	// time as sent) was stored before, by this batch or an earlier one.
+	// Nothing changed; for a client that retries this is as good as stored.
+	StatusDuplicate = "duplicate"
+	// StatusRejected: the event is invalid and was not stored; Field and
+	// Reason say why. Resending it unchanged will fail again.
+	StatusRejected = "rejected"
+)
+
+// Outcome is what happened to one event of a batch. Index is its position in
+// the request: the array index, or for NDJSON the number of the non-blank
+// line, both counted from 0.
+type Outcome struct {
+	Index  int    `json:"index"`
+	ID     string `json:"id,omitempty"`
+	Status string `json:"status"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Limits bound what one request may hold. The zero value of a field means its
+// default.
+type Limits struct {
+	MaxEvents     int           // events per batch; default 10,000
+	MaxEventBytes int           // bytes of one encoded event; default 32 KiB
+	MaxKeyBytes   int           // bytes of an id, key, name, flag or variant; default 256
+	MaxFuture     time.Duration // how far ahead of the server clock a time may be; default 5 minutes
+	MinTime       time.Time     // earliest time accepted; default 2000-01-01
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = 10_000
+	}
+	if l.MaxEventBytes <= 0 {
+		l.MaxEventBytes = 32 << 10
+	}
+	if l.MaxKeyBytes <= 0 {
+		l.MaxKeyBytes = 256
+	}
+	if l.MaxFuture <= 0 {
+		l.MaxFuture = 5 * time.Minute
+	}
+	if l.MinTime.IsZero() {
+		l.MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return l
+}
+
+// Batch is a decoded request: its valid events and the rejected ones.
+type Batch struct {
+	// Received counts every event in the request, valid or not.
+	Received int
+	Events   []Event
+	// Index[i] is the position of Events[i] in the request.
+	Index []int
+	// Rejected lists the invalid events, in request order.
+	Rejected []Outcome
+}
+
+// Decode parses a batch: a JSON array of event objects, or NDJSON (one event
+// object per line; a body holding a single object is NDJSON of one line).
+// Every event is judged on its own: an invalid one is listed in
+// Batch.Rejected with the field and the reason, and the others are kept.
+// Events without a time get now. Decode returns an EINVALID error only when
+// the body as a whole is unusable: empty, neither an array nor objects, or an
+// array whose JSON syntax breaks (a broken array cannot be split into events
+// safely, so nothing of it is kept).
+func Decode(data []byte, now time.Time, lim Limits) (*Batch, error) {
+	lim = lim.withDefaults()
+	d := decoder{lim: lim, now: now.UnixMilli(), b: &Batch{}}
+	body := bytes.TrimLeft(data, " \t\r\n")
+	if len(body) == 0 {
+		return nil, valueloop.Errorf(valueloop.EINVALID, "request body is empty: send a JSON array of events or NDJSON")
+	}
+	switch body[0] {
+	case '[':
+		if err := d.array(data); err != nil {
+			return nil, err
+		}
+	case '{':
+		d.ndjson(data)
+	default:
+		return nil, valueloop.Errorf(valueloop.EINVALID, "request body must be a JSON array of event objects or NDJSON (one object per line)")
+	}
+	return d.b, nil
+}
+
+type decoder struct {
+	lim Limits
+	now int64
+	b   *Batch
+}
+
+// add judges one event value (the raw bytes of one array element or line).
+func (d *decoder) add(raw []byte) {
+	idx := d.b.Received
+	d.b.Received++
+	if idx >= d.lim.MaxEvents {
+		d.reject(idx, "", "", fmt.Sprintf("batch too large: at most %d events per request; send this one again in another request", d.lim.MaxEvents))
+		return
+	}
+	if len(raw) > d.lim.MaxEventBytes {
+		d.reject(idx, "", "", fmt.Sprintf("event is %d bytes, more than the limit of %d", len(raw), d.lim.MaxEventBytes))
+		return
+	}
+	p := parser{b: raw}
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		if _, err := p.value(0); err != nil {
+			d.reject(idx, "", "", "malformed JSON: "+err.Error())
+			return
+		}
+		d.reject(idx, "", "", "an event must be a JSON object")
+		return
+	}
+	ev, field, reason, err := d.event(&p)
+	if err == nil {
+		p.ws()
+		if p.i != len(p.b) {
+			err = p.errorf("unexpected %q after the event object", p.b[p.i])
+		}
+	}
+	if err != nil {
+		d.reject(idx, ev.ID, "", "malformed JSON: "+err.Error())
+		return
+	}
+	if reason == "" {
+		field, reason = d.validate(&ev)
+	}
+	if reason != "" {
+		d.reject(idx, ev.ID, field, reason)
+		return
+	}
+	d.b.Events = append(d.b.Events, ev)
+	d.b.Index = append(d.b.Index, idx)
+}
+
+func (d *decoder) reject(idx int, id, field, reason string) {
+	d.b.Rejected = append(d.b.Rejected, Outcome{Index: idx, ID: id, Status: StatusRejected, Field: field, Reason: reason})
+}
+
+func (d *decoder) array(data []byte) error {
+	p := parser{b: data}
+	p.ws()
+	p.i++ // '['
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+	} else {
+		for {
+			p.ws()
+			start := p.i
+			if _, err := p.value(0); err != nil {
+				return arrayError(d.b.Received, err)
+			}
+			d.add(p.b[start:p.i])
+			p.ws()
+			if p.i >= len(p.b) {
+				return arrayError(d.b.Received, p.errorf("unexpected end of input: the array is not closed"))
+			}
+			c := p.b[p.i]
+			p.i++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				return arrayError(d.b.Received, p.errorf("want ',' or ']' after array element, got %q", c))
+			}
+		}
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return valueloop.Errorf(valueloop.EINVALID, "malformed JSON: unexpected data after the array at byte %d", p.i)
+	}
+	return nil
+}
+
+func arrayError(idx int, err error) error {
+	return valueloop.Errorf(valueloop.EINVALID, "malformed JSON in the array at event %d: %v; nothing was stored", idx, err)
+}
+
+func (d *decoder) ndjson(data []byte) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		d.add(line)
+	}
+}
+
+// event parses an event object. It reports the first field problem as
+// (field, reason) and keeps scanning; err is a syntax error.
+func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
+	bad := func(f, r string) {
+		if reason == "" {
+			field, reason = f, r
+		}
+	}
+	var typ, tm string
+	var hasTime bool
+	var value float64
+	err = p.object(func(key []byte) error {
+		k := string(key)
+		switch k {
+		case "type", "id", "flag", "variant", "name", "targetingKey", "time":
+			s, isNull, ok, err := p.stringOrNull()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				bad(k, "must be a string")
+				return nil
+			}
+			if isNull {
+				return nil
+			}
+			switch k {
+			case "type":
+				typ = s
+			case "id":
+				ev.ID = s
+			case "flag":
+				ev.Flag = s
+			case "variant":
+				ev.Variant = s
+			case "name":
+				ev.Name = s
+			case "targetingKey":
+				ev.TargetingKey = s
+			case "time":
+				tm, hasTime = s, true
+			}
+		case "value":
+			start := p.i
+			kind, err := p.value(0)
+			if err != nil {
+				return err
+			}
+			switch kind {
+			case 'n':
+			case '0':
+				v, perr := strconv.ParseFloat(string(p.b[start:p.i]), 64)
+				if perr != nil || v != v {
+					bad("value", "must be a finite number")
+					return nil
+				}
+				value, ev.HasValue = v, true
+			default:
+				bad("value", "must be a number")
+			}
+		case "attributes":
+			start := p.i
+			kind, err := p.value(0)
+			if err != nil {
+				return err
+			}
+			switch kind {
+			case 'n':
+			case '{':
+				ev.Attributes = append([]byte(nil), p.b[start:p.i]...)
+			default:
+				bad("attributes", "must be a JSON object")
+			}
+		default:
+			if _, err := p.value(0); err != nil {
+				return err
+			}
+			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, name, value and attributes; put anything else in attributes)", k))
+		}
+		return nil
+	})
+	if err != nil || reason != "" {
+		return ev, field, reason, err
+	}
+	switch typ {
+	case "exposure":
+		ev.Type = Exposure
+	case "tracking":
+		ev.Type = Tracking
+	case "":
+		return ev, "type", `required: "exposure" or "tracking"`, nil
+	default:
+		return ev, "type", fmt.Sprintf(`must be "exposure" or "tracking", not %q`, typ), nil
+	}
+	if hasTime {
+		t, perr := time.Parse(time.RFC3339Nano, tm)
+		if perr != nil {
+			return ev, "time", fmt.Sprintf("must be an RFC 3339 time such as 2026-01-02T15:04:05.000Z, got %q", tm), nil
+		}
+		ev.Time, ev.TimeSet = t.UnixMilli(), true
+	} else {
+		ev.Time = d.now
+	}
+	if ev.HasValue {
+		v, verr := toFixed(value)
+		if verr != nil {
+			return ev, "value", verr.Error(), nil
+		}
+		ev.Value = v
+	}
+	return ev, "", "", nil
+}
+
+// validate checks the rules that do not depend on JSON syntax.
+func (d *decoder) validate(ev *Event) (field, reason string) {
+	if ev.TargetingKey == "" {
+		return "targetingKey", "required: the targeting key of the user the event is about"
+	}
+	max := d.lim.MaxKeyBytes
+	for _, f := range [...]struct{ name, v string }{{"id", ev.ID}, {"targetingKey", ev.TargetingKey}, {"flag", ev.Flag}, {"variant", ev.Variant}, {"name", ev.Name}} {
+		if len(f.v) > max {
+			return f.name, fmt.Sprintf("longer than %d bytes", max)
+		}
+	}
+	switch ev.Type {
+	case Exposure:
+		if ev.Flag == "" {
+			return "flag", "required for an exposure: the key of the flag evaluated"
+		}
+		if ev.Variant == "" {
+			return "variant", "required for an exposure: the variant served"
+		}
+		if ev.Name != "" || ev.HasValue || ev.Attributes != nil {
+			return "name", "an exposure has no name, value or attributes (those belong to tracking events)"
+		}
+	case Tracking:
+		if ev.Name == "" {
+			return "name", "required for a tracking event: what the user did"
+		}
+		if ev.Flag != "" || ev.Variant != "" {
+			return "flag", "a tracking event has no flag or variant (send an exposure for those)"
+		}
+	}
+	if ev.TimeSet {
+		if limit := d.now + d.lim.MaxFuture.Milliseconds(); ev.Time > limit {
+			return "time", fmt.Sprintf("%s is more than %s ahead of the server clock (%s)", ev.TimeOf().Format(time.RFC3339Nano), d.lim.MaxFuture, time.UnixMilli(d.now).UTC().Format(time.RFC3339))
+		}
+		if ev.Time < d.lim.MinTime.UnixMilli() {
+			return "time", fmt.Sprintf("%s is before %s", ev.TimeOf().Format(time.RFC3339Nano), d.lim.MinTime.Format(time.RFC3339))
+		}
+	}
+	return "", ""
+}
+
+// parser is a small strict JSON scanner. It is several times faster than
+// encoding/json on event objects, and event decoding is the largest cost of
+// ingestion after storage.
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) errorf(format string, args ...any) error {
+	return fmt.Errorf("at byte %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\r', '\n':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+const maxDepth = 64
+
+// value skips one JSON value and reports its kind: '{', '[', '"', '0'
+// (number), 't', 'f' or 'n'.
+func (p *parser) value(depth int) (byte, error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return 0, p.errorf("unexpected end of input")
+	}
+	if depth > maxDepth {
+		return 0, p.errorf("nested deeper than %d levels", maxDepth)
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return '{', p.object(func([]byte) error { _, err := p.value(depth + 1); return err })
+	case c == '[':
+		p.i++
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return '[', nil
+		}
+		for {
+			if _, err := p.value(depth + 1); err != nil {
+				return 0, err
+			}
+			p.ws()
+			if p.i >= len(p.b) {
+				return 0, p.errorf("unexpected end of input in array")
+			}
+			c := p.b[p.i]
+			p.i++
+			if c == ']' {
+				return '[', nil
+			}
+			if c != ',' {
+				return 0, p.errorf("want ',' or ']' in array, got %q", c)
+			}
+		}
+	case c == '"':
+		_, err := p.str()
+		return '"', err
+	case c == '-' || (c >= '0' && c <= '9'):
+		return '0', p.number()
+	case c == 't':
+		return 't', p.literal("true")
+	case c == 'f':
+		return 'f', p.literal("false")
+	case c == 'n':
+		return 'n', p.literal("null")
+	default:
+		return 0, p.errorf("invalid character %q", c)
+	}
+}
+
+func (p *parser) literal(s string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(s)) {
+		return p.errorf("invalid literal")
+	}
+	p.i += len(s)
+	return nil
+}
+
+// object parses {"key": value, ...}, calling member with each key while the
+// position is at its value; member must consume the value.
+func (p *parser) object(member func(key []byte) error) error {
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return p.errorf("want an object")
+	}
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return nil
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return p.errorf("want a string key in object")
+		}
+		key, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return p.errorf("want ':' after object key")
+		}
+		p.i++
+		p.ws()
+		if err := member(key); err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return p.errorf("unexpected end of input in object")
+		}
+		c := p.b[p.i]
+		p.i++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			return p.errorf("want ',' or '}' in object, got %q", c)
+		}
+	}
+}
+
+// stringOrNull reads a string or null; ok is false (and the value skipped)
+// for anything else.
+func (p *parser) stringOrNull() (s string, isNull, ok bool, err error) {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		b, err := p.str()
+		return string(b), false, true, err
+	}
+	kind, err := p.value(0)
+	return "", kind == 'n', kind == 'n', err
+}
+
+// str reads a string and returns its decoded bytes. Without escapes the
+// result aliases the input.
+func (p *parser) str() ([]byte, error) {
+	p.i++ // opening quote
+	start := p.i
+	ascii := true
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			if !ascii && !utf8.Valid(s) {
+				return nil, p.errorf("invalid UTF-8 in string")
+			}
+			return s, nil
+		case c == '\\':
+			return p.strSlow(start)
+		case c < 0x20:
+			return nil, p.errorf("control character in string")
+		case c >= 0x80:
+			ascii = false
+		}
+		p.i++
+	}
+	return nil, p.errorf("unterminated string")
+}
+
+func (p *parser) strSlow(start int) ([]byte, error) {
+	out := append([]byte(nil), p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if !utf8.Valid(out) {
+				return nil, p.errorf("invalid UTF-8 in string")
+			}
+			return out, nil
+		case c < 0x20:
+			return nil, p.errorf("control character in string")
+		case c != '\\':
+			out = append(out, c)
+			p.i++
+			continue
+		}
+		p.i++
+		if p.i >= len(p.b) {
+			break
+		}
+		e := p.b[p.i]
+		p.i++
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return nil, p.errorf("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+					p.i += 2
+					if r2, ok = p.hex4(); !ok {
+						return nil, p.errorf("invalid \\u escape")
+					}
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, p.errorf("invalid escape \\%c", e)
+		}
+	}
+	return nil, p.errorf("unterminated string")
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.i+4 > len(p.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.b[p.i : p.i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	p.i += 4
+	return r, true
+}
+
+// number checks the JSON number grammar.
+func (p *parser) number() error {
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.b) && p.b[p.i] == '0' {
+		p.i++
+	} else if digits() == 0 {
+		return p.errorf("invalid number")
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return p.errorf("invalid number: digits required after '.'")
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return p.errorf("invalid number: digits required in exponent")
+		}
+	}
+	return nil
+}

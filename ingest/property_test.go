@@ -1,0 +1,429 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is a hand-written in-memory Store for tests.
+type memStore struct {
+	mu      sync.Mutex
+	metrics map[string][]Metric
+	ids     map[string]map[DedupKey]bool
+	log     map[string][]LogRecord
+	aggs    map[string]map[cellKey]Aggregate
+	// failNext makes the next transaction fail after fn ran.
+	failNext bool
+}
+
+func newMemStore() *memStore {
+	return &memStore{metrics: map[string][]Metric{}, ids: map[string]map[DedupKey]bool{},
+		log: map[string][]LogRecord{}, aggs: map[string]map[cellKey]Aggregate{}}
+}
+
+func (s *memStore) Metrics(ctx context.Context, env string) ([]Metric, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Metric(nil), s.metrics[env]...), nil
+}
+
+func (s *memStore) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {
+	s.mu.Lock()
+	recs := append([]LogRecord(nil), s.log[env]...)
+	s.mu.Unlock()
+	for _, r := range recs {
+		if r.MaxTime >= since {
+			if err := fn(r.Data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// memTx stages writes and applies them at commit.
+type memTx struct {
+	s    *memStore
+	ids  map[string]map[DedupKey]bool
+	log  map[string][]LogRecord
+	aggs map[string][]Aggregate
+	repl map[string]bool
+}
+
+func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
+	tx := &memTx{s: s, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{}, aggs: map[string][]Aggregate{}, repl: map[string]bool{}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failNext {
+		s.failNext = false
+		return fmt.Errorf("memStore: injected commit failure")
+	}
+	for env, m := range tx.ids {
+		if s.ids[env] == nil {
+			s.ids[env] = map[DedupKey]bool{}
+		}
+		for k := range m {
+			s.ids[env][k] = true
+		}
+	}
+	for env, recs := range tx.log {
+		s.log[env] = append(s.log[env], recs...)
+	}
+	for env := range tx.repl {
+		s.aggs[env] = map[cellKey]Aggregate{}
+	}
+	for env, as := range tx.aggs {
+		if s.aggs[env] == nil {
+			s.aggs[env] = map[cellKey]Aggregate{}
+		}
+		for _, a := range as {
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
+		}
+	}
+	return nil
+}
+
+func (tx *memTx) Claim(env string, keys []DedupKey) ([]bool, error) {
+	tx.s.mu.Lock()
+	defer tx.s.mu.Unlock()
+	if tx.ids[env] == nil {
+		tx.ids[env] = map[DedupKey]bool{}
+	}
+	out := make([]bool, len(keys))
+	for i, k := range keys {
+		if !tx.s.ids[env][k] && !tx.ids[env][k] {
+			out[i] = true
+			tx.ids[env][k] = true
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) ScanLog(env string, since int64, fn func([]byte) error) error {
+	return tx.s.ScanLog(context.Background(), env, since, fn)
+}
+
+func (tx *memTx) Append(env string, rec LogRecord) error {
+	tx.log[env] = append(tx.log[env], rec)
+	return nil
+}
+
+func (tx *memTx) PutAggregates(env string, aggs []Aggregate) error {
+	tx.aggs[env] = append(tx.aggs[env], aggs...)
+	return nil
+}
+
+func (tx *memTx) ReplaceAggregates(env string, aggs []Aggregate) error {
+	tx.repl[env] = true
+	tx.aggs[env] = append([]Aggregate(nil), aggs...)
+	return nil
+}
+
+// stored returns the stored aggregates of env, sorted, without empty cells.
+func (s *memStore) stored(env string) []Aggregate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Aggregate
+	for _, a := range s.aggs[env] {
+		out = append(out, a)
+	}
+	sortAggregates(out)
+	return out
+}
+
+// events returns every stored event of env.
+func (s *memStore) events(env string) []Event {
+	var out []Event
+	s.ScanLog(context.Background(), env, math.MinInt64, func(data []byte) error {
+		return DecodeLog(data, func(ev *Event) error {
+			c := *ev
+			c.Attributes = append([]byte(nil), ev.Attributes...)
+			out = append(out, c)
+			return nil
+		})
+	})
+	return out
+}
+
+// naive recomputes the aggregates straight from the definitions, sharing no
+// code with the engine but Sums.apply (tested on its own against big.Int).
+func naive(metrics []Metric, events []Event) []Aggregate {
+	type exposure struct {
+		t0       int64
+		variants map[string]bool
+		first    string
+	}
+	flags := map[string]map[string]*exposure{} // flag → user
+	byUser := map[string][]Event{}
+	for _, ev := range events {
+		switch ev.Type {
+		case Exposure:
+			if flags[ev.Flag] == nil {
+				flags[ev.Flag] = map[string]*exposure{}
+			}
+			x := flags[ev.Flag][ev.TargetingKey]
+			if x == nil {
+				x = &exposure{t0: ev.Time, variants: map[string]bool{}, first: ev.Variant}
+				flags[ev.Flag][ev.TargetingKey] = x
+			}
+			x.variants[ev.Variant] = true
+			if ev.Time < x.t0 {
+				x.t0, x.first = ev.Time, ev.Variant
+			}
+		case Tracking:
+			byUser[ev.TargetingKey] = append(byUser[ev.TargetingKey], ev)
+		}
+	}
+	cells := map[cellKey]*Sums{}
+	cell := func(k cellKey) *Sums {
+		if cells[k] == nil {
+			cells[k] = &Sums{}
+		}
+		return cells[k]
+	}
+	for flag, users := range flags {
+		cell(cellKey{flag: flag})
+		for _, x := range users {
+			for v := range x.variants {
+				cell(cellKey{flag, v, ""})
+				for _, m := range metrics {
+					cell(cellKey{flag, v, m.Key})
+				}
+			}
+		}
+		for user, x := range users {
+			if len(x.variants) > 1 {
+				cell(cellKey{flag: flag}).N++
+				continue
+			}
+			cell(cellKey{flag, x.first, ""}).N++
+			for _, m := range metrics {
+				// count and sum of an event name before t0 and in the window
+				agg := func(name string, post bool) (cnt, sum int64) {
+					for _, ev := range byUser[user] {
+						if ev.Name != name {
+							continue
+						}
+						in := ev.Time < x.t0
+						if post {
+							in = ev.Time >= x.t0 && (m.Window == 0 || ev.Time < x.t0+int64(time.Duration(m.Window)/time.Millisecond))
+						}
+						if in {
+							cnt++
+							sum += ev.Value
+						}
+					}
+					return cnt, sum
+				}
+				val := func(post bool) (v, den int64, ok bool) {
+					cnt, sum := agg(m.Event, post)
+					switch m.Kind {
+					case Conversion:
+						if cnt > 0 {
+							return Scale, 0, true
+						}
+						return 0, 0, true
+					case Count:
+						v = cnt * Scale
+					case Sum:
+						v = sum
+					case Mean:
+						if cnt == 0 {
+							return 0, 0, false
+						}
+						// round half away from zero, exactly
+						q, rem := sum/cnt, sum%cnt
+						if 2*max(rem, -rem) >= cnt {
+							if sum < 0 {
+								q--
+							} else {
+								q++
+							}
+						}
+						v = q
+					case Ratio:
+						v = sum
+						if m.Aggregate == AggCount {
+							v = cnt * Scale
+						}
+						dc, ds := agg(m.Denominator.Event, post)
+						den = ds
+						if m.Denominator.Aggregate == AggCount {
+							den = dc * Scale
+						}
+					}
+					if m.Cap != nil {
+						v = min(v, int64(math.Round(*m.Cap*Scale)))
+					}
+					return v, den, true
+				}
+				xv, yv, ok := val(true)
+				if !ok {
+					continue
+				}
+				cv, _, pok := val(false)
+				if !pok {
+					cv = 0
+				}
+				cell(cellKey{flag, x.first, m.Key}).apply(xv, yv, cv, 1)
+			}
+		}
+	}
+	var out []Aggregate
+	for k, s := range cells {
+		out = append(out, Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Sums: *s})
+	}
+	sortAggregates(out)
+	return out
+}
+
+func testMetrics() []Metric {
+	capv := 25.0
+	ms := []Metric{
+		{Key: "converted", Kind: Conversion, Event: "purchase", Window: Window(50 * time.Millisecond)},
+		{Key: "clicks", Kind: Count, Event: "click"},
+		{Key: "revenue", Kind: Sum, Event: "purchase", Cap: &capv},
+		{Key: "latency", Kind: Mean, Event: "load", Direction: LowerIsBetter},
+		{Key: "rpo", Kind: Ratio, Event: "purchase", Denominator: &Part{Event: "purchase"}},
+		{Key: "clicks-per-load", Kind: Ratio, Event: "click", Aggregate: AggCount, Denominator: &Part{Event: "load", Aggregate: AggSum}},
+	}
+	for i := range ms {
+		if err := ms[i].Normalize(); err != nil {
+			panic(err)
+		}
+	}
+	return ms
+}
+
+// randomEvents makes events of a few users, flags and names at random
+// times, a few with large values (so that naive float sums would lose
+// digits) and a few with ids.
+func randomEvents(r *rand.Rand, n int) []Event {
+	names := []string{"purchase", "click", "load", "other"}
+	var out []Event
+	for i := 0; i < n; i++ {
+		ev := Event{
+			ID:           fmt.Sprintf("e%d", i),
+			TargetingKey: fmt.Sprintf("u%d", r.IntN(12)),
+			Time:         1_700_000_000_000 + r.Int64N(200),
+			TimeSet:      true,
+		}
+		if r.IntN(4) == 0 {
+			ev.Type, ev.Flag = Exposure, []string{"f1", "f2"}[r.IntN(2)]
+			ev.Variant = []string{"on", "off", "on", "off", "on", "off", "x"}[r.IntN(7)]
+		} else {
+			ev.Type, ev.Name = Tracking, names[r.IntN(len(names))]
+			if r.IntN(3) > 0 {
+				ev.Value, ev.HasValue = r.Int64N(100*Scale)-10*Scale, true
+				if r.IntN(20) == 0 {
+					ev.Value = 900_000_000 * Scale
+				}
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// TestIncrementalEqualsRecomputation feeds random events in random batches,
+// shuffled, with duplicates resent, through a Pipeline and checks that the
+// stored aggregates equal the naive recomputation, bit for bit, after every
+// batch.
+func TestIncrementalEqualsRecomputation(t *testing.T) {
+	metrics := testMetrics()
+	for seed := uint64(1); seed <= 40; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			store := newMemStore()
+			store.metrics["prod"] = metrics
+			p := NewPipeline(store, nil)
+			p.MaxGroupEvents = 1 + r.IntN(50)
+			if err := p.Open(); err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			events := randomEvents(r, 150+r.IntN(150))
+			r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+			var sent []Event
+			for len(events) > 0 {
+				k := min(len(events), 1+r.IntN(30))
+				batch := append([]Event(nil), events[:k]...)
+				events = events[k:]
+				// resend a few earlier events: they must come back as duplicates
+				var resent int
+				for j := 0; j < 3 && len(sent) > 0; j++ {
+					batch = append(batch, sent[r.IntN(len(sent))])
+					resent++
+				}
+				fresh, err := p.Ingest(t.Context(), "prod", batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range fresh {
+					wantFresh := i < k
+					if fresh[i] != wantFresh {
+						t.Fatalf("event %d (%+v): fresh = %v, want %v", i, batch[i], fresh[i], wantFresh)
+					}
+				}
+				sent = append(sent, batch[:k]...)
+				got, want := store.stored("prod"), naive(metrics, store.events("prod"))
+				if d := diffAggregates(got, want); d != "" {
+					t.Fatalf("after %d events: stored aggregates differ from recomputation:\n%s", len(sent), d)
+				}
+			}
+			if n := len(store.events("prod")); n != len(sent) {
+				t.Errorf("stored %d events, want %d", n, len(sent))
+			}
+			res, err := p.Rebuild(t.Context(), "prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Changed || res.Events != int64(len(sent)) {
+				t.Errorf("rebuild = %+v, want unchanged over %d events", res, len(sent))
+			}
+		})
+	}
+}
+
+// diffAggregates compares non-empty cells.
+func diffAggregates(got, want []Aggregate) string {
+	nonEmpty := func(as []Aggregate) map[cellKey]Sums {
+		m := map[cellKey]Sums{}
+		for _, a := range as {
+			if !a.Sums.IsZero() {
+				m[cellKey{a.Flag, a.Variant, a.Metric}] = a.Sums
+			}
+		}
+		return m
+	}
+	g, w := nonEmpty(got), nonEmpty(want)
+	var lines []string
+	for k, ws := range w {
+		if gs, ok := g[k]; !ok || gs != ws {
+			lines = append(lines, fmt.Sprintf("  %v: got %+v, want %+v", k, g[k].Summary(), ws.Summary()))
+		}
+	}
+	for k, gs := range g {
+		if _, ok := w[k]; !ok {
+			lines = append(lines, fmt.Sprintf("  %v: got %+v, want nothing", k, gs.Summary()))
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) > 10 {
+		lines = append(lines[:10], fmt.Sprintf("  ... and %d more", len(lines)-10))
+	}
+	out := ""
+	for _, l := range lines {
+		out += l + "\n"
+	}
+	return out
+}
