@@ -147,7 +147,13 @@ func (c *compiler) compile(raw any, path string, res bool) expr {
 	case map[string]any:
 		if len(t) == 1 {
 			for op, args := range t {
-				return c.op(op, args, path+"/"+esc(op), res)
+				e := c.op(op, args, path+"/"+esc(op), res)
+				if res && e.konst && e.v.k != kErr && op != "$ref" {
+					// A rule that folded to a constant names one variant.
+					e.v.vi = c.checkResult(path, e.v)
+					e = konst(e.v)
+				}
+				return e
 			}
 		}
 		if res {

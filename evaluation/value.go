@@ -51,8 +51,19 @@ var (
 func boolV(b bool) value   { return value{k: kBool, b: b} }
 func numV(n float64) value { return value{k: kNum, n: n} }
 func strV(s string) value  { return value{k: kStr, s: s} }
-func arrV(a []any) value   { return value{k: kArr, a: a} }
+
+// arrV and objV keep nil as a nil interface, which stands for empty.
+func arrV(a []any) value {
+	if a == nil {
+		return value{k: kArr}
+	}
+	return value{k: kArr, a: a}
+}
+
 func objV(m map[string]any) value {
+	if m == nil {
+		return value{k: kObj}
+	}
 	return value{k: kObj, a: m}
 }
 
@@ -89,9 +100,9 @@ func fromAny(x any) value {
 	case bool:
 		return value{k: kBool, b: t}
 	case map[string]any:
-		return value{k: kObj, a: t}
+		return objV(t)
 	case []any:
-		return value{k: kArr, a: t}
+		return arrV(t)
 	case int:
 		return numV(float64(t))
 	case int64:
