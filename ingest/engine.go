@@ -145,10 +145,13 @@ func (e *engine) flag(key string) (int32, *flagState) {
 	fs := &flagState{key: key, vidx: map[string]int16{}, units: map[int32]*unit{}}
 	e.flags = append(e.flags, fs)
 	e.flagIdx[key] = i
+	e.dirty[cellKey{flag: key}] = struct{}{}
 	return i, fs
 }
 
-func (fs *flagState) variant(name string, nmetrics int) int16 {
+// variant returns the index of a variant of fs, adding it (and marking its
+// cells, empty as they are, to be stored) when new.
+func (e *engine) variant(fs *flagState, name string) int16 {
 	if v, ok := fs.vidx[name]; ok {
 		return v
 	}
@@ -156,7 +159,11 @@ func (fs *flagState) variant(name string, nmetrics int) int16 {
 	fs.vidx[name] = v
 	fs.variants = append(fs.variants, name)
 	fs.users = append(fs.users, 0)
-	fs.cells = append(fs.cells, make([]Sums, nmetrics))
+	fs.cells = append(fs.cells, make([]Sums, len(e.metrics)))
+	e.dirty[cellKey{fs.key, name, ""}] = struct{}{}
+	for _, m := range e.metrics {
+		e.dirty[cellKey{fs.key, name, m.Key}] = struct{}{}
+	}
 	return v
 }
 
@@ -208,7 +215,7 @@ func (e *engine) redundant(ev *Event) bool {
 func (e *engine) expose(ev *Event) {
 	u := e.user(ev.TargetingKey)
 	fi, fs := e.flag(ev.Flag)
-	v := fs.variant(ev.Variant, len(e.metrics))
+	v := e.variant(fs, ev.Variant)
 	un := fs.units[u]
 	if un == nil {
 		un = &unit{t0: ev.Time, variant: v}

@@ -1,0 +1,228 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+func TestMetricsCRUD(t *testing.T) {
+	ctx := t.Context()
+	db := MustOpen(t, nil)
+	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	m := ingest.Metric{Key: "orders", Kind: ingest.Count, Event: "purchase"}
+	if err := m.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateMetric(ctx, "prod", &m, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateMetric(ctx, "prod", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("second create: got %v, want a conflict", err)
+	}
+	if err := db.CreateMetric(ctx, "nowhere", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("create in a missing environment: got %v, want not found", err)
+	}
+	got, err := db.Metric(ctx, "prod", "orders")
+	if err != nil || got.Kind != ingest.Count || got.Event != "purchase" || got.Direction != ingest.HigherIsBetter || got.CreatedAt.IsZero() {
+		t.Fatalf("Metric = %+v, %v", got, err)
+	}
+	list, err := db.Metrics(ctx, "prod")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Metrics = %+v, %v; want one", list, err)
+	}
+	if err := db.DeleteMetric(ctx, "prod", "orders", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Metric(ctx, "prod", "orders"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("after delete: got %v, want not found", err)
+	}
+	if err := db.DeleteMetric(ctx, "prod", "orders", "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("second delete: got %v, want not found", err)
+	}
+	entries, err := db.Audit(ctx, valueloop.AuditFilter{Target: "orders"})
+	if err != nil || len(entries) != 2 || entries[0].Action != "metric.delete" || entries[1].Action != "metric.create" {
+		t.Errorf("audit = %+v, %v; want delete and create", entries, err)
+	}
+}
+
+func benchMetrics(tb testing.TB) []ingest.Metric {
+	ms := []ingest.Metric{
+		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
+		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
+		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
+		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
+		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
+	}
+	for i := range ms {
+		if err := ms[i].Normalize(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ms
+}
+
+// genEvents makes n events of users 0..users-1: an exposure first, then
+// purchases and page views, times roughly in order.
+func genEvents(r *rand.Rand, start, n, users int) []ingest.Event {
+	out := make([]ingest.Event, 0, n)
+	base := int64(1_780_000_000_000)
+	for i := start; i < start+n; i++ {
+		u := r.IntN(users)
+		ev := ingest.Event{ID: fmt.Sprintf("ev-%09d", i), TargetingKey: fmt.Sprintf("user-%d", u), Time: base + int64(i), TimeSet: true}
+		switch k := r.IntN(10); {
+		case k < 2:
+			ev.Type, ev.Flag, ev.Variant = ingest.Exposure, "checkout", []string{"control", "treatment"}[u%2]
+		case k < 4:
+			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "purchase", int64(r.IntN(200_000))*10_000, true
+		default:
+			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "page", int64(r.IntN(3000))*1000, true
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func recompute(tb testing.TB, db *sqlite.DB, env string, metrics []ingest.Metric) []ingest.Aggregate {
+	tb.Helper()
+	all, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(tb.Context(), env, fn) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
+func openPipeline(tb testing.TB, db *sqlite.DB) *ingest.Pipeline {
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	return p
+}
+
+// TestPipelineSurvivesReopen ingests shuffled batches with resent events,
+// closes everything, reopens, and checks that the stored aggregates equal a
+// recomputation from the stored events and that old ids are still
+// recognised.
+func TestPipelineSurvivesReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	metrics := benchMetrics(t)
+	for i := range metrics {
+		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	events := genEvents(r, 0, 3000, 200)
+	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ingestAll := func(p *ingest.Pipeline, events []ingest.Event) (stored, dups int) {
+		for len(events) > 0 {
+			k := min(len(events), 1+r.IntN(400))
+			fresh, err := p.Ingest(ctx, "prod", events[:k])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fresh {
+				if f {
+					stored++
+				} else {
+					dups++
+				}
+			}
+			events = events[k:]
+		}
+		return stored, dups
+	}
+	if s, d := ingestAll(p, events[:2000]); s != 2000 || d != 0 {
+		t.Fatalf("first part: stored %d, duplicates %d; want 2000, 0", s, d)
+	}
+	p.Close()
+	db.Close()
+
+	db = sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p = openPipeline(t, db)
+	// The last 500 of the first part again, then the rest.
+	if s, d := ingestAll(p, events[1500:]); s != 1000 || d != 500 {
+		t.Fatalf("second part: stored %d, duplicates %d; want 1000, 500", s, d)
+	}
+	got, err := db.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := recompute(t, db, "prod", metrics)
+	if !equalAggregates(got, want) {
+		t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
+	}
+	if n, err := db.EventCount(ctx, "prod"); err != nil || n != 3000 {
+		t.Errorf("EventCount = %d, %v; want 3000", n, err)
+	}
+	res, err := p.Rebuild(ctx, "prod")
+	if err != nil || res.Changed || res.Events != 3000 {
+		t.Errorf("Rebuild = %+v, %v; want 3000 events, unchanged", res, err)
+	}
+}
+
+func equalAggregates(a, b []ingest.Aggregate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestClaimDeduplicatesWithinAndAcrossBatches(t *testing.T) {
+	ctx := t.Context()
+	db := MustOpen(t, nil)
+	p := openPipeline(t, db)
+	ev := func(id string, ms int64) ingest.Event {
+		return ingest.Event{Type: ingest.Tracking, ID: id, Name: "n", TargetingKey: "u", Time: 1_780_000_000_000 + ms, TimeSet: true}
+	}
+	fresh, err := p.Ingest(ctx, "prod", []ingest.Event{ev("a", 0), ev("a", 0), ev("b", 0), ev("a", 1), {Type: ingest.Tracking, Name: "n", TargetingKey: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, true, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
+		t.Errorf("first batch: fresh = %v, want %v (same id at another time is another event)", fresh, want)
+	}
+	fresh, err = p.Ingest(ctx, "prod", []ingest.Event{ev("b", 0), ev("c", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
+		t.Errorf("second batch: fresh = %v, want %v", fresh, want)
+	}
+	// Other environments have their own ids.
+	fresh, err = p.Ingest(ctx, "dev", []ingest.Event{ev("b", 0)})
+	if err != nil || !fresh[0] {
+		t.Errorf("other environment: fresh = %v, %v; want stored", fresh, err)
+	}
+}
