@@ -1,0 +1,211 @@
+// Package client is a Go client for Valueloop's admin API, used by the CLI
+// and by end-to-end tests. API errors come back as *valueloop.Error with the
+// server's kind, field and message, so callers can branch on
+// valueloop.ErrorCode.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/jsondiff"
+)
+
+// Client talks to one Valueloop server with one token.
+type Client struct {
+	BaseURL string
+	Token   string
+	HTTP    *http.Client
+}
+
+// New returns a client for the server at baseURL.
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Do sends a request with a JSON body (when in is not nil) and decodes a JSON
+// answer into out (when not nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out, nil)
+}
+
+// rawBody is a request body sent as is.
+type rawBody []byte
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any, headers map[string]string) error {
+	var body io.Reader
+	switch v := in.(type) {
+	case nil:
+	case rawBody:
+		body = bytes.NewReader(v)
+	case json.RawMessage:
+		body = bytes.NewReader(v)
+	default:
+		buf, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading answer from %s: %w", c.BaseURL, err)
+	}
+	if resp.StatusCode >= 300 {
+		return decodeError(resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("unexpected answer from %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+func decodeError(status int, data []byte) error {
+	var body struct {
+		Error struct {
+			Code     string              `json:"code"`
+			Message  string              `json:"message"`
+			Field    string              `json:"field"`
+			Problems []valueloop.Problem `json:"problems"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &body) != nil || body.Error.Code == "" {
+		return &valueloop.Error{Code: codeOfStatus(status), Message: fmt.Sprintf("server answered %d %s", status, http.StatusText(status))}
+	}
+	e := &valueloop.Error{Code: body.Error.Code, Message: body.Error.Message, Field: body.Error.Field}
+	if e.Field != "" && strings.HasPrefix(e.Message, e.Field+": ") {
+		e.Message = strings.TrimPrefix(e.Message, e.Field+": ")
+	}
+	if len(body.Error.Problems) > 0 {
+		return &valueloop.ValidationError{Problems: body.Error.Problems}
+	}
+	return e
+}
+
+func codeOfStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return valueloop.EINVALID
+	case http.StatusUnauthorized:
+		return valueloop.EUNAUTHORIZED
+	case http.StatusForbidden:
+		return valueloop.EFORBIDDEN
+	case http.StatusNotFound:
+		return valueloop.ENOTFOUND
+	case http.StatusConflict:
+		return valueloop.ECONFLICT
+	case http.StatusRequestEntityTooLarge:
+		return valueloop.ETOOLARGE
+	}
+	return valueloop.EINTERNAL
+}
+
+// CreateToken creates a token and returns it with its secret, which is shown
+// this once.
+func (c *Client) CreateToken(ctx context.Context, name, scope, env string) (valueloop.Token, string, error) {
+	var out struct {
+		Token  valueloop.Token `json:"token"`
+		Secret string          `json:"secret"`
+	}
+	err := c.Do(ctx, http.MethodPost, "/api/v1/tokens", map[string]string{"name": name, "scope": scope, "environment": env}, &out)
+	return out.Token, out.Secret, err
+}
+
+// Tokens lists tokens, revoked ones included.
+func (c *Client) Tokens(ctx context.Context) ([]valueloop.Token, error) {
+	var out struct {
+		Tokens []valueloop.Token `json:"tokens"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/tokens", nil, &out)
+	return out.Tokens, err
+}
+
+// RevokeToken revokes a token by id.
+func (c *Client) RevokeToken(ctx context.Context, id int64) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/tokens/"+strconv.FormatInt(id, 10), nil, nil)
+}
+
+// Environment is an environment as the API lists it.
+type Environment struct {
+	valueloop.Environment
+	Version int64 `json:"version"`
+	Flags   int   `json:"flags"`
+}
+
+// Environments lists environments.
+func (c *Client) Environments(ctx context.Context) ([]Environment, error) {
+	var out struct {
+		Environments []Environment `json:"environments"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/environments", nil, &out)
+	return out.Environments, err
+}
+
+// ExportFlagd returns the flagd file of an environment.
+func (c *Client) ExportFlagd(ctx context.Context, env string) ([]byte, error) {
+	var out []byte
+	err := c.Do(ctx, http.MethodGet, "/api/v1/environments/"+url.PathEscape(env)+"/flagd", nil, &out)
+	return out, err
+}
+
+// AuditEntry is an audit entry with the difference its change made.
+type AuditEntry struct {
+	valueloop.AuditEntry
+	Diff []jsondiff.Op `json:"diff"`
+}
+
+// Audit lists audit entries, newest first.
+func (c *Client) Audit(ctx context.Context, f valueloop.AuditFilter) ([]AuditEntry, error) {
+	q := url.Values{}
+	if f.Environment != "" {
+		q.Set("environment", f.Environment)
+	}
+	if f.Target != "" {
+		q.Set("flag", f.Target)
+	}
+	if f.Actor != "" {
+		q.Set("actor", f.Actor)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out struct {
+		Entries []AuditEntry `json:"entries"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/audit?"+q.Encode(), nil, &out)
+	return out.Entries, err
+}

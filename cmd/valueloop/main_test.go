@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer is a real `valueloop serve` started through Run on a free port
+// with a temporary data directory.
+type testServer struct {
+	URL     string
+	Admin   string // admin token
+	DataDir string
+	Stderr  *syncBuffer
+	stop    func()
+	done    chan int
+}
+
+const testAdminToken = "test-admin-token-0123456789"
+
+var urlPattern = regexp.MustCompile(`msg="valueloop serving" url=(http://\S+)`)
+
+// MustServe starts the server with extra args and waits until it serves.
+func MustServe(t testing.TB, dataDir string, args ...string) *testServer {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = filepath.Join(t.TempDir(), "data")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{Admin: testAdminToken, DataDir: dataDir, Stderr: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	pr, pw := io.Pipe()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.Stderr.WriteString(line + "\n")
+			if m := urlPattern.FindStringSubmatch(line); m != nil {
+				select {
+				case urlc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	getenv := envMap(map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken})
+	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)
+	go func() {
+		code := Run(ctx, all, strings.NewReader(""), io.Discard, pw, getenv)
+		pw.Close()
+		s.done <- code
+	}()
+	select {
+	case s.URL = <-urlc:
+	case code := <-s.done:
+		t.Fatalf("serve exited with %d before serving:\n%s", code, s.Stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start within 30s:\n%s", s.Stderr.String())
+	}
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// Stop shuts the server down and waits for Run to return.
+func (s *testServer) Stop(t testing.TB) {
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	s.stop = nil
+	select {
+	case code := <-s.done:
+		if code != 0 {
+			t.Errorf("serve exited with %d:\n%s", code, s.Stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("serve did not stop within 15s")
+	}
+}
+
+// cli runs a client command against the server and returns its exit code,
+// stdout and stderr.
+func (s *testServer) cli(t testing.TB, token string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": token})
+	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, getenv)
+	return code, stdout.String(), stderr.String()
+}
+
+// post sends a JSON body with a bearer token.
+func post(t testing.TB, url, token, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) WriteString(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.WriteString(s)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

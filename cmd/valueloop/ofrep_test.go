@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	ofrep "github.com/open-feature/go-sdk-contrib/providers/ofrep"
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// TestOFREPWithOpenFeatureSDK evaluates the demo flags through the official
+// OpenFeature Go SDK and its OFREP provider, unmodified, against the real
+// server.
+func TestOFREPWithOpenFeatureSDK(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	code, token, stderr := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+	if !strings.HasPrefix(token, "vl_eval_") || strings.Contains(token, "\n") {
+		t.Fatalf("token create printed %q, want the token alone", token)
+	}
+
+	if err := openfeature.SetProviderAndWait(ofrep.NewProvider(srv.URL, ofrep.WithBearerToken(token))); err != nil {
+		t.Fatal(err)
+	}
+	client := openfeature.NewClient("e2e")
+	ctx := context.Background()
+	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
+		return openfeature.NewEvaluationContext(key, attrs)
+	}
+	type want struct {
+		value   any
+		variant string
+		reason  openfeature.Reason
+		errCode openfeature.ErrorCode
+	}
+	check := func(t *testing.T, d openfeature.InterfaceEvaluationDetails, err error, w want) {
+		t.Helper()
+		if fmt.Sprint(d.Value) != fmt.Sprint(w.value) || d.Variant != w.variant || d.Reason != w.reason || d.ErrorCode != w.errCode {
+			t.Errorf("got value %v variant %q reason %q error %q (%s, %v);\nwant value %v variant %q reason %q error %q",
+				d.Value, d.Variant, d.Reason, d.ErrorCode, d.ErrorMessage, err, w.value, w.variant, w.reason, w.errCode)
+		}
+	}
+	anyDetails := func(v any, d openfeature.EvaluationDetails) openfeature.InterfaceEvaluationDetails {
+		return openfeature.InterfaceEvaluationDetails{Value: v, EvaluationDetails: d}
+	}
+
+	t.Run("boolean static", func(t *testing.T) {
+		d, err := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
+		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "on", openfeature.StaticReason, ""})
+		if d.FlagMetadata["owner"] != "payments" {
+			t.Errorf("metadata = %v, want owner=payments", d.FlagMetadata)
+		}
+	})
+	t.Run("string targeting match", func(t *testing.T) {
+		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"}))
+		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{"one-page", "one-page", openfeature.TargetingMatchReason, ""})
+	})
+	t.Run("string split", func(t *testing.T) {
+		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", user("u3", map[string]any{"email": "bob@example.com", "country": "DE"}))
+		if d.Reason != openfeature.SplitReason || (d.Value != "classic" && d.Value != "one-page") || d.Value != d.Variant || err != nil {
+			t.Errorf("got %q/%q reason %q err %v, want a SPLIT between classic and one-page", d.Value, d.Variant, d.Reason, err)
+		}
+	})
+	t.Run("boolean split is stable", func(t *testing.T) {
+		seen := map[bool]int{}
+		for i := range 200 {
+			key := fmt.Sprintf("user-%d", i)
+			a, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, user(key, nil))
+			b, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, user(key, nil))
+			if a.Value != b.Value || a.Reason != openfeature.SplitReason {
+				t.Fatalf("%s: %v then %v (reason %q)", key, a.Value, b.Value, a.Reason)
+			}
+			seen[a.Value]++
+		}
+		if seen[true] < 60 || seen[false] < 60 {
+			t.Errorf("50/50 split over 200 users gave %v", seen)
+		}
+	})
+	t.Run("number targeting and default", func(t *testing.T) {
+		d, err := client.IntValueDetails(ctx, "search-results-per-page", 0, user("u4", map[string]any{"appVersion": "2.5.1"}))
+		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{20, "twenty", openfeature.TargetingMatchReason, ""})
+		// No appVersion: the rule reads a missing attribute, which is normal
+		// traffic; the default variant is served. OFREP has no DEFAULT reason.
+		f, err := client.FloatValueDetails(ctx, "search-results-per-page", 0, user("u4", nil))
+		check(t, anyDetails(f.Value, f.EvaluationDetails), err, want{10, "ten", openfeature.UnknownReason, ""})
+	})
+	t.Run("object", func(t *testing.T) {
+		d, err := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
+		m, _ := d.Value.(map[string]any)
+		if err != nil || m["background"] != "#0b1020" || d.Variant != "dark" || d.Reason != openfeature.TargetingMatchReason {
+			t.Errorf("theme = %v variant %q reason %q err %v", d.Value, d.Variant, d.Reason, err)
+		}
+	})
+	t.Run("disabled", func(t *testing.T) {
+		d, err := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+		if d.Value != "code-default" || d.Reason != openfeature.DisabledReason {
+			t.Errorf("banner = %v reason %q err %v, want the code default with DISABLED", d.Value, d.Reason, err)
+		}
+	})
+	t.Run("missing flag", func(t *testing.T) {
+		d, err := client.BooleanValueDetails(ctx, "no-such-flag", true, user("u7", nil))
+		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "", openfeature.ErrorReason, openfeature.FlagNotFoundCode})
+	})
+	t.Run("wrong type", func(t *testing.T) {
+		d, err := client.BooleanValueDetails(ctx, "checkout-flow", true, user("u8", nil))
+		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "", openfeature.ErrorReason, openfeature.TypeMismatchCode})
+	})
+}
+
+// TestOFREPBadInput checks the protocol's error answers and that they change
+// nothing.
+func TestOFREPBadInput(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	_, token, _ := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	token = strings.TrimSpace(token)
+	one := srv.URL + "/ofrep/v1/evaluate/flags/checkout-flow"
+	for _, tc := range []struct {
+		name, url, token, body string
+		status                 int
+		contains               string
+	}{
+		{"malformed JSON", one, token, `{"context":`, 400, `"errorCode":"PARSE_ERROR"`},
+		{"context not an object", one, token, `{"context":[1,2]}`, 400, `"errorCode":"INVALID_CONTEXT"`},
+		{"targetingKey not a string", one, token, `{"context":{"targetingKey":7}}`, 400, `"errorCode":"INVALID_CONTEXT"`},
+		{"unknown flag", srv.URL + "/ofrep/v1/evaluate/flags/nope", token, `{}`, 404, `"errorCode":"FLAG_NOT_FOUND"`},
+		{"no token", one, "", `{}`, 401, `"unauthorized"`},
+		{"wrong token", one, "vl_eval_forged", `{}`, 401, `"unauthorized"`},
+		{"too large", one, token, `{"context":{"x":"` + strings.Repeat("a", 70<<10) + `"}}`, 413, `"errorCode":"GENERAL"`},
+		{"bulk malformed", srv.URL + "/ofrep/v1/evaluate/flags", token, `nope`, 400, `"errorCode":"PARSE_ERROR"`},
+		{"empty body", one, token, ``, 200, `"value":"classic"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := post(t, tc.url, tc.token, tc.body)
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.contains) {
+				t.Errorf("status %d body %s; want %d containing %s", resp.StatusCode, body, tc.status, tc.contains)
+			}
+		})
+	}
+	// An evaluate token cannot do anything else.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("evaluate token on admin route: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestOFREPBulkETag checks bulk evaluation and its conditional answer.
+func TestOFREPBulkETag(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	_, token, _ := srv.cli(t, srv.Admin, "token", "create", "--env", "development", "--scope", "evaluate")
+	token = strings.TrimSpace(token)
+	url := srv.URL + "/ofrep/v1/evaluate/flags"
+	body := `{"context":{"targetingKey":"u1","email":"x@valueloop.dev"}}`
+	resp, out := post(t, url, token, body)
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != 200 || etag == "" || !strings.Contains(out, `"key":"checkout-flow","value":"one-page"`) || !strings.Contains(out, `"flagSetId":"shop"`) {
+		t.Fatalf("bulk: %d etag %q body %s", resp.StatusCode, etag, out)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("If-None-Match", etag)
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusNotModified {
+		t.Errorf("same context and flags with If-None-Match: %d, want 304", r2.StatusCode)
+	}
+	r3, _ := post(t, url, token, `{"context":{"targetingKey":"u2"}}`)
+	if r3.Header.Get("ETag") == etag {
+		t.Error("a different context must give a different ETag")
+	}
+}

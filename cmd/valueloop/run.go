@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Exit codes that scripts can rely on.
+const (
+	exitOK           = 0
+	exitError        = 1 // anything else, including the server's internal errors
+	exitUsage        = 2 // wrong command line
+	exitInvalid      = 3 // the server rejected the input
+	exitNotFound     = 4
+	exitConflict     = 5
+	exitUnauthorized = 6 // missing, wrong or insufficient token
+)
+
+// Run runs the valueloop command with args (without the program name) and
+// returns its exit code. Tests call it directly.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, env, args[1:])
+	case "token":
+		err = runToken(ctx, env, args[1:])
+	case "flags":
+		err = runFlags(ctx, env, args[1:])
+	case "audit":
+		err = runAudit(ctx, env, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = usageErrorf("unknown command %q", args[0])
+	}
+	return env.exit(err)
+}
+
+const usage = `valueloop: feature flags, rollouts, experiments and delivery metrics in one loop.
+
+Usage:
+  valueloop serve [--addr 127.0.0.1:8080] [--data DIR] [--demo] [--flags-file ENV=PATH ...]
+  valueloop token create --env ENV --scope evaluate|admin [--name NAME]
+  valueloop token list
+  valueloop token revoke ID
+  valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
+  valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
+  valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
+  valueloop metrics create|list|get|delete --env ENV ...
+
+Client commands talk to a server: --server URL (or VALUELOOP_SERVER, default
+http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
+--output table (default) or json.
+
+Run 'valueloop COMMAND -h' for the flags of a command.
+`
+
+type cliEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exit prints err with a hint of what to try next and returns the exit code.
+func (e *cliEnv) exit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "valueloop: %s\nRun 'valueloop help' for usage.\n", ue.msg)
+		return exitUsage
+	}
+	var ve *valueloop.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Fprintln(e.stderr, "valueloop: the definition is invalid; nothing was changed:")
+		for _, p := range ve.Problems {
+			fmt.Fprintf(e.stderr, "  - %s\n", p)
+		}
+		return exitInvalid
+	}
+	msg := err.Error()
+	var ae *valueloop.Error
+	if errors.As(err, &ae) {
+		msg = valueloop.ErrorMessage(err)
+	}
+	fmt.Fprintf(e.stderr, "valueloop: %s\n", msg)
+	switch valueloop.ErrorCode(err) {
+	case valueloop.EINVALID, valueloop.ETOOLARGE, valueloop.EUNSUPPORTED:
+		return exitInvalid
+	case valueloop.ENOTFOUND:
+		return exitNotFound
+	case valueloop.ECONFLICT:
+		fmt.Fprintln(e.stderr, "Someone changed it first: fetch the current version and try again.")
+		return exitConflict
+	case valueloop.EUNAUTHORIZED:
+		fmt.Fprintln(e.stderr, "Pass an admin token with --token or VALUELOOP_TOKEN (serve prints one at first start).")
+		return exitUnauthorized
+	case valueloop.EFORBIDDEN:
+		fmt.Fprintln(e.stderr, "This token's scope or environment does not allow that: use an admin token for it.")
+		return exitUnauthorized
+	}
+	if strings.Contains(msg, "cannot reach the Valueloop server") {
+		fmt.Fprintln(e.stderr, "Is the server running? Start it with 'valueloop serve', or point --server (VALUELOOP_SERVER) at it.")
+	}
+	return exitError
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(e *cliEnv, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseFlags parses args, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErrorf("%s: %v", fs.Name(), err)
+	}
+	return nil
+}

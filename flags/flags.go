@@ -1,0 +1,328 @@
+// Package flags owns the live flag configuration: it validates a change by
+// compiling it, commits it to the store, swaps the compiled snapshot of the
+// environment atomically (a reader sees the old set or the new one, never a
+// mix) and tells subscribers. Flag files given on the command line are watched
+// and applied the same way, so a file edit is just another audited change.
+//
+// Evaluation itself is package evaluation's; persistence is the store's.
+package flags
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/flagd"
+)
+
+// Store is what the service needs from storage.
+type Store interface {
+	Environments(ctx context.Context) ([]valueloop.Environment, error)
+	CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error
+	FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error)
+	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error)
+	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error)
+	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error)
+}
+
+// Live is a compiled snapshot of one environment with the store version it
+// was compiled from.
+type Live struct {
+	Environment valueloop.Environment
+	Version     int64
+	Snapshot    *evaluation.Snapshot
+
+	encodeOnce sync.Once
+	encoded    []byte
+	encodeErr  error
+}
+
+// FlagdJSON returns the snapshot's flag set as a flagd file, encoded once
+// however many stream clients ask for it.
+func (l *Live) FlagdJSON() ([]byte, error) {
+	l.encodeOnce.Do(func() {
+		l.encoded, l.encodeErr = flagd.Marshal(l.Snapshot.Set())
+	})
+	return l.encoded, l.encodeErr
+}
+
+// Service holds the live snapshots of every environment.
+type Service struct {
+	store  Store
+	logger *slog.Logger
+
+	writeMu sync.Mutex // serialises changes, so each is validated against the set it lands on
+	mu      sync.Mutex // guards swaps of live, and subs
+	live    atomic.Pointer[map[string]*Live]
+	subs    map[chan<- string]struct{}
+}
+
+// NewService returns a service over store; call Load before use.
+func NewService(store Store, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{store: store, logger: logger, subs: map[chan<- string]struct{}{}}
+	empty := map[string]*Live{}
+	s.live.Store(&empty)
+	return s
+}
+
+// Live returns the live snapshot of env, or nil when there is no such
+// environment. It never blocks: it is on the evaluation path.
+func (s *Service) Live(env string) *Live {
+	return (*s.live.Load())[env]
+}
+
+// Environments returns the live environments.
+func (s *Service) Environments() map[string]*Live {
+	return *s.live.Load()
+}
+
+// Load (re)reads every environment from the store and swaps in those whose
+// version changed. A stored set that no longer compiles (it was valid when
+// written; a newer engine may disagree) is logged and the previous snapshot
+// kept.
+func (s *Service) Load(ctx context.Context) error {
+	envs, err := s.store.Environments(ctx)
+	if err != nil {
+		return fmt.Errorf("flags: load environments: %w", err)
+	}
+	for _, env := range envs {
+		if err := s.reload(ctx, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) reload(ctx context.Context, env valueloop.Environment) error {
+	set, version, err := s.store.FlagSet(ctx, env.Key)
+	if err != nil {
+		return fmt.Errorf("flags: load %s: %w", env.Key, err)
+	}
+	if cur := s.Live(env.Key); cur != nil && cur.Version == version {
+		return nil
+	}
+	snap, err := evaluation.Compile(set)
+	if err != nil {
+		s.logger.Error("stored flag set does not compile; keeping the previous one", "environment", env.Key, "err", err)
+		return nil
+	}
+	s.swap(&Live{Environment: env, Version: version, Snapshot: snap})
+	return nil
+}
+
+// swap installs l as the live snapshot of its environment unless a newer one
+// is already live, and notifies subscribers.
+func (s *Service) swap(l *Live) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.live.Load()
+	if cur := old[l.Environment.Key]; cur != nil && cur.Version > l.Version {
+		return
+	}
+	m := make(map[string]*Live, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[l.Environment.Key] = l
+	s.live.Store(&m)
+	for ch := range s.subs {
+		select {
+		case ch <- l.Environment.Key:
+		default: // a slow subscriber re-reads Live anyway
+		}
+	}
+}
+
+// Subscribe registers ch to receive the key of every environment whose
+// snapshot changes. Sends never block; give ch a buffer. Call the returned
+// function to unsubscribe.
+func (s *Service) Subscribe(ch chan<- string) (cancel func()) {
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.subs, ch)
+		s.mu.Unlock()
+	}
+}
+
+// EnsureEnvironment creates env when it does not exist yet.
+func (s *Service) EnsureEnvironment(ctx context.Context, env valueloop.Environment, actor string) error {
+	if s.Live(env.Key) != nil {
+		return nil
+	}
+	if err := validateEnvironment(env); err != nil {
+		return err
+	}
+	err := s.store.CreateEnvironment(ctx, env, actor)
+	if err != nil && valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		return err
+	}
+	return s.reload(ctx, env)
+}
+
+// Apply makes set the flag set of env. It compiles set first: an invalid set
+// changes nothing and the error lists every problem. source names where the
+// set came from in those problems (a file name, "api").
+func (s *Service) Apply(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	live := s.Live(env)
+	if live == nil {
+		return valueloop.FlagSetChange{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	if _, err := evaluation.Compile(set); err != nil {
+		return valueloop.FlagSetChange{}, err
+	}
+	change, err := s.store.ReplaceFlagSet(ctx, env, set, actor, reason)
+	if err != nil {
+		return change, err
+	}
+	return change, s.reload(ctx, live.Environment)
+}
+
+// Plan returns what applying set to env would change, without changing
+// anything. With prune false, flags of env that set lacks are kept: the
+// returned set is what Apply should be given.
+func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valueloop.FlagSet, valueloop.FlagSetChange, error) {
+	live := s.Live(env)
+	if live == nil {
+		return nil, valueloop.FlagSetChange{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	cur := live.Snapshot.Set()
+	next := set
+	if !prune {
+		next = &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}, Evaluators: set.Evaluators, Metadata: set.Metadata}
+		for k, f := range cur.Flags {
+			next.Flags[k] = f
+		}
+		for k, f := range set.Flags {
+			next.Flags[k] = f
+		}
+	}
+	if _, err := evaluation.Compile(next); err != nil {
+		return nil, valueloop.FlagSetChange{}, err
+	}
+	change := Diff(cur, next)
+	change.Version = live.Version
+	return next, change, nil
+}
+
+// PutFlag creates or updates one flag after checking that the environment's
+// set still compiles with it; ifVersion as for the store (-1 any, 0 create
+// only, n update version n).
+func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	live := s.Live(env)
+	if live == nil {
+		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	cur := live.Snapshot.Set()
+	next := &valueloop.FlagSet{Flags: make(map[string]*valueloop.Flag, len(cur.Flags)+1), Evaluators: cur.Evaluators, Metadata: cur.Metadata}
+	for k, v := range cur.Flags {
+		next.Flags[k] = v
+	}
+	next.Flags[f.Key] = f
+	if _, err := evaluation.Compile(next); err != nil {
+		return 0, err
+	}
+	version, _, err := s.store.PutFlag(ctx, env, f, ifVersion, actor, reason)
+	if err != nil {
+		return 0, err
+	}
+	return version, s.reload(ctx, live.Environment)
+}
+
+// SetState enables or disables a flag (the kill switch), keeping the rest of
+// its definition.
+func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersion int64, actor, reason string) (int64, error) {
+	live := s.Live(env)
+	if live == nil {
+		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	cur, ok := live.Snapshot.Set().Flags[key]
+	if !ok {
+		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+	}
+	f := *cur
+	f.Key, f.State = key, state
+	if ifVersion < 0 {
+		ifVersion = cur.Version
+	}
+	return s.PutFlag(ctx, env, &f, ifVersion, actor, reason)
+}
+
+// DeleteFlag removes a flag; ifVersion as for PutFlag.
+func (s *Service) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	live := s.Live(env)
+	if live == nil {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	if _, err := s.store.DeleteFlag(ctx, env, key, ifVersion, actor, reason); err != nil {
+		return err
+	}
+	return s.reload(ctx, live.Environment)
+}
+
+// Diff says which flags differ between two sets, comparing definitions by
+// their JSON encoding (so key order and whitespace do not count).
+func Diff(old, next *valueloop.FlagSet) valueloop.FlagSetChange {
+	var c valueloop.FlagSetChange
+	for k, f := range next.Flags {
+		o, ok := old.Flags[k]
+		switch {
+		case !ok:
+			c.Added = append(c.Added, k)
+		case !sameFlag(o, f):
+			c.Changed = append(c.Changed, k)
+		}
+	}
+	for k := range old.Flags {
+		if _, ok := next.Flags[k]; !ok {
+			c.Removed = append(c.Removed, k)
+		}
+	}
+	slices.Sort(c.Added)
+	slices.Sort(c.Changed)
+	slices.Sort(c.Removed)
+	return c
+}
+
+func sameFlag(a, b *valueloop.Flag) bool {
+	return bytes.Equal(canonical(a), canonical(b))
+}
+
+// canonical encodes a flag with sorted keys and compact targeting.
+func canonical(f *valueloop.Flag) []byte {
+	buf, err := json.Marshal(f)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(buf, &v); err != nil {
+		return nil
+	}
+	buf, _ = json.Marshal(v)
+	return buf
+}
+
+func validateEnvironment(env valueloop.Environment) error {
+	if !keyPattern.MatchString(env.Key) {
+		return valueloop.FieldErrorf("key", "must be 1-64 lower-case letters, digits or - _ and start with a letter")
+	}
+	return nil
+}

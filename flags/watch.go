@@ -1,0 +1,65 @@
+package flags
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/valueloop/valueloop/flagd"
+)
+
+var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// ApplyFile reads a flagd file and applies it to env; the actor recorded in
+// the audit trail is "file:PATH".
+func (s *Service) ApplyFile(ctx context.Context, env, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return s.applyFileData(ctx, env, path, data)
+}
+
+func (s *Service) applyFileData(ctx context.Context, env, path string, data []byte) error {
+	set, err := flagd.Parse(path, data)
+	if err != nil {
+		return err
+	}
+	change, err := s.Apply(ctx, env, set, "file:"+path, "flag file changed")
+	if err != nil {
+		return err
+	}
+	if !change.Empty() {
+		s.logger.Info("flag file applied", "environment", env, "file", path,
+			"added", change.Added, "changed", change.Changed, "removed", change.Removed, "version", change.Version)
+	}
+	return nil
+}
+
+// WatchFile re-reads path whenever its content changes, until ctx ends. It
+// polls (every interval) rather than relying on inotify: editors replace files
+// by rename, and network or container mounts often deliver no events. An
+// invalid file is reported once per distinct content and the last good set
+// keeps serving.
+func (s *Service) WatchFile(ctx context.Context, env, path string, interval time.Duration) {
+	last, _ := os.ReadFile(path)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		data, err := os.ReadFile(path)
+		if err != nil || bytes.Equal(data, last) {
+			continue
+		}
+		last = data
+		if err := s.applyFileData(ctx, env, path, data); err != nil {
+			s.logger.Error("flag file rejected; the last good set keeps serving", "environment", env, "file", path, "err", err)
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flags"
+)
+
+// ReasonHeader carries the optional reason for a change into the audit trail.
+const ReasonHeader = "Valueloop-Reason"
+
+// flagJSON is a flag as the admin API shows it: the flagd definition plus
+// its key and version.
+type flagJSON struct {
+	Key     string `json:"key"`
+	Version int64  `json:"version"`
+	*valueloop.Flag
+}
+
+// liveEnv returns the live environment named in the path after checking that
+// the caller's admin token covers it.
+func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
+	env := r.PathValue("env")
+	if !tokenOf(r).CanAdmin(env) {
+		return nil, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not change environment %q", env)
+	}
+	live := s.Flags.Live(env)
+	if live == nil {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	return live, nil
+}
+
+func (s *Server) handleListFlags(w http.ResponseWriter, r *http.Request) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	set := live.Snapshot.Set()
+	out := make([]flagJSON, 0, len(set.Flags))
+	for k, f := range set.Flags {
+		out = append(out, flagJSON{Key: k, Version: f.Version, Flag: f})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	writeJSON(w, http.StatusOK, map[string]any{"flags": out, "version": live.Version})
+}
+
+func (s *Server) handleGetFlag(w http.ResponseWriter, r *http.Request) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := r.PathValue("key")
+	f, ok := live.Snapshot.Set().Flags[key]
+	if !ok {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key))
+		return
+	}
+	w.Header().Set("ETag", etag(f.Version))
+	writeJSON(w, http.StatusOK, flagJSON{Key: key, Version: f.Version, Flag: f})
+}
+
+func (s *Server) handleCreateFlag(w http.ResponseWriter, r *http.Request) {
+	s.putFlag(w, r, "", 0)
+}
+
+func (s *Server) handlePutFlag(w http.ResponseWriter, r *http.Request) {
+	ifVersion, err := ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.putFlag(w, r, r.PathValue("key"), ifVersion)
+}
+
+// putFlag reads a flag definition from the body and writes it. key is the
+// flag's key from the path, or "" when the body names it (create).
+func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifVersion int64) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body map[string]json.RawMessage
+	if err := decodeJSON(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if raw, ok := body["key"]; ok {
+		var k string
+		if err := json.Unmarshal(raw, &k); err != nil {
+			s.writeError(w, r, valueloop.FieldErrorf("key", "must be a string"))
+			return
+		}
+		if key != "" && k != key {
+			s.writeError(w, r, valueloop.FieldErrorf("key", "%q does not match the key in the URL, %q", k, key))
+			return
+		}
+		key = k
+	}
+	if key == "" {
+		s.writeError(w, r, valueloop.FieldErrorf("key", "required"))
+		return
+	}
+	delete(body, "key")
+	delete(body, "version") // read-only: the If-Match header carries the expectation
+	def, _ := json.Marshal(body)
+	f, err := flagd.ParseFlag("api", key, def)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f.Key = key
+	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if version == 1 && ifVersion <= 0 {
+		status = http.StatusCreated
+	}
+	f.Version = version
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, status, flagJSON{Key: key, Version: version, Flag: f})
+}
+
+func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ifVersion, err := ifMatch(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleSetState serves the kill switch: enable or disable a flag.
+func (s *Server) handleSetState(state string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		live, err := s.liveEnv(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ifVersion, err := ifMatch(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		key := r.PathValue("key")
+		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("ETag", etag(version))
+		writeJSON(w, http.StatusOK, map[string]any{"key": key, "state": state, "version": version})
+	}
+}
+
+// handleApplyFlagd makes a flagd file the environment's flag set (GitOps).
+// ?dry_run=true only reports the diff; ?prune=true removes flags the file
+// lacks (otherwise they are kept).
+func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	dryRun, prune := q.Get("dry_run") == "true", q.Get("prune") == "true"
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml"))
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAPIBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	source := "request body"
+	if mt != "application/json" {
+		source = "request.yaml"
+	}
+	set, err := flagd.Parse(source, data)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next, change, err := s.Flags.Plan(live.Environment.Key, set, prune)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !dryRun {
+		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dry_run": dryRun, "prune": prune, "change": change})
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch reads the expected flag version from If-Match; -1 when absent.
+func ifMatch(r *http.Request) (int64, error) {
+	v := r.Header.Get("If-Match")
+	if v == "" {
+		return -1, nil
+	}
+	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, valueloop.FieldErrorf("If-Match", "must be a flag version such as \"3\" (the ETag of GET)")
+	}
+	return n, nil
+}

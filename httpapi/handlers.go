@@ -1,0 +1,226 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/jsondiff"
+)
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz reports ready once flags are loaded: from then on evaluation
+// is served from memory whatever happens to storage.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if len(s.Flags.Environments()) == 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no environments loaded"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) {
+	live := s.Flags.Environments()
+	out := make([]environmentJSON, 0, len(live))
+	for _, l := range live {
+		out = append(out, environmentJSON{Environment: l.Environment, Version: l.Version, Flags: len(l.Snapshot.Keys())})
+	}
+	sortBy(out, func(e environmentJSON) string { return e.Key })
+	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
+}
+
+type environmentJSON struct {
+	valueloop.Environment
+	Version int64 `json:"version"`
+	Flags   int   `json:"flags"`
+}
+
+func (s *Server) handleCreateEnvironment(w http.ResponseWriter, r *http.Request) {
+	var env valueloop.Environment
+	if err := decodeJSON(r, &env); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !tokenOf(r).CanAdmin("") {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "creating environments needs an admin token not bound to one environment"))
+		return
+	}
+	if env.Name == "" {
+		env.Name = env.Key
+	}
+	if s.Flags.Live(env.Key) != nil {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ECONFLICT, "environment %q already exists", env.Key))
+		return
+	}
+	if err := s.Flags.EnsureEnvironment(r.Context(), env, tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, env)
+}
+
+// handleExportFlagd answers with the environment's flags as a flagd file.
+func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) {
+	env := r.PathValue("env")
+	if !tokenOf(r).CanAdmin(env) {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read environment %q", env))
+		return
+	}
+	live := s.Flags.Live(env)
+	if live == nil {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env))
+		return
+	}
+	buf, err := flagd.Marshal(live.Snapshot.Set())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", `"`+strconv.FormatInt(live.Version, 10)+`"`)
+	w.Write(buf)
+}
+
+type createTokenRequest struct {
+	Name        string `json:"name"`
+	Scope       string `json:"scope"`
+	Environment string `json:"environment"`
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
+	var req createTokenRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	caller := tokenOf(r)
+	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
+		s.writeError(w, r, valueloop.FieldErrorf("environment", "no environment %q", req.Environment))
+		return
+	}
+	// A token bound to one environment can only hand out tokens for it.
+	if caller.Environment != "" && req.Environment != caller.Environment {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment))
+		return
+	}
+	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment}
+	secret, err := s.Auth.Create(r.Context(), t, "", caller.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret})
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
+	tokens, err := s.Auth.List(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	caller := tokenOf(r)
+	out := make([]valueloop.Token, 0, len(tokens))
+	for _, t := range tokens {
+		if caller.Environment == "" || t.Environment == caller.Environment {
+			out = append(out, t)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.writeError(w, r, valueloop.FieldErrorf("id", "must be a token id (an integer)"))
+		return
+	}
+	caller := tokenOf(r)
+	if caller.Environment != "" {
+		tokens, err := s.Auth.List(r.Context())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		for _, t := range tokens {
+			if t.ID == id && t.Environment != caller.Environment {
+				s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment))
+				return
+			}
+		}
+	}
+	if err := s.Auth.Revoke(r.Context(), id, caller.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// AuditStore is the read the audit route needs.
+type AuditStore interface {
+	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := valueloop.AuditFilter{Environment: q.Get("environment"), Target: q.Get("flag"), Actor: q.Get("actor")}
+	caller := tokenOf(r)
+	if caller.Environment != "" {
+		if f.Environment != "" && f.Environment != caller.Environment {
+			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only read the audit trail of environment %q", caller.Environment))
+			return
+		}
+		f.Environment = caller.Environment
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			s.writeError(w, r, valueloop.FieldErrorf("before", "must be a non-negative integer"))
+			return
+		}
+		f.BeforeID = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
+			return
+		}
+		f.Limit = n
+	}
+	entries, err := s.Audit.Audit(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]auditJSON, len(entries))
+	for i, e := range entries {
+		out[i].AuditEntry = e
+		out[i].Diff, _ = jsondiff.Diff(e.Before, e.After)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+}
+
+// auditJSON is an audit entry with the difference between before and after.
+type auditJSON struct {
+	valueloop.AuditEntry
+	Diff []jsondiff.Op `json:"diff"`
+}
+
+func sortBy[T any](xs []T, key func(T) string) {
+	sort.Slice(xs, func(i, j int) bool { return key(xs[i]) < key(xs[j]) })
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPI)
+}

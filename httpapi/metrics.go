@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	evaluations *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	streams     prometheus.Gauge
+
+	// counters caches label lookups: WithLabelValues hashes its labels on
+	// every call, which is measurable on the evaluation path.
+	mu       sync.RWMutex
+	counters map[[3]string]prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		counters: map[[3]string]prometheus.Counter{},
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "valueloop_evaluations_total",
+			Help: "Flag evaluations served over OFREP, by environment, flag and reason.",
+		}, []string{"environment", "flag", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "valueloop_http_request_duration_seconds",
+			Help:    "Latency of API requests by route.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"route"}),
+	}
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "valueloop_stream_clients",
+		Help: "Connected flag stream (SSE) clients.",
+	})
+	reg.MustRegister(m.evaluations, m.duration, m.streams,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) evaluation(env, flag, reason string) {
+	k := [3]string{env, flag, reason}
+	m.mu.RLock()
+	c, ok := m.counters[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.evaluations.WithLabelValues(env, flag, reason)
+		m.mu.Lock()
+		m.counters[k] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
+}

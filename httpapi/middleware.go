@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/evaluation"
+)
+
+type tokenKey struct{}
+
+// tokenOf returns the token a request was authenticated with.
+func tokenOf(r *http.Request) *valueloop.Token {
+	t, _ := r.Context().Value(tokenKey{}).(*valueloop.Token)
+	return t
+}
+
+// EnvironmentHeader selects the environment for tokens not bound to one.
+const EnvironmentHeader = "Valueloop-Environment"
+
+// ofrepSnapshot authenticates an OFREP request and returns the snapshot of
+// its environment: the token's own, or for unbound admin tokens the one named
+// by the Valueloop-Environment header.
+func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, string, error) {
+	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	if err != nil {
+		return nil, "", err
+	}
+	env := t.Environment
+	if env == "" {
+		if env = r.Header.Get(EnvironmentHeader); env == "" {
+			return nil, "", valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
+		}
+	}
+	if !t.CanEvaluate(env) {
+		return nil, "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not evaluate this environment")
+	}
+	live := s.Flags.Live(env)
+	if live == nil {
+		return nil, "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	return live.Snapshot, env, nil
+}
+
+// evaluated counts every single-flag evaluation by flag and reason.
+func (s *Server) evaluated(r *http.Request, env string, res *evaluation.Result) {
+	flag := res.FlagKey
+	if res.ErrorCode == "FLAG_NOT_FOUND" {
+		flag = "" // keys that name no flag must not grow the label set
+	}
+	s.metrics.evaluation(env, flag, string(res.Reason))
+}
+
+// withEvaluator requires any live token (evaluate or admin).
+func (s *Server) withEvaluator(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := s.ofrepSnapshot(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// admin requires an admin token. Whether it covers the environment a route
+// touches is checked by the handler with Token.CanAdmin.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if t.Scope != valueloop.ScopeAdmin {
+			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token"))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+	}
+}
+
+// timed records the latency of a route in the request duration histogram.
+func (s *Server) timed(route string, h http.HandlerFunc) http.HandlerFunc {
+	obs := s.metrics.duration.WithLabelValues(route)
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h(w, r)
+		obs.Observe(time.Since(start).Seconds())
+	}
+}
+
+// withEnvEvaluator requires a live token that may evaluate the {env} of the
+// path, and passes it on in the request context.
+func (s *Server) withEnvEvaluator(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !t.CanEvaluate(r.PathValue("env")) {
+			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read this environment"))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+	}
+}
+
+// maxAPIBody bounds admin API request bodies (flagd files included).
+const maxAPIBody = 4 << 20
+
+// decodeJSON reads a JSON request body into v. Form posts and other content
+// types are refused: the API is for programs holding tokens, not browsers.
+func decodeJSON(r *http.Request, v any) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxAPIBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
+		case errors.As(err, &ute):
+			return valueloop.FieldErrorf(ute.Field, "must be a JSON %s, not %s", ute.Type, ute.Value)
+		case errors.Is(err, io.EOF):
+			return valueloop.Errorf(valueloop.EINVALID, "request body is empty")
+		}
+		return valueloop.Errorf(valueloop.EINVALID, "malformed JSON: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/valueloop/valueloop/ofrep"
+)
+
+// route is one endpoint of the API surface. Every route is listed here, and
+// a test checks that each is documented in openapi.json and vice versa.
+type route struct {
+	method, pattern string
+	auth            authLevel
+	handler         http.HandlerFunc
+}
+
+type authLevel int
+
+const (
+	public   authLevel = iota // no token
+	evaluate                  // any live token whose scope covers the environment
+	admin                     // admin tokens only
+)
+
+// routeTable lists every route of the API surface.
+func (s *Server) routeTable() []route {
+	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated}
+	return []route{
+		// Operations.
+		{"GET", "/healthz", public, s.handleHealthz},
+		{"GET", "/readyz", public, s.handleReadyz},
+		{"GET", "/metrics", public, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP},
+		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI},
+
+		// OFREP (authentication inside: the token picks the environment).
+		{"POST", "/ofrep/v1/evaluate/flags/{key}", evaluate, s.timed("ofrep_single", o.Evaluate)},
+		{"POST", "/ofrep/v1/evaluate/flags", evaluate, s.timed("ofrep_bulk", o.EvaluateAll)},
+		{"GET", "/ofrep/v1/configuration", evaluate, s.withEvaluator(o.Configuration)},
+
+		// Streaming to in-process SDKs.
+		{"GET", "/api/v1/environments/{env}/stream", evaluate, s.withEnvEvaluator(s.handleStream)},
+
+		// Admin API.
+		{"GET", "/api/v1/environments", admin, s.handleListEnvironments},
+		{"POST", "/api/v1/environments", admin, s.handleCreateEnvironment},
+		{"GET", "/api/v1/environments/{env}/flags", admin, s.handleListFlags},
+		{"POST", "/api/v1/environments/{env}/flags", admin, s.handleCreateFlag},
+		{"GET", "/api/v1/environments/{env}/flags/{key}", admin, s.handleGetFlag},
+		{"PUT", "/api/v1/environments/{env}/flags/{key}", admin, s.handlePutFlag},
+		{"DELETE", "/api/v1/environments/{env}/flags/{key}", admin, s.handleDeleteFlag},
+		{"POST", "/api/v1/environments/{env}/flags/{key}/enable", admin, s.handleSetState("ENABLED")},
+		{"POST", "/api/v1/environments/{env}/flags/{key}/disable", admin, s.handleSetState("DISABLED")},
+		{"GET", "/api/v1/environments/{env}/flagd", admin, s.handleExportFlagd},
+		{"PUT", "/api/v1/environments/{env}/flagd", admin, s.handleApplyFlagd},
+		{"GET", "/api/v1/tokens", admin, s.handleListTokens},
+		{"POST", "/api/v1/tokens", admin, s.handleCreateToken},
+		{"DELETE", "/api/v1/tokens/{id}", admin, s.handleRevokeToken},
+		{"GET", "/api/v1/audit", admin, s.handleAudit},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range s.routeTable() {
+		h := r.handler
+		if r.auth == admin {
+			h = s.admin(h)
+		}
+		mux.HandleFunc(r.method+" "+r.pattern, h)
+	}
+	return mux
+}

@@ -1,0 +1,99 @@
+// Package httpapi is Valueloop's HTTP surface for programs: the OFREP
+// evaluation endpoints, the admin REST API under /api/v1, health checks and
+// Prometheus metrics. Every route is listed in routes.go. The API takes bearer
+// tokens only and rejects form posts; the browser UI, with its CSRF
+// protection, is a separate surface.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/flags"
+)
+
+// Server serves the HTTP API. Construct with NewServer, then Open.
+type Server struct {
+	// Addr to listen on, e.g. "127.0.0.1:8080" or ":0".
+	Addr   string
+	Logger *slog.Logger
+
+	Auth  *auth.Service
+	Flags *flags.Service
+	Audit AuditStore
+
+	// Registry collects the server's metrics; /metrics serves it.
+	Registry *prometheus.Registry
+	// Heartbeat is the idle interval of flag streams (default 15s).
+	Heartbeat time.Duration
+
+	ln      net.Listener
+	srv     *http.Server
+	closing chan struct{} // closed when shutdown begins: ends streams
+	metrics *metrics
+	done    chan error
+}
+
+// NewServer returns a server with its dependencies.
+func NewServer(a *auth.Service, f *flags.Service, audit AuditStore, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		Addr:     "127.0.0.1:8080",
+		Logger:   logger,
+		Auth:     a,
+		Flags:    f,
+		Audit:    audit,
+		Registry: prometheus.NewRegistry(),
+	}
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	if s.Auth == nil || s.Flags == nil || s.Audit == nil {
+		return errors.New("httpapi: Auth, Flags and Audit are required")
+	}
+	s.metrics = newMetrics(s.Registry)
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	s.closing = make(chan struct{})
+	s.srv.RegisterOnShutdown(func() { close(s.closing) })
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return nil
+}
+
+// URL returns the base URL the server listens on.
+func (s *Server) URL() string {
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops accepting requests and waits up to ctx for in-flight ones.
+func (s *Server) Close(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Shutdown(ctx)
+	if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return err
+}

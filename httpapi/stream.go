@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// HeartbeatInterval is how often an idle stream sends a comment line, so
+// that proxies keep it open and clients notice a dead connection.
+var defaultHeartbeat = 15 * time.Second
+
+// handleStream serves Server-Sent Events for one environment: first the full
+// flag set as a flagd file (event "flags", id = environment version), then the
+// full set again after each committed change. A client that reconnects with
+// Last-Event-ID equal to the current version is sent nothing until the next
+// change; any other id gets the current set at once. Sending whole sets keeps
+// resumption exact without a change log: flag sets are small.
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	env := r.PathValue("env")
+	if s.Flags.Live(env) == nil {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env))
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		s.writeError(w, r, fmt.Errorf("streaming not supported by this connection"))
+		return
+	}
+	changes := make(chan string, 1)
+	cancel := s.Flags.Subscribe(changes)
+	defer cancel()
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	var sent int64 = -1
+	if id, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
+		sent = id
+	}
+	heartbeat := s.Heartbeat
+	if heartbeat <= 0 {
+		heartbeat = defaultHeartbeat
+	}
+	ticker := time.NewTicker(heartbeat)
+	defer ticker.Stop()
+	var buf bytes.Buffer
+	for {
+		if live := s.Flags.Live(env); live != nil && live.Version != sent {
+			data, err := live.FlagdJSON()
+			if err != nil {
+				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
+				return
+			}
+			buf.Reset()
+			fmt.Fprintf(&buf, "id: %d\nevent: flags\ndata: ", live.Version)
+			writeSSEData(&buf, data)
+			buf.WriteString("\n\n")
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return
+			}
+			flusher.Flush()
+			sent = live.Version
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		case changed := <-changes:
+			if changed != env {
+				continue
+			}
+		case <-ticker.C:
+			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
+				return
+			}
+			flusher.Flush()
+		}
+	}
+}
+
+// writeSSEData writes data as one SSE data field: newlines (flagd files are
+// indented) become continuation "data:" lines, which clients join with "\n".
+func writeSSEData(buf *bytes.Buffer, data []byte) {
+	for i, line := range bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n")) {
+		if i > 0 {
+			buf.WriteString("\ndata: ")
+		}
+		buf.Write(line)
+	}
+}

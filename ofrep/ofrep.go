@@ -1,0 +1,348 @@
+// Package ofrep serves the OpenFeature Remote Evaluation Protocol: single-flag
+// and bulk evaluation over HTTP, so that every official OFREP provider works
+// against Valueloop unmodified.
+//
+// Deliberate differences from flagd's OFREP service, following the OFREP
+// specification (open-feature/protocol service/openapi.yaml) instead:
+//   - a variant chosen by a fractional split is reported as SPLIT, not
+//     TARGETING_MATCH;
+//   - the OFREP reason enum is STATIC, TARGETING_MATCH, SPLIT, DISABLED and
+//     UNKNOWN. The engine's DEFAULT (targeting ran and chose nothing, so the
+//     default variant was served) has no OFREP spelling and is reported as
+//     UNKNOWN; in-process evaluation keeps DEFAULT;
+//   - a flag whose definition defers to the code default (no defaultVariant)
+//     answers without a "value" field (the spec's codeDefaultFlag);
+//   - the bulk ETag covers the flag set AND the request's context, since the
+//     answer depends on both.
+//
+// Authentication and the choice of environment are the caller's: a Handler
+// asks Environment for the environment of each request.
+package ofrep
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/valueloop/valueloop/evaluation"
+)
+
+// MaxBodyBytes is the largest request body accepted; larger bodies get 413.
+const MaxBodyBytes = 64 << 10
+
+// Handler serves the OFREP endpoints.
+type Handler struct {
+	// Snapshot returns the live snapshot for the request's environment, or
+	// an error: an *valueloop.Error of kind EUNAUTHORIZED or EFORBIDDEN when
+	// the caller may not evaluate, ENOTFOUND when there is no such
+	// environment. Required.
+	Snapshot func(r *http.Request) (*evaluation.Snapshot, string, error)
+	// Error writes a non-OFREP error (401, 403, 500) in the server's usual
+	// way. Required.
+	Error func(w http.ResponseWriter, r *http.Request, err error)
+	// Evaluated, if set, is called after every single evaluation; it must
+	// not block (metrics, exposure queues).
+	Evaluated func(r *http.Request, env string, res *evaluation.Result)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// request is the OFREP request body.
+type request struct {
+	Context any `json:"context"`
+}
+
+// readContext reads and decodes the body. A problem is reported as an OFREP
+// error code with details, or as errTooLarge.
+func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, code, details string, err error) {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, MaxBodyBytes)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, "", "", errTooLarge
+		}
+		return nil, "", "", err
+	}
+	body := bytes.TrimSpace(buf.Bytes())
+	if len(body) == 0 {
+		return nil, "", "", nil // no body: empty context
+	}
+	var req request
+	if err := json.Unmarshal(body, &req); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return nil, "PARSE_ERROR", "request body must be a JSON object with an optional \"context\" object", nil
+		}
+		return nil, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
+	}
+	switch c := req.Context.(type) {
+	case nil:
+		return nil, "", "", nil
+	case map[string]any:
+		if tk, ok := c["targetingKey"]; ok {
+			if _, isString := tk.(string); !isString {
+				return nil, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
+			}
+		}
+		return c, "", "", nil
+	default:
+		return nil, "INVALID_CONTEXT", "context must be a JSON object", nil
+	}
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
+func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	snap, env, err := h.Snapshot(r)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); bufPool.Put(buf) }()
+	ctx, code, details, err := readContext(r, buf)
+	if err == errTooLarge {
+		writeFailure(w, http.StatusRequestEntityTooLarge, key, "GENERAL", "request body larger than "+strconv.Itoa(MaxBodyBytes)+" bytes")
+		return
+	} else if err != nil {
+		writeFailure(w, http.StatusBadRequest, key, "PARSE_ERROR", "cannot read request body")
+		return
+	} else if code != "" {
+		writeFailure(w, http.StatusBadRequest, key, code, details)
+		return
+	}
+	res := snap.Evaluate(key, ctx)
+	if h.Evaluated != nil {
+		h.Evaluated(r, env, &res)
+	}
+	buf.Reset()
+	status := http.StatusOK
+	switch {
+	case res.ErrorCode == evaluation.ErrorCode("FLAG_NOT_FOUND"):
+		status = http.StatusNotFound
+		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage)
+	case res.ErrorCode != "":
+		// The OFREP schema defines evaluationFailure for 400 only; a rule
+		// that fails at run time is reported there as GENERAL.
+		status = http.StatusBadRequest
+		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+	default:
+		appendSuccess(buf, &res)
+	}
+	writeJSON(w, status, buf.Bytes())
+}
+
+// bulkResponse is the successful bulk answer.
+type bulkResponse struct {
+	Flags    []json.RawMessage `json:"flags"`
+	Metadata map[string]any    `json:"metadata,omitempty"`
+}
+
+// EvaluateAll serves POST /ofrep/v1/evaluate/flags.
+func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
+	snap, _, err := h.Snapshot(r)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() { buf.Reset(); bufPool.Put(buf) }()
+	ctx, code, details, err := readContext(r, buf)
+	if err == errTooLarge {
+		writeBulkFailure(w, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than "+strconv.Itoa(MaxBodyBytes)+" bytes")
+		return
+	} else if err != nil {
+		writeBulkFailure(w, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body")
+		return
+	} else if code != "" {
+		writeBulkFailure(w, http.StatusBadRequest, code, details)
+		return
+	}
+	// The answer is a function of the flag set and the context: so is the ETag.
+	hash := sha256.New()
+	io.WriteString(hash, snap.ETag())
+	hash.Write([]byte{0})
+	hash.Write(bytes.TrimSpace(buf.Bytes()))
+	etag := `"` + hex.EncodeToString(hash.Sum(nil)[:16]) + `"`
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	out := bytes.NewBuffer(make([]byte, 0, 256))
+	out.WriteString(`{"flags":[`)
+	for i, key := range snap.Keys() {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		res := snap.Evaluate(key, ctx)
+		if res.ErrorCode != "" {
+			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+		} else {
+			appendSuccess(out, &res)
+		}
+	}
+	out.WriteString(`]`)
+	if md := snap.Set().Metadata; len(md) > 0 {
+		out.WriteString(`,"metadata":`)
+		appendValue(out, md)
+	}
+	out.WriteString(`}`)
+	writeJSON(w, http.StatusOK, out.Bytes())
+}
+
+// Configuration serves GET /ofrep/v1/configuration.
+func (h *Handler) Configuration(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []byte(`{"name":"valueloop","capabilities":{"cacheInvalidation":{"polling":{"enabled":true,"minPollingIntervalMs":1000}},"flagEvaluation":{"supportedTypes":["int","float","string","boolean","object"]}}}`))
+}
+
+func etagMatch(header, etag string) bool {
+	for _, part := range bytes.Split([]byte(header), []byte{','}) {
+		p := bytes.TrimSpace(part)
+		p = bytes.TrimPrefix(p, []byte("W/"))
+		if string(p) == etag || string(p) == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// wireErrorCode maps engine error codes onto the OFREP evaluationFailure enum
+// (PARSE_ERROR, TARGETING_KEY_MISSING, INVALID_CONTEXT, GENERAL); FLAG_NOT_FOUND
+// is its own schema.
+func wireErrorCode(c evaluation.ErrorCode) string {
+	switch c {
+	case "PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "FLAG_NOT_FOUND":
+		return string(c)
+	}
+	return "GENERAL"
+}
+
+// wireReason maps engine reasons onto the OFREP reason enum.
+func wireReason(r evaluation.Reason) string {
+	switch r {
+	case "STATIC", "TARGETING_MATCH", "SPLIT", "DISABLED":
+		return string(r)
+	}
+	return "UNKNOWN"
+}
+
+func appendSuccess(b *bytes.Buffer, res *evaluation.Result) {
+	b.WriteString(`{"key":`)
+	appendString(b, res.FlagKey)
+	if res.Value != nil {
+		b.WriteString(`,"value":`)
+		appendValue(b, res.Value)
+	}
+	b.WriteString(`,"reason":"`)
+	b.WriteString(wireReason(res.Reason))
+	b.WriteByte('"')
+	if res.Variant != "" {
+		b.WriteString(`,"variant":`)
+		appendString(b, res.Variant)
+	}
+	if len(res.Metadata) > 0 {
+		b.WriteString(`,"metadata":`)
+		appendValue(b, res.Metadata)
+	}
+	b.WriteByte('}')
+}
+
+func appendFailure(b *bytes.Buffer, key, code, details string) {
+	b.WriteString(`{"key":`)
+	appendString(b, key)
+	b.WriteString(`,"errorCode":"`)
+	b.WriteString(code)
+	b.WriteByte('"')
+	if details != "" {
+		b.WriteString(`,"errorDetails":`)
+		appendString(b, details)
+	}
+	b.WriteByte('}')
+}
+
+func writeFailure(w http.ResponseWriter, status int, key, code, details string) {
+	var b bytes.Buffer
+	appendFailure(&b, key, code, details)
+	writeJSON(w, status, b.Bytes())
+}
+
+func writeBulkFailure(w http.ResponseWriter, status int, code, details string) {
+	var b bytes.Buffer
+	b.WriteString(`{"errorCode":"`)
+	b.WriteString(code)
+	b.WriteString(`","errorDetails":`)
+	appendString(&b, details)
+	b.WriteByte('}')
+	writeJSON(w, status, b.Bytes())
+}
+
+var jsonContentType = []string{"application/json"}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// appendValue writes v as JSON: the common scalar cases by hand, the rest
+// through encoding/json (which sorts map keys, so output is deterministic).
+func appendValue(b *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case string:
+		appendString(b, x)
+	case float64:
+		// encoding/json's own choice of format, without its allocations,
+		// for the numbers flags usually hold.
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+			var tmp [32]byte
+			b.Write(strconv.AppendFloat(tmp[:0], x, 'f', -1, 64))
+			return
+		}
+		buf, err := json.Marshal(x)
+		if err != nil {
+			b.WriteString("null")
+			return
+		}
+		b.Write(buf)
+	default:
+		buf, err := json.Marshal(x)
+		if err != nil {
+			b.WriteString("null")
+			return
+		}
+		b.Write(buf)
+	}
+}
+
+// appendString writes s as a JSON string. Plain ASCII, the usual case for
+// keys and variants, is copied as is.
+func appendString(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
+			buf, _ := json.Marshal(s)
+			b.Write(buf)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
+}
