@@ -70,5 +70,8 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
+	// Events and metrics (events.go).
+	s.eventRoutes(mux)
+
 	return mux
 }

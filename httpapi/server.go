@@ -34,6 +34,8 @@ type Server struct {
 	Registry *prometheus.Registry
 	// Heartbeat is the idle interval of flag streams (default 15s).
 	Heartbeat time.Duration
+	// Events serves the event and metric routes when set (see events.go).
+	Events *Events
 
 	ln      net.Listener
 	srv     *http.Server

@@ -40,6 +40,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runFlags(ctx, env, args[1:])
 	case "audit":
 		err = runAudit(ctx, env, args[1:])
+	case "events":
+		err = runEvents(ctx, env, args[1:])
+	case "metrics":
+		err = runMetrics(ctx, env, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

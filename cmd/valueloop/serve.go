@@ -109,6 +109,12 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
+	events, closeEvents, err := openEvents(db, logger)
+	if err != nil {
+		return err
+	}
+	defer closeEvents()
+	srv.Events = events
 	if err := srv.Open(); err != nil {
 		return err
 	}

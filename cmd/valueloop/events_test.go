@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+func TestEventsAndMetricsCLI(t *testing.T) {
+	s := MustServe(t, "")
+	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "orders", "--kind", "count", "--event", "purchase")
+	if code != 0 {
+		t.Fatalf("metrics create: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "median", "--event", "x")
+	if code != exitInvalid || !strings.Contains(stderr, "unknown kind") {
+		t.Errorf("metrics create with a bad kind: exit %d, stderr %q; want %d naming the kind", code, stderr, exitInvalid)
+	}
+	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
+	if code != 0 || !strings.Contains(stdout, "orders") || !strings.Contains(stdout, "count") {
+		t.Errorf("metrics list: exit %d:\n%s", code, stdout)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u1", "--flag", "checkout", "--variant", "on", "--id", "x1", "--time", "2026-01-01T00:00:00Z")
+	if code != 0 {
+		t.Fatalf("events send: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u1", "--flag", "checkout", "--variant", "on", "--id", "x1", "--time", "2026-01-01T00:00:00Z")
+	if code != 0 || !strings.Contains(stderr, "Already stored") {
+		t.Errorf("events send again: exit %d, stderr %q; want success reporting a duplicate", code, stderr)
+	}
+
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	lines := []string{
+		`{"type":"tracking","id":"p1","name":"purchase","targetingKey":"u1","value":10,"time":"2026-01-01T00:01:00Z"}`,
+		``,
+		`{"type":"tracking","id":"p2","name":"purchase","targetingKey":"u1","value":"ten","time":"2026-01-01T00:02:00Z"}`,
+		`{"type":"tracking","id":"p3","name":"purchase","targetingKey":"u1","time":"2026-01-01T00:03:00Z"}`,
+		`{"type":"tracking","name":"purchase"`,
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = s.cli(t, s.Admin, "events", "import", "--env", "production", "--batch", "2", file)
+	if code != exitInvalid {
+		t.Errorf("import with bad lines: exit %d, want %d", code, exitInvalid)
+	}
+	if !strings.Contains(stdout, "4 events: 2 stored, 0 duplicates, 2 rejected") {
+		t.Errorf("import summary: %q", stdout)
+	}
+	for _, want := range []string{"events.ndjson:3: rejected: value: must be a number", "events.ndjson:5: rejected: malformed JSON"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("import stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	code, stdout, _ = s.cli(t, s.Admin, "events", "import", "--env", "production", file)
+	if !strings.Contains(stdout, "0 stored, 2 duplicates, 2 rejected") {
+		t.Errorf("second import (exit %d): %q; want the stored lines as duplicates", code, stdout)
+	}
+
+	c := client.New(s.URL, s.Admin)
+	raw, err := c.Aggregates(context.Background(), "production", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// u1 is in "on" and made two purchases after exposure.
+	if !strings.Contains(string(raw), `"users": 1`) || !strings.Contains(string(raw), `"total": 2`) {
+		t.Errorf("aggregates: %s", raw)
+	}
+	code, stdout, _ = s.cli(t, s.Admin, "events", "rebuild", "--env", "production")
+	if code != 0 || !strings.Contains(stdout, "from 3 events") || !strings.Contains(stdout, "already equal") {
+		t.Errorf("events rebuild: exit %d: %q", code, stdout)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "delete", "--env", "production", "orders")
+	if code != 0 {
+		t.Errorf("metrics delete: exit %d: %s", code, stderr)
+	}
+	code, _, _ = s.cli(t, s.Admin, "metrics", "get", "--env", "production", "orders")
+	if code != exitNotFound {
+		t.Errorf("metrics get after delete: exit %d, want %d", code, exitNotFound)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "events", "import", "--env", "production")
+	if code != exitUsage || !strings.Contains(stderr, "want one NDJSON file") {
+		t.Errorf("import without a file: exit %d: %s", code, stderr)
+	}
+}
+
+// TestCrashKeepsAcknowledgedEvents kills a real server process with
+// SIGKILL while it ingests, restarts it, and checks that every acknowledged
+// event is stored exactly once and that the aggregates equal a
+// recomputation from the stored events.
+func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "valueloop")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	start := func() (*exec.Cmd, string) {
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+		cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		urlc := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
+					urlc <- m[1]
+				}
+			}
+		}()
+		select {
+		case u := <-urlc:
+			return cmd, u
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatal("server did not start")
+		}
+		return nil, ""
+	}
+	cmd, url := start()
+	c := client.New(url, testAdminToken)
+	ctx := context.Background()
+	for _, m := range []ingest.Metric{
+		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
+		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
+	} {
+		if _, err := c.CreateMetric(ctx, "production", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := func(b int) []byte {
+		var sb strings.Builder
+		for i := 0; i < 500; i++ {
+			u := (b*500 + i) % 300
+			tm := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(b*500+i) * time.Millisecond).Format(time.RFC3339Nano)
+			if i%5 == 0 {
+				fmt.Fprintf(&sb, `{"type":"exposure","id":"b%d-%d","flag":"checkout","variant":"v%d","targetingKey":"u%d","time":"%s"}`+"\n", b, i, u%2, u, tm)
+			} else {
+				fmt.Fprintf(&sb, `{"type":"tracking","id":"b%d-%d","name":"purchase","value":%d.25,"targetingKey":"u%d","time":"%s"}`+"\n", b, i, i, u, tm)
+			}
+		}
+		return []byte(sb.String())
+	}
+	const batches = 200
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	go func() {
+		for b := 0; b < batches; b++ {
+			next <- b
+		}
+		close(next)
+	}()
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				res, err := c.SendEvents(ctx, "production", batch(b), true, b%2 == 0)
+				if err == nil && res.Stored+res.Duplicates == 500 {
+					mu.Lock()
+					acked[b] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Kill once some batches are acknowledged, while others are in flight.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 20 || time.Now().After(deadline) {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	wg.Wait()
+	mu.Lock()
+	nAcked := len(acked)
+	mu.Unlock()
+	if nAcked < 20 || nAcked == batches {
+		t.Fatalf("%d of %d batches acknowledged before the kill; the test needs some but not all", nAcked, batches)
+	}
+
+	cmd, url = start()
+	c = client.New(url, testAdminToken)
+	// Resend everything: what was stored before the kill comes back as
+	// duplicates, the rest is stored now.
+	var stored, dups int
+	for b := 0; b < batches; b++ {
+		res, err := c.SendEvents(ctx, "production", batch(b), true, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, dups = stored+res.Stored, dups+res.Duplicates
+		if acked[b] && res.Duplicates != 500 {
+			t.Errorf("batch %d was acknowledged before the kill but %d of its 500 events were not stored", b, 500-res.Duplicates)
+		}
+	}
+	if dups < nAcked*500 {
+		t.Errorf("%d duplicates after restart, want at least %d (acknowledged events)", dups, nAcked*500)
+	}
+	res, err := c.RebuildEvents(ctx, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed || res.Events != batches*500 {
+		t.Errorf("rebuild after restart = %+v; want %d events and aggregates unchanged", res, batches*500)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	// Every event exactly once in the store.
+	db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seen := map[string]int{}
+	if err := db.Events(ctx, "production", func(ev *ingest.Event) error { seen[ev.ID]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != batches*500 {
+		t.Errorf("%d distinct events stored, want %d", len(seen), batches*500)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s stored %d times", id, n)
+		}
+	}
+	metrics, _ := db.Metrics(ctx, "production")
+	want, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "production", fn) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Aggregates(ctx, "production", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
+	}
+}

@@ -1,0 +1,396 @@
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// Events connects the event and metric routes to the ingestion pipeline and
+// the store. Leave Server.Events nil to serve without them.
+type Events struct {
+	Pipeline *ingest.Pipeline
+	Store    EventStore
+	// Limits of one request; zero fields mean ingest's defaults.
+	Limits ingest.Limits
+	// Now is the server clock for events without a time.
+	Now func() time.Time
+
+	rejected atomic.Uint64
+}
+
+// EventStore is what the metric and aggregate routes read and write.
+type EventStore interface {
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Metric(ctx context.Context, env, key string) (*ingest.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
+	DeleteMetric(ctx context.Context, env, key, actor string) error
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+}
+
+// MaxEventBody bounds an event request body after decompression.
+const MaxEventBody = 32 << 20
+
+// eventRoutes adds the event and metric routes and their metrics.
+func (s *Server) eventRoutes(mux *http.ServeMux) {
+	if s.Events == nil {
+		return
+	}
+	if s.Events.Now == nil {
+		s.Events.Now = time.Now
+	}
+	mux.Handle("POST /api/v1/events", s.timed("events", http.HandlerFunc(s.handleEvents)))
+	mux.HandleFunc("GET /api/v1/environments/{env}/metrics", s.admin(s.handleListMetrics))
+	mux.HandleFunc("POST /api/v1/environments/{env}/metrics", s.admin(s.handleCreateMetric))
+	mux.HandleFunc("GET /api/v1/environments/{env}/metrics/{key}", s.admin(s.handleGetMetric))
+	mux.HandleFunc("DELETE /api/v1/environments/{env}/metrics/{key}", s.admin(s.handleDeleteMetric))
+	mux.HandleFunc("GET /api/v1/environments/{env}/aggregates", s.admin(s.handleAggregates))
+	mux.HandleFunc("POST /api/v1/environments/{env}/events/rebuild", s.admin(s.handleRebuild))
+
+	c := s.Events.Pipeline.Counters()
+	counter := func(name, help string, v interface{ Load() uint64 }) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	s.Registry.MustRegister(
+		counter("valueloop_events_stored_total", "Events stored (sent to the event API or recorded from evaluations).", &c.Stored),
+		counter("valueloop_events_duplicates_total", "Events sent again with an id and time already stored; not stored twice.", &c.Duplicates),
+		counter("valueloop_events_rejected_total", "Events rejected as invalid by the event API.", &s.Events.rejected),
+		counter("valueloop_exposures_recorded_total", "Exposures recorded from OFREP evaluations and stored.", &c.ExposuresRecorded),
+		counter("valueloop_exposures_redundant_total", "Exposures from evaluations that changed nothing (variant already seen no later) and were not stored.", &c.ExposuresRedundant),
+		counter("valueloop_exposures_dropped_total", "Exposures from evaluations dropped because the ingestion queue was full.", &c.ExposuresDropped),
+		counter("valueloop_event_transactions_total", "Ingestion transactions committed.", &c.Transactions),
+	)
+}
+
+// recordExposure hands the exposure of an OFREP evaluation to the pipeline
+// without blocking; under overload it is dropped and counted.
+func (s *Server) recordExposure(env, flag, variant, targetingKey string) {
+	if s.Events != nil && s.Events.Pipeline != nil {
+		s.Events.Pipeline.RecordExposure(env, flag, variant, targetingKey, s.Events.Now())
+	}
+}
+
+// eventsResponse is the answer to POST /api/v1/events.
+//
+// Semantics: the answer comes only after every stored event is durable.
+// Each event of the request has exactly one outcome. Results lists the
+// events that were not newly stored — duplicates and rejections — with
+// their index in the request (array index, or number of the non-blank NDJSON
+// line, from 0); every event not listed was stored. A duplicate (same id
+// and time as an event stored before) is as good as stored for a client
+// that retries. A rejected event was not stored and will fail again
+// unchanged; the others of the request are stored regardless. A 200 answer
+// means the body was read and judged; any other status means nothing of the
+// request was stored (400: the body is not a JSON array or NDJSON, or the
+// array's syntax is broken; 413: body too large; 415: content type or
+// encoding; 401/403: token; 500/503: retry the whole request, ids make
+// that safe).
+type eventsResponse struct {
+	Received   int              `json:"received"`
+	Stored     int              `json:"stored"`
+	Duplicates int              `json:"duplicates"`
+	Rejected   int              `json:"rejected"`
+	Results    []ingest.Outcome `json:"results"`
+}
+
+var eventBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// handleEvents serves POST /api/v1/events for evaluate and admin tokens of
+// the environment (see eventsResponse for what the answer means).
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	env, err := s.eventEnvironment(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json", "application/x-ndjson", "application/jsonl", "application/ndjson":
+	default:
+		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)"))
+		return
+	}
+	var body io.Reader = r.Body
+	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			s.writeError(w, r, valueloop.Errorf(valueloop.EINVALID, "body is not valid gzip: %v", err))
+			return
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc))
+		return
+	}
+	buf := eventBufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4*MaxEventBody {
+			buf.Reset()
+			eventBufPool.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(body, MaxEventBody+1)); err != nil {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EINVALID, "cannot read body: %v", err))
+		return
+	}
+	if buf.Len() > MaxEventBody {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", MaxEventBody))
+		return
+	}
+	batch, err := ingest.Decode(buf.Bytes(), s.Events.Now(), s.Events.Limits)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	fresh, err := s.Events.Pipeline.Ingest(r.Context(), env, batch.Events)
+	if err != nil {
+		if errors.Is(err, ingest.ErrClosed) {
+			err = valueloop.Errorf(valueloop.EINTERNAL, "server shutting down: retry")
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	resp := eventsResponse{Received: batch.Received, Rejected: len(batch.Rejected), Results: batch.Rejected}
+	for i, ok := range fresh {
+		if ok {
+			resp.Stored++
+			continue
+		}
+		resp.Duplicates++
+		resp.Results = append(resp.Results, ingest.Outcome{Index: batch.Index[i], ID: batch.Events[i].ID, Status: ingest.StatusDuplicate})
+	}
+	if resp.Duplicates > 0 {
+		sort.SliceStable(resp.Results, func(i, j int) bool { return resp.Results[i].Index < resp.Results[j].Index })
+	}
+	if resp.Results == nil {
+		resp.Results = []ingest.Outcome{}
+	}
+	s.Events.rejected.Add(uint64(resp.Rejected))
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// eventEnvironment authenticates an event request and returns its
+// environment: the token's own, or for unbound admin tokens the one named by
+// the Valueloop-Environment header.
+func (s *Server) eventEnvironment(r *http.Request) (string, error) {
+	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	if err != nil {
+		return "", err
+	}
+	env := t.Environment
+	if env == "" {
+		if env = r.Header.Get(EnvironmentHeader); env == "" {
+			return "", valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
+		}
+	}
+	if !t.CanEvaluate(env) {
+		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not send events to this environment")
+	}
+	if s.Flags.Live(env) == nil {
+		return "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	return env, nil
+}
+
+// adminEnv returns the {env} of a route after checking the token covers it.
+func (s *Server) adminEnv(r *http.Request) (string, error) {
+	env := r.PathValue("env")
+	if !tokenOf(r).CanAdmin(env) {
+		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not administer environment %q", env)
+	}
+	if s.Flags.Live(env) == nil {
+		return "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	return env, nil
+}
+
+func (s *Server) handleListMetrics(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ms, err := s.Events.Store.Metrics(r.Context(), env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ms == nil {
+		ms = []ingest.Metric{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metrics": ms})
+}
+
+func (s *Server) handleGetMetric(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Events.Store.Metric(r.Context(), env, r.PathValue("key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// handleCreateMetric stores a metric and recomputes the environment's
+// aggregates from its events before answering, so the new metric has
+// figures from the start.
+func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var m ingest.Metric
+	if err := decodeJSON(r, &m); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
+	if err := m.Normalize(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, m)
+}
+
+func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.Events.Pipeline.Rebuild(r.Context(), env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// AggregatesJSON is the answer of GET /api/v1/environments/{env}/aggregates.
+type AggregatesJSON struct {
+	Flags []FlagAggregates `json:"flags"`
+}
+
+// FlagAggregates are the figures of one flag.
+type FlagAggregates struct {
+	Flag string `json:"flag"`
+	// Excluded counts users exposed to more than one variant.
+	Excluded int64               `json:"excluded"`
+	Variants []VariantAggregates `json:"variants"`
+}
+
+// VariantAggregates are the figures of one variant: the users whose first
+// exposure it was, and per metric the summary that package stats analyses.
+type VariantAggregates struct {
+	Variant string                      `json:"variant"`
+	Users   int64                       `json:"users"`
+	Metrics map[string]MetricAggregates `json:"metrics"`
+}
+
+// MetricAggregates is one metric's figure in one variant.
+type MetricAggregates struct {
+	Kind    stats.Kind    `json:"kind"`
+	Total   float64       `json:"total"`
+	Summary stats.Summary `json:"summary"`
+}
+
+func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ms, err := s.Events.Store.Metrics(r.Context(), env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	kinds := map[string]stats.Kind{}
+	for _, m := range ms {
+		kinds[m.Key] = m.StatsKind()
+	}
+	aggs, err := s.Events.Store.Aggregates(r.Context(), env, r.URL.Query().Get("flag"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, aggregatesJSON(aggs, kinds))
+}
+
+// aggregatesJSON groups sorted cells by flag and variant.
+func aggregatesJSON(aggs []ingest.Aggregate, kinds map[string]stats.Kind) AggregatesJSON {
+	out := AggregatesJSON{Flags: []FlagAggregates{}}
+	for _, a := range aggs {
+		if len(out.Flags) == 0 || out.Flags[len(out.Flags)-1].Flag != a.Flag {
+			out.Flags = append(out.Flags, FlagAggregates{Flag: a.Flag, Variants: []VariantAggregates{}})
+		}
+		f := &out.Flags[len(out.Flags)-1]
+		if a.Variant == "" {
+			f.Excluded = a.Sums.N
+			continue
+		}
+		if len(f.Variants) == 0 || f.Variants[len(f.Variants)-1].Variant != a.Variant {
+			f.Variants = append(f.Variants, VariantAggregates{Variant: a.Variant, Metrics: map[string]MetricAggregates{}})
+		}
+		v := &f.Variants[len(f.Variants)-1]
+		if a.Metric == "" {
+			v.Users = a.Sums.N
+			continue
+		}
+		kind, ok := kinds[a.Metric]
+		if !ok {
+			continue // a metric deleted since
+		}
+		v.Metrics[a.Metric] = MetricAggregates{Kind: kind, Total: a.Sums.Total(), Summary: a.Sums.Summary()}
+	}
+	return out
+}
