@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -16,51 +17,68 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
-// Event kinds as POST /api/v1/events takes them.
+// Event types as POST /api/v1/events takes them.
 const (
-	kindExposure = "exposure"
-	kindTracking = "tracking"
+	typeExposure = "exposure"
+	typeTracking = "tracking"
 )
 
-// event is one event as the server's event endpoint takes it, in a JSON
-// array. An exposure names flag, variant and targeting key; a tracking event
-// names the event, the targeting key, a value and attributes, and carries a
-// random id so that a batch sent twice (the answer was lost) counts once.
+// event is one event as the server's event endpoint takes it (package
+// ingest decodes it; unknown fields are refused there). An exposure names
+// the flag, the variant and the targeting key; a tracking event names what
+// the user did, with a value and attributes, and carries a random id so
+// that a batch sent twice (its answer was lost) is stored once.
 type event struct {
-	Kind         string         `json:"kind"`
+	Type         string         `json:"type"`
 	ID           string         `json:"id,omitempty"`
 	Time         time.Time      `json:"time"`
-	TargetingKey string         `json:"targetingKey,omitempty"`
-	FlagKey      string         `json:"flagKey,omitempty"`
+	TargetingKey string         `json:"targetingKey"`
+	Flag         string         `json:"flag,omitempty"`
 	Variant      string         `json:"variant,omitempty"`
 	Name         string         `json:"name,omitempty"`
 	Value        *float64       `json:"value,omitempty"`
 	Attributes   map[string]any `json:"attributes,omitempty"`
 }
 
+// maxValue is the largest magnitude of a value the server accepts.
+const maxValue = 1e12
+
 // Track queues an OpenFeature tracking event: its name, the context's
 // targeting key, the details' value and attributes, and the time. It never
-// blocks; when the queue is full the event is dropped and counted.
+// blocks; when the queue is full the event is dropped and counted. An event
+// the server would refuse (no targeting key, a value that is not a finite
+// number within ±1e12, attributes that are not JSON) is counted as
+// rejected at once.
 func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.EvaluationContext, details openfeature.TrackingEventDetails) {
+	q := p.eventQueue()
 	value := details.Value()
 	ev := event{
-		Kind:         kindTracking,
+		Type:         typeTracking,
 		ID:           newEventID(),
 		Time:         p.now().UTC(),
 		TargetingKey: evalCtx.TargetingKey(),
 		Name:         name,
 		Value:        &value,
 	}
-	q := p.eventQueue()
-	if attrs := details.Attributes(); len(attrs) > 0 {
+	var problem string
+	switch {
+	case ev.TargetingKey == "":
+		problem = "no targeting key in the evaluation context"
+	case name == "":
+		problem = "no event name"
+	case math.IsNaN(value) || math.Abs(value) > maxValue:
+		problem = fmt.Sprintf("value %g is not a finite number within ±%g", value, maxValue)
+	}
+	if attrs := details.Attributes(); len(attrs) > 0 && problem == "" {
 		if _, err := json.Marshal(attrs); err != nil {
-			p.Logger.Error("valueloop events: tracking event attributes cannot be sent as JSON; dropping the event", "name", name, "err", err)
-			q.mu.Lock()
-			q.rejected++
-			q.mu.Unlock()
-			return
+			problem = "attributes cannot be sent as JSON: " + err.Error()
 		}
 		ev.Attributes = attrs
+	}
+	if problem != "" {
+		p.Logger.Warn("valueloop events: tracking event dropped", "name", name, "problem", problem)
+		q.reject(1)
+		return
 	}
 	q.push(ev)
 }
@@ -91,6 +109,7 @@ func newEventID() string {
 // it full is dropped and counted.
 type queue struct {
 	limit, batch int
+	seenLimit    int // bounds seen
 	now          func() time.Time
 	wake         chan struct{} // a full batch is waiting
 
@@ -111,7 +130,7 @@ func newQueue(limit, batch int, now func() time.Time) *queue {
 	if batch <= 0 {
 		batch = 500
 	}
-	return &queue{limit: limit, batch: batch, now: now, wake: make(chan struct{}, 1), seen: map[exposureKey]struct{}{}}
+	return &queue{limit: limit, batch: batch, seenLimit: max(4*limit, 1024), now: now, wake: make(chan struct{}, 1), seen: map[exposureKey]struct{}{}}
 }
 
 // expose queues an exposure unless the same one is already queued in this
@@ -123,15 +142,13 @@ func (q *queue) expose(flag, variant, targetingKey string) {
 		q.mu.Unlock()
 		return
 	}
-	if len(q.seen) >= q.limit {
-		// Not remembered: count each distinct exposure lost once per
-		// interval at most, without letting the set grow without bound.
-		q.dropped++
-		q.mu.Unlock()
-		return
+	if len(q.seen) >= q.seenLimit {
+		// Forget early rather than grow without bound: at worst a few
+		// exposures are sent twice, which the server takes in its stride.
+		clear(q.seen)
 	}
 	q.seen[k] = struct{}{}
-	q.pushLocked(event{Kind: kindExposure, Time: q.now().UTC(), FlagKey: flag, Variant: variant, TargetingKey: targetingKey})
+	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey})
 	q.mu.Unlock()
 }
 
@@ -169,32 +186,28 @@ func (q *queue) peek(n int) []event {
 	return append([]event(nil), q.events[:min(n, len(q.events))]...)
 }
 
-// outcome says what became of a batch.
-type outcome int
-
-const (
-	delivered outcome = iota
-	refusedBatch
-	lostBatch
-)
-
 // remove takes the oldest n events off the queue (only the sender removes,
-// so they are the ones it peeked) and counts them.
-func (q *queue) remove(n int, o outcome) {
+// so they are the ones it peeked) and adds to the counters.
+func (q *queue) remove(n int, c tally) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.events))
 	rest := copy(q.events, q.events[n:])
 	clear(q.events[rest:]) // let attribute maps be collected
 	q.events = q.events[:rest]
-	switch o {
-	case delivered:
-		q.sent += uint64(n)
-	case refusedBatch:
-		q.rejected += uint64(n)
-	case lostBatch:
-		q.dropped += uint64(n)
-	}
+	q.sent += c.sent
+	q.rejected += c.rejected
+	q.dropped += c.dropped
+}
+
+// tally is what became of the events of a batch.
+type tally struct{ sent, rejected, dropped uint64 }
+
+// reject counts n events refused without being queued.
+func (q *queue) reject(n int) {
+	q.mu.Lock()
+	q.rejected += uint64(n)
+	q.mu.Unlock()
 }
 
 func (q *queue) counts() (queued int, sent, dropped, rejected uint64) {
@@ -228,33 +241,41 @@ func (p *Provider) send(ctx context.Context) {
 			if len(batch) == 0 {
 				break
 			}
-			err := p.post(ctx, batch)
+			c, err := p.post(ctx, batch)
 			if ctx.Err() != nil {
-				break // drained above on the next turn
+				break // drain sends it
 			}
-			var se *statusError
-			switch {
-			case err == nil:
-				q.remove(len(batch), delivered)
-				failures, retryAt = 0, time.Time{}
-			case errors.As(err, &se) && se.refused() && se.status != http.StatusNotFound:
-				p.Logger.Error("valueloop events: batch refused; dropping it", "events", len(batch), "err", err)
-				q.remove(len(batch), refusedBatch)
-			default:
+			if err != nil && !final(err) {
 				// Unreachable, overloaded, or no event endpoint yet (404):
 				// keep the events (within the bound) and retry later.
+				p.stats.sendFailures.Add(1)
 				wait := backoff(p.MinBackoff, p.MaxBackoff, failures)
 				if failures == 0 {
-					p.Logger.Warn("valueloop events: send failed; will retry", "in", wait, "queued", len(batch), "err", err)
+					p.Logger.Warn("valueloop events: send failed; will retry", "in", wait, "events", len(batch), "err", err)
 				}
 				failures++
 				retryAt = time.Now().Add(wait)
+				break
 			}
-			if err != nil || len(batch) < p.BatchSize {
+			if err != nil {
+				p.Logger.Error("valueloop events: batch refused; dropping it", "events", len(batch), "err", err)
+			}
+			q.remove(len(batch), c)
+			failures, retryAt = 0, time.Time{}
+			if len(batch) < p.BatchSize {
 				break
 			}
 		}
 	}
+}
+
+// final reports whether a failed post would fail the same way again: the
+// server refused the request itself (400, 401, 403, 413, 415, ...). 404 is
+// not final: the environment, or the event endpoint of an older server, may
+// appear.
+func final(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.refused() && se.status != http.StatusNotFound
 }
 
 // drain sends what is queued within ShutdownTimeout; the rest is counted as
@@ -267,45 +288,57 @@ func (p *Provider) drain(q *queue) {
 		if len(batch) == 0 {
 			return
 		}
-		err := p.post(ctx, batch)
-		var se *statusError
-		switch {
-		case err == nil:
-			q.remove(len(batch), delivered)
-			continue
-		case errors.As(err, &se) && se.refused() && se.status != http.StatusNotFound:
-			q.remove(len(batch), refusedBatch)
+		c, err := p.post(ctx, batch)
+		if err == nil || final(err) {
+			q.remove(len(batch), c)
 			continue
 		}
 		queued, _, _, _ := q.counts()
 		p.Logger.Warn("valueloop events: could not send at shutdown; dropping", "events", queued, "err", err)
-		q.remove(queued, lostBatch)
+		q.remove(queued, tally{dropped: uint64(queued)})
 		return
 	}
 }
 
-// post sends one batch.
-func (p *Provider) post(ctx context.Context, batch []event) error {
+// post sends one batch and returns what the server did with its events.
+// A final error (see final) counts the whole batch as rejected.
+func (p *Provider) post(ctx context.Context, batch []event) (tally, error) {
+	refused := tally{rejected: uint64(len(batch))}
 	body, err := json.Marshal(batch)
-	if err != nil { // Track let through only events that encode
-		return fmt.Errorf("valueloop events: encode: %w", err)
+	if err != nil { // Track lets through only events that encode
+		return refused, &statusError{op: "events", status: http.StatusBadRequest, message: "encode events: " + err.Error()}
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/api/v1/events", bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("valueloop events: %w", err)
+		return refused, &statusError{op: "events", status: http.StatusBadRequest, message: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+p.Token)
+	// Tokens bound to an environment ignore it; admin tokens need it.
+	req.Header.Set("Valueloop-Environment", p.Environment)
 	resp, err := p.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("valueloop events: %w", err)
+		return tally{}, fmt.Errorf("valueloop events: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil
+	if resp.StatusCode/100 != 2 {
+		return refused, readStatusError("events", resp)
 	}
-	return readStatusError(resp)
+	// Every event of a judged batch is stored, a duplicate of one stored
+	// (as good as stored), or rejected as invalid.
+	var answer struct {
+		Received int `json:"received"`
+		Rejected int `json:"rejected"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(data, &answer) != nil || answer.Received != len(batch) {
+		return tally{sent: uint64(len(batch))}, nil // an answer of another shape: take the 2xx at its word
+	}
+	rejected := min(answer.Rejected, len(batch))
+	if rejected > 0 {
+		p.Logger.Warn("valueloop events: server rejected events", "rejected", rejected, "answer", string(data[:min(len(data), 1000)]))
+	}
+	return tally{sent: uint64(len(batch) - rejected), rejected: uint64(rejected)}, nil
 }

@@ -113,7 +113,7 @@ type Provider struct {
 	everConnected bool
 
 	stats struct {
-		syncs, invalid, reconnects, eventsLost atomic.Uint64
+		syncs, invalid, reconnects, eventsLost, sendFailures atomic.Uint64
 	}
 }
 
@@ -316,9 +316,13 @@ type Stats struct {
 	// Dropped counts events lost: the queue was full, or Shutdown could not
 	// send them.
 	Dropped uint64
-	// Rejected counts events the server refused as invalid (a 4xx other
-	// than 404, 408 and 429); they are not retried.
+	// Rejected counts events refused as invalid, by the server (the event,
+	// or the whole request with a 4xx other than 404, 408 and 429) or by
+	// Track before queueing; they are not retried.
 	Rejected uint64
+	// SendFailures counts event posts that failed and will be retried
+	// (unreachable server, 5xx, 404 while the endpoint does not exist).
+	SendFailures uint64
 	// EventsLost counts provider events dropped because EventChannel was
 	// full.
 	EventsLost uint64
@@ -327,10 +331,11 @@ type Stats struct {
 // Stats returns the provider's counters.
 func (p *Provider) Stats() Stats {
 	s := Stats{
-		Syncs:      p.stats.syncs.Load(),
-		Invalid:    p.stats.invalid.Load(),
-		Reconnects: p.stats.reconnects.Load(),
-		EventsLost: p.stats.eventsLost.Load(),
+		Syncs:        p.stats.syncs.Load(),
+		Invalid:      p.stats.invalid.Load(),
+		Reconnects:   p.stats.reconnects.Load(),
+		EventsLost:   p.stats.eventsLost.Load(),
+		SendFailures: p.stats.sendFailures.Load(),
 	}
 	if cur := p.cur.Load(); cur != nil {
 		s.Version = cur.version

@@ -13,6 +13,7 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/provider"
 	"github.com/valueloop/valueloop/sqlite"
 )
@@ -26,12 +27,16 @@ type testServer struct {
 	Eval  string // evaluate token secret for env "production"
 
 	db     *sqlite.DB
+	pipe   *ingest.Pipeline
 	tokens *auth.Service
 	flags  *flags.Service
 	http   *httpapi.Server
 	addr   string
 	// Heartbeat of streams (short in tests, so idle streams stay visible).
 	heartbeat time.Duration
+	// NoEvents serves without the event endpoint, as a server from before
+	// it existed (POST /api/v1/events answers 404). Takes effect at Start.
+	NoEvents bool
 }
 
 const testEnv = "production"
@@ -46,7 +51,12 @@ func MustServe(tb testing.TB) *testServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	s := &testServer{db: db, tokens: auth.NewService(db), flags: flags.NewService(db, nil), addr: "127.0.0.1:0", heartbeat: time.Second}
+	pipe := ingest.NewPipeline(db, nil)
+	if err := pipe.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { pipe.Close() })
+	s := &testServer{db: db, pipe: pipe, tokens: auth.NewService(db), flags: flags.NewService(db, nil), addr: "127.0.0.1:0", heartbeat: time.Second}
 	if err := s.tokens.Reload(ctx); err != nil {
 		tb.Fatal(err)
 	}
@@ -77,6 +87,9 @@ func (s *testServer) Start(tb testing.TB) {
 	h := httpapi.NewServer(s.tokens, s.flags, s.db, nil)
 	h.Addr = s.addr
 	h.Heartbeat = s.heartbeat
+	if !s.NoEvents {
+		h.Events = &httpapi.Events{Pipeline: s.pipe, Store: s.db}
+	}
 	var err error
 	for range 50 { // the port of a stopped server may take a moment to free
 		if err = h.Open(); err == nil {
@@ -135,3 +148,19 @@ func MustParse(tb testing.TB, path string) *valueloop.FlagSet {
 }
 
 func envNamed(key string) valueloop.Environment { return valueloop.Environment{Key: key, Name: key} }
+
+// StoredEvents returns the events the server stored for the environment.
+func (s *testServer) StoredEvents(tb testing.TB) []ingest.Event {
+	tb.Helper()
+	var out []ingest.Event
+	err := s.db.Events(context.Background(), testEnv, func(ev *ingest.Event) error {
+		e := *ev
+		e.Attributes = append([]byte(nil), ev.Attributes...)
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}

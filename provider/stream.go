@@ -106,7 +106,7 @@ func (p *Provider) stream(ctx context.Context) (connected bool, err error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return false, readStatusError(resp)
+		return false, readStatusError("stream", resp)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 		return false, fmt.Errorf("valueloop stream: %s answered with %q, not text/event-stream", u, mt)
@@ -133,17 +133,18 @@ func (p *Provider) stream(ctx context.Context) (connected bool, err error) {
 	}
 }
 
-// statusError is a stream request the server answered with an error status.
+// statusError is a request the server answered with an error status.
 type statusError struct {
+	op      string // "stream", "events"
 	status  int
 	message string
 }
 
 func (e *statusError) Error() string {
 	if e.message == "" {
-		return fmt.Sprintf("valueloop stream: %d %s", e.status, http.StatusText(e.status))
+		return fmt.Sprintf("valueloop %s: %d %s", e.op, e.status, http.StatusText(e.status))
 	}
-	return fmt.Sprintf("valueloop stream: %d %s: %s", e.status, http.StatusText(e.status), e.message)
+	return fmt.Sprintf("valueloop %s: %d %s: %s", e.op, e.status, http.StatusText(e.status), e.message)
 }
 
 // refused reports whether the answer will not change by retrying soon: the
@@ -152,7 +153,7 @@ func (e *statusError) refused() bool {
 	return e.status >= 400 && e.status < 500 && e.status != http.StatusRequestTimeout && e.status != http.StatusTooManyRequests
 }
 
-func readStatusError(resp *http.Response) error {
+func readStatusError(op string, resp *http.Response) error {
 	var body struct {
 		Error struct {
 			Message string `json:"message"`
@@ -160,7 +161,7 @@ func readStatusError(resp *http.Response) error {
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(data, &body)
-	return &statusError{status: resp.StatusCode, message: body.Error.Message}
+	return &statusError{op: op, status: resp.StatusCode, message: body.Error.Message}
 }
 
 // apply parses, compiles and swaps in one flag set received with event id.

@@ -1,0 +1,53 @@
+package provider
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestQueueExposures(t *testing.T) {
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	q := newQueue(3, 10, func() time.Time { return clock })
+	steps := []struct {
+		name    string
+		do      func()
+		queued  int
+		dropped uint64
+	}{
+		{"first exposure", func() { q.expose("f", "a", "u1") }, 1, 0},
+		{"same again: nothing", func() { q.expose("f", "a", "u1"); q.expose("f", "a", "u1") }, 1, 0},
+		{"other variant, flag or user", func() { q.expose("f", "b", "u1"); q.expose("g", "a", "u1") }, 3, 0},
+		{"queue full: dropped and counted", func() { q.expose("f", "a", "u2"); q.expose("f", "a", "u3") }, 3, 2},
+		{"full and seen: no recount", func() { q.expose("f", "a", "u1") }, 3, 2},
+		{"after sending, in the same interval: nothing", func() { q.remove(3, tally{sent: 3}); q.expose("f", "a", "u1") }, 0, 2},
+		{"new interval: reported again", func() { q.newInterval(); q.expose("f", "a", "u1") }, 1, 2},
+	}
+	for _, s := range steps {
+		s.do()
+		queued, _, dropped, _ := q.counts()
+		if queued != s.queued || dropped != s.dropped {
+			t.Fatalf("%s: queued %d, dropped %d; want %d, %d", s.name, queued, dropped, s.queued, s.dropped)
+		}
+	}
+	got := q.peek(10)
+	if want := (event{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "f", Variant: "a"}); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("queued %+v, want the one exposure of u1", got)
+	}
+}
+
+func TestQueueWakesOnFullBatch(t *testing.T) {
+	q := newQueue(100, 2, time.Now)
+	q.push(event{Name: "a"})
+	select {
+	case <-q.wake:
+		t.Fatal("woken before a batch was full")
+	default:
+	}
+	q.push(event{Name: "b"})
+	select {
+	case <-q.wake:
+	default:
+		t.Fatal("not woken with a full batch")
+	}
+}
