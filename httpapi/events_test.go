@@ -1,0 +1,200 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+// eventServer starts a server with the event routes, environments
+// "production" and "staging", and returns its URL and an evaluate token
+// for production.
+func eventServer(t *testing.T) (url, evalToken string) {
+	t.Helper()
+	ctx := context.Background()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "events.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a := auth.NewService(db)
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(ctx, &valueloop.Token{Name: "root", Scope: valueloop.ScopeAdmin}, adminSecret, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f := flags.NewService(db, nil)
+	for _, env := range []string{"production", "staging"} {
+		if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval, err := a.Create(ctx, &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.NewServer(a, f, db, nil)
+	srv.Addr = "127.0.0.1:0"
+	srv.Events = &httpapi.Events{Pipeline: p, Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+		p.Close()
+	})
+	return srv.URL(), eval
+}
+
+func sendEvents(t *testing.T, url, token, ctype, encoding string, body []byte, header ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/api/v1/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestEventsAPI(t *testing.T) {
+	url, eval := eventServer(t)
+	ndjson := `{"type":"exposure","id":"e1","flag":"checkout","variant":"on","targetingKey":"u1","time":"2026-06-01T10:00:00Z"}
+{"type":"tracking","id":"t1","name":"buy","targetingKey":"u1","value":10,"time":"2026-06-01T10:05:00Z"}
+{"type":"tracking","id":"t2","name":"buy","value":10,"time":"2026-06-01T10:05:00Z"}
+`
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(ndjson))
+	zw.Close()
+
+	tests := []struct {
+		name, token, ctype, encoding string
+		body                         []byte
+		header                       []string
+		status                       int
+		want                         []string
+	}{
+		{"ndjson gzip with a bad line", eval, "application/x-ndjson", "gzip", gz.Bytes(), nil, 200,
+			[]string{`"received": 3`, `"stored": 2`, `"rejected": 1`, `"index": 2`, `"field": "targetingKey"`}},
+		{"same batch again is all duplicates", eval, "application/x-ndjson", "", []byte(ndjson), nil, 200,
+			[]string{`"stored": 0`, `"duplicates": 2`, `"status": "duplicate"`, `"id": "e1"`}},
+		{"json array", eval, "application/json", "", []byte(`[{"type":"tracking","name":"buy","targetingKey":"u2"}]`), nil, 200,
+			[]string{`"stored": 1`, `"results": []`}},
+		{"broken array stores nothing", eval, "application/json", "", []byte(`[{"type":"tracking","name":"buy","targetingKey":"u3"},{`), nil, 400,
+			[]string{"malformed JSON in the array at event 1", "nothing was stored"}},
+		{"form post refused", eval, "application/x-www-form-urlencoded", "", []byte(`a=b`), nil, 415, []string{"Content-Type"}},
+		{"unknown encoding", eval, "application/json", "br", []byte(`[]`), nil, 415, []string{"Content-Encoding"}},
+		{"admin token needs the environment header", adminSecret, "application/json", "", []byte(`[]`), nil, 400, []string{"Valueloop-Environment"}},
+		{"admin token with header", adminSecret, "application/json", "", []byte(`[{"type":"tracking","name":"buy","targetingKey":"u4"}]`), []string{"Valueloop-Environment", "staging"}, 200, []string{`"stored": 1`}},
+		{"evaluate token of another environment", eval, "application/json", "", []byte(`[]`), []string{"Valueloop-Environment", "staging"}, 200, []string{`"received": 0`}},
+		{"bad token", "nope", "application/json", "", []byte(`[]`), nil, 401, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := sendEvents(t, url, tt.token, tt.ctype, tt.encoding, tt.body, tt.header...)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("answer lacks %s:\n%s", w, body)
+				}
+			}
+		})
+	}
+}
+
+func TestMetricRoutesAndAggregates(t *testing.T) {
+	url, eval := eventServer(t)
+	sendEvents(t, url, eval, "application/x-ndjson", "", []byte(`{"type":"exposure","flag":"checkout","variant":"on","targetingKey":"u1","time":"2026-06-01T10:00:00Z"}
+{"type":"tracking","name":"buy","targetingKey":"u1","value":12.5,"time":"2026-06-01T10:05:00Z"}
+{"type":"tracking","name":"buy","targetingKey":"u1","value":2,"time":"2026-06-01T09:05:00Z"}
+`))
+	do := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminSecret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// A metric created after the events has figures at once.
+	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"revenue","kind":"sum","event":"buy"}`); status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"r","kind":"ratio","event":"buy","window":"soon"}`); status != 400 {
+		t.Errorf("create with a bad window: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"r","kind":"ratio","event":"buy"}`); status != 400 || !strings.Contains(body, "denominator") {
+		t.Errorf("ratio without denominator: %d %s", status, body)
+	}
+	status, body := do("GET", "/api/v1/environments/production/aggregates?flag=checkout", "")
+	if status != 200 {
+		t.Fatalf("aggregates: %d %s", status, body)
+	}
+	var got httpapi.AggregatesJSON
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
+		t.Fatalf("aggregates: %s", body)
+	}
+	m := got.Flags[0].Variants[0].Metrics["revenue"]
+	if got.Flags[0].Variants[0].Users != 1 || m.Summary.Mean != 12.5 || m.Summary.PreMean != 2 || m.Kind != "mean" {
+		t.Errorf("revenue in variant on: %+v; want one user, 12.5 after exposure, covariate 2", got.Flags[0].Variants[0])
+	}
+	if status, body := do("POST", "/api/v1/environments/production/events/rebuild", ""); status != 200 || !strings.Contains(body, `"changed": false`) {
+		t.Errorf("rebuild: %d %s", status, body)
+	}
+	if status, _ := do("DELETE", "/api/v1/environments/production/metrics/revenue", ""); status != 204 {
+		t.Errorf("delete: %d", status)
+	}
+	if status, _ := do("GET", "/api/v1/environments/production/metrics/revenue", ""); status != 404 {
+		t.Errorf("get after delete: %d", status)
+	}
+	req, _ := http.NewRequest("GET", url+"/api/v1/environments/production/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+eval)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("metrics with an evaluate token: %d, want 403", resp.StatusCode)
+	}
+}

@@ -1,0 +1,153 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
+	good := `{"type":"tracking","id":"ok","name":"buy","targetingKey":"u","value":1.5,"time":"2026-06-01T11:00:00Z"}`
+	tests := []struct {
+		name, event, field, reason string
+	}{
+		{"missing targeting key", `{"type":"tracking","name":"buy"}`, "targetingKey", "required"},
+		{"wrong type of field", `{"type":"tracking","name":"buy","targetingKey":7}`, "targetingKey", "must be a string"},
+		{"unknown field", `{"type":"tracking","name":"buy","targetingKey":"u","colour":"red"}`, "colour", "unknown field"},
+		{"value as string", `{"type":"tracking","name":"buy","targetingKey":"u","value":"1"}`, "value", "must be a number"},
+		{"non-finite value", `{"type":"tracking","name":"buy","targetingKey":"u","value":1e999}`, "value", "finite"},
+		{"value out of range", `{"type":"tracking","name":"buy","targetingKey":"u","value":1e13}`, "value", "within"},
+		{"future time", `{"type":"tracking","name":"buy","targetingKey":"u","time":"2026-06-01T13:00:00Z"}`, "time", "ahead of the server clock"},
+		{"ancient time", `{"type":"tracking","name":"buy","targetingKey":"u","time":"1999-06-01T13:00:00Z"}`, "time", "before 2000"},
+		{"bad time", `{"type":"tracking","name":"buy","targetingKey":"u","time":"yesterday"}`, "time", "RFC 3339"},
+		{"unknown type", `{"type":"click","targetingKey":"u"}`, "type", `not "click"`},
+		{"exposure without variant", `{"type":"exposure","flag":"f","targetingKey":"u"}`, "variant", "required"},
+		{"exposure with value", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","value":1}`, "name", "no name, value"},
+		{"attributes not an object", `{"type":"tracking","name":"buy","targetingKey":"u","attributes":[1]}`, "attributes", "JSON object"},
+		{"not an object", `42`, "", "must be a JSON object"},
+		{"long key", `{"type":"tracking","name":"buy","targetingKey":"` + strings.Repeat("k", 300) + `"}`, "targetingKey", "longer than 256"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, format := range []string{"array", "ndjson"} {
+				body := "[" + good + "," + tt.event + "," + good + "]"
+				if format == "ndjson" {
+					body = good + "\n" + tt.event + "\n" + good + "\n"
+				}
+				b, err := Decode([]byte(body), now, Limits{})
+				if err != nil {
+					t.Fatalf("%s: Decode: %v", format, err)
+				}
+				if len(b.Events) != 2 || b.Index[0] != 0 || b.Index[1] != 2 {
+					t.Errorf("%s: kept %d events at %v, want the two good ones at 0 and 2", format, len(b.Events), b.Index)
+				}
+				if len(b.Rejected) != 1 {
+					t.Fatalf("%s: rejected %+v, want one", format, b.Rejected)
+				}
+				r := b.Rejected[0]
+				if r.Index != 1 || r.Field != tt.field || !strings.Contains(r.Reason, tt.reason) || r.Status != StatusRejected {
+					t.Errorf("%s: got %+v, want index 1, field %q, reason containing %q", format, r, tt.field, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeMalformedLinesAndBodies(t *testing.T) {
+	b, err := Decode([]byte("{\"type\":\"tracking\",\"name\":\"a\",\"targetingKey\":\"u\"}\n{\"type\":\n\n{\"type\":\"tracking\",\"name\":\"a\",\"targetingKey\":\"u\"} x\n"), now, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Received != 3 || len(b.Events) != 1 || len(b.Rejected) != 2 || !strings.Contains(b.Rejected[0].Reason, "malformed JSON") || b.Rejected[1].Index != 2 {
+		t.Errorf("NDJSON with broken lines: %+v", b)
+	}
+	for _, body := range []string{"", "  ", "42", `[{"type":"tracking"`, `[{}] x`} {
+		if _, err := Decode([]byte(body), now, Limits{}); err == nil {
+			t.Errorf("Decode(%q) = nil error, want the body rejected", body)
+		}
+	}
+}
+
+func TestDecodeOversizedBatch(t *testing.T) {
+	var evs []string
+	for i := 0; i < 5; i++ {
+		evs = append(evs, fmt.Sprintf(`{"type":"tracking","name":"a","targetingKey":"u%d"}`, i))
+	}
+	b, err := Decode([]byte("["+strings.Join(evs, ",")+"]"), now, Limits{MaxEvents: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Events) != 3 || len(b.Rejected) != 2 || b.Rejected[0].Index != 3 || !strings.Contains(b.Rejected[0].Reason, "at most 3 events") {
+		t.Errorf("oversized batch: %+v", b)
+	}
+}
+
+func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
+	body := `[{"type":"tracking","id":"a\u00e9\n\"q\"","name":"b\ud83d\ude00","targetingKey":"u\/1","value":-12.3456789,"time":"2026-05-01T00:00:00.123456Z","attributes":{"k":[1,{"x":null}]}}]`
+	b, err := Decode([]byte(body), now, Limits{})
+	if err != nil || len(b.Events) != 1 {
+		t.Fatalf("Decode: %+v, %v", b, err)
+	}
+	var want []struct {
+		ID, Name, TargetingKey string
+		Attributes             json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(body), &want); err != nil {
+		t.Fatal(err)
+	}
+	ev := b.Events[0]
+	if ev.ID != want[0].ID || ev.Name != want[0].Name || ev.TargetingKey != want[0].TargetingKey || string(ev.Attributes) != string(want[0].Attributes) {
+		t.Errorf("got %q %q %q %s, want %q %q %q %s", ev.ID, ev.Name, ev.TargetingKey, ev.Attributes, want[0].ID, want[0].Name, want[0].TargetingKey, want[0].Attributes)
+	}
+	if ev.Value != -12345679 || ev.Time != time.Date(2026, 5, 1, 0, 0, 0, 123e6, time.UTC).UnixMilli() || !ev.TimeSet {
+		t.Errorf("value %d time %d", ev.Value, ev.Time)
+	}
+}
+
+func TestLogRoundTrip(t *testing.T) {
+	in := []Event{
+		{Type: Exposure, ID: "x", Flag: "f", Variant: "a", TargetingKey: "u", Time: 5, TimeSet: true},
+		{Type: Tracking, Name: "n", TargetingKey: "v", Time: 3, Value: -7, HasValue: true, Attributes: []byte(`{"a":1}`)},
+	}
+	rec := EncodeLog(in)
+	if rec.MinTime != 3 || rec.MaxTime != 5 || rec.Count != 2 {
+		t.Errorf("record bounds %+v", rec)
+	}
+	var out []Event
+	if err := DecodeLog(rec.Data, func(e *Event) error { out = append(out, *e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(out) != fmt.Sprint(in) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+	if err := DecodeLog(rec.Data[:len(rec.Data)-3], func(*Event) error { return nil }); err == nil {
+		t.Error("truncated record decoded without error")
+	}
+}
+
+func TestSumsExact(t *testing.T) {
+	// Values with a huge mean and a tiny spread: naive float power sums
+	// lose every digit of the variance; exact sums do not.
+	var s Sums
+	for _, v := range []int64{1e15 + 1, 1e15 + 2, 1e15 + 3} {
+		s.apply(v, 0, 0, 1)
+	}
+	sum := s.Summary()
+	if sum.N != 3 || sum.Mean != 1e9+2e-6 || sum.M2 != 2e-12 {
+		t.Errorf("Summary = %+v, want mean 1e9+2e-6, M2 2e-12", sum)
+	}
+	s.apply(1e15+3, 0, 0, -1)
+	s.apply(1e15+3, 0, 0, 1)
+	buf, _ := s.MarshalBinary()
+	var back Sums
+	if err := back.UnmarshalBinary(buf); err != nil || back != s {
+		t.Errorf("binary round trip: %v, %+v", err, back)
+	}
+	if got := mul64(-3, 1<<62).big().String(); got != "-13835058055282163712" {
+		t.Errorf("mul64 = %s", got)
+	}
+}
