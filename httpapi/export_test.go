@@ -1,5 +1,7 @@
 package httpapi
 
+import "net/http"
+
 // Routes returns "METHOD /pattern" for every route s serves (for tests).
 func Routes(s *Server) []string {
 	var out []string
@@ -8,3 +10,6 @@ func Routes(s *Server) []string {
 	}
 	return out
 }
+
+// Handler returns s's routes as one handler, for benchmarks without a network.
+func Handler(s *Server) http.Handler { return s.routes() }

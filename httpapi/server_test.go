@@ -36,7 +36,7 @@ const prodFlags = `{"flags":{
 
 // MustServer starts a real server on a free port with a temporary database
 // holding environment "production" with prodFlags.
-func MustServer(t *testing.T) *env {
+func MustServer(t testing.TB) *env {
 	t.Helper()
 	db := sqlite.NewDB(filepath.Join(t.TempDir(), "api.db"))
 	if err := db.Open(); err != nil {
@@ -85,7 +85,7 @@ type call struct {
 	headers                   map[string]string
 }
 
-func (e *env) do(t *testing.T, c call) (*http.Response, string) {
+func (e *env) do(t testing.TB, c call) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if c.body != "" {
