@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFlagsCLI drives flag management through the CLI against the real
+// server: a change is visible to OFREP at once, the audit trail shows it with
+// its diff, export → apply is a no-op, and failures exit with codes scripts
+// can rely on.
+func TestFlagsCLI(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	_, evalToken, _ := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	evalToken = strings.TrimSpace(evalToken)
+	evaluate := func(key string) string {
+		_, body := post(t, srv.URL+"/ofrep/v1/evaluate/flags/"+key, evalToken, `{"context":{"targetingKey":"u1"}}`)
+		return body
+	}
+
+	code, out, errOut := srv.cli(t, srv.Admin, "flags", "list", "--env", "production")
+	if code != 0 || !strings.Contains(out, "checkout-flow") || !strings.Contains(out, "KEY") {
+		t.Fatalf("flags list: %d\n%s%s", code, out, errOut)
+	}
+
+	// Kill switch, seen by OFREP within a second.
+	start := time.Now()
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production", "--reason", "incident 7"); code != 0 {
+		t.Fatalf("disable: %d %s", code, errOut)
+	}
+	for !strings.Contains(evaluate("kill-switch-payments"), `"reason":"DISABLED"`) {
+		if time.Since(start) > time.Second {
+			t.Fatalf("OFREP did not see the change within 1s: %s", evaluate("kill-switch-payments"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	code, out, _ = srv.cli(t, srv.Admin, "audit", "--env", "production", "--flag", "kill-switch-payments")
+	if code != 0 || !strings.Contains(out, "flag.update") || !strings.Contains(out, "incident 7") ||
+		!strings.Contains(out, `~ /state: "ENABLED" → "DISABLED"`) || !strings.Contains(out, "bootstrap-admin") {
+		t.Errorf("audit:\n%s", out)
+	}
+
+	// set from a file, conditional on the version.
+	def := filepath.Join(t.TempDir(), "flag.json")
+	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"a":"a","b":"b"},"defaultVariant":"b"}`), 0o644)
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "set", "fresh", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("set: %d %s", code, errOut)
+	}
+	if body := evaluate("fresh"); !strings.Contains(body, `"value":"b"`) {
+		t.Errorf("after set: %s", body)
+	}
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "set", "fresh", "--env", "production", "-f", def, "--if-version", "7"); code != exitConflict {
+		t.Errorf("stale --if-version: exit %d (%s), want %d", code, errOut, exitConflict)
+	}
+
+	// Export, then apply the same file: nothing to do.
+	exported := filepath.Join(t.TempDir(), "prod.json")
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "export", "--env", "production", "-f", exported); code != 0 {
+		t.Fatalf("export: %d %s", code, errOut)
+	}
+	code, out, errOut = srv.cli(t, srv.Admin, "flags", "apply", "-f", exported, "--env", "production", "--prune")
+	if code != 0 || !strings.Contains(out, "0 to add, 0 to change, 0 to remove") || !strings.Contains(errOut, "up to date") {
+		t.Errorf("round trip apply: %d\n%s%s", code, out, errOut)
+	}
+
+	// A dry run shows the diff and changes nothing.
+	data, _ := os.ReadFile(exported)
+	edited := strings.Replace(string(data), `"defaultVariant": "twenty"`, `"defaultVariant": "ten"`, 1)
+	edited = strings.Replace(edited, `"fresh": {`, `"fresh2": {`, 1)
+	os.WriteFile(exported, []byte(edited), 0o644)
+	code, out, _ = srv.cli(t, srv.Admin, "flags", "apply", "-f", exported, "--env", "development", "--dry-run")
+	if code != 0 || !strings.Contains(out, "+ fresh2") {
+		t.Errorf("dry run on development: %d\n%s", code, out)
+	}
+	code, out, _ = srv.cli(t, srv.Admin, "flags", "apply", "-f", exported, "--env", "production", "--prune")
+	if code != 0 || !strings.Contains(out, "+ fresh2") || !strings.Contains(out, "- fresh") {
+		t.Errorf("apply with prune: %d\n%s", code, out)
+	}
+
+	// Exit codes.
+	for _, tc := range []struct {
+		name  string
+		token string
+		args  []string
+		code  int
+		hint  string
+	}{
+		{"unknown flag", srv.Admin, []string{"flags", "get", "nope", "--env", "production"}, exitNotFound, "not found"},
+		{"evaluate token", evalToken, []string{"flags", "disable", "theme", "--env", "production"}, exitUnauthorized, "admin token"},
+		{"no token", "", []string{"flags", "list", "--env", "production"}, exitUnauthorized, "VALUELOOP_TOKEN"},
+		{"missing env", srv.Admin, []string{"flags", "list"}, exitUsage, "--env is required"},
+		{"invalid definition", srv.Admin, []string{"flags", "apply", "-f", writeFile(t, `{"flags":{"x":{"state":"ON","variants":{"a":1}}}}`), "--env", "production"}, exitInvalid, "/flags/x/state"},
+		{"unknown subcommand", srv.Admin, []string{"flags", "frobnicate", "--env", "production"}, exitUsage, "unknown subcommand"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := srv.cli(t, tc.token, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.hint) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d mentioning %q", code, errOut, tc.code, tc.hint)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f.json")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
