@@ -102,13 +102,13 @@ start() {
 	valueloop)
 		port=8082
 		mkdir -p "$tmp/data"
-		VALUELOOP_ADMIN_TOKEN=admin-secret GOMAXPROCS=1 taskset -c 0 "$tmp/valueloop" serve \
+		VALUELOOP_ADMIN_TOKEN=admin-secret-ofrep-bench GOMAXPROCS=1 taskset -c 0 "$tmp/valueloop" serve \
 			--addr "127.0.0.1:$port" --data "$tmp/data" \
 			--flags-file "production=$root/bench/flags.json" >"$tmp/$server.log" 2>&1 &
 		pid=$!
 		wait_http "http://127.0.0.1:$port/"
-		token=$(VALUELOOP_SERVER="http://127.0.0.1:$port" VALUELOOP_TOKEN=admin-secret \
-			"$tmp/valueloop" token create --env production --scope evaluate)
+		token=$(VALUELOOP_SERVER="http://127.0.0.1:$port" VALUELOOP_TOKEN=admin-secret-ofrep-bench \
+			"$tmp/valueloop" token create --env production --scope evaluate 2>>"$tmp/$server.log")
 		;;
 	flagd)
 		port=8016
@@ -153,6 +153,8 @@ load() { # load SCENARIO DURATION OUTFILE
 }
 
 : >"$tmp/results.txt"
+# Other processes on either CPU distort the figures: record the load around the run.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for server in "${servers[@]}"; do
 	start "$server"
 	for scenario in $scenarios; do
@@ -174,6 +176,7 @@ if [[ -n ${RAW:-} ]]; then
 fi
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(go env GOVERSION)"
+echo "# load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (before well above 0.5: other work shared the CPUs; after includes this run, about 2-3)"
 echo "# servers: taskset -c 0, GOMAXPROCS=1; load: taskset -c 1 wrk -t2 -c50 -d$duration --latency (after a $warmup warm-up)"
 awk '
 	{ server[NR]=$1; scen[NR]=$2; rps[NR]=$3/($4/1e6); p50[NR]=$5/1000; p99[NR]=$6/1000; bad[NR]=$7+$8
