@@ -1,0 +1,439 @@
+package github
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// Source is the delivery.Event source of this package's events.
+const Source = "github"
+
+// Headers GitHub sends with every delivery.
+const (
+	EventHeader    = "X-GitHub-Event"
+	DeliveryHeader = "X-GitHub-Delivery"
+)
+
+// DefaultIncidentLabel marks incident issues when Config.IncidentLabel is empty.
+const DefaultIncidentLabel = "incident"
+
+// Config says how to read one GitHub source.
+type Config struct {
+	// IncidentLabel marks the issues that are incidents (compared without
+	// regard to case); DefaultIncidentLabel when empty.
+	IncidentLabel string
+	// Production lists environments by name with whether they are
+	// production (valueloop.Environment.Production). For an environment not
+	// listed, the deployment's production_environment flag decides, and
+	// without one it is not production: the name alone never makes an
+	// environment production.
+	Production map[string]bool
+	// ReleaseEnvironment names the environment a published release deploys
+	// to, for repositories whose releases are their deployments (a library,
+	// a mobile app). When empty, release events are ignored.
+	ReleaseEnvironment string
+}
+
+func (c *Config) incidentLabel() string {
+	if c.IncidentLabel == "" {
+		return DefaultIncidentLabel
+	}
+	return c.IncidentLabel
+}
+
+// Parse reads one delivery: eventType is the X-GitHub-Event header,
+// deliveryID the X-GitHub-Delivery header. Event types and actions that say
+// nothing about delivery come back Ignored with the reason; a malformed
+// payload is an EINVALID *valueloop.Error naming the field. Verify the
+// signature first.
+func Parse(eventType, deliveryID string, body []byte, cfg Config) (delivery.Event, error) {
+	ev := delivery.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}
+	var err error
+	switch eventType {
+	case "push":
+		err = parsePush(&ev, body)
+	case "pull_request":
+		err = parsePullRequest(&ev, body)
+	case "deployment":
+		err = parseDeployment(&ev, body, cfg)
+	case "deployment_status":
+		err = parseDeploymentStatus(&ev, body, cfg)
+	case "release":
+		err = parseRelease(&ev, body, cfg)
+	case "issues":
+		err = parseIssues(&ev, body, cfg)
+	case "ping":
+		ev.Ignored = "ping: the webhook is set up"
+	case "":
+		return ev, valueloop.FieldErrorf(EventHeader, "is required")
+	default:
+		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(eventType))
+	}
+	if err != nil {
+		return delivery.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}, err
+	}
+	return ev, nil
+}
+
+func (r *repository) check() error {
+	if r.FullName == "" {
+		return valueloop.FieldErrorf("repository.full_name", "is required")
+	}
+	return nil
+}
+
+func parsePush(ev *delivery.Event, body []byte) error {
+	var p pushEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	if err := p.Repository.check(); err != nil {
+		return err
+	}
+	if p.Ref == "" {
+		return valueloop.FieldErrorf("ref", "is required")
+	}
+	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
+	switch {
+	case p.Deleted:
+		ev.Ignored = "push deleted " + truncate(p.Ref)
+		return nil
+	case !ok:
+		ev.Ignored = "push to " + truncate(p.Ref) + ", not a branch"
+		return nil
+	case len(p.Commits) == 0:
+		ev.Ignored = "push without new commits"
+		return nil
+	case p.Repository.DefaultBranch == "":
+		return valueloop.FieldErrorf("repository.default_branch", "is required")
+	}
+	pushed, err := p.Repository.PushedAt.time("repository.pushed_at")
+	if err != nil {
+		return err
+	}
+	changes := make([]delivery.Change, len(p.Commits))
+	var newest time.Time
+	for i, c := range p.Commits {
+		field := fmt.Sprintf("commits[%d]", i)
+		if c.ID == "" {
+			return valueloop.FieldErrorf(field+".id", "is required")
+		}
+		at, err := c.Timestamp.required(field + ".timestamp")
+		if err != nil {
+			return err
+		}
+		newest = latest(newest, at)
+		changes[i] = delivery.Change{
+			Repo: p.Repository.FullName, SHA: strings.ToLower(c.ID), Branch: branch,
+			Paths: paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
+		}
+	}
+	// Commits reach the default branch when pushed to it; without the push
+	// time, the newest commit is the best lower bound.
+	if branch == p.Repository.DefaultBranch {
+		if pushed.IsZero() {
+			pushed = newest
+		}
+		for i := range changes {
+			changes[i].MergedAt = pushed
+		}
+	}
+	ev.Changes = changes
+	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func paths(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, p := range l {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func parsePullRequest(ev *delivery.Event, body []byte) error {
+	var p pullRequestEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	if err := p.Repository.check(); err != nil {
+		return err
+	}
+	pr := &p.PullRequest
+	switch {
+	case p.Action != "closed":
+		ev.Ignored = "pull request " + truncate(p.Action) + ": only merges are changes"
+		return nil
+	case !pr.Merged:
+		ev.Ignored = "pull request closed without merging"
+		return nil
+	case pr.Number == "":
+		return valueloop.FieldErrorf("pull_request.number", "is required")
+	case pr.MergeCommitSHA == "":
+		return valueloop.FieldErrorf("pull_request.merge_commit_sha", "is required")
+	case pr.Base.Ref != "" && p.Repository.DefaultBranch != "" && pr.Base.Ref != p.Repository.DefaultBranch:
+		ev.Ignored = "pull request merged into " + truncate(pr.Base.Ref) + ", not the default branch"
+		return nil
+	}
+	merged, err := pr.MergedAt.required("pull_request.merged_at")
+	if err != nil {
+		return err
+	}
+	created, err := pr.CreatedAt.required("pull_request.created_at")
+	if err != nil {
+		return err
+	}
+	ev.Changes = []delivery.Change{{
+		Repo: p.Repository.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
+		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged,
+	}}
+	return nil
+}
+
+// deploymentHints are the keys of a deployment's payload this package reads,
+// when the payload is a JSON object: the service deployed (for a repository
+// that holds several), the version, and a rollback mark.
+type deploymentHints struct {
+	Service  string
+	Version  string
+	Rollback bool
+}
+
+func hints(payload json.RawMessage) deploymentHints {
+	var m map[string]any
+	if json.Unmarshal(payload, &m) != nil {
+		return deploymentHints{} // a string payload, or none
+	}
+	var h deploymentHints
+	h.Service, _ = m["service"].(string)
+	h.Version, _ = m["version"].(string)
+	h.Rollback, _ = m["rollback"].(bool)
+	return h
+}
+
+// newDeployment reads what a deployment and deployment_status event share.
+func newDeployment(d *deployment, repo repository, env string, cfg Config) (delivery.Deployment, error) {
+	if err := repo.check(); err != nil {
+		return delivery.Deployment{}, err
+	}
+	if d.ID == "" {
+		return delivery.Deployment{}, valueloop.FieldErrorf("deployment.id", "is required")
+	}
+	if env == "" {
+		return delivery.Deployment{}, valueloop.FieldErrorf("deployment.environment", "is required")
+	}
+	h := hints(d.Payload)
+	prod, listed := cfg.Production[env]
+	if !listed && d.ProductionEnvironment != nil {
+		prod = *d.ProductionEnvironment
+	}
+	version := h.Version
+	if version == "" {
+		version = d.Ref
+	}
+	task := strings.ToLower(d.Task)
+	return delivery.Deployment{
+		ID: "github:deployment:" + d.ID.String(), Service: h.Service, Repo: repo.FullName,
+		Environment: env, Production: prod, SHA: strings.ToLower(d.SHA), Version: version,
+		Rollback: h.Rollback || task == "rollback" || strings.HasPrefix(task, "rollback:"),
+	}, nil
+}
+
+func parseDeployment(ev *delivery.Event, body []byte, cfg Config) error {
+	var p deploymentEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	d, err := newDeployment(&p.Deployment, p.Repository, p.Deployment.Environment, cfg)
+	if err != nil {
+		return err
+	}
+	if d.At, err = p.Deployment.CreatedAt.required("deployment.created_at"); err != nil {
+		return err
+	}
+	d.Status = delivery.StatusPending
+	ev.Deployments = []delivery.Deployment{d}
+	return nil
+}
+
+// statuses maps GitHub's deployment states to delivery statuses.
+var statuses = map[string]string{
+	"success":     delivery.StatusSuccess,
+	"failure":     delivery.StatusFailure,
+	"error":       delivery.StatusFailure,
+	"pending":     delivery.StatusPending,
+	"queued":      delivery.StatusPending,
+	"in_progress": delivery.StatusPending,
+}
+
+func parseDeploymentStatus(ev *delivery.Event, body []byte, cfg Config) error {
+	var p deploymentStatusEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	st := &p.DeploymentStatus
+	if st.State == "inactive" {
+		// GitHub marks a deployment inactive when a newer one replaces it:
+		// that says nothing about its outcome.
+		ev.Ignored = "deployment status inactive: superseded by a newer deployment"
+		return nil
+	}
+	status, ok := statuses[st.State]
+	if !ok {
+		return valueloop.FieldErrorf("deployment_status.state", "unknown state %q", truncate(st.State))
+	}
+	env := st.Environment
+	if env == "" {
+		env = p.Deployment.Environment
+	}
+	d, err := newDeployment(&p.Deployment, p.Repository, env, cfg)
+	if err != nil {
+		return err
+	}
+	d.Status = status
+	if d.At, err = st.CreatedAt.time("deployment_status.created_at"); err != nil {
+		return err
+	}
+	if d.At.IsZero() {
+		if d.At, err = st.UpdatedAt.required("deployment_status.created_at"); err != nil {
+			return err
+		}
+	}
+	ev.Deployments = []delivery.Deployment{d}
+	return nil
+}
+
+var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+
+func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
+	var p releaseEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	if err := p.Repository.check(); err != nil {
+		return err
+	}
+	r := &p.Release
+	switch {
+	case p.Action != "published" && p.Action != "released":
+		ev.Ignored = "release " + truncate(p.Action) + ": only publications are deployments"
+		return nil
+	case r.Draft:
+		ev.Ignored = "draft release"
+		return nil
+	case r.Prerelease:
+		ev.Ignored = "pre-release"
+		return nil
+	case cfg.ReleaseEnvironment == "":
+		ev.Ignored = "releases are not configured as deployments for this source"
+		return nil
+	case r.ID == "":
+		return valueloop.FieldErrorf("release.id", "is required")
+	}
+	at, err := r.PublishedAt.required("release.published_at")
+	if err != nil {
+		return err
+	}
+	d := delivery.Deployment{
+		ID: "github:release:" + r.ID.String(), Repo: p.Repository.FullName, Environment: cfg.ReleaseEnvironment,
+		Production: cfg.Production[cfg.ReleaseEnvironment], Version: r.TagName, Status: delivery.StatusSuccess, At: at,
+	}
+	if fullSHA.MatchString(r.TargetCommitish) { // otherwise a branch name
+		d.SHA = strings.ToLower(r.TargetCommitish)
+	}
+	ev.Deployments = []delivery.Deployment{d}
+	return nil
+}
+
+// rootCause finds "root cause: <sha>" in an incident's text, the convention
+// Four Keys established for naming the commit that caused an incident.
+var rootCause = regexp.MustCompile(`(?i)root[ _-]?cause:\s*([0-9a-f]{7,40})\b`)
+
+// CauseSHA returns the commit an incident's text names as its root cause.
+func CauseSHA(text string) string {
+	if m := rootCause.FindStringSubmatch(text); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
+}
+
+// ServiceLabelPrefix marks a label that names the service an issue concerns
+// ("service:checkout"), for repositories that hold several services.
+const ServiceLabelPrefix = "service:"
+
+func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
+	var p issuesEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	if err := p.Repository.check(); err != nil {
+		return err
+	}
+	is := &p.Issue
+	if is.ID == "" {
+		return valueloop.FieldErrorf("issue.id", "is required")
+	}
+	want := cfg.incidentLabel()
+	incident, service := false, ""
+	for _, l := range is.Labels {
+		incident = incident || strings.EqualFold(l.Name, want)
+		if s, ok := strings.CutPrefix(l.Name, ServiceLabelPrefix); ok && service == "" {
+			service = strings.TrimSpace(s)
+		}
+	}
+	opened, err := is.CreatedAt.required("issue.created_at")
+	if err != nil {
+		return err
+	}
+	updated, err := is.UpdatedAt.time("issue.updated_at")
+	if err != nil {
+		return err
+	}
+	inc := delivery.Incident{
+		ID: "github:issue:" + is.ID.String(), Service: service, Repo: p.Repository.FullName, Title: is.Title,
+		OpenedAt: opened, UpdatedAt: updated, CauseSHA: CauseSHA(is.Body),
+	}
+	switch {
+	case p.Action == "unlabeled" && strings.EqualFold(p.Label.Name, want) && !incident,
+		(p.Action == "deleted" || p.Action == "transferred") && incident:
+		inc.Void = true // no longer an incident here
+		ev.Incidents = []delivery.Incident{inc}
+		return nil
+	case !incident:
+		ev.Ignored = fmt.Sprintf("issue not labelled %q", truncate(want))
+		return nil
+	}
+	if is.State == "closed" {
+		closed, err := is.ClosedAt.time("issue.closed_at")
+		if err != nil {
+			return err
+		}
+		if closed.IsZero() {
+			closed = updated
+		}
+		if closed.IsZero() {
+			return valueloop.FieldErrorf("issue.closed_at", "is required for a closed issue")
+		}
+		closed = latest(closed, opened)
+		inc.ResolvedAt = &closed
+	}
+	ev.Incidents = []delivery.Incident{inc}
+	return nil
+}

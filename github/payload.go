@@ -1,0 +1,218 @@
+package github
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// The payload structs hold only the fields this package reads; GitHub sends
+// many more, which decoding skips.
+
+type repository struct {
+	FullName      string `json:"full_name"`
+	DefaultBranch string `json:"default_branch"`
+	PushedAt      stamp  `json:"pushed_at"`
+}
+
+type commit struct {
+	ID        string   `json:"id"`
+	Timestamp stamp    `json:"timestamp"`
+	Added     []string `json:"added"`
+	Removed   []string `json:"removed"`
+	Modified  []string `json:"modified"`
+}
+
+type pushEvent struct {
+	Ref        string     `json:"ref"`
+	Deleted    bool       `json:"deleted"`
+	Commits    []commit   `json:"commits"`
+	Repository repository `json:"repository"`
+}
+
+type pullRequestEvent struct {
+	Action      string `json:"action"`
+	PullRequest struct {
+		Number         json.Number `json:"number"`
+		Merged         bool        `json:"merged"`
+		MergedAt       stamp       `json:"merged_at"`
+		CreatedAt      stamp       `json:"created_at"`
+		MergeCommitSHA string      `json:"merge_commit_sha"`
+		Head           struct {
+			Ref string `json:"ref"`
+		} `json:"head"`
+		Base struct {
+			Ref string `json:"ref"`
+		} `json:"base"`
+	} `json:"pull_request"`
+	Repository repository `json:"repository"`
+}
+
+type deployment struct {
+	ID                    json.Number     `json:"id"`
+	SHA                   string          `json:"sha"`
+	Ref                   string          `json:"ref"`
+	Task                  string          `json:"task"`
+	Environment           string          `json:"environment"`
+	Payload               json.RawMessage `json:"payload"`
+	ProductionEnvironment *bool           `json:"production_environment"`
+	CreatedAt             stamp           `json:"created_at"`
+}
+
+type deploymentEvent struct {
+	Action     string     `json:"action"`
+	Deployment deployment `json:"deployment"`
+	Repository repository `json:"repository"`
+}
+
+type deploymentStatusEvent struct {
+	Action           string `json:"action"`
+	DeploymentStatus struct {
+		State       string `json:"state"`
+		Environment string `json:"environment"`
+		CreatedAt   stamp  `json:"created_at"`
+		UpdatedAt   stamp  `json:"updated_at"`
+	} `json:"deployment_status"`
+	Deployment deployment `json:"deployment"`
+	Repository repository `json:"repository"`
+}
+
+type releaseEvent struct {
+	Action  string `json:"action"`
+	Release struct {
+		ID              json.Number `json:"id"`
+		TagName         string      `json:"tag_name"`
+		TargetCommitish string      `json:"target_commitish"`
+		Draft           bool        `json:"draft"`
+		Prerelease      bool        `json:"prerelease"`
+		PublishedAt     stamp       `json:"published_at"`
+	} `json:"release"`
+	Repository repository `json:"repository"`
+}
+
+type label struct {
+	Name string `json:"name"`
+}
+
+type issuesEvent struct {
+	Action string `json:"action"`
+	Issue  struct {
+		ID        json.Number `json:"id"`
+		Title     string      `json:"title"`
+		State     string      `json:"state"`
+		Body      string      `json:"body"`
+		Labels    []label     `json:"labels"`
+		CreatedAt stamp       `json:"created_at"`
+		UpdatedAt stamp       `json:"updated_at"`
+		ClosedAt  stamp       `json:"closed_at"`
+	} `json:"issue"`
+	Label      label      `json:"label"`
+	Repository repository `json:"repository"`
+}
+
+// stamp is a timestamp as GitHub writes it: an RFC 3339 string with any
+// offset, or (repository.pushed_at in push events) Unix seconds; null when
+// absent. It is read with its field name so that errors can name it.
+type stamp []byte
+
+func (s *stamp) UnmarshalJSON(b []byte) error {
+	*s = append((*s)[:0], b...)
+	return nil
+}
+
+// time returns the time in UTC; the zero time when absent.
+func (s stamp) time(field string) (time.Time, error) {
+	b := bytes.TrimSpace(s)
+	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
+		return time.Time{}, nil
+	}
+	var t time.Time
+	if b[0] == '"' {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return t, valueloop.FieldErrorf(field, "is not a valid JSON string")
+		}
+		v, err := time.Parse(time.RFC3339, str)
+		if err != nil {
+			return t, valueloop.FieldErrorf(field, "is not an RFC 3339 time: %q", truncate(str))
+		}
+		t = v
+	} else {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return t, valueloop.FieldErrorf(field, "is neither an RFC 3339 time nor Unix seconds: %s", truncate(string(b)))
+		}
+		if n < 0 || n > 7258118400 { // 1970 to 2200
+			return t, valueloop.FieldErrorf(field, "Unix time %d is out of range", n)
+		}
+		t = time.Unix(n, 0)
+	}
+	if t.Year() < 1970 || t.Year() >= 2200 {
+		return time.Time{}, valueloop.FieldErrorf(field, "%s is out of range (1970 to 2199)", t.Format(time.RFC3339))
+	}
+	return t.UTC(), nil
+}
+
+// required is time for fields that must be there.
+func (s stamp) required(field string) (time.Time, error) {
+	t, err := s.time(field)
+	if err == nil && t.IsZero() {
+		err = valueloop.FieldErrorf(field, "is required")
+	}
+	return t, err
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// decode unmarshals a payload; a malformed one is an EINVALID error naming
+// the field at fault.
+func decode(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return valueloop.FieldErrorf(field, "must be a JSON %s, not %s", jsonKind(te.Type), te.Value)
+	case errors.As(err, &se):
+		return valueloop.FieldErrorf("body", "is not valid JSON (at byte %d): %v", se.Offset, se)
+	}
+	return valueloop.FieldErrorf("body", "is not valid JSON: %v", err)
+}
+
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	if t == reflect.TypeFor[json.Number]() {
+		return "number"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}

@@ -1,0 +1,131 @@
+package github
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// referenceDir holds real public GitHub payloads (see its SOURCES.md),
+// outside the module: the test runs only where it is present.
+const referenceDir = "../../shared/reference/webhooks/github"
+
+func TestReferencePayloads(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(referenceDir, "*.json"))
+	if len(files) == 0 {
+		t.Skip("no reference payloads at " + referenceDir)
+	}
+	cfg := Config{Production: map[string]bool{"production": true}, ReleaseEnvironment: "production", IncidentLabel: "bug"}
+	type check func(t *testing.T, ev delivery.Event)
+	ignored := func(t *testing.T, ev delivery.Event) {
+		if ev.Ignored == "" {
+			t.Errorf("got %+v, want it ignored", ev)
+		}
+	}
+	deployment := func(status string, production bool) check {
+		return func(t *testing.T, ev delivery.Event) {
+			if len(ev.Deployments) != 1 || ev.Deployments[0].Status != status || ev.Deployments[0].Production != production {
+				t.Errorf("got %+v, want one %s deployment, production %v", ev.Deployments, status, production)
+			}
+		}
+	}
+	checks := map[string]check{
+		"push.json":                         ignored, // a deleted tag
+		"pull_request.closed.unmerged.json": ignored,
+		"pull_request.closed.merged.json": func(t *testing.T, ev delivery.Event) {
+			if len(ev.Changes) != 1 || ev.Changes[0].SHA != "18936fb4b760b985e35fae9aa953a349703a4c53" || ev.Changes[0].PR != "17" ||
+				ev.Changes[0].MergedAt.Format("2006-01-02T15:04:05Z") != "2022-10-12T08:33:55Z" {
+				t.Errorf("got %+v, want the merge of PR 17", ev.Changes)
+			}
+		},
+		"pull_request.closed.merged.2.json":      func(t *testing.T, ev delivery.Event) { wantChanges(t, ev, 1) },
+		"deployment.created.json":                deployment(delivery.StatusPending, true),
+		"deployment_status.success.json":         deployment(delivery.StatusSuccess, true),
+		"deployment_status.failure.DERIVED.json": deployment(delivery.StatusFailure, true),
+		// github-pages, with production_environment: false.
+		"deployment_status.in_progress.json": deployment(delivery.StatusPending, false),
+		"issues.opened.json":                 func(t *testing.T, ev delivery.Event) { wantIncident(t, ev, false) },
+		"issues.labeled.json":                func(t *testing.T, ev delivery.Event) { wantIncident(t, ev, false) },
+		// Reopened: closed_at is still set, yet the incident is open.
+		"issues.reopened.json":                           func(t *testing.T, ev delivery.Event) { wantIncident(t, ev, false) },
+		"issues.closed.labeled.json":                     ignored, // labelled triage and team, not bug
+		"release.published.json":                         deployment(delivery.StatusSuccess, true),
+		"workflow_run.completed.json":                    ignored,
+		"workflow_run.completed.with-pull-requests.json": ignored,
+		"workflow_job.completed.failure.json":            ignored,
+		"check_suite.completed.json":                     ignored,
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := Parse(eventType(name), "ref", body, cfg)
+			if err != nil {
+				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
+			}
+			checkValid(t, ev)
+			if c := checks[name]; c != nil {
+				c(t, ev)
+			} else if !strings.HasPrefix(name, "SOURCES") {
+				t.Logf("no specific check for %s: %+v", name, ev)
+			}
+		})
+	}
+	// The closed issue is an incident under its own label, resolved.
+	body, err := os.ReadFile(filepath.Join(referenceDir, "issues.closed.labeled.json"))
+	if err == nil {
+		ev, err := Parse("issues", "ref", body, Config{IncidentLabel: "triage"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIncident(t, ev, true)
+		if r := ev.Incidents[0].ResolvedAt; r == nil || r.Format("15:04:05") != "13:54:56" {
+			t.Errorf("resolved at %v, want 13:54:56", r)
+		}
+	}
+}
+
+func wantChanges(t *testing.T, ev delivery.Event, n int) {
+	t.Helper()
+	if len(ev.Changes) != n {
+		t.Errorf("got %d changes, want %d: %+v", len(ev.Changes), n, ev)
+	}
+}
+
+func wantIncident(t *testing.T, ev delivery.Event, resolved bool) {
+	t.Helper()
+	if len(ev.Incidents) != 1 || (ev.Incidents[0].ResolvedAt != nil) != resolved {
+		t.Errorf("got %+v, want one incident, resolved %v", ev.Incidents, resolved)
+	}
+}
+
+// checkValid asserts what every parsed event guarantees: records the
+// delivery package accepts.
+func checkValid(t *testing.T, ev delivery.Event) {
+	t.Helper()
+	if ev.Ignored != "" && len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
+		t.Errorf("ignored (%s) yet carries records: %+v", ev.Ignored, ev)
+	}
+	for _, c := range ev.Changes {
+		if err := c.Validate(); err != nil {
+			t.Errorf("change %+v: %v", c, err)
+		}
+	}
+	for _, d := range ev.Deployments {
+		if err := d.Validate(); err != nil {
+			t.Errorf("deployment %+v: %v", d, err)
+		}
+	}
+	for _, i := range ev.Incidents {
+		if err := i.Validate(); err != nil {
+			t.Errorf("incident %+v: %v", i, err)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package github
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+)
+
+// SignatureHeader is the header that carries a delivery's signature.
+const SignatureHeader = "X-Hub-Signature-256"
+
+// Verify checks a delivery's X-Hub-Signature-256 header ("sha256=" and the
+// hex HMAC-SHA256 of the body under the webhook's secret), comparing in
+// constant time. Any failure is an EUNAUTHORIZED error; an empty secret
+// verifies nothing and is refused.
+func Verify(secret, body []byte, signature string) error {
+	unauthorized := func(msg string) error {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: msg}
+	}
+	if len(secret) == 0 {
+		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no webhook secret is configured for this GitHub source")
+	}
+	if signature == "" {
+		return unauthorized("is missing: give the webhook a secret")
+	}
+	digest, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok {
+		return unauthorized(`must start with "sha256="`)
+	}
+	got, err := hex.DecodeString(digest)
+	if err != nil || len(got) != sha256.Size {
+		return unauthorized("is not a hex SHA-256 digest")
+	}
+	if !hmac.Equal(got, mac(secret, body)) {
+		return unauthorized("does not match the body: wrong secret, or the body was altered")
+	}
+	return nil
+}
+
+// Sign returns the X-Hub-Signature-256 value GitHub sends for body.
+func Sign(secret, body []byte) string {
+	return "sha256=" + hex.EncodeToString(mac(secret, body))
+}
+
+func mac(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
+}
