@@ -47,22 +47,24 @@ type EventStore interface {
 // MaxEventBody bounds an event request body after decompression.
 const MaxEventBody = 32 << 20
 
-// eventRoutes adds the event and metric routes and their metrics.
-func (s *Server) eventRoutes(mux *http.ServeMux) {
-	if s.Events == nil {
-		return
+// eventRoutes lists the event and metric routes (part of routeTable).
+func (s *Server) eventRoutes() []route {
+	return []route{
+		{"POST", "/api/v1/events", evaluate, s.timed("events", s.handleEvents)},
+		{"GET", "/api/v1/environments/{env}/metrics", admin, s.handleListMetrics},
+		{"POST", "/api/v1/environments/{env}/metrics", admin, s.handleCreateMetric},
+		{"GET", "/api/v1/environments/{env}/metrics/{key}", admin, s.handleGetMetric},
+		{"DELETE", "/api/v1/environments/{env}/metrics/{key}", admin, s.handleDeleteMetric},
+		{"GET", "/api/v1/environments/{env}/aggregates", admin, s.handleAggregates},
+		{"POST", "/api/v1/environments/{env}/events/rebuild", admin, s.handleRebuild},
 	}
+}
+
+// registerEventMetrics exposes the pipeline's counters in /metrics.
+func (s *Server) registerEventMetrics() {
 	if s.Events.Now == nil {
 		s.Events.Now = time.Now
 	}
-	mux.Handle("POST /api/v1/events", s.timed("events", http.HandlerFunc(s.handleEvents)))
-	mux.HandleFunc("GET /api/v1/environments/{env}/metrics", s.admin(s.handleListMetrics))
-	mux.HandleFunc("POST /api/v1/environments/{env}/metrics", s.admin(s.handleCreateMetric))
-	mux.HandleFunc("GET /api/v1/environments/{env}/metrics/{key}", s.admin(s.handleGetMetric))
-	mux.HandleFunc("DELETE /api/v1/environments/{env}/metrics/{key}", s.admin(s.handleDeleteMetric))
-	mux.HandleFunc("GET /api/v1/environments/{env}/aggregates", s.admin(s.handleAggregates))
-	mux.HandleFunc("POST /api/v1/environments/{env}/events/rebuild", s.admin(s.handleRebuild))
-
 	c := s.Events.Pipeline.Counters()
 	counter := func(name, help string, v interface{ Load() uint64 }) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })

@@ -13,3 +13,12 @@ func Routes(s *Server) []string {
 
 // Handler returns s's routes as one handler, for benchmarks without a network.
 func Handler(s *Server) http.Handler { return s.routes() }
+
+// RouteScopes maps "METHOD /pattern" to the token a route needs.
+func RouteScopes(s *Server) map[string]string {
+	out := map[string]string{}
+	for _, r := range s.routeTable() {
+		out[r.method+" "+r.pattern] = [...]string{"public", "evaluate", "admin"}[r.auth]
+	}
+	return out
+}

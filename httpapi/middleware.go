@@ -49,13 +49,20 @@ func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, string, e
 	return live.Snapshot, env, nil
 }
 
-// evaluated counts every single-flag evaluation by flag and reason.
-func (s *Server) evaluated(r *http.Request, env string, res *evaluation.Result) {
+// evaluated counts every single-flag evaluation by flag and reason, and
+// hands the exposure (who saw which variant) to the ingestion pipeline
+// without blocking.
+func (s *Server) evaluated(r *http.Request, env string, ctx map[string]any, res *evaluation.Result) {
 	flag := res.FlagKey
 	if res.ErrorCode == "FLAG_NOT_FOUND" {
 		flag = "" // keys that name no flag must not grow the label set
 	}
 	s.metrics.evaluation(env, flag, string(res.Reason))
+	if res.Variant != "" && res.ErrorCode == "" {
+		if key, _ := ctx["targetingKey"].(string); key != "" {
+			s.recordExposure(env, res.FlagKey, res.Variant, key)
+		}
+	}
 }
 
 // withEvaluator requires any live token (evaluate or admin).

@@ -27,7 +27,7 @@ const (
 // routeTable lists every route of the API surface.
 func (s *Server) routeTable() []route {
 	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated}
-	return []route{
+	routes := []route{
 		// Operations.
 		{"GET", "/healthz", public, s.handleHealthz},
 		{"GET", "/readyz", public, s.handleReadyz},
@@ -59,6 +59,10 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/api/v1/tokens/{id}", admin, s.handleRevokeToken},
 		{"GET", "/api/v1/audit", admin, s.handleAudit},
 	}
+	if s.Events != nil {
+		routes = append(routes, s.eventRoutes()...)
+	}
+	return routes
 }
 
 func (s *Server) routes() http.Handler {
@@ -70,8 +74,5 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
-	// Events and metrics (events.go).
-	s.eventRoutes(mux)
-
 	return mux
 }

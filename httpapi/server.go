@@ -65,6 +65,9 @@ func (s *Server) Open() error {
 		return errors.New("httpapi: Auth, Flags and Audit are required")
 	}
 	s.metrics = newMetrics(s.Registry)
+	if s.Events != nil {
+		s.registerEventMetrics()
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)

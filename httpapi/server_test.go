@@ -17,6 +17,7 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -66,7 +67,13 @@ func MustServer(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pipeline := ingest.NewPipeline(db, nil)
+	if err := pipeline.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pipeline.Close() })
 	srv := httpapi.NewServer(a, f, db, nil)
+	srv.Events = &httpapi.Events{Pipeline: pipeline, Store: db}
 	srv.Addr = "127.0.0.1:0"
 	srv.Heartbeat = 50 * time.Millisecond
 	if err := srv.Open(); err != nil {
@@ -172,10 +179,10 @@ func TestEvaluateTokenForbiddenOnAdminRoutes(t *testing.T) {
 	}
 	n := 0
 	for path, ops := range doc["paths"].(map[string]any) {
-		if !strings.HasPrefix(path, "/api/v1/") || strings.HasSuffix(path, "/stream") || path == "/api/v1/openapi.json" {
-			continue
-		}
-		for method := range ops.(map[string]any) {
+		for method, op := range ops.(map[string]any) {
+			if op.(map[string]any)["x-valueloop-scope"] != "admin" {
+				continue
+			}
 			p := strings.NewReplacer("{env}", "production", "{key}", "kill", "{id}", "1").Replace(path)
 			before, _ := e.db.Audit(context.Background(), valueloop.AuditFilter{})
 			resp, body := e.do(t, call{method: strings.ToUpper(method), path: p, token: e.eval, body: `{"name":"x","scope":"admin"}`})
@@ -401,4 +408,59 @@ func TestStream(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("stream of another environment: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestOpenAPIScopes: the scope each operation documents is the one the
+// route table enforces.
+func TestOpenAPIScopes(t *testing.T) {
+	e := MustServer(t)
+	_, doc := openAPIRoutes(t, e)
+	scopes := httpapi.RouteScopes(e.srv)
+	for path, ops := range doc["paths"].(map[string]any) {
+		for method, op := range ops.(map[string]any) {
+			key := strings.ToUpper(method) + " " + path
+			if got := op.(map[string]any)["x-valueloop-scope"]; got != scopes[key] {
+				t.Errorf("%s: documented scope %v, route table says %q", key, got, scopes[key])
+			}
+		}
+	}
+}
+
+// TestOFREPRecordsExposures: evaluations with a targeting key reach the
+// ingestion pipeline as exposures, off the request path.
+func TestOFREPRecordsExposures(t *testing.T) {
+	e := MustServer(t)
+	for _, user := range []string{"u1", "u2", "u3"} {
+		resp, body := e.do(t, call{method: "POST", path: "/ofrep/v1/evaluate/flags/checkout", token: e.eval,
+			body: `{"context":{"targetingKey":"` + user + `","tier":"gold"}}`})
+		if resp.StatusCode != 200 {
+			t.Fatalf("evaluate: %d %s", resp.StatusCode, body)
+		}
+	}
+	e.do(t, call{method: "POST", path: "/ofrep/v1/evaluate/flags/checkout", token: e.eval, body: `{"context":{}}`}) // no key: no exposure
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := e.do(t, call{method: "GET", path: "/api/v1/environments/production/aggregates?flag=checkout", token: adminSecret})
+		if strings.Contains(body, `"variant": "b"`) && strings.Contains(body, `"users": 3`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exposures not recorded within 10s: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, metrics := e.do(t, call{method: "GET", path: "/metrics"})
+	if !strings.Contains(metrics, "valueloop_exposures_recorded_total 3") {
+		t.Errorf("/metrics should count 3 recorded exposures:\n%s", grepLines(metrics, "exposures"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

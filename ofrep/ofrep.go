@@ -48,9 +48,9 @@ type Handler struct {
 	// Error writes a non-OFREP error (401, 403, 500) in the server's usual
 	// way. Required.
 	Error func(w http.ResponseWriter, r *http.Request, err error)
-	// Evaluated, if set, is called after every single evaluation; it must
-	// not block (metrics, exposure queues).
-	Evaluated func(r *http.Request, env string, res *evaluation.Result)
+	// Evaluated, if set, is called after every single-flag evaluation with
+	// the request's context; it must not block (metrics, exposure queues).
+	Evaluated func(r *http.Request, env string, ctx map[string]any, res *evaluation.Result)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -122,7 +122,7 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	}
 	res := snap.Evaluate(key, ctx)
 	if h.Evaluated != nil {
-		h.Evaluated(r, env, &res)
+		h.Evaluated(r, env, ctx, &res)
 	}
 	buf.Reset()
 	status := http.StatusOK
