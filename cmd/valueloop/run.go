@@ -62,8 +62,6 @@ Usage:
   valueloop token revoke ID
   valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
   valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
-  valueloop events send|import|rebuild|load ... (see 'valueloop events')
-  valueloop metrics create|list|get|delete ... (see 'valueloop metrics')
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
   valueloop metrics create|list|get|delete --env ENV ...
 
