@@ -120,7 +120,21 @@ type compiler struct {
 	scopes   []scopeKind
 	needsNow bool
 	problems []valueloop.Problem
+	// expanded caches $ref bodies by evaluator, scopes and position, so
+	// that evaluators that refer to each other several times compile in
+	// linear time; nodes counts compiled nodes against maxNodes.
+	expanded map[string]refEntry
+	nodes    int
+	tooBig   bool
 }
+
+type refEntry struct {
+	e        expr
+	needsNow bool
+}
+
+// maxNodes bounds the size of one compiled rule, $refs expanded.
+const maxNodes = 200000
 
 func (c *compiler) fail(path, format string, args ...any) {
 	if !c.strict || !c.report {
@@ -143,6 +157,14 @@ func esc(s string) string {
 // arrays are evaluated element by element, everything else is itself. res
 // marks a position whose value becomes the flag's variant name.
 func (c *compiler) compile(raw any, path string, res bool) expr {
+	if c.nodes++; c.nodes > maxNodes {
+		if !c.tooBig {
+			c.tooBig = true
+			c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
+				Message: fmt.Sprintf("the rule has more than %d operations with its $refs expanded", maxNodes)})
+		}
+		return errExpr("rule too large")
+	}
 	switch t := raw.(type) {
 	case map[string]any:
 		if len(t) == 1 {
@@ -354,11 +376,21 @@ func (c *compiler) ref(args any, path string, res bool) expr {
 			return errExpr(fmt.Sprintf("evaluator %q refers to itself", name))
 		}
 	}
+	key := fmt.Sprintf("%s\x00%v\x00%v\x00%v", name, res, c.report, c.scopes)
+	if hit, ok := c.expanded[key]; ok {
+		c.needsNow = c.needsNow || hit.needsNow
+		return hit.e
+	}
 	c.refs = append(c.refs, name)
-	report := c.report
+	report, needsNow := c.report, c.needsNow
 	c.report = c.report && !c.inFlag // problems inside are reported once, at the evaluator
+	c.needsNow = false
 	e := c.compile(body, "/$evaluators/"+esc(name), res)
-	c.report = report
+	if c.expanded == nil {
+		c.expanded = map[string]refEntry{}
+	}
+	c.expanded[key] = refEntry{e: e, needsNow: c.needsNow}
+	c.report, c.needsNow = report, needsNow || c.needsNow
 	c.refs = c.refs[:len(c.refs)-1]
 	return e
 }

@@ -445,7 +445,7 @@ func jsonError(data []byte, err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := 1, 1
-		for _, b := range data[:min(int(se.Offset), len(data))] {
+		for _, b := range data[:max(0, min(int(se.Offset)-1, len(data)))] { // Offset is just past the bad byte
 			if b == '\n' {
 				line, col = line+1, 1
 			} else {
