@@ -19,69 +19,69 @@ import (
 
 // BooleanEvaluation evaluates a boolean flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
-	r, ok := p.evaluate(flag, flatCtx)
-	if !ok {
+	cur := p.cur.Load()
+	if cur == nil {
 		return openfeature.BoolResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
-	v, r := evaluation.ResolveBool(r, def)
-	p.expose(&r, flatCtx)
+	v, r := evaluation.ResolveBool(cur.snap.Evaluate(flag, flatCtx), def)
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
 	return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 // StringEvaluation evaluates a string flag.
 func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, flatCtx openfeature.FlattenedContext) openfeature.StringResolutionDetail {
-	r, ok := p.evaluate(flag, flatCtx)
-	if !ok {
+	cur := p.cur.Load()
+	if cur == nil {
 		return openfeature.StringResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
-	v, r := evaluation.ResolveString(r, def)
-	p.expose(&r, flatCtx)
+	v, r := evaluation.ResolveString(cur.snap.Evaluate(flag, flatCtx), def)
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
 	return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 // FloatEvaluation evaluates a number flag.
 func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, flatCtx openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
-	r, ok := p.evaluate(flag, flatCtx)
-	if !ok {
+	cur := p.cur.Load()
+	if cur == nil {
 		return openfeature.FloatResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
-	v, r := evaluation.ResolveFloat(r, def)
-	p.expose(&r, flatCtx)
+	v, r := evaluation.ResolveFloat(cur.snap.Evaluate(flag, flatCtx), def)
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
 	return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 // IntEvaluation evaluates an integer flag; like flagd, a fractional value
 // is truncated toward zero.
 func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, flatCtx openfeature.FlattenedContext) openfeature.IntResolutionDetail {
-	r, ok := p.evaluate(flag, flatCtx)
-	if !ok {
+	cur := p.cur.Load()
+	if cur == nil {
 		return openfeature.IntResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
-	v, r := evaluation.ResolveInt(r, def)
-	p.expose(&r, flatCtx)
+	v, r := evaluation.ResolveInt(cur.snap.Evaluate(flag, flatCtx), def)
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
 	return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 // ObjectEvaluation evaluates an object flag. The value is shared with
 // every other evaluation of the flag: treat it as read-only.
 func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, flatCtx openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
-	r, ok := p.evaluate(flag, flatCtx)
-	if !ok {
-		return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
-	}
-	v, r := evaluation.ResolveObject(r, def)
-	p.expose(&r, flatCtx)
-	return openfeature.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
-}
-
-// evaluate evaluates flag on the current snapshot; ok is false before the
-// first flag set.
-func (p *Provider) evaluate(flag string, flatCtx openfeature.FlattenedContext) (r evaluation.Result, ok bool) {
 	cur := p.cur.Load()
 	if cur == nil {
-		return r, false
+		return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
-	return cur.snap.Evaluate(flag, flatCtx), true
+	v, r := evaluation.ResolveObject(cur.snap.Evaluate(flag, flatCtx), def)
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
+	return openfeature.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 var notReadyDetail = openfeature.ProviderResolutionDetail{
@@ -89,16 +89,21 @@ var notReadyDetail = openfeature.ProviderResolutionDetail{
 	Reason:          openfeature.ErrorReason,
 }
 
+// detail translates a result; small enough to be inlined on the way out.
 func detail(r *evaluation.Result) openfeature.ProviderResolutionDetail {
-	d := openfeature.ProviderResolutionDetail{
-		Reason:       openfeature.Reason(r.Reason),
-		Variant:      r.Variant,
-		FlagMetadata: r.Metadata,
-	}
 	if r.ErrorCode != "" {
-		d.ResolutionError = resolutionError(r.ErrorCode, r.ErrorMessage)
+		return errorDetail(r)
 	}
-	return d
+	return openfeature.ProviderResolutionDetail{Reason: openfeature.Reason(r.Reason), Variant: r.Variant, FlagMetadata: r.Metadata}
+}
+
+func errorDetail(r *evaluation.Result) openfeature.ProviderResolutionDetail {
+	return openfeature.ProviderResolutionDetail{
+		ResolutionError: resolutionError(r.ErrorCode, r.ErrorMessage),
+		Reason:          openfeature.Reason(r.Reason),
+		Variant:         r.Variant,
+		FlagMetadata:    r.Metadata,
+	}
 }
 
 func resolutionError(code evaluation.ErrorCode, msg string) openfeature.ResolutionError {
@@ -117,17 +122,11 @@ func resolutionError(code evaluation.ErrorCode, msg string) openfeature.Resoluti
 	return openfeature.NewGeneralResolutionError(msg)
 }
 
-// expose queues an exposure for a result that served a variant to a
-// targeting key.
-func (p *Provider) expose(r *evaluation.Result, flatCtx openfeature.FlattenedContext) {
-	if p.NoExposures || r.Variant == "" {
-		return
-	}
-	key, _ := flatCtx[openfeature.TargetingKey].(string)
-	if key == "" {
-		return // an exposure must name who was exposed
-	}
-	if q := p.queue.Load(); q != nil {
-		q.expose(r.FlagKey, r.Variant, key)
+// expose queues an exposure of a variant served to the context's targeting
+// key (an exposure must name who was exposed). The queue exists: Init makes
+// it before any flag set can arrive.
+func (p *Provider) expose(flag, variant string, flatCtx openfeature.FlattenedContext) {
+	if key, _ := flatCtx[openfeature.TargetingKey].(string); key != "" {
+		p.queue.Load().expose(flag, variant, key)
 	}
 }

@@ -115,13 +115,12 @@ type queue struct {
 
 	mu       sync.Mutex
 	events   []event
-	seen     map[exposureKey]struct{} // exposures queued this interval
+	seen     map[string]map[string]string // flag → targeting key → variant, queued this interval
+	nseen    int
 	sent     uint64
 	dropped  uint64
 	rejected uint64
 }
-
-type exposureKey struct{ flag, variant, targetingKey string }
 
 func newQueue(limit, batch int, now func() time.Time) *queue {
 	if limit <= 0 {
@@ -130,24 +129,31 @@ func newQueue(limit, batch int, now func() time.Time) *queue {
 	if batch <= 0 {
 		batch = 500
 	}
-	return &queue{limit: limit, batch: batch, seenLimit: max(4*limit, 1024), now: now, wake: make(chan struct{}, 1), seen: map[exposureKey]struct{}{}}
+	return &queue{limit: limit, batch: batch, seenLimit: max(4*limit, 1024), now: now, wake: make(chan struct{}, 1), seen: map[string]map[string]string{}}
 }
 
 // expose queues an exposure unless the same one is already queued in this
-// interval. It is on the evaluation path: one lock, one map lookup.
+// interval. It is on the evaluation path: one lock and two lookups by string
+// (the runtime's fast path; a struct of three strings hashes far slower).
 func (q *queue) expose(flag, variant, targetingKey string) {
-	k := exposureKey{flag, variant, targetingKey}
 	q.mu.Lock()
-	if _, ok := q.seen[k]; ok {
+	byKey := q.seen[flag]
+	if v, ok := byKey[targetingKey]; ok && v == variant {
 		q.mu.Unlock()
 		return
 	}
-	if len(q.seen) >= q.seenLimit {
+	if q.nseen >= q.seenLimit {
 		// Forget early rather than grow without bound: at worst a few
 		// exposures are sent twice, which the server takes in its stride.
 		clear(q.seen)
+		q.nseen, byKey = 0, nil
 	}
-	q.seen[k] = struct{}{}
+	if byKey == nil {
+		byKey = map[string]string{}
+		q.seen[flag] = byKey
+	}
+	byKey[targetingKey] = variant
+	q.nseen++
 	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey})
 	q.mu.Unlock()
 }
@@ -176,6 +182,7 @@ func (q *queue) pushLocked(ev event) {
 func (q *queue) newInterval() {
 	q.mu.Lock()
 	clear(q.seen)
+	q.nseen = 0
 	q.mu.Unlock()
 }
 

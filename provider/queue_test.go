@@ -17,11 +17,12 @@ func TestQueueExposures(t *testing.T) {
 	}{
 		{"first exposure", func() { q.expose("f", "a", "u1") }, 1, 0},
 		{"same again: nothing", func() { q.expose("f", "a", "u1"); q.expose("f", "a", "u1") }, 1, 0},
-		{"other variant, flag or user", func() { q.expose("f", "b", "u1"); q.expose("g", "a", "u1") }, 3, 0},
-		{"queue full: dropped and counted", func() { q.expose("f", "a", "u2"); q.expose("f", "a", "u3") }, 3, 2},
-		{"full and seen: no recount", func() { q.expose("f", "a", "u1") }, 3, 2},
+		{"other flag or user", func() { q.expose("g", "a", "u1"); q.expose("f", "a", "u2") }, 3, 0},
+		{"queue full: dropped and counted", func() { q.expose("f", "a", "u3"); q.expose("f", "a", "u4") }, 3, 2},
+		{"full and seen: no recount", func() { q.expose("f", "a", "u3") }, 3, 2},
 		{"after sending, in the same interval: nothing", func() { q.remove(3, tally{sent: 3}); q.expose("f", "a", "u1") }, 0, 2},
-		{"new interval: reported again", func() { q.newInterval(); q.expose("f", "a", "u1") }, 1, 2},
+		{"another variant: reported", func() { q.expose("f", "b", "u1") }, 1, 2},
+		{"new interval: reported again", func() { q.newInterval(); q.expose("g", "a", "u1") }, 2, 2},
 	}
 	for _, s := range steps {
 		s.do()
@@ -30,9 +31,12 @@ func TestQueueExposures(t *testing.T) {
 			t.Fatalf("%s: queued %d, dropped %d; want %d, %d", s.name, queued, dropped, s.queued, s.dropped)
 		}
 	}
-	got := q.peek(10)
-	if want := (event{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "f", Variant: "a"}); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
-		t.Errorf("queued %+v, want the one exposure of u1", got)
+	want := []event{
+		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "f", Variant: "b"},
+		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "g", Variant: "a"},
+	}
+	if got := q.peek(10); !reflect.DeepEqual(got, want) {
+		t.Errorf("queued %+v,\nwant %+v", got, want)
 	}
 }
 

@@ -1,0 +1,243 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+
+	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/provider"
+)
+
+// Local evaluation cost, bare engine against the provider, for the same
+// flag and context:
+//
+//	go test ./provider -run '^$' -bench 'Boolean' -benchtime 1s -count 3
+//
+// The provider's overhead is an atomic load, the translation of the result
+// and, with exposures on (the default), one lock and one map lookup to see
+// whether the exposure is already queued in this interval.
+
+var benchCtx = map[string]any{"targetingKey": "user-1", "email": "ann@example.org"}
+
+// mustCompile compiles testdata/flags.json as the provider does.
+func mustCompile(tb testing.TB) *evaluation.Snapshot {
+	tb.Helper()
+	data, err := os.ReadFile("testdata/flags.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := flagd.Parse("testdata/flags.json", data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	snap, err := evaluation.Compile(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return snap
+}
+
+func BenchmarkEngineBoolean(b *testing.B) {
+	snap := mustCompile(b)
+	b.ReportAllocs()
+	var v bool
+	for b.Loop() {
+		v, _ = evaluation.ResolveBool(snap.Evaluate("dark-mode", benchCtx), true)
+	}
+	if v {
+		b.Fatal("dark-mode = true, want false")
+	}
+}
+
+func BenchmarkProviderBoolean(b *testing.B) {
+	srv := MustServe(b)
+	ctx := context.Background()
+	for _, exposures := range []bool{true, false} {
+		name := "exposures"
+		if !exposures {
+			name = "no-exposures"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := srv.NewProvider()
+			p.NoExposures = !exposures
+			MustInit(b, p)
+			b.ReportAllocs()
+			var v bool
+			for b.Loop() {
+				v = p.BooleanEvaluation(ctx, "dark-mode", true, benchCtx).Value
+			}
+			if v {
+				b.Fatal("dark-mode = true, want false")
+			}
+		})
+	}
+	// For scale: the same evaluation through the OpenFeature SDK client,
+	// whose own work (context merging, hooks, event state) dominates.
+	b.Run("sdk-client", func(b *testing.B) {
+		p := srv.NewProvider()
+		if err := openfeature.SetNamedProviderAndWait(b.Name(), p); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Shutdown)
+		c := openfeature.NewClient(b.Name())
+		ec := openfeature.NewEvaluationContext("user-1", map[string]any{"email": "ann@example.org"})
+		b.ReportAllocs()
+		for b.Loop() {
+			if v, _ := c.BooleanValue(ctx, "dark-mode", true, ec); v {
+				b.Fatal("dark-mode = true, want false")
+			}
+		}
+	})
+}
+
+// BenchmarkProviderOverhead alternates blocks of engine and provider
+// evaluations (exposures on) and reports the median of each and of their
+// difference per block, which a busy machine disturbs far less than two
+// separate benchmarks:
+//
+//	go test ./provider -run '^$' -bench Overhead -benchtime 2s
+func BenchmarkProviderOverhead(b *testing.B) {
+	snap := mustCompile(b)
+	srv := MustServe(b)
+	for _, exposures := range []bool{true, false} {
+		name := "exposures"
+		if !exposures {
+			name = "no-exposures"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := srv.NewProvider()
+			p.NoExposures = !exposures
+			MustInit(b, p)
+			benchOverhead(b, snap, p)
+		})
+	}
+}
+
+func benchOverhead(b *testing.B, snap *evaluation.Snapshot, p *provider.Provider) {
+	ctx := context.Background()
+	const block = 2000
+	var engine, prov, diff []float64
+	var sink bool
+	b.ResetTimer()
+	for done := 0; done < b.N; done += block {
+		t0 := time.Now()
+		for range block {
+			v, _ := evaluation.ResolveBool(snap.Evaluate("dark-mode", benchCtx), true)
+			sink = sink || v
+		}
+		t1 := time.Now()
+		for range block {
+			sink = sink || p.BooleanEvaluation(ctx, "dark-mode", true, benchCtx).Value
+		}
+		t2 := time.Now()
+		e, q := float64(t1.Sub(t0))/block, float64(t2.Sub(t1))/block
+		engine, prov, diff = append(engine, e), append(prov, q), append(diff, q-e)
+	}
+	if sink {
+		b.Fatal("dark-mode = true, want false")
+	}
+	median := func(xs []float64) float64 { slices.Sort(xs); return xs[len(xs)/2] }
+	b.ReportMetric(median(engine), "engine-ns/eval")
+	b.ReportMetric(median(prov), "provider-ns/eval")
+	b.ReportMetric(median(diff), "overhead-ns/eval")
+	b.ReportMetric(0, "ns/op") // an op is two evaluations here; the metrics above say it all
+}
+
+var fanoutClients = flag.Int("fanout", 1000, "stream clients of TestFanout1000")
+
+// TestFanout1000 measures how long a change takes to reach 1,000 providers
+// (each its own stream connection) from the moment the admin request is
+// sent, and checks that every one of them applied it. The figures are
+// logged, not asserted:
+//
+//	go test ./provider -run TestFanout1000 -v [-fanout 1000]
+func TestFanout1000(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 connections")
+	}
+	n := *fanoutClients
+	srv := MustServe(t)
+	providers := make([]*provider.Provider, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	errs := make(chan error, n)
+	for i := range providers {
+		p := srv.NewProvider()
+		p.FlushInterval = time.Minute
+		providers[i] = p
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.Init(openfeature.EvaluationContext{}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, p := range providers {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.Shutdown() }()
+		}
+		wg.Wait()
+	}()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Init: %v", err)
+	}
+
+	got := make([]time.Duration, n)
+	var start time.Time
+	ready := make(chan struct{})
+	for i, p := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			timeout := time.After(60 * time.Second)
+			for {
+				select {
+				case ev := <-p.EventChannel():
+					if ev.EventType == openfeature.ProviderConfigChange {
+						got[i] = time.Since(start)
+						return
+					}
+				case <-timeout:
+					got[i] = -1
+					return
+				}
+			}
+		}()
+	}
+	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
+	start = time.Now()
+	close(ready)
+	if _, err := srv.Client().PutFlag(context.Background(), testEnv, "dark-mode", json.RawMessage(def), 0, "fanout"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	missed := 0
+	for i, p := range providers {
+		if got[i] < 0 || !p.BooleanEvaluation(context.Background(), "dark-mode", false, nil).Value {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("%d of %d providers did not apply the change", missed, n)
+	}
+	slices.Sort(got)
+	q := func(f float64) time.Duration { return got[int(f*float64(n-1))] }
+	t.Logf("change reached all %d stream clients in %s (p50 %s, p90 %s, p99 %s)",
+		n, got[n-1].Round(time.Millisecond), q(0.5).Round(time.Millisecond), q(0.9).Round(time.Millisecond), q(0.99).Round(time.Millisecond))
+}
