@@ -3,18 +3,38 @@
 -- summary line at the end.
 --
 -- Environment: FLAG_KEY (flag to evaluate, default static-bool), TOKEN
--- (sent as "Authorization: Bearer $TOKEN"; servers without auth ignore it) and
--- CONTEXT_EXTRA (more context members, e.g. ',"version":"2.3.0"').
+-- (sent as "Authorization: Bearer $TOKEN"; servers without auth ignore it),
+-- CONTEXT_EXTRA (more context members, e.g. ',"version":"2.3.0"') and USERS
+-- (default 1: every request is for user-123; N > 1: each thread cycles
+-- through the targeting keys user-1 .. user-N, so that a server recording
+-- exposures sees new users and not the same one over and over).
 
 local key = os.getenv("FLAG_KEY") or "static-bool"
 local token = os.getenv("TOKEN") or "none"
 local extra = os.getenv("CONTEXT_EXTRA") or ""
+local users = tonumber(os.getenv("USERS") or "1")
 
 wrk.method = "POST"
 wrk.path = "/ofrep/v1/evaluate/flags/" .. key
-wrk.body = '{"context":{"targetingKey":"user-123","email":"a@example.com"' .. extra .. '}}'
+local function body(user)
+  return '{"context":{"targetingKey":"' .. user .. '","email":"a@example.com"' .. extra .. '}}'
+end
+wrk.body = body("user-123")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
+
+if users > 1 then
+  local reqs, n = {}, 0
+  function init(args)
+    for i = 1, users do
+      reqs[i] = wrk.format(nil, nil, nil, body("user-" .. i))
+    end
+  end
+  function request()
+    n = n % users + 1
+    return reqs[n]
+  end
+end
 
 -- RESULT requests duration_us p50_us p99_us errors(connect+read+write+timeout) non2xx
 function done(summary, latency, requests)

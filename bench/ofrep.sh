@@ -19,6 +19,7 @@
 #   SCENARIOS  default "static targeting"; also: fractional semver ref
 #   DURATION   wrk -d per measurement, default 10s
 #   WARMUP     unrecorded wrk run before each measurement, default 2s
+#   USERS      distinct targeting keys per wrk thread, default 1 (user-123)
 #   RAW        directory to keep every wrk output and server log in
 # Needs: go, wrk, curl, taskset, unshare, ip, and at least 2 CPUs.
 set -euo pipefail
@@ -148,7 +149,7 @@ check() {
 }
 
 load() { # load SCENARIO DURATION OUTFILE
-	FLAG_KEY=${flag_key[$1]} CONTEXT_EXTRA=${context_extra[$1]:-} TOKEN=$token taskset -c 1 \
+	FLAG_KEY=${flag_key[$1]} CONTEXT_EXTRA=${context_extra[$1]:-} TOKEN=$token USERS=${USERS:-1} taskset -c 1 \
 		wrk -t2 -c50 -d"$2" --latency -s "$root/bench/ofrep.lua" "http://127.0.0.1:$port" >"$3"
 }
 
@@ -177,7 +178,7 @@ fi
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(go env GOVERSION)"
 echo "# load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (before well above 0.5: other work shared the CPUs; after includes this run, about 2-3)"
-echo "# servers: taskset -c 0, GOMAXPROCS=1; load: taskset -c 1 wrk -t2 -c50 -d$duration --latency (after a $warmup warm-up)"
+echo "# servers: taskset -c 0, GOMAXPROCS=1; load: taskset -c 1 wrk -t2 -c50 -d$duration --latency (after a $warmup warm-up), USERS=${USERS:-1}"
 awk '
 	{ server[NR]=$1; scen[NR]=$2; rps[NR]=$3/($4/1e6); p50[NR]=$5/1000; p99[NR]=$6/1000; bad[NR]=$7+$8
 	  if ($1 == "bare") bare[$2]=rps[NR]; if ($1 == "flagd") flagd[$2]=rps[NR] }
