@@ -18,6 +18,8 @@
 // is not supported (flagd's library has none either).
 //
 // Compile validates a set and returns a Snapshot, which is immutable and
-// safe for concurrent use. Parsing the flagd file format lives in package
+// safe for concurrent use. CompileWith takes Options: the clock behind
+// $flagd.timestamp (Options.Now, time.Now by default) and Lenient, which
+// accepts rules that flagd loads but that can only fail when evaluated. Parsing the flagd file format lives in package
 // flagd; serving OFREP lives in package ofrep. Nothing here does I/O or logs.
 package evaluation
