@@ -41,15 +41,19 @@ func compileIf(c *compiler, args any, path string, res bool) expr {
 			return other
 		}}
 	}
+	tests := make([]test, len(conds))
+	for i := range conds {
+		tests[i] = conds[i].truth()
+	}
 	if len(conds) == 1 {
-		cond, then := conds[0].fn, thens[0].fn
+		cond, fn, then := tests[0], conds[0].fn, thens[0].fn
 		if els == nil {
 			return expr{fn: func(e env) value {
-				cv := cond(e)
-				if cv.k == kErr {
-					return cv
+				ok, err := cond(e)
+				if err {
+					return fn(e)
 				}
-				if truthy(cv) {
+				if ok {
 					return clause(then(e))
 				}
 				return null
@@ -57,23 +61,23 @@ func compileIf(c *compiler, args any, path string, res bool) expr {
 		}
 		other := els.fn
 		return expr{fn: func(e env) value {
-			cv := cond(e)
-			if cv.k == kErr {
-				return cv
+			ok, err := cond(e)
+			if err {
+				return fn(e)
 			}
-			if truthy(cv) {
+			if ok {
 				return clause(then(e))
 			}
 			return clause(other(e))
 		}}
 	}
 	return expr{fn: func(e env) value {
-		for i := range conds {
-			cv := conds[i].fn(e)
-			if cv.k == kErr {
-				return cv
+		for i := range tests {
+			ok, err := tests[i](e)
+			if err {
+				return conds[i].fn(e)
 			}
-			if truthy(cv) {
+			if ok {
 				return clause(thens[i].fn(e))
 			}
 		}
