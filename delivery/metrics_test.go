@@ -282,3 +282,33 @@ func TestLoopFigures(t *testing.T) {
 		t.Errorf("first commit: got %v %v, want 01-01 09:00", first, ok)
 	}
 }
+
+func TestConventions(t *testing.T) {
+	causes := map[string]string{
+		"root cause: 4c1e9a0":                  "4c1e9a0",
+		"Root-Cause:4C1E9A0B7D2F":              "4c1e9a0b7d2f",
+		"ROOT_CAUSE:  deadbeefdeadbeef and so": "deadbeefdeadbeef",
+		"root cause: the database":             "",
+		"root cause: abc12":                    "", // too short to be a commit
+		"":                                     "",
+	}
+	for in, want := range causes {
+		if got := CauseSHA(in); got != want {
+			t.Errorf("CauseSHA(%q) = %q, want %q", in, got, want)
+		}
+	}
+	services := []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"incident", "service:checkout", "service:cart"}, "checkout"},
+		{[]string{"service: ", "service: cart "}, "cart"},
+		{[]string{"Service:cart"}, ""}, // the prefix is exact
+		{nil, ""},
+	}
+	for _, tt := range services {
+		if got := LabelService(tt.labels); got != tt.want {
+			t.Errorf("LabelService(%q) = %q, want %q", tt.labels, got, tt.want)
+		}
+	}
+}

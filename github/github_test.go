@@ -245,22 +245,6 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-func TestCauseSHA(t *testing.T) {
-	tests := map[string]string{
-		"root cause: 4c1e9a0":                  "4c1e9a0",
-		"Root-Cause:4C1E9A0B7D2F":              "4c1e9a0b7d2f",
-		"ROOT_CAUSE:  deadbeefdeadbeef and so": "deadbeefdeadbeef",
-		"root cause: the database":             "",
-		"root cause: abc12":                    "", // too short to be a commit
-		"":                                     "",
-	}
-	for in, want := range tests {
-		if got := CauseSHA(in); got != want {
-			t.Errorf("CauseSHA(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // From webhooks to metrics: the fixtures, parsed, give the facts a
 // hand-written timeline would.
 func TestFixturesToMetrics(t *testing.T) {

@@ -362,22 +362,6 @@ func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
 	return nil
 }
 
-// rootCause finds "root cause: <sha>" in an incident's text, the convention
-// Four Keys established for naming the commit that caused an incident.
-var rootCause = regexp.MustCompile(`(?i)root[ _-]?cause:\s*([0-9a-f]{7,40})\b`)
-
-// CauseSHA returns the commit an incident's text names as its root cause.
-func CauseSHA(text string) string {
-	if m := rootCause.FindStringSubmatch(text); m != nil {
-		return strings.ToLower(m[1])
-	}
-	return ""
-}
-
-// ServiceLabelPrefix marks a label that names the service an issue concerns
-// ("service:checkout"), for repositories that hold several services.
-const ServiceLabelPrefix = "service:"
-
 func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
 	var p issuesEvent
 	if err := decode(body, &p); err != nil {
@@ -391,12 +375,11 @@ func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
 		return valueloop.FieldErrorf("issue.id", "is required")
 	}
 	want := cfg.incidentLabel()
-	incident, service := false, ""
-	for _, l := range is.Labels {
+	incident := false
+	names := make([]string, len(is.Labels))
+	for i, l := range is.Labels {
 		incident = incident || strings.EqualFold(l.Name, want)
-		if s, ok := strings.CutPrefix(l.Name, ServiceLabelPrefix); ok && service == "" {
-			service = strings.TrimSpace(s)
-		}
+		names[i] = l.Name
 	}
 	opened, err := is.CreatedAt.required("issue.created_at")
 	if err != nil {
@@ -407,8 +390,8 @@ func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
 		return err
 	}
 	inc := delivery.Incident{
-		ID: "github:issue:" + is.ID.String(), Service: service, Repo: p.Repository.FullName, Title: is.Title,
-		OpenedAt: opened, UpdatedAt: updated, CauseSHA: CauseSHA(is.Body),
+		ID: "github:issue:" + is.ID.String(), Service: delivery.LabelService(names), Repo: p.Repository.FullName,
+		Title: is.Title, OpenedAt: opened, UpdatedAt: updated, CauseSHA: delivery.CauseSHA(is.Body),
 	}
 	switch {
 	case p.Action == "unlabeled" && strings.EqualFold(p.Label.Name, want) && !incident,
