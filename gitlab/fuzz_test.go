@@ -1,0 +1,41 @@
+package gitlab
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+)
+
+// FuzzGitLab feeds the parser arbitrary bodies under every hook name. It
+// must never panic; it either fails with an EINVALID error naming a field or
+// returns records the delivery package accepts. The committed fixtures are
+// the seed corpus.
+func FuzzGitLab(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		f.Fatal("no fixtures in testdata")
+	}
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(header(file), body)
+		f.Add("", body)
+	}
+	f.Add("Issue Hook", []byte(`{"object_kind":"work_item","project":{"path_with_namespace":"o/r"},"object_attributes":{"id":1,"type":"Incident","state":"closed","created_at":"2025-05-12 14:00:00 UTC","closed_at":"2025-05-12 13:00:00 +0900"}}`))
+	f.Fuzz(func(t *testing.T, hook string, body []byte) {
+		ev, err := Parse(hook, "fuzz", body, testConfig)
+		if err != nil {
+			var e *valueloop.Error
+			if !errors.As(err, &e) || e.Code != valueloop.EINVALID || e.Field == "" {
+				t.Fatalf("error %v: want an EINVALID *valueloop.Error naming a field", err)
+			}
+			return
+		}
+		checkValid(t, ev)
+	})
+}

@@ -1,0 +1,273 @@
+package gitlab
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// The payload structs hold only the fields this package reads; GitLab sends
+// many more, which decoding skips.
+
+type project struct {
+	PathWithNamespace string `json:"path_with_namespace"`
+	DefaultBranch     string `json:"default_branch"`
+	WebURL            string `json:"web_url"`
+}
+
+// repository is the older description GitLab still sends beside project;
+// job events carry only this one.
+type repository struct {
+	Homepage string `json:"homepage"`
+}
+
+type commit struct {
+	ID        string   `json:"id"`
+	Timestamp stamp    `json:"timestamp"`
+	Added     []string `json:"added"`
+	Modified  []string `json:"modified"`
+	Removed   []string `json:"removed"`
+}
+
+type envelope struct {
+	ObjectKind string `json:"object_kind"`
+}
+
+type pushEvent struct {
+	Ref        string     `json:"ref"`
+	After      string     `json:"after"`
+	Project    project    `json:"project"`
+	Repository repository `json:"repository"`
+	Commits    []commit   `json:"commits"`
+}
+
+type mergeRequestEvent struct {
+	Project          project    `json:"project"`
+	Repository       repository `json:"repository"`
+	ObjectAttributes struct {
+		IID             json.Number `json:"iid"`
+		Action          string      `json:"action"`
+		State           string      `json:"state"`
+		SourceBranch    string      `json:"source_branch"`
+		TargetBranch    string      `json:"target_branch"`
+		MergeCommitSHA  string      `json:"merge_commit_sha"`
+		SquashCommitSHA string      `json:"squash_commit_sha"`
+		CreatedAt       stamp       `json:"created_at"`
+		UpdatedAt       stamp       `json:"updated_at"`
+		MergedAt        stamp       `json:"merged_at"`
+		LastCommit      commit      `json:"last_commit"`
+		Target          project     `json:"target"`
+	} `json:"object_attributes"`
+}
+
+type deploymentEvent struct {
+	Status          string      `json:"status"`
+	StatusChangedAt stamp       `json:"status_changed_at"`
+	DeploymentID    json.Number `json:"deployment_id"`
+	DeployableID    json.Number `json:"deployable_id"`
+	Environment     string      `json:"environment"`
+	EnvironmentTier string      `json:"environment_tier"`
+	ShortSHA        string      `json:"short_sha"`
+	CommitURL       string      `json:"commit_url"`
+	Ref             string      `json:"ref"`
+	Project         project     `json:"project"`
+}
+
+// environment is how pipeline builds and jobs name where they deploy.
+type environment struct {
+	Name           string `json:"name"`
+	Action         string `json:"action"`
+	DeploymentTier string `json:"deployment_tier"`
+}
+
+type pipelineEvent struct {
+	ObjectAttributes struct {
+		SHA        string `json:"sha"`
+		Ref        string `json:"ref"`
+		FinishedAt stamp  `json:"finished_at"`
+	} `json:"object_attributes"`
+	Builds  []build `json:"builds"`
+	Project project `json:"project"`
+}
+
+type build struct {
+	ID          json.Number  `json:"id"`
+	Status      string       `json:"status"`
+	CreatedAt   stamp        `json:"created_at"`
+	StartedAt   stamp        `json:"started_at"`
+	FinishedAt  stamp        `json:"finished_at"`
+	Environment *environment `json:"environment"`
+}
+
+type jobEvent struct {
+	BuildID         json.Number  `json:"build_id"`
+	BuildStatus     string       `json:"build_status"`
+	BuildCreatedAt  stamp        `json:"build_created_at"`
+	BuildStartedAt  stamp        `json:"build_started_at"`
+	BuildFinishedAt stamp        `json:"build_finished_at"`
+	SHA             string       `json:"sha"`
+	Ref             string       `json:"ref"`
+	Environment     *environment `json:"environment"`
+	Project         project      `json:"project"`
+	Repository      repository   `json:"repository"`
+}
+
+type label struct {
+	Title string `json:"title"`
+}
+
+type issueEvent struct {
+	ObjectKind       string `json:"object_kind"`
+	ObjectAttributes struct {
+		ID          json.Number `json:"id"`
+		Title       string      `json:"title"`
+		Description string      `json:"description"`
+		State       string      `json:"state"`
+		Action      string      `json:"action"`
+		Type        string      `json:"type"`       // work items: "Incident", "Issue", ...
+		IssueType   string      `json:"issue_type"` // older issue payloads: "incident"
+		CreatedAt   stamp       `json:"created_at"`
+		UpdatedAt   stamp       `json:"updated_at"`
+		ClosedAt    stamp       `json:"closed_at"`
+	} `json:"object_attributes"`
+	Labels  []label `json:"labels"`
+	Changes struct {
+		Labels struct {
+			Previous []label `json:"previous"`
+			Current  []label `json:"current"`
+		} `json:"labels"`
+	} `json:"changes"`
+	Project    project    `json:"project"`
+	Repository repository `json:"repository"`
+}
+
+type releaseEvent struct {
+	ID         json.Number `json:"id"`
+	Action     string      `json:"action"`
+	Tag        string      `json:"tag"`
+	CreatedAt  stamp       `json:"created_at"`
+	ReleasedAt stamp       `json:"released_at"`
+	Commit     commit      `json:"commit"`
+	Project    project     `json:"project"`
+}
+
+// repo names the project of an event: path_with_namespace, or for events
+// without it the path of the repository's homepage.
+func repo(p project, r repository) (string, error) {
+	if p.PathWithNamespace != "" {
+		return p.PathWithNamespace, nil
+	}
+	for _, home := range []string{p.WebURL, r.Homepage} {
+		if u, err := url.Parse(home); err == nil && u.Host != "" {
+			if path := strings.Trim(u.Path, "/"); path != "" {
+				return path, nil
+			}
+		}
+	}
+	return "", valueloop.FieldErrorf("project.path_with_namespace", "is required")
+}
+
+// stamp is a timestamp as GitLab writes it: ISO 8601 with any offset, or in
+// older payloads "2006-01-02 15:04:05 UTC" or "2006-01-02 15:04:05 -0700";
+// null when absent. It is read with its field name so that errors can name
+// it.
+type stamp []byte
+
+func (s *stamp) UnmarshalJSON(b []byte) error {
+	*s = append((*s)[:0], b...)
+	return nil
+}
+
+var layouts = []string{
+	time.RFC3339,
+	"2006-01-02 15:04:05 UTC", // fractional seconds are accepted after the seconds of every layout
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05 -07:00",
+	"2006-01-02T15:04:05-0700",
+}
+
+// time returns the time in UTC; the zero time when absent.
+func (s stamp) time(field string) (time.Time, error) {
+	b := bytes.TrimSpace(s)
+	if len(b) == 0 || string(b) == "null" || string(b) == `""` {
+		return time.Time{}, nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return time.Time{}, valueloop.FieldErrorf(field, "must be a time in a JSON string")
+	}
+	for _, layout := range layouts {
+		if t, err := time.Parse(layout, str); err == nil {
+			if t.Year() < 1970 || t.Year() >= 2200 {
+				return time.Time{}, valueloop.FieldErrorf(field, "%s is out of range (1970 to 2199)", t.Format(time.RFC3339))
+			}
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, valueloop.FieldErrorf(field, "is not a time GitLab writes: %q", truncate(str))
+}
+
+// required is time for fields that must be there.
+func (s stamp) required(field string) (time.Time, error) {
+	t, err := s.time(field)
+	if err == nil && t.IsZero() {
+		err = valueloop.FieldErrorf(field, "is required")
+	}
+	return t, err
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// decode unmarshals a payload; a malformed one is an EINVALID error naming
+// the field at fault.
+func decode(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return valueloop.FieldErrorf(field, "must be a JSON %s, not %s", jsonKind(te.Type), te.Value)
+	case errors.As(err, &se):
+		return valueloop.FieldErrorf("body", "is not valid JSON (at byte %d): %v", se.Offset, se)
+	}
+	return valueloop.FieldErrorf("body", "is not valid JSON: %v", err)
+}
+
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	if t == reflect.TypeFor[json.Number]() {
+		return "number"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return "object"
+}

@@ -1,0 +1,45 @@
+package gitlab
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Headers GitLab sends with every delivery.
+const (
+	EventHeader       = "X-Gitlab-Event"
+	TokenHeader       = "X-Gitlab-Token"
+	EventUUIDHeader   = "X-Gitlab-Event-UUID"
+	IdempotencyHeader = "Idempotency-Key"
+)
+
+// VerifyToken checks a delivery's X-Gitlab-Token header against the secret
+// token configured for the webhook. GitLab sends the token itself, not a
+// signature, so the comparison is of SHA-256 digests in constant time: it
+// reveals neither the content nor the length of the secret. Any failure is an
+// EUNAUTHORIZED error; an empty secret verifies nothing and is refused.
+func VerifyToken(secret []byte, token string) error {
+	if len(secret) == 0 {
+		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no secret token is configured for this GitLab source")
+	}
+	if token == "" {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: TokenHeader, Message: "is missing: give the webhook a secret token"}
+	}
+	want, got := sha256.Sum256(secret), sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: TokenHeader, Message: "does not match the webhook's secret token"}
+	}
+	return nil
+}
+
+// DeliveryID returns the identity of a delivery that stays the same when
+// GitLab retries it: the Idempotency-Key header (GitLab 17.4 and later),
+// else X-Gitlab-Event-UUID.
+func DeliveryID(idempotencyKey, eventUUID string) string {
+	if idempotencyKey != "" {
+		return idempotencyKey
+	}
+	return eventUUID
+}
