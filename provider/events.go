@@ -249,8 +249,8 @@ func (p *Provider) send(ctx context.Context) {
 				break
 			}
 			c, err := p.post(ctx, batch)
-			if ctx.Err() != nil {
-				break // drain sends it
+			if err != nil && ctx.Err() != nil {
+				break // shutting down: drain sends it
 			}
 			if err != nil && !final(err) {
 				// Unreachable, overloaded, or no event endpoint yet (404):

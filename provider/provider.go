@@ -180,9 +180,12 @@ func (p *Provider) Init(openfeature.EvaluationContext) error {
 	}
 	p.eventQueue()
 	p.mu.Lock()
-	if p.cancel != nil {
+	if p.cancel != nil { // bound to another domain too: already running
 		p.mu.Unlock()
-		return errors.New("provider: already initialised")
+		if p.cur.Load() == nil {
+			return &openfeature.ProviderInitError{ErrorCode: openfeature.ProviderNotReadyCode, Message: "valueloop: already initialising; no flag set yet"}
+		}
+		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -190,6 +193,8 @@ func (p *Provider) Init(openfeature.EvaluationContext) error {
 	if first {
 		p.initWaiting = true
 		p.initResult = make(chan error, 1)
+	} else {
+		p.status = ready // initialised again after Shutdown: the SDK announces READY
 	}
 	result := p.initResult
 	p.mu.Unlock()
@@ -225,6 +230,7 @@ func (p *Provider) validate() error {
 	if p.events == nil {
 		return errors.New("provider: construct the provider with New")
 	}
+	p.URL = strings.TrimRight(p.URL, "/")
 	if p.URL == "" {
 		missing = append(missing, "URL")
 	}

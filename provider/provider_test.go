@@ -363,3 +363,27 @@ func ofrepVariant(t *testing.T, srv *testServer, key string, ctx map[string]any)
 	}
 	return out.Variant
 }
+
+// TestShutdownAndInitAgain: after Shutdown the last set still answers;
+// Init again resumes following the stream from where it stopped.
+func TestShutdownAndInitAgain(t *testing.T) {
+	srv := MustServe(t)
+	p := srv.NewProvider()
+	MustInit(t, p)
+	p.Shutdown()
+	ctx := context.Background()
+	if d := p.BooleanEvaluation(ctx, "dark-mode", true, nil); d.Value != false || d.Reason != openfeature.StaticReason {
+		t.Errorf("after Shutdown: dark-mode = %v (%s), want false (STATIC)", d.Value, d.Reason)
+	}
+	if err := srv.Client().DeleteFlag(ctx, testEnv, "dark-mode", 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	MustInit(t, p)
+	ev := WaitEvent(t, p, openfeature.ProviderConfigChange)
+	if !reflect.DeepEqual(ev.FlagChanges, []string{"dark-mode"}) {
+		t.Errorf("FlagChanges = %v, want [dark-mode]", ev.FlagChanges)
+	}
+	if st := p.Stats(); st.Syncs != 2 {
+		t.Errorf("stats = %+v, want Syncs 2", st)
+	}
+}
