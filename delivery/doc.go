@@ -34,5 +34,5 @@
 //     commit) or else to the latest successful production deployment of its
 //     service before it opened.
 //
-// See Compute for the exact definition of every figure.
+// Metrics documents the exact definition of every figure.
 package delivery

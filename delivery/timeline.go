@@ -58,7 +58,7 @@ type depFacts struct {
 	rework                       bool
 	rolledBackAt                 int64
 	recoveredAt                  int64 // 0: not recovered (or not failed)
-	lo, hi                       int32 // delivered changes: order[lo:hi]
+	lo, hi                       int32 // delivered changes: line.changes[lo:hi]
 	incidents                    []string
 	incOpen                      bool  // a linked incident is unresolved
 	incResolved                  int64 // latest resolution of linked incidents
@@ -314,7 +314,13 @@ func (t *Timeline) mergeIncidents(in []Incident) []Incident {
 	}
 	for i := range in {
 		inc := &in[i]
-		if inc.ID == "" || (inc.Repo == "" && inc.Service == "") || inc.OpenedAt.IsZero() || checkTime("", inc.OpenedAt) != nil {
+		// Validate, but tolerate a resolution before the opening: clocks of
+		// different tools disagree, and the recovery then counts as 0.
+		bad := inc.ID == "" || (inc.Repo == "" && inc.Service == "") || inc.OpenedAt.IsZero() || checkTime("", inc.OpenedAt) != nil
+		if inc.ResolvedAt != nil && checkTime("", *inc.ResolvedAt) != nil {
+			bad = true
+		}
+		if bad {
 			t.Skipped++
 			continue
 		}

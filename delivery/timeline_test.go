@@ -442,8 +442,18 @@ func TestInvalidRecordsSkipped(t *testing.T) {
 	f := newFixture(t).commit("o/r", "c1", "2025-01-01 09:00", "2025-01-01 10:00")
 	f.data.Changes = append(f.data.Changes, Change{Repo: "o/r", SHA: "c2"}) // no time
 	f.data.Deployments = append(f.data.Deployments, Deployment{ID: "d", Repo: "o/r", Status: "done", At: at(t, "2025-01-01 12:00")})
-	f.data.Incidents = append(f.data.Incidents, Incident{ID: "i", Repo: "o/r", OpenedAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if got := f.timeline().Skipped; got != 3 {
-		t.Errorf("skipped %d records, want 3", got)
+	f.data.Incidents = append(f.data.Incidents,
+		Incident{ID: "i", Repo: "o/r", OpenedAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		Incident{ID: "j", Repo: "o/r", OpenedAt: at(t, "2025-01-01 13:00"), ResolvedAt: new(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))},
+		// Resolved before it opened, by another tool's clock: kept.
+		Incident{ID: "k", Repo: "o/r", OpenedAt: at(t, "2025-01-01 13:00"), ResolvedAt: new(at(t, "2025-01-01 12:59"))},
+	)
+	tl := f.timeline()
+	if got := tl.Skipped; got != 4 {
+		t.Errorf("skipped %d records, want 4", got)
+	}
+	r, err := tl.Report(Query{From: at(t, "2025-01-01 00:00"), To: at(t, "2025-01-02 00:00")})
+	if err != nil || r.Overall.Total.Incidents != 1 {
+		t.Errorf("got %d incidents, %v; want the one resolved \"before\" it opened", r.Overall.Total.Incidents, err)
 	}
 }
