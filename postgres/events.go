@@ -1,0 +1,257 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// Metrics returns the metric definitions of env, ordered by key.
+func (db *DB) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
+	return metrics(ctx, db.pool, env)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func metrics(ctx context.Context, q querier, env string) ([]ingest.Metric, error) {
+	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = $1 ORDER BY key`, env)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list metrics of %s: %w", env, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ingest.Metric, error) {
+		m, err := scanMetric(row)
+		if err != nil {
+			return ingest.Metric{}, err
+		}
+		return *m, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list metrics of %s: %w", env, err)
+	}
+	return out, nil
+}
+
+// Metric returns one metric definition; ENOTFOUND when there is none.
+func (db *DB) Metric(ctx context.Context, env, key string) (*ingest.Metric, error) {
+	row := db.pool.QueryRow(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = $1 AND key = $2`, env, key)
+	m, err := scanMetric(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
+	}
+	return m, err
+}
+
+func scanMetric(row pgx.Row) (*ingest.Metric, error) {
+	var def string
+	var c, u time.Time
+	if err := row.Scan(&def, &c, &u); err != nil {
+		return nil, err
+	}
+	var m ingest.Metric
+	if err := json.Unmarshal([]byte(def), &m); err != nil {
+		return nil, fmt.Errorf("postgres: metric definition: %w", err)
+	}
+	m.CreatedAt, m.UpdatedAt = c.UTC(), u.UTC()
+	return &m, nil
+}
+
+// CreateMetric stores a new metric definition (already normalised) and sets
+// its times; ECONFLICT when the key exists, ENOTFOUND without the
+// environment. The environment's aggregates are marked to be rebuilt.
+func (db *DB) CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		now := db.now()
+		m.CreatedAt, m.UpdatedAt = now, now
+		def, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO metrics (environment, key, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
+			env, m.Key, string(def), now)
+		if err != nil {
+			err = domainError(err)
+			switch valueloop.ErrorCode(err) {
+			case valueloop.ECONFLICT:
+				return valueloop.Errorf(valueloop.ECONFLICT, "metric %q already exists in environment %q", m.Key, env)
+			case valueloop.ENOTFOUND:
+				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+			}
+			return err
+		}
+		if err := db.audit(ctx, tx, actor, env, "metric.create", m.Key, nil, def, ""); err != nil {
+			return err
+		}
+		return db.metricsChanged(ctx, tx, env)
+	})
+}
+
+// DeleteMetric removes a metric definition; ENOTFOUND when there is none.
+func (db *DB) DeleteMetric(ctx context.Context, env, key, actor string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		var def string
+		err := tx.QueryRow(ctx, `DELETE FROM metrics WHERE environment = $1 AND key = $2 RETURNING definition`, env, key).Scan(&def)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
+		} else if err != nil {
+			return err
+		}
+		if err := db.audit(ctx, tx, actor, env, "metric.delete", key, []byte(def), nil, ""); err != nil {
+			return err
+		}
+		return db.metricsChanged(ctx, tx, env)
+	})
+}
+
+// metricsChanged raises the environment's metrics version (its aggregates
+// must be rebuilt with the new definitions) and tells the peers.
+func (db *DB) metricsChanged(ctx context.Context, tx pgx.Tx, env string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO event_folds (environment, metrics_version) VALUES ($1, 1)
+		ON CONFLICT (environment) DO UPDATE SET metrics_version = event_folds.metrics_version + 1`, env); err != nil {
+		return fmt.Errorf("postgres: mark aggregates of %s for rebuild: %w", env, err)
+	}
+	return db.bump(ctx, tx, KindMetrics, env)
+}
+
+// Aggregates returns the stored figures of env, of one flag or of all with
+// flag "", ordered by flag, variant and metric. They reflect the events
+// folded so far by the Aggregator, which trails acknowledged events by the
+// time of one fold (milliseconds when it keeps up).
+func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
+	q := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = $1`
+	args := []any{env}
+	if flag != "" {
+		q += ` AND flag = $2`
+		args = append(args, flag)
+	}
+	rows, err := db.pool.Query(ctx, q+` ORDER BY flag, variant, metric`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ingest.Aggregate, error) {
+		var a ingest.Aggregate
+		var buf []byte
+		if err := row.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
+			return a, err
+		}
+		if err := a.Sums.UnmarshalBinary(buf); err != nil {
+			return a, fmt.Errorf("aggregate %s/%s/%s: %w", a.Flag, a.Variant, a.Metric, err)
+		}
+		return a, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
+	}
+	return out, nil
+}
+
+// ScanLog calls fn with the stored event records of env that may hold an
+// event with time ≥ since; all of them, in storage order, for since =
+// math.MinInt64.
+func (db *DB) ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error {
+	return scanLog(ctx, db.pool, env, since, math.MaxInt64, fn)
+}
+
+// scanLog reads the records of env with seq ≤ upTo (all in seq order for
+// since = math.MinInt64, else those with max_time ≥ since).
+func scanLog(ctx context.Context, q querier, env string, since, upTo int64, fn func(data []byte) error) error {
+	var rows pgx.Rows
+	var err error
+	if since == math.MinInt64 {
+		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 AND seq <= $2 ORDER BY seq`, env, upTo)
+	} else {
+		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 AND seq <= $2 AND max_time >= $3`, env, upTo, since)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: scan events of %s: %w", env, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		// RawValues stay valid until the next row: fn must not keep them,
+		// which is ScanLog's contract.
+		if err := fn(rows.RawValues()[0]); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: scan events of %s: %w", env, err)
+	}
+	return nil
+}
+
+// Events calls fn with every stored event of env, in storage order. The
+// event passed is reused between calls.
+func (db *DB) Events(ctx context.Context, env string, fn func(*ingest.Event) error) error {
+	return db.ScanLog(ctx, env, math.MinInt64, func(data []byte) error { return ingest.DecodeLog(data, fn) })
+}
+
+// EventCount returns the number of stored events of env.
+func (db *DB) EventCount(ctx context.Context, env string) (int64, error) {
+	var n *int64
+	if err := db.pool.QueryRow(ctx, `SELECT SUM(count)::bigint FROM event_log WHERE environment = $1`, env).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count events of %s: %w", env, err)
+	}
+	if n == nil {
+		return 0, nil
+	}
+	return *n, nil
+}
+
+// putAggregates upserts cells of env in one statement.
+func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest.Aggregate) error {
+	if len(aggs) == 0 {
+		return nil
+	}
+	flags := make([]string, len(aggs))
+	variants := make([]string, len(aggs))
+	metrics := make([]string, len(aggs))
+	ns := make([]int64, len(aggs))
+	sums := make([][]byte, len(aggs))
+	for i, a := range aggs {
+		flags[i], variants[i], metrics[i], ns[i] = a.Flag, a.Variant, a.Metric, a.Sums.N
+		sums[i], _ = a.Sums.MarshalBinary()
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums)
+		SELECT $1, f, v, m, n, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) AS c(f, v, m, n, s)
+		ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
+		env, flags, variants, metrics, ns, sums)
+	if err != nil {
+		return fmt.Errorf("postgres: store aggregates of %s: %w", env, err)
+	}
+	return nil
+}
+
+func replaceAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest.Aggregate) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM event_aggregates WHERE environment = $1`, env); err != nil {
+		return fmt.Errorf("postgres: clear aggregates of %s: %w", env, err)
+	}
+	return putAggregates(ctx, tx, env, aggs)
+}
+
+// lockFold takes the row lock of env's fold state and returns it.
+func lockFold(ctx context.Context, tx pgx.Tx, env string) (foldState, error) {
+	var s foldState
+	err := tx.QueryRow(ctx, `INSERT INTO event_folds (environment) VALUES ($1)
+		ON CONFLICT (environment) DO UPDATE SET environment = excluded.environment
+		RETURNING seq, metrics_version, built_version`, env).Scan(&s.seq, &s.metrics, &s.built)
+	if err != nil {
+		return s, fmt.Errorf("postgres: lock fold state of %s: %w", env, err)
+	}
+	return s, nil
+}
+
+// foldState is how far the aggregates of an environment are folded (see the
+// event_folds table).
+type foldState struct {
+	seq, metrics, built int64
+}

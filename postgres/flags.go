@@ -1,0 +1,328 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Environments returns every environment, ordered by key.
+func (db *DB) Environments(ctx context.Context) ([]valueloop.Environment, error) {
+	rows, err := db.pool.Query(ctx, `SELECT key, name, production FROM environments ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list environments: %w", err)
+	}
+	envs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (valueloop.Environment, error) {
+		var e valueloop.Environment
+		err := row.Scan(&e.Key, &e.Name, &e.Production)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list environments: %w", err)
+	}
+	return envs, nil
+}
+
+// CreateEnvironment adds an environment; ECONFLICT when the key exists.
+func (db *DB) CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error {
+	return db.write(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO environments (key, name, production, created_at) VALUES ($1, $2, $3, $4)`,
+			env.Key, env.Name, env.Production, db.now()); err != nil {
+			return err
+		}
+		after, _ := json.Marshal(env)
+		if err := db.audit(ctx, tx, actor, env.Key, "environment.create", env.Key, nil, after, ""); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, KindFlags, env.Key)
+	})
+}
+
+// FlagSet returns the flag set of env and the environment's version.
+func (db *DB) FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error) {
+	var set *valueloop.FlagSet
+	var version int64
+	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		set, version, err = flagSet(ctx, tx, env, false)
+		return err
+	})
+	return set, version, err
+}
+
+// flagSet reads env's set; lock takes the environment's row lock first, which
+// serialises writers of one environment across nodes.
+func flagSet(ctx context.Context, tx pgx.Tx, env string, lock bool) (*valueloop.FlagSet, int64, error) {
+	var evaluators, metadata string
+	var version int64
+	q := `SELECT evaluators, metadata, version FROM environments WHERE key = $1`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	err := tx.QueryRow(ctx, q, env).Scan(&evaluators, &metadata, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("postgres: read environment %s: %w", env, err)
+	}
+	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
+	if err := json.Unmarshal([]byte(evaluators), &set.Evaluators); err != nil {
+		return nil, 0, fmt.Errorf("postgres: environment %s evaluators: %w", env, err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &set.Metadata); err != nil {
+		return nil, 0, fmt.Errorf("postgres: environment %s metadata: %w", env, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT key, definition, version FROM flags WHERE environment = $1`, env)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: read flags of %s: %w", env, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, def string
+		var v int64
+		if err := rows.Scan(&key, &def, &v); err != nil {
+			return nil, 0, err
+		}
+		f := &valueloop.Flag{}
+		if err := json.Unmarshal([]byte(def), f); err != nil {
+			return nil, 0, fmt.Errorf("postgres: flag %s/%s: %w", env, key, err)
+		}
+		f.Key, f.Version = key, v
+		set.Flags[key] = f
+	}
+	return set, version, rows.Err()
+}
+
+// ReplaceFlagSet makes set the complete flag set of env, in one transaction:
+// flags that differ are written with their version increased, flags not in set
+// are removed, each change is audited. Identical content writes nothing.
+func (db *DB) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+	var change valueloop.FlagSetChange
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		change = valueloop.FlagSetChange{}
+		old, version, err := flagSet(ctx, tx, env, true)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		keys := make([]string, 0, len(set.Flags))
+		for k := range set.Flags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			after, err := encodeFlag(set.Flags[key])
+			if err != nil {
+				return fmt.Errorf("flag %s: %w", key, err)
+			}
+			prev, ok := old.Flags[key]
+			if !ok {
+				if _, err := tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
+					env, key, string(after), now); err != nil {
+					return err
+				}
+				change.Added = append(change.Added, key)
+				if err := db.audit(ctx, tx, actor, env, "flag.create", key, nil, after, reason); err != nil {
+					return err
+				}
+				continue
+			}
+			before, err := encodeFlag(prev)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(before, after) {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE flags SET definition = $1, version = version + 1, updated_at = $2 WHERE environment = $3 AND key = $4`,
+				string(after), now, env, key); err != nil {
+				return err
+			}
+			change.Changed = append(change.Changed, key)
+			if err := db.audit(ctx, tx, actor, env, "flag.update", key, before, after, reason); err != nil {
+				return err
+			}
+		}
+		var removed []string
+		for key := range old.Flags {
+			if _, ok := set.Flags[key]; !ok {
+				removed = append(removed, key)
+			}
+		}
+		sort.Strings(removed)
+		for _, key := range removed {
+			before, _ := encodeFlag(old.Flags[key])
+			if _, err := tx.Exec(ctx, `DELETE FROM flags WHERE environment = $1 AND key = $2`, env, key); err != nil {
+				return err
+			}
+			change.Removed = append(change.Removed, key)
+			if err := db.audit(ctx, tx, actor, env, "flag.delete", key, before, nil, reason); err != nil {
+				return err
+			}
+		}
+		evaluators, err := canonicalJSON(set.Evaluators, "{}")
+		if err != nil {
+			return fmt.Errorf("evaluators: %w", err)
+		}
+		metadata, err := canonicalJSON(set.Metadata, "{}")
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		oldEvaluators, _ := canonicalJSON(old.Evaluators, "{}")
+		oldMetadata, _ := canonicalJSON(old.Metadata, "{}")
+		setChanged := !bytes.Equal(evaluators, oldEvaluators) || !bytes.Equal(metadata, oldMetadata)
+		if setChanged {
+			if err := db.audit(ctx, tx, actor, env, "flagset.update", env,
+				setJSON(oldEvaluators, oldMetadata), setJSON(evaluators, metadata), reason); err != nil {
+				return err
+			}
+		}
+		change.Version = version
+		if change.Empty() && !setChanged {
+			return nil
+		}
+		change.Version = version + 1
+		if _, err := tx.Exec(ctx, `UPDATE environments SET evaluators = $1, metadata = $2, version = $3 WHERE key = $4`,
+			string(evaluators), string(metadata), change.Version, env); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, KindFlags, env)
+	})
+	return change, err
+}
+
+// encodeFlag gives the stored form of a flag definition: canonical JSON, so
+// that equal definitions have equal bytes whatever whitespace they came with.
+func encodeFlag(f *valueloop.Flag) ([]byte, error) {
+	return canonicalJSON(f, "null")
+}
+
+// canonicalJSON encodes v with sorted keys and no insignificant whitespace,
+// including inside raw JSON fragments (targeting rules). Raw numbers are kept
+// as written. It is the same encoding as package sqlite's, so that a flag set
+// moved between the stores compares equal.
+func canonicalJSON(v any, empty string) ([]byte, error) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(buf) == "null" {
+		return []byte(empty), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return nil, err
+	}
+	return json.Marshal(x)
+}
+
+func setJSON(evaluators, metadata []byte) []byte {
+	buf, _ := json.Marshal(map[string]json.RawMessage{"$evaluators": evaluators, "metadata": metadata})
+	return buf
+}
+
+// PutFlag creates or updates one flag of env. ifVersion guards against lost
+// updates: -1 writes whatever is stored, 0 only creates (ECONFLICT when the
+// flag exists), n > 0 only updates version n (ECONFLICT when the stored
+// version differs, ENOTFOUND when there is no such flag). It returns the
+// flag's new version and the environment's; an identical definition writes
+// nothing and returns the current versions.
+func (db *DB) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = $1 FOR UPDATE`, env).Scan(&envVersion); errors.Is(err, pgx.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		} else if err != nil {
+			return err
+		}
+		after, err := encodeFlag(f)
+		if err != nil {
+			return err
+		}
+		var before string
+		err = tx.QueryRow(ctx, `SELECT definition, version FROM flags WHERE environment = $1 AND key = $2`, env, f.Key).Scan(&before, &flagVersion)
+		exists := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		switch {
+		case ifVersion == 0 && exists:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already exists in %s", f.Key, env)
+		case ifVersion > 0 && !exists:
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", f.Key, env)
+		case ifVersion > 0 && flagVersion != ifVersion:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", f.Key, flagVersion, ifVersion)
+		}
+		if exists && before == string(after) {
+			return nil
+		}
+		envVersion++
+		now := db.now()
+		if exists {
+			flagVersion++
+			_, err = tx.Exec(ctx, `UPDATE flags SET definition = $1, version = $2, updated_at = $3 WHERE environment = $4 AND key = $5`,
+				string(after), flagVersion, now, env, f.Key)
+		} else {
+			flagVersion = 1
+			_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
+				env, f.Key, string(after), now)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE environments SET version = $1 WHERE key = $2`, envVersion, env); err != nil {
+			return err
+		}
+		action, prev := "flag.update", []byte(before)
+		if !exists {
+			action, prev = "flag.create", nil
+		}
+		if err := db.audit(ctx, tx, actor, env, action, f.Key, prev, after, reason); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, KindFlags, env)
+	})
+	return flagVersion, envVersion, err
+}
+
+// DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1: any). It
+// returns the environment's new version.
+func (db *DB) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error) {
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = $1 FOR UPDATE`, env).Scan(&envVersion); errors.Is(err, pgx.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		} else if err != nil {
+			return err
+		}
+		var before string
+		var v int64
+		err := tx.QueryRow(ctx, `SELECT definition, version FROM flags WHERE environment = $1 AND key = $2`, env, key).Scan(&before, &v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		} else if err != nil {
+			return err
+		}
+		if ifVersion > 0 && v != ifVersion {
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", key, v, ifVersion)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM flags WHERE environment = $1 AND key = $2`, env, key); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `UPDATE environments SET version = version + 1 WHERE key = $1 RETURNING version`, env).Scan(&envVersion); err != nil {
+			return err
+		}
+		if err := db.audit(ctx, tx, actor, env, "flag.delete", key, []byte(before), nil, reason); err != nil {
+			return err
+		}
+		return db.notify(ctx, tx, KindFlags, env)
+	})
+	return envVersion, err
+}

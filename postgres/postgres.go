@@ -1,0 +1,347 @@
+// Package postgres stores Valueloop's data in PostgreSQL, for deployments of
+// several identical nodes sharing one database. It implements the same store
+// methods as package sqlite (and passes the same contract, package
+// storetest), with pgx, embedded versioned migrations applied in one
+// transaction at Open under an advisory lock (so nodes may start at once),
+// and driver error codes mapped to domain errors. Every public method is one
+// transaction.
+//
+// Beyond storage it holds what several nodes need from the database:
+// notifications of changes sent inside the writing transaction and received
+// by a Listener, a cheap version read for the periodic safety-net check,
+// leader election for singleton work through session advisory locks
+// (Leader), and the folding of ingested events into aggregates by one node
+// (Aggregator), which keeps the aggregates exact when several nodes ingest
+// events of the same users.
+//
+// What is not here: deciding what may change (packages flags, auth, ingest)
+// and acting on a peer's change (package cluster).
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/valueloop/valueloop"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is the PostgreSQL store. Construct with NewDB, set fields, then Open.
+type DB struct {
+	// DSN is a postgres:// URL or a key=value connection string.
+	DSN string
+	// Now is the clock used for every timestamp written.
+	Now func() time.Time
+	// MaxConns bounds the connection pool (0: pgx's default, at least 4).
+	MaxConns int32
+	// ConnectTimeout bounds each connection attempt (default 5s), so that a
+	// wrong host fails fast.
+	ConnectTimeout time.Duration
+	Logger         *slog.Logger
+
+	pool    *pgxpool.Pool
+	cfg     *pgxpool.Config
+	schema  string // current_schema(): namespaces locks and notifications
+	channel string
+}
+
+// NewDB returns a store for the database at dsn.
+func NewDB(dsn string) *DB {
+	return &DB{DSN: dsn, Now: time.Now, ConnectTimeout: 5 * time.Second}
+}
+
+// Open connects, checks that the database answers, and applies pending
+// migrations. Its errors name the problem (unreachable host, unknown
+// database, authentication) and never contain the password.
+func (db *DB) Open() error {
+	if db.Logger == nil {
+		db.Logger = slog.New(slog.DiscardHandler)
+	}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	cfg, err := ParseDSN(db.DSN)
+	if err != nil {
+		return err
+	}
+	if db.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = db.ConnectTimeout
+	}
+	if db.MaxConns > 0 {
+		cfg.MaxConns = db.MaxConns
+	}
+	db.cfg = cfg
+	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ConnConfig.ConnectTimeout+5*time.Second)
+	defer cancel()
+	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return db.connectError(err)
+	}
+	var schema *string
+	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		db.pool.Close()
+		return db.connectError(err)
+	}
+	if schema == nil {
+		db.pool.Close()
+		return fmt.Errorf("postgres: no schema of the search_path (%s) exists in database %q: create it first",
+			cfg.ConnConfig.RuntimeParams["search_path"], cfg.ConnConfig.Database)
+	}
+	db.schema = *schema
+	db.channel = "valueloop"
+	if db.schema != "public" {
+		db.channel = "valueloop." + db.schema
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.pool.Close()
+		return err
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return nil
+}
+
+// Ping reports whether the database accepts statements now; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := db.pool.Exec(ctx, `SELECT 1`); err != nil {
+		return fmt.Errorf("postgres: %s", redact(err.Error(), db.cfg.ConnConfig.Password))
+	}
+	return nil
+}
+
+// Describe names the database for logs: host, port, database, user and
+// schema; never the password.
+func (db *DB) Describe() string {
+	c := db.cfg.ConnConfig
+	return fmt.Sprintf("postgres://%s@%s:%d/%s (schema %s)", c.User, c.Host, c.Port, c.Database, db.schema)
+}
+
+// ParseDSN parses a connection string; its error says what is wrong without
+// repeating the password.
+func ParseDSN(dsn string) (*pgxpool.Config, error) {
+	if strings.TrimSpace(dsn) == "" {
+		return nil, errors.New("postgres: empty connection string: want postgres://USER@HOST:PORT/DATABASE")
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		msg := err.Error()
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			msg = pe.Unwrap().Error()
+		}
+		return nil, fmt.Errorf("postgres: not a valid connection string (%s): want postgres://USER[:PASSWORD]@HOST:PORT/DATABASE",
+			redact(msg, dsnPassword(dsn)))
+	}
+	return cfg, nil
+}
+
+var passwordPattern = regexp.MustCompile(`(?i)(?:://[^:/@\s]*:([^@\s]*)@|password=('(?:[^'\\]|\\.)*'|\S+))`)
+
+// dsnPassword finds the password in a DSN that may not parse.
+func dsnPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+	}
+	if m := passwordPattern.FindStringSubmatch(dsn); m != nil {
+		return strings.Trim(m[1]+m[2], "'")
+	}
+	return ""
+}
+
+// redact removes a password from an error message.
+func redact(msg, password string) string {
+	if password == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, password, "xxxxx")
+	return strings.ReplaceAll(msg, url.QueryEscape(password), "xxxxx")
+}
+
+func (db *DB) connectError(err error) error {
+	c := db.cfg.ConnConfig
+	msg := err.Error()
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &pe):
+		switch pe.Code {
+		case "3D000":
+			msg = fmt.Sprintf("database %q does not exist (create it, or fix the DSN's path)", c.Database)
+		case "28P01", "28000":
+			msg = fmt.Sprintf("authentication failed for user %q: check the user and password", c.User)
+		default:
+			msg = pe.Message + " (SQLSTATE " + pe.Code + ")"
+		}
+	case errors.As(err, &ce):
+		msg = ce.Unwrap().Error()
+	}
+	return fmt.Errorf("postgres: cannot connect to %s:%d, database %q, user %q: %s",
+		c.Host, c.Port, c.Database, c.User, redact(msg, c.Password))
+}
+
+// Advisory lock classes (the first key of the two-key form); the second key
+// is a hash of the schema and a name, so several schemas of one database
+// (tests) do not contend.
+const (
+	lockMigrate int32 = 0x564c0001
+	lockLeader  int32 = 0x564c0002
+)
+
+func (db *DB) lockKey(name string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(db.schema))
+	h.Write([]byte{0})
+	h.Write([]byte(name))
+	return int32(h.Sum32())
+}
+
+// migrate applies, in one transaction under an advisory lock, every embedded
+// migration not applied yet. A node that starts while another migrates waits
+// for it and then finds nothing to do.
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockMigrate, db.lockKey("migrate")); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT name FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			base := strings.TrimPrefix(name, "migrations/")
+			if contains(applied, base) {
+				continue
+			}
+			buf, err := fs.ReadFile(migrationFS, name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(buf)); err != nil {
+				return fmt.Errorf("%s: %w", base, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, base); err != nil {
+				return err
+			}
+			db.Logger.Info("postgres: migration applied", "name", base)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// write runs fn in one read-write transaction and maps driver errors to
+// domain errors. A serialization failure or deadlock (which PostgreSQL
+// resolves by aborting one party) is retried from the start, so fn must not
+// keep state between attempts.
+func (db *DB) write(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, db.pool, fn)
+		if err != nil && attempt < 4 && retryable(err) {
+			continue
+		}
+		return domainError(err)
+	}
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// domainError turns driver error codes (never messages) into domain errors.
+func domainError(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	var ae *valueloop.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	switch pe.Code {
+	case "23505": // unique_violation
+		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "already exists"}
+	case "23503": // foreign_key_violation
+		return &valueloop.Error{Code: valueloop.ENOTFOUND, Message: "referenced item does not exist"}
+	case "23514", "23502", "22001", "22P02", "22003": // check, not null, too long, bad text, out of range
+		return &valueloop.Error{Code: valueloop.EINVALID, Message: "value not accepted by the store"}
+	case "40001", "40P01":
+		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "a concurrent change got there first: try again"}
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+// notify sends a change notification that peers receive when tx commits
+// (and only then). kind is one of the Change kinds; env may be empty.
+func (db *DB) notify(ctx context.Context, tx pgx.Tx, kind, env string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind+":"+env); err != nil {
+		return fmt.Errorf("postgres: notify %s: %w", kind, err)
+	}
+	return nil
+}
+
+// bump raises a change counter (see change_counters) and notifies.
+func (db *DB) bump(ctx context.Context, tx pgx.Tx, kind, env string) error {
+	if _, err := tx.Exec(ctx, `UPDATE change_counters SET n = n + 1 WHERE kind = $1`, kind); err != nil {
+		return fmt.Errorf("postgres: count %s change: %w", kind, err)
+	}
+	return db.notify(ctx, tx, kind, env)
+}
+
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// connect opens a dedicated connection (not from the pool), for LISTEN and
+// session advisory locks.
+func (db *DB) connect(ctx context.Context) (*pgx.Conn, error) {
+	return pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
+}

@@ -1,0 +1,319 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// EventStore is the event half of a store: metric definitions, the event
+// log and the aggregates. A store that implements it runs the event cases
+// of the contract; its ingestion pipeline writes to the store itself (an
+// ingest.Store) unless it is an Ingester.
+type EventStore interface {
+	Store
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Metric(ctx context.Context, env, key string) (*ingest.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
+	DeleteMetric(ctx context.Context, env, key, actor string) error
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
+	EventCount(ctx context.Context, env string) (int64, error)
+}
+
+// Ingester is an EventStore whose pipelines write through another
+// ingest.Store and whose aggregates may trail acknowledged events
+// (PostgreSQL, where one node folds the events of all).
+type Ingester interface {
+	IngestStore() ingest.Store
+	// Settle returns once the aggregates reflect every acknowledged event.
+	Settle(ctx context.Context) error
+}
+
+var eventCases = []struct {
+	name string
+	fn   func(t *testing.T, s EventStore)
+}{
+	{"MetricsCRUD", testMetricsCRUD},
+	{"PipelineAggregates", testPipelineAggregates},
+	{"ClaimDeduplicates", testClaimDeduplicates},
+	{"MetricChangeRebuild", testMetricChangeRebuild},
+}
+
+// eventCase adapts an event case to the contract's signature; stores
+// without events skip it.
+func eventCase(fn func(t *testing.T, s EventStore)) func(t *testing.T, s Store, _ *Clock) {
+	return func(t *testing.T, s Store, _ *Clock) {
+		es, ok := s.(EventStore)
+		if !ok {
+			t.Skip("the store keeps no events")
+		}
+		fn(t, es)
+	}
+}
+
+func ingestStore(s EventStore) ingest.Store {
+	if i, ok := s.(Ingester); ok {
+		return i.IngestStore()
+	}
+	return s.(ingest.Store)
+}
+
+func settle(t *testing.T, s EventStore) {
+	t.Helper()
+	if i, ok := s.(Ingester); ok {
+		if err := i.Settle(context.Background()); err != nil {
+			t.Fatalf("Settle: %v", err)
+		}
+	}
+}
+
+// OpenPipeline starts an ingestion pipeline on s, closed when the test ends.
+func OpenPipeline(t testing.TB, s EventStore) *ingest.Pipeline {
+	p := ingest.NewPipeline(ingestStore(s), nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// Metrics returns a metric of each kind, normalised.
+func Metrics(tb testing.TB) []ingest.Metric {
+	ms := []ingest.Metric{
+		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
+		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
+		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
+		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
+		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
+	}
+	for i := range ms {
+		if err := ms[i].Normalize(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ms
+}
+
+// GenEvents makes n events (ids ev-<start+i>) of users 0..users-1: exposures
+// to flag "checkout", purchases and page views, times roughly in order.
+func GenEvents(r *rand.Rand, start, n, users int) []ingest.Event {
+	out := make([]ingest.Event, 0, n)
+	base := int64(1_780_000_000_000)
+	for i := start; i < start+n; i++ {
+		u := r.IntN(users)
+		ev := ingest.Event{ID: fmt.Sprintf("ev-%09d", i), TargetingKey: fmt.Sprintf("user-%d", u), Time: base + int64(i), TimeSet: true}
+		switch k := r.IntN(10); {
+		case k < 2:
+			ev.Type, ev.Flag, ev.Variant = ingest.Exposure, "checkout", []string{"control", "treatment"}[u%2]
+		case k < 4:
+			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "purchase", int64(r.IntN(200_000))*10_000, true
+		default:
+			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "page", int64(r.IntN(3000))*1000, true
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// Recompute returns the aggregates of env computed from scratch from the
+// stored events.
+func Recompute(tb testing.TB, s EventStore, env string) []ingest.Aggregate {
+	tb.Helper()
+	ms, err := s.Metrics(context.Background(), env)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	all, _, err := ingest.Recompute(ms, func(fn func(*ingest.Event) error) error { return s.Events(context.Background(), env, fn) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
+func createEnvWithMetrics(t *testing.T, s EventStore, env string, ms []ingest.Metric) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ms {
+		if err := s.CreateMetric(ctx, env, &ms[i], "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func testMetricsCRUD(t *testing.T, s EventStore) {
+	ctx := context.Background()
+	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	m := ingest.Metric{Key: "orders", Kind: ingest.Count, Event: "purchase"}
+	if err := m.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateMetric(ctx, "prod", &m, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateMetric(ctx, "prod", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("second create: got %v, want a conflict", err)
+	}
+	if err := s.CreateMetric(ctx, "nowhere", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("create in a missing environment: got %v, want not found", err)
+	}
+	got, err := s.Metric(ctx, "prod", "orders")
+	if err != nil || got.Kind != ingest.Count || got.Event != "purchase" || got.Direction != ingest.HigherIsBetter || got.CreatedAt.IsZero() {
+		t.Fatalf("Metric = %+v, %v", got, err)
+	}
+	list, err := s.Metrics(ctx, "prod")
+	if err != nil || len(list) != 1 || list[0].Key != "orders" {
+		t.Fatalf("Metrics = %+v, %v; want orders", list, err)
+	}
+	if err := s.DeleteMetric(ctx, "prod", "orders", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Metric(ctx, "prod", "orders"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("after delete: got %v, want not found", err)
+	}
+	if err := s.DeleteMetric(ctx, "prod", "orders", "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("second delete: got %v, want not found", err)
+	}
+	entries, err := s.Audit(ctx, valueloop.AuditFilter{Target: "orders"})
+	if err != nil || len(entries) != 2 || entries[0].Action != "metric.delete" || entries[1].Action != "metric.create" {
+		t.Errorf("audit = %+v, %v; want delete and create", entries, err)
+	}
+}
+
+// testPipelineAggregates ingests shuffled batches with resent events through
+// two pipelines one after the other (a restart), and checks that the stored
+// aggregates equal a recomputation from the stored events.
+func testPipelineAggregates(t *testing.T, s EventStore) {
+	ctx := context.Background()
+	createEnvWithMetrics(t, s, "prod", Metrics(t))
+	r := rand.New(rand.NewPCG(1, 2))
+	events := GenEvents(r, 0, 3000, 200)
+	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	ingestAll := func(p *ingest.Pipeline, events []ingest.Event) (stored, dups int) {
+		for len(events) > 0 {
+			k := min(len(events), 1+r.IntN(400))
+			fresh, err := p.Ingest(ctx, "prod", events[:k])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fresh {
+				if f {
+					stored++
+				} else {
+					dups++
+				}
+			}
+			events = events[k:]
+		}
+		return stored, dups
+	}
+	p := ingest.NewPipeline(ingestStore(s), nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if st, d := ingestAll(p, events[:2000]); st != 2000 || d != 0 {
+		t.Fatalf("first part: stored %d, duplicates %d; want 2000, 0", st, d)
+	}
+	p.Close()
+	p = OpenPipeline(t, s)
+	// The last 500 of the first part again, then the rest.
+	if st, d := ingestAll(p, events[1500:]); st != 1000 || d != 500 {
+		t.Fatalf("second part: stored %d, duplicates %d; want 1000, 500", st, d)
+	}
+	settle(t, s)
+	got, err := s.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Recompute(t, s, "prod")
+	if len(want) == 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
+	}
+	if n, err := s.EventCount(ctx, "prod"); err != nil || n != 3000 {
+		t.Errorf("EventCount = %d, %v; want 3000", n, err)
+	}
+	res, err := p.Rebuild(ctx, "prod")
+	if err != nil || res.Changed || res.Events != 3000 {
+		t.Errorf("Rebuild = %+v, %v; want 3000 events, unchanged", res, err)
+	}
+	settle(t, s)
+	if got, _ := s.Aggregates(ctx, "prod", "checkout"); !reflect.DeepEqual(got, want) {
+		t.Errorf("after rebuild: aggregates of checkout differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+func testClaimDeduplicates(t *testing.T, s EventStore) {
+	ctx := context.Background()
+	p := OpenPipeline(t, s)
+	ev := func(id string, ms int64) ingest.Event {
+		return ingest.Event{Type: ingest.Tracking, ID: id, Name: "n", TargetingKey: "u", Time: 1_780_000_000_000 + ms, TimeSet: true}
+	}
+	fresh, err := p.Ingest(ctx, "prod", []ingest.Event{ev("a", 0), ev("a", 0), ev("b", 0), ev("a", 1), {Type: ingest.Tracking, Name: "n", TargetingKey: "u"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, true, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
+		t.Errorf("first batch: fresh = %v, want %v (same id at another time is another event)", fresh, want)
+	}
+	fresh, err = p.Ingest(ctx, "prod", []ingest.Event{ev("b", 0), ev("c", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{false, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
+		t.Errorf("second batch: fresh = %v, want %v", fresh, want)
+	}
+	// Other environments have their own ids.
+	fresh, err = p.Ingest(ctx, "dev", []ingest.Event{ev("b", 0)})
+	if err != nil || !fresh[0] {
+		t.Errorf("other environment: fresh = %v, %v; want stored", fresh, err)
+	}
+	if n, err := s.EventCount(ctx, "prod"); err != nil || n != 5 {
+		t.Errorf("EventCount(prod) = %d, %v; want 5", n, err)
+	}
+}
+
+// testMetricChangeRebuild adds a metric after events were stored and
+// rebuilds, as the API does: the new metric's figures cover the old events.
+func testMetricChangeRebuild(t *testing.T, s EventStore) {
+	ctx := context.Background()
+	ms := Metrics(t)
+	createEnvWithMetrics(t, s, "prod", ms[:1])
+	p := OpenPipeline(t, s)
+	r := rand.New(rand.NewPCG(3, 4))
+	if _, err := p.Ingest(ctx, "prod", GenEvents(r, 0, 1500, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateMetric(ctx, "prod", &ms[2], "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Rebuild(ctx, "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Ingest(ctx, "prod", GenEvents(r, 1500, 500, 100)); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+	got, err := s.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Recompute(t, s, "prod")
+	var revenue bool
+	for _, a := range want {
+		revenue = revenue || (a.Metric == "revenue" && a.Sums.N > 0)
+	}
+	if !revenue || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after adding a metric: aggregates differ from the recomputation (revenue present: %v):\n got %v\nwant %v", revenue, got, want)
+	}
+}
