@@ -1,11 +1,14 @@
 package provider_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,7 +155,108 @@ func benchOverhead(b *testing.B, snap *evaluation.Snapshot, p *provider.Provider
 	b.ReportMetric(0, "ns/op") // an op is two evaluations here; the metrics above say it all
 }
 
-var fanoutClients = flag.Int("fanout", 1000, "stream clients of TestFanout1000")
+var fanoutClients = flag.Int("fanout", 1000, "stream clients of TestFanout1000 and TestFanout1000Streams")
+
+// logSpread logs how long the slowest and the typical client took.
+func logSpread(t *testing.T, what string, got []time.Duration) {
+	t.Helper()
+	slices.Sort(got)
+	n := len(got)
+	q := func(f float64) time.Duration { return got[int(f*float64(n-1))].Round(time.Millisecond) }
+	t.Logf("change reached all %d %s in %s (p50 %s, p90 %s, p99 %s)", n, what, q(1), q(0.5), q(0.9), q(0.99))
+}
+
+// TestFanout1000Streams is TestFanout1000 with bare stream readers instead
+// of providers: it measures the server's fan-out alone, without 1,000
+// clients parsing and compiling the new set on the same two cores:
+//
+//	go test ./provider -run TestFanout1000Streams -v [-fanout 1000]
+func TestFanout1000Streams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 1,000 connections")
+	}
+	n := *fanoutClients
+	srv := MustServe(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readers := make([]*bufio.Reader, n)
+	// nextID reads events until one with an id and returns that id.
+	nextID := func(br *bufio.Reader) (string, error) {
+		id := ""
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return "", err
+			}
+			line = strings.TrimRight(line, "\r\n")
+			if rest, ok := strings.CutPrefix(line, "id: "); ok {
+				id = rest
+			}
+			if line == "" && id != "" {
+				return id, nil
+			}
+		}
+	}
+	first := ""
+	for i := range readers {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/environments/"+testEnv+"/stream", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+srv.Eval)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReaderSize(resp.Body, 64<<10)
+		id, err := nextID(br)
+		if err != nil {
+			t.Fatalf("client %d: first set: %v", i, err)
+		}
+		first = id
+		readers[i] = br
+	}
+
+	got := make([]time.Duration, n)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	var start time.Time
+	ready := make(chan struct{})
+	for i, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			id, err := nextID(r)
+			if err != nil {
+				got[i] = -1
+				return
+			}
+			got[i], ids[i] = time.Since(start), id
+		}()
+	}
+	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
+	start = time.Now()
+	close(ready)
+	if _, err := srv.Client().PutFlag(context.Background(), testEnv, "dark-mode", json.RawMessage(def), 0, "fanout"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cancel() // unblocks the readers
+		<-done
+	}
+	for i := range n {
+		if got[i] < 0 || ids[i] == "" || ids[i] == first {
+			t.Fatalf("client %d: got id %q after %s, want a new version after %s", i, ids[i], got[i], first)
+		}
+	}
+	logSpread(t, "stream clients", got)
+}
 
 // TestFanout1000 measures how long a change takes to reach 1,000 providers
 // (each its own stream connection) from the moment the admin request is
@@ -236,8 +340,5 @@ func TestFanout1000(t *testing.T) {
 	if missed > 0 {
 		t.Fatalf("%d of %d providers did not apply the change", missed, n)
 	}
-	slices.Sort(got)
-	q := func(f float64) time.Duration { return got[int(f*float64(n-1))] }
-	t.Logf("change reached all %d stream clients in %s (p50 %s, p90 %s, p99 %s)",
-		n, got[n-1].Round(time.Millisecond), q(0.5).Round(time.Millisecond), q(0.9).Round(time.Millisecond), q(0.99).Round(time.Millisecond))
+	logSpread(t, "providers", got)
 }
