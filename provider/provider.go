@@ -10,15 +10,18 @@
 // compile is reported and ignored.
 //
 // It emits OpenFeature provider events on EventChannel: PROVIDER_READY after
-// a reconnection or recovery (the SDK itself announces the first READY when
-// Init returns), PROVIDER_CONFIGURATION_CHANGED with the keys of the flags a
+// a reconnection or recovery, or when the first set arrives after Init gave
+// up waiting (when Init succeeds the SDK itself announces READY),
+// PROVIDER_CONFIGURATION_CHANGED with the keys of the flags a
 // new set changed, PROVIDER_STALE when the stream is lost, and PROVIDER_ERROR
 // when a received set is invalid or the token is refused.
 //
 // It also implements OpenFeature tracking (Track) and reports exposures (which
 // variant each targeting key was served) in batches to POST /api/v1/events.
 // Events wait in a bounded queue: when it is full, new events are dropped and
-// counted (Stats), never blocking an evaluation.
+// counted (Stats), never blocking an evaluation. An exposure is queued at
+// most once per FlushInterval for the same flag, variant and targeting key,
+// and only when the context has a targeting key.
 //
 // What does not live here: the stream and event endpoints (package httpapi),
 // the flagd format (package flagd) and evaluation itself (package evaluation).
