@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -42,13 +44,13 @@ func benchData(nChanges, nDeployments int) Data {
 		// Changes of a service land in order through the year.
 		landed := start.Add(time.Duration(int64(i/services)*(year/int64(perService))) + time.Duration(rng.Int64N(int64(time.Minute))))
 		authored := landed.Add(-time.Duration(rng.Int64N(int64(72 * time.Hour))))
-		c := Change{Repo: repoOf[s], SHA: strconv.FormatInt(int64(i), 16), AuthoredAt: authored, MergedAt: landed, Branch: "main"}
+		c := Change{Repo: repoOf[s], SHA: benchSHA(i), AuthoredAt: authored, MergedAt: landed, Branch: "main"}
 		if pathOf[s] != "" {
 			c.Paths = []string{pathOf[s] + "/main.go"}
 		}
 		if i%10 == 0 {
 			c.PR, c.Branch = strconv.Itoa(i), "b"+strconv.Itoa(i)
-			d.Changes = append(d.Changes, Change{Repo: c.Repo, SHA: "x" + c.SHA, Branch: c.Branch, Paths: c.Paths,
+			d.Changes = append(d.Changes, Change{Repo: c.Repo, SHA: benchSHA(-1 - i), Branch: c.Branch, Paths: c.Paths,
 				AuthoredAt: authored.Add(-time.Hour)})
 		}
 		d.Changes = append(d.Changes, c)
@@ -62,7 +64,7 @@ func benchData(nChanges, nDeployments int) Data {
 		// Deploy the latest change landed before: change index k*perService/perServiceDeps of the service.
 		ci := (k*perService/perServiceDeps)*services + s
 		dep := Deployment{ID: "d" + strconv.Itoa(i), Repo: repoOf[s], Environment: "prod", Production: true,
-			SHA: strconv.FormatInt(int64(ci), 16), Status: StatusSuccess, At: when}
+			SHA: benchSHA(ci), Status: StatusSuccess, At: when}
 		if pathOf[s] != "" {
 			dep.Service = d.Catalog.Services[s].Name
 		}
@@ -70,7 +72,7 @@ func benchData(nChanges, nDeployments int) Data {
 		case r < 3:
 			dep.Status = StatusFailure
 		case r < 4 && ci > 5*services:
-			dep.SHA = strconv.FormatInt(int64(ci-3*services), 16) // back to an older commit
+			dep.SHA = benchSHA(ci - 3*services) // back to an older commit
 		}
 		d.Deployments = append(d.Deployments, dep)
 	}
@@ -82,6 +84,20 @@ func benchData(nChanges, nDeployments int) Data {
 			Repo: repoOf[s], OpenedAt: opened, ResolvedAt: &resolved})
 	}
 	return d
+}
+
+// benchSHA returns a git-like SHA (40 hex digits, uniformly spread) for i.
+func benchSHA(i int) string {
+	var b [24]byte
+	x := uint64(i)
+	for k := 0; k < 3; k++ {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		binary.BigEndian.PutUint64(b[8*k:], z^z>>31)
+	}
+	return hex.EncodeToString(b[:20])
 }
 
 // BenchmarkMetrics computes every metric, per service, team and overall,

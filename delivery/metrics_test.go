@@ -312,3 +312,27 @@ func TestConventions(t *testing.T) {
 		}
 	}
 }
+
+func TestSortLanded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, tt := range []struct {
+		n      int
+		spread int64
+	}{{10, 1000}, {300, 5}, {5000, int64(time.Hour)}, {20000, int64(200 * 365 * 24 * time.Hour)}, {4096, 1}} {
+		cs := make([]landed, tt.n)
+		for i := range cs {
+			cs[i] = landed{at: base + rng.Int64N(tt.spread), j: int32(i)}
+		}
+		want := slices.Clone(cs)
+		slices.SortStableFunc(want, func(a, b landed) int { return cmpInt64(a.at, b.at) })
+		sortLanded(cs, nil)
+		if !slices.Equal(cs, want) {
+			t.Errorf("n=%d spread=%d: not the stable order", tt.n, tt.spread)
+		}
+		sortLanded(cs, nil) // already sorted
+		if !slices.Equal(cs, want) {
+			t.Errorf("n=%d: sorting sorted input changed it", tt.n)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -455,5 +456,48 @@ func TestInvalidRecordsSkipped(t *testing.T) {
 	r, err := tl.Report(Query{From: at(t, "2025-01-01 00:00"), To: at(t, "2025-01-02 00:00")})
 	if err != nil || r.Overall.Total.Incidents != 1 {
 		t.Errorf("got %d incidents, %v; want the one resolved \"before\" it opened", r.Overall.Total.Incidents, err)
+	}
+}
+
+func TestChangeIndex(t *testing.T) {
+	const (
+		a     = "0123456789abcdef1111111111111111111111aa" // a git SHA
+		b     = "0123456789abcdef2222222222222222222222bb" // the same first 16 digits
+		upper = "0123456789ABCDEF1111111111111111111111AA" // a's digits in upper case: another string
+		tag   = "release-2025.05"                          // not a SHA at all
+	)
+	when := at(t, "2025-01-01 10:00")
+	var recs []Change
+	for _, c := range []struct{ repo, sha string }{
+		{"o/r", a}, {"o/r", b}, {"o/r", upper}, {"o/r", tag}, {"O/R", a}, {"o/other", a}, {"o/r", tag},
+	} {
+		recs = append(recs, Change{Repo: c.repo, SHA: c.sha, AuthoredAt: when, MergedAt: when})
+	}
+	tl, err := NewTimeline(Data{Changes: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(tl.ch); got != 5 {
+		t.Errorf("got %d changes, want 5: a, b, upper and tag in o/r (a and tag named twice), a in o/other", got)
+	}
+	seen := map[int32]string{}
+	for _, q := range []struct{ repo, sha string }{{"o/r", a}, {"o/r", b}, {"o/r", upper}, {"o/r", tag}, {"o/other", a}} {
+		j, ok := tl.lookupName(q.repo, q.sha)
+		if !ok {
+			t.Errorf("%s %s not found", q.repo, q.sha)
+			continue
+		}
+		if other, dup := seen[j]; dup {
+			t.Errorf("%s %s found as %s", q.repo, q.sha, other)
+		}
+		seen[j] = q.repo + " " + q.sha
+		if got := tl.recs[tl.ch[j].rec]; got.SHA != q.sha || !strings.EqualFold(got.Repo, q.repo) {
+			t.Errorf("%s %s found as %s %s", q.repo, q.sha, got.Repo, got.SHA)
+		}
+	}
+	for _, q := range []struct{ repo, sha string }{{"o/r", "0123456789abcdef3333333333333333333333cc"}, {"o/none", a}, {"o/r", ""}} {
+		if _, ok := tl.lookupName(q.repo, q.sha); ok {
+			t.Errorf("%s %q found; want not", q.repo, q.sha)
+		}
 	}
 }
