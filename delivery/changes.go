@@ -23,8 +23,12 @@ type change struct {
 	flags    uint8
 }
 
+// notLanded is the landing time of a change that never reached the default
+// branch.
+const notLanded = math.MinInt64
+
+// change.flags
 const (
-	notLanded          = math.MinInt64
 	fromPR       uint8 = 1 << iota // a merged pull request with a source branch
 	namedService                   // the record names its service
 )
