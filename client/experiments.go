@@ -1,0 +1,54 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/valueloop/valueloop/experiment"
+)
+
+func experimentFlagPath(env, flag string) string {
+	return "/api/v1/environments/" + url.PathEscape(env) + "/flags/" + url.PathEscape(flag)
+}
+
+// Hypothesis returns the hypothesis of a flag in env.
+func (c *Client) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
+	var out experiment.Hypothesis
+	if err := c.Do(ctx, http.MethodGet, experimentFlagPath(env, flag)+"/hypothesis", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PutHypothesis creates or replaces the hypothesis of a flag; body is its
+// JSON (settings left out keep their defaults). It returns the hypothesis
+// as stored, defaults filled.
+func (c *Client) PutHypothesis(ctx context.Context, env, flag string, body []byte) (*experiment.Hypothesis, error) {
+	var out experiment.Hypothesis
+	if err := c.Do(ctx, http.MethodPut, experimentFlagPath(env, flag)+"/hypothesis", rawBody(body), &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteHypothesis deletes the hypothesis of a flag.
+func (c *Client) DeleteHypothesis(ctx context.Context, env, flag string) error {
+	return c.Do(ctx, http.MethodDelete, experimentFlagPath(env, flag)+"/hypothesis", nil, nil)
+}
+
+// Results returns the experiment results of a flag in env. query overrides
+// analysis settings (alpha, alternative, sequentialTuning, cuped,
+// correction, inference, control, weights) and limits the metrics shown
+// (metric); nil for none.
+func (c *Client) Results(ctx context.Context, env, flag string, query url.Values) (*experiment.Result, error) {
+	path := experimentFlagPath(env, flag) + "/results"
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	var out experiment.Result
+	if err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

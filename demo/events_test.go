@@ -1,0 +1,84 @@
+package demo_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+// TestLoadExperiment loads the demo experiment into a real store through
+// the pipeline: the results show the lift the demo promises, a verdict, and
+// loading again adds nothing.
+func TestLoadExperiment(t *testing.T) {
+	ctx := context.Background()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "demo.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	n, err := demo.LoadExperiment(ctx, db, p, "production", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 8000 {
+		t.Errorf("stored %d events, want the exposures of 4,000 users and their tracking events", n)
+	}
+	if again, err := demo.LoadExperiment(ctx, db, p, "production", now.Add(time.Hour)); err != nil || again != 0 {
+		t.Errorf("second load stored %d (%v), want nothing", again, err)
+	}
+
+	var def *valueloop.Flag
+	for _, d := range demo.Environments() {
+		if d.Key == "production" {
+			set, err := flagd.Parse(d.File, d.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def = set.Flags[demo.ExperimentFlag]
+		}
+	}
+	if def == nil {
+		t.Fatalf("the demo's production flags lack %s", demo.ExperimentFlag)
+	}
+	ms, _ := db.Metrics(ctx, "production")
+	aggs, _ := db.Aggregates(ctx, "production", demo.ExperimentFlag)
+	h, err := db.Hypothesis(ctx, "production", demo.ExperimentFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := experiment.Analyze(experiment.Input{Flag: demo.ExperimentFlag, Definition: def, Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: h.Settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Users != 4000 || len(res.Metrics) != 4 || res.SRM.Mismatch {
+		t.Fatalf("users %d, metrics %d, SRM %+v", res.Users, len(res.Metrics), res.SRM)
+	}
+	done := res.Metrics[0].Variants
+	if res.Metrics[0].Metric != "onboarding-completed" || *done[0].Mean < 0.34 || *done[0].Mean > 0.42 || *done[1].Mean < 0.41 || *done[1].Mean > 0.49 {
+		t.Errorf("completion = %v / %v, want about 38%% and 45%%", *done[0].Mean, *done[1].Mean)
+	}
+	if res.Verdict == nil || res.Verdict.Decision == experiment.Blocked {
+		t.Errorf("verdict = %+v", res.Verdict)
+	}
+	if !res.Metrics[2].CUPED && !res.Metrics[3].CUPED {
+		t.Errorf("no metric used CUPED: %+v", res.Metrics)
+	}
+	t.Logf("demo verdict: %s — %s", res.Verdict.Decision, res.Verdict.Reason)
+}

@@ -1,0 +1,430 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// Input is everything one analysis reads.
+type Input struct {
+	Environment string
+	Flag        string
+	// Definition is the flag as the environment defines it; nil when it
+	// does not (only the flag's events are known): variant names are then
+	// taken from the exposures and not checked.
+	Definition *valueloop.Flag
+	// Metrics are the environment's metric definitions.
+	Metrics []ingest.Metric
+	// Aggregates are the flag's stored figures (cells of other flags are
+	// ignored).
+	Aggregates []ingest.Aggregate
+	// Hypothesis, when not nil, is judged: the Result gets a Verdict.
+	Hypothesis *Hypothesis
+	// Settings are the analysis settings: the hypothesis' own, with any
+	// overrides of the request.
+	Settings Settings
+	// Only restricts the metrics analysed to these keys; the hypothesis'
+	// primary and guardrail metrics are always analysed. Empty means every
+	// metric of the environment.
+	Only []string
+}
+
+// Result is the analysis of a flag's experiment in one environment.
+type Result struct {
+	Environment string `json:"environment"`
+	Flag        string `json:"flag"`
+	// Settings are the settings applied, control and weights resolved.
+	Settings   Settings    `json:"settings"`
+	Hypothesis *Hypothesis `json:"hypothesis,omitempty"`
+	// Variants take part in the analysis, control first.
+	Variants []Variant `json:"variants"`
+	// Users is the number of users in the variants analysed.
+	Users int64 `json:"users"`
+	// Excluded counts users exposed to more than one variant, left out of
+	// every figure; OtherUsers those whose variant takes no part (outside
+	// the weights).
+	Excluded   int64 `json:"excluded"`
+	OtherUsers int64 `json:"otherUsers"`
+	// SRM is the sample-ratio-mismatch check of Users against the weights.
+	SRM     stats.SRM      `json:"srm"`
+	Metrics []MetricResult `json:"metrics"`
+	// Verdict judges the hypothesis; nil without one.
+	Verdict *Verdict `json:"verdict,omitempty"`
+}
+
+// Variant is one arm of the experiment.
+type Variant struct {
+	Name    string `json:"name"`
+	Control bool   `json:"control,omitempty"`
+	// Weight is the configured weight and Share its fraction of the total.
+	Weight float64 `json:"weight"`
+	Share  float64 `json:"share"`
+	// Users is the number of users whose first exposure was this variant.
+	Users int64 `json:"users"`
+}
+
+// Role is what a metric is to the hypothesis.
+type Role string
+
+const (
+	RolePrimary   Role = "primary"
+	RoleGuardrail Role = "guardrail"
+)
+
+// MetricResult is one metric in every variant.
+type MetricResult struct {
+	Metric    string            `json:"metric"`
+	Name      string            `json:"name,omitempty"`
+	Kind      ingest.MetricKind `json:"kind"`
+	Direction ingest.Direction  `json:"direction"`
+	// Analysis is how package stats analysed it.
+	Analysis stats.Kind `json:"analysis"`
+	Role     Role       `json:"role,omitempty"`
+	// CUPED is true when variance reduction changed the estimates: CUPED
+	// is on and the pre-exposure covariate varies. Theta is its
+	// coefficient.
+	CUPED bool    `json:"cuped"`
+	Theta float64 `json:"theta"`
+	// Variants holds one entry per variant, control first.
+	Variants []VariantResult `json:"variants"`
+}
+
+// VariantResult is one metric in one variant: for a treatment, compared
+// with control. When Status is not "ok", Reason says why and the numbers
+// that could not be computed are absent rather than zero.
+type VariantResult struct {
+	Variant string `json:"variant"`
+	Control bool   `json:"control,omitempty"`
+	// Users is the number of users with a value of the metric: every user
+	// of the variant, except for a mean metric, which counts the users with
+	// at least one event.
+	Users int64 `json:"users"`
+	// Status is the arm's for control, the comparison's for a treatment.
+	Status stats.Status `json:"status"`
+	Reason string       `json:"reason,omitempty"`
+	// Mean is the observed mean (proportion, ratio); absent without users.
+	Mean *float64 `json:"mean,omitempty"`
+	// AdjustedMean is the CUPED-adjusted mean that comparisons use, and SE
+	// its standard error; absent when the arm has not enough data.
+	AdjustedMean *float64 `json:"adjustedMean,omitempty"`
+	SE           *float64 `json:"se,omitempty"`
+	// Lift compares a treatment with control; absent for control and when
+	// there is not enough data.
+	Lift *Lift `json:"lift,omitempty"`
+}
+
+// Lift is a treatment compared with control, as package stats computes it.
+type Lift struct {
+	// Absolute is treatment − control and Relative treatment / control − 1
+	// (absent when the control mean is zero), each with its fixed-horizon
+	// interval and its always-valid sequential interval.
+	Absolute stats.Effect  `json:"absolute"`
+	Relative *stats.Effect `json:"relative,omitempty"`
+	// PValue and SequentialPValue are raw; the Adjusted ones are corrected
+	// for multiple testing across every comparison of the result.
+	PValue                   float64 `json:"pValue"`
+	AdjustedPValue           float64 `json:"adjustedPValue"`
+	SequentialPValue         float64 `json:"sequentialPValue"`
+	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
+	// ChanceToWin is the Bayesian probability that the treatment is better
+	// than control (better as the metric's direction says), and
+	// ExpectedLoss what shipping it costs in the metric's units if it is not.
+	ChanceToWin  float64        `json:"chanceToWin"`
+	ExpectedLoss float64        `json:"expectedLoss"`
+	Credible     stats.Interval `json:"credible"`
+	DF           float64        `json:"df,omitempty"`
+	Statistic    float64        `json:"statistic"`
+}
+
+// Analyze computes the Result of in: validation, the variants and their
+// weights, the statistics, and the verdict when there is a hypothesis.
+// Invalid settings, unknown metrics and a hypothesis naming a metric or
+// variant that does not exist are EINVALID errors naming the field; too
+// little data never is an error.
+func Analyze(in Input) (*Result, error) {
+	s := in.Settings
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	var flagVariants []string
+	if in.Definition != nil {
+		flagVariants = variantNames(in.Definition.Variants)
+	}
+	if err := checkVariants(s, flagVariants); err != nil {
+		return nil, err
+	}
+	var h *Hypothesis
+	if in.Hypothesis != nil {
+		c := *in.Hypothesis
+		c.Settings = s
+		if err := c.Normalize(in.Metrics, flagVariants); err != nil {
+			if e, ok := err.(*valueloop.Error); ok && !strings.HasPrefix(e.Field, "settings.") {
+				err = prefixField("hypothesis.", err)
+			}
+			return nil, err
+		}
+		h = &c
+	}
+	metrics, err := selectMetrics(in.Metrics, in.Only, h)
+	if err != nil {
+		return nil, err
+	}
+
+	cells := newCells(in.Flag, in.Aggregates)
+	arms, err := resolveArms(in.Definition, cells, s)
+	if err != nil {
+		return nil, err
+	}
+	s.Control = arms[0].Name
+	s.Weights = make(map[string]float64, len(arms))
+
+	res := &Result{Environment: in.Environment, Flag: in.Flag, Hypothesis: h, Variants: arms, Excluded: cells.excluded}
+	si := stats.Input{Variants: make([]stats.Variant, len(arms)), Metrics: make([]stats.Metric, len(metrics))}
+	var wsum float64
+	for _, a := range arms {
+		wsum += a.Weight
+	}
+	for i := range arms {
+		a := &res.Variants[i]
+		a.Users = cells.users[a.Name]
+		a.Share = a.Weight / wsum
+		res.Users += a.Users
+		s.Weights[a.Name] = a.Weight
+		si.Variants[i] = stats.Variant{Name: a.Name, Weight: a.Weight, Units: a.Users}
+	}
+	for name, n := range cells.users {
+		if _, ok := s.Weights[name]; !ok {
+			res.OtherUsers += n
+		}
+	}
+	res.Settings = s
+	for i, m := range metrics {
+		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
+		for j, a := range arms {
+			sm.Summaries[j] = cells.summary(a.Name, m.Key)
+		}
+		si.Metrics[i] = sm
+	}
+	sr, err := stats.Analyze(s.Settings, si)
+	if err != nil {
+		return nil, err
+	}
+	res.SRM = sr.SRM
+	res.Metrics = make([]MetricResult, len(metrics))
+	for i, m := range metrics {
+		res.Metrics[i] = metricResult(m, h, si.Metrics[i], sr.Metrics[i], s.CUPED)
+	}
+	if h != nil {
+		res.Verdict = judge(res, h)
+	}
+	return res, nil
+}
+
+// selectMetrics returns the metrics to analyse: the hypothesis' primary
+// metric, its guardrails, then the others (all, or those named in only) by
+// key.
+func selectMetrics(all []ingest.Metric, only []string, h *Hypothesis) ([]ingest.Metric, error) {
+	byKey := make(map[string]int, len(all))
+	for i, m := range all {
+		byKey[m.Key] = i
+	}
+	for _, k := range only {
+		if _, ok := byKey[k]; !ok {
+			return nil, valueloop.FieldErrorf("metrics", "no metric %q in this environment (have %s)", k, metricKeys(all))
+		}
+	}
+	out := make([]ingest.Metric, 0, len(all))
+	taken := make(map[string]bool, len(all))
+	take := func(k string) {
+		if !taken[k] {
+			taken[k] = true
+			out = append(out, all[byKey[k]])
+		}
+	}
+	if h != nil {
+		take(h.PrimaryMetric)
+		for _, g := range h.Guardrails {
+			take(g.Metric)
+		}
+	}
+	rest := only
+	if len(only) == 0 {
+		rest = make([]string, len(all))
+		for i, m := range all {
+			rest[i] = m.Key
+		}
+	}
+	rest = slices.Clone(rest)
+	slices.Sort(rest)
+	for _, k := range rest {
+		take(k)
+	}
+	return out, nil
+}
+
+// cells indexes a flag's aggregates.
+type cells struct {
+	users    map[string]int64 // per variant
+	excluded int64
+	sums     map[[2]string]*ingest.Sums // (variant, metric)
+}
+
+func newCells(flag string, aggs []ingest.Aggregate) *cells {
+	c := &cells{users: map[string]int64{}, sums: make(map[[2]string]*ingest.Sums, len(aggs))}
+	for i := range aggs {
+		a := &aggs[i]
+		switch {
+		case a.Flag != flag:
+		case a.Variant == "":
+			c.excluded = a.Sums.N
+		case a.Metric == "":
+			c.users[a.Variant] = a.Sums.N
+		default:
+			c.sums[[2]string{a.Variant, a.Metric}] = &a.Sums
+		}
+	}
+	return c
+}
+
+func (c *cells) summary(variant, metric string) stats.Summary {
+	if s, ok := c.sums[[2]string{variant, metric}]; ok {
+		return s.Summary()
+	}
+	return stats.Summary{}
+}
+
+// resolveArms picks the variants that take part and their weights, control
+// first, the others by name: the weights of the settings, else the flag's
+// fractional split, else every variant with exposures (the flag's variants
+// when fewer than two have any) at equal weights.
+func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
+	weights := s.Weights
+	source := "settings.weights"
+	if len(weights) == 0 && def != nil {
+		if split, ok := FractionalSplit(def.Targeting); ok {
+			weights, source = map[string]float64{}, "the flag's fractional split"
+			for k, w := range split {
+				if w > 0 {
+					weights[k] = w
+				}
+			}
+		}
+	}
+	if len(weights) == 0 {
+		weights, source = map[string]float64{}, "the variants with exposures"
+		for k, n := range c.users {
+			if n > 0 {
+				weights[k] = 1
+			}
+		}
+		if s.Control != "" {
+			weights[s.Control] = 1
+		}
+		if len(weights) < 2 && def != nil {
+			source = "the flag's variants"
+			for k := range def.Variants {
+				weights[k] = 1
+			}
+		}
+	}
+	if len(weights) < 2 {
+		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s give %d variant(s): set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
+	}
+	names := sortedKeys(weights)
+	control := s.Control
+	if control == "" {
+		switch {
+		case def != nil && def.DefaultVariant != nil && weights[*def.DefaultVariant] > 0:
+			control = *def.DefaultVariant
+		case weights["control"] > 0:
+			control = "control"
+		default:
+			control = names[0]
+		}
+	} else if _, ok := weights[control]; !ok {
+		return nil, valueloop.FieldErrorf("settings.control", "variant %q takes no part: %s give %s", control, source, strings.Join(names, ", "))
+	}
+	arms := make([]Variant, 0, len(names))
+	arms = append(arms, Variant{Name: control, Control: true, Weight: weights[control]})
+	for _, n := range names {
+		if n != control {
+			arms = append(arms, Variant{Name: n, Weight: weights[n]})
+		}
+	}
+	return arms, nil
+}
+
+func metricResult(m ingest.Metric, h *Hypothesis, in stats.Metric, r stats.MetricResult, cuped bool) MetricResult {
+	out := MetricResult{
+		Metric: m.Key, Name: m.Name, Kind: m.Kind, Direction: m.Direction, Analysis: r.Kind,
+		CUPED: cuped && r.Theta != 0, Theta: r.Theta,
+		Variants: make([]VariantResult, len(r.Arms)),
+	}
+	if out.Direction == "" {
+		out.Direction = ingest.HigherIsBetter
+	}
+	if h != nil {
+		if m.Key == h.PrimaryMetric {
+			out.Role = RolePrimary
+		}
+		for _, g := range h.Guardrails {
+			if g.Metric == m.Key {
+				out.Role = RoleGuardrail
+			}
+		}
+	}
+	for i, a := range r.Arms {
+		v := &out.Variants[i]
+		v.Variant, v.Control, v.Users, v.Status = a.Variant, i == 0, a.N, a.Status
+		sm := in.Summaries[i]
+		if a.N > 0 && !(r.Kind == stats.Ratio && sm.DenMean == 0) {
+			v.Mean = ptr(a.Estimate)
+		}
+		if a.Status == stats.OK {
+			v.AdjustedMean, v.SE = ptr(a.Adjusted), ptr(a.SE)
+		} else {
+			v.Reason = armReason(r.Kind, sm)
+		}
+		if i == 0 {
+			continue
+		}
+		c := r.Comparisons[i-1]
+		v.Status, v.Reason = c.Status, c.Reason
+		if c.Status != stats.OK {
+			continue
+		}
+		v.Lift = &Lift{
+			Absolute: c.Absolute, Relative: c.Relative,
+			PValue: c.PValue, AdjustedPValue: c.AdjustedPValue,
+			SequentialPValue: c.SequentialPValue, AdjustedSequentialPValue: c.AdjustedSequentialPValue,
+			ChanceToWin: c.ChanceToBeat, ExpectedLoss: c.ExpectedLoss, Credible: c.Credible,
+			DF: c.DF, Statistic: c.Statistic,
+		}
+	}
+	return out
+}
+
+// armReason says why an arm has not enough data (stats reports only the
+// status of an arm).
+func armReason(kind stats.Kind, s stats.Summary) string {
+	switch {
+	case s.N < 2:
+		return fmt.Sprintf("%v: need at least 2 users, have %d", stats.ErrNotEnoughData, s.N)
+	case kind == stats.Ratio && s.DenMean == 0:
+		return fmt.Sprintf("%v: the ratio's denominator averages zero", stats.ErrNotEnoughData)
+	}
+	return stats.ErrNotEnoughData.Error()
+}
+
+func ptr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}

@@ -1,0 +1,434 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// Decision is what the evidence says about a hypothesis.
+type Decision string
+
+const (
+	// Validated: the primary metric moved the expected way, significantly,
+	// by at least the minimum effect worth shipping, and no guardrail got
+	// worse than it tolerates.
+	Validated Decision = "validated"
+	// Invalidated: a guardrail got worse than it tolerates, or the effect is
+	// confidently below the minimum worth shipping (or the wrong way).
+	Invalidated Decision = "invalidated"
+	// Inconclusive: the planned sample is reached and neither is shown.
+	Inconclusive Decision = "inconclusive"
+	// KeepRunning: neither is shown yet and the plan needs more users.
+	KeepRunning Decision = "keep_running"
+	// Blocked: no verdict while the sample ratio is off, for then the
+	// assignment or the logging is broken and no number can be trusted.
+	Blocked Decision = "blocked"
+)
+
+// Codes of the reason of a verdict, for programs; Verdict.Reason says the
+// same for people, with the numbers.
+const (
+	CodeSRM                  = "sample_ratio_mismatch"
+	CodeWorthShipping        = "worth_shipping"
+	CodeGuardrailBreached    = "guardrail_breached"
+	CodeWrongDirection       = "wrong_direction"
+	CodeBelowMinimum         = "below_minimum_effect"
+	CodeNotEnoughData        = "not_enough_data"
+	CodeZeroBaseline         = "zero_baseline"
+	CodeNeedMoreUsers        = "need_more_users"
+	CodeGuardrailAtRisk      = "guardrail_at_risk"
+	CodePlannedSampleReached = "planned_sample_reached"
+)
+
+// Verdict judges a hypothesis. With several treatments it is the best
+// treatment's when one is validated, invalidated when all are, and
+// otherwise keep running (or inconclusive); Variants has each one's.
+type Verdict struct {
+	Decision Decision `json:"decision"`
+	Code     string   `json:"code"`
+	Reason   string   `json:"reason"`
+	// Variant is the treatment the verdict is about.
+	Variant string `json:"variant,omitempty"`
+	// RemainingUsers estimates how many more users (all variants together)
+	// the experiment needs to reach its planned power for the minimum
+	// effect; present when keeping it running and the estimate can be made.
+	RemainingUsers *int64           `json:"remainingUsers,omitempty"`
+	Variants       []VariantVerdict `json:"variants,omitempty"`
+}
+
+// VariantVerdict is the verdict on one treatment.
+type VariantVerdict struct {
+	Variant        string   `json:"variant"`
+	Decision       Decision `json:"decision"`
+	Code           string   `json:"code"`
+	Reason         string   `json:"reason"`
+	RemainingUsers *int64   `json:"remainingUsers,omitempty"`
+	// Effect is the primary metric's effect in the hypothesis' units
+	// (relative unless Absolute) with the bounds of the deciding interval;
+	// absent when it could not be computed.
+	Effect     *Bounds          `json:"effect,omitempty"`
+	Guardrails []GuardrailCheck `json:"guardrails,omitempty"`
+}
+
+// Bounds is an estimate with the lower and upper bounds of its interval. A
+// one-sided interval is mirrored around the estimate: the open side gets the
+// one-sided bound at the same level.
+type Bounds struct {
+	Estimate float64 `json:"estimate"`
+	Lower    float64 `json:"lower"`
+	Upper    float64 `json:"upper"`
+}
+
+// Guardrail statuses.
+const (
+	GuardrailOK       = "ok"        // harm below tolerance, or not significant and estimated within it
+	GuardrailAtRisk   = "at_risk"   // estimated harm beyond tolerance, not yet significantly
+	GuardrailBreached = "breached"  // harm confidently beyond tolerance: the lower bound exceeds it
+	GuardrailNoData   = "unchecked" // not enough data to tell
+)
+
+// GuardrailCheck is one guardrail on one treatment. Harm is the effect
+// turned so that positive is worse, in the tolerance's units.
+type GuardrailCheck struct {
+	Metric    string  `json:"metric"`
+	Status    string  `json:"status"`
+	Reason    string  `json:"reason,omitempty"`
+	Harm      *Bounds `json:"harm,omitempty"`
+	Tolerance float64 `json:"tolerance"`
+	Absolute  bool    `json:"absolute,omitempty"`
+}
+
+// judge applies the verdict rules to a result. h is normalised and res
+// holds its metrics.
+func judge(res *Result, h *Hypothesis) *Verdict {
+	if res.SRM.Status == stats.OK && res.SRM.Mismatch {
+		return &Verdict{Decision: Blocked, Code: CodeSRM, Reason: fmt.Sprintf(
+			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %.2g < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
+			res.SRM.PValue, stats.SRMThreshold)}
+	}
+	metric := func(key string) *MetricResult {
+		for i := range res.Metrics {
+			if res.Metrics[i].Metric == key {
+				return &res.Metrics[i]
+			}
+		}
+		return nil
+	}
+	primary := metric(h.PrimaryMetric)
+	v := &Verdict{}
+	for t := 1; t < len(res.Variants); t++ {
+		vv := VariantVerdict{Variant: res.Variants[t].Name}
+		for _, g := range h.Guardrails {
+			vv.Guardrails = append(vv.Guardrails, checkGuardrail(metric(g.Metric), g, t, res.Settings.Inference))
+		}
+		judgeVariant(&vv, res, h, primary, t)
+		v.Variants = append(v.Variants, vv)
+	}
+	summarize(v)
+	return v
+}
+
+func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int) {
+	s := res.Settings
+	set := func(d Decision, code, format string, args ...any) {
+		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
+	}
+	for _, g := range vv.Guardrails {
+		if g.Status == GuardrailBreached {
+			set(Invalidated, CodeGuardrailBreached, "guardrail %s got worse beyond its tolerance: harm %s, more than the %s tolerated", g.Metric, fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute))
+			return
+		}
+	}
+	ctrl, trt := primary.Variants[0], primary.Variants[t]
+	if trt.Lift == nil {
+		set(KeepRunning, CodeNotEnoughData, "%s: %s", primary.Metric, orDefault(trt.Reason, stats.ErrNotEnoughData.Error()))
+		return
+	}
+	eff := trt.Lift.Absolute
+	if !h.Absolute {
+		if trt.Lift.Relative == nil {
+			set(KeepRunning, CodeZeroBaseline, "%s: the control mean is zero, so a relative effect cannot be measured yet (or give the minimum effect as absolute)", primary.Metric)
+			return
+		}
+		eff = *trt.Lift.Relative
+	}
+	b := bounds(eff, s.Inference)
+	vv.Effect = &b
+	d := h.Direction.sign()
+	est, hi := d*b.Estimate, d*b.Upper // turned so that positive is expected
+	if d < 0 {
+		hi = -b.Lower
+	}
+	p := trt.Lift.AdjustedSequentialPValue
+	if s.Inference == Fixed {
+		p = trt.Lift.AdjustedPValue
+	}
+	rel := !h.Absolute
+	m := h.MinimumEffect
+	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
+	remaining, planned := remainingUsers(res, h, primary, ctrl, trt, t)
+	if planned {
+		vv.RemainingUsers = &remaining
+	}
+	undecided := func(code, why string) {
+		switch {
+		case !planned:
+			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
+		case remaining > 0:
+			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, thousands(remaining), 100*h.Power, fmtEffect(d*m, rel))
+		default:
+			set(Inconclusive, pick(code == CodeNeedMoreUsers, CodePlannedSampleReached, code), "%s after the planned sample (%.0f%% power for %s); %s", why, 100*h.Power, fmtEffect(d*m, rel), moved)
+		}
+	}
+	switch {
+	case p < s.Alpha && est > 0 && est >= m:
+		for _, g := range vv.Guardrails {
+			if g.Status == GuardrailAtRisk {
+				undecided(CodeGuardrailAtRisk, fmt.Sprintf("the primary metric is worth shipping but guardrail %s may be worse than tolerated (harm %s, tolerance %s)", g.Metric, fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute)))
+				return
+			}
+		}
+		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and no guardrail got worse than tolerated", moved, p, s.Alpha, fmtEffect(d*m, rel))
+		vv.RemainingUsers = nil
+	case hi < 0:
+		set(Invalidated, CodeWrongDirection, "%s: the wrong way, the %s was expected", moved, h.Direction)
+		vv.RemainingUsers = nil
+	case hi < m:
+		set(Invalidated, CodeBelowMinimum, "%s: the %s is at most %s, less than the %s worth shipping", moved, h.Direction, unsigned(hi, rel), unsigned(m, rel))
+		vv.RemainingUsers = nil
+	default:
+		undecided(CodeNeedMoreUsers, "not decided yet")
+	}
+}
+
+// summarize fills the overall verdict from the treatments'.
+func summarize(v *Verdict) {
+	if len(v.Variants) == 0 {
+		return
+	}
+	var best, keep, inconclusive *VariantVerdict
+	invalid := 0
+	for i := range v.Variants {
+		vv := &v.Variants[i]
+		switch vv.Decision {
+		case Validated:
+			if best == nil || vv.Effect.Estimate*sgn(vv.Effect.Estimate) > best.Effect.Estimate*sgn(best.Effect.Estimate) {
+				best = vv
+			}
+		case Invalidated:
+			invalid++
+		case KeepRunning:
+			if keep == nil {
+				keep = vv
+			}
+		case Inconclusive:
+			if inconclusive == nil {
+				inconclusive = vv
+			}
+		}
+	}
+	from := func(vv *VariantVerdict) {
+		v.Decision, v.Code, v.Reason, v.Variant = vv.Decision, vv.Code, vv.Reason, vv.Variant
+	}
+	switch {
+	case best != nil:
+		from(best)
+	case invalid == len(v.Variants):
+		from(&v.Variants[0])
+		if len(v.Variants) > 1 {
+			var parts []string
+			for _, vv := range v.Variants {
+				parts = append(parts, vv.Variant+": "+vv.Reason)
+			}
+			v.Variant = ""
+			v.Reason = "every treatment is invalidated — " + strings.Join(parts, "; ")
+		}
+	case keep != nil:
+		from(keep)
+		for _, vv := range v.Variants {
+			if vv.Decision == KeepRunning && vv.RemainingUsers != nil && (v.RemainingUsers == nil || *vv.RemainingUsers > *v.RemainingUsers) {
+				n := *vv.RemainingUsers
+				v.RemainingUsers = &n
+			}
+		}
+	default:
+		from(inconclusive)
+	}
+}
+
+func sgn(x float64) float64 {
+	if x < 0 {
+		return -1
+	}
+	return 1
+}
+
+// checkGuardrail judges guardrail g on treatment t of metric m.
+func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) GuardrailCheck {
+	c := GuardrailCheck{Metric: g.Metric, Tolerance: g.Tolerance, Absolute: g.Absolute, Status: GuardrailNoData}
+	v := m.Variants[t]
+	if v.Lift == nil {
+		c.Reason = orDefault(v.Reason, stats.ErrNotEnoughData.Error())
+		return c
+	}
+	eff := v.Lift.Absolute
+	if !g.Absolute {
+		if v.Lift.Relative == nil {
+			c.Reason = "the control mean is zero, so a relative harm cannot be measured (give the tolerance as absolute)"
+			return c
+		}
+		eff = *v.Lift.Relative
+	}
+	b := bounds(eff, inf)
+	harm := Bounds{Estimate: -b.Estimate, Lower: -b.Upper, Upper: -b.Lower} // higher is better: a fall is harm
+	if m.Direction == ingest.LowerIsBetter {
+		harm = b
+	}
+	c.Harm = &harm
+	switch {
+	case harm.Lower > g.Tolerance:
+		c.Status = GuardrailBreached
+	case harm.Estimate > g.Tolerance:
+		c.Status = GuardrailAtRisk
+	default:
+		c.Status = GuardrailOK
+	}
+	return c
+}
+
+// bounds returns the estimate of e with the bounds of its deciding interval,
+// mirroring a one-sided interval around the estimate.
+func bounds(e stats.Effect, inf Inference) Bounds {
+	iv := e.Sequential
+	if inf == Fixed {
+		iv = e.Interval
+	}
+	b := Bounds{Estimate: e.Estimate, Lower: iv.Lower, Upper: iv.Upper}
+	switch {
+	case iv.UpperUnbounded:
+		b.Upper = 2*e.Estimate - iv.Lower
+	case iv.LowerUnbounded:
+		b.Lower = 2*e.Estimate - iv.Upper
+	}
+	return b
+}
+
+// remainingUsers estimates, with stats.Plan, how many more users (all
+// variants together) the experiment needs for the planned power to detect
+// the minimum effect between control and treatment t. The per-unit standard
+// deviation comes from the comparison's standard error (so it includes
+// CUPED's reduction and a ratio's delta method); the critical value is that
+// of the deciding interval — for sequential inference the confidence
+// sequence's at the current sample, which grows slowly with n, so the
+// estimate is then a little optimistic. Users without a value of a mean
+// metric are accounted for by the share of users that have one. It reports
+// false when there is not enough data to estimate.
+func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, ctrl, trt VariantResult, t int) (int64, bool) {
+	s := res.Settings
+	nc, nt := float64(ctrl.Users), float64(trt.Users)
+	se := trt.Lift.Absolute.SE
+	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
+		return 0, false
+	}
+	alpha := s.Alpha
+	if s.Inference == Sequential {
+		b := bounds(trt.Lift.Absolute, Sequential)
+		crit := (b.Upper - b.Lower) / 2 / se
+		alpha = math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
+		if s.Alternative != stats.TwoSided {
+			alpha /= 2
+		}
+		alpha = min(alpha, s.Alpha)
+	}
+	cv, tv := res.Variants[0], res.Variants[t]
+	plan := stats.Plan{
+		Alpha: alpha, Alternative: s.Alternative, Power: h.Power,
+		SD:    se / math.Sqrt(1/nc+1/nt),
+		Ratio: tv.Share / cv.Share,
+	}
+	effect := h.Direction.sign() * h.MinimumEffect
+	if !h.Absolute {
+		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
+	}
+	needC, needT, err := plan.SampleSize(effect)
+	if err != nil {
+		return 0, false
+	}
+	// Metric units to exposed users.
+	if cv.Users > 0 && nc < float64(cv.Users) {
+		needC *= float64(cv.Users) / nc
+	}
+	if tv.Users > 0 && nt < float64(tv.Users) {
+		needT *= float64(tv.Users) / nt
+	}
+	total := math.Max(needC/cv.Share, needT/tv.Share)
+	if !(total < 1e15) {
+		total = 1e15
+	}
+	return max(0, int64(math.Ceil(total))-res.Users), true
+}
+
+// fmtEffect writes an effect: relative as a signed percentage, absolute as
+// a signed number.
+func fmtEffect(x float64, relative bool) string {
+	if relative {
+		p := 100 * x
+		switch a := math.Abs(p); {
+		case a == 0:
+			return "0%"
+		case a < 0.1:
+			return fmt.Sprintf("%+.3f%%", p)
+		case a < 10:
+			return fmt.Sprintf("%+.1f%%", p)
+		}
+		return fmt.Sprintf("%+.0f%%", p)
+	}
+	return fmt.Sprintf("%+.3g", x)
+}
+
+// unsigned writes a magnitude as fmtEffect does, without the sign.
+func unsigned(x float64, relative bool) string {
+	return strings.TrimPrefix(fmtEffect(x, relative), "+")
+}
+
+// thousands writes n with thousands separators: 12,345.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// fmtBounds writes "+4.1% [+1.2%, +7.0%]".
+func fmtBounds(b Bounds, relative bool) string {
+	return fmt.Sprintf("%s [%s, %s]", fmtEffect(b.Estimate, relative), fmtEffect(b.Lower, relative), fmtEffect(b.Upper, relative))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func pick[T any](cond bool, a, b T) T {
+	if cond {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,321 @@
+package experiment
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// effect is a relative effect as a test case states it: the estimate, the
+// bounds of the sequential interval, and the adjusted sequential p-value.
+type effect struct{ est, lo, hi, p float64 }
+
+const baseline = 0.2 // control mean of every metric in the verdict tests
+
+// lift builds a comparison from a relative effect: the absolute effect is
+// baseline times it, the fixed-horizon interval is the sequential one
+// shrunk to 80 %, and the fixed p-value is a tenth of the sequential one.
+func lift(e effect) *Lift {
+	mk := func(k float64) stats.Effect {
+		half := (e.hi - e.lo) / 2 * k
+		mid := (e.hi + e.lo) / 2 * k
+		return stats.Effect{
+			Estimate:   e.est * k,
+			SE:         half / 2.5,
+			Sequential: stats.Interval{Lower: e.lo * k, Upper: e.hi * k},
+			Interval:   stats.Interval{Lower: mid - 0.8*half, Upper: mid + 0.8*half},
+		}
+	}
+	rel := mk(1)
+	return &Lift{Absolute: mk(baseline), Relative: &rel, SequentialPValue: e.p, AdjustedSequentialPValue: e.p, PValue: e.p / 10, AdjustedPValue: e.p / 10}
+}
+
+// scenario is a result to judge: control and treatments with their users,
+// a primary metric "signup" (higher is better) and a guardrail "tickets"
+// (lower is better).
+type scenario struct {
+	users     []int64   // control first
+	primary   []*Lift   // per treatment; nil: not enough data
+	guardrail []*Lift   // per treatment; nil: not enough data
+	srmP      float64   // SRM p-value (0: 0.5)
+	settings  *Settings // nil: defaults
+}
+
+func (sc scenario) result() *Result {
+	s := DefaultSettings()
+	if sc.settings != nil {
+		s = *sc.settings
+	}
+	res := &Result{Settings: s}
+	names := []string{"control", "treatment", "other"}
+	metric := func(key string, dir ingest.Direction, lifts []*Lift) MetricResult {
+		m := MetricResult{Metric: key, Direction: dir}
+		for i, n := range sc.users {
+			v := VariantResult{Variant: names[i], Control: i == 0, Users: n, Status: stats.OK, Mean: ptr(baseline), AdjustedMean: ptr(baseline)}
+			if i > 0 {
+				v.Lift = lifts[i-1]
+				if v.Lift == nil {
+					v.Status, v.Reason = stats.NotEnoughData, "not enough data: the metric does not vary in either arm"
+				}
+			}
+			m.Variants = append(m.Variants, v)
+		}
+		return m
+	}
+	for i, n := range sc.users {
+		res.Variants = append(res.Variants, Variant{Name: names[i], Control: i == 0, Weight: 1, Share: 1 / float64(len(sc.users)), Users: n})
+		res.Users += n
+	}
+	res.SRM = stats.SRM{Status: stats.OK, PValue: 0.5}
+	if sc.srmP != 0 {
+		res.SRM.PValue, res.SRM.Mismatch = sc.srmP, sc.srmP < stats.SRMThreshold
+	}
+	res.Metrics = []MetricResult{metric("signup", ingest.HigherIsBetter, sc.primary), metric("tickets", ingest.LowerIsBetter, sc.guardrail)}
+	return res
+}
+
+func testHypothesis() *Hypothesis {
+	h := NewHypothesis()
+	h.PrimaryMetric, h.Direction, h.MinimumEffect, h.Power = "signup", Increase, 0.02, 0.8
+	h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.05}}
+	return h
+}
+
+var (
+	win      = effect{0.05, 0.02, 0.08, 0.001}   // +5 % [+2 %, +8 %]
+	flat     = effect{0.01, -0.03, 0.05, 0.6}    // straddles 0 and the minimum
+	harmless = effect{0, -0.03, 0.03, 1}         // guardrail: no change
+	tooSmall = effect{0.008, 0.002, 0.015, 0.01} // significant, below +2 %
+	wrongWay = effect{-0.05, -0.08, -0.02, 0.001}
+	sigSmall = effect{0.018, 0.002, 0.034, 0.01} // significant, estimate below +2 %, could reach it
+	// With the standard error of these intervals the planned sample is
+	// reached (the scenario's per-user spread follows from SE and users).
+	narrowFlat = effect{0.01, -0.004, 0.024, 0.2}
+	narrowWin  = effect{0.025, 0.021, 0.029, 0.001}
+	breach     = effect{0.12, 0.07, 0.17, 0.001} // tickets +12 % [+7 %, +17 %]: harm beyond 5 %
+	atRisk     = effect{0.08, -0.01, 0.17, 0.2}  // tickets +8 %, not significant
+	fewUsers   = []int64{1000, 1000}
+)
+
+// TestVerdicts walks every verdict and reason.
+func TestVerdicts(t *testing.T) {
+	decrease := func(h *Hypothesis) { h.Direction = Decrease }
+	for _, tc := range []struct {
+		name      string
+		sc        scenario
+		edit      func(*Hypothesis)
+		decision  Decision
+		code      string
+		reason    []string // substrings of the reason
+		variant   string
+		remaining string // "none", "positive" or "zero"
+	}{
+		{"worth shipping", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			Validated, CodeWorthShipping, []string{"signup moved +5.0% [+2.0%, +8.0%]", "adjusted p = 0.001 < 0.05", "+2.0% worth shipping"}, "treatment", "none"},
+		{"SRM blocks even a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 1e-6}, nil,
+			Blocked, CodeSRM, []string{"sample ratio mismatch", "p = 1e-06"}, "", "none"},
+		{"SRM p just above the threshold does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 0.002}, nil,
+			Validated, CodeWorthShipping, nil, "treatment", "none"},
+		{"guardrail breach invalidates a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(breach)}}, nil,
+			Invalidated, CodeGuardrailBreached, []string{"guardrail tickets got worse", "+12% [+7.0%, +17%]", "more than the 5.0% tolerated"}, "treatment", "none"},
+		{"guardrail at risk holds a winner back", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(atRisk)}}, nil,
+			KeepRunning, CodeGuardrailAtRisk, []string{"guardrail tickets may be worse", "more users reach 80% power"}, "treatment", "positive"},
+		{"guardrail at risk after the planned sample", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(atRisk)}}, nil,
+			Inconclusive, CodeGuardrailAtRisk, []string{"after the planned sample"}, "treatment", "zero"},
+		{"guardrail without data does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
+			Validated, CodeWorthShipping, nil, "treatment", "none"},
+		{"wrong direction", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			Invalidated, CodeWrongDirection, []string{"signup moved -5.0% [-8.0%, -2.0%]", "the increase was expected"}, "treatment", "none"},
+		{"below the minimum effect", scenario{users: fewUsers, primary: []*Lift{lift(tooSmall)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			Invalidated, CodeBelowMinimum, []string{"the increase is at most 1.5%, less than the 2.0% worth shipping"}, "treatment", "none"},
+		{"keep running", scenario{users: fewUsers, primary: []*Lift{lift(flat)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			KeepRunning, CodeNeedMoreUsers, []string{"not decided yet", "signup moved +1.0% [-3.0%, +5.0%]", "more users reach 80% power for +2.0%"}, "treatment", "positive"},
+		{"significant but maybe below the minimum: keep running", scenario{users: fewUsers, primary: []*Lift{lift(sigSmall)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			KeepRunning, CodeNeedMoreUsers, nil, "treatment", "positive"},
+		{"inconclusive after the planned sample", scenario{users: fewUsers, primary: []*Lift{lift(narrowFlat)}, guardrail: []*Lift{lift(harmless)}}, nil,
+			Inconclusive, CodePlannedSampleReached, []string{"not decided yet after the planned sample (80% power for +2.0%)"}, "treatment", "zero"},
+		{"not enough data", scenario{users: []int64{1, 1}, primary: []*Lift{nil}, guardrail: []*Lift{nil}}, nil,
+			KeepRunning, CodeNotEnoughData, []string{"signup: not enough data"}, "treatment", "none"},
+		{"zero baseline", scenario{users: fewUsers, primary: []*Lift{func() *Lift { l := lift(win); l.Relative = nil; return l }()}, guardrail: []*Lift{lift(harmless)}}, nil,
+			KeepRunning, CodeZeroBaseline, []string{"control mean is zero"}, "treatment", "none"},
+		{"zero baseline is no obstacle to an absolute minimum", scenario{users: fewUsers, primary: []*Lift{func() *Lift { l := lift(win); l.Relative = nil; return l }()}, guardrail: []*Lift{lift(harmless)}},
+			func(h *Hypothesis) { h.Absolute, h.MinimumEffect = true, 0.004 }, Validated, CodeWorthShipping, []string{"signup moved +0.01 [+0.004, +0.016]", "+0.004 worth shipping"}, "treatment", "none"},
+		{"expected decrease validated", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, decrease,
+			Validated, CodeWorthShipping, []string{"-2.0% worth shipping"}, "treatment", "none"},
+		{"expected decrease, went up", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, decrease,
+			Invalidated, CodeWrongDirection, []string{"the decrease was expected"}, "treatment", "none"},
+		{"best of two treatments", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(flat), lift(win)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
+			Validated, CodeWorthShipping, nil, "other", "none"},
+		{"a treatment breaching a guardrail does not stop another", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(win), lift(win)}, guardrail: []*Lift{lift(breach), lift(harmless)}}, nil,
+			Validated, CodeWorthShipping, nil, "other", "none"},
+		{"every treatment invalidated", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(wrongWay), lift(tooSmall)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
+			Invalidated, CodeWrongDirection, []string{"every treatment is invalidated", "treatment: ", "other: "}, "", "none"},
+		{"one undecided treatment keeps the experiment running", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(wrongWay), lift(flat)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
+			KeepRunning, CodeNeedMoreUsers, nil, "other", "positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := testHypothesis()
+			if tc.edit != nil {
+				tc.edit(h)
+			}
+			v := judge(tc.sc.result(), h)
+			if v.Decision != tc.decision || v.Code != tc.code || v.Variant != tc.variant {
+				t.Errorf("verdict = %s/%s on %q, want %s/%s on %q\nreason: %s", v.Decision, v.Code, v.Variant, tc.decision, tc.code, tc.variant, v.Reason)
+			}
+			for _, want := range tc.reason {
+				if !strings.Contains(v.Reason, want) {
+					t.Errorf("reason %q lacks %q", v.Reason, want)
+				}
+			}
+			switch {
+			case tc.remaining == "none" && v.RemainingUsers != nil:
+				t.Errorf("remaining users = %d, want none", *v.RemainingUsers)
+			case tc.remaining == "positive" && (v.RemainingUsers == nil || *v.RemainingUsers <= 0):
+				t.Errorf("remaining users = %v, want a positive estimate", v.RemainingUsers)
+			case tc.remaining == "zero" && (v.RemainingUsers != nil && *v.RemainingUsers != 0):
+				t.Errorf("remaining users = %d, want 0", *v.RemainingUsers)
+			}
+		})
+	}
+}
+
+func TestGuardrailChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		e      effect
+		dir    ingest.Direction
+		status string
+	}{
+		{"lower is better, rose beyond tolerance", breach, ingest.LowerIsBetter, GuardrailBreached},
+		{"lower is better, fell", wrongWay, ingest.LowerIsBetter, GuardrailOK},
+		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, ingest.HigherIsBetter, GuardrailBreached},
+		{"higher is better, rose", breach, ingest.HigherIsBetter, GuardrailOK},
+		{"estimate beyond tolerance, bound within", atRisk, ingest.LowerIsBetter, GuardrailAtRisk},
+		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, ingest.LowerIsBetter, GuardrailOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &MetricResult{Metric: "g", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: lift(tc.e)}}}
+			c := checkGuardrail(m, Guardrail{Metric: "g", Tolerance: 0.05}, 1, Sequential)
+			if c.Status != tc.status {
+				t.Errorf("status = %s (harm %+v), want %s", c.Status, c.Harm, tc.status)
+			}
+		})
+	}
+	m := &MetricResult{Metric: "g", Variants: []VariantResult{{}, {Reason: "not enough data: x"}}}
+	if c := checkGuardrail(m, Guardrail{Metric: "g"}, 1, Sequential); c.Status != GuardrailNoData || c.Reason != "not enough data: x" {
+		t.Errorf("guardrail without data = %+v", c)
+	}
+}
+
+// TestFixedInference: fixed-horizon intervals and p-values decide when asked.
+func TestFixedInference(t *testing.T) {
+	s := DefaultSettings()
+	s.Inference = Fixed
+	// The sequential p (0.1) is not significant, the fixed one (0.01) is.
+	e := effect{0.05, 0.01, 0.09, 0.1}
+	v := judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result(), testHypothesis())
+	if v.Decision != Validated || !strings.Contains(v.Reason, "[+1.8%, +8.2%]") {
+		t.Errorf("fixed inference: %s %q, want validated on the fixed interval", v.Decision, v.Reason)
+	}
+	v = judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}}.result(), testHypothesis())
+	if v.Decision != KeepRunning {
+		t.Errorf("sequential inference: %s, want keep running", v.Decision)
+	}
+}
+
+func TestBoundsOfOneSidedIntervals(t *testing.T) {
+	e := stats.Effect{Estimate: 2, Sequential: stats.Interval{Lower: 1, UpperUnbounded: true}}
+	if b := bounds(e, Sequential); b != (Bounds{2, 1, 3}) {
+		t.Errorf("[1, +inf) around 2 = %+v, want [1, 3]", b)
+	}
+	e.Sequential = stats.Interval{Upper: 2.5, LowerUnbounded: true}
+	if b := bounds(e, Sequential); b != (Bounds{2, 1.5, 2.5}) {
+		t.Errorf("(-inf, 2.5] around 2 = %+v, want [1.5, 2.5]", b)
+	}
+}
+
+// TestRemainingUsersFromPlan checks the estimate against stats.Plan with
+// the per-unit standard deviation the scenario was built from, and that the
+// users it asks for do reach the planned power.
+func TestRemainingUsersFromPlan(t *testing.T) {
+	const sd, nc, nt = 0.4, 2000, 2000
+	se := sd * math.Sqrt(1.0/nc+1.0/nt)
+	h := testHypothesis()
+	for _, inf := range []Inference{Fixed, Sequential} {
+		t.Run(string(inf), func(t *testing.T) {
+			s := DefaultSettings()
+			s.Inference = inf
+			const mult = 3.1 // the sequence's critical value at this sample
+			l := &Lift{
+				Absolute: stats.Effect{Estimate: 0.002, SE: se,
+					Interval:   stats.Interval{Lower: 0.002 - 1.96*se, Upper: 0.002 + 1.96*se},
+					Sequential: stats.Interval{Lower: 0.002 - mult*se, Upper: 0.002 + mult*se}},
+				AdjustedPValue: 0.5, AdjustedSequentialPValue: 0.9,
+			}
+			rel := stats.Effect{Estimate: 0.01, Interval: stats.Interval{Lower: -0.1, Upper: 0.12}, Sequential: stats.Interval{Lower: -0.15, Upper: 0.17}}
+			l.Relative = &rel
+			res := scenario{users: []int64{nc, nt}, primary: []*Lift{l}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result()
+			v := judge(res, h)
+			if v.Decision != KeepRunning || v.RemainingUsers == nil {
+				t.Fatalf("verdict %s %q, want keep running with an estimate", v.Decision, v.Reason)
+			}
+			alpha := s.Alpha
+			if inf == Sequential {
+				alpha = math.Erfc(mult / math.Sqrt2)
+			}
+			plan := stats.Plan{Alpha: alpha, Alternative: stats.TwoSided, Power: 0.8, SD: sd, Relative: true, Baseline: baseline, Ratio: 1}
+			c, tr, err := plan.SampleSize(0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(math.Ceil(c+tr)) - nc - nt
+			if got := *v.RemainingUsers; got != want {
+				t.Errorf("remaining = %d, want %d (plan: %.1f + %.1f)", got, want, c, tr)
+			}
+			power, err := plan.PowerAt(0.02, float64(nc+*v.RemainingUsers/2))
+			if err != nil || math.Abs(power-0.8) > 1e-3 {
+				t.Errorf("power after the remaining users = %v (%v), want 0.8", power, err)
+			}
+		})
+	}
+}
+
+// TestVerdictFromAggregates runs the whole path on simulated events: a big
+// lift in signups validates, a flat one keeps running, an SRM blocks.
+func TestVerdictFromAggregates(t *testing.T) {
+	ms := testMetrics()
+	h := NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "signup", 0.05
+	h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.5}}
+	for _, tc := range []struct {
+		name     string
+		arms     []arm
+		decision Decision
+	}{
+		{"validated", []arm{{name: "control", users: 3000, signup: 0.2, tickets: 0.1}, {name: "treatment", users: 3000, signup: 0.3, tickets: 0.1}}, Validated},
+		{"keep running", []arm{{name: "control", users: 300, signup: 0.2, tickets: 0.1}, {name: "treatment", users: 300, signup: 0.2, tickets: 0.1}}, KeepRunning},
+		{"guardrail breached", []arm{{name: "control", users: 3000, signup: 0.2, tickets: 0.05}, {name: "treatment", users: 3000, signup: 0.3, tickets: 0.2}}, Invalidated},
+		{"sample ratio mismatch", []arm{{name: "control", users: 3000, signup: 0.2}, {name: "treatment", users: 2500, signup: 0.3}}, Blocked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aggs := simulate(t, 9, "onboarding", ms, tc.arms)
+			res, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: h.Settings})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict == nil || res.Verdict.Decision != tc.decision {
+				t.Fatalf("verdict = %+v, want %s", res.Verdict, tc.decision)
+			}
+			t.Logf("%s (%s): %s", res.Verdict.Decision, res.Verdict.Code, res.Verdict.Reason)
+			if res.Metrics[0].Role != RolePrimary || res.Metrics[1].Role != RoleGuardrail || res.Metrics[0].Metric != "signup" || res.Metrics[1].Metric != "tickets" {
+				t.Errorf("metric order/roles: %s %s, %s %s", res.Metrics[0].Metric, res.Metrics[0].Role, res.Metrics[1].Metric, res.Metrics[1].Role)
+			}
+			if res.Hypothesis == nil || res.Hypothesis.Direction != Increase || res.Hypothesis.Power != DefaultPower {
+				t.Errorf("normalised hypothesis not recorded: %+v", res.Hypothesis)
+			}
+		})
+	}
+}
