@@ -103,6 +103,11 @@ func benchSHA(i int) string {
 // BenchmarkMetrics computes every metric, per service, team and overall,
 // bucketed by week over a year, from one million changes and 100,000
 // deployments: the target is at most one second per Compute.
+//
+// Measured on the shared 2-core development machine (load about 3) with
+// go test -run XXX -bench BenchmarkMetrics -benchtime=3x -count 3:
+// Compute 0.75 to 0.92 s (0.69 to 0.74 s of CPU), 183 MB allocated; Report
+// on a built Timeline 0.10 s.
 func BenchmarkMetrics(b *testing.B) {
 	data := benchData(1_000_000, 100_000)
 	q := Query{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Bucket: BucketWeek}
