@@ -273,6 +273,7 @@ type cells struct {
 	users    map[string]int64 // per variant
 	excluded int64
 	sums     map[[2]string]*ingest.Sums // (variant, metric)
+	conv     summarizer
 }
 
 func newCells(flag string, aggs []ingest.Aggregate) *cells {
@@ -294,7 +295,7 @@ func newCells(flag string, aggs []ingest.Aggregate) *cells {
 
 func (c *cells) summary(variant, metric string) stats.Summary {
 	if s, ok := c.sums[[2]string{variant, metric}]; ok {
-		return s.Summary()
+		return c.conv.summary(s)
 	}
 	return stats.Summary{}
 }
