@@ -17,11 +17,20 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz reports ready once flags are loaded: from then on evaluation
-// is served from memory whatever happens to storage.
+// is served from memory whatever happens to storage. With Storage set it
+// also answers 503 while writes cannot be stored (a shared database away).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if len(s.Flags.Environments()) == 0 {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no environments loaded"})
 		return
+	}
+	if s.Storage != nil {
+		if err := s.Storage(r.Context()); err != nil {
+			s.Logger.Warn("not ready for writes: storage unavailable", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"status": "not ready for writes: storage unavailable", "evaluation": "serving from memory"})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -36,6 +36,9 @@ type Server struct {
 	Heartbeat time.Duration
 	// Events serves the event and metric routes when set (see events.go).
 	Events *Events
+	// Storage, when set, reports whether the store accepts writes now;
+	// /readyz answers 503 while it does not (evaluation goes on from memory).
+	Storage func(ctx context.Context) error
 
 	ln      net.Listener
 	srv     *http.Server

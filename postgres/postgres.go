@@ -200,6 +200,15 @@ func (db *DB) connectError(err error) error {
 	case errors.As(err, &ce):
 		msg = ce.Unwrap().Error()
 	}
+	// Several attempts (TLS then plain, several addresses) report one line
+	// each, often the same.
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	msg = strings.Join(lines, "; ")
 	return fmt.Errorf("postgres: cannot connect to %s:%d, database %q, user %q: %s",
 		c.Host, c.Port, c.Database, c.User, redact(msg, c.Password))
 }

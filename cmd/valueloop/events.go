@@ -22,12 +22,12 @@ import (
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
-	"github.com/valueloop/valueloop/sqlite"
 )
 
-// openEvents starts the ingestion pipeline on db for serve.
-func openEvents(db *sqlite.DB, logger *slog.Logger) (*httpapi.Events, func(), error) {
-	p := ingest.NewPipeline(db, logger)
+// openEvents starts the ingestion pipeline for serve: it writes to ing (the
+// store itself for SQLite; see storage) and the routes read db.
+func openEvents(ing ingest.Store, db httpapi.EventStore, logger *slog.Logger) (*httpapi.Events, func(), error) {
+	p := ingest.NewPipeline(ing, logger)
 	if err := p.Open(); err != nil {
 		return nil, nil, err
 	}

@@ -56,7 +56,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 const usage = `valueloop: feature flags, rollouts, experiments and delivery metrics in one loop.
 
 Usage:
-  valueloop serve [--addr 127.0.0.1:8080] [--data DIR] [--demo] [--flags-file ENV=PATH ...]
+  valueloop serve [--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]
   valueloop token create --env ENV --scope evaluate|admin [--name NAME]
   valueloop token list
   valueloop token revoke ID

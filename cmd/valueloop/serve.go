@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
-	"github.com/valueloop/valueloop/sqlite"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
@@ -22,6 +20,7 @@ import (
 type serveConfig struct {
 	Addr       string
 	DataDir    string
+	Database   string // PostgreSQL DSN; may hold a password: never printed
 	Demo       bool
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
@@ -51,6 +50,8 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "serve")
 	fs.StringVar(&cfg.Addr, "addr", envOr(e, "VALUELOOP_ADDR", "127.0.0.1:8080"), "address to listen on (VALUELOOP_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "directory of the embedded database (VALUELOOP_DATA)")
+	fs.StringVar(&cfg.Database, "database", e.getenv("VALUELOOP_DATABASE"),
+		"postgres://USER[:PASSWORD]@HOST:PORT/DATABASE of a PostgreSQL database shared by several nodes (VALUELOOP_DATABASE); default: the embedded store in --data")
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into empty environments")
 	var files flagFiles
 	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
@@ -60,6 +61,9 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("serve takes no arguments, got %q", fs.Args())
+	}
+	if cfg.Database != "" && !isPostgresDSN(cfg.Database) {
+		return usageErrorf("--database: want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
 	}
 	cfg.FlagFiles = files
 	cfg.AdminToken = e.getenv("VALUELOOP_ADMIN_TOKEN")
@@ -80,11 +84,12 @@ func envOr(e *cliEnv, name, def string) string {
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
-	db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
-	if err := db.Open(); err != nil {
+	st, err := openStorage(cfg, logger)
+	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
+	db := st.store
 
 	tokens := auth.NewService(db)
 	if err := tokens.Reload(ctx); err != nil {
@@ -101,6 +106,10 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 
+	if err := st.follow(svc, tokens, logger); err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, f := range cfg.FlagFiles {
@@ -109,7 +118,9 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
-	events, closeEvents, err := openEvents(db, logger)
+	srv.Storage = st.ready
+	st.register(srv.Registry)
+	events, closeEvents, err := openEvents(st.ingest, db, logger)
 	if err != nil {
 		return err
 	}
@@ -118,7 +129,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	if err := srv.Open(); err != nil {
 		return err
 	}
-	logger.Info("valueloop serving", "url", srv.URL(), "data", cfg.DataDir, "environments", len(svc.Environments()))
+	logger.Info("valueloop serving", "url", srv.URL(), "store", st.describe, "environments", len(svc.Environments()))
 	if cfg.Ready != nil {
 		cfg.Ready(srv.URL())
 	}

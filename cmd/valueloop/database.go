@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+// store is every store method serve wires. Both stores implement it; a
+// method added here must exist in both (the assertions below say which one
+// lacks it).
+type store interface {
+	flags.Store
+	auth.Store
+	httpapi.AuditStore
+	httpapi.EventStore
+}
+
+var (
+	_ store = (*sqlite.DB)(nil)
+	_ store = (*postgres.DB)(nil)
+)
+
+// aggregatesWork names the singleton work that folds events into aggregates.
+const aggregatesWork = "aggregates"
+
+// storage is the opened store and what comes with it: where this node's
+// ingestion pipeline writes, the singleton runner, and for PostgreSQL the
+// following of peers and the folding of everyone's events.
+type storage struct {
+	store    store
+	ingest   ingest.Store
+	leader   cluster.Singleton
+	leading  func(name string) bool
+	describe string                          // for logs; never the password
+	ready    func(ctx context.Context) error // nil: always ready (SQLite)
+
+	pg       *postgres.DB
+	listener *postgres.Listener
+	pgLeader *postgres.Leader
+	agg      *postgres.Aggregator
+	follower *cluster.Follower
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// isPostgresDSN tells a PostgreSQL connection string from a mistake.
+func isPostgresDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") || strings.Contains(s, "host=")
+}
+
+// openStorage opens the PostgreSQL database of cfg.Database, or else the
+// embedded SQLite store in cfg.DataDir.
+func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
+	if cfg.Database == "" {
+		db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
+		if err := db.Open(); err != nil {
+			return nil, err
+		}
+		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger},
+			leading: func(string) bool { return true }, describe: "sqlite:" + db.Path}, nil
+	}
+	db := postgres.NewDB(cfg.Database)
+	db.Logger = logger
+	if err := db.Open(); err != nil {
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	st := &storage{store: db, ingest: db.IngestStore(), pg: db, describe: db.Describe(), ready: db.Ping}
+	st.pgLeader = postgres.NewLeader(db)
+	if err := st.pgLeader.Open(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	st.leader, st.leading = st.pgLeader, st.pgLeader.Leading
+	return st, nil
+}
+
+// follow starts, for PostgreSQL, what keeps this node in step with its
+// peers: the change listener feeding the follower of flags and tokens, and
+// the aggregation of events as singleton work. Nothing for SQLite.
+func (st *storage) follow(svc *flags.Service, tokens *auth.Service, logger *slog.Logger) error {
+	if st.pg == nil {
+		return nil
+	}
+	st.listener = postgres.NewListener(st.pg)
+	if err := st.listener.Open(); err != nil {
+		return err
+	}
+	st.agg = postgres.NewAggregator(st.pg)
+	if err := st.agg.Open(); err != nil {
+		return err
+	}
+	st.follower = &cluster.Follower{
+		Changes:  st.listener.Changes(),
+		Versions: st.pg.Versions,
+		Flags:    svc,
+		Tokens:   tokens,
+		Logger:   logger,
+		OnChange: func(ctx context.Context, c cluster.Change) {
+			switch c.Kind {
+			case cluster.KindEvents, cluster.KindMetrics, cluster.KindResync:
+				st.agg.Notify()
+			}
+		},
+	}
+	if err := st.follower.Open(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st.stop, st.done = cancel, make(chan struct{})
+	go func() {
+		defer close(st.done)
+		st.leader.Run(ctx, aggregatesWork, st.agg.Run)
+	}()
+	return nil
+}
+
+// register adds the storage's gauges to the server's metrics.
+func (st *storage) register(reg *prometheus.Registry) {
+	for _, name := range []string{aggregatesWork} {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "valueloop_singleton_leading",
+			Help:        "1 while this node does the named singleton work (always 1 with SQLite).",
+			ConstLabels: prometheus.Labels{"work": name},
+		}, func() float64 {
+			if st.leading(name) {
+				return 1
+			}
+			return 0
+		}))
+	}
+}
+
+// Close stops following and folding, then closes the store.
+func (st *storage) Close() error {
+	if st.stop != nil {
+		st.stop()
+		select {
+		case <-st.done:
+		case <-time.After(15 * time.Second):
+		}
+	}
+	if st.agg != nil {
+		st.agg.Close()
+	}
+	if st.pgLeader != nil {
+		st.pgLeader.Close()
+	}
+	if st.follower != nil {
+		st.follower.Close()
+	}
+	if st.listener != nil {
+		st.listener.Close()
+	}
+	if c, ok := st.store.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}

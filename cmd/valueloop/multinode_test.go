@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/postgres/pgtest"
+	"github.com/valueloop/valueloop/storetest"
+)
+
+// node is a real `valueloop serve` process on a shared PostgreSQL database.
+type node struct {
+	name string
+	cmd  *exec.Cmd
+	URL  string
+	log  *syncBuffer
+	done chan struct{}
+}
+
+// startNode runs bin serve --database dsn and waits until it serves.
+func startNode(t *testing.T, bin, dsn, name string) *node {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database", dsn, "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{name: name, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			n.log.WriteString(sc.Text() + "\n")
+			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, n.log.String())
+		}
+	})
+	select {
+	case n.URL = <-urlc:
+	case <-n.done:
+		t.Fatalf("%s exited before serving:\n%s", name, n.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not serve within 30s:\n%s", name, n.log.String())
+	}
+	return n
+}
+
+// do sends a request and decodes a JSON answer into out (when not nil).
+func (n *node) do(t *testing.T, method, path, token string, body any, out any) int {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		buf, _ := json.Marshal(body)
+		r = bytes.NewReader(buf)
+	}
+	req, _ := http.NewRequest(method, n.URL+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", method, path, n.name, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// leading reads the node's valueloop_singleton_leading gauge.
+func (n *node) leading(t *testing.T) bool {
+	resp, err := http.Get(n.URL + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.Contains(string(b), `valueloop_singleton_leading{work="aggregates"} 1`)
+}
+
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "valueloop")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// eventBody encodes events as the event API takes them.
+func eventBody(events []ingest.Event) []map[string]any {
+	out := make([]map[string]any, len(events))
+	for i, ev := range events {
+		m := map[string]any{"id": ev.ID, "targetingKey": ev.TargetingKey, "time": time.UnixMilli(ev.Time).UTC().Format(time.RFC3339Nano)}
+		if ev.Type == ingest.Exposure {
+			m["type"], m["flag"], m["variant"] = "exposure", ev.Flag, ev.Variant
+		} else {
+			m["type"], m["name"], m["value"] = "tracking", ev.Name, float64(ev.Value)/ingest.Scale
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// TestMultiNode runs two real nodes on one PostgreSQL database: a flag
+// changed through one is served by the other's OFREP endpoint and stream;
+// events sent to both for the same users give the aggregates of a
+// single-node recomputation; the leader of the aggregation is killed with
+// SIGKILL and the other node takes over; and while the database refuses
+// connections both keep evaluating, report not ready, and lose no
+// acknowledged event.
+func TestMultiNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dsn := pgtest.Database(t)
+	bin := buildBinary(t)
+	a := startNode(t, bin, dsn, "node-a")
+	b := startNode(t, bin, dsn, "node-b")
+	admin := testAdminToken
+
+	// An evaluate token created through a is accepted by b.
+	var created struct{ Secret string }
+	if code := a.do(t, "POST", "/api/v1/tokens", admin, map[string]any{"name": "app", "scope": "evaluate", "environment": "production"}, &created); code != 201 {
+		t.Fatalf("create token on a: %d", code)
+	}
+	eval := created.Secret
+	ctx := map[string]any{"context": map[string]any{"targetingKey": "u1"}}
+	waitUntil(t, "b accepts the token made on a", 5*time.Second, func() bool {
+		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/none", eval, ctx, nil) != http.StatusUnauthorized
+	})
+
+	// A flag created and then changed through a is served by b.
+	flag := map[string]any{"key": "banner", "state": "ENABLED", "variants": map[string]any{"off": false, "on": true}, "defaultVariant": "off"}
+	if code := a.do(t, "POST", "/api/v1/environments/production/flags", admin, flag, nil); code != 201 && code != 200 {
+		t.Fatalf("create flag on a: %d", code)
+	}
+	stream := openStream(t, b, eval)
+	var got struct{ Value any }
+	waitUntil(t, "b serves the flag created on a", 5*time.Second, func() bool {
+		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got) == 200 && got.Value == false
+	})
+	flag["defaultVariant"] = "on"
+	if code := a.do(t, "PUT", "/api/v1/environments/production/flags/banner", admin, flag, nil); code != 200 {
+		t.Fatalf("change flag on a: %d", code)
+	}
+	changed := time.Now()
+	waitUntil(t, "b's OFREP serves the change made on a", time.Second, func() bool {
+		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got) == 200 && got.Value == true
+	})
+	t.Logf("a change through a was served by b after %v", time.Since(changed))
+	select {
+	case data := <-stream:
+		var set struct {
+			Flags map[string]struct{ DefaultVariant string }
+		}
+		if err := json.Unmarshal([]byte(data), &set); err != nil || set.Flags["banner"].DefaultVariant != "on" {
+			t.Errorf("b's stream sent %s, want the changed flag", data)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("b's stream did not send the change made on a")
+	}
+
+	// Events of the same users sent to both nodes at once (a fifth of the
+	// batches to both), with metrics defined on a.
+	for _, m := range []map[string]any{
+		{"key": "orders", "kind": "count", "event": "purchase"},
+		{"key": "revenue", "kind": "sum", "event": "purchase"},
+		{"key": "converted", "kind": "conversion", "event": "purchase", "window": "1h"},
+	} {
+		if code := a.do(t, "POST", "/api/v1/environments/production/metrics", admin, m, nil); code != 201 {
+			t.Fatalf("create metric %v on a: %d", m["key"], code)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	events := storetest.GenEvents(r, 0, 6000, 300)
+	send := func(nodes []*node, events []ingest.Event) {
+		var wg sync.WaitGroup
+		for i := 0; i < len(events); i += 200 {
+			batch := eventBody(events[i:min(i+200, len(events))])
+			targets := []*node{nodes[(i/200)%len(nodes)]}
+			if (i/200)%5 == 0 {
+				targets = nodes
+			}
+			for _, n := range targets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if code := n.do(t, "POST", "/api/v1/events", eval, batch, nil); code != 200 {
+						t.Errorf("events to %s: %d", n.name, code)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	db := postgres.NewDB(dsn)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// OFREP evaluations above stored exposures of their own.
+	base, err := db.EventCount(context.Background(), "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	send([]*node{a, b}, events[:4000])
+	checkAggregates(t, db, base+4000)
+
+	// Kill the leader of the aggregation; the other node takes over and
+	// folds what is sent next.
+	var leader, other *node
+	waitUntil(t, "one node leads the aggregation", 10*time.Second, func() bool {
+		la, lb := a.leading(t), b.leading(t)
+		switch {
+		case la && !lb:
+			leader, other = a, b
+		case lb && !la:
+			leader, other = b, a
+		}
+		return leader != nil
+	})
+	leader.cmd.Process.Kill()
+	<-leader.done
+	killed := time.Now()
+	waitUntil(t, other.name+" takes over", 10*time.Second, func() bool { return other.leading(t) })
+	t.Logf("%s was killed; %s led after %v", leader.name, other.name, time.Since(killed))
+	send([]*node{other}, events[4000:5000])
+	checkAggregates(t, db, base+5000)
+
+	// The database refuses connections for a while: the node keeps
+	// evaluating from memory, reports not ready, and loses no acknowledged
+	// event.
+	u, _ := url.Parse(dsn)
+	dbName := strings.TrimPrefix(u.Path, "/")
+	pgtest.Exec(t, `ALTER DATABASE `+dbName+` ALLOW_CONNECTIONS false`)
+	pgtest.Exec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, dbName)
+	waitUntil(t, other.name+" reports not ready", 5*time.Second, func() bool {
+		return other.do(t, "GET", "/readyz", "", nil, nil) == http.StatusServiceUnavailable
+	})
+	if code := other.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got); code != 200 || got.Value != true {
+		t.Errorf("evaluation while the database is away: %d %v, want 200 true", code, got.Value)
+	}
+	var acked []ingest.Event
+	sendAcked := func(batch []ingest.Event) {
+		if other.do(t, "POST", "/api/v1/events", eval, eventBody(batch), nil) == 200 {
+			acked = append(acked, batch...)
+		}
+	}
+	sendAcked(events[5000:5100]) // refused: not acknowledged
+	pgtest.Exec(t, `ALTER DATABASE `+dbName+` ALLOW_CONNECTIONS true`)
+	waitUntil(t, other.name+" is ready again", 10*time.Second, func() bool {
+		return other.do(t, "GET", "/readyz", "", nil, nil) == http.StatusOK
+	})
+	for i := 5100; i < 6000; i += 100 {
+		sendAcked(events[i : i+100])
+	}
+	var res struct {
+		Stored, Duplicates int
+	}
+	other.do(t, "POST", "/api/v1/events", eval, eventBody(acked), &res)
+	if res.Stored != 0 || res.Duplicates != len(acked) {
+		t.Errorf("sending the %d acknowledged events again: %+v; want all duplicates", len(acked), res)
+	}
+	if len(acked) < 900 {
+		t.Errorf("only %d events acknowledged after the database came back, want at least 900", len(acked))
+	}
+}
+
+// checkAggregates waits until the stored aggregates equal a recomputation
+// from the stored events, which must number n.
+func checkAggregates(t *testing.T, db *postgres.DB, n int64) {
+	t.Helper()
+	ctx := context.Background()
+	if got, err := db.EventCount(ctx, "production"); err != nil || got != n {
+		t.Fatalf("stored events: %d, %v; want %d (each event once)", got, err, n)
+	}
+	want := storetest.Recompute(t, db, "production")
+	var got []ingest.Aggregate
+	waitUntil(t, "the aggregates equal a single-node recomputation", 10*time.Second, func() bool {
+		got, _ = db.Aggregates(ctx, "production", "")
+		return reflect.DeepEqual(got, want)
+	})
+}
+
+// openStream reads b's flag stream of production and returns a channel of
+// the data of each event after the first.
+func openStream(t *testing.T, n *node, token string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", n.URL+"/api/v1/environments/production/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream on %s: %v %v", n.name, err, resp)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	out := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		first := true
+		var data strings.Builder
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				data.WriteString(strings.TrimPrefix(d, " "))
+				continue
+			}
+			if sc.Text() == "" && data.Len() > 0 {
+				if !first {
+					out <- data.String()
+				}
+				first = false
+				data.Reset()
+			}
+		}
+	}()
+	return out
+}
+
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeDatabaseErrors: a wrong --database fails at start-up with a
+// message that names the problem and not the password.
+func TestServeDatabaseErrors(t *testing.T) {
+	const secret = "Sup3r-s3cret"
+	tests := []struct {
+		name, dsn string
+		code      int
+		want      string
+	}{
+		{"not postgres", "mysql://root:" + secret + "@db/x", exitUsage, "want a PostgreSQL URL"},
+		{"unreachable", "postgres://vl:" + secret + "@127.0.0.1:1/vl", exitError, "cannot connect to 127.0.0.1:1"},
+		{"bad port", "postgres://vl:" + secret + "@127.0.0.1:port/vl", exitError, "not a valid connection string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			start := time.Now()
+			code := Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--database", tt.dsn},
+				strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.want)
+			}
+			if strings.Contains(stderr.String(), secret) {
+				t.Errorf("stderr prints the password: %q", stderr.String())
+			}
+			t.Logf("failed in %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+		})
+	}
+}
