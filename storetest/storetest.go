@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Audit", testAudit},
 		{"PutFlag", testPutFlag},
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
+		{"Hypotheses", testHypotheses},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

@@ -32,9 +32,10 @@ type node struct {
 	URL  string
 	log  *syncBuffer
 	done chan struct{}
+	urlc chan string
 }
 
-// startNode runs bin serve --database dsn and waits until it serves.
+// startNode runs bin serve --database dsn; wait waits until it serves.
 func startNode(t *testing.T, bin, dsn, name string) *node {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database", dsn, "--log-level", "debug")
@@ -46,14 +47,13 @@ func startNode(t *testing.T, bin, dsn, name string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{name: name, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
-	urlc := make(chan string, 1)
+	n := &node{name: name, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{}), urlc: make(chan string, 1)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			n.log.WriteString(sc.Text() + "\n")
 			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
+				n.urlc <- m[1]
 			}
 		}
 	}()
@@ -70,14 +70,18 @@ func startNode(t *testing.T, bin, dsn, name string) *node {
 			t.Logf("log of %s:\n%s", name, n.log.String())
 		}
 	})
-	select {
-	case n.URL = <-urlc:
-	case <-n.done:
-		t.Fatalf("%s exited before serving:\n%s", name, n.log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not serve within 30s:\n%s", name, n.log.String())
-	}
 	return n
+}
+
+func (n *node) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case n.URL = <-n.urlc:
+	case <-n.done:
+		t.Fatalf("%s exited before serving:\n%s", n.name, n.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not serve within 30s:\n%s", n.name, n.log.String())
+	}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil).
@@ -150,8 +154,12 @@ func TestMultiNode(t *testing.T) {
 	}
 	dsn := pgtest.Database(t)
 	bin := buildBinary(t)
+	// Both start at once on the empty database: one migrates and creates
+	// the admin token, the other waits for the migration and finds it.
 	a := startNode(t, bin, dsn, "node-a")
 	b := startNode(t, bin, dsn, "node-b")
+	a.wait(t)
+	b.wait(t)
 	admin := testAdminToken
 
 	// An evaluate token created through a is accepted by b.
@@ -170,11 +178,11 @@ func TestMultiNode(t *testing.T) {
 	if code := a.do(t, "POST", "/api/v1/environments/production/flags", admin, flag, nil); code != 201 && code != 200 {
 		t.Fatalf("create flag on a: %d", code)
 	}
-	stream := openStream(t, b, eval)
 	var got struct{ Value any }
 	waitUntil(t, "b serves the flag created on a", 5*time.Second, func() bool {
 		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got) == 200 && got.Value == false
 	})
+	stream := openStream(t, b, eval)
 	flag["defaultVariant"] = "on"
 	if code := a.do(t, "PUT", "/api/v1/environments/production/flags/banner", admin, flag, nil); code != 200 {
 		t.Fatalf("change flag on a: %d", code)

@@ -186,6 +186,11 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 	}
 	t := &valueloop.Token{Name: "bootstrap-admin", Scope: valueloop.ScopeAdmin}
 	secret, err := tokens.Create(ctx, t, cfg.AdminToken, "valueloop")
+	if err != nil && cfg.AdminToken != "" && tokens.Reload(ctx) == nil {
+		if _, aerr := tokens.Authenticate(cfg.AdminToken); aerr == nil {
+			return nil // another node sharing the database created it just now
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("VALUELOOP_ADMIN_TOKEN: %w", err)
 	}

@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// HypothesisStore keeps the hypotheses of experiments. A store that
+// implements it runs the Hypotheses case of the contract.
+type HypothesisStore interface {
+	Store
+	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
+	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
+}
+
+func testHypotheses(t *testing.T, st Store, clock *Clock) {
+	s, ok := st.(HypothesisStore)
+	if !ok {
+		t.Skip("the store keeps no hypotheses")
+	}
+	ctx := context.Background()
+	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Hypothesis(ctx, "prod", "onboarding"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("before any: got %v, want not found", err)
+	}
+	h := experiment.NewHypothesis()
+	h.Statement = "a shorter onboarding gets more people to sign up"
+	h.PrimaryMetric, h.Direction, h.MinimumEffect, h.Power = "signup", experiment.Increase, 0.03, 0.9
+	h.Guardrails = []experiment.Guardrail{{Metric: "tickets", Tolerance: 0.1}, {Metric: "latency", Tolerance: 20, Absolute: true}}
+	h.Settings.Weights = map[string]float64{"control": 90, "treatment": 10}
+	want := *h
+	if err := s.PutHypothesis(ctx, "prod", "onboarding", h, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Version != 1 || h.UpdatedBy != "alice" || !h.UpdatedAt.Equal(clock.Now()) {
+		t.Errorf("after put: version %d by %q at %v", h.Version, h.UpdatedBy, h.UpdatedAt)
+	}
+	got, err := s.Hypothesis(ctx, "prod", "onboarding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Version, want.UpdatedAt, want.UpdatedBy = 1, clock.Now().UTC(), "alice"
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("read back:\n%+v\nwant\n%+v", *got, want)
+	}
+	clock.T = clock.T.Add(time.Hour)
+	h.MinimumEffect = 0.05
+	if err := s.PutHypothesis(ctx, "prod", "onboarding", h, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Hypothesis(ctx, "prod", "onboarding"); err != nil || got.Version != 2 || got.UpdatedBy != "bob" || got.MinimumEffect != 0.05 {
+		t.Errorf("after replace: %+v, %v; want version 2 by bob", got, err)
+	}
+	if err := s.PutHypothesis(ctx, "nowhere", "onboarding", experiment.NewHypothesis(), "bob"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("put in a missing environment: got %v, want not found", err)
+	}
+	if err := s.DeleteHypothesis(ctx, "prod", "onboarding", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteHypothesis(ctx, "prod", "onboarding", "carol"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("second delete: got %v, want not found", err)
+	}
+	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "onboarding"})
+	if err != nil || len(entries) != 3 || entries[0].Action != "hypothesis.delete" || entries[2].Action != "hypothesis.put" || entries[2].Before != nil {
+		t.Errorf("audit = %+v, %v; want delete, put, put (the first without before)", entries, err)
+	}
+}
