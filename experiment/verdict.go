@@ -193,7 +193,17 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 				return
 			}
 		}
-		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and no guardrail got worse than tolerated", moved, p, s.Alpha, fmtEffect(d*m, rel))
+		guards := "no guardrail got worse than tolerated"
+		var unchecked []string
+		for _, g := range vv.Guardrails {
+			if g.Status == GuardrailNoData {
+				unchecked = append(unchecked, g.Metric)
+			}
+		}
+		if len(unchecked) > 0 {
+			guards = fmt.Sprintf("no guardrail checked got worse than tolerated (not enough data to check %s)", strings.Join(unchecked, ", "))
+		}
+		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and %s", moved, p, s.Alpha, fmtEffect(d*m, rel), guards)
 		vv.RemainingUsers = nil
 	case hi < 0:
 		set(Invalidated, CodeWrongDirection, "%s: the wrong way, the %s was expected", moved, h.Direction)

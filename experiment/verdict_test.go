@@ -126,7 +126,7 @@ func TestVerdicts(t *testing.T) {
 		{"guardrail at risk after the planned sample", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(atRisk)}}, nil,
 			Inconclusive, CodeGuardrailAtRisk, []string{"after the planned sample"}, "treatment", "zero"},
 		{"guardrail without data does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
-			Validated, CodeWorthShipping, nil, "treatment", "none"},
+			Validated, CodeWorthShipping, []string{"not enough data to check tickets"}, "treatment", "none"},
 		{"wrong direction", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, nil,
 			Invalidated, CodeWrongDirection, []string{"signup moved -5.0% [-8.0%, -2.0%]", "the increase was expected"}, "treatment", "none"},
 		{"below the minimum effect", scenario{users: fewUsers, primary: []*Lift{lift(tooSmall)}, guardrail: []*Lift{lift(harmless)}}, nil,
