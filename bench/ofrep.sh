@@ -8,7 +8,8 @@
 #   valueloop  ./cmd/valueloop serve with bench/flags.json as production
 #   flagd      only when FLAGD is the path of a flagd binary you built
 # and prints one table: req/s, p50, p99 per server and scenario, with ratios
-# against bare and flagd for the same scenario.
+# against bare and flagd for the same scenario, the server's CPU time per
+# request and how busy its core was (below ~95%: it waited on something).
 #
 # Usage (from anywhere, as root or with CAP_SYS_ADMIN for unshare -n):
 #   bench/ofrep.sh
@@ -148,6 +149,16 @@ check() {
 	fi
 }
 
+# cpu_ticks: user+system CPU time the server has used, in clock ticks. CPU
+# time per request is steadier than req/s when other work shares the machine.
+cpu_ticks() {
+	local stat
+	stat=$(<"/proc/$pid/stat")
+	stat=${stat##*) } # fields after the command name, from field 3 (state)
+	read -r -a f <<<"$stat"
+	echo $((f[11] + f[12])) # utime (field 14) + stime (field 15)
+}
+
 load() { # load SCENARIO DURATION OUTFILE
 	FLAG_KEY=${flag_key[$1]} CONTEXT_EXTRA=${context_extra[$1]:-} TOKEN=$token USERS=${USERS:-1} taskset -c 1 \
 		wrk -t2 -c50 -d"$2" --latency -s "$root/bench/ofrep.lua" "http://127.0.0.1:$port" >"$3"
@@ -163,10 +174,12 @@ for server in "${servers[@]}"; do
 		check "$scenario"
 		load "$scenario" "$warmup" /dev/null
 		out="$tmp/wrk-$server-$scenario.txt"
+		cpu0=$(cpu_ticks)
 		load "$scenario" "$duration" "$out"
+		cpu1=$(cpu_ticks)
 		# RESULT requests duration_us p50_us p99_us socket_errors non2xx
 		read -r _ n us p50 p99 errs non2xx < <(grep '^RESULT ' "$out")
-		echo "$server $scenario $n $us $p50 $p99 $errs $non2xx" >>"$tmp/results.txt"
+		echo "$server $scenario $n $us $p50 $p99 $errs $non2xx $((cpu1 - cpu0))" >>"$tmp/results.txt"
 	done
 	stop
 done
@@ -179,14 +192,15 @@ fi
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(go env GOVERSION)"
 echo "# load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg) (before well above 0.5: other work shared the CPUs; after includes this run, about 2-3)"
 echo "# servers: taskset -c 0, GOMAXPROCS=1; load: taskset -c 1 wrk -t2 -c50 -d$duration --latency (after a $warmup warm-up), USERS=${USERS:-1}"
-awk '
+awk -v hz="$(getconf CLK_TCK)" '
 	{ server[NR]=$1; scen[NR]=$2; rps[NR]=$3/($4/1e6); p50[NR]=$5/1000; p99[NR]=$6/1000; bad[NR]=$7+$8
+	  cpu[NR]=$9/hz*1e6/$3; busy[NR]=100*($9/hz)/($4/1e6)
 	  if ($1 == "bare") bare[$2]=rps[NR]; if ($1 == "flagd") flagd[$2]=rps[NR] }
 	END {
-		printf "%-10s %-10s %10s %9s %9s %8s %9s %s\n", "server", "scenario", "req/s", "p50 ms", "p99 ms", "vs bare", "vs flagd", "errors"
+		printf "%-10s %-10s %10s %9s %9s %8s %9s %10s %6s %s\n", "server", "scenario", "req/s", "p50 ms", "p99 ms", "vs bare", "vs flagd", "cpu us/req", "cpu %", "errors"
 		for (i = 1; i <= NR; i++) {
 			vb = (scen[i] in bare) ? sprintf("%.2f", rps[i]/bare[scen[i]]) : "-"
 			vf = (scen[i] in flagd) ? sprintf("%.2f", rps[i]/flagd[scen[i]]) : "-"
-			printf "%-10s %-10s %10.0f %9.2f %9.2f %8s %9s %d\n", server[i], scen[i], rps[i], p50[i], p99[i], vb, vf, bad[i]
+			printf "%-10s %-10s %10.0f %9.2f %9.2f %8s %9s %10.1f %6.0f %d\n", server[i], scen[i], rps[i], p50[i], p99[i], vb, vf, cpu[i], busy[i], bad[i]
 		}
 	}' "$tmp/results.txt"
