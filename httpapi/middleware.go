@@ -59,7 +59,7 @@ func (s *Server) evaluated(r *http.Request, env string, ctx map[string]any, res 
 	}
 	s.metrics.evaluation(env, flag, string(res.Reason))
 	if res.Variant != "" && res.ErrorCode == "" {
-		if key, _ := ctx["targetingKey"].(string); key != "" {
+		if key, _ := ctx["targetingKey"].(string); key != "" && s.exposures.first(env, res.FlagKey, res.Variant, key) {
 			s.recordExposure(env, res.FlagKey, res.Variant, key)
 		}
 	}

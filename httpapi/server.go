@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -39,12 +40,23 @@ type Server struct {
 	// Storage, when set, reports whether the store accepts writes now;
 	// /readyz answers 503 while it does not (evaluation goes on from memory).
 	Storage func(ctx context.Context) error
+	// Experiments serves the hypothesis and results routes when set (see
+	// experiments.go).
+	Experiments ExperimentStore
+	// Rollouts serves the rollout routes when set (see rollouts.go).
+	Rollouts RolloutEngine
+	// Delivery serves webhooks, delivery records and DORA metrics when set
+	// (see delivery.go).
+	Delivery *deliverysvc.Service
 
-	ln      net.Listener
-	srv     *http.Server
-	closing chan struct{} // closed when shutdown begins: ends streams
-	metrics *metrics
-	done    chan error
+	ln        net.Listener
+	srv       *http.Server
+	closing   chan struct{} // closed when shutdown begins: ends streams
+	metrics   *metrics
+	exposures *exposureFilter
+	done      chan error
+
+	deliveryMetrics *deliveryMetrics // nil without Delivery
 }
 
 // NewServer returns a server with its dependencies.
@@ -68,8 +80,12 @@ func (s *Server) Open() error {
 		return errors.New("httpapi: Auth, Flags and Audit are required")
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.exposures = newExposureFilter(1 << 20)
 	if s.Events != nil {
 		s.registerEventMetrics()
+	}
+	if s.Delivery != nil {
+		s.registerDeliveryMetrics()
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {

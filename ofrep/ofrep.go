@@ -289,9 +289,8 @@ func writeBulkFailure(w http.ResponseWriter, status int, code, details string) {
 var jsonContentType = []string{"application/json"}
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	// net/http adds Content-Length itself for an answer this small.
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	w.Write(body)
 }
