@@ -43,6 +43,16 @@ func (s *Sums) apply(x, y, c int64, sign int) {
 	}
 }
 
+// Add adds d to s. A Sums can be a change (a delta, as StateTx.AddAggregates
+// receives): with N and the power sums negative where users left.
+func (s *Sums) Add(d Sums) {
+	s.N += d.N
+	df := d.fields()
+	for i, v := range s.fields() {
+		v.add(*df[i])
+	}
+}
+
 // IsZero reports whether s summarises nobody.
 func (s Sums) IsZero() bool { return s == Sums{} }
 

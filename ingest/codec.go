@@ -79,6 +79,57 @@ var errCorrupt = errors.New("ingest: corrupt event log record")
 // is reused between calls: copy it to keep it. Strings that repeat within a
 // record (names, flags, variants) share one allocation.
 func DecodeLog(data []byte, fn func(*Event) error) error {
+	var intern map[string]string
+	shared := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		if s, ok := intern[string(b)]; ok {
+			return s
+		}
+		if intern == nil {
+			intern = map[string]string{}
+		}
+		s := string(b)
+		intern[s] = s
+		return s
+	}
+	var ev Event
+	return decodeRecord(data, func(r *rawEvent) error {
+		ev = Event{Type: r.typ, Time: r.time, TimeSet: r.timeSet, Value: r.value, HasValue: r.hasValue, Attributes: r.attrs}
+		if len(r.id) > 0 {
+			ev.ID = string(r.id)
+		}
+		if len(r.key) > 0 {
+			ev.TargetingKey = string(r.key)
+		}
+		if r.typ == Exposure {
+			ev.Flag, ev.Variant = shared(r.flag), shared(r.variant)
+		} else {
+			ev.Name = shared(r.name)
+		}
+		return fn(&ev)
+	})
+}
+
+// rawEvent is an event of a log record whose strings alias the record.
+type rawEvent struct {
+	typ                    EventType
+	time                   int64
+	timeSet, hasValue      bool
+	value                  int64
+	id, key, flag, variant []byte
+	name, attrs            []byte
+}
+
+// scanRecord is decodeRecord for a function that cannot fail.
+func scanRecord(data []byte, fn func(*rawEvent)) error {
+	return decodeRecord(data, func(r *rawEvent) error { fn(r); return nil })
+}
+
+// decodeRecord calls fn with each event of a record, in order, without
+// allocating: the event and its byte slices are valid only during the call.
+func decodeRecord(data []byte, fn func(*rawEvent) error) error {
 	if len(data) == 0 || data[0] != logVersion {
 		return fmt.Errorf("%w: unknown version", errCorrupt)
 	}
@@ -88,41 +139,24 @@ func DecodeLog(data []byte, fn func(*Event) error) error {
 		return errCorrupt
 	}
 	d = d[k:]
-	intern := map[string]string{}
 	var prev int64
-	var ev Event
-	bytesOf := func() ([]byte, bool) {
+	var r rawEvent
+	ok := true
+	bytesOf := func() []byte {
 		l, k := binary.Uvarint(d)
 		if k <= 0 || uint64(len(d)-k) < l {
-			return nil, false
+			ok = false
+			return nil
 		}
 		b := d[k : k+int(l)]
 		d = d[k+int(l):]
-		return b, true
-	}
-	str := func(shared bool) (string, bool) {
-		b, ok := bytesOf()
-		if !ok {
-			return "", false
-		}
-		if len(b) == 0 {
-			return "", true
-		}
-		if !shared {
-			return string(b), true
-		}
-		if s, ok := intern[string(b)]; ok {
-			return s, true
-		}
-		s := string(b)
-		intern[s] = s
-		return s, true
+		return b
 	}
 	for i := uint64(0); i < n; i++ {
 		if len(d) < 2 {
 			return errCorrupt
 		}
-		ev = Event{Type: EventType(d[0])}
+		r = rawEvent{typ: EventType(d[0])}
 		f := d[1]
 		d = d[2:]
 		dt, k := binary.Varint(d)
@@ -131,19 +165,17 @@ func DecodeLog(data []byte, fn func(*Event) error) error {
 		}
 		d = d[k:]
 		prev += dt
-		ev.Time, ev.TimeSet = prev, f&flagTimeSet != 0
-		var ok1, ok2, ok3, ok4 bool
-		ev.ID, ok1 = str(false)
-		ev.TargetingKey, ok2 = str(false)
-		switch ev.Type {
+		r.time, r.timeSet = prev, f&flagTimeSet != 0
+		r.id = bytesOf()
+		r.key = bytesOf()
+		switch r.typ {
 		case Exposure:
-			ev.Flag, ok3 = str(true)
-			ev.Variant, ok4 = str(true)
+			r.flag = bytesOf()
+			r.variant = bytesOf()
 		case Tracking:
-			ev.Name, ok3 = str(true)
-			ok4 = true
+			r.name = bytesOf()
 		}
-		if !(ok1 && ok2 && ok3 && ok4) {
+		if !ok {
 			return errCorrupt
 		}
 		if f&flagHasValue != 0 {
@@ -152,16 +184,14 @@ func DecodeLog(data []byte, fn func(*Event) error) error {
 				return errCorrupt
 			}
 			d = d[k:]
-			ev.Value, ev.HasValue = v, true
+			r.value, r.hasValue = v, true
 		}
 		if f&flagAttributes != 0 {
-			b, ok := bytesOf()
-			if !ok {
+			if r.attrs = bytesOf(); !ok {
 				return errCorrupt
 			}
-			ev.Attributes = b
 		}
-		if err := fn(&ev); err != nil {
+		if err := fn(&r); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,16 @@ func TestSumsExact(t *testing.T) {
 	}
 	if got := mul64(-3, 1<<62).big().String(); got != "-13835058055282163712" {
 		t.Errorf("mul64 = %s", got)
+	}
+}
+
+func TestDedupKeyIsFNV1a(t *testing.T) {
+	for _, id := range []string{"", "a", "order-1", "3f1c9a0b-ünï"} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		ev := Event{ID: id, Time: 7, TimeSet: true}
+		if got, want := ev.Key(), (DedupKey{Time: 7, Hash: int64(h.Sum64())}); got != want {
+			t.Errorf("Key(%q) = %+v, want %+v (stored keys must not change)", id, got, want)
+		}
 	}
 }

@@ -1,117 +1,204 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 )
 
-// engine holds the per-user state of one environment and the aggregates
-// derived from it. It is not safe for concurrent use: the Pipeline's writer
-// owns it.
+// engine folds events into per-user state and the (flag, variant, metric)
+// sums. It is not safe for concurrent use: the Pipeline's writer owns it.
 //
 // Per user it keeps, for every event name that a metric reads, the count,
-// sum and latest time of all their events (totals); per (flag, user) the
-// first exposure time and variant, or that the user is excluded; and per
-// (flag, user, metric) the counts and sums of their events after first
-// exposure (within the window) and before it. Every change to a user's
-// values is applied to the (flag, variant, metric) sums as a delta: remove
-// the old contribution, add the new.
+// sum and latest time of all their events (totals), and per flag the user
+// was exposed to the first exposure time t0 and variant, or that the user is
+// excluded, with accumulators (count and sum) of the user's events at or
+// after t0: one per event name, and one per distinct metric window of that
+// name for the events within the window. The events before t0 (the CUPED
+// covariate) are the totals minus the first of those accumulators, so they
+// need no storage of their own.
 //
-// Events may arrive in any order. A tracking event is classified against
-// the exposure known when it arrives. An exposure that sets or moves a
-// user's first exposure time t0 re-derives that user's values: from the
-// totals alone when every event of theirs seen so far is older than t0 (the
-// usual case, no I/O), otherwise from the stored events newer than t0 (the
-// history function), for all such users of a batch in one scan.
+// The engine runs in one of three modes:
+//
+//   - store mode (a StateStore): the users an incoming group touches are
+//     loaded for the group, changed and encoded back; the cells hold the
+//     group's changes (deltas), which the store adds to the stored sums.
+//     Nothing is kept between groups, so several writers on one store stay
+//     exact as long as the store serialises the writers of each user.
+//   - memory mode (a plain Store): every user stays in memory and the cells
+//     hold the absolute sums.
+//   - bulk mode (recomputation): like memory mode, but the sums are computed
+//     once at the end instead of by delta.
+//
+// Events may arrive in any order. A tracking event is classified against the
+// exposure known when it arrives. An exposure that sets or moves a user's
+// first exposure time t0 re-derives that user's accumulators: from nothing
+// when every event of theirs seen so far is older than t0 (the usual case, no
+// I/O), otherwise from the stored events newer than t0 (the history
+// function), for all such users of a group in one scan.
 type engine struct {
+	version string
 	metrics []cmetric
 	byKey   map[string]int
 	names   map[string]int32 // event name → index into a user's totals
-	byName  [][]int32        // event name index → metrics reading it
+	// base[n] is the accumulator slot of name n for all events at or after
+	// t0; windows[n][i] (sorted) has slot base[n]+1+i.
+	base    []int32
+	windows [][]int64
+	nAcc    int
+	strs    map[string]string // interned flag keys and variants
+	recent  [4]string         // recently interned, checked first
 
-	users     map[string]int32
-	totals    []total   // len(names) per user
-	userFlags [][]int32 // per user: the flags they were exposed to
+	persistent bool // memory and bulk modes
+	bulk       bool
 
-	flags   []*flagState
-	flagIdx map[string]int32
+	users map[string]*user
+	flags map[string]*flagCells
 
-	dirty   map[cellKey]struct{}
-	pending []pendingUnit
+	touched []*user
+	order   []string // store mode: the group's users, sorted
+	pending []unitRef
+	vals    []val   // snapshots of the current group's touched units
+	spare   []*user // store mode: users to reuse
+	nUsers  int     // users loaded or created in this group (store mode)
 }
 
 type cmetric struct {
 	Metric
-	names  [2]int32 // event name indexes of part 0 (Event) and 1 (denominator); -1 for none
+	name   [2]int32 // event name of part 0 (Event) and 1 (denominator, -1 when the same event)
+	slot   [2]int32 // accumulator slot (within the window) of each part
 	numSum bool     // ratio numerator aggregates values (else counts)
 	denSum bool
 	denPt  int // which part holds the denominator: 0 when it is the same event
-	window int64
 	cap    int64
 	hasCap bool
 }
 
 type total struct{ cnt, sum, maxT int64 }
 
-type flagState struct {
-	key      string
-	variants []string
-	vidx     map[string]int16
-	units    map[int32]*unit
-	excluded int64
-	users    []int64  // per variant
-	cells    [][]Sums // [variant][metric]
+type acc struct{ cnt, sum int64 }
+
+func (a *acc) add(v int64) { a.cnt++; a.sum += v }
+
+type user struct {
+	key     string
+	totals  []total
+	units   []unit // in order of first exposure
+	touched bool   // in the current group
+	dirty   bool   // changed since last encoded (store mode)
 }
 
 type unit struct {
-	t0       int64
-	variant  int16
-	excluded bool
-	pending  bool
-	comps    []comp // per metric
+	flag, variant string
+	t0            int64
+	excluded      bool
+	pending       bool
+	post          []acc // nil when excluded
+
+	// What the unit contributed before the current group (see snapshot).
+	had, wasExcluded bool
+	oldVariant       string
+	old              int // index into engine.vals of len(metrics) values
 }
 
-// comp holds a user's counts and sums of a metric's events (part 0: Event,
-// part 1: the denominator's event when it differs) after first exposure
-// within the window (post) and before it (pre).
-type comp struct{ post, pre [2]acc }
-
-type acc struct{ cnt, sum int64 }
-
-type pendingUnit struct {
-	user int32
-	flag int32
+type unitRef struct {
+	u *user
+	i int
 }
+
+func (r unitRef) unit() *unit { return &r.u.units[r.i] }
+
+// val is one metric value of a user: x, the ratio denominator y and the
+// covariate c, in millionths; ok is false for a user without a value.
+type val struct {
+	x, y, c int64
+	ok      bool
+}
+
+// flagCells are the sums of one flag: absolute in memory and bulk modes,
+// the current group's changes in store mode.
+type flagCells struct {
+	key      string
+	excluded int64
+	dirty    bool
+	variants []variantCells
+}
+
+type variantCells struct {
+	name  string
+	users int64
+	cells []Sums // per metric
+	dirty bool
+}
+
+// engineVersion changes whenever the meaning or layout of the per-user state
+// changes, so that state stored by an older engine is rebuilt.
+const engineVersion = "engine-2"
 
 func newEngine(metrics []Metric) *engine {
 	e := &engine{
-		byKey:   map[string]int{},
-		names:   map[string]int32{},
-		users:   map[string]int32{},
-		flagIdx: map[string]int32{},
-		dirty:   map[cellKey]struct{}{},
+		byKey: map[string]int{},
+		names: map[string]int32{},
+		strs:  map[string]string{},
+		users: map[string]*user{},
+		flags: map[string]*flagCells{},
 	}
 	ms := append([]Metric(nil), metrics...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Key < ms[j].Key })
-	name := func(s string) int32 {
-		if i, ok := e.names[s]; ok {
-			return i
+	// Names in sorted order and windows per name: the layout depends on the
+	// definitions only.
+	win := map[string]map[int64]bool{}
+	for _, m := range ms {
+		parts := []string{m.Event}
+		if m.Kind == Ratio && m.Denominator != nil && m.Denominator.Event != m.Event {
+			parts = append(parts, m.Denominator.Event)
 		}
-		i := int32(len(e.names))
-		e.names[s] = i
-		e.byName = append(e.byName, nil)
-		return i
+		for _, n := range parts {
+			if win[n] == nil {
+				win[n] = map[int64]bool{}
+			}
+			if w := int64(m.Window / 1e6); w > 0 {
+				win[n][w] = true
+			}
+		}
+	}
+	var names []string
+	for n := range win {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		e.names[n] = int32(i)
+		e.base = append(e.base, int32(e.nAcc))
+		var ws []int64
+		for w := range win[n] {
+			ws = append(ws, w)
+		}
+		slices.Sort(ws)
+		e.windows = append(e.windows, ws)
+		e.nAcc += 1 + len(ws)
+	}
+	slot := func(ni int32, w int64) int32 {
+		if w <= 0 {
+			return e.base[ni]
+		}
+		i, _ := slices.BinarySearch(e.windows[ni], w)
+		return e.base[ni] + 1 + int32(i)
 	}
 	for i, m := range ms {
-		c := cmetric{Metric: m, names: [2]int32{name(m.Event), -1}, window: int64(m.Window / 1e6)}
-		e.byName[c.names[0]] = append(e.byName[c.names[0]], int32(i))
+		w := int64(m.Window / 1e6)
+		c := cmetric{Metric: m, name: [2]int32{e.names[m.Event], -1}}
+		c.slot[0] = slot(c.name[0], w)
 		if m.Kind == Ratio && m.Denominator != nil {
 			c.numSum = m.Aggregate != AggCount
 			c.denSum = m.Denominator.Aggregate == AggSum
 			if m.Denominator.Event != m.Event {
-				c.names[1] = name(m.Denominator.Event)
+				c.name[1] = e.names[m.Denominator.Event]
+				c.slot[1] = slot(c.name[1], w)
 				c.denPt = 1
-				e.byName[c.names[1]] = append(e.byName[c.names[1]], int32(i))
 			}
 		}
 		if m.Cap != nil {
@@ -121,335 +208,463 @@ func newEngine(metrics []Metric) *engine {
 		e.metrics = append(e.metrics, c)
 		e.byKey[m.Key] = i
 	}
+	e.version = fingerprint(ms)
 	return e
 }
 
-func (e *engine) user(key string) int32 {
-	if u, ok := e.users[key]; ok {
-		return u
+// fingerprint identifies what the per-user state and the sums depend on:
+// the engine and the metric definitions (not their names or descriptions).
+func fingerprint(ms []Metric) string {
+	type def struct {
+		Key, Kind, Event, Aggregate string
+		Denominator                 *Part
+		Window                      int64
+		Cap                         *float64
 	}
-	u := int32(len(e.userFlags))
+	defs := make([]def, len(ms))
+	for i, m := range ms {
+		defs[i] = def{m.Key, string(m.Kind), m.Event, m.Aggregate, m.Denominator, int64(m.Window), m.Cap}
+	}
+	b, _ := json.Marshal(defs)
+	h := sha256.Sum256(append([]byte(engineVersion+"\n"), b...))
+	return engineVersion + ":" + hex.EncodeToString(h[:12])
+}
+
+func (e *engine) intern(b []byte) string {
+	for _, s := range e.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s, ok := e.strs[string(b)]
+	if !ok {
+		s = string(b)
+		e.strs[s] = s
+	}
+	copy(e.recent[1:], e.recent[:])
+	e.recent[0] = s
+	return s
+}
+
+// newUser returns an empty user, reusing one of an earlier group in store
+// mode.
+func (e *engine) newUser(key string) *user {
+	var u *user
+	if n := len(e.spare); n > 0 {
+		u = e.spare[n-1]
+		e.spare = e.spare[:n-1]
+		u.key, u.touched, u.dirty = key, false, false
+		u.units = u.units[:0]
+		clear(u.totals)
+	} else {
+		u = &user{key: key, totals: make([]total, len(e.base))}
+	}
 	e.users[key] = u
-	e.userFlags = append(e.userFlags, nil)
-	for range e.names {
-		e.totals = append(e.totals, total{})
-	}
+	e.nUsers++
 	return u
 }
 
-func (e *engine) flag(key string) (int32, *flagState) {
-	if i, ok := e.flagIdx[key]; ok {
-		return i, e.flags[i]
+// touch returns the user of key, created when new, and takes the snapshot of
+// what it contributes before the current group.
+func (e *engine) touch(key string) *user {
+	u := e.users[key]
+	if u == nil {
+		u = e.newUser(key)
 	}
-	i := int32(len(e.flags))
-	fs := &flagState{key: key, vidx: map[string]int16{}, units: map[int32]*unit{}}
-	e.flags = append(e.flags, fs)
-	e.flagIdx[key] = i
-	e.dirty[cellKey{flag: key}] = struct{}{}
-	return i, fs
+	e.mark(u)
+	return u
 }
 
-// variant returns the index of a variant of fs, adding it (and marking its
-// cells, empty as they are, to be stored) when new.
-func (e *engine) variant(fs *flagState, name string) int16 {
-	if v, ok := fs.vidx[name]; ok {
-		return v
+func (e *engine) touchBytes(key []byte) *user {
+	u := e.users[string(key)]
+	if u == nil {
+		u = e.newUser(string(key))
 	}
-	v := int16(len(fs.variants))
-	fs.vidx[name] = v
-	fs.variants = append(fs.variants, name)
-	fs.users = append(fs.users, 0)
-	fs.cells = append(fs.cells, make([]Sums, len(e.metrics)))
-	e.dirty[cellKey{fs.key, name, ""}] = struct{}{}
-	for _, m := range e.metrics {
-		e.dirty[cellKey{fs.key, name, m.Key}] = struct{}{}
+	e.mark(u)
+	return u
+}
+
+func (e *engine) mark(u *user) {
+	if u.touched || e.bulk {
+		return
 	}
-	return v
+	u.touched, u.dirty = true, true
+	e.touched = append(e.touched, u)
+	for i := range u.units {
+		un := &u.units[i]
+		un.had, un.wasExcluded, un.oldVariant = true, un.excluded, un.variant
+		if !un.excluded {
+			un.old = len(e.vals)
+			for mi := range e.metrics {
+				e.vals = append(e.vals, e.metrics[mi].value(e, u, un))
+			}
+		}
+	}
+}
+
+// unitOf returns the index of u's unit of flag, or -1.
+func (u *user) unitOf(flag string) int {
+	for i := range u.units {
+		if u.units[i].flag == flag {
+			return i
+		}
+	}
+	return -1
+}
+
+// addUnit appends a unit for flag and returns its index. Units are only
+// ever appended, so that indexes held during a group stay valid; encoding
+// writes them sorted by flag.
+func (e *engine) addUnit(u *user, flag, variant string, t0 int64) int {
+	n := len(u.units)
+	var post []acc
+	if n < cap(u.units) {
+		post = u.units[:n+1][n].post // reuse the accumulators of a recycled user
+	}
+	if cap(post) < e.nAcc {
+		post = make([]acc, e.nAcc)
+	}
+	post = post[:e.nAcc]
+	clear(post)
+	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, post: post, old: -1})
+	return n
+}
+
+// cellsOf returns the sums of a flag and the index of one of its variants,
+// creating them when new.
+func (e *engine) cellsOf(flag, variant string) (*flagCells, int) {
+	fc := e.flags[flag]
+	if fc == nil {
+		fc = &flagCells{key: flag, dirty: true}
+		e.flags[flag] = fc
+	}
+	for i := range fc.variants {
+		if fc.variants[i].name == variant {
+			return fc, i
+		}
+	}
+	fc.variants = append(fc.variants, variantCells{name: variant, cells: make([]Sums, len(e.metrics)), dirty: true})
+	return fc, len(fc.variants) - 1
+}
+
+// begin starts a group in store mode: users and sums of the previous one are
+// dropped.
+func (e *engine) begin() {
+	if e.persistent {
+		return
+	}
+	for _, u := range e.users {
+		e.spare = append(e.spare, u)
+	}
+	clear(e.users)
+	clear(e.flags)
+	e.nUsers = 0
+	e.touched, e.pending, e.vals = e.touched[:0], e.pending[:0], e.vals[:0]
+}
+
+// keys returns the sorted distinct targeting keys whose state the events
+// can change: what store mode must load before apply.
+func (e *engine) keys(events []Event, exps []Event) []string {
+	seen := make(map[string]struct{}, len(events))
+	var out []string
+	add := func(evs []Event) {
+		for i := range evs {
+			ev := &evs[i]
+			if ev.Type == Tracking {
+				if _, ok := e.names[ev.Name]; !ok {
+					continue
+				}
+			}
+			if _, ok := seen[ev.TargetingKey]; !ok {
+				seen[ev.TargetingKey] = struct{}{}
+				out = append(out, ev.TargetingKey)
+			}
+		}
+	}
+	add(events)
+	add(exps)
+	slices.Sort(out)
+	e.order = out
+	return out
 }
 
 // apply folds a group of fresh events into the state: exposures first, then
-// the history scan for users whose values must be re-derived, then tracking
-// events. The result does not depend on the order of events, within a group
-// or across groups. history must call fn for every stored tracking event
-// with time ≥ since (earlier ones are ignored); it is called at most once.
-func (e *engine) apply(events []Event, history func(since int64, fn func(*Event)) error) error {
+// the history scan for units whose accumulators must be re-derived, then
+// tracking events. The result does not depend on the order of events, within
+// a group or across groups. history must call fn with every stored log
+// record that may hold a tracking event with time ≥ since (its other events
+// are ignored); it is called at most once. Call finish after apply.
+func (e *engine) apply(events []Event, history func(since int64, fn func(data []byte) error) error) error {
 	for i := range events {
-		if events[i].Type == Exposure {
-			e.expose(&events[i])
+		if ev := &events[i]; ev.Type == Exposure {
+			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time)
 		}
 	}
 	if err := e.resolvePending(history); err != nil {
 		return err
 	}
 	for i := range events {
-		if events[i].Type == Tracking {
-			e.track(&events[i])
+		if ev := &events[i]; ev.Type == Tracking {
+			if ni, ok := e.names[ev.Name]; ok {
+				e.track(e.touch(ev.TargetingKey), ni, ev.Time, ev.Value)
+			}
 		}
 	}
 	return nil
 }
 
 // redundant reports whether an exposure would change nothing: the user is
-// excluded for the flag already, or saw the same variant no later.
+// excluded for the flag already, or saw the same variant no later. In store
+// mode the user must be loaded.
 func (e *engine) redundant(ev *Event) bool {
-	u, ok := e.users[ev.TargetingKey]
-	if !ok {
+	u := e.users[ev.TargetingKey]
+	if u == nil {
 		return false
 	}
-	fi, ok := e.flagIdx[ev.Flag]
-	if !ok {
+	i := u.unitOf(ev.Flag)
+	if i < 0 {
 		return false
 	}
-	fs := e.flags[fi]
-	un := fs.units[u]
-	if un == nil {
-		return false
-	}
-	if un.excluded {
-		return true
-	}
-	v, ok := fs.vidx[ev.Variant]
-	return ok && v == un.variant && ev.Time >= un.t0
+	un := &u.units[i]
+	return un.excluded || (un.variant == ev.Variant && ev.Time >= un.t0)
 }
 
-func (e *engine) expose(ev *Event) {
-	u := e.user(ev.TargetingKey)
-	fi, fs := e.flag(ev.Flag)
-	v := e.variant(fs, ev.Variant)
-	un := fs.units[u]
-	if un == nil {
-		un = &unit{t0: ev.Time, variant: v}
-		fs.units[u] = un
-		e.userFlags[u] = append(e.userFlags[u], fi)
-		e.derive(u, fi, fs, un)
+func (e *engine) expose(u *user, flag, variant string, t int64) {
+	e.cellsOf(flag, variant)
+	i := u.unitOf(flag)
+	if i < 0 {
+		i = e.addUnit(u, flag, variant, t)
+		e.derive(u, i)
 		return
 	}
-	if un.excluded {
-		return
-	}
-	if v != un.variant {
-		if !un.pending {
-			e.remove(fs, un)
-		}
-		un.excluded, un.pending, un.comps = true, false, nil
-		fs.excluded++
-		e.dirty[cellKey{flag: fs.key}] = struct{}{}
-		return
-	}
-	if ev.Time < un.t0 {
-		if !un.pending {
-			e.remove(fs, un)
-		}
-		un.t0 = ev.Time
-		e.derive(u, fi, fs, un)
+	un := &u.units[i]
+	switch {
+	case un.excluded:
+	case variant != un.variant:
+		un.excluded, un.pending, un.post = true, false, nil
+	case t < un.t0:
+		un.t0 = t
+		e.derive(u, i)
 	}
 }
 
-// derive re-derives a unit's values for a new t0: at once when all of the
-// user's events are older, otherwise after the history scan.
-func (e *engine) derive(u, fi int32, fs *flagState, un *unit) {
+// derive re-derives a unit's accumulators for a new t0: at once when all of
+// the user's events are older, otherwise after the history scan.
+func (e *engine) derive(u *user, i int) {
+	un := &u.units[i]
 	if un.pending {
 		return // t0 moved earlier: still pending, the scan uses the new t0
 	}
-	tot := e.totals[int(u)*len(e.names) : int(u+1)*len(e.names)]
-	for _, t := range tot {
+	for _, t := range u.totals {
 		if t.cnt > 0 && t.maxT >= un.t0 {
 			un.pending = true
-			e.pending = append(e.pending, pendingUnit{user: u, flag: fi})
+			e.pending = append(e.pending, unitRef{u, i})
 			return
 		}
 	}
-	e.initComps(u, un)
-	e.add(fs, un)
+	clear(un.post)
 }
 
-// initComps sets every metric's values as if all the user's events came
-// before t0: pre = totals, post = 0.
-func (e *engine) initComps(u int32, un *unit) {
-	if un.comps == nil {
-		un.comps = make([]comp, len(e.metrics))
-	}
-	tot := e.totals[int(u)*len(e.names):]
-	for mi := range e.metrics {
-		m := &e.metrics[mi]
-		c := &un.comps[mi]
-		*c = comp{}
-		for p, ni := range m.names {
-			if ni >= 0 {
-				c.pre[p] = acc{tot[ni].cnt, tot[ni].sum}
-			}
-		}
-	}
-}
-
-func (e *engine) resolvePending(history func(since int64, fn func(*Event)) error) error {
+func (e *engine) resolvePending(history func(since int64, fn func(data []byte) error) error) error {
 	if len(e.pending) == 0 {
 		return nil
 	}
 	defer func() { e.pending = e.pending[:0] }()
 	since := int64(math.MaxInt64)
-	byUser := map[int32][]int32{}
 	for _, p := range e.pending {
-		un := e.flags[p.flag].units[p.user]
-		if !un.pending {
-			continue // excluded meanwhile
+		if un := p.unit(); un.pending {
+			clear(un.post)
+			since = min(since, un.t0)
 		}
-		e.initComps(p.user, un)
-		since = min(since, un.t0)
-		byUser[p.user] = append(byUser[p.user], p.flag)
 	}
-	if len(byUser) > 0 {
-		err := history(since, func(ev *Event) {
-			if ev.Type != Tracking || ev.Time < since {
-				return
-			}
-			ni, ok := e.names[ev.Name]
-			if !ok {
-				return
-			}
-			u, ok := e.users[ev.TargetingKey]
-			if !ok {
-				return
-			}
-			for _, fi := range byUser[u] {
-				un := e.flags[fi].units[u]
-				if !un.pending || ev.Time < un.t0 {
-					continue
+	if since != math.MaxInt64 {
+		err := history(since, func(data []byte) error {
+			return scanRecord(data, func(r *rawEvent) {
+				if r.typ != Tracking || r.time < since {
+					return
 				}
-				for _, mi := range e.byName[ni] {
-					m := &e.metrics[mi]
-					p := m.part(ni)
-					c := &un.comps[mi]
-					c.pre[p].cnt--
-					c.pre[p].sum -= ev.Value
-					if m.window == 0 || ev.Time-un.t0 < m.window {
-						c.post[p].cnt++
-						c.post[p].sum += ev.Value
+				ni, ok := e.names[string(r.name)]
+				if !ok {
+					return
+				}
+				u := e.users[string(r.key)]
+				if u == nil {
+					return
+				}
+				for i := range u.units {
+					if un := &u.units[i]; un.pending && r.time >= un.t0 {
+						e.addPost(un, ni, r.time-un.t0, r.value)
 					}
 				}
-			}
+			})
 		})
 		if err != nil {
 			return err
 		}
 	}
 	for _, p := range e.pending {
-		fs := e.flags[p.flag]
-		un := fs.units[p.user]
-		if un.pending {
-			un.pending = false
-			e.add(fs, un)
-		}
+		p.unit().pending = false
 	}
 	return nil
 }
 
-func (m *cmetric) part(ni int32) int {
-	if m.names[0] == ni {
-		return 0
-	}
-	return 1
-}
-
-func (e *engine) track(ev *Event) {
-	ni, ok := e.names[ev.Name]
-	if !ok {
-		return // no metric reads it
-	}
-	u := e.user(ev.TargetingKey)
-	t := &e.totals[int(u)*len(e.names)+int(ni)]
-	if t.cnt == 0 || ev.Time > t.maxT {
-		t.maxT = ev.Time
-	}
-	t.cnt++
-	t.sum += ev.Value
-	for _, fi := range e.userFlags[u] {
-		fs := e.flags[fi]
-		un := fs.units[u]
-		if un.excluded {
-			continue
-		}
-		for _, mi := range e.byName[ni] {
-			m := &e.metrics[mi]
-			p := m.part(ni)
-			var a *acc
-			switch {
-			case ev.Time < un.t0:
-				a = &un.comps[mi].pre[p]
-			case m.window == 0 || ev.Time-un.t0 < m.window:
-				a = &un.comps[mi].post[p]
-			default:
-				continue
-			}
-			x0, y0, c0, ok0 := m.value(&un.comps[mi])
-			a.cnt++
-			a.sum += ev.Value
-			x1, y1, c1, ok1 := m.value(&un.comps[mi])
-			if ok0 == ok1 && x0 == x1 && y0 == y1 && c0 == c1 {
-				continue
-			}
-			cell := &fs.cells[un.variant][mi]
-			if ok0 {
-				cell.apply(x0, y0, c0, -1)
-			}
-			if ok1 {
-				cell.apply(x1, y1, c1, 1)
-			}
-			e.dirty[cellKey{fs.key, fs.variants[un.variant], m.Key}] = struct{}{}
+// addPost counts an event of name ni, d ≥ 0 after the unit's t0.
+func (e *engine) addPost(un *unit, ni int32, d, v int64) {
+	b := e.base[ni]
+	un.post[b].add(v)
+	for j, w := range e.windows[ni] {
+		if d < w {
+			un.post[int(b)+1+j].add(v)
 		}
 	}
 }
 
-// add and remove a unit's contribution to every metric of its variant.
-func (e *engine) add(fs *flagState, un *unit)    { e.contribute(fs, un, 1) }
-func (e *engine) remove(fs *flagState, un *unit) { e.contribute(fs, un, -1) }
+func (e *engine) track(u *user, ni int32, t, v int64) {
+	tot := &u.totals[ni]
+	if tot.cnt == 0 || t > tot.maxT {
+		tot.maxT = t
+	}
+	tot.cnt++
+	tot.sum += v
+	for i := range u.units {
+		if un := &u.units[i]; !un.excluded && t >= un.t0 {
+			e.addPost(un, ni, t-un.t0, v)
+		}
+	}
+}
 
-func (e *engine) contribute(fs *flagState, un *unit, sign int) {
-	vname := fs.variants[un.variant]
-	fs.users[un.variant] += int64(sign)
-	e.dirty[cellKey{fs.key, vname, ""}] = struct{}{}
+// finish settles the group: every touched unit's change of contribution is
+// applied to the sums.
+func (e *engine) finish() {
+	for _, u := range e.touched {
+		for i := range u.units {
+			e.settle(u, &u.units[i])
+		}
+		u.touched = false
+	}
+	e.touched = e.touched[:0]
+	e.vals = e.vals[:0]
+}
+
+func (e *engine) settle(u *user, un *unit) {
+	oldIn := un.had && !un.wasExcluded
+	newIn := !un.excluded
+	if un.excluded && !(un.had && un.wasExcluded) {
+		fc := e.flags[un.flag]
+		if fc == nil {
+			fc, _ = e.cellsOf(un.flag, un.variant)
+		}
+		fc.excluded++
+		fc.dirty = true
+	}
+	if oldIn || newIn {
+		if oldIn && newIn && un.oldVariant == un.variant {
+			fc, vi := e.cellsOf(un.flag, un.variant)
+			vc := &fc.variants[vi]
+			for mi := range e.metrics {
+				m := &e.metrics[mi]
+				nv, ov := m.value(e, u, un), e.vals[un.old+mi]
+				if nv == ov {
+					continue
+				}
+				if ov.ok {
+					vc.cells[mi].apply(ov.x, ov.y, ov.c, -1)
+				}
+				if nv.ok {
+					vc.cells[mi].apply(nv.x, nv.y, nv.c, 1)
+				}
+				vc.dirty = true
+			}
+		} else {
+			if oldIn {
+				fc, vi := e.cellsOf(un.flag, un.oldVariant)
+				vc := &fc.variants[vi]
+				vc.users--
+				vc.dirty = true
+				for mi := range e.metrics {
+					if ov := e.vals[un.old+mi]; ov.ok {
+						vc.cells[mi].apply(ov.x, ov.y, ov.c, -1)
+					}
+				}
+			}
+			if newIn {
+				e.contribute(u, un, 1)
+			}
+		}
+	}
+	un.had, un.old = false, -1
+}
+
+// contribute adds (sign 1) a unit's values to the sums of its variant.
+func (e *engine) contribute(u *user, un *unit, sign int) {
+	fc, vi := e.cellsOf(un.flag, un.variant)
+	vc := &fc.variants[vi]
+	vc.users += int64(sign)
+	vc.dirty = true
 	for mi := range e.metrics {
-		m := &e.metrics[mi]
-		if x, y, c, ok := m.value(&un.comps[mi]); ok {
-			fs.cells[un.variant][mi].apply(x, y, c, sign)
-			e.dirty[cellKey{fs.key, vname, m.Key}] = struct{}{}
+		if v := e.metrics[mi].value(e, u, un); v.ok {
+			vc.cells[mi].apply(v.x, v.y, v.c, sign)
 		}
 	}
 }
 
-// value returns a user's metric value x, ratio denominator y and covariate
-// c, in millionths; ok is false when the user has no value (a mean metric
-// without events).
-func (m *cmetric) value(c *comp) (x, y, cov int64, ok bool) {
+// finishBulk computes the sums of a recomputation from every user.
+func (e *engine) finishBulk() {
+	for _, u := range e.users {
+		for i := range u.units {
+			un := &u.units[i]
+			if un.excluded {
+				fc, _ := e.cellsOf(un.flag, un.variant)
+				fc.excluded++
+				continue
+			}
+			e.contribute(u, un, 1)
+		}
+	}
+}
+
+// value returns a user's metric value for a unit (not excluded).
+func (m *cmetric) value(e *engine, u *user, un *unit) val {
+	post := un.post[m.slot[0]]
+	n0 := m.name[0]
+	all := un.post[e.base[n0]]
+	pre := acc{u.totals[n0].cnt - all.cnt, u.totals[n0].sum - all.sum}
+	var v val
 	switch m.Kind {
 	case Conversion:
-		if c.post[0].cnt > 0 {
-			x = Scale
+		if post.cnt > 0 {
+			v.x = Scale
 		}
-		if c.pre[0].cnt > 0 {
-			cov = Scale
+		if pre.cnt > 0 {
+			v.c = Scale
 		}
-		return x, 0, cov, true
+		v.ok = true
+		return v
 	case Count:
-		x, cov = c.post[0].cnt*Scale, c.pre[0].cnt*Scale
+		v.x, v.c = post.cnt*Scale, pre.cnt*Scale
 	case Sum:
-		x, cov = c.post[0].sum, c.pre[0].sum
+		v.x, v.c = post.sum, pre.sum
 	case Mean:
-		if c.post[0].cnt == 0 {
-			return 0, 0, 0, false
+		if post.cnt == 0 {
+			return v
 		}
-		x = divRound(c.post[0].sum, c.post[0].cnt)
-		if c.pre[0].cnt > 0 {
-			cov = divRound(c.pre[0].sum, c.pre[0].cnt)
+		v.x = divRound(post.sum, post.cnt)
+		if pre.cnt > 0 {
+			v.c = divRound(pre.sum, pre.cnt)
 		}
 	case Ratio:
-		x, cov = pick(c.post[0], m.numSum), pick(c.pre[0], m.numSum)
-		y = pick(c.post[m.denPt], m.denSum)
+		v.x, v.c = pick(post, m.numSum), pick(pre, m.numSum)
+		if m.denPt == 0 {
+			v.y = pick(post, m.denSum)
+		} else {
+			v.y = pick(un.post[m.slot[1]], m.denSum)
+		}
 	}
 	if m.hasCap {
-		x, cov = min(x, m.cap), min(cov, m.cap)
+		v.x, v.c = min(v.x, m.cap), min(v.c, m.cap)
 	}
-	return x, y, cov, true
+	v.ok = true
+	return v
 }
 
 func pick(a acc, sum bool) int64 {
@@ -475,56 +690,43 @@ func divRound(a, b int64) int64 {
 	return q
 }
 
-// aggregate returns the current figure of a cell.
-func (e *engine) aggregate(k cellKey) Aggregate {
-	a := Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric}
-	fi, ok := e.flagIdx[k.flag]
-	if !ok {
-		return a
-	}
-	fs := e.flags[fi]
-	if k.variant == "" {
-		a.Sums.N = fs.excluded
-		return a
-	}
-	v, ok := fs.vidx[k.variant]
-	if !ok {
-		return a
-	}
-	if k.metric == "" {
-		a.Sums.N = fs.users[v]
-		return a
-	}
-	if mi, ok := e.byKey[k.metric]; ok {
-		a.Sums = fs.cells[v][mi]
-	}
-	return a
-}
-
-// takeDirty returns the cells changed since the last call, sorted.
+// takeDirty returns the cells changed or created since the last call,
+// sorted: absolute sums in memory mode, the group's changes in store mode.
 func (e *engine) takeDirty() []Aggregate {
-	out := make([]Aggregate, 0, len(e.dirty))
-	for k := range e.dirty {
-		out = append(out, e.aggregate(k))
+	var out []Aggregate
+	for _, fc := range e.flags {
+		if fc.dirty {
+			out = append(out, Aggregate{Flag: fc.key, Sums: Sums{N: fc.excluded}})
+			fc.dirty = false
+		}
+		for vi := range fc.variants {
+			vc := &fc.variants[vi]
+			if !vc.dirty {
+				continue
+			}
+			vc.dirty = false
+			out = e.appendVariant(out, fc.key, vc)
+		}
 	}
-	clear(e.dirty)
 	sortAggregates(out)
 	return out
 }
 
-// all returns every cell of every flag (or of one flag), sorted.
-func (e *engine) all(flag string) []Aggregate {
+func (e *engine) appendVariant(out []Aggregate, flag string, vc *variantCells) []Aggregate {
+	out = append(out, Aggregate{Flag: flag, Variant: vc.name, Sums: Sums{N: vc.users}})
+	for mi := range e.metrics {
+		out = append(out, Aggregate{Flag: flag, Variant: vc.name, Metric: e.metrics[mi].Key, Sums: vc.cells[mi]})
+	}
+	return out
+}
+
+// all returns every cell of every flag, sorted (memory and bulk modes).
+func (e *engine) all() []Aggregate {
 	var out []Aggregate
-	for _, fs := range e.flags {
-		if flag != "" && fs.key != flag {
-			continue
-		}
-		out = append(out, e.aggregate(cellKey{flag: fs.key}))
-		for _, v := range fs.variants {
-			out = append(out, e.aggregate(cellKey{fs.key, v, ""}))
-			for _, m := range e.metrics {
-				out = append(out, e.aggregate(cellKey{fs.key, v, m.Key}))
-			}
+	for _, fc := range e.flags {
+		out = append(out, Aggregate{Flag: fc.key, Sums: Sums{N: fc.excluded}})
+		for vi := range fc.variants {
+			out = e.appendVariant(out, fc.key, &fc.variants[vi])
 		}
 	}
 	sortAggregates(out)
@@ -532,14 +734,23 @@ func (e *engine) all(flag string) []Aggregate {
 }
 
 func sortAggregates(as []Aggregate) {
-	sort.Slice(as, func(i, j int) bool {
-		a, b := as[i], as[j]
+	slices.SortFunc(as, func(a, b Aggregate) int {
 		if a.Flag != b.Flag {
-			return a.Flag < b.Flag
+			return cmpString(a.Flag, b.Flag)
 		}
 		if a.Variant != b.Variant {
-			return a.Variant < b.Variant
+			return cmpString(a.Variant, b.Variant)
 		}
-		return a.Metric < b.Metric
+		return cmpString(a.Metric, b.Metric)
 	})
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,10 @@ type Store interface {
 type Tx interface {
 	// Claim records the identities of events that carry an ID and reports
 	// for each whether it is new: false for one stored before, and for
-	// every repeat of a key within keys after its first.
+	// every repeat of a key within keys after its first. The pipeline calls
+	// it once per environment and transaction, with the keys sorted by time
+	// and hash, so that writers that insert the same keys concurrently take
+	// them in the same order.
 	Claim(env string, keys []DedupKey) ([]bool, error)
 	// ScanLog is Store.ScanLog inside the transaction.
 	ScanLog(env string, since int64, fn func(data []byte) error) error
@@ -39,17 +43,21 @@ type Tx interface {
 	ReplaceAggregates(env string, aggs []Aggregate) error
 }
 
-// Pipeline is the single writer of events. Requests (Ingest) and exposures
-// recorded by the server (RecordExposure) are queued to one goroutine, which
-// folds what is waiting, up to MaxGroupEvents, into one transaction: claim
-// the ids, update the per-user state and the aggregates, append the events.
-// Ingest returns only after that transaction committed.
+// Pipeline is the single writer of events of a node. Requests (Ingest) and
+// exposures recorded by the server (RecordExposure) are queued to one
+// goroutine, which folds what is waiting, up to MaxGroupEvents, into one
+// transaction: claim the ids, update the per-user state and the aggregates,
+// append the events. Ingest returns only after that transaction committed.
 //
-// The per-user state of an environment lives in memory, loaded at first use
-// by recomputing it from the stored events; the aggregates are stored with
-// every transaction, so readers need neither the state nor the events.
-// When a transaction fails, the state of its environments is dropped and
-// recomputed from the store at next use.
+// Where the per-user state lives depends on the store. A StateStore keeps it:
+// each transaction loads the users its events touch, stores them back and adds
+// the changes of the sums to the stored ones, so the pipeline holds nothing
+// between transactions, a restart reads no events, and pipelines of several
+// nodes may write to one store. With a plain Store the state lives in memory,
+// loaded at first use by recomputing it from the stored events, and the
+// absolute sums of the cells changed are stored; when a transaction fails,
+// the state of its environments is dropped and recomputed at next use.
+// Either way readers of the aggregates need neither the state nor the events.
 //
 // Construct with NewPipeline, set fields, then Open; Close drains and stops.
 type Pipeline struct {
@@ -66,7 +74,7 @@ type Pipeline struct {
 	exposures chan queuedExposure
 	cancel    context.CancelFunc
 	done      chan struct{}
-	engines   map[string]*engine // writer only
+	engines   map[string]*engine // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
 
 	counters Counters
 }
@@ -270,7 +278,8 @@ func (p *Pipeline) drain() {
 	}
 }
 
-// engine returns env's state, recomputing it from the store at first use.
+// engine returns env's state (memory mode), recomputing it from the store
+// at first use.
 func (p *Pipeline) engine(ctx context.Context, env string) (*engine, error) {
 	if e := p.engines[env]; e != nil {
 		return e, nil
@@ -283,21 +292,21 @@ func (p *Pipeline) engine(ctx context.Context, env string) (*engine, error) {
 	return e, nil
 }
 
-// recompute builds env's state from its stored events: all exposures
-// first, then all tracking events, so no history scan is ever needed.
+// recompute builds env's state from its stored events (memory mode).
 func (p *Pipeline) recompute(ctx context.Context, env string) (*engine, int64, error) {
 	metrics, err := p.Store.Metrics(ctx, env)
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
 	e := newEngine(metrics)
-	n, err := recomputeInto(e, func(fn func(*Event) error) error {
-		return p.Store.ScanLog(ctx, env, math.MinInt64, func(data []byte) error { return DecodeLog(data, fn) })
+	n, err := recomputeLog(e, func(fn func([]byte) error) error {
+		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: recompute %s: %w", env, err)
 	}
-	clear(e.dirty)
+	e.bulk = false
+	e.takeDirty()
 	return e, n, nil
 }
 
@@ -306,54 +315,81 @@ func (p *Pipeline) recompute(ctx context.Context, env string) (*engine, int64, e
 // It returns every cell, sorted, and the number of events read.
 func Recompute(metrics []Metric, scan func(fn func(*Event) error) error) ([]Aggregate, int64, error) {
 	e := newEngine(metrics)
-	n, err := recomputeInto(e, scan)
+	e.persistent, e.bulk = true, true
+	var n int64
+	err := scan(func(ev *Event) error {
+		n++
+		if ev.Type == Exposure {
+			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return e.all(""), n, nil
+	err = scan(func(ev *Event) error {
+		if ev.Type == Tracking {
+			if ni, ok := e.names[ev.Name]; ok {
+				e.track(e.touch(ev.TargetingKey), ni, ev.Time, ev.Value)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	e.finishBulk()
+	return e.all(), n, nil
 }
 
-// recomputeInto feeds every event that scan yields into e in two passes
-// (exposures, then tracking events) and returns the number of events read.
-func recomputeInto(e *engine, scan func(fn func(*Event) error) error) (int64, error) {
+// recomputeLog feeds every event of the log records that scan yields into
+// e, which becomes a bulk engine, in two passes (exposures, then tracking
+// events, so that no history scan is ever needed), and returns the number of
+// events read.
+func recomputeLog(e *engine, scan func(fn func(data []byte) error) error) (int64, error) {
+	e.persistent, e.bulk = true, true
 	var n int64
-	var chunk []Event
-	flush := func() {
-		if len(chunk) > 0 {
-			e.apply(chunk, nil)
-			chunk = chunk[:0]
-		}
-	}
-	for _, typ := range []EventType{Exposure, Tracking} {
-		err := scan(func(ev *Event) error {
-			if typ == Exposure {
-				n++
+	err := scan(func(data []byte) error {
+		return scanRecord(data, func(r *rawEvent) {
+			n++
+			if r.typ == Exposure {
+				e.expose(e.touchBytes(r.key), e.intern(r.flag), e.intern(r.variant), r.time)
 			}
-			if ev.Type == typ {
-				c := *ev
-				c.Attributes = nil
-				chunk = append(chunk, c)
-				if len(chunk) == 4096 {
-					flush()
-				}
-			}
-			return nil
 		})
-		if err != nil {
-			return 0, err
-		}
-		flush()
+	})
+	if err != nil {
+		return 0, err
 	}
+	err = scan(func(data []byte) error {
+		return scanRecord(data, func(r *rawEvent) {
+			if r.typ != Tracking {
+				return
+			}
+			if ni, ok := e.names[string(r.name)]; ok {
+				e.track(e.touchBytes(r.key), ni, r.time, r.value)
+			}
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	e.finishBulk()
 	return n, nil
 }
 
 func (p *Pipeline) rebuild(r *request) {
+	if ss, ok := p.Store.(StateStore); ok {
+		var err error
+		r.result, err = p.rebuildState(r.ctx, ss, r.env, true)
+		r.done <- err
+		return
+	}
 	e, n, err := p.recompute(r.ctx, r.env)
 	if err != nil {
 		r.done <- err
 		return
 	}
-	all := e.all("")
+	all := e.all()
 	err = p.Store.IngestTx(r.ctx, func(tx Tx) error {
 		return tx.ReplaceAggregates(r.env, all)
 	})
@@ -364,10 +400,54 @@ func (p *Pipeline) rebuild(r *request) {
 	old := p.engines[r.env]
 	r.result = RebuildResult{Events: n, Aggregates: len(all)}
 	if old != nil {
-		r.result.Changed = !sameAggregates(old.all(""), all)
+		r.result.Changed = !sameAggregates(old.all(), all)
 	}
 	p.engines[r.env] = e
 	r.done <- nil
+}
+
+// rebuildState recomputes env's per-user state and sums from its stored
+// events with the current metric definitions and replaces the stored ones,
+// in one transaction that holds env's state exclusively. Unless force, it
+// does nothing when the stored state was built with these definitions
+// already (by another node, say).
+func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, force bool) (RebuildResult, error) {
+	metrics, err := p.Store.Metrics(ctx, env)
+	if err != nil {
+		return RebuildResult{}, fmt.Errorf("ingest: metrics of %s: %w", env, err)
+	}
+	e := newEngine(metrics)
+	var res RebuildResult
+	err = ss.StateTx(ctx, func(tx StateTx) error {
+		res = RebuildResult{}
+		v, err := tx.StateVersion(env, true)
+		if err != nil {
+			return err
+		}
+		if !force && v == e.version {
+			return nil
+		}
+		old, err := tx.Aggregates(env)
+		if err != nil {
+			return err
+		}
+		b := newEngine(metrics)
+		n, err := recomputeLog(b, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		if err != nil {
+			return fmt.Errorf("ingest: recompute %s: %w", env, err)
+		}
+		all := b.all()
+		if err := tx.ReplaceState(env, e.version, b.allUsers(), all); err != nil {
+			return err
+		}
+		res = RebuildResult{Events: n, Aggregates: len(all), Changed: !sameAggregates(old, all)}
+		return nil
+	})
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	p.engines[env] = e
+	return res, nil
 }
 
 func sameAggregates(a, b []Aggregate) bool {
@@ -382,116 +462,184 @@ func sameAggregates(a, b []Aggregate) bool {
 	return true
 }
 
+// group is what one transaction writes: per environment, the requests and
+// the exposures recorded by the server.
+type group struct {
+	envs    []string
+	byEnv   map[string][]*request
+	expsEnv map[string][]Event
+	nExps   int
+	// counters of the transaction that committed
+	stored, dups, recorded, redundant uint64
+}
+
 // write stores one group in one transaction and answers its requests.
-func (p *Pipeline) write(group []*request, exps []queuedExposure) {
-	if len(group) == 0 && len(exps) == 0 {
+func (p *Pipeline) write(reqs []*request, exps []queuedExposure) {
+	if len(reqs) == 0 && len(exps) == 0 {
 		return
 	}
 	ctx := context.Background()
+	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps)}
 	// Requests whose caller gave up are skipped: nothing of them is stored.
-	live := group[:0]
-	for _, r := range group {
+	for _, r := range reqs {
 		if r.ctx.Err() != nil {
 			r.done <- r.ctx.Err()
 			continue
 		}
-		live = append(live, r)
-	}
-	group = live
-	byEnv := map[string][]*request{}
-	expByEnv := map[string][]Event{}
-	var envs []string
-	for _, r := range group {
-		if _, ok := byEnv[r.env]; !ok {
-			envs = append(envs, r.env)
+		if _, ok := g.byEnv[r.env]; !ok {
+			g.envs = append(g.envs, r.env)
 		}
-		byEnv[r.env] = append(byEnv[r.env], r)
+		g.byEnv[r.env] = append(g.byEnv[r.env], r)
 	}
 	for _, q := range exps {
-		env, ev := q.env, q.ev
-		if _, ok := byEnv[env]; !ok {
-			if _, ok := expByEnv[env]; !ok {
-				envs = append(envs, env)
+		if _, ok := g.byEnv[q.env]; !ok {
+			if _, ok := g.expsEnv[q.env]; !ok {
+				g.envs = append(g.envs, q.env)
 			}
 		}
-		expByEnv[env] = append(expByEnv[env], ev)
+		g.expsEnv[q.env] = append(g.expsEnv[q.env], q.ev)
 	}
-	sort.Strings(envs)
-	failEnv := func(env string, err error) {
-		for _, r := range byEnv[env] {
-			r.done <- err
+	sort.Strings(g.envs)
+	var err error
+	if ss, ok := p.Store.(StateStore); ok {
+		err = p.writeState(ctx, ss, g)
+	} else {
+		err = p.writeMemory(ctx, g)
+	}
+	if err != nil {
+		for _, rs := range g.byEnv {
+			for _, r := range rs {
+				r.done <- err
+			}
 		}
-		delete(byEnv, env)
-		delete(expByEnv, env)
+		p.counters.ExposuresDropped.Add(uint64(g.nExps))
+		return
 	}
+	p.counters.Transactions.Add(1)
+	p.counters.Stored.Add(g.stored)
+	p.counters.Duplicates.Add(g.dups)
+	p.counters.ExposuresRecorded.Add(g.recorded)
+	p.counters.ExposuresRedundant.Add(g.redundant)
+	for _, rs := range g.byEnv {
+		for _, r := range rs {
+			r.done <- nil
+		}
+	}
+}
+
+// failEnv answers env's requests with err and leaves env out of g.
+func (g *group) failEnv(env string, err error) {
+	for _, r := range g.byEnv[env] {
+		r.done <- err
+	}
+	delete(g.byEnv, env)
+	g.nExps -= len(g.expsEnv[env])
+	delete(g.expsEnv, env)
+	g.envs = slices.DeleteFunc(g.envs, func(e string) bool { return e == env })
+}
+
+// claim deduplicates the events of env's requests in one Claim (keys sorted,
+// ties in request order), sets each request's fresh marks and returns the
+// fresh events.
+func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]bool, error)) ([]Event, error) {
+	type ref struct {
+		k    DedupKey
+		r    *request
+		i    int
+		rank int
+	}
+	var refs []ref
+	var fresh []Event
+	for _, r := range g.byEnv[env] {
+		r.fresh = make([]bool, len(r.events))
+		for i := range r.events {
+			if r.events[i].ID != "" {
+				refs = append(refs, ref{r.events[i].Key(), r, i, len(refs)})
+			} else {
+				r.fresh[i] = true
+			}
+		}
+	}
+	if len(refs) > 0 {
+		slices.SortFunc(refs, func(a, b ref) int {
+			switch {
+			case a.k.Time != b.k.Time:
+				return cmpInt(a.k.Time, b.k.Time)
+			case a.k.Hash != b.k.Hash:
+				return cmpInt(a.k.Hash, b.k.Hash)
+			}
+			return a.rank - b.rank
+		})
+		keys := make([]DedupKey, len(refs))
+		for j := range refs {
+			keys[j] = refs[j].k
+		}
+		isNew, err := claim(env, keys)
+		if err != nil {
+			return nil, err
+		}
+		for j, x := range refs {
+			x.r.fresh[x.i] = isNew[j]
+		}
+	}
+	for _, r := range g.byEnv[env] {
+		for i, ok := range r.fresh {
+			if ok {
+				fresh = append(fresh, r.events[i])
+				g.stored++
+			} else {
+				g.dups++
+			}
+		}
+	}
+	return fresh, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// writeMemory writes a group to a plain Store: the per-user state lives in
+// the pipeline, loaded at first use by recomputing it from the stored
+// events, and the absolute sums of the cells changed are stored. When the
+// transaction fails, the state of its environments is dropped and recomputed
+// from the store at next use.
+func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 	engines := map[string]*engine{}
-	for _, env := range envs {
+	for _, env := range slices.Clone(g.envs) {
 		e, err := p.engine(ctx, env)
 		if err != nil {
 			p.Logger.Error("events: cannot load state", "environment", env, "err", err)
-			failEnv(env, err)
+			g.failEnv(env, err)
 			continue
 		}
 		engines[env] = e
 	}
-	var stored, dups, recorded, redundant uint64
+	if len(g.envs) == 0 {
+		return nil
+	}
 	err := p.Store.IngestTx(ctx, func(tx Tx) error {
-		stored, dups, recorded, redundant = 0, 0, 0, 0
-		for _, env := range envs {
+		g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
+		for _, env := range g.envs {
 			e := engines[env]
-			if e == nil {
-				continue
-			}
-			var fresh []Event
-			for _, r := range byEnv[env] {
-				r.fresh = make([]bool, len(r.events))
-				var keys []DedupKey
-				var at []int
-				for i := range r.events {
-					if r.events[i].ID != "" {
-						keys = append(keys, r.events[i].Key())
-						at = append(at, i)
-					} else {
-						r.fresh[i] = true
-					}
-				}
-				if len(keys) > 0 {
-					isNew, err := tx.Claim(env, keys)
-					if err != nil {
-						return err
-					}
-					for j, i := range at {
-						r.fresh[i] = isNew[j]
-					}
-				}
-				for i, ok := range r.fresh {
-					if ok {
-						fresh = append(fresh, r.events[i])
-						stored++
-					} else {
-						dups++
-					}
-				}
-			}
-			for _, ev := range expByEnv[env] {
-				if e.redundant(&ev) {
-					redundant++
-					continue
-				}
-				fresh = append(fresh, ev)
-				recorded++
-			}
-			if len(fresh) == 0 {
-				continue
-			}
-			err := e.apply(fresh, func(since int64, fn func(*Event)) error {
-				return tx.ScanLog(env, since, func(data []byte) error {
-					return DecodeLog(data, func(ev *Event) error { fn(ev); return nil })
-				})
-			})
+			fresh, err := g.claim(env, tx.Claim)
 			if err != nil {
 				return err
 			}
+			fresh = g.addExposures(e, env, fresh)
+			if len(fresh) == 0 {
+				continue
+			}
+			if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
+				return err
+			}
+			e.finish()
 			if err := tx.Append(env, EncodeLog(fresh)); err != nil {
 				return err
 			}
@@ -506,22 +654,110 @@ func (p *Pipeline) write(group []*request, exps []queuedExposure) {
 		for env := range engines {
 			delete(p.engines, env) // partly applied: recompute at next use
 		}
-		for _, rs := range byEnv {
-			for _, r := range rs {
-				r.done <- err
+	}
+	return err
+}
+
+// addExposures appends to fresh the exposures recorded by the server for
+// env that change something (their users' state must be in e).
+func (g *group) addExposures(e *engine, env string, fresh []Event) []Event {
+	for _, ev := range g.expsEnv[env] {
+		if e.redundant(&ev) {
+			g.redundant++
+			continue
+		}
+		fresh = append(fresh, ev)
+		g.recorded++
+	}
+	return fresh
+}
+
+// writeState writes a group to a StateStore: per environment, the users the
+// events touch are loaded, changed and stored back, and the changes of the
+// sums are added to the stored ones, all in the transaction that stores the
+// events. The pipeline keeps only the compiled metric definitions. When the
+// stored state was built with other definitions (metrics changed, another
+// node rebuilt), the definitions are read again, the state is rebuilt if
+// needed, and the group is written again.
+func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) error {
+	for attempt := 0; ; attempt++ {
+		for _, env := range slices.Clone(g.envs) {
+			if p.engines[env] != nil {
+				continue
 			}
+			ms, err := p.Store.Metrics(ctx, env)
+			if err != nil {
+				p.Logger.Error("events: cannot read metric definitions", "environment", env, "err", err)
+				g.failEnv(env, err)
+				continue
+			}
+			p.engines[env] = newEngine(ms)
 		}
-		p.counters.ExposuresDropped.Add(uint64(len(exps)))
-		return
-	}
-	p.counters.Transactions.Add(1)
-	p.counters.Stored.Add(stored)
-	p.counters.Duplicates.Add(dups)
-	p.counters.ExposuresRecorded.Add(recorded)
-	p.counters.ExposuresRedundant.Add(redundant)
-	for _, rs := range byEnv {
-		for _, r := range rs {
-			r.done <- nil
+		if len(g.envs) == 0 {
+			return nil
+		}
+		err := ss.StateTx(ctx, func(tx StateTx) error {
+			g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
+			for _, env := range g.envs {
+				if err := p.writeEnv(tx, g, env, p.engines[env]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		var stale *errStale
+		if !errors.As(err, &stale) {
+			if err != nil {
+				p.Logger.Error("events: transaction failed", "err", err)
+			}
+			return err
+		}
+		if attempt >= 3 {
+			return err
+		}
+		// Read the definitions again; rebuild when the stored state was
+		// built with others.
+		delete(p.engines, stale.env)
+		if _, err := p.rebuildState(ctx, ss, stale.env, false); err != nil {
+			p.Logger.Error("events: cannot rebuild state", "environment", stale.env, "err", err)
+			g.failEnv(stale.env, err)
+		} else {
+			p.Logger.Info("events: state rebuilt for the current metric definitions", "environment", stale.env)
 		}
 	}
+}
+
+func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
+	v, err := tx.StateVersion(env, false)
+	if err != nil {
+		return err
+	}
+	if v != e.version {
+		return &errStale{env: env, stored: v}
+	}
+	fresh, err := g.claim(env, tx.Claim)
+	if err != nil {
+		return err
+	}
+	e.begin()
+	if keys := e.keys(fresh, g.expsEnv[env]); len(keys) > 0 {
+		if err := tx.LoadUsers(env, keys, e.load); err != nil {
+			return err
+		}
+	}
+	fresh = g.addExposures(e, env, fresh)
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
+		return err
+	}
+	e.finish()
+	if err := tx.Append(env, EncodeLog(fresh)); err != nil {
+		return err
+	}
+	if err := tx.PutUsers(env, e.changedUsers()); err != nil {
+		return err
+	}
+	return tx.AddAggregates(env, e.takeDirty())
 }

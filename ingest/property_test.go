@@ -340,12 +340,27 @@ func randomEvents(r *rand.Rand, n int) []Event {
 // batch.
 func TestIncrementalEqualsRecomputation(t *testing.T) {
 	metrics := testMetrics()
-	for seed := uint64(1); seed <= 40; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(seed, 7))
-			store := newMemStore()
-			store.metrics["prod"] = metrics
-			p := NewPipeline(store, nil)
+	for _, mode := range []string{"memory", "state"} {
+		for seed := uint64(1); seed <= 40; seed++ {
+			t.Run(fmt.Sprintf("%s/%d", mode, seed), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, 7))
+				store := newMemStore()
+				var ingestStore Store = store
+				if mode == "state" {
+					ss := newStateStore()
+					store, ingestStore = ss.memStore, ss
+				}
+				store.metrics["prod"] = metrics
+				testIncremental(t, r, metrics, store, ingestStore)
+			})
+		}
+	}
+}
+
+func testIncremental(t *testing.T, r *rand.Rand, metrics []Metric, store *memStore, ingestStore Store) {
+	{
+		{
+			p := NewPipeline(ingestStore, nil)
 			p.MaxGroupEvents = 1 + r.IntN(50)
 			if err := p.Open(); err != nil {
 				t.Fatal(err)
@@ -390,7 +405,7 @@ func TestIncrementalEqualsRecomputation(t *testing.T) {
 			if res.Changed || res.Events != int64(len(sent)) {
 				t.Errorf("rebuild = %+v, want unchanged over %d events", res, len(sent))
 			}
-		})
+		}
 	}
 }
 

@@ -1,12 +1,16 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,7 +18,10 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 )
 
-var _ ingest.Store = (*DB)(nil)
+var (
+	_ ingest.Store      = (*DB)(nil)
+	_ ingest.StateStore = (*DB)(nil)
+)
 
 // Metrics returns the metric definitions of env, ordered by key.
 func (db *DB) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
@@ -109,21 +116,27 @@ func (db *DB) DeleteMetric(ctx context.Context, env, key, actor string) error {
 // flag "", ordered by flag, variant and metric. It reads only the aggregate
 // rows: its cost does not grow with the number of events or users.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
-	q := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = ?`
+	return aggregates(ctx, db.db, env, flag)
+}
+
+func aggregates(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, env, flag string) ([]ingest.Aggregate, error) {
+	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
-		q += ` AND flag = ?`
+		query += ` AND flag = ?`
 		args = append(args, flag)
 	}
-	rows, err := db.db.QueryContext(ctx, q+` ORDER BY flag, variant, metric`, args...)
+	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, metric`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read aggregates of %s: %w", env, err)
 	}
 	defer rows.Close()
 	var out []ingest.Aggregate
+	var buf sql.RawBytes
 	for rows.Next() {
 		var a ingest.Aggregate
-		var buf []byte
 		if err := rows.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
 			return nil, err
 		}
@@ -179,74 +192,481 @@ func (db *DB) Events(ctx context.Context, env string, fn func(*ingest.Event) err
 
 // IngestTx runs fn in one write transaction (see ingest.Store).
 func (db *DB) IngestTx(ctx context.Context, fn func(ingest.Tx) error) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		return fn(&eventTx{db: db, ctx: ctx, tx: tx})
+	return db.eventTx(ctx, func(t *eventTx) error { return fn(t) })
+}
+
+// StateTx runs fn in one write transaction (see ingest.StateStore).
+func (db *DB) StateTx(ctx context.Context, fn func(ingest.StateTx) error) error {
+	return db.eventTx(ctx, func(t *eventTx) error { return fn(t) })
+}
+
+func (db *DB) eventTx(ctx context.Context, fn func(*eventTx) error) error {
+	if err := db.ev.prepare(ctx, db.wdb); err != nil {
+		return err
+	}
+	t := &eventTx{db: db, ctx: ctx, envs: map[string]*txEnv{}}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		t.tx = tx
+		return fn(t)
 	})
+	db.ev.finish(t, err == nil)
+	return err
+}
+
+// Sizes of the per-user state kept beside the database.
+const (
+	// userCacheBytes bounds the user states kept in memory (latest ones,
+	// stored or not yet compacted); beyond it, compacted ones are dropped.
+	userCacheBytes = 256 << 20
+	// userLogBytes is the size of an environment's user log beyond which it
+	// is compacted into event_users: it bounds what a restart reads.
+	userLogBytes = 64 << 20
+)
+
+// events is what the event store keeps beside the database: the ids of
+// environments, the per-user states in memory and the prepared statements of
+// the write path. Only write transactions (one at a time) use it.
+type events struct {
+	mu    sync.Mutex
+	ids   map[string]int64
+	users map[int64]*envUsers
+	stmts map[string]*sql.Stmt
+	bytes int64 // held by all envUsers
+}
+
+// envUsers are the per-user states of one environment in memory, as of
+// generation gen of its event_state row: every state of the user log
+// (dirty: not in event_users yet) and some of event_users (clean). States
+// live in slots, found by key through index, so that a transaction that
+// loaded a user updates its slot without another lookup.
+type envUsers struct {
+	gen      int64
+	loaded   bool // the user log was read
+	logBytes int64
+	index    map[string]int32
+	slots    []userSlot
+	free     []int32
+}
+
+type userSlot struct {
+	key   string
+	state []byte // nil: free
+	dirty bool
+}
+
+func (ev *events) env(id int64) *envUsers {
+	if ev.users == nil {
+		ev.users = map[int64]*envUsers{}
+	}
+	u := ev.users[id]
+	if u == nil {
+		u = &envUsers{gen: -1, index: map[string]int32{}}
+		ev.users[id] = u
+	}
+	return u
+}
+
+func (ev *events) drop(id int64) {
+	if u := ev.users[id]; u != nil {
+		for _, x := range u.slots {
+			if x.state != nil {
+				ev.bytes -= stateBytes(x.key, x.state)
+			}
+		}
+		delete(ev.users, id)
+	}
+}
+
+// set keeps a user's state in slot i, or in a new slot when i < 0 (with
+// ev.mu held), and returns the slot.
+func (ev *events) set(u *envUsers, i int32, k string, s []byte, dirty bool) int32 {
+	if i < 0 || int(i) >= len(u.slots) || u.slots[i].key != k || u.slots[i].state == nil {
+		var ok bool
+		if i, ok = u.index[k]; !ok {
+			if n := len(u.free); n > 0 {
+				i, u.free = u.free[n-1], u.free[:n-1]
+			} else {
+				i = int32(len(u.slots))
+				u.slots = append(u.slots, userSlot{})
+			}
+			u.index[k] = i
+		}
+	}
+	x := &u.slots[i]
+	if x.state != nil {
+		ev.bytes -= stateBytes(x.key, x.state)
+	}
+	*x = userSlot{k, s, dirty}
+	ev.bytes += stateBytes(k, s)
+	return i
+}
+
+func stateBytes(k string, s []byte) int64 { return int64(len(k) + len(s) + 64) }
+
+// finish applies what a transaction staged once it committed, and forgets
+// the environments whose state it read otherwise.
+func (ev *events) finish(t *eventTx, committed bool) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if ev.ids == nil {
+		ev.ids = map[string]int64{}
+	}
+	for name, e := range t.envs {
+		if !committed {
+			if e.usersRead {
+				ev.drop(e.id)
+			}
+			continue
+		}
+		ev.ids[name] = e.id
+		if !e.changed {
+			continue
+		}
+		if e.replaced {
+			ev.drop(e.id)
+			u := ev.env(e.id)
+			u.loaded = true
+			u.gen = e.gen
+			continue
+		}
+		u := ev.env(e.id)
+		if e.compacted {
+			for i := range u.slots {
+				u.slots[i].dirty = false
+			}
+		}
+		// puts and the loaded keys are both sorted: walk them together.
+		j := 0
+		for _, x := range e.puts {
+			for j < len(e.loaded) && e.loaded[j].key < x.Key {
+				j++
+			}
+			slot := int32(-1)
+			if j < len(e.loaded) && e.loaded[j].key == x.Key {
+				slot = e.loaded[j].slot
+			}
+			ev.set(u, slot, x.Key, x.State, !e.compacted)
+		}
+		u.gen, u.logBytes = e.gen, e.logBytes
+	}
+	if ev.bytes > userCacheBytes {
+		ev.evict()
+	}
+}
+
+// evict drops clean states until the cache holds 3/4 of its budget.
+func (ev *events) evict() {
+	for _, u := range ev.users {
+		for k, i := range u.index {
+			if ev.bytes <= userCacheBytes*3/4 {
+				return
+			}
+			if x := &u.slots[i]; !x.dirty {
+				ev.bytes -= stateBytes(k, x.state)
+				*x = userSlot{}
+				delete(u.index, k)
+				u.free = append(u.free, i)
+			}
+		}
+	}
+}
+
+// stmt returns the statement q, prepared on the writer connection before
+// the transaction began, for the transaction.
+func (t *eventTx) stmt(q string) (*sql.Stmt, error) {
+	t.db.ev.mu.Lock()
+	st := t.db.ev.stmts[q]
+	t.db.ev.mu.Unlock()
+	if st == nil {
+		return nil, fmt.Errorf("sqlite: statement not prepared: %s", q)
+	}
+	return t.tx.StmtContext(t.ctx, st), nil
+}
+
+// statements lists every statement of the write path. They are prepared
+// once, before the first event transaction: the writer has one connection,
+// which the transaction holds.
+var statements = sync.OnceValue(func() []string {
+	qs := []string{
+		appendSQL, userLogSQL, flagAggregatesSQL, putAggregateSQL,
+		savepointSQL, releaseSQL, rollbackToSQL,
+	}
+	for _, n := range []int{claimRows, 50, 10, 1} {
+		qs = append(qs, claimSQL(n, false), claimSQL(n, true), loadSQL(n))
+	}
+	for _, n := range []int{usersRows, 50, 10, 1} {
+		qs = append(qs, usersSQL(n, false), usersSQL(n, true))
+	}
+	return qs
+})
+
+func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if ev.stmts != nil {
+		return nil
+	}
+	// The writer's connection: a larger page cache for the user table, and
+	// WAL checkpoints every 32 MiB instead of every 4 MiB (each one syncs
+	// the file; at 100k events/s the default checkpoints several times a
+	// second).
+	for _, q := range []string{`PRAGMA cache_size = -65536`, `PRAGMA wal_autocheckpoint = 8192`} {
+		if _, err := wdb.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", q, err)
+		}
+	}
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range statements() {
+		st, err := wdb.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		stmts[q] = st
+	}
+	ev.stmts = stmts
+	return nil
+}
+
+const (
+	appendSQL         = `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`
+	userLogSQL        = `INSERT INTO event_user_log (env, count, data) VALUES (?, ?, ?)`
+	flagAggregatesSQL = `SELECT variant, metric, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
+	savepointSQL      = `SAVEPOINT claim`
+	releaseSQL        = `RELEASE claim`
+	rollbackToSQL     = `ROLLBACK TO claim`
+	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`
+)
+
+func claimSQL(n int, returning bool) string {
+	q := `INSERT INTO event_keys (env, time, hash) VALUES ` + rowsSQL(n, 3) + ` ON CONFLICT DO NOTHING`
+	if returning {
+		q += ` RETURNING time, hash`
+	}
+	return q
+}
+
+func loadSQL(n int) string {
+	return `SELECT user_key, state FROM event_users WHERE env = ? AND user_key IN (` + placeholders(n) + `)`
+}
+
+func usersSQL(n int, upsert bool) string {
+	s := `INSERT INTO event_users (env, user_key, state) VALUES ` + rowsSQL(n, 3)
+	if upsert {
+		s += ` ON CONFLICT (env, user_key) DO UPDATE SET state = excluded.state`
+	}
+	return s
 }
 
 type eventTx struct {
-	db  *DB
-	ctx context.Context
-	tx  *sql.Tx
+	db   *DB
+	ctx  context.Context
+	tx   *sql.Tx
+	envs map[string]*txEnv
+}
+
+// txEnv is what a transaction knows and stages of one environment.
+type txEnv struct {
+	id        int64
+	gen       int64 // generation read, then written
+	logBytes  int64
+	versioned bool // StateVersion read the row
+	usersRead bool // the cache of its users was used
+	changed   bool // state written: generation moved on
+	compacted bool
+	replaced  bool
+	puts      []ingest.UserState // sorted by key, copies
+	loaded    []loadedUser       // sorted by key
+}
+
+// loadedUser is a user LoadUsers found in memory or read, and its slot.
+type loadedUser struct {
+	key  string
+	slot int32
+}
+
+// env returns the transaction's view of env, creating its event_state row
+// when new.
+func (t *eventTx) env(name string) (*txEnv, error) {
+	if e := t.envs[name]; e != nil {
+		return e, nil
+	}
+	e := &txEnv{}
+	t.db.ev.mu.Lock()
+	id, ok := t.db.ev.ids[name]
+	t.db.ev.mu.Unlock()
+	if !ok {
+		err := t.tx.QueryRowContext(t.ctx, `SELECT id FROM event_state WHERE environment = ?`, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = t.tx.QueryRowContext(t.ctx, `INSERT INTO event_state (environment) VALUES (?) RETURNING id`, name).Scan(&id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: event state of %s: %w", name, err)
+		}
+	}
+	e.id = id
+	t.envs[name] = e
+	return e, nil
+}
+
+// StateVersion reads env's state row and makes sure the users in memory are
+// those of its generation (another process or store object may have
+// written): SQLite has one writer at a time, so no lock is needed.
+func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
+	e, err := t.env(env)
+	if err != nil {
+		return "", err
+	}
+	var v string
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT version, generation, user_log_bytes FROM event_state WHERE id = ?`, e.id).Scan(&v, &e.gen, &e.logBytes); err != nil {
+		return "", fmt.Errorf("sqlite: event state of %s: %w", env, err)
+	}
+	e.versioned = true
+	ev := &t.db.ev
+	ev.mu.Lock()
+	if u := ev.users[e.id]; u != nil && u.gen != e.gen {
+		ev.drop(e.id)
+	}
+	ev.mu.Unlock()
+	return v, nil
 }
 
 // claimRows is the number of keys per INSERT statement.
-const claimRows = 256
+const claimRows = 250
 
-var claimSQL = sync.OnceValue(func() map[int]string {
-	m := map[int]string{}
-	for _, n := range []int{claimRows, 64, 16, 4, 1} {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO event_ids (environment, time, hash) VALUES `)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "(?1, ?%d, ?%d)", 2+2*i, 3+2*i)
+// rowsSQL returns "(?, ?), (?, ?)" for n rows of k columns.
+func rowsSQL(n, k int) string {
+	row := "(" + placeholders(k) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// chunk returns the largest statement size of sizes (descending) that fits
+// in n.
+func chunk(n int, sizes ...int) int {
+	for _, s := range sizes {
+		if s <= n {
+			return s
 		}
-		b.WriteString(` ON CONFLICT DO NOTHING RETURNING time, hash`)
-		m[n] = b.String()
 	}
-	return m
-})
+	return 1
+}
 
+// Claim inserts the keys (sorted, as the pipeline passes them) in
+// multi-row statements. Nearly always every key is new, so it inserts
+// without RETURNING (reading a row back per key costs more than the insert)
+// and only when fewer rows went in than were sent does it roll the chunk back
+// and insert it again with RETURNING, to learn which were new.
 func (t *eventTx) Claim(env string, keys []ingest.DedupKey) ([]bool, error) {
-	inserted := make(map[ingest.DedupKey]int, len(keys))
-	args := make([]any, 0, 1+2*claimRows)
-	for rest := keys; len(rest) > 0; {
-		n := claimRows
-		for n > len(rest) {
-			n /= 4
+	e, err := t.env(env)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(keys))
+	// Repeats within keys are duplicates of their first: send each key once.
+	uniq := make([]ingest.DedupKey, 0, len(keys))
+	at := make([]int, 0, len(keys))
+	sorted := slices.IsSortedFunc(keys, cmpKey)
+	seen := map[ingest.DedupKey]bool{}
+	for i, k := range keys {
+		if sorted {
+			if i > 0 && keys[i-1] == k {
+				continue
+			}
+		} else if seen[k] {
+			continue
+		} else {
+			seen[k] = true
 		}
-		args = append(args[:0], env)
-		for _, k := range rest[:n] {
-			args = append(args, k.Time, k.Hash)
+		uniq = append(uniq, k)
+		at = append(at, i)
+	}
+	args := make([]any, 0, 3*claimRows)
+	for len(uniq) > 0 {
+		n := chunk(len(uniq), claimRows, 50, 10, 1)
+		args = args[:0]
+		for _, k := range uniq[:n] {
+			args = append(args, e.id, k.Time, k.Hash)
 		}
-		rest = rest[n:]
-		rows, err := t.tx.QueryContext(t.ctx, claimSQL()[n], args...)
+		fresh, err := t.claimChunk(n, args)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim event ids: %w", err)
 		}
-		for rows.Next() {
-			var k ingest.DedupKey
-			if err := rows.Scan(&k.Time, &k.Hash); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			inserted[k]++
+		for j, k := range uniq[:n] {
+			out[at[j]] = fresh == nil || fresh[k]
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]bool, len(keys))
-	for i, k := range keys {
-		if inserted[k] > 0 {
-			out[i] = true
-			inserted[k] = 0 // repeats of a key within keys are duplicates
-		}
+		uniq, at = uniq[n:], at[n:]
 	}
 	return out, nil
+}
+
+func cmpKey(a, b ingest.DedupKey) int {
+	switch {
+	case a.Time < b.Time:
+		return -1
+	case a.Time > b.Time:
+		return 1
+	case a.Hash < b.Hash:
+		return -1
+	case a.Hash > b.Hash:
+		return 1
+	}
+	return 0
+}
+
+// claimChunk inserts n distinct keys; it returns nil when all were new,
+// else the set of those that were.
+func (t *eventTx) claimChunk(n int, args []any) (map[ingest.DedupKey]bool, error) {
+	if err := t.execStmt(savepointSQL); err != nil {
+		return nil, err
+	}
+	st, err := t.stmt(claimSQL(n, false))
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.ExecContext(t.ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	if got, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if got == int64(n) {
+		return nil, t.execStmt(releaseSQL)
+	}
+	if err := t.execStmt(rollbackToSQL); err != nil {
+		return nil, err
+	}
+	if err := t.execStmt(releaseSQL); err != nil {
+		return nil, err
+	}
+	if st, err = t.stmt(claimSQL(n, true)); err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(t.ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fresh := map[ingest.DedupKey]bool{}
+	for rows.Next() {
+		var k ingest.DedupKey
+		if err := rows.Scan(&k.Time, &k.Hash); err != nil {
+			return nil, err
+		}
+		fresh[k] = true
+	}
+	return fresh, rows.Err()
+}
+
+func (t *eventTx) execStmt(q string) error {
+	st, err := t.stmt(q)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(t.ctx)
+	return err
 }
 
 func (t *eventTx) ScanLog(env string, since int64, fn func(data []byte) error) error {
@@ -254,21 +674,386 @@ func (t *eventTx) ScanLog(env string, since int64, fn func(data []byte) error) e
 }
 
 func (t *eventTx) Append(env string, rec ingest.LogRecord) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`,
-		env, rec.MinTime, rec.MaxTime, rec.Count, rec.Data)
+	st, err := t.stmt(appendSQL)
 	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(t.ctx, env, rec.MinTime, rec.MaxTime, rec.Count, rec.Data); err != nil {
 		return fmt.Errorf("sqlite: append events: %w", err)
 	}
 	return nil
 }
 
+// users returns the states in memory of env, reading its user log at first
+// use.
+func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
+	if !e.versioned {
+		if _, err := t.StateVersion(env, false); err != nil {
+			return nil, err
+		}
+	}
+	e.usersRead = true
+	ev := &t.db.ev
+	ev.mu.Lock()
+	u := ev.env(e.id)
+	loaded := u.loaded
+	ev.mu.Unlock()
+	if loaded {
+		return u, nil
+	}
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
+	}
+	defer rows.Close()
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for rows.Next() {
+		var data sql.RawBytes
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		err := decodeUserLog(data, func(k string, s []byte) {
+			ev.set(u, -1, k, bytes.Clone(s), true)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	u.loaded, u.gen, u.logBytes = true, e.gen, e.logBytes
+	return u, nil
+}
+
+// LoadUsers reads the states of keys from memory, and those not there from
+// event_users (keeping them in memory).
+func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error {
+	e, err := t.env(env)
+	if err != nil {
+		return err
+	}
+	u, err := t.users(env, e)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	ev := &t.db.ev
+	ev.mu.Lock()
+	for _, k := range keys {
+		s, ok := e.put(k)
+		if !ok {
+			var i int32
+			if i, ok = u.index[k]; ok {
+				s = u.slots[i].state
+				e.loaded = append(e.loaded, loadedUser{k, i})
+			}
+		}
+		if !ok {
+			missing = append(missing, k)
+			continue
+		}
+		if err := fn(k, s); err != nil {
+			ev.mu.Unlock()
+			return err
+		}
+	}
+	ev.mu.Unlock()
+	args := make([]any, 0, 1+loadRows)
+	for rest := missing; len(rest) > 0; {
+		n := chunk(len(rest), loadRows, 50, 10, 1)
+		args = append(args[:0], e.id)
+		for _, k := range rest[:n] {
+			args = append(args, k)
+		}
+		rest = rest[n:]
+		st, err := t.stmt(loadSQL(n))
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(t.ctx, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: load users of %s: %w", env, err)
+		}
+		for rows.Next() {
+			var k string
+			var s []byte
+			if err := rows.Scan(&k, &s); err != nil {
+				rows.Close()
+				return err
+			}
+			ev.mu.Lock()
+			e.loaded = append(e.loaded, loadedUser{k, ev.set(u, -1, k, s, false)})
+			ev.mu.Unlock()
+			if err := fn(k, s); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: load users of %s: %w", env, err)
+		}
+	}
+	byKey := func(a, b loadedUser) int { return strings.Compare(a.key, b.key) }
+	if !slices.IsSortedFunc(e.loaded, byKey) {
+		slices.SortFunc(e.loaded, byKey)
+	}
+	return nil
+}
+
+const (
+	loadRows  = 250
+	usersRows = 200
+)
+
+// PutUsers appends the states to env's user log, or compacts the log when it
+// grew beyond userLogBytes.
+func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
+	if len(users) == 0 {
+		return nil
+	}
+	e, err := t.env(env)
+	if err != nil {
+		return err
+	}
+	u, err := t.users(env, e)
+	if err != nil {
+		return err
+	}
+	size := 0
+	puts := make([]ingest.UserState, len(users))
+	for i, x := range users {
+		puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
+		size += len(x.Key) + len(x.State) + 4
+	}
+	if len(e.puts) == 0 {
+		e.puts = puts
+	} else { // a second call in one transaction: the later state wins
+		m := map[string][]byte{}
+		for _, x := range slices.Concat(e.puts, puts) {
+			m[x.Key] = x.State
+		}
+		e.puts = e.puts[:0]
+		for k, st := range m {
+			e.puts = append(e.puts, ingest.UserState{Key: k, State: st})
+		}
+		slices.SortFunc(e.puts, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
+	}
+	if e.logBytes+int64(size) > userLogBytes {
+		if err := t.compact(env, e, u); err != nil {
+			return err
+		}
+	} else {
+		rec := encodeUserLog(users, size)
+		st, err := t.stmt(userLogSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(t.ctx, e.id, len(users), rec); err != nil {
+			return fmt.Errorf("sqlite: append user states of %s: %w", env, err)
+		}
+		e.logBytes += int64(len(rec))
+	}
+	return t.bump(env, e)
+}
+
+// put returns the state of key that the transaction stored.
+func (e *txEnv) put(key string) ([]byte, bool) {
+	i, ok := slices.BinarySearchFunc(e.puts, key, func(x ingest.UserState, k string) int { return strings.Compare(x.Key, k) })
+	if !ok {
+		return nil, false
+	}
+	return e.puts[i].State, true
+}
+
+// bump moves env's state to the next generation (once per transaction).
+func (t *eventTx) bump(env string, e *txEnv) error {
+	if !e.changed {
+		e.changed = true
+		e.gen++
+	}
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE event_state SET generation = ?, user_log_bytes = ? WHERE id = ?`, e.gen, e.logBytes, e.id)
+	if err != nil {
+		return fmt.Errorf("sqlite: event state of %s: %w", env, err)
+	}
+	return nil
+}
+
+// compact writes the latest state of every user of the log (and of this
+// transaction) into event_users, sorted, and empties the log.
+func (t *eventTx) compact(env string, e *txEnv, u *envUsers) error {
+	ev := &t.db.ev
+	ev.mu.Lock()
+	latest := map[string][]byte{}
+	for _, x := range u.slots {
+		if x.dirty {
+			latest[x.key] = x.state
+		}
+	}
+	ev.mu.Unlock()
+	for _, x := range e.puts {
+		latest[x.Key] = x.State
+	}
+	keys := make([]string, 0, len(latest))
+	for k := range latest {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if err := t.insertUsers(e.id, func(yield func(ingest.UserState) bool) {
+		for _, k := range keys {
+			if !yield(ingest.UserState{Key: k, State: latest[k]}) {
+				return
+			}
+		}
+	}, true); err != nil {
+		return fmt.Errorf("sqlite: compact user log of %s: %w", env, err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_user_log WHERE env = ?`, e.id); err != nil {
+		return fmt.Errorf("sqlite: compact user log of %s: %w", env, err)
+	}
+	e.logBytes, e.compacted = 0, true
+	return nil
+}
+
+// insertUsers writes user states into event_users in multi-row statements.
+func (t *eventTx) insertUsers(env int64, users iter.Seq[ingest.UserState], upsert bool) error {
+	args := make([]any, 0, 3*usersRows)
+	flush := func() error {
+		for len(args) > 0 {
+			n := chunk(len(args)/3, usersRows, 50, 10, 1)
+			st, err := t.stmt(usersSQL(n, upsert))
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(t.ctx, args[:3*n]...); err != nil {
+				return err
+			}
+			args = args[:copy(args, args[3*n:])]
+			if len(args) < 3*usersRows {
+				return nil
+			}
+		}
+		return nil
+	}
+	for x := range users {
+		args = append(args, env, x.Key, bytes.Clone(x.State))
+		if len(args) == 3*usersRows {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for len(args) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeUserLog encodes users as one user log record: their number, then
+// per user the key and the state, each with its length.
+func encodeUserLog(users []ingest.UserState, size int) []byte {
+	buf := make([]byte, 0, size+8)
+	buf = binary.AppendUvarint(buf, uint64(len(users)))
+	for _, x := range users {
+		buf = binary.AppendUvarint(buf, uint64(len(x.Key)))
+		buf = append(buf, x.Key...)
+		buf = binary.AppendUvarint(buf, uint64(len(x.State)))
+		buf = append(buf, x.State...)
+	}
+	return buf
+}
+
+var errBadUserLog = errors.New("corrupt user log record")
+
+func decodeUserLog(data []byte, fn func(key string, state []byte)) error {
+	n, k := binary.Uvarint(data)
+	if k <= 0 {
+		return errBadUserLog
+	}
+	data = data[k:]
+	next := func() ([]byte, bool) {
+		l, k := binary.Uvarint(data)
+		if k <= 0 || uint64(len(data)-k) < l {
+			return nil, false
+		}
+		b := data[k : k+int(l)]
+		data = data[k+int(l):]
+		return b, true
+	}
+	for range n {
+		key, ok1 := next()
+		state, ok2 := next()
+		if !ok1 || !ok2 {
+			return errBadUserLog
+		}
+		fn(string(key), state)
+	}
+	if len(data) != 0 {
+		return errBadUserLog
+	}
+	return nil
+}
+
+// AddAggregates adds each delta to its stored cell, reading the stored
+// cells of each flag once.
+func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
+	get, err := t.stmt(flagAggregatesSQL)
+	if err != nil {
+		return err
+	}
+	type cell struct{ variant, metric string }
+	var flag string
+	var stored map[cell]ingest.Sums
+	sum := make([]ingest.Aggregate, 0, len(deltas))
+	for _, d := range deltas {
+		if stored == nil || d.Flag != flag {
+			flag, stored = d.Flag, map[cell]ingest.Sums{}
+			rows, err := get.QueryContext(t.ctx, env, flag)
+			if err != nil {
+				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, flag, err)
+			}
+			var buf sql.RawBytes
+			for rows.Next() {
+				var c cell
+				var s ingest.Sums
+				if err := rows.Scan(&c.variant, &c.metric, &buf); err != nil {
+					rows.Close()
+					return err
+				}
+				if err := s.UnmarshalBinary(buf); err != nil {
+					rows.Close()
+					return fmt.Errorf("sqlite: aggregate %s/%s/%s: %w", flag, c.variant, c.metric, err)
+				}
+				stored[c] = s
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		s := stored[cell{d.Variant, d.Metric}]
+		s.Add(d.Sums)
+		d.Sums = s
+		sum = append(sum, d)
+	}
+	return t.PutAggregates(env, sum)
+}
+
+// Aggregates returns env's cells, sorted.
+func (t *eventTx) Aggregates(env string) ([]ingest.Aggregate, error) {
+	return aggregates(t.ctx, t.tx, env, "")
+}
+
 func (t *eventTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
+	st, err := t.stmt(putAggregateSQL)
+	if err != nil {
+		return err
+	}
 	for _, a := range aggs {
 		buf, _ := a.Sums.MarshalBinary()
-		_, err := t.tx.ExecContext(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
-			env, a.Flag, a.Variant, a.Metric, a.Sums.N, buf)
-		if err != nil {
+		if _, err := st.ExecContext(t.ctx, env, a.Flag, a.Variant, a.Metric, a.Sums.N, buf); err != nil {
 			return fmt.Errorf("sqlite: store aggregate %s/%s/%s: %w", a.Flag, a.Variant, a.Metric, err)
 		}
 	}
@@ -280,6 +1065,38 @@ func (t *eventTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
 		return fmt.Errorf("sqlite: clear aggregates of %s: %w", env, err)
 	}
 	return t.PutAggregates(env, aggs)
+}
+
+// ReplaceState replaces env's users, user log and aggregates (a rebuild).
+func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []ingest.Aggregate) error {
+	e, err := t.env(env)
+	if err != nil {
+		return err
+	}
+	if !e.versioned {
+		if _, err := t.StateVersion(env, true); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{`DELETE FROM event_users WHERE env = ?`, `DELETE FROM event_user_log WHERE env = ?`} {
+		if _, err := t.tx.ExecContext(t.ctx, q, e.id); err != nil {
+			return fmt.Errorf("sqlite: clear user states of %s: %w", env, err)
+		}
+	}
+	if err := t.insertUsers(e.id, users, false); err != nil {
+		return fmt.Errorf("sqlite: store user states of %s: %w", env, err)
+	}
+	if err := t.ReplaceAggregates(env, aggs); err != nil {
+		return err
+	}
+	e.puts, e.logBytes, e.replaced = nil, 0, true
+	if err := t.bump(env, e); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE event_state SET version = ? WHERE id = ?`, version, e.id); err != nil {
+		return fmt.Errorf("sqlite: event state of %s: %w", env, err)
+	}
+	return nil
 }
 
 // EventCount returns the number of stored events of env.

@@ -44,6 +44,8 @@ type DB struct {
 	db  *sql.DB // readers
 	wdb *sql.DB // the single writer: SQLite serialises writes anyway, and one
 	// connection avoids busy-retries between our own transactions.
+
+	ev events // per-user state and statements of the event store (events.go)
 }
 
 // NewDB returns a store for the file at path.

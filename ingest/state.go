@@ -1,0 +1,271 @@
+package ingest
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+)
+
+// StateStore is a Store that also keeps the per-user state, so that the
+// Pipeline holds none of it between transactions: a restart reads no events,
+// memory does not grow with users or events, and several nodes writing to one
+// store stay exact (see StateTx for what the store must guarantee).
+type StateStore interface {
+	Store
+	// StateTx runs fn in one write transaction, like IngestTx.
+	StateTx(ctx context.Context, fn func(StateTx) error) error
+}
+
+// StateTx is the write transaction of a StateStore. The Pipeline calls, per
+// environment, StateVersion, Claim (keys sorted), LoadUsers (keys sorted),
+// ScanLog, Append, PutUsers and AddAggregates, in that order, so that a store
+// shared by several nodes can lock in that order without deadlocks. What the
+// store must guarantee for exactness: between LoadUsers and the end of the
+// transaction no other transaction changes or loads those users, and ScanLog
+// sees every record committed by transactions that changed them before.
+type StateTx interface {
+	// StateVersion returns the version of env's stored per-user state and
+	// sums ("" when none was built), which names the metric definitions they
+	// were computed with. A shared store locks it for the rest of the
+	// transaction: shared, or exclusive (a rebuild) when exclusive is true.
+	StateVersion(env string, exclusive bool) (string, error)
+	// Claim is Tx.Claim; keys come sorted.
+	Claim(env string, keys []DedupKey) ([]bool, error)
+	// LoadUsers calls fn with the stored state of each of keys (sorted,
+	// distinct) that has one, in any order, and locks all of keys, stored or
+	// not, until the transaction ends. fn must not keep state.
+	LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error
+	// ScanLog is Tx.ScanLog.
+	ScanLog(env string, since int64, fn func(data []byte) error) error
+	// Append is Tx.Append.
+	Append(env string, rec LogRecord) error
+	// PutUsers stores the new state of users (sorted by key). The slices are
+	// valid only during the call.
+	PutUsers(env string, users []UserState) error
+	// AddAggregates adds each delta to its stored cell (Sums.Add), creating
+	// missing cells from zero: a delta of zero creates the cell.
+	AddAggregates(env string, deltas []Aggregate) error
+	// Aggregates returns env's stored cells sorted by flag, variant and
+	// metric.
+	Aggregates(env string) ([]Aggregate, error)
+	// ReplaceState replaces every user state and cell of env (a rebuild)
+	// and records version. users yields in key order; its slices are valid
+	// only until the next one.
+	ReplaceState(env, version string, users iter.Seq[UserState], aggs []Aggregate) error
+}
+
+// UserState is the encoded per-user state of one targeting key.
+type UserState struct {
+	Key   string
+	State []byte
+}
+
+// errStale says that the stored state was built with other metric
+// definitions than the pipeline's.
+type errStale struct{ env, stored string }
+
+func (e *errStale) Error() string {
+	return fmt.Sprintf("ingest: stored state of %s has version %q, not the one of the metric definitions", e.env, e.stored)
+}
+
+// stateFormat is the first byte of an encoded user state.
+const stateFormat = 1
+
+var errBadState = errors.New("ingest: corrupt or foreign per-user state")
+
+// encodeUser appends u's state: the totals, then per unit (sorted by flag)
+// the flag, variant, t0 and either the excluded mark or a bit mask of the
+// accumulators that are not zero followed by them.
+func (e *engine) encodeUser(buf []byte, u *user) []byte {
+	buf = append(buf, stateFormat)
+	buf = binary.AppendUvarint(buf, uint64(len(e.base)))
+	buf = binary.AppendUvarint(buf, uint64(e.nAcc))
+	for _, t := range u.totals {
+		buf = binary.AppendUvarint(buf, uint64(t.cnt))
+		if t.cnt != 0 {
+			buf = binary.AppendVarint(buf, t.sum)
+			buf = binary.AppendVarint(buf, t.maxT)
+		}
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(u.units)))
+	var order [8]int
+	idx := order[:0]
+	for i := range u.units {
+		idx = append(idx, i)
+	}
+	if len(idx) > 1 {
+		slices.SortFunc(idx, func(a, b int) int { return cmpString(u.units[a].flag, u.units[b].flag) })
+	}
+	maskLen := (e.nAcc + 7) / 8
+	for _, i := range idx {
+		un := &u.units[i]
+		buf = appendStr(buf, un.flag)
+		buf = appendStr(buf, un.variant)
+		buf = binary.AppendVarint(buf, un.t0)
+		if un.excluded {
+			buf = append(buf, 1)
+			continue
+		}
+		buf = append(buf, 0)
+		at := len(buf)
+		for range maskLen {
+			buf = append(buf, 0)
+		}
+		for j, a := range un.post {
+			if a.cnt != 0 || a.sum != 0 {
+				buf[at+j/8] |= 1 << (j % 8)
+				buf = binary.AppendUvarint(buf, uint64(a.cnt))
+				buf = binary.AppendVarint(buf, a.sum)
+			}
+		}
+	}
+	return buf
+}
+
+func appendStr(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// load decodes a stored user state into the current group (store mode).
+func (e *engine) load(key string, state []byte) error {
+	if e.users[key] != nil {
+		return fmt.Errorf("ingest: state of %q loaded twice", key)
+	}
+	u := e.newUser(key)
+	if err := e.decodeUser(u, state); err != nil {
+		delete(e.users, key)
+		return fmt.Errorf("%w (user %q)", err, key)
+	}
+	return nil
+}
+
+func (e *engine) decodeUser(u *user, d []byte) error {
+	if len(d) == 0 || d[0] != stateFormat {
+		return errBadState
+	}
+	r := stateReader{d: d[1:]}
+	if r.uvarint() != uint64(len(e.base)) || r.uvarint() != uint64(e.nAcc) || r.bad {
+		return errBadState
+	}
+	for i := range u.totals {
+		t := total{cnt: int64(r.uvarint())}
+		if t.cnt != 0 {
+			t.sum, t.maxT = r.varint(), r.varint()
+		}
+		u.totals[i] = t
+	}
+	n := r.uvarint()
+	if n > uint64(len(r.d)) {
+		return errBadState
+	}
+	maskLen := (e.nAcc + 7) / 8
+	for range n {
+		flag := r.bytes(r.uvarint())
+		variant := r.bytes(r.uvarint())
+		t0 := r.varint()
+		ex := r.bytes(1)
+		if r.bad {
+			return errBadState
+		}
+		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0)
+		un := &u.units[i]
+		if ex[0] == 1 {
+			un.excluded, un.post = true, nil
+			continue
+		}
+		mask := r.bytes(uint64(maskLen))
+		if r.bad {
+			return errBadState
+		}
+		for j := range un.post {
+			if mask[j/8]&(1<<(j%8)) != 0 {
+				un.post[j] = acc{int64(r.uvarint()), r.varint()}
+			}
+		}
+	}
+	if r.bad || len(r.d) != 0 {
+		return errBadState
+	}
+	return nil
+}
+
+type stateReader struct {
+	d   []byte
+	bad bool
+}
+
+func (r *stateReader) uvarint() uint64 {
+	v, k := binary.Uvarint(r.d)
+	if k <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.d = r.d[k:]
+	return v
+}
+
+func (r *stateReader) varint() int64 {
+	v, k := binary.Varint(r.d)
+	if k <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.d = r.d[k:]
+	return v
+}
+
+func (r *stateReader) bytes(n uint64) []byte {
+	if r.bad || n > uint64(len(r.d)) {
+		r.bad = true
+		return nil
+	}
+	b := r.d[:n]
+	r.d = r.d[n:]
+	return b
+}
+
+// changedUsers encodes every user whose state the current group changed,
+// sorted by key (store mode). The states share one buffer.
+func (e *engine) changedUsers() []UserState {
+	out := make([]UserState, 0, len(e.order))
+	var ends []int
+	var buf []byte
+	for _, k := range e.order {
+		u := e.users[k]
+		if u == nil || !u.dirty {
+			continue
+		}
+		u.dirty = false
+		buf = e.encodeUser(buf, u)
+		out = append(out, UserState{Key: u.key})
+		ends = append(ends, len(buf))
+	}
+	start := 0
+	for i, end := range ends {
+		out[i].State = buf[start:end:end]
+		start = end
+	}
+	return out
+}
+
+// allUsers yields every user's state in key order (memory and bulk modes).
+func (e *engine) allUsers() iter.Seq[UserState] {
+	return func(yield func(UserState) bool) {
+		keys := make([]string, 0, len(e.users))
+		for k := range e.users {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		var buf []byte
+		for _, k := range keys {
+			buf = e.encodeUser(buf[:0], e.users[k])
+			if !yield(UserState{Key: k, State: buf}) {
+				return
+			}
+		}
+	}
+}
