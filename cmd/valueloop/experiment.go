@@ -1,0 +1,543 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
+)
+
+const experimentUsage = `valueloop experiment: results and hypotheses of a flag's experiment.
+
+  experiment results FLAG --env ENV [--metric KEY ...] [--alpha A] [--alternative two-sided|greater|less]
+                     [--tuning USERS] [--cuped on|off] [--correction none|holm|bh]
+                     [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]
+  experiment hypothesis get    FLAG --env ENV
+  experiment hypothesis set    FLAG --env ENV -f FILE|-
+  experiment hypothesis set    FLAG --env ENV --primary METRIC --min-effect 2% [--absolute]
+                     [--direction increase|decrease] [--power 0.8] [--statement TEXT]
+                     [--guardrail METRIC:TOLERANCE ...] [--guardrail-abs METRIC:TOLERANCE ...]
+                     [settings as for results]
+  experiment hypothesis delete FLAG --env ENV
+
+Settings given to results override the hypothesis' for that look only.
+`
+
+// expList collects a repeatable flag.
+type expList []string
+
+func (l *expList) String() string { return strings.Join(*l, ",") }
+func (l *expList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// expSettingFlags are the analysis settings as command line flags, by
+// their name in experiment.Settings.Set.
+type expSettingFlags map[string]*string
+
+func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
+	f := expSettingFlags{}
+	for _, s := range []struct{ flag, name, help string }{
+		{"alpha", "alpha", "significance level, in (0, 0.5]"},
+		{"alternative", "alternative", "two-sided, greater or less"},
+		{"tuning", "sequentialTuning", "users at which the confidence sequence is narrowest"},
+		{"cuped", "cuped", "CUPED variance reduction: on or off"},
+		{"correction", "correction", "multiple-testing correction: none, holm or bh"},
+		{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
+		{"control", "control", "control variant"},
+		{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
+	} {
+		f[s.name] = fs.String(s.flag, "", s.help)
+	}
+	return f
+}
+
+// given returns the settings set on the command line.
+func (f expSettingFlags) given() url.Values {
+	q := url.Values{}
+	for name, v := range f {
+		if *v != "" {
+			q.Set(name, *v)
+		}
+	}
+	return q
+}
+
+func runExperiment(ctx context.Context, e *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("experiment: want a subcommand\n\n%s", experimentUsage)
+	}
+	switch args[0] {
+	case "results":
+		return runExperimentResults(ctx, e, args[1:])
+	case "hypothesis":
+		return runHypothesis(ctx, e, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprint(e.stdout, experimentUsage)
+		return nil
+	}
+	return usageErrorf("experiment: unknown subcommand %q: want results or hypothesis\n\n%s", args[0], experimentUsage)
+}
+
+func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "experiment results")
+	cf := addClientFlags(e, fs)
+	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+	var metrics expList
+	fs.Var(&metrics, "metric", "show only this metric (repeatable); the hypothesis' metrics are always shown")
+	settings := addExpSettingFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *env == "" {
+		return usageErrorf("experiment results: want one flag key and --env, e.g. 'valueloop experiment results new-onboarding --env production'")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	q := settings.given()
+	for _, m := range metrics {
+		q.Add("metric", m)
+	}
+	res, err := c.Results(ctx, *env, pos[0], q)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, res)
+	}
+	writeResults(e.stdout, res)
+	return nil
+}
+
+func runHypothesis(ctx context.Context, e *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("experiment hypothesis: want get, set or delete\n\n%s", experimentUsage)
+	}
+	sub := args[0]
+	fs := newFlagSet(e, "experiment hypothesis "+sub)
+	cf := addClientFlags(e, fs)
+	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+	file := fs.String("f", "", "the hypothesis as JSON (- for standard input) instead of flags")
+	primary := fs.String("primary", "", "primary metric: the one that decides")
+	minEffect := fs.String("min-effect", "", "smallest effect worth shipping: relative (2% or 0.02) unless --absolute")
+	absolute := fs.Bool("absolute", false, "--min-effect is in the metric's units")
+	direction := fs.String("direction", "", "increase or decrease (default: the way the metric calls better)")
+	power := fs.Float64("power", 0, "planned power (default 0.8)")
+	statement := fs.String("statement", "", "the hypothesis in words: we believe that ...")
+	var guardrails, guardrailsAbs expList
+	fs.Var(&guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05); repeatable")
+	fs.Var(&guardrailsAbs, "guardrail-abs", "METRIC:TOLERANCE in the metric's units; repeatable")
+	settings := addExpSettingFlags(fs)
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *env == "" {
+		return usageErrorf("experiment hypothesis %s: want one flag key and --env, e.g. 'valueloop experiment hypothesis %s new-onboarding --env production'", sub, sub)
+	}
+	key := pos[0]
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "get":
+		h, err := c.Hypothesis(ctx, *env, key)
+		if err != nil {
+			return err
+		}
+		if cf.output == "json" {
+			return writeJSONOut(e, h)
+		}
+		writeHypothesis(e.stdout, h)
+		return nil
+	case "delete":
+		if err := c.DeleteHypothesis(ctx, *env, key); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Deleted the hypothesis of %s in %s.\n", key, *env)
+		return nil
+	case "set":
+	default:
+		return usageErrorf("experiment hypothesis: unknown subcommand %q: want get, set or delete", sub)
+	}
+	var body []byte
+	if *file != "" {
+		if body, err = readInput(e, *file); err != nil {
+			return err
+		}
+	} else {
+		if *primary == "" || *minEffect == "" {
+			return usageErrorf("experiment hypothesis set: want --primary METRIC and --min-effect (e.g. --min-effect 2%%), or -f FILE")
+		}
+		h := map[string]any{"primaryMetric": *primary}
+		if h["minimumEffect"], err = parseShare(*minEffect, *absolute); err != nil {
+			return usageErrorf("experiment hypothesis set: --min-effect: %v", err)
+		}
+		for k, v := range map[string]any{"absolute": *absolute, "direction": *direction, "power": *power, "statement": *statement} {
+			if v != false && v != "" && v != 0.0 {
+				h[k] = v
+			}
+		}
+		var gs []map[string]any
+		for _, list := range []struct {
+			values expList
+			abs    bool
+		}{{guardrails, false}, {guardrailsAbs, true}} {
+			for _, g := range list.values {
+				metric, tol, ok := strings.Cut(g, ":")
+				if !ok || metric == "" {
+					return usageErrorf("experiment hypothesis set: --guardrail wants METRIC:TOLERANCE, e.g. support-tickets:5%%; got %q", g)
+				}
+				t, err := parseShare(tol, list.abs)
+				if err != nil {
+					return usageErrorf("experiment hypothesis set: --guardrail %s: %v", g, err)
+				}
+				gs = append(gs, map[string]any{"metric": metric, "tolerance": t, "absolute": list.abs})
+			}
+		}
+		if gs != nil {
+			h["guardrails"] = gs
+		}
+		// Settings go through the same parsing as the server's.
+		s := experiment.Settings{}
+		given := settings.given()
+		out := map[string]any{}
+		for name := range given {
+			if err := s.Set(name, given.Get(name)); err != nil {
+				return err
+			}
+		}
+		sj, _ := json.Marshal(s)
+		var all map[string]any
+		json.Unmarshal(sj, &all)
+		for name := range given {
+			out[name] = all[name]
+		}
+		if len(out) > 0 {
+			h["settings"] = out
+		}
+		body, _ = json.Marshal(h)
+	}
+	h, err := c.PutHypothesis(ctx, *env, key, body)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, h)
+	}
+	fmt.Fprintf(e.stderr, "Saved the hypothesis of %s in %s (version %d).\n", key, *env, h.Version)
+	writeHypothesis(e.stdout, h)
+	return nil
+}
+
+// parseShare parses "5%" or "0.05"; with abs, a plain number.
+func parseShare(s string, abs bool) (float64, error) {
+	pct := strings.HasSuffix(s, "%")
+	if pct && abs {
+		return 0, fmt.Errorf("an absolute value cannot be a percentage, got %q", s)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a number such as 2%% or 0.02, got %q", s)
+	}
+	if pct {
+		v /= 100
+	}
+	return v, nil
+}
+
+func writeHypothesis(w io.Writer, h *experiment.Hypothesis) {
+	if h.Statement != "" {
+		fmt.Fprintf(w, "We believe that %s.\n", strings.TrimSuffix(h.Statement, "."))
+	}
+	fmt.Fprintf(w, "Primary metric: %s should %s by at least %s (power %.0f%%).\n", h.PrimaryMetric, h.Direction, expSize(h.MinimumEffect, !h.Absolute), 100*h.Power)
+	for _, g := range h.Guardrails {
+		fmt.Fprintf(w, "Guardrail: %s may get at most %s worse.\n", g.Metric, expSize(g.Tolerance, !g.Absolute))
+	}
+	fmt.Fprintf(w, "Settings: %s\n", settingsLine(h.Settings))
+}
+
+// expSize writes a magnitude: a percentage when relative.
+func expSize(x float64, relative bool) string {
+	if relative {
+		return strconv.FormatFloat(100*x, 'g', 4, 64) + "%"
+	}
+	return strconv.FormatFloat(x, 'g', 4, 64)
+}
+
+func settingsLine(s experiment.Settings) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "α = %g %s, ", s.Alpha, s.Alternative)
+	if s.Inference == experiment.Fixed {
+		b.WriteString("fixed-horizon intervals (read once, at the planned sample)")
+	} else {
+		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", groupDigits(int64(s.SequentialTuning)))
+	}
+	fmt.Fprintf(&b, ", CUPED %s, correction %s", onOff(s.CUPED), s.Correction)
+	if s.Control != "" {
+		fmt.Fprintf(&b, ", control %s", s.Control)
+	}
+	if len(s.Weights) > 0 {
+		var ws []string
+		for _, k := range slices.Sorted(maps.Keys(s.Weights)) {
+			ws = append(ws, fmt.Sprintf("%s:%g", k, s.Weights[k]))
+		}
+		fmt.Fprintf(&b, ", weights %s", strings.Join(ws, " "))
+	}
+	return b.String()
+}
+
+// writeResults draws the result as a table: per metric and variant the
+// users, the mean, the lift with its interval as a bar against zero, the
+// p-values and the chance to win; then the SRM line, the settings and the
+// verdict with its reason.
+func writeResults(w io.Writer, r *experiment.Result) {
+	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), groupDigits(r.Users))
+	if r.Excluded > 0 || r.OtherUsers > 0 {
+		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", groupDigits(r.Excluded), groupDigits(r.OtherUsers))
+	}
+	fmt.Fprintln(w)
+	if r.Hypothesis != nil {
+		h := r.Hypothesis
+		if h.Statement != "" {
+			fmt.Fprintf(w, "Hypothesis: %s\n", h.Statement)
+		}
+		fmt.Fprintf(w, "Expecting %s to %s by at least %s", h.PrimaryMetric, h.Direction, expSize(h.MinimumEffect, !h.Absolute))
+		for i, g := range h.Guardrails {
+			fmt.Fprintf(w, "%s%s at most %s worse", expIf(i == 0, "; guardrails: ", ", "), g.Metric, expSize(g.Tolerance, !g.Absolute))
+		}
+		fmt.Fprintln(w)
+	}
+	seq := r.Settings.Inference != experiment.Fixed
+	level := fmt.Sprintf("%g%%", 100*(1-r.Settings.Alpha))
+	kindOfInterval := expIf(seq, "sequential", "fixed")
+	for _, m := range r.Metrics {
+		fmt.Fprintln(w)
+		desc := []string{string(m.Kind), string(m.Direction) + " is better"}
+		if m.Role != "" {
+			desc = append(desc, string(m.Role))
+		}
+		desc = append(desc, "CUPED "+onOff(m.CUPED))
+		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
+		scale, rel := barScale(m, seq)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  VARIANT\tUSERS\tMEAN\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", level, kindOfInterval, barAxis(scale, rel))
+		for _, v := range m.Variants {
+			mean := "-"
+			if v.Mean != nil {
+				mean = fmtNum(*v.Mean)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, groupDigits(v.Users), mean)
+			switch {
+			case v.Control && v.Status == stats.OK:
+				fmt.Fprint(tw, "baseline\t\t\t\t\n")
+			case v.Lift == nil:
+				fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
+			default:
+				e, rel := liftEffect(v.Lift)
+				iv := e.Interval
+				p, adj := v.Lift.PValue, v.Lift.AdjustedPValue
+				if seq {
+					iv, p, adj = e.Sequential, v.Lift.SequentialPValue, v.Lift.AdjustedSequentialPValue
+				}
+				fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%\n", fmtLift(e.Estimate, rel),
+					expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
+					bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*v.Lift.ChanceToWin)
+			}
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	writeSRM(w, r)
+	fmt.Fprintf(w, "Settings: %s\n", settingsLine(r.Settings))
+	writeVerdict(w, r)
+}
+
+func writeSRM(w io.Writer, r *experiment.Result) {
+	var parts []string
+	for _, v := range r.Variants {
+		share := 0.0
+		if r.Users > 0 {
+			share = float64(v.Users) / float64(r.Users)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, groupDigits(v.Users), 100*share, 100*v.Share))
+	}
+	switch {
+	case r.SRM.Status != stats.OK:
+		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
+	case r.SRM.Mismatch:
+		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
+	default:
+		fmt.Fprintf(w, "SRM: ok, p = %.2g: %s\n", r.SRM.PValue, strings.Join(parts, ", "))
+	}
+}
+
+func writeVerdict(w io.Writer, r *experiment.Result) {
+	v := r.Verdict
+	if v == nil {
+		fmt.Fprintf(w, "Verdict: none, the flag has no hypothesis: set one with 'valueloop experiment hypothesis set %s --env %s --primary METRIC --min-effect 2%%'\n", r.Flag, r.Environment)
+		return
+	}
+	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), v.Reason)
+	for _, vv := range v.Variants {
+		if len(v.Variants) > 1 {
+			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), vv.Reason)
+		}
+		for _, g := range vv.Guardrails {
+			fmt.Fprintf(w, "  guardrail %s on %s: %s", g.Metric, vv.Variant, strings.ReplaceAll(g.Status, "_", " "))
+			if g.Harm != nil {
+				fmt.Fprintf(w, ", harm %s [%s, %s] (tolerance %s)", fmtLift(g.Harm.Estimate, !g.Absolute), fmtLift(g.Harm.Lower, !g.Absolute), fmtLift(g.Harm.Upper, !g.Absolute), expSize(g.Tolerance, !g.Absolute))
+			} else if g.Reason != "" {
+				fmt.Fprintf(w, ": %s", g.Reason)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// liftEffect returns the relative effect when there is one, else the
+// absolute one.
+func liftEffect(l *experiment.Lift) (stats.Effect, bool) {
+	if l.Relative != nil {
+		return *l.Relative, true
+	}
+	return l.Absolute, false
+}
+
+const barWidth = 25 // odd: zero sits in the middle
+
+// barScale is the largest magnitude the metric's bars must show, and
+// whether they show relative effects.
+func barScale(m experiment.MetricResult, seq bool) (scale float64, relative bool) {
+	for _, v := range m.Variants {
+		if v.Lift == nil {
+			continue
+		}
+		e, rel := liftEffect(v.Lift)
+		relative = rel
+		iv := expIf(seq, e.Sequential, e.Interval)
+		for _, x := range []float64{e.Estimate, expIf(iv.LowerUnbounded, 0, iv.Lower), expIf(iv.UpperUnbounded, 0, iv.Upper)} {
+			scale = math.Max(scale, math.Abs(x))
+		}
+	}
+	return scale, relative
+}
+
+// barAxis is the header of the bar column: −scale, 0 and +scale where the
+// bars put them.
+func barAxis(scale float64, relative bool) string {
+	if !(scale > 0) {
+		return ""
+	}
+	cells := []rune(strings.Repeat(" ", barWidth))
+	cells[barWidth/2] = '0'
+	lo, hi := []rune(fmtLift(-scale, relative)), []rune(fmtLift(scale, relative))
+	if len(lo)+len(hi)+2 < barWidth {
+		copy(cells, lo)
+		copy(cells[barWidth-len(hi):], hi)
+	}
+	return string(cells)
+}
+
+// bar draws an interval against zero: ├───●───┤ on a track whose middle
+// is zero (│, or ┼ inside the interval); an unbounded side runs to the
+// track's end as an arrow.
+func bar(est float64, iv stats.Interval, scale float64) string {
+	if !(scale > 0) {
+		return ""
+	}
+	half := barWidth / 2
+	pos := func(x float64) int {
+		p := half + int(math.Round(x/scale*float64(half)))
+		return max(0, min(barWidth-1, p))
+	}
+	cells := []rune(strings.Repeat(" ", barWidth))
+	lo, hi := 0, barWidth-1
+	if !iv.LowerUnbounded {
+		lo = pos(iv.Lower)
+	}
+	if !iv.UpperUnbounded {
+		hi = pos(iv.Upper)
+	}
+	for i := lo; i <= hi; i++ {
+		cells[i] = '─'
+	}
+	cells[half] = expIf(lo <= half && half <= hi, '┼', '│')
+	cells[lo] = expIf(iv.LowerUnbounded, '◄', '├')
+	cells[hi] = expIf(iv.UpperUnbounded, '►', '┤')
+	cells[pos(est)] = '●'
+	return string(cells)
+}
+
+func fmtLift(x float64, relative bool) string {
+	if relative {
+		return fmt.Sprintf("%+.1f%%", 100*x)
+	}
+	return fmt.Sprintf("%+.3g", x)
+}
+
+func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+
+func fmtP(p float64) string {
+	if p < 0.001 {
+		return fmt.Sprintf("%.0e", p)
+	}
+	return fmt.Sprintf("%.3f", p)
+}
+
+func onOff(b bool) string { return expIf(b, "on", "off") }
+
+// groupDigits writes n with thousands separators.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return expIf(neg, "-", "") + b.String()
+}
+
+// expIf is c ? a : b.
+func expIf[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
+// loadDemoExperiment loads the demo experiment's metrics, hypothesis and
+// events through the ingestion pipeline, for serve --demo.
+func loadDemoExperiment(ctx context.Context, store demo.ExperimentStore, p demo.Ingester, logger *slog.Logger) error {
+	n, err := demo.LoadExperiment(ctx, store, p, "production", time.Now())
+	if err != nil {
+		return fmt.Errorf("demo experiment: %w", err)
+	}
+	if n > 0 {
+		logger.Info("demo experiment loaded", "flag", demo.ExperimentFlag, "events", n)
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// TestExperimentEndToEnd: a real server, events sent through POST
+// /api/v1/events, results via the API and the CLI, and both equal to
+// stats.Analyze of the same aggregates.
+func TestExperimentEndToEnd(t *testing.T) {
+	s := MustServe(t, "")
+	dir := t.TempDir()
+	flagFile := filepath.Join(dir, "flag.json")
+	os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"fractional":[["control",50],["treatment",50]]}}`), 0o600)
+	for _, args := range [][]string{
+		{"flags", "set", "checkout-test", "--env", "production", "-f", flagFile},
+		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		{"metrics", "create", "--env", "production", "--key", "revenue", "--kind", "sum", "--event", "purchase"},
+		{"metrics", "create", "--env", "production", "--key", "errors", "--kind", "count", "--event", "error", "--direction", "lower"},
+	} {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	if code != 0 {
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+
+	// 500 users per variant; treatment buys more. Pre-exposure purchases
+	// give CUPED a covariate.
+	r := rand.New(rand.NewPCG(3, 4))
+	var events []map[string]any
+	for i := range 1000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		ev := func(m map[string]any) {
+			m["id"] = fmt.Sprint(len(events))
+			m["targetingKey"] = user
+			events = append(events, m)
+		}
+		spend := 10 + 5*r.Float64()
+		if r.Float64() < 0.4 {
+			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend, "time": "2026-01-01T00:00:00Z"})
+		}
+		ev(map[string]any{"type": "exposure", "flag": "checkout-test", "variant": variant, "time": "2026-01-02T00:00:00Z"})
+		buy := 0.2
+		if variant == "treatment" {
+			buy = 0.3
+		}
+		if r.Float64() < buy {
+			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend + r.Float64(), "time": "2026-01-02T01:00:00Z"})
+		}
+		if r.Float64() < 0.05 {
+			ev(map[string]any{"type": "tracking", "name": "error", "time": "2026-01-02T02:00:00Z"})
+		}
+	}
+	body, _ := json.Marshal(events)
+	resp, answer := post(t, s.URL+"/api/v1/events", token, string(body))
+	if resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
+
+	code, _, stderr = s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
+		"--primary", "purchased", "--min-effect", "10%", "--guardrail", "errors:50%", "--statement", "a shorter checkout sells more", "--cuped", "on")
+	if code != 0 {
+		t.Fatalf("hypothesis set: exit %d: %s", code, stderr)
+	}
+
+	// API, CLI JSON and the analysis of the aggregates agree.
+	c := client.New(s.URL, s.Admin)
+	api, err := c.Results(context.Background(), "production", "checkout-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production", "--output", "json")
+	if code != 0 {
+		t.Fatalf("results --output json: exit %d: %s", code, stderr)
+	}
+	var cli experiment.Result
+	if err := json.Unmarshal([]byte(out), &cli); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(api, &cli) {
+		t.Errorf("CLI JSON differs from the API result")
+	}
+	want := analyzeAggregates(t, c, api.Settings, []string{"purchased", "errors", "revenue"})
+	if api.SRM != want.SRM {
+		t.Errorf("SRM = %+v, want %+v", api.SRM, want.SRM)
+	}
+	for i, m := range api.Metrics {
+		w := want.Metrics[i]
+		for j, v := range m.Variants {
+			if v.Users != w.Arms[j].N || *v.Mean != w.Arms[j].Estimate || m.Theta != w.Theta {
+				t.Errorf("%s/%s: users %d mean %v θ %v, want %d %v %v", m.Metric, v.Variant, v.Users, *v.Mean, m.Theta, w.Arms[j].N, w.Arms[j].Estimate, w.Theta)
+			}
+			if j == 0 {
+				continue
+			}
+			wc := w.Comparisons[j-1]
+			if v.Lift.Absolute != wc.Absolute || !reflect.DeepEqual(v.Lift.Relative, wc.Relative) || v.Lift.AdjustedPValue != wc.AdjustedPValue ||
+				v.Lift.AdjustedSequentialPValue != wc.AdjustedSequentialPValue || v.Lift.ChanceToWin != wc.ChanceToBeat {
+				t.Errorf("%s/%s: lift %+v, want %+v", m.Metric, v.Variant, v.Lift, wc)
+			}
+		}
+	}
+	if api.Verdict == nil || api.Hypothesis == nil || api.Hypothesis.Statement != "a shorter checkout sells more" {
+		t.Fatalf("no verdict or hypothesis: %+v", api)
+	}
+
+	// The table: bars, p-values, SRM, settings, verdict with its reason.
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production")
+	if code != 0 {
+		t.Fatalf("results: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"checkout-test in production: 2 variants, 1,000 users",
+		"purchased (conversion, higher is better, primary, CUPED",
+		"LIFT (95% sequential)", "ADJ P", "WIN", "●", "┤",
+		"SRM: ok", "control 500 (50.0%, expected 50.0%)",
+		"Settings: α = 0.05 two-sided, sequential intervals",
+		"Verdict: " + strings.ToUpper(strings.ReplaceAll(string(api.Verdict.Decision), "_", " ")) + " — " + api.Verdict.Reason,
+		"guardrail errors on treatment:",
+	} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	t.Logf("\n%s", table)
+
+	// Overrides on the command line reach the analysis.
+	code, out, _ = s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production", "--output", "json", "--alpha", "0.1", "--cuped", "off", "--metric", "revenue")
+	var over experiment.Result
+	if err := json.Unmarshal([]byte(out), &over); code != 0 || err != nil || over.Settings.Alpha != 0.1 || over.Settings.CUPED || len(over.Metrics) != 3 {
+		t.Errorf("overrides: exit %d, settings %+v, %d metrics", code, over.Settings, len(over.Metrics))
+	}
+	code, out, _ = s.cli(t, s.Admin, "experiment", "hypothesis", "get", "checkout-test", "--env", "production")
+	if code != 0 || !strings.Contains(out, "purchased should increase by at least 10%") || !strings.Contains(out, "errors may get at most 50% worse") {
+		t.Errorf("hypothesis get: exit %d:\n%s", code, out)
+	}
+}
+
+// analyzeAggregates runs stats.Analyze on the aggregates the API serves.
+func analyzeAggregates(t *testing.T, c *client.Client, s experiment.Settings, metrics []string) *stats.Result {
+	t.Helper()
+	raw, err := c.Aggregates(context.Background(), "production", "checkout-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aggs struct {
+		Flags []struct {
+			Variants []struct {
+				Variant string `json:"variant"`
+				Users   int64  `json:"users"`
+				Metrics map[string]struct {
+					Kind    stats.Kind    `json:"kind"`
+					Summary stats.Summary `json:"summary"`
+				} `json:"metrics"`
+			} `json:"variants"`
+		} `json:"flags"`
+	}
+	if err := json.Unmarshal(raw, &aggs); err != nil || len(aggs.Flags) != 1 || len(aggs.Flags[0].Variants) != 2 {
+		t.Fatalf("aggregates: %v: %s", err, raw)
+	}
+	vs := aggs.Flags[0].Variants // control, treatment
+	in := stats.Input{}
+	for _, v := range vs {
+		in.Variants = append(in.Variants, stats.Variant{Name: v.Variant, Weight: s.Weights[v.Variant], Units: v.Users})
+	}
+	for _, m := range metrics {
+		sm := stats.Metric{Name: m, Kind: vs[0].Metrics[m].Kind, LowerIsBetter: m == "errors"}
+		for _, v := range vs {
+			sm.Summaries = append(sm.Summaries, v.Metrics[m].Summary)
+		}
+		in.Metrics = append(in.Metrics, sm)
+	}
+	res, err := stats.Analyze(s.Settings, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestExperimentCLIBadInput(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"experiment", "results", "--env", "production"}, exitUsage, "want one flag key"},
+		{[]string{"experiment", "results", "new-onboarding"}, exitUsage, "--env"},
+		{[]string{"experiment", "frobnicate"}, exitUsage, "unknown subcommand"},
+		{[]string{"experiment", "results", "new-onboarding", "--env", "production", "--alpha", "0.7"}, exitInvalid, "settings.alpha: must be in (0, 0.5]"},
+		{[]string{"experiment", "results", "new-onboarding", "--env", "production", "--tuning", "0"}, exitInvalid, "settings.sequentialTuning"},
+		{[]string{"experiment", "results", "new-onboarding", "--env", "production", "--metric", "nope"}, exitInvalid, `metrics: no metric "nope"`},
+		{[]string{"experiment", "results", "new-onboarding", "--env", "production", "--control", "nope"}, exitInvalid, "settings.control"},
+		{[]string{"experiment", "results", "no-such-flag", "--env", "production"}, exitNotFound, "not found"},
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "nope", "--min-effect", "2%"}, exitInvalid, "primaryMetric"},
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "2%", "--guardrail", "nope:5%"}, exitInvalid, "guardrails[0].metric"},
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "x"}, exitUsage, "--min-effect"},
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders"}, exitUsage, "--min-effect"},
+	} {
+		code, _, stderr := s.cli(t, s.Admin, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d with %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+	}
+	// The rejected changes changed nothing: the demo hypothesis stands.
+	code, out, _ := s.cli(t, s.Admin, "experiment", "hypothesis", "get", "new-onboarding", "--env", "production", "--output", "json")
+	if code != 0 || !strings.Contains(out, `"primaryMetric": "onboarding-completed"`) || !strings.Contains(out, `"version": 1`) {
+		t.Errorf("hypothesis after rejected sets: exit %d:\n%s", code, out)
+	}
+}
+
+// TestDemoExperiment: serve --demo shows the onboarding experiment with
+// results and a verdict.
+func TestDemoExperiment(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, stderr := s.cli(t, s.Admin, "experiment", "results", "new-onboarding", "--env", "production")
+	if code != 0 {
+		t.Fatalf("results: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"4,000 users", "onboarding-completed", "support-tickets", "Verdict: VALIDATED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo results lack %q:\n%s", want, out)
+		}
+	}
+	t.Logf("\n%s", out)
+}

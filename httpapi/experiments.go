@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// ExperimentStore is what the hypothesis and results routes read and
+// write. Leave Server.Experiments nil to serve without them (they then
+// answer 404).
+type ExperimentStore interface {
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
+	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
+}
+
+// experimentEnv checks the token and that experiments are served, and
+// returns the environment and the flag's definition (nil when the
+// environment does not define the flag).
+func (s *Server) experimentEnv(r *http.Request) (string, *valueloop.Flag, error) {
+	if s.Experiments == nil {
+		return "", nil, valueloop.Errorf(valueloop.ENOTFOUND, "this server does not serve experiments")
+	}
+	env, err := s.adminEnv(r)
+	if err != nil {
+		return "", nil, err
+	}
+	return env, s.Flags.Live(env).Snapshot.Set().Flags[r.PathValue("key")], nil
+}
+
+func (s *Server) handleGetHypothesis(w http.ResponseWriter, r *http.Request) {
+	env, _, err := s.experimentEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := s.Experiments.Hypothesis(r.Context(), env, r.PathValue("key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// handlePutHypothesis creates or replaces a flag's hypothesis. Settings
+// left out keep their defaults; the hypothesis must name metrics of the
+// environment and variants of the flag.
+func (s *Server) handlePutHypothesis(w http.ResponseWriter, r *http.Request) {
+	env, def, err := s.experimentEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := r.PathValue("key")
+	h := experiment.NewHypothesis()
+	if err := decodeJSON(r, h); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if def == nil {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s: create the flag before its hypothesis", key, env))
+		return
+	}
+	metrics, err := s.Experiments.Metrics(r.Context(), env)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := h.Normalize(metrics, slices.Sorted(maps.Keys(def.Variants))); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Experiments.PutHypothesis(r.Context(), env, key, h, tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) {
+	env, _, err := s.experimentEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Experiments.DeleteHypothesis(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// resultSettings are the query parameters that override analysis settings.
+var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "correction", "inference", "control", "weights"}
+
+// handleResults answers with the flag's experiment results: the stored
+// aggregates analysed with the hypothesis' settings (or the defaults),
+// overridden by query parameters, and the verdict when there is a
+// hypothesis. ?metric=KEY (repeatable, or comma-separated) limits the
+// metrics shown.
+func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
+	env, def, err := s.experimentEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key := r.PathValue("key")
+	ctx := r.Context()
+	h, err := s.Experiments.Hypothesis(ctx, env, key)
+	switch {
+	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
+		h = nil
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	}
+	in := experiment.Input{Environment: env, Flag: key, Definition: def, Hypothesis: h, Settings: experiment.DefaultSettings()}
+	if h != nil {
+		in.Settings = h.Settings
+	}
+	q := r.URL.Query()
+	for name, values := range q {
+		switch {
+		case name == "metric":
+			for _, v := range values {
+				for k := range strings.SplitSeq(v, ",") {
+					if k = strings.TrimSpace(k); k != "" {
+						in.Only = append(in.Only, k)
+					}
+				}
+			}
+		case !slices.Contains(resultSettings, name):
+			s.writeError(w, r, valueloop.FieldErrorf(name, "unknown parameter: want metric or a setting (%s)", strings.Join(resultSettings, ", ")))
+			return
+		}
+	}
+	for _, name := range resultSettings { // in a fixed order, so errors are stable
+		if q.Has(name) {
+			if err := in.Settings.Set(name, q.Get(name)); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	if in.Metrics, err = s.Experiments.Metrics(ctx, env); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Aggregates, err = s.Experiments.Aggregates(ctx, env, key); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if def == nil && len(in.Aggregates) == 0 {
+		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", key, env))
+		return
+	}
+	res, err := experiment.Analyze(in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
