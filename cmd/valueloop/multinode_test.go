@@ -173,6 +173,12 @@ func TestMultiNode(t *testing.T) {
 		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/none", eval, ctx, nil) != http.StatusUnauthorized
 	})
 
+	// Both started on an empty database at once: the environments one of
+	// them created reach the other through the change feed.
+	waitUntil(t, "a has the environment production", 5*time.Second, func() bool {
+		return a.do(t, "GET", "/api/v1/environments/production/flags", admin, nil, nil) == 200
+	})
+
 	// A flag created and then changed through a is served by b.
 	flag := map[string]any{"key": "banner", "state": "ENABLED", "variants": map[string]any{"off": false, "on": true}, "defaultVariant": "off"}
 	if code := a.do(t, "POST", "/api/v1/environments/production/flags", admin, flag, nil); code != 201 && code != 200 {
@@ -399,4 +405,118 @@ func TestServeDatabaseErrors(t *testing.T) {
 			t.Logf("failed in %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 		})
 	}
+}
+
+// TestPostgresRestart restarts the PostgreSQL server under load: set
+// VALUELOOP_TEST_PG_RESTART to the command that restarts it (e.g.
+// 'pg_ctlcluster 15 main restart'). It is not run otherwise, since it
+// interrupts every user of that server. While the server is away, both nodes
+// keep evaluating from memory and report not ready; afterwards every
+// acknowledged event and flag change is there and the nodes serve writes
+// again without a restart of their own.
+func TestPostgresRestart(t *testing.T) {
+	restart := os.Getenv("VALUELOOP_TEST_PG_RESTART")
+	if restart == "" {
+		t.Skip("VALUELOOP_TEST_PG_RESTART is not set (it restarts the PostgreSQL server)")
+	}
+	dsn := pgtest.Database(t)
+	bin := buildBinary(t)
+	a, b := startNode(t, bin, dsn, "node-a"), startNode(t, bin, dsn, "node-b")
+	a.wait(t)
+	b.wait(t)
+	var created struct{ Secret string }
+	a.do(t, "POST", "/api/v1/tokens", testAdminToken, map[string]any{"name": "app", "scope": "evaluate", "environment": "production"}, &created)
+	eval := created.Secret
+	flag := map[string]any{"key": "banner", "state": "ENABLED", "variants": map[string]any{"off": false, "on": true}, "defaultVariant": "on"}
+	// Both nodes started on an empty database at once: the environments one
+	// created reach the other through the change feed.
+	waitUntil(t, "a has the environment production", 5*time.Second, func() bool {
+		return a.do(t, "GET", "/api/v1/environments/production/flags", testAdminToken, nil, nil) == 200
+	})
+	var answer map[string]any
+	if code := a.do(t, "POST", "/api/v1/environments/production/flags", testAdminToken, flag, &answer); code != 201 {
+		t.Fatalf("create flag: %d %v", code, answer)
+	}
+	ctx := map[string]any{"context": map[string]any{"targetingKey": "u1"}}
+	waitUntil(t, "b serves the flag", 5*time.Second, func() bool {
+		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, nil) == 200
+	})
+
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var acked []ingest.Event
+	var sent, refused, evalFailed, notReady int
+	var wg sync.WaitGroup
+	r := rand.New(rand.NewPCG(9, 9))
+	events := storetest.GenEvents(r, 0, 200_000, 1000)
+	for i, n := range []*node{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i * 100; j+100 <= len(events); j += 200 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				batch := events[j : j+100]
+				code := n.do(t, "POST", "/api/v1/events", eval, eventBody(batch), nil)
+				var got struct{ Value any }
+				ecode := n.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got)
+				rcode := n.do(t, "GET", "/readyz", "", nil, nil)
+				mu.Lock()
+				sent++
+				if code == 200 {
+					acked = append(acked, batch...)
+				} else {
+					refused++
+				}
+				if ecode != 200 || got.Value != true {
+					evalFailed++
+				}
+				if rcode != 200 {
+					notReady++
+				}
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	start := time.Now()
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", restart, err, out)
+	}
+	t.Logf("restart took %v", time.Since(start))
+	for _, n := range []*node{a, b} {
+		waitUntil(t, n.name+" is ready again", 30*time.Second, func() bool { return n.do(t, "GET", "/readyz", "", nil, nil) == 200 })
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d batches sent, %d refused; %d answers of /readyz not ready; %d evaluations failed", sent, refused, notReady, evalFailed)
+	if evalFailed > 0 {
+		t.Errorf("%d evaluations failed while the database restarted, want none", evalFailed)
+	}
+	if refused == 0 || notReady == 0 {
+		t.Errorf("the restart went unnoticed (%d refused, %d not ready): did it happen?", refused, notReady)
+	}
+	var res struct{ Stored, Duplicates int }
+	for i := 0; i < len(acked); i += 5000 {
+		var part struct{ Stored, Duplicates int }
+		a.do(t, "POST", "/api/v1/events", eval, eventBody(acked[i:min(i+5000, len(acked))]), &part)
+		res.Stored += part.Stored
+		res.Duplicates += part.Duplicates
+	}
+	if res.Stored != 0 || res.Duplicates != len(acked) {
+		t.Errorf("sending the %d acknowledged events again: %+v; want all duplicates (none lost)", len(acked), res)
+	}
+	flag["defaultVariant"] = "off"
+	if code := b.do(t, "PUT", "/api/v1/environments/production/flags/banner", testAdminToken, flag, nil); code != 200 {
+		t.Errorf("a write after the restart: %d", code)
+	}
+	waitUntil(t, "a serves b's change after the restart", 5*time.Second, func() bool {
+		var got struct{ Value any }
+		return a.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got) == 200 && got.Value == false
+	})
 }
