@@ -55,11 +55,6 @@ type Handler struct {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// request is the OFREP request body.
-type request struct {
-	Context any `json:"context"`
-}
-
 // readContext reads and decodes the body. A problem is reported as an OFREP
 // error code with details, or as errTooLarge.
 func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, code, details string, err error) {
@@ -74,27 +69,19 @@ func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, code, 
 	if len(body) == 0 {
 		return nil, "", "", nil // no body: empty context
 	}
-	var req request
-	if err := json.Unmarshal(body, &req); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return nil, "PARSE_ERROR", "request body must be a JSON object with an optional \"context\" object", nil
-		}
+	c, err := decodeRequest(body)
+	switch {
+	case err == errContextType:
+		return nil, "INVALID_CONTEXT", "context must be a JSON object", nil
+	case err != nil:
 		return nil, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
 	}
-	switch c := req.Context.(type) {
-	case nil:
-		return nil, "", "", nil
-	case map[string]any:
-		if tk, ok := c["targetingKey"]; ok {
-			if _, isString := tk.(string); !isString {
-				return nil, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
-			}
+	if tk, ok := c["targetingKey"]; ok {
+		if _, isString := tk.(string); !isString {
+			return nil, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
 		}
-		return c, "", "", nil
-	default:
-		return nil, "INVALID_CONTEXT", "context must be a JSON object", nil
 	}
+	return c, "", "", nil
 }
 
 var errTooLarge = errors.New("request body too large")
