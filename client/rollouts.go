@@ -1,0 +1,65 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/valueloop/valueloop/rollout"
+)
+
+func rolloutsPath(env string) string {
+	return "/api/v1/environments/" + url.PathEscape(env) + "/rollouts"
+}
+
+// StartRollout starts a rollout of plan in env and returns its status. A bad
+// plan comes back as a *valueloop.ValidationError listing every problem.
+func (c *Client) StartRollout(ctx context.Context, env string, plan rollout.Plan, reason string) (*rollout.Status, error) {
+	body := struct {
+		rollout.Plan
+		Reason string `json:"reason,omitempty"`
+	}{plan, reason}
+	var out rollout.Status
+	err := c.Do(ctx, http.MethodPost, rolloutsPath(env), body, &out)
+	return &out, err
+}
+
+// RolloutStatus returns the status of the newest rollout of flag in env.
+func (c *Client) RolloutStatus(ctx context.Context, env, flag string) (*rollout.Status, error) {
+	var out rollout.Status
+	err := c.Do(ctx, http.MethodGet, rolloutsPath(env)+"/"+url.PathEscape(flag), nil, &out)
+	return &out, err
+}
+
+// RolloutAction makes a manual transition of flag's active rollout in env:
+// rollout.KindPause, KindResume, KindAdvance or KindRollback.
+func (c *Client) RolloutAction(ctx context.Context, env, flag string, k rollout.Kind, reason string) (*rollout.Status, error) {
+	var out rollout.Status
+	err := c.Do(ctx, http.MethodPost, rolloutsPath(env)+"/"+url.PathEscape(flag)+"/"+url.PathEscape(string(k)), map[string]string{"reason": reason}, &out)
+	return &out, err
+}
+
+// Rollouts lists the rollouts of env, newest first: of one flag (or all
+// with flag ""), only active ones when active is true.
+func (c *Client) Rollouts(ctx context.Context, env, flag string, active bool, limit int) ([]rollout.Rollout, error) {
+	q := url.Values{}
+	if flag != "" {
+		q.Set("flag", flag)
+	}
+	if active {
+		q.Set("active", "true")
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Rollouts []rollout.Rollout `json:"rollouts"`
+	}
+	path := rolloutsPath(env)
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	err := c.Do(ctx, http.MethodGet, path, nil, &out)
+	return out.Rollouts, err
+}

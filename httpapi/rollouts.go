@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// RolloutEngine is what the rollout routes need (*rollout.Engine).
+type RolloutEngine interface {
+	Start(ctx context.Context, env string, p rollout.Plan, actor, reason string) (*rollout.Rollout, error)
+	Act(ctx context.Context, env, flag string, k rollout.Kind, actor, reason string) (*rollout.Rollout, error)
+	Status(ctx context.Context, env, flag string) (*rollout.Status, error)
+	List(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
+}
+
+// startRolloutRequest is the body of POST .../rollouts: a plan and why.
+type startRolloutRequest struct {
+	rollout.Plan
+	Reason string `json:"reason,omitempty"`
+}
+
+// rolloutEngine returns the engine after checking the caller's token and
+// the environment, or an error for the caller.
+func (s *Server) rolloutEngine(r *http.Request) (RolloutEngine, string, error) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if s.Rollouts == nil {
+		return nil, "", valueloop.Errorf(valueloop.ENOTFOUND, "rollouts are not enabled on this server")
+	}
+	return s.Rollouts, live.Environment.Key, nil
+}
+
+func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) {
+	eng, env, err := s.rolloutEngine(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: q.Get("active") == "true"}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
+			return
+		}
+		f.Limit = n
+	}
+	list, err := eng.List(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []rollout.Rollout{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rollouts": list})
+}
+
+func (s *Server) handleStartRollout(w http.ResponseWriter, r *http.Request) {
+	eng, env, err := s.rolloutEngine(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req startRolloutRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Reason == "" {
+		req.Reason = r.Header.Get(ReasonHeader)
+	}
+	if _, err := eng.Start(r.Context(), env, req.Plan, tokenOf(r).Name, req.Reason); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := eng.Status(r.Context(), env, req.Flag)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, st)
+}
+
+func (s *Server) handleRolloutStatus(w http.ResponseWriter, r *http.Request) {
+	eng, env, err := s.rolloutEngine(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := eng.Status(r.Context(), env, r.PathValue("key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// handleRolloutAction serves the manual transitions. The body is optional:
+// {"reason": "..."} (or the Valueloop-Reason header) goes to the history
+// and the audit trail.
+func (s *Server) handleRolloutAction(k rollout.Kind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		eng, env, err := s.rolloutEngine(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
+			if err := decodeJSON(r, &req); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if req.Reason == "" {
+			req.Reason = r.Header.Get(ReasonHeader)
+		}
+		flag := r.PathValue("key")
+		if _, err := eng.Act(r.Context(), env, flag, k, tokenOf(r).Name, req.Reason); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		st, err := eng.Status(r.Context(), env, flag)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	}
+}

@@ -1,0 +1,552 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// Store keeps rollouts and their history. Every method is one transaction.
+type Store interface {
+	// CreateRollout stores a new rollout with its first history entry,
+	// setting r.ID, r.Version and ev.ID; ECONFLICT when the flag already has
+	// an active rollout in the environment.
+	CreateRollout(ctx context.Context, r *Rollout, ev *Event) error
+	// UpdateRollout stores r if the stored version is still r.Version, and
+	// increases r.Version; ECONFLICT otherwise. A non-nil ev is appended to
+	// the history and written to the audit trail.
+	UpdateRollout(ctx context.Context, r *Rollout, ev *Event) error
+	// Rollouts lists rollouts, newest first.
+	Rollouts(ctx context.Context, f Filter) ([]Rollout, error)
+	// RolloutEvents returns the history of a rollout, oldest first.
+	RolloutEvents(ctx context.Context, id int64) ([]Event, error)
+}
+
+// Filter selects rollouts; zero fields match everything.
+type Filter struct {
+	Environment string
+	Flag        string
+	// Active keeps running and paused rollouts only.
+	Active bool
+	// Limit defaults to 100.
+	Limit int
+}
+
+// Flags is how the engine reads and writes flags: *flags.Service.
+type Flags interface {
+	Live(env string) *flags.Live
+	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error)
+}
+
+// Data is what the engine reads of the feedback: metric definitions and a
+// flag's aggregates (package ingest keeps them, a store serves them).
+type Data interface {
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+}
+
+// Notification announces a transition.
+type Notification struct {
+	// Text is one line for people (chat messages).
+	Text    string  `json:"text"`
+	Event   Event   `json:"event"`
+	Rollout Rollout `json:"rollout"`
+}
+
+// Notifier announces transitions. Notify must not block: webhooks are
+// delivered in the background.
+type Notifier interface {
+	Notify(n Notification)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(Notification)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(n Notification) { f(n) }
+
+// Leader runs the engine's ticks on one node at a time when several nodes
+// share one database. Its method set is that of cluster.Singleton, so a
+// lock-based leader plugs in unchanged: Run calls fn while this node holds
+// the lock called name, with a context that ends when the lock is lost, and
+// returns when ctx ends. Without a Leader the engine runs its ticks itself
+// (one node). Manual actions run on any node: the store's version check
+// keeps them consistent.
+type Leader interface {
+	Run(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
+// LeaderName is the lock name the engine runs under.
+const LeaderName = "rollouts"
+
+// EngineActor is the actor the engine's own decisions are recorded under.
+const EngineActor = "valueloop"
+
+// Engine runs rollouts: every Interval it checks each active rollout's
+// flag, guardrails and schedule and makes the transition Decide calls for.
+// Construct with NewEngine, set fields, then Open; Close stops the ticks.
+// Start, Act, Status and Tick may be called without Open (tests drive Tick
+// with their own clock).
+type Engine struct {
+	Store    Store
+	Flags    Flags
+	Data     Data
+	Notifier Notifier // optional
+	Leader   Leader   // optional: nil for a single node
+	// Now is the clock of every decision.
+	Now func() time.Time
+	// Interval between ticks (default 10s).
+	Interval time.Duration
+	Logger   *slog.Logger
+
+	mu     sync.Mutex // one transition at a time on this node
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewEngine returns an engine with the default clock and interval.
+func NewEngine(store Store, fl Flags, data Data, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{Store: store, Flags: fl, Data: data, Now: time.Now, Interval: 10 * time.Second, Logger: logger}
+}
+
+// Open starts the ticks.
+func (e *Engine) Open() error {
+	if e.Store == nil || e.Flags == nil || e.Data == nil {
+		return errors.New("rollout: Engine.Store, Flags and Data are required")
+	}
+	if e.Interval <= 0 {
+		e.Interval = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.done = cancel, make(chan struct{})
+	go func() {
+		defer close(e.done)
+		if e.Leader == nil {
+			e.run(ctx)
+			return
+		}
+		lead := func(lctx context.Context) error {
+			e.run(lctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return errLostLead // Run tries again once this node leads
+		}
+		if err := e.Leader.Run(ctx, LeaderName, lead); err != nil {
+			e.Logger.Error("rollouts: leader stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+var errLostLead = errors.New("rollouts: no longer the leader")
+
+// Close stops the ticks and waits for the one under way.
+func (e *Engine) Close() error {
+	if e.cancel == nil {
+		return nil
+	}
+	e.cancel()
+	<-e.done
+	return nil
+}
+
+func (e *Engine) run(ctx context.Context) {
+	t := time.NewTicker(e.Interval)
+	defer t.Stop()
+	for {
+		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
+			e.Logger.Error("rollouts: tick failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Start validates p against the flag and metrics of env and starts it: the
+// flag's split is set to the first step. Bad plans are an EINVALID
+// *valueloop.ValidationError listing every problem and change nothing; a
+// flag with an active rollout is ECONFLICT.
+func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason string) (*Rollout, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	live := e.Flags.Live(env)
+	if live == nil {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	}
+	set := live.Snapshot.Set()
+	f := set.Flags[p.Flag]
+	metrics, err := e.Data.Metrics(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Check(f, metrics); err != nil {
+		return nil, err
+	}
+	next, err := ApplySplit(f, p.Variant, p.Baseline, Weight(p.Steps[0].Percent))
+	if err != nil {
+		return nil, err
+	}
+	if probs := evaluation.CheckFlag(p.Flag, next, set.Evaluators); len(probs) > 0 {
+		return nil, &valueloop.ValidationError{Problems: probs}
+	}
+	if active, err := e.Store.Rollouts(ctx, Filter{Environment: env, Flag: p.Flag, Active: true, Limit: 1}); err != nil {
+		return nil, err
+	} else if len(active) > 0 {
+		return nil, alreadyActive(active[0])
+	}
+	aggs, err := e.Data.Aggregates(ctx, env, p.Flag)
+	if err != nil {
+		return nil, err
+	}
+	now := e.Now()
+	r := Start(env, p, actor, now, Users(aggs)[p.Variant])
+	r.FlagVersion = f.Version
+	if reason == "" {
+		reason = "started: " + stepsString(p.Steps)
+	}
+	ev := Event{At: now, Kind: KindStart, Actor: actor, Step: 0, Percent: r.Percent, State: r.State, Reason: reason}
+	if err := e.Store.CreateRollout(ctx, &r, &ev); err != nil {
+		if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: pause, roll back or let it finish first", p.Flag, env)
+		}
+		return nil, err
+	}
+	e.notify(r, ev)
+	if err := e.applyFlag(ctx, &r, actor); err != nil {
+		return &r, e.flagFailed(ctx, &r, err)
+	}
+	return &r, nil
+}
+
+func alreadyActive(r Rollout) error {
+	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s (rollout %d, %s at %s%%): pause, roll back or let it finish first",
+		r.Plan.Flag, r.Environment, r.ID, r.State, trimFloat(r.Percent))
+}
+
+// Act makes a manual transition (pause, resume, advance or rollback) of the
+// active rollout of flag in env, and writes the flag at once.
+func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reason string) (*Rollout, error) {
+	switch k {
+	case KindPause, KindResume, KindAdvance, KindRollback:
+	default:
+		return nil, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, err := e.latest(ctx, env, flag)
+	if err != nil {
+		return nil, err
+	}
+	_, figures, users, err := e.observe(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		reason = "by hand"
+	}
+	next, err := e.transition(ctx, *r, k, actor, reason, figures, users)
+	if err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// latest returns the newest rollout of flag in env.
+func (e *Engine) latest(ctx context.Context, env, flag string) (*Rollout, error) {
+	rs, err := e.Store.Rollouts(ctx, Filter{Environment: env, Flag: flag, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q has no rollout in %s: start one with 'valueloop rollout start %s --env %s ...'", flag, env, flag, env)
+	}
+	return &rs[0], nil
+}
+
+// transition applies k to r, stores it with its history entry, writes the
+// flag and announces it.
+func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reason string, figures []GuardrailResult, users map[string]int64) (Rollout, error) {
+	next, ev, err := r.Apply(k, e.Now(), users[r.Plan.Variant], actor, reason, figures)
+	if err != nil {
+		return r, err
+	}
+	if err := e.Store.UpdateRollout(ctx, &next, &ev); err != nil {
+		return r, err
+	}
+	e.notify(next, ev)
+	// Pausing holds the split and completing keeps it; the other
+	// transitions set it (a resume takes back a flag changed meanwhile).
+	if k == KindAdvance || k == KindResume || k == KindRollback {
+		if err := e.applyFlag(ctx, &next, actor); err != nil {
+			return next, e.flagFailed(ctx, &next, err)
+		}
+	}
+	return next, nil
+}
+
+// applyFlag makes the flag's split match r.Percent. It writes only when the
+// split differs, against the version it read, and records the version.
+func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error {
+	f := e.flag(r)
+	if f == nil {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q no longer exists in %s", r.Plan.Flag, r.Environment)
+	}
+	want := Weight(r.Percent)
+	version := f.Version
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got != want {
+		next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, want)
+		if err != nil {
+			return err
+		}
+		version, err = e.Flags.PutFlag(ctx, r.Environment, next, f.Version, actor, r.flagReason())
+		if err != nil {
+			return err
+		}
+	}
+	if version == r.FlagVersion {
+		return nil
+	}
+	r.FlagVersion = version
+	return e.Store.UpdateRollout(ctx, r, nil)
+}
+
+// flagFailed pauses a running rollout whose flag could not be written, so
+// that it does not advance on a split nobody serves, and returns err.
+func (e *Engine) flagFailed(ctx context.Context, r *Rollout, err error) error {
+	e.Logger.Error("rollouts: cannot write the flag", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag, "err", err)
+	if r.State == Running {
+		reason := "could not set the flag's split: " + valueloop.ErrorMessage(err)
+		if next, ev, aerr := r.Apply(KindPause, e.Now(), r.StepStartUsers, EngineActor, reason, nil); aerr == nil {
+			if uerr := e.Store.UpdateRollout(ctx, &next, &ev); uerr == nil {
+				*r = next
+				e.notify(next, ev)
+			}
+		}
+	}
+	return err
+}
+
+func (r *Rollout) flagReason() string {
+	switch r.State {
+	case RolledBack:
+		return fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason)
+	}
+	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
+}
+
+// flag returns the live definition of r's flag, or nil.
+func (e *Engine) flag(r *Rollout) *valueloop.Flag {
+	live := e.Flags.Live(r.Environment)
+	if live == nil {
+		return nil
+	}
+	return live.Snapshot.Set().Flags[r.Plan.Flag]
+}
+
+// observe reads r's figures: the flag's users per variant and the
+// guardrail results.
+func (e *Engine) observe(ctx context.Context, r *Rollout) ([]ingest.Aggregate, []GuardrailResult, map[string]int64, error) {
+	metrics, err := e.Data.Metrics(ctx, r.Environment)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	aggs, err := e.Data.Aggregates(ctx, r.Environment, r.Plan.Flag)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return aggs, Guardrails(&r.Plan, metrics, aggs), Users(aggs), nil
+}
+
+// Tick checks every active rollout once.
+func (e *Engine) Tick(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	active, err := e.Store.Rollouts(ctx, Filter{Active: true, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range active {
+		if err := e.tick(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) tick(ctx context.Context, r Rollout) error {
+	f := e.flag(&r)
+	if f == nil {
+		if r.State == Running {
+			_, err := e.transition(ctx, r, KindPause, EngineActor, fmt.Sprintf("flag %q no longer exists in %s", r.Plan.Flag, r.Environment), nil, nil)
+			return err
+		}
+		return nil
+	}
+	want := Weight(r.Percent)
+	got, splitErr := SplitOf(f, r.Plan.Variant, r.Plan.Baseline)
+	switch {
+	case splitErr == nil && got == want:
+		if f.Version != r.FlagVersion { // edited elsewhere, split untouched
+			r.FlagVersion = f.Version
+			if err := e.Store.UpdateRollout(ctx, &r, nil); err != nil {
+				return err
+			}
+		}
+	case f.Version == r.FlagVersion:
+		// The state moved on but the flag write did not land (a crash
+		// in between): write it now.
+		if err := e.applyFlag(ctx, &r, EngineActor); err != nil {
+			return e.flagFailed(ctx, &r, err)
+		}
+	default:
+		if r.State != Running {
+			return nil
+		}
+		found := "no split the rollout can drive"
+		if splitErr == nil {
+			found = "a split serving " + trimFloat(Percent(got)) + "% " + r.Plan.Variant
+		}
+		reason := fmt.Sprintf("the flag was changed outside the rollout: it has %s, the rollout expects %s%%; resume to set it back, or roll back", found, trimFloat(r.Percent))
+		_, err := e.transition(ctx, r, KindPause, EngineActor, reason, nil, nil)
+		return err
+	}
+	_, figures, users, err := e.observe(ctx, &r)
+	if err != nil {
+		return err
+	}
+	d := Decide(r, users[r.Plan.Variant], figures, e.Now())
+	if d.Kind == "" {
+		return nil
+	}
+	_, err = e.transition(ctx, r, d.Kind, EngineActor, d.Reason, figures, users)
+	return err
+}
+
+// Status is a rollout with its live figures and history.
+type Status struct {
+	Rollout
+	// Users is the number of exposed users per variant of the flag.
+	Users map[string]int64 `json:"users"`
+	// Guardrails are judged on the figures now.
+	Guardrails []GuardrailResult `json:"guardrails"`
+	// LivePercent is the share of users the flag's split serves the
+	// variant now (nil when the flag has no split a rollout can drive).
+	LivePercent *float64 `json:"livePercent"`
+	// Waiting says what an active rollout waits for.
+	Waiting string  `json:"waiting,omitempty"`
+	History []Event `json:"history"`
+}
+
+// Status returns the newest rollout of flag in env with its figures.
+func (e *Engine) Status(ctx context.Context, env, flag string) (*Status, error) {
+	r, err := e.latest(ctx, env, flag)
+	if err != nil {
+		return nil, err
+	}
+	return e.status(ctx, r)
+}
+
+func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
+	_, figures, users, err := e.observe(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := e.Store.RolloutEvents(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Rollout: *r, Users: users, Guardrails: figures, History: hist}
+	if st.Guardrails == nil {
+		st.Guardrails = []GuardrailResult{}
+	}
+	if f := e.flag(r); f != nil {
+		if w, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil {
+			p := Percent(w)
+			st.LivePercent = &p
+		}
+	}
+	if r.State.Active() {
+		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
+		st.Waiting = d.Waiting
+		if d.Kind != "" {
+			st.Waiting = "next tick: " + string(d.Kind) + " (" + d.Reason + ")"
+		}
+	}
+	return st, nil
+}
+
+// List returns rollouts, newest first.
+func (e *Engine) List(ctx context.Context, f Filter) ([]Rollout, error) {
+	return e.Store.Rollouts(ctx, f)
+}
+
+func (e *Engine) notify(r Rollout, ev Event) {
+	if e.Notifier == nil {
+		return
+	}
+	e.Notifier.Notify(Notification{Text: Text(r, ev), Event: ev, Rollout: r})
+}
+
+// Text describes a transition in one line, for chat.
+func Text(r Rollout, ev Event) string {
+	what := fmt.Sprintf("%s of %s in %s", r.Plan.Variant, r.Plan.Flag, r.Environment)
+	var s string
+	switch ev.Kind {
+	case KindStart:
+		s = fmt.Sprintf("Rollout %d started: %s at %s%% (plan %s)", r.ID, what, trimFloat(ev.Percent), stepsString(r.Plan.Steps))
+	case KindAdvance:
+		s = fmt.Sprintf("Rollout %d advanced: %s now at %s%% (step %d of %d)", r.ID, what, trimFloat(ev.Percent), ev.Step+1, len(r.Plan.Steps))
+	case KindPause:
+		s = fmt.Sprintf("Rollout %d paused: %s held at %s%%", r.ID, what, trimFloat(ev.Percent))
+	case KindResume:
+		s = fmt.Sprintf("Rollout %d resumed: %s at %s%%", r.ID, what, trimFloat(ev.Percent))
+	case KindRollback:
+		s = fmt.Sprintf("Rollout %d rolled back: everyone in %s gets %s of %s again", r.ID, r.Environment, r.Plan.Baseline, r.Plan.Flag)
+	case KindComplete:
+		s = fmt.Sprintf("Rollout %d completed: %s serves %s%%", r.ID, what, trimFloat(ev.Percent))
+	default:
+		s = fmt.Sprintf("Rollout %d: %s %s", r.ID, ev.Kind, what)
+	}
+	if ev.Reason != "" {
+		s += ". " + upperFirst(ev.Reason)
+	}
+	if ev.Actor != EngineActor {
+		s += " (by " + ev.Actor + ")"
+	}
+	return s
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func stepsString(steps []Step) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = trimFloat(s.Percent) + "%"
+		if s.MinDuration > 0 {
+			parts[i] += " for " + s.MinDuration.String()
+		}
+	}
+	return strings.Join(parts, " → ")
+}

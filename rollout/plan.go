@@ -1,0 +1,308 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// TotalWeight is the sum of the weights of the split a rollout drives:
+// percentages have a resolution of 100/TotalWeight = 0.01%. It never changes
+// during a rollout, which is what keeps buckets monotonic: with a constant
+// total, a key's bucket is fixed and only the boundary between the variants
+// moves.
+const TotalWeight = 10000
+
+// MaxSteps bounds the steps of a plan.
+const MaxSteps = 50
+
+// OnBreach says what happens when a guardrail is breached.
+type OnBreach string
+
+const (
+	// RollbackOnBreach sends everyone back to the baseline at once.
+	RollbackOnBreach OnBreach = "rollback"
+	// PauseOnBreach holds the current percentage and waits for a human to
+	// resume, advance or roll back.
+	PauseOnBreach OnBreach = "pause"
+)
+
+// Plan is a progressive rollout of Variant of a flag, replacing Baseline.
+type Plan struct {
+	Flag     string `json:"flag"`
+	Variant  string `json:"variant"`
+	Baseline string `json:"baseline"`
+	// Steps are the percentages of users served Variant, strictly
+	// increasing; the rollout starts at the first.
+	Steps      []Step      `json:"steps"`
+	Guardrails []Guardrail `json:"guardrails,omitempty"`
+	// OnBreach defaults to rollback.
+	OnBreach OnBreach `json:"onBreach,omitempty"`
+	// Alpha is the chance, over the whole rollout however often it is
+	// checked, that some guardrail which in truth holds is reported breached.
+	// It is shared equally among the guardrails (Bonferroni). Default 0.05.
+	Alpha float64 `json:"alpha,omitempty"`
+	// MinSample is the number of users each variant needs in a guardrail
+	// metric before that guardrail is judged at all. Default 100.
+	MinSample int64 `json:"minSample,omitempty"`
+	// SequentialTuning is the number of users (both variants) at which the
+	// guardrails' confidence sequences are narrowest; any value is valid.
+	// Default 10,000.
+	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
+}
+
+// Step is one stage of a plan.
+type Step struct {
+	// Percent of users served the released variant, in (0, 100], with at
+	// most two decimals.
+	Percent float64 `json:"percent"`
+	// MinDuration is how long the step is held at least.
+	MinDuration Duration `json:"minDuration"`
+	// MinUsers is how many users must be newly exposed to the released
+	// variant during the step before it may end; 0 for no minimum.
+	MinUsers int64 `json:"minUsers,omitempty"`
+}
+
+// Guardrail is a metric that may not get worse than Tolerance.
+type Guardrail struct {
+	// Metric is the key of a metric definition of the environment.
+	Metric string `json:"metric"`
+	// Direction says which way is better: "higher" or "lower". Default: the
+	// metric definition's.
+	Direction ingest.Direction `json:"direction,omitempty"`
+	// Tolerance is the relative change in the harmful direction that is
+	// acceptable, as a fraction: 0.02 lets an error rate rise by 2% of its
+	// baseline value (10% → 10.2%), or a conversion rate fall by 2%.
+	Tolerance float64 `json:"tolerance"`
+}
+
+// Defaults of a plan's optional fields.
+const (
+	DefaultAlpha            = 0.05
+	DefaultMinSample        = 100
+	DefaultSequentialTuning = 10000
+)
+
+// Weight returns a percentage as a weight out of TotalWeight.
+func Weight(percent float64) int {
+	return int(math.Round(percent * TotalWeight / 100))
+}
+
+// Percent returns a weight out of TotalWeight as a percentage.
+func Percent(weight int) float64 {
+	return float64(weight) * 100 / TotalWeight
+}
+
+// Check fills the plan's defaults and validates it against the flag it
+// drives (nil when there is no such flag) and the metric definitions of the
+// environment. It reports every problem at once, as a
+// *valueloop.ValidationError whose paths are JSON pointers into the plan.
+func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
+	var probs []valueloop.Problem
+	bad := func(path, format string, args ...any) {
+		probs = append(probs, valueloop.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if p.OnBreach == "" {
+		p.OnBreach = RollbackOnBreach
+	}
+	if p.Alpha == 0 {
+		p.Alpha = DefaultAlpha
+	}
+	if p.MinSample == 0 {
+		p.MinSample = DefaultMinSample
+	}
+	if p.SequentialTuning == 0 {
+		p.SequentialTuning = DefaultSequentialTuning
+	}
+
+	switch {
+	case p.Flag == "":
+		bad("/flag", "required: the key of the flag to roll out")
+	case flag == nil:
+		bad("/flag", "no flag %q in this environment", p.Flag)
+	case flag.State != valueloop.StateEnabled:
+		bad("/flag", "flag %q is %s: enable it before rolling it out", p.Flag, flag.State)
+	}
+	variantsOK := true
+	for _, v := range []struct{ path, name, what string }{{"/variant", p.Variant, "the variant being released"}, {"/baseline", p.Baseline, "the variant it replaces"}} {
+		switch {
+		case v.name == "":
+			bad(v.path, "required: %s", v.what)
+			variantsOK = false
+		case flag != nil && !hasVariant(flag, v.name):
+			bad(v.path, "flag %q has no variant %q (it has %s)", p.Flag, v.name, variantList(flag))
+			variantsOK = false
+		}
+	}
+	if p.Variant != "" && p.Variant == p.Baseline {
+		bad("/baseline", "must differ from the variant being released (%q)", p.Variant)
+		variantsOK = false
+	}
+	if flag != nil && variantsOK && flag.State == valueloop.StateEnabled {
+		if _, err := ApplySplit(flag, p.Variant, p.Baseline, 0); err != nil {
+			bad("/flag", "%s", valueloop.ErrorMessage(err))
+		}
+	}
+
+	switch n := len(p.Steps); {
+	case n == 0:
+		bad("/steps", "required: at least one step, e.g. [{\"percent\": 5, \"minDuration\": \"1h\"}, {\"percent\": 100}]")
+	case n > MaxSteps:
+		bad("/steps", "at most %d steps, got %d", MaxSteps, n)
+	}
+	for i, s := range p.Steps {
+		path := fmt.Sprintf("/steps/%d", i)
+		switch {
+		case math.IsNaN(s.Percent) || s.Percent <= 0 || s.Percent > 100:
+			bad(path+"/percent", "must be more than 0 and at most 100, got %v", s.Percent)
+		case math.Abs(s.Percent*TotalWeight/100-float64(Weight(s.Percent))) > 1e-6:
+			bad(path+"/percent", "at most two decimals (0.01%% resolution), got %v", s.Percent)
+		case i > 0 && s.Percent <= p.Steps[i-1].Percent && p.Steps[i-1].Percent > 0:
+			bad(path+"/percent", "steps must increase: %v%% follows %v%%", s.Percent, p.Steps[i-1].Percent)
+		}
+		if s.MinDuration < 0 {
+			bad(path+"/minDuration", "must not be negative")
+		}
+		if s.MinUsers < 0 {
+			bad(path+"/minUsers", "must not be negative")
+		}
+	}
+
+	byKey := map[string]*ingest.Metric{}
+	for i := range metrics {
+		byKey[metrics[i].Key] = &metrics[i]
+	}
+	seen := map[string]bool{}
+	for i := range p.Guardrails {
+		g := &p.Guardrails[i]
+		path := fmt.Sprintf("/guardrails/%d", i)
+		m := byKey[g.Metric]
+		switch {
+		case g.Metric == "":
+			bad(path+"/metric", "required: the key of a metric definition")
+		case m == nil:
+			bad(path+"/metric", "no metric %q in this environment (define it with 'valueloop metrics create'; known: %s)", g.Metric, metricList(metrics))
+		case seen[g.Metric]:
+			bad(path+"/metric", "metric %q is guarded twice", g.Metric)
+		}
+		seen[g.Metric] = true
+		if g.Direction == "" && m != nil {
+			g.Direction = m.Direction
+		}
+		if g.Direction != ingest.HigherIsBetter && g.Direction != ingest.LowerIsBetter {
+			bad(path+"/direction", "must be %q or %q (which way is better), got %q", ingest.HigherIsBetter, ingest.LowerIsBetter, g.Direction)
+		}
+		if math.IsNaN(g.Tolerance) || g.Tolerance < 0 || g.Tolerance > 10 {
+			bad(path+"/tolerance", "must be a fraction from 0 to 10 (0.02 tolerates a 2%% change for the worse), got %v", g.Tolerance)
+		}
+	}
+
+	if p.OnBreach != RollbackOnBreach && p.OnBreach != PauseOnBreach {
+		bad("/onBreach", "must be %q or %q, got %q", RollbackOnBreach, PauseOnBreach, p.OnBreach)
+	}
+	if !(p.Alpha > 0 && p.Alpha <= 0.5) {
+		bad("/alpha", "must be in (0, 0.5], got %v", p.Alpha)
+	}
+	if p.MinSample < 2 {
+		bad("/minSample", "must be at least 2 users, got %d", p.MinSample)
+	}
+	if !(p.SequentialTuning > 0) || math.IsInf(p.SequentialTuning, 1) {
+		bad("/sequentialTuning", "must be a positive number of users, got %v", p.SequentialTuning)
+	}
+	if len(probs) > 0 {
+		for i := range probs {
+			probs[i].Source = "rollout plan"
+			probs[i].Flag = p.Flag
+		}
+		return &valueloop.ValidationError{Problems: probs}
+	}
+	return nil
+}
+
+func hasVariant(f *valueloop.Flag, name string) bool {
+	_, ok := f.Variants[name]
+	return ok
+}
+
+func variantList(f *valueloop.Flag) string {
+	names := make([]string, 0, len(f.Variants))
+	for k := range f.Variants {
+		names = append(names, strconv.Quote(k))
+	}
+	sortStrings(names)
+	return strings.Join(names, ", ")
+}
+
+func metricList(ms []ingest.Metric) string {
+	if len(ms) == 0 {
+		return "none"
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Key
+	}
+	sortStrings(names)
+	return strings.Join(names, ", ")
+}
+
+// Duration is a length of time written in JSON as "90m", "36h" or "7d".
+type Duration time.Duration
+
+// ParseDuration parses "7d", "36h", "90m", "0" or any Go duration.
+func ParseDuration(s string) (Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	w, err := ingest.ParseWindow(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want e.g. 30m, 36h or 7d", s)
+	}
+	return Duration(w), nil
+}
+
+// String writes whole days as "2d" and other durations without zero units
+// ("1h30m", not "1h30m0s").
+func (d Duration) String() string {
+	td := time.Duration(d)
+	switch {
+	case td == 0:
+		return "0s"
+	case td%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
+	}
+	s := td.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a string such as "90m" (or 0).
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "0" {
+		*d = 0
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"1h\" or \"7d\"")
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

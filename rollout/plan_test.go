@@ -1,0 +1,136 @@
+package rollout_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+func strp(s string) *string { return &s }
+
+func checkoutFlag() *valueloop.Flag {
+	return &valueloop.Flag{Key: "checkout", State: valueloop.StateEnabled, Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, DefaultVariant: strp("classic")}
+}
+
+func errorMetric() ingest.Metric {
+	m := ingest.Metric{Key: "error-rate", Kind: ingest.Conversion, Event: "error", Direction: ingest.LowerIsBetter}
+	if err := m.Normalize(); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func goodPlan() rollout.Plan {
+	return rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{
+			{Percent: 1, MinDuration: rollout.Duration(time.Hour)},
+			{Percent: 5, MinDuration: rollout.Duration(time.Hour), MinUsers: 100},
+			{Percent: 100},
+		},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}},
+	}
+}
+
+func TestPlanCheckDefaults(t *testing.T) {
+	p := goodPlan()
+	if err := p.Check(checkoutFlag(), []ingest.Metric{errorMetric()}); err != nil {
+		t.Fatal(err)
+	}
+	if p.OnBreach != rollout.RollbackOnBreach || p.Alpha != 0.05 || p.MinSample != 100 || p.SequentialTuning != 10000 {
+		t.Errorf("defaults not filled: %+v", p)
+	}
+	if p.Guardrails[0].Direction != ingest.LowerIsBetter {
+		t.Errorf("guardrail direction = %q, want the metric's (lower)", p.Guardrails[0].Direction)
+	}
+}
+
+// TestPlanCheckRejects: every kind of bad plan is refused with a problem
+// that names the field and says what is wrong.
+func TestPlanCheckRejects(t *testing.T) {
+	disabled := checkoutFlag()
+	disabled.State = valueloop.StateDisabled
+	twoSplits := checkoutFlag()
+	twoSplits.Targeting = json.RawMessage(`{"if":[{"var":"x"},{"fractional":[["classic",1],["one-page",1]]},{"fractional":[["classic",1],["one-page",1]]}]}`)
+	cases := []struct {
+		name     string
+		edit     func(p *rollout.Plan)
+		flag     *valueloop.Flag
+		path     string
+		contains string
+	}{
+		{"non-increasing steps", func(p *rollout.Plan) { p.Steps[1].Percent = 1 }, nil, "/steps/1/percent", "steps must increase: 1% follows 1%"},
+		{"decreasing steps", func(p *rollout.Plan) { p.Steps[2].Percent = 4 }, nil, "/steps/2/percent", "must increase"},
+		{"percent above 100", func(p *rollout.Plan) { p.Steps[2].Percent = 120 }, nil, "/steps/2/percent", "at most 100, got 120"},
+		{"percent zero", func(p *rollout.Plan) { p.Steps[0].Percent = 0 }, nil, "/steps/0/percent", "more than 0"},
+		{"negative percent", func(p *rollout.Plan) { p.Steps[0].Percent = -5 }, nil, "/steps/0/percent", "more than 0"},
+		{"too fine a percent", func(p *rollout.Plan) { p.Steps[0].Percent = 0.005 }, nil, "/steps/0/percent", "two decimals"},
+		{"no steps", func(p *rollout.Plan) { p.Steps = nil }, nil, "/steps", "at least one step"},
+		{"negative duration", func(p *rollout.Plan) { p.Steps[0].MinDuration = -1 }, nil, "/steps/0/minDuration", "negative"},
+		{"unknown metric", func(p *rollout.Plan) { p.Guardrails[0].Metric = "latency" }, nil, "/guardrails/0/metric", `no metric "latency"`},
+		{"metric twice", func(p *rollout.Plan) { p.Guardrails = append(p.Guardrails, p.Guardrails[0]) }, nil, "/guardrails/1/metric", "guarded twice"},
+		{"bad direction", func(p *rollout.Plan) { p.Guardrails[0].Direction = "up" }, nil, "/guardrails/0/direction", `"higher" or "lower"`},
+		{"negative tolerance", func(p *rollout.Plan) { p.Guardrails[0].Tolerance = -0.1 }, nil, "/guardrails/0/tolerance", "from 0 to 10"},
+		{"unknown variant", func(p *rollout.Plan) { p.Variant = "two-page" }, nil, "/variant", `no variant "two-page"`},
+		{"unknown baseline", func(p *rollout.Plan) { p.Baseline = "legacy" }, nil, "/baseline", `no variant "legacy"`},
+		{"same variants", func(p *rollout.Plan) { p.Baseline = "one-page" }, nil, "/baseline", "must differ"},
+		{"no variant", func(p *rollout.Plan) { p.Variant = "" }, nil, "/variant", "required"},
+		{"unknown flag", func(p *rollout.Plan) {}, &valueloop.Flag{}, "/flag", `no flag "checkout"`},
+		{"disabled flag", func(p *rollout.Plan) {}, disabled, "/flag", "enable it"},
+		{"two splits", func(p *rollout.Plan) {}, twoSplits, "/flag", "2 `fractional` splits"},
+		{"bad onBreach", func(p *rollout.Plan) { p.OnBreach = "panic" }, nil, "/onBreach", `"rollback" or "pause"`},
+		{"bad alpha", func(p *rollout.Plan) { p.Alpha = 0.9 }, nil, "/alpha", "(0, 0.5]"},
+		{"tiny sample", func(p *rollout.Plan) { p.MinSample = 1 }, nil, "/minSample", "at least 2"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := goodPlan()
+			c.edit(&p)
+			flag := c.flag
+			if flag == nil {
+				flag = checkoutFlag()
+			} else if flag.Key == "" {
+				flag = nil
+			}
+			err := p.Check(flag, []ingest.Metric{errorMetric()})
+			var ve *valueloop.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Check = %v, want a validation error", err)
+			}
+			if valueloop.ErrorCode(err) != valueloop.EINVALID {
+				t.Errorf("error kind = %q, want invalid", valueloop.ErrorCode(err))
+			}
+			for _, pr := range ve.Problems {
+				if pr.Path == c.path && strings.Contains(pr.Message, c.contains) {
+					return
+				}
+			}
+			t.Errorf("problems %v lack %s: ...%s...", ve.Problems, c.path, c.contains)
+		})
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	cases := []struct{ in, out string }{{`"1h"`, `"1h"`}, {`"90m"`, `"1h30m"`}, {`"2d"`, `"2d"`}, {`0`, `"0s"`}, {`"45s"`, `"45s"`}}
+	for _, c := range cases {
+		var d rollout.Duration
+		if err := json.Unmarshal([]byte(c.in), &d); err != nil {
+			t.Errorf("unmarshal %s: %v", c.in, err)
+			continue
+		}
+		out, _ := json.Marshal(d)
+		if string(out) != c.out {
+			t.Errorf("%s → %s, want %s", c.in, out, c.out)
+		}
+	}
+	var d rollout.Duration
+	if err := json.Unmarshal([]byte(`"soon"`), &d); err == nil || !strings.Contains(err.Error(), "30m, 36h or 7d") {
+		t.Errorf("bad duration: %v", err)
+	}
+}

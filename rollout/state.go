@@ -1,0 +1,226 @@
+package rollout
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// State is where a rollout is in its life.
+type State string
+
+const (
+	// Running: the engine advances the steps while the guardrails hold.
+	Running State = "running"
+	// Paused: the percentage is held; the guardrails are still checked, and
+	// a breach still rolls back when the plan says so.
+	Paused State = "paused"
+	// Completed: the last step was held for its time; the split stays.
+	Completed State = "completed"
+	// RolledBack: everyone is served the baseline again.
+	RolledBack State = "rolled_back"
+)
+
+// Active reports whether the rollout still drives its flag. A flag has at
+// most one active rollout per environment.
+func (s State) Active() bool { return s == Running || s == Paused }
+
+// Kind names a transition, as recorded in a rollout's history, in the audit
+// trail (as "rollout.<kind>") and in webhooks.
+type Kind string
+
+const (
+	KindStart    Kind = "start"
+	KindAdvance  Kind = "advance"
+	KindPause    Kind = "pause"
+	KindResume   Kind = "resume"
+	KindRollback Kind = "rollback"
+	KindComplete Kind = "complete"
+)
+
+// Rollout is a plan under way in one environment, as stored.
+type Rollout struct {
+	ID          int64  `json:"id"`
+	Environment string `json:"environment"`
+	Plan        Plan   `json:"plan"`
+	State       State  `json:"state"`
+	// Step is the index of the current step in Plan.Steps.
+	Step int `json:"step"`
+	// Percent of users the flag serves the released variant now.
+	Percent float64 `json:"percent"`
+	// StepStartedAt is when the current step began; StepStartUsers the
+	// users of the released variant then (for the step's MinUsers).
+	StepStartedAt  time.Time `json:"stepStartedAt"`
+	StepStartUsers int64     `json:"stepStartUsers"`
+	// Reason says why the rollout is paused, rolled back or completed.
+	Reason string `json:"reason,omitempty"`
+	// Acknowledged lists guardrails whose breach a human accepted by
+	// resuming: they no longer stop the rollout.
+	Acknowledged []string `json:"acknowledged,omitempty"`
+	// FlagVersion is the version of the flag the engine last wrote or
+	// adopted. A flag at another version with another split was changed by
+	// someone else, and the rollout pauses rather than fight them.
+	FlagVersion int64     `json:"flagVersion"`
+	StartedBy   string    `json:"startedBy"`
+	StartedAt   time.Time `json:"startedAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	FinishedAt  time.Time `json:"finishedAt,omitzero"`
+	// Version grows with every stored change (optimistic concurrency).
+	Version int64 `json:"version"`
+}
+
+// Event is one entry of a rollout's history: a transition, who made it
+// (a token's name, or "valueloop" for the engine), why, and for decisions
+// of the engine the guardrail figures it decided on.
+type Event struct {
+	ID         int64             `json:"id"`
+	Rollout    int64             `json:"rollout"`
+	At         time.Time         `json:"at"`
+	Kind       Kind              `json:"kind"`
+	Actor      string            `json:"actor"`
+	Step       int               `json:"step"`
+	Percent    float64           `json:"percent"`
+	State      State             `json:"state"`
+	Reason     string            `json:"reason,omitempty"`
+	Guardrails []GuardrailResult `json:"guardrails,omitempty"`
+}
+
+// Start returns a new rollout of p (already checked) at its first step.
+func Start(env string, p Plan, actor string, now time.Time, variantUsers int64) Rollout {
+	return Rollout{
+		Environment:    env,
+		Plan:           p,
+		State:          Running,
+		Percent:        p.Steps[0].Percent,
+		StepStartedAt:  now,
+		StepStartUsers: variantUsers,
+		StartedBy:      actor,
+		StartedAt:      now,
+		UpdatedAt:      now,
+	}
+}
+
+// Apply returns the rollout after a transition of kind k at now, and the
+// history entry that records it. variantUsers is the released variant's
+// users now; figures are the guardrail results the transition rests on (a
+// resume acknowledges those breached). A transition that makes no sense in
+// the current state (resuming a running rollout, advancing a finished one)
+// is an ECONFLICT error that says why.
+func (r Rollout) Apply(k Kind, now time.Time, variantUsers int64, actor, reason string, figures []GuardrailResult) (Rollout, Event, error) {
+	next := r
+	next.UpdatedAt = now
+	next.Acknowledged = slices.Clone(r.Acknowledged)
+	conflict := func(format string, args ...any) (Rollout, Event, error) {
+		return r, Event{}, valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q is %s: %s", r.ID, r.Plan.Flag, strings.ReplaceAll(string(r.State), "_", " "), fmt.Sprintf(format, args...))
+	}
+	switch k {
+	case KindAdvance:
+		if !r.State.Active() {
+			return conflict("start a new rollout instead")
+		}
+		if r.Step+1 >= len(r.Plan.Steps) {
+			return r.Apply(KindComplete, now, variantUsers, actor, reason, figures)
+		}
+		next.Step++
+		next.Percent = r.Plan.Steps[next.Step].Percent
+		next.StepStartedAt, next.StepStartUsers = now, variantUsers
+	case KindComplete:
+		if !r.State.Active() {
+			return conflict("start a new rollout instead")
+		}
+		next.State, next.FinishedAt, next.Reason = Completed, now, reason
+	case KindPause:
+		if r.State != Running {
+			return conflict("only a running rollout can be paused")
+		}
+		next.State, next.Reason = Paused, reason
+	case KindResume:
+		if r.State != Paused {
+			return conflict("only a paused rollout can be resumed")
+		}
+		next.State, next.Reason = Running, ""
+		for _, g := range figures {
+			if g.Breached() && !slices.Contains(next.Acknowledged, g.Metric) {
+				next.Acknowledged = append(next.Acknowledged, g.Metric)
+			}
+		}
+	case KindRollback:
+		if !r.State.Active() {
+			return conflict("nothing to roll back")
+		}
+		next.State, next.Percent, next.FinishedAt, next.Reason = RolledBack, 0, now, reason
+	default:
+		return r, Event{}, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
+	}
+	ev := Event{Rollout: r.ID, At: now, Kind: k, Actor: actor, Step: next.Step, Percent: next.Percent, State: next.State, Reason: reason, Guardrails: figures}
+	return next, ev, nil
+}
+
+// Decision is what the engine should do with a rollout now.
+type Decision struct {
+	// Kind is the transition to make, or "" for none.
+	Kind   Kind
+	Reason string
+	// Waiting says, when Kind is "", what the rollout waits for.
+	Waiting string
+}
+
+// Decide is the engine's rule, pure: given the rollout, the released
+// variant's users and the guardrail results at now,
+//
+//   - a breached guardrail (not acknowledged) rolls the rollout back, or
+//     pauses a running one, as the plan says — even a paused rollout is
+//     rolled back when the plan says rollback;
+//   - a running rollout whose step has lasted its MinDuration, gained its
+//     MinUsers and whose guardrails all hold advances (or completes after
+//     the last step).
+//
+// Guardrails without enough data do not block: the step's MinUsers and the
+// plan's MinSample are how a plan asks for evidence.
+func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.Time) Decision {
+	if !r.State.Active() {
+		return Decision{}
+	}
+	var breached []string
+	for _, g := range figures {
+		if g.Breached() && !slices.Contains(r.Acknowledged, g.Metric) {
+			breached = append(breached, g.Reason)
+		}
+	}
+	if len(breached) > 0 {
+		reason := strings.Join(breached, "; ")
+		if r.Plan.OnBreach == RollbackOnBreach {
+			return Decision{Kind: KindRollback, Reason: reason}
+		}
+		if r.State == Running {
+			return Decision{Kind: KindPause, Reason: reason}
+		}
+	}
+	if r.State == Paused {
+		return Decision{Waiting: "paused: resume, advance or roll back"}
+	}
+	step := r.Plan.Steps[r.Step]
+	var waits []string
+	if left := r.StepStartedAt.Add(time.Duration(step.MinDuration)).Sub(now); left > 0 {
+		unit := time.Second
+		if left > time.Minute {
+			unit = time.Minute
+		}
+		waits = append(waits, Duration(left.Round(unit)).String()+" more at "+trimFloat(r.Percent)+"%")
+	}
+	if gained := variantUsers - r.StepStartUsers; gained < step.MinUsers {
+		waits = append(waits, fmt.Sprintf("%d more users of %s", step.MinUsers-gained, r.Plan.Variant))
+	}
+	if len(waits) > 0 {
+		return Decision{Waiting: strings.Join(waits, " and ")}
+	}
+	if r.Step+1 >= len(r.Plan.Steps) {
+		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s with every guardrail holding", trimFloat(r.Percent), step.MinDuration)}
+	}
+	nextPct := r.Plan.Steps[r.Step+1].Percent
+	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); guardrails hold: on to %s%%",
+		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), step.MinDuration, trimFloat(nextPct))}
+}

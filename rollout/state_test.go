@@ -1,0 +1,131 @@
+package rollout_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func running(step int) rollout.Rollout {
+	p := goodPlan()
+	if err := p.Check(checkoutFlag(), []ingest.Metric{errorMetric()}); err != nil {
+		panic(err)
+	}
+	r := rollout.Start("production", p, "alice", t0, 0)
+	r.ID = 1
+	for range step {
+		r, _, _ = r.Apply(rollout.KindAdvance, t0, 0, "alice", "", nil)
+	}
+	return r
+}
+
+func breached(metric string) []rollout.GuardrailResult {
+	return []rollout.GuardrailResult{{Metric: metric, Status: rollout.GuardrailBreached, Reason: metric + " rose"}}
+}
+
+func TestDecide(t *testing.T) {
+	paused := running(0)
+	paused, _, _ = paused.Apply(rollout.KindPause, t0, 0, "bob", "look", nil)
+	pauser := running(0)
+	pauser.Plan.OnBreach = rollout.PauseOnBreach
+	pausedPauser := pauser
+	pausedPauser.State = rollout.Paused
+	acked := running(0)
+	acked.Acknowledged = []string{"error-rate"}
+	done := running(2)
+	done, _, _ = done.Apply(rollout.KindAdvance, t0, 0, "", "", nil)
+	ok := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK}}
+	noData := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData}}
+	cases := []struct {
+		name    string
+		r       rollout.Rollout
+		users   int64
+		figures []rollout.GuardrailResult
+		at      time.Time
+		want    rollout.Kind
+		reason  string // in Reason, or in Waiting when want is ""
+	}{
+		{"waits for its time", running(0), 0, ok, t0.Add(30 * time.Minute), "", "30m more at 1%"},
+		{"advances after its time", running(0), 0, ok, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
+		{"guardrails without data do not block", running(0), 0, noData, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
+		{"waits for its users", running(1), 99, ok, t0.Add(2 * time.Hour), "", "1 more users of one-page"},
+		{"advances with its users", running(1), 100, ok, t0.Add(2 * time.Hour), rollout.KindAdvance, "on to 100%"},
+		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100%"},
+		{"breach rolls back at once", running(0), 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
+		{"breach rolls back a paused rollout", paused, 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
+		{"breach pauses", pauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), rollout.KindPause, "error-rate rose"},
+		{"paused waits", pausedPauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), "", "paused"},
+		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
+		{"finished does nothing", done, 0, breached("error-rate"), t0, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := rollout.Decide(c.r, c.users, c.figures, c.at)
+			if d.Kind != c.want {
+				t.Fatalf("Decide = %+v, want %q", d, c.want)
+			}
+			text := d.Reason
+			if c.want == "" {
+				text = d.Waiting
+			}
+			if !strings.Contains(text, c.reason) {
+				t.Errorf("Decide = %+v, want %q in it", d, c.reason)
+			}
+		})
+	}
+}
+
+func TestApply(t *testing.T) {
+	r := running(0)
+	next, ev, err := r.Apply(rollout.KindAdvance, t0.Add(time.Hour), 40, "valueloop", "held", nil)
+	if err != nil || next.Step != 1 || next.Percent != 5 || !next.StepStartedAt.Equal(t0.Add(time.Hour)) || next.StepStartUsers != 40 {
+		t.Fatalf("advance: %+v, %v", next, err)
+	}
+	if ev.Kind != rollout.KindAdvance || ev.Step != 1 || ev.Percent != 5 || ev.State != rollout.Running || ev.Reason != "held" {
+		t.Errorf("advance event: %+v", ev)
+	}
+	if r.Step != 0 {
+		t.Errorf("Apply changed its receiver: step %d", r.Step)
+	}
+	last, ev, _ := running(2).Apply(rollout.KindAdvance, t0, 0, "bob", "", nil)
+	if last.State != rollout.Completed || ev.Kind != rollout.KindComplete || last.FinishedAt.IsZero() {
+		t.Errorf("advancing past the last step: %+v, %+v; want completed", last, ev)
+	}
+	back, ev, _ := r.Apply(rollout.KindRollback, t0, 0, "bob", "bad", breached("error-rate"))
+	if back.State != rollout.RolledBack || back.Percent != 0 || ev.Percent != 0 || len(ev.Guardrails) != 1 || back.Reason != "bad" {
+		t.Errorf("rollback: %+v, %+v", back, ev)
+	}
+	paused, _, _ := r.Apply(rollout.KindPause, t0, 0, "bob", "", nil)
+	resumed, _, err := paused.Apply(rollout.KindResume, t0, 0, "bob", "", breached("error-rate"))
+	if err != nil || resumed.State != rollout.Running || len(resumed.Acknowledged) != 1 || resumed.Acknowledged[0] != "error-rate" {
+		t.Errorf("resume after a breach: %+v, %v; want it acknowledged", resumed, err)
+	}
+	if len(paused.Acknowledged) != 0 {
+		t.Errorf("resume changed the paused rollout's acknowledgements: %v", paused.Acknowledged)
+	}
+
+	// Transitions that make no sense are conflicts that say why.
+	conflicts := []struct {
+		r    rollout.Rollout
+		k    rollout.Kind
+		want string
+	}{
+		{r, rollout.KindResume, "only a paused rollout can be resumed"},
+		{paused, rollout.KindPause, "only a running rollout can be paused"},
+		{back, rollout.KindAdvance, "rolled back: start a new rollout"},
+		{back, rollout.KindRollback, "nothing to roll back"},
+		{last, rollout.KindPause, "is completed"},
+	}
+	for _, c := range conflicts {
+		_, _, err := c.r.Apply(c.k, t0, 0, "bob", "", nil)
+		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s of a %s rollout: %v, want a conflict with %q", c.k, c.r.State, err, c.want)
+		}
+	}
+}
