@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/valueloop/valueloop/ofrep"
+	"github.com/valueloop/valueloop/rollout"
 )
 
 // route is one endpoint of the API surface. Every route is listed here, and
@@ -58,10 +59,26 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/tokens", admin, s.handleCreateToken},
 		{"DELETE", "/api/v1/tokens/{id}", admin, s.handleRevokeToken},
 		{"GET", "/api/v1/audit", admin, s.handleAudit},
+
+		// Rollouts (rollouts.go).
+		{"GET", "/api/v1/environments/{env}/rollouts", admin, s.handleListRollouts},
+		{"POST", "/api/v1/environments/{env}/rollouts", admin, s.handleStartRollout},
+		{"GET", "/api/v1/environments/{env}/rollouts/{key}", admin, s.handleRolloutStatus},
+		{"POST", "/api/v1/environments/{env}/rollouts/{key}/pause", admin, s.handleRolloutAction(rollout.KindPause)},
+		{"POST", "/api/v1/environments/{env}/rollouts/{key}/resume", admin, s.handleRolloutAction(rollout.KindResume)},
+		{"POST", "/api/v1/environments/{env}/rollouts/{key}/advance", admin, s.handleRolloutAction(rollout.KindAdvance)},
+		{"POST", "/api/v1/environments/{env}/rollouts/{key}/rollback", admin, s.handleRolloutAction(rollout.KindRollback)},
+
+		// Experiments (experiments.go).
+		{"GET", "/api/v1/environments/{env}/flags/{key}/hypothesis", admin, s.handleGetHypothesis},
+		{"PUT", "/api/v1/environments/{env}/flags/{key}/hypothesis", admin, s.handlePutHypothesis},
+		{"DELETE", "/api/v1/environments/{env}/flags/{key}/hypothesis", admin, s.handleDeleteHypothesis},
+		{"GET", "/api/v1/environments/{env}/flags/{key}/results", admin, s.handleResults},
 	}
 	if s.Events != nil {
 		routes = append(routes, s.eventRoutes()...)
 	}
+	routes = append(routes, s.deliveryRoutes()...)
 	return routes
 }
 

@@ -44,6 +44,20 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runEvents(ctx, env, args[1:])
 	case "metrics":
 		err = runMetrics(ctx, env, args[1:])
+	case "rollout":
+		err = runRollout(ctx, env, args[1:])
+	case "experiment":
+		err = runExperiment(ctx, env, args[1:])
+	case "dora":
+		err = runDORA(ctx, env, args[1:])
+	case "deploy":
+		err = runDeploy(ctx, env, args[1:])
+	case "change":
+		err = runChange(ctx, env, args[1:])
+	case "incident":
+		err = runIncident(ctx, env, args[1:])
+	case "delivery":
+		err = runDelivery(ctx, env, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -64,6 +78,11 @@ Usage:
   valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
   valueloop metrics create|list|get|delete --env ENV ...
+  valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop rollout')
+  valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop experiment')
+  valueloop dora [--service S] [--team T] [--since 30d] [--bucket day|week|month]
+  valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
+  valueloop delivery source|service|deliveries|loop ... (webhooks, catalog, loop figures; see docs/delivery.md)
 
 Client commands talk to a server: --server URL (or VALUELOOP_SERVER, default
 http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print

@@ -25,6 +25,7 @@ type serveConfig struct {
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
 	LogLevel   slog.Level
+	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 }
@@ -55,6 +56,7 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into empty environments")
 	var files flagFiles
 	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
+	cfg.Rollouts.register(e, fs)
 	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,6 +68,9 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		return usageErrorf("--database: want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
 	}
 	cfg.FlagFiles = files
+	if err := cfg.Rollouts.check(); err != nil {
+		return err
+	}
 	cfg.AdminToken = e.getenv("VALUELOOP_ADMIN_TOKEN")
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageErrorf("--log-level: %v", err)
@@ -126,6 +131,30 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	defer closeEvents()
 	srv.Events = events
+	// Experiments (hypotheses and results) need a store that keeps
+	// hypotheses; the demo experiment's events go through the pipeline.
+	if xs, ok := db.(httpapi.ExperimentStore); ok {
+		srv.Experiments = xs
+	}
+	if ds, ok := db.(demo.ExperimentStore); ok && cfg.Demo {
+		if err := loadDemoExperiment(ctx, ds, events.Pipeline, logger); err != nil {
+			return err
+		}
+	}
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRollouts()
+	if rollouts != nil {
+		srv.Rollouts = rollouts
+	}
+	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
+	if err != nil {
+		return err
+	}
+	defer closeDelivery()
+	srv.Delivery = deliveries
 	if err := srv.Open(); err != nil {
 		return err
 	}
