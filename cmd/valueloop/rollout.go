@@ -1,0 +1,536 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/webhook"
+)
+
+const rolloutUsage = `valueloop rollout: progressive rollouts with guardrails.
+
+  rollout start    FLAG --env ENV -f PLAN.json|-
+  rollout start    FLAG --env ENV --variant V --baseline B --steps 5%:1h,25%:1h,50%:1h:1000,100%
+                   [--guardrail METRIC[:lower|higher][:TOLERANCE] ...] [--on-breach rollback|pause]
+                   [--alpha 0.05] [--min-sample 100] [--reason TEXT]
+  rollout status   FLAG --env ENV
+  rollout list     --env ENV [--flag KEY] [--active]
+  rollout pause    FLAG --env ENV [--reason TEXT]
+  rollout resume   FLAG --env ENV [--reason TEXT]
+  rollout advance  FLAG --env ENV [--reason TEXT]
+  rollout rollback FLAG --env ENV [--reason TEXT]
+
+A step is PERCENT:MIN_DURATION[:MIN_USERS] (5%:1h, 25%:2d:5000, 100%). A
+guardrail's tolerance is the relative change for the worse it accepts: 2%
+(or 0.02) lets an error rate rise from 10% to 10.2%; its direction defaults
+to the metric's. See docs/rollouts.md.
+`
+
+// rolloutConfig is what serve needs for rollouts.
+type rolloutConfig struct {
+	Webhooks      rolloutList // generic signed JSON
+	SlackWebhooks rolloutList
+	WebhookSecret string // secret; never printed
+	Interval      time.Duration
+}
+
+// register adds serve's rollout flags to fs.
+func (c *rolloutConfig) register(e *cliEnv, fs *flag.FlagSet) {
+	fs.Var(&c.Webhooks, "webhook", "URL that receives rollout events as JSON signed with VALUELOOP_WEBHOOK_SECRET (repeatable)")
+	fs.Var(&c.SlackWebhooks, "slack-webhook", "Slack-compatible incoming-webhook URL that receives rollout events (repeatable)")
+	fs.DurationVar(&c.Interval, "rollout-interval", 10*time.Second, "how often the rollout engine checks rollouts")
+	c.WebhookSecret = e.getenv("VALUELOOP_WEBHOOK_SECRET")
+}
+
+// check validates the flags after parsing.
+func (c *rolloutConfig) check() error {
+	if c.Interval <= 0 {
+		return usageErrorf("--rollout-interval must be positive, e.g. 10s")
+	}
+	for _, t := range c.targets() {
+		if err := t.Check(); err != nil {
+			if t.Format == webhook.Generic && t.Secret == "" {
+				return usageErrorf("--webhook %s: set VALUELOOP_WEBHOOK_SECRET to the secret its deliveries are signed with", t.URL)
+			}
+			return usageErrorf("%v", err)
+		}
+	}
+	return nil
+}
+
+func (c *rolloutConfig) targets() []webhook.Target {
+	var ts []webhook.Target
+	for _, u := range c.Webhooks {
+		ts = append(ts, webhook.Target{URL: u, Format: webhook.Generic, Secret: c.WebhookSecret})
+	}
+	for _, u := range c.SlackWebhooks {
+		ts = append(ts, webhook.Target{URL: u, Format: webhook.Slack})
+	}
+	return ts
+}
+
+// rolloutList collects a repeatable flag.
+type rolloutList []string
+
+func (l *rolloutList) String() string { return strings.Join(*l, ",") }
+func (l *rolloutList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// rolloutStore is what the engine needs of the store.
+type rolloutStore interface {
+	rollout.Store
+	rollout.Data
+	demo.RolloutStore
+}
+
+// openRollouts starts the rollout engine (under leader, so that one node
+// of several drives rollouts) and its webhooks, and for --demo puts the
+// demo's rollout under way. It returns a nil engine when the store keeps
+// no rollouts.
+func openRollouts(ctx context.Context, cfg serveConfig, db any, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, logger *slog.Logger) (*rollout.Engine, func(), error) {
+	rs, ok := db.(rolloutStore)
+	if !ok {
+		logger.Warn("rollouts are not available with this store")
+		return nil, func() {}, nil
+	}
+	eng := rollout.NewEngine(rs, svc, rs, logger)
+	eng.Interval = cfg.Rollouts.Interval
+	eng.Leader = leader
+	var hooks *webhook.Sender
+	if targets := cfg.Rollouts.targets(); len(targets) > 0 {
+		hooks = webhook.NewSender(targets, logger)
+		if err := hooks.Open(); err != nil {
+			return nil, nil, err
+		}
+		eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
+			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
+		})
+	}
+	closeAll := func() {
+		eng.Close()
+		if hooks != nil {
+			hooks.Close()
+		}
+	}
+	if cfg.Demo {
+		n, err := demo.LoadRollout(ctx, rs, eng, pipe, func() *flags.Live { return svc.Live("production") }, "production", time.Now())
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("demo rollout: %w", err)
+		}
+		if n > 0 {
+			logger.Info("demo rollout under way", "flag", demo.RolloutFlag, "events", n)
+		}
+	}
+	if err := eng.Open(); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return eng, closeAll, nil
+}
+
+func runRollout(ctx context.Context, e *cliEnv, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("rollout: want a subcommand\n\n%s", rolloutUsage)
+	}
+	sub := args[0]
+	fs := newFlagSet(e, "rollout "+sub)
+	cf := addClientFlags(e, fs)
+	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+	reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
+	var (
+		file, variant, baseline, steps, onBreach *string
+		alpha                                    *float64
+		minSample                                *int64
+		guardrails                               rolloutList
+		flagKey                                  *string
+		active                                   *bool
+	)
+	switch sub {
+	case "start":
+		file = fs.String("f", "", "plan file (JSON; - for standard input) instead of the flags below")
+		variant = fs.String("variant", "", "the variant being released")
+		baseline = fs.String("baseline", "", "the variant it replaces")
+		steps = fs.String("steps", "", "comma-separated PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%:1h,25%:1h,100%")
+		fs.Var(&guardrails, "guardrail", "METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2% (repeatable)")
+		onBreach = fs.String("on-breach", "rollback", "rollback or pause")
+		alpha = fs.Float64("alpha", 0, "chance of a false alarm over the whole rollout (default 0.05)")
+		minSample = fs.Int64("min-sample", 0, "users each variant needs before a guardrail is judged (default 100)")
+	case "list":
+		flagKey = fs.String("flag", "", "only rollouts of this flag")
+		active = fs.Bool("active", false, "only running and paused rollouts")
+	case "status", "pause", "resume", "advance", "rollback":
+	default:
+		return usageErrorf("rollout: unknown subcommand %q\n\n%s", sub, rolloutUsage)
+	}
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if *env == "" {
+		return usageErrorf("rollout %s: --env is required (or set VALUELOOP_ENV)", sub)
+	}
+	key := ""
+	if sub != "list" {
+		if len(pos) != 1 {
+			return usageErrorf("rollout %s: want one flag key, e.g. 'valueloop rollout %s checkout-flow --env %s'", sub, sub, *env)
+		}
+		key = pos[0]
+	} else if len(pos) > 0 {
+		return usageErrorf("rollout list takes no arguments; filter with --flag KEY")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var st *rollout.Status
+	switch sub {
+	case "list":
+		list, err := c.Rollouts(ctx, *env, *flagKey, *active, 0)
+		if err != nil {
+			return err
+		}
+		if cf.output == "json" {
+			return writeJSONOut(e, list)
+		}
+		return writeRolloutList(e.stdout, list)
+	case "start":
+		plan, err := rolloutPlan(e, key, *file, *variant, *baseline, *steps, guardrails, *onBreach, *alpha, *minSample)
+		if err != nil {
+			return err
+		}
+		if st, err = c.StartRollout(ctx, *env, plan, *reason); err != nil {
+			return err
+		}
+	case "status":
+		if st, err = c.RolloutStatus(ctx, *env, key); err != nil {
+			return err
+		}
+	default:
+		if st, err = c.RolloutAction(ctx, *env, key, rollout.Kind(sub), *reason); err != nil {
+			return err
+		}
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, st)
+	}
+	writeRolloutStatus(e.stdout, st)
+	return nil
+}
+
+// rolloutPlan builds the plan from a file or from the command line.
+func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrails []string, onBreach string, alpha float64, minSample int64) (rollout.Plan, error) {
+	var p rollout.Plan
+	if file != "" {
+		data, err := readInput(e, file)
+		if err != nil {
+			return p, err
+		}
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return p, usageErrorf("rollout start: %s is not a rollout plan: %v", file, err)
+		}
+		if p.Flag == "" {
+			p.Flag = key
+		} else if p.Flag != key {
+			return p, usageErrorf("rollout start: the plan in %s is for flag %q, not %q", file, p.Flag, key)
+		}
+		return p, nil
+	}
+	if variant == "" || baseline == "" || steps == "" {
+		return p, usageErrorf("rollout start: want -f PLAN.json, or --variant, --baseline and --steps (e.g. --steps 5%%:1h,25%%:1h,100%%)")
+	}
+	p = rollout.Plan{Flag: key, Variant: variant, Baseline: baseline, OnBreach: rollout.OnBreach(onBreach), Alpha: alpha, MinSample: minSample}
+	for _, s := range strings.Split(steps, ",") {
+		step, err := parseStep(strings.TrimSpace(s))
+		if err != nil {
+			return p, usageErrorf("rollout start: --steps: %v", err)
+		}
+		p.Steps = append(p.Steps, step)
+	}
+	for _, g := range guardrails {
+		gr, err := parseGuardrail(g)
+		if err != nil {
+			return p, usageErrorf("rollout start: --guardrail %s: %v", g, err)
+		}
+		p.Guardrails = append(p.Guardrails, gr)
+	}
+	return p, nil
+}
+
+// parseStep reads PERCENT[:MIN_DURATION[:MIN_USERS]].
+func parseStep(s string) (rollout.Step, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 || parts[0] == "" {
+		return rollout.Step{}, fmt.Errorf("%q: want PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%%:1h", s)
+	}
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(parts[0], "%"), 64)
+	if err != nil {
+		return rollout.Step{}, fmt.Errorf("%q: %q is not a percentage", s, parts[0])
+	}
+	step := rollout.Step{Percent: pct}
+	if len(parts) > 1 {
+		if step.MinDuration, err = rollout.ParseDuration(parts[1]); err != nil {
+			return step, fmt.Errorf("%q: %v", s, err)
+		}
+	}
+	if len(parts) > 2 {
+		if step.MinUsers, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
+			return step, fmt.Errorf("%q: minimum users %q is not a whole number", s, parts[2])
+		}
+	}
+	return step, nil
+}
+
+// parseGuardrail reads METRIC[:lower|higher][:TOLERANCE].
+func parseGuardrail(s string) (rollout.Guardrail, error) {
+	parts := strings.Split(s, ":")
+	g := rollout.Guardrail{Metric: parts[0]}
+	if g.Metric == "" || len(parts) > 3 {
+		return g, fmt.Errorf("want METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2%%")
+	}
+	for _, p := range parts[1:] {
+		switch p {
+		case "lower", "higher":
+			g.Direction = ingest.Direction(p)
+			continue
+		}
+		tol, pct := strings.CutSuffix(p, "%")
+		v, err := strconv.ParseFloat(tol, 64)
+		if err != nil {
+			return g, fmt.Errorf("%q is neither a direction (lower, higher) nor a tolerance such as 2%% or 0.02", p)
+		}
+		if pct {
+			v /= 100
+		}
+		g.Tolerance = v
+	}
+	return g, nil
+}
+
+func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED\tBY")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s%%\t%s → %s\t%s\t%s\n", r.ID, r.Plan.Flag, r.State, r.Step+1, len(r.Plan.Steps),
+			roPct(r.Percent), r.Plan.Baseline, r.Plan.Variant, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+	}
+	return tw.Flush()
+}
+
+// writeRolloutStatus draws a rollout for people: its progress along the
+// steps, the users per variant, each guardrail's interval against its
+// tolerance, and the history.
+func writeRolloutStatus(w io.Writer, st *rollout.Status) {
+	r := st.Rollout
+	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
+	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+	if r.Reason != "" {
+		fmt.Fprintf(w, "reason: %s\n", r.Reason)
+	}
+	fmt.Fprintln(w)
+	live := ""
+	if st.LivePercent != nil && *st.LivePercent != r.Percent {
+		live = fmt.Sprintf("  (the flag serves %s%%!)", roPct(*st.LivePercent))
+	}
+	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", progressBar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
+	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
+	if st.Waiting != "" {
+		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
+	}
+	variants := make([]string, 0, len(st.Users))
+	for v := range st.Users {
+		variants = append(variants, v)
+	}
+	sort.Strings(variants)
+	var users []string
+	for _, v := range variants {
+		users = append(users, fmt.Sprintf("%s %s", v, roGroup(st.Users[v])))
+	}
+	if len(users) == 0 {
+		users = []string{"none exposed yet"}
+	}
+	fmt.Fprintf(w, "  users     %s\n", strings.Join(users, " · "))
+
+	if len(st.Guardrails) > 0 {
+		fmt.Fprintln(w)
+		lo, hi := guardrailAxis(st.Guardrails)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL\t%s\tSTATUS\n", axisLabel(lo, hi, guardWidth))
+		for _, g := range st.Guardrails {
+			limit := "+" + roPct(100*g.Tolerance) + "%"
+			if g.Direction == ingest.HigherIsBetter {
+				limit = "-" + roPct(100*g.Tolerance) + "%"
+			}
+			change, iv, chart := "-", "-", strings.Repeat(" ", guardWidth)
+			if g.Status != rollout.GuardrailNotEnoughData {
+				change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, guardWidth)
+			}
+			status := strings.ReplaceAll(g.Status, "_", " ")
+			if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
+				status += ": " + g.Reason
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chart, status)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "  (relative change of %s vs %s, ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit)\n",
+			r.Plan.Variant, r.Plan.Baseline)
+	}
+	if len(st.History) > 0 {
+		fmt.Fprintln(w, "\nHISTORY")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, ev := range st.History {
+			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.Local().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
+		}
+		tw.Flush()
+	}
+}
+
+const guardWidth = 31
+
+// progressBar draws percent of width cells, in eighths.
+func progressBar(percent float64, width int) string {
+	eighths := int(math.Round(percent / 100 * float64(width*8)))
+	full, part := eighths/8, eighths%8
+	var b strings.Builder
+	b.WriteString(strings.Repeat("█", full))
+	if part > 0 {
+		b.WriteRune([]rune("▏▎▍▌▋▊▉")[part-1])
+		full++
+	}
+	b.WriteString(strings.Repeat("·", max(0, width-full)))
+	return "[" + b.String() + "]"
+}
+
+// stepLine lists the steps with the ones done ticked and the current one
+// marked.
+func stepLine(r rollout.Rollout) string {
+	parts := make([]string, len(r.Plan.Steps))
+	for i, s := range r.Plan.Steps {
+		mark := ""
+		switch {
+		case r.State == rollout.RolledBack && i == r.Step:
+			mark = "✗"
+		case i < r.Step || i == r.Step && r.State == rollout.Completed:
+			mark = "✓"
+		case i == r.Step:
+			mark = "●"
+		}
+		p := mark + roPct(s.Percent) + "%"
+		if s.MinDuration > 0 {
+			p += " " + s.MinDuration.String()
+		}
+		if s.MinUsers > 0 {
+			p += " ≥" + roGroup(s.MinUsers) + " users"
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, " → ")
+}
+
+// guardrailAxis is the range of relative change the guardrail charts
+// share: every interval, zero and every tolerance, within ±100%.
+func guardrailAxis(gs []rollout.GuardrailResult) (lo, hi float64) {
+	for _, g := range gs {
+		lo, hi = math.Min(lo, -g.Tolerance), math.Max(hi, g.Tolerance)
+		if g.Status == rollout.GuardrailNotEnoughData {
+			continue
+		}
+		if !g.Interval.LowerUnbounded {
+			lo = math.Min(lo, g.Interval.Lower)
+		}
+		if !g.Interval.UpperUnbounded {
+			hi = math.Max(hi, g.Interval.Upper)
+		}
+	}
+	span := math.Max(hi-lo, 0.02)
+	lo, hi = math.Max(-1, lo-span*0.05), math.Min(1, hi+span*0.05)
+	return lo, hi
+}
+
+func axisLabel(lo, hi float64, width int) string {
+	l, r := roSigned(lo), roSigned(hi)
+	if len(l)+len(r)+1 > width {
+		return strings.Repeat(" ", width)
+	}
+	return l + strings.Repeat(" ", width-len(l)-len(r)) + r
+}
+
+// guardrailBar draws a guardrail's interval ├──●──┤ on the axis [lo, hi]
+// with │ at no change (┼ inside the interval) and ┃ at the tolerated
+// limit; ◄ or ► where the interval runs off the axis.
+func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
+	pos := func(x float64) int {
+		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
+		return max(0, min(width-1, p))
+	}
+	cells := []rune(strings.Repeat(" ", width))
+	limit := g.Tolerance
+	if g.Direction == ingest.HigherIsBetter {
+		limit = -limit
+	}
+	a, b := 0, width-1
+	if !g.Interval.LowerUnbounded {
+		a = pos(g.Interval.Lower)
+	}
+	if !g.Interval.UpperUnbounded {
+		b = pos(g.Interval.Upper)
+	}
+	for i := a; i <= b; i++ {
+		cells[i] = '─'
+	}
+	if z := pos(0); a <= z && z <= b {
+		cells[z] = '┼'
+	} else {
+		cells[z] = '│'
+	}
+	cells[a] = '├'
+	if g.Interval.LowerUnbounded || g.Interval.Lower < lo {
+		cells[a] = '◄'
+	}
+	cells[b] = '┤'
+	if g.Interval.UpperUnbounded || g.Interval.Upper > hi {
+		cells[b] = '►'
+	}
+	cells[pos(limit)] = '┃'
+	cells[pos(g.Change)] = '●'
+	return string(cells)
+}
+
+// roPct writes a percentage with up to two decimals.
+func roPct(p float64) string {
+	return strconv.FormatFloat(math.Round(p*100)/100, 'f', -1, 64)
+}
+
+func roSigned(x float64) string {
+	return fmt.Sprintf("%+.1f%%", 100*x)
+}
+
+func roGroup(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && c != '-' && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

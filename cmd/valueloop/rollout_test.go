@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/webhook"
+)
+
+// TestDemoRolloutUnderWay: serve --demo puts checkout-flow's 5% under a
+// real rollout plan, with figures to show.
+func TestDemoRolloutUnderWay(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, stdout, stderr := s.cli(t, s.Admin, "rollout", "status", "checkout-flow", "--env", "production")
+	if code != 0 {
+		t.Fatalf("rollout status: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "HISTORY", "demo: release the one-page checkout"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = s.cli(t, s.Admin, "rollout", "status", "checkout-flow", "--env", "production", "--output", "json")
+	var st rollout.Status
+	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
+		t.Fatalf("status as JSON: exit %d, %v:\n%s", code, err, stdout)
+	}
+	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailOK {
+		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
+	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
+		t.Errorf("second start: exit %d, %q; want %d", code, stderr, exitConflict)
+	}
+	// A restart with --demo does not start another one.
+	s.Stop(t)
+	s = MustServe(t, s.DataDir, "--demo")
+	code, stdout, _ = s.cli(t, s.Admin, "rollout", "list", "--env", "production")
+	if code != 0 || strings.Count(stdout, "checkout-flow") != 1 {
+		t.Errorf("rollouts after a restart (exit %d):\n%s", code, stdout)
+	}
+}
+
+// TestRolloutCLI walks a rollout through the CLI against a server whose
+// engine ticks every 50ms: bad input, start, pause, resume, completion by
+// the engine announced to a Slack-compatible webhook, and a conflict.
+func TestRolloutCLI(t *testing.T) {
+	hooks := make(chan []byte, 32)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks <- b
+	}))
+	defer recv.Close()
+	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
+	def := filepath.Join(t.TempDir(), "greet.json")
+	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`), 0o600)
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("flags set: %d %s", code, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
+		t.Fatalf("metrics create: %d %s", code, stderr)
+	}
+	start := []string{"rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off"}
+	bad := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--steps", "50%:1h,10%"}, exitInvalid, "/steps/1/percent: steps must increase: 10% follows 50%"},
+		{[]string{"--steps", "10%,150%"}, exitInvalid, "/steps/1/percent: must be more than 0 and at most 100"},
+		{[]string{"--steps", "10%,100%", "--guardrail", "latency:2%"}, exitInvalid, `no metric "latency"`},
+		{[]string{"--steps", "10%:soon,100%"}, exitUsage, "invalid duration"},
+		{[]string{"--steps", "10%,100%", "--guardrail", "errors:up"}, exitUsage, "neither a direction"},
+	}
+	for _, b := range bad {
+		code, _, stderr := s.cli(t, s.Admin, append(append([]string{}, start...), b.args...)...)
+		if code != b.code || !strings.Contains(stderr, b.want) {
+			t.Errorf("start %v: exit %d, %q; want %d with %q", b.args, code, stderr, b.code, b.want)
+		}
+	}
+	code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "maybe", "--baseline", "off", "--steps", "10%")
+	if code != exitInvalid || !strings.Contains(stderr, `flag "greet" has no variant "maybe"`) {
+		t.Errorf("unknown variant: exit %d, %q", code, stderr)
+	}
+	if code, stdout, _ := s.cli(t, s.Admin, "rollout", "list", "--env", "production"); code != 0 || strings.Contains(stdout, "greet") {
+		t.Errorf("bad plans left a rollout behind (exit %d):\n%s", code, stdout)
+	}
+
+	// Held for an hour at 10% while we pause and resume it by hand.
+	code, stdout, stderr := s.cli(t, s.Admin, append(start, "--steps", "10%:1h,50%:1s,100%", "--guardrail", "errors:2%", "--reason", "try it")...)
+	if code != 0 || !strings.Contains(stdout, "running, step 1 of 3") || !strings.Contains(stdout, "[████····") {
+		t.Fatalf("start: exit %d %s\n%s", code, stderr, stdout)
+	}
+	code, stdout, _ = s.cli(t, s.Admin, "rollout", "pause", "greet", "--env", "production", "--reason", "lunch")
+	if code != 0 || !strings.Contains(stdout, "paused") || !strings.Contains(stdout, "reason: lunch") {
+		t.Errorf("pause: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "pause", "greet", "--env", "production"); code != exitConflict || !strings.Contains(stderr, "only a running rollout can be paused") {
+		t.Errorf("pause twice: exit %d %q", code, stderr)
+	}
+	if code, _, _ := s.cli(t, s.Admin, "rollout", "resume", "greet", "--env", "production"); code != 0 {
+		t.Errorf("resume: exit %d", code)
+	}
+	if code, _, _ := s.cli(t, s.Admin, "rollout", "advance", "greet", "--env", "production"); code != 0 {
+		t.Errorf("advance: exit %d", code)
+	}
+	// The engine does the rest: 50% for a second, then 100% and done.
+	deadline := time.Now().Add(20 * time.Second)
+	var st rollout.Status
+	for {
+		_, stdout, _ = s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
+		json.Unmarshal([]byte(stdout), &st)
+		if st.State == rollout.Completed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not completed within 20s: %+v\n%s", st.Rollout, s.Stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, stdout, _ = s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production")
+	for _, want := range []string{"completed, step 3 of 3", "100% on", "✓10% 1h → ✓50% 1s → ✓100%", "complete", "advance", "release-manager"} {
+		if want == "release-manager" {
+			want = "try it"
+		}
+		if !strings.Contains(stdout, want) {
+			t.Errorf("final status lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "rollback", "greet", "--env", "production"); code != exitConflict || !strings.Contains(stderr, "is completed") {
+		t.Errorf("rollback after completion: exit %d %q", code, stderr)
+	}
+	// Every transition reached the Slack-compatible webhook, the last one
+	// being the completion.
+	var texts []string
+	timeout := time.After(10 * time.Second)
+	for len(texts) == 0 || !strings.Contains(texts[len(texts)-1], "completed") {
+		select {
+		case b := <-hooks:
+			var p webhook.SlackPayload
+			if err := json.Unmarshal(b, &p); err != nil || len(p.Blocks) == 0 {
+				t.Fatalf("webhook body %s: %v", b, err)
+			}
+			texts = append(texts, p.Text)
+		case <-timeout:
+			t.Fatalf("webhooks so far: %q", texts)
+		}
+	}
+	if !strings.HasPrefix(texts[0], "Rollout 1 started: on of greet in production at 10%") || len(texts) != 6 {
+		t.Errorf("webhook texts: %q", texts)
+	}
+}
+
+func TestRolloutUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout"}, "want a subcommand"},
+		{[]string{"rollout", "status", "--env", "production"}, "want one flag key"},
+		{[]string{"rollout", "start", "x", "--env", "production"}, "--variant, --baseline and --steps"},
+		{[]string{"rollout", "jump", "x"}, "unknown subcommand"},
+		{[]string{"serve", "--webhook", "https://hooks.example.com/x"}, "VALUELOOP_WEBHOOK_SECRET"},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), c.args, strings.NewReader(""), &stdout, &stderr, envMap(nil))
+		if code != exitUsage || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d with %q", c.args, code, stderr.String(), exitUsage, c.want)
+		}
+	}
+}
+
+func TestParseStepAndGuardrail(t *testing.T) {
+	steps := []struct {
+		in   string
+		want rollout.Step
+	}{
+		{"5%:1h", rollout.Step{Percent: 5, MinDuration: rollout.Duration(time.Hour)}},
+		{"25:2d:5000", rollout.Step{Percent: 25, MinDuration: rollout.Duration(48 * time.Hour), MinUsers: 5000}},
+		{"100%", rollout.Step{Percent: 100}},
+		{"0.5%:30m", rollout.Step{Percent: 0.5, MinDuration: rollout.Duration(30 * time.Minute)}},
+	}
+	for _, c := range steps {
+		got, err := parseStep(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("parseStep(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, in := range []string{"", "five%", "5%:1h:many", "5:1h:2:3"} {
+		if _, err := parseStep(in); err == nil {
+			t.Errorf("parseStep(%q) accepted", in)
+		}
+	}
+	guards := []struct {
+		in   string
+		want rollout.Guardrail
+	}{
+		{"error-rate:2%", rollout.Guardrail{Metric: "error-rate", Tolerance: 0.02}},
+		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: ingest.HigherIsBetter, Tolerance: 0.01}},
+		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: ingest.LowerIsBetter}},
+	}
+	for _, c := range guards {
+		got, err := parseGuardrail(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("parseGuardrail(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestGuardrailBar(t *testing.T) {
+	cases := []struct {
+		name string
+		g    rollout.GuardrailResult
+		want string
+	}{
+		// Axis −10% … +10% over 21 cells: 1% a cell, zero in the middle.
+		{"holds", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: -0.01, Interval: stats.Interval{Lower: -0.05, Upper: 0.03}},
+			"     ├───●┼─┃┤       "},
+		{"breached", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: 0.06, Interval: stats.Interval{Lower: 0.03, Upper: 0.09}},
+			"          │ ┃├──●──┤ "},
+		{"higher is better, off the axis", rollout.GuardrailResult{Direction: ingest.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
+			"◄────┃────●───┤      "},
+	}
+	for _, c := range cases {
+		if got := guardrailBar(c.g, -0.10, 0.10, 21); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+	if got := progressBar(25, 8); got != "[██······]" {
+		t.Errorf("progressBar(25%%) = %q", got)
+	}
+	if got := progressBar(5, 10); got != "[▌·········]" {
+		t.Errorf("progressBar(5%%) = %q", got)
+	}
+}
