@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"io"
+	"math/bits"
+	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -23,10 +26,16 @@ import (
 // eventServer starts a server with the event routes, environments
 // "production" and "staging", and returns its URL and an evaluate token
 // for production.
-func eventServer(t *testing.T) (url, evalToken string) {
+func eventServer(t testing.TB) (url, evalToken string) {
+	url, evalToken, _ = eventServerDB(t)
+	return url, evalToken
+}
+
+// eventServerDB is eventServer that also returns its store.
+func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "events.db"))
+	db = sqlite.NewDB(filepath.Join(t.TempDir(), "events.db"))
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +73,7 @@ func eventServer(t *testing.T) (url, evalToken string) {
 		srv.Close(ctx)
 		p.Close()
 	})
-	return srv.URL(), eval
+	return srv.URL(), eval, db
 }
 
 func sendEvents(t *testing.T, url, token, ctype, encoding string, body []byte, header ...string) (int, string) {
@@ -197,4 +206,106 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("metrics with an evaluate token: %d, want 403", resp.StatusCode)
 	}
+}
+
+// BenchmarkAggregatesOfOneFlag reads the aggregates of one flag of an
+// experiment with 1,000,000 users in 3 variants and 5 metrics through the
+// API: the store's rows, the exact sums turned into summaries, JSON. The
+// rows are built directly (ingesting a million users takes too long for the
+// suite); their cost does not depend on the number of users, only the sizes
+// of the numbers do, and these are those of a million users.
+func BenchmarkAggregatesOfOneFlag(b *testing.B) {
+	url, _, db := eventServerDB(b)
+	ctx := context.Background()
+	metrics := []ingest.Metric{
+		{Key: "converted", Kind: ingest.Conversion, Event: "purchase"},
+		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
+		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
+		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
+		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
+	}
+	for i := range metrics {
+		if err := metrics[i].Normalize(); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreateMetric(ctx, "production", &metrics[i], "t"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	aggs := []ingest.Aggregate{{Flag: "checkout", Sums: sumsOf(b, 1234, nil)}}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, v := range []string{"control", "treatment-a", "treatment-b"} {
+		const users = 1_000_000 / 3
+		aggs = append(aggs, ingest.Aggregate{Flag: "checkout", Variant: v, Sums: sumsOf(b, users, nil)})
+		for _, m := range metrics {
+			aggs = append(aggs, ingest.Aggregate{Flag: "checkout", Variant: v, Metric: m.Key, Sums: sumsOf(b, users, func() (x, y, c uint64) {
+				return r.Uint64N(200 * ingest.Scale), r.Uint64N(5 * ingest.Scale), r.Uint64N(150 * ingest.Scale)
+			})})
+		}
+	}
+	err := db.StateTx(ctx, func(tx ingest.StateTx) error {
+		return tx.ReplaceState("production", "bench", func(func(ingest.UserState) bool) {}, aggs)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func() []byte {
+		req, _ := http.NewRequest("GET", url+"/api/v1/environments/production/aggregates?flag=checkout", nil)
+		req.Header.Set("Authorization", "Bearer "+adminSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			b.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		return body
+	}
+	var out httpapi.AggregatesJSON
+	if err := json.Unmarshal(get(), &out); err != nil {
+		b.Fatal(err)
+	}
+	if len(out.Flags) != 1 || len(out.Flags[0].Variants) != 3 || len(out.Flags[0].Variants[0].Metrics) != 5 || out.Flags[0].Variants[0].Users != 333_333 {
+		b.Fatalf("aggregates: %+v", out)
+	}
+	for b.Loop() {
+		get()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/read")
+}
+
+// sumsOf returns the sums of n users whose values next draws (all zero
+// when nil), built as ingest stores them: N, then Σx, Σx², Σy, Σy², Σxy,
+// Σc, Σc², Σxc, Σyc as 192-bit little-endian integers.
+func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
+	var acc [9][3]uint64
+	add := func(i int, hi, lo uint64) {
+		var carry uint64
+		acc[i][0], carry = bits.Add64(acc[i][0], lo, 0)
+		acc[i][1], carry = bits.Add64(acc[i][1], hi, carry)
+		acc[i][2] += carry
+	}
+	for range n {
+		if next == nil {
+			break
+		}
+		x, y, c := next()
+		for i, p := range [9][2]uint64{{1, x}, {x, x}, {1, y}, {y, y}, {x, y}, {1, c}, {c, c}, {x, c}, {y, c}} {
+			hi, lo := bits.Mul64(p[0], p[1])
+			add(i, hi, lo)
+		}
+	}
+	buf := binary.LittleEndian.AppendUint64(nil, uint64(n))
+	for _, a := range acc {
+		for _, limb := range a {
+			buf = binary.LittleEndian.AppendUint64(buf, limb)
+		}
+	}
+	var s ingest.Sums
+	if err := s.UnmarshalBinary(buf); err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

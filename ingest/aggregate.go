@@ -20,25 +20,35 @@ type Sums struct {
 	x, xx, y, yy, xy, c, cc, xc, yc i192
 }
 
-// apply adds (sign 1) or removes (sign −1) one user's values.
+// apply adds (sign 1) or removes (sign −1) one user's values. Zero values
+// are common (no ratio denominator, no events before exposure) and skipped.
 func (s *Sums) apply(x, y, c int64, sign int) {
-	terms := [...]struct {
-		dst *i192
-		v   i192
-	}{
-		{&s.x, of64(x)}, {&s.xx, mul64(x, x)},
-		{&s.y, of64(y)}, {&s.yy, mul64(y, y)}, {&s.xy, mul64(x, y)},
-		{&s.c, of64(c)}, {&s.cc, mul64(c, c)}, {&s.xc, mul64(x, c)}, {&s.yc, mul64(y, c)},
-	}
+	op := (*i192).add
 	if sign > 0 {
 		s.N++
-		for _, t := range terms {
-			t.dst.add(t.v)
-		}
 	} else {
 		s.N--
-		for _, t := range terms {
-			t.dst.sub(t.v)
+		op = (*i192).sub
+	}
+	if x != 0 {
+		op(&s.x, of64(x))
+		op(&s.xx, mul64(x, x))
+	}
+	if y != 0 {
+		op(&s.y, of64(y))
+		op(&s.yy, mul64(y, y))
+		if x != 0 {
+			op(&s.xy, mul64(x, y))
+		}
+	}
+	if c != 0 {
+		op(&s.c, of64(c))
+		op(&s.cc, mul64(c, c))
+		if x != 0 {
+			op(&s.xc, mul64(x, c))
+		}
+		if y != 0 {
+			op(&s.yc, mul64(y, c))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valueloop/valueloop"
 )
@@ -86,6 +87,15 @@ type Batch struct {
 func Decode(data []byte, now time.Time, lim Limits) (*Batch, error) {
 	lim = lim.withDefaults()
 	d := decoder{lim: lim, now: now.UnixMilli(), b: &Batch{}}
+	// Ids and targeting keys are copied into one buffer per request: two
+	// allocations per event fewer. It never grows (the strings of a body are
+	// shorter than the body), so strings made from it stay valid.
+	d.arena = make([]byte, 0, len(data))
+	// Every event is an object: the braces bound their number.
+	if n := min(bytes.Count(data, []byte{'{'}), lim.MaxEvents); n > 0 {
+		d.b.Events = make([]Event, 0, n)
+		d.b.Index = make([]int, 0, n)
+	}
 	body := bytes.TrimLeft(data, " \t\r\n")
 	if len(body) == 0 {
 		return nil, valueloop.Errorf(valueloop.EINVALID, "request body is empty: send a JSON array of events or NDJSON")
@@ -104,9 +114,43 @@ func Decode(data []byte, now time.Time, lim Limits) (*Batch, error) {
 }
 
 type decoder struct {
-	lim Limits
-	now int64
-	b   *Batch
+	lim    Limits
+	now    int64
+	b      *Batch
+	arena  []byte            // see Decode
+	shared map[string]string // names, flags and variants: few, repeated
+}
+
+// str returns b as a string whose bytes live in the request's arena.
+func (d *decoder) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(d.arena)+len(b) > cap(d.arena) {
+		return string(b) // cannot happen: the arena holds the whole body
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[start], len(b))
+}
+
+// intern returns b as a string shared by every event of the request that
+// has the same one.
+func (d *decoder) intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := d.shared[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.shared == nil {
+		d.shared = map[string]string{}
+	}
+	if len(d.shared) < 256 {
+		d.shared[s] = s
+	}
+	return s
 }
 
 // add judges one event value (the raw bytes of one array element or line).
@@ -221,39 +265,38 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			field, reason = f, r
 		}
 	}
-	var typ, tm string
+	var typ, tm []byte
 	var hasTime bool
 	var value float64
 	err = p.object(func(key []byte) error {
-		k := string(key)
-		switch k {
+		switch string(key) {
 		case "type", "id", "flag", "variant", "name", "targetingKey", "time":
-			s, isNull, ok, err := p.stringOrNull()
+			b, isNull, ok, err := p.stringOrNull()
 			if err != nil {
 				return err
 			}
 			if !ok {
-				bad(k, "must be a string")
+				bad(string(key), "must be a string")
 				return nil
 			}
 			if isNull {
 				return nil
 			}
-			switch k {
+			switch string(key) {
 			case "type":
-				typ = s
+				typ = b
 			case "id":
-				ev.ID = s
+				ev.ID = d.str(b)
 			case "flag":
-				ev.Flag = s
+				ev.Flag = d.intern(b)
 			case "variant":
-				ev.Variant = s
+				ev.Variant = d.intern(b)
 			case "name":
-				ev.Name = s
+				ev.Name = d.intern(b)
 			case "targetingKey":
-				ev.TargetingKey = s
+				ev.TargetingKey = d.str(b)
 			case "time":
-				tm, hasTime = s, true
+				tm, hasTime = b, true
 			}
 		case "value":
 			start := p.i
@@ -290,6 +333,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			if _, err := p.value(0); err != nil {
 				return err
 			}
+			k := string(key)
 			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, name, value and attributes; put anything else in attributes)", k))
 		}
 		return nil
@@ -297,7 +341,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	if err != nil || reason != "" {
 		return ev, field, reason, err
 	}
-	switch typ {
+	switch string(typ) {
 	case "exposure":
 		ev.Type = Exposure
 	case "tracking":
@@ -308,11 +352,11 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		return ev, "type", fmt.Sprintf(`must be "exposure" or "tracking", not %q`, typ), nil
 	}
 	if hasTime {
-		t, perr := time.Parse(time.RFC3339Nano, tm)
-		if perr != nil {
+		ms, ok := parseTime(tm)
+		if !ok {
 			return ev, "time", fmt.Sprintf("must be an RFC 3339 time such as 2026-01-02T15:04:05.000Z, got %q", tm), nil
 		}
-		ev.Time, ev.TimeSet = t.UnixMilli(), true
+		ev.Time, ev.TimeSet = ms, true
 	} else {
 		ev.Time = d.now
 	}
@@ -324,6 +368,111 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		ev.Value = v
 	}
 	return ev, "", "", nil
+}
+
+// parseTime parses an RFC 3339 time to Unix milliseconds (truncating finer
+// digits, as time.Time.UnixMilli does). The usual form,
+// 2006-01-02T15:04:05[.fraction](Z|±hh:mm), is read directly; anything else
+// goes through time.Parse.
+func parseTime(b []byte) (int64, bool) {
+	if ms, ok := parseTimeFast(b); ok {
+		return ms, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+func parseTimeFast(b []byte) (int64, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return 0, false
+	}
+	i := 19
+	ms := 0
+	if b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if i-start < 3 {
+				ms = ms*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		n := i - start
+		if n == 0 || n > 9 {
+			return 0, false
+		}
+		for ; n < 3; n++ {
+			ms *= 10
+		}
+	}
+	offset := 0
+	switch {
+	case i == len(b)-1 && b[i] == 'Z':
+	case i == len(b)-6 && (b[i] == '+' || b[i] == '-') && b[i+3] == ':':
+		oh, om := num(i+1, 2), num(i+4, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, false
+		}
+		offset = (oh*60 + om) * 60
+		if b[i] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return secs*1000 + int64(ms), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	if y < 0 {
+		y -= 399 // era rounds down
+	}
+	era := y / 400
+	if y < 0 {
+		y += 399
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }
 
 // validate checks the rules that do not depend on JSON syntax.
@@ -500,15 +649,15 @@ func (p *parser) object(member func(key []byte) error) error {
 }
 
 // stringOrNull reads a string or null; ok is false (and the value skipped)
-// for anything else.
-func (p *parser) stringOrNull() (s string, isNull, ok bool, err error) {
+// for anything else. The bytes may alias the input.
+func (p *parser) stringOrNull() (s []byte, isNull, ok bool, err error) {
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '"' {
 		b, err := p.str()
-		return string(b), false, true, err
+		return b, false, true, err
 	}
 	kind, err := p.value(0)
-	return "", kind == 'n', kind == 'n', err
+	return nil, kind == 'n', kind == 'n', err
 }
 
 // str reads a string and returns its decoded bytes. Without escapes the
@@ -519,6 +668,10 @@ func (p *parser) str() ([]byte, error) {
 	ascii := true
 	for p.i < len(p.b) {
 		c := p.b[p.i]
+		if plain[c] {
+			p.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			s := p.b[start:p.i]
@@ -531,13 +684,21 @@ func (p *parser) str() ([]byte, error) {
 			return p.strSlow(start)
 		case c < 0x20:
 			return nil, p.errorf("control character in string")
-		case c >= 0x80:
-			ascii = false
 		}
+		ascii = false // c >= 0x80
 		p.i++
 	}
 	return nil, p.errorf("unterminated string")
 }
+
+// plain marks the bytes a string holds as they are: printable ASCII but the
+// quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (p *parser) strSlow(start int) ([]byte, error) {
 	out := append([]byte(nil), p.b[start:p.i]...)

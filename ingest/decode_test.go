@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,33 @@ func TestDedupKeyIsFNV1a(t *testing.T) {
 		ev := Event{ID: id, Time: 7, TimeSet: true}
 		if got, want := ev.Key(), (DedupKey{Time: 7, Hash: int64(h.Sum64())}); got != want {
 			t.Errorf("Key(%q) = %+v, want %+v (stored keys must not change)", id, got, want)
+		}
+	}
+}
+
+// TestParseTimeAgreesWithTimeParse compares the fast path with time.Parse
+// on usual, unusual and invalid times.
+func TestParseTimeAgreesWithTimeParse(t *testing.T) {
+	cases := []string{
+		"2026-05-20T10:11:12Z", "2026-05-20T10:11:12.1Z", "2026-05-20T10:11:12.123Z", "2026-05-20T10:11:12.123456789Z",
+		"2026-05-20T10:11:12.9999Z", "2024-02-29T23:59:59.999+01:00", "2023-02-29T00:00:00Z", "2026-12-31T23:59:59-12:30",
+		"1970-01-01T00:00:00Z", "1969-12-31T23:59:59.5Z", "2000-01-01T00:00:00+14:00", "2026-13-01T00:00:00Z",
+		"2026-04-31T00:00:00Z", "2026-05-20T24:00:00Z", "2026-05-20T10:60:00Z", "2026-05-20T10:11:60Z",
+		"2026-05-20T10:11:12", "2026-05-20 10:11:12Z", "2026-05-20T10:11:12.Z", "2026-05-20T10:11:12.1234567890Z",
+		"2026-05-20T10:11:12+0100", "2026-05-20T10:11:12+24:00", "2026-05-20t10:11:12z", "2026-5-20T10:11:12Z",
+		"yesterday", "", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2026-05-20T10:11:12.123ZZ",
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		tm := time.Unix(r.Int64N(5e9)-1e9, r.Int64N(1e9)).In(time.FixedZone("", (r.IntN(48)-24)*1800))
+		layout := []string{time.RFC3339, time.RFC3339Nano, "2006-01-02T15:04:05.000Z07:00"}[r.IntN(3)]
+		cases = append(cases, tm.Format(layout))
+	}
+	for _, c := range cases {
+		want, err := time.Parse(time.RFC3339Nano, c)
+		got, ok := parseTime([]byte(c))
+		if ok != (err == nil) || (ok && got != want.UnixMilli()) {
+			t.Errorf("parseTime(%q) = %d, %v; time.Parse: %d, %v", c, got, ok, want.UnixMilli(), err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
+	"unsafe"
 )
 
 // engine folds events into per-user state and the (flag, variant, metric)
@@ -247,8 +249,12 @@ func (e *engine) intern(b []byte) string {
 }
 
 // newUser returns an empty user, reusing one of an earlier group in store
-// mode.
+// mode. Keys of events may point into a request's buffer (see Decode): a
+// user kept beyond the group gets a copy.
 func (e *engine) newUser(key string) *user {
+	if e.persistent {
+		key = strings.Clone(key)
+	}
 	var u *user
 	if n := len(e.spare); n > 0 {
 		u = e.spare[n-1]
@@ -278,7 +284,11 @@ func (e *engine) touch(key string) *user {
 func (e *engine) touchBytes(key []byte) *user {
 	u := e.users[string(key)]
 	if u == nil {
-		u = e.newUser(string(key))
+		k := string(key)
+		if e.persistent {
+			k = unsafe.String(unsafe.SliceData(key), len(key)) // newUser copies it
+		}
+		u = e.newUser(k)
 	}
 	e.mark(u)
 	return u
@@ -354,6 +364,7 @@ func (e *engine) begin() {
 		return
 	}
 	for _, u := range e.users {
+		u.key = "" // keep no request buffer alive
 		e.spare = append(e.spare, u)
 	}
 	clear(e.users)

@@ -232,6 +232,8 @@ type events struct {
 	users map[int64]*envUsers
 	stmts map[string]*sql.Stmt
 	bytes int64 // held by all envUsers
+	// logLimit overrides userLogBytes (tests).
+	logLimit int64
 }
 
 // envUsers are the per-user states of one environment in memory, as of
@@ -289,14 +291,17 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, dirty bool) int3
 				i = int32(len(u.slots))
 				u.slots = append(u.slots, userSlot{})
 			}
+			// A copy: the key may point into a request's buffer.
+			k = strings.Clone(k)
 			u.index[k] = i
+			u.slots[i].key = k
 		}
 	}
 	x := &u.slots[i]
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
 	}
-	*x = userSlot{k, s, dirty}
+	x.state, x.dirty = s, dirty
 	ev.bytes += stateBytes(k, s)
 	return i
 }
@@ -840,7 +845,11 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 		}
 		slices.SortFunc(e.puts, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
 	}
-	if e.logBytes+int64(size) > userLogBytes {
+	limit := int64(userLogBytes)
+	if t.db.ev.logLimit > 0 {
+		limit = t.db.ev.logLimit
+	}
+	if e.logBytes+int64(size) > limit {
 		if err := t.compact(env, e, u); err != nil {
 			return err
 		}

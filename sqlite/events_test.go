@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -289,4 +291,156 @@ func BenchmarkPipeline(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestRestartReadsNoEvents stops a pipeline, removes the stored event
+// records behind the store's back, and continues with a new pipeline: the
+// sums of the old and new events stay exact, which they could not if the new
+// pipeline had rebuilt its per-user state from the (now missing) events.
+func TestRestartReadsNoEvents(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	metrics := benchMetrics(t)
+	for i := range metrics {
+		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	old := genEvents(r, 0, 2000, 150)
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(old); i += 100 {
+		if _, err := p.Ingest(ctx, "prod", old[i:i+100]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	var stored []ingest.Event
+	if err := db.Events(ctx, "prod", func(ev *ingest.Event) error { stored = append(stored, *ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`DELETE FROM event_log`); err != nil {
+		t.Fatal(err)
+	}
+	// New events, all later than the old ones.
+	p = openPipeline(t, db)
+	next := genEvents(r, 1_000_000, 2000, 150)
+	for i := 0; i < len(next); i += 100 {
+		if _, err := p.Ingest(ctx, "prod", next[i:i+100]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Events(ctx, "prod", func(ev *ingest.Event) error { stored = append(stored, *ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
+		for i := range stored {
+			if err := fn(&stored[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 4000 || !equalAggregates(got, want) {
+		t.Fatalf("%d events; aggregates after the restart differ from old + new events:\n got %v\nwant %v", len(stored), got, want)
+	}
+}
+
+// TestMigrationKeepsEventIDs opens a database of the first event schema
+// (ids in event_ids): the ids are still recognised, and the per-user state
+// is built from the stored events at first use.
+func TestMigrationKeepsEventIDs(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE migrations (name TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"0001_init.sql", "0002_events.sql"} {
+		buf, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(string(buf)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(`INSERT INTO migrations (name) VALUES (?)`, "migrations/"+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := genEvents(rand.New(rand.NewPCG(5, 6)), 0, 300, 40)
+	rec := ingest.EncodeLog(events)
+	if _, err := raw.Exec(`INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES ('prod', ?, ?, ?, ?)`, rec.MinTime, rec.MaxTime, rec.Count, rec.Data); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		k := ev.Key()
+		if _, err := tx.Exec(`INSERT INTO event_ids (environment, time, hash) VALUES ('prod', ?, ?)`, k.Time, k.Hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	metrics := benchMetrics(t)
+	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range metrics {
+		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := openPipeline(t, db)
+	fresh, err := p.Ingest(ctx, "prod", append(events[:10:10], genEvents(rand.New(rand.NewPCG(7, 8)), 1000, 10, 40)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[false false false false false false false false false false true true true true true true true true true true]"; fmt.Sprint(fresh) != want {
+		t.Errorf("fresh = %v, want the 10 old events recognised as duplicates and the 10 new ones stored", fresh)
+	}
+	got, err := db.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := recompute(t, db, "prod", metrics); !equalAggregates(got, want) {
+		t.Fatalf("aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
+	}
 }

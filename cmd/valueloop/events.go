@@ -311,6 +311,7 @@ func runLoad(ctx context.Context, e *cliEnv, fs *flag.FlagSet, cf *clientFlags, 
 	var sent, stored atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	serverCPU0, ownCPU0 := serverMetric(ctx, c, "process_cpu_seconds_total"), ownCPU()
 	start := time.Now()
 	stop := make(chan struct{})
 	go func() { // memory samples
@@ -350,7 +351,55 @@ func runLoad(ctx context.Context, e *cliEnv, fs *flag.FlagSet, cf *clientFlags, 
 	rate := float64(sent.Load()) / el.Seconds()
 	fmt.Fprintf(e.stdout, "sent %d events (%d stored) in %s: %.0f events/s over HTTP; %.2f× the encoding/json decode rate, %.2f× ingest.Decode; server RSS %s; %d cores\n",
 		sent.Load(), stored.Load(), el.Round(time.Millisecond), rate, rate/base[0], rate/base[1], serverRSS(ctx, c), runtime.NumCPU())
+	// CPU per event does not depend on what else runs on the machine, as
+	// the rate does: it is the figure to compare between runs.
+	perEvent := func(cpu0, cpu1 float64) string {
+		if cpu0 < 0 || cpu1 < 0 || sent.Load() == 0 {
+			return "?"
+		}
+		return fmt.Sprintf("%.2f µs", (cpu1-cpu0)/float64(sent.Load())*1e6)
+	}
+	fmt.Fprintf(e.stdout, "CPU per event: server %s, this load generator %s (GOMAXPROCS %d)\n",
+		perEvent(serverCPU0, serverMetric(ctx, c, "process_cpu_seconds_total")), perEvent(ownCPU0, ownCPU()), runtime.GOMAXPROCS(0))
 	return nil
+}
+
+// serverMetric reads an untyped value from /metrics; -1 when missing.
+func serverMetric(ctx context.Context, c *client.Client, name string) float64 {
+	var raw []byte
+	if err := c.Do(ctx, "GET", "/metrics", nil, &raw); err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// ownCPU returns the CPU seconds (user and system) this process used, from
+// /proc/self/stat; -1 where there is none.
+func ownCPU() float64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name (which may hold spaces) in parentheses:
+	// utime and stime are the 12th and 13th, in clock ticks (100 a second).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (ut + st) / 100
 }
 
 // serverRSS reads process_resident_memory_bytes from /metrics.
