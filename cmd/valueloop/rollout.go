@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
@@ -130,7 +131,12 @@ func openRollouts(ctx context.Context, cfg serveConfig, db any, svc *flags.Servi
 	}
 	if cfg.Demo {
 		n, err := demo.LoadRollout(ctx, rs, eng, pipe, func() *flags.Live { return svc.Live("production") }, "production", time.Now())
-		if err != nil {
+		switch {
+		case valueloop.ErrorCode(err) == valueloop.EINVALID:
+			// Someone changed the demo flag so that the plan no longer
+			// fits: their data wins, the demo rollout is skipped.
+			logger.Warn("demo rollout not started", "flag", demo.RolloutFlag, "err", valueloop.ErrorMessage(err))
+		case err != nil:
 			closeAll()
 			return nil, nil, fmt.Errorf("demo rollout: %w", err)
 		}
