@@ -68,7 +68,7 @@ func scanMetric(row pgx.Row) (*ingest.Metric, error) {
 
 // CreateMetric stores a new metric definition (already normalised) and sets
 // its times; ECONFLICT when the key exists, ENOTFOUND without the
-// environment. The environment's aggregates are marked to be rebuilt.
+// environment.
 func (db *DB) CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		now := db.now()
@@ -113,28 +113,28 @@ func (db *DB) DeleteMetric(ctx context.Context, env, key, actor string) error {
 	})
 }
 
-// metricsChanged raises the environment's metrics version (its aggregates
-// must be rebuilt with the new definitions) and tells the peers.
+// metricsChanged tells the peers. Their pipelines need nothing: the rebuild
+// that follows a change (see httpapi) records a new state version, which
+// makes every other pipeline read the definitions again.
 func (db *DB) metricsChanged(ctx context.Context, tx pgx.Tx, env string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO event_folds (environment, metrics_version) VALUES ($1, 1)
-		ON CONFLICT (environment) DO UPDATE SET metrics_version = event_folds.metrics_version + 1`, env); err != nil {
-		return fmt.Errorf("postgres: mark aggregates of %s for rebuild: %w", env, err)
-	}
 	return db.bump(ctx, tx, KindMetrics, env)
 }
 
 // Aggregates returns the stored figures of env, of one flag or of all with
-// flag "", ordered by flag, variant and metric. They reflect the events
-// folded so far by the Aggregator, which trails acknowledged events by the
-// time of one fold (milliseconds when it keeps up).
+// flag "", ordered by flag, variant and metric: they include every
+// acknowledged event, whichever node received it.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
-	q := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = $1`
+	return aggregates(ctx, db.pool, env, flag)
+}
+
+func aggregates(ctx context.Context, q querier, env, flag string) ([]ingest.Aggregate, error) {
+	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = $1`
 	args := []any{env}
 	if flag != "" {
-		q += ` AND flag = $2`
+		query += ` AND flag = $2`
 		args = append(args, flag)
 	}
-	rows, err := db.pool.Query(ctx, q+` ORDER BY flag, variant, metric`, args...)
+	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, metric`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
@@ -159,18 +159,18 @@ func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggreg
 // event with time ≥ since; all of them, in storage order, for since =
 // math.MinInt64.
 func (db *DB) ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error {
-	return scanLog(ctx, db.pool, env, since, math.MaxInt64, fn)
+	return scanLog(ctx, db.pool, env, since, fn)
 }
 
-// scanLog reads the records of env with seq ≤ upTo (all in seq order for
-// since = math.MinInt64, else those with max_time ≥ since).
-func scanLog(ctx context.Context, q querier, env string, since, upTo int64, fn func(data []byte) error) error {
+// scanLog reads the records of env: all in seq order for since =
+// math.MinInt64, else those with max_time ≥ since.
+func scanLog(ctx context.Context, q querier, env string, since int64, fn func(data []byte) error) error {
 	var rows pgx.Rows
 	var err error
 	if since == math.MinInt64 {
-		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 AND seq <= $2 ORDER BY seq`, env, upTo)
+		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 ORDER BY seq`, env)
 	} else {
-		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 AND seq <= $2 AND max_time >= $3`, env, upTo, since)
+		rows, err = q.Query(ctx, `SELECT data FROM event_log WHERE environment = $1 AND max_time >= $2`, env, since)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: scan events of %s: %w", env, err)
@@ -236,22 +236,4 @@ func replaceAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest
 		return fmt.Errorf("postgres: clear aggregates of %s: %w", env, err)
 	}
 	return putAggregates(ctx, tx, env, aggs)
-}
-
-// lockFold takes the row lock of env's fold state and returns it.
-func lockFold(ctx context.Context, tx pgx.Tx, env string) (foldState, error) {
-	var s foldState
-	err := tx.QueryRow(ctx, `INSERT INTO event_folds (environment) VALUES ($1)
-		ON CONFLICT (environment) DO UPDATE SET environment = excluded.environment
-		RETURNING seq, metrics_version, built_version`, env).Scan(&s.seq, &s.metrics, &s.built)
-	if err != nil {
-		return s, fmt.Errorf("postgres: lock fold state of %s: %w", env, err)
-	}
-	return s, nil
-}
-
-// foldState is how far the aggregates of an environment are folded (see the
-// event_folds table).
-type foldState struct {
-	seq, metrics, built int64
 }

@@ -4,192 +4,226 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"sync"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop/ingest"
 )
 
-// How events flow with several nodes
+// The store keeps the per-user state of event ingestion (ingest.StateStore),
+// so that every node's pipeline writes exact aggregates, whichever node
+// received the other events of the same users. What serialises them:
 //
-// Every node runs an ingest.Pipeline over IngestStore: it deduplicates
-// (event_ids, consistent across nodes), appends the events to the log and
-// acknowledges them once committed. Its per-user state sees only the events
-// this node received, so it does not write aggregates. One node, the leader
-// of the "aggregates" singleton work, runs the Aggregator: it reads the log
-// in seq order behind a cursor (event_folds.seq) and folds it, through an
-// ingest.Pipeline of its own, into the per-user state and the aggregates,
-// moving the cursor in the same transaction. Per environment, appends are
-// serialised by the event_heads row lock, so seq order is commit order and
-// the cursor never skips a record that commits late. The cursor moves by
-// compare-and-set: a second folder (a leader that lost its lock and does not
-// know yet) is detected and recomputes instead of counting twice.
+//   - the state version of an environment is read under an advisory lock,
+//     shared by ingest transactions and exclusive for a rebuild;
+//   - event ids are claimed under the environment's writer lock (below);
+//   - the transactions that change an environment's users hold its writer
+//     lock (an advisory lock) from reading the users to the end, so no two
+//     nodes update users of one environment at once, and one that waited
+//     reads the states the other committed (users.go);
+//   - the aggregate cells are row-locked in key order, their stored sums
+//     read, the transaction's changes added, and written back.
+//
+// Every transaction takes these locks in that order, in key order within
+// each, so two nodes never wait for each other in opposite orders.
 
-// IngestStore returns the ingest.Store through which this node's pipeline
-// stores events. Give each pipeline its own.
-func (db *DB) IngestStore() ingest.Store {
-	return &receiver{db: db, snap: map[string]int64{}, snapMetrics: map[string]int64{}}
+var (
+	_ ingest.Store      = (*DB)(nil)
+	_ ingest.StateStore = (*DB)(nil)
+)
+
+// Advisory lock classes of environments' event state: the state version
+// (shared by writers, exclusive for a rebuild) and the writers of users.
+const (
+	lockState   int32 = 0x564c0003
+	lockWriters int32 = 0x564c0004
+)
+
+// IngestTx runs fn in one write transaction (ingest.Store). With this store
+// the pipeline writes through StateTx.
+func (db *DB) IngestTx(ctx context.Context, fn func(ingest.Tx) error) error {
+	return db.eventTx(ctx, func(t *eventTx) error { return fn(t) })
 }
 
-// receiver is the ingest.Store of a node's own pipeline.
-type receiver struct {
-	db *DB
-
-	mu          sync.Mutex
-	snap        map[string]int64 // env → log head read with the metrics (recomputation bound)
-	snapMetrics map[string]int64 // env → metrics version read with them
+// StateTx runs fn in one write transaction (ingest.StateStore). It is not
+// retried: fn changes the caller's state.
+func (db *DB) StateTx(ctx context.Context, fn func(ingest.StateTx) error) error {
+	return db.eventTx(ctx, func(t *eventTx) error { return fn(t) })
 }
 
-// Metrics reads the metric definitions together with the log head and the
-// metrics version, in one snapshot: the recomputation that follows (two
-// ScanLog passes) reads the log up to that head, so both passes see the
-// same records, and a rebuild knows exactly what it folded.
-func (r *receiver) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
-	var ms []ingest.Metric
-	var head, mv int64
-	err := pgx.BeginTxFunc(ctx, r.db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		if ms, err = metrics(ctx, tx, env); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT COALESCE((SELECT seq FROM event_heads WHERE environment = $1), 0),
-			COALESCE((SELECT metrics_version FROM event_folds WHERE environment = $1), 0)`, env).Scan(&head, &mv); err != nil {
-			return fmt.Errorf("postgres: read log head of %s: %w", env, err)
-		}
-		return nil
+func (db *DB) eventTx(ctx context.Context, fn func(*eventTx) error) error {
+	t := &eventTx{db: db, ctx: ctx, locked: map[string]bool{}, writer: map[string]bool{}, userTx: map[string]*txUsers{}}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		t.tx = tx
+		return fn(t)
 	})
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.snap[env], r.snapMetrics[env] = head, mv
-	r.mu.Unlock()
-	return ms, nil
-}
-
-func (r *receiver) ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error {
-	upTo := int64(math.MaxInt64)
-	r.mu.Lock()
-	if h, ok := r.snap[env]; ok && since == math.MinInt64 {
-		upTo = h
-	}
-	r.mu.Unlock()
-	return scanLog(ctx, r.db.pool, env, since, upTo, fn)
-}
-
-func (r *receiver) IngestTx(ctx context.Context, fn func(ingest.Tx) error) error {
-	err := pgx.BeginFunc(ctx, r.db.pool, func(tx pgx.Tx) error {
-		return fn(&receiverTx{r: r, ctx: ctx, tx: tx, locked: map[string]bool{}})
-	})
+	t.finish(err == nil)
 	return domainError(err)
 }
 
-type receiverTx struct {
-	r      *receiver
+type eventTx struct {
+	db     *DB
 	ctx    context.Context
 	tx     pgx.Tx
-	locked map[string]bool
+	locked map[string]bool // environments whose state lock is held
+	writer map[string]bool // environments whose writer lock is held
+	userTx map[string]*txUsers
 }
 
-// lock takes env's log head row lock, first thing for each environment (the
-// pipeline visits environments in sorted order, so two nodes never wait for
-// each other in opposite orders).
-func (t *receiverTx) lock(env string) error {
-	if t.locked[env] {
-		return nil
+// StateVersion locks env's event state (shared, or exclusive for a rebuild)
+// and returns its version.
+func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
+	lock := `SELECT pg_advisory_xact_lock_shared($1, $2)`
+	if exclusive {
+		lock = `SELECT pg_advisory_xact_lock($1, $2)`
 	}
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_heads (environment) VALUES ($1)
-		ON CONFLICT (environment) DO UPDATE SET seq = event_heads.seq`, env); err != nil {
-		return fmt.Errorf("postgres: lock event log of %s: %w", env, err)
+	if _, err := t.tx.Exec(t.ctx, lock, lockState, t.db.lockKey("events:"+env)); err != nil {
+		return "", fmt.Errorf("postgres: lock event state of %s: %w", env, err)
 	}
 	t.locked[env] = true
-	return nil
+	var v string
+	err := t.tx.QueryRow(t.ctx, `SELECT version FROM event_state WHERE environment = $1`, env).Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("postgres: read event state of %s: %w", env, err)
+	}
+	return v, nil
 }
 
-func (t *receiverTx) Claim(env string, keys []ingest.DedupKey) ([]bool, error) {
-	if err := t.lock(env); err != nil {
+// Claim records the ids of events under env's writer lock: with no other
+// writer of env, a lookup of the stored keys and a plain INSERT of the new
+// ones cost far less than INSERT … ON CONFLICT, which must insert
+// speculatively.
+func (t *eventTx) Claim(env string, keys []ingest.DedupKey) ([]bool, error) {
+	if err := t.lockWriters(env); err != nil {
 		return nil, err
 	}
-	times := make([]int64, len(keys))
-	hashes := make([]int64, len(keys))
+	times := make([]int64, 0, len(keys))
+	hashes := make([]int64, 0, len(keys))
+	first := make(map[ingest.DedupKey]int, len(keys)) // key → index of its first occurrence
 	for i, k := range keys {
-		times[i], hashes[i] = k.Time, k.Hash
+		if _, ok := first[k]; !ok {
+			first[k] = i
+			times, hashes = append(times, k.Time), append(hashes, k.Hash)
+		}
 	}
-	rows, err := t.tx.Query(t.ctx, `INSERT INTO event_ids (environment, time, hash)
-		SELECT $1, t, h FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)
-		ON CONFLICT DO NOTHING RETURNING time, hash`, env, times, hashes)
+	rows, err := t.tx.Query(t.ctx, `SELECT e.time, e.hash FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)
+		JOIN event_ids e ON e.environment = $1 AND e.time = k.t AND e.hash = k.h`, env, times, hashes)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: claim event ids: %w", err)
+		return nil, fmt.Errorf("postgres: look up event ids: %w", err)
 	}
-	inserted := make(map[ingest.DedupKey]int, len(keys))
 	var k ingest.DedupKey
-	_, err = pgx.ForEachRow(rows, []any{&k.Time, &k.Hash}, func() error {
-		inserted[k]++
+	if _, err := pgx.ForEachRow(rows, []any{&k.Time, &k.Hash}, func() error {
+		delete(first, k) // stored before
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: claim event ids: %w", err)
+	}); err != nil {
+		return nil, fmt.Errorf("postgres: look up event ids: %w", err)
 	}
 	out := make([]bool, len(keys))
-	for i, k := range keys {
-		if inserted[k] > 0 {
-			out[i] = true
-			inserted[k] = 0 // repeats of a key within keys are duplicates
+	times, hashes = times[:0], hashes[:0]
+	for k, i := range first {
+		out[i] = true
+		times, hashes = append(times, k.Time), append(hashes, k.Hash)
+	}
+	if len(times) > 0 {
+		if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_ids (environment, time, hash) SELECT $1, t, h FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)`,
+			env, times, hashes); err != nil {
+			return nil, fmt.Errorf("postgres: claim event ids: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// ScanLog feeds this node's own per-user state, which writes no
-// aggregates; it reads what is committed.
-func (t *receiverTx) ScanLog(env string, since int64, fn func(data []byte) error) error {
-	return scanLog(t.ctx, t.tx, env, since, math.MaxInt64, fn)
+// lockWriters serialises the transactions that change env's users, across
+// nodes, until the transaction ends.
+func (t *eventTx) lockWriters(env string) error {
+	if t.writer[env] {
+		return nil
+	}
+	if _, err := t.tx.Exec(t.ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockWriters, t.db.lockKey("events:"+env)); err != nil {
+		return fmt.Errorf("postgres: lock the users of %s: %w", env, err)
+	}
+	t.writer[env] = true
+	return nil
 }
 
-func (t *receiverTx) Append(env string, rec ingest.LogRecord) error {
-	if err := t.lock(env); err != nil {
-		return err
-	}
-	var seq int64
-	if err := t.tx.QueryRow(t.ctx, `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq`,
-		env, rec.MinTime, rec.MaxTime, rec.Count, rec.Data).Scan(&seq); err != nil {
+func (t *eventTx) ScanLog(env string, since int64, fn func(data []byte) error) error {
+	return scanLog(t.ctx, t.tx, env, since, fn)
+}
+
+func (t *eventTx) Append(env string, rec ingest.LogRecord) error {
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES ($1, $2, $3, $4, $5)`,
+		env, rec.MinTime, rec.MaxTime, rec.Count, rec.Data); err != nil {
 		return fmt.Errorf("postgres: append events: %w", err)
 	}
-	if _, err := t.tx.Exec(t.ctx, `UPDATE event_heads SET seq = $2 WHERE environment = $1`, env, seq); err != nil {
-		return fmt.Errorf("postgres: move log head of %s: %w", env, err)
-	}
-	return t.r.db.notify(t.ctx, t.tx, KindEvents, env)
+	return nil
 }
 
-// PutAggregates writes nothing: the Aggregator folds the log into the
-// aggregates, from every node's events.
-func (t *receiverTx) PutAggregates(env string, aggs []ingest.Aggregate) error { return nil }
-
-// ReplaceAggregates stores a rebuild made by this node: the cells computed
-// from the log up to the head read with the metrics, and the fold cursor
-// moved to that head, so the Aggregator continues from exactly there.
-func (t *receiverTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
-	t.r.mu.Lock()
-	head, ok := t.r.snap[env]
-	mv := t.r.snapMetrics[env]
-	t.r.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("postgres: rebuild of %s without a recomputation", env)
+func cellOrder(a, b ingest.Aggregate) int {
+	if c := strings.Compare(a.Flag, b.Flag); c != 0 {
+		return c
 	}
-	if _, err := lockFold(t.ctx, t.tx, env); err != nil {
-		return err
+	if c := strings.Compare(a.Variant, b.Variant); c != 0 {
+		return c
 	}
-	if _, err := t.tx.Exec(t.ctx, `UPDATE event_folds SET seq = $2, built_version = $3 WHERE environment = $1`, env, head, mv); err != nil {
-		return fmt.Errorf("postgres: move fold cursor of %s: %w", env, err)
-	}
-	if err := replaceAggregates(t.ctx, t.tx, env, aggs); err != nil {
-		return err
-	}
-	return t.r.db.notify(t.ctx, t.tx, KindEvents, env)
+	return strings.Compare(a.Metric, b.Metric)
 }
 
-// errStale says the folder's state is not the one the fold cursor
-// describes: another node folded or rebuilt meanwhile.
-var errStale = errors.New("postgres: aggregation state is behind the stored one; recomputing")
+// AddAggregates locks the cells of deltas in key order, adds the deltas to
+// their stored sums and writes them back.
+func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	deltas = slices.SortedFunc(slices.Values(deltas), cellOrder)
+	flags := make([]string, len(deltas))
+	variants := make([]string, len(deltas))
+	metrics := make([]string, len(deltas))
+	for i, d := range deltas {
+		flags[i], variants[i], metrics[i] = d.Flag, d.Variant, d.Metric
+	}
+	zero, _ := (&ingest.Sums{}).MarshalBinary()
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums)
+		SELECT $1, f, v, m, 0, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS c(f, v, m)
+		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, zero); err != nil {
+		return fmt.Errorf("postgres: create aggregates of %s: %w", env, err)
+	}
+	rows, err := t.tx.Query(t.ctx, `SELECT a.flag, a.variant, a.metric, a.sums FROM event_aggregates a
+		JOIN unnest($2::text[], $3::text[], $4::text[]) AS c(f, v, m) ON a.flag = c.f AND a.variant = c.v AND a.metric = c.m
+		WHERE a.environment = $1 ORDER BY a.flag, a.variant, a.metric FOR UPDATE OF a`, env, flags, variants, metrics)
+	if err != nil {
+		return fmt.Errorf("postgres: lock aggregates of %s: %w", env, err)
+	}
+	stored := make(map[[3]string]ingest.Sums, len(deltas))
+	var f, v, m string
+	var buf []byte
+	if _, err := pgx.ForEachRow(rows, []any{&f, &v, &m, &buf}, func() error {
+		var s ingest.Sums
+		if err := s.UnmarshalBinary(buf); err != nil {
+			return fmt.Errorf("aggregate %s/%s/%s: %w", f, v, m, err)
+		}
+		stored[[3]string{f, v, m}] = s
+		return nil
+	}); err != nil {
+		return fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
+	}
+	for i := range deltas {
+		s := stored[[3]string{deltas[i].Flag, deltas[i].Variant, deltas[i].Metric}]
+		s.Add(deltas[i].Sums)
+		deltas[i].Sums = s
+	}
+	return putAggregates(t.ctx, t.tx, env, deltas)
+}
+
+func (t *eventTx) Aggregates(env string) ([]ingest.Aggregate, error) {
+	return aggregates(t.ctx, t.tx, env, "")
+}
+
+func (t *eventTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
+	return putAggregates(t.ctx, t.tx, env, slices.SortedFunc(slices.Values(aggs), cellOrder))
+}
+
+func (t *eventTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
+	return replaceAggregates(t.ctx, t.tx, env, aggs)
+}

@@ -59,6 +59,7 @@ type DB struct {
 	cfg     *pgxpool.Config
 	schema  string // current_schema(): namespaces locks and notifications
 	channel string
+	users   userCaches // per-user states of event ingestion (users.go)
 }
 
 // NewDB returns a store for the database at dsn.

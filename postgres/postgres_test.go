@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -13,19 +12,10 @@ import (
 )
 
 var (
-	_ storetest.Store      = (*postgres.DB)(nil)
-	_ storetest.EventStore = (*postgres.DB)(nil)
-	_ storetest.Ingester   = (*store)(nil)
+	_ storetest.Store           = (*postgres.DB)(nil)
+	_ storetest.EventStore      = (*postgres.DB)(nil)
+	_ storetest.HypothesisStore = (*postgres.DB)(nil)
 )
-
-// store is the PostgreSQL store with its aggregator: what a node runs.
-type store struct {
-	*postgres.DB
-	agg *postgres.Aggregator
-}
-
-// Settle folds every stored event into the aggregates.
-func (s *store) Settle(ctx context.Context) error { return s.agg.FoldAll(ctx) }
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock) storetest.Store {
@@ -33,9 +23,8 @@ func TestContract(t *testing.T) {
 	})
 }
 
-// MustOpen opens the store at dsn with an aggregator; both close when the
-// test ends.
-func MustOpen(tb testing.TB, dsn string, clock *storetest.Clock) *store {
+// MustOpen opens the store at dsn; it closes when the test ends.
+func MustOpen(tb testing.TB, dsn string, clock *storetest.Clock) *postgres.DB {
 	tb.Helper()
 	db := postgres.NewDB(dsn)
 	if clock != nil {
@@ -44,15 +33,8 @@ func MustOpen(tb testing.TB, dsn string, clock *storetest.Clock) *store {
 	if err := db.Open(); err != nil {
 		tb.Fatal(err)
 	}
-	agg := postgres.NewAggregator(db)
-	if err := agg.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		agg.Close()
-		db.Close()
-	})
-	return &store{DB: db, agg: agg}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
 
 // TestMigrationsConcurrentStart opens several stores on one empty schema at

@@ -13,11 +13,11 @@ import (
 )
 
 // EventStore is the event half of a store: metric definitions, the event
-// log and the aggregates. A store that implements it runs the event cases
-// of the contract; its ingestion pipeline writes to the store itself (an
-// ingest.Store) unless it is an Ingester.
+// log and the aggregates, written by an ingestion pipeline over the store
+// itself. A store that implements it runs the event cases of the contract.
 type EventStore interface {
 	Store
+	ingest.Store
 	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
 	Metric(ctx context.Context, env, key string) (*ingest.Metric, error)
 	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
@@ -25,15 +25,6 @@ type EventStore interface {
 	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
 	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
 	EventCount(ctx context.Context, env string) (int64, error)
-}
-
-// Ingester is an EventStore whose pipelines write through another
-// ingest.Store and whose aggregates may trail acknowledged events
-// (PostgreSQL, where one node folds the events of all).
-type Ingester interface {
-	IngestStore() ingest.Store
-	// Settle returns once the aggregates reflect every acknowledged event.
-	Settle(ctx context.Context) error
 }
 
 var eventCases = []struct {
@@ -58,25 +49,9 @@ func eventCase(fn func(t *testing.T, s EventStore)) func(t *testing.T, s Store, 
 	}
 }
 
-func ingestStore(s EventStore) ingest.Store {
-	if i, ok := s.(Ingester); ok {
-		return i.IngestStore()
-	}
-	return s.(ingest.Store)
-}
-
-func settle(t *testing.T, s EventStore) {
-	t.Helper()
-	if i, ok := s.(Ingester); ok {
-		if err := i.Settle(context.Background()); err != nil {
-			t.Fatalf("Settle: %v", err)
-		}
-	}
-}
-
 // OpenPipeline starts an ingestion pipeline on s, closed when the test ends.
 func OpenPipeline(t testing.TB, s EventStore) *ingest.Pipeline {
-	p := ingest.NewPipeline(ingestStore(s), nil)
+	p := ingest.NewPipeline(s, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +193,7 @@ func testPipelineAggregates(t *testing.T, s EventStore) {
 		}
 		return stored, dups
 	}
-	p := ingest.NewPipeline(ingestStore(s), nil)
+	p := ingest.NewPipeline(s, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +206,6 @@ func testPipelineAggregates(t *testing.T, s EventStore) {
 	if st, d := ingestAll(p, events[1500:]); st != 1000 || d != 500 {
 		t.Fatalf("second part: stored %d, duplicates %d; want 1000, 500", st, d)
 	}
-	settle(t, s)
 	got, err := s.Aggregates(ctx, "prod", "")
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +221,6 @@ func testPipelineAggregates(t *testing.T, s EventStore) {
 	if err != nil || res.Changed || res.Events != 3000 {
 		t.Errorf("Rebuild = %+v, %v; want 3000 events, unchanged", res, err)
 	}
-	settle(t, s)
 	if got, _ := s.Aggregates(ctx, "prod", "checkout"); !reflect.DeepEqual(got, want) {
 		t.Errorf("after rebuild: aggregates of checkout differ:\n got %v\nwant %v", got, want)
 	}
@@ -303,7 +276,6 @@ func testMetricChangeRebuild(t *testing.T, s EventStore) {
 	if _, err := p.Ingest(ctx, "prod", GenEvents(r, 1500, 500, 100)); err != nil {
 		t.Fatal(err)
 	}
-	settle(t, s)
 	got, err := s.Aggregates(ctx, "prod", "")
 	if err != nil {
 		t.Fatal(err)

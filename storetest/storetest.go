@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"PutFlag", testPutFlag},
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
 		{"Hypotheses", testHypotheses},
+		{"Rollouts", testRollouts},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,15 +33,15 @@ var (
 	_ store = (*postgres.DB)(nil)
 )
 
-// aggregatesWork names the singleton work that folds events into aggregates.
-const aggregatesWork = "aggregates"
+// singletonWork names the singleton work whose leadership /metrics shows
+// (rollout.LeaderName: the rollout engine's ticks).
+var singletonWork = []string{"rollouts"}
 
-// storage is the opened store and what comes with it: where this node's
-// ingestion pipeline writes, the singleton runner, and for PostgreSQL the
-// following of peers and the folding of everyone's events.
+// storage is the opened store and what comes with it: the singleton runner
+// and, for PostgreSQL, the following of peers.
 type storage struct {
 	store    store
-	ingest   ingest.Store
+	ingest   ingest.Store // where the ingestion pipeline writes
 	leader   cluster.Singleton
 	leading  func(name string) bool
 	describe string                          // for logs; never the password
@@ -51,10 +50,7 @@ type storage struct {
 	pg       *postgres.DB
 	listener *postgres.Listener
 	pgLeader *postgres.Leader
-	agg      *postgres.Aggregator
 	follower *cluster.Follower
-	stop     context.CancelFunc
-	done     chan struct{}
 }
 
 // isPostgresDSN tells a PostgreSQL connection string from a mistake.
@@ -78,7 +74,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("--database: %w", err)
 	}
-	st := &storage{store: db, ingest: db.IngestStore(), pg: db, describe: db.Describe(), ready: db.Ping}
+	st := &storage{store: db, ingest: db, pg: db, describe: db.Describe(), ready: db.Ping}
 	st.pgLeader = postgres.NewLeader(db)
 	if err := st.pgLeader.Open(); err != nil {
 		db.Close()
@@ -89,8 +85,8 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 }
 
 // follow starts, for PostgreSQL, what keeps this node in step with its
-// peers: the change listener feeding the follower of flags and tokens, and
-// the aggregation of events as singleton work. Nothing for SQLite.
+// peers: the change listener feeding the follower of flags and tokens.
+// Nothing for SQLite.
 func (st *storage) follow(svc *flags.Service, tokens *auth.Service, logger *slog.Logger) error {
 	if st.pg == nil {
 		return nil
@@ -99,38 +95,19 @@ func (st *storage) follow(svc *flags.Service, tokens *auth.Service, logger *slog
 	if err := st.listener.Open(); err != nil {
 		return err
 	}
-	st.agg = postgres.NewAggregator(st.pg)
-	if err := st.agg.Open(); err != nil {
-		return err
-	}
 	st.follower = &cluster.Follower{
 		Changes:  st.listener.Changes(),
 		Versions: st.pg.Versions,
 		Flags:    svc,
 		Tokens:   tokens,
 		Logger:   logger,
-		OnChange: func(ctx context.Context, c cluster.Change) {
-			switch c.Kind {
-			case cluster.KindEvents, cluster.KindMetrics, cluster.KindResync:
-				st.agg.Notify()
-			}
-		},
 	}
-	if err := st.follower.Open(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	st.stop, st.done = cancel, make(chan struct{})
-	go func() {
-		defer close(st.done)
-		st.leader.Run(ctx, aggregatesWork, st.agg.Run)
-	}()
-	return nil
+	return st.follower.Open()
 }
 
 // register adds the storage's gauges to the server's metrics.
 func (st *storage) register(reg *prometheus.Registry) {
-	for _, name := range []string{aggregatesWork} {
+	for _, name := range singletonWork {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "valueloop_singleton_leading",
 			Help:        "1 while this node does the named singleton work (always 1 with SQLite).",
@@ -144,18 +121,8 @@ func (st *storage) register(reg *prometheus.Registry) {
 	}
 }
 
-// Close stops following and folding, then closes the store.
+// Close stops following and leading, then closes the store.
 func (st *storage) Close() error {
-	if st.stop != nil {
-		st.stop()
-		select {
-		case <-st.done:
-		case <-time.After(15 * time.Second):
-		}
-	}
-	if st.agg != nil {
-		st.agg.Close()
-	}
 	if st.pgLeader != nil {
 		st.pgLeader.Close()
 	}

@@ -8,14 +8,15 @@ CREATE TABLE metrics (
 	PRIMARY KEY (environment, key)
 );
 
+-- The event tables compare their text keys bytewise (COLLATE "C"): that is
+-- what makes their large indexes fast whatever the database's collation.
+
 -- The raw events, one row per environment per ingest transaction, encoded by
--- package ingest (ingest.EncodeLog). Appends to one environment are
--- serialised by the row lock on event_heads, so within an environment seq
--- order is commit order: a reader that has seen seq s has seen every
--- smaller seq of that environment.
+-- package ingest (ingest.EncodeLog). min_time/max_time let a history scan
+-- skip records that cannot hold an event newer than a given time.
 CREATE TABLE event_log (
 	seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	environment TEXT NOT NULL,
+	environment TEXT COLLATE "C" NOT NULL,
 	min_time    BIGINT NOT NULL,
 	max_time    BIGINT NOT NULL,
 	count       INTEGER NOT NULL,
@@ -26,40 +27,55 @@ CREATE INDEX event_log_time ON event_log (environment, max_time);
 
 -- Identities of stored events that carry an id (see ingest.DedupKey).
 CREATE TABLE event_ids (
-	environment TEXT NOT NULL,
+	environment TEXT COLLATE "C" NOT NULL,
 	time        BIGINT NOT NULL,
 	hash        BIGINT NOT NULL,
 	PRIMARY KEY (environment, time, hash)
 );
 
--- The newest seq of each environment's log. Its row is locked by every
--- ingest transaction of the environment before anything else (claims
--- included), which serialises them across nodes in one consistent order.
-CREATE TABLE event_heads (
-	environment TEXT PRIMARY KEY,
-	seq         BIGINT NOT NULL DEFAULT 0
+-- Per environment, the per-user state of event ingestion (ingest.StateStore):
+-- its version (it names the metric definitions it was computed with), its
+-- generation (one more per transaction that changed users), the generation
+-- up to which the user log is compacted into event_users, and the size of
+-- the user log.
+CREATE TABLE event_state (
+	environment TEXT COLLATE "C" PRIMARY KEY,
+	version     TEXT NOT NULL DEFAULT '',
+	generation  BIGINT NOT NULL DEFAULT 0,
+	compacted   BIGINT NOT NULL DEFAULT 0,
+	log_bytes   BIGINT NOT NULL DEFAULT 0
+);
+
+-- The per-user state (ingest's encoding) of every user with events, as of
+-- the last compaction of the user log.
+CREATE TABLE event_users (
+	environment TEXT COLLATE "C" NOT NULL,
+	user_key    TEXT COLLATE "C" NOT NULL,
+	state       BYTEA NOT NULL,
+	PRIMARY KEY (environment, user_key)
+);
+
+-- The new states of the users each transaction changed, one row per
+-- transaction (its generation): appending one row is far cheaper than
+-- updating thousands of random rows of event_users. Nodes catch up with the
+-- rows of the others; compaction writes the latest states into event_users
+-- and deletes the rows.
+CREATE TABLE event_user_log (
+	environment TEXT COLLATE "C" NOT NULL,
+	generation  BIGINT NOT NULL,
+	data        BYTEA NOT NULL,
+	PRIMARY KEY (environment, generation)
 );
 
 -- Sufficient statistics per (flag, variant, metric), exact (ingest.Sums);
--- metric '' and variant '' hold user counts (see ingest.Aggregate).
+-- metric '' and variant '' hold user counts (see ingest.Aggregate). Writers
+-- add their changes under the row lock of each cell.
 CREATE TABLE event_aggregates (
-	environment TEXT NOT NULL,
-	flag        TEXT NOT NULL,
-	variant     TEXT NOT NULL,
-	metric      TEXT NOT NULL,
+	environment TEXT COLLATE "C" NOT NULL,
+	flag        TEXT COLLATE "C" NOT NULL,
+	variant     TEXT COLLATE "C" NOT NULL,
+	metric      TEXT COLLATE "C" NOT NULL,
 	n           BIGINT NOT NULL,
 	sums        BYTEA NOT NULL,
 	PRIMARY KEY (environment, flag, variant, metric)
-);
-
--- How far the aggregates of an environment are folded: they reflect exactly
--- the log records with seq <= seq, computed with the metric definitions of
--- built_version. metrics_version is raised by every change of the
--- environment's metric definitions; built_version <> metrics_version means
--- the aggregates must be rebuilt.
-CREATE TABLE event_folds (
-	environment     TEXT PRIMARY KEY,
-	seq             BIGINT NOT NULL DEFAULT 0,
-	metrics_version BIGINT NOT NULL DEFAULT 0,
-	built_version   BIGINT NOT NULL DEFAULT 0
 );

@@ -1,0 +1,139 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/flags"
+)
+
+func TestSoloRetriesUntilDone(t *testing.T) {
+	runs := 0
+	err := cluster.Solo{Pause: time.Millisecond}.Run(context.Background(), "work", func(ctx context.Context) error {
+		if runs++; runs < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if err != nil || runs != 3 {
+		t.Errorf("Run = %v after %d runs, want nil after 3 (two failures retried)", err, runs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (cluster.Solo{}).Run(ctx, "work", func(ctx context.Context) error { return ctx.Err() }); err != nil {
+		t.Errorf("Run after its context ended = %v, want nil", err)
+	}
+}
+
+// store is a hand-written fake of the stored versions and of the services
+// that reload from them.
+type store struct {
+	mu       sync.Mutex
+	stored   map[string]int64 // environment versions in the "database"
+	live     map[string]int64 // what the node has loaded
+	tokens   int64
+	loads    int
+	reloads  int
+	versions int
+}
+
+func (s *store) Versions(context.Context) (cluster.Versions, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.versions++
+	v := cluster.Versions{Environments: map[string]int64{}, Tokens: s.tokens}
+	for k, n := range s.stored {
+		v.Environments[k] = n
+	}
+	return v, nil
+}
+
+func (s *store) Load(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads++
+	for k, n := range s.stored {
+		s.live[k] = n
+	}
+	return nil
+}
+
+func (s *store) Live(env string) *flags.Live {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.live[env]
+	if !ok {
+		return nil
+	}
+	return &flags.Live{Version: n}
+}
+
+func (s *store) Reload(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reloads++
+	return nil
+}
+
+func (s *store) get(f func() int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%s: not within 10s", what)
+		}
+	}
+}
+
+func TestFollowerActsOnChanges(t *testing.T) {
+	s := &store{stored: map[string]int64{"prod": 1}, live: map[string]int64{"prod": 1}}
+	changes := make(chan cluster.Change, 64)
+	f := &cluster.Follower{Changes: changes, Versions: s.Versions, Interval: time.Hour, Flags: s, Tokens: s}
+	if err := f.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) == 1 })
+	if n := s.get(func() int { return s.loads }); n != 0 {
+		t.Errorf("up to date at start, yet flags were loaded %d times", n)
+	}
+
+	s.mu.Lock()
+	s.stored["prod"] = 2
+	s.mu.Unlock()
+	for range 10 {
+		changes <- cluster.Change{Kind: cluster.KindFlags, Env: "prod"}
+	}
+	changes <- cluster.Change{Kind: cluster.KindTokens}
+	waitFor(t, "flags and tokens reloaded", func() bool {
+		return s.Live("prod").Version == 2 && s.get(func() int { return s.reloads }) >= 1
+	})
+	if n := s.get(func() int { return s.loads }); n > 10 {
+		t.Errorf("ten notifications cost %d loads, want at most one per notification", n)
+	}
+}
+
+func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
+	s := &store{stored: map[string]int64{"prod": 1}, live: map[string]int64{"prod": 1}}
+	f := &cluster.Follower{Versions: s.Versions, Interval: 5 * time.Millisecond, Flags: s, Tokens: s}
+	if err := f.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) >= 1 })
+	s.mu.Lock()
+	s.stored["prod"], s.stored["dev"], s.tokens = 5, 1, 1
+	s.mu.Unlock()
+	waitFor(t, "a missed change of prod, a new environment and a token change", func() bool {
+		return s.Live("prod").Version == 5 && s.Live("dev") != nil && s.get(func() int { return s.reloads }) == 1
+	})
+}
