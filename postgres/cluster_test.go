@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/cluster"
@@ -29,6 +31,9 @@ func TestTwoNodesIngestSameUsers(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Schema(t)
 	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
+	// a compacts the user log often and keeps few users cached, so that b
+	// keeps finding its cache outdated by a compaction it did not make.
+	a.UserLogBytes, a.CachedUsers = 16<<10, 20
 	if err := a.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +92,35 @@ func TestTwoNodesIngestSameUsers(t *testing.T) {
 	}
 	if n, _ := a.EventCount(ctx, "prod"); n != int64(len(events)) {
 		t.Errorf("EventCount = %d, want %d", n, len(events))
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var gen, compacted int64
+	if err := conn.QueryRow(ctx, `SELECT generation, compacted FROM event_state WHERE environment = 'prod'`).Scan(&gen, &compacted); err != nil || compacted == 0 {
+		t.Errorf("user log: generation %d, compacted up to %d (%v); want compactions to have happened", gen, compacted, err)
+	}
+	// The compacted states plus the user log hold exactly the users with
+	// events: a rebuild from the log changes nothing.
+	res, err := pipes[1].Rebuild(ctx, "prod")
+	if err != nil || res.Changed || res.Events != int64(len(events)) {
+		t.Errorf("Rebuild = %+v, %v; want %d events, unchanged", res, err, len(events))
+	}
+	if got, _ := b.Aggregates(ctx, "prod", ""); !reflect.DeepEqual(got, want) {
+		t.Error("aggregates changed by the rebuild")
+	}
+	// More events after the rebuild, on both nodes, stay exact.
+	more := storetest.GenEvents(r, len(events), 1000, 150)
+	for i, p := range pipes {
+		if _, err := p.Ingest(ctx, "prod", more[i*500:(i+1)*500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = a.Aggregates(ctx, "prod", "")
+	if want := storetest.Recompute(t, a, "prod"); !reflect.DeepEqual(got, want) {
+		t.Error("after the rebuild: aggregates differ from the recomputation")
 	}
 }
 

@@ -53,7 +53,11 @@ type DB struct {
 	// ConnectTimeout bounds each connection attempt (default 5s), so that a
 	// wrong host fails fast.
 	ConnectTimeout time.Duration
-	Logger         *slog.Logger
+	// UserLogBytes and CachedUsers size the per-user state of event
+	// ingestion (see users.go); NewDB sets the defaults.
+	UserLogBytes int64
+	CachedUsers  int
+	Logger       *slog.Logger
 
 	pool    *pgxpool.Pool
 	cfg     *pgxpool.Config
@@ -64,7 +68,8 @@ type DB struct {
 
 // NewDB returns a store for the database at dsn.
 func NewDB(dsn string) *DB {
-	return &DB{DSN: dsn, Now: time.Now, ConnectTimeout: 5 * time.Second}
+	return &DB{DSN: dsn, Now: time.Now, ConnectTimeout: 5 * time.Second,
+		UserLogBytes: DefaultUserLogBytes, CachedUsers: DefaultCachedUsers}
 }
 
 // Open connects, checks that the database answers, and applies pending

@@ -21,13 +21,13 @@ import (
 // compaction it did not see); then a user in the cache has its latest state
 // there, and one not in it has it in event_users.
 const (
-	// compactBytes is the size of an environment's user log beyond which
-	// the writer that passes it compacts it: it bounds what a node starting
-	// or catching up after a compaction reads.
-	compactBytes = 32 << 20
-	// cachedUsers bounds the compacted states a node keeps per environment;
-	// beyond it they are dropped (read again when needed).
-	cachedUsers = 2 << 20
+	// DefaultUserLogBytes is the size of an environment's user log beyond
+	// which the writer that passes it compacts it: it bounds what a node
+	// starting or catching up after a compaction reads.
+	DefaultUserLogBytes = 32 << 20
+	// DefaultCachedUsers bounds the compacted states a node keeps per
+	// environment; beyond it they are dropped (read again when needed).
+	DefaultCachedUsers = 2 << 20
 )
 
 // userCache is this node's copy of an environment's user states.
@@ -166,7 +166,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 }
 
 // PutUsers appends the new states of users to the user log as the next
-// generation, and compacts the log when it has grown past compactBytes.
+// generation, and compacts the log when it has grown past UserLogBytes.
 func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(users) == 0 {
 		return nil
@@ -189,7 +189,7 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 		return fmt.Errorf("postgres: append user log of %s: %w", env, err)
 	}
 	logBytes := u.logBytes + int64(len(buf))
-	if logBytes > compactBytes {
+	if logBytes > t.db.UserLogBytes {
 		if err := t.compact(env, u); err != nil {
 			return err
 		}
@@ -269,9 +269,9 @@ func (t *eventTx) finish(committed bool) {
 				}
 			}
 			c.gen = u.next
-			if len(c.states) > cachedUsers+len(c.dirty) {
+			if limit := t.db.CachedUsers; len(c.states) > limit+len(c.dirty) {
 				for k := range c.states {
-					if len(c.states) <= cachedUsers*3/4+len(c.dirty) {
+					if len(c.states) <= limit*3/4+len(c.dirty) {
 						break
 					}
 					if _, ok := c.dirty[k]; !ok {
