@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/valueloop/valueloop/ingest"
 )
@@ -91,10 +92,11 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 	return v, nil
 }
 
-// Claim records the ids of events under env's writer lock: with no other
-// writer of env, a lookup of the stored keys and a plain INSERT of the new
-// ones cost far less than INSERT … ON CONFLICT, which must insert
-// speculatively.
+// Claim records the ids of events under env's writer lock. With no other
+// writer of env, the usual batch (no id stored before) is one plain INSERT,
+// in a savepoint; only when it hits a stored id does Claim look the ids up
+// and insert the new ones. Both cost far less than INSERT … ON CONFLICT,
+// which inserts speculatively.
 func (t *eventTx) Claim(env string, keys []ingest.DedupKey) ([]bool, error) {
 	if err := t.lockWriters(env); err != nil {
 		return nil, err
@@ -108,29 +110,49 @@ func (t *eventTx) Claim(env string, keys []ingest.DedupKey) ([]bool, error) {
 			times, hashes = append(times, k.Time), append(hashes, k.Hash)
 		}
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT e.time, e.hash FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)
-		JOIN event_ids e ON e.environment = $1 AND e.time = k.t AND e.hash = k.h`, env, times, hashes)
+	const insert = `INSERT INTO event_ids (environment, time, hash) SELECT $1, t, h FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)`
+	sp, err := t.tx.Begin(t.ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: look up event ids: %w", err)
+		return nil, fmt.Errorf("postgres: claim event ids: %w", err)
 	}
-	var k ingest.DedupKey
-	if _, err := pgx.ForEachRow(rows, []any{&k.Time, &k.Hash}, func() error {
-		delete(first, k) // stored before
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("postgres: look up event ids: %w", err)
-	}
-	out := make([]bool, len(keys))
-	times, hashes = times[:0], hashes[:0]
-	for k, i := range first {
-		out[i] = true
-		times, hashes = append(times, k.Time), append(hashes, k.Hash)
-	}
-	if len(times) > 0 {
-		if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_ids (environment, time, hash) SELECT $1, t, h FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)`,
-			env, times, hashes); err != nil {
+	_, err = sp.Exec(t.ctx, insert, env, times, hashes)
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		if err := sp.Commit(t.ctx); err != nil {
 			return nil, fmt.Errorf("postgres: claim event ids: %w", err)
 		}
+	case errors.As(err, &pe) && pe.Code == "23505":
+		if err := sp.Rollback(t.ctx); err != nil {
+			return nil, fmt.Errorf("postgres: claim event ids: %w", err)
+		}
+		rows, err := t.tx.Query(t.ctx, `SELECT e.time, e.hash FROM unnest($2::bigint[], $3::bigint[]) AS k(t, h)
+			JOIN event_ids e ON e.environment = $1 AND e.time = k.t AND e.hash = k.h`, env, times, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: look up event ids: %w", err)
+		}
+		var k ingest.DedupKey
+		if _, err := pgx.ForEachRow(rows, []any{&k.Time, &k.Hash}, func() error {
+			delete(first, k) // stored before
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("postgres: look up event ids: %w", err)
+		}
+		times, hashes = times[:0], hashes[:0]
+		for k := range first {
+			times, hashes = append(times, k.Time), append(hashes, k.Hash)
+		}
+		if len(times) > 0 {
+			if _, err := t.tx.Exec(t.ctx, insert, env, times, hashes); err != nil {
+				return nil, fmt.Errorf("postgres: claim event ids: %w", err)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("postgres: claim event ids: %w", err)
+	}
+	out := make([]bool, len(keys))
+	for _, i := range first {
+		out[i] = true
 	}
 	return out, nil
 }

@@ -33,8 +33,25 @@ const (
 // userCache is this node's copy of an environment's user states.
 type userCache struct {
 	gen    int64 // the generation it reflects; -1 for none
-	states map[string][]byte
-	dirty  map[string]struct{} // states in the uncompacted log
+	states map[string]cached
+	dirty  int // states in the uncompacted log
+}
+
+type cached struct {
+	state []byte
+	dirty bool // in the uncompacted log (never dropped)
+}
+
+// set stores a state, keeping the count of dirty ones.
+func (c *userCache) set(key string, state []byte, dirty bool) {
+	old, ok := c.states[key]
+	if ok && old.dirty {
+		c.dirty--
+	}
+	if dirty {
+		c.dirty++
+	}
+	c.states[key] = cached{state, dirty}
 }
 
 type userCaches struct {
@@ -83,8 +100,8 @@ func (t *eventTx) users(env string) (*txUsers, error) {
 	c := caches.get(env)
 	if c.gen != u.gen {
 		from := c.gen
-		if c.gen < u.compacted || c.gen > u.gen {
-			c.states, c.dirty, from = map[string][]byte{}, map[string]struct{}{}, u.compacted
+		if c.gen < u.compacted || c.gen > u.gen || c.states == nil {
+			c.states, c.dirty, from = map[string]cached{}, 0, u.compacted
 		}
 		rows, err := t.tx.Query(t.ctx, `SELECT data FROM event_user_log WHERE environment = $1 AND generation > $2 ORDER BY generation`, env, from)
 		if err != nil {
@@ -93,8 +110,7 @@ func (t *eventTx) users(env string) (*txUsers, error) {
 		}
 		for rows.Next() {
 			err = decodeUsers(rows.RawValues()[0], func(key string, state []byte) {
-				c.states[key] = state
-				c.dirty[key] = struct{}{}
+				c.set(key, state, true)
 			})
 			if err != nil {
 				break
@@ -127,7 +143,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 	c := caches.get(env)
 	for _, k := range keys {
 		if s, ok := c.states[k]; ok {
-			if err := fn(k, s); err != nil {
+			if err := fn(k, s.state); err != nil {
 				caches.mu.Unlock()
 				return err
 			}
@@ -152,7 +168,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 		}
 		caches.mu.Lock()
 		if c.states != nil {
-			c.states[k] = s
+			c.set(k, s, false)
 		}
 		caches.mu.Unlock()
 		if err := fn(k, s); err != nil {
@@ -178,11 +194,15 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if u.puts == nil {
 		u.puts = make(map[string][]byte, len(users))
 	}
-	var buf []byte
+	size := 0
 	for _, x := range users {
-		s := append([]byte(nil), x.State...)
-		u.puts[x.Key] = s
-		buf = appendUser(buf, x.Key, s)
+		size += len(x.Key) + len(x.State) + 2*binary.MaxVarintLen32
+	}
+	// The cache keeps slices of buf, which is not written to after.
+	buf := make([]byte, 0, size)
+	for _, x := range users {
+		buf = appendUser(buf, x.Key, x.State)
+		u.puts[x.Key] = buf[len(buf)-len(x.State) : len(buf) : len(buf)]
 	}
 	gen := u.next + 1
 	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_user_log (environment, generation, data) VALUES ($1, $2, $3)`, env, gen, buf); err != nil {
@@ -214,9 +234,11 @@ func (t *eventTx) compact(env string, u *txUsers) error {
 	caches := &t.db.users
 	caches.mu.Lock()
 	c := caches.get(env)
-	latest := make(map[string][]byte, len(c.dirty)+len(u.puts))
-	for k := range c.dirty {
-		latest[k] = c.states[k]
+	latest := make(map[string][]byte, c.dirty+len(u.puts))
+	for k, x := range c.states {
+		if x.dirty {
+			latest[k] = x.state
+		}
 	}
 	caches.mu.Unlock()
 	for k, s := range u.puts {
@@ -254,27 +276,29 @@ func (t *eventTx) finish(committed bool) {
 		case !committed:
 			// The cache was only brought up to committed rows: keep it.
 		case u.replaced:
-			c.gen, c.states, c.dirty = -1, nil, nil
+			c.gen, c.states, c.dirty = -1, nil, 0
 		case u.puts == nil:
 		case c.gen != u.gen:
-			c.gen, c.states, c.dirty = -1, nil, nil // not expected: start over
+			c.gen, c.states, c.dirty = -1, nil, 0 // not expected: start over
 		default:
 			if u.compactedNow {
-				clear(c.dirty)
+				for k, x := range c.states {
+					if x.dirty {
+						c.states[k] = cached{x.state, false}
+					}
+				}
+				c.dirty = 0
 			}
 			for k, s := range u.puts {
-				c.states[k] = s
-				if !u.compactedNow {
-					c.dirty[k] = struct{}{}
-				}
+				c.set(k, s, !u.compactedNow)
 			}
 			c.gen = u.next
-			if limit := t.db.CachedUsers; len(c.states) > limit+len(c.dirty) {
-				for k := range c.states {
-					if len(c.states) <= limit*3/4+len(c.dirty) {
+			if limit := t.db.CachedUsers; len(c.states) > limit+c.dirty {
+				for k, x := range c.states {
+					if len(c.states) <= limit*3/4+c.dirty {
 						break
 					}
-					if _, ok := c.dirty[k]; !ok {
+					if !x.dirty {
 						delete(c.states, k)
 					}
 				}

@@ -79,3 +79,8 @@ CREATE TABLE event_aggregates (
 	sums        BYTEA NOT NULL,
 	PRIMARY KEY (environment, flag, variant, metric)
 );
+
+-- The encoded records are compact already: store them out of line without
+-- compression, which would cost the writers more CPU than it saves.
+ALTER TABLE event_log ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE event_user_log ALTER COLUMN data SET STORAGE EXTERNAL;
