@@ -21,7 +21,6 @@ const (
 	KindFlags   = "flags"   // an environment or its flags; Env names it
 	KindTokens  = "tokens"  // a token was created or revoked
 	KindMetrics = "metrics" // a metric definition of Env changed
-	KindEvents  = "events"  // events of Env were stored
 	// KindResync says notifications may have been missed (the feed
 	// reconnected): re-read everything.
 	KindResync = "resync"

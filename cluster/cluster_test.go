@@ -97,7 +97,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestFollowerActsOnChanges(t *testing.T) {
 	s := &store{stored: map[string]int64{"prod": 1}, live: map[string]int64{"prod": 1}}
 	changes := make(chan cluster.Change, 64)
-	f := &cluster.Follower{Changes: changes, Versions: s.Versions, Interval: time.Hour, Flags: s, Tokens: s}
+	others := make(chan cluster.Change, 64)
+	f := &cluster.Follower{Changes: changes, Versions: s.Versions, Interval: time.Hour, Flags: s, Tokens: s,
+		OnChange: func(_ context.Context, c cluster.Change) { others <- c }}
 	if err := f.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +116,25 @@ func TestFollowerActsOnChanges(t *testing.T) {
 		changes <- cluster.Change{Kind: cluster.KindFlags, Env: "prod"}
 	}
 	changes <- cluster.Change{Kind: cluster.KindTokens}
+	changes <- cluster.Change{Kind: cluster.KindMetrics, Env: "prod"}
 	waitFor(t, "flags and tokens reloaded", func() bool {
 		return s.Live("prod").Version == 2 && s.get(func() int { return s.reloads }) >= 1
 	})
 	if n := s.get(func() int { return s.loads }); n > 10 {
 		t.Errorf("ten notifications cost %d loads, want at most one per notification", n)
+	}
+	select {
+	case c := <-others:
+		if c != (cluster.Change{Kind: cluster.KindMetrics, Env: "prod"}) {
+			t.Errorf("OnChange got %+v, want the metrics change of prod", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("OnChange was not told of the metrics change")
+	}
+	select {
+	case c := <-others:
+		t.Errorf("OnChange also got %+v; flags and tokens are the follower's own", c)
+	default:
 	}
 }
 

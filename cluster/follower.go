@@ -39,8 +39,9 @@ type Follower struct {
 	Interval time.Duration
 	Flags    FlagLoader
 	Tokens   TokenLoader
-	// OnChange, when set, is called with every change after the flags and
-	// tokens are reloaded (metric definitions, stored events, resync).
+	// OnChange, when set, is called with every other change (metric
+	// definitions, resync), once per kind and environment of a burst, and
+	// when the version check finds the metric definitions changed.
 	OnChange func(ctx context.Context, c Change)
 	Logger   *slog.Logger
 

@@ -18,7 +18,6 @@ const (
 	KindFlags   = cluster.KindFlags
 	KindTokens  = cluster.KindTokens
 	KindMetrics = cluster.KindMetrics
-	KindEvents  = cluster.KindEvents
 )
 
 // Versions reads the stored versions that nodes compare with what they hold:
