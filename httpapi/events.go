@@ -113,6 +113,10 @@ type eventsResponse struct {
 
 var eventBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// gzipPool keeps gzip readers (each holds tens of KiB of tables) between
+// requests.
+var gzipPool sync.Pool
+
 // handleEvents serves POST /api/v1/events for evaluate and admin tokens of
 // the environment (see eventsResponse for what the answer means).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
@@ -132,12 +136,21 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(r.Body)
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(r.Body)
+		} else {
+			err = zr.Reset(r.Body)
+		}
 		if err != nil {
 			s.writeError(w, r, valueloop.Errorf(valueloop.EINVALID, "body is not valid gzip: %v", err))
 			return
 		}
-		defer zr.Close()
+		defer func() {
+			zr.Close()
+			gzipPool.Put(zr)
+		}()
 		body = zr
 	default:
 		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc))

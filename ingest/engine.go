@@ -62,9 +62,11 @@ type engine struct {
 
 	touched []*user
 	order   []string // store mode: the group's users, sorted
+	seen    map[string]struct{}
 	pending []unitRef
 	vals    []val   // snapshots of the current group's touched units
 	spare   []*user // store mode: users to reuse
+	slab    []user  // users to hand out
 	nUsers  int     // users loaded or created in this group (store mode)
 }
 
@@ -91,6 +93,13 @@ type user struct {
 	units   []unit // in order of first exposure
 	touched bool   // in the current group
 	dirty   bool   // changed since last encoded (store mode)
+	// Room for the usual small cases (a short key, a few event names, one
+	// flag), so that a user is one allocation and its data is near its key:
+	// finding users is most of what recomputation costs.
+	kbuf [16]byte
+	tbuf [3]total
+	ubuf [1]unit
+	pbuf [6]acc
 }
 
 type unit struct {
@@ -252,20 +261,38 @@ func (e *engine) intern(b []byte) string {
 // mode. Keys of events may point into a request's buffer (see Decode): a
 // user kept beyond the group gets a copy.
 func (e *engine) newUser(key string) *user {
-	if e.persistent {
-		key = strings.Clone(key)
-	}
 	var u *user
 	if n := len(e.spare); n > 0 {
 		u = e.spare[n-1]
 		e.spare = e.spare[:n-1]
-		u.key, u.touched, u.dirty = key, false, false
+		u.touched, u.dirty = false, false
 		u.units = u.units[:0]
 		clear(u.totals)
 	} else {
-		u = &user{key: key, totals: make([]total, len(e.base))}
+		if len(e.slab) == 0 {
+			e.slab = make([]user, 256)
+		}
+		u, e.slab = &e.slab[0], e.slab[1:]
+		if len(e.base) <= len(u.tbuf) {
+			u.totals = u.tbuf[:len(e.base)]
+		} else {
+			u.totals = make([]total, len(e.base))
+		}
+		u.units = u.ubuf[:0]
 	}
-	e.users[key] = u
+	switch {
+	case len(key) <= len(u.kbuf):
+		// The key's bytes in the user itself: the map compares them where
+		// the user's data is. The key changes only when the user is reused,
+		// after it left the map.
+		n := copy(u.kbuf[:], key)
+		u.key = unsafe.String(&u.kbuf[0], n)
+	case e.persistent:
+		u.key = strings.Clone(key)
+	default:
+		u.key = key
+	}
+	e.users[u.key] = u
 	e.nUsers++
 	return u
 }
@@ -295,7 +322,7 @@ func (e *engine) touchBytes(key []byte) *user {
 }
 
 func (e *engine) mark(u *user) {
-	if u.touched || e.bulk {
+	if e.bulk || u.touched {
 		return
 	}
 	u.touched, u.dirty = true, true
@@ -330,6 +357,9 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64) int {
 	var post []acc
 	if n < cap(u.units) {
 		post = u.units[:n+1][n].post // reuse the accumulators of a recycled user
+	}
+	if post == nil && n == 0 && e.nAcc <= len(u.pbuf) {
+		post = u.pbuf[:]
 	}
 	if cap(post) < e.nAcc {
 		post = make([]acc, e.nAcc)
@@ -376,8 +406,12 @@ func (e *engine) begin() {
 // keys returns the sorted distinct targeting keys whose state the events
 // can change: what store mode must load before apply.
 func (e *engine) keys(events []Event, exps []Event) []string {
-	seen := make(map[string]struct{}, len(events))
-	var out []string
+	if e.seen == nil {
+		e.seen = map[string]struct{}{}
+	}
+	seen := e.seen
+	clear(seen)
+	out := make([]string, 0, len(events)+len(exps))
 	add := func(evs []Event) {
 		for i := range evs {
 			ev := &evs[i]

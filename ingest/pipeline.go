@@ -548,8 +548,12 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 		i    int
 		rank int
 	}
-	var refs []ref
-	var fresh []Event
+	total := 0
+	for _, r := range g.byEnv[env] {
+		total += len(r.events)
+	}
+	refs := make([]ref, 0, total)
+	fresh := make([]Event, 0, total+len(g.expsEnv[env]))
 	for _, r := range g.byEnv[env] {
 		r.fresh = make([]bool, len(r.events))
 		for i := range r.events {

@@ -232,8 +232,8 @@ func (r *stateReader) bytes(n uint64) []byte {
 // sorted by key (store mode). The states share one buffer.
 func (e *engine) changedUsers() []UserState {
 	out := make([]UserState, 0, len(e.order))
-	var ends []int
-	var buf []byte
+	ends := make([]int, 0, len(e.order))
+	buf := make([]byte, 0, (16+8*e.nAcc+8*len(e.base))*len(e.order))
 	for _, k := range e.order {
 		u := e.users[k]
 		if u == nil || !u.dirty {
@@ -241,7 +241,7 @@ func (e *engine) changedUsers() []UserState {
 		}
 		u.dirty = false
 		buf = e.encodeUser(buf, u)
-		out = append(out, UserState{Key: u.key})
+		out = append(out, UserState{Key: k}) // not u.key: see newUser
 		ends = append(ends, len(buf))
 	}
 	start := 0

@@ -217,10 +217,19 @@ func (db *DB) eventTx(ctx context.Context, fn func(*eventTx) error) error {
 const (
 	// userCacheBytes bounds the user states kept in memory (latest ones,
 	// stored or not yet compacted); beyond it, compacted ones are dropped.
-	userCacheBytes = 256 << 20
-	// userLogBytes is the size of an environment's user log beyond which it
-	// is compacted into event_users: it bounds what a restart reads.
-	userLogBytes = 64 << 20
+	userCacheBytes = 128 << 20
+	// userLogBytes is the size an environment's user log is kept at: each
+	// transaction that grows it beyond moves its oldest records into
+	// event_users. It bounds what a restart reads (256 MiB: about 3 million
+	// states, a second or two). The larger it is, the more often a user's
+	// state was replaced by a later one before its record is compacted, and
+	// need not be written: writing random rows of a large event_users is
+	// what costs. With 1,000,000 users active at random, 6% of the states of
+	// a compacted record are still the latest; with 100,000, none.
+	userLogBytes = 256 << 20
+	// compactRecords bounds the records one transaction compacts, so that
+	// none takes long.
+	compactRecords = 4
 )
 
 // events is what the event store keeps beside the database: the ids of
@@ -237,10 +246,10 @@ type events struct {
 }
 
 // envUsers are the per-user states of one environment in memory, as of
-// generation gen of its event_state row: every state of the user log
-// (dirty: not in event_users yet) and some of event_users (clean). States
-// live in slots, found by key through index, so that a transaction that
-// loaded a user updates its slot without another lookup.
+// generation gen of its event_state row: every state of the user log (not in
+// event_users yet) and some of event_users. States live in slots, found by
+// key through index, so that a transaction that loaded a user updates its
+// slot without another lookup.
 type envUsers struct {
 	gen      int64
 	loaded   bool // the user log was read
@@ -253,7 +262,9 @@ type envUsers struct {
 type userSlot struct {
 	key   string
 	state []byte // nil: free
-	dirty bool
+	// seq is the user log record that holds this state, the latest; 0 when
+	// it is in event_users (it may then be dropped from memory).
+	seq int64
 }
 
 func (ev *events) env(id int64) *envUsers {
@@ -281,7 +292,7 @@ func (ev *events) drop(id int64) {
 
 // set keeps a user's state in slot i, or in a new slot when i < 0 (with
 // ev.mu held), and returns the slot.
-func (ev *events) set(u *envUsers, i int32, k string, s []byte, dirty bool) int32 {
+func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
 	if i < 0 || int(i) >= len(u.slots) || u.slots[i].key != k || u.slots[i].state == nil {
 		var ok bool
 		if i, ok = u.index[k]; !ok {
@@ -301,7 +312,7 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, dirty bool) int3
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
 	}
-	x.state, x.dirty = s, dirty
+	x.state, x.seq = s, seq
 	ev.bytes += stateBytes(k, s)
 	return i
 }
@@ -335,9 +346,9 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			continue
 		}
 		u := ev.env(e.id)
-		if e.compacted {
-			for i := range u.slots {
-				u.slots[i].dirty = false
+		for _, c := range e.written {
+			if i, ok := u.index[c.key]; ok && u.slots[i].seq == c.seq {
+				u.slots[i].seq = 0
 			}
 		}
 		// puts and the loaded keys are both sorted: walk them together.
@@ -350,7 +361,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			if j < len(e.loaded) && e.loaded[j].key == x.Key {
 				slot = e.loaded[j].slot
 			}
-			ev.set(u, slot, x.Key, x.State, !e.compacted)
+			ev.set(u, slot, x.Key, x.State, e.putSeq)
 		}
 		u.gen, u.logBytes = e.gen, e.logBytes
 	}
@@ -366,7 +377,7 @@ func (ev *events) evict() {
 			if ev.bytes <= userCacheBytes*3/4 {
 				return
 			}
-			if x := &u.slots[i]; !x.dirty {
+			if x := &u.slots[i]; x.seq == 0 {
 				ev.bytes -= stateBytes(k, x.state)
 				*x = userSlot{}
 				delete(u.index, k)
@@ -415,7 +426,7 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 	// WAL checkpoints every 32 MiB instead of every 4 MiB (each one syncs
 	// the file; at 100k events/s the default checkpoints several times a
 	// second).
-	for _, q := range []string{`PRAGMA cache_size = -65536`, `PRAGMA wal_autocheckpoint = 8192`} {
+	for _, q := range []string{`PRAGMA cache_size = -32768`, `PRAGMA wal_autocheckpoint = 8192`} {
 		if _, err := wdb.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", q, err)
 		}
@@ -446,7 +457,34 @@ const (
 		ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`
 )
 
-func claimSQL(n int, returning bool) string {
+// Multi-row statements, by number of rows, built once.
+var (
+	claimSQLs  = sync.OnceValue(func() map[int][2]string { return sqlBySize(claimSQLOf) })
+	loadSQLs   = sync.OnceValue(func() map[int][2]string { return sqlBySize(func(n int, _ bool) string { return loadSQLOf(n) }) })
+	usersSQLs  = sync.OnceValue(func() map[int][2]string { return sqlBySize(usersSQLOf) })
+	chunkSizes = []int{claimRows, usersRows, 50, 10, 1}
+)
+
+func sqlBySize(f func(n int, alt bool) string) map[int][2]string {
+	m := map[int][2]string{}
+	for _, n := range chunkSizes {
+		m[n] = [2]string{f(n, false), f(n, true)}
+	}
+	return m
+}
+
+func claimSQL(n int, returning bool) string { return pick(claimSQLs()[n], returning) }
+func loadSQL(n int) string                  { return loadSQLs()[n][0] }
+func usersSQL(n int, upsert bool) string    { return pick(usersSQLs()[n], upsert) }
+
+func pick(qs [2]string, alt bool) string {
+	if alt {
+		return qs[1]
+	}
+	return qs[0]
+}
+
+func claimSQLOf(n int, returning bool) string {
 	q := `INSERT INTO event_keys (env, time, hash) VALUES ` + rowsSQL(n, 3) + ` ON CONFLICT DO NOTHING`
 	if returning {
 		q += ` RETURNING time, hash`
@@ -454,11 +492,11 @@ func claimSQL(n int, returning bool) string {
 	return q
 }
 
-func loadSQL(n int) string {
+func loadSQLOf(n int) string {
 	return `SELECT user_key, state FROM event_users WHERE env = ? AND user_key IN (` + placeholders(n) + `)`
 }
 
-func usersSQL(n int, upsert bool) string {
+func usersSQLOf(n int, upsert bool) string {
 	s := `INSERT INTO event_users (env, user_key, state) VALUES ` + rowsSQL(n, 3)
 	if upsert {
 		s += ` ON CONFLICT (env, user_key) DO UPDATE SET state = excluded.state`
@@ -481,10 +519,18 @@ type txEnv struct {
 	versioned bool // StateVersion read the row
 	usersRead bool // the cache of its users was used
 	changed   bool // state written: generation moved on
-	compacted bool
 	replaced  bool
 	puts      []ingest.UserState // sorted by key, copies
+	putSeq    int64              // the user log record of puts
 	loaded    []loadedUser       // sorted by key
+	written   []writtenUser      // compacted into event_users
+}
+
+// writtenUser is a state that compaction wrote into event_users, from user
+// log record seq.
+type writtenUser struct {
+	key string
+	seq int64
 }
 
 // loadedUser is a user LoadUsers found in memory or read, and its slot.
@@ -706,7 +752,7 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	if loaded {
 		return u, nil
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
 	}
@@ -714,12 +760,13 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for rows.Next() {
+		var seq int64
 		var data sql.RawBytes
-		if err := rows.Scan(&data); err != nil {
+		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, err
 		}
 		err := decodeUserLog(data, func(k string, s []byte) {
-			ev.set(u, -1, k, bytes.Clone(s), true)
+			ev.set(u, -1, k, bytes.Clone(s), seq)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
@@ -789,7 +836,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 				return err
 			}
 			ev.mu.Lock()
-			e.loaded = append(e.loaded, loadedUser{k, ev.set(u, -1, k, s, false)})
+			e.loaded = append(e.loaded, loadedUser{k, ev.set(u, -1, k, s, 0)})
 			ev.mu.Unlock()
 			if err := fn(k, s); err != nil {
 				rows.Close()
@@ -812,8 +859,9 @@ const (
 	usersRows = 200
 )
 
-// PutUsers appends the states to env's user log, or compacts the log when it
-// grew beyond userLogBytes.
+// PutUsers appends the states to env's user log as one record, and moves
+// the oldest records into event_users while the log is larger than
+// userLogBytes.
 func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(users) == 0 {
 		return nil
@@ -826,45 +874,85 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if err != nil {
 		return err
 	}
+	if len(e.puts) > 0 {
+		return fmt.Errorf("sqlite: user states of %s stored twice in one transaction", env)
+	}
 	size := 0
-	puts := make([]ingest.UserState, len(users))
+	e.puts = make([]ingest.UserState, len(users))
 	for i, x := range users {
-		puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
+		e.puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
 		size += len(x.Key) + len(x.State) + 4
 	}
-	if len(e.puts) == 0 {
-		e.puts = puts
-	} else { // a second call in one transaction: the later state wins
-		m := map[string][]byte{}
-		for _, x := range slices.Concat(e.puts, puts) {
-			m[x.Key] = x.State
-		}
-		e.puts = e.puts[:0]
-		for k, st := range m {
-			e.puts = append(e.puts, ingest.UserState{Key: k, State: st})
-		}
-		slices.SortFunc(e.puts, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
+	rec := encodeUserLog(users, size)
+	st, err := t.stmt(userLogSQL)
+	if err != nil {
+		return err
 	}
+	res, err := st.ExecContext(t.ctx, e.id, len(users), rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: append user states of %s: %w", env, err)
+	}
+	if e.putSeq, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	e.logBytes += int64(len(rec))
 	limit := int64(userLogBytes)
 	if t.db.ev.logLimit > 0 {
 		limit = t.db.ev.logLimit
 	}
-	if e.logBytes+int64(size) > limit {
-		if err := t.compact(env, e, u); err != nil {
-			return err
+	for range compactRecords {
+		if e.logBytes <= limit {
+			break
 		}
-	} else {
-		rec := encodeUserLog(users, size)
-		st, err := t.stmt(userLogSQL)
-		if err != nil {
-			return err
+		if done, err := t.compactOldest(e, u); err != nil {
+			return fmt.Errorf("sqlite: compact user log of %s: %w", env, err)
+		} else if !done {
+			break
 		}
-		if _, err := st.ExecContext(t.ctx, e.id, len(users), rec); err != nil {
-			return fmt.Errorf("sqlite: append user states of %s: %w", env, err)
-		}
-		e.logBytes += int64(len(rec))
 	}
 	return t.bump(env, e)
+}
+
+// compactOldest moves env's oldest user log record into event_users: the
+// states in it that are still the latest of their user are written, the
+// others were replaced by later records; then the record goes. It reports
+// false when only this transaction's record is left.
+func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
+	var seq int64
+	var data []byte
+	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, data FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`, e.id).Scan(&seq, &data)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && seq == e.putSeq) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	var latest []ingest.UserState
+	ev := &t.db.ev
+	ev.mu.Lock()
+	err = decodeUserLog(data, func(k string, _ []byte) {
+		if _, put := e.put(k); put {
+			return // replaced in this transaction
+		}
+		if i, ok := u.index[k]; ok && u.slots[i].seq == seq {
+			latest = append(latest, ingest.UserState{Key: u.slots[i].key, State: u.slots[i].state})
+		}
+	})
+	ev.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	slices.SortFunc(latest, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
+	if err := t.insertUsers(e.id, slices.Values(latest), true); err != nil {
+		return false, err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_user_log WHERE seq = ?`, seq); err != nil {
+		return false, err
+	}
+	for _, x := range latest {
+		e.written = append(e.written, writtenUser{x.Key, seq})
+	}
+	e.logBytes -= int64(len(data))
+	return true, nil
 }
 
 // put returns the state of key that the transaction stored.
@@ -886,42 +974,6 @@ func (t *eventTx) bump(env string, e *txEnv) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: event state of %s: %w", env, err)
 	}
-	return nil
-}
-
-// compact writes the latest state of every user of the log (and of this
-// transaction) into event_users, sorted, and empties the log.
-func (t *eventTx) compact(env string, e *txEnv, u *envUsers) error {
-	ev := &t.db.ev
-	ev.mu.Lock()
-	latest := map[string][]byte{}
-	for _, x := range u.slots {
-		if x.dirty {
-			latest[x.key] = x.state
-		}
-	}
-	ev.mu.Unlock()
-	for _, x := range e.puts {
-		latest[x.Key] = x.State
-	}
-	keys := make([]string, 0, len(latest))
-	for k := range latest {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if err := t.insertUsers(e.id, func(yield func(ingest.UserState) bool) {
-		for _, k := range keys {
-			if !yield(ingest.UserState{Key: k, State: latest[k]}) {
-				return
-			}
-		}
-	}, true); err != nil {
-		return fmt.Errorf("sqlite: compact user log of %s: %w", env, err)
-	}
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_user_log WHERE env = ?`, e.id); err != nil {
-		return fmt.Errorf("sqlite: compact user log of %s: %w", env, err)
-	}
-	e.logBytes, e.compacted = 0, true
 	return nil
 }
 
@@ -1098,7 +1150,7 @@ func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserSt
 	if err := t.ReplaceAggregates(env, aggs); err != nil {
 		return err
 	}
-	e.puts, e.logBytes, e.replaced = nil, 0, true
+	e.puts, e.written, e.logBytes, e.replaced = nil, nil, 0, true
 	if err := t.bump(env, e); err != nil {
 		return err
 	}
