@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/github"
+)
+
+// TestDeliveryCLIToDORA records changes, deployments and an incident with
+// the CLI and reads the figures back with `valueloop dora`.
+func TestDeliveryCLIToDORA(t *testing.T) {
+	s := MustServe(t, "")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != want {
+			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	// Day 1: a change of 09:00 (+02:00: 07:00 UTC) deployed at 12:00 UTC.
+	run(0, "change", "record", "--service", "shop", "--sha", "A1", "--authored-at", "2026-02-02T09:00:00+02:00", "--merged-at", "2026-02-02T10:00:00Z", "--flag", "new-checkout")
+	out := run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "a1", "--status", "success", "--at", "2026-02-02T12:00:00Z")
+	if !strings.Contains(out, "(production)") {
+		t.Errorf("deploy record: %s", out)
+	}
+	// Day 2: two changes, deployed at 18:00; the deployment causes an
+	// incident at 18:30, resolved at 19:15.
+	run(0, "change", "record", "--service", "shop", "--sha", "b1", "--authored-at", "2026-02-03T08:00:00Z", "--merged-at", "2026-02-03T09:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "b2", "--authored-at", "2026-02-03T14:00:00Z", "--merged-at", "2026-02-03T15:00:00Z", "--flag", "new-checkout")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b2", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
+	out = run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b2", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
+	if !strings.Contains(out, "nothing changed") {
+		t.Errorf("recording again with the same --key: %s", out)
+	}
+	out = run(0, "incident", "open", "--service", "shop", "--id", "INC-7", "--title", "checkout 502", "--at", "2026-02-03T18:30:00Z")
+	if !strings.Contains(out, "valueloop incident resolve INC-7") {
+		t.Errorf("incident open: %s", out)
+	}
+	out = run(0, "incident", "resolve", "INC-7", "--at", "2026-02-03T19:15:00Z")
+	if !strings.Contains(out, "45m after it opened") {
+		t.Errorf("incident resolve: %s", out)
+	}
+	// A staging deployment does not count.
+	out = run(0, "deploy", "record", "--service", "shop", "--env", "development", "--status", "success", "--at", "2026-02-03T20:00:00Z")
+	if !strings.Contains(out, "does not count") {
+		t.Errorf("development deployment: %s", out)
+	}
+
+	out = run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--bucket", "day", "--output", "json")
+	var rep deliverysvc.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("dora --output json: %v\n%s", err, out)
+	}
+	if len(rep.Services) != 1 || len(rep.Services[0].Buckets) != 3 {
+		t.Fatalf("report: %s", out)
+	}
+	m := rep.Services[0].Total
+	// Lead times: a1 12:00-07:00 = 5h; b1 18:00-08:00 = 10h; b2 4h. Median 5h.
+	// Change failure rate 1/2; recovery 18:00 → 19:15 = 1h15m.
+	if m.Deployments != 2 || m.LeadTime.Count != 3 || m.LeadTime.Median != 5*time.Hour ||
+		m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 2}) || m.Recovery.Count != 1 || m.Recovery.Median != 75*time.Minute {
+		t.Errorf("figures: deployments %d, lead %+v, failure rate %+v, recovery %+v", m.Deployments, m.LeadTime, m.ChangeFailureRate, m.Recovery)
+	}
+	if m.Levels.LeadTime != delivery.LevelElite || m.Levels.ChangeFailureRate != delivery.LevelLow {
+		t.Errorf("levels: %+v", m.Levels)
+	}
+
+	table := run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--bucket", "day")
+	for _, want := range []string{"shop", "lead time (median)", "5h00m", "elite", "50.0%", "1h15m", "▁█▁", "2 deployments", "trend by day (3"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("dora table lacks %q:\n%s", want, table)
+		}
+	}
+	list := run(0, "deploy", "list", "--service", "shop", "--from", "2026-02-01")
+	if !strings.Contains(list, "incidents INC-7") || !strings.Contains(list, "2026-02-03 18:00") {
+		t.Errorf("deploy list:\n%s", list)
+	}
+	loop := run(0, "delivery", "loop", "new-checkout", "--env", "production", "--output", "json")
+	var l deliverysvc.Loop
+	if err := json.Unmarshal([]byte(loop), &l); err != nil {
+		t.Fatal(err)
+	}
+	// First commit a1 07:00 on day 1; b2 in production on day 2 at 18:00.
+	if len(l.Changes) != 2 || l.CommitToProduction == nil || *l.CommitToProduction != 35*time.Hour || l.LeadTimeToCustomer != nil {
+		t.Errorf("loop: %s", loop)
+	}
+	if table := run(0, "delivery", "loop", "new-checkout", "--env", "production"); !strings.Contains(table, "commit → production") || !strings.Contains(table, "█") {
+		t.Errorf("loop table:\n%s", table)
+	}
+
+	// Mistakes say what to do.
+	for _, c := range []struct {
+		code int
+		args []string
+		want string
+	}{
+		{2, []string{"deploy", "record", "--service", "shop"}, "want --service, --env and --status"},
+		{2, []string{"dora", "shop"}, "--service"},
+		{2, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "success", "--at", "yesterday"}, "2026-03-01"},
+		{3, []string{"deploy", "record", "--service", "shop", "--env", "eu-west", "--status", "success"}, "say whether it is production"},
+		{3, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "done"}, "must be one of success"},
+		{3, []string{"dora", "--since", "a while"}, "30d"},
+		{4, []string{"dora", "--service", "nope"}, "no service named nope"},
+		{4, []string{"incident", "resolve", "INC-404"}, "INC-404"},
+		{2, []string{"change", "record", "--sha", "x"}, "--service or --repo"},
+	} {
+		if out := run(c.code, c.args...); !strings.Contains(out, c.want) {
+			t.Errorf("valueloop %s: %s\nwant %q", strings.Join(c.args, " "), out, c.want)
+		}
+	}
+}
+
+// TestDeliveryWebhookCLI: a source added with the CLI gets a generated
+// secret; GitHub deliveries signed with it are stored, forgeries are not.
+func TestDeliveryWebhookCLI(t *testing.T) {
+	s := MustServe(t, "")
+	code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "add", "acme", "--kind", "github", "--output", "json")
+	if code != 0 {
+		t.Fatalf("source add: %d %s%s", code, out, errOut)
+	}
+	var added struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &added); err != nil || len(added.Secret) < 16 {
+		t.Fatalf("source add printed no secret: %s", out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "delivery", "source", "list"); code != 0 || !strings.Contains(out, "acme") || strings.Contains(out, added.Secret) {
+		t.Errorf("source list: %s", out)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "..", "github", "testdata", "push.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := func(signature, id string) int {
+		t.Helper()
+		resp, _ := postHook(t, s.URL+"/hooks/github?source=acme", string(body), map[string]string{
+			github.EventHeader: "push", github.DeliveryHeader: id, github.SignatureHeader: signature})
+		return resp
+	}
+	if got := hook(github.Sign([]byte(added.Secret), body), "d-1"); got != 200 {
+		t.Errorf("signed push: %d, want 200", got)
+	}
+	if got := hook(github.Sign([]byte("not-the-secret-0123"), body), "d-2"); got != 401 {
+		t.Errorf("forged push: %d, want 401", got)
+	}
+	code, out, _ = s.cli(t, s.Admin, "delivery", "deliveries")
+	if code != 0 || !strings.Contains(out, "d-1") || strings.Contains(out, "d-2") {
+		t.Errorf("deliveries:\n%s", out)
+	}
+	code, out, _ = s.cli(t, s.Admin, "delivery", "service", "set", "checkout", "--team", "payments", "--repo", "acme-shop/checkout")
+	if code != 0 {
+		t.Fatalf("service set: %s", out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "delivery", "service", "list"); code != 0 || !strings.Contains(out, "acme-shop/checkout") {
+		t.Errorf("service list:\n%s", out)
+	}
+}
+
+// TestDemoDORA: serve --demo gives `valueloop dora` two services with
+// deployments, lead times and failures to show.
+func TestDemoDORA(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, errOut := s.cli(t, s.Admin, "dora", "--since", "35d", "--output", "json")
+	if code != 0 {
+		t.Fatalf("dora: %d %s", code, errOut)
+	}
+	var rep deliverysvc.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Services) != 2 {
+		t.Fatalf("demo services: %+v", rep.Services)
+	}
+	for _, sr := range rep.Services {
+		m := sr.Total
+		if m.Deployments < 4 || m.LeadTime.Count == 0 || m.Failed == 0 || sr.Team == "" {
+			t.Errorf("%s: %d deployments, %d lead times, %d failed, team %q", sr.Name, m.Deployments, m.LeadTime.Count, m.Failed, sr.Team)
+		}
+	}
+	// A restart with --demo adds nothing.
+	dir := s.DataDir
+	s.Stop(t)
+	s = MustServe(t, dir, "--demo")
+	_, again, _ := s.cli(t, s.Admin, "dora", "--since", "35d", "--output", "json")
+	var rep2 deliverysvc.Report
+	json.Unmarshal([]byte(again), &rep2)
+	if rep2.Overall.Total.Deployments != rep.Overall.Total.Deployments {
+		t.Errorf("after a restart: %d deployments, before %d", rep2.Overall.Total.Deployments, rep.Overall.Total.Deployments)
+	}
+}
+
+// postHook posts a webhook body with headers and returns the status.
+func postHook(t *testing.T, url, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

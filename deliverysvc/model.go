@@ -1,0 +1,160 @@
+package deliverysvc
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// Source kinds.
+const (
+	KindGitHub = "github"
+	KindGitLab = "gitlab"
+)
+
+// APISource is the source name of records sent to the JSON API (and so by
+// the CLI). No webhook source may take it.
+const APISource = "api"
+
+// Source is one webhook: where deliveries come from and the secret that
+// proves it. The secret is stored as given (a GitHub signature is an HMAC,
+// which needs the secret itself) and never returned.
+type Source struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Secret is the webhook secret (GitHub) or secret token (GitLab).
+	Secret []byte `json:"-"`
+	// IncidentLabel marks the issues that are incidents; "incident" when
+	// empty.
+	IncidentLabel string `json:"incident_label,omitempty"`
+	// ReleaseEnvironment names the environment a published release deploys
+	// to, for repositories whose releases are their deployments; empty:
+	// releases are ignored.
+	ReleaseEnvironment string    `json:"release_environment,omitempty"`
+	CreatedAt          time.Time `json:"created_at,omitzero"`
+	UpdatedAt          time.Time `json:"updated_at,omitzero"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// MinSecret is the shortest secret accepted: a webhook secret guards writes.
+const MinSecret = 16
+
+// Validate reports what makes s unusable, naming the field. A nil Secret
+// means "keep the stored one" and is checked by the store.
+func (s *Source) Validate() error {
+	switch {
+	case !namePattern.MatchString(s.Name):
+		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", s.Name)
+	case s.Name == APISource:
+		return valueloop.FieldErrorf("name", "%q is reserved for records sent to the API", APISource)
+	case s.Kind != KindGitHub && s.Kind != KindGitLab:
+		return valueloop.FieldErrorf("kind", "must be github or gitlab, not %q", s.Kind)
+	case s.Secret != nil && len(s.Secret) < MinSecret:
+		return valueloop.FieldErrorf("secret", "must be at least %d characters long", MinSecret)
+	case len(s.Secret) > 1024:
+		return valueloop.FieldErrorf("secret", "must be at most 1024 characters long")
+	case len(s.IncidentLabel) > 200:
+		return valueloop.FieldErrorf("incident_label", "must be at most 200 characters long")
+	case len(s.ReleaseEnvironment) > 200:
+		return valueloop.FieldErrorf("release_environment", "must be at most 200 characters long")
+	}
+	return nil
+}
+
+// Delivery is one batch of records received at once: a webhook delivery or
+// one API call. It is stored whole, in one transaction, or not at all; a
+// second delivery with the same Source and ID is a redelivery and stores
+// nothing.
+type Delivery struct {
+	Source string `json:"source"` // a source's name, or APISource
+	ID     string `json:"id"`
+	// Kind is the event type ("push", "Merge Request Hook", "deployment").
+	Kind       string    `json:"kind"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Ignored says why a delivery that carries nothing for the metrics was
+	// acknowledged without records.
+	Ignored     string                `json:"ignored,omitempty"`
+	Changes     []delivery.Change     `json:"changes,omitempty"`
+	Deployments []delivery.Deployment `json:"deployments,omitempty"`
+	Incidents   []delivery.Incident   `json:"incidents,omitempty"`
+	Links       []FlagLink            `json:"links,omitempty"`
+}
+
+// Records counts the records d carries.
+func (d *Delivery) Records() int {
+	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Links)
+}
+
+// FlagLink links a change (repository and SHA; Repo is empty for a change
+// named by service only) to the feature flag it ships behind.
+type FlagLink struct {
+	Flag string `json:"flag"`
+	Repo string `json:"repo,omitempty"`
+	SHA  string `json:"sha"`
+}
+
+// DeliveryInfo is a stored delivery without its records, for the log of
+// what arrived.
+type DeliveryInfo struct {
+	Source     string    `json:"source"`
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	ReceivedAt time.Time `json:"received_at"`
+	Ignored    string    `json:"ignored,omitempty"`
+	Records    int       `json:"records"`
+}
+
+// validate checks every record of d, naming the record and field at fault,
+// so that a delivery is stored whole or not at all.
+func (d *Delivery) validate() error {
+	at := func(kind string, i int, err error) error {
+		if e, ok := err.(*valueloop.Error); ok {
+			c := *e
+			c.Field = fmt.Sprintf("%s[%d].%s", kind, i, e.Field)
+			return &c
+		}
+		return fmt.Errorf("%s[%d]: %w", kind, i, err)
+	}
+	for i := range d.Changes {
+		if err := d.Changes[i].Validate(); err != nil {
+			return at("changes", i, err)
+		}
+	}
+	for i := range d.Deployments {
+		if err := d.Deployments[i].Validate(); err != nil {
+			return at("deployments", i, err)
+		}
+	}
+	for i := range d.Incidents {
+		if err := d.Incidents[i].Validate(); err != nil {
+			return at("incidents", i, err)
+		}
+	}
+	for i, l := range d.Links {
+		if err := checkFlagKey(l.Flag); err != nil {
+			return at("links", i, err)
+		}
+	}
+	return nil
+}
+
+var flagKeyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$`)
+
+func checkFlagKey(key string) error {
+	if !flagKeyPattern.MatchString(key) {
+		return valueloop.FieldErrorf("flag", "%q is not a flag key (letters, digits, '.', '_', ':', '/' or '-')", truncate(key))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return s
+}

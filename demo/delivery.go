@@ -1,0 +1,207 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+)
+
+// DeliveryRecorder is how LoadDelivery records (deliverysvc.Service).
+type DeliveryRecorder interface {
+	PutService(ctx context.Context, s delivery.Service, actor string) error
+	RecordChange(ctx context.Context, in deliverysvc.ChangeInput, key string) (delivery.Change, deliverysvc.Receipt, error)
+	RecordDeployment(ctx context.Context, in deliverysvc.DeploymentInput, key string) (delivery.Deployment, deliverysvc.Receipt, error)
+	OpenIncident(ctx context.Context, in deliverysvc.IncidentInput, key string) (delivery.Incident, deliverysvc.Receipt, error)
+	ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (delivery.Incident, deliverysvc.Receipt, error)
+}
+
+// DeliveryServices are the demo's catalog: checkout lives in a directory of
+// the shop monorepo, search in a repository of its own.
+func DeliveryServices() []delivery.Service {
+	return []delivery.Service{
+		{Name: "checkout", Team: "payments", Sources: []delivery.Source{{Repo: "valueloop-demo/shop", Path: "services/checkout"}}},
+		{Name: "search", Team: "discovery", Sources: []delivery.Source{{Repo: "valueloop-demo/search"}}},
+	}
+}
+
+// LoadDelivery records five weeks of delivery history up to now, through
+// the same API the CLI uses, so that `valueloop dora` has figures to show:
+// checkout deploys once or twice every working day, a few hours after the
+// commits, with one incident and one failed deployment; search deploys
+// once a week, days after the commits, with an incident and a rollback.
+// The last changes of checkout ship behind RolloutFlag, so the loop
+// figures of the demo rollout have a first commit and a production date.
+// Every record carries a fixed idempotency key: loading again (a restart
+// with --demo) stores nothing. It returns the number of records stored.
+func LoadDelivery(ctx context.Context, r DeliveryRecorder, now time.Time) (int, error) {
+	g := &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), now: now.UTC()}
+	// A first record that says whether the history is already there.
+	first := g.now.Add(-35 * 24 * time.Hour).Truncate(24 * time.Hour)
+	_, rec, err := r.RecordChange(ctx, deliverysvc.ChangeInput{Repo: "valueloop-demo/shop", SHA: g.sha(), Paths: []string{"README.md"},
+		AuthoredAt: &first, MergedAt: &first}, "demo-delivery-start")
+	if err != nil {
+		return 0, err
+	}
+	if rec.Duplicate {
+		return 0, nil
+	}
+	for _, s := range DeliveryServices() {
+		if err := r.PutService(ctx, s, "demo"); err != nil {
+			return 0, err
+		}
+	}
+	g.stored = 1
+	if err := g.checkout(ctx, first); err != nil {
+		return g.stored, err
+	}
+	if err := g.search(ctx, first); err != nil {
+		return g.stored, err
+	}
+	return g.stored, nil
+}
+
+type deliveryGen struct {
+	r      DeliveryRecorder
+	rng    *rand.Rand
+	now    time.Time
+	n      int // keys
+	stored int
+}
+
+func (g *deliveryGen) key() string {
+	g.n++
+	return fmt.Sprintf("demo-delivery-%d", g.n)
+}
+
+func (g *deliveryGen) sha() string {
+	return fmt.Sprintf("%016x%016x%08x", g.rng.Uint64(), g.rng.Uint64(), g.rng.Uint32())
+}
+
+func (g *deliveryGen) minutes(lo, hi int) time.Duration {
+	return time.Duration(lo+g.rng.IntN(hi-lo+1)) * time.Minute
+}
+
+// change records a merged change and returns its SHA.
+func (g *deliveryGen) change(ctx context.Context, repo, path string, authored, merged time.Time, flags ...string) (string, error) {
+	sha := g.sha()
+	_, _, err := g.r.RecordChange(ctx, deliverysvc.ChangeInput{Repo: repo, SHA: sha, Branch: "main", Paths: []string{path},
+		AuthoredAt: &authored, MergedAt: &merged, Flags: flags}, g.key())
+	g.stored++
+	return sha, err
+}
+
+func (g *deliveryGen) deploy(ctx context.Context, service, env, sha, status string, at time.Time, rollback bool) (string, error) {
+	d, _, err := g.r.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: service, Environment: env, SHA: sha, Status: status,
+		At: &at, Rollback: rollback}, g.key())
+	g.stored++
+	return d.ID, err
+}
+
+func (g *deliveryGen) incident(ctx context.Context, service, title string, opened, resolved time.Time) error {
+	inc, _, err := g.r.OpenIncident(ctx, deliverysvc.IncidentInput{Service: service, Title: title, OpenedAt: &opened}, g.key())
+	if err != nil {
+		return err
+	}
+	g.stored++
+	if resolved.After(g.now) {
+		return nil
+	}
+	_, _, err = g.r.ResolveIncident(ctx, inc.ID, &resolved, g.key())
+	g.stored++
+	return err
+}
+
+func (g *deliveryGen) checkout(ctx context.Context, first time.Time) error {
+	const repo, path = "valueloop-demo/shop", "services/checkout/cart.go"
+	n := 0 // production deployments so far
+	for day := range 35 {
+		date := first.Add(time.Duration(day) * 24 * time.Hour)
+		if wd := date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			continue
+		}
+		deploys := 1 + g.rng.IntN(2)
+		for k := range deploys {
+			at := date.Add(10*time.Hour + time.Duration(k)*5*time.Hour + g.minutes(0, 90))
+			if at.After(g.now) {
+				return nil
+			}
+			var flags []string
+			if at.After(g.now.Add(-6 * 24 * time.Hour)) {
+				flags = []string{RolloutFlag} // the one-page checkout, behind its flag
+			}
+			var sha string
+			for range 1 + g.rng.IntN(3) {
+				authored := at.Add(-g.minutes(90, 420))
+				s, err := g.change(ctx, repo, path, authored, at.Add(-g.minutes(20, 60)), flags...)
+				if err != nil {
+					return err
+				}
+				sha = s
+			}
+			if _, err := g.deploy(ctx, "checkout", "development", sha, delivery.StatusSuccess, at.Add(-15*time.Minute), false); err != nil {
+				return err
+			}
+			n++
+			switch n {
+			case 14: // a deployment that broke payments for a while
+				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+					return err
+				}
+				if err := g.incident(ctx, "checkout", "Card payments declined for 3-D Secure cards", at.Add(20*time.Minute), at.Add(65*time.Minute)); err != nil {
+					return err
+				}
+			case 30: // a failed deployment, fixed forward
+				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusFailure, at, false); err != nil {
+					return err
+				}
+				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at.Add(35*time.Minute), false); err != nil {
+					return err
+				}
+			default:
+				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (g *deliveryGen) search(ctx context.Context, first time.Time) error {
+	const repo, path = "valueloop-demo/search", "index/ranker.go"
+	var previous string
+	for week := range 5 {
+		at := first.Add(time.Duration(week*7+2)*24*time.Hour + 14*time.Hour + g.minutes(0, 120))
+		if at.After(g.now) {
+			return nil
+		}
+		var sha string
+		for range 3 + g.rng.IntN(3) {
+			authored := at.Add(-time.Duration(2+g.rng.IntN(5))*24*time.Hour - g.minutes(0, 600))
+			s, err := g.change(ctx, repo, path, authored, authored.Add(g.minutes(60, 1440)))
+			if err != nil {
+				return err
+			}
+			sha = s
+		}
+		if _, err := g.deploy(ctx, "search", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+			return err
+		}
+		switch week {
+		case 1:
+			if err := g.incident(ctx, "search", "Search results empty for queries with accents", at.Add(2*time.Hour), at.Add(8*time.Hour)); err != nil {
+				return err
+			}
+		case 3: // rolled back to last week's version an hour later
+			if _, err := g.deploy(ctx, "search", "production", previous, delivery.StatusSuccess, at.Add(time.Hour), true); err != nil {
+				return err
+			}
+		}
+		previous = sha
+	}
+	return nil
+}

@@ -1,0 +1,550 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/github"
+	"github.com/valueloop/valueloop/gitlab"
+)
+
+// Delivery metrics: webhooks from GitHub and GitLab (public routes: they
+// authenticate by signature or token, checked by package deliverysvc
+// before the payload is read), records sent by CI systems and the CLI, the
+// catalog and sources, DORA reports and the loop figures of a flag. Leave
+// Server.Delivery nil to serve without them (the routes answer 404).
+
+// MaxHookBody bounds a webhook body: GitHub caps payloads at 25 MB.
+const MaxHookBody = 25 << 20
+
+// IdempotencyHeader makes an API record idempotent: a second call with
+// the same key stores nothing.
+const IdempotencyHeader = "Idempotency-Key"
+
+func (s *Server) deliveryService() (*deliverysvc.Service, error) {
+	if s.Delivery == nil {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "this server does not serve delivery metrics")
+	}
+	return s.Delivery, nil
+}
+
+// handleHook receives a webhook delivery from kind. 200: stored (or
+// stored before: "duplicate"); 202: acknowledged and ignored; 401: no
+// source's secret verifies it; 400: malformed, with the reason.
+func (s *Server) handleHook(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		svc, err := s.deliveryService()
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
+			s.hookFailed(w, r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				err = valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
+			}
+			s.hookFailed(w, r, kind, err)
+			return
+		}
+		h := deliverysvc.Hook{Source: r.URL.Query().Get("source"), Body: body}
+		switch kind {
+		case deliverysvc.KindGitHub:
+			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
+		case deliverysvc.KindGitLab:
+			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
+			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
+		}
+		rec, err := svc.Receive(r.Context(), kind, h)
+		if err != nil {
+			s.hookFailed(w, r, kind, err)
+			return
+		}
+		status, outcome := http.StatusOK, "stored"
+		switch {
+		case rec.Ignored != "":
+			status, outcome = http.StatusAccepted, "ignored"
+		case rec.Duplicate:
+			outcome = "duplicate"
+		}
+		s.deliveryMetrics.webhook(kind, outcome)
+		writeJSON(w, status, rec)
+	}
+}
+
+func (s *Server) hookFailed(w http.ResponseWriter, r *http.Request, kind string, err error) {
+	code := valueloop.ErrorCode(err)
+	s.deliveryMetrics.webhook(kind, code)
+	if code != valueloop.EINTERNAL {
+		s.Logger.Info("webhook refused", "forge", kind, "event", r.Header.Get(github.EventHeader)+r.Header.Get(gitlab.EventHeader), "err", valueloop.ErrorMessage(err))
+	}
+	s.writeError(w, r, err)
+}
+
+// queryList reads a repeatable, comma-separated query parameter.
+func queryList(q url.Values, name string) []string {
+	var out []string
+	for _, v := range q[name] {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// checkParams refuses query parameters other than known.
+func checkParams(q url.Values, known ...string) error {
+	for name := range q {
+		if !slices.Contains(known, name) {
+			return valueloop.FieldErrorf(name, "unknown parameter: want %s", strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// handleDORA answers the DORA metrics of a range (since=30d, or from and
+// to), by service, team and overall, bucketed by day, week or month.
+func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	query := delivery.Query{Services: queryList(q, "service"), Teams: queryList(q, "team"), Bucket: delivery.Bucket(q.Get("bucket"))}
+	if query.Bucket == "none" {
+		query.Bucket = delivery.BucketNone
+	}
+	if query.From, query.To, err = deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rep, err := svc.Report(r.Context(), query)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// handleDeployments lists a service's production deployments with the
+// changes each delivered.
+func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if err := checkParams(q, "service", "since", "from", "to"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	service := q.Get("service")
+	if service == "" {
+		s.writeError(w, r, valueloop.FieldErrorf("service", "is required"))
+		return
+	}
+	from, to, err := deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := svc.Deployments(r.Context(), service, from, to)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"service": service, "from": from, "to": to, "deployments": list})
+}
+
+// recorded answers an API record: 201 when stored, 200 for a repeated
+// idempotency key.
+func recorded(w http.ResponseWriter, name string, v any, rec deliverysvc.Receipt) {
+	status := http.StatusCreated
+	if rec.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, map[string]any{name: v, "receipt": rec})
+}
+
+func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in deliverysvc.DeploymentInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !tokenOf(r).CanAdmin(in.Environment) {
+		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not record deployments to %q", in.Environment))
+		return
+	}
+	d, rec, err := svc.RecordDeployment(r.Context(), in, r.Header.Get(IdempotencyHeader))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recorded(w, "deployment", d, rec)
+}
+
+func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in deliverysvc.ChangeInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, rec, err := svc.RecordChange(r.Context(), in, r.Header.Get(IdempotencyHeader))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recorded(w, "change", c, rec)
+}
+
+func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in deliverysvc.IncidentInput
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	i, rec, err := svc.OpenIncident(r.Context(), in, r.Header.Get(IdempotencyHeader))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recorded(w, "incident", i, rec)
+}
+
+// handleResolveIncident resolves an incident; the body {"at": TIME} is
+// optional (default now).
+func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		At *time.Time `json:"at"`
+	}
+	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
+		if err := decodeJSON(r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	i, rec, err := svc.ResolveIncident(r.Context(), r.PathValue("id"), in.At, r.Header.Get(IdempotencyHeader))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recorded(w, "incident", i, rec)
+}
+
+// globalAdmin requires an admin token not bound to an environment: sources
+// and the catalog concern every environment.
+func globalAdmin(r *http.Request) error {
+	if !tokenOf(r).CanAdmin("") {
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token for all environments")
+	}
+	return nil
+}
+
+func (s *Server) handleListServices(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, uncatalogued, err := svc.Services(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if uncatalogued == nil {
+		uncatalogued = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": c.Services, "uncatalogued": uncatalogued})
+}
+
+func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in delivery.Service
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	name := r.PathValue("name")
+	if in.Name != "" && in.Name != name {
+		s.writeError(w, r, valueloop.FieldErrorf("name", "%q differs from the service in the path, %q", in.Name, name))
+		return
+	}
+	in.Name = name
+	if err := svc.PutService(r.Context(), in, tokenOf(r).Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, in)
+}
+
+func (s *Server) handleDeleteService(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err == nil {
+		err = svc.DeleteService(r.Context(), r.PathValue("name"), tokenOf(r).Name)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, err := svc.Sources(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sources": list})
+}
+
+// handlePutSource creates or replaces a webhook source. Without a secret,
+// a new source gets a generated one, answered this once as "secret"; an
+// existing source keeps its own.
+func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Kind               string `json:"kind"`
+		Secret             string `json:"secret"`
+		IncidentLabel      string `json:"incident_label"`
+		ReleaseEnvironment string `json:"release_environment"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	src := deliverysvc.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment}
+	if in.Secret != "" {
+		src.Secret = []byte(in.Secret)
+	}
+	out, secret, err := svc.PutSource(r.Context(), src, tokenOf(r).Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body := map[string]any{"source": out}
+	if secret != "" {
+		body["secret"] = secret
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err == nil {
+		err = svc.DeleteSource(r.Context(), r.PathValue("name"), tokenOf(r).Name)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleDeliveries lists the latest deliveries received, newest first.
+func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if err := checkParams(q, "source", "limit"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
+			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
+			return
+		}
+	}
+	list, err := svc.Deliveries(r.Context(), q.Get("source"), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": list})
+}
+
+// handleLoop answers the loop figures of a flag in an environment.
+func (s *Server) handleLoop(w http.ResponseWriter, r *http.Request) {
+	svc, err := s.deliveryService()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	env, err := s.adminEnv(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	l, err := svc.Loop(r.Context(), env, r.PathValue("key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// deliveryMetrics are the webhook counters and the per-service gauges.
+type deliveryMetrics struct {
+	webhooks *prometheus.CounterVec
+}
+
+func (m *deliveryMetrics) webhook(forge, outcome string) {
+	if m != nil {
+		m.webhooks.WithLabelValues(forge, outcome).Inc()
+	}
+}
+
+// registerDeliveryMetrics exposes webhook counters and the delivery
+// figures of every service over the last 30 days. The figures are
+// recomputed on the service's timer; a scrape only reads them.
+func (s *Server) registerDeliveryMetrics() {
+	s.deliveryMetrics = &deliveryMetrics{webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "valueloop_delivery_webhooks_total",
+		Help: "Webhook deliveries by forge and outcome (stored, duplicate, ignored, or the error kind).",
+	}, []string{"forge", "outcome"})}
+	s.Registry.MustRegister(s.deliveryMetrics.webhooks, &deliveryCollector{svc: s.Delivery})
+}
+
+// deliveryCollector reports the latest deliverysvc.GaugeSet.
+type deliveryCollector struct{ svc *deliverysvc.Service }
+
+var (
+	deliveryLabels   = []string{"service", "team"}
+	descDeploysDay   = prometheus.NewDesc("valueloop_delivery_deployments_per_day", "Successful production deployments per day over the gauge window (30 days), per service.", deliveryLabels, nil)
+	descLeadTime     = prometheus.NewDesc("valueloop_delivery_lead_time_p50_seconds", "Median lead time for changes (commit to production) over the gauge window, per service; absent without delivered changes.", deliveryLabels, nil)
+	descFailureRate  = prometheus.NewDesc("valueloop_delivery_change_failure_rate", "Failed production deployments over attempts in the gauge window, per service; absent without attempts.", deliveryLabels, nil)
+	descRecovery     = prometheus.NewDesc("valueloop_delivery_recovery_time_p50_seconds", "Median failed-deployment recovery time over the gauge window, per service; absent without recoveries.", deliveryLabels, nil)
+	descReworkRate   = prometheus.NewDesc("valueloop_delivery_rework_rate", "Rework deployments (rollbacks, fixes during incidents) over deployments in the gauge window, per service; absent without deployments.", deliveryLabels, nil)
+	descDeliveryTime = prometheus.NewDesc("valueloop_delivery_figures_timestamp_seconds", "When the delivery gauges were last computed (Unix time).", nil, nil)
+)
+
+func (c *deliveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDeploysDay, descLeadTime, descFailureRate, descRecovery, descReworkRate, descDeliveryTime} {
+		ch <- d
+	}
+}
+
+func (c *deliveryCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.svc.Gauges()
+	if g == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descDeliveryTime, prometheus.GaugeValue, float64(g.ComputedAt.UnixNano())/1e9)
+	for _, sr := range g.Services {
+		m := &sr.Total
+		labels := []string{sr.Name, sr.Team}
+		ch <- prometheus.MustNewConstMetric(descDeploysDay, prometheus.GaugeValue, m.DeploymentsPerDay, labels...)
+		if m.LeadTime.Count > 0 {
+			ch <- prometheus.MustNewConstMetric(descLeadTime, prometheus.GaugeValue, m.LeadTime.Median.Seconds(), labels...)
+		}
+		if v, ok := m.ChangeFailureRate.Value(); ok {
+			ch <- prometheus.MustNewConstMetric(descFailureRate, prometheus.GaugeValue, v, labels...)
+		}
+		if m.Recovery.Count > 0 {
+			ch <- prometheus.MustNewConstMetric(descRecovery, prometheus.GaugeValue, m.Recovery.Median.Seconds(), labels...)
+		}
+		if v, ok := m.ReworkRate.Value(); ok {
+			ch <- prometheus.MustNewConstMetric(descReworkRate, prometheus.GaugeValue, v, labels...)
+		}
+	}
+}
+
+// deliveryRoutes lists the delivery routes (part of routeTable).
+func (s *Server) deliveryRoutes() []route {
+	return []route{
+		{"POST", "/hooks/github", public, s.handleHook(deliverysvc.KindGitHub)},
+		{"POST", "/hooks/gitlab", public, s.handleHook(deliverysvc.KindGitLab)},
+		{"GET", "/api/v1/dora", admin, s.handleDORA},
+		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
+		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
+		{"POST", "/api/v1/delivery/changes", admin, s.handleRecordChange},
+		{"POST", "/api/v1/delivery/incidents", admin, s.handleOpenIncident},
+		{"POST", "/api/v1/delivery/incidents/{id}/resolve", admin, s.handleResolveIncident},
+		{"GET", "/api/v1/delivery/services", admin, s.handleListServices},
+		{"PUT", "/api/v1/delivery/services/{name}", admin, s.handlePutService},
+		{"DELETE", "/api/v1/delivery/services/{name}", admin, s.handleDeleteService},
+		{"GET", "/api/v1/delivery/sources", admin, s.handleListSources},
+		{"PUT", "/api/v1/delivery/sources/{name}", admin, s.handlePutSource},
+		{"DELETE", "/api/v1/delivery/sources/{name}", admin, s.handleDeleteSource},
+		{"GET", "/api/v1/delivery/deliveries", admin, s.handleDeliveries},
+		{"GET", "/api/v1/environments/{env}/flags/{key}/loop", admin, s.handleLoop},
+	}
+}
