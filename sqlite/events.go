@@ -293,7 +293,10 @@ func (ev *events) drop(id int64) {
 // set keeps a user's state in slot i, or in a new slot when i < 0 (with
 // ev.mu held), and returns the slot.
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
-	if i < 0 || int(i) >= len(u.slots) || u.slots[i].key != k || u.slots[i].state == nil {
+	// A slot given is the one LoadUsers found for k in this transaction:
+	// nothing evicts during one, so it is k's (comparing the keys would
+	// cost a cache miss per user).
+	if i < 0 || int(i) >= len(u.slots) || u.slots[i].state == nil {
 		var ok bool
 		if i, ok = u.index[k]; !ok {
 			if n := len(u.free); n > 0 {
@@ -793,6 +796,9 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 	var missing []string
 	ev := &t.db.ev
 	ev.mu.Lock()
+	// Look all keys up first, then hand the states over: a loop of lookups
+	// alone lets the processor wait for several cache misses at once.
+	found := make([]ingest.UserState, 0, len(keys))
 	for _, k := range keys {
 		s, ok := e.put(k)
 		if !ok {
@@ -806,12 +812,14 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 			missing = append(missing, k)
 			continue
 		}
-		if err := fn(k, s); err != nil {
-			ev.mu.Unlock()
+		found = append(found, ingest.UserState{Key: k, State: s})
+	}
+	ev.mu.Unlock()
+	for _, x := range found {
+		if err := fn(x.Key, x.State); err != nil {
 			return err
 		}
 	}
-	ev.mu.Unlock()
 	args := make([]any, 0, 1+loadRows)
 	for rest := missing; len(rest) > 0; {
 		n := chunk(len(rest), loadRows, 50, 10, 1)

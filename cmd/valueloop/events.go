@@ -116,6 +116,9 @@ func runEvents(ctx context.Context, e *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
+		// Millions of events take longer than the client's usual timeout;
+		// Ctrl-C still stops the wait.
+		c.HTTP.Timeout = 0
 		start := time.Now()
 		res, err := c.RebuildEvents(ctx, *env)
 		if err != nil {
