@@ -179,7 +179,7 @@ func (x *changeIndex) find(t *Timeline, repo int32, sha string, k shaKey) (int32
 		return -1, 0
 	}
 	mask := len(x.slots) - 1
-	for s := int(k.key >> x.shift); ; s = (s + 1) & mask {
+	for s := x.home(k); ; s = (s + 1) & mask {
 		e := &x.slots[s]
 		if e.id == 0 {
 			return -1, s
@@ -188,6 +188,17 @@ func (x *changeIndex) find(t *Timeline, repo int32, sha string, k shaKey) (int32
 			return e.id - 1, s
 		}
 	}
+}
+
+// home is the first slot to probe for k: all of the SHA's bits, mixed (a
+// multiply by an odd constant, then the top bits). Git SHAs are uniform, but
+// SHAs sent through the API need not be, and SHAs sharing a prefix would
+// otherwise pile into one run of slots and make building the index
+// quadratic.
+func (x *changeIndex) home(k shaKey) int {
+	h := k.key ^ binary.LittleEndian.Uint64(k.tail[:8]) ^ uint64(binary.LittleEndian.Uint32(k.tail[8:]))<<29
+	h ^= h >> 31
+	return int((h * 0x9e3779b97f4a7c15) >> x.shift)
 }
 
 // lookupName is lookup for a repository given by name.
@@ -240,7 +251,7 @@ func (t *Timeline) mergeChanges(in []Change) {
 		}
 		var touched int32
 		for b := range n {
-			touched += x.slots[keys[b].key>>x.shift].id
+			touched += x.slots[x.home(keys[b])].id
 		}
 		x.touched = touched
 		for b := range n {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -499,5 +500,38 @@ func TestChangeIndex(t *testing.T) {
 		if _, ok := tl.lookupName(q.repo, q.sha); ok {
 			t.Errorf("%s %q found; want not", q.repo, q.sha)
 		}
+	}
+}
+
+// TestIndexSharedPrefixes: SHAs that share a long prefix (zero-padded
+// counters, as a script might send) must still spread over the index, or
+// building it turns quadratic. The test counts probes.
+func TestIndexSharedPrefixes(t *testing.T) {
+	const n = 50000
+	changes := make([]Change, n)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range changes {
+		changes[i] = Change{Repo: "acme/app", SHA: fmt.Sprintf("%040x", i), AuthoredAt: at, MergedAt: at}
+	}
+	tl, err := NewTimeline(Data{Changes: changes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &tl.index
+	probes := 0
+	for i := range changes {
+		k := keyOf(changes[i].SHA)
+		for s := x.home(k); x.slots[s].id != 0; s = (s + 1) & (len(x.slots) - 1) {
+			probes++
+			if x.slots[s].shaKey == k {
+				break
+			}
+		}
+	}
+	if avg := float64(probes) / n; avg > 4 {
+		t.Errorf("average probes per lookup = %.1f, want a few: keys are not spread", avg)
+	}
+	if _, ok := tl.lookupName("acme/app", fmt.Sprintf("%040x", 4242)); !ok {
+		t.Error("lookup of a stored SHA failed")
 	}
 }
