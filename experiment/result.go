@@ -56,6 +56,9 @@ type Result struct {
 	Metrics []MetricResult `json:"metrics"`
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// VerdictHistory is the recorded transitions of the verdict, oldest
+	// first; the server fills it, Analyze does not.
+	VerdictHistory []VerdictRecord `json:"verdictHistory,omitempty"`
 }
 
 // Variant is one arm of the experiment.

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
+		{"Verdicts", testVerdicts},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

@@ -1,0 +1,15 @@
+-- The transitions of the verdict on a flag's hypothesis in one environment
+-- (experiment.VerdictRecord): the first final verdict, and each final
+-- verdict different from the one before, numbered per flag from 1. Keyed
+-- by flag key like hypotheses: the record outlives the hypothesis.
+CREATE TABLE verdicts (
+	environment TEXT NOT NULL REFERENCES environments(key) ON DELETE CASCADE,
+	flag        TEXT NOT NULL,
+	seq         INTEGER NOT NULL,
+	decision    TEXT NOT NULL CHECK (decision IN ('validated', 'invalidated')),
+	code        TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	at          TEXT NOT NULL,
+	figures     TEXT NOT NULL,
+	PRIMARY KEY (environment, flag, seq)
+);
