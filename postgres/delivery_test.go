@@ -1,0 +1,111 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/postgres/pgtest"
+	"github.com/valueloop/valueloop/storetest"
+)
+
+// The store-generic cases (records, redelivery, sources, catalog) run in
+// TestContract (storetest's Delivery cases). What follows needs PostgreSQL
+// itself or several nodes.
+
+var _ storetest.DeliveryStore = (*postgres.DB)(nil)
+
+// TestDeliveryRollsBackWhole: a delivery whose records cannot all be
+// stored leaves nothing behind, not even its ID, and a retry stores it.
+func TestDeliveryRollsBackWhole(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	db := MustOpen(t, dsn, nil)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+		CREATE TRIGGER no_links BEFORE INSERT ON delivery_flag_changes FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	d := &deliverysvc.Delivery{Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: now,
+		Changes: []delivery.Change{{Repo: "acme/shop", SHA: "aaa1", AuthoredAt: now}},
+		Links:   []deliverysvc.FlagLink{{Flag: "f", SHA: "aaa1"}},
+	}
+	v0, _ := db.DeliveryVersion(ctx)
+	if _, err := db.RecordDelivery(ctx, d); err == nil {
+		t.Fatal("stored a delivery whose link insert failed")
+	}
+	data, v, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := db.Deliveries(ctx, "", 0)
+	if len(data.Changes) != 0 || len(log) != 0 || v != v0 {
+		t.Errorf("after a failed delivery: %d changes, %d deliveries, version %d→%d; want none stored", len(data.Changes), len(log), v0, v)
+	}
+	if _, err := conn.Exec(ctx, `DROP TRIGGER no_links ON delivery_flag_changes`); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := db.RecordDelivery(ctx, d); err != nil || !stored {
+		t.Errorf("retry after the failure: stored %v, %v; want stored", stored, err)
+	}
+}
+
+// TestDeliveryAcrossNodes: two nodes on one database, each with its own
+// delivery service and timeline cache. A deployment recorded through one is
+// in the next report of the other, and a redelivery through the other
+// stores nothing.
+func TestDeliveryAcrossNodes(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	nodes := [2]*deliverysvc.Service{}
+	for i := range nodes {
+		nodes[i] = deliverysvc.New(MustOpen(t, dsn, nil))
+	}
+	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	deployed := func(node int) int {
+		t.Helper()
+		list, err := nodes[node].Deployments(ctx, "shop", from, to)
+		if err != nil {
+			t.Fatalf("node %d: %v", node, err)
+		}
+		return len(list)
+	}
+	yes := true
+	record := func(node int, at time.Time, key string) deliverysvc.Receipt {
+		t.Helper()
+		_, rec, err := nodes[node].RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: "shop", Environment: "production",
+			Status: delivery.StatusSuccess, At: &at, Production: &yes}, key)
+		if err != nil {
+			t.Fatalf("node %d: %v", node, err)
+		}
+		return rec
+	}
+	record(0, from.Add(time.Hour), "k1")
+	if n := deployed(1); n != 1 {
+		t.Fatalf("node 1 sees %d deployments, want 1", n)
+	}
+	builds := nodes[1].Builds()
+	if n := deployed(1); n != 1 || nodes[1].Builds() != builds {
+		t.Errorf("unchanged data: %d deployments, %d builds → %d; want the cached timeline", n, builds, nodes[1].Builds())
+	}
+	record(0, from.Add(2*time.Hour), "k2")
+	if n := deployed(1); n != 2 {
+		t.Errorf("after a second deployment through node 0, node 1 sees %d, want 2", n)
+	}
+	if rec := record(1, from.Add(2*time.Hour), "k2"); !rec.Duplicate {
+		t.Errorf("the same key through node 1: %+v, want a duplicate", rec)
+	}
+	if n := deployed(0); n != 2 {
+		t.Errorf("node 0 sees %d deployments, want 2", n)
+	}
+}

@@ -1,0 +1,293 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+)
+
+// DeliveryStore keeps delivery metrics: webhook sources, the service
+// catalog and the delivered records. A store that implements it runs the
+// Delivery cases of the contract.
+type DeliveryStore interface {
+	Store
+	deliverysvc.Store
+}
+
+var deliveryCases = []struct {
+	name string
+	fn   func(t *testing.T, s DeliveryStore, clock *Clock)
+}{
+	{"Records", testDeliveryRecords},
+	{"ConcurrentRedelivery", testDeliveryConcurrentRedelivery},
+	{"Sources", testDeliverySources},
+	{"Catalog", testDeliveryCatalog},
+}
+
+func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {
+	return func(t *testing.T, s Store, clock *Clock) {
+		ds, ok := s.(DeliveryStore)
+		if !ok {
+			t.Skip("the store keeps no delivery metrics")
+		}
+		fn(t, ds, clock)
+	}
+}
+
+func ptime(t time.Time) *time.Time { return &t }
+
+// testDeliveryRecords: a delivery is stored whole with every field, read
+// back in UTC in the order stored, and a redelivery stores nothing.
+func testDeliveryRecords(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := context.Background()
+	plus2 := time.FixedZone("+02", 2*3600)
+	d := &deliverysvc.Delivery{
+		Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		Changes: []delivery.Change{
+			{Repo: "acme/shop", SHA: "aaa1", Branch: "main", Paths: []string{"a/b.go", "c"}, AuthoredAt: time.Date(2026, 3, 1, 10, 0, 0, 123, plus2), MergedAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)},
+			{Service: "shop", SHA: "bbb2", PR: "17", AuthoredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
+		},
+		Deployments: []delivery.Deployment{{ID: "dep-1", Service: "shop", Repo: "acme/shop", Environment: "production", Production: true,
+			SHA: "aaa1", Version: "v1", Status: delivery.StatusSuccess, At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Rollback: true}},
+		Incidents: []delivery.Incident{{ID: "inc-1", Service: "shop", Title: "down", OpenedAt: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC),
+			ResolvedAt: ptime(time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)), UpdatedAt: time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC), DeploymentID: "dep-1", CauseSHA: "aaa1"}},
+		Links: []deliverysvc.FlagLink{{Flag: "new-checkout", Repo: "acme/shop", SHA: "aaa1"}},
+	}
+	v0, err := db.DeliveryVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := db.RecordDelivery(ctx, d); err != nil || !stored {
+		t.Fatalf("first delivery: stored %v, %v", stored, err)
+	}
+	if stored, err := db.RecordDelivery(ctx, d); err != nil || stored {
+		t.Fatalf("redelivery: stored %v, %v; want not stored", stored, err)
+	}
+	if v, _ := db.DeliveryVersion(ctx); v != v0+1 {
+		t.Errorf("version %d after one stored delivery and a redelivery from %d, want %d", v, v0, v0+1)
+	}
+	other := *d
+	other.Source = "gl" // the same ID from another source is another delivery
+	if stored, err := db.RecordDelivery(ctx, &other); err != nil || !stored {
+		t.Fatalf("same ID, other source: stored %v, %v", stored, err)
+	}
+	data, v, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != v0+2 {
+		t.Errorf("version %d after two stored deliveries from %d", v, v0)
+	}
+	if len(data.Changes) != 4 || len(data.Deployments) != 2 || len(data.Incidents) != 2 {
+		t.Fatalf("read %d changes, %d deployments, %d incidents; want 4, 2, 2", len(data.Changes), len(data.Deployments), len(data.Incidents))
+	}
+	wantChange := d.Changes[0]
+	wantChange.AuthoredAt = wantChange.AuthoredAt.UTC()
+	if got := data.Changes[0]; !reflect.DeepEqual(got, wantChange) {
+		t.Errorf("change:\n got %+v\nwant %+v", got, wantChange)
+	}
+	if got := data.Changes[1]; !reflect.DeepEqual(got, d.Changes[1]) {
+		t.Errorf("change:\n got %+v\nwant %+v", got, d.Changes[1])
+	}
+	if got := data.Deployments[0]; !reflect.DeepEqual(got, d.Deployments[0]) {
+		t.Errorf("deployment:\n got %+v\nwant %+v", got, d.Deployments[0])
+	}
+	if got := data.Incidents[0]; !reflect.DeepEqual(got, d.Incidents[0]) {
+		t.Errorf("incident:\n got %+v\nwant %+v", got, d.Incidents[0])
+	}
+	linked, err := db.FlagChanges(ctx, "new-checkout")
+	if err != nil || len(linked) != 2 || linked[0].SHA != "aaa1" {
+		t.Errorf("flag changes: %+v, %v; want the two records of aaa1", linked, err)
+	}
+	if none, err := db.FlagChanges(ctx, "other"); err != nil || len(none) != 0 {
+		t.Errorf("unlinked flag: %+v, %v", none, err)
+	}
+	snaps, err := db.IncidentSnapshots(ctx, "inc-1")
+	if err != nil || len(snaps) != 2 {
+		t.Errorf("incident snapshots: %d, %v; want 2", len(snaps), err)
+	}
+	if _, err := db.IncidentSnapshots(ctx, "nope"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("unknown incident: %v, want not found", err)
+	}
+	log, err := db.Deliveries(ctx, "gh", 10)
+	if err != nil || len(log) != 1 || log[0].ID != "d-1" || log[0].Records != 5 || log[0].Kind != "push" ||
+		!log[0].ReceivedAt.Equal(d.ReceivedAt) {
+		t.Errorf("deliveries of gh: %+v, %v", log, err)
+	}
+	if all, err := db.Deliveries(ctx, "", 0); err != nil || len(all) != 2 || all[0].Source != "gl" {
+		t.Errorf("all deliveries: %+v, %v; want gl's then gh's", all, err)
+	}
+
+	// Many records in one delivery keep their order.
+	big := &deliverysvc.Delivery{Source: "api", ID: "bulk", Kind: "deployment", ReceivedAt: d.ReceivedAt}
+	for i := range 500 {
+		big.Deployments = append(big.Deployments, delivery.Deployment{ID: fmt.Sprintf("bulk-%03d", i), Service: "shop", Environment: "production",
+			Production: true, Status: delivery.StatusSuccess, At: d.ReceivedAt.Add(time.Duration(i) * time.Minute)})
+	}
+	if stored, err := db.RecordDelivery(ctx, big); err != nil || !stored {
+		t.Fatalf("500 deployments: stored %v, %v", stored, err)
+	}
+	data, _, err = db.DeliveryData(ctx)
+	if err != nil || len(data.Deployments) != 502 {
+		t.Fatalf("after the bulk delivery: %d deployments, %v; want 502", len(data.Deployments), err)
+	}
+	for i, p := range data.Deployments[2:] {
+		if want := fmt.Sprintf("bulk-%03d", i); p.ID != want {
+			t.Fatalf("deployment %d of the bulk delivery is %s, want %s (the order given)", i, p.ID, want)
+		}
+	}
+}
+
+// testDeliveryConcurrentRedelivery: copies of one delivery sent at once
+// (a forge retrying, two nodes behind a load balancer) store it once.
+func testDeliveryConcurrentRedelivery(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := context.Background()
+	const copies = 8
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	stored := make([]bool, copies)
+	errs := make([]error, copies)
+	for i := range copies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := &deliverysvc.Delivery{Source: "gh", ID: "same", Kind: "deployment_status", ReceivedAt: at,
+				Deployments: []delivery.Deployment{{ID: "dep-1", Service: "shop", Environment: "production", Production: true,
+					Status: delivery.StatusSuccess, At: at}}}
+			stored[i], errs[i] = db.RecordDelivery(ctx, d)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range copies {
+		if errs[i] != nil {
+			t.Errorf("copy %d: %v", i, errs[i])
+		}
+		if stored[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d copies stored, want exactly 1", n)
+	}
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil || len(data.Deployments) != 1 {
+		t.Errorf("stored %d deployments, %v; want 1", len(data.Deployments), err)
+	}
+}
+
+func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
+	ctx := context.Background()
+	created := clock.Now().UTC()
+	s := &deliverysvc.Source{Name: "acme", Kind: "github", IncidentLabel: "sev"}
+	v0, _ := db.DeliveryVersion(ctx)
+	if err := db.PutSource(ctx, s, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("new source without a secret: %v, want invalid", err)
+	}
+	if v, _ := db.DeliveryVersion(ctx); v != v0 {
+		t.Errorf("a refused source moved the version from %d to %d", v0, v)
+	}
+	s.Secret = []byte("a-very-secret-secret")
+	if err := db.PutSource(ctx, s, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.CreatedAt.Equal(created) || !s.UpdatedAt.Equal(created) {
+		t.Errorf("put set times %v, %v; want %v", s.CreatedAt, s.UpdatedAt, created)
+	}
+	clock.T = clock.T.Add(time.Hour)
+	update := &deliverysvc.Source{Name: "acme", Kind: "github", IncidentLabel: "outage"} // keeps the secret
+	if err := db.PutSource(ctx, update, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSource(ctx, &deliverysvc.Source{Name: "acme", Kind: "gitlab"}, "bob"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("changing the kind: %v, want invalid", err)
+	}
+	list, err := db.Sources(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("sources: %+v, %v", list, err)
+	}
+	got := list[0]
+	if string(got.Secret) != "a-very-secret-secret" || got.IncidentLabel != "outage" || got.Kind != "github" ||
+		!got.CreatedAt.Equal(created) || !got.UpdatedAt.Equal(clock.T) {
+		t.Errorf("after update: %+v", got)
+	}
+	audit, err := db.Audit(ctx, valueloop.AuditFilter{Target: "acme"})
+	if err != nil || len(audit) != 2 {
+		t.Fatalf("audit: %d entries, %v; want 2", len(audit), err)
+	}
+	for _, a := range audit {
+		if strings.Contains(string(a.Before)+string(a.After), "secret-secret") {
+			t.Errorf("audit entry %s records the secret: %s %s", a.Action, a.Before, a.After)
+		}
+	}
+	if audit[0].Actor != "bob" || audit[0].Action != "delivery.source.put" || audit[1].Before != nil {
+		t.Errorf("audit: %+v; want bob's update, then alice's creation without before", audit)
+	}
+	if err := db.DeleteSource(ctx, "acme", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteSource(ctx, "acme", "bob"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("deleting twice: %v, want not found", err)
+	}
+	if list, err := db.Sources(ctx); err != nil || len(list) != 0 {
+		t.Errorf("after delete: %+v, %v", list, err)
+	}
+}
+
+func testDeliveryCatalog(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := context.Background()
+	if c, err := db.Catalog(ctx); err != nil || c.Services == nil || len(c.Services) != 0 {
+		t.Errorf("empty catalog: %#v, %v; want no services (not nil)", c, err)
+	}
+	checkout := delivery.Service{Name: "checkout", Team: "payments", Sources: []delivery.Source{{Repo: "acme/mono", Path: "services/checkout"}}}
+	search := delivery.Service{Name: "search", Team: "discovery", Sources: []delivery.Source{{Repo: "acme/search"}}}
+	for _, s := range []delivery.Service{checkout, search} {
+		if err := db.PutService(ctx, s, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := db.DeliveryVersion(ctx)
+	clash := delivery.Service{Name: "cart", Sources: []delivery.Source{{Repo: "ACME/mono", Path: "services/checkout/"}}}
+	if err := db.PutService(ctx, clash, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("a path another service owns: %v, want invalid", err)
+	}
+	if v2, _ := db.DeliveryVersion(ctx); v2 != v {
+		t.Errorf("a refused change moved the version from %d to %d", v, v2)
+	}
+	search.Team = "platform"
+	if err := db.PutService(ctx, search, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := delivery.Catalog{Services: []delivery.Service{checkout, search}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("catalog:\n got %+v\nwant %+v", c, want)
+	}
+	if data, _, err := db.DeliveryData(ctx); err != nil || !reflect.DeepEqual(data.Catalog, want) {
+		t.Errorf("catalog of DeliveryData:\n got %+v, %v\nwant %+v", data.Catalog, err, want)
+	}
+	if err := db.DeleteService(ctx, "checkout", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteService(ctx, "checkout", "bob"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("deleting twice: %v, want not found", err)
+	}
+	if c, _ := db.Catalog(ctx); len(c.Services) != 1 || c.Services[0].Name != "search" {
+		t.Errorf("after delete: %+v", c)
+	}
+	audit, err := db.Audit(ctx, valueloop.AuditFilter{Target: "checkout"})
+	if err != nil || len(audit) != 2 || audit[0].Action != "delivery.service.delete" || !strings.Contains(string(audit[0].Before), "services/checkout") {
+		t.Errorf("audit of checkout: %+v, %v; want the delete with the service before it", audit, err)
+	}
+}
