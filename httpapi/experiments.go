@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -21,6 +22,13 @@ type ExperimentStore interface {
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
+}
+
+// VerdictRecorder records the verdicts of results and returns their
+// history (package verdicts).
+type VerdictRecorder interface {
+	Record(ctx context.Context, res *experiment.Result) (bool, error)
+	History(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
 }
 
 // experimentEnv checks the token and that experiments are served, and
@@ -168,5 +176,39 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.Verdicts != nil {
+		s.recordVerdict(ctx, res, overridden(q))
+	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// overridden reports whether the query overrides an analysis setting.
+func overridden(q url.Values) bool {
+	for _, name := range resultSettings {
+		if q.Has(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordVerdict records the verdict of res, unless the request overrode
+// the hypothesis' settings (that verdict is the request's, not the
+// hypothesis'), and adds the history to res. Failing to record is logged,
+// not answered: the results are right either way, and the periodic check
+// records the verdict later.
+func (s *Server) recordVerdict(ctx context.Context, res *experiment.Result, overridden bool) {
+	if !overridden && res.Hypothesis != nil {
+		if _, err := s.Verdicts.Record(ctx, res); err != nil {
+			s.Logger.Warn("verdict not recorded", "env", res.Environment, "flag", res.Flag, "err", err)
+		}
+	}
+	history, err := s.Verdicts.History(ctx, res.Environment, res.Flag)
+	if err != nil {
+		s.Logger.Warn("verdict history not read", "env", res.Environment, "flag", res.Flag, "err", err)
+		return
+	}
+	if len(history) > 0 {
+		res.VerdictHistory = history
+	}
 }

@@ -43,6 +43,9 @@ type Server struct {
 	// Experiments serves the hypothesis and results routes when set (see
 	// experiments.go).
 	Experiments ExperimentStore
+	// Verdicts, when set, records the verdicts the results route serves
+	// and adds their history to the results (see experiments.go).
+	Verdicts VerdictRecorder
 	// Rollouts serves the rollout routes when set (see rollouts.go).
 	Rollouts RolloutEngine
 	// Delivery serves webhooks, delivery records and DORA metrics when set

@@ -155,6 +155,19 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	defer closeDelivery()
 	srv.Delivery = deliveries
+	// Verdict times: recorded by the results route and a periodic check
+	// (verdicts.go); the loop figures read them.
+	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
+	if err != nil {
+		return err
+	}
+	defer closeVerdicts()
+	if recorder != nil {
+		srv.Verdicts = recorder
+		if deliveries != nil {
+			deliveries.Verdicts = recorder.Latest
+		}
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// TestVerdictTimeEndToEnd: a real server, a rollout started, events sent
+// through POST /api/v1/events, a hypothesis set, and nobody looking at the
+// results. The server is restarted on the same data; its periodic check
+// (which runs at start) records the validated verdict, and the loop
+// endpoint reports time to validated learning = verdict time − rollout
+// start. Looking at the results afterwards adds no second record, and the
+// CLI shows when the hypothesis was first validated.
+func TestVerdictTimeEndToEnd(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := MustServe(t, data)
+	def := filepath.Join(t.TempDir(), "flag.json")
+	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control"}`), 0o600)
+	for _, args := range [][]string{
+		{"flags", "set", "checkout-test", "--env", "production", "-f", def},
+		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		{"rollout", "start", "checkout-test", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
+	} {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	if code != 0 {
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+
+	// 2,000 users per variant; treatment buys twice as often.
+	r := rand.New(rand.NewPCG(5, 6))
+	var events []map[string]any
+	for i := range 4000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "checkout-test", "variant": variant, "targetingKey": user})
+		buy := 0.1
+		if variant == "treatment" {
+			buy = 0.2
+		}
+		if r.Float64() < buy {
+			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
+		}
+	}
+	body, _ := json.Marshal(events)
+	if resp, answer := post(t, s.URL+"/api/v1/events", token, string(body)); resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
+		"--primary", "purchased", "--min-effect", "10%"); code != 0 {
+		t.Fatalf("hypothesis set: exit %d: %s", code, stderr)
+	}
+	s.Stop(t)
+
+	// Restarted, the server checks every flag with a hypothesis at once.
+	s = MustServe(t, data)
+	ctx := context.Background()
+	c := client.New(s.URL, s.Admin)
+	var loop *struct {
+		Verdict                 string         `json:"verdict"`
+		VerdictAt               time.Time      `json:"verdict_at"`
+		RolloutStartedAt        time.Time      `json:"rollout_started_at"`
+		TimeToValidatedLearning *time.Duration `json:"time_to_validated_learning"`
+		Missing                 []string       `json:"missing"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l, err := c.Loop(ctx, "production", "checkout-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(l)
+		json.Unmarshal(b, &loop)
+		if loop.Verdict != "" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if loop.Verdict != string(experiment.Validated) || loop.VerdictAt.IsZero() || loop.RolloutStartedAt.IsZero() {
+		if res, err := c.Results(ctx, "production", "checkout-test", nil); err == nil {
+			t.Logf("results verdict: %+v", res.Verdict)
+		}
+		t.Logf("server log:\n%s", s.Stderr.String())
+		t.Fatalf("loop: verdict %q at %v, rollout started %v; want validated after the rollout start (missing: %q)", loop.Verdict, loop.VerdictAt, loop.RolloutStartedAt, loop.Missing)
+	}
+	if loop.VerdictAt.Before(loop.RolloutStartedAt) {
+		t.Errorf("verdict at %v before the rollout start %v", loop.VerdictAt, loop.RolloutStartedAt)
+	}
+	want := loop.VerdictAt.Sub(loop.RolloutStartedAt)
+	if loop.TimeToValidatedLearning == nil || *loop.TimeToValidatedLearning != want {
+		t.Errorf("time to validated learning = %v, want verdict time − rollout start = %v", loop.TimeToValidatedLearning, want)
+	}
+	for _, m := range loop.Missing {
+		if strings.HasPrefix(m, "verdict") {
+			t.Errorf("loop still misses the verdict: %q", m)
+		}
+	}
+
+	// Looking at the results records nothing new; overridden settings
+	// never record.
+	for _, q := range []map[string][]string{nil, {"alpha": {"0.2"}}, nil} {
+		res, err := c.Results(ctx, "production", "checkout-test", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict == nil || res.Verdict.Decision != experiment.Validated {
+			t.Fatalf("results %v: verdict %+v, want validated", q, res.Verdict)
+		}
+		if len(res.VerdictHistory) != 1 || !res.VerdictHistory[0].At.Equal(loop.VerdictAt) || res.VerdictHistory[0].Figures.Users != 4000 {
+			t.Errorf("results %v: history %+v, want one validated record at %v with 4000 users", q, res.VerdictHistory, loop.VerdictAt)
+		}
+	}
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production")
+	if wantLine := "History: first validated " + loop.VerdictAt.UTC().Format("2006-01-02 15:04:05 UTC"); code != 0 || !strings.Contains(table, wantLine) {
+		t.Errorf("results table (exit %d, %s) lacks %q:\n%s", code, stderr, wantLine, table)
+	}
+	t.Logf("\n%s", table)
+	entries, err := c.Audit(ctx, valueloop.AuditFilter{Environment: "production", Target: "checkout-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == "experiment.verdict" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("audit: %d experiment.verdict entries, want 1", n)
+	}
+}

@@ -1,0 +1,204 @@
+// Package verdicts records when the verdicts of experiments are reached, so
+// the loop can measure time to validated learning (rollout start →
+// verdict). Verdicts are computed on demand by package experiment; a
+// Recorder hands each final verdict it sees (validated or invalidated) to
+// the store, which keeps it when it is a transition: the first final
+// verdict of the flag, or one different from the last recorded.
+//
+// Verdicts are seen in two places: the results route (package httpapi calls
+// Record with the result it serves, when the request overrides no
+// setting), and a periodic check (Open) that analyses every flag with a
+// hypothesis, so verdicts are recorded even if nobody looks. On several
+// nodes the check runs on one node at a time, through a cluster.Singleton.
+//
+// What does not live here: the statistics and the verdict rules (package
+// experiment), storage (packages sqlite and postgres), HTTP.
+package verdicts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/ingest"
+)
+
+// Store is what the recorder reads and writes.
+type Store interface {
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
+	RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error)
+	VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
+}
+
+// LeaderName is the lock name the periodic check runs under.
+const LeaderName = "verdicts"
+
+// DefaultInterval is how often the periodic check runs.
+const DefaultInterval = time.Minute
+
+// Recorder records verdict transitions. Construct with New, set fields,
+// Open to start the periodic check, Close to stop it.
+type Recorder struct {
+	Store Store
+	// Definition returns the flag as env defines it, nil when it does not.
+	Definition func(env, flag string) *valueloop.Flag
+	// Leader runs the periodic check on one node at a time; nil runs it
+	// here (a single node).
+	Leader   cluster.Singleton
+	Interval time.Duration
+	Logger   *slog.Logger
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Recorder on store with the default interval.
+func New(store Store) *Recorder {
+	return &Recorder{Store: store, Interval: DefaultInterval, Logger: slog.Default(),
+		Definition: func(string, string) *valueloop.Flag { return nil }}
+}
+
+// Record records the verdict of res when it is final and a transition, and
+// reports whether it did. res must be analysed with the hypothesis' own
+// settings: a verdict under settings overridden for one request is not the
+// hypothesis' verdict.
+func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, error) {
+	rec, ok := experiment.RecordOf(res)
+	if !ok {
+		return false, nil
+	}
+	recorded, err := r.Store.RecordVerdict(ctx, &rec)
+	if recorded {
+		r.Logger.Info("verdict recorded", "env", rec.Environment, "flag", rec.Flag, "decision", rec.Decision, "at", rec.At)
+	}
+	return recorded, err
+}
+
+// History returns the recorded verdicts of flag in env, oldest first.
+func (r *Recorder) History(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error) {
+	return r.Store.VerdictHistory(ctx, env, flag)
+}
+
+// Latest returns the last recorded verdict of flag in env and when it was
+// reached; zero values when there is none. It is what the loop figures
+// read (deliverysvc.Service.Verdicts).
+func (r *Recorder) Latest(ctx context.Context, env, flag string) (string, time.Time, error) {
+	h, err := r.Store.VerdictHistory(ctx, env, flag)
+	if err != nil || len(h) == 0 {
+		return "", time.Time{}, err
+	}
+	last := h[len(h)-1]
+	return string(last.Decision), last.At, nil
+}
+
+// Check analyses every flag with a hypothesis with the hypothesis' own
+// settings and records the verdicts that are transitions. It returns how
+// many it recorded; a flag that cannot be analysed (its hypothesis names a
+// metric since deleted, say) is logged and skipped, so one broken
+// experiment does not hide the others' verdicts.
+func (r *Recorder) Check(ctx context.Context) (int, error) {
+	refs, err := r.Store.HypothesisFlags(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	metrics := map[string][]ingest.Metric{}
+	for _, f := range refs {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		ms, ok := metrics[f.Environment]
+		if !ok {
+			if ms, err = r.Store.Metrics(ctx, f.Environment); err != nil {
+				return n, err
+			}
+			metrics[f.Environment] = ms
+		}
+		res, err := r.analyze(ctx, f, ms)
+		if err == nil && res != nil {
+			var ok bool
+			if ok, err = r.Record(ctx, res); ok {
+				n++
+			}
+		}
+		if err != nil {
+			if code := valueloop.ErrorCode(err); code == valueloop.EINTERNAL || errors.Is(err, context.Canceled) {
+				return n, err // the store failed: retry the whole check later
+			}
+			r.Logger.Warn("verdict check skipped a flag", "env", f.Environment, "flag", f.Flag, "err", valueloop.ErrorMessage(err))
+		}
+	}
+	return n, nil
+}
+
+func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []ingest.Metric) (*experiment.Result, error) {
+	h, err := r.Store.Hypothesis(ctx, f.Environment, f.Flag)
+	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+		return nil, nil // deleted since listed
+	} else if err != nil {
+		return nil, err
+	}
+	aggs, err := r.Store.Aggregates(ctx, f.Environment, f.Flag)
+	if err != nil {
+		return nil, err
+	}
+	def := r.Definition(f.Environment, f.Flag)
+	if def == nil && len(aggs) == 0 {
+		return nil, nil
+	}
+	return experiment.Analyze(experiment.Input{Environment: f.Environment, Flag: f.Flag, Definition: def, Hypothesis: h,
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs})
+}
+
+// Open starts the periodic check: at once, then every Interval, on the
+// node that leads LeaderName.
+func (r *Recorder) Open() error {
+	if r.Interval <= 0 {
+		return valueloop.FieldErrorf("interval", "must be positive, got %v", r.Interval)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	leader := r.Leader
+	if leader == nil {
+		leader = cluster.Solo{Logger: r.Logger}
+	}
+	r.wg.Go(func() {
+		leader.Run(ctx, LeaderName, r.loop)
+	})
+	return nil
+}
+
+// loop checks every Interval until ctx ends; a failed check is logged and
+// the next one tried at the next tick.
+func (r *Recorder) loop(ctx context.Context) error {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		if n, err := r.Check(ctx); err != nil && ctx.Err() == nil {
+			r.Logger.Error("verdict check failed", "err", err)
+		} else if n > 0 {
+			r.Logger.Debug("verdict check", "recorded", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops the periodic check and waits for it.
+func (r *Recorder) Close() {
+	if r.cancel != nil {
+		r.cancel()
+		r.wg.Wait()
+	}
+}
