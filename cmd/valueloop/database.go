@@ -11,6 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
@@ -26,6 +27,7 @@ type store interface {
 	auth.Store
 	httpapi.AuditStore
 	httpapi.EventStore
+	deliverysvc.Store
 }
 
 var (
@@ -34,8 +36,9 @@ var (
 )
 
 // singletonWork names the singleton work whose leadership /metrics shows
-// (rollout.LeaderName: the rollout engine's ticks).
-var singletonWork = []string{"rollouts"}
+// (rollout.LeaderName: the rollout engine's ticks; verdicts.LeaderName: the
+// periodic verdict check).
+var singletonWork = []string{"rollouts", "verdicts"}
 
 // storage is the opened store and what comes with it: the singleton runner
 // and, for PostgreSQL, the following of peers.
