@@ -58,6 +58,12 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 			fn   func(t *testing.T, s Store, clock *Clock)
 		}{"Events/" + c.name, eventCase(c.fn)})
 	}
+	for _, c := range deliveryCases {
+		cases = append(cases, struct {
+			name string
+			fn   func(t *testing.T, s Store, clock *Clock)
+		}{"Delivery/" + c.name, deliveryCase(c.fn)})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			clock := &Clock{T: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
