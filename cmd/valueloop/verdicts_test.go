@@ -130,6 +130,11 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 		t.Errorf("results table (exit %d, %s) lacks %q:\n%s", code, stderr, wantLine, table)
 	}
 	t.Logf("\n%s", table)
+	code, loopTable, stderr := s.cli(t, s.Admin, "delivery", "loop", "checkout-test", "--env", "production")
+	if code != 0 || !strings.Contains(loopTable, "time to validated learning (rollout start → verdict)") || strings.Contains(loopTable, "verdict: ") {
+		t.Errorf("delivery loop (exit %d, %s): want the figure and no missing verdict:\n%s", code, stderr, loopTable)
+	}
+	t.Logf("\n%s", loopTable)
 	entries, err := c.Audit(ctx, valueloop.AuditFilter{Environment: "production", Target: "checkout-test"})
 	if err != nil {
 		t.Fatal(err)
