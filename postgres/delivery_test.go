@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -107,5 +108,49 @@ func TestDeliveryAcrossNodes(t *testing.T) {
 	}
 	if n := deployed(0); n != 2 {
 		t.Errorf("node 0 sees %d deployments, want 2", n)
+	}
+}
+
+// BenchmarkRecordDelivery: one webhook-sized delivery (a deployment and two
+// changes) per operation, each its own transaction.
+func BenchmarkRecordDelivery(b *testing.B) {
+	db := MustOpen(b, pgtest.Schema(b), nil)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	i := 0
+	for b.Loop() {
+		i++
+		d := &deliverysvc.Delivery{Source: "gh", ID: fmt.Sprint(i), Kind: "deployment_status", ReceivedAt: at,
+			Changes: []delivery.Change{{Repo: "acme/shop", SHA: fmt.Sprint("a", i), AuthoredAt: at}, {Repo: "acme/shop", SHA: fmt.Sprint("b", i), AuthoredAt: at}},
+			Deployments: []delivery.Deployment{{ID: fmt.Sprint("d", i), Service: "shop", Environment: "production", Production: true,
+				Status: delivery.StatusSuccess, At: at}}}
+		if _, err := db.RecordDelivery(b.Context(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDeliveryData: reading 100,000 changes and 10,000 deployments,
+// what a node does to rebuild its timeline after a change.
+func BenchmarkDeliveryData(b *testing.B) {
+	db := MustOpen(b, pgtest.Schema(b), nil)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		d := &deliverysvc.Delivery{Source: "api", ID: fmt.Sprint(i), Kind: "bulk", ReceivedAt: at}
+		for j := range 10000 {
+			d.Changes = append(d.Changes, delivery.Change{Repo: "acme/shop", SHA: fmt.Sprint(i, "-", j), Branch: "main", AuthoredAt: at.Add(time.Duration(j) * time.Second)})
+		}
+		for j := range 1000 {
+			d.Deployments = append(d.Deployments, delivery.Deployment{ID: fmt.Sprint(i, "-", j), Service: "shop", Environment: "production",
+				Production: true, Status: delivery.StatusSuccess, At: at.Add(time.Duration(j) * time.Minute)})
+		}
+		if _, err := db.RecordDelivery(b.Context(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		data, _, err := db.DeliveryData(b.Context())
+		if err != nil || len(data.Changes) != 100000 {
+			b.Fatalf("%d changes, %v", len(data.Changes), err)
+		}
 	}
 }
