@@ -93,8 +93,6 @@ type user struct {
 	units   []unit // in order of first exposure
 	touched bool   // in the current group
 	dirty   bool   // changed since last encoded (store mode)
-	shared  bool   // handed to the store as a hint: never reused
-	eng     *engine
 	// Room for the usual small cases (a short key, a few event names, one
 	// flag), so that a user is one allocation and its data is near its key:
 	// finding users is most of what recomputation costs.
@@ -275,7 +273,6 @@ func (e *engine) newUser(key string) *user {
 			e.slab = make([]user, 256)
 		}
 		u, e.slab = &e.slab[0], e.slab[1:]
-		u.eng = e
 		if len(e.base) <= len(u.tbuf) {
 			u.totals = u.tbuf[:len(e.base)]
 		} else {
@@ -397,9 +394,8 @@ func (e *engine) begin() {
 		return
 	}
 	for _, u := range e.users {
-		if !u.shared {
-			e.spare = append(e.spare, u)
-		}
+		u.key = "" // keep no request buffer alive
+		e.spare = append(e.spare, u)
 	}
 	clear(e.users)
 	clear(e.flags)

@@ -745,13 +745,7 @@ func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
 	}
 	e.begin()
 	if keys := e.keys(fresh, g.expsEnv[env]); len(keys) > 0 {
-		var err error
-		if h, ok := tx.(HintTx); ok {
-			err = h.LoadUsersWithHints(env, keys, e.load)
-		} else {
-			err = tx.LoadUsers(env, keys, func(k string, s []byte) error { return e.load(UserState{Key: k, State: s}) })
-		}
-		if err != nil {
+		if err := tx.LoadUsers(env, keys, e.load); err != nil {
 			return err
 		}
 	}

@@ -42,8 +42,8 @@ type StateTx interface {
 	ScanLog(env string, since int64, fn func(data []byte) error) error
 	// Append is Tx.Append.
 	Append(env string, rec LogRecord) error
-	// PutUsers stores the new state of users (sorted by key). The State
-	// slices are valid only during the call.
+	// PutUsers stores the new state of users (sorted by key). The slices are
+	// valid only during the call.
 	PutUsers(env string, users []UserState) error
 	// AddAggregates adds each delta to its stored cell (Sums.Add), creating
 	// missing cells from zero: a delta of zero creates the cell.
@@ -57,24 +57,10 @@ type StateTx interface {
 	ReplaceState(env, version string, users iter.Seq[UserState], aggs []Aggregate) error
 }
 
-// HintTx is a StateTx that keeps states in memory with the hints that
-// PutUsers got (UserState.Hint) and gives them back: LoadUsersWithHints is
-// LoadUsers with the hint of each state, nil where it has none. A store must
-// forget the hints it gave out in a transaction that did not commit: the
-// pipeline may have changed them.
-type HintTx interface {
-	LoadUsersWithHints(env string, keys []string, fn func(UserState) error) error
-}
-
 // UserState is the encoded per-user state of one targeting key.
 type UserState struct {
 	Key   string
 	State []byte
-	// Hint is what the pipeline attaches to a state in PutUsers: its
-	// decoded form. A store that keeps the state in memory may keep the hint
-	// with it and give it back with that same state (HintTx), which spares
-	// decoding it; others ignore it.
-	Hint any
 }
 
 // errStale says that the stored state was built with other metric
@@ -144,21 +130,15 @@ func appendStr(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// load takes a stored user state into the current group (store mode): its
-// hint when it is one of this engine's users, else decoded.
-func (e *engine) load(x UserState) error {
-	if e.users[x.Key] != nil {
-		return fmt.Errorf("ingest: state of %q loaded twice", x.Key)
+// load decodes a stored user state into the current group (store mode).
+func (e *engine) load(key string, state []byte) error {
+	if e.users[key] != nil {
+		return fmt.Errorf("ingest: state of %q loaded twice", key)
 	}
-	if u, ok := x.Hint.(*user); ok && u.eng == e && u.key == x.Key {
-		e.users[x.Key] = u
-		e.nUsers++
-		return nil
-	}
-	u := e.newUser(x.Key)
-	if err := e.decodeUser(u, x.State); err != nil {
-		delete(e.users, x.Key)
-		return fmt.Errorf("%w (user %q)", err, x.Key)
+	u := e.newUser(key)
+	if err := e.decodeUser(u, state); err != nil {
+		delete(e.users, key)
+		return fmt.Errorf("%w (user %q)", err, key)
 	}
 	return nil
 }
@@ -261,10 +241,7 @@ func (e *engine) changedUsers() []UserState {
 		}
 		u.dirty = false
 		buf = e.encodeUser(buf, u)
-		// Not u.key, whose bytes are the user's (see newUser). From here on
-		// the store may hold u: it is never reused for another key.
-		u.shared = true
-		out = append(out, UserState{Key: k, Hint: u})
+		out = append(out, UserState{Key: k}) // not u.key: see newUser
 		ends = append(ends, len(buf))
 	}
 	start := 0

@@ -25,7 +25,6 @@ type stateStore struct {
 	*memStore
 	cond     *sync.Cond // on memStore.mu
 	users    map[string]map[string][]byte
-	hints    map[string]map[string]any // kept with users, as the SQLite store does
 	versions map[string]string
 	// locks held by open transactions
 	userLock map[string]*stateTx // env + "\x00" + key
@@ -38,16 +37,13 @@ type stateStore struct {
 }
 
 func newStateStore() *stateStore {
-	s := &stateStore{memStore: newMemStore(), users: map[string]map[string][]byte{}, hints: map[string]map[string]any{}, versions: map[string]string{},
+	s := &stateStore{memStore: newMemStore(), users: map[string]map[string][]byte{}, versions: map[string]string{},
 		userLock: map[string]*stateTx{}, idLock: map[string]map[DedupKey]*stateTx{}, shared: map[string]int{}, excl: map[string]*stateTx{}}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
 
-var (
-	_ StateStore = (*stateStore)(nil)
-	_ HintTx     = (*stateTx)(nil)
-)
+var _ StateStore = (*stateStore)(nil)
 
 type stateTx struct {
 	s        *stateStore
@@ -58,8 +54,6 @@ type stateTx struct {
 	ids      map[string]map[DedupKey]bool
 	log      map[string][]LogRecord
 	puts     map[string]map[string][]byte
-	putHints map[string]map[string]any
-	hinted   map[string][]string // hints handed out, by environment
 	deltas   map[string][]Aggregate
 	replaced map[string]bool
 	version  map[string]string
@@ -71,26 +65,19 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 	s.mu.Lock()
 	s.nextTx++
 	tx := &stateTx{s: s, id: s.nextTx, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{},
-		puts: map[string]map[string][]byte{}, putHints: map[string]map[string]any{}, hinted: map[string][]string{},
-		deltas: map[string][]Aggregate{}, replaced: map[string]bool{},
+		puts: map[string]map[string][]byte{}, deltas: map[string][]Aggregate{}, replaced: map[string]bool{},
 		version: map[string]string{}, repUsers: map[string]map[string][]byte{}, repAggs: map[string][]Aggregate{}}
 	s.mu.Unlock()
 	err := fn(tx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer tx.release()
-	if err == nil && s.failNext {
-		s.failNext = false
-		err = fmt.Errorf("stateStore: injected commit failure")
-	}
 	if err != nil {
-		// The pipeline may have changed the hints it was given.
-		for env, keys := range tx.hinted {
-			for _, k := range keys {
-				delete(s.hints[env], k)
-			}
-		}
 		return err
+	}
+	if s.failNext {
+		s.failNext = false
+		return fmt.Errorf("stateStore: injected commit failure")
 	}
 	for env, m := range tx.ids {
 		if s.ids[env] == nil {
@@ -105,7 +92,6 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 	}
 	for env := range tx.replaced {
 		s.users[env] = tx.repUsers[env]
-		s.hints[env] = nil
 		s.aggs[env] = map[cellKey]Aggregate{}
 		for _, a := range tx.repAggs[env] {
 			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
@@ -116,12 +102,8 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		if s.users[env] == nil {
 			s.users[env] = map[string][]byte{}
 		}
-		if s.hints[env] == nil {
-			s.hints[env] = map[string]any{}
-		}
 		for k, v := range m {
 			s.users[env][k] = v
-			s.hints[env][k] = tx.putHints[env][k]
 		}
 	}
 	for env, ds := range tx.deltas {
@@ -213,16 +195,12 @@ func (tx *stateTx) Claim(env string, keys []DedupKey) ([]bool, error) {
 }
 
 func (tx *stateTx) LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error {
-	return tx.LoadUsersWithHints(env, keys, func(x UserState) error { return fn(x.Key, x.State) })
-}
-
-func (tx *stateTx) LoadUsersWithHints(env string, keys []string, fn func(UserState) error) error {
 	if !slices.IsSorted(keys) {
 		return errors.New("stateStore: user keys not sorted")
 	}
 	s := tx.s
 	s.mu.Lock()
-	found := map[string]UserState{}
+	found := map[string][]byte{}
 	for _, k := range keys {
 		lk := env + "\x00" + k
 		for s.userLock[lk] != nil && s.userLock[lk] != tx {
@@ -233,18 +211,14 @@ func (tx *stateTx) LoadUsersWithHints(env string, keys []string, fn func(UserSta
 			tx.users = append(tx.users, lk)
 		}
 		if st, ok := tx.puts[env][k]; ok {
-			found[k] = UserState{Key: k, State: st, Hint: tx.putHints[env][k]}
+			found[k] = st
 		} else if st, ok := s.users[env][k]; ok {
-			found[k] = UserState{Key: k, State: st, Hint: s.hints[env][k]}
-			if found[k].Hint != nil {
-				tx.hinted[env] = append(tx.hinted[env], k)
-			}
+			found[k] = st
 		}
 	}
 	s.mu.Unlock()
-	for _, x := range found {
-		x.State = slices.Clone(x.State)
-		if err := fn(x); err != nil {
+	for k, st := range found {
+		if err := fn(k, slices.Clone(st)); err != nil {
 			return err
 		}
 	}
@@ -278,10 +252,6 @@ func (tx *stateTx) PutUsers(env string, users []UserState) error {
 			return fmt.Errorf("stateStore: put of user %q not loaded by the transaction", u.Key)
 		}
 		tx.puts[env][u.Key] = slices.Clone(u.State)
-		if tx.putHints[env] == nil {
-			tx.putHints[env] = map[string]any{}
-		}
-		tx.putHints[env][u.Key] = u.Hint
 	}
 	return nil
 }
@@ -307,7 +277,6 @@ func (tx *stateTx) ReplaceState(env, version string, users iter.Seq[UserState], 
 	}
 	tx.replaced[env], tx.version[env], tx.repUsers[env], tx.repAggs[env] = true, version, m, slices.Clone(aggs)
 	delete(tx.puts, env)
-	delete(tx.putHints, env)
 	delete(tx.deltas, env)
 	return nil
 }
@@ -529,17 +498,17 @@ func TestUserStateRoundTrip(t *testing.T) {
 	e.finish()
 	f := newEngine(metrics)
 	for st := range e.allUsers() {
-		if err := f.load(UserState{Key: st.Key, State: st.State}); err != nil {
+		if err := f.load(st.Key, st.State); err != nil {
 			t.Fatalf("load %s: %v", st.Key, err)
 		}
 		again := f.encodeUser(nil, f.users[st.Key])
 		if string(again) != string(st.State) {
 			t.Errorf("user %s: re-encoded state differs:\n got %x\nwant %x", st.Key, again, st.State)
 		}
-		if err := newEngine(metrics[:2]).load(UserState{Key: st.Key, State: st.State}); err == nil {
+		if err := newEngine(metrics[:2]).load(st.Key, st.State); err == nil {
 			t.Errorf("user %s: a state of other metric definitions was accepted", st.Key)
 		}
-		if err := newEngine(metrics).load(UserState{Key: st.Key, State: st.State[:len(st.State)-1]}); err == nil {
+		if err := newEngine(metrics).load(st.Key, st.State[:len(st.State)-1]); err == nil {
 			t.Errorf("user %s: a truncated state was accepted", st.Key)
 		}
 	}

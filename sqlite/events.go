@@ -21,7 +21,6 @@ import (
 var (
 	_ ingest.Store      = (*DB)(nil)
 	_ ingest.StateStore = (*DB)(nil)
-	_ ingest.HintTx     = (*eventTx)(nil)
 )
 
 // Metrics returns the metric definitions of env, ordered by key.
@@ -263,7 +262,6 @@ type envUsers struct {
 type userSlot struct {
 	key   string
 	state []byte // nil: free
-	hint  any    // the pipeline's decoded form of state, or nil
 	// seq is the user log record that holds this state, the latest; 0 when
 	// it is in event_users (it may then be dropped from memory).
 	seq int64
@@ -294,7 +292,7 @@ func (ev *events) drop(id int64) {
 
 // set keeps a user's state in slot i, or in a new slot when i < 0 (with
 // ev.mu held), and returns the slot.
-func (ev *events) set(u *envUsers, i int32, k string, s []byte, hint any, seq int64) int32 {
+func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
 	// A slot given is the one LoadUsers found for k in this transaction:
 	// nothing evicts during one, so it is k's (comparing the keys would
 	// cost a cache miss per user).
@@ -317,7 +315,7 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, hint any, seq in
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
 	}
-	x.state, x.hint, x.seq = s, hint, seq
+	x.state, x.seq = s, seq
 	ev.bytes += stateBytes(k, s)
 	return i
 }
@@ -366,7 +364,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			if j < len(e.loaded) && e.loaded[j].key == x.Key {
 				slot = e.loaded[j].slot
 			}
-			ev.set(u, slot, x.Key, x.State, x.Hint, e.putSeq)
+			ev.set(u, slot, x.Key, x.State, e.putSeq)
 		}
 		u.gen, u.logBytes = e.gen, e.logBytes
 	}
@@ -771,7 +769,7 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 			return nil, err
 		}
 		err := decodeUserLog(data, func(k string, s []byte) {
-			ev.set(u, -1, k, bytes.Clone(s), nil, seq)
+			ev.set(u, -1, k, bytes.Clone(s), seq)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
@@ -787,13 +785,6 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 // LoadUsers reads the states of keys from memory, and those not there from
 // event_users (keeping them in memory).
 func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error {
-	return t.LoadUsersWithHints(env, keys, func(x ingest.UserState) error { return fn(x.Key, x.State) })
-}
-
-// LoadUsersWithHints is LoadUsers with the hints PutUsers got (see
-// ingest.HintTx); a transaction that does not commit drops the
-// environment's states from memory, and their hints with them.
-func (t *eventTx) LoadUsersWithHints(env string, keys []string, fn func(ingest.UserState) error) error {
 	e, err := t.env(env)
 	if err != nil {
 		return err
@@ -809,11 +800,11 @@ func (t *eventTx) LoadUsersWithHints(env string, keys []string, fn func(ingest.U
 	// alone lets the processor wait for several cache misses at once.
 	found := make([]ingest.UserState, 0, len(keys))
 	for _, k := range keys {
-		x, ok := e.put(k)
+		s, ok := e.put(k)
 		if !ok {
 			var i int32
 			if i, ok = u.index[k]; ok {
-				x = ingest.UserState{Key: k, State: u.slots[i].state, Hint: u.slots[i].hint}
+				s = u.slots[i].state
 				e.loaded = append(e.loaded, loadedUser{k, i})
 			}
 		}
@@ -821,11 +812,11 @@ func (t *eventTx) LoadUsersWithHints(env string, keys []string, fn func(ingest.U
 			missing = append(missing, k)
 			continue
 		}
-		found = append(found, x)
+		found = append(found, ingest.UserState{Key: k, State: s})
 	}
 	ev.mu.Unlock()
 	for _, x := range found {
-		if err := fn(x); err != nil {
+		if err := fn(x.Key, x.State); err != nil {
 			return err
 		}
 	}
@@ -853,9 +844,9 @@ func (t *eventTx) LoadUsersWithHints(env string, keys []string, fn func(ingest.U
 				return err
 			}
 			ev.mu.Lock()
-			e.loaded = append(e.loaded, loadedUser{k, ev.set(u, -1, k, s, nil, 0)})
+			e.loaded = append(e.loaded, loadedUser{k, ev.set(u, -1, k, s, 0)})
 			ev.mu.Unlock()
-			if err := fn(ingest.UserState{Key: k, State: s}); err != nil {
+			if err := fn(k, s); err != nil {
 				rows.Close()
 				return err
 			}
@@ -897,7 +888,7 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	size := 0
 	e.puts = make([]ingest.UserState, len(users))
 	for i, x := range users {
-		e.puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State), Hint: x.Hint}
+		e.puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
 		size += len(x.Key) + len(x.State) + 4
 	}
 	rec := encodeUserLog(users, size)
@@ -973,12 +964,12 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 }
 
 // put returns the state of key that the transaction stored.
-func (e *txEnv) put(key string) (ingest.UserState, bool) {
+func (e *txEnv) put(key string) ([]byte, bool) {
 	i, ok := slices.BinarySearchFunc(e.puts, key, func(x ingest.UserState, k string) int { return strings.Compare(x.Key, k) })
 	if !ok {
-		return ingest.UserState{}, false
+		return nil, false
 	}
-	return e.puts[i], true
+	return e.puts[i].State, true
 }
 
 // bump moves env's state to the next generation (once per transaction).
