@@ -115,4 +115,3 @@ func (o Op) String() string {
 	}
 	return "~ " + path + ": " + enc(o.From) + " → " + enc(o.Value)
 }
-
