@@ -14,52 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
 )
-
-func TestMetricsCRUD(t *testing.T) {
-	ctx := t.Context()
-	db := MustOpen(t, nil)
-	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
-	m := ingest.Metric{Key: "orders", Kind: ingest.Count, Event: "purchase"}
-	if err := m.Normalize(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateMetric(ctx, "prod", &m, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateMetric(ctx, "prod", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
-		t.Errorf("second create: got %v, want a conflict", err)
-	}
-	if err := db.CreateMetric(ctx, "nowhere", &m, "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		t.Errorf("create in a missing environment: got %v, want not found", err)
-	}
-	got, err := db.Metric(ctx, "prod", "orders")
-	if err != nil || got.Kind != ingest.Count || got.Event != "purchase" || got.Direction != ingest.HigherIsBetter || got.CreatedAt.IsZero() {
-		t.Fatalf("Metric = %+v, %v", got, err)
-	}
-	list, err := db.Metrics(ctx, "prod")
-	if err != nil || len(list) != 1 {
-		t.Fatalf("Metrics = %+v, %v; want one", list, err)
-	}
-	if err := db.DeleteMetric(ctx, "prod", "orders", "alice"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Metric(ctx, "prod", "orders"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		t.Errorf("after delete: got %v, want not found", err)
-	}
-	if err := db.DeleteMetric(ctx, "prod", "orders", "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		t.Errorf("second delete: got %v, want not found", err)
-	}
-	entries, err := db.Audit(ctx, valueloop.AuditFilter{Target: "orders"})
-	if err != nil || len(entries) != 2 || entries[0].Action != "metric.delete" || entries[1].Action != "metric.create" {
-		t.Errorf("audit = %+v, %v; want delete and create", entries, err)
-	}
-}
 
 func benchMetrics(tb testing.TB) []ingest.Metric {
 	ms := []ingest.Metric{
