@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -319,6 +320,10 @@ func canonical(f *valueloop.Flag) []byte {
 	buf, _ = json.Marshal(v)
 	return buf
 }
+
+// keyPattern is what an environment key may look like: it appears in URLs,
+// metric labels and file names.
+var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
 func validateEnvironment(env valueloop.Environment) error {
 	if !keyPattern.MatchString(env.Key) {

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/valueloop/valueloop/flagd"
 )
-
-var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
 // ApplyFile reads a flagd file and applies it to env; the actor recorded in
 // the audit trail is "file:PATH".
