@@ -68,6 +68,11 @@ type engine struct {
 	spare   []*user // store mode: users to reuse
 	slab    []user  // users to hand out
 	nUsers  int     // users loaded or created in this group (store mode)
+
+	// Buffers of changedUsers, reused from group to group.
+	putBuf   []UserState
+	endBuf   []int
+	stateBuf []byte
 }
 
 type cmetric struct {
@@ -399,6 +404,7 @@ func (e *engine) begin() {
 	}
 	clear(e.users)
 	clear(e.flags)
+	clear(e.putBuf) // keys of the previous group's requests
 	e.nUsers = 0
 	e.touched, e.pending, e.vals = e.touched[:0], e.pending[:0], e.vals[:0]
 }

@@ -75,6 +75,7 @@ type Pipeline struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	engines   map[string]*engine // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
+	freshBuf  []Event            // writer only: the fresh events of a group, reused
 
 	counters Counters
 }
@@ -469,6 +470,10 @@ type group struct {
 	byEnv   map[string][]*request
 	expsEnv map[string][]Event
 	nExps   int
+	// fresh is the buffer claim returns the fresh events in (the
+	// Pipeline's, reused); used is the most of it any claim filled.
+	fresh []Event
+	used  int
 	// counters of the transaction that committed
 	stored, dups, recorded, redundant uint64
 }
@@ -479,7 +484,12 @@ func (p *Pipeline) write(reqs []*request, exps []queuedExposure) {
 		return
 	}
 	ctx := context.Background()
-	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps)}
+	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps), fresh: p.freshBuf}
+	defer func() {
+		// Keep the buffer, not the requests' strings it points to.
+		clear(g.fresh[:g.used])
+		p.freshBuf = g.fresh
+	}()
 	// Requests whose caller gave up are skipped: nothing of them is stored.
 	for _, r := range reqs {
 		if r.ctx.Err() != nil {
@@ -553,7 +563,12 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 		total += len(r.events)
 	}
 	refs := make([]ref, 0, total)
-	fresh := make([]Event, 0, total+len(g.expsEnv[env]))
+	if need := total + len(g.expsEnv[env]); cap(g.fresh) < need {
+		clear(g.fresh[:g.used])
+		g.fresh, g.used = make([]Event, 0, need), 0
+	}
+	fresh := g.fresh[:0]
+	g.used = max(g.used, total+len(g.expsEnv[env])) // addExposures appends too
 	for _, r := range g.byEnv[env] {
 		r.fresh = make([]bool, len(r.events))
 		for i := range r.events {

@@ -132,10 +132,11 @@ func appendStr(buf []byte, s string) []byte {
 
 // load decodes a stored user state into the current group (store mode).
 func (e *engine) load(key string, state []byte) error {
-	if e.users[key] != nil {
+	n := len(e.users)
+	u := e.newUser(key)
+	if len(e.users) == n { // key was there: newUser replaced it
 		return fmt.Errorf("ingest: state of %q loaded twice", key)
 	}
-	u := e.newUser(key)
 	if err := e.decodeUser(u, state); err != nil {
 		delete(e.users, key)
 		return fmt.Errorf("%w (user %q)", err, key)
@@ -231,9 +232,14 @@ func (r *stateReader) bytes(n uint64) []byte {
 // changedUsers encodes every user whose state the current group changed,
 // sorted by key (store mode). The states share one buffer.
 func (e *engine) changedUsers() []UserState {
-	out := make([]UserState, 0, len(e.order))
-	ends := make([]int, 0, len(e.order))
-	buf := make([]byte, 0, (16+8*e.nAcc+8*len(e.base))*len(e.order))
+	// The buffers are reused from group to group: PutUsers may not keep
+	// the slices.
+	out := e.putBuf[:0]
+	ends := e.endBuf[:0]
+	buf := e.stateBuf[:0]
+	if need := (16 + 8*e.nAcc + 8*len(e.base)) * len(e.order); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
 	for _, k := range e.order {
 		u := e.users[k]
 		if u == nil || !u.dirty {
@@ -249,6 +255,7 @@ func (e *engine) changedUsers() []UserState {
 		out[i].State = buf[start:end:end]
 		start = end
 	}
+	e.putBuf, e.endBuf, e.stateBuf = out, ends, buf
 	return out
 }
 

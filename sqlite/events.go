@@ -254,7 +254,7 @@ type envUsers struct {
 	gen      int64
 	loaded   bool // the user log was read
 	logBytes int64
-	index    map[string]int32
+	index    userIndex
 	slots    []userSlot
 	free     []int32
 }
@@ -273,7 +273,7 @@ func (ev *events) env(id int64) *envUsers {
 	}
 	u := ev.users[id]
 	if u == nil {
-		u = &envUsers{gen: -1, index: map[string]int32{}}
+		u = &envUsers{gen: -1, index: newUserIndex()}
 		ev.users[id] = u
 	}
 	return u
@@ -298,7 +298,7 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	// cost a cache miss per user).
 	if i < 0 || int(i) >= len(u.slots) || u.slots[i].state == nil {
 		var ok bool
-		if i, ok = u.index[k]; !ok {
+		if i, ok = u.index.get(k); !ok {
 			if n := len(u.free); n > 0 {
 				i, u.free = u.free[n-1], u.free[:n-1]
 			} else {
@@ -307,7 +307,7 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 			}
 			// A copy: the key may point into a request's buffer.
 			k = strings.Clone(k)
-			u.index[k] = i
+			u.index.set(k, i)
 			u.slots[i].key = k
 		}
 	}
@@ -350,7 +350,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 		}
 		u := ev.env(e.id)
 		for _, c := range e.written {
-			if i, ok := u.index[c.key]; ok && u.slots[i].seq == c.seq {
+			if i, ok := u.index.get(c.key); ok && u.slots[i].seq == c.seq {
 				u.slots[i].seq = 0
 			}
 		}
@@ -376,15 +376,83 @@ func (ev *events) finish(t *eventTx, committed bool) {
 // evict drops clean states until the cache holds 3/4 of its budget.
 func (ev *events) evict() {
 	for _, u := range ev.users {
-		for k, i := range u.index {
+		for i := range u.index.all() {
 			if ev.bytes <= userCacheBytes*3/4 {
 				return
 			}
 			if x := &u.slots[i]; x.seq == 0 {
-				ev.bytes -= stateBytes(k, x.state)
+				ev.bytes -= stateBytes(x.key, x.state)
+				u.index.del(x.key)
 				*x = userSlot{}
-				delete(u.index, k)
 				u.free = append(u.free, i)
+			}
+		}
+	}
+}
+
+// userIndex finds the slot of a user by key. Keys of up to shortKeyLen
+// bytes, the usual ones, are held in the map itself, so that a lookup reads
+// no key elsewhere in memory (a cache miss per user) and the collector has
+// no pointer to follow.
+type userIndex struct {
+	short map[shortKey]int32
+	long  map[string]int32
+}
+
+const shortKeyLen = 23
+
+// shortKey is a key's length and its bytes, zero-padded.
+type shortKey [shortKeyLen + 1]byte
+
+func newUserIndex() userIndex {
+	return userIndex{short: map[shortKey]int32{}, long: map[string]int32{}}
+}
+
+func toShort(k string) (sk shortKey, ok bool) {
+	if len(k) > shortKeyLen {
+		return sk, false
+	}
+	sk[0] = byte(len(k))
+	copy(sk[1:], k)
+	return sk, true
+}
+
+func (x userIndex) get(k string) (int32, bool) {
+	if sk, ok := toShort(k); ok {
+		i, ok := x.short[sk]
+		return i, ok
+	}
+	i, ok := x.long[k]
+	return i, ok
+}
+
+func (x userIndex) set(k string, i int32) {
+	if sk, ok := toShort(k); ok {
+		x.short[sk] = i
+	} else {
+		x.long[k] = i
+	}
+}
+
+func (x userIndex) del(k string) {
+	if sk, ok := toShort(k); ok {
+		delete(x.short, sk)
+	} else {
+		delete(x.long, k)
+	}
+}
+
+// all yields every slot index; deleting the current one is allowed.
+func (x userIndex) all() iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for _, i := range x.short {
+			if !yield(i) {
+				return
+			}
+		}
+		for _, i := range x.long {
+			if !yield(i) {
+				return
 			}
 		}
 	}
@@ -803,7 +871,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 		s, ok := e.put(k)
 		if !ok {
 			var i int32
-			if i, ok = u.index[k]; ok {
+			if i, ok = u.index.get(k); ok {
 				s = u.slots[i].state
 				e.loaded = append(e.loaded, loadedUser{k, i})
 			}
@@ -941,7 +1009,7 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 		if _, put := e.put(k); put {
 			return // replaced in this transaction
 		}
-		if i, ok := u.index[k]; ok && u.slots[i].seq == seq {
+		if i, ok := u.index.get(k); ok && u.slots[i].seq == seq {
 			latest = append(latest, ingest.UserState{Key: u.slots[i].key, State: u.slots[i].state})
 		}
 	})

@@ -97,3 +97,49 @@ func TestUserLogCompaction(t *testing.T) {
 		t.Errorf("%d users in event_users, %v; want nearly all 300", n, err)
 	}
 }
+
+// TestUserIndex checks that keys held in the map itself (up to shortKeyLen
+// bytes) and longer ones are found, told apart and removed, and that all
+// yields each slot once.
+func TestUserIndex(t *testing.T) {
+	keys := []string{"", "a", "a\x00", "\x00", "user-1", "user-10",
+		"12345678901234567890123",  // shortKeyLen bytes: in the map itself
+		"123456789012345678901234", // one more: a string key
+		"123456789012345678901234\x00", "a-much-longer-targeting-key-of-a-user-0001"}
+	x := newUserIndex()
+	for i, k := range keys {
+		if _, ok := x.get(k); ok {
+			t.Fatalf("get(%q) before set: found", k)
+		}
+		x.set(k, int32(i))
+	}
+	for i, k := range keys {
+		if got, ok := x.get(k); !ok || got != int32(i) {
+			t.Errorf("get(%q) = %d, %v; want %d, true", k, got, ok, i)
+		}
+	}
+	seen := map[int32]int{}
+	for i := range x.all() {
+		seen[i]++
+	}
+	if len(seen) != len(keys) {
+		t.Errorf("all yielded %d slots, want %d", len(seen), len(keys))
+	}
+	for i, n := range seen {
+		if n != 1 || int(i) >= len(keys) {
+			t.Errorf("all yielded slot %d %d times", i, n)
+		}
+	}
+	// Delete while iterating, as evict does: every other key.
+	for i := range x.all() {
+		if i%2 == 0 {
+			x.del(keys[i])
+		}
+	}
+	for i, k := range keys {
+		_, ok := x.get(k)
+		if want := i%2 == 1; ok != want {
+			t.Errorf("after deleting even slots: get(%q) found %v, want %v", k, ok, want)
+		}
+	}
+}
