@@ -915,16 +915,12 @@ func durPtr(d *time.Duration) string {
 	return fmtDuration(*d)
 }
 
-// openDelivery starts delivery metrics for the server when the store keeps
-// them (nil otherwise), with the loop figures reading the rollout store
-// when there is one, and for --demo loads the demo's delivery history.
-func openDelivery(ctx context.Context, cfg serveConfig, db any, svc *flags.Service, logger *slog.Logger) (*deliverysvc.Service, func(), error) {
-	store, ok := db.(deliverysvc.Store)
-	if !ok {
-		logger.Warn("delivery metrics are not available with this store")
-		return nil, func() {}, nil
-	}
-	d := deliverysvc.New(store)
+// openDelivery starts delivery metrics for the server, with the loop
+// figures reading the rollout store when there is one, and for --demo loads
+// the demo's delivery history. Every store keeps delivery records (the store
+// interface in database.go requires it).
+func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Service, logger *slog.Logger) (*deliverysvc.Service, func(), error) {
+	d := deliverysvc.New(db)
 	d.Logger = logger
 	d.Environments = func() []valueloop.Environment {
 		var out []valueloop.Environment
