@@ -8,13 +8,10 @@
 package flags
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -215,9 +212,9 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 	if _, err := evaluation.Compile(next); err != nil {
 		return nil, valueloop.FlagSetChange{}, err
 	}
-	change := Diff(cur, next)
+	change, err := Diff(cur, next)
 	change.Version = live.Version
-	return next, change, nil
+	return next, change, err
 }
 
 // PutFlag creates or updates one flag after checking that the environment's
@@ -279,46 +276,15 @@ func (s *Service) DeleteFlag(ctx context.Context, env, key string, ifVersion int
 	return s.reload(ctx, live.Environment)
 }
 
-// Diff says which flags differ between two sets, comparing definitions by
-// their JSON encoding (so key order and whitespace do not count).
-func Diff(old, next *valueloop.FlagSet) valueloop.FlagSetChange {
-	var c valueloop.FlagSetChange
-	for k, f := range next.Flags {
-		o, ok := old.Flags[k]
-		switch {
-		case !ok:
-			c.Added = append(c.Added, k)
-		case !sameFlag(o, f):
-			c.Changed = append(c.Changed, k)
-		}
-	}
-	for k := range old.Flags {
-		if _, ok := next.Flags[k]; !ok {
-			c.Removed = append(c.Removed, k)
-		}
-	}
-	slices.Sort(c.Added)
-	slices.Sort(c.Changed)
-	slices.Sort(c.Removed)
-	return c
-}
-
-func sameFlag(a, b *valueloop.Flag) bool {
-	return bytes.Equal(canonical(a), canonical(b))
-}
-
-// canonical encodes a flag with sorted keys and compact targeting.
-func canonical(f *valueloop.Flag) []byte {
-	buf, err := json.Marshal(f)
+// Diff says which flags differ between two sets, comparing definitions in
+// their canonical encoding (so key order and whitespace do not count). It is
+// what a store's ReplaceFlagSet would report.
+func Diff(old, next *valueloop.FlagSet) (valueloop.FlagSetChange, error) {
+	plan, err := valueloop.PlanFlagSet(old, next)
 	if err != nil {
-		return nil
+		return valueloop.FlagSetChange{}, valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 	}
-	var v any
-	if err := json.Unmarshal(buf, &v); err != nil {
-		return nil
-	}
-	buf, _ = json.Marshal(v)
-	return buf
+	return plan.Change(0), nil
 }
 
 // keyPattern is what an environment key may look like: it appears in URLs,

@@ -45,12 +45,15 @@ func TestDiff(t *testing.T) {
  "a":{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"},
  "b":{"state":"ENABLED","variants":{"x":"x","y":"y"},"defaultVariant":"y"},
  "c":{"state":"DISABLED","variants":{"z":1},"defaultVariant":"z"}}}`)
-	got := flags.Diff(old, next)
+	got, err := flags.Diff(old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := valueloop.FlagSetChange{Added: []string{"c"}, Changed: []string{"b"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Diff = %+v, want %+v (a differs only in key order)", got, want)
 	}
-	if got := flags.Diff(next, old); !reflect.DeepEqual(got.Removed, []string{"c"}) {
+	if got, _ := flags.Diff(next, old); !reflect.DeepEqual(got.Removed, []string{"c"}) {
 		t.Errorf("reverse Diff removed = %v, want [c]", got.Removed)
 	}
 }

@@ -1,12 +1,10 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 
@@ -111,123 +109,47 @@ func (db *DB) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.Fla
 		if err != nil {
 			return err
 		}
+		plan, err := valueloop.PlanFlagSet(old, set)
+		if err != nil {
+			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
+		}
 		now := db.now()
-		keys := make([]string, 0, len(set.Flags))
-		for k := range set.Flags {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, key := range keys {
-			after, err := encodeFlag(set.Flags[key])
-			if err != nil {
-				return fmt.Errorf("flag %s: %w", key, err)
+		for _, w := range plan.Writes {
+			action := "flag.update"
+			switch {
+			case w.Before == nil:
+				action = "flag.create"
+				_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES ($1, $2, $3, 1, $4)`, env, w.Key, string(w.After), now)
+			case w.After == nil:
+				action = "flag.delete"
+				_, err = tx.Exec(ctx, `DELETE FROM flags WHERE environment = $1 AND key = $2`, env, w.Key)
+			default:
+				_, err = tx.Exec(ctx, `UPDATE flags SET definition = $1, version = version + 1, updated_at = $2 WHERE environment = $3 AND key = $4`, string(w.After), now, env, w.Key)
 			}
-			prev, ok := old.Flags[key]
-			if !ok {
-				if _, err := tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES ($1, $2, $3, 1, $4)`,
-					env, key, string(after), now); err != nil {
-					return err
-				}
-				change.Added = append(change.Added, key)
-				if err := db.audit(ctx, tx, actor, env, "flag.create", key, nil, after, reason); err != nil {
-					return err
-				}
-				continue
-			}
-			before, err := encodeFlag(prev)
 			if err != nil {
 				return err
 			}
-			if bytes.Equal(before, after) {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE flags SET definition = $1, version = version + 1, updated_at = $2 WHERE environment = $3 AND key = $4`,
-				string(after), now, env, key); err != nil {
-				return err
-			}
-			change.Changed = append(change.Changed, key)
-			if err := db.audit(ctx, tx, actor, env, "flag.update", key, before, after, reason); err != nil {
+			if err := db.audit(ctx, tx, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
 				return err
 			}
 		}
-		var removed []string
-		for key := range old.Flags {
-			if _, ok := set.Flags[key]; !ok {
-				removed = append(removed, key)
-			}
-		}
-		sort.Strings(removed)
-		for _, key := range removed {
-			before, _ := encodeFlag(old.Flags[key])
-			if _, err := tx.Exec(ctx, `DELETE FROM flags WHERE environment = $1 AND key = $2`, env, key); err != nil {
-				return err
-			}
-			change.Removed = append(change.Removed, key)
-			if err := db.audit(ctx, tx, actor, env, "flag.delete", key, before, nil, reason); err != nil {
+		if plan.SetAfter != nil {
+			if err := db.audit(ctx, tx, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
 				return err
 			}
 		}
-		evaluators, err := canonicalJSON(set.Evaluators, "{}")
-		if err != nil {
-			return fmt.Errorf("evaluators: %w", err)
-		}
-		metadata, err := canonicalJSON(set.Metadata, "{}")
-		if err != nil {
-			return fmt.Errorf("metadata: %w", err)
-		}
-		oldEvaluators, _ := canonicalJSON(old.Evaluators, "{}")
-		oldMetadata, _ := canonicalJSON(old.Metadata, "{}")
-		setChanged := !bytes.Equal(evaluators, oldEvaluators) || !bytes.Equal(metadata, oldMetadata)
-		if setChanged {
-			if err := db.audit(ctx, tx, actor, env, "flagset.update", env,
-				setJSON(oldEvaluators, oldMetadata), setJSON(evaluators, metadata), reason); err != nil {
-				return err
-			}
-		}
-		change.Version = version
-		if change.Empty() && !setChanged {
+		change = plan.Change(version)
+		if plan.Empty() {
 			return nil
 		}
 		change.Version = version + 1
 		if _, err := tx.Exec(ctx, `UPDATE environments SET evaluators = $1, metadata = $2, version = $3 WHERE key = $4`,
-			string(evaluators), string(metadata), change.Version, env); err != nil {
+			string(plan.Evaluators), string(plan.Metadata), change.Version, env); err != nil {
 			return err
 		}
 		return db.notify(ctx, tx, KindFlags, env)
 	})
 	return change, err
-}
-
-// encodeFlag gives the stored form of a flag definition: canonical JSON, so
-// that equal definitions have equal bytes whatever whitespace they came with.
-func encodeFlag(f *valueloop.Flag) ([]byte, error) {
-	return canonicalJSON(f, "null")
-}
-
-// canonicalJSON encodes v with sorted keys and no insignificant whitespace,
-// including inside raw JSON fragments (targeting rules). Raw numbers are kept
-// as written. It is the same encoding as package sqlite's, so that a flag set
-// moved between the stores compares equal.
-func canonicalJSON(v any, empty string) ([]byte, error) {
-	buf, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	if string(buf) == "null" {
-		return []byte(empty), nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(buf))
-	dec.UseNumber()
-	var x any
-	if err := dec.Decode(&x); err != nil {
-		return nil, err
-	}
-	return json.Marshal(x)
-}
-
-func setJSON(evaluators, metadata []byte) []byte {
-	buf, _ := json.Marshal(map[string]json.RawMessage{"$evaluators": evaluators, "metadata": metadata})
-	return buf
 }
 
 // PutFlag creates or updates one flag of env. ifVersion guards against lost
@@ -243,7 +165,7 @@ func (db *DB) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVers
 		} else if err != nil {
 			return err
 		}
-		after, err := encodeFlag(f)
+		after, err := valueloop.EncodeFlag(f)
 		if err != nil {
 			return err
 		}

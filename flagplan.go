@@ -1,0 +1,145 @@
+package valueloop
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// EncodeFlag gives the stored and compared form of a flag definition:
+// canonical JSON, so that equal definitions have equal bytes whatever key
+// order or whitespace they came with. Every store uses it, so a flag set
+// moved between stores compares equal.
+func EncodeFlag(f *Flag) ([]byte, error) {
+	return CanonicalJSON(f, "null")
+}
+
+// CanonicalJSON encodes v with sorted keys and no insignificant whitespace,
+// including inside raw JSON fragments (targeting rules); numbers are kept as
+// written. A nil value encodes as empty.
+func CanonicalJSON(v any, empty string) ([]byte, error) {
+	buf, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(buf) == "null" {
+		return []byte(empty), nil
+	}
+	// Round-trip through a generic value to sort keys inside RawMessages too.
+	dec := json.NewDecoder(bytes.NewReader(buf))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return nil, err
+	}
+	return json.Marshal(x)
+}
+
+// FlagWrite is one flag that replacing a flag set writes, in canonical JSON:
+// Before nil creates the flag, After nil deletes it, both set update it.
+type FlagWrite struct {
+	Key           string
+	Before, After []byte
+}
+
+// FlagSetPlan is what replacing one flag set by another writes. Stores carry
+// it out in one transaction; package flags uses it to show a diff first.
+type FlagSetPlan struct {
+	// Writes: creations and updates in key order, then deletions in key
+	// order. Flags whose definitions are equal are not written.
+	Writes []FlagWrite
+	// Evaluators and Metadata are the canonical encodings of the new set's.
+	Evaluators, Metadata []byte
+	// SetBefore and SetAfter are set when $evaluators or the set metadata
+	// change: the audit trail's before and after.
+	SetBefore, SetAfter []byte
+}
+
+// PlanFlagSet compares old and next and says what replacing old by next
+// writes.
+func PlanFlagSet(old, next *FlagSet) (FlagSetPlan, error) {
+	var p FlagSetPlan
+	keys := make([]string, 0, len(next.Flags))
+	for k := range next.Flags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		after, err := EncodeFlag(next.Flags[key])
+		if err != nil {
+			return p, fmt.Errorf("flag %s: %w", key, err)
+		}
+		var before []byte
+		if prev, ok := old.Flags[key]; ok {
+			if before, err = EncodeFlag(prev); err != nil {
+				return p, fmt.Errorf("flag %s: %w", key, err)
+			}
+			if bytes.Equal(before, after) {
+				continue
+			}
+		}
+		p.Writes = append(p.Writes, FlagWrite{Key: key, Before: before, After: after})
+	}
+	var removed []string
+	for key := range old.Flags {
+		if _, ok := next.Flags[key]; !ok {
+			removed = append(removed, key)
+		}
+	}
+	sort.Strings(removed)
+	for _, key := range removed {
+		before, err := EncodeFlag(old.Flags[key])
+		if err != nil {
+			return p, fmt.Errorf("flag %s: %w", key, err)
+		}
+		p.Writes = append(p.Writes, FlagWrite{Key: key, Before: before})
+	}
+	var err error
+	if p.Evaluators, err = CanonicalJSON(next.Evaluators, "{}"); err != nil {
+		return p, fmt.Errorf("$evaluators: %w", err)
+	}
+	if p.Metadata, err = CanonicalJSON(next.Metadata, "{}"); err != nil {
+		return p, fmt.Errorf("metadata: %w", err)
+	}
+	oldEvaluators, err := CanonicalJSON(old.Evaluators, "{}")
+	if err != nil {
+		return p, fmt.Errorf("$evaluators: %w", err)
+	}
+	oldMetadata, err := CanonicalJSON(old.Metadata, "{}")
+	if err != nil {
+		return p, fmt.Errorf("metadata: %w", err)
+	}
+	if !bytes.Equal(p.Evaluators, oldEvaluators) || !bytes.Equal(p.Metadata, oldMetadata) {
+		p.SetBefore = setJSON(oldEvaluators, oldMetadata)
+		p.SetAfter = setJSON(p.Evaluators, p.Metadata)
+	}
+	return p, nil
+}
+
+func setJSON(evaluators, metadata []byte) []byte {
+	buf, _ := json.Marshal(map[string]json.RawMessage{"$evaluators": evaluators, "metadata": metadata})
+	return buf
+}
+
+// Empty reports whether the plan writes nothing at all.
+func (p FlagSetPlan) Empty() bool {
+	return len(p.Writes) == 0 && p.SetAfter == nil
+}
+
+// Change lists the flags the plan adds, changes and removes; version is the
+// environment's version to report.
+func (p FlagSetPlan) Change(version int64) FlagSetChange {
+	c := FlagSetChange{Version: version}
+	for _, w := range p.Writes {
+		switch {
+		case w.Before == nil:
+			c.Added = append(c.Added, w.Key)
+		case w.After == nil:
+			c.Removed = append(c.Removed, w.Key)
+		default:
+			c.Changed = append(c.Changed, w.Key)
+		}
+	}
+	return c
+}

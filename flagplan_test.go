@@ -1,0 +1,74 @@
+package valueloop_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+)
+
+func strp(s string) *string { return &s }
+
+func TestPlanFlagSet(t *testing.T) {
+	old := &valueloop.FlagSet{
+		Flags: map[string]*valueloop.Flag{
+			"keep":   {State: "ENABLED", Variants: map[string]any{"on": true}, DefaultVariant: strp("on"), Targeting: json.RawMessage(`{"if": [true, "on", null]}`)},
+			"change": {State: "ENABLED", Variants: map[string]any{"a": "a"}, DefaultVariant: strp("a")},
+			"drop":   {State: "DISABLED", Variants: map[string]any{"x": 1.0}, DefaultVariant: strp("x")},
+		},
+		Metadata: map[string]any{"flagSetId": "shop"},
+	}
+	next := &valueloop.FlagSet{
+		Flags: map[string]*valueloop.Flag{
+			// Same rule, other whitespace: not a change.
+			"keep":   {State: "ENABLED", Variants: map[string]any{"on": true}, DefaultVariant: strp("on"), Targeting: json.RawMessage(`{"if":[true,"on",null]}`)},
+			"change": {State: "DISABLED", Variants: map[string]any{"a": "a"}, DefaultVariant: strp("a")},
+			"add":    {State: "ENABLED", Variants: map[string]any{"b": "b"}, DefaultVariant: strp("b")},
+		},
+		Metadata: map[string]any{"flagSetId": "shop"},
+	}
+	plan, err := valueloop.PlanFlagSet(old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range plan.Writes {
+		kind := "update"
+		if w.Before == nil {
+			kind = "create"
+		} else if w.After == nil {
+			kind = "delete"
+		}
+		got = append(got, kind+" "+w.Key)
+	}
+	if want := []string{"create add", "update change", "delete drop"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("writes = %v, want %v", got, want)
+	}
+	if c := plan.Change(7); !reflect.DeepEqual(c, valueloop.FlagSetChange{Added: []string{"add"}, Changed: []string{"change"}, Removed: []string{"drop"}, Version: 7}) {
+		t.Errorf("Change = %+v", c)
+	}
+	if plan.SetAfter != nil || plan.Empty() {
+		t.Errorf("metadata unchanged: SetAfter %s, Empty %v", plan.SetAfter, plan.Empty())
+	}
+
+	same, _ := valueloop.PlanFlagSet(next, next)
+	if !same.Empty() {
+		t.Errorf("a set against itself: %+v, want an empty plan", same)
+	}
+	meta := *next
+	meta.Evaluators = map[string]json.RawMessage{"gold": json.RawMessage(`{"==":[1,1]}`)}
+	onlySet, _ := valueloop.PlanFlagSet(next, &meta)
+	if len(onlySet.Writes) != 0 || onlySet.SetAfter == nil || onlySet.Empty() {
+		t.Errorf("evaluators added: %+v, want a set-level change only", onlySet)
+	}
+	bad := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{"nan": {Variants: map[string]any{"x": jsonNaN()}}}}
+	if _, err := valueloop.PlanFlagSet(old, bad); err == nil {
+		t.Error("a value JSON cannot encode: want an error")
+	}
+}
+
+func jsonNaN() float64 {
+	zero := 0.0
+	return zero / zero
+}
