@@ -12,48 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
 )
-
-func benchMetrics(tb testing.TB) []ingest.Metric {
-	ms := []ingest.Metric{
-		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
-		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
-		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
-		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
-	}
-	for i := range ms {
-		if err := ms[i].Normalize(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return ms
-}
-
-// genEvents makes n events of users 0..users-1: an exposure first, then
-// purchases and page views, times roughly in order.
-func genEvents(r *rand.Rand, start, n, users int) []ingest.Event {
-	out := make([]ingest.Event, 0, n)
-	base := int64(1_780_000_000_000)
-	for i := start; i < start+n; i++ {
-		u := r.IntN(users)
-		ev := ingest.Event{ID: fmt.Sprintf("ev-%09d", i), TargetingKey: fmt.Sprintf("user-%d", u), Time: base + int64(i), TimeSet: true}
-		switch k := r.IntN(10); {
-		case k < 2:
-			ev.Type, ev.Flag, ev.Variant = ingest.Exposure, "checkout", []string{"control", "treatment"}[u%2]
-		case k < 4:
-			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "purchase", int64(r.IntN(200_000))*10_000, true
-		default:
-			ev.Type, ev.Name, ev.Value, ev.HasValue = ingest.Tracking, "page", int64(r.IntN(3000))*1000, true
-		}
-		out = append(out, ev)
-	}
-	return out
-}
 
 func recompute(tb testing.TB, db *sqlite.DB, env string, metrics []ingest.Metric) []ingest.Aggregate {
 	tb.Helper()
@@ -87,14 +50,14 @@ func TestPipelineSurvivesReopen(t *testing.T) {
 	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
 		t.Fatal(err)
 	}
-	metrics := benchMetrics(t)
+	metrics := storetest.Metrics(t)
 	for i := range metrics {
 		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	events := genEvents(r, 0, 3000, 200)
+	events := storetest.GenEvents(r, 0, 3000, 200)
 	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 	p := ingest.NewPipeline(db, nil)
 	if err := p.Open(); err != nil {
@@ -139,7 +102,7 @@ func TestPipelineSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := recompute(t, db, "prod", metrics)
-	if !equalAggregates(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 	}
 	if n, err := db.EventCount(ctx, "prod"); err != nil || n != 3000 {
@@ -149,18 +112,6 @@ func TestPipelineSurvivesReopen(t *testing.T) {
 	if err != nil || res.Changed || res.Events != 3000 {
 		t.Errorf("Rebuild = %+v, %v; want 3000 events, unchanged", res, err)
 	}
-}
-
-func equalAggregates(a, b []ingest.Aggregate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestClaimDeduplicatesWithinAndAcrossBatches(t *testing.T) {
@@ -205,7 +156,7 @@ func BenchmarkPipeline(b *testing.B) {
 			if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
 				b.Fatal(err)
 			}
-			metrics := benchMetrics(b)
+			metrics := storetest.Metrics(b)
 			for i := range metrics {
 				if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
 					b.Fatal(err)
@@ -224,11 +175,11 @@ func BenchmarkPipeline(b *testing.B) {
 			const batch, users = 1000, 100_000
 			var batches [][]ingest.Event
 			for i := range 200 {
-				batches = append(batches, genEvents(r, i*batch, batch, users))
+				batches = append(batches, storetest.GenEvents(r, i*batch, batch, users))
 			}
 			// Warm up: most users have state.
 			for i := 0; i < 300; i++ {
-				if _, err := p.Ingest(ctx, "prod", genEvents(r, (200+i)*batch, batch, users)); err != nil {
+				if _, err := p.Ingest(ctx, "prod", storetest.GenEvents(r, (200+i)*batch, batch, users)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -322,14 +273,14 @@ func TestRestartReadsNoEvents(t *testing.T) {
 	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
 		t.Fatal(err)
 	}
-	metrics := benchMetrics(t)
+	metrics := storetest.Metrics(t)
 	for i := range metrics {
 		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	old := genEvents(r, 0, 2000, 150)
+	old := storetest.GenEvents(r, 0, 2000, 150)
 	p := ingest.NewPipeline(db, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
@@ -354,7 +305,7 @@ func TestRestartReadsNoEvents(t *testing.T) {
 	}
 	// New events, all later than the old ones.
 	p = openPipeline(t, db)
-	next := genEvents(r, 1_000_000, 2000, 150)
+	next := storetest.GenEvents(r, 1_000_000, 2000, 150)
 	for i := 0; i < len(next); i += 100 {
 		if _, err := p.Ingest(ctx, "prod", next[i:i+100]); err != nil {
 			t.Fatal(err)
@@ -378,7 +329,7 @@ func TestRestartReadsNoEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stored) != 4000 || !equalAggregates(got, want) {
+	if len(stored) != 4000 || !slices.Equal(got, want) {
 		t.Fatalf("%d events; aggregates after the restart differ from old + new events:\n got %v\nwant %v", len(stored), got, want)
 	}
 }
@@ -408,7 +359,7 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	events := genEvents(rand.New(rand.NewPCG(5, 6)), 0, 300, 40)
+	events := storetest.GenEvents(rand.New(rand.NewPCG(5, 6)), 0, 300, 40)
 	rec := ingest.EncodeLog(events)
 	if _, err := raw.Exec(`INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES ('prod', ?, ?, ?, ?)`, rec.MinTime, rec.MaxTime, rec.Count, rec.Data); err != nil {
 		t.Fatal(err)
@@ -433,7 +384,7 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	metrics := benchMetrics(t)
+	metrics := storetest.Metrics(t)
 	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +394,7 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 		}
 	}
 	p := openPipeline(t, db)
-	fresh, err := p.Ingest(ctx, "prod", append(events[:10:10], genEvents(rand.New(rand.NewPCG(7, 8)), 1000, 10, 40)...))
+	fresh, err := p.Ingest(ctx, "prod", append(events[:10:10], storetest.GenEvents(rand.New(rand.NewPCG(7, 8)), 1000, 10, 40)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +405,7 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := recompute(t, db, "prod", metrics); !equalAggregates(got, want) {
+	if want := recompute(t, db, "prod", metrics); !slices.Equal(got, want) {
 		t.Fatalf("aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 	}
 }
