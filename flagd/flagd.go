@@ -34,6 +34,14 @@ const SchemaURL = "https://flagd.dev/schema/v0/flags.json"
 // Targeting and evaluators are kept as compact JSON, so Parse(Marshal(s))
 // equals s for any set Parse returned.
 func Parse(source string, data []byte) (*valueloop.FlagSet, error) {
+	set, _, err := parse(source, data, false)
+	return set, err
+}
+
+// Load is Parse that also returns the snapshot compiled while validating, for
+// callers that evaluate the set at once (the Go provider on every streamed
+// change): it saves compiling the set a second time.
+func Load(source string, data []byte) (*valueloop.FlagSet, *evaluation.Snapshot, error) {
 	return parse(source, data, false)
 }
 
@@ -42,7 +50,8 @@ func Parse(source string, data []byte) (*valueloop.FlagSet, error) {
 // fail or fall back when evaluated (see evaluation.Options.Lenient). Compile
 // such a set with evaluation.CompileWith and Lenient set.
 func ParseLenient(source string, data []byte) (*valueloop.FlagSet, error) {
-	return parse(source, data, true)
+	set, _, err := parse(source, data, true)
+	return set, err
 }
 
 // ParseFlag parses and validates one flag definition object, as the admin
@@ -87,17 +96,17 @@ func (p *parser) err() error {
 	return &valueloop.ValidationError{Problems: p.problems}
 }
 
-func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, error) {
+func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, *evaluation.Snapshot, error) {
 	p := &parser{source: source, lenient: lenient}
 	js, ok := p.toJSON(data)
 	if !ok {
-		return nil, p.err()
+		return nil, nil, p.err()
 	}
 	p.duplicates(js, "")
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(js, &top); err != nil {
 		p.problem("", "", "a flagd file must be a JSON object with \"flags\": %s", jsonError(js, err))
-		return nil, p.err()
+		return nil, nil, p.err()
 	}
 	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
 	keys := sortedKeys(top)
@@ -127,10 +136,11 @@ func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, error)
 	if _, ok := top["flags"]; !ok {
 		p.problem("", "/flags", "a flagd file needs \"flags\"")
 	}
-	if _, err := evaluation.CompileWith(set, evaluation.Options{Lenient: lenient}); err != nil {
+	snap, err := evaluation.CompileWith(set, evaluation.Options{Lenient: lenient})
+	if err != nil {
 		var ve *valueloop.ValidationError
 		if !errors.As(err, &ve) {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, pr := range ve.Problems {
 			if arrayForm && pr.Flag != "" {
@@ -143,9 +153,9 @@ func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, error)
 		}
 	}
 	if len(p.problems) > 0 {
-		return nil, p.err()
+		return nil, nil, p.err()
 	}
-	return set, nil
+	return set, snap, nil
 }
 
 // toJSON returns data as JSON, converting YAML.

@@ -318,3 +318,21 @@ func TestMarshalKeepsUnicode(t *testing.T) {
 		t.Errorf("round trip changed the set:\n%s", out)
 	}
 }
+
+// TestLoadReturnsTheValidatingSnapshot: Load gives the set and a snapshot
+// that evaluates it, and refuses what Parse refuses.
+func TestLoadReturnsTheValidatingSnapshot(t *testing.T) {
+	set, snap, err := flagd.Load("x.json", []byte(`{"flags":{"f":{"state":"ENABLED","variants":{"a":"a","b":"b"},"defaultVariant":"a","targeting":{"if":[{"==":[{"var":"k"},1]},"b",null]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Flags) != 1 || snap.Set() != set {
+		t.Errorf("Load: %d flags, snapshot of %p, want the returned set %p", len(set.Flags), snap.Set(), set)
+	}
+	if got := snap.Evaluate("f", map[string]any{"k": 1.0}); got.Variant != "b" {
+		t.Errorf("evaluate = %+v, want b", got)
+	}
+	if _, snap, err := flagd.Load("bad.json", []byte(`{"flags":{"f":{"state":"ON","variants":{"a":1}}}}`)); err == nil || snap != nil {
+		t.Errorf("Load(invalid) = %v, %v; want an error and no snapshot", snap, err)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flagd"
 )
 
@@ -166,11 +165,7 @@ func readStatusError(op string, resp *http.Response) error {
 
 // apply parses, compiles and swaps in one flag set received with event id.
 func (p *Provider) apply(id string, data []byte) {
-	set, err := flagd.Parse("stream "+p.Environment+"@"+id, data)
-	var snap *evaluation.Snapshot
-	if err == nil {
-		snap, err = evaluation.Compile(set)
-	}
+	set, snap, err := flagd.Load("stream "+p.Environment+"@"+id, data)
 	if err != nil {
 		p.invalid(id, err)
 		return
