@@ -12,11 +12,13 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/verdicts"
 )
 
 // store is every store method serve wires. Both stores implement it; a
@@ -27,7 +29,12 @@ type store interface {
 	auth.Store
 	httpapi.AuditStore
 	httpapi.EventStore
+	httpapi.ExperimentStore
+	demo.ExperimentStore
+	rolloutStore
+	rolloutHistory
 	deliverysvc.Store
+	verdicts.Store
 }
 
 var (

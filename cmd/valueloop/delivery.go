@@ -929,10 +929,8 @@ func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Ser
 		}
 		return out
 	}
-	if rs, ok := db.(rolloutHistory); ok {
-		d.Rollouts = func(ctx context.Context, env, flag string) (deliverysvc.RolloutTimes, error) {
-			return rolloutTimes(ctx, rs, env, flag)
-		}
+	d.Rollouts = func(ctx context.Context, env, flag string) (deliverysvc.RolloutTimes, error) {
+		return rolloutTimes(ctx, db, env, flag)
 	}
 	if cfg.Demo {
 		n, err := demo.LoadDelivery(ctx, d, time.Now())

@@ -102,14 +102,8 @@ type rolloutStore interface {
 
 // openRollouts starts the rollout engine (under leader, so that one node
 // of several drives rollouts) and its webhooks, and for --demo puts the
-// demo's rollout under way. It returns a nil engine when the store keeps
-// no rollouts.
-func openRollouts(ctx context.Context, cfg serveConfig, db any, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, logger *slog.Logger) (*rollout.Engine, func(), error) {
-	rs, ok := db.(rolloutStore)
-	if !ok {
-		logger.Warn("rollouts are not available with this store")
-		return nil, func() {}, nil
-	}
+// demo's rollout under way.
+func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, logger *slog.Logger) (*rollout.Engine, func(), error) {
 	eng := rollout.NewEngine(rs, svc, rs, logger)
 	eng.Interval = cfg.Rollouts.Interval
 	eng.Leader = leader

@@ -131,13 +131,11 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	defer closeEvents()
 	srv.Events = events
-	// Experiments (hypotheses and results) need a store that keeps
-	// hypotheses; the demo experiment's events go through the pipeline.
-	if xs, ok := db.(httpapi.ExperimentStore); ok {
-		srv.Experiments = xs
-	}
-	if ds, ok := db.(demo.ExperimentStore); ok && cfg.Demo {
-		if err := loadDemoExperiment(ctx, ds, events.Pipeline, logger); err != nil {
+	// Experiments (hypotheses and results); the demo experiment's events go
+	// through the pipeline.
+	srv.Experiments = db
+	if cfg.Demo {
+		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
 			return err
 		}
 	}
@@ -146,9 +144,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	defer closeRollouts()
-	if rollouts != nil {
-		srv.Rollouts = rollouts
-	}
+	srv.Rollouts = rollouts
 	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
 	if err != nil {
 		return err
@@ -162,12 +158,8 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	defer closeVerdicts()
-	if recorder != nil {
-		srv.Verdicts = recorder
-		if deliveries != nil {
-			deliveries.Verdicts = recorder.Latest
-		}
-	}
+	srv.Verdicts = recorder
+	deliveries.Verdicts = recorder.Latest
 	if err := srv.Open(); err != nil {
 		return err
 	}

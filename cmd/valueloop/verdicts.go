@@ -13,16 +13,9 @@ import (
 	"github.com/valueloop/valueloop/verdicts"
 )
 
-// openVerdicts starts the recording of verdict times when the store keeps
-// them: the periodic check of every flag with a hypothesis runs as singleton
-// work under leader. It returns nil (and a no-op close) when the store does
-// not record verdicts.
-func openVerdicts(db any, svc *flags.Service, leader cluster.Singleton, logger *slog.Logger) (*verdicts.Recorder, func(), error) {
-	vs, ok := db.(verdicts.Store)
-	if !ok {
-		logger.Warn("verdict times are not recorded with this store")
-		return nil, func() {}, nil
-	}
+// openVerdicts starts the recording of verdict times: the periodic check of
+// every flag with a hypothesis runs as singleton work under leader.
+func openVerdicts(vs verdicts.Store, svc *flags.Service, leader cluster.Singleton, logger *slog.Logger) (*verdicts.Recorder, func(), error) {
 	rec := verdicts.New(vs)
 	rec.Logger = logger
 	rec.Leader = leader
