@@ -53,20 +53,66 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 // BenchmarkRecompute measures recomputation from encoded log records (both
-// passes) as a rebuild does it, 1,000,000 events of 100,000 users (10%
-// exposures), 5 metrics; Event recomputes through DecodeLog and the public
-// Recompute.
+// passes) as a rebuild does it, 5 metrics: 1,000,000 events of 100,000 users
+// and 3,000,000 of 1,000,000, each user exposed once and then sending events
+// in an order that jumps among users as real traffic does. log/parts=N
+// splits the users among N parts (one per core in a rebuild); Event
+// recomputes through DecodeLog and the public Recompute.
 func BenchmarkRecompute(b *testing.B) {
 	metrics := testMetrics()[:5]
-	const events, users = 1_000_000, 100_000
+	for _, size := range []struct{ events, users int }{{1_000_000, 100_000}, {3_000_000, 1_000_000}} {
+		recs := recomputeBenchLog(size.events, size.users)
+		scan := func(fn func([]byte) error) error {
+			for _, r := range recs {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		b.Run(fmt.Sprintf("users=%d", size.users), func(b *testing.B) {
+			for _, parts := range []int{1, recomputeParts()} {
+				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
+					cpu0 := cpuSeconds()
+					for b.Loop() {
+						r, err := recomputeLog(metrics, parts, scan)
+						if err != nil || r.events != int64(size.events) {
+							b.Fatal(r, err)
+						}
+					}
+					reportRate(b, b.N*size.events, cpu0)
+				})
+			}
+			b.Run("Event", func(b *testing.B) {
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					_, n, err := Recompute(metrics, func(fn func(*Event) error) error {
+						return scan(func(r []byte) error { return DecodeLog(r, fn) })
+					})
+					if err != nil || n != int64(size.events) {
+						b.Fatal(n, err)
+					}
+				}
+				reportRate(b, b.N*size.events, cpu0)
+			})
+		})
+	}
+}
+
+// recomputeBenchLog encodes the events of BenchmarkRecompute in records of
+// 1,000: the exposures of every user first, then tracking events of users
+// picked by a multiplicative step modulo the number of users.
+func recomputeBenchLog(events, users int) [][]byte {
 	var recs [][]byte
-	var evs []Event
+	evs := make([]Event, 0, 1000)
 	for i := 0; i < events; i++ {
-		ev := Event{TargetingKey: fmt.Sprintf("user-%d", i%users), Time: 1_780_000_000_000 + int64(i), TimeSet: true, ID: fmt.Sprintf("ev-%d", i)}
+		ev := Event{Time: 1_780_000_000_000 + int64(i), TimeSet: true, ID: fmt.Sprintf("ev-%d", i)}
 		if i < users {
 			ev.Type, ev.Flag, ev.Variant = Exposure, "checkout", []string{"control", "treatment"}[i%2]
+			ev.TargetingKey = fmt.Sprintf("user-%d", i)
 		} else {
 			ev.Type, ev.Name, ev.Value, ev.HasValue = Tracking, []string{"purchase", "click", "load"}[i%3], int64(i%1000)*Scale, true
+			ev.TargetingKey = fmt.Sprintf("user-%d", i*7919%users)
 		}
 		evs = append(evs, ev)
 		if len(evs) == 1000 {
@@ -74,37 +120,7 @@ func BenchmarkRecompute(b *testing.B) {
 			evs = evs[:0]
 		}
 	}
-	scan := func(fn func([]byte) error) error {
-		for _, r := range recs {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	b.Run("log", func(b *testing.B) {
-		cpu0 := cpuSeconds()
-		for b.Loop() {
-			e := newEngine(metrics)
-			n, err := recomputeLog(e, scan)
-			if err != nil || n != events || len(e.users) != users {
-				b.Fatal(n, err)
-			}
-		}
-		reportRate(b, b.N*events, cpu0)
-	})
-	b.Run("Event", func(b *testing.B) {
-		cpu0 := cpuSeconds()
-		for b.Loop() {
-			_, n, err := Recompute(metrics, func(fn func(*Event) error) error {
-				return scan(func(r []byte) error { return DecodeLog(r, fn) })
-			})
-			if err != nil || n != events {
-				b.Fatal(n, err)
-			}
-		}
-		reportRate(b, b.N*events, cpu0)
-	})
+	return recs
 }
 
 // cpuSeconds returns the CPU time (user and system) of this process, from

@@ -299,16 +299,17 @@ func (p *Pipeline) recompute(ctx context.Context, env string) (*engine, int64, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
-	e := newEngine(metrics)
-	n, err := recomputeLog(e, func(fn func([]byte) error) error {
+	// One part: the engine lives on, with every user.
+	r, err := recomputeLog(metrics, 1, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: recompute %s: %w", env, err)
 	}
+	e := r.parts[0]
 	e.bulk = false
 	e.takeDirty()
-	return e, n, nil
+	return e, r.events, nil
 }
 
 // Recompute computes the aggregates of metrics from scratch from the events
@@ -341,41 +342,6 @@ func Recompute(metrics []Metric, scan func(fn func(*Event) error) error) ([]Aggr
 	}
 	e.finishBulk()
 	return e.all(), n, nil
-}
-
-// recomputeLog feeds every event of the log records that scan yields into
-// e, which becomes a bulk engine, in two passes (exposures, then tracking
-// events, so that no history scan is ever needed), and returns the number of
-// events read.
-func recomputeLog(e *engine, scan func(fn func(data []byte) error) error) (int64, error) {
-	e.persistent, e.bulk = true, true
-	var n int64
-	err := scan(func(data []byte) error {
-		return scanRecord(data, func(r *rawEvent) {
-			n++
-			if r.typ == Exposure {
-				e.expose(e.touchBytes(r.key), e.intern(r.flag), e.intern(r.variant), r.time)
-			}
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	err = scan(func(data []byte) error {
-		return scanRecord(data, func(r *rawEvent) {
-			if r.typ != Tracking {
-				return
-			}
-			if ni, ok := e.names[string(r.name)]; ok {
-				e.track(e.touchBytes(r.key), ni, r.time, r.value)
-			}
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	e.finishBulk()
-	return n, nil
 }
 
 func (p *Pipeline) rebuild(r *request) {
@@ -432,16 +398,15 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		if err != nil {
 			return err
 		}
-		b := newEngine(metrics)
-		n, err := recomputeLog(b, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, recomputeParts(), func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}
 		all := b.all()
-		if err := tx.ReplaceState(env, e.version, b.allUsers(), all); err != nil {
+		if err := tx.ReplaceState(env, e.version, b.users(), all); err != nil {
 			return err
 		}
-		res = RebuildResult{Events: n, Aggregates: len(all), Changed: !sameAggregates(old, all)}
+		res = RebuildResult{Events: b.events, Aggregates: len(all), Changed: !sameAggregates(old, all)}
 		return nil
 	})
 	if err != nil {

@@ -259,20 +259,3 @@ func (e *engine) changedUsers() []UserState {
 	return out
 }
 
-// allUsers yields every user's state in key order (memory and bulk modes).
-func (e *engine) allUsers() iter.Seq[UserState] {
-	return func(yield func(UserState) bool) {
-		keys := make([]string, 0, len(e.users))
-		for k := range e.users {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		var buf []byte
-		for _, k := range keys {
-			buf = e.encodeUser(buf[:0], e.users[k])
-			if !yield(UserState{Key: k, State: buf}) {
-				return
-			}
-		}
-	}
-}

@@ -497,7 +497,7 @@ func TestUserStateRoundTrip(t *testing.T) {
 	}
 	e.finish()
 	f := newEngine(metrics)
-	for st := range e.allUsers() {
+	for st := range (&recomputation{parts: []*engine{e}}).users() {
 		if err := f.load(st.Key, st.State); err != nil {
 			t.Fatalf("load %s: %v", st.Key, err)
 		}

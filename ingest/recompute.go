@@ -1,0 +1,184 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"hash/maphash"
+	"iter"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// recomputation is the state recomputed from an environment's log. Its
+// users are partitioned by a hash of their key among engines that run in
+// parallel, one per core: finding each event's user in memory is most of
+// what recomputation costs, and with a million users nearly every lookup is
+// a cache miss, so cores add up. Each user lives in exactly one part, and
+// since Sums are exact integers the figures of a cell are the sum of the
+// parts' whatever the split.
+type recomputation struct {
+	parts  []*engine
+	seed   maphash.Seed
+	events int64
+}
+
+// maxRecomputeParts bounds the parts: each part decodes every record to find
+// its events, which costs more than it saves beyond a few cores.
+const maxRecomputeParts = 4
+
+// recomputeParts is the number of parts a recomputation uses here.
+func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts) }
+
+// recomputeLog folds every event of the log records that scan yields into
+// new bulk engines of metrics, split in parts (at least one), in two passes
+// (exposures, then tracking events, so that no history scan is ever needed),
+// and computes the sums. scan is called twice.
+func recomputeLog(metrics []Metric, parts int, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed()}
+	for i := range r.parts {
+		e := newEngine(metrics)
+		e.persistent, e.bulk = true, true
+		r.parts[i] = e
+	}
+	for _, exposures := range []bool{true, false} {
+		if err := r.pass(exposures, scan); err != nil {
+			return nil, err
+		}
+	}
+	r.each((*engine).finishBulk)
+	return r, nil
+}
+
+// pass feeds every record to every part: in the calling goroutine with one
+// part, else each part in a goroutine of its own, receiving a copy of each
+// record (scan's slice is valid only during the call).
+func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) error) error) error {
+	if len(r.parts) == 1 {
+		return scan(func(data []byte) error { return r.feed(0, data, exposures) })
+	}
+	queues := make([]chan []byte, len(r.parts))
+	errs := make([]error, len(r.parts)+1)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan []byte, 16)
+		wg.Go(func() {
+			for data := range queues[i] {
+				if errs[i] == nil {
+					errs[i] = r.feed(i, data, exposures)
+				}
+			}
+		})
+	}
+	errs[len(r.parts)] = scan(func(data []byte) error {
+		data = bytes.Clone(data)
+		for _, q := range queues {
+			q <- data
+		}
+		return nil
+	})
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// feed folds the events of one record that belong to part i: its
+// exposures in the first pass, its tracking events in the second. Part 0
+// counts the events in the first pass.
+func (r *recomputation) feed(i int, data []byte, exposures bool) error {
+	e := r.parts[i]
+	n := uint64(len(r.parts))
+	mine := func(key []byte) bool { return n == 1 || maphash.Bytes(r.seed, key)%n == uint64(i) }
+	return scanRecord(data, func(ev *rawEvent) {
+		if exposures {
+			if i == 0 {
+				r.events++
+			}
+			if ev.typ == Exposure && mine(ev.key) {
+				e.expose(e.touchBytes(ev.key), e.intern(ev.flag), e.intern(ev.variant), ev.time)
+			}
+			return
+		}
+		if ev.typ != Tracking {
+			return
+		}
+		if ni, ok := e.names[string(ev.name)]; ok && mine(ev.key) {
+			e.track(e.touchBytes(ev.key), ni, ev.time, ev.value)
+		}
+	})
+}
+
+// each runs fn on every part, in parallel.
+func (r *recomputation) each(fn func(*engine)) {
+	var wg sync.WaitGroup
+	for _, e := range r.parts[1:] {
+		wg.Go(func() { fn(e) })
+	}
+	fn(r.parts[0])
+	wg.Wait()
+}
+
+// all returns every cell, sorted: those of the parts, added up.
+func (r *recomputation) all() []Aggregate {
+	if len(r.parts) == 1 {
+		return r.parts[0].all()
+	}
+	var out []Aggregate
+	for _, e := range r.parts {
+		out = append(out, e.all()...)
+	}
+	sortAggregates(out)
+	merged := out[:0]
+	for _, a := range out {
+		if n := len(merged); n > 0 && merged[n-1].Flag == a.Flag && merged[n-1].Variant == a.Variant && merged[n-1].Metric == a.Metric {
+			merged[n-1].Sums.Add(a.Sums)
+			continue
+		}
+		merged = append(merged, a)
+	}
+	return merged
+}
+
+// users yields every user's encoded state in key order, as
+// StateTx.ReplaceState takes them. The slices are valid until the next one.
+func (r *recomputation) users() iter.Seq[UserState] {
+	return func(yield func(UserState) bool) {
+		// Each part sorts its own users (in parallel), then the sorted
+		// lists are merged.
+		lists := make([][]*user, len(r.parts))
+		var wg sync.WaitGroup
+		for i, e := range r.parts {
+			wg.Go(func() {
+				l := make([]*user, 0, len(e.users))
+				for _, u := range e.users {
+					l = append(l, u)
+				}
+				slices.SortFunc(l, func(a, b *user) int { return strings.Compare(a.key, b.key) })
+				lists[i] = l
+			})
+		}
+		wg.Wait()
+		enc := r.parts[0] // the layout of a state depends on the metrics only: the same in every part
+		var buf []byte
+		for {
+			best := -1
+			for i, l := range lists {
+				if len(l) > 0 && (best < 0 || l[0].key < lists[best][0].key) {
+					best = i
+				}
+			}
+			if best < 0 {
+				return
+			}
+			u := lists[best][0]
+			lists[best] = lists[best][1:]
+			buf = enc.encodeUser(buf[:0], u)
+			if !yield(UserState{Key: u.key, State: buf}) {
+				return
+			}
+		}
+	}
+}

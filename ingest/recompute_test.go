@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// logOf encodes events as log records of random sizes.
+func logOf(r *rand.Rand, events []Event) [][]byte {
+	var recs [][]byte
+	for len(events) > 0 {
+		n := min(1+r.IntN(200), len(events))
+		recs = append(recs, EncodeLog(events[:n]).Data)
+		events = events[n:]
+	}
+	return recs
+}
+
+func scanOf(recs [][]byte) func(fn func([]byte) error) error {
+	return func(fn func([]byte) error) error {
+		for _, d := range recs {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// TestRecomputationInParts checks that splitting the users among parts
+// changes nothing: the cells, the number of events and every user's encoded
+// state are those of one part, and the cells are the naive recomputation's.
+func TestRecomputationInParts(t *testing.T) {
+	metrics := testMetrics()
+	for seed := uint64(1); seed <= 12; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 99))
+			events := randomEvents(r, 3000)
+			for i := range events {
+				events[i].TargetingKey = fmt.Sprintf("user-%d", r.IntN(400))
+			}
+			scan := scanOf(logOf(r, events))
+			one, err := recomputeLog(metrics, 1, scan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffAggregates(one.all(), naive(metrics, events)); d != "" {
+				t.Fatalf("one part differs from the naive recomputation:\n%s", d)
+			}
+			var want []UserState
+			for u := range one.users() {
+				want = append(want, UserState{u.Key, append([]byte(nil), u.State...)})
+			}
+			for parts := 2; parts <= 4; parts++ {
+				got, err := recomputeLog(metrics, parts, scan)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.events != int64(len(events)) {
+					t.Errorf("%d parts: %d events, want %d", parts, got.events, len(events))
+				}
+				if d := diffAggregates(got.all(), one.all()); d != "" {
+					t.Errorf("%d parts: cells differ from one part:\n%s", parts, d)
+				}
+				i := 0
+				for u := range got.users() {
+					if i >= len(want) || u.Key != want[i].Key || string(u.State) != string(want[i].State) {
+						t.Fatalf("%d parts: user %d is %s, want %s with the same state", parts, i, u.Key, want[min(i, len(want)-1)].Key)
+					}
+					i++
+				}
+				if i != len(want) {
+					t.Errorf("%d parts: %d users, want %d", parts, i, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestRecomputationCorruptRecord checks that a damaged record fails the
+// recomputation, with any number of parts, instead of being skipped.
+func TestRecomputationCorruptRecord(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	recs := logOf(r, randomEvents(r, 500))
+	recs[len(recs)/2] = recs[len(recs)/2][:len(recs[len(recs)/2])/2]
+	for parts := 1; parts <= 3; parts++ {
+		if _, err := recomputeLog(testMetrics(), parts, scanOf(recs)); !errors.Is(err, errCorrupt) {
+			t.Errorf("%d parts: err = %v, want errCorrupt", parts, err)
+		}
+	}
+}
