@@ -258,4 +258,3 @@ func (e *engine) changedUsers() []UserState {
 	e.putBuf, e.endBuf, e.stateBuf = out, ends, buf
 	return out
 }
-
