@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"hash/maphash"
 	"iter"
@@ -9,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // recomputation is the state recomputed from an environment's log. Its
@@ -58,23 +58,41 @@ func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) erro
 	if len(r.parts) == 1 {
 		return scan(func(data []byte) error { return r.feed(0, data, exposures) })
 	}
-	queues := make([]chan []byte, len(r.parts))
+	const queued = 16
+	queues := make([]chan *sharedRecord, len(r.parts))
+	// Copies go back to free once every part is done with them: allocating
+	// one per record would make the collector mark every user of the
+	// recomputation again and again.
+	free := make(chan *sharedRecord, (queued+1)*len(r.parts)+1)
 	errs := make([]error, len(r.parts)+1)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan []byte, 16)
+		queues[i] = make(chan *sharedRecord, queued)
 		wg.Go(func() {
-			for data := range queues[i] {
+			for rec := range queues[i] {
 				if errs[i] == nil {
-					errs[i] = r.feed(i, data, exposures)
+					errs[i] = r.feed(i, rec.data, exposures)
+				}
+				if rec.refs.Add(-1) == 0 {
+					select {
+					case free <- rec:
+					default:
+					}
 				}
 			}
 		})
 	}
 	errs[len(r.parts)] = scan(func(data []byte) error {
-		data = bytes.Clone(data)
+		var rec *sharedRecord
+		select {
+		case rec = <-free:
+		default:
+			rec = new(sharedRecord)
+		}
+		rec.data = append(rec.data[:0], data...)
+		rec.refs.Store(int32(len(queues)))
 		for _, q := range queues {
-			q <- data
+			q <- rec
 		}
 		return nil
 	})
@@ -83,6 +101,12 @@ func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) erro
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// sharedRecord is a copy of a log record that every part reads.
+type sharedRecord struct {
+	data []byte
+	refs atomic.Int32 // parts yet to read it
 }
 
 // feed folds the events of one record that belong to part i: its
