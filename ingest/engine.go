@@ -69,6 +69,8 @@ type engine struct {
 	slab    []user  // users to hand out
 	nUsers  int     // users loaded or created in this group (store mode)
 
+	refBuf []eventRef // recomputation's, reused from record to record
+
 	// Buffers of changedUsers, reused from group to group.
 	putBuf   []UserState
 	endBuf   []int
