@@ -257,6 +257,11 @@ type envUsers struct {
 	index    userIndex
 	slots    []userSlot
 	free     []int32
+	// live counts, per user log record, the states in it that are still
+	// the latest of their user: compaction skips reading a record whose
+	// count is zero (with many transactions between a record and its
+	// compaction, the usual case).
+	live map[int64]int
 }
 
 type userSlot struct {
@@ -273,7 +278,7 @@ func (ev *events) env(id int64) *envUsers {
 	}
 	u := ev.users[id]
 	if u == nil {
-		u = &envUsers{gen: -1, index: newUserIndex()}
+		u = &envUsers{gen: -1, index: newUserIndex(), live: map[int64]int{}}
 		ev.users[id] = u
 	}
 	return u
@@ -314,10 +319,26 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	x := &u.slots[i]
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
+		u.unlive(x.seq)
 	}
 	x.state, x.seq = s, seq
+	if seq != 0 {
+		u.live[seq]++
+	}
 	ev.bytes += stateBytes(k, s)
 	return i
+}
+
+// unlive counts that a state of user log record seq is no longer the latest.
+func (u *envUsers) unlive(seq int64) {
+	if seq == 0 {
+		return
+	}
+	if n := u.live[seq] - 1; n > 0 {
+		u.live[seq] = n
+	} else {
+		delete(u.live, seq)
+	}
 }
 
 func stateBytes(k string, s []byte) int64 { return int64(len(k) + len(s) + 64) }
@@ -352,6 +373,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 		for _, c := range e.written {
 			if i, ok := u.index.get(c.key); ok && u.slots[i].seq == c.seq {
 				u.slots[i].seq = 0
+				u.unlive(c.seq)
 			}
 		}
 		// puts and the loaded keys are both sorted: walk them together.
@@ -994,28 +1016,38 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 // others were replaced by later records; then the record goes. It reports
 // false when only this transaction's record is left.
 func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
-	var seq int64
-	var data []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, data FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`, e.id).Scan(&seq, &data)
+	var seq, size int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`, e.id).Scan(&seq, &size)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && seq == e.putSeq) {
 		return false, nil
 	} else if err != nil {
 		return false, err
 	}
-	var latest []ingest.UserState
 	ev := &t.db.ev
 	ev.mu.Lock()
-	err = decodeUserLog(data, func(k string, _ []byte) {
-		if _, put := e.put(k); put {
-			return // replaced in this transaction
-		}
-		if i, ok := u.index.get(k); ok && u.slots[i].seq == seq {
-			latest = append(latest, ingest.UserState{Key: u.slots[i].key, State: u.slots[i].state})
-		}
-	})
+	live := u.live[seq]
 	ev.mu.Unlock()
-	if err != nil {
-		return false, err
+	var latest []ingest.UserState
+	if live > 0 {
+		var data []byte
+		if err := t.tx.QueryRowContext(t.ctx, `SELECT data FROM event_user_log WHERE seq = ?`, seq).Scan(&data); err != nil {
+			return false, err
+		}
+		ev.mu.Lock()
+		err = decodeUserLog(data, func(k string, _ []byte) {
+			i, ok := u.index.get(k)
+			if !ok || u.slots[i].seq != seq {
+				return // replaced by a later record
+			}
+			if _, put := e.put(k); put {
+				return // replaced in this transaction
+			}
+			latest = append(latest, ingest.UserState{Key: u.slots[i].key, State: u.slots[i].state})
+		})
+		ev.mu.Unlock()
+		if err != nil {
+			return false, err
+		}
 	}
 	slices.SortFunc(latest, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
 	if err := t.insertUsers(e.id, slices.Values(latest), true); err != nil {
@@ -1027,7 +1059,7 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	for _, x := range latest {
 		e.written = append(e.written, writtenUser{x.Key, seq})
 	}
-	e.logBytes -= int64(len(data))
+	e.logBytes -= size
 	return true, nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -74,6 +75,21 @@ func TestUserLogCompaction(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 		}
+		// The counts of latest states per user log record, which let
+		// compaction skip reading a record, match the states in memory.
+		db.ev.mu.Lock()
+		for id, u := range db.ev.users {
+			want := map[int64]int{}
+			for _, x := range u.slots {
+				if x.state != nil && x.seq != 0 {
+					want[x.seq]++
+				}
+			}
+			if !maps.Equal(u.live, want) {
+				t.Errorf("environment %d: live states per record %v, want %v", id, u.live, want)
+			}
+		}
+		db.ev.mu.Unlock()
 		var logRows, logBytes, users int
 		if err := db.db.QueryRow(`SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM event_user_log`).Scan(&logRows, &logBytes); err != nil {
 			t.Fatal(err)
