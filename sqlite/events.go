@@ -257,11 +257,12 @@ type envUsers struct {
 	index    userIndex
 	slots    []userSlot
 	free     []int32
-	// live counts, per user log record, the states in it that are still
-	// the latest of their user: compaction skips reading a record whose
-	// count is zero (with many transactions between a record and its
-	// compaction, the usual case).
-	live map[int64]int
+	// live lists, per user log record, the slots that held a state of it
+	// when it was written; those whose seq is still the record's hold the
+	// latest state of their user. Compaction writes those without reading
+	// the record (by the time a record is compacted, most of its users
+	// have sent events again, and with 100,000 users all of them have).
+	live map[int64][]int32
 }
 
 type userSlot struct {
@@ -278,7 +279,7 @@ func (ev *events) env(id int64) *envUsers {
 	}
 	u := ev.users[id]
 	if u == nil {
-		u = &envUsers{gen: -1, index: newUserIndex(), live: map[int64]int{}}
+		u = &envUsers{gen: -1, index: newUserIndex(), live: map[int64][]int32{}}
 		ev.users[id] = u
 	}
 	return u
@@ -319,26 +320,13 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	x := &u.slots[i]
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
-		u.unlive(x.seq)
 	}
 	x.state, x.seq = s, seq
 	if seq != 0 {
-		u.live[seq]++
+		u.live[seq] = append(u.live[seq], i)
 	}
 	ev.bytes += stateBytes(k, s)
 	return i
-}
-
-// unlive counts that a state of user log record seq is no longer the latest.
-func (u *envUsers) unlive(seq int64) {
-	if seq == 0 {
-		return
-	}
-	if n := u.live[seq] - 1; n > 0 {
-		u.live[seq] = n
-	} else {
-		delete(u.live, seq)
-	}
 }
 
 func stateBytes(k string, s []byte) int64 { return int64(len(k) + len(s) + 64) }
@@ -371,10 +359,12 @@ func (ev *events) finish(t *eventTx, committed bool) {
 		}
 		u := ev.env(e.id)
 		for _, c := range e.written {
-			if i, ok := u.index.get(c.key); ok && u.slots[i].seq == c.seq {
-				u.slots[i].seq = 0
-				u.unlive(c.seq)
+			if c.slot < int32(len(u.slots)) && u.slots[c.slot].seq == c.seq {
+				u.slots[c.slot].seq = 0
 			}
+		}
+		for _, seq := range e.compacted {
+			delete(u.live, seq)
 		}
 		// puts and the loaded keys are both sorted: walk them together.
 		j := 0
@@ -617,13 +607,14 @@ type txEnv struct {
 	putSeq    int64              // the user log record of puts
 	loaded    []loadedUser       // sorted by key
 	written   []writtenUser      // compacted into event_users
+	compacted []int64            // user log records compacted
 }
 
 // writtenUser is a state that compaction wrote into event_users, from user
 // log record seq.
 type writtenUser struct {
-	key string
-	seq int64
+	slot int32
+	seq  int64
 }
 
 // loadedUser is a user LoadUsers found in memory or read, and its slot.
@@ -1012,8 +1003,9 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 }
 
 // compactOldest moves env's oldest user log record into event_users: the
-// states in it that are still the latest of their user are written, the
-// others were replaced by later records; then the record goes. It reports
+// states in it that are still the latest of their user are written, from
+// memory (see envUsers.live), the others were replaced by later records;
+// then the record goes. It reports
 // false when only this transaction's record is left.
 func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	var seq, size int64
@@ -1023,42 +1015,42 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	} else if err != nil {
 		return false, err
 	}
+	type latestState struct {
+		ingest.UserState
+		slot int32
+	}
+	var latest []latestState
 	ev := &t.db.ev
 	ev.mu.Lock()
-	live := u.live[seq]
-	ev.mu.Unlock()
-	var latest []ingest.UserState
-	if live > 0 {
-		var data []byte
-		if err := t.tx.QueryRowContext(t.ctx, `SELECT data FROM event_user_log WHERE seq = ?`, seq).Scan(&data); err != nil {
-			return false, err
+	for _, i := range u.live[seq] {
+		x := &u.slots[i]
+		if x.state == nil || x.seq != seq {
+			continue // replaced by a later record
 		}
-		ev.mu.Lock()
-		err = decodeUserLog(data, func(k string, _ []byte) {
-			i, ok := u.index.get(k)
-			if !ok || u.slots[i].seq != seq {
-				return // replaced by a later record
+		if _, put := e.put(x.key); put {
+			continue // replaced in this transaction
+		}
+		latest = append(latest, latestState{ingest.UserState{Key: x.key, State: x.state}, i})
+	}
+	ev.mu.Unlock()
+	slices.SortFunc(latest, func(a, b latestState) int { return strings.Compare(a.Key, b.Key) })
+	states := func(yield func(ingest.UserState) bool) {
+		for _, x := range latest {
+			if !yield(x.UserState) {
+				return
 			}
-			if _, put := e.put(k); put {
-				return // replaced in this transaction
-			}
-			latest = append(latest, ingest.UserState{Key: u.slots[i].key, State: u.slots[i].state})
-		})
-		ev.mu.Unlock()
-		if err != nil {
-			return false, err
 		}
 	}
-	slices.SortFunc(latest, func(a, b ingest.UserState) int { return strings.Compare(a.Key, b.Key) })
-	if err := t.insertUsers(e.id, slices.Values(latest), true); err != nil {
+	if err := t.insertUsers(e.id, states, true); err != nil {
 		return false, err
 	}
 	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_user_log WHERE seq = ?`, seq); err != nil {
 		return false, err
 	}
 	for _, x := range latest {
-		e.written = append(e.written, writtenUser{x.Key, seq})
+		e.written = append(e.written, writtenUser{x.slot, seq})
 	}
+	e.compacted = append(e.compacted, seq)
 	e.logBytes -= size
 	return true, nil
 }
@@ -1258,7 +1250,7 @@ func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserSt
 	if err := t.ReplaceAggregates(env, aggs); err != nil {
 		return err
 	}
-	e.puts, e.written, e.logBytes, e.replaced = nil, nil, 0, true
+	e.puts, e.written, e.compacted, e.logBytes, e.replaced = nil, nil, nil, 0, true
 	if err := t.bump(env, e); err != nil {
 		return err
 	}
