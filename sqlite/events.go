@@ -366,6 +366,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 		for _, seq := range e.compacted {
 			delete(u.live, seq)
 		}
+		u.live[e.putSeq] = make([]int32, 0, len(e.puts))
 		// puts and the loaded keys are both sorted: walk them together.
 		j := 0
 		for _, x := range e.puts {
@@ -505,11 +506,8 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 	if ev.stmts != nil {
 		return nil
 	}
-	// The writer's connection: a larger page cache for the user table, and
-	// WAL checkpoints every 32 MiB instead of every 4 MiB (each one syncs
-	// the file; at 100k events/s the default checkpoints several times a
-	// second).
-	for _, q := range []string{`PRAGMA cache_size = -32768`, `PRAGMA wal_autocheckpoint = 8192`} {
+	// The writer's connection: a larger page cache for the user table.
+	for _, q := range []string{`PRAGMA cache_size = -32768`} {
 		if _, err := wdb.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", q, err)
 		}
@@ -836,7 +834,7 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	if loaded {
 		return u, nil
 	}
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, count, data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
 	}
@@ -844,11 +842,12 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for rows.Next() {
-		var seq int64
+		var seq, count int64
 		var data sql.RawBytes
-		if err := rows.Scan(&seq, &data); err != nil {
+		if err := rows.Scan(&seq, &count, &data); err != nil {
 			return nil, err
 		}
+		u.live[seq] = make([]int32, 0, count)
 		err := decodeUserLog(data, func(k string, s []byte) {
 			ev.set(u, -1, k, bytes.Clone(s), seq)
 		})

@@ -46,6 +46,8 @@ type DB struct {
 	// connection avoids busy-retries between our own transactions.
 
 	ev events // per-user state and statements of the event store (events.go)
+
+	stopCheckpoints func() // ends checkpointer; nil when none runs
 }
 
 // NewDB returns a store for the file at path.
@@ -76,7 +78,8 @@ func (db *DB) Open() error {
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
-	if db.wdb, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+	wdsn := dsn + "&_txlock=immediate&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoints))
+	if db.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
@@ -84,11 +87,73 @@ func (db *DB) Open() error {
 		db.Close()
 		return err
 	}
+	if db.Path != ":memory:" {
+		db.startCheckpoints()
+	}
 	return nil
+}
+
+// Checkpoints copy the write-ahead log into the database file and sync
+// it. SQLite runs them on the connection that commits, by default every
+// 1,000 pages: under a stream of events that is several times a second,
+// each one holding the single writer while it copies and waits for the
+// disk. The writer's connection checkpoints only when the log is very long
+// (a safety net); this goroutine, on a connection of its own, checkpoints
+// whenever checkpointPages were written, concurrently with the writer.
+const (
+	checkpointEvery   = 200 * time.Millisecond
+	checkpointPages   = 4096    // 16 MiB of 4 KiB pages
+	writerCheckpoints = 1 << 16 // 256 MiB: the writer's own checkpoints
+)
+
+func (db *DB) startCheckpoints() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	db.stopCheckpoints = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		var conn *sql.Conn
+		defer func() {
+			if conn != nil {
+				conn.Close()
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if conn == nil {
+				var err error
+				if conn, err = db.db.Conn(ctx); err != nil {
+					continue
+				}
+			}
+			// PASSIVE never waits for readers or the writer: it copies
+			// what it can. Only a log of checkpointPages frames not yet
+			// copied is worth the sync.
+			var busy, frames, copied int
+			err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(NOOP)`).Scan(&busy, &frames, &copied)
+			if err == nil && frames-copied < checkpointPages {
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+				conn.Close()
+				conn = nil
+			}
+		}
+	}()
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		db.stopCheckpoints = nil
+	}
 	var errs []error
 	if db.db != nil {
 		errs = append(errs, db.db.Close())
