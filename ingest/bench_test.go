@@ -57,7 +57,8 @@ func BenchmarkDecode(b *testing.B) {
 // and 3,000,000 of 1,000,000, each user exposed once and then sending events
 // in an order that jumps among users as real traffic does. log/parts=N
 // splits the users among N parts (one per core in a rebuild); Event
-// recomputes through DecodeLog and the public Recompute.
+// recomputes through DecodeLog and the public Recompute; decode-only is the
+// baseline, what the two passes cost without any user.
 func BenchmarkRecompute(b *testing.B) {
 	metrics := testMetrics()[:5]
 	for _, size := range []struct{ events, users int }{{1_000_000, 100_000}, {3_000_000, 1_000_000}} {
@@ -71,6 +72,23 @@ func BenchmarkRecompute(b *testing.B) {
 			return nil
 		}
 		b.Run(fmt.Sprintf("users=%d", size.users), func(b *testing.B) {
+			// The baseline: decoding every record twice, as the two passes
+			// do, finding no user.
+			b.Run("decode-only", func(b *testing.B) {
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					var n int
+					for range 2 {
+						if err := scan(func(data []byte) error { return scanRecord(data, func(*rawEvent) { n++ }) }); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if n != 2*size.events {
+						b.Fatal(n)
+					}
+				}
+				reportRate(b, b.N*size.events, cpu0)
+			})
 			for _, parts := range []int{1, recomputeParts()} {
 				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
 					cpu0 := cpuSeconds()
