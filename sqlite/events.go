@@ -366,7 +366,9 @@ func (ev *events) finish(t *eventTx, committed bool) {
 		for _, seq := range e.compacted {
 			delete(u.live, seq)
 		}
-		u.live[e.putSeq] = make([]int32, 0, len(e.puts))
+		if len(e.puts) > 0 {
+			u.live[e.putSeq] = make([]int32, 0, len(e.puts))
+		}
 		// puts and the loaded keys are both sorted: walk them together.
 		j := 0
 		for _, x := range e.puts {
@@ -1004,8 +1006,8 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 // compactOldest moves env's oldest user log record into event_users: the
 // states in it that are still the latest of their user are written, from
 // memory (see envUsers.live), the others were replaced by later records;
-// then the record goes. It reports
-// false when only this transaction's record is left.
+// then the record goes, unread. It reports false when only this
+// transaction's record is left.
 func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	var seq, size int64
 	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`, e.id).Scan(&seq, &size)
