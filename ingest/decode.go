@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -743,14 +744,19 @@ func (p *parser) strSlow(start int) ([]byte, error) {
 				return nil, p.errorf("invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if p.i+1 < len(p.b) && p.b[p.i] == '\\' && p.b[p.i+1] == 'u' {
+				// Half of a pair: with the other half in the next escape,
+				// the pair; else U+FFFD, and a next escape is read on its
+				// own (as encoding/json does).
+				pair := unicode.ReplacementChar
+				if at := p.i; at+1 < len(p.b) && p.b[at] == '\\' && p.b[at+1] == 'u' {
 					p.i += 2
-					if r2, ok = p.hex4(); !ok {
-						return nil, p.errorf("invalid \\u escape")
+					r2, ok := p.hex4()
+					if pair = utf16.DecodeRune(r, r2); !ok || pair == unicode.ReplacementChar {
+						p.i = at
+						pair = unicode.ReplacementChar
 					}
 				}
-				r = utf16.DecodeRune(r, r2)
+				r = pair
 			}
 			out = utf8.AppendRune(out, r)
 		default:

@@ -1,0 +1,154 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// FuzzDecode holds the hand-written event decoder to encoding/json on any
+// body. Decode must never panic; its counts must add up; an array body is
+// accepted exactly when it is valid JSON in UTF-8 nested no deeper than the
+// decoder allows; and every event it accepts has the fields encoding/json
+// reads from the same element or line.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`[{"type":"tracking","id":"a","name":"buy","targetingKey":"u","value":19.99,"time":"2026-06-01T11:00:00Z"}]`,
+		`[{"type":"exposure","id":"e1","flag":"checkout","variant":"on","targetingKey":"u-1","time":"2026-06-01T11:59:59.123+02:00"}]`,
+		"{\"type\":\"tracking\",\"name\":\"a\",\"targetingKey\":\"u\"}\n\n{\"type\":\"tracking\"\n{\"type\":\"exposure\",\"flag\":\"f\",\"variant\":\"v\",\"targetingKey\":\"k\"}\r\n",
+		`[{"type":"tracking","id":"a\u00e9\n\"q\"","name":"b\ud83d\ude00","targetingKey":"u\/1","value":-12.3456789,"attributes": {"k":[1,{"x":null}]}}]`,
+		`[{"type":"tracking","name":"\ud800\u0041","targetingKey":"\udc00"}]`,
+		`[{"type":"tracking","name":"n","targetingKey":"u","value":1e999}, 42, "x", null, [], {}]`,
+		`[{"type":"tracking","name":"n","targetingKey":"u","id":null,"time":null,"value":null,"attributes":null}]`,
+		`[{"type":"tracking","name":"n","targetingKey":"u","name":"m","value":1,"value":2.5}]`,
+		`[{"type":"tracking","name":"n","targetingKey":"u","colour":"red"}] x`,
+		` [ ] `,
+		`[{"TYPE":"tracking","name":"n","targetingKey":"u"}]`,
+		"[{\"type\":\"tracking\",\"name\":\"n\xff\",\"targetingKey\":\"u\"}]",
+		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
+		`[{"type":"tracking","name":"n","targetingKey":"u","value":-0,"time":"2026-05-20T10:11:12.123456789Z"}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := Decode(body, now, Limits{})
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		isArray := len(trimmed) > 0 && trimmed[0] == '['
+		if isArray {
+			want := json.Valid(body) && utf8.Valid(body) && nesting(body) <= maxDepth+2
+			if (err == nil) != want {
+				t.Fatalf("Decode error %v; want an error: %v (encoding/json valid %v, UTF-8 %v, nesting %d)", err, !want, json.Valid(body), utf8.Valid(body), nesting(body))
+			}
+		}
+		if err != nil {
+			return
+		}
+		if b.Received != len(b.Events)+len(b.Rejected) || len(b.Index) != len(b.Events) {
+			t.Fatalf("received %d, kept %d (%d indexes), rejected %d", b.Received, len(b.Events), len(b.Index), len(b.Rejected))
+		}
+		var elems [][]byte
+		if isArray {
+			var raw []json.RawMessage
+			if err := json.Unmarshal(body, &raw); err != nil {
+				t.Fatalf("encoding/json cannot read an array Decode accepted: %v", err)
+			}
+			for _, r := range raw {
+				elems = append(elems, r)
+			}
+		} else {
+			for _, line := range bytes.Split(body, []byte{'\n'}) {
+				if line = bytes.TrimSpace(line); len(line) > 0 {
+					elems = append(elems, line)
+				}
+			}
+		}
+		for i, ev := range b.Events {
+			idx := b.Index[i]
+			if idx >= len(elems) {
+				t.Fatalf("event %d has index %d of %d elements", i, idx, len(elems))
+			}
+			checkAgainstEncodingJSON(t, elems[idx], &ev)
+		}
+	})
+}
+
+// checkAgainstEncodingJSON compares an accepted event with what
+// encoding/json reads from its element.
+func checkAgainstEncodingJSON(t *testing.T, raw []byte, ev *Event) {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("encoding/json cannot read an accepted event %q: %v", raw, err)
+	}
+	str := func(key string) (string, bool) {
+		v, ok := m[key]
+		if !ok || string(v) == "null" {
+			return "", false
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			t.Fatalf("%s of an accepted event: encoding/json: %v", key, err)
+		}
+		return s, true
+	}
+	typ, _ := str("type")
+	if want := map[string]EventType{"exposure": Exposure, "tracking": Tracking}[typ]; ev.Type != want {
+		t.Errorf("type %v, encoding/json read %q", ev.Type, typ)
+	}
+	for _, f := range []struct {
+		key, got string
+	}{{"id", ev.ID}, {"targetingKey", ev.TargetingKey}, {"flag", ev.Flag}, {"variant", ev.Variant}, {"name", ev.Name}} {
+		if want, _ := str(f.key); f.got != want {
+			t.Errorf("%s %q, encoding/json read %q", f.key, f.got, want)
+		}
+	}
+	if s, ok := str("time"); ok {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || !ev.TimeSet || ev.Time != tm.UnixMilli() {
+			t.Errorf("time %d (set %v), time.Parse(%q) = %v, %v", ev.Time, ev.TimeSet, s, tm, err)
+		}
+	} else if ev.TimeSet || ev.Time != now.UnixMilli() {
+		t.Errorf("time %d (set %v) without a time sent, want the server's", ev.Time, ev.TimeSet)
+	}
+	if v, ok := m["value"]; ok && string(v) != "null" {
+		var f float64
+		if err := json.Unmarshal(v, &f); err != nil {
+			t.Fatalf("value of an accepted event: encoding/json: %v", err)
+		}
+		if want, err := toFixed(f); err != nil || !ev.HasValue || ev.Value != want {
+			t.Errorf("value %d (has %v), encoding/json read %v", ev.Value, ev.HasValue, f)
+		}
+	} else if ev.HasValue {
+		t.Errorf("value %d without a value sent", ev.Value)
+	}
+	if a, ok := m["attributes"]; ok && string(a) != "null" {
+		if !bytes.Equal(ev.Attributes, a) {
+			t.Errorf("attributes %s, encoding/json read %s", ev.Attributes, a)
+		}
+	} else if ev.Attributes != nil {
+		t.Errorf("attributes %s without attributes sent", ev.Attributes)
+	}
+}
+
+// nesting returns the deepest nesting of arrays and objects in valid JSON.
+func nesting(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
