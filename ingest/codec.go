@@ -174,6 +174,8 @@ func decodeRecord(data []byte, fn func(*rawEvent) error) error {
 			r.variant = bytesOf()
 		case Tracking:
 			r.name = bytesOf()
+		default:
+			return fmt.Errorf("%w: event of unknown type %d", errCorrupt, r.typ)
 		}
 		if !ok {
 			return errCorrupt

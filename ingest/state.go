@@ -164,14 +164,17 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		return errBadState
 	}
 	maskLen := (e.nAcc + 7) / 8
-	for range n {
+	var prev []byte
+	for i := range n {
 		flag := r.bytes(r.uvarint())
 		variant := r.bytes(r.uvarint())
 		t0 := r.varint()
 		ex := r.bytes(1)
-		if r.bad {
+		// encodeUser writes each flag once, in order, and marks 0 or 1.
+		if r.bad || (i > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
 			return errBadState
 		}
+		prev = flag
 		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0)
 		un := &u.units[i]
 		if ex[0] == 1 {
