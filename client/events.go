@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -112,6 +113,53 @@ func (c *Client) RebuildEvents(ctx context.Context, env string) (ingest.RebuildR
 	var out ingest.RebuildResult
 	err := c.Do(ctx, http.MethodPost, "/api/v1/environments/"+url.PathEscape(env)+"/events/rebuild", nil, &out)
 	return out, err
+}
+
+// RebuildEventsWatching is RebuildEvents that calls progress with each
+// report of the server while the recomputation runs (several a second).
+func (c *Client) RebuildEventsWatching(ctx context.Context, env string, progress func(ingest.RebuildStatus)) (ingest.RebuildResult, error) {
+	path := "/api/v1/environments/" + url.PathEscape(env) + "/events/rebuild"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, nil)
+	if err != nil {
+		return ingest.RebuildResult{}, err
+	}
+	req.Header.Set("Accept", "application/x-ndjson")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return ingest.RebuildResult{}, fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return ingest.RebuildResult{}, decodeError(resp.StatusCode, data)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Progress *ingest.RebuildStatus `json:"progress"`
+			Result   *ingest.RebuildResult `json:"result"`
+			Error    json.RawMessage       `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return ingest.RebuildResult{}, fmt.Errorf("unexpected answer from POST %s: %w", path, err)
+		}
+		switch {
+		case line.Result != nil:
+			return *line.Result, nil
+		case line.Error != nil:
+			return ingest.RebuildResult{}, decodeError(http.StatusInternalServerError, sc.Bytes())
+		case line.Progress != nil && progress != nil:
+			progress(*line.Progress)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return ingest.RebuildResult{}, fmt.Errorf("reading answer from %s: %w", c.BaseURL, err)
+	}
+	return ingest.RebuildResult{}, fmt.Errorf("the answer of POST %s ended before the result", path)
 }
 
 // Aggregates returns env's figures (of one flag, or all with flag "") as

@@ -42,6 +42,16 @@ type errorBody struct {
 // writeError answers with err's kind and safe message; internal errors are
 // logged with their detail and reported without it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := s.errorBody(r, err)
+	if body.Error.Code == valueloop.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
+	}
+	writeJSON(w, statusOf(body.Error.Code), body)
+}
+
+// errorBody renders err as the API's error object, logging internal errors
+// with their detail.
+func (s *Server) errorBody(r *http.Request, err error) errorBody {
 	code := valueloop.ErrorCode(err)
 	if code == valueloop.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -57,10 +67,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &ve) {
 		body.Error.Problems = ve.Problems
 	}
-	if code == valueloop.EUNAUTHORIZED {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
-	}
-	writeJSON(w, statusOf(code), body)
+	return body
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

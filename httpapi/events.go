@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -31,6 +32,9 @@ type Events struct {
 	Limits ingest.Limits
 	// Now is the server clock for events without a time.
 	Now func() time.Time
+	// ProgressEvery is how often a rebuild streamed as NDJSON reports its
+	// progress; default 250 ms.
+	ProgressEvery time.Duration
 
 	rejected atomic.Uint64
 }
@@ -322,12 +326,69 @@ func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.Events.Pipeline.Rebuild(r.Context(), env)
-	if err != nil {
-		s.writeError(w, r, err)
+	if !acceptsNDJSON(r) {
+		res, err := s.Events.Pipeline.Rebuild(r.Context(), env)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	// A stream: {"progress": …} lines while it runs, then {"result": …} or
+	// {"error": …}. The status is sent before the outcome is known.
+	type rebuilt struct {
+		res ingest.RebuildResult
+		err error
+	}
+	done := make(chan rebuilt, 1)
+	go func() {
+		res, err := s.Events.Pipeline.Rebuild(r.Context(), env)
+		done <- rebuilt{res, err}
+	}()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flush := func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+	flush()
+	tick := time.NewTicker(s.rebuildProgressEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case out := <-done:
+			if out.err != nil {
+				enc.Encode(s.errorBody(r, out.err))
+			} else {
+				enc.Encode(struct {
+					Result ingest.RebuildResult `json:"result"`
+				}{out.res})
+			}
+			return
+		case <-tick.C:
+			if st, ok := s.Events.Pipeline.RebuildStatus(); ok && st.Environment == env {
+				enc.Encode(struct {
+					Progress ingest.RebuildStatus `json:"progress"`
+				}{st})
+				flush()
+			}
+		}
+	}
+}
+
+// acceptsNDJSON reports whether the client asked for application/x-ndjson.
+func acceptsNDJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
+}
+
+func (s *Server) rebuildProgressEvery() time.Duration {
+	if s.Events.ProgressEvery > 0 {
+		return s.Events.ProgressEvery
+	}
+	return 250 * time.Millisecond
 }
 
 // AggregatesJSON is the answer of GET /api/v1/environments/{env}/aggregates.

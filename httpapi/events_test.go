@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/bits"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +65,8 @@ func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 	}
 	srv := httpapi.NewServer(a, f, db, nil)
 	srv.Addr = "127.0.0.1:0"
-	srv.Events = &httpapi.Events{Pipeline: p, Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }}
+	srv.Events = &httpapi.Events{Pipeline: p, Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) },
+		ProgressEvery: time.Millisecond}
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -308,4 +311,72 @@ func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// TestRebuildStreamsProgress asks for a rebuild as NDJSON: progress lines
+// while it runs, then the result.
+func TestRebuildStreamsProgress(t *testing.T) {
+	url, eval := eventServer(t)
+	req, _ := http.NewRequest("POST", url+"/api/v1/environments/production/metrics", strings.NewReader(`{"key":"revenue","kind":"sum","event":"buy"}`))
+	req.Header.Set("Authorization", "Bearer "+adminSecret)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create metric: %v %v", resp, err)
+	}
+	const batches = 40
+	for b := range batches {
+		var body strings.Builder
+		for i := range 1000 {
+			u := (b*1000 + i) % 5000
+			if i%10 == 0 {
+				fmt.Fprintf(&body, `{"type":"exposure","flag":"checkout","variant":"v%d","targetingKey":"u%d","time":"2026-06-01T10:00:00Z"}`+"\n", u%2, u)
+			} else {
+				fmt.Fprintf(&body, `{"type":"tracking","name":"buy","value":%d,"targetingKey":"u%d","time":"2026-06-01T10:05:00Z"}`+"\n", i, u)
+			}
+		}
+		if status, out := sendEvents(t, url, eval, "application/x-ndjson", "", []byte(body.String())); status != 200 {
+			t.Fatalf("send: %d %s", status, out)
+		}
+	}
+	stream := func(env string) (*http.Response, []string) {
+		req, _ := http.NewRequest("POST", url+"/api/v1/environments/"+env+"/events/rebuild", nil)
+		req.Header.Set("Authorization", "Bearer "+adminSecret)
+		req.Header.Set("Accept", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	resp, lines := stream("production")
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, ct)
+	}
+	var progress int
+	for _, line := range lines[:len(lines)-1] {
+		var p struct{ Progress *ingest.RebuildStatus }
+		if err := json.Unmarshal([]byte(line), &p); err != nil || p.Progress == nil {
+			t.Fatalf("line %q: want a progress line (%v)", line, err)
+		}
+		st := p.Progress
+		if st.Environment != "production" || !slices.Contains([]string{"exposures", "tracking", "users"}, st.Phase) || (st.Of > 0 && st.Done > st.Of) {
+			t.Errorf("progress %+v", st)
+		}
+		progress++
+	}
+	var last struct{ Result *ingest.RebuildResult }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Result == nil {
+		t.Fatalf("last line %q: want the result (%v)", lines[len(lines)-1], err)
+	}
+	if last.Result.Events != batches*1000 || last.Result.Changed {
+		t.Errorf("result %+v, want %d events, unchanged", last.Result, batches*1000)
+	}
+	if progress == 0 {
+		t.Errorf("no progress line before the result, reported every millisecond")
+	}
+	if resp, lines := stream("nowhere"); resp.StatusCode != 404 || !strings.Contains(strings.Join(lines, ""), "not found") {
+		t.Errorf("unknown environment: %d %v", resp.StatusCode, lines)
+	}
 }

@@ -70,12 +70,13 @@ type Pipeline struct {
 	// server; beyond it they are dropped and counted.
 	ExposureQueue int
 
-	reqs      chan *request
-	exposures chan queuedExposure
-	cancel    context.CancelFunc
-	done      chan struct{}
-	engines   map[string]*engine // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
-	freshBuf  []Event            // writer only: the fresh events of a group, reused
+	reqs       chan *request
+	exposures  chan queuedExposure
+	cancel     context.CancelFunc
+	done       chan struct{}
+	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
+	freshBuf   []Event                        // writer only: the fresh events of a group, reused
+	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
 
 	counters Counters
 }
@@ -285,7 +286,7 @@ func (p *Pipeline) engine(ctx context.Context, env string) (*engine, error) {
 	if e := p.engines[env]; e != nil {
 		return e, nil
 	}
-	e, _, err := p.recompute(ctx, env)
+	e, _, err := p.recompute(ctx, env, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -293,14 +294,15 @@ func (p *Pipeline) engine(ctx context.Context, env string) (*engine, error) {
 	return e, nil
 }
 
-// recompute builds env's state from its stored events (memory mode).
-func (p *Pipeline) recompute(ctx context.Context, env string) (*engine, int64, error) {
+// recompute builds env's state from its stored events (memory mode),
+// reporting to track (nil: nobody watches).
+func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTracker) (*engine, int64, error) {
 	metrics, err := p.Store.Metrics(ctx, env)
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, 1, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
@@ -344,6 +346,24 @@ func Recompute(metrics []Metric, scan func(fn func(*Event) error) error) ([]Aggr
 	return e.all(), n, nil
 }
 
+// RebuildStatus returns the progress of the recomputation under way, if
+// there is one (requested by Rebuild, or after a change of metric
+// definitions).
+func (p *Pipeline) RebuildStatus() (RebuildStatus, bool) {
+	if t := p.rebuilding.Load(); t != nil {
+		return t.status(), true
+	}
+	return RebuildStatus{}, false
+}
+
+// tracker returns a new tracker for a recomputation of env, published for
+// RebuildStatus until the returned function is called.
+func (p *Pipeline) tracker(env string) (*rebuildTracker, func()) {
+	t := &rebuildTracker{env: env}
+	p.rebuilding.Store(t)
+	return t, func() { p.rebuilding.CompareAndSwap(t, nil) }
+}
+
 func (p *Pipeline) rebuild(r *request) {
 	if ss, ok := p.Store.(StateStore); ok {
 		var err error
@@ -351,7 +371,9 @@ func (p *Pipeline) rebuild(r *request) {
 		r.done <- err
 		return
 	}
-	e, n, err := p.recompute(r.ctx, r.env)
+	track, untrack := p.tracker(r.env)
+	e, n, err := p.recompute(r.ctx, r.env, track)
+	untrack()
 	if err != nil {
 		r.done <- err
 		return
@@ -398,7 +420,9 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		if err != nil {
 			return err
 		}
-		b, err := recomputeLog(metrics, recomputeParts(), func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		track, untrack := p.tracker(env)
+		defer untrack()
+		b, err := recomputeLog(metrics, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}

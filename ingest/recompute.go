@@ -22,6 +22,7 @@ type recomputation struct {
 	parts  []*engine
 	seed   maphash.Seed
 	events int64
+	track  *rebuildTracker // nil: nobody watches
 }
 
 // maxRecomputeParts bounds the parts: each part decodes every record to find
@@ -35,14 +36,19 @@ func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts)
 // new bulk engines of metrics, split in parts (at least one), in two passes
 // (exposures, then tracking events, so that no history scan is ever needed),
 // and computes the sums. scan is called twice.
-func recomputeLog(metrics []Metric, parts int, scan func(fn func(data []byte) error) error) (*recomputation, error) {
-	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed()}
+func recomputeLog(metrics []Metric, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed(), track: track}
 	for i := range r.parts {
 		e := newEngine(metrics)
 		e.persistent, e.bulk = true, true
 		r.parts[i] = e
 	}
 	for _, exposures := range []bool{true, false} {
+		if exposures {
+			track.start(phaseExposures, 0)
+		} else {
+			track.start(phaseTracking, r.events)
+		}
 		if err := r.pass(exposures, scan); err != nil {
 			return nil, err
 		}
@@ -111,17 +117,16 @@ type sharedRecord struct {
 
 // feed folds the events of one record that belong to part i: its
 // exposures in the first pass, its tracking events in the second. Part 0
-// counts the events in the first pass. It finds the users of all those
+// counts the events, and reports them to the tracker. It finds the users of all those
 // events first, then folds the events: lookups that do not wait for one
 // another overlap their cache misses (a third faster with a million users).
 func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 	e := r.parts[i]
 	n := uint64(len(r.parts))
 	refs := e.refBuf[:0]
+	var seen int64
 	err := scanRecord(data, func(ev *rawEvent) {
-		if exposures && i == 0 {
-			r.events++
-		}
+		seen++
 		x := eventRef{key: ev.key, t: ev.time}
 		switch {
 		case exposures && ev.typ == Exposure:
@@ -155,6 +160,12 @@ func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 	}
 	clear(refs) // keep no record alive
 	e.refBuf = refs[:0]
+	if i == 0 {
+		if exposures {
+			r.events += seen
+		}
+		r.track.add(seen)
+	}
 	return err
 }
 
@@ -217,6 +228,11 @@ func (r *recomputation) users() iter.Seq[UserState] {
 			})
 		}
 		wg.Wait()
+		var n int64
+		for _, l := range lists {
+			n += int64(len(l))
+		}
+		r.track.start(phaseUsers, n)
 		enc := r.parts[0] // the layout of a state depends on the metrics only: the same in every part
 		var buf []byte
 		for {
@@ -235,6 +251,55 @@ func (r *recomputation) users() iter.Seq[UserState] {
 			if !yield(UserState{Key: u.key, State: buf}) {
 				return
 			}
+			r.track.add(1)
 		}
 	}
+}
+
+// RebuildStatus says how far the recomputation under way has got.
+type RebuildStatus struct {
+	Environment string `json:"environment"`
+	// Phase is "exposures" then "tracking" (the two passes over the stored
+	// events), then "users" (storing every user's recomputed state, for a
+	// store that keeps them).
+	Phase string `json:"phase"`
+	// Done counts the events read in this pass, or the users stored; Of is
+	// how many there are, 0 while unknown (in the first pass).
+	Done int64 `json:"done"`
+	Of   int64 `json:"of"`
+}
+
+// Phases of a recomputation.
+const (
+	phaseExposures = iota
+	phaseTracking
+	phaseUsers
+)
+
+var phaseNames = [...]string{"exposures", "tracking", "users"}
+
+// rebuildTracker is the progress of one recomputation, written by it and
+// read by anyone. Its methods do nothing on nil.
+type rebuildTracker struct {
+	env       string
+	phase     atomic.Int32
+	done, off atomic.Int64
+}
+
+func (t *rebuildTracker) start(phase int, of int64) {
+	if t != nil {
+		t.done.Store(0)
+		t.off.Store(of)
+		t.phase.Store(int32(phase))
+	}
+}
+
+func (t *rebuildTracker) add(n int64) {
+	if t != nil {
+		t.done.Add(n)
+	}
+}
+
+func (t *rebuildTracker) status() RebuildStatus {
+	return RebuildStatus{Environment: t.env, Phase: phaseNames[t.phase.Load()], Done: t.done.Load(), Of: t.off.Load()}
 }

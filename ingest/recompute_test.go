@@ -42,7 +42,7 @@ func TestRecomputationInParts(t *testing.T) {
 				events[i].TargetingKey = fmt.Sprintf("user-%d", r.IntN(400))
 			}
 			scan := scanOf(logOf(r, events))
-			one, err := recomputeLog(metrics, 1, scan)
+			one, err := recomputeLog(metrics, 1, nil, scan)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +54,7 @@ func TestRecomputationInParts(t *testing.T) {
 				want = append(want, UserState{u.Key, append([]byte(nil), u.State...)})
 			}
 			for parts := 2; parts <= 4; parts++ {
-				got, err := recomputeLog(metrics, parts, scan)
+				got, err := recomputeLog(metrics, parts, nil, scan)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -86,8 +86,67 @@ func TestRecomputationCorruptRecord(t *testing.T) {
 	recs := logOf(r, randomEvents(r, 500))
 	recs[len(recs)/2] = recs[len(recs)/2][:len(recs[len(recs)/2])/2]
 	for parts := 1; parts <= 3; parts++ {
-		if _, err := recomputeLog(testMetrics(), parts, scanOf(recs)); !errors.Is(err, errCorrupt) {
+		if _, err := recomputeLog(testMetrics(), parts, nil, scanOf(recs)); !errors.Is(err, errCorrupt) {
 			t.Errorf("%d parts: err = %v, want errCorrupt", parts, err)
 		}
 	}
+}
+
+// TestRecomputationReportsProgress follows a recomputation of one part
+// record by record: the events read in each pass, the total once the first
+// pass knows it, then the users stored.
+func TestRecomputationReportsProgress(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	events := randomEvents(r, 1000)
+	recs := logOf(r, events)
+	track := &rebuildTracker{env: "prod"}
+	var calls int
+	scan := func(fn func([]byte) error) error {
+		var read int64
+		phase := "exposures"
+		if calls++; calls == 2 {
+			phase = "tracking"
+		}
+		for _, d := range recs {
+			st := track.status()
+			want := RebuildStatus{Environment: "prod", Phase: phase, Done: read}
+			if phase == "tracking" {
+				want.Of = int64(len(events))
+			}
+			if st != want {
+				t.Fatalf("before a record: %+v, want %+v", st, want)
+			}
+			if err := fn(d); err != nil {
+				return err
+			}
+			n, _ := decodeCount(d)
+			read += n
+		}
+		return nil
+	}
+	rc, err := recomputeLog(testMetrics(), 1, track, scan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	for range rc.users() {
+		st := track.status()
+		if st.Phase != "users" || st.Done != stored || st.Of != int64(len(rc.parts[0].users)) {
+			t.Fatalf("storing user %d of %d: %+v", stored, len(rc.parts[0].users), st)
+		}
+		stored++
+	}
+	if st := track.status(); st.Done != stored {
+		t.Errorf("after the users: %+v, want done %d", st, stored)
+	}
+	var none *rebuildTracker
+	none.start(phaseUsers, 1) // nobody watching: no effect, no panic
+	none.add(1)
+}
+
+// decodeCount returns the number of events a log record says it holds.
+func decodeCount(rec []byte) (int64, error) {
+	var n int64
+	err := DecodeLog(rec, func(*Event) error { n++; return nil })
+	return n, err
 }

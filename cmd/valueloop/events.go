@@ -120,7 +120,9 @@ func runEvents(ctx context.Context, e *cliEnv, args []string) error {
 		// Ctrl-C still stops the wait.
 		c.HTTP.Timeout = 0
 		start := time.Now()
-		res, err := c.RebuildEvents(ctx, *env)
+		report, clear := rebuildProgress(e.stderr)
+		res, err := c.RebuildEventsWatching(ctx, *env, report)
+		clear()
 		if err != nil {
 			return err
 		}
@@ -250,6 +252,9 @@ type progress struct {
 	start time.Time
 	last  time.Time
 	drawn bool
+	label string // before the bar, if any
+	unit  string // what is counted; "events" when empty
+	base  int    // counted before start: not in the rate
 }
 
 func (p *progress) draw(done int64, events int) {
@@ -257,22 +262,64 @@ func (p *progress) draw(done int64, events int) {
 		return
 	}
 	p.last = time.Now()
-	rate := float64(events) / max(time.Since(p.start).Seconds(), 1e-9)
+	rate := ""
+	if el := time.Since(p.start); el >= 500*time.Millisecond {
+		rate = fmt.Sprintf(" %.0f/s", float64(events-p.base)/el.Seconds())
+	}
+	unit := p.unit
+	if unit == "" {
+		unit = "events"
+	}
+	label := ""
+	if p.label != "" {
+		label = p.label + " "
+	}
 	if p.total > 0 {
 		frac := min(float64(done)/float64(p.total), 1)
 		n := int(frac * 30)
-		fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %d events %.0f/s ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), frac*100, events, rate)
+		fmt.Fprintf(p.w, "\r%s[%s%s] %3.0f%% %d %s%s ", label, strings.Repeat("=", n), strings.Repeat(" ", 30-n), frac*100, events, unit, rate)
 	} else {
-		fmt.Fprintf(p.w, "\r%d events %.0f/s ", events, rate)
+		fmt.Fprintf(p.w, "\r%s%d %s%s ", label, events, unit, rate)
 	}
 	p.drawn = true
 }
 
 func (p *progress) clear() {
 	if p.drawn {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 70))
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 90))
 		p.drawn = false
 	}
+}
+
+// rebuildProgress draws the reports of a rebuild under way: a counter in
+// the first pass over the events (their number is not known yet), then a
+// bar for the second pass and one for storing the users.
+func rebuildProgress(w io.Writer) (report func(ingest.RebuildStatus), clear func()) {
+	var bar *progress
+	phase := ""
+	labels := map[string]string{"exposures": "pass 1/2, exposures:", "tracking": "pass 2/2, events:", "users": "storing users:"}
+	report = func(st ingest.RebuildStatus) {
+		if st.Phase != phase {
+			if bar != nil {
+				bar.clear()
+			}
+			phase = st.Phase
+			// The phase began before its first report: the rate counts from
+			// there.
+			bar = &progress{w: w, start: time.Now(), label: labels[st.Phase], base: int(st.Done)}
+			if st.Phase == "users" {
+				bar.unit = "users"
+			}
+		}
+		bar.total = st.Of
+		bar.draw(st.Done, int(st.Done))
+	}
+	clear = func() {
+		if bar != nil {
+			bar.clear()
+		}
+	}
+	return report, clear
 }
 
 // runLoad is the reproducible ingestion load test: it sends generated

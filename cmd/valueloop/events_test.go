@@ -82,6 +82,9 @@ func TestEventsAndMetricsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "from 3 events") || !strings.Contains(stdout, "already equal") {
 		t.Errorf("events rebuild: exit %d: %q", code, stdout)
 	}
+	if code, _, stderr := s.cli(t, s.Admin, "events", "rebuild", "--env", "nowhere"); code != exitNotFound || !strings.Contains(stderr, "nowhere") {
+		t.Errorf("events rebuild of an unknown environment: exit %d: %q", code, stderr)
+	}
 	code, _, stderr = s.cli(t, s.Admin, "metrics", "delete", "--env", "production", "orders")
 	if code != 0 {
 		t.Errorf("metrics delete: exit %d: %s", code, stderr)
