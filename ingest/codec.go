@@ -197,5 +197,8 @@ func decodeRecord(data []byte, fn func(*rawEvent) error) error {
 			return err
 		}
 	}
+	if len(d) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last event", errCorrupt, len(d))
+	}
 	return nil
 }

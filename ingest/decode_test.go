@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -128,6 +129,9 @@ func TestLogRoundTrip(t *testing.T) {
 	}
 	if err := DecodeLog(rec.Data[:len(rec.Data)-3], func(*Event) error { return nil }); err == nil {
 		t.Error("truncated record decoded without error")
+	}
+	if err := DecodeLog(append(bytes.Clone(rec.Data), 0), func(*Event) error { return nil }); err == nil {
+		t.Error("record with a byte after its last event decoded without error")
 	}
 }
 

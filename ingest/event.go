@@ -92,6 +92,23 @@ func (e *Event) Key() DedupKey {
 	return k
 }
 
+// missing names a field the event cannot do without, or returns "".
+func (e *Event) missing() string {
+	switch {
+	case e.TargetingKey == "":
+		return "targetingKey"
+	case e.Type == Exposure && e.Flag == "":
+		return "flag"
+	case e.Type == Exposure && e.Variant == "":
+		return "variant"
+	case e.Type == Tracking && e.Name == "":
+		return "name"
+	case e.Type != Exposure && e.Type != Tracking:
+		return "type"
+	}
+	return ""
+}
+
 // TimeOf returns the event time as a time.Time in UTC.
 func (e *Event) TimeOf() time.Time { return time.UnixMilli(e.Time).UTC() }
 

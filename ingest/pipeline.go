@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/valueloop/valueloop"
 )
 
 // Store is what the Pipeline needs from storage.
@@ -153,6 +155,14 @@ var ErrClosed = errors.New("ingest: pipeline closed")
 func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fresh []bool, err error) {
 	if len(events) == 0 {
 		return nil, nil
+	}
+	// Decode validated what came over HTTP; a caller in Go may pass
+	// anything, and an exposure without a variant would be counted as an
+	// exclusion.
+	for i := range events {
+		if field := events[i].missing(); field != "" {
+			return nil, valueloop.Errorf(valueloop.EINVALID, "event %d: %s is required", i, field)
+		}
 	}
 	r := &request{ctx: ctx, env: env, events: events, done: make(chan error, 1)}
 	if err := p.submit(ctx, r); err != nil {

@@ -70,14 +70,17 @@ func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) erro
 	// one per record would make the collector mark every user of the
 	// recomputation again and again.
 	free := make(chan *sharedRecord, (queued+1)*len(r.parts)+1)
-	errs := make([]error, len(r.parts)+1)
+	errs := make([]error, len(r.parts))
+	var failed atomic.Bool // a part failed: stop reading
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan *sharedRecord, queued)
 		wg.Go(func() {
 			for rec := range queues[i] {
 				if errs[i] == nil {
-					errs[i] = r.feed(i, rec.data, exposures)
+					if errs[i] = r.feed(i, rec.data, exposures); errs[i] != nil {
+						failed.Store(true)
+					}
 				}
 				if rec.refs.Add(-1) == 0 {
 					select {
@@ -88,7 +91,10 @@ func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) erro
 			}
 		})
 	}
-	errs[len(r.parts)] = scan(func(data []byte) error {
+	err := scan(func(data []byte) error {
+		if failed.Load() {
+			return errPartFailed
+		}
 		var rec *sharedRecord
 		select {
 		case rec = <-free:
@@ -106,8 +112,19 @@ func (r *recomputation) pass(exposures bool, scan func(fn func(data []byte) erro
 		close(q)
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	// A part's error first (every part reads the same records: one says
+	// it), else the scan's.
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return err
 }
+
+// errPartFailed stops a scan once a part has failed; the part's error is
+// the one returned.
+var errPartFailed = errors.New("ingest: recomputation stopped")
 
 // sharedRecord is a copy of a log record that every part reads.
 type sharedRecord struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -83,11 +84,31 @@ func TestRecomputationInParts(t *testing.T) {
 // recomputation, with any number of parts, instead of being skipped.
 func TestRecomputationCorruptRecord(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	recs := logOf(r, randomEvents(r, 500))
-	recs[len(recs)/2] = recs[len(recs)/2][:len(recs[len(recs)/2])/2]
+	var recs [][]byte
+	for range 200 {
+		recs = append(recs, logOf(r, randomEvents(r, 300))...)
+	}
+	bad := 10
+	recs[bad] = recs[bad][:len(recs[bad])/2]
 	for parts := 1; parts <= 3; parts++ {
-		if _, err := recomputeLog(testMetrics(), parts, nil, scanOf(recs)); !errors.Is(err, errCorrupt) {
-			t.Errorf("%d parts: err = %v, want errCorrupt", parts, err)
+		read := 0
+		scan := func(fn func([]byte) error) error {
+			for _, d := range recs {
+				read++
+				if err := fn(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		_, err := recomputeLog(testMetrics(), parts, nil, scan)
+		if !errors.Is(err, errCorrupt) || strings.Count(err.Error(), "corrupt") != 1 {
+			t.Errorf("%d parts: err = %v, want errCorrupt, said once", parts, err)
+		}
+		// The parts lag behind the reading by their queues at most: the
+		// reading stops long before the end.
+		if read == len(recs) {
+			t.Errorf("%d parts: all %d records read after record %d failed", parts, read, bad)
 		}
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop"
 )
 
 // stateStore is a hand-written StateStore in memory that behaves like a
@@ -538,5 +541,39 @@ func TestFingerprint(t *testing.T) {
 	}
 	if b := newEngine(ms[1:]).version; b == a {
 		t.Error("removing a metric did not change the version")
+	}
+}
+
+// TestIngestRefusesIncompleteEvents: events given in Go are checked as
+// Decode checks those of a request; a batch with an incomplete one is
+// refused whole, naming the event and the field.
+func TestIngestRefusesIncompleteEvents(t *testing.T) {
+	store := newStateStore()
+	store.metrics["prod"] = testMetrics()
+	p := NewPipeline(store, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	good := Event{Type: Exposure, Flag: "f", Variant: "on", TargetingKey: "u", Time: 1, TimeSet: true}
+	for _, tt := range []struct {
+		field string
+		edit  func(*Event)
+	}{
+		{"variant", func(e *Event) { e.Variant = "" }},
+		{"flag", func(e *Event) { e.Flag = "" }},
+		{"targetingKey", func(e *Event) { e.TargetingKey = "" }},
+		{"name", func(e *Event) { e.Type, e.Flag, e.Variant = Tracking, "", "" }},
+		{"type", func(e *Event) { e.Type = 0 }},
+	} {
+		bad := good
+		tt.edit(&bad)
+		_, err := p.Ingest(t.Context(), "prod", []Event{good, bad})
+		if valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.Contains(err.Error(), "event 1: "+tt.field) {
+			t.Errorf("without %s: err = %v, want invalid, naming event 1 and the field", tt.field, err)
+		}
+	}
+	if got := store.stored("prod"); len(got) != 0 {
+		t.Errorf("refused batches stored %v", got)
 	}
 }
