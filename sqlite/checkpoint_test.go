@@ -46,3 +46,44 @@ func TestCheckpointsOffTheWriter(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLogStartsOverUnderAWriterThatNeverPauses writes 40 MB/s in
+// transactions a millisecond or two apart, as ingestion does, so that no
+// concurrent checkpoint ever finds every frame copied: the log must still
+// start over, long before the writer's own checkpoints would.
+func TestLogStartsOverUnderAWriterThatNeverPauses(t *testing.T) {
+	db := NewDB(filepath.Join(t.TempDir(), "test.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.wdb.Exec(`CREATE TABLE filler (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 64<<10)
+	most, restarted := 0, false
+	deadline := time.Now().Add(20 * time.Second)
+	start, n := time.Now(), 0
+	for !restarted && time.Now().Before(deadline) && most < writerCheckpoints {
+		for range 16 {
+			if _, err := db.wdb.Exec(`INSERT INTO filler (b) VALUES (?)`, blob); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			time.Sleep(time.Until(start.Add(time.Duration(n) * 1600 * time.Microsecond)))
+		}
+		var busy, frames, copied int
+		if err := db.db.QueryRow(`PRAGMA wal_checkpoint(NOOP)`).Scan(&busy, &frames, &copied); err != nil {
+			t.Fatal(err)
+		}
+		restarted = frames < most
+		most = max(most, frames)
+	}
+	// At 40 MB/s a tick every 200 ms sees at most 2,000 frames more than
+	// restartPages; the writer's own checkpoints would start the log over
+	// at writerCheckpoints.
+	if !restarted || most >= 4*restartPages {
+		t.Fatalf("the log reached %d frames (restartPages %d) before starting over", most, restartPages)
+	}
+	t.Logf("the log started over after %d frames", most)
+}

@@ -78,7 +78,8 @@ func (db *DB) Open() error {
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
-	wdsn := dsn + "&_txlock=immediate&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoints))
+	wdsn := dsn + "&_txlock=immediate&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoints)) +
+		"&_pragma=" + url.QueryEscape(fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	if db.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
@@ -98,12 +99,23 @@ func (db *DB) Open() error {
 // 1,000 pages: under a stream of events that is several times a second,
 // each one holding the single writer while it copies and waits for the
 // disk. The writer's connection checkpoints only when the log is very long
-// (a safety net); this goroutine, on a connection of its own, checkpoints
+// (a safety net); a goroutine, on a connection of its own, checkpoints
 // whenever checkpointPages were written, concurrently with the writer.
+//
+// A log starts again from its beginning only when a write transaction
+// begins with every frame of it copied, which a writer that never pauses
+// never gives a concurrent checkpoint the time for: once the log holds
+// restartPages, the goroutine runs a RESTART checkpoint, which holds off
+// the writer while it copies the few frames left, so that the next
+// transaction starts the log over.
 const (
 	checkpointEvery   = 200 * time.Millisecond
-	checkpointPages   = 4096    // 16 MiB of 4 KiB pages
-	writerCheckpoints = 1 << 16 // 256 MiB: the writer's own checkpoints
+	checkpointPages   = 4096                // 16 MiB of 4 KiB pages
+	restartPages      = 2 * checkpointPages // 32 MiB
+	writerCheckpoints = 1 << 16             // 256 MiB: the writer's own checkpoints
+	// walSizeLimit is what the log file is cut back to when it starts
+	// over, should it have grown beyond.
+	walSizeLimit = 64 << 20
 )
 
 func (db *DB) startCheckpoints() {
@@ -132,20 +144,36 @@ func (db *DB) startCheckpoints() {
 					continue
 				}
 			}
-			// PASSIVE never waits for readers or the writer: it copies
-			// what it can. Only a log of checkpointPages frames not yet
-			// copied is worth the sync.
-			var busy, frames, copied int
-			err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(NOOP)`).Scan(&busy, &frames, &copied)
-			if err == nil && frames-copied < checkpointPages {
-				continue
-			}
-			if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
+			if err := checkpoint(ctx, conn); err != nil && ctx.Err() == nil {
 				conn.Close()
 				conn = nil
 			}
 		}
 	}()
+}
+
+// checkpoint copies the log into the database when checkpointPages frames
+// wait, without waiting for anyone (PASSIVE), and starts the log over once
+// it holds restartPages.
+func checkpoint(ctx context.Context, conn *sql.Conn) error {
+	var busy, frames, copied int
+	mode := func(m string) error {
+		return conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+m+`)`).Scan(&busy, &frames, &copied)
+	}
+	// NOOP copies nothing: it reports the log's frames and how many are
+	// in the database already.
+	if err := mode("NOOP"); err != nil {
+		return err
+	}
+	if frames-copied >= checkpointPages {
+		if err := mode("PASSIVE"); err != nil {
+			return err
+		}
+	}
+	if frames >= restartPages {
+		return mode("RESTART")
+	}
+	return nil
 }
 
 // Close closes the database.
