@@ -154,16 +154,8 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 {"type":"tracking","name":"buy","targetingKey":"u1","value":2,"time":"2026-06-01T09:05:00Z"}
 `))
 	do := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+adminSecret)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		resp, b := adminDo(t, method, url+path, body)
+		return resp.StatusCode, b
 	}
 	// A metric created after the events has figures at once.
 	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"revenue","kind":"sum","event":"buy"}`); status != 201 {
@@ -317,11 +309,8 @@ func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
 // while it runs, then the result.
 func TestRebuildStreamsProgress(t *testing.T) {
 	url, eval := eventServer(t)
-	req, _ := http.NewRequest("POST", url+"/api/v1/environments/production/metrics", strings.NewReader(`{"key":"revenue","kind":"sum","event":"buy"}`))
-	req.Header.Set("Authorization", "Bearer "+adminSecret)
-	req.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
-		t.Fatalf("create metric: %v %v", resp, err)
+	if resp, body := adminDo(t, "POST", url+"/api/v1/environments/production/metrics", `{"key":"revenue","kind":"sum","event":"buy"}`); resp.StatusCode != 201 {
+		t.Fatalf("create metric: %d %s", resp.StatusCode, body)
 	}
 	const batches = 40
 	for b := range batches {
@@ -339,16 +328,8 @@ func TestRebuildStreamsProgress(t *testing.T) {
 		}
 	}
 	stream := func(env string) (*http.Response, []string) {
-		req, _ := http.NewRequest("POST", url+"/api/v1/environments/"+env+"/events/rebuild", nil)
-		req.Header.Set("Authorization", "Bearer "+adminSecret)
-		req.Header.Set("Accept", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, strings.Split(strings.TrimSpace(string(b)), "\n")
+		resp, b := adminDo(t, "POST", url+"/api/v1/environments/"+env+"/events/rebuild", "", "Accept", "application/x-ndjson")
+		return resp, strings.Split(strings.TrimSpace(b), "\n")
 	}
 	resp, lines := stream("production")
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "application/x-ndjson" {
@@ -379,4 +360,26 @@ func TestRebuildStreamsProgress(t *testing.T) {
 	if resp, lines := stream("nowhere"); resp.StatusCode != 404 || !strings.Contains(strings.Join(lines, ""), "not found") {
 		t.Errorf("unknown environment: %d %v", resp.StatusCode, lines)
 	}
+}
+
+// adminDo sends a request with the admin token and a JSON body (if any),
+// and extra headers as name, value pairs; it returns the response, whose
+// body is read and closed, and the body.
+func adminDo(t *testing.T, method, url, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminSecret)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
