@@ -134,9 +134,10 @@ type sharedRecord struct {
 
 // feed folds the events of one record that belong to part i: its
 // exposures in the first pass, its tracking events in the second. Part 0
-// counts the events, and reports them to the tracker. It finds the users of all those
-// events first, then folds the events: lookups that do not wait for one
-// another overlap their cache misses (a third faster with a million users).
+// counts the events and reports them to the tracker. It finds the users of
+// all those events first, then folds the events: lookups that do not wait
+// for one another overlap their cache misses (a third faster with a
+// million users).
 func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 	e := r.parts[i]
 	n := uint64(len(r.parts))
