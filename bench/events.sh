@@ -7,7 +7,8 @@
 # users over HTTP with `valueloop events load` (generator pinned to CPU 0 with
 # GOMAXPROCS=1; it measures the decode rate of the same bytes first and
 # prints the ratio), recompute with `valueloop events rebuild`, time three
-# reads of one flag's aggregates, stop the server. Runs alternate between the
+# reads of one flag's aggregates and three of its experiment results, stop
+# the server. Runs alternate between the
 # binaries ROUNDS times, so that both see the same machine.
 #
 # Usage:
@@ -64,6 +65,10 @@ run() {
 	for _ in 1 2 3; do
 		curl -fs -o /dev/null -w 'read one flag'"'"'s aggregates: %{time_total} s\n' -H "Authorization: Bearer $VALUELOOP_TOKEN" \
 			"$VALUELOOP_SERVER/api/v1/environments/production/aggregates?flag=checkout"
+	done
+	for _ in 1 2 3; do
+		curl -fs -o /dev/null -w 'read its experiment results (5 metrics analysed): %{time_total} s\n' -H "Authorization: Bearer $VALUELOOP_TOKEN" \
+			"$VALUELOOP_SERVER/api/v1/environments/production/flags/checkout/results"
 	done
 	kill "$server"
 	wait "$server" 2>/dev/null || true

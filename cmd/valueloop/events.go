@@ -120,7 +120,7 @@ func runEvents(ctx context.Context, e *cliEnv, args []string) error {
 		// Ctrl-C still stops the wait.
 		c.HTTP.Timeout = 0
 		start := time.Now()
-		report, clear := rebuildProgress(e.stderr)
+		report, clear := rebuildProgress(e.stderr, isTerminal(e.stderr))
 		res, err := c.RebuildEventsWatching(ctx, *env, report)
 		clear()
 		if err != nil {
@@ -163,7 +163,7 @@ func importEvents(ctx context.Context, e *cliEnv, c *client.Client, env, name st
 		size = st.Size()
 	}
 	sum := importSummary{File: name}
-	bar := progress{w: e.stderr, total: size, start: time.Now()}
+	bar := progress{w: e.stderr, total: size, start: time.Now(), tty: isTerminal(e.stderr)}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var body bytes.Buffer
@@ -245,9 +245,11 @@ func importEvents(ctx context.Context, e *cliEnv, c *client.Client, env, name st
 	return nil
 }
 
-// progress draws a one-line progress bar on a terminal-like writer.
+// progress draws a one-line progress bar on a terminal, and nothing
+// elsewhere (a log file would fill with redrawn lines).
 type progress struct {
 	w     io.Writer
+	tty   bool
 	total int64
 	start time.Time
 	last  time.Time
@@ -258,7 +260,7 @@ type progress struct {
 }
 
 func (p *progress) draw(done int64, events int) {
-	if time.Since(p.last) < 100*time.Millisecond {
+	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
 		return
 	}
 	p.last = time.Now()
@@ -291,10 +293,20 @@ func (p *progress) clear() {
 	}
 }
 
+// isTerminal reports whether w is a character device, a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // rebuildProgress draws the reports of a rebuild under way: a counter in
 // the first pass over the events (their number is not known yet), then a
 // bar for the second pass and one for storing the users.
-func rebuildProgress(w io.Writer) (report func(ingest.RebuildStatus), clear func()) {
+func rebuildProgress(w io.Writer, tty bool) (report func(ingest.RebuildStatus), clear func()) {
 	var bar *progress
 	phase := ""
 	labels := map[string]string{"exposures": "pass 1/2, exposures:", "tracking": "pass 2/2, events:", "users": "storing users:"}
@@ -306,7 +318,7 @@ func rebuildProgress(w io.Writer) (report func(ingest.RebuildStatus), clear func
 			phase = st.Phase
 			// The phase began before its first report: the rate counts from
 			// there.
-			bar = &progress{w: w, start: time.Now(), label: labels[st.Phase], base: int(st.Done)}
+			bar = &progress{w: w, tty: tty, start: time.Now(), label: labels[st.Phase], base: int(st.Done)}
 			if st.Phase == "users" {
 				bar.unit = "users"
 			}

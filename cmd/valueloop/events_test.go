@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -266,5 +267,39 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestRebuildProgress draws the reports of a rebuild: a counter while the
+// number of events is unknown, bars after; nothing when not on a terminal.
+func TestRebuildProgress(t *testing.T) {
+	statuses := []ingest.RebuildStatus{
+		{Environment: "p", Phase: "exposures", Done: 1000},
+		{Environment: "p", Phase: "tracking", Done: 500, Of: 2000},
+		{Environment: "p", Phase: "users", Done: 10, Of: 100},
+	}
+	var buf bytes.Buffer
+	report, clear := rebuildProgress(&buf, true)
+	for _, st := range statuses {
+		report(st)
+	}
+	clear()
+	out := buf.String()
+	for _, want := range []string{"\rpass 1/2, exposures: 1000 events", "\rpass 2/2, events: [=======", "]  25% 500 events", "\rstoring users: [===", "]  10% 10 users"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress %q lacks %q", out, want)
+		}
+	}
+	if !strings.HasSuffix(out, "\r") {
+		t.Errorf("progress %q not cleared at the end", out)
+	}
+	buf.Reset()
+	report, clear = rebuildProgress(&buf, false)
+	for _, st := range statuses {
+		report(st)
+	}
+	clear()
+	if buf.Len() != 0 {
+		t.Errorf("progress drawn off a terminal: %q", buf.String())
 	}
 }
