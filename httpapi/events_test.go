@@ -81,22 +81,15 @@ func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 
 func sendEvents(t *testing.T, url, token, ctype, encoding string, body []byte, header ...string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url+"/api/v1/events", bytes.NewReader(body))
-	req.Header.Set("Content-Type", ctype)
+	h := map[string]string{"Content-Type": ctype}
 	if encoding != "" {
-		req.Header.Set("Content-Encoding", encoding)
+		h["Content-Encoding"] = encoding
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		h[header[i]] = header[i+1]
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := doCall(t, url, call{method: "POST", path: "/api/v1/events", token: token, body: string(body), headers: h})
+	return resp.StatusCode, b
 }
 
 func TestEventsAPI(t *testing.T) {
@@ -154,7 +147,7 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 {"type":"tracking","name":"buy","targetingKey":"u1","value":2,"time":"2026-06-01T09:05:00Z"}
 `))
 	do := func(method, path, body string) (int, string) {
-		resp, b := adminDo(t, method, url+path, body)
+		resp, b := doCall(t, url, call{method: method, path: path, token: adminSecret, body: body})
 		return resp.StatusCode, b
 	}
 	// A metric created after the events has figures at once.
@@ -309,7 +302,7 @@ func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
 // while it runs, then the result.
 func TestRebuildStreamsProgress(t *testing.T) {
 	url, eval := eventServer(t)
-	if resp, body := adminDo(t, "POST", url+"/api/v1/environments/production/metrics", `{"key":"revenue","kind":"sum","event":"buy"}`); resp.StatusCode != 201 {
+	if resp, body := doCall(t, url, call{method: "POST", path: "/api/v1/environments/production/metrics", token: adminSecret, body: `{"key":"revenue","kind":"sum","event":"buy"}`}); resp.StatusCode != 201 {
 		t.Fatalf("create metric: %d %s", resp.StatusCode, body)
 	}
 	const batches = 40
@@ -328,7 +321,8 @@ func TestRebuildStreamsProgress(t *testing.T) {
 		}
 	}
 	stream := func(env string) (*http.Response, []string) {
-		resp, b := adminDo(t, "POST", url+"/api/v1/environments/"+env+"/events/rebuild", "", "Accept", "application/x-ndjson")
+		resp, b := doCall(t, url, call{method: "POST", path: "/api/v1/environments/" + env + "/events/rebuild", token: adminSecret,
+			headers: map[string]string{"Accept": "application/x-ndjson"}})
 		return resp, strings.Split(strings.TrimSpace(b), "\n")
 	}
 	resp, lines := stream("production")
@@ -360,26 +354,4 @@ func TestRebuildStreamsProgress(t *testing.T) {
 	if resp, lines := stream("nowhere"); resp.StatusCode != 404 || !strings.Contains(strings.Join(lines, ""), "not found") {
 		t.Errorf("unknown environment: %d %v", resp.StatusCode, lines)
 	}
-}
-
-// adminDo sends a request with the admin token and a JSON body (if any),
-// and extra headers as name, value pairs; it returns the response, whose
-// body is read and closed, and the body.
-func adminDo(t *testing.T, method, url, body string, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminSecret)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
 }

@@ -94,11 +94,18 @@ type call struct {
 
 func (e *env) do(t testing.TB, c call) (*http.Response, string) {
 	t.Helper()
+	return doCall(t, e.srv.URL(), c)
+}
+
+// doCall sends c to the server at base and returns the response, whose
+// body is read and closed, and the body.
+func doCall(t testing.TB, base string, c call) (*http.Response, string) {
+	t.Helper()
 	var body io.Reader
 	if c.body != "" {
 		body = strings.NewReader(c.body)
 	}
-	req, err := http.NewRequest(c.method, e.srv.URL()+c.path, body)
+	req, err := http.NewRequest(c.method, base+c.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
