@@ -56,30 +56,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, heade
 		}
 		body = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	resp, err := c.send(ctx, method, path, body, in != nil, headers)
 	if err != nil {
 		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("reading answer from %s: %w", c.BaseURL, err)
-	}
-	if resp.StatusCode >= 300 {
-		return decodeError(resp.StatusCode, data)
 	}
 	if out == nil {
 		return nil
@@ -92,6 +76,38 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, heade
 		return fmt.Errorf("unexpected answer from %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// send sends a request (JSON when isJSON, then headers) with the token and
+// returns the response when its status is a success; otherwise it reads the
+// answer and returns the server's error.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, isJSON bool, headers map[string]string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("reading answer from %s: %w", c.BaseURL, err)
+		}
+		return nil, decodeError(resp.StatusCode, data)
+	}
+	return resp, nil
 }
 
 func decodeError(status int, data []byte) error {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -32,7 +31,7 @@ func (c *Client) SendEvents(ctx context.Context, env string, body []byte, ndjson
 	if ndjson {
 		ct = "application/x-ndjson"
 	}
-	var r io.Reader = bytes.NewReader(body)
+	headers := map[string]string{"Content-Type": ct}
 	if gz {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -40,37 +39,15 @@ func (c *Client) SendEvents(ctx context.Context, env string, body []byte, ndjson
 		if err := zw.Close(); err != nil {
 			return nil, err
 		}
-		r = &buf
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/api/v1/events", r)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", ct)
-	if gz {
-		req.Header.Set("Content-Encoding", "gzip")
+		body = buf.Bytes()
+		headers["Content-Encoding"] = "gzip"
 	}
 	if env != "" {
-		req.Header.Set("Valueloop-Environment", env)
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading answer from %s: %w", c.BaseURL, err)
-	}
-	if resp.StatusCode >= 300 {
-		return nil, decodeError(resp.StatusCode, data)
+		headers["Valueloop-Environment"] = env
 	}
 	var out EventsResult
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("unexpected answer from POST /api/v1/events: %w", err)
+	if err := c.do(ctx, http.MethodPost, "/api/v1/events", rawBody(body), &out, headers); err != nil {
+		return nil, err
 	}
 	return &out, nil
 }
@@ -119,23 +96,11 @@ func (c *Client) RebuildEvents(ctx context.Context, env string) (ingest.RebuildR
 // report of the server while the recomputation runs (several a second).
 func (c *Client) RebuildEventsWatching(ctx context.Context, env string, progress func(ingest.RebuildStatus)) (ingest.RebuildResult, error) {
 	path := "/api/v1/environments/" + url.PathEscape(env) + "/events/rebuild"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, nil)
+	resp, err := c.send(ctx, http.MethodPost, path, nil, false, map[string]string{"Accept": "application/x-ndjson"})
 	if err != nil {
 		return ingest.RebuildResult{}, err
 	}
-	req.Header.Set("Accept", "application/x-ndjson")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return ingest.RebuildResult{}, fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return ingest.RebuildResult{}, decodeError(resp.StatusCode, data)
-	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
