@@ -478,8 +478,8 @@ func daysFromCivil(y, m, d int) int64 {
 
 // validate checks the rules that do not depend on JSON syntax.
 func (d *decoder) validate(ev *Event) (field, reason string) {
-	if ev.TargetingKey == "" {
-		return "targetingKey", "required: the targeting key of the user the event is about"
+	if field, reason := ev.missing(); field != "" {
+		return field, reason
 	}
 	max := d.lim.MaxKeyBytes
 	for _, f := range [...]struct{ name, v string }{{"id", ev.ID}, {"targetingKey", ev.TargetingKey}, {"flag", ev.Flag}, {"variant", ev.Variant}, {"name", ev.Name}} {
@@ -489,19 +489,10 @@ func (d *decoder) validate(ev *Event) (field, reason string) {
 	}
 	switch ev.Type {
 	case Exposure:
-		if ev.Flag == "" {
-			return "flag", "required for an exposure: the key of the flag evaluated"
-		}
-		if ev.Variant == "" {
-			return "variant", "required for an exposure: the variant served"
-		}
 		if ev.Name != "" || ev.HasValue || ev.Attributes != nil {
 			return "name", "an exposure has no name, value or attributes (those belong to tracking events)"
 		}
 	case Tracking:
-		if ev.Name == "" {
-			return "name", "required for a tracking event: what the user did"
-		}
 		if ev.Flag != "" || ev.Variant != "" {
 			return "flag", "a tracking event has no flag or variant (send an exposure for those)"
 		}

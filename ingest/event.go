@@ -92,21 +92,22 @@ func (e *Event) Key() DedupKey {
 	return k
 }
 
-// missing names a field the event cannot do without, or returns "".
-func (e *Event) missing() string {
+// missing names a field the event cannot do without and why, or returns
+// "": the checks of Decode that events given in Go need too.
+func (e *Event) missing() (field, reason string) {
 	switch {
-	case e.TargetingKey == "":
-		return "targetingKey"
-	case e.Type == Exposure && e.Flag == "":
-		return "flag"
-	case e.Type == Exposure && e.Variant == "":
-		return "variant"
-	case e.Type == Tracking && e.Name == "":
-		return "name"
 	case e.Type != Exposure && e.Type != Tracking:
-		return "type"
+		return "type", `required: "exposure" or "tracking"`
+	case e.TargetingKey == "":
+		return "targetingKey", "required: the targeting key of the user the event is about"
+	case e.Type == Exposure && e.Flag == "":
+		return "flag", "required for an exposure: the key of the flag evaluated"
+	case e.Type == Exposure && e.Variant == "":
+		return "variant", "required for an exposure: the variant served"
+	case e.Type == Tracking && e.Name == "":
+		return "name", "required for a tracking event: what the user did"
 	}
-	return ""
+	return "", ""
 }
 
 // TimeOf returns the event time as a time.Time in UTC.

@@ -160,8 +160,8 @@ func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fres
 	// anything, and an exposure without a variant would be counted as an
 	// exclusion.
 	for i := range events {
-		if field := events[i].missing(); field != "" {
-			return nil, valueloop.Errorf(valueloop.EINVALID, "event %d: %s is required", i, field)
+		if field, reason := events[i].missing(); field != "" {
+			return nil, valueloop.Errorf(valueloop.EINVALID, "event %d: %s: %s", i, field, reason)
 		}
 	}
 	r := &request{ctx: ctx, env: env, events: events, done: make(chan error, 1)}
