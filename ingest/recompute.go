@@ -299,15 +299,15 @@ var phaseNames = [...]string{"exposures", "tracking", "users"}
 // rebuildTracker is the progress of one recomputation, written by it and
 // read by anyone. Its methods do nothing on nil.
 type rebuildTracker struct {
-	env       string
-	phase     atomic.Int32
-	done, off atomic.Int64
+	env      string
+	phase    atomic.Int32
+	done, of atomic.Int64
 }
 
 func (t *rebuildTracker) start(phase int, of int64) {
 	if t != nil {
 		t.done.Store(0)
-		t.off.Store(of)
+		t.of.Store(of)
 		t.phase.Store(int32(phase))
 	}
 }
@@ -319,5 +319,5 @@ func (t *rebuildTracker) add(n int64) {
 }
 
 func (t *rebuildTracker) status() RebuildStatus {
-	return RebuildStatus{Environment: t.env, Phase: phaseNames[t.phase.Load()], Done: t.done.Load(), Of: t.off.Load()}
+	return RebuildStatus{Environment: t.env, Phase: phaseNames[t.phase.Load()], Done: t.done.Load(), Of: t.of.Load()}
 }

@@ -165,13 +165,13 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 	}
 	maskLen := (e.nAcc + 7) / 8
 	var prev []byte
-	for i := range n {
+	for k := range n {
 		flag := r.bytes(r.uvarint())
 		variant := r.bytes(r.uvarint())
 		t0 := r.varint()
 		ex := r.bytes(1)
 		// encodeUser writes each flag once, in order, and marks 0 or 1.
-		if r.bad || (i > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
+		if r.bad || (k > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
 			return errBadState
 		}
 		prev = flag
