@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -176,7 +177,7 @@ func FuzzStoredData(f *testing.F) {
 		var got []Event
 		if err := DecodeLog(record, func(e *Event) error {
 			c := *e
-			c.ID, c.TargetingKey, c.Flag, c.Variant, c.Name = clone(c.ID), clone(c.TargetingKey), clone(c.Flag), clone(c.Variant), clone(c.Name)
+			c.ID, c.TargetingKey, c.Flag, c.Variant, c.Name = strings.Clone(c.ID), strings.Clone(c.TargetingKey), strings.Clone(c.Flag), strings.Clone(c.Variant), strings.Clone(c.Name)
 			c.Attributes = bytes.Clone(c.Attributes)
 			got = append(got, c)
 			return nil
@@ -206,7 +207,6 @@ func FuzzStoredData(f *testing.F) {
 	})
 }
 
-func clone(s string) string { return string(bytes.Clone([]byte(s))) }
 
 func sameEvent(a, b *Event) bool {
 	return a.Type == b.Type && a.ID == b.ID && a.Time == b.Time && a.TimeSet == b.TimeSet && a.TargetingKey == b.TargetingKey &&
