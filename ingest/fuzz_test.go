@@ -207,7 +207,6 @@ func FuzzStoredData(f *testing.F) {
 	})
 }
 
-
 func sameEvent(a, b *Event) bool {
 	return a.Type == b.Type && a.ID == b.ID && a.Time == b.Time && a.TimeSet == b.TimeSet && a.TargetingKey == b.TargetingKey &&
 		a.Flag == b.Flag && a.Variant == b.Variant && a.Name == b.Name && a.Value == b.Value && a.HasValue == b.HasValue &&
