@@ -3,9 +3,12 @@ package valueloop
 import "time"
 
 // Token scopes. An evaluate token is bound to one environment and can do
-// nothing but evaluate flags and send events; an admin token can change things.
+// nothing but evaluate flags and send events; a viewer token can read
+// everything an admin token can (the API's GET routes, the dashboard) and
+// change nothing; an admin token can change things.
 const (
 	ScopeEvaluate = "evaluate"
+	ScopeViewer   = "viewer"
 	ScopeAdmin    = "admin"
 )
 
@@ -23,6 +26,18 @@ type Token struct {
 // CanEvaluate reports whether t may evaluate flags of env.
 func (t *Token) CanEvaluate(env string) bool {
 	return t.RevokedAt == nil && (t.Environment == "" || t.Environment == env)
+}
+
+// CanSendEvents reports whether t may send events to env: evaluate and
+// admin tokens may, a viewer token changes nothing.
+func (t *Token) CanSendEvents(env string) bool {
+	return t.Scope != ScopeViewer && t.CanEvaluate(env)
+}
+
+// CanRead reports whether t may read env's configuration, results and
+// history ("" for global reads): admin and viewer tokens.
+func (t *Token) CanRead(env string) bool {
+	return t.RevokedAt == nil && (t.Scope == ScopeAdmin || t.Scope == ScopeViewer) && (t.Environment == "" || t.Environment == env)
 }
 
 // CanAdmin reports whether t may change env ("" for global changes).

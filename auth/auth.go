@@ -96,9 +96,9 @@ func (s *Service) Create(ctx context.Context, t *valueloop.Token, secret, actor 
 		if t.Environment == "" {
 			return "", valueloop.FieldErrorf("environment", "an evaluate token must be bound to one environment")
 		}
-	case valueloop.ScopeAdmin:
+	case valueloop.ScopeAdmin, valueloop.ScopeViewer:
 	default:
-		return "", valueloop.FieldErrorf("scope", "must be %q or %q, not %q", valueloop.ScopeEvaluate, valueloop.ScopeAdmin, t.Scope)
+		return "", valueloop.FieldErrorf("scope", "must be %q, %q or %q, not %q", valueloop.ScopeEvaluate, valueloop.ScopeViewer, valueloop.ScopeAdmin, t.Scope)
 	}
 	if secret == "" {
 		secret = NewSecret(t.Scope)
@@ -144,8 +144,11 @@ func NewSecret(scope string) string {
 		panic("auth: no randomness: " + err.Error())
 	}
 	prefix := "vl_eval_"
-	if scope == valueloop.ScopeAdmin {
+	switch scope {
+	case valueloop.ScopeAdmin:
 		prefix = "vl_admin_"
+	case valueloop.ScopeViewer:
+		prefix = "vl_view_"
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }

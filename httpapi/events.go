@@ -221,7 +221,7 @@ func (s *Server) eventEnvironment(r *http.Request) (string, error) {
 			return "", valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
 		}
 	}
-	if !t.CanEvaluate(env) {
+	if !t.CanSendEvents(env) {
 		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not send events to this environment")
 	}
 	if s.Flags.Live(env) == nil {
@@ -233,7 +233,7 @@ func (s *Server) eventEnvironment(r *http.Request) (string, error) {
 // adminEnv returns the {env} of a route after checking the token covers it.
 func (s *Server) adminEnv(r *http.Request) (string, error) {
 	env := r.PathValue("env")
-	if !tokenOf(r).CanAdmin(env) {
+	if !mayAccess(r, env) {
 		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not administer environment %q", env)
 	}
 	if s.Flags.Live(env) == nil {

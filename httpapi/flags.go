@@ -30,7 +30,7 @@ type flagJSON struct {
 // the caller's admin token covers it.
 func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
 	env := r.PathValue("env")
-	if !tokenOf(r).CanAdmin(env) {
+	if !mayAccess(r, env) {
 		return nil, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not change environment %q", env)
 	}
 	live := s.Flags.Live(env)

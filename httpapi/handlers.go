@@ -78,7 +78,7 @@ func (s *Server) handleCreateEnvironment(w http.ResponseWriter, r *http.Request)
 // handleExportFlagd answers with the environment's flags as a flagd file.
 func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) {
 	env := r.PathValue("env")
-	if !tokenOf(r).CanAdmin(env) {
+	if !mayAccess(r, env) {
 		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read environment %q", env))
 		return
 	}

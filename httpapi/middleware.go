@@ -76,8 +76,9 @@ func (s *Server) withEvaluator(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// admin requires an admin token. Whether it covers the environment a route
-// touches is checked by the handler with Token.CanAdmin.
+// admin requires an admin token, or for reads (GET, HEAD) an admin or
+// viewer token. Whether it covers the environment a route touches is checked
+// by the handler with mayAccess or Token.CanAdmin.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
@@ -85,12 +86,28 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		if t.Scope != valueloop.ScopeAdmin {
+		if t.Scope != valueloop.ScopeAdmin && !(t.Scope == valueloop.ScopeViewer && readOnly(r)) {
+			if t.Scope == valueloop.ScopeViewer {
+				s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "a viewer token reads only: this change needs an admin token"))
+				return
+			}
 			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token"))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	}
+}
+
+// readOnly reports whether r only reads: what a viewer token may do.
+func readOnly(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }
+
+// mayAccess reports whether the request's token covers env: reading with an
+// admin or viewer token, changing with an admin token.
+func mayAccess(r *http.Request, env string) bool {
+	if readOnly(r) {
+		return tokenOf(r).CanRead(env)
+	}
+	return tokenOf(r).CanAdmin(env)
 }
 
 // timed records the latency of a route in the request duration histogram.

@@ -206,6 +206,13 @@ func testTokens(t *testing.T, s Store, clock *Clock) {
 	if len(all) != 1 || all[0].RevokedAt == nil || !all[0].RevokedAt.Equal(clock.T) || string(all[0].Hash) != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("Tokens() = %+v", all)
 	}
+	v := &valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer}
+	if err := s.CreateToken(ctx, v, []byte("fedcba9876543210fedcba9876543210"), "root"); err != nil {
+		t.Fatalf("a viewer token: %v", err)
+	}
+	if all, _ = s.Tokens(ctx); len(all) != 2 || all[1].Scope != valueloop.ScopeViewer {
+		t.Errorf("Tokens() after a viewer token = %+v", all)
+	}
 }
 
 func testAudit(t *testing.T, s Store, clock *Clock) {

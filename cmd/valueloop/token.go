@@ -41,7 +41,7 @@ func runToken(ctx context.Context, e *cliEnv, args []string) error {
 	switch args[0] {
 	case "create":
 		env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate)")
-		scope := fs.String("scope", "evaluate", "evaluate or admin")
+		scope := fs.String("scope", "evaluate", "evaluate (one environment: evaluate flags, send events), viewer (read everything, change nothing) or admin")
 		name := fs.String("name", "", "a name for the token (default: SCOPE-ENV-TIME)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
