@@ -91,5 +91,8 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
+	if s.UI != nil {
+		mux.Handle("/", s.UI) // a separate surface with its own routes and protections
+	}
 	return mux
 }

@@ -51,6 +51,9 @@ type Server struct {
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
 	Delivery *deliverysvc.Service
+	// UI, when set, serves the browser dashboard (package ui) at every
+	// path the API does not use, "/" first.
+	UI http.Handler
 
 	ln        net.Listener
 	srv       *http.Server

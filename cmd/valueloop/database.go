@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/ui"
 	"github.com/valueloop/valueloop/verdicts"
 )
 
@@ -35,6 +36,9 @@ type store interface {
 	rolloutHistory
 	deliverysvc.Store
 	verdicts.Store
+	ui.ExperimentReader
+	ui.EventReader
+	ui.IncidentReader
 }
 
 var (

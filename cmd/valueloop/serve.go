@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/ui"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
@@ -160,6 +162,15 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	defer closeVerdicts()
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	dashboard := &ui.UI{Auth: tokens, Flags: svc, Audit: db, Experiments: db, Events: db, Verdicts: recorder,
+		Rollouts: rollouts, Delivery: deliveries, Incidents: db, FlagFiles: map[string]string{}, Logger: logger}
+	for _, f := range cfg.FlagFiles {
+		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)
+	}
+	if err := dashboard.Open(); err != nil {
+		return err
+	}
+	srv.UI = dashboard
 	if err := srv.Open(); err != nil {
 		return err
 	}

@@ -1,0 +1,184 @@
+package ui
+
+import (
+	"html/template"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// weeks is how far back the delivery views look.
+const weeks = 6
+
+// doraKey is one DORA key of a series: its value now, level and trend.
+type doraKey struct {
+	Name, Value, Level string
+	Trend              template.HTML
+	TrendText          string
+}
+
+type doraRow struct {
+	Name, Team string
+	Keys       []doraKey
+}
+
+// doraKeys summarises a series over the whole range with a weekly trend.
+func doraKeys(s delivery.Series) []doraKey {
+	name := s.Name
+	if name == "" {
+		name = "all services"
+	}
+	t := s.Total
+	trend := func(key string, f func(m delivery.Metrics) (float64, bool), show func(float64) string) (template.HTML, string) {
+		var vals []float64
+		var words []string
+		for _, b := range s.Buckets {
+			v, ok := f(b)
+			if !ok {
+				v = 0
+			}
+			vals = append(vals, v)
+			if ok {
+				words = append(words, b.Start.Format("Jan 2")+": "+show(v))
+			} else {
+				words = append(words, b.Start.Format("Jan 2")+": none")
+			}
+		}
+		text := "weekly " + key + " of " + name + ": " + strings.Join(words, ", ")
+		return sparkline(text, vals), text
+	}
+	hours := func(d time.Duration) float64 { return d.Hours() }
+	showH := func(h float64) string { return humanDuration(time.Duration(h * float64(time.Hour))) }
+	var keys []doraKey
+	add := func(k doraKey, f func(m delivery.Metrics) (float64, bool), show func(float64) string) {
+		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
+		keys = append(keys, k)
+	}
+	add(doraKey{Name: "Deployment frequency", Value: num(t.DeploymentsPerDay) + "/day", Level: string(t.Levels.DeploymentFrequency)},
+		func(m delivery.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, func(v float64) string { return num(v) + "/day" })
+	lead := "–"
+	if t.LeadTime.Count > 0 {
+		lead = humanDuration(t.LeadTime.Median) + " median"
+	}
+	add(doraKey{Name: "Lead time for changes", Value: lead, Level: string(t.Levels.LeadTime)},
+		func(m delivery.Metrics) (float64, bool) { return hours(m.LeadTime.Median), m.LeadTime.Count > 0 }, showH)
+	cfr := "–"
+	if v, ok := t.ChangeFailureRate.Value(); ok {
+		cfr = pct(v)
+	}
+	add(doraKey{Name: "Change failure rate", Value: cfr, Level: string(t.Levels.ChangeFailureRate)},
+		func(m delivery.Metrics) (float64, bool) { return m.ChangeFailureRate.Value() }, pct)
+	rec := "–"
+	if t.Recovery.Count > 0 {
+		rec = humanDuration(t.Recovery.Median) + " median"
+	}
+	add(doraKey{Name: "Failed deployment recovery time", Value: rec, Level: string(t.Levels.RecoveryTime)},
+		func(m delivery.Metrics) (float64, bool) { return hours(m.Recovery.Median), m.Recovery.Count > 0 }, showH)
+	rw := "–"
+	if v, ok := t.ReworkRate.Value(); ok {
+		rw = pct(v)
+	}
+	add(doraKey{Name: "Rework rate", Value: rw},
+		func(m delivery.Metrics) (float64, bool) { return m.ReworkRate.Value() }, pct)
+	return keys
+}
+
+type deploymentRow struct {
+	delivery.DeploymentFacts
+}
+
+type incidentRow struct {
+	delivery.Incident
+	Recovery string
+}
+
+type deliveryData struct {
+	From, To    time.Time
+	Overall     []doraKey
+	Teams       []doraRow
+	Services    []doraRow
+	Deployments []deploymentRow
+	Incidents   []incidentRow
+}
+
+// deliveryReport reports the last weeks by week, starting on a Monday.
+func (u *UI) deliveryReport(r *http.Request) (*delivery.Report, error) {
+	to := u.Now().UTC()
+	from := to.Truncate(24*time.Hour).AddDate(0, 0, -7*weeks)
+	for from.Weekday() != time.Monday {
+		from = from.AddDate(0, 0, 1)
+	}
+	rep, err := u.Delivery.Report(r.Context(), delivery.Query{From: from, To: to, Bucket: delivery.BucketWeek})
+	if err != nil {
+		return nil, err
+	}
+	return &rep.Report, nil
+}
+
+func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
+	if u.Delivery == nil {
+		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
+		return
+	}
+	rep, err := u.deliveryReport(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	d := deliveryData{From: rep.From, To: rep.To, Overall: doraKeys(rep.Overall)}
+	for _, s := range rep.Teams {
+		d.Teams = append(d.Teams, doraRow{Name: s.Name, Keys: doraKeys(s)})
+	}
+	for _, s := range rep.Services {
+		d.Services = append(d.Services, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s)})
+		deps, err := u.Delivery.Deployments(r.Context(), s.Name, rep.From, rep.To)
+		if err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		for _, dep := range deps {
+			d.Deployments = append(d.Deployments, deploymentRow{DeploymentFacts: dep})
+		}
+	}
+	sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].At.After(d.Deployments[j].At) })
+	if len(d.Deployments) > 25 {
+		d.Deployments = d.Deployments[:25]
+	}
+	if u.Incidents != nil {
+		data, _, err := u.Incidents.DeliveryData(r.Context())
+		if err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		d.Incidents = latestIncidents(data.Incidents, rep.From)
+	}
+	u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery", Data: d})
+}
+
+// latestIncidents keeps the latest snapshot of each incident opened since
+// from, newest first, with its recovery time.
+func latestIncidents(all []delivery.Incident, from time.Time) []incidentRow {
+	latest := map[string]delivery.Incident{}
+	for _, in := range all {
+		if cur, ok := latest[in.ID]; !ok || !in.UpdatedAt.Before(cur.UpdatedAt) {
+			latest[in.ID] = in
+		}
+	}
+	var out []incidentRow
+	for _, in := range latest {
+		if in.Void || in.OpenedAt.Before(from) {
+			continue
+		}
+		row := incidentRow{Incident: in, Recovery: "open"}
+		if in.ResolvedAt != nil {
+			row.Recovery = humanDuration(in.ResolvedAt.Sub(in.OpenedAt))
+		}
+		out = append(out, row)
+	}
+	slices.SortFunc(out, func(a, b incidentRow) int { return b.OpenedAt.Compare(a.OpenedAt) })
+	return out
+}

@@ -1,0 +1,234 @@
+package ui
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+	"sort"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// analyze computes a flag's experiment results the way the API's results
+// route does, with the hypothesis' settings; nil hypothesis when none.
+func (u *UI) analyze(ctx context.Context, env, key string) (*experiment.Result, experiment.Input, error) {
+	in := experiment.Input{Environment: env, Flag: key, Settings: experiment.DefaultSettings()}
+	if live := u.Flags.Live(env); live != nil {
+		in.Definition = live.Snapshot.Set().Flags[key]
+	}
+	h, err := u.Experiments.Hypothesis(ctx, env, key)
+	switch {
+	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
+	case err != nil:
+		return nil, in, err
+	default:
+		in.Hypothesis, in.Settings = h, h.Settings
+	}
+	if in.Metrics, err = u.Experiments.Metrics(ctx, env); err != nil {
+		return nil, in, err
+	}
+	if in.Aggregates, err = u.Experiments.Aggregates(ctx, env, key); err != nil {
+		return nil, in, err
+	}
+	if in.Definition == nil && len(in.Aggregates) == 0 {
+		return nil, in, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", key, env)
+	}
+	res, err := experiment.Analyze(in)
+	if err != nil {
+		return nil, in, err
+	}
+	if u.Verdicts != nil {
+		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
+			res.VerdictHistory = hist
+		}
+	}
+	return res, in, nil
+}
+
+type experimentRow struct {
+	Env, Flag string
+	Result    *experiment.Result
+}
+
+func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
+	if u.Experiments == nil {
+		return nil, nil
+	}
+	refs, err := u.Experiments.HypothesisFlags(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []experimentRow
+	for _, ref := range refs {
+		if !sessionOf(r).Token.CanRead(ref.Environment) || u.Flags.Live(ref.Environment) == nil {
+			continue
+		}
+		res, _, err := u.analyze(r.Context(), ref.Environment, ref.Flag)
+		if err != nil {
+			u.Logger.Warn("ui: experiment not analysed", "env", ref.Environment, "flag", ref.Flag, "err", err)
+			continue
+		}
+		out = append(out, experimentRow{Env: ref.Environment, Flag: ref.Flag, Result: res})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Env+out[i].Flag < out[j].Env+out[j].Flag })
+	return out, nil
+}
+
+func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) {
+	rows, err := u.experimentRows(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Data: rows})
+}
+
+// metricView is one metric's forest plot and its figures.
+type metricView struct {
+	experiment.MetricResult
+	Relative bool
+	Chart    template.HTML
+}
+
+type experimentData struct {
+	Env, Flag    string
+	Result       *experiment.Result
+	Metrics      []metricView
+	OverTime     template.HTML
+	OverTimeRows []overTimeRow
+	OverTimeNote string
+}
+
+type overTimeRow struct {
+	replayPoint
+	Variant    string
+	Users      int64
+	Est        float64
+	Lower, Hig float64
+}
+
+// effectOf returns the lift of a variant result in the units shown:
+// relative when there is one, else absolute.
+func effectOf(v experiment.VariantResult) (stats.Effect, bool, bool) {
+	if v.Lift == nil {
+		return stats.Effect{}, false, false
+	}
+	if v.Lift.Relative != nil {
+		return *v.Lift.Relative, true, true
+	}
+	return v.Lift.Absolute, false, true
+}
+
+func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	if u.Experiments == nil {
+		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "this server serves no experiments"), 0, "")
+		return
+	}
+	env, key := live.Environment.Key, r.PathValue("key")
+	res, in, err := u.analyze(r.Context(), env, key)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	d := experimentData{Env: env, Flag: key, Result: res}
+	verdictVariant := ""
+	if res.Verdict != nil {
+		verdictVariant = res.Verdict.Variant
+	}
+	primary := ""
+	var minEffect []refLine
+	if h := res.Hypothesis; h != nil {
+		primary = h.PrimaryMetric
+		if h.MinimumEffect > 0 {
+			me := h.MinimumEffect
+			if h.Direction == "decrease" {
+				me = -me
+			}
+			minEffect = []refLine{{Y: me, Label: "minimum effect"}}
+		}
+	}
+	for _, m := range res.Metrics {
+		mv := metricView{MetricResult: m}
+		var rows []forestRow
+		for _, v := range m.Variants {
+			e, rel, ok := effectOf(v)
+			if !ok {
+				continue
+			}
+			mv.Relative = rel
+			rows = append(rows, forestRow{Label: v.Variant + " vs control", Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper, Emphasis: v.Variant == verdictVariant})
+		}
+		f := num
+		if mv.Relative {
+			f = signedPct
+		}
+		var refs []refLine
+		if m.Metric == primary && mv.Relative {
+			refs = minEffect
+		}
+		what := "absolute difference"
+		if mv.Relative {
+			what = "relative lift"
+		}
+		if len(rows) > 0 {
+			mv.Chart = forestPlot("Forest plot of "+m.Metric+": "+what+" of each variant against control, with its always-valid interval", rows, refs, f)
+		}
+		d.Metrics = append(d.Metrics, mv)
+	}
+	// The primary metric's sequential interval, replayed at the end of each
+	// day of events.
+	if primary == "" && len(res.Metrics) > 0 {
+		primary = res.Metrics[0].Metric
+	}
+	var hv int64
+	if res.Hypothesis != nil {
+		hv = res.Hypothesis.Version
+	}
+	points, err := u.replay(r.Context(), in, hv)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	if n, tooMany, _ := u.tooManyEvents(r.Context(), env); tooMany && u.Events != nil {
+		d.OverTimeNote = "The interval over time is replayed from the event log for environments of up to " + thousands(maxChartEvents) + " events; this one has " + thousands(n) + "."
+	}
+	bySeries := map[string]*series{}
+	var order []string
+	for _, p := range points {
+		for _, m := range p.Result.Metrics {
+			if m.Metric != primary {
+				continue
+			}
+			for _, v := range m.Variants {
+				e, _, ok := effectOf(v)
+				if !ok || e.Sequential.LowerUnbounded || e.Sequential.UpperUnbounded {
+					continue
+				}
+				s := bySeries[v.Variant]
+				if s == nil {
+					s = &series{Name: v.Variant + " vs control", HasBand: true}
+					bySeries[v.Variant] = s
+					order = append(order, v.Variant)
+				}
+				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
+				d.OverTimeRows = append(d.OverTimeRows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Lower: e.Sequential.Lower, Hig: e.Sequential.Upper})
+			}
+		}
+	}
+	var ss []series
+	for _, v := range order {
+		ss = append(ss, *bySeries[v])
+	}
+	if len(points) > 0 {
+		d.OverTime = lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, from the events received by the end of each day",
+			Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct})
+	}
+	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
+}

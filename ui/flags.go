@@ -1,0 +1,446 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flags"
+)
+
+// envTab is one environment in the flags page's tabs.
+type envTab struct {
+	Key, Name string
+	Current   bool
+	File      string // the flagd file it is served from; read-only
+}
+
+func (u *UI) envTabs(current string) []envTab {
+	var tabs []envTab
+	for k, l := range u.Flags.Environments() {
+		tabs = append(tabs, envTab{Key: k, Name: l.Environment.Name, Current: k == current, File: u.FlagFiles[k]})
+	}
+	sort.Slice(tabs, func(i, j int) bool { return tabs[i].Key < tabs[j].Key })
+	return tabs
+}
+
+// liveEnv returns the environment of the path, checking the session may
+// read it.
+func (u *UI) liveEnv(r *http.Request) (*flags.Live, error) {
+	env := r.PathValue("env")
+	if !sessionOf(r).Token.CanRead(env) {
+		return nil, valueloop.Errorf(valueloop.EFORBIDDEN, "your token may not read environment %q", env)
+	}
+	live := u.Flags.Live(env)
+	if live == nil {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "there is no environment %q", env)
+	}
+	return live, nil
+}
+
+func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) {
+	tabs := u.envTabs("")
+	for _, t := range tabs {
+		if t.Key == "production" {
+			http.Redirect(w, r, "/flags/production", http.StatusSeeOther)
+			return
+		}
+	}
+	if len(tabs) == 0 {
+		u.renderError(w, r, nil, http.StatusNotFound, "There are no environments yet.")
+		return
+	}
+	http.Redirect(w, r, "/flags/"+url.PathEscape(tabs[0].Key), http.StatusSeeOther)
+}
+
+type flagRow struct {
+	Key, State, Default, Type string
+	Variants                  int
+	Targeted                  bool
+	Rollout                   string
+	Experiment                bool
+}
+
+type flagListData struct {
+	Env      *flags.Live
+	Tabs     []envTab
+	File     string
+	Query    string
+	Flags    []flagRow
+	Total    int
+	CanWrite bool
+}
+
+func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	env := live.Environment.Key
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	rollouts := map[string]string{}
+	if u.Rollouts != nil {
+		if list, err := u.Rollouts.List(r.Context(), rolloutFilter(env)); err == nil {
+			for _, ro := range list {
+				rollouts[ro.Plan.Flag] = pct(ro.Percent/100) + " " + label(string(ro.State))
+			}
+		}
+	}
+	experiments := map[string]bool{}
+	if u.Experiments != nil {
+		if refs, err := u.Experiments.HypothesisFlags(r.Context()); err == nil {
+			for _, ref := range refs {
+				if ref.Environment == env {
+					experiments[ref.Flag] = true
+				}
+			}
+		}
+	}
+	set := live.Snapshot.Set()
+	d := flagListData{Env: live, Tabs: u.envTabs(env), File: u.FlagFiles[env], Query: q, Total: len(set.Flags),
+		CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
+	for _, k := range slices.Sorted(maps.Keys(set.Flags)) {
+		f := set.Flags[k]
+		if q != "" && !strings.Contains(strings.ToLower(k), strings.ToLower(q)) {
+			continue
+		}
+		row := flagRow{Key: k, State: f.State, Variants: len(f.Variants), Targeted: len(f.Targeting) > 0 && string(f.Targeting) != "{}",
+			Rollout: rollouts[k], Experiment: experiments[k], Type: variantType(f)}
+		if f.DefaultVariant != nil {
+			row.Default = *f.DefaultVariant
+		}
+		d.Flags = append(d.Flags, row)
+	}
+	u.render(w, r, http.StatusOK, "flags", page{Title: "Flags · " + live.Environment.Name, Nav: "flags", Data: d})
+}
+
+func label(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+func variantType(f *valueloop.Flag) string {
+	for _, v := range f.Variants {
+		switch v.(type) {
+		case bool:
+			return "boolean"
+		case string:
+			return "string"
+		case float64, int, int64:
+			return "number"
+		default:
+			return "object"
+		}
+	}
+	return ""
+}
+
+type variantRow struct {
+	Name, Value string
+	Default     bool
+	Exposures   int64
+}
+
+type auditRow struct {
+	valueloop.AuditEntry
+	Diff []diffLine
+}
+
+type flagData struct {
+	Env        *flags.Live
+	Key        string
+	Flag       *valueloop.Flag
+	File       string
+	Variants   []variantRow
+	Targeting  []string
+	RawTarget  string
+	Chart      template.HTML
+	ChartNote  string
+	ChartTable []dayRow
+	Audit      []auditRow
+	CanWrite   bool
+	Rollout    bool
+	Experiment bool
+}
+
+type dayRow struct {
+	Day    time.Time
+	Counts []int64
+}
+
+func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	env, key := live.Environment.Key, r.PathValue("key")
+	f, ok := live.Snapshot.Set().Flags[key]
+	if !ok {
+		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s", key, env), 0, "")
+		return
+	}
+	ctx := r.Context()
+	d := flagData{Env: live, Key: key, Flag: f, File: u.FlagFiles[env], RawTarget: prettyJSON(f.Targeting),
+		Targeting: readableTargeting(f.Targeting), CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
+	byDay, err := u.exposuresByDay(ctx, env, key)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	names := slices.Sorted(maps.Keys(f.Variants))
+	for _, n := range names {
+		row := variantRow{Name: n, Value: jsonValue(f.Variants[n]), Default: f.DefaultVariant != nil && *f.DefaultVariant == n}
+		for _, c := range byDay[n] {
+			row.Exposures += c
+		}
+		d.Variants = append(d.Variants, row)
+	}
+	d.Chart, d.ChartTable = exposureChart(key, names, byDay)
+	if n, tooMany, _ := u.tooManyEvents(ctx, env); tooMany && u.Events != nil {
+		d.ChartNote = "Exposures over time are charted for environments of up to " + thousands(maxChartEvents) + " events; this one has " + thousands(n) + "."
+	}
+	if u.Rollouts != nil {
+		if _, err := u.Rollouts.Status(ctx, env, key); err == nil {
+			d.Rollout = true
+		}
+	}
+	if u.Experiments != nil {
+		if h, err := u.Experiments.Hypothesis(ctx, env, key); err == nil && h != nil {
+			d.Experiment = true
+		}
+	}
+	entries, err := u.Audit.Audit(ctx, valueloop.AuditFilter{Environment: env, Target: key, Limit: 20})
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	for _, e := range entries {
+		d.Audit = append(d.Audit, auditRow{AuditEntry: e, Diff: auditDiff(e.Before, e.After)})
+	}
+	u.render(w, r, http.StatusOK, "flag", page{Title: key + " · " + live.Environment.Name, Nav: "flags", Refresh: 60, Data: d})
+}
+
+// exposureChart draws exposures per day per variant, and the same figures
+// as a table.
+func exposureChart(flag string, variants []string, byDay map[string]map[time.Time]int64) (template.HTML, []dayRow) {
+	daySet := map[time.Time]bool{}
+	for _, m := range byDay {
+		for d := range m {
+			daySet[d] = true
+		}
+	}
+	days := slices.SortedFunc(maps.Keys(daySet), func(a, b time.Time) int { return a.Compare(b) })
+	var ss []series
+	for _, v := range variants {
+		s := series{Name: v}
+		for _, d := range days {
+			s.Points = append(s.Points, point{T: d, Y: float64(byDay[v][d])})
+		}
+		ss = append(ss, s)
+	}
+	var rows []dayRow
+	for _, d := range days {
+		row := dayRow{Day: d}
+		for _, v := range variants {
+			row.Counts = append(row.Counts, byDay[v][d])
+		}
+		rows = append(rows, row)
+	}
+	chart := lineChart(chartSpec{Title: "Exposures of " + flag + " per day, by variant (" + strings.Join(variants, ", ") + ")",
+		Series: ss, YFmt: func(y float64) string { return thousands(int64(y)) }})
+	return chart, rows
+}
+
+// editData is the flag edit form: the values as typed and the problems
+// found, by field.
+type editData struct {
+	Env      *flags.Live
+	Key      string
+	Version  int64
+	State    string
+	Default  string
+	Variants string
+	Target   string
+	Reason   string
+	Errors   map[string]string
+	Other    []string
+}
+
+func (u *UI) writableEnv(r *http.Request) (*flags.Live, error) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		return nil, err
+	}
+	if file := u.FlagFiles[live.Environment.Key]; file != "" {
+		return nil, valueloop.Errorf(valueloop.ECONFLICT, "environment %q is served from the flags file %s: change the file, not the dashboard", live.Environment.Key, file)
+	}
+	return live, nil
+}
+
+func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) {
+	live, err := u.writableEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	key := r.PathValue("key")
+	f, ok := live.Snapshot.Set().Flags[key]
+	if !ok {
+		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key), 0, "")
+		return
+	}
+	variants, _ := json.MarshalIndent(f.Variants, "", "  ")
+	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: string(variants), Target: prettyJSON(f.Targeting)}
+	if f.DefaultVariant != nil {
+		d.Default = *f.DefaultVariant
+	}
+	u.render(w, r, http.StatusOK, "edit", page{Title: "Edit " + key, Nav: "flags", Data: d})
+}
+
+// handleEditFlag validates the form as the API validates a definition
+// (flagd.ParseFlag) and stores it; problems go back next to their fields
+// and nothing is changed.
+func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) {
+	live, err := u.writableEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	key := r.PathValue("key")
+	d := editData{Env: live, Key: key, State: r.PostFormValue("state"), Default: strings.TrimSpace(r.PostFormValue("defaultVariant")),
+		Variants: r.PostFormValue("variants"), Target: r.PostFormValue("targeting"), Reason: r.PostFormValue("reason"), Errors: map[string]string{}}
+	d.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	if d.Version < 1 {
+		d.Version = -1 // any version: the form came without one
+	}
+	def := map[string]json.RawMessage{"state": mustJSON(d.State)}
+	if d.Default != "" {
+		def["defaultVariant"] = mustJSON(d.Default)
+	}
+	if !json.Valid([]byte(d.Variants)) {
+		d.Errors["variants"] = "must be a JSON object of variant names and values, such as {\"on\": true, \"off\": false}"
+	} else {
+		def["variants"] = json.RawMessage(d.Variants)
+	}
+	if t := strings.TrimSpace(d.Target); t != "" {
+		if !json.Valid([]byte(t)) {
+			d.Errors["targeting"] = "must be a JsonLogic rule in JSON, or empty for none"
+		} else {
+			def["targeting"] = json.RawMessage(t)
+		}
+	}
+	if len(d.Errors) == 0 {
+		f, err := flagd.ParseFlag("form", key, mustJSON(def))
+		if err == nil {
+			f.Key = key
+			_, err = u.Flags.PutFlag(r.Context(), live.Environment.Key, f, d.Version, sessionOf(r).Token.Name, d.Reason)
+		}
+		if err == nil {
+			http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape("Saved "+key+"."), http.StatusSeeOther)
+			return
+		}
+		if code := valueloop.ErrorCode(err); code != valueloop.EINVALID && code != valueloop.ECONFLICT {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		fieldErrors(err, d.Errors, &d.Other)
+	}
+	u.render(w, r, http.StatusUnprocessableEntity, "edit", page{Title: "Edit " + key, Nav: "flags", Data: d})
+}
+
+// formFields are the edit form's fields, as validation paths name them.
+var formFields = []string{"defaultVariant", "variants", "targeting", "state"}
+
+// fieldErrors sorts the problems of a validation error to the form fields
+// they concern; the rest go to other.
+func fieldErrors(err error, byField map[string]string, other *[]string) {
+	add := func(path, msg string) {
+		for _, f := range formFields {
+			if strings.Contains(path, f) {
+				if byField[f] != "" {
+					byField[f] += "; "
+				}
+				byField[f] += msg
+				return
+			}
+		}
+		*other = append(*other, msg)
+	}
+	var ve *valueloop.ValidationError
+	var e *valueloop.Error
+	switch {
+	case errors.As(err, &ve):
+		for _, p := range ve.Problems {
+			add(p.Path, p.Message)
+		}
+	case errors.As(err, &e):
+		add(e.Field, valueloop.ErrorMessage(err))
+	default:
+		*other = append(*other, valueloop.ErrorMessage(err))
+	}
+}
+
+func flagURL(env, key string) string { return "/flags/" + url.PathEscape(env) + "/" + url.PathEscape(key) }
+
+type stateData struct {
+	Env     *flags.Live
+	Key     string
+	To      string
+	Version int64
+}
+
+// handleStatePage is the kill switch's confirm step: it names the flag,
+// the environment and the new state, and posts the change.
+func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) {
+	live, err := u.writableEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	key, to := r.PathValue("key"), r.URL.Query().Get("to")
+	f, ok := live.Snapshot.Set().Flags[key]
+	if !ok {
+		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key), 0, "")
+		return
+	}
+	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
+		u.renderError(w, r, valueloop.FieldErrorf("to", "must be ENABLED or DISABLED"), 0, "")
+		return
+	}
+	u.render(w, r, http.StatusOK, "state", page{Title: "Confirm", Nav: "flags", Data: stateData{Env: live, Key: key, To: to, Version: f.Version}})
+}
+
+func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) {
+	live, err := u.writableEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	key, to := r.PathValue("key"), r.PostFormValue("to")
+	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
+		u.renderError(w, r, valueloop.FieldErrorf("to", "must be ENABLED or DISABLED"), 0, "")
+		return
+	}
+	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	if version == 0 {
+		version = -1
+	}
+	if _, err := u.Flags.SetState(r.Context(), live.Environment.Key, key, to, version, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	verb := "Enabled"
+	if to == valueloop.StateDisabled {
+		verb = "Disabled"
+	}
+	http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape(verb+" "+key+" in "+live.Environment.Key+"."), http.StatusSeeOther)
+}

@@ -1,0 +1,280 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop/jsondiff"
+)
+
+// funcs are the helpers templates may call.
+func (u *UI) funcs() template.FuncMap {
+	return template.FuncMap{
+		"asset":   func(name string) string { return u.assetURL[name] },
+		"pct":     pct,
+		"p100":    func(x float64) string { return pct(x / 100) },
+		"inc":     func(i int) int { return i + 1 },
+		"title":   func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+		"weeks":   func() int { return weeks },
+		"spct":    signedPct,
+		"num":     num,
+		"thous":   thousands,
+		"dur":     humanDuration,
+		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"ago":     func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
+		"label":   func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"jsonval": jsonValue,
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func pct(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
+}
+
+func signedPct(x float64) string {
+	s := pct(x)
+	if x > 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// humanDuration says a duration the way people do: 3d 4h, 2h 10m, 45s.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%ds", int(d.Seconds()))
+}
+
+func jsonValue(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func prettyJSON(raw []byte) string {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+// diffLine is one operation of an audit entry's diff, for people.
+type diffLine struct {
+	Op, Path, From, Value string
+}
+
+// auditDiff says what an audit entry changed, as JSON Pointer operations.
+func auditDiff(before, after []byte) []diffLine {
+	ops, err := jsondiff.Diff(before, after)
+	if err != nil {
+		return nil
+	}
+	out := make([]diffLine, 0, len(ops))
+	for _, op := range ops {
+		line := diffLine{Op: op.Op, Path: op.Path}
+		if op.Op != "add" {
+			line.From = clip(jsonValue(op.From))
+		}
+		if op.Op != "remove" {
+			line.Value = clip(jsonValue(op.Value))
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func clip(s string) string {
+	if len(s) > 160 {
+		return s[:157] + "…"
+	}
+	return s
+}
+
+// readableTargeting says a JsonLogic targeting rule in words, one line per
+// branch: "if email ends with "@valueloop.dev" → serve "on"".
+func readableTargeting(raw []byte) []string {
+	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
+		return nil
+	}
+	var rule any
+	if err := json.Unmarshal(raw, &rule); err != nil {
+		return []string{string(raw)}
+	}
+	m, ok := rule.(map[string]any)
+	if ok {
+		if args, ok := m["if"].([]any); ok {
+			var out []string
+			for len(args) >= 2 {
+				out = append(out, "if "+logic(args[0])+" → serve "+serve(args[1]))
+				args = args[2:]
+			}
+			if len(args) == 1 {
+				out = append(out, "otherwise → serve "+serve(args[0]))
+			} else {
+				out = append(out, "otherwise → the default variant")
+			}
+			return out
+		}
+	}
+	return []string{"serve " + serve(rule)}
+}
+
+func serve(v any) string {
+	if v == nil {
+		return "the default variant"
+	}
+	if m, ok := v.(map[string]any); ok {
+		if _, ok := m["fractional"]; ok {
+			return logic(v)
+		}
+		if _, ok := m["if"]; ok {
+			return "(" + strings.Join(readableTargeting(mustJSON(v)), "; ") + ")"
+		}
+	}
+	return logic(v)
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
+
+var infix = map[string]string{
+	"==": "is", "===": "is", "!=": "is not", "!==": "is not", "<": "<", "<=": "≤", ">": ">", ">=": "≥",
+	"in": "in", "starts_with": "starts with", "ends_with": "ends with",
+}
+
+// logic renders one JsonLogic expression.
+func logic(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return strconv.Quote(x)
+	case float64, bool:
+		return fmt.Sprint(x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = logic(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		if len(x) != 1 {
+			return string(mustJSON(x))
+		}
+		for op, a := range x {
+			args, _ := a.([]any)
+			if args == nil {
+				args = []any{a}
+			}
+			switch op {
+			case "var":
+				return fmt.Sprint(args[0])
+			case "and", "or":
+				parts := make([]string, len(args))
+				for i, e := range args {
+					parts[i] = logic(e)
+				}
+				return "(" + strings.Join(parts, " "+op+" ") + ")"
+			case "!":
+				return "not " + logic(args[0])
+			case "sem_ver":
+				if len(args) == 3 {
+					return logic(args[0]) + " " + fmt.Sprint(args[1]) + " version " + logic(args[2])
+				}
+			case "fractional":
+				return fractional(args)
+			case "$ref":
+				return "the shared rule " + logic(args[0])
+			}
+			if word, ok := infix[op]; ok && len(args) == 2 {
+				if op == "in" {
+					if _, isList := args[1].([]any); !isList {
+						return logic(args[1]) + " contains " + logic(args[0])
+					}
+				}
+				return logic(args[0]) + " " + word + " " + logic(args[1])
+			}
+			return op + string(mustJSON(a))
+		}
+	}
+	return string(mustJSON(v))
+}
+
+func fractional(args []any) string {
+	by := "targetingKey"
+	if len(args) > 0 {
+		if _, isBucket := args[0].([]any); !isBucket {
+			by = logic(args[0])
+			args = args[1:]
+		}
+	}
+	total := 0.0
+	type part struct {
+		name string
+		w    float64
+	}
+	var parts []part
+	for _, a := range args {
+		b, _ := a.([]any)
+		if len(b) == 0 {
+			continue
+		}
+		p := part{name: fmt.Sprint(b[0]), w: 1}
+		if len(b) > 1 {
+			if w, ok := b[1].(float64); ok {
+				p.w = w
+			}
+		}
+		total += p.w
+		parts = append(parts, p)
+	}
+	if total == 0 {
+		return "a fractional split"
+	}
+	sort.SliceStable(parts, func(i, j int) bool { return parts[i].w > parts[j].w })
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = fmt.Sprintf("%q %s", p.name, pct(p.w/total))
+	}
+	return "split by " + by + ": " + strings.Join(out, ", ")
+}

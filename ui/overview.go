@@ -1,0 +1,114 @@
+package ui
+
+import (
+	"net/http"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// stage is where a feature (until the value loop lands: a flag with a
+// hypothesis) stands in the loop.
+type stage struct {
+	Name, Hint string
+	Items      []stageItem
+}
+
+type stageItem struct {
+	Env, Flag, Note string
+	Statement       string
+}
+
+type overviewData struct {
+	Stages      []stage
+	Rollouts    []rolloutRow
+	Experiments []experimentRow
+	Delivery    []doraKey
+	Next        []string
+}
+
+// The stages a flag with a hypothesis passes through, in order.
+var stageNames = []struct{ name, hint string }{
+	{"Hypothesis", "a hypothesis, not released yet"},
+	{"Rolling out", "a progressive rollout under way"},
+	{"Measuring", "released; the experiment keeps running"},
+	{"Validated", "the hypothesis held"},
+	{"Invalidated", "the hypothesis did not hold"},
+}
+
+func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
+	d := overviewData{}
+	active, err := u.rolloutRows(r, true)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	d.Rollouts = active
+	rollingOut := map[string]bool{}
+	for _, ro := range active {
+		rollingOut[ro.Environment+"/"+ro.Plan.Flag] = true
+	}
+	exps, err := u.experimentRows(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	d.Experiments = exps
+	for _, s := range stageNames {
+		d.Stages = append(d.Stages, stage{Name: s.name, Hint: s.hint})
+	}
+	for _, e := range exps {
+		item := stageItem{Env: e.Env, Flag: e.Flag}
+		if h := e.Result.Hypothesis; h != nil {
+			item.Statement = h.Statement
+		}
+		i := 0
+		v := e.Result.Verdict
+		switch {
+		case v != nil && v.Decision == experiment.Validated:
+			i = 3
+		case v != nil && v.Decision == experiment.Invalidated:
+			i = 4
+		case rollingOut[e.Env+"/"+e.Flag]:
+			i = 1
+		case e.Result.Users > 0:
+			i = 2
+		}
+		if v != nil {
+			item.Note = label(string(v.Decision))
+		}
+		d.Stages[i].Items = append(d.Stages[i].Items, item)
+	}
+	if u.Delivery != nil {
+		rep, err := u.deliveryReport(r)
+		if err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		d.Delivery = doraKeys(rep.Overall)
+	}
+	// What is next: what needs a person's decision now.
+	for _, ro := range active {
+		for _, g := range ro.Guardrails {
+			if g.Status == rollout.GuardrailBreached {
+				d.Next = append(d.Next, "Guardrail "+g.Metric+" of the "+ro.Plan.Flag+" rollout is breached: decide whether to roll back.")
+			}
+		}
+		if ro.State == rollout.Paused {
+			d.Next = append(d.Next, "The "+ro.Plan.Flag+" rollout in "+ro.Environment+" is paused: "+ro.Reason)
+		}
+	}
+	for _, e := range exps {
+		if v := e.Result.Verdict; v != nil {
+			switch v.Decision {
+			case experiment.Validated:
+				if !rollingOut[e.Env+"/"+e.Flag] {
+					d.Next = append(d.Next, e.Flag+" is validated in "+e.Env+": release it to everyone and clean up the flag.")
+				}
+			case experiment.Blocked:
+				d.Next = append(d.Next, e.Flag+" has a sample ratio mismatch: check the assignment before trusting any figure.")
+			}
+		}
+	}
+	u.render(w, r, http.StatusOK, "overview", page{Title: "Loop overview", Nav: "overview", Refresh: 60, Data: d})
+}

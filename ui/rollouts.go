@@ -1,0 +1,209 @@
+package ui
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+func rolloutFilter(env string) rollout.Filter {
+	return rollout.Filter{Environment: env, Active: true, Limit: 100}
+}
+
+// rolloutRow is a rollout in a list, with its live guardrails.
+type rolloutRow struct {
+	rollout.Rollout
+	Meter      template.HTML
+	Guardrails []rollout.GuardrailResult
+	Waiting    string
+}
+
+type rolloutsData struct {
+	Active, Finished []rolloutRow
+}
+
+// rolloutRows lists the rollouts of every environment the session may
+// read, with their status when active.
+func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
+	var out []rolloutRow
+	if u.Rollouts == nil {
+		return nil, nil
+	}
+	for _, t := range u.envTabs("") {
+		if !sessionOf(r).Token.CanRead(t.Key) {
+			continue
+		}
+		list, err := u.Rollouts.List(r.Context(), rollout.Filter{Environment: t.Key, Active: active, Limit: 50})
+		if err != nil {
+			return nil, err
+		}
+		for _, ro := range list {
+			if !active && ro.State.Active() {
+				continue
+			}
+			row := rolloutRow{Rollout: ro, Meter: meter(ro.Plan.Flag+" serves "+ro.Plan.Variant+" to "+pct(ro.Percent/100)+" of users", ro.Percent)}
+			if ro.State.Active() {
+				if st, err := u.Rollouts.Status(r.Context(), ro.Environment, ro.Plan.Flag); err == nil {
+					row.Guardrails, row.Waiting = st.Guardrails, st.Waiting
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
+
+func (u *UI) handleRollouts(w http.ResponseWriter, r *http.Request) {
+	active, err := u.rolloutRows(r, true)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	finished, err := u.rolloutRows(r, false)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	u.render(w, r, http.StatusOK, "rollouts", page{Title: "Rollouts", Nav: "rollouts", Refresh: 30, Data: rolloutsData{Active: active, Finished: finished}})
+}
+
+// guardrailView is one guardrail: its interval now and over the history,
+// against its tolerance.
+type guardrailView struct {
+	rollout.GuardrailResult
+	Chart template.HTML
+	Rows  []guardrailPoint
+}
+
+type guardrailPoint struct {
+	At                  time.Time
+	Change, Lower, High float64
+	Status              string
+}
+
+type rolloutData struct {
+	*rollout.Status
+	Progress   template.HTML
+	Guardrails []guardrailView
+	CanWrite   bool
+	Actions    []string
+}
+
+func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	if u.Rollouts == nil {
+		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "this server runs no rollouts"), 0, "")
+		return
+	}
+	env, key := live.Environment.Key, r.PathValue("key")
+	st, err := u.Rollouts.Status(r.Context(), env, key)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	now := u.Now()
+	d := rolloutData{Status: st, CanWrite: sessionOf(r).CanChange(env) && u.FlagFiles[env] == ""}
+	// Progress: the percentage after each transition, held until now.
+	prog := series{Name: "percent of users"}
+	for _, ev := range st.History {
+		prog.Points = append(prog.Points, point{T: ev.At, Y: ev.Percent})
+	}
+	prog.Points = append(prog.Points, point{T: now, Y: st.Percent})
+	var steps []refLine
+	for _, s := range st.Plan.Steps {
+		steps = append(steps, refLine{Y: s.Percent, Label: pct(s.Percent/100) + " step"})
+	}
+	d.Progress = lineChart(chartSpec{Title: "Share of users served " + st.Plan.Variant + " over time, in percent",
+		Series: []series{prog}, Refs: steps, Step: true, YFmt: func(y float64) string { return pct(y / 100) }})
+	// Each guardrail: the interval of the relative change at each decision
+	// the engine recorded, and now.
+	for _, g := range st.Guardrails {
+		gv := guardrailView{GuardrailResult: g}
+		s := series{Name: g.Metric + " change", HasBand: true}
+		add := func(at time.Time, x rollout.GuardrailResult) {
+			if x.Status == rollout.GuardrailNotEnoughData {
+				return
+			}
+			s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
+			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Lower: x.Interval.Lower, High: x.Interval.Upper, Status: x.Status})
+		}
+		for _, ev := range st.History {
+			for _, x := range ev.Guardrails {
+				if x.Metric == g.Metric {
+					add(ev.At, x)
+				}
+			}
+		}
+		add(now, g)
+		limit := g.Tolerance
+		if g.Direction == "higher" {
+			limit = -g.Tolerance
+		}
+		gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
+			Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct})
+		d.Guardrails = append(d.Guardrails, gv)
+	}
+	switch st.State {
+	case rollout.Running:
+		d.Actions = []string{"pause", "advance", "rollback"}
+	case rollout.Paused:
+		d.Actions = []string{"resume", "advance", "rollback"}
+	}
+	u.render(w, r, http.StatusOK, "rollout", page{Title: "Rollout · " + key, Nav: "rollouts", Refresh: 30, Data: d})
+}
+
+type rolloutActionData struct {
+	Env, Key, Action string
+	Status           *rollout.Status
+}
+
+// handleRolloutActionPage is the confirm step of a rollout action (used
+// without script; with it, the button asks in a dialog and posts).
+func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	action := r.PathValue("action")
+	if _, ok := rolloutActions[action]; !ok || u.Rollouts == nil {
+		u.renderError(w, r, nil, http.StatusNotFound, "There is no rollout action "+action+".")
+		return
+	}
+	st, err := u.Rollouts.Status(r.Context(), live.Environment.Key, r.PathValue("key"))
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	u.render(w, r, http.StatusOK, "rollout_action", page{Title: "Confirm", Nav: "rollouts",
+		Data: rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}})
+}
+
+func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) {
+	live, err := u.liveEnv(r)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	action := r.PathValue("action")
+	kind, ok := rolloutActions[action]
+	if !ok || u.Rollouts == nil {
+		u.renderError(w, r, nil, http.StatusNotFound, "There is no rollout action "+action+".")
+		return
+	}
+	env, key := live.Environment.Key, r.PathValue("key")
+	if _, err := u.Rollouts.Act(r.Context(), env, key, kind, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
+	done := map[string]string{"pause": "Paused", "resume": "Resumed", "advance": "Advanced", "rollback": "Rolled back"}[action]
+	http.Redirect(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key)+"?done="+url.QueryEscape(done+" the rollout of "+key+"."), http.StatusSeeOther)
+}

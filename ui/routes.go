@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// route is one page or action of the dashboard. Every route is listed in
+// routeTable with the access it needs; guard enforces it before the
+// handler runs.
+type route struct {
+	method, pattern string
+	access          access
+	handler         http.HandlerFunc
+}
+
+type access int
+
+const (
+	public access = iota // sign-in page and assets
+	view                 // any session (viewer or admin)
+	change               // an admin session and a valid CSRF token
+)
+
+// routeTable lists every route of the browser surface.
+func (u *UI) routeTable() []route {
+	return []route{
+		{"GET", "/static/{file}", public, u.serveAsset},
+		{"GET", "/signin", public, u.handleSignInPage},
+		{"POST", "/signin", public, u.handleSignIn},
+		{"POST", "/signout", view, u.handleSignOut},
+
+		{"GET", "/{$}", view, u.handleOverview},
+
+		{"GET", "/flags", view, u.handleFlagsIndex},
+		{"GET", "/flags/{env}", view, u.handleFlagList},
+		{"GET", "/flags/{env}/{key}", view, u.handleFlag},
+		{"GET", "/flags/{env}/{key}/edit", change, u.handleEditFlagPage},
+		{"POST", "/flags/{env}/{key}/edit", change, u.handleEditFlag},
+		{"GET", "/flags/{env}/{key}/state", change, u.handleStatePage},
+		{"POST", "/flags/{env}/{key}/state", change, u.handleSetState},
+
+		{"GET", "/rollouts", view, u.handleRollouts},
+		{"GET", "/rollouts/{env}/{key}", view, u.handleRollout},
+		{"GET", "/rollouts/{env}/{key}/{action}", change, u.handleRolloutActionPage},
+		{"POST", "/rollouts/{env}/{key}/{action}", change, u.handleRolloutAction},
+
+		{"GET", "/experiments", view, u.handleExperiments},
+		{"GET", "/experiments/{env}/{key}", view, u.handleExperiment},
+
+		{"GET", "/delivery", view, u.handleDelivery},
+
+		// The value loop's pages land here (ranked backlog, release
+		// records, flow of value); until then the page says so.
+		{"GET", "/value", view, u.handleValue},
+	}
+}
+
+// rolloutActions are the manual transitions the rollout page offers.
+var rolloutActions = map[string]rollout.Kind{
+	"pause": rollout.KindPause, "resume": rollout.KindResume,
+	"advance": rollout.KindAdvance, "rollback": rollout.KindRollback,
+}
+
+// guard checks a route's access on the server: a live session for pages,
+// an admin session and the session's CSRF token for changes. A viewer
+// gets 403 for every change, whatever the form says.
+func (u *UI) guard(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.access == public {
+			rt.handler(w, r)
+			return
+		}
+		var ses *session
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			ses = u.sessions.get(c.Value)
+		}
+		if ses != nil {
+			// The token may have been revoked since sign-in.
+			if t, err := u.Auth.Authenticate(ses.secret); err != nil || t.ID != ses.Token.ID {
+				ses = nil
+			}
+		}
+		if ses == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			u.renderError(w, r, nil, http.StatusUnauthorized, "Your session has ended. Sign in again.")
+			return
+		}
+		r = withSession(r, ses)
+		if r.Method == http.MethodPost && !equalSecret(r.PostFormValue("csrf"), ses.csrf) {
+			u.renderError(w, r, nil, http.StatusForbidden, "This form has expired or did not come from this dashboard (no valid CSRF token). Reload the page and try again.")
+			return
+		}
+		if rt.access == change && !ses.CanChange(r.PathValue("env")) {
+			u.renderError(w, r, nil, http.StatusForbidden, "Your token ("+ses.Token.Scope+") may look but not change this. Sign in with an admin token to make changes.")
+			return
+		}
+		rt.handler(w, r)
+	})
+}
+
+type signInData struct {
+	Next  string
+	Error string
+	CSRF  string
+}
+
+func (u *UI) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	u.showSignIn(w, r, http.StatusOK, "")
+}
+
+// showSignIn renders the sign-in form with a fresh double-submit CSRF
+// token: the same random value in a cookie and in the form.
+func (u *UI) showSignIn(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	tok := randomString()
+	u.setCookie(w, r, signinCookie, tok, 3600)
+	u.render(w, r, status, "signin", page{Title: "Sign in", Data: signInData{Next: safeNext(r.FormValue("next")), Error: msg, CSRF: tok}})
+}
+
+func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	addr := clientAddr(r)
+	if wait := u.limiter.wait(addr); wait > 0 {
+		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
+		u.showSignIn(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Try again in "+wait.Round(time.Second).String()+".")
+		return
+	}
+	c, err := r.Cookie(signinCookie)
+	if err != nil || !equalSecret(r.PostFormValue("csrf"), c.Value) {
+		u.showSignIn(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
+		return
+	}
+	secret := strings.TrimSpace(r.PostFormValue("token"))
+	t, err := u.Auth.Authenticate(secret)
+	if err == nil && t.Scope != valueloop.ScopeAdmin && t.Scope != valueloop.ScopeViewer {
+		err = valueloop.Errorf(valueloop.EFORBIDDEN, "evaluate tokens cannot sign in")
+	}
+	if err != nil {
+		u.limiter.fail(addr)
+		u.Logger.Warn("ui: failed sign-in", "addr", addr)
+		msg := "That token is not valid. Use an admin or viewer token (valueloop token create --scope viewer)."
+		if valueloop.ErrorCode(err) == valueloop.EFORBIDDEN {
+			msg = "Evaluate tokens cannot sign in: use an admin or viewer token."
+		}
+		u.showSignIn(w, r, http.StatusUnauthorized, msg)
+		return
+	}
+	id, _ := u.sessions.create(secret, *t)
+	u.setCookie(w, r, sessionCookie, id, int((24 * time.Hour).Seconds()))
+	u.setCookie(w, r, signinCookie, "", -1)
+	u.Logger.Info("ui: signed in", "token", t.Name, "scope", t.Scope)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		u.sessions.delete(c.Value)
+	}
+	u.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/signin?done=Signed+out.", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect target on this site: a path, not a URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, "value", page{Title: "Value", Nav: "value"})
+}

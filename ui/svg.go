@@ -1,0 +1,236 @@
+package ui
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"strings"
+	"time"
+)
+
+// Charts are drawn on the server as inline SVG: no script, no library.
+// Each has role="img", an aria-label and a <title> that say what it shows,
+// and the page shows the same figures as text or a table beside it. Colours
+// come from CSS classes (s0…s5, band, axis, ref), so the charts follow the
+// light and dark themes.
+
+// point is one observation of a series.
+type point struct {
+	T      time.Time
+	Y      float64
+	Lo, Hi float64 // an interval around Y, when HasBand
+}
+
+type series struct {
+	Name    string
+	Points  []point
+	HasBand bool
+}
+
+// refLine is a horizontal line to compare with (zero, a tolerance).
+type refLine struct {
+	Y     float64
+	Label string
+}
+
+type chartSpec struct {
+	Title  string
+	Series []series
+	Refs   []refLine
+	YFmt   func(float64) string
+	Step   bool // draw as steps (a percentage held until changed)
+	Width  int
+	Height int
+}
+
+const (
+	padL, padR, padT, padB = 56.0, 16.0, 14.0, 30.0
+)
+
+func esc(s string) string { return template.HTMLEscapeString(s) }
+
+// lineChart draws series over time, with interval bands and reference lines.
+func lineChart(c chartSpec) template.HTML {
+	if c.Width == 0 {
+		c.Width, c.Height = 640, 220
+	}
+	if c.YFmt == nil {
+		c.YFmt = func(y float64) string { return fmt.Sprintf("%.3g", y) }
+	}
+	var t0, t1 time.Time
+	ylo, yhi := math.Inf(1), math.Inf(-1)
+	n := 0
+	for _, s := range c.Series {
+		for _, p := range s.Points {
+			if n == 0 || p.T.Before(t0) {
+				t0 = p.T
+			}
+			if n == 0 || p.T.After(t1) {
+				t1 = p.T
+			}
+			n++
+			lo, hi := p.Y, p.Y
+			if s.HasBand {
+				lo, hi = math.Min(lo, p.Lo), math.Max(hi, p.Hi)
+			}
+			ylo, yhi = math.Min(ylo, lo), math.Max(yhi, hi)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s"><title>%s</title>`, c.Width, c.Height, esc(c.Title), esc(c.Title))
+	if n == 0 {
+		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, c.Width/2, c.Height/2)
+		return template.HTML(b.String())
+	}
+	for _, r := range c.Refs {
+		ylo, yhi = math.Min(ylo, r.Y), math.Max(yhi, r.Y)
+	}
+	if yhi == ylo {
+		yhi, ylo = yhi+1, ylo-1
+		if ylo < 0 && c.Series[0].Points[0].Y >= 0 {
+			ylo = 0
+		}
+	}
+	pad := (yhi - ylo) * 0.08
+	ylo, yhi = ylo-pad, yhi+pad
+	if !t1.After(t0) {
+		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
+	}
+	w, h := float64(c.Width)-padL-padR, float64(c.Height)-padT-padB
+	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
+	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) }
+	// Axes: four y ticks, first and last time.
+	for i := 0; i <= 4; i++ {
+		v := ylo + (yhi-ylo)*float64(i)/4
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
+	}
+	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format("Jan 2 15:04"))
+	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format("Jan 2 15:04"))
+	for _, r := range c.Refs {
+		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
+		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL+w-4, y(r.Y)-4, esc(r.Label))
+	}
+	for i, s := range c.Series {
+		cls := fmt.Sprintf("s%d", i%6)
+		if s.HasBand && len(s.Points) > 0 {
+			var up, down []string
+			for _, p := range s.Points {
+				up = append(up, fmt.Sprintf("%.1f,%.1f", x(p.T), y(p.Hi)))
+			}
+			for k := len(s.Points) - 1; k >= 0; k-- {
+				p := s.Points[k]
+				down = append(down, fmt.Sprintf("%.1f,%.1f", x(p.T), y(p.Lo)))
+			}
+			if len(s.Points) == 1 {
+				p := s.Points[0]
+				fmt.Fprintf(&b, `<line class="band-line %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(p.T), x(p.T), y(p.Lo), y(p.Hi))
+			} else {
+				fmt.Fprintf(&b, `<polygon class="band %s" points="%s %s"/>`, cls, strings.Join(up, " "), strings.Join(down, " "))
+			}
+		}
+		var pts []string
+		for k, p := range s.Points {
+			if c.Step && k > 0 {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.T), y(s.Points[k-1].Y)))
+			}
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.T), y(p.Y)))
+		}
+		if c.Step && len(s.Points) > 0 {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", padL+w, y(s.Points[len(s.Points)-1].Y)))
+		}
+		fmt.Fprintf(&b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
+		for _, p := range s.Points {
+			fmt.Fprintf(&b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(p.Y)))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// forestRow is one estimate with its interval in a forest plot.
+type forestRow struct {
+	Label    string
+	Est      float64
+	Lo, Hi   float64
+	Emphasis bool // the row the verdict is about
+}
+
+// forestPlot draws estimates with intervals on one axis, with a line at
+// zero and, when given, at the minimum effect worth shipping.
+func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float64) string) template.HTML {
+	width, rowH := 640.0, 30.0
+	labelW := 150.0
+	height := padT + rowH*float64(len(rows)) + padB
+	lo, hi := 0.0, 0.0
+	for _, r := range rows {
+		lo, hi = math.Min(lo, r.Lo), math.Max(hi, r.Hi)
+	}
+	for _, r := range refs {
+		lo, hi = math.Min(lo, r.Y), math.Max(hi, r.Y)
+	}
+	if hi == lo {
+		hi, lo = hi+0.01, lo-0.01
+	}
+	pad := (hi - lo) * 0.08
+	lo, hi = lo-pad, hi+pad
+	w := width - labelW - padR
+	x := func(v float64) float64 { return labelW + w*(v-lo)/(hi-lo) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, width, height, esc(title), esc(title))
+	for i := 0; i <= 4; i++ {
+		v := lo + (hi-lo)*float64(i)/4
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(v), x(v), padT, height-padB)
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(v), height-10, esc(fmtX(v)))
+	}
+	fmt.Fprintf(&b, `<line class="zero" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(0), x(0), padT, height-padB)
+	for _, r := range refs {
+		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(r.Y), x(r.Y), padT, height-padB)
+		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f">%s</text>`, x(r.Y)+3, padT+8, esc(r.Label))
+	}
+	for i, r := range rows {
+		cy := padT + rowH*(float64(i)+0.5)
+		cls := "s1"
+		if r.Emphasis {
+			cls = "s0"
+		}
+		fmt.Fprintf(&b, `<text class="label" x="8" y="%.1f">%s</text>`, cy+4, esc(r.Label))
+		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(r.Lo), x(r.Hi), cy, cy)
+		fmt.Fprintf(&b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
+			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(fmtX(r.Lo)), esc(fmtX(r.Hi)))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// sparkline draws a small trend of values (oldest first) with a label.
+func sparkline(title string, values []float64) template.HTML {
+	const w, h = 120.0, 28.0
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(title), esc(title))
+	if len(values) > 0 {
+		lo, hi := values[0], values[0]
+		for _, v := range values {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		if hi == lo {
+			hi, lo = hi+1, lo-1
+		}
+		var pts []string
+		for i, v := range values {
+			px := 2 + (w-4)*float64(i)/math.Max(1, float64(len(values)-1))
+			py := 3 + (h-6)*(1-(v-lo)/(hi-lo))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
+		}
+		fmt.Fprintf(&b, `<polyline class="line s0" points="%s"/>`, strings.Join(pts, " "))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// meter draws a horizontal bar filled to pct percent (0–100).
+func meter(title string, pct float64) template.HTML {
+	pct = math.Max(0, math.Min(100, pct))
+	return template.HTML(fmt.Sprintf(`<svg class="meter" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><rect class="track" x="0" y="0" width="100" height="8" rx="2"/><rect class="fill" x="0" y="0" width="%.2f" height="8" rx="2"/></svg>`,
+		esc(title), esc(title), pct))
+}

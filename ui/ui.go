@@ -1,0 +1,307 @@
+// Package ui is Valueloop's browser surface: the web dashboard, rendered on
+// the server from html/template files embedded in the binary, with charts
+// drawn as SVG. It reads and changes through the same services and stores
+// as the HTTP API (passed in by cmd/valueloop), never over HTTP to itself.
+//
+// The surface is separate from the API (package httpapi): it signs people
+// in with a token into a server-side session kept in memory, protects every
+// form with a CSRF token, and sends a Content-Security-Policy that allows no
+// inline script. Every route is listed in routes.go with the scope it needs;
+// admin tokens may change things, viewer tokens only look.
+//
+// What does not live here: JSON, bearer tokens, the API's routes.
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Authenticator recognises token secrets (*auth.Service).
+type Authenticator interface {
+	Authenticate(secret string) (*valueloop.Token, error)
+}
+
+// AuditReader reads the audit trail.
+type AuditReader interface {
+	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+}
+
+// ExperimentReader is what the experiment pages read (the store).
+type ExperimentReader interface {
+	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
+}
+
+// EventReader reads an environment's event log, for the charts over time.
+type EventReader interface {
+	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
+	EventCount(ctx context.Context, env string) (int64, error)
+}
+
+// VerdictHistory returns the recorded verdicts of a flag (package verdicts).
+type VerdictHistory interface {
+	History(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
+}
+
+// RolloutEngine is what the rollout pages use (*rollout.Engine).
+type RolloutEngine interface {
+	Act(ctx context.Context, env, flag string, k rollout.Kind, actor, reason string) (*rollout.Rollout, error)
+	Status(ctx context.Context, env, flag string) (*rollout.Status, error)
+	List(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
+}
+
+// DeliveryReader is what the delivery page reads (*deliverysvc.Service).
+type DeliveryReader interface {
+	Report(ctx context.Context, q delivery.Query) (*deliverysvc.Report, error)
+	Deployments(ctx context.Context, service string, from, to time.Time) ([]delivery.DeploymentFacts, error)
+}
+
+// IncidentReader reads the delivery records, for the incidents (the store).
+type IncidentReader interface {
+	DeliveryData(ctx context.Context) (delivery.Data, int64, error)
+}
+
+// UI serves the dashboard. Set the fields, then call Open; the handler is
+// ready once Open returns. Optional readers left nil hide their pages' parts.
+type UI struct {
+	Auth  Authenticator
+	Flags *flags.Service
+	Audit AuditReader
+
+	Experiments ExperimentReader
+	Events      EventReader
+	Verdicts    VerdictHistory
+	Rollouts    RolloutEngine
+	Delivery    DeliveryReader
+	Incidents   IncidentReader
+
+	// FlagFiles maps the environments served from a flagd file to the
+	// file's name: they are shown read-only.
+	FlagFiles map[string]string
+	// SessionTTL is how long a session lasts without use (default 8h);
+	// sessions end at the latest after 24 hours.
+	SessionTTL time.Duration
+	// SecureCookies marks cookies Secure even when the request did not
+	// come over TLS (a TLS-terminating proxy in front).
+	SecureCookies bool
+	Logger        *slog.Logger
+	Now           func() time.Time
+
+	pages    map[string]*template.Template
+	assets   map[string]asset // by hashed name
+	assetURL map[string]string
+	sessions *sessions
+	limiter  *limiter
+	series   *seriesCache
+	mux      *http.ServeMux
+}
+
+type asset struct {
+	body []byte
+	typ  string
+}
+
+// Open parses every template and hashes every asset (failing fast on a
+// broken template), and builds the routes.
+func (u *UI) Open() error {
+	if u.Auth == nil || u.Flags == nil || u.Audit == nil {
+		return fmt.Errorf("ui: Auth, Flags and Audit are required")
+	}
+	if u.Logger == nil {
+		u.Logger = slog.New(slog.DiscardHandler)
+	}
+	if u.Now == nil {
+		u.Now = time.Now
+	}
+	if u.SessionTTL == 0 {
+		u.SessionTTL = 8 * time.Hour
+	}
+	if err := u.loadAssets(); err != nil {
+		return err
+	}
+	if err := u.parseTemplates(); err != nil {
+		return err
+	}
+	u.sessions = newSessions(u.Now, u.SessionTTL, 24*time.Hour)
+	u.limiter = newLimiter(u.Now, 5, time.Minute)
+	u.series = newSeriesCache()
+	u.mux = http.NewServeMux()
+	for _, r := range u.routeTable() {
+		u.mux.Handle(r.method+" "+r.pattern, u.guard(r))
+	}
+	return nil
+}
+
+// ServeHTTP serves the dashboard with its security headers.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/ofrep/") {
+		http.NotFound(w, r) // the API's unknown paths stay plain 404s
+		return
+	}
+	if _, pattern := u.mux.Handler(r); pattern == "" {
+		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+		return
+	}
+	u.mux.ServeHTTP(w, r)
+}
+
+func (u *UI) loadAssets() error {
+	u.assets, u.assetURL = map[string]asset{}, map[string]string{}
+	return fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		name := path.Base(p)
+		ext := path.Ext(name)
+		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
+		typ := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}[ext]
+		u.assets[hashed] = asset{body: body, typ: typ}
+		u.assetURL[name] = "/static/" + hashed
+		return nil
+	})
+}
+
+// parseTemplates parses layout.html with each page template, once.
+func (u *UI) parseTemplates() error {
+	base, err := template.New("layout.html").Funcs(u.funcs()).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("ui: templates: %w", err)
+	}
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		return err
+	}
+	u.pages = map[string]*template.Template{}
+	for _, e := range entries {
+		name := e.Name()
+		if name == "layout.html" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name)
+		if err != nil {
+			return fmt.Errorf("ui: templates: %w", err)
+		}
+		u.pages[strings.TrimSuffix(name, ".html")] = t
+	}
+	return nil
+}
+
+// page is what every template gets: the layout's fields and the page's own.
+type page struct {
+	Title   string
+	Nav     string // the navigation entry to mark current
+	Session *session
+	CSRF    string
+	Flash   string
+	Refresh int // seconds between live refreshes, 0 for none
+	Data    any
+}
+
+// render executes a page into a buffer and writes it only when it
+// succeeded, so that a failing template never sends half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t := u.pages[name]
+	if t == nil {
+		u.Logger.Error("ui: no template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if s := sessionOf(r); s != nil {
+		p.Session, p.CSRF = s, s.csrf
+	}
+	if p.Flash == "" {
+		p.Flash = r.URL.Query().Get("done")
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		u.Logger.Error("ui: render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError shows a message page; err, when given, is logged or shown
+// by its kind.
+func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error, status int, msg string) {
+	if err != nil {
+		code := valueloop.ErrorCode(err)
+		status = statusOf(code)
+		msg = valueloop.ErrorMessage(err)
+		if code == valueloop.EINTERNAL {
+			u.Logger.Error("ui: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			msg = "Something went wrong on the server; the details are in its log."
+		}
+	}
+	u.render(w, r, status, "error", page{Title: http.StatusText(status), Data: msg})
+}
+
+// statusOf maps error kinds to HTTP statuses for pages.
+func statusOf(code string) int {
+	switch code {
+	case valueloop.EINVALID:
+		return http.StatusBadRequest
+	case valueloop.ENOTFOUND:
+		return http.StatusNotFound
+	case valueloop.ECONFLICT:
+		return http.StatusConflict
+	case valueloop.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case valueloop.EFORBIDDEN:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
+	a, ok := u.assets[r.PathValue("file")]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", a.typ)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Write(a.body)
+}
