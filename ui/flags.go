@@ -389,7 +389,9 @@ func fieldErrors(err error, byField map[string]string, other *[]string) {
 	}
 }
 
-func flagURL(env, key string) string { return "/flags/" + url.PathEscape(env) + "/" + url.PathEscape(key) }
+func flagURL(env, key string) string {
+	return "/flags/" + url.PathEscape(env) + "/" + url.PathEscape(key)
+}
 
 type stateData struct {
 	Env     *flags.Live

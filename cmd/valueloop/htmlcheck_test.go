@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// voidElements have no end tag.
+var voidElements = map[string]bool{
+	"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true, "img": true, "input": true,
+	"link": true, "meta": true, "source": true, "track": true, "wbr": true,
+}
+
+// foreignLeaves are SVG elements the dashboard writes self-closed.
+var svgElements = map[string]bool{
+	"svg": true, "line": true, "polyline": true, "polygon": true, "circle": true, "rect": true, "path": true, "text": true, "title": true, "g": true,
+}
+
+// checkHTML checks a page strictly, as written by the server: a doctype,
+// every element closed in order (no reliance on the parser's repairs), no
+// attribute twice, unique ids, a label for every form control, a title and
+// an accessible name for every chart, alt text for every image. It returns
+// the problems found.
+func checkHTML(page string) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	if !strings.HasPrefix(strings.ToLower(page), "<!doctype html>") {
+		bad("no <!doctype html> at the start")
+	}
+	z := html.NewTokenizer(strings.NewReader(page))
+	var stack []string
+	ids := map[string]bool{}
+	inSVG := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if z.Err() != io.EOF {
+				bad("tokenizer: %v", z.Err())
+			}
+			break
+		}
+		tok := z.Token()
+		switch tt {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			seen := map[string]bool{}
+			for _, a := range tok.Attr {
+				if seen[a.Key] {
+					bad("<%s> has attribute %s twice", tok.Data, a.Key)
+				}
+				seen[a.Key] = true
+				if a.Key == "id" {
+					if ids[a.Val] {
+						bad("id %q used twice", a.Val)
+					}
+					ids[a.Val] = true
+				}
+			}
+			if tt == html.SelfClosingTagToken {
+				if !voidElements[tok.Data] && !(inSVG > 0 && svgElements[tok.Data]) {
+					bad("<%s/> self-closed outside SVG", tok.Data)
+				}
+				continue
+			}
+			if tok.Data == "svg" {
+				inSVG++
+			}
+			if !voidElements[tok.Data] {
+				stack = append(stack, tok.Data)
+			}
+		case html.EndTagToken:
+			if voidElements[tok.Data] {
+				bad("end tag </%s> of a void element", tok.Data)
+				continue
+			}
+			if len(stack) == 0 || stack[len(stack)-1] != tok.Data {
+				bad("</%s> closes %v", tok.Data, stack)
+				return probs
+			}
+			stack = stack[:len(stack)-1]
+			if tok.Data == "svg" {
+				inSVG--
+			}
+		}
+	}
+	if len(stack) > 0 {
+		bad("unclosed elements at the end: %v", stack)
+	}
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		return append(probs, "parse: "+err.Error())
+	}
+	labels := map[string]bool{}
+	var walk func(n *html.Node, inLabel bool)
+	var controls []*html.Node
+	walk = func(n *html.Node, inLabel bool) {
+		if n.Type == html.ElementNode {
+			switch n.DataAtom {
+			case atom.Label:
+				if f := attr(n, "for"); f != "" {
+					labels[f] = true
+				}
+				inLabel = true
+			case atom.Input, atom.Select, atom.Textarea:
+				if typ := attr(n, "type"); typ != "hidden" && typ != "submit" && typ != "button" && !inLabel {
+					controls = append(controls, n)
+				}
+			case atom.Img:
+				if _, ok := attrOK(n, "alt"); !ok {
+					bad("<img src=%q> has no alt text", attr(n, "src"))
+				}
+			case atom.Svg:
+				if attr(n, "aria-hidden") == "true" {
+					break
+				}
+				if attr(n, "role") != "img" || attr(n, "aria-label") == "" {
+					bad("<svg> without role=img and an aria-label")
+				}
+				if t := firstElement(n); t == nil || t.Data != "title" || t.FirstChild == nil || strings.TrimSpace(t.FirstChild.Data) == "" {
+					bad("<svg aria-label=%q> does not start with a <title>", attr(n, "aria-label"))
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, inLabel)
+		}
+	}
+	walk(doc, false)
+	for _, c := range controls {
+		if id := attr(c, "id"); (id == "" || !labels[id]) && attr(c, "aria-label") == "" {
+			bad("<%s name=%q> has no label", c.Data, attr(c, "name"))
+		}
+	}
+	return probs
+}
+
+func attr(n *html.Node, key string) string {
+	v, _ := attrOK(n, key)
+	return v
+}
+
+func attrOK(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func firstElement(n *html.Node) *html.Node {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestCheckHTML: the page checker finds what it is meant to find.
+func TestCheckHTML(t *testing.T) {
+	const head = `<!doctype html><html lang="en"><head><title>x</title></head><body>`
+	const tail = `</body></html>`
+	for _, tc := range []struct{ name, body, want string }{
+		{"valid", `<form><label for="a">A</label><input id="a" name="a"><input type="hidden" name="h"></form><svg role="img" aria-label="c"><title>c</title><line x1="0"/></svg>`, ""},
+		{"unlabelled control", `<input id="a" name="q">`, `name="q"> has no label`},
+		{"unlabelled textarea", `<textarea name="t"></textarea>`, `<textarea name="t"> has no label`},
+		{"chart without title", `<svg role="img" aria-label="c"><line x1="0"/></svg>`, "does not start with a <title>"},
+		{"chart without name", `<svg><title>c</title></svg>`, "without role=img"},
+		{"unclosed element", `<div><p>text</div>`, "</div> closes"},
+		{"duplicate id", `<p id="x"></p><p id="x"></p>`, `id "x" used twice`},
+		{"image without alt", `<img src="a.png">`, "no alt text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(checkHTML(head+tc.body+tail), "\n")
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("checkHTML = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// dashboardPages are the pages of the demo, each checked and timed.
+var dashboardPages = []struct{ name, path, want string }{
+	{"overview", "/", "Features by stage"},
+	{"flags", "/flags/production", "kill-switch-payments"},
+	{"flags-search", "/flags/production?q=check", "checkout-flow"},
+	{"flag", "/flags/production/checkout-flow", "Exposures over time"},
+	{"flag-edit", "/flags/production/theme/edit", "Default variant"},
+	{"flag-confirm", "/flags/production/theme/state?to=DISABLED", "Disable theme in"},
+	{"rollouts", "/rollouts", "checkout-flow"},
+	{"rollout", "/rollouts/production/checkout-flow", "Progress over time"},
+	{"experiments", "/experiments", "new-onboarding"},
+	{"experiment", "/experiments/production/new-onboarding", "The interval over time"},
+	{"delivery", "/delivery", "Deployments to production"},
+	{"value", "/value", "value loop"},
+}
+
+// browser is a signed-in HTTP client of the dashboard (no JavaScript).
+type browser struct {
+	t    testing.TB
+	base string
+	c    *http.Client
+}
+
+var csrfPattern = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func newBrowser(t testing.TB, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// csrf returns the CSRF token of the forms of a page.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	_, body := b.get(path)
+	m := csrfPattern.FindStringSubmatch(body)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s", path)
+	}
+	return m[1]
+}
+
+// signIn signs in with a token and reports the status of the answer.
+func (b *browser) signIn(token string) int {
+	b.t.Helper()
+	resp, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {token}, "next": {"/"}})
+	return resp.StatusCode
+}
+
+func mustSignIn(t testing.TB, base, token string) *browser {
+	t.Helper()
+	b := newBrowser(t, base)
+	if code := b.signIn(token); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d, want 303", code)
+	}
+	return b
+}
+
+// createToken makes a token through the API and returns its secret.
+func createToken(t testing.TB, srv *testServer, scope, env string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": scope + "-ui-test", "scope": scope, "environment": env})
+	resp, out := post(t, srv.URL+"/api/v1/tokens", srv.Admin, string(body))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create %s token: %d %s", scope, resp.StatusCode, out)
+	}
+	var got struct{ Secret string }
+	json.Unmarshal([]byte(out), &got)
+	return got.Secret
+}
+
+// flagState evaluates a flag over OFREP and returns the answer.
+func ofrepAnswer(t testing.TB, srv *testServer, flag string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/ofrep/v1/evaluate/flags/"+flag, strings.NewReader(`{"context":{"targetingKey":"u1"}}`))
+	req.Header.Set("Authorization", "Bearer "+srv.Admin)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Valueloop-Environment", "production")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestDashboardPages checks every page of the demo as the server writes
+// it, and the dashboard's protections, without a browser.
+func TestDashboardPages(t *testing.T) {
+	flagsFile := filepath.Join(t.TempDir(), "staging-flags.json")
+	os.WriteFile(flagsFile, []byte(fileV1), 0o644)
+	srv := MustServe(t, "", "--demo", "--flags-file", "staging="+flagsFile)
+
+	anon := newBrowser(t, srv.URL)
+	if resp, _ := anon.get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+		t.Errorf("GET / signed out: %d → %s, want a redirect to /signin", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := anon.get("/api/v1/nothing-here"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "<html") {
+		t.Errorf("an unknown API path: %d %q, want the plain 404", resp.StatusCode, body)
+	}
+	if resp, _ := anon.get("/healthz"); resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %d", resp.StatusCode)
+	}
+
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, p := range dashboardPages {
+		t.Run(p.name, func(t *testing.T) {
+			resp, body := admin.get(p.path)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d\n%s", p.path, resp.StatusCode, body)
+			}
+			if !strings.Contains(body, p.want) {
+				t.Errorf("GET %s does not show %q", p.path, p.want)
+			}
+			for _, probs := range checkHTML(body) {
+				t.Errorf("%s: %s", p.path, probs)
+			}
+			csp := resp.Header.Get("Content-Security-Policy")
+			for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
+				if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe-inline") {
+					t.Errorf("CSP %q: want %s and no unsafe-inline", csp, want)
+				}
+			}
+			if resp.Header.Get("Referrer-Policy") == "" {
+				t.Error("no Referrer-Policy")
+			}
+			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, " onclick=") {
+				t.Errorf("%s has inline script or style", p.path)
+			}
+		})
+	}
+
+	t.Run("session cookie", func(t *testing.T) {
+		b := newBrowser(t, srv.URL)
+		resp, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {srv.Admin}})
+		c := resp.Header.Get("Set-Cookie")
+		for _, want := range []string{"vl_session=", "HttpOnly", "SameSite=Strict"} {
+			if !strings.Contains(c, want) {
+				t.Errorf("Set-Cookie %q lacks %s", c, want)
+			}
+		}
+	})
+
+	t.Run("flags file read-only", func(t *testing.T) {
+		_, body := admin.get("/flags/staging")
+		if !strings.Contains(body, "staging-flags.json") {
+			t.Errorf("the flags page of a file-served environment does not name the file")
+		}
+		_, body = admin.get("/flags/staging/greeting")
+		if strings.Contains(body, `id="disable"`) || strings.Contains(body, `id="edit"`) {
+			t.Errorf("a file-served flag offers changes")
+		}
+		resp, _ := admin.post("/flags/staging/greeting/state", url.Values{"csrf": {admin.csrf("/")}, "to": {"DISABLED"}})
+		if resp.StatusCode != http.StatusConflict {
+			t.Errorf("disabling a file-served flag: %d, want 409", resp.StatusCode)
+		}
+	})
+
+	t.Run("no CSRF token", func(t *testing.T) {
+		resp, _ := admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST without CSRF token: %d, want 403", resp.StatusCode)
+		}
+		resp, _ = admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}, "csrf": {"forged"}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST with a wrong CSRF token: %d, want 403", resp.StatusCode)
+		}
+		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+			t.Errorf("a refused POST disabled the flag: %s", got)
+		}
+		anonPost, _ := anon.post("/signout", url.Values{})
+		if anonPost.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST without a session: %d, want 401", anonPost.StatusCode)
+		}
+	})
+
+	t.Run("edit errors next to the field", func(t *testing.T) {
+		form := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "state": {"ENABLED"}, "defaultVariant": {"nope"},
+			"variants": {`{"light":{"bg":"white"},"dark":{"bg":"black"}}`}, "targeting": {""}}
+		resp, body := admin.post("/flags/production/theme/edit", form)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="dv-err">[^<]*nope`).MatchString(body) {
+			t.Errorf("a bad default variant: %d, want 422 and the problem next to the field\n%s", resp.StatusCode, grepLines(body, "err"))
+		}
+		for _, p := range checkHTML(body) {
+			t.Errorf("edit page with errors: %s", p)
+		}
+		form.Set("variants", "{not json")
+		form.Set("defaultVariant", "light")
+		if _, body = admin.post("/flags/production/theme/edit", form); !strings.Contains(body, `id="va-err"`) {
+			t.Errorf("malformed variants: no error next to the field")
+		}
+		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
+			t.Errorf("a refused edit changed the flag: %s", got)
+		}
+	})
+
+	t.Run("viewer", func(t *testing.T) {
+		viewer := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", ""))
+		for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+			resp, body := viewer.get(p)
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("viewer GET %s: %d", p, resp.StatusCode)
+			}
+			for _, id := range []string{`id="disable"`, `id="edit"`, `id="pause"`, `id="rollback"`, `id="advance"`} {
+				if strings.Contains(body, id) {
+					t.Errorf("viewer sees %s on %s", id, p)
+				}
+			}
+		}
+		csrf := viewer.csrf("/")
+		for _, path := range []string{"/flags/production/theme/state", "/flags/production/theme/edit", "/rollouts/production/checkout-flow/pause"} {
+			resp, _ := viewer.post(path, url.Values{"csrf": {csrf}, "to": {"DISABLED"}, "state": {"DISABLED"}, "variants": {`{"a":1}`}})
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("viewer POST %s: %d, want 403", path, resp.StatusCode)
+			}
+		}
+		if resp, _ := viewer.get("/flags/production/theme/edit"); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer GET the edit form: %d, want 403", resp.StatusCode)
+		}
+		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+			t.Errorf("a viewer changed the flag: %s", got)
+		}
+	})
+
+	t.Run("evaluate token cannot sign in", func(t *testing.T) {
+		b := newBrowser(t, srv.URL)
+		if code := b.signIn(createToken(t, srv, "evaluate", "production")); code != http.StatusUnauthorized {
+			t.Errorf("sign-in with an evaluate token: %d, want 401", code)
+		}
+	})
+
+	t.Run("sign-out ends the session", func(t *testing.T) {
+		b := mustSignIn(t, srv.URL, srv.Admin)
+		u, _ := url.Parse(srv.URL)
+		old := b.c.Jar.Cookies(u)
+		if resp, _ := b.post("/signout", url.Values{"csrf": {b.csrf("/")}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-out: %d", resp.StatusCode)
+		}
+		replay := newBrowser(t, srv.URL)
+		replay.c.Jar.SetCookies(u, old)
+		if resp, _ := replay.get("/"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the signed-out session cookie still works: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("failed sign-ins are rate-limited", func(t *testing.T) {
+		b := newBrowser(t, srv.URL)
+		codes := []int{}
+		for range 6 {
+			codes = append(codes, b.signIn("vl_admin_wrong-guess-0123456789"))
+		}
+		if codes[0] != http.StatusUnauthorized || codes[5] != http.StatusTooManyRequests {
+			t.Errorf("six failed sign-ins answered %v, want 401 first and 429 at the sixth", codes)
+		}
+		if code := b.signIn(srv.Admin); code != http.StatusTooManyRequests {
+			t.Errorf("a right token while limited: %d, want 429 (no guessing past the limit)", code)
+		}
+	})
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// BenchmarkDashboardPages measures the server time of each page of the
+// demo, over loopback HTTP with a signed-in session.
+func BenchmarkDashboardPages(b *testing.B) {
+	srv := MustServe(b, "", "--demo")
+	admin := mustSignIn(b, srv.URL, srv.Admin)
+	ctx := context.Background()
+	_ = ctx
+	for _, p := range dashboardPages {
+		if p.name == "flags-search" {
+			continue
+		}
+		b.Run(p.name, func(b *testing.B) {
+			admin.get(p.path) // the first view fills the caches of the charts over time
+			for b.Loop() {
+				if resp, _ := admin.get(p.path); resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %d", p.path, resp.StatusCode)
+				}
+			}
+		})
+	}
+}
