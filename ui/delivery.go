@@ -99,8 +99,7 @@ type incidentRow struct {
 type deliveryData struct {
 	From, To    time.Time
 	Overall     []doraKey
-	Teams       []doraRow
-	Services    []doraRow
+	Rows        []doraRow // teams, then services
 	Deployments []deploymentRow
 	Incidents   []incidentRow
 }
@@ -130,11 +129,15 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := deliveryData{From: rep.From, To: rep.To, Overall: doraKeys(rep.Overall)}
+	if len(rep.Teams)+len(rep.Services) == 0 {
+		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
+		return
+	}
 	for _, s := range rep.Teams {
-		d.Teams = append(d.Teams, doraRow{Name: s.Name, Keys: doraKeys(s)})
+		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s)})
 	}
 	for _, s := range rep.Services {
-		d.Services = append(d.Services, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s)})
+		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s)})
 		deps, err := u.Delivery.Deployments(r.Context(), s.Name, rep.From, rep.To)
 		if err != nil {
 			u.renderError(w, r, err, 0, "")
@@ -145,8 +148,8 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].At.After(d.Deployments[j].At) })
-	if len(d.Deployments) > 25 {
-		d.Deployments = d.Deployments[:25]
+	if len(d.Deployments) > 15 {
+		d.Deployments = d.Deployments[:15]
 	}
 	if u.Incidents != nil {
 		data, _, err := u.Incidents.DeliveryData(r.Context())

@@ -122,7 +122,7 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) {
 		steps = append(steps, refLine{Y: s.Percent, Label: pct(s.Percent/100) + " step"})
 	}
 	d.Progress = lineChart(chartSpec{Title: "Share of users served " + st.Plan.Variant + " over time, in percent",
-		Series: []series{prog}, Refs: steps, Step: true, YFmt: func(y float64) string { return pct(y / 100) }})
+		Series: []series{prog}, Refs: steps, Step: true, YMax: 100, YFmt: func(y float64) string { return pct(y / 100) }})
 	// Each guardrail: the interval of the relative change at each decision
 	// the engine recorded, and now.
 	for _, g := range st.Guardrails {

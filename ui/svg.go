@@ -38,7 +38,8 @@ type chartSpec struct {
 	Series []series
 	Refs   []refLine
 	YFmt   func(float64) string
-	Step   bool // draw as steps (a percentage held until changed)
+	Step   bool    // draw as steps (a percentage held until changed)
+	YMax   float64 // when set, the axis ends there (100 for percentages)
 	Width  int
 	Height int
 }
@@ -52,7 +53,7 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 // lineChart draws series over time, with interval bands and reference lines.
 func lineChart(c chartSpec) template.HTML {
 	if c.Width == 0 {
-		c.Width, c.Height = 640, 220
+		c.Width, c.Height = 960, 260
 	}
 	if c.YFmt == nil {
 		c.YFmt = func(y float64) string { return fmt.Sprintf("%.3g", y) }
@@ -92,24 +93,37 @@ func lineChart(c chartSpec) template.HTML {
 		}
 	}
 	pad := (yhi - ylo) * 0.08
+	nonNegative := ylo >= 0
 	ylo, yhi = ylo-pad, yhi+pad
+	if nonNegative && ylo < 0 {
+		ylo = 0 // counts and percentages do not go below zero
+	}
 	if !t1.After(t0) {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
 	w, h := float64(c.Width)-padL-padR, float64(c.Height)-padT-padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
-	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) }
-	// Axes: four y ticks, first and last time.
-	for i := 0; i <= 4; i++ {
-		v := ylo + (yhi-ylo)*float64(i)/4
+	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
+	// Axes: round y ticks, first and last time.
+	step := niceStep((yhi - ylo) / 4)
+	ylo, yhi = math.Floor(ylo/step)*step, math.Ceil(yhi/step)*step
+	if c.YMax != 0 && yhi > c.YMax {
+		yhi = c.YMax
+	}
+	for v := ylo; v <= yhi+step/2; v += step {
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
 	}
 	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format("Jan 2 15:04"))
 	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format("Jan 2 15:04"))
-	for _, r := range c.Refs {
+	for i, r := range c.Refs {
+		// Labels alternate right and left, so that close lines stay legible.
+		lx, anchor := padL+w-4, "end"
+		if i%2 == 1 {
+			lx, anchor = padL+w*0.5, "middle"
+		}
 		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
-		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL+w-4, y(r.Y)-4, esc(r.Label))
+		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, y(r.Y)-4, anchor, esc(r.Label))
 	}
 	for i, s := range c.Series {
 		cls := fmt.Sprintf("s%d", i%6)
@@ -144,8 +158,32 @@ func lineChart(c chartSpec) template.HTML {
 			fmt.Fprintf(&b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(p.Y)))
 		}
 	}
+	// Legend, top left, when there is more than one series or a band.
+	lx := padL + 8
+	for i, s := range c.Series {
+		if len(c.Series) == 1 && !s.HasBand {
+			break
+		}
+		fmt.Fprintf(&b, `<rect class="dot s%d" x="%.1f" y="%.1f" width="10" height="10" rx="2"/>`, i%6, lx, padT+4)
+		fmt.Fprintf(&b, `<text class="legend" x="%.1f" y="%.1f">%s</text>`, lx+14, padT+13, esc(s.Name))
+		lx += 24 + 7*float64(len([]rune(s.Name)))
+	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// niceStep rounds a step up to 1, 2, 2.5 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
+	if raw <= 0 || math.IsNaN(raw) || math.IsInf(raw, 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if raw <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // forestRow is one estimate with its interval in a forest plot.
@@ -159,8 +197,8 @@ type forestRow struct {
 // forestPlot draws estimates with intervals on one axis, with a line at
 // zero and, when given, at the minimum effect worth shipping.
 func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float64) string) template.HTML {
-	width, rowH := 640.0, 30.0
-	labelW := 150.0
+	width, rowH := 960.0, 34.0
+	labelW := 170.0
 	height := padT + rowH*float64(len(rows)) + padB
 	lo, hi := 0.0, 0.0
 	for _, r := range rows {
@@ -174,14 +212,19 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 	}
 	pad := (hi - lo) * 0.08
 	lo, hi = lo-pad, hi+pad
-	w := width - labelW - padR
+	step := niceStep((hi - lo) / 5)
+	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+	w := width - labelW - padR - 20
 	x := func(v float64) float64 { return labelW + w*(v-lo)/(hi-lo) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, width, height, esc(title), esc(title))
-	for i := 0; i <= 4; i++ {
-		v := lo + (hi-lo)*float64(i)/4
+	for v := lo; v <= hi+step/2; v += step {
+		anchor := "middle"
+		if v+step > hi+step/2 {
+			anchor = "end"
+		}
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(v), x(v), padT, height-padB)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(v), height-10, esc(fmtX(v)))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(v), height-10, anchor, esc(fmtX(v)))
 	}
 	fmt.Fprintf(&b, `<line class="zero" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(0), x(0), padT, height-padB)
 	for _, r := range refs {
