@@ -1,0 +1,118 @@
+package ui
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestSessionsExpire(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	s := newSessions(c.now, time.Hour, 3*time.Hour)
+	id, _ := s.create("secret", valueloop.Token{ID: 1, Name: "ann", Scope: valueloop.ScopeAdmin})
+	for _, step := range []struct {
+		after time.Duration
+		live  bool
+	}{
+		{50 * time.Minute, true},  // used: idle expiry moves to 10:50
+		{50 * time.Minute, true},  // 10:40
+		{50 * time.Minute, true},  // 11:30
+		{40 * time.Minute, false}, // 12:10: past the absolute limit of 12:00
+	} {
+		c.t = c.t.Add(step.after)
+		if got := s.get(id) != nil; got != step.live {
+			t.Fatalf("at %s: live %v, want %v", c.t.Format("15:04"), got, step.live)
+		}
+	}
+	id, _ = s.create("secret", valueloop.Token{ID: 1})
+	c.t = c.t.Add(61 * time.Minute)
+	if s.get(id) != nil {
+		t.Error("a session idle for longer than its idle time is still live")
+	}
+	id, _ = s.create("secret", valueloop.Token{ID: 1})
+	s.delete(id)
+	if s.get(id) != nil || s.get("") != nil || s.get("made-up") != nil {
+		t.Error("a deleted, empty or unknown session id is live")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	l := newLimiter(c.now, 3, time.Minute)
+	for i := range 3 {
+		if w := l.wait("1.2.3.4"); w != 0 {
+			t.Fatalf("failure %d: wait %s, want none yet", i, w)
+		}
+		l.fail("1.2.3.4")
+		c.t = c.t.Add(10 * time.Second)
+	}
+	if w := l.wait("1.2.3.4"); w != 30*time.Second {
+		t.Errorf("after 3 failures in 30s: wait %s, want 30s (until the first ages out)", w)
+	}
+	if w := l.wait("5.6.7.8"); w != 0 {
+		t.Errorf("another address waits %s", w)
+	}
+	c.t = c.t.Add(31 * time.Second)
+	if w := l.wait("1.2.3.4"); w != 0 {
+		t.Errorf("after the window: wait %s", w)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/flags/production": "/flags/production", "": "/", "https://evil.example/": "/",
+		"//evil.example/": "/", "/\\evil.example": "/", "javascript:alert(1)": "/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReadableTargeting(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{`{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"on","off"]}`,
+			`if email ends with "@valueloop.dev" → serve "on" | otherwise → serve "off"`},
+		{`{"if":[{"sem_ver":[{"var":"version"},">=","2.1.0"]},"big"]}`,
+			`if version >= version "2.1.0" → serve "big" | otherwise → the default variant`},
+		{`{"fractional":[["a",90],["b",10]]}`, `serve split by targetingKey: "a" 90%, "b" 10%`},
+		{`{"if":[{"or":[{"$ref":"staff"},{"in":[{"var":"country"},["NZ","IE"]]}]},"x",null]}`,
+			`if (the shared rule "staff" or country in ["NZ", "IE"]) → serve "x" | otherwise → serve the default variant`},
+		{``, ``},
+	} {
+		if got := strings.Join(readableTargeting([]byte(tc.rule)), " | "); got != tc.want {
+			t.Errorf("readableTargeting(%s)\n got %s\nwant %s", tc.rule, got, tc.want)
+		}
+	}
+}
+
+// TestChartsHaveTextAlternatives: every chart names what it shows, in its
+// title and aria-label, also when it has no data.
+func TestChartsHaveTextAlternatives(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	charts := map[string]string{
+		"line":   string(lineChart(chartSpec{Title: "T1", Series: []series{{Name: "a", Points: []point{{T: now, Y: 1}, {T: now.Add(time.Hour), Y: 2}}}}})),
+		"empty":  string(lineChart(chartSpec{Title: "T2"})),
+		"band":   string(lineChart(chartSpec{Title: "T3", Series: []series{{Name: "a", HasBand: true, Points: []point{{T: now, Y: 1, Lo: 0, Hi: 2}}}}})),
+		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct)),
+		"spark":  string(sparkline("T5", []float64{1, 2, 3})),
+		"meter":  string(meter("T6", 40)),
+	}
+	for name, svg := range charts {
+		if !strings.Contains(svg, `role="img"`) || !regexpTitle.MatchString(svg) {
+			t.Errorf("%s chart lacks role=img, aria-label and a leading <title>: %.120s", name, svg)
+		}
+	}
+	if !strings.Contains(charts["empty"], "no data yet") {
+		t.Error("an empty chart does not say it has no data")
+	}
+}
+
+var regexpTitle = regexp.MustCompile(`^<svg [^>]*aria-label="T\d"><title>T\d</title>`)
