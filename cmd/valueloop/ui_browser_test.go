@@ -42,6 +42,13 @@ func screenshotDir(t *testing.T) string {
 	return d
 }
 
+// docShots are the screenshots docs/ui.md shows, written to
+// VALUELOOP_SCREENSHOTS when it is set (a temporary folder gets them all).
+var docShots = map[string]bool{
+	"overview": true, "flags": true, "flag": true, "flag-edit-error": true, "rollout": true,
+	"experiment": true, "experiment-dark": true, "delivery": true,
+}
+
 // TestDashboardBrowser drives Debian's chromium through the DevTools
 // protocol against the real server with the demo: one browser for every
 // step. It signs in, opens every page (a screenshot of each is written and
@@ -58,6 +65,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	srv := MustServe(t, "", "--demo")
 	shots := screenshotDir(t)
+	docs := os.Getenv("VALUELOOP_SCREENSHOTS") != ""
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
@@ -84,6 +92,9 @@ func TestDashboardBrowser(t *testing.T) {
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if docs && !docShots[name] {
+			return
 		}
 		p := filepath.Join(shots, name+".png")
 		if err := os.WriteFile(p, png, 0o644); err != nil {
@@ -141,6 +152,18 @@ func TestDashboardBrowser(t *testing.T) {
 	do("dark overview", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
 	shoot("overview-dark")
 	scheme("light")
+
+	// A definition that does not validate: the problem next to its field.
+	do("edit",
+		chromedp.Navigate(srv.URL+"/flags/production/theme/edit"),
+		chromedp.SetValue(chromedp.CSS(`#defaultVariant`), "sepia"),
+		chromedp.Click(chromedp.CSS(`form.edit button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#dv-err`)),
+	)
+	if got := text("#dv-err"); !strings.Contains(got, "sepia") {
+		t.Errorf("the error next to the default variant says %q, want it to name the variant", got)
+	}
+	shoot("flag-edit-error")
 
 	// Kill switch: disable, confirm, and see it in the audit and on OFREP.
 	do("disable",

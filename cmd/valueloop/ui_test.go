@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -278,6 +279,27 @@ func TestDashboardPages(t *testing.T) {
 		replay.c.Jar.SetCookies(u, old)
 		if resp, _ := replay.get("/"); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("the signed-out session cookie still works: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("revoking the token ends its sessions", func(t *testing.T) {
+		body, _ := json.Marshal(map[string]string{"name": "short-lived", "scope": "viewer"})
+		resp, out := post(t, srv.URL+"/api/v1/tokens", srv.Admin, string(body))
+		var got struct {
+			Token  struct{ ID int64 }
+			Secret string
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create token: %d %s", resp.StatusCode, out)
+		}
+		b := mustSignIn(t, srv.URL, got.Secret)
+		req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/v1/tokens/"+strconv.FormatInt(got.Token.ID, 10), nil)
+		req.Header.Set("Authorization", "Bearer "+srv.Admin)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("revoke: %v %v", err, resp)
+		}
+		if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("a session of a revoked token: %d, want a redirect to sign-in", resp.StatusCode)
 		}
 	})
 
