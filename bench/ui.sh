@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Times the dashboard's pages against an experiment of many users:
+# bench/ui.sh [EVENTS] [USERS] (default 2,000,000 events of 1,000,000 users,
+# in production, flag "checkout", five metrics as in events.sh, beside the demo). Prints the
+# time of each page over loopback, three runs each, signed in with a session.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+events=${1:-2000000}
+users=${2:-1000000}
+port=${PORT:-18090}
+work=$(mktemp -d)
+server=
+cleanup() {
+	if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -o "$work/valueloop" ./cmd/valueloop)
+export VALUELOOP_ADMIN_TOKEN=bench-ui-admin-token-0123456789
+export VALUELOOP_SERVER=http://127.0.0.1:$port VALUELOOP_TOKEN=$VALUELOOP_ADMIN_TOKEN
+bin=$work/valueloop
+"$bin" serve --demo --data "$work/data" --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 100); do curl -fs -o /dev/null "$VALUELOOP_SERVER/healthz" && break; sleep 0.1; done
+for m in "b-converted --kind conversion --event purchase --window 1h" "b-orders --kind count --event purchase" \
+	"b-revenue --kind sum --event purchase" "b-load-time --kind mean --event page --direction lower" \
+	"b-revenue-per-order --kind ratio --event purchase --denominator-event purchase"; do
+	# shellcheck disable=SC2086 # the words are the flags
+	"$bin" metrics create --env production --key $m >/dev/null
+done
+"$bin" events load --env production --events "$events" --users "$users" --concurrency 4 | grep -E '^(sent)' || true
+
+jar=$work/cookies
+csrf=$(curl -fs -c "$jar" -b "$jar" "$VALUELOOP_SERVER/signin" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+curl -fs -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf=$csrf" --data-urlencode "token=$VALUELOOP_ADMIN_TOKEN" "$VALUELOOP_SERVER/signin"
+echo "$events events, $users users, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for page in / /experiments /experiments/production/checkout /flags/production /flags/production/checkout-flow \
+	/rollouts/production/checkout-flow /delivery; do
+	for _ in 1 2 3; do
+		curl -fs -o /dev/null -b "$jar" -w "$page %{http_code} %{time_total} s\n" "$VALUELOOP_SERVER$page"
+	done
+done
