@@ -27,6 +27,9 @@ type serveConfig struct {
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
 	LogLevel   slog.Level
+	// SecureCookies marks the dashboard's cookies Secure behind a
+	// TLS-terminating proxy (requests over TLS get it anyway).
+	SecureCookies bool
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
@@ -58,6 +61,8 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into empty environments")
 	var files flagFiles
 	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envOr(e, "VALUELOOP_SECURE_COOKIES", "") == "true",
+		"mark the dashboard's cookies Secure: the server is reached over HTTPS through a proxy (VALUELOOP_SECURE_COOKIES=true)")
 	cfg.Rollouts.register(e, fs)
 	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -163,7 +168,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
 	dashboard := &ui.UI{Auth: tokens, Flags: svc, Audit: db, Experiments: db, Events: db, Verdicts: recorder,
-		Rollouts: rollouts, Delivery: deliveries, Incidents: db, FlagFiles: map[string]string{}, Logger: logger}
+		Rollouts: rollouts, Delivery: deliveries, Incidents: db, FlagFiles: map[string]string{}, SecureCookies: cfg.SecureCookies, Logger: logger}
 	for _, f := range cfg.FlagFiles {
 		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)
 	}
