@@ -250,7 +250,7 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 func sparkline(title string, values []float64) template.HTML {
 	const w, h = 120.0, 28.0
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(title), esc(title))
+	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(title), esc(title))
 	if len(values) > 0 {
 		lo, hi := values[0], values[0]
 		for _, v := range values {
@@ -265,7 +265,7 @@ func sparkline(title string, values []float64) template.HTML {
 			py := 3 + (h-6)*(1-(v-lo)/(hi-lo))
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
 		}
-		fmt.Fprintf(&b, `<polyline class="line s0" points="%s"/>`, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<polyline class="line s0" vector-effect="non-scaling-stroke" points="%s"/>`, strings.Join(pts, " "))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

@@ -30,7 +30,7 @@ type serveConfig struct {
 	// SecureCookies marks the dashboard's cookies Secure behind a
 	// TLS-terminating proxy (requests over TLS get it anyway).
 	SecureCookies bool
-	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
+	Rollouts      rolloutConfig // webhooks and engine interval (rollout.go)
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 }
