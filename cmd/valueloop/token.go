@@ -51,7 +51,11 @@ func runToken(ctx context.Context, e *cliEnv, args []string) error {
 			return err
 		}
 		if *name == "" {
-			*name = fmt.Sprintf("%s-%s-%s", *scope, orAll(*env), time.Now().UTC().Format("20060102T150405"))
+			bound := *env
+			if bound == "" {
+				bound = "all" // a name has no spaces
+			}
+			*name = fmt.Sprintf("%s-%s-%s", *scope, bound, time.Now().UTC().Format("20060102T150405"))
 		}
 		t, secret, err := c.CreateToken(ctx, *name, *scope, *env)
 		if err != nil {

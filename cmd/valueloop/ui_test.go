@@ -234,7 +234,18 @@ func TestDashboardPages(t *testing.T) {
 	})
 
 	t.Run("viewer", func(t *testing.T) {
-		viewer := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", ""))
+		code, out, errOut := srv.cli(t, srv.Admin, "token", "create", "--scope", "viewer")
+		secret := strings.TrimSpace(out)
+		if code != 0 || !strings.HasPrefix(secret, "vl_view_") {
+			t.Fatalf("token create --scope viewer: %d %q %s", code, out, errOut)
+		}
+		if code, out, _ := srv.cli(t, secret, "flags", "list", "--env", "production"); code != 0 || !strings.Contains(out, "theme") {
+			t.Errorf("a viewer's flags list: %d %s", code, out)
+		}
+		if code, _, errOut := srv.cli(t, secret, "flags", "disable", "theme", "--env", "production"); code == 0 || !strings.Contains(errOut, "viewer") {
+			t.Errorf("a viewer's flags disable: %d %s, want refused, naming the viewer scope", code, errOut)
+		}
+		viewer := mustSignIn(t, srv.URL, secret)
 		for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
 			resp, body := viewer.get(p)
 			if resp.StatusCode != http.StatusOK {
