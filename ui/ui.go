@@ -124,6 +124,9 @@ type UI struct {
 	mux      *http.ServeMux
 }
 
+// maxForm bounds the body of a form post.
+const maxForm = 1 << 20
+
 type asset struct {
 	body []byte
 	typ  string
@@ -171,6 +174,9 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/ofrep/") {
 		http.NotFound(w, r) // the API's unknown paths stay plain 404s
 		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm) // forms are small; a flag definition is the largest
 	}
 	if _, pattern := u.mux.Handler(r); pattern == "" {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
