@@ -141,7 +141,18 @@ func TestDashboardPages(t *testing.T) {
 		t.Errorf("/healthz: %d", resp.StatusCode)
 	}
 
+	_, signin := anon.get("/signin")
+	for _, p := range checkHTML(signin) {
+		t.Errorf("/signin: %s", p)
+	}
 	admin := mustSignIn(t, srv.URL, srv.Admin)
+	resp, notFound := admin.get("/flags/production/no-such-flag")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(notFound, "no-such-flag") {
+		t.Errorf("an unknown flag: %d, want 404 naming it", resp.StatusCode)
+	}
+	for _, p := range checkHTML(notFound) {
+		t.Errorf("error page: %s", p)
+	}
 	for _, p := range dashboardPages {
 		t.Run(p.name, func(t *testing.T) {
 			resp, body := admin.get(p.path)
