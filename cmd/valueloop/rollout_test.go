@@ -239,10 +239,4 @@ func TestGuardrailBar(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
 	}
-	if got := progressBar(25, 8); got != "[██······]" {
-		t.Errorf("progressBar(25%%) = %q", got)
-	}
-	if got := progressBar(5, 10); got != "[▌·········]" {
-		t.Errorf("progressBar(5%%) = %q", got)
-	}
 }
