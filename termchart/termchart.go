@@ -91,3 +91,43 @@ func Duration(d time.Duration) string {
 	days := int(d.Hours() / 24)
 	return fmt.Sprintf("%dd%dh", days, int(d.Hours())-24*days)
 }
+
+// Interval is an interval drawn on a track of Width cells: ├───●───┤ from
+// cell From to cell To with the estimate at Est, zero marked at Zero (│, or
+// ┼ inside the interval), and an arrow (◄ or ►) at an end that runs off
+// the track. The caller maps its values to cells, so that each chart keeps
+// its own axis.
+type Interval struct {
+	Width             int
+	From, To, Zero    int
+	Est               int
+	OffLeft, OffRight bool
+	// Mark, when Mark is set, puts the rune Mark at cell MarkAt before the
+	// estimate is drawn (a tolerated limit, say).
+	Mark   rune
+	MarkAt int
+}
+
+// String draws the interval.
+func (iv Interval) String() string {
+	cells := []rune(strings.Repeat(" ", iv.Width))
+	for i := iv.From; i <= iv.To; i++ {
+		cells[i] = '─'
+	}
+	cells[iv.Zero] = '│'
+	if iv.From <= iv.Zero && iv.Zero <= iv.To {
+		cells[iv.Zero] = '┼'
+	}
+	cells[iv.From], cells[iv.To] = '├', '┤'
+	if iv.OffLeft {
+		cells[iv.From] = '◄'
+	}
+	if iv.OffRight {
+		cells[iv.To] = '►'
+	}
+	if iv.Mark != 0 {
+		cells[iv.MarkAt] = iv.Mark
+	}
+	cells[iv.Est] = '●'
+	return string(cells)
+}

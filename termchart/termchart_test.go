@@ -87,3 +87,20 @@ func TestProgress(t *testing.T) {
 		t.Errorf("drawn off a terminal: %q", buf.String())
 	}
 }
+
+func TestInterval(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		iv   termchart.Interval
+		want string
+	}{
+		{"around zero", termchart.Interval{Width: 11, From: 2, To: 8, Zero: 5, Est: 6}, "  ├──┼●─┤  "},
+		{"clear of zero", termchart.Interval{Width: 11, From: 6, To: 9, Zero: 5, Est: 7}, "     │├●─┤ "},
+		{"off both ends", termchart.Interval{Width: 7, From: 0, To: 6, Zero: 3, Est: 2, OffLeft: true, OffRight: true}, "◄─●┼──►"},
+		{"with a mark", termchart.Interval{Width: 9, From: 1, To: 4, Zero: 2, Est: 3, Mark: '┃', MarkAt: 6}, " ├┼●┤ ┃  "},
+	} {
+		if got := c.iv.String(); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}

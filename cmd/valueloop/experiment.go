@@ -499,7 +499,6 @@ func bar(est float64, iv stats.Interval, scale float64) string {
 		p := half + int(math.Round(x/scale*float64(half)))
 		return max(0, min(barWidth-1, p))
 	}
-	cells := []rune(strings.Repeat(" ", barWidth))
 	lo, hi := 0, barWidth-1
 	if !iv.LowerUnbounded {
 		lo = pos(iv.Lower)
@@ -507,14 +506,8 @@ func bar(est float64, iv stats.Interval, scale float64) string {
 	if !iv.UpperUnbounded {
 		hi = pos(iv.Upper)
 	}
-	for i := lo; i <= hi; i++ {
-		cells[i] = '─'
-	}
-	cells[half] = expIf(lo <= half && half <= hi, '┼', '│')
-	cells[lo] = expIf(iv.LowerUnbounded, '◄', '├')
-	cells[hi] = expIf(iv.UpperUnbounded, '►', '┤')
-	cells[pos(est)] = '●'
-	return string(cells)
+	return termchart.Interval{Width: barWidth, From: lo, To: hi, Zero: half, Est: pos(est),
+		OffLeft: iv.LowerUnbounded, OffRight: iv.UpperUnbounded}.String()
 }
 
 func fmtLift(x float64, relative bool) string {

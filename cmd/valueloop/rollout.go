@@ -490,7 +490,6 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
 		return max(0, min(width-1, p))
 	}
-	cells := []rune(strings.Repeat(" ", width))
 	limit := g.Tolerance
 	if g.Direction == ingest.HigherIsBetter {
 		limit = -limit
@@ -502,25 +501,10 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	if !g.Interval.UpperUnbounded {
 		b = pos(g.Interval.Upper)
 	}
-	for i := a; i <= b; i++ {
-		cells[i] = '─'
-	}
-	if z := pos(0); a <= z && z <= b {
-		cells[z] = '┼'
-	} else {
-		cells[z] = '│'
-	}
-	cells[a] = '├'
-	if g.Interval.LowerUnbounded || g.Interval.Lower < lo {
-		cells[a] = '◄'
-	}
-	cells[b] = '┤'
-	if g.Interval.UpperUnbounded || g.Interval.Upper > hi {
-		cells[b] = '►'
-	}
-	cells[pos(limit)] = '┃'
-	cells[pos(g.Change)] = '●'
-	return string(cells)
+	return termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
+		OffLeft:  g.Interval.LowerUnbounded || g.Interval.Lower < lo,
+		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi,
+		Mark:     '┃', MarkAt: pos(limit)}.String()
 }
 
 // roPct writes a percentage with up to two decimals.
