@@ -132,6 +132,16 @@ func TestCompletion(t *testing.T) {
 			t.Errorf("%s -n on the %s script: %v\n%s", shell, shell, err, out)
 		}
 	}
+	if _, err := exec.LookPath("fish"); err == nil {
+		file := filepath.Join(t.TempDir(), "valueloop.fish")
+		if err := os.WriteFile(file, []byte(scripts["fish"]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("fish", "-c", "source "+file+"; complete -C 'valueloop delivery source '; complete -C 'valueloop token create --sc'").CombinedOutput()
+		if got := strings.Fields(string(out)); err != nil || strings.Join(got, " ") != "add delete list set --scope" {
+			t.Errorf("fish completes %q (%v), want add delete list set --scope", got, err)
+		}
+	}
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash not installed")
 	}
