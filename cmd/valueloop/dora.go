@@ -40,12 +40,7 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"since": *since, "from": *from, "to": *to} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	q := rangeQuery(*since, *from, *to)
 	if *bucket == "" {
 		*bucket = autoBucket(*since, *from, *to)
 	}
@@ -65,6 +60,17 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	writeDORA(e.stdout, rep)
 	return nil
+}
+
+// rangeQuery is the query of a time range: the parameters given.
+func rangeQuery(since, from, to string) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"since": since, "from": from, "to": to} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
 }
 
 // autoBucket picks a bucket that gives a trend of a few to a few dozen

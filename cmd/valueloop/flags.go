@@ -57,11 +57,17 @@ func (f *flagsCmd) parse(args []string) (*client.Client, error) {
 	return f.cf.client()
 }
 
-func (f *flagsCmd) key() (string, error) {
-	if len(f.pos) != 1 {
-		return "", usageErrorf("flags %s: want one flag key, e.g. 'valueloop flags %s new-checkout --env %s'", f.sub, f.sub, *f.env)
+// parseKey parses args that name one flag key, and returns the client
+// and the key.
+func (f *flagsCmd) parseKey(args []string) (*client.Client, string, error) {
+	c, err := f.parse(args)
+	if err != nil {
+		return nil, "", err
 	}
-	return f.pos[0], nil
+	if len(f.pos) != 1 {
+		return nil, "", usageErrorf("flags %s: want one flag key, e.g. 'valueloop flags %s new-checkout --env %s'", f.sub, f.sub, *f.env)
+	}
+	return c, f.pos[0], nil
 }
 
 func (f *flagsCmd) reason() *string {
@@ -95,11 +101,7 @@ func runFlagsList(ctx context.Context, e *cliEnv, args []string) error {
 
 func runFlagsGet(ctx context.Context, e *cliEnv, args []string) error {
 	f := newFlagsCmd(e, "get")
-	c, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	key, err := f.key()
+	c, key, err := f.parseKey(args)
 	if err != nil {
 		return err
 	}
@@ -114,11 +116,7 @@ func runFlagsSet(ctx context.Context, e *cliEnv, args []string) error {
 	f := newFlagsCmd(e, "set")
 	file := f.fs.String("f", "", "the flag's flagd definition as JSON (- for standard input)")
 	ifVersion, reason := f.ifVersion(), f.reason()
-	c, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	key, err := f.key()
+	c, key, err := f.parseKey(args)
 	if err != nil {
 		return err
 	}
@@ -142,11 +140,7 @@ func runFlagsState(sub string) func(ctx context.Context, e *cliEnv, args []strin
 	return func(ctx context.Context, e *cliEnv, args []string) error {
 		f := newFlagsCmd(e, sub)
 		reason := f.reason()
-		c, err := f.parse(args)
-		if err != nil {
-			return err
-		}
-		key, err := f.key()
+		c, key, err := f.parseKey(args)
 		if err != nil {
 			return err
 		}
@@ -162,11 +156,7 @@ func runFlagsState(sub string) func(ctx context.Context, e *cliEnv, args []strin
 func runFlagsDelete(ctx context.Context, e *cliEnv, args []string) error {
 	f := newFlagsCmd(e, "delete")
 	ifVersion, reason := f.ifVersion(), f.reason()
-	c, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	key, err := f.key()
+	c, key, err := f.parseKey(args)
 	if err != nil {
 		return err
 	}

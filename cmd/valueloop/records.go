@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -114,12 +113,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"since": *since, "from": *from, "to": *to} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
+	q := rangeQuery(*since, *from, *to)
 	list, err := c.DeliveryDeployments(ctx, *service, q)
 	if err != nil {
 		return err
