@@ -94,7 +94,7 @@ func (c *command) dispatch(ctx context.Context, e *cliEnv, args []string) error 
 		return c.run(ctx, e, args)
 	}
 	if len(args) == 0 {
-		return usageErrorf("%s: want a subcommand: %s (see 'valueloop help %s')", c.path, c.names(), c.path)
+		return &usageError{msg: fmt.Sprintf("%s: want a subcommand: %s", c.path, c.names()), help: c.path}
 	}
 	sub := c.find(args[0])
 	switch {
@@ -103,7 +103,7 @@ func (c *command) dispatch(ctx context.Context, e *cliEnv, args []string) error 
 		c.writeHelp(e.stdout, nil)
 		return nil
 	default:
-		return usageErrorf("%s: unknown subcommand %q: want %s (see 'valueloop help %s')", c.path, args[0], c.names(), c.path)
+		return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q: want %s", c.path, args[0], c.names()), help: c.path}
 	}
 	return sub.dispatch(ctx, e, args[1:])
 }
@@ -159,7 +159,7 @@ func helpCommand() *command {
 			}
 			c := commandTree().lookup(strings.Join(args, " "))
 			if c == nil {
-				return usageErrorf("help: no command %q (see 'valueloop help')", strings.Join(args, " "))
+				return usageErrorf("help: no command %q", strings.Join(args, " "))
 			}
 			// A leaf knows its flags only when it defines them: ask it.
 			return commandTree().dispatch(ctx, e, append(append([]string(nil), args...), "-h"))

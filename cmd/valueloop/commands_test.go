@@ -95,16 +95,19 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"token"}, "token: want a subcommand: create, list or revoke"},
+		{[]string{"token"}, "token: want a subcommand: create, list or revoke\nRun 'valueloop help token' for usage."},
 		{[]string{"delivery", "source", "frob"}, `delivery source: unknown subcommand "frob": want add, set, list or delete`},
 		{[]string{"help", "flags", "frob"}, `help: no command "flags frob"`},
-		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob"},
+		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("valueloop %s: exit %d, stderr %q; want %d with %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+		if !strings.HasSuffix(stderr, "for usage.\n") {
+			t.Errorf("valueloop %s: stderr %q does not end saying where the usage is", strings.Join(c.args, " "), stderr)
 		}
 	}
 }

@@ -81,7 +81,10 @@ type cliEnv struct {
 }
 
 // usageError is a mistake on the command line.
-type usageError struct{ msg string }
+type usageError struct {
+	msg  string
+	help string // the command whose help to read: "flags list"; "" for all
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -99,7 +102,7 @@ func (e *cliEnv) exit(err error) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(e.stderr, "valueloop: %s\nRun 'valueloop help' for usage.\n", ue.msg)
+		fmt.Fprintf(e.stderr, "valueloop: %s\nRun '%s' for usage.\n", ue.msg, strings.TrimSpace("valueloop help "+ue.help))
 		return exitUsage
 	}
 	var ve *valueloop.ValidationError
@@ -166,7 +169,7 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 	if help {
 		return err
 	}
-	return usageErrorf("%s: %v", fs.Name(), err)
+	return &usageError{msg: fmt.Sprintf("%s: %v", fs.Name(), err), help: fs.Name()}
 }
 
 // writeHelp writes the help of the command fs belongs to.
