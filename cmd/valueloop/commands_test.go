@@ -162,6 +162,7 @@ func TestCompletion(t *testing.T) {
 		{"valueloop --server http://x token ''", "create list revoke"},
 		{"valueloop flags list --env prod --o", "--output"},
 		{"valueloop token create --sc", "--scope"},
+		{"valueloop help ro", "rollout"},
 	}
 	for _, c := range cases {
 		script := "source " + file + "\nCOMP_WORDS=(" + c.line + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n_valueloop\necho \"${COMPREPLY[*]}\"\n"

@@ -73,6 +73,11 @@ func completionNodes(ctx context.Context, e *cliEnv) []completionNode {
 		}
 		c.run(ctx, probe, []string{"-h"})
 		sort.Strings(n.words)
+		if path == "/help" { // help takes the name of a command
+			for _, s := range commandTree().subs {
+				n.words = append(n.words, s.name)
+			}
+		}
 		nodes = append(nodes, n)
 	}
 	walk(commandTree(), "")
