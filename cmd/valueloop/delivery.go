@@ -26,12 +26,12 @@ func deliveryCommand() *command {
 			{name: "add", args: sourceArgs, summary: "add a webhook source and print its secret once", run: runSourcePut("add")},
 			{name: "set", args: sourceArgs, summary: "change a webhook source", run: runSourcePut("set")},
 			{name: "list", summary: "list the webhook sources", run: runSourceList},
-			{name: "delete", args: "NAME", summary: "delete a webhook source; what it delivered stays", run: runSourceDelete},
+			{name: "delete", args: "NAME", summary: "delete a webhook source; what it delivered stays", run: runDeliveryDelete("delivery source delete", (*client.Client).DeleteDeliverySource, "Deleted webhook source %s; what it delivered stays.")},
 		}},
 		{name: "service", summary: "the service catalog: which repositories make a service", subs: []*command{
 			{name: "set", args: "NAME [--team TEAM] --repo OWNER/NAME[:PATH] ...", summary: "add or change a service", run: runServiceSet},
 			{name: "list", summary: "list the services, and the names records use outside the catalog", run: runServiceList},
-			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runServiceDelete},
+			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
 		{name: "deliveries", args: "[--source NAME|api] [--limit N]", summary: "list the latest webhook deliveries received", run: runDeliveries},
 		{name: "loop", args: "FLAG --env ENV", summary: "show the loop of a flag: commit to production to 100% of users to a verdict", run: runLoop},
@@ -159,16 +159,20 @@ func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client
 	return pos[0], c, nil
 }
 
-func runSourceDelete(ctx context.Context, e *cliEnv, args []string) error {
-	name, c, err := deliveryName(e, "delivery source delete", args)
-	if err != nil {
-		return err
+// runDeliveryDelete returns delivery source delete or delivery service
+// delete: del deletes the named thing, done says so.
+func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, done string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		name, c, err := deliveryName(e, path, args)
+		if err != nil {
+			return err
+		}
+		if err := del(c, ctx, name); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, done+"\n", name)
+		return nil
 	}
-	if err := c.DeleteDeliverySource(ctx, name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "Deleted webhook source %s; what it delivered stays.\n", name)
-	return nil
 }
 
 func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
@@ -234,18 +238,6 @@ func runServiceList(ctx context.Context, e *cliEnv, args []string) error {
 		fmt.Fprintf(tw, "%s\t-\t(not in the catalog: records name it)\n", name)
 	}
 	return tw.Flush()
-}
-
-func runServiceDelete(ctx context.Context, e *cliEnv, args []string) error {
-	name, c, err := deliveryName(e, "delivery service delete", args)
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteDeliveryService(ctx, name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "Removed %s from the catalog; its records stay.\n", name)
-	return nil
 }
 
 func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
@@ -147,19 +148,21 @@ func rolloutFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) 
 	return fs, cf, fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
 }
 
-// rolloutKey parses args and returns the one flag key they name.
-func rolloutKey(e *cliEnv, fs *flag.FlagSet, sub, env *string, args []string) (string, error) {
+// rolloutKey parses args and returns the one flag key they name, and the
+// client.
+func rolloutKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *string, args []string) (string, *client.Client, error) {
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if *env == "" {
-		return "", usageErrorf("rollout %s: --env is required (or set VALUELOOP_ENV)", *sub)
+		return "", nil, usageErrorf("rollout %s: --env is required (or set VALUELOOP_ENV)", sub)
 	}
 	if len(pos) != 1 {
-		return "", usageErrorf("rollout %s: want one flag key, e.g. 'valueloop rollout %s checkout-flow --env %s'", *sub, *sub, *env)
+		return "", nil, usageErrorf("rollout %s: want one flag key, e.g. 'valueloop rollout %s checkout-flow --env %s'", sub, sub, *env)
 	}
-	return pos[0], nil
+	c, err := cf.client()
+	return pos[0], c, err
 }
 
 // writeRollout prints a rollout's status as cf asks.
@@ -172,7 +175,7 @@ func writeRollout(e *cliEnv, cf *clientFlags, st *rollout.Status) error {
 }
 
 func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
-	sub := "start"
+	const sub = "start"
 	fs, cf, env := rolloutFlags(e, sub)
 	reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
 	file := fs.String("f", "", "plan file (JSON; - for standard input) instead of the flags below")
@@ -184,11 +187,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	onBreach := fs.String("on-breach", "rollback", "rollback or pause")
 	alpha := fs.Float64("alpha", 0, "chance of a false alarm over the whole rollout (default 0.05)")
 	minSample := fs.Int64("min-sample", 0, "users each variant needs before a guardrail is judged (default 100)")
-	key, err := rolloutKey(e, fs, &sub, env, args)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	key, c, err := rolloutKey(e, fs, cf, sub, env, args)
 	if err != nil {
 		return err
 	}
@@ -236,11 +235,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 	return func(ctx context.Context, e *cliEnv, args []string) error {
 		fs, cf, env := rolloutFlags(e, sub)
 		reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
-		key, err := rolloutKey(e, fs, &sub, env, args)
-		if err != nil {
-			return err
-		}
-		c, err := cf.client()
+		key, c, err := rolloutKey(e, fs, cf, sub, env, args)
 		if err != nil {
 			return err
 		}
