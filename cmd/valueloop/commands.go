@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -91,7 +92,11 @@ func (c *command) names() string {
 // with its own help, and hands the rest to the subcommand named first.
 func (c *command) dispatch(ctx context.Context, e *cliEnv, args []string) error {
 	if c.run != nil {
-		return c.run(ctx, e, args)
+		err := c.run(ctx, e, args)
+		if ue, ok := errors.AsType[*usageError](err); ok && ue.help == "" {
+			ue.help = c.path // point at this command's help
+		}
+		return err
 	}
 	if len(args) == 0 {
 		return &usageError{msg: fmt.Sprintf("%s: want a subcommand: %s", c.path, c.names()), help: c.path}

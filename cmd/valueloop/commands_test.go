@@ -100,6 +100,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"help", "flags", "frob"}, `help: no command "flags frob"`},
 		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
+		{[]string{"delivery", "service", "delete"}, "want the service name\nRun 'valueloop help delivery service delete' for usage."},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)
