@@ -90,9 +90,17 @@ func checkHTML(page string) []string {
 	if len(stack) > 0 {
 		bad("unclosed elements at the end: %v", stack)
 	}
+	return append(probs, checkAccessible(page)...)
+}
+
+// checkAccessible checks what assistive technology needs: a label for
+// every form control, a title and a name for every chart, alt text.
+func checkAccessible(page string) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	doc, err := html.Parse(strings.NewReader(page))
 	if err != nil {
-		return append(probs, "parse: "+err.Error())
+		return []string{"parse: " + err.Error()}
 	}
 	labels := map[string]bool{}
 	var walk func(n *html.Node, inLabel bool)

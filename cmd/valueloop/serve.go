@@ -51,6 +51,15 @@ func (f *flagFiles) Set(v string) error {
 	return nil
 }
 
+func serveCommand() *command {
+	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]",
+		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
+}
+
+const serveMore = `Environment: VALUELOOP_ADMIN_TOKEN sets the first admin token of a new store;
+VALUELOOP_WEBHOOK_SECRET signs the --webhook deliveries.
+`
+
 func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	cfg := serveConfig{}
 	fs := newFlagSet(e, "serve")
@@ -65,7 +74,7 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		"mark the dashboard's cookies Secure: the server is reached over HTTPS through a proxy (VALUELOOP_SECURE_COOKIES=true)")
 	cfg.Rollouts.register(e, fs)
 	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	if err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -132,50 +141,14 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv.Addr = cfg.Addr
 	srv.Storage = st.ready
 	st.register(srv.Registry)
-	events, closeEvents, err := openEvents(st.ingest, db, logger)
+	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
+	defer closeAll()
 	if err != nil {
 		return err
 	}
-	defer closeEvents()
-	srv.Events = events
-	// Experiments (hypotheses and results); the demo experiment's events go
-	// through the pipeline.
-	srv.Experiments = db
-	if cfg.Demo {
-		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
-			return err
-		}
-	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
-	if err != nil {
+	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err
 	}
-	defer closeRollouts()
-	srv.Rollouts = rollouts
-	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
-	if err != nil {
-		return err
-	}
-	defer closeDelivery()
-	srv.Delivery = deliveries
-	// Verdict times: recorded by the results route and a periodic check
-	// (verdicts.go); the loop figures read them.
-	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
-	if err != nil {
-		return err
-	}
-	defer closeVerdicts()
-	srv.Verdicts = recorder
-	deliveries.Verdicts = recorder.Latest
-	dashboard := &ui.UI{Auth: tokens, Flags: svc, Audit: db, Experiments: db, Events: db, Verdicts: recorder,
-		Rollouts: rollouts, Delivery: deliveries, Incidents: db, FlagFiles: map[string]string{}, SecureCookies: cfg.SecureCookies, Logger: logger}
-	for _, f := range cfg.FlagFiles {
-		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)
-	}
-	if err := dashboard.Open(); err != nil {
-		return err
-	}
-	srv.UI = dashboard
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -188,6 +161,72 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
+}
+
+// openServices starts what runs beside the HTTP server — ingestion,
+// experiments, rollouts, delivery metrics and verdict times — and sets them
+// on srv. The returned function closes those started, in reverse order,
+// also when an error stopped the start half-way.
+func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.Service, srv *httpapi.Server, logger *slog.Logger) (func(), error) {
+	db := st.store
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	events, closeEvents, err := openEvents(st.ingest, db, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeEvents)
+	srv.Events = events
+	// Experiments (hypotheses and results); the demo experiment's events go
+	// through the pipeline.
+	srv.Experiments = db
+	if cfg.Demo {
+		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
+			return closeAll, err
+		}
+	}
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeRollouts)
+	srv.Rollouts = rollouts
+	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeDelivery)
+	srv.Delivery = deliveries
+	// Verdict times: recorded by the results route and a periodic check
+	// (verdicts.go); the loop figures read them.
+	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeVerdicts)
+	srv.Verdicts = recorder
+	deliveries.Verdicts = recorder.Latest
+	return closeAll, nil
+}
+
+// openDashboard serves the web dashboard (package ui) beside the API,
+// reading through the same services the API's routes use.
+func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
+	dashboard := &ui.UI{Auth: srv.Auth, Flags: srv.Flags, Audit: db, Experiments: db, Events: db, Incidents: db,
+		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
+		FlagFiles: map[string]string{}, SecureCookies: cfg.SecureCookies, Logger: logger}
+	for _, f := range cfg.FlagFiles {
+		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)
+	}
+	if err := dashboard.Open(); err != nil {
+		return err
+	}
+	srv.UI = dashboard
+	return nil
 }
 
 // seed creates the default environments, loads the demo into empty ones when

@@ -52,9 +52,9 @@ var docShots = map[string]bool{
 // TestDashboardBrowser drives Debian's chromium through the DevTools
 // protocol against the real server with the demo: one browser for every
 // step. It signs in, opens every page (a screenshot of each is written and
-// its path printed), disables a flag and finds the change in the audit and
-// on OFREP, pauses a rollout, checks that a viewer sees no buttons, and
-// signs out.
+// its path printed), shows a validation error, disables a flag and finds
+// the change in the audit and on OFREP, pauses a rollout, signs out, and
+// checks that a viewer sees no buttons and has its POST refused.
 func TestDashboardBrowser(t *testing.T) {
 	bin := findBrowser()
 	if bin == "" {
@@ -64,9 +64,26 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
 	}
 	srv := MustServe(t, "", "--demo")
-	shots := screenshotDir(t)
-	docs := os.Getenv("VALUELOOP_SCREENSHOTS") != ""
+	c := newChrome(t, bin, srv)
+	c.openPages()
+	c.editError()
+	c.killSwitch()
+	c.pauseAndSignOut()
+	c.viewer()
+}
 
+// chrome is one headless browser on the test server, with the test's
+// helpers around chromedp.
+type chrome struct {
+	t     *testing.T
+	ctx   context.Context
+	srv   *testServer
+	shots string
+	docs  bool // writing docs/ui's screenshots only
+	began time.Time
+}
+
+func newChrome(t *testing.T, bin string, srv *testServer) *chrome {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -74,160 +91,176 @@ func TestDashboardBrowser(t *testing.T) {
 		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
 	ctx, cancel := context.WithTimeout(browserCtx, 3*time.Minute)
-	defer cancel()
+	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
+	return &chrome{t: t, ctx: ctx, srv: srv, shots: screenshotDir(t), docs: os.Getenv("VALUELOOP_SCREENSHOTS") != "", began: time.Now()}
+}
 
-	began := time.Now()
-	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
+func (c *chrome) do(step string, steps ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	if err := chromedp.Do(c.ctx, steps...); err != nil {
+		c.t.Fatalf("%s: %v", step, err)
 	}
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if docs && !docShots[name] {
-			return
-		}
-		p := filepath.Join(shots, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s (%s)", p, time.Since(began).Round(time.Millisecond))
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
-	scheme := func(v string) {
-		t.Helper()
-		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
-		if err != nil {
-			t.Fatalf("emulate %s: %v", v, err)
-		}
-	}
-	signIn := func(token string) {
-		t.Helper()
-		do("sign in",
-			chromedp.Navigate(srv.URL+"/"),
-			chromedp.WaitVisible(chromedp.CSS(`#token`)),
-			chromedp.SendKeys(chromedp.CSS(`#token`), token),
-			chromedp.Submit(chromedp.CSS(`#token`)),
-			chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)),
-		)
-	}
+}
 
-	do("open", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-	shoot("signin")
-	signIn(srv.Admin)
-	if h := text("h1"); h != "The loop" {
-		t.Errorf("after sign-in the page says %q, want the loop overview", h)
-	}
+// open loads a path of the server and waits for its heading.
+func (c *chrome) open(path string) {
+	c.t.Helper()
+	c.do("open "+path, chromedp.Navigate(c.srv.URL+path), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+}
 
+func (c *chrome) shoot(name string) {
+	c.t.Helper()
+	if c.docs && !docShots[name] {
+		return
+	}
+	png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		c.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(c.shots, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Logf("screenshot: %s (%s)", p, time.Since(c.began).Round(time.Millisecond))
+}
+
+func (c *chrome) text(sel string) string {
+	c.t.Helper()
+	s, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		c.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// scheme emulates the system's colour scheme preference.
+func (c *chrome) scheme(v string) {
+	c.t.Helper()
+	_, err := chromedp.Call(c.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+	if err != nil {
+		c.t.Fatalf("emulate %s: %v", v, err)
+	}
+}
+
+func (c *chrome) signIn(token string) {
+	c.t.Helper()
+	c.do("sign in",
+		chromedp.Navigate(c.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SendKeys(chromedp.CSS(`#token`), token),
+		chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)),
+	)
+}
+
+// openPages signs in as admin and opens every page, in both themes.
+func (c *chrome) openPages() {
+	c.do("open", chromedp.Navigate(c.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	c.shoot("signin")
+	c.signIn(c.srv.Admin)
+	if h := c.text("h1"); h != "The loop" {
+		c.t.Errorf("after sign-in the page says %q, want the loop overview", h)
+	}
 	for _, p := range dashboardPages {
 		if p.name == "flags-search" || p.name == "flag-confirm" {
 			continue
 		}
-		do("open "+p.path, chromedp.Navigate(srv.URL+p.path), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
-		if body := text("main"); !strings.Contains(body, p.want) {
-			t.Errorf("%s in the browser does not show %q", p.path, p.want)
+		c.open(p.path)
+		if body := c.text("main"); !strings.Contains(body, p.want) {
+			c.t.Errorf("%s in the browser does not show %q", p.path, p.want)
 		}
-		shoot(p.name)
+		c.shoot(p.name)
 	}
-	// The dark theme follows the system's preference.
-	scheme("dark")
-	do("dark", chromedp.Navigate(srv.URL+"/experiments/production/new-onboarding"), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
-	shoot("experiment-dark")
-	do("dark overview", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
-	shoot("overview-dark")
-	scheme("light")
+	c.scheme("dark") // the dark theme follows the system's preference
+	c.open("/experiments/production/new-onboarding")
+	c.shoot("experiment-dark")
+	c.open("/")
+	c.shoot("overview-dark")
+	c.scheme("light")
+}
 
-	// A definition that does not validate: the problem next to its field.
-	do("edit",
-		chromedp.Navigate(srv.URL+"/flags/production/theme/edit"),
+// editError saves a definition that does not validate: the problem shows
+// next to its field.
+func (c *chrome) editError() {
+	c.open("/flags/production/theme/edit")
+	c.do("edit",
 		chromedp.SetValue(chromedp.CSS(`#defaultVariant`), "sepia"),
 		chromedp.Click(chromedp.CSS(`form.edit button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#dv-err`)),
 	)
-	if got := text("#dv-err"); !strings.Contains(got, "sepia") {
-		t.Errorf("the error next to the default variant says %q, want it to name the variant", got)
+	if got := c.text("#dv-err"); !strings.Contains(got, "sepia") {
+		c.t.Errorf("the error next to the default variant says %q, want it to name the variant", got)
 	}
-	shoot("flag-edit-error")
+	c.shoot("flag-edit-error")
+}
 
-	// Kill switch: disable, confirm, and see it in the audit and on OFREP.
-	do("disable",
-		chromedp.Navigate(srv.URL+"/flags/production/kill-switch-payments"),
+// killSwitch disables a flag through the confirm step and finds the change
+// in the audit and on OFREP.
+func (c *chrome) killSwitch() {
+	c.open("/flags/production/kill-switch-payments")
+	c.do("disable",
 		chromedp.Click(chromedp.CSS(`#disable`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
 		chromedp.SendKeys(chromedp.CSS(`#reason`), "payments provider down"),
 	)
-	shoot("flag-confirm")
-	do("confirm", chromedp.Click(chromedp.CSS(`#confirm`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
-	if got := text(".flash"); !strings.Contains(got, "Disabled kill-switch-payments") {
-		t.Errorf("flash after disabling: %q", got)
+	c.shoot("flag-confirm")
+	c.do("confirm", chromedp.Click(chromedp.CSS(`#confirm`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if got := c.text(".flash"); !strings.Contains(got, "Disabled kill-switch-payments") {
+		c.t.Errorf("flash after disabling: %q", got)
 	}
-	if got := text("h1 .state"); got != "DISABLED" {
-		t.Errorf("the flag's state after disabling: %q", got)
+	if got := c.text("h1 .state"); got != "DISABLED" {
+		c.t.Errorf("the flag's state after disabling: %q", got)
 	}
-	if got := text(".audit"); !strings.Contains(got, "payments provider down") || !strings.Contains(got, `"DISABLED"`) {
-		t.Errorf("the audit does not show the change with its reason and diff:\n%s", got)
+	if got := c.text(".audit"); !strings.Contains(got, "payments provider down") || !strings.Contains(got, `"DISABLED"`) {
+		c.t.Errorf("the audit does not show the change with its reason and diff:\n%s", got)
 	}
-	if got := ofrepAnswer(t, srv, "kill-switch-payments"); !strings.Contains(got, `"DISABLED"`) {
-		t.Errorf("OFREP after disabling: %s, want reason DISABLED", got)
+	if got := ofrepAnswer(c.t, c.srv, "kill-switch-payments"); !strings.Contains(got, `"DISABLED"`) {
+		c.t.Errorf("OFREP after disabling: %s, want reason DISABLED", got)
 	}
+}
 
-	// Pause the rollout.
-	do("pause",
-		chromedp.Navigate(srv.URL+"/rollouts/production/checkout-flow"),
-		chromedp.Click(chromedp.CSS(`#pause`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
-	)
-	if got := text("h1 .state"); got != "paused" {
-		t.Errorf("the rollout's state after pausing: %q", got)
+// pauseAndSignOut pauses the demo's rollout, then signs out: the session
+// ends.
+func (c *chrome) pauseAndSignOut() {
+	c.open("/rollouts/production/checkout-flow")
+	c.do("pause", chromedp.Click(chromedp.CSS(`#pause`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if got := c.text("h1 .state"); got != "paused" {
+		c.t.Errorf("the rollout's state after pausing: %q", got)
 	}
-	shoot("rollout-paused")
+	c.shoot("rollout-paused")
+	c.do("sign out", chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+	c.do("after sign-out", chromedp.Navigate(c.srv.URL+"/flags/production"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
+}
 
-	// Sign out: the session ends.
-	do("sign out", chromedp.Click(chromedp.CSS(`.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-	do("after sign-out", chromedp.Navigate(srv.URL+"/flags/production"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
-
-	// A viewer sees everything and no button that changes anything.
-	signIn(createToken(t, srv, "viewer", ""))
+// viewer signs in with a viewer token: no button that changes anything,
+// and a POST with the session's own CSRF token is refused.
+func (c *chrome) viewer() {
+	c.signIn(createToken(c.t, c.srv, "viewer", ""))
 	for _, p := range []string{"/flags/production/checkout-flow", "/rollouts/production/checkout-flow"} {
-		do("viewer "+p, chromedp.Navigate(srv.URL+p), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#disable, #enable, #edit, #pause, #resume, #advance, #rollback").length`))
+		c.open(p)
+		n, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#disable, #enable, #edit, #pause, #resume, #advance, #rollback").length`))
 		if err != nil {
-			t.Fatal(err)
+			c.t.Fatal(err)
 		}
 		if n != 0 {
-			t.Errorf("a viewer sees %d change buttons on %s", n, p)
+			c.t.Errorf("a viewer sees %d change buttons on %s", n, p)
 		}
 	}
-	shoot("viewer-flag")
-	// The viewer's own session, posting its own CSRF token, is refused.
-	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => {
+	c.shoot("viewer-flag")
+	status, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`(async () => {
 		const csrf = document.querySelector('input[name="csrf"]').value;
 		const r = await fetch("/flags/production/theme/state", {method: "POST", body: new URLSearchParams({csrf: csrf, to: "DISABLED"})});
 		return r.status;
 	})()`, func(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }))
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	if status != http.StatusForbidden {
-		t.Errorf("a viewer's POST from the browser: %d, want 403", status)
+		c.t.Errorf("a viewer's POST from the browser: %d, want 403", status)
 	}
-	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
-		t.Errorf("a viewer changed the flag: %s", got)
+	if got := ofrepAnswer(c.t, c.srv, "theme"); strings.Contains(got, "DISABLED") {
+		c.t.Errorf("a viewer changed the flag: %s", got)
 	}
 }

@@ -131,6 +131,40 @@ func TestDashboardPages(t *testing.T) {
 	srv := MustServe(t, "", "--demo", "--flags-file", "staging="+flagsFile)
 
 	anon := newBrowser(t, srv.URL)
+	checkSignedOut(t, anon)
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	resp, notFound := admin.get("/flags/production/no-such-flag")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(notFound, "no-such-flag") {
+		t.Errorf("an unknown flag: %d, want 404 naming it", resp.StatusCode)
+	}
+	for _, p := range checkHTML(notFound) {
+		t.Errorf("error page: %s", p)
+	}
+	for _, p := range dashboardPages {
+		t.Run(p.name, func(t *testing.T) { checkPage(t, admin, p.path, p.want) })
+	}
+
+	for _, c := range []struct {
+		name  string
+		check func(t *testing.T, srv *testServer, admin, anon *browser)
+	}{
+		{"session cookie", checkSessionCookie},
+		{"flags file read-only", checkFlagsFileReadOnly},
+		{"no CSRF token", checkCSRF},
+		{"edit errors next to the field", checkEditErrors},
+		{"viewer", checkViewer},
+		{"evaluate token cannot sign in", checkEvaluateSignIn},
+		{"sign-out ends the session", checkSignOut},
+		{"revoking the token ends its sessions", checkRevoked},
+		{"failed sign-ins are rate-limited", checkRateLimit},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.check(t, srv, admin, anon) })
+	}
+}
+
+// checkSignedOut: without a session the dashboard sends to the sign-in
+// page, which is valid HTML; the API and health checks are unchanged.
+func checkSignedOut(t *testing.T, anon *browser) {
 	if resp, _ := anon.get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
 		t.Errorf("GET / signed out: %d → %s, want a redirect to /signin", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -145,199 +179,201 @@ func TestDashboardPages(t *testing.T) {
 	for _, p := range checkHTML(signin) {
 		t.Errorf("/signin: %s", p)
 	}
-	admin := mustSignIn(t, srv.URL, srv.Admin)
-	resp, notFound := admin.get("/flags/production/no-such-flag")
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(notFound, "no-such-flag") {
-		t.Errorf("an unknown flag: %d, want 404 naming it", resp.StatusCode)
-	}
-	for _, p := range checkHTML(notFound) {
-		t.Errorf("error page: %s", p)
-	}
-	for _, p := range dashboardPages {
-		t.Run(p.name, func(t *testing.T) {
-			resp, body := admin.get(p.path)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET %s: %d\n%s", p.path, resp.StatusCode, body)
-			}
-			if !strings.Contains(body, p.want) {
-				t.Errorf("GET %s does not show %q", p.path, p.want)
-			}
-			for _, probs := range checkHTML(body) {
-				t.Errorf("%s: %s", p.path, probs)
-			}
-			csp := resp.Header.Get("Content-Security-Policy")
-			for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
-				if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe-inline") {
-					t.Errorf("CSP %q: want %s and no unsafe-inline", csp, want)
-				}
-			}
-			if resp.Header.Get("Referrer-Policy") == "" {
-				t.Error("no Referrer-Policy")
-			}
-			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, " onclick=") {
-				t.Errorf("%s has inline script or style", p.path)
-			}
-		})
-	}
+}
 
-	t.Run("session cookie", func(t *testing.T) {
-		b := newBrowser(t, srv.URL)
-		resp, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {srv.Admin}})
-		c := resp.Header.Get("Set-Cookie")
-		for _, want := range []string{"vl_session=", "HttpOnly", "SameSite=Strict"} {
-			if !strings.Contains(c, want) {
-				t.Errorf("Set-Cookie %q lacks %s", c, want)
+// checkPage checks one page as the server writes it: its content, strict
+// HTML, the security headers, no inline script or style.
+func checkPage(t *testing.T, admin *browser, path, want string) {
+	resp, body := admin.get(path)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
+	}
+	if !strings.Contains(body, want) {
+		t.Errorf("GET %s does not show %q", path, want)
+	}
+	for _, probs := range checkHTML(body) {
+		t.Errorf("%s: %s", path, probs)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
+		if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP %q: want %s and no unsafe-inline", csp, want)
+		}
+	}
+	if resp.Header.Get("Referrer-Policy") == "" {
+		t.Error("no Referrer-Policy")
+	}
+	if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, " onclick=") {
+		t.Errorf("%s has inline script or style", path)
+	}
+}
+
+// checkSessionCookie: session cookie.
+func checkSessionCookie(t *testing.T, srv *testServer, admin, anon *browser) {
+	b := newBrowser(t, srv.URL)
+	resp, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {srv.Admin}})
+	c := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"vl_session=", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("Set-Cookie %q lacks %s", c, want)
+		}
+	}
+}
+
+// checkFlagsFileReadOnly: flags file read-only.
+func checkFlagsFileReadOnly(t *testing.T, srv *testServer, admin, anon *browser) {
+	_, body := admin.get("/flags/staging")
+	if !strings.Contains(body, "staging-flags.json") {
+		t.Errorf("the flags page of a file-served environment does not name the file")
+	}
+	_, body = admin.get("/flags/staging/greeting")
+	if strings.Contains(body, `id="disable"`) || strings.Contains(body, `id="edit"`) {
+		t.Errorf("a file-served flag offers changes")
+	}
+	resp, _ := admin.post("/flags/staging/greeting/state", url.Values{"csrf": {admin.csrf("/")}, "to": {"DISABLED"}})
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("disabling a file-served flag: %d, want 409", resp.StatusCode)
+	}
+}
+
+// checkCSRF: no CSRF token.
+func checkCSRF(t *testing.T, srv *testServer, admin, anon *browser) {
+	resp, _ := admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	resp, _ = admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}, "csrf": {"forged"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST with a wrong CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+		t.Errorf("a refused POST disabled the flag: %s", got)
+	}
+	anonPost, _ := anon.post("/signout", url.Values{})
+	if anonPost.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST without a session: %d, want 401", anonPost.StatusCode)
+	}
+}
+
+// checkEditErrors: edit errors next to the field.
+func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
+	form := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "state": {"ENABLED"}, "defaultVariant": {"nope"},
+		"variants": {`{"light":{"bg":"white"},"dark":{"bg":"black"}}`}, "targeting": {""}}
+	resp, body := admin.post("/flags/production/theme/edit", form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="dv-err">[^<]*nope`).MatchString(body) {
+		t.Errorf("a bad default variant: %d, want 422 and the problem next to the field\n%s", resp.StatusCode, grepLines(body, "err"))
+	}
+	for _, p := range checkHTML(body) {
+		t.Errorf("edit page with errors: %s", p)
+	}
+	form.Set("variants", "{not json")
+	form.Set("defaultVariant", "light")
+	if _, body = admin.post("/flags/production/theme/edit", form); !strings.Contains(body, `id="va-err"`) {
+		t.Errorf("malformed variants: no error next to the field")
+	}
+	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
+		t.Errorf("a refused edit changed the flag: %s", got)
+	}
+}
+
+// checkViewer: viewer.
+func checkViewer(t *testing.T, srv *testServer, admin, anon *browser) {
+	code, out, errOut := srv.cli(t, srv.Admin, "token", "create", "--scope", "viewer")
+	secret := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(secret, "vl_view_") {
+		t.Fatalf("token create --scope viewer: %d %q %s", code, out, errOut)
+	}
+	if code, out, _ := srv.cli(t, secret, "flags", "list", "--env", "production"); code != 0 || !strings.Contains(out, "theme") {
+		t.Errorf("a viewer's flags list: %d %s", code, out)
+	}
+	if code, _, errOut := srv.cli(t, secret, "flags", "disable", "theme", "--env", "production"); code == 0 || !strings.Contains(errOut, "viewer") {
+		t.Errorf("a viewer's flags disable: %d %s, want refused, naming the viewer scope", code, errOut)
+	}
+	viewer := mustSignIn(t, srv.URL, secret)
+	for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+		resp, body := viewer.get(p)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("viewer GET %s: %d", p, resp.StatusCode)
+		}
+		for _, id := range []string{`id="disable"`, `id="edit"`, `id="pause"`, `id="rollback"`, `id="advance"`} {
+			if strings.Contains(body, id) {
+				t.Errorf("viewer sees %s on %s", id, p)
 			}
 		}
-	})
-
-	t.Run("flags file read-only", func(t *testing.T) {
-		_, body := admin.get("/flags/staging")
-		if !strings.Contains(body, "staging-flags.json") {
-			t.Errorf("the flags page of a file-served environment does not name the file")
-		}
-		_, body = admin.get("/flags/staging/greeting")
-		if strings.Contains(body, `id="disable"`) || strings.Contains(body, `id="edit"`) {
-			t.Errorf("a file-served flag offers changes")
-		}
-		resp, _ := admin.post("/flags/staging/greeting/state", url.Values{"csrf": {admin.csrf("/")}, "to": {"DISABLED"}})
-		if resp.StatusCode != http.StatusConflict {
-			t.Errorf("disabling a file-served flag: %d, want 409", resp.StatusCode)
-		}
-	})
-
-	t.Run("no CSRF token", func(t *testing.T) {
-		resp, _ := admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}})
+	}
+	csrf := viewer.csrf("/")
+	for _, path := range []string{"/flags/production/theme/state", "/flags/production/theme/edit", "/rollouts/production/checkout-flow/pause"} {
+		resp, _ := viewer.post(path, url.Values{"csrf": {csrf}, "to": {"DISABLED"}, "state": {"DISABLED"}, "variants": {`{"a":1}`}})
 		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("POST without CSRF token: %d, want 403", resp.StatusCode)
+			t.Errorf("viewer POST %s: %d, want 403", path, resp.StatusCode)
 		}
-		resp, _ = admin.post("/flags/production/theme/state", url.Values{"to": {"DISABLED"}, "csrf": {"forged"}})
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("POST with a wrong CSRF token: %d, want 403", resp.StatusCode)
-		}
-		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
-			t.Errorf("a refused POST disabled the flag: %s", got)
-		}
-		anonPost, _ := anon.post("/signout", url.Values{})
-		if anonPost.StatusCode != http.StatusUnauthorized {
-			t.Errorf("POST without a session: %d, want 401", anonPost.StatusCode)
-		}
-	})
+	}
+	if resp, _ := viewer.get("/flags/production/theme/edit"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer GET the edit form: %d, want 403", resp.StatusCode)
+	}
+	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+		t.Errorf("a viewer changed the flag: %s", got)
+	}
+}
 
-	t.Run("edit errors next to the field", func(t *testing.T) {
-		form := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "state": {"ENABLED"}, "defaultVariant": {"nope"},
-			"variants": {`{"light":{"bg":"white"},"dark":{"bg":"black"}}`}, "targeting": {""}}
-		resp, body := admin.post("/flags/production/theme/edit", form)
-		if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="dv-err">[^<]*nope`).MatchString(body) {
-			t.Errorf("a bad default variant: %d, want 422 and the problem next to the field\n%s", resp.StatusCode, grepLines(body, "err"))
-		}
-		for _, p := range checkHTML(body) {
-			t.Errorf("edit page with errors: %s", p)
-		}
-		form.Set("variants", "{not json")
-		form.Set("defaultVariant", "light")
-		if _, body = admin.post("/flags/production/theme/edit", form); !strings.Contains(body, `id="va-err"`) {
-			t.Errorf("malformed variants: no error next to the field")
-		}
-		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
-			t.Errorf("a refused edit changed the flag: %s", got)
-		}
-	})
+// checkEvaluateSignIn: evaluate token cannot sign in.
+func checkEvaluateSignIn(t *testing.T, srv *testServer, admin, anon *browser) {
+	b := newBrowser(t, srv.URL)
+	if code := b.signIn(createToken(t, srv, "evaluate", "production")); code != http.StatusUnauthorized {
+		t.Errorf("sign-in with an evaluate token: %d, want 401", code)
+	}
+}
 
-	t.Run("viewer", func(t *testing.T) {
-		code, out, errOut := srv.cli(t, srv.Admin, "token", "create", "--scope", "viewer")
-		secret := strings.TrimSpace(out)
-		if code != 0 || !strings.HasPrefix(secret, "vl_view_") {
-			t.Fatalf("token create --scope viewer: %d %q %s", code, out, errOut)
-		}
-		if code, out, _ := srv.cli(t, secret, "flags", "list", "--env", "production"); code != 0 || !strings.Contains(out, "theme") {
-			t.Errorf("a viewer's flags list: %d %s", code, out)
-		}
-		if code, _, errOut := srv.cli(t, secret, "flags", "disable", "theme", "--env", "production"); code == 0 || !strings.Contains(errOut, "viewer") {
-			t.Errorf("a viewer's flags disable: %d %s, want refused, naming the viewer scope", code, errOut)
-		}
-		viewer := mustSignIn(t, srv.URL, secret)
-		for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
-			resp, body := viewer.get(p)
-			if resp.StatusCode != http.StatusOK {
-				t.Errorf("viewer GET %s: %d", p, resp.StatusCode)
-			}
-			for _, id := range []string{`id="disable"`, `id="edit"`, `id="pause"`, `id="rollback"`, `id="advance"`} {
-				if strings.Contains(body, id) {
-					t.Errorf("viewer sees %s on %s", id, p)
-				}
-			}
-		}
-		csrf := viewer.csrf("/")
-		for _, path := range []string{"/flags/production/theme/state", "/flags/production/theme/edit", "/rollouts/production/checkout-flow/pause"} {
-			resp, _ := viewer.post(path, url.Values{"csrf": {csrf}, "to": {"DISABLED"}, "state": {"DISABLED"}, "variants": {`{"a":1}`}})
-			if resp.StatusCode != http.StatusForbidden {
-				t.Errorf("viewer POST %s: %d, want 403", path, resp.StatusCode)
-			}
-		}
-		if resp, _ := viewer.get("/flags/production/theme/edit"); resp.StatusCode != http.StatusForbidden {
-			t.Errorf("viewer GET the edit form: %d, want 403", resp.StatusCode)
-		}
-		if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
-			t.Errorf("a viewer changed the flag: %s", got)
-		}
-	})
+// checkSignOut: sign-out ends the session.
+func checkSignOut(t *testing.T, srv *testServer, admin, anon *browser) {
+	b := mustSignIn(t, srv.URL, srv.Admin)
+	u, _ := url.Parse(srv.URL)
+	old := b.c.Jar.Cookies(u)
+	if resp, _ := b.post("/signout", url.Values{"csrf": {b.csrf("/")}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	replay := newBrowser(t, srv.URL)
+	replay.c.Jar.SetCookies(u, old)
+	if resp, _ := replay.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the signed-out session cookie still works: %d", resp.StatusCode)
+	}
+}
 
-	t.Run("evaluate token cannot sign in", func(t *testing.T) {
-		b := newBrowser(t, srv.URL)
-		if code := b.signIn(createToken(t, srv, "evaluate", "production")); code != http.StatusUnauthorized {
-			t.Errorf("sign-in with an evaluate token: %d, want 401", code)
-		}
-	})
+// checkRevoked: revoking the token ends its sessions.
+func checkRevoked(t *testing.T, srv *testServer, admin, anon *browser) {
+	body, _ := json.Marshal(map[string]string{"name": "short-lived", "scope": "viewer"})
+	resp, out := post(t, srv.URL+"/api/v1/tokens", srv.Admin, string(body))
+	var got struct {
+		Token  struct{ ID int64 }
+		Secret string
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create token: %d %s", resp.StatusCode, out)
+	}
+	b := mustSignIn(t, srv.URL, got.Secret)
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/v1/tokens/"+strconv.FormatInt(got.Token.ID, 10), nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Admin)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %v %v", err, resp)
+	}
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a session of a revoked token: %d, want a redirect to sign-in", resp.StatusCode)
+	}
+}
 
-	t.Run("sign-out ends the session", func(t *testing.T) {
-		b := mustSignIn(t, srv.URL, srv.Admin)
-		u, _ := url.Parse(srv.URL)
-		old := b.c.Jar.Cookies(u)
-		if resp, _ := b.post("/signout", url.Values{"csrf": {b.csrf("/")}}); resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign-out: %d", resp.StatusCode)
-		}
-		replay := newBrowser(t, srv.URL)
-		replay.c.Jar.SetCookies(u, old)
-		if resp, _ := replay.get("/"); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("the signed-out session cookie still works: %d", resp.StatusCode)
-		}
-	})
-
-	t.Run("revoking the token ends its sessions", func(t *testing.T) {
-		body, _ := json.Marshal(map[string]string{"name": "short-lived", "scope": "viewer"})
-		resp, out := post(t, srv.URL+"/api/v1/tokens", srv.Admin, string(body))
-		var got struct {
-			Token  struct{ ID int64 }
-			Secret string
-		}
-		if err := json.Unmarshal([]byte(out), &got); err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create token: %d %s", resp.StatusCode, out)
-		}
-		b := mustSignIn(t, srv.URL, got.Secret)
-		req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/v1/tokens/"+strconv.FormatInt(got.Token.ID, 10), nil)
-		req.Header.Set("Authorization", "Bearer "+srv.Admin)
-		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("revoke: %v %v", err, resp)
-		}
-		if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("a session of a revoked token: %d, want a redirect to sign-in", resp.StatusCode)
-		}
-	})
-
-	t.Run("failed sign-ins are rate-limited", func(t *testing.T) {
-		b := newBrowser(t, srv.URL)
-		codes := []int{}
-		for range 6 {
-			codes = append(codes, b.signIn("vl_admin_wrong-guess-0123456789"))
-		}
-		if codes[0] != http.StatusUnauthorized || codes[5] != http.StatusTooManyRequests {
-			t.Errorf("six failed sign-ins answered %v, want 401 first and 429 at the sixth", codes)
-		}
-		if code := b.signIn(srv.Admin); code != http.StatusTooManyRequests {
-			t.Errorf("a right token while limited: %d, want 429 (no guessing past the limit)", code)
-		}
-	})
+// checkRateLimit: failed sign-ins are rate-limited.
+func checkRateLimit(t *testing.T, srv *testServer, admin, anon *browser) {
+	b := newBrowser(t, srv.URL)
+	codes := []int{}
+	for range 6 {
+		codes = append(codes, b.signIn("vl_admin_wrong-guess-0123456789"))
+	}
+	if codes[0] != http.StatusUnauthorized || codes[5] != http.StatusTooManyRequests {
+		t.Errorf("six failed sign-ins answered %v, want 401 first and 429 at the sixth", codes)
+	}
+	if code := b.signIn(srv.Admin); code != http.StatusTooManyRequests {
+		t.Errorf("a right token while limited: %d, want 429 (no guessing past the limit)", code)
+	}
 }
 
 func grepLines(s, sub string) string {
