@@ -103,10 +103,10 @@ type experimentData struct {
 
 type overTimeRow struct {
 	replayPoint
-	Variant    string
-	Users      int64
-	Est        float64
-	Lower, Hig float64
+	Variant      string
+	Users        int64
+	Est          float64
+	Lower, Upper float64
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -199,6 +199,16 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	if n, tooMany, _ := u.tooManyEvents(r.Context(), env); tooMany && u.Events != nil {
 		d.OverTimeNote = "The interval over time is replayed from the event log for environments of up to " + thousands(maxChartEvents) + " events; this one has " + thousands(n) + "."
 	}
+	if len(points) > 0 {
+		d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)
+	}
+	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
+}
+
+// intervalOverTime draws the primary metric's lift with its sequential
+// interval at each replayed point, per treatment, and lists the same.
+func intervalOverTime(points []replayPoint, primary string, minEffect []refLine) (template.HTML, []overTimeRow) {
+	var rows []overTimeRow
 	bySeries := map[string]*series{}
 	var order []string
 	for _, p := range points {
@@ -218,7 +228,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 					order = append(order, v.Variant)
 				}
 				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
-				d.OverTimeRows = append(d.OverTimeRows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Lower: e.Sequential.Lower, Hig: e.Sequential.Upper})
+				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Lower: e.Sequential.Lower, Upper: e.Sequential.Upper})
 			}
 		}
 	}
@@ -226,9 +236,6 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	if len(points) > 0 {
-		d.OverTime = lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, from the events received by the end of each day",
-			Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct})
-	}
-	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
+	return lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, from the events received by the end of each day",
+		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct}), rows
 }
