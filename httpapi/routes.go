@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -91,8 +92,29 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
-	if s.UI != nil {
-		mux.Handle("/", s.UI) // a separate surface with its own routes and protections
+	if s.UI == nil {
+		return mux
 	}
-	return mux
+	// The dashboard is a separate surface with its own routes and
+	// protections; it gets every path outside the API's, so that the API
+	// answers as it did without it (404, 405 with Allow).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAPIPath(r.URL.Path) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		s.UI.ServeHTTP(w, r)
+	})
+}
+
+// apiPrefixes are the paths of the API surface.
+var apiPrefixes = []string{"/api/", "/ofrep/", "/hooks/", "/healthz", "/readyz", "/metrics"}
+
+func isAPIPath(p string) bool {
+	for _, prefix := range apiPrefixes {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -174,6 +174,9 @@ func checkSignedOut(t *testing.T, anon *browser) {
 	if resp, _ := anon.get("/healthz"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %d", resp.StatusCode)
 	}
+	if resp, _ := anon.post("/api/v1/openapi.json", url.Values{}); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to a GET route of the API: %d, want 405 as without the dashboard", resp.StatusCode)
+	}
 
 	_, signin := anon.get("/signin")
 	for _, p := range checkHTML(signin) {
