@@ -17,6 +17,7 @@ type stage struct {
 type stageItem struct {
 	Env, Flag, Note string
 	Statement       string
+	Rollout         bool // links to the rollout rather than the experiment
 }
 
 type overviewData struct {
@@ -78,6 +79,19 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 			item.Note = label(string(v.Decision))
 		}
 		d.Stages[i].Items = append(d.Stages[i].Items, item)
+	}
+	// Flags rolling out without a hypothesis are in the loop too: released
+	// without a way to learn from it, which the overview says.
+	withHypothesis := map[string]bool{}
+	for _, e := range exps {
+		withHypothesis[e.Env+"/"+e.Flag] = true
+	}
+	for _, ro := range active {
+		if !withHypothesis[ro.Environment+"/"+ro.Plan.Flag] {
+			d.Stages[1].Items = append(d.Stages[1].Items, stageItem{Env: ro.Environment, Flag: ro.Plan.Flag, Rollout: true,
+				Note: "no hypothesis: nothing will be learnt from this release"})
+			d.Next = append(d.Next, ro.Plan.Flag+" is rolling out in "+ro.Environment+" without a hypothesis: say what it should change and how it is measured (valueloop experiment hypothesis set).")
+		}
 	}
 	if u.Delivery != nil {
 		rep, err := u.deliveryReport(r)
