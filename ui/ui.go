@@ -47,6 +47,14 @@ type Authenticator interface {
 	Authenticate(secret string) (*valueloop.Token, error)
 }
 
+// FlagService reads the live flags and changes them (*flags.Service).
+type FlagService interface {
+	Live(env string) *flags.Live
+	Environments() map[string]*flags.Live
+	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error)
+	SetState(ctx context.Context, env, key, state string, ifVersion int64, actor, reason string) (int64, error)
+}
+
 // AuditReader reads the audit trail.
 type AuditReader interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
@@ -93,7 +101,7 @@ type IncidentReader interface {
 // ready once Open returns. Optional readers left nil hide their pages' parts.
 type UI struct {
 	Auth  Authenticator
-	Flags *flags.Service
+	Flags FlagService
 	Audit AuditReader
 
 	Experiments ExperimentReader
