@@ -10,11 +10,14 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/ui"
+	"github.com/valueloop/valueloop/verdicts"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
@@ -212,6 +215,15 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	deliveries.Verdicts = recorder.Latest
 	return closeAll, nil
 }
+
+// What the dashboard is given implements what it needs.
+var (
+	_ ui.Authenticator  = (*auth.Service)(nil)
+	_ ui.FlagService    = (*flags.Service)(nil)
+	_ ui.RolloutEngine  = (*rollout.Engine)(nil)
+	_ ui.DeliveryReader = (*deliverysvc.Service)(nil)
+	_ ui.VerdictHistory = (*verdicts.Recorder)(nil)
+)
 
 // openDashboard serves the web dashboard (package ui) beside the API,
 // reading through the same services the API's routes use.
