@@ -376,8 +376,8 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Kind               string `json:"kind"`
 		Secret             string `json:"secret"`
-		IncidentLabel      string `json:"incident_label"`
-		ReleaseEnvironment string `json:"release_environment"`
+		IncidentLabel      string `json:"incidentLabel"`
+		ReleaseEnvironment string `json:"releaseEnvironment"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)

@@ -179,7 +179,7 @@ func (s *Server) handleSetState(state string) http.HandlerFunc {
 }
 
 // handleApplyFlagd makes a flagd file the environment's flag set (GitOps).
-// ?dry_run=true only reports the diff; ?prune=true removes flags the file
+// ?dryRun=true only reports the diff; ?prune=true removes flags the file
 // lacks (otherwise they are kept).
 func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
 	live, err := s.liveEnv(r)
@@ -188,7 +188,8 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	dryRun, prune := q.Get("dry_run") == "true", q.Get("prune") == "true"
+	dryRun := q.Get("dryRun") == "true" || q.Get("dry_run") == "true" // dry_run: the spelling before camelCase
+	prune := q.Get("prune") == "true"
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
 		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml"))
@@ -223,7 +224,7 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dry_run": dryRun, "prune": prune, "change": change})
+	writeJSON(w, http.StatusOK, map[string]any{"dryRun": dryRun, "prune": prune, "change": change})
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
