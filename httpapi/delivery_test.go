@@ -285,6 +285,7 @@ func TestDeliveryAPI(t *testing.T) {
 		{"new source gets a secret", call{method: "PUT", path: "/api/v1/delivery/sources/new", token: adminSecret, body: `{"kind":"github"}`}, 200, `"secret": "`, ""},
 		{"short secret", call{method: "PUT", path: "/api/v1/delivery/sources/x", token: adminSecret, body: `{"kind":"github","secret":"short"}`}, 400, `"field": "secret"`, ""},
 		{"clashing service", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"sources":[{"repo":"acme/a"},{"repo":"ACME/a"}]}`}, 400, "already the source", ""},
+		{"type error names the element", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"sources":[{"repo":"acme/b"},{"repo":7}]}`}, 400, `"detail": "sources[1].repo: must be a string, not a number"`, "float64"},
 		{"service name mismatch", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"name":"c","sources":[{"repo":"acme/b"}]}`}, 400, `"field": "name"`, ""},
 		{"list services", call{method: "GET", path: "/api/v1/delivery/services", token: adminSecret}, 200, `"uncatalogued": [`, ""},
 		{"dora", call{method: "GET", path: "/api/v1/dora?from=2026-01-05&to=2026-01-06&bucket=day&service=shop", token: adminSecret}, 200, `"deployments": 1`, ""},
