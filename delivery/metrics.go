@@ -107,7 +107,8 @@ type Metrics struct {
 	Levels Levels `json:"levels"`
 }
 
-// Durations summarises a set of durations. Quantiles interpolate linearly
+// Durations summarises a set of durations (in JSON, Median and P90 are
+// seconds: see json.go). Quantiles interpolate linearly
 // between the closest ranks (the default of numpy and R, type 7): with the
 // durations sorted as x[0..n-1], the q-quantile is x[h] for integer h =
 // q·(n-1), and between x[⌊h⌋] and x[⌊h⌋+1] otherwise.

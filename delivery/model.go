@@ -101,6 +101,7 @@ type Data struct {
 	// incident opened up to ClockSkew before a deployment is still linked to
 	// it, and a commit up to ClockSkew after its pull request merged is still
 	// that pull request's work. Durations that skew makes negative count as 0.
+	// In JSON it is seconds (json.go).
 	ClockSkew time.Duration `json:"clockSkew,omitempty"`
 }
 

@@ -14,6 +14,7 @@ import (
 // Loop is the loop's own figures for one flag in one environment: from the
 // first commit of the changes linked to the flag, through production, to
 // the rollout reaching all users and the verdict on its hypothesis.
+// In JSON its durations are seconds (MarshalJSON).
 type Loop struct {
 	Flag        string `json:"flag"`
 	Environment string `json:"environment"`
