@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 )
@@ -55,7 +56,10 @@ func Decode(data []byte, v any, opt Options) error {
 	if err := dec.Decode(v); err != nil {
 		path, msg := Explain(data, err)
 		if len(path) == 0 {
-			return valueloop.Errorf(valueloop.EINVALID, "the JSON document %s", msg)
+			if strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "has ") {
+				msg = "the JSON document " + msg
+			}
+			return valueloop.Errorf(valueloop.EINVALID, "%s", msg)
 		}
 		return valueloop.FieldErrorf(path.Dotted(), "%s", msg)
 	}
@@ -144,6 +148,11 @@ func Explain(data []byte, err error) (Path, string) {
 		return nil, fmt.Sprintf("is not valid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, "is not valid JSON: the document ends too early"
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		// time.Time says which Go layout failed; users need the format.
+		return nil, fmt.Sprintf("a time must be RFC 3339, such as 2026-01-05T08:00:00Z, not %q", pe.Value)
 	}
 	msg := err.Error()
 	if lit, ok := strings.CutPrefix(msg, "json: invalid number literal, trying to unmarshal "); ok {

@@ -40,7 +40,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated", `{"steps":`, "", "ends too early"},
 		{"empty", ``, "", "empty"},
 		{"trailing data", `{} {}`, "", "data after its value"},
-		{"unmarshaler error", `{"at":"soon"}`, "", "parsing time"},
+		{"time", `{"at":"soon"}`, "", `a time must be RFC 3339, such as 2026-01-05T08:00:00Z, not "soon"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var p plan
