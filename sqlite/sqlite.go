@@ -26,16 +26,30 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
 // timeFormat keeps sub-second precision and sorts lexically.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+const timeFormat = sqlstore.TimeFormat
+
+// dialect is what SQLite needs of the shared store methods: ? placeholders,
+// timestamps as text, no row locks (the single writer serialises writes).
+var dialect = sqlstore.Dialect{
+	Name:        "sqlite",
+	Time:        sqlstore.FormatTime,
+	ReadTx:      sql.TxOptions{ReadOnly: true},
+	DomainError: codeError,
+}
 
 // DB is the SQLite store. Construct with NewDB, set fields, then Open.
 type DB struct {
+	// Store holds the store methods written once for SQLite and
+	// PostgreSQL; this package adds the event log (events.go) and delivery.
+	*sqlstore.Store
+
 	// Path of the database file; its directory is created when missing.
 	Path string
 	// Now is the clock used for every timestamp written.
@@ -84,6 +98,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
+	db.Store = &sqlstore.Store{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }}
 	if err := db.migrate(context.Background()); err != nil {
 		db.Close()
 		return err
@@ -256,6 +271,15 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // domainError turns driver error codes (never messages) into domain errors.
 func domainError(err error) error {
+	if de := codeError(err); de != nil {
+		return de
+	}
+	return err
+}
+
+// codeError is the domain error of a driver error code; nil for codes
+// that mean nothing to the domain.
+func codeError(err error) error {
 	var se *sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
@@ -265,7 +289,13 @@ func domainError(err error) error {
 			return &valueloop.Error{Code: valueloop.ENOTFOUND, Message: "referenced item does not exist"}
 		}
 	}
-	return err
+	return nil
+}
+
+// audit records a change of the event log or delivery inside its
+// transaction, as the shared store methods do theirs.
+func (db *DB) audit(ctx context.Context, tx *sql.Tx, actor, env, action, target string, before, after []byte, reason string) error {
+	return db.WriteAudit(ctx, tx, actor, env, action, target, before, after, reason)
 }
 
 func (db *DB) now() string { return formatTime(db.Now()) }
