@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -44,6 +45,12 @@ var migrationFS embed.FS
 
 // DB is the PostgreSQL store. Construct with NewDB, set fields, then Open.
 type DB struct {
+	// Store holds the store methods written once for SQLite and
+	// PostgreSQL (over database/sql through pgx's stdlib adapter); this
+	// package adds ingestion, metrics, delivery and what several nodes
+	// need.
+	*sqlstore.Store
+
 	// DSN is a postgres:// URL or a key=value connection string.
 	DSN string
 	// Now is the clock used for every timestamp written.
@@ -117,11 +124,15 @@ func (db *DB) Open() error {
 		db.pool.Close()
 		return err
 	}
+	db.openShared()
 	return nil
 }
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	if db.Store != nil {
+		db.Store.Read.Close()
+	}
 	if db.pool != nil {
 		db.pool.Close()
 	}
@@ -323,6 +334,19 @@ func domainError(err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
+	if de := codeError(err); de != nil {
+		return de
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+// codeError is the domain error of a driver error code; nil for codes
+// that mean nothing to the domain.
+func codeError(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
 	switch pe.Code {
 	case "23505": // unique_violation
 		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "already exists"}
@@ -333,24 +357,7 @@ func domainError(err error) error {
 	case "40001", "40P01":
 		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "a concurrent change got there first: try again"}
 	}
-	return fmt.Errorf("postgres: %w", err)
-}
-
-// notify sends a change notification that peers receive when tx commits
-// (and only then). kind is one of the Change kinds; env may be empty.
-func (db *DB) notify(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind+":"+env); err != nil {
-		return fmt.Errorf("postgres: notify %s: %w", kind, err)
-	}
 	return nil
-}
-
-// bump raises a change counter (see change_counters) and notifies.
-func (db *DB) bump(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	if _, err := tx.Exec(ctx, `UPDATE change_counters SET n = n + 1 WHERE kind = $1`, kind); err != nil {
-		return fmt.Errorf("postgres: count %s change: %w", kind, err)
-	}
-	return db.notify(ctx, tx, kind, env)
 }
 
 func (db *DB) now() time.Time { return db.Now().UTC() }
