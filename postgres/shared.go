@@ -36,8 +36,9 @@ func (db *DB) openShared() {
 	sdb := stdlib.OpenDBFromPool(db.pool)
 	db.Store = &sqlstore.Store{
 		D: dialect, Read: sdb, Write: sdb,
-		Now:     func() time.Time { return db.Now() },
-		Changed: db.changed,
+		Now:           func() time.Time { return db.Now() },
+		Changed:       db.changed,
+		InsertRecords: insertRecords,
 		Lock: func(ctx context.Context, tx *sql.Tx, name string) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockShared, db.lockKey(name))
 			return err

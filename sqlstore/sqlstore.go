@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/deliverysvc"
 )
 
 // Dialect is what differs between the SQL databases a Store serves.
@@ -69,6 +70,10 @@ type Store struct {
 	// Lock, when set, takes a lock named name that the transaction holds
 	// until it ends; nil where writes are serialised anyway.
 	Lock func(ctx context.Context, tx *sql.Tx, name string) error
+	// InsertRecords, when set, stores the records of delivery id in its
+	// own way (PostgreSQL: one statement per kind of record, whatever
+	// their number); nil: one prepared statement per kind, run per record.
+	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Delivery) error
 }
 
 // Kinds of change passed to Changed (the values of cluster.KindFlags and
