@@ -28,7 +28,6 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -120,11 +119,11 @@ func (db *DB) Open() error {
 	if db.schema != "public" {
 		db.channel = "valueloop." + db.schema
 	}
+	db.openShared()
 	if err := db.migrate(ctx); err != nil {
-		db.pool.Close()
+		db.Close()
 		return err
 	}
-	db.openShared()
 	return nil
 }
 
@@ -246,50 +245,44 @@ func (db *DB) lockKey(name string) int32 {
 	return int32(h.Sum32())
 }
 
+// renamed maps former names of migrations to their current ones (see
+// package sqlstore): verdicts took the number 0007 that SQLite's verdicts
+// have, 0006 being SQLite's event state.
+var renamed = map[string]string{"0006_verdicts.sql": "0007_verdicts.sql"}
+
 // migrate applies, in one transaction under an advisory lock, every embedded
-// migration not applied yet. A node that starts while another migrates waits
-// for it and then finds nothing to do.
+// migration not applied yet (sqlstore.Migrate). A node that starts while
+// another migrates waits for it and then finds nothing to do.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockMigrate, db.lockKey("migrate")); err != nil {
+	err = func() error {
+		tx, err := db.Store.Write.BeginTx(ctx, nil)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockMigrate, db.lockKey("migrate")); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT name FROM schema_migrations`)
+		ran, err := sqlstore.Migrate(ctx, tx, dialect, sub, renamed)
 		if err != nil {
 			return err
 		}
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		if err := tx.Commit(); err != nil {
 			return err
 		}
-		for _, name := range names {
-			base := strings.TrimPrefix(name, "migrations/")
-			if contains(applied, base) {
-				continue
-			}
-			buf, err := fs.ReadFile(migrationFS, name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(buf)); err != nil {
-				return fmt.Errorf("%s: %w", base, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, base); err != nil {
-				return err
-			}
-			db.Logger.Info("postgres: migration applied", "name", base)
+		for _, name := range ran {
+			db.Logger.Info("postgres: migration applied", "name", name)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}

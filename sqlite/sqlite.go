@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -209,48 +208,48 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migrate applies, in one transaction each, every embedded migration newer
-// than the recorded schema version.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("sqlite: create migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := db.migrateFile(ctx, name); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", name, err)
-		}
-	}
-	return nil
-}
+// renamed maps former names of migrations to their current ones (see
+// package sqlstore); SQLite's kept theirs.
+var renamed = map[string]string{}
 
-func (db *DB) migrateFile(ctx context.Context, name string) error {
+// migrate applies, in one transaction, every embedded migration not
+// applied yet (sqlstore.Migrate). Stores made before the migrations were
+// recorded in schema_migrations recorded them in a table migrations, by
+// path ("migrations/0001_init.sql"): their records move over first.
+func (db *DB) migrate(ctx context.Context) error {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
-	} else if n > 0 {
-		return nil
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`); err != nil {
+		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
-	buf, err := fs.ReadFile(migrationFS, name)
+	var old int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&old); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if old > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO schema_migrations (name)
+			SELECT replace(name, 'migrations/', '') FROM migrations`); err != nil {
+			return fmt.Errorf("sqlite: move migration records: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP TABLE migrations`); err != nil {
+			return fmt.Errorf("sqlite: move migration records: %w", err)
+		}
+	}
+	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
-		return err
+	if _, err := sqlstore.Migrate(ctx, tx, dialect, sub, renamed); err != nil {
+		return fmt.Errorf("sqlite: migration %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
-		return err
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // write runs fn in one write transaction.
