@@ -2,12 +2,11 @@ package sqlite_test
 
 import (
 	"database/sql"
-	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // TestMigrationRecordsMove opens a store of the previous schema version,
@@ -49,14 +48,6 @@ func TestMigrationRecordsMove(t *testing.T) {
 	if envs, err := db.Environments(t.Context()); err != nil || len(envs) != 1 {
 		t.Fatalf("environments after the upgrade: %v, %v; want prod", envs, err)
 	}
-	files, err := os.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, f := range files {
-		want = append(want, f.Name())
-	}
 	raw, err = sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +66,7 @@ func TestMigrationRecordsMove(t *testing.T) {
 		}
 		got = append(got, name)
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("schema_migrations = %v, want %v", got, want)
-	}
+	storetest.CheckMigrations(t, got)
 	var old int
 	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'migrations'`).Scan(&old); err != nil || old != 0 {
 		t.Errorf("table migrations still there (%d, %v)", old, err)
