@@ -298,20 +298,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// write runs fn in one read-write transaction and maps driver errors to
-// domain errors. A serialization failure or deadlock (which PostgreSQL
-// resolves by aborting one party) is retried from the start, so fn must not
-// keep state between attempts.
-func (db *DB) write(ctx context.Context, fn func(pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, db.pool, fn)
-		if err != nil && attempt < 4 && retryable(err) {
-			continue
-		}
-		return domainError(err)
-	}
-}
-
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
@@ -352,8 +338,6 @@ func codeError(err error) error {
 	}
 	return nil
 }
-
-func (db *DB) now() time.Time { return db.Now().UTC() }
 
 // connect opens a dedicated connection (not from the pool), for LISTEN and
 // session advisory locks.

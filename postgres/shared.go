@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/valueloop/valueloop/sqlstore"
@@ -46,26 +45,12 @@ func (db *DB) openShared() {
 	}
 }
 
-// changed tells peers of a change of the shared store methods: tokens
-// raise their change counter, flags notify.
+// changed tells peers of a change of the shared store methods: tokens and
+// metrics raise their change counter, flags notify (their counter is the
+// environment's version).
 func (db *DB) changed(ctx context.Context, tx *sql.Tx, kind, env string) error {
 	exec := func(q string, args ...any) error { _, err := tx.ExecContext(ctx, q, args...); return err }
-	return db.signal(exec, kind == KindTokens, kind, env)
-}
-
-// notify sends a change notification that peers receive when tx commits
-// (and only then). kind is one of the Change kinds; env may be empty.
-func (db *DB) notify(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	return db.signal(pgxExec(ctx, tx), false, kind, env)
-}
-
-// bump raises a change counter (see change_counters) and notifies.
-func (db *DB) bump(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	return db.signal(pgxExec(ctx, tx), true, kind, env)
-}
-
-func pgxExec(ctx context.Context, tx pgx.Tx) func(q string, args ...any) error {
-	return func(q string, args ...any) error { _, err := tx.Exec(ctx, q, args...); return err }
+	return db.signal(exec, kind != KindFlags, kind, env)
 }
 
 // signal notifies peers of a change of kind, first raising its counter
@@ -80,23 +65,4 @@ func (db *DB) signal(exec func(q string, args ...any) error, count bool, kind, e
 		return fmt.Errorf("postgres: notify %s: %w", kind, err)
 	}
 	return nil
-}
-
-// audit records a change of metrics or delivery inside its pgx
-// transaction, as the shared store methods do theirs.
-func (db *DB) audit(ctx context.Context, tx pgx.Tx, actor, env, action, target string, before, after []byte, reason string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO audit (at, actor, environment, action, target, before, after, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		db.now(), actor, env, action, target, nullString(before), nullString(after), reason)
-	if err != nil {
-		return fmt.Errorf("postgres: audit %s %s: %w", action, target, err)
-	}
-	return nil
-}
-
-func nullString(b []byte) *string {
-	if b == nil {
-		return nil
-	}
-	s := string(b)
-	return &s
 }

@@ -31,9 +31,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// timeFormat keeps sub-second precision and sorts lexically.
-const timeFormat = sqlstore.TimeFormat
-
 // dialect is what SQLite needs of the shared store methods: ? placeholders,
 // timestamps as text, no row locks (the single writer serialises writes).
 var dialect = sqlstore.Dialect{
@@ -289,24 +286,6 @@ func codeError(err error) error {
 		}
 	}
 	return nil
-}
-
-// audit records a change of the event log or delivery inside its
-// transaction, as the shared store methods do theirs.
-func (db *DB) audit(ctx context.Context, tx *sql.Tx, actor, env, action, target string, before, after []byte, reason string) error {
-	return db.WriteAudit(ctx, tx, actor, env, action, target, before, after, reason)
-}
-
-func (db *DB) now() string { return formatTime(db.Now()) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("sqlite: bad timestamp %q: %w", s, err)
-	}
-	return t, nil
 }
 
 // placeholders returns "?, ?, ?" for n values.

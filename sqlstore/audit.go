@@ -10,13 +10,6 @@ import (
 	"github.com/valueloop/valueloop"
 )
 
-// WriteAudit records one change inside the transaction tx that makes it;
-// for the methods of packages sqlite and postgres that are not written
-// here (event log, metrics, delivery).
-func (s *Store) WriteAudit(ctx context.Context, tx *sql.Tx, actor, env, action, target string, before, after []byte, reason string) error {
-	return s.audit(ctx, Tx{Tx: tx, s: s}, actor, env, action, target, before, after, reason)
-}
-
 // audit records one change inside the transaction that makes it.
 func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target string, before, after []byte, reason string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit (at, actor, environment, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

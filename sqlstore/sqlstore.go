@@ -63,7 +63,7 @@ type Store struct {
 	// Now is the clock of every timestamp written.
 	Now func() time.Time
 	// Changed, when set, runs inside a write transaction that changed
-	// something of kind (cluster.KindFlags, cluster.KindTokens) in env
+	// something of kind (KindFlags, KindTokens, KindMetrics) in env
 	// (empty for kinds not of one environment), so that peers learn of it
 	// when the transaction commits.
 	Changed func(ctx context.Context, tx *sql.Tx, kind, env string) error
