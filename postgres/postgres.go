@@ -1,10 +1,13 @@
 // Package postgres stores Valueloop's data in PostgreSQL, for deployments of
-// several identical nodes sharing one database. It implements the same store
-// methods as package sqlite (and passes the same contract, package
-// storetest), with pgx, embedded versioned migrations applied in one
-// transaction at Open under an advisory lock (so nodes may start at once),
-// and driver error codes mapped to domain errors. Every public method is one
-// transaction.
+// several identical nodes sharing one database. Most store methods are
+// package sqlstore's, written once for SQLite and PostgreSQL and reached
+// here through pgx's stdlib adapter; this package gives them their dialect
+// (placeholders, timestamptz, row locks, driver error codes mapped to
+// domain errors, retried serialization failures) and hooks (notifications,
+// advisory locks). It passes the same contract as package sqlite (package
+// storetest), and applies embedded versioned migrations in one transaction
+// at Open under an advisory lock (so nodes may start at once). Every public
+// method is one transaction.
 //
 // Beyond storage it holds what several nodes need from the database:
 // notifications of changes sent inside the writing transaction and received
@@ -20,6 +23,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -46,8 +50,8 @@ var migrationFS embed.FS
 type DB struct {
 	// Store holds the store methods written once for SQLite and
 	// PostgreSQL (over database/sql through pgx's stdlib adapter); this
-	// package adds ingestion, metrics, delivery and what several nodes
-	// need.
+	// package adds event ingestion, the storing of delivery records, and
+	// what several nodes need.
 	*sqlstore.Store
 
 	// DSN is a postgres:// URL or a key=value connection string.
@@ -66,6 +70,7 @@ type DB struct {
 	Logger       *slog.Logger
 
 	pool    *pgxpool.Pool
+	sdb     *sql.DB // the pool through pgx's stdlib adapter, for sqlstore
 	cfg     *pgxpool.Config
 	schema  string // current_schema(): namespaces locks and notifications
 	channel string
@@ -129,8 +134,8 @@ func (db *DB) Open() error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
-	if db.Store != nil {
-		db.Store.Read.Close()
+	if db.sdb != nil {
+		db.sdb.Close()
 	}
 	if db.pool != nil {
 		db.pool.Close()
@@ -259,7 +264,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	err = func() error {
-		tx, err := db.Store.Write.BeginTx(ctx, nil)
+		tx, err := db.sdb.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}

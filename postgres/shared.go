@@ -32,9 +32,9 @@ const lockShared int32 = 0x564c0002
 // openShared gives the shared store methods a database/sql handle over the
 // pool, through pgx's stdlib adapter.
 func (db *DB) openShared() {
-	sdb := stdlib.OpenDBFromPool(db.pool)
-	db.Store = &sqlstore.Store{
-		D: dialect, Read: sdb, Write: sdb,
+	db.sdb = stdlib.OpenDBFromPool(db.pool)
+	db.Store = sqlstore.New(sqlstore.Options{
+		D: dialect, Read: db.sdb, Write: db.sdb,
 		Now:           func() time.Time { return db.Now() },
 		Changed:       db.changed,
 		InsertRecords: insertRecords,
@@ -42,7 +42,7 @@ func (db *DB) openShared() {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockShared, db.lockKey(name))
 			return err
 		},
-	}
+	})
 }
 
 // changed tells peers of a change of the shared store methods: tokens and

@@ -1,7 +1,10 @@
 // Package sqlite stores Valueloop's data in one embedded SQLite file, the
 // default for a single node. It uses a pure-Go driver (modernc.org/sqlite), WAL
 // journaling and embedded, versioned migrations applied in a transaction at
-// Open. Every public method is one transaction.
+// Open. Most store methods are package sqlstore's, written once for SQLite
+// and PostgreSQL; this package gives them their dialect and holds its own
+// event log (events.go), a measured hot path. Every public method is one
+// transaction.
 //
 // What is not here: flag evaluation (package evaluation serves from memory) and
 // the rules of what may change (package flags and the HTTP layer decide; this
@@ -43,7 +46,7 @@ var dialect = sqlstore.Dialect{
 // DB is the SQLite store. Construct with NewDB, set fields, then Open.
 type DB struct {
 	// Store holds the store methods written once for SQLite and
-	// PostgreSQL; this package adds the event log (events.go) and delivery.
+	// PostgreSQL; this package adds the event log (events.go).
 	*sqlstore.Store
 
 	// Path of the database file; its directory is created when missing.
@@ -94,7 +97,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
-	db.Store = &sqlstore.Store{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }}
+	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }})
 	if err := db.migrate(context.Background()); err != nil {
 		db.Close()
 		return err

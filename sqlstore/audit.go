@@ -13,9 +13,9 @@ import (
 // audit records one change inside the transaction that makes it.
 func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target string, before, after []byte, reason string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit (at, actor, environment, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.D.Time(s.now()), actor, env, action, target, nullString(before), nullString(after), reason)
+		s.o.D.Time(s.now()), actor, env, action, target, nullString(before), nullString(after), reason)
 	if err != nil {
-		return fmt.Errorf("%s: audit %s %s: %w", s.D.Name, action, target, err)
+		return fmt.Errorf("%s: audit %s %s: %w", s.o.D.Name, action, target, err)
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop
 	}
 	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: audit: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: audit: %w", s.o.D.Name, err)
 	}
 	return collect(rows, func(rows *sql.Rows) (valueloop.AuditEntry, error) {
 		var e valueloop.AuditEntry

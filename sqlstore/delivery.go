@@ -26,7 +26,7 @@ var _ deliverysvc.Store = (*Store)(nil)
 // delivery_version, so they commit one after the other in version order.
 func (s *Store) bumpDeliveryVersion(ctx context.Context, tx Tx) error {
 	if _, err := tx.Exec(ctx, `UPDATE delivery_version SET version = version + 1 WHERE id = 1`); err != nil {
-		return fmt.Errorf("%s: delivery version: %w", s.D.Name, err)
+		return fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
 	}
 	return nil
 }
@@ -36,7 +36,7 @@ func (s *Store) bumpDeliveryVersion(ctx context.Context, tx Tx) error {
 func (s *Store) DeliveryVersion(ctx context.Context) (int64, error) {
 	var v int64
 	if err := s.read().QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("%s: delivery version: %w", s.D.Name, err)
+		return 0, fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
 	}
 	return v, nil
 }
@@ -53,18 +53,18 @@ func (s *Store) RecordDelivery(ctx context.Context, d *deliverysvc.Delivery) (bo
 		var id int64
 		err := tx.QueryRow(ctx, `INSERT INTO delivery_deliveries (source, delivery_id, kind, received_at, ignored, records)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
-			d.Source, d.ID, d.Kind, s.D.Time(d.ReceivedAt), d.Ignored, d.Records()).Scan(&id)
+			d.Source, d.ID, d.Kind, s.o.D.Time(d.ReceivedAt), d.Ignored, d.Records()).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // a redelivery
 		} else if err != nil {
-			return fmt.Errorf("%s: record delivery %s/%s: %w", s.D.Name, d.Source, d.ID, err)
+			return fmt.Errorf("%s: record delivery %s/%s: %w", s.o.D.Name, d.Source, d.ID, err)
 		}
-		insert := s.InsertRecords
+		insert := s.o.InsertRecords
 		if insert == nil {
 			insert = insertRecords
 		}
 		if err := insert(ctx, tx.Tx, id, d); err != nil {
-			return fmt.Errorf("%s: record delivery %s/%s: %w", s.D.Name, d.Source, d.ID, err)
+			return fmt.Errorf("%s: record delivery %s/%s: %w", s.o.D.Name, d.Source, d.ID, err)
 		}
 		stored = true
 		return s.bumpDeliveryVersion(ctx, tx)
@@ -166,7 +166,7 @@ func (s *Store) DeliveryData(ctx context.Context) (delivery.Data, int64, error) 
 	var version int64
 	err := s.readTx(ctx, func(tx Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&version); err != nil {
-			return fmt.Errorf("%s: delivery version: %w", s.D.Name, err)
+			return fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
 		}
 		var err error
 		if data.Catalog, err = s.catalog(ctx, tx); err != nil {
@@ -175,7 +175,7 @@ func (s *Store) DeliveryData(ctx context.Context) (delivery.Data, int64, error) 
 		in := interner{}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM delivery_changes`).Scan(&n); err != nil {
-			return fmt.Errorf("%s: count changes: %w", s.D.Name, err)
+			return fmt.Errorf("%s: count changes: %w", s.o.D.Name, err)
 		}
 		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT repo, service, sha, pr, branch, paths, authored_at, merged_at
 			FROM delivery_changes ORDER BY id`); err != nil {
@@ -211,7 +211,7 @@ func (in interner) get(b []byte) string {
 func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, query string, args ...any) ([]delivery.Change, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read changes: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
 	out := make([]delivery.Change, 0, min(n, 1<<22))
@@ -222,7 +222,7 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	for rows.Next() {
 		var c delivery.Change
 		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged); err != nil {
-			return nil, fmt.Errorf("%s: read changes: %w", s.D.Name, err)
+			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 		}
 		c.Repo, c.Service, c.Branch = in.get(repo), in.get(service), in.get(branch)
 		if len(pr) > 0 {
@@ -230,7 +230,7 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 		}
 		if paths.Valid {
 			if err := json.Unmarshal([]byte(paths.String), &c.Paths); err != nil {
-				return nil, fmt.Errorf("%s: paths of change %s: %w", s.D.Name, c.SHA, err)
+				return nil, fmt.Errorf("%s: paths of change %s: %w", s.o.D.Name, c.SHA, err)
 			}
 		}
 		c.AuthoredAt = fromNanos(authored)
@@ -240,7 +240,7 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: read changes: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 	}
 	return out, nil
 }
@@ -249,7 +249,7 @@ func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]
 	rows, err := q.Query(ctx, `SELECT deployment_id, service, repo, environment, production, sha, version, status, at, rollback
 		FROM delivery_deployments ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read deployments: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
 	var out []delivery.Deployment
@@ -258,14 +258,14 @@ func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]
 	for rows.Next() {
 		var d delivery.Deployment
 		if err := rows.Scan(&d.ID, &service, &repo, &env, &d.Production, &d.SHA, &d.Version, &status, &at, &d.Rollback); err != nil {
-			return nil, fmt.Errorf("%s: read deployments: %w", s.D.Name, err)
+			return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
 		}
 		d.Service, d.Repo, d.Environment, d.Status = in.get(service), in.get(repo), in.get(env), in.get(status)
 		d.At = fromNanos(at)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: read deployments: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
 	}
 	return out, nil
 }
@@ -273,7 +273,7 @@ func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]
 func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query string, args ...any) ([]delivery.Incident, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read incidents: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
 	var out []delivery.Incident
@@ -283,7 +283,7 @@ func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query
 	for rows.Next() {
 		var i delivery.Incident
 		if err := rows.Scan(&i.ID, &service, &repo, &i.Title, &opened, &resolved, &updated, &i.DeploymentID, &i.CauseSHA, &i.Void); err != nil {
-			return nil, fmt.Errorf("%s: read incidents: %w", s.D.Name, err)
+			return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 		}
 		i.Service, i.Repo = in.get(service), in.get(repo)
 		i.OpenedAt = fromNanos(opened)
@@ -297,7 +297,7 @@ func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query
 		out = append(out, i)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: read incidents: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 	}
 	return out, nil
 }
@@ -336,7 +336,7 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 	}
 	rows, err := s.read().Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: deliveries: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
 	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.DeliveryInfo, error) {
 		var d deliverysvc.DeliveryInfo
@@ -344,7 +344,7 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 		return d, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: deliveries: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
 	if out == nil {
 		out = []deliverysvc.DeliveryInfo{}
@@ -357,7 +357,7 @@ func (s *Store) Sources(ctx context.Context) ([]deliverysvc.Source, error) {
 	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at, updated_at
 		FROM delivery_sources ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("%s: sources: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
 	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.Source, error) {
 		var src deliverysvc.Source
@@ -366,7 +366,7 @@ func (s *Store) Sources(ctx context.Context) ([]deliverysvc.Source, error) {
 		return src, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: sources: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
 	if out == nil {
 		out = []deliverysvc.Source{}
@@ -404,7 +404,7 @@ func (s *Store) PutSource(ctx context.Context, src *deliverysvc.Source, actor st
 				return valueloop.FieldErrorf("secret", "is required for a new source")
 			}
 		case err != nil:
-			return fmt.Errorf("%s: source %s: %w", s.D.Name, src.Name, err)
+			return fmt.Errorf("%s: source %s: %w", s.o.D.Name, src.Name, err)
 		case old.Kind != src.Kind:
 			return valueloop.FieldErrorf("kind", "source %q is a %s source; delete it and add it again to change its kind", src.Name, old.Kind)
 		}
@@ -420,9 +420,9 @@ func (s *Store) PutSource(ctx context.Context, src *deliverysvc.Source, actor st
 		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
 			release_environment = excluded.release_environment, updated_at = excluded.updated_at`,
-			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, s.D.Time(c.CreatedAt), s.D.Time(c.UpdatedAt))
+			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt))
 		if err != nil {
-			return fmt.Errorf("%s: put source %s: %w", s.D.Name, src.Name, err)
+			return fmt.Errorf("%s: put source %s: %w", s.o.D.Name, src.Name, err)
 		}
 		var before []byte
 		if exists {
@@ -453,7 +453,7 @@ func (s *Store) DeleteSource(ctx context.Context, name, actor string) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "no webhook source named %q", name)
 		} else if err != nil {
-			return fmt.Errorf("%s: delete source %s: %w", s.D.Name, name, err)
+			return fmt.Errorf("%s: delete source %s: %w", s.o.D.Name, name, err)
 		}
 		return s.audit(ctx, tx, actor, "", "delivery.source.delete", name, sourceAudit(&src), nil, "")
 	})
@@ -467,7 +467,7 @@ func (s *Store) Catalog(ctx context.Context) (delivery.Catalog, error) {
 func (s *Store) catalog(ctx context.Context, q querier) (delivery.Catalog, error) {
 	rows, err := q.Query(ctx, `SELECT name, team, sources FROM delivery_services ORDER BY name`)
 	if err != nil {
-		return delivery.Catalog{}, fmt.Errorf("%s: catalog: %w", s.D.Name, err)
+		return delivery.Catalog{}, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
 	c := delivery.Catalog{Services: []delivery.Service{}}
@@ -475,15 +475,15 @@ func (s *Store) catalog(ctx context.Context, q querier) (delivery.Catalog, error
 		var svc delivery.Service
 		var sources string
 		if err := rows.Scan(&svc.Name, &svc.Team, &sources); err != nil {
-			return c, fmt.Errorf("%s: catalog: %w", s.D.Name, err)
+			return c, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
 		}
 		if err := json.Unmarshal([]byte(sources), &svc.Sources); err != nil {
-			return c, fmt.Errorf("%s: sources of service %s: %w", s.D.Name, svc.Name, err)
+			return c, fmt.Errorf("%s: sources of service %s: %w", s.o.D.Name, svc.Name, err)
 		}
 		c.Services = append(c.Services, svc)
 	}
 	if err := rows.Err(); err != nil {
-		return c, fmt.Errorf("%s: catalog: %w", s.D.Name, err)
+		return c, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
 	}
 	return c, nil
 }
@@ -526,9 +526,9 @@ func (s *Store) PutService(ctx context.Context, svc delivery.Service, actor stri
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO delivery_services (name, team, sources, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET team = excluded.team, sources = excluded.sources, updated_at = excluded.updated_at`,
-			svc.Name, svc.Team, string(src), s.D.Time(s.now()))
+			svc.Name, svc.Team, string(src), s.o.D.Time(s.now()))
 		if err != nil {
-			return fmt.Errorf("%s: put service %s: %w", s.D.Name, svc.Name, err)
+			return fmt.Errorf("%s: put service %s: %w", s.o.D.Name, svc.Name, err)
 		}
 		after, _ := json.Marshal(svc)
 		return s.audit(ctx, tx, actor, "", "delivery.service.put", svc.Name, before, after, "")
@@ -549,10 +549,10 @@ func (s *Store) DeleteService(ctx context.Context, name, actor string) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "no service named %q in the catalog", name)
 		} else if err != nil {
-			return fmt.Errorf("%s: delete service %s: %w", s.D.Name, name, err)
+			return fmt.Errorf("%s: delete service %s: %w", s.o.D.Name, name, err)
 		}
 		if err := json.Unmarshal([]byte(sources), &svc.Sources); err != nil {
-			return fmt.Errorf("%s: sources of service %s: %w", s.D.Name, name, err)
+			return fmt.Errorf("%s: sources of service %s: %w", s.o.D.Name, name, err)
 		}
 		before, _ := json.Marshal(svc)
 		return s.audit(ctx, tx, actor, "", "delivery.service.delete", name, before, nil, "")

@@ -14,7 +14,7 @@ import (
 func (s *Store) Environments(ctx context.Context) ([]valueloop.Environment, error) {
 	rows, err := s.read().Query(ctx, `SELECT key, name, production FROM environments ORDER BY key`)
 	if err != nil {
-		return nil, fmt.Errorf("%s: list environments: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: list environments: %w", s.o.D.Name, err)
 	}
 	return collect(rows, func(rows *sql.Rows) (valueloop.Environment, error) {
 		var e valueloop.Environment
@@ -27,7 +27,7 @@ func (s *Store) Environments(ctx context.Context) ([]valueloop.Environment, erro
 func (s *Store) CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO environments (key, name, production, created_at) VALUES (?, ?, ?, ?)`,
-			env.Key, env.Name, env.Production, s.D.Time(s.now())); err != nil {
+			env.Key, env.Name, env.Production, s.o.D.Time(s.now())); err != nil {
 			return err
 		}
 		after, _ := json.Marshal(env)
@@ -57,24 +57,24 @@ func (s *Store) flagSet(ctx context.Context, tx Tx, env string, lock bool) (*val
 	var version int64
 	q := `SELECT evaluators, metadata, version FROM environments WHERE key = ?`
 	if lock {
-		q += s.D.ForUpdate
+		q += s.o.D.ForUpdate
 	}
 	err := tx.QueryRow(ctx, q, env).Scan(&evaluators, &metadata, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	} else if err != nil {
-		return nil, 0, fmt.Errorf("%s: read environment %s: %w", s.D.Name, env, err)
+		return nil, 0, fmt.Errorf("%s: read environment %s: %w", s.o.D.Name, env, err)
 	}
 	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
 	if err := json.Unmarshal([]byte(evaluators), &set.Evaluators); err != nil {
-		return nil, 0, fmt.Errorf("%s: environment %s evaluators: %w", s.D.Name, env, err)
+		return nil, 0, fmt.Errorf("%s: environment %s evaluators: %w", s.o.D.Name, env, err)
 	}
 	if err := json.Unmarshal([]byte(metadata), &set.Metadata); err != nil {
-		return nil, 0, fmt.Errorf("%s: environment %s metadata: %w", s.D.Name, env, err)
+		return nil, 0, fmt.Errorf("%s: environment %s metadata: %w", s.o.D.Name, env, err)
 	}
 	rows, err := tx.Query(ctx, `SELECT key, definition, version FROM flags WHERE environment = ?`, env)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: read flags of %s: %w", s.D.Name, env, err)
+		return nil, 0, fmt.Errorf("%s: read flags of %s: %w", s.o.D.Name, env, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -85,7 +85,7 @@ func (s *Store) flagSet(ctx context.Context, tx Tx, env string, lock bool) (*val
 		}
 		f := &valueloop.Flag{}
 		if err := json.Unmarshal([]byte(def), f); err != nil {
-			return nil, 0, fmt.Errorf("%s: flag %s/%s: %w", s.D.Name, env, key, err)
+			return nil, 0, fmt.Errorf("%s: flag %s/%s: %w", s.o.D.Name, env, key, err)
 		}
 		f.Key, f.Version = key, v
 		set.Flags[key] = f
@@ -108,7 +108,7 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 		if err != nil {
 			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 		}
-		now := s.D.Time(s.now())
+		now := s.o.D.Time(s.now())
 		for _, w := range plan.Writes {
 			action := "flag.update"
 			switch {
@@ -155,7 +155,7 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 // nothing and returns the current versions.
 func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
 	err = s.write(ctx, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 		} else if err != nil {
 			return err
@@ -182,7 +182,7 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 			return nil
 		}
 		envVersion++
-		now := s.D.Time(s.now())
+		now := s.o.D.Time(s.now())
 		if exists {
 			flagVersion++
 			_, err = tx.Exec(ctx, `UPDATE flags SET definition = ?, version = ?, updated_at = ? WHERE environment = ? AND key = ?`,
@@ -214,7 +214,7 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 // returns the environment's new version.
 func (s *Store) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error) {
 	err = s.write(ctx, func(tx Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
 		} else if err != nil {
 			return err

@@ -27,13 +27,13 @@ func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, loc
 	h := &experiment.Hypothesis{}
 	query := `SELECT definition, version, updated_at, updated_by FROM hypotheses WHERE environment = ? AND flag = ?`
 	if lock {
-		query += s.D.ForUpdate
+		query += s.o.D.ForUpdate
 	}
 	if err := q.QueryRow(ctx, query, env, flag).Scan(&def, &h.Version, timeDest{&h.UpdatedAt}, &h.UpdatedBy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(def), h); err != nil {
-		return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.D.Name, env, flag, err)
+		return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
 	}
 	return h, nil
 }
@@ -62,12 +62,12 @@ func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experime
 		err = tx.QueryRow(ctx, `INSERT INTO hypotheses (environment, flag, definition, version, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?)
 			ON CONFLICT (environment, flag) DO UPDATE SET definition = excluded.definition, version = hypotheses.version + 1,
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by RETURNING version`,
-			env, flag, string(after), s.D.Time(c.UpdatedAt), actor).Scan(&c.Version)
+			env, flag, string(after), s.o.D.Time(c.UpdatedAt), actor).Scan(&c.Version)
 		if err != nil {
 			if s.isCode(err, valueloop.ENOTFOUND) {
 				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 			}
-			return fmt.Errorf("%s: store hypothesis %s/%s: %w", s.D.Name, env, flag, err)
+			return fmt.Errorf("%s: store hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
 		}
 		if err := s.audit(ctx, tx, actor, env, "hypothesis.put", flag, before, after, ""); err != nil {
 			return err

@@ -20,7 +20,7 @@ const KindMetrics = "metrics"
 func (s *Store) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
 	rows, err := s.read().Query(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = ? ORDER BY key`, env)
 	if err != nil {
-		return nil, fmt.Errorf("%s: list metrics of %s: %w", s.D.Name, env, err)
+		return nil, fmt.Errorf("%s: list metrics of %s: %w", s.o.D.Name, env, err)
 	}
 	out, err := collect(rows, func(rows *sql.Rows) (ingest.Metric, error) {
 		m, err := s.scanMetric(rows)
@@ -30,7 +30,7 @@ func (s *Store) Metrics(ctx context.Context, env string) ([]ingest.Metric, error
 		return *m, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: list metrics of %s: %w", s.D.Name, env, err)
+		return nil, fmt.Errorf("%s: list metrics of %s: %w", s.o.D.Name, env, err)
 	}
 	return out, nil
 }
@@ -53,7 +53,7 @@ func (s *Store) scanMetric(row interface{ Scan(...any) error }) (*ingest.Metric,
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(def), &m); err != nil {
-		return nil, fmt.Errorf("%s: metric definition: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: metric definition: %w", s.o.D.Name, err)
 	}
 	m.CreatedAt, m.UpdatedAt = created, updated
 	return &m, nil
@@ -71,7 +71,7 @@ func (s *Store) CreateMetric(ctx context.Context, env string, m *ingest.Metric, 
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO metrics (environment, key, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-			env, m.Key, string(def), s.D.Time(now), s.D.Time(now))
+			env, m.Key, string(def), s.o.D.Time(now), s.o.D.Time(now))
 		if err != nil {
 			err = s.domainError(err)
 			switch valueloop.ErrorCode(err) {

@@ -33,8 +33,8 @@ func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 		err = tx.QueryRow(ctx, `INSERT INTO rollouts (environment, flag, plan, state, step, percent, step_started_at, step_start_users,
 			reason, acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
-			r.Environment, r.Plan.Flag, string(plan), string(r.State), r.Step, r.Percent, s.D.Time(r.StepStartedAt), r.StepStartUsers,
-			r.Reason, string(ack), r.FlagVersion, r.StartedBy, s.D.Time(r.StartedAt), s.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt),
+			r.Environment, r.Plan.Flag, string(plan), string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers,
+			r.Reason, string(ack), r.FlagVersion, r.StartedBy, s.o.D.Time(r.StartedAt), s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt),
 		).Scan(&r.ID)
 		if err != nil {
 			switch valueloop.ErrorCode(s.domainError(err)) {
@@ -43,7 +43,7 @@ func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			case valueloop.ENOTFOUND:
 				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", r.Environment)
 			}
-			return fmt.Errorf("%s: create rollout: %w", s.D.Name, err)
+			return fmt.Errorf("%s: create rollout: %w", s.o.D.Name, err)
 		}
 		r.Version = 1
 		ev.Rollout = r.ID
@@ -63,11 +63,11 @@ func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 		var state string
 		var step, version int64
 		var percent float64
-		err := tx.QueryRow(ctx, `SELECT state, step, percent, version FROM rollouts WHERE id = ?`+s.D.ForUpdate, r.ID).Scan(&state, &step, &percent, &version)
+		err := tx.QueryRow(ctx, `SELECT state, step, percent, version FROM rollouts WHERE id = ?`+s.o.D.ForUpdate, r.ID).Scan(&state, &step, &percent, &version)
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "rollout %d not found", r.ID)
 		} else if err != nil {
-			return fmt.Errorf("%s: read rollout %d: %w", s.D.Name, r.ID, err)
+			return fmt.Errorf("%s: read rollout %d: %w", s.o.D.Name, r.ID, err)
 		}
 		if version != r.Version {
 			return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d changed meanwhile (version %d, not %d): read it again", r.ID, version, r.Version)
@@ -78,10 +78,10 @@ func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 		}
 		_, err = tx.Exec(ctx, `UPDATE rollouts SET state = ?, step = ?, percent = ?, step_started_at = ?, step_start_users = ?, reason = ?,
 			acknowledged = ?, flag_version = ?, updated_at = ?, finished_at = ?, version = version + 1 WHERE id = ?`,
-			string(r.State), r.Step, r.Percent, s.D.Time(r.StepStartedAt), r.StepStartUsers, r.Reason,
-			string(ack), r.FlagVersion, s.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt), r.ID)
+			string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers, r.Reason,
+			string(ack), r.FlagVersion, s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt), r.ID)
 		if err != nil {
-			return fmt.Errorf("%s: update rollout %d: %w", s.D.Name, r.ID, err)
+			return fmt.Errorf("%s: update rollout %d: %w", s.o.D.Name, r.ID, err)
 		}
 		if ev != nil {
 			ev.Rollout = r.ID
@@ -110,9 +110,9 @@ func (s *Store) insertRolloutEvent(ctx context.Context, tx Tx, ev *rollout.Event
 	}
 	err := tx.QueryRow(ctx, `INSERT INTO rollout_events (rollout, at, kind, actor, step, percent, state, reason, guardrails)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		ev.Rollout, s.D.Time(ev.At), string(ev.Kind), ev.Actor, ev.Step, ev.Percent, string(ev.State), ev.Reason, figures).Scan(&ev.ID)
+		ev.Rollout, s.o.D.Time(ev.At), string(ev.Kind), ev.Actor, ev.Step, ev.Percent, string(ev.State), ev.Reason, figures).Scan(&ev.ID)
 	if err != nil {
-		return fmt.Errorf("%s: rollout history: %w", s.D.Name, err)
+		return fmt.Errorf("%s: rollout history: %w", s.o.D.Name, err)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollo
 	}
 	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: list rollouts: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: list rollouts: %w", s.o.D.Name, err)
 	}
 	return collect(rows, func(rows *sql.Rows) (rollout.Rollout, error) {
 		r, err := s.scanRollout(rows)
@@ -160,10 +160,10 @@ func (s *Store) scanRollout(row interface{ Scan(...any) error }) (*rollout.Rollo
 	}
 	r.State = rollout.State(state)
 	if err := json.Unmarshal([]byte(plan), &r.Plan); err != nil {
-		return nil, fmt.Errorf("%s: rollout %d plan: %w", s.D.Name, r.ID, err)
+		return nil, fmt.Errorf("%s: rollout %d plan: %w", s.o.D.Name, r.ID, err)
 	}
 	if err := json.Unmarshal([]byte(ack), &r.Acknowledged); err != nil {
-		return nil, fmt.Errorf("%s: rollout %d acknowledged: %w", s.D.Name, r.ID, err)
+		return nil, fmt.Errorf("%s: rollout %d acknowledged: %w", s.o.D.Name, r.ID, err)
 	}
 	if len(r.Acknowledged) == 0 {
 		r.Acknowledged = nil
@@ -176,7 +176,7 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 	rows, err := s.read().Query(ctx, `SELECT id, rollout, at, kind, actor, step, percent, state, reason, guardrails
 		FROM rollout_events WHERE rollout = ? ORDER BY id`, id)
 	if err != nil {
-		return nil, fmt.Errorf("%s: rollout %d history: %w", s.D.Name, id, err)
+		return nil, fmt.Errorf("%s: rollout %d history: %w", s.o.D.Name, id, err)
 	}
 	out, err := collect(rows, func(rows *sql.Rows) (rollout.Event, error) {
 		var ev rollout.Event
@@ -188,7 +188,7 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 		ev.Kind, ev.State = rollout.Kind(kind), rollout.State(state)
 		if figures.Valid {
 			if err := json.Unmarshal([]byte(figures.String), &ev.Guardrails); err != nil {
-				return ev, fmt.Errorf("%s: rollout %d history figures: %w", s.D.Name, id, err)
+				return ev, fmt.Errorf("%s: rollout %d history figures: %w", s.o.D.Name, id, err)
 			}
 		}
 		return ev, nil

@@ -54,8 +54,16 @@ type Dialect struct {
 }
 
 // Store is the shared implementation of the store methods. Packages sqlite
-// and postgres embed a *Store in their DB, which gives DB the methods.
-type Store struct {
+// and postgres embed a *Store (made by New) in their DB, which gives DB the
+// methods and nothing else.
+type Store struct{ o Options }
+
+// New returns the store methods over the databases and hooks of o.
+func New(o Options) *Store { return &Store{o: o} }
+
+// Options are what a Store works with: the database's dialect, its
+// handles, its clock and the hooks where the databases differ.
+type Options struct {
 	D Dialect
 	// Read serves reads; Write the write transactions (SQLite: one
 	// connection, its single writer).
@@ -92,17 +100,17 @@ type Tx struct {
 
 // Exec runs q, written with ? placeholders.
 func (t Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.Tx.ExecContext(ctx, t.s.D.Rebind(q), args...)
+	return t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
 }
 
 // Query runs q, written with ? placeholders.
 func (t Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.Tx.QueryContext(ctx, t.s.D.Rebind(q), args...)
+	return t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
 }
 
 // QueryRow runs q, written with ? placeholders.
 func (t Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.Tx.QueryRowContext(ctx, t.s.D.Rebind(q), args...)
+	return t.Tx.QueryRowContext(ctx, t.s.o.D.Rebind(q), args...)
 }
 
 // querier is a Tx or the Store's read pool.
@@ -115,11 +123,11 @@ type querier interface {
 type reader struct{ s *Store }
 
 func (r reader) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.s.Read.QueryContext(ctx, r.s.D.Rebind(q), args...)
+	return r.s.o.Read.QueryContext(ctx, r.s.o.D.Rebind(q), args...)
 }
 
 func (r reader) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return r.s.Read.QueryRowContext(ctx, r.s.D.Rebind(q), args...)
+	return r.s.o.Read.QueryRowContext(ctx, r.s.o.D.Rebind(q), args...)
 }
 
 func (s *Store) read() reader { return reader{s} }
@@ -151,7 +159,7 @@ func (d *Dialect) Rebind(q string) string {
 func (s *Store) write(ctx context.Context, fn func(Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
-		if err != nil && attempt < 4 && s.D.Retryable != nil && s.D.Retryable(err) {
+		if err != nil && attempt < 4 && s.o.D.Retryable != nil && s.o.D.Retryable(err) {
 			continue
 		}
 		return s.domainError(err)
@@ -159,16 +167,16 @@ func (s *Store) write(ctx context.Context, fn func(Tx) error) error {
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
-	tx, err := s.Write.BeginTx(ctx, nil)
+	tx, err := s.o.Write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%s: begin: %w", s.D.Name, err)
+		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
 	if err := fn(Tx{Tx: tx, s: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: commit: %w", s.D.Name, err)
+		return fmt.Errorf("%s: commit: %w", s.o.D.Name, err)
 	}
 	return nil
 }
@@ -176,10 +184,10 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 // readTx runs fn in one read transaction, for reads of several queries
 // that must agree.
 func (s *Store) readTx(ctx context.Context, fn func(Tx) error) error {
-	opts := s.D.ReadTx
-	tx, err := s.Read.BeginTx(ctx, &opts)
+	opts := s.o.D.ReadTx
+	tx, err := s.o.Read.BeginTx(ctx, &opts)
 	if err != nil {
-		return fmt.Errorf("%s: begin: %w", s.D.Name, err)
+		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
 	return fn(Tx{Tx: tx, s: s})
@@ -194,8 +202,8 @@ func (s *Store) domainError(err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
-	if s.D.DomainError != nil {
-		if de := s.D.DomainError(err); de != nil {
+	if s.o.D.DomainError != nil {
+		if de := s.o.D.DomainError(err); de != nil {
 			return de
 		}
 	}
@@ -207,20 +215,20 @@ func (s *Store) isCode(err error, code string) bool {
 	return valueloop.ErrorCode(s.domainError(err)) == code
 }
 
-func (s *Store) now() time.Time { return s.Now().UTC() }
+func (s *Store) now() time.Time { return s.o.Now().UTC() }
 
 func (s *Store) changed(ctx context.Context, tx Tx, kind, env string) error {
-	if s.Changed == nil {
+	if s.o.Changed == nil {
 		return nil
 	}
-	return s.Changed(ctx, tx.Tx, kind, env)
+	return s.o.Changed(ctx, tx.Tx, kind, env)
 }
 
 func (s *Store) lock(ctx context.Context, tx Tx, name string) error {
-	if s.Lock == nil {
+	if s.o.Lock == nil {
 		return nil
 	}
-	return s.Lock(ctx, tx.Tx, name)
+	return s.o.Lock(ctx, tx.Tx, name)
 }
 
 // TimeFormat is how SQLite stores timestamps: sub-second precision, and
@@ -279,7 +287,7 @@ func (s *Store) optTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return s.D.Time(t)
+	return s.o.D.Time(t)
 }
 
 // nullString is b as a nullable text argument.

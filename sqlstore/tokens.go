@@ -17,7 +17,7 @@ func (s *Store) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte
 	return s.write(ctx, func(tx Tx) error {
 		now := s.now()
 		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			t.Name, t.Scope, t.Environment, hash, s.D.Time(now)).Scan(&t.ID)
+			t.Name, t.Scope, t.Environment, hash, s.o.D.Time(now)).Scan(&t.ID)
 		if err != nil {
 			return err
 		}
@@ -34,7 +34,7 @@ func (s *Store) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte
 func (s *Store) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
 	rows, err := s.read().Query(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at FROM tokens ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("%s: list tokens: %w", s.D.Name, err)
+		return nil, fmt.Errorf("%s: list tokens: %w", s.o.D.Name, err)
 	}
 	return collect(rows, func(rows *sql.Rows) (valueloop.StoredToken, error) {
 		var t valueloop.StoredToken
@@ -52,7 +52,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		var name, env string
 		err := tx.QueryRow(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? RETURNING name, environment`,
-			s.D.Time(s.now()), id).Scan(&name, &env)
+			s.o.D.Time(s.now()), id).Scan(&name, &env)
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "token %d not found", id)
 		} else if err != nil {

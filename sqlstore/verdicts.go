@@ -56,12 +56,12 @@ func (s *Store) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO verdicts (environment, flag, seq, decision, code, reason, at, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Environment, c.Flag, seq+1, string(c.Decision), c.Code, c.Reason, s.D.Time(c.At), string(figures))
+			c.Environment, c.Flag, seq+1, string(c.Decision), c.Code, c.Reason, s.o.D.Time(c.At), string(figures))
 		if err != nil {
 			if s.isCode(err, valueloop.ENOTFOUND) {
 				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", c.Environment)
 			}
-			return fmt.Errorf("%s: record verdict %s/%s: %w", s.D.Name, c.Environment, c.Flag, err)
+			return fmt.Errorf("%s: record verdict %s/%s: %w", s.o.D.Name, c.Environment, c.Flag, err)
 		}
 		var before []byte
 		if last != "" {
@@ -101,7 +101,7 @@ func (s *Store) VerdictHistory(ctx context.Context, env, flag string) ([]experim
 		}
 		r.Decision = experiment.Decision(decision)
 		if err := json.Unmarshal([]byte(figures), &r.Figures); err != nil {
-			return r, fmt.Errorf("%s: verdict figures %s/%s: %w", s.D.Name, env, flag, err)
+			return r, fmt.Errorf("%s: verdict figures %s/%s: %w", s.o.D.Name, env, flag, err)
 		}
 		return r, nil
 	})
