@@ -10,16 +10,9 @@ import (
 
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/deliverysvc"
-	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/storetest"
 )
-
-// The store-generic cases (records, redelivery, sources, catalog) run in
-// TestContract (storetest's Delivery cases). What follows needs PostgreSQL
-// itself or several nodes.
-
-var _ storetest.DeliveryStore = (*postgres.DB)(nil)
 
 // TestDeliveryRollsBackWhole: a delivery whose records cannot all be
 // stored leaves nothing behind, not even its ID, and a retry stores it (a

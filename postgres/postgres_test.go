@@ -11,8 +11,12 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
+// The store-generic cases (delivery's included) are in the contract, run
+// by TestContract; the tests of this package need PostgreSQL itself or
+// several nodes.
 var (
 	_ storetest.Store           = (*postgres.DB)(nil)
+	_ storetest.DeliveryStore   = (*postgres.DB)(nil)
 	_ storetest.EventStore      = (*postgres.DB)(nil)
 	_ storetest.HypothesisStore = (*postgres.DB)(nil)
 )

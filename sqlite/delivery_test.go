@@ -9,12 +9,6 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
-// The store-generic cases of delivery metrics (records, redelivery,
-// sources, catalog) are in the contract: storetest's Delivery cases, run by
-// TestContract. What follows needs SQLite itself.
-
-var _ storetest.DeliveryStore = (*sqlite.DB)(nil)
-
 // TestDeliveryRollsBackWhole: a delivery whose records cannot all be
 // stored leaves nothing behind, not even its ID (a trigger refuses links).
 func TestDeliveryRollsBackWhole(t *testing.T) {

@@ -9,7 +9,12 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
-var _ storetest.Store = (*sqlite.DB)(nil)
+// The store-generic cases (delivery's included) are in the contract, run
+// by TestContract; the tests of this package need SQLite itself.
+var (
+	_ storetest.Store         = (*sqlite.DB)(nil)
+	_ storetest.DeliveryStore = (*sqlite.DB)(nil)
+)
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock) storetest.Store {
