@@ -10,6 +10,16 @@
 // rewrites them to $1, $2, ... Both databases accept the rest as written:
 // INSERT ... ON CONFLICT ... DO UPDATE with excluded, and RETURNING.
 //
+// A new store method goes here, once: a write in s.write (one
+// transaction, retried whole on PostgreSQL serialization failures, driver
+// codes mapped to domain errors), a read on s.read() or, for several
+// queries that must agree, in s.readTx; timestamps written through
+// s.o.D.Time and scanned with timeDest; a row read and then changed
+// selected with s.o.D.ForUpdate appended; audit with s.audit in the same
+// transaction; peers told with s.changed. Its tables come in a migration
+// of the same number in sqlite/migrations and postgres/migrations (see
+// Migrate), and its contract cases in package storetest.
+//
 // What is not here: opening the database and migrating it (each package
 // does, with its own driver), and the driver-native paths measured to
 // matter (SQLite's event log, PostgreSQL's COPY ingestion, LISTEN/NOTIFY
