@@ -26,14 +26,7 @@ func TestContract(t *testing.T) {
 func MustOpen(tb testing.TB, clock *storetest.Clock) *sqlite.DB {
 	tb.Helper()
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
-	if clock != nil {
-		db.Now = clock.Now
-	}
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(tb, db, &db.Now, clock)
 }
 
 func TestReopenKeepsData(t *testing.T) {
