@@ -59,11 +59,11 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(s.URL, s.Admin)
 	var loop *struct {
-		Verdict                 string         `json:"verdict"`
-		VerdictAt               time.Time      `json:"verdict_at"`
-		RolloutStartedAt        time.Time      `json:"rollout_started_at"`
-		TimeToValidatedLearning *time.Duration `json:"time_to_validated_learning"`
-		Missing                 []string       `json:"missing"`
+		Verdict                 string             `json:"verdict"`
+		VerdictAt               time.Time          `json:"verdictAt"`
+		RolloutStartedAt        time.Time          `json:"rolloutStartedAt"`
+		TimeToValidatedLearning *valueloop.Seconds `json:"timeToValidatedLearning"`
+		Missing                 []string           `json:"missing"`
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -89,7 +89,7 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 		t.Errorf("verdict at %v before the rollout start %v", loop.VerdictAt, loop.RolloutStartedAt)
 	}
 	want := loop.VerdictAt.Sub(loop.RolloutStartedAt)
-	if loop.TimeToValidatedLearning == nil || *loop.TimeToValidatedLearning != want {
+	if loop.TimeToValidatedLearning == nil || time.Duration(*loop.TimeToValidatedLearning) != want {
 		t.Errorf("time to validated learning = %v, want verdict time − rollout start = %v", loop.TimeToValidatedLearning, want)
 	}
 	for _, m := range loop.Missing {
