@@ -79,12 +79,16 @@ func runEvents(ctx context.Context, e *cliEnv, args []string) error {
 		if cf.output == "json" {
 			return writeJSONOut(e, res)
 		}
-		for _, r := range res.Results {
-			if r.Status == ingest.StatusRejected {
+		// One event sent: the results list it only when it was rejected or
+		// a duplicate.
+		if len(res.Results) > 0 {
+			switch r := res.Results[0]; r.Status {
+			case ingest.StatusRejected:
 				return valueloop.FieldErrorf(r.Field, "%s", r.Reason)
+			case ingest.StatusDuplicate:
+				fmt.Fprintln(e.stderr, "Already stored (same id and time): nothing changed.")
+				return nil
 			}
-			fmt.Fprintln(e.stderr, "Already stored (same id and time): nothing changed.")
-			return nil
 		}
 		fmt.Fprintln(e.stderr, "Stored.")
 		return nil
