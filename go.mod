@@ -3,6 +3,7 @@ module github.com/valueloop/valueloop
 go 1.26.8
 
 require (
+	github.com/diegoholiveira/jsonlogic/v3 v3.9.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/open-feature/go-sdk v1.15.1
 	github.com/open-feature/go-sdk-contrib/providers/ofrep v0.1.6
