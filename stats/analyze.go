@@ -98,6 +98,9 @@ type Effect struct {
 	// Sequential is the always-valid confidence sequence: valid however
 	// often the results are looked at (see the sequential type).
 	Sequential Interval `json:"sequential"`
+	// Note warns that the figure may mislead: for a relative effect, that
+	// the control mean cannot be told apart from zero.
+	Note string `json:"note,omitempty"`
 }
 
 // Comparison is one treatment variant compared with control on one metric.
@@ -109,9 +112,11 @@ type Comparison struct {
 
 	// Absolute is treatment − control.
 	Absolute Effect `json:"absolute"`
-	// Relative is treatment / control − 1, its standard error from the delta
-	// method (arms independent) and its intervals built with the same
-	// critical values as Absolute's; nil when the control estimate is zero.
+	// Relative is (treatment − control)/|control|, its standard error from
+	// the delta method (arms independent) and its intervals built with the
+	// same critical values as Absolute's; nil when the control estimate is
+	// zero. Dividing by |control| keeps the sign of the absolute difference
+	// when the control mean is negative (profit, a net change).
 	Relative *Effect `json:"relative,omitempty"`
 	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
 	// t-test; 0 for metrics tested with the normal distribution.
@@ -387,18 +392,8 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 	}
 	c.SequentialPValue = a.seq.pValue(stat, k.n+t.n, alt)
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
-	// Delta method for t/k − 1 with independent arms. A zero (or so small
-	// that the numbers overflow) baseline has no relative effect.
-	r := t.adjusted/k.adjusted - 1
-	k2 := k.adjusted * k.adjusted
-	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
-	if k.adjusted != 0 && finite(r) && finite(rse) && finite(seqMult*rse) {
-		*rel = Effect{
-			Estimate:   r,
-			SE:         rse,
-			Interval:   interval(r, crit*rse, alt),
-			Sequential: interval(r, seqMult*rse, alt),
-		}
+	if e, ok := a.relative(k, t, crit, seqMult, alt); ok {
+		*rel = e
 		c.Relative = rel
 	}
 	b := bayes(diff, se, lowerIsBetter)
@@ -469,4 +464,36 @@ func correct(res *Result, method Correction) {
 			}
 		}
 	}
+}
+
+// relative is the relative effect (t − k)/|k| of treatment t against control
+// k by the delta method with independent arms:
+//
+//	Var ≈ Var(t̄)/k̄² + t̄²·Var(k̄)/k̄⁴,
+//
+// the same for k̄ < 0 because (t̄ − k̄)/|k̄| = ±(t̄/k̄ − 1). A zero (or so small
+// that the numbers overflow) control has none.
+func (a *analyzer) relative(k, t armStats, crit, seqMult float64, alt Alternative) (Effect, bool) {
+	if k.adjusted == 0 {
+		return Effect{}, false
+	}
+	r := (t.adjusted - k.adjusted) / math.Abs(k.adjusted)
+	k2 := k.adjusted * k.adjusted
+	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
+	if !finite(r) || !finite(rse) || !finite(seqMult*rse) {
+		return Effect{}, false
+	}
+	e := Effect{
+		Estimate:   r,
+		SE:         rse,
+		Interval:   interval(r, crit*rse, alt),
+		Sequential: interval(r, seqMult*rse, alt),
+	}
+	// A control mean within its own two-sided interval of zero makes the
+	// ratio meaningless: a tiny, uncertain denominator.
+	if math.Abs(k.adjusted) < a.zCentral*math.Sqrt(k.v) {
+		e.Note = fmt.Sprintf("the control mean %.3g is within %.3g of zero (its %g%% interval includes 0), so a relative change is not meaningful: read the absolute effect",
+			k.adjusted, a.zCentral*math.Sqrt(k.v), 100*(1-a.s.Alpha))
+	}
+	return e, true
 }
