@@ -164,9 +164,10 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	if d < 0 {
 		hi = -b.Lower
 	}
-	p := trt.Lift.AdjustedSequentialPValue
+	// The p-value of the test on the scale judged, whose interval is b.
+	p := eff.AdjustedSequentialPValue
 	if s.Inference == Fixed {
-		p = trt.Lift.AdjustedPValue
+		p = eff.AdjustedPValue
 	}
 	rel := !h.Absolute
 	m := h.MinimumEffect

@@ -29,8 +29,11 @@ func lift(e effect) *Lift {
 			Interval:   stats.Interval{Lower: mid - 0.8*half, Upper: mid + 0.8*half},
 		}
 	}
-	rel := mk(1)
-	return &Lift{Absolute: mk(baseline), Relative: &rel, SequentialPValue: e.p, AdjustedSequentialPValue: e.p, PValue: e.p / 10, AdjustedPValue: e.p / 10}
+	rel, abs := mk(1), mk(baseline)
+	for _, x := range []*stats.Effect{&rel, &abs} {
+		x.SequentialPValue, x.AdjustedSequentialPValue, x.PValue, x.AdjustedPValue = e.p, e.p, e.p/10, e.p/10
+	}
+	return &Lift{Absolute: abs, Relative: &rel, SequentialPValue: e.p, AdjustedSequentialPValue: e.p, PValue: e.p / 10, AdjustedPValue: e.p / 10}
 }
 
 // scenario is a result to judge: control and treatments with their users,
@@ -317,5 +320,19 @@ func TestVerdictFromAggregates(t *testing.T) {
 				t.Errorf("normalised hypothesis not recorded: %+v", res.Hypothesis)
 			}
 		})
+	}
+}
+
+// TestVerdictUsesTheScaleOfItsInterval: a relative hypothesis is judged by
+// the relative test, whose interval here includes 0, even though the
+// absolute difference is significant on its own test.
+func TestVerdictUsesTheScaleOfItsInterval(t *testing.T) {
+	l := lift(effect{0.05, -0.01, 0.11, 0.2}) // relative: +5% [−1%, +11%], p = 0.2
+	l.Absolute.AdjustedSequentialPValue, l.AdjustedSequentialPValue = 0.001, 0.001
+	l.Absolute.AdjustedPValue, l.AdjustedPValue = 0.0001, 0.0001
+	sc := scenario{users: fewUsers, primary: []*Lift{l}, guardrail: []*Lift{lift(harmless)}}
+	v := judge(sc.result(), testHypothesis())
+	if v.Decision == Validated {
+		t.Errorf("validated on the absolute p-value while the relative interval includes 0: %s", v.Reason)
 	}
 }

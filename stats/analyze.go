@@ -98,6 +98,17 @@ type Effect struct {
 	// Sequential is the always-valid confidence sequence: valid however
 	// often the results are looked at (see the sequential type).
 	Sequential Interval `json:"sequential"`
+	// Statistic is the t or z statistic of the test of no effect on this
+	// scale; PValue its fixed-horizon p-value and SequentialPValue its
+	// always-valid one. Each interval and its p-value come from the same
+	// test: p < α exactly when the interval excludes 0. The Adjusted ones
+	// are corrected (Settings.Correction) across every comparison of the
+	// analysis on the same scale.
+	Statistic                float64 `json:"statistic"`
+	PValue                   float64 `json:"pValue"`
+	AdjustedPValue           float64 `json:"adjustedPValue"`
+	SequentialPValue         float64 `json:"sequentialPValue"`
+	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
 	// Note warns that the figure may mislead: for a relative effect, that
 	// the control mean cannot be told apart from zero.
 	Note string `json:"note,omitempty"`
@@ -121,11 +132,13 @@ type Comparison struct {
 	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
 	// t-test; 0 for metrics tested with the normal distribution.
 	DF float64 `json:"df"`
-	// Statistic is the t or z statistic.
+	// Statistic is the t or z statistic of the absolute difference.
 	Statistic float64 `json:"statistic"`
 
-	// PValue is the fixed-horizon p-value and AdjustedPValue the same after
-	// Settings.Correction across all comparisons of the analysis.
+	// PValue is the fixed-horizon p-value of the absolute difference and
+	// AdjustedPValue the same after Settings.Correction across all
+	// comparisons of the analysis (Absolute holds them too; Relative has
+	// its own).
 	PValue         float64 `json:"pValue"`
 	AdjustedPValue float64 `json:"adjustedPValue"`
 	// SequentialPValue is the always-valid p-value matching
@@ -374,25 +387,16 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 			p /= 2
 		}
 		crit = -tQuantile(p, c.DF)
-		c.PValue = tPValue(stat, c.DF, alt)
-	} else {
-		c.PValue = zPValue(stat, alt)
 	}
-	seqMult := a.seq.multiplier(k.n + t.n)
-	if !finite(seqMult*se) || !finite(math.Abs(diff)+seqMult*se) {
+	tt := test{crit: crit, seqMult: a.seq.multiplier(k.n + t.n), df: c.DF, units: k.n + t.n}
+	if !finite(tt.seqMult*se) || !finite(math.Abs(diff)+tt.seqMult*se) {
 		return fmt.Errorf("%w: the interval overflows floating point", ErrNotEnoughData)
 	}
 	c.Status = OK
-	c.Statistic = stat
-	c.Absolute = Effect{
-		Estimate:   diff,
-		SE:         se,
-		Interval:   interval(diff, crit*se, alt),
-		Sequential: interval(diff, seqMult*se, alt),
-	}
-	c.SequentialPValue = a.seq.pValue(stat, k.n+t.n, alt)
+	c.Absolute = a.effect(diff, se, tt)
+	c.Statistic, c.PValue, c.SequentialPValue = stat, c.Absolute.PValue, c.Absolute.SequentialPValue
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
-	if e, ok := a.relative(k, t, crit, seqMult, alt); ok {
+	if e, ok := a.relative(k, t, tt); ok {
 		*rel = e
 		c.Relative = rel
 	}
@@ -422,49 +426,81 @@ func zPValue(stat float64, alt Alternative) float64 {
 	return math.Min(1, 2*normSF(math.Abs(stat)))
 }
 
-// correct applies the correction across every comparison with Status OK.
+// test is what the tests of one comparison share, whatever the scale.
+type test struct {
+	crit    float64 // fixed-horizon critical value (t or z)
+	seqMult float64 // half-width of the confidence sequence in SEs
+	df      float64 // t degrees of freedom; 0 for the normal distribution
+	units   float64 // units in both arms, the sequence's time
+}
+
+// effect tests est with standard error se: its statistic, both intervals
+// and the p-values that match them, for the settings' alternative.
+func (a *analyzer) effect(est, se float64, tt test) Effect {
+	alt := a.s.Alternative
+	stat := est / se
+	e := Effect{
+		Estimate:         est,
+		SE:               se,
+		Interval:         interval(est, tt.crit*se, alt),
+		Sequential:       interval(est, tt.seqMult*se, alt),
+		Statistic:        stat,
+		SequentialPValue: a.seq.pValue(stat, tt.units, alt),
+	}
+	if tt.df > 0 {
+		e.PValue = tPValue(stat, tt.df, alt)
+	} else {
+		e.PValue = zPValue(stat, alt)
+	}
+	e.AdjustedPValue, e.AdjustedSequentialPValue = e.PValue, e.SequentialPValue
+	return e
+}
+
+// correct applies the correction across every comparison with Status OK,
+// on each scale (absolute, relative) and for each kind of p-value (fixed,
+// sequential) separately.
 func correct(res *Result, method Correction) {
-	n := 0
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				n++
-			}
-		}
-	}
-	if n < 2 {
-		return // a family of one needs no correction
-	}
-	ps := make([]float64, 0, 2*n)
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				ps = append(ps, c.PValue)
-			}
-		}
-	}
-	seq := ps[n:n]
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				seq = append(seq, c.SequentialPValue)
-			}
-		}
-	}
-	ps = ps[:n]
-	adjustInPlace(ps, method)
-	adjustInPlace(seq, method)
-	i := 0
+	var families [4][]*float64 // raw p-values, then adjusted, by family
+	var adjusted [4][]*float64
 	for mi := range res.Metrics {
 		for ci := range res.Metrics[mi].Comparisons {
 			c := &res.Metrics[mi].Comparisons[ci]
-			if c.Status == OK {
-				c.AdjustedPValue, c.AdjustedSequentialPValue = ps[i], seq[i]
-				i++
+			if c.Status != OK {
+				continue
+			}
+			families[0] = append(families[0], &c.Absolute.PValue)
+			adjusted[0] = append(adjusted[0], &c.Absolute.AdjustedPValue)
+			families[1] = append(families[1], &c.Absolute.SequentialPValue)
+			adjusted[1] = append(adjusted[1], &c.Absolute.AdjustedSequentialPValue)
+			if c.Relative != nil {
+				families[2] = append(families[2], &c.Relative.PValue)
+				adjusted[2] = append(adjusted[2], &c.Relative.AdjustedPValue)
+				families[3] = append(families[3], &c.Relative.SequentialPValue)
+				adjusted[3] = append(adjusted[3], &c.Relative.AdjustedSequentialPValue)
 			}
 		}
 	}
+	for f := range families {
+		if len(families[f]) < 2 {
+			continue // a family of one needs no correction
+		}
+		ps := make([]float64, len(families[f]))
+		for i, p := range families[f] {
+			ps[i] = *p
+		}
+		adjustInPlace(ps, method)
+		for i, p := range adjusted[f] {
+			*p = ps[i]
+		}
+	}
+	for mi := range res.Metrics {
+		for ci := range res.Metrics[mi].Comparisons {
+			c := &res.Metrics[mi].Comparisons[ci]
+			c.AdjustedPValue, c.AdjustedSequentialPValue = c.Absolute.AdjustedPValue, c.Absolute.AdjustedSequentialPValue
+		}
+	}
 }
+
 
 // relative is the relative effect (t − k)/|k| of treatment t against control
 // k by the delta method with independent arms:
@@ -473,22 +509,17 @@ func correct(res *Result, method Correction) {
 //
 // the same for k̄ < 0 because (t̄ − k̄)/|k̄| = ±(t̄/k̄ − 1). A zero (or so small
 // that the numbers overflow) control has none.
-func (a *analyzer) relative(k, t armStats, crit, seqMult float64, alt Alternative) (Effect, bool) {
+func (a *analyzer) relative(k, t armStats, tt test) (Effect, bool) {
 	if k.adjusted == 0 {
 		return Effect{}, false
 	}
 	r := (t.adjusted - k.adjusted) / math.Abs(k.adjusted)
 	k2 := k.adjusted * k.adjusted
 	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
-	if !finite(r) || !finite(rse) || !finite(seqMult*rse) {
+	if !finite(r) || !finite(rse) || !finite(tt.seqMult*rse) || !(rse > 0) {
 		return Effect{}, false
 	}
-	e := Effect{
-		Estimate:   r,
-		SE:         rse,
-		Interval:   interval(r, crit*rse, alt),
-		Sequential: interval(r, seqMult*rse, alt),
-	}
+	e := a.effect(r, rse, tt)
 	// A control mean within its own two-sided interval of zero makes the
 	// ratio meaningless: a tiny, uncertain denominator.
 	if math.Abs(k.adjusted) < a.zCentral*math.Sqrt(k.v) {

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -49,4 +50,89 @@ func TestRelativeNearZeroControlNote(t *testing.T) {
 	if far.Relative == nil || far.Relative.Note != "" {
 		t.Errorf("control 10 ± 0.5: relative %+v, want no note", far.Relative)
 	}
+}
+
+// Every interval shown has the p-value of the same test: p < α exactly when
+// the interval excludes 0, for the absolute and the relative scale, fixed
+// horizon and sequential, every kind and alternative.
+func TestOneTestPerInterval(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 2))
+	cases := 0
+	for _, kind := range []Kind{Mean, Proportion, Ratio} {
+		for _, alt := range []Alternative{TwoSided, Greater, Less} {
+			for _, alpha := range []float64{0.05, 0.01, 0.2} {
+				for range 60 {
+					n := int64(5 + r.IntN(3000))
+					var k, tr Summary
+					switch kind {
+					case Proportion:
+						pc := 0.02 + 0.5*r.Float64()
+						pt := pc * (0.5 + r.Float64())
+						k = proportion(int64(pc*float64(n)), n)
+						tr = proportion(int64(pt*float64(n)), n)
+					default:
+						mc := 1 + 20*r.Float64()
+						k = meanSummary(n, mc, 0.2+5*r.Float64())
+						tr = meanSummary(n, mc*(0.6+0.8*r.Float64()), 0.2+5*r.Float64())
+						if kind == Ratio {
+							k.DenMean, k.DenM2 = 2, float64(n-1)
+							tr.DenMean, tr.DenM2 = 2, float64(n-1)
+							k.Mean, tr.Mean = 2*k.Mean, 2*tr.Mean
+						}
+					}
+					s := fixedSettings(alpha, alt)
+					c := analyzeTwo(t, s, kind, k, tr)
+					if c.Status != OK || c.Relative == nil {
+						continue
+					}
+					for _, e := range []struct {
+						name string
+						e    Effect
+					}{{"absolute", c.Absolute}, {"relative", *c.Relative}} {
+						for _, iv := range []struct {
+							name string
+							iv   Interval
+							p    float64
+						}{{"fixed", e.e.Interval, e.e.PValue}, {"sequential", e.e.Sequential, e.e.SequentialPValue}} {
+							cases++
+							if (iv.p < alpha) == iv.iv.Contains(0) {
+								t.Errorf("%s %s α=%g %s %s: p = %v but interval %v (estimate %v)", kind, alt, alpha, e.name, iv.name, iv.p, iv.iv, e.e.Estimate)
+							}
+						}
+					}
+					if c.Absolute.PValue != c.PValue || c.Absolute.SequentialPValue != c.SequentialPValue {
+						t.Errorf("comparison p-values %v/%v differ from the absolute effect's %v/%v", c.PValue, c.SequentialPValue, c.Absolute.PValue, c.Absolute.SequentialPValue)
+					}
+				}
+			}
+		}
+	}
+	if cases < 3000 {
+		t.Errorf("only %d cases checked", cases)
+	}
+}
+
+// A small-sample case of the kind GrowthBook's relative t-test vectors show:
+// the absolute test's p is 0.02 while the relative delta-method interval
+// includes 0. The relative scale has its own p-value, which agrees with it.
+func TestRelativePValueGrowthBookVector(t *testing.T) {
+	c := analyzeTwo(t, fixedSettings(0.05, TwoSided), Mean, meanSummary(10, 0.5, 0.3), meanSummary(10, 0.9, 0.4))
+	if c.Relative == nil {
+		t.Fatal("no relative effect")
+	}
+	if (c.Relative.PValue < 0.05) == c.Relative.Interval.Contains(0) {
+		t.Errorf("relative p = %v, interval %v: disagree", c.Relative.PValue, c.Relative.Interval)
+	}
+}
+
+func proportion(k, n int64) Summary {
+	var s Summary
+	for i := range n {
+		x := 0.0
+		if i < k {
+			x = 1
+		}
+		s.Add(x, 0, 0)
+	}
+	return s
 }

@@ -355,9 +355,9 @@ func writeResults(w io.Writer, r *experiment.Result) {
 			default:
 				e, rel := liftEffect(v.Lift)
 				iv := e.Interval
-				p, adj := v.Lift.PValue, v.Lift.AdjustedPValue
+				p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
 				if seq {
-					iv, p, adj = e.Sequential, v.Lift.SequentialPValue, v.Lift.AdjustedSequentialPValue
+					iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
 				}
 				fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%\n", fmtLift(e.Estimate, rel),
 					expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
