@@ -501,7 +501,6 @@ func correct(res *Result, method Correction) {
 	}
 }
 
-
 // relative is the relative effect (t − k)/|k| of treatment t against control
 // k by the delta method with independent arms:
 //
