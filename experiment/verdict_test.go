@@ -124,12 +124,14 @@ func TestVerdicts(t *testing.T) {
 			Validated, CodeWorthShipping, nil, "treatment", "none"},
 		{"guardrail breach invalidates a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(breach)}}, nil,
 			Invalidated, CodeGuardrailBreached, []string{"guardrail tickets got worse", "+12% [+7.0%, +17%]", "more than the 5.0% tolerated"}, "treatment", "none"},
-		{"guardrail at risk holds a winner back", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(atRisk)}}, nil,
-			KeepRunning, CodeGuardrailAtRisk, []string{"guardrail tickets may be worse", "more users reach 80% power"}, "treatment", "positive"},
-		{"guardrail at risk after the planned sample", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(atRisk)}}, nil,
-			Inconclusive, CodeGuardrailAtRisk, []string{"after the planned sample"}, "treatment", "zero"},
-		{"guardrail without data does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
-			Validated, CodeWorthShipping, []string{"not enough data to check tickets"}, "treatment", "none"},
+		{"guardrail not yet known holds a winner back", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(atRisk)}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "reaches beyond the 5.0% tolerated", "more users reach 80% power to show it non-inferior"}, "treatment", "positive"},
+		{"guardrail estimated harmless but not yet shown within tolerance", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(effect{0, -0.1, 0.246, 0.9})}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "0% [-10%, +25%]"}, "treatment", "positive"},
+		{"guardrail not yet known after the users planned for it", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(effect{0.045, 0.035, 0.055, 0.001})}}, nil,
+			Inconclusive, CodeGuardrailUnknown, []string{"after the users planned for it"}, "treatment", "none"},
+		{"guardrail without data blocks validation", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "not enough data"}, "treatment", "none"},
 		{"wrong direction", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, nil,
 			Invalidated, CodeWrongDirection, []string{"signup moved -5.0% [-8.0%, -2.0%]", "the increase was expected"}, "treatment", "none"},
 		{"below the minimum effect", scenario{users: fewUsers, primary: []*Lift{lift(tooSmall)}, guardrail: []*Lift{lift(harmless)}}, nil,
@@ -192,11 +194,13 @@ func TestGuardrailChecks(t *testing.T) {
 		dir    ingest.Direction
 		status string
 	}{
-		{"lower is better, rose beyond tolerance", breach, ingest.LowerIsBetter, GuardrailBreached},
+		{"lower is better, rose beyond tolerance", breach, ingest.LowerIsBetter, GuardrailHarmed},
 		{"lower is better, fell", wrongWay, ingest.LowerIsBetter, GuardrailOK},
-		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, ingest.HigherIsBetter, GuardrailBreached},
+		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, ingest.HigherIsBetter, GuardrailHarmed},
 		{"higher is better, rose", breach, ingest.HigherIsBetter, GuardrailOK},
-		{"estimate beyond tolerance, bound within", atRisk, ingest.LowerIsBetter, GuardrailAtRisk},
+		{"estimate beyond tolerance, bound within", atRisk, ingest.LowerIsBetter, GuardrailUnknown},
+		{"estimate within tolerance, upper bound beyond", effect{0, -0.1, 0.246, 0.9}, ingest.LowerIsBetter, GuardrailUnknown},
+		{"upper bound exactly at the tolerance", effect{0, -0.05, 0.05, 1}, ingest.LowerIsBetter, GuardrailOK},
 		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, ingest.LowerIsBetter, GuardrailOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,10 +69,11 @@ func (p Plan) ratio() float64 {
 	return p.Ratio
 }
 
-// absolute converts an effect to the metric's units.
+// absolute converts an effect to the metric's units. A relative effect is
+// (t − c)/|c|, so it scales by |Baseline|.
 func (p Plan) absolute(effect float64) float64 {
 	if p.Relative {
-		return effect * p.Baseline
+		return effect * math.Abs(p.Baseline)
 	}
 	return effect
 }
@@ -178,7 +179,7 @@ func (p Plan) MDE(control float64) (float64, error) {
 		d = -d
 	}
 	if p.Relative {
-		d /= p.Baseline
+		d /= math.Abs(p.Baseline)
 	}
 	return d, nil
 }
