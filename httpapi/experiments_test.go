@@ -217,7 +217,7 @@ func TestResultsAPI(t *testing.T) {
 	}
 
 	// Overrides are applied and recorded; a hypothesis brings a verdict.
-	resp, body = e.do(t, call{method: "PUT", path: hypothesisPath, token: adminSecret, body: `{"primaryMetric":"signup","minimumEffect":0.1,"guardrails":[{"metric":"tickets","tolerance":0.2}]}`})
+	resp, body = e.do(t, call{method: "PUT", path: hypothesisPath, token: adminSecret, body: `{"primaryMetric":"signup","minimumEffect":0.1,"guardrails":[{"metric":"tickets","tolerance":0.5}]}`}) // 400 users per arm show harm within ±35%, not 20%
 	if resp.StatusCode != 200 {
 		t.Fatalf("PUT hypothesis: %d %s", resp.StatusCode, body)
 	}
