@@ -336,9 +336,10 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		if m.Role != "" {
 			desc = append(desc, string(m.Role))
 		}
-		desc = append(desc, "CUPED "+onOff(m.CUPED))
+		desc = append(desc, cupedLabel(r.Settings.CUPED, m.CUPED))
 		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
 		scale, rel := barScale(m, seq)
+		var notes []string
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  VARIANT\tUSERS\tMEAN\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", level, kindOfInterval, barAxis(scale, rel))
 		for _, v := range m.Variants {
@@ -362,9 +363,15 @@ func writeResults(w io.Writer, r *experiment.Result) {
 				fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%\n", fmtLift(e.Estimate, rel),
 					expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
 					bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*v.Lift.ChanceToWin)
+				if e.Note != "" {
+					notes = append(notes, v.Variant+": "+e.Note)
+				}
 			}
 		}
 		tw.Flush()
+		for _, n := range notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 	}
 	fmt.Fprintln(w)
 	writeSRM(w, r)
@@ -387,7 +394,7 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	case r.SRM.Mismatch:
 		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
 	default:
-		fmt.Fprintf(w, "SRM: ok, p = %.2g: %s\n", r.SRM.PValue, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
 	}
 }
 
@@ -413,6 +420,18 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// cupedLabel agrees with the settings line: CUPED is on or off for the
+// analysis; on, a metric without pre-exposure variation is left unadjusted.
+func cupedLabel(on, applied bool) string {
+	switch {
+	case !on:
+		return "CUPED off"
+	case applied:
+		return "CUPED on"
+	}
+	return "CUPED on, unadjusted: no pre-exposure data varies"
 }
 
 // liftEffect returns the relative effect when there is one, else the

@@ -234,10 +234,13 @@ func TestDemoExperiment(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"4,000 users", "onboarding-completed", "support-tickets", "Verdict: VALIDATED"} {
+	for _, want := range []string{"4,000 users", "onboarding-completed", "support-tickets", "Verdict: VALIDATED", "(a mismatch is p < 0.001)", "CUPED on, unadjusted", "every guardrail is shown within its tolerance"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo results lack %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "CUPED off") { // the settings line says on
+		t.Errorf("a metric says CUPED off while the settings say on:\n%s", out)
 	}
 	t.Logf("\n%s", out)
 }
