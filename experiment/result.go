@@ -208,7 +208,7 @@ func Analyze(in Input) (*Result, error) {
 	}
 	res.Settings = s
 	for i, m := range metrics {
-		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
+		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), NonNegative: nonNegative(m), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
 		for j, a := range arms {
 			sm.Summaries[j] = cells.summary(a.Name, m.Key)
 		}
@@ -431,4 +431,11 @@ func ptr(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// nonNegative says whether a metric's values can never be negative: a
+// conversion or a count. Sums, means and ratios of event values may be
+// (profit, a net change).
+func nonNegative(m ingest.Metric) bool {
+	return m.Kind == ingest.Conversion || m.Kind == ingest.Count
 }

@@ -385,9 +385,9 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // variants together) the experiment needs for the planned power to detect
 // effect (in the metric's units when absolute, else relative to the control
 // mean, signed for a one-sided alternative) on metric pm between control
-// and treatment t. The per-unit standard
-// deviation comes from the comparison's standard error (so it includes
-// CUPED's reduction and a ratio's delta method); the critical value is that
+// and treatment t. The per-unit standard deviations come from each arm's
+// standard error (so they include CUPED's reduction and a ratio's delta
+// method), one per arm; the critical value is that
 // of the deciding interval — for sequential inference the confidence
 // sequence's at the current sample, which grows slowly with n, so the
 // estimate is then a little optimistic. Users without a value of a mean
@@ -419,6 +419,10 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 		Alpha: alpha, Alternative: alt, Power: h.Power,
 		SD:    se / math.Sqrt(1/nc+1/nt),
 		Ratio: tv.Share / cv.Share,
+	}
+	// Each arm's own per-unit SD when both are known (CUPED-adjusted).
+	if ctrl.SE != nil && trt.SE != nil && *ctrl.SE > 0 && *trt.SE > 0 {
+		plan.SD, plan.TreatmentSD = *ctrl.SE*math.Sqrt(nc), *trt.SE*math.Sqrt(nt)
 	}
 	if !absolute {
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean

@@ -123,7 +123,10 @@ func Guardrails(p *Plan, percent float64, metrics []ingest.Metric, aggs []ingest
 			Variants: []stats.Variant{{Name: p.Baseline, Weight: 1, Units: base.N}, {Name: p.Variant, Weight: 1, Units: cand.N}},
 			Metrics: []stats.Metric{{
 				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == ingest.LowerIsBetter,
-				Summaries: []stats.Summary{base, cand},
+				// Counts and conversions cannot fall below zero: their
+				// relative interval stays above −100%.
+				NonNegative: m.Kind == ingest.Conversion || m.Kind == ingest.Count,
+				Summaries:   []stats.Summary{base, cand},
 			}},
 		})
 		if err != nil {

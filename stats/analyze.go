@@ -38,6 +38,11 @@ type Variant struct {
 type Metric struct {
 	Name string `json:"name"`
 	Kind Kind   `json:"kind"`
+	// NonNegative says the metric's values are never negative (a count, a
+	// rate, a proportion is always): a relative change cannot then fall
+	// below −100%, and a relative interval that would is computed on the
+	// log scale instead (see Comparison.Relative).
+	NonNegative bool `json:"nonNegative,omitempty"`
 	// LowerIsBetter turns the Bayesian view around (latency, errors): the
 	// chance to beat control becomes P(treatment < control). It does not
 	// change the hypothesis tested, which Settings.Alternative states.
@@ -109,6 +114,12 @@ type Effect struct {
 	AdjustedPValue           float64 `json:"adjustedPValue"`
 	SequentialPValue         float64 `json:"sequentialPValue"`
 	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
+	// Method is how a relative effect was tested: "delta" (the delta
+	// method on t/c − 1) or "log-ratio" (the delta method on ln(t/c), whose
+	// interval, transformed back, stays above −100%); empty for the
+	// absolute effect. For "log-ratio", SE and Statistic are on the log
+	// scale.
+	Method string `json:"method,omitempty"`
 	// Note warns that the figure may mislead: for a relative effect, that
 	// the control mean cannot be told apart from zero.
 	Note string `json:"note,omitempty"`
@@ -127,7 +138,9 @@ type Comparison struct {
 	// the delta method (arms independent) and its intervals built with the
 	// same critical values as Absolute's; nil when the control estimate is
 	// zero. Dividing by |control| keeps the sign of the absolute difference
-	// when the control mean is negative (profit, a net change).
+	// when the control mean is negative (profit, a net change). For a
+	// NonNegative metric whose delta-method interval would reach below
+	// −100%, the test and intervals are those of ln(t/c) instead (Method).
 	Relative *Effect `json:"relative,omitempty"`
 	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
 	// t-test; 0 for metrics tested with the normal distribution.
@@ -294,7 +307,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 	for i := 1; i < len(variants); i++ {
 		c := &out.Comparisons[i-1]
 		c.Variant = variants[i].Name
-		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, arms[0], arms[i]); err != nil {
+		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, m.NonNegative || m.Kind == Proportion, arms[0], arms[i]); err != nil {
 			*c = Comparison{Variant: variants[i].Name, Status: NotEnoughData, Reason: err.Error()}
 		}
 	}
@@ -358,7 +371,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // compare fills c with treatment t against control k.
 // The relative effect, when there is one, is written to rel.
-func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter bool, k, t armStats) error {
+func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter, nonNegative bool, k, t armStats) error {
 	switch {
 	case k.err != nil:
 		return fmt.Errorf("control: %w", k.err)
@@ -396,7 +409,7 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 	c.Absolute = a.effect(diff, se, tt)
 	c.Statistic, c.PValue, c.SequentialPValue = stat, c.Absolute.PValue, c.Absolute.SequentialPValue
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
-	if e, ok := a.relative(k, t, tt); ok {
+	if e, ok := a.relative(k, t, tt, nonNegative); ok {
 		*rel = e
 		c.Relative = rel
 	}
@@ -508,7 +521,17 @@ func correct(res *Result, method Correction) {
 //
 // the same for k̄ < 0 because (t̄ − k̄)/|k̄| = ±(t̄/k̄ − 1). A zero (or so small
 // that the numbers overflow) control has none.
-func (a *analyzer) relative(k, t armStats, tt test) (Effect, bool) {
+//
+// A non-negative metric cannot fall by more than 100%. When the delta
+// method's interval (fixed or sequential, taken two-sided) would reach below
+// −100% and both means are positive, the effect is tested on the log scale,
+// as Katz et al. (1978) for the risk ratio:
+//
+//	ln(t̄/k̄) ± m·√(Var(t̄)/t̄² + Var(k̄)/k̄²),  interval exp(·) − 1,
+//
+// with the same critical value m and distribution, so the interval and its
+// p-value still come from one test and the interval stays above −100%.
+func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, bool) {
 	if k.adjusted == 0 {
 		return Effect{}, false
 	}
@@ -519,6 +542,16 @@ func (a *analyzer) relative(k, t armStats, tt test) (Effect, bool) {
 		return Effect{}, false
 	}
 	e := a.effect(r, rse, tt)
+	e.Method = "delta"
+	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-math.Max(tt.crit, tt.seqMult)*rse < -1 {
+		l := math.Log(t.adjusted / k.adjusted)
+		lse := math.Sqrt(t.v/(t.adjusted*t.adjusted) + k.v/k2)
+		if finite(l) && finite(lse) && lse > 0 && finite(tt.seqMult*lse) {
+			e = a.effect(l, lse, tt)
+			e.Estimate, e.Method = r, "log-ratio"
+			e.Interval, e.Sequential = expm1Interval(e.Interval), expm1Interval(e.Sequential)
+		}
+	}
 	// A control mean within its own two-sided interval of zero makes the
 	// ratio meaningless: a tiny, uncertain denominator.
 	if math.Abs(k.adjusted) < a.zCentral*math.Sqrt(k.v) {
@@ -526,4 +559,17 @@ func (a *analyzer) relative(k, t armStats, tt test) (Effect, bool) {
 			k.adjusted, a.zCentral*math.Sqrt(k.v), 100*(1-a.s.Alpha))
 	}
 	return e, true
+}
+
+// expm1Interval maps an interval of ln(t/c) to one of t/c − 1; an unbounded
+// lower side becomes −100%.
+func expm1Interval(iv Interval) Interval {
+	out := Interval{Lower: math.Expm1(iv.Lower), Upper: math.Expm1(iv.Upper), UpperUnbounded: iv.UpperUnbounded}
+	if iv.LowerUnbounded {
+		out.Lower = -1
+	}
+	if iv.UpperUnbounded || !finite(out.Upper) {
+		out.Upper, out.UpperUnbounded = 0, true
+	}
+	return out
 }

@@ -78,6 +78,9 @@ type golden struct {
 			SD, Power, Ratio, Control, Want, Exact float64
 		} `json:"mde"`
 	}
+	PowerPerArm struct {
+		Power, SampleSize, MDE []planCase
+	} `json:"powerPerArm"`
 	Bayes []struct {
 		Diff, SE, Chance, LossTreatment, LossControl float64
 	}
@@ -86,12 +89,70 @@ type golden struct {
 	}
 }
 
+// planCase is a plan with a variance per arm: a proportion at its baseline
+// rate, or a mean with one SD per arm.
+type planCase struct {
+	Kind                                Kind
+	Baseline, SD, TreatmentSD           float64
+	Alpha                               float64
+	Alternative                         Alternative
+	Effect, Control, Ratio, Power, Want float64
+}
+
+func (c planCase) plan() Plan {
+	return Plan{Alpha: c.Alpha, Alternative: c.Alternative, Power: c.Power, Ratio: c.Ratio,
+		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD}
+}
+
+// TestGoldenPowerPerArm checks power, sample size and MDE with a variance
+// per arm against statsmodels' normal_power_het.
+func TestGoldenPowerPerArm(t *testing.T) {
+	g := loadGolden(t).PowerPerArm
+	if len(g.Power) == 0 || len(g.SampleSize) == 0 || len(g.MDE) == 0 {
+		t.Fatal("no per-arm power cases in golden.json")
+	}
+	for _, c := range g.Power {
+		got, err := c.plan().PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+	}
+	for _, c := range g.SampleSize {
+		control, treatment, err := c.plan().SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) control", c), control, c.Control, goldenTol)
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) treatment", c), treatment, c.Control*c.Ratio, goldenTol)
+	}
+	for _, c := range g.MDE {
+		got, err := c.plan().MDE(c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("MDE(%+v)", c), got, c.Want, goldenTol)
+	}
+	// One SD for both arms underestimates a conversion's sample: a 10% rate
+	// lifted by a point needs more users with each arm's own variance.
+	shared := Plan{Alpha: 0.05, Alternative: TwoSided, Power: 0.8, SD: ProportionSD(0.1)}
+	perArm := Plan{Alpha: 0.05, Alternative: TwoSided, Power: 0.8, Proportion: true, Baseline: 0.1}
+	a, _, _ := shared.SampleSize(0.01)
+	b, _, _ := perArm.SampleSize(0.01)
+	if !(b > a*1.03 && b < a*1.15) {
+		t.Errorf("per-arm sample %v vs shared %v: want 3–15%% more", b, a)
+	}
+}
+
 type wantTest struct {
 	Statistic, PValue, DF, Diff, SE float64
 	Interval                        Interval
 	Relative, RelativeSE            float64
 	RelativeInterval                Interval
-	UnadjustedSE                    float64
+	// The relative scale's own test.
+	RelativeStatistic, RelativePValue float64
+	RelativeMethod                    string
+	UnadjustedSE                      float64
 }
 
 func loadGolden(t *testing.T) *golden {
@@ -194,6 +255,11 @@ func checkTest(t *testing.T, c Comparison, w wantTest, df, relative bool) {
 		checkClose(t, "relative", c.Relative.Estimate, w.Relative, goldenTol)
 		checkClose(t, "relativeSE", c.Relative.SE, w.RelativeSE, goldenTol)
 		checkInterval(t, "relativeInterval", c.Relative.Interval, w.RelativeInterval, goldenTol)
+		checkClose(t, "relativeStatistic", c.Relative.Statistic, w.RelativeStatistic, goldenTol)
+		checkClose(t, "relativePValue", c.Relative.PValue, w.RelativePValue, goldenTol)
+		if c.Relative.Method != w.RelativeMethod {
+			t.Errorf("relative method = %q, want %q", c.Relative.Method, w.RelativeMethod)
+		}
 	}
 }
 

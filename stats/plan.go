@@ -7,9 +7,17 @@ import (
 )
 
 // Plan describes a two-arm experiment to be sized. The planner uses the
-// normal approximation of statsmodels' NormalIndPower (for a two-sided test
-// both tails count towards power); at the sample sizes online experiments
-// need, the t-test's power differs from it by far less than a point.
+// normal approximation (for a two-sided test both tails count towards
+// power) with a variance per arm: the difference of the means has variance
+//
+//	σ_c²/n_c + σ_t²/n_t = (σ_c² + σ_t²/r) / n_c,   r = n_t/n_c,
+//
+// as statsmodels' normal_power_het with std_null = std_alternative, which
+// is the unpooled Wald test the analysis runs. With TreatmentSD unset both
+// arms share SD, and this is statsmodels' NormalIndPower. For a proportion
+// (Proportion set) σ_c² = p(1 − p) at the baseline rate and σ_t² at the
+// rate the effect gives: 2–5% more users than one shared σ for typical
+// conversion lifts.
 type Plan struct {
 	// Alpha is the significance level, in (0, 0.5].
 	Alpha       float64     `json:"alpha"`
@@ -17,9 +25,15 @@ type Plan struct {
 	// Power is the target probability of detecting the effect, in (Alpha, 1);
 	// SampleSize and MDE need it.
 	Power float64 `json:"power"`
-	// SD is the standard deviation of the metric per unit; for a proportion
-	// use ProportionSD(Baseline).
+	// SD is the standard deviation of the metric per unit (in control);
+	// ignored for a Proportion. For a ratio metric use RatioSD.
 	SD float64 `json:"sd"`
+	// TreatmentSD is the treatment arm's standard deviation per unit; 0
+	// means SD.
+	TreatmentSD float64 `json:"treatmentSD,omitempty"`
+	// Proportion plans a conversion metric whose control rate is Baseline:
+	// each arm's SD is √(p(1−p)) at its own rate.
+	Proportion bool `json:"proportion,omitempty"`
 	// Baseline is the control mean. It is needed only when Relative is set.
 	Baseline float64 `json:"baseline"`
 	// Relative makes effects relative to Baseline (0.02 is +2 %).
@@ -32,12 +46,27 @@ type Plan struct {
 // metric with rate p.
 func ProportionSD(p float64) float64 { return math.Sqrt(p * (1 - p)) }
 
+// RatioSD is the per-unit standard deviation of a ratio metric Σx/Σy by the
+// delta method, from the per-unit means, standard deviations and the
+// correlation of numerator and denominator:
+//
+//	σ = √(σx² − 2R·ρσxσy + R²σy²) / |μy|,   R = μx/μy.
+func RatioSD(meanX, meanY, sdX, sdY, corr float64) float64 {
+	r := meanX / meanY
+	v := sdX*sdX - 2*r*corr*sdX*sdY + r*r*sdY*sdY
+	return math.Sqrt(math.Max(v, 0)) / math.Abs(meanY)
+}
+
 func (p Plan) validate(needPower bool) error {
 	switch {
 	case !(p.Alpha > 0 && p.Alpha <= 0.5):
 		return valueloop.FieldErrorf("alpha", "must be in (0, 0.5], got %v", p.Alpha)
-	case !(p.SD > 0) || math.IsInf(p.SD, 1):
+	case p.Proportion && !(p.Baseline > 0 && p.Baseline < 1):
+		return valueloop.FieldErrorf("baseline", "a proportion plan needs the control rate in (0, 1), got %v", p.Baseline)
+	case !p.Proportion && (!(p.SD > 0) || math.IsInf(p.SD, 1)):
 		return valueloop.FieldErrorf("sd", "must be a positive number, got %v", p.SD)
+	case !p.Proportion && (!(p.TreatmentSD >= 0) || math.IsInf(p.TreatmentSD, 1)):
+		return valueloop.FieldErrorf("treatmentSD", "must be a positive number (or 0 for sd), got %v", p.TreatmentSD)
 	case !(p.Ratio >= 0) || math.IsInf(p.Ratio, 1):
 		return valueloop.FieldErrorf("ratio", "must be a positive number (or 0 for 1), got %v", p.Ratio)
 	case p.Relative && (p.Baseline == 0 || math.IsNaN(p.Baseline) || math.IsInf(p.Baseline, 0)):
@@ -51,15 +80,6 @@ func (p Plan) validate(needPower bool) error {
 		return valueloop.FieldErrorf("alternative", "must be %q, %q or %q, got %q", TwoSided, Greater, Less, p.Alternative)
 	}
 	return nil
-}
-
-// share is n_eff / n_control = r/(1+r), with n_eff = 1/(1/n_c + 1/n_t).
-func (p Plan) share() float64 {
-	r := p.Ratio
-	if r == 0 {
-		r = 1
-	}
-	return r / (1 + r)
 }
 
 func (p Plan) ratio() float64 {
@@ -83,6 +103,24 @@ func (p Plan) crit() float64 {
 		return -normQuantile(p.Alpha / 2)
 	}
 	return -normQuantile(p.Alpha)
+}
+
+// unitVar is n_c · Var(t̄ − c̄) = σ_c² + σ_t²/r for an absolute difference
+// d, or false when d takes a proportion out of [0, 1].
+func (p Plan) unitVar(d float64) (float64, bool) {
+	r := p.ratio()
+	if p.Proportion {
+		pc, pt := p.Baseline, p.Baseline+d
+		if !(pt >= 0 && pt <= 1) {
+			return 0, false
+		}
+		return pc*(1-pc) + pt*(1-pt)/r, true
+	}
+	st := p.TreatmentSD
+	if st == 0 {
+		st = p.SD
+	}
+	return p.SD*p.SD + st*st/r, true
 }
 
 // power at standardised shift u = δ/SD · √n_eff.
@@ -140,8 +178,15 @@ func (p Plan) PowerAt(effect, control float64) (float64, error) {
 	if !(control > 0) || math.IsInf(control, 1) {
 		return 0, valueloop.FieldErrorf("control", "must be a positive number of units, got %v", control)
 	}
-	u := p.absolute(effect) / p.SD * math.Sqrt(control*p.share())
-	return p.powerAt(u), nil
+	d := p.absolute(effect)
+	v, ok := p.unitVar(d)
+	if !ok {
+		return 0, valueloop.FieldErrorf("effect", "takes the treatment rate out of [0, 1]: baseline %v, effect %v", p.Baseline, effect)
+	}
+	if v == 0 {
+		return 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
+	}
+	return p.powerAt(d * math.Sqrt(control/v)), nil
 }
 
 // SampleSize returns the units needed in control and treatment to detect
@@ -159,8 +204,15 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 	case p.Alternative == Greater && d < 0, p.Alternative == Less && d > 0:
 		return 0, 0, valueloop.FieldErrorf("effect", "a %s test detects only effects in its direction, got %v", p.Alternative, effect)
 	}
-	u := p.shift() / (d / p.SD)
-	control = u * u / p.share()
+	v, ok := p.unitVar(d)
+	if !ok {
+		return 0, 0, valueloop.FieldErrorf("effect", "takes the treatment rate out of [0, 1]: baseline %v, effect %v", p.Baseline, effect)
+	}
+	u := p.shift() / d
+	control = u * u * v
+	if !(control > 0) {
+		return 0, 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
+	}
 	return control, control * p.ratio(), nil
 }
 
@@ -174,9 +226,26 @@ func (p Plan) MDE(control float64) (float64, error) {
 	if !(control > 0) || math.IsInf(control, 1) {
 		return 0, valueloop.FieldErrorf("control", "must be a positive number of units, got %v", control)
 	}
-	d := p.shift() * p.SD / math.Sqrt(control*p.share())
+	sign := 1.0
 	if p.Alternative == Less {
-		d = -d
+		sign = -1
+	}
+	// d = ±shift·√(V(d)/n_c); V depends on d only for a proportion, and
+	// slowly: a fixed-point iteration converges in a few steps.
+	k := p.shift() / math.Sqrt(control)
+	v, _ := p.unitVar(0)
+	d := sign * k * math.Sqrt(v)
+	for i := 0; p.Proportion && i < 200; i++ {
+		v, ok := p.unitVar(d)
+		if !ok {
+			return 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
+		}
+		next := sign * k * math.Sqrt(v)
+		if math.Abs(next-d) <= 1e-16*math.Abs(d) {
+			d = next
+			break
+		}
+		d = next
 	}
 	if p.Relative {
 		d /= math.Abs(p.Baseline)

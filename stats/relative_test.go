@@ -136,3 +136,25 @@ func proportion(k, n int64) Summary {
 	}
 	return s
 }
+
+// An error rate's relative change cannot fall below −100%: where the delta
+// method's interval would, the log-ratio interval is used.
+func TestRelativeIntervalRespectsRange(t *testing.T) {
+	for _, alt := range []Alternative{TwoSided, Greater, Less} {
+		c := analyzeTwo(t, fixedSettings(0.05, alt), Proportion, proportion(3, 100), proportion(5, 100))
+		r := c.Relative
+		if r == nil || r.Method != "log-ratio" {
+			t.Fatalf("%s: relative %+v, want the log-ratio method", alt, r)
+		}
+		for _, iv := range []Interval{r.Interval, r.Sequential} {
+			if iv.LowerUnbounded || iv.Lower < -1 || !iv.Contains(r.Estimate) {
+				t.Errorf("%s: interval %v around %v leaves the range", alt, iv, r.Estimate)
+			}
+		}
+	}
+	// Far from the edge the delta method stays.
+	c := analyzeTwo(t, fixedSettings(0.05, TwoSided), Proportion, proportion(300, 1000), proportion(330, 1000))
+	if c.Relative.Method != "delta" {
+		t.Errorf("method = %q, want delta", c.Relative.Method)
+	}
+}

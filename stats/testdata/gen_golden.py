@@ -105,10 +105,52 @@ def interval(est, half, alt):
 
 
 def relative(tm, tv, cm, cv):
-    """Delta method for t/c - 1 with independent arms; tv, cv: variances of the means."""
-    rel = tm / cm - 1
+    """Delta method for (t - c)/|c| with independent arms; tv, cv: variances of the means."""
+    rel = (tm - cm) / abs(cm)
     se = math.sqrt(tv / cm**2 + tm**2 * cv / cm**4)
     return rel, se
+
+
+def seq_mult(alpha, tuning, t):
+    """Half-width in SEs of the confidence sequence (Waudby-Smith et al. 2021, Thm 2.2)."""
+    l = 2 * math.log(1 / alpha)
+    rho2 = (l + math.log(1 + l)) / tuning
+    tr = t * rho2
+    return math.sqrt(2 * (tr + 1) / tr * (0.5 * math.log(1 + tr) - math.log(alpha)))
+
+
+def p_value(stat, alt, df=None):
+    """p-value of a t (df given) or z statistic, from scipy."""
+    d = st.t(df) if df else st.norm
+    if alt == "greater":
+        return f(d.sf(stat))
+    if alt == "less":
+        return f(d.cdf(stat))
+    return f(min(1.0, 2 * d.sf(abs(stat))))
+
+
+def relative_test(tm, tv, cm, cv, alpha, alt, crit, df=None, nonneg=False, units=None, tuning=10000):
+    """The relative scale's own test. Delta method on (t - c)/|c|; for a
+    non-negative metric whose delta interval (fixed or sequential, two-sided)
+    reaches below -100%, the log ratio ln(t/c) with SE sqrt(tv/t^2 + cv/c^2)
+    (Katz et al. 1978), its interval mapped back by exp(x) - 1."""
+    rel, se = relative(tm, tv, cm, cv)
+    m = seq_mult(alpha, tuning, units)
+    if nonneg and cm > 0 and tm > 0 and rel - max(crit, m) * se < -1:
+        l = math.log(tm / cm)
+        lse = math.sqrt(tv / tm**2 + cv / cm**2)
+        iv = interval(l, crit * lse, alt)
+        out = {}
+        for k, v in iv.items():
+            out[k] = v if k.endswith("Unbounded") else math.expm1(v)
+        if out.pop("lowerUnbounded", False):
+            out["lower"] = -1.0
+        return {"relative": rel, "relativeSE": lse, "relativeStatistic": l / lse,
+                "relativePValue": p_value(l / lse, alt, df), "relativeInterval": out,
+                "relativeMethod": "log-ratio"}
+    return {"relative": rel, "relativeSE": se, "relativeStatistic": rel / se,
+            "relativePValue": p_value(rel / se, alt, df),
+            "relativeInterval": interval(rel, crit * se, alt), "relativeMethod": "delta"}
 
 
 def welch():
@@ -121,6 +163,12 @@ def welch():
         ((250000, 105.3, 40.0), (250400, 105.6, 41.2)),
         ((3, 1.0, 0.5), (2, 2.0, 0.1)),
         ((40, 5.0, 0.0), (40, 5.5, 1.0)),
+        # A negative control mean (profit): the relative effect keeps the
+        # sign of the difference.
+        ((200, -10.0, 4.0), (220, -5.0, 4.5)),
+        # Small samples, GrowthBook-like: the absolute p is 0.02 while the
+        # relative interval includes 0.
+        ((10, 0.5, 0.3), (10, 0.9, 0.4)),
     ]
     for (nc, mc, sc), (nt, mt, stt) in params:
         for alt in ["two-sided", "greater", "less"]:
@@ -133,15 +181,13 @@ def welch():
                 diff = mt - mc
                 assert abs(diff / se - r.statistic) <= 1e-12 * abs(r.statistic)
                 c = crit_t(alpha, alt, df)
-                rel, rse = relative(mt, vt, mc, vc)
+                want = {"statistic": f(r.statistic), "pValue": f(r.pvalue), "df": df,
+                        "diff": diff, "se": se, "interval": interval(diff, c * se, alt)}
+                want.update(relative_test(mt, vt, mc, vc, alpha, alt, c, df=df, units=nc + nt))
                 cases.append({
                     "control": {"n": nc, "mean": mc, "sd": sc},
                     "treatment": {"n": nt, "mean": mt, "sd": stt},
-                    "alternative": alt, "alpha": alpha,
-                    "want": {"statistic": f(r.statistic), "pValue": f(r.pvalue), "df": df,
-                             "diff": diff, "se": se, "interval": interval(diff, c * se, alt),
-                             "relative": rel, "relativeSE": rse,
-                             "relativeInterval": interval(rel, c * rse, alt)},
+                    "alternative": alt, "alpha": alpha, "want": want,
                 })
     return cases
 
@@ -149,7 +195,10 @@ def welch():
 def proportions():
     cases = []
     for (kc, nc), (kt, nt) in [((100, 1000), (130, 1000)), ((4800, 100000), (5020, 100400)),
-                               ((3, 40), (9, 45)), ((1, 500), (4, 510))]:
+                               ((3, 40), (9, 45)), ((1, 500), (4, 510)),
+                               # an error rate's rise on few users: the delta
+                               # interval would fall below -100%
+                               ((3, 100), (5, 100)), ((12, 400), (7, 380))]:
         for alt in ["two-sided", "larger", "smaller"]:
             alpha = 0.05
             r = test_proportions_2indep(kt, nt, kc, nc, method="wald", compare="diff",
@@ -168,9 +217,7 @@ def proportions():
             want = {"statistic": f(r.statistic), "pValue": f(r.pvalue), "diff": diff,
                     "se": se, "interval": iv}
             if pc > 0:
-                rel, rse = relative(pt, vt, pc, vc)
-                want.update(relative=rel, relativeSE=rse,
-                            relativeInterval=interval(rel, c * rse, ours))
+                want.update(relative_test(pt, vt, pc, vc, alpha, ours, c, nonneg=True, units=nc + nt))
             cases.append({"control": [kc, nc], "treatment": [kt, nt], "alternative": ours,
                           "alpha": alpha, "want": want})
     return cases
@@ -205,12 +252,11 @@ def ratio():
         z = diff / se
         alpha, alt = 0.05, "two-sided"
         c = crit_z(alpha, alt)
-        rel, rse = relative(rt, vt, rc, vc)
-        cases.append({"arms": arms, "alternative": alt, "alpha": alpha,
-                      "want": {"control": rc, "treatment": rt, "diff": diff, "se": se,
-                               "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
-                               "interval": interval(diff, c * se, alt), "relative": rel,
-                               "relativeSE": rse, "relativeInterval": interval(rel, c * rse, alt)}})
+        want = {"control": rc, "treatment": rt, "diff": diff, "se": se,
+                "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
+                "interval": interval(diff, c * se, alt)}
+        want.update(relative_test(rt, vt, rc, vc, alpha, alt, c, units=2 * n))
+        cases.append({"arms": arms, "alternative": alt, "alpha": alpha, "want": want})
     return cases
 
 
@@ -353,6 +399,64 @@ def power():
     return out
 
 
+def power_per_arm():
+    """Power and sample size with a variance per arm, from statsmodels'
+    normal_power_het with std_null = std_alternative = sqrt(sc^2 + st^2/r)
+    (the unpooled Wald test; power_proportions_2indep's std_alt is the same
+    sum, its std_null the pooled one of the score test). Sample sizes and
+    MDEs are solved with scipy's brentq on that power function."""
+    from scipy.optimize import brentq
+    from statsmodels.stats.power import normal_power_het
+    from statsmodels.stats.proportion import _std_2prop_power
+    sm_alt = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
+    out = {"power": [], "sampleSize": [], "mde": []}
+
+    def std(kind, a, diff, ratio):
+        if kind == "proportion":
+            pc, pt = a["baseline"], a["baseline"] + diff
+            s = math.sqrt(pc * (1 - pc) + pt * (1 - pt) / ratio)
+            # The same as statsmodels' own alternative standard deviation
+            # (its first arm is ours, control, with prop2 + diff = pc).
+            sm = _std_2prop_power(-diff, pt, ratio=ratio, alpha=0.05)[2]
+            assert abs(sm - s) <= 1e-12 * s, (sm, s)
+            return s
+        return math.sqrt(a["sd"] ** 2 + a["treatmentSD"] ** 2 / ratio)
+
+    def pw(kind, a, diff, n, alpha, alt, ratio):
+        s = std(kind, a, diff, ratio)
+        return f(normal_power_het(diff, n, alpha, std_null=s, std_alternative=s,
+                                  alternative=sm_alt[alt]))
+
+    arms = [("proportion", {"baseline": 0.1}), ("proportion", {"baseline": 0.45}),
+            ("mean", {"sd": 2.0, "treatmentSD": 3.0}), ("mean", {"sd": 40.0, "treatmentSD": 35.0})]
+    for kind, a in arms:
+        effect = 0.01 if kind == "proportion" else (0.5 if a["sd"] < 10 else 2.0)
+        for alpha in [0.05, 0.01]:
+            for alt in ["two-sided", "greater", "less"]:
+                e = -effect if alt == "less" else effect
+                for ratio in [1, 2, 0.5]:
+                    for n in [500, 20000]:
+                        out["power"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                             "effect": e, "control": n, "ratio": ratio,
+                                             "want": pw(kind, a, e, n, alpha, alt, ratio)})
+                    for target in [0.8, 0.9]:
+                        n = brentq(lambda n: pw(kind, a, e, n, alpha, alt, ratio) - target,
+                                   2, 1e9, xtol=1e-12, rtol=1e-15, maxiter=500)
+                        out["sampleSize"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                                  "effect": e, "power": target, "ratio": ratio,
+                                                  "control": n})
+                        sign = -1 if alt == "less" else 1
+                        hi = 0.5 if kind == "proportion" else 100.0
+                        if kind == "proportion" and sign < 0:
+                            hi = a["baseline"] * 0.999
+                        m = brentq(lambda d: pw(kind, a, sign * d, 3000, alpha, alt, ratio) - target,
+                                   1e-9, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+                        out["mde"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                           "power": target, "ratio": ratio, "control": 3000,
+                                           "want": sign * m})
+    return out
+
+
 def bayes():
     cases = []
     for diff, se in [(0.3, 0.2), (-0.05, 0.1), (0.0, 1.0), (1.2, 0.5), (-2.0, 0.9), (0.01, 0.002)]:
@@ -395,6 +499,7 @@ def main():
         "srm": srm(),
         "corrections": corrections(),
         "power": power(),
+        "powerPerArm": power_per_arm(),
         "bayes": bayes(),
         "sequential": sequential(),
     }
