@@ -67,3 +67,18 @@ func TestNegativeControlMeanVerdict(t *testing.T) {
 		t.Errorf("verdict = %s (%s): %s; want validated with profit moved +5x%%", v.Decision, v.Code, v.Reason)
 	}
 }
+
+// TestResultsAfterRollout: a split moved to 100% leaves one weighted
+// variant. The error says why the rollout's data cannot be analysed as one
+// experiment yet, rather than only that the split gives one variant.
+func TestResultsAfterRollout(t *testing.T) {
+	ms := testMetrics()
+	aggs := simulate(t, 5, "onboarding", ms, []arm{{name: "control", users: 300, signup: 0.3}, {name: "treatment", users: 300, signup: 0.3}})
+	def := testFlag()
+	def.Targeting = []byte(`{"fractional":[["control",0],["treatment",100]]}`)
+	_, err := Analyze(Input{Flag: "onboarding", Definition: def, Metrics: ms, Aggregates: aggs, Settings: DefaultSettings()})
+	wantFieldError(t, err, "settings.weights")
+	if err == nil || !strings.Contains(err.Error(), "exposed to control under an earlier split") || !strings.Contains(err.Error(), "by period of first exposure are not kept yet") {
+		t.Errorf("error = %v, want it to explain the earlier split", err)
+	}
+}

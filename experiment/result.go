@@ -338,6 +338,22 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 		}
 	}
 	if len(weights) < 2 {
+		if source == "the flag's fractional split" {
+			var exposed []string
+			for _, k := range sortedKeys(c.users) {
+				if c.users[k] > 0 && weights[k] == 0 {
+					exposed = append(exposed, k)
+				}
+			}
+			if len(exposed) > 0 {
+				// A finished rollout (or any split moved on purpose): its users
+				// were assigned under earlier splits that the aggregates do not
+				// record, so neither the weights now nor any fixed weights
+				// describe them.
+				return nil, valueloop.FieldErrorf("settings.weights", "the flag's split now serves %s only, but users were exposed to %s under an earlier split (a rollout?): results by period of first exposure are not kept yet, so this split cannot be analysed as one experiment; weights=… analyses it as if the split had been fixed, and the SRM check then tests that assumption, not the assignment",
+					strings.Join(sortedKeys(weights), ", "), strings.Join(exposed, ", "))
+			}
+		}
 		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s give %d variant(s): set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
 	}
 	names := sortedKeys(weights)
