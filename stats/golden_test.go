@@ -81,6 +81,9 @@ type golden struct {
 	PowerPerArm struct {
 		Power, SampleSize, MDE []planCase
 	} `json:"powerPerArm"`
+	PowerT struct {
+		Power, SampleSize, MDE []planCase
+	} `json:"powerT"`
 	Bayes []struct {
 		Diff, SE, Chance, LossTreatment, LossControl float64
 	}
@@ -102,6 +105,47 @@ type planCase struct {
 func (c planCase) plan() Plan {
 	return Plan{Alpha: c.Alpha, Alternative: c.Alternative, Power: c.Power, Ratio: c.Ratio,
 		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD}
+}
+
+// TestGoldenPowerT checks the exact planning of Welch's t-test (Student's t
+// critical values, noncentral t power) against scipy on small samples.
+func TestGoldenPowerT(t *testing.T) {
+	g := loadGolden(t).PowerT
+	if len(g.Power) == 0 {
+		t.Fatal("no t-test power cases in golden.json")
+	}
+	for _, c := range g.Power {
+		p := c.plan()
+		p.T = true
+		got, err := p.PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+		// The normal approximation overstates a small t-test's power.
+		p.T = false
+		if z, _ := p.PowerAt(c.Effect, c.Control); !(z > got) {
+			t.Errorf("normal power %v not above the t-test's %v at %v units", z, got, c.Control)
+		}
+	}
+	for _, c := range g.SampleSize {
+		p := c.plan()
+		p.T = true
+		control, _, err := p.SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v)", c), control, c.Control, goldenTol)
+	}
+	for _, c := range g.MDE {
+		p := c.plan()
+		p.T = true
+		got, err := p.MDE(c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("MDE(%+v)", c), got, c.Want, goldenTol)
+	}
 }
 
 // TestGoldenPowerPerArm checks power, sample size and MDE with a variance

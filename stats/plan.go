@@ -34,6 +34,12 @@ type Plan struct {
 	// Proportion plans a conversion metric whose control rate is Baseline:
 	// each arm's SD is √(p(1−p)) at its own rate.
 	Proportion bool `json:"proportion,omitempty"`
+	// T plans Welch's t-test (the test of a mean metric) exactly, for small
+	// samples: critical values from Student's t and power from the
+	// noncentral t, both with the Welch–Satterthwaite degrees of freedom at
+	// the planned sizes. Without it the normal approximation is used, which
+	// is optimistic at fewer than a few dozen units per arm.
+	T bool `json:"t,omitempty"`
 	// Baseline is the control mean. It is needed only when Relative is set.
 	Baseline float64 `json:"baseline"`
 	// Relative makes effects relative to Baseline (0.02 is +2 %).
@@ -108,19 +114,93 @@ func (p Plan) crit() float64 {
 // unitVar is n_c · Var(t̄ − c̄) = σ_c² + σ_t²/r for an absolute difference
 // d, or false when d takes a proportion out of [0, 1].
 func (p Plan) unitVar(d float64) (float64, bool) {
-	r := p.ratio()
+	vc, vt, ok := p.armVars(d)
+	return vc + vt/p.ratio(), ok
+}
+
+// armVars are the per-unit variances σ_c² and σ_t².
+func (p Plan) armVars(d float64) (vc, vt float64, ok bool) {
 	if p.Proportion {
 		pc, pt := p.Baseline, p.Baseline+d
 		if !(pt >= 0 && pt <= 1) {
-			return 0, false
+			return 0, 0, false
 		}
-		return pc*(1-pc) + pt*(1-pt)/r, true
+		return pc * (1 - pc), pt * (1 - pt), true
 	}
 	st := p.TreatmentSD
 	if st == 0 {
 		st = p.SD
 	}
-	return p.SD*p.SD + st*st/r, true
+	return p.SD * p.SD, st * st, true
+}
+
+// tPower is the power of Welch's t-test for an absolute difference d with
+// nc control units: the noncentral t with noncentrality d/SE and the
+// Welch–Satterthwaite degrees of freedom
+//
+//	ν = (a + b)² / (a²/(n_c − 1) + b²/(n_t − 1)),  a = σ_c²/n_c, b = σ_t²/n_t.
+func (p Plan) tPower(d, nc float64) float64 {
+	vc, vt, _ := p.armVars(d)
+	nt := nc * p.ratio()
+	a, b := vc/nc, vt/nt
+	df := (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
+	delta := d / math.Sqrt(a+b)
+	alpha := p.Alpha
+	if p.Alternative == TwoSided {
+		alpha /= 2
+	}
+	c := -tQuantile(alpha, df)
+	switch p.Alternative {
+	case Greater:
+		return nctSF(c, df, delta)
+	case Less:
+		return nctCDF(-c, df, delta)
+	}
+	return nctSF(c, df, delta) + nctCDF(-c, df, delta)
+}
+
+// minUnits is the smallest control size with at least 2 units per arm.
+func (p Plan) minUnits() float64 { return math.Max(2, 2/p.ratio()) }
+
+// bisect finds x in [lo, hi] with f(x) = target for f increasing, to
+// relative precision 1e-14; hi doubles until it is reached. It uses the
+// Illinois variant of false position, which keeps the bracket of bisection
+// and converges superlinearly (each f is a numerical integral).
+func bisect(f func(float64) float64, target, lo, hi float64) float64 {
+	flo, fhi := f(lo)-target, f(hi)-target
+	for i := 0; fhi < 0 && i < 200; i++ {
+		lo, flo = hi, fhi
+		hi *= 2
+		fhi = f(hi) - target
+	}
+	side := 0
+	for range 200 {
+		x := (lo*fhi - hi*flo) / (fhi - flo)
+		if !(x > lo && x < hi) {
+			x = (lo + hi) / 2
+		}
+		fx := f(x) - target
+		switch {
+		case fx == 0:
+			return x
+		case fx < 0:
+			lo, flo = x, fx
+			if side == -1 {
+				fhi /= 2
+			}
+			side = -1
+		default:
+			hi, fhi = x, fx
+			if side == 1 {
+				flo /= 2
+			}
+			side = 1
+		}
+		if hi-lo <= 1e-14*hi {
+			break
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // power at standardised shift u = δ/SD · √n_eff.
@@ -186,6 +266,12 @@ func (p Plan) PowerAt(effect, control float64) (float64, error) {
 	if v == 0 {
 		return 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
 	}
+	if p.T {
+		if control < p.minUnits() {
+			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
+		}
+		return p.tPower(d, control), nil
+	}
 	return p.powerAt(d * math.Sqrt(control/v)), nil
 }
 
@@ -212,6 +298,16 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 	control = u * u * v
 	if !(control > 0) {
 		return 0, 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
+	}
+	if p.T {
+		// The t-test needs more units than the normal approximation says:
+		// its power at the normal size is below target.
+		lo := math.Max(control, p.minUnits())
+		if p.tPower(d, lo) < p.Power {
+			control = bisect(func(n float64) float64 { return p.tPower(d, n) }, p.Power, lo, 2*lo)
+		} else {
+			control = lo
+		}
 	}
 	return control, control * p.ratio(), nil
 }
@@ -246,6 +342,14 @@ func (p Plan) MDE(control float64) (float64, error) {
 			break
 		}
 		d = next
+	}
+	if p.T {
+		if control < p.minUnits() {
+			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
+		}
+		// The normal MDE is too small for the t-test: search upwards in |d|.
+		m := bisect(func(x float64) float64 { return p.tPower(sign*x, control) }, p.Power, 0, 2*math.Abs(d))
+		d = sign * m
 	}
 	if p.Relative {
 		d /= math.Abs(p.Baseline)

@@ -457,6 +457,48 @@ def power_per_arm():
     return out
 
 
+def power_t():
+    """Welch's t-test planned exactly: Student's t critical value (the
+    mpmath-polished t_ppf) and scipy's noncentral t (nct) for the power, both
+    with the Welch-Satterthwaite degrees of freedom at the planned sizes."""
+    from scipy.optimize import brentq
+    out = {"power": [], "sampleSize": [], "mde": []}
+
+    def pw(a, d, n, alpha, alt, ratio):
+        nt = n * ratio
+        va, vb = a["sd"] ** 2 / n, a["treatmentSD"] ** 2 / nt
+        df = (va + vb) ** 2 / (va**2 / (n - 1) + vb**2 / (nt - 1))
+        nc = d / math.sqrt(va + vb)
+        c = -t_ppf(alpha / 2 if alt == "two-sided" else alpha, df)
+        if alt == "greater":
+            return f(st.nct.sf(c, df, nc))
+        if alt == "less":
+            return f(st.nct.cdf(-c, df, nc))
+        return f(st.nct.sf(c, df, nc) + st.nct.cdf(-c, df, nc))
+
+    for a in [{"sd": 1.0, "treatmentSD": 1.0}, {"sd": 2.0, "treatmentSD": 3.5}]:
+        for alpha in [0.05, 0.01]:
+            for alt in ["two-sided", "greater", "less"]:
+                e = -1.0 if alt == "less" else 1.0
+                for ratio in [1, 2]:
+                    for n in [3, 8, 25]:
+                        out["power"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                             "effect": e, "control": n, "ratio": ratio,
+                                             "want": pw(a, e, n, alpha, alt, ratio)})
+                    for target in [0.8, 0.9]:
+                        lo = max(2.0, 2.0 / ratio) + 1e-9
+                        n = brentq(lambda n: pw(a, e, n, alpha, alt, ratio) - target, lo, 1e5,
+                                   xtol=1e-13, rtol=1e-15, maxiter=500)
+                        out["sampleSize"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                                  "effect": e, "power": target, "ratio": ratio, "control": n})
+                        sign = -1 if alt == "less" else 1
+                        m = brentq(lambda d: pw(a, sign * d, 10, alpha, alt, ratio) - target, 1e-6, 100,
+                                   xtol=1e-15, rtol=1e-15, maxiter=500)
+                        out["mde"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                           "power": target, "ratio": ratio, "control": 10, "want": sign * m})
+    return out
+
+
 def bayes():
     cases = []
     for diff, se in [(0.3, 0.2), (-0.05, 0.1), (0.0, 1.0), (1.2, 0.5), (-2.0, 0.9), (0.01, 0.002)]:
@@ -500,6 +542,7 @@ def main():
         "corrections": corrections(),
         "power": power(),
         "powerPerArm": power_per_arm(),
+        "powerT": power_t(),
         "bayes": bayes(),
         "sequential": sequential(),
     }
