@@ -124,6 +124,10 @@ func (s *Settings) Set(name, value string) error {
 		default:
 			return valueloop.FieldErrorf(field, "must be on or off, got %q", value)
 		}
+	case "cupedTheta":
+		s.CUPEDTheta = stats.CUPEDTheta(value)
+	case "srmThreshold":
+		s.SRMThreshold, err = number()
 	case "weights":
 		w := map[string]float64{}
 		for part := range strings.SplitSeq(value, ",") {
@@ -139,7 +143,7 @@ func (s *Settings) Set(name, value string) error {
 		}
 		s.Weights = w
 	default:
-		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, correction, inference, control or weights")
+		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, cupedTheta, correction, srmThreshold, inference, control or weights")
 	}
 	return err
 }

@@ -120,6 +120,12 @@ type Effect struct {
 	// absolute effect. For "log-ratio", SE and Statistic are on the log
 	// scale.
 	Method string `json:"method,omitempty"`
+	// AdjustedInterval and AdjustedSequential are the intervals at level
+	// 1 − α/m for a Bonferroni correction over m comparisons: they exclude
+	// 0 exactly when the adjusted p-value is below α. Absent for other
+	// corrections, which have no interval of their own.
+	AdjustedInterval   *Interval `json:"adjustedInterval,omitempty"`
+	AdjustedSequential *Interval `json:"adjustedSequential,omitempty"`
 	// Note warns that the figure may mislead: for a relative effect, that
 	// the control mean cannot be told apart from zero.
 	Note string `json:"note,omitempty"`
@@ -173,6 +179,8 @@ type Comparison struct {
 	ExpectedLossControl float64 `json:"expectedLossControl"`
 	// Credible is the central 1 − α credible interval of the difference.
 	Credible Interval `json:"credible"`
+
+	tt test // the test's parameters, for intervals at another level
 }
 
 // Analyze runs the whole analysis: validation, the SRM check, every
@@ -190,7 +198,7 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	res.SRM = srm(len(in.Variants), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
+	res.SRM = srm(len(in.Variants), s.srmThreshold(), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
 
 	// One allocation per kind of element for the whole result.
 	nv, nm := len(in.Variants), len(in.Metrics)
@@ -208,6 +216,9 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	}
 	if s.Correction != NoCorrection {
 		correct(res, s.Correction)
+	}
+	if s.Correction == Bonferroni {
+		a.bonferroniIntervals(res)
 	}
 	return res, nil
 }
@@ -287,7 +298,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 	out.Name, out.Kind = m.Name, m.Kind
 	var theta, preMean float64
 	if a.s.CUPED {
-		theta, preMean = cupedTheta(m.Kind, m.Summaries)
+		theta, preMean = cupedTheta(m.Kind, m.Summaries, a.s.CUPEDTheta == PooledTheta)
 	}
 	out.Theta = theta
 	out.Arms, a.arms = a.arms[:len(variants):len(variants)], a.arms[len(variants):]
@@ -406,6 +417,7 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 		return fmt.Errorf("%w: the interval overflows floating point", ErrNotEnoughData)
 	}
 	c.Status = OK
+	c.tt = tt
 	c.Absolute = a.effect(diff, se, tt)
 	c.Statistic, c.PValue, c.SequentialPValue = stat, c.Absolute.PValue, c.Absolute.SequentialPValue
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
@@ -572,4 +584,58 @@ func expm1Interval(iv Interval) Interval {
 		out.Upper, out.UpperUnbounded = 0, true
 	}
 	return out
+}
+
+// bonferroniIntervals gives every comparison, on both scales, its intervals
+// at level 1 − α/m, m the comparisons with data: each test at α/m is what
+// the Bonferroni-adjusted p-value tests at α, so the adjusted interval
+// excludes 0 exactly when the adjusted p-value is below α.
+func (a *analyzer) bonferroniIntervals(res *Result) {
+	m := 0
+	for _, mr := range res.Metrics {
+		for _, c := range mr.Comparisons {
+			if c.Status == OK {
+				m++
+			}
+		}
+	}
+	if m < 2 {
+		return
+	}
+	alpha := a.s.Alpha / float64(m)
+	tail := alpha
+	if a.s.Alternative == TwoSided {
+		tail /= 2
+	}
+	zCrit := -normQuantile(tail)
+	// The same sequence (its ρ is tuned at α) read at level α/m, which is
+	// what m times its always-valid p-value tests.
+	seq := a.seq
+	seq.alpha = alpha
+	for mi := range res.Metrics {
+		for ci := range res.Metrics[mi].Comparisons {
+			c := &res.Metrics[mi].Comparisons[ci]
+			if c.Status != OK {
+				continue
+			}
+			crit := zCrit
+			if c.tt.df > 0 {
+				crit = -tQuantile(tail, c.tt.df)
+			}
+			mult := seq.multiplier(c.tt.units)
+			for _, e := range []*Effect{&c.Absolute, c.Relative} {
+				if e == nil {
+					continue
+				}
+				// The test's own scale: the estimate, or ln(t/c) for a
+				// log-ratio effect.
+				center := e.Statistic * e.SE
+				fixed, sequential := interval(center, crit*e.SE, a.s.Alternative), interval(center, mult*e.SE, a.s.Alternative)
+				if e.Method == "log-ratio" {
+					fixed, sequential = expm1Interval(fixed), expm1Interval(sequential)
+				}
+				e.AdjustedInterval, e.AdjustedSequential = &fixed, &sequential
+			}
+		}
+	}
 }

@@ -45,7 +45,10 @@ func TestSettingsValidation(t *testing.T) {
 		{"tuning negative", func(s *Settings) { s.SequentialTuning = -5 }, "sequentialTuning"},
 		{"tuning infinite", func(s *Settings) { s.SequentialTuning = math.Inf(1) }, "sequentialTuning"},
 		{"alternative empty", func(s *Settings) { s.Alternative = "" }, "alternative"},
-		{"correction unknown", func(s *Settings) { s.Correction = "bonferroni" }, "correction"},
+		{"correction unknown", func(s *Settings) { s.Correction = "sidak" }, "correction"},
+		{"cupedTheta unknown", func(s *Settings) { s.CUPEDTheta = "per-user" }, "cupedTheta"},
+		{"srmThreshold above 0.5", func(s *Settings) { s.SRMThreshold = 0.7 }, "srmThreshold"},
+		{"srmThreshold negative", func(s *Settings) { s.SRMThreshold = -0.01 }, "srmThreshold"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()

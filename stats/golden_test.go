@@ -49,9 +49,9 @@ type golden struct {
 		Arms  []struct{ X, Y, C []float64 }
 		Alpha float64
 		Want  struct {
-			Theta       float64
-			Adjusted    []float64
-			Comparisons []wantTest
+			Theta, ThetaPooled float64
+			Adjusted           []float64
+			Comparisons        []wantTest
 		}
 	} `json:"cuped"`
 	SRM []struct {
@@ -60,8 +60,20 @@ type golden struct {
 		ChiSquare, PValue float64
 		Mismatch          bool
 	} `json:"srm"`
-	Corrections []struct{ P, Holm, BH []float64 }
-	Power       struct {
+	Corrections         []struct{ P, Holm, BH, Bonferroni []float64 }
+	BonferroniIntervals []struct {
+		Arms []struct {
+			N        int64
+			Mean, SD float64
+		}
+		Alternative Alternative
+		Alpha       float64
+		Comparisons []struct {
+			AdjustedPValue   float64
+			AdjustedInterval Interval
+		}
+	} `json:"bonferroniIntervals"`
+	Power struct {
 		Power []struct {
 			Alpha                            float64
 			Alternative                      Alternative
@@ -386,6 +398,14 @@ func TestGoldenCUPED(t *testing.T) {
 			}
 			m := res.Metrics[0]
 			checkClose(t, "theta", m.Theta, c.Want.Theta, goldenTol)
+			if c.Want.ThetaPooled != 0 {
+				s.CUPEDTheta = PooledTheta
+				pooled, err := Analyze(s, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, "pooled theta", pooled.Metrics[0].Theta, c.Want.ThetaPooled, goldenTol)
+			}
 			for j, w := range c.Want.Adjusted {
 				checkClose(t, fmt.Sprintf("adjusted[%d]", j), m.Arms[j].Adjusted, w, goldenTol)
 			}
@@ -419,7 +439,7 @@ func TestGoldenCorrections(t *testing.T) {
 		for _, m := range []struct {
 			method Correction
 			want   []float64
-		}{{Holm, c.Holm}, {BenjaminiHochberg, c.BH}} {
+		}{{Holm, c.Holm}, {BenjaminiHochberg, c.BH}, {Bonferroni, c.Bonferroni}} {
 			got, err := Adjust(c.P, m.method)
 			if err != nil {
 				t.Fatal(err)
@@ -485,5 +505,36 @@ func TestGoldenSequential(t *testing.T) {
 		name := fmt.Sprintf("sequential(alpha=%v, tuning=%v, t=%v)", c.Alpha, c.Tuning, c.T)
 		checkClose(t, name+".multiplier", q.multiplier(c.T), c.Multiplier, goldenTol)
 		checkClose(t, name+".pValue", q.pValue(c.Z, c.T, TwoSided), c.PValue, goldenTol)
+	}
+}
+
+// TestGoldenBonferroniIntervals: with Bonferroni's correction every
+// comparison also has intervals at level 1 − α/m, which scipy's t quantiles
+// give, and the adjusted p-value is multipletests' "bonferroni".
+func TestGoldenBonferroniIntervals(t *testing.T) {
+	cases := loadGolden(t).BonferroniIntervals
+	if len(cases) == 0 {
+		t.Fatal("no Bonferroni interval cases in golden.json")
+	}
+	for _, c := range cases {
+		in := Input{Metrics: []Metric{{Name: "m", Kind: Mean}}}
+		for j, a := range c.Arms {
+			in.Variants = append(in.Variants, Variant{Name: fmt.Sprint("v", j), Weight: 1, Units: a.N})
+			in.Metrics[0].Summaries = append(in.Metrics[0].Summaries, Summary{N: a.N, Mean: a.Mean, M2: a.SD * a.SD * float64(a.N-1)})
+		}
+		s := fixedSettings(c.Alpha, c.Alternative)
+		s.Correction = Bonferroni
+		res, err := Analyze(s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, w := range c.Comparisons {
+			got := res.Metrics[0].Comparisons[j]
+			checkClose(t, fmt.Sprintf("%s adjusted p[%d]", c.Alternative, j), got.AdjustedPValue, w.AdjustedPValue, goldenTol)
+			if got.Absolute.AdjustedInterval == nil {
+				t.Fatalf("no adjusted interval")
+			}
+			checkInterval(t, fmt.Sprintf("%s adjusted interval[%d]", c.Alternative, j), *got.Absolute.AdjustedInterval, w.AdjustedInterval, goldenTol)
+		}
 	}
 }

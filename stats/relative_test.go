@@ -158,3 +158,85 @@ func TestRelativeIntervalRespectsRange(t *testing.T) {
 		t.Errorf("method = %q, want delta", c.Relative.Method)
 	}
 }
+
+// With Bonferroni's correction the adjusted intervals and adjusted p-values
+// are one test too: p_adj < α exactly when the adjusted interval excludes 0.
+func TestBonferroniAdjustedIntervalsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	checked := 0
+	for _, kind := range []Kind{Mean, Proportion} {
+		for _, alt := range []Alternative{TwoSided, Greater, Less} {
+			for range 80 {
+				in := Input{Metrics: []Metric{{Name: "m", Kind: kind}}}
+				for j := range 4 {
+					n := int64(20 + r.IntN(2000))
+					var s Summary
+					if kind == Proportion {
+						s = proportion(int64(float64(n)*(0.05+0.3*r.Float64())), n)
+					} else {
+						s = meanSummary(n, 5+r.Float64(), 1+2*r.Float64())
+					}
+					in.Variants = append(in.Variants, Variant{Name: string(rune('a' + j)), Weight: 1, Units: n})
+					in.Metrics[0].Summaries = append(in.Metrics[0].Summaries, s)
+				}
+				st := fixedSettings(0.05, alt)
+				st.Correction = Bonferroni
+				res := mustAnalyze(t, st, in)
+				for _, c := range res.Metrics[0].Comparisons {
+					for _, e := range []*Effect{&c.Absolute, c.Relative} {
+						if e == nil || e.AdjustedInterval == nil || e.AdjustedSequential == nil {
+							t.Fatalf("%s %s: no adjusted intervals on %+v", kind, alt, e)
+						}
+						checked++
+						if (e.AdjustedPValue < 0.05) == e.AdjustedInterval.Contains(0) {
+							t.Errorf("%s %s: adjusted p %v, adjusted interval %v", kind, alt, e.AdjustedPValue, *e.AdjustedInterval)
+						}
+						if (e.AdjustedSequentialPValue < 0.05) == e.AdjustedSequential.Contains(0) {
+							t.Errorf("%s %s: adjusted sequential p %v, interval %v", kind, alt, e.AdjustedSequentialPValue, *e.AdjustedSequential)
+						}
+					}
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Errorf("only %d effects checked", checked)
+	}
+}
+
+// The SRM threshold is a setting: a split off at p ≈ 0.005 is no mismatch
+// at the default 0.001, one at 0.01.
+func TestSRMThresholdSetting(t *testing.T) {
+	in := twoArms(Mean, meanSummary(5000, 1, 1), meanSummary(5290, 1, 1)) // χ² ≈ 8.2, p ≈ 0.004
+	def := mustAnalyze(t, DefaultSettings(), in).SRM
+	s := DefaultSettings()
+	s.SRMThreshold = 0.01
+	strict := mustAnalyze(t, s, in).SRM
+	if !(def.PValue > 0.001 && def.PValue < 0.01) || def.Mismatch || def.Threshold != SRMThreshold || !strict.Mismatch || strict.Threshold != 0.01 {
+		t.Errorf("default %+v, threshold 0.01 %+v", def, strict)
+	}
+}
+
+// CUPED's θ over all users differs from the arms' common slope when the
+// arms differ in their means; "within" is the default.
+func TestCUPEDThetaChoice(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	var k, tr Summary
+	for range 500 {
+		c := r.NormFloat64()
+		k.Add(c+0.5*r.NormFloat64(), 0, c)
+		c = r.NormFloat64() + 0.5 // the arms differ before exposure too
+		tr.Add(3+c+0.5*r.NormFloat64(), 0, c)
+	}
+	s := DefaultSettings()
+	within := mustAnalyze(t, s, twoArms(Mean, k, tr)).Metrics[0].Theta
+	s.CUPEDTheta = WithinTheta
+	if got := mustAnalyze(t, s, twoArms(Mean, k, tr)).Metrics[0].Theta; got != within {
+		t.Errorf("within θ %v differs from the default %v", got, within)
+	}
+	s.CUPEDTheta = PooledTheta
+	pooled := mustAnalyze(t, s, twoArms(Mean, k, tr)).Metrics[0].Theta
+	if math.Abs(within-1) > 0.1 || !(pooled > within+0.3) {
+		t.Errorf("θ within %v (want about 1), pooled %v (want larger: the arm means co-vary)", within, pooled)
+	}
+}

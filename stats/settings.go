@@ -47,6 +47,24 @@ const (
 	// BenjaminiHochberg controls the false discovery rate, as statsmodels'
 	// multipletests(method="fdr_bh").
 	BenjaminiHochberg Correction = "bh"
+	// Bonferroni controls the family-wise error rate by testing each of the
+	// m comparisons at α/m, as statsmodels' multipletests(method=
+	// "bonferroni"); it is the one correction with adjusted intervals.
+	Bonferroni Correction = "bonferroni"
+)
+
+// CUPEDTheta says how the CUPED coefficient θ is estimated.
+type CUPEDTheta string
+
+const (
+	// WithinTheta (the default) pools the arms' within-arm co-moments: the
+	// slope of the regression of the metric on the covariate with one
+	// intercept per arm (ANCOVA), so a treatment effect cannot leak into θ.
+	WithinTheta CUPEDTheta = "within"
+	// PooledTheta is Cov(Y, C)/Var(C) over all units, arms ignored, as
+	// Deng et al. (2013) state it; a treatment effect on Y adds to the
+	// covariance through the arm means, which slightly changes θ.
+	PooledTheta CUPEDTheta = "pooled"
 )
 
 // Settings choose how an analysis is run.
@@ -69,6 +87,18 @@ type Settings struct {
 	CUPED bool `json:"cuped"`
 	// Correction adjusts p-values for the number of comparisons.
 	Correction Correction `json:"correction"`
+	// CUPEDTheta chooses how θ is estimated; "" means WithinTheta.
+	CUPEDTheta CUPEDTheta `json:"cupedTheta,omitempty"`
+	// SRMThreshold is the p-value below which the sample-ratio check flags
+	// a mismatch, in (0, 0.5]; 0 means SRMThreshold (0.001).
+	SRMThreshold float64 `json:"srmThreshold,omitempty"`
+}
+
+func (s Settings) srmThreshold() float64 {
+	if s.SRMThreshold == 0 {
+		return SRMThreshold
+	}
+	return s.SRMThreshold
 }
 
 // DefaultSettings are the settings most experiments start from: two-sided at
@@ -93,9 +123,17 @@ func (s Settings) Validate() error {
 		return valueloop.FieldErrorf("alternative", "must be %q, %q or %q, got %q", TwoSided, Greater, Less, s.Alternative)
 	}
 	switch s.Correction {
-	case NoCorrection, Holm, BenjaminiHochberg:
+	case NoCorrection, Holm, BenjaminiHochberg, Bonferroni:
 	default:
-		return valueloop.FieldErrorf("correction", "must be %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, s.Correction)
+		return valueloop.FieldErrorf("correction", "must be %q, %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, Bonferroni, s.Correction)
+	}
+	switch s.CUPEDTheta {
+	case "", WithinTheta, PooledTheta:
+	default:
+		return valueloop.FieldErrorf("cupedTheta", "must be %q or %q, got %q", WithinTheta, PooledTheta, s.CUPEDTheta)
+	}
+	if !(s.SRMThreshold >= 0 && s.SRMThreshold <= 0.5) {
+		return valueloop.FieldErrorf("srmThreshold", "must be in (0, 0.5] (or 0 for %g), got %v", SRMThreshold, s.SRMThreshold)
 	}
 	return nil
 }

@@ -57,7 +57,9 @@ func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
 		{"alternative", "alternative", "two-sided, greater or less"},
 		{"tuning", "sequentialTuning", "users at which the confidence sequence is narrowest"},
 		{"cuped", "cuped", "CUPED variance reduction: on or off"},
-		{"correction", "correction", "multiple-testing correction: none, holm or bh"},
+		{"correction", "correction", "multiple-testing correction: none, holm, bh or bonferroni"},
+		{"cuped-theta", "cupedTheta", "CUPED θ: within (arms' common slope, default) or pooled (all users)"},
+		{"srm-threshold", "srmThreshold", "p-value below which the SRM check flags a mismatch (default 0.001)"},
 		{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
 		{"control", "control", "control variant"},
 		{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
@@ -292,7 +294,11 @@ func settingsLine(s experiment.Settings) string {
 	} else {
 		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", groupDigits(int64(s.SequentialTuning)))
 	}
-	fmt.Fprintf(&b, ", CUPED %s, correction %s", onOff(s.CUPED), s.Correction)
+	fmt.Fprintf(&b, ", CUPED %s", onOff(s.CUPED))
+	if s.CUPED && s.CUPEDTheta == stats.PooledTheta {
+		b.WriteString(" (θ pooled over all users)")
+	}
+	fmt.Fprintf(&b, ", correction %s", s.Correction)
 	if s.Control != "" {
 		fmt.Fprintf(&b, ", control %s", s.Control)
 	}
@@ -392,9 +398,9 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	case r.SRM.Status != stats.OK:
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
-		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, srmThreshold(r.SRM), strings.Join(parts, ", "))
 	default:
-		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, srmThreshold(r.SRM), strings.Join(parts, ", "))
 	}
 }
 
@@ -420,6 +426,14 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// srmThreshold is the threshold the SRM check used.
+func srmThreshold(s stats.SRM) float64 {
+	if s.Threshold == 0 {
+		return stats.SRMThreshold
+	}
+	return s.Threshold
 }
 
 // cupedLabel agrees with the settings line: CUPED is on or off for the

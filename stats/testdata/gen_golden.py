@@ -278,6 +278,8 @@ def cuped():
         coef = np.linalg.lstsq(X, np.array(xs), rcond=None)[0]
         theta = coef[-1]
         cpool = np.mean(cs)
+        # The "pooled" choice: Cov(Y, C)/Var(C) over all units, arms ignored.
+        theta_pooled = np.cov(np.array(xs), np.array(cs), ddof=1)[0, 1] / np.var(np.array(cs), ddof=1)
         adj, var = [], []
         for a in arms:
             x, c = np.array(a["x"]), np.array(a["c"])
@@ -297,7 +299,8 @@ def cuped():
                           "interval": interval(diff, crit_t(0.05, "two-sided", df) * se, "two-sided"),
                           "unadjustedSE": raw_se})
         cases.append({"kind": "mean", "arms": arms, "alpha": 0.05,
-                      "want": {"theta": f(theta), "adjusted": [f(v) for v in adj], "comparisons": comps}})
+                      "want": {"theta": f(theta), "thetaPooled": f(theta_pooled),
+                               "adjusted": [f(v) for v in adj], "comparisons": comps}})
 
     # Ratio metric: regress the delta-method linearisation on the covariate.
     n = 250
@@ -351,7 +354,30 @@ def corrections():
         p = [float(v) for v in p]
         cases.append({"p": p,
                       "holm": [f(v) for v in multipletests(p, alpha=0.05, method="holm")[1]],
-                      "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]]})
+                      "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]],
+                      "bonferroni": [f(v) for v in multipletests(p, alpha=0.05, method="bonferroni")[1]]})
+    return cases
+
+
+def bonferroni_intervals():
+    """Three arms of a mean metric, Welch tests of two treatments against
+    control, Bonferroni over m = 2: each interval at level 1 - alpha/m."""
+    cases = []
+    arms = [(300, 10.0, 3.0), (280, 10.6, 3.2), (310, 10.2, 2.9)]
+    for alt in ["two-sided", "greater"]:
+        alpha, m = 0.05, 2
+        nc, mc, sc = arms[0]
+        comps = []
+        for nt, mt, stt in arms[1:]:
+            vc, vt = sc**2 / nc, stt**2 / nt
+            se = math.sqrt(vc + vt)
+            df = (vc + vt) ** 2 / (vc**2 / (nc - 1) + vt**2 / (nt - 1))
+            diff = mt - mc
+            c = crit_t(alpha / m, alt, df)
+            p = st.ttest_ind_from_stats(mt, stt, nt, mc, sc, nc, equal_var=False, alternative=alt).pvalue
+            comps.append({"adjustedPValue": f(min(1.0, m * p)), "adjustedInterval": interval(diff, c * se, alt)})
+        cases.append({"arms": [{"n": n, "mean": mu, "sd": sd} for n, mu, sd in arms], "alternative": alt,
+                      "alpha": alpha, "comparisons": comps})
     return cases
 
 
@@ -540,6 +566,7 @@ def main():
         "cuped": cuped(),
         "srm": srm(),
         "corrections": corrections(),
+        "bonferroniIntervals": bonferroni_intervals(),
         "power": power(),
         "powerPerArm": power_per_arm(),
         "powerT": power_t(),
