@@ -50,7 +50,7 @@ func TestAnalyzeMatchesStats(t *testing.T) {
 	}
 	for _, k := range keys {
 		m := byKey[k]
-		sm := stats.Metric{Name: k, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter}
+		sm := stats.Metric{Name: k, Kind: m.StatsKind(), NonNegative: m.Kind == ingest.Conversion || m.Kind == ingest.Count, LowerIsBetter: m.Direction == ingest.LowerIsBetter}
 		for _, v := range []string{"control", "treatment"} {
 			var sum stats.Summary
 			for _, a := range aggs {

@@ -113,7 +113,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 			wc := w.Comparisons[j-1]
 			if v.Lift.Absolute != wc.Absolute || !reflect.DeepEqual(v.Lift.Relative, wc.Relative) || v.Lift.AdjustedPValue != wc.AdjustedPValue ||
 				v.Lift.AdjustedSequentialPValue != wc.AdjustedSequentialPValue || v.Lift.ChanceToWin != wc.ChanceToBeat {
-				t.Errorf("%s/%s: lift %+v, want %+v", m.Metric, v.Variant, v.Lift, wc)
+				t.Errorf("%s/%s: lift %+v, want %+v; relative %+v, want %+v", m.Metric, v.Variant, v.Lift, wc, v.Lift.Relative, wc.Relative)
 			}
 		}
 	}
@@ -181,7 +181,8 @@ func analyzeAggregates(t *testing.T, c *client.Client, s experiment.Settings, me
 		in.Variants = append(in.Variants, stats.Variant{Name: v.Variant, Weight: s.Weights[v.Variant], Units: v.Users})
 	}
 	for _, m := range metrics {
-		sm := stats.Metric{Name: m, Kind: vs[0].Metrics[m].Kind, LowerIsBetter: m == "errors"}
+		// errors is a count, purchased a conversion: never negative.
+		sm := stats.Metric{Name: m, Kind: vs[0].Metrics[m].Kind, LowerIsBetter: m == "errors", NonNegative: m != "revenue"}
 		for _, v := range vs {
 			sm.Summaries = append(sm.Summaries, v.Metrics[m].Summary)
 		}
