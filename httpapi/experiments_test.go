@@ -244,6 +244,8 @@ func TestResultsAPI(t *testing.T) {
 		{"correction=sidak", "settings.correction"},
 		{"srmThreshold=0.9", "settings.srmThreshold"},
 		{"cupedTheta=per-user", "settings.cupedTheta"},
+		{"prior=0:-1", "settings.prior.sd"},
+		{"prior=wide", "settings.prior"},
 		{"control=nope", "settings.control"},
 		{"weights=control:1,nope:1", "settings.weights.nope"},
 		{"metric=nope", "metrics"},

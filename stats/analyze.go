@@ -165,8 +165,10 @@ type Comparison struct {
 	SequentialPValue         float64 `json:"sequentialPValue"`
 	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
 
-	// The Bayesian view, with a flat prior on the absolute difference, whose
-	// posterior is then Normal(Absolute.Estimate, Absolute.SE²):
+	// The Bayesian view. With a flat prior on the absolute difference (the
+	// default) its posterior is Normal(Absolute.Estimate, Absolute.SE²); with
+	// Settings.Prior it is the precision-weighted combination of the prior
+	// and that likelihood:
 	//
 	// ChanceToBeat is P(treatment better than control), better meaning
 	// greater unless the metric has LowerIsBetter.
@@ -425,9 +427,20 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 		*rel = e
 		c.Relative = rel
 	}
-	b := bayes(diff, se, lowerIsBetter)
+	post, postSE := diff, se
+	if p := a.s.Prior; p != nil && k.adjusted != 0 {
+		// Normal prior on the relative effect, on the absolute scale:
+		// precision-weighted with the likelihood N(diff, se²).
+		m0, s0 := p.Mean*math.Abs(k.adjusted), p.SD*math.Abs(k.adjusted)
+		w0, w := 1/(s0*s0), 1/(se*se)
+		if finite(w0) && w0 > 0 {
+			postSE = math.Sqrt(1 / (w0 + w))
+			post = (w0*m0 + w*diff) / (w0 + w)
+		}
+	}
+	b := bayes(post, postSE, lowerIsBetter)
 	c.ChanceToBeat, c.ExpectedLoss, c.ExpectedLossControl = b.chance, b.lossTreatment, b.lossControl
-	c.Credible = Interval{Lower: diff - a.zCentral*se, Upper: diff + a.zCentral*se}
+	c.Credible = Interval{Lower: post - a.zCentral*postSE, Upper: post + a.zCentral*postSE}
 	return nil
 }
 

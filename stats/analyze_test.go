@@ -49,6 +49,8 @@ func TestSettingsValidation(t *testing.T) {
 		{"cupedTheta unknown", func(s *Settings) { s.CUPEDTheta = "per-user" }, "cupedTheta"},
 		{"srmThreshold above 0.5", func(s *Settings) { s.SRMThreshold = 0.7 }, "srmThreshold"},
 		{"srmThreshold negative", func(s *Settings) { s.SRMThreshold = -0.01 }, "srmThreshold"},
+		{"prior sd zero", func(s *Settings) { s.Prior = &Prior{} }, "prior.sd"},
+		{"prior mean NaN", func(s *Settings) { s.Prior = &Prior{Mean: math.NaN(), SD: 1} }, "prior.mean"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()

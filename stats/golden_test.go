@@ -102,6 +102,15 @@ type golden struct {
 	Sequential []struct {
 		Alpha, Tuning, T, Z, Multiplier, PValue float64
 	}
+	BayesPrior []struct {
+		Control, Treatment struct {
+			N        int64
+			Mean, SD float64
+		}
+		Prior                              Prior
+		Chance, LossTreatment, LossControl float64
+		Credible                           Interval
+	} `json:"bayesPrior"`
 }
 
 // planCase is a plan with a variance per arm: a proportion at its baseline
@@ -535,6 +544,32 @@ func TestGoldenBonferroniIntervals(t *testing.T) {
 				t.Fatalf("no adjusted interval")
 			}
 			checkInterval(t, fmt.Sprintf("%s adjusted interval[%d]", c.Alternative, j), *got.Absolute.AdjustedInterval, w.AdjustedInterval, goldenTol)
+		}
+	}
+}
+
+// TestGoldenBayesPrior checks the Bayesian view with an informative normal
+// prior on the relative effect against scipy.
+func TestGoldenBayesPrior(t *testing.T) {
+	cases := loadGolden(t).BayesPrior
+	if len(cases) == 0 {
+		t.Fatal("no prior cases in golden.json")
+	}
+	for i, c := range cases {
+		s := fixedSettings(0.05, TwoSided)
+		s.Prior = &Prior{Mean: c.Prior.Mean, SD: c.Prior.SD}
+		k := Summary{N: c.Control.N, Mean: c.Control.Mean, M2: c.Control.SD * c.Control.SD * float64(c.Control.N-1)}
+		tr := Summary{N: c.Treatment.N, Mean: c.Treatment.Mean, M2: c.Treatment.SD * c.Treatment.SD * float64(c.Treatment.N-1)}
+		got := analyzeTwo(t, s, Mean, k, tr)
+		name := fmt.Sprint("prior case ", i)
+		checkClose(t, name+" chance", got.ChanceToBeat, c.Chance, goldenTol)
+		checkClose(t, name+" loss treatment", got.ExpectedLoss, c.LossTreatment, goldenTol)
+		checkClose(t, name+" loss control", got.ExpectedLossControl, c.LossControl, goldenTol)
+		checkInterval(t, name+" credible", got.Credible, c.Credible, goldenTol)
+		// The prior pulls towards its mean: a tighter chance than flat.
+		flat := analyzeTwo(t, fixedSettings(0.05, TwoSided), Mean, k, tr)
+		if c.Prior.Mean == 0 && !(math.Abs(got.Credible.Lower+got.Credible.Upper) < math.Abs(flat.Credible.Lower+flat.Credible.Upper)) {
+			t.Errorf("%s: the prior at 0 did not shrink the estimate: %v vs flat %v", name, got.Credible, flat.Credible)
 		}
 	}
 }

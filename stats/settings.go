@@ -92,6 +92,19 @@ type Settings struct {
 	// SRMThreshold is the p-value below which the sample-ratio check flags
 	// a mismatch, in (0, 0.5]; 0 means SRMThreshold (0.001).
 	SRMThreshold float64 `json:"srmThreshold,omitempty"`
+	// Prior is an informative normal prior on the relative effect for the
+	// Bayesian view; nil means the flat prior.
+	Prior *Prior `json:"prior,omitempty"`
+}
+
+// Prior is a normal prior on the relative effect (t − c)/|c|: Mean 0 and SD
+// 0.3 say "most changes move the metric by less than ±60%". It is applied
+// on the absolute scale as Normal(Mean·|c̄|, (SD·|c̄|)²), c̄ the control
+// estimate, and combined with the normal likelihood of the difference by
+// precision weighting.
+type Prior struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
 }
 
 func (s Settings) srmThreshold() float64 {
@@ -131,6 +144,14 @@ func (s Settings) Validate() error {
 	case "", WithinTheta, PooledTheta:
 	default:
 		return valueloop.FieldErrorf("cupedTheta", "must be %q or %q, got %q", WithinTheta, PooledTheta, s.CUPEDTheta)
+	}
+	if p := s.Prior; p != nil {
+		switch {
+		case math.IsNaN(p.Mean) || math.IsInf(p.Mean, 0):
+			return valueloop.FieldErrorf("prior.mean", "must be a finite number (a relative effect, 0 for none expected), got %v", p.Mean)
+		case !(p.SD > 0) || math.IsInf(p.SD, 1):
+			return valueloop.FieldErrorf("prior.sd", "must be a positive number (0.3 is ±30%% relative), got %v", p.SD)
+		}
 	}
 	if !(s.SRMThreshold >= 0 && s.SRMThreshold <= 0.5) {
 		return valueloop.FieldErrorf("srmThreshold", "must be in (0, 0.5] (or 0 for %g), got %v", SRMThreshold, s.SRMThreshold)

@@ -60,6 +60,7 @@ func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
 		{"correction", "correction", "multiple-testing correction: none, holm, bh or bonferroni"},
 		{"cuped-theta", "cupedTheta", "CUPED θ: within (arms' common slope, default) or pooled (all users)"},
 		{"srm-threshold", "srmThreshold", "p-value below which the SRM check flags a mismatch (default 0.001)"},
+		{"prior", "prior", "normal prior MEAN:SD on the relative effect for the Bayesian view, e.g. 0:0.3 (default none: flat)"},
 		{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
 		{"control", "control", "control variant"},
 		{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},

@@ -542,6 +542,30 @@ def bayes():
     return cases
 
 
+def bayes_prior():
+    """A normal prior on the relative effect, applied on the absolute scale
+    as N(mean*|c|, (sd*|c|)^2) and combined with the likelihood N(diff, se^2);
+    the posterior's chance, expected losses and credible interval by
+    scipy's normal distribution and numerical integration."""
+    cases = []
+    for (nc, mc, sc), (nt, mt, stt), pm, psd in [((400, 10.0, 3.0), (420, 10.5, 3.2), 0.0, 0.3),
+                                                 ((50, 2.0, 1.0), (55, 2.6, 1.2), 0.0, 0.05),
+                                                 ((1000, -4.0, 2.0), (1000, -3.9, 2.0), 0.02, 0.1)]:
+        diff, se = mt - mc, math.sqrt(sc**2 / nc + stt**2 / nt)
+        m0, s0 = pm * abs(mc), psd * abs(mc)
+        w0, w = 1 / s0**2, 1 / se**2
+        post_sd = math.sqrt(1 / (w0 + w))
+        post = (w0 * m0 + w * diff) / (w0 + w)
+        d = st.norm(post, post_sd)
+        loss_t = integrate.quad(lambda x: -x * d.pdf(x), -np.inf, 0, epsabs=0, epsrel=1e-12)[0]
+        loss_c = integrate.quad(lambda x: x * d.pdf(x), 0, np.inf, epsabs=0, epsrel=1e-12)[0]
+        lo, hi = d.interval(0.95)
+        cases.append({"control": {"n": nc, "mean": mc, "sd": sc}, "treatment": {"n": nt, "mean": mt, "sd": stt},
+                      "prior": {"mean": pm, "sd": psd}, "chance": f(d.sf(0)), "lossTreatment": f(loss_t),
+                      "lossControl": f(loss_c), "credible": {"lower": f(lo), "upper": f(hi)}})
+    return cases
+
+
 def sequential():
     cases = []
     for alpha, tuning, t, z in [(0.05, 10000, 2000, 2.5), (0.05, 10000, 10000, 1.0),
@@ -571,6 +595,7 @@ def main():
         "powerPerArm": power_per_arm(),
         "powerT": power_t(),
         "bayes": bayes(),
+        "bayesPrior": bayes_prior(),
         "sequential": sequential(),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
