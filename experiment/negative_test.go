@@ -34,18 +34,7 @@ func negativeProfit(t *testing.T) ([]ingest.Metric, []ingest.Aggregate) {
 			ingest.Event{ID: key + "o", Type: ingest.Tracking, Name: "order", TargetingKey: key, Time: t0 + 1, TimeSet: true,
 				Value: int64((mean + 4*r.NormFloat64()) * ingest.Scale), HasValue: true})
 	}
-	aggs, _, err := ingest.Recompute(ms, func(fn func(*ingest.Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ms, aggs
+	return ms, recompute(t, ms, events)
 }
 
 // TestNegativeControlMeanVerdict: profit rising from −10 to −5 is +50%, and

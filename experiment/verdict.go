@@ -125,7 +125,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 	if res.SRM.Status == stats.OK && res.SRM.Mismatch {
 		return &Verdict{Decision: Blocked, Code: CodeSRM, Reason: fmt.Sprintf(
 			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %.2g < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
-			res.SRM.PValue, srmThreshold(res.SRM))}
+			res.SRM.PValue, res.SRM.Limit())}
 	}
 	metric := func(key string) *MetricResult {
 		for i := range res.Metrics {
@@ -503,13 +503,4 @@ func pick[T any](cond bool, a, b T) T {
 		return a
 	}
 	return b
-}
-
-// srmThreshold is the threshold the SRM check used (the default for a
-// result stored before it was recorded).
-func srmThreshold(s stats.SRM) float64 {
-	if s.Threshold == 0 {
-		return stats.SRMThreshold
-	}
-	return s.Threshold
 }

@@ -28,6 +28,15 @@ type SRM struct {
 	Threshold float64 `json:"threshold"`
 }
 
+// Limit is the threshold the check used: Threshold, or SRMThreshold for a
+// result that predates it.
+func (s SRM) Limit() float64 {
+	if s.Threshold == 0 {
+		return SRMThreshold
+	}
+	return s.Threshold
+}
+
 // SRMTest checks observed units per variant against configured weights (any
 // positive scale). It needs at least two variants; with no units at all the
 // SRM has Status NotEnoughData.

@@ -399,9 +399,9 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	case r.SRM.Status != stats.OK:
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
-		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, srmThreshold(r.SRM), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
 	default:
-		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, srmThreshold(r.SRM), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
 	}
 }
 
@@ -427,14 +427,6 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 			fmt.Fprintln(w)
 		}
 	}
-}
-
-// srmThreshold is the threshold the SRM check used.
-func srmThreshold(s stats.SRM) float64 {
-	if s.Threshold == 0 {
-		return stats.SRMThreshold
-	}
-	return s.Threshold
 }
 
 // cupedLabel agrees with the settings line: CUPED is on or off for the
