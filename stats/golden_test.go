@@ -36,6 +36,9 @@ type golden struct {
 		Want               wantTest
 	}
 	Ratio []struct {
+		RatioSD []struct {
+			MeanX, MeanY, SDX, SDY, Corr, Want float64
+		} `json:"ratioSD"`
 		Arms        []struct{ X, Y []float64 }
 		Alternative Alternative
 		Alpha       float64
@@ -386,6 +389,14 @@ func TestGoldenRatio(t *testing.T) {
 			checkClose(t, "control ratio", m.Arms[0].Estimate, c.Want.Control, goldenTol)
 			checkClose(t, "treatment ratio", m.Arms[1].Estimate, c.Want.Treatment, goldenTol)
 			checkTest(t, m.Comparisons[0], c.Want.wantTest, false, true)
+			// Planning a ratio metric: the per-unit SD by the delta method
+			// from means, SDs and correlation.
+			for j, p := range c.RatioSD {
+				checkClose(t, fmt.Sprint("RatioSD arm ", j), RatioSD(p.MeanX, p.MeanY, p.SDX, p.SDY, p.Corr), p.Want, goldenTol)
+			}
+			if len(c.RatioSD) == 0 {
+				t.Error("no RatioSD cases")
+			}
 		})
 	}
 }

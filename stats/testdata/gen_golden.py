@@ -238,8 +238,15 @@ def ratio():
             x = y * rng.gamma(2.0, 10.0 * (1 + lift * g), n)
             arms.append({"x": raw(x), "y": raw(y)})
         ests = []
+        plans = []
         for a in arms:
             x, y = np.array(a["x"]), np.array(a["y"])
+            # Planning input: per-unit means, SDs and correlation, and the
+            # per-unit SD of the linearisation (x - R y)/mean(y).
+            rr = x.mean() / y.mean()
+            plans.append({"meanX": f(x.mean()), "meanY": f(y.mean()), "sdX": f(x.std(ddof=1)),
+                          "sdY": f(y.std(ddof=1)), "corr": f(np.corrcoef(x, y)[0, 1]),
+                          "want": f(((x - rr * y) / y.mean()).std(ddof=1))})
             r = x.mean() / y.mean()
             cov = np.cov(x, y, ddof=1)
             var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * y.mean() ** 2)
@@ -256,7 +263,7 @@ def ratio():
                 "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
                 "interval": interval(diff, c * se, alt)}
         want.update(relative_test(rt, vt, rc, vc, alpha, alt, c, units=2 * n))
-        cases.append({"arms": arms, "alternative": alt, "alpha": alpha, "want": want})
+        cases.append({"arms": arms, "alternative": alt, "alpha": alpha, "want": want, "ratioSD": plans})
     return cases
 
 
