@@ -184,6 +184,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		}
 		eff = *trt.Lift.Relative
 	}
+	if eff.Note != "" { // whatever is decided, say the relative figure may mislead
+		defer func() { vv.Reason += " (note: " + eff.Note + ")" }()
+	}
 	b := bounds(eff, s.Inference)
 	vv.Effect = &b
 	d := h.Direction.sign()

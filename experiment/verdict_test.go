@@ -340,3 +340,14 @@ func TestVerdictUsesTheScaleOfItsInterval(t *testing.T) {
 		t.Errorf("validated on the absolute p-value while the relative interval includes 0: %s", v.Reason)
 	}
 }
+
+// TestVerdictCarriesTheRelativeNote: when the control mean cannot be told
+// from zero the verdict says the relative figure is not meaningful.
+func TestVerdictCarriesTheRelativeNote(t *testing.T) {
+	l := lift(flat)
+	l.Relative.Note = "the control mean 0.01 is within 0.02 of zero"
+	v := judge(scenario{users: fewUsers, primary: []*Lift{l}, guardrail: []*Lift{lift(harmless)}}.result(), testHypothesis())
+	if !strings.Contains(v.Reason, "(note: the control mean 0.01 is within 0.02 of zero)") {
+		t.Errorf("reason %q lacks the note", v.Reason)
+	}
+}
