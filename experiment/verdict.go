@@ -212,6 +212,15 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 		case remaining > 0:
 			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, thousands(remaining), 100*h.Power, fmtEffect(d*m, rel))
+			// A guardrail that needs more users than the primary metric
+			// sets the estimate, so that the next look can decide.
+			for _, g := range vv.Guardrails {
+				if g.RemainingUsers != nil && *g.RemainingUsers > *vv.RemainingUsers {
+					n := *g.RemainingUsers
+					vv.RemainingUsers = &n
+					vv.Reason = fmt.Sprintf("%s; %s; about %s more users reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, thousands(n), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
+				}
+			}
 		default:
 			set(Inconclusive, pick(code == CodeNeedMoreUsers, CodePlannedSampleReached, code), "%s after the planned sample (%.0f%% power for %s); %s", why, 100*h.Power, fmtEffect(d*m, rel), moved)
 		}

@@ -351,3 +351,16 @@ func TestVerdictCarriesTheRelativeNote(t *testing.T) {
 		t.Errorf("reason %q lacks the note", v.Reason)
 	}
 }
+
+// TestRemainingUsersCoverGuardrails: while the primary metric is undecided,
+// the remaining users include what a guardrail not yet known needs.
+func TestRemainingUsersCoverGuardrails(t *testing.T) {
+	narrowGuard := lift(effect{0.0, -0.3, 0.3, 0.9}) // wide: needs many users at 5% tolerance
+	v := judge(scenario{users: fewUsers, primary: []*Lift{lift(flat)}, guardrail: []*Lift{narrowGuard}}.result(), testHypothesis())
+	vv := v.Variants[0]
+	g := vv.Guardrails[0]
+	if vv.Decision != KeepRunning || g.RemainingUsers == nil || vv.RemainingUsers == nil || *vv.RemainingUsers != *g.RemainingUsers ||
+		!strings.Contains(vv.Reason, "to show guardrail tickets non-inferior") {
+		t.Errorf("verdict %s %q, remaining %v, guardrail's %v", vv.Decision, vv.Reason, vv.RemainingUsers, g.RemainingUsers)
+	}
+}
