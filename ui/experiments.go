@@ -173,6 +173,13 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 		if m.Metric == primary && mv.Relative {
 			refs = minEffect
 		}
+		if g, ok := guardrailOf(res.Hypothesis, m.Metric); ok && mv.Relative == !g.Absolute {
+			harm := g.Tolerance // worse is the way the metric's definition calls worse
+			if m.Direction == "higher" {
+				harm = -harm
+			}
+			refs = append(refs, refLine{Y: harm, Label: "tolerance"})
+		}
 		what := "absolute difference"
 		if mv.Relative {
 			what = "relative lift"
@@ -238,4 +245,17 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 	}
 	return lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, from the events received by the end of each day",
 		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct}), rows
+}
+
+// guardrailOf returns the hypothesis' guardrail on metric, if any.
+func guardrailOf(h *experiment.Hypothesis, metric string) (experiment.Guardrail, bool) {
+	if h == nil {
+		return experiment.Guardrail{}, false
+	}
+	for _, g := range h.Guardrails {
+		if g.Metric == metric {
+			return g, true
+		}
+	}
+	return experiment.Guardrail{}, false
 }

@@ -37,12 +37,16 @@ func (u *UI) funcs() template.FuncMap {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func pct(x float64) string {
-	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
+	v := math.Round(x*1000) / 10
+	if v == 0 {
+		v = 0 // no "-0%"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + "%"
 }
 
 func signedPct(x float64) string {
 	s := pct(x)
-	if x > 0 {
+	if math.Round(x*1000) > 0 {
 		s = "+" + s
 	}
 	return s

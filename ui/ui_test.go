@@ -116,3 +116,19 @@ func TestChartsHaveTextAlternatives(t *testing.T) {
 }
 
 var regexpTitle = regexp.MustCompile(`^<svg [^>]*aria-label="T\d"><title>T\d</title>`)
+
+func TestPercent(t *testing.T) {
+	for _, tc := range []struct {
+		x         float64
+		pct, spct string
+	}{
+		{0.123, "12.3%", "+12.3%"}, {-0.0000001, "0%", "0%"}, {0.0000001, "0%", "0%"}, {-0.05, "-5%", "-5%"}, {1, "100%", "+100%"},
+	} {
+		if got := pct(tc.x); got != tc.pct {
+			t.Errorf("pct(%v) = %q, want %q", tc.x, got, tc.pct)
+		}
+		if got := signedPct(tc.x); got != tc.spct {
+			t.Errorf("signedPct(%v) = %q, want %q", tc.x, got, tc.spct)
+		}
+	}
+}
