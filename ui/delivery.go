@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // weeks is how far back the delivery views look.
@@ -27,13 +27,13 @@ type doraRow struct {
 }
 
 // doraKeys summarises a series over the whole range with a weekly trend.
-func doraKeys(s delivery.Series) []doraKey {
+func doraKeys(s dora.Series) []doraKey {
 	name := s.Name
 	if name == "" {
 		name = "all services"
 	}
 	t := s.Total
-	trend := func(key string, f func(m delivery.Metrics) (float64, bool), show func(float64) string) (template.HTML, string) {
+	trend := func(key string, f func(m dora.Metrics) (float64, bool), show func(float64) string) (template.HTML, string) {
 		var vals []float64
 		var words []string
 		for _, b := range s.Buckets {
@@ -54,45 +54,45 @@ func doraKeys(s delivery.Series) []doraKey {
 	hours := func(d time.Duration) float64 { return d.Hours() }
 	showH := func(h float64) string { return humanDuration(time.Duration(h * float64(time.Hour))) }
 	var keys []doraKey
-	add := func(k doraKey, f func(m delivery.Metrics) (float64, bool), show func(float64) string) {
+	add := func(k doraKey, f func(m dora.Metrics) (float64, bool), show func(float64) string) {
 		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
 		keys = append(keys, k)
 	}
 	add(doraKey{Name: "Deployment frequency", Value: num(t.DeploymentsPerDay) + "/day", Level: string(t.Levels.DeploymentFrequency)},
-		func(m delivery.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, func(v float64) string { return num(v) + "/day" })
+		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, func(v float64) string { return num(v) + "/day" })
 	lead := "–"
 	if t.LeadTime.Count > 0 {
 		lead = humanDuration(t.LeadTime.Median) + " median"
 	}
 	add(doraKey{Name: "Lead time for changes", Value: lead, Level: string(t.Levels.LeadTime)},
-		func(m delivery.Metrics) (float64, bool) { return hours(m.LeadTime.Median), m.LeadTime.Count > 0 }, showH)
+		func(m dora.Metrics) (float64, bool) { return hours(m.LeadTime.Median), m.LeadTime.Count > 0 }, showH)
 	cfr := "–"
 	if v, ok := t.ChangeFailureRate.Value(); ok {
 		cfr = pct(v)
 	}
 	add(doraKey{Name: "Change failure rate", Value: cfr, Level: string(t.Levels.ChangeFailureRate)},
-		func(m delivery.Metrics) (float64, bool) { return m.ChangeFailureRate.Value() }, pct)
+		func(m dora.Metrics) (float64, bool) { return m.ChangeFailureRate.Value() }, pct)
 	rec := "–"
 	if t.Recovery.Count > 0 {
 		rec = humanDuration(t.Recovery.Median) + " median"
 	}
 	add(doraKey{Name: "Failed deployment recovery time", Value: rec, Level: string(t.Levels.RecoveryTime)},
-		func(m delivery.Metrics) (float64, bool) { return hours(m.Recovery.Median), m.Recovery.Count > 0 }, showH)
+		func(m dora.Metrics) (float64, bool) { return hours(m.Recovery.Median), m.Recovery.Count > 0 }, showH)
 	rw := "–"
 	if v, ok := t.ReworkRate.Value(); ok {
 		rw = pct(v)
 	}
 	add(doraKey{Name: "Rework rate", Value: rw},
-		func(m delivery.Metrics) (float64, bool) { return m.ReworkRate.Value() }, pct)
+		func(m dora.Metrics) (float64, bool) { return m.ReworkRate.Value() }, pct)
 	return keys
 }
 
 type deploymentRow struct {
-	delivery.DeploymentFacts
+	dora.DeploymentFacts
 }
 
 type incidentRow struct {
-	delivery.Incident
+	dora.Incident
 	Recovery string
 }
 
@@ -105,13 +105,13 @@ type deliveryData struct {
 }
 
 // deliveryReport reports the last weeks by week, starting on a Monday.
-func (u *UI) deliveryReport(r *http.Request) (*delivery.Report, error) {
+func (u *UI) deliveryReport(r *http.Request) (*dora.Report, error) {
 	to := u.Now().UTC()
 	from := to.Truncate(24*time.Hour).AddDate(0, 0, -7*weeks)
 	for from.Weekday() != time.Monday {
 		from = from.AddDate(0, 0, 1)
 	}
-	rep, err := u.Delivery.Report(r.Context(), delivery.Query{From: from, To: to, Bucket: delivery.BucketWeek})
+	rep, err := u.Delivery.Report(r.Context(), dora.Query{From: from, To: to, Bucket: dora.BucketWeek})
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +164,8 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 
 // latestIncidents keeps the latest snapshot of each incident opened since
 // from, newest first, with its recovery time.
-func latestIncidents(all []delivery.Incident, from time.Time) []incidentRow {
-	latest := map[string]delivery.Incident{}
+func latestIncidents(all []dora.Incident, from time.Time) []incidentRow {
+	latest := map[string]dora.Incident{}
 	for _, in := range all {
 		if cur, ok := latest[in.ID]; !ok || !in.UpdatedAt.Before(cur.UpdatedAt) {
 			latest[in.ID] = in

@@ -29,7 +29,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
@@ -86,15 +86,15 @@ type RolloutEngine interface {
 	List(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
 }
 
-// DeliveryReader is what the delivery page reads (*deliverysvc.Service).
+// DeliveryReader is what the delivery page reads (*delivery.Service).
 type DeliveryReader interface {
-	Report(ctx context.Context, q delivery.Query) (*deliverysvc.Report, error)
-	Deployments(ctx context.Context, service string, from, to time.Time) ([]delivery.DeploymentFacts, error)
+	Report(ctx context.Context, q dora.Query) (*delivery.Report, error)
+	Deployments(ctx context.Context, service string, from, to time.Time) ([]dora.DeploymentFacts, error)
 }
 
 // IncidentReader reads the delivery records, for the incidents (the store).
 type IncidentReader interface {
-	DeliveryData(ctx context.Context) (delivery.Data, int64, error)
+	DeliveryData(ctx context.Context) (dora.Data, int64, error)
 }
 
 // UI serves the dashboard. Set the fields, then call Open; the handler is

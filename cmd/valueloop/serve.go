@@ -10,7 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
@@ -221,7 +221,7 @@ var (
 	_ ui.Authenticator  = (*auth.Service)(nil)
 	_ ui.FlagService    = (*flags.Service)(nil)
 	_ ui.RolloutEngine  = (*rollout.Engine)(nil)
-	_ ui.DeliveryReader = (*deliverysvc.Service)(nil)
+	_ ui.DeliveryReader = (*delivery.Service)(nil)
 	_ ui.VerdictHistory = (*verdicts.Recorder)(nil)
 )
 
