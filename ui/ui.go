@@ -33,6 +33,7 @@ import (
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -62,8 +63,8 @@ type AuditReader interface {
 
 // ExperimentReader is what the experiment pages read (the store).
 type ExperimentReader interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
