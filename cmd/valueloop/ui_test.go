@@ -295,8 +295,8 @@ func checkViewer(t *testing.T, srv *testServer, admin, anon *browser) {
 	viewer := mustSignIn(t, srv.URL, secret)
 	for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
 		resp, body := viewer.get(p)
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("viewer GET %s: %d", p, resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Read-only") {
+			t.Errorf("viewer GET %s: %d, want the page and a read-only note", p, resp.StatusCode)
 		}
 		for _, id := range []string{`id="disable"`, `id="edit"`, `id="pause"`, `id="rollback"`, `id="advance"`} {
 			if strings.Contains(body, id) {
