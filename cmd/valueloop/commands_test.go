@@ -157,7 +157,7 @@ func TestCompletion(t *testing.T) {
 		line string // the words typed, the last one being completed
 		want string
 	}{
-		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery help completion"},
+		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery version health help completion"},
 		{"valueloop fl", "flags"},
 		{"valueloop delivery source ''", "add set list delete"},
 		{"valueloop --server http://x token ''", "create list revoke"},
