@@ -32,30 +32,6 @@ type rolloutConfig struct {
 	Interval      time.Duration
 }
 
-// register adds serve's rollout flags to fs.
-func (c *rolloutConfig) register(e *cliEnv, fs *flag.FlagSet) {
-	fs.Var(&c.Webhooks, "webhook", "URL that receives rollout events as JSON signed with VALUELOOP_WEBHOOK_SECRET (repeatable)")
-	fs.Var(&c.SlackWebhooks, "slack-webhook", "Slack-compatible incoming-webhook URL that receives rollout events (repeatable)")
-	fs.DurationVar(&c.Interval, "rollout-interval", 10*time.Second, "how often the rollout engine checks rollouts")
-	c.WebhookSecret = e.getenv("VALUELOOP_WEBHOOK_SECRET")
-}
-
-// check validates the flags after parsing.
-func (c *rolloutConfig) check() error {
-	if c.Interval <= 0 {
-		return usageErrorf("--rollout-interval must be positive, e.g. 10s")
-	}
-	for _, t := range c.targets() {
-		if err := t.Check(); err != nil {
-			if t.Format == webhook.Generic && t.Secret == "" {
-				return usageErrorf("--webhook %s: set VALUELOOP_WEBHOOK_SECRET to the secret its deliveries are signed with", t.URL)
-			}
-			return usageErrorf("%v", err)
-		}
-	}
-	return nil
-}
-
 func (c *rolloutConfig) targets() []webhook.Target {
 	var ts []webhook.Target
 	for _, u := range c.Webhooks {

@@ -16,7 +16,7 @@ import (
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
-// environment variables over defaults.
+// environment variables over the --config file over defaults (config.go).
 type serveConfig struct {
 	Addr       string
 	DataDir    string
@@ -25,6 +25,7 @@ type serveConfig struct {
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
 	LogLevel   slog.Level
+	LogFormat  string        // text or json
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
@@ -51,38 +52,36 @@ func serveCommand() *command {
 		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
 }
 
-const serveMore = `Environment: VALUELOOP_ADMIN_TOKEN sets the first admin token of a new store;
-VALUELOOP_WEBHOOK_SECRET signs the --webhook deliveries.
+const serveMore = `Every flag is also an environment variable (named after it) and a key of the
+--config YAML file; a flag wins over the variable, the variable over the file,
+the file over the default. Repeatable settings take a comma-separated variable
+and a YAML list. For example, valueloop.yaml:
+
+    addr: 0.0.0.0:8080
+    data: /var/lib/valueloop
+    log-format: json
+    webhook: [https://ci.example.com/hooks/valueloop]
+
+'valueloop serve --print-config' shows the effective settings, secrets masked.
 `
 
 func runServe(ctx context.Context, e *cliEnv, args []string) error {
-	cfg := serveConfig{}
 	fs := newFlagSet(e, "serve")
-	fs.StringVar(&cfg.Addr, "addr", envOr(e, "VALUELOOP_ADDR", "127.0.0.1:8080"), "address to listen on (VALUELOOP_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "directory of the embedded database (VALUELOOP_DATA)")
-	fs.StringVar(&cfg.Database, "database", e.getenv("VALUELOOP_DATABASE"),
-		"postgres://USER[:PASSWORD]@HOST:PORT/DATABASE of a PostgreSQL database shared by several nodes (VALUELOOP_DATABASE); default: the embedded store in --data")
-	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into empty environments")
-	var files flagFiles
-	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
-	cfg.Rollouts.register(e, fs)
-	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
+	load := configFlags(e, fs)
+	printOnly := fs.Bool("print-config", false, "print the effective settings (as YAML for --config, secrets masked) and where each came from, then exit")
 	if err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("serve takes no arguments, got %q", fs.Args())
 	}
-	if cfg.Database != "" && !isPostgresDSN(cfg.Database) {
-		return usageErrorf("--database: want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
-	}
-	cfg.FlagFiles = files
-	if err := cfg.Rollouts.check(); err != nil {
+	cfg, sources, err := load()
+	if err != nil {
 		return err
 	}
-	cfg.AdminToken = e.getenv("VALUELOOP_ADMIN_TOKEN")
-	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErrorf("--log-level: %v", err)
+	if *printOnly {
+		printConfig(e.stdout, cfg, sources)
+		return nil
 	}
 	return serve(ctx, e, cfg)
 }
@@ -96,7 +95,7 @@ func envOr(e *cliEnv, name, def string) string {
 
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(e.stderr, cfg)
 
 	st, err := openStorage(cfg, logger)
 	if err != nil {
