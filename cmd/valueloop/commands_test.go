@@ -95,7 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"token"}, "token: want a subcommand: create, list or revoke\nRun 'valueloop help token' for usage."},
+		{[]string{"token"}, "token: want a subcommand: create, list, revoke or recover\nRun 'valueloop help token' for usage."},
 		{[]string{"delivery", "source", "frob"}, `delivery source: unknown subcommand "frob": want add, set, list or delete`},
 		{[]string{"help", "flags", "frob"}, `help: no command "flags frob"`},
 		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},

@@ -115,10 +115,6 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	if err := seed(ctx, e, cfg, svc, logger); err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, e, cfg, tokens, logger); err != nil {
-		return err
-	}
-
 	if err := st.follow(svc, tokens, logger); err != nil {
 		return err
 	}
@@ -140,6 +136,16 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	if err := srv.Open(); err != nil {
 		return err
+	}
+	// The first admin token is made (and printed) only now that the server
+	// listens: a start that fails, on "address already in use" say, leaves
+	// the store without one, and the next start prints it.
+	if err := bootstrapAdmin(ctx, e, cfg, tokens, logger); err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	if st.pg == nil {
+		go refreshTokens(ctx, tokens, 2*time.Second, logger)
 	}
 	logger.Info("valueloop serving", "url", srv.URL(), "store", st.describe, "environments", len(svc.Environments()))
 	if cfg.Ready != nil {
@@ -240,10 +246,24 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 	return nil
 }
 
-// bootstrapAdmin makes sure an admin token exists: the one given in
-// VALUELOOP_ADMIN_TOKEN, or a new one printed this once.
+// bootstrapAdmin applies the rule for the admin token at start:
+//
+//   - a store without a live admin token gets one: VALUELOOP_ADMIN_TOKEN
+//     (admin-token) when set, or else a new secret printed this once;
+//   - on a store that has one, VALUELOOP_ADMIN_TOKEN creates nothing: it is
+//     logged as a live admin token if it is one, and otherwise a warning
+//     says it is ignored and how to make it one (token recover --from-env).
 func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *auth.Service, logger *slog.Logger) error {
 	if tokens.HasAdmin() {
+		switch t, err := tokens.Authenticate(cfg.AdminToken); {
+		case cfg.AdminToken == "":
+		case err == nil && t.Scope == valueloop.ScopeAdmin:
+			logger.Info("VALUELOOP_ADMIN_TOKEN is a live admin token of this store", "token", t.Name, "id", t.ID)
+		default:
+			logger.Warn("VALUELOOP_ADMIN_TOKEN ignored: this store already has admin tokens and it is not one of them; " +
+				"the variable only creates the first admin token of a new store. To make it an admin token, run " +
+				"'valueloop token recover --from-env' with --data or --database of this store")
+		}
 		return nil
 	}
 	t := &valueloop.Token{Name: "bootstrap-admin", Scope: valueloop.ScopeAdmin}
@@ -258,9 +278,29 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 	}
 	if cfg.AdminToken == "" {
 		fmt.Fprintf(e.stderr, "\nCreated the first admin token. It is shown this once; keep it safe:\n\n    %s\n\n"+
-			"Use it with: export VALUELOOP_TOKEN=%s\n\n", secret, secret)
+			"Use it with: export VALUELOOP_TOKEN=%s\n"+
+			"Lost it? 'valueloop token recover' makes a new one (valueloop token recover -h).\n\n", secret, secret)
 	} else {
 		logger.Info("admin token created from VALUELOOP_ADMIN_TOKEN")
 	}
 	return nil
+}
+
+// refreshTokens re-reads the tokens every interval, so that a token made
+// or revoked by an offline command on the same SQLite file (token recover)
+// works or stops working without a restart. (PostgreSQL nodes learn of
+// changes from the store's notifications instead.)
+func refreshTokens(ctx context.Context, tokens *auth.Service, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := tokens.Reload(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("re-reading the tokens", "err", err)
+			}
+		}
+	}
 }
