@@ -128,7 +128,9 @@ func (e *cliEnv) exit(err error) int {
 	case valueloop.ENOTFOUND:
 		return exitNotFound
 	case valueloop.ECONFLICT:
-		fmt.Fprintln(e.stderr, "Someone changed it first: fetch the current version and try again.")
+		// The message says what the conflict is (a version changed
+		// meanwhile, a rollout in a state that forbids the action, a
+		// read-only environment): no generic guess added.
 		return exitConflict
 	case valueloop.EUNAUTHORIZED:
 		fmt.Fprintln(e.stderr, "Pass an admin token with --token or VALUELOOP_TOKEN (serve prints one at first start).")
