@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"

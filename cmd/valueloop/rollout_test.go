@@ -252,3 +252,26 @@ func TestGuardrailBar(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutMessagesSayWhatIsTrue: a state conflict says the state, a
+// negative duration names its field, and an unknown guardrail metric is
+// one problem, not two.
+func TestRolloutMessagesSayWhatIsTrue(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	code, _, stderr := srv.cli(t, srv.Admin, "rollout", "resume", "checkout-flow", "--env", "production")
+	if code != exitConflict || !strings.Contains(stderr, "is running: only a paused rollout can be resumed") || strings.Contains(stderr, "Someone changed it first") {
+		t.Errorf("resume a running rollout: exit %d, %q; want %d saying it is running, and nothing of a concurrent change", code, stderr, exitConflict)
+	}
+	url := srv.URL + "/api/v1/environments/production/rollouts"
+	for _, c := range []struct{ name, body, want string }{
+		{"negative duration", `{"flag":"checkout-flow","variant":"one-page","baseline":"classic","steps":[{"percent":5,"minDuration":"-1h"},{"percent":100}]}`,
+			`"field": "steps[0].minDuration"`},
+		{"unknown metric", `{"flag":"checkout-flow","variant":"one-page","baseline":"classic","steps":[{"percent":5},{"percent":100}],"guardrails":[{"metric":"nope","tolerance":0.05}]}`,
+			`"field": "/guardrails/0/metric"`},
+	} {
+		resp, body := post(t, url, srv.Admin, c.body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, c.want) || strings.Count(body, `"field"`) != 1 {
+			t.Errorf("%s: %d %s; want 400 with one problem, %s", c.name, resp.StatusCode, body, c.want)
+		}
+	}
+}
