@@ -11,8 +11,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
@@ -53,7 +56,7 @@ type rolloutStore interface {
 // openRollouts starts the rollout engine (under leader, so that one node
 // of several drives rollouts) and its webhooks, and for --demo puts the
 // demo's rollout under way.
-func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, logger *slog.Logger) (*rollout.Engine, func(), error) {
+func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, reg prometheus.Registerer, logger *slog.Logger) (*rollout.Engine, func(), error) {
 	eng := rollout.NewEngine(rs, svc, rs, logger)
 	eng.Interval = cfg.Rollouts.Interval
 	eng.Leader = leader
@@ -66,6 +69,7 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 		eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
 			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
 		})
+		registerWebhookMetrics(reg, hooks)
 	}
 	closeAll := func() {
 		eng.Close()
@@ -485,4 +489,16 @@ func roPct(p float64) string {
 
 func roSigned(x float64) string {
 	return fmt.Sprintf("%+.1f%%", 100*x)
+}
+
+// registerWebhookMetrics exports the sender's counts of outgoing rollout
+// webhook deliveries, one series per outcome.
+func registerWebhookMetrics(reg prometheus.Registerer, hooks *webhook.Sender) {
+	for outcome, n := range map[string]*atomic.Uint64{"delivered": &hooks.Delivered, "failed": &hooks.Failed, "dropped": &hooks.Dropped} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "valueloop_rollout_webhook_deliveries_total",
+			Help:        "Outgoing rollout webhook deliveries (one per message and target) by outcome: delivered, failed after retries, or dropped with the queue full or at shutdown.",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 }

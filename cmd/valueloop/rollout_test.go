@@ -275,3 +275,48 @@ func TestRolloutMessagesSayWhatIsTrue(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutWebhookStandard: serve --webhook posts rollout events signed
+// as Standard Webhooks with a whsec_ secret (verified by the receiver), and
+// /metrics counts the delivery.
+func TestRolloutWebhookStandard(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	verified := make(chan string, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+			verified <- "refused: " + err.Error()
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		verified <- r.Header.Get(webhook.HeaderEvent)
+	}))
+	defer recv.Close()
+	srv := MustServeEnv(t, "", map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken, "VALUELOOP_WEBHOOK_SECRET": secret},
+		"--demo", "--webhook", recv.URL)
+	select {
+	case got := <-verified:
+		if got != "rollout.start" {
+			t.Fatalf("first delivery: %s, want a verified rollout.start", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook delivery within 30s")
+	}
+	want := `valueloop_rollout_webhook_deliveries_total{outcome="delivered"} 1`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -184,7 +184,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			return closeAll, err
 		}
 	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, srv.Registry, logger)
 	if err != nil {
 		return closeAll, err
 	}
