@@ -160,7 +160,7 @@ func TestCompletion(t *testing.T) {
 		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery version health help completion"},
 		{"valueloop fl", "flags"},
 		{"valueloop delivery source ''", "add set list delete"},
-		{"valueloop --server http://x token ''", "create list revoke"},
+		{"valueloop --server http://x token ''", "create list revoke recover"},
 		{"valueloop flags list --env prod --o", "--output"},
 		{"valueloop token create --sc", "--scope"},
 		{"valueloop help ro", "rollout"},

@@ -48,8 +48,13 @@ const (
 // serveSettings is every setting of serve, in the order help and
 // --print-config show them.
 func serveSettings() []setting {
+	return slices.Concat(storeSettings(), secretSettings(), runSettings())
+}
+
+// storeSettings are where the server listens and what it serves.
+func storeSettings() []setting {
 	return []setting{
-		{name: "addr", env: "VALUELOOP_ADDR", def: "127.0.0.1:8080", usage: "address to listen on",
+		{name: "addr", env: "VALUELOOP_ADDR", def: "127.0.0.1:8080", usage: "`HOST:PORT` to listen on",
 			set: func(c *serveConfig, v string) error {
 				if _, _, err := splitHostPort(v); err != nil {
 					return err
@@ -57,7 +62,7 @@ func serveSettings() []setting {
 				c.Addr = v
 				return nil
 			}, get: func(c *serveConfig) any { return c.Addr }},
-		{name: "data", env: "VALUELOOP_DATA", def: "valueloop-data", usage: "directory of the embedded SQLite store",
+		{name: "data", env: "VALUELOOP_DATA", def: "valueloop-data", usage: "`DIR` of the embedded SQLite store",
 			set: func(c *serveConfig, v string) error {
 				if v == "" {
 					return errors.New("want a directory")
@@ -66,7 +71,7 @@ func serveSettings() []setting {
 				return nil
 			}, get: func(c *serveConfig) any { return c.DataDir }},
 		{name: "database", env: "VALUELOOP_DATABASE", secret: true,
-			usage: "postgres://USER[:PASSWORD]@HOST:PORT/DATABASE of a PostgreSQL database shared by several nodes; default: the embedded store in --data",
+			usage: "`URL` of a PostgreSQL database shared by several nodes, postgres://USER[:PASSWORD]@HOST:PORT/DATABASE; default: the embedded store in --data",
 			set: func(c *serveConfig, v string) error {
 				if v != "" && !isPostgresDSN(v) {
 					return errors.New("want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
@@ -80,7 +85,7 @@ func serveSettings() []setting {
 				return err
 			}, get: func(c *serveConfig) any { return c.Demo }},
 		{name: "flags-file", env: "VALUELOOP_FLAGS_FILE", kind: kindList,
-			usage: "ENV=PATH of a flagd file to serve for ENV, read-only, re-read when it changes (repeatable)",
+			usage: "`ENV=PATH` of a flagd file to serve for ENV, read-only, re-read when it changes (repeatable)",
 			set: func(c *serveConfig, v string) error {
 				var fs flagFiles
 				if err := fs.Set(v); err != nil {
@@ -100,16 +105,23 @@ func serveSettings() []setting {
 				}
 				return s
 			}},
+	}
+}
+
+// secretSettings are the settings that hold secrets: the admin token and
+// the rollout webhooks (whose Slack URLs are secrets too).
+func secretSettings() []setting {
+	return []setting{
 		{name: "admin-token", env: "VALUELOOP_ADMIN_TOKEN", secret: true,
-			usage: "admin token to create when the store has no admin token (prefer the variable: flags show in ps)",
+			usage: "admin `TOKEN` to create when the store has no admin token (prefer the variable: flags show in ps)",
 			set:   func(c *serveConfig, v string) error { c.AdminToken = v; return nil },
 			get:   func(c *serveConfig) any { return maskSecret(c.AdminToken) }},
 		{name: "webhook", env: "VALUELOOP_WEBHOOK", kind: kindList,
-			usage: "URL that receives rollout events as JSON signed with the webhook secret (repeatable)",
+			usage: "`URL` that receives rollout events as JSON signed with the webhook secret (repeatable)",
 			set:   func(c *serveConfig, v string) error { return c.Rollouts.Webhooks.Set(v) },
 			get:   func(c *serveConfig) any { return []string(c.Rollouts.Webhooks) }},
 		{name: "slack-webhook", env: "VALUELOOP_SLACK_WEBHOOK", kind: kindList, secret: true,
-			usage: "Slack-compatible incoming-webhook URL that receives rollout events (repeatable)",
+			usage: "Slack-compatible incoming-webhook `URL` that receives rollout events (repeatable)",
 			set:   func(c *serveConfig, v string) error { return c.Rollouts.SlackWebhooks.Set(v) },
 			get: func(c *serveConfig) any {
 				var s []string
@@ -119,10 +131,16 @@ func serveSettings() []setting {
 				return s
 			}},
 		{name: "webhook-secret", env: "VALUELOOP_WEBHOOK_SECRET", secret: true,
-			usage: "secret the --webhook deliveries are signed with (prefer the variable: flags show in ps)",
+			usage: "`SECRET` the --webhook deliveries are signed with (prefer the variable: flags show in ps)",
 			set:   func(c *serveConfig, v string) error { c.Rollouts.WebhookSecret = v; return nil },
 			get:   func(c *serveConfig) any { return maskSecret(c.Rollouts.WebhookSecret) }},
-		{name: "rollout-interval", env: "VALUELOOP_ROLLOUT_INTERVAL", def: "10s", usage: "how often the rollout engine checks rollouts",
+	}
+}
+
+// runSettings are how the server runs: its engine's pace and its logs.
+func runSettings() []setting {
+	return []setting{
+		{name: "rollout-interval", env: "VALUELOOP_ROLLOUT_INTERVAL", def: "10s", usage: "how often the rollout engine checks rollouts, a `DURATION` such as 10s",
 			set: func(c *serveConfig, v string) error {
 				d, err := time.ParseDuration(v)
 				if err != nil || d <= 0 {
@@ -131,14 +149,14 @@ func serveSettings() []setting {
 				c.Rollouts.Interval = d
 				return nil
 			}, get: func(c *serveConfig) any { return c.Rollouts.Interval.String() }},
-		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
 			set: func(c *serveConfig, v string) error {
 				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 					return fmt.Errorf("want debug, info, warn or error, not %q", v)
 				}
 				return nil
 			}, get: func(c *serveConfig) any { return strings.ToLower(c.LogLevel.String()) }},
-		{name: "log-format", env: "VALUELOOP_LOG_FORMAT", def: "text", usage: "text (key=value lines) or json (one object a line)",
+		{name: "log-format", env: "VALUELOOP_LOG_FORMAT", def: "text", usage: "`FORMAT` of the logs: text (key=value lines) or json (one object a line)",
 			set: func(c *serveConfig, v string) error {
 				if v != "text" && v != "json" {
 					return fmt.Errorf("want text or json, not %q", v)
@@ -182,7 +200,7 @@ func configFlags(e *cliEnv, fs *flag.FlagSet) (load func() (serveConfig, []confi
 		}
 		fs.Var(raws[i], s.name, usage)
 	}
-	configPath := fs.String("config", e.getenv("VALUELOOP_CONFIG"), "YAML file of settings, keyed by flag name (VALUELOOP_CONFIG); flags and variables override it")
+	configPath := fs.String("config", e.getenv("VALUELOOP_CONFIG"), "YAML `FILE` of settings, keyed by flag name (VALUELOOP_CONFIG); flags and variables override it")
 	return func() (serveConfig, []configSource, error) {
 		var file map[string][]string
 		if *configPath != "" {
