@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -50,7 +50,7 @@ type Server struct {
 	Rollouts RolloutEngine
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
-	Delivery *deliverysvc.Service
+	Delivery *delivery.Service
 
 	ln        net.Listener
 	srv       *http.Server
