@@ -463,7 +463,7 @@ func axisLabel(lo, hi float64, width int) string {
 
 // guardrailBar draws a guardrail's interval ├──●──┤ on the axis [lo, hi]
 // with │ at no change (┼ inside the interval) and ┃ at the tolerated
-// limit; ◄ or ► where the interval runs off the axis.
+// limit (when on the axis); ◄ or ► where the interval runs off the axis.
 func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	pos := func(x float64) int {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
@@ -480,10 +480,15 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	if !g.Interval.UpperUnbounded {
 		b = pos(g.Interval.Upper)
 	}
-	return termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
+	iv := termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
 		OffLeft:  g.Interval.LowerUnbounded || g.Interval.Lower < lo,
-		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi,
-		Mark:     '┃', MarkAt: pos(limit)}.String()
+		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi}
+	// A limit past the axis (the axis stops at ±100%) is not drawn at its
+	// end, where it would read as a limit there; the TOLERATED column says it.
+	if lo <= limit && limit <= hi {
+		iv.Mark, iv.MarkAt = '┃', pos(limit)
+	}
+	return iv.String()
 }
 
 // roPct writes a percentage with up to two decimals.

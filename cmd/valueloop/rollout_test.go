@@ -250,6 +250,8 @@ func TestGuardrailBar(t *testing.T) {
 			"          │ ┃├──●──┤ "},
 		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
+		{"limit off the axis: not drawn at its end", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.5, Change: 0.01, Interval: stats.Interval{Lower: -0.02, Upper: 0.04}},
+			"        ├─┼●──┤      "},
 	}
 	for _, c := range cases {
 		if got := guardrailBar(c.g, -0.10, 0.10, 21); got != c.want {
