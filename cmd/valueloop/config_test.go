@@ -184,3 +184,22 @@ func runCLIEnv(t *testing.T, env map[string]string, args ...string) (code int, s
 	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, envMap(env))
 	return code, out.String(), errOut.String()
 }
+
+// TestOperationsDocListsEverySetting: docs/operations.md has a row for
+// every setting, with its variable and default, so the table cannot drift.
+func TestOperationsDocListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, s := range serveSettings() {
+		row := "| `" + s.name + "` | `" + s.env + "` | "
+		if s.def != "" {
+			row += "`" + s.def + "` |"
+		}
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/operations.md has no row %q", row)
+		}
+	}
+}
