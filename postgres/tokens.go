@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +18,8 @@ import (
 func (db *DB) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, actor string) error {
 	return db.write(ctx, func(tx pgx.Tx) error {
 		now := db.now()
-		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-			t.Name, t.Scope, t.Environment, hash, now).Scan(&t.ID)
+		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at, client, origins, no_exposures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			t.Name, t.Scope, t.Environment, hash, now, t.Client, strings.Join(t.Origins, " "), t.NoExposures).Scan(&t.ID)
 		if err != nil {
 			return err
 		}
@@ -33,14 +34,16 @@ func (db *DB) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, 
 
 // Tokens returns every token, revoked ones included, ordered by id.
 func (db *DB) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at FROM tokens ORDER BY id`)
+	rows, err := db.pool.Query(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at, client, origins, no_exposures FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list tokens: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (valueloop.StoredToken, error) {
 		var t valueloop.StoredToken
 		var revoked *time.Time
-		err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, &t.CreatedAt, &revoked)
+		var origins string
+		err := row.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, &t.CreatedAt, &revoked, &t.Client, &origins, &t.NoExposures)
+		t.Origins = strings.Fields(origins)
 		t.CreatedAt = t.CreatedAt.UTC()
 		if revoked != nil {
 			r := revoked.UTC()

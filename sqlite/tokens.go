@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/valueloop/valueloop"
 )
@@ -14,8 +15,8 @@ import (
 func (db *DB) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, actor string) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
 		now := db.Now()
-		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			t.Name, t.Scope, t.Environment, hash, formatTime(now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at, client, origins, no_exposures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Name, t.Scope, t.Environment, hash, formatTime(now), t.Client, strings.Join(t.Origins, " "), t.NoExposures)
 		if err != nil {
 			return err
 		}
@@ -30,7 +31,7 @@ func (db *DB) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, 
 
 // Tokens returns every token, revoked ones included, ordered by id.
 func (db *DB) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at FROM tokens ORDER BY id`)
+	rows, err := db.db.QueryContext(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at, client, origins, no_exposures FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list tokens: %w", err)
 	}
@@ -40,9 +41,11 @@ func (db *DB) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
 		var t valueloop.StoredToken
 		var created string
 		var revoked sql.NullString
-		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, &created, &revoked); err != nil {
+		var origins string
+		if err := rows.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, &created, &revoked, &t.Client, &origins, &t.NoExposures); err != nil {
 			return nil, err
 		}
+		t.Origins = strings.Fields(origins)
 		if t.CreatedAt, err = parseTime(created); err != nil {
 			return nil, err
 		}
