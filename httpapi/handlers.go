@@ -98,9 +98,12 @@ func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) {
 }
 
 type createTokenRequest struct {
-	Name        string `json:"name"`
-	Scope       string `json:"scope"`
-	Environment string `json:"environment"`
+	Name        string   `json:"name"`
+	Scope       string   `json:"scope"`
+	Environment string   `json:"environment"`
+	Client      bool     `json:"client"`
+	Origins     []string `json:"origins"`
+	NoExposures bool     `json:"noExposures"`
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +122,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment))
 		return
 	}
-	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment}
+	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment,
+		Client: req.Client, Origins: req.Origins, NoExposures: req.NoExposures}
 	secret, err := s.Auth.Create(r.Context(), t, "", caller.Name)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -89,6 +89,10 @@ func (s *Server) routes() http.Handler {
 		if r.auth == admin {
 			h = s.admin(h)
 		}
+		if methods, ok := browserRoutes[r.pattern]; ok {
+			h = s.cors(h) // cors.go
+			mux.HandleFunc("OPTIONS "+r.pattern, s.preflight(methods))
+		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
 	return mux
