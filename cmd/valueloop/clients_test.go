@@ -228,6 +228,7 @@ func TestClientSuiteBrowser(t *testing.T) {
 	stdout, _ := cmd.StdoutPipe()
 	var stderr syncBuffer
 	cmd.Stderr = &stderrWriter{&stderr}
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +262,7 @@ func TestClientSuiteBrowser(t *testing.T) {
 			if got != want {
 				t.Fatalf("browser.mjs said %s, want event %q:\n%s", canonical(m), want, stderr.String())
 			}
+			t.Logf("%s after %v", want, time.Since(start).Round(time.Millisecond))
 			return m
 		case <-ctx.Done():
 			t.Fatalf("no %q from browser.mjs: %v\n%s", want, ctx.Err(), stderr.String())
