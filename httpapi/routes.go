@@ -95,5 +95,8 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, h)
 	}
+	for prefix, h := range s.Protocols {
+		mux.Handle(prefix, h)
+	}
 	return mux
 }

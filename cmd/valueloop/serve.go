@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/httpapi"
 )
 
@@ -160,6 +161,10 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	defer closeVerdicts()
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	// flagd's sync protocol on the same port, for flagd's in-process providers.
+	closingStreams := make(chan struct{})
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams}
+	srv.Protocols = flagdSrv.Handlers()
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -169,6 +174,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
+	close(closingStreams)
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
