@@ -1,16 +1,19 @@
-// Package flagdapi serves flagd's own gRPC protocol for in-process providers,
-// flagd.sync.v1.FlagSyncService, so that flagd's providers (Java, JavaScript,
-// Python, .NET, Go, …) in in-process mode can follow Valueloop instead of
-// flagd. The wire format comes from flagd's published generated Go packages
+// Package flagdapi serves flagd's own gRPC protocols: flagd.sync.v1.FlagSyncService
+// for providers in in-process mode, and flagd.evaluation.v1.Service (and v2,
+// which flagd's Go provider uses) for providers in RPC mode, so that flagd's
+// providers (Java, JavaScript, Python, .NET, Go, …) can use Valueloop instead
+// of flagd. The wire format comes from flagd's published generated Go packages
 // (buf.build/gen/go/open-feature/flagd), served with connect-go, which speaks
 // gRPC, gRPC-Web and Connect on the server's one port (HTTP/2 cleartext for
 // gRPC).
 //
-// A call authenticates with "authorization: Bearer <token>" metadata: an
-// evaluate (server) or admin token; public client tokens cannot read flag
-// definitions. The flagd selector (the Flagd-Selector header, or the
-// request's deprecated selector field) names the environment; a token bound
-// to one environment may leave it empty.
+// A call authenticates with "authorization: Bearer <token>" metadata, or,
+// for providers that cannot send metadata, with the token as the flagd
+// selector. Sync needs an evaluate (server) or admin token, since public
+// client tokens cannot read flag definitions; evaluation takes client tokens
+// too. Otherwise the selector (the Flagd-Selector header, or the request's
+// deprecated selector field) names the environment; a token bound to one
+// environment may leave it empty.
 //
 // What does not live here: the flags themselves (package flags), the flagd
 // file format (package flagd), the HTTP server (package httpapi).
@@ -21,11 +24,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect"
 
-	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v2/evaluationv2connect"
 	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/sync/v1/syncv1connect"
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop"
@@ -45,23 +51,49 @@ type Server struct {
 	Closing <-chan struct{}
 }
 
-var _ syncv1connect.FlagSyncServiceHandler = (*Server)(nil)
+var (
+	_ syncv1connect.FlagSyncServiceHandler = (*Server)(nil)
+	_ evaluationv1connect.ServiceHandler   = v1{}
+	_ evaluationv2connect.ServiceHandler   = v2{}
+)
 
 // Handlers returns the services' handlers by the path prefix they serve.
 func (s *Server) Handlers() map[string]http.Handler {
-	path, h := syncv1connect.NewFlagSyncServiceHandler(s)
-	return map[string]http.Handler{path: h}
+	out := map[string]http.Handler{}
+	for _, mount := range []func() (string, http.Handler){
+		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s) },
+		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}) },
+		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}) },
+	} {
+		path, h := mount()
+		out[path] = h
+	}
+	return out
 }
 
-// environment authenticates a call and returns the environment it reads.
+// environment authenticates a sync call and returns the environment whose
+// definitions it reads.
 func (s *Server) environment(header http.Header, field string) (*flags.Live, error) {
-	t, err := s.Auth.Authenticate(auth.BearerToken(header.Get("Authorization")))
-	if err != nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata"))
-	}
+	return s.authorize(header, field, true)
+}
+
+// authorize authenticates a call and returns its environment's live flags.
+// The token comes from the authorization metadata or, for providers that
+// cannot send metadata (flagd's RPC providers have no option for it), as
+// the selector itself; otherwise the selector names the environment.
+// definitions: the call reads flag definitions, which client tokens may not.
+func (s *Server) authorize(header http.Header, field string, definitions bool) (*flags.Live, error) {
+	secret := auth.BearerToken(header.Get("Authorization"))
 	env := header.Get(SelectorHeader)
 	if env == "" {
 		env = field
+	}
+	if secret == "" && strings.HasPrefix(env, "vl_") {
+		secret, env = env, ""
+	}
+	t, err := s.Auth.Authenticate(secret)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
 	}
 	if env == "" {
 		env = t.Environment
@@ -69,8 +101,11 @@ func (s *Server) environment(header http.Header, field string) (*flags.Live, err
 	if env == "" {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("selector required: this token is not bound to an environment; set the selector to the environment's key"))
 	}
-	if !t.CanReadDefinitions(env) {
+	if definitions && !t.CanReadDefinitions(env) {
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not read the flag definitions of this environment"))
+	}
+	if !t.CanEvaluate(env) {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not evaluate this environment"))
 	}
 	live := s.Flags.Live(env)
 	if live == nil {

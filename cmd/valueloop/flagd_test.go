@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
+	"connectrpc.com/connect"
 	"github.com/go-logr/logr"
 	flagd "github.com/open-feature/go-sdk-contrib/providers/flagd/pkg"
 	"github.com/open-feature/go-sdk/openfeature"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // bearerCredentials sends a Valueloop token as gRPC metadata. flagd's
@@ -110,4 +115,180 @@ func TestFlagdInProcessProvider(t *testing.T) {
 
 func containsVariant(body, variant string) bool {
 	return variant != "" && strings.Contains(body, `"variant":"`+variant+`"`)
+}
+
+// TestFlagdRPCProvider: flagd's own Go provider in RPC mode (it speaks
+// flagd.evaluation.v2 over Connect) evaluates through the server, with the
+// token as its selector since it has no option for metadata, and sees a
+// change made through the CLI on its event stream (its cache is purged).
+func TestFlagdRPCProvider(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--client", "--name", "flagd-rpc")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	p, err := flagd.NewProvider(flagd.WithRPCResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
+		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait("flagd-rpc", p); err != nil {
+		t.Fatalf("flagd RPC provider did not become ready: %v\n%s", err, srv.Stderr.String())
+	}
+	defer openfeature.SetNamedProviderAndWait("flagd-rpc", openfeature.NoopProvider{})
+	client := openfeature.NewClient("flagd-rpc")
+	ctx := context.Background()
+	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
+		return openfeature.NewEvaluationContext(key, attrs)
+	}
+	for _, tc := range []struct {
+		name    string
+		eval    func() (any, openfeature.EvaluationDetails)
+		value   any
+		variant string
+		reason  openfeature.Reason
+		code    openfeature.ErrorCode
+	}{
+		{"boolean static", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "on", openfeature.StaticReason, ""},
+		{"string targeting match", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.StringValueDetails(ctx, "checkout-flow", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"}))
+			return d.Value, d.EvaluationDetails
+		}, "one-page", "one-page", openfeature.TargetingMatchReason, ""},
+		{"int targeting match", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.IntValueDetails(ctx, "search-results-per-page", 0, user("u4", map[string]any{"appVersion": "2.5.1"}))
+			return d.Value, d.EvaluationDetails
+		}, int64(20), "twenty", openfeature.TargetingMatchReason, ""},
+		{"float default variant", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.FloatValueDetails(ctx, "search-results-per-page", 0, user("u4b", map[string]any{"appVersion": "2.0.0"}))
+			return d.Value, d.EvaluationDetails
+		}, float64(10), "ten", openfeature.DefaultReason, ""},
+		{"object", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
+			return fmt.Sprint(d.Value), d.EvaluationDetails
+		}, fmt.Sprint(darkTheme), "dark", openfeature.TargetingMatchReason, ""},
+		{"disabled", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+			return d.Value, d.EvaluationDetails
+		}, "code-default", "", openfeature.DisabledReason, ""},
+		{"missing flag", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "no-such-flag", true, user("u7", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "", openfeature.ErrorReason, openfeature.FlagNotFoundCode},
+		{"wrong type", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "checkout-flow", true, user("u8", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "", openfeature.ErrorReason, openfeature.TypeMismatchCode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, d := tc.eval()
+			if fmt.Sprint(v) != fmt.Sprint(tc.value) || d.Variant != tc.variant || d.Reason != tc.reason || d.ErrorCode != tc.code {
+				t.Errorf("got %v variant %q reason %q error %q (%s); want %v variant %q reason %q error %q",
+					v, d.Variant, d.Reason, d.ErrorCode, d.ErrorMessage, tc.value, tc.variant, tc.reason, tc.code)
+			}
+		})
+	}
+
+	start := time.Now()
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
+		t.Fatalf("flags disable: exit %d: %s", code, stderr)
+	}
+	waitUntil(t, "the RPC provider sees the flag disabled", 10*time.Second, func() bool {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", true, user("u1", nil))
+		return d.Reason == openfeature.DisabledReason
+	})
+	t.Logf("change seen over RPC %v after the CLI started", time.Since(start).Round(time.Millisecond))
+}
+
+// TestFlagdEvaluationV1: flagd.evaluation.v1.Service, which flagd's providers
+// in other languages use in RPC mode, through its published Connect client
+// over real HTTP, with the token as authorization metadata.
+func TestFlagdEvaluationV1(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-v1")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	ctx := context.Background()
+	withToken := func(r interface{ Header() http.Header }, tok string) {
+		if tok != "" {
+			r.Header().Set("Authorization", "Bearer "+tok)
+		}
+	}
+	pbctx := func(m map[string]any) *structpb.Struct {
+		s, err := structpb.NewStruct(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	req := connect.NewRequest(&evalv1.ResolveStringRequest{FlagKey: "checkout-flow", Context: pbctx(map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev"})})
+	withToken(req, token)
+	res, err := c.ResolveString(ctx, req)
+	if err != nil || res.Msg.GetValue() != "one-page" || res.Msg.GetReason() != "TARGETING_MATCH" || res.Msg.GetVariant() != "one-page" {
+		t.Errorf("ResolveString = %v, %v; want one-page by TARGETING_MATCH", res, err)
+	}
+	breq := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "checkout-flow", Context: pbctx(nil)})
+	withToken(breq, token)
+	if _, err := c.ResolveBoolean(ctx, breq); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a string flag as boolean: %v, want InvalidArgument (TYPE_MISMATCH)", err)
+	}
+	oreq := connect.NewRequest(&evalv1.ResolveObjectRequest{FlagKey: "banner", Context: pbctx(nil)})
+	withToken(oreq, token)
+	if ores, err := c.ResolveObject(ctx, oreq); err != nil || ores.Msg.GetReason() != "DISABLED" || ores.Msg.GetVariant() != "" {
+		t.Errorf("disabled banner: %v, %v; want reason DISABLED without a variant", ores, err)
+	}
+	nreq := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "nope", Context: pbctx(nil)})
+	withToken(nreq, token)
+	if _, err := c.ResolveBoolean(ctx, nreq); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("unknown flag: %v, want NotFound", err)
+	}
+	for name, tok := range map[string]string{"no token": "", "forged token": "vl_eval_forged"} {
+		r := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "kill-switch-payments", Context: pbctx(nil)})
+		withToken(r, tok)
+		if _, err := c.ResolveBoolean(ctx, r); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("%s: %v, want Unauthenticated", name, err)
+		}
+	}
+	areq := connect.NewRequest(&evalv1.ResolveAllRequest{Context: pbctx(map[string]any{"targetingKey": "u1", "prefersDark": true})})
+	withToken(areq, token)
+	all, err := c.ResolveAll(ctx, areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all.Msg.GetFlags(); len(got) != 5 || got["theme"].GetVariant() != "dark" || got["kill-switch-payments"].GetBoolValue() != true || got["banner"] != nil {
+		t.Errorf("ResolveAll flags = %v; want the five enabled flags, theme dark, no banner (disabled)", got)
+	}
+
+	// The event stream: provider_ready, then configuration_change naming the
+	// flag a CLI change touched.
+	sreq := connect.NewRequest(&evalv1.EventStreamRequest{})
+	withToken(sreq, token)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stream, err := c.EventStream(sctx, sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
+		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable: exit %d: %s", code, stderr)
+	}
+	for stream.Receive() {
+		if stream.Msg().GetType() == "keep_alive" {
+			continue
+		}
+		changed := stream.Msg().GetData().AsMap()["flags"]
+		if stream.Msg().GetType() != "configuration_change" || fmt.Sprint(changed) != "map[banner:map[type:update]]" {
+			t.Errorf("event %v with flags %v, want configuration_change of banner", stream.Msg().GetType(), changed)
+		}
+		return
+	}
+	t.Fatalf("event stream ended: %v", stream.Err())
 }
