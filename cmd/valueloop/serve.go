@@ -11,8 +11,8 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
-	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/flagdapi"
+	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 )
 
