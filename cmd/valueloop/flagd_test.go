@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -291,4 +292,49 @@ func TestFlagdEvaluationV1(t *testing.T) {
 		return
 	}
 	t.Fatalf("event stream ended: %v", stream.Err())
+}
+
+// TestFlagdInProcessResumesAfterRestart: the sync stream of flagd's Go
+// provider comes back after the server restarts on the same address, and
+// carries a change made after the restart; meanwhile the provider keeps
+// serving the flags it had.
+func TestFlagdInProcessResumesAfterRestart(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	first := MustServe(t, dataDir, "--demo")
+	token := first.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-restart")
+	u, err := url.Parse(first.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	p, err := flagd.NewProvider(flagd.WithInProcessResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
+		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()), flagd.WithRetryBackoffMs(100), flagd.WithRetryBackoffMaxMs(500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait("flagd-restart", p); err != nil {
+		t.Fatal(err)
+	}
+	defer openfeature.SetNamedProviderAndWait("flagd-restart", openfeature.NoopProvider{})
+	client := openfeature.NewClient("flagd-restart")
+	ctx := context.Background()
+	eval := func() openfeature.BooleanEvaluationDetails {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, openfeature.NewEvaluationContext("u1", nil))
+		return d
+	}
+	if d := eval(); !d.Value || d.Reason != openfeature.StaticReason {
+		t.Fatalf("before the restart: %v %q", d.Value, d.Reason)
+	}
+
+	first.Stop(t)
+	if d := eval(); !d.Value {
+		t.Errorf("while the server is down: %v %q; want the last flags kept", d.Value, d.Reason)
+	}
+	second := MustServe(t, dataDir, "--addr", u.Host)
+	if code, _, stderr := second.cli(t, second.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
+		t.Fatalf("flags disable: exit %d: %s", code, stderr)
+	}
+	waitUntil(t, "the provider resumes and sees the change", 20*time.Second, func() bool {
+		return eval().Reason == openfeature.DisabledReason
+	})
 }
