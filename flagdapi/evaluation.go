@@ -122,12 +122,15 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
+	// The set the client is ready with is the one live once subscribed: a
+	// change after this point wakes the loop below, even one made while
+	// provider_ready is on its way.
+	last := s.Flags.Live(env)
 	if err := send("provider_ready", nil); err != nil {
 		return err
 	}
 	ticker := time.NewTicker(keepAlive)
 	defer ticker.Stop()
-	last := s.Flags.Live(env)
 	for {
 		select {
 		case <-ctx.Done():
