@@ -16,8 +16,8 @@ type Token struct {
 	Name        string     `json:"name"`
 	Scope       string     `json:"scope"`
 	Environment string     `json:"environment,omitempty"` // empty: all environments (admin only)
-	CreatedAt   time.Time  `json:"created_at"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
 
 	// Client marks an evaluate token made to be shipped inside a web page or
 	// a mobile app, where anyone can read it: it is public. It evaluates

@@ -36,12 +36,11 @@ const (
 // origin still works, another origin cannot read the answer, and such a
 // secret does not belong in a page anyway. Requests without an Origin
 // header (servers, mobile apps, curl) pass through untouched.
-func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) cors(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
-			h(w, r)
-			return
+			return h(w, r)
 		}
 		w.Header().Add("Vary", "Origin")
 		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
@@ -53,12 +52,11 @@ func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
 				allowOrigin(w, origin)
 			}
 		case t.Client && !t.AllowsOrigin(origin):
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "this client token may not be used from origin %q", origin))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "this client token may not be used from origin %q", origin)
 		case t.Client:
 			allowOrigin(w, origin)
 		}
-		h(w, r)
+		return h(w, r)
 	}
 }
 
@@ -70,28 +68,27 @@ func allowOrigin(w http.ResponseWriter, origin string) {
 // preflight answers the OPTIONS request browsers send before a
 // cross-origin call. It carries no token, so the origin is checked against
 // every live client token; the call that follows is checked against its own.
-func (s *Server) preflight(methods string) http.HandlerFunc {
+func (s *Server) preflight(methods string) handlerFunc {
 	allow := methods + ", OPTIONS"
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		origin := r.Header.Get("Origin")
 		if origin == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 			w.WriteHeader(http.StatusNoContent) // a plain OPTIONS: what the route allows
-			return
+			return nil
 		}
 		w.Header().Add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
 		if !s.Auth.AllowsOrigin(origin) {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "origin %q is allowed by no client token", origin))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "origin %q is allowed by no client token", origin)
 		}
 		if m := r.Header.Get("Access-Control-Request-Method"); !slices.Contains(strings.Split(allow, ", "), m) {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "method %s is not allowed here; want %s", m, methods))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "method %s is not allowed here; want %s", m, methods)
 		}
 		allowOrigin(w, origin)
 		w.Header().Set("Access-Control-Allow-Methods", allow)
 		w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
 		w.Header().Set("Access-Control-Max-Age", corsMaxAge)
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,7 @@ func canonical(v any) string {
 	return string(b)
 }
 
-func checkDetails(t *testing.T, name string, got sdkDetails, want wantDetails) {
+func checkSDK(t *testing.T, name string, got sdkDetails, want wantDetails) {
 	t.Helper()
 	ok := got.Reason == want.Reason && got.ErrorCode == want.ErrorCode
 	if want.OneOf != nil {
@@ -186,13 +187,24 @@ func TestClientSuiteNode(t *testing.T) {
 			t.Errorf("%s: no result", tc.Name)
 			continue
 		}
-		checkDetails(t, tc.Name, g, tc.want)
+		checkSDK(t, tc.Name, g, tc.want)
 		if tc.Name == "boolean static" && g.FlagMetadata["owner"] != "payments" {
 			t.Errorf("%s: flag metadata %v, want owner=payments", tc.Name, g.FlagMetadata)
 		}
 	}
 	if g := got["disabled flag"]; !strings.Contains(g.ErrorMessage, "expected format") {
 		t.Errorf("disabled flag: error message %q; if the provider now accepts OFREP's codeDefaultFlag, expect reason DISABLED here and update docs/flags.md", g.ErrorMessage)
+	}
+}
+
+// needChromium skips the test without Chromium (fails in CI).
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath()); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no Chromium at %s: the browser client test needs it in CI (.ci/run installs it)", chromiumPath())
+		}
+		t.Skipf("no Chromium at %s (set CHROMIUM): skipping the browser client test", chromiumPath())
 	}
 }
 
@@ -204,42 +216,37 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
-// TestClientSuiteBrowser: a page on another origin uses @openfeature/web-sdk
-// with @openfeature/ofrep-web-provider and a client token limited to that
-// origin, in headless Chromium: the provider becomes READY with the right
-// values, polls with If-None-Match and gets 304 while nothing changes, and
-// sees a change made through the CLI.
-func TestClientSuiteBrowser(t *testing.T) {
-	needClientSuite(t)
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s: the browser client test needs it in CI (.ci/run installs it)", chromiumPath())
-		}
-		t.Skipf("no Chromium at %s (set CHROMIUM): skipping the browser client test", chromiumPath())
-	}
-	srv := MustServe(t, "", "--demo")
+// browserRun is browser.mjs running: what it says, one JSON object a line.
+type browserRun struct {
+	ctx    context.Context
+	stdin  io.Writer
+	events chan map[string]json.RawMessage
+	stderr *syncBuffer
+	start  time.Time
+}
 
+// startBrowser starts browser.mjs against the server at serverURL; it stops
+// with the test.
+func startBrowser(t *testing.T, serverURL string) *browserRun {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "browser.mjs")
 	cmd.Dir = clientSuiteDir
-	cmd.Env = append(os.Environ(), "VALUELOOP_URL="+srv.URL, "CHROMIUM="+chromiumPath())
+	cmd.Env = append(os.Environ(), "VALUELOOP_URL="+serverURL, "CHROMIUM="+chromiumPath())
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
-	cmd.Stderr = &stderrWriter{&stderr}
-	start := time.Now()
+	b := &browserRun{ctx: ctx, stdin: stdin, events: make(chan map[string]json.RawMessage), stderr: &syncBuffer{}, start: time.Now()}
+	cmd.Stderr = &stderrWriter{b.stderr}
 	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		stdin.Close()
 		cancel()
 		cmd.Wait()
-	}()
-	events := make(chan map[string]json.RawMessage)
+	})
 	go func() {
-		defer close(events)
+		defer close(b.events)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(nil, 4<<20)
 		for sc.Scan() {
@@ -247,40 +254,43 @@ func TestClientSuiteBrowser(t *testing.T) {
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				m = map[string]json.RawMessage{"event": json.RawMessage(`"unparsable"`), "line": json.RawMessage(canonical(sc.Text()))}
 			}
-			events <- m
+			b.events <- m
 		}
 	}()
-	next := func(want string) map[string]json.RawMessage {
-		t.Helper()
-		select {
-		case m, ok := <-events:
-			if !ok {
-				t.Fatalf("browser.mjs ended before %q:\n%s", want, stderr.String())
-			}
-			var got string
-			json.Unmarshal(m["event"], &got)
-			if got != want {
-				t.Fatalf("browser.mjs said %s, want event %q:\n%s", canonical(m), want, stderr.String())
-			}
-			t.Logf("%s after %v", want, time.Since(start).Round(time.Millisecond))
-			return m
-		case <-ctx.Done():
-			t.Fatalf("no %q from browser.mjs: %v\n%s", want, ctx.Err(), stderr.String())
+	return b
+}
+
+// next waits for the script's next event, which must be want.
+func (b *browserRun) next(t *testing.T, want string) map[string]json.RawMessage {
+	t.Helper()
+	select {
+	case m, ok := <-b.events:
+		if !ok {
+			t.Fatalf("browser.mjs ended before %q:\n%s", want, b.stderr.String())
 		}
-		return nil
+		var got string
+		json.Unmarshal(m["event"], &got)
+		if got != want {
+			t.Fatalf("browser.mjs said %s, want event %q:\n%s", canonical(m), want, b.stderr.String())
+		}
+		t.Logf("%s after %v", want, time.Since(b.start).Round(time.Millisecond))
+		return m
+	case <-b.ctx.Done():
+		t.Fatalf("no %q from browser.mjs: %v\n%s", want, b.ctx.Err(), b.stderr.String())
 	}
+	return nil
+}
 
-	var origin string
-	json.Unmarshal(next("origin")["origin"], &origin)
-	if origin == "" || strings.HasPrefix(srv.URL, origin+"/") || srv.URL == origin {
-		t.Fatalf("page origin %q must differ from the server's %q", origin, srv.URL)
-	}
-	token := srv.mustToken(t, "--env", "production", "--client", "--origin", origin, "--name", "browser-suite")
+// browserCase is one flag the page evaluates, before and after the change
+// (afterChange empty: unchanged).
+type browserCase struct {
+	clientCase
+	want, afterChange wantDetails
+}
 
-	tests := []struct {
-		clientCase
-		want, afterChange wantDetails
-	}{
+// browserCases are evaluated with one static context, as web pages do.
+func browserCases() []browserCase {
+	return []browserCase{
 		{clientCase{Name: "boolean static", Flag: "kill-switch-payments", Type: "boolean", Default: false},
 			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}, wantDetails{}},
 		{clientCase{Name: "string targeting match", Flag: "checkout-flow", Type: "string", Default: "none"},
@@ -301,6 +311,31 @@ func TestClientSuiteBrowser(t *testing.T) {
 		{clientCase{Name: "wrong type", Flag: "checkout-flow", Type: "boolean", Default: true},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "TYPE_MISMATCH"}, wantDetails{}},
 	}
+}
+
+// pageSnapshot is what the page evaluated at one moment.
+type pageSnapshot struct {
+	ProviderStatus string                `json:"providerStatus"`
+	Values         map[string]sdkDetails `json:"values"`
+}
+
+// TestClientSuiteBrowser: a page on another origin uses @openfeature/web-sdk
+// with @openfeature/ofrep-web-provider and a client token limited to that
+// origin, in headless Chromium: the provider becomes READY with the right
+// values, polls with If-None-Match and gets 304 while nothing changes, and
+// sees a change made through the CLI.
+func TestClientSuiteBrowser(t *testing.T) {
+	needClientSuite(t)
+	needChromium(t)
+	srv := MustServe(t, "", "--demo")
+	b := startBrowser(t, srv.URL)
+	var origin string
+	json.Unmarshal(b.next(t, "origin")["origin"], &origin)
+	if origin == "" || strings.HasPrefix(srv.URL, origin+"/") || srv.URL == origin {
+		t.Fatalf("page origin %q must differ from the server's %q", origin, srv.URL)
+	}
+	token := srv.mustToken(t, "--env", "production", "--client", "--origin", origin, "--name", "browser-suite")
+	tests := browserCases()
 	cases := make([]clientCase, len(tests))
 	for i, tc := range tests {
 		cases[i] = tc.clientCase
@@ -309,17 +344,13 @@ func TestClientSuiteBrowser(t *testing.T) {
 		"token": token, "cases": cases, "poll": 1000,
 		"context": map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev", "appVersion": "2.5.1", "prefersDark": true},
 	})
-	if _, err := stdin.Write(append(setup, '\n')); err != nil {
+	if _, err := b.stdin.Write(append(setup, '\n')); err != nil {
 		t.Fatal(err)
 	}
 
-	type snapshot struct {
-		ProviderStatus string                `json:"providerStatus"`
-		Values         map[string]sdkDetails `json:"values"`
-	}
-	ready := next("ready")
+	ready := b.next(t, "ready")
 	var status string
-	var snap snapshot
+	var snap pageSnapshot
 	json.Unmarshal(ready["status"], &status)
 	json.Unmarshal(ready["snapshot"], &snap)
 	if status != "ready" || snap.ProviderStatus != "READY" {
@@ -327,35 +358,44 @@ func TestClientSuiteBrowser(t *testing.T) {
 			status, snap.ProviderStatus, ready["errors"], ready["bulk"], ready["logs"])
 	}
 	for _, tc := range tests {
-		checkDetails(t, "ready: "+tc.Name, snap.Values[tc.Name], tc.want)
+		checkSDK(t, "ready: "+tc.Name, snap.Values[tc.Name], tc.want)
 	}
-
-	var polled struct {
-		NotModified int   `json:"notModified"`
-		Bulk        []int `json:"bulk"`
-	}
-	p := next("polled")
-	json.Unmarshal(p["notModified"], &polled.NotModified)
-	json.Unmarshal(p["bulk"], &polled.Bulk)
-	if polled.NotModified < 2 || len(polled.Bulk) == 0 || polled.Bulk[0] != 200 {
-		t.Fatalf("bulk evaluations answered %v: want 200 first, then 304s while nothing changes", polled.Bulk)
-	}
+	checkPolled(t, b.next(t, "polled"))
 
 	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
 		t.Fatalf("flags enable banner: exit %d: %s", code, stderr)
 	}
-	changed := next("changed")
+	checkChanged(t, b.next(t, "changed"), tests)
+}
+
+// checkPolled: the first bulk evaluation is a 200, the polls after it 304s.
+func checkPolled(t *testing.T, polled map[string]json.RawMessage) {
+	t.Helper()
+	var notModified int
+	var bulk []int
+	json.Unmarshal(polled["notModified"], &notModified)
+	json.Unmarshal(polled["bulk"], &bulk)
+	if notModified < 2 || len(bulk) == 0 || bulk[0] != 200 {
+		t.Fatalf("bulk evaluations answered %v: want 200 first, then 304s while nothing changes", bulk)
+	}
+}
+
+// checkChanged: after the change the page holds the new values, fetched
+// with a 200.
+func checkChanged(t *testing.T, changed map[string]json.RawMessage, tests []browserCase) {
+	t.Helper()
+	var snap pageSnapshot
 	json.Unmarshal(changed["snapshot"], &snap)
 	for _, tc := range tests {
 		want := tc.want
 		if tc.afterChange.Reason != "" {
 			want = tc.afterChange
 		}
-		checkDetails(t, "after the change: "+tc.Name, snap.Values[tc.Name], want)
+		checkSDK(t, "after the change: "+tc.Name, snap.Values[tc.Name], want)
 	}
 	var bulk []int
 	json.Unmarshal(changed["bulk"], &bulk)
-	if bulk[len(bulk)-1] != 200 {
+	if len(bulk) == 0 || bulk[len(bulk)-1] != 200 {
 		t.Errorf("bulk evaluations answered %v: want a 200 with the change last", bulk)
 	}
 }

@@ -103,15 +103,10 @@ func TestFlagdInProcessProvider(t *testing.T) {
 	}
 
 	// A change through the CLI reaches the provider over the stream.
-	start := time.Now()
-	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
-		t.Fatalf("flags disable: exit %d: %s", code, stderr)
-	}
-	waitUntil(t, "the provider sees the flag disabled", 10*time.Second, func() bool {
+	disableAndWait(t, srv, "the in-process provider sees the flag disabled", func() bool {
 		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
 		return d.Reason == openfeature.DisabledReason
 	})
-	t.Logf("change seen in-process %v after the CLI started", time.Since(start).Round(time.Millisecond))
 }
 
 func containsVariant(body, variant string) bool {
@@ -194,15 +189,22 @@ func TestFlagdRPCProvider(t *testing.T) {
 		})
 	}
 
+	disableAndWait(t, srv, "the RPC provider sees the flag disabled", func() bool {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", true, user("u1", nil))
+		return d.Reason == openfeature.DisabledReason
+	})
+}
+
+// disableAndWait disables kill-switch-payments through the CLI and waits
+// until seen says a client has it.
+func disableAndWait(t *testing.T, srv *testServer, what string, seen func() bool) {
+	t.Helper()
 	start := time.Now()
 	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
 		t.Fatalf("flags disable: exit %d: %s", code, stderr)
 	}
-	waitUntil(t, "the RPC provider sees the flag disabled", 10*time.Second, func() bool {
-		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", true, user("u1", nil))
-		return d.Reason == openfeature.DisabledReason
-	})
-	t.Logf("change seen over RPC %v after the CLI started", time.Since(start).Round(time.Millisecond))
+	waitUntil(t, what, 10*time.Second, seen)
+	t.Logf("%s %v after the CLI started", what, time.Since(start).Round(time.Millisecond))
 }
 
 // TestFlagdEvaluationV1: flagd.evaluation.v1.Service, which flagd's providers
@@ -264,10 +266,15 @@ func TestFlagdEvaluationV1(t *testing.T) {
 		t.Errorf("ResolveAll flags = %v; want the five enabled flags, theme dark, no banner (disabled)", got)
 	}
 
-	// The event stream: provider_ready, then configuration_change naming the
-	// flag a CLI change touched.
+	checkV1EventStream(t, srv, c, token)
+}
+
+// checkV1EventStream: provider_ready, then configuration_change naming the
+// flag a CLI change touched.
+func checkV1EventStream(t *testing.T, srv *testServer, c evaluationv1connect.ServiceClient, token string) {
+	ctx := context.Background()
 	sreq := connect.NewRequest(&evalv1.EventStreamRequest{})
-	withToken(sreq, token)
+	sreq.Header().Set("Authorization", "Bearer "+token)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	stream, err := c.EventStream(sctx, sreq)
