@@ -84,6 +84,10 @@ func TestFlagdInProcessProvider(t *testing.T) {
 			d, err := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
 			return fmt.Sprint(d.Value), d.EvaluationDetails, err
 		}, fmt.Sprint(darkTheme), "dark", openfeature.TargetingMatchReason},
+		{"disabled", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+			return d.Value, d.EvaluationDetails, err
+		}, "code-default", "", openfeature.DisabledReason},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v, d, err := tc.eval()
