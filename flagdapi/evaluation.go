@@ -208,9 +208,10 @@ func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.Resol
 	return connect.NewResponse(&evalv1.ResolveObjectResponse{Value: objectOf(res.Value), Reason: string(res.Reason), Variant: res.Variant, Metadata: metadataOf(res)}), nil
 }
 
-// ResolveAll evaluates every flag that has a value for the context; flags
+// ResolveAll evaluates every flag that has a value for the context. Flags
 // without one (disabled, deferring to code defaults, failing) are left out,
-// as flagd does.
+// as flagd did before its DISABLED-as-success change: providers written for
+// v1 read a value from every entry.
 func (e v1) ResolveAll(ctx context.Context, req *connect.Request[evalv1.ResolveAllRequest]) (*connect.Response[evalv1.ResolveAllResponse], error) {
 	live, err := e.s.evaluator(req.Header())
 	if err != nil {
