@@ -117,6 +117,7 @@ func (s *Server) authorize(header http.Header, field string, definitions bool) (
 // SyncFlags streams the environment's flags as a flagd file: at once, then
 // after every committed change. Whole sets, as flagd sends them.
 func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.SyncFlagsRequest], stream *connect.ServerStream[syncv1.SyncFlagsResponse]) error {
+	//lint:ignore SA1019 older providers send the selector in the field, not the header
 	live, err := s.environment(req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return err
@@ -152,6 +153,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 
 // FetchAllFlags answers the environment's flags as a flagd file.
 func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.FetchAllFlagsRequest]) (*connect.Response[syncv1.FetchAllFlagsResponse], error) {
+	//lint:ignore SA1019 older providers send the selector in the field, not the header
 	live, err := s.environment(req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return nil, err
@@ -164,7 +166,10 @@ func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.
 }
 
 // GetMetadata answers the flag set's metadata (flagd's providers merge it
-// into every evaluation's flag metadata).
+// into every evaluation's flag metadata). The RPC is deprecated in flagd's
+// proto but part of the service, and older providers still call it.
+//
+//lint:ignore SA1019 part of the service interface, called by older providers
 func (s *Server) GetMetadata(ctx context.Context, req *connect.Request[syncv1.GetMetadataRequest]) (*connect.Response[syncv1.GetMetadataResponse], error) {
 	live, err := s.environment(req.Header(), "")
 	if err != nil {
@@ -174,5 +179,6 @@ func (s *Server) GetMetadata(ctx context.Context, req *connect.Request[syncv1.Ge
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
+	//lint:ignore SA1019 see above
 	return connect.NewResponse(&syncv1.GetMetadataResponse{Metadata: md}), nil
 }

@@ -115,6 +115,9 @@ func TestRolloutCLI(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	code, stdout, _ = s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production")
+	if code != 0 {
+		t.Errorf("rollout status after completion: exit %d, want 0", code)
+	}
 	for _, want := range []string{"completed, step 3 of 3", "100% on", "✓10% 1h → ✓50% 1s → ✓100%", "complete", "advance", "release-manager"} {
 		if want == "release-manager" {
 			want = "try it"
