@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -50,7 +50,7 @@ type Server struct {
 	Rollouts RolloutEngine
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
-	Delivery *deliverysvc.Service
+	Delivery *delivery.Service
 	// Protocols are other protocols' handlers served on the same port, by
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).

@@ -1,4 +1,4 @@
-package deliverysvc_test
+package delivery_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/github"
 )
 
@@ -37,10 +37,10 @@ func FuzzReceive(f *testing.F) {
 	n := 0
 	f.Fuzz(func(t *testing.T, forge, event string, body []byte) {
 		n++
-		h := deliverysvc.Hook{Event: event, DeliveryID: "fuzz-" + strconv.Itoa(n), Body: body}
-		kind := deliverysvc.KindGitHub
+		h := delivery.Hook{Event: event, DeliveryID: "fuzz-" + strconv.Itoa(n), Body: body}
+		kind := delivery.KindGitHub
 		if forge == "gitlab" {
-			kind, h.Credential = deliverysvc.KindGitLab, glSecret
+			kind, h.Credential = delivery.KindGitLab, glSecret
 		} else {
 			h.Credential = github.Sign([]byte(ghSecret), body)
 		}

@@ -1,4 +1,4 @@
-package deliverysvc
+package delivery
 
 import (
 	"context"

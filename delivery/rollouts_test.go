@@ -1,11 +1,11 @@
-package deliverysvc_test
+package delivery_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -51,14 +51,14 @@ func TestRolloutTimes(t *testing.T) {
 			4: {{At: at(5), Percent: 5, State: rollout.Running}},
 		},
 	}
-	read := deliverysvc.RolloutTimesFrom(f)
+	read := delivery.RolloutTimesFrom(f)
 	cases := []struct {
 		flag string
-		want deliverysvc.RolloutTimes
+		want delivery.RolloutTimes
 	}{
-		{"checkout", deliverysvc.RolloutTimes{StartedAt: at(20), FullAt: at(30), Percent: 100, State: "completed"}},
-		{"search", deliverysvc.RolloutTimes{StartedAt: at(5), Percent: 5, State: "running"}},
-		{"none", deliverysvc.RolloutTimes{}},
+		{"checkout", delivery.RolloutTimes{StartedAt: at(20), FullAt: at(30), Percent: 100, State: "completed"}},
+		{"search", delivery.RolloutTimes{StartedAt: at(5), Percent: 5, State: "running"}},
+		{"none", delivery.RolloutTimes{}},
 	}
 	for _, c := range cases {
 		got, err := read(context.Background(), "production", c.flag)

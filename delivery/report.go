@@ -1,4 +1,4 @@
-package deliverysvc
+package delivery
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
-// Report is a delivery.Report with what it was computed from.
+// Report is a dora.Report with what it was computed from.
 type Report struct {
-	delivery.Report
+	dora.Report
 	// AsOf is when the records were read; a report on large data may be
 	// up to MaxStale behind the latest writes.
 	AsOf time.Time `json:"asOf"`
@@ -24,7 +24,7 @@ type Report struct {
 }
 
 // Report computes the DORA metrics of q.
-func (s *Service) Report(ctx context.Context, q delivery.Query) (*Report, error) {
+func (s *Service) Report(ctx context.Context, q dora.Query) (*Report, error) {
 	snap, err := s.timeline(ctx)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func ParseTime(field, v string) (time.Time, error) {
 // [from, to), each with the changes it delivered first, as the timeline
 // concluded; ENOTFOUND for a service neither the records nor the catalog
 // know.
-func (s *Service) Deployments(ctx context.Context, service string, from, to time.Time) ([]delivery.DeploymentFacts, error) {
+func (s *Service) Deployments(ctx context.Context, service string, from, to time.Time) ([]dora.DeploymentFacts, error) {
 	snap, err := s.timeline(ctx)
 	if err != nil {
 		return nil, err
@@ -118,7 +118,7 @@ func (s *Service) Deployments(ctx context.Context, service string, from, to time
 	if !slices.Contains(snap.tl.Services(), service) && !catalogued(snap.data.Catalog, service) {
 		return nil, &valueloop.Error{Code: valueloop.ENOTFOUND, Field: "service", Message: "no service named " + service}
 	}
-	out := []delivery.DeploymentFacts{}
+	out := []dora.DeploymentFacts{}
 	for _, d := range snap.tl.Deployments(service) {
 		if !d.At.Before(from) && d.At.Before(to) {
 			out = append(out, d)
@@ -127,16 +127,16 @@ func (s *Service) Deployments(ctx context.Context, service string, from, to time
 	return out, nil
 }
 
-func catalogued(c delivery.Catalog, service string) bool {
-	return slices.ContainsFunc(c.Services, func(s delivery.Service) bool { return s.Name == service })
+func catalogued(c dora.Catalog, service string) bool {
+	return slices.ContainsFunc(c.Services, func(s dora.Service) bool { return s.Name == service })
 }
 
 // Services returns the catalog together with the services that have
 // records but no entry in it (a repository no service claims).
-func (s *Service) Services(ctx context.Context) (delivery.Catalog, []string, error) {
+func (s *Service) Services(ctx context.Context) (dora.Catalog, []string, error) {
 	snap, err := s.timeline(ctx)
 	if err != nil {
-		return delivery.Catalog{}, nil, err
+		return dora.Catalog{}, nil, err
 	}
 	var uncatalogued []string
 	for _, name := range snap.tl.Services() {
@@ -146,13 +146,13 @@ func (s *Service) Services(ctx context.Context) (delivery.Catalog, []string, err
 	}
 	c := snap.data.Catalog
 	if c.Services == nil {
-		c.Services = []delivery.Service{}
+		c.Services = []dora.Service{}
 	}
 	return c, uncatalogued, nil
 }
 
 // PutService creates or replaces a service of the catalog.
-func (s *Service) PutService(ctx context.Context, svc delivery.Service, actor string) error {
+func (s *Service) PutService(ctx context.Context, svc dora.Service, actor string) error {
 	if !namePattern.MatchString(svc.Name) {
 		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", truncate(svc.Name))
 	}

@@ -1,4 +1,4 @@
-package deliverysvc
+package delivery
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
 )
@@ -63,7 +63,7 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 		id = bodyID(h.Body)
 	}
 	production := s.production()
-	var ev delivery.Event
+	var ev dora.Event
 	switch kind {
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
@@ -187,14 +187,14 @@ func (s *Service) at(t *time.Time) time.Time {
 
 // RecordDeployment stores a deployment sent to the API and returns it as
 // stored.
-func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key RecordKey) (delivery.Deployment, Receipt, error) {
+func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key RecordKey) (dora.Deployment, Receipt, error) {
 	if strings.TrimSpace(in.Service) == "" {
-		return delivery.Deployment{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
 	}
 	if strings.TrimSpace(in.Environment) == "" {
-		return delivery.Deployment{}, Receipt{}, valueloop.FieldErrorf("environment", "is required")
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("environment", "is required")
 	}
-	d := delivery.Deployment{ID: in.ID, Service: in.Service, Repo: in.Repo, Environment: in.Environment,
+	d := dora.Deployment{ID: in.ID, Service: in.Service, Repo: in.Repo, Environment: in.Environment,
 		SHA: strings.ToLower(strings.TrimSpace(in.SHA)), Version: in.Version, Status: in.Status, At: s.at(in.At), Rollback: in.Rollback}
 	if d.ID == "" {
 		d.ID = newID("api:deployment:")
@@ -206,11 +206,11 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	case in.Production != nil:
 		d.Production = *in.Production
 	default:
-		return delivery.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
 			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
 	}
 	del := s.apiDelivery(key, "deployment")
-	del.Deployments = []delivery.Deployment{d}
+	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
 	return d, r, err
 }
@@ -232,8 +232,8 @@ type ChangeInput struct {
 }
 
 // RecordChange stores a change sent to the API and returns it as stored.
-func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKey) (delivery.Change, Receipt, error) {
-	c := delivery.Change{Repo: in.Repo, Service: in.Service, SHA: strings.ToLower(strings.TrimSpace(in.SHA)), PR: in.PR, Branch: in.Branch, Paths: in.Paths}
+func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKey) (dora.Change, Receipt, error) {
+	c := dora.Change{Repo: in.Repo, Service: in.Service, SHA: strings.ToLower(strings.TrimSpace(in.SHA)), PR: in.PR, Branch: in.Branch, Paths: in.Paths}
 	c.MergedAt = s.at(in.MergedAt)
 	c.AuthoredAt = c.MergedAt
 	if in.AuthoredAt != nil && !in.AuthoredAt.IsZero() {
@@ -243,7 +243,7 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 		return c, Receipt{}, valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 	}
 	d := s.apiDelivery(key, "change")
-	d.Changes = []delivery.Change{c}
+	d.Changes = []dora.Change{c}
 	for _, f := range in.Flags {
 		d.Links = append(d.Links, FlagLink{Flag: f, Repo: c.Repo, SHA: c.SHA})
 	}
@@ -268,50 +268,50 @@ type IncidentInput struct {
 
 // OpenIncident stores a new incident and returns it. Opening an incident
 // again with the same ID replaces what it says.
-func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key RecordKey) (delivery.Incident, Receipt, error) {
+func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key RecordKey) (dora.Incident, Receipt, error) {
 	if strings.TrimSpace(in.Service) == "" && strings.TrimSpace(in.Repo) == "" {
-		return delivery.Incident{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
+		return dora.Incident{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
 	}
-	i := delivery.Incident{ID: in.ID, Service: in.Service, Repo: in.Repo, Title: in.Title, OpenedAt: s.at(in.OpenedAt),
+	i := dora.Incident{ID: in.ID, Service: in.Service, Repo: in.Repo, Title: in.Title, OpenedAt: s.at(in.OpenedAt),
 		DeploymentID: in.DeploymentID, CauseSHA: strings.ToLower(strings.TrimSpace(in.CauseSHA))}
 	if i.ID == "" {
 		i.ID = newID("inc-")
 	}
 	i.UpdatedAt = i.OpenedAt
 	d := s.apiDelivery(key, "incident")
-	d.Incidents = []delivery.Incident{i}
+	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	return i, r, err
 }
 
 // ResolveIncident records that incident id was resolved at (now when nil)
 // and returns it; ENOTFOUND for an unknown incident.
-func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time, key RecordKey) (delivery.Incident, Receipt, error) {
+func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time, key RecordKey) (dora.Incident, Receipt, error) {
 	snaps, err := s.Store.IncidentSnapshots(ctx, id)
 	if err != nil {
-		return delivery.Incident{}, Receipt{}, err
+		return dora.Incident{}, Receipt{}, err
 	}
 	i := latestSnapshot(snaps)
 	if i.Void {
-		return delivery.Incident{}, Receipt{}, valueloop.Errorf(valueloop.ENOTFOUND, "incident %q was withdrawn", id)
+		return dora.Incident{}, Receipt{}, valueloop.Errorf(valueloop.ENOTFOUND, "incident %q was withdrawn", id)
 	}
 	when := s.at(at)
 	if when.Before(i.OpenedAt) {
-		return delivery.Incident{}, Receipt{}, valueloop.FieldErrorf("at", "%s is before the incident opened (%s)",
+		return dora.Incident{}, Receipt{}, valueloop.FieldErrorf("at", "%s is before the incident opened (%s)",
 			when.Format(time.RFC3339), i.OpenedAt.Format(time.RFC3339))
 	}
 	i.ResolvedAt = &when
 	// The resolution must be the incident's latest snapshot.
 	i.UpdatedAt = latestTime(when, snapshotVersion(&i))
 	d := s.apiDelivery(key, "incident")
-	d.Incidents = []delivery.Incident{i}
+	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	return i, r, err
 }
 
-// latestSnapshot picks the snapshot delivery.Timeline would: the latest
+// latestSnapshot picks the snapshot dora.Timeline would: the latest
 // version, and of equal ones the last stored.
-func latestSnapshot(snaps []delivery.Incident) delivery.Incident {
+func latestSnapshot(snaps []dora.Incident) dora.Incident {
 	best := snaps[0]
 	for _, s := range snaps[1:] {
 		if !snapshotVersion(&s).Before(snapshotVersion(&best)) {
@@ -321,7 +321,7 @@ func latestSnapshot(snaps []delivery.Incident) delivery.Incident {
 	return best
 }
 
-func snapshotVersion(i *delivery.Incident) time.Time {
+func snapshotVersion(i *dora.Incident) time.Time {
 	v := latestTime(i.UpdatedAt, i.OpenedAt)
 	if i.ResolvedAt != nil {
 		v = latestTime(v, *i.ResolvedAt)

@@ -1,4 +1,4 @@
-package deliverysvc_test
+package delivery_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/sqlite"
 )
@@ -27,7 +27,7 @@ func (c *clock) Now() time.Time { return c.t }
 
 // mustService opens a service on a fresh SQLite store with environments
 // prod-eu (production) and staging, and one GitHub and one GitLab source.
-func mustService(tb testing.TB) (*deliverysvc.Service, *sqlite.DB, *clock) {
+func mustService(tb testing.TB) (*delivery.Service, *sqlite.DB, *clock) {
 	tb.Helper()
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
 	if err := db.Open(); err != nil {
@@ -35,15 +35,15 @@ func mustService(tb testing.TB) (*deliverysvc.Service, *sqlite.DB, *clock) {
 	}
 	tb.Cleanup(func() { db.Close() })
 	c := &clock{t: time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC)}
-	s := deliverysvc.New(db)
+	s := delivery.New(db)
 	s.Now = c.Now
 	s.Environments = func() []valueloop.Environment {
 		return []valueloop.Environment{{Key: "prod-eu", Name: "Production EU", Production: true}, {Key: "staging", Name: "Staging"}}
 	}
 	ctx := context.Background()
-	for _, src := range []deliverysvc.Source{
-		{Name: "acme-gh", Kind: deliverysvc.KindGitHub, Secret: []byte(ghSecret)},
-		{Name: "acme-gl", Kind: deliverysvc.KindGitLab, Secret: []byte(glSecret)},
+	for _, src := range []delivery.Source{
+		{Name: "acme-gh", Kind: delivery.KindGitHub, Secret: []byte(ghSecret)},
+		{Name: "acme-gl", Kind: delivery.KindGitLab, Secret: []byte(glSecret)},
 	} {
 		if _, _, err := s.PutSource(ctx, src, "test"); err != nil {
 			tb.Fatal(err)
@@ -61,8 +61,8 @@ func fixture(tb testing.TB, path string) []byte {
 	return b
 }
 
-func ghHook(body []byte, event, id string) deliverysvc.Hook {
-	return deliverysvc.Hook{Event: event, DeliveryID: id, Credential: github.Sign([]byte(ghSecret), body), Body: body}
+func ghHook(body []byte, event, id string) delivery.Hook {
+	return delivery.Hook{Event: event, DeliveryID: id, Credential: github.Sign([]byte(ghSecret), body), Body: body}
 }
 
 func TestReceiveGitHub(t *testing.T) {
@@ -71,25 +71,25 @@ func TestReceiveGitHub(t *testing.T) {
 	push := fixture(t, "github/testdata/push.json")
 	cases := []struct {
 		name string
-		hook deliverysvc.Hook
+		hook delivery.Hook
 		code string // error kind; "" for success
-		want deliverysvc.Receipt
+		want delivery.Receipt
 	}{
-		{"push", ghHook(push, "push", "d-1"), "", deliverysvc.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2}},
-		{"redelivery", ghHook(push, "push", "d-1"), "", deliverysvc.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2, Duplicate: true}},
-		{"named source", func() deliverysvc.Hook { h := ghHook(push, "push", "d-2"); h.Source = "acme-gh"; return h }(), "",
-			deliverysvc.Receipt{Source: "acme-gh", Delivery: "d-2", Kind: "push", Changes: 2}},
-		{"unknown source name", func() deliverysvc.Hook { h := ghHook(push, "push", "d-3"); h.Source = "nope"; return h }(), valueloop.EUNAUTHORIZED, deliverysvc.Receipt{}},
-		{"forged", deliverysvc.Hook{Event: "push", DeliveryID: "d-4", Credential: github.Sign([]byte("wrong-secret-0123456"), push), Body: push}, valueloop.EUNAUTHORIZED, deliverysvc.Receipt{}},
-		{"altered body", deliverysvc.Hook{Event: "push", DeliveryID: "d-5", Credential: github.Sign([]byte(ghSecret), push), Body: bytes.Replace(push, []byte("acme-shop"), []byte("evil-shop"), 1)}, valueloop.EUNAUTHORIZED, deliverysvc.Receipt{}},
-		{"unsigned", deliverysvc.Hook{Event: "push", DeliveryID: "d-6", Body: push}, valueloop.EUNAUTHORIZED, deliverysvc.Receipt{}},
-		{"malformed", ghHook([]byte(`{"ref": 7}`), "push", "d-7"), valueloop.EINVALID, deliverysvc.Receipt{}},
+		{"push", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2}},
+		{"redelivery", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2, Duplicate: true}},
+		{"named source", func() delivery.Hook { h := ghHook(push, "push", "d-2"); h.Source = "acme-gh"; return h }(), "",
+			delivery.Receipt{Source: "acme-gh", Delivery: "d-2", Kind: "push", Changes: 2}},
+		{"unknown source name", func() delivery.Hook { h := ghHook(push, "push", "d-3"); h.Source = "nope"; return h }(), valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"forged", delivery.Hook{Event: "push", DeliveryID: "d-4", Credential: github.Sign([]byte("wrong-secret-0123456"), push), Body: push}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"altered body", delivery.Hook{Event: "push", DeliveryID: "d-5", Credential: github.Sign([]byte(ghSecret), push), Body: bytes.Replace(push, []byte("acme-shop"), []byte("evil-shop"), 1)}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"unsigned", delivery.Hook{Event: "push", DeliveryID: "d-6", Body: push}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"malformed", ghHook([]byte(`{"ref": 7}`), "push", "d-7"), valueloop.EINVALID, delivery.Receipt{}},
 		{"ignored", ghHook(fixture(t, "github/testdata/workflow_run.completed.json"), "workflow_run", "d-8"), "",
-			deliverysvc.Receipt{Source: "acme-gh", Delivery: "d-8", Kind: "workflow_run", Ignored: "workflow_run events are not used for delivery metrics"}},
+			delivery.Receipt{Source: "acme-gh", Delivery: "d-8", Kind: "workflow_run", Ignored: "workflow_run events are not used for delivery metrics"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := s.Receive(ctx, deliverysvc.KindGitHub, c.hook)
+			got, err := s.Receive(ctx, delivery.KindGitHub, c.hook)
 			if code := valueloop.ErrorCode(err); code != c.code {
 				t.Fatalf("error %v (%q), want kind %q", err, code, c.code)
 			}
@@ -115,16 +115,16 @@ func TestReceiveGitLab(t *testing.T) {
 	ctx := t.Context()
 	s, _, _ := mustService(t)
 	body := fixture(t, "gitlab/testdata/push.json")
-	r, err := s.Receive(ctx, deliverysvc.KindGitLab, deliverysvc.Hook{Event: "Push Hook", DeliveryID: "uuid-1", Credential: glSecret, Body: body})
+	r, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", DeliveryID: "uuid-1", Credential: glSecret, Body: body})
 	if err != nil || r.Changes != 2 || r.Source != "acme-gl" {
 		t.Fatalf("push: %+v, %v", r, err)
 	}
-	if _, err := s.Receive(ctx, deliverysvc.KindGitLab, deliverysvc.Hook{Event: "Push Hook", DeliveryID: "uuid-2", Credential: ghSecret, Body: body}); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+	if _, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", DeliveryID: "uuid-2", Credential: ghSecret, Body: body}); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
 		t.Errorf("the GitHub secret as GitLab token: %v, want unauthorized", err)
 	}
 	// Without a delivery ID, the body identifies the delivery.
-	r1, err1 := s.Receive(ctx, deliverysvc.KindGitLab, deliverysvc.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
-	r2, err2 := s.Receive(ctx, deliverysvc.KindGitLab, deliverysvc.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
+	r1, err1 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
+	r2, err2 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
 	if err1 != nil || err2 != nil || r1.Duplicate || !r2.Duplicate || !strings.HasPrefix(r1.Delivery, "sha256:") {
 		t.Errorf("deliveries without ID: %+v %v, %+v %v; want the second a duplicate", r1, err1, r2, err2)
 	}
@@ -137,15 +137,15 @@ func TestFlagLinks(t *testing.T) {
 	s, db, _ := mustService(t)
 	push := bytes.Replace(fixture(t, "github/testdata/push.json"), []byte(`"Validate cart totals before charging`),
 		[]byte(`"Validate cart totals before charging\n\nvalueloop-flag: cart-checks\nValueloop-Flag: audit-log`), 1)
-	if r, err := s.Receive(ctx, deliverysvc.KindGitHub, ghHook(push, "push", "p-1")); err != nil || r.FlagLinks != 2 {
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(push, "push", "p-1")); err != nil || r.FlagLinks != 2 {
 		t.Fatalf("push with trailers: %+v, %v; want 2 links", r, err)
 	}
 	pr := bytes.Replace(fixture(t, "github/testdata/pull_request.closed.merged.json"), []byte(`"name": "performance"`), []byte(`"name": "valueloop-flag:quote-cache"`), 1)
-	if r, err := s.Receive(ctx, deliverysvc.KindGitHub, ghHook(pr, "pull_request", "p-2")); err != nil || r.FlagLinks != 1 {
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(pr, "pull_request", "p-2")); err != nil || r.FlagLinks != 1 {
 		t.Fatalf("pull request with a flag label: %+v, %v; want 1 link", r, err)
 	}
 	mr := bytes.Replace(fixture(t, "gitlab/testdata/merge_request.merge.json"), []byte(`"Adds facets to search.`), []byte(`"Adds facets to search.\n\nvalueloop-flag: facets`), 1)
-	if r, err := s.Receive(ctx, deliverysvc.KindGitLab, deliverysvc.Hook{Event: "Merge Request Hook", DeliveryID: "m-1", Credential: glSecret, Body: mr}); err != nil || r.FlagLinks == 0 {
+	if r, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Merge Request Hook", DeliveryID: "m-1", Credential: glSecret, Body: mr}); err != nil || r.FlagLinks == 0 {
 		t.Fatalf("merge request with a trailer: %+v, %v; want links", r, err)
 	}
 	for flag, want := range map[string]string{"cart-checks": "4c1e9a0b", "audit-log": "4c1e9a0b", "quote-cache": "9d8c7b6a", "facets": ""} {
@@ -166,17 +166,17 @@ func TestRecordAPI(t *testing.T) {
 	yes := true
 	cases := []struct {
 		name  string
-		in    deliverysvc.DeploymentInput
+		in    delivery.DeploymentInput
 		field string // of the error; "" for success
 		prod  bool
 	}{
-		{"known production", deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABC", Status: "success", At: &at}, "", true},
-		{"known by name", deliverysvc.DeploymentInput{Service: "shop", Environment: "Production EU", Status: "success"}, "", true},
-		{"attribute beats hint", deliverysvc.DeploymentInput{Service: "shop", Environment: "staging", Status: "success", Production: &yes}, "", false},
-		{"unknown with hint", deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "failure", Production: &yes}, "", true},
-		{"unknown without hint", deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "success"}, "production", false},
-		{"bad status", deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "done"}, "deployments[0].status", false},
-		{"no service", deliverysvc.DeploymentInput{Environment: "prod-eu", Status: "success"}, "service", false},
+		{"known production", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABC", Status: "success", At: &at}, "", true},
+		{"known by name", delivery.DeploymentInput{Service: "shop", Environment: "Production EU", Status: "success"}, "", true},
+		{"attribute beats hint", delivery.DeploymentInput{Service: "shop", Environment: "staging", Status: "success", Production: &yes}, "", false},
+		{"unknown with hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "failure", Production: &yes}, "", true},
+		{"unknown without hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "success"}, "production", false},
+		{"bad status", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "done"}, "deployments[0].status", false},
+		{"no service", delivery.DeploymentInput{Environment: "prod-eu", Status: "success"}, "service", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,19 +197,19 @@ func TestRecordAPI(t *testing.T) {
 		t.Errorf("stored deployment %+v; want the time in UTC, the SHA in lower case and an ID", d)
 	}
 	// Idempotency keys.
-	_, r1, _ := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
-	_, r2, _ := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
+	_, r1, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
+	_, r2, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
 	if r1.Duplicate || !r2.Duplicate {
 		t.Errorf("same idempotency key twice: %+v, %+v", r1, r2)
 	}
-	if _, _, err := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: "x", AuthoredAt: ptr(c.t.Add(time.Hour))}, ""); err == nil {
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", AuthoredAt: ptr(c.t.Add(time.Hour))}, ""); err == nil {
 		t.Error("a change authored after it merged was stored")
 	}
-	if _, _, err := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: "x", Flags: []string{"bad key!"}}, ""); err == nil {
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", Flags: []string{"bad key!"}}, ""); err == nil {
 		t.Error("a link to an invalid flag key was stored")
 	}
 
-	inc, _, err := s.OpenIncident(ctx, deliverysvc.IncidentInput{Service: "shop", Title: "down"}, "")
+	inc, _, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", Title: "down"}, "")
 	if err != nil || !strings.HasPrefix(inc.ID, "inc-") {
 		t.Fatalf("open: %+v, %v", inc, err)
 	}
@@ -241,8 +241,8 @@ func TestReportFromRecords(t *testing.T) {
 	ctx := t.Context()
 	s, _, c := mustService(t)
 	base := c.t.Add(-10 * 24 * time.Hour)
-	q := delivery.Query{From: c.t.Add(-30 * 24 * time.Hour), To: c.t.Add(time.Hour)}
-	report := func() delivery.Metrics {
+	q := dora.Query{From: c.t.Add(-30 * 24 * time.Hour), To: c.t.Add(time.Hour)}
+	report := func() dora.Metrics {
 		t.Helper()
 		r, err := s.Report(ctx, q)
 		if err != nil {
@@ -260,10 +260,10 @@ func TestReportFromRecords(t *testing.T) {
 	}
 	for i, sha := range []string{"a1", "a2", "a3"} {
 		authored := base.Add(time.Duration(i) * 24 * time.Hour)
-		if _, _, err := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, ""); err != nil {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: sha, Status: "success", At: ptr(authored.Add(5 * time.Hour))}, ""); err != nil {
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: sha, Status: "success", At: ptr(authored.Add(5 * time.Hour))}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -271,10 +271,10 @@ func TestReportFromRecords(t *testing.T) {
 	if m.Deployments != 3 || m.LeadTime.Count != 3 || m.LeadTime.Median != 5*time.Hour {
 		t.Errorf("after three deployments: %d deployments, lead time %+v; want 3 and 5h", m.Deployments, m.LeadTime)
 	}
-	if _, _, err := s.OpenIncident(ctx, deliverysvc.IncidentInput{Service: "shop", OpenedAt: ptr(base.Add(2*24*time.Hour + 6*time.Hour))}, ""); err != nil {
+	if _, _, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", OpenedAt: ptr(base.Add(2*24*time.Hour + 6*time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if m := report(); m.Failed != 1 || m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 3}) {
+	if m := report(); m.Failed != 1 || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 3}) {
 		t.Errorf("after an incident: failed %d, rate %+v; want 1/3", m.Failed, m.ChangeFailureRate)
 	}
 	facts, err := s.Deployments(ctx, "shop", q.From, q.To)
@@ -293,11 +293,11 @@ func TestSlowTimelineServesStale(t *testing.T) {
 	s, _, c := mustService(t)
 	s.SlowBuild = 0 // every build counts as slow
 	s.MaxStale = time.Hour
-	q := delivery.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
 	if _, err := s.Report(ctx, q); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Report(ctx, q)
@@ -327,7 +327,7 @@ func TestSlowTimelineServesStale(t *testing.T) {
 func TestGauges(t *testing.T) {
 	s, _, c := mustService(t)
 	s.GaugeInterval = time.Hour
-	if _, _, err := s.RecordDeployment(t.Context(), deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+	if _, _, err := s.RecordDeployment(t.Context(), delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Open(); err != nil {
@@ -357,7 +357,7 @@ func TestLoop(t *testing.T) {
 	}
 	for i, sha := range []string{"c1", "c2"} {
 		at := commit.Add(time.Duration(i) * 24 * time.Hour)
-		if _, _, err := s.RecordChange(ctx, deliverysvc.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &at, MergedAt: ptr(at.Add(time.Hour)), Flags: []string{"new-checkout"}}, ""); err != nil {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &at, MergedAt: ptr(at.Add(time.Hour)), Flags: []string{"new-checkout"}}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -365,15 +365,15 @@ func TestLoop(t *testing.T) {
 	if loop.Undeployed != 2 || loop.CommitToProduction != nil || !loop.FirstCommit.Equal(commit) {
 		t.Errorf("undeployed changes: %+v", loop)
 	}
-	if _, _, err := s.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "c2", Status: "success", At: ptr(commit.Add(3 * 24 * time.Hour))}, ""); err != nil {
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "c2", Status: "success", At: ptr(commit.Add(3 * 24 * time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
 	started, full, verdict := commit.Add(4*24*time.Hour), commit.Add(9*24*time.Hour), commit.Add(12*24*time.Hour)
-	s.Rollouts = func(_ context.Context, env, flag string) (deliverysvc.RolloutTimes, error) {
+	s.Rollouts = func(_ context.Context, env, flag string) (delivery.RolloutTimes, error) {
 		if env != "prod-eu" || flag != "new-checkout" {
-			return deliverysvc.RolloutTimes{}, nil
+			return delivery.RolloutTimes{}, nil
 		}
-		return deliverysvc.RolloutTimes{StartedAt: started, FullAt: full, Percent: 100, State: "completed"}, nil
+		return delivery.RolloutTimes{StartedAt: started, FullAt: full, Percent: 100, State: "completed"}, nil
 	}
 	s.Verdicts = func(context.Context, string, string) (string, time.Time, error) { return "validated", verdict, nil }
 	loop, err = s.Loop(ctx, "prod-eu", "new-checkout")
@@ -418,7 +418,7 @@ func TestParseRange(t *testing.T) {
 		{"", "", "03/01/2026", time.Time{}, time.Time{}, "to"},
 	}
 	for _, c := range cases {
-		from, to, err := deliverysvc.ParseRange(c.since, c.from, c.to, now)
+		from, to, err := delivery.ParseRange(c.since, c.from, c.to, now)
 		if c.field != "" {
 			if e, ok := err.(*valueloop.Error); !ok || e.Field != c.field {
 				t.Errorf("%q %q %q: error %v, want one naming %s", c.since, c.from, c.to, err, c.field)
@@ -434,16 +434,16 @@ func TestParseRange(t *testing.T) {
 func TestSources(t *testing.T) {
 	ctx := t.Context()
 	s, _, _ := mustService(t)
-	src, secret, err := s.PutSource(ctx, deliverysvc.Source{Name: "new", Kind: deliverysvc.KindGitHub}, "t")
-	if err != nil || len(secret) < deliverysvc.MinSecret || src.Secret != nil {
+	src, secret, err := s.PutSource(ctx, delivery.Source{Name: "new", Kind: delivery.KindGitHub}, "t")
+	if err != nil || len(secret) < delivery.MinSecret || src.Secret != nil {
 		t.Fatalf("new source without secret: %+v, %q, %v; want a generated secret, returned once", src, secret, err)
 	}
-	_, again, err := s.PutSource(ctx, deliverysvc.Source{Name: "new", Kind: deliverysvc.KindGitHub, IncidentLabel: "sev1"}, "t")
+	_, again, err := s.PutSource(ctx, delivery.Source{Name: "new", Kind: delivery.KindGitHub, IncidentLabel: "sev1"}, "t")
 	if err != nil || again != "" {
 		t.Errorf("updating a source: secret %q, %v; want it kept, not regenerated", again, err)
 	}
 	body := []byte(`{"zen": "Keep it logically awesome.", "hook_id": 1}`)
-	if r, err := s.Receive(ctx, deliverysvc.KindGitHub, deliverysvc.Hook{Source: "new", Event: "ping", DeliveryID: "x", Credential: github.Sign([]byte(secret), body), Body: body}); err != nil || r.Ignored == "" {
+	if r, err := s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Source: "new", Event: "ping", DeliveryID: "x", Credential: github.Sign([]byte(secret), body), Body: body}); err != nil || r.Ignored == "" {
 		t.Errorf("ping signed with the generated secret: %+v, %v", r, err)
 	}
 	list, _ := s.Sources(ctx)
@@ -452,11 +452,11 @@ func TestSources(t *testing.T) {
 			t.Errorf("Sources returned the secret of %s", l.Name)
 		}
 	}
-	for _, bad := range []deliverysvc.Source{
-		{Name: "api", Kind: deliverysvc.KindGitHub},
-		{Name: "x y", Kind: deliverysvc.KindGitHub},
+	for _, bad := range []delivery.Source{
+		{Name: "api", Kind: delivery.KindGitHub},
+		{Name: "x y", Kind: delivery.KindGitHub},
 		{Name: "x", Kind: "bitbucket"},
-		{Name: "x", Kind: deliverysvc.KindGitHub, Secret: []byte("short")},
+		{Name: "x", Kind: delivery.KindGitHub, Secret: []byte("short")},
 	} {
 		if _, _, err := s.PutSource(ctx, bad, "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 			t.Errorf("%+v: %v, want invalid", bad, err)

@@ -1,4 +1,4 @@
-package deliverysvc
+package delivery
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // Store keeps sources, the catalog and the delivered records (*sqlite.DB).
@@ -21,19 +21,19 @@ type Store interface {
 	DeliveryVersion(ctx context.Context) (int64, error)
 	// DeliveryData reads the catalog and every record, in the order
 	// stored, with the version they are at, from one consistent snapshot.
-	DeliveryData(ctx context.Context) (delivery.Data, int64, error)
+	DeliveryData(ctx context.Context) (dora.Data, int64, error)
 	// RecordDelivery stores d whole in one transaction, and returns false
 	// without storing anything when d.Source and d.ID are already stored.
 	RecordDelivery(ctx context.Context, d *Delivery) (bool, error)
-	IncidentSnapshots(ctx context.Context, id string) ([]delivery.Incident, error)
-	FlagChanges(ctx context.Context, flag string) ([]delivery.Change, error)
+	IncidentSnapshots(ctx context.Context, id string) ([]dora.Incident, error)
+	FlagChanges(ctx context.Context, flag string) ([]dora.Change, error)
 	Deliveries(ctx context.Context, source string, limit int) ([]DeliveryInfo, error)
 
 	Sources(ctx context.Context) ([]Source, error)
 	PutSource(ctx context.Context, s *Source, actor string) error
 	DeleteSource(ctx context.Context, name, actor string) error
-	Catalog(ctx context.Context) (delivery.Catalog, error)
-	PutService(ctx context.Context, s delivery.Service, actor string) error
+	Catalog(ctx context.Context) (dora.Catalog, error)
+	PutService(ctx context.Context, s dora.Service, actor string) error
 	DeleteService(ctx context.Context, name, actor string) error
 }
 
@@ -67,7 +67,7 @@ type Service struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	// ClockSkew is how far the clocks of different tools may disagree
-	// (delivery.Data.ClockSkew); default 5 minutes.
+	// (dora.Data.ClockSkew); default 5 minutes.
 	ClockSkew time.Duration
 	// GaugeInterval is how often the gauges of the last GaugeWindow are
 	// recomputed (default one minute and 30 days).
@@ -93,8 +93,8 @@ type Service struct {
 // snapshot is a timeline with the data it was built from.
 type snapshot struct {
 	version int64
-	data    delivery.Data
-	tl      *delivery.Timeline
+	data    dora.Data
+	tl      *dora.Timeline
 	builtAt time.Time // by the service's clock, for reports
 	readAt  time.Time // by the wall clock, for staleness
 	took    time.Duration
@@ -118,7 +118,7 @@ func New(store Store) *Service {
 // Open starts the gauge timer; the first gauges are computed at once.
 func (s *Service) Open() error {
 	if s.Store == nil {
-		return errors.New("deliverysvc: Store is required")
+		return errors.New("delivery: Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -232,7 +232,7 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	data.ClockSkew = s.ClockSkew
-	tl, err := delivery.NewTimeline(data)
+	tl, err := dora.NewTimeline(data)
 	if err != nil {
 		return nil, err
 	}

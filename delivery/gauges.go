@@ -1,10 +1,10 @@
-package deliverysvc
+package delivery
 
 import (
 	"context"
 	"time"
 
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // GaugeSet is the figures of every service over the GaugeWindow that ended
@@ -12,7 +12,7 @@ import (
 type GaugeSet struct {
 	ComputedAt time.Time
 	Window     time.Duration
-	Services   []delivery.Series
+	Services   []dora.Series
 }
 
 // Gauges returns the latest figures; nil before the first computation.
@@ -25,7 +25,7 @@ func (s *Service) refreshGauges(ctx context.Context) error {
 		return err
 	}
 	now := s.Now().UTC()
-	r, err := snap.tl.Report(delivery.Query{From: now.Add(-s.GaugeWindow), To: now})
+	r, err := snap.tl.Report(dora.Query{From: now.Add(-s.GaugeWindow), To: now})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package deliverysvc
+package delivery
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // FlagTrailer links a change to the feature flag it ships behind: a line
@@ -64,7 +64,7 @@ type linkPayload struct {
 // description and labels link every change it brought. The payload was
 // already parsed successfully, so a decoding failure here only means no
 // links.
-func flagLinks(kind string, body []byte, changes []delivery.Change) []FlagLink {
+func flagLinks(kind string, body []byte, changes []dora.Change) []FlagLink {
 	if len(changes) == 0 {
 		return nil
 	}
@@ -73,7 +73,7 @@ func flagLinks(kind string, body []byte, changes []delivery.Change) []FlagLink {
 		return nil
 	}
 	var out []FlagLink
-	add := func(flag string, c *delivery.Change) {
+	add := func(flag string, c *dora.Change) {
 		l := FlagLink{Flag: flag, Repo: c.Repo, SHA: c.SHA}
 		if !slices.Contains(out, l) {
 			out = append(out, l)
