@@ -36,17 +36,22 @@ const keepAlive = 15 * time.Second
 // evaluator authenticates a call for evaluation (client tokens included)
 // and returns the environment's live flags.
 func (s *Server) evaluator(header http.Header) (*flags.Live, error) {
-	return s.authorize(header, "", false)
+	live, _, err := s.authorize(header, "", false)
+	return live, err
 }
 
 // resolve evaluates one flag for a call and checks its type: want is "bool",
 // "string", "float", "int" or "object".
 func (s *Server) resolve(header http.Header, key string, ctx *structpb.Struct, want string) (evaluation.Result, error) {
-	live, err := s.evaluator(header)
+	live, t, err := s.authorize(header, "", false)
 	if err != nil {
 		return evaluation.Result{}, err
 	}
-	res := live.Snapshot.Evaluate(key, ctx.AsMap())
+	evalCtx := ctx.AsMap()
+	res := live.Snapshot.Evaluate(key, evalCtx)
+	if s.Evaluated != nil {
+		s.Evaluated(live.Environment.Key, t.NoExposures, evalCtx, &res)
+	}
 	switch {
 	case res.ErrorCode == evaluation.FlagNotFound:
 		return res, connect.NewError(connect.CodeNotFound, fmt.Errorf("FLAG_NOT_FOUND: flag %q not found", key))

@@ -36,6 +36,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -49,6 +50,10 @@ type Server struct {
 	Logger *slog.Logger
 	// Closing, when closed, ends every open stream (server shutdown).
 	Closing <-chan struct{}
+	// Evaluated, if set, is called after every single-flag evaluation over
+	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
+	// NoExposures. It must not block.
+	Evaluated func(env string, quiet bool, ctx map[string]any, res *evaluation.Result)
 }
 
 var (
@@ -74,7 +79,8 @@ func (s *Server) Handlers() map[string]http.Handler {
 // environment authenticates a sync call and returns the environment whose
 // definitions it reads.
 func (s *Server) environment(header http.Header, field string) (*flags.Live, error) {
-	return s.authorize(header, field, true)
+	live, _, err := s.authorize(header, field, true)
+	return live, err
 }
 
 // authorize authenticates a call and returns its environment's live flags.
@@ -82,7 +88,7 @@ func (s *Server) environment(header http.Header, field string) (*flags.Live, err
 // cannot send metadata (flagd's RPC providers have no option for it), as
 // the selector itself; otherwise the selector names the environment.
 // definitions: the call reads flag definitions, which client tokens may not.
-func (s *Server) authorize(header http.Header, field string, definitions bool) (*flags.Live, error) {
+func (s *Server) authorize(header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
 	secret := auth.BearerToken(header.Get("Authorization"))
 	env := header.Get(SelectorHeader)
 	if env == "" {
@@ -93,25 +99,25 @@ func (s *Server) authorize(header http.Header, field string, definitions bool) (
 	}
 	t, err := s.Auth.Authenticate(secret)
 	if err != nil {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
+		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
 	}
 	if env == "" {
 		env = t.Environment
 	}
 	if env == "" {
-		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("selector required: this token is not bound to an environment; set the selector to the environment's key"))
+		return nil, nil, connect.NewError(connect.CodeInvalidArgument, errors.New("selector required: this token is not bound to an environment; set the selector to the environment's key"))
 	}
 	if definitions && !t.CanReadDefinitions(env) {
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not read the flag definitions of this environment"))
+		return nil, nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not read the flag definitions of this environment"))
 	}
 	if !t.CanEvaluate(env) {
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not evaluate this environment"))
+		return nil, nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not evaluate this environment"))
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found (the selector names an environment)", env))
+		return nil, nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found (the selector names an environment)", env))
 	}
-	return live, nil
+	return live, t, nil
 }
 
 // SyncFlags streams the environment's flags as a flagd file: at once, then

@@ -52,6 +52,12 @@ func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Cal
 	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: t.NoExposures}, nil
 }
 
+// Evaluated records an evaluation made outside OFREP (flagd's RPC service)
+// as OFREP's are: counted, and its exposure handed on unless quiet.
+func (s *Server) Evaluated(env string, quiet bool, ctx map[string]any, res *evaluation.Result) {
+	s.evaluated(nil, ofrep.Caller{Environment: env, NoExposures: quiet}, ctx, res)
+}
+
 // evaluated counts every single-flag evaluation by flag and reason, and
 // hands the exposure (who saw which variant) to the ingestion pipeline
 // without blocking, unless the caller's token records no exposures.

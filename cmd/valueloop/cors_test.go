@@ -203,18 +203,7 @@ func TestNoExposuresToken(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`qa\s+evaluate\s+production\s+server\s+-\s+off`).MatchString(list) {
 		t.Errorf("token list:\n%s\nwant qa with exposures off", list)
 	}
-	recorded := func() int {
-		resp, body := request(t, "GET", srv.URL+"/metrics", "", nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("/metrics: %d", resp.StatusCode)
-		}
-		m := regexp.MustCompile(`(?m)^valueloop_exposures_recorded_total (\d+)`).FindStringSubmatch(body)
-		if m == nil {
-			t.Fatalf("/metrics has no valueloop_exposures_recorded_total:\n%.2000s", body)
-		}
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
+	recorded := func() int { return exposuresRecorded(t, srv) }
 	base := recorded()
 	url := srv.URL + "/ofrep/v1/evaluate/flags/new-onboarding"
 	for i := range 20 {
@@ -229,4 +218,19 @@ func TestNoExposuresToken(t *testing.T) {
 	if got := recorded(); got != base+1 {
 		t.Errorf("exposures recorded: %d more, want 1 (the 20 evaluations of the --no-exposures token must record none)", got-base)
 	}
+}
+
+// exposuresRecorded reads valueloop_exposures_recorded_total from /metrics.
+func exposuresRecorded(t *testing.T, srv *testServer) int {
+	t.Helper()
+	resp, body := request(t, "GET", srv.URL+"/metrics", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	m := regexp.MustCompile(`(?m)^valueloop_exposures_recorded_total (\d+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics has no valueloop_exposures_recorded_total:\n%.2000s", body)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }

@@ -349,3 +349,31 @@ func TestFlagdInProcessResumesAfterRestart(t *testing.T) {
 		return eval().Reason == openfeature.DisabledReason
 	})
 }
+
+// TestFlagdRPCExposures: evaluations over flagd.evaluation.v1 record
+// exposures as OFREP's do, and a --no-exposures token's record none: the
+// quiet evaluations go first, the recorded one fences them.
+func TestFlagdRPCExposures(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	quiet := srv.mustToken(t, "--env", "production", "--no-exposures", "--name", "rpc-qa")
+	loud := srv.mustToken(t, "--env", "production", "--name", "rpc-app")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	resolve := func(token, user string) {
+		t.Helper()
+		ctx, _ := structpb.NewStruct(map[string]any{"targetingKey": user})
+		req := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "new-onboarding", Context: ctx})
+		req.Header().Set("Authorization", "Bearer "+token)
+		if _, err := c.ResolveBoolean(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := exposuresRecorded(t, srv)
+	for i := range 10 {
+		resolve(quiet, fmt.Sprintf("rpc-qa-%d", i))
+	}
+	resolve(loud, "rpc-user")
+	waitUntil(t, "the recorded exposure arrives", 10*time.Second, func() bool { return exposuresRecorded(t, srv) > base })
+	if got := exposuresRecorded(t, srv); got != base+1 {
+		t.Errorf("exposures recorded: %d more, want 1 (the --no-exposures token's 10 must record none)", got-base)
+	}
+}

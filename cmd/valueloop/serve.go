@@ -143,7 +143,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// flagd's sync and evaluation protocols on the same port, for flagd's
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
-	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams}
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
 	srv.Protocols = flagdSrv.Handlers()
 	if err := srv.Open(); err != nil {
 		return err
