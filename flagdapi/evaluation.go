@@ -118,12 +118,23 @@ func changedKeys(old, cur *flags.Live) []string {
 
 // eventStream sends provider_ready, then configuration_change with the keys
 // of the flags each committed change touched, and keep_alive while idle.
+//
+// A call with no credentials at all (no authorization metadata, no
+// selector) gets an anonymous stream: flagd's JavaScript provider opens its
+// RPC event stream without the metadata it sends on evaluations. That
+// stream says only that something changed (configuration_change without
+// data, on which providers drop their whole cache), never which flags or
+// which environment; every evaluation is still authenticated.
 func (s *Server) eventStream(ctx context.Context, header http.Header, send func(typ string, data *structpb.Struct) error) error {
-	live, err := s.evaluator(header)
-	if err != nil {
-		return err
+	anonymous := header.Get("Authorization") == "" && header.Get(SelectorHeader) == ""
+	env := ""
+	if !anonymous {
+		live, err := s.evaluator(header)
+		if err != nil {
+			return err
+		}
+		env = live.Environment.Key
 	}
-	env := live.Environment.Key
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
@@ -147,6 +158,12 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 				return err
 			}
 		case <-changes:
+			if anonymous {
+				if err := send("configuration_change", nil); err != nil {
+					return err
+				}
+				continue
+			}
 			// Which environment changed does not matter: a full buffer drops
 			// notifications, so every wake-up compares the live set.
 			cur := s.Flags.Live(env)

@@ -163,24 +163,7 @@ func TestClientSuiteNode(t *testing.T) {
 	for i, tc := range tests {
 		cases[i] = tc.clientCase
 	}
-	input, _ := json.Marshal(cases)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "node.mjs")
-	cmd.Dir = clientSuiteDir
-	cmd.Env = append(os.Environ(), "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+token)
-	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node node.mjs: %v\n%s", err, stderr.String())
-	}
-	var got map[string]sdkDetails
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("node.mjs printed %q: %v\n%s", out, err, stderr.String())
-	}
+	got := runNodeScript(t, "node.mjs", cases, "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+token)
 	for _, tc := range tests {
 		g, ok := got[tc.Name]
 		if !ok {
@@ -206,6 +189,30 @@ func needChromium(t *testing.T) {
 		}
 		t.Skipf("no Chromium at %s (set CHROMIUM): skipping the browser client test", chromiumPath())
 	}
+}
+
+// runNodeScript runs a script of the suite with the cases on stdin and env
+// added, and returns what it reports per case.
+func runNodeScript(t *testing.T, script string, cases []clientCase, env ...string) map[string]sdkDetails {
+	t.Helper()
+	input, _ := json.Marshal(cases)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = clientSuiteDir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
+	}
+	var got map[string]sdkDetails
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s printed %q: %v\n%s", script, out, err, stderr.String())
+	}
+	return got
 }
 
 // chromiumPath is the browser the suite drives.

@@ -377,3 +377,85 @@ func TestFlagdRPCExposures(t *testing.T) {
 		t.Errorf("exposures recorded: %d more, want 1 (the --no-exposures token's 10 must record none)", got-base)
 	}
 }
+
+// TestClientSuiteFlagdNode: flagd's JavaScript provider
+// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
+// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
+// with the token as its selector.
+func TestClientSuiteFlagdNode(t *testing.T) {
+	needClientSuite(t)
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-node")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func(key string, attrs map[string]any) map[string]any {
+		m := map[string]any{"targetingKey": key}
+		for k, v := range attrs {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		clientCase
+		want wantDetails
+	}{
+		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, user("u1", nil)},
+			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}},
+		{clientCase{"string targeting match", "checkout-flow", "string", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"})},
+			wantDetails{Value: "one-page", Variant: "one-page", Reason: "TARGETING_MATCH"}},
+		{clientCase{"number targeting match", "search-results-per-page", "number", 0, user("u5", map[string]any{"appVersion": "2.5.1"})},
+			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
+		{clientCase{"object default variant", "theme", "object", map[string]any{}, user("u6", nil)},
+			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
+		{clientCase{"disabled flag", "banner", "object", codeBanner, user("u7", nil)},
+			wantDetails{Value: codeBanner, Reason: "DISABLED"}},
+		{clientCase{"missing flag", "no-such-flag", "boolean", true, user("u8", nil)},
+			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "FLAG_NOT_FOUND"}},
+	}
+	cases := make([]clientCase, len(tests))
+	for i, tc := range tests {
+		cases[i] = tc.clientCase
+	}
+	for _, mode := range []string{"rpc", "in-process"} {
+		t.Run(mode, func(t *testing.T) {
+			got := runNodeScript(t, "flagd.mjs", cases, "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),
+				"VALUELOOP_TOKEN="+token, "FLAGD_MODE="+mode)
+			for _, tc := range tests {
+				checkSDK(t, tc.Name, got[tc.Name], tc.want)
+			}
+		})
+	}
+}
+
+// TestFlagdAnonymousEventStream: an event stream opened without any
+// credentials (as flagd's JavaScript provider opens it in RPC mode) learns
+// that something changed, but not what or where.
+func TestFlagdAnonymousEventStream(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := c.EventStream(ctx, connect.NewRequest(&evalv1.EventStreamRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
+		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable: exit %d: %s", code, stderr)
+	}
+	for stream.Receive() {
+		if stream.Msg().GetType() == "keep_alive" {
+			continue
+		}
+		if stream.Msg().GetType() != "configuration_change" || stream.Msg().GetData() != nil {
+			t.Errorf("event %q with data %v; want configuration_change without data", stream.Msg().GetType(), stream.Msg().GetData())
+		}
+		return
+	}
+	t.Fatalf("event stream ended: %v", stream.Err())
+}
