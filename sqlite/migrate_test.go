@@ -15,10 +15,7 @@ import (
 // schema_migrations, and runs none again.
 func TestMigrationRecordsMove(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenFile(t, path, nil)
 	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
 		t.Fatal(err)
 	}
