@@ -263,30 +263,25 @@ func (c testbedCase) mustContext(tb testing.TB) (ctx, widened map[string]any) {
 // typedValue decodes a default or expected value as the Go type the typed
 // resolver for typ works with.
 func typedValue(typ string, raw json.RawMessage) (any, error) {
-	var err error
 	switch typ {
 	case "Boolean":
-		var b bool
-		err = json.Unmarshal(raw, &b)
-		return b, err
+		return decodeAs[bool](raw)
 	case "String":
-		var s string
-		err = json.Unmarshal(raw, &s)
-		return s, err
+		return decodeAs[string](raw)
 	case "Integer":
-		var n int64
-		err = json.Unmarshal(raw, &n)
-		return n, err
+		return decodeAs[int64](raw)
 	case "Float":
-		var f float64
-		err = json.Unmarshal(raw, &f)
-		return f, err
+		return decodeAs[float64](raw)
 	case "Object":
-		var v any
-		err = json.Unmarshal(raw, &v)
-		return v, err
+		return decodeAs[any](raw)
 	}
 	return nil, fmt.Errorf("unknown type %q", typ)
+}
+
+func decodeAs[T any](raw json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 // decodeNumbers decodes JSON keeping the integer/float distinction of the text:
