@@ -149,17 +149,7 @@ func TestRestartReadsNoEvents(t *testing.T) {
 	if err := db.Events(ctx, "prod", func(ev *ingest.Event) error { stored = append(stored, *ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	want, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
-		for i := range stored {
-			if err := fn(&stored[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := storetest.RecomputeEvents(t, metrics, stored)
 	got, err := db.Aggregates(ctx, "prod", "")
 	if err != nil {
 		t.Fatal(err)

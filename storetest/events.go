@@ -114,6 +114,24 @@ func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	return all
 }
 
+// RecomputeEvents returns the aggregates of ms computed from scratch from
+// events, through the real ingestion code.
+func RecomputeEvents(tb testing.TB, ms []metric.Metric, events []ingest.Event) []metric.Aggregate {
+	tb.Helper()
+	all, _, err := ingest.Recompute(ms, func(fn func(*ingest.Event) error) error {
+		for i := range events {
+			if err := fn(&events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
 // CreateEnvWithMetrics creates environment env holding the metrics ms.
 func CreateEnvWithMetrics(tb testing.TB, s EventStore, env string, ms []metric.Metric) {
 	tb.Helper()
