@@ -65,10 +65,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,7 +222,7 @@ func (c testbedCase) check(t *testing.T, snap *evaluation.Snapshot, ctx map[stri
 	if c.MetadataEmpty && len(res.Metadata) != 0 {
 		t.Errorf("metadata: got %v, want none", res.Metadata)
 	}
-	for _, k := range sortedKeys(c.Metadata) {
+	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
 		wantMeta, err := decodeNumbers(c.Metadata[k], false)
 		if err != nil {
 			t.Fatalf("metadata %q: %v", k, err)
@@ -353,15 +354,6 @@ func asFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // testbedSets parses and compiles each flag file once.
 type testbedSets struct {
 	dir   string
@@ -452,7 +444,7 @@ func TestTestbedStrict(t *testing.T) {
 					t.Errorf("strict Parse accepted flag %q; want it refused", key)
 				}
 			}
-			for _, key := range sortedKeys(named) {
+			for _, key := range slices.Sorted(maps.Keys(named)) {
 				if !allowed[key] && !mayRefuse[key] {
 					t.Errorf("strict Parse refused flag %q, which flagd's rules make valid", key)
 				}
