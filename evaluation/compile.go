@@ -198,20 +198,11 @@ func (c *compiler) checkResult(path string, v value) uint32 {
 	if !c.inFlag || c.variants == nil {
 		return 0
 	}
-	var name string
-	switch v.k {
-	case kNull:
+	if v.k == kNull {
 		return 0
-	case kStr:
-		name = v.s
-	case kBool:
-		name = "false"
-		if v.b {
-			name = "true"
-		}
-	case kNum:
-		name = jsonNumberText(v.n)
-	default:
+	}
+	name, ok := v.variantName()
+	if !ok {
 		if c.strict {
 			c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
 				Message: fmt.Sprintf("targeting returns an %s here, which cannot name a variant", v.k)})
