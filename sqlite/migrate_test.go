@@ -16,9 +16,7 @@ import (
 func TestMigrationRecordsMove(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db := mustOpenFile(t, path, nil)
-	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
+	mustCreateEnv(t, db, "prod")
 	db.Close()
 
 	// Turn the records back into those of the previous version.

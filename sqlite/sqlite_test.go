@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -72,19 +73,19 @@ func TestSurvivesReopen(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "test.db")
-	db := mustOpenFile(t, path, nil)
-	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db = mustOpenFile(t, path, nil) // migrations run again and must be no-ops
+	db, reopen := reopenable(t, nil)
+	mustCreateEnv(t, db, "prod")
+	db = reopen() // migrations run again and must be no-ops
 	envs, err := db.Environments(t.Context())
 	if err != nil || len(envs) != 1 || envs[0].Key != "prod" {
 		t.Fatalf("after reopen: %+v, %v", envs, err)
 	}
 }
 
-func valueloopEnv(key string) valueloop.Environment {
-	return valueloop.Environment{Key: key, Name: key}
+// mustCreateEnv creates environment key in db.
+func mustCreateEnv(tb testing.TB, db *sqlite.DB, key string) {
+	tb.Helper()
+	if err := db.CreateEnvironment(context.Background(), valueloop.Environment{Key: key, Name: key}, "t"); err != nil {
+		tb.Fatal(err)
+	}
 }
