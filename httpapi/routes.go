@@ -90,16 +90,24 @@ func (s *Server) routes() http.Handler {
 		if r.auth == admin {
 			h = s.admin(h)
 		}
+		if methods, ok := browserRoutes[r.pattern]; ok {
+			h = s.cors(h) // cors.go
+			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
+		}
 		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
+	}
+	for prefix, h := range s.Protocols {
+		mux.Handle(prefix, h)
 	}
 	if s.UI == nil {
 		return mux
 	}
 	// The dashboard is a separate surface with its own routes and
-	// protections; it gets every path outside the API's, so that the API
-	// answers as it did without it (404, 405 with Allow).
+	// protections; it gets every path outside the API's and the other
+	// protocols', so that these answer as they did without it (404, 405
+	// with Allow).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isAPIPath(r.URL.Path) {
+		if s.isAPIPath(r.URL.Path) {
 			mux.ServeHTTP(w, r)
 			return
 		}
@@ -110,8 +118,13 @@ func (s *Server) routes() http.Handler {
 // apiPrefixes are the paths of the API surface.
 var apiPrefixes = []string{"/api/", "/ofrep/", "/hooks/", "/healthz", "/readyz", "/metrics"}
 
-func isAPIPath(p string) bool {
+func (s *Server) isAPIPath(p string) bool {
 	for _, prefix := range apiPrefixes {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	for prefix := range s.Protocols {
 		if strings.HasPrefix(p, prefix) {
 			return true
 		}
