@@ -62,20 +62,20 @@ type EventKind string
 // Evidence. Each kind proves that a feature reached at least one stage
 // (see Proves); some only add to the release record.
 const (
-	Created           EventKind = "created"            // the feature was written down: idea
-	HypothesisSet     EventKind = "hypothesis"         // its hypothesis was stated or changed: record only
-	Moved             EventKind = "moved"              // by hand, to Event.Stage, where no event proves it
-	CommitPushed      EventKind = "commit"             // a linked change was committed: building
-	Merged            EventKind = "merged"             // a linked pull request was merged: building
-	Deployed          EventKind = "deployment"         // a production deployment shipped a linked change: releasing
-	FlagChanged       EventKind = "flag_change"        // a linked flag's definition changed: record only
-	RolloutStarted    EventKind = "rollout_started"    // a linked flag's rollout started: releasing
-	RolloutStep       EventKind = "rollout_step"       // it moved to the next step (guardrail readings in Detail): record only
+	Created           EventKind = "created"             // the feature was written down: idea
+	HypothesisSet     EventKind = "hypothesis"          // its hypothesis was stated or changed: record only
+	Moved             EventKind = "moved"               // by hand, to Event.Stage, where no event proves it
+	CommitPushed      EventKind = "commit"              // a linked change was committed: building
+	Merged            EventKind = "merged"              // a linked pull request was merged: building
+	Deployed          EventKind = "deployment"          // a production deployment shipped a linked change: releasing
+	FlagChanged       EventKind = "flag_change"         // a linked flag's definition changed: record only
+	RolloutStarted    EventKind = "rollout_started"     // a linked flag's rollout started: releasing
+	RolloutStep       EventKind = "rollout_step"        // it moved to the next step (guardrail readings in Detail): record only
 	RolloutRolledBack EventKind = "rollout_rolled_back" // record only: the feature stays where it got
-	RolloutCompleted  EventKind = "rollout_completed"  // it reached everyone it was meant for: measuring
-	ExperimentStarted EventKind = "experiment_started" // a linked flag's first exposure: measuring
-	VerdictRecorded   EventKind = "verdict"            // a final verdict (Event.Stage validated or invalidated)
-	FlagRemoved       EventKind = "flag_removed"       // the linked flags were cleaned up: done
+	RolloutCompleted  EventKind = "rollout_completed"   // it reached everyone it was meant for: measuring
+	ExperimentStarted EventKind = "experiment_started"  // a linked flag's first exposure: measuring
+	VerdictRecorded   EventKind = "verdict"             // a final verdict (Event.Stage validated or invalidated)
+	FlagRemoved       EventKind = "flag_removed"        // the linked flags were cleaned up: done
 )
 
 // Event is one piece of evidence about one feature. Events may arrive in

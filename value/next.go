@@ -366,12 +366,12 @@ func stopList(in NextInput) []Action {
 				if l.Stage == Invalidated && fs.ServesTreatment {
 					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
-						Reason: fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+						Reason:        fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}
 				if in.Now.Sub(since) > after {
 					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
-						Reason: fmt.Sprintf("%s %s ago (over %s), flag %s still in %s%s: remove it to finish", l.Stage, days(in.Now.Sub(since)), days(after), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+						Reason:        fmt.Sprintf("%s %s ago (over %s), flag %s still in %s%s: remove it to finish", l.Stage, days(in.Now.Sub(since)), days(after), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}
 			}
 		}

@@ -39,13 +39,13 @@ func secondsPtr(d time.Duration, ok bool) *Seconds {
 // Record is one feature's release record: everything that happened to it
 // on one timeline, with the loop's own figures.
 type Record struct {
-	Feature    string     `json:"feature"`
-	Title      string     `json:"title"`
-	Objective  string     `json:"objective"`
-	Hypothesis string     `json:"hypothesis"`
-	Stage      Stage      `json:"stage"`
-	Since      time.Time  `json:"since"`
-	Timeline   []Event    `json:"timeline"`
+	Feature     string       `json:"feature"`
+	Title       string       `json:"title"`
+	Objective   string       `json:"objective"`
+	Hypothesis  string       `json:"hypothesis"`
+	Stage       Stage        `json:"stage"`
+	Since       time.Time    `json:"since"`
+	Timeline    []Event      `json:"timeline"`
 	Transitions []Transition `json:"transitions"`
 
 	FirstCommit time.Time `json:"firstCommit,omitzero"`
