@@ -308,7 +308,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
 	r.Score = r.Value * r.Confidence * r.Effect / r.Size
 	// One line: the score, then each factor with its own arithmetic.
-	conf := fmt.Sprintf("(2×%s+%d)/(2+%d+%d)", num(c), b.Validated, b.Validated, b.Invalidated)
+	conf := fmt.Sprintf("(%d×%s+%d)/(%d+%d+%d)", priorStrength, num(c), b.Validated, priorStrength, b.Validated, b.Invalidated)
 	why := fmt.Sprintf("%d validated, %d invalidated on %s", b.Validated, b.Invalidated, f.Objective)
 	if !stated {
 		why += ", prior 0.5"

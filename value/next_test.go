@@ -267,4 +267,3 @@ func TestServesVariant(t *testing.T) {
 		}
 	}
 }
-
