@@ -152,7 +152,7 @@ func block(n *yaml.Node) {
 			}
 		}
 		if _, err := time.Parse(time.DateOnly, n.Value); err == nil {
-			n.Style = 0 // a date: ParseFile reads it back as one
+			n.Style, n.Tag = 0, "!!timestamp" // a date, unquoted: ParseFile reads it back as one
 		}
 	}
 	for _, c := range n.Content {
