@@ -146,8 +146,9 @@ type Lifecycle struct {
 	Since time.Time `json:"since"`
 	// Transitions in order: times never decrease, stages never go back.
 	Transitions []Transition `json:"transitions"`
-	// Events is the evidence, deduplicated, in the order of the record.
-	Events []Event `json:"-"`
+	// Verdict is the final verdict that stands (the last one recorded);
+	// nil before any.
+	Verdict *Event `json:"verdict,omitempty"`
 }
 
 // Entered returns when the lifecycle entered s, and false when it did not.
@@ -160,40 +161,65 @@ func (l *Lifecycle) Entered(s Stage) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// Decision returns the last final verdict: Validated, Invalidated, or ""
-// when none was reached.
+// Decision returns the final verdict that stands: Validated, Invalidated,
+// or "" when none was reached.
 func (l *Lifecycle) Decision() Stage {
-	var d Stage
-	for _, e := range l.Events {
-		if e.Kind == VerdictRecorded && e.Stage.Decided() {
-			d = e.Stage
-		}
+	if l.Verdict == nil {
+		return ""
 	}
-	return d
+	return l.Verdict.Stage
 }
+
+var kinds = []EventKind{Created, HypothesisSet, Moved, CommitPushed, Merged, Deployed, FlagChanged,
+	RolloutStarted, RolloutStep, RolloutRolledBack, RolloutCompleted, ExperimentStarted, VerdictRecorded, FlagRemoved}
 
 // kindOrder breaks ties between events at the same instant so that the
 // record reads in the order things happen: a commit before its deployment.
-func kindOrder(k EventKind) int {
-	return slices.Index([]EventKind{Created, HypothesisSet, Moved, CommitPushed, Merged, Deployed, FlagChanged,
-		RolloutStarted, RolloutStep, RolloutRolledBack, RolloutCompleted, ExperimentStarted, VerdictRecorded, FlagRemoved}, k)
-}
+func kindOrder(k EventKind) int { return slices.Index(kinds, k) }
 
-// compareEvents orders the record: by time, then kind, then ID; a total
-// order on distinct facts, so sorting any arrival order gives one result.
-func compareEvents(a, b Event) int {
+// compareEvents orders the record: by time, then kind, then ID, then the
+// rest; a total order, so sorting any arrival order gives one result.
+func compareEvents(a, b *Event) int {
 	if c := a.At.Compare(b.At); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)); c != 0 {
-		return c
+	if a.Kind != b.Kind {
+		return cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind))
 	}
-	return cmp.Compare(a.ID, b.ID)
+	return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.Cause, b.Cause),
+		cmp.Compare(a.Detail, b.Detail), cmp.Compare(a.Actor, b.Actor))
+}
+
+// order returns the indices of events in the order of the record, each ID
+// once: of the events sharing an ID, the first in record order counts (a
+// fact reported twice with two times happened at the earlier). It sorts
+// indices, not events, because events are large and there are many.
+func order(events []Event) []int32 {
+	idx := make([]int32, len(events))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	// By ID, then record order: the first of each ID is kept.
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(events[a].ID, events[b].ID), compareEvents(&events[a], &events[b]))
+	})
+	idx = slices.CompactFunc(idx, func(a, b int32) bool { return events[a].ID == events[b].ID })
+	slices.SortFunc(idx, func(a, b int32) int { return compareEvents(&events[a], &events[b]) })
+	return idx
+}
+
+// Timeline returns the events in the order of the record, each ID once.
+func Timeline(events []Event) []Event {
+	out := make([]Event, 0, len(events))
+	for _, i := range order(events) {
+		out = append(out, events[i])
+	}
+	return out
 }
 
 // Derive computes the lifecycle that the events prove. It depends only on
-// the set of events, not on the order they arrived in nor on repeats (the
-// first of the events sharing an ID, in record order, counts):
+// the set of events, not on the order they arrived in nor on repeats (of
+// the events sharing an ID the earliest counts):
 //
 //   - a stage on the forward path is entered at the earliest event that
 //     proves that stage or a later one (a deployment proves building as
@@ -207,29 +233,16 @@ func compareEvents(a, b Event) int {
 //     validated, later invalidated, is invalidated;
 //   - abandoned (by hand) ends the path unless the feature was done before.
 func Derive(events []Event) Lifecycle {
-	evs := slices.Clone(events)
-	slices.SortFunc(evs, compareEvents)
-	evs = slices.CompactFunc(evs, func(a, b Event) bool { return a.ID == b.ID })
-	if len(evs) > 1 { // IDs repeated at different times: keep the first of each
-		seen := make(map[string]bool, len(evs))
-		evs = slices.DeleteFunc(evs, func(e Event) bool {
-			if seen[e.ID] {
-				return true
-			}
-			seen[e.ID] = true
-			return false
-		})
-	}
-	l := Lifecycle{Events: evs}
+	idx := order(events)
+	var l Lifecycle
 	// earliest[r]: the earliest event proving rank ≥ r; direct[r]: some event
 	// proves rank r itself.
 	const ranks = 7
 	var earliest [ranks]*Event
 	var direct [ranks]bool
-	var abandon *Event
-	var decision Stage
-	for i := range evs {
-		e := &evs[i]
+	var abandon, first, last *Event // abandonment, first and last verdicts
+	for _, i := range idx {
+		e := &events[i]
 		s, ok := e.Proves()
 		if !ok {
 			continue
@@ -243,36 +256,39 @@ func Derive(events []Event) Lifecycle {
 		r := s.rank()
 		direct[r] = true
 		if s.Decided() {
-			decision = s
-		}
-		for k := 0; k <= r; k++ {
-			if earliest[k] == nil {
-				earliest[k] = e // events are in time order: the first is the earliest
+			if first == nil {
+				first = e
 			}
+			last = e
+		}
+		// Events are in time order: the first to reach a rank is the
+		// earliest. The ranks reached are always 0…m, so filling down from r
+		// stops at the first one already set.
+		for k := r; k >= 0 && earliest[k] == nil; k-- {
+			earliest[k] = e
 		}
 	}
 	from := Stage("")
-	for r := range ranks {
-		if earliest[r] == nil || !direct[r] {
-			continue
-		}
-		e := earliest[r]
-		to := [ranks]Stage{Idea, Ready, Building, Releasing, Measuring, decision, Done}[r]
-		if r == 5 {
-			to = firstDecision(evs)
-		}
+	add := func(to Stage, e *Event) {
 		l.Transitions = append(l.Transitions, Transition{From: from, To: to, At: e.At, Cause: e.Cause, Event: e.ID, Manual: e.Kind == Moved})
 		from = to
 	}
-	// The outcome changed after the first verdict: one more transition,
-	// unless the feature was done before.
-	if n := len(l.Transitions); n > 0 && decision != "" && l.Transitions[n-1].To.Decided() && l.Transitions[n-1].To != decision {
-		for _, e := range slices.Backward(evs) {
-			if e.Kind == VerdictRecorded && e.Stage == decision {
-				l.Transitions = append(l.Transitions, Transition{From: from, To: decision, At: e.At, Cause: e.Cause, Event: e.ID})
-				from = decision
-				break
-			}
+	for r, to := range [ranks]Stage{Idea, Ready, Building, Releasing, Measuring, "", Done} {
+		if earliest[r] == nil || !direct[r] {
+			continue
+		}
+		if r == 5 {
+			to = first.Stage
+		}
+		add(to, earliest[r])
+	}
+	if last != nil {
+		v := *last
+		l.Verdict = &v
+		// The outcome changed after the first verdict: one more transition,
+		// unless the feature was done before.
+		if n := len(l.Transitions); l.Transitions[n-1].To.Decided() && l.Transitions[n-1].To != last.Stage {
+			add(last.Stage, last)
 		}
 	}
 	if abandon != nil && (earliest[6] == nil || abandon.At.Before(earliest[6].At)) {
@@ -288,15 +304,6 @@ func Derive(events []Event) Lifecycle {
 		l.Stage = Idea
 	}
 	return l
-}
-
-func firstDecision(evs []Event) Stage {
-	for _, e := range evs {
-		if s, ok := e.Proves(); ok && s.Decided() {
-			return s
-		}
-	}
-	return ""
 }
 
 // StageTime is the time a feature spent in one stage; Open marks the stage

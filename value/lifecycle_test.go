@@ -186,7 +186,7 @@ func TestDeriveProperties(t *testing.T) {
 			}
 			r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 			got := Derive(shuffled)
-			if !reflect.DeepEqual(got.Transitions, want.Transitions) || got.Stage != want.Stage || !reflect.DeepEqual(got.Events, want.Events) {
+			if !reflect.DeepEqual(got.Transitions, want.Transitions) || got.Stage != want.Stage || !reflect.DeepEqual(Timeline(shuffled), Timeline(events)) || !reflect.DeepEqual(got.Verdict, want.Verdict) {
 				t.Fatalf("history %d: arrival order changed the lifecycle:\ngot  %s\nwant %s", n, path(got), path(want))
 			}
 			// Arriving one by one: a stage once entered stays entered, and

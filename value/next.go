@@ -170,12 +170,7 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		if b == nil {
 			continue
 		}
-		var last *Event
-		for i := range it.Lifecycle.Events {
-			if e := &it.Lifecycle.Events[i]; e.Kind == VerdictRecorded && e.Stage.Decided() {
-				last = e
-			}
-		}
+		last := it.Lifecycle.Verdict
 		if last == nil {
 			continue
 		}

@@ -1,9 +1,7 @@
 package value
 
 import (
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -12,7 +10,23 @@ import (
 // features), in the style of git's "Co-authored-by:".
 const Trailer = "Feature"
 
-var trailerLine = regexp.MustCompile(`(?im)^[ \t]*feature:[ \t]*([a-z0-9][a-z0-9._-]{0,99})[ \t]*\r?$`)
+// trailers returns the keys named by "Feature: KEY" lines of text (any
+// case, spaces around), lower-cased. A scan by lines rather than a regular
+// expression: every change of every push goes through it.
+func trailers(text string) []string {
+	var out []string
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if len(line) < len(Trailer)+2 || !strings.EqualFold(line[:len(Trailer)+1], Trailer+":") {
+			continue
+		}
+		key := strings.ToLower(strings.TrimSpace(line[len(Trailer)+1:]))
+		if keyPattern.MatchString(key) {
+			out = append(out, key)
+		}
+	}
+	return out
+}
 
 // ChangeText is what a change says about itself: the commit message (or a
 // pull request's description), its labels and its branch.
@@ -27,16 +41,15 @@ type ChangeText struct {
 type Recognizer struct {
 	keys     map[string]bool
 	labels   map[string]string // lower-case label → feature
-	prefixes []prefixRule      // longest first
+	prefixes map[string]string // branch prefix → feature
+	longest  int               // the longest prefix's length
 }
-
-type prefixRule struct{ prefix, feature string }
 
 // NewRecognizer indexes the features' keys, labels and branch prefixes.
 // Where two features claim one label or overlapping prefixes (which
 // ValidateAll refuses) the first feature in key order wins.
 func NewRecognizer(features []Feature) *Recognizer {
-	r := &Recognizer{keys: map[string]bool{}, labels: map[string]string{}}
+	r := &Recognizer{keys: map[string]bool{}, labels: map[string]string{}, prefixes: map[string]string{}}
 	sorted := slices.Clone(features)
 	slices.SortFunc(sorted, func(a, b Feature) int { return strings.Compare(a.Key, b.Key) })
 	for _, f := range sorted {
@@ -47,10 +60,12 @@ func NewRecognizer(features []Feature) *Recognizer {
 			}
 		}
 		for _, p := range f.Links.Changes.BranchPrefixes {
-			r.prefixes = append(r.prefixes, prefixRule{p, f.Key})
+			if _, ok := r.prefixes[p]; !ok {
+				r.prefixes[p] = f.Key
+				r.longest = max(r.longest, len(p))
+			}
 		}
 	}
-	sort.SliceStable(r.prefixes, func(i, j int) bool { return len(r.prefixes[i].prefix) > len(r.prefixes[j].prefix) })
 	return r
 }
 
@@ -69,8 +84,8 @@ func (r *Recognizer) Match(c ChangeText) []Match {
 		}
 		out = append(out, Match{Feature: key, By: by})
 	}
-	for _, m := range trailerLine.FindAllStringSubmatch(c.Message, 16) {
-		if k := strings.ToLower(m[1]); r.keys[k] {
+	for _, k := range trailers(c.Message) {
+		if r.keys[k] {
 			add(k, "trailer")
 		}
 	}
@@ -81,9 +96,11 @@ func (r *Recognizer) Match(c ChangeText) []Match {
 	}
 	if c.Branch != "" {
 		branch := strings.TrimPrefix(c.Branch, "refs/heads/")
-		for _, p := range r.prefixes {
-			if strings.HasPrefix(branch, p.prefix) {
-				add(p.feature, "branch")
+		// Each prefix of the branch, longest first: a map lookup per length,
+		// whatever the number of features.
+		for n := min(len(branch), r.longest); n > 0; n-- {
+			if k, ok := r.prefixes[branch[:n]]; ok {
+				add(k, "branch")
 				break
 			}
 		}

@@ -31,14 +31,14 @@ func TestRecognizer(t *testing.T) {
 
 func TestRecord(t *testing.T) {
 	f := &mustParse(t).Features[0]
-	l := Derive([]Event{
+	events := []Event{
 		ev("c", Created, day(0)),
 		ev("commit", CommitPushed, day(2)), ev("commit2", CommitPushed, day(3)),
 		ev("dep", Deployed, day(4)),
 		ev("rs", RolloutStarted, day(5)), ev("step", RolloutStep, day(6)), ev("rc", RolloutCompleted, day(9)),
 		verdict("v", Validated, day(19), 0.07), ev("rm", FlagRemoved, day(25)),
-	})
-	r := NewRecord(f, &l, day(30))
+	}
+	r := NewRecord(f, events, day(30))
 	// Lead time to customer: first commit day 2 → rollout complete day 9 = 7
 	// days. Time to validated learning: first exposure (rollout start) day 5
 	// → verdict day 19 = 14 days.
@@ -62,8 +62,7 @@ func TestRecord(t *testing.T) {
 	}
 
 	// Half way: rolled out to some, no verdict.
-	l = Derive([]Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ev("rs", RolloutStarted, day(5))})
-	r = NewRecord(f, &l, day(30))
+	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ev("rs", RolloutStarted, day(5))}, day(30))
 	if r.LeadTimeToCustomer != nil || r.TimeToValidatedLearning != nil || len(r.Missing) != 2 ||
 		r.Missing[0] != "lead time to customer: the rollout has not reached everyone yet" ||
 		r.Missing[1] != "time to validated learning: no verdict yet" {
@@ -74,8 +73,7 @@ func TestRecord(t *testing.T) {
 	// is its first exposure.
 	noFlag := *f
 	noFlag.Links.Flags = nil
-	l = Derive([]Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("dep", Deployed, day(3)), verdict("v", Invalidated, day(10), 0)})
-	r = NewRecord(&noFlag, &l, day(30))
+	r = NewRecord(&noFlag, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("dep", Deployed, day(3)), verdict("v", Invalidated, day(10), 0)}, day(30))
 	if r.LeadTimeToCustomer == nil || r.LeadTimeToCustomer.D() != days2(2).D() || r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(7).D() {
 		t.Errorf("no flag: lead %v, learning %v; want 2 and 7 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)
 	}

@@ -66,19 +66,17 @@ type Record struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// NewRecord builds f's release record from its lifecycle, as of now.
-func NewRecord(f *Feature, l *Lifecycle, now time.Time) *Record {
+// NewRecord builds f's release record from its evidence, as of now.
+func NewRecord(f *Feature, events []Event, now time.Time) *Record {
+	l := Derive(events)
 	r := &Record{Feature: f.Key, Title: f.Title, Objective: f.Objective, Hypothesis: f.Hypothesis.Statement(),
-		Stage: l.Stage, Since: l.Since, Timeline: l.Events, Transitions: l.Transitions, StageTimes: l.StageTimes(now)}
-	if r.Timeline == nil {
-		r.Timeline = []Event{}
-	}
+		Stage: l.Stage, Since: l.Since, Timeline: Timeline(events), Transitions: l.Transitions, StageTimes: l.StageTimes(now)}
 	if r.Transitions == nil {
 		r.Transitions = []Transition{}
 	}
 	var firstDeploy, rolloutStart time.Time
 	rollout := false
-	for _, e := range l.Events {
+	for _, e := range r.Timeline {
 		switch e.Kind {
 		case CommitPushed, Merged:
 			r.FirstCommit = earlier(r.FirstCommit, e.At)
