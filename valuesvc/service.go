@@ -333,28 +333,19 @@ func (s *Service) forgetRecognizer() {
 	s.mu.Unlock()
 }
 
-// ChangeText is a change as it arrived, with the text that can name a
-// feature.
-type ChangeText struct {
-	Change delivery.Change
-	value.ChangeText
-}
-
 // Link recognises the features of changes as they arrive (a webhook, an
-// API record), stores the links and syncs the features linked. It returns
-// the links made.
-func (s *Service) Link(ctx context.Context, changes []ChangeText) ([]ChangeLink, error) {
+// API record), stores the links and syncs the features linked. It is
+// deliverysvc.Service.Linked.
+func (s *Service) Link(ctx context.Context, changes []deliverysvc.ChangeText) error {
 	r, err := s.Recognizer(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var links []ChangeLink
 	var keys []string
 	for _, c := range changes {
-		if c.Branch == "" {
-			c.Branch = c.Change.Branch
-		}
-		for _, m := range r.Match(c.ChangeText) {
+		text := value.ChangeText{Message: c.Message, Labels: c.Labels, Branch: c.Change.Branch}
+		for _, m := range r.Match(text) {
 			links = append(links, ChangeLink{Feature: m.Feature, Change: c.Change, By: m.By})
 			if !slices.Contains(keys, m.Feature) {
 				keys = append(keys, m.Feature)
@@ -362,13 +353,13 @@ func (s *Service) Link(ctx context.Context, changes []ChangeText) ([]ChangeLink,
 		}
 	}
 	if len(links) == 0 {
-		return nil, nil
+		return nil
 	}
 	if _, err := s.Store.LinkChanges(ctx, links); err != nil {
-		return nil, err
+		return err
 	}
 	_, err = s.Sync(ctx, keys...)
-	return links, err
+	return err
 }
 
 // Open starts the periodic sync: at once, then every Interval.
