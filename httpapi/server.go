@@ -19,6 +19,7 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // Server serves the HTTP API. Construct with NewServer, then Open.
@@ -51,6 +52,9 @@ type Server struct {
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
 	Delivery *deliverysvc.Service
+	// Value serves objectives, features, next and flow when set (see
+	// value.go).
+	Value *valuesvc.Service
 
 	ln        net.Listener
 	srv       *http.Server
