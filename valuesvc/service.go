@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/experiment"
@@ -119,9 +120,7 @@ type Service struct {
 	Logger   *slog.Logger
 	Interval time.Duration
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
-	Leader interface {
-		Run(ctx context.Context, name string, fn func(ctx context.Context) error)
-	}
+	Leader cluster.Singleton
 
 	mu         sync.Mutex // guards recognizer
 	recognizer *value.Recognizer
@@ -386,11 +385,11 @@ func (s *Service) Open() error {
 		}
 	}
 	s.wg.Go(func() {
-		if s.Leader != nil {
-			s.Leader.Run(ctx, LeaderName, loop)
-		} else {
-			_ = loop(ctx)
+		leader := s.Leader
+		if leader == nil {
+			leader = cluster.Solo{Logger: s.Logger}
 		}
+		_ = leader.Run(ctx, LeaderName, loop)
 	})
 	return nil
 }

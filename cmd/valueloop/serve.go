@@ -160,6 +160,13 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	defer closeVerdicts()
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	// The value loop: objectives, features and their lifecycles (value.go).
+	loop, closeValue, err := openValue(db, svc, deliveries, st.leader, logger)
+	if err != nil {
+		return err
+	}
+	defer closeValue()
+	srv.Value = loop
 	if err := srv.Open(); err != nil {
 		return err
 	}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/valuesvc"
+)
+
+// valueStore is a store that keeps the value loop, and the records it
+// reads its evidence from.
+type valueStore interface {
+	valuesvc.Store
+	valuesvc.Evidence
+}
+
+// openValue starts the value loop over db when db keeps it: features
+// learn of their changes from deliveries (the Linked hook), and a periodic
+// sync, singleton work under leader, keeps every lifecycle current. It
+// returns nil when the store keeps no objectives and features.
+func openValue(db any, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (*valuesvc.Service, func(), error) {
+	vs, ok := db.(valueStore)
+	if !ok {
+		logger.Warn("this store keeps no objectives and features: the value loop is off")
+		return nil, func() {}, nil
+	}
+	v := valuesvc.New(vs, vs)
+	v.Logger, v.Leader = logger, leader
+	v.Shipped = deliveries.Shipped
+	v.Environments = func() []valueloop.Environment {
+		var out []valueloop.Environment
+		for _, l := range svc.Environments() {
+			out = append(out, l.Environment)
+		}
+		slices.SortFunc(out, func(a, b valueloop.Environment) int {
+			if a.Key < b.Key {
+				return -1
+			}
+			return 1
+		})
+		return out
+	}
+	v.Definition = func(env, flag string) *valueloop.Flag {
+		live := svc.Live(env)
+		if live == nil {
+			return nil
+		}
+		return live.Snapshot.Set().Flags[flag]
+	}
+	v.Flags = func(env string) []string {
+		live := svc.Live(env)
+		if live == nil {
+			return nil
+		}
+		return live.Snapshot.Keys()
+	}
+	deliveries.Linked = func(ctx context.Context, changes []deliverysvc.ChangeText) error {
+		return v.Link(ctx, changes)
+	}
+	if err := v.Open(); err != nil {
+		return nil, nil, err
+	}
+	return v, v.Close, nil
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/github"
+)
+
+// call makes one API request with the admin token and decodes the answer
+// into out (when not nil); it returns the status and the body.
+func (s *testServer) call(t *testing.T, method, path, body string, out any) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Admin)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode, string(b)
+}
+
+type shownFeature struct {
+	Record struct {
+		Stage       string `json:"stage"`
+		Transitions []struct {
+			From, To, Cause, Event string
+			At                     time.Time
+			Manual                 bool
+		} `json:"transitions"`
+		Timeline []struct {
+			Kind, Cause string
+		} `json:"timeline"`
+		LeadTimeToCustomer      *float64 `json:"leadTimeToCustomer"`
+		TimeToValidatedLearning *float64 `json:"timeToValidatedLearning"`
+		FirstCommit             time.Time
+		ReleasedAt              time.Time
+		FirstExposure           time.Time
+		VerdictAt               time.Time
+		Missing                 []string
+	} `json:"record"`
+}
+
+// TestValueLoopEndToEnd follows one feature from idea to cleanup through
+// the real HTTP endpoints: created (bad input refused first), made ready
+// by hand, a pushed commit with a "Feature:" trailer through the GitHub
+// webhook, a production deployment recorded, a rollout started and
+// completed, exposures and purchases sent, the verdict recorded by the
+// results route, and the flag deleted. At each step the feature's stage
+// follows the evidence; at the end both loop figures are filled in and
+// every transition is in the audit trail.
+func TestValueLoopEndToEnd(t *testing.T) {
+	s := MustServe(t, "")
+	def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
+	for _, args := range [][]string{
+		{"flags", "set", "guided-checkout", "--env", "production", "-f", def},
+		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		{"delivery", "service", "set", "shop", "--repo", "acme/shop"},
+	} {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"2027-06-30"}`
+	if code, body := s.call(t, "POST", "/api/v1/objectives", objective, nil); code != 201 {
+		t.Fatalf("objective: %d %s", code, body)
+	}
+	feature := func(edit string) string {
+		f := `{"key":"guided-checkout","title":"Guided checkout","objective":"conversion",
+			"hypothesis":{"change":"a guided checkout","for":"first-time buyers","outcome":"more purchases","metric":"purchased","minimumEffect":0.1},
+			"estimate":{"costOfDelay":{"userValue":8,"timeCriticality":3,"riskReduction":2},"size":3},
+			"links":{"flags":[{"environment":"production","flag":"guided-checkout","variant":"treatment"}],"services":["shop"]}}`
+		return strings.Replace(f, `"objective":"conversion"`, edit, 1)
+	}
+	// Bad input: a field-named 400, nothing stored.
+	for _, tc := range []struct{ edit, field string }{
+		{`"objective":"growth"`, "objective"},
+		{`"objective":"conversion","dependsOn":["guided-checkout"]`, "dependsOn[0]"},
+	} {
+		code, body := s.call(t, "POST", "/api/v1/features", feature(tc.edit), nil)
+		if code != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.edit, code, body, tc.field)
+		}
+	}
+	for _, tc := range []struct{ from, to, field string }{
+		{`"flag":"guided-checkout"`, `"flag":"guided"`, "links.flags[0].flag"},
+		{`"userValue":8`, `"userValue":800`, "estimate.costOfDelay.userValue"},
+		{`"metric":"purchased","minimumEffect"`, `"metric":"bought","minimumEffect"`, "hypothesis.metric"},
+	} {
+		code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(feature(`"objective":"conversion"`), tc.from, tc.to, 1), nil)
+		if code != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.to, code, body, tc.field)
+		}
+	}
+	var list struct{ Features []any }
+	if s.call(t, "GET", "/api/v1/features", "", &list); len(list.Features) != 0 {
+		t.Fatalf("refused features were stored: %+v", list.Features)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features", feature(`"objective":"conversion"`), nil); code != 201 {
+		t.Fatalf("feature: %d %s", code, body)
+	}
+	show := func(want string) shownFeature {
+		t.Helper()
+		var f shownFeature
+		if code, body := s.call(t, "GET", "/api/v1/features/guided-checkout", "", &f); code != 200 {
+			t.Fatalf("show: %d %s", code, body)
+		}
+		if f.Record.Stage != want {
+			t.Fatalf("stage %q, want %q; transitions %+v", f.Record.Stage, want, f.Record.Transitions)
+		}
+		return f
+	}
+	show("idea")
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"building"}`, nil); code != 400 || !strings.Contains(body, `"field": "stage"`) {
+		t.Errorf("move to building by hand: %d %s, want 400: evidence moves it", code, body)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"ready","reason":"estimated"}`, nil); code != 200 {
+		t.Fatalf("move: %d %s", code, body)
+	}
+	show("ready")
+
+	// A commit with the trailer, pushed to main through the GitHub webhook.
+	code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "add", "acme", "--kind", "github", "--output", "json")
+	if code != 0 {
+		t.Fatalf("source add: %s%s", out, errOut)
+	}
+	var src struct{ Secret string }
+	json.Unmarshal([]byte(out), &src)
+	sha := "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90"
+	// Committed an hour ago, before the feature was written down: the idea
+	// and ready stages then date from the commit (the earliest evidence of a
+	// stage or a later one counts), and the audit records their new times.
+	authored := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	push := fmt.Sprintf(`{"ref":"refs/heads/main","repository":{"full_name":"acme/shop","default_branch":"main","pushed_at":%d},
+		"commits":[{"id":%q,"timestamp":%q,"message":"Guide first-time buyers through checkout\n\nFeature: guided-checkout\n"}]}`,
+		authored.Unix(), sha, authored.Format(time.RFC3339))
+	if code, body := postHook(t, s.URL+"/hooks/github?source=acme", push, map[string]string{
+		github.EventHeader: "push", github.DeliveryHeader: "push-1", github.SignatureHeader: github.Sign([]byte(src.Secret), []byte(push))}); code != 200 {
+		t.Fatalf("push: %d %s", code, body)
+	}
+	f := show("building")
+	if !f.Record.FirstCommit.Equal(authored) {
+		t.Errorf("first commit %v, want the commit's time %v", f.Record.FirstCommit, authored)
+	}
+
+	// Deployed to production.
+	if code, _, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--repo", "acme/shop", "--env", "production", "--sha", sha, "--status", "success"); code != 0 {
+		t.Fatalf("deploy record: %s", stderr)
+	}
+	show("releasing")
+
+	// A rollout starts at half the users.
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"); code != 0 {
+		t.Fatalf("rollout start: %s", stderr)
+	}
+	show("releasing")
+
+	// Users see it and buy more; the results route records the verdict.
+	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var events []map[string]any
+	for i := range 4000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "guided-checkout", "variant": variant, "targetingKey": user})
+		if buy := map[string]float64{"control": 0.1, "treatment": 0.2}[variant]; r.Float64() < buy {
+			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
+		}
+	}
+	body, _ := json.Marshal(events)
+	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%"); code != 0 {
+		t.Fatalf("hypothesis: %s", stderr)
+	}
+	show("measuring") // users are in the experiment
+	if code, body := s.call(t, "GET", "/api/v1/environments/production/flags/guided-checkout/results", "", nil); code != 200 || !strings.Contains(body, `"validated"`) {
+		t.Fatalf("results: %d %s", code, body)
+	}
+	show("validated")
+	// Validated: released to everyone.
+	for range 2 {
+		if code, _, stderr := s.cli(t, s.Admin, "rollout", "advance", "guided-checkout", "--env", "production"); code != 0 {
+			t.Fatalf("rollout advance: %s", stderr)
+		}
+	}
+	f = show("validated")
+	if f.Record.LeadTimeToCustomer == nil || f.Record.TimeToValidatedLearning == nil {
+		t.Errorf("figures missing: %q", f.Record.Missing)
+	} else {
+		// Lead time: first commit → the rollout reaching everyone; learning:
+		// first exposure (the rollout's start) → the verdict.
+		if want := f.Record.ReleasedAt.Sub(f.Record.FirstCommit).Seconds(); *f.Record.LeadTimeToCustomer != want || want <= 0 {
+			t.Errorf("lead time to customer %v s, want %v s", *f.Record.LeadTimeToCustomer, want)
+		}
+		if want := f.Record.VerdictAt.Sub(f.Record.FirstExposure).Seconds(); *f.Record.TimeToValidatedLearning != want || want < 0 {
+			t.Errorf("time to validated learning %v s, want %v s", *f.Record.TimeToValidatedLearning, want)
+		}
+	}
+
+	// The loop ends when the flag is cleaned up.
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "delete", "guided-checkout", "--env", "production"); code != 0 {
+		t.Fatalf("flags delete: %s", stderr)
+	}
+	f = show("done")
+	var stages []string
+	for i, tr := range f.Record.Transitions {
+		stages = append(stages, tr.To)
+		if i > 0 && tr.At.Before(f.Record.Transitions[i-1].At) {
+			t.Errorf("transition %d to %s at %v, before the previous at %v", i, tr.To, tr.At, f.Record.Transitions[i-1].At)
+		}
+	}
+	if got, want := strings.Join(stages, " "), "idea ready building releasing measuring validated done"; got != want {
+		t.Errorf("transitions: got %s, want %s", got, want)
+	}
+	var audit struct {
+		Entries []struct {
+			Action, Target string
+			After          json.RawMessage
+		}
+	}
+	s.call(t, "GET", "/api/v1/audit?limit=1000", "", &audit)
+	audited := map[string]bool{}
+	for _, a := range audit.Entries {
+		var tr struct{ To, Event string }
+		if a.Action == "feature.transition" && a.Target == "feature:guided-checkout" && json.Unmarshal(a.After, &tr) == nil {
+			audited[tr.To+" "+tr.Event] = true
+		}
+	}
+	for _, tr := range f.Record.Transitions {
+		if !audited[tr.To+" "+tr.Event] {
+			t.Errorf("transition to %s (%s) is not in the audit trail", tr.To, tr.Event)
+		}
+	}
+	// The backlog and the flow see it.
+	var flow struct {
+		Shipped, Validated int
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/flow", "", &flow); code != 200 || flow.Shipped != 1 || flow.Validated != 1 {
+		t.Errorf("flow: %d %s", code, body)
+	}
+	var next struct {
+		Bets []struct {
+			Objective string
+			Validated int
+		}
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Bets) != 1 || next.Bets[0].Validated != 1 {
+		t.Errorf("next: %d %s", code, body)
+	}
+}
