@@ -265,7 +265,7 @@ func (db *DB) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, 
 }
 
 // MoveFeature records a transition by hand. Audited: feature.move.
-func (db *DB) MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string) (value.Event, error) {
+func (db *DB) MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string, at time.Time) (value.Event, error) {
 	var e value.Event
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		var seq int64
@@ -275,11 +275,14 @@ func (db *DB) MoveFeature(ctx context.Context, key string, stage value.Stage, re
 			return err
 		}
 		now := db.now()
+		if !at.IsZero() {
+			now = formatTime(at)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO feature_moves (feature, seq, stage, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?)`, key, seq, string(stage), reason, actor, now); err != nil {
 			return err
 		}
-		at, _ := parseTime(now)
-		e = value.MovedEvent(key, seq, stage, at, actor, reason)
+		t, _ := parseTime(now)
+		e = value.MovedEvent(key, seq, stage, t, actor, reason)
 		after, _ := json.Marshal(map[string]string{"stage": string(stage)})
 		return db.audit(ctx, tx, actor, "", "feature.move", "feature:"+key, nil, after, reason)
 	})

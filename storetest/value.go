@@ -80,16 +80,16 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 
 	// Moves by hand, numbered.
 	clock.T = t0.Add(3 * time.Hour)
-	if _, err := s.MoveFeature(ctx, "nope", value.Ready, "", "ana"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+	if _, err := s.MoveFeature(ctx, "nope", value.Ready, "", "ana", time.Time{}); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		t.Errorf("move an unknown feature: got %v, want not found", err)
 	}
-	m1, err := s.MoveFeature(ctx, f.Key, value.Ready, "estimated", "ana")
+	m1, err := s.MoveFeature(ctx, f.Key, value.Ready, "estimated", "ana", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, _ := s.MoveFeature(ctx, f.Key, value.Abandoned, "", "ben")
+	m2, _ := s.MoveFeature(ctx, f.Key, value.Abandoned, "", "ben", t0.Add(-time.Hour)) // backdated
 	moves, err := s.Moves(ctx, f.Key)
-	if err != nil || len(moves) != 2 || !reflect.DeepEqual(moves[0], m1) || !reflect.DeepEqual(moves[1], m2) || m1.ID == m2.ID || !m1.At.Equal(clock.T) {
+	if err != nil || len(moves) != 2 || !reflect.DeepEqual(moves[0], m1) || !reflect.DeepEqual(moves[1], m2) || m1.ID == m2.ID || !m1.At.Equal(clock.T) || !m2.At.Equal(t0.Add(-time.Hour)) {
 		t.Errorf("moves: %+v, %v; want %+v, %+v", moves, err, m1, m2)
 	}
 

@@ -27,6 +27,19 @@ type File struct {
 // when it starts with '{'), refusing unknown fields, and validates it as a
 // set against c. The error names the field: features[2].links.flags[0].flag.
 func ParseFile(data []byte, c Context) (*File, error) {
+	f, err := DecodeFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateAll(c, f.Objectives, f.Features); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DecodeFile reads a file as ParseFile does without validating it against
+// the environments: the CLI reads the team's file, the server validates.
+func DecodeFile(data []byte) (*File, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, valueloop.FieldErrorf("file", "is empty: want objectives and features")
@@ -49,9 +62,6 @@ func ParseFile(data []byte, c Context) (*File, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, decodeError(err)
-	}
-	if err := ValidateAll(c, f.Objectives, f.Features); err != nil {
-		return nil, err
 	}
 	return &f, nil
 }

@@ -69,6 +69,14 @@ func TestRecord(t *testing.T) {
 		t.Errorf("half way: got %+v, missing %q", r, r.Missing)
 	}
 
+	// A flag without a rollout (an experiment): released at its first
+	// exposure. Commit day 2, exposure day 6: lead time 4 days.
+	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ExposureEvent("production", "new-onboarding", day(6)),
+		verdict("v", Validated, day(20), 0.1)}, day(30))
+	if r.LeadTimeToCustomer == nil || r.LeadTimeToCustomer.D() != days2(4).D() || r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(14).D() {
+		t.Errorf("experiment: lead %v, learning %v; want 4 and 14 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)
+	}
+
 	// Without a flag, the production deployment releases it to everyone and
 	// is its first exposure.
 	noFlag := *f

@@ -50,8 +50,9 @@ type Record struct {
 
 	FirstCommit time.Time `json:"firstCommit,omitzero"`
 	// ReleasedAt is when the feature reached everyone it was meant for: its
-	// rollout completed or, for a feature shipped without a rollout, the
-	// first production deployment of its changes.
+	// rollout completed; for a flag without a rollout (an experiment's
+	// split), its first exposure; for a feature without a flag, the first
+	// production deployment of its changes.
 	ReleasedAt    time.Time `json:"releasedAt,omitzero"`
 	FirstExposure time.Time `json:"firstExposure,omitzero"`
 	VerdictAt     time.Time `json:"verdictAt,omitzero"`
@@ -97,8 +98,14 @@ func NewRecord(f *Feature, events []Event, now time.Time) *Record {
 			}
 		}
 	}
-	if r.ReleasedAt.IsZero() && !rollout && len(f.Links.Flags) == 0 {
+	switch {
+	case !r.ReleasedAt.IsZero() || rollout:
+	case len(f.Links.Flags) == 0:
 		r.ReleasedAt = firstDeploy // no flag: a deployment releases to everyone
+	default:
+		// A flag without a rollout: an experiment's split serves everyone it
+		// is meant for from its first exposure.
+		r.ReleasedAt = r.FirstExposure
 	}
 	if r.FirstExposure.IsZero() && len(f.Links.Flags) == 0 {
 		r.FirstExposure = firstDeploy
@@ -110,7 +117,7 @@ func NewRecord(f *Feature, events []Event, now time.Time) *Record {
 	case r.ReleasedAt.IsZero() && rollout:
 		miss("lead time to customer: the rollout has not reached everyone yet")
 	case r.ReleasedAt.IsZero():
-		miss("lead time to customer: not released yet (no completed rollout of a linked flag)")
+		miss("lead time to customer: not released yet (no completed rollout or exposure of a linked flag)")
 	default:
 		r.LeadTimeToCustomer = secondsPtr(nonNegative(r.ReleasedAt.Sub(r.FirstCommit)))
 	}

@@ -51,8 +51,10 @@ type Store interface {
 	// transaction.
 	ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error
 
-	// MoveFeature records a transition by hand and returns it as evidence.
-	MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string) (value.Event, error)
+	// MoveFeature records a transition by hand at at (the store's clock
+	// when zero: only the demo backdates its history) and returns it as
+	// evidence.
+	MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string, at time.Time) (value.Event, error)
 	Moves(ctx context.Context, key string) ([]value.Event, error)
 	// LinkChanges stores links of changes to features; a link already
 	// stored is kept as it is. It returns how many were new.
@@ -300,7 +302,7 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	if len(reason) > 1000 {
 		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
 	}
-	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor); err != nil {
+	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{}); err != nil {
 		return nil, err
 	}
 	return s.Record(ctx, key)
