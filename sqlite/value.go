@@ -463,4 +463,5 @@ func (db *DB) Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error
 	}
 	return out, rows.Err()
 }
+
 var _ valuesvc.Evidence = (*DB)(nil)
