@@ -119,11 +119,17 @@ func guardrailReadings(gs []rollout.GuardrailResult) string {
 	return strings.Join(parts, "; ")
 }
 
-// ExposureEvent is a linked flag's first exposure in env: users are in
-// the experiment.
-func ExposureEvent(env, flag string, at time.Time) Event {
-	return Event{ID: "exposure:" + env + "/" + flag, Kind: ExperimentStarted, At: at, Environment: env, Flag: flag,
+// ExposureEvent is a linked flag's first exposure in env. With an
+// experiment (the flag has a hypothesis) users are in it: measuring.
+// Without, users see the feature (a rollout's first steps) but nothing is
+// measured against a hypothesis: the record notes it, the stage stays.
+func ExposureEvent(env, flag string, at time.Time, experiment bool) Event {
+	e := Event{ID: "exposure:" + env + "/" + flag, Kind: Exposed, At: at, Environment: env, Flag: flag,
 		Cause: "first exposure of " + flag + " in " + env}
+	if experiment {
+		e.Kind, e.Cause = ExperimentStarted, e.Cause+": the experiment runs"
+	}
+	return e
 }
 
 // VerdictEvent is the evidence of a recorded verdict transition.

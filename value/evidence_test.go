@@ -41,7 +41,7 @@ func TestEvidenceFromRecords(t *testing.T) {
 		t.Errorf("step: %+v", re[1])
 	}
 	events = append(events, re...)
-	events = append(events, ExposureEvent("production", "new-onboarding", day(5.5)))
+	events = append(events, ExposureEvent("production", "new-onboarding", day(5.5), true))
 	if _, ok := VerdictEvent(experiment.VerdictRecord{Decision: experiment.KeepRunning}); ok {
 		t.Error("keep running is not a verdict")
 	}

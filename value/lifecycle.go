@@ -73,7 +73,8 @@ const (
 	RolloutStep       EventKind = "rollout_step"        // it moved to the next step (guardrail readings in Detail): record only
 	RolloutRolledBack EventKind = "rollout_rolled_back" // record only: the feature stays where it got
 	RolloutCompleted  EventKind = "rollout_completed"   // it reached everyone it was meant for: measuring
-	ExperimentStarted EventKind = "experiment_started"  // a linked flag's first exposure: measuring
+	Exposed           EventKind = "exposure"            // a linked flag's first exposure without an experiment (a rollout's users): record only
+	ExperimentStarted EventKind = "experiment_started"  // a linked flag's first exposure in an experiment: measuring
 	VerdictRecorded   EventKind = "verdict"             // a final verdict (Event.Stage validated or invalidated)
 	FlagRemoved       EventKind = "flag_removed"        // the linked flags were cleaned up: done
 )
@@ -171,7 +172,7 @@ func (l *Lifecycle) Decision() Stage {
 }
 
 var kinds = []EventKind{Created, HypothesisSet, Moved, CommitPushed, Merged, Deployed, FlagChanged,
-	RolloutStarted, RolloutStep, RolloutRolledBack, RolloutCompleted, ExperimentStarted, VerdictRecorded, FlagRemoved}
+	RolloutStarted, Exposed, RolloutStep, RolloutRolledBack, RolloutCompleted, ExperimentStarted, VerdictRecorded, FlagRemoved}
 
 // kindOrder breaks ties between events at the same instant so that the
 // record reads in the order things happen: a commit before its deployment.

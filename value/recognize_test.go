@@ -71,7 +71,7 @@ func TestRecord(t *testing.T) {
 
 	// A flag without a rollout (an experiment): released at its first
 	// exposure. Commit day 2, exposure day 6: lead time 4 days.
-	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ExposureEvent("production", "new-onboarding", day(6)),
+	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ExposureEvent("production", "new-onboarding", day(6), true),
 		verdict("v", Validated, day(20), 0.1)}, day(30))
 	if r.LeadTimeToCustomer == nil || r.LeadTimeToCustomer.D() != days2(4).D() || r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(14).D() {
 		t.Errorf("experiment: lead %v, learning %v; want 4 and 14 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)

@@ -87,7 +87,7 @@ func NewRecord(f *Feature, events []Event, now time.Time) *Record {
 			rollout = true
 			rolloutStart = earlier(rolloutStart, e.At)
 			r.FirstExposure = earlier(r.FirstExposure, e.At)
-		case ExperimentStarted:
+		case ExperimentStarted, Exposed:
 			r.FirstExposure = earlier(r.FirstExposure, e.At)
 		case RolloutCompleted:
 			r.ReleasedAt = earlier(r.ReleasedAt, e.At)

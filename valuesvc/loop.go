@@ -190,7 +190,11 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 			events = append(events, e)
 		}
 		if x, ok := sightings[flagKey{fl.Environment, fl.Flag}]; ok && production[fl.Environment] {
-			events = append(events, value.ExposureEvent(fl.Environment, fl.Flag, x.FirstSeen))
+			_, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
+			if err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+				return nil, err
+			}
+			events = append(events, value.ExposureEvent(fl.Environment, fl.Flag, x.FirstSeen, err == nil))
 		}
 	}
 	if s.Shipped != nil && len(changes) > 0 {

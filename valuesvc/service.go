@@ -262,7 +262,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 				merged = append(merged, f)
 			}
 		}
-		if err := value.ValidateAll(c, nil, merged); err != nil {
+		if err := value.ValidateAll(c, file.Objectives, merged); err != nil {
 			return nil, err
 		}
 	}

@@ -167,6 +167,11 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	defer closeValue()
 	srv.Value = loop
+	if cfg.Demo {
+		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
+			return err
+		}
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/valuesvc"
+	"github.com/valueloop/valueloop/verdicts"
 )
 
 // valueStore is a store that keeps the value loop, and the records it
@@ -66,4 +70,24 @@ func openValue(db any, svc *flags.Service, deliveries *deliverysvc.Service, lead
 		return nil, nil, err
 	}
 	return v, v.Close, nil
+}
+
+// loadDemoValue closes the loop on the demo (demo.LoadValue). The verdict
+// check runs first, so that the demo experiment's verdict is recorded
+// before the features are synced and `valueloop next` shows it at once.
+func loadDemoValue(ctx context.Context, loop *valuesvc.Service, recorder *verdicts.Recorder, deliveries *deliverysvc.Service, logger *slog.Logger) error {
+	if loop == nil {
+		return nil
+	}
+	if _, err := recorder.Check(ctx); err != nil {
+		return fmt.Errorf("demo value: verdicts: %w", err)
+	}
+	n, err := demo.LoadValue(ctx, loop, loop.Store, deliveries, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo value: %w", err)
+	}
+	if n > 0 {
+		logger.Info("demo value loop loaded", "features", n)
+	}
+	return nil
 }

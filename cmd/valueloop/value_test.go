@@ -192,10 +192,11 @@ func TestValueLoopEndToEnd(t *testing.T) {
 	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
 		t.Fatalf("events: %d %s", resp.StatusCode, answer)
 	}
+	show("releasing") // users see it, but no experiment measures it yet
 	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%"); code != 0 {
 		t.Fatalf("hypothesis: %s", stderr)
 	}
-	show("measuring") // users are in the experiment
+	show("measuring") // users are in an experiment now that it has a hypothesis
 	if code, body := s.call(t, "GET", "/api/v1/environments/production/flags/guided-checkout/results", "", nil); code != 200 || !strings.Contains(body, `"validated"`) {
 		t.Fatalf("results: %d %s", code, body)
 	}
