@@ -272,3 +272,91 @@ func TestValueLoopEndToEnd(t *testing.T) {
 		t.Errorf("next: %d %s", code, body)
 	}
 }
+
+// TestDemoValueLoop: a fresh serve --demo has the loop closed: features in
+// every stage, a ranked backlog with its arithmetic, a stale flag and a
+// treatment to turn off, a flow with throughput, and new-onboarding's
+// record with both loop figures. The team's file exports, applies back
+// unchanged, and a bad file is refused naming the field.
+func TestDemoValueLoop(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, errOut := s.cli(t, s.Admin, "feature", "list", "--output", "json")
+	if code != 0 {
+		t.Fatalf("feature list: %d %s", code, errOut)
+	}
+	var list []struct{ Key, Stage string }
+	json.Unmarshal([]byte(out), &list)
+	stages := map[string]int{}
+	for _, f := range list {
+		stages[f.Stage]++
+	}
+	for _, st := range []string{"idea", "ready", "building", "releasing", "measuring", "validated", "invalidated", "done", "abandoned"} {
+		if stages[st] == 0 {
+			t.Errorf("no demo feature is %s: %v", st, stages)
+		}
+	}
+	if len(list) < 8 || len(list) > 12 || stages["idea"] < 2 {
+		t.Errorf("demo features: %d, %d ideas; want 8 to 12 with several ideas", len(list), stages["idea"])
+	}
+
+	code, next, errOut := s.cli(t, s.Admin, "next")
+	if code != 0 {
+		t.Fatalf("next: %d %s", code, errOut)
+	}
+	for _, want := range []string{"1.  onboarding-checklist", "= WSJF cost of delay", "confidence", "not estimated: set estimate.costOfDelay",
+		"clean up  twenty-results: validated 30d ago", "last evaluated", "turn off  dark-mode"} {
+		if !strings.Contains(next, want) {
+			t.Errorf("next lacks %q:\n%s", want, next)
+		}
+	}
+	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
+	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
+		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
+	}
+	code, show, errOut := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
+	if code != 0 {
+		t.Fatalf("feature show: %d %s", code, errOut)
+	}
+	var sh shownFeature
+	json.Unmarshal([]byte(show), &sh)
+	if sh.Record.Stage != "validated" || sh.Record.LeadTimeToCustomer == nil || sh.Record.TimeToValidatedLearning == nil || *sh.Record.TimeToValidatedLearning <= 0 {
+		t.Errorf("new-onboarding: stage %s, lead %v, learning %v; missing %q", sh.Record.Stage, sh.Record.LeadTimeToCustomer, sh.Record.TimeToValidatedLearning, sh.Record.Missing)
+	}
+	if code, table, _ := s.cli(t, s.Admin, "feature", "show", "new-onboarding"); code != 0 || !strings.Contains(table, "(trailer)") ||
+		!strings.Contains(table, "lead time to customer") || !strings.Contains(table, "stage: VALIDATED") {
+		t.Errorf("feature show table:\n%s", table)
+	}
+
+	// Export, apply back: nothing to change; edited: one update, dry run
+	// first; a bad file: refused, naming the field.
+	code, exported, errOut := s.cli(t, s.Admin, "value", "export")
+	if code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	file := writeFile(t, exported)
+	if code, out, errOut := s.cli(t, s.Admin, "value", "apply", "-f", file); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("apply the export: %d %s%s", code, out, errOut)
+	}
+	edited := writeFile(t, strings.Replace(exported, "title: Wishlists", "title: Wishlists to share", 1))
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Would apply (dry run) 1 change(s):\n  update feature wishlist (title)") {
+		t.Errorf("dry run: %d %s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited); code != 0 || !strings.Contains(out, "Applied 1 change(s)") {
+		t.Errorf("apply: %d %s", code, out)
+	}
+	bad := writeFile(t, strings.Replace(exported, "flag: theme", "flag: themes", 1))
+	code, _, errOut = s.cli(t, s.Admin, "value", "apply", "-f", bad)
+	if code != exitInvalid || !strings.Contains(errOut, "links.flags[0].flag") || !strings.Contains(errOut, `no flag "themes"`) {
+		t.Errorf("bad file: exit %d, %s", code, errOut)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("a refused file changed something: %s", out)
+	}
+	// A restart with --demo adds nothing.
+	dir := s.DataDir
+	s.Stop(t)
+	s = MustServe(t, dir, "--demo")
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("after a restart: %s", out)
+	}
+}
