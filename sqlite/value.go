@@ -138,7 +138,25 @@ func (db *DB) putObjective(ctx context.Context, tx *sql.Tx, o *value.Objective, 
 	}
 	o.CreatedAt, _ = parseTime(created)
 	o.UpdatedAt, _ = parseTime(now)
+	if err := bump(ctx, tx); err != nil {
+		return err
+	}
 	return db.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
+}
+
+// bump marks a write of the value tables (valuesvc caches their reads
+// until the version changes).
+func bump(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE value_version SET version = version + 1`)
+	return err
+}
+
+// ValueVersion grows with every write of objectives and features and
+// every change of a lifecycle: what next and flow read.
+func (db *DB) ValueVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.db.QueryRowContext(ctx, `SELECT version FROM value_version`).Scan(&v)
+	return v, err
 }
 
 func nullBytes(s string) []byte {
@@ -169,6 +187,9 @@ func (db *DB) deleteObjective(ctx context.Context, tx *sql.Tx, key, actor string
 		return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s…): delete or move them first", key, n, one)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM objectives WHERE key = ?`, key); err != nil {
+		return err
+	}
+	if err := bump(ctx, tx); err != nil {
 		return err
 	}
 	return db.audit(ctx, tx, actor, "", "objective.delete", "objective:"+key, []byte(before), nil, "")
@@ -211,6 +232,9 @@ func (db *DB) putFeature(ctx context.Context, tx *sql.Tx, f *value.Feature, acto
 	}
 	f.CreatedAt, _ = parseTime(created)
 	f.UpdatedAt, _ = parseTime(now)
+	if err := bump(ctx, tx); err != nil {
+		return err
+	}
 	return db.audit(ctx, tx, actor, "", action, "feature:"+f.Key, nullBytes(before), after, "")
 }
 
@@ -227,6 +251,9 @@ func (db *DB) deleteFeature(ctx context.Context, tx *sql.Tx, key, actor string) 
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM features WHERE key = ?`, key); err != nil {
+		return err
+	}
+	if err := bump(ctx, tx); err != nil {
 		return err
 	}
 	return db.audit(ctx, tx, actor, "", "feature.delete", "feature:"+key, []byte(before), nil, "")
@@ -429,6 +456,9 @@ func (db *DB) SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE features SET stage = ?, lifecycle = ? WHERE key = ?`, string(l.Stage), string(after), key); err != nil {
+			return err
+		}
+		if err := bump(ctx, tx); err != nil {
 			return err
 		}
 		for _, t := range added {

@@ -149,6 +149,27 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 		t.Errorf("audit: got %v, want %v", actions, want)
 	}
 
+	// The version moves with a changed lifecycle only.
+	v1, err := s.ValueVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveLifecycle(ctx, f.Key, &l); err != nil {
+		t.Fatal(err)
+	}
+	if v2, _ := s.ValueVersion(ctx); v2 != v1 {
+		t.Errorf("saving the same lifecycle moved the version from %d to %d", v1, v2)
+	}
+	l2 := value.Derive([]value.Event{value.CreatedEvent(&f, "ana")})
+	if _, err := s.SaveLifecycle(ctx, f.Key, &l2); err != nil {
+		t.Fatal(err)
+	}
+	if v3, _ := s.ValueVersion(ctx); v3 <= v1 {
+		t.Errorf("a changed lifecycle left the version at %d", v3)
+	}
+	if _, err := s.SaveLifecycle(ctx, f.Key, &l); err != nil {
+		t.Fatal(err)
+	}
 	// Apply in one transaction: a feature on an unknown objective fails the
 	// whole file.
 	o2 := value.Objective{Key: "revenue", Title: "Revenue", Metric: "revenue", Target: value.Target{Direction: experiment.Increase, Value: 0.05}, Horizon: horizon}

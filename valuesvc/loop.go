@@ -3,6 +3,7 @@ package valuesvc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -278,42 +279,75 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	return out, nil
 }
 
-// items reads the features with their stored lifecycles; a feature not
-// synced yet is an idea since its creation.
-func (s *Service) items(ctx context.Context, objective string) ([]value.Objective, []value.Item, error) {
-	objs, err := s.Store.Objectives(ctx)
+// snapshot is what next and flow read, decoded once per version of the
+// store: decoding 10,000 features and lifecycles costs more than ranking
+// them.
+type snapshot struct {
+	version    int64
+	objectives []value.Objective
+	features   []value.Feature
+	lifecycles []value.Lifecycle // by feature, in features' order
+}
+
+// read returns the snapshot of the store's current version.
+func (s *Service) read(ctx context.Context) (*snapshot, error) {
+	v, err := s.Store.ValueVersion(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if objective != "" {
-		found := false
-		for _, o := range objs {
-			found = found || o.Key == objective
-		}
-		if !found {
-			return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
-		}
+	s.mu.Lock()
+	c := s.cache
+	s.mu.Unlock()
+	if c != nil && c.version == v {
+		return c, nil
 	}
-	fs, err := s.Store.Features(ctx)
-	if err != nil {
-		return nil, nil, err
+	// Read after the version: a write in between leaves newer data under
+	// an older version, which the next read replaces.
+	c = &snapshot{version: v}
+	if c.objectives, err = s.Store.Objectives(ctx); err != nil {
+		return nil, err
+	}
+	if c.features, err = s.Store.Features(ctx); err != nil {
+		return nil, err
 	}
 	ls, err := s.Store.Lifecycles(ctx)
 	if err != nil {
+		return nil, err
+	}
+	c.lifecycles = make([]value.Lifecycle, len(c.features))
+	for i := range c.features {
+		l, ok := ls[c.features[i].Key]
+		if !ok {
+			l = value.Derive([]value.Event{value.CreatedEvent(&c.features[i], "")})
+		}
+		c.lifecycles[i] = l
+	}
+	s.mu.Lock()
+	s.cache = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// items returns the objectives and the features (of objective, when not
+// empty) with their stored lifecycles; a feature not synced yet is an idea
+// since its creation. The items are the caller's; the features and
+// lifecycles they point to are shared and must not be changed.
+func (s *Service) items(ctx context.Context, objective string) ([]value.Objective, []value.Item, error) {
+	c, err := s.read(ctx)
+	if err != nil {
 		return nil, nil, err
 	}
-	items := make([]value.Item, 0, len(fs))
-	for i := range fs {
-		if objective != "" && fs[i].Objective != objective {
+	if objective != "" && !slices.ContainsFunc(c.objectives, func(o value.Objective) bool { return o.Key == objective }) {
+		return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
+	}
+	items := make([]value.Item, 0, len(c.features))
+	for i := range c.features {
+		if objective != "" && c.features[i].Objective != objective {
 			continue
 		}
-		l, ok := ls[fs[i].Key]
-		if !ok {
-			l = value.Derive([]value.Event{value.CreatedEvent(&fs[i], "")})
-		}
-		items = append(items, value.Item{Feature: &fs[i], Lifecycle: &l})
+		items = append(items, value.Item{Feature: &c.features[i], Lifecycle: &c.lifecycles[i]})
 	}
-	return objs, items, nil
+	return c.objectives, items, nil
 }
 
 // NextOptions are the settings of Next.

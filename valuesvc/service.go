@@ -69,6 +69,10 @@ type Store interface {
 	// feature.transition); it returns those.
 	SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle) ([]value.Transition, error)
 	Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error)
+	// ValueVersion grows with every write of objectives and features and
+	// every change of a stored lifecycle: what next and flow read is cached
+	// until it changes.
+	ValueVersion(ctx context.Context) (int64, error)
 }
 
 // ChangeLink links a change to a feature, with the change's times so the
@@ -124,8 +128,9 @@ type Service struct {
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
 	Leader cluster.Singleton
 
-	mu         sync.Mutex // guards recognizer
+	mu         sync.Mutex // guards recognizer and cache
 	recognizer *value.Recognizer
+	cache      *snapshot
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }

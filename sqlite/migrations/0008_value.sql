@@ -48,3 +48,8 @@ CREATE TABLE flag_sightings (
 	users       INTEGER NOT NULL,
 	PRIMARY KEY (environment, flag)
 );
+
+-- Grows with every write of the tables above: the value service caches
+-- what next and flow read until it changes.
+CREATE TABLE value_version (version INTEGER NOT NULL);
+INSERT INTO value_version (version) VALUES (0);
