@@ -16,8 +16,8 @@ type Token struct {
 	Name        string     `json:"name"`
 	Scope       string     `json:"scope"`
 	Environment string     `json:"environment,omitempty"` // empty: all environments (admin only)
-	CreatedAt   time.Time  `json:"created_at"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
 }
 
 // CanEvaluate reports whether t may evaluate flags of env.

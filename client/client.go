@@ -110,24 +110,45 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	return resp, nil
 }
 
+// decodeError reads the server's problem details (RFC 9457,
+// application/problem+json) back into the error kinds: a definition's
+// problems as a *valueloop.ValidationError, anything else as a
+// *valueloop.Error naming its field.
 func decodeError(status int, data []byte) error {
-	var body struct {
-		Error struct {
-			Code     string              `json:"code"`
-			Message  string              `json:"message"`
-			Field    string              `json:"field"`
-			Problems []valueloop.Problem `json:"problems"`
-		} `json:"error"`
+	var p struct {
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+		Code   string `json:"code"`
+		Errors []struct {
+			Field   string `json:"field"`
+			Message string `json:"message"`
+			Flag    string `json:"flag"`
+			Source  string `json:"source"`
+		} `json:"errors"`
 	}
-	if json.Unmarshal(data, &body) != nil || body.Error.Code == "" {
+	if json.Unmarshal(data, &p) != nil || p.Type == "" {
 		return &valueloop.Error{Code: codeOfStatus(status), Message: fmt.Sprintf("server answered %d %s", status, http.StatusText(status))}
 	}
-	e := &valueloop.Error{Code: body.Error.Code, Message: body.Error.Message, Field: body.Error.Field}
-	if e.Field != "" && strings.HasPrefix(e.Message, e.Field+": ") {
-		e.Message = strings.TrimPrefix(e.Message, e.Field+": ")
+	code := p.Code
+	if code == "" {
+		code = strings.TrimPrefix(p.Type, "urn:valueloop:problem:")
 	}
-	if len(body.Error.Problems) > 0 {
-		return &valueloop.ValidationError{Problems: body.Error.Problems}
+	if code == "" || code == p.Type {
+		code = codeOfStatus(status)
+	}
+	// One field error of a request is an *Error; several, or any naming a
+	// flag or a file, are the problems of a definition.
+	if len(p.Errors) > 1 || (len(p.Errors) == 1 && (p.Errors[0].Flag != "" || p.Errors[0].Source != "" || strings.HasPrefix(p.Errors[0].Field, "/"))) {
+		ve := &valueloop.ValidationError{}
+		for _, e := range p.Errors {
+			ve.Problems = append(ve.Problems, valueloop.Problem{Source: e.Source, Flag: e.Flag, Path: e.Field, Message: e.Message})
+		}
+		return ve
+	}
+	e := &valueloop.Error{Code: code, Message: p.Detail}
+	if len(p.Errors) == 1 {
+		e.Field, e.Message = p.Errors[0].Field, p.Errors[0].Message
 	}
 	return e
 }

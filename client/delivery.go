@@ -120,7 +120,7 @@ func (c *Client) DeliverySources(ctx context.Context) ([]deliverysvc.Source, err
 // keeps an existing source's secret, or has the server generate one for a
 // new source, returned this once.
 func (c *Client) PutDeliverySource(ctx context.Context, s deliverysvc.Source) (deliverysvc.Source, string, error) {
-	in := map[string]string{"kind": s.Kind, "incident_label": s.IncidentLabel, "release_environment": s.ReleaseEnvironment}
+	in := map[string]string{"kind": s.Kind, "incidentLabel": s.IncidentLabel, "releaseEnvironment": s.ReleaseEnvironment}
 	if len(s.Secret) > 0 {
 		in["secret"] = string(s.Secret)
 	}

@@ -116,7 +116,7 @@ func (c *Client) RebuildEventsWatching(ctx context.Context, env string, progress
 		case line.Result != nil:
 			return *line.Result, nil
 		case line.Error != nil:
-			return ingest.RebuildResult{}, decodeError(http.StatusInternalServerError, sc.Bytes())
+			return ingest.RebuildResult{}, decodeError(http.StatusInternalServerError, line.Error)
 		case line.Progress != nil && progress != nil:
 			progress(*line.Progress)
 		}

@@ -66,7 +66,7 @@ func (c *Client) DeleteFlag(ctx context.Context, env, key string, ifVersion int6
 
 // ApplyResult is what applying a flagd file did or would do.
 type ApplyResult struct {
-	DryRun bool                    `json:"dry_run"`
+	DryRun bool                    `json:"dryRun"`
 	Prune  bool                    `json:"prune"`
 	Change valueloop.FlagSetChange `json:"change"`
 }
@@ -74,7 +74,7 @@ type ApplyResult struct {
 // ApplyFlagd applies a flagd file (JSON, or YAML when yaml is true) to env.
 func (c *Client) ApplyFlagd(ctx context.Context, env string, file []byte, yaml, dryRun, prune bool, reason string) (ApplyResult, error) {
 	q := url.Values{}
-	q.Set("dry_run", strconv.FormatBool(dryRun))
+	q.Set("dryRun", strconv.FormatBool(dryRun))
 	q.Set("prune", strconv.FormatBool(prune))
 	headers := conditional(0, reason)
 	headers["Content-Type"] = "application/json"

@@ -17,10 +17,10 @@ const (
 // Levels rates each key against the DORA performance levels. Rework rate has
 // no level: the reports that introduced it (2024) published no thresholds.
 type Levels struct {
-	DeploymentFrequency Level `json:"deployment_frequency,omitempty"`
-	LeadTime            Level `json:"lead_time,omitempty"`
-	ChangeFailureRate   Level `json:"change_failure_rate,omitempty"`
-	RecoveryTime        Level `json:"recovery_time,omitempty"`
+	DeploymentFrequency Level `json:"deploymentFrequency,omitempty"`
+	LeadTime            Level `json:"leadTime,omitempty"`
+	ChangeFailureRate   Level `json:"changeFailureRate,omitempty"`
+	RecoveryTime        Level `json:"recoveryTime,omitempty"`
 }
 
 // The thresholds come from the software delivery performance level tables of

@@ -68,14 +68,14 @@ type Metrics struct {
 	// period, rollbacks and redeployments included; DeploymentsPerDay divides
 	// them by the period's length.
 	Deployments       int     `json:"deployments"`
-	DeploymentsPerDay float64 `json:"deployments_per_day"`
+	DeploymentsPerDay float64 `json:"deploymentsPerDay"`
 
 	// LeadTime is the time from commit (Change.AuthoredAt, the first commit
 	// of a squash-merged pull request) to the successful production
 	// deployment that first delivered the change, for the changes delivered
 	// in the period. Undeployed counts changes that landed in the period and
 	// were not in production when it ended.
-	LeadTime   Durations `json:"lead_time"`
+	LeadTime   Durations `json:"leadTime"`
 	Undeployed int       `json:"undeployed"`
 
 	// ChangeFailureRate is Failed over Attempts: Attempts are the production
@@ -83,7 +83,7 @@ type Metrics struct {
 	// that failed, were rolled back, or caused an incident.
 	Attempts          int  `json:"attempts"`
 	Failed            int  `json:"failed"`
-	ChangeFailureRate Rate `json:"change_failure_rate"`
+	ChangeFailureRate Rate `json:"changeFailureRate"`
 
 	// Recovery is the failed-deployment recovery time of the deployments
 	// made in the period that failed and have recovered: from the deployment
@@ -97,17 +97,18 @@ type Metrics struct {
 	// rollbacks and deployments made while an incident of the service was
 	// open, other than the deployment that caused it.
 	Rework     int  `json:"rework"`
-	ReworkRate Rate `json:"rework_rate"`
+	ReworkRate Rate `json:"reworkRate"`
 
 	// Incidents opened in the period; Unlinked of them are linked to no
 	// deployment.
 	Incidents int `json:"incidents"`
-	Unlinked  int `json:"unlinked_incidents"`
+	Unlinked  int `json:"unlinkedIncidents"`
 
 	Levels Levels `json:"levels"`
 }
 
-// Durations summarises a set of durations. Quantiles interpolate linearly
+// Durations summarises a set of durations (in JSON, Median and P90 are
+// seconds: see json.go). Quantiles interpolate linearly
 // between the closest ranks (the default of numpy and R, type 7): with the
 // durations sorted as x[0..n-1], the q-quantile is x[h] for integer h =
 // q·(n-1), and between x[⌊h⌋] and x[⌊h⌋+1] otherwise.

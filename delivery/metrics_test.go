@@ -232,10 +232,10 @@ func TestValidateRecords(t *testing.T) {
 	}{
 		{"change without sha", (&Change{Repo: "o/r", AuthoredAt: now}).Validate(), "sha"},
 		{"change without repo", (&Change{SHA: "x", AuthoredAt: now}).Validate(), "repo"},
-		{"change in year 2300", (&Change{Repo: "o/r", SHA: "x", AuthoredAt: now.AddDate(300, 0, 0)}).Validate(), "authored_at"},
+		{"change in year 2300", (&Change{Repo: "o/r", SHA: "x", AuthoredAt: now.AddDate(300, 0, 0)}).Validate(), "authoredAt"},
 		{"deployment status", (&Deployment{ID: "d", Repo: "o/r", At: now, Status: "ok"}).Validate(), "status"},
 		{"deployment time", (&Deployment{ID: "d", Repo: "o/r", Status: StatusSuccess}).Validate(), "at"},
-		{"incident resolved first", (&Incident{ID: "i", Service: "s", OpenedAt: now, ResolvedAt: new(now.Add(-time.Hour))}).Validate(), "resolved_at"},
+		{"incident resolved first", (&Incident{ID: "i", Service: "s", OpenedAt: now, ResolvedAt: new(now.Add(-time.Hour))}).Validate(), "resolvedAt"},
 		{"valid change", (&Change{Repo: "o/r", SHA: "x", AuthoredAt: now}).Validate(), ""},
 	}
 	for _, tt := range tests {

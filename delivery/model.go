@@ -29,10 +29,10 @@ type Change struct {
 	Paths  []string `json:"paths,omitempty"`
 	// AuthoredAt is when the work was committed: the commit timestamp, or for a
 	// pull request the time it was opened.
-	AuthoredAt time.Time `json:"authored_at"`
+	AuthoredAt time.Time `json:"authoredAt"`
 	// MergedAt is when the change reached the default branch; zero for a
 	// commit pushed elsewhere.
-	MergedAt time.Time `json:"merged_at,omitzero"`
+	MergedAt time.Time `json:"mergedAt,omitzero"`
 }
 
 // Deployment is one deployment of a service to an environment.
@@ -62,14 +62,14 @@ type Incident struct {
 	Service    string     `json:"service,omitempty"`
 	Repo       string     `json:"repo,omitempty"`
 	Title      string     `json:"title,omitempty"`
-	OpenedAt   time.Time  `json:"opened_at"`
-	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
-	UpdatedAt  time.Time  `json:"updated_at,omitzero"`
+	OpenedAt   time.Time  `json:"openedAt"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+	UpdatedAt  time.Time  `json:"updatedAt,omitzero"`
 	// DeploymentID links the incident to the deployment that caused it.
-	DeploymentID string `json:"deployment_id,omitempty"`
+	DeploymentID string `json:"deploymentId,omitempty"`
 	// CauseSHA names the commit that caused the incident; the deployment that
 	// delivered it is the cause.
-	CauseSHA string `json:"cause_sha,omitempty"`
+	CauseSHA string `json:"causeSha,omitempty"`
 	// Void withdraws the incident: the issue lost its incident label or was
 	// deleted.
 	Void bool `json:"void,omitempty"`
@@ -84,7 +84,7 @@ type Event struct {
 	Kind string `json:"kind"`
 	// DeliveryID identifies the delivery; a redelivery carries the same ID, so
 	// storing events keyed by it makes ingestion idempotent.
-	DeliveryID  string       `json:"delivery_id"`
+	DeliveryID  string       `json:"deliveryId"`
 	Ignored     string       `json:"ignored,omitempty"`
 	Changes     []Change     `json:"changes,omitempty"`
 	Deployments []Deployment `json:"deployments,omitempty"`
@@ -101,7 +101,8 @@ type Data struct {
 	// incident opened up to ClockSkew before a deployment is still linked to
 	// it, and a commit up to ClockSkew after its pull request merged is still
 	// that pull request's work. Durations that skew makes negative count as 0.
-	ClockSkew time.Duration `json:"clock_skew,omitempty"`
+	// In JSON it is seconds (json.go).
+	ClockSkew time.Duration `json:"clockSkew,omitempty"`
 }
 
 // Validate reports what makes c unusable, naming the field.
@@ -112,12 +113,12 @@ func (c *Change) Validate() error {
 	case c.SHA == "":
 		return valueloop.FieldErrorf("sha", "is required")
 	case c.AuthoredAt.IsZero():
-		return valueloop.FieldErrorf("authored_at", "is required")
+		return valueloop.FieldErrorf("authoredAt", "is required")
 	}
-	if err := checkTime("authored_at", c.AuthoredAt); err != nil {
+	if err := checkTime("authoredAt", c.AuthoredAt); err != nil {
 		return err
 	}
-	return checkTime("merged_at", c.MergedAt)
+	return checkTime("mergedAt", c.MergedAt)
 }
 
 // Validate reports what makes d unusable, naming the field.
@@ -148,15 +149,15 @@ func (i *Incident) Validate() error {
 	case i.Repo == "" && i.Service == "":
 		return valueloop.FieldErrorf("service", "an incident needs a service or a repository")
 	case i.OpenedAt.IsZero():
-		return valueloop.FieldErrorf("opened_at", "is required")
+		return valueloop.FieldErrorf("openedAt", "is required")
 	case i.ResolvedAt != nil && i.ResolvedAt.Before(i.OpenedAt):
-		return valueloop.FieldErrorf("resolved_at", "is before opened_at")
+		return valueloop.FieldErrorf("resolvedAt", "is before openedAt")
 	}
-	if err := checkTime("opened_at", i.OpenedAt); err != nil {
+	if err := checkTime("openedAt", i.OpenedAt); err != nil {
 		return err
 	}
 	if i.ResolvedAt != nil {
-		return checkTime("resolved_at", *i.ResolvedAt)
+		return checkTime("resolvedAt", *i.ResolvedAt)
 	}
 	return nil
 }

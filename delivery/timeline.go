@@ -563,7 +563,7 @@ type DeploymentFacts struct {
 	// Rollback: this deployment restored an earlier version. RolledBack: a
 	// later rollback took it out of production.
 	Rollback   bool `json:"rollback"`
-	RolledBack bool `json:"rolled_back"`
+	RolledBack bool `json:"rolledBack"`
 	// Failed: it failed, was rolled back, or caused an incident.
 	Failed bool `json:"failed"`
 	// Rework: a rollback, or made while an incident of the service was open.
@@ -572,7 +572,7 @@ type DeploymentFacts struct {
 	Incidents []string `json:"incidents,omitempty"`
 	// RecoveredAt is when a failed deployment was recovered from; zero if it
 	// did not fail or is not recovered yet.
-	RecoveredAt time.Time `json:"recovered_at,omitzero"`
+	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
 }
 
 // Deployments returns the production deployments of a service that succeeded

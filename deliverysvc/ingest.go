@@ -38,7 +38,7 @@ type Receipt struct {
 	Changes     int  `json:"changes"`
 	Deployments int  `json:"deployments"`
 	Incidents   int  `json:"incidents"`
-	FlagLinks   int  `json:"flag_links"`
+	FlagLinks   int  `json:"flagLinks"`
 }
 
 func receipt(d *Delivery, stored bool) Receipt {
@@ -229,8 +229,8 @@ type ChangeInput struct {
 	Paths   []string `json:"paths,omitempty"`
 	// AuthoredAt is when the work was committed (defaults to MergedAt);
 	// MergedAt when it reached the default branch (defaults to now).
-	AuthoredAt *time.Time `json:"authored_at,omitempty"`
-	MergedAt   *time.Time `json:"merged_at,omitempty"`
+	AuthoredAt *time.Time `json:"authoredAt,omitempty"`
+	MergedAt   *time.Time `json:"mergedAt,omitempty"`
 	// Flags lists the feature flags the change ships behind.
 	Flags []string `json:"flags,omitempty"`
 	// Message is the commit message; Labels the pull request's labels. A
@@ -249,7 +249,7 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 		c.AuthoredAt = in.AuthoredAt.UTC()
 	}
 	if c.AuthoredAt.After(c.MergedAt) {
-		return c, Receipt{}, valueloop.FieldErrorf("authored_at", "is after merged_at")
+		return c, Receipt{}, valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 	}
 	d := s.apiDelivery(key, "change")
 	d.Changes = []delivery.Change{c}
@@ -273,12 +273,12 @@ type IncidentInput struct {
 	Service  string     `json:"service"`
 	Repo     string     `json:"repo,omitempty"`
 	Title    string     `json:"title,omitempty"`
-	OpenedAt *time.Time `json:"opened_at,omitempty"`
+	OpenedAt *time.Time `json:"openedAt,omitempty"`
 	// DeploymentID or CauseSHA name the deployment that caused it;
 	// otherwise it is linked to the service's latest production deployment
 	// before it opened.
-	DeploymentID string `json:"deployment_id,omitempty"`
-	CauseSHA     string `json:"cause_sha,omitempty"`
+	DeploymentID string `json:"deploymentId,omitempty"`
+	CauseSHA     string `json:"causeSha,omitempty"`
 }
 
 // OpenIncident stores a new incident and returns it. Opening an incident

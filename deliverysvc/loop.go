@@ -2,43 +2,98 @@ package deliverysvc
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 )
 
 // Loop is the loop's own figures for one flag in one environment: from the
 // first commit of the changes linked to the flag, through production, to
 // the rollout reaching all users and the verdict on its hypothesis.
+// In JSON its durations are seconds (MarshalJSON).
 type Loop struct {
 	Flag        string `json:"flag"`
 	Environment string `json:"environment"`
 	// Changes are the change records linked to the flag.
 	Changes     []delivery.Change `json:"changes"`
-	FirstCommit time.Time         `json:"first_commit,omitzero"`
+	FirstCommit time.Time         `json:"firstCommit,omitzero"`
 	// InProductionAt is when the last of the linked changes was first
 	// deployed to production; zero while one is not.
-	InProductionAt time.Time `json:"in_production_at,omitzero"`
-	Undeployed     int       `json:"undeployed_changes"`
+	InProductionAt time.Time `json:"inProductionAt,omitzero"`
+	Undeployed     int       `json:"undeployedChanges"`
 	// RolloutStartedAt and FullRolloutAt come from the flag's rollout in
 	// Environment; RolloutPercent and RolloutState say where it is now.
-	RolloutStartedAt time.Time `json:"rollout_started_at,omitzero"`
-	FullRolloutAt    time.Time `json:"full_rollout_at,omitzero"`
-	RolloutPercent   *float64  `json:"rollout_percent,omitempty"`
-	RolloutState     string    `json:"rollout_state,omitempty"`
+	RolloutStartedAt time.Time `json:"rolloutStartedAt,omitzero"`
+	FullRolloutAt    time.Time `json:"fullRolloutAt,omitzero"`
+	RolloutPercent   *float64  `json:"rolloutPercent,omitempty"`
+	RolloutState     string    `json:"rolloutState,omitempty"`
 	Verdict          string    `json:"verdict,omitempty"`
-	VerdictAt        time.Time `json:"verdict_at,omitzero"`
+	VerdictAt        time.Time `json:"verdictAt,omitzero"`
 
 	// CommitToProduction: first commit → all linked changes in production.
-	CommitToProduction *time.Duration `json:"commit_to_production,omitempty"`
+	CommitToProduction *time.Duration `json:"commitToProduction,omitempty"`
 	// LeadTimeToCustomer: first commit → rollout at 100% of users.
-	LeadTimeToCustomer *time.Duration `json:"lead_time_to_customer,omitempty"`
+	LeadTimeToCustomer *time.Duration `json:"leadTimeToCustomer,omitempty"`
 	// TimeToValidatedLearning: rollout start → verdict.
-	TimeToValidatedLearning *time.Duration `json:"time_to_validated_learning,omitempty"`
+	TimeToValidatedLearning *time.Duration `json:"timeToValidatedLearning,omitempty"`
 	// Missing says, for each figure not given, what it waits for.
 	Missing []string `json:"missing,omitempty"`
+}
+
+// loopJSON is Loop with its durations in seconds, the API's unit.
+type loopJSON struct {
+	loopFields
+	CommitToProduction      *valueloop.Seconds `json:"commitToProduction,omitempty"`
+	LeadTimeToCustomer      *valueloop.Seconds `json:"leadTimeToCustomer,omitempty"`
+	TimeToValidatedLearning *valueloop.Seconds `json:"timeToValidatedLearning,omitempty"`
+	Missing                 []string           `json:"missing,omitempty"`
+}
+
+// loopFields has Loop's fields without its methods, so that loopJSON can
+// embed them without recursing into MarshalJSON.
+type loopFields Loop
+
+// MarshalJSON writes the durations in seconds.
+func (l Loop) MarshalJSON() ([]byte, error) {
+	j := loopJSON{loopFields: loopFields(l), Missing: l.Missing}
+	j.CommitToProduction = seconds(l.CommitToProduction)
+	j.LeadTimeToCustomer = seconds(l.LeadTimeToCustomer)
+	j.TimeToValidatedLearning = seconds(l.TimeToValidatedLearning)
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (l *Loop) UnmarshalJSON(b []byte) error {
+	var j loopJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*l = Loop(j.loopFields)
+	l.CommitToProduction = duration(j.CommitToProduction)
+	l.LeadTimeToCustomer = duration(j.LeadTimeToCustomer)
+	l.TimeToValidatedLearning = duration(j.TimeToValidatedLearning)
+	l.Missing = j.Missing
+	return nil
+}
+
+func seconds(d *time.Duration) *valueloop.Seconds {
+	if d == nil {
+		return nil
+	}
+	s := valueloop.Seconds(*d)
+	return &s
+}
+
+func duration(s *valueloop.Seconds) *time.Duration {
+	if s == nil {
+		return nil
+	}
+	d := time.Duration(*s)
+	return &d
 }
 
 // Loop computes the loop figures of flag in env.

@@ -30,13 +30,13 @@ type Source struct {
 	Secret []byte `json:"-"`
 	// IncidentLabel marks the issues that are incidents; "incident" when
 	// empty.
-	IncidentLabel string `json:"incident_label,omitempty"`
+	IncidentLabel string `json:"incidentLabel,omitempty"`
 	// ReleaseEnvironment names the environment a published release deploys
 	// to, for repositories whose releases are their deployments; empty:
 	// releases are ignored.
-	ReleaseEnvironment string    `json:"release_environment,omitempty"`
-	CreatedAt          time.Time `json:"created_at,omitzero"`
-	UpdatedAt          time.Time `json:"updated_at,omitzero"`
+	ReleaseEnvironment string    `json:"releaseEnvironment,omitempty"`
+	CreatedAt          time.Time `json:"createdAt,omitzero"`
+	UpdatedAt          time.Time `json:"updatedAt,omitzero"`
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -59,9 +59,9 @@ func (s *Source) Validate() error {
 	case len(s.Secret) > 1024:
 		return valueloop.FieldErrorf("secret", "must be at most 1024 characters long")
 	case len(s.IncidentLabel) > 200:
-		return valueloop.FieldErrorf("incident_label", "must be at most 200 characters long")
+		return valueloop.FieldErrorf("incidentLabel", "must be at most 200 characters long")
 	case len(s.ReleaseEnvironment) > 200:
-		return valueloop.FieldErrorf("release_environment", "must be at most 200 characters long")
+		return valueloop.FieldErrorf("releaseEnvironment", "must be at most 200 characters long")
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ type Delivery struct {
 	ID     string `json:"id"`
 	// Kind is the event type ("push", "Merge Request Hook", "deployment").
 	Kind       string    `json:"kind"`
-	ReceivedAt time.Time `json:"received_at"`
+	ReceivedAt time.Time `json:"receivedAt"`
 	// Ignored says why a delivery that carries nothing for the metrics was
 	// acknowledged without records.
 	Ignored     string                `json:"ignored,omitempty"`
@@ -104,7 +104,7 @@ type DeliveryInfo struct {
 	Source     string    `json:"source"`
 	ID         string    `json:"id"`
 	Kind       string    `json:"kind"`
-	ReceivedAt time.Time `json:"received_at"`
+	ReceivedAt time.Time `json:"receivedAt"`
 	Ignored    string    `json:"ignored,omitempty"`
 	Records    int       `json:"records"`
 }

@@ -18,9 +18,9 @@ type Report struct {
 	delivery.Report
 	// AsOf is when the records were read; a report on large data may be
 	// up to MaxStale behind the latest writes.
-	AsOf time.Time `json:"as_of"`
+	AsOf time.Time `json:"asOf"`
 	// Skipped counts stored records the metrics could not use.
-	Skipped int `json:"skipped_records"`
+	Skipped int `json:"skippedRecords"`
 }
 
 // Report computes the DORA metrics of q.

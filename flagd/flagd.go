@@ -19,6 +19,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/jsondecode"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -63,7 +64,7 @@ func ParseFlag(source, key string, data []byte) (*valueloop.Flag, error) {
 	if !ok {
 		return nil, p.err()
 	}
-	p.duplicates(js, "")
+	p.duplicates(js)
 	f := p.flag(key, js, "", false)
 	if f != nil && len(p.problems) == 0 {
 		for _, pr := range evaluation.CheckFlag(key, f, nil) {
@@ -102,7 +103,7 @@ func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, *evalu
 	if !ok {
 		return nil, nil, p.err()
 	}
-	p.duplicates(js, "")
+	p.duplicates(js)
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(js, &top); err != nil {
 		p.problem("", "", "a flagd file must be a JSON object with \"flags\": %s", jsonError(js, err))
@@ -230,50 +231,12 @@ func fromYAML(v any, path string) (any, error) {
 	return v, nil
 }
 
-// duplicates reports keys that appear twice in one JSON object, which
-// encoding/json would silently resolve to the last one.
-func (p *parser) duplicates(js []byte, base string) {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	var walk func(path string) error
-	walk = func(path string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		d, ok := tok.(json.Delim)
-		if !ok {
-			return nil
-		}
-		switch d {
-		case '{':
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				k, _ := kt.(string)
-				kp := path + "/" + escape(k)
-				if seen[k] {
-					p.problem("", kp, "key %q appears more than once", k)
-				}
-				seen[k] = true
-				if err := walk(kp); err != nil {
-					return err
-				}
-			}
-		case '[':
-			for i := 0; dec.More(); i++ {
-				if err := walk(path + "/" + strconv.Itoa(i)); err != nil {
-					return err
-				}
-			}
-		}
-		_, err = dec.Token() // closing delimiter
-		return err
+// duplicates reports every key repeated in its object: encoding/json would
+// keep the last silently, while flagd's own reader may not.
+func (p *parser) duplicates(js []byte) {
+	for _, path := range jsondecode.Duplicates(js) {
+		p.problem("", path.Pointer(), "key %q appears more than once", path[len(path)-1].Key)
 	}
-	_ = walk(base) // syntax errors are reported by json.Unmarshal
 }
 
 // flags reads the "flags" object (or flagd's array form, whose elements
@@ -450,25 +413,10 @@ func Marshal(set *valueloop.FlagSet) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// jsonError adds a line and column to a JSON syntax error.
+// jsonError describes a JSON syntax or type error in JSON terms.
 func jsonError(data []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := 1, 1
-		for _, b := range data[:max(0, min(int(se.Offset)-1, len(data)))] { // Offset is just past the bad byte
-			if b == '\n' {
-				line, col = line+1, 1
-			} else {
-				col++
-			}
-		}
-		return fmt.Sprintf("line %d, column %d: %v", line, col, err)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return "found " + te.Value
-	}
-	return err.Error()
+	_, msg := jsondecode.Explain(data, err)
+	return msg
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -3,13 +3,12 @@ package gitlab
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/jsondecode"
 )
 
 // The payload structs hold only the fields this package reads; GitLab sends
@@ -230,44 +229,8 @@ func truncate(s string) string {
 }
 
 // decode unmarshals a payload; a malformed one is an EINVALID error naming
-// the field at fault.
+// the field at fault. Unknown fields are fine (forges add them); a repeated
+// key is not (two readers could disagree on its value).
 func decode(body []byte, v any) error {
-	err := json.Unmarshal(body, v)
-	if err == nil {
-		return nil
-	}
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "body"
-		}
-		return valueloop.FieldErrorf(field, "must be a JSON %s, not %s", jsonKind(te.Type), te.Value)
-	case errors.As(err, &se):
-		return valueloop.FieldErrorf("body", "is not valid JSON (at byte %d): %v", se.Offset, se)
-	}
-	return valueloop.FieldErrorf("body", "is not valid JSON: %v", err)
-}
-
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "value"
-	}
-	if t == reflect.TypeFor[json.Number]() {
-		return "number"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	}
-	return "object"
+	return jsondecode.Decode(body, v, jsondecode.Options{})
 }

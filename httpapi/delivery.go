@@ -43,16 +43,14 @@ func (s *Server) deliveryService() (*deliverysvc.Service, error) {
 // handleHook receives a webhook delivery from kind. 200: stored (or
 // stored before: "duplicate"); 202: acknowledged and ignored; 401: no
 // source's secret verifies it; 400: malformed, with the reason.
-func (s *Server) handleHook(kind string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHook(kind string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		svc, err := s.deliveryService()
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
-			s.hookFailed(w, r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
-			return
+			return s.hookFailed(r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBody))
 		if err != nil {
@@ -60,8 +58,7 @@ func (s *Server) handleHook(kind string) http.HandlerFunc {
 			if errors.As(err, &mbe) {
 				err = valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
 			}
-			s.hookFailed(w, r, kind, err)
-			return
+			return s.hookFailed(r, kind, err)
 		}
 		h := deliverysvc.Hook{Source: r.URL.Query().Get("source"), Body: body}
 		switch kind {
@@ -73,8 +70,7 @@ func (s *Server) handleHook(kind string) http.HandlerFunc {
 		}
 		rec, err := svc.Receive(r.Context(), kind, h)
 		if err != nil {
-			s.hookFailed(w, r, kind, err)
-			return
+			return s.hookFailed(r, kind, err)
 		}
 		status, outcome := http.StatusOK, "stored"
 		switch {
@@ -85,16 +81,18 @@ func (s *Server) handleHook(kind string) http.HandlerFunc {
 		}
 		s.deliveryMetrics.webhook(kind, outcome)
 		writeJSON(w, status, rec)
+		return nil
 	}
 }
 
-func (s *Server) hookFailed(w http.ResponseWriter, r *http.Request, kind string, err error) {
+// hookFailed counts and logs a refused delivery and returns err to answer.
+func (s *Server) hookFailed(r *http.Request, kind string, err error) error {
 	code := valueloop.ErrorCode(err)
 	s.deliveryMetrics.webhook(kind, code)
 	if code != valueloop.EINTERNAL {
 		s.Logger.Info("webhook refused", "forge", kind, "event", r.Header.Get(github.EventHeader)+r.Header.Get(gitlab.EventHeader), "err", valueloop.ErrorMessage(err))
 	}
-	s.writeError(w, r, err)
+	return err
 }
 
 // queryList reads a repeatable, comma-separated query parameter.
@@ -122,62 +120,55 @@ func checkParams(q url.Values, known ...string) error {
 
 // handleDORA answers the DORA metrics of a range (since=30d, or from and
 // to), by service, team and overall, bucketed by day, week or month.
-func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	query := delivery.Query{Services: queryList(q, "service"), Teams: queryList(q, "team"), Bucket: delivery.Bucket(q.Get("bucket"))}
 	if query.Bucket == "none" {
 		query.Bucket = delivery.BucketNone
 	}
 	if query.From, query.To, err = deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rep, err := svc.Report(r.Context(), query)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
 }
 
 // handleDeployments lists a service's production deployments with the
 // changes each delivered.
-func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	if err := checkParams(q, "service", "since", "from", "to"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	service := q.Get("service")
 	if service == "" {
-		s.writeError(w, r, valueloop.FieldErrorf("service", "is required"))
-		return
+		return valueloop.FieldErrorf("service", "is required")
 	}
 	from, to, err := deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list, err := svc.Deployments(r.Context(), service, from, to)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"service": service, "from": from, "to": to, "deployments": list})
+	return nil
 }
 
 // recorded answers an API record: 201 when stored, 200 for a repeated
@@ -190,90 +181,81 @@ func recorded(w http.ResponseWriter, name string, v any, rec deliverysvc.Receipt
 	writeJSON(w, status, map[string]any{name: v, "receipt": rec})
 }
 
-func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in deliverysvc.DeploymentInput
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !tokenOf(r).CanAdmin(in.Environment) {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not record deployments to %q", in.Environment))
-		return
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not record deployments to %q", in.Environment)
 	}
 	d, rec, err := svc.RecordDeployment(r.Context(), in, r.Header.Get(IdempotencyHeader))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	recorded(w, "deployment", d, rec)
+	return nil
 }
 
-func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in deliverysvc.ChangeInput
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c, rec, err := svc.RecordChange(r.Context(), in, r.Header.Get(IdempotencyHeader))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	recorded(w, "change", c, rec)
+	return nil
 }
 
-func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in deliverysvc.IncidentInput
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	i, rec, err := svc.OpenIncident(r.Context(), in, r.Header.Get(IdempotencyHeader))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	recorded(w, "incident", i, rec)
+	return nil
 }
 
 // handleResolveIncident resolves an incident; the body {"at": TIME} is
 // optional (default now).
-func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		At *time.Time `json:"at"`
 	}
 	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
 		if err := decodeJSON(r, &in); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	i, rec, err := svc.ResolveIncident(r.Context(), r.PathValue("id"), in.At, r.Header.Get(IdempotencyHeader))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	recorded(w, "incident", i, rec)
+	return nil
 }
 
 // globalAdmin requires an admin token not bound to an environment: sources
@@ -285,51 +267,47 @@ func globalAdmin(r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleListServices(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListServices(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c, uncatalogued, err := svc.Services(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if uncatalogued == nil {
 		uncatalogued = []string{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"services": c.Services, "uncatalogued": uncatalogued})
+	return nil
 }
 
-func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in delivery.Service
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	name := r.PathValue("name")
 	if in.Name != "" && in.Name != name {
-		s.writeError(w, r, valueloop.FieldErrorf("name", "%q differs from the service in the path, %q", in.Name, name))
-		return
+		return valueloop.FieldErrorf("name", "%q differs from the service in the path, %q", in.Name, name)
 	}
 	in.Name = name
 	if err := svc.PutService(r.Context(), in, tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, in)
+	return nil
 }
 
-func (s *Server) handleDeleteService(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteService(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
@@ -338,50 +316,47 @@ func (s *Server) handleDeleteService(w http.ResponseWriter, r *http.Request) {
 		err = svc.DeleteService(r.Context(), r.PathValue("name"), tokenOf(r).Name)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	list, err := svc.Sources(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sources": list})
+	return nil
 }
 
 // handlePutSource creates or replaces a webhook source. Without a secret,
 // a new source gets a generated one, answered this once as "secret"; an
 // existing source keeps its own.
-func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Kind               string `json:"kind"`
 		Secret             string `json:"secret"`
-		IncidentLabel      string `json:"incident_label"`
-		ReleaseEnvironment string `json:"release_environment"`
+		IncidentLabel      string `json:"incidentLabel"`
+		ReleaseEnvironment string `json:"releaseEnvironment"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	src := deliverysvc.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment}
 	if in.Secret != "" {
@@ -389,17 +364,17 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 	}
 	out, secret, err := svc.PutSource(r.Context(), src, tokenOf(r).Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	body := map[string]any{"source": out}
 	if secret != "" {
 		body["secret"] = secret
 	}
 	writeJSON(w, http.StatusOK, body)
+	return nil
 }
 
-func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
@@ -408,57 +383,52 @@ func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
 		err = svc.DeleteSource(r.Context(), r.PathValue("name"), tokenOf(r).Name)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // handleDeliveries lists the latest deliveries received, newest first.
-func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	if err := checkParams(q, "source", "limit"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	limit := 0
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
-			return
+			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
 		}
 	}
 	list, err := svc.Deliveries(r.Context(), q.Get("source"), limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deliveries": list})
+	return nil
 }
 
 // handleLoop answers the loop figures of a flag in an environment.
-func (s *Server) handleLoop(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLoop(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	l, err := svc.Loop(r.Context(), env, r.PathValue("key"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, l)
+	return nil
 }
 
 // deliveryMetrics are the webhook counters and the per-service gauges.

@@ -207,6 +207,10 @@ func TestWebhooksToDORA(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("dora: %d %s", resp.StatusCode, body)
 	}
+	// Durations are seconds: a lead time of 9h39m46s is 34786.
+	if !strings.Contains(body, `"median": 34786,`) || !strings.Contains(body, `"leadTime": {`) {
+		t.Errorf("dora: want camelCase names and durations in seconds, got %s", body)
+	}
 	var rep deliverysvc.Report
 	if err := json.Unmarshal([]byte(body), &rep); err != nil {
 		t.Fatal(err)
@@ -220,7 +224,7 @@ func TestWebhooksToDORA(t *testing.T) {
 		t.Errorf("lead %+v, recovery %+v, change failure rate %+v", m.LeadTime, m.Recovery, m.ChangeFailureRate)
 	}
 	_, body = e.do(t, call{method: "GET", path: "/api/v1/delivery/deployments?service=checkout-api&from=2025-04-01&to=2025-05-01", token: adminSecret})
-	if !strings.Contains(body, `"sha": "9d8c7b6a5f4e3d2c1b0a99887766554433221100"`) || !strings.Contains(body, `"rolled_back": true`) {
+	if !strings.Contains(body, `"sha": "9d8c7b6a5f4e3d2c1b0a99887766554433221100"`) || !strings.Contains(body, `"rolledBack": true`) {
 		t.Errorf("deployments with their changes: %s", body)
 	}
 	// Gauges: the two deployments of 04-07 in the 30 days to 04-20.
@@ -270,17 +274,18 @@ func TestDeliveryAPI(t *testing.T) {
 			body: `{"service":"shop","environment":"prod-eu","status":"success"}`}, 403, "", ""},
 		{"environment-bound admin, sources", call{method: "GET", path: "/api/v1/delivery/sources", token: bound}, 403, "", ""},
 		{"record change", call{method: "POST", path: "/api/v1/delivery/changes", token: adminSecret,
-			body: `{"service":"shop","sha":"ABC","authored_at":"2026-01-05T08:00:00Z","merged_at":"2026-01-05T08:30:00Z","flags":["new-checkout"]}`}, 201, `"flag_links": 1`, ""},
+			body: `{"service":"shop","sha":"ABC","authoredAt":"2026-01-05T08:00:00Z","mergedAt":"2026-01-05T08:30:00Z","flags":["new-checkout"]}`}, 201, `"flagLinks": 1`, ""},
 		{"open incident", call{method: "POST", path: "/api/v1/delivery/incidents", token: adminSecret,
-			body: `{"id":"INC-1","service":"shop","title":"slow","opened_at":"2026-01-05T11:00:00Z"}`}, 201, `"id": "INC-1"`, ""},
+			body: `{"id":"INC-1","service":"shop","title":"slow","openedAt":"2026-01-05T11:00:00Z"}`}, 201, `"id": "INC-1"`, ""},
 		{"resolve incident", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: adminSecret,
-			body: `{"at":"2026-01-05T11:45:00Z"}`}, 201, `"resolved_at": "2026-01-05T11:45:00Z"`, ""},
-		{"resolve without body", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: adminSecret}, 201, `"resolved_at"`, ""},
+			body: `{"at":"2026-01-05T11:45:00Z"}`}, 201, `"resolvedAt": "2026-01-05T11:45:00Z"`, ""},
+		{"resolve without body", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: adminSecret}, 201, `"resolvedAt"`, ""},
 		{"resolve unknown", call{method: "POST", path: "/api/v1/delivery/incidents/INC-9/resolve", token: adminSecret}, 404, "INC-9", ""},
 		{"sources hide secrets", call{method: "GET", path: "/api/v1/delivery/sources", token: adminSecret}, 200, `"name": "acme-gh"`, hookSecret},
 		{"new source gets a secret", call{method: "PUT", path: "/api/v1/delivery/sources/new", token: adminSecret, body: `{"kind":"github"}`}, 200, `"secret": "`, ""},
 		{"short secret", call{method: "PUT", path: "/api/v1/delivery/sources/x", token: adminSecret, body: `{"kind":"github","secret":"short"}`}, 400, `"field": "secret"`, ""},
 		{"clashing service", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"sources":[{"repo":"acme/a"},{"repo":"ACME/a"}]}`}, 400, "already the source", ""},
+		{"type error names the element", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"sources":[{"repo":"acme/b"},{"repo":7}]}`}, 400, `"detail": "sources[1].repo: must be a string, not a number"`, "float64"},
 		{"service name mismatch", call{method: "PUT", path: "/api/v1/delivery/services/b", token: adminSecret, body: `{"name":"c","sources":[{"repo":"acme/b"}]}`}, 400, `"field": "name"`, ""},
 		{"list services", call{method: "GET", path: "/api/v1/delivery/services", token: adminSecret}, 200, `"uncatalogued": [`, ""},
 		{"dora", call{method: "GET", path: "/api/v1/dora?from=2026-01-05&to=2026-01-06&bucket=day&service=shop", token: adminSecret}, 200, `"deployments": 1`, ""},

@@ -8,6 +8,29 @@ import (
 	"github.com/valueloop/valueloop"
 )
 
+// handlerFunc is the shape of every API handler: it writes its answer and
+// returns nil, or returns an error and writes nothing; serve answers the
+// error. One adapter instead of a writeError-and-return at every exit.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts h to net/http, answering its error as problem+json.
+func (s *Server) serve(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// plain adapts a handler that answers its own errors (OFREP, whose error
+// shape its specification defines, and Prometheus).
+func plain(h http.HandlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h(w, r)
+		return nil
+	}
+}
+
 // statusOf is the one place where error kinds become HTTP statuses.
 func statusOf(code string) int {
 	switch code {
@@ -29,49 +52,84 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
-// errorBody is the JSON shape of every API error.
-type errorBody struct {
-	Error struct {
-		Code     string              `json:"code"`
-		Message  string              `json:"message"`
-		Field    string              `json:"field,omitempty"`
-		Problems []valueloop.Problem `json:"problems,omitempty"`
-	} `json:"error"`
+// ProblemType is the prefix of the type URI of the API's problems; the
+// error kind follows ("urn:valueloop:problem:invalid"). A URN, not a URL:
+// it names the kind and resolves nowhere (docs/api.md lists the kinds).
+const ProblemType = "urn:valueloop:problem:"
+
+// problem is the JSON shape of every API error: RFC 9457 problem details,
+// with the error kind in code and what is wrong with each field in errors.
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance,omitempty"`
+	// Code is the error kind, the last part of Type.
+	Code string `json:"code"`
+	// Errors names each field at fault: one for a request's bad field,
+	// every problem of an invalid definition (a flag, a rollout plan).
+	Errors []fieldError `json:"errors,omitempty"`
+}
+
+// fieldError is one entry of a problem's errors.
+type fieldError struct {
+	// Field is where: a dotted path in a request ("steps[1].percent"), a
+	// JSON Pointer in a definition ("/flags/new-ui/targeting"), or a query
+	// parameter.
+	Field   string `json:"field"`
+	Message string `json:"message"`
+	// Flag and Source say which flag and which file a definition problem
+	// is about.
+	Flag   string `json:"flag,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // writeError answers with err's kind and safe message; internal errors are
 // logged with their detail and reported without it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	body := s.errorBody(r, err)
-	if body.Error.Code == valueloop.EUNAUTHORIZED {
+	p := s.problem(r, err)
+	if p.Code == valueloop.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
 	}
-	writeJSON(w, statusOf(body.Error.Code), body)
+	writeJSONAs(w, "application/problem+json", p.Status, p)
 }
 
-// errorBody renders err as the API's error object, logging internal errors
-// with their detail.
-func (s *Server) errorBody(r *http.Request, err error) errorBody {
+// problem renders err as problem details, logging internal errors with
+// their detail.
+func (s *Server) problem(r *http.Request, err error) problem {
 	code := valueloop.ErrorCode(err)
 	if code == valueloop.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = valueloop.ErrorMessage(err)
-	var e *valueloop.Error
-	if errors.As(err, &e) {
-		body.Error.Field = e.Field
+	status := statusOf(code)
+	p := problem{
+		Type:     ProblemType + code,
+		Title:    http.StatusText(status),
+		Status:   status,
+		Detail:   valueloop.ErrorMessage(err),
+		Instance: r.URL.Path,
+		Code:     code,
 	}
 	var ve *valueloop.ValidationError
-	if errors.As(err, &ve) {
-		body.Error.Problems = ve.Problems
+	var e *valueloop.Error
+	switch {
+	case errors.As(err, &ve):
+		for _, pr := range ve.Problems {
+			p.Errors = append(p.Errors, fieldError{Field: pr.Path, Message: pr.Message, Flag: pr.Flag, Source: pr.Source})
+		}
+	case errors.As(err, &e) && e.Field != "":
+		p.Errors = []fieldError{{Field: e.Field, Message: e.Message}}
 	}
-	return body
+	return p
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	writeJSONAs(w, "application/json", status, v)
+}
+
+func writeJSONAs(w http.ResponseWriter, contentType string, status int, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

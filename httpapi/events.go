@@ -123,18 +123,16 @@ var gzipPool sync.Pool
 
 // handleEvents serves POST /api/v1/events for evaluate and admin tokens of
 // the environment (see eventsResponse for what the answer means).
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.eventEnvironment(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/json", "application/x-ndjson", "application/jsonl", "application/ndjson":
 	default:
-		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)"))
-		return
+		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)")
 	}
 	var body io.Reader = r.Body
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
@@ -148,8 +146,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			err = zr.Reset(r.Body)
 		}
 		if err != nil {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EINVALID, "body is not valid gzip: %v", err))
-			return
+			return valueloop.Errorf(valueloop.EINVALID, "body is not valid gzip: %v", err)
 		}
 		defer func() {
 			zr.Close()
@@ -157,8 +154,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}()
 		body = zr
 	default:
-		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc))
-		return
+		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc)
 	}
 	buf := eventBufPool.Get().(*bytes.Buffer)
 	defer func() {
@@ -168,25 +164,21 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if _, err := buf.ReadFrom(io.LimitReader(body, MaxEventBody+1)); err != nil {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EINVALID, "cannot read body: %v", err))
-		return
+		return valueloop.Errorf(valueloop.EINVALID, "cannot read body: %v", err)
 	}
 	if buf.Len() > MaxEventBody {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", MaxEventBody))
-		return
+		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", MaxEventBody)
 	}
 	batch, err := ingest.Decode(buf.Bytes(), s.Events.Now(), s.Events.Limits)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	fresh, err := s.Events.Pipeline.Ingest(r.Context(), env, batch.Events)
 	if err != nil {
 		if errors.Is(err, ingest.ErrClosed) {
 			err = valueloop.Errorf(valueloop.EINTERNAL, "server shutting down: retry")
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	resp := eventsResponse{Received: batch.Received, Rejected: len(batch.Rejected), Results: batch.Rejected}
 	for i, ok := range fresh {
@@ -205,6 +197,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Events.rejected.Add(uint64(resp.Rejected))
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // eventEnvironment authenticates an event request and returns its
@@ -242,98 +235,88 @@ func (s *Server) adminEnv(r *http.Request) (string, error) {
 	return env, nil
 }
 
-func (s *Server) handleListMetrics(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListMetrics(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ms, err := s.Events.Store.Metrics(r.Context(), env)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if ms == nil {
 		ms = []ingest.Metric{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"metrics": ms})
+	return nil
 }
 
-func (s *Server) handleGetMetric(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetMetric(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	m, err := s.Events.Store.Metric(r.Context(), env, r.PathValue("key"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, m)
+	return nil
 }
 
 // handleCreateMetric stores a metric and recomputes the environment's
 // aggregates from its events before answering, so the new metric has
 // figures from the start.
-func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var m ingest.Metric
 	if err := decodeJSON(r, &m); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
 	if err := m.Normalize(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, m)
+	return nil
 }
 
-func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !acceptsNDJSON(r) {
 		res, err := s.Events.Pipeline.Rebuild(r.Context(), env)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, res)
-		return
+		return nil
 	}
 	// A stream: {"progress": …} lines while it runs, then {"result": …} or
 	// {"error": …}. The status is sent before the outcome is known.
@@ -361,13 +344,15 @@ func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) {
 		select {
 		case out := <-done:
 			if out.err != nil {
-				enc.Encode(s.errorBody(r, out.err))
+				enc.Encode(struct {
+					Error problem `json:"error"`
+				}{s.problem(r, out.err)})
 			} else {
 				enc.Encode(struct {
 					Result ingest.RebuildResult `json:"result"`
 				}{out.res})
 			}
-			return
+			return nil
 		case <-tick.C:
 			if st, ok := s.Events.Pipeline.RebuildStatus(); ok && st.Environment == env {
 				enc.Encode(struct {
@@ -419,16 +404,14 @@ type MetricAggregates struct {
 	Summary stats.Summary `json:"summary"`
 }
 
-func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error {
 	env, err := s.adminEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ms, err := s.Events.Store.Metrics(r.Context(), env)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	kinds := map[string]stats.Kind{}
 	for _, m := range ms {
@@ -436,10 +419,10 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) {
 	}
 	aggs, err := s.Events.Store.Aggregates(r.Context(), env, r.URL.Query().Get("flag"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, aggregatesJSON(aggs, kinds))
+	return nil
 }
 
 // aggregatesJSON groups sorted cells by flag and variant.

@@ -45,66 +45,59 @@ func (s *Server) experimentEnv(r *http.Request) (string, *valueloop.Flag, error)
 	return env, s.Flags.Live(env).Snapshot.Set().Flags[r.PathValue("key")], nil
 }
 
-func (s *Server) handleGetHypothesis(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetHypothesis(w http.ResponseWriter, r *http.Request) error {
 	env, _, err := s.experimentEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	h, err := s.Experiments.Hypothesis(r.Context(), env, r.PathValue("key"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h)
+	return nil
 }
 
 // handlePutHypothesis creates or replaces a flag's hypothesis. Settings
 // left out keep their defaults; the hypothesis must name metrics of the
 // environment and variants of the flag.
-func (s *Server) handlePutHypothesis(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutHypothesis(w http.ResponseWriter, r *http.Request) error {
 	env, def, err := s.experimentEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	key := r.PathValue("key")
 	h := experiment.NewHypothesis()
 	if err := decodeJSON(r, h); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if def == nil {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s: create the flag before its hypothesis", key, env))
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s: create the flag before its hypothesis", key, env)
 	}
 	metrics, err := s.Experiments.Metrics(r.Context(), env)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := h.Normalize(metrics, slices.Sorted(maps.Keys(def.Variants))); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Experiments.PutHypothesis(r.Context(), env, key, h, tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, h)
+	return nil
 }
 
-func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) error {
 	env, _, err := s.experimentEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Experiments.DeleteHypothesis(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // resultSettings are the query parameters that override analysis settings.
@@ -115,11 +108,10 @@ var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped
 // overridden by query parameters, and the verdict when there is a
 // hypothesis. ?metric=KEY (repeatable, or comma-separated) limits the
 // metrics shown.
-func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	env, def, err := s.experimentEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	key := r.PathValue("key")
 	ctx := r.Context()
@@ -128,8 +120,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
 		h = nil
 	case err != nil:
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	in := experiment.Input{Environment: env, Flag: key, Definition: def, Hypothesis: h, Settings: experiment.DefaultSettings()}
 	if h != nil {
@@ -147,39 +138,34 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		case !slices.Contains(resultSettings, name):
-			s.writeError(w, r, valueloop.FieldErrorf(name, "unknown parameter: want metric or a setting (%s)", strings.Join(resultSettings, ", ")))
-			return
+			return valueloop.FieldErrorf(name, "unknown parameter: want metric or a setting (%s)", strings.Join(resultSettings, ", "))
 		}
 	}
 	for _, name := range resultSettings { // in a fixed order, so errors are stable
 		if q.Has(name) {
 			if err := in.Settings.Set(name, q.Get(name)); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
 	if in.Metrics, err = s.Experiments.Metrics(ctx, env); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if in.Aggregates, err = s.Experiments.Aggregates(ctx, env, key); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if def == nil && len(in.Aggregates) == 0 {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", key, env))
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", key, env)
 	}
 	res, err := experiment.Analyze(in)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.Verdicts != nil {
 		s.recordVerdict(ctx, res, overridden(q))
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // overridden reports whether the query overrides an analysis setting.

@@ -40,11 +40,10 @@ func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
 	return live, nil
 }
 
-func (s *Server) handleListFlags(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListFlags(w http.ResponseWriter, r *http.Request) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	set := live.Snapshot.Set()
 	out := make([]flagJSON, 0, len(set.Flags))
@@ -53,79 +52,71 @@ func (s *Server) handleListFlags(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	writeJSON(w, http.StatusOK, map[string]any{"flags": out, "version": live.Version})
+	return nil
 }
 
-func (s *Server) handleGetFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetFlag(w http.ResponseWriter, r *http.Request) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	key := r.PathValue("key")
 	f, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key))
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key)
 	}
 	w.Header().Set("ETag", etag(f.Version))
 	writeJSON(w, http.StatusOK, flagJSON{Key: key, Version: f.Version, Flag: f})
+	return nil
 }
 
-func (s *Server) handleCreateFlag(w http.ResponseWriter, r *http.Request) {
-	s.putFlag(w, r, "", 0)
+func (s *Server) handleCreateFlag(w http.ResponseWriter, r *http.Request) error {
+	return s.putFlag(w, r, "", 0)
 }
 
-func (s *Server) handlePutFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutFlag(w http.ResponseWriter, r *http.Request) error {
 	ifVersion, err := ifMatch(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.putFlag(w, r, r.PathValue("key"), ifVersion)
+	return s.putFlag(w, r, r.PathValue("key"), ifVersion)
 }
 
 // putFlag reads a flag definition from the body and writes it. key is the
 // flag's key from the path, or "" when the body names it (create).
-func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifVersion int64) {
+func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifVersion int64) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var body map[string]json.RawMessage
 	if err := decodeJSON(r, &body); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if raw, ok := body["key"]; ok {
 		var k string
 		if err := json.Unmarshal(raw, &k); err != nil {
-			s.writeError(w, r, valueloop.FieldErrorf("key", "must be a string"))
-			return
+			return valueloop.FieldErrorf("key", "must be a string")
 		}
 		if key != "" && k != key {
-			s.writeError(w, r, valueloop.FieldErrorf("key", "%q does not match the key in the URL, %q", k, key))
-			return
+			return valueloop.FieldErrorf("key", "%q does not match the key in the URL, %q", k, key)
 		}
 		key = k
 	}
 	if key == "" {
-		s.writeError(w, r, valueloop.FieldErrorf("key", "required"))
-		return
+		return valueloop.FieldErrorf("key", "required")
 	}
 	delete(body, "key")
 	delete(body, "version") // read-only: the If-Match header carries the expectation
 	def, _ := json.Marshal(body)
 	f, err := flagd.ParseFlag("api", key, def)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f.Key = key
 	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	status := http.StatusOK
 	if version == 1 && ifVersion <= 0 {
@@ -134,65 +125,61 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 	f.Version = version
 	w.Header().Set("ETag", etag(version))
 	writeJSON(w, status, flagJSON{Key: key, Version: version, Flag: f})
+	return nil
 }
 
-func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ifVersion, err := ifMatch(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // handleSetState serves the kill switch: enable or disable a flag.
-func (s *Server) handleSetState(state string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleSetState(state string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		live, err := s.liveEnv(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		ifVersion, err := ifMatch(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		key := r.PathValue("key")
 		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.Header().Set("ETag", etag(version))
 		writeJSON(w, http.StatusOK, map[string]any{"key": key, "state": state, "version": version})
+		return nil
 	}
 }
 
 // handleApplyFlagd makes a flagd file the environment's flag set (GitOps).
-// ?dry_run=true only reports the diff; ?prune=true removes flags the file
+// ?dryRun=true only reports the diff; ?prune=true removes flags the file
 // lacks (otherwise they are kept).
-func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
-	dryRun, prune := q.Get("dry_run") == "true", q.Get("prune") == "true"
+	dryRun := q.Get("dryRun") == "true" || q.Get("dry_run") == "true" // dry_run: the spelling before camelCase
+	prune := q.Get("prune") == "true"
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml"))
-		return
+		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml")
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAPIBody))
 	if err != nil {
@@ -200,8 +187,7 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &mbe) {
 			err = valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	source := "request body"
 	if mt != "application/json" {
@@ -209,21 +195,19 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) {
 	}
 	set, err := flagd.Parse(source, data)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	next, change, err := s.Flags.Plan(live.Environment.Key, set, prune)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !dryRun {
 		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dry_run": dryRun, "prune": prune, "change": change})
+	writeJSON(w, http.StatusOK, map[string]any{"dryRun": dryRun, "prune": prune, "change": change})
+	return nil
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

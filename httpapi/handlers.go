@@ -12,30 +12,32 @@ import (
 	"github.com/valueloop/valueloop/jsondiff"
 )
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // handleReadyz reports ready once flags are loaded: from then on evaluation
 // is served from memory whatever happens to storage. With Storage set it
 // also answers 503 while writes cannot be stored (a shared database away).
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	if len(s.Flags.Environments()) == 0 {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no environments loaded"})
-		return
+		return nil
 	}
 	if s.Storage != nil {
 		if err := s.Storage(r.Context()); err != nil {
 			s.Logger.Warn("not ready for writes: storage unavailable", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 				"status": "not ready for writes: storage unavailable", "evaluation": "serving from memory"})
-			return
+			return nil
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }
 
-func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) error {
 	live := s.Flags.Environments()
 	out := make([]environmentJSON, 0, len(live))
 	for _, l := range live {
@@ -43,6 +45,7 @@ func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) 
 	}
 	sortBy(out, func(e environmentJSON) string { return e.Key })
 	writeJSON(w, http.StatusOK, map[string]any{"environments": out})
+	return nil
 }
 
 type environmentJSON struct {
@@ -51,50 +54,45 @@ type environmentJSON struct {
 	Flags   int   `json:"flags"`
 }
 
-func (s *Server) handleCreateEnvironment(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCreateEnvironment(w http.ResponseWriter, r *http.Request) error {
 	var env valueloop.Environment
 	if err := decodeJSON(r, &env); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if !tokenOf(r).CanAdmin("") {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "creating environments needs an admin token not bound to one environment"))
-		return
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "creating environments needs an admin token not bound to one environment")
 	}
 	if env.Name == "" {
 		env.Name = env.Key
 	}
 	if s.Flags.Live(env.Key) != nil {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ECONFLICT, "environment %q already exists", env.Key))
-		return
+		return valueloop.Errorf(valueloop.ECONFLICT, "environment %q already exists", env.Key)
 	}
 	if err := s.Flags.EnsureEnvironment(r.Context(), env, tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, env)
+	return nil
 }
 
 // handleExportFlagd answers with the environment's flags as a flagd file.
-func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) error {
 	env := r.PathValue("env")
 	if !tokenOf(r).CanAdmin(env) {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read environment %q", env))
-		return
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read environment %q", env)
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env))
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
 	buf, err := flagd.Marshal(live.Snapshot.Set())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", `"`+strconv.FormatInt(live.Version, 10)+`"`)
 	w.Write(buf)
+	return nil
 }
 
 type createTokenRequest struct {
@@ -103,36 +101,32 @@ type createTokenRequest struct {
 	Environment string `json:"environment"`
 }
 
-func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error {
 	var req createTokenRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	caller := tokenOf(r)
 	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
-		s.writeError(w, r, valueloop.FieldErrorf("environment", "no environment %q", req.Environment))
-		return
+		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
 	}
 	// A token bound to one environment can only hand out tokens for it.
 	if caller.Environment != "" && req.Environment != caller.Environment {
-		s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment))
-		return
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment)
 	}
 	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment}
 	secret, err := s.Auth.Create(r.Context(), t, "", caller.Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret})
+	return nil
 }
 
-func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error {
 	tokens, err := s.Auth.List(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	caller := tokenOf(r)
 	out := make([]valueloop.Token, 0, len(tokens))
@@ -142,33 +136,31 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	return nil
 }
 
-func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		s.writeError(w, r, valueloop.FieldErrorf("id", "must be a token id (an integer)"))
-		return
+		return valueloop.FieldErrorf("id", "must be a token id (an integer)")
 	}
 	caller := tokenOf(r)
 	if caller.Environment != "" {
 		tokens, err := s.Auth.List(r.Context())
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		for _, t := range tokens {
 			if t.ID == id && t.Environment != caller.Environment {
-				s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment))
-				return
+				return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment)
 			}
 		}
 	}
 	if err := s.Auth.Revoke(r.Context(), id, caller.Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // AuditStore is the read the audit route needs.
@@ -176,37 +168,33 @@ type AuditStore interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
 }
 
-func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := valueloop.AuditFilter{Environment: q.Get("environment"), Target: q.Get("flag"), Actor: q.Get("actor")}
 	caller := tokenOf(r)
 	if caller.Environment != "" {
 		if f.Environment != "" && f.Environment != caller.Environment {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may only read the audit trail of environment %q", caller.Environment))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only read the audit trail of environment %q", caller.Environment)
 		}
 		f.Environment = caller.Environment
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			s.writeError(w, r, valueloop.FieldErrorf("before", "must be a non-negative integer"))
-			return
+			return valueloop.FieldErrorf("before", "must be a non-negative integer")
 		}
 		f.BeforeID = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
-			return
+			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
 		}
 		f.Limit = n
 	}
 	entries, err := s.Audit.Audit(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]auditJSON, len(entries))
 	for i, e := range entries {
@@ -214,6 +202,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		out[i].Diff, _ = jsondiff.Diff(e.Before, e.After)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	return nil
 }
 
 // auditJSON is an audit entry with the difference between before and after.
@@ -229,7 +218,8 @@ func sortBy[T any](xs []T, key func(T) string) {
 //go:embed openapi.json
 var openAPI []byte
 
-func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPI)
+	return nil
 }

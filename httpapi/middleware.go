@@ -1,9 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/jsondecode"
 )
 
 type tokenKey struct{}
@@ -66,84 +68,78 @@ func (s *Server) evaluated(r *http.Request, env string, ctx map[string]any, res 
 }
 
 // withEvaluator requires any live token (evaluate or admin).
-func (s *Server) withEvaluator(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) withEvaluator(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if _, _, err := s.ofrepSnapshot(r); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		h(w, r)
+		return h(w, r)
 	}
 }
 
 // admin requires an admin token. Whether it covers the environment a route
 // touches is checked by the handler with Token.CanAdmin.
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) admin(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if t.Scope != valueloop.ScopeAdmin {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token"))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token")
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+		return h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	}
 }
 
 // timed records the latency of a route in the request duration histogram.
-func (s *Server) timed(route string, h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) timed(route string, h handlerFunc) handlerFunc {
 	obs := s.metrics.duration.WithLabelValues(route)
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		start := time.Now()
-		h(w, r)
+		err := h(w, r)
 		obs.Observe(time.Since(start).Seconds())
+		return err
 	}
 }
 
 // withEnvEvaluator requires a live token that may evaluate the {env} of the
 // path, and passes it on in the request context.
-func (s *Server) withEnvEvaluator(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) withEnvEvaluator(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if !t.CanEvaluate(r.PathValue("env")) {
-			s.writeError(w, r, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read this environment"))
-			return
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read this environment")
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+		return h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	}
 }
 
 // maxAPIBody bounds admin API request bodies (flagd files included).
 const maxAPIBody = 4 << 20
 
-// decodeJSON reads a JSON request body into v. Form posts and other content
-// types are refused: the API is for programs holding tokens, not browsers.
+// decodeJSON reads a JSON request body into v: unknown fields and repeated
+// keys are refused, errors name the field (jsondecode). Form posts and other
+// content types are refused: the API is for programs holding tokens, not
+// browsers.
 func decodeJSON(r *http.Request, v any) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAPIBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
+		if errors.As(err, &mbe) {
 			return valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
-		case errors.As(err, &ute):
-			return valueloop.FieldErrorf(ute.Field, "must be a JSON %s, not %s", ute.Type, ute.Value)
-		case errors.Is(err, io.EOF):
-			return valueloop.Errorf(valueloop.EINVALID, "request body is empty")
 		}
-		return valueloop.Errorf(valueloop.EINVALID, "malformed JSON: %v", err)
+		return fmt.Errorf("reading the request body: %w", err)
 	}
-	return nil
+	if len(bytes.TrimSpace(body)) == 0 {
+		return valueloop.Errorf(valueloop.EINVALID, "request body is empty")
+	}
+	return jsondecode.Decode(body, v, jsondecode.Options{DisallowUnknownFields: true})
 }

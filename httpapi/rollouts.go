@@ -36,90 +36,82 @@ func (s *Server) rolloutEngine(r *http.Request) (RolloutEngine, string, error) {
 	return s.Rollouts, live.Environment.Key, nil
 }
 
-func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) error {
 	eng, env, err := s.rolloutEngine(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: q.Get("active") == "true"}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			s.writeError(w, r, valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000"))
-			return
+			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
 		}
 		f.Limit = n
 	}
 	list, err := eng.List(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if list == nil {
 		list = []rollout.Rollout{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rollouts": list})
+	return nil
 }
 
-func (s *Server) handleStartRollout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleStartRollout(w http.ResponseWriter, r *http.Request) error {
 	eng, env, err := s.rolloutEngine(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req startRolloutRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Reason == "" {
 		req.Reason = r.Header.Get(ReasonHeader)
 	}
 	if _, err := eng.Start(r.Context(), env, req.Plan, tokenOf(r).Name, req.Reason); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	st, err := eng.Status(r.Context(), env, req.Flag)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, st)
+	return nil
 }
 
-func (s *Server) handleRolloutStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRolloutStatus(w http.ResponseWriter, r *http.Request) error {
 	eng, env, err := s.rolloutEngine(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	st, err := eng.Status(r.Context(), env, r.PathValue("key"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 // handleRolloutAction serves the manual transitions. The body is optional:
 // {"reason": "..."} (or the Valueloop-Reason header) goes to the history
 // and the audit trail.
-func (s *Server) handleRolloutAction(k rollout.Kind) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleRolloutAction(k rollout.Kind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		eng, env, err := s.rolloutEngine(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var req struct {
 			Reason string `json:"reason"`
 		}
 		if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
 			if err := decodeJSON(r, &req); err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 		if req.Reason == "" {
@@ -127,14 +119,13 @@ func (s *Server) handleRolloutAction(k rollout.Kind) http.HandlerFunc {
 		}
 		flag := r.PathValue("key")
 		if _, err := eng.Act(r.Context(), env, flag, k, tokenOf(r).Name, req.Reason); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		st, err := eng.Status(r.Context(), env, flag)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, st)
+		return nil
 	}
 }

@@ -33,7 +33,7 @@ func TestRolloutRoutes(t *testing.T) {
 		status     int
 		want       string
 	}{
-		{"no split to drive", `{"flag":"checkout","variant":"b","baseline":"a","steps":[{"percent":10}]}`, 400, `"path": "/flag"`},
+		{"no split to drive", `{"flag":"checkout","variant":"b","baseline":"a","steps":[{"percent":10}]}`, 400, `"field": "/flag"`},
 		{"steps down", `{"flag":"kill","variant":"off","baseline":"on","steps":[{"percent":50},{"percent":10}]}`, 400, "steps must increase"},
 		{"unknown field", `{"flag":"kill","variant":"off","baseline":"on","steps":[{"percent":50}],"speed":"fast"}`, 400, "speed"},
 		{"bad duration", `{"flag":"kill","variant":"off","baseline":"on","steps":[{"percent":50,"minDuration":"soon"}]}`, 400, "invalid duration"},

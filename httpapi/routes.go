@@ -14,7 +14,7 @@ import (
 type route struct {
 	method, pattern string
 	auth            authLevel
-	handler         http.HandlerFunc
+	handler         handlerFunc
 }
 
 type authLevel int
@@ -32,13 +32,13 @@ func (s *Server) routeTable() []route {
 		// Operations.
 		{"GET", "/healthz", public, s.handleHealthz},
 		{"GET", "/readyz", public, s.handleReadyz},
-		{"GET", "/metrics", public, promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP},
+		{"GET", "/metrics", public, plain(promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}).ServeHTTP)},
 		{"GET", "/api/v1/openapi.json", public, s.handleOpenAPI},
 
 		// OFREP (authentication inside: the token picks the environment).
-		{"POST", "/ofrep/v1/evaluate/flags/{key}", evaluate, s.timed("ofrep_single", o.Evaluate)},
-		{"POST", "/ofrep/v1/evaluate/flags", evaluate, s.timed("ofrep_bulk", o.EvaluateAll)},
-		{"GET", "/ofrep/v1/configuration", evaluate, s.withEvaluator(o.Configuration)},
+		{"POST", "/ofrep/v1/evaluate/flags/{key}", evaluate, s.timed("ofrep_single", plain(o.Evaluate))},
+		{"POST", "/ofrep/v1/evaluate/flags", evaluate, s.timed("ofrep_bulk", plain(o.EvaluateAll))},
+		{"GET", "/ofrep/v1/configuration", evaluate, s.withEvaluator(plain(o.Configuration))},
 
 		// Streaming to in-process SDKs.
 		{"GET", "/api/v1/environments/{env}/stream", evaluate, s.withEnvEvaluator(s.handleStream)},
@@ -90,7 +90,7 @@ func (s *Server) routes() http.Handler {
 		if r.auth == admin {
 			h = s.admin(h)
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, h)
+		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
 	}
 	return mux
 }

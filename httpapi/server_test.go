@@ -319,7 +319,7 @@ func TestApplyFlagd(t *testing.T) {
 	// An invalid file lists its problems and changes nothing.
 	resp, body = e.do(t, call{method: "PUT", path: "/api/v1/environments/production/flagd", token: adminSecret,
 		body: `{"flags":{"bad":{"state":"MAYBE","variants":{"a":1},"defaultVariant":"a"}}}`})
-	if resp.StatusCode != 400 || !strings.Contains(body, `"problems"`) || !strings.Contains(body, "/flags/bad/state") {
+	if resp.StatusCode != 400 || !strings.Contains(body, `"errors"`) || !strings.Contains(body, `"field": "/flags/bad/state"`) {
 		t.Errorf("invalid file: %d %s", resp.StatusCode, body)
 	}
 	if e.flags.Live("production").Version != 2 {

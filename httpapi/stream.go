@@ -20,16 +20,14 @@ var defaultHeartbeat = 15 * time.Second
 // Last-Event-ID equal to the current version is sent nothing until the next
 // change; any other id gets the current set at once. Sending whole sets keeps
 // resumption exact without a change log: flag sets are small.
-func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	env := r.PathValue("env")
 	if s.Flags.Live(env) == nil {
-		s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env))
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		s.writeError(w, r, fmt.Errorf("streaming not supported by this connection"))
-		return
+		return fmt.Errorf("streaming not supported by this connection")
 	}
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
@@ -59,30 +57,30 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 			data, err := live.FlagdJSON()
 			if err != nil {
 				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
-				return
+				return nil
 			}
 			buf.Reset()
 			fmt.Fprintf(&buf, "id: %d\nevent: flags\ndata: ", live.Version)
 			writeSSEData(&buf, data)
 			buf.WriteString("\n\n")
 			if _, err := w.Write(buf.Bytes()); err != nil {
-				return
+				return nil
 			}
 			flusher.Flush()
 			sent = live.Version
 		}
 		select {
 		case <-r.Context().Done():
-			return
+			return nil
 		case <-s.closing:
-			return
+			return nil
 		case changed := <-changes:
 			if changed != env {
 				continue
 			}
 		case <-ticker.C:
 			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
-				return
+				return nil
 			}
 			flusher.Flush()
 		}

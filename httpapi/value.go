@@ -56,93 +56,84 @@ func (s *Server) valueWriter(r *http.Request) (*valuesvc.Service, error) {
 	return v, nil
 }
 
-func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	os, err := v.Store.Objectives(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"objectives": os})
+	return nil
 }
 
-func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	os, err := v.Store.Objectives(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	for _, o := range os {
 		if o.Key == r.PathValue("key") {
 			writeJSON(w, http.StatusOK, o)
-			return
+			return nil
 		}
 	}
-	s.writeError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", r.PathValue("key")))
+	return valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", r.PathValue("key"))
 }
 
 // handlePutObjective creates (POST: 409 when the key exists) or replaces
 // (PUT, the key from the path) an objective.
-func (s *Server) handlePutObjective(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutObjective(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.valueWriter(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var o value.Objective
 		if err := decodeJSON(r, &o); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		status := http.StatusOK
 		if create {
 			os, err := v.Store.Objectives(r.Context())
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 			for _, x := range os {
 				if x.Key == o.Key {
-					s.writeError(w, r, valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key))
-					return
+					return valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key)
 				}
 			}
 			status = http.StatusCreated
 		} else if key := r.PathValue("key"); o.Key == "" {
 			o.Key = key
 		} else if o.Key != key {
-			s.writeError(w, r, valueloop.FieldErrorf("key", "%q differs from the path's %q", o.Key, key))
-			return
+			return valueloop.FieldErrorf("key", "%q differs from the path's %q", o.Key, key)
 		}
 		if err := v.PutObjective(r.Context(), &o, tokenOf(r).Name); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, status, o)
+		return nil
 	}
 }
 
-func (s *Server) handleDeleteObjective(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteObjective(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueWriter(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := v.Store.DeleteObjective(r.Context(), r.PathValue("key"), tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // featureSummary is a feature in a list: its definition with where it is.
@@ -154,27 +145,23 @@ type featureSummary struct {
 
 // handleListFeatures lists features with their stage; ?objective= and
 // ?stage= filter.
-func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	stage := value.Stage(q.Get("stage"))
 	if stage != "" && !stage.Valid() {
-		s.writeError(w, r, valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage))
-		return
+		return valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage)
 	}
 	fs, err := v.Store.Features(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ls, err := v.Store.Lifecycles(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := []featureSummary{}
 	for _, f := range fs {
@@ -188,96 +175,88 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) {
 		out = append(out, featureSummary{Feature: f, Stage: l.Stage, Since: l.Since})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"features": out})
+	return nil
 }
 
 // handleShowFeature answers with the feature, its flags' hypotheses and
 // its release record, its evidence gathered anew.
-func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	sh, err := v.Show(r.Context(), r.PathValue("key"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, sh)
+	return nil
 }
 
-func (s *Server) handlePutFeature(create bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePutFeature(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.valueWriter(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		var f value.Feature
 		if err := decodeJSON(r, &f); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		status := http.StatusOK
 		if create {
 			if _, err := v.Store.Feature(r.Context(), f.Key); err == nil {
-				s.writeError(w, r, valueloop.Errorf(valueloop.ECONFLICT, "feature %q exists: change it with PUT /api/v1/features/%s", f.Key, f.Key))
-				return
+				return valueloop.Errorf(valueloop.ECONFLICT, "feature %q exists: change it with PUT /api/v1/features/%s", f.Key, f.Key)
 			} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND && f.Key != "" {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 			status = http.StatusCreated
 		} else if key := r.PathValue("key"); f.Key == "" {
 			f.Key = key
 		} else if f.Key != key {
-			s.writeError(w, r, valueloop.FieldErrorf("key", "%q differs from the path's %q", f.Key, key))
-			return
+			return valueloop.FieldErrorf("key", "%q differs from the path's %q", f.Key, key)
 		}
 		f.CreatedAt, f.UpdatedAt = time.Time{}, time.Time{}
 		if err := v.PutFeature(r.Context(), &f, tokenOf(r).Name); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, status, f)
+		return nil
 	}
 }
 
-func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueWriter(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := v.DeleteFeature(r.Context(), r.PathValue("key"), tokenOf(r).Name); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // handleMoveFeature moves a feature by hand where no event proves the
 // stage: {"stage": "ready", "reason": "estimated in planning"}.
-func (s *Server) handleMoveFeature(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMoveFeature(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueWriter(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Stage  value.Stage `json:"stage"`
 		Reason string      `json:"reason"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rec, err := v.Move(r.Context(), r.PathValue("key"), in.Stage, in.Reason, tokenOf(r).Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, rec)
+	return nil
 }
 
 // seconds reads a query parameter of seconds (durations in the API are
@@ -295,90 +274,81 @@ func seconds(r *http.Request, name string, def time.Duration) (time.Duration, er
 }
 
 // handleNext ranks the backlog: ?method=wsjf|rice, ?cleanupAfter=SECONDS.
-func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	after, err := seconds(r, "cleanupAfter", 0)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	n, err := v.Next(r.Context(), valuesvc.NextOptions{Method: value.Method(r.URL.Query().Get("method")), CleanupAfter: after})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, n)
+	return nil
 }
 
 // handleFlow measures the flow of value: ?objective=, ?since=SECONDS
 // (90 days by default).
-func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	since, err := seconds(r, "since", 0)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f, err := v.Flow(r.Context(), valuesvc.FlowOptions{Objective: r.URL.Query().Get("objective"), Since: since})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, f)
+	return nil
 }
 
 // handleExportValue answers with the objectives and features as a file:
 // JSON, or YAML with ?format=yaml.
-func (s *Server) handleExportValue(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleExportValue(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f, err := v.Export(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	format := r.URL.Query().Get("format")
 	if format != "" && format != "json" && format != "yaml" {
-		s.writeError(w, r, valueloop.FieldErrorf("format", "must be json or yaml, got %q", format))
-		return
+		return valueloop.FieldErrorf("format", "must be json or yaml, got %q", format)
 	}
 	out, err := value.Export(f.Objectives, f.Features, format != "yaml")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if format == "yaml" {
 		w.Header().Set("Content-Type", "application/yaml")
 	} else {
 		w.Header().Set("Content-Type", "application/json")
 	}
-	w.Write(out)
+	_, err = w.Write(out)
+	return err
 }
 
 // handleApplyValue applies a file of objectives and features (JSON, the
 // export's shape): ?dryRun=true only plans, ?prune=true deletes what the
 // file lacks. It answers with the writes, planned or made.
-func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueWriter(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var f value.File
 	if err := decodeJSON(r, &f); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	flag := func(name string) (bool, error) {
@@ -392,21 +362,19 @@ func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) {
 	}
 	dry, err := flag("dryRun")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	prune, err := flag("prune")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ops, err := v.Apply(r.Context(), &f, prune, dry, tokenOf(r).Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if ops == nil {
 		ops = []value.Op{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dryRun": dry, "operations": ops})
+	return nil
 }

@@ -3,10 +3,10 @@ package ingest
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/valueloop/valueloop/bench/cputime"
 )
 
 func benchBody(n int) []byte {
@@ -28,7 +28,7 @@ func BenchmarkDecode(b *testing.B) {
 	body := benchBody(1000)
 	b.Run("ingest", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		cpu0 := cpuSeconds()
+		cpu0 := cputime.Seconds()
 		for b.Loop() {
 			if _, err := Decode(body, now, Limits{}); err != nil {
 				b.Fatal(err)
@@ -38,7 +38,7 @@ func BenchmarkDecode(b *testing.B) {
 	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		cpu0 := cpuSeconds()
+		cpu0 := cputime.Seconds()
 		for b.Loop() {
 			var evs []struct {
 				Type, ID, Name, TargetingKey, Time string
@@ -75,7 +75,7 @@ func BenchmarkRecompute(b *testing.B) {
 			// The baseline: decoding every record twice, as the two passes
 			// do, finding no user.
 			b.Run("decode-only", func(b *testing.B) {
-				cpu0 := cpuSeconds()
+				cpu0 := cputime.Seconds()
 				for b.Loop() {
 					var n int
 					for range 2 {
@@ -91,7 +91,7 @@ func BenchmarkRecompute(b *testing.B) {
 			})
 			for _, parts := range []int{1, recomputeParts()} {
 				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
-					cpu0 := cpuSeconds()
+					cpu0 := cputime.Seconds()
 					for b.Loop() {
 						r, err := recomputeLog(metrics, parts, nil, scan)
 						if err != nil || r.events != int64(size.events) {
@@ -102,7 +102,7 @@ func BenchmarkRecompute(b *testing.B) {
 				})
 			}
 			b.Run("Event", func(b *testing.B) {
-				cpu0 := cpuSeconds()
+				cpu0 := cputime.Seconds()
 				for b.Loop() {
 					_, n, err := Recompute(metrics, func(fn func(*Event) error) error {
 						return scan(func(r []byte) error { return DecodeLog(r, fn) })
@@ -141,32 +141,10 @@ func recomputeBenchLog(events, users int) [][]byte {
 	return recs
 }
 
-// cpuSeconds returns the CPU time (user and system) of this process, from
-// /proc/self/stat; -1 where there is none. Benchmarks report events per CPU
-// second beside events per second: on a machine shared with other work,
-// only the former is comparable between runs.
-func cpuSeconds() float64 {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return -1
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return -1
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return (ut + st) / 100
-}
-
 // reportRate reports events/s and events per CPU second since cpu0.
 func reportRate(b *testing.B, events int, cpu0 float64) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	if cpu1 := cpuSeconds(); cpu0 >= 0 && cpu1 > cpu0 {
+	if cpu1 := cputime.Seconds(); cpu0 >= 0 && cpu1 > cpu0 {
 		b.ReportMetric(float64(events)/(cpu1-cpu0), "events/cpu-s")
 	}
 }

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -166,7 +165,8 @@ func (m *Metric) Normalize() error {
 	return nil
 }
 
-// Window is a duration written in JSON as "30m", "24h" or "7d".
+// Window is a duration, written in JSON as a number of seconds; "30m",
+// "24h" or "7d" are read too.
 type Window time.Duration
 
 func (w Window) String() string {
@@ -193,17 +193,19 @@ func ParseWindow(s string) (Window, error) {
 	return Window(d), nil
 }
 
-func (w Window) MarshalJSON() ([]byte, error) { return json.Marshal(w.String()) }
+// MarshalJSON writes the window as a number of seconds, the API's unit.
+func (w Window) MarshalJSON() ([]byte, error) { return valueloop.Seconds(w).MarshalJSON() }
 
+// UnmarshalJSON reads a number of seconds, or a string such as "7d" (what
+// definitions stored before durations became seconds hold).
 func (w *Window) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("window must be a string such as \"7d\"")
-	}
-	v, err := ParseWindow(s)
+	v, err := valueloop.ParseSecondsJSON(b, func(s string) (time.Duration, error) {
+		v, err := ParseWindow(s)
+		return time.Duration(v), err
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("window: %w", err)
 	}
-	*w = v
+	*w = Window(v)
 	return nil
 }

@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -251,7 +250,8 @@ func metricList(ms []ingest.Metric) string {
 	return strings.Join(names, ", ")
 }
 
-// Duration is a length of time written in JSON as "90m", "36h" or "7d".
+// Duration is a length of time, written in JSON as a number of seconds;
+// "90m", "36h" or "7d" are read too.
 type Duration time.Duration
 
 // ParseDuration parses "7d", "36h", "90m", "0" or any Go duration.
@@ -286,23 +286,20 @@ func (d Duration) String() string {
 	return s
 }
 
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+// MarshalJSON writes the duration as a number of seconds, the API's unit.
+func (d Duration) MarshalJSON() ([]byte, error) { return valueloop.Seconds(d).MarshalJSON() }
 
-// UnmarshalJSON reads a string such as "90m" (or 0).
+// UnmarshalJSON reads a number of seconds, or a string such as "90m" or "7d"
+// (what plans stored before durations became seconds hold, and what people
+// type).
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	if string(b) == "0" {
-		*d = 0
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration must be a string such as \"1h\" or \"7d\"")
-	}
-	v, err := ParseDuration(s)
+	v, err := valueloop.ParseSecondsJSON(b, func(s string) (time.Duration, error) {
+		v, err := ParseDuration(s)
+		return time.Duration(v), err
+	})
 	if err != nil {
 		return err
 	}
-	*d = v
+	*d = Duration(v)
 	return nil
 }

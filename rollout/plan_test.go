@@ -117,7 +117,9 @@ func TestPlanCheckRejects(t *testing.T) {
 }
 
 func TestDurationJSON(t *testing.T) {
-	cases := []struct{ in, out string }{{`"1h"`, `"1h"`}, {`"90m"`, `"1h30m"`}, {`"2d"`, `"2d"`}, {`0`, `"0s"`}, {`"45s"`, `"45s"`}}
+	// Written as seconds; read as seconds or as the strings of plans stored
+	// before durations became seconds.
+	cases := []struct{ in, out string }{{`"1h"`, `3600`}, {`"90m"`, `5400`}, {`"2d"`, `172800`}, {`0`, `0`}, {`"45s"`, `45`}, {`5400`, `5400`}, {`1.5`, `1.5`}}
 	for _, c := range cases {
 		var d rollout.Duration
 		if err := json.Unmarshal([]byte(c.in), &d); err != nil {
@@ -132,5 +134,8 @@ func TestDurationJSON(t *testing.T) {
 	var d rollout.Duration
 	if err := json.Unmarshal([]byte(`"soon"`), &d); err == nil || !strings.Contains(err.Error(), "30m, 36h or 7d") {
 		t.Errorf("bad duration: %v", err)
+	}
+	if err := json.Unmarshal([]byte(`true`), &d); err == nil || !strings.Contains(err.Error(), "number of seconds") {
+		t.Errorf("duration of the wrong type: %v", err)
 	}
 }

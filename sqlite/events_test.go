@@ -8,11 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/storetest"
@@ -185,7 +184,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			round := 1
 			var n int
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Seconds()
 			for b.Loop() {
 				var wg sync.WaitGroup
 				work := make(chan []ingest.Event)
@@ -214,7 +213,7 @@ func BenchmarkPipeline(b *testing.B) {
 				wg.Wait()
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-			if cpu1 := cpuSeconds(); cpu0 >= 0 && cpu1 > cpu0 {
+			if cpu1 := cputime.Seconds(); cpu0 >= 0 && cpu1 > cpu0 {
 				b.ReportMetric(float64(n)/(cpu1-cpu0), "events/cpu-s")
 			}
 		})
@@ -234,28 +233,6 @@ func (s plainStore) ScanLog(ctx context.Context, env string, since int64, fn fun
 
 func (s plainStore) IngestTx(ctx context.Context, fn func(ingest.Tx) error) error {
 	return s.db.IngestTx(ctx, fn)
-}
-
-// cpuSeconds returns the CPU time (user and system) of this process, from
-// /proc/self/stat; -1 where there is none. On a machine shared with other
-// work, events per CPU second are comparable between runs, events per
-// second are not.
-func cpuSeconds() float64 {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return -1
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return -1
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return (ut + st) / 100
 }
 
 // TestRestartReadsNoEvents stops a pipeline, removes the stored event

@@ -32,7 +32,7 @@ type store interface {
 	httpapi.ExperimentStore
 	demo.ExperimentStore
 	rolloutStore
-	rolloutHistory
+	deliverysvc.RolloutHistory
 	deliverysvc.Store
 	verdicts.Store
 }

@@ -78,7 +78,17 @@ func TestDeliveryPostgres(t *testing.T) {
 		t.Errorf("redelivery to node B: %d %s, want 200 and a duplicate", code, body)
 	}
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
-		code, body := getWithToken(t, s.URL+"/api/v1/dora?from=2025-04-07&to=2025-04-08T02:00:00%2B02:00&team=payments", s.Admin)
+		url := s.URL + "/api/v1/dora?from=2025-04-07&to=2025-04-08T02:00:00%2B02:00&team=payments"
+		// A node whose last timeline build was slow (a loaded machine) answers
+		// from it for up to deliverysvc's MaxStale (30s) while it rebuilds:
+		// wait for the records written above rather than read a stale report.
+		waitUntil(t, "node "+name+" reports both deployments", 40*time.Second, func() bool {
+			code, body := getWithToken(t, url, s.Admin)
+			var rep deliverysvc.Report
+			return code == http.StatusOK && json.Unmarshal([]byte(body), &rep) == nil &&
+				len(rep.Services) == 1 && rep.Services[0].Total.Deployments == 2
+		})
+		code, body := getWithToken(t, url, s.Admin)
 		if code != http.StatusOK {
 			t.Fatalf("node %s: dora: %d %s", name, code, body)
 		}

@@ -85,6 +85,13 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 	if !strings.Contains(list, "incidents INC-7") || !strings.Contains(list, "2026-02-03 18:00") {
 		t.Errorf("deploy list:\n%s", list)
 	}
+	checkDeliveryLoop(t, run)
+	checkDeliveryMistakes(t, run)
+}
+
+// checkDeliveryLoop checks the loop figures of the flag the changes name, as JSON and as a table.
+func checkDeliveryLoop(t *testing.T, run func(want int, args ...string) string) {
+	t.Helper()
 	loop := run(0, "delivery", "loop", "new-checkout", "--env", "production", "--output", "json")
 	var l deliverysvc.Loop
 	if err := json.Unmarshal([]byte(loop), &l); err != nil {
@@ -97,7 +104,11 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 	if table := run(0, "delivery", "loop", "new-checkout", "--env", "production"); !strings.Contains(table, "commit → production") || !strings.Contains(table, "█") {
 		t.Errorf("loop table:\n%s", table)
 	}
+}
 
+// checkDeliveryMistakes checks that mistakes on the delivery commands say what to do.
+func checkDeliveryMistakes(t *testing.T, run func(want int, args ...string) string) {
+	t.Helper()
 	// Mistakes say what to do.
 	for _, c := range []struct {
 		code int

@@ -114,34 +114,7 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
-	start := func() (*exec.Cmd, string) {
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
-		cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		urlc := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-					urlc <- m[1]
-				}
-			}
-		}()
-		select {
-		case u := <-urlc:
-			return cmd, u
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Fatal("server did not start")
-		}
-		return nil, ""
-	}
+	start := func() (*exec.Cmd, string) { return startProcess(t, bin, data) }
 	cmd, url := start()
 	c := client.New(url, testAdminToken)
 	ctx := context.Background()
@@ -153,62 +126,9 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	batch := func(b int) []byte {
-		var sb strings.Builder
-		for i := 0; i < 500; i++ {
-			u := (b*500 + i) % 300
-			tm := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(b*500+i) * time.Millisecond).Format(time.RFC3339Nano)
-			if i%5 == 0 {
-				fmt.Fprintf(&sb, `{"type":"exposure","id":"b%d-%d","flag":"checkout","variant":"v%d","targetingKey":"u%d","time":"%s"}`+"\n", b, i, u%2, u, tm)
-			} else {
-				fmt.Fprintf(&sb, `{"type":"tracking","id":"b%d-%d","name":"purchase","value":%d.25,"targetingKey":"u%d","time":"%s"}`+"\n", b, i, i, u, tm)
-			}
-		}
-		return []byte(sb.String())
-	}
 	const batches = 200
-	var mu sync.Mutex
-	acked := map[int]bool{}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	go func() {
-		for b := 0; b < batches; b++ {
-			next <- b
-		}
-		close(next)
-	}()
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range next {
-				res, err := c.SendEvents(ctx, "production", batch(b), true, b%2 == 0)
-				if err == nil && res.Stored+res.Duplicates == 500 {
-					mu.Lock()
-					acked[b] = true
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	// Kill once some batches are acknowledged, while others are in flight.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 20 || time.Now().After(deadline) {
-			break
-		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	wg.Wait()
-	mu.Lock()
+	acked := sendUntilKilled(t, c, cmd, batches)
 	nAcked := len(acked)
-	mu.Unlock()
-	if nAcked < 20 || nAcked == batches {
-		t.Fatalf("%d of %d batches acknowledged before the kill; the test needs some but not all", nAcked, batches)
-	}
 
 	cmd, url = start()
 	c = client.New(url, testAdminToken)
@@ -216,7 +136,7 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	// duplicates, the rest is stored now.
 	var stored, dups int
 	for b := 0; b < batches; b++ {
-		res, err := c.SendEvents(ctx, "production", batch(b), true, false)
+		res, err := c.SendEvents(ctx, "production", crashBatch(b), true, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,6 +158,109 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 
+	checkStoredOnce(t, data, batches*500)
+}
+
+// startProcess starts the binary bin serving data on a free port and
+// returns it with its URL.
+func startProcess(t *testing.T, bin, data string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
+				urlc <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-urlc:
+		return cmd, u
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("server did not start")
+	}
+	return nil, ""
+}
+
+// crashBatch is batch b of the crash test: 500 events of 300 users, as
+// NDJSON, with ids so that sending it again stores nothing.
+func crashBatch(b int) []byte {
+	var sb strings.Builder
+	for i := 0; i < 500; i++ {
+		u := (b*500 + i) % 300
+		tm := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(b*500+i) * time.Millisecond).Format(time.RFC3339Nano)
+		if i%5 == 0 {
+			fmt.Fprintf(&sb, `{"type":"exposure","id":"b%d-%d","flag":"checkout","variant":"v%d","targetingKey":"u%d","time":"%s"}`+"\n", b, i, u%2, u, tm)
+		} else {
+			fmt.Fprintf(&sb, `{"type":"tracking","id":"b%d-%d","name":"purchase","value":%d.25,"targetingKey":"u%d","time":"%s"}`+"\n", b, i, i, u, tm)
+		}
+	}
+	return []byte(sb.String())
+}
+
+// sendUntilKilled sends the batches from four goroutines, kills the server
+// with SIGKILL once some are acknowledged, and returns those that were.
+func sendUntilKilled(t *testing.T, c *client.Client, cmd *exec.Cmd, batches int) map[int]bool {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	go func() {
+		for b := 0; b < batches; b++ {
+			next <- b
+		}
+		close(next)
+	}()
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				res, err := c.SendEvents(ctx, "production", crashBatch(b), true, b%2 == 0)
+				if err == nil && res.Stored+res.Duplicates == 500 {
+					mu.Lock()
+					acked[b] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Kill once some batches are acknowledged, while others are in flight.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 20 || time.Now().After(deadline) {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	wg.Wait()
+	if len(acked) < 20 || len(acked) == batches {
+		t.Fatalf("%d of %d batches acknowledged before the kill; the test needs some but not all", len(acked), batches)
+	}
+	return acked
+}
+
+// checkStoredOnce checks that the store in data holds each of the n
+// events exactly once and aggregates equal to a recomputation from them.
+func checkStoredOnce(t *testing.T, data string, n int) {
+	t.Helper()
+	ctx := context.Background()
 	// Every event exactly once in the store.
 	db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
 	if err := db.Open(); err != nil {
@@ -248,8 +271,8 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	if err := db.Events(ctx, "production", func(ev *ingest.Event) error { seen[ev.ID]++; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != batches*500 {
-		t.Errorf("%d distinct events stored, want %d", len(seen), batches*500)
+	if len(seen) != n {
+		t.Errorf("%d distinct events stored, want %d", len(seen), n)
 	}
 	for id, n := range seen {
 		if n != 1 {

@@ -16,34 +16,24 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 )
 
-const experimentUsage = `valueloop experiment: results and hypotheses of a flag's experiment.
-
-  experiment results FLAG --env ENV [--metric KEY ...] [--alpha A] [--alternative two-sided|greater|less]
-                     [--tuning USERS] [--cuped on|off] [--correction none|holm|bh]
-                     [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]
-  experiment hypothesis get    FLAG --env ENV
-  experiment hypothesis set    FLAG --env ENV -f FILE|-
-  experiment hypothesis set    FLAG --env ENV --primary METRIC --min-effect 2% [--absolute]
-                     [--direction increase|decrease] [--power 0.8] [--statement TEXT]
-                     [--guardrail METRIC:TOLERANCE ...] [--guardrail-abs METRIC:TOLERANCE ...]
-                     [settings as for results]
-  experiment hypothesis delete FLAG --env ENV
-
-Settings given to results override the hypothesis' for that look only.
-`
-
-// expList collects a repeatable flag.
-type expList []string
-
-func (l *expList) String() string { return strings.Join(*l, ",") }
-func (l *expList) Set(v string) error {
-	*l = append(*l, v)
-	return nil
+func experimentCommand() *command {
+	return &command{name: "experiment", summary: "results and hypotheses of a flag's experiment", more: "Settings given to results override the hypothesis' for that look only.\n", subs: []*command{
+		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]",
+			summary: "show the experiment's results and verdict", more: "Settings given to results override the hypothesis' for that look only.\n", run: runExperimentResults},
+		{name: "hypothesis", summary: "the hypothesis an experiment tests", subs: []*command{
+			{name: "get", args: "FLAG --env ENV", summary: "show a flag's hypothesis", run: runHypothesisGet},
+			{name: "set", args: "FLAG --env ENV (-f FILE|- | --primary METRIC --min-effect 2% [--absolute] [--direction increase|decrease] [--power 0.8] [--statement TEXT] [--guardrail METRIC:TOLERANCE ...] [--guardrail-abs METRIC:TOLERANCE ...] [settings as for results])",
+				summary: "set a flag's hypothesis", run: runHypothesisSet},
+			{name: "delete", args: "FLAG --env ENV", summary: "delete a flag's hypothesis", run: runHypothesisDelete},
+		}},
+	}}
 }
 
 // expSettingFlags are the analysis settings as command line flags, by
@@ -78,30 +68,14 @@ func (f expSettingFlags) given() url.Values {
 	return q
 }
 
-func runExperiment(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("experiment: want a subcommand\n\n%s", experimentUsage)
-	}
-	switch args[0] {
-	case "results":
-		return runExperimentResults(ctx, e, args[1:])
-	case "hypothesis":
-		return runHypothesis(ctx, e, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprint(e.stdout, experimentUsage)
-		return nil
-	}
-	return usageErrorf("experiment: unknown subcommand %q: want results or hypothesis\n\n%s", args[0], experimentUsage)
-}
-
 func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "experiment results")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-	var metrics expList
+	var metrics listFlag
 	fs.Var(&metrics, "metric", "show only this metric (repeatable); the hypothesis' metrics are always shown")
 	settings := addExpSettingFlags(fs)
-	pos, err := parseArgs(fs, args)
+	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -127,115 +101,96 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-func runHypothesis(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("experiment hypothesis: want get, set or delete\n\n%s", experimentUsage)
-	}
-	sub := args[0]
+// hypothesisFlags adds the flags every hypothesis subcommand takes.
+func hypothesisFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) {
 	fs := newFlagSet(e, "experiment hypothesis "+sub)
 	cf := addClientFlags(e, fs)
-	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-	file := fs.String("f", "", "the hypothesis as JSON (- for standard input) instead of flags")
-	primary := fs.String("primary", "", "primary metric: the one that decides")
-	minEffect := fs.String("min-effect", "", "smallest effect worth shipping: relative (2% or 0.02) unless --absolute")
-	absolute := fs.Bool("absolute", false, "--min-effect is in the metric's units")
-	direction := fs.String("direction", "", "increase or decrease (default: the way the metric calls better)")
-	power := fs.Float64("power", 0, "planned power (default 0.8)")
-	statement := fs.String("statement", "", "the hypothesis in words: we believe that ...")
-	var guardrails, guardrailsAbs expList
-	fs.Var(&guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05); repeatable")
-	fs.Var(&guardrailsAbs, "guardrail-abs", "METRIC:TOLERANCE in the metric's units; repeatable")
-	settings := addExpSettingFlags(fs)
-	pos, err := parseArgs(fs, args[1:])
+	return fs, cf, fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+}
+
+// hypothesisKey parses args and returns the one flag key they name, and
+// the client.
+func hypothesisKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *string, args []string) (string, *client.Client, error) {
+	pos, err := e.parseArgs(fs, args)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if len(pos) != 1 || *env == "" {
-		return usageErrorf("experiment hypothesis %s: want one flag key and --env, e.g. 'valueloop experiment hypothesis %s new-onboarding --env production'", sub, sub)
+		return "", nil, usageErrorf("experiment hypothesis %s: want one flag key and --env, e.g. 'valueloop experiment hypothesis %s new-onboarding --env production'", sub, sub)
 	}
-	key := pos[0]
 	c, err := cf.client()
+	return pos[0], c, err
+}
+
+func runHypothesisGet(ctx context.Context, e *cliEnv, args []string) error {
+	fs, cf, env := hypothesisFlags(e, "get")
+	key, c, err := hypothesisKey(e, fs, cf, "get", env, args)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "get":
-		h, err := c.Hypothesis(ctx, *env, key)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, h)
-		}
-		writeHypothesis(e.stdout, h)
-		return nil
-	case "delete":
-		if err := c.DeleteHypothesis(ctx, *env, key); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Deleted the hypothesis of %s in %s.\n", key, *env)
-		return nil
-	case "set":
-	default:
-		return usageErrorf("experiment hypothesis: unknown subcommand %q: want get, set or delete", sub)
+	h, err := c.Hypothesis(ctx, *env, key)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, h)
+	}
+	writeHypothesis(e.stdout, h)
+	return nil
+}
+
+func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
+	fs, cf, env := hypothesisFlags(e, "delete")
+	key, c, err := hypothesisKey(e, fs, cf, "delete", env, args)
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteHypothesis(ctx, *env, key); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Deleted the hypothesis of %s in %s.\n", key, *env)
+	return nil
+}
+
+// hypothesisInput is a hypothesis given by flags.
+type hypothesisInput struct {
+	primary, minEffect, direction, statement *string
+	absolute                                 *bool
+	power                                    *float64
+	guardrails, guardrailsAbs                listFlag
+	settings                                 expSettingFlags
+}
+
+func addHypothesisFlags(fs *flag.FlagSet) *hypothesisInput {
+	in := &hypothesisInput{}
+	in.primary = fs.String("primary", "", "primary metric: the one that decides")
+	in.minEffect = fs.String("min-effect", "", "smallest effect worth shipping: relative (2% or 0.02) unless --absolute")
+	in.absolute = fs.Bool("absolute", false, "--min-effect is in the metric's units")
+	in.direction = fs.String("direction", "", "increase or decrease (default: the way the metric calls better)")
+	in.power = fs.Float64("power", 0, "planned power (default 0.8)")
+	in.statement = fs.String("statement", "", "the hypothesis in words: we believe that ...")
+	fs.Var(&in.guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05); repeatable")
+	fs.Var(&in.guardrailsAbs, "guardrail-abs", "METRIC:TOLERANCE in the metric's units; repeatable")
+	in.settings = addExpSettingFlags(fs)
+	return in
+}
+
+func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
+	fs, cf, env := hypothesisFlags(e, "set")
+	file := fs.String("f", "", "the hypothesis as JSON (- for standard input) instead of flags")
+	in := addHypothesisFlags(fs)
+	key, c, err := hypothesisKey(e, fs, cf, "set", env, args)
+	if err != nil {
+		return err
 	}
 	var body []byte
 	if *file != "" {
-		if body, err = readInput(e, *file); err != nil {
-			return err
-		}
+		body, err = readInput(e, *file)
 	} else {
-		if *primary == "" || *minEffect == "" {
-			return usageErrorf("experiment hypothesis set: want --primary METRIC and --min-effect (e.g. --min-effect 2%%), or -f FILE")
-		}
-		h := map[string]any{"primaryMetric": *primary}
-		if h["minimumEffect"], err = parseShare(*minEffect, *absolute); err != nil {
-			return usageErrorf("experiment hypothesis set: --min-effect: %v", err)
-		}
-		for k, v := range map[string]any{"absolute": *absolute, "direction": *direction, "power": *power, "statement": *statement} {
-			if v != false && v != "" && v != 0.0 {
-				h[k] = v
-			}
-		}
-		var gs []map[string]any
-		for _, list := range []struct {
-			values expList
-			abs    bool
-		}{{guardrails, false}, {guardrailsAbs, true}} {
-			for _, g := range list.values {
-				metric, tol, ok := strings.Cut(g, ":")
-				if !ok || metric == "" {
-					return usageErrorf("experiment hypothesis set: --guardrail wants METRIC:TOLERANCE, e.g. support-tickets:5%%; got %q", g)
-				}
-				t, err := parseShare(tol, list.abs)
-				if err != nil {
-					return usageErrorf("experiment hypothesis set: --guardrail %s: %v", g, err)
-				}
-				gs = append(gs, map[string]any{"metric": metric, "tolerance": t, "absolute": list.abs})
-			}
-		}
-		if gs != nil {
-			h["guardrails"] = gs
-		}
-		// Settings go through the same parsing as the server's.
-		s := experiment.Settings{}
-		given := settings.given()
-		out := map[string]any{}
-		for name := range given {
-			if err := s.Set(name, given.Get(name)); err != nil {
-				return err
-			}
-		}
-		sj, _ := json.Marshal(s)
-		var all map[string]any
-		json.Unmarshal(sj, &all)
-		for name := range given {
-			out[name] = all[name]
-		}
-		if len(out) > 0 {
-			h["settings"] = out
-		}
-		body, _ = json.Marshal(h)
+		body, err = in.body()
+	}
+	if err != nil {
+		return err
 	}
 	h, err := c.PutHypothesis(ctx, *env, key, body)
 	if err != nil {
@@ -247,6 +202,79 @@ func runHypothesis(ctx context.Context, e *cliEnv, args []string) error {
 	fmt.Fprintf(e.stderr, "Saved the hypothesis of %s in %s (version %d).\n", key, *env, h.Version)
 	writeHypothesis(e.stdout, h)
 	return nil
+}
+
+// body returns the hypothesis as the JSON the API takes.
+func (in *hypothesisInput) body() ([]byte, error) {
+	if *in.primary == "" || *in.minEffect == "" {
+		return nil, usageErrorf("experiment hypothesis set: want --primary METRIC and --min-effect (e.g. --min-effect 2%%), or -f FILE")
+	}
+	h := map[string]any{"primaryMetric": *in.primary}
+	var err error
+	if h["minimumEffect"], err = parseShare(*in.minEffect, *in.absolute); err != nil {
+		return nil, usageErrorf("experiment hypothesis set: --min-effect: %v", err)
+	}
+	for k, v := range map[string]any{"absolute": *in.absolute, "direction": *in.direction, "power": *in.power, "statement": *in.statement} {
+		if v != false && v != "" && v != 0.0 {
+			h[k] = v
+		}
+	}
+	gs, err := in.guardrailList()
+	if err != nil {
+		return nil, err
+	}
+	if gs != nil {
+		h["guardrails"] = gs
+	}
+	settings, err := in.settings.json()
+	if err != nil {
+		return nil, err
+	}
+	if len(settings) > 0 {
+		h["settings"] = settings
+	}
+	return json.Marshal(h)
+}
+
+func (in *hypothesisInput) guardrailList() ([]map[string]any, error) {
+	var gs []map[string]any
+	for _, list := range []struct {
+		values listFlag
+		abs    bool
+	}{{in.guardrails, false}, {in.guardrailsAbs, true}} {
+		for _, g := range list.values {
+			metric, tol, ok := strings.Cut(g, ":")
+			if !ok || metric == "" {
+				return nil, usageErrorf("experiment hypothesis set: --guardrail wants METRIC:TOLERANCE, e.g. support-tickets:5%%; got %q", g)
+			}
+			t, err := parseShare(tol, list.abs)
+			if err != nil {
+				return nil, usageErrorf("experiment hypothesis set: --guardrail %s: %v", g, err)
+			}
+			gs = append(gs, map[string]any{"metric": metric, "tolerance": t, "absolute": list.abs})
+		}
+	}
+	return gs, nil
+}
+
+// json returns the settings given, as the API spells them; they go through
+// the same parsing as the server's.
+func (f expSettingFlags) json() (map[string]any, error) {
+	s := experiment.Settings{}
+	given := f.given()
+	for name := range given {
+		if err := s.Set(name, given.Get(name)); err != nil {
+			return nil, err
+		}
+	}
+	sj, _ := json.Marshal(s)
+	var all map[string]any
+	json.Unmarshal(sj, &all)
+	out := map[string]any{}
+	for name := range given {
+		out[name] = all[name]
+	}
+	return out, nil
 }
 
 // parseShare parses "5%" or "0.05"; with abs, a plain number.
@@ -290,7 +318,7 @@ func settingsLine(s experiment.Settings) string {
 	if s.Inference == experiment.Fixed {
 		b.WriteString("fixed-horizon intervals (read once, at the planned sample)")
 	} else {
-		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", groupDigits(int64(s.SequentialTuning)))
+		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", termchart.Group(int64(s.SequentialTuning)))
 	}
 	fmt.Fprintf(&b, ", CUPED %s, correction %s", onOff(s.CUPED), s.Correction)
 	if s.Control != "" {
@@ -311,9 +339,9 @@ func settingsLine(s experiment.Settings) string {
 // p-values and the chance to win; then the SRM line, the settings and the
 // verdict with its reason.
 func writeResults(w io.Writer, r *experiment.Result) {
-	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), groupDigits(r.Users))
+	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), termchart.Group(r.Users))
 	if r.Excluded > 0 || r.OtherUsers > 0 {
-		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", groupDigits(r.Excluded), groupDigits(r.OtherUsers))
+		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", termchart.Group(r.Excluded), termchart.Group(r.OtherUsers))
 	}
 	fmt.Fprintln(w)
 	if r.Hypothesis != nil {
@@ -346,7 +374,7 @@ func writeResults(w io.Writer, r *experiment.Result) {
 			if v.Mean != nil {
 				mean = fmtNum(*v.Mean)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, groupDigits(v.Users), mean)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, termchart.Group(v.Users), mean)
 			switch {
 			case v.Control && v.Status == stats.OK:
 				fmt.Fprint(tw, "baseline\t\t\t\t\n")
@@ -379,7 +407,7 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 		if r.Users > 0 {
 			share = float64(v.Users) / float64(r.Users)
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, groupDigits(v.Users), 100*share, 100*v.Share))
+		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, termchart.Group(v.Users), 100*share, 100*v.Share))
 	}
 	switch {
 	case r.SRM.Status != stats.OK:
@@ -471,7 +499,6 @@ func bar(est float64, iv stats.Interval, scale float64) string {
 		p := half + int(math.Round(x/scale*float64(half)))
 		return max(0, min(barWidth-1, p))
 	}
-	cells := []rune(strings.Repeat(" ", barWidth))
 	lo, hi := 0, barWidth-1
 	if !iv.LowerUnbounded {
 		lo = pos(iv.Lower)
@@ -479,14 +506,8 @@ func bar(est float64, iv stats.Interval, scale float64) string {
 	if !iv.UpperUnbounded {
 		hi = pos(iv.Upper)
 	}
-	for i := lo; i <= hi; i++ {
-		cells[i] = '─'
-	}
-	cells[half] = expIf(lo <= half && half <= hi, '┼', '│')
-	cells[lo] = expIf(iv.LowerUnbounded, '◄', '├')
-	cells[hi] = expIf(iv.UpperUnbounded, '►', '┤')
-	cells[pos(est)] = '●'
-	return string(cells)
+	return termchart.Interval{Width: barWidth, From: lo, To: hi, Zero: half, Est: pos(est),
+		OffLeft: iv.LowerUnbounded, OffRight: iv.UpperUnbounded}.String()
 }
 
 func fmtLift(x float64, relative bool) string {
@@ -506,21 +527,6 @@ func fmtP(p float64) string {
 }
 
 func onOff(b bool) string { return expIf(b, "on", "off") }
-
-// groupDigits writes n with thousands separators.
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return expIf(neg, "-", "") + b.String()
-}
 
 // expIf is c ? a : b.
 func expIf[T any](c bool, a, b T) T {

@@ -41,33 +41,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	}
 	token = strings.TrimSpace(token)
 
-	// 500 users per variant; treatment buys more. Pre-exposure purchases
-	// give CUPED a covariate.
-	r := rand.New(rand.NewPCG(3, 4))
-	var events []map[string]any
-	for i := range 1000 {
-		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
-		ev := func(m map[string]any) {
-			m["id"] = fmt.Sprint(len(events))
-			m["targetingKey"] = user
-			events = append(events, m)
-		}
-		spend := 10 + 5*r.Float64()
-		if r.Float64() < 0.4 {
-			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend, "time": "2026-01-01T00:00:00Z"})
-		}
-		ev(map[string]any{"type": "exposure", "flag": "checkout-test", "variant": variant, "time": "2026-01-02T00:00:00Z"})
-		buy := 0.2
-		if variant == "treatment" {
-			buy = 0.3
-		}
-		if r.Float64() < buy {
-			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend + r.Float64(), "time": "2026-01-02T01:00:00Z"})
-		}
-		if r.Float64() < 0.05 {
-			ev(map[string]any{"type": "tracking", "name": "error", "time": "2026-01-02T02:00:00Z"})
-		}
-	}
+	events := experimentEvents()
 	body, _ := json.Marshal(events)
 	resp, answer := post(t, s.URL+"/api/v1/events", token, string(body))
 	if resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
@@ -121,6 +95,13 @@ func TestExperimentEndToEnd(t *testing.T) {
 		t.Fatalf("no verdict or hypothesis: %+v", api)
 	}
 
+	checkExperimentTable(t, s, api)
+}
+
+// checkExperimentTable checks the results table (bars, p-values, SRM,
+// settings, verdict with its reason), overrides and the hypothesis as text.
+func checkExperimentTable(t *testing.T, s *testServer, api *experiment.Result) {
+	t.Helper()
 	// The table: bars, p-values, SRM, settings, verdict with its reason.
 	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production")
 	if code != 0 {
@@ -142,7 +123,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 	t.Logf("\n%s", table)
 
 	// Overrides on the command line reach the analysis.
-	code, out, _ = s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production", "--output", "json", "--alpha", "0.1", "--cuped", "off", "--metric", "revenue")
+	code, out, _ := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production", "--output", "json", "--alpha", "0.1", "--cuped", "off", "--metric", "revenue")
 	var over experiment.Result
 	if err := json.Unmarshal([]byte(out), &over); code != 0 || err != nil || over.Settings.Alpha != 0.1 || over.Settings.CUPED || len(over.Metrics) != 3 {
 		t.Errorf("overrides: exit %d, settings %+v, %d metrics", code, over.Settings, len(over.Metrics))
@@ -151,6 +132,37 @@ func TestExperimentEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "purchased should increase by at least 10%") || !strings.Contains(out, "errors may get at most 50% worse") {
 		t.Errorf("hypothesis get: exit %d:\n%s", code, out)
 	}
+}
+
+// experimentEvents are 500 users per variant; treatment buys more.
+// Pre-exposure purchases give CUPED a covariate.
+func experimentEvents() []map[string]any {
+	r := rand.New(rand.NewPCG(3, 4))
+	var events []map[string]any
+	for i := range 1000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		ev := func(m map[string]any) {
+			m["id"] = fmt.Sprint(len(events))
+			m["targetingKey"] = user
+			events = append(events, m)
+		}
+		spend := 10 + 5*r.Float64()
+		if r.Float64() < 0.4 {
+			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend, "time": "2026-01-01T00:00:00Z"})
+		}
+		ev(map[string]any{"type": "exposure", "flag": "checkout-test", "variant": variant, "time": "2026-01-02T00:00:00Z"})
+		buy := 0.2
+		if variant == "treatment" {
+			buy = 0.3
+		}
+		if r.Float64() < buy {
+			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend + r.Float64(), "time": "2026-01-02T01:00:00Z"})
+		}
+		if r.Float64() < 0.05 {
+			ev(map[string]any{"type": "tracking", "name": "error", "time": "2026-01-02T02:00:00Z"})
+		}
+	}
+	return events
 }
 
 // analyzeAggregates runs stats.Analyze on the aggregates the API serves.

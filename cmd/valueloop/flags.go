@@ -9,171 +9,217 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 )
 
-// parseArgs parses flags that may stand before, between or after positional
-// arguments (`flags get KEY --env prod`), and returns the positionals.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
+func flagsCommand() *command {
+	return &command{name: "flags", summary: "manage the flags of an environment", subs: []*command{
+		{name: "list", args: "--env ENV", summary: "list the flags of an environment", run: runFlagsList},
+		{name: "get", args: "KEY --env ENV", summary: "print a flag's definition as JSON", run: runFlagsGet},
+		{name: "set", args: "KEY --env ENV -f FILE|- [--if-version N] [--reason TEXT]", summary: "create or replace a flag from its flagd definition", run: runFlagsSet},
+		{name: "enable", args: "KEY --env ENV [--reason TEXT]", summary: "turn a flag on", run: runFlagsState("enable")},
+		{name: "disable", args: "KEY --env ENV [--reason TEXT]", summary: "turn a flag off: it serves the code default", run: runFlagsState("disable")},
+		{name: "delete", args: "KEY --env ENV [--if-version N] [--reason TEXT]", summary: "delete a flag", run: runFlagsDelete},
+		{name: "apply", args: "-f FILE --env ENV [--dry-run] [--prune] [--reason TEXT]", summary: "make an environment's flags those of a flagd file", run: runFlagsApply},
+		{name: "export", args: "--env ENV [-f FILE]", summary: "write an environment's flags as a flagd file", run: runFlagsExport},
+	}}
+}
+
+// flagsCmd is what every flags subcommand shares: the client flags and
+// --env, and the flag key it works on.
+type flagsCmd struct {
+	e   *cliEnv
+	sub string
+	fs  *flag.FlagSet
+	cf  *clientFlags
+	env *string
+	pos []string
+}
+
+func newFlagsCmd(e *cliEnv, sub string) *flagsCmd {
+	fs := newFlagSet(e, "flags "+sub)
+	return &flagsCmd{e: e, sub: sub, fs: fs, cf: addClientFlags(e, fs),
+		env: fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")}
+}
+
+// parse parses args and returns the client.
+func (f *flagsCmd) parse(args []string) (*client.Client, error) {
+	pos, err := f.e.parseArgs(f.fs, args)
+	if err != nil {
+		return nil, err
+	}
+	f.pos = pos
+	if *f.env == "" {
+		return nil, usageErrorf("flags %s: --env is required (or set VALUELOOP_ENV)", f.sub)
+	}
+	return f.cf.client()
+}
+
+// parseKey parses args that name one flag key, and returns the client
+// and the key.
+func (f *flagsCmd) parseKey(args []string) (*client.Client, string, error) {
+	c, err := f.parse(args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(f.pos) != 1 {
+		return nil, "", usageErrorf("flags %s: want one flag key, e.g. 'valueloop flags %s new-checkout --env %s'", f.sub, f.sub, *f.env)
+	}
+	return c, f.pos[0], nil
+}
+
+func (f *flagsCmd) reason() *string {
+	return f.fs.String("reason", "", "why: recorded in the audit trail")
+}
+
+func (f *flagsCmd) ifVersion() *int64 {
+	return f.fs.Int64("if-version", 0, "only if the flag is still at this version")
+}
+
+func runFlagsList(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "list")
+	c, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	list, err := c.Flags(ctx, *f.env)
+	if err != nil {
+		return err
+	}
+	if f.cf.output == "json" {
+		return writeJSONOut(e, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tSTATE\tDEFAULT\tVARIANTS\tTARGETING\tVERSION")
+	for _, fl := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", fl.Key, fl.State, deref(fl.DefaultVariant), variantNames(fl.Variants), yesNo(len(fl.Targeting) > 0), fl.Version)
+	}
+	return tw.Flush()
+}
+
+func runFlagsGet(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "get")
+	c, key, err := f.parseKey(args)
+	if err != nil {
+		return err
+	}
+	fl, err := c.GetFlag(ctx, *f.env, key)
+	if err != nil {
+		return err
+	}
+	return writeJSONOut(e, fl)
+}
+
+func runFlagsSet(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "set")
+	file := f.fs.String("f", "", "the flag's flagd definition as JSON (- for standard input)")
+	ifVersion, reason := f.ifVersion(), f.reason()
+	c, key, err := f.parseKey(args)
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return usageErrorf("flags set: -f FILE is required (the flag's flagd definition as JSON; - for standard input)")
+	}
+	def, err := readInput(e, *file)
+	if err != nil {
+		return err
+	}
+	fl, err := c.PutFlag(ctx, *f.env, key, def, *ifVersion, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Saved %s in %s (version %d).\n", key, *f.env, fl.Version)
+	return nil
+}
+
+// runFlagsState returns enable or disable (sub).
+func runFlagsState(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		f := newFlagsCmd(e, sub)
+		reason := f.reason()
+		c, key, err := f.parseKey(args)
+		if err != nil {
+			return err
 		}
-		if fs.NArg() == 0 {
-			return pos, nil
+		v, err := c.SetState(ctx, *f.env, key, sub == "enable", *reason)
+		if err != nil {
+			return err
 		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+		fmt.Fprintf(e.stderr, "%s %sd in %s (version %d).\n", key, sub, *f.env, v)
+		return nil
 	}
 }
 
-const flagsUsage = `valueloop flags: manage flags of an environment.
-
-  flags list    --env ENV
-  flags get     KEY --env ENV
-  flags set     KEY --env ENV -f FILE|- [--if-version N] [--reason TEXT]
-  flags enable  KEY --env ENV [--reason TEXT]
-  flags disable KEY --env ENV [--reason TEXT]
-  flags delete  KEY --env ENV [--if-version N] [--reason TEXT]
-  flags apply   -f FILE --env ENV [--dry-run] [--prune] [--reason TEXT]
-  flags export  --env ENV [-f FILE]
-`
-
-func runFlags(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("flags: want a subcommand\n\n%s", flagsUsage)
-	}
-	sub := args[0]
-	fs := newFlagSet(e, "flags "+sub)
-	cf := addClientFlags(e, fs)
-	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-	reason := fs.String("reason", "", "why: recorded in the audit trail")
-	file := fs.String("f", "", "file (- for standard input)")
-	ifVersion := fs.Int64("if-version", 0, "only if the flag is still at this version")
-	dryRun := fs.Bool("dry-run", false, "show what would change, change nothing")
-	prune := fs.Bool("prune", false, "remove flags that the file lacks")
-	pos, err := parseArgs(fs, args[1:])
+func runFlagsDelete(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "delete")
+	ifVersion, reason := f.ifVersion(), f.reason()
+	c, key, err := f.parseKey(args)
 	if err != nil {
 		return err
 	}
-	if *env == "" {
-		return usageErrorf("flags %s: --env is required (or set VALUELOOP_ENV)", sub)
+	if err := c.DeleteFlag(ctx, *f.env, key, *ifVersion, *reason); err != nil {
+		return err
 	}
-	c, err := cf.client()
+	fmt.Fprintf(e.stderr, "Deleted %s from %s.\n", key, *f.env)
+	return nil
+}
+
+func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "apply")
+	file := f.fs.String("f", "", "a flagd file, JSON or YAML (- for standard input)")
+	dryRun := f.fs.Bool("dry-run", false, "show what would change, change nothing")
+	prune := f.fs.Bool("prune", false, "remove flags that the file lacks")
+	reason := f.reason()
+	c, err := f.parse(args)
 	if err != nil {
 		return err
 	}
-	needKey := func() (string, error) {
-		if len(pos) != 1 {
-			return "", usageErrorf("flags %s: want one flag key, e.g. 'valueloop flags %s new-checkout --env %s'", sub, sub, *env)
-		}
-		return pos[0], nil
+	if *file == "" {
+		return usageErrorf("flags apply: -f FILE is required (a flagd file, JSON or YAML; - for standard input)")
 	}
-	switch sub {
-	case "list":
-		list, err := c.Flags(ctx, *env)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, list)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY\tSTATE\tDEFAULT\tVARIANTS\tTARGETING\tVERSION")
-		for _, f := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", f.Key, f.State, deref(f.DefaultVariant), variantNames(f.Variants), yesNo(len(f.Targeting) > 0), f.Version)
-		}
-		return tw.Flush()
-	case "get":
-		key, err := needKey()
-		if err != nil {
-			return err
-		}
-		f, err := c.GetFlag(ctx, *env, key)
-		if err != nil {
-			return err
-		}
-		return writeJSONOut(e, f)
-	case "set":
-		key, err := needKey()
-		if err != nil {
-			return err
-		}
-		if *file == "" {
-			return usageErrorf("flags set: -f FILE is required (the flag's flagd definition as JSON; - for standard input)")
-		}
-		def, err := readInput(e, *file)
-		if err != nil {
-			return err
-		}
-		f, err := c.PutFlag(ctx, *env, key, def, *ifVersion, *reason)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Saved %s in %s (version %d).\n", key, *env, f.Version)
-		return nil
-	case "enable", "disable":
-		key, err := needKey()
-		if err != nil {
-			return err
-		}
-		v, err := c.SetState(ctx, *env, key, sub == "enable", *reason)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "%s %sd in %s (version %d).\n", key, sub, *env, v)
-		return nil
-	case "delete":
-		key, err := needKey()
-		if err != nil {
-			return err
-		}
-		if err := c.DeleteFlag(ctx, *env, key, *ifVersion, *reason); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Deleted %s from %s.\n", key, *env)
-		return nil
-	case "apply":
-		if *file == "" {
-			return usageErrorf("flags apply: -f FILE is required (a flagd file, JSON or YAML; - for standard input)")
-		}
-		data, err := readInput(e, *file)
-		if err != nil {
-			return err
-		}
-		yaml := strings.HasSuffix(*file, ".yaml") || strings.HasSuffix(*file, ".yml")
-		plan, err := c.ApplyFlagd(ctx, *env, data, yaml, true, *prune, *reason)
-		if err != nil {
-			return err
-		}
-		printChange(e.stdout, plan.Change)
-		if *dryRun || isEmpty(plan.Change) {
-			if isEmpty(plan.Change) {
-				fmt.Fprintf(e.stderr, "%s is already up to date.\n", *env)
-			}
-			return nil
-		}
-		res, err := c.ApplyFlagd(ctx, *env, data, yaml, false, *prune, *reason)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Applied to %s (version %d).\n", *env, res.Change.Version)
-		return nil
-	case "export":
-		data, err := c.ExportFlagd(ctx, *env)
-		if err != nil {
-			return err
-		}
-		if *file == "" || *file == "-" {
-			_, err = e.stdout.Write(data)
-			return err
-		}
-		return os.WriteFile(*file, data, 0o644)
+	data, err := readInput(e, *file)
+	if err != nil {
+		return err
 	}
-	return usageErrorf("flags: unknown subcommand %q\n\n%s", sub, flagsUsage)
+	yaml := strings.HasSuffix(*file, ".yaml") || strings.HasSuffix(*file, ".yml")
+	plan, err := c.ApplyFlagd(ctx, *f.env, data, yaml, true, *prune, *reason)
+	if err != nil {
+		return err
+	}
+	printChange(e.stdout, plan.Change)
+	if *dryRun || isEmpty(plan.Change) {
+		if isEmpty(plan.Change) {
+			fmt.Fprintf(e.stderr, "%s is already up to date.\n", *f.env)
+		}
+		return nil
+	}
+	res, err := c.ApplyFlagd(ctx, *f.env, data, yaml, false, *prune, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Applied to %s (version %d).\n", *f.env, res.Change.Version)
+	return nil
+}
+
+func runFlagsExport(ctx context.Context, e *cliEnv, args []string) error {
+	f := newFlagsCmd(e, "export")
+	file := f.fs.String("f", "", "file to write (default: standard output)")
+	c, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	data, err := c.ExportFlagd(ctx, *f.env)
+	if err != nil {
+		return err
+	}
+	if *file == "" || *file == "-" {
+		_, err = e.stdout.Write(data)
+		return err
+	}
+	return os.WriteFile(*file, data, 0o644)
 }
 
 func isEmpty(c valueloop.FlagSetChange) bool { return c.Empty() }
@@ -212,51 +258,6 @@ func variantNames(v map[string]any) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ",")
-}
-
-func runAudit(ctx context.Context, e *cliEnv, args []string) error {
-	fs := newFlagSet(e, "audit")
-	cf := addClientFlags(e, fs)
-	var f valueloop.AuditFilter
-	fs.StringVar(&f.Environment, "env", "", "only this environment")
-	fs.StringVar(&f.Target, "flag", "", "only this flag")
-	fs.StringVar(&f.Actor, "actor", "", "only changes by this token name")
-	fs.IntVar(&f.Limit, "limit", 20, "at most this many entries (1-1000)")
-	if _, err := parseArgs(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	entries, err := c.Audit(ctx, f)
-	if err != nil {
-		return err
-	}
-	if cf.output == "json" {
-		return writeJSONOut(e, entries)
-	}
-	for _, en := range entries {
-		fmt.Fprintf(e.stdout, "#%d %s %s %s %s/%s", en.ID, en.At.Local().Format(time.DateTime), en.Actor, en.Action, orDash(en.Environment), en.Target)
-		if en.Reason != "" {
-			fmt.Fprintf(e.stdout, " — %s", en.Reason)
-		}
-		fmt.Fprintln(e.stdout)
-		for _, op := range en.Diff {
-			if op.Path == "" {
-				continue // a whole creation or deletion: the action says it
-			}
-			fmt.Fprintf(e.stdout, "    %s\n", op)
-		}
-	}
-	return nil
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // readInput reads the file name, or standard input for "-".

@@ -80,6 +80,12 @@ func TestFlagsCLI(t *testing.T) {
 		t.Errorf("apply with prune: %d\n%s", code, out)
 	}
 
+	checkFlagsExitCodes(t, srv, evalToken)
+}
+
+// checkFlagsExitCodes checks that failures exit with the codes scripts rely on.
+func checkFlagsExitCodes(t *testing.T, srv *testServer, evalToken string) {
+	t.Helper()
 	// Exit codes.
 	for _, tc := range []struct {
 		name  string

@@ -1,6 +1,11 @@
 // Command valueloop runs the Valueloop server and administers it: flags,
 // tokens, and (as they arrive) events, experiments and delivery metrics.
 // Everything is wired here; no other package reads flags or the environment.
+//
+// The commands form a tree (commandTree in commands.go): one entry per
+// command, each defined in its own file with one run function per
+// subcommand. Help (-h, --help, 'valueloop help PATH') and the shell
+// completion scripts are generated from that tree.
 package main
 
 import (

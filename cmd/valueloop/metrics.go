@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -10,121 +11,160 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 )
 
-func runMetrics(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("metrics: want a subcommand: create, list, get or delete")
+func metricsCommand() *command {
+	return &command{name: "metrics", summary: "define the metrics computed from tracking events", subs: []*command{
+		{name: "create", args: "--env ENV --key KEY --kind KIND --event EVENT [flags] | --env ENV --file FILE|-", summary: "define a metric; its figures are computed from the events stored so far", run: runMetricsCreate},
+		{name: "list", args: "--env ENV", summary: "list the metrics of an environment", run: runMetricsList},
+		{name: "get", args: "KEY --env ENV", summary: "print a metric's definition as JSON", run: runMetricsGetDelete("get")},
+		{name: "delete", args: "KEY --env ENV", summary: "delete a metric", run: runMetricsGetDelete("delete")},
+	}}
+}
+
+// metricFlags are the flags of metrics create that build a definition.
+type metricFlags struct {
+	m                                               ingest.Metric
+	kind, denEvent, denAgg, direction, window, capv *string
+}
+
+func addMetricFlags(fs *flag.FlagSet) *metricFlags {
+	f := &metricFlags{}
+	fs.StringVar(&f.m.Key, "key", "", "metric key")
+	fs.StringVar(&f.m.Name, "name", "", "display name")
+	f.kind = fs.String("kind", "", "conversion, count, sum, mean or ratio")
+	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
+	fs.StringVar(&f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
+	f.denEvent = fs.String("denominator-event", "", "ratio: tracking event of the denominator")
+	f.denAgg = fs.String("denominator-aggregate", "", "ratio denominator: count (default) or sum")
+	f.direction = fs.String("direction", "higher", "higher or lower: which way is better")
+	f.window = fs.String("window", "", "count only events within this time after first exposure, e.g. 7d or 36h")
+	f.capv = fs.String("cap", "", "cap every per-user value at this number")
+	return f
+}
+
+// metric returns the definition the flags give.
+func (f *metricFlags) metric() (ingest.Metric, error) {
+	m := f.m
+	m.Kind, m.Direction = ingest.MetricKind(*f.kind), ingest.Direction(*f.direction)
+	if *f.denEvent != "" || *f.denAgg != "" {
+		m.Denominator = &ingest.Part{Event: *f.denEvent, Aggregate: *f.denAgg}
 	}
-	fs := newFlagSet(e, "metrics "+args[0])
+	if *f.window != "" {
+		w, err := ingest.ParseWindow(*f.window)
+		if err != nil {
+			return m, usageErrorf("metrics create: --window: %v", err)
+		}
+		m.Window = w
+	}
+	if *f.capv != "" {
+		v, err := strconv.ParseFloat(*f.capv, 64)
+		if err != nil {
+			return m, usageErrorf("metrics create: --cap must be a number, got %q", *f.capv)
+		}
+		m.Cap = &v
+	}
+	return m, nil
+}
+
+func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "metrics create")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment (required)")
-	switch args[0] {
-	case "create":
-		var m ingest.Metric
-		file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
-		fs.StringVar(&m.Key, "key", "", "metric key")
-		fs.StringVar(&m.Name, "name", "", "display name")
-		kind := fs.String("kind", "", "conversion, count, sum, mean or ratio")
-		fs.StringVar(&m.Event, "event", "", "tracking event measured (a ratio's numerator)")
-		fs.StringVar(&m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
-		denEvent := fs.String("denominator-event", "", "ratio: tracking event of the denominator")
-		denAgg := fs.String("denominator-aggregate", "", "ratio denominator: count (default) or sum")
-		direction := fs.String("direction", "higher", "higher or lower: which way is better")
-		window := fs.String("window", "", "count only events within this time after first exposure, e.g. 7d or 36h")
-		capv := fs.String("cap", "", "cap every per-user value at this number")
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		if *env == "" {
-			return usageErrorf("metrics create: --env is required")
-		}
-		if *file != "" {
-			data, err := readInput(e, *file)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(data, &m); err != nil {
-				return usageErrorf("metrics create: %s is not a metric definition: %v", *file, err)
-			}
-		} else {
-			m.Kind, m.Direction = ingest.MetricKind(*kind), ingest.Direction(*direction)
-			if *denEvent != "" || *denAgg != "" {
-				m.Denominator = &ingest.Part{Event: *denEvent, Aggregate: *denAgg}
-			}
-			if *window != "" {
-				w, err := ingest.ParseWindow(*window)
-				if err != nil {
-					return usageErrorf("metrics create: --window: %v", err)
-				}
-				m.Window = w
-			}
-			if *capv != "" {
-				v, err := strconv.ParseFloat(*capv, 64)
-				if err != nil {
-					return usageErrorf("metrics create: --cap must be a number, got %q", *capv)
-				}
-				m.Cap = &v
-			}
-		}
-		c, err := cf.client()
+	file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
+	mf := addMetricFlags(fs)
+	if err := e.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *env == "" {
+		return usageErrorf("metrics create: --env is required")
+	}
+	var m ingest.Metric
+	if *file != "" {
+		data, err := readInput(e, *file)
 		if err != nil {
 			return err
 		}
-		out, err := c.CreateMetric(ctx, *env, m)
-		if err != nil {
+		m = mf.m
+		if err := json.Unmarshal(data, &m); err != nil {
+			return usageErrorf("metrics create: %s is not a metric definition: %v", *file, err)
+		}
+	} else {
+		var err error
+		if m, err = mf.metric(); err != nil {
 			return err
 		}
-		if cf.output == "json" {
-			return writeJSONOut(e, out)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	out, err := c.CreateMetric(ctx, *env, m)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, out)
+	}
+	fmt.Fprintf(e.stderr, "Created metric %q in %s; its figures were computed from the events stored so far.\n", out.Key, *env)
+	return nil
+}
+
+func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "metrics list")
+	cf := addClientFlags(e, fs)
+	env := fs.String("env", "", "environment (required)")
+	if err := e.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *env == "" {
+		return usageErrorf("metrics list: --env is required")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ms, err := c.Metrics(ctx, *env)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, ms)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP")
+	for _, m := range ms {
+		ev := m.Event
+		if m.Denominator != nil {
+			ev = fmt.Sprintf("%s(%s) / %s(%s)", m.Aggregate, m.Event, m.Denominator.Aggregate, m.Denominator.Event)
 		}
-		fmt.Fprintf(e.stderr, "Created metric %q in %s; its figures were computed from the events stored so far.\n", out.Key, *env)
-		return nil
-	case "list":
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
+		w, cp := "-", "-"
+		if m.Window != 0 {
+			w = m.Window.String()
 		}
-		if *env == "" {
-			return usageErrorf("metrics list: --env is required")
+		if m.Cap != nil {
+			cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
 		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		ms, err := c.Metrics(ctx, *env)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, ms)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP")
-		for _, m := range ms {
-			ev := m.Event
-			if m.Denominator != nil {
-				ev = fmt.Sprintf("%s(%s) / %s(%s)", m.Aggregate, m.Event, m.Denominator.Aggregate, m.Denominator.Event)
-			}
-			w, cp := "-", "-"
-			if m.Window != 0 {
-				w = m.Window.String()
-			}
-			if m.Cap != nil {
-				cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.Kind, ev, m.Direction, w, cp)
-		}
-		return tw.Flush()
-	case "get", "delete":
-		if err := parseFlags(fs, args[1:]); err != nil {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.Kind, ev, m.Direction, w, cp)
+	}
+	return tw.Flush()
+}
+
+// runMetricsGetDelete returns get or delete (sub).
+func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		fs := newFlagSet(e, "metrics "+sub)
+		cf := addClientFlags(e, fs)
+		env := fs.String("env", "", "environment (required)")
+		if err := e.parseFlags(fs, args); err != nil {
 			return err
 		}
 		if *env == "" || fs.NArg() != 1 {
-			return usageErrorf("metrics %s: want --env ENV and one metric key (see 'valueloop metrics list --env ENV')", args[0])
+			return usageErrorf("metrics %s: want --env ENV and one metric key (see 'valueloop metrics list --env ENV')", sub)
 		}
 		c, err := cf.client()
 		if err != nil {
 			return err
 		}
-		if args[0] == "delete" {
+		if sub == "delete" {
 			if err := c.DeleteMetric(ctx, *env, fs.Arg(0)); err != nil {
 				return err
 			}
@@ -137,5 +177,4 @@ func runMetrics(ctx context.Context, e *cliEnv, args []string) error {
 		}
 		return writeJSONOut(e, m)
 	}
-	return usageErrorf("metrics: unknown subcommand %q: want create, list, get or delete", args[0])
 }

@@ -180,6 +180,68 @@ func TestMultiNode(t *testing.T) {
 		return a.do(t, "GET", "/api/v1/environments/production/flags", admin, nil, nil) == 200
 	})
 
+	checkFlagFollows(t, a, b, admin, eval, ctx)
+
+	// Events of the same users sent to both nodes at once (a fifth of the
+	// batches to both), with metrics defined on a.
+	createMetricsOn(t, a, admin)
+	r := rand.New(rand.NewPCG(5, 6))
+	events := storetest.GenEvents(r, 0, 6000, 300)
+	db := postgres.NewDB(dsn)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// OFREP evaluations above stored exposures of their own.
+	base, err := db.EventCount(context.Background(), "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendToNodes(t, []*node{a, b}, events[:4000], eval)
+	checkAggregates(t, db, base+4000)
+
+	// Kill the node leading the singleton work; the other takes over, and
+	// the events it stores alone keep the aggregates exact.
+	var leader, other *node
+	waitUntil(t, "one node leads the singleton work", 10*time.Second, func() bool {
+		la, lb := a.leading(t), b.leading(t)
+		switch {
+		case la && !lb:
+			leader, other = a, b
+		case lb && !la:
+			leader, other = b, a
+		}
+		return leader != nil
+	})
+	leader.cmd.Process.Kill()
+	<-leader.done
+	killed := time.Now()
+	waitUntil(t, other.name+" takes over", 10*time.Second, func() bool { return other.leading(t) })
+	t.Logf("%s was killed; %s led after %v", leader.name, other.name, time.Since(killed))
+	sendToNodes(t, []*node{other}, events[4000:5000], eval)
+	checkAggregates(t, db, base+5000)
+
+	checkDatabaseAway(t, other, dsn, eval, ctx, events)
+}
+
+// createMetricsOn defines the metrics of the multi-node test through a.
+func createMetricsOn(t *testing.T, a *node, admin string) {
+	t.Helper()
+	for _, m := range []map[string]any{
+		{"key": "orders", "kind": "count", "event": "purchase"},
+		{"key": "revenue", "kind": "sum", "event": "purchase"},
+		{"key": "converted", "kind": "conversion", "event": "purchase", "window": "1h"},
+	} {
+		if code := a.do(t, "POST", "/api/v1/environments/production/metrics", admin, m, nil); code != 201 {
+			t.Fatalf("create metric %v on a: %d", m["key"], code)
+		}
+	}
+}
+
+// checkFlagFollows checks that a flag created and then changed through a
+// is served by b, by OFREP and on its stream.
+func checkFlagFollows(t *testing.T, a, b *node, admin, eval string, ctx map[string]any) {
+	t.Helper()
 	// A flag created and then changed through a is served by b.
 	flag := map[string]any{"key": "banner", "state": "ENABLED", "variants": map[string]any{"off": false, "on": true}, "defaultVariant": "off"}
 	if code := a.do(t, "POST", "/api/v1/environments/production/flags", admin, flag, nil); code != 201 && code != 200 {
@@ -210,74 +272,37 @@ func TestMultiNode(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("b's stream did not send the change made on a")
 	}
+}
 
-	// Events of the same users sent to both nodes at once (a fifth of the
-	// batches to both), with metrics defined on a.
-	for _, m := range []map[string]any{
-		{"key": "orders", "kind": "count", "event": "purchase"},
-		{"key": "revenue", "kind": "sum", "event": "purchase"},
-		{"key": "converted", "kind": "conversion", "event": "purchase", "window": "1h"},
-	} {
-		if code := a.do(t, "POST", "/api/v1/environments/production/metrics", admin, m, nil); code != 201 {
-			t.Fatalf("create metric %v on a: %d", m["key"], code)
+// sendToNodes sends events in batches of 200 to the nodes in turn, every
+// fifth batch to all of them, all at once.
+func sendToNodes(t *testing.T, nodes []*node, events []ingest.Event, eval string) {
+	var wg sync.WaitGroup
+	for i := 0; i < len(events); i += 200 {
+		batch := eventBody(events[i:min(i+200, len(events))])
+		targets := []*node{nodes[(i/200)%len(nodes)]}
+		if (i/200)%5 == 0 {
+			targets = nodes
+		}
+		for _, n := range targets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if code := n.do(t, "POST", "/api/v1/events", eval, batch, nil); code != 200 {
+					t.Errorf("events to %s: %d", n.name, code)
+				}
+			}()
 		}
 	}
-	r := rand.New(rand.NewPCG(5, 6))
-	events := storetest.GenEvents(r, 0, 6000, 300)
-	send := func(nodes []*node, events []ingest.Event) {
-		var wg sync.WaitGroup
-		for i := 0; i < len(events); i += 200 {
-			batch := eventBody(events[i:min(i+200, len(events))])
-			targets := []*node{nodes[(i/200)%len(nodes)]}
-			if (i/200)%5 == 0 {
-				targets = nodes
-			}
-			for _, n := range targets {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if code := n.do(t, "POST", "/api/v1/events", eval, batch, nil); code != 200 {
-						t.Errorf("events to %s: %d", n.name, code)
-					}
-				}()
-			}
-		}
-		wg.Wait()
-	}
-	db := postgres.NewDB(dsn)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	// OFREP evaluations above stored exposures of their own.
-	base, err := db.EventCount(context.Background(), "production")
-	if err != nil {
-		t.Fatal(err)
-	}
-	send([]*node{a, b}, events[:4000])
-	checkAggregates(t, db, base+4000)
+	wg.Wait()
+}
 
-	// Kill the node leading the singleton work; the other takes over, and
-	// the events it stores alone keep the aggregates exact.
-	var leader, other *node
-	waitUntil(t, "one node leads the singleton work", 10*time.Second, func() bool {
-		la, lb := a.leading(t), b.leading(t)
-		switch {
-		case la && !lb:
-			leader, other = a, b
-		case lb && !la:
-			leader, other = b, a
-		}
-		return leader != nil
-	})
-	leader.cmd.Process.Kill()
-	<-leader.done
-	killed := time.Now()
-	waitUntil(t, other.name+" takes over", 10*time.Second, func() bool { return other.leading(t) })
-	t.Logf("%s was killed; %s led after %v", leader.name, other.name, time.Since(killed))
-	send([]*node{other}, events[4000:5000])
-	checkAggregates(t, db, base+5000)
-
+// checkDatabaseAway makes the database refuse connections for a while:
+// the node keeps evaluating from memory, reports not ready, and loses no
+// acknowledged event of those sent meanwhile and after.
+func checkDatabaseAway(t *testing.T, other *node, dsn, eval string, ctx map[string]any, events []ingest.Event) {
+	t.Helper()
+	var got struct{ Value any }
 	// The database refuses connections for a while: the node keeps
 	// evaluating from memory, reports not ready, and loses no acknowledged
 	// event.
@@ -443,46 +468,7 @@ func TestPostgresRestart(t *testing.T) {
 		return b.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, nil) == 200
 	})
 
-	stop := make(chan struct{})
-	var mu sync.Mutex
-	var acked []ingest.Event
-	var sent, refused, evalFailed, notReady int
-	var wg sync.WaitGroup
-	r := rand.New(rand.NewPCG(9, 9))
-	events := storetest.GenEvents(r, 0, 200_000, 1000)
-	for i, n := range []*node{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := i * 100; j+100 <= len(events); j += 200 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				batch := events[j : j+100]
-				code := n.do(t, "POST", "/api/v1/events", eval, eventBody(batch), nil)
-				var got struct{ Value any }
-				ecode := n.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got)
-				rcode := n.do(t, "GET", "/readyz", "", nil, nil)
-				mu.Lock()
-				sent++
-				if code == 200 {
-					acked = append(acked, batch...)
-				} else {
-					refused++
-				}
-				if ecode != 200 || got.Value != true {
-					evalFailed++
-				}
-				if rcode != 200 {
-					notReady++
-				}
-				mu.Unlock()
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
+	load := startRestartLoad(t, []*node{a, b}, eval, ctx)
 	time.Sleep(time.Second)
 	start := time.Now()
 	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
@@ -493,15 +479,15 @@ func TestPostgresRestart(t *testing.T) {
 		waitUntil(t, n.name+" is ready again", 30*time.Second, func() bool { return n.do(t, "GET", "/readyz", "", nil, nil) == 200 })
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d batches sent, %d refused; %d answers of /readyz not ready; %d evaluations failed", sent, refused, notReady, evalFailed)
-	if evalFailed > 0 {
-		t.Errorf("%d evaluations failed while the database restarted, want none", evalFailed)
+	load.stop()
+	t.Logf("%d batches sent, %d refused; %d answers of /readyz not ready; %d evaluations failed", load.sent, load.refused, load.notReady, load.evalFailed)
+	if load.evalFailed > 0 {
+		t.Errorf("%d evaluations failed while the database restarted, want none", load.evalFailed)
 	}
-	if refused == 0 || notReady == 0 {
-		t.Errorf("the restart went unnoticed (%d refused, %d not ready): did it happen?", refused, notReady)
+	if load.refused == 0 || load.notReady == 0 {
+		t.Errorf("the restart went unnoticed (%d refused, %d not ready): did it happen?", load.refused, load.notReady)
 	}
+	acked := load.acked
 	var res struct{ Stored, Duplicates int }
 	for i := 0; i < len(acked); i += 5000 {
 		var part struct{ Stored, Duplicates int }
@@ -520,4 +506,67 @@ func TestPostgresRestart(t *testing.T) {
 		var got struct{ Value any }
 		return a.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got) == 200 && got.Value == false
 	})
+}
+
+// restartLoad is the traffic of TestPostgresRestart: event batches,
+// evaluations and readiness checks on every node, tallied.
+type restartLoad struct {
+	mu                                  sync.Mutex
+	acked                               []ingest.Event
+	sent, refused, evalFailed, notReady int
+	done                                chan struct{}
+	wg                                  sync.WaitGroup
+}
+
+// startRestartLoad sends 100-event batches to each node in turn (node i the
+// i-th of every pair of batches), each followed by an evaluation and a
+// readiness check, until stop.
+func startRestartLoad(t *testing.T, nodes []*node, eval string, ctx map[string]any) *restartLoad {
+	l := &restartLoad{done: make(chan struct{})}
+	r := rand.New(rand.NewPCG(9, 9))
+	events := storetest.GenEvents(r, 0, 200_000, 1000)
+	for i, n := range nodes {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for j := i * 100; j+100 <= len(events); j += 200 {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				batch := events[j : j+100]
+				code := n.do(t, "POST", "/api/v1/events", eval, eventBody(batch), nil)
+				var got struct{ Value any }
+				ecode := n.do(t, "POST", "/ofrep/v1/evaluate/flags/banner", eval, ctx, &got)
+				rcode := n.do(t, "GET", "/readyz", "", nil, nil)
+				l.tally(batch, code == 200, ecode == 200 && got.Value == true, rcode == 200)
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *restartLoad) tally(batch []ingest.Event, stored, evaluated, ready bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sent++
+	if stored {
+		l.acked = append(l.acked, batch...)
+	} else {
+		l.refused++
+	}
+	if !evaluated {
+		l.evalFailed++
+	}
+	if !ready {
+		l.notReady++
+	}
+}
+
+// stop ends the traffic and waits for it.
+func (l *restartLoad) stop() {
+	close(l.done)
+	l.wg.Wait()
 }

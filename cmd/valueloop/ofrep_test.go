@@ -30,39 +30,19 @@ func TestOFREPWithOpenFeatureSDK(t *testing.T) {
 	}
 	client := openfeature.NewClient("e2e")
 	ctx := context.Background()
-	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
-		return openfeature.NewEvaluationContext(key, attrs)
-	}
-	type want struct {
-		value   any
-		variant string
-		reason  openfeature.Reason
-		errCode openfeature.ErrorCode
-	}
-	check := func(t *testing.T, d openfeature.InterfaceEvaluationDetails, err error, w want) {
-		t.Helper()
-		if fmt.Sprint(d.Value) != fmt.Sprint(w.value) || d.Variant != w.variant || d.Reason != w.reason || d.ErrorCode != w.errCode {
-			t.Errorf("got value %v variant %q reason %q error %q (%s, %v);\nwant value %v variant %q reason %q error %q",
-				d.Value, d.Variant, d.Reason, d.ErrorCode, d.ErrorMessage, err, w.value, w.variant, w.reason, w.errCode)
-		}
-	}
-	anyDetails := func(v any, d openfeature.EvaluationDetails) openfeature.InterfaceEvaluationDetails {
-		return openfeature.InterfaceEvaluationDetails{Value: v, EvaluationDetails: d}
-	}
-
 	t.Run("boolean static", func(t *testing.T) {
-		d, err := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
-		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "on", openfeature.StaticReason, ""})
+		d, err := client.BooleanValueDetails(ctx, "kill-switch-payments", false, ofrepUser("u1", nil))
+		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{true, "on", openfeature.StaticReason, ""})
 		if d.FlagMetadata["owner"] != "payments" {
 			t.Errorf("metadata = %v, want owner=payments", d.FlagMetadata)
 		}
 	})
 	t.Run("string targeting match", func(t *testing.T) {
-		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"}))
-		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{"one-page", "one-page", openfeature.TargetingMatchReason, ""})
+		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", ofrepUser("u2", map[string]any{"email": "ann@valueloop.dev"}))
+		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{"one-page", "one-page", openfeature.TargetingMatchReason, ""})
 	})
 	t.Run("string split", func(t *testing.T) {
-		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", user("u3", map[string]any{"email": "bob@example.com", "country": "DE"}))
+		d, err := client.StringValueDetails(ctx, "checkout-flow", "none", ofrepUser("u3", map[string]any{"email": "bob@example.com", "country": "DE"}))
 		if d.Reason != openfeature.SplitReason || (d.Value != "classic" && d.Value != "one-page") || d.Value != d.Variant || err != nil {
 			t.Errorf("got %q/%q reason %q err %v, want a SPLIT between classic and one-page", d.Value, d.Variant, d.Reason, err)
 		}
@@ -71,8 +51,8 @@ func TestOFREPWithOpenFeatureSDK(t *testing.T) {
 		seen := map[bool]int{}
 		for i := range 200 {
 			key := fmt.Sprintf("user-%d", i)
-			a, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, user(key, nil))
-			b, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, user(key, nil))
+			a, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, ofrepUser(key, nil))
+			b, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, ofrepUser(key, nil))
 			if a.Value != b.Value || a.Reason != openfeature.SplitReason {
 				t.Fatalf("%s: %v then %v (reason %q)", key, a.Value, b.Value, a.Reason)
 			}
@@ -82,35 +62,66 @@ func TestOFREPWithOpenFeatureSDK(t *testing.T) {
 			t.Errorf("50/50 split over 200 users gave %v", seen)
 		}
 	})
+	ofrepTypedCases(t, client)
+}
+
+// ofrepTypedCases evaluates numbers, objects, a disabled and a missing flag
+// and a type mismatch through the OpenFeature client.
+func ofrepTypedCases(t *testing.T, client *openfeature.Client) {
+	ctx := context.Background()
 	t.Run("number targeting and default", func(t *testing.T) {
-		d, err := client.IntValueDetails(ctx, "search-results-per-page", 0, user("u4", map[string]any{"appVersion": "2.5.1"}))
-		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{20, "twenty", openfeature.TargetingMatchReason, ""})
+		d, err := client.IntValueDetails(ctx, "search-results-per-page", 0, ofrepUser("u4", map[string]any{"appVersion": "2.5.1"}))
+		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{20, "twenty", openfeature.TargetingMatchReason, ""})
 		// No appVersion: the rule reads a missing attribute, which is normal
 		// traffic; the default variant is served. OFREP has no DEFAULT reason.
-		f, err := client.FloatValueDetails(ctx, "search-results-per-page", 0, user("u4", nil))
-		check(t, anyDetails(f.Value, f.EvaluationDetails), err, want{10, "ten", openfeature.UnknownReason, ""})
+		f, err := client.FloatValueDetails(ctx, "search-results-per-page", 0, ofrepUser("u4", nil))
+		checkDetails(t, anyDetails(f.Value, f.EvaluationDetails), err, ofrepWant{10, "ten", openfeature.UnknownReason, ""})
 	})
 	t.Run("object", func(t *testing.T) {
-		d, err := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
+		d, err := client.ObjectValueDetails(ctx, "theme", nil, ofrepUser("u5", map[string]any{"prefersDark": true}))
 		m, _ := d.Value.(map[string]any)
 		if err != nil || m["background"] != "#0b1020" || d.Variant != "dark" || d.Reason != openfeature.TargetingMatchReason {
 			t.Errorf("theme = %v variant %q reason %q err %v", d.Value, d.Variant, d.Reason, err)
 		}
 	})
 	t.Run("disabled", func(t *testing.T) {
-		d, err := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+		d, err := client.ObjectValueDetails(ctx, "banner", "code-default", ofrepUser("u6", nil))
 		if d.Value != "code-default" || d.Reason != openfeature.DisabledReason {
 			t.Errorf("banner = %v reason %q err %v, want the code default with DISABLED", d.Value, d.Reason, err)
 		}
 	})
 	t.Run("missing flag", func(t *testing.T) {
-		d, err := client.BooleanValueDetails(ctx, "no-such-flag", true, user("u7", nil))
-		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "", openfeature.ErrorReason, openfeature.FlagNotFoundCode})
+		d, err := client.BooleanValueDetails(ctx, "no-such-flag", true, ofrepUser("u7", nil))
+		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{true, "", openfeature.ErrorReason, openfeature.FlagNotFoundCode})
 	})
 	t.Run("wrong type", func(t *testing.T) {
-		d, err := client.BooleanValueDetails(ctx, "checkout-flow", true, user("u8", nil))
-		check(t, anyDetails(d.Value, d.EvaluationDetails), err, want{true, "", openfeature.ErrorReason, openfeature.TypeMismatchCode})
+		d, err := client.BooleanValueDetails(ctx, "checkout-flow", true, ofrepUser("u8", nil))
+		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{true, "", openfeature.ErrorReason, openfeature.TypeMismatchCode})
 	})
+}
+
+func ofrepUser(key string, attrs map[string]any) openfeature.EvaluationContext {
+	return openfeature.NewEvaluationContext(key, attrs)
+}
+
+// ofrepWant is an expected evaluation.
+type ofrepWant struct {
+	value   any
+	variant string
+	reason  openfeature.Reason
+	errCode openfeature.ErrorCode
+}
+
+func checkDetails(t *testing.T, d openfeature.InterfaceEvaluationDetails, err error, w ofrepWant) {
+	t.Helper()
+	if fmt.Sprint(d.Value) != fmt.Sprint(w.value) || d.Variant != w.variant || d.Reason != w.reason || d.ErrorCode != w.errCode {
+		t.Errorf("got value %v variant %q reason %q error %q (%s, %v);\nwant value %v variant %q reason %q error %q",
+			d.Value, d.Variant, d.Reason, d.ErrorCode, d.ErrorMessage, err, w.value, w.variant, w.reason, w.errCode)
+	}
+}
+
+func anyDetails(v any, d openfeature.EvaluationDetails) openfeature.InterfaceEvaluationDetails {
+	return openfeature.InterfaceEvaluationDetails{Value: v, EvaluationDetails: d}
 }
 
 // TestOFREPBadInput checks the protocol's error answers and that they change

@@ -15,36 +15,19 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/webhook"
 )
 
-const rolloutUsage = `valueloop rollout: progressive rollouts with guardrails.
-
-  rollout start    FLAG --env ENV -f PLAN.json|-
-  rollout start    FLAG --env ENV --variant V --baseline B --steps 5%:1h,25%:1h,50%:1h:1000,100%
-                   [--guardrail METRIC[:lower|higher][:TOLERANCE] ...] [--on-breach rollback|pause]
-                   [--alpha 0.05] [--min-sample 100] [--reason TEXT]
-  rollout status   FLAG --env ENV
-  rollout list     --env ENV [--flag KEY] [--active]
-  rollout pause    FLAG --env ENV [--reason TEXT]
-  rollout resume   FLAG --env ENV [--reason TEXT]
-  rollout advance  FLAG --env ENV [--reason TEXT]
-  rollout rollback FLAG --env ENV [--reason TEXT]
-
-A step is PERCENT:MIN_DURATION[:MIN_USERS] (5%:1h, 25%:2d:5000, 100%). A
-guardrail's tolerance is the relative change for the worse it accepts: 2%
-(or 0.02) lets an error rate rise from 10% to 10.2%; its direction defaults
-to the metric's. See docs/rollouts.md.
-`
-
 // rolloutConfig is what serve needs for rollouts.
 type rolloutConfig struct {
-	Webhooks      rolloutList // generic signed JSON
-	SlackWebhooks rolloutList
+	Webhooks      listFlag // generic signed JSON
+	SlackWebhooks listFlag
 	WebhookSecret string // secret; never printed
 	Interval      time.Duration
 }
@@ -82,15 +65,6 @@ func (c *rolloutConfig) targets() []webhook.Target {
 		ts = append(ts, webhook.Target{URL: u, Format: webhook.Slack})
 	}
 	return ts
-}
-
-// rolloutList collects a repeatable flag.
-type rolloutList []string
-
-func (l *rolloutList) String() string { return strings.Join(*l, ",") }
-func (l *rolloutList) Set(v string) error {
-	*l = append(*l, v)
-	return nil
 }
 
 // rolloutStore is what the engine needs of the store.
@@ -145,93 +119,137 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 	return eng, closeAll, nil
 }
 
-func runRollout(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("rollout: want a subcommand\n\n%s", rolloutUsage)
+func rolloutCommand() *command {
+	action := func(name, summary string) *command {
+		return &command{name: name, args: "FLAG --env ENV [--reason TEXT]", summary: summary, run: runRolloutAction(name)}
 	}
-	sub := args[0]
+	return &command{name: "rollout", summary: "progressive rollouts with guardrails (docs/rollouts.md)", subs: []*command{
+		{name: "start", args: "FLAG --env ENV (-f PLAN.json|- | --variant V --baseline B --steps 5%:1h,25%:1h,50%:1h:1000,100% [--guardrail METRIC[:lower|higher][:TOLERANCE] ...] [--on-breach rollback|pause] [--alpha 0.05] [--min-sample 100]) [--reason TEXT]",
+			summary: "start a rollout of a variant in steps", more: rolloutStartMore, run: runRolloutStart},
+		action("status", "show a rollout's progress, guardrails and history"),
+		{name: "list", args: "--env ENV [--flag KEY] [--active]", summary: "list the rollouts of an environment", run: runRolloutList},
+		action("pause", "hold a rollout at its step"),
+		action("resume", "let a paused rollout go on"),
+		action("advance", "move a rollout to its next step now"),
+		action("rollback", "serve the baseline to everyone and stop the rollout"),
+	}}
+}
+
+const rolloutStartMore = `A step is PERCENT:MIN_DURATION[:MIN_USERS] (5%:1h, 25%:2d:5000, 100%). A
+guardrail's tolerance is the relative change for the worse it accepts: 2%
+(or 0.02) lets an error rate rise from 10% to 10.2%; its direction defaults
+to the metric's. See docs/rollouts.md.
+`
+
+// rolloutFlags adds the flags every rollout subcommand takes.
+func rolloutFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) {
 	fs := newFlagSet(e, "rollout "+sub)
 	cf := addClientFlags(e, fs)
-	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-	reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
-	var (
-		file, variant, baseline, steps, onBreach *string
-		alpha                                    *float64
-		minSample                                *int64
-		guardrails                               rolloutList
-		flagKey                                  *string
-		active                                   *bool
-	)
-	switch sub {
-	case "start":
-		file = fs.String("f", "", "plan file (JSON; - for standard input) instead of the flags below")
-		variant = fs.String("variant", "", "the variant being released")
-		baseline = fs.String("baseline", "", "the variant it replaces")
-		steps = fs.String("steps", "", "comma-separated PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%:1h,25%:1h,100%")
-		fs.Var(&guardrails, "guardrail", "METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2% (repeatable)")
-		onBreach = fs.String("on-breach", "rollback", "rollback or pause")
-		alpha = fs.Float64("alpha", 0, "chance of a false alarm over the whole rollout (default 0.05)")
-		minSample = fs.Int64("min-sample", 0, "users each variant needs before a guardrail is judged (default 100)")
-	case "list":
-		flagKey = fs.String("flag", "", "only rollouts of this flag")
-		active = fs.Bool("active", false, "only running and paused rollouts")
-	case "status", "pause", "resume", "advance", "rollback":
-	default:
-		return usageErrorf("rollout: unknown subcommand %q\n\n%s", sub, rolloutUsage)
+	return fs, cf, fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+}
+
+// rolloutKey parses args and returns the one flag key they name, and the
+// client.
+func rolloutKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *string, args []string) (string, *client.Client, error) {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return "", nil, err
 	}
-	pos, err := parseArgs(fs, args[1:])
+	if *env == "" {
+		return "", nil, usageErrorf("rollout %s: --env is required (or set VALUELOOP_ENV)", sub)
+	}
+	if len(pos) != 1 {
+		return "", nil, usageErrorf("rollout %s: want one flag key, e.g. 'valueloop rollout %s checkout-flow --env %s'", sub, sub, *env)
+	}
+	c, err := cf.client()
+	return pos[0], c, err
+}
+
+// writeRollout prints a rollout's status as cf asks.
+func writeRollout(e *cliEnv, cf *clientFlags, st *rollout.Status) error {
+	if cf.output == "json" {
+		return writeJSONOut(e, st)
+	}
+	writeRolloutStatus(e.stdout, st)
+	return nil
+}
+
+func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
+	const sub = "start"
+	fs, cf, env := rolloutFlags(e, sub)
+	reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
+	file := fs.String("f", "", "plan file (JSON; - for standard input) instead of the flags below")
+	variant := fs.String("variant", "", "the variant being released")
+	baseline := fs.String("baseline", "", "the variant it replaces")
+	steps := fs.String("steps", "", "comma-separated PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%:1h,25%:1h,100%")
+	var guardrails listFlag
+	fs.Var(&guardrails, "guardrail", "METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2% (repeatable)")
+	onBreach := fs.String("on-breach", "rollback", "rollback or pause")
+	alpha := fs.Float64("alpha", 0, "chance of a false alarm over the whole rollout (default 0.05)")
+	minSample := fs.Int64("min-sample", 0, "users each variant needs before a guardrail is judged (default 100)")
+	key, c, err := rolloutKey(e, fs, cf, sub, env, args)
+	if err != nil {
+		return err
+	}
+	plan, err := rolloutPlan(e, key, *file, *variant, *baseline, *steps, guardrails, *onBreach, *alpha, *minSample)
+	if err != nil {
+		return err
+	}
+	st, err := c.StartRollout(ctx, *env, plan, *reason)
+	if err != nil {
+		return err
+	}
+	return writeRollout(e, cf, st)
+}
+
+func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
+	fs, cf, env := rolloutFlags(e, "list")
+	flagKey := fs.String("flag", "", "only rollouts of this flag")
+	active := fs.Bool("active", false, "only running and paused rollouts")
+	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if *env == "" {
-		return usageErrorf("rollout %s: --env is required (or set VALUELOOP_ENV)", sub)
+		return usageErrorf("rollout list: --env is required (or set VALUELOOP_ENV)")
 	}
-	key := ""
-	if sub != "list" {
-		if len(pos) != 1 {
-			return usageErrorf("rollout %s: want one flag key, e.g. 'valueloop rollout %s checkout-flow --env %s'", sub, sub, *env)
-		}
-		key = pos[0]
-	} else if len(pos) > 0 {
+	if len(pos) > 0 {
 		return usageErrorf("rollout list takes no arguments; filter with --flag KEY")
 	}
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	var st *rollout.Status
-	switch sub {
-	case "list":
-		list, err := c.Rollouts(ctx, *env, *flagKey, *active, 0)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, list)
-		}
-		return writeRolloutList(e.stdout, list)
-	case "start":
-		plan, err := rolloutPlan(e, key, *file, *variant, *baseline, *steps, guardrails, *onBreach, *alpha, *minSample)
-		if err != nil {
-			return err
-		}
-		if st, err = c.StartRollout(ctx, *env, plan, *reason); err != nil {
-			return err
-		}
-	case "status":
-		if st, err = c.RolloutStatus(ctx, *env, key); err != nil {
-			return err
-		}
-	default:
-		if st, err = c.RolloutAction(ctx, *env, key, rollout.Kind(sub), *reason); err != nil {
-			return err
-		}
+	list, err := c.Rollouts(ctx, *env, *flagKey, *active, 0)
+	if err != nil {
+		return err
 	}
 	if cf.output == "json" {
-		return writeJSONOut(e, st)
+		return writeJSONOut(e, list)
 	}
-	writeRolloutStatus(e.stdout, st)
-	return nil
+	return writeRolloutList(e.stdout, list)
+}
+
+// runRolloutAction returns status, or the action sub on a rollout.
+func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		fs, cf, env := rolloutFlags(e, sub)
+		reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
+		key, c, err := rolloutKey(e, fs, cf, sub, env, args)
+		if err != nil {
+			return err
+		}
+		var st *rollout.Status
+		if sub == "status" {
+			st, err = c.RolloutStatus(ctx, *env, key)
+		} else {
+			st, err = c.RolloutAction(ctx, *env, key, rollout.Kind(sub), *reason)
+		}
+		if err != nil {
+			return err
+		}
+		return writeRollout(e, cf, st)
+	}
 }
 
 // rolloutPlan builds the plan from a file or from the command line.
@@ -350,7 +368,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	if st.LivePercent != nil && *st.LivePercent != r.Percent {
 		live = fmt.Sprintf("  (the flag serves %s%%!)", roPct(*st.LivePercent))
 	}
-	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", progressBar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
+	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
@@ -362,7 +380,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	sort.Strings(variants)
 	var users []string
 	for _, v := range variants {
-		users = append(users, fmt.Sprintf("%s %s", v, roGroup(st.Users[v])))
+		users = append(users, fmt.Sprintf("%s %s", v, termchart.Group(st.Users[v])))
 	}
 	if len(users) == 0 {
 		users = []string{"none exposed yet"}
@@ -405,20 +423,6 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 
 const guardWidth = 31
 
-// progressBar draws percent of width cells, in eighths.
-func progressBar(percent float64, width int) string {
-	eighths := int(math.Round(percent / 100 * float64(width*8)))
-	full, part := eighths/8, eighths%8
-	var b strings.Builder
-	b.WriteString(strings.Repeat("█", full))
-	if part > 0 {
-		b.WriteRune([]rune("▏▎▍▌▋▊▉")[part-1])
-		full++
-	}
-	b.WriteString(strings.Repeat("·", max(0, width-full)))
-	return "[" + b.String() + "]"
-}
-
 // stepLine lists the steps with the ones done ticked and the current one
 // marked.
 func stepLine(r rollout.Rollout) string {
@@ -438,7 +442,7 @@ func stepLine(r rollout.Rollout) string {
 			p += " " + s.MinDuration.String()
 		}
 		if s.MinUsers > 0 {
-			p += " ≥" + roGroup(s.MinUsers) + " users"
+			p += " ≥" + termchart.Group(s.MinUsers) + " users"
 		}
 		parts[i] = p
 	}
@@ -481,7 +485,6 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
 		return max(0, min(width-1, p))
 	}
-	cells := []rune(strings.Repeat(" ", width))
 	limit := g.Tolerance
 	if g.Direction == ingest.HigherIsBetter {
 		limit = -limit
@@ -493,25 +496,10 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	if !g.Interval.UpperUnbounded {
 		b = pos(g.Interval.Upper)
 	}
-	for i := a; i <= b; i++ {
-		cells[i] = '─'
-	}
-	if z := pos(0); a <= z && z <= b {
-		cells[z] = '┼'
-	} else {
-		cells[z] = '│'
-	}
-	cells[a] = '├'
-	if g.Interval.LowerUnbounded || g.Interval.Lower < lo {
-		cells[a] = '◄'
-	}
-	cells[b] = '┤'
-	if g.Interval.UpperUnbounded || g.Interval.Upper > hi {
-		cells[b] = '►'
-	}
-	cells[pos(limit)] = '┃'
-	cells[pos(g.Change)] = '●'
-	return string(cells)
+	return termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
+		OffLeft:  g.Interval.LowerUnbounded || g.Interval.Lower < lo,
+		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi,
+		Mark:     '┃', MarkAt: pos(limit)}.String()
 }
 
 // roPct writes a percentage with up to two decimals.
@@ -521,16 +509,4 @@ func roPct(p float64) string {
 
 func roSigned(x float64) string {
 	return fmt.Sprintf("%+.1f%%", 100*x)
-}
-
-func roGroup(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && c != '-' && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -73,23 +73,7 @@ func TestRolloutCLI(t *testing.T) {
 		t.Fatalf("metrics create: %d %s", code, stderr)
 	}
 	start := []string{"rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off"}
-	bad := []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"--steps", "50%:1h,10%"}, exitInvalid, "/steps/1/percent: steps must increase: 10% follows 50%"},
-		{[]string{"--steps", "10%,150%"}, exitInvalid, "/steps/1/percent: must be more than 0 and at most 100"},
-		{[]string{"--steps", "10%,100%", "--guardrail", "latency:2%"}, exitInvalid, `no metric "latency"`},
-		{[]string{"--steps", "10%:soon,100%"}, exitUsage, "invalid duration"},
-		{[]string{"--steps", "10%,100%", "--guardrail", "errors:up"}, exitUsage, "neither a direction"},
-	}
-	for _, b := range bad {
-		code, _, stderr := s.cli(t, s.Admin, append(append([]string{}, start...), b.args...)...)
-		if code != b.code || !strings.Contains(stderr, b.want) {
-			t.Errorf("start %v: exit %d, %q; want %d with %q", b.args, code, stderr, b.code, b.want)
-		}
-	}
+	checkRolloutBadPlans(t, s, start)
 	code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "maybe", "--baseline", "off", "--steps", "10%")
 	if code != exitInvalid || !strings.Contains(stderr, `flag "greet" has no variant "maybe"`) {
 		t.Errorf("unknown variant: exit %d, %q", code, stderr)
@@ -142,6 +126,34 @@ func TestRolloutCLI(t *testing.T) {
 	if code, _, stderr := s.cli(t, s.Admin, "rollout", "rollback", "greet", "--env", "production"); code != exitConflict || !strings.Contains(stderr, "is completed") {
 		t.Errorf("rollback after completion: exit %d %q", code, stderr)
 	}
+	checkRolloutWebhooks(t, hooks)
+}
+
+// checkRolloutBadPlans checks that plans the server or the CLI refuses say why.
+func checkRolloutBadPlans(t *testing.T, s *testServer, start []string) {
+	t.Helper()
+	bad := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--steps", "50%:1h,10%"}, exitInvalid, "/steps/1/percent: steps must increase: 10% follows 50%"},
+		{[]string{"--steps", "10%,150%"}, exitInvalid, "/steps/1/percent: must be more than 0 and at most 100"},
+		{[]string{"--steps", "10%,100%", "--guardrail", "latency:2%"}, exitInvalid, `no metric "latency"`},
+		{[]string{"--steps", "10%:soon,100%"}, exitUsage, "invalid duration"},
+		{[]string{"--steps", "10%,100%", "--guardrail", "errors:up"}, exitUsage, "neither a direction"},
+	}
+	for _, b := range bad {
+		code, _, stderr := s.cli(t, s.Admin, append(append([]string{}, start...), b.args...)...)
+		if code != b.code || !strings.Contains(stderr, b.want) {
+			t.Errorf("start %v: exit %d, %q; want %d with %q", b.args, code, stderr, b.code, b.want)
+		}
+	}
+}
+
+// checkRolloutWebhooks checks that every transition reached the Slack-compatible webhook.
+func checkRolloutWebhooks(t *testing.T, hooks chan []byte) {
+	t.Helper()
 	// Every transition reached the Slack-compatible webhook, the last one
 	// being the completion.
 	var texts []string
@@ -238,11 +250,5 @@ func TestGuardrailBar(t *testing.T) {
 		if got := guardrailBar(c.g, -0.10, 0.10, 21); got != c.want {
 			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
-	}
-	if got := progressBar(25, 8); got != "[██······]" {
-		t.Errorf("progressBar(25%%) = %q", got)
-	}
-	if got := progressBar(5, 10); got != "[▌·········]" {
-		t.Errorf("progressBar(5%%) = %q", got)
 	}
 }

@@ -30,51 +30,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	var err error
 	switch args[0] {
-	case "serve":
-		err = runServe(ctx, env, args[1:])
-	case "token":
-		err = runToken(ctx, env, args[1:])
-	case "flags":
-		err = runFlags(ctx, env, args[1:])
-	case "audit":
-		err = runAudit(ctx, env, args[1:])
-	case "events":
-		err = runEvents(ctx, env, args[1:])
-	case "metrics":
-		err = runMetrics(ctx, env, args[1:])
-	case "rollout":
-		err = runRollout(ctx, env, args[1:])
-	case "experiment":
-		err = runExperiment(ctx, env, args[1:])
-	case "dora":
-		err = runDORA(ctx, env, args[1:])
-	case "deploy":
-		err = runDeploy(ctx, env, args[1:])
-	case "change":
-		err = runChange(ctx, env, args[1:])
-	case "incident":
-		err = runIncident(ctx, env, args[1:])
-	case "delivery":
-		err = runDelivery(ctx, env, args[1:])
-	case "objective":
-		err = runObjective(ctx, env, args[1:])
-	case "feature":
-		err = runFeature(ctx, env, args[1:])
-	case "next":
-		err = runNext(ctx, env, args[1:])
-	case "flow":
-		err = runFlow(ctx, env, args[1:])
-	case "value":
-		err = runValue(ctx, env, args[1:])
-	case "help", "-h", "--help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	default:
-		err = usageErrorf("unknown command %q", args[0])
 	}
-	return env.exit(err)
+	c := commandTree().find(args[0])
+	if c == nil {
+		return env.exit(usageErrorf("unknown command %q", args[0]))
+	}
+	return env.exit(c.dispatch(ctx, env, args[1:]))
 }
 
 const usage = `valueloop: feature flags, rollouts, experiments and delivery metrics in one loop.
@@ -102,17 +67,28 @@ Client commands talk to a server: --server URL (or VALUELOOP_SERVER, default
 http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
 --output table (default) or json.
 
-Run 'valueloop COMMAND -h' for the flags of a command.
+  valueloop help [COMMAND [SUBCOMMAND]]
+  valueloop completion bash|zsh|fish
+
+Run 'valueloop COMMAND -h' or 'valueloop help COMMAND' for the arguments and
+flags of a command.
 `
 
 type cliEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// onHelp, when set, receives the flag set of a leaf asked for -h
+	// instead of its help being printed: the completion scripts collect
+	// the flags of every leaf this way.
+	onHelp func(fs *flag.FlagSet)
 }
 
 // usageError is a mistake on the command line.
-type usageError struct{ msg string }
+type usageError struct {
+	msg  string
+	help string // the command whose help to read: "flags list"; "" for all
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -130,7 +106,7 @@ func (e *cliEnv) exit(err error) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(e.stderr, "valueloop: %s\nRun 'valueloop help' for usage.\n", ue.msg)
+		fmt.Fprintf(e.stderr, "valueloop: %s\nRun '%s' for usage.\n", ue.msg, strings.TrimSpace("valueloop help "+ue.help))
 		return exitUsage
 	}
 	var ve *valueloop.ValidationError
@@ -169,19 +145,74 @@ func (e *cliEnv) exit(err error) int {
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
+// name is the command's path in the tree ("flags list"): -h prints that
+// command's help.
 func newFlagSet(e *cliEnv, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {} // parseFlags prints the help, to stdout when asked for
 	return fs
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseFlags parses args, turning flag errors into usage errors; -h prints
+// the command's help on stdout and returns flag.ErrHelp (exit 0).
+func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil {
+		return nil
+	}
+	help := errors.Is(err, flag.ErrHelp)
+	switch {
+	case help && e.onHelp != nil:
+		e.onHelp(fs)
+	case help:
+		e.writeHelp(e.stdout, fs)
+	default:
+		e.writeHelp(e.stderr, fs)
+	}
+	if help {
+		return err
+	}
+	return &usageError{msg: fmt.Sprintf("%s: %v", fs.Name(), err), help: fs.Name()}
+}
+
+// writeHelp writes the help of the command fs belongs to.
+func (e *cliEnv) writeHelp(w io.Writer, fs *flag.FlagSet) {
+	if c := commandTree().lookup(fs.Name()); c != nil && c.run != nil {
+		c.writeHelp(w, fs)
+		return
+	}
+	fmt.Fprintf(w, "Usage of valueloop %s:\n", fs.Name())
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+}
+
+// parseArgs parses flags that may stand before, between or after positional
+// arguments (`flags get KEY --env prod`), and returns the positionals.
+func (e *cliEnv) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := e.parseFlags(fs, args); err != nil {
+			return nil, err
 		}
-		return usageErrorf("%s: %v", fs.Name(), err)
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// parseNoArgs parses flags and refuses positional arguments.
+func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string, name string) error {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("%s takes flags only, got %q; run 'valueloop %s -h'", name, pos, name)
 	}
 	return nil
 }

@@ -46,6 +46,15 @@ func (f *flagFiles) Set(v string) error {
 	return nil
 }
 
+func serveCommand() *command {
+	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]",
+		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
+}
+
+const serveMore = `Environment: VALUELOOP_ADMIN_TOKEN sets the first admin token of a new store;
+VALUELOOP_WEBHOOK_SECRET signs the --webhook deliveries.
+`
+
 func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	cfg := serveConfig{}
 	fs := newFlagSet(e, "serve")
@@ -58,7 +67,7 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
 	cfg.Rollouts.register(e, fs)
 	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
+	if err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -125,52 +134,10 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv.Addr = cfg.Addr
 	srv.Storage = st.ready
 	st.register(srv.Registry)
-	events, closeEvents, err := openEvents(st.ingest, db, logger)
+	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
+	defer closeAll()
 	if err != nil {
 		return err
-	}
-	defer closeEvents()
-	srv.Events = events
-	// Experiments (hypotheses and results); the demo experiment's events go
-	// through the pipeline.
-	srv.Experiments = db
-	if cfg.Demo {
-		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
-			return err
-		}
-	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
-	if err != nil {
-		return err
-	}
-	defer closeRollouts()
-	srv.Rollouts = rollouts
-	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
-	if err != nil {
-		return err
-	}
-	defer closeDelivery()
-	srv.Delivery = deliveries
-	// Verdict times: recorded by the results route and a periodic check
-	// (verdicts.go); the loop figures read them.
-	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
-	if err != nil {
-		return err
-	}
-	defer closeVerdicts()
-	srv.Verdicts = recorder
-	deliveries.Verdicts = recorder.Latest
-	// The value loop: objectives, features and their lifecycles (value.go).
-	loop, closeValue, err := openValue(db, svc, deliveries, st.leader, logger)
-	if err != nil {
-		return err
-	}
-	defer closeValue()
-	srv.Value = loop
-	if cfg.Demo {
-		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
-			return err
-		}
 	}
 	if err := srv.Open(); err != nil {
 		return err
@@ -184,6 +151,69 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
+}
+
+// openServices starts what runs beside the HTTP server — ingestion,
+// experiments, rollouts, delivery metrics, verdict times and the value
+// loop — and sets them
+// on srv. The returned function closes those started, in reverse order,
+// also when an error stopped the start half-way.
+func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.Service, srv *httpapi.Server, logger *slog.Logger) (func(), error) {
+	db := st.store
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	events, closeEvents, err := openEvents(st.ingest, db, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeEvents)
+	srv.Events = events
+	// Experiments (hypotheses and results); the demo experiment's events go
+	// through the pipeline.
+	srv.Experiments = db
+	if cfg.Demo {
+		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
+			return closeAll, err
+		}
+	}
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeRollouts)
+	srv.Rollouts = rollouts
+	deliveries, closeDelivery, err := openDelivery(ctx, cfg, db, svc, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeDelivery)
+	srv.Delivery = deliveries
+	// Verdict times: recorded by the results route and a periodic check
+	// (verdicts.go); the loop figures read them.
+	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeVerdicts)
+	srv.Verdicts = recorder
+	deliveries.Verdicts = recorder.Latest
+	// The value loop: objectives, features and their lifecycles (value.go).
+	loop, closeValue, err := openValue(db, svc, deliveries, st.leader, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeValue)
+	srv.Value = loop
+	if cfg.Demo {
+		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
+			return closeAll, err
+		}
+	}
+	return closeAll, nil
 }
 
 // seed creates the default environments, loads the demo into empty ones when

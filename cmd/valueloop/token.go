@@ -32,86 +32,95 @@ func (c *clientFlags) client() (*client.Client, error) {
 	return client.New(c.server, c.token), nil
 }
 
-func runToken(ctx context.Context, e *cliEnv, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("token: want a subcommand: create, list or revoke")
-	}
-	fs := newFlagSet(e, "token "+args[0])
+func tokenCommand() *command {
+	return &command{name: "token", summary: "create, list and revoke access tokens", subs: []*command{
+		{name: "create", args: "--env ENV --scope evaluate|admin [--name NAME]", summary: "create a token and print its secret once", run: runTokenCreate},
+		{name: "list", summary: "list the tokens", run: runTokenList},
+		{name: "revoke", args: "ID", summary: "revoke a token: it stops working at once", run: runTokenRevoke},
+	}}
+}
+
+func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "token create")
 	cf := addClientFlags(e, fs)
-	switch args[0] {
-	case "create":
-		env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate)")
-		scope := fs.String("scope", "evaluate", "evaluate or admin")
-		name := fs.String("name", "", "a name for the token (default: SCOPE-ENV-TIME)")
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		if *name == "" {
-			*name = fmt.Sprintf("%s-%s-%s", *scope, orAll(*env), time.Now().UTC().Format("20060102T150405"))
-		}
-		t, secret, err := c.CreateToken(ctx, *name, *scope, *env)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, map[string]any{"token": t, "secret": secret})
-		}
-		// The secret alone on stdout, so that scripts can capture it.
-		fmt.Fprintln(e.stdout, secret)
-		fmt.Fprintf(e.stderr, "Created %s token %q (id %d) for %s. The secret above is shown this once.\n", t.Scope, t.Name, t.ID, orAll(t.Environment))
-		return nil
-	case "list":
-		if err := parseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		tokens, err := c.Tokens(ctx)
-		if err != nil {
-			return err
-		}
-		if cf.output == "json" {
-			return writeJSONOut(e, tokens)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tENVIRONMENT\tCREATED\tSTATUS")
-		for _, t := range tokens {
-			status := "active"
-			if t.RevokedAt != nil {
-				status = "revoked " + t.RevokedAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), t.CreatedAt.Format(time.RFC3339), status)
-		}
-		return tw.Flush()
-	case "revoke":
-		pos, err := parseArgs(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usageErrorf("token revoke: want one token id (see 'valueloop token list')")
-		}
-		id, err := strconv.ParseInt(pos[0], 10, 64)
-		if err != nil {
-			return usageErrorf("token revoke: %q is not a token id (see 'valueloop token list')", pos[0])
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		if err := c.RevokeToken(ctx, id); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Revoked token %d.\n", id)
-		return nil
+	env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate)")
+	scope := fs.String("scope", "evaluate", "evaluate or admin")
+	name := fs.String("name", "", "a name for the token (default: SCOPE-ENV-TIME)")
+	if err := e.parseFlags(fs, args); err != nil {
+		return err
 	}
-	return usageErrorf("token: unknown subcommand %q: want create, list or revoke", args[0])
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = fmt.Sprintf("%s-%s-%s", *scope, orAll(*env), time.Now().UTC().Format("20060102T150405"))
+	}
+	t, secret, err := c.CreateToken(ctx, *name, *scope, *env)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, map[string]any{"token": t, "secret": secret})
+	}
+	// The secret alone on stdout, so that scripts can capture it.
+	fmt.Fprintln(e.stdout, secret)
+	fmt.Fprintf(e.stderr, "Created %s token %q (id %d) for %s. The secret above is shown this once.\n", t.Scope, t.Name, t.ID, orAll(t.Environment))
+	return nil
+}
+
+func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "token list")
+	cf := addClientFlags(e, fs)
+	if err := e.parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	tokens, err := c.Tokens(ctx)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, tokens)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tENVIRONMENT\tCREATED\tSTATUS")
+	for _, t := range tokens {
+		status := "active"
+		if t.RevokedAt != nil {
+			status = "revoked " + t.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), t.CreatedAt.Format(time.RFC3339), status)
+	}
+	return tw.Flush()
+}
+
+func runTokenRevoke(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "token revoke")
+	cf := addClientFlags(e, fs)
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("token revoke: want one token id (see 'valueloop token list')")
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil {
+		return usageErrorf("token revoke: %q is not a token id (see 'valueloop token list')", pos[0])
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.RevokeToken(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Revoked token %d.\n", id)
+	return nil
 }
 
 func orAll(env string) string {

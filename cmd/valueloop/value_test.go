@@ -63,13 +63,50 @@ type shownFeature struct {
 // TestValueLoopEndToEnd follows one feature from idea to cleanup through
 // the real HTTP endpoints: created (bad input refused first), made ready
 // by hand, a pushed commit with a "Feature:" trailer through the GitHub
-// webhook, a production deployment recorded, a rollout started and
-// completed, exposures and purchases sent, the verdict recorded by the
-// results route, and the flag deleted. At each step the feature's stage
+// webhook, a production deployment recorded, a rollout started, exposures
+// and purchases sent, the verdict recorded by the results route, the
+// rollout completed and the flag deleted. At each step the feature's stage
 // follows the evidence; at the end both loop figures are filled in and
 // every transition is in the audit trail.
 func TestValueLoopEndToEnd(t *testing.T) {
 	s := MustServe(t, "")
+	loopSetUp(t, s)
+	loopCreate(t, s)
+	s.show(t, "idea")
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"building"}`, nil); code != 400 || !strings.Contains(body, `"field": "stage"`) {
+		t.Errorf("move to building by hand: %d %s, want 400: evidence moves it", code, body)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"ready","reason":"estimated"}`, nil); code != 200 {
+		t.Fatalf("move: %d %s", code, body)
+	}
+	s.show(t, "ready")
+	loopBuild(t, s)
+	loopRelease(t, s)
+	loopLearn(t, s)
+	f := s.show(t, "validated")
+	loopFigures(t, f)
+	// The loop ends when the flag is cleaned up.
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "delete", "guided-checkout", "--env", "production"); code != 0 {
+		t.Fatalf("flags delete: %s", stderr)
+	}
+	loopDone(t, s, s.show(t, "done"))
+}
+
+// show reads the feature of the end-to-end test and checks its stage.
+func (s *testServer) show(t *testing.T, want string) shownFeature {
+	t.Helper()
+	var f shownFeature
+	if code, body := s.call(t, "GET", "/api/v1/features/guided-checkout", "", &f); code != 200 {
+		t.Fatalf("show: %d %s", code, body)
+	}
+	if f.Record.Stage != want {
+		t.Fatalf("stage %q, want %q; transitions %+v", f.Record.Stage, want, f.Record.Transitions)
+	}
+	return f
+}
+
+// loopSetUp makes the flag, the metric, the service and the objective.
+func loopSetUp(t *testing.T, s *testServer) {
 	def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
 	for _, args := range [][]string{
 		{"flags", "set", "guided-checkout", "--env", "production", "-f", def},
@@ -84,29 +121,24 @@ func TestValueLoopEndToEnd(t *testing.T) {
 	if code, body := s.call(t, "POST", "/api/v1/objectives", objective, nil); code != 201 {
 		t.Fatalf("objective: %d %s", code, body)
 	}
-	feature := func(edit string) string {
-		f := `{"key":"guided-checkout","title":"Guided checkout","objective":"conversion",
-			"hypothesis":{"change":"a guided checkout","for":"first-time buyers","outcome":"more purchases","metric":"purchased","minimumEffect":0.1},
-			"estimate":{"costOfDelay":{"userValue":8,"timeCriticality":3,"riskReduction":2},"size":3},
-			"links":{"flags":[{"environment":"production","flag":"guided-checkout","variant":"treatment"}],"services":["shop"]}}`
-		return strings.Replace(f, `"objective":"conversion"`, edit, 1)
-	}
-	// Bad input: a field-named 400, nothing stored.
-	for _, tc := range []struct{ edit, field string }{
-		{`"objective":"growth"`, "objective"},
-		{`"objective":"conversion","dependsOn":["guided-checkout"]`, "dependsOn[0]"},
-	} {
-		code, body := s.call(t, "POST", "/api/v1/features", feature(tc.edit), nil)
-		if code != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
-			t.Errorf("%s: %d %s, want 400 naming %s", tc.edit, code, body, tc.field)
-		}
-	}
+}
+
+const loopFeature = `{"key":"guided-checkout","title":"Guided checkout","objective":"conversion",
+	"hypothesis":{"change":"a guided checkout","for":"first-time buyers","outcome":"more purchases","metric":"purchased","minimumEffect":0.1},
+	"estimate":{"costOfDelay":{"userValue":8,"timeCriticality":3,"riskReduction":2},"size":3},
+	"links":{"flags":[{"environment":"production","flag":"guided-checkout","variant":"treatment"}],"services":["shop"]}}`
+
+// loopCreate refuses bad features, naming the field and storing nothing,
+// then creates the good one.
+func loopCreate(t *testing.T, s *testServer) {
 	for _, tc := range []struct{ from, to, field string }{
+		{`"objective":"conversion"`, `"objective":"growth"`, "objective"},
+		{`"objective":"conversion"`, `"objective":"conversion","dependsOn":["guided-checkout"]`, "dependsOn[0]"},
 		{`"flag":"guided-checkout"`, `"flag":"guided"`, "links.flags[0].flag"},
 		{`"userValue":8`, `"userValue":800`, "estimate.costOfDelay.userValue"},
 		{`"metric":"purchased","minimumEffect"`, `"metric":"bought","minimumEffect"`, "hypothesis.metric"},
 	} {
-		code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(feature(`"objective":"conversion"`), tc.from, tc.to, 1), nil)
+		code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(loopFeature, tc.from, tc.to, 1), nil)
 		if code != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
 			t.Errorf("%s: %d %s, want 400 naming %s", tc.to, code, body, tc.field)
 		}
@@ -115,66 +147,55 @@ func TestValueLoopEndToEnd(t *testing.T) {
 	if s.call(t, "GET", "/api/v1/features", "", &list); len(list.Features) != 0 {
 		t.Fatalf("refused features were stored: %+v", list.Features)
 	}
-	if code, body := s.call(t, "POST", "/api/v1/features", feature(`"objective":"conversion"`), nil); code != 201 {
+	if code, body := s.call(t, "POST", "/api/v1/features", loopFeature, nil); code != 201 {
 		t.Fatalf("feature: %d %s", code, body)
 	}
-	show := func(want string) shownFeature {
-		t.Helper()
-		var f shownFeature
-		if code, body := s.call(t, "GET", "/api/v1/features/guided-checkout", "", &f); code != 200 {
-			t.Fatalf("show: %d %s", code, body)
-		}
-		if f.Record.Stage != want {
-			t.Fatalf("stage %q, want %q; transitions %+v", f.Record.Stage, want, f.Record.Transitions)
-		}
-		return f
-	}
-	show("idea")
-	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"building"}`, nil); code != 400 || !strings.Contains(body, `"field": "stage"`) {
-		t.Errorf("move to building by hand: %d %s, want 400: evidence moves it", code, body)
-	}
-	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"ready","reason":"estimated"}`, nil); code != 200 {
-		t.Fatalf("move: %d %s", code, body)
-	}
-	show("ready")
+}
 
-	// A commit with the trailer, pushed to main through the GitHub webhook.
+const loopSHA = "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90"
+
+// loopBuild pushes a commit with the trailer to main through the GitHub
+// webhook: building.
+func loopBuild(t *testing.T, s *testServer) {
 	code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "add", "acme", "--kind", "github", "--output", "json")
 	if code != 0 {
 		t.Fatalf("source add: %s%s", out, errOut)
 	}
 	var src struct{ Secret string }
 	json.Unmarshal([]byte(out), &src)
-	sha := "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90"
 	// Committed an hour ago, before the feature was written down: the idea
 	// and ready stages then date from the commit (the earliest evidence of a
 	// stage or a later one counts), and the audit records their new times.
 	authored := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	push := fmt.Sprintf(`{"ref":"refs/heads/main","repository":{"full_name":"acme/shop","default_branch":"main","pushed_at":%d},
 		"commits":[{"id":%q,"timestamp":%q,"message":"Guide first-time buyers through checkout\n\nFeature: guided-checkout\n"}]}`,
-		authored.Unix(), sha, authored.Format(time.RFC3339))
+		authored.Unix(), loopSHA, authored.Format(time.RFC3339))
 	if code, body := postHook(t, s.URL+"/hooks/github?source=acme", push, map[string]string{
 		github.EventHeader: "push", github.DeliveryHeader: "push-1", github.SignatureHeader: github.Sign([]byte(src.Secret), []byte(push))}); code != 200 {
 		t.Fatalf("push: %d %s", code, body)
 	}
-	f := show("building")
-	if !f.Record.FirstCommit.Equal(authored) {
+	if f := s.show(t, "building"); !f.Record.FirstCommit.Equal(authored) {
 		t.Errorf("first commit %v, want the commit's time %v", f.Record.FirstCommit, authored)
 	}
+}
 
-	// Deployed to production.
-	if code, _, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--repo", "acme/shop", "--env", "production", "--sha", sha, "--status", "success"); code != 0 {
+// loopRelease deploys the commit to production, then starts a rollout at
+// half the users: releasing throughout.
+func loopRelease(t *testing.T, s *testServer) {
+	if code, _, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--repo", "acme/shop", "--env", "production", "--sha", loopSHA, "--status", "success"); code != 0 {
 		t.Fatalf("deploy record: %s", stderr)
 	}
-	show("releasing")
-
-	// A rollout starts at half the users.
+	s.show(t, "releasing")
 	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"); code != 0 {
 		t.Fatalf("rollout start: %s", stderr)
 	}
-	show("releasing")
+	s.show(t, "releasing")
+}
 
-	// Users see it and buy more; the results route records the verdict.
+// loopLearn sends exposures and purchases (treatment buys twice as often),
+// states the flag's hypothesis (measuring), reads the results (their
+// verdict is recorded: validated) and completes the rollout.
+func loopLearn(t *testing.T, s *testServer) {
 	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
 	if code != 0 {
 		t.Fatalf("token: %s", stderr)
@@ -192,40 +213,42 @@ func TestValueLoopEndToEnd(t *testing.T) {
 	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
 		t.Fatalf("events: %d %s", resp.StatusCode, answer)
 	}
-	show("releasing") // users see it, but no experiment measures it yet
+	s.show(t, "releasing") // users see it, but no experiment measures it yet
 	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%"); code != 0 {
 		t.Fatalf("hypothesis: %s", stderr)
 	}
-	show("measuring") // users are in an experiment now that it has a hypothesis
+	s.show(t, "measuring") // users are in an experiment now that it has a hypothesis
 	if code, body := s.call(t, "GET", "/api/v1/environments/production/flags/guided-checkout/results", "", nil); code != 200 || !strings.Contains(body, `"validated"`) {
 		t.Fatalf("results: %d %s", code, body)
 	}
-	show("validated")
-	// Validated: released to everyone.
-	for range 2 {
+	s.show(t, "validated")
+	for range 2 { // validated: released to everyone
 		if code, _, stderr := s.cli(t, s.Admin, "rollout", "advance", "guided-checkout", "--env", "production"); code != 0 {
 			t.Fatalf("rollout advance: %s", stderr)
 		}
 	}
-	f = show("validated")
-	if f.Record.LeadTimeToCustomer == nil || f.Record.TimeToValidatedLearning == nil {
-		t.Errorf("figures missing: %q", f.Record.Missing)
-	} else {
-		// Lead time: first commit → the rollout reaching everyone; learning:
-		// first exposure (the rollout's start) → the verdict.
-		if want := f.Record.ReleasedAt.Sub(f.Record.FirstCommit).Seconds(); *f.Record.LeadTimeToCustomer != want || want <= 0 {
-			t.Errorf("lead time to customer %v s, want %v s", *f.Record.LeadTimeToCustomer, want)
-		}
-		if want := f.Record.VerdictAt.Sub(f.Record.FirstExposure).Seconds(); *f.Record.TimeToValidatedLearning != want || want < 0 {
-			t.Errorf("time to validated learning %v s, want %v s", *f.Record.TimeToValidatedLearning, want)
-		}
-	}
+}
 
-	// The loop ends when the flag is cleaned up.
-	if code, _, stderr := s.cli(t, s.Admin, "flags", "delete", "guided-checkout", "--env", "production"); code != 0 {
-		t.Fatalf("flags delete: %s", stderr)
+// loopFigures checks both loop figures against their definitions: lead
+// time = the rollout reaching everyone − the first commit; time to
+// validated learning = the verdict − the first exposure (the rollout's
+// start).
+func loopFigures(t *testing.T, f shownFeature) {
+	r := f.Record
+	if r.LeadTimeToCustomer == nil || r.TimeToValidatedLearning == nil {
+		t.Fatalf("figures missing: %q", r.Missing)
 	}
-	f = show("done")
+	if want := r.ReleasedAt.Sub(r.FirstCommit).Seconds(); *r.LeadTimeToCustomer != want || want <= 0 {
+		t.Errorf("lead time to customer %v s, want %v s", *r.LeadTimeToCustomer, want)
+	}
+	if want := r.VerdictAt.Sub(r.FirstExposure).Seconds(); *r.TimeToValidatedLearning != want || want < 0 {
+		t.Errorf("time to validated learning %v s, want %v s", *r.TimeToValidatedLearning, want)
+	}
+}
+
+// loopDone checks the path taken, that every transition is in the audit
+// trail, and that flow and next see the feature.
+func loopDone(t *testing.T, s *testServer, f shownFeature) {
 	var stages []string
 	for i, tr := range f.Record.Transitions {
 		stages = append(stages, tr.To)
@@ -255,10 +278,7 @@ func TestValueLoopEndToEnd(t *testing.T) {
 			t.Errorf("transition to %s (%s) is not in the audit trail", tr.To, tr.Event)
 		}
 	}
-	// The backlog and the flow see it.
-	var flow struct {
-		Shipped, Validated int
-	}
+	var flow struct{ Shipped, Validated int }
 	if code, body := s.call(t, "GET", "/api/v1/value/flow", "", &flow); code != 200 || flow.Shipped != 1 || flow.Validated != 1 {
 		t.Errorf("flow: %d %s", code, body)
 	}
@@ -327,8 +347,20 @@ func TestDemoValueLoop(t *testing.T) {
 		t.Errorf("feature show table:\n%s", table)
 	}
 
-	// Export, apply back: nothing to change; edited: one update, dry run
-	// first; a bad file: refused, naming the field.
+	edited := demoFileRoundTrip(t, s)
+	// A restart with --demo adds nothing.
+	dir := s.DataDir
+	s.Stop(t)
+	s = MustServe(t, dir, "--demo")
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("after a restart: %s", out)
+	}
+}
+
+// demoFileRoundTrip exports the demo's file and applies it back (nothing to
+// change), edited (one update, dry run first), and broken (refused, naming
+// the field, nothing changed). It returns the edited file.
+func demoFileRoundTrip(t *testing.T, s *testServer) string {
 	code, exported, errOut := s.cli(t, s.Admin, "value", "export")
 	if code != 0 {
 		t.Fatalf("export: %s", errOut)
@@ -352,11 +384,5 @@ func TestDemoValueLoop(t *testing.T) {
 	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("a refused file changed something: %s", out)
 	}
-	// A restart with --demo adds nothing.
-	dir := s.DataDir
-	s.Stop(t)
-	s = MustServe(t, dir, "--demo")
-	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
-		t.Errorf("after a restart: %s", out)
-	}
+	return edited
 }

@@ -43,20 +43,7 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	}
 	token = strings.TrimSpace(token)
 
-	// 2,000 users per variant; treatment buys twice as often.
-	r := rand.New(rand.NewPCG(5, 6))
-	var events []map[string]any
-	for i := range 4000 {
-		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
-		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "checkout-test", "variant": variant, "targetingKey": user})
-		buy := 0.1
-		if variant == "treatment" {
-			buy = 0.2
-		}
-		if r.Float64() < buy {
-			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
+	events := verdictEvents()
 	body, _ := json.Marshal(events)
 	if resp, answer := post(t, s.URL+"/api/v1/events", token, string(body)); resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
 		t.Fatalf("events: %d %s", resp.StatusCode, answer)
@@ -72,11 +59,11 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(s.URL, s.Admin)
 	var loop *struct {
-		Verdict                 string         `json:"verdict"`
-		VerdictAt               time.Time      `json:"verdict_at"`
-		RolloutStartedAt        time.Time      `json:"rollout_started_at"`
-		TimeToValidatedLearning *time.Duration `json:"time_to_validated_learning"`
-		Missing                 []string       `json:"missing"`
+		Verdict                 string             `json:"verdict"`
+		VerdictAt               time.Time          `json:"verdictAt"`
+		RolloutStartedAt        time.Time          `json:"rolloutStartedAt"`
+		TimeToValidatedLearning *valueloop.Seconds `json:"timeToValidatedLearning"`
+		Missing                 []string           `json:"missing"`
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -102,7 +89,7 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 		t.Errorf("verdict at %v before the rollout start %v", loop.VerdictAt, loop.RolloutStartedAt)
 	}
 	want := loop.VerdictAt.Sub(loop.RolloutStartedAt)
-	if loop.TimeToValidatedLearning == nil || *loop.TimeToValidatedLearning != want {
+	if loop.TimeToValidatedLearning == nil || time.Duration(*loop.TimeToValidatedLearning) != want {
 		t.Errorf("time to validated learning = %v, want verdict time − rollout start = %v", loop.TimeToValidatedLearning, want)
 	}
 	for _, m := range loop.Missing {
@@ -111,6 +98,15 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 		}
 	}
 
+	checkVerdictRecordedOnce(t, s, c, loop.VerdictAt)
+}
+
+// checkVerdictRecordedOnce checks that the verdict reached at verdictAt
+// is recorded once: looking at the results records nothing new, overridden
+// settings never record, and the table, the loop and the audit trail show it.
+func checkVerdictRecordedOnce(t *testing.T, s *testServer, c *client.Client, verdictAt time.Time) {
+	t.Helper()
+	ctx := context.Background()
 	// Looking at the results records nothing new; overridden settings
 	// never record.
 	for _, q := range []map[string][]string{nil, {"alpha": {"0.2"}}, nil} {
@@ -121,12 +117,12 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 		if res.Verdict == nil || res.Verdict.Decision != experiment.Validated {
 			t.Fatalf("results %v: verdict %+v, want validated", q, res.Verdict)
 		}
-		if len(res.VerdictHistory) != 1 || !res.VerdictHistory[0].At.Equal(loop.VerdictAt) || res.VerdictHistory[0].Figures.Users != 4000 {
-			t.Errorf("results %v: history %+v, want one validated record at %v with 4000 users", q, res.VerdictHistory, loop.VerdictAt)
+		if len(res.VerdictHistory) != 1 || !res.VerdictHistory[0].At.Equal(verdictAt) || res.VerdictHistory[0].Figures.Users != 4000 {
+			t.Errorf("results %v: history %+v, want one validated record at %v with 4000 users", q, res.VerdictHistory, verdictAt)
 		}
 	}
 	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "checkout-test", "--env", "production")
-	if wantLine := "History: first validated " + loop.VerdictAt.UTC().Format("2006-01-02 15:04:05 UTC"); code != 0 || !strings.Contains(table, wantLine) {
+	if wantLine := "History: first validated " + verdictAt.UTC().Format("2006-01-02 15:04:05 UTC"); code != 0 || !strings.Contains(table, wantLine) {
 		t.Errorf("results table (exit %d, %s) lacks %q:\n%s", code, stderr, wantLine, table)
 	}
 	t.Logf("\n%s", table)
@@ -148,4 +144,22 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	if n != 1 {
 		t.Errorf("audit: %d experiment.verdict entries, want 1", n)
 	}
+}
+
+// verdictEvents are 2,000 users per variant; treatment buys twice as often.
+func verdictEvents() []map[string]any {
+	r := rand.New(rand.NewPCG(5, 6))
+	var events []map[string]any
+	for i := range 4000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "checkout-test", "variant": variant, "targetingKey": user})
+		buy := 0.1
+		if variant == "treatment" {
+			buy = 0.2
+		}
+		if r.Float64() < buy {
+			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
+		}
+	}
+	return events
 }

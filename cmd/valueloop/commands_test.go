@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs valueloop with args and no server, returning the exit code
+// and the output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, envMap(nil))
+	return code, out.String(), errOut.String()
+}
+
+// TestHelpWalk walks the whole command tree: every command and subcommand
+// answers -h, --help and 'valueloop help PATH' with its own help on
+// stdout, exit 0.
+func TestHelpWalk(t *testing.T) {
+	var walk func(c *command)
+	n := 0
+	walk = func(c *command) {
+		for _, s := range c.subs {
+			walk(s)
+		}
+		if c.path == "" {
+			return
+		}
+		n++
+		path := strings.Fields(c.path)
+		for _, args := range [][]string{append(path, "-h"), append(path, "--help"), append([]string{"help"}, path...)} {
+			code, stdout, stderr := runCLI(t, args...)
+			want := "Usage: valueloop " + c.path + " "
+			if code != exitOK || !strings.HasPrefix(stdout, want) || strings.Contains(stdout+stderr, "unknown") {
+				t.Errorf("valueloop %s: exit %d, stdout %q, stderr %q; want exit 0 and help starting %q", strings.Join(args, " "), code, stdout, stderr, want)
+				continue
+			}
+			if c.run != nil && c.name != "help" && c.name != "completion" && !strings.Contains(stdout, "\nFlags:\n") {
+				t.Errorf("valueloop %s: no flags listed:\n%s", strings.Join(args, " "), stdout)
+			}
+			for _, s := range c.subs {
+				if !strings.Contains(stdout, "\n  "+s.name+" ") {
+					t.Errorf("valueloop %s: subcommand %s not listed:\n%s", strings.Join(args, " "), s.name, stdout)
+				}
+			}
+		}
+	}
+	walk(commandTree())
+	if n < 40 {
+		t.Errorf("walked %d commands, want the whole tree (40 or more)", n)
+	}
+}
+
+// TestHelpOwnFlags checks that a subcommand's help lists its own flags and
+// not a sibling's (flags list once listed apply's --prune).
+func TestHelpOwnFlags(t *testing.T) {
+	cases := []struct {
+		args      []string
+		has, lack []string
+	}{
+		{[]string{"flags", "list", "-h"}, []string{"-env", "-server"}, []string{"-prune", "-dry-run", "-if-version"}},
+		{[]string{"flags", "apply", "-h"}, []string{"-prune", "-dry-run", "-f "}, []string{"-if-version"}},
+		{[]string{"experiment", "hypothesis", "get", "-h"}, []string{"-env"}, []string{"-primary", "-guardrail"}},
+		{[]string{"rollout", "status", "-h"}, []string{"-env", "-reason"}, []string{"-steps", "-active"}},
+	}
+	for _, c := range cases {
+		_, stdout, _ := runCLI(t, c.args...)
+		for _, f := range c.has {
+			if !strings.Contains(stdout, "\n  "+f) {
+				t.Errorf("%v: help lacks %s:\n%s", c.args, f, stdout)
+			}
+		}
+		for _, f := range c.lack {
+			if strings.Contains(stdout, "\n  "+f) {
+				t.Errorf("%v: help lists %s, a flag of another subcommand:\n%s", c.args, f, stdout)
+			}
+		}
+	}
+}
+
+// TestUsageErrors checks the answers to a wrong command line: exit 2 and a
+// message naming what is wrong.
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"token"}, "token: want a subcommand: create, list or revoke\nRun 'valueloop help token' for usage."},
+		{[]string{"delivery", "source", "frob"}, `delivery source: unknown subcommand "frob": want add, set, list or delete`},
+		{[]string{"help", "flags", "frob"}, `help: no command "flags frob"`},
+		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},
+		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
+		{[]string{"delivery", "service", "delete"}, "want the service name\nRun 'valueloop help delivery service delete' for usage."},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want %d with %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+		if !strings.HasSuffix(stderr, "for usage.\n") {
+			t.Errorf("valueloop %s: stderr %q does not end saying where the usage is", strings.Join(c.args, " "), stderr)
+		}
+	}
+}
+
+// TestCompletion checks the scripts: each parses in its shell (those
+// installed), and bash, run as the shell would, offers the commands, the
+// subcommands of a group and the flags of a leaf.
+func TestCompletion(t *testing.T) {
+	scripts := map[string]string{}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		code, stdout, stderr := runCLI(t, "completion", shell)
+		if code != exitOK || stdout == "" {
+			t.Fatalf("completion %s: exit %d, stderr %q", shell, code, stderr)
+		}
+		scripts[shell] = stdout
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Logf("%s not installed: its script is not parsed", shell)
+			continue
+		}
+		file := filepath.Join(t.TempDir(), "valueloop."+shell)
+		if err := os.WriteFile(file, []byte(stdout), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(shell, "-n", file).CombinedOutput(); err != nil {
+			t.Errorf("%s -n on the %s script: %v\n%s", shell, shell, err, out)
+		}
+	}
+	if _, err := exec.LookPath("fish"); err == nil {
+		file := filepath.Join(t.TempDir(), "valueloop.fish")
+		if err := os.WriteFile(file, []byte(scripts["fish"]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("fish", "-c", "source "+file+"; complete -C 'valueloop delivery source '; complete -C 'valueloop token create --sc'").CombinedOutput()
+		if got := strings.Fields(string(out)); err != nil || strings.Join(got, " ") != "add delete list set --scope" {
+			t.Errorf("fish completes %q (%v), want add delete list set --scope", got, err)
+		}
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash not installed")
+	}
+	file := filepath.Join(t.TempDir(), "valueloop.bash")
+	if err := os.WriteFile(file, []byte(scripts["bash"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		line string // the words typed, the last one being completed
+		want string
+	}{
+		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery objective feature next flow value help completion"},
+		{"valueloop fl", "flags flow"},
+		{"valueloop feature ''", "list show set move delete"},
+		{"valueloop delivery source ''", "add set list delete"},
+		{"valueloop --server http://x token ''", "create list revoke"},
+		{"valueloop flags list --env prod --o", "--output"},
+		{"valueloop token create --sc", "--scope"},
+		{"valueloop help ro", "rollout"},
+	}
+	for _, c := range cases {
+		script := "source " + file + "\nCOMP_WORDS=(" + c.line + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n_valueloop\necho \"${COMPREPLY[*]}\"\n"
+		out, err := exec.Command("bash", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", c.line, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); got != c.want {
+			t.Errorf("completing %q: got %q, want %q", c.line, got, c.want)
+		}
+	}
+}
+
+// TestFunctionLength keeps every function in cmd/, tests included, within
+// a screen: 80 lines. A command that grows past it wants its own type or
+// helpers (STYLE.md 7b); a test, helpers for its phases.
+func TestFunctionLength(t *testing.T) {
+	const most = 80
+	files, err := filepath.Glob("../*/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files under cmd/: %v", err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			var body *ast.BlockStmt
+			what := "a function literal"
+			switch fn := n.(type) {
+			case *ast.FuncDecl:
+				body, what = fn.Body, fn.Name.Name
+			case *ast.FuncLit:
+				body = fn.Body
+			}
+			if body == nil {
+				return true
+			}
+			start := fset.Position(n.Pos())
+			if lines := fset.Position(body.Rbrace).Line - start.Line + 1; lines > most {
+				t.Errorf("%s:%d: %s is %d lines long, more than %d", name, start.Line, what, lines, most)
+			}
+			return true
+		})
+	}
+}

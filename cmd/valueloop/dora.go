@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/termchart"
+)
+
+func doraCommand() *command {
+	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]",
+		summary: "show the DORA delivery metrics with their levels and trends", more: timeHelp, run: runDORA}
+}
+
+func runDORA(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "dora")
+	cf := addClientFlags(e, fs)
+	since := fs.String("since", "", "look back this far: 30d, 12w, 36h (default 30d)")
+	from := fs.String("from", "", "start of the range (TIME), instead of --since")
+	to := fs.String("to", "", "end of the range (TIME, default now)")
+	bucket := fs.String("bucket", "", "day, week, month or none (default: by the length of the range)")
+	var services, teams listFlag
+	fs.Var(&services, "service", "only this service (repeatable)")
+	fs.Var(&teams, "team", "only the services of this team (repeatable)")
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErrorf("dora takes no arguments: name services with --service, e.g. 'valueloop dora --service checkout --since 30d'")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	q := rangeQuery(*since, *from, *to)
+	if *bucket == "" {
+		*bucket = autoBucket(*since, *from, *to)
+	}
+	q.Set("bucket", *bucket)
+	for _, s := range services {
+		q.Add("service", s)
+	}
+	for _, t := range teams {
+		q.Add("team", t)
+	}
+	rep, err := c.DORA(ctx, q)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, rep)
+	}
+	writeDORA(e.stdout, rep)
+	return nil
+}
+
+// rangeQuery is the query of a time range: the parameters given.
+func rangeQuery(since, from, to string) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"since": since, "from": from, "to": to} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// autoBucket picks a bucket that gives a trend of a few to a few dozen
+// points: days up to two weeks, weeks up to half a year, months beyond.
+func autoBucket(since, from, to string) string {
+	now := time.Now()
+	start, end, err := deliverysvc.ParseRange(since, from, to, now)
+	if err != nil {
+		return "week" // the server reports the error
+	}
+	switch d := end.Sub(start); {
+	case d <= 14*24*time.Hour:
+		return "day"
+	case d <= 183*24*time.Hour:
+		return "week"
+	}
+	return "month"
+}
+
+// writeDORA prints a report: a block per service (then per team and
+// overall when there are several), a line per key with its level and a
+// trend over the buckets.
+func writeDORA(w io.Writer, r *deliverysvc.Report) {
+	days := r.To.Sub(r.From).Hours() / 24
+	fmt.Fprintf(w, "DORA metrics %s to %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 UTC"), plural(int(math.Round(days)), "day"))
+	if r.Bucket != "" && len(r.Overall.Buckets) > 0 {
+		fmt.Fprintf(w, ", trend by %s (%d, oldest first)", r.Bucket, len(r.Overall.Buckets))
+	}
+	fmt.Fprintln(w)
+	if len(r.Services) == 0 {
+		fmt.Fprintln(w, "\nNo deployments, changes or incidents in this range. Record them with 'valueloop deploy record',\n'valueloop change record' and 'valueloop incident open', or connect a GitHub or GitLab webhook (docs/delivery.md).")
+		return
+	}
+	for _, s := range r.Services {
+		title := s.Name
+		if s.Team != "" {
+			title += " · team " + s.Team
+		}
+		writeSeries(w, title, s)
+	}
+	// A team of one service would repeat its service's block.
+	perTeam := map[string]int{}
+	for _, s := range r.Services {
+		perTeam[s.Team]++
+	}
+	for _, t := range r.Teams {
+		if perTeam[t.Name] > 1 {
+			writeSeries(w, fmt.Sprintf("team %s (%d services)", t.Name, perTeam[t.Name]), t)
+		}
+	}
+	if len(r.Services) > 1 {
+		writeSeries(w, fmt.Sprintf("overall (%d services)", len(r.Services)), r.Overall)
+	}
+	if r.Skipped > 0 {
+		fmt.Fprintf(w, "\n%s could not be used (missing times or services).\n", plural(r.Skipped, "stored record"))
+	}
+}
+
+func writeSeries(w io.Writer, title string, s delivery.Series) {
+	fmt.Fprintf(w, "\n%s\n", title)
+	m := s.Total
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	trend := func(f func(m *delivery.Metrics) (float64, bool)) string {
+		if len(s.Buckets) == 0 {
+			return ""
+		}
+		return sparkline(s.Buckets, f)
+	}
+	rate := func(r delivery.Rate) string {
+		if v, ok := r.Value(); ok {
+			return fmt.Sprintf("%.1f%%", 100*v)
+		}
+		return "–"
+	}
+	durations := func(d delivery.Durations) string {
+		if d.Count == 0 {
+			return "–"
+		}
+		return termchart.Duration(d.Median)
+	}
+	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", perDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
+		trend(func(b *delivery.Metrics) (float64, bool) { return float64(b.Deployments), true }), plural(m.Deployments, "deployment"))
+	lead := plural(m.LeadTime.Count, "change")
+	if m.LeadTime.Count > 0 {
+		lead = "p90 " + termchart.Duration(m.LeadTime.P90) + ", " + lead
+	}
+	if m.Undeployed > 0 {
+		lead += fmt.Sprintf(", %d not yet deployed", m.Undeployed)
+	}
+	fmt.Fprintf(tw, "  lead time (median)\t%s\t%s\t%s\t%s\n", durations(m.LeadTime), level(m.Levels.LeadTime),
+		trend(func(b *delivery.Metrics) (float64, bool) { return b.LeadTime.Median.Hours(), b.LeadTime.Count > 0 }), lead)
+	fmt.Fprintf(tw, "  change failure rate\t%s\t%s\t%s\t%d of %s failed\n", rate(m.ChangeFailureRate), level(m.Levels.ChangeFailureRate),
+		trend(func(b *delivery.Metrics) (float64, bool) { return b.ChangeFailureRate.Value() }), m.Failed, plural(m.Attempts, "attempt"))
+	fmt.Fprintf(tw, "  recovery time (median)\t%s\t%s\t%s\t%d recovered, %d not yet\n", durations(m.Recovery), level(m.Levels.RecoveryTime),
+		trend(func(b *delivery.Metrics) (float64, bool) { return b.Recovery.Median.Hours(), b.Recovery.Count > 0 }), m.Recovery.Count, m.Unrecovered)
+	fmt.Fprintf(tw, "  rework rate\t%s\t%s\t%s\t%d of %s\n", rate(m.ReworkRate), "",
+		trend(func(b *delivery.Metrics) (float64, bool) { return b.ReworkRate.Value() }), m.Rework, plural(m.Deployments, "deployment"))
+	if m.Incidents > 0 {
+		fmt.Fprintf(tw, "  incidents\t%d\t\t%s\t%d linked to no deployment\n", m.Incidents,
+			trend(func(b *delivery.Metrics) (float64, bool) { return float64(b.Incidents), true }), m.Unlinked)
+	}
+	tw.Flush()
+}
+
+func level(l delivery.Level) string {
+	if l == "" {
+		return "–"
+	}
+	return string(l)
+}
+
+func perDay(v float64) string {
+	switch {
+	case v == 0:
+		return "0/day"
+	case v >= 1:
+		return fmt.Sprintf("%.1f/day", v)
+	case v >= 1.0/7:
+		return fmt.Sprintf("%.1f/week", v*7)
+	}
+	return fmt.Sprintf("%.1f/month", v*30)
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
+// sparkMax is the most buckets a trend shows: the latest ones.
+const sparkMax = 60
+
+// sparkline draws one character per bucket of the figure f reads.
+func sparkline(buckets []delivery.Metrics, f func(*delivery.Metrics) (float64, bool)) string {
+	vals := make([]float64, len(buckets))
+	ok := make([]bool, len(buckets))
+	for i := range buckets {
+		vals[i], ok[i] = f(&buckets[i])
+	}
+	return termchart.Sparkline(vals, ok, sparkMax)
+}

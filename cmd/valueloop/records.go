@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/termchart"
+)
+
+func deployCommand() *command {
+	return &command{name: "deploy", summary: "record and list deployments", more: timeHelp, subs: []*command{
+		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback] [--production true|false] [--key KEY]",
+			summary: "record a deployment or a change of its status", more: timeHelp, run: runDeployRecord},
+		{name: "list", args: "--service S [--since 30d | --from TIME --to TIME]", summary: "list a service's production deployments with their changes and incidents", more: timeHelp, run: runDeployList},
+	}}
+}
+
+func changeCommand() *command {
+	return &command{name: "change", summary: "record changes (commits) for lead time", more: timeHelp, subs: []*command{
+		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]",
+			summary: "record a change, optionally linked to the flags it ships behind", more: timeHelp, run: runChangeRecord},
+	}}
+}
+
+func incidentCommand() *command {
+	return &command{name: "incident", summary: "open and resolve incidents for change failure and recovery time", more: timeHelp, subs: []*command{
+		{name: "open", args: "--service S [--id ID] [--title TEXT] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]", summary: "open an incident", more: timeHelp, run: runIncident("open")},
+		{name: "resolve", args: "ID [--at TIME] [--key KEY]", summary: "resolve an incident", more: timeHelp, run: runIncident("resolve")},
+	}}
+}
+
+// timeHelp explains the TIME of the delivery records' flags.
+const timeHelp = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date (midnight UTC);
+it is stored in UTC. --key makes a record idempotent: sending it again stores nothing.
+`
+
+func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "deploy record")
+	cf := addClientFlags(e, fs)
+	var in deliverysvc.DeploymentInput
+	fs.StringVar(&in.Service, "service", "", "service deployed (required)")
+	fs.StringVar(&in.Environment, "env", "", "environment deployed to (required)")
+	fs.StringVar(&in.SHA, "sha", "", "commit deployed")
+	fs.StringVar(&in.Status, "status", "", "success, failure, pending or canceled (required)")
+	at := addTime(fs, "at", "when the deployment reached --status (TIME, default now)")
+	fs.StringVar(&in.ID, "id", "", "deployment ID: successive statuses of one deployment share it (default: a new one)")
+	fs.StringVar(&in.Version, "version", "", "version deployed")
+	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME)")
+	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version")
+	prod := fs.String("production", "", "true or false: whether --env is production, for an environment Valueloop does not know")
+	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
+	if err := e.parseNoArgs(fs, args, "deploy record"); err != nil {
+		return err
+	}
+	if in.Service == "" || in.Environment == "" || in.Status == "" {
+		return usageErrorf("deploy record: want --service, --env and --status, e.g. 'valueloop deploy record --service checkout --env production --sha 4c1e9a0 --status success'")
+	}
+	switch *prod {
+	case "":
+	case "true", "false":
+		p := *prod == "true"
+		in.Production = &p
+	default:
+		return usageErrorf("deploy record: --production must be true or false, not %q", *prod)
+	}
+	in.At = at.t
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	d, rec, err := c.RecordDeployment(ctx, in, *key)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, map[string]any{"deployment": d, "receipt": rec})
+	}
+	counts := "does not count for the metrics: " + d.Environment + " is not production"
+	if d.Production {
+		counts = "production"
+	}
+	fmt.Fprintf(e.stdout, "Recorded deployment %s of %s to %s at %s: %s (%s).%s\n", d.ID, d.Service, d.Environment,
+		d.At.Format(time.RFC3339), d.Status, counts, duplicateNote(rec))
+	return nil
+}
+
+func duplicateNote(r deliverysvc.Receipt) string {
+	if r.Duplicate {
+		return " It was recorded before under this --key; nothing changed."
+	}
+	return ""
+}
+
+func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "deploy list")
+	cf := addClientFlags(e, fs)
+	service := fs.String("service", "", "service (required)")
+	since := fs.String("since", "", "look back this far (default 30d)")
+	from := fs.String("from", "", "start of the range (TIME)")
+	to := fs.String("to", "", "end of the range (TIME, default now)")
+	if err := e.parseNoArgs(fs, args, "deploy list"); err != nil {
+		return err
+	}
+	if *service == "" {
+		return usageErrorf("deploy list: want --service, e.g. 'valueloop deploy list --service checkout --since 7d'")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	q := rangeQuery(*since, *from, *to)
+	list, err := c.DeliveryDeployments(ctx, *service, q)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(e.stdout, "No production deployments of %s in this range.\n", *service)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEPLOYED (UTC)\tENVIRONMENT\tSHA\tSTATUS\tCHANGES\tLEAD TIME (MEDIAN)\tNOTES")
+	for _, d := range list {
+		var leads []time.Duration
+		for _, ch := range d.Changes {
+			leads = append(leads, max(d.At.Sub(ch.AuthoredAt), 0))
+		}
+		var notes []string
+		if d.Rollback {
+			notes = append(notes, "rollback")
+		}
+		if d.RolledBack {
+			notes = append(notes, "rolled back")
+		}
+		if d.Failed && d.Status == delivery.StatusSuccess && !d.RolledBack {
+			notes = append(notes, "failed")
+		}
+		if len(d.Incidents) > 0 {
+			notes = append(notes, "incidents "+strings.Join(d.Incidents, ", "))
+		}
+		if !d.RecoveredAt.IsZero() {
+			notes = append(notes, "recovered after "+termchart.Duration(d.RecoveredAt.Sub(d.At)))
+		}
+		if d.Rework {
+			notes = append(notes, "rework")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(short(d.SHA)), d.Status,
+			len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
+	}
+	return tw.Flush()
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func medianDuration(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "–"
+	}
+	s := append([]time.Duration(nil), ds...)
+	for i := 1; i < len(s); i++ { // a handful: insertion sort
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return termchart.Duration(m)
+}
+
+func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "change record")
+	cf := addClientFlags(e, fs)
+	var in deliverysvc.ChangeInput
+	fs.StringVar(&in.Service, "service", "", "service the change belongs to")
+	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME); the catalog maps it to services")
+	fs.StringVar(&in.SHA, "sha", "", "commit (required)")
+	fs.StringVar(&in.PR, "pr", "", "pull or merge request number")
+	fs.StringVar(&in.Branch, "branch", "", "branch")
+	authored := addTime(fs, "authored-at", "when the work was committed (TIME, default --merged-at)")
+	merged := addTime(fs, "merged-at", "when it reached the default branch (TIME, default now)")
+	var paths, flagKeys listFlag
+	fs.Var(&paths, "path", "a file the change touches, for monorepo services (repeatable)")
+	fs.Var(&flagKeys, "flag", "a feature flag the change ships behind (repeatable)")
+	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
+	if err := e.parseNoArgs(fs, args, "change record"); err != nil {
+		return err
+	}
+	if in.SHA == "" || (in.Service == "" && in.Repo == "") {
+		return usageErrorf("change record: want --sha and --service or --repo, e.g. 'valueloop change record --service checkout --sha 4c1e9a0'")
+	}
+	in.Paths, in.Flags, in.AuthoredAt, in.MergedAt = paths, flagKeys, authored.t, merged.t
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ch, rec, err := c.RecordChange(ctx, in, *key)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, map[string]any{"change": ch, "receipt": rec})
+	}
+	linked := ""
+	if len(in.Flags) > 0 {
+		linked = ", linked to " + strings.Join(in.Flags, ", ")
+	}
+	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", short(ch.SHA), orDash(firstNonEmpty(ch.Service, ch.Repo)),
+		ch.AuthoredAt.Format(time.RFC3339), ch.MergedAt.Format(time.RFC3339), linked, duplicateNote(rec))
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// runIncident returns incident open or resolve (sub).
+func runIncident(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		return incident(ctx, e, sub, args)
+	}
+}
+
+func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
+	fs := newFlagSet(e, "incident "+sub)
+	cf := addClientFlags(e, fs)
+	at := addTime(fs, "at", "when it opened or was resolved (TIME, default now)")
+	key := fs.String("key", "", "idempotency key: sending again with it stores nothing")
+	var in deliverysvc.IncidentInput
+	if sub == "open" {
+		fs.StringVar(&in.Service, "service", "", "service affected (required)")
+		fs.StringVar(&in.ID, "id", "", "incident ID (default: a new one)")
+		fs.StringVar(&in.Title, "title", "", "what happened")
+		fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME)")
+		fs.StringVar(&in.DeploymentID, "deployment", "", "ID of the deployment that caused it (default: the service's latest production deployment before it opened)")
+		fs.StringVar(&in.CauseSHA, "cause-sha", "", "commit that caused it")
+	}
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	var inc delivery.Incident
+	var rec deliverysvc.Receipt
+	switch sub {
+	case "open":
+		if len(pos) > 0 || in.Service == "" {
+			return usageErrorf("incident open: want --service and no arguments, e.g. 'valueloop incident open --service checkout --title \"502s on checkout\"'")
+		}
+		in.OpenedAt = at.t
+		inc, rec, err = c.OpenIncident(ctx, in, *key)
+	case "resolve":
+		if len(pos) != 1 {
+			return usageErrorf("incident resolve: want the incident ID, e.g. 'valueloop incident resolve inc-3f9a2c1b0d4e'")
+		}
+		inc, rec, err = c.ResolveIncident(ctx, pos[0], at.t, *key)
+	}
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, map[string]any{"incident": inc, "receipt": rec})
+	}
+	if sub == "open" {
+		fmt.Fprintf(e.stdout, "Opened incident %s on %s at %s.%s\nResolve it with: valueloop incident resolve %s\n", inc.ID, inc.Service,
+			inc.OpenedAt.Format(time.RFC3339), duplicateNote(rec), inc.ID)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),
+		termchart.Duration(inc.ResolvedAt.Sub(inc.OpenedAt)), duplicateNote(rec))
+	return nil
+}

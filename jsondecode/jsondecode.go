@@ -1,0 +1,318 @@
+// Package jsondecode reads JSON that people and other systems send — API
+// request bodies, webhook payloads, flagd files — and turns what is wrong with
+// it into errors a user can act on: the field (a path such as
+// "steps.1.percent") and the problem in JSON terms ("must be a number, not a
+// string"), never Go's type names. Objects that repeat a key are refused:
+// encoding/json would silently keep the last one, so that two readers of one
+// document (a signature check and a parser, a reviewer and the server) could
+// see different values.
+//
+// It is the one place for this; it does not validate the decoded values
+// (that is each type's Validate) and does not read HTTP requests.
+package jsondecode
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Options says how strict Decode is.
+type Options struct {
+	// DisallowUnknownFields refuses object keys that the target has no field
+	// for: right for the API's own requests, wrong for payloads of other
+	// systems, which grow new fields.
+	DisallowUnknownFields bool
+	// AllowDuplicateKeys keeps encoding/json's behaviour (the last value
+	// wins) for callers that report duplicates themselves with Duplicates.
+	AllowDuplicateKeys bool
+}
+
+// Decode reads the single JSON value in data into v. Its errors are
+// *valueloop.Error values of kind EINVALID whose Field is the dotted path of
+// the offending value ("" for the document as a whole).
+func Decode(data []byte, v any, opt Options) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return valueloop.Errorf(valueloop.EINVALID, "the body is empty: want a JSON value")
+	}
+	if !opt.AllowDuplicateKeys {
+		if dups := Duplicates(data); len(dups) > 0 {
+			return valueloop.FieldErrorf(dups[0].Dotted(), "appears more than once in its object")
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if opt.DisallowUnknownFields {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		path, msg := Explain(data, err)
+		if len(path) == 0 {
+			if strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "has ") {
+				msg = "the JSON document " + msg
+			}
+			return valueloop.Errorf(valueloop.EINVALID, "%s", msg)
+		}
+		return valueloop.FieldErrorf(path.Dotted(), "%s", msg)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return valueloop.Errorf(valueloop.EINVALID, "the JSON document has data after its value (at byte %d)", dec.InputOffset())
+	}
+	return nil
+}
+
+// Path is where a value sits in a document: object keys and array indices
+// from the root.
+type Path []Step
+
+// Step is one object key, or with IsIndex one array index.
+type Step struct {
+	Key     string
+	Index   int
+	IsIndex bool
+}
+
+func (p Path) with(s Step) Path { return append(p[:len(p):len(p)], s) }
+
+// Dotted writes p as "steps[1].percent", the form of the API's field errors.
+func (p Path) Dotted() string {
+	var b strings.Builder
+	for _, s := range p {
+		if s.IsIndex {
+			fmt.Fprintf(&b, "[%d]", s.Index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.Key)
+	}
+	return b.String()
+}
+
+// Pointer writes p as a JSON Pointer (RFC 6901), "/steps/1/percent", the
+// form of flagd problems.
+func (p Path) Pointer() string {
+	var b strings.Builder
+	for _, s := range p {
+		b.WriteByte('/')
+		if s.IsIndex {
+			b.WriteString(strconv.Itoa(s.Index))
+		} else {
+			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(s.Key, "~", "~0"), "/", "~1"))
+		}
+	}
+	return b.String()
+}
+
+// Duplicates returns the path of every key that appears a second (or later)
+// time in its object, in document order. A document that is not valid JSON
+// yields the duplicates before the error; the error is for Decode to report.
+func Duplicates(data []byte) []Path {
+	var dups []Path
+	walk(data, func(path Path, key string, seen map[string]bool) bool {
+		if seen[key] {
+			dups = append(dups, path.with(Step{Key: key}))
+		}
+		return true
+	}, nil)
+	return dups
+}
+
+// Explain maps an error of encoding/json about data to the path of the value
+// at fault and a message in JSON terms. Errors that carry no position (from a
+// type's own UnmarshalJSON, such as a time in the wrong format) keep their
+// message and get the root path.
+func Explain(data []byte, err error) (Path, string) {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		path := pathAt(data, te.Offset)
+		if path == nil && te.Field != "" {
+			for _, k := range strings.Split(te.Field, ".") {
+				path = path.with(Step{Key: k})
+			}
+		}
+		return path, fmt.Sprintf("must be %s, not %s", kind(te.Type), article(te.Value))
+	case errors.As(err, &se):
+		line, col := position(data, se.Offset)
+		return nil, fmt.Sprintf("is not valid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, "is not valid JSON: the document ends too early"
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		// time.Time says which Go layout failed; users need the format.
+		return nil, fmt.Sprintf("a time must be RFC 3339, such as 2026-01-05T08:00:00Z, not %q", pe.Value)
+	}
+	msg := err.Error()
+	if lit, ok := strings.CutPrefix(msg, "json: invalid number literal, trying to unmarshal "); ok {
+		// A json.Number given a string: encoding/json does not say where.
+		lit, _ = strings.CutSuffix(lit, " into Number")
+		if v, err := strconv.Unquote(lit); err == nil {
+			lit = v
+		}
+		return nil, "has " + lit + " where a number belongs"
+	}
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		key, _ := strconv.Unquote(name)
+		return unknownPath(data, key), "is not a known field"
+	}
+	return nil, strings.TrimPrefix(msg, "json: ")
+}
+
+// walk reads data token by token, calling onKey for every object key with
+// the path of its object and the keys seen so far in it (before key is
+// added), and onValue after every value with its path and the input offset
+// just past its first token. Either may stop the walk by returning false.
+func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) bool, onValue func(path Path, end int64) bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var value func(path Path) bool
+	value = func(path Path) bool {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if onValue != nil && !onValue(path, dec.InputOffset()) {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return false
+				}
+				k, _ := kt.(string)
+				if onKey != nil && !onKey(path, k, seen) {
+					return false
+				}
+				seen[k] = true
+				if !value(path.with(Step{Key: k})) {
+					return false
+				}
+			}
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if !value(path.with(Step{Index: i, IsIndex: true})) {
+					return false
+				}
+			}
+		default:
+			return true
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err == nil
+	}
+	value(Path{})
+}
+
+// pathAt returns the path of the first value whose first token ends at or
+// after offset: the value encoding/json was reading when it failed there.
+func pathAt(data []byte, offset int64) Path {
+	var at Path
+	walk(data, nil, func(path Path, end int64) bool {
+		at = path
+		return end < offset
+	})
+	return at
+}
+
+// unknownPath returns the path of the first occurrence of key.
+func unknownPath(data []byte, key string) Path {
+	found := Path{{Key: key}}
+	walk(data, func(path Path, k string, _ map[string]bool) bool {
+		if k == key {
+			found = path.with(Step{Key: k})
+			return false
+		}
+		return true
+	}, nil)
+	return found
+}
+
+// position turns a byte offset (just past the bad byte) into a line and
+// column, both from 1.
+func position(data []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for _, b := range data[:max(0, min(int(offset)-1, len(data)))] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+var (
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+	numberType      = reflect.TypeFor[json.Number]()
+	rawType         = reflect.TypeFor[json.RawMessage]()
+)
+
+// kind names what JSON a Go type takes, with an article.
+func kind(t reflect.Type) string {
+	if t == nil {
+		return "another kind of value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == numberType:
+		return "a number"
+	case t == rawType:
+		return "a JSON value"
+	case reflect.PointerTo(t).Implements(textUnmarshaler):
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a string (base64)"
+		}
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another kind of value"
+}
+
+// article names the JSON value encoding/json found ("string", "number 1.5",
+// "array") with an article.
+func article(found string) string {
+	switch {
+	case found == "":
+		return "this value"
+	case found == "array" || found == "object":
+		return "an " + found
+	case found == "number":
+		return "a number"
+	case strings.HasPrefix(found, "number "):
+		return "the " + found
+	case found == "bool":
+		return "true or false"
+	}
+	return "a " + found
+}

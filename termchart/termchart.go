@@ -1,0 +1,133 @@
+// Package termchart draws figures for a terminal in plain text: filled
+// bars, sparklines, numbers with grouped digits, short durations and a
+// redrawn progress line. It knows nothing of what the figures mean; the
+// commands in cmd/valueloop decide what to draw and where.
+package termchart
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Bar draws percent (0-100) of width cells in eighths of a cell, between
+// brackets, the rest dotted: [████▌·····].
+func Bar(percent float64, width int) string {
+	eighths := int(math.Round(percent / 100 * float64(width*8)))
+	full, part := eighths/8, eighths%8
+	var b strings.Builder
+	b.WriteString(strings.Repeat("█", full))
+	if part > 0 {
+		b.WriteRune([]rune("▏▎▍▌▋▊▉")[part-1])
+		full++
+	}
+	b.WriteString(strings.Repeat("·", max(0, width-full)))
+	return "[" + b.String() + "]"
+}
+
+// Sparkline draws one character per value: '·' where ok is false (the
+// figure is undefined), '▁' for zero, and ▂ to █ in proportion to the
+// largest value. Past most values it shows the latest ones after '…'.
+func Sparkline(vals []float64, ok []bool, most int) string {
+	prefix := ""
+	if len(vals) > most {
+		vals, ok, prefix = vals[len(vals)-most:], ok[len(ok)-most:], "…"
+	}
+	top := 0.0
+	for i, v := range vals {
+		if ok[i] {
+			top = math.Max(top, v)
+		}
+	}
+	levels := []rune("▂▃▄▅▆▇█")
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i, v := range vals {
+		switch {
+		case !ok[i]:
+			b.WriteRune('·')
+		case v <= 0 || top == 0:
+			b.WriteRune('▁')
+		default:
+			k := int(math.Ceil(v/top*float64(len(levels)))) - 1
+			b.WriteRune(levels[min(max(k, 0), len(levels)-1)])
+		}
+	}
+	return b.String()
+}
+
+// Group writes n with thousands separators: 12,345.
+func Group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Duration writes a duration with its two largest units: 45s, 12m,
+// 5h12m, 3d4h.
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		h := int(d.Hours())
+		return fmt.Sprintf("%dh%02dm", h, int(d.Minutes())-60*h)
+	}
+	days := int(d.Hours() / 24)
+	return fmt.Sprintf("%dd%dh", days, int(d.Hours())-24*days)
+}
+
+// Interval is an interval drawn on a track of Width cells: ├───●───┤ from
+// cell From to cell To with the estimate at Est, zero marked at Zero (│, or
+// ┼ inside the interval), and an arrow (◄ or ►) at an end that runs off
+// the track. The caller maps its values to cells, so that each chart keeps
+// its own axis.
+type Interval struct {
+	Width             int
+	From, To, Zero    int
+	Est               int
+	OffLeft, OffRight bool
+	// Mark, when Mark is set, puts the rune Mark at cell MarkAt before the
+	// estimate is drawn (a tolerated limit, say).
+	Mark   rune
+	MarkAt int
+}
+
+// String draws the interval.
+func (iv Interval) String() string {
+	cells := []rune(strings.Repeat(" ", iv.Width))
+	for i := iv.From; i <= iv.To; i++ {
+		cells[i] = '─'
+	}
+	cells[iv.Zero] = '│'
+	if iv.From <= iv.Zero && iv.Zero <= iv.To {
+		cells[iv.Zero] = '┼'
+	}
+	cells[iv.From], cells[iv.To] = '├', '┤'
+	if iv.OffLeft {
+		cells[iv.From] = '◄'
+	}
+	if iv.OffRight {
+		cells[iv.To] = '►'
+	}
+	if iv.Mark != 0 {
+		cells[iv.MarkAt] = iv.Mark
+	}
+	cells[iv.Est] = '●'
+	return string(cells)
+}

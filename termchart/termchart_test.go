@@ -1,0 +1,106 @@
+package termchart_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/termchart"
+)
+
+func TestBar(t *testing.T) {
+	for _, c := range []struct {
+		percent float64
+		width   int
+		want    string
+	}{
+		{25, 8, "[██······]"},
+		{5, 10, "[▌·········]"},
+		{0, 4, "[····]"},
+		{100, 4, "[████]"},
+	} {
+		if got := termchart.Bar(c.percent, c.width); got != c.want {
+			t.Errorf("Bar(%g, %d) = %q, want %q", c.percent, c.width, got, c.want)
+		}
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		vals []float64
+		ok   []bool
+		most int
+		want string
+	}{
+		{"scaled to the largest", []float64{0, 1, 7}, []bool{true, true, true}, 10, "▁▂█"},
+		{"undefined figures", []float64{3, 0, 3}, []bool{true, false, true}, 10, "█·█"},
+		{"latest only", []float64{9, 1, 2}, []bool{true, true, true}, 2, "…▅█"},
+		{"all zero", []float64{0, 0}, []bool{true, true}, 10, "▁▁"},
+	} {
+		if got := termchart.Sparkline(c.vals, c.ok, c.most); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestGroup(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234", -123: "-123"} {
+		if got := termchart.Group(n); got != want {
+			t.Errorf("Group(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		45 * time.Second: "45s", 12 * time.Minute: "12m", 5*time.Hour + 12*time.Minute: "5h12m", 76 * time.Hour: "3d4h",
+	} {
+		if got := termchart.Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestProgress draws a bar with a total, a counter without, and nothing
+// off a terminal.
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := &termchart.Progress{W: &buf, TTY: true, Total: 200, Start: time.Now(), Label: "load:", Unit: "users"}
+	p.Draw(50, 7)
+	if got := buf.String(); !strings.HasPrefix(got, "\rload: [=======       ") || !strings.Contains(got, "]  25% 7 users") {
+		t.Errorf("bar = %q", got)
+	}
+	p.Clear()
+	if !strings.HasSuffix(buf.String(), "\r") {
+		t.Errorf("not cleared: %q", buf.String())
+	}
+	buf.Reset()
+	(&termchart.Progress{W: &buf, TTY: true, Start: time.Now()}).Draw(0, 12)
+	if got := buf.String(); got != "\r12 events " {
+		t.Errorf("counter = %q", got)
+	}
+	buf.Reset()
+	(&termchart.Progress{W: &buf, Total: 10, Start: time.Now()}).Draw(5, 5)
+	if buf.Len() != 0 {
+		t.Errorf("drawn off a terminal: %q", buf.String())
+	}
+}
+
+func TestInterval(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		iv   termchart.Interval
+		want string
+	}{
+		{"around zero", termchart.Interval{Width: 11, From: 2, To: 8, Zero: 5, Est: 6}, "  ├──┼●─┤  "},
+		{"clear of zero", termchart.Interval{Width: 11, From: 6, To: 9, Zero: 5, Est: 7}, "     │├●─┤ "},
+		{"off both ends", termchart.Interval{Width: 7, From: 0, To: 6, Zero: 3, Est: 2, OffLeft: true, OffRight: true}, "◄─●┼──►"},
+		{"with a mark", termchart.Interval{Width: 9, From: 1, To: 4, Zero: 2, Est: 3, Mark: '┃', MarkAt: 6}, " ├┼●┤ ┃  "},
+	} {
+		if got := c.iv.String(); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
