@@ -10,55 +10,33 @@ import (
 
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/deliverysvc"
-	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/storetest"
 )
 
-// The store-generic cases (records, redelivery, sources, catalog) run in
-// TestContract (storetest's Delivery cases). What follows needs PostgreSQL
-// itself or several nodes.
-
-var _ storetest.DeliveryStore = (*postgres.DB)(nil)
-
 // TestDeliveryRollsBackWhole: a delivery whose records cannot all be
-// stored leaves nothing behind, not even its ID, and a retry stores it.
+// stored leaves nothing behind, not even its ID, and a retry stores it (a
+// trigger refuses links).
 func TestDeliveryRollsBackWhole(t *testing.T) {
-	ctx := t.Context()
 	dsn := pgtest.Schema(t)
 	db := MustOpen(t, dsn, nil)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-		CREATE TRIGGER no_links BEFORE INSERT ON delivery_flag_changes FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	d := &deliverysvc.Delivery{Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: now,
-		Changes: []delivery.Change{{Repo: "acme/shop", SHA: "aaa1", AuthoredAt: now}},
-		Links:   []deliverysvc.FlagLink{{Flag: "f", SHA: "aaa1"}},
-	}
-	v0, _ := db.DeliveryVersion(ctx)
-	if _, err := db.RecordDelivery(ctx, d); err == nil {
-		t.Fatal("stored a delivery whose link insert failed")
-	}
-	data, v, err := db.DeliveryData(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, _ := db.Deliveries(ctx, "", 0)
-	if len(data.Changes) != 0 || len(log) != 0 || v != v0 {
-		t.Errorf("after a failed delivery: %d changes, %d deliveries, version %d→%d; want none stored", len(data.Changes), len(log), v0, v)
-	}
-	if _, err := conn.Exec(ctx, `DROP TRIGGER no_links ON delivery_flag_changes`); err != nil {
-		t.Fatal(err)
-	}
-	if stored, err := db.RecordDelivery(ctx, d); err != nil || !stored {
-		t.Errorf("retry after the failure: stored %v, %v; want stored", stored, err)
-	}
+	storetest.DeliveryRollsBackWhole(t, db, func(t *testing.T) func() {
+		ctx := t.Context()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		if _, err := conn.Exec(ctx, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+			CREATE TRIGGER no_links BEFORE INSERT ON delivery_flag_changes FOR EACH ROW EXECUTE FUNCTION refuse()`); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			if _, err := conn.Exec(ctx, `DROP TRIGGER no_links ON delivery_flag_changes`); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 // TestDeliveryAcrossNodes: two nodes on one database, each with its own

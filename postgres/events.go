@@ -2,122 +2,24 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
 )
 
-// Metrics returns the metric definitions of env, ordered by key.
-func (db *DB) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
-	return metrics(ctx, db.pool, env)
-}
+// Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
+// package sqlstore's, shared with SQLite; a change bumps the metrics
+// counter and notifies peers (the Store's Changed hook). Their pipelines
+// need nothing: the rebuild that follows a change (see httpapi) records a
+// new state version, which makes every other pipeline read the definitions
+// again.
 
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func metrics(ctx context.Context, q querier, env string) ([]ingest.Metric, error) {
-	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = $1 ORDER BY key`, env)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list metrics of %s: %w", env, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ingest.Metric, error) {
-		m, err := scanMetric(row)
-		if err != nil {
-			return ingest.Metric{}, err
-		}
-		return *m, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list metrics of %s: %w", env, err)
-	}
-	return out, nil
-}
-
-// Metric returns one metric definition; ENOTFOUND when there is none.
-func (db *DB) Metric(ctx context.Context, env, key string) (*ingest.Metric, error) {
-	row := db.pool.QueryRow(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = $1 AND key = $2`, env, key)
-	m, err := scanMetric(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
-	}
-	return m, err
-}
-
-func scanMetric(row pgx.Row) (*ingest.Metric, error) {
-	var def string
-	var c, u time.Time
-	if err := row.Scan(&def, &c, &u); err != nil {
-		return nil, err
-	}
-	var m ingest.Metric
-	if err := json.Unmarshal([]byte(def), &m); err != nil {
-		return nil, fmt.Errorf("postgres: metric definition: %w", err)
-	}
-	m.CreatedAt, m.UpdatedAt = c.UTC(), u.UTC()
-	return &m, nil
-}
-
-// CreateMetric stores a new metric definition (already normalised) and sets
-// its times; ECONFLICT when the key exists, ENOTFOUND without the
-// environment.
-func (db *DB) CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error {
-	return db.write(ctx, func(tx pgx.Tx) error {
-		now := db.now()
-		m.CreatedAt, m.UpdatedAt = now, now
-		def, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO metrics (environment, key, definition, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
-			env, m.Key, string(def), now)
-		if err != nil {
-			err = domainError(err)
-			switch valueloop.ErrorCode(err) {
-			case valueloop.ECONFLICT:
-				return valueloop.Errorf(valueloop.ECONFLICT, "metric %q already exists in environment %q", m.Key, env)
-			case valueloop.ENOTFOUND:
-				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
-			}
-			return err
-		}
-		if err := db.audit(ctx, tx, actor, env, "metric.create", m.Key, nil, def, ""); err != nil {
-			return err
-		}
-		return db.metricsChanged(ctx, tx, env)
-	})
-}
-
-// DeleteMetric removes a metric definition; ENOTFOUND when there is none.
-func (db *DB) DeleteMetric(ctx context.Context, env, key, actor string) error {
-	return db.write(ctx, func(tx pgx.Tx) error {
-		var def string
-		err := tx.QueryRow(ctx, `DELETE FROM metrics WHERE environment = $1 AND key = $2 RETURNING definition`, env, key).Scan(&def)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
-		} else if err != nil {
-			return err
-		}
-		if err := db.audit(ctx, tx, actor, env, "metric.delete", key, []byte(def), nil, ""); err != nil {
-			return err
-		}
-		return db.metricsChanged(ctx, tx, env)
-	})
-}
-
-// metricsChanged tells the peers. Their pipelines need nothing: the rebuild
-// that follows a change (see httpapi) records a new state version, which
-// makes every other pipeline read the definitions again.
-func (db *DB) metricsChanged(ctx context.Context, tx pgx.Tx, env string) error {
-	return db.bump(ctx, tx, KindMetrics, env)
 }
 
 // Aggregates returns the stored figures of env, of one flag or of all with

@@ -1,10 +1,13 @@
 // Package postgres stores Valueloop's data in PostgreSQL, for deployments of
-// several identical nodes sharing one database. It implements the same store
-// methods as package sqlite (and passes the same contract, package
-// storetest), with pgx, embedded versioned migrations applied in one
-// transaction at Open under an advisory lock (so nodes may start at once),
-// and driver error codes mapped to domain errors. Every public method is one
-// transaction.
+// several identical nodes sharing one database. Most store methods are
+// package sqlstore's, written once for SQLite and PostgreSQL and reached
+// here through pgx's stdlib adapter; this package gives them their dialect
+// (placeholders, timestamptz, row locks, driver error codes mapped to
+// domain errors, retried serialization failures) and hooks (notifications,
+// advisory locks). It passes the same contract as package sqlite (package
+// storetest), and applies embedded versioned migrations in one transaction
+// at Open under an advisory lock (so nodes may start at once). Every public
+// method is one transaction.
 //
 // Beyond storage it holds what several nodes need from the database:
 // notifications of changes sent inside the writing transaction and received
@@ -20,6 +23,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -28,7 +32,6 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -37,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -44,6 +48,12 @@ var migrationFS embed.FS
 
 // DB is the PostgreSQL store. Construct with NewDB, set fields, then Open.
 type DB struct {
+	// Store holds the store methods written once for SQLite and
+	// PostgreSQL (over database/sql through pgx's stdlib adapter); this
+	// package adds event ingestion, the storing of delivery records, and
+	// what several nodes need.
+	*sqlstore.Store
+
 	// DSN is a postgres:// URL or a key=value connection string.
 	DSN string
 	// Now is the clock used for every timestamp written.
@@ -60,6 +70,7 @@ type DB struct {
 	Logger       *slog.Logger
 
 	pool    *pgxpool.Pool
+	sdb     *sql.DB // the pool through pgx's stdlib adapter, for sqlstore
 	cfg     *pgxpool.Config
 	schema  string // current_schema(): namespaces locks and notifications
 	channel string
@@ -113,8 +124,9 @@ func (db *DB) Open() error {
 	if db.schema != "public" {
 		db.channel = "valueloop." + db.schema
 	}
+	db.openShared()
 	if err := db.migrate(ctx); err != nil {
-		db.pool.Close()
+		db.Close()
 		return err
 	}
 	return nil
@@ -122,6 +134,9 @@ func (db *DB) Open() error {
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	if db.sdb != nil {
+		db.sdb.Close()
+	}
 	if db.pool != nil {
 		db.pool.Close()
 	}
@@ -235,50 +250,44 @@ func (db *DB) lockKey(name string) int32 {
 	return int32(h.Sum32())
 }
 
+// renamed maps former names of migrations to their current ones (see
+// package sqlstore): verdicts took the number 0007 that SQLite's verdicts
+// have, 0006 being SQLite's event state.
+var renamed = map[string]string{"0006_verdicts.sql": "0007_verdicts.sql"}
+
 // migrate applies, in one transaction under an advisory lock, every embedded
-// migration not applied yet. A node that starts while another migrates waits
-// for it and then finds nothing to do.
+// migration not applied yet (sqlstore.Migrate). A node that starts while
+// another migrates waits for it and then finds nothing to do.
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockMigrate, db.lockKey("migrate")); err != nil {
+	err = func() error {
+		tx, err := db.sdb.BeginTx(ctx, nil)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockMigrate, db.lockKey("migrate")); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT name FROM schema_migrations`)
+		ran, err := sqlstore.Migrate(ctx, tx, dialect, sub, renamed)
 		if err != nil {
 			return err
 		}
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		if err := tx.Commit(); err != nil {
 			return err
 		}
-		for _, name := range names {
-			base := strings.TrimPrefix(name, "migrations/")
-			if contains(applied, base) {
-				continue
-			}
-			buf, err := fs.ReadFile(migrationFS, name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(buf)); err != nil {
-				return fmt.Errorf("%s: %w", base, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, base); err != nil {
-				return err
-			}
-			db.Logger.Info("postgres: migration applied", "name", base)
+		for _, name := range ran {
+			db.Logger.Info("postgres: migration applied", "name", name)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -292,20 +301,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// write runs fn in one read-write transaction and maps driver errors to
-// domain errors. A serialization failure or deadlock (which PostgreSQL
-// resolves by aborting one party) is retried from the start, so fn must not
-// keep state between attempts.
-func (db *DB) write(ctx context.Context, fn func(pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, db.pool, fn)
-		if err != nil && attempt < 4 && retryable(err) {
-			continue
-		}
-		return domainError(err)
-	}
 }
 
 func retryable(err error) bool {
@@ -323,6 +318,19 @@ func domainError(err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
+	if de := codeError(err); de != nil {
+		return de
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+// codeError is the domain error of a driver error code; nil for codes
+// that mean nothing to the domain.
+func codeError(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
 	switch pe.Code {
 	case "23505": // unique_violation
 		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "already exists"}
@@ -333,27 +341,8 @@ func domainError(err error) error {
 	case "40001", "40P01":
 		return &valueloop.Error{Code: valueloop.ECONFLICT, Message: "a concurrent change got there first: try again"}
 	}
-	return fmt.Errorf("postgres: %w", err)
-}
-
-// notify sends a change notification that peers receive when tx commits
-// (and only then). kind is one of the Change kinds; env may be empty.
-func (db *DB) notify(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind+":"+env); err != nil {
-		return fmt.Errorf("postgres: notify %s: %w", kind, err)
-	}
 	return nil
 }
-
-// bump raises a change counter (see change_counters) and notifies.
-func (db *DB) bump(ctx context.Context, tx pgx.Tx, kind, env string) error {
-	if _, err := tx.Exec(ctx, `UPDATE change_counters SET n = n + 1 WHERE kind = $1`, kind); err != nil {
-		return fmt.Errorf("postgres: count %s change: %w", kind, err)
-	}
-	return db.notify(ctx, tx, kind, env)
-}
-
-func (db *DB) now() time.Time { return db.Now().UTC() }
 
 // connect opens a dedicated connection (not from the pool), for LISTEN and
 // session advisory locks.

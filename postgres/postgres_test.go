@@ -11,8 +11,12 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
+// The store-generic cases (delivery's included) are in the contract, run
+// by TestContract; the tests of this package need PostgreSQL itself or
+// several nodes.
 var (
 	_ storetest.Store           = (*postgres.DB)(nil)
+	_ storetest.DeliveryStore   = (*postgres.DB)(nil)
 	_ storetest.EventStore      = (*postgres.DB)(nil)
 	_ storetest.HypothesisStore = (*postgres.DB)(nil)
 )
@@ -27,14 +31,7 @@ func TestContract(t *testing.T) {
 func MustOpen(tb testing.TB, dsn string, clock *storetest.Clock) *postgres.DB {
 	tb.Helper()
 	db := postgres.NewDB(dsn)
-	if clock != nil {
-		db.Now = clock.Now
-	}
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(tb, db, &db.Now, clock)
 }
 
 // TestMigrationsConcurrentStart opens several stores on one empty schema at

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
 )
 
@@ -23,94 +21,8 @@ var (
 	_ ingest.StateStore = (*DB)(nil)
 )
 
-// Metrics returns the metric definitions of env, ordered by key.
-func (db *DB) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = ? ORDER BY key`, env)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list metrics of %s: %w", env, err)
-	}
-	defer rows.Close()
-	var out []ingest.Metric
-	for rows.Next() {
-		m, err := scanMetric(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
-}
-
-// Metric returns one metric definition; ENOTFOUND when there is none.
-func (db *DB) Metric(ctx context.Context, env, key string) (*ingest.Metric, error) {
-	row := db.db.QueryRowContext(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = ? AND key = ?`, env, key)
-	m, err := scanMetric(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
-	}
-	return m, err
-}
-
-func scanMetric(row interface{ Scan(...any) error }) (*ingest.Metric, error) {
-	var def, created, updated string
-	if err := row.Scan(&def, &created, &updated); err != nil {
-		return nil, err
-	}
-	var m ingest.Metric
-	if err := json.Unmarshal([]byte(def), &m); err != nil {
-		return nil, fmt.Errorf("sqlite: metric definition: %w", err)
-	}
-	var err error
-	if m.CreatedAt, err = parseTime(created); err != nil {
-		return nil, err
-	}
-	if m.UpdatedAt, err = parseTime(updated); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-// CreateMetric stores a new metric definition (already normalised) and sets
-// its times; ECONFLICT when the key exists, ENOTFOUND without the
-// environment.
-func (db *DB) CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		now := db.Now().UTC()
-		m.CreatedAt, m.UpdatedAt = now, now
-		def, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO metrics (environment, key, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
-			env, m.Key, string(def), formatTime(now), formatTime(now))
-		if err != nil {
-			err = domainError(err)
-			if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-				return valueloop.Errorf(valueloop.ECONFLICT, "metric %q already exists in environment %q", m.Key, env)
-			}
-			if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
-				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
-			}
-			return err
-		}
-		return db.audit(ctx, tx, actor, env, "metric.create", m.Key, nil, def, "")
-	})
-}
-
-// DeleteMetric removes a metric definition; ENOTFOUND when there is none.
-// Its aggregates go when the pipeline rebuilds the environment.
-func (db *DB) DeleteMetric(ctx context.Context, env, key, actor string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		var def string
-		err := tx.QueryRowContext(ctx, `DELETE FROM metrics WHERE environment = ? AND key = ? RETURNING definition`, env, key).Scan(&def)
-		if errors.Is(err, sql.ErrNoRows) {
-			return valueloop.Errorf(valueloop.ENOTFOUND, "metric %q not found in environment %q", key, env)
-		} else if err != nil {
-			return err
-		}
-		return db.audit(ctx, tx, actor, env, "metric.delete", key, []byte(def), nil, "")
-	})
-}
+// Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
+// package sqlstore's, shared with PostgreSQL.
 
 // Aggregates returns the stored figures of env, of one flag or of all with
 // flag "", ordered by flag, variant and metric. It reads only the aggregate

@@ -1,7 +1,10 @@
 // Package sqlite stores Valueloop's data in one embedded SQLite file, the
 // default for a single node. It uses a pure-Go driver (modernc.org/sqlite), WAL
 // journaling and embedded, versioned migrations applied in a transaction at
-// Open. Every public method is one transaction.
+// Open. Most store methods are package sqlstore's, written once for SQLite
+// and PostgreSQL; this package gives them their dialect and holds its own
+// event log (events.go), a measured hot path. Every public method is one
+// transaction.
 //
 // What is not here: flag evaluation (package evaluation serves from memory) and
 // the rules of what may change (package flags and the HTTP layer decide; this
@@ -18,7 +21,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,16 +28,27 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// timeFormat keeps sub-second precision and sorts lexically.
-const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+// dialect is what SQLite needs of the shared store methods: ? placeholders,
+// timestamps as text, no row locks (the single writer serialises writes).
+var dialect = sqlstore.Dialect{
+	Name:        "sqlite",
+	Time:        sqlstore.FormatTime,
+	ReadTx:      sql.TxOptions{ReadOnly: true},
+	DomainError: codeError,
+}
 
 // DB is the SQLite store. Construct with NewDB, set fields, then Open.
 type DB struct {
+	// Store holds the store methods written once for SQLite and
+	// PostgreSQL; this package adds the event log (events.go).
+	*sqlstore.Store
+
 	// Path of the database file; its directory is created when missing.
 	Path string
 	// Now is the clock used for every timestamp written.
@@ -84,6 +97,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
+	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }})
 	if err := db.migrate(context.Background()); err != nil {
 		db.Close()
 		return err
@@ -194,48 +208,48 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migrate applies, in one transaction each, every embedded migration newer
-// than the recorded schema version.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.wdb.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("sqlite: create migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := db.migrateFile(ctx, name); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", name, err)
-		}
-	}
-	return nil
-}
+// renamed maps former names of migrations to their current ones (see
+// package sqlstore); SQLite's kept theirs.
+var renamed = map[string]string{}
 
-func (db *DB) migrateFile(ctx context.Context, name string) error {
+// migrate applies, in one transaction, every embedded migration not
+// applied yet (sqlstore.Migrate). Stores made before the migrations were
+// recorded in schema_migrations recorded them in a table migrations, by
+// path ("migrations/0001_init.sql"): their records move over first.
+func (db *DB) migrate(ctx context.Context) error {
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return err
-	} else if n > 0 {
-		return nil
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`); err != nil {
+		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
-	buf, err := fs.ReadFile(migrationFS, name)
+	var old int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'migrations'`).Scan(&old); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if old > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO schema_migrations (name)
+			SELECT replace(name, 'migrations/', '') FROM migrations`); err != nil {
+			return fmt.Errorf("sqlite: move migration records: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP TABLE migrations`); err != nil {
+			return fmt.Errorf("sqlite: move migration records: %w", err)
+		}
+	}
+	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
-		return err
+	if _, err := sqlstore.Migrate(ctx, tx, dialect, sub, renamed); err != nil {
+		return fmt.Errorf("sqlite: migration %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name) VALUES (?)`, name); err != nil {
-		return err
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // write runs fn in one write transaction.
@@ -256,6 +270,15 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // domainError turns driver error codes (never messages) into domain errors.
 func domainError(err error) error {
+	if de := codeError(err); de != nil {
+		return de
+	}
+	return err
+}
+
+// codeError is the domain error of a driver error code; nil for codes
+// that mean nothing to the domain.
+func codeError(err error) error {
 	var se *sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
@@ -265,19 +288,7 @@ func domainError(err error) error {
 			return &valueloop.Error{Code: valueloop.ENOTFOUND, Message: "referenced item does not exist"}
 		}
 	}
-	return err
-}
-
-func (db *DB) now() string { return formatTime(db.Now()) }
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("sqlite: bad timestamp %q: %w", s, err)
-	}
-	return t, nil
+	return nil
 }
 
 // placeholders returns "?, ?, ?" for n values.

@@ -9,7 +9,12 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
-var _ storetest.Store = (*sqlite.DB)(nil)
+// The store-generic cases (delivery's included) are in the contract, run
+// by TestContract; the tests of this package need SQLite itself.
+var (
+	_ storetest.Store         = (*sqlite.DB)(nil)
+	_ storetest.DeliveryStore = (*sqlite.DB)(nil)
+)
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clock *storetest.Clock) storetest.Store {
@@ -21,14 +26,7 @@ func TestContract(t *testing.T) {
 func MustOpen(tb testing.TB, clock *storetest.Clock) *sqlite.DB {
 	tb.Helper()
 	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
-	if clock != nil {
-		db.Now = clock.Now
-	}
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return storetest.Opened(tb, db, &db.Now, clock)
 }
 
 func TestReopenKeepsData(t *testing.T) {

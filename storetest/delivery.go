@@ -291,3 +291,34 @@ func testDeliveryCatalog(t *testing.T, db DeliveryStore, _ *Clock) {
 		t.Errorf("audit of checkout: %+v, %v; want the delete with the service before it", audit, err)
 	}
 }
+
+// DeliveryRollsBackWhole checks that a delivery whose records cannot all
+// be stored leaves nothing behind, not even its ID or a new version, and
+// that a retry stores it once the fault is gone. refuseLinks makes the
+// database refuse inserts into delivery_flag_changes (a trigger) and
+// returns the function that lifts the refusal: how is the database's own.
+func DeliveryRollsBackWhole(t *testing.T, db DeliveryStore, refuseLinks func(t *testing.T) (lift func())) {
+	ctx := t.Context()
+	lift := refuseLinks(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	d := &deliverysvc.Delivery{Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: now,
+		Changes: []delivery.Change{{Repo: "acme/shop", SHA: "aaa1", AuthoredAt: now}},
+		Links:   []deliverysvc.FlagLink{{Flag: "f", SHA: "aaa1"}},
+	}
+	v0, _ := db.DeliveryVersion(ctx)
+	if _, err := db.RecordDelivery(ctx, d); err == nil {
+		t.Fatal("stored a delivery whose link insert failed")
+	}
+	data, v, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := db.Deliveries(ctx, "", 0)
+	if len(data.Changes) != 0 || len(log) != 0 || v != v0 {
+		t.Errorf("after a failed delivery: %d changes, %d deliveries, version %d→%d; want none stored", len(data.Changes), len(log), v0, v)
+	}
+	lift()
+	if stored, err := db.RecordDelivery(ctx, d); err != nil || !stored {
+		t.Errorf("retry after the failure: stored %v, %v; want stored", stored, err)
+	}
+}

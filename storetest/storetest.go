@@ -337,3 +337,20 @@ func testConcurrentPutFlag(t *testing.T, s Store, _ *Clock) {
 		t.Errorf("after the race: flag version %d, env version %d, metadata %v", got.Flags["x"].Version, version, got.Flags["x"].Metadata)
 	}
 }
+
+// Opened opens db, with its clock set to clock's when clock is not nil,
+// and closes it when the test ends.
+func Opened[S interface {
+	Open() error
+	Close() error
+}](tb testing.TB, db S, now *func() time.Time, clock *Clock) S {
+	tb.Helper()
+	if clock != nil {
+		*now = clock.Now
+	}
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}

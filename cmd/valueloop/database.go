@@ -21,9 +21,10 @@ import (
 	"github.com/valueloop/valueloop/verdicts"
 )
 
-// store is every store method serve wires. Both stores implement it; a
-// method added here must exist in both (the assertions below say which one
-// lacks it).
+// store is every store method serve wires. Both stores implement it, most
+// of it through the methods they share from package sqlstore (written once
+// for SQLite and PostgreSQL); a method written per store (the event log)
+// must exist in both, which the assertions below check.
 type store interface {
 	flags.Store
 	auth.Store

@@ -1,13 +1,11 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -17,17 +15,13 @@ import (
 // the server reaches them, no one sets them.
 const VerdictActor = "valueloop"
 
-// lockVerdict is the advisory lock class that serialises the recording of
-// one flag's verdicts, so two nodes never record the same transition twice.
-const lockVerdict int32 = 0x564c0002
-
 // RecordVerdict records rec as the verdict of its flag when it is a
 // transition: the flag's first final verdict, or a final verdict other
 // than the last recorded. It reports whether it recorded, and then sets
 // rec.At to the store's clock and audits an experiment.verdict entry with
 // the flag as target. A decision that is not final is EINVALID; an
 // unknown environment ENOTFOUND.
-func (db *DB) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error) {
+func (s *Store) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error) {
 	switch {
 	case rec.Environment == "":
 		return false, valueloop.FieldErrorf("environment", "required")
@@ -38,35 +32,38 @@ func (db *DB) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) 
 	}
 	var recorded bool
 	var out experiment.VerdictRecord
-	err := db.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		recorded = false
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockVerdict, db.lockKey(rec.Environment+"\x00"+rec.Flag)); err != nil {
+		// Two nodes must never record the same transition twice. (The
+		// name is the one nodes of the previous version lock, so that
+		// they exclude each other during a rolling upgrade.)
+		if err := s.lock(ctx, tx, rec.Environment+"\x00"+rec.Flag); err != nil {
 			return err
 		}
 		var seq int64
 		var last string
-		err := tx.QueryRow(ctx, `SELECT seq, decision FROM verdicts WHERE environment = $1 AND flag = $2 ORDER BY seq DESC LIMIT 1`,
+		err := tx.QueryRow(ctx, `SELECT seq, decision FROM verdicts WHERE environment = ? AND flag = ? ORDER BY seq DESC LIMIT 1`,
 			rec.Environment, rec.Flag).Scan(&seq, &last)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
 		case last == string(rec.Decision):
 			return nil
 		}
 		c := *rec
-		c.At = db.now()
+		c.At = s.now()
 		figures, err := json.Marshal(c.Figures)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO verdicts (environment, flag, seq, decision, code, reason, at, figures) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			c.Environment, c.Flag, seq+1, string(c.Decision), c.Code, c.Reason, c.At, string(figures))
+		_, err = tx.Exec(ctx, `INSERT INTO verdicts (environment, flag, seq, decision, code, reason, at, figures) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Environment, c.Flag, seq+1, string(c.Decision), c.Code, c.Reason, s.o.D.Time(c.At), string(figures))
 		if err != nil {
-			if valueloop.ErrorCode(domainError(err)) == valueloop.ENOTFOUND {
+			if s.isCode(err, valueloop.ENOTFOUND) {
 				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", c.Environment)
 			}
-			return fmt.Errorf("postgres: record verdict %s/%s: %w", c.Environment, c.Flag, err)
+			return fmt.Errorf("%s: record verdict %s/%s: %w", s.o.D.Name, c.Environment, c.Flag, err)
 		}
 		var before []byte
 		if last != "" {
@@ -76,7 +73,7 @@ func (db *DB) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) 
 		if err != nil {
 			return err
 		}
-		if err := db.audit(ctx, tx, VerdictActor, c.Environment, "experiment.verdict", c.Flag, before, after, c.Reason); err != nil {
+		if err := s.audit(ctx, tx, VerdictActor, c.Environment, "experiment.verdict", c.Flag, before, after, c.Reason); err != nil {
 			return err
 		}
 		out, recorded = c, true
@@ -93,44 +90,43 @@ func (db *DB) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) 
 
 // VerdictHistory returns the recorded verdicts of flag in env, oldest
 // first; empty when there are none.
-func (db *DB) VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error) {
-	rows, err := db.pool.Query(ctx, `SELECT decision, code, reason, at, figures FROM verdicts WHERE environment = $1 AND flag = $2 ORDER BY seq`, env, flag)
+func (s *Store) VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error) {
+	rows, err := s.read().Query(ctx, `SELECT decision, code, reason, at, figures FROM verdicts WHERE environment = ? AND flag = ? ORDER BY seq`, env, flag)
 	if err != nil {
-		return nil, domainError(err)
+		return nil, s.domainError(err)
 	}
-	defer rows.Close()
-	out := []experiment.VerdictRecord{}
-	for rows.Next() {
+	out, err := collect(rows, func(rows *sql.Rows) (experiment.VerdictRecord, error) {
 		r := experiment.VerdictRecord{Environment: env, Flag: flag}
 		var decision, figures string
-		var at time.Time
-		if err := rows.Scan(&decision, &r.Code, &r.Reason, &at, &figures); err != nil {
-			return nil, err
+		if err := rows.Scan(&decision, &r.Code, &r.Reason, timeDest{&r.At}, &figures); err != nil {
+			return r, err
 		}
-		r.Decision, r.At = experiment.Decision(decision), at.UTC()
+		r.Decision = experiment.Decision(decision)
 		if err := json.Unmarshal([]byte(figures), &r.Figures); err != nil {
-			return nil, fmt.Errorf("postgres: verdict figures %s/%s: %w", env, flag, err)
+			return r, fmt.Errorf("%s: verdict figures %s/%s: %w", s.o.D.Name, env, flag, err)
 		}
-		out = append(out, r)
+		return r, nil
+	})
+	if out == nil && err == nil {
+		out = []experiment.VerdictRecord{}
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // HypothesisFlags lists the flags that have a hypothesis, by environment
 // and key: those whose verdicts the server checks.
-func (db *DB) HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error) {
-	rows, err := db.pool.Query(ctx, `SELECT environment, flag FROM hypotheses ORDER BY environment, flag`)
+func (s *Store) HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error) {
+	rows, err := s.read().Query(ctx, `SELECT environment, flag FROM hypotheses ORDER BY environment, flag`)
 	if err != nil {
-		return nil, domainError(err)
+		return nil, s.domainError(err)
 	}
-	defer rows.Close()
-	out := []experiment.FlagRef{}
-	for rows.Next() {
+	out, err := collect(rows, func(rows *sql.Rows) (experiment.FlagRef, error) {
 		var f experiment.FlagRef
-		if err := rows.Scan(&f.Environment, &f.Flag); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
+		err := rows.Scan(&f.Environment, &f.Flag)
+		return f, err
+	})
+	if out == nil && err == nil {
+		out = []experiment.FlagRef{}
 	}
-	return out, rows.Err()
+	return out, err
 }

@@ -1,0 +1,74 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
+)
+
+// TestMigrationRecordsMove opens a store of the previous schema version,
+// which recorded its migrations by path in a table migrations: the store
+// opens, keeps its data, records every migration once by file name in
+// schema_migrations, and runs none again.
+func TestMigrationRecordsMove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Turn the records back into those of the previous version.
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE migrations (name TEXT PRIMARY KEY)`,
+		`INSERT INTO migrations (name) SELECT 'migrations/' || name FROM schema_migrations`,
+		`DROP TABLE schema_migrations`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+
+	db = sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		t.Fatalf("open a store of the previous version: %v", err)
+	}
+	defer db.Close()
+	if envs, err := db.Environments(t.Context()); err != nil || len(envs) != 1 {
+		t.Fatalf("environments after the upgrade: %v, %v; want prod", envs, err)
+	}
+	raw, err = sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(`SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name)
+	}
+	storetest.CheckMigrations(t, got)
+	var old int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'migrations'`).Scan(&old); err != nil || old != 0 {
+		t.Errorf("table migrations still there (%d, %v)", old, err)
+	}
+}

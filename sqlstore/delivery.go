@@ -1,0 +1,560 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/deliverysvc"
+)
+
+var _ deliverysvc.Store = (*Store)(nil)
+
+// Delivery data needs no change notification: every node's timeline cache
+// (deliverysvc) reads DeliveryVersion, one indexed single-row read, before
+// it answers, and so sees the writes of every node; sources are read from
+// the store for each webhook. Record times are stored as Unix nanoseconds
+// on both databases.
+
+// bumpDeliveryVersion marks the delivery data changed, inside tx. Writers
+// of delivery data do it first: on PostgreSQL it takes the row lock of
+// delivery_version, so they commit one after the other in version order.
+func (s *Store) bumpDeliveryVersion(ctx context.Context, tx Tx) error {
+	if _, err := tx.Exec(ctx, `UPDATE delivery_version SET version = version + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
+	}
+	return nil
+}
+
+// DeliveryVersion returns a number that grows with every change of the
+// delivery records, sources or catalog.
+func (s *Store) DeliveryVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.read().QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
+	}
+	return v, nil
+}
+
+// RecordDelivery stores d and its records in one transaction. It returns
+// false, storing nothing, when a delivery with the same source and ID is
+// already stored (a redelivery), whichever node stored it: the unique
+// (source, delivery_id) decides, and a concurrent copy waits for the first
+// to commit.
+func (s *Store) RecordDelivery(ctx context.Context, d *deliverysvc.Delivery) (bool, error) {
+	var stored bool
+	err := s.write(ctx, func(tx Tx) error {
+		stored = false
+		var id int64
+		err := tx.QueryRow(ctx, `INSERT INTO delivery_deliveries (source, delivery_id, kind, received_at, ignored, records)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
+			d.Source, d.ID, d.Kind, s.o.D.Time(d.ReceivedAt), d.Ignored, d.Records()).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // a redelivery
+		} else if err != nil {
+			return fmt.Errorf("%s: record delivery %s/%s: %w", s.o.D.Name, d.Source, d.ID, err)
+		}
+		insert := s.o.InsertRecords
+		if insert == nil {
+			insert = insertRecords
+		}
+		if err := insert(ctx, tx.Tx, id, d); err != nil {
+			return fmt.Errorf("%s: record delivery %s/%s: %w", s.o.D.Name, d.Source, d.ID, err)
+		}
+		stored = true
+		return s.bumpDeliveryVersion(ctx, tx)
+	})
+	return stored, err
+}
+
+// insertRecords stores the records of delivery id with one prepared
+// statement per kind of record: SQLite runs in the process, a statement
+// costs no round trip.
+func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Delivery) error {
+	if len(d.Changes) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, c := range d.Changes {
+			paths, err := ChangePaths(c)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, id, c.Repo, c.Service, c.SHA, c.PR, c.Branch, paths, c.AuthoredAt.UnixNano(), OptNanos(c.MergedAt)); err != nil {
+				return err
+			}
+		}
+	}
+	if len(d.Deployments) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_deployments (delivery, deployment_id, service, repo, environment, production,
+			sha, version, status, at, rollback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, p := range d.Deployments {
+			if _, err := st.ExecContext(ctx, id, p.ID, p.Service, p.Repo, p.Environment, p.Production, p.SHA, p.Version, p.Status, p.At.UnixNano(), p.Rollback); err != nil {
+				return err
+			}
+		}
+	}
+	if len(d.Incidents) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_incidents (delivery, incident_id, service, repo, title, opened_at, resolved_at,
+			updated_at, deployment_id, cause_sha, void) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, i := range d.Incidents {
+			var resolved *int64
+			if i.ResolvedAt != nil {
+				resolved = OptNanos(*i.ResolvedAt)
+			}
+			if _, err := st.ExecContext(ctx, id, i.ID, i.Service, i.Repo, i.Title, i.OpenedAt.UnixNano(), resolved, OptNanos(i.UpdatedAt),
+				i.DeploymentID, i.CauseSHA, i.Void); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range d.Links {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_flag_changes (flag, repo, sha, delivery) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, l.Flag, l.Repo, l.SHA, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangePaths is the stored paths column of c: JSON, NULL when none.
+func ChangePaths(c delivery.Change) (*string, error) {
+	if len(c.Paths) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(c.Paths)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// OptNanos is t as stored in a record column: Unix nanoseconds, NULL when
+// zero.
+func OptNanos(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// DeliveryData reads the catalog and every record, in the order stored,
+// with the version they are at, from one consistent snapshot (one read
+// transaction).
+func (s *Store) DeliveryData(ctx context.Context) (delivery.Data, int64, error) {
+	var data delivery.Data
+	var version int64
+	err := s.readTx(ctx, func(tx Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&version); err != nil {
+			return fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
+		}
+		var err error
+		if data.Catalog, err = s.catalog(ctx, tx); err != nil {
+			return err
+		}
+		in := interner{}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM delivery_changes`).Scan(&n); err != nil {
+			return fmt.Errorf("%s: count changes: %w", s.o.D.Name, err)
+		}
+		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT repo, service, sha, pr, branch, paths, authored_at, merged_at
+			FROM delivery_changes ORDER BY id`); err != nil {
+			return err
+		}
+		if data.Deployments, err = s.readDeployments(ctx, tx, in); err != nil {
+			return err
+		}
+		data.Incidents, err = s.readIncidents(ctx, tx, in, `SELECT incident_id, service, repo, title, opened_at, resolved_at, updated_at,
+			deployment_id, cause_sha, void FROM delivery_incidents ORDER BY id`)
+		return err
+	})
+	if err != nil {
+		return delivery.Data{}, 0, s.domainError(err)
+	}
+	return data, version, nil
+}
+
+// interner shares one copy of strings that repeat across records
+// (repositories, services, environments, branches).
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// readChanges reads the changes query selects; n is how many to expect.
+func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, query string, args ...any) ([]delivery.Change, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	out := make([]delivery.Change, 0, min(n, 1<<22))
+	var repo, service, branch, pr []byte
+	var paths sql.NullString
+	var authored int64
+	var merged sql.NullInt64
+	for rows.Next() {
+		var c delivery.Change
+		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged); err != nil {
+			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
+		}
+		c.Repo, c.Service, c.Branch = in.get(repo), in.get(service), in.get(branch)
+		if len(pr) > 0 {
+			c.PR = string(pr)
+		}
+		if paths.Valid {
+			if err := json.Unmarshal([]byte(paths.String), &c.Paths); err != nil {
+				return nil, fmt.Errorf("%s: paths of change %s: %w", s.o.D.Name, c.SHA, err)
+			}
+		}
+		c.AuthoredAt = fromNanos(authored)
+		if merged.Valid {
+			c.MergedAt = fromNanos(merged.Int64)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
+	}
+	return out, nil
+}
+
+func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]delivery.Deployment, error) {
+	rows, err := q.Query(ctx, `SELECT deployment_id, service, repo, environment, production, sha, version, status, at, rollback
+		FROM delivery_deployments ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	var out []delivery.Deployment
+	var service, repo, env, status []byte
+	var at int64
+	for rows.Next() {
+		var d delivery.Deployment
+		if err := rows.Scan(&d.ID, &service, &repo, &env, &d.Production, &d.SHA, &d.Version, &status, &at, &d.Rollback); err != nil {
+			return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
+		}
+		d.Service, d.Repo, d.Environment, d.Status = in.get(service), in.get(repo), in.get(env), in.get(status)
+		d.At = fromNanos(at)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
+	}
+	return out, nil
+}
+
+func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query string, args ...any) ([]delivery.Incident, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	var out []delivery.Incident
+	var service, repo []byte
+	var opened int64
+	var resolved, updated sql.NullInt64
+	for rows.Next() {
+		var i delivery.Incident
+		if err := rows.Scan(&i.ID, &service, &repo, &i.Title, &opened, &resolved, &updated, &i.DeploymentID, &i.CauseSHA, &i.Void); err != nil {
+			return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
+		}
+		i.Service, i.Repo = in.get(service), in.get(repo)
+		i.OpenedAt = fromNanos(opened)
+		if resolved.Valid {
+			t := fromNanos(resolved.Int64)
+			i.ResolvedAt = &t
+		}
+		if updated.Valid {
+			i.UpdatedAt = fromNanos(updated.Int64)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
+	}
+	return out, nil
+}
+
+// IncidentSnapshots returns every stored snapshot of the incident id, in
+// the order stored; ENOTFOUND when there is none.
+func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]delivery.Incident, error) {
+	out, err := s.readIncidents(ctx, s.read(), interner{}, `SELECT incident_id, service, repo, title, opened_at, resolved_at, updated_at,
+		deployment_id, cause_sha, void FROM delivery_incidents WHERE incident_id = ? ORDER BY id`, id)
+	if err == nil && len(out) == 0 {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "no incident %q", id)
+	}
+	return out, err
+}
+
+// FlagChanges returns the change records linked to flag, in the order
+// stored.
+func (s *Store) FlagChanges(ctx context.Context, flag string) ([]delivery.Change, error) {
+	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at
+		FROM delivery_flag_changes l JOIN delivery_changes c ON c.sha = l.sha AND (l.repo = '' OR lower(c.repo) = lower(l.repo))
+		WHERE l.flag = ? ORDER BY c.id`, flag)
+}
+
+// Deliveries returns the latest deliveries, newest first: of one source
+// when source is not empty. limit defaults to 50 and is at most 1000.
+func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]deliverysvc.DeliveryInfo, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	q := `SELECT source, delivery_id, kind, received_at, ignored, records FROM delivery_deliveries`
+	args := []any{}
+	if source != "" {
+		q += ` WHERE source = ?`
+		args = append(args, source)
+	}
+	rows, err := s.read().Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.DeliveryInfo, error) {
+		var d deliverysvc.DeliveryInfo
+		err := rows.Scan(&d.Source, &d.ID, &d.Kind, timeDest{&d.ReceivedAt}, &d.Ignored, &d.Records)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
+	}
+	if out == nil {
+		out = []deliverysvc.DeliveryInfo{}
+	}
+	return out, nil
+}
+
+// Sources returns the webhook sources, secrets included, by name.
+func (s *Store) Sources(ctx context.Context) ([]deliverysvc.Source, error) {
+	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at, updated_at
+		FROM delivery_sources ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.Source, error) {
+		var src deliverysvc.Source
+		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment,
+			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
+		return src, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
+	}
+	if out == nil {
+		out = []deliverysvc.Source{}
+	}
+	return out, nil
+}
+
+// sourceAudit is what the audit trail records of a source: never the
+// secret.
+func sourceAudit(s *deliverysvc.Source) []byte {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// PutSource creates or replaces the source src.Name and sets its times. A
+// nil Secret keeps the stored secret (EINVALID for a new source). Changing
+// the kind of a source is refused: its secret was made for the other
+// forge. Writers of sources and the catalog take the version's row lock
+// first, so they run one at a time.
+func (s *Store) PutSource(ctx context.Context, src *deliverysvc.Source, actor string) error {
+	if err := src.Validate(); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx Tx) error {
+		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
+			return err
+		}
+		var old deliverysvc.Source
+		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at FROM delivery_sources WHERE name = ?`, src.Name).
+			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, timeDest{&old.CreatedAt})
+		exists := err == nil
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if src.Secret == nil {
+				return valueloop.FieldErrorf("secret", "is required for a new source")
+			}
+		case err != nil:
+			return fmt.Errorf("%s: source %s: %w", s.o.D.Name, src.Name, err)
+		case old.Kind != src.Kind:
+			return valueloop.FieldErrorf("kind", "source %q is a %s source; delete it and add it again to change its kind", src.Name, old.Kind)
+		}
+		now := s.now()
+		c := *src
+		c.CreatedAt, c.UpdatedAt = now, now
+		if exists {
+			if c.Secret == nil {
+				c.Secret = old.Secret
+			}
+			c.CreatedAt = old.CreatedAt
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
+			release_environment = excluded.release_environment, updated_at = excluded.updated_at`,
+			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("%s: put source %s: %w", s.o.D.Name, src.Name, err)
+		}
+		var before []byte
+		if exists {
+			before = sourceAudit(&old)
+		}
+		reason := ""
+		if src.Secret != nil && exists {
+			reason = "secret replaced"
+		}
+		if err := s.audit(ctx, tx, actor, "", "delivery.source.put", src.Name, before, sourceAudit(&c), reason); err != nil {
+			return err
+		}
+		*src = c
+		return nil
+	})
+}
+
+// DeleteSource deletes a webhook source; ENOTFOUND when there is none. The
+// records it delivered stay.
+func (s *Store) DeleteSource(ctx context.Context, name, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
+			return err
+		}
+		var src deliverysvc.Source
+		err := tx.QueryRow(ctx, `DELETE FROM delivery_sources WHERE name = ? RETURNING name, kind, incident_label, release_environment, created_at, updated_at`, name).
+			Scan(&src.Name, &src.Kind, &src.IncidentLabel, &src.ReleaseEnvironment, timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no webhook source named %q", name)
+		} else if err != nil {
+			return fmt.Errorf("%s: delete source %s: %w", s.o.D.Name, name, err)
+		}
+		return s.audit(ctx, tx, actor, "", "delivery.source.delete", name, sourceAudit(&src), nil, "")
+	})
+}
+
+// Catalog returns the service catalog, services by name.
+func (s *Store) Catalog(ctx context.Context) (delivery.Catalog, error) {
+	return s.catalog(ctx, s.read())
+}
+
+func (s *Store) catalog(ctx context.Context, q querier) (delivery.Catalog, error) {
+	rows, err := q.Query(ctx, `SELECT name, team, sources FROM delivery_services ORDER BY name`)
+	if err != nil {
+		return delivery.Catalog{}, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	c := delivery.Catalog{Services: []delivery.Service{}}
+	for rows.Next() {
+		var svc delivery.Service
+		var sources string
+		if err := rows.Scan(&svc.Name, &svc.Team, &sources); err != nil {
+			return c, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
+		}
+		if err := json.Unmarshal([]byte(sources), &svc.Sources); err != nil {
+			return c, fmt.Errorf("%s: sources of service %s: %w", s.o.D.Name, svc.Name, err)
+		}
+		c.Services = append(c.Services, svc)
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
+	}
+	return c, nil
+}
+
+// PutService creates or replaces a service of the catalog. The whole
+// catalog must stay valid (a repository path belongs to one service):
+// otherwise nothing changes and the error lists the problems. The catalog
+// is read and checked under the version's row lock, so two nodes cannot
+// each add half of a conflict.
+func (s *Store) PutService(ctx context.Context, svc delivery.Service, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
+			return err
+		}
+		c, err := s.catalog(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var before []byte
+		replaced := false
+		for i := range c.Services {
+			if c.Services[i].Name == svc.Name {
+				before, _ = json.Marshal(c.Services[i])
+				c.Services[i], replaced = svc, true
+			}
+		}
+		if !replaced {
+			c.Services = append(c.Services, svc)
+		}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		sources := svc.Sources
+		if sources == nil {
+			sources = []delivery.Source{}
+		}
+		src, err := json.Marshal(sources)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_services (name, team, sources, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET team = excluded.team, sources = excluded.sources, updated_at = excluded.updated_at`,
+			svc.Name, svc.Team, string(src), s.o.D.Time(s.now()))
+		if err != nil {
+			return fmt.Errorf("%s: put service %s: %w", s.o.D.Name, svc.Name, err)
+		}
+		after, _ := json.Marshal(svc)
+		return s.audit(ctx, tx, actor, "", "delivery.service.put", svc.Name, before, after, "")
+	})
+}
+
+// DeleteService removes a service from the catalog; ENOTFOUND when it is
+// not there. Its records stay: a repository no service claims becomes a
+// service of its own.
+func (s *Store) DeleteService(ctx context.Context, name, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
+			return err
+		}
+		svc := delivery.Service{Name: name}
+		var sources string
+		err := tx.QueryRow(ctx, `DELETE FROM delivery_services WHERE name = ? RETURNING team, sources`, name).Scan(&svc.Team, &sources)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no service named %q in the catalog", name)
+		} else if err != nil {
+			return fmt.Errorf("%s: delete service %s: %w", s.o.D.Name, name, err)
+		}
+		if err := json.Unmarshal([]byte(sources), &svc.Sources); err != nil {
+			return fmt.Errorf("%s: sources of service %s: %w", s.o.D.Name, name, err)
+		}
+		before, _ := json.Marshal(svc)
+		return s.audit(ctx, tx, actor, "", "delivery.service.delete", name, before, nil, "")
+	})
+}

@@ -1,0 +1,245 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Environments returns every environment, ordered by key.
+func (s *Store) Environments(ctx context.Context) ([]valueloop.Environment, error) {
+	rows, err := s.read().Query(ctx, `SELECT key, name, production FROM environments ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list environments: %w", s.o.D.Name, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (valueloop.Environment, error) {
+		var e valueloop.Environment
+		err := rows.Scan(&e.Key, &e.Name, &e.Production)
+		return e, err
+	})
+}
+
+// CreateEnvironment adds an environment; ECONFLICT when the key exists.
+func (s *Store) CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO environments (key, name, production, created_at) VALUES (?, ?, ?, ?)`,
+			env.Key, env.Name, env.Production, s.o.D.Time(s.now())); err != nil {
+			return err
+		}
+		after, _ := json.Marshal(env)
+		if err := s.audit(ctx, tx, actor, env.Key, "environment.create", env.Key, nil, after, ""); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, KindFlags, env.Key)
+	})
+}
+
+// FlagSet returns the flag set of env and the environment's version.
+func (s *Store) FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error) {
+	var set *valueloop.FlagSet
+	var version int64
+	err := s.readTx(ctx, func(tx Tx) error {
+		var err error
+		set, version, err = s.flagSet(ctx, tx, env, false)
+		return err
+	})
+	return set, version, err
+}
+
+// flagSet reads env's set; lock takes the environment's row lock first,
+// which serialises writers of one environment across nodes.
+func (s *Store) flagSet(ctx context.Context, tx Tx, env string, lock bool) (*valueloop.FlagSet, int64, error) {
+	var evaluators, metadata string
+	var version int64
+	q := `SELECT evaluators, metadata, version FROM environments WHERE key = ?`
+	if lock {
+		q += s.o.D.ForUpdate
+	}
+	err := tx.QueryRow(ctx, q, env).Scan(&evaluators, &metadata, &version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+	} else if err != nil {
+		return nil, 0, fmt.Errorf("%s: read environment %s: %w", s.o.D.Name, env, err)
+	}
+	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
+	if err := json.Unmarshal([]byte(evaluators), &set.Evaluators); err != nil {
+		return nil, 0, fmt.Errorf("%s: environment %s evaluators: %w", s.o.D.Name, env, err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &set.Metadata); err != nil {
+		return nil, 0, fmt.Errorf("%s: environment %s metadata: %w", s.o.D.Name, env, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT key, definition, version FROM flags WHERE environment = ?`, env)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: read flags of %s: %w", s.o.D.Name, env, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, def string
+		var v int64
+		if err := rows.Scan(&key, &def, &v); err != nil {
+			return nil, 0, err
+		}
+		f := &valueloop.Flag{}
+		if err := json.Unmarshal([]byte(def), f); err != nil {
+			return nil, 0, fmt.Errorf("%s: flag %s/%s: %w", s.o.D.Name, env, key, err)
+		}
+		f.Key, f.Version = key, v
+		set.Flags[key] = f
+	}
+	return set, version, rows.Err()
+}
+
+// ReplaceFlagSet makes set the complete flag set of env, in one transaction:
+// flags that differ are written with their version increased, flags not in set
+// are removed, each change is audited. Identical content writes nothing.
+func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+	var change valueloop.FlagSetChange
+	err := s.write(ctx, func(tx Tx) error {
+		change = valueloop.FlagSetChange{}
+		old, version, err := s.flagSet(ctx, tx, env, true)
+		if err != nil {
+			return err
+		}
+		plan, err := valueloop.PlanFlagSet(old, set)
+		if err != nil {
+			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
+		}
+		now := s.o.D.Time(s.now())
+		for _, w := range plan.Writes {
+			action := "flag.update"
+			switch {
+			case w.Before == nil:
+				action = "flag.create"
+				_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`, env, w.Key, string(w.After), now)
+			case w.After == nil:
+				action = "flag.delete"
+				_, err = tx.Exec(ctx, `DELETE FROM flags WHERE environment = ? AND key = ?`, env, w.Key)
+			default:
+				_, err = tx.Exec(ctx, `UPDATE flags SET definition = ?, version = version + 1, updated_at = ? WHERE environment = ? AND key = ?`, string(w.After), now, env, w.Key)
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
+				return err
+			}
+		}
+		if plan.SetAfter != nil {
+			if err := s.audit(ctx, tx, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
+				return err
+			}
+		}
+		change = plan.Change(version)
+		if plan.Empty() {
+			return nil
+		}
+		change.Version = version + 1
+		if _, err := tx.Exec(ctx, `UPDATE environments SET evaluators = ?, metadata = ?, version = ? WHERE key = ?`,
+			string(plan.Evaluators), string(plan.Metadata), change.Version, env); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, KindFlags, env)
+	})
+	return change, err
+}
+
+// PutFlag creates or updates one flag of env. ifVersion guards against lost
+// updates: -1 writes whatever is stored, 0 only creates (ECONFLICT when the
+// flag exists), n > 0 only updates version n (ECONFLICT when the stored
+// version differs, ENOTFOUND when there is no such flag). It returns the
+// flag's new version and the environment's; an identical definition writes
+// nothing and returns the current versions.
+func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
+	err = s.write(ctx, func(tx Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		} else if err != nil {
+			return err
+		}
+		after, err := valueloop.EncodeFlag(f)
+		if err != nil {
+			return err
+		}
+		var before string
+		err = tx.QueryRow(ctx, `SELECT definition, version FROM flags WHERE environment = ? AND key = ?`, env, f.Key).Scan(&before, &flagVersion)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		switch {
+		case ifVersion == 0 && exists:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already exists in %s", f.Key, env)
+		case ifVersion > 0 && !exists:
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", f.Key, env)
+		case ifVersion > 0 && flagVersion != ifVersion:
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", f.Key, flagVersion, ifVersion)
+		}
+		if exists && before == string(after) {
+			return nil
+		}
+		envVersion++
+		now := s.o.D.Time(s.now())
+		if exists {
+			flagVersion++
+			_, err = tx.Exec(ctx, `UPDATE flags SET definition = ?, version = ?, updated_at = ? WHERE environment = ? AND key = ?`,
+				string(after), flagVersion, now, env, f.Key)
+		} else {
+			flagVersion = 1
+			_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
+				env, f.Key, string(after), now)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE environments SET version = ? WHERE key = ?`, envVersion, env); err != nil {
+			return err
+		}
+		action, prev := "flag.update", []byte(before)
+		if !exists {
+			action, prev = "flag.create", nil
+		}
+		if err := s.audit(ctx, tx, actor, env, action, f.Key, prev, after, reason); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, KindFlags, env)
+	})
+	return flagVersion, envVersion, err
+}
+
+// DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1: any). It
+// returns the environment's new version.
+func (s *Store) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error) {
+	err = s.write(ctx, func(tx Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		} else if err != nil {
+			return err
+		}
+		var before string
+		var v int64
+		err := tx.QueryRow(ctx, `SELECT definition, version FROM flags WHERE environment = ? AND key = ?`, env, key).Scan(&before, &v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		} else if err != nil {
+			return err
+		}
+		if ifVersion > 0 && v != ifVersion {
+			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", key, v, ifVersion)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM flags WHERE environment = ? AND key = ?`, env, key); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `UPDATE environments SET version = version + 1 WHERE key = ? RETURNING version`, env).Scan(&envVersion); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, actor, env, "flag.delete", key, []byte(before), nil, reason); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, KindFlags, env)
+	})
+	return envVersion, err
+}

@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// Hypothesis returns the hypothesis of flag in env; ENOTFOUND when it has
+// none.
+func (s *Store) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
+	h, err := s.hypothesis(ctx, s.read(), env, flag, false)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q has no hypothesis in environment %q", flag, env)
+	}
+	return h, err
+}
+
+func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, lock bool) (*experiment.Hypothesis, error) {
+	var def string
+	h := &experiment.Hypothesis{}
+	query := `SELECT definition, version, updated_at, updated_by FROM hypotheses WHERE environment = ? AND flag = ?`
+	if lock {
+		query += s.o.D.ForUpdate
+	}
+	if err := q.QueryRow(ctx, query, env, flag).Scan(&def, &h.Version, timeDest{&h.UpdatedAt}, &h.UpdatedBy); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(def), h); err != nil {
+		return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
+	}
+	return h, nil
+}
+
+// PutHypothesis makes h (already normalised) the hypothesis of flag in env,
+// creating or replacing it, and sets its Version, UpdatedAt and UpdatedBy.
+// ENOTFOUND without the environment. The change is audited with the flag
+// as target.
+func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		var before []byte
+		old, err := s.hypothesis(ctx, tx, env, flag, true)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		default:
+			before, _ = definition(old)
+		}
+		c := *h
+		c.UpdatedAt, c.UpdatedBy = s.now(), actor
+		after, err := definition(&c)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO hypotheses (environment, flag, definition, version, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?)
+			ON CONFLICT (environment, flag) DO UPDATE SET definition = excluded.definition, version = hypotheses.version + 1,
+			updated_at = excluded.updated_at, updated_by = excluded.updated_by RETURNING version`,
+			env, flag, string(after), s.o.D.Time(c.UpdatedAt), actor).Scan(&c.Version)
+		if err != nil {
+			if s.isCode(err, valueloop.ENOTFOUND) {
+				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+			}
+			return fmt.Errorf("%s: store hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
+		}
+		if err := s.audit(ctx, tx, actor, env, "hypothesis.put", flag, before, after, ""); err != nil {
+			return err
+		}
+		*h = c
+		return nil
+	})
+}
+
+// DeleteHypothesis removes the hypothesis of flag in env; ENOTFOUND when it
+// has none.
+func (s *Store) DeleteHypothesis(ctx context.Context, env, flag, actor string) error {
+	return s.write(ctx, func(tx Tx) error {
+		var def string
+		err := tx.QueryRow(ctx, `DELETE FROM hypotheses WHERE environment = ? AND flag = ? RETURNING definition`, env, flag).Scan(&def)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q has no hypothesis in environment %q", flag, env)
+		} else if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, actor, env, "hypothesis.delete", flag, []byte(def), nil, "")
+	})
+}
+
+// definition is the stored JSON of h: everything but the columns.
+func definition(h *experiment.Hypothesis) ([]byte, error) {
+	c := *h
+	c.Version, c.UpdatedAt, c.UpdatedBy = 0, time.Time{}, ""
+	return json.Marshal(&c)
+}

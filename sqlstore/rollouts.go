@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+var _ rollout.Store = (*Store)(nil)
+
+const rolloutColumns = `id, environment, plan, state, step, percent, step_started_at, step_start_users, reason,
+	acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version`
+
+// CreateRollout stores a new rollout and its first history entry, and
+// audits it; ECONFLICT when the flag has an active rollout in the
+// environment, ENOTFOUND without the environment.
+func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) error {
+	return s.write(ctx, func(tx Tx) error {
+		plan, err := json.Marshal(r.Plan)
+		if err != nil {
+			return err
+		}
+		ack, err := json.Marshal(nonNil(r.Acknowledged))
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO rollouts (environment, flag, plan, state, step, percent, step_started_at, step_start_users,
+			reason, acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+			r.Environment, r.Plan.Flag, string(plan), string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers,
+			r.Reason, string(ack), r.FlagVersion, r.StartedBy, s.o.D.Time(r.StartedAt), s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt),
+		).Scan(&r.ID)
+		if err != nil {
+			switch valueloop.ErrorCode(s.domainError(err)) {
+			case valueloop.ECONFLICT:
+				return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s", r.Plan.Flag, r.Environment)
+			case valueloop.ENOTFOUND:
+				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", r.Environment)
+			}
+			return fmt.Errorf("%s: create rollout: %w", s.o.D.Name, err)
+		}
+		r.Version = 1
+		ev.Rollout = r.ID
+		if err := s.insertRolloutEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		after, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": r.State, "step": r.Step, "percent": r.Percent, "plan": r.Plan})
+		return s.audit(ctx, tx, ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, nil, after, ev.Reason)
+	})
+}
+
+// UpdateRollout stores r when the stored version is r.Version and
+// increases it; ECONFLICT when someone changed the rollout meanwhile. A
+// non-nil ev is appended to the history and audited.
+func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) error {
+	return s.write(ctx, func(tx Tx) error {
+		var state string
+		var step, version int64
+		var percent float64
+		err := tx.QueryRow(ctx, `SELECT state, step, percent, version FROM rollouts WHERE id = ?`+s.o.D.ForUpdate, r.ID).Scan(&state, &step, &percent, &version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "rollout %d not found", r.ID)
+		} else if err != nil {
+			return fmt.Errorf("%s: read rollout %d: %w", s.o.D.Name, r.ID, err)
+		}
+		if version != r.Version {
+			return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d changed meanwhile (version %d, not %d): read it again", r.ID, version, r.Version)
+		}
+		ack, err := json.Marshal(nonNil(r.Acknowledged))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE rollouts SET state = ?, step = ?, percent = ?, step_started_at = ?, step_start_users = ?, reason = ?,
+			acknowledged = ?, flag_version = ?, updated_at = ?, finished_at = ?, version = version + 1 WHERE id = ?`,
+			string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers, r.Reason,
+			string(ack), r.FlagVersion, s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt), r.ID)
+		if err != nil {
+			return fmt.Errorf("%s: update rollout %d: %w", s.o.D.Name, r.ID, err)
+		}
+		if ev != nil {
+			ev.Rollout = r.ID
+			if err := s.insertRolloutEvent(ctx, tx, ev); err != nil {
+				return err
+			}
+			before, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": state, "step": step, "percent": percent})
+			after, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": r.State, "step": r.Step, "percent": r.Percent})
+			if err := s.audit(ctx, tx, ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, before, after, ev.Reason); err != nil {
+				return err
+			}
+		}
+		r.Version = version + 1
+		return nil
+	})
+}
+
+func (s *Store) insertRolloutEvent(ctx context.Context, tx Tx, ev *rollout.Event) error {
+	var figures any
+	if len(ev.Guardrails) > 0 {
+		buf, err := json.Marshal(ev.Guardrails)
+		if err != nil {
+			return err
+		}
+		figures = string(buf)
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO rollout_events (rollout, at, kind, actor, step, percent, state, reason, guardrails)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ev.Rollout, s.o.D.Time(ev.At), string(ev.Kind), ev.Actor, ev.Step, ev.Percent, string(ev.State), ev.Reason, figures).Scan(&ev.ID)
+	if err != nil {
+		return fmt.Errorf("%s: rollout history: %w", s.o.D.Name, err)
+	}
+	return nil
+}
+
+// Rollouts lists rollouts, newest first.
+func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {
+	var where []string
+	var args []any
+	if f.Environment != "" {
+		where, args = append(where, "environment = ?"), append(args, f.Environment)
+	}
+	if f.Flag != "" {
+		where, args = append(where, "flag = ?"), append(args, f.Flag)
+	}
+	if f.Active {
+		where = append(where, "state IN ('running', 'paused')")
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q := `SELECT ` + rolloutColumns + ` FROM rollouts`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list rollouts: %w", s.o.D.Name, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (rollout.Rollout, error) {
+		r, err := s.scanRollout(rows)
+		if err != nil {
+			return rollout.Rollout{}, err
+		}
+		return *r, nil
+	})
+}
+
+func (s *Store) scanRollout(row interface{ Scan(...any) error }) (*rollout.Rollout, error) {
+	var r rollout.Rollout
+	var plan, ack, state string
+	err := row.Scan(&r.ID, &r.Environment, &plan, &state, &r.Step, &r.Percent, timeDest{&r.StepStartedAt}, &r.StepStartUsers, &r.Reason,
+		&ack, &r.FlagVersion, &r.StartedBy, timeDest{&r.StartedAt}, timeDest{&r.UpdatedAt}, nullTimeDest{&r.FinishedAt}, &r.Version)
+	if err != nil {
+		return nil, err
+	}
+	r.State = rollout.State(state)
+	if err := json.Unmarshal([]byte(plan), &r.Plan); err != nil {
+		return nil, fmt.Errorf("%s: rollout %d plan: %w", s.o.D.Name, r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(ack), &r.Acknowledged); err != nil {
+		return nil, fmt.Errorf("%s: rollout %d acknowledged: %w", s.o.D.Name, r.ID, err)
+	}
+	if len(r.Acknowledged) == 0 {
+		r.Acknowledged = nil
+	}
+	return &r, nil
+}
+
+// RolloutEvents returns the history of a rollout, oldest first.
+func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, error) {
+	rows, err := s.read().Query(ctx, `SELECT id, rollout, at, kind, actor, step, percent, state, reason, guardrails
+		FROM rollout_events WHERE rollout = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rollout %d history: %w", s.o.D.Name, id, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (rollout.Event, error) {
+		var ev rollout.Event
+		var kind, state string
+		var figures sql.NullString
+		if err := rows.Scan(&ev.ID, &ev.Rollout, timeDest{&ev.At}, &kind, &ev.Actor, &ev.Step, &ev.Percent, &state, &ev.Reason, &figures); err != nil {
+			return ev, err
+		}
+		ev.Kind, ev.State = rollout.Kind(kind), rollout.State(state)
+		if figures.Valid {
+			if err := json.Unmarshal([]byte(figures.String), &ev.Guardrails); err != nil {
+				return ev, fmt.Errorf("%s: rollout %d history figures: %w", s.o.D.Name, id, err)
+			}
+		}
+		return ev, nil
+	})
+	if out == nil && err == nil {
+		out = []rollout.Event{}
+	}
+	return out, err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
