@@ -36,6 +36,7 @@ type store interface {
 	deliverysvc.RolloutHistory
 	deliverysvc.Store
 	verdicts.Store
+	valueStore
 }
 
 var (
@@ -45,8 +46,8 @@ var (
 
 // singletonWork names the singleton work whose leadership /metrics shows
 // (rollout.LeaderName: the rollout engine's ticks; verdicts.LeaderName: the
-// periodic verdict check).
-var singletonWork = []string{"rollouts", "verdicts"}
+// periodic verdict check; valuesvc.LeaderName: the value loop's sync).
+var singletonWork = []string{"rollouts", "verdicts", "value"}
 
 // storage is the opened store and what comes with it: the singleton runner
 // and, for PostgreSQL, the following of peers.

@@ -23,17 +23,11 @@ type valueStore interface {
 	valuesvc.Evidence
 }
 
-// openValue starts the value loop over db when db keeps it: features
-// learn of their changes from deliveries (the Linked hook), and a periodic
-// sync, singleton work under leader, keeps every lifecycle current. It
-// returns nil when the store keeps no objectives and features.
-func openValue(db any, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (*valuesvc.Service, func(), error) {
-	vs, ok := db.(valueStore)
-	if !ok {
-		logger.Warn("this store keeps no objectives and features: the value loop is off")
-		return nil, func() {}, nil
-	}
-	v := valuesvc.New(vs, vs)
+// openValue starts the value loop over db: features learn of their
+// changes from deliveries (the Linked hook), and a periodic sync, singleton
+// work under leader, keeps every lifecycle current.
+func openValue(db valueStore, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (*valuesvc.Service, func(), error) {
+	v := valuesvc.New(db, db)
 	v.Logger, v.Leader = logger, leader
 	v.Shipped = deliveries.Shipped
 	v.Environments = func() []valueloop.Environment {
@@ -76,9 +70,6 @@ func openValue(db any, svc *flags.Service, deliveries *deliverysvc.Service, lead
 // check runs first, so that the demo experiment's verdict is recorded
 // before the features are synced and `valueloop next` shows it at once.
 func loadDemoValue(ctx context.Context, loop *valuesvc.Service, recorder *verdicts.Recorder, deliveries *deliverysvc.Service, logger *slog.Logger) error {
-	if loop == nil {
-		return nil
-	}
 	if _, err := recorder.Check(ctx); err != nil {
 		return fmt.Errorf("demo value: verdicts: %w", err)
 	}

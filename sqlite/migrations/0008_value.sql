@@ -36,7 +36,7 @@ CREATE TABLE feature_changes (
 	repo    TEXT NOT NULL,
 	sha     TEXT NOT NULL,
 	change  TEXT NOT NULL,
-	by      TEXT NOT NULL,
+	recognised_by TEXT NOT NULL,
 	PRIMARY KEY (feature, repo, sha)
 );
 
