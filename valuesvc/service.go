@@ -128,9 +128,11 @@ type Service struct {
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
 	Leader cluster.Singleton
 
-	mu         sync.Mutex // guards recognizer and cache
+	mu         sync.Mutex // guards recognizer, cache and touched
 	recognizer *value.Recognizer
 	cache      *snapshot
+	touched    map[flagKey]bool
+	wake       chan struct{}
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }
@@ -141,6 +143,7 @@ const DefaultInterval = time.Minute
 // New returns a service with the defaults.
 func New(store Store, ev Evidence) *Service {
 	return &Service{Store: store, Evidence: ev, Now: time.Now, Logger: slog.New(slog.DiscardHandler), Interval: DefaultInterval,
+		touched: map[flagKey]bool{}, wake: make(chan struct{}, 1),
 		Environments: func() []valueloop.Environment { return nil },
 		Definition:   func(string, string) *valueloop.Flag { return nil },
 		Flags:        func(string) []string { return nil }}
@@ -398,7 +401,57 @@ func (s *Service) Open() error {
 		}
 		_ = leader.Run(ctx, LeaderName, loop)
 	})
+	// Touched flags are synced on this node, leader or not: syncing a
+	// feature twice stores nothing new.
+	s.wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+			}
+			if err := s.syncTouched(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("value sync of touched flags failed", "err", err)
+			}
+		}
+	})
 	return nil
+}
+
+// Touch asks for the features that link flag in env to be synced soon: a
+// rollout of it moved, a verdict on it was recorded. It never blocks;
+// touches that arrive while a sync runs are merged into the next.
+func (s *Service) Touch(env, flag string) {
+	s.mu.Lock()
+	s.touched[flagKey{env, flag}] = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// syncTouched syncs the features that link a touched flag.
+func (s *Service) syncTouched(ctx context.Context) error {
+	s.mu.Lock()
+	touched := s.touched
+	s.touched = map[flagKey]bool{}
+	s.mu.Unlock()
+	fs, err := s.Store.Features(ctx)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for _, f := range fs {
+		if slices.ContainsFunc(f.Links.Flags, func(l value.FlagLink) bool { return touched[flagKey{l.Environment, l.Flag}] }) {
+			keys = append(keys, f.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = s.Sync(ctx, keys...)
+	return err
 }
 
 // LeaderName is the lock name the periodic sync runs under.

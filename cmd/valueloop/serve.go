@@ -13,6 +13,7 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
@@ -180,7 +181,10 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			return closeAll, err
 		}
 	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	// The value loop, started last, is made first: rollouts and verdicts
+	// touch the flags whose features they move.
+	loop := valuesvc.New(db, db)
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, loop.Touch, logger)
 	if err != nil {
 		return closeAll, err
 	}
@@ -194,7 +198,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	srv.Delivery = deliveries
 	// Verdict times: recorded by the results route and a periodic check
 	// (verdicts.go); the loop figures read them.
-	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
+	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, loop.Touch, logger)
 	if err != nil {
 		return closeAll, err
 	}
@@ -202,7 +206,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
 	// The value loop: objectives, features and their lifecycles (value.go).
-	loop, closeValue, err := openValue(db, svc, deliveries, st.leader, logger)
+	closeValue, err := openValue(loop, svc, deliveries, st.leader, logger)
 	if err != nil {
 		return closeAll, err
 	}

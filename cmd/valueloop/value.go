@@ -23,11 +23,11 @@ type valueStore interface {
 	valuesvc.Evidence
 }
 
-// openValue starts the value loop over db: features learn of their
-// changes from deliveries (the Linked hook), and a periodic sync, singleton
-// work under leader, keeps every lifecycle current.
-func openValue(db valueStore, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (*valuesvc.Service, func(), error) {
-	v := valuesvc.New(db, db)
+// openValue starts the value loop v (made by valuesvc.New on the store):
+// features learn of their changes from deliveries (the Linked hook), and a
+// periodic sync, singleton work under leader, keeps every lifecycle
+// current.
+func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
 	v.Logger, v.Leader = logger, leader
 	v.Shipped = deliveries.Shipped
 	v.Environments = func() []valueloop.Environment {
@@ -61,9 +61,9 @@ func openValue(db valueStore, svc *flags.Service, deliveries *deliverysvc.Servic
 		return v.Link(ctx, changes)
 	}
 	if err := v.Open(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return v, v.Close, nil
+	return v.Close, nil
 }
 
 // loadDemoValue closes the loop on the demo (demo.LoadValue). The verdict

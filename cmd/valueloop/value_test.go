@@ -105,6 +105,24 @@ func (s *testServer) show(t *testing.T, want string) shownFeature {
 	return f
 }
 
+// waitStored waits until the stored stage (the list, which reads what the
+// sync stored, without syncing) is want: a sync the server ran by itself.
+func (s *testServer) waitStored(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var list struct{ Features []struct{ Key, Stage string } }
+		s.call(t, "GET", "/api/v1/features", "", &list)
+		if len(list.Features) == 1 && list.Features[0].Stage == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored stage %+v, want %s", list.Features, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // loopSetUp makes the flag, the metric, the service and the objective.
 func loopSetUp(t *testing.T, s *testServer) {
 	def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
@@ -221,6 +239,7 @@ func loopLearn(t *testing.T, s *testServer) {
 	if code, body := s.call(t, "GET", "/api/v1/environments/production/flags/guided-checkout/results", "", nil); code != 200 || !strings.Contains(body, `"validated"`) {
 		t.Fatalf("results: %d %s", code, body)
 	}
+	s.waitStored(t, "validated") // the recorded verdict moved it, nobody asked
 	s.show(t, "validated")
 	for range 2 { // validated: released to everyone
 		if code, _, stderr := s.cli(t, s.Admin, "rollout", "advance", "guided-checkout", "--env", "production"); code != 0 {
