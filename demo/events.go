@@ -44,9 +44,14 @@ func ExperimentMetrics() []ingest.Metric {
 // ExperimentHypothesis is the demo experiment's hypothesis.
 func ExperimentHypothesis() *experiment.Hypothesis {
 	h := experiment.NewHypothesis()
-	h.Statement = "a guided three-step onboarding gets more new users to finish it, without more support tickets"
+	h.Statement = "a guided three-step onboarding gets more new users to finish it, without raising support tickets by more than 30%"
 	h.PrimaryMetric, h.Direction, h.MinimumEffect = "onboarding-completed", experiment.Increase, 0.05
-	h.Guardrails = []experiment.Guardrail{{Metric: "support-tickets", Tolerance: 0.1}}
+	// A guardrail is ok only when its interval shows the harm within the
+	// tolerance. With 15% of users filing a ticket, the demo's 4,000 users
+	// give a sequential interval of about ±24%: enough to show "at most
+	// 30% more tickets", not "at most 10%" (that would take ~35,000 more
+	// users, and the verdict would say keep running).
+	h.Guardrails = []experiment.Guardrail{{Metric: "support-tickets", Tolerance: 0.3}}
 	return h
 }
 

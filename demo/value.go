@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/value"
 	"github.com/valueloop/valueloop/valuesvc"
 )
@@ -37,10 +37,10 @@ type ValueStore interface {
 	SeeFlags(ctx context.Context, seen []valuesvc.Sighting) error
 }
 
-// ChangeRecorder records changes and deployments (deliverysvc.Service).
+// ChangeRecorder records changes and deployments (delivery.Service).
 type ChangeRecorder interface {
-	RecordChange(ctx context.Context, in deliverysvc.ChangeInput, key string) (delivery.Change, deliverysvc.Receipt, error)
-	RecordDeployment(ctx context.Context, in deliverysvc.DeploymentInput, key string) (delivery.Deployment, deliverysvc.Receipt, error)
+	RecordChange(ctx context.Context, in delivery.ChangeInput, key string) (dora.Change, delivery.Receipt, error)
+	RecordDeployment(ctx context.Context, in delivery.DeploymentInput, key string) (dora.Deployment, delivery.Receipt, error)
 }
 
 // created is how many days ago each demo feature was written down.
@@ -95,14 +95,14 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 		if feature != "" {
 			msg += "\n\nFeature: " + feature + "\n"
 		}
-		_, _, err := rec.RecordChange(ctx, deliverysvc.ChangeInput{Repo: repo, Service: service, SHA: sha, Branch: branch,
+		_, _, err := rec.RecordChange(ctx, delivery.ChangeInput{Repo: repo, Service: service, SHA: sha, Branch: branch,
 			AuthoredAt: &at, MergedAt: &merged, Message: msg}, fmt.Sprintf("demo-value-change-%d", n))
 		return sha, err
 	}
 	deploy := func(service, sha string, days float64) error {
 		at := ago(days)
-		_, _, err := rec.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: service, Environment: "production", SHA: sha,
-			Status: delivery.StatusSuccess, At: &at}, "demo-value-deploy-"+sha[32:])
+		_, _, err := rec.RecordDeployment(ctx, delivery.DeploymentInput{Service: service, Environment: "production", SHA: sha,
+			Status: dora.StatusSuccess, At: &at}, "demo-value-deploy-"+sha[32:])
 		return err
 	}
 	const shop, search = "valueloop-demo/shop", "valueloop-demo/search"

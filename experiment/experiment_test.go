@@ -50,7 +50,7 @@ func TestAnalyzeMatchesStats(t *testing.T) {
 	}
 	for _, k := range keys {
 		m := byKey[k]
-		sm := stats.Metric{Name: k, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter}
+		sm := stats.Metric{Name: k, Kind: m.StatsKind(), NonNegative: m.Kind == ingest.Conversion || m.Kind == ingest.Count, LowerIsBetter: m.Direction == ingest.LowerIsBetter}
 		for _, v := range []string{"control", "treatment"} {
 			var sum stats.Summary
 			for _, a := range aggs {
@@ -246,7 +246,7 @@ func TestBadInput(t *testing.T) {
 		{"tuning zero", func(in *Input) { in.Settings.SequentialTuning = 0 }, "settings.sequentialTuning"},
 		{"tuning negative", func(in *Input) { in.Settings.SequentialTuning = -10 }, "settings.sequentialTuning"},
 		{"unknown alternative", func(in *Input) { in.Settings.Alternative = "bigger" }, "settings.alternative"},
-		{"unknown correction", func(in *Input) { in.Settings.Correction = "bonferroni" }, "settings.correction"},
+		{"unknown correction", func(in *Input) { in.Settings.Correction = "sidak" }, "settings.correction"},
 		{"unknown inference", func(in *Input) { in.Settings.Inference = "bayes" }, "settings.inference"},
 		{"unknown control", func(in *Input) { in.Settings.Control = "nope" }, "settings.control"},
 		{"weight of an unknown variant", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "nope": 1} }, "settings.weights.nope"},

@@ -71,6 +71,12 @@ func simulate(tb testing.TB, seed uint64, flag string, metrics []ingest.Metric, 
 			}
 		}
 	}
+	return recompute(tb, metrics, events)
+}
+
+// recompute aggregates events through the real ingestion (ingest.Recompute).
+func recompute(tb testing.TB, metrics []ingest.Metric, events []ingest.Event) []ingest.Aggregate {
+	tb.Helper()
 	aggs, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
 		for i := range events {
 			if err := fn(&events[i]); err != nil {

@@ -124,6 +124,23 @@ func (s *Settings) Set(name, value string) error {
 		default:
 			return valueloop.FieldErrorf(field, "must be on or off, got %q", value)
 		}
+	case "cupedTheta":
+		s.CUPEDTheta = stats.CUPEDTheta(value)
+	case "srmThreshold":
+		s.SRMThreshold, err = number()
+	case "prior":
+		// MEAN:SD of the relative effect, e.g. 0:0.3; "none" for flat.
+		if strings.EqualFold(strings.TrimSpace(value), "none") {
+			s.Prior = nil
+			break
+		}
+		m, sd, ok := strings.Cut(value, ":")
+		mv, merr := strconv.ParseFloat(strings.TrimSpace(m), 64)
+		sv, serr := strconv.ParseFloat(strings.TrimSpace(sd), 64)
+		if !ok || merr != nil || serr != nil {
+			return valueloop.FieldErrorf(field, "want MEAN:SD of the relative effect, e.g. 0:0.3, or none; got %q", value)
+		}
+		s.Prior = &stats.Prior{Mean: mv, SD: sv}
 	case "weights":
 		w := map[string]float64{}
 		for part := range strings.SplitSeq(value, ",") {
@@ -139,7 +156,7 @@ func (s *Settings) Set(name, value string) error {
 		}
 		s.Weights = w
 	default:
-		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, correction, inference, control or weights")
+		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, cupedTheta, correction, srmThreshold, prior, inference, control or weights")
 	}
 	return err
 }

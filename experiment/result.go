@@ -208,7 +208,7 @@ func Analyze(in Input) (*Result, error) {
 	}
 	res.Settings = s
 	for i, m := range metrics {
-		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
+		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), NonNegative: nonNegative(m), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
 		for j, a := range arms {
 			sm.Summaries[j] = cells.summary(a.Name, m.Key)
 		}
@@ -338,6 +338,22 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 		}
 	}
 	if len(weights) < 2 {
+		if source == "the flag's fractional split" {
+			var exposed []string
+			for _, k := range sortedKeys(c.users) {
+				if c.users[k] > 0 && weights[k] == 0 {
+					exposed = append(exposed, k)
+				}
+			}
+			if len(exposed) > 0 {
+				// A finished rollout (or any split moved on purpose): its users
+				// were assigned under earlier splits that the aggregates do not
+				// record, so neither the weights now nor any fixed weights
+				// describe them.
+				return nil, valueloop.FieldErrorf("settings.weights", "the flag's split now serves %s only, but users were exposed to %s under an earlier split (a rollout?): results by period of first exposure are not kept yet, so this split cannot be analysed as one experiment; weights=… analyses it as if the split had been fixed, and the SRM check then tests that assumption, not the assignment",
+					strings.Join(sortedKeys(weights), ", "), strings.Join(exposed, ", "))
+			}
+		}
 		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s give %d variant(s): set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
 	}
 	names := sortedKeys(weights)
@@ -431,4 +447,11 @@ func ptr(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// nonNegative says whether a metric's values can never be negative: a
+// conversion or a count. Sums, means and ratios of event values may be
+// (profit, a net change).
+func nonNegative(m ingest.Metric) bool {
+	return m.Kind == ingest.Conversion || m.Kind == ingest.Count
 }

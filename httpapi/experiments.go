@@ -101,7 +101,7 @@ func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) 
 }
 
 // resultSettings are the query parameters that override analysis settings.
-var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "correction", "inference", "control", "weights"}
+var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
 
 // handleResults answers with the flag's experiment results: the stored
 // aggregates analysed with the hypothesis' settings (or the defaults),

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 type metrics struct {
@@ -35,7 +36,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "Connected flag stream (SSE) clients.",
 	})
 	reg.MustRegister(m.evaluations, m.duration, m.streams,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

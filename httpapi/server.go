@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/valuesvc"
 )
@@ -51,7 +51,7 @@ type Server struct {
 	Rollouts RolloutEngine
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
-	Delivery *deliverysvc.Service
+	Delivery *delivery.Service
 	// Value serves objectives, features, next and flow when set (see
 	// value.go).
 	Value *valuesvc.Service

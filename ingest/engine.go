@@ -170,11 +170,7 @@ func newEngine(metrics []Metric) *engine {
 	// definitions only.
 	win := map[string]map[int64]bool{}
 	for _, m := range ms {
-		parts := []string{m.Event}
-		if m.Kind == Ratio && m.Denominator != nil && m.Denominator.Event != m.Event {
-			parts = append(parts, m.Denominator.Event)
-		}
-		for _, n := range parts {
+		for _, n := range m.events() {
 			if win[n] == nil {
 				win[n] = map[int64]bool{}
 			}

@@ -370,7 +370,7 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]ingest.Aggregate, [
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return aggs, Guardrails(&r.Plan, metrics, aggs), Users(aggs), nil
+	return aggs, Guardrails(&r.Plan, r.Percent, metrics, aggs), Users(aggs), nil
 }
 
 // Tick checks every active rollout once.
@@ -450,8 +450,13 @@ type Status struct {
 	// variant now (nil when the flag has no split a rollout can drive).
 	LivePercent *float64 `json:"livePercent"`
 	// Waiting says what an active rollout waits for.
-	Waiting string  `json:"waiting,omitempty"`
-	History []Event `json:"history"`
+	Waiting string `json:"waiting,omitempty"`
+	// StepMinUsers is the number of users the released variant must gain
+	// in the current step, and StepMinUsersReason where it comes from (see
+	// StepMinUsers).
+	StepMinUsers       int64   `json:"stepMinUsers"`
+	StepMinUsersReason string  `json:"stepMinUsersReason,omitempty"`
+	History            []Event `json:"history"`
 }
 
 // Status returns the newest rollout of flag in env with its figures.
@@ -483,6 +488,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		}
 	}
 	if r.State.Active() {
+		st.StepMinUsers, st.StepMinUsersReason = StepMinUsers(*r, figures)
 		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
 		st.Waiting = d.Waiting
 		if d.Kind != "" {

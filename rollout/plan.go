@@ -54,6 +54,13 @@ type Plan struct {
 	// guardrails' confidence sequences are narrowest; any value is valid.
 	// Default 10,000.
 	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
+	// Power is the chance with which a step's default minimum of users
+	// detects a harm of a guardrail's tolerated size. Default 0.8.
+	Power float64 `json:"power,omitempty"`
+	// RequireNonInferiority holds the rollout before its last step until
+	// every guardrail is ok: its interval shows the harm within tolerance,
+	// not merely that no harm was detected.
+	RequireNonInferiority bool `json:"requireNonInferiority,omitempty"`
 }
 
 // Step is one stage of a plan.
@@ -64,7 +71,12 @@ type Step struct {
 	// MinDuration is how long the step is held at least.
 	MinDuration Duration `json:"minDuration"`
 	// MinUsers is how many users must be newly exposed to the released
-	// variant during the step before it may end; 0 for no minimum.
+	// variant during the step before it may end. 0 means the default: the
+	// largest NeededUsers of the guardrails (the users that detect a harm of
+	// the tolerated size with the plan's Power at the step's split), or no
+	// minimum when none can be computed (no guardrails, a tolerance of 0, a
+	// step at 100%); until the guardrails have the plan's MinSample users,
+	// MinSample.
 	MinUsers int64 `json:"minUsers,omitempty"`
 }
 
@@ -86,6 +98,7 @@ const (
 	DefaultAlpha            = 0.05
 	DefaultMinSample        = 100
 	DefaultSequentialTuning = 10000
+	DefaultPower            = 0.8
 )
 
 // Weight returns a percentage as a weight out of TotalWeight.
@@ -118,6 +131,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 	}
 	if p.SequentialTuning == 0 {
 		p.SequentialTuning = DefaultSequentialTuning
+	}
+	if p.Power == 0 {
+		p.Power = DefaultPower
 	}
 
 	switch {
@@ -207,6 +223,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 	}
 	if !(p.Alpha > 0 && p.Alpha <= 0.5) {
 		bad("/alpha", "must be in (0, 0.5], got %v", p.Alpha)
+	}
+	if !(p.Power > p.Alpha && p.Power < 1) {
+		bad("/power", "must be more than alpha and less than 1 (0.8 detects a harm of the tolerated size 80%% of the time), got %v", p.Power)
 	}
 	if p.MinSample < 2 {
 		bad("/minSample", "must be at least 2 users, got %d", p.MinSample)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/value"
 	"github.com/valueloop/valueloop/valuesvc"
@@ -94,7 +94,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	}
 
 	// Links: idempotent; a link to no feature is skipped.
-	c := delivery.Change{Repo: "shop/web", SHA: "4c1e9a0", AuthoredAt: t0, MergedAt: t0.Add(time.Hour)}
+	c := dora.Change{Repo: "shop/web", SHA: "4c1e9a0", AuthoredAt: t0, MergedAt: t0.Add(time.Hour)}
 	links := []valuesvc.ChangeLink{{Feature: f.Key, Change: c, By: "trailer"}, {Feature: "ghost", Change: c, By: "trailer"}}
 	if n, err := s.LinkChanges(ctx, links); err != nil || n != 1 {
 		t.Errorf("link: %d, %v; want 1 new", n, err)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -37,7 +37,7 @@ func MovedEvent(feature string, seq int64, stage Stage, at time.Time, actor, rea
 // ChangeEvents is the evidence of a linked change: its commit and, once on
 // the default branch, its merge. how says how it was recognised (a trailer,
 // a label, a branch, a flag it ships behind).
-func ChangeEvents(c delivery.Change, how string) []Event {
+func ChangeEvents(c dora.Change, how string) []Event {
 	where := c.Repo
 	if where == "" {
 		where = c.Service
@@ -64,8 +64,8 @@ func ChangeEvents(c delivery.Change, how string) []Event {
 
 // DeploymentEvent is the evidence of a deployment that shipped linked
 // changes: only a successful production deployment releases anything.
-func DeploymentEvent(d delivery.Deployment, linked int) (Event, bool) {
-	if !d.Production || d.Status != delivery.StatusSuccess || linked == 0 {
+func DeploymentEvent(d dora.Deployment, linked int) (Event, bool) {
+	if !d.Production || d.Status != dora.StatusSuccess || linked == 0 {
 		return Event{}, false
 	}
 	what := d.Service

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -16,15 +16,15 @@ func TestEvidenceFromRecords(t *testing.T) {
 	var events []Event
 	events = append(events, CreatedEvent(f, "ana"))
 	events = append(events, MovedEvent(f.Key, 1, Ready, day(1), "ana", "estimated"))
-	c := delivery.Change{Repo: "shop/web", SHA: "4c1e9a0ffee", PR: "17", AuthoredAt: day(2), MergedAt: day(3)}
+	c := dora.Change{Repo: "shop/web", SHA: "4c1e9a0ffee", PR: "17", AuthoredAt: day(2), MergedAt: day(3)}
 	events = append(events, ChangeEvents(c, "Feature: new-onboarding")...)
-	if _, ok := DeploymentEvent(delivery.Deployment{ID: "d0", Environment: "staging", Status: delivery.StatusSuccess, At: day(3)}, 1); ok {
+	if _, ok := DeploymentEvent(dora.Deployment{ID: "d0", Environment: "staging", Status: dora.StatusSuccess, At: day(3)}, 1); ok {
 		t.Error("a staging deployment released the feature")
 	}
-	if _, ok := DeploymentEvent(delivery.Deployment{ID: "d1", Environment: "production", Production: true, Status: delivery.StatusFailure, At: day(3)}, 1); ok {
+	if _, ok := DeploymentEvent(dora.Deployment{ID: "d1", Environment: "production", Production: true, Status: dora.StatusFailure, At: day(3)}, 1); ok {
 		t.Error("a failed deployment released the feature")
 	}
-	d, ok := DeploymentEvent(delivery.Deployment{ID: "d2", Service: "web", Environment: "production", Production: true, Status: delivery.StatusSuccess, At: day(4)}, 2)
+	d, ok := DeploymentEvent(dora.Deployment{ID: "d2", Service: "web", Environment: "production", Production: true, Status: dora.StatusSuccess, At: day(4)}, 2)
 	if !ok || d.Cause != "deployment d2 of web to production shipped 2 linked changes" {
 		t.Fatalf("deployment: %+v %v", d, ok)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
@@ -132,7 +132,7 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 	if err != nil {
 		return nil, err
 	}
-	var changes []delivery.Change
+	var changes []dora.Change
 	for _, l := range links {
 		changes = append(changes, l.Change)
 		events = append(events, value.ChangeEvents(l.Change, l.By)...)

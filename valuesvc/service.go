@@ -28,7 +28,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/rollout"
@@ -78,8 +78,8 @@ type Store interface {
 // ChangeLink links a change to a feature, with the change's times so the
 // lifecycle needs no other read.
 type ChangeLink struct {
-	Feature string          `json:"feature"`
-	Change  delivery.Change `json:"change"`
+	Feature string      `json:"feature"`
+	Change  dora.Change `json:"change"`
 	// By says how the change was recognised: trailer, label, branch, api.
 	By string `json:"by"`
 }
@@ -97,7 +97,7 @@ type Sighting struct {
 
 // Evidence reads the records of the other capabilities.
 type Evidence interface {
-	FlagChanges(ctx context.Context, flag string) ([]delivery.Change, error)
+	FlagChanges(ctx context.Context, flag string) ([]dora.Change, error)
 	Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
 	RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, error)
 	VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
@@ -113,8 +113,8 @@ type Service struct {
 	Store    Store
 	Evidence Evidence
 	// Shipped finds the production deployments that shipped changes
-	// (deliverysvc.Service.Shipped); nil: deployments are not evidence.
-	Shipped func(ctx context.Context, changes []delivery.Change) ([]deliverysvc.Shipment, error)
+	// (delivery.Service.Shipped); nil: deployments are not evidence.
+	Shipped func(ctx context.Context, changes []dora.Change) ([]delivery.Shipment, error)
 	// Environments lists the environments: their metrics and flags are
 	// what validation checks names against, Production picks the default.
 	Environments func() []valueloop.Environment
@@ -344,8 +344,8 @@ func (s *Service) forgetRecognizer() {
 
 // Link recognises the features of changes as they arrive (a webhook, an
 // API record), stores the links and syncs the features linked. It is
-// deliverysvc.Service.Linked.
-func (s *Service) Link(ctx context.Context, changes []deliverysvc.ChangeText) error {
+// delivery.Service.Linked.
+func (s *Service) Link(ctx context.Context, changes []delivery.ChangeText) error {
 	r, err := s.Recognizer(ctx)
 	if err != nil {
 		return err

@@ -96,7 +96,7 @@ func (r *Recorder) History(ctx context.Context, env, flag string) ([]experiment.
 
 // Latest returns the last recorded verdict of flag in env and when it was
 // reached; zero values when there is none. It is what the loop figures
-// read (deliverysvc.Service.Verdicts).
+// read (delivery.Service.Verdicts).
 func (r *Recorder) Latest(ctx context.Context, env, flag string) (string, time.Time, error) {
 	h, err := r.Store.VerdictHistory(ctx, env, flag)
 	if err != nil || len(h) == 0 {

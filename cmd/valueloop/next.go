@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/value"
 )
@@ -39,7 +39,7 @@ func parseSpan(flagName, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	d, err := deliverysvc.ParseSince(s)
+	d, err := delivery.ParseSince(s)
 	if err != nil {
 		return 0, usageErrorf("--%s: %s", flagName, strings.TrimPrefix(valueloop.ErrorMessage(err), "since: "))
 	}

@@ -377,6 +377,9 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
 	}
+	if r.State.Active() {
+		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", termchart.Group(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
+	}
 	variants := make([]string, 0, len(st.Users))
 	for v := range st.Users {
 		variants = append(variants, v)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/valuesvc"
@@ -27,7 +27,7 @@ type valueStore interface {
 // features learn of their changes from deliveries (the Linked hook), and a
 // periodic sync, singleton work under leader, keeps every lifecycle
 // current.
-func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *deliverysvc.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
+func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *delivery.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
 	v.Logger, v.Leader = logger, leader
 	v.Shipped = deliveries.Shipped
 	v.Environments = func() []valueloop.Environment {
@@ -57,7 +57,7 @@ func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *deliverysvc.
 		}
 		return live.Snapshot.Keys()
 	}
-	deliveries.Linked = func(ctx context.Context, changes []deliverysvc.ChangeText) error {
+	deliveries.Linked = func(ctx context.Context, changes []delivery.ChangeText) error {
 		return v.Link(ctx, changes)
 	}
 	if err := v.Open(); err != nil {
@@ -69,7 +69,7 @@ func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *deliverysvc.
 // loadDemoValue closes the loop on the demo (demo.LoadValue). The verdict
 // check runs first, so that the demo experiment's verdict is recorded
 // before the features are synced and `valueloop next` shows it at once.
-func loadDemoValue(ctx context.Context, loop *valuesvc.Service, recorder *verdicts.Recorder, deliveries *deliverysvc.Service, logger *slog.Logger) error {
+func loadDemoValue(ctx context.Context, loop *valuesvc.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, logger *slog.Logger) error {
 	if _, err := recorder.Check(ctx); err != nil {
 		return fmt.Errorf("demo value: verdicts: %w", err)
 	}
