@@ -148,7 +148,8 @@ func VerdictEvent(rec experiment.VerdictRecord) (Event, bool) {
 }
 
 // AuditEvent is the evidence an audit entry gives about a linked flag: a
-// change of its definition, or its removal (the cleanup that ends the loop).
+// change of its definition or of its experiment's hypothesis (the record
+// only), or its removal (the cleanup that ends the loop).
 func AuditEvent(a valueloop.AuditEntry) (Event, bool) {
 	e := Event{ID: fmt.Sprintf("audit:%d", a.ID), At: a.At, Actor: a.Actor, Environment: a.Environment, Flag: a.Target}
 	switch a.Action {
@@ -156,6 +157,8 @@ func AuditEvent(a valueloop.AuditEntry) (Event, bool) {
 		e.Kind, e.Cause = FlagRemoved, "flag "+a.Target+" removed from "+a.Environment+by(a.Actor)
 	case "flag.create", "flag.update":
 		e.Kind, e.Cause = FlagChanged, "flag "+a.Target+" "+strings.TrimPrefix(a.Action, "flag.")+"d in "+a.Environment+by(a.Actor)
+	case "hypothesis.put":
+		e.Kind, e.Cause = HypothesisSet, "hypothesis of flag "+a.Target+" in "+a.Environment+" stated"+by(a.Actor)
 	default:
 		return Event{}, false
 	}

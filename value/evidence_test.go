@@ -51,6 +51,10 @@ func TestEvidenceFromRecords(t *testing.T) {
 	if _, ok := AuditEvent(valueloop.AuditEntry{ID: 40, Action: "token.create"}); ok {
 		t.Error("a token is no evidence")
 	}
+	if h, ok := AuditEvent(valueloop.AuditEntry{ID: 39, At: day(1), Actor: "ana", Environment: "production", Action: "hypothesis.put", Target: "new-onboarding"}); !ok ||
+		h.Kind != HypothesisSet || h.Cause != "hypothesis of flag new-onboarding in production stated by ana" {
+		t.Errorf("hypothesis: %+v", h)
+	}
 	a, _ := AuditEvent(valueloop.AuditEntry{ID: 41, At: day(20), Actor: "ana", Environment: "production", Action: "flag.delete", Target: "new-onboarding"})
 	events = append(events, a)
 	// The same records read again: the same facts.
