@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,10 +206,15 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	if err != nil {
 		return err
 	}
-	all = slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
-	all = append(all, *f)
-	if err := value.ValidateAll(c, nil, all); err != nil {
-		return unprefix(err, len(all)-1)
+	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
+	// f last: a flag, label or prefix it claims that another holds is f's
+	// problem. A cycle is then told from f, so checked with f first.
+	if err := value.ValidateAll(c, nil, append(slices.Clone(others), *f)); err != nil {
+		if e, ok := err.(*valueloop.Error); ok && strings.HasPrefix(e.Message, "dependency cycle") {
+			err = unprefix(value.ValidateAll(c, nil, append([]value.Feature{*f}, others...)), 0)
+			return err
+		}
+		return unprefix(err, len(others))
 	}
 	if err := s.Store.PutFeature(ctx, f, actor); err != nil {
 		return err
