@@ -14,7 +14,7 @@ import (
 // I/O lives.
 func TestPurePackagesDoNoIO(t *testing.T) {
 	const module = "github.com/valueloop/valueloop"
-	pure := []string{"", "flagd", "evaluation", "flags", "stats", "experiment", "rollout", "ingest",
+	pure := []string{"", "flagd", "evaluation", "flags", "stats", "metric", "experiment", "rollout", "ingest",
 		"dora", "github", "gitlab", "delivery", "verdicts", "termchart", "jsondiff", "cluster", "auth", "value", "valuesvc"}
 	forbidden := func(p string) bool {
 		return p == "net" || p == "net/http" || strings.HasPrefix(p, "net/http/") ||

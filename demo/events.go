@@ -11,6 +11,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // ExperimentFlag is the flag of the demo experiment.
@@ -18,9 +19,9 @@ const ExperimentFlag = "new-onboarding"
 
 // ExperimentStore is what LoadExperiment reads and writes.
 type ExperimentStore interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 }
@@ -32,12 +33,12 @@ type Ingester interface {
 }
 
 // ExperimentMetrics are the demo's metric definitions.
-func ExperimentMetrics() []ingest.Metric {
-	return []ingest.Metric{
-		{Key: "onboarding-completed", Name: "Onboarding completed", Kind: ingest.Conversion, Event: "onboarding_completed", Window: ingest.Window(7 * 24 * time.Hour)},
-		{Key: "orders", Name: "Orders per user", Kind: ingest.Count, Event: "purchase"},
-		{Key: "revenue", Name: "Revenue per user", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "support-tickets", Name: "Support tickets per user", Kind: ingest.Count, Event: "support_ticket", Direction: ingest.LowerIsBetter},
+func ExperimentMetrics() []metric.Metric {
+	return []metric.Metric{
+		{Key: "onboarding-completed", Name: "Onboarding completed", Kind: metric.Conversion, Event: "onboarding_completed", Window: metric.Window(7 * 24 * time.Hour)},
+		{Key: "orders", Name: "Orders per user", Kind: metric.Count, Event: "purchase"},
+		{Key: "revenue", Name: "Revenue per user", Kind: metric.Sum, Event: "purchase"},
+		{Key: "support-tickets", Name: "Support tickets per user", Kind: metric.Count, Event: "support_ticket", Direction: metric.LowerIsBetter},
 	}
 }
 

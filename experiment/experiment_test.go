@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -44,13 +44,13 @@ func TestAnalyzeMatchesStats(t *testing.T) {
 	// The same analysis straight from stats.
 	in := stats.Input{Variants: []stats.Variant{{Name: "control", Weight: 50, Units: 600}, {Name: "treatment", Weight: 50, Units: 610}}}
 	keys := []string{"order-value", "revenue", "revenue-per-session", "signup", "tickets"}
-	byKey := map[string]ingest.Metric{}
+	byKey := map[string]metric.Metric{}
 	for _, m := range ms {
 		byKey[m.Key] = m
 	}
 	for _, k := range keys {
 		m := byKey[k]
-		sm := stats.Metric{Name: k, Kind: m.StatsKind(), NonNegative: m.Kind == ingest.Conversion || m.Kind == ingest.Count, LowerIsBetter: m.Direction == ingest.LowerIsBetter}
+		sm := stats.Metric{Name: k, Kind: m.StatsKind(), NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count, LowerIsBetter: m.Direction == metric.LowerIsBetter}
 		for _, v := range []string{"control", "treatment"} {
 			var sum stats.Summary
 			for _, a := range aggs {

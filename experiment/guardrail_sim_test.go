@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -33,7 +33,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 					t.Fatal(err)
 				}
 				c := res.Metrics[0].Comparisons[0]
-				m := &MetricResult{Metric: "latency", Direction: ingest.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
+				m := &MetricResult{Metric: "latency", Direction: metric.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
 				if checkGuardrail(m, Guardrail{Metric: "latency", Tolerance: tol}, 1, inf).Status == GuardrailOK {
 					ok++
 				}

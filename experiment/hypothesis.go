@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -214,8 +214,8 @@ func NewHypothesis() *Hypothesis {
 // h against the environment's metrics and the flag's variants (nil when the
 // flag is unknown: variant names are then not checked). The error names the
 // field: primaryMetric, guardrails[1].metric, settings.control, ...
-func (h *Hypothesis) Normalize(metrics []ingest.Metric, variants []string) error {
-	find := func(key string) *ingest.Metric {
+func (h *Hypothesis) Normalize(metrics []metric.Metric, variants []string) error {
+	find := func(key string) *metric.Metric {
 		for i := range metrics {
 			if metrics[i].Key == key {
 				return &metrics[i]
@@ -232,7 +232,7 @@ func (h *Hypothesis) Normalize(metrics []ingest.Metric, variants []string) error
 	}
 	if h.Direction == "" {
 		h.Direction = Increase
-		if pm.Direction == ingest.LowerIsBetter {
+		if pm.Direction == metric.LowerIsBetter {
 			h.Direction = Decrease
 		}
 	}
@@ -293,7 +293,7 @@ func checkVariants(s Settings, variants []string) error {
 	return nil
 }
 
-func metricKeys(ms []ingest.Metric) string {
+func metricKeys(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none: create one with 'valueloop metrics create'"
 	}

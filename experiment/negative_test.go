@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // negativeProfit returns a profit metric and the aggregates of a 50/50
 // experiment in which control loses about 10 per user and treatment about
 // 5: an increase.
-func negativeProfit(t *testing.T) ([]ingest.Metric, []ingest.Aggregate) {
+func negativeProfit(t *testing.T) ([]metric.Metric, []metric.Aggregate) {
 	t.Helper()
-	ms := []ingest.Metric{{Key: "profit", Kind: ingest.Sum, Event: "order"}}
+	ms := []metric.Metric{{Key: "profit", Kind: metric.Sum, Event: "order"}}
 	if err := ms[0].Normalize(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -127,7 +127,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %.2g < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
 			res.SRM.PValue, res.SRM.Limit())}
 	}
-	metric := func(key string) *MetricResult {
+	resultOf := func(key string) *MetricResult {
 		for i := range res.Metrics {
 			if res.Metrics[i].Metric == key {
 				return &res.Metrics[i]
@@ -135,16 +135,16 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		}
 		return nil
 	}
-	primary := metric(h.PrimaryMetric)
+	primary := resultOf(h.PrimaryMetric)
 	v := &Verdict{}
 	for t := 1; t < len(res.Variants); t++ {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
 		for _, g := range h.Guardrails {
-			m := metric(g.Metric)
+			m := resultOf(g.Metric)
 			c := checkGuardrail(m, g, t, res.Settings.Inference)
 			if c.Status == GuardrailUnknown {
 				eff := g.Tolerance
-				if m.Direction == ingest.LowerIsBetter {
+				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
 				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided); ok {
@@ -361,7 +361,7 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 	}
 	b := bounds(eff, inf)
 	harm := Bounds{Estimate: -b.Estimate, Lower: -b.Upper, Upper: -b.Lower} // higher is better: a fall is harm
-	if m.Direction == ingest.LowerIsBetter {
+	if m.Direction == metric.LowerIsBetter {
 		harm = b
 	}
 	c.Harm = &harm

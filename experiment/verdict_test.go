@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -54,7 +54,7 @@ func (sc scenario) result() *Result {
 	}
 	res := &Result{Settings: s}
 	names := []string{"control", "treatment", "other"}
-	metric := func(key string, dir ingest.Direction, lifts []*Lift) MetricResult {
+	result := func(key string, dir metric.Direction, lifts []*Lift) MetricResult {
 		m := MetricResult{Metric: key, Direction: dir}
 		for i, n := range sc.users {
 			v := VariantResult{Variant: names[i], Control: i == 0, Users: n, Status: stats.OK, Mean: ptr(baseline), AdjustedMean: ptr(baseline)}
@@ -76,7 +76,7 @@ func (sc scenario) result() *Result {
 	if sc.srmP != 0 {
 		res.SRM.PValue, res.SRM.Mismatch = sc.srmP, sc.srmP < stats.SRMThreshold
 	}
-	res.Metrics = []MetricResult{metric("signup", ingest.HigherIsBetter, sc.primary), metric("tickets", ingest.LowerIsBetter, sc.guardrail)}
+	res.Metrics = []MetricResult{result("signup", metric.HigherIsBetter, sc.primary), result("tickets", metric.LowerIsBetter, sc.guardrail)}
 	return res
 }
 
@@ -191,17 +191,17 @@ func TestGuardrailChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		e      effect
-		dir    ingest.Direction
+		dir    metric.Direction
 		status string
 	}{
-		{"lower is better, rose beyond tolerance", breach, ingest.LowerIsBetter, GuardrailHarmed},
-		{"lower is better, fell", wrongWay, ingest.LowerIsBetter, GuardrailOK},
-		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, ingest.HigherIsBetter, GuardrailHarmed},
-		{"higher is better, rose", breach, ingest.HigherIsBetter, GuardrailOK},
-		{"estimate beyond tolerance, bound within", atRisk, ingest.LowerIsBetter, GuardrailUnknown},
-		{"estimate within tolerance, upper bound beyond", effect{0, -0.1, 0.246, 0.9}, ingest.LowerIsBetter, GuardrailUnknown},
-		{"upper bound exactly at the tolerance", effect{0, -0.05, 0.05, 1}, ingest.LowerIsBetter, GuardrailOK},
-		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, ingest.LowerIsBetter, GuardrailOK},
+		{"lower is better, rose beyond tolerance", breach, metric.LowerIsBetter, GuardrailHarmed},
+		{"lower is better, fell", wrongWay, metric.LowerIsBetter, GuardrailOK},
+		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, metric.HigherIsBetter, GuardrailHarmed},
+		{"higher is better, rose", breach, metric.HigherIsBetter, GuardrailOK},
+		{"estimate beyond tolerance, bound within", atRisk, metric.LowerIsBetter, GuardrailUnknown},
+		{"estimate within tolerance, upper bound beyond", effect{0, -0.1, 0.246, 0.9}, metric.LowerIsBetter, GuardrailUnknown},
+		{"upper bound exactly at the tolerance", effect{0, -0.05, 0.05, 1}, metric.LowerIsBetter, GuardrailOK},
+		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, metric.LowerIsBetter, GuardrailOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &MetricResult{Metric: "g", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: lift(tc.e)}}}

@@ -10,15 +10,15 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // ExperimentStore is what the hypothesis and results routes read and
 // write. Leave Server.Experiments nil to serve without them (they then
 // answer 404).
 type ExperimentStore interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error

@@ -17,6 +17,7 @@ import (
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -54,9 +55,9 @@ func experimentServer(t *testing.T) *env {
 	if _, err := f.Apply(ctx, "production", set, "test", "setup"); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []ingest.Metric{
-		{Key: "signup", Kind: ingest.Conversion, Event: "signup"},
-		{Key: "tickets", Kind: ingest.Count, Event: "ticket", Direction: ingest.LowerIsBetter},
+	for _, m := range []metric.Metric{
+		{Key: "signup", Kind: metric.Conversion, Event: "signup"},
+		{Key: "tickets", Kind: metric.Count, Event: "ticket", Direction: metric.LowerIsBetter},
 	} {
 		if err := m.Normalize(); err != nil {
 			t.Fatal(err)
@@ -298,7 +299,7 @@ func TestExperimentsNotServed(t *testing.T) {
 	}
 }
 
-func mustMetrics(t *testing.T, e *env) []ingest.Metric {
+func mustMetrics(t *testing.T, e *env) []metric.Metric {
 	t.Helper()
 	ms, err := e.db.Metrics(context.Background(), "production")
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/httpapi"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // TestNegativeBaselineEndToEnd: a profit metric whose control loses 10 per
@@ -19,7 +19,7 @@ import (
 // "increase profit by at least 5%" is validated, not judged the wrong way.
 func TestNegativeBaselineEndToEnd(t *testing.T) {
 	e := experimentServer(t)
-	m := ingest.Metric{Key: "profit", Kind: ingest.Sum, Event: "order"}
+	m := metric.Metric{Key: "profit", Kind: metric.Sum, Event: "order"}
 	if err := m.Normalize(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -27,7 +27,7 @@ const (
 // GuardrailResult is one guardrail judged on the figures so far.
 type GuardrailResult struct {
 	Metric    string           `json:"metric"`
-	Direction ingest.Direction `json:"direction"`
+	Direction metric.Direction `json:"direction"`
 	Tolerance float64          `json:"tolerance"`
 	// Status is ok (no significant breach), breached, or not_enough_data
 	// (Reason says what is missing).
@@ -62,7 +62,7 @@ func (g GuardrailResult) Breached() bool { return g.Status == GuardrailBreached 
 // Users returns the exposed users per variant of a flag from its
 // aggregates: the users whose first exposure was that variant, not counting
 // those excluded for having seen several.
-func Users(aggs []ingest.Aggregate) map[string]int64 {
+func Users(aggs []metric.Aggregate) map[string]int64 {
 	out := map[string]int64{}
 	for _, a := range aggs {
 		if a.Metric == "" && a.Variant != "" {
@@ -81,15 +81,15 @@ func Users(aggs []ingest.Aggregate) map[string]int64 {
 // It is ok when the harmful bound is within the tolerance (non-inferiority),
 // and no_harm_detected when the interval contains the tolerance. percent is
 // the share of users the variant is served now, for NeededUsers.
-func Guardrails(p *Plan, percent float64, metrics []ingest.Metric, aggs []ingest.Aggregate) []GuardrailResult {
+func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate) []GuardrailResult {
 	if len(p.Guardrails) == 0 {
 		return nil
 	}
-	byKey := map[string]ingest.Metric{}
+	byKey := map[string]metric.Metric{}
 	for _, m := range metrics {
 		byKey[m.Key] = m
 	}
-	cells := map[[2]string]ingest.Sums{}
+	cells := map[[2]string]metric.Sums{}
 	for _, a := range aggs {
 		cells[[2]string{a.Variant, a.Metric}] = a.Sums
 	}
@@ -122,10 +122,10 @@ func Guardrails(p *Plan, percent float64, metrics []ingest.Metric, aggs []ingest
 		res, err := stats.Analyze(settings, stats.Input{
 			Variants: []stats.Variant{{Name: p.Baseline, Weight: 1, Units: base.N}, {Name: p.Variant, Weight: 1, Units: cand.N}},
 			Metrics: []stats.Metric{{
-				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == ingest.LowerIsBetter,
+				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == metric.LowerIsBetter,
 				// Counts and conversions cannot fall below zero: their
 				// relative interval stays above −100%.
-				NonNegative: m.Kind == ingest.Conversion || m.Kind == ingest.Count,
+				NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count,
 				Summaries:   []stats.Summary{base, cand},
 			}},
 		})
@@ -148,7 +148,7 @@ func Guardrails(p *Plan, percent float64, metrics []ingest.Metric, aggs []ingest
 		// Harm is positive when worse: the rise of a lower-is-better metric,
 		// the fall of a higher-is-better one.
 		harmLo, harmHi := r.Interval.Lower, r.Interval.Upper
-		if g.Direction == ingest.HigherIsBetter {
+		if g.Direction == metric.HigherIsBetter {
 			harmLo, harmHi = -r.Interval.Upper, -r.Interval.Lower
 		}
 		switch {
@@ -209,8 +209,8 @@ func neededUsers(p *Plan, alpha, se float64, nb, nv int64, tol, percent float64)
 
 // estimate is the metric's value from its summary when the analysis is not
 // run.
-func estimate(m ingest.Metric, s stats.Summary) float64 {
-	if m.Kind == ingest.Ratio {
+func estimate(m metric.Metric, s stats.Summary) float64 {
+	if m.Kind == metric.Ratio {
 		if s.DenMean == 0 {
 			return 0
 		}
@@ -222,7 +222,7 @@ func estimate(m ingest.Metric, s stats.Summary) float64 {
 func breachReason(r GuardrailResult, p *Plan) string {
 	worse := "rose"
 	limit := "+" + pct(r.Tolerance)
-	if r.Direction == ingest.HigherIsBetter {
+	if r.Direction == metric.HigherIsBetter {
 		worse, limit = "fell", "-"+pct(r.Tolerance)
 	}
 	return fmt.Sprintf("guardrail %s %s: %s is %s vs %s for %s (%s, %.4g%% interval %s), beyond the tolerated %s",

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -18,7 +19,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 	m := errorMetric()
 	p := goodPlan()
 	p.Guardrails = []rollout.Guardrail{{Metric: m.Key, Tolerance: tol}}
-	if err := p.Check(checkoutFlag(), []ingest.Metric{m}); err != nil {
+	if err := p.Check(checkoutFlag(), []metric.Metric{m}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(8, 8))
@@ -37,7 +38,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 				events = append(events, ingest.Event{Type: ingest.Tracking, Name: "error", TargetingKey: key, Time: 1_767_225_600_001, TimeSet: true})
 			}
 		}
-		aggs, _, err := ingest.Recompute([]ingest.Metric{m}, func(fn func(*ingest.Event) error) error {
+		aggs, _, err := ingest.Recompute([]metric.Metric{m}, func(fn func(*ingest.Event) error) error {
 			for i := range events {
 				if err := fn(&events[i]); err != nil {
 					return err
@@ -48,7 +49,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch rollout.Guardrails(&p, 50, []ingest.Metric{m}, aggs)[0].Status {
+		switch rollout.Guardrails(&p, 50, []metric.Metric{m}, aggs)[0].Status {
 		case rollout.GuardrailOK:
 			ok++
 		case rollout.GuardrailNoHarmDetected:

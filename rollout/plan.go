@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // TotalWeight is the sum of the weights of the split a rollout drives:
@@ -86,7 +86,7 @@ type Guardrail struct {
 	Metric string `json:"metric"`
 	// Direction says which way is better: "higher" or "lower". Default: the
 	// metric definition's.
-	Direction ingest.Direction `json:"direction,omitempty"`
+	Direction metric.Direction `json:"direction,omitempty"`
 	// Tolerance is the relative change in the harmful direction that is
 	// acceptable, as a fraction: 0.02 lets an error rate rise by 2% of its
 	// baseline value (10% → 10.2%), or a conversion rate fall by 2%.
@@ -115,7 +115,7 @@ func Percent(weight int) float64 {
 // drives (nil when there is no such flag) and the metric definitions of the
 // environment. It reports every problem at once, as a
 // *valueloop.ValidationError whose paths are JSON pointers into the plan.
-func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
+func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	var probs []valueloop.Problem
 	bad := func(path, format string, args ...any) {
 		probs = append(probs, valueloop.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
@@ -189,7 +189,7 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 		}
 	}
 
-	byKey := map[string]*ingest.Metric{}
+	byKey := map[string]*metric.Metric{}
 	for i := range metrics {
 		byKey[metrics[i].Key] = &metrics[i]
 	}
@@ -210,8 +210,8 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 		if g.Direction == "" && m != nil {
 			g.Direction = m.Direction
 		}
-		if g.Direction != ingest.HigherIsBetter && g.Direction != ingest.LowerIsBetter {
-			bad(path+"/direction", "must be %q or %q (which way is better), got %q", ingest.HigherIsBetter, ingest.LowerIsBetter, g.Direction)
+		if g.Direction != metric.HigherIsBetter && g.Direction != metric.LowerIsBetter {
+			bad(path+"/direction", "must be %q or %q (which way is better), got %q", metric.HigherIsBetter, metric.LowerIsBetter, g.Direction)
 		}
 		if math.IsNaN(g.Tolerance) || g.Tolerance < 0 || g.Tolerance > 10 {
 			bad(path+"/tolerance", "must be a fraction from 0 to 10 (0.02 tolerates a 2%% change for the worse), got %v", g.Tolerance)
@@ -257,7 +257,7 @@ func variantList(f *valueloop.Flag) string {
 	return strings.Join(names, ", ")
 }
 
-func metricList(ms []ingest.Metric) string {
+func metricList(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none"
 	}
@@ -278,7 +278,7 @@ func ParseDuration(s string) (Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
-	w, err := ingest.ParseWindow(s)
+	w, err := metric.ParseWindow(s)
 	if err != nil {
 		return 0, fmt.Errorf("invalid duration %q: want e.g. 30m, 36h or 7d", s)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -14,7 +14,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func running(step int) rollout.Rollout {
 	p := goodPlan()
-	if err := p.Check(checkoutFlag(), []ingest.Metric{errorMetric()}); err != nil {
+	if err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()}); err != nil {
 		panic(err)
 	}
 	r := rollout.Start("production", p, "alice", t0, 0)

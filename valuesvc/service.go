@@ -31,7 +31,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
 )
@@ -103,8 +103,8 @@ type Evidence interface {
 	RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, error)
 	VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
 	"github.com/valueloop/valueloop/valuesvc"
@@ -31,7 +31,7 @@ func mustService(t *testing.T) (*valuesvc.Service, *sqlite.DB) {
 	if err := db.CreateEnvironment(ctx, prod, "t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateMetric(ctx, "production", &ingest.Metric{Key: "m", Kind: ingest.Conversion, Event: "e"}, "t"); err != nil {
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
 		t.Fatal(err)
 	}
 	svc := valuesvc.New(db, db)

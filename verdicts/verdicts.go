@@ -25,13 +25,13 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Store is what the recorder reads and writes.
 type Store interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 	RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error)
@@ -117,7 +117,7 @@ func (r *Recorder) Check(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	metrics := map[string][]ingest.Metric{}
+	metrics := map[string][]metric.Metric{}
 	for _, f := range refs {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
@@ -146,7 +146,7 @@ func (r *Recorder) Check(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []ingest.Metric) (*experiment.Result, error) {
+func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []metric.Metric) (*experiment.Result, error) {
 	h, err := r.Store.Hypothesis(ctx, f.Environment, f.Flag)
 	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
 		return nil, nil // deleted since listed

@@ -19,6 +19,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/webhook"
@@ -331,7 +332,7 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 	for _, p := range parts[1:] {
 		switch p {
 		case "lower", "higher":
-			g.Direction = ingest.Direction(p)
+			g.Direction = metric.Direction(p)
 			continue
 		}
 		tol, pct := strings.CutSuffix(p, "%")
@@ -401,7 +402,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL\t%s\tSTATUS\n", axisLabel(lo, hi, guardWidth))
 		for _, g := range st.Guardrails {
 			limit := "+" + roPct(100*g.Tolerance) + "%"
-			if g.Direction == ingest.HigherIsBetter {
+			if g.Direction == metric.HigherIsBetter {
 				limit = "-" + roPct(100*g.Tolerance) + "%"
 			}
 			change, iv, chart := "-", "-", strings.Repeat(" ", guardWidth)
@@ -493,7 +494,7 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 		return max(0, min(width-1, p))
 	}
 	limit := g.Tolerance
-	if g.Direction == ingest.HigherIsBetter {
+	if g.Direction == metric.HigherIsBetter {
 		limit = -limit
 	}
 	a, b := 0, width-1

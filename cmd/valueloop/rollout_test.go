@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/webhook"
@@ -226,8 +226,8 @@ func TestParseStepAndGuardrail(t *testing.T) {
 		want rollout.Guardrail
 	}{
 		{"error-rate:2%", rollout.Guardrail{Metric: "error-rate", Tolerance: 0.02}},
-		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: ingest.HigherIsBetter, Tolerance: 0.01}},
-		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: ingest.LowerIsBetter}},
+		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: metric.HigherIsBetter, Tolerance: 0.01}},
+		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: metric.LowerIsBetter}},
 	}
 	for _, c := range guards {
 		got, err := parseGuardrail(c.in)
@@ -244,11 +244,11 @@ func TestGuardrailBar(t *testing.T) {
 		want string
 	}{
 		// Axis −10% … +10% over 21 cells: 1% a cell, zero in the middle.
-		{"holds", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: -0.01, Interval: stats.Interval{Lower: -0.05, Upper: 0.03}},
+		{"holds", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: -0.01, Interval: stats.Interval{Lower: -0.05, Upper: 0.03}},
 			"     ├───●┼─┃┤       "},
-		{"breached", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: 0.06, Interval: stats.Interval{Lower: 0.03, Upper: 0.09}},
+		{"breached", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: 0.06, Interval: stats.Interval{Lower: 0.03, Upper: 0.09}},
 			"          │ ┃├──●──┤ "},
-		{"higher is better, off the axis", rollout.GuardrailResult{Direction: ingest.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
+		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
 	}
 	for _, c := range cases {

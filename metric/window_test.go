@@ -1,10 +1,10 @@
-package ingest_test
+package metric_test
 
 import (
 	"encoding/json"
 	"testing"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // A metric's window is written as seconds and read as seconds or as the
@@ -13,7 +13,7 @@ func TestWindowJSON(t *testing.T) {
 	for _, c := range []struct{ in, out string }{
 		{`"7d"`, `604800`}, {`"90m"`, `5400`}, {`3600`, `3600`}, {`0.5`, `0.5`},
 	} {
-		var w ingest.Window
+		var w metric.Window
 		if err := json.Unmarshal([]byte(c.in), &w); err != nil {
 			t.Errorf("unmarshal %s: %v", c.in, err)
 			continue
@@ -22,7 +22,7 @@ func TestWindowJSON(t *testing.T) {
 			t.Errorf("%s → %s, want %s", c.in, out, c.out)
 		}
 	}
-	var w ingest.Window
+	var w metric.Window
 	if err := json.Unmarshal([]byte(`"soon"`), &w); err == nil {
 		t.Error(`"soon": want an error`)
 	}

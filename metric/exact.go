@@ -1,4 +1,4 @@
-package ingest
+package metric
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package ingest
+package metric
 
 import (
 	"encoding/binary"
@@ -20,9 +20,9 @@ type Sums struct {
 	x, xx, y, yy, xy, c, cc, xc, yc i192
 }
 
-// apply adds (sign 1) or removes (sign −1) one user's values. Zero values
+// Apply adds (sign 1) or removes (sign −1) one user's values. Zero values
 // are common (no ratio denominator, no events before exposure) and skipped.
-func (s *Sums) apply(x, y, c int64, sign int) {
+func (s *Sums) Apply(x, y, c int64, sign int) {
 	op := (*i192).add
 	if sign > 0 {
 		s.N++
@@ -153,6 +153,3 @@ type Aggregate struct {
 	Metric  string `json:"metric"`
 	Sums    Sums   `json:"-"`
 }
-
-// cellKey identifies an Aggregate.
-type cellKey struct{ flag, variant, metric string }

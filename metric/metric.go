@@ -1,4 +1,4 @@
-package ingest
+package metric
 
 import (
 	"fmt"
@@ -91,8 +91,8 @@ func (m *Metric) StatsKind() stats.Kind {
 	return stats.Mean
 }
 
-// events returns the event names the metric reads.
-func (m *Metric) events() []string {
+// Events returns the event names the metric reads.
+func (m *Metric) Events() []string {
 	if m.Kind == Ratio && m.Denominator != nil && m.Denominator.Event != m.Event {
 		return []string{m.Event, m.Denominator.Event}
 	}
