@@ -15,7 +15,7 @@ import (
 	"github.com/valueloop/valueloop/valuesvc"
 )
 
-// The value loop's store (migration 0008_value.sql on both databases):
+// The value loop's store (migration 0009_value.sql on both databases):
 // objectives and features as JSON definitions, the lifecycle valuesvc
 // derives for each feature, moves by hand, the changes recognised as a
 // feature's and when linked flags were seen serving users.

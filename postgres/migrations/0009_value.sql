@@ -1,5 +1,5 @@
 -- The value loop (package value; the same tables as the SQLite store's,
--- there migration 0008): objectives and features as JSON
+-- there migration 0009): objectives and features as JSON
 -- (value.Objective, value.Feature), the lifecycle derived from each
 -- feature's evidence (value.Lifecycle, kept current by valuesvc), the
 -- transitions made by hand, the changes recognised as a feature's, and
