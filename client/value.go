@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // Objectives lists the objectives.
@@ -67,8 +67,8 @@ func (c *Client) Features(ctx context.Context, objective, stage string) ([]Featu
 }
 
 // Feature reads a feature with its release record.
-func (c *Client) Feature(ctx context.Context, key string) (*valuesvc.Shown, error) {
-	var out valuesvc.Shown
+func (c *Client) Feature(ctx context.Context, key string) (*features.Shown, error) {
+	var out features.Shown
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/features/"+url.PathEscape(key), nil, &out); err != nil {
 		return nil, err
 	}

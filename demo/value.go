@@ -10,8 +10,8 @@ import (
 
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 //go:embed value.yaml
@@ -23,7 +23,7 @@ func ValueFile() (*value.File, error) {
 	return value.DecodeFile(valueFile)
 }
 
-// ValueLoop is the value loop the demo loads through (valuesvc.Service).
+// ValueLoop is the value loop the demo loads through (features.Service).
 type ValueLoop interface {
 	Export(ctx context.Context) (*value.File, error)
 	Apply(ctx context.Context, f *value.File, prune, dryRun bool, actor string) ([]value.Op, error)
@@ -34,7 +34,7 @@ type ValueLoop interface {
 // with a time: moves by hand, and when flags were first seen serving users.
 type ValueStore interface {
 	MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string, at time.Time) (value.Event, error)
-	SeeFlags(ctx context.Context, seen []valuesvc.Sighting) error
+	SeeFlags(ctx context.Context, seen []features.Sighting) error
 }
 
 // ChangeRecorder records changes and deployments (delivery.Service).
@@ -134,7 +134,7 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 	}
 	// Flags seen serving users: the experiment's two weeks of exposures,
 	// the dark theme and the twenty results since their release.
-	if err := store.SeeFlags(ctx, []valuesvc.Sighting{
+	if err := store.SeeFlags(ctx, []features.Sighting{
 		{Environment: "production", Flag: ExperimentFlag, FirstSeen: ago(14), LastSeen: ago(14)},
 		{Environment: "production", Flag: "theme", FirstSeen: ago(16), LastSeen: now.Add(-time.Hour)},
 		{Environment: "production", Flag: "search-results-per-page", FirstSeen: ago(48), LastSeen: now.Add(-2 * time.Hour)},

@@ -18,8 +18,8 @@ import (
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // Server serves the HTTP API. Construct with NewServer, then Open.
@@ -54,7 +54,7 @@ type Server struct {
 	Delivery *delivery.Service
 	// Value serves objectives, features, next and flow when set (see
 	// value.go).
-	Value *valuesvc.Service
+	Value *features.Service
 	// Protocols are other protocols' handlers served on the same port, by
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).

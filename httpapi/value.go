@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // The value loop: objectives, features with their release records, moves
@@ -36,7 +36,7 @@ func (s *Server) valueRoutes() []route {
 	}
 }
 
-func (s *Server) valueService() (*valuesvc.Service, error) {
+func (s *Server) valueService() (*features.Service, error) {
 	if s.Value == nil {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "this server does not serve the value loop")
 	}
@@ -45,7 +45,7 @@ func (s *Server) valueService() (*valuesvc.Service, error) {
 
 // valueWriter checks that the value loop is served and that the token may
 // write objectives and features: they span environments.
-func (s *Server) valueWriter(r *http.Request) (*valuesvc.Service, error) {
+func (s *Server) valueWriter(r *http.Request) (*features.Service, error) {
 	v, err := s.valueService()
 	if err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := v.Next(r.Context(), valuesvc.NextOptions{Method: value.Method(r.URL.Query().Get("method")), CleanupAfter: after})
+	n, err := v.Next(r.Context(), features.NextOptions{Method: value.Method(r.URL.Query().Get("method")), CleanupAfter: after})
 	if err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := v.Flow(r.Context(), valuesvc.FlowOptions{Objective: r.URL.Query().Get("objective"), Since: since})
+	f, err := v.Flow(r.Context(), features.FlowOptions{Objective: r.URL.Query().Get("objective"), Since: since})
 	if err != nil {
 		return err
 	}

@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // The value loop's store (migration 0009_value.sql on both databases):
-// objectives and features as JSON definitions, the lifecycle valuesvc
+// objectives and features as JSON definitions, the lifecycle package features
 // derives for each feature, moves by hand, the changes recognised as a
 // feature's and when linked flags were seen serving users.
 
-var _ valuesvc.Store = (*Store)(nil)
+var _ features.Store = (*Store)(nil)
 
 // Objectives returns every objective, by key.
 func (s *Store) Objectives(ctx context.Context) ([]value.Objective, error) {
@@ -104,7 +104,7 @@ func definitionJSON(v any) ([]byte, error) {
 	return nil, fmt.Errorf("cannot store %T", v)
 }
 
-// bump marks a write of what next and flow read: valuesvc caches it until
+// bump marks a write of what next and flow read: package features caches it until
 // the version changes.
 func (s *Store) bump(ctx context.Context, tx Tx) error {
 	_, err := tx.Exec(ctx, `UPDATE value_version SET version = version + 1`)
@@ -328,7 +328,7 @@ func (s *Store) Moves(ctx context.Context, key string) ([]value.Event, error) {
 
 // LinkChanges stores links of changes to features; links to features that
 // do not exist are skipped. It returns how many links were new.
-func (s *Store) LinkChanges(ctx context.Context, links []valuesvc.ChangeLink) (int, error) {
+func (s *Store) LinkChanges(ctx context.Context, links []features.ChangeLink) (int, error) {
 	n := 0
 	err := s.write(ctx, func(tx Tx) error {
 		n = 0
@@ -352,13 +352,13 @@ func (s *Store) LinkChanges(ctx context.Context, links []valuesvc.ChangeLink) (i
 }
 
 // FeatureChanges returns the changes linked to a feature.
-func (s *Store) FeatureChanges(ctx context.Context, key string) ([]valuesvc.ChangeLink, error) {
+func (s *Store) FeatureChanges(ctx context.Context, key string) ([]features.ChangeLink, error) {
 	rows, err := s.read().Query(ctx, `SELECT change, recognised_by FROM feature_changes WHERE feature = ? ORDER BY repo, sha`, key)
 	if err != nil {
 		return nil, fmt.Errorf("%s: feature changes: %w", s.o.D.Name, err)
 	}
-	return collect(rows, func(rows *sql.Rows) (valuesvc.ChangeLink, error) {
-		l := valuesvc.ChangeLink{Feature: key}
+	return collect(rows, func(rows *sql.Rows) (features.ChangeLink, error) {
+		l := features.ChangeLink{Feature: key}
 		var c string
 		if err := rows.Scan(&c, &l.By); err != nil {
 			return l, err
@@ -369,7 +369,7 @@ func (s *Store) FeatureChanges(ctx context.Context, key string) ([]valuesvc.Chan
 
 // SeeFlags records sightings: the first time seen stays, the last and the
 // users rise.
-func (s *Store) SeeFlags(ctx context.Context, seen []valuesvc.Sighting) error {
+func (s *Store) SeeFlags(ctx context.Context, seen []features.Sighting) error {
 	return s.write(ctx, func(tx Tx) error {
 		for _, x := range seen {
 			_, err := tx.Exec(ctx, `INSERT INTO flag_sightings (environment, flag, first_seen, last_seen, users) VALUES (?, ?, ?, ?, ?)
@@ -387,13 +387,13 @@ func (s *Store) SeeFlags(ctx context.Context, seen []valuesvc.Sighting) error {
 }
 
 // Sightings returns every flag sighting.
-func (s *Store) Sightings(ctx context.Context) ([]valuesvc.Sighting, error) {
+func (s *Store) Sightings(ctx context.Context) ([]features.Sighting, error) {
 	rows, err := s.read().Query(ctx, `SELECT environment, flag, first_seen, last_seen, users FROM flag_sightings ORDER BY environment, flag`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sightings: %w", s.o.D.Name, err)
 	}
-	return collect(rows, func(rows *sql.Rows) (valuesvc.Sighting, error) {
-		var x valuesvc.Sighting
+	return collect(rows, func(rows *sql.Rows) (features.Sighting, error) {
+		var x features.Sighting
 		err := rows.Scan(&x.Environment, &x.Flag, timeDest{&x.FirstSeen}, timeDest{&x.LastSeen}, &x.Users)
 		return x, err
 	})

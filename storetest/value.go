@@ -9,15 +9,15 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // ValueStore keeps the value loop's objectives, features, links and
 // lifecycles. A store that implements it runs the Value case.
 type ValueStore interface {
 	Store
-	valuesvc.Store
+	features.Store
 }
 
 func testValue(t *testing.T, st Store, clock *Clock) {
@@ -95,7 +95,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 
 	// Links: idempotent; a link to no feature is skipped.
 	c := dora.Change{Repo: "shop/web", SHA: "4c1e9a0", AuthoredAt: t0, MergedAt: t0.Add(time.Hour)}
-	links := []valuesvc.ChangeLink{{Feature: f.Key, Change: c, By: "trailer"}, {Feature: "ghost", Change: c, By: "trailer"}}
+	links := []features.ChangeLink{{Feature: f.Key, Change: c, By: "trailer"}, {Feature: "ghost", Change: c, By: "trailer"}}
 	if n, err := s.LinkChanges(ctx, links); err != nil || n != 1 {
 		t.Errorf("link: %d, %v; want 1 new", n, err)
 	}
@@ -107,13 +107,13 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	}
 
 	// Sightings: first stays, last and users rise.
-	x := valuesvc.Sighting{Environment: "production", Flag: "new-onboarding", FirstSeen: t0, LastSeen: t0, Users: 10}
-	if err := s.SeeFlags(ctx, []valuesvc.Sighting{x}); err != nil {
+	x := features.Sighting{Environment: "production", Flag: "new-onboarding", FirstSeen: t0, LastSeen: t0, Users: 10}
+	if err := s.SeeFlags(ctx, []features.Sighting{x}); err != nil {
 		t.Fatal(err)
 	}
 	x2 := x
 	x2.FirstSeen, x2.LastSeen, x2.Users = t0.Add(time.Hour), t0.Add(time.Hour), 25
-	if err := s.SeeFlags(ctx, []valuesvc.Sighting{x2}); err != nil {
+	if err := s.SeeFlags(ctx, []features.Sighting{x2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Sightings(ctx); err != nil || len(got) != 1 || !got[0].FirstSeen.Equal(t0) || !got[0].LastSeen.Equal(t0.Add(time.Hour)) || got[0].Users != 25 {

@@ -46,7 +46,7 @@ var (
 
 // singletonWork names the singleton work whose leadership /metrics shows
 // (rollout.LeaderName: the rollout engine's ticks; verdicts.LeaderName: the
-// periodic verdict check; valuesvc.LeaderName: the value loop's sync).
+// periodic verdict check; features.LeaderName: the value loop's sync).
 var singletonWork = []string{"rollouts", "verdicts", "value"}
 
 // storage is the opened store and what comes with it: the singleton runner

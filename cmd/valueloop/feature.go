@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 func featureCommand() *command {
@@ -273,7 +273,7 @@ func runFeatureDelete(ctx context.Context, e *cliEnv, args []string) error {
 
 // writeFeature draws a feature's release record: the hypothesis, one bar
 // per stage on a common time axis, the loop's figures and the timeline.
-func writeFeature(w io.Writer, sh *valuesvc.Shown, now time.Time) {
+func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 	r := sh.Record
 	fmt.Fprintf(w, "%s: %s (objective %s)\n", r.Feature, r.Title, r.Objective)
 	fmt.Fprintf(w, "  %s\n", r.Hypothesis)

@@ -10,11 +10,11 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
@@ -195,7 +195,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	}
 	// The value loop, started last, is made first: rollouts and verdicts
 	// touch the flags whose features they move.
-	loop := valuesvc.New(db, db)
+	loop := features.New(db, db)
 	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, srv.Registry, loop.Touch, logger)
 	if err != nil {
 		return closeAll, err

@@ -11,23 +11,23 @@ import (
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/valuesvc"
 	"github.com/valueloop/valueloop/verdicts"
 )
 
 // valueStore is a store that keeps the value loop, and the records it
 // reads its evidence from.
 type valueStore interface {
-	valuesvc.Store
-	valuesvc.Evidence
+	features.Store
+	features.Evidence
 }
 
-// openValue starts the value loop v (made by valuesvc.New on the store):
+// openValue starts the value loop v (made by features.New on the store):
 // features learn of their changes from deliveries (the Linked hook), and a
 // periodic sync, singleton work under leader, keeps every lifecycle
 // current.
-func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *delivery.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
+func openValue(v *features.Service, svc *flags.Service, deliveries *delivery.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
 	v.Logger, v.Leader = logger, leader
 	v.Shipped = deliveries.Shipped
 	v.Environments = func() []valueloop.Environment {
@@ -69,7 +69,7 @@ func openValue(v *valuesvc.Service, svc *flags.Service, deliveries *delivery.Ser
 // loadDemoValue closes the loop on the demo (demo.LoadValue). The verdict
 // check runs first, so that the demo experiment's verdict is recorded
 // before the features are synced and `valueloop next` shows it at once.
-func loadDemoValue(ctx context.Context, loop *valuesvc.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, logger *slog.Logger) error {
+func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, logger *slog.Logger) error {
 	if _, err := recorder.Check(ctx); err != nil {
 		return fmt.Errorf("demo value: verdicts: %w", err)
 	}

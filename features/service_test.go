@@ -1,4 +1,4 @@
-package valuesvc_test
+package features_test
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // mustService opens the service on a fresh SQLite store with environment
 // production (metric m, flags f1 and f2) and objective o.
-func mustService(t *testing.T) (*valuesvc.Service, *sqlite.DB) {
+func mustService(t *testing.T) (*features.Service, *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
 	db := sqlite.NewDB(filepath.Join(t.TempDir(), "value.db"))
@@ -34,7 +34,7 @@ func mustService(t *testing.T) (*valuesvc.Service, *sqlite.DB) {
 	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
 		t.Fatal(err)
 	}
-	svc := valuesvc.New(db, db)
+	svc := features.New(db, db)
 	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
 	svc.Flags = func(string) []string { return []string{"f1", "f2"} }
 	horizon, _ := value.ParseDate("2027-06-30")

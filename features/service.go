@@ -1,4 +1,4 @@
-// Package valuesvc runs the value loop inside the server: it keeps
+// Package features runs the value loop inside the server: it keeps
 // objectives and features through a Store, gathers each feature's evidence
 // from the records the other capabilities keep (changes linked by trailer,
 // label, branch or flag; the production deployments that shipped them; the
@@ -14,7 +14,7 @@
 // What does not live here: the domain and its arithmetic (package value),
 // SQL (packages sqlite, postgres), HTTP (package httpapi). Nothing here
 // imports a database or HTTP package.
-package valuesvc
+package features
 
 import (
 	"context"

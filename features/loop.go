@@ -1,4 +1,4 @@
-package valuesvc
+package features
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package valuesvc_test
+package features_test
 
 import (
 	"context"
@@ -10,16 +10,16 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
-	"github.com/valueloop/valueloop/valuesvc"
 )
 
 // benchService stores 10,000 features over 20 objectives in a real SQLite
 // store with their lifecycles derived from 100,000 linked commits (and, by
 // stage, deployments, rollouts, verdicts and cleanups), as the periodic
 // sync leaves them; next and flow then read what a server reads.
-func benchService(b *testing.B) *valuesvc.Service {
+func benchService(b *testing.B) *features.Service {
 	ctx := context.Background()
 	db := sqlite.NewDB(filepath.Join(b.TempDir(), "bench.db"))
 	if err := db.Open(); err != nil {
@@ -77,7 +77,7 @@ func benchService(b *testing.B) *valuesvc.Service {
 			b.Fatal(err)
 		}
 	}
-	svc := valuesvc.New(db, db)
+	svc := features.New(db, db)
 	svc.Now = func() time.Time { return t0.AddDate(1, 0, 0) }
 	return svc
 }
@@ -90,7 +90,7 @@ func BenchmarkServiceNext(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		n, err := svc.Next(context.Background(), valuesvc.NextOptions{})
+		n, err := svc.Next(context.Background(), features.NextOptions{})
 		if err != nil || len(n.Ranked) != 4000 {
 			b.Fatalf("%v, %d ranked", err, len(n.Ranked))
 		}
@@ -103,7 +103,7 @@ func BenchmarkServiceFlow(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		if _, err := svc.Flow(context.Background(), valuesvc.FlowOptions{Since: 90 * 24 * time.Hour}); err != nil {
+		if _, err := svc.Flow(context.Background(), features.FlowOptions{Since: 90 * 24 * time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 	}
