@@ -80,6 +80,7 @@ func (s *Server) routeTable() []route {
 		routes = append(routes, s.eventRoutes()...)
 	}
 	routes = append(routes, s.deliveryRoutes()...)
+	routes = append(routes, s.valueRoutes()...)
 	return routes
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -54,6 +55,9 @@ type Server struct {
 	// UI, when set, serves the browser dashboard (package ui) at every
 	// path the API does not use, "/" first.
 	UI http.Handler
+	// Value serves objectives, features, next and flow when set (see
+	// value.go).
+	Value *features.Service
 	// Protocols are other protocols' handlers served on the same port, by
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).

@@ -40,6 +40,7 @@ type store interface {
 	ui.ExperimentReader
 	ui.EventReader
 	ui.IncidentReader
+	valueStore
 }
 
 var (
@@ -49,8 +50,8 @@ var (
 
 // singletonWork names the singleton work whose leadership /metrics shows
 // (rollout.LeaderName: the rollout engine's ticks; verdicts.LeaderName: the
-// periodic verdict check).
-var singletonWork = []string{"rollouts", "verdicts"}
+// periodic verdict check; features.LeaderName: the value loop's sync).
+var singletonWork = []string{"rollouts", "verdicts", "value"}
 
 // storage is the opened store and what comes with it: the singleton runner
 // and, for PostgreSQL, the following of peers.
