@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -52,12 +50,19 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 			return s.hookFailed(r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBody))
+		// What can be checked without the body is checked first: the body
+		// is read before its signature can be, by a bounded number of
+		// requests at once.
+		if err := s.hookPrecheck(r, kind); err != nil {
+			return s.hookFailed(r, kind, err)
+		}
+		release, err := s.guard.hookSlot()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				err = valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
-			}
+			return s.hookFailed(r, kind, err)
+		}
+		body, err := readBody(r, MaxHookBody)
+		release()
+		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
 		h := deliverysvc.Hook{Source: r.URL.Query().Get("source"), Body: body}
@@ -517,4 +522,47 @@ func (s *Server) deliveryRoutes() []route {
 		{"GET", "/api/v1/delivery/deliveries", admin, s.handleDeliveries},
 		{"GET", "/api/v1/environments/{env}/flags/{key}/loop", admin, s.handleLoop},
 	}
+}
+
+// hookPrecheck refuses, before the body is read, a delivery that no source
+// could accept: no source of its kind (or none by the name given), no
+// credential header, a GitHub signature that is not a SHA-256 digest, a
+// GitLab token that matches no source (GitLab's token does not depend on
+// the body, so it is checked whole here), or a Content-Length over the
+// limit.
+func (s *Server) hookPrecheck(r *http.Request, kind string) error {
+	if r.ContentLength > MaxHookBody {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
+	}
+	sources, err := s.Delivery.Store.Sources(r.Context())
+	if err != nil {
+		return err
+	}
+	name := r.URL.Query().Get("source")
+	var first error
+	for _, src := range sources {
+		if src.Kind != kind || (name != "" && src.Name != name) {
+			continue
+		}
+		var err error
+		switch kind {
+		case deliverysvc.KindGitHub:
+			err = github.CheckSignatureForm(r.Header.Get(github.SignatureHeader))
+		case deliverysvc.KindGitLab:
+			err = gitlab.VerifyToken(src.Secret, r.Header.Get(gitlab.TokenHeader))
+		}
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if name != "" {
+		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, name)
+	}
+	return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
 }

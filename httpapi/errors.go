@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/valueloop/valueloop"
 )
@@ -48,6 +49,12 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case valueloop.EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType
+	case valueloop.ETIMEOUT:
+		return http.StatusRequestTimeout
+	case valueloop.ETOOMANY:
+		return http.StatusTooManyRequests
+	case valueloop.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -89,8 +96,14 @@ type fieldError struct {
 // logged with their detail and reported without it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.problem(r, err)
-	if p.Code == valueloop.EUNAUTHORIZED {
+	switch p.Code {
+	case valueloop.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
+	case valueloop.ETOOMANY, valueloop.EUNAVAILABLE:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	case valueloop.ETIMEOUT:
+		// The rest of a body that did not arrive cannot be skipped.
+		w.Header().Set("Connection", "close")
 	}
 	writeJSONAs(w, "application/problem+json", p.Status, p)
 }

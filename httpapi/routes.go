@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -89,7 +90,11 @@ func (s *Server) routes() http.Handler {
 		if r.auth == admin {
 			h = s.admin(h)
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
+		mux.HandleFunc(r.method+" "+r.pattern, s.guarded(longLived(r.pattern), s.serve(h)))
 	}
 	return mux
 }
+
+// longLived reports the routes that are meant to stay open (the flag
+// stream) and so get no body deadline.
+func longLived(pattern string) bool { return strings.HasSuffix(pattern, "/stream") }

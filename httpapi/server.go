@@ -51,6 +51,9 @@ type Server struct {
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
 	Delivery *deliverysvc.Service
+	// Limits bound connections, bodies and failed authentications
+	// (limits.go); zero fields mean the defaults.
+	Limits Limits
 
 	ln        net.Listener
 	srv       *http.Server
@@ -58,6 +61,7 @@ type Server struct {
 	metrics   *metrics
 	exposures *exposureFilter
 	done      chan error
+	guard     *guard
 
 	deliveryMetrics *deliveryMetrics // nil without Delivery
 }
@@ -83,6 +87,8 @@ func (s *Server) Open() error {
 		return errors.New("httpapi: Auth, Flags and Audit are required")
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.guard = newGuard(s.Limits)
+	s.guard.register(s.Registry)
 	s.exposures = newExposureFilter(1 << 20)
 	if s.Events != nil {
 		s.registerEventMetrics()
@@ -94,17 +100,12 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)
 	}
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
-	}
+	s.ln = &limitListener{Listener: ln, g: s.guard}
+	s.srv = s.httpServer(s.routes())
 	s.closing = make(chan struct{})
 	s.srv.RegisterOnShutdown(func() { close(s.closing) })
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.srv.Serve(ln) }()
+	go func() { s.done <- s.srv.Serve(s.ln) }()
 	return nil
 }
 
@@ -113,12 +114,14 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// Close stops accepting requests and waits up to ctx for in-flight ones.
+// Close stops accepting requests and waits up to ctx for in-flight ones;
+// requests still waiting for their body are ended at once, and connections
+// open when ctx ends are closed.
 func (s *Server) Close(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Shutdown(ctx)
+	err := closeServer(ctx, s.srv, s.Logger)
 	if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
