@@ -18,6 +18,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
+			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() {
+				// Refused before its body was read (or while): answer now
+				// and close, instead of net/http reading the rest first —
+				// which a client that stalls would never send.
+				w.Header().Set("Connection", "close")
+				b.rc.EnableFullDuplex()
+			}
 			s.writeError(w, r, err)
 		}
 	}
@@ -101,9 +108,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
 	case valueloop.ETOOMANY, valueloop.EUNAVAILABLE:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-	case valueloop.ETIMEOUT:
-		// The rest of a body that did not arrive cannot be skipped.
-		w.Header().Set("Connection", "close")
 	}
 	writeJSONAs(w, "application/problem+json", p.Status, p)
 }

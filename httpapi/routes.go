@@ -84,6 +84,9 @@ func (s *Server) routeTable() []route {
 }
 
 func (s *Server) routes() http.Handler {
+	if s.guard == nil {
+		s.guard = newGuard(s.Limits)
+	}
 	mux := http.NewServeMux()
 	for _, r := range s.routeTable() {
 		h := r.handler

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,8 @@ type Server struct {
 	exposures *exposureFilter
 	done      chan error
 	guard     *guard
+	closeOnce sync.Once
+	closeErr  error
 
 	deliveryMetrics *deliveryMetrics // nil without Delivery
 }
@@ -103,7 +106,8 @@ func (s *Server) Open() error {
 	s.ln = &limitListener{Listener: ln, g: s.guard}
 	s.srv = s.httpServer(s.routes())
 	s.closing = make(chan struct{})
-	s.srv.RegisterOnShutdown(func() { close(s.closing) })
+	var once sync.Once // Close may be called twice
+	s.srv.RegisterOnShutdown(func() { once.Do(func() { close(s.closing) }) })
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.srv.Serve(s.ln) }()
 	return nil
@@ -121,9 +125,12 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	err := closeServer(ctx, s.srv, s.Logger)
-	if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	return err
+	s.closeOnce.Do(func() {
+		err := closeServer(ctx, s.srv, s.Logger)
+		if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = serveErr
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
 }
