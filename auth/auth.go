@@ -31,6 +31,9 @@ type Service struct {
 
 	mu     sync.Mutex // serialises reloads
 	tokens atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
+	// changed is closed (and replaced) by every Reload: long-lived
+	// requests (flag streams) wait on it to check their token again.
+	changed atomic.Pointer[chan struct{}]
 }
 
 // NewService returns a service over store; call Reload before use.
@@ -38,8 +41,15 @@ func NewService(store Store) *Service {
 	s := &Service{store: store}
 	empty := map[[sha256.Size]byte]*valueloop.Token{}
 	s.tokens.Store(&empty)
+	ch := make(chan struct{})
+	s.changed.Store(&ch)
 	return s
 }
+
+// Changed returns a channel closed at the next reload of the live tokens
+// (on this node: after a create or revoke here, or one made on another node
+// and propagated). Whoever holds a token for long checks it again then.
+func (s *Service) Changed() <-chan struct{} { return *s.changed.Load() }
 
 // Reload reads the live tokens from the store. Call it after any change made
 // elsewhere (another node, a CLI on the same file).
@@ -59,6 +69,8 @@ func (s *Service) Reload(ctx context.Context) error {
 		m[[sha256.Size]byte(all[i].Hash)] = &t
 	}
 	s.tokens.Store(&m)
+	next := make(chan struct{})
+	close(*s.changed.Swap(&next))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
 )
 
 // HeartbeatInterval is how often an idle stream sends a comment line, so
@@ -32,6 +33,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
+	// A revoked token ends its streams: at every reload of the tokens
+	// (revocations here and, propagated, on other nodes) the stream's
+	// token is checked again.
+	tokensChanged := s.Auth.Changed()
+	if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+		return err
+	}
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 
@@ -74,6 +82,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.closing:
 			return nil
+		case <-tokensChanged:
+			tokensChanged = s.Auth.Changed()
+			if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+				s.metrics.streamsRevoked.Inc()
+				return nil
+			}
 		case changed := <-changes:
 			if changed != env {
 				continue
