@@ -60,6 +60,10 @@ func ParseLenient(source string, data []byte) (*valueloop.FlagSet, error) {
 // $refs to evaluators are checked when the flag's set is compiled.
 func ParseFlag(source, key string, data []byte) (*valueloop.Flag, error) {
 	p := &parser{source: source}
+	if !valueloop.ValidFlagKey(key) {
+		p.problem("", "/key", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
+		return nil, p.err()
+	}
 	js, ok := p.toJSON(data)
 	if !ok || !p.shape(js) {
 		return nil, p.err()
@@ -280,6 +284,10 @@ func (p *parser) flags(raw json.RawMessage, set *valueloop.FlagSet, index map[st
 				continue
 			}
 			key := *head.Key
+			if !valueloop.ValidFlagKey(key) {
+				p.problem("", path+"/key", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
+				continue
+			}
 			if _, dup := index[key]; dup {
 				p.problem(key, path+"/key", "flag key %q is used twice", key)
 				continue
@@ -300,6 +308,11 @@ func (p *parser) flags(raw json.RawMessage, set *valueloop.FlagSet, index map[st
 		path := "/flags/" + escape(key)
 		if key == "" {
 			p.problem("", path, "flag keys must not be empty")
+			continue
+		}
+		if !valueloop.ValidFlagKey(key) {
+			// The path is the flags object: the key itself may be huge.
+			p.problem("", "/flags", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
 			continue
 		}
 		if f := p.flag(key, m[key], path, false); f != nil {
@@ -453,4 +466,13 @@ func sortedKeys[V any](m map[string]V) []string {
 func escape(s string) string {
 	s = strings.ReplaceAll(s, "~", "~0")
 	return strings.ReplaceAll(s, "/", "~1")
+}
+
+// quoteKey quotes a key for a message, cut short: a refused key may be
+// 70,000 characters long.
+func quoteKey(key string) string {
+	if len(key) > 64 {
+		return strconv.Quote(key[:64]) + "…"
+	}
+	return strconv.Quote(key)
 }

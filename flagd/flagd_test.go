@@ -360,3 +360,40 @@ func TestParseDeepIsCheap(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagKeys: keys outside the grammar are refused on every way in — the
+// map and array forms of a file, and one flag from the API — with a message
+// that quotes (a bounded part of) the key. "." and ".." were once accepted
+// and could then be neither read nor deleted.
+func TestFlagKeys(t *testing.T) {
+	const def = `{"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}`
+	for _, key := range []string{"new-checkout", "ui.banner_v2", "team:feature", "_x", "größe", strings.Repeat("k", 200)} {
+		if _, err := flagd.Parse("f.json", []byte(`{"flags": {`+jsonString(key)+`: `+def+`}}`)); err != nil {
+			t.Errorf("key %q refused: %v", key, err)
+		}
+	}
+	for _, key := range []string{".", "..", "a\nb", "a\x00b", " a", "a b", "a/b", "-a", strings.Repeat("k", 201), strings.Repeat("k", 70_000)} {
+		files := map[string]string{
+			"map form":   `{"flags": {` + jsonString(key) + `: ` + def + `}}`,
+			"array form": `{"flags": [{"key": ` + jsonString(key) + `, "state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}]}`,
+		}
+		for form, doc := range files {
+			_, err := flagd.Parse("f.json", []byte(doc))
+			wantPath := map[string]string{"map form": "/flags", "array form": "/flags/0/key"}[form]
+			if ps := problems(t, err); !hasProblem(ps, wantPath, "must be 1-200 letters") {
+				t.Errorf("%s, key %.20q: got %.300v, want the key refused at %s", form, key, ps, wantPath)
+			}
+			if err != nil && len(err.Error()) > 1000 {
+				t.Errorf("%s, key %.20q: error of %d bytes, want the key cut short", form, key, len(err.Error()))
+			}
+		}
+		if _, err := flagd.ParseFlag("api", key, []byte(def)); err == nil {
+			t.Errorf("ParseFlag(%.20q) = nil error, want the key refused", key)
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
