@@ -208,6 +208,9 @@ func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -225,6 +228,9 @@ func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -244,6 +250,9 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) erro
 // optional (default now).
 func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -263,8 +272,13 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-// globalAdmin requires an admin token not bound to an environment: sources
-// and the catalog concern every environment.
+// globalAdmin requires an admin token not bound to an environment. What an
+// environment-bound admin token may touch in delivery data: deployments to
+// its own environment (checked against the deployment's environment), and
+// reads. Changes and incidents belong to services, not environments, and
+// move every environment's figures (an incident counts against the change
+// failure rate of production), and sources and the catalog configure every
+// environment: writing them needs an unbound admin token (docs/security.md).
 func globalAdmin(r *http.Request) error {
 	if !tokenOf(r).CanAdmin("") {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token for all environments")
