@@ -31,3 +31,6 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 	defer g.mu.Unlock()
 	return g.conns.Load(), g.buffered.Load(), len(g.inflight)
 }
+
+// StreamEncodes counts the flag set events encoded for streams.
+func StreamEncodes(s *Server) uint64 { return s.sse.encodes.Load() }

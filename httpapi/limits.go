@@ -31,6 +31,10 @@ type Limits struct {
 	// BodyTimeout bounds the time to send a request's body (every route but
 	// the flag stream, which has no body and lives long). Default 30s.
 	BodyTimeout time.Duration
+	// StreamWriteTimeout bounds the time a flag stream client may take to
+	// receive a flag set; a slower one is dropped (and reconnects, resuming
+	// from its Last-Event-ID). Default 10s.
+	StreamWriteTimeout time.Duration
 	// MaxBufferedBytes bounds the request body bytes read and held by all
 	// requests at once (event uploads hold up to 32 MiB each); beyond it
 	// requests are answered 503 with Retry-After. Default 256 MiB.
@@ -57,6 +61,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyTimeout <= 0 {
 		l.BodyTimeout = 30 * time.Second
+	}
+	if l.StreamWriteTimeout <= 0 {
+		l.StreamWriteTimeout = 10 * time.Second
 	}
 	if l.MaxBufferedBytes <= 0 {
 		l.MaxBufferedBytes = 256 << 20

@@ -63,6 +63,7 @@ type Server struct {
 	exposures *exposureFilter
 	done      chan error
 	guard     *guard
+	sse       sseCache
 	closeOnce sync.Once
 	closeErr  error
 

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/httpapi"
 )
 
 // openStream opens the production flag stream with token and returns a
@@ -100,4 +102,54 @@ func TestStreamEndsOnRevoke(t *testing.T) {
 	if !strings.Contains(body, "valueloop_stream_revoked_total 1") {
 		t.Errorf("metrics:\n%s", grepLines(body, "valueloop_stream"))
 	}
+}
+
+// TestStreamsShareOneEncoding: the flag set event is encoded once per
+// change and shared by every stream (each stream once kept its own copy of
+// the set: 1.45 GB for 500 streams of a 1.68 MB set).
+func TestStreamsShareOneEncoding(t *testing.T) {
+	e := MustServer(t)
+	var streams []<-chan string
+	for i := 0; i < 5; i++ {
+		s := openStream(t, e.srv.URL(), e.eval)
+		if ev := next(t, s); !strings.HasPrefix(ev, "id: 1\n") {
+			t.Fatalf("first event: %q", ev)
+		}
+		streams = append(streams, s)
+	}
+	e.do(t, call{method: "POST", path: "/api/v1/environments/production/flags/kill/disable", token: adminSecret})
+	for _, s := range streams {
+		if ev := next(t, s); !strings.HasPrefix(ev, "id: 2\n") {
+			t.Fatalf("after the change: %q", ev)
+		}
+	}
+	if got := httpapi.StreamEncodes(e.srv); got != 2 {
+		t.Errorf("%d encodings for 5 streams and 2 versions, want 2", got)
+	}
+}
+
+// TestSlowStreamReaderDropped: a stream client that does not read is
+// dropped once a flag set cannot be written to it in time, and counted.
+func TestSlowStreamReaderDropped(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{StreamWriteTimeout: 50 * time.Millisecond}, nil)
+	c := rawConn(t, srv)
+	if _, err := io.WriteString(c, "GET /api/v1/environments/production/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.eval+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing; each change sends a set of about 1 MB
+	// until the connection's buffers are full.
+	big := strings.Repeat("x", 1<<20)
+	for i := 0; i < 64; i++ {
+		body := `{"state":"ENABLED","variants":{"a":"` + big + `","b":"` + strconv.Itoa(i) + `"},"defaultVariant":"a"}`
+		if resp, b := e.do(t, call{method: "PUT", path: "/api/v1/environments/production/flags/big", token: adminSecret, body: body}); resp.StatusCode/100 != 2 {
+			t.Fatalf("put: %d %.200s", resp.StatusCode, b)
+		}
+		_, metrics := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"})
+		if strings.Contains(metrics, "valueloop_stream_dropped_total 1") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the stream that reads nothing was not dropped after 64 MB of sets")
 }
