@@ -33,7 +33,15 @@ func CanonicalJSON(v any, empty string) ([]byte, error) {
 	if err := dec.Decode(&x); err != nil {
 		return nil, err
 	}
-	return json.Marshal(x)
+	// Without HTML escaping: a rule's ">=" stays ">=" in storage and in
+	// every file exported from it, not "\u003e=".
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
 
 // FlagWrite is one flag that replacing a flag set writes, in canonical JSON:

@@ -1,6 +1,7 @@
 package valueloop_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -71,4 +72,23 @@ func TestPlanFlagSet(t *testing.T) {
 func jsonNaN() float64 {
 	zero := 0.0
 	return zero / zero
+}
+
+// TestEncodeFlagKeepsOperators: stored (and so exported) targeting keeps
+// ">=", "<" and "&" as written, not as \u003e= and the like.
+func TestEncodeFlagKeepsOperators(t *testing.T) {
+	f := &valueloop.Flag{Key: "a", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp("off"),
+		Targeting: json.RawMessage(`{"if":[{">=":[{"var":"age"},18]},"on",{"if":[{"<":[{"var":"n"},2]},"off","R&D"]}]}`)}
+	buf, err := valueloop.EncodeFlag(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`">="`, `"<"`, `"R&D"`} {
+		if !bytes.Contains(buf, []byte(want)) {
+			t.Errorf("encoded flag lacks %s: %s", want, buf)
+		}
+	}
+	if bytes.HasSuffix(buf, []byte("\n")) {
+		t.Errorf("encoded flag ends with a newline: %q", buf)
+	}
 }

@@ -3,11 +3,13 @@ module github.com/valueloop/valueloop
 go 1.26.8
 
 require (
+	github.com/diegoholiveira/jsonlogic/v3 v3.9.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/open-feature/go-sdk v1.15.1
 	github.com/open-feature/go-sdk-contrib/providers/ofrep v0.1.6
 	github.com/prometheus/client_golang v1.25.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/mod v0.43.0
 	modernc.org/sqlite v1.62.0
 )
 

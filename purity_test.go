@@ -14,8 +14,8 @@ import (
 // I/O lives.
 func TestPurePackagesDoNoIO(t *testing.T) {
 	const module = "github.com/valueloop/valueloop"
-	pure := []string{"", "flagd", "evaluation", "flags", "stats", "experiment", "rollout", "ingest",
-		"delivery", "github", "gitlab", "deliverysvc", "verdicts", "jsondiff", "cluster", "auth"}
+	pure := []string{"", "flagd", "evaluation", "flags", "stats", "metric", "experiment", "rollout", "ingest",
+		"dora", "github", "gitlab", "delivery", "verdicts", "termchart", "jsondiff", "cluster", "auth"}
 	forbidden := func(p string) bool {
 		return p == "net" || p == "net/http" || strings.HasPrefix(p, "net/http/") ||
 			p == "database/sql" || strings.HasPrefix(p, "database/sql/")

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // DORA returns the DORA report for query: since or from/to, bucket,
 // service and team (see GET /api/v1/dora).
-func (c *Client) DORA(ctx context.Context, query url.Values) (*deliverysvc.Report, error) {
-	var out deliverysvc.Report
+func (c *Client) DORA(ctx context.Context, query url.Values) (*delivery.Report, error) {
+	var out delivery.Report
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/dora?"+query.Encode(), nil, &out); err != nil {
 		return nil, err
 	}
@@ -23,14 +23,14 @@ func (c *Client) DORA(ctx context.Context, query url.Values) (*deliverysvc.Repor
 
 // DeliveryDeployments returns a service's production deployments in the
 // range of query (since or from/to), each with the changes it delivered.
-func (c *Client) DeliveryDeployments(ctx context.Context, service string, query url.Values) ([]delivery.DeploymentFacts, error) {
+func (c *Client) DeliveryDeployments(ctx context.Context, service string, query url.Values) ([]dora.DeploymentFacts, error) {
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
 	}
 	q.Set("service", service)
 	var out struct {
-		Deployments []delivery.DeploymentFacts `json:"deployments"`
+		Deployments []dora.DeploymentFacts `json:"deployments"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/deployments?"+q.Encode(), nil, &out)
 	return out.Deployments, err
@@ -45,40 +45,40 @@ func idempotency(key string) map[string]string {
 
 // RecordDeployment records a deployment; key, when not empty, makes the
 // call idempotent.
-func (c *Client) RecordDeployment(ctx context.Context, in deliverysvc.DeploymentInput, key string) (delivery.Deployment, deliverysvc.Receipt, error) {
+func (c *Client) RecordDeployment(ctx context.Context, in delivery.DeploymentInput, key string) (dora.Deployment, delivery.Receipt, error) {
 	var out struct {
-		Deployment delivery.Deployment `json:"deployment"`
-		Receipt    deliverysvc.Receipt `json:"receipt"`
+		Deployment dora.Deployment  `json:"deployment"`
+		Receipt    delivery.Receipt `json:"receipt"`
 	}
 	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/deployments", in, &out, idempotency(key))
 	return out.Deployment, out.Receipt, err
 }
 
 // RecordChange records a change, linked to the flags of in.Flags.
-func (c *Client) RecordChange(ctx context.Context, in deliverysvc.ChangeInput, key string) (delivery.Change, deliverysvc.Receipt, error) {
+func (c *Client) RecordChange(ctx context.Context, in delivery.ChangeInput, key string) (dora.Change, delivery.Receipt, error) {
 	var out struct {
-		Change  delivery.Change     `json:"change"`
-		Receipt deliverysvc.Receipt `json:"receipt"`
+		Change  dora.Change      `json:"change"`
+		Receipt delivery.Receipt `json:"receipt"`
 	}
 	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/changes", in, &out, idempotency(key))
 	return out.Change, out.Receipt, err
 }
 
 // OpenIncident opens an incident.
-func (c *Client) OpenIncident(ctx context.Context, in deliverysvc.IncidentInput, key string) (delivery.Incident, deliverysvc.Receipt, error) {
+func (c *Client) OpenIncident(ctx context.Context, in delivery.IncidentInput, key string) (dora.Incident, delivery.Receipt, error) {
 	var out struct {
-		Incident delivery.Incident   `json:"incident"`
-		Receipt  deliverysvc.Receipt `json:"receipt"`
+		Incident dora.Incident    `json:"incident"`
+		Receipt  delivery.Receipt `json:"receipt"`
 	}
 	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/incidents", in, &out, idempotency(key))
 	return out.Incident, out.Receipt, err
 }
 
 // ResolveIncident resolves incident id at (now when nil).
-func (c *Client) ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (delivery.Incident, deliverysvc.Receipt, error) {
+func (c *Client) ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (dora.Incident, delivery.Receipt, error) {
 	var out struct {
-		Incident delivery.Incident   `json:"incident"`
-		Receipt  deliverysvc.Receipt `json:"receipt"`
+		Incident dora.Incident    `json:"incident"`
+		Receipt  delivery.Receipt `json:"receipt"`
 	}
 	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/incidents/"+url.PathEscape(id)+"/resolve", map[string]any{"at": at}, &out, idempotency(key))
 	return out.Incident, out.Receipt, err
@@ -86,18 +86,18 @@ func (c *Client) ResolveIncident(ctx context.Context, id string, at *time.Time, 
 
 // DeliveryServices returns the service catalog and the services that have
 // records but no catalog entry.
-func (c *Client) DeliveryServices(ctx context.Context) ([]delivery.Service, []string, error) {
+func (c *Client) DeliveryServices(ctx context.Context) ([]dora.Service, []string, error) {
 	var out struct {
-		Services     []delivery.Service `json:"services"`
-		Uncatalogued []string           `json:"uncatalogued"`
+		Services     []dora.Service `json:"services"`
+		Uncatalogued []string       `json:"uncatalogued"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/services", nil, &out)
 	return out.Services, out.Uncatalogued, err
 }
 
 // PutDeliveryService creates or replaces a service of the catalog.
-func (c *Client) PutDeliveryService(ctx context.Context, s delivery.Service) (delivery.Service, error) {
-	var out delivery.Service
+func (c *Client) PutDeliveryService(ctx context.Context, s dora.Service) (dora.Service, error) {
+	var out dora.Service
 	err := c.Do(ctx, http.MethodPut, "/api/v1/delivery/services/"+url.PathEscape(s.Name), s, &out)
 	return out, err
 }
@@ -108,9 +108,9 @@ func (c *Client) DeleteDeliveryService(ctx context.Context, name string) error {
 }
 
 // DeliverySources lists the webhook sources (without secrets).
-func (c *Client) DeliverySources(ctx context.Context) ([]deliverysvc.Source, error) {
+func (c *Client) DeliverySources(ctx context.Context) ([]delivery.Source, error) {
 	var out struct {
-		Sources []deliverysvc.Source `json:"sources"`
+		Sources []delivery.Source `json:"sources"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/sources", nil, &out)
 	return out.Sources, err
@@ -119,14 +119,14 @@ func (c *Client) DeliverySources(ctx context.Context) ([]deliverysvc.Source, err
 // PutDeliverySource creates or replaces a webhook source. An empty secret
 // keeps an existing source's secret, or has the server generate one for a
 // new source, returned this once.
-func (c *Client) PutDeliverySource(ctx context.Context, s deliverysvc.Source) (deliverysvc.Source, string, error) {
+func (c *Client) PutDeliverySource(ctx context.Context, s delivery.Source) (delivery.Source, string, error) {
 	in := map[string]string{"kind": s.Kind, "incidentLabel": s.IncidentLabel, "releaseEnvironment": s.ReleaseEnvironment}
 	if len(s.Secret) > 0 {
 		in["secret"] = string(s.Secret)
 	}
 	var out struct {
-		Source deliverysvc.Source `json:"source"`
-		Secret string             `json:"secret"`
+		Source delivery.Source `json:"source"`
+		Secret string          `json:"secret"`
 	}
 	err := c.Do(ctx, http.MethodPut, "/api/v1/delivery/sources/"+url.PathEscape(s.Name), in, &out)
 	return out.Source, out.Secret, err
@@ -139,7 +139,7 @@ func (c *Client) DeleteDeliverySource(ctx context.Context, name string) error {
 
 // Deliveries lists the latest deliveries received, newest first (of one
 // source when source is not empty; limit 0 for the server's default).
-func (c *Client) Deliveries(ctx context.Context, source string, limit int) ([]deliverysvc.DeliveryInfo, error) {
+func (c *Client) Deliveries(ctx context.Context, source string, limit int) ([]delivery.DeliveryInfo, error) {
 	q := url.Values{}
 	if source != "" {
 		q.Set("source", source)
@@ -148,15 +148,15 @@ func (c *Client) Deliveries(ctx context.Context, source string, limit int) ([]de
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var out struct {
-		Deliveries []deliverysvc.DeliveryInfo `json:"deliveries"`
+		Deliveries []delivery.DeliveryInfo `json:"deliveries"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/deliveries?"+q.Encode(), nil, &out)
 	return out.Deliveries, err
 }
 
 // Loop returns the loop figures of a flag in env.
-func (c *Client) Loop(ctx context.Context, env, flag string) (*deliverysvc.Loop, error) {
-	var out deliverysvc.Loop
+func (c *Client) Loop(ctx context.Context, env, flag string) (*delivery.Loop, error) {
+	var out delivery.Loop
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/environments/"+url.PathEscape(env)+"/flags/"+url.PathEscape(flag)+"/loop", nil, &out); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // EventsResult is the server's answer to a batch of events: counts, and the
@@ -57,25 +58,25 @@ func metricsPath(env string) string {
 }
 
 // Metrics lists the metric definitions of env.
-func (c *Client) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
+func (c *Client) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	var out struct {
-		Metrics []ingest.Metric `json:"metrics"`
+		Metrics []metric.Metric `json:"metrics"`
 	}
 	err := c.Do(ctx, http.MethodGet, metricsPath(env), nil, &out)
 	return out.Metrics, err
 }
 
 // Metric returns one metric definition.
-func (c *Client) Metric(ctx context.Context, env, key string) (*ingest.Metric, error) {
-	var out ingest.Metric
+func (c *Client) Metric(ctx context.Context, env, key string) (*metric.Metric, error) {
+	var out metric.Metric
 	err := c.Do(ctx, http.MethodGet, metricsPath(env)+"/"+url.PathEscape(key), nil, &out)
 	return &out, err
 }
 
 // CreateMetric creates a metric; the server recomputes the environment's
 // aggregates before answering.
-func (c *Client) CreateMetric(ctx context.Context, env string, m ingest.Metric) (*ingest.Metric, error) {
-	var out ingest.Metric
+func (c *Client) CreateMetric(ctx context.Context, env string, m metric.Metric) (*metric.Metric, error) {
+	var out metric.Metric
 	err := c.Do(ctx, http.MethodPost, metricsPath(env), m, &out)
 	return &out, err
 }

@@ -1,178 +1,158 @@
 package delivery
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
 )
 
-// Deployment statuses, normalised from what each source sends.
+// Source kinds.
 const (
-	StatusSuccess  = "success"
-	StatusFailure  = "failure"  // GitHub failure and error, GitLab failed
-	StatusPending  = "pending"  // queued, in progress, running: not yet an outcome
-	StatusCanceled = "canceled" // never reached production; ignored by the metrics
+	KindGitHub = "github"
+	KindGitLab = "gitlab"
 )
 
-// Change is one commit, or one merged pull/merge request, of a repository.
-type Change struct {
-	Repo string `json:"repo"`
-	// Service is set when the source names the service explicitly; otherwise
-	// the Catalog maps Repo and Paths to services.
-	Service string `json:"service,omitempty"`
-	SHA     string `json:"sha"`
-	// PR is the number of the pull or merge request this change merged ("17").
-	PR string `json:"pr,omitempty"`
-	// Branch is the branch the commit was pushed to or, for a pull request, its
-	// source branch.
-	Branch string   `json:"branch,omitempty"`
-	Paths  []string `json:"paths,omitempty"`
-	// AuthoredAt is when the work was committed: the commit timestamp, or for a
-	// pull request the time it was opened.
-	AuthoredAt time.Time `json:"authoredAt"`
-	// MergedAt is when the change reached the default branch; zero for a
-	// commit pushed elsewhere.
-	MergedAt time.Time `json:"mergedAt,omitzero"`
-}
+// APISource is the source name of records sent to the JSON API (and so by
+// the CLI). No webhook source may take it.
+const APISource = "api"
 
-// Deployment is one deployment of a service to an environment.
-type Deployment struct {
-	// ID identifies the deployment at its source ("github:deployment:42").
-	// Several records with one ID are successive statuses of one deployment.
-	ID          string `json:"id"`
-	Service     string `json:"service,omitempty"`
-	Repo        string `json:"repo,omitempty"`
-	Environment string `json:"environment"`
-	Production  bool   `json:"production"`
-	SHA         string `json:"sha,omitempty"`
-	Version     string `json:"version,omitempty"`
-	Status      string `json:"status"`
-	// At is when the deployment reached Status.
-	At time.Time `json:"at"`
-	// Rollback marks a deployment that the source declares a rollback. A
-	// deployment of an older commit than the one in production is recognised
-	// as one without the mark.
-	Rollback bool `json:"rollback,omitempty"`
-}
-
-// Incident is a failure in production. Each record is a snapshot of the
-// incident at UpdatedAt; the latest snapshot of an ID wins.
-type Incident struct {
-	ID         string     `json:"id"`
-	Service    string     `json:"service,omitempty"`
-	Repo       string     `json:"repo,omitempty"`
-	Title      string     `json:"title,omitempty"`
-	OpenedAt   time.Time  `json:"openedAt"`
-	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
-	UpdatedAt  time.Time  `json:"updatedAt,omitzero"`
-	// DeploymentID links the incident to the deployment that caused it.
-	DeploymentID string `json:"deploymentId,omitempty"`
-	// CauseSHA names the commit that caused the incident; the deployment that
-	// delivered it is the cause.
-	CauseSHA string `json:"causeSha,omitempty"`
-	// Void withdraws the incident: the issue lost its incident label or was
-	// deleted.
-	Void bool `json:"void,omitempty"`
-}
-
-// Event is what one webhook delivery says. A delivery that says nothing about
-// delivery metrics (an unsupported event type, an unmerged pull request, ...)
-// is Ignored with the reason; it is acknowledged, not an error.
-type Event struct {
-	Source string `json:"source"` // "github", "gitlab"
-	// Kind is the event type as the source names it ("push", "Push Hook").
+// Source is one webhook: where deliveries come from and the secret that
+// proves it. The secret is stored as given (a GitHub signature is an HMAC,
+// which needs the secret itself) and never returned.
+type Source struct {
+	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// DeliveryID identifies the delivery; a redelivery carries the same ID, so
-	// storing events keyed by it makes ingestion idempotent.
-	DeliveryID  string       `json:"deliveryId"`
-	Ignored     string       `json:"ignored,omitempty"`
-	Changes     []Change     `json:"changes,omitempty"`
-	Deployments []Deployment `json:"deployments,omitempty"`
-	Incidents   []Incident   `json:"incidents,omitempty"`
+	// Secret is the webhook secret (GitHub) or secret token (GitLab).
+	Secret []byte `json:"-"`
+	// IncidentLabel marks the issues that are incidents; "incident" when
+	// empty.
+	IncidentLabel string `json:"incidentLabel,omitempty"`
+	// ReleaseEnvironment names the environment a published release deploys
+	// to, for repositories whose releases are their deployments; empty:
+	// releases are ignored.
+	ReleaseEnvironment string    `json:"releaseEnvironment,omitempty"`
+	CreatedAt          time.Time `json:"createdAt,omitzero"`
+	UpdatedAt          time.Time `json:"updatedAt,omitzero"`
 }
 
-// Data is everything the metrics are computed from.
-type Data struct {
-	Catalog     Catalog      `json:"catalog"`
-	Changes     []Change     `json:"changes"`
-	Deployments []Deployment `json:"deployments"`
-	Incidents   []Incident   `json:"incidents"`
-	// ClockSkew is how far clocks of different sources may disagree. An
-	// incident opened up to ClockSkew before a deployment is still linked to
-	// it, and a commit up to ClockSkew after its pull request merged is still
-	// that pull request's work. Durations that skew makes negative count as 0.
-	// In JSON it is seconds (json.go).
-	ClockSkew time.Duration `json:"clockSkew,omitempty"`
-}
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// Validate reports what makes c unusable, naming the field.
-func (c *Change) Validate() error {
+// MinSecret is the shortest secret accepted: a webhook secret guards writes.
+const MinSecret = 16
+
+// Validate reports what makes s unusable, naming the field. A nil Secret
+// means "keep the stored one" and is checked by the store.
+func (s *Source) Validate() error {
 	switch {
-	case c.Repo == "" && c.Service == "":
-		return valueloop.FieldErrorf("repo", "a change needs a repository or a service")
-	case c.SHA == "":
-		return valueloop.FieldErrorf("sha", "is required")
-	case c.AuthoredAt.IsZero():
-		return valueloop.FieldErrorf("authoredAt", "is required")
-	}
-	if err := checkTime("authoredAt", c.AuthoredAt); err != nil {
-		return err
-	}
-	return checkTime("mergedAt", c.MergedAt)
-}
-
-// Validate reports what makes d unusable, naming the field.
-func (d *Deployment) Validate() error {
-	switch {
-	case d.ID == "":
-		return valueloop.FieldErrorf("id", "is required")
-	case d.Repo == "" && d.Service == "":
-		return valueloop.FieldErrorf("service", "a deployment needs a service or a repository")
-	case d.At.IsZero():
-		return valueloop.FieldErrorf("at", "is required")
-	}
-	if err := checkTime("at", d.At); err != nil {
-		return err
-	}
-	switch d.Status {
-	case StatusSuccess, StatusFailure, StatusPending, StatusCanceled:
-		return nil
-	}
-	return valueloop.FieldErrorf("status", "must be one of success, failure, pending, canceled; not %q", d.Status)
-}
-
-// Validate reports what makes i unusable, naming the field.
-func (i *Incident) Validate() error {
-	switch {
-	case i.ID == "":
-		return valueloop.FieldErrorf("id", "is required")
-	case i.Repo == "" && i.Service == "":
-		return valueloop.FieldErrorf("service", "an incident needs a service or a repository")
-	case i.OpenedAt.IsZero():
-		return valueloop.FieldErrorf("openedAt", "is required")
-	case i.ResolvedAt != nil && i.ResolvedAt.Before(i.OpenedAt):
-		return valueloop.FieldErrorf("resolvedAt", "is before openedAt")
-	}
-	if err := checkTime("openedAt", i.OpenedAt); err != nil {
-		return err
-	}
-	if i.ResolvedAt != nil {
-		return checkTime("resolvedAt", *i.ResolvedAt)
+	case !namePattern.MatchString(s.Name):
+		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", s.Name)
+	case s.Name == APISource:
+		return valueloop.FieldErrorf("name", "%q is reserved for records sent to the API", APISource)
+	case s.Kind != KindGitHub && s.Kind != KindGitLab:
+		return valueloop.FieldErrorf("kind", "must be github or gitlab, not %q", s.Kind)
+	case s.Secret != nil && len(s.Secret) < MinSecret:
+		return valueloop.FieldErrorf("secret", "must be at least %d characters long", MinSecret)
+	case len(s.Secret) > 1024:
+		return valueloop.FieldErrorf("secret", "must be at most 1024 characters long")
+	case len(s.IncidentLabel) > 200:
+		return valueloop.FieldErrorf("incidentLabel", "must be at most 200 characters long")
+	case len(s.ReleaseEnvironment) > 200:
+		return valueloop.FieldErrorf("releaseEnvironment", "must be at most 200 characters long")
 	}
 	return nil
 }
 
-// Times must lie where nanosecond arithmetic is exact; anything outside is a
-// typo or an attack, not a delivery.
-var (
-	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+// Delivery is one batch of records received at once: a webhook delivery or
+// one API call. It is stored whole, in one transaction, or not at all; a
+// second delivery with the same Source and ID is a redelivery and stores
+// nothing.
+type Delivery struct {
+	Source string `json:"source"` // a source's name, or APISource
+	ID     string `json:"id"`
+	// Kind is the event type ("push", "Merge Request Hook", "deployment").
+	Kind       string    `json:"kind"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	// Ignored says why a delivery that carries nothing for the metrics was
+	// acknowledged without records.
+	Ignored     string            `json:"ignored,omitempty"`
+	Changes     []dora.Change     `json:"changes,omitempty"`
+	Deployments []dora.Deployment `json:"deployments,omitempty"`
+	Incidents   []dora.Incident   `json:"incidents,omitempty"`
+	Links       []FlagLink        `json:"links,omitempty"`
+}
 
-// checkTime accepts the zero time (absent) and times from 1970 to 2199.
-func checkTime(field string, t time.Time) error {
-	if !t.IsZero() && (t.Before(minTime) || !t.Before(maxTime)) {
-		return valueloop.FieldErrorf(field, "%s is out of range (1970 to 2199)", t.Format(time.RFC3339))
+// Records counts the records d carries.
+func (d *Delivery) Records() int {
+	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Links)
+}
+
+// FlagLink links a change (repository and SHA; Repo is empty for a change
+// named by service only) to the feature flag it ships behind.
+type FlagLink struct {
+	Flag string `json:"flag"`
+	Repo string `json:"repo,omitempty"`
+	SHA  string `json:"sha"`
+}
+
+// DeliveryInfo is a stored delivery without its records, for the log of
+// what arrived.
+type DeliveryInfo struct {
+	Source     string    `json:"source"`
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Ignored    string    `json:"ignored,omitempty"`
+	Records    int       `json:"records"`
+}
+
+// validate checks every record of d, naming the record and field at fault,
+// so that a delivery is stored whole or not at all.
+func (d *Delivery) validate() error {
+	at := func(kind string, i int, err error) error {
+		if e, ok := err.(*valueloop.Error); ok {
+			c := *e
+			c.Field = fmt.Sprintf("%s[%d].%s", kind, i, e.Field)
+			return &c
+		}
+		return fmt.Errorf("%s[%d]: %w", kind, i, err)
+	}
+	for i := range d.Changes {
+		if err := d.Changes[i].Validate(); err != nil {
+			return at("changes", i, err)
+		}
+	}
+	for i := range d.Deployments {
+		if err := d.Deployments[i].Validate(); err != nil {
+			return at("deployments", i, err)
+		}
+	}
+	for i := range d.Incidents {
+		if err := d.Incidents[i].Validate(); err != nil {
+			return at("incidents", i, err)
+		}
+	}
+	for i, l := range d.Links {
+		if err := checkFlagKey(l.Flag); err != nil {
+			return at("links", i, err)
+		}
 	}
 	return nil
+}
+
+func checkFlagKey(key string) error {
+	if !valueloop.ValidFlagKey(key) {
+		return valueloop.FieldErrorf("flag", "%q is not a flag key: it %s", truncate(key), valueloop.FlagKeyRule)
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return s
 }

@@ -7,24 +7,24 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 )
 
-// DeliveryRecorder is how LoadDelivery records (deliverysvc.Service).
+// DeliveryRecorder is how LoadDelivery records (delivery.Service).
 type DeliveryRecorder interface {
-	PutService(ctx context.Context, s delivery.Service, actor string) error
-	RecordChange(ctx context.Context, in deliverysvc.ChangeInput, key string) (delivery.Change, deliverysvc.Receipt, error)
-	RecordDeployment(ctx context.Context, in deliverysvc.DeploymentInput, key string) (delivery.Deployment, deliverysvc.Receipt, error)
-	OpenIncident(ctx context.Context, in deliverysvc.IncidentInput, key string) (delivery.Incident, deliverysvc.Receipt, error)
-	ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (delivery.Incident, deliverysvc.Receipt, error)
+	PutService(ctx context.Context, s dora.Service, actor string) error
+	RecordChange(ctx context.Context, in delivery.ChangeInput, key string) (dora.Change, delivery.Receipt, error)
+	RecordDeployment(ctx context.Context, in delivery.DeploymentInput, key string) (dora.Deployment, delivery.Receipt, error)
+	OpenIncident(ctx context.Context, in delivery.IncidentInput, key string) (dora.Incident, delivery.Receipt, error)
+	ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (dora.Incident, delivery.Receipt, error)
 }
 
 // DeliveryServices are the demo's catalog: checkout lives in a directory of
 // the shop monorepo, search in a repository of its own.
-func DeliveryServices() []delivery.Service {
-	return []delivery.Service{
-		{Name: "checkout", Team: "payments", Sources: []delivery.Source{{Repo: "valueloop-demo/shop", Path: "services/checkout"}}},
-		{Name: "search", Team: "discovery", Sources: []delivery.Source{{Repo: "valueloop-demo/search"}}},
+func DeliveryServices() []dora.Service {
+	return []dora.Service{
+		{Name: "checkout", Team: "payments", Sources: []dora.Source{{Repo: "valueloop-demo/shop", Path: "services/checkout"}}},
+		{Name: "search", Team: "discovery", Sources: []dora.Source{{Repo: "valueloop-demo/search"}}},
 	}
 }
 
@@ -41,7 +41,7 @@ func LoadDelivery(ctx context.Context, r DeliveryRecorder, now time.Time) (int, 
 	g := &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), now: now.UTC()}
 	// A first record that says whether the history is already there.
 	first := g.now.Add(-35 * 24 * time.Hour).Truncate(24 * time.Hour)
-	_, rec, err := r.RecordChange(ctx, deliverysvc.ChangeInput{Repo: "valueloop-demo/shop", SHA: g.sha(), Paths: []string{"README.md"},
+	_, rec, err := r.RecordChange(ctx, delivery.ChangeInput{Repo: "valueloop-demo/shop", SHA: g.sha(), Paths: []string{"README.md"},
 		AuthoredAt: &first, MergedAt: &first}, "demo-delivery-start")
 	if err != nil {
 		return 0, err
@@ -88,21 +88,21 @@ func (g *deliveryGen) minutes(lo, hi int) time.Duration {
 // change records a merged change and returns its SHA.
 func (g *deliveryGen) change(ctx context.Context, repo, path string, authored, merged time.Time, flags ...string) (string, error) {
 	sha := g.sha()
-	_, _, err := g.r.RecordChange(ctx, deliverysvc.ChangeInput{Repo: repo, SHA: sha, Branch: "main", Paths: []string{path},
+	_, _, err := g.r.RecordChange(ctx, delivery.ChangeInput{Repo: repo, SHA: sha, Branch: "main", Paths: []string{path},
 		AuthoredAt: &authored, MergedAt: &merged, Flags: flags}, g.key())
 	g.stored++
 	return sha, err
 }
 
 func (g *deliveryGen) deploy(ctx context.Context, service, env, sha, status string, at time.Time, rollback bool) (string, error) {
-	d, _, err := g.r.RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: service, Environment: env, SHA: sha, Status: status,
+	d, _, err := g.r.RecordDeployment(ctx, delivery.DeploymentInput{Service: service, Environment: env, SHA: sha, Status: status,
 		At: &at, Rollback: rollback}, g.key())
 	g.stored++
 	return d.ID, err
 }
 
 func (g *deliveryGen) incident(ctx context.Context, service, title string, opened, resolved time.Time) error {
-	inc, _, err := g.r.OpenIncident(ctx, deliverysvc.IncidentInput{Service: service, Title: title, OpenedAt: &opened}, g.key())
+	inc, _, err := g.r.OpenIncident(ctx, delivery.IncidentInput{Service: service, Title: title, OpenedAt: &opened}, g.key())
 	if err != nil {
 		return err
 	}
@@ -142,27 +142,27 @@ func (g *deliveryGen) checkout(ctx context.Context, first time.Time) error {
 				}
 				sha = s
 			}
-			if _, err := g.deploy(ctx, "checkout", "development", sha, delivery.StatusSuccess, at.Add(-15*time.Minute), false); err != nil {
+			if _, err := g.deploy(ctx, "checkout", "development", sha, dora.StatusSuccess, at.Add(-15*time.Minute), false); err != nil {
 				return err
 			}
 			n++
 			switch n {
 			case 14: // a deployment that broke payments for a while
-				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+				if _, err := g.deploy(ctx, "checkout", "production", sha, dora.StatusSuccess, at, false); err != nil {
 					return err
 				}
 				if err := g.incident(ctx, "checkout", "Card payments declined for 3-D Secure cards", at.Add(20*time.Minute), at.Add(65*time.Minute)); err != nil {
 					return err
 				}
 			case 30: // a failed deployment, fixed forward
-				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusFailure, at, false); err != nil {
+				if _, err := g.deploy(ctx, "checkout", "production", sha, dora.StatusFailure, at, false); err != nil {
 					return err
 				}
-				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at.Add(35*time.Minute), false); err != nil {
+				if _, err := g.deploy(ctx, "checkout", "production", sha, dora.StatusSuccess, at.Add(35*time.Minute), false); err != nil {
 					return err
 				}
 			default:
-				if _, err := g.deploy(ctx, "checkout", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+				if _, err := g.deploy(ctx, "checkout", "production", sha, dora.StatusSuccess, at, false); err != nil {
 					return err
 				}
 			}
@@ -188,7 +188,7 @@ func (g *deliveryGen) search(ctx context.Context, first time.Time) error {
 			}
 			sha = s
 		}
-		if _, err := g.deploy(ctx, "search", "production", sha, delivery.StatusSuccess, at, false); err != nil {
+		if _, err := g.deploy(ctx, "search", "production", sha, dora.StatusSuccess, at, false); err != nil {
 			return err
 		}
 		switch week {
@@ -197,7 +197,7 @@ func (g *deliveryGen) search(ctx context.Context, first time.Time) error {
 				return err
 			}
 		case 3: // rolled back to last week's version an hour later
-			if _, err := g.deploy(ctx, "search", "production", previous, delivery.StatusSuccess, at.Add(time.Hour), true); err != nil {
+			if _, err := g.deploy(ctx, "search", "production", previous, dora.StatusSuccess, at.Add(time.Hour), true); err != nil {
 				return err
 			}
 		}

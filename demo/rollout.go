@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -17,8 +18,8 @@ const RolloutFlag = "checkout-flow"
 
 // RolloutStore is what LoadRollout reads and writes.
 type RolloutStore interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 }
 
 // RolloutEngine starts and lists rollouts (rollout.Engine).
@@ -28,9 +29,9 @@ type RolloutEngine interface {
 }
 
 // RolloutMetric is the demo rollout's guardrail metric.
-func RolloutMetric() ingest.Metric {
-	return ingest.Metric{Key: "checkout-errors", Name: "Checkout errors", Kind: ingest.Conversion, Event: "checkout_error",
-		Direction: ingest.LowerIsBetter, Window: ingest.Window(24 * time.Hour)}
+func RolloutMetric() metric.Metric {
+	return metric.Metric{Key: "checkout-errors", Name: "Checkout errors", Kind: metric.Conversion, Event: "checkout_error",
+		Direction: metric.LowerIsBetter, Window: metric.Window(24 * time.Hour)}
 }
 
 // RolloutPlan is the demo rollout: it takes over the file's 5% split and

@@ -17,6 +17,12 @@
 // evaluated once rather than once per enclosing scope. The operation "log"
 // is not supported (flagd's library has none either).
 //
+// Two oracle tests keep this true: FuzzJsonLogicOracle runs rules against
+// the library itself (jsonlogic_oracle_test.go, differences listed there)
+// and TestSemverOracle holds sem_ver to golang.org/x/mod/semver, the package
+// flagd's sem_ver calls (semver_oracle_test.go). Both libraries are test
+// dependencies only.
+//
 // Compile validates a set and returns a Snapshot, which is immutable and
 // safe for concurrent use. CompileWith takes Options: the clock behind
 // $flagd.timestamp (Options.Now, time.Now by default) and Lenient, which

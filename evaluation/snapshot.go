@@ -167,16 +167,15 @@ func CompileWith(set *valueloop.FlagSet, opts Options) (*Snapshot, error) {
 // CheckFlag validates one flag as Compile would inside a set with the given
 // evaluators and set metadata. With evaluators nil, $refs are accepted
 // unchecked (the flag is checked again when its set is compiled). It returns
-// the problems found, with paths under /flags/<key>.
+// the problems found, with paths under /flags/<key>; problems inside the
+// evaluators themselves are the set's, reported when it is compiled.
 func CheckFlag(key string, f *valueloop.Flag, evaluators map[string]json.RawMessage) []valueloop.Problem {
-	var problems []valueloop.Problem
 	var evals *evaluatorSet
 	if evaluators != nil {
-		evals, problems = compileEvaluators(evaluators, true)
-		problems = nil // reported with the set, not with the flag
+		evals, _ = compileEvaluators(evaluators, true)
 	}
-	_, ps := compileFlag(key, f, nil, evals, true)
-	return append(problems, ps...)
+	_, problems := compileFlag(key, f, nil, evals, true)
+	return problems
 }
 
 // Set returns the flag set the snapshot was compiled from.

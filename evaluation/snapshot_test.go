@@ -368,6 +368,19 @@ func TestCheckFlag(t *testing.T) {
 	if len(ps) != 2 {
 		t.Errorf("CheckFlag with evaluators: got %v, want the missing $ref and the bad variant", ps)
 	}
+	// A broken evaluator is the set's problem, reported when the set is
+	// compiled; the flag that refers to it is not blamed for it.
+	good := &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: ptr("on"),
+		Targeting: json.RawMessage(`{"if": [{"$ref": "staff"}, "on", "off"]}`)}
+	broken := map[string]json.RawMessage{"staff": json.RawMessage(`{"nope": [1]}`)}
+	if ps := evaluation.CheckFlag("f", good, broken); len(ps) != 0 {
+		t.Errorf("CheckFlag with a broken evaluator: got %v, want no problem of the flag", ps)
+	}
+	_, err := evaluation.Compile(&valueloop.FlagSet{Flags: map[string]*valueloop.Flag{"f": good}, Evaluators: broken})
+	var ve *valueloop.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Path != "/$evaluators/staff/nope" {
+		t.Errorf("Compile with a broken evaluator: got %v, want one problem at /$evaluators/staff/nope", err)
+	}
 }
 
 func ptr(s string) *string { return &s }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -44,13 +44,13 @@ func TestAnalyzeMatchesStats(t *testing.T) {
 	// The same analysis straight from stats.
 	in := stats.Input{Variants: []stats.Variant{{Name: "control", Weight: 50, Units: 600}, {Name: "treatment", Weight: 50, Units: 610}}}
 	keys := []string{"order-value", "revenue", "revenue-per-session", "signup", "tickets"}
-	byKey := map[string]ingest.Metric{}
+	byKey := map[string]metric.Metric{}
 	for _, m := range ms {
 		byKey[m.Key] = m
 	}
 	for _, k := range keys {
 		m := byKey[k]
-		sm := stats.Metric{Name: k, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter}
+		sm := stats.Metric{Name: k, Kind: m.StatsKind(), NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count, LowerIsBetter: m.Direction == metric.LowerIsBetter}
 		for _, v := range []string{"control", "treatment"} {
 			var sum stats.Summary
 			for _, a := range aggs {
@@ -246,7 +246,7 @@ func TestBadInput(t *testing.T) {
 		{"tuning zero", func(in *Input) { in.Settings.SequentialTuning = 0 }, "settings.sequentialTuning"},
 		{"tuning negative", func(in *Input) { in.Settings.SequentialTuning = -10 }, "settings.sequentialTuning"},
 		{"unknown alternative", func(in *Input) { in.Settings.Alternative = "bigger" }, "settings.alternative"},
-		{"unknown correction", func(in *Input) { in.Settings.Correction = "bonferroni" }, "settings.correction"},
+		{"unknown correction", func(in *Input) { in.Settings.Correction = "sidak" }, "settings.correction"},
 		{"unknown inference", func(in *Input) { in.Settings.Inference = "bayes" }, "settings.inference"},
 		{"unknown control", func(in *Input) { in.Settings.Control = "nope" }, "settings.control"},
 		{"weight of an unknown variant", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "nope": 1} }, "settings.weights.nope"},

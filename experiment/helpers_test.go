@@ -8,16 +8,17 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // testMetrics are five metrics of every kind but one analysis each.
-func testMetrics() []ingest.Metric {
-	ms := []ingest.Metric{
-		{Key: "signup", Kind: ingest.Conversion, Event: "signup"},
-		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "tickets", Kind: ingest.Count, Event: "ticket", Direction: ingest.LowerIsBetter},
-		{Key: "order-value", Kind: ingest.Mean, Event: "purchase"},
-		{Key: "revenue-per-session", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "session"}},
+func testMetrics() []metric.Metric {
+	ms := []metric.Metric{
+		{Key: "signup", Kind: metric.Conversion, Event: "signup"},
+		{Key: "revenue", Kind: metric.Sum, Event: "purchase"},
+		{Key: "tickets", Kind: metric.Count, Event: "ticket", Direction: metric.LowerIsBetter},
+		{Key: "order-value", Kind: metric.Mean, Event: "purchase"},
+		{Key: "revenue-per-session", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "session"}},
 	}
 	for i := range ms {
 		if err := ms[i].Normalize(); err != nil {
@@ -40,7 +41,7 @@ type arm struct {
 // through the real aggregation (ingest.Recompute) and returns the flag's
 // aggregates. Every user has pre-exposure purchases correlated with their
 // later spending, so CUPED has a covariate.
-func simulate(tb testing.TB, seed uint64, flag string, metrics []ingest.Metric, arms []arm) []ingest.Aggregate {
+func simulate(tb testing.TB, seed uint64, flag string, metrics []metric.Metric, arms []arm) []metric.Aggregate {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(seed, 7))
 	var events []ingest.Event
@@ -71,6 +72,12 @@ func simulate(tb testing.TB, seed uint64, flag string, metrics []ingest.Metric, 
 			}
 		}
 	}
+	return recompute(tb, metrics, events)
+}
+
+// recompute aggregates events through the real ingestion (ingest.Recompute).
+func recompute(tb testing.TB, metrics []metric.Metric, events []ingest.Event) []metric.Aggregate {
+	tb.Helper()
 	aggs, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
 		for i := range events {
 			if err := fn(&events[i]); err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -124,6 +124,23 @@ func (s *Settings) Set(name, value string) error {
 		default:
 			return valueloop.FieldErrorf(field, "must be on or off, got %q", value)
 		}
+	case "cupedTheta":
+		s.CUPEDTheta = stats.CUPEDTheta(value)
+	case "srmThreshold":
+		s.SRMThreshold, err = number()
+	case "prior":
+		// MEAN:SD of the relative effect, e.g. 0:0.3; "none" for flat.
+		if strings.EqualFold(strings.TrimSpace(value), "none") {
+			s.Prior = nil
+			break
+		}
+		m, sd, ok := strings.Cut(value, ":")
+		mv, merr := strconv.ParseFloat(strings.TrimSpace(m), 64)
+		sv, serr := strconv.ParseFloat(strings.TrimSpace(sd), 64)
+		if !ok || merr != nil || serr != nil {
+			return valueloop.FieldErrorf(field, "want MEAN:SD of the relative effect, e.g. 0:0.3, or none; got %q", value)
+		}
+		s.Prior = &stats.Prior{Mean: mv, SD: sv}
 	case "weights":
 		w := map[string]float64{}
 		for part := range strings.SplitSeq(value, ",") {
@@ -139,7 +156,7 @@ func (s *Settings) Set(name, value string) error {
 		}
 		s.Weights = w
 	default:
-		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, correction, inference, control or weights")
+		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, cupedTheta, correction, srmThreshold, prior, inference, control or weights")
 	}
 	return err
 }
@@ -197,8 +214,8 @@ func NewHypothesis() *Hypothesis {
 // h against the environment's metrics and the flag's variants (nil when the
 // flag is unknown: variant names are then not checked). The error names the
 // field: primaryMetric, guardrails[1].metric, settings.control, ...
-func (h *Hypothesis) Normalize(metrics []ingest.Metric, variants []string) error {
-	find := func(key string) *ingest.Metric {
+func (h *Hypothesis) Normalize(metrics []metric.Metric, variants []string) error {
+	find := func(key string) *metric.Metric {
 		for i := range metrics {
 			if metrics[i].Key == key {
 				return &metrics[i]
@@ -215,7 +232,7 @@ func (h *Hypothesis) Normalize(metrics []ingest.Metric, variants []string) error
 	}
 	if h.Direction == "" {
 		h.Direction = Increase
-		if pm.Direction == ingest.LowerIsBetter {
+		if pm.Direction == metric.LowerIsBetter {
 			h.Direction = Decrease
 		}
 	}
@@ -276,7 +293,7 @@ func checkVariants(s Settings, variants []string) error {
 	return nil
 }
 
-func metricKeys(ms []ingest.Metric) string {
+func metricKeys(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none: create one with 'valueloop metrics create'"
 	}

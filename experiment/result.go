@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -20,10 +20,10 @@ type Input struct {
 	// taken from the exposures and not checked.
 	Definition *valueloop.Flag
 	// Metrics are the environment's metric definitions.
-	Metrics []ingest.Metric
+	Metrics []metric.Metric
 	// Aggregates are the flag's stored figures (cells of other flags are
 	// ignored).
-	Aggregates []ingest.Aggregate
+	Aggregates []metric.Aggregate
 	// Hypothesis, when not nil, is judged: the Result gets a Verdict.
 	Hypothesis *Hypothesis
 	// Settings are the analysis settings: the hypothesis' own, with any
@@ -84,8 +84,8 @@ const (
 type MetricResult struct {
 	Metric    string            `json:"metric"`
 	Name      string            `json:"name,omitempty"`
-	Kind      ingest.MetricKind `json:"kind"`
-	Direction ingest.Direction  `json:"direction"`
+	Kind      metric.MetricKind `json:"kind"`
+	Direction metric.Direction  `json:"direction"`
 	// Analysis is how package stats analysed it.
 	Analysis stats.Kind `json:"analysis"`
 	Role     Role       `json:"role,omitempty"`
@@ -208,7 +208,7 @@ func Analyze(in Input) (*Result, error) {
 	}
 	res.Settings = s
 	for i, m := range metrics {
-		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), LowerIsBetter: m.Direction == ingest.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
+		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), NonNegative: nonNegative(m), LowerIsBetter: m.Direction == metric.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
 		for j, a := range arms {
 			sm.Summaries[j] = cells.summary(a.Name, m.Key)
 		}
@@ -232,7 +232,7 @@ func Analyze(in Input) (*Result, error) {
 // selectMetrics returns the metrics to analyse: the hypothesis' primary
 // metric, its guardrails, then the others (all, or those named in only) by
 // key.
-func selectMetrics(all []ingest.Metric, only []string, h *Hypothesis) ([]ingest.Metric, error) {
+func selectMetrics(all []metric.Metric, only []string, h *Hypothesis) ([]metric.Metric, error) {
 	byKey := make(map[string]int, len(all))
 	for i, m := range all {
 		byKey[m.Key] = i
@@ -242,7 +242,7 @@ func selectMetrics(all []ingest.Metric, only []string, h *Hypothesis) ([]ingest.
 			return nil, valueloop.FieldErrorf("metrics", "no metric %q in this environment (have %s)", k, metricKeys(all))
 		}
 	}
-	out := make([]ingest.Metric, 0, len(all))
+	out := make([]metric.Metric, 0, len(all))
 	taken := make(map[string]bool, len(all))
 	take := func(k string) {
 		if !taken[k] {
@@ -275,12 +275,12 @@ func selectMetrics(all []ingest.Metric, only []string, h *Hypothesis) ([]ingest.
 type cells struct {
 	users    map[string]int64 // per variant
 	excluded int64
-	sums     map[[2]string]*ingest.Sums // (variant, metric)
+	sums     map[[2]string]*metric.Sums // (variant, metric)
 	conv     summarizer
 }
 
-func newCells(flag string, aggs []ingest.Aggregate) *cells {
-	c := &cells{users: map[string]int64{}, sums: make(map[[2]string]*ingest.Sums, len(aggs))}
+func newCells(flag string, aggs []metric.Aggregate) *cells {
+	c := &cells{users: map[string]int64{}, sums: make(map[[2]string]*metric.Sums, len(aggs))}
 	for i := range aggs {
 		a := &aggs[i]
 		switch {
@@ -338,6 +338,22 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 		}
 	}
 	if len(weights) < 2 {
+		if source == "the flag's fractional split" {
+			var exposed []string
+			for _, k := range sortedKeys(c.users) {
+				if c.users[k] > 0 && weights[k] == 0 {
+					exposed = append(exposed, k)
+				}
+			}
+			if len(exposed) > 0 {
+				// A finished rollout (or any split moved on purpose): its users
+				// were assigned under earlier splits that the aggregates do not
+				// record, so neither the weights now nor any fixed weights
+				// describe them.
+				return nil, valueloop.FieldErrorf("settings.weights", "the flag's split now serves %s only, but users were exposed to %s under an earlier split (a rollout?): results by period of first exposure are not kept yet, so this split cannot be analysed as one experiment; weights=… analyses it as if the split had been fixed, and the SRM check then tests that assumption, not the assignment",
+					strings.Join(sortedKeys(weights), ", "), strings.Join(exposed, ", "))
+			}
+		}
 		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s give %d variant(s): set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
 	}
 	names := sortedKeys(weights)
@@ -364,14 +380,14 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 	return arms, nil
 }
 
-func metricResult(m ingest.Metric, h *Hypothesis, in stats.Metric, r stats.MetricResult, cuped bool) MetricResult {
+func metricResult(m metric.Metric, h *Hypothesis, in stats.Metric, r stats.MetricResult, cuped bool) MetricResult {
 	out := MetricResult{
 		Metric: m.Key, Name: m.Name, Kind: m.Kind, Direction: m.Direction, Analysis: r.Kind,
 		CUPED: cuped && r.Theta != 0, Theta: r.Theta,
 		Variants: make([]VariantResult, len(r.Arms)),
 	}
 	if out.Direction == "" {
-		out.Direction = ingest.HigherIsBetter
+		out.Direction = metric.HigherIsBetter
 	}
 	if h != nil {
 		if m.Key == h.PrimaryMetric {
@@ -431,4 +447,11 @@ func ptr(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// nonNegative says whether a metric's values can never be negative: a
+// conversion or a count. Sums, means and ratios of event values may be
+// (profit, a net change).
+func nonNegative(m metric.Metric) bool {
+	return m.Kind == metric.Conversion || m.Kind == metric.Count
 }

@@ -3,12 +3,12 @@ package experiment
 import (
 	"math/big"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
-// summarizer converts ingest.Sums to stats.Summary with the same result,
-// bit for bit, as ingest.Sums.Summary, at about a quarter of the cost: it
+// summarizer converts metric.Sums to stats.Summary with the same result,
+// bit for bit, as metric.Sums.Summary, at about a quarter of the cost: it
 // reuses its big numbers from cell to cell, divides with big.Float (one
 // correct rounding, as big.Rat's) instead of normalising big.Rat
 // fractions, and skips the ratio denominator and the covariate when they
@@ -37,9 +37,9 @@ const (
 	syc
 )
 
-var bigScale = big.NewInt(ingest.Scale)
+var bigScale = big.NewInt(metric.Scale)
 
-func (z *summarizer) summary(s *ingest.Sums) stats.Summary {
+func (z *summarizer) summary(s *metric.Sums) stats.Summary {
 	if s.N <= 0 {
 		return s.Summary() // the (degenerate) empty cases, as ingest has them
 	}

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // TestSummarizerMatchesIngest: the fast conversion gives Sums.Summary's
@@ -14,7 +14,7 @@ import (
 // and sign.
 func TestSummarizerMatchesIngest(t *testing.T) {
 	var z summarizer
-	check := func(s *ingest.Sums) {
+	check := func(s *metric.Sums) {
 		t.Helper()
 		got, want := z.summary(s), s.Summary()
 		if got != want {
@@ -64,7 +64,7 @@ func TestSummarizerMatchesIngest(t *testing.T) {
 				binary.LittleEndian.PutUint64(buf[8+24*i+8*j:], v[j])
 			}
 		}
-		var s ingest.Sums
+		var s metric.Sums
 		if err := s.UnmarshalBinary(buf); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -15,8 +15,8 @@ type Decision string
 
 const (
 	// Validated: the primary metric moved the expected way, significantly,
-	// by at least the minimum effect worth shipping, and no guardrail got
-	// worse than it tolerates.
+	// by at least the minimum effect worth shipping, and every guardrail is
+	// shown non-inferior: its interval excludes harm beyond its tolerance.
 	Validated Decision = "validated"
 	// Invalidated: a guardrail got worse than it tolerates, or the effect is
 	// confidently below the minimum worth shipping (or the wrong way).
@@ -41,7 +41,7 @@ const (
 	CodeNotEnoughData        = "not_enough_data"
 	CodeZeroBaseline         = "zero_baseline"
 	CodeNeedMoreUsers        = "need_more_users"
-	CodeGuardrailAtRisk      = "guardrail_at_risk"
+	CodeGuardrailUnknown     = "guardrail_not_yet_known"
 	CodePlannedSampleReached = "planned_sample_reached"
 )
 
@@ -84,12 +84,23 @@ type Bounds struct {
 	Upper    float64 `json:"upper"`
 }
 
-// Guardrail statuses.
+// Guardrail statuses. A guardrail is a non-inferiority question — is the
+// harm at most the tolerance? — decided on the same interval as the primary
+// metric (sequential or fixed), with harm the effect turned so that positive
+// is worse:
+//
+//	ok             upper bound of harm ≤ tolerance (non-inferiority shown)
+//	harmed         lower bound of harm > tolerance (harm beyond it shown)
+//	not_yet_known  the interval contains the tolerance
+//	unchecked      not enough data to compute the interval
+//
+// With a 1 − α two-sided interval, a guardrail whose true harm equals the
+// tolerance is called ok with probability at most α/2.
 const (
-	GuardrailOK       = "ok"        // harm below tolerance, or not significant and estimated within it
-	GuardrailAtRisk   = "at_risk"   // estimated harm beyond tolerance, not yet significantly
-	GuardrailBreached = "breached"  // harm confidently beyond tolerance: the lower bound exceeds it
-	GuardrailNoData   = "unchecked" // not enough data to tell
+	GuardrailOK      = "ok"
+	GuardrailHarmed  = "harmed"
+	GuardrailUnknown = "not_yet_known"
+	GuardrailNoData  = "unchecked"
 )
 
 // GuardrailCheck is one guardrail on one treatment. Harm is the effect
@@ -101,6 +112,11 @@ type GuardrailCheck struct {
 	Harm      *Bounds `json:"harm,omitempty"`
 	Tolerance float64 `json:"tolerance"`
 	Absolute  bool    `json:"absolute,omitempty"`
+	// RemainingUsers, for a guardrail not yet known, estimates how many
+	// more users (all variants) give the planned power to show
+	// non-inferiority when the true harm is zero: the sample that detects
+	// an effect of the tolerance's size.
+	RemainingUsers *int64 `json:"remainingUsers,omitempty"`
 }
 
 // judge applies the verdict rules to a result. h is normalised and res
@@ -109,9 +125,9 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 	if res.SRM.Status == stats.OK && res.SRM.Mismatch {
 		return &Verdict{Decision: Blocked, Code: CodeSRM, Reason: fmt.Sprintf(
 			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %.2g < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
-			res.SRM.PValue, stats.SRMThreshold)}
+			res.SRM.PValue, res.SRM.Limit())}
 	}
-	metric := func(key string) *MetricResult {
+	resultOf := func(key string) *MetricResult {
 		for i := range res.Metrics {
 			if res.Metrics[i].Metric == key {
 				return &res.Metrics[i]
@@ -119,12 +135,23 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		}
 		return nil
 	}
-	primary := metric(h.PrimaryMetric)
+	primary := resultOf(h.PrimaryMetric)
 	v := &Verdict{}
 	for t := 1; t < len(res.Variants); t++ {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
 		for _, g := range h.Guardrails {
-			vv.Guardrails = append(vv.Guardrails, checkGuardrail(metric(g.Metric), g, t, res.Settings.Inference))
+			m := resultOf(g.Metric)
+			c := checkGuardrail(m, g, t, res.Settings.Inference)
+			if c.Status == GuardrailUnknown {
+				eff := g.Tolerance
+				if m.Direction == metric.LowerIsBetter {
+					eff = -eff
+				}
+				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided); ok {
+					c.RemainingUsers = &n
+				}
+			}
+			vv.Guardrails = append(vv.Guardrails, c)
 		}
 		judgeVariant(&vv, res, h, primary, t)
 		v.Variants = append(v.Variants, vv)
@@ -139,12 +166,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
 	}
 	for _, g := range vv.Guardrails {
-		if g.Status == GuardrailBreached {
+		if g.Status == GuardrailHarmed {
 			set(Invalidated, CodeGuardrailBreached, "guardrail %s got worse beyond its tolerance: harm %s, more than the %s tolerated", g.Metric, fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute))
 			return
 		}
 	}
-	ctrl, trt := primary.Variants[0], primary.Variants[t]
+	trt := primary.Variants[t]
 	if trt.Lift == nil {
 		set(KeepRunning, CodeNotEnoughData, "%s: %s", primary.Metric, orDefault(trt.Reason, stats.ErrNotEnoughData.Error()))
 		return
@@ -157,6 +184,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		}
 		eff = *trt.Lift.Relative
 	}
+	if eff.Note != "" { // whatever is decided, say the relative figure may mislead
+		defer func() { vv.Reason += " (note: " + eff.Note + ")" }()
+	}
 	b := bounds(eff, s.Inference)
 	vv.Effect = &b
 	d := h.Direction.sign()
@@ -164,14 +194,15 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	if d < 0 {
 		hi = -b.Lower
 	}
-	p := trt.Lift.AdjustedSequentialPValue
+	// The p-value of the test on the scale judged, whose interval is b.
+	p := eff.AdjustedSequentialPValue
 	if s.Inference == Fixed {
-		p = trt.Lift.AdjustedPValue
+		p = eff.AdjustedPValue
 	}
 	rel := !h.Absolute
 	m := h.MinimumEffect
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
-	remaining, planned := remainingUsers(res, h, primary, ctrl, trt, t)
+	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative)
 	if planned {
 		vv.RemainingUsers = &remaining
 	}
@@ -181,27 +212,51 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 		case remaining > 0:
 			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, thousands(remaining), 100*h.Power, fmtEffect(d*m, rel))
+			// A guardrail that needs more users than the primary metric
+			// sets the estimate, so that the next look can decide.
+			for _, g := range vv.Guardrails {
+				if g.RemainingUsers != nil && *g.RemainingUsers > *vv.RemainingUsers {
+					n := *g.RemainingUsers
+					vv.RemainingUsers = &n
+					vv.Reason = fmt.Sprintf("%s; %s; about %s more users reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, thousands(n), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
+				}
+			}
 		default:
 			set(Inconclusive, pick(code == CodeNeedMoreUsers, CodePlannedSampleReached, code), "%s after the planned sample (%.0f%% power for %s); %s", why, 100*h.Power, fmtEffect(d*m, rel), moved)
 		}
 	}
 	switch {
 	case p < s.Alpha && est > 0 && est >= m:
-		for _, g := range vv.Guardrails {
-			if g.Status == GuardrailAtRisk {
-				undecided(CodeGuardrailAtRisk, fmt.Sprintf("the primary metric is worth shipping but guardrail %s may be worse than tolerated (harm %s, tolerance %s)", g.Metric, fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute)))
-				return
+		if g, ok := firstUnknown(vv.Guardrails); ok {
+			why := fmt.Sprintf("the primary metric is worth shipping but guardrail %s is not yet known to be within its tolerance", g.Metric)
+			if g.Harm != nil {
+				why += fmt.Sprintf(" (harm %s reaches beyond the %s tolerated)", fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute))
+			} else {
+				why += " (" + g.Reason + ")"
 			}
-		}
-		guards := "no guardrail got worse than tolerated"
-		var unchecked []string
-		for _, g := range vv.Guardrails {
-			if g.Status == GuardrailNoData {
-				unchecked = append(unchecked, g.Metric)
+			moved = fmt.Sprintf("%s (adjusted p = %.2g < %g)", moved, p, s.Alpha)
+			// Users for the guardrails now, not for the primary metric.
+			remaining, planned = 0, false
+			for _, g := range vv.Guardrails {
+				if g.RemainingUsers != nil {
+					remaining, planned = max(remaining, *g.RemainingUsers), true
+				}
 			}
+			vv.RemainingUsers = nil
+			switch {
+			case !planned:
+				set(KeepRunning, CodeGuardrailUnknown, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
+			case remaining > 0:
+				vv.RemainingUsers = &remaining
+				set(KeepRunning, CodeGuardrailUnknown, "%s; %s; about %s more users reach %.0f%% power to show it non-inferior", why, moved, thousands(remaining), 100*h.Power)
+			default:
+				set(Inconclusive, CodeGuardrailUnknown, "%s after the users planned for it (%.0f%% power to show it non-inferior); %s", why, 100*h.Power, moved)
+			}
+			return
 		}
-		if len(unchecked) > 0 {
-			guards = fmt.Sprintf("no guardrail checked got worse than tolerated (not enough data to check %s)", strings.Join(unchecked, ", "))
+		guards := "every guardrail is shown within its tolerance"
+		if len(vv.Guardrails) == 0 {
+			guards = "no guardrail is set"
 		}
 		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and %s", moved, p, s.Alpha, fmtEffect(d*m, rel), guards)
 		vv.RemainingUsers = nil
@@ -278,6 +333,16 @@ func sgn(x float64) float64 {
 	return 1
 }
 
+// firstUnknown returns the first guardrail that is neither ok nor harmed.
+func firstUnknown(gs []GuardrailCheck) (GuardrailCheck, bool) {
+	for _, g := range gs {
+		if g.Status == GuardrailUnknown || g.Status == GuardrailNoData {
+			return g, true
+		}
+	}
+	return GuardrailCheck{}, false
+}
+
 // checkGuardrail judges guardrail g on treatment t of metric m.
 func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) GuardrailCheck {
 	c := GuardrailCheck{Metric: g.Metric, Tolerance: g.Tolerance, Absolute: g.Absolute, Status: GuardrailNoData}
@@ -296,17 +361,17 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 	}
 	b := bounds(eff, inf)
 	harm := Bounds{Estimate: -b.Estimate, Lower: -b.Upper, Upper: -b.Lower} // higher is better: a fall is harm
-	if m.Direction == ingest.LowerIsBetter {
+	if m.Direction == metric.LowerIsBetter {
 		harm = b
 	}
 	c.Harm = &harm
 	switch {
 	case harm.Lower > g.Tolerance:
-		c.Status = GuardrailBreached
-	case harm.Estimate > g.Tolerance:
-		c.Status = GuardrailAtRisk
-	default:
+		c.Status = GuardrailHarmed
+	case harm.Upper <= g.Tolerance:
 		c.Status = GuardrailOK
+	default:
+		c.Status = GuardrailUnknown
 	}
 	return c
 }
@@ -330,16 +395,22 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 
 // remainingUsers estimates, with stats.Plan, how many more users (all
 // variants together) the experiment needs for the planned power to detect
-// the minimum effect between control and treatment t. The per-unit standard
-// deviation comes from the comparison's standard error (so it includes
-// CUPED's reduction and a ratio's delta method); the critical value is that
+// effect (in the metric's units when absolute, else relative to the control
+// mean, signed for a one-sided alternative) on metric pm between control
+// and treatment t. The per-unit standard deviations come from each arm's
+// standard error (so they include CUPED's reduction and a ratio's delta
+// method), one per arm; the critical value is that
 // of the deciding interval — for sequential inference the confidence
 // sequence's at the current sample, which grows slowly with n, so the
 // estimate is then a little optimistic. Users without a value of a mean
 // metric are accounted for by the share of users that have one. It reports
 // false when there is not enough data to estimate.
-func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, ctrl, trt VariantResult, t int) (int64, bool) {
+func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative) (int64, bool) {
 	s := res.Settings
+	ctrl, trt := pm.Variants[0], pm.Variants[t]
+	if trt.Lift == nil {
+		return 0, false
+	}
 	nc, nt := float64(ctrl.Users), float64(trt.Users)
 	se := trt.Lift.Absolute.SE
 	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
@@ -350,19 +421,22 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, ctrl, trt Vari
 		b := bounds(trt.Lift.Absolute, Sequential)
 		crit := (b.Upper - b.Lower) / 2 / se
 		alpha = math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
-		if s.Alternative != stats.TwoSided {
+		if alt != stats.TwoSided {
 			alpha /= 2
 		}
 		alpha = min(alpha, s.Alpha)
 	}
 	cv, tv := res.Variants[0], res.Variants[t]
 	plan := stats.Plan{
-		Alpha: alpha, Alternative: s.Alternative, Power: h.Power,
+		Alpha: alpha, Alternative: alt, Power: h.Power,
 		SD:    se / math.Sqrt(1/nc+1/nt),
 		Ratio: tv.Share / cv.Share,
 	}
-	effect := h.Direction.sign() * h.MinimumEffect
-	if !h.Absolute {
+	// Each arm's own per-unit SD when both are known (CUPED-adjusted).
+	if ctrl.SE != nil && trt.SE != nil && *ctrl.SE > 0 && *trt.SE > 0 {
+		plan.SD, plan.TreatmentSD = *ctrl.SE*math.Sqrt(nc), *trt.SE*math.Sqrt(nt)
+	}
+	if !absolute {
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
 	}
 	needC, needT, err := plan.SampleSize(effect)

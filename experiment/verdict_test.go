@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -29,8 +29,11 @@ func lift(e effect) *Lift {
 			Interval:   stats.Interval{Lower: mid - 0.8*half, Upper: mid + 0.8*half},
 		}
 	}
-	rel := mk(1)
-	return &Lift{Absolute: mk(baseline), Relative: &rel, SequentialPValue: e.p, AdjustedSequentialPValue: e.p, PValue: e.p / 10, AdjustedPValue: e.p / 10}
+	rel, abs := mk(1), mk(baseline)
+	for _, x := range []*stats.Effect{&rel, &abs} {
+		x.SequentialPValue, x.AdjustedSequentialPValue, x.PValue, x.AdjustedPValue = e.p, e.p, e.p/10, e.p/10
+	}
+	return &Lift{Absolute: abs, Relative: &rel, SequentialPValue: e.p, AdjustedSequentialPValue: e.p, PValue: e.p / 10, AdjustedPValue: e.p / 10}
 }
 
 // scenario is a result to judge: control and treatments with their users,
@@ -51,7 +54,7 @@ func (sc scenario) result() *Result {
 	}
 	res := &Result{Settings: s}
 	names := []string{"control", "treatment", "other"}
-	metric := func(key string, dir ingest.Direction, lifts []*Lift) MetricResult {
+	result := func(key string, dir metric.Direction, lifts []*Lift) MetricResult {
 		m := MetricResult{Metric: key, Direction: dir}
 		for i, n := range sc.users {
 			v := VariantResult{Variant: names[i], Control: i == 0, Users: n, Status: stats.OK, Mean: ptr(baseline), AdjustedMean: ptr(baseline)}
@@ -73,7 +76,7 @@ func (sc scenario) result() *Result {
 	if sc.srmP != 0 {
 		res.SRM.PValue, res.SRM.Mismatch = sc.srmP, sc.srmP < stats.SRMThreshold
 	}
-	res.Metrics = []MetricResult{metric("signup", ingest.HigherIsBetter, sc.primary), metric("tickets", ingest.LowerIsBetter, sc.guardrail)}
+	res.Metrics = []MetricResult{result("signup", metric.HigherIsBetter, sc.primary), result("tickets", metric.LowerIsBetter, sc.guardrail)}
 	return res
 }
 
@@ -121,12 +124,14 @@ func TestVerdicts(t *testing.T) {
 			Validated, CodeWorthShipping, nil, "treatment", "none"},
 		{"guardrail breach invalidates a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(breach)}}, nil,
 			Invalidated, CodeGuardrailBreached, []string{"guardrail tickets got worse", "+12% [+7.0%, +17%]", "more than the 5.0% tolerated"}, "treatment", "none"},
-		{"guardrail at risk holds a winner back", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(atRisk)}}, nil,
-			KeepRunning, CodeGuardrailAtRisk, []string{"guardrail tickets may be worse", "more users reach 80% power"}, "treatment", "positive"},
-		{"guardrail at risk after the planned sample", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(atRisk)}}, nil,
-			Inconclusive, CodeGuardrailAtRisk, []string{"after the planned sample"}, "treatment", "zero"},
-		{"guardrail without data does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
-			Validated, CodeWorthShipping, []string{"not enough data to check tickets"}, "treatment", "none"},
+		{"guardrail not yet known holds a winner back", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(atRisk)}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "reaches beyond the 5.0% tolerated", "more users reach 80% power to show it non-inferior"}, "treatment", "positive"},
+		{"guardrail estimated harmless but not yet shown within tolerance", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(effect{0, -0.1, 0.246, 0.9})}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "0% [-10%, +25%]"}, "treatment", "positive"},
+		{"guardrail not yet known after the users planned for it", scenario{users: fewUsers, primary: []*Lift{lift(narrowWin)}, guardrail: []*Lift{lift(effect{0.045, 0.035, 0.055, 0.001})}}, nil,
+			Inconclusive, CodeGuardrailUnknown, []string{"after the users planned for it"}, "treatment", "none"},
+		{"guardrail without data blocks validation", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{nil}}, nil,
+			KeepRunning, CodeGuardrailUnknown, []string{"guardrail tickets is not yet known", "not enough data"}, "treatment", "none"},
 		{"wrong direction", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, nil,
 			Invalidated, CodeWrongDirection, []string{"signup moved -5.0% [-8.0%, -2.0%]", "the increase was expected"}, "treatment", "none"},
 		{"below the minimum effect", scenario{users: fewUsers, primary: []*Lift{lift(tooSmall)}, guardrail: []*Lift{lift(harmless)}}, nil,
@@ -186,15 +191,17 @@ func TestGuardrailChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		e      effect
-		dir    ingest.Direction
+		dir    metric.Direction
 		status string
 	}{
-		{"lower is better, rose beyond tolerance", breach, ingest.LowerIsBetter, GuardrailBreached},
-		{"lower is better, fell", wrongWay, ingest.LowerIsBetter, GuardrailOK},
-		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, ingest.HigherIsBetter, GuardrailBreached},
-		{"higher is better, rose", breach, ingest.HigherIsBetter, GuardrailOK},
-		{"estimate beyond tolerance, bound within", atRisk, ingest.LowerIsBetter, GuardrailAtRisk},
-		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, ingest.LowerIsBetter, GuardrailOK},
+		{"lower is better, rose beyond tolerance", breach, metric.LowerIsBetter, GuardrailHarmed},
+		{"lower is better, fell", wrongWay, metric.LowerIsBetter, GuardrailOK},
+		{"higher is better, fell beyond tolerance", effect{-0.12, -0.17, -0.07, 0.001}, metric.HigherIsBetter, GuardrailHarmed},
+		{"higher is better, rose", breach, metric.HigherIsBetter, GuardrailOK},
+		{"estimate beyond tolerance, bound within", atRisk, metric.LowerIsBetter, GuardrailUnknown},
+		{"estimate within tolerance, upper bound beyond", effect{0, -0.1, 0.246, 0.9}, metric.LowerIsBetter, GuardrailUnknown},
+		{"upper bound exactly at the tolerance", effect{0, -0.05, 0.05, 1}, metric.LowerIsBetter, GuardrailOK},
+		{"significant harm within tolerance", effect{0.03, 0.01, 0.05, 0.01}, metric.LowerIsBetter, GuardrailOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &MetricResult{Metric: "g", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: lift(tc.e)}}}
@@ -317,5 +324,43 @@ func TestVerdictFromAggregates(t *testing.T) {
 				t.Errorf("normalised hypothesis not recorded: %+v", res.Hypothesis)
 			}
 		})
+	}
+}
+
+// TestVerdictUsesTheScaleOfItsInterval: a relative hypothesis is judged by
+// the relative test, whose interval here includes 0, even though the
+// absolute difference is significant on its own test.
+func TestVerdictUsesTheScaleOfItsInterval(t *testing.T) {
+	l := lift(effect{0.05, -0.01, 0.11, 0.2}) // relative: +5% [−1%, +11%], p = 0.2
+	l.Absolute.AdjustedSequentialPValue, l.AdjustedSequentialPValue = 0.001, 0.001
+	l.Absolute.AdjustedPValue, l.AdjustedPValue = 0.0001, 0.0001
+	sc := scenario{users: fewUsers, primary: []*Lift{l}, guardrail: []*Lift{lift(harmless)}}
+	v := judge(sc.result(), testHypothesis())
+	if v.Decision == Validated {
+		t.Errorf("validated on the absolute p-value while the relative interval includes 0: %s", v.Reason)
+	}
+}
+
+// TestVerdictCarriesTheRelativeNote: when the control mean cannot be told
+// from zero the verdict says the relative figure is not meaningful.
+func TestVerdictCarriesTheRelativeNote(t *testing.T) {
+	l := lift(flat)
+	l.Relative.Note = "the control mean 0.01 is within 0.02 of zero"
+	v := judge(scenario{users: fewUsers, primary: []*Lift{l}, guardrail: []*Lift{lift(harmless)}}.result(), testHypothesis())
+	if !strings.Contains(v.Reason, "(note: the control mean 0.01 is within 0.02 of zero)") {
+		t.Errorf("reason %q lacks the note", v.Reason)
+	}
+}
+
+// TestRemainingUsersCoverGuardrails: while the primary metric is undecided,
+// the remaining users include what a guardrail not yet known needs.
+func TestRemainingUsersCoverGuardrails(t *testing.T) {
+	narrowGuard := lift(effect{0.0, -0.3, 0.3, 0.9}) // wide: needs many users at 5% tolerance
+	v := judge(scenario{users: fewUsers, primary: []*Lift{lift(flat)}, guardrail: []*Lift{narrowGuard}}.result(), testHypothesis())
+	vv := v.Variants[0]
+	g := vv.Guardrails[0]
+	if vv.Decision != KeepRunning || g.RemainingUsers == nil || vv.RemainingUsers == nil || *vv.RemainingUsers != *g.RemainingUsers ||
+		!strings.Contains(vv.Reason, "to show guardrail tickets non-inferior") {
+		t.Errorf("verdict %s %q, remaining %v, guardrail's %v", vv.Decision, vv.Reason, vv.RemainingUsers, g.RemainingUsers)
 	}
 }

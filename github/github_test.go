@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 var testConfig = Config{
@@ -44,8 +44,8 @@ func eventType(name string) string {
 func TestParseFixtures(t *testing.T) {
 	const repo = "acme-shop/checkout"
 	resolved := ts(t, "2025-04-07T18:07:30Z")
-	incident := func(updated string) delivery.Incident {
-		return delivery.Incident{
+	incident := func(updated string) dora.Incident {
+		return dora.Incident{
 			ID: "github:issue:2980117765", Service: "checkout-api", Repo: repo, Title: "Checkout returns 502 for EU carts",
 			OpenedAt: ts(t, "2025-04-07T17:10:00Z"), UpdatedAt: ts(t, updated),
 			CauseSHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", // written in upper case in the issue
@@ -55,20 +55,20 @@ func TestParseFixtures(t *testing.T) {
 	closed.ResolvedAt = &resolved
 	unlabeled := incident("2025-04-07T17:30:00Z")
 	unlabeled.Service, unlabeled.Void = "", true
-	deploy := func(status, at string) delivery.Deployment {
-		return delivery.Deployment{
+	deploy := func(status, at string) dora.Deployment {
+		return dora.Deployment{
 			ID: "github:deployment:1873020045", Service: "checkout-api", Repo: repo, Environment: "prod-eu", Production: true,
 			SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Version: "v2.8.1", Status: status, At: ts(t, at),
 		}
 	}
-	failed := deploy(delivery.StatusFailure, "2025-04-07T16:47:02.25Z") // 18:47:02.250+02:00
-	failed.Service, failed.Version = "", "main"                         // a string payload names nothing; the ref is the version
+	failed := deploy(dora.StatusFailure, "2025-04-07T16:47:02.25Z") // 18:47:02.250+02:00
+	failed.Service, failed.Version = "", "main"                     // a string payload names nothing; the ref is the version
 
 	tests := []struct {
 		file string
-		want delivery.Event
+		want dora.Event
 	}{
-		{"push.json", delivery.Event{Changes: []delivery.Change{
+		{"push.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Branch: "main",
 				Paths:      []string{"internal/cart/validate.go", "internal/cart/cart.go"},
 				AuthoredAt: ts(t, "2025-04-07T07:12:44Z"), MergedAt: ts(t, "2025-04-07T16:30:00Z")}, // 09:12:44+02:00; pushed_at in Unix seconds
@@ -76,44 +76,44 @@ func TestParseFixtures(t *testing.T) {
 				Paths:      []string{"internal/charge/charge.go", "internal/cart/cart.go", "internal/charge/old.go"},
 				AuthoredAt: ts(t, "2025-04-07T15:05:10Z"), MergedAt: ts(t, "2025-04-07T16:30:00Z")}, // 08:05:10-07:00
 		}}},
-		{"push.feature.json", delivery.Event{Changes: []delivery.Change{
+		{"push.feature.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3", Branch: "feature/quote-cache",
 				Paths: []string{"internal/shipping/cache.go"}, AuthoredAt: ts(t, "2025-04-03T13:20:00Z")}, // not on main: not merged
 		}}},
-		{"push.tag.json", delivery.Event{Ignored: "push to refs/tags/v2.8.0, not a branch"}},
-		{"pull_request.closed.merged.json", delivery.Event{Changes: []delivery.Change{
+		{"push.tag.json", dora.Event{Ignored: "push to refs/tags/v2.8.0, not a branch"}},
+		{"pull_request.closed.merged.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "9d8c7b6a5f4e3d2c1b0a99887766554433221100", PR: "214", Branch: "feature/quote-cache",
 				AuthoredAt: ts(t, "2025-04-04T10:00:00Z"), MergedAt: ts(t, "2025-04-07T12:31:04Z")},
 		}}},
-		{"pull_request.closed.unmerged.json", delivery.Event{Ignored: "pull request closed without merging"}},
-		{"pull_request.opened.json", delivery.Event{Ignored: "pull request opened: only merges are changes"}},
-		{"deployment.created.json", delivery.Event{Deployments: []delivery.Deployment{deploy(delivery.StatusPending, "2025-04-07T16:40:00Z")}}},
-		{"deployment_status.success.json", delivery.Event{Deployments: []delivery.Deployment{deploy(delivery.StatusSuccess, "2025-04-07T16:52:30Z")}}},
-		{"deployment_status.in_progress.json", delivery.Event{Deployments: []delivery.Deployment{deploy(delivery.StatusPending, "2025-04-07T16:41:00Z")}}},
-		{"deployment_status.failure.json", delivery.Event{Deployments: []delivery.Deployment{failed}}},
-		{"deployment_status.inactive.json", delivery.Event{Ignored: "deployment status inactive: superseded by a newer deployment"}},
-		{"deployment_status.rollback.json", delivery.Event{Deployments: []delivery.Deployment{{
+		{"pull_request.closed.unmerged.json", dora.Event{Ignored: "pull request closed without merging"}},
+		{"pull_request.opened.json", dora.Event{Ignored: "pull request opened: only merges are changes"}},
+		{"deployment.created.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusPending, "2025-04-07T16:40:00Z")}}},
+		{"deployment_status.success.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusSuccess, "2025-04-07T16:52:30Z")}}},
+		{"deployment_status.in_progress.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusPending, "2025-04-07T16:41:00Z")}}},
+		{"deployment_status.failure.json", dora.Event{Deployments: []dora.Deployment{failed}}},
+		{"deployment_status.inactive.json", dora.Event{Ignored: "deployment status inactive: superseded by a newer deployment"}},
+		{"deployment_status.rollback.json", dora.Event{Deployments: []dora.Deployment{{
 			ID: "github:deployment:1873020999", Repo: repo, Environment: "production-us", Production: true,
-			SHA: "0d3c2b1a9f8e7d6c5b4a39281706f5e4d3c2b1a0", Version: "v2.7.9", Status: delivery.StatusSuccess,
+			SHA: "0d3c2b1a9f8e7d6c5b4a39281706f5e4d3c2b1a0", Version: "v2.7.9", Status: dora.StatusSuccess,
 			At: ts(t, "2025-04-07T18:05:00Z"), Rollback: true,
 		}}}},
-		{"deployment_status.staging.json", delivery.Event{Deployments: []delivery.Deployment{{
+		{"deployment_status.staging.json", dora.Event{Deployments: []dora.Deployment{{
 			ID: "github:deployment:1873019000", Repo: repo, Environment: "staging",
-			SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Version: "main", Status: delivery.StatusSuccess, At: ts(t, "2025-04-07T16:20:00Z"),
+			SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Version: "main", Status: dora.StatusSuccess, At: ts(t, "2025-04-07T16:20:00Z"),
 		}}}},
-		{"release.published.json", delivery.Event{Deployments: []delivery.Deployment{{
+		{"release.published.json", dora.Event{Deployments: []dora.Deployment{{
 			ID: "github:release:210044512", Repo: repo, Environment: "app-store", Production: true,
-			SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Version: "v2.8.1", Status: delivery.StatusSuccess, At: ts(t, "2025-04-07T17:00:00Z"),
+			SHA: "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90", Version: "v2.8.1", Status: dora.StatusSuccess, At: ts(t, "2025-04-07T17:00:00Z"),
 		}}}},
-		{"release.prerelease.json", delivery.Event{Ignored: "pre-release"}},
-		{"issues.opened.json", delivery.Event{Incidents: []delivery.Incident{incident("2025-04-07T17:20:00Z")}}},
-		{"issues.closed.json", delivery.Event{Incidents: []delivery.Incident{closed}}},
+		{"release.prerelease.json", dora.Event{Ignored: "pre-release"}},
+		{"issues.opened.json", dora.Event{Incidents: []dora.Incident{incident("2025-04-07T17:20:00Z")}}},
+		{"issues.closed.json", dora.Event{Incidents: []dora.Incident{closed}}},
 		// Reopened: closed_at is still set, but the incident is open again.
-		{"issues.reopened.json", delivery.Event{Incidents: []delivery.Incident{incident("2025-04-07T19:00:00Z")}}},
-		{"issues.unlabeled.json", delivery.Event{Incidents: []delivery.Incident{unlabeled}}},
-		{"issues.opened.bug.json", delivery.Event{Ignored: `issue not labelled "incident"`}},
-		{"ping.json", delivery.Event{Ignored: "ping: the webhook is set up"}},
-		{"workflow_run.completed.json", delivery.Event{Ignored: "workflow_run events are not used for delivery metrics"}},
+		{"issues.reopened.json", dora.Event{Incidents: []dora.Incident{incident("2025-04-07T19:00:00Z")}}},
+		{"issues.unlabeled.json", dora.Event{Incidents: []dora.Incident{unlabeled}}},
+		{"issues.opened.bug.json", dora.Event{Ignored: `issue not labelled "incident"`}},
+		{"ping.json", dora.Event{Ignored: "ping: the webhook is set up"}},
+		{"workflow_run.completed.json", dora.Event{Ignored: "workflow_run events are not used for delivery metrics"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -248,8 +248,8 @@ func TestMalformed(t *testing.T) {
 // From webhooks to metrics: the fixtures, parsed, give the facts a
 // hand-written timeline would.
 func TestFixturesToMetrics(t *testing.T) {
-	var data delivery.Data
-	data.Catalog.Services = []delivery.Service{{Name: "checkout-api", Team: "payments", Sources: []delivery.Source{{Repo: "acme-shop/checkout"}}}}
+	var data dora.Data
+	data.Catalog.Services = []dora.Service{{Name: "checkout-api", Team: "payments", Sources: []dora.Source{{Repo: "acme-shop/checkout"}}}}
 	for _, f := range []string{
 		"push.feature.json", "pull_request.closed.merged.json", "push.json",
 		"deployment_status.in_progress.json", "deployment_status.success.json", "deployment_status.staging.json",
@@ -264,7 +264,7 @@ func TestFixturesToMetrics(t *testing.T) {
 		data.Deployments = append(data.Deployments, ev.Deployments...)
 		data.Incidents = append(data.Incidents, ev.Incidents...)
 	}
-	tl, err := delivery.NewTimeline(data)
+	tl, err := dora.NewTimeline(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestFixturesToMetrics(t *testing.T) {
 	if !r.Rollback || !r.Rework {
 		t.Errorf("rollback: rollback %v rework %v, want both", r.Rollback, r.Rework)
 	}
-	rep, err := tl.Report(delivery.Query{From: ts(t, "2025-04-07T00:00:00Z"), To: ts(t, "2025-04-08T00:00:00Z")})
+	rep, err := tl.Report(dora.Query{From: ts(t, "2025-04-07T00:00:00Z"), To: ts(t, "2025-04-08T00:00:00Z")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestFixturesToMetrics(t *testing.T) {
 	// 16:52:30 - 07:12:44 = 9h39m46s; b7e3f1a 16:52:30 - 15:05:10 = 1h47m20s.
 	// Median: 9h39m46s. Recovery: 18:05 - 16:52:30 = 1h12m30s.
 	if m.LeadTime.Count != 3 || m.LeadTime.Median != 9*time.Hour+39*time.Minute+46*time.Second ||
-		m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 2}) {
+		m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 2}) {
 		t.Errorf("got lead %+v, recovery %+v, change failure rate %+v", m.LeadTime, m.Recovery, m.ChangeFailureRate)
 	}
 }

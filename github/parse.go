@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
-// Source is the delivery.Event source of this package's events.
+// Source is the dora.Event source of this package's events.
 const Source = "github"
 
 // Headers GitHub sends with every delivery.
@@ -53,8 +53,8 @@ func (c *Config) incidentLabel() string {
 // nothing about delivery come back Ignored with the reason; a malformed
 // payload is an EINVALID *valueloop.Error naming the field. Verify the
 // signature first.
-func Parse(eventType, deliveryID string, body []byte, cfg Config) (delivery.Event, error) {
-	ev := delivery.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}
+func Parse(eventType, deliveryID string, body []byte, cfg Config) (dora.Event, error) {
+	ev := dora.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}
 	var err error
 	switch eventType {
 	case "push":
@@ -77,7 +77,7 @@ func Parse(eventType, deliveryID string, body []byte, cfg Config) (delivery.Even
 		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(eventType))
 	}
 	if err != nil {
-		return delivery.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}, err
+		return dora.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}, err
 	}
 	return ev, nil
 }
@@ -89,7 +89,7 @@ func (r *repository) check() error {
 	return nil
 }
 
-func parsePush(ev *delivery.Event, body []byte) error {
+func parsePush(ev *dora.Event, body []byte) error {
 	var p pushEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -118,7 +118,7 @@ func parsePush(ev *delivery.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
-	changes := make([]delivery.Change, len(p.Commits))
+	changes := make([]dora.Change, len(p.Commits))
 	var newest time.Time
 	for i, c := range p.Commits {
 		field := fmt.Sprintf("commits[%d]", i)
@@ -130,7 +130,7 @@ func parsePush(ev *delivery.Event, body []byte) error {
 			return err
 		}
 		newest = latest(newest, at)
-		changes[i] = delivery.Change{
+		changes[i] = dora.Change{
 			Repo: p.Repository.FullName, SHA: strings.ToLower(c.ID), Branch: branch,
 			Paths: paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
 		}
@@ -168,7 +168,7 @@ func paths(lists ...[]string) []string {
 	return out
 }
 
-func parsePullRequest(ev *delivery.Event, body []byte) error {
+func parsePullRequest(ev *dora.Event, body []byte) error {
 	var p pullRequestEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -200,7 +200,7 @@ func parsePullRequest(ev *delivery.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
-	ev.Changes = []delivery.Change{{
+	ev.Changes = []dora.Change{{
 		Repo: p.Repository.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
 		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged,
 	}}
@@ -229,15 +229,15 @@ func hints(payload json.RawMessage) deploymentHints {
 }
 
 // newDeployment reads what a deployment and deployment_status event share.
-func newDeployment(d *deployment, repo repository, env string, cfg Config) (delivery.Deployment, error) {
+func newDeployment(d *deployment, repo repository, env string, cfg Config) (dora.Deployment, error) {
 	if err := repo.check(); err != nil {
-		return delivery.Deployment{}, err
+		return dora.Deployment{}, err
 	}
 	if d.ID == "" {
-		return delivery.Deployment{}, valueloop.FieldErrorf("deployment.id", "is required")
+		return dora.Deployment{}, valueloop.FieldErrorf("deployment.id", "is required")
 	}
 	if env == "" {
-		return delivery.Deployment{}, valueloop.FieldErrorf("deployment.environment", "is required")
+		return dora.Deployment{}, valueloop.FieldErrorf("deployment.environment", "is required")
 	}
 	h := hints(d.Payload)
 	prod, listed := cfg.Production[env]
@@ -249,14 +249,14 @@ func newDeployment(d *deployment, repo repository, env string, cfg Config) (deli
 		version = d.Ref
 	}
 	task := strings.ToLower(d.Task)
-	return delivery.Deployment{
+	return dora.Deployment{
 		ID: "github:deployment:" + d.ID.String(), Service: h.Service, Repo: repo.FullName,
 		Environment: env, Production: prod, SHA: strings.ToLower(d.SHA), Version: version,
 		Rollback: h.Rollback || task == "rollback" || strings.HasPrefix(task, "rollback:"),
 	}, nil
 }
 
-func parseDeployment(ev *delivery.Event, body []byte, cfg Config) error {
+func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -268,22 +268,22 @@ func parseDeployment(ev *delivery.Event, body []byte, cfg Config) error {
 	if d.At, err = p.Deployment.CreatedAt.required("deployment.created_at"); err != nil {
 		return err
 	}
-	d.Status = delivery.StatusPending
-	ev.Deployments = []delivery.Deployment{d}
+	d.Status = dora.StatusPending
+	ev.Deployments = []dora.Deployment{d}
 	return nil
 }
 
 // statuses maps GitHub's deployment states to delivery statuses.
 var statuses = map[string]string{
-	"success":     delivery.StatusSuccess,
-	"failure":     delivery.StatusFailure,
-	"error":       delivery.StatusFailure,
-	"pending":     delivery.StatusPending,
-	"queued":      delivery.StatusPending,
-	"in_progress": delivery.StatusPending,
+	"success":     dora.StatusSuccess,
+	"failure":     dora.StatusFailure,
+	"error":       dora.StatusFailure,
+	"pending":     dora.StatusPending,
+	"queued":      dora.StatusPending,
+	"in_progress": dora.StatusPending,
 }
 
-func parseDeploymentStatus(ev *delivery.Event, body []byte, cfg Config) error {
+func parseDeploymentStatus(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentStatusEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -316,13 +316,13 @@ func parseDeploymentStatus(ev *delivery.Event, body []byte, cfg Config) error {
 			return err
 		}
 	}
-	ev.Deployments = []delivery.Deployment{d}
+	ev.Deployments = []dora.Deployment{d}
 	return nil
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 
-func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
+func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	var p releaseEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -351,18 +351,18 @@ func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	d := delivery.Deployment{
+	d := dora.Deployment{
 		ID: "github:release:" + r.ID.String(), Repo: p.Repository.FullName, Environment: cfg.ReleaseEnvironment,
-		Production: cfg.Production[cfg.ReleaseEnvironment], Version: r.TagName, Status: delivery.StatusSuccess, At: at,
+		Production: cfg.Production[cfg.ReleaseEnvironment], Version: r.TagName, Status: dora.StatusSuccess, At: at,
 	}
 	if fullSHA.MatchString(r.TargetCommitish) { // otherwise a branch name
 		d.SHA = strings.ToLower(r.TargetCommitish)
 	}
-	ev.Deployments = []delivery.Deployment{d}
+	ev.Deployments = []dora.Deployment{d}
 	return nil
 }
 
-func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
+func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 	var p issuesEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -389,15 +389,15 @@ func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	inc := delivery.Incident{
-		ID: "github:issue:" + is.ID.String(), Service: delivery.LabelService(names), Repo: p.Repository.FullName,
-		Title: is.Title, OpenedAt: opened, UpdatedAt: updated, CauseSHA: delivery.CauseSHA(is.Body),
+	inc := dora.Incident{
+		ID: "github:issue:" + is.ID.String(), Service: dora.LabelService(names), Repo: p.Repository.FullName,
+		Title: is.Title, OpenedAt: opened, UpdatedAt: updated, CauseSHA: dora.CauseSHA(is.Body),
 	}
 	switch {
 	case p.Action == "unlabeled" && strings.EqualFold(p.Label.Name, want) && !incident,
 		(p.Action == "deleted" || p.Action == "transferred") && incident:
 		inc.Void = true // no longer an incident here
-		ev.Incidents = []delivery.Incident{inc}
+		ev.Incidents = []dora.Incident{inc}
 		return nil
 	case !incident:
 		ev.Ignored = fmt.Sprintf("issue not labelled %q", truncate(want))
@@ -417,6 +417,6 @@ func parseIssues(ev *delivery.Event, body []byte, cfg Config) error {
 		closed = latest(closed, opened)
 		inc.ResolvedAt = &closed
 	}
-	ev.Incidents = []delivery.Incident{inc}
+	ev.Incidents = []dora.Incident{inc}
 	return nil
 }

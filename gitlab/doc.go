@@ -2,7 +2,7 @@
 // checks the X-Gitlab-Token header and parses the payloads GitLab sends for
 // push, merge request (merged), deployment, pipeline and job (deploying
 // jobs), issue and work item (incidents: type Incident, or a configurable
-// label) and release events into delivery.Event values. Every other event is
+// label) and release events into dora.Event values. Every other event is
 // acknowledged and ignored.
 //
 // GitLab writes times in ISO 8601 and, in older payloads, as

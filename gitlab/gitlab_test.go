@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 var testConfig = Config{
@@ -50,8 +50,8 @@ func header(name string) string {
 func TestParseFixtures(t *testing.T) {
 	const repo = "acme-shop/storefront"
 	const sha = "a19be4c7d03f58e62b1d9a7c4e8f3b05d6c2a91f"
-	incident := func(updated string) delivery.Incident {
-		return delivery.Incident{ID: "gitlab:issue:130551", Service: "storefront-web", Repo: repo, Title: "Prices show NaN in Japan",
+	incident := func(updated string) dora.Incident {
+		return dora.Incident{ID: "gitlab:issue:130551", Service: "storefront-web", Repo: repo, Title: "Prices show NaN in Japan",
 			OpenedAt: ts(t, "2025-05-12T14:20:00Z"), UpdatedAt: ts(t, updated)}
 	}
 	closed := incident("2025-05-12T16:40:00Z")
@@ -60,15 +60,15 @@ func TestParseFixtures(t *testing.T) {
 	labeled.Service, labeled.CauseSHA = "", "a19be4c7d03f"
 	unlabeled := incident("2025-05-12T14:50:00Z")
 	unlabeled.Service, unlabeled.Void = "", true
-	production := func(status, at string) delivery.Deployment {
-		return delivery.Deployment{ID: "gitlab:job:771203", Repo: repo, Environment: "production", Production: true,
+	production := func(status, at string) dora.Deployment {
+		return dora.Deployment{ID: "gitlab:job:771203", Repo: repo, Environment: "production", Production: true,
 			SHA: sha, Version: "main", Status: status, At: ts(t, at)}
 	}
 	tests := []struct {
 		file string
-		want delivery.Event
+		want dora.Event
 	}{
-		{"push.json", delivery.Event{Changes: []delivery.Change{
+		{"push.json", dora.Event{Changes: []dora.Change{
 			// No push time in GitLab's payload: both landed by their newest
 			// commit, 09:20:30-04:00.
 			{Repo: repo, SHA: "7f3a9c1e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f01", Branch: "main",
@@ -78,42 +78,42 @@ func TestParseFixtures(t *testing.T) {
 				Paths:      []string{"app/price/format.ts", "app/product/page.tsx", "app/price/legacy.ts"},
 				AuthoredAt: ts(t, "2025-05-12T13:20:30Z"), MergedAt: ts(t, "2025-05-12T13:20:30Z")},
 		}}},
-		{"push.branch.json", delivery.Event{Changes: []delivery.Change{
+		{"push.branch.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "c0ffee00d15ea5e5deadbeef0123456789abcdef", Branch: "feat/search-facets",
 				Paths: []string{"app/search/facets.tsx"}, AuthoredAt: ts(t, "2025-05-08T12:00:00Z")},
 		}}},
-		{"push.deleted.json", delivery.Event{Ignored: "push deleted refs/heads/feat/search-facets"}},
-		{"tag_push.json", delivery.Event{Ignored: "Tag Push Hook events are not used for delivery metrics"}},
+		{"push.deleted.json", dora.Event{Ignored: "push deleted refs/heads/feat/search-facets"}},
+		{"tag_push.json", dora.Event{Ignored: "Tag Push Hook events are not used for delivery metrics"}},
 		// A squash merge: no merge commit, the squash commit lands. Legacy
 		// "UTC" times; the branch's last commit predates the merge request.
-		{"merge_request.merge.json", delivery.Event{Changes: []delivery.Change{
+		{"merge_request.merge.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "e4d3c2b1a0f9e8d7c6b5a4938271605f4e3d2c1b", PR: "318", Branch: "feat/search-facets",
 				AuthoredAt: ts(t, "2025-05-08T12:00:00Z"), MergedAt: ts(t, "2025-05-12T13:40:05Z")},
 		}}},
-		{"merge_request.open.json", delivery.Event{Ignored: "merge request open: only merges are changes"}},
+		{"merge_request.open.json", dora.Event{Ignored: "merge request open: only merges are changes"}},
 		// "2025-05-12 16:05:00 +0200"; tier production.
-		{"deployment.success.json", delivery.Event{Deployments: []delivery.Deployment{production(delivery.StatusSuccess, "2025-05-12T14:05:00Z")}}},
-		{"deployment.running.json", delivery.Event{Deployments: []delivery.Deployment{production(delivery.StatusPending, "2025-05-12T14:01:30Z")}}},
+		{"deployment.success.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusSuccess, "2025-05-12T14:05:00Z")}}},
+		{"deployment.running.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusPending, "2025-05-12T14:01:30Z")}}},
 		// No tier in the payload: configuration says eu-live is production.
-		{"deployment.failed.json", delivery.Event{Deployments: []delivery.Deployment{{ID: "gitlab:job:771388", Repo: repo,
-			Environment: "eu-live", Production: true, SHA: sha, Version: "main", Status: delivery.StatusFailure, At: ts(t, "2025-05-13T09:31:12Z")}}}},
+		{"deployment.failed.json", dora.Event{Deployments: []dora.Deployment{{ID: "gitlab:job:771388", Repo: repo,
+			Environment: "eu-live", Production: true, SHA: sha, Version: "main", Status: dora.StatusFailure, At: ts(t, "2025-05-13T09:31:12Z")}}}},
 		// Two deploying jobs; the stop job, the manual canary and the tests are not deployments.
-		{"pipeline.success.json", delivery.Event{Deployments: []delivery.Deployment{
+		{"pipeline.success.json", dora.Event{Deployments: []dora.Deployment{
 			{ID: "gitlab:job:771201", Repo: repo, Environment: "staging", SHA: sha, Version: "main",
-				Status: delivery.StatusSuccess, At: ts(t, "2025-05-12T14:00:05Z")},
-			production(delivery.StatusSuccess, "2025-05-12T14:02:00Z"),
+				Status: dora.StatusSuccess, At: ts(t, "2025-05-12T14:00:05Z")},
+			production(dora.StatusSuccess, "2025-05-12T14:02:00Z"),
 		}}},
-		{"pipeline.tests.json", delivery.Event{Ignored: "pipeline has no job that deployed to an environment"}},
+		{"pipeline.tests.json", dora.Event{Ignored: "pipeline has no job that deployed to an environment"}},
 		// No project object in job events: the repository's homepage names it.
-		{"job.deploy.json", delivery.Event{Deployments: []delivery.Deployment{production(delivery.StatusSuccess, "2025-05-12T14:02:00Z")}}},
-		{"work_item.incident.open.json", delivery.Event{Incidents: []delivery.Incident{incident("2025-05-12T14:25:00Z")}}},
-		{"work_item.incident.close.json", delivery.Event{Incidents: []delivery.Incident{closed}}},
-		{"issue.labeled.json", delivery.Event{Incidents: []delivery.Incident{labeled}}},
-		{"issue.unlabeled.json", delivery.Event{Incidents: []delivery.Incident{unlabeled}}},
-		{"issue.plain.json", delivery.Event{Ignored: `issue is neither of type Incident nor labelled "incident"`}},
-		{"note.json", delivery.Event{Ignored: "Note Hook events are not used for delivery metrics"}},
-		{"release.create.json", delivery.Event{Deployments: []delivery.Deployment{{ID: "gitlab:release:30021", Repo: repo,
-			Environment: "app-store", Production: true, SHA: sha, Version: "v5.2.0", Status: delivery.StatusSuccess, At: ts(t, "2025-05-12T17:00:00Z")}}}},
+		{"job.deploy.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusSuccess, "2025-05-12T14:02:00Z")}}},
+		{"work_item.incident.open.json", dora.Event{Incidents: []dora.Incident{incident("2025-05-12T14:25:00Z")}}},
+		{"work_item.incident.close.json", dora.Event{Incidents: []dora.Incident{closed}}},
+		{"issue.labeled.json", dora.Event{Incidents: []dora.Incident{labeled}}},
+		{"issue.unlabeled.json", dora.Event{Incidents: []dora.Incident{unlabeled}}},
+		{"issue.plain.json", dora.Event{Ignored: `issue is neither of type Incident nor labelled "incident"`}},
+		{"note.json", dora.Event{Ignored: "Note Hook events are not used for delivery metrics"}},
+		{"release.create.json", dora.Event{Deployments: []dora.Deployment{{ID: "gitlab:release:30021", Repo: repo,
+			Environment: "app-store", Production: true, SHA: sha, Version: "v5.2.0", Status: dora.StatusSuccess, At: ts(t, "2025-05-12T17:00:00Z")}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -232,8 +232,8 @@ func TestMalformed(t *testing.T) {
 // one deployment; with the pushes and the merge request, the timeline
 // delivers the changes and dates the squash merge from its branch.
 func TestFixturesToMetrics(t *testing.T) {
-	var data delivery.Data
-	data.Catalog.Services = []delivery.Service{{Name: "storefront-web", Team: "web", Sources: []delivery.Source{{Repo: "acme-shop/storefront"}}}}
+	var data dora.Data
+	data.Catalog.Services = []dora.Service{{Name: "storefront-web", Team: "web", Sources: []dora.Source{{Repo: "acme-shop/storefront"}}}}
 	for _, f := range []string{
 		"push.branch.json", "merge_request.merge.json", "push.json", "pipeline.success.json", "deployment.running.json",
 		"deployment.success.json", "job.deploy.json", "work_item.incident.open.json", "work_item.incident.close.json",
@@ -246,7 +246,7 @@ func TestFixturesToMetrics(t *testing.T) {
 		data.Deployments = append(data.Deployments, ev.Deployments...)
 		data.Incidents = append(data.Incidents, ev.Incidents...)
 	}
-	tl, err := delivery.NewTimeline(data)
+	tl, err := dora.NewTimeline(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ func TestFixturesToMetrics(t *testing.T) {
 	if !d.Failed || len(d.Incidents) != 1 || !d.RecoveredAt.Equal(ts(t, "2025-05-12T16:39:58Z")) {
 		t.Errorf("failed %v, incidents %v, recovered %v; want the incident's close", d.Failed, d.Incidents, d.RecoveredAt)
 	}
-	r, err := tl.Report(delivery.Query{From: ts(t, "2025-05-12T00:00:00Z"), To: ts(t, "2025-05-13T00:00:00Z")})
+	r, err := tl.Report(dora.Query{From: ts(t, "2025-05-12T00:00:00Z"), To: ts(t, "2025-05-13T00:00:00Z")})
 	if err != nil {
 		t.Fatal(err)
 	}

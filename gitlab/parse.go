@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
-// Source is the delivery.Event source of this package's events.
+// Source is the dora.Event source of this package's events.
 const Source = "gitlab"
 
 // DefaultIncidentLabel marks incident issues when Config.IncidentLabel is empty.
@@ -64,8 +64,8 @@ var hooks = map[string]bool{
 // DeliveryID. Events and actions that say nothing about delivery come back
 // Ignored with the reason; a malformed payload is an EINVALID
 // *valueloop.Error naming the field. Verify the token first.
-func Parse(eventHeader, deliveryID string, body []byte, cfg Config) (delivery.Event, error) {
-	ev := delivery.Event{Source: Source, Kind: eventHeader, DeliveryID: deliveryID}
+func Parse(eventHeader, deliveryID string, body []byte, cfg Config) (dora.Event, error) {
+	ev := dora.Event{Source: Source, Kind: eventHeader, DeliveryID: deliveryID}
 	if eventHeader != "" && !hooks[eventHeader] {
 		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(eventHeader))
 		return ev, nil
@@ -99,14 +99,14 @@ func Parse(eventHeader, deliveryID string, body []byte, cfg Config) (delivery.Ev
 		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(env.ObjectKind))
 	}
 	if err != nil {
-		return delivery.Event{Source: Source, Kind: ev.Kind, DeliveryID: deliveryID}, err
+		return dora.Event{Source: Source, Kind: ev.Kind, DeliveryID: deliveryID}, err
 	}
 	return ev, nil
 }
 
 const zeroSHA = "0000000000000000000000000000000000000000"
 
-func parsePush(ev *delivery.Event, body []byte) error {
+func parsePush(ev *dora.Event, body []byte) error {
 	var p pushEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -132,7 +132,7 @@ func parsePush(ev *delivery.Event, body []byte) error {
 	case p.Project.DefaultBranch == "":
 		return valueloop.FieldErrorf("project.default_branch", "is required")
 	}
-	changes := make([]delivery.Change, len(p.Commits))
+	changes := make([]dora.Change, len(p.Commits))
 	var newest time.Time
 	for i, c := range p.Commits {
 		field := fmt.Sprintf("commits[%d]", i)
@@ -146,7 +146,7 @@ func parsePush(ev *delivery.Event, body []byte) error {
 		if at.After(newest) {
 			newest = at
 		}
-		changes[i] = delivery.Change{
+		changes[i] = dora.Change{
 			Repo: name, SHA: strings.ToLower(c.ID), Branch: branch,
 			Paths: paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
 		}
@@ -175,7 +175,7 @@ func paths(lists ...[]string) []string {
 	return out
 }
 
-func parseMergeRequest(ev *delivery.Event, body []byte) error {
+func parseMergeRequest(ev *dora.Event, body []byte) error {
 	var p mergeRequestEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -232,7 +232,7 @@ func parseMergeRequest(ev *delivery.Event, body []byte) error {
 	if !last.IsZero() && last.Before(created) {
 		created = last // its commits may predate the merge request
 	}
-	ev.Changes = []delivery.Change{{
+	ev.Changes = []dora.Change{{
 		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: mr.SourceBranch,
 		AuthoredAt: created, MergedAt: merged,
 	}}
@@ -243,15 +243,15 @@ func parseMergeRequest(ev *delivery.Event, body []byte) error {
 // statuses missing here (created, manual, skipped, scheduled) mean nothing
 // was deployed yet.
 var statuses = map[string]string{
-	"success":              delivery.StatusSuccess,
-	"failed":               delivery.StatusFailure,
-	"canceled":             delivery.StatusCanceled,
-	"canceling":            delivery.StatusCanceled,
-	"running":              delivery.StatusPending,
-	"pending":              delivery.StatusPending,
-	"waiting_for_resource": delivery.StatusPending,
-	"preparing":            delivery.StatusPending,
-	"blocked":              delivery.StatusPending,
+	"success":              dora.StatusSuccess,
+	"failed":               dora.StatusFailure,
+	"canceled":             dora.StatusCanceled,
+	"canceling":            dora.StatusCanceled,
+	"running":              dora.StatusPending,
+	"pending":              dora.StatusPending,
+	"waiting_for_resource": dora.StatusPending,
+	"preparing":            dora.StatusPending,
+	"blocked":              dora.StatusPending,
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
@@ -260,7 +260,7 @@ var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 // pipeline and job events about one deployment are one deployment.
 func jobID(id string) string { return "gitlab:job:" + id }
 
-func parseDeployment(ev *delivery.Event, body []byte, cfg Config) error {
+func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -294,7 +294,7 @@ func parseDeployment(ev *delivery.Event, body []byte, cfg Config) error {
 	if last := path.Base(p.CommitURL); fullSHA.MatchString(last) {
 		sha = last
 	}
-	ev.Deployments = []delivery.Deployment{{
+	ev.Deployments = []dora.Deployment{{
 		ID: id, Repo: name, Environment: p.Environment, Production: cfg.production(p.Environment, p.EnvironmentTier),
 		SHA: strings.ToLower(sha), Version: p.Ref, Status: status, At: at,
 	}}
@@ -309,30 +309,30 @@ func deploying(e *environment) bool {
 
 // jobDeployment is the deployment a deploying job stands for, or false when
 // the job has not deployed yet.
-func jobDeployment(id, status string, times []stamp, fields []string, e *environment, cfg Config) (delivery.Deployment, bool, error) {
+func jobDeployment(id, status string, times []stamp, fields []string, e *environment, cfg Config) (dora.Deployment, bool, error) {
 	st, ok := statuses[status]
 	if !ok {
-		return delivery.Deployment{}, false, nil
+		return dora.Deployment{}, false, nil
 	}
 	var at time.Time
 	for i, s := range times {
 		t, err := s.time(fields[i])
 		if err != nil {
-			return delivery.Deployment{}, false, err
+			return dora.Deployment{}, false, err
 		}
 		if at.IsZero() {
 			at = t
 		}
 	}
 	if at.IsZero() {
-		return delivery.Deployment{}, false, valueloop.FieldErrorf(fields[len(fields)-1], "is required")
+		return dora.Deployment{}, false, valueloop.FieldErrorf(fields[len(fields)-1], "is required")
 	}
-	return delivery.Deployment{
+	return dora.Deployment{
 		ID: jobID(id), Environment: e.Name, Production: cfg.production(e.Name, e.DeploymentTier), Status: st, At: at,
 	}, true, nil
 }
 
-func parsePipeline(ev *delivery.Event, body []byte, cfg Config) error {
+func parsePipeline(ev *dora.Event, body []byte, cfg Config) error {
 	var p pipelineEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -367,7 +367,7 @@ func parsePipeline(ev *delivery.Event, body []byte, cfg Config) error {
 	return nil
 }
 
-func parseJob(ev *delivery.Event, body []byte, cfg Config) error {
+func parseJob(ev *dora.Event, body []byte, cfg Config) error {
 	var p jobEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -394,7 +394,7 @@ func parseJob(ev *delivery.Event, body []byte, cfg Config) error {
 		return nil
 	}
 	d.Repo, d.SHA, d.Version = name, strings.ToLower(p.SHA), p.Ref
-	ev.Deployments = []delivery.Deployment{d}
+	ev.Deployments = []dora.Deployment{d}
 	return nil
 }
 
@@ -410,7 +410,7 @@ func hasLabel(labels []string, want string) bool {
 	return slices.ContainsFunc(labels, func(l string) bool { return strings.EqualFold(l, want) })
 }
 
-func parseIssue(ev *delivery.Event, body []byte, cfg Config) error {
+func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 	var p issueEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -435,15 +435,15 @@ func parseIssue(ev *delivery.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	inc := delivery.Incident{
-		ID: "gitlab:issue:" + a.ID.String(), Service: delivery.LabelService(labels), Repo: name, Title: a.Title,
-		OpenedAt: opened, UpdatedAt: updated, CauseSHA: delivery.CauseSHA(a.Description),
+	inc := dora.Incident{
+		ID: "gitlab:issue:" + a.ID.String(), Service: dora.LabelService(labels), Repo: name, Title: a.Title,
+		OpenedAt: opened, UpdatedAt: updated, CauseSHA: dora.CauseSHA(a.Description),
 	}
 	removed := hasLabel(titles(p.Changes.Labels.Previous), want) && !hasLabel(titles(p.Changes.Labels.Current), want)
 	switch {
 	case !incident && removed:
 		inc.Void = true // the label that made it an incident was removed
-		ev.Incidents = []delivery.Incident{inc}
+		ev.Incidents = []dora.Incident{inc}
 		return nil
 	case !incident:
 		ev.Ignored = fmt.Sprintf("%s is neither of type Incident nor labelled %q", p.ObjectKind, truncate(want))
@@ -465,11 +465,11 @@ func parseIssue(ev *delivery.Event, body []byte, cfg Config) error {
 		}
 		inc.ResolvedAt = &closed
 	}
-	ev.Incidents = []delivery.Incident{inc}
+	ev.Incidents = []dora.Incident{inc}
 	return nil
 }
 
-func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
+func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	var p releaseEvent
 	if err := decode(body, &p); err != nil {
 		return err
@@ -497,10 +497,10 @@ func parseRelease(ev *delivery.Event, body []byte, cfg Config) error {
 			return err
 		}
 	}
-	ev.Deployments = []delivery.Deployment{{
+	ev.Deployments = []dora.Deployment{{
 		ID: "gitlab:release:" + p.ID.String(), Repo: name, Environment: cfg.ReleaseEnvironment,
 		Production: cfg.production(cfg.ReleaseEnvironment, ""), SHA: strings.ToLower(p.Commit.ID), Version: p.Tag,
-		Status: delivery.StatusSuccess, At: at,
+		Status: dora.StatusSuccess, At: at,
 	}}
 	return nil
 }

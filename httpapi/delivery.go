@@ -13,13 +13,13 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
 )
 
 // Delivery metrics: webhooks from GitHub and GitLab (public routes: they
-// authenticate by signature or token, checked by package deliverysvc
+// authenticate by signature or token, checked by package delivery
 // before the payload is read), records sent by CI systems and the CLI, the
 // catalog and sources, DORA reports and the loop figures of a flag. Leave
 // Server.Delivery nil to serve without them (the routes answer 404).
@@ -31,7 +31,7 @@ const MaxHookBody = 25 << 20
 // the same key stores nothing.
 const IdempotencyHeader = "Idempotency-Key"
 
-func (s *Server) deliveryService() (*deliverysvc.Service, error) {
+func (s *Server) deliveryService() (*delivery.Service, error) {
 	if s.Delivery == nil {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "this server does not serve delivery metrics")
 	}
@@ -65,11 +65,11 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		h := deliverysvc.Hook{Source: r.URL.Query().Get("source"), Body: body}
+		h := delivery.Hook{Source: r.URL.Query().Get("source"), Body: body}
 		switch kind {
-		case deliverysvc.KindGitHub:
+		case delivery.KindGitHub:
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
-		case deliverysvc.KindGitLab:
+		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
 		}
@@ -134,11 +134,11 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team"); err != nil {
 		return err
 	}
-	query := delivery.Query{Services: queryList(q, "service"), Teams: queryList(q, "team"), Bucket: delivery.Bucket(q.Get("bucket"))}
+	query := dora.Query{Services: queryList(q, "service"), Teams: queryList(q, "team"), Bucket: dora.Bucket(q.Get("bucket"))}
 	if query.Bucket == "none" {
-		query.Bucket = delivery.BucketNone
+		query.Bucket = dora.BucketNone
 	}
-	if query.From, query.To, err = deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
+	if query.From, query.To, err = delivery.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
 		return err
 	}
 	rep, err := svc.Report(r.Context(), query)
@@ -164,7 +164,7 @@ func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) error
 	if service == "" {
 		return valueloop.FieldErrorf("service", "is required")
 	}
-	from, to, err := deliverysvc.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now())
+	from, to, err := delivery.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now())
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) error
 
 // recorded answers an API record: 201 when stored, 200 for a repeated
 // idempotency key.
-func recorded(w http.ResponseWriter, name string, v any, rec deliverysvc.Receipt) {
+func recorded(w http.ResponseWriter, name string, v any, rec delivery.Receipt) {
 	status := http.StatusCreated
 	if rec.Duplicate {
 		status = http.StatusOK
@@ -191,7 +191,7 @@ func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	var in deliverysvc.DeploymentInput
+	var in delivery.DeploymentInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	var in deliverysvc.ChangeInput
+	var in delivery.ChangeInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	var in deliverysvc.IncidentInput
+	var in delivery.IncidentInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	var in delivery.Service
+	var in dora.Service
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
@@ -377,7 +377,7 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	src := deliverysvc.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment}
+	src := delivery.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment}
 	if in.Secret != "" {
 		src.Secret = []byte(in.Secret)
 	}
@@ -472,8 +472,8 @@ func (s *Server) registerDeliveryMetrics() {
 	s.Registry.MustRegister(s.deliveryMetrics.webhooks, &deliveryCollector{svc: s.Delivery})
 }
 
-// deliveryCollector reports the latest deliverysvc.GaugeSet.
-type deliveryCollector struct{ svc *deliverysvc.Service }
+// deliveryCollector reports the latest delivery.GaugeSet.
+type deliveryCollector struct{ svc *delivery.Service }
 
 var (
 	deliveryLabels   = []string{"service", "team"}
@@ -519,8 +519,8 @@ func (c *deliveryCollector) Collect(ch chan<- prometheus.Metric) {
 // deliveryRoutes lists the delivery routes (part of routeTable).
 func (s *Server) deliveryRoutes() []route {
 	return []route{
-		{"POST", "/hooks/github", public, s.handleHook(deliverysvc.KindGitHub)},
-		{"POST", "/hooks/gitlab", public, s.handleHook(deliverysvc.KindGitLab)},
+		{"POST", "/hooks/github", public, s.handleHook(delivery.KindGitHub)},
+		{"POST", "/hooks/gitlab", public, s.handleHook(delivery.KindGitLab)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
 		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
@@ -560,9 +560,9 @@ func (s *Server) hookPrecheck(r *http.Request, kind string) error {
 		}
 		var err error
 		switch kind {
-		case deliverysvc.KindGitHub:
+		case delivery.KindGitHub:
 			err = github.CheckSignatureForm(r.Header.Get(github.SignatureHeader))
-		case deliverysvc.KindGitLab:
+		case delivery.KindGitLab:
 			err = gitlab.VerifyToken(src.Secret, r.Header.Get(gitlab.TokenHeader))
 		}
 		if err == nil {

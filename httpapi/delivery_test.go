@@ -11,7 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/httpapi"
 )
@@ -26,7 +26,7 @@ const (
 // name them) and one
 // GitHub and one GitLab source.
 // now is the service's clock (nil: time.Now).
-func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *deliverysvc.Service) {
+func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *delivery.Service) {
 	t.Helper()
 	e := MustServer(t)
 	ctx := context.Background()
@@ -35,7 +35,7 @@ func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *deliverysvc.
 			t.Fatal(err)
 		}
 	}
-	svc := deliverysvc.New(e.db)
+	svc := delivery.New(e.db)
 	svc.GaugeInterval = 20 * time.Millisecond
 	if now != nil {
 		svc.Now = now
@@ -93,7 +93,7 @@ func deliveryCount(t *testing.T, e *env) int {
 	t.Helper()
 	_, body := e.do(t, call{method: "GET", path: "/api/v1/delivery/deliveries?limit=1000", token: adminSecret})
 	var out struct {
-		Deliveries []deliverysvc.DeliveryInfo `json:"deliveries"`
+		Deliveries []delivery.DeliveryInfo `json:"deliveries"`
 	}
 	if err := json.Unmarshal([]byte(body), &out); err != nil {
 		t.Fatalf("deliveries: %v: %s", err, body)
@@ -211,7 +211,7 @@ func TestWebhooksToDORA(t *testing.T) {
 	if !strings.Contains(body, `"median": 34786,`) || !strings.Contains(body, `"leadTime": {`) {
 		t.Errorf("dora: want camelCase names and durations in seconds, got %s", body)
 	}
-	var rep deliverysvc.Report
+	var rep delivery.Report
 	if err := json.Unmarshal([]byte(body), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestWebhooksToDORA(t *testing.T) {
 	}
 	m := rep.Services[0].Total
 	if m.LeadTime.Count != 3 || m.LeadTime.Median != 9*time.Hour+39*time.Minute+46*time.Second ||
-		m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 2}) {
+		m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 2}) {
 		t.Errorf("lead %+v, recovery %+v, change failure rate %+v", m.LeadTime, m.Recovery, m.ChangeFailureRate)
 	}
 	_, body = e.do(t, call{method: "GET", path: "/api/v1/delivery/deployments?service=checkout-api&from=2025-04-01&to=2025-05-01", token: adminSecret})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -40,11 +41,11 @@ type Events struct {
 
 // EventStore is what the metric and aggregate routes read and write.
 type EventStore interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Metric(ctx context.Context, env, key string) (*ingest.Metric, error)
-	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Metric(ctx context.Context, env, key string) (*metric.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 	DeleteMetric(ctx context.Context, env, key, actor string) error
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 }
 
 // MaxEventBody bounds an event request body after decompression.
@@ -256,7 +257,7 @@ func (s *Server) handleListMetrics(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if ms == nil {
-		ms = []ingest.Metric{}
+		ms = []metric.Metric{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"metrics": ms})
 	return nil
@@ -283,7 +284,7 @@ func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	var m ingest.Metric
+	var m metric.Metric
 	if err := decodeJSON(r, &m); err != nil {
 		return err
 	}
@@ -437,7 +438,7 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error 
 }
 
 // aggregatesJSON groups sorted cells by flag and variant.
-func aggregatesJSON(aggs []ingest.Aggregate, kinds map[string]stats.Kind) AggregatesJSON {
+func aggregatesJSON(aggs []metric.Aggregate, kinds map[string]stats.Kind) AggregatesJSON {
 	out := AggregatesJSON{Flags: []FlagAggregates{}}
 	for _, a := range aggs {
 		if len(out.Flags) == 0 || out.Flags[len(out.Flags)-1].Flag != a.Flag {

@@ -22,6 +22,7 @@ import (
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -205,12 +206,12 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 func BenchmarkAggregatesOfOneFlag(b *testing.B) {
 	url, _, db := eventServerDB(b)
 	ctx := context.Background()
-	metrics := []ingest.Metric{
-		{Key: "converted", Kind: ingest.Conversion, Event: "purchase"},
-		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
-		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
-		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
+	metrics := []metric.Metric{
+		{Key: "converted", Kind: metric.Conversion, Event: "purchase"},
+		{Key: "orders", Kind: metric.Count, Event: "purchase"},
+		{Key: "revenue", Kind: metric.Sum, Event: "purchase"},
+		{Key: "load-time", Kind: metric.Mean, Event: "page", Direction: metric.LowerIsBetter},
+		{Key: "revenue-per-order", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
 	}
 	for i := range metrics {
 		if err := metrics[i].Normalize(); err != nil {
@@ -220,13 +221,13 @@ func BenchmarkAggregatesOfOneFlag(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	aggs := []ingest.Aggregate{{Flag: "checkout", Sums: sumsOf(b, 1234, nil)}}
+	aggs := []metric.Aggregate{{Flag: "checkout", Sums: sumsOf(b, 1234, nil)}}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, v := range []string{"control", "treatment-a", "treatment-b"} {
 		const users = 1_000_000 / 3
-		aggs = append(aggs, ingest.Aggregate{Flag: "checkout", Variant: v, Sums: sumsOf(b, users, nil)})
+		aggs = append(aggs, metric.Aggregate{Flag: "checkout", Variant: v, Sums: sumsOf(b, users, nil)})
 		for _, m := range metrics {
-			aggs = append(aggs, ingest.Aggregate{Flag: "checkout", Variant: v, Metric: m.Key, Sums: sumsOf(b, users, func() (x, y, c uint64) {
+			aggs = append(aggs, metric.Aggregate{Flag: "checkout", Variant: v, Metric: m.Key, Sums: sumsOf(b, users, func() (x, y, c uint64) {
 				return r.Uint64N(200 * ingest.Scale), r.Uint64N(5 * ingest.Scale), r.Uint64N(150 * ingest.Scale)
 			})})
 		}
@@ -267,7 +268,7 @@ func BenchmarkAggregatesOfOneFlag(b *testing.B) {
 // sumsOf returns the sums of n users whose values next draws (all zero
 // when nil), built as ingest stores them: N, then Σx, Σx², Σy, Σy², Σxy,
 // Σc, Σc², Σxc, Σyc as 192-bit little-endian integers.
-func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
+func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) metric.Sums {
 	var acc [9][3]uint64
 	add := func(i int, hi, lo uint64) {
 		var carry uint64
@@ -291,7 +292,7 @@ func sumsOf(tb testing.TB, n int, next func() (x, y, c uint64)) ingest.Sums {
 			buf = binary.LittleEndian.AppendUint64(buf, limb)
 		}
 	}
-	var s ingest.Sums
+	var s metric.Sums
 	if err := s.UnmarshalBinary(buf); err != nil {
 		tb.Fatal(err)
 	}

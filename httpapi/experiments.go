@@ -10,15 +10,15 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // ExperimentStore is what the hypothesis and results routes read and
 // write. Leave Server.Experiments nil to serve without them (they then
 // answer 404).
 type ExperimentStore interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
@@ -101,7 +101,7 @@ func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) 
 }
 
 // resultSettings are the query parameters that override analysis settings.
-var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "correction", "inference", "control", "weights"}
+var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
 
 // handleResults answers with the flag's experiment results: the stored
 // aggregates analysed with the hypothesis' settings (or the defaults),

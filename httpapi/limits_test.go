@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
 )
 
 // limitedServer opens a second server on e's store with lim (and delivery
 // metrics from svc when not nil).
-func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *deliverysvc.Service) *httpapi.Server {
+func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *delivery.Service) *httpapi.Server {
 	t.Helper()
 	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
 	srv.Addr = "127.0.0.1:0"

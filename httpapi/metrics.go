@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 type metrics struct {
@@ -46,7 +47,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Help: "Flag streams ended because the client did not read a flag set within the write timeout.",
 	})
 	reg.MustRegister(m.evaluations, m.duration, m.streams, m.streamsRevoked, m.streamsDropped,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

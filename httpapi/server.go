@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -51,7 +51,7 @@ type Server struct {
 	Rollouts RolloutEngine
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
-	Delivery *deliverysvc.Service
+	Delivery *delivery.Service
 	// Limits bound connections, bodies and failed authentications
 	// (limits.go); zero fields mean the defaults.
 	Limits Limits

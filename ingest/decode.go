@@ -400,108 +400,14 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 }
 
 // parseTime parses an RFC 3339 time to Unix milliseconds (truncating finer
-// digits, as time.Time.UnixMilli does). The usual form,
-// 2006-01-02T15:04:05[.fraction](Z|±hh:mm), is read directly; anything else
-// goes through time.Parse.
+// digits, as time.Time.UnixMilli does). A hand-written parser of the usual
+// form was measured to save under 1% of ingestion CPU, so time.Parse it is.
 func parseTime(b []byte) (int64, bool) {
-	if ms, ok := parseTimeFast(b); ok {
-		return ms, true
-	}
 	t, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
 		return 0, false
 	}
 	return t.UnixMilli(), true
-}
-
-func parseTimeFast(b []byte) (int64, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
-		return 0, false
-	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
-	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
-		return 0, false
-	}
-	i := 19
-	ms := 0
-	if b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if i-start < 3 {
-				ms = ms*10 + int(b[i]-'0')
-			}
-			i++
-		}
-		n := i - start
-		if n == 0 || n > 9 {
-			return 0, false
-		}
-		for ; n < 3; n++ {
-			ms *= 10
-		}
-	}
-	offset := 0
-	switch {
-	case i == len(b)-1 && b[i] == 'Z':
-	case i == len(b)-6 && (b[i] == '+' || b[i] == '-') && b[i+3] == ':':
-		oh, om := num(i+1, 2), num(i+4, 2)
-		if oh < 0 || oh > 23 || om < 0 || om > 59 {
-			return 0, false
-		}
-		offset = (oh*60 + om) * 60
-		if b[i] == '-' {
-			offset = -offset
-		}
-	default:
-		return 0, false
-	}
-	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
-	return secs*1000 + int64(ms), true
-}
-
-func daysIn(month, year int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
-// date (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	if y < 0 {
-		y -= 399 // era rounds down
-	}
-	era := y / 400
-	if y < 0 {
-		y += 399
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era*146097 + doe - 719468)
 }
 
 // validate checks the rules that do not depend on JSON syntax.

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // engine folds events into per-user state and the (flag, variant, metric)
@@ -78,7 +80,7 @@ type engine struct {
 }
 
 type cmetric struct {
-	Metric
+	metric.Metric
 	name   [2]int32 // event name of part 0 (Event) and 1 (denominator, -1 when the same event)
 	slot   [2]int32 // accumulator slot (within the window) of each part
 	numSum bool     // ratio numerator aggregates values (else counts)
@@ -148,7 +150,7 @@ type flagCells struct {
 type variantCells struct {
 	name  string
 	users int64
-	cells []Sums // per metric
+	cells []metric.Sums // per metric
 	dirty bool
 }
 
@@ -156,7 +158,7 @@ type variantCells struct {
 // changes, so that state stored by an older engine is rebuilt.
 const engineVersion = "engine-2"
 
-func newEngine(metrics []Metric) *engine {
+func newEngine(metrics []metric.Metric) *engine {
 	e := &engine{
 		byKey: map[string]int{},
 		names: map[string]int32{},
@@ -164,17 +166,13 @@ func newEngine(metrics []Metric) *engine {
 		users: map[string]*user{},
 		flags: map[string]*flagCells{},
 	}
-	ms := append([]Metric(nil), metrics...)
+	ms := append([]metric.Metric(nil), metrics...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Key < ms[j].Key })
 	// Names in sorted order and windows per name: the layout depends on the
 	// definitions only.
 	win := map[string]map[int64]bool{}
 	for _, m := range ms {
-		parts := []string{m.Event}
-		if m.Kind == Ratio && m.Denominator != nil && m.Denominator.Event != m.Event {
-			parts = append(parts, m.Denominator.Event)
-		}
-		for _, n := range parts {
+		for _, n := range m.Events() {
 			if win[n] == nil {
 				win[n] = map[int64]bool{}
 			}
@@ -210,9 +208,9 @@ func newEngine(metrics []Metric) *engine {
 		w := int64(m.Window / 1e6)
 		c := cmetric{Metric: m, name: [2]int32{e.names[m.Event], -1}}
 		c.slot[0] = slot(c.name[0], w)
-		if m.Kind == Ratio && m.Denominator != nil {
-			c.numSum = m.Aggregate != AggCount
-			c.denSum = m.Denominator.Aggregate == AggSum
+		if m.Kind == metric.Ratio && m.Denominator != nil {
+			c.numSum = m.Aggregate != metric.AggCount
+			c.denSum = m.Denominator.Aggregate == metric.AggSum
 			if m.Denominator.Event != m.Event {
 				c.name[1] = e.names[m.Denominator.Event]
 				c.slot[1] = slot(c.name[1], w)
@@ -232,10 +230,10 @@ func newEngine(metrics []Metric) *engine {
 
 // fingerprint identifies what the per-user state and the sums depend on:
 // the engine and the metric definitions (not their names or descriptions).
-func fingerprint(ms []Metric) string {
+func fingerprint(ms []metric.Metric) string {
 	type def struct {
 		Key, Kind, Event, Aggregate string
-		Denominator                 *Part
+		Denominator                 *metric.Part
 		Window                      int64
 		Cap                         *float64
 	}
@@ -390,7 +388,7 @@ func (e *engine) cellsOf(flag, variant string) (*flagCells, int) {
 			return fc, i
 		}
 	}
-	fc.variants = append(fc.variants, variantCells{name: variant, cells: make([]Sums, len(e.metrics)), dirty: true})
+	fc.variants = append(fc.variants, variantCells{name: variant, cells: make([]metric.Sums, len(e.metrics)), dirty: true})
 	return fc, len(fc.variants) - 1
 }
 
@@ -621,10 +619,10 @@ func (e *engine) settle(u *user, un *unit) {
 					continue
 				}
 				if ov.ok {
-					vc.cells[mi].apply(ov.x, ov.y, ov.c, -1)
+					vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
 				}
 				if nv.ok {
-					vc.cells[mi].apply(nv.x, nv.y, nv.c, 1)
+					vc.cells[mi].Apply(nv.x, nv.y, nv.c, 1)
 				}
 				vc.dirty = true
 			}
@@ -636,7 +634,7 @@ func (e *engine) settle(u *user, un *unit) {
 				vc.dirty = true
 				for mi := range e.metrics {
 					if ov := e.vals[un.old+mi]; ov.ok {
-						vc.cells[mi].apply(ov.x, ov.y, ov.c, -1)
+						vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
 					}
 				}
 			}
@@ -656,7 +654,7 @@ func (e *engine) contribute(u *user, un *unit, sign int) {
 	vc.dirty = true
 	for mi := range e.metrics {
 		if v := e.metrics[mi].value(e, u, un); v.ok {
-			vc.cells[mi].apply(v.x, v.y, v.c, sign)
+			vc.cells[mi].Apply(v.x, v.y, v.c, sign)
 		}
 	}
 }
@@ -684,7 +682,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 	pre := acc{u.totals[n0].cnt - all.cnt, u.totals[n0].sum - all.sum}
 	var v val
 	switch m.Kind {
-	case Conversion:
+	case metric.Conversion:
 		if post.cnt > 0 {
 			v.x = Scale
 		}
@@ -693,11 +691,11 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 		}
 		v.ok = true
 		return v
-	case Count:
+	case metric.Count:
 		v.x, v.c = post.cnt*Scale, pre.cnt*Scale
-	case Sum:
+	case metric.Sum:
 		v.x, v.c = post.sum, pre.sum
-	case Mean:
+	case metric.Mean:
 		if post.cnt == 0 {
 			return v
 		}
@@ -705,7 +703,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 		if pre.cnt > 0 {
 			v.c = divRound(pre.sum, pre.cnt)
 		}
-	case Ratio:
+	case metric.Ratio:
 		v.x, v.c = pick(post, m.numSum), pick(pre, m.numSum)
 		if m.denPt == 0 {
 			v.y = pick(post, m.denSum)
@@ -745,11 +743,11 @@ func divRound(a, b int64) int64 {
 
 // takeDirty returns the cells changed or created since the last call,
 // sorted: absolute sums in memory mode, the group's changes in store mode.
-func (e *engine) takeDirty() []Aggregate {
-	var out []Aggregate
+func (e *engine) takeDirty() []metric.Aggregate {
+	var out []metric.Aggregate
 	for _, fc := range e.flags {
 		if fc.dirty {
-			out = append(out, Aggregate{Flag: fc.key, Sums: Sums{N: fc.excluded}})
+			out = append(out, metric.Aggregate{Flag: fc.key, Sums: metric.Sums{N: fc.excluded}})
 			fc.dirty = false
 		}
 		for vi := range fc.variants {
@@ -765,19 +763,19 @@ func (e *engine) takeDirty() []Aggregate {
 	return out
 }
 
-func (e *engine) appendVariant(out []Aggregate, flag string, vc *variantCells) []Aggregate {
-	out = append(out, Aggregate{Flag: flag, Variant: vc.name, Sums: Sums{N: vc.users}})
+func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantCells) []metric.Aggregate {
+	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Sums: metric.Sums{N: vc.users}})
 	for mi := range e.metrics {
-		out = append(out, Aggregate{Flag: flag, Variant: vc.name, Metric: e.metrics[mi].Key, Sums: vc.cells[mi]})
+		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Metric: e.metrics[mi].Key, Sums: vc.cells[mi]})
 	}
 	return out
 }
 
 // all returns every cell of every flag, sorted (memory and bulk modes).
-func (e *engine) all() []Aggregate {
-	var out []Aggregate
+func (e *engine) all() []metric.Aggregate {
+	var out []metric.Aggregate
 	for _, fc := range e.flags {
-		out = append(out, Aggregate{Flag: fc.key, Sums: Sums{N: fc.excluded}})
+		out = append(out, metric.Aggregate{Flag: fc.key, Sums: metric.Sums{N: fc.excluded}})
 		for vi := range fc.variants {
 			out = e.appendVariant(out, fc.key, &fc.variants[vi])
 		}
@@ -786,8 +784,8 @@ func (e *engine) all() []Aggregate {
 	return out
 }
 
-func sortAggregates(as []Aggregate) {
-	slices.SortFunc(as, func(a, b Aggregate) int {
+func sortAggregates(as []metric.Aggregate) {
+	slices.SortFunc(as, func(a, b metric.Aggregate) int {
 		if a.Flag != b.Flag {
 			return cmpString(a.Flag, b.Flag)
 		}

@@ -6,20 +6,23 @@
 // exactly: per-user values are fixed-point integers and the sums are exact
 // 192-bit integers, so order, duplicates and restarts cannot change a bit.
 //
-// What is here: the event and metric types, the batch decoder, the
+// What is here: the event type, the batch decoder, the
 // aggregation engine and the Pipeline that serialises writes, groups them
 // into transactions and acknowledges only durable events. The per-user state
 // is kept by the store when it is a StateStore (package sqlite), in memory
 // otherwise. What is not: HTTP (package httpapi decodes requests with Decode
 // and calls Pipeline.Ingest), storage (packages sqlite and postgres implement
-// Store) and statistics (package stats analyses the Summary values that
-// Aggregate converts to).
+// Store), the metric definitions and the Sums kept per cell (package
+// metric, which the analysis packages read without importing this one) and
+// statistics (package stats).
 package ingest
 
 import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // EventType says what an event records.
@@ -42,13 +45,12 @@ func (t EventType) String() string {
 	return fmt.Sprintf("EventType(%d)", t)
 }
 
-// Scale is the fixed-point scale of event values: values are kept as
-// integers of millionths (six decimal places). Integers make every sum exact,
-// which is what lets incremental aggregates equal a recomputation bit for bit.
-const Scale = 1_000_000
-
-// MaxValue bounds the magnitude of an event value.
-const MaxValue = 1e12
+// Scale and MaxValue are package metric's: values are kept as integers of
+// millionths within ±MaxValue (package metric says why).
+const (
+	Scale    = metric.Scale
+	MaxValue = metric.MaxValue
+)
 
 // Event is one validated event. Times are Unix milliseconds.
 type Event struct {

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Store is what the Pipeline needs from storage.
 type Store interface {
 	// Metrics returns the metric definitions of an environment.
-	Metrics(ctx context.Context, env string) ([]Metric, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	// ScanLog calls fn with every stored log record of env that may hold an
 	// event with time ≥ since, in the order they were stored.
 	ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error
@@ -40,9 +41,9 @@ type Tx interface {
 	// Append stores a log record.
 	Append(env string, rec LogRecord) error
 	// PutAggregates stores the given cells.
-	PutAggregates(env string, aggs []Aggregate) error
+	PutAggregates(env string, aggs []metric.Aggregate) error
 	// ReplaceAggregates replaces every cell of env.
-	ReplaceAggregates(env string, aggs []Aggregate) error
+	ReplaceAggregates(env string, aggs []metric.Aggregate) error
 }
 
 // Pipeline is the single writer of events of a node. Requests (Ingest) and
@@ -327,7 +328,7 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 // Recompute computes the aggregates of metrics from scratch from the events
 // that scan yields (scan is called twice), without any state from before.
 // It returns every cell, sorted, and the number of events read.
-func Recompute(metrics []Metric, scan func(fn func(*Event) error) error) ([]Aggregate, int64, error) {
+func Recompute(metrics []metric.Metric, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
 	e := newEngine(metrics)
 	e.persistent, e.bulk = true, true
 	var n int64
@@ -450,7 +451,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 	return res, nil
 }
 
-func sameAggregates(a, b []Aggregate) bool {
+func sameAggregates(a, b []metric.Aggregate) bool {
 	if len(a) != len(b) {
 		return false
 	}

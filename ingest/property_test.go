@@ -9,28 +9,30 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // memStore is a hand-written in-memory Store for tests.
 type memStore struct {
 	mu      sync.Mutex
-	metrics map[string][]Metric
+	metrics map[string][]metric.Metric
 	ids     map[string]map[DedupKey]bool
 	log     map[string][]LogRecord
-	aggs    map[string]map[cellKey]Aggregate
+	aggs    map[string]map[cellKey]metric.Aggregate
 	// failNext makes the next transaction fail after fn ran.
 	failNext bool
 }
 
 func newMemStore() *memStore {
-	return &memStore{metrics: map[string][]Metric{}, ids: map[string]map[DedupKey]bool{},
-		log: map[string][]LogRecord{}, aggs: map[string]map[cellKey]Aggregate{}}
+	return &memStore{metrics: map[string][]metric.Metric{}, ids: map[string]map[DedupKey]bool{},
+		log: map[string][]LogRecord{}, aggs: map[string]map[cellKey]metric.Aggregate{}}
 }
 
-func (s *memStore) Metrics(ctx context.Context, env string) ([]Metric, error) {
+func (s *memStore) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Metric(nil), s.metrics[env]...), nil
+	return append([]metric.Metric(nil), s.metrics[env]...), nil
 }
 
 func (s *memStore) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {
@@ -52,12 +54,12 @@ type memTx struct {
 	s    *memStore
 	ids  map[string]map[DedupKey]bool
 	log  map[string][]LogRecord
-	aggs map[string][]Aggregate
+	aggs map[string][]metric.Aggregate
 	repl map[string]bool
 }
 
 func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
-	tx := &memTx{s: s, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{}, aggs: map[string][]Aggregate{}, repl: map[string]bool{}}
+	tx := &memTx{s: s, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{}, aggs: map[string][]metric.Aggregate{}, repl: map[string]bool{}}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -79,11 +81,11 @@ func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
 		s.log[env] = append(s.log[env], recs...)
 	}
 	for env := range tx.repl {
-		s.aggs[env] = map[cellKey]Aggregate{}
+		s.aggs[env] = map[cellKey]metric.Aggregate{}
 	}
 	for env, as := range tx.aggs {
 		if s.aggs[env] == nil {
-			s.aggs[env] = map[cellKey]Aggregate{}
+			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, a := range as {
 			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
@@ -117,22 +119,22 @@ func (tx *memTx) Append(env string, rec LogRecord) error {
 	return nil
 }
 
-func (tx *memTx) PutAggregates(env string, aggs []Aggregate) error {
+func (tx *memTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	tx.aggs[env] = append(tx.aggs[env], aggs...)
 	return nil
 }
 
-func (tx *memTx) ReplaceAggregates(env string, aggs []Aggregate) error {
+func (tx *memTx) ReplaceAggregates(env string, aggs []metric.Aggregate) error {
 	tx.repl[env] = true
-	tx.aggs[env] = append([]Aggregate(nil), aggs...)
+	tx.aggs[env] = append([]metric.Aggregate(nil), aggs...)
 	return nil
 }
 
 // stored returns the stored aggregates of env, sorted, without empty cells.
-func (s *memStore) stored(env string) []Aggregate {
+func (s *memStore) stored(env string) []metric.Aggregate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Aggregate
+	var out []metric.Aggregate
 	for _, a := range s.aggs[env] {
 		out = append(out, a)
 	}
@@ -156,7 +158,7 @@ func (s *memStore) events(env string) []Event {
 
 // naive recomputes the aggregates straight from the definitions, sharing no
 // code with the engine but Sums.apply (tested on its own against big.Int).
-func naive(metrics []Metric, events []Event) []Aggregate {
+func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 	type exposure struct {
 		t0       int64
 		variants map[string]bool
@@ -183,10 +185,10 @@ func naive(metrics []Metric, events []Event) []Aggregate {
 			byUser[ev.TargetingKey] = append(byUser[ev.TargetingKey], ev)
 		}
 	}
-	cells := map[cellKey]*Sums{}
-	cell := func(k cellKey) *Sums {
+	cells := map[cellKey]*metric.Sums{}
+	cell := func(k cellKey) *metric.Sums {
 		if cells[k] == nil {
-			cells[k] = &Sums{}
+			cells[k] = &metric.Sums{}
 		}
 		return cells[k]
 	}
@@ -227,16 +229,16 @@ func naive(metrics []Metric, events []Event) []Aggregate {
 				val := func(post bool) (v, den int64, ok bool) {
 					cnt, sum := agg(m.Event, post)
 					switch m.Kind {
-					case Conversion:
+					case metric.Conversion:
 						if cnt > 0 {
 							return Scale, 0, true
 						}
 						return 0, 0, true
-					case Count:
+					case metric.Count:
 						v = cnt * Scale
-					case Sum:
+					case metric.Sum:
 						v = sum
-					case Mean:
+					case metric.Mean:
 						if cnt == 0 {
 							return 0, 0, false
 						}
@@ -250,14 +252,14 @@ func naive(metrics []Metric, events []Event) []Aggregate {
 							}
 						}
 						v = q
-					case Ratio:
+					case metric.Ratio:
 						v = sum
-						if m.Aggregate == AggCount {
+						if m.Aggregate == metric.AggCount {
 							v = cnt * Scale
 						}
 						dc, ds := agg(m.Denominator.Event, post)
 						den = ds
-						if m.Denominator.Aggregate == AggCount {
+						if m.Denominator.Aggregate == metric.AggCount {
 							den = dc * Scale
 						}
 					}
@@ -274,27 +276,27 @@ func naive(metrics []Metric, events []Event) []Aggregate {
 				if !pok {
 					cv = 0
 				}
-				cell(cellKey{flag, x.first, m.Key}).apply(xv, yv, cv, 1)
+				cell(cellKey{flag, x.first, m.Key}).Apply(xv, yv, cv, 1)
 			}
 		}
 	}
-	var out []Aggregate
+	var out []metric.Aggregate
 	for k, s := range cells {
-		out = append(out, Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Sums: *s})
+		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Sums: *s})
 	}
 	sortAggregates(out)
 	return out
 }
 
-func testMetrics() []Metric {
+func testMetrics() []metric.Metric {
 	capv := 25.0
-	ms := []Metric{
-		{Key: "converted", Kind: Conversion, Event: "purchase", Window: Window(50 * time.Millisecond)},
-		{Key: "clicks", Kind: Count, Event: "click"},
-		{Key: "revenue", Kind: Sum, Event: "purchase", Cap: &capv},
-		{Key: "latency", Kind: Mean, Event: "load", Direction: LowerIsBetter},
-		{Key: "rpo", Kind: Ratio, Event: "purchase", Denominator: &Part{Event: "purchase"}},
-		{Key: "clicks-per-load", Kind: Ratio, Event: "click", Aggregate: AggCount, Denominator: &Part{Event: "load", Aggregate: AggSum}},
+	ms := []metric.Metric{
+		{Key: "converted", Kind: metric.Conversion, Event: "purchase", Window: metric.Window(50 * time.Millisecond)},
+		{Key: "clicks", Kind: metric.Count, Event: "click"},
+		{Key: "revenue", Kind: metric.Sum, Event: "purchase", Cap: &capv},
+		{Key: "latency", Kind: metric.Mean, Event: "load", Direction: metric.LowerIsBetter},
+		{Key: "rpo", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
+		{Key: "clicks-per-load", Kind: metric.Ratio, Event: "click", Aggregate: metric.AggCount, Denominator: &metric.Part{Event: "load", Aggregate: metric.AggSum}},
 	}
 	for i := range ms {
 		if err := ms[i].Normalize(); err != nil {
@@ -357,7 +359,7 @@ func TestIncrementalEqualsRecomputation(t *testing.T) {
 	}
 }
 
-func testIncremental(t *testing.T, r *rand.Rand, metrics []Metric, store *memStore, ingestStore Store) {
+func testIncremental(t *testing.T, r *rand.Rand, metrics []metric.Metric, store *memStore, ingestStore Store) {
 	{
 		{
 			p := NewPipeline(ingestStore, nil)
@@ -410,9 +412,9 @@ func testIncremental(t *testing.T, r *rand.Rand, metrics []Metric, store *memSto
 }
 
 // diffAggregates compares non-empty cells.
-func diffAggregates(got, want []Aggregate) string {
-	nonEmpty := func(as []Aggregate) map[cellKey]Sums {
-		m := map[cellKey]Sums{}
+func diffAggregates(got, want []metric.Aggregate) string {
+	nonEmpty := func(as []metric.Aggregate) map[cellKey]metric.Sums {
+		m := map[cellKey]metric.Sums{}
 		for _, a := range as {
 			if !a.Sums.IsZero() {
 				m[cellKey{a.Flag, a.Variant, a.Metric}] = a.Sums

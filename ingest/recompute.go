@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // recomputation is the state recomputed from an environment's log. Its
@@ -36,7 +38,7 @@ func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts)
 // new bulk engines of metrics, split in parts (at least one), in two passes
 // (exposures, then tracking events, so that no history scan is ever needed),
 // and computes the sums. scan is called twice.
-func recomputeLog(metrics []Metric, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+func recomputeLog(metrics []metric.Metric, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
 	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed(), track: track}
 	for i := range r.parts {
 		e := newEngine(metrics)
@@ -207,11 +209,11 @@ func (r *recomputation) each(fn func(*engine)) {
 }
 
 // all returns every cell, sorted: those of the parts, added up.
-func (r *recomputation) all() []Aggregate {
+func (r *recomputation) all() []metric.Aggregate {
 	if len(r.parts) == 1 {
 		return r.parts[0].all()
 	}
-	var out []Aggregate
+	var out []metric.Aggregate
 	for _, e := range r.parts {
 		out = append(out, e.all()...)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // StateStore is a Store that also keeps the per-user state, so that the
@@ -47,14 +49,14 @@ type StateTx interface {
 	PutUsers(env string, users []UserState) error
 	// AddAggregates adds each delta to its stored cell (Sums.Add), creating
 	// missing cells from zero: a delta of zero creates the cell.
-	AddAggregates(env string, deltas []Aggregate) error
+	AddAggregates(env string, deltas []metric.Aggregate) error
 	// Aggregates returns env's stored cells sorted by flag, variant and
 	// metric.
-	Aggregates(env string) ([]Aggregate, error)
+	Aggregates(env string) ([]metric.Aggregate, error)
 	// ReplaceState replaces every user state and cell of env (a rebuild)
 	// and records version. users yields in key order; its slices are valid
 	// only until the next one.
-	ReplaceState(env, version string, users iter.Seq[UserState], aggs []Aggregate) error
+	ReplaceState(env, version string, users iter.Seq[UserState], aggs []metric.Aggregate) error
 }
 
 // UserState is the encoded per-user state of one targeting key.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // stateStore is a hand-written StateStore in memory that behaves like a
@@ -57,19 +58,19 @@ type stateTx struct {
 	ids      map[string]map[DedupKey]bool
 	log      map[string][]LogRecord
 	puts     map[string]map[string][]byte
-	deltas   map[string][]Aggregate
+	deltas   map[string][]metric.Aggregate
 	replaced map[string]bool
 	version  map[string]string
 	repUsers map[string]map[string][]byte
-	repAggs  map[string][]Aggregate
+	repAggs  map[string][]metric.Aggregate
 }
 
 func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error {
 	s.mu.Lock()
 	s.nextTx++
 	tx := &stateTx{s: s, id: s.nextTx, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{},
-		puts: map[string]map[string][]byte{}, deltas: map[string][]Aggregate{}, replaced: map[string]bool{},
-		version: map[string]string{}, repUsers: map[string]map[string][]byte{}, repAggs: map[string][]Aggregate{}}
+		puts: map[string]map[string][]byte{}, deltas: map[string][]metric.Aggregate{}, replaced: map[string]bool{},
+		version: map[string]string{}, repUsers: map[string]map[string][]byte{}, repAggs: map[string][]metric.Aggregate{}}
 	s.mu.Unlock()
 	err := fn(tx)
 	s.mu.Lock()
@@ -95,7 +96,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 	}
 	for env := range tx.replaced {
 		s.users[env] = tx.repUsers[env]
-		s.aggs[env] = map[cellKey]Aggregate{}
+		s.aggs[env] = map[cellKey]metric.Aggregate{}
 		for _, a := range tx.repAggs[env] {
 			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
 		}
@@ -111,7 +112,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 	}
 	for env, ds := range tx.deltas {
 		if s.aggs[env] == nil {
-			s.aggs[env] = map[cellKey]Aggregate{}
+			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, d := range ds {
 			k := cellKey{d.Flag, d.Variant, d.Metric}
@@ -259,16 +260,16 @@ func (tx *stateTx) PutUsers(env string, users []UserState) error {
 	return nil
 }
 
-func (tx *stateTx) AddAggregates(env string, deltas []Aggregate) error {
+func (tx *stateTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	tx.deltas[env] = append(tx.deltas[env], deltas...)
 	return nil
 }
 
-func (tx *stateTx) Aggregates(env string) ([]Aggregate, error) {
+func (tx *stateTx) Aggregates(env string) ([]metric.Aggregate, error) {
 	return tx.s.stored(env), nil
 }
 
-func (tx *stateTx) ReplaceState(env, version string, users iter.Seq[UserState], aggs []Aggregate) error {
+func (tx *stateTx) ReplaceState(env, version string, users iter.Seq[UserState], aggs []metric.Aggregate) error {
 	m := map[string][]byte{}
 	prev := ""
 	for u := range users {

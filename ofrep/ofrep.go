@@ -128,12 +128,6 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, buf.Bytes())
 }
 
-// bulkResponse is the successful bulk answer.
-type bulkResponse struct {
-	Flags    []json.RawMessage `json:"flags"`
-	Metadata map[string]any    `json:"metadata,omitempty"`
-}
-
 // EvaluateAll serves POST /ofrep/v1/evaluate/flags.
 func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	snap, _, err := h.Snapshot(r)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/sqlstore"
 )
 
@@ -15,7 +15,7 @@ import (
 // InsertRecords): one INSERT … SELECT FROM unnest(…) per kind of record,
 // whatever the number of records. WITH ORDINALITY keeps the order given,
 // which is the order DeliveryData reads back.
-func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Delivery) error {
+func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error {
 	q := func(query string, args ...any) error { _, err := tx.ExecContext(ctx, query, args...); return err }
 	if n := len(d.Changes); n > 0 {
 		repo, service, sha, pr, branch := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/storetest"
 )
@@ -46,9 +46,9 @@ func TestDeliveryRollsBackWhole(t *testing.T) {
 func TestDeliveryAcrossNodes(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Schema(t)
-	nodes := [2]*deliverysvc.Service{}
+	nodes := [2]*delivery.Service{}
 	for i := range nodes {
-		nodes[i] = deliverysvc.New(MustOpen(t, dsn, nil))
+		nodes[i] = delivery.New(MustOpen(t, dsn, nil))
 	}
 	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	deployed := func(node int) int {
@@ -60,10 +60,10 @@ func TestDeliveryAcrossNodes(t *testing.T) {
 		return len(list)
 	}
 	yes := true
-	record := func(node int, at time.Time, key string) deliverysvc.Receipt {
+	record := func(node int, at time.Time, key string) delivery.Receipt {
 		t.Helper()
-		_, rec, err := nodes[node].RecordDeployment(ctx, deliverysvc.DeploymentInput{Service: "shop", Environment: "production",
-			Status: delivery.StatusSuccess, At: &at, Production: &yes}, key)
+		_, rec, err := nodes[node].RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "production",
+			Status: dora.StatusSuccess, At: &at, Production: &yes}, key)
 		if err != nil {
 			t.Fatalf("node %d: %v", node, err)
 		}
@@ -97,10 +97,10 @@ func BenchmarkRecordDelivery(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		d := &deliverysvc.Delivery{Source: "gh", ID: fmt.Sprint(i), Kind: "deployment_status", ReceivedAt: at,
-			Changes: []delivery.Change{{Repo: "acme/shop", SHA: fmt.Sprint("a", i), AuthoredAt: at}, {Repo: "acme/shop", SHA: fmt.Sprint("b", i), AuthoredAt: at}},
-			Deployments: []delivery.Deployment{{ID: fmt.Sprint("d", i), Service: "shop", Environment: "production", Production: true,
-				Status: delivery.StatusSuccess, At: at}}}
+		d := &delivery.Delivery{Source: "gh", ID: fmt.Sprint(i), Kind: "deployment_status", ReceivedAt: at,
+			Changes: []dora.Change{{Repo: "acme/shop", SHA: fmt.Sprint("a", i), AuthoredAt: at}, {Repo: "acme/shop", SHA: fmt.Sprint("b", i), AuthoredAt: at}},
+			Deployments: []dora.Deployment{{ID: fmt.Sprint("d", i), Service: "shop", Environment: "production", Production: true,
+				Status: dora.StatusSuccess, At: at}}}
 		if _, err := db.RecordDelivery(b.Context(), d); err != nil {
 			b.Fatal(err)
 		}
@@ -113,13 +113,13 @@ func BenchmarkDeliveryData(b *testing.B) {
 	db := MustOpen(b, pgtest.Schema(b), nil)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 10 {
-		d := &deliverysvc.Delivery{Source: "api", ID: fmt.Sprint(i), Kind: "bulk", ReceivedAt: at}
+		d := &delivery.Delivery{Source: "api", ID: fmt.Sprint(i), Kind: "bulk", ReceivedAt: at}
 		for j := range 10000 {
-			d.Changes = append(d.Changes, delivery.Change{Repo: "acme/shop", SHA: fmt.Sprint(i, "-", j), Branch: "main", AuthoredAt: at.Add(time.Duration(j) * time.Second)})
+			d.Changes = append(d.Changes, dora.Change{Repo: "acme/shop", SHA: fmt.Sprint(i, "-", j), Branch: "main", AuthoredAt: at.Add(time.Duration(j) * time.Second)})
 		}
 		for j := range 1000 {
-			d.Deployments = append(d.Deployments, delivery.Deployment{ID: fmt.Sprint(i, "-", j), Service: "shop", Environment: "production",
-				Production: true, Status: delivery.StatusSuccess, At: at.Add(time.Duration(j) * time.Minute)})
+			d.Deployments = append(d.Deployments, dora.Deployment{ID: fmt.Sprint(i, "-", j), Service: "shop", Environment: "production",
+				Production: true, Status: dora.StatusSuccess, At: at.Add(time.Duration(j) * time.Minute)})
 		}
 		if _, err := db.RecordDelivery(b.Context(), d); err != nil {
 			b.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
@@ -25,11 +26,11 @@ type querier interface {
 // Aggregates returns the stored figures of env, of one flag or of all with
 // flag "", ordered by flag, variant and metric: they include every
 // acknowledged event, whichever node received it.
-func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
+func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
 	return aggregates(ctx, db.pool, env, flag)
 }
 
-func aggregates(ctx context.Context, q querier, env, flag string) ([]ingest.Aggregate, error) {
+func aggregates(ctx context.Context, q querier, env, flag string) ([]metric.Aggregate, error) {
 	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = $1`
 	args := []any{env}
 	if flag != "" {
@@ -40,8 +41,8 @@ func aggregates(ctx context.Context, q querier, env, flag string) ([]ingest.Aggr
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ingest.Aggregate, error) {
-		var a ingest.Aggregate
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (metric.Aggregate, error) {
+		var a metric.Aggregate
 		var buf []byte
 		if err := row.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
 			return a, err
@@ -110,7 +111,7 @@ func (db *DB) EventCount(ctx context.Context, env string) (int64, error) {
 }
 
 // putAggregates upserts cells of env in one statement.
-func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest.Aggregate) error {
+func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []metric.Aggregate) error {
 	if len(aggs) == 0 {
 		return nil
 	}
@@ -133,7 +134,7 @@ func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest.Agg
 	return nil
 }
 
-func replaceAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []ingest.Aggregate) error {
+func replaceAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []metric.Aggregate) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM event_aggregates WHERE environment = $1`, env); err != nil {
 		return fmt.Errorf("postgres: clear aggregates of %s: %w", env, err)
 	}

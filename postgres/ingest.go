@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // The store keeps the per-user state of event ingestion (ingest.StateStore),
@@ -182,7 +183,7 @@ func (t *eventTx) Append(env string, rec ingest.LogRecord) error {
 	return nil
 }
 
-func cellOrder(a, b ingest.Aggregate) int {
+func cellOrder(a, b metric.Aggregate) int {
 	if c := strings.Compare(a.Flag, b.Flag); c != 0 {
 		return c
 	}
@@ -194,7 +195,7 @@ func cellOrder(a, b ingest.Aggregate) int {
 
 // AddAggregates locks the cells of deltas in key order, adds the deltas to
 // their stored sums and writes them back.
-func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
+func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	if len(deltas) == 0 {
 		return nil
 	}
@@ -205,7 +206,7 @@ func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
 	for i, d := range deltas {
 		flags[i], variants[i], metrics[i] = d.Flag, d.Variant, d.Metric
 	}
-	zero, _ := (&ingest.Sums{}).MarshalBinary()
+	zero, _ := (&metric.Sums{}).MarshalBinary()
 	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums)
 		SELECT $1, f, v, m, 0, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS c(f, v, m)
 		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, zero); err != nil {
@@ -217,11 +218,11 @@ func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
 	if err != nil {
 		return fmt.Errorf("postgres: lock aggregates of %s: %w", env, err)
 	}
-	stored := make(map[[3]string]ingest.Sums, len(deltas))
+	stored := make(map[[3]string]metric.Sums, len(deltas))
 	var f, v, m string
 	var buf []byte
 	if _, err := pgx.ForEachRow(rows, []any{&f, &v, &m, &buf}, func() error {
-		var s ingest.Sums
+		var s metric.Sums
 		if err := s.UnmarshalBinary(buf); err != nil {
 			return fmt.Errorf("aggregate %s/%s/%s: %w", f, v, m, err)
 		}
@@ -238,14 +239,14 @@ func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
 	return putAggregates(t.ctx, t.tx, env, deltas)
 }
 
-func (t *eventTx) Aggregates(env string) ([]ingest.Aggregate, error) {
+func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
 	return aggregates(t.ctx, t.tx, env, "")
 }
 
-func (t *eventTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
+func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	return putAggregates(t.ctx, t.tx, env, slices.SortedFunc(slices.Values(aggs), cellOrder))
 }
 
-func (t *eventTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
+func (t *eventTx) ReplaceAggregates(env string, aggs []metric.Aggregate) error {
 	return replaceAggregates(t.ctx, t.tx, env, aggs)
 }

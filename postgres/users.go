@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Per-user state of event ingestion, kept as in package sqlite: the states
@@ -309,7 +310,7 @@ func (t *eventTx) finish(committed bool) {
 
 // ReplaceState replaces env's user states and aggregates (a rebuild) under
 // the exclusive state lock, and records version.
-func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []ingest.Aggregate) error {
+func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []metric.Aggregate) error {
 	if !t.locked[env] {
 		if _, err := t.StateVersion(env, true); err != nil {
 			return err

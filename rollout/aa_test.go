@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -52,7 +53,7 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	m := errorMetric()
-	events := &memEvents{metrics: []ingest.Metric{m}, aggs: map[[3]string]ingest.Aggregate{}}
+	events := &memEvents{metrics: []metric.Metric{m}, aggs: map[[3]string]metric.Aggregate{}}
 	pipe := ingest.NewPipeline(events, nil)
 	pipe.ExposureQueue = 1 // the runs send no server-side exposures
 	if err := pipe.Open(); err != nil {
@@ -111,13 +112,13 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 // memEvents is an in-memory ingest.Store and rollout.Data for one
 // environment: it keeps the log and the aggregates.
 type memEvents struct {
-	metrics []ingest.Metric
+	metrics []metric.Metric
 	mu      sync.Mutex
 	log     []ingest.LogRecord
-	aggs    map[[3]string]ingest.Aggregate
+	aggs    map[[3]string]metric.Aggregate
 }
 
-func (s *memEvents) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
+func (s *memEvents) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	return s.metrics, nil
 }
 
@@ -139,10 +140,10 @@ func (s *memEvents) IngestTx(ctx context.Context, fn func(ingest.Tx) error) erro
 	return fn(memEventsTx{s})
 }
 
-func (s *memEvents) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
+func (s *memEvents) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []ingest.Aggregate
+	var out []metric.Aggregate
 	for k, a := range s.aggs {
 		if k[0] == flag {
 			out = append(out, a)
@@ -176,7 +177,7 @@ func (tx memEventsTx) Append(env string, rec ingest.LogRecord) error {
 	return nil
 }
 
-func (tx memEventsTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
+func (tx memEventsTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	tx.s.mu.Lock()
 	defer tx.s.mu.Unlock()
 	for _, a := range aggs {
@@ -185,7 +186,7 @@ func (tx memEventsTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
 	return nil
 }
 
-func (tx memEventsTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
+func (tx memEventsTx) ReplaceAggregates(env string, aggs []metric.Aggregate) error {
 	tx.s.mu.Lock()
 	clear(tx.s.aggs)
 	tx.s.mu.Unlock()

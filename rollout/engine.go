@@ -12,7 +12,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Store keeps rollouts and their history. Every method is one transaction.
@@ -50,8 +50,8 @@ type Flags interface {
 // Data is what the engine reads of the feedback: metric definitions and a
 // flag's aggregates (package ingest keeps them, a store serves them).
 type Data interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 }
 
 // Notification announces a transition.
@@ -361,7 +361,7 @@ func (e *Engine) flag(r *Rollout) *valueloop.Flag {
 
 // observe reads r's figures: the flag's users per variant and the
 // guardrail results.
-func (e *Engine) observe(ctx context.Context, r *Rollout) ([]ingest.Aggregate, []GuardrailResult, map[string]int64, error) {
+func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, []GuardrailResult, map[string]int64, error) {
 	metrics, err := e.Data.Metrics(ctx, r.Environment)
 	if err != nil {
 		return nil, nil, nil, err
@@ -370,7 +370,7 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]ingest.Aggregate, [
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return aggs, Guardrails(&r.Plan, metrics, aggs), Users(aggs), nil
+	return aggs, Guardrails(&r.Plan, r.Percent, metrics, aggs), Users(aggs), nil
 }
 
 // Tick checks every active rollout once.
@@ -450,8 +450,13 @@ type Status struct {
 	// variant now (nil when the flag has no split a rollout can drive).
 	LivePercent *float64 `json:"livePercent"`
 	// Waiting says what an active rollout waits for.
-	Waiting string  `json:"waiting,omitempty"`
-	History []Event `json:"history"`
+	Waiting string `json:"waiting,omitempty"`
+	// StepMinUsers is the number of users the released variant must gain
+	// in the current step, and StepMinUsersReason where it comes from (see
+	// StepMinUsers).
+	StepMinUsers       int64   `json:"stepMinUsers"`
+	StepMinUsersReason string  `json:"stepMinUsersReason,omitempty"`
+	History            []Event `json:"history"`
 }
 
 // Status returns the newest rollout of flag in env with its figures.
@@ -483,6 +488,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		}
 	}
 	if r.State.Active() {
+		st.StepMinUsers, st.StepMinUsersReason = StepMinUsers(*r, figures)
 		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
 		st.Waiting = d.Waiting
 		if d.Kind != "" {

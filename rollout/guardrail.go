@@ -4,21 +4,30 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
-// Guardrail statuses.
+// Guardrail statuses. The engine advances unless harm is detected, as
+// LaunchDarkly and Kayenta do; the statuses say how much that means:
+//
+//	ok                the interval shows non-inferiority: its harmful bound is
+//	                  within the tolerance
+//	no_harm_detected  the interval contains the tolerance: no harm beyond it
+//	                  is shown, and none is ruled out either
+//	breached          the interval lies entirely beyond the tolerance
+//	not_enough_data   no interval yet (Reason says what is missing)
 const (
-	GuardrailOK            = "ok"
-	GuardrailBreached      = "breached"
-	GuardrailNotEnoughData = "not_enough_data"
+	GuardrailOK             = "ok"
+	GuardrailNoHarmDetected = "no_harm_detected"
+	GuardrailBreached       = "breached"
+	GuardrailNotEnoughData  = "not_enough_data"
 )
 
 // GuardrailResult is one guardrail judged on the figures so far.
 type GuardrailResult struct {
 	Metric    string           `json:"metric"`
-	Direction ingest.Direction `json:"direction"`
+	Direction metric.Direction `json:"direction"`
 	Tolerance float64          `json:"tolerance"`
 	// Status is ok (no significant breach), breached, or not_enough_data
 	// (Reason says what is missing).
@@ -38,6 +47,12 @@ type GuardrailResult struct {
 	Interval stats.Interval `json:"interval"`
 	// Level is the confidence level of Interval (1 − alpha per guardrail).
 	Level float64 `json:"level"`
+	// NeededUsers is the number of users of the released variant with which,
+	// at the current step's split, the interval detects a harm of the
+	// tolerated size with the plan's power (and shows non-inferiority with
+	// that power when there is no harm); 0 when it cannot be computed (a
+	// tolerance of 0, a step at 100%, not enough data for the variance).
+	NeededUsers int64 `json:"neededUsers,omitempty"`
 }
 
 // Breached reports whether the interval lies entirely beyond the tolerance
@@ -47,7 +62,7 @@ func (g GuardrailResult) Breached() bool { return g.Status == GuardrailBreached 
 // Users returns the exposed users per variant of a flag from its
 // aggregates: the users whose first exposure was that variant, not counting
 // those excluded for having seen several.
-func Users(aggs []ingest.Aggregate) map[string]int64 {
+func Users(aggs []metric.Aggregate) map[string]int64 {
 	out := map[string]int64{}
 	for _, a := range aggs {
 		if a.Metric == "" && a.Variant != "" {
@@ -62,15 +77,19 @@ func Users(aggs []ingest.Aggregate) map[string]int64 {
 // the always-valid interval of the relative change lies entirely beyond the
 // tolerance in the harmful direction: for a lower-is-better metric, when
 // even the lower bound is a rise of more than Tolerance.
-func Guardrails(p *Plan, metrics []ingest.Metric, aggs []ingest.Aggregate) []GuardrailResult {
+//
+// It is ok when the harmful bound is within the tolerance (non-inferiority),
+// and no_harm_detected when the interval contains the tolerance. percent is
+// the share of users the variant is served now, for NeededUsers.
+func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate) []GuardrailResult {
 	if len(p.Guardrails) == 0 {
 		return nil
 	}
-	byKey := map[string]ingest.Metric{}
+	byKey := map[string]metric.Metric{}
 	for _, m := range metrics {
 		byKey[m.Key] = m
 	}
-	cells := map[[2]string]ingest.Sums{}
+	cells := map[[2]string]metric.Sums{}
 	for _, a := range aggs {
 		cells[[2]string{a.Variant, a.Metric}] = a.Sums
 	}
@@ -103,8 +122,11 @@ func Guardrails(p *Plan, metrics []ingest.Metric, aggs []ingest.Aggregate) []Gua
 		res, err := stats.Analyze(settings, stats.Input{
 			Variants: []stats.Variant{{Name: p.Baseline, Weight: 1, Units: base.N}, {Name: p.Variant, Weight: 1, Units: cand.N}},
 			Metrics: []stats.Metric{{
-				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == ingest.LowerIsBetter,
-				Summaries: []stats.Summary{base, cand},
+				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == metric.LowerIsBetter,
+				// Counts and conversions cannot fall below zero: their
+				// relative interval stays above −100%.
+				NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count,
+				Summaries:   []stats.Summary{base, cand},
 			}},
 		})
 		if err != nil {
@@ -123,20 +145,72 @@ func Guardrails(p *Plan, metrics []ingest.Metric, aggs []ingest.Aggregate) []Gua
 			continue
 		}
 		r.Change, r.Interval = c.Relative.Estimate, c.Relative.Sequential
-		r.Status = GuardrailOK
-		if g.Direction == ingest.LowerIsBetter && r.Interval.Lower > g.Tolerance ||
-			g.Direction == ingest.HigherIsBetter && r.Interval.Upper < -g.Tolerance {
+		// Harm is positive when worse: the rise of a lower-is-better metric,
+		// the fall of a higher-is-better one.
+		harmLo, harmHi := r.Interval.Lower, r.Interval.Upper
+		if g.Direction == metric.HigherIsBetter {
+			harmLo, harmHi = -r.Interval.Upper, -r.Interval.Lower
+		}
+		switch {
+		case harmLo > g.Tolerance:
 			r.Status = GuardrailBreached
 			r.Reason = breachReason(*r, p)
+		case harmHi <= g.Tolerance:
+			r.Status = GuardrailOK
+		default:
+			r.Status = GuardrailNoHarmDetected
 		}
+		r.NeededUsers = neededUsers(p, alpha, c.Relative.SE, base.N, cand.N, g.Tolerance, percent)
 	}
 	return out
 }
 
+// neededUsers is the number of users of the released variant with which the
+// guardrail's confidence sequence, at level 1 − alpha, detects a relative
+// harm of tol with the plan's power when the variant is served to percent of
+// users (the baseline to the rest). With σ the per-user standard deviation
+// of the relative change, estimated from its standard error se at nb
+// baseline and nv variant users as σ = se / √(1/nb + 1/nv), and q = percent/100,
+// it solves
+//
+//	(m(n/q) + z_power) · σ · √(1/(n(1 − q))) = tol
+//
+// for n, where m(t) is the sequence's multiplier at t users in both arms
+// (found by fixed-point iteration, as m grows slowly with t). It is 0 when
+// it cannot be computed.
+func neededUsers(p *Plan, alpha, se float64, nb, nv int64, tol, percent float64) int64 {
+	q := percent / 100
+	if !(tol > 0) || !(q > 0 && q < 1) || !(se > 0) || nb < 2 || nv < 2 {
+		return 0
+	}
+	sd := se / math.Sqrt(1/float64(nb)+1/float64(nv))
+	power := p.Power
+	if power == 0 {
+		power = DefaultPower
+	}
+	total := float64(nb + nv)
+	var need float64
+	for range 30 {
+		m := stats.SequentialMultiplier(alpha, p.SequentialTuning, total)
+		plan := stats.Plan{Alpha: math.Erfc(m/math.Sqrt2) / 2, Alternative: stats.Greater, Power: power, SD: sd, Ratio: q / (1 - q)}
+		_, nt, err := plan.SampleSize(tol)
+		if err != nil || !(nt < 1e12) {
+			return 0
+		}
+		next := nt / q
+		if math.Abs(next-total) < 0.5 {
+			need = nt
+			break
+		}
+		total, need = next, nt
+	}
+	return int64(math.Ceil(need))
+}
+
 // estimate is the metric's value from its summary when the analysis is not
 // run.
-func estimate(m ingest.Metric, s stats.Summary) float64 {
-	if m.Kind == ingest.Ratio {
+func estimate(m metric.Metric, s stats.Summary) float64 {
+	if m.Kind == metric.Ratio {
 		if s.DenMean == 0 {
 			return 0
 		}
@@ -148,7 +222,7 @@ func estimate(m ingest.Metric, s stats.Summary) float64 {
 func breachReason(r GuardrailResult, p *Plan) string {
 	worse := "rose"
 	limit := "+" + pct(r.Tolerance)
-	if r.Direction == ingest.HigherIsBetter {
+	if r.Direction == metric.HigherIsBetter {
 		worse, limit = "fell", "-"+pct(r.Tolerance)
 	}
 	return fmt.Sprintf("guardrail %s %s: %s is %s vs %s for %s (%s, %.4g%% interval %s), beyond the tolerated %s",

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // TotalWeight is the sum of the weights of the split a rollout drives:
@@ -54,6 +54,13 @@ type Plan struct {
 	// guardrails' confidence sequences are narrowest; any value is valid.
 	// Default 10,000.
 	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
+	// Power is the chance with which a step's default minimum of users
+	// detects a harm of a guardrail's tolerated size. Default 0.8.
+	Power float64 `json:"power,omitempty"`
+	// RequireNonInferiority holds the rollout before its last step until
+	// every guardrail is ok: its interval shows the harm within tolerance,
+	// not merely that no harm was detected.
+	RequireNonInferiority bool `json:"requireNonInferiority,omitempty"`
 }
 
 // Step is one stage of a plan.
@@ -64,7 +71,12 @@ type Step struct {
 	// MinDuration is how long the step is held at least.
 	MinDuration Duration `json:"minDuration"`
 	// MinUsers is how many users must be newly exposed to the released
-	// variant during the step before it may end; 0 for no minimum.
+	// variant during the step before it may end. 0 means the default: the
+	// largest NeededUsers of the guardrails (the users that detect a harm of
+	// the tolerated size with the plan's Power at the step's split), or no
+	// minimum when none can be computed (no guardrails, a tolerance of 0, a
+	// step at 100%); until the guardrails have the plan's MinSample users,
+	// MinSample.
 	MinUsers int64 `json:"minUsers,omitempty"`
 }
 
@@ -74,7 +86,7 @@ type Guardrail struct {
 	Metric string `json:"metric"`
 	// Direction says which way is better: "higher" or "lower". Default: the
 	// metric definition's.
-	Direction ingest.Direction `json:"direction,omitempty"`
+	Direction metric.Direction `json:"direction,omitempty"`
 	// Tolerance is the relative change in the harmful direction that is
 	// acceptable, as a fraction: 0.02 lets an error rate rise by 2% of its
 	// baseline value (10% → 10.2%), or a conversion rate fall by 2%.
@@ -86,6 +98,7 @@ const (
 	DefaultAlpha            = 0.05
 	DefaultMinSample        = 100
 	DefaultSequentialTuning = 10000
+	DefaultPower            = 0.8
 )
 
 // Weight returns a percentage as a weight out of TotalWeight.
@@ -102,7 +115,7 @@ func Percent(weight int) float64 {
 // drives (nil when there is no such flag) and the metric definitions of the
 // environment. It reports every problem at once, as a
 // *valueloop.ValidationError whose paths are JSON pointers into the plan.
-func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
+func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	var probs []valueloop.Problem
 	bad := func(path, format string, args ...any) {
 		probs = append(probs, valueloop.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
@@ -118,6 +131,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 	}
 	if p.SequentialTuning == 0 {
 		p.SequentialTuning = DefaultSequentialTuning
+	}
+	if p.Power == 0 {
+		p.Power = DefaultPower
 	}
 
 	switch {
@@ -173,7 +189,7 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 		}
 	}
 
-	byKey := map[string]*ingest.Metric{}
+	byKey := map[string]*metric.Metric{}
 	for i := range metrics {
 		byKey[metrics[i].Key] = &metrics[i]
 	}
@@ -194,8 +210,8 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 		if g.Direction == "" && m != nil {
 			g.Direction = m.Direction
 		}
-		if g.Direction != ingest.HigherIsBetter && g.Direction != ingest.LowerIsBetter {
-			bad(path+"/direction", "must be %q or %q (which way is better), got %q", ingest.HigherIsBetter, ingest.LowerIsBetter, g.Direction)
+		if g.Direction != metric.HigherIsBetter && g.Direction != metric.LowerIsBetter {
+			bad(path+"/direction", "must be %q or %q (which way is better), got %q", metric.HigherIsBetter, metric.LowerIsBetter, g.Direction)
 		}
 		if math.IsNaN(g.Tolerance) || g.Tolerance < 0 || g.Tolerance > 10 {
 			bad(path+"/tolerance", "must be a fraction from 0 to 10 (0.02 tolerates a 2%% change for the worse), got %v", g.Tolerance)
@@ -207,6 +223,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []ingest.Metric) error {
 	}
 	if !(p.Alpha > 0 && p.Alpha <= 0.5) {
 		bad("/alpha", "must be in (0, 0.5], got %v", p.Alpha)
+	}
+	if !(p.Power > p.Alpha && p.Power < 1) {
+		bad("/power", "must be more than alpha and less than 1 (0.8 detects a harm of the tolerated size 80%% of the time), got %v", p.Power)
 	}
 	if p.MinSample < 2 {
 		bad("/minSample", "must be at least 2 users, got %d", p.MinSample)
@@ -238,7 +257,7 @@ func variantList(f *valueloop.Flag) string {
 	return strings.Join(names, ", ")
 }
 
-func metricList(ms []ingest.Metric) string {
+func metricList(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none"
 	}
@@ -259,7 +278,7 @@ func ParseDuration(s string) (Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
-	w, err := ingest.ParseWindow(s)
+	w, err := metric.ParseWindow(s)
 	if err != nil {
 		return 0, fmt.Errorf("invalid duration %q: want e.g. 30m, 36h or 7d", s)
 	}

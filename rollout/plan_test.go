@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -18,8 +18,8 @@ func checkoutFlag() *valueloop.Flag {
 	return &valueloop.Flag{Key: "checkout", State: valueloop.StateEnabled, Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, DefaultVariant: strp("classic")}
 }
 
-func errorMetric() ingest.Metric {
-	m := ingest.Metric{Key: "error-rate", Kind: ingest.Conversion, Event: "error", Direction: ingest.LowerIsBetter}
+func errorMetric() metric.Metric {
+	m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}
 	if err := m.Normalize(); err != nil {
 		panic(err)
 	}
@@ -40,13 +40,13 @@ func goodPlan() rollout.Plan {
 
 func TestPlanCheckDefaults(t *testing.T) {
 	p := goodPlan()
-	if err := p.Check(checkoutFlag(), []ingest.Metric{errorMetric()}); err != nil {
+	if err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()}); err != nil {
 		t.Fatal(err)
 	}
 	if p.OnBreach != rollout.RollbackOnBreach || p.Alpha != 0.05 || p.MinSample != 100 || p.SequentialTuning != 10000 {
 		t.Errorf("defaults not filled: %+v", p)
 	}
-	if p.Guardrails[0].Direction != ingest.LowerIsBetter {
+	if p.Guardrails[0].Direction != metric.LowerIsBetter {
 		t.Errorf("guardrail direction = %q, want the metric's (lower)", p.Guardrails[0].Direction)
 	}
 }
@@ -98,7 +98,7 @@ func TestPlanCheckRejects(t *testing.T) {
 			} else if flag.Key == "" {
 				flag = nil
 			}
-			err := p.Check(flag, []ingest.Metric{errorMetric()})
+			err := p.Check(flag, []metric.Metric{errorMetric()})
 			var ve *valueloop.ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("Check = %v, want a validation error", err)

@@ -41,7 +41,10 @@ func TestHealthyReleaseReachesFullOnSchedule(t *testing.T) {
 	ctx := context.Background()
 	plan := rollout.Plan{
 		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 25, MinDuration: hours(1)}, {Percent: 50, MinDuration: hours(1), MinUsers: 500}, {Percent: 100}},
+		// Explicit minimums keep the hourly schedule: the default, the users
+		// that detect a 2% harm, would hold the first step for days (see
+		// TestDefaultStepMinimumDetectsTheTolerance).
+		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1), MinUsers: 50}, {Percent: 25, MinDuration: hours(1), MinUsers: 50}, {Percent: 50, MinDuration: hours(1), MinUsers: 500}, {Percent: 100}},
 		Guardrails: errorGuardrail(),
 	}
 	start := w.clock.Now()
@@ -83,7 +86,9 @@ func TestHealthyReleaseReachesFullOnSchedule(t *testing.T) {
 		t.Errorf("after completion %.2f%% of users get one-page, want 100%%", got)
 	}
 	g := st.Guardrails[0]
-	if g.Status != rollout.GuardrailOK || g.VariantUsers < 5000 || g.BaselineUsers < 5000 || g.Interval.Lower > 0.02 {
+	// The interval does not lie beyond the tolerance; it is ok only if it
+	// shows the harm within 2%, else no harm is detected.
+	if g.Status != rollout.GuardrailNoHarmDetected && g.Status != rollout.GuardrailOK || g.VariantUsers < 5000 || g.BaselineUsers < 5000 || g.Interval.Lower > 0.02 || (g.Status == rollout.GuardrailOK) != (g.Interval.Upper <= 0.02) {
 		t.Errorf("guardrail at the end: %+v", g)
 	}
 	if st.Users["one-page"] < 5000 || st.Users["classic"] < 5000 {
@@ -373,5 +378,49 @@ func TestBadPlansChangeNothing(t *testing.T) {
 	}
 	if rs, _ := w.api.Rollouts(ctx, env, "checkout", true, 0); len(rs) != 1 {
 		t.Errorf("active rollouts of checkout: %d, want 1", len(rs))
+	}
+}
+
+// TestDefaultStepMinimumDetectsTheTolerance: without MinUsers, a step lasts
+// until the released variant has the users that detect a harm of the
+// tolerated size with the plan's power; the status shows the number, and
+// says "no harm detected" rather than "ok" while the interval contains the
+// tolerance.
+func TestDefaultStepMinimumDetectsTheTolerance(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 20, MinDuration: hours(1)}, {Percent: 100}},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.3}},
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, "sized by the guardrail"); err != nil {
+		t.Fatal(err)
+	}
+	healthy := map[string]float64{"classic": 0.10, "one-page": 0.10}
+	st := w.run(20*time.Minute, 1000, healthy, nil)
+	if g := st.Guardrails[0]; g.Status != rollout.GuardrailNoHarmDetected || g.VariantUsers < 100 {
+		t.Errorf("after 20 minutes: %s with %d users of one-page, interval %v; want no harm detected", g.Status, g.VariantUsers, rollout.IntervalString(g.Interval))
+	}
+	st = w.run(50*time.Minute, 1000, healthy, nil)
+	if st.Step != 0 {
+		t.Fatalf("advanced to step %d after an hour with %d users of one-page: %v", st.Step+1, st.Users["one-page"], kinds(st.History))
+	}
+	g := st.Guardrails[0]
+	// σ of the relative change of a 10% rate is about √(0.9/0.1) = 3 per
+	// user; at 20% the variant needs roughly ((m + 0.84)·3/0.3)²/0.8 users
+	// with m the sequence's multiplier (about 3 here): 1,000–3,500.
+	if g.NeededUsers < 1000 || g.NeededUsers > 3500 || st.StepMinUsers != g.NeededUsers || !strings.Contains(st.StepMinUsersReason, "30% harm on error-rate with 80% power") {
+		t.Errorf("needed %d, step minimum %d (%s); want the guardrail's 1,000–3,500", g.NeededUsers, st.StepMinUsers, st.StepMinUsersReason)
+	}
+	if !strings.Contains(st.Waiting, "more users of one-page") {
+		t.Errorf("waiting %q; want waiting for users", st.Waiting)
+	}
+	st = w.run(12*time.Hour, 1000, healthy, func(st *rollout.Status) bool { return st.Step > 0 || !st.State.Active() })
+	if st.Step != 1 {
+		t.Fatalf("still at step %d after 12h: %s", st.Step+1, st.Waiting)
+	}
+	if adv := st.History[len(st.History)-1]; adv.Kind != rollout.KindAdvance || len(adv.Guardrails) != 1 || adv.Guardrails[0].VariantUsers < g.NeededUsers*9/10 {
+		t.Errorf("advance %+v, want it after about %d users of one-page", adv, g.NeededUsers)
 	}
 }

@@ -175,11 +175,14 @@ type Decision struct {
 //     pauses a running one, as the plan says — even a paused rollout is
 //     rolled back when the plan says rollback;
 //   - a running rollout whose step has lasted its MinDuration, gained its
-//     MinUsers and whose guardrails all hold advances (or completes after
-//     the last step).
+//     minimum of users (StepMinUsers) and whose guardrails show no breach
+//     advances (or completes after the last step); with
+//     Plan.RequireNonInferiority, advancing into the last step also needs
+//     every guardrail ok.
 //
-// Guardrails without enough data do not block: the step's MinUsers and the
-// plan's MinSample are how a plan asks for evidence.
+// "No harm detected" does not block: the step's minimum of users — by
+// default the users that detect a harm of the tolerated size with the plan's
+// power — is what makes it mean something.
 func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.Time) Decision {
 	if !r.State.Active() {
 		return Decision{}
@@ -211,8 +214,15 @@ func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		}
 		waits = append(waits, Duration(left.Round(unit)).String()+" more at "+trimFloat(r.Percent)+"%")
 	}
-	if gained := variantUsers - r.StepStartUsers; gained < step.MinUsers {
-		waits = append(waits, fmt.Sprintf("%d more users of %s", step.MinUsers-gained, r.Plan.Variant))
+	if need, why := StepMinUsers(r, figures); variantUsers-r.StepStartUsers < need {
+		waits = append(waits, fmt.Sprintf("%d more users of %s (%s)", need-(variantUsers-r.StepStartUsers), r.Plan.Variant, why))
+	}
+	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
+		for _, g := range figures {
+			if g.Status != GuardrailOK && !slices.Contains(r.Acknowledged, g.Metric) {
+				waits = append(waits, fmt.Sprintf("guardrail %s to show non-inferiority before the last step (it is %s)", g.Metric, strings.ReplaceAll(g.Status, "_", " ")))
+			}
+		}
 	}
 	if len(waits) > 0 {
 		return Decision{Waiting: strings.Join(waits, " and ")}
@@ -221,6 +231,61 @@ func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s with every guardrail holding", trimFloat(r.Percent), step.MinDuration)}
 	}
 	nextPct := r.Plan.Steps[r.Step+1].Percent
-	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); guardrails hold: on to %s%%",
-		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), step.MinDuration, trimFloat(nextPct))}
+	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); %s: on to %s%%",
+		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), step.MinDuration, guardSummary(figures), trimFloat(nextPct))}
+}
+
+// guardSummary says what the guardrails show, without claiming more.
+func guardSummary(figures []GuardrailResult) string {
+	if len(figures) == 0 {
+		return "no guardrails"
+	}
+	for _, g := range figures {
+		if g.Status != GuardrailOK {
+			return "no harm detected"
+		}
+	}
+	return "every guardrail shown within tolerance"
+}
+
+// StepMinUsers is the number of users the released variant must gain in the
+// rollout's current step before it may end, and why: the step's MinUsers
+// when set; else the largest NeededUsers of the guardrails (a tolerance of 0
+// has no harm size to plan for and is skipped); else, while a guardrail with
+// a tolerance has no figures yet, the plan's MinSample; else none.
+func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
+	step := r.Plan.Steps[r.Step]
+	if step.MinUsers > 0 {
+		return step.MinUsers, "the step's minimum"
+	}
+	if step.Percent >= 100 {
+		return 0, "no baseline left to compare with"
+	}
+	var need int64
+	var which string
+	waiting := false
+	for _, g := range figures {
+		switch {
+		case g.Tolerance == 0:
+		case g.NeededUsers > need:
+			need, which = g.NeededUsers, g.Metric
+		case g.NeededUsers == 0 && g.Status == GuardrailNotEnoughData:
+			waiting = true
+		}
+	}
+	power := r.Plan.Power
+	if power == 0 {
+		power = DefaultPower
+	}
+	switch {
+	case need > 0:
+		for _, g := range figures {
+			if g.Metric == which {
+				return need, fmt.Sprintf("to detect a %s harm on %s with %.0f%% power", pct(g.Tolerance), which, 100*power)
+			}
+		}
+	case waiting:
+		return r.Plan.MinSample, "the plan's minSample, until the guardrails have figures to size the step"
+	}
+	return 0, "no guardrail with a tolerance to size the step"
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -14,7 +14,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func running(step int) rollout.Rollout {
 	p := goodPlan()
-	if err := p.Check(checkoutFlag(), []ingest.Metric{errorMetric()}); err != nil {
+	if err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()}); err != nil {
 		panic(err)
 	}
 	r := rollout.Start("production", p, "alice", t0, 0)
@@ -42,6 +42,12 @@ func TestDecide(t *testing.T) {
 	done, _, _ = done.Apply(rollout.KindAdvance, t0, 0, "", "", nil)
 	ok := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK}}
 	noData := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData}}
+	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
+	sizedOK := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK, Tolerance: 0.1, NeededUsers: 500}}
+	unsized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, Tolerance: 0.1}}
+	strict := running(1)
+	strict.Plan.RequireNonInferiority = true
+	strict.Plan.Steps[1].MinUsers = 0
 	cases := []struct {
 		name    string
 		r       rollout.Rollout
@@ -63,6 +69,12 @@ func TestDecide(t *testing.T) {
 		{"paused waits", pausedPauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), "", "paused"},
 		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
 		{"finished does nothing", done, 0, breached("error-rate"), t0, "", ""},
+		{"default minimum: the users that detect the tolerated harm", running(0), 499, sized, t0.Add(time.Hour), "", "1 more users of one-page (to detect a 10% harm on error-rate with 80% power)"},
+		{"default minimum reached: advances, saying no harm detected", running(0), 500, sized, t0.Add(time.Hour), rollout.KindAdvance, "no harm detected: on to 5%"},
+		{"default minimum reached with every guardrail ok", running(0), 500, sizedOK, t0.Add(time.Hour), rollout.KindAdvance, "every guardrail shown within tolerance"},
+		{"default minimum before figures: the plan's minSample", running(0), 99, unsized, t0.Add(time.Hour), "", "1 more users of one-page (the plan's minSample"},
+		{"non-inferiority required before the last step", strict, 1000, sized, t0.Add(3 * time.Hour), "", "guardrail error-rate to show non-inferiority before the last step (it is no harm detected)"},
+		{"non-inferiority shown: on to the last step", strict, 1000, sizedOK, t0.Add(3 * time.Hour), rollout.KindAdvance, "on to 100%"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 var (
@@ -27,13 +28,13 @@ var (
 // Aggregates returns the stored figures of env, of one flag or of all with
 // flag "", ordered by flag, variant and metric. It reads only the aggregate
 // rows: its cost does not grow with the number of events or users.
-func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error) {
+func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
 	return aggregates(ctx, db.db, env, flag)
 }
 
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, env, flag string) ([]ingest.Aggregate, error) {
+}, env, flag string) ([]metric.Aggregate, error) {
 	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
@@ -45,10 +46,10 @@ func aggregates(ctx context.Context, q interface {
 		return nil, fmt.Errorf("sqlite: read aggregates of %s: %w", env, err)
 	}
 	defer rows.Close()
-	var out []ingest.Aggregate
+	var out []metric.Aggregate
 	var buf sql.RawBytes
 	for rows.Next() {
-		var a ingest.Aggregate
+		var a metric.Aggregate
 		if err := rows.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
 			return nil, err
 		}
@@ -1073,18 +1074,18 @@ func decodeUserLog(data []byte, fn func(key string, state []byte)) error {
 
 // AddAggregates adds each delta to its stored cell, reading the stored
 // cells of each flag once.
-func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
+func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	get, err := t.stmt(flagAggregatesSQL)
 	if err != nil {
 		return err
 	}
 	type cell struct{ variant, metric string }
 	var flag string
-	var stored map[cell]ingest.Sums
-	sum := make([]ingest.Aggregate, 0, len(deltas))
+	var stored map[cell]metric.Sums
+	sum := make([]metric.Aggregate, 0, len(deltas))
 	for _, d := range deltas {
 		if stored == nil || d.Flag != flag {
-			flag, stored = d.Flag, map[cell]ingest.Sums{}
+			flag, stored = d.Flag, map[cell]metric.Sums{}
 			rows, err := get.QueryContext(t.ctx, env, flag)
 			if err != nil {
 				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, flag, err)
@@ -1092,7 +1093,7 @@ func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
 			var buf sql.RawBytes
 			for rows.Next() {
 				var c cell
-				var s ingest.Sums
+				var s metric.Sums
 				if err := rows.Scan(&c.variant, &c.metric, &buf); err != nil {
 					rows.Close()
 					return err
@@ -1116,11 +1117,11 @@ func (t *eventTx) AddAggregates(env string, deltas []ingest.Aggregate) error {
 }
 
 // Aggregates returns env's cells, sorted.
-func (t *eventTx) Aggregates(env string) ([]ingest.Aggregate, error) {
+func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
 	return aggregates(t.ctx, t.tx, env, "")
 }
 
-func (t *eventTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
+func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	st, err := t.stmt(putAggregateSQL)
 	if err != nil {
 		return err
@@ -1134,7 +1135,7 @@ func (t *eventTx) PutAggregates(env string, aggs []ingest.Aggregate) error {
 	return nil
 }
 
-func (t *eventTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
+func (t *eventTx) ReplaceAggregates(env string, aggs []metric.Aggregate) error {
 	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_aggregates WHERE environment = ?`, env); err != nil {
 		return fmt.Errorf("sqlite: clear aggregates of %s: %w", env, err)
 	}
@@ -1142,7 +1143,7 @@ func (t *eventTx) ReplaceAggregates(env string, aggs []ingest.Aggregate) error {
 }
 
 // ReplaceState replaces env's users, user log and aggregates (a rebuild).
-func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []ingest.Aggregate) error {
+func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []metric.Aggregate) error {
 	e, err := t.env(env)
 	if err != nil {
 		return err

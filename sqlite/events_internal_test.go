@@ -11,6 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // TestUserLogCompaction makes the user log compact every few transactions:
@@ -28,7 +29,7 @@ func TestUserLogCompaction(t *testing.T) {
 		return db
 	}
 	db := open()
-	m := ingest.Metric{Key: "revenue", Kind: ingest.Sum, Event: "purchase"}
+	m := metric.Metric{Key: "revenue", Kind: metric.Sum, Event: "purchase"}
 	if err := m.Normalize(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestUserLogCompaction(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _, err := ingest.Recompute([]ingest.Metric{m}, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "prod", fn) })
+		want, _, err := ingest.Recompute([]metric.Metric{m}, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "prod", fn) })
 		if err != nil {
 			t.Fatal(err)
 		}

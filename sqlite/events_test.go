@@ -13,11 +13,12 @@ import (
 
 	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/storetest"
 )
 
-func recompute(tb testing.TB, db *sqlite.DB, env string, metrics []ingest.Metric) []ingest.Aggregate {
+func recompute(tb testing.TB, db *sqlite.DB, env string, metrics []metric.Metric) []metric.Aggregate {
 	tb.Helper()
 	all, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(tb.Context(), env, fn) })
 	if err != nil {
@@ -223,7 +224,7 @@ func BenchmarkPipeline(b *testing.B) {
 // plainStore hides that a DB is an ingest.StateStore.
 type plainStore struct{ db *sqlite.DB }
 
-func (s plainStore) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
+func (s plainStore) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	return s.db.Metrics(ctx, env)
 }
 

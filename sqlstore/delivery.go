@@ -10,13 +10,13 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 )
 
-var _ deliverysvc.Store = (*Store)(nil)
+var _ delivery.Store = (*Store)(nil)
 
 // Delivery data needs no change notification: every node's timeline cache
-// (deliverysvc) reads DeliveryVersion, one indexed single-row read, before
+// (package delivery) reads DeliveryVersion, one indexed single-row read, before
 // it answers, and so sees the writes of every node; sources are read from
 // the store for each webhook. Record times are stored as Unix nanoseconds
 // on both databases.
@@ -46,7 +46,7 @@ func (s *Store) DeliveryVersion(ctx context.Context) (int64, error) {
 // already stored (a redelivery), whichever node stored it: the unique
 // (source, delivery_id) decides, and a concurrent copy waits for the first
 // to commit.
-func (s *Store) RecordDelivery(ctx context.Context, d *deliverysvc.Delivery) (bool, error) {
+func (s *Store) RecordDelivery(ctx context.Context, d *delivery.Delivery) (bool, error) {
 	var stored bool
 	err := s.write(ctx, func(tx Tx) error {
 		stored = false
@@ -75,7 +75,7 @@ func (s *Store) RecordDelivery(ctx context.Context, d *deliverysvc.Delivery) (bo
 // insertRecords stores the records of delivery id with one prepared
 // statement per kind of record: SQLite runs in the process, a statement
 // costs no round trip.
-func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Delivery) error {
+func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error {
 	if len(d.Changes) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -134,7 +134,7 @@ func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Del
 }
 
 // ChangePaths is the stored paths column of c: JSON, NULL when none.
-func ChangePaths(c delivery.Change) (*string, error) {
+func ChangePaths(c dora.Change) (*string, error) {
 	if len(c.Paths) == 0 {
 		return nil, nil
 	}
@@ -161,8 +161,8 @@ func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 // DeliveryData reads the catalog and every record, in the order stored,
 // with the version they are at, from one consistent snapshot (one read
 // transaction).
-func (s *Store) DeliveryData(ctx context.Context) (delivery.Data, int64, error) {
-	var data delivery.Data
+func (s *Store) DeliveryData(ctx context.Context) (dora.Data, int64, error) {
+	var data dora.Data
 	var version int64
 	err := s.readTx(ctx, func(tx Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&version); err != nil {
@@ -189,7 +189,7 @@ func (s *Store) DeliveryData(ctx context.Context) (delivery.Data, int64, error) 
 		return err
 	})
 	if err != nil {
-		return delivery.Data{}, 0, s.domainError(err)
+		return dora.Data{}, 0, s.domainError(err)
 	}
 	return data, version, nil
 }
@@ -208,19 +208,19 @@ func (in interner) get(b []byte) string {
 }
 
 // readChanges reads the changes query selects; n is how many to expect.
-func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, query string, args ...any) ([]delivery.Change, error) {
+func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, query string, args ...any) ([]dora.Change, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
-	out := make([]delivery.Change, 0, min(n, 1<<22))
+	out := make([]dora.Change, 0, min(n, 1<<22))
 	var repo, service, branch, pr []byte
 	var paths sql.NullString
 	var authored int64
 	var merged sql.NullInt64
 	for rows.Next() {
-		var c delivery.Change
+		var c dora.Change
 		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged); err != nil {
 			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 		}
@@ -245,18 +245,18 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	return out, nil
 }
 
-func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]delivery.Deployment, error) {
+func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]dora.Deployment, error) {
 	rows, err := q.Query(ctx, `SELECT deployment_id, service, repo, environment, production, sha, version, status, at, rollback
 		FROM delivery_deployments ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
-	var out []delivery.Deployment
+	var out []dora.Deployment
 	var service, repo, env, status []byte
 	var at int64
 	for rows.Next() {
-		var d delivery.Deployment
+		var d dora.Deployment
 		if err := rows.Scan(&d.ID, &service, &repo, &env, &d.Production, &d.SHA, &d.Version, &status, &at, &d.Rollback); err != nil {
 			return nil, fmt.Errorf("%s: read deployments: %w", s.o.D.Name, err)
 		}
@@ -270,18 +270,18 @@ func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]
 	return out, nil
 }
 
-func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query string, args ...any) ([]delivery.Incident, error) {
+func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query string, args ...any) ([]dora.Incident, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
-	var out []delivery.Incident
+	var out []dora.Incident
 	var service, repo []byte
 	var opened int64
 	var resolved, updated sql.NullInt64
 	for rows.Next() {
-		var i delivery.Incident
+		var i dora.Incident
 		if err := rows.Scan(&i.ID, &service, &repo, &i.Title, &opened, &resolved, &updated, &i.DeploymentID, &i.CauseSHA, &i.Void); err != nil {
 			return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 		}
@@ -304,7 +304,7 @@ func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query
 
 // IncidentSnapshots returns every stored snapshot of the incident id, in
 // the order stored; ENOTFOUND when there is none.
-func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]delivery.Incident, error) {
+func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]dora.Incident, error) {
 	out, err := s.readIncidents(ctx, s.read(), interner{}, `SELECT incident_id, service, repo, title, opened_at, resolved_at, updated_at,
 		deployment_id, cause_sha, void FROM delivery_incidents WHERE incident_id = ? ORDER BY id`, id)
 	if err == nil && len(out) == 0 {
@@ -315,7 +315,7 @@ func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]delivery.In
 
 // FlagChanges returns the change records linked to flag, in the order
 // stored.
-func (s *Store) FlagChanges(ctx context.Context, flag string) ([]delivery.Change, error) {
+func (s *Store) FlagChanges(ctx context.Context, flag string) ([]dora.Change, error) {
 	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at
 		FROM delivery_flag_changes l JOIN delivery_changes c ON c.sha = l.sha AND (l.repo = '' OR lower(c.repo) = lower(l.repo))
 		WHERE l.flag = ? ORDER BY c.id`, flag)
@@ -323,7 +323,7 @@ func (s *Store) FlagChanges(ctx context.Context, flag string) ([]delivery.Change
 
 // Deliveries returns the latest deliveries, newest first: of one source
 // when source is not empty. limit defaults to 50 and is at most 1000.
-func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]deliverysvc.DeliveryInfo, error) {
+func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]delivery.DeliveryInfo, error) {
 	if limit <= 0 {
 		limit = 50
 	}
@@ -338,8 +338,8 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.DeliveryInfo, error) {
-		var d deliverysvc.DeliveryInfo
+	out, err := collect(rows, func(rows *sql.Rows) (delivery.DeliveryInfo, error) {
+		var d delivery.DeliveryInfo
 		err := rows.Scan(&d.Source, &d.ID, &d.Kind, timeDest{&d.ReceivedAt}, &d.Ignored, &d.Records)
 		return d, err
 	})
@@ -347,20 +347,20 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
 	if out == nil {
-		out = []deliverysvc.DeliveryInfo{}
+		out = []delivery.DeliveryInfo{}
 	}
 	return out, nil
 }
 
 // Sources returns the webhook sources, secrets included, by name.
-func (s *Store) Sources(ctx context.Context) ([]deliverysvc.Source, error) {
+func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at, updated_at
 		FROM delivery_sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (deliverysvc.Source, error) {
-		var src deliverysvc.Source
+	out, err := collect(rows, func(rows *sql.Rows) (delivery.Source, error) {
+		var src delivery.Source
 		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment,
 			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
 		return src, err
@@ -369,14 +369,14 @@ func (s *Store) Sources(ctx context.Context) ([]deliverysvc.Source, error) {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
 	if out == nil {
-		out = []deliverysvc.Source{}
+		out = []delivery.Source{}
 	}
 	return out, nil
 }
 
 // sourceAudit is what the audit trail records of a source: never the
 // secret.
-func sourceAudit(s *deliverysvc.Source) []byte {
+func sourceAudit(s *delivery.Source) []byte {
 	b, _ := json.Marshal(s)
 	return b
 }
@@ -386,7 +386,7 @@ func sourceAudit(s *deliverysvc.Source) []byte {
 // the kind of a source is refused: its secret was made for the other
 // forge. Writers of sources and the catalog take the version's row lock
 // first, so they run one at a time.
-func (s *Store) PutSource(ctx context.Context, src *deliverysvc.Source, actor string) error {
+func (s *Store) PutSource(ctx context.Context, src *delivery.Source, actor string) error {
 	if err := src.Validate(); err != nil {
 		return err
 	}
@@ -394,7 +394,7 @@ func (s *Store) PutSource(ctx context.Context, src *deliverysvc.Source, actor st
 		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
 			return err
 		}
-		var old deliverysvc.Source
+		var old delivery.Source
 		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at FROM delivery_sources WHERE name = ?`, src.Name).
 			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, timeDest{&old.CreatedAt})
 		exists := err == nil
@@ -447,7 +447,7 @@ func (s *Store) DeleteSource(ctx context.Context, name, actor string) error {
 		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
 			return err
 		}
-		var src deliverysvc.Source
+		var src delivery.Source
 		err := tx.QueryRow(ctx, `DELETE FROM delivery_sources WHERE name = ? RETURNING name, kind, incident_label, release_environment, created_at, updated_at`, name).
 			Scan(&src.Name, &src.Kind, &src.IncidentLabel, &src.ReleaseEnvironment, timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
 		if errors.Is(err, sql.ErrNoRows) {
@@ -460,19 +460,19 @@ func (s *Store) DeleteSource(ctx context.Context, name, actor string) error {
 }
 
 // Catalog returns the service catalog, services by name.
-func (s *Store) Catalog(ctx context.Context) (delivery.Catalog, error) {
+func (s *Store) Catalog(ctx context.Context) (dora.Catalog, error) {
 	return s.catalog(ctx, s.read())
 }
 
-func (s *Store) catalog(ctx context.Context, q querier) (delivery.Catalog, error) {
+func (s *Store) catalog(ctx context.Context, q querier) (dora.Catalog, error) {
 	rows, err := q.Query(ctx, `SELECT name, team, sources FROM delivery_services ORDER BY name`)
 	if err != nil {
-		return delivery.Catalog{}, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
+		return dora.Catalog{}, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
 	}
 	defer rows.Close()
-	c := delivery.Catalog{Services: []delivery.Service{}}
+	c := dora.Catalog{Services: []dora.Service{}}
 	for rows.Next() {
-		var svc delivery.Service
+		var svc dora.Service
 		var sources string
 		if err := rows.Scan(&svc.Name, &svc.Team, &sources); err != nil {
 			return c, fmt.Errorf("%s: catalog: %w", s.o.D.Name, err)
@@ -493,7 +493,7 @@ func (s *Store) catalog(ctx context.Context, q querier) (delivery.Catalog, error
 // otherwise nothing changes and the error lists the problems. The catalog
 // is read and checked under the version's row lock, so two nodes cannot
 // each add half of a conflict.
-func (s *Store) PutService(ctx context.Context, svc delivery.Service, actor string) error {
+func (s *Store) PutService(ctx context.Context, svc dora.Service, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
 			return err
@@ -518,7 +518,7 @@ func (s *Store) PutService(ctx context.Context, svc delivery.Service, actor stri
 		}
 		sources := svc.Sources
 		if sources == nil {
-			sources = []delivery.Source{}
+			sources = []dora.Source{}
 		}
 		src, err := json.Marshal(sources)
 		if err != nil {
@@ -543,7 +543,7 @@ func (s *Store) DeleteService(ctx context.Context, name, actor string) error {
 		if err := s.bumpDeliveryVersion(ctx, tx); err != nil {
 			return err
 		}
-		svc := delivery.Service{Name: name}
+		svc := dora.Service{Name: name}
 		var sources string
 		err := tx.QueryRow(ctx, `DELETE FROM delivery_services WHERE name = ? RETURNING team, sources`, name).Scan(&svc.Team, &sources)
 		if errors.Is(err, sql.ErrNoRows) {

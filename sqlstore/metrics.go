@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // KindMetrics is the kind of change of a metric definition (the value of
@@ -17,15 +17,15 @@ import (
 const KindMetrics = "metrics"
 
 // Metrics returns the metric definitions of env, ordered by key.
-func (s *Store) Metrics(ctx context.Context, env string) ([]ingest.Metric, error) {
+func (s *Store) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	rows, err := s.read().Query(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = ? ORDER BY key`, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list metrics of %s: %w", s.o.D.Name, env, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (ingest.Metric, error) {
+	out, err := collect(rows, func(rows *sql.Rows) (metric.Metric, error) {
 		m, err := s.scanMetric(rows)
 		if err != nil {
-			return ingest.Metric{}, err
+			return metric.Metric{}, err
 		}
 		return *m, nil
 	})
@@ -36,7 +36,7 @@ func (s *Store) Metrics(ctx context.Context, env string) ([]ingest.Metric, error
 }
 
 // Metric returns one metric definition; ENOTFOUND when there is none.
-func (s *Store) Metric(ctx context.Context, env, key string) (*ingest.Metric, error) {
+func (s *Store) Metric(ctx context.Context, env, key string) (*metric.Metric, error) {
 	row := s.read().QueryRow(ctx, `SELECT definition, created_at, updated_at FROM metrics WHERE environment = ? AND key = ?`, env, key)
 	m, err := s.scanMetric(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -45,9 +45,9 @@ func (s *Store) Metric(ctx context.Context, env, key string) (*ingest.Metric, er
 	return m, err
 }
 
-func (s *Store) scanMetric(row interface{ Scan(...any) error }) (*ingest.Metric, error) {
+func (s *Store) scanMetric(row interface{ Scan(...any) error }) (*metric.Metric, error) {
 	var def string
-	var m ingest.Metric
+	var m metric.Metric
 	var created, updated time.Time
 	if err := row.Scan(&def, timeDest{&created}, timeDest{&updated}); err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func (s *Store) scanMetric(row interface{ Scan(...any) error }) (*ingest.Metric,
 // CreateMetric stores a new metric definition (already normalised) and sets
 // its times; ECONFLICT when the key exists, ENOTFOUND without the
 // environment.
-func (s *Store) CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error {
+func (s *Store) CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		now := s.now()
 		m.CreatedAt, m.UpdatedAt = now, now

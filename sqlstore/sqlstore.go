@@ -36,7 +36,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 )
 
 // Dialect is what differs between the SQL databases a Store serves.
@@ -91,7 +91,7 @@ type Options struct {
 	// InsertRecords, when set, stores the records of delivery id in its
 	// own way (PostgreSQL: one statement per kind of record, whatever
 	// their number); nil: one prepared statement per kind, run per record.
-	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *deliverysvc.Delivery) error
+	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error
 }
 
 // Kinds of change passed to Changed (the values of cluster.KindFlags and

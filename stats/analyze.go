@@ -38,6 +38,11 @@ type Variant struct {
 type Metric struct {
 	Name string `json:"name"`
 	Kind Kind   `json:"kind"`
+	// NonNegative says the metric's values are never negative (a count, a
+	// rate, a proportion is always): a relative change cannot then fall
+	// below −100%, and a relative interval that would is computed on the
+	// log scale instead (see Comparison.Relative).
+	NonNegative bool `json:"nonNegative,omitempty"`
 	// LowerIsBetter turns the Bayesian view around (latency, errors): the
 	// chance to beat control becomes P(treatment < control). It does not
 	// change the hypothesis tested, which Settings.Alternative states.
@@ -98,6 +103,32 @@ type Effect struct {
 	// Sequential is the always-valid confidence sequence: valid however
 	// often the results are looked at (see the sequential type).
 	Sequential Interval `json:"sequential"`
+	// Statistic is the t or z statistic of the test of no effect on this
+	// scale; PValue its fixed-horizon p-value and SequentialPValue its
+	// always-valid one. Each interval and its p-value come from the same
+	// test: p < α exactly when the interval excludes 0. The Adjusted ones
+	// are corrected (Settings.Correction) across every comparison of the
+	// analysis on the same scale.
+	Statistic                float64 `json:"statistic"`
+	PValue                   float64 `json:"pValue"`
+	AdjustedPValue           float64 `json:"adjustedPValue"`
+	SequentialPValue         float64 `json:"sequentialPValue"`
+	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
+	// Method is how a relative effect was tested: "delta" (the delta
+	// method on t/c − 1) or "log-ratio" (the delta method on ln(t/c), whose
+	// interval, transformed back, stays above −100%); empty for the
+	// absolute effect. For "log-ratio", SE and Statistic are on the log
+	// scale.
+	Method string `json:"method,omitempty"`
+	// AdjustedInterval and AdjustedSequential are the intervals at level
+	// 1 − α/m for a Bonferroni correction over m comparisons: they exclude
+	// 0 exactly when the adjusted p-value is below α. Absent for other
+	// corrections, which have no interval of their own.
+	AdjustedInterval   *Interval `json:"adjustedInterval,omitempty"`
+	AdjustedSequential *Interval `json:"adjustedSequential,omitempty"`
+	// Note warns that the figure may mislead: for a relative effect, that
+	// the control mean cannot be told apart from zero.
+	Note string `json:"note,omitempty"`
 }
 
 // Comparison is one treatment variant compared with control on one metric.
@@ -109,18 +140,24 @@ type Comparison struct {
 
 	// Absolute is treatment − control.
 	Absolute Effect `json:"absolute"`
-	// Relative is treatment / control − 1, its standard error from the delta
-	// method (arms independent) and its intervals built with the same
-	// critical values as Absolute's; nil when the control estimate is zero.
+	// Relative is (treatment − control)/|control|, its standard error from
+	// the delta method (arms independent) and its intervals built with the
+	// same critical values as Absolute's; nil when the control estimate is
+	// zero. Dividing by |control| keeps the sign of the absolute difference
+	// when the control mean is negative (profit, a net change). For a
+	// NonNegative metric whose delta-method interval would reach below
+	// −100%, the test and intervals are those of ln(t/c) instead (Method).
 	Relative *Effect `json:"relative,omitempty"`
 	// DF is the Welch–Satterthwaite degrees of freedom of a Mean metric's
 	// t-test; 0 for metrics tested with the normal distribution.
 	DF float64 `json:"df"`
-	// Statistic is the t or z statistic.
+	// Statistic is the t or z statistic of the absolute difference.
 	Statistic float64 `json:"statistic"`
 
-	// PValue is the fixed-horizon p-value and AdjustedPValue the same after
-	// Settings.Correction across all comparisons of the analysis.
+	// PValue is the fixed-horizon p-value of the absolute difference and
+	// AdjustedPValue the same after Settings.Correction across all
+	// comparisons of the analysis (Absolute holds them too; Relative has
+	// its own).
 	PValue         float64 `json:"pValue"`
 	AdjustedPValue float64 `json:"adjustedPValue"`
 	// SequentialPValue is the always-valid p-value matching
@@ -128,8 +165,10 @@ type Comparison struct {
 	SequentialPValue         float64 `json:"sequentialPValue"`
 	AdjustedSequentialPValue float64 `json:"adjustedSequentialPValue"`
 
-	// The Bayesian view, with a flat prior on the absolute difference, whose
-	// posterior is then Normal(Absolute.Estimate, Absolute.SE²):
+	// The Bayesian view. With a flat prior on the absolute difference (the
+	// default) its posterior is Normal(Absolute.Estimate, Absolute.SE²); with
+	// Settings.Prior it is the precision-weighted combination of the prior
+	// and that likelihood:
 	//
 	// ChanceToBeat is P(treatment better than control), better meaning
 	// greater unless the metric has LowerIsBetter.
@@ -142,6 +181,8 @@ type Comparison struct {
 	ExpectedLossControl float64 `json:"expectedLossControl"`
 	// Credible is the central 1 − α credible interval of the difference.
 	Credible Interval `json:"credible"`
+
+	tt test // the test's parameters, for intervals at another level
 }
 
 // Analyze runs the whole analysis: validation, the SRM check, every
@@ -159,7 +200,7 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	res.SRM = srm(len(in.Variants), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
+	res.SRM = srm(len(in.Variants), s.srmThreshold(), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
 
 	// One allocation per kind of element for the whole result.
 	nv, nm := len(in.Variants), len(in.Metrics)
@@ -177,6 +218,9 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	}
 	if s.Correction != NoCorrection {
 		correct(res, s.Correction)
+	}
+	if s.Correction == Bonferroni {
+		a.bonferroniIntervals(res)
 	}
 	return res, nil
 }
@@ -256,7 +300,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 	out.Name, out.Kind = m.Name, m.Kind
 	var theta, preMean float64
 	if a.s.CUPED {
-		theta, preMean = cupedTheta(m.Kind, m.Summaries)
+		theta, preMean = cupedTheta(m.Kind, m.Summaries, a.s.CUPEDTheta == PooledTheta)
 	}
 	out.Theta = theta
 	out.Arms, a.arms = a.arms[:len(variants):len(variants)], a.arms[len(variants):]
@@ -276,7 +320,7 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 	for i := 1; i < len(variants); i++ {
 		c := &out.Comparisons[i-1]
 		c.Variant = variants[i].Name
-		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, arms[0], arms[i]); err != nil {
+		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, m.NonNegative || m.Kind == Proportion, arms[0], arms[i]); err != nil {
 			*c = Comparison{Variant: variants[i].Name, Status: NotEnoughData, Reason: err.Error()}
 		}
 	}
@@ -340,7 +384,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // compare fills c with treatment t against control k.
 // The relative effect, when there is one, is written to rel.
-func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter bool, k, t armStats) error {
+func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter, nonNegative bool, k, t armStats) error {
 	switch {
 	case k.err != nil:
 		return fmt.Errorf("control: %w", k.err)
@@ -369,41 +413,34 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter 
 			p /= 2
 		}
 		crit = -tQuantile(p, c.DF)
-		c.PValue = tPValue(stat, c.DF, alt)
-	} else {
-		c.PValue = zPValue(stat, alt)
 	}
-	seqMult := a.seq.multiplier(k.n + t.n)
-	if !finite(seqMult*se) || !finite(math.Abs(diff)+seqMult*se) {
+	tt := test{crit: crit, seqMult: a.seq.multiplier(k.n + t.n), df: c.DF, units: k.n + t.n}
+	if !finite(tt.seqMult*se) || !finite(math.Abs(diff)+tt.seqMult*se) {
 		return fmt.Errorf("%w: the interval overflows floating point", ErrNotEnoughData)
 	}
 	c.Status = OK
-	c.Statistic = stat
-	c.Absolute = Effect{
-		Estimate:   diff,
-		SE:         se,
-		Interval:   interval(diff, crit*se, alt),
-		Sequential: interval(diff, seqMult*se, alt),
-	}
-	c.SequentialPValue = a.seq.pValue(stat, k.n+t.n, alt)
+	c.tt = tt
+	c.Absolute = a.effect(diff, se, tt)
+	c.Statistic, c.PValue, c.SequentialPValue = stat, c.Absolute.PValue, c.Absolute.SequentialPValue
 	c.AdjustedPValue, c.AdjustedSequentialPValue = c.PValue, c.SequentialPValue
-	// Delta method for t/k − 1 with independent arms. A zero (or so small
-	// that the numbers overflow) baseline has no relative effect.
-	r := t.adjusted/k.adjusted - 1
-	k2 := k.adjusted * k.adjusted
-	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
-	if k.adjusted != 0 && finite(r) && finite(rse) && finite(seqMult*rse) {
-		*rel = Effect{
-			Estimate:   r,
-			SE:         rse,
-			Interval:   interval(r, crit*rse, alt),
-			Sequential: interval(r, seqMult*rse, alt),
-		}
+	if e, ok := a.relative(k, t, tt, nonNegative); ok {
+		*rel = e
 		c.Relative = rel
 	}
-	b := bayes(diff, se, lowerIsBetter)
+	post, postSE := diff, se
+	if p := a.s.Prior; p != nil && k.adjusted != 0 {
+		// Normal prior on the relative effect, on the absolute scale:
+		// precision-weighted with the likelihood N(diff, se²).
+		m0, s0 := p.Mean*math.Abs(k.adjusted), p.SD*math.Abs(k.adjusted)
+		w0, w := 1/(s0*s0), 1/(se*se)
+		if finite(w0) && w0 > 0 {
+			postSE = math.Sqrt(1 / (w0 + w))
+			post = (w0*m0 + w*diff) / (w0 + w)
+		}
+	}
+	b := bayes(post, postSE, lowerIsBetter)
 	c.ChanceToBeat, c.ExpectedLoss, c.ExpectedLossControl = b.chance, b.lossTreatment, b.lossControl
-	c.Credible = Interval{Lower: diff - a.zCentral*se, Upper: diff + a.zCentral*se}
+	c.Credible = Interval{Lower: post - a.zCentral*postSE, Upper: post + a.zCentral*postSE}
 	return nil
 }
 
@@ -427,45 +464,190 @@ func zPValue(stat float64, alt Alternative) float64 {
 	return math.Min(1, 2*normSF(math.Abs(stat)))
 }
 
-// correct applies the correction across every comparison with Status OK.
+// test is what the tests of one comparison share, whatever the scale.
+type test struct {
+	crit    float64 // fixed-horizon critical value (t or z)
+	seqMult float64 // half-width of the confidence sequence in SEs
+	df      float64 // t degrees of freedom; 0 for the normal distribution
+	units   float64 // units in both arms, the sequence's time
+}
+
+// effect tests est with standard error se: its statistic, both intervals
+// and the p-values that match them, for the settings' alternative.
+func (a *analyzer) effect(est, se float64, tt test) Effect {
+	alt := a.s.Alternative
+	stat := est / se
+	e := Effect{
+		Estimate:         est,
+		SE:               se,
+		Interval:         interval(est, tt.crit*se, alt),
+		Sequential:       interval(est, tt.seqMult*se, alt),
+		Statistic:        stat,
+		SequentialPValue: a.seq.pValue(stat, tt.units, alt),
+	}
+	if tt.df > 0 {
+		e.PValue = tPValue(stat, tt.df, alt)
+	} else {
+		e.PValue = zPValue(stat, alt)
+	}
+	e.AdjustedPValue, e.AdjustedSequentialPValue = e.PValue, e.SequentialPValue
+	return e
+}
+
+// correct applies the correction across every comparison with Status OK,
+// on each scale (absolute, relative) and for each kind of p-value (fixed,
+// sequential) separately.
 func correct(res *Result, method Correction) {
-	n := 0
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				n++
-			}
-		}
-	}
-	if n < 2 {
-		return // a family of one needs no correction
-	}
-	ps := make([]float64, 0, 2*n)
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				ps = append(ps, c.PValue)
-			}
-		}
-	}
-	seq := ps[n:n]
-	for _, m := range res.Metrics {
-		for _, c := range m.Comparisons {
-			if c.Status == OK {
-				seq = append(seq, c.SequentialPValue)
-			}
-		}
-	}
-	ps = ps[:n]
-	adjustInPlace(ps, method)
-	adjustInPlace(seq, method)
-	i := 0
+	var families [4][]*float64 // raw p-values, then adjusted, by family
+	var adjusted [4][]*float64
 	for mi := range res.Metrics {
 		for ci := range res.Metrics[mi].Comparisons {
 			c := &res.Metrics[mi].Comparisons[ci]
+			if c.Status != OK {
+				continue
+			}
+			families[0] = append(families[0], &c.Absolute.PValue)
+			adjusted[0] = append(adjusted[0], &c.Absolute.AdjustedPValue)
+			families[1] = append(families[1], &c.Absolute.SequentialPValue)
+			adjusted[1] = append(adjusted[1], &c.Absolute.AdjustedSequentialPValue)
+			if c.Relative != nil {
+				families[2] = append(families[2], &c.Relative.PValue)
+				adjusted[2] = append(adjusted[2], &c.Relative.AdjustedPValue)
+				families[3] = append(families[3], &c.Relative.SequentialPValue)
+				adjusted[3] = append(adjusted[3], &c.Relative.AdjustedSequentialPValue)
+			}
+		}
+	}
+	for f := range families {
+		if len(families[f]) < 2 {
+			continue // a family of one needs no correction
+		}
+		ps := make([]float64, len(families[f]))
+		for i, p := range families[f] {
+			ps[i] = *p
+		}
+		adjustInPlace(ps, method)
+		for i, p := range adjusted[f] {
+			*p = ps[i]
+		}
+	}
+	for mi := range res.Metrics {
+		for ci := range res.Metrics[mi].Comparisons {
+			c := &res.Metrics[mi].Comparisons[ci]
+			c.AdjustedPValue, c.AdjustedSequentialPValue = c.Absolute.AdjustedPValue, c.Absolute.AdjustedSequentialPValue
+		}
+	}
+}
+
+// relative is the relative effect (t − k)/|k| of treatment t against control
+// k by the delta method with independent arms:
+//
+//	Var ≈ Var(t̄)/k̄² + t̄²·Var(k̄)/k̄⁴,
+//
+// the same for k̄ < 0 because (t̄ − k̄)/|k̄| = ±(t̄/k̄ − 1). A zero (or so small
+// that the numbers overflow) control has none.
+//
+// A non-negative metric cannot fall by more than 100%. When the delta
+// method's interval (fixed or sequential, taken two-sided) would reach below
+// −100% and both means are positive, the effect is tested on the log scale,
+// as Katz et al. (1978) for the risk ratio:
+//
+//	ln(t̄/k̄) ± m·√(Var(t̄)/t̄² + Var(k̄)/k̄²),  interval exp(·) − 1,
+//
+// with the same critical value m and distribution, so the interval and its
+// p-value still come from one test and the interval stays above −100%.
+func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, bool) {
+	if k.adjusted == 0 {
+		return Effect{}, false
+	}
+	r := (t.adjusted - k.adjusted) / math.Abs(k.adjusted)
+	k2 := k.adjusted * k.adjusted
+	rse := math.Sqrt(t.v/k2 + t.adjusted*t.adjusted*k.v/(k2*k2))
+	if !finite(r) || !finite(rse) || !finite(tt.seqMult*rse) || !(rse > 0) {
+		return Effect{}, false
+	}
+	e := a.effect(r, rse, tt)
+	e.Method = "delta"
+	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-math.Max(tt.crit, tt.seqMult)*rse < -1 {
+		l := math.Log(t.adjusted / k.adjusted)
+		lse := math.Sqrt(t.v/(t.adjusted*t.adjusted) + k.v/k2)
+		if finite(l) && finite(lse) && lse > 0 && finite(tt.seqMult*lse) {
+			e = a.effect(l, lse, tt)
+			e.Estimate, e.Method = r, "log-ratio"
+			e.Interval, e.Sequential = expm1Interval(e.Interval), expm1Interval(e.Sequential)
+		}
+	}
+	// A control mean within its own two-sided interval of zero makes the
+	// ratio meaningless: a tiny, uncertain denominator.
+	if math.Abs(k.adjusted) < a.zCentral*math.Sqrt(k.v) {
+		e.Note = fmt.Sprintf("the control mean %.3g is within %.3g of zero (its %g%% interval includes 0), so a relative change is not meaningful: read the absolute effect",
+			k.adjusted, a.zCentral*math.Sqrt(k.v), 100*(1-a.s.Alpha))
+	}
+	return e, true
+}
+
+// expm1Interval maps an interval of ln(t/c) to one of t/c − 1; an unbounded
+// lower side becomes −100%.
+func expm1Interval(iv Interval) Interval {
+	out := Interval{Lower: math.Expm1(iv.Lower), Upper: math.Expm1(iv.Upper), UpperUnbounded: iv.UpperUnbounded}
+	if iv.LowerUnbounded {
+		out.Lower = -1
+	}
+	if iv.UpperUnbounded || !finite(out.Upper) {
+		out.Upper, out.UpperUnbounded = 0, true
+	}
+	return out
+}
+
+// bonferroniIntervals gives every comparison, on both scales, its intervals
+// at level 1 − α/m, m the comparisons with data: each test at α/m is what
+// the Bonferroni-adjusted p-value tests at α, so the adjusted interval
+// excludes 0 exactly when the adjusted p-value is below α.
+func (a *analyzer) bonferroniIntervals(res *Result) {
+	m := 0
+	for _, mr := range res.Metrics {
+		for _, c := range mr.Comparisons {
 			if c.Status == OK {
-				c.AdjustedPValue, c.AdjustedSequentialPValue = ps[i], seq[i]
-				i++
+				m++
+			}
+		}
+	}
+	if m < 2 {
+		return
+	}
+	alpha := a.s.Alpha / float64(m)
+	tail := alpha
+	if a.s.Alternative == TwoSided {
+		tail /= 2
+	}
+	zCrit := -normQuantile(tail)
+	// The same sequence (its ρ is tuned at α) read at level α/m, which is
+	// what m times its always-valid p-value tests.
+	seq := a.seq
+	seq.alpha = alpha
+	for mi := range res.Metrics {
+		for ci := range res.Metrics[mi].Comparisons {
+			c := &res.Metrics[mi].Comparisons[ci]
+			if c.Status != OK {
+				continue
+			}
+			crit := zCrit
+			if c.tt.df > 0 {
+				crit = -tQuantile(tail, c.tt.df)
+			}
+			mult := seq.multiplier(c.tt.units)
+			for _, e := range []*Effect{&c.Absolute, c.Relative} {
+				if e == nil {
+					continue
+				}
+				// The test's own scale: the estimate, or ln(t/c) for a
+				// log-ratio effect.
+				center := e.Statistic * e.SE
+				fixed, sequential := interval(center, crit*e.SE, a.s.Alternative), interval(center, mult*e.SE, a.s.Alternative)
+				if e.Method == "log-ratio" {
+					fixed, sequential = expm1Interval(fixed), expm1Interval(sequential)
+				}
+				e.AdjustedInterval, e.AdjustedSequential = &fixed, &sequential
 			}
 		}
 	}

@@ -45,7 +45,12 @@ func TestSettingsValidation(t *testing.T) {
 		{"tuning negative", func(s *Settings) { s.SequentialTuning = -5 }, "sequentialTuning"},
 		{"tuning infinite", func(s *Settings) { s.SequentialTuning = math.Inf(1) }, "sequentialTuning"},
 		{"alternative empty", func(s *Settings) { s.Alternative = "" }, "alternative"},
-		{"correction unknown", func(s *Settings) { s.Correction = "bonferroni" }, "correction"},
+		{"correction unknown", func(s *Settings) { s.Correction = "sidak" }, "correction"},
+		{"cupedTheta unknown", func(s *Settings) { s.CUPEDTheta = "per-user" }, "cupedTheta"},
+		{"srmThreshold above 0.5", func(s *Settings) { s.SRMThreshold = 0.7 }, "srmThreshold"},
+		{"srmThreshold negative", func(s *Settings) { s.SRMThreshold = -0.01 }, "srmThreshold"},
+		{"prior sd zero", func(s *Settings) { s.Prior = &Prior{} }, "prior.sd"},
+		{"prior mean NaN", func(s *Settings) { s.Prior = &Prior{Mean: math.NaN(), SD: 1} }, "prior.mean"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()

@@ -14,9 +14,9 @@ import (
 // must be in [0, 1].
 func Adjust(p []float64, method Correction) ([]float64, error) {
 	switch method {
-	case NoCorrection, Holm, BenjaminiHochberg:
+	case NoCorrection, Holm, BenjaminiHochberg, Bonferroni:
 	default:
-		return nil, valueloop.FieldErrorf("correction", "must be %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, method)
+		return nil, valueloop.FieldErrorf("correction", "must be %q, %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, Bonferroni, method)
 	}
 	for i, v := range p {
 		if !(v >= 0 && v <= 1) {
@@ -48,6 +48,10 @@ func adjustInPlace(p []float64, method Correction) {
 	})
 	adj := make([]float64, m)
 	switch method {
+	case Bonferroni:
+		for i := range p {
+			adj[i] = math.Min(1, float64(m)*p[i])
+		}
 	case Holm:
 		// adj_(i) = max_{j ≤ i} min(1, (m − j + 1) p_(j)), 1-based ranks.
 		run := 0.0

@@ -21,9 +21,39 @@ package stats
 // the covariate does not vary (no unit has history) θ is 0 and CUPED changes
 // nothing.
 
-// cupedTheta returns the pooled θ and the pooled covariate mean C̄pool.
-func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {
+// With Settings.CUPEDTheta "pooled", θ is instead Cov(Y, C)/Var(C) over all
+// units with the arms ignored: the co-moments about the grand means, which
+// add n_i(Ȳ_i − Ȳ)(C̄_i − C̄) and n_i(C̄_i − C̄)² per arm to the within-arm
+// ones.
+
+// cupedTheta returns θ and the pooled covariate mean C̄pool.
+func cupedTheta(kind Kind, arms []Summary, pooled bool) (theta, preMean float64) {
 	var n, num, den float64
+	if pooled {
+		var ymean float64
+		for _, s := range arms {
+			if s.N > 0 {
+				n += float64(s.N)
+				preMean += (s.PreMean - preMean) * float64(s.N) / n
+				ymean += (armY(kind, s) - ymean) * float64(s.N) / n
+			}
+		}
+		for _, s := range arms {
+			if s.N == 0 || kind == Ratio && s.DenMean == 0 {
+				continue
+			}
+			w := float64(s.N)
+			num += armXPre(kind, s) + w*(armY(kind, s)-ymean)*(s.PreMean-preMean)
+			den += s.PreM2 + w*(s.PreMean-preMean)*(s.PreMean-preMean)
+		}
+		if den > 0 {
+			theta = num / den
+		}
+		if !finite(theta) {
+			theta = 0
+		}
+		return theta, preMean
+	}
 	for _, s := range arms {
 		if s.N == 0 {
 			continue
@@ -50,4 +80,26 @@ func cupedTheta(kind Kind, arms []Summary) (theta, preMean float64) {
 		theta = 0 // statistics at the edge of floating point: no adjustment
 	}
 	return theta, preMean
+}
+
+// armY is the arm's estimate of Y: its mean, or its ratio for a ratio
+// metric (whose linearisation L has mean 0 about it).
+func armY(kind Kind, s Summary) float64 {
+	if kind == Ratio {
+		if s.DenMean == 0 {
+			return 0
+		}
+		return s.Mean / s.DenMean
+	}
+	return s.Mean
+}
+
+// armXPre is the within-arm co-moment of Y (for a ratio metric, of its
+// linearisation) and C.
+func armXPre(kind Kind, s Summary) float64 {
+	if kind == Ratio {
+		r := s.Mean / s.DenMean
+		return (s.XPre - r*s.DenPre) / s.DenMean
+	}
+	return s.XPre
 }

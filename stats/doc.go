@@ -32,5 +32,9 @@
 // values and the script that computes them are in testdata/. The probability
 // functions are written here (no dependencies): normal, Student's t (with an
 // incomplete-gamma expansion for large degrees of freedom, where the usual
-// continued fraction loses digits) and chi-square.
+// continued fraction loses digits) and chi-square. The scipy goldens are the
+// guard for them, deliberately, rather than a Go library as a test oracle:
+// scipy and statsmodels are the implementations analysts check against, the
+// goldens hold them to 1e-9 without a network or Python at test time, and a
+// Go statistics library would be one more port to trust, not a reference.
 package stats

@@ -36,6 +36,9 @@ type golden struct {
 		Want               wantTest
 	}
 	Ratio []struct {
+		RatioSD []struct {
+			MeanX, MeanY, SDX, SDY, Corr, Want float64
+		} `json:"ratioSD"`
 		Arms        []struct{ X, Y []float64 }
 		Alternative Alternative
 		Alpha       float64
@@ -49,9 +52,9 @@ type golden struct {
 		Arms  []struct{ X, Y, C []float64 }
 		Alpha float64
 		Want  struct {
-			Theta       float64
-			Adjusted    []float64
-			Comparisons []wantTest
+			Theta, ThetaPooled float64
+			Adjusted           []float64
+			Comparisons        []wantTest
 		}
 	} `json:"cuped"`
 	SRM []struct {
@@ -60,8 +63,20 @@ type golden struct {
 		ChiSquare, PValue float64
 		Mismatch          bool
 	} `json:"srm"`
-	Corrections []struct{ P, Holm, BH []float64 }
-	Power       struct {
+	Corrections         []struct{ P, Holm, BH, Bonferroni []float64 }
+	BonferroniIntervals []struct {
+		Arms []struct {
+			N        int64
+			Mean, SD float64
+		}
+		Alternative Alternative
+		Alpha       float64
+		Comparisons []struct {
+			AdjustedPValue   float64
+			AdjustedInterval Interval
+		}
+	} `json:"bonferroniIntervals"`
+	Power struct {
 		Power []struct {
 			Alpha                            float64
 			Alternative                      Alternative
@@ -78,11 +93,122 @@ type golden struct {
 			SD, Power, Ratio, Control, Want, Exact float64
 		} `json:"mde"`
 	}
+	PowerPerArm struct {
+		Power, SampleSize, MDE []planCase
+	} `json:"powerPerArm"`
+	PowerT struct {
+		Power, SampleSize, MDE []planCase
+	} `json:"powerT"`
 	Bayes []struct {
 		Diff, SE, Chance, LossTreatment, LossControl float64
 	}
 	Sequential []struct {
 		Alpha, Tuning, T, Z, Multiplier, PValue float64
+	}
+	BayesPrior []struct {
+		Control, Treatment struct {
+			N        int64
+			Mean, SD float64
+		}
+		Prior                              Prior
+		Chance, LossTreatment, LossControl float64
+		Credible                           Interval
+	} `json:"bayesPrior"`
+}
+
+// planCase is a plan with a variance per arm: a proportion at its baseline
+// rate, or a mean with one SD per arm.
+type planCase struct {
+	Kind                                Kind
+	Baseline, SD, TreatmentSD           float64
+	Alpha                               float64
+	Alternative                         Alternative
+	Effect, Control, Ratio, Power, Want float64
+}
+
+func (c planCase) plan() Plan {
+	return Plan{Alpha: c.Alpha, Alternative: c.Alternative, Power: c.Power, Ratio: c.Ratio,
+		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD}
+}
+
+// TestGoldenPowerT checks the exact planning of Welch's t-test (Student's t
+// critical values, noncentral t power) against scipy on small samples.
+func TestGoldenPowerT(t *testing.T) {
+	g := loadGolden(t).PowerT
+	if len(g.Power) == 0 {
+		t.Fatal("no t-test power cases in golden.json")
+	}
+	for _, c := range g.Power {
+		p := c.plan()
+		p.T = true
+		got, err := p.PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+		// The normal approximation overstates a small t-test's power.
+		p.T = false
+		if z, _ := p.PowerAt(c.Effect, c.Control); !(z > got) {
+			t.Errorf("normal power %v not above the t-test's %v at %v units", z, got, c.Control)
+		}
+	}
+	for _, c := range g.SampleSize {
+		p := c.plan()
+		p.T = true
+		control, _, err := p.SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v)", c), control, c.Control, goldenTol)
+	}
+	for _, c := range g.MDE {
+		p := c.plan()
+		p.T = true
+		got, err := p.MDE(c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("MDE(%+v)", c), got, c.Want, goldenTol)
+	}
+}
+
+// TestGoldenPowerPerArm checks power, sample size and MDE with a variance
+// per arm against statsmodels' normal_power_het.
+func TestGoldenPowerPerArm(t *testing.T) {
+	g := loadGolden(t).PowerPerArm
+	if len(g.Power) == 0 || len(g.SampleSize) == 0 || len(g.MDE) == 0 {
+		t.Fatal("no per-arm power cases in golden.json")
+	}
+	for _, c := range g.Power {
+		got, err := c.plan().PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+	}
+	for _, c := range g.SampleSize {
+		control, treatment, err := c.plan().SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) control", c), control, c.Control, goldenTol)
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) treatment", c), treatment, c.Control*c.Ratio, goldenTol)
+	}
+	for _, c := range g.MDE {
+		got, err := c.plan().MDE(c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("MDE(%+v)", c), got, c.Want, goldenTol)
+	}
+	// One SD for both arms underestimates a conversion's sample: a 10% rate
+	// lifted by a point needs more users with each arm's own variance.
+	shared := Plan{Alpha: 0.05, Alternative: TwoSided, Power: 0.8, SD: ProportionSD(0.1)}
+	perArm := Plan{Alpha: 0.05, Alternative: TwoSided, Power: 0.8, Proportion: true, Baseline: 0.1}
+	a, _, _ := shared.SampleSize(0.01)
+	b, _, _ := perArm.SampleSize(0.01)
+	if !(b > a*1.03 && b < a*1.15) {
+		t.Errorf("per-arm sample %v vs shared %v: want 3–15%% more", b, a)
 	}
 }
 
@@ -91,7 +217,10 @@ type wantTest struct {
 	Interval                        Interval
 	Relative, RelativeSE            float64
 	RelativeInterval                Interval
-	UnadjustedSE                    float64
+	// The relative scale's own test.
+	RelativeStatistic, RelativePValue float64
+	RelativeMethod                    string
+	UnadjustedSE                      float64
 }
 
 func loadGolden(t *testing.T) *golden {
@@ -194,6 +323,11 @@ func checkTest(t *testing.T, c Comparison, w wantTest, df, relative bool) {
 		checkClose(t, "relative", c.Relative.Estimate, w.Relative, goldenTol)
 		checkClose(t, "relativeSE", c.Relative.SE, w.RelativeSE, goldenTol)
 		checkInterval(t, "relativeInterval", c.Relative.Interval, w.RelativeInterval, goldenTol)
+		checkClose(t, "relativeStatistic", c.Relative.Statistic, w.RelativeStatistic, goldenTol)
+		checkClose(t, "relativePValue", c.Relative.PValue, w.RelativePValue, goldenTol)
+		if c.Relative.Method != w.RelativeMethod {
+			t.Errorf("relative method = %q, want %q", c.Relative.Method, w.RelativeMethod)
+		}
 	}
 }
 
@@ -255,6 +389,14 @@ func TestGoldenRatio(t *testing.T) {
 			checkClose(t, "control ratio", m.Arms[0].Estimate, c.Want.Control, goldenTol)
 			checkClose(t, "treatment ratio", m.Arms[1].Estimate, c.Want.Treatment, goldenTol)
 			checkTest(t, m.Comparisons[0], c.Want.wantTest, false, true)
+			// Planning a ratio metric: the per-unit SD by the delta method
+			// from means, SDs and correlation.
+			for j, p := range c.RatioSD {
+				checkClose(t, fmt.Sprint("RatioSD arm ", j), RatioSD(p.MeanX, p.MeanY, p.SDX, p.SDY, p.Corr), p.Want, goldenTol)
+			}
+			if len(c.RatioSD) == 0 {
+				t.Error("no RatioSD cases")
+			}
 		})
 	}
 }
@@ -276,6 +418,14 @@ func TestGoldenCUPED(t *testing.T) {
 			}
 			m := res.Metrics[0]
 			checkClose(t, "theta", m.Theta, c.Want.Theta, goldenTol)
+			if c.Want.ThetaPooled != 0 {
+				s.CUPEDTheta = PooledTheta
+				pooled, err := Analyze(s, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, "pooled theta", pooled.Metrics[0].Theta, c.Want.ThetaPooled, goldenTol)
+			}
 			for j, w := range c.Want.Adjusted {
 				checkClose(t, fmt.Sprintf("adjusted[%d]", j), m.Arms[j].Adjusted, w, goldenTol)
 			}
@@ -309,7 +459,7 @@ func TestGoldenCorrections(t *testing.T) {
 		for _, m := range []struct {
 			method Correction
 			want   []float64
-		}{{Holm, c.Holm}, {BenjaminiHochberg, c.BH}} {
+		}{{Holm, c.Holm}, {BenjaminiHochberg, c.BH}, {Bonferroni, c.Bonferroni}} {
 			got, err := Adjust(c.P, m.method)
 			if err != nil {
 				t.Fatal(err)
@@ -375,5 +525,62 @@ func TestGoldenSequential(t *testing.T) {
 		name := fmt.Sprintf("sequential(alpha=%v, tuning=%v, t=%v)", c.Alpha, c.Tuning, c.T)
 		checkClose(t, name+".multiplier", q.multiplier(c.T), c.Multiplier, goldenTol)
 		checkClose(t, name+".pValue", q.pValue(c.Z, c.T, TwoSided), c.PValue, goldenTol)
+	}
+}
+
+// TestGoldenBonferroniIntervals: with Bonferroni's correction every
+// comparison also has intervals at level 1 − α/m, which scipy's t quantiles
+// give, and the adjusted p-value is multipletests' "bonferroni".
+func TestGoldenBonferroniIntervals(t *testing.T) {
+	cases := loadGolden(t).BonferroniIntervals
+	if len(cases) == 0 {
+		t.Fatal("no Bonferroni interval cases in golden.json")
+	}
+	for _, c := range cases {
+		in := Input{Metrics: []Metric{{Name: "m", Kind: Mean}}}
+		for j, a := range c.Arms {
+			in.Variants = append(in.Variants, Variant{Name: fmt.Sprint("v", j), Weight: 1, Units: a.N})
+			in.Metrics[0].Summaries = append(in.Metrics[0].Summaries, Summary{N: a.N, Mean: a.Mean, M2: a.SD * a.SD * float64(a.N-1)})
+		}
+		s := fixedSettings(c.Alpha, c.Alternative)
+		s.Correction = Bonferroni
+		res, err := Analyze(s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, w := range c.Comparisons {
+			got := res.Metrics[0].Comparisons[j]
+			checkClose(t, fmt.Sprintf("%s adjusted p[%d]", c.Alternative, j), got.AdjustedPValue, w.AdjustedPValue, goldenTol)
+			if got.Absolute.AdjustedInterval == nil {
+				t.Fatalf("no adjusted interval")
+			}
+			checkInterval(t, fmt.Sprintf("%s adjusted interval[%d]", c.Alternative, j), *got.Absolute.AdjustedInterval, w.AdjustedInterval, goldenTol)
+		}
+	}
+}
+
+// TestGoldenBayesPrior checks the Bayesian view with an informative normal
+// prior on the relative effect against scipy.
+func TestGoldenBayesPrior(t *testing.T) {
+	cases := loadGolden(t).BayesPrior
+	if len(cases) == 0 {
+		t.Fatal("no prior cases in golden.json")
+	}
+	for i, c := range cases {
+		s := fixedSettings(0.05, TwoSided)
+		s.Prior = &Prior{Mean: c.Prior.Mean, SD: c.Prior.SD}
+		k := Summary{N: c.Control.N, Mean: c.Control.Mean, M2: c.Control.SD * c.Control.SD * float64(c.Control.N-1)}
+		tr := Summary{N: c.Treatment.N, Mean: c.Treatment.Mean, M2: c.Treatment.SD * c.Treatment.SD * float64(c.Treatment.N-1)}
+		got := analyzeTwo(t, s, Mean, k, tr)
+		name := fmt.Sprint("prior case ", i)
+		checkClose(t, name+" chance", got.ChanceToBeat, c.Chance, goldenTol)
+		checkClose(t, name+" loss treatment", got.ExpectedLoss, c.LossTreatment, goldenTol)
+		checkClose(t, name+" loss control", got.ExpectedLossControl, c.LossControl, goldenTol)
+		checkInterval(t, name+" credible", got.Credible, c.Credible, goldenTol)
+		// The prior pulls towards its mean: a tighter chance than flat.
+		flat := analyzeTwo(t, fixedSettings(0.05, TwoSided), Mean, k, tr)
+		if c.Prior.Mean == 0 && !(math.Abs(got.Credible.Lower+got.Credible.Upper) < math.Abs(flat.Credible.Lower+flat.Credible.Upper)) {
+			t.Errorf("%s: the prior at 0 did not shrink the estimate: %v vs flat %v", name, got.Credible, flat.Credible)
+		}
 	}
 }

@@ -7,9 +7,17 @@ import (
 )
 
 // Plan describes a two-arm experiment to be sized. The planner uses the
-// normal approximation of statsmodels' NormalIndPower (for a two-sided test
-// both tails count towards power); at the sample sizes online experiments
-// need, the t-test's power differs from it by far less than a point.
+// normal approximation (for a two-sided test both tails count towards
+// power) with a variance per arm: the difference of the means has variance
+//
+//	σ_c²/n_c + σ_t²/n_t = (σ_c² + σ_t²/r) / n_c,   r = n_t/n_c,
+//
+// as statsmodels' normal_power_het with std_null = std_alternative, which
+// is the unpooled Wald test the analysis runs. With TreatmentSD unset both
+// arms share SD, and this is statsmodels' NormalIndPower. For a proportion
+// (Proportion set) σ_c² = p(1 − p) at the baseline rate and σ_t² at the
+// rate the effect gives: 2–5% more users than one shared σ for typical
+// conversion lifts.
 type Plan struct {
 	// Alpha is the significance level, in (0, 0.5].
 	Alpha       float64     `json:"alpha"`
@@ -17,9 +25,21 @@ type Plan struct {
 	// Power is the target probability of detecting the effect, in (Alpha, 1);
 	// SampleSize and MDE need it.
 	Power float64 `json:"power"`
-	// SD is the standard deviation of the metric per unit; for a proportion
-	// use ProportionSD(Baseline).
+	// SD is the standard deviation of the metric per unit (in control);
+	// ignored for a Proportion. For a ratio metric use RatioSD.
 	SD float64 `json:"sd"`
+	// TreatmentSD is the treatment arm's standard deviation per unit; 0
+	// means SD.
+	TreatmentSD float64 `json:"treatmentSD,omitempty"`
+	// Proportion plans a conversion metric whose control rate is Baseline:
+	// each arm's SD is √(p(1−p)) at its own rate.
+	Proportion bool `json:"proportion,omitempty"`
+	// T plans Welch's t-test (the test of a mean metric) exactly, for small
+	// samples: critical values from Student's t and power from the
+	// noncentral t, both with the Welch–Satterthwaite degrees of freedom at
+	// the planned sizes. Without it the normal approximation is used, which
+	// is optimistic at fewer than a few dozen units per arm.
+	T bool `json:"t,omitempty"`
 	// Baseline is the control mean. It is needed only when Relative is set.
 	Baseline float64 `json:"baseline"`
 	// Relative makes effects relative to Baseline (0.02 is +2 %).
@@ -32,12 +52,27 @@ type Plan struct {
 // metric with rate p.
 func ProportionSD(p float64) float64 { return math.Sqrt(p * (1 - p)) }
 
+// RatioSD is the per-unit standard deviation of a ratio metric Σx/Σy by the
+// delta method, from the per-unit means, standard deviations and the
+// correlation of numerator and denominator:
+//
+//	σ = √(σx² − 2R·ρσxσy + R²σy²) / |μy|,   R = μx/μy.
+func RatioSD(meanX, meanY, sdX, sdY, corr float64) float64 {
+	r := meanX / meanY
+	v := sdX*sdX - 2*r*corr*sdX*sdY + r*r*sdY*sdY
+	return math.Sqrt(math.Max(v, 0)) / math.Abs(meanY)
+}
+
 func (p Plan) validate(needPower bool) error {
 	switch {
 	case !(p.Alpha > 0 && p.Alpha <= 0.5):
 		return valueloop.FieldErrorf("alpha", "must be in (0, 0.5], got %v", p.Alpha)
-	case !(p.SD > 0) || math.IsInf(p.SD, 1):
+	case p.Proportion && !(p.Baseline > 0 && p.Baseline < 1):
+		return valueloop.FieldErrorf("baseline", "a proportion plan needs the control rate in (0, 1), got %v", p.Baseline)
+	case !p.Proportion && (!(p.SD > 0) || math.IsInf(p.SD, 1)):
 		return valueloop.FieldErrorf("sd", "must be a positive number, got %v", p.SD)
+	case !p.Proportion && (!(p.TreatmentSD >= 0) || math.IsInf(p.TreatmentSD, 1)):
+		return valueloop.FieldErrorf("treatmentSD", "must be a positive number (or 0 for sd), got %v", p.TreatmentSD)
 	case !(p.Ratio >= 0) || math.IsInf(p.Ratio, 1):
 		return valueloop.FieldErrorf("ratio", "must be a positive number (or 0 for 1), got %v", p.Ratio)
 	case p.Relative && (p.Baseline == 0 || math.IsNaN(p.Baseline) || math.IsInf(p.Baseline, 0)):
@@ -53,15 +88,6 @@ func (p Plan) validate(needPower bool) error {
 	return nil
 }
 
-// share is n_eff / n_control = r/(1+r), with n_eff = 1/(1/n_c + 1/n_t).
-func (p Plan) share() float64 {
-	r := p.Ratio
-	if r == 0 {
-		r = 1
-	}
-	return r / (1 + r)
-}
-
 func (p Plan) ratio() float64 {
 	if p.Ratio == 0 {
 		return 1
@@ -69,10 +95,11 @@ func (p Plan) ratio() float64 {
 	return p.Ratio
 }
 
-// absolute converts an effect to the metric's units.
+// absolute converts an effect to the metric's units. A relative effect is
+// (t − c)/|c|, so it scales by |Baseline|.
 func (p Plan) absolute(effect float64) float64 {
 	if p.Relative {
-		return effect * p.Baseline
+		return effect * math.Abs(p.Baseline)
 	}
 	return effect
 }
@@ -82,6 +109,98 @@ func (p Plan) crit() float64 {
 		return -normQuantile(p.Alpha / 2)
 	}
 	return -normQuantile(p.Alpha)
+}
+
+// unitVar is n_c · Var(t̄ − c̄) = σ_c² + σ_t²/r for an absolute difference
+// d, or false when d takes a proportion out of [0, 1].
+func (p Plan) unitVar(d float64) (float64, bool) {
+	vc, vt, ok := p.armVars(d)
+	return vc + vt/p.ratio(), ok
+}
+
+// armVars are the per-unit variances σ_c² and σ_t².
+func (p Plan) armVars(d float64) (vc, vt float64, ok bool) {
+	if p.Proportion {
+		pc, pt := p.Baseline, p.Baseline+d
+		if !(pt >= 0 && pt <= 1) {
+			return 0, 0, false
+		}
+		return pc * (1 - pc), pt * (1 - pt), true
+	}
+	st := p.TreatmentSD
+	if st == 0 {
+		st = p.SD
+	}
+	return p.SD * p.SD, st * st, true
+}
+
+// tPower is the power of Welch's t-test for an absolute difference d with
+// nc control units: the noncentral t with noncentrality d/SE and the
+// Welch–Satterthwaite degrees of freedom
+//
+//	ν = (a + b)² / (a²/(n_c − 1) + b²/(n_t − 1)),  a = σ_c²/n_c, b = σ_t²/n_t.
+func (p Plan) tPower(d, nc float64) float64 {
+	vc, vt, _ := p.armVars(d)
+	nt := nc * p.ratio()
+	a, b := vc/nc, vt/nt
+	df := (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
+	delta := d / math.Sqrt(a+b)
+	alpha := p.Alpha
+	if p.Alternative == TwoSided {
+		alpha /= 2
+	}
+	c := -tQuantile(alpha, df)
+	switch p.Alternative {
+	case Greater:
+		return nctSF(c, df, delta)
+	case Less:
+		return nctCDF(-c, df, delta)
+	}
+	return nctSF(c, df, delta) + nctCDF(-c, df, delta)
+}
+
+// minUnits is the smallest control size with at least 2 units per arm.
+func (p Plan) minUnits() float64 { return math.Max(2, 2/p.ratio()) }
+
+// bisect finds x in [lo, hi] with f(x) = target for f increasing, to
+// relative precision 1e-14; hi doubles until it is reached. It uses the
+// Illinois variant of false position, which keeps the bracket of bisection
+// and converges superlinearly (each f is a numerical integral).
+func bisect(f func(float64) float64, target, lo, hi float64) float64 {
+	flo, fhi := f(lo)-target, f(hi)-target
+	for i := 0; fhi < 0 && i < 200; i++ {
+		lo, flo = hi, fhi
+		hi *= 2
+		fhi = f(hi) - target
+	}
+	side := 0
+	for range 200 {
+		x := (lo*fhi - hi*flo) / (fhi - flo)
+		if !(x > lo && x < hi) {
+			x = (lo + hi) / 2
+		}
+		fx := f(x) - target
+		switch {
+		case fx == 0:
+			return x
+		case fx < 0:
+			lo, flo = x, fx
+			if side == -1 {
+				fhi /= 2
+			}
+			side = -1
+		default:
+			hi, fhi = x, fx
+			if side == 1 {
+				flo /= 2
+			}
+			side = 1
+		}
+		if hi-lo <= 1e-14*hi {
+			break
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // power at standardised shift u = δ/SD · √n_eff.
@@ -139,8 +258,21 @@ func (p Plan) PowerAt(effect, control float64) (float64, error) {
 	if !(control > 0) || math.IsInf(control, 1) {
 		return 0, valueloop.FieldErrorf("control", "must be a positive number of units, got %v", control)
 	}
-	u := p.absolute(effect) / p.SD * math.Sqrt(control*p.share())
-	return p.powerAt(u), nil
+	d := p.absolute(effect)
+	v, ok := p.unitVar(d)
+	if !ok {
+		return 0, valueloop.FieldErrorf("effect", "takes the treatment rate out of [0, 1]: baseline %v, effect %v", p.Baseline, effect)
+	}
+	if v == 0 {
+		return 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
+	}
+	if p.T {
+		if control < p.minUnits() {
+			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
+		}
+		return p.tPower(d, control), nil
+	}
+	return p.powerAt(d * math.Sqrt(control/v)), nil
 }
 
 // SampleSize returns the units needed in control and treatment to detect
@@ -158,8 +290,25 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 	case p.Alternative == Greater && d < 0, p.Alternative == Less && d > 0:
 		return 0, 0, valueloop.FieldErrorf("effect", "a %s test detects only effects in its direction, got %v", p.Alternative, effect)
 	}
-	u := p.shift() / (d / p.SD)
-	control = u * u / p.share()
+	v, ok := p.unitVar(d)
+	if !ok {
+		return 0, 0, valueloop.FieldErrorf("effect", "takes the treatment rate out of [0, 1]: baseline %v, effect %v", p.Baseline, effect)
+	}
+	u := p.shift() / d
+	control = u * u * v
+	if !(control > 0) {
+		return 0, 0, valueloop.FieldErrorf("effect", "leaves no variance in either arm")
+	}
+	if p.T {
+		// The t-test needs more units than the normal approximation says:
+		// its power at the normal size is below target.
+		lo := math.Max(control, p.minUnits())
+		if p.tPower(d, lo) < p.Power {
+			control = bisect(func(n float64) float64 { return p.tPower(d, n) }, p.Power, lo, 2*lo)
+		} else {
+			control = lo
+		}
+	}
 	return control, control * p.ratio(), nil
 }
 
@@ -173,12 +322,37 @@ func (p Plan) MDE(control float64) (float64, error) {
 	if !(control > 0) || math.IsInf(control, 1) {
 		return 0, valueloop.FieldErrorf("control", "must be a positive number of units, got %v", control)
 	}
-	d := p.shift() * p.SD / math.Sqrt(control*p.share())
+	sign := 1.0
 	if p.Alternative == Less {
-		d = -d
+		sign = -1
+	}
+	// d = ±shift·√(V(d)/n_c); V depends on d only for a proportion, and
+	// slowly: a fixed-point iteration converges in a few steps.
+	k := p.shift() / math.Sqrt(control)
+	v, _ := p.unitVar(0)
+	d := sign * k * math.Sqrt(v)
+	for i := 0; p.Proportion && i < 200; i++ {
+		v, ok := p.unitVar(d)
+		if !ok {
+			return 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
+		}
+		next := sign * k * math.Sqrt(v)
+		if math.Abs(next-d) <= 1e-16*math.Abs(d) {
+			d = next
+			break
+		}
+		d = next
+	}
+	if p.T {
+		if control < p.minUnits() {
+			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
+		}
+		// The normal MDE is too small for the t-test: search upwards in |d|.
+		m := bisect(func(x float64) float64 { return p.tPower(sign*x, control) }, p.Power, 0, 2*math.Abs(d))
+		d = sign * m
 	}
 	if p.Relative {
-		d /= p.Baseline
+		d /= math.Abs(p.Baseline)
 	}
 	return d, nil
 }

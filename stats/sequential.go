@@ -62,3 +62,11 @@ func (q sequential) pValue(z, t float64, alt Alternative) float64 {
 	}
 	return math.Exp(lp)
 }
+
+// SequentialMultiplier is the half-width, in standard errors, of the
+// always-valid confidence sequence at level 1 − alpha tuned for tuning units,
+// after units units (both arms): the critical value that replaces z_{1−α/2}.
+// It lets a planner size a sample for the sequential test.
+func SequentialMultiplier(alpha, tuning, units float64) float64 {
+	return newSequential(alpha, tuning).multiplier(units)
+}

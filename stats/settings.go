@@ -47,6 +47,24 @@ const (
 	// BenjaminiHochberg controls the false discovery rate, as statsmodels'
 	// multipletests(method="fdr_bh").
 	BenjaminiHochberg Correction = "bh"
+	// Bonferroni controls the family-wise error rate by testing each of the
+	// m comparisons at α/m, as statsmodels' multipletests(method=
+	// "bonferroni"); it is the one correction with adjusted intervals.
+	Bonferroni Correction = "bonferroni"
+)
+
+// CUPEDTheta says how the CUPED coefficient θ is estimated.
+type CUPEDTheta string
+
+const (
+	// WithinTheta (the default) pools the arms' within-arm co-moments: the
+	// slope of the regression of the metric on the covariate with one
+	// intercept per arm (ANCOVA), so a treatment effect cannot leak into θ.
+	WithinTheta CUPEDTheta = "within"
+	// PooledTheta is Cov(Y, C)/Var(C) over all units, arms ignored, as
+	// Deng et al. (2013) state it; a treatment effect on Y adds to the
+	// covariance through the arm means, which slightly changes θ.
+	PooledTheta CUPEDTheta = "pooled"
 )
 
 // Settings choose how an analysis is run.
@@ -69,6 +87,31 @@ type Settings struct {
 	CUPED bool `json:"cuped"`
 	// Correction adjusts p-values for the number of comparisons.
 	Correction Correction `json:"correction"`
+	// CUPEDTheta chooses how θ is estimated; "" means WithinTheta.
+	CUPEDTheta CUPEDTheta `json:"cupedTheta,omitempty"`
+	// SRMThreshold is the p-value below which the sample-ratio check flags
+	// a mismatch, in (0, 0.5]; 0 means SRMThreshold (0.001).
+	SRMThreshold float64 `json:"srmThreshold,omitempty"`
+	// Prior is an informative normal prior on the relative effect for the
+	// Bayesian view; nil means the flat prior.
+	Prior *Prior `json:"prior,omitempty"`
+}
+
+// Prior is a normal prior on the relative effect (t − c)/|c|: Mean 0 and SD
+// 0.3 say "most changes move the metric by less than ±60%". It is applied
+// on the absolute scale as Normal(Mean·|c̄|, (SD·|c̄|)²), c̄ the control
+// estimate, and combined with the normal likelihood of the difference by
+// precision weighting.
+type Prior struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
+}
+
+func (s Settings) srmThreshold() float64 {
+	if s.SRMThreshold == 0 {
+		return SRMThreshold
+	}
+	return s.SRMThreshold
 }
 
 // DefaultSettings are the settings most experiments start from: two-sided at
@@ -93,9 +136,25 @@ func (s Settings) Validate() error {
 		return valueloop.FieldErrorf("alternative", "must be %q, %q or %q, got %q", TwoSided, Greater, Less, s.Alternative)
 	}
 	switch s.Correction {
-	case NoCorrection, Holm, BenjaminiHochberg:
+	case NoCorrection, Holm, BenjaminiHochberg, Bonferroni:
 	default:
-		return valueloop.FieldErrorf("correction", "must be %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, s.Correction)
+		return valueloop.FieldErrorf("correction", "must be %q, %q, %q or %q, got %q", NoCorrection, Holm, BenjaminiHochberg, Bonferroni, s.Correction)
+	}
+	switch s.CUPEDTheta {
+	case "", WithinTheta, PooledTheta:
+	default:
+		return valueloop.FieldErrorf("cupedTheta", "must be %q or %q, got %q", WithinTheta, PooledTheta, s.CUPEDTheta)
+	}
+	if p := s.Prior; p != nil {
+		switch {
+		case math.IsNaN(p.Mean) || math.IsInf(p.Mean, 0):
+			return valueloop.FieldErrorf("prior.mean", "must be a finite number (a relative effect, 0 for none expected), got %v", p.Mean)
+		case !(p.SD > 0) || math.IsInf(p.SD, 1):
+			return valueloop.FieldErrorf("prior.sd", "must be a positive number (0.3 is ±30%% relative), got %v", p.SD)
+		}
+	}
+	if !(s.SRMThreshold >= 0 && s.SRMThreshold <= 0.5) {
+		return valueloop.FieldErrorf("srmThreshold", "must be in (0, 0.5] (or 0 for %g), got %v", SRMThreshold, s.SRMThreshold)
 	}
 	return nil
 }

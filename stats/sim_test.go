@@ -116,21 +116,42 @@ func TestSimulationFalsePositiveRate(t *testing.T) {
 			if draw == nil {
 				draw = pop.draw
 			}
-			rejected := 0
+			rejected, relRejected := 0, 0
 			for range experiments {
 				c := mustAnalyze(t, tc.s, twoArms(tc.kind, draw(r, tc.n), draw(r, tc.n))).Metrics[0].Comparisons[0]
 				if c.PValue < tc.s.Alpha {
 					rejected++
 				}
-				// The interval and the p-value must agree.
+				// The interval and the p-value must agree, on both scales.
 				if (c.PValue < tc.s.Alpha) == c.Absolute.Interval.Contains(0) {
 					t.Fatalf("p = %v but interval %v", c.PValue, c.Absolute.Interval)
 				}
+				rel := c.Relative
+				if rel.PValue < tc.s.Alpha {
+					relRejected++
+				}
+				if (rel.PValue < tc.s.Alpha) == rel.Interval.Contains(0) {
+					t.Fatalf("relative p = %v but interval %v", rel.PValue, rel.Interval)
+				}
 			}
-			rate := float64(rejected) / experiments
-			t.Logf("false-positive rate %.4f over %d A/A experiments", rate, experiments)
-			if rate < 0.04 || rate > 0.06 {
-				t.Errorf("false-positive rate = %.4f, want within [0.04, 0.06]", rate)
+			// The relative test on 40 units per arm, one-sided, inherits the
+			// skew of a ratio of means (control CV 4.7%): over 40,000 A/A runs
+			// it rejects 3.9% for "greater" and 6.0% for "less", against
+			// 5.1% two-sided. Its band is wider there; elsewhere [0.04, 0.06].
+			relLo, relHi := 0.04, 0.06
+			if tc.s.Alternative != TwoSided && tc.n < 100 {
+				relLo, relHi = 0.03, 0.07
+			}
+			for _, x := range []struct {
+				scale  string
+				n      int
+				lo, hi float64
+			}{{"absolute", rejected, 0.04, 0.06}, {"relative", relRejected, relLo, relHi}} {
+				rate := float64(x.n) / experiments
+				t.Logf("%s: false-positive rate %.4f over %d A/A experiments", x.scale, rate, experiments)
+				if rate < x.lo || rate > x.hi {
+					t.Errorf("%s: false-positive rate = %.4f, want within [%g, %g]", x.scale, rate, x.lo, x.hi)
+				}
 			}
 		})
 	}

@@ -7,8 +7,8 @@ import (
 	"github.com/valueloop/valueloop"
 )
 
-// SRMThreshold is the p-value below which a sample ratio mismatch is
-// flagged. It is deliberately strict: the check runs on every look at every
+// SRMThreshold is the default p-value below which a sample ratio mismatch
+// is flagged (Settings.SRMThreshold chooses another). It is deliberately strict: the check runs on every look at every
 // experiment, and a mismatch means the assignment or the logging is broken,
 // not that the treatment works.
 const SRMThreshold = 0.001
@@ -22,8 +22,19 @@ type SRM struct {
 	ChiSquare float64 `json:"chiSquare"`
 	DF        int     `json:"df"`
 	PValue    float64 `json:"pValue"`
-	// Mismatch is PValue < SRMThreshold.
+	// Mismatch is PValue < Threshold.
 	Mismatch bool `json:"mismatch"`
+	// Threshold is the p-value below which a mismatch is flagged.
+	Threshold float64 `json:"threshold"`
+}
+
+// Limit is the threshold the check used: Threshold, or SRMThreshold for a
+// result that predates it.
+func (s SRM) Limit() float64 {
+	if s.Threshold == 0 {
+		return SRMThreshold
+	}
+	return s.Threshold
 }
 
 // SRMTest checks observed units per variant against configured weights (any
@@ -44,12 +55,12 @@ func SRMTest(units []int64, weights []float64) (SRM, error) {
 			return SRM{}, valueloop.FieldErrorf(fmt.Sprintf("weights[%d]", i), "must be a positive number, got %v", weights[i])
 		}
 	}
-	return srm(len(units), func(i int) (int64, float64) { return units[i], weights[i] }), nil
+	return srm(len(units), SRMThreshold, func(i int) (int64, float64) { return units[i], weights[i] }), nil
 }
 
 // srm assumes validated input: k variants, variant(i) giving the units and
 // weight of the i-th.
-func srm(k int, variant func(i int) (int64, float64)) SRM {
+func srm(k int, threshold float64, variant func(i int) (int64, float64)) SRM {
 	var total, wsum float64
 	for i := range k {
 		u, w := variant(i)
@@ -57,7 +68,7 @@ func srm(k int, variant func(i int) (int64, float64)) SRM {
 		wsum += w
 	}
 	if total == 0 {
-		return SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no units assigned yet", DF: k - 1}
+		return SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no units assigned yet", DF: k - 1, Threshold: threshold}
 	}
 	var chi float64
 	for i := range k {
@@ -67,5 +78,5 @@ func srm(k int, variant func(i int) (int64, float64)) SRM {
 		chi += d * d / e
 	}
 	p := chi2SF(chi, float64(k-1))
-	return SRM{Status: OK, ChiSquare: chi, DF: k - 1, PValue: p, Mismatch: p < SRMThreshold}
+	return SRM{Status: OK, ChiSquare: chi, DF: k - 1, PValue: p, Mismatch: p < threshold, Threshold: threshold}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // DeliveryStore keeps delivery metrics: webhook sources, the service
@@ -19,7 +19,7 @@ import (
 // Delivery cases of the contract.
 type DeliveryStore interface {
 	Store
-	deliverysvc.Store
+	delivery.Store
 }
 
 var deliveryCases = []struct {
@@ -49,17 +49,17 @@ func ptime(t time.Time) *time.Time { return &t }
 func testDeliveryRecords(t *testing.T, db DeliveryStore, _ *Clock) {
 	ctx := context.Background()
 	plus2 := time.FixedZone("+02", 2*3600)
-	d := &deliverysvc.Delivery{
+	d := &delivery.Delivery{
 		Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
-		Changes: []delivery.Change{
+		Changes: []dora.Change{
 			{Repo: "acme/shop", SHA: "aaa1", Branch: "main", Paths: []string{"a/b.go", "c"}, AuthoredAt: time.Date(2026, 3, 1, 10, 0, 0, 123, plus2), MergedAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)},
 			{Service: "shop", SHA: "bbb2", PR: "17", AuthoredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
 		},
-		Deployments: []delivery.Deployment{{ID: "dep-1", Service: "shop", Repo: "acme/shop", Environment: "production", Production: true,
-			SHA: "aaa1", Version: "v1", Status: delivery.StatusSuccess, At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Rollback: true}},
-		Incidents: []delivery.Incident{{ID: "inc-1", Service: "shop", Title: "down", OpenedAt: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC),
+		Deployments: []dora.Deployment{{ID: "dep-1", Service: "shop", Repo: "acme/shop", Environment: "production", Production: true,
+			SHA: "aaa1", Version: "v1", Status: dora.StatusSuccess, At: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Rollback: true}},
+		Incidents: []dora.Incident{{ID: "inc-1", Service: "shop", Title: "down", OpenedAt: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC),
 			ResolvedAt: ptime(time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)), UpdatedAt: time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC), DeploymentID: "dep-1", CauseSHA: "aaa1"}},
-		Links: []deliverysvc.FlagLink{{Flag: "new-checkout", Repo: "acme/shop", SHA: "aaa1"}},
+		Links: []delivery.FlagLink{{Flag: "new-checkout", Repo: "acme/shop", SHA: "aaa1"}},
 	}
 	v0, err := db.DeliveryVersion(ctx)
 	if err != nil {
@@ -127,10 +127,10 @@ func testDeliveryRecords(t *testing.T, db DeliveryStore, _ *Clock) {
 	}
 
 	// Many records in one delivery keep their order.
-	big := &deliverysvc.Delivery{Source: "api", ID: "bulk", Kind: "deployment", ReceivedAt: d.ReceivedAt}
+	big := &delivery.Delivery{Source: "api", ID: "bulk", Kind: "deployment", ReceivedAt: d.ReceivedAt}
 	for i := range 500 {
-		big.Deployments = append(big.Deployments, delivery.Deployment{ID: fmt.Sprintf("bulk-%03d", i), Service: "shop", Environment: "production",
-			Production: true, Status: delivery.StatusSuccess, At: d.ReceivedAt.Add(time.Duration(i) * time.Minute)})
+		big.Deployments = append(big.Deployments, dora.Deployment{ID: fmt.Sprintf("bulk-%03d", i), Service: "shop", Environment: "production",
+			Production: true, Status: dora.StatusSuccess, At: d.ReceivedAt.Add(time.Duration(i) * time.Minute)})
 	}
 	if stored, err := db.RecordDelivery(ctx, big); err != nil || !stored {
 		t.Fatalf("500 deployments: stored %v, %v", stored, err)
@@ -159,9 +159,9 @@ func testDeliveryConcurrentRedelivery(t *testing.T, db DeliveryStore, _ *Clock) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &deliverysvc.Delivery{Source: "gh", ID: "same", Kind: "deployment_status", ReceivedAt: at,
-				Deployments: []delivery.Deployment{{ID: "dep-1", Service: "shop", Environment: "production", Production: true,
-					Status: delivery.StatusSuccess, At: at}}}
+			d := &delivery.Delivery{Source: "gh", ID: "same", Kind: "deployment_status", ReceivedAt: at,
+				Deployments: []dora.Deployment{{ID: "dep-1", Service: "shop", Environment: "production", Production: true,
+					Status: dora.StatusSuccess, At: at}}}
 			stored[i], errs[i] = db.RecordDelivery(ctx, d)
 		}()
 	}
@@ -187,7 +187,7 @@ func testDeliveryConcurrentRedelivery(t *testing.T, db DeliveryStore, _ *Clock) 
 func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
 	ctx := context.Background()
 	created := clock.Now().UTC()
-	s := &deliverysvc.Source{Name: "acme", Kind: "github", IncidentLabel: "sev"}
+	s := &delivery.Source{Name: "acme", Kind: "github", IncidentLabel: "sev"}
 	v0, _ := db.DeliveryVersion(ctx)
 	if err := db.PutSource(ctx, s, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("new source without a secret: %v, want invalid", err)
@@ -203,11 +203,11 @@ func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
 		t.Errorf("put set times %v, %v; want %v", s.CreatedAt, s.UpdatedAt, created)
 	}
 	clock.T = clock.T.Add(time.Hour)
-	update := &deliverysvc.Source{Name: "acme", Kind: "github", IncidentLabel: "outage"} // keeps the secret
+	update := &delivery.Source{Name: "acme", Kind: "github", IncidentLabel: "outage"} // keeps the secret
 	if err := db.PutSource(ctx, update, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutSource(ctx, &deliverysvc.Source{Name: "acme", Kind: "gitlab"}, "bob"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+	if err := db.PutSource(ctx, &delivery.Source{Name: "acme", Kind: "gitlab"}, "bob"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("changing the kind: %v, want invalid", err)
 	}
 	list, err := db.Sources(ctx)
@@ -247,15 +247,15 @@ func testDeliveryCatalog(t *testing.T, db DeliveryStore, _ *Clock) {
 	if c, err := db.Catalog(ctx); err != nil || c.Services == nil || len(c.Services) != 0 {
 		t.Errorf("empty catalog: %#v, %v; want no services (not nil)", c, err)
 	}
-	checkout := delivery.Service{Name: "checkout", Team: "payments", Sources: []delivery.Source{{Repo: "acme/mono", Path: "services/checkout"}}}
-	search := delivery.Service{Name: "search", Team: "discovery", Sources: []delivery.Source{{Repo: "acme/search"}}}
-	for _, s := range []delivery.Service{checkout, search} {
+	checkout := dora.Service{Name: "checkout", Team: "payments", Sources: []dora.Source{{Repo: "acme/mono", Path: "services/checkout"}}}
+	search := dora.Service{Name: "search", Team: "discovery", Sources: []dora.Source{{Repo: "acme/search"}}}
+	for _, s := range []dora.Service{checkout, search} {
 		if err := db.PutService(ctx, s, "alice"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	v, _ := db.DeliveryVersion(ctx)
-	clash := delivery.Service{Name: "cart", Sources: []delivery.Source{{Repo: "ACME/mono", Path: "services/checkout/"}}}
+	clash := dora.Service{Name: "cart", Sources: []dora.Source{{Repo: "ACME/mono", Path: "services/checkout/"}}}
 	if err := db.PutService(ctx, clash, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("a path another service owns: %v, want invalid", err)
 	}
@@ -270,7 +270,7 @@ func testDeliveryCatalog(t *testing.T, db DeliveryStore, _ *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := delivery.Catalog{Services: []delivery.Service{checkout, search}}
+	want := dora.Catalog{Services: []dora.Service{checkout, search}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("catalog:\n got %+v\nwant %+v", c, want)
 	}
@@ -301,9 +301,9 @@ func DeliveryRollsBackWhole(t *testing.T, db DeliveryStore, refuseLinks func(t *
 	ctx := t.Context()
 	lift := refuseLinks(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	d := &deliverysvc.Delivery{Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: now,
-		Changes: []delivery.Change{{Repo: "acme/shop", SHA: "aaa1", AuthoredAt: now}},
-		Links:   []deliverysvc.FlagLink{{Flag: "f", SHA: "aaa1"}},
+	d := &delivery.Delivery{Source: "gh", ID: "d-1", Kind: "push", ReceivedAt: now,
+		Changes: []dora.Change{{Repo: "acme/shop", SHA: "aaa1", AuthoredAt: now}},
+		Links:   []delivery.FlagLink{{Flag: "f", SHA: "aaa1"}},
 	}
 	v0, _ := db.DeliveryVersion(ctx)
 	if _, err := db.RecordDelivery(ctx, d); err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // EventStore is the event half of a store: metric definitions, the event
@@ -18,11 +19,11 @@ import (
 type EventStore interface {
 	Store
 	ingest.Store
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Metric(ctx context.Context, env, key string) (*ingest.Metric, error)
-	CreateMetric(ctx context.Context, env string, m *ingest.Metric, actor string) error
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Metric(ctx context.Context, env, key string) (*metric.Metric, error)
+	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 	DeleteMetric(ctx context.Context, env, key, actor string) error
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
 	EventCount(ctx context.Context, env string) (int64, error)
 }
@@ -60,13 +61,13 @@ func OpenPipeline(t testing.TB, s EventStore) *ingest.Pipeline {
 }
 
 // Metrics returns a metric of each kind, normalised.
-func Metrics(tb testing.TB) []ingest.Metric {
-	ms := []ingest.Metric{
-		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
-		{Key: "orders", Kind: ingest.Count, Event: "purchase"},
-		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "load-time", Kind: ingest.Mean, Event: "page", Direction: ingest.LowerIsBetter},
-		{Key: "revenue-per-order", Kind: ingest.Ratio, Event: "purchase", Denominator: &ingest.Part{Event: "purchase"}},
+func Metrics(tb testing.TB) []metric.Metric {
+	ms := []metric.Metric{
+		{Key: "converted", Kind: metric.Conversion, Event: "purchase", Window: metric.Window(time.Hour)},
+		{Key: "orders", Kind: metric.Count, Event: "purchase"},
+		{Key: "revenue", Kind: metric.Sum, Event: "purchase"},
+		{Key: "load-time", Kind: metric.Mean, Event: "page", Direction: metric.LowerIsBetter},
+		{Key: "revenue-per-order", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
 	}
 	for i := range ms {
 		if err := ms[i].Normalize(); err != nil {
@@ -99,7 +100,7 @@ func GenEvents(r *rand.Rand, start, n, users int) []ingest.Event {
 
 // Recompute returns the aggregates of env computed from scratch from the
 // stored events.
-func Recompute(tb testing.TB, s EventStore, env string) []ingest.Aggregate {
+func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	tb.Helper()
 	ms, err := s.Metrics(context.Background(), env)
 	if err != nil {
@@ -112,7 +113,7 @@ func Recompute(tb testing.TB, s EventStore, env string) []ingest.Aggregate {
 	return all
 }
 
-func createEnvWithMetrics(t *testing.T, s EventStore, env string, ms []ingest.Metric) {
+func createEnvWithMetrics(t *testing.T, s EventStore, env string, ms []metric.Metric) {
 	t.Helper()
 	ctx := context.Background()
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "t"); err != nil {
@@ -130,7 +131,7 @@ func testMetricsCRUD(t *testing.T, s EventStore) {
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)
 	}
-	m := ingest.Metric{Key: "orders", Kind: ingest.Count, Event: "purchase"}
+	m := metric.Metric{Key: "orders", Kind: metric.Count, Event: "purchase"}
 	if err := m.Normalize(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func testMetricsCRUD(t *testing.T, s EventStore) {
 		t.Errorf("create in a missing environment: got %v, want not found", err)
 	}
 	got, err := s.Metric(ctx, "prod", "orders")
-	if err != nil || got.Kind != ingest.Count || got.Event != "purchase" || got.Direction != ingest.HigherIsBetter || got.CreatedAt.IsZero() {
+	if err != nil || got.Kind != metric.Count || got.Event != "purchase" || got.Direction != metric.HigherIsBetter || got.CreatedAt.IsZero() {
 		t.Fatalf("Metric = %+v, %v", got, err)
 	}
 	list, err := s.Metrics(ctx, "prod")

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -22,7 +22,7 @@ func rolloutPlan(flag string) rollout.Plan {
 	return rollout.Plan{
 		Flag: flag, Variant: "new", Baseline: "old",
 		Steps:      []rollout.Step{{Percent: 5, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}},
-		Guardrails: []rollout.Guardrail{{Metric: "errors", Direction: ingest.LowerIsBetter, Tolerance: 0.02}},
+		Guardrails: []rollout.Guardrail{{Metric: "errors", Direction: metric.LowerIsBetter, Tolerance: 0.02}},
 		OnBreach:   rollout.RollbackOnBreach, Alpha: 0.05, MinSample: 100, SequentialTuning: 10000,
 	}
 }

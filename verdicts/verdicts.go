@@ -25,13 +25,13 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // Store is what the recorder reads and writes.
 type Store interface {
-	Metrics(ctx context.Context, env string) ([]ingest.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]ingest.Aggregate, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 	RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error)
@@ -89,7 +89,7 @@ func (r *Recorder) History(ctx context.Context, env, flag string) ([]experiment.
 
 // Latest returns the last recorded verdict of flag in env and when it was
 // reached; zero values when there is none. It is what the loop figures
-// read (deliverysvc.Service.Verdicts).
+// read (delivery.Service.Verdicts).
 func (r *Recorder) Latest(ctx context.Context, env, flag string) (string, time.Time, error) {
 	h, err := r.Store.VerdictHistory(ctx, env, flag)
 	if err != nil || len(h) == 0 {
@@ -110,7 +110,7 @@ func (r *Recorder) Check(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	metrics := map[string][]ingest.Metric{}
+	metrics := map[string][]metric.Metric{}
 	for _, f := range refs {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
@@ -139,7 +139,7 @@ func (r *Recorder) Check(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []ingest.Metric) (*experiment.Result, error) {
+func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []metric.Metric) (*experiment.Result, error) {
 	h, err := r.Store.Hypothesis(ctx, f.Environment, f.Flag)
 	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
 		return nil, nil // deleted since listed

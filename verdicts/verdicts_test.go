@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/verdicts"
@@ -23,16 +24,16 @@ import (
 type store struct {
 	*sqlite.DB
 	mu   sync.Mutex
-	aggs map[string][]ingest.Aggregate
+	aggs map[string][]metric.Aggregate
 }
 
-func (s *store) Aggregates(_ context.Context, env, flag string) ([]ingest.Aggregate, error) {
+func (s *store) Aggregates(_ context.Context, env, flag string) ([]metric.Aggregate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.aggs[env+"/"+flag], nil
 }
 
-func (s *store) setAggregates(env, flag string, a []ingest.Aggregate) {
+func (s *store) setAggregates(env, flag string, a []metric.Aggregate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.aggs[env+"/"+flag] = a
@@ -42,7 +43,7 @@ var _ verdicts.Store = (*store)(nil)
 
 // aggregates of users split evenly between control and treatment, who
 // convert with the given probabilities.
-func aggregates(t *testing.T, flag string, users int, control, treatment float64) []ingest.Aggregate {
+func aggregates(t *testing.T, flag string, users int, control, treatment float64) []metric.Aggregate {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(users), 9))
 	var events []ingest.Event
@@ -61,7 +62,7 @@ func aggregates(t *testing.T, flag string, users int, control, treatment float64
 			add(ingest.Event{Type: ingest.Tracking, Name: "signup", TargetingKey: key})
 		}
 	}
-	aggs, _, err := ingest.Recompute([]ingest.Metric{signup}, func(fn func(*ingest.Event) error) error {
+	aggs, _, err := ingest.Recompute([]metric.Metric{signup}, func(fn func(*ingest.Event) error) error {
 		for i := range events {
 			if err := fn(&events[i]); err != nil {
 				return err
@@ -75,7 +76,7 @@ func aggregates(t *testing.T, flag string, users int, control, treatment float64
 	return aggs
 }
 
-var signup = ingest.Metric{Key: "signup", Kind: ingest.Conversion, Event: "signup"}
+var signup = metric.Metric{Key: "signup", Kind: metric.Conversion, Event: "signup"}
 
 func setup(t *testing.T) (*store, *verdicts.Recorder, *storetest.Clock) {
 	t.Helper()
@@ -94,7 +95,7 @@ func setup(t *testing.T) (*store, *verdicts.Recorder, *storetest.Clock) {
 	if err := db.CreateMetric(ctx, "prod", &m, "t"); err != nil {
 		t.Fatal(err)
 	}
-	s := &store{DB: db, aggs: map[string][]ingest.Aggregate{}}
+	s := &store{DB: db, aggs: map[string][]metric.Aggregate{}}
 	for _, flag := range []string{"win", "flat"} {
 		h := experiment.NewHypothesis()
 		h.PrimaryMetric, h.MinimumEffect = "signup", 0.1
@@ -120,7 +121,7 @@ func TestCheck(t *testing.T) {
 
 	steps := []struct {
 		name      string
-		win       []ingest.Aggregate // new aggregates of "win"; nil keeps them
+		win       []metric.Aggregate // new aggregates of "win"; nil keeps them
 		recorded  int
 		decisions []experiment.Decision
 	}{

@@ -35,7 +35,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -170,7 +169,6 @@ type Sender struct {
 	queue  chan Message
 	cancel context.CancelFunc
 	done   chan struct{}
-	closed sync.Once
 
 	// Delivered and Failed count deliveries (one per message and target).
 	Delivered, Failed, Dropped atomic.Uint64

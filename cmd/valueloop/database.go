@@ -11,7 +11,7 @@ import (
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/cluster"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
@@ -33,8 +33,8 @@ type store interface {
 	httpapi.ExperimentStore
 	demo.ExperimentStore
 	rolloutStore
-	deliverysvc.RolloutHistory
-	deliverysvc.Store
+	delivery.RolloutHistory
+	delivery.Store
 	verdicts.Store
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -61,7 +61,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 	return func(ctx context.Context, e *cliEnv, args []string) error {
 		fs := newFlagSet(e, "delivery source "+sub)
 		cf := addClientFlags(e, fs)
-		var src deliverysvc.Source
+		var src delivery.Source
 		fs.StringVar(&src.Kind, "kind", "", "github or gitlab")
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident)")
@@ -103,9 +103,9 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 
 // writeSourceSaved tells where to point the forge's webhook, with the
 // secret when there is a new one.
-func writeSourceSaved(w io.Writer, server string, out deliverysvc.Source, secret string) {
+func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret string) {
 	path, header := "/hooks/github", "Secret"
-	if out.Kind == deliverysvc.KindGitLab {
+	if out.Kind == delivery.KindGitLab {
 		path, header = "/hooks/gitlab", "Secret token"
 	}
 	fmt.Fprintf(w, "Webhook source %s (%s) saved.\n", out.Name, out.Kind)
@@ -192,10 +192,10 @@ func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
 	if len(pos) != 1 || len(repos) == 0 {
 		return usageErrorf("delivery service set: want a name and --repo, e.g. 'valueloop delivery service set checkout --team payments --repo acme/shop:services/checkout'")
 	}
-	s := delivery.Service{Name: pos[0], Team: *team}
+	s := dora.Service{Name: pos[0], Team: *team}
 	for _, r := range repos {
 		repo, path, _ := strings.Cut(r, ":")
-		s.Sources = append(s.Sources, delivery.Source{Repo: repo, Path: path})
+		s.Sources = append(s.Sources, dora.Source{Repo: repo, Path: path})
 	}
 	out, err := c.PutDeliveryService(ctx, s)
 	if err != nil {
@@ -296,7 +296,7 @@ func runLoop(ctx context.Context, e *cliEnv, args []string) error {
 // writeLoop prints the loop of a flag as a timeline: one bar per stage,
 // placed on a common time axis from the first commit, open stages drawn
 // up to now.
-func writeLoop(w io.Writer, l *deliverysvc.Loop, now time.Time) {
+func writeLoop(w io.Writer, l *delivery.Loop, now time.Time) {
 	fmt.Fprintf(w, "The loop of %s in %s (%s linked)\n\n", l.Flag, l.Environment, plural(len(l.Changes), "change"))
 	type stage struct {
 		name        string
@@ -387,8 +387,8 @@ func durPtr(d *time.Duration) string {
 // figures reading the rollout store when there is one, and for --demo loads
 // the demo's delivery history. Every store keeps delivery records (the store
 // interface in database.go requires it).
-func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Service, logger *slog.Logger) (*deliverysvc.Service, func(), error) {
-	d := deliverysvc.New(db)
+func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Service, logger *slog.Logger) (*delivery.Service, func(), error) {
+	d := delivery.New(db)
 	d.Logger = logger
 	d.Environments = func() []valueloop.Environment {
 		var out []valueloop.Environment
@@ -397,7 +397,7 @@ func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Ser
 		}
 		return out
 	}
-	d.Rollouts = deliverysvc.RolloutTimesFrom(db)
+	d.Rollouts = delivery.RolloutTimesFrom(db)
 	if cfg.Demo {
 		n, err := demo.LoadDelivery(ctx, d, time.Now())
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 )
@@ -77,14 +77,26 @@ func TestDeliveryPostgres(t *testing.T) {
 		!strings.Contains(body, `"duplicate": true`) {
 		t.Errorf("redelivery to node B: %d %s, want 200 and a duplicate", code, body)
 	}
+	checkPaymentsReport(t, a, b)
+	code, out, _ = b.cli(t, b.Admin, "delivery", "deliveries", "--source", "acme", "--output", "json")
+	var log []delivery.DeliveryInfo
+	if err := json.Unmarshal([]byte(out), &log); code != 0 || err != nil || len(log) != 9 {
+		t.Errorf("deliveries through node B: exit %d, %d deliveries (%v); want the 9 stored through both nodes", code, len(log), err)
+	}
+}
+
+// checkPaymentsReport checks that both nodes report the payments team's
+// DORA figures from the deliveries stored through either of them.
+func checkPaymentsReport(t *testing.T, a, b *testServer) {
+	t.Helper()
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
 		url := s.URL + "/api/v1/dora?from=2025-04-07&to=2025-04-08T02:00:00%2B02:00&team=payments"
 		// A node whose last timeline build was slow (a loaded machine) answers
-		// from it for up to deliverysvc's MaxStale (30s) while it rebuilds:
+		// from it for up to package delivery's MaxStale (30s) while it rebuilds:
 		// wait for the records written above rather than read a stale report.
 		waitUntil(t, "node "+name+" reports both deployments", 40*time.Second, func() bool {
 			code, body := getWithToken(t, url, s.Admin)
-			var rep deliverysvc.Report
+			var rep delivery.Report
 			return code == http.StatusOK && json.Unmarshal([]byte(body), &rep) == nil &&
 				len(rep.Services) == 1 && rep.Services[0].Total.Deployments == 2
 		})
@@ -92,7 +104,7 @@ func TestDeliveryPostgres(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("node %s: dora: %d %s", name, code, body)
 		}
-		var rep deliverysvc.Report
+		var rep delivery.Report
 		if err := json.Unmarshal([]byte(body), &rep); err != nil {
 			t.Fatal(err)
 		}
@@ -101,14 +113,9 @@ func TestDeliveryPostgres(t *testing.T) {
 		}
 		m := rep.Services[0].Total
 		if m.Deployments != 2 || m.LeadTime.Count != 3 || m.LeadTime.Median != 9*time.Hour+39*time.Minute+46*time.Second ||
-			m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 2}) {
+			m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 2}) {
 			t.Errorf("node %s: %d deployments, lead %+v, recovery %+v, change failure rate %+v", name, m.Deployments, m.LeadTime, m.Recovery, m.ChangeFailureRate)
 		}
-	}
-	code, out, _ = b.cli(t, b.Admin, "delivery", "deliveries", "--source", "acme", "--output", "json")
-	var log []deliverysvc.DeliveryInfo
-	if err := json.Unmarshal([]byte(out), &log); code != 0 || err != nil || len(log) != 9 {
-		t.Errorf("deliveries through node B: exit %d, %d deliveries (%v); want the 9 stored through both nodes", code, len(log), err)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 )
 
@@ -57,7 +57,7 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 	}
 
 	out = run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--bucket", "day", "--output", "json")
-	var rep deliverysvc.Report
+	var rep delivery.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("dora --output json: %v\n%s", err, out)
 	}
@@ -68,10 +68,10 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 	// Lead times: a1 12:00-07:00 = 5h; b1 18:00-08:00 = 10h; b2 4h. Median 5h.
 	// Change failure rate 1/2; recovery 18:00 → 19:15 = 1h15m.
 	if m.Deployments != 2 || m.LeadTime.Count != 3 || m.LeadTime.Median != 5*time.Hour ||
-		m.ChangeFailureRate != (delivery.Rate{Num: 1, Den: 2}) || m.Recovery.Count != 1 || m.Recovery.Median != 75*time.Minute {
+		m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 2}) || m.Recovery.Count != 1 || m.Recovery.Median != 75*time.Minute {
 		t.Errorf("figures: deployments %d, lead %+v, failure rate %+v, recovery %+v", m.Deployments, m.LeadTime, m.ChangeFailureRate, m.Recovery)
 	}
-	if m.Levels.LeadTime != delivery.LevelElite || m.Levels.ChangeFailureRate != delivery.LevelLow {
+	if m.Levels.LeadTime != dora.LevelElite || m.Levels.ChangeFailureRate != dora.LevelLow {
 		t.Errorf("levels: %+v", m.Levels)
 	}
 
@@ -93,7 +93,7 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 func checkDeliveryLoop(t *testing.T, run func(want int, args ...string) string) {
 	t.Helper()
 	loop := run(0, "delivery", "loop", "new-checkout", "--env", "production", "--output", "json")
-	var l deliverysvc.Loop
+	var l delivery.Loop
 	if err := json.Unmarshal([]byte(loop), &l); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestDemoDORA(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dora: %d %s", code, errOut)
 	}
-	var rep deliverysvc.Report
+	var rep delivery.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestDemoDORA(t *testing.T) {
 	s.Stop(t)
 	s = MustServe(t, dir, "--demo")
 	_, again, _ := s.cli(t, s.Admin, "dora", "--since", "35d", "--output", "json")
-	var rep2 deliverysvc.Report
+	var rep2 delivery.Report
 	json.Unmarshal([]byte(again), &rep2)
 	if rep2.Overall.Total.Deployments != rep.Overall.Total.Deployments {
 		t.Errorf("after a restart: %d deployments, before %d", rep2.Overall.Total.Deployments, rep.Overall.Total.Deployments)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -77,7 +77,7 @@ func rangeQuery(since, from, to string) url.Values {
 // points: days up to two weeks, weeks up to half a year, months beyond.
 func autoBucket(since, from, to string) string {
 	now := time.Now()
-	start, end, err := deliverysvc.ParseRange(since, from, to, now)
+	start, end, err := delivery.ParseRange(since, from, to, now)
 	if err != nil {
 		return "week" // the server reports the error
 	}
@@ -93,7 +93,7 @@ func autoBucket(since, from, to string) string {
 // writeDORA prints a report: a block per service (then per team and
 // overall when there are several), a line per key with its level and a
 // trend over the buckets.
-func writeDORA(w io.Writer, r *deliverysvc.Report) {
+func writeDORA(w io.Writer, r *delivery.Report) {
 	days := r.To.Sub(r.From).Hours() / 24
 	fmt.Fprintf(w, "DORA metrics %s to %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 UTC"), plural(int(math.Round(days)), "day"))
 	if r.Bucket != "" && len(r.Overall.Buckets) > 0 {
@@ -129,30 +129,30 @@ func writeDORA(w io.Writer, r *deliverysvc.Report) {
 	}
 }
 
-func writeSeries(w io.Writer, title string, s delivery.Series) {
+func writeSeries(w io.Writer, title string, s dora.Series) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	m := s.Total
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	trend := func(f func(m *delivery.Metrics) (float64, bool)) string {
+	trend := func(f func(m *dora.Metrics) (float64, bool)) string {
 		if len(s.Buckets) == 0 {
 			return ""
 		}
 		return sparkline(s.Buckets, f)
 	}
-	rate := func(r delivery.Rate) string {
+	rate := func(r dora.Rate) string {
 		if v, ok := r.Value(); ok {
 			return fmt.Sprintf("%.1f%%", 100*v)
 		}
 		return "–"
 	}
-	durations := func(d delivery.Durations) string {
+	durations := func(d dora.Durations) string {
 		if d.Count == 0 {
 			return "–"
 		}
 		return termchart.Duration(d.Median)
 	}
 	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", perDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
-		trend(func(b *delivery.Metrics) (float64, bool) { return float64(b.Deployments), true }), plural(m.Deployments, "deployment"))
+		trend(func(b *dora.Metrics) (float64, bool) { return float64(b.Deployments), true }), plural(m.Deployments, "deployment"))
 	lead := plural(m.LeadTime.Count, "change")
 	if m.LeadTime.Count > 0 {
 		lead = "p90 " + termchart.Duration(m.LeadTime.P90) + ", " + lead
@@ -161,21 +161,21 @@ func writeSeries(w io.Writer, title string, s delivery.Series) {
 		lead += fmt.Sprintf(", %d not yet deployed", m.Undeployed)
 	}
 	fmt.Fprintf(tw, "  lead time (median)\t%s\t%s\t%s\t%s\n", durations(m.LeadTime), level(m.Levels.LeadTime),
-		trend(func(b *delivery.Metrics) (float64, bool) { return b.LeadTime.Median.Hours(), b.LeadTime.Count > 0 }), lead)
+		trend(func(b *dora.Metrics) (float64, bool) { return b.LeadTime.Median.Hours(), b.LeadTime.Count > 0 }), lead)
 	fmt.Fprintf(tw, "  change failure rate\t%s\t%s\t%s\t%d of %s failed\n", rate(m.ChangeFailureRate), level(m.Levels.ChangeFailureRate),
-		trend(func(b *delivery.Metrics) (float64, bool) { return b.ChangeFailureRate.Value() }), m.Failed, plural(m.Attempts, "attempt"))
+		trend(func(b *dora.Metrics) (float64, bool) { return b.ChangeFailureRate.Value() }), m.Failed, plural(m.Attempts, "attempt"))
 	fmt.Fprintf(tw, "  recovery time (median)\t%s\t%s\t%s\t%d recovered, %d not yet\n", durations(m.Recovery), level(m.Levels.RecoveryTime),
-		trend(func(b *delivery.Metrics) (float64, bool) { return b.Recovery.Median.Hours(), b.Recovery.Count > 0 }), m.Recovery.Count, m.Unrecovered)
+		trend(func(b *dora.Metrics) (float64, bool) { return b.Recovery.Median.Hours(), b.Recovery.Count > 0 }), m.Recovery.Count, m.Unrecovered)
 	fmt.Fprintf(tw, "  rework rate\t%s\t%s\t%s\t%d of %s\n", rate(m.ReworkRate), "",
-		trend(func(b *delivery.Metrics) (float64, bool) { return b.ReworkRate.Value() }), m.Rework, plural(m.Deployments, "deployment"))
+		trend(func(b *dora.Metrics) (float64, bool) { return b.ReworkRate.Value() }), m.Rework, plural(m.Deployments, "deployment"))
 	if m.Incidents > 0 {
 		fmt.Fprintf(tw, "  incidents\t%d\t\t%s\t%d linked to no deployment\n", m.Incidents,
-			trend(func(b *delivery.Metrics) (float64, bool) { return float64(b.Incidents), true }), m.Unlinked)
+			trend(func(b *dora.Metrics) (float64, bool) { return float64(b.Incidents), true }), m.Unlinked)
 	}
 	tw.Flush()
 }
 
-func level(l delivery.Level) string {
+func level(l dora.Level) string {
 	if l == "" {
 		return "–"
 	}
@@ -205,7 +205,7 @@ func plural(n int, one string) string {
 const sparkMax = 60
 
 // sparkline draws one character per bucket of the figure f reads.
-func sparkline(buckets []delivery.Metrics, f func(*delivery.Metrics) (float64, bool)) string {
+func sparkline(buckets []dora.Metrics, f func(*dora.Metrics) (float64, bool)) string {
 	vals := make([]float64, len(buckets))
 	ok := make([]bool, len(buckets))
 	for i := range buckets {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -118,9 +119,9 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	cmd, url := start()
 	c := client.New(url, testAdminToken)
 	ctx := context.Background()
-	for _, m := range []ingest.Metric{
-		{Key: "revenue", Kind: ingest.Sum, Event: "purchase"},
-		{Key: "converted", Kind: ingest.Conversion, Event: "purchase", Window: ingest.Window(time.Hour)},
+	for _, m := range []metric.Metric{
+		{Key: "revenue", Kind: metric.Sum, Event: "purchase"},
+		{Key: "converted", Kind: metric.Conversion, Event: "purchase", Window: metric.Window(time.Hour)},
 	} {
 		if _, err := c.CreateMetric(ctx, "production", m); err != nil {
 			t.Fatal(err)

@@ -47,7 +47,10 @@ func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
 		{"alternative", "alternative", "two-sided, greater or less"},
 		{"tuning", "sequentialTuning", "users at which the confidence sequence is narrowest"},
 		{"cuped", "cuped", "CUPED variance reduction: on or off"},
-		{"correction", "correction", "multiple-testing correction: none, holm or bh"},
+		{"correction", "correction", "multiple-testing correction: none, holm, bh or bonferroni"},
+		{"cuped-theta", "cupedTheta", "CUPED θ: within (arms' common slope, default) or pooled (all users)"},
+		{"srm-threshold", "srmThreshold", "p-value below which the SRM check flags a mismatch (default 0.001)"},
+		{"prior", "prior", "normal prior MEAN:SD on the relative effect for the Bayesian view, e.g. 0:0.3 (default none: flat)"},
 		{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
 		{"control", "control", "control variant"},
 		{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
@@ -320,7 +323,11 @@ func settingsLine(s experiment.Settings) string {
 	} else {
 		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", termchart.Group(int64(s.SequentialTuning)))
 	}
-	fmt.Fprintf(&b, ", CUPED %s, correction %s", onOff(s.CUPED), s.Correction)
+	fmt.Fprintf(&b, ", CUPED %s", onOff(s.CUPED))
+	if s.CUPED && s.CUPEDTheta == stats.PooledTheta {
+		b.WriteString(" (θ pooled over all users)")
+	}
+	fmt.Fprintf(&b, ", correction %s", s.Correction)
 	if s.Control != "" {
 		fmt.Fprintf(&b, ", control %s", s.Control)
 	}
@@ -364,9 +371,10 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		if m.Role != "" {
 			desc = append(desc, string(m.Role))
 		}
-		desc = append(desc, "CUPED "+onOff(m.CUPED))
+		desc = append(desc, cupedLabel(r.Settings.CUPED, m.CUPED))
 		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
 		scale, rel := barScale(m, seq)
+		var notes []string
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  VARIANT\tUSERS\tMEAN\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", level, kindOfInterval, barAxis(scale, rel))
 		for _, v := range m.Variants {
@@ -383,16 +391,22 @@ func writeResults(w io.Writer, r *experiment.Result) {
 			default:
 				e, rel := liftEffect(v.Lift)
 				iv := e.Interval
-				p, adj := v.Lift.PValue, v.Lift.AdjustedPValue
+				p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
 				if seq {
-					iv, p, adj = e.Sequential, v.Lift.SequentialPValue, v.Lift.AdjustedSequentialPValue
+					iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
 				}
 				fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%\n", fmtLift(e.Estimate, rel),
 					expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
 					bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*v.Lift.ChanceToWin)
+				if e.Note != "" {
+					notes = append(notes, v.Variant+": "+e.Note)
+				}
 			}
 		}
 		tw.Flush()
+		for _, n := range notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 	}
 	fmt.Fprintln(w)
 	writeSRM(w, r)
@@ -413,9 +427,9 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	case r.SRM.Status != stats.OK:
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
-		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, stats.SRMThreshold, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
 	default:
-		fmt.Fprintf(w, "SRM: ok, p = %.2g: %s\n", r.SRM.PValue, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
 	}
 }
 
@@ -441,6 +455,18 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// cupedLabel agrees with the settings line: CUPED is on or off for the
+// analysis; on, a metric without pre-exposure variation is left unadjusted.
+func cupedLabel(on, applied bool) string {
+	switch {
+	case !on:
+		return "CUPED off"
+	case applied:
+		return "CUPED on"
+	}
+	return "CUPED on, unadjusted: no pre-exposure data varies"
 }
 
 // liftEffect returns the relative effect when there is one, else the

@@ -87,7 +87,7 @@ func TestExperimentEndToEnd(t *testing.T) {
 			wc := w.Comparisons[j-1]
 			if v.Lift.Absolute != wc.Absolute || !reflect.DeepEqual(v.Lift.Relative, wc.Relative) || v.Lift.AdjustedPValue != wc.AdjustedPValue ||
 				v.Lift.AdjustedSequentialPValue != wc.AdjustedSequentialPValue || v.Lift.ChanceToWin != wc.ChanceToBeat {
-				t.Errorf("%s/%s: lift %+v, want %+v", m.Metric, v.Variant, v.Lift, wc)
+				t.Errorf("%s/%s: lift %+v, want %+v; relative %+v, want %+v", m.Metric, v.Variant, v.Lift, wc, v.Lift.Relative, wc.Relative)
 			}
 		}
 	}
@@ -193,7 +193,8 @@ func analyzeAggregates(t *testing.T, c *client.Client, s experiment.Settings, me
 		in.Variants = append(in.Variants, stats.Variant{Name: v.Variant, Weight: s.Weights[v.Variant], Units: v.Users})
 	}
 	for _, m := range metrics {
-		sm := stats.Metric{Name: m, Kind: vs[0].Metrics[m].Kind, LowerIsBetter: m == "errors"}
+		// errors is a count, purchased a conversion: never negative.
+		sm := stats.Metric{Name: m, Kind: vs[0].Metrics[m].Kind, LowerIsBetter: m == "errors", NonNegative: m != "revenue"}
 		for _, v := range vs {
 			sm.Summaries = append(sm.Summaries, v.Metrics[m].Summary)
 		}
@@ -246,10 +247,13 @@ func TestDemoExperiment(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"4,000 users", "onboarding-completed", "support-tickets", "Verdict: VALIDATED"} {
+	for _, want := range []string{"4,000 users", "onboarding-completed", "support-tickets", "Verdict: VALIDATED", "(a mismatch is p < 0.001)", "CUPED on, unadjusted", "every guardrail is shown within its tolerance"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo results lack %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "CUPED off") { // the settings line says on
+		t.Errorf("a metric says CUPED off while the settings say on:\n%s", out)
 	}
 	t.Logf("\n%s", out)
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/delivery"
 )
 
 // listFlag collects a repeatable flag.
@@ -33,7 +33,7 @@ func (f *timeFlag) String() string {
 }
 
 func (f *timeFlag) Set(v string) error {
-	t, err := deliverysvc.ParseTime(f.name, v)
+	t, err := delivery.ParseTime(f.name, v)
 	if err != nil {
 		return fmt.Errorf("%s", valueloop.ErrorMessage(err))
 	}

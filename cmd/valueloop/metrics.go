@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 func metricsCommand() *command {
@@ -22,7 +22,7 @@ func metricsCommand() *command {
 
 // metricFlags are the flags of metrics create that build a definition.
 type metricFlags struct {
-	m                                               ingest.Metric
+	m                                               metric.Metric
 	kind, denEvent, denAgg, direction, window, capv *string
 }
 
@@ -42,14 +42,14 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 }
 
 // metric returns the definition the flags give.
-func (f *metricFlags) metric() (ingest.Metric, error) {
+func (f *metricFlags) metric() (metric.Metric, error) {
 	m := f.m
-	m.Kind, m.Direction = ingest.MetricKind(*f.kind), ingest.Direction(*f.direction)
+	m.Kind, m.Direction = metric.MetricKind(*f.kind), metric.Direction(*f.direction)
 	if *f.denEvent != "" || *f.denAgg != "" {
-		m.Denominator = &ingest.Part{Event: *f.denEvent, Aggregate: *f.denAgg}
+		m.Denominator = &metric.Part{Event: *f.denEvent, Aggregate: *f.denAgg}
 	}
 	if *f.window != "" {
-		w, err := ingest.ParseWindow(*f.window)
+		w, err := metric.ParseWindow(*f.window)
 		if err != nil {
 			return m, usageErrorf("metrics create: --window: %v", err)
 		}
@@ -77,7 +77,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	if *env == "" {
 		return usageErrorf("metrics create: --env is required")
 	}
-	var m ingest.Metric
+	var m metric.Metric
 	if *file != "" {
 		data, err := readInput(e, *file)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/deliverysvc"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -42,7 +42,7 @@ it is stored in UTC. --key makes a record idempotent: sending it again stores no
 func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "deploy record")
 	cf := addClientFlags(e, fs)
-	var in deliverysvc.DeploymentInput
+	var in delivery.DeploymentInput
 	fs.StringVar(&in.Service, "service", "", "service deployed (required)")
 	fs.StringVar(&in.Environment, "env", "", "environment deployed to (required)")
 	fs.StringVar(&in.SHA, "sha", "", "commit deployed")
@@ -89,7 +89,7 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-func duplicateNote(r deliverysvc.Receipt) string {
+func duplicateNote(r delivery.Receipt) string {
 	if r.Duplicate {
 		return " It was recorded before under this --key; nothing changed."
 	}
@@ -139,7 +139,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 		if d.RolledBack {
 			notes = append(notes, "rolled back")
 		}
-		if d.Failed && d.Status == delivery.StatusSuccess && !d.RolledBack {
+		if d.Failed && d.Status == dora.StatusSuccess && !d.RolledBack {
 			notes = append(notes, "failed")
 		}
 		if len(d.Incidents) > 0 {
@@ -184,7 +184,7 @@ func medianDuration(ds []time.Duration) string {
 func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "change record")
 	cf := addClientFlags(e, fs)
-	var in deliverysvc.ChangeInput
+	var in delivery.ChangeInput
 	fs.StringVar(&in.Service, "service", "", "service the change belongs to")
 	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME); the catalog maps it to services")
 	fs.StringVar(&in.SHA, "sha", "", "commit (required)")
@@ -244,7 +244,7 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 	cf := addClientFlags(e, fs)
 	at := addTime(fs, "at", "when it opened or was resolved (TIME, default now)")
 	key := fs.String("key", "", "idempotency key: sending again with it stores nothing")
-	var in deliverysvc.IncidentInput
+	var in delivery.IncidentInput
 	if sub == "open" {
 		fs.StringVar(&in.Service, "service", "", "service affected (required)")
 		fs.StringVar(&in.ID, "id", "", "incident ID (default: a new one)")
@@ -261,8 +261,8 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	var inc delivery.Incident
-	var rec deliverysvc.Receipt
+	var inc dora.Incident
+	var rec delivery.Receipt
 	switch sub {
 	case "open":
 		if len(pos) > 0 || in.Service == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/webhook"
@@ -327,7 +328,7 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 	for _, p := range parts[1:] {
 		switch p {
 		case "lower", "higher":
-			g.Direction = ingest.Direction(p)
+			g.Direction = metric.Direction(p)
 			continue
 		}
 		tol, pct := strings.CutSuffix(p, "%")
@@ -373,6 +374,9 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
 	}
+	if r.State.Active() {
+		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", termchart.Group(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
+	}
 	variants := make([]string, 0, len(st.Users))
 	for v := range st.Users {
 		variants = append(variants, v)
@@ -394,7 +398,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL\t%s\tSTATUS\n", axisLabel(lo, hi, guardWidth))
 		for _, g := range st.Guardrails {
 			limit := "+" + roPct(100*g.Tolerance) + "%"
-			if g.Direction == ingest.HigherIsBetter {
+			if g.Direction == metric.HigherIsBetter {
 				limit = "-" + roPct(100*g.Tolerance) + "%"
 			}
 			change, iv, chart := "-", "-", strings.Repeat(" ", guardWidth)
@@ -486,7 +490,7 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 		return max(0, min(width-1, p))
 	}
 	limit := g.Tolerance
-	if g.Direction == ingest.HigherIsBetter {
+	if g.Direction == metric.HigherIsBetter {
 		limit = -limit
 	}
 	a, b := 0, width-1

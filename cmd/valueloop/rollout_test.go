@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/webhook"
@@ -27,7 +27,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rollout status: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "HISTORY", "demo: release the one-page checkout"} {
+	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
@@ -37,7 +37,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
 		t.Fatalf("status as JSON: exit %d, %v:\n%s", code, err, stdout)
 	}
-	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailOK {
+	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailNoHarmDetected || st.StepMinUsers != st.Guardrails[0].NeededUsers {
 		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
@@ -83,7 +83,9 @@ func TestRolloutCLI(t *testing.T) {
 	}
 
 	// Held for an hour at 10% while we pause and resume it by hand.
-	code, stdout, stderr := s.cli(t, s.Admin, append(start, "--steps", "10%:1h,50%:1s,100%", "--guardrail", "errors:2%", "--reason", "try it")...)
+	// No guardrail: without traffic a guardrail would hold each step for
+	// the users that size it.
+	code, stdout, stderr := s.cli(t, s.Admin, append(start, "--steps", "10%:1h,50%:1s,100%", "--reason", "try it")...)
 	if code != 0 || !strings.Contains(stdout, "running, step 1 of 3") || !strings.Contains(stdout, "[████····") {
 		t.Fatalf("start: exit %d %s\n%s", code, stderr, stdout)
 	}
@@ -115,6 +117,9 @@ func TestRolloutCLI(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	code, stdout, _ = s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production")
+	if code != 0 {
+		t.Errorf("rollout status after completion: exit %d, want 0", code)
+	}
 	for _, want := range []string{"completed, step 3 of 3", "100% on", "✓10% 1h → ✓50% 1s → ✓100%", "complete", "advance", "release-manager"} {
 		if want == "release-manager" {
 			want = "try it"
@@ -221,8 +226,8 @@ func TestParseStepAndGuardrail(t *testing.T) {
 		want rollout.Guardrail
 	}{
 		{"error-rate:2%", rollout.Guardrail{Metric: "error-rate", Tolerance: 0.02}},
-		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: ingest.HigherIsBetter, Tolerance: 0.01}},
-		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: ingest.LowerIsBetter}},
+		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: metric.HigherIsBetter, Tolerance: 0.01}},
+		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: metric.LowerIsBetter}},
 	}
 	for _, c := range guards {
 		got, err := parseGuardrail(c.in)
@@ -239,11 +244,11 @@ func TestGuardrailBar(t *testing.T) {
 		want string
 	}{
 		// Axis −10% … +10% over 21 cells: 1% a cell, zero in the middle.
-		{"holds", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: -0.01, Interval: stats.Interval{Lower: -0.05, Upper: 0.03}},
+		{"holds", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: -0.01, Interval: stats.Interval{Lower: -0.05, Upper: 0.03}},
 			"     ├───●┼─┃┤       "},
-		{"breached", rollout.GuardrailResult{Direction: ingest.LowerIsBetter, Tolerance: 0.02, Change: 0.06, Interval: stats.Interval{Lower: 0.03, Upper: 0.09}},
+		{"breached", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: 0.06, Interval: stats.Interval{Lower: 0.03, Upper: 0.09}},
 			"          │ ┃├──●──┤ "},
-		{"higher is better, off the axis", rollout.GuardrailResult{Direction: ingest.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
+		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
 	}
 	for _, c := range cases {

@@ -105,10 +105,52 @@ def interval(est, half, alt):
 
 
 def relative(tm, tv, cm, cv):
-    """Delta method for t/c - 1 with independent arms; tv, cv: variances of the means."""
-    rel = tm / cm - 1
+    """Delta method for (t - c)/|c| with independent arms; tv, cv: variances of the means."""
+    rel = (tm - cm) / abs(cm)
     se = math.sqrt(tv / cm**2 + tm**2 * cv / cm**4)
     return rel, se
+
+
+def seq_mult(alpha, tuning, t):
+    """Half-width in SEs of the confidence sequence (Waudby-Smith et al. 2021, Thm 2.2)."""
+    l = 2 * math.log(1 / alpha)
+    rho2 = (l + math.log(1 + l)) / tuning
+    tr = t * rho2
+    return math.sqrt(2 * (tr + 1) / tr * (0.5 * math.log(1 + tr) - math.log(alpha)))
+
+
+def p_value(stat, alt, df=None):
+    """p-value of a t (df given) or z statistic, from scipy."""
+    d = st.t(df) if df else st.norm
+    if alt == "greater":
+        return f(d.sf(stat))
+    if alt == "less":
+        return f(d.cdf(stat))
+    return f(min(1.0, 2 * d.sf(abs(stat))))
+
+
+def relative_test(tm, tv, cm, cv, alpha, alt, crit, df=None, nonneg=False, units=None, tuning=10000):
+    """The relative scale's own test. Delta method on (t - c)/|c|; for a
+    non-negative metric whose delta interval (fixed or sequential, two-sided)
+    reaches below -100%, the log ratio ln(t/c) with SE sqrt(tv/t^2 + cv/c^2)
+    (Katz et al. 1978), its interval mapped back by exp(x) - 1."""
+    rel, se = relative(tm, tv, cm, cv)
+    m = seq_mult(alpha, tuning, units)
+    if nonneg and cm > 0 and tm > 0 and rel - max(crit, m) * se < -1:
+        l = math.log(tm / cm)
+        lse = math.sqrt(tv / tm**2 + cv / cm**2)
+        iv = interval(l, crit * lse, alt)
+        out = {}
+        for k, v in iv.items():
+            out[k] = v if k.endswith("Unbounded") else math.expm1(v)
+        if out.pop("lowerUnbounded", False):
+            out["lower"] = -1.0
+        return {"relative": rel, "relativeSE": lse, "relativeStatistic": l / lse,
+                "relativePValue": p_value(l / lse, alt, df), "relativeInterval": out,
+                "relativeMethod": "log-ratio"}
+    return {"relative": rel, "relativeSE": se, "relativeStatistic": rel / se,
+            "relativePValue": p_value(rel / se, alt, df),
+            "relativeInterval": interval(rel, crit * se, alt), "relativeMethod": "delta"}
 
 
 def welch():
@@ -121,6 +163,12 @@ def welch():
         ((250000, 105.3, 40.0), (250400, 105.6, 41.2)),
         ((3, 1.0, 0.5), (2, 2.0, 0.1)),
         ((40, 5.0, 0.0), (40, 5.5, 1.0)),
+        # A negative control mean (profit): the relative effect keeps the
+        # sign of the difference.
+        ((200, -10.0, 4.0), (220, -5.0, 4.5)),
+        # Small samples, GrowthBook-like: the absolute p is 0.02 while the
+        # relative interval includes 0.
+        ((10, 0.5, 0.3), (10, 0.9, 0.4)),
     ]
     for (nc, mc, sc), (nt, mt, stt) in params:
         for alt in ["two-sided", "greater", "less"]:
@@ -133,15 +181,13 @@ def welch():
                 diff = mt - mc
                 assert abs(diff / se - r.statistic) <= 1e-12 * abs(r.statistic)
                 c = crit_t(alpha, alt, df)
-                rel, rse = relative(mt, vt, mc, vc)
+                want = {"statistic": f(r.statistic), "pValue": f(r.pvalue), "df": df,
+                        "diff": diff, "se": se, "interval": interval(diff, c * se, alt)}
+                want.update(relative_test(mt, vt, mc, vc, alpha, alt, c, df=df, units=nc + nt))
                 cases.append({
                     "control": {"n": nc, "mean": mc, "sd": sc},
                     "treatment": {"n": nt, "mean": mt, "sd": stt},
-                    "alternative": alt, "alpha": alpha,
-                    "want": {"statistic": f(r.statistic), "pValue": f(r.pvalue), "df": df,
-                             "diff": diff, "se": se, "interval": interval(diff, c * se, alt),
-                             "relative": rel, "relativeSE": rse,
-                             "relativeInterval": interval(rel, c * rse, alt)},
+                    "alternative": alt, "alpha": alpha, "want": want,
                 })
     return cases
 
@@ -149,7 +195,10 @@ def welch():
 def proportions():
     cases = []
     for (kc, nc), (kt, nt) in [((100, 1000), (130, 1000)), ((4800, 100000), (5020, 100400)),
-                               ((3, 40), (9, 45)), ((1, 500), (4, 510))]:
+                               ((3, 40), (9, 45)), ((1, 500), (4, 510)),
+                               # an error rate's rise on few users: the delta
+                               # interval would fall below -100%
+                               ((3, 100), (5, 100)), ((12, 400), (7, 380))]:
         for alt in ["two-sided", "larger", "smaller"]:
             alpha = 0.05
             r = test_proportions_2indep(kt, nt, kc, nc, method="wald", compare="diff",
@@ -168,9 +217,7 @@ def proportions():
             want = {"statistic": f(r.statistic), "pValue": f(r.pvalue), "diff": diff,
                     "se": se, "interval": iv}
             if pc > 0:
-                rel, rse = relative(pt, vt, pc, vc)
-                want.update(relative=rel, relativeSE=rse,
-                            relativeInterval=interval(rel, c * rse, ours))
+                want.update(relative_test(pt, vt, pc, vc, alpha, ours, c, nonneg=True, units=nc + nt))
             cases.append({"control": [kc, nc], "treatment": [kt, nt], "alternative": ours,
                           "alpha": alpha, "want": want})
     return cases
@@ -191,8 +238,15 @@ def ratio():
             x = y * rng.gamma(2.0, 10.0 * (1 + lift * g), n)
             arms.append({"x": raw(x), "y": raw(y)})
         ests = []
+        plans = []
         for a in arms:
             x, y = np.array(a["x"]), np.array(a["y"])
+            # Planning input: per-unit means, SDs and correlation, and the
+            # per-unit SD of the linearisation (x - R y)/mean(y).
+            rr = x.mean() / y.mean()
+            plans.append({"meanX": f(x.mean()), "meanY": f(y.mean()), "sdX": f(x.std(ddof=1)),
+                          "sdY": f(y.std(ddof=1)), "corr": f(np.corrcoef(x, y)[0, 1]),
+                          "want": f(((x - rr * y) / y.mean()).std(ddof=1))})
             r = x.mean() / y.mean()
             cov = np.cov(x, y, ddof=1)
             var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * y.mean() ** 2)
@@ -205,12 +259,11 @@ def ratio():
         z = diff / se
         alpha, alt = 0.05, "two-sided"
         c = crit_z(alpha, alt)
-        rel, rse = relative(rt, vt, rc, vc)
-        cases.append({"arms": arms, "alternative": alt, "alpha": alpha,
-                      "want": {"control": rc, "treatment": rt, "diff": diff, "se": se,
-                               "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
-                               "interval": interval(diff, c * se, alt), "relative": rel,
-                               "relativeSE": rse, "relativeInterval": interval(rel, c * rse, alt)}})
+        want = {"control": rc, "treatment": rt, "diff": diff, "se": se,
+                "statistic": z, "pValue": f(2 * st.norm.sf(abs(z))),
+                "interval": interval(diff, c * se, alt)}
+        want.update(relative_test(rt, vt, rc, vc, alpha, alt, c, units=2 * n))
+        cases.append({"arms": arms, "alternative": alt, "alpha": alpha, "want": want, "ratioSD": plans})
     return cases
 
 
@@ -232,6 +285,8 @@ def cuped():
         coef = np.linalg.lstsq(X, np.array(xs), rcond=None)[0]
         theta = coef[-1]
         cpool = np.mean(cs)
+        # The "pooled" choice: Cov(Y, C)/Var(C) over all units, arms ignored.
+        theta_pooled = np.cov(np.array(xs), np.array(cs), ddof=1)[0, 1] / np.var(np.array(cs), ddof=1)
         adj, var = [], []
         for a in arms:
             x, c = np.array(a["x"]), np.array(a["c"])
@@ -251,7 +306,8 @@ def cuped():
                           "interval": interval(diff, crit_t(0.05, "two-sided", df) * se, "two-sided"),
                           "unadjustedSE": raw_se})
         cases.append({"kind": "mean", "arms": arms, "alpha": 0.05,
-                      "want": {"theta": f(theta), "adjusted": [f(v) for v in adj], "comparisons": comps}})
+                      "want": {"theta": f(theta), "thetaPooled": f(theta_pooled),
+                               "adjusted": [f(v) for v in adj], "comparisons": comps}})
 
     # Ratio metric: regress the delta-method linearisation on the covariate.
     n = 250
@@ -305,7 +361,30 @@ def corrections():
         p = [float(v) for v in p]
         cases.append({"p": p,
                       "holm": [f(v) for v in multipletests(p, alpha=0.05, method="holm")[1]],
-                      "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]]})
+                      "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]],
+                      "bonferroni": [f(v) for v in multipletests(p, alpha=0.05, method="bonferroni")[1]]})
+    return cases
+
+
+def bonferroni_intervals():
+    """Three arms of a mean metric, Welch tests of two treatments against
+    control, Bonferroni over m = 2: each interval at level 1 - alpha/m."""
+    cases = []
+    arms = [(300, 10.0, 3.0), (280, 10.6, 3.2), (310, 10.2, 2.9)]
+    for alt in ["two-sided", "greater"]:
+        alpha, m = 0.05, 2
+        nc, mc, sc = arms[0]
+        comps = []
+        for nt, mt, stt in arms[1:]:
+            vc, vt = sc**2 / nc, stt**2 / nt
+            se = math.sqrt(vc + vt)
+            df = (vc + vt) ** 2 / (vc**2 / (nc - 1) + vt**2 / (nt - 1))
+            diff = mt - mc
+            c = crit_t(alpha / m, alt, df)
+            p = st.ttest_ind_from_stats(mt, stt, nt, mc, sc, nc, equal_var=False, alternative=alt).pvalue
+            comps.append({"adjustedPValue": f(min(1.0, m * p)), "adjustedInterval": interval(diff, c * se, alt)})
+        cases.append({"arms": [{"n": n, "mean": mu, "sd": sd} for n, mu, sd in arms], "alternative": alt,
+                      "alpha": alpha, "comparisons": comps})
     return cases
 
 
@@ -353,6 +432,106 @@ def power():
     return out
 
 
+def power_per_arm():
+    """Power and sample size with a variance per arm, from statsmodels'
+    normal_power_het with std_null = std_alternative = sqrt(sc^2 + st^2/r)
+    (the unpooled Wald test; power_proportions_2indep's std_alt is the same
+    sum, its std_null the pooled one of the score test). Sample sizes and
+    MDEs are solved with scipy's brentq on that power function."""
+    from scipy.optimize import brentq
+    from statsmodels.stats.power import normal_power_het
+    from statsmodels.stats.proportion import _std_2prop_power
+    sm_alt = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}
+    out = {"power": [], "sampleSize": [], "mde": []}
+
+    def std(kind, a, diff, ratio):
+        if kind == "proportion":
+            pc, pt = a["baseline"], a["baseline"] + diff
+            s = math.sqrt(pc * (1 - pc) + pt * (1 - pt) / ratio)
+            # The same as statsmodels' own alternative standard deviation
+            # (its first arm is ours, control, with prop2 + diff = pc).
+            sm = _std_2prop_power(-diff, pt, ratio=ratio, alpha=0.05)[2]
+            assert abs(sm - s) <= 1e-12 * s, (sm, s)
+            return s
+        return math.sqrt(a["sd"] ** 2 + a["treatmentSD"] ** 2 / ratio)
+
+    def pw(kind, a, diff, n, alpha, alt, ratio):
+        s = std(kind, a, diff, ratio)
+        return f(normal_power_het(diff, n, alpha, std_null=s, std_alternative=s,
+                                  alternative=sm_alt[alt]))
+
+    arms = [("proportion", {"baseline": 0.1}), ("proportion", {"baseline": 0.45}),
+            ("mean", {"sd": 2.0, "treatmentSD": 3.0}), ("mean", {"sd": 40.0, "treatmentSD": 35.0})]
+    for kind, a in arms:
+        effect = 0.01 if kind == "proportion" else (0.5 if a["sd"] < 10 else 2.0)
+        for alpha in [0.05, 0.01]:
+            for alt in ["two-sided", "greater", "less"]:
+                e = -effect if alt == "less" else effect
+                for ratio in [1, 2, 0.5]:
+                    for n in [500, 20000]:
+                        out["power"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                             "effect": e, "control": n, "ratio": ratio,
+                                             "want": pw(kind, a, e, n, alpha, alt, ratio)})
+                    for target in [0.8, 0.9]:
+                        n = brentq(lambda n: pw(kind, a, e, n, alpha, alt, ratio) - target,
+                                   2, 1e9, xtol=1e-12, rtol=1e-15, maxiter=500)
+                        out["sampleSize"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                                  "effect": e, "power": target, "ratio": ratio,
+                                                  "control": n})
+                        sign = -1 if alt == "less" else 1
+                        hi = 0.5 if kind == "proportion" else 100.0
+                        if kind == "proportion" and sign < 0:
+                            hi = a["baseline"] * 0.999
+                        m = brentq(lambda d: pw(kind, a, sign * d, 3000, alpha, alt, ratio) - target,
+                                   1e-9, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+                        out["mde"].append({"kind": kind, **a, "alpha": alpha, "alternative": alt,
+                                           "power": target, "ratio": ratio, "control": 3000,
+                                           "want": sign * m})
+    return out
+
+
+def power_t():
+    """Welch's t-test planned exactly: Student's t critical value (the
+    mpmath-polished t_ppf) and scipy's noncentral t (nct) for the power, both
+    with the Welch-Satterthwaite degrees of freedom at the planned sizes."""
+    from scipy.optimize import brentq
+    out = {"power": [], "sampleSize": [], "mde": []}
+
+    def pw(a, d, n, alpha, alt, ratio):
+        nt = n * ratio
+        va, vb = a["sd"] ** 2 / n, a["treatmentSD"] ** 2 / nt
+        df = (va + vb) ** 2 / (va**2 / (n - 1) + vb**2 / (nt - 1))
+        nc = d / math.sqrt(va + vb)
+        c = -t_ppf(alpha / 2 if alt == "two-sided" else alpha, df)
+        if alt == "greater":
+            return f(st.nct.sf(c, df, nc))
+        if alt == "less":
+            return f(st.nct.cdf(-c, df, nc))
+        return f(st.nct.sf(c, df, nc) + st.nct.cdf(-c, df, nc))
+
+    for a in [{"sd": 1.0, "treatmentSD": 1.0}, {"sd": 2.0, "treatmentSD": 3.5}]:
+        for alpha in [0.05, 0.01]:
+            for alt in ["two-sided", "greater", "less"]:
+                e = -1.0 if alt == "less" else 1.0
+                for ratio in [1, 2]:
+                    for n in [3, 8, 25]:
+                        out["power"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                             "effect": e, "control": n, "ratio": ratio,
+                                             "want": pw(a, e, n, alpha, alt, ratio)})
+                    for target in [0.8, 0.9]:
+                        lo = max(2.0, 2.0 / ratio) + 1e-9
+                        n = brentq(lambda n: pw(a, e, n, alpha, alt, ratio) - target, lo, 1e5,
+                                   xtol=1e-13, rtol=1e-15, maxiter=500)
+                        out["sampleSize"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                                  "effect": e, "power": target, "ratio": ratio, "control": n})
+                        sign = -1 if alt == "less" else 1
+                        m = brentq(lambda d: pw(a, sign * d, 10, alpha, alt, ratio) - target, 1e-6, 100,
+                                   xtol=1e-15, rtol=1e-15, maxiter=500)
+                        out["mde"].append({"kind": "mean", **a, "alpha": alpha, "alternative": alt,
+                                           "power": target, "ratio": ratio, "control": 10, "want": sign * m})
+    return out
+
+
 def bayes():
     cases = []
     for diff, se in [(0.3, 0.2), (-0.05, 0.1), (0.0, 1.0), (1.2, 0.5), (-2.0, 0.9), (0.01, 0.002)]:
@@ -367,6 +546,30 @@ def bayes():
         assert abs(qt - loss_t) <= 1e-9 * loss_t and abs(qc - loss_c) <= 1e-9 * loss_c, (qt, loss_t, qc, loss_c)
         cases.append({"diff": diff, "se": se, "chance": f(chance), "lossTreatment": f(loss_t),
                       "lossControl": f(loss_c)})
+    return cases
+
+
+def bayes_prior():
+    """A normal prior on the relative effect, applied on the absolute scale
+    as N(mean*|c|, (sd*|c|)^2) and combined with the likelihood N(diff, se^2);
+    the posterior's chance, expected losses and credible interval by
+    scipy's normal distribution and numerical integration."""
+    cases = []
+    for (nc, mc, sc), (nt, mt, stt), pm, psd in [((400, 10.0, 3.0), (420, 10.5, 3.2), 0.0, 0.3),
+                                                 ((50, 2.0, 1.0), (55, 2.6, 1.2), 0.0, 0.05),
+                                                 ((1000, -4.0, 2.0), (1000, -3.9, 2.0), 0.02, 0.1)]:
+        diff, se = mt - mc, math.sqrt(sc**2 / nc + stt**2 / nt)
+        m0, s0 = pm * abs(mc), psd * abs(mc)
+        w0, w = 1 / s0**2, 1 / se**2
+        post_sd = math.sqrt(1 / (w0 + w))
+        post = (w0 * m0 + w * diff) / (w0 + w)
+        d = st.norm(post, post_sd)
+        loss_t = integrate.quad(lambda x: -x * d.pdf(x), -np.inf, 0, epsabs=0, epsrel=1e-12)[0]
+        loss_c = integrate.quad(lambda x: x * d.pdf(x), 0, np.inf, epsabs=0, epsrel=1e-12)[0]
+        lo, hi = d.interval(0.95)
+        cases.append({"control": {"n": nc, "mean": mc, "sd": sc}, "treatment": {"n": nt, "mean": mt, "sd": stt},
+                      "prior": {"mean": pm, "sd": psd}, "chance": f(d.sf(0)), "lossTreatment": f(loss_t),
+                      "lossControl": f(loss_c), "credible": {"lower": f(lo), "upper": f(hi)}})
     return cases
 
 
@@ -394,8 +597,12 @@ def main():
         "cuped": cuped(),
         "srm": srm(),
         "corrections": corrections(),
+        "bonferroniIntervals": bonferroni_intervals(),
         "power": power(),
+        "powerPerArm": power_per_arm(),
+        "powerT": power_t(),
         "bayes": bayes(),
+        "bayesPrior": bayes_prior(),
         "sequential": sequential(),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")

@@ -1,0 +1,343 @@
+package delivery
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/github"
+	"github.com/valueloop/valueloop/gitlab"
+)
+
+// Hook is one webhook delivery as it arrived.
+type Hook struct {
+	// Source names the configured source it is meant for; empty: any
+	// source of the forge whose secret verifies it.
+	Source string
+	// Event is the event type header (X-GitHub-Event, X-Gitlab-Event).
+	Event string
+	// DeliveryID is X-GitHub-Delivery, or for GitLab the Idempotency-Key
+	// header, else X-Gitlab-Event-UUID. Empty: the body's digest.
+	DeliveryID string
+	// Credential is X-Hub-Signature-256 (GitHub) or X-Gitlab-Token.
+	Credential string
+	Body       []byte
+}
+
+// Receipt says what became of a delivery.
+type Receipt struct {
+	Source   string `json:"source"`
+	Delivery string `json:"delivery"`
+	Kind     string `json:"kind,omitempty"`
+	// Ignored says why a delivery was acknowledged without records.
+	Ignored string `json:"ignored,omitempty"`
+	// Duplicate: the delivery was stored before; nothing was stored now.
+	Duplicate   bool `json:"duplicate,omitempty"`
+	Changes     int  `json:"changes"`
+	Deployments int  `json:"deployments"`
+	Incidents   int  `json:"incidents"`
+	FlagLinks   int  `json:"flagLinks"`
+}
+
+func receipt(d *Delivery, stored bool) Receipt {
+	return Receipt{Source: d.Source, Delivery: d.ID, Kind: d.Kind, Ignored: d.Ignored, Duplicate: !stored,
+		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), FlagLinks: len(d.Links)}
+}
+
+// Receive verifies a webhook delivery from kind (KindGitHub or
+// KindGitLab) against the configured sources, parses it and stores its
+// records in one transaction. A delivery no source verifies is an
+// EUNAUTHORIZED error and nothing is read or stored; a malformed one is an
+// EINVALID error naming the field; an event that carries nothing for the
+// metrics is acknowledged with Receipt.Ignored; a redelivery stores nothing
+// and is acknowledged with Receipt.Duplicate.
+func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, error) {
+	src, err := s.verify(ctx, kind, h)
+	if err != nil {
+		return Receipt{}, err
+	}
+	id := h.DeliveryID
+	if id == "" {
+		id = bodyID(h.Body)
+	}
+	production := s.production()
+	var ev dora.Event
+	switch kind {
+	case KindGitHub:
+		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
+	case KindGitLab:
+		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
+	}
+	if err != nil {
+		return Receipt{}, err
+	}
+	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
+		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents}
+	if d.Kind == "" {
+		d.Kind = h.Event
+	}
+	if d.Ignored == "" {
+		d.Links = flagLinks(kind, h.Body, ev.Changes)
+	}
+	return s.record(ctx, d)
+}
+
+// verify finds the source that vouches for h: the one named, or the first
+// source of kind whose secret verifies it.
+func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, error) {
+	sources, err := s.Store.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	check := func(src *Source) error {
+		if kind == KindGitHub {
+			return github.Verify(src.Secret, h.Body, h.Credential)
+		}
+		return gitlab.VerifyToken(src.Secret, h.Credential)
+	}
+	var first error
+	for i := range sources {
+		src := &sources[i]
+		if src.Kind != kind || (h.Source != "" && src.Name != h.Source) {
+			continue
+		}
+		err := check(src)
+		if err == nil {
+			return src, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	if h.Source != "" {
+		return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, h.Source)
+	}
+	return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
+}
+
+// production maps the environments Valueloop knows, by key and by name,
+// to whether they are production.
+func (s *Service) production() map[string]bool {
+	out := map[string]bool{}
+	for _, e := range s.Environments() {
+		out[e.Key] = e.Production
+		if e.Name != "" {
+			if _, ok := out[e.Name]; !ok {
+				out[e.Name] = e.Production
+			}
+		}
+	}
+	return out
+}
+
+// record validates and stores d whole.
+func (s *Service) record(ctx context.Context, d *Delivery) (Receipt, error) {
+	if err := d.validate(); err != nil {
+		return Receipt{}, err
+	}
+	stored, err := s.Store.RecordDelivery(ctx, d)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return receipt(d, stored), nil
+}
+
+// DeploymentInput is a deployment sent to the API.
+type DeploymentInput struct {
+	// ID identifies the deployment; several records with one ID are its
+	// successive statuses. Generated when empty.
+	ID          string `json:"id,omitempty"`
+	Service     string `json:"service"`
+	Repo        string `json:"repo,omitempty"`
+	Environment string `json:"environment"`
+	SHA         string `json:"sha,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Status      string `json:"status"`
+	// At is when the deployment reached Status; now when absent.
+	At       *time.Time `json:"at,omitempty"`
+	Rollback bool       `json:"rollback,omitempty"`
+	// Production says whether Environment is production when Valueloop
+	// does not know the environment; for a known one its attribute decides.
+	Production *bool `json:"production,omitempty"`
+}
+
+// RecordKey is the idempotency key of an API call (the Idempotency-Key
+// header): a second call with the same key stores nothing. Empty: every
+// call is new.
+type RecordKey = string
+
+func (s *Service) apiDelivery(key RecordKey, kind string) *Delivery {
+	if key == "" {
+		key = newID("")
+	}
+	return &Delivery{Source: APISource, ID: key, Kind: kind, ReceivedAt: s.Now().UTC()}
+}
+
+func (s *Service) at(t *time.Time) time.Time {
+	if t == nil || t.IsZero() {
+		return s.Now().UTC()
+	}
+	return t.UTC()
+}
+
+// RecordDeployment stores a deployment sent to the API and returns it as
+// stored.
+func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key RecordKey) (dora.Deployment, Receipt, error) {
+	if strings.TrimSpace(in.Service) == "" {
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
+	}
+	if strings.TrimSpace(in.Environment) == "" {
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("environment", "is required")
+	}
+	d := dora.Deployment{ID: in.ID, Service: in.Service, Repo: in.Repo, Environment: in.Environment,
+		SHA: strings.ToLower(strings.TrimSpace(in.SHA)), Version: in.Version, Status: in.Status, At: s.at(in.At), Rollback: in.Rollback}
+	if d.ID == "" {
+		d.ID = newID("api:deployment:")
+	}
+	prod, known := s.production()[in.Environment]
+	switch {
+	case known:
+		d.Production = prod
+	case in.Production != nil:
+		d.Production = *in.Production
+	default:
+		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
+			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
+	}
+	del := s.apiDelivery(key, "deployment")
+	del.Deployments = []dora.Deployment{d}
+	r, err := s.record(ctx, del)
+	return d, r, err
+}
+
+// ChangeInput is a change sent to the API.
+type ChangeInput struct {
+	Repo    string   `json:"repo,omitempty"`
+	Service string   `json:"service,omitempty"`
+	SHA     string   `json:"sha"`
+	PR      string   `json:"pr,omitempty"`
+	Branch  string   `json:"branch,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	// AuthoredAt is when the work was committed (defaults to MergedAt);
+	// MergedAt when it reached the default branch (defaults to now).
+	AuthoredAt *time.Time `json:"authoredAt,omitempty"`
+	MergedAt   *time.Time `json:"mergedAt,omitempty"`
+	// Flags lists the feature flags the change ships behind.
+	Flags []string `json:"flags,omitempty"`
+}
+
+// RecordChange stores a change sent to the API and returns it as stored.
+func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKey) (dora.Change, Receipt, error) {
+	c := dora.Change{Repo: in.Repo, Service: in.Service, SHA: strings.ToLower(strings.TrimSpace(in.SHA)), PR: in.PR, Branch: in.Branch, Paths: in.Paths}
+	c.MergedAt = s.at(in.MergedAt)
+	c.AuthoredAt = c.MergedAt
+	if in.AuthoredAt != nil && !in.AuthoredAt.IsZero() {
+		c.AuthoredAt = in.AuthoredAt.UTC()
+	}
+	if c.AuthoredAt.After(c.MergedAt) {
+		return c, Receipt{}, valueloop.FieldErrorf("authoredAt", "is after mergedAt")
+	}
+	d := s.apiDelivery(key, "change")
+	d.Changes = []dora.Change{c}
+	for _, f := range in.Flags {
+		d.Links = append(d.Links, FlagLink{Flag: f, Repo: c.Repo, SHA: c.SHA})
+	}
+	r, err := s.record(ctx, d)
+	return c, r, err
+}
+
+// IncidentInput opens an incident through the API.
+type IncidentInput struct {
+	// ID identifies the incident; generated when empty.
+	ID       string     `json:"id,omitempty"`
+	Service  string     `json:"service"`
+	Repo     string     `json:"repo,omitempty"`
+	Title    string     `json:"title,omitempty"`
+	OpenedAt *time.Time `json:"openedAt,omitempty"`
+	// DeploymentID or CauseSHA name the deployment that caused it;
+	// otherwise it is linked to the service's latest production deployment
+	// before it opened.
+	DeploymentID string `json:"deploymentId,omitempty"`
+	CauseSHA     string `json:"causeSha,omitempty"`
+}
+
+// OpenIncident stores a new incident and returns it. Opening an incident
+// again with the same ID replaces what it says.
+func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key RecordKey) (dora.Incident, Receipt, error) {
+	if strings.TrimSpace(in.Service) == "" && strings.TrimSpace(in.Repo) == "" {
+		return dora.Incident{}, Receipt{}, valueloop.FieldErrorf("service", "is required")
+	}
+	i := dora.Incident{ID: in.ID, Service: in.Service, Repo: in.Repo, Title: in.Title, OpenedAt: s.at(in.OpenedAt),
+		DeploymentID: in.DeploymentID, CauseSHA: strings.ToLower(strings.TrimSpace(in.CauseSHA))}
+	if i.ID == "" {
+		i.ID = newID("inc-")
+	}
+	i.UpdatedAt = i.OpenedAt
+	d := s.apiDelivery(key, "incident")
+	d.Incidents = []dora.Incident{i}
+	r, err := s.record(ctx, d)
+	return i, r, err
+}
+
+// ResolveIncident records that incident id was resolved at (now when nil)
+// and returns it; ENOTFOUND for an unknown incident.
+func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time, key RecordKey) (dora.Incident, Receipt, error) {
+	snaps, err := s.Store.IncidentSnapshots(ctx, id)
+	if err != nil {
+		return dora.Incident{}, Receipt{}, err
+	}
+	i := latestSnapshot(snaps)
+	if i.Void {
+		return dora.Incident{}, Receipt{}, valueloop.Errorf(valueloop.ENOTFOUND, "incident %q was withdrawn", id)
+	}
+	when := s.at(at)
+	if when.Before(i.OpenedAt) {
+		return dora.Incident{}, Receipt{}, valueloop.FieldErrorf("at", "%s is before the incident opened (%s)",
+			when.Format(time.RFC3339), i.OpenedAt.Format(time.RFC3339))
+	}
+	i.ResolvedAt = &when
+	// The resolution must be the incident's latest snapshot.
+	i.UpdatedAt = latestTime(when, snapshotVersion(&i))
+	d := s.apiDelivery(key, "incident")
+	d.Incidents = []dora.Incident{i}
+	r, err := s.record(ctx, d)
+	return i, r, err
+}
+
+// latestSnapshot picks the snapshot dora.Timeline would: the latest
+// version, and of equal ones the last stored.
+func latestSnapshot(snaps []dora.Incident) dora.Incident {
+	best := snaps[0]
+	for _, s := range snaps[1:] {
+		if !snapshotVersion(&s).Before(snapshotVersion(&best)) {
+			best = s
+		}
+	}
+	return best
+}
+
+func snapshotVersion(i *dora.Incident) time.Time {
+	v := latestTime(i.UpdatedAt, i.OpenedAt)
+	if i.ResolvedAt != nil {
+		v = latestTime(v, *i.ResolvedAt)
+	}
+	return v
+}
+
+func latestTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Deliveries lists the latest deliveries (of one source when source is not
+// empty), newest first.
+func (s *Service) Deliveries(ctx context.Context, source string, limit int) ([]DeliveryInfo, error) {
+	return s.Store.Deliveries(ctx, source, limit)
+}

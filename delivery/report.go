@@ -1,0 +1,206 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// Report is a dora.Report with what it was computed from.
+type Report struct {
+	dora.Report
+	// AsOf is when the records were read; a report on large data may be
+	// up to MaxStale behind the latest writes.
+	AsOf time.Time `json:"asOf"`
+	// Skipped counts stored records the metrics could not use.
+	Skipped int `json:"skippedRecords"`
+}
+
+// Report computes the DORA metrics of q.
+func (s *Service) Report(ctx context.Context, q dora.Query) (*Report, error) {
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := snap.tl.Report(q)
+	if err != nil {
+		return nil, err
+	}
+	return &Report{Report: r, AsOf: snap.builtAt.UTC(), Skipped: snap.tl.Skipped}, nil
+}
+
+// ParseRange reads a report's range: since ("30d", "12w", "36h", "90m" or
+// a Go duration) back from to, or from and to (RFC 3339 with any offset, or
+// a date, midnight UTC). to defaults to now and the range to the last 30
+// days.
+func ParseRange(since, from, to string, now time.Time) (time.Time, time.Time, error) {
+	end := now.UTC()
+	if to != "" {
+		t, err := ParseTime("to", to)
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		end = t
+	}
+	switch {
+	case since != "" && from != "":
+		return time.Time{}, time.Time{}, valueloop.FieldErrorf("since", "give since or from, not both")
+	case from != "":
+		t, err := ParseTime("from", from)
+		return t, end, err
+	case since == "":
+		since = "30d"
+	}
+	d, err := ParseSince(since)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return end.Add(-d), end, nil
+}
+
+// ParseSince reads a look-back duration: "30d", "12w", "36h", "90m" or a Go
+// duration ("1h30m"), positive and at most 100 years.
+func ParseSince(v string) (time.Duration, error) {
+	bad := valueloop.FieldErrorf("since", "want a duration such as 30d, 12w, 36h or 90m, not %q", truncate(v))
+	var d time.Duration
+	if n, unit := strings.TrimRight(v, "dw"), strings.TrimLeft(v, "0123456789"); n != v && (unit == "d" || unit == "w") {
+		k, err := strconv.Atoi(n)
+		if err != nil || k > 36600 {
+			return 0, bad
+		}
+		d = time.Duration(k) * 24 * time.Hour
+		if unit == "w" {
+			d *= 7
+		}
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 || d > 36600*24*time.Hour {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// ParseTime reads a time given by people: RFC 3339 (its offset honoured),
+// or a date (midnight UTC). The result is in UTC.
+func ParseTime(field, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04Z07:00", v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, valueloop.FieldErrorf(field, "want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not %q", truncate(v))
+}
+
+// Deployments returns the production deployments of a service made in
+// [from, to), each with the changes it delivered first, as the timeline
+// concluded; ENOTFOUND for a service neither the records nor the catalog
+// know.
+func (s *Service) Deployments(ctx context.Context, service string, from, to time.Time) ([]dora.DeploymentFacts, error) {
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(snap.tl.Services(), service) && !catalogued(snap.data.Catalog, service) {
+		return nil, &valueloop.Error{Code: valueloop.ENOTFOUND, Field: "service", Message: "no service named " + service}
+	}
+	out := []dora.DeploymentFacts{}
+	for _, d := range snap.tl.Deployments(service) {
+		if !d.At.Before(from) && d.At.Before(to) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func catalogued(c dora.Catalog, service string) bool {
+	return slices.ContainsFunc(c.Services, func(s dora.Service) bool { return s.Name == service })
+}
+
+// Services returns the catalog together with the services that have
+// records but no entry in it (a repository no service claims).
+func (s *Service) Services(ctx context.Context) (dora.Catalog, []string, error) {
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return dora.Catalog{}, nil, err
+	}
+	var uncatalogued []string
+	for _, name := range snap.tl.Services() {
+		if !catalogued(snap.data.Catalog, name) {
+			uncatalogued = append(uncatalogued, name)
+		}
+	}
+	c := snap.data.Catalog
+	if c.Services == nil {
+		c.Services = []dora.Service{}
+	}
+	return c, uncatalogued, nil
+}
+
+// PutService creates or replaces a service of the catalog.
+func (s *Service) PutService(ctx context.Context, svc dora.Service, actor string) error {
+	if !namePattern.MatchString(svc.Name) {
+		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", truncate(svc.Name))
+	}
+	if len(svc.Team) > 200 {
+		return valueloop.FieldErrorf("team", "must be at most 200 characters long")
+	}
+	return s.Store.PutService(ctx, svc, actor)
+}
+
+// DeleteService removes a service from the catalog.
+func (s *Service) DeleteService(ctx context.Context, name, actor string) error {
+	return s.Store.DeleteService(ctx, name, actor)
+}
+
+// Sources lists the webhook sources; their secrets are never returned.
+func (s *Service) Sources(ctx context.Context) ([]Source, error) {
+	list, err := s.Store.Sources(ctx)
+	for i := range list {
+		list[i].Secret = nil
+	}
+	return list, err
+}
+
+// PutSource creates or replaces a webhook source. A new source without a
+// secret gets a generated one, returned this once; an existing source
+// without one keeps its secret. The returned source has no secret.
+func (s *Service) PutSource(ctx context.Context, src Source, actor string) (Source, string, error) {
+	generated := ""
+	if src.Secret == nil {
+		list, err := s.Store.Sources(ctx)
+		if err != nil {
+			return Source{}, "", err
+		}
+		if !slices.ContainsFunc(list, func(o Source) bool { return o.Name == src.Name }) {
+			var b [24]byte
+			rand.Read(b[:])
+			generated = hex.EncodeToString(b[:])
+			src.Secret = []byte(generated)
+		}
+	}
+	if err := s.Store.PutSource(ctx, &src, actor); err != nil {
+		return Source{}, "", err
+	}
+	src.Secret = nil
+	return src, generated, nil
+}
+
+// DeleteSource deletes a webhook source; what it delivered stays.
+func (s *Service) DeleteSource(ctx context.Context, name, actor string) error {
+	return s.Store.DeleteSource(ctx, name, actor)
+}

@@ -1,0 +1,465 @@
+package delivery_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/github"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+const (
+	ghSecret = "github-webhook-secret-0123"
+	glSecret = "gitlab-webhook-token-0123"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+// mustService opens a service on a fresh SQLite store with environments
+// prod-eu (production) and staging, and one GitHub and one GitLab source.
+func mustService(tb testing.TB) (*delivery.Service, *sqlite.DB, *clock) {
+	tb.Helper()
+	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
+	if err := db.Open(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	c := &clock{t: time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC)}
+	s := delivery.New(db)
+	s.Now = c.Now
+	s.Environments = func() []valueloop.Environment {
+		return []valueloop.Environment{{Key: "prod-eu", Name: "Production EU", Production: true}, {Key: "staging", Name: "Staging"}}
+	}
+	ctx := context.Background()
+	for _, src := range []delivery.Source{
+		{Name: "acme-gh", Kind: delivery.KindGitHub, Secret: []byte(ghSecret)},
+		{Name: "acme-gl", Kind: delivery.KindGitLab, Secret: []byte(glSecret)},
+	} {
+		if _, _, err := s.PutSource(ctx, src, "test"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s, db, c
+}
+
+func fixture(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("..", path))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func ghHook(body []byte, event, id string) delivery.Hook {
+	return delivery.Hook{Event: event, DeliveryID: id, Credential: github.Sign([]byte(ghSecret), body), Body: body}
+}
+
+func TestReceiveGitHub(t *testing.T) {
+	ctx := t.Context()
+	s, db, _ := mustService(t)
+	push := fixture(t, "github/testdata/push.json")
+	cases := []struct {
+		name string
+		hook delivery.Hook
+		code string // error kind; "" for success
+		want delivery.Receipt
+	}{
+		{"push", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2}},
+		{"redelivery", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2, Duplicate: true}},
+		{"named source", func() delivery.Hook { h := ghHook(push, "push", "d-2"); h.Source = "acme-gh"; return h }(), "",
+			delivery.Receipt{Source: "acme-gh", Delivery: "d-2", Kind: "push", Changes: 2}},
+		{"unknown source name", func() delivery.Hook { h := ghHook(push, "push", "d-3"); h.Source = "nope"; return h }(), valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"forged", delivery.Hook{Event: "push", DeliveryID: "d-4", Credential: github.Sign([]byte("wrong-secret-0123456"), push), Body: push}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"altered body", delivery.Hook{Event: "push", DeliveryID: "d-5", Credential: github.Sign([]byte(ghSecret), push), Body: bytes.Replace(push, []byte("acme-shop"), []byte("evil-shop"), 1)}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"unsigned", delivery.Hook{Event: "push", DeliveryID: "d-6", Body: push}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
+		{"malformed", ghHook([]byte(`{"ref": 7}`), "push", "d-7"), valueloop.EINVALID, delivery.Receipt{}},
+		{"ignored", ghHook(fixture(t, "github/testdata/workflow_run.completed.json"), "workflow_run", "d-8"), "",
+			delivery.Receipt{Source: "acme-gh", Delivery: "d-8", Kind: "workflow_run", Ignored: "workflow_run events are not used for delivery metrics"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.Receive(ctx, delivery.KindGitHub, c.hook)
+			if code := valueloop.ErrorCode(err); code != c.code {
+				t.Fatalf("error %v (%q), want kind %q", err, code, c.code)
+			}
+			if got != c.want {
+				t.Errorf("receipt\n got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Changes) != 4 { // d-1 and d-2
+		t.Errorf("stored %d changes, want 4 (two deliveries of two commits)", len(data.Changes))
+	}
+	log, _ := s.Deliveries(ctx, "acme-gh", 0)
+	if len(log) != 3 || log[0].Ignored == "" {
+		t.Errorf("delivery log: %+v; want d-8 (ignored), d-2, d-1", log)
+	}
+}
+
+func TestReceiveGitLab(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := mustService(t)
+	body := fixture(t, "gitlab/testdata/push.json")
+	r, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", DeliveryID: "uuid-1", Credential: glSecret, Body: body})
+	if err != nil || r.Changes != 2 || r.Source != "acme-gl" {
+		t.Fatalf("push: %+v, %v", r, err)
+	}
+	if _, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", DeliveryID: "uuid-2", Credential: ghSecret, Body: body}); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("the GitHub secret as GitLab token: %v, want unauthorized", err)
+	}
+	// Without a delivery ID, the body identifies the delivery.
+	r1, err1 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
+	r2, err2 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
+	if err1 != nil || err2 != nil || r1.Duplicate || !r2.Duplicate || !strings.HasPrefix(r1.Delivery, "sha256:") {
+		t.Errorf("deliveries without ID: %+v %v, %+v %v; want the second a duplicate", r1, err1, r2, err2)
+	}
+}
+
+// TestFlagLinks: trailers in commit messages link those commits; the
+// description and labels of a pull or merge request link its changes.
+func TestFlagLinks(t *testing.T) {
+	ctx := t.Context()
+	s, db, _ := mustService(t)
+	push := bytes.Replace(fixture(t, "github/testdata/push.json"), []byte(`"Validate cart totals before charging`),
+		[]byte(`"Validate cart totals before charging\n\nvalueloop-flag: cart-checks\nValueloop-Flag: audit-log`), 1)
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(push, "push", "p-1")); err != nil || r.FlagLinks != 2 {
+		t.Fatalf("push with trailers: %+v, %v; want 2 links", r, err)
+	}
+	pr := bytes.Replace(fixture(t, "github/testdata/pull_request.closed.merged.json"), []byte(`"name": "performance"`), []byte(`"name": "valueloop-flag:quote-cache"`), 1)
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(pr, "pull_request", "p-2")); err != nil || r.FlagLinks != 1 {
+		t.Fatalf("pull request with a flag label: %+v, %v; want 1 link", r, err)
+	}
+	mr := bytes.Replace(fixture(t, "gitlab/testdata/merge_request.merge.json"), []byte(`"Adds facets to search.`), []byte(`"Adds facets to search.\n\nvalueloop-flag: facets`), 1)
+	if r, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Merge Request Hook", DeliveryID: "m-1", Credential: glSecret, Body: mr}); err != nil || r.FlagLinks == 0 {
+		t.Fatalf("merge request with a trailer: %+v, %v; want links", r, err)
+	}
+	for flag, want := range map[string]string{"cart-checks": "4c1e9a0b", "audit-log": "4c1e9a0b", "quote-cache": "9d8c7b6a", "facets": ""} {
+		got, err := db.FlagChanges(ctx, flag)
+		if err != nil || len(got) == 0 || !strings.HasPrefix(got[0].SHA, want) {
+			t.Errorf("changes of %s: %+v, %v; want %s…", flag, got, err, want)
+		}
+	}
+	if got, _ := db.FlagChanges(ctx, "performance"); len(got) != 0 {
+		t.Errorf("an ordinary label linked %d changes", len(got))
+	}
+}
+
+func TestRecordAPI(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	at := time.Date(2025, 5, 20, 14, 0, 0, 0, time.FixedZone("+02", 7200))
+	yes := true
+	cases := []struct {
+		name  string
+		in    delivery.DeploymentInput
+		field string // of the error; "" for success
+		prod  bool
+	}{
+		{"known production", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABC", Status: "success", At: &at}, "", true},
+		{"known by name", delivery.DeploymentInput{Service: "shop", Environment: "Production EU", Status: "success"}, "", true},
+		{"attribute beats hint", delivery.DeploymentInput{Service: "shop", Environment: "staging", Status: "success", Production: &yes}, "", false},
+		{"unknown with hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "failure", Production: &yes}, "", true},
+		{"unknown without hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "success"}, "production", false},
+		{"bad status", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "done"}, "deployments[0].status", false},
+		{"no service", delivery.DeploymentInput{Environment: "prod-eu", Status: "success"}, "service", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, _, err := s.RecordDeployment(ctx, tc.in, "")
+			var e *valueloop.Error
+			switch {
+			case tc.field == "" && err != nil:
+				t.Fatal(err)
+			case tc.field != "" && (!asError(err, &e) || e.Field != tc.field):
+				t.Fatalf("error %v, want one naming %q", err, tc.field)
+			case tc.field == "" && d.Production != tc.prod:
+				t.Errorf("production %v, want %v", d.Production, tc.prod)
+			}
+		})
+	}
+	d, _, _ := s.RecordDeployment(ctx, cases[0].in, "")
+	if !d.At.Equal(at) || d.At.Location() != time.UTC || d.SHA != "abc" || !strings.HasPrefix(d.ID, "api:deployment:") {
+		t.Errorf("stored deployment %+v; want the time in UTC, the SHA in lower case and an ID", d)
+	}
+	// Idempotency keys.
+	_, r1, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
+	_, r2, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
+	if r1.Duplicate || !r2.Duplicate {
+		t.Errorf("same idempotency key twice: %+v, %+v", r1, r2)
+	}
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", AuthoredAt: ptr(c.t.Add(time.Hour))}, ""); err == nil {
+		t.Error("a change authored after it merged was stored")
+	}
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", Flags: []string{"bad key!"}}, ""); err == nil {
+		t.Error("a link to an invalid flag key was stored")
+	}
+
+	inc, _, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", Title: "down"}, "")
+	if err != nil || !strings.HasPrefix(inc.ID, "inc-") {
+		t.Fatalf("open: %+v, %v", inc, err)
+	}
+	if _, _, err := s.ResolveIncident(ctx, inc.ID, ptr(c.t.Add(-time.Hour)), ""); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("resolving before it opened: %v, want invalid", err)
+	}
+	res, _, err := s.ResolveIncident(ctx, inc.ID, ptr(c.t.Add(30*time.Minute)), "")
+	if err != nil || res.ResolvedAt == nil || !res.ResolvedAt.Equal(c.t.Add(30*time.Minute)) || res.Title != "down" {
+		t.Errorf("resolve: %+v, %v", res, err)
+	}
+	if _, _, err := s.ResolveIncident(ctx, "inc-none", nil, ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("resolving an unknown incident: %v, want not found", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func asError(err error, target **valueloop.Error) bool {
+	e, ok := err.(*valueloop.Error)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// TestReportFromRecords: what the API records shows in the report, at
+// once: a small timeline is rebuilt before answering after every write.
+func TestReportFromRecords(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	base := c.t.Add(-10 * 24 * time.Hour)
+	q := dora.Query{From: c.t.Add(-30 * 24 * time.Hour), To: c.t.Add(time.Hour)}
+	report := func() dora.Metrics {
+		t.Helper()
+		r, err := s.Report(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Overall.Total
+	}
+	if m := report(); m.Deployments != 0 {
+		t.Fatalf("empty store: %+v", m)
+	}
+	builds := s.Builds()
+	report()
+	if s.Builds() != builds {
+		t.Errorf("a second report without writes rebuilt the timeline")
+	}
+	for i, sha := range []string{"a1", "a2", "a3"} {
+		authored := base.Add(time.Duration(i) * 24 * time.Hour)
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: sha, Status: "success", At: ptr(authored.Add(5 * time.Hour))}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := report()
+	if m.Deployments != 3 || m.LeadTime.Count != 3 || m.LeadTime.Median != 5*time.Hour {
+		t.Errorf("after three deployments: %d deployments, lead time %+v; want 3 and 5h", m.Deployments, m.LeadTime)
+	}
+	if _, _, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", OpenedAt: ptr(base.Add(2*24*time.Hour + 6*time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if m := report(); m.Failed != 1 || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 3}) {
+		t.Errorf("after an incident: failed %d, rate %+v; want 1/3", m.Failed, m.ChangeFailureRate)
+	}
+	facts, err := s.Deployments(ctx, "shop", q.From, q.To)
+	if err != nil || len(facts) != 3 || len(facts[0].Changes) != 1 || facts[0].Changes[0].SHA != "a1" || !facts[2].Failed {
+		t.Errorf("deployments: %+v, %v", facts, err)
+	}
+	if _, err := s.Deployments(ctx, "nope", q.From, q.To); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("deployments of an unknown service: %v", err)
+	}
+}
+
+// TestSlowTimelineServesStale: a timeline slow to build keeps answering
+// while a new one is built in the background, which then answers.
+func TestSlowTimelineServesStale(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	s.SlowBuild = 0 // every build counts as slow
+	s.MaxStale = time.Hour
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	if _, err := s.Report(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Report(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Overall.Total.Deployments != 0 {
+		t.Errorf("the first report after a write has %d deployments; want the stale 0", r.Overall.Total.Deployments)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := s.Report(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Overall.Total.Deployments == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background rebuild never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close()
+}
+
+func TestGauges(t *testing.T) {
+	s, _, c := mustService(t)
+	s.GaugeInterval = time.Hour
+	if _, _, err := s.RecordDeployment(t.Context(), delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Gauges() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no gauges computed at Open")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g := s.Gauges()
+	if len(g.Services) != 1 || g.Services[0].Name != "shop" || g.Services[0].Total.Deployments != 1 || g.Window != 30*24*time.Hour {
+		t.Errorf("gauges: %+v", g)
+	}
+}
+
+func TestLoop(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	commit := c.t.Add(-20 * 24 * time.Hour)
+	loop, err := s.Loop(ctx, "prod-eu", "new-checkout")
+	if err != nil || len(loop.Missing) != 3 || loop.LeadTimeToCustomer != nil {
+		t.Fatalf("a flag without changes: %+v, %v; want 3 missing figures", loop, err)
+	}
+	for i, sha := range []string{"c1", "c2"} {
+		at := commit.Add(time.Duration(i) * 24 * time.Hour)
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &at, MergedAt: ptr(at.Add(time.Hour)), Flags: []string{"new-checkout"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loop, _ = s.Loop(ctx, "prod-eu", "new-checkout")
+	if loop.Undeployed != 2 || loop.CommitToProduction != nil || !loop.FirstCommit.Equal(commit) {
+		t.Errorf("undeployed changes: %+v", loop)
+	}
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "c2", Status: "success", At: ptr(commit.Add(3 * 24 * time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	started, full, verdict := commit.Add(4*24*time.Hour), commit.Add(9*24*time.Hour), commit.Add(12*24*time.Hour)
+	s.Rollouts = func(_ context.Context, env, flag string) (delivery.RolloutTimes, error) {
+		if env != "prod-eu" || flag != "new-checkout" {
+			return delivery.RolloutTimes{}, nil
+		}
+		return delivery.RolloutTimes{StartedAt: started, FullAt: full, Percent: 100, State: "completed"}, nil
+	}
+	s.Verdicts = func(context.Context, string, string) (string, time.Time, error) { return "validated", verdict, nil }
+	loop, err = s.Loop(ctx, "prod-eu", "new-checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*time.Duration{"commit to production": ptr(3 * 24 * time.Hour), "lead time to customer": ptr(9 * 24 * time.Hour), "time to validated learning": ptr(8 * 24 * time.Hour)}
+	got := map[string]*time.Duration{"commit to production": loop.CommitToProduction, "lead time to customer": loop.LeadTimeToCustomer, "time to validated learning": loop.TimeToValidatedLearning}
+	for k, w := range want {
+		if got[k] == nil || *got[k] != *w {
+			t.Errorf("%s: %v, want %v", k, got[k], *w)
+		}
+	}
+	if len(loop.Missing) != 0 {
+		t.Errorf("missing %q with every figure known", loop.Missing)
+	}
+	if _, err := s.Loop(ctx, "prod-eu", "bad key!"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("invalid flag key: %v", err)
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		since, from, to string
+		wantFrom        time.Time
+		wantTo          time.Time
+		field           string
+	}{
+		{"", "", "", now.Add(-30 * 24 * time.Hour), now, ""},
+		{"12w", "", "", now.Add(-84 * 24 * time.Hour), now, ""},
+		{"36h", "", "", now.Add(-36 * time.Hour), now, ""},
+		{"1h30m", "", "", now.Add(-90 * time.Minute), now, ""},
+		{"", "2026-03-01", "2026-03-02T10:00:00+02:00", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), ""},
+		{"7d", "", "2026-03-08", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), ""},
+		{"7d", "2026-03-01", "", time.Time{}, time.Time{}, "since"},
+		{"-3d", "", "", time.Time{}, time.Time{}, "since"},
+		{"0d", "", "", time.Time{}, time.Time{}, "since"},
+		{"d", "", "", time.Time{}, time.Time{}, "since"},
+		{"99999999d", "", "", time.Time{}, time.Time{}, "since"},
+		{"", "yesterday", "", time.Time{}, time.Time{}, "from"},
+		{"", "", "03/01/2026", time.Time{}, time.Time{}, "to"},
+	}
+	for _, c := range cases {
+		from, to, err := delivery.ParseRange(c.since, c.from, c.to, now)
+		if c.field != "" {
+			if e, ok := err.(*valueloop.Error); !ok || e.Field != c.field {
+				t.Errorf("%q %q %q: error %v, want one naming %s", c.since, c.from, c.to, err, c.field)
+			}
+			continue
+		}
+		if err != nil || !from.Equal(c.wantFrom) || !to.Equal(c.wantTo) {
+			t.Errorf("%q %q %q: %v – %v, %v; want %v – %v", c.since, c.from, c.to, from, to, err, c.wantFrom, c.wantTo)
+		}
+	}
+}
+
+func TestSources(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := mustService(t)
+	src, secret, err := s.PutSource(ctx, delivery.Source{Name: "new", Kind: delivery.KindGitHub}, "t")
+	if err != nil || len(secret) < delivery.MinSecret || src.Secret != nil {
+		t.Fatalf("new source without secret: %+v, %q, %v; want a generated secret, returned once", src, secret, err)
+	}
+	_, again, err := s.PutSource(ctx, delivery.Source{Name: "new", Kind: delivery.KindGitHub, IncidentLabel: "sev1"}, "t")
+	if err != nil || again != "" {
+		t.Errorf("updating a source: secret %q, %v; want it kept, not regenerated", again, err)
+	}
+	body := []byte(`{"zen": "Keep it logically awesome.", "hook_id": 1}`)
+	if r, err := s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Source: "new", Event: "ping", DeliveryID: "x", Credential: github.Sign([]byte(secret), body), Body: body}); err != nil || r.Ignored == "" {
+		t.Errorf("ping signed with the generated secret: %+v, %v", r, err)
+	}
+	list, _ := s.Sources(ctx)
+	for _, l := range list {
+		if l.Secret != nil {
+			t.Errorf("Sources returned the secret of %s", l.Name)
+		}
+	}
+	for _, bad := range []delivery.Source{
+		{Name: "api", Kind: delivery.KindGitHub},
+		{Name: "x y", Kind: delivery.KindGitHub},
+		{Name: "x", Kind: "bitbucket"},
+		{Name: "x", Kind: delivery.KindGitHub, Secret: []byte("short")},
+	} {
+		if _, _, err := s.PutSource(ctx, bad, "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+			t.Errorf("%+v: %v, want invalid", bad, err)
+		}
+	}
+}

@@ -1,0 +1,606 @@
+package dora
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Changes are the bulk of the data (a million is an ordinary year for a large
+// organisation), so the timeline keeps the caller's records where they are
+// and works on a compact, pointer-free summary of each: the garbage collector
+// never scans it and sorting it touches no strings.
+
+// change summarises one distinct (repository, SHA).
+type change struct {
+	authored int64 // Unix ns; for a pull request, its first known commit
+	landed   int64 // Unix ns it reached the default branch; notLanded if never
+	rec      int32 // first record naming it, in Timeline.recs
+	extra    int32 // index in Timeline.merged when several records name it; -1 otherwise
+	repo     int32 // repository id
+	flags    uint8
+}
+
+// notLanded is the landing time of a change that never reached the default
+// branch.
+const notLanded = math.MinInt64
+
+// change.flags
+const (
+	fromPR       uint8 = 1 << iota // a merged pull request with a source branch
+	namedService                   // the record names its service
+)
+
+// repoTable interns repository names: case is compared once per spelling, not
+// once per record.
+type repoTable struct {
+	cat     *catalog
+	spelled map[string]int32 // as spelled in records
+	lower   map[string]int32 // lower-case
+	names   []string         // first spelling seen
+	entries []*repoEntry     // catalog entry; nil for a repository the catalog lacks
+	lines   []*line          // the single service of the repository, once known
+	last    string           // the previous lookup, the usual case
+	lastID  int32
+}
+
+func newRepoTable(cat *catalog) *repoTable {
+	return &repoTable{cat: cat, spelled: map[string]int32{}, lower: map[string]int32{}, lastID: -1}
+}
+
+// id returns the id of a repository, adding it if new.
+func (r *repoTable) id(name string) int32 {
+	if r.lastID >= 0 && name == r.last {
+		return r.lastID
+	}
+	id, ok := r.spelled[name]
+	if !ok {
+		low := strings.ToLower(name)
+		if id, ok = r.lower[low]; !ok {
+			id = int32(len(r.names))
+			r.lower[low] = id
+			r.names = append(r.names, name)
+			r.entries = append(r.entries, r.cat.repos[low])
+			r.lines = append(r.lines, nil)
+		}
+		r.spelled[name] = id
+	}
+	r.last, r.lastID = name, id
+	return id
+}
+
+// find returns the id of a known repository.
+func (r *repoTable) find(name string) (int32, bool) {
+	if id, ok := r.spelled[name]; ok {
+		return id, true
+	}
+	id, ok := r.lower[strings.ToLower(name)]
+	return id, ok
+}
+
+// changeIndex finds changes by repository and SHA. SHAs are compared exactly:
+// git and both forges spell them in lower-case hex, and the parsers lower the
+// case of SHAs that people type.
+//
+// A Go map of a million string keys costs several cache misses per
+// operation; this is an open-addressing table instead, with linear probing,
+// at most three quarters full: each SHA has a uniform 64-bit key whose top
+// bits choose the first slot, and a lookup reads one or two neighbouring
+// slots. A slot holds a git SHA whole, so that finding one reads no string.
+type changeIndex struct {
+	shift   uint // 64 - log2(len(slots))
+	slots   []indexEntry
+	touched int32 // keeps the reads that warm the cache from being optimised away
+}
+
+// indexEntry is a SHA in the index and its change.
+type indexEntry struct {
+	shaKey
+	id   int32 // the change + 1; 0 marks an empty slot
+	repo int32
+}
+
+// shaKey is how the index holds a SHA. A git SHA-1 (40 lower-case hex
+// digits) is held whole: key is its first 8 bytes and tail the other 12, so
+// that equal keys are equal SHAs. Any other string has a hash for key, and
+// equal keys must be confirmed by comparing the strings.
+type shaKey struct {
+	key   uint64
+	tail  [12]byte
+	exact bool
+}
+
+func keyOf(s string) shaKey {
+	if len(s) == 40 {
+		var b [20]byte
+		if decodeHex(b[:], s) {
+			k := shaKey{key: binary.BigEndian.Uint64(b[:8]), exact: true}
+			copy(k.tail[:], b[8:])
+			return k
+		}
+	}
+	return shaKey{key: hashString(s)}
+}
+
+// decodeHex decodes lower-case hex only: "ABC" and "abc" are different SHAs
+// to an exact comparison, so upper case must not map to the same bytes. It
+// is branch-free: SHA digits are random, and branching on them mispredicts.
+func decodeHex(dst []byte, s string) bool {
+	_ = s[2*len(dst)-1]
+	var bad byte
+	for i := range dst {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo
+	}
+	return bad&0xf0 == 0
+}
+
+// hexValue maps lower-case hex digits to their value, anything else to 0xff.
+var hexValue = func() (v [256]byte) {
+	for i := range v {
+		v[i] = 0xff
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		v[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		v[c] = c - 'a' + 10
+	}
+	return v
+}()
+
+// hashString is FNV-1a with a finaliser that spreads it over the top bits.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
+	j, _ := t.index.find(t, repo, sha, keyOf(sha))
+	return j, j >= 0
+}
+
+// find returns the change of repo and sha, or -1 and the empty slot where it
+// would go.
+func (x *changeIndex) find(t *Timeline, repo int32, sha string, k shaKey) (int32, int) {
+	if len(x.slots) == 0 {
+		return -1, 0
+	}
+	mask := len(x.slots) - 1
+	for s := x.home(k); ; s = (s + 1) & mask {
+		e := &x.slots[s]
+		if e.id == 0 {
+			return -1, s
+		}
+		if e.shaKey == k && e.repo == repo && (k.exact || t.recs[t.ch[e.id-1].rec].SHA == sha) {
+			return e.id - 1, s
+		}
+	}
+}
+
+// home is the first slot to probe for k: all of the SHA's bits, mixed (a
+// multiply by an odd constant, then the top bits). Git SHAs are uniform, but
+// SHAs sent through the API need not be, and SHAs sharing a prefix would
+// otherwise pile into one run of slots and make building the index
+// quadratic.
+func (x *changeIndex) home(k shaKey) int {
+	h := k.key ^ binary.LittleEndian.Uint64(k.tail[:8]) ^ uint64(binary.LittleEndian.Uint32(k.tail[8:]))<<29
+	h ^= h >> 31
+	return int((h * 0x9e3779b97f4a7c15) >> x.shift)
+}
+
+// lookupName is lookup for a repository given by name.
+func (t *Timeline) lookupName(repo, sha string) (int32, bool) {
+	id, ok := t.repos.find(repo)
+	if !ok || sha == "" {
+		return 0, false
+	}
+	return t.lookup(id, sha)
+}
+
+// record returns what is known of change j: its only record, or the records
+// naming it merged.
+func (t *Timeline) record(j int32) *Change {
+	if e := t.ch[j].extra; e >= 0 {
+		return &t.merged[e]
+	}
+	return &t.recs[t.ch[j].rec]
+}
+
+// mergeChanges keeps one change per repository and SHA, combining what each
+// record knows, and builds the index. Changes keep the order of their first
+// record.
+func (t *Timeline) mergeChanges(in []Change) {
+	t.recs = in
+	bits := uint(4)
+	for 3<<bits < 4*len(in) { // at most three quarters full
+		bits++
+	}
+	x := &t.index
+	x.shift = 64 - bits
+	x.slots = make([]indexEntry, 1<<bits)
+	t.ch = make([]change, 0, len(in))
+	// Records go in batches: first the keys of a batch, then one read of
+	// each key's slot, then the inserts. The reads are independent, so their
+	// cache misses overlap; the inserts then find their slots in cache.
+	const batch = 32
+	var keys [batch]shaKey
+	var repos, recs [batch]int32
+	for start := 0; start < len(in); start += batch {
+		n := 0
+		for i := start; i < min(start+batch, len(in)); i++ {
+			c := &in[i]
+			if c.Validate() != nil {
+				t.Skipped++
+				continue
+			}
+			keys[n], repos[n], recs[n] = keyOf(c.SHA), t.repos.id(c.Repo), int32(i)
+			n++
+		}
+		var touched int32
+		for b := range n {
+			touched += x.slots[x.home(keys[b])].id
+		}
+		x.touched = touched
+		for b := range n {
+			c := &in[recs[b]]
+			j, slot := x.find(t, repos[b], c.SHA, keys[b])
+			if j >= 0 {
+				t.mergeRecord(j, c)
+				continue
+			}
+			t.ch = append(t.ch, change{authored: nanos(c.AuthoredAt), landed: landedAt(c), rec: recs[b], extra: -1, repo: repos[b], flags: flagsOf(c)})
+			x.slots[slot] = indexEntry{keys[b], int32(len(t.ch)), repos[b]}
+		}
+	}
+}
+
+func landedAt(c *Change) int64 {
+	if c.MergedAt.IsZero() {
+		return notLanded
+	}
+	return nanos(c.MergedAt)
+}
+
+func flagsOf(c *Change) uint8 {
+	var f uint8
+	if c.PR != "" && c.Branch != "" && !c.MergedAt.IsZero() {
+		f |= fromPR
+	}
+	if c.Service != "" {
+		f |= namedService
+	}
+	return f
+}
+
+// mergeRecord folds record c into change j.
+func (t *Timeline) mergeRecord(j int32, c *Change) {
+	ch := &t.ch[j]
+	if ch.extra < 0 {
+		ch.extra = int32(len(t.merged))
+		t.merged = append(t.merged, t.recs[ch.rec])
+	}
+	m := &t.merged[ch.extra]
+	m.AuthoredAt = earliest(m.AuthoredAt, c.AuthoredAt)
+	m.MergedAt = earliest(m.MergedAt, c.MergedAt)
+	if m.Service == "" {
+		m.Service = c.Service
+	}
+	if c.PR != "" {
+		m.PR = c.PR
+		if c.Branch != "" {
+			m.Branch = c.Branch // the source branch is what squash linking needs
+		}
+	} else if m.Branch == "" {
+		m.Branch = c.Branch
+	}
+	m.Paths = unionPaths(m.Paths, c.Paths)
+	ch.authored, ch.landed, ch.flags = nanos(m.AuthoredAt), landedAt(m), flagsOf(m)
+}
+
+// changeAt returns change j as the timeline sees it: its record, or the
+// merged records, dated from the first commit of its branch.
+func (t *Timeline) changeAt(j int32) Change {
+	c := *t.record(j)
+	if a := t.ch[j].authored; a != nanos(c.AuthoredAt) {
+		c.AuthoredAt = time.Unix(0, a).UTC()
+	}
+	return c
+}
+
+// editable returns change j's own copy of its record, to be modified.
+func (t *Timeline) editable(j int32) *Change {
+	ch := &t.ch[j]
+	if ch.extra < 0 {
+		ch.extra = int32(len(t.merged))
+		t.merged = append(t.merged, t.recs[ch.rec])
+	}
+	return &t.merged[ch.extra]
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// unionPaths never modifies a or b: their arrays belong to the caller's Data.
+func unionPaths(a, b []string) []string {
+	if len(a) == 0 {
+		return b
+	}
+	var out []string
+	for _, p := range b {
+		if !slices.Contains(a, p) && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if out == nil {
+		return a
+	}
+	return append(slices.Clip(a), out...)
+}
+
+// absorbBranchCommits dates each merged pull request from the first commit
+// pushed to its source branch. A squash merge lands one new commit whose
+// timestamp is the merge, so without this its lead time would start at the
+// merge. Commits that never landed are not changes themselves.
+//
+// Branch commits and pull requests are sorted together by repository and
+// branch (hashed) and time; each pull request then takes the commits of its
+// branch since the previous one merged.
+func (t *Timeline) absorbBranchCommits(skew int64) {
+	type item struct {
+		key    uint64 // repository and branch, hashed
+		at     int64  // commit time, or merge time plus skew for a pull request
+		j      int32
+		pr     bool
+		branch string
+	}
+	n := 0
+	for j := range t.ch {
+		if ch := &t.ch[j]; ch.landed == notLanded || ch.flags&fromPR != 0 {
+			n++
+		}
+	}
+	items := make([]item, 0, n)
+	prs := 0
+	for j := range t.ch {
+		ch := &t.ch[j]
+		if ch.landed != notLanded && ch.flags&fromPR == 0 {
+			continue
+		}
+		b := t.record(int32(j)).Branch
+		if b == "" {
+			continue
+		}
+		it := item{key: hashString(b) ^ uint64(ch.repo+1)*0x9e3779b97f4a7c15, at: ch.authored, j: int32(j), branch: b}
+		if ch.landed != notLanded {
+			it.at, it.pr = ch.landed+skew, true
+			prs++
+		}
+		items = append(items, it)
+	}
+	if prs == 0 || prs == len(items) {
+		return
+	}
+	byTime := func(a, b item) int {
+		if a.at != b.at {
+			return cmpInt64(a.at, b.at)
+		}
+		if a.pr != b.pr {
+			if a.pr {
+				return 1 // a commit at the merge (plus skew) belongs to it
+			}
+			return -1
+		}
+		return int(a.j - b.j)
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if a.key != b.key {
+			return cmpUint64(a.key, b.key)
+		}
+		return byTime(a, b)
+	})
+	same := func(a, b item) bool {
+		return a.branch == b.branch && t.ch[a.j].repo == t.ch[b.j].repo
+	}
+	for lo := 0; lo < len(items); {
+		hi := lo + 1
+		for hi < len(items) && items[hi].key == items[lo].key {
+			hi++
+		}
+		group := items[lo:hi]
+		// Keys of different branches may collide: then split the group by
+		// branch, keeping time order within each.
+		mixed := false
+		for _, it := range group[1:] {
+			if !same(it, group[0]) {
+				mixed = true
+				break
+			}
+		}
+		if mixed {
+			slices.SortStableFunc(group, func(a, b item) int {
+				if c := int(t.ch[a.j].repo - t.ch[b.j].repo); c != 0 {
+					return c
+				}
+				return strings.Compare(a.branch, b.branch)
+			})
+		}
+		start := 0 // first commit not yet taken
+		for i, it := range group {
+			if i > 0 && mixed && !same(it, group[i-1]) {
+				start = i
+			}
+			if !it.pr {
+				continue
+			}
+			pr := &t.ch[it.j]
+			for _, c := range group[start:i] {
+				if c.pr {
+					continue
+				}
+				pr.authored = min(pr.authored, c.at)
+				if paths, cp := t.record(it.j).Paths, t.record(c.j).Paths; len(cp) > 0 {
+					if u := unionPaths(paths, cp); len(u) != len(paths) {
+						t.editable(it.j).Paths = u
+					}
+				}
+			}
+			start = i + 1
+		}
+		lo = hi
+	}
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// landed is a change as a service's history holds it.
+type landed struct {
+	at, authored int64 // landing and commit time, Unix ns
+	j            int32 // the change
+}
+
+// mapChanges gives each service the changes that landed in it, ordered by
+// landing time.
+func (t *Timeline) mapChanges() {
+	// Two passes over the changes: count, then fill exactly sized arrays.
+	var count []int
+	var per [][]landed
+	buf := make([]string, 0, 16)
+	visit := func(fill bool) {
+		for j := range t.ch {
+			ch := &t.ch[j]
+			if ch.landed == notLanded {
+				continue
+			}
+			// The common case: a repository of one service, no service named.
+			if ch.flags&namedService == 0 {
+				if l := t.repos.lines[ch.repo]; l != nil {
+					if fill {
+						per[l.id] = append(per[l.id], landed{ch.landed, ch.authored, int32(j)})
+					} else {
+						count[l.id]++
+					}
+					continue
+				}
+			}
+			e := t.repos.entries[ch.repo]
+			services := t.cat.changeServices(e, t.repos.names[ch.repo], t.record(int32(j)), buf[:0])
+			if ch.flags&namedService == 0 && (e == nil || len(e.prefixed) == 0) {
+				t.repos.lines[ch.repo] = t.line(services[0])
+			}
+			for _, s := range services {
+				l := t.line(s)
+				if fill {
+					per[l.id] = append(per[l.id], landed{ch.landed, ch.authored, int32(j)})
+					continue
+				}
+				for len(count) < len(t.lines) {
+					count = append(count, 0)
+				}
+				count[l.id]++
+			}
+		}
+	}
+	count = make([]int, len(t.lines))
+	visit(false)
+	per = make([][]landed, len(t.lines))
+	for id, n := range count {
+		per[id] = make([]landed, 0, n)
+	}
+	visit(true)
+	var scratch []landed
+	for id, cs := range per {
+		if len(cs) == 0 {
+			continue
+		}
+		scratch = sortLanded(cs, scratch)
+		l := t.lines[id]
+		l.changes = cs
+		l.delivAt = make([]int64, len(cs))
+		for i := range l.delivAt {
+			l.delivAt[i] = math.MaxInt64
+		}
+	}
+}
+
+// sortLanded orders changes by landing time, ties in the order given (the
+// order of the changes), and returns the scratch space for the next call.
+// It is a least-significant-digit radix sort on the time since the earliest
+// change, 11 bits a pass: stable, linear, and without comparisons, it costs
+// a third of a comparison sort on a million changes.
+func sortLanded(cs, scratch []landed) []landed {
+	if len(cs) < 256 {
+		slices.SortStableFunc(cs, func(a, b landed) int { return cmpInt64(a.at, b.at) })
+		return scratch
+	}
+	lo, hi := cs[0].at, cs[0].at
+	sorted := true
+	for i, c := range cs {
+		lo, hi = min(lo, c.at), max(hi, c.at)
+		sorted = sorted && (i == 0 || cs[i-1].at <= c.at)
+	}
+	if sorted {
+		return scratch
+	}
+	if cap(scratch) < len(cs) {
+		scratch = make([]landed, len(cs))
+	}
+	src, dst := cs, scratch[:len(cs)]
+	const bits = 11
+	var count [1 << bits]int
+	for shift := uint(0); shift < 64 && uint64(hi-lo)>>shift != 0; shift += bits {
+		clear(count[:])
+		for _, c := range src {
+			count[(uint64(c.at-lo)>>shift)&(1<<bits-1)]++
+		}
+		sum := 0
+		for i, n := range count {
+			count[i] = sum
+			sum += n
+		}
+		for _, c := range src {
+			d := (uint64(c.at-lo) >> shift) & (1<<bits - 1)
+			dst[count[d]] = c
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &cs[0] {
+		copy(cs, src)
+	}
+	return scratch
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,495 @@
+package dora
+
+import (
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Bucket is the width of the periods a Report is broken into.
+type Bucket string
+
+// Buckets. Days start at midnight UTC, weeks on Monday (ISO 8601), months on
+// the first.
+const (
+	BucketNone  Bucket = ""
+	BucketDay   Bucket = "day"
+	BucketWeek  Bucket = "week"
+	BucketMonth Bucket = "month"
+)
+
+// MaxBuckets bounds the periods of one report.
+const MaxBuckets = 5000
+
+// Query selects what a Report covers.
+type Query struct {
+	// From and To bound the range, From included, To excluded.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Bucket breaks the range into periods; BucketNone reports totals only.
+	Bucket Bucket `json:"bucket,omitempty"`
+	// Services and Teams restrict the report (and its overall figures) to
+	// these services and the services of these teams; empty means all.
+	Services []string `json:"services,omitempty"`
+	Teams    []string `json:"teams,omitempty"`
+}
+
+// Report holds the metrics of every selected service, of their teams and of
+// all of them together.
+type Report struct {
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Bucket   Bucket    `json:"bucket,omitempty"`
+	Overall  Series    `json:"overall"`
+	Teams    []Series  `json:"teams"`
+	Services []Series  `json:"services"`
+}
+
+// Series is the metrics of one service, team, or everything, over the whole
+// range and per bucket.
+type Series struct {
+	Name    string    `json:"name"` // "" for overall
+	Team    string    `json:"team,omitempty"`
+	Total   Metrics   `json:"total"`
+	Buckets []Metrics `json:"buckets,omitempty"`
+}
+
+// Metrics are the delivery figures of one period [Start, End). A service's
+// figures count production deployments only; a team's and the overall
+// figures add up their services' (a monorepo deployment that ships two
+// services counts twice, once for each).
+type Metrics struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+
+	// Deployments counts successful production deployments made in the
+	// period, rollbacks and redeployments included; DeploymentsPerDay divides
+	// them by the period's length.
+	Deployments       int     `json:"deployments"`
+	DeploymentsPerDay float64 `json:"deploymentsPerDay"`
+
+	// LeadTime is the time from commit (Change.AuthoredAt, the first commit
+	// of a squash-merged pull request) to the successful production
+	// deployment that first delivered the change, for the changes delivered
+	// in the period. Undeployed counts changes that landed in the period and
+	// were not in production when it ended.
+	LeadTime   Durations `json:"leadTime"`
+	Undeployed int       `json:"undeployed"`
+
+	// ChangeFailureRate is Failed over Attempts: Attempts are the production
+	// deployments made in the period that succeeded or failed; Failed those
+	// that failed, were rolled back, or caused an incident.
+	Attempts          int  `json:"attempts"`
+	Failed            int  `json:"failed"`
+	ChangeFailureRate Rate `json:"changeFailureRate"`
+
+	// Recovery is the failed-deployment recovery time of the deployments
+	// made in the period that failed and have recovered: from the deployment
+	// to the earliest of the next successful deployment (after a failed
+	// one), the rollback that took it out, and the resolution of the last of
+	// the incidents it caused. Unrecovered counts those not recovered yet.
+	Recovery    Durations `json:"recovery"`
+	Unrecovered int       `json:"unrecovered"`
+
+	// ReworkRate is Rework over Deployments: rework deployments are
+	// rollbacks and deployments made while an incident of the service was
+	// open, other than the deployment that caused it.
+	Rework     int  `json:"rework"`
+	ReworkRate Rate `json:"reworkRate"`
+
+	// Incidents opened in the period; Unlinked of them are linked to no
+	// deployment.
+	Incidents int `json:"incidents"`
+	Unlinked  int `json:"unlinkedIncidents"`
+
+	Levels Levels `json:"levels"`
+}
+
+// Durations summarises a set of durations (in JSON, Median and P90 are
+// seconds: see json.go). Quantiles interpolate linearly
+// between the closest ranks (the default of numpy and R, type 7): with the
+// durations sorted as x[0..n-1], the q-quantile is x[h] for integer h =
+// q·(n-1), and between x[⌊h⌋] and x[⌊h⌋+1] otherwise.
+type Durations struct {
+	Count  int           `json:"count"`
+	Median time.Duration `json:"median"`
+	P90    time.Duration `json:"p90"`
+}
+
+// Rate is a ratio of counts; Den 0 means there is nothing to rate.
+type Rate struct {
+	Num int `json:"num"`
+	Den int `json:"den"`
+}
+
+// Value returns the ratio and whether it is defined.
+func (r Rate) Value() (float64, bool) {
+	if r.Den == 0 {
+		return 0, false
+	}
+	return float64(r.Num) / float64(r.Den), true
+}
+
+// Compute resolves in and reports on q. To answer many queries over the same
+// data, build a Timeline once and call its Report method instead.
+func Compute(in Data, q Query) (Report, error) {
+	t, err := NewTimeline(in)
+	if err != nil {
+		return Report{}, err
+	}
+	return t.Report(q)
+}
+
+// period is one [start, end) of a report, in Unix nanoseconds.
+type period struct{ start, end int64 }
+
+// tally is one line's figures for one period before durations are summarised.
+type tally struct {
+	deployments, attempts, failed, rework, unrecovered int
+	undeployed, incidents, unlinked                    int
+	leadLo, leadHi                                     int // delivered changes [leadLo, leadHi)
+	recovery                                           []int64
+}
+
+// Report computes the metrics of q.
+func (t *Timeline) Report(q Query) (Report, error) {
+	periods, err := q.periods()
+	if err != nil {
+		return Report{}, err
+	}
+	lines, err := t.selectLines(q)
+	if err != nil {
+		return Report{}, err
+	}
+	total := period{nanos(q.From), nanos(q.To)}
+	tallies := make([][]tally, len(lines)) // [line][0: total, 1..: buckets]
+	for i, l := range lines {
+		tallies[i] = make([]tally, 1+len(periods))
+		tallies[i][0] = l.tally(total)
+		for b, p := range periods {
+			tallies[i][1+b] = l.tally(p)
+		}
+	}
+	s := summariser{periods: append([]period{total}, periods...)}
+	most := 0 // the largest set of durations: all lead times of the selection
+	for _, l := range lines {
+		most += l.delivered
+	}
+	s.scratch = make([]int64, 0, most)
+	r := Report{From: q.From.UTC(), To: q.To.UTC(), Bucket: q.Bucket}
+	all := make([]int, len(lines))
+	teams := map[string][]int{}
+	for i, l := range lines {
+		all[i] = i
+		if l.team != "" {
+			teams[l.team] = append(teams[l.team], i)
+		}
+		r.Services = append(r.Services, s.series(l.name, l.team, lines, tallies, []int{i}))
+	}
+	r.Overall = s.series("", "", lines, tallies, all)
+	names := make([]string, 0, len(teams))
+	for name := range teams {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		r.Teams = append(r.Teams, s.series(name, "", lines, tallies, teams[name]))
+	}
+	if r.Services == nil {
+		r.Services = []Series{}
+	}
+	if r.Teams == nil {
+		r.Teams = []Series{}
+	}
+	return r, nil
+}
+
+// periods validates q and returns its buckets.
+func (q *Query) periods() ([]period, error) {
+	switch {
+	case q.From.IsZero():
+		return nil, valueloop.FieldErrorf("from", "is required")
+	case q.To.IsZero():
+		return nil, valueloop.FieldErrorf("to", "is required")
+	case !q.From.Before(q.To):
+		return nil, valueloop.FieldErrorf("to", "must be after from")
+	}
+	if err := checkTime("from", q.From); err != nil {
+		return nil, err
+	}
+	if err := checkTime("to", q.To); err != nil {
+		return nil, err
+	}
+	from, to := q.From.UTC(), q.To.UTC()
+	var start time.Time
+	var next func(time.Time) time.Time
+	midnight := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	switch q.Bucket {
+	case BucketNone:
+		return nil, nil
+	case BucketDay:
+		start, next = midnight, func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }
+	case BucketWeek:
+		start = midnight.AddDate(0, 0, -((int(midnight.Weekday()) + 6) % 7))
+		next = func(t time.Time) time.Time { return t.AddDate(0, 0, 7) }
+	case BucketMonth:
+		start = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+		next = func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }
+	default:
+		return nil, valueloop.FieldErrorf("bucket", "must be day, week or month, not %q", q.Bucket)
+	}
+	var out []period
+	for s := start; s.Before(to); s = next(s) {
+		if len(out) == MaxBuckets {
+			return nil, valueloop.FieldErrorf("bucket", "the range holds more than %d %ss; choose a wider bucket or a shorter range", MaxBuckets, q.Bucket)
+		}
+		e := next(s)
+		out = append(out, period{nanos(latest(s, from)), nanos(earlier(e, to))})
+	}
+	return out, nil
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// selectLines returns the lines q asks for, by name.
+func (t *Timeline) selectLines(q Query) ([]*line, error) {
+	lines := t.sorted
+	if len(q.Services) == 0 && len(q.Teams) == 0 {
+		return lines, nil
+	}
+	want := map[string]bool{}
+	for _, s := range q.Services {
+		if t.byName[s] == nil && !t.cat.hasService(s) {
+			return nil, &valueloop.Error{Code: valueloop.ENOTFOUND, Field: "services", Message: "no service named " + s}
+		}
+		want[s] = true
+	}
+	teams := map[string]bool{}
+	for _, team := range q.Teams {
+		if !t.cat.hasTeam(team) {
+			return nil, &valueloop.Error{Code: valueloop.ENOTFOUND, Field: "teams", Message: "no team named " + team}
+		}
+		teams[team] = true
+	}
+	var out []*line
+	for _, l := range lines {
+		if want[l.name] || teams[l.team] {
+			out = append(out, l)
+		}
+	}
+	// Catalogued services without any data still get a (zero) series.
+	for _, s := range q.Services {
+		if t.byName[s] == nil {
+			out = append(out, &line{name: s, team: t.cat.team(s)})
+		}
+	}
+	for _, name := range t.cat.names {
+		if teams[t.cat.team(name)] && t.byName[name] == nil && !want[name] {
+			out = append(out, &line{name: name, team: t.cat.team(name)})
+		}
+	}
+	slices.SortFunc(out, byLineName)
+	return out, nil
+}
+
+func (c *catalog) hasService(name string) bool {
+	_, ok := c.teams[name]
+	return ok
+}
+
+func (c *catalog) hasTeam(team string) bool {
+	for _, t := range c.teams {
+		if t == team {
+			return true
+		}
+	}
+	return false
+}
+
+// tally counts one line's events in p.
+func (l *line) tally(p period) tally {
+	var t tally
+	lo := sort.Search(len(l.deps), func(i int) bool { return l.deps[i].at >= p.start })
+	for k := lo; k < len(l.deps) && l.deps[k].at < p.end; k++ {
+		d := &l.deps[k]
+		t.attempts++
+		if d.success {
+			t.deployments++
+			if d.rework {
+				t.rework++
+			}
+		}
+		if d.failed {
+			t.failed++
+			if d.recoveredAt != 0 {
+				t.recovery = append(t.recovery, d.recoveredAt-d.at)
+			} else {
+				t.unrecovered++
+			}
+		}
+	}
+	deliv := l.delivAt[:l.delivered]
+	t.leadLo = sort.Search(len(deliv), func(i int) bool { return deliv[i] >= p.start })
+	t.leadHi = sort.Search(len(deliv), func(i int) bool { return deliv[i] >= p.end })
+	i := sort.Search(len(l.changes), func(i int) bool { return l.changes[i].at >= p.start })
+	for ; i < len(l.changes) && l.changes[i].at < p.end; i++ {
+		if l.delivAt[i] >= p.end {
+			t.undeployed++
+		}
+	}
+	i = sort.Search(len(l.incidents), func(i int) bool { return l.incidents[i].opened >= p.start })
+	for ; i < len(l.incidents) && l.incidents[i].opened < p.end; i++ {
+		t.incidents++
+		if l.incidents[i].dep < 0 {
+			t.unlinked++
+		}
+	}
+	return t
+}
+
+// summariser combines tallies into Metrics, reusing one scratch buffer for
+// the durations.
+type summariser struct {
+	periods []period
+	scratch []int64
+}
+
+func (s *summariser) series(name, team string, lines []*line, tallies [][]tally, members []int) Series {
+	out := Series{Name: name, Team: team}
+	for p := range s.periods {
+		m := s.metrics(p, lines, tallies, members)
+		if p == 0 {
+			out.Total = m
+		} else {
+			out.Buckets = append(out.Buckets, m)
+		}
+	}
+	return out
+}
+
+func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []int) Metrics {
+	per := s.periods[p]
+	m := Metrics{Start: time.Unix(0, per.start).UTC(), End: time.Unix(0, per.end).UTC()}
+	s.scratch = s.scratch[:0]
+	for _, i := range members {
+		t := &tallies[i][p]
+		m.Deployments += t.deployments
+		m.Attempts += t.attempts
+		m.Failed += t.failed
+		m.Rework += t.rework
+		m.Unrecovered += t.unrecovered
+		m.Undeployed += t.undeployed
+		m.Incidents += t.incidents
+		m.Unlinked += t.unlinked
+		l := lines[i]
+		for k := t.leadLo; k < t.leadHi; k++ {
+			s.scratch = append(s.scratch, max(l.delivAt[k]-l.changes[k].authored, 0))
+		}
+	}
+	m.LeadTime = summarise(s.scratch)
+	s.scratch = s.scratch[:0]
+	for _, i := range members {
+		s.scratch = append(s.scratch, tallies[i][p].recovery...)
+	}
+	m.Recovery = summarise(s.scratch)
+	m.ChangeFailureRate = Rate{m.Failed, m.Attempts}
+	m.ReworkRate = Rate{m.Rework, m.Deployments}
+
+	days := float64(per.end-per.start) / float64(day)
+	m.DeploymentsPerDay = float64(m.Deployments) / days
+	m.Levels.DeploymentFrequency = DeploymentFrequencyLevel(m.DeploymentsPerDay)
+	if m.LeadTime.Count > 0 {
+		m.Levels.LeadTime = LeadTimeLevel(m.LeadTime.Median)
+	}
+	if v, ok := m.ChangeFailureRate.Value(); ok {
+		m.Levels.ChangeFailureRate = ChangeFailureRateLevel(v)
+	}
+	if m.Recovery.Count > 0 {
+		m.Levels.RecoveryTime = RecoveryTimeLevel(m.Recovery.Median)
+	}
+	return m
+}
+
+// summarise reorders xs.
+func summarise(xs []int64) Durations {
+	n := len(xs)
+	if n == 0 {
+		return Durations{}
+	}
+	// Median: h = (n-1)/2. P90: h = 9(n-1)/10. Select the lower rank of
+	// each, then the next one up is the minimum of what lies above it.
+	k1, r1 := (n-1)/2, (n-1)%2
+	selectK(xs, k1)
+	med := interpolate(xs, k1, int64(r1), 2)
+	k2, r2 := 9*(n-1)/10, 9*(n-1)%10
+	if k2 > k1 {
+		selectK(xs[k1+1:], k2-k1-1)
+	}
+	p90 := interpolate(xs, k2, int64(r2), 10)
+	return Durations{Count: n, Median: time.Duration(med), P90: time.Duration(p90)}
+}
+
+// interpolate returns xs[k] + (next-xs[k])·num/den, where next is the
+// smallest element after k; xs must be partitioned around k.
+func interpolate(xs []int64, k int, num, den int64) int64 {
+	a := xs[k]
+	if num == 0 {
+		return a
+	}
+	b := slices.Min(xs[k+1:])
+	d := b - a
+	return a + d/den*num + d%den*num/den
+}
+
+// selectK reorders xs so that xs[k] is the k-th smallest, nothing before it
+// is larger and nothing after it smaller (quickselect, Hoare partition,
+// median-of-three pivot; falls back to sorting when partitions degrade).
+func selectK(xs []int64, k int) {
+	lo, hi := 0, len(xs)-1
+	for budget := 64; hi > lo; budget-- {
+		if hi-lo < 16 || budget == 0 {
+			slices.Sort(xs[lo : hi+1])
+			return
+		}
+		mid := lo + (hi-lo)/2
+		if xs[mid] < xs[lo] {
+			xs[mid], xs[lo] = xs[lo], xs[mid]
+		}
+		if xs[hi] < xs[lo] {
+			xs[hi], xs[lo] = xs[lo], xs[hi]
+		}
+		if xs[hi] < xs[mid] {
+			xs[hi], xs[mid] = xs[mid], xs[hi]
+		}
+		pivot := xs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < pivot {
+				i++
+			}
+			for xs[j] > pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,604 @@
+package dora
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Timeline is Data resolved once: changes merged and mapped to services, the
+// changes each production deployment delivered, rollbacks, incident links,
+// failures, recoveries and rework. Reports over any range are then cheap, so
+// a dashboard builds one Timeline per read of the store and answers every
+// query from it. A Timeline is immutable and safe for concurrent use.
+type Timeline struct {
+	cat    *catalog
+	repos  *repoTable
+	recs   []Change // the caller's records, never modified
+	ch     []change // one per repository and SHA
+	merged []Change // the combined record of changes that several records name
+	index  changeIndex
+	// deployedBy stamps, while deliveries are worked out, each change whose
+	// commit a line deployed with the line's id + 1.
+	deployedBy []int32
+	lines      []*line // in order of creation: line.id
+	sorted     []*line // by service name
+	byName     map[string]*line
+	// Skipped counts input records left out because they lack what the
+	// metrics need (see the Validate methods).
+	Skipped int
+}
+
+// line is one service's history.
+type line struct {
+	id         int
+	name, team string
+	deps       []depFacts // production deployments that succeeded or failed, by time
+	// Changes of the service ordered by landing time, and when each reached
+	// production (math.MaxInt64: not yet). Deployments deliver changes in
+	// landing order, so the first delivered of them are delivered, and
+	// delivAt[:delivered] is ordered by delivery time too: it indexes lead
+	// times.
+	changes   []landed
+	delivAt   []int64
+	delivered int
+	// Incidents ordered by opening time.
+	incidents []incFacts
+}
+
+type depFacts struct {
+	*Deployment                  // the caller's record; its Service may be empty
+	at                           int64
+	success                      bool
+	cutoff                       int64 // changes landed up to here are delivered
+	shaKnown                     bool  // cutoff is the landing time of the deployed commit
+	rollback, rolledBack, failed bool
+	rework                       bool
+	rolledBackAt                 int64
+	recoveredAt                  int64 // 0: not recovered (or not failed)
+	lo, hi                       int32 // delivered changes: line.changes[lo:hi]
+	incidents                    []string
+	incOpen                      bool  // a linked incident is unresolved
+	incResolved                  int64 // latest resolution of linked incidents
+}
+
+type incFacts struct {
+	Incident
+	opened, resolved int64 // resolved: math.MaxInt64 while open
+	dep              int32 // index into line.deps; -1: no deployment linked
+}
+
+type depRef struct {
+	l *line
+	k int32
+}
+
+// NewTimeline resolves in. It fails only when the catalog is invalid; records
+// that cannot be used are counted in Skipped. The timeline refers to the
+// records of in.Changes: the caller must not modify them afterwards.
+func NewTimeline(in Data) (*Timeline, error) {
+	cat, err := compileCatalog(in.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	t := &Timeline{cat: cat, repos: newRepoTable(cat), byName: map[string]*line{}}
+	skew := int64(max(in.ClockSkew, 0))
+
+	t.mergeChanges(in.Changes)
+	t.absorbBranchCommits(skew)
+	t.mapChanges()
+	t.addDeployments(in.Deployments)
+
+	// Incidents naming a cause commit need to know which deployment delivered
+	// it; note those changes before delivering.
+	incs := t.mergeIncidents(in.Incidents)
+	wanted := map[int32][]depRef{}
+	for i := range incs {
+		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
+			if j, ok := t.lookupName(incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
+				wanted[j] = nil
+			}
+		}
+	}
+	t.deployedBy = make([]int32, len(t.ch))
+	for _, l := range t.lines {
+		t.deliver(l, wanted)
+	}
+	t.deployedBy = nil
+	t.linkIncidents(incs, wanted, skew)
+	for _, l := range t.lines {
+		l.settle()
+	}
+	t.sorted = slices.Clone(t.lines)
+	slices.SortFunc(t.sorted, byLineName)
+	return t, nil
+}
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func (t *Timeline) line(service string) *line {
+	l := t.byName[service]
+	if l == nil {
+		l = &line{id: len(t.lines), name: service, team: t.cat.team(service)}
+		t.byName[service] = l
+		t.lines = append(t.lines, l)
+	}
+	return l
+}
+
+// addDeployments keeps the final status of each production deployment per
+// service: the latest record of an ID wins, and on a tie an outcome beats
+// pending.
+func (t *Timeline) addDeployments(in []Deployment) {
+	type depKey struct{ service, id string }
+	type pick struct {
+		rec int32
+		l   *line
+	}
+	best := make(map[depKey]int32, len(in))
+	picks := make([]pick, 0, len(in))
+	var one [1]string
+	for i := range in {
+		d := &in[i]
+		if d.Validate() != nil {
+			t.Skipped++
+			continue
+		}
+		services := one[:]
+		if d.Service != "" {
+			one[0] = d.Service
+		} else {
+			services = t.repoServices("", d.Repo)
+		}
+		for _, s := range services {
+			k := depKey{s, d.ID}
+			if j, ok := best[k]; ok {
+				old := &in[picks[j].rec]
+				if d.At.After(old.At) || (d.At.Equal(old.At) && outcome(d.Status) >= outcome(old.Status)) {
+					picks[j].rec = int32(i)
+				}
+				continue
+			}
+			best[k] = int32(len(picks))
+			picks = append(picks, pick{int32(i), t.line(s)})
+		}
+	}
+	kept := func(d *Deployment) bool {
+		return d.Production && (d.Status == StatusSuccess || d.Status == StatusFailure)
+	}
+	count := make([]int, len(t.lines))
+	for _, p := range picks {
+		if kept(&in[p.rec]) {
+			count[p.l.id]++
+		}
+	}
+	for _, p := range picks {
+		if d := &in[p.rec]; kept(d) {
+			if p.l.deps == nil {
+				p.l.deps = make([]depFacts, 0, count[p.l.id])
+			}
+			p.l.deps = append(p.l.deps, depFacts{Deployment: d, at: nanos(d.At), success: d.Status == StatusSuccess})
+		}
+	}
+	for _, l := range t.lines {
+		slices.SortFunc(l.deps, func(a, b depFacts) int {
+			if a.at != b.at {
+				return cmpInt64(a.at, b.at)
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+	}
+}
+
+func outcome(status string) int {
+	if status == StatusPending {
+		return 0
+	}
+	return 1
+}
+
+// deliver walks the service's successful deployments in time order and hands
+// each the changes it delivered; it recognises rollbacks on the way.
+func (t *Timeline) deliver(l *line, wanted map[int32][]depRef) {
+	reach := int64(math.MinInt64)      // changes landed up to here are in production
+	reachKnown := int64(math.MinInt64) // the same, counting only deployments whose commit is known
+	// SHAs deployed so far: changes are stamped with the line in
+	// t.deployedBy (lines are walked one at a time), others kept in a map.
+	var seenOther map[string]bool
+	stamp := int32(l.id + 1)
+	prev := -1 // previous successful deployment
+	p := 0
+	for k := range l.deps {
+		d := &l.deps[k]
+		if !d.success {
+			continue
+		}
+		sha := d.SHA
+		d.cutoff = d.at
+		j, known := t.lookupName(d.Repo, sha)
+		if known && t.ch[j].landed != notLanded {
+			d.cutoff, d.shaKnown = t.ch[j].landed, true
+		}
+		seen := false
+		switch {
+		case known:
+			seen = t.deployedBy[j] == stamp
+			t.deployedBy[j] = stamp
+		case sha != "":
+			seen = seenOther[sha]
+			if seenOther == nil {
+				seenOther = map[string]bool{}
+			}
+			seenOther[sha] = true
+		}
+		rollback := d.Rollback
+		if prev >= 0 && !rollback {
+			back := seen && sha != l.deps[prev].SHA
+			older := d.shaKnown && d.cutoff < reachKnown
+			rollback = back || older
+		}
+		d.lo, d.hi = int32(p), int32(p)
+		if rollback {
+			d.rollback = true
+			l.markRolledBack(k, prev, sha)
+		} else {
+			reach = max(reach, d.cutoff)
+			if d.shaKnown {
+				reachKnown = max(reachKnown, d.cutoff)
+			}
+			for ; p < len(l.changes) && l.changes[p].at <= reach; p++ {
+				j := l.changes[p].j
+				l.delivAt[p] = d.at
+				if len(wanted) > 0 {
+					if refs, ok := wanted[j]; ok {
+						wanted[j] = append(refs, depRef{l, int32(k)})
+					}
+				}
+			}
+			d.hi = int32(p)
+		}
+		prev = k
+	}
+	l.delivered = p
+}
+
+// markRolledBack marks the deployments that rollback k took out of
+// production: walking back from the one it replaced, every successful
+// deployment newer than what the rollback restored. When the restored version
+// cannot be placed (no SHA, or a SHA never deployed and unknown as a change),
+// only the replaced deployment is marked.
+func (l *line) markRolledBack(k, prev int, sha string) {
+	r := &l.deps[k]
+	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, sha))
+	for j := prev; j >= 0; j-- {
+		d := &l.deps[j]
+		if !d.success || d.rolledBack {
+			continue
+		}
+		if sha != "" && d.SHA == sha {
+			return
+		}
+		if r.shaKnown && d.cutoff <= r.cutoff {
+			return // d delivered nothing newer than the restored commit
+		}
+		d.rolledBack, d.rolledBackAt = true, r.at
+		if !placed {
+			return
+		}
+	}
+}
+
+func (l *line) deployedBefore(j int, sha string) bool {
+	for ; j >= 0; j-- {
+		if l.deps[j].success && l.deps[j].SHA == sha {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeIncidents keeps the latest snapshot of each incident and drops
+// withdrawn ones.
+func (t *Timeline) mergeIncidents(in []Incident) []Incident {
+	best := map[string]int{}
+	var out []Incident
+	version := func(i *Incident) time.Time {
+		v := i.UpdatedAt
+		v = latest(v, i.OpenedAt)
+		if i.ResolvedAt != nil {
+			v = latest(v, *i.ResolvedAt)
+		}
+		return v
+	}
+	for i := range in {
+		inc := &in[i]
+		// Validate, but tolerate a resolution before the opening: clocks of
+		// different tools disagree, and the recovery then counts as 0.
+		bad := inc.ID == "" || (inc.Repo == "" && inc.Service == "") || inc.OpenedAt.IsZero() || checkTime("", inc.OpenedAt) != nil
+		if inc.ResolvedAt != nil && checkTime("", *inc.ResolvedAt) != nil {
+			bad = true
+		}
+		if bad {
+			t.Skipped++
+			continue
+		}
+		if j, ok := best[inc.ID]; ok {
+			if !version(inc).Before(version(&out[j])) {
+				out[j] = *inc
+			}
+			continue
+		}
+		best[inc.ID] = len(out)
+		out = append(out, *inc)
+	}
+	return slices.DeleteFunc(out, func(i Incident) bool { return i.Void })
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// linkIncidents attaches each incident to its service and to the deployment
+// that caused it.
+func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
+	type shaKey struct {
+		repo int32
+		sha  string
+	}
+	// Deployments by ID and by SHA, for the incidents that name one.
+	var needID, needSHA bool
+	for i := range incs {
+		needID = needID || incs[i].DeploymentID != ""
+		needSHA = needSHA || (incs[i].DeploymentID == "" && incs[i].CauseSHA != "")
+	}
+	byID := map[string][]depRef{}
+	bySHA := map[shaKey][]depRef{}
+	for _, l := range t.lines {
+		for k := range l.deps {
+			d := &l.deps[k]
+			if !d.success || !(needID || needSHA) {
+				continue
+			}
+			if needID {
+				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
+			}
+			if needSHA && d.SHA != "" {
+				sk := shaKey{t.repos.id(d.Repo), d.SHA}
+				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
+			}
+		}
+	}
+	// first picks the earliest deployment, preferring the incident's service.
+	first := func(inc *Incident, refs []depRef) (depRef, bool) {
+		var best depRef
+		found := false
+		for _, r := range refs {
+			if inc.Service != "" && r.l.name != inc.Service {
+				continue
+			}
+			if !found || r.l.deps[r.k].at < best.l.deps[best.k].at {
+				best, found = r, true
+			}
+		}
+		return best, found
+	}
+	for i := range incs {
+		inc := &incs[i]
+		var ref depRef
+		found := false
+		switch {
+		case inc.DeploymentID != "":
+			ref, found = first(inc, byID[inc.DeploymentID])
+		case inc.CauseSHA != "":
+			// A cause is typed by people: its case may differ.
+			sha := strings.ToLower(inc.CauseSHA)
+			var refs []depRef
+			if j, ok := t.lookupName(inc.Repo, sha); ok {
+				refs = append(refs, wanted[j]...)
+			}
+			if id, ok := t.repos.find(inc.Repo); ok {
+				refs = append(refs, bySHA[shaKey{id, sha}]...)
+			}
+			ref, found = first(inc, refs)
+		}
+		candidates := t.repoServices(inc.Service, inc.Repo)
+		if !found {
+			ref, found = t.latestBefore(candidates, nanos(inc.OpenedAt)+skew)
+		}
+		f := incFacts{Incident: *inc, opened: nanos(inc.OpenedAt), resolved: math.MaxInt64, dep: -1}
+		if inc.ResolvedAt != nil {
+			f.resolved = max(nanos(*inc.ResolvedAt), f.opened)
+		}
+		l := ref.l
+		if found {
+			f.dep = ref.k
+			d := &l.deps[ref.k]
+			d.incidents = append(d.incidents, inc.ID)
+			if f.resolved == math.MaxInt64 {
+				d.incOpen = true
+			} else {
+				d.incResolved = max(d.incResolved, f.resolved)
+			}
+		} else {
+			l = t.line(t.homeService(inc.Service, inc.Repo, candidates))
+		}
+		f.Service = l.name
+		l.incidents = append(l.incidents, f)
+	}
+}
+
+// latestBefore finds the latest successful deployment at or before limit
+// among the services.
+func (t *Timeline) latestBefore(services []string, limit int64) (depRef, bool) {
+	var best depRef
+	found := false
+	for _, s := range services {
+		l := t.byName[s]
+		if l == nil {
+			continue
+		}
+		// deps are ordered by time: search the last one not after limit.
+		n := sort.Search(len(l.deps), func(i int) bool { return l.deps[i].at > limit })
+		for k := n - 1; k >= 0; k-- {
+			if l.deps[k].success {
+				if !found || l.deps[k].at > best.l.deps[best.k].at {
+					best, found = depRef{l, int32(k)}, true
+				}
+				break
+			}
+		}
+	}
+	return best, found
+}
+
+// homeService is where an incident linked to no deployment is counted: its
+// named service, else the repository's catch-all service, else the first of
+// its services by name.
+func (t *Timeline) homeService(service, repo string, candidates []string) string {
+	if service != "" {
+		return service
+	}
+	if e := t.repos.entries[t.repos.id(repo)]; e != nil && e.catchAll != nil {
+		return e.catchAll[0]
+	}
+	return candidates[0]
+}
+
+// repoServices returns the services a deployment or incident of a repository
+// may concern: the named service, else every service of the repository, else
+// the repository itself as a service.
+func (t *Timeline) repoServices(service, repo string) []string {
+	if service != "" {
+		return []string{service}
+	}
+	id := t.repos.id(repo)
+	if e := t.repos.entries[id]; e != nil {
+		return e.all
+	}
+	return []string{t.repos.names[id]}
+}
+
+// settle derives failures, recoveries and rework once deliveries and
+// incidents are known.
+func (l *line) settle() {
+	slices.SortFunc(l.incidents, func(a, b incFacts) int {
+		if a.opened != b.opened {
+			return cmpInt64(a.opened, b.opened)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	// The deployment index an incident points at survives the sort: only
+	// incidents moved.
+	nextSuccess := int64(0)
+	for k := len(l.deps) - 1; k >= 0; k-- {
+		d := &l.deps[k]
+		end := int64(math.MaxInt64)
+		if d.success {
+			d.failed = d.rolledBack || len(d.incidents) > 0
+		} else {
+			d.failed = true
+			if nextSuccess != 0 {
+				end = nextSuccess
+			}
+		}
+		if d.rolledBack {
+			end = min(end, d.rolledBackAt)
+		}
+		if len(d.incidents) > 0 && !d.incOpen {
+			end = min(end, d.incResolved)
+		}
+		if d.failed && end != math.MaxInt64 {
+			d.recoveredAt = max(end, d.at)
+		}
+		if d.success {
+			nextSuccess = d.at
+		}
+	}
+	// Rework: rollbacks, and deployments made while an incident of the
+	// service was open (other than the deployment that caused it).
+	cover := make([]int32, len(l.deps)+1)
+	own := map[int32]int32{}
+	for _, inc := range l.incidents {
+		lo := sort.Search(len(l.deps), func(i int) bool { return l.deps[i].at >= inc.opened })
+		hi := sort.Search(len(l.deps), func(i int) bool { return l.deps[i].at > inc.resolved })
+		if lo >= hi {
+			continue
+		}
+		cover[lo]++
+		cover[hi]--
+		if inc.dep >= int32(lo) && inc.dep < int32(hi) {
+			own[inc.dep]++
+		}
+	}
+	var open int32
+	for k := range l.deps {
+		open += cover[k]
+		d := &l.deps[k]
+		d.rework = d.success && (d.rollback || open-own[int32(k)] > 0)
+	}
+}
+
+// Services lists the services the timeline knows, by name.
+func (t *Timeline) Services() []string {
+	names := make([]string, len(t.sorted))
+	for i, l := range t.sorted {
+		names[i] = l.name
+	}
+	return names
+}
+
+func byLineName(a, b *line) int { return strings.Compare(a.name, b.name) }
+
+// DeploymentFacts is what the timeline concluded about one production
+// deployment.
+type DeploymentFacts struct {
+	Deployment
+	// Changes are the changes this deployment delivered to production first.
+	Changes []Change `json:"changes"`
+	// Rollback: this deployment restored an earlier version. RolledBack: a
+	// later rollback took it out of production.
+	Rollback   bool `json:"rollback"`
+	RolledBack bool `json:"rolledBack"`
+	// Failed: it failed, was rolled back, or caused an incident.
+	Failed bool `json:"failed"`
+	// Rework: a rollback, or made while an incident of the service was open.
+	Rework bool `json:"rework"`
+	// Incidents lists the IDs of the incidents it caused.
+	Incidents []string `json:"incidents,omitempty"`
+	// RecoveredAt is when a failed deployment was recovered from; zero if it
+	// did not fail or is not recovered yet.
+	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
+}
+
+// Deployments returns the production deployments of a service that succeeded
+// or failed, in time order, with what the timeline concluded about each.
+func (t *Timeline) Deployments(service string) []DeploymentFacts {
+	l := t.byName[service]
+	if l == nil {
+		return nil
+	}
+	out := make([]DeploymentFacts, len(l.deps))
+	for k := range l.deps {
+		d := &l.deps[k]
+		f := DeploymentFacts{
+			Deployment: *d.Deployment,
+			Rollback:   d.rollback, RolledBack: d.rolledBack, Failed: d.failed, Rework: d.rework,
+			Incidents: slices.Clone(d.incidents),
+		}
+		f.Service = l.name
+		f.Changes = make([]Change, 0, d.hi-d.lo)
+		for _, c := range l.changes[d.lo:d.hi] {
+			f.Changes = append(f.Changes, t.changeAt(c.j))
+		}
+		if d.recoveredAt != 0 {
+			f.RecoveredAt = time.Unix(0, d.recoveredAt).UTC()
+		}
+		out[k] = f
+	}
+	return out
+}

@@ -1,0 +1,4 @@
+package ingest
+
+// cellKey identifies an Aggregate.
+type cellKey struct{ flag, variant, metric string }

@@ -1,0 +1,155 @@
+package metric
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/big"
+
+	"github.com/valueloop/valueloop/stats"
+)
+
+// Sums are the exact sufficient statistics of one metric in one variant:
+// the number of users N and, over them, the power sums of the per-user value
+// x, the ratio denominator y and the pre-exposure covariate c, all in
+// millionths (x² in millionths squared): Σx, Σx², Σy, Σy², Σxy, Σc, Σc², Σxc,
+// Σyc. Being integers, they are exact; Summary turns them into centred
+// moments with one rounding at the very end, so there is no catastrophic
+// cancellation however large the means.
+type Sums struct {
+	N                               int64
+	x, xx, y, yy, xy, c, cc, xc, yc i192
+}
+
+// Apply adds (sign 1) or removes (sign −1) one user's values. Zero values
+// are common (no ratio denominator, no events before exposure) and skipped.
+func (s *Sums) Apply(x, y, c int64, sign int) {
+	op := (*i192).add
+	if sign > 0 {
+		s.N++
+	} else {
+		s.N--
+		op = (*i192).sub
+	}
+	if x != 0 {
+		op(&s.x, of64(x))
+		op(&s.xx, mul64(x, x))
+	}
+	if y != 0 {
+		op(&s.y, of64(y))
+		op(&s.yy, mul64(y, y))
+		if x != 0 {
+			op(&s.xy, mul64(x, y))
+		}
+	}
+	if c != 0 {
+		op(&s.c, of64(c))
+		op(&s.cc, mul64(c, c))
+		if x != 0 {
+			op(&s.xc, mul64(x, c))
+		}
+		if y != 0 {
+			op(&s.yc, mul64(y, c))
+		}
+	}
+}
+
+// Add adds d to s. A Sums can be a change (a delta, as StateTx.AddAggregates
+// receives): with N and the power sums negative where users left.
+func (s *Sums) Add(d Sums) {
+	s.N += d.N
+	df := d.fields()
+	for i, v := range s.fields() {
+		v.add(*df[i])
+	}
+}
+
+// IsZero reports whether s summarises nobody.
+func (s Sums) IsZero() bool { return s == Sums{} }
+
+// Total returns Σx as a float (in the metric's units): the total of a sum
+// metric, the number of events of a count, the conversions of a conversion.
+func (s Sums) Total() float64 {
+	f, _ := new(big.Rat).SetFrac(s.x.big(), big.NewInt(Scale)).Float64()
+	return f
+}
+
+// Summary converts s to the centred form package stats analyses. Each
+// moment is computed exactly as a rational and rounded once.
+func (s Sums) Summary() stats.Summary {
+	if s.N <= 0 {
+		return stats.Summary{N: s.N}
+	}
+	n := big.NewInt(s.N)
+	mean := func(a i192) float64 {
+		f, _ := new(big.Rat).SetFrac(a.big(), new(big.Int).Mul(n, big.NewInt(Scale))).Float64()
+		return f
+	}
+	// co returns Σ(a−ā)(b−b̄) = (n·Σab − Σa·Σb) / n, in units².
+	scale2 := new(big.Int).Mul(n, big.NewInt(Scale*Scale))
+	co := func(ab, a, b i192) float64 {
+		num := new(big.Int).Mul(n, ab.big())
+		num.Sub(num, new(big.Int).Mul(a.big(), b.big()))
+		f, _ := new(big.Rat).SetFrac(num, scale2).Float64()
+		return f
+	}
+	return stats.Summary{
+		N:       s.N,
+		Mean:    mean(s.x),
+		M2:      co(s.xx, s.x, s.x),
+		DenMean: mean(s.y),
+		DenM2:   co(s.yy, s.y, s.y),
+		XDen:    co(s.xy, s.x, s.y),
+		PreMean: mean(s.c),
+		PreM2:   co(s.cc, s.c, s.c),
+		XPre:    co(s.xc, s.x, s.c),
+		DenPre:  co(s.yc, s.y, s.c),
+	}
+}
+
+const sumsBytes = 8 + 9*24
+
+// MarshalBinary encodes s in a fixed 224-byte layout.
+func (s Sums) MarshalBinary() ([]byte, error) {
+	buf := make([]byte, sumsBytes)
+	binary.LittleEndian.PutUint64(buf, uint64(s.N))
+	off := 8
+	for _, v := range s.fields() {
+		for _, limb := range *v {
+			binary.LittleEndian.PutUint64(buf[off:], limb)
+			off += 8
+		}
+	}
+	return buf, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (s *Sums) UnmarshalBinary(buf []byte) error {
+	if len(buf) != sumsBytes {
+		return errors.New("ingest: bad encoded sums length")
+	}
+	s.N = int64(binary.LittleEndian.Uint64(buf))
+	off := 8
+	for _, v := range s.fields() {
+		for i := range v {
+			v[i] = binary.LittleEndian.Uint64(buf[off:])
+			off += 8
+		}
+	}
+	return nil
+}
+
+func (s *Sums) fields() [9]*i192 {
+	return [9]*i192{&s.x, &s.xx, &s.y, &s.yy, &s.xy, &s.c, &s.cc, &s.xc, &s.yc}
+}
+
+// Aggregate is the stored figure of one (flag, variant, metric). Two
+// metric-less rows complete a flag: Metric "" holds in Sums.N the users whose
+// first exposure was Variant (excluded ones not counted), and Variant "" with
+// Metric "" holds in Sums.N the users excluded for having seen more than one
+// variant.
+type Aggregate struct {
+	Flag    string `json:"flag"`
+	Variant string `json:"variant"`
+	Metric  string `json:"metric"`
+	Sums    Sums   `json:"-"`
+}
