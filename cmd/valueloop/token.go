@@ -33,10 +33,11 @@ func (c *clientFlags) client() (*client.Client, error) {
 }
 
 func tokenCommand() *command {
-	return &command{name: "token", summary: "create, list and revoke access tokens", subs: []*command{
+	return &command{name: "token", summary: "create, list, revoke and recover access tokens", subs: []*command{
 		{name: "create", args: "--env ENV --scope evaluate|admin [--name NAME]", summary: "create a token and print its secret once", run: runTokenCreate},
 		{name: "list", summary: "list the tokens", run: runTokenList},
 		{name: "revoke", args: "ID", summary: "revoke a token: it stops working at once", run: runTokenRevoke},
+		tokenRecoverCommand(),
 	}}
 }
 
