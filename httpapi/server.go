@@ -55,6 +55,10 @@ type Server struct {
 	// Limits bound connections, bodies and failed authentications
 	// (limits.go); zero fields mean the defaults.
 	Limits Limits
+	// Protocols are other protocols' handlers served on the same port, by
+	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
+	// HTTP/2, which the server also speaks in cleartext (h2c).
+	Protocols map[string]http.Handler
 
 	ln        net.Listener
 	srv       *http.Server
@@ -106,6 +110,9 @@ func (s *Server) Open() error {
 	}
 	s.ln = &limitListener{Listener: ln, g: s.guard}
 	s.srv = s.httpServer(s.routes())
+	s.srv.Protocols = new(http.Protocols)
+	s.srv.Protocols.SetHTTP1(true)
+	s.srv.Protocols.SetUnencryptedHTTP2(true) // gRPC clients without TLS (flagd providers)
 	s.closing = make(chan struct{})
 	var once sync.Once // Close may be called twice
 	s.srv.RegisterOnShutdown(func() { once.Do(func() { close(s.closing) }) })

@@ -11,6 +11,7 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 )
@@ -134,6 +135,11 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	// flagd's sync and evaluation protocols on the same port, for flagd's
+	// providers (flagdapi).
+	closingStreams := make(chan struct{})
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
+	srv.Protocols = flagdSrv.Handlers()
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -153,6 +159,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
+	close(closingStreams)
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
