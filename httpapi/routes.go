@@ -85,6 +85,9 @@ func (s *Server) routeTable() []route {
 }
 
 func (s *Server) routes() http.Handler {
+	if s.guard == nil {
+		s.guard = newGuard(s.Limits)
+	}
 	mux := http.NewServeMux()
 	for _, r := range s.routeTable() {
 		h := r.handler
@@ -95,7 +98,7 @@ func (s *Server) routes() http.Handler {
 			h = s.cors(h) // cors.go
 			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
+		mux.HandleFunc(r.method+" "+r.pattern, s.guarded(longLived(r.pattern), s.serve(h)))
 	}
 	for prefix, h := range s.Protocols {
 		mux.Handle(prefix, h)
@@ -132,3 +135,7 @@ func (s *Server) isAPIPath(p string) bool {
 	}
 	return false
 }
+
+// longLived reports the routes that are meant to stay open (the flag
+// stream) and so get no body deadline.
+func longLived(pattern string) bool { return strings.HasSuffix(pattern, "/stream") }

@@ -61,7 +61,7 @@ type storage struct {
 	leader   cluster.Singleton
 	leading  func(name string) bool
 	describe string                          // for logs; never the password
-	ready    func(ctx context.Context) error // nil: always ready (SQLite)
+	ready    func(ctx context.Context) error // whether writes are taken now (/readyz)
 	unlock   func()                          // releases the data directory (SQLite)
 
 	pg       *postgres.DB
@@ -88,7 +88,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 			unlock()
 			return nil, err
 		}
-		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger}, unlock: unlock,
+		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger}, unlock: unlock, ready: db.WriteReady,
 			leading: func(string) bool { return true }, describe: "sqlite:" + db.Path}, nil
 	}
 	db := postgres.NewDB(cfg.Database)
@@ -96,7 +96,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("--database: %w", err)
 	}
-	st := &storage{store: db, ingest: db, pg: db, describe: db.Describe(), ready: db.Ping}
+	st := &storage{store: db, ingest: db, pg: db, describe: db.Describe(), ready: db.WriteReady}
 	st.pgLeader = postgres.NewLeader(db)
 	if err := st.pgLeader.Open(); err != nil {
 		db.Close()
