@@ -164,6 +164,10 @@ type DeploymentInput struct {
 	// Production says whether Environment is production when Valueloop
 	// does not know the environment; for a known one its attribute decides.
 	Production *bool `json:"production,omitempty"`
+	// Force stores a rollback whose target is not an earlier successful
+	// production deployment of the service; without it such a rollback is
+	// refused.
+	Force bool `json:"force,omitempty"`
 }
 
 // RecordKey is the idempotency key of an API call (the Idempotency-Key
@@ -208,6 +212,11 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	default:
 		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
 			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
+	}
+	if !in.Force {
+		if err := s.checkRollback(ctx, d); err != nil {
+			return dora.Deployment{}, Receipt{}, err
+		}
 	}
 	del := s.apiDelivery(key, "deployment")
 	del.Deployments = []dora.Deployment{d}
