@@ -515,6 +515,10 @@ func (s *Server) deliveryRoutes() []route {
 		{"PUT", "/api/v1/delivery/sources/{name}", admin, s.handlePutSource},
 		{"DELETE", "/api/v1/delivery/sources/{name}", admin, s.handleDeleteSource},
 		{"GET", "/api/v1/delivery/deliveries", admin, s.handleDeliveries},
+		{"GET", "/api/v1/delivery/records/{kind}", admin, s.handleListRecords},
+		{"GET", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleGetRecord},
+		{"PUT", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleEditRecord},
+		{"DELETE", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleDeleteRecord},
 		{"GET", "/api/v1/environments/{env}/flags/{key}/loop", admin, s.handleLoop},
 	}
 }
