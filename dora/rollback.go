@@ -56,7 +56,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 	if latest != nil {
 		now = "the latest is " + describeTarget(latest) + " at " + latest.At.Format(time.RFC3339)
 	}
-	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s (%s); record it without the rollback mark, or force it",
+	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s (%s); record it without the rollback mark, or force it (\"force\": true; --force in the CLI)",
 		target, name, now)
 }
 

@@ -33,6 +33,7 @@ func deliveryCommand() *command {
 			{name: "list", summary: "list the services, and the names records use outside the catalog", run: runServiceList},
 			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
+		deliveryRecordCommand(),
 		{name: "deliveries", args: "[--source NAME|api] [--limit N]", summary: "list the latest webhook deliveries received", run: runDeliveries},
 		{name: "loop", args: "FLAG --env ENV", summary: "show the loop of a flag: commit to production to 100% of users to a verdict", run: runLoop},
 	}}
@@ -44,7 +45,7 @@ const deliveryMore = `Records and metrics:
 
   dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
   deploy record --service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME]
-                [--id ID] [--version V] [--repo R] [--rollback] [--production true|false] [--key KEY]
+                [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]
   deploy list --service S [--since 30d | --from TIME --to TIME]
   change record (--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N]
                 [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]

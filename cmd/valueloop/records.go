@@ -14,7 +14,7 @@ import (
 
 func deployCommand() *command {
 	return &command{name: "deploy", summary: "record and list deployments", more: timeHelp, subs: []*command{
-		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback] [--production true|false] [--key KEY]",
+		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]",
 			summary: "record a deployment or a change of its status", more: timeHelp, run: runDeployRecord},
 		{name: "list", args: "--service S [--since 30d | --from TIME --to TIME]", summary: "list a service's production deployments with their changes and incidents", more: timeHelp, run: runDeployList},
 	}}
@@ -51,7 +51,8 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.ID, "id", "", "deployment ID: successive statuses of one deployment share it (default: a new one)")
 	fs.StringVar(&in.Version, "version", "", "version deployed")
 	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME)")
-	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version")
+	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version (--sha or --version of an earlier production deployment)")
+	fs.BoolVar(&in.Force, "force", false, "with --rollback: store it even though its target is not an earlier production deployment")
 	prod := fs.String("production", "", "true or false: whether --env is production, for an environment Valueloop does not know")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
 	if err := e.parseNoArgs(fs, args, "deploy record"); err != nil {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// TestDeliveryRecordCLI corrects records with the CLI: a rollback to a
+// commit never deployed is refused naming --sha's field and stored with
+// --force; it is then listed and deleted; a change's authored time is
+// edited with --set, which moves lead time from 660 to 600 minutes; both
+// are in the audit trail.
+func TestDeliveryRecordCLI(t *testing.T) {
+	s := MustServe(t, "")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != want {
+			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	run(0, "change", "record", "--service", "shop", "--sha", "aaa", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "ccc", "--authored-at", "2026-02-03T00:00:00Z", "--merged-at", "2026-02-03T01:00:00Z")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "aaa", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	rollback := []string{"deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "success", "--at", "2026-02-03T12:00:00Z", "--rollback"}
+	if out := run(3, rollback...); !strings.Contains(out, "sha") || !strings.Contains(out, "not an earlier successful production deployment") {
+		t.Errorf("wrong rollback: %s", out)
+	}
+	run(0, append(rollback, "--force")...)
+
+	var list []delivery.Record
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "deployments", "--service", "shop", "--output", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || !list[0].Deployment.Rollback || list[0].Deployment.SHA != "ccc" {
+		t.Fatalf("deployment records: %+v, want the forced rollback first", list)
+	}
+	if out := run(0, "delivery", "record", "list", "deployments", "--service", "shop"); !strings.Contains(out, "production (production)") || !strings.Contains(out, "RECORD") {
+		t.Errorf("deployment table:\n%s", out)
+	}
+	rb := strconv.FormatInt(list[0].Record, 10)
+	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
+	run(4, "delivery", "record", "delete", "deployments", rb)
+
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaa", "--output", "json")), &list); err != nil || len(list) != 1 {
+		t.Fatalf("change records of aaa: %+v %v", list, err)
+	}
+	ch := strconv.FormatInt(list[0].Record, 10)
+	if out := run(2, "delivery", "record", "edit", "changes", ch, "--set", "colour=red"); !strings.Contains(out, `unknown field "colour"`) {
+		t.Errorf("edit of an unknown field: %s", out)
+	}
+	run(0, "delivery", "record", "edit", "changes", ch, "--set", "authoredAt=2026-02-02T01:00:00Z", "--set", "pr=17", "--reason", "authored at the merge")
+	if out := run(0, "delivery", "record", "show", "changes", ch); !strings.Contains(out, `"authoredAt": "2026-02-02T01:00:00Z"`) || !strings.Contains(out, `"pr": "17"`) {
+		t.Errorf("after edit: %s", out)
+	}
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--output", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if lt := rep.Services[0].Total.LeadTime; lt.Count != 1 || lt.Median.Minutes() != 600 {
+		t.Errorf("lead time after the edit: %d changes, median %v; want 1, 600 min", lt.Count, lt.Median)
+	}
+	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target") {
+		t.Errorf("audit of the deletion: %s", out)
+	}
+	if out := run(0, "audit", "--flag", "change/"+ch); !strings.Contains(out, "delivery.change.edit") {
+		t.Errorf("audit of the edit: %s", out)
+	}
+	run(2, "delivery", "record", "show", "commits", "1")
+}
