@@ -85,6 +85,16 @@ type Metrics struct {
 	Failed            int  `json:"failed"`
 	ChangeFailureRate Rate `json:"changeFailureRate"`
 
+	// ChangeFailureRateFourKeys is the definition of Google's Four Keys and
+	// Apache DevLake, beside the default so the two can be compared:
+	// FailedDeployments over Deployments. Only successful production
+	// deployments count; FailedDeployments are those rolled back or that
+	// caused an incident. A failed pipeline run that never reached
+	// production is not counted at all (the default counts it as a failed
+	// attempt).
+	FailedDeployments         int  `json:"failedDeployments"`
+	ChangeFailureRateFourKeys Rate `json:"changeFailureRateFourKeys"`
+
 	// Recovery is the failed-deployment recovery time of the deployments
 	// made in the period that failed and have recovered: from the deployment
 	// to the earliest of the next successful deployment (after a failed
@@ -148,6 +158,7 @@ type period struct{ start, end int64 }
 // tally is one line's figures for one period before durations are summarised.
 type tally struct {
 	deployments, attempts, failed, rework, unrecovered int
+	failedDeployments                                  int
 	undeployed, incidents, unlinked                    int
 	leadLo, leadHi                                     int // delivered changes [leadLo, leadHi)
 	recovery                                           []int64
@@ -325,6 +336,9 @@ func (l *line) tally(p period) tally {
 			if d.rework {
 				t.rework++
 			}
+			if d.failed {
+				t.failedDeployments++
+			}
 		}
 		if d.failed {
 			t.failed++
@@ -383,6 +397,7 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 		m.Deployments += t.deployments
 		m.Attempts += t.attempts
 		m.Failed += t.failed
+		m.FailedDeployments += t.failedDeployments
 		m.Rework += t.rework
 		m.Unrecovered += t.unrecovered
 		m.Undeployed += t.undeployed
@@ -400,6 +415,7 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 	}
 	m.Recovery = summarise(s.scratch)
 	m.ChangeFailureRate = Rate{m.Failed, m.Attempts}
+	m.ChangeFailureRateFourKeys = Rate{m.FailedDeployments, m.Deployments}
 	m.ReworkRate = Rate{m.Rework, m.Deployments}
 
 	days := float64(per.end-per.start) / float64(day)
@@ -410,6 +426,9 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 	}
 	if v, ok := m.ChangeFailureRate.Value(); ok {
 		m.Levels.ChangeFailureRate = ChangeFailureRateLevel(v)
+	}
+	if v, ok := m.ChangeFailureRateFourKeys.Value(); ok {
+		m.Levels.ChangeFailureRateFourKeys = ChangeFailureRateLevel(v)
 	}
 	if m.Recovery.Count > 0 {
 		m.Levels.RecoveryTime = RecoveryTimeLevel(m.Recovery.Median)

@@ -65,6 +65,15 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	if lt := rep.Services[0].Total.LeadTime; lt.Count != 1 || lt.Median.Minutes() != 600 {
 		t.Errorf("lead time after the edit: %d changes, median %v; want 1, 600 min", lt.Count, lt.Median)
 	}
+	// One failed run beside the deployment: the default counts it, Four Keys
+	// does not.
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "failure", "--at", "2026-02-03T13:00:00Z")
+	out := run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05")
+	for _, want := range []string{"50.0%     low", "1 of 2 attempts failed", "as Four Keys counts it  0.0%      elite", "0 of 1 deployment failed; failed runs not counted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dora output lacks %q:\n%s", want, out)
+		}
+	}
 	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target") {
 		t.Errorf("audit of the deletion: %s", out)
 	}

@@ -164,6 +164,8 @@ func writeSeries(w io.Writer, title string, s dora.Series) {
 		trend(func(b *dora.Metrics) (float64, bool) { return b.LeadTime.Median.Hours(), b.LeadTime.Count > 0 }), lead)
 	fmt.Fprintf(tw, "  change failure rate\t%s\t%s\t%s\t%d of %s failed\n", rate(m.ChangeFailureRate), level(m.Levels.ChangeFailureRate),
 		trend(func(b *dora.Metrics) (float64, bool) { return b.ChangeFailureRate.Value() }), m.Failed, plural(m.Attempts, "attempt"))
+	fmt.Fprintf(tw, "    as Four Keys counts it\t%s\t%s\t%s\t%d of %s failed; failed runs not counted\n", rate(m.ChangeFailureRateFourKeys), level(m.Levels.ChangeFailureRateFourKeys),
+		trend(func(b *dora.Metrics) (float64, bool) { return b.ChangeFailureRateFourKeys.Value() }), m.FailedDeployments, plural(m.Deployments, "deployment"))
 	fmt.Fprintf(tw, "  recovery time (median)\t%s\t%s\t%s\t%d recovered, %d not yet\n", durations(m.Recovery), level(m.Levels.RecoveryTime),
 		trend(func(b *dora.Metrics) (float64, bool) { return b.Recovery.Median.Hours(), b.Recovery.Count > 0 }), m.Recovery.Count, m.Unrecovered)
 	fmt.Fprintf(tw, "  rework rate\t%s\t%s\t%s\t%d of %s\n", rate(m.ReworkRate), "",
