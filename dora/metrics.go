@@ -77,6 +77,9 @@ type Metrics struct {
 	// were not in production when it ended.
 	LeadTime   Durations `json:"leadTime"`
 	Undeployed int       `json:"undeployed"`
+	// LeadTimeBreakdown splits the lead time of the same changes into
+	// coding, pickup, review and deploy (see Breakdown).
+	LeadTimeBreakdown Breakdown `json:"leadTimeBreakdown"`
 
 	// ChangeFailureRate is Failed over Attempts: Attempts are the production
 	// deployments made in the period that succeeded or failed; Failed those
@@ -183,7 +186,7 @@ func (t *Timeline) Report(q Query) (Report, error) {
 			tallies[i][1+b] = l.tally(p)
 		}
 	}
-	s := summariser{periods: append([]period{total}, periods...)}
+	s := summariser{t: t, periods: append([]period{total}, periods...)}
 	most := 0 // the largest set of durations: all lead times of the selection
 	for _, l := range lines {
 		most += l.delivered
@@ -371,8 +374,10 @@ func (l *line) tally(p period) tally {
 // summariser combines tallies into Metrics, reusing one scratch buffer for
 // the durations.
 type summariser struct {
+	t       *Timeline
 	periods []period
 	scratch []int64
+	stages  stageScratch
 }
 
 func (s *summariser) series(name, team string, lines []*line, tallies [][]tally, members []int) Series {
@@ -409,6 +414,12 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 		}
 	}
 	m.LeadTime = summarise(s.scratch)
+	s.stages.reset()
+	for _, i := range members {
+		t := &tallies[i][p]
+		s.t.breakdown(lines[i], t.leadLo, t.leadHi, &s.stages)
+	}
+	m.LeadTimeBreakdown = s.stages.summarise()
 	s.scratch = s.scratch[:0]
 	for _, i := range members {
 		s.scratch = append(s.scratch, tallies[i][p].recovery...)

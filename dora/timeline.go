@@ -26,6 +26,7 @@ type Timeline struct {
 	lines      []*line // in order of creation: line.id
 	sorted     []*line // by service name
 	byName     map[string]*line
+	stamps     []stamps // by change: its pull request's opening and first review
 	// Skipped counts input records left out because they lack what the
 	// metrics need (see the Validate methods).
 	Skipped int
@@ -89,6 +90,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.mergeChanges(in.Changes)
 	t.absorbBranchCommits(skew)
 	t.mapChanges()
+	t.indexReviews(in.Reviews)
 	t.addDeployments(in.Deployments)
 
 	// Incidents naming a cause commit need to know which deployment delivered
