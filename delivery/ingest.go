@@ -38,12 +38,13 @@ type Receipt struct {
 	Changes     int  `json:"changes"`
 	Deployments int  `json:"deployments"`
 	Incidents   int  `json:"incidents"`
+	Reviews     int  `json:"reviews"`
 	FlagLinks   int  `json:"flagLinks"`
 }
 
 func receipt(d *Delivery, stored bool) Receipt {
 	return Receipt{Source: d.Source, Delivery: d.ID, Kind: d.Kind, Ignored: d.Ignored, Duplicate: !stored,
-		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), FlagLinks: len(d.Links)}
+		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), Reviews: len(d.Reviews), FlagLinks: len(d.Links)}
 }
 
 // Receive verifies a webhook delivery from kind (KindGitHub or
@@ -74,7 +75,7 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 		return Receipt{}, err
 	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
-		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents}
+		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}

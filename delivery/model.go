@@ -82,12 +82,13 @@ type Delivery struct {
 	Changes     []dora.Change     `json:"changes,omitempty"`
 	Deployments []dora.Deployment `json:"deployments,omitempty"`
 	Incidents   []dora.Incident   `json:"incidents,omitempty"`
+	Reviews     []dora.Review     `json:"reviews,omitempty"`
 	Links       []FlagLink        `json:"links,omitempty"`
 }
 
 // Records counts the records d carries.
 func (d *Delivery) Records() int {
-	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Links)
+	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Reviews) + len(d.Links)
 }
 
 // FlagLink links a change (repository and SHA; Repo is empty for a change
@@ -133,6 +134,11 @@ func (d *Delivery) validate() error {
 	for i := range d.Incidents {
 		if err := d.Incidents[i].Validate(); err != nil {
 			return at("incidents", i, err)
+		}
+	}
+	for i := range d.Reviews {
+		if err := d.Reviews[i].Validate(); err != nil {
+			return at("reviews", i, err)
 		}
 	}
 	for i, l := range d.Links {

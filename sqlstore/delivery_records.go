@@ -28,13 +28,13 @@ type recordTable struct {
 var recordTables = map[string]recordTable{
 	delivery.RecordChanges: {
 		table: "delivery_changes", idColumn: "sha",
-		columns: "repo, service, sha, pr, branch, paths, authored_at, merged_at",
+		columns: "repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at",
 		scan: func(rows *sql.Rows, r *delivery.Record, pre ...any) error {
 			c := &dora.Change{}
 			var paths sql.NullString
 			var authored int64
-			var merged sql.NullInt64
-			if err := rows.Scan(append(pre, &c.Repo, &c.Service, &c.SHA, &c.PR, &c.Branch, &paths, &authored, &merged)...); err != nil {
+			var merged, opened sql.NullInt64
+			if err := rows.Scan(append(pre, &c.Repo, &c.Service, &c.SHA, &c.PR, &c.Branch, &paths, &authored, &merged, &opened)...); err != nil {
 				return err
 			}
 			if paths.Valid {
@@ -46,13 +46,16 @@ var recordTables = map[string]recordTable{
 			if merged.Valid {
 				c.MergedAt = fromNanos(merged.Int64)
 			}
+			if opened.Valid {
+				c.OpenedAt = fromNanos(opened.Int64)
+			}
 			r.Change = c
 			return nil
 		},
 		values: func(r *delivery.Record) ([]any, error) {
 			c := r.Change
 			paths, err := ChangePaths(*c)
-			return []any{c.Repo, c.Service, c.SHA, c.PR, c.Branch, paths, c.AuthoredAt.UnixNano(), OptNanos(c.MergedAt)}, err
+			return []any{c.Repo, c.Service, c.SHA, c.PR, c.Branch, paths, c.AuthoredAt.UnixNano(), OptNanos(c.MergedAt), OptNanos(c.OpenedAt)}, err
 		},
 	},
 	delivery.RecordDeployments: {

@@ -21,14 +21,23 @@ func testDeliveryCorrections(t *testing.T, db DeliveryStore, _ *Clock) {
 	at := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
 	d := &delivery.Delivery{Source: "api", ID: "fix-1", Kind: "change", ReceivedAt: at,
 		Changes: []dora.Change{
-			{Repo: "acme/shop", SHA: "c1", AuthoredAt: at.Add(-2 * time.Hour), MergedAt: at.Add(-time.Hour)},
+			{Repo: "acme/shop", SHA: "c1", PR: "7", AuthoredAt: at.Add(-2 * time.Hour), OpenedAt: at.Add(-90 * time.Minute), MergedAt: at.Add(-time.Hour)},
 			{Repo: "acme/other", SHA: "c2", AuthoredAt: at.Add(-3 * time.Hour), MergedAt: at.Add(-time.Hour)},
 		},
 		Deployments: []dora.Deployment{{ID: "dep-1", Service: "shop", Environment: "production", Production: true, SHA: "c1", Status: dora.StatusSuccess, At: at}},
 		Incidents:   []dora.Incident{{ID: "inc-1", Service: "shop", OpenedAt: at.Add(time.Hour)}},
+		Reviews:     []dora.Review{{Repo: "acme/shop", PR: "7", At: at.Add(-80 * time.Minute)}, {Repo: "acme/shop", PR: "7", At: at.Add(-70 * time.Minute)}},
 	}
 	if _, err := db.RecordDelivery(ctx, d); err != nil {
 		t.Fatal(err)
+	}
+	// Opening times and reviews are read back for the lead time breakdown.
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Reviews) != 2 || !data.Reviews[0].At.Equal(at.Add(-80*time.Minute)) || data.Reviews[1].PR != "7" || !data.Changes[0].OpenedAt.Equal(at.Add(-90*time.Minute)) {
+		t.Fatalf("reviews %+v and change %+v, want two reviews of PR 7 in order and the opening time", data.Reviews, data.Changes[0])
 	}
 	changes, err := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges})
 	if err != nil {
