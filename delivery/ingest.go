@@ -237,6 +237,11 @@ type ChangeInput struct {
 	// MergedAt when it reached the default branch (defaults to now).
 	AuthoredAt *time.Time `json:"authoredAt,omitempty"`
 	MergedAt   *time.Time `json:"mergedAt,omitempty"`
+	// OpenedAt is when its pull request was opened and ReviewedAt when it
+	// was first reviewed, for the lead time breakdown; ReviewedAt needs PR
+	// and Repo.
+	OpenedAt   *time.Time `json:"openedAt,omitempty"`
+	ReviewedAt *time.Time `json:"reviewedAt,omitempty"`
 	// Flags lists the feature flags the change ships behind.
 	Flags []string `json:"flags,omitempty"`
 }
@@ -252,7 +257,16 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	if c.AuthoredAt.After(c.MergedAt) {
 		return c, Receipt{}, valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 	}
+	if in.OpenedAt != nil && !in.OpenedAt.IsZero() {
+		c.OpenedAt = in.OpenedAt.UTC()
+	}
 	d := s.apiDelivery(key, "change")
+	if in.ReviewedAt != nil && !in.ReviewedAt.IsZero() {
+		if c.PR == "" || c.Repo == "" {
+			return c, Receipt{}, valueloop.FieldErrorf("reviewedAt", "needs the pull request (pr) and its repository (repo)")
+		}
+		d.Reviews = []dora.Review{{Repo: c.Repo, PR: c.PR, At: in.ReviewedAt.UTC()}}
+	}
 	d.Changes = []dora.Change{c}
 	for _, f := range in.Flags {
 		d.Links = append(d.Links, FlagLink{Flag: f, Repo: c.Repo, SHA: c.SHA})

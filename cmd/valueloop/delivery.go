@@ -48,6 +48,7 @@ const deliveryMore = `Records and metrics:
                 [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]
   deploy list --service S [--since 30d | --from TIME --to TIME]
   change record (--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N]
+                [--opened-at TIME] [--reviewed-at TIME]
                 [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]
   incident open --service S [--id ID] [--title TEXT] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]
   incident resolve ID [--at TIME] [--key KEY]

@@ -5,8 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // TestDeliveryRecordCLI corrects records with the CLI: a rollback to a
@@ -82,4 +84,40 @@ func TestDeliveryRecordCLI(t *testing.T) {
 		t.Errorf("audit of the edit: %s", out)
 	}
 	run(2, "delivery", "record", "show", "commits", "1")
+}
+
+// TestChangeRecordBreakdown: a change recorded with its pull request's
+// opening and first review (commit 00:00, opened 01:00, reviewed 03:00,
+// merged 04:00, deployed 06:00) gives coding 1h, pickup 2h, review 1h and
+// deploy 2h; a review time without the pull request is refused.
+func TestChangeRecordBreakdown(t *testing.T) {
+	s := MustServe(t, "")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != want {
+			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	if out := run(3, "change", "record", "--service", "cart", "--sha", "c5", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
+		t.Errorf("review without a pull request: %s", out)
+	}
+	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--pr", "5", "--sha", "c5", "--authored-at", "2026-02-02T00:00:00Z",
+		"--opened-at", "2026-02-02T01:00:00Z", "--reviewed-at", "2026-02-02T03:00:00Z", "--merged-at", "2026-02-02T04:00:00Z")
+	run(0, "deploy", "record", "--service", "cart", "--env", "production", "--sha", "c5", "--status", "success", "--at", "2026-02-02T06:00:00Z")
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(run(0, "dora", "--service", "cart", "--from", "2026-02-02", "--to", "2026-02-03", "--output", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	b := rep.Services[0].Total.LeadTimeBreakdown
+	for _, c := range []struct {
+		name string
+		got  dora.Stage
+		want time.Duration
+	}{{"coding", b.Coding, time.Hour}, {"pickup", b.Pickup, 2 * time.Hour}, {"review", b.Review, time.Hour}, {"deploy", b.Deploy, 2 * time.Hour}} {
+		if c.got.Count != 1 || c.got.Median != c.want || c.got.P85 != c.want {
+			t.Errorf("%s: %+v, want one change of %v", c.name, c.got, c.want)
+		}
+	}
 }

@@ -22,7 +22,7 @@ func deployCommand() *command {
 
 func changeCommand() *command {
 	return &command{name: "change", summary: "record changes (commits) for lead time", more: timeHelp, subs: []*command{
-		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]",
+		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--opened-at TIME] [--reviewed-at TIME] [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]",
 			summary: "record a change, optionally linked to the flags it ships behind", more: timeHelp, run: runChangeRecord},
 	}}
 }
@@ -193,6 +193,8 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.Branch, "branch", "", "branch")
 	authored := addTime(fs, "authored-at", "when the work was committed (TIME, default --merged-at)")
 	merged := addTime(fs, "merged-at", "when it reached the default branch (TIME, default now)")
+	opened := addTime(fs, "opened-at", "when its pull request was opened (TIME), for the lead time breakdown")
+	reviewed := addTime(fs, "reviewed-at", "when its pull request was first reviewed (TIME; needs --pr and --repo)")
 	var paths, flagKeys listFlag
 	fs.Var(&paths, "path", "a file the change touches, for monorepo services (repeatable)")
 	fs.Var(&flagKeys, "flag", "a feature flag the change ships behind (repeatable)")
@@ -203,7 +205,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if in.SHA == "" || (in.Service == "" && in.Repo == "") {
 		return usageErrorf("change record: want --sha and --service or --repo, e.g. 'valueloop change record --service checkout --sha 4c1e9a0'")
 	}
-	in.Paths, in.Flags, in.AuthoredAt, in.MergedAt = paths, flagKeys, authored.t, merged.t
+	in.Paths, in.Flags, in.AuthoredAt, in.MergedAt, in.OpenedAt, in.ReviewedAt = paths, flagKeys, authored.t, merged.t, opened.t, reviewed.t
 	c, err := cf.client()
 	if err != nil {
 		return err
