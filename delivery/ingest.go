@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/pagerduty"
 )
 
 // Hook is one webhook delivery as it arrived.
@@ -47,8 +48,8 @@ func receipt(d *Delivery, stored bool) Receipt {
 		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), Reviews: len(d.Reviews), FlagLinks: len(d.Links)}
 }
 
-// Receive verifies a webhook delivery from kind (KindGitHub or
-// KindGitLab) against the configured sources, parses it and stores its
+// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab or
+// KindPagerDuty) against the configured sources, parses it and stores its
 // records in one transaction. A delivery no source verifies is an
 // EUNAUTHORIZED error and nothing is read or stored; a malformed one is an
 // EINVALID error naming the field; an event that carries nothing for the
@@ -60,12 +61,14 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 		return Receipt{}, err
 	}
 	id := h.DeliveryID
-	if id == "" {
-		id = bodyID(h.Body)
-	}
 	production := s.production()
 	var ev dora.Event
 	switch kind {
+	case KindPagerDuty:
+		// The event's own ID identifies the delivery: a redelivery carries it.
+		if ev, err = pagerduty.Parse(h.Body); err == nil && id == "" {
+			id = ev.DeliveryID
+		}
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
 	case KindGitLab:
@@ -74,12 +77,15 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
+	if id == "" {
+		id = bodyID(h.Body)
+	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
 		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
-	if d.Ignored == "" {
+	if d.Ignored == "" && kind != KindPagerDuty {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
 	return s.record(ctx, d)
@@ -93,8 +99,11 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 		return nil, err
 	}
 	check := func(src *Source) error {
-		if kind == KindGitHub {
+		switch kind {
+		case KindGitHub:
 			return github.Verify(src.Secret, h.Body, h.Credential)
+		case KindPagerDuty:
+			return pagerduty.Verify(src.Secret, h.Body, h.Credential)
 		}
 		return gitlab.VerifyToken(src.Secret, h.Credential)
 	}

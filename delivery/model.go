@@ -14,6 +14,8 @@ import (
 const (
 	KindGitHub = "github"
 	KindGitLab = "gitlab"
+	// KindPagerDuty sources send PagerDuty v3 webhooks: incidents only.
+	KindPagerDuty = "pagerduty"
 )
 
 // APISource is the source name of records sent to the JSON API (and so by
@@ -52,8 +54,8 @@ func (s *Source) Validate() error {
 		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", s.Name)
 	case s.Name == APISource:
 		return valueloop.FieldErrorf("name", "%q is reserved for records sent to the API", APISource)
-	case s.Kind != KindGitHub && s.Kind != KindGitLab:
-		return valueloop.FieldErrorf("kind", "must be github or gitlab, not %q", s.Kind)
+	case s.Kind != KindGitHub && s.Kind != KindGitLab && s.Kind != KindPagerDuty:
+		return valueloop.FieldErrorf("kind", "must be github, gitlab or pagerduty, not %q", s.Kind)
 	case s.Secret != nil && len(s.Secret) < MinSecret:
 		return valueloop.FieldErrorf("secret", "must be at least %d characters long", MinSecret)
 	case len(s.Secret) > 1024:

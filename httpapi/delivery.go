@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/pagerduty"
 )
 
 // Delivery metrics: webhooks from GitHub and GitLab (public routes: they
@@ -64,6 +65,8 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		switch kind {
 		case delivery.KindGitHub:
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
+		case delivery.KindPagerDuty:
+			h.Credential = r.Header.Get(pagerduty.SignatureHeader) // the delivery ID is the event's, in the body
 		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
@@ -502,6 +505,7 @@ func (s *Server) deliveryRoutes() []route {
 	return []route{
 		{"POST", "/hooks/github", public, s.handleHook(delivery.KindGitHub)},
 		{"POST", "/hooks/gitlab", public, s.handleHook(delivery.KindGitLab)},
+		{"POST", "/hooks/pagerduty", public, s.handleHook(delivery.KindPagerDuty)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
 		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},

@@ -39,7 +39,7 @@ func deliveryCommand() *command {
 	}}
 }
 
-const sourceArgs = "NAME --kind github|gitlab [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
+const sourceArgs = "NAME --kind github|gitlab|pagerduty [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
 
 const deliveryMore = `Records and metrics:
 
@@ -64,7 +64,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		fs := newFlagSet(e, "delivery source "+sub)
 		cf := addClientFlags(e, fs)
 		var src delivery.Source
-		fs.StringVar(&src.Kind, "kind", "", "github or gitlab")
+		fs.StringVar(&src.Kind, "kind", "", "github, gitlab or pagerduty")
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")
@@ -107,8 +107,11 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 // secret when there is a new one.
 func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret string) {
 	path, header := "/hooks/github", "Secret"
-	if out.Kind == delivery.KindGitLab {
+	switch out.Kind {
+	case delivery.KindGitLab:
 		path, header = "/hooks/gitlab", "Secret token"
+	case delivery.KindPagerDuty:
+		path, header = "/hooks/pagerduty", "Secret" // PagerDuty makes the secret: pass it with --secret-file
 	}
 	fmt.Fprintf(w, "Webhook source %s (%s) saved.\n", out.Name, out.Kind)
 	if secret != "" {
