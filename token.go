@@ -18,11 +18,50 @@ type Token struct {
 	Environment string     `json:"environment,omitempty"` // empty: all environments (admin only)
 	CreatedAt   time.Time  `json:"createdAt"`
 	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
+
+	// Client marks an evaluate token made to be shipped inside a web page or
+	// a mobile app, where anyone can read it: it is public. It evaluates
+	// flags and sends events of its one environment and nothing else; it
+	// cannot read flag definitions (which may hold targeting rules naming
+	// customers). Only client tokens are answered to cross-origin browsers.
+	Client bool `json:"client,omitempty"`
+	// Origins, for a client token, lists the browser origins
+	// ("https://shop.example") it may be used from; empty: any origin.
+	// Browsers enforce it; programs can send any Origin header, which is
+	// why client tokens can do nothing that needs a secret.
+	Origins []string `json:"origins,omitempty"`
+	// NoExposures makes evaluations with this token record no exposures:
+	// for QA, load tests and previews that must not enter experiments.
+	NoExposures bool `json:"noExposures,omitempty"`
 }
 
 // CanEvaluate reports whether t may evaluate flags of env.
 func (t *Token) CanEvaluate(env string) bool {
 	return t.RevokedAt == nil && (t.Environment == "" || t.Environment == env)
+}
+
+// CanReadDefinitions reports whether t may read the flag definitions of env
+// (the stream of flagd files that in-process providers follow): any token
+// that may evaluate env except a public client token.
+func (t *Token) CanReadDefinitions(env string) bool {
+	return t.CanEvaluate(env) && !t.Client
+}
+
+// AllowsOrigin reports whether a browser page of origin may use t: client
+// tokens only, from their listed origins or, with none listed, from any.
+func (t *Token) AllowsOrigin(origin string) bool {
+	if !t.Client || t.RevokedAt != nil {
+		return false
+	}
+	if len(t.Origins) == 0 {
+		return true
+	}
+	for _, o := range t.Origins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
 }
 
 // CanAdmin reports whether t may change env ("" for global changes).

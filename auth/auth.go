@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,8 +30,16 @@ type Store interface {
 type Service struct {
 	store Store
 
-	mu     sync.Mutex // serialises reloads
-	tokens atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
+	mu      sync.Mutex // serialises reloads
+	tokens  atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
+	origins atomic.Pointer[originSet]
+}
+
+// originSet is the union of the origins live client tokens allow: what a
+// CORS preflight, which carries no token, can be answered from.
+type originSet struct {
+	any bool // a live client token allows every origin
+	set map[string]bool
 }
 
 // NewService returns a service over store; call Reload before use.
@@ -38,6 +47,7 @@ func NewService(store Store) *Service {
 	s := &Service{store: store}
 	empty := map[[sha256.Size]byte]*valueloop.Token{}
 	s.tokens.Store(&empty)
+	s.origins.Store(&originSet{})
 	return s
 }
 
@@ -51,15 +61,31 @@ func (s *Service) Reload(ctx context.Context) error {
 		return fmt.Errorf("auth: load tokens: %w", err)
 	}
 	m := make(map[[sha256.Size]byte]*valueloop.Token, len(all))
+	origins := &originSet{set: map[string]bool{}}
 	for i := range all {
 		if all[i].RevokedAt != nil || len(all[i].Hash) != sha256.Size {
 			continue
 		}
 		t := all[i].Token
 		m[[sha256.Size]byte(all[i].Hash)] = &t
+		if t.Client {
+			origins.any = origins.any || len(t.Origins) == 0
+			for _, o := range t.Origins {
+				origins.set[o] = true
+			}
+		}
 	}
 	s.tokens.Store(&m)
+	s.origins.Store(origins)
 	return nil
+}
+
+// AllowsOrigin reports whether some live client token may be used from a
+// browser page of origin. It answers CORS preflights, which carry no token;
+// the request that follows is checked against its own token.
+func (s *Service) AllowsOrigin(origin string) bool {
+	o := s.origins.Load()
+	return origin != "" && (o.any || o.set[origin])
 }
 
 // Authenticate returns the live token whose secret is secret, or an
@@ -100,8 +126,24 @@ func (s *Service) Create(ctx context.Context, t *valueloop.Token, secret, actor 
 	default:
 		return "", valueloop.FieldErrorf("scope", "must be %q or %q, not %q", valueloop.ScopeEvaluate, valueloop.ScopeAdmin, t.Scope)
 	}
+	if t.Client && t.Scope != valueloop.ScopeEvaluate {
+		return "", valueloop.FieldErrorf("client", "a client token is public, so its scope must be %q, not %q", valueloop.ScopeEvaluate, t.Scope)
+	}
+	if len(t.Origins) > 0 && !t.Client {
+		return "", valueloop.FieldErrorf("origins", "only client tokens are used from browsers; origins need client set")
+	}
+	for i, o := range t.Origins {
+		norm, err := NormalizeOrigin(o)
+		if err != nil {
+			return "", valueloop.FieldErrorf(fmt.Sprintf("origins[%d]", i), "%v", err)
+		}
+		t.Origins[i] = norm
+	}
 	if secret == "" {
 		secret = NewSecret(t.Scope)
+		if t.Client {
+			secret = "vl_client_" + strings.TrimPrefix(secret, "vl_eval_")
+		}
 	} else if len(secret) < 16 {
 		return "", valueloop.FieldErrorf("secret", "must be at least 16 characters")
 	}
@@ -148,6 +190,37 @@ func NewSecret(scope string) string {
 		prefix = "vl_admin_"
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NormalizeOrigin checks that o is a web origin, scheme://host[:port] with
+// nothing after it, and returns it in the form browsers send in the Origin
+// header: lower case, without the scheme's default port. Wildcards are
+// refused: a token that may be used from anywhere lists no origins.
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	if err != nil || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an origin like https://shop.example", o)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("%q: the scheme must be http or https", o)
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port] and nothing else", o)
+	}
+	if strings.Contains(u.Host, "*") {
+		return "", fmt.Errorf("%q: wildcards are not allowed; list each origin, or none to allow any", o)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host, nil
 }
 
 // Hash returns the stored form of a secret.

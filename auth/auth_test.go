@@ -66,6 +66,12 @@ func TestCreateRejects(t *testing.T) {
 		{"unknown scope", valueloop.Token{Name: "x", Scope: "root"}, "", "scope"},
 		{"unbound evaluate", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate}, "", "environment"},
 		{"short secret", valueloop.Token{Name: "x", Scope: valueloop.ScopeAdmin}, "short", "secret"},
+		{"admin client", valueloop.Token{Name: "x", Scope: valueloop.ScopeAdmin, Client: true}, "", "client"},
+		{"unbound client", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate, Client: true}, "", "environment"},
+		{"origins on a server token", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate, Environment: "p", Origins: []string{"https://a.example"}}, "", "origins"},
+		{"wildcard origin", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate, Environment: "p", Client: true, Origins: []string{"https://a.example", "https://*.example"}}, "", "origins[1]"},
+		{"origin with a path", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate, Environment: "p", Client: true, Origins: []string{"https://a.example/app"}}, "", "origins[0]"},
+		{"star origin", valueloop.Token{Name: "x", Scope: valueloop.ScopeEvaluate, Environment: "p", Client: true, Origins: []string{"*"}}, "", "origins[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Create(t.Context(), &tc.tok, tc.secret, "root")
@@ -95,5 +101,85 @@ func TestBootstrapSecretAndBearer(t *testing.T) {
 	}
 	if _, err := s.Authenticate(""); err == nil {
 		t.Error("empty secret authenticated")
+	}
+}
+
+func TestClientTokens(t *testing.T) {
+	s, _ := newService(t)
+	ctx := t.Context()
+	if s.AllowsOrigin("https://shop.example") {
+		t.Fatal("no client token yet, yet an origin is allowed")
+	}
+	web := &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true,
+		Origins: []string{"HTTPS://Shop.Example:443", "http://localhost:3000"}}
+	secret, err := s.Create(ctx, web, "", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "vl_client_") {
+		t.Errorf("secret %q: want a vl_client_ prefix, so it is recognisable as public", secret)
+	}
+	got, err := s.Authenticate(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CanEvaluate("production") || got.CanReadDefinitions("production") || got.CanAdmin("production") {
+		t.Errorf("client token: evaluate %v, read definitions %v, admin %v; want only evaluate",
+			got.CanEvaluate("production"), got.CanReadDefinitions("production"), got.CanAdmin("production"))
+	}
+	for origin, want := range map[string]bool{
+		"https://shop.example": true, "http://localhost:3000": true,
+		"http://shop.example": false, "https://evil.example": false, "": false,
+	} {
+		if g := got.AllowsOrigin(origin); g != want {
+			t.Errorf("token.AllowsOrigin(%q) = %v, want %v (origins stored as %q)", origin, g, want, got.Origins)
+		}
+		if g := s.AllowsOrigin(origin); g != want {
+			t.Errorf("service.AllowsOrigin(%q) = %v, want %v", origin, g, want)
+		}
+	}
+
+	// A server token is never answered to browsers, and allows no origin.
+	server := &valueloop.Token{Name: "api", Scope: valueloop.ScopeEvaluate, Environment: "production"}
+	if _, err := s.Create(ctx, server, "", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if server.AllowsOrigin("https://shop.example") || !server.CanReadDefinitions("production") {
+		t.Errorf("server token: %+v", server)
+	}
+
+	// A client token without origins opens every origin to preflights;
+	// revoking it closes them again.
+	anyOrigin := &valueloop.Token{Name: "app", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true}
+	if _, err := s.Create(ctx, anyOrigin, "", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.AllowsOrigin("https://evil.example") {
+		t.Error("a client token without origins should allow any origin")
+	}
+	if err := s.Revoke(ctx, anyOrigin.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if s.AllowsOrigin("https://evil.example") || !s.AllowsOrigin("https://shop.example") {
+		t.Error("after revoking the any-origin token, only the listed origins should stay allowed")
+	}
+}
+
+func TestNormalizeOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Shop.Example":      "https://shop.example",
+		"https://shop.example/":     "https://shop.example",
+		"http://shop.example:80":    "http://shop.example",
+		"https://shop.example:8443": "https://shop.example:8443",
+		"http://[::1]:3000":         "http://[::1]:3000",
+		"ftp://shop.example":        "",
+		"shop.example":              "",
+		"https://user@shop.example": "",
+		"https://shop.example?x=1":  "",
+	} {
+		got, err := auth.NormalizeOrigin(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("NormalizeOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
 }

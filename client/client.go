@@ -171,14 +171,25 @@ func codeOfStatus(status int) string {
 	return valueloop.EINTERNAL
 }
 
-// CreateToken creates a token and returns it with its secret, which is shown
-// this once.
-func (c *Client) CreateToken(ctx context.Context, name, scope, env string) (valueloop.Token, string, error) {
+// CreateToken creates a token like t (its name, scope, environment, and
+// client, origins and noExposures) and returns it with its secret, which is
+// shown this once.
+func (c *Client) CreateToken(ctx context.Context, t valueloop.Token) (valueloop.Token, string, error) {
 	var out struct {
 		Token  valueloop.Token `json:"token"`
 		Secret string          `json:"secret"`
 	}
-	err := c.Do(ctx, http.MethodPost, "/api/v1/tokens", map[string]string{"name": name, "scope": scope, "environment": env}, &out)
+	req := map[string]any{"name": t.Name, "scope": t.Scope, "environment": t.Environment}
+	if t.Client {
+		req["client"] = true
+	}
+	if len(t.Origins) > 0 {
+		req["origins"] = t.Origins
+	}
+	if t.NoExposures {
+		req["noExposures"] = true
+	}
+	err := c.Do(ctx, http.MethodPost, "/api/v1/tokens", req, &out)
 	return out.Token, out.Secret, err
 }
 

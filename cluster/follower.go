@@ -163,21 +163,20 @@ func (f *Follower) apply(ctx context.Context, batch []Change) {
 }
 
 func (f *Follower) loadFlags(ctx context.Context) {
-	err := f.Flags.Load(ctx)
-	f.report(err, "reload flag sets")
-	if err == nil {
-		f.mu.Lock()
-		f.reloads++
-		f.mu.Unlock()
-	}
+	f.reload(f.Flags.Load(ctx), "reload flag sets", &f.reloads)
 }
 
 func (f *Follower) loadTokens(ctx context.Context) {
-	err := f.Tokens.Reload(ctx)
-	f.report(err, "reload tokens")
+	f.reload(f.Tokens.Reload(ctx), "reload tokens", &f.tokenReloads)
+}
+
+// reload reports the outcome err of a reload and, when it succeeded,
+// counts it in *n.
+func (f *Follower) reload(err error, what string, n *int64) {
+	f.report(err, what)
 	if err == nil {
 		f.mu.Lock()
-		f.tokenReloads++
+		*n++
 		f.mu.Unlock()
 	}
 }

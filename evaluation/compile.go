@@ -198,20 +198,11 @@ func (c *compiler) checkResult(path string, v value) uint32 {
 	if !c.inFlag || c.variants == nil {
 		return 0
 	}
-	var name string
-	switch v.k {
-	case kNull:
+	if v.k == kNull {
 		return 0
-	case kStr:
-		name = v.s
-	case kBool:
-		name = "false"
-		if v.b {
-			name = "true"
-		}
-	case kNum:
-		name = jsonNumberText(v.n)
-	default:
+	}
+	name, ok := v.variantName()
+	if !ok {
 		if c.strict {
 			c.problems = append(c.problems, valueloop.Problem{Flag: c.flagKey, Path: path,
 				Message: fmt.Sprintf("targeting returns an %s here, which cannot name a variant", v.k)})
@@ -227,11 +218,7 @@ func (c *compiler) checkResult(path string, v value) uint32 {
 }
 
 func (c *compiler) variantList() string {
-	names := make([]string, 0, len(c.variants))
-	for n := range c.variants {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := sortedKeys(c.variants)
 	return strings.Join(names, ", ")
 }
 
@@ -333,11 +320,7 @@ func init() {
 
 // Operators returns the names of the supported JsonLogic operations.
 func Operators() []string {
-	names := make([]string, 0, len(operators))
-	for n := range operators {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := sortedKeys(operators)
 	return names
 }
 
@@ -399,11 +382,7 @@ func (c *compiler) ref(args any, path string, res bool) expr {
 func compileEvaluators(raw map[string]json.RawMessage, strict bool) (*evaluatorSet, []valueloop.Problem) {
 	set := &evaluatorSet{bodies: make(map[string]any, len(raw))}
 	var problems []valueloop.Problem
-	names := make([]string, 0, len(raw))
-	for n := range raw {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := sortedKeys(raw)
 	for _, name := range names {
 		path := "/$evaluators/" + esc(name)
 		var body any
@@ -433,11 +412,7 @@ func compileEvaluators(raw map[string]json.RawMessage, strict bool) (*evaluatorS
 // checkMetadata checks metadata values: strings, numbers and booleans.
 func checkMetadata(flagKey, path string, m map[string]any, isSet bool) []valueloop.Problem {
 	var problems []valueloop.Problem
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(m)
 	for _, k := range keys {
 		v := m[k]
 		switch fromAny(v).k {
@@ -482,11 +457,7 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 	if len(fl.Variants) == 0 {
 		bad(path+"/variants", "a flag needs at least one variant")
 	}
-	names := make([]string, 0, len(fl.Variants))
-	for n := range fl.Variants {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := sortedKeys(fl.Variants)
 	var first kind
 	var firstName string
 	for _, n := range names {
@@ -587,4 +558,15 @@ func describe(v value) string {
 		return "a " + strings.TrimPrefix(v.s, "context value cannot be encoded as JSON: ")
 	}
 	return "a " + v.k.String()
+}
+
+// sortedKeys returns the keys of m in order, so that problems and listings
+// come out the same on every run.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

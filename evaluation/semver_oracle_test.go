@@ -84,21 +84,21 @@ func randomVersion(r *rand.Rand) string {
 	ident := func() string {
 		return pick("alpha", "beta", "rc", "0", "1", "2", "10", "alpha", "1", "x-y", "-", "a1", "1a", "A", "Z9", "01", "", "a$")
 	}
-	if r.IntN(2) == 0 {
-		sb.WriteString("-")
+	// idents writes sep and one to three dot-separated identifiers
+	// (pre-release after "-", build metadata after "+").
+	idents := func(sep string) {
+		sb.WriteString(sep)
 		sb.WriteString(ident())
 		for range r.IntN(3) {
 			sb.WriteString(".")
 			sb.WriteString(ident())
 		}
 	}
+	if r.IntN(2) == 0 {
+		idents("-")
+	}
 	if r.IntN(3) == 0 {
-		sb.WriteString("+")
-		sb.WriteString(ident())
-		for range r.IntN(3) {
-			sb.WriteString(".")
-			sb.WriteString(ident())
-		}
+		idents("+")
 	}
 	return sb.String()
 }

@@ -254,7 +254,6 @@ func (f *flag) result(v value) Result {
 		}
 		return Result{FlagKey: f.key, Value: vr.value, Variant: vr.name, Reason: reason, Metadata: f.meta}
 	}
-	var name string
 	switch v.k {
 	case kNull:
 		if f.def == nil {
@@ -267,19 +266,13 @@ func (f *flag) result(v value) Result {
 			code = InvalidContext
 		}
 		return f.errorResult(code, v.s)
-	case kStr:
-		name = v.s
-	case kBool:
-		name = "false"
-		if v.b {
-			name = "true"
-		}
 	case kNum:
 		if math.IsNaN(v.n) || math.IsInf(v.n, 0) {
 			return f.errorResult(ParseError, "targeting returned "+strconv.FormatFloat(v.n, 'g', -1, 64)+", which JSON cannot represent")
 		}
-		name = jsonNumberText(v.n)
-	default:
+	}
+	name, ok := v.variantName()
+	if !ok {
 		return f.errorResult(General, "targeting returned an "+v.k.String()+", not a variant name")
 	}
 	vr := f.variants[name]

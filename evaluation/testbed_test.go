@@ -65,10 +65,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,7 +222,7 @@ func (c testbedCase) check(t *testing.T, snap *evaluation.Snapshot, ctx map[stri
 	if c.MetadataEmpty && len(res.Metadata) != 0 {
 		t.Errorf("metadata: got %v, want none", res.Metadata)
 	}
-	for _, k := range sortedKeys(c.Metadata) {
+	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
 		wantMeta, err := decodeNumbers(c.Metadata[k], false)
 		if err != nil {
 			t.Fatalf("metadata %q: %v", k, err)
@@ -263,30 +264,25 @@ func (c testbedCase) mustContext(tb testing.TB) (ctx, widened map[string]any) {
 // typedValue decodes a default or expected value as the Go type the typed
 // resolver for typ works with.
 func typedValue(typ string, raw json.RawMessage) (any, error) {
-	var err error
 	switch typ {
 	case "Boolean":
-		var b bool
-		err = json.Unmarshal(raw, &b)
-		return b, err
+		return decodeAs[bool](raw)
 	case "String":
-		var s string
-		err = json.Unmarshal(raw, &s)
-		return s, err
+		return decodeAs[string](raw)
 	case "Integer":
-		var n int64
-		err = json.Unmarshal(raw, &n)
-		return n, err
+		return decodeAs[int64](raw)
 	case "Float":
-		var f float64
-		err = json.Unmarshal(raw, &f)
-		return f, err
+		return decodeAs[float64](raw)
 	case "Object":
-		var v any
-		err = json.Unmarshal(raw, &v)
-		return v, err
+		return decodeAs[any](raw)
 	}
 	return nil, fmt.Errorf("unknown type %q", typ)
+}
+
+func decodeAs[T any](raw json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 // decodeNumbers decodes JSON keeping the integer/float distinction of the text:
@@ -356,15 +352,6 @@ func asFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // testbedSets parses and compiles each flag file once.
@@ -457,7 +444,7 @@ func TestTestbedStrict(t *testing.T) {
 					t.Errorf("strict Parse accepted flag %q; want it refused", key)
 				}
 			}
-			for _, key := range sortedKeys(named) {
+			for _, key := range slices.Sorted(maps.Keys(named)) {
 				if !allowed[key] && !mayRefuse[key] {
 					t.Errorf("strict Parse refused flag %q, which flagd's rules make valid", key)
 				}

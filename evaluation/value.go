@@ -71,6 +71,24 @@ func objV(m map[string]any) value {
 // library: the evaluation ends with PARSE_ERROR.
 func errV(msg string) value { return value{k: kErr, s: msg} }
 
+// variantName is the variant a targeting result names, as flagd reads it: a
+// string itself, a boolean or number as its JSON text. Other kinds name
+// none.
+func (v value) variantName() (string, bool) {
+	switch v.k {
+	case kStr:
+		return v.s, true
+	case kBool:
+		if v.b {
+			return "true", true
+		}
+		return "false", true
+	case kNum:
+		return jsonNumberText(v.n), true
+	}
+	return "", false
+}
+
 func (v value) arr() []any {
 	if v.a == nil {
 		return nil

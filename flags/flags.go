@@ -60,6 +60,7 @@ type Service struct {
 	mu      sync.Mutex // guards swaps of live, and subs
 	live    atomic.Pointer[map[string]*Live]
 	subs    map[chan<- string]struct{}
+	files   sync.Map // environment key → path of the flag file it is served from (read-only)
 }
 
 // NewService returns a service over store; call Load before use.
@@ -174,6 +175,31 @@ func (s *Service) EnsureEnvironment(ctx context.Context, env valueloop.Environme
 // changes nothing and the error lists every problem. source names where the
 // set came from in those problems (a file name, "api").
 func (s *Service) Apply(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+	if err := s.writable(env); err != nil {
+		return valueloop.FlagSetChange{}, err
+	}
+	return s.apply(ctx, env, set, actor, reason)
+}
+
+// File returns the path of the flag file env is served from, or "".
+func (s *Service) File(env string) string {
+	if p, ok := s.files.Load(env); ok {
+		return p.(string)
+	}
+	return ""
+}
+
+// writable refuses a change to an environment served from a flag file: the
+// file is its source of truth, and the next edit of the file would silently
+// undo the change.
+func (s *Service) writable(env string) error {
+	if path := s.File(env); path != "" {
+		return valueloop.Errorf(valueloop.ECONFLICT, "environment %q is read-only: it is served from the flag file %s (--flags-file); change that file instead", env, path)
+	}
+	return nil
+}
+
+func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
@@ -221,6 +247,9 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 // set still compiles with it; ifVersion as for the store (-1 any, 0 create
 // only, n update version n).
 func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	if err := s.writable(env); err != nil {
+		return 0, err
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
@@ -246,6 +275,9 @@ func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, if
 // SetState enables or disables a flag (the kill switch), keeping the rest of
 // its definition.
 func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersion int64, actor, reason string) (int64, error) {
+	if err := s.writable(env); err != nil {
+		return 0, err
+	}
 	live := s.Live(env)
 	if live == nil {
 		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
@@ -264,6 +296,9 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 
 // DeleteFlag removes a flag; ifVersion as for PutFlag.
 func (s *Service) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) error {
+	if err := s.writable(env); err != nil {
+		return err
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	live := s.Live(env)

@@ -10,8 +10,11 @@ import (
 )
 
 // ApplyFile reads a flagd file and applies it to env; the actor recorded in
-// the audit trail is "file:PATH".
+// the audit trail is "file:PATH". From then on env is read-only to every
+// change but the file's own (Apply, PutFlag, DeleteFlag refuse with
+// ECONFLICT, naming the file).
 func (s *Service) ApplyFile(ctx context.Context, env, path string) error {
+	s.files.Store(env, path) // from now on the file is env's only source
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -24,7 +27,7 @@ func (s *Service) applyFileData(ctx context.Context, env, path string, data []by
 	if err != nil {
 		return err
 	}
-	change, err := s.Apply(ctx, env, set, "file:"+path, "flag file changed")
+	change, err := s.apply(ctx, env, set, "file:"+path, "flag file changed")
 	if err != nil {
 		return err
 	}
@@ -41,6 +44,7 @@ func (s *Service) applyFileData(ctx context.Context, env, path string, data []by
 // invalid file is reported once per distinct content and the last good set
 // keeps serving.
 func (s *Service) WatchFile(ctx context.Context, env, path string, interval time.Duration) {
+	s.files.Store(env, path)
 	last, _ := os.ReadFile(path)
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -463,9 +463,9 @@ var (
 	deliveryLabels   = []string{"service", "team"}
 	descDeploysDay   = prometheus.NewDesc("valueloop_delivery_deployments_per_day", "Successful production deployments per day over the gauge window (30 days), per service.", deliveryLabels, nil)
 	descLeadTime     = prometheus.NewDesc("valueloop_delivery_lead_time_p50_seconds", "Median lead time for changes (commit to production) over the gauge window, per service; absent without delivered changes.", deliveryLabels, nil)
-	descFailureRate  = prometheus.NewDesc("valueloop_delivery_change_failure_rate", "Failed production deployments over attempts in the gauge window, per service; absent without attempts.", deliveryLabels, nil)
+	descFailureRate  = prometheus.NewDesc("valueloop_delivery_change_failure_ratio", "Failed production deployments over attempts in the gauge window, per service; absent without attempts.", deliveryLabels, nil)
 	descRecovery     = prometheus.NewDesc("valueloop_delivery_recovery_time_p50_seconds", "Median failed-deployment recovery time over the gauge window, per service; absent without recoveries.", deliveryLabels, nil)
-	descReworkRate   = prometheus.NewDesc("valueloop_delivery_rework_rate", "Rework deployments (rollbacks, fixes during incidents) over deployments in the gauge window, per service; absent without deployments.", deliveryLabels, nil)
+	descReworkRate   = prometheus.NewDesc("valueloop_delivery_rework_ratio", "Rework deployments (rollbacks, fixes during incidents) over deployments in the gauge window, per service; absent without deployments.", deliveryLabels, nil)
 	descDeliveryTime = prometheus.NewDesc("valueloop_delivery_figures_timestamp_seconds", "When the delivery gauges were last computed (Unix time).", nil, nil)
 )
 

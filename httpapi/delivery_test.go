@@ -244,7 +244,7 @@ func TestWebhooksToDORA(t *testing.T) {
 	for {
 		_, metrics := e.do(t, call{method: "GET", path: "/metrics"})
 		if strings.Contains(metrics, `valueloop_delivery_deployments_per_day{service="checkout-api",team="payments"} 0.0666`) &&
-			strings.Contains(metrics, `valueloop_delivery_change_failure_rate{service="checkout-api",team="payments"} 0.5`) &&
+			strings.Contains(metrics, `valueloop_delivery_change_failure_ratio{service="checkout-api",team="payments"} 0.5`) &&
 			strings.Contains(metrics, `valueloop_delivery_webhooks_total{forge="github",outcome="stored"} 10`) {
 			break
 		}

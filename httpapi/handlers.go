@@ -96,9 +96,12 @@ func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) error
 }
 
 type createTokenRequest struct {
-	Name        string `json:"name"`
-	Scope       string `json:"scope"`
-	Environment string `json:"environment"`
+	Name        string   `json:"name"`
+	Scope       string   `json:"scope"`
+	Environment string   `json:"environment"`
+	Client      bool     `json:"client"`
+	Origins     []string `json:"origins"`
+	NoExposures bool     `json:"noExposures"`
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error {
@@ -114,7 +117,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 	if caller.Environment != "" && req.Environment != caller.Environment {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment)
 	}
-	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment}
+	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment,
+		Client: req.Client, Origins: req.Origins, NoExposures: req.NoExposures}
 	secret, err := s.Auth.Create(r.Context(), t, "", caller.Name)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/jsondecode"
+	"github.com/valueloop/valueloop/ofrep"
 )
 
 type tokenKey struct{}
@@ -30,37 +31,44 @@ const EnvironmentHeader = "Valueloop-Environment"
 // ofrepSnapshot authenticates an OFREP request and returns the snapshot of
 // its environment: the token's own, or for unbound admin tokens the one named
 // by the Valueloop-Environment header.
-func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, string, error) {
+func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Caller, error) {
 	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 	if err != nil {
-		return nil, "", err
+		return nil, ofrep.Caller{}, err
 	}
 	env := t.Environment
 	if env == "" {
 		if env = r.Header.Get(EnvironmentHeader); env == "" {
-			return nil, "", valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
+			return nil, ofrep.Caller{}, valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
 		}
 	}
 	if !t.CanEvaluate(env) {
-		return nil, "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not evaluate this environment")
+		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not evaluate this environment")
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return nil, "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
-	return live.Snapshot, env, nil
+	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: t.NoExposures}, nil
+}
+
+// Evaluated records an evaluation made outside OFREP (flagd's RPC service)
+// as OFREP's are: counted, and its exposure handed on unless quiet.
+func (s *Server) Evaluated(env string, quiet bool, ctx map[string]any, res *evaluation.Result) {
+	s.evaluated(nil, ofrep.Caller{Environment: env, NoExposures: quiet}, ctx, res)
 }
 
 // evaluated counts every single-flag evaluation by flag and reason, and
 // hands the exposure (who saw which variant) to the ingestion pipeline
-// without blocking.
-func (s *Server) evaluated(r *http.Request, env string, ctx map[string]any, res *evaluation.Result) {
+// without blocking, unless the caller's token records no exposures.
+func (s *Server) evaluated(r *http.Request, c ofrep.Caller, ctx map[string]any, res *evaluation.Result) {
+	env := c.Environment
 	flag := res.FlagKey
 	if res.ErrorCode == "FLAG_NOT_FOUND" {
 		flag = "" // keys that name no flag must not grow the label set
 	}
 	s.metrics.evaluation(env, flag, string(res.Reason))
-	if res.Variant != "" && res.ErrorCode == "" {
+	if res.Variant != "" && res.ErrorCode == "" && !c.NoExposures {
 		if key, _ := ctx["targetingKey"].(string); key != "" && s.exposures.first(env, res.FlagKey, res.Variant, key) {
 			s.recordExposure(env, res.FlagKey, res.Variant, key)
 		}
@@ -103,16 +111,17 @@ func (s *Server) timed(route string, h handlerFunc) handlerFunc {
 	}
 }
 
-// withEnvEvaluator requires a live token that may evaluate the {env} of the
-// path, and passes it on in the request context.
+// withEnvEvaluator requires a live token that may read the flag definitions
+// of the {env} of the path (not a public client token), and passes it on in
+// the request context.
 func (s *Server) withEnvEvaluator(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 		if err != nil {
 			return err
 		}
-		if !t.CanEvaluate(r.PathValue("env")) {
-			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read this environment")
+		if !t.CanReadDefinitions(r.PathValue("env")) {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not read the flag definitions of this environment")
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
 	}

@@ -66,6 +66,11 @@ func (s *Server) handleStartRollout(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	// A rollout changes the flag step by step: not in an environment whose
+	// flag file is its only source.
+	if path := s.Flags.File(env); path != "" {
+		return valueloop.Errorf(valueloop.ECONFLICT, "environment %q is read-only: it is served from the flag file %s (--flags-file); a rollout cannot change its flags", env, path)
+	}
 	var req startRolloutRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err

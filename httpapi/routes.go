@@ -89,7 +89,14 @@ func (s *Server) routes() http.Handler {
 		if r.auth == admin {
 			h = s.admin(h)
 		}
+		if methods, ok := browserRoutes[r.pattern]; ok {
+			h = s.cors(h) // cors.go
+			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
+		}
 		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
+	}
+	for prefix, h := range s.Protocols {
+		mux.Handle(prefix, h)
 	}
 	return mux
 }

@@ -51,6 +51,10 @@ type Server struct {
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
 	Delivery *delivery.Service
+	// Protocols are other protocols' handlers served on the same port, by
+	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
+	// HTTP/2, which the server also speaks in cleartext (h2c).
+	Protocols map[string]http.Handler
 
 	ln        net.Listener
 	srv       *http.Server
@@ -101,6 +105,9 @@ func (s *Server) Open() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
+	s.srv.Protocols = new(http.Protocols)
+	s.srv.Protocols.SetHTTP1(true)
+	s.srv.Protocols.SetUnencryptedHTTP2(true) // gRPC clients without TLS (flagd providers)
 	s.closing = make(chan struct{})
 	s.srv.RegisterOnShutdown(func() { close(s.closing) })
 	s.done = make(chan error, 1)

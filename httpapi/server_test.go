@@ -124,6 +124,7 @@ func doCall(t testing.TB, base string, c call) (*http.Response, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	checkResponse(t, c.method, c.path, resp, string(b))
 	return resp, string(b)
 }
 

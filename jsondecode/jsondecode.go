@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,32 @@ func Explain(data []byte, err error) (Path, string) {
 		key, _ := strconv.Unquote(name)
 		return unknownPath(data, key), "is not a known field"
 	}
-	return nil, strings.TrimPrefix(msg, "json: ")
+	// An error from a type's own UnmarshalJSON (a duration, an enum) says
+	// nothing of where; when it quotes the value it refused, and one value
+	// of the document is that string, that value's path is where.
+	return valuePath(data, msg), strings.TrimPrefix(msg, "json: ")
+}
+
+var quotedValue = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// valuePath returns the path of the one value of data that msg quotes, or
+// nil when msg quotes none or several values are alike.
+func valuePath(data []byte, msg string) Path {
+	lit := quotedValue.FindString(msg)
+	if lit == "" {
+		return nil
+	}
+	var found []Path
+	walk(data, nil, func(path Path, end int64) bool {
+		if start := end - int64(len(lit)); start >= 0 && string(data[start:end]) == lit {
+			found = append(found, path)
+		}
+		return true
+	})
+	if len(found) != 1 {
+		return nil
+	}
+	return found[0]
 }
 
 // walk reads data token by token, calling onKey for every object key with

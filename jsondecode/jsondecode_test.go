@@ -3,6 +3,7 @@ package jsondecode_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +17,29 @@ type plan struct {
 	Steps []struct {
 		Percent float64 `json:"percent"`
 		Users   int     `json:"users"`
+		Wait    wait    `json:"wait"`
 	} `json:"steps"`
 	Labels map[string]struct {
 		On bool `json:"on"`
 	} `json:"labels"`
 	Raw map[string]json.RawMessage `json:"raw"`
 	At  time.Time                  `json:"at"`
+}
+
+// wait is a type with its own UnmarshalJSON, whose errors say nothing of
+// where (as rollout.Duration's).
+type wait string
+
+func (w *wait) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if strings.HasPrefix(s, "-") {
+		return fmt.Errorf("must not be negative, got %q", s)
+	}
+	*w = wait(s)
+	return nil
 }
 
 func TestDecodeErrors(t *testing.T) {
@@ -40,6 +58,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated", `{"steps":`, "", "ends too early"},
 		{"empty", ``, "", "empty"},
 		{"trailing data", `{} {}`, "", "data after its value"},
+		{"own unmarshaler: the refused value's field", `{"steps":[{"wait":"1h"},{"wait":"-1h"}]}`, "steps[1].wait", `must not be negative, got "-1h"`},
+		{"own unmarshaler, value seen twice: no guess", `{"name":"-1h","steps":[{"wait":"-1h"}]}`, "", `must not be negative`},
 		{"time", `{"at":"soon"}`, "", `a time must be RFC 3339, such as 2026-01-05T08:00:00Z, not "soon"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

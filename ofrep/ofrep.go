@@ -40,17 +40,28 @@ const MaxBodyBytes = 64 << 10
 
 // Handler serves the OFREP endpoints.
 type Handler struct {
-	// Snapshot returns the live snapshot for the request's environment, or
-	// an error: an *valueloop.Error of kind EUNAUTHORIZED or EFORBIDDEN when
-	// the caller may not evaluate, ENOTFOUND when there is no such
-	// environment. Required.
-	Snapshot func(r *http.Request) (*evaluation.Snapshot, string, error)
+	// Snapshot returns the live snapshot for the request's environment and
+	// who is asking, or an error: an *valueloop.Error of kind EUNAUTHORIZED
+	// or EFORBIDDEN when the caller may not evaluate, ENOTFOUND when there is
+	// no such environment. Required.
+	Snapshot func(r *http.Request) (*evaluation.Snapshot, Caller, error)
 	// Error writes a non-OFREP error (401, 403, 500) in the server's usual
 	// way. Required.
 	Error func(w http.ResponseWriter, r *http.Request, err error)
 	// Evaluated, if set, is called after every single-flag evaluation with
-	// the request's context; it must not block (metrics, exposure queues).
-	Evaluated func(r *http.Request, env string, ctx map[string]any, res *evaluation.Result)
+	// the caller and the request's context; it must not block (metrics,
+	// exposure queues).
+	Evaluated func(r *http.Request, c Caller, ctx map[string]any, res *evaluation.Result)
+}
+
+// Caller is what a request's credentials select, as Snapshot found it and
+// Evaluated receives it.
+type Caller struct {
+	// Environment whose flags the request evaluates.
+	Environment string
+	// NoExposures: the caller's evaluations must not be recorded as
+	// exposures (QA, load tests, previews).
+	NoExposures bool
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -89,7 +100,7 @@ var errTooLarge = errors.New("request body too large")
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
 func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	snap, env, err := h.Snapshot(r)
+	snap, caller, err := h.Snapshot(r)
 	if err != nil {
 		h.Error(w, r, err)
 		return
@@ -109,7 +120,7 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	}
 	res := snap.Evaluate(key, ctx)
 	if h.Evaluated != nil {
-		h.Evaluated(r, env, ctx, &res)
+		h.Evaluated(r, caller, ctx, &res)
 	}
 	buf.Reset()
 	status := http.StatusOK

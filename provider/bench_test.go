@@ -38,7 +38,13 @@ func mustCompile(tb testing.TB) *evaluation.Snapshot {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	set, err := flagd.Parse("testdata/flags.json", data)
+	return mustCompileFile(tb, "testdata/flags.json", data)
+}
+
+// mustCompileFile parses and compiles a flagd file as the provider does.
+func mustCompileFile(tb testing.TB, name string, data []byte) *evaluation.Snapshot {
+	tb.Helper()
+	set, err := flagd.Parse(name, data)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -47,6 +53,23 @@ func mustCompile(tb testing.TB) *evaluation.Snapshot {
 		tb.Fatal(err)
 	}
 	return snap
+}
+
+// eachExposures runs fn as a sub-benchmark on a provider of srv with
+// exposures on ("exposures") and off ("no-exposures").
+func eachExposures(b *testing.B, srv *testServer, fn func(b *testing.B, p *provider.Provider)) {
+	for _, exposures := range []bool{true, false} {
+		name := "exposures"
+		if !exposures {
+			name = "no-exposures"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := srv.NewProvider()
+			p.NoExposures = !exposures
+			MustInit(b, p)
+			fn(b, p)
+		})
+	}
 }
 
 func BenchmarkEngineBoolean(b *testing.B) {
@@ -64,25 +87,16 @@ func BenchmarkEngineBoolean(b *testing.B) {
 func BenchmarkProviderBoolean(b *testing.B) {
 	srv := MustServe(b)
 	ctx := context.Background()
-	for _, exposures := range []bool{true, false} {
-		name := "exposures"
-		if !exposures {
-			name = "no-exposures"
+	eachExposures(b, srv, func(b *testing.B, p *provider.Provider) {
+		b.ReportAllocs()
+		var v bool
+		for b.Loop() {
+			v = p.BooleanEvaluation(ctx, "dark-mode", true, benchCtx).Value
 		}
-		b.Run(name, func(b *testing.B) {
-			p := srv.NewProvider()
-			p.NoExposures = !exposures
-			MustInit(b, p)
-			b.ReportAllocs()
-			var v bool
-			for b.Loop() {
-				v = p.BooleanEvaluation(ctx, "dark-mode", true, benchCtx).Value
-			}
-			if v {
-				b.Fatal("dark-mode = true, want false")
-			}
-		})
-	}
+		if v {
+			b.Fatal("dark-mode = true, want false")
+		}
+	})
 	// For scale: the same evaluation through the OpenFeature SDK client,
 	// whose own work (context merging, hooks, event state) dominates.
 	b.Run("sdk-client", func(b *testing.B) {
@@ -111,18 +125,7 @@ func BenchmarkProviderBoolean(b *testing.B) {
 func BenchmarkProviderOverhead(b *testing.B) {
 	snap := mustCompile(b)
 	srv := MustServe(b)
-	for _, exposures := range []bool{true, false} {
-		name := "exposures"
-		if !exposures {
-			name = "no-exposures"
-		}
-		b.Run(name, func(b *testing.B) {
-			p := srv.NewProvider()
-			p.NoExposures = !exposures
-			MustInit(b, p)
-			benchOverhead(b, snap, p)
-		})
-	}
+	eachExposures(b, srv, func(b *testing.B, p *provider.Provider) { benchOverhead(b, snap, p) })
 }
 
 func benchOverhead(b *testing.B, snap *evaluation.Snapshot, p *provider.Provider) {

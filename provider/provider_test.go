@@ -14,8 +14,6 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
-	"github.com/valueloop/valueloop/evaluation"
-	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/provider"
 )
 
@@ -281,14 +279,7 @@ func TestExportedFileEvaluatedIdentically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := flagd.Parse("export.json", file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := evaluation.Compile(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := mustCompileFile(t, "export.json", file)
 	p := srv.NewProvider()
 	MustInit(t, p)
 

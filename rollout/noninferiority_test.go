@@ -8,6 +8,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // TestGuardrailFalseOKRate: when the released variant's error rate is worse
@@ -38,17 +39,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 				events = append(events, ingest.Event{Type: ingest.Tracking, Name: "error", TargetingKey: key, Time: 1_767_225_600_001, TimeSet: true})
 			}
 		}
-		aggs, _, err := ingest.Recompute([]metric.Metric{m}, func(fn func(*ingest.Event) error) error {
-			for i := range events {
-				if err := fn(&events[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		aggs := storetest.RecomputeEvents(t, []metric.Metric{m}, events)
 		switch rollout.Guardrails(&p, 50, []metric.Metric{m}, aggs)[0].Status {
 		case rollout.GuardrailOK:
 			ok++

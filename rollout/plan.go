@@ -210,7 +210,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 		if g.Direction == "" && m != nil {
 			g.Direction = m.Direction
 		}
-		if g.Direction != metric.HigherIsBetter && g.Direction != metric.LowerIsBetter {
+		// Without a direction, an unknown metric has none to lend: that is
+		// the metric's problem, reported above, not a second one.
+		if (g.Direction != "" || m != nil) && g.Direction != metric.HigherIsBetter && g.Direction != metric.LowerIsBetter {
 			bad(path+"/direction", "must be %q or %q (which way is better), got %q", metric.HigherIsBetter, metric.LowerIsBetter, g.Direction)
 		}
 		if math.IsNaN(g.Tolerance) || g.Tolerance < 0 || g.Tolerance > 10 {
@@ -277,6 +279,9 @@ type Duration time.Duration
 func ParseDuration(s string) (Duration, error) {
 	if s == "0" {
 		return 0, nil
+	}
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("must not be negative, got %q", s)
 	}
 	w, err := metric.ParseWindow(s)
 	if err != nil {

@@ -116,6 +116,28 @@ func TestPlanCheckRejects(t *testing.T) {
 	}
 }
 
+// TestPlanCheckProblemsOnce: a plan with several problems lists each once
+// and no consequence of another as a problem of its own (an unknown metric
+// has no direction to lend the guardrail: no /direction problem).
+func TestPlanCheckProblemsOnce(t *testing.T) {
+	p := goodPlan()
+	p.Guardrails[0].Metric = "latency"
+	p.Guardrails[0].Direction = ""
+	p.Steps[2].Percent = 120
+	err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
+	var ve *valueloop.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Check = %v, want a validation error", err)
+	}
+	var got []string
+	for _, pr := range ve.Problems {
+		got = append(got, pr.Path)
+	}
+	if want := []string{"/steps/2/percent", "/guardrails/0/metric"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
+	}
+}
+
 func TestDurationJSON(t *testing.T) {
 	// Written as seconds; read as seconds or as the strings of plans stored
 	// before durations became seconds.

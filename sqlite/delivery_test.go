@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/storetest"
 )
 
@@ -13,11 +12,7 @@ import (
 // stored leaves nothing behind, not even its ID (a trigger refuses links).
 func TestDeliveryRollsBackWhole(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := mustOpenFile(t, path, nil)
 	storetest.DeliveryRollsBackWhole(t, db, func(t *testing.T) func() {
 		raw, err := sql.Open("sqlite", path)
 		if err != nil {

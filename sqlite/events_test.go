@@ -18,130 +18,6 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
-func recompute(tb testing.TB, db *sqlite.DB, env string, metrics []metric.Metric) []metric.Aggregate {
-	tb.Helper()
-	all, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(tb.Context(), env, fn) })
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return all
-}
-
-func openPipeline(tb testing.TB, db *sqlite.DB) *ingest.Pipeline {
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { p.Close() })
-	return p
-}
-
-// TestPipelineSurvivesReopen ingests shuffled batches with resent events,
-// closes everything, reopens, and checks that the stored aggregates equal a
-// recomputation from the stored events and that old ids are still
-// recognised.
-func TestPipelineSurvivesReopen(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "events.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
-	metrics := storetest.Metrics(t)
-	for i := range metrics {
-		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	events := storetest.GenEvents(r, 0, 3000, 200)
-	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
-	ingestAll := func(p *ingest.Pipeline, events []ingest.Event) (stored, dups int) {
-		for len(events) > 0 {
-			k := min(len(events), 1+r.IntN(400))
-			fresh, err := p.Ingest(ctx, "prod", events[:k])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range fresh {
-				if f {
-					stored++
-				} else {
-					dups++
-				}
-			}
-			events = events[k:]
-		}
-		return stored, dups
-	}
-	if s, d := ingestAll(p, events[:2000]); s != 2000 || d != 0 {
-		t.Fatalf("first part: stored %d, duplicates %d; want 2000, 0", s, d)
-	}
-	p.Close()
-	db.Close()
-
-	db = sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	p = openPipeline(t, db)
-	// The last 500 of the first part again, then the rest.
-	if s, d := ingestAll(p, events[1500:]); s != 1000 || d != 500 {
-		t.Fatalf("second part: stored %d, duplicates %d; want 1000, 500", s, d)
-	}
-	got, err := db.Aggregates(ctx, "prod", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := recompute(t, db, "prod", metrics)
-	if !slices.Equal(got, want) {
-		t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
-	}
-	if n, err := db.EventCount(ctx, "prod"); err != nil || n != 3000 {
-		t.Errorf("EventCount = %d, %v; want 3000", n, err)
-	}
-	res, err := p.Rebuild(ctx, "prod")
-	if err != nil || res.Changed || res.Events != 3000 {
-		t.Errorf("Rebuild = %+v, %v; want 3000 events, unchanged", res, err)
-	}
-}
-
-func TestClaimDeduplicatesWithinAndAcrossBatches(t *testing.T) {
-	ctx := t.Context()
-	db := MustOpen(t, nil)
-	p := openPipeline(t, db)
-	ev := func(id string, ms int64) ingest.Event {
-		return ingest.Event{Type: ingest.Tracking, ID: id, Name: "n", TargetingKey: "u", Time: 1_780_000_000_000 + ms, TimeSet: true}
-	}
-	fresh, err := p.Ingest(ctx, "prod", []ingest.Event{ev("a", 0), ev("a", 0), ev("b", 0), ev("a", 1), {Type: ingest.Tracking, Name: "n", TargetingKey: "u"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []bool{true, false, true, true, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
-		t.Errorf("first batch: fresh = %v, want %v (same id at another time is another event)", fresh, want)
-	}
-	fresh, err = p.Ingest(ctx, "prod", []ingest.Event{ev("b", 0), ev("c", 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []bool{false, true}; fmt.Sprint(fresh) != fmt.Sprint(want) {
-		t.Errorf("second batch: fresh = %v, want %v", fresh, want)
-	}
-	// Other environments have their own ids.
-	fresh, err = p.Ingest(ctx, "dev", []ingest.Event{ev("b", 0)})
-	if err != nil || !fresh[0] {
-		t.Errorf("other environment: fresh = %v, %v; want stored", fresh, err)
-	}
-}
-
 // BenchmarkPipeline measures the write path without HTTP: batches of 1,000
 // events of 100,000 users (20% exposures, 20% purchases, 60% page views,
 // all with ids), four requests in flight, five metrics, into a SQLite file.
@@ -153,15 +29,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			ctx := b.Context()
 			db := MustOpen(b, nil)
-			if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
-				b.Fatal(err)
-			}
-			metrics := storetest.Metrics(b)
-			for i := range metrics {
-				if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
-					b.Fatal(err)
-				}
-			}
+			storetest.CreateEnvWithMetrics(b, db, "prod", storetest.Metrics(b))
 			var store ingest.Store = db
 			if mode == "memory" {
 				store = plainStore{db}
@@ -243,20 +111,9 @@ func (s plainStore) IngestTx(ctx context.Context, fn func(ingest.Tx) error) erro
 func TestRestartReadsNoEvents(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "events.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenFile(t, path, nil)
 	metrics := storetest.Metrics(t)
-	for i := range metrics {
-		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateEnvWithMetrics(t, db, "prod", metrics)
 	r := rand.New(rand.NewPCG(3, 4))
 	old := storetest.GenEvents(r, 0, 2000, 150)
 	p := ingest.NewPipeline(db, nil)
@@ -282,7 +139,7 @@ func TestRestartReadsNoEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// New events, all later than the old ones.
-	p = openPipeline(t, db)
+	p = storetest.OpenPipeline(t, db)
 	next := storetest.GenEvents(r, 1_000_000, 2000, 150)
 	for i := 0; i < len(next); i += 100 {
 		if _, err := p.Ingest(ctx, "prod", next[i:i+100]); err != nil {
@@ -292,17 +149,7 @@ func TestRestartReadsNoEvents(t *testing.T) {
 	if err := db.Events(ctx, "prod", func(ev *ingest.Event) error { stored = append(stored, *ev); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	want, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
-		for i := range stored {
-			if err := fn(&stored[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := storetest.RecomputeEvents(t, metrics, stored)
 	got, err := db.Aggregates(ctx, "prod", "")
 	if err != nil {
 		t.Fatal(err)
@@ -357,21 +204,9 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 	}
 	raw.Close()
 
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	metrics := storetest.Metrics(t)
-	if err := db.CreateEnvironment(ctx, valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
-	for i := range metrics {
-		if err := db.CreateMetric(ctx, "prod", &metrics[i], "t"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p := openPipeline(t, db)
+	db := mustOpenFile(t, path, nil)
+	storetest.CreateEnvWithMetrics(t, db, "prod", storetest.Metrics(t))
+	p := storetest.OpenPipeline(t, db)
 	fresh, err := p.Ingest(ctx, "prod", append(events[:10:10], storetest.GenEvents(rand.New(rand.NewPCG(7, 8)), 1000, 10, 40)...))
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +218,7 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := recompute(t, db, "prod", metrics); !slices.Equal(got, want) {
+	if want := storetest.Recompute(t, db, "prod"); !slices.Equal(got, want) {
 		t.Fatalf("aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 	}
 }

@@ -15,13 +15,8 @@ import (
 // schema_migrations, and runs none again.
 func TestMigrationRecordsMove(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenFile(t, path, nil)
+	mustCreateEnv(t, db, "prod")
 	db.Close()
 
 	// Turn the records back into those of the previous version.

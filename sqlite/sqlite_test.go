@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/sqlite"
@@ -25,31 +27,65 @@ func TestContract(t *testing.T) {
 // MustOpen opens a fresh database in a temporary directory.
 func MustOpen(tb testing.TB, clock *storetest.Clock) *sqlite.DB {
 	tb.Helper()
-	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
+	return mustOpenFile(tb, filepath.Join(tb.TempDir(), "test.db"), clock)
+}
+
+// mustOpenFile opens the database at path, with its clock set to clock's
+// when clock is not nil, and closes it when the test ends. Tests that
+// reopen a database call it again on the same path.
+func mustOpenFile(tb testing.TB, path string, clock *storetest.Clock) *sqlite.DB {
+	tb.Helper()
+	db := sqlite.NewDB(path)
 	return storetest.Opened(tb, db, &db.Now, clock)
 }
 
+// reopenable opens a fresh database in a temporary directory and returns
+// it with a function that closes it and opens it again on the same file.
+func reopenable(tb testing.TB, clock *storetest.Clock) (*sqlite.DB, func() *sqlite.DB) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "test.db")
+	db := mustOpenFile(tb, path, clock)
+	return db, func() *sqlite.DB {
+		db.Close()
+		db = mustOpenFile(tb, path, clock)
+		return db
+	}
+}
+
+// TestSurvivesReopen runs contract cases with the database closed and
+// opened again midway: rollouts with their history and audit trail,
+// hypotheses, and the ingested events (old ids still recognised, aggregates
+// equal to a recomputation) survive a restart.
+func TestSurvivesReopen(t *testing.T) {
+	t.Run("Rollouts", func(t *testing.T) {
+		db, reopen := reopenable(t, nil)
+		storetest.Rollouts(t, db, func() storetest.RolloutStore { return reopen() })
+	})
+	t.Run("Hypotheses", func(t *testing.T) {
+		clock := &storetest.Clock{T: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+		db, reopen := reopenable(t, clock)
+		storetest.Hypotheses(t, db, clock, func() storetest.HypothesisStore { return reopen() })
+	})
+	t.Run("PipelineAggregates", func(t *testing.T) {
+		db, reopen := reopenable(t, nil)
+		storetest.PipelineAggregates(t, db, func() storetest.EventStore { return reopen() })
+	})
+}
+
 func TestReopenKeepsData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "test.db")
-	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateEnvironment(t.Context(), valueloopEnv("prod"), "t"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db = sqlite.NewDB(path) // migrations run again and must be no-ops
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, reopen := reopenable(t, nil)
+	mustCreateEnv(t, db, "prod")
+	db = reopen() // migrations run again and must be no-ops
 	envs, err := db.Environments(t.Context())
 	if err != nil || len(envs) != 1 || envs[0].Key != "prod" {
 		t.Fatalf("after reopen: %+v, %v", envs, err)
 	}
 }
 
-func valueloopEnv(key string) valueloop.Environment {
-	return valueloop.Environment{Key: key, Name: key}
+// mustCreateEnv creates environment key in db.
+func mustCreateEnv(tb testing.TB, db *sqlite.DB, key string) {
+	tb.Helper()
+	if err := db.CreateEnvironment(context.Background(), valueloop.Environment{Key: key, Name: key}, "t"); err != nil {
+		tb.Fatal(err)
+	}
 }

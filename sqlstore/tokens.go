@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -16,8 +17,8 @@ import (
 func (s *Store) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		now := s.now()
-		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			t.Name, t.Scope, t.Environment, hash, s.o.D.Time(now)).Scan(&t.ID)
+		err := tx.QueryRow(ctx, `INSERT INTO tokens (name, scope, environment, hash, created_at, client, origins, no_exposures) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.Name, t.Scope, t.Environment, hash, s.o.D.Time(now), t.Client, strings.Join(t.Origins, " "), t.NoExposures).Scan(&t.ID)
 		if err != nil {
 			return err
 		}
@@ -32,14 +33,17 @@ func (s *Store) CreateToken(ctx context.Context, t *valueloop.Token, hash []byte
 
 // Tokens returns every token, revoked ones included, ordered by id.
 func (s *Store) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
-	rows, err := s.read().Query(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at FROM tokens ORDER BY id`)
+	rows, err := s.read().Query(ctx, `SELECT id, name, scope, environment, hash, created_at, revoked_at, client, origins, no_exposures FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list tokens: %w", s.o.D.Name, err)
 	}
 	return collect(rows, func(rows *sql.Rows) (valueloop.StoredToken, error) {
 		var t valueloop.StoredToken
 		var revoked time.Time
-		err := rows.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, timeDest{&t.CreatedAt}, nullTimeDest{&revoked})
+		var origins string // space-separated (an origin has no spaces)
+		err := rows.Scan(&t.ID, &t.Name, &t.Scope, &t.Environment, &t.Hash, timeDest{&t.CreatedAt}, nullTimeDest{&revoked},
+			&t.Client, &origins, &t.NoExposures)
+		t.Origins = strings.Fields(origins)
 		if !revoked.IsZero() {
 			t.RevokedAt = &revoked
 		}

@@ -52,6 +52,7 @@ func eventCase(fn func(t *testing.T, s EventStore)) func(t *testing.T, s Store, 
 
 // OpenPipeline starts an ingestion pipeline on s, closed when the test ends.
 func OpenPipeline(t testing.TB, s EventStore) *ingest.Pipeline {
+	t.Helper()
 	p := ingest.NewPipeline(s, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
@@ -113,15 +114,34 @@ func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	return all
 }
 
-func createEnvWithMetrics(t *testing.T, s EventStore, env string, ms []metric.Metric) {
-	t.Helper()
+// RecomputeEvents returns the aggregates of ms computed from scratch from
+// events, through the real ingestion code.
+func RecomputeEvents(tb testing.TB, ms []metric.Metric, events []ingest.Event) []metric.Aggregate {
+	tb.Helper()
+	all, _, err := ingest.Recompute(ms, func(fn func(*ingest.Event) error) error {
+		for i := range events {
+			if err := fn(&events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
+// CreateEnvWithMetrics creates environment env holding the metrics ms.
+func CreateEnvWithMetrics(tb testing.TB, s EventStore, env string, ms []metric.Metric) {
+	tb.Helper()
 	ctx := context.Background()
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "t"); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for i := range ms {
 		if err := s.CreateMetric(ctx, env, &ms[i], "t"); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 }
@@ -170,9 +190,16 @@ func testMetricsCRUD(t *testing.T, s EventStore) {
 // testPipelineAggregates ingests shuffled batches with resent events through
 // two pipelines one after the other (a restart), and checks that the stored
 // aggregates equal a recomputation from the stored events.
-func testPipelineAggregates(t *testing.T, s EventStore) {
+func testPipelineAggregates(t *testing.T, s EventStore) { PipelineAggregates(t, s, nil) }
+
+// PipelineAggregates is the PipelineAggregates case of the contract on s.
+// When reopen is not nil it is called between the two pipelines, to close the
+// store and open it again on the same data: the second pipeline then also
+// checks that old ids are still recognised after a restart.
+func PipelineAggregates(t *testing.T, s EventStore, reopen func() EventStore) {
+	t.Helper()
 	ctx := context.Background()
-	createEnvWithMetrics(t, s, "prod", Metrics(t))
+	CreateEnvWithMetrics(t, s, "prod", Metrics(t))
 	r := rand.New(rand.NewPCG(1, 2))
 	events := GenEvents(r, 0, 3000, 200)
 	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
@@ -202,6 +229,9 @@ func testPipelineAggregates(t *testing.T, s EventStore) {
 		t.Fatalf("first part: stored %d, duplicates %d; want 2000, 0", st, d)
 	}
 	p.Close()
+	if reopen != nil {
+		s = reopen()
+	}
 	p = OpenPipeline(t, s)
 	// The last 500 of the first part again, then the rest.
 	if st, d := ingestAll(p, events[1500:]); st != 1000 || d != 500 {
@@ -262,7 +292,7 @@ func testClaimDeduplicates(t *testing.T, s EventStore) {
 func testMetricChangeRebuild(t *testing.T, s EventStore) {
 	ctx := context.Background()
 	ms := Metrics(t)
-	createEnvWithMetrics(t, s, "prod", ms[:1])
+	CreateEnvWithMetrics(t, s, "prod", ms[:1])
 	p := OpenPipeline(t, s)
 	r := rand.New(rand.NewPCG(3, 4))
 	if _, err := p.Ingest(ctx, "prod", GenEvents(r, 0, 1500, 100)); err != nil {

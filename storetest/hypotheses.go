@@ -24,6 +24,15 @@ func testHypotheses(t *testing.T, st Store, clock *Clock) {
 	if !ok {
 		t.Skip("the store keeps no hypotheses")
 	}
+	Hypotheses(t, s, clock, nil)
+}
+
+// Hypotheses is the Hypotheses case of the contract on s, whose clock is
+// clock. When reopen is not nil it is called after the writes, to close the
+// store and open it again on the same data, and the reads that follow check
+// what survived.
+func Hypotheses(t *testing.T, s HypothesisStore, clock *Clock, reopen func() HypothesisStore) {
+	t.Helper()
 	ctx := context.Background()
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)
@@ -35,6 +44,7 @@ func testHypotheses(t *testing.T, st Store, clock *Clock) {
 	h.Statement = "a shorter onboarding gets more people to sign up"
 	h.PrimaryMetric, h.Direction, h.MinimumEffect, h.Power = "signup", experiment.Increase, 0.03, 0.9
 	h.Guardrails = []experiment.Guardrail{{Metric: "tickets", Tolerance: 0.1}, {Metric: "latency", Tolerance: 20, Absolute: true}}
+	h.Settings.CUPED = false
 	h.Settings.Weights = map[string]float64{"control": 90, "treatment": 10}
 	want := *h
 	if err := s.PutHypothesis(ctx, "prod", "onboarding", h, "alice"); err != nil {
@@ -56,11 +66,17 @@ func testHypotheses(t *testing.T, st Store, clock *Clock) {
 	if err := s.PutHypothesis(ctx, "prod", "onboarding", h, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Hypothesis(ctx, "prod", "onboarding"); err != nil || got.Version != 2 || got.UpdatedBy != "bob" || got.MinimumEffect != 0.05 {
-		t.Errorf("after replace: %+v, %v; want version 2 by bob", got, err)
+	if h.Version != 2 || h.UpdatedBy != "bob" {
+		t.Errorf("after replace: version %d by %q, want 2 by bob", h.Version, h.UpdatedBy)
 	}
 	if err := s.PutHypothesis(ctx, "nowhere", "onboarding", experiment.NewHypothesis(), "bob"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		t.Errorf("put in a missing environment: got %v, want not found", err)
+	}
+	if reopen != nil {
+		s = reopen()
+	}
+	if got, err := s.Hypothesis(ctx, "prod", "onboarding"); err != nil || got.Version != 2 || got.UpdatedBy != "bob" || got.MinimumEffect != 0.05 {
+		t.Errorf("after replace: %+v, %v; want version 2 by bob", got, err)
 	}
 	if err := s.DeleteHypothesis(ctx, "prod", "onboarding", "carol"); err != nil {
 		t.Fatal(err)
@@ -69,7 +85,11 @@ func testHypotheses(t *testing.T, st Store, clock *Clock) {
 		t.Errorf("second delete: got %v, want not found", err)
 	}
 	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "onboarding"})
-	if err != nil || len(entries) != 3 || entries[0].Action != "hypothesis.delete" || entries[2].Action != "hypothesis.put" || entries[2].Before != nil {
-		t.Errorf("audit = %+v, %v; want delete, put, put (the first without before)", entries, err)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("audit = %+v, %v; want 3 entries", entries, err)
+	}
+	if entries[0].Action != "hypothesis.delete" || entries[1].Action != "hypothesis.put" || entries[1].Before == nil ||
+		entries[2].Action != "hypothesis.put" || entries[2].Before != nil || entries[2].Actor != "alice" {
+		t.Errorf("audit = %+v; want delete, put, put (the first, by alice, without before)", entries)
 	}
 }

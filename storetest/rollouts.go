@@ -32,6 +32,14 @@ func testRollouts(t *testing.T, st Store, _ *Clock) {
 	if !ok {
 		t.Skip("the store keeps no rollouts")
 	}
+	Rollouts(t, s, nil)
+}
+
+// Rollouts is the Rollouts case of the contract on s. When reopen is not
+// nil it is called after the writes, to close the store and open it again on
+// the same data, and the reads that follow check what survived.
+func Rollouts(t *testing.T, s RolloutStore, reopen func() RolloutStore) {
+	t.Helper()
 	ctx := context.Background()
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)
@@ -74,6 +82,9 @@ func testRollouts(t *testing.T, st Store, _ *Clock) {
 	}
 	if err := s.UpdateRollout(ctx, &stale, nil); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
 		t.Errorf("update from a stale version: got %v, want a conflict", err)
+	}
+	if reopen != nil {
+		s = reopen()
 	}
 	got, err := s.Rollouts(ctx, rollout.Filter{Environment: "prod", Flag: "checkout"})
 	if err != nil || len(got) != 1 {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,6 +206,23 @@ func testTokens(t *testing.T, s Store, clock *Clock) {
 	}
 	if len(all) != 1 || all[0].RevokedAt == nil || !all[0].RevokedAt.Equal(clock.T) || string(all[0].Hash) != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("Tokens() = %+v", all)
+	}
+	if len(all) == 1 && (all[0].Client || len(all[0].Origins) != 0 || all[0].NoExposures) {
+		t.Errorf("a server token came back as %+v, want no client, origins or noExposures", all[0].Token)
+	}
+
+	// A client token keeps its origins, in order; a quiet one its flag.
+	c := &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "prod", Client: true,
+		Origins: []string{"https://shop.example", "http://localhost:3000"}, NoExposures: true}
+	if err := s.CreateToken(ctx, c, []byte("client-hash-0123456789abcdef0123"), "root"); err != nil {
+		t.Fatal(err)
+	}
+	all, err = s.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all[len(all)-1].Token; !got.Client || !got.NoExposures || strings.Join(got.Origins, " ") != "https://shop.example http://localhost:3000" {
+		t.Errorf("client token stored as %+v, want client, noExposures and both origins", got)
 	}
 }
 

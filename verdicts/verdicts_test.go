@@ -62,18 +62,7 @@ func aggregates(t *testing.T, flag string, users int, control, treatment float64
 			add(ingest.Event{Type: ingest.Tracking, Name: "signup", TargetingKey: key})
 		}
 	}
-	aggs, _, err := ingest.Recompute([]metric.Metric{signup}, func(fn func(*ingest.Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aggs
+	return storetest.RecomputeEvents(t, []metric.Metric{signup}, events)
 }
 
 var signup = metric.Metric{Key: "signup", Kind: metric.Conversion, Event: "signup"}

@@ -7,13 +7,19 @@
 //   - Slack: the JSON of a Slack incoming webhook ({"text": ..., "blocks":
 //     [...]}), which Slack, Mattermost, Rocket.Chat and most chat tools
 //     accept. The URL is the secret; there is no signature.
-//   - Generic: {"id", "event", "at", "text", "data"} signed with
-//     HMAC-SHA256. The headers Valueloop-Timestamp (Unix seconds) and
-//     Valueloop-Signature ("sha256=" and the hex HMAC of
-//     "<timestamp>.<body>" under the shared secret) let the receiver check
-//     that the body is ours and recent (see Verify); Valueloop-Event names
-//     the event and Valueloop-Delivery identifies the delivery, the same on
-//     every retry.
+//   - Generic: {"id", "event", "at", "text", "data"} signed as Standard
+//     Webhooks (https://www.standardwebhooks.com) sign: the headers
+//     webhook-id (the same on every retry of a delivery),
+//     webhook-timestamp (Unix seconds, fresh on each attempt) and
+//     webhook-signature ("v1," and the base64 HMAC-SHA256 of
+//     "<id>.<timestamp>.<body>"), so a receiver's Standard Webhooks library
+//     verifies them unchanged. The key is the base64 part of a "whsec_"
+//     secret; a secret without that prefix is used as it is (Verify here
+//     accepts both). Valueloop-Event names the event.
+//
+// Retries: on network errors, 429 and 5xx, with exponential pauses and
+// full jitter (so receivers coming back are not hit by every sender at
+// once), waiting instead as long as a Retry-After answer asks (capped).
 //
 // What is not here: deciding what to announce (package rollout builds the
 // messages) and configuration (cmd/valueloop reads the URLs and secret).
@@ -25,12 +31,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -47,13 +55,31 @@ const (
 	Slack   Format = "slack"
 )
 
-// Headers of a generic delivery.
+// Headers of a generic delivery: the three of Standard Webhooks, and the
+// event's name.
 const (
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
 	HeaderEvent     = "Valueloop-Event"
-	HeaderDelivery  = "Valueloop-Delivery"
-	HeaderTimestamp = "Valueloop-Timestamp"
-	HeaderSignature = "Valueloop-Signature"
 )
+
+// SecretPrefix marks a Standard Webhooks secret: the base64 of the key.
+const SecretPrefix = "whsec_"
+
+// signingKey returns the HMAC key of secret: the decoded base64 after
+// "whsec_", or the secret's bytes when it has no such prefix.
+func signingKey(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, SecretPrefix)
+	if !ok {
+		return []byte(secret), nil
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) == 0 {
+		return nil, fmt.Errorf("a %s secret must be followed by the base64 of its key", SecretPrefix)
+	}
+	return key, nil
+}
 
 // Target is one receiver.
 type Target struct {
@@ -74,6 +100,9 @@ func (t Target) Check() error {
 	case Generic:
 		if t.Secret == "" {
 			return fmt.Errorf("webhook %s: a generic webhook needs a secret to sign with", u.Host)
+		}
+		if _, err := signingKey(t.Secret); err != nil {
+			return fmt.Errorf("webhook secret: %v", err)
 		}
 	default:
 		return fmt.Errorf("webhook %s: unknown format %q: want %q or %q", u.Host, t.Format, Generic, Slack)
@@ -119,20 +148,33 @@ type SlackText struct {
 	Text string `json:"text"`
 }
 
-// Sign returns the Valueloop-Signature of body sent at timestamp (Unix
-// seconds): "sha256=" and the hex HMAC-SHA256 of "<timestamp>.<body>".
-func Sign(secret string, timestamp int64, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
+// Sign returns the webhook-signature of delivery id with body sent at
+// timestamp (Unix seconds): "v1," and the base64 HMAC-SHA256 of
+// "<id>.<timestamp>.<body>" under the key of secret (see signingKey). An
+// invalid whsec_ secret signs nothing (Target.Check refuses it first).
+func Sign(secret, id string, timestamp int64, body []byte) string {
+	key, err := signingKey(secret)
+	if err != nil {
+		return ""
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id))
+	mac.Write([]byte{'.'})
 	mac.Write([]byte(strconv.FormatInt(timestamp, 10)))
 	mac.Write([]byte{'.'})
 	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-// Verify checks a generic delivery as a receiver should: the signature
-// matches body under secret (compared in constant time) and the timestamp
-// lies within tolerance of now, so an old delivery cannot be replayed.
+// Verify checks a generic delivery as a receiver should: one of the
+// space-separated signatures of webhook-signature is the v1 signature of
+// body under secret (compared in constant time), and the timestamp lies
+// within tolerance of now, so an old delivery cannot be replayed.
 func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	id := h.Get(HeaderID)
+	if id == "" {
+		return errors.New("webhook: missing " + HeaderID)
+	}
 	ts, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
 	if err != nil {
 		return errors.New("webhook: missing or malformed " + HeaderTimestamp)
@@ -140,19 +182,26 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
 		return fmt.Errorf("webhook: timestamp %d is %s away from now, more than %s", ts, d.Round(time.Second), tolerance)
 	}
-	got := h.Get(HeaderSignature)
-	if !strings.HasPrefix(got, "sha256=") {
+	sigs := strings.Fields(h.Get(HeaderSignature))
+	if len(sigs) == 0 {
 		return errors.New("webhook: missing or malformed " + HeaderSignature)
 	}
-	if !hmac.Equal([]byte(got), []byte(Sign(secret, ts, body))) {
-		return errors.New("webhook: signature does not match")
+	want := Sign(secret, id, ts, body)
+	if want == "" {
+		return errors.New("webhook: invalid secret")
 	}
-	return nil
+	for _, sig := range sigs {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return errors.New("webhook: signature does not match")
 }
 
 // Sender delivers messages to every target in the background: each message
-// is posted to each target in turn, retried with doubling pauses on network
-// errors, 429 and 5xx answers. Construct with NewSender, set fields, Open;
+// is posted to each target in turn, retried on network errors, 429 and 5xx
+// answers after the pause a Retry-After asks for, or else a jittered
+// exponential one. Construct with NewSender, set fields, Open;
 // Close stops it (deliveries still queued are dropped and logged).
 type Sender struct {
 	Targets []Target
@@ -160,9 +209,16 @@ type Sender struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	// Attempts per delivery (default 4) and the first pause between them
-	// (default 1s, doubling).
-	Attempts int
-	Backoff  time.Duration
+	// (default 1s, doubling; each pause drawn at random up to that, "full
+	// jitter"). A Retry-After is honoured up to MaxRetryAfter (default 5m);
+	// a longer one ends the delivery.
+	Attempts      int
+	Backoff       time.Duration
+	MaxRetryAfter time.Duration
+	// Jitter draws a pause in [0, d]; nil: uniformly at random.
+	Jitter func(d time.Duration) time.Duration
+	// Wait pauses d or until ctx ends; nil: a timer. Tests record pauses.
+	Wait func(ctx context.Context, d time.Duration)
 	// Queue is the number of messages waiting at most; beyond, Send drops.
 	Queue int
 
@@ -181,7 +237,7 @@ func NewSender(targets []Target, logger *slog.Logger) *Sender {
 	}
 	return &Sender{
 		Targets: targets, Client: &http.Client{Timeout: 10 * time.Second}, Now: time.Now, Logger: logger,
-		Attempts: 4, Backoff: time.Second, Queue: 256,
+		Attempts: 4, Backoff: time.Second, MaxRetryAfter: 5 * time.Minute, Queue: 256,
 	}
 }
 
@@ -254,54 +310,102 @@ func (s *Sender) deliver(ctx context.Context, t Target, m Message) {
 		s.Logger.Error("webhook: cannot encode message", "event", m.Event, "err", err)
 		return
 	}
-	pause := s.Backoff
+	ceiling := s.Backoff
 	for attempt := 1; ; attempt++ {
-		retry, err := s.post(ctx, t, m.Event, id, body)
+		retry, after, err := s.post(ctx, t, m.Event, id, body)
 		if err == nil {
 			s.Delivered.Add(1)
 			return
+		}
+		if after > s.MaxRetryAfter {
+			retry = false
+			err = fmt.Errorf("%w, and asks to retry after %s, longer than %s", err, after, s.MaxRetryAfter)
 		}
 		if !retry || attempt >= s.Attempts || ctx.Err() != nil {
 			s.Failed.Add(1)
 			s.Logger.Error("webhook delivery failed", "url", redact(t.URL), "event", m.Event, "delivery", id, "attempts", attempt, "err", err)
 			return
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(pause):
+		pause := after
+		if after <= 0 {
+			pause = s.jitter(ceiling)
 		}
-		pause *= 2
+		s.wait(ctx, pause)
+		ceiling *= 2
 	}
 }
 
-// post sends one attempt; retry says whether another may succeed.
-func (s *Sender) post(ctx context.Context, t Target, event, id string, body []byte) (retry bool, err error) {
+func (s *Sender) wait(ctx context.Context, d time.Duration) {
+	if s.Wait != nil {
+		s.Wait(ctx, d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (s *Sender) jitter(d time.Duration) time.Duration {
+	if s.Jitter != nil {
+		return s.Jitter(d)
+	}
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(mrand.Int64N(int64(d) + 1))
+}
+
+// post sends one attempt, signed afresh; retry says whether another may
+// succeed, after how long when the receiver said (Retry-After).
+func (s *Sender) post(ctx context.Context, t Target, event, id string, body []byte) (retry bool, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Valueloop-Webhook/1")
 	if t.Format == Generic {
 		ts := s.Now().Unix()
 		req.Header.Set(HeaderEvent, event)
-		req.Header.Set(HeaderDelivery, id)
+		req.Header.Set(HeaderID, id)
 		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-		req.Header.Set(HeaderSignature, Sign(t.Secret, ts, body))
+		req.Header.Set(HeaderSignature, Sign(t.Secret, id, ts, body))
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
-		return true, err
+		return true, 0, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	switch {
 	case resp.StatusCode < 300:
-		return false, nil
+		return false, 0, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return true, fmt.Errorf("receiver answered %s", resp.Status)
+		return true, RetryAfter(resp.Header.Get("Retry-After"), s.Now()), fmt.Errorf("receiver answered %s", resp.Status)
 	}
-	return false, fmt.Errorf("receiver answered %s", resp.Status)
+	return false, 0, fmt.Errorf("receiver answered %s", resp.Status)
+}
+
+// RetryAfter reads a Retry-After header (RFC 9110: delay-seconds or an
+// HTTP date) as a pause from now; 0 when absent or unreadable.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > int64(365*24*time.Hour/time.Second) {
+			return 0
+		}
+		return time.Duration(n) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 // Encode returns the body of m in format f at time at, and the delivery id.
@@ -330,10 +434,12 @@ func slackEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// newID returns a delivery id in the style Standard Webhooks shows
+// ("msg_" and random characters): unique per delivery, for deduplication.
 func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return "msg_" + hex.EncodeToString(b[:])
 }
 
 // redact keeps a URL's scheme and host for logs: Slack webhook URLs carry

@@ -42,6 +42,8 @@ func commandTree() *command {
 		changeCommand(),
 		incidentCommand(),
 		deliveryCommand(),
+		versionCommand(),
+		healthCommand(),
 		helpCommand(),
 		completionCommand(),
 	}}

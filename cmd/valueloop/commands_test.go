@@ -95,7 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"token"}, "token: want a subcommand: create, list or revoke\nRun 'valueloop help token' for usage."},
+		{[]string{"token"}, "token: want a subcommand: create, list, revoke or recover\nRun 'valueloop help token' for usage."},
 		{[]string{"delivery", "source", "frob"}, `delivery source: unknown subcommand "frob": want add, set, list or delete`},
 		{[]string{"help", "flags", "frob"}, `help: no command "flags frob"`},
 		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},
@@ -157,10 +157,10 @@ func TestCompletion(t *testing.T) {
 		line string // the words typed, the last one being completed
 		want string
 	}{
-		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery help completion"},
+		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery version health help completion"},
 		{"valueloop fl", "flags"},
 		{"valueloop delivery source ''", "add set list delete"},
-		{"valueloop --server http://x token ''", "create list revoke"},
+		{"valueloop --server http://x token ''", "create list revoke recover"},
 		{"valueloop flags list --env prod --o", "--output"},
 		{"valueloop token create --sc", "--scope"},
 		{"valueloop help ro", "rollout"},

@@ -57,6 +57,7 @@ type storage struct {
 	leading  func(name string) bool
 	describe string                          // for logs; never the password
 	ready    func(ctx context.Context) error // nil: always ready (SQLite)
+	unlock   func()                          // releases the data directory (SQLite)
 
 	pg       *postgres.DB
 	listener *postgres.Listener
@@ -73,11 +74,16 @@ func isPostgresDSN(s string) bool {
 // embedded SQLite store in cfg.DataDir.
 func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	if cfg.Database == "" {
-		db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
-		if err := db.Open(); err != nil {
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
 			return nil, err
 		}
-		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger},
+		db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
+		if err := db.Open(); err != nil {
+			unlock()
+			return nil, err
+		}
+		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger}, unlock: unlock,
 			leading: func(string) bool { return true }, describe: "sqlite:" + db.Path}, nil
 	}
 	db := postgres.NewDB(cfg.Database)
@@ -143,8 +149,12 @@ func (st *storage) Close() error {
 	if st.listener != nil {
 		st.listener.Close()
 	}
+	var err error
 	if c, ok := st.store.(interface{ Close() error }); ok {
-		return c.Close()
+		err = c.Close()
 	}
-	return nil
+	if st.unlock != nil {
+		st.unlock()
+	}
+	return err
 }

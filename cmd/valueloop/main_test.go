@@ -32,6 +32,12 @@ var urlPattern = regexp.MustCompile(`msg="valueloop serving" url=(http://\S+)`)
 // MustServe starts the server with extra args and waits until it serves.
 func MustServe(t testing.TB, dataDir string, args ...string) *testServer {
 	t.Helper()
+	return MustServeEnv(t, dataDir, map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken}, args...)
+}
+
+// MustServeEnv is MustServe with the environment env.
+func MustServeEnv(t testing.TB, dataDir string, env map[string]string, args ...string) *testServer {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = filepath.Join(t.TempDir(), "data")
 	}
@@ -52,7 +58,7 @@ func MustServe(t testing.TB, dataDir string, args ...string) *testServer {
 			}
 		}
 	}()
-	getenv := envMap(map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken})
+	getenv := envMap(env)
 	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)
 	go func() {
 		code := Run(ctx, all, strings.NewReader(""), io.Discard, pw, getenv)

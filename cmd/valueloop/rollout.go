@@ -11,8 +11,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
@@ -31,30 +34,6 @@ type rolloutConfig struct {
 	SlackWebhooks listFlag
 	WebhookSecret string // secret; never printed
 	Interval      time.Duration
-}
-
-// register adds serve's rollout flags to fs.
-func (c *rolloutConfig) register(e *cliEnv, fs *flag.FlagSet) {
-	fs.Var(&c.Webhooks, "webhook", "URL that receives rollout events as JSON signed with VALUELOOP_WEBHOOK_SECRET (repeatable)")
-	fs.Var(&c.SlackWebhooks, "slack-webhook", "Slack-compatible incoming-webhook URL that receives rollout events (repeatable)")
-	fs.DurationVar(&c.Interval, "rollout-interval", 10*time.Second, "how often the rollout engine checks rollouts")
-	c.WebhookSecret = e.getenv("VALUELOOP_WEBHOOK_SECRET")
-}
-
-// check validates the flags after parsing.
-func (c *rolloutConfig) check() error {
-	if c.Interval <= 0 {
-		return usageErrorf("--rollout-interval must be positive, e.g. 10s")
-	}
-	for _, t := range c.targets() {
-		if err := t.Check(); err != nil {
-			if t.Format == webhook.Generic && t.Secret == "" {
-				return usageErrorf("--webhook %s: set VALUELOOP_WEBHOOK_SECRET to the secret its deliveries are signed with", t.URL)
-			}
-			return usageErrorf("%v", err)
-		}
-	}
-	return nil
 }
 
 func (c *rolloutConfig) targets() []webhook.Target {
@@ -78,7 +57,7 @@ type rolloutStore interface {
 // openRollouts starts the rollout engine (under leader, so that one node
 // of several drives rollouts) and its webhooks, and for --demo puts the
 // demo's rollout under way.
-func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, logger *slog.Logger) (*rollout.Engine, func(), error) {
+func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, reg prometheus.Registerer, logger *slog.Logger) (*rollout.Engine, func(), error) {
 	eng := rollout.NewEngine(rs, svc, rs, logger)
 	eng.Interval = cfg.Rollouts.Interval
 	eng.Leader = leader
@@ -91,6 +70,7 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 		eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
 			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
 		})
+		registerWebhookMetrics(reg, hooks)
 	}
 	closeAll := func() {
 		eng.Close()
@@ -483,7 +463,7 @@ func axisLabel(lo, hi float64, width int) string {
 
 // guardrailBar draws a guardrail's interval ├──●──┤ on the axis [lo, hi]
 // with │ at no change (┼ inside the interval) and ┃ at the tolerated
-// limit; ◄ or ► where the interval runs off the axis.
+// limit (when on the axis); ◄ or ► where the interval runs off the axis.
 func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	pos := func(x float64) int {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
@@ -500,10 +480,15 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	if !g.Interval.UpperUnbounded {
 		b = pos(g.Interval.Upper)
 	}
-	return termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
+	iv := termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
 		OffLeft:  g.Interval.LowerUnbounded || g.Interval.Lower < lo,
-		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi,
-		Mark:     '┃', MarkAt: pos(limit)}.String()
+		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi}
+	// A limit past the axis (the axis stops at ±100%) is not drawn at its
+	// end, where it would read as a limit there; the TOLERATED column says it.
+	if lo <= limit && limit <= hi {
+		iv.Mark, iv.MarkAt = '┃', pos(limit)
+	}
+	return iv.String()
 }
 
 // roPct writes a percentage with up to two decimals.
@@ -513,4 +498,16 @@ func roPct(p float64) string {
 
 func roSigned(x float64) string {
 	return fmt.Sprintf("%+.1f%%", 100*x)
+}
+
+// registerWebhookMetrics exports the sender's counts of outgoing rollout
+// webhook deliveries, one series per outcome.
+func registerWebhookMetrics(reg prometheus.Registerer, hooks *webhook.Sender) {
+	for outcome, n := range map[string]*atomic.Uint64{"delivered": &hooks.Delivered, "failed": &hooks.Failed, "dropped": &hooks.Dropped} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "valueloop_rollout_webhook_deliveries_total",
+			Help:        "Outgoing rollout webhook deliveries (one per message and target) by outcome: delivered, failed after retries, or dropped with the queue full or at shutdown.",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(n.Load()) }))
+	}
 }

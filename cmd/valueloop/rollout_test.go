@@ -250,10 +250,80 @@ func TestGuardrailBar(t *testing.T) {
 			"          │ ┃├──●──┤ "},
 		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
+		{"limit off the axis: not drawn at its end", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.5, Change: 0.01, Interval: stats.Interval{Lower: -0.02, Upper: 0.04}},
+			"        ├─┼●──┤      "},
 	}
 	for _, c := range cases {
 		if got := guardrailBar(c.g, -0.10, 0.10, 21); got != c.want {
 			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestRolloutMessagesSayWhatIsTrue: a state conflict says the state, a
+// negative duration names its field, and an unknown guardrail metric is
+// one problem, not two.
+func TestRolloutMessagesSayWhatIsTrue(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	code, _, stderr := srv.cli(t, srv.Admin, "rollout", "resume", "checkout-flow", "--env", "production")
+	if code != exitConflict || !strings.Contains(stderr, "is running: only a paused rollout can be resumed") || strings.Contains(stderr, "Someone changed it first") {
+		t.Errorf("resume a running rollout: exit %d, %q; want %d saying it is running, and nothing of a concurrent change", code, stderr, exitConflict)
+	}
+	url := srv.URL + "/api/v1/environments/production/rollouts"
+	for _, c := range []struct{ name, body, want string }{
+		{"negative duration", `{"flag":"checkout-flow","variant":"one-page","baseline":"classic","steps":[{"percent":5,"minDuration":"-1h"},{"percent":100}]}`,
+			`"field": "steps[0].minDuration"`},
+		{"unknown metric", `{"flag":"checkout-flow","variant":"one-page","baseline":"classic","steps":[{"percent":5},{"percent":100}],"guardrails":[{"metric":"nope","tolerance":0.05}]}`,
+			`"field": "/guardrails/0/metric"`},
+	} {
+		resp, body := post(t, url, srv.Admin, c.body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, c.want) || strings.Count(body, `"field"`) != 1 {
+			t.Errorf("%s: %d %s; want 400 with one problem, %s", c.name, resp.StatusCode, body, c.want)
+		}
+	}
+}
+
+// TestRolloutWebhookStandard: serve --webhook posts rollout events signed
+// as Standard Webhooks with a whsec_ secret (verified by the receiver), and
+// /metrics counts the delivery.
+func TestRolloutWebhookStandard(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	verified := make(chan string, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+			verified <- "refused: " + err.Error()
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		verified <- r.Header.Get(webhook.HeaderEvent)
+	}))
+	defer recv.Close()
+	srv := MustServeEnv(t, "", map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken, "VALUELOOP_WEBHOOK_SECRET": secret},
+		"--demo", "--webhook", recv.URL)
+	select {
+	case got := <-verified:
+		if got != "rollout.start" {
+			t.Fatalf("first delivery: %s, want a verified rollout.start", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook delivery within 30s")
+	}
+	want := `valueloop_rollout_webhook_deliveries_total{outcome="delivered"} 1`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

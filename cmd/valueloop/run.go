@@ -34,6 +34,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "--version", "-version":
+		args = []string{"version"}
 	}
 	c := commandTree().find(args[0])
 	if c == nil {
@@ -64,6 +66,7 @@ http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
 --output table (default) or json.
 
   valueloop help [COMMAND [SUBCOMMAND]]
+  valueloop version (or --version)
   valueloop completion bash|zsh|fish
 
 Run 'valueloop COMMAND -h' or 'valueloop help COMMAND' for the arguments and
@@ -125,7 +128,9 @@ func (e *cliEnv) exit(err error) int {
 	case valueloop.ENOTFOUND:
 		return exitNotFound
 	case valueloop.ECONFLICT:
-		fmt.Fprintln(e.stderr, "Someone changed it first: fetch the current version and try again.")
+		// The message says what the conflict is (a version changed
+		// meanwhile, a rollout in a state that forbids the action, a
+		// read-only environment): no generic guess added.
 		return exitConflict
 	case valueloop.EUNAUTHORIZED:
 		fmt.Fprintln(e.stderr, "Pass an admin token with --token or VALUELOOP_TOKEN (serve prints one at first start).")

@@ -11,12 +11,13 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 )
 
 // serveConfig is the configuration of `valueloop serve`: flags over
-// environment variables over defaults.
+// environment variables over the --config file over defaults (config.go).
 type serveConfig struct {
 	Addr       string
 	DataDir    string
@@ -25,6 +26,7 @@ type serveConfig struct {
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
 	LogLevel   slog.Level
+	LogFormat  string        // text or json
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
@@ -51,38 +53,36 @@ func serveCommand() *command {
 		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
 }
 
-const serveMore = `Environment: VALUELOOP_ADMIN_TOKEN sets the first admin token of a new store;
-VALUELOOP_WEBHOOK_SECRET signs the --webhook deliveries.
+const serveMore = `Every flag is also an environment variable (named after it) and a key of the
+--config YAML file; a flag wins over the variable, the variable over the file,
+the file over the default. Repeatable settings take a comma-separated variable
+and a YAML list. For example, valueloop.yaml:
+
+    addr: 0.0.0.0:8080
+    data: /var/lib/valueloop
+    log-format: json
+    webhook: [https://ci.example.com/hooks/valueloop]
+
+'valueloop serve --print-config' shows the effective settings, secrets masked.
 `
 
 func runServe(ctx context.Context, e *cliEnv, args []string) error {
-	cfg := serveConfig{}
 	fs := newFlagSet(e, "serve")
-	fs.StringVar(&cfg.Addr, "addr", envOr(e, "VALUELOOP_ADDR", "127.0.0.1:8080"), "address to listen on (VALUELOOP_ADDR)")
-	fs.StringVar(&cfg.DataDir, "data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "directory of the embedded database (VALUELOOP_DATA)")
-	fs.StringVar(&cfg.Database, "database", e.getenv("VALUELOOP_DATABASE"),
-		"postgres://USER[:PASSWORD]@HOST:PORT/DATABASE of a PostgreSQL database shared by several nodes (VALUELOOP_DATABASE); default: the embedded store in --data")
-	fs.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into empty environments")
-	var files flagFiles
-	fs.Var(&files, "flags-file", "ENV=PATH of a flagd file to serve for ENV and watch for changes (repeatable)")
-	cfg.Rollouts.register(e, fs)
-	logLevel := fs.String("log-level", envOr(e, "VALUELOOP_LOG_LEVEL", "info"), "debug, info, warn or error")
+	load := configFlags(e, fs)
+	printOnly := fs.Bool("print-config", false, "print the effective settings (as YAML for --config, secrets masked) and where each came from, then exit")
 	if err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("serve takes no arguments, got %q", fs.Args())
 	}
-	if cfg.Database != "" && !isPostgresDSN(cfg.Database) {
-		return usageErrorf("--database: want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
-	}
-	cfg.FlagFiles = files
-	if err := cfg.Rollouts.check(); err != nil {
+	cfg, sources, err := load()
+	if err != nil {
 		return err
 	}
-	cfg.AdminToken = e.getenv("VALUELOOP_ADMIN_TOKEN")
-	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usageErrorf("--log-level: %v", err)
+	if *printOnly {
+		printConfig(e.stdout, cfg, sources)
+		return nil
 	}
 	return serve(ctx, e, cfg)
 }
@@ -96,7 +96,7 @@ func envOr(e *cliEnv, name, def string) string {
 
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := newLogger(e.stderr, cfg)
 
 	st, err := openStorage(cfg, logger)
 	if err != nil {
@@ -116,10 +116,6 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	if err := seed(ctx, e, cfg, svc, logger); err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, e, cfg, tokens, logger); err != nil {
-		return err
-	}
-
 	if err := st.follow(svc, tokens, logger); err != nil {
 		return err
 	}
@@ -139,8 +135,23 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
+	// flagd's sync and evaluation protocols on the same port, for flagd's
+	// providers (flagdapi).
+	closingStreams := make(chan struct{})
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
+	srv.Protocols = flagdSrv.Handlers()
 	if err := srv.Open(); err != nil {
 		return err
+	}
+	// The first admin token is made (and printed) only now that the server
+	// listens: a start that fails, on "address already in use" say, leaves
+	// the store without one, and the next start prints it.
+	if err := bootstrapAdmin(ctx, e, cfg, tokens, logger); err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	if st.pg == nil {
+		go refreshTokens(ctx, tokens, 2*time.Second, logger)
 	}
 	logger.Info("valueloop serving", "url", srv.URL(), "store", st.describe, "environments", len(svc.Environments()))
 	if cfg.Ready != nil {
@@ -148,6 +159,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
+	close(closingStreams)
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
@@ -179,7 +191,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			return closeAll, err
 		}
 	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, logger)
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, srv.Registry, logger)
 	if err != nil {
 		return closeAll, err
 	}
@@ -241,10 +253,24 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 	return nil
 }
 
-// bootstrapAdmin makes sure an admin token exists: the one given in
-// VALUELOOP_ADMIN_TOKEN, or a new one printed this once.
+// bootstrapAdmin applies the rule for the admin token at start:
+//
+//   - a store without a live admin token gets one: VALUELOOP_ADMIN_TOKEN
+//     (admin-token) when set, or else a new secret printed this once;
+//   - on a store that has one, VALUELOOP_ADMIN_TOKEN creates nothing: it is
+//     logged as a live admin token if it is one, and otherwise a warning
+//     says it is ignored and how to make it one (token recover --from-env).
 func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *auth.Service, logger *slog.Logger) error {
 	if tokens.HasAdmin() {
+		switch t, err := tokens.Authenticate(cfg.AdminToken); {
+		case cfg.AdminToken == "":
+		case err == nil && t.Scope == valueloop.ScopeAdmin:
+			logger.Info("VALUELOOP_ADMIN_TOKEN is a live admin token of this store", "token", t.Name, "id", t.ID)
+		default:
+			logger.Warn("VALUELOOP_ADMIN_TOKEN ignored: this store already has admin tokens and it is not one of them; " +
+				"the variable only creates the first admin token of a new store. To make it an admin token, run " +
+				"'valueloop token recover --from-env' with --data or --database of this store")
+		}
 		return nil
 	}
 	t := &valueloop.Token{Name: "bootstrap-admin", Scope: valueloop.ScopeAdmin}
@@ -259,9 +285,29 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 	}
 	if cfg.AdminToken == "" {
 		fmt.Fprintf(e.stderr, "\nCreated the first admin token. It is shown this once; keep it safe:\n\n    %s\n\n"+
-			"Use it with: export VALUELOOP_TOKEN=%s\n\n", secret, secret)
+			"Use it with: export VALUELOOP_TOKEN=%s\n"+
+			"Lost it? 'valueloop token recover' makes a new one (valueloop token recover -h).\n\n", secret, secret)
 	} else {
 		logger.Info("admin token created from VALUELOOP_ADMIN_TOKEN")
 	}
 	return nil
+}
+
+// refreshTokens re-reads the tokens every interval, so that a token made
+// or revoked by an offline command on the same SQLite file (token recover)
+// works or stops working without a restart. (PostgreSQL nodes learn of
+// changes from the store's notifications instead.)
+func refreshTokens(ctx context.Context, tokens *auth.Service, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := tokens.Reload(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("re-reading the tokens", "err", err)
+			}
+		}
+	}
 }

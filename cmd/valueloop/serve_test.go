@@ -143,3 +143,45 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsFileReadOnly: an environment served from --flags-file refuses
+// every change through the API and the CLI with 409 naming the file, and
+// changes nothing; the file itself still changes it.
+func TestFlagsFileReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "staging.json")
+	if err := os.WriteFile(path, []byte(fileV1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := MustServe(t, "", "--flags-file", "staging="+path)
+	api := srv.URL + "/api/v1/environments/staging"
+	flagJSON := `{"key":"other","state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
+	for _, c := range []struct{ method, url, body string }{
+		{"POST", api + "/flags", flagJSON},
+		{"PUT", api + "/flags/greeting", `{"state":"DISABLED","variants":{"hi":"hi"},"defaultVariant":"hi"}`},
+		{"DELETE", api + "/flags/greeting", ""},
+		{"POST", api + "/flags/greeting/disable", ""},
+		{"PUT", api + "/flagd", fileV2},
+		{"POST", api + "/rollouts", `{"flag":"greeting","variant":"hello","baseline":"hi","steps":[{"percent":50,"holdSeconds":60}]}`},
+	} {
+		req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+srv.Admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "read-only") || !strings.Contains(string(b), path) {
+			t.Errorf("%s %s: %d %s; want 409 saying the environment is read-only, naming %s", c.method, c.url, resp.StatusCode, b, path)
+		}
+	}
+	code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "greeting", "--env", "staging")
+	if code != exitConflict || !strings.Contains(stderr, path) || strings.Contains(stderr, "Someone changed it first") {
+		t.Errorf("flags disable: exit %d, %q; want %d naming %s and no talk of a concurrent change", code, stderr, exitConflict, path)
+	}
+	_, out, _ := srv.cli(t, srv.Admin, "flags", "export", "--env", "staging")
+	if !strings.Contains(out, `"defaultVariant": "hi"`) && !strings.Contains(out, `"defaultVariant":"hi"`) || strings.Contains(out, "other") {
+		t.Errorf("a refused change changed the environment:\n%s", out)
+	}
+}

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 )
 
@@ -33,30 +35,43 @@ func (c *clientFlags) client() (*client.Client, error) {
 }
 
 func tokenCommand() *command {
-	return &command{name: "token", summary: "create, list and revoke access tokens", subs: []*command{
-		{name: "create", args: "--env ENV --scope evaluate|admin [--name NAME]", summary: "create a token and print its secret once", run: runTokenCreate},
+	return &command{name: "token", summary: "create, list, revoke and recover access tokens", subs: []*command{
+		{name: "create", args: "--env ENV [--scope evaluate|admin | --client [--origin URL]...] [--no-exposures] [--name NAME]", summary: "create a token and print its secret once", run: runTokenCreate},
 		{name: "list", summary: "list the tokens", run: runTokenList},
 		{name: "revoke", args: "ID", summary: "revoke a token: it stops working at once", run: runTokenRevoke},
+		tokenRecoverCommand(),
 	}}
 }
 
 func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token create")
 	cf := addClientFlags(e, fs)
-	env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate)")
+	env := fs.String("env", "", "environment the token is bound to (required for --scope evaluate and --client)")
 	scope := fs.String("scope", "evaluate", "evaluate or admin")
 	name := fs.String("name", "", "a name for the token (default: SCOPE-ENV-TIME)")
+	clientSide := fs.Bool("client", false, "a public client token for web pages and mobile apps: evaluates and sends events, nothing else")
+	var origins listFlag
+	fs.Var(&origins, "origin", "with --client: a browser origin the token may be used from, e.g. https://shop.example (repeatable; none: any)")
+	noExposures := fs.Bool("no-exposures", false, "evaluations with this token record no exposures (QA, load tests, previews)")
 	if err := e.parseFlags(fs, args); err != nil {
 		return err
+	}
+	if len(origins) > 0 && !*clientSide {
+		return usageErrorf("token create: --origin applies to client tokens; add --client")
 	}
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
 	if *name == "" {
-		*name = fmt.Sprintf("%s-%s-%s", *scope, orAll(*env), time.Now().UTC().Format("20060102T150405"))
+		kind := *scope
+		if *clientSide {
+			kind = "client"
+		}
+		*name = fmt.Sprintf("%s-%s-%s", kind, orAll(*env), time.Now().UTC().Format("20060102T150405"))
 	}
-	t, secret, err := c.CreateToken(ctx, *name, *scope, *env)
+	t, secret, err := c.CreateToken(ctx, valueloop.Token{Name: *name, Scope: *scope, Environment: *env,
+		Client: *clientSide, Origins: origins, NoExposures: *noExposures})
 	if err != nil {
 		return err
 	}
@@ -65,6 +80,10 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	// The secret alone on stdout, so that scripts can capture it.
 	fmt.Fprintln(e.stdout, secret)
+	if t.Client {
+		fmt.Fprintf(e.stderr, "Created client token %q (id %d) for %s. It is public: ship it in pages and apps; it can only evaluate and send events.\n", t.Name, t.ID, t.Environment)
+		return nil
+	}
 	fmt.Fprintf(e.stderr, "Created %s token %q (id %d) for %s. The secret above is shown this once.\n", t.Scope, t.Name, t.ID, orAll(t.Environment))
 	return nil
 }
@@ -87,15 +106,33 @@ func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 		return writeJSONOut(e, tokens)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tENVIRONMENT\tCREATED\tSTATUS")
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tENVIRONMENT\tKIND\tORIGINS\tEXPOSURES\tCREATED\tSTATUS")
 	for _, t := range tokens {
 		status := "active"
 		if t.RevokedAt != nil {
 			status = "revoked " + t.RevokedAt.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), t.CreatedAt.Format(time.RFC3339), status)
+		kind, origins, exposures := tokenKind(t)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), kind, origins, exposures, t.CreatedAt.Format(time.RFC3339), status)
 	}
 	return tw.Flush()
+}
+
+// tokenKind describes a token for token list: server or client, the
+// origins a client token may be used from, and whether its evaluations
+// record exposures.
+func tokenKind(t valueloop.Token) (kind, origins, exposures string) {
+	kind, origins, exposures = "server", "-", "recorded"
+	if t.Client {
+		kind, origins = "client", "any"
+		if len(t.Origins) > 0 {
+			origins = strings.Join(t.Origins, ",")
+		}
+	}
+	if t.NoExposures {
+		exposures = "off"
+	}
+	return kind, origins, exposures
 }
 
 func runTokenRevoke(ctx context.Context, e *cliEnv, args []string) error {

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The configuration of `valueloop serve` is one table: every setting has a
+// flag, an environment variable and a key of the optional YAML file
+// (--config), with the precedence flag > environment > file > default.
+// Only this file reads them; the rest of the program gets a serveConfig.
+
+// setting is one row of the table.
+type setting struct {
+	name   string // flag name and key of the config file: "rollout-interval"
+	env    string // VALUELOOP_ROLLOUT_INTERVAL
+	def    string // default, in the flag's syntax
+	usage  string
+	kind   settingKind
+	secret bool // printed masked by --print-config
+	// set parses v into cfg; a list setting is given each element in turn.
+	set func(cfg *serveConfig, v string) error
+	// get is the effective value for --print-config.
+	get func(cfg *serveConfig) any
+}
+
+type settingKind int
+
+const (
+	kindString settingKind = iota
+	kindBool
+	kindList // repeatable flag; comma-separated variable; YAML list
+)
+
+// serveSettings is every setting of serve, in the order help and
+// --print-config show them.
+func serveSettings() []setting {
+	return slices.Concat(storeSettings(), secretSettings(), runSettings())
+}
+
+// storeSettings are where the server listens and what it serves.
+func storeSettings() []setting {
+	return []setting{
+		{name: "addr", env: "VALUELOOP_ADDR", def: "127.0.0.1:8080", usage: "`HOST:PORT` to listen on",
+			set: func(c *serveConfig, v string) error {
+				if _, _, err := splitHostPort(v); err != nil {
+					return err
+				}
+				c.Addr = v
+				return nil
+			}, get: func(c *serveConfig) any { return c.Addr }},
+		{name: "data", env: "VALUELOOP_DATA", def: "valueloop-data", usage: "`DIR` of the embedded SQLite store",
+			set: func(c *serveConfig, v string) error {
+				if v == "" {
+					return errors.New("want a directory")
+				}
+				c.DataDir = v
+				return nil
+			}, get: func(c *serveConfig) any { return c.DataDir }},
+		{name: "database", env: "VALUELOOP_DATABASE", secret: true,
+			usage: "`URL` of a PostgreSQL database shared by several nodes, postgres://USER[:PASSWORD]@HOST:PORT/DATABASE; default: the embedded store in --data",
+			set: func(c *serveConfig, v string) error {
+				if v != "" && !isPostgresDSN(v) {
+					return errors.New("want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop; leave it out to use the embedded store in --data")
+				}
+				c.Database = v
+				return nil
+			}, get: func(c *serveConfig) any { return maskDSN(c.Database) }},
+		{name: "demo", env: "VALUELOOP_DEMO", def: "false", kind: kindBool, usage: "load the demo data set into empty environments",
+			set: func(c *serveConfig, v string) (err error) {
+				c.Demo, err = parseBool(v)
+				return err
+			}, get: func(c *serveConfig) any { return c.Demo }},
+		{name: "flags-file", env: "VALUELOOP_FLAGS_FILE", kind: kindList,
+			usage: "`ENV=PATH` of a flagd file to serve for ENV, read-only, re-read when it changes (repeatable)",
+			set: func(c *serveConfig, v string) error {
+				var fs flagFiles
+				if err := fs.Set(v); err != nil {
+					return err
+				}
+				for _, f := range c.FlagFiles {
+					if f.Env == fs[0].Env {
+						return fmt.Errorf("environment %q is given two files, %s and %s", f.Env, f.Path, fs[0].Path)
+					}
+				}
+				c.FlagFiles = append(c.FlagFiles, fs[0])
+				return nil
+			}, get: func(c *serveConfig) any {
+				var s []string
+				for _, f := range c.FlagFiles {
+					s = append(s, f.Env+"="+f.Path)
+				}
+				return s
+			}},
+	}
+}
+
+// secretSettings are the settings that hold secrets: the admin token and
+// the rollout webhooks (whose Slack URLs are secrets too).
+func secretSettings() []setting {
+	return []setting{
+		{name: "admin-token", env: "VALUELOOP_ADMIN_TOKEN", secret: true,
+			usage: "admin `TOKEN` to create when the store has no admin token (prefer the variable: flags show in ps)",
+			set:   func(c *serveConfig, v string) error { c.AdminToken = v; return nil },
+			get:   func(c *serveConfig) any { return maskSecret(c.AdminToken) }},
+		{name: "webhook", env: "VALUELOOP_WEBHOOK", kind: kindList,
+			usage: "`URL` that receives rollout events as JSON signed with the webhook secret (repeatable)",
+			set:   func(c *serveConfig, v string) error { return c.Rollouts.Webhooks.Set(v) },
+			get:   func(c *serveConfig) any { return []string(c.Rollouts.Webhooks) }},
+		{name: "slack-webhook", env: "VALUELOOP_SLACK_WEBHOOK", kind: kindList, secret: true,
+			usage: "Slack-compatible incoming-webhook `URL` that receives rollout events (repeatable)",
+			set:   func(c *serveConfig, v string) error { return c.Rollouts.SlackWebhooks.Set(v) },
+			get: func(c *serveConfig) any {
+				var s []string
+				for _, u := range c.Rollouts.SlackWebhooks {
+					s = append(s, maskURLPath(u))
+				}
+				return s
+			}},
+		{name: "webhook-secret", env: "VALUELOOP_WEBHOOK_SECRET", secret: true,
+			usage: "`SECRET` the --webhook deliveries are signed with (prefer the variable: flags show in ps)",
+			set:   func(c *serveConfig, v string) error { c.Rollouts.WebhookSecret = v; return nil },
+			get:   func(c *serveConfig) any { return maskSecret(c.Rollouts.WebhookSecret) }},
+	}
+}
+
+// runSettings are how the server runs: its engine's pace and its logs.
+func runSettings() []setting {
+	return []setting{
+		{name: "rollout-interval", env: "VALUELOOP_ROLLOUT_INTERVAL", def: "10s", usage: "how often the rollout engine checks rollouts, a `DURATION` such as 10s",
+			set: func(c *serveConfig, v string) error {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("want a positive duration such as 10s, not %q", v)
+				}
+				c.Rollouts.Interval = d
+				return nil
+			}, get: func(c *serveConfig) any { return c.Rollouts.Interval.String() }},
+		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
+			set: func(c *serveConfig, v string) error {
+				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+					return fmt.Errorf("want debug, info, warn or error, not %q", v)
+				}
+				return nil
+			}, get: func(c *serveConfig) any { return strings.ToLower(c.LogLevel.String()) }},
+		{name: "log-format", env: "VALUELOOP_LOG_FORMAT", def: "text", usage: "`FORMAT` of the logs: text (key=value lines) or json (one object a line)",
+			set: func(c *serveConfig, v string) error {
+				if v != "text" && v != "json" {
+					return fmt.Errorf("want text or json, not %q", v)
+				}
+				c.LogFormat = v
+				return nil
+			}, get: func(c *serveConfig) any { return c.LogFormat }},
+	}
+}
+
+// rawFlag records what a setting's flag was given, unparsed: the values are
+// parsed once, with the other sources, by loadServeConfig.
+type rawFlag struct {
+	s      setting
+	values []string
+}
+
+func (f *rawFlag) String() string { return strings.Join(f.values, ",") }
+func (f *rawFlag) IsBoolFlag() bool {
+	return f.s.kind == kindBool
+}
+func (f *rawFlag) Set(v string) error {
+	if f.s.kind == kindList {
+		f.values = append(f.values, v)
+	} else {
+		f.values = []string{v}
+	}
+	return nil
+}
+
+// configFlags registers every setting on fs, plus --config; the returned
+// function loads the configuration once fs is parsed.
+func configFlags(e *cliEnv, fs *flag.FlagSet) (load func() (serveConfig, []configSource, error)) {
+	settings := serveSettings()
+	raws := make([]*rawFlag, len(settings))
+	for i, s := range settings {
+		raws[i] = &rawFlag{s: s}
+		usage := s.usage + " (" + s.env + ")"
+		if s.def != "" && s.kind != kindBool {
+			usage += " (default " + s.def + ")"
+		}
+		fs.Var(raws[i], s.name, usage)
+	}
+	configPath := fs.String("config", e.getenv("VALUELOOP_CONFIG"), "YAML `FILE` of settings, keyed by flag name (VALUELOOP_CONFIG); flags and variables override it")
+	return func() (serveConfig, []configSource, error) {
+		var file map[string][]string
+		if *configPath != "" {
+			var err error
+			if file, err = readConfigFile(*configPath, settings); err != nil {
+				return serveConfig{}, nil, err
+			}
+		}
+		var set = map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return resolveConfig(settings, raws, set, e.getenv, file, *configPath)
+	}
+}
+
+// configSource says where a setting's effective value came from.
+type configSource struct {
+	setting setting
+	from    string // "flag --addr", "VALUELOOP_ADDR", "valueloop.yaml", "default"
+}
+
+// resolveConfig applies, per setting, the first source that has a value:
+// flag, environment, file, default. Every invalid value is reported, each
+// naming its setting and where the value came from.
+func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool, getenv func(string) string, file map[string][]string, path string) (serveConfig, []configSource, error) {
+	cfg := serveConfig{}
+	var sources []configSource
+	var problems []string
+	for i, s := range settings {
+		var values []string
+		var from string
+		switch env := getenv(s.env); {
+		case flagSet[s.name]:
+			values, from = raws[i].values, "flag --"+s.name
+		case env != "":
+			values, from = []string{env}, s.env
+			if s.kind == kindList {
+				values = splitList(env)
+			}
+		case file[s.name] != nil:
+			values, from = file[s.name], path
+		default:
+			from = "default"
+			if s.def != "" {
+				values = []string{s.def}
+			}
+		}
+		sources = append(sources, configSource{setting: s, from: from})
+		for _, v := range values {
+			if err := s.set(&cfg, v); err != nil {
+				problems = append(problems, fmt.Sprintf("%s (from %s): %v", s.name, from, err))
+				break
+			}
+		}
+	}
+	if len(problems) == 0 {
+		for _, t := range cfg.Rollouts.targets() {
+			if err := t.Check(); err != nil {
+				if t.Secret == "" {
+					problems = append(problems, fmt.Sprintf("webhook %s: set webhook-secret (VALUELOOP_WEBHOOK_SECRET) to the secret its deliveries are signed with", t.URL))
+				} else {
+					problems = append(problems, fmt.Sprintf("webhook: %v", err))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return cfg, nil, &usageError{msg: "serve: invalid configuration; nothing was started:\n  - " + strings.Join(problems, "\n  - "), help: "serve"}
+	}
+	return cfg, sources, nil
+}
+
+// readConfigFile reads the YAML file: a mapping of setting names to a
+// scalar, or a list for a repeatable setting. An unknown key is an error,
+// so a misspelt setting is not silently ignored.
+func readConfigFile(path string, settings []setting) (map[string][]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("--config: %v", err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, usageErrorf("--config %s: not a YAML mapping of settings: %v", path, err)
+	}
+	out := map[string][]string{}
+	var problems []string
+	for key, v := range doc {
+		i := slices.IndexFunc(settings, func(s setting) bool { return s.name == key })
+		if i < 0 {
+			problems = append(problems, fmt.Sprintf("%s: unknown setting; want one of %s", key, settingNames(settings)))
+			continue
+		}
+		switch v := v.(type) {
+		case []any:
+			if settings[i].kind != kindList {
+				problems = append(problems, fmt.Sprintf("%s: want one value, not a list", key))
+				continue
+			}
+			for _, e := range v {
+				out[key] = append(out[key], yamlScalar(e))
+			}
+		case map[string]any:
+			problems = append(problems, fmt.Sprintf("%s: want a value, not a mapping", key))
+		case nil:
+			out[key] = []string{""}
+		default:
+			out[key] = []string{yamlScalar(v)}
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return nil, &usageError{msg: fmt.Sprintf("--config %s: nothing was started:\n  - %s", path, strings.Join(problems, "\n  - ")), help: "serve"}
+	}
+	return out, nil
+}
+
+func yamlScalar(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case time.Time: // YAML reads some dates as times
+		return v.Format(time.RFC3339)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func settingNames(settings []setting) string {
+	var ns []string
+	for _, s := range settings {
+		ns = append(ns, s.name)
+	}
+	return strings.Join(ns, ", ")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("want true or false, not %q", v)
+	}
+	return b, nil
+}
+
+func splitHostPort(v string) (string, string, error) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", "", fmt.Errorf("want HOST:PORT such as 127.0.0.1:8080 or :8080, not %q", v)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", "", fmt.Errorf("port %q of %q is not a number from 0 to 65535", port, v)
+	}
+	return host, port, nil
+}
+
+// printConfig writes the effective configuration as YAML that --config
+// accepts, each line saying where the value came from, secrets masked.
+func printConfig(w io.Writer, cfg serveConfig, sources []configSource) {
+	for _, src := range sources {
+		v, _ := yaml.Marshal(map[string]any{src.setting.name: src.setting.get(&cfg)})
+		lines := strings.TrimRight(string(v), "\n")
+		if strings.Contains(lines, "\n") {
+			fmt.Fprintf(w, "# %s: from %s\n%s\n", src.setting.name, src.from, lines)
+			continue
+		}
+		fmt.Fprintf(w, "%s  # from %s\n", lines, src.from)
+	}
+}
+
+const masked = "********"
+
+func maskSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return masked
+}
+
+var dsnPassword = regexp.MustCompile(`(password=)(\S+)`)
+
+// maskDSN hides the password of a PostgreSQL URL or key=value DSN.
+func maskDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), masked)
+			return strings.Replace(u.String(), url.QueryEscape(masked), masked, 1)
+		}
+	}
+	return dsnPassword.ReplaceAllString(dsn, "${1}"+masked)
+}
+
+// maskURLPath keeps a URL's host and hides its path and query, where
+// incoming-webhook URLs carry their secret.
+func maskURLPath(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return masked
+	}
+	return u.Scheme + "://" + u.Host + "/" + masked
+}
+
+// newLogger builds the server's logger in the configured format.
+func newLogger(w io.Writer, cfg serveConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

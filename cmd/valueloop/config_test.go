@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadConfig parses serve's flags from args with env and returns the
+// effective configuration.
+func loadConfig(t *testing.T, args []string, env map[string]string) (serveConfig, error) {
+	t.Helper()
+	e := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(env)}
+	fs := newFlagSet(e, "serve")
+	load := configFlags(e, fs)
+	if err := e.parseFlags(fs, args); err != nil {
+		t.Fatalf("parse %q: %v", args, err)
+	}
+	cfg, _, err := load()
+	return cfg, err
+}
+
+// TestConfigPrecedence: flag > environment > file > default, per setting.
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join("testdata", "valueloop.yaml")
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(c serveConfig) (got, want any)
+	}{
+		{"default", nil, nil, func(c serveConfig) (any, any) { return c.Addr, "127.0.0.1:8080" }},
+		{"default interval", nil, nil, func(c serveConfig) (any, any) { return c.Rollouts.Interval, 10 * time.Second }},
+		{"default log format", nil, nil, func(c serveConfig) (any, any) { return c.LogFormat, "text" }},
+		{"file over default", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return c.Addr, "127.0.0.1:7001" }},
+		{"file bool", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return c.Demo, true }},
+		{"file list", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return len(c.FlagFiles), 2 }},
+		{"file duration", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return c.Rollouts.Interval, 30 * time.Second }},
+		{"file secret", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return c.Rollouts.WebhookSecret, "file-secret" }},
+		{"file from VALUELOOP_CONFIG", nil, map[string]string{"VALUELOOP_CONFIG": file}, func(c serveConfig) (any, any) { return c.DataDir, "/from/file" }},
+		{"env over file", []string{"--config", file}, map[string]string{"VALUELOOP_ADDR": ":7002"}, func(c serveConfig) (any, any) { return c.Addr, ":7002" }},
+		{"env list replaces file list", []string{"--config", file}, map[string]string{"VALUELOOP_FLAGS_FILE": "a=a.json, b=b.json, c=c.json"},
+			func(c serveConfig) (any, any) { return len(c.FlagFiles), 3 }},
+		{"env bool", nil, map[string]string{"VALUELOOP_DEMO": "true"}, func(c serveConfig) (any, any) { return c.Demo, true }},
+		{"flag over env over file", []string{"--config", file, "--addr", ":7003"}, map[string]string{"VALUELOOP_ADDR": ":7002"},
+			func(c serveConfig) (any, any) { return c.Addr, ":7003" }},
+		{"flag bool over file", []string{"--config", file, "--demo=false"}, nil, func(c serveConfig) (any, any) { return c.Demo, false }},
+		{"repeated flag replaces env list", []string{"--flags-file", "x=x.json"}, map[string]string{"VALUELOOP_FLAGS_FILE": "a=a.json,b=b.json"},
+			func(c serveConfig) (any, any) { return c.FlagFiles[0].Env + "/" + c.FlagFiles[0].Path, "x/x.json" }},
+		{"flag level over file", []string{"--config", file, "--log-level", "debug"}, nil, func(c serveConfig) (any, any) { return c.LogLevel, slog.LevelDebug }},
+		{"file level", []string{"--config", file}, nil, func(c serveConfig) (any, any) { return c.LogLevel, slog.LevelWarn }},
+		{"admin token from env", nil, map[string]string{"VALUELOOP_ADMIN_TOKEN": "vl_admin_x"}, func(c serveConfig) (any, any) { return c.AdminToken, "vl_admin_x" }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := loadConfig(t, c.args, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := c.want(cfg); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestConfigValidation: each invalid value is reported once, naming the
+// setting and where the value came from; the valid ones are not.
+func TestConfigValidation(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		file  string
+		wants []string
+	}{
+		{"negative interval", []string{"--rollout-interval", "-5s"}, nil, "", []string{"rollout-interval (from flag --rollout-interval): want a positive duration"}},
+		{"bad env bool", nil, map[string]string{"VALUELOOP_DEMO": "maybe"}, "", []string{"demo (from VALUELOOP_DEMO): want true or false"}},
+		{"bad addr and format together", []string{"--addr", "nowhere", "--log-format", "xml"}, nil, "",
+			[]string{"addr (from flag --addr): want HOST:PORT", "log-format (from flag --log-format): want text or json"}},
+		{"bad level from file", nil, nil, "log-level: loud\n", []string{"log-level (from FILE): want debug, info, warn or error"}},
+		{"unknown key in file", nil, nil, "adress: :8080\n", []string{"adress: unknown setting"}},
+		{"list for a scalar", nil, nil, "addr: [a, b]\n", []string{"addr: want one value, not a list"}},
+		{"database not a URL", []string{"--database", "mysql://x"}, nil, "", []string{"database (from flag --database): want a PostgreSQL URL"}},
+		{"flags file without env", []string{"--flags-file", "flags.json"}, nil, "", []string{"flags-file (from flag --flags-file): want ENV=PATH"}},
+		{"one env, two files", []string{"--flags-file", "p=a.json", "--flags-file", "p=b.json"}, nil, "", []string{`environment "p" is given two files`}},
+		{"webhook without secret", []string{"--webhook", "https://hooks.example.com/x"}, nil, "", []string{"set webhook-secret (VALUELOOP_WEBHOOK_SECRET)"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			path := ""
+			if c.file != "" {
+				path = filepath.Join(dir, "c"+string(rune('a'+i))+".yaml")
+				mustWrite(t, path, c.file)
+				args = append(args, "--config", path)
+			}
+			_, err := loadConfig(t, args, c.env)
+			if err == nil {
+				t.Fatalf("no error, want %q", c.wants)
+			}
+			msg := err.Error()
+			for _, w := range c.wants {
+				w = strings.ReplaceAll(w, "FILE", path)
+				if strings.Count(msg, w) != 1 {
+					t.Errorf("error %q: want %q exactly once", msg, w)
+				}
+			}
+			if n := strings.Count(msg, "\n  - "); n != len(c.wants) {
+				t.Errorf("error %q lists %d problems, want %d", msg, n, len(c.wants))
+			}
+		})
+	}
+}
+
+// TestPrintConfig: the effective values with their sources; secrets never.
+func TestPrintConfig(t *testing.T) {
+	env := map[string]string{
+		"VALUELOOP_ADMIN_TOKEN":    "vl_admin_topsecret",
+		"VALUELOOP_DATABASE":       "postgres://vl:hunter2@db:5432/vl",
+		"VALUELOOP_WEBHOOK_SECRET": "whsec_c2VjcmV0",
+		"VALUELOOP_LOG_FORMAT":     "json",
+	}
+	code, stdout, stderr := runCLIEnv(t, env, "serve", "--print-config", "--slack-webhook", "https://hooks.slack.com/services/T0/B0/XYZSECRET", "--addr", ":9999")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, secret := range []string{"topsecret", "hunter2", "c2VjcmV0", "XYZSECRET"} {
+		if strings.Contains(stdout, secret) {
+			t.Errorf("--print-config shows the secret %q:\n%s", secret, stdout)
+		}
+	}
+	for _, want := range []string{
+		"addr: :9999  # from flag --addr",
+		"log-format: json  # from VALUELOOP_LOG_FORMAT",
+		"data: valueloop-data  # from default",
+		"database: postgres://vl:********@db:5432/vl  # from VALUELOOP_DATABASE",
+		"- https://hooks.slack.com/********",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--print-config lacks %q:\n%s", want, stdout)
+		}
+	}
+	// What it prints is a config file serve reads back to the same values.
+	path := filepath.Join(t.TempDir(), "printed.yaml")
+	mustWrite(t, path, stdout)
+	cfg, err := loadConfig(t, []string{"--config", path}, nil)
+	if err != nil || cfg.Addr != ":9999" || cfg.LogFormat != "json" {
+		t.Errorf("reading the printed config back: %+v, %v", cfg, err)
+	}
+}
+
+// TestJSONLogs: --log-format json writes one JSON object a line.
+func TestJSONLogs(t *testing.T) {
+	var logs bytes.Buffer
+	cfg, err := loadConfig(t, []string{"--log-format", "json"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newLogger(&logs, cfg).Info("valueloop serving", "url", "http://x")
+	if got := logs.String(); !strings.HasPrefix(got, `{"time":`) || !strings.Contains(got, `"msg":"valueloop serving","url":"http://x"`) {
+		t.Errorf("json log line: %q", got)
+	}
+}
+
+func mustWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCLIEnv runs valueloop with args and environment env, no server.
+func runCLIEnv(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, strings.NewReader(""), &out, &errOut, envMap(env))
+	return code, out.String(), errOut.String()
+}
+
+// TestOperationsDocListsEverySetting: docs/operations.md has a row for
+// every setting, with its variable and default, so the table cannot drift.
+func TestOperationsDocListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, s := range serveSettings() {
+		row := "| `" + s.name + "` | `" + s.env + "` | "
+		if s.def != "" {
+			row += "`" + s.def + "` |"
+		}
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/operations.md has no row %q", row)
+		}
+	}
+}

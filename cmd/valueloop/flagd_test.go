@@ -1,0 +1,461 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
+	"connectrpc.com/connect"
+	"github.com/go-logr/logr"
+	flagd "github.com/open-feature/go-sdk-contrib/providers/flagd/pkg"
+	"github.com/open-feature/go-sdk/openfeature"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// bearerCredentials sends a Valueloop token as gRPC metadata. flagd's
+// providers have no token option of their own; every gRPC client can add
+// per-call credentials like this.
+type bearerCredentials string
+
+func (b bearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearerCredentials) RequireTransportSecurity() bool { return false }
+
+// TestFlagdInProcessProvider: flagd's own Go provider, in in-process mode,
+// follows Valueloop's flagd.sync.v1.FlagSyncService on the server's port,
+// evaluates every demo flag right, and sees a change made through the CLI.
+func TestFlagdInProcessProvider(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-in-process")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+
+	p, err := flagd.NewProvider(flagd.WithInProcessResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
+		flagd.WithSelector("production"), flagd.WithLogger(logr.Discard()),
+		flagd.WithGrpcDialOptionsOverride([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearerCredentials(token))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait("flagd-in-process", p); err != nil {
+		t.Fatalf("flagd provider did not become ready: %v\n%s", err, srv.Stderr.String())
+	}
+	defer openfeature.SetNamedProviderAndWait("flagd-in-process", openfeature.NoopProvider{})
+	client := openfeature.NewClient("flagd-in-process")
+	ctx := context.Background()
+	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
+		return openfeature.NewEvaluationContext(key, attrs)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		eval    func() (any, openfeature.EvaluationDetails, error)
+		value   any
+		variant string
+		reason  openfeature.Reason
+	}{
+		{"boolean static", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
+			return d.Value, d.EvaluationDetails, err
+		}, true, "on", openfeature.StaticReason},
+		{"string targeting match ($ref, ends_with)", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.StringValueDetails(ctx, "checkout-flow", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"}))
+			return d.Value, d.EvaluationDetails, err
+		}, "one-page", "one-page", openfeature.TargetingMatchReason},
+		{"number sem_ver", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.IntValueDetails(ctx, "search-results-per-page", 0, user("u4", map[string]any{"appVersion": "2.5.1"}))
+			return d.Value, d.EvaluationDetails, err
+		}, int64(20), "twenty", openfeature.TargetingMatchReason},
+		{"object", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
+			return fmt.Sprint(d.Value), d.EvaluationDetails, err
+		}, fmt.Sprint(darkTheme), "dark", openfeature.TargetingMatchReason},
+		{"disabled", func() (any, openfeature.EvaluationDetails, error) {
+			d, err := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+			return d.Value, d.EvaluationDetails, err
+		}, "code-default", "", openfeature.DisabledReason},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, d, err := tc.eval()
+			if fmt.Sprint(v) != fmt.Sprint(tc.value) || d.Variant != tc.variant || d.Reason != tc.reason {
+				t.Errorf("got %v variant %q reason %q (err %v); want %v variant %q reason %q", v, d.Variant, d.Reason, err, tc.value, tc.variant, tc.reason)
+			}
+		})
+	}
+	// The same split as the server's: flagd's fractional bucketing.
+	for i := range 50 {
+		key := fmt.Sprintf("user-%d", i)
+		local, _ := client.BooleanValueDetails(ctx, "new-onboarding", false, user(key, nil))
+		resp, body := post(t, srv.URL+"/ofrep/v1/evaluate/flags/new-onboarding", token, `{"context":{"targetingKey":"`+key+`"}}`)
+		if resp.StatusCode != 200 || !containsVariant(body, local.Variant) {
+			t.Fatalf("%s: in-process variant %q, server %s", key, local.Variant, body)
+		}
+	}
+
+	// A change through the CLI reaches the provider over the stream.
+	disableAndWait(t, srv, "the in-process provider sees the flag disabled", func() bool {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
+		return d.Reason == openfeature.DisabledReason
+	})
+}
+
+func containsVariant(body, variant string) bool {
+	return variant != "" && strings.Contains(body, `"variant":"`+variant+`"`)
+}
+
+// TestFlagdRPCProvider: flagd's own Go provider in RPC mode (it speaks
+// flagd.evaluation.v2 over Connect) evaluates through the server, with the
+// token as its selector since it has no option for metadata, and sees a
+// change made through the CLI on its event stream (its cache is purged).
+func TestFlagdRPCProvider(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--client", "--name", "flagd-rpc")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	p, err := flagd.NewProvider(flagd.WithRPCResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
+		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait("flagd-rpc", p); err != nil {
+		t.Fatalf("flagd RPC provider did not become ready: %v\n%s", err, srv.Stderr.String())
+	}
+	defer openfeature.SetNamedProviderAndWait("flagd-rpc", openfeature.NoopProvider{})
+	client := openfeature.NewClient("flagd-rpc")
+	ctx := context.Background()
+	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
+		return openfeature.NewEvaluationContext(key, attrs)
+	}
+	for _, tc := range []struct {
+		name    string
+		eval    func() (any, openfeature.EvaluationDetails)
+		value   any
+		variant string
+		reason  openfeature.Reason
+		code    openfeature.ErrorCode
+	}{
+		{"boolean static", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, user("u1", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "on", openfeature.StaticReason, ""},
+		{"string targeting match", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.StringValueDetails(ctx, "checkout-flow", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"}))
+			return d.Value, d.EvaluationDetails
+		}, "one-page", "one-page", openfeature.TargetingMatchReason, ""},
+		{"int targeting match", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.IntValueDetails(ctx, "search-results-per-page", 0, user("u4", map[string]any{"appVersion": "2.5.1"}))
+			return d.Value, d.EvaluationDetails
+		}, int64(20), "twenty", openfeature.TargetingMatchReason, ""},
+		{"float default variant", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.FloatValueDetails(ctx, "search-results-per-page", 0, user("u4b", map[string]any{"appVersion": "2.0.0"}))
+			return d.Value, d.EvaluationDetails
+		}, float64(10), "ten", openfeature.DefaultReason, ""},
+		{"object", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.ObjectValueDetails(ctx, "theme", nil, user("u5", map[string]any{"prefersDark": true}))
+			return fmt.Sprint(d.Value), d.EvaluationDetails
+		}, fmt.Sprint(darkTheme), "dark", openfeature.TargetingMatchReason, ""},
+		{"disabled", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.ObjectValueDetails(ctx, "banner", "code-default", user("u6", nil))
+			return d.Value, d.EvaluationDetails
+		}, "code-default", "", openfeature.DisabledReason, ""},
+		{"missing flag", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "no-such-flag", true, user("u7", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "", openfeature.ErrorReason, openfeature.FlagNotFoundCode},
+		{"wrong type", func() (any, openfeature.EvaluationDetails) {
+			d, _ := client.BooleanValueDetails(ctx, "checkout-flow", true, user("u8", nil))
+			return d.Value, d.EvaluationDetails
+		}, true, "", openfeature.ErrorReason, openfeature.TypeMismatchCode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, d := tc.eval()
+			if fmt.Sprint(v) != fmt.Sprint(tc.value) || d.Variant != tc.variant || d.Reason != tc.reason || d.ErrorCode != tc.code {
+				t.Errorf("got %v variant %q reason %q error %q (%s); want %v variant %q reason %q error %q",
+					v, d.Variant, d.Reason, d.ErrorCode, d.ErrorMessage, tc.value, tc.variant, tc.reason, tc.code)
+			}
+		})
+	}
+
+	disableAndWait(t, srv, "the RPC provider sees the flag disabled", func() bool {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", true, user("u1", nil))
+		return d.Reason == openfeature.DisabledReason
+	})
+}
+
+// disableAndWait disables kill-switch-payments through the CLI and waits
+// until seen says a client has it.
+func disableAndWait(t *testing.T, srv *testServer, what string, seen func() bool) {
+	t.Helper()
+	start := time.Now()
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
+		t.Fatalf("flags disable: exit %d: %s", code, stderr)
+	}
+	waitUntil(t, what, 10*time.Second, seen)
+	t.Logf("%s %v after the CLI started", what, time.Since(start).Round(time.Millisecond))
+}
+
+// TestFlagdEvaluationV1: flagd.evaluation.v1.Service, which flagd's providers
+// in other languages use in RPC mode, through its published Connect client
+// over real HTTP, with the token as authorization metadata.
+func TestFlagdEvaluationV1(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-v1")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	ctx := context.Background()
+	withToken := func(r interface{ Header() http.Header }, tok string) {
+		if tok != "" {
+			r.Header().Set("Authorization", "Bearer "+tok)
+		}
+	}
+	pbctx := func(m map[string]any) *structpb.Struct {
+		s, err := structpb.NewStruct(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	req := connect.NewRequest(&evalv1.ResolveStringRequest{FlagKey: "checkout-flow", Context: pbctx(map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev"})})
+	withToken(req, token)
+	res, err := c.ResolveString(ctx, req)
+	if err != nil || res.Msg.GetValue() != "one-page" || res.Msg.GetReason() != "TARGETING_MATCH" || res.Msg.GetVariant() != "one-page" {
+		t.Errorf("ResolveString = %v, %v; want one-page by TARGETING_MATCH", res, err)
+	}
+	breq := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "checkout-flow", Context: pbctx(nil)})
+	withToken(breq, token)
+	if _, err := c.ResolveBoolean(ctx, breq); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a string flag as boolean: %v, want InvalidArgument (TYPE_MISMATCH)", err)
+	}
+	oreq := connect.NewRequest(&evalv1.ResolveObjectRequest{FlagKey: "banner", Context: pbctx(nil)})
+	withToken(oreq, token)
+	if ores, err := c.ResolveObject(ctx, oreq); err != nil || ores.Msg.GetReason() != "DISABLED" || ores.Msg.GetVariant() != "" {
+		t.Errorf("disabled banner: %v, %v; want reason DISABLED without a variant", ores, err)
+	}
+	nreq := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "nope", Context: pbctx(nil)})
+	withToken(nreq, token)
+	if _, err := c.ResolveBoolean(ctx, nreq); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Errorf("unknown flag: %v, want NotFound", err)
+	}
+	for name, tok := range map[string]string{"no token": "", "forged token": "vl_eval_forged"} {
+		r := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "kill-switch-payments", Context: pbctx(nil)})
+		withToken(r, tok)
+		if _, err := c.ResolveBoolean(ctx, r); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("%s: %v, want Unauthenticated", name, err)
+		}
+	}
+	areq := connect.NewRequest(&evalv1.ResolveAllRequest{Context: pbctx(map[string]any{"targetingKey": "u1", "prefersDark": true})})
+	withToken(areq, token)
+	all, err := c.ResolveAll(ctx, areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := all.Msg.GetFlags(); len(got) != 5 || got["theme"].GetVariant() != "dark" || got["kill-switch-payments"].GetBoolValue() != true || got["banner"] != nil {
+		t.Errorf("ResolveAll flags = %v; want the five enabled flags, theme dark, no banner (disabled)", got)
+	}
+
+	checkV1EventStream(t, srv, c, token)
+}
+
+// checkV1EventStream: provider_ready, then configuration_change naming the
+// flag a CLI change touched.
+func checkV1EventStream(t *testing.T, srv *testServer, c evaluationv1connect.ServiceClient, token string) {
+	ctx := context.Background()
+	sreq := connect.NewRequest(&evalv1.EventStreamRequest{})
+	sreq.Header().Set("Authorization", "Bearer "+token)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stream, err := c.EventStream(sctx, sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
+		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable: exit %d: %s", code, stderr)
+	}
+	for stream.Receive() {
+		if stream.Msg().GetType() == "keep_alive" {
+			continue
+		}
+		changed := stream.Msg().GetData().AsMap()["flags"]
+		if stream.Msg().GetType() != "configuration_change" || fmt.Sprint(changed) != "map[banner:map[type:update]]" {
+			t.Errorf("event %v with flags %v, want configuration_change of banner", stream.Msg().GetType(), changed)
+		}
+		return
+	}
+	t.Fatalf("event stream ended: %v", stream.Err())
+}
+
+// TestFlagdInProcessResumesAfterRestart: the sync stream of flagd's Go
+// provider comes back after the server restarts on the same address, and
+// carries a change made after the restart; meanwhile the provider keeps
+// serving the flags it had.
+func TestFlagdInProcessResumesAfterRestart(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	first := MustServe(t, dataDir, "--demo")
+	token := first.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-restart")
+	u, err := url.Parse(first.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	p, err := flagd.NewProvider(flagd.WithInProcessResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
+		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()), flagd.WithRetryBackoffMs(100), flagd.WithRetryBackoffMaxMs(500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait("flagd-restart", p); err != nil {
+		t.Fatal(err)
+	}
+	defer openfeature.SetNamedProviderAndWait("flagd-restart", openfeature.NoopProvider{})
+	client := openfeature.NewClient("flagd-restart")
+	ctx := context.Background()
+	eval := func() openfeature.BooleanEvaluationDetails {
+		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, openfeature.NewEvaluationContext("u1", nil))
+		return d
+	}
+	if d := eval(); !d.Value || d.Reason != openfeature.StaticReason {
+		t.Fatalf("before the restart: %v %q", d.Value, d.Reason)
+	}
+
+	first.Stop(t)
+	if d := eval(); !d.Value {
+		t.Errorf("while the server is down: %v %q; want the last flags kept", d.Value, d.Reason)
+	}
+	second := MustServe(t, dataDir, "--addr", u.Host)
+	if code, _, stderr := second.cli(t, second.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
+		t.Fatalf("flags disable: exit %d: %s", code, stderr)
+	}
+	waitUntil(t, "the provider resumes and sees the change", 20*time.Second, func() bool {
+		return eval().Reason == openfeature.DisabledReason
+	})
+}
+
+// TestFlagdRPCExposures: evaluations over flagd.evaluation.v1 record
+// exposures as OFREP's do, and a --no-exposures token's record none: the
+// quiet evaluations go first, the recorded one fences them.
+func TestFlagdRPCExposures(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	quiet := srv.mustToken(t, "--env", "production", "--no-exposures", "--name", "rpc-qa")
+	loud := srv.mustToken(t, "--env", "production", "--name", "rpc-app")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	resolve := func(token, user string) {
+		t.Helper()
+		ctx, _ := structpb.NewStruct(map[string]any{"targetingKey": user})
+		req := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "new-onboarding", Context: ctx})
+		req.Header().Set("Authorization", "Bearer "+token)
+		if _, err := c.ResolveBoolean(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := exposuresRecorded(t, srv)
+	for i := range 10 {
+		resolve(quiet, fmt.Sprintf("rpc-qa-%d", i))
+	}
+	resolve(loud, "rpc-user")
+	waitUntil(t, "the recorded exposure arrives", 10*time.Second, func() bool { return exposuresRecorded(t, srv) > base })
+	if got := exposuresRecorded(t, srv); got != base+1 {
+		t.Errorf("exposures recorded: %d more, want 1 (the --no-exposures token's 10 must record none)", got-base)
+	}
+}
+
+// TestClientSuiteFlagdNode: flagd's JavaScript provider
+// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
+// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
+// with the token as its selector.
+func TestClientSuiteFlagdNode(t *testing.T) {
+	needClientSuite(t)
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-node")
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := func(key string, attrs map[string]any) map[string]any {
+		m := map[string]any{"targetingKey": key}
+		for k, v := range attrs {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		clientCase
+		want wantDetails
+	}{
+		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, user("u1", nil)},
+			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}},
+		{clientCase{"string targeting match", "checkout-flow", "string", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"})},
+			wantDetails{Value: "one-page", Variant: "one-page", Reason: "TARGETING_MATCH"}},
+		{clientCase{"number targeting match", "search-results-per-page", "number", 0, user("u5", map[string]any{"appVersion": "2.5.1"})},
+			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
+		{clientCase{"object default variant", "theme", "object", map[string]any{}, user("u6", nil)},
+			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
+		{clientCase{"disabled flag", "banner", "object", codeBanner, user("u7", nil)},
+			wantDetails{Value: codeBanner, Reason: "DISABLED"}},
+		{clientCase{"missing flag", "no-such-flag", "boolean", true, user("u8", nil)},
+			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "FLAG_NOT_FOUND"}},
+	}
+	cases := make([]clientCase, len(tests))
+	for i, tc := range tests {
+		cases[i] = tc.clientCase
+	}
+	for _, mode := range []string{"rpc", "in-process"} {
+		t.Run(mode, func(t *testing.T) {
+			got := runNodeScript(t, "flagd.mjs", cases, "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),
+				"VALUELOOP_TOKEN="+token, "FLAGD_MODE="+mode)
+			for _, tc := range tests {
+				checkSDK(t, tc.Name, got[tc.Name], tc.want)
+			}
+		})
+	}
+}
+
+// TestFlagdAnonymousEventStream: an event stream opened without any
+// credentials (as flagd's JavaScript provider opens it in RPC mode) learns
+// that something changed, but not what or where.
+func TestFlagdAnonymousEventStream(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := c.EventStream(ctx, connect.NewRequest(&evalv1.EventStreamRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
+		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable: exit %d: %s", code, stderr)
+	}
+	for stream.Receive() {
+		if stream.Msg().GetType() == "keep_alive" {
+			continue
+		}
+		if stream.Msg().GetType() != "configuration_change" || stream.Msg().GetData() != nil {
+			t.Errorf("event %q with data %v; want configuration_change without data", stream.Msg().GetType(), stream.Msg().GetData())
+		}
+		return
+	}
+	t.Fatalf("event stream ended: %v", stream.Err())
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+const tokenRecoverMore = `Works on the store itself, not through a server: with the server stopped,
+or running (a server on the same --data picks the new token up within
+seconds; PostgreSQL nodes at once). The new token is recorded in the audit
+trail (action token.create, actor recovery:USER@HOST).
+
+The old admin tokens stay valid: a lost token is not a leaked one. If one
+may have leaked, add --revoke-others to revoke every other admin token in the
+same step (each revocation is audited too).
+
+VALUELOOP_ADMIN_TOKEN only creates the first admin token of a new store. To
+make its value an admin token of an existing store, run this command with
+--from-env.
+`
+
+// tokenRecoverCommand is `valueloop token recover`: a new admin token made
+// directly in the store, for when every admin token is lost.
+func tokenRecoverCommand() *command {
+	return &command{name: "recover", args: "[--data DIR | --database postgres://...] [--name NAME] [--from-env] [--revoke-others]",
+		summary: "make a new admin token directly in the store, when the admin token is lost", more: tokenRecoverMore, run: runTokenRecover}
+}
+
+func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "token recover")
+	data := fs.String("data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "data directory of the embedded store (VALUELOOP_DATA)")
+	database := fs.String("database", e.getenv("VALUELOOP_DATABASE"), "PostgreSQL URL of a shared store (VALUELOOP_DATABASE); wins over --data")
+	name := fs.String("name", "", "name of the new token (default: recovered-admin-TIME)")
+	fromEnv := fs.Bool("from-env", false, "use the value of VALUELOOP_ADMIN_TOKEN as the new token's secret instead of a new one")
+	revoke := fs.Bool("revoke-others", false, "revoke every other admin token (when one may have leaked)")
+	if err := e.parseNoArgs(fs, args, "token recover"); err != nil {
+		return err
+	}
+	secret := ""
+	if *fromEnv {
+		if secret = e.getenv("VALUELOOP_ADMIN_TOKEN"); secret == "" {
+			return usageErrorf("token recover: --from-env: VALUELOOP_ADMIN_TOKEN is not set")
+		}
+	}
+	if *name == "" {
+		*name = "recovered-admin-" + time.Now().UTC().Format("20060102T150405")
+	}
+	st, where, err := openRecoveryStore(*data, *database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokens := auth.NewService(st)
+	if err := tokens.Reload(ctx); err != nil {
+		return err
+	}
+	actor := recoveryActor()
+	t := &valueloop.Token{Name: *name, Scope: valueloop.ScopeAdmin}
+	secret, err = tokens.Create(ctx, t, secret, actor)
+	if err != nil {
+		return fmt.Errorf("token recover: %w", err)
+	}
+	revoked := 0
+	if *revoke {
+		all, err := tokens.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if o.ID != t.ID && o.Scope == valueloop.ScopeAdmin && o.RevokedAt == nil {
+				if err := tokens.Revoke(ctx, o.ID, actor); err != nil {
+					return fmt.Errorf("token recover: the new token %q (id %d) exists, but revoking token %d failed: %w", t.Name, t.ID, o.ID, err)
+				}
+				revoked++
+			}
+		}
+	}
+	// The secret alone on stdout, so that scripts can capture it.
+	if !*fromEnv {
+		fmt.Fprintln(e.stdout, secret)
+	}
+	fmt.Fprintf(e.stderr, "Created admin token %q (id %d) in %s, recorded in the audit trail as %s.", t.Name, t.ID, where, actor)
+	if !*fromEnv {
+		fmt.Fprint(e.stderr, " The secret above is shown this once.")
+	}
+	if *revoke {
+		fmt.Fprintf(e.stderr, "\nRevoked %d other admin token(s).", revoked)
+	}
+	fmt.Fprintln(e.stderr)
+	return nil
+}
+
+// recoveryStore is what recovery needs of a store.
+type recoveryStore interface {
+	auth.Store
+	Close() error
+}
+
+// openRecoveryStore opens the store of a server without serving it. It
+// refuses a data directory without a store: a mistyped --data must not
+// create an empty store holding the only admin token.
+func openRecoveryStore(data, database string) (recoveryStore, string, error) {
+	if database != "" {
+		if !isPostgresDSN(database) {
+			return nil, "", usageErrorf("--database: want a PostgreSQL URL such as postgres://valueloop@db.example:5432/valueloop")
+		}
+		db := postgres.NewDB(database)
+		if err := db.Open(); err != nil {
+			return nil, "", fmt.Errorf("--database: %w", err)
+		}
+		return db, db.Describe(), nil
+	}
+	path := filepath.Join(data, "valueloop.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, "", usageErrorf("--data %s: no Valueloop store there (%s: %v); give the --data directory the server uses, or --database", data, path, err)
+	}
+	db := sqlite.NewDB(path)
+	if err := db.Open(); err != nil {
+		return nil, "", err
+	}
+	return db, "sqlite:" + path, nil
+}
+
+// recoveryActor names who recovered, for the audit trail.
+func recoveryActor() string {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	if host, err := os.Hostname(); err == nil {
+		who += "@" + host
+	}
+	return "recovery:" + who
+}

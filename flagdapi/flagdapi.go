@@ -1,0 +1,190 @@
+// Package flagdapi serves flagd's own gRPC protocols: flagd.sync.v1.FlagSyncService
+// for providers in in-process mode, and flagd.evaluation.v1.Service (and v2,
+// which flagd's Go provider uses) for providers in RPC mode, so that flagd's
+// providers (Java, JavaScript, Python, .NET, Go, …) can use Valueloop instead
+// of flagd. The wire format comes from flagd's published generated Go packages
+// (buf.build/gen/go/open-feature/flagd), served with connect-go, which speaks
+// gRPC, gRPC-Web and Connect on the server's one port (HTTP/2 cleartext for
+// gRPC).
+//
+// A call authenticates with "authorization: Bearer <token>" metadata, or,
+// for providers that cannot send metadata, with the token as the flagd
+// selector. Sync needs an evaluate (server) or admin token, since public
+// client tokens cannot read flag definitions; evaluation takes client tokens
+// too. Otherwise the selector (the Flagd-Selector header, or the request's
+// deprecated selector field) names the environment; a token bound to one
+// environment may leave it empty.
+//
+// What does not live here: the flags themselves (package flags), the flagd
+// file format (package flagd), the HTTP server (package httpapi).
+package flagdapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v2/evaluationv2connect"
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/sync/v1/syncv1connect"
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/evaluation"
+	"github.com/valueloop/valueloop/flags"
+)
+
+// SelectorHeader is the header flagd providers send the selector in.
+const SelectorHeader = "Flagd-Selector"
+
+// Server serves flagd's sync protocol. Set the fields, then mount Handlers.
+type Server struct {
+	Flags  *flags.Service
+	Auth   *auth.Service
+	Logger *slog.Logger
+	// Closing, when closed, ends every open stream (server shutdown).
+	Closing <-chan struct{}
+	// Evaluated, if set, is called after every single-flag evaluation over
+	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
+	// NoExposures. It must not block.
+	Evaluated func(env string, quiet bool, ctx map[string]any, res *evaluation.Result)
+}
+
+var (
+	_ syncv1connect.FlagSyncServiceHandler = (*Server)(nil)
+	_ evaluationv1connect.ServiceHandler   = v1{}
+	_ evaluationv2connect.ServiceHandler   = v2{}
+)
+
+// Handlers returns the services' handlers by the path prefix they serve.
+func (s *Server) Handlers() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for _, mount := range []func() (string, http.Handler){
+		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s) },
+		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}) },
+		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}) },
+	} {
+		path, h := mount()
+		out[path] = h
+	}
+	return out
+}
+
+// environment authenticates a sync call and returns the environment whose
+// definitions it reads.
+func (s *Server) environment(header http.Header, field string) (*flags.Live, error) {
+	live, _, err := s.authorize(header, field, true)
+	return live, err
+}
+
+// authorize authenticates a call and returns its environment's live flags.
+// The token comes from the authorization metadata or, for providers that
+// cannot send metadata (flagd's RPC providers have no option for it), as
+// the selector itself; otherwise the selector names the environment.
+// definitions: the call reads flag definitions, which client tokens may not.
+func (s *Server) authorize(header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
+	secret := auth.BearerToken(header.Get("Authorization"))
+	env := header.Get(SelectorHeader)
+	if env == "" {
+		env = field
+	}
+	if secret == "" && strings.HasPrefix(env, "vl_") {
+		secret, env = env, ""
+	}
+	t, err := s.Auth.Authenticate(secret)
+	if err != nil {
+		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
+	}
+	if env == "" {
+		env = t.Environment
+	}
+	if env == "" {
+		return nil, nil, connect.NewError(connect.CodeInvalidArgument, errors.New("selector required: this token is not bound to an environment; set the selector to the environment's key"))
+	}
+	if definitions && !t.CanReadDefinitions(env) {
+		return nil, nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not read the flag definitions of this environment"))
+	}
+	if !t.CanEvaluate(env) {
+		return nil, nil, connect.NewError(connect.CodePermissionDenied, errors.New("token may not evaluate this environment"))
+	}
+	live := s.Flags.Live(env)
+	if live == nil {
+		return nil, nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found (the selector names an environment)", env))
+	}
+	return live, t, nil
+}
+
+// SyncFlags streams the environment's flags as a flagd file: at once, then
+// after every committed change. Whole sets, as flagd sends them.
+func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.SyncFlagsRequest], stream *connect.ServerStream[syncv1.SyncFlagsResponse]) error {
+	//lint:ignore SA1019 older providers send the selector in the field, not the header
+	live, err := s.environment(req.Header(), req.Msg.GetSelector())
+	if err != nil {
+		return err
+	}
+	env := live.Environment.Key
+	changes := make(chan string, 1)
+	cancel := s.Flags.Subscribe(changes)
+	defer cancel()
+	var sent int64 = -1
+	for {
+		if live := s.Flags.Live(env); live != nil && live.Version != sent {
+			data, err := live.FlagdJSON()
+			if err != nil {
+				return connect.NewError(connect.CodeInternal, err)
+			}
+			if err := stream.Send(&syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}); err != nil {
+				return err
+			}
+			sent = live.Version
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.Closing:
+			return connect.NewError(connect.CodeUnavailable, errors.New("server shutting down"))
+		case changed := <-changes:
+			if changed != env {
+				continue
+			}
+		}
+	}
+}
+
+// FetchAllFlags answers the environment's flags as a flagd file.
+func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.FetchAllFlagsRequest]) (*connect.Response[syncv1.FetchAllFlagsResponse], error) {
+	//lint:ignore SA1019 older providers send the selector in the field, not the header
+	live, err := s.environment(req.Header(), req.Msg.GetSelector())
+	if err != nil {
+		return nil, err
+	}
+	data, err := live.FlagdJSON()
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	return connect.NewResponse(&syncv1.FetchAllFlagsResponse{FlagConfiguration: string(data)}), nil
+}
+
+// GetMetadata answers the flag set's metadata (flagd's providers merge it
+// into every evaluation's flag metadata). The RPC is deprecated in flagd's
+// proto but part of the service, and older providers still call it.
+//
+//lint:ignore SA1019 part of the service interface, called by older providers
+func (s *Server) GetMetadata(ctx context.Context, req *connect.Request[syncv1.GetMetadataRequest]) (*connect.Response[syncv1.GetMetadataResponse], error) {
+	live, err := s.environment(req.Header(), "")
+	if err != nil {
+		return nil, err
+	}
+	md, err := structpb.NewStruct(live.Snapshot.Set().Metadata)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	//lint:ignore SA1019 see above
+	return connect.NewResponse(&syncv1.GetMetadataResponse{Metadata: md}), nil
+}

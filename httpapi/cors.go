@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+)
+
+// browserRoutes are the routes a web page on another origin may call, with
+// the methods they take: evaluation and event ingestion. Every other route
+// (the admin API above all) sends no CORS headers, so browsers keep it
+// same-origin.
+var browserRoutes = map[string]string{
+	"/ofrep/v1/evaluate/flags/{key}": "POST",
+	"/ofrep/v1/evaluate/flags":       "POST",
+	"/ofrep/v1/configuration":        "GET",
+	"/api/v1/events":                 "POST",
+}
+
+// CORS answers. Max-age is Chromium's ceiling (Firefox allows more): a
+// cached preflight costs no safety, since every request is checked against
+// its own token.
+const (
+	corsAllowHeaders  = "Authorization, Content-Type, If-None-Match"
+	corsExposeHeaders = "ETag, Retry-After"
+	corsMaxAge        = "7200"
+)
+
+// cors serves a browser route to pages of other origins. Only client tokens
+// (public, made for browsers) are answered with CORS headers, and only from
+// their allowed origins; a client token presented from another origin is
+// refused. Server and admin tokens get no CORS headers: a page on the same
+// origin still works, another origin cannot read the answer, and such a
+// secret does not belong in a page anyway. Requests without an Origin
+// header (servers, mobile apps, curl) pass through untouched.
+func (s *Server) cors(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return h(w, r)
+		}
+		w.Header().Add("Vary", "Origin")
+		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		switch {
+		case err != nil:
+			// Let the page read the 401 if its origin could be served at all,
+			// so that a mistyped token is not reported as a CORS failure.
+			if s.Auth.AllowsOrigin(origin) {
+				allowOrigin(w, origin)
+			}
+		case t.Client && !t.AllowsOrigin(origin):
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "this client token may not be used from origin %q", origin)
+		case t.Client:
+			allowOrigin(w, origin)
+		}
+		return h(w, r)
+	}
+}
+
+func allowOrigin(w http.ResponseWriter, origin string) {
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
+}
+
+// preflight answers the OPTIONS request browsers send before a
+// cross-origin call. It carries no token, so the origin is checked against
+// every live client token; the call that follows is checked against its own.
+func (s *Server) preflight(methods string) handlerFunc {
+	allow := methods + ", OPTIONS"
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		origin := r.Header.Get("Origin")
+		if origin == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+			w.WriteHeader(http.StatusNoContent) // a plain OPTIONS: what the route allows
+			return nil
+		}
+		w.Header().Add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+		if !s.Auth.AllowsOrigin(origin) {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "origin %q is allowed by no client token", origin)
+		}
+		if m := r.Header.Get("Access-Control-Request-Method"); !slices.Contains(strings.Split(allow, ", "), m) {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "method %s is not allowed here; want %s", m, methods)
+		}
+		allowOrigin(w, origin)
+		w.Header().Set("Access-Control-Allow-Methods", allow)
+		w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		w.Header().Set("Access-Control-Max-Age", corsMaxAge)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}

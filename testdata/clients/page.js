@@ -1,0 +1,55 @@
+// The web page of the browser test, bundled by esbuild with
+// @openfeature/web-sdk and @openfeature/ofrep-web-provider. It reads the
+// server URL and token from its query string, evaluates every flag it is
+// asked for and keeps the results on window.valueloop for browser.mjs to read:
+// after READY, and again after every configuration change the provider
+// reports (which it learns by polling the bulk endpoint).
+import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
+import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
+
+const q = new URLSearchParams(location.search);
+const cases = JSON.parse(q.get('cases'));
+const state = (window.valueloop = { status: 'starting', snapshots: [], errors: [] });
+
+const client = OpenFeature.getClient();
+const methods = {
+  boolean: client.getBooleanDetails,
+  string: client.getStringDetails,
+  number: client.getNumberDetails,
+  object: client.getObjectDetails,
+};
+
+function snapshot(why) {
+  const values = {};
+  for (const c of cases) {
+    const d = methods[c.type].call(client, c.flag, c.default);
+    values[c.name] = {
+      value: d.value,
+      variant: d.variant ?? '',
+      reason: d.reason ?? '',
+      errorCode: d.errorCode ?? '',
+      errorMessage: d.errorMessage ?? '',
+      flagMetadata: d.flagMetadata ?? {},
+    };
+  }
+  state.snapshots.push({ why, providerStatus: client.providerStatus, values });
+}
+
+client.addHandler(ProviderEvents.ConfigurationChanged, () => snapshot('changed'));
+client.addHandler(ProviderEvents.Error, (e) => state.errors.push(String(e?.message ?? e)));
+
+try {
+  await OpenFeature.setContext(JSON.parse(q.get('context')));
+  await OpenFeature.setProviderAndWait(
+    new OFREPWebProvider({
+      baseUrl: q.get('server'),
+      headers: [['Authorization', `Bearer ${q.get('token')}`]],
+      pollInterval: Number(q.get('poll')),
+    }),
+  );
+  snapshot('ready');
+  state.status = 'ready';
+} catch (e) {
+  state.errors.push(String(e?.message ?? e));
+  state.status = 'failed';
+}
