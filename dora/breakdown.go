@@ -2,7 +2,6 @@ package dora
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -79,23 +78,23 @@ func (s *Stage) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// summariseStage sorts xs and returns its median and 85th percentile.
+// summariseStage reorders xs and returns its median and 85th percentile,
+// selecting ranks as summarise does rather than sorting: a report over a
+// million changes summarises four stages per period.
 func summariseStage(xs []int64) Stage {
 	n := len(xs)
 	if n == 0 {
 		return Stage{}
 	}
-	slices.Sort(xs)
-	q := func(num, den int) time.Duration {
-		k, r := (n-1)*num/den, int64((n-1)*num%den)
-		v := xs[k]
-		if r != 0 {
-			d := xs[k+1] - v
-			v += d/int64(den)*r + d%int64(den)*r/int64(den)
-		}
-		return time.Duration(v)
+	k1, r1 := (n-1)/2, (n-1)%2
+	selectK(xs, k1)
+	med := interpolate(xs, k1, int64(r1), 2)
+	k2, r2 := 17*(n-1)/20, 17*(n-1)%20
+	if k2 > k1 {
+		selectK(xs[k1+1:], k2-k1-1)
 	}
-	return Stage{Count: n, Median: q(1, 2), P85: q(17, 20)}
+	p85 := interpolate(xs, k2, int64(r2), 20)
+	return Stage{Count: n, Median: time.Duration(med), P85: time.Duration(p85)}
 }
 
 // stamps are the pull request times of each change (Unix ns; 0 unknown).
@@ -116,6 +115,9 @@ func (t *Timeline) indexReviews(reviews []Review) {
 			first[k] = nanos(r.At)
 		}
 	}
+	if len(first) == 0 && !t.anyOpened() {
+		return // no pull request data: deploy stages only
+	}
 	t.stamps = make([]stamps, len(t.ch))
 	for j := range t.ch {
 		c := t.record(int32(j))
@@ -132,11 +134,39 @@ func (t *Timeline) indexReviews(reviews []Review) {
 	}
 }
 
+func (t *Timeline) anyOpened() bool {
+	for j := range t.ch {
+		if c := t.record(int32(j)); c.PR != "" && !c.OpenedAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// lineStamps gives each line the stamps of its changes in landing order,
+// so that reports read them in sequence.
+func (t *Timeline) lineStamps() {
+	if t.stamps == nil {
+		return
+	}
+	for _, l := range t.lines {
+		l.stamps = make([]stamps, len(l.changes))
+		for k, c := range l.changes {
+			l.stamps[k] = t.stamps[c.j]
+		}
+	}
+	t.stamps = nil
+}
+
 // breakdown adds the stages of the changes l delivered in [lo, hi) to b.
 func (t *Timeline) breakdown(l *line, lo, hi int, b *stageScratch) {
 	for k := lo; k < hi; k++ {
 		c := l.changes[k]
-		s := t.stamps[c.j]
+		b.deploy = append(b.deploy, max(l.delivAt[k]-c.at, 0))
+		if l.stamps == nil {
+			continue
+		}
+		s := l.stamps[k]
 		if s.opened != 0 {
 			b.coding = append(b.coding, max(s.opened-c.authored, 0))
 			if s.reviewed != 0 {
@@ -146,7 +176,6 @@ func (t *Timeline) breakdown(l *line, lo, hi int, b *stageScratch) {
 		if s.reviewed != 0 {
 			b.review = append(b.review, max(c.at-s.reviewed, 0))
 		}
-		b.deploy = append(b.deploy, max(l.delivAt[k]-c.at, 0))
 	}
 }
 

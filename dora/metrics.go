@@ -192,6 +192,7 @@ func (t *Timeline) Report(q Query) (Report, error) {
 		most += l.delivered
 	}
 	s.scratch = make([]int64, 0, most)
+	s.stages.deploy = make([]int64, 0, most)
 	r := Report{From: q.From.UTC(), To: q.To.UTC(), Bucket: q.Bucket}
 	all := make([]int, len(lines))
 	teams := map[string][]int{}

@@ -26,7 +26,7 @@ type Timeline struct {
 	lines      []*line // in order of creation: line.id
 	sorted     []*line // by service name
 	byName     map[string]*line
-	stamps     []stamps // by change: its pull request's opening and first review
+	stamps     []stamps // by change, while building: its pull request's opening and first review
 	// Skipped counts input records left out because they lack what the
 	// metrics need (see the Validate methods).
 	Skipped int
@@ -47,6 +47,9 @@ type line struct {
 	delivered int
 	// Incidents ordered by opening time.
 	incidents []incFacts
+	// stamps are the pull request times of changes, in the order of
+	// changes; nil when no change has any.
+	stamps []stamps
 }
 
 type depFacts struct {
@@ -91,6 +94,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.absorbBranchCommits(skew)
 	t.mapChanges()
 	t.indexReviews(in.Reviews)
+	t.lineStamps()
 	t.addDeployments(in.Deployments)
 
 	// Incidents naming a cause commit need to know which deployment delivered
