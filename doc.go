@@ -17,7 +17,9 @@
 //     caches, timers, and reads and writes through a store interface it
 //     declares — is named for the capability: delivery (webhooks, records,
 //     the cached DORA timeline), verdicts (when verdicts were reached),
-//     flags (the live flag configuration).
+//     flags (the live flag configuration), features (the value loop's
+//     objectives and features, their lifecycles kept in step with the
+//     evidence).
 //   - Both halves stay in one package when nothing outside needs the pure
 //     half without the running half (rollout: plans and guardrails beside
 //     the engine that applies them; ingest: decoding beside the pipeline).

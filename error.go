@@ -15,6 +15,9 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported_media_type"
+	ETIMEOUT      = "timeout"     // the request (its body) did not arrive in time
+	ETOOMANY      = "too_many"    // this client sent too many (failed) requests; retry later
+	EUNAVAILABLE  = "unavailable" // the server is at a limit now; retry later
 	EINTERNAL     = "internal"
 )
 

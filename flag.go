@@ -1,6 +1,23 @@
 package valueloop
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"regexp"
+)
+
+// flagKeyPattern is the grammar of flag keys, and of every key of the API
+// that names a flag (rollouts, hypotheses, delivery links): the characters
+// flagd and OpenFeature users put in keys ("new-checkout", "ui.banner_v2",
+// "team:feature"), nothing that breaks a URL path segment, a log line or a
+// file ('/', whitespace, control characters, NUL), no "." or "..", and a
+// bounded length. Letters and digits are Unicode ones ("größe").
+var flagKeyPattern = regexp.MustCompile(`^[\p{L}\p{N}_][\p{L}\p{N}_.:-]{0,199}$`)
+
+// FlagKeyRule says what a flag key may be, for error messages.
+const FlagKeyRule = "must be 1-200 letters, digits, '_', '-', '.' or ':', starting with a letter, digit or '_'"
+
+// ValidFlagKey reports whether key follows the grammar of flag keys.
+func ValidFlagKey(key string) bool { return flagKeyPattern.MatchString(key) }
 
 // Flag states as flagd spells them.
 const (

@@ -33,6 +33,9 @@ type Service struct {
 	mu      sync.Mutex // serialises reloads
 	tokens  atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
 	origins atomic.Pointer[originSet]
+	// changed is closed (and replaced) by every Reload: long-lived
+	// requests (flag streams) wait on it to check their token again.
+	changed atomic.Pointer[chan struct{}]
 }
 
 // originSet is the union of the origins live client tokens allow: what a
@@ -47,9 +50,16 @@ func NewService(store Store) *Service {
 	s := &Service{store: store}
 	empty := map[[sha256.Size]byte]*valueloop.Token{}
 	s.tokens.Store(&empty)
+	ch := make(chan struct{})
+	s.changed.Store(&ch)
 	s.origins.Store(&originSet{})
 	return s
 }
+
+// Changed returns a channel closed at the next reload of the live tokens
+// (on this node: after a create or revoke here, or one made on another node
+// and propagated). Whoever holds a token for long checks it again then.
+func (s *Service) Changed() <-chan struct{} { return *s.changed.Load() }
 
 // Reload reads the live tokens from the store. Call it after any change made
 // elsewhere (another node, a CLI on the same file).
@@ -77,6 +87,8 @@ func (s *Service) Reload(ctx context.Context) error {
 	}
 	s.tokens.Store(&m)
 	s.origins.Store(origins)
+	next := make(chan struct{})
+	close(*s.changed.Swap(&next))
 	return nil
 }
 

@@ -88,7 +88,11 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if d.Ignored == "" && kind != KindPagerDuty {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
-	return s.record(ctx, d)
+	r, err := s.record(ctx, d)
+	if err == nil && d.Ignored == "" {
+		s.linked(ctx, changeTexts(kind, h.Body, ev.Changes))
+	}
+	return r, err
 }
 
 // verify finds the source that vouches for h: the one named, or the first
@@ -253,6 +257,11 @@ type ChangeInput struct {
 	ReviewedAt *time.Time `json:"reviewedAt,omitempty"`
 	// Flags lists the feature flags the change ships behind.
 	Flags []string `json:"flags,omitempty"`
+	// Message is the commit message; Labels the pull request's labels. A
+	// "Feature: KEY" trailer, a label or the branch link the change to a
+	// feature of the value loop.
+	Message string   `json:"message,omitempty"`
+	Labels  []string `json:"labels,omitempty"`
 }
 
 // RecordChange stores a change sent to the API and returns it as stored.
@@ -280,7 +289,13 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	for _, f := range in.Flags {
 		d.Links = append(d.Links, FlagLink{Flag: f, Repo: c.Repo, SHA: c.SHA})
 	}
+	if len(in.Message) > 64<<10 {
+		return c, Receipt{}, valueloop.FieldErrorf("message", "must be at most 64 KiB")
+	}
 	r, err := s.record(ctx, d)
+	if err == nil {
+		s.linked(ctx, []ChangeText{{Change: c, Message: in.Message, Labels: in.Labels}})
+	}
 	return c, r, err
 }
 

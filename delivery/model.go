@@ -151,11 +151,9 @@ func (d *Delivery) validate() error {
 	return nil
 }
 
-var flagKeyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$`)
-
 func checkFlagKey(key string) error {
-	if !flagKeyPattern.MatchString(key) {
-		return valueloop.FieldErrorf("flag", "%q is not a flag key (letters, digits, '.', '_', ':', '/' or '-')", truncate(key))
+	if !valueloop.ValidFlagKey(key) {
+		return valueloop.FieldErrorf("flag", "%q is not a flag key: it %s", truncate(key), valueloop.FlagKeyRule)
 	}
 	return nil
 }

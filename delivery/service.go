@@ -71,8 +71,12 @@ type Service struct {
 	// Verdicts reads the verdict on a flag's hypothesis and when it was
 	// reached; nil when nothing records verdict times.
 	Verdicts func(ctx context.Context, env, flag string) (decision string, at time.Time, err error)
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Linked, when set, receives the changes of every delivery received
+	// (redeliveries too) with their text, for the value loop to recognise
+	// the changes of features in them.
+	Linked func(ctx context.Context, changes []ChangeText) error
+	Now    func() time.Time
+	Logger *slog.Logger
 	// ClockSkew is how far the clocks of different tools may disagree
 	// (dora.Data.ClockSkew); default 5 minutes.
 	ClockSkew time.Duration

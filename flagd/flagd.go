@@ -60,11 +60,14 @@ func ParseLenient(source string, data []byte) (*valueloop.FlagSet, error) {
 // $refs to evaluators are checked when the flag's set is compiled.
 func ParseFlag(source, key string, data []byte) (*valueloop.Flag, error) {
 	p := &parser{source: source}
-	js, ok := p.toJSON(data)
-	if !ok {
+	if !valueloop.ValidFlagKey(key) {
+		p.problem("", "/key", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
 		return nil, p.err()
 	}
-	p.duplicates(js)
+	js, ok := p.toJSON(data)
+	if !ok || !p.shape(js) {
+		return nil, p.err()
+	}
 	f := p.flag(key, js, "", false)
 	if f != nil && len(p.problems) == 0 {
 		for _, pr := range evaluation.CheckFlag(key, f, nil) {
@@ -103,7 +106,9 @@ func parse(source string, data []byte, lenient bool) (*valueloop.FlagSet, *evalu
 	if !ok {
 		return nil, nil, p.err()
 	}
-	p.duplicates(js)
+	if !p.shape(js) {
+		return nil, nil, p.err()
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(js, &top); err != nil {
 		p.problem("", "", "a flagd file must be a JSON object with \"flags\": %s", jsonError(js, err))
@@ -177,7 +182,7 @@ func (p *parser) toJSON(data []byte) ([]byte, bool) {
 		p.problem("", "", "not valid YAML: %v", err)
 		return nil, false
 	}
-	doc, err := fromYAML(doc, "")
+	doc, err := fromYAML(doc, "", 0)
 	if err != nil {
 		p.problem("", "", "%v", err)
 		return nil, false
@@ -192,12 +197,17 @@ func (p *parser) toJSON(data []byte) ([]byte, bool) {
 	return buf.Bytes(), true
 }
 
-// fromYAML turns decoded YAML into JSON-compatible values.
-func fromYAML(v any, path string) (any, error) {
+// fromYAML turns decoded YAML into JSON-compatible values, refusing nesting
+// deeper than JSON input may have.
+func fromYAML(v any, path string, depth int) (any, error) {
+	if depth > jsondecode.MaxDepth {
+		return nil, fmt.Errorf("the YAML document nests mappings and sequences deeper than %d levels (at %s)", jsondecode.MaxDepth, path)
+	}
+	depth++
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			c, err := fromYAML(x, path+"/"+escape(k))
+			c, err := fromYAML(x, path+"/"+escape(k), depth)
 			if err != nil {
 				return nil, err
 			}
@@ -211,7 +221,7 @@ func fromYAML(v any, path string) (any, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s: YAML keys must be strings, not %v", path, k)
 			}
-			c, err := fromYAML(x, path+"/"+escape(ks))
+			c, err := fromYAML(x, path+"/"+escape(ks), depth)
 			if err != nil {
 				return nil, err
 			}
@@ -220,7 +230,7 @@ func fromYAML(v any, path string) (any, error) {
 		return m, nil
 	case []any:
 		for i, x := range t {
-			c, err := fromYAML(x, path+"/"+strconv.Itoa(i))
+			c, err := fromYAML(x, path+"/"+strconv.Itoa(i), depth)
 			if err != nil {
 				return nil, err
 			}
@@ -229,6 +239,21 @@ func fromYAML(v any, path string) (any, error) {
 		return t, nil
 	}
 	return v, nil
+}
+
+// shape checks what must hold before js is decoded: nesting depth first (one
+// cheap scan, and every reader after it — the duplicate check, encoding/json,
+// the targeting compiler — recurses), then duplicate keys. It reports whether
+// decoding may go on.
+func (p *parser) shape(js []byte) bool {
+	if err := jsondecode.CheckDepth(js); err != nil {
+		var ve *valueloop.Error
+		errors.As(err, &ve)
+		p.problem("", "", "%s", ve.Message)
+		return false
+	}
+	p.duplicates(js)
+	return true
 }
 
 // duplicates reports every key repeated in its object: encoding/json would
@@ -259,6 +284,10 @@ func (p *parser) flags(raw json.RawMessage, set *valueloop.FlagSet, index map[st
 				continue
 			}
 			key := *head.Key
+			if !valueloop.ValidFlagKey(key) {
+				p.problem("", path+"/key", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
+				continue
+			}
 			if _, dup := index[key]; dup {
 				p.problem(key, path+"/key", "flag key %q is used twice", key)
 				continue
@@ -279,6 +308,11 @@ func (p *parser) flags(raw json.RawMessage, set *valueloop.FlagSet, index map[st
 		path := "/flags/" + escape(key)
 		if key == "" {
 			p.problem("", path, "flag keys must not be empty")
+			continue
+		}
+		if !valueloop.ValidFlagKey(key) {
+			// The path is the flags object: the key itself may be huge.
+			p.problem("", "/flags", "flag key %s %s", quoteKey(key), valueloop.FlagKeyRule)
 			continue
 		}
 		if f := p.flag(key, m[key], path, false); f != nil {
@@ -432,4 +466,13 @@ func sortedKeys[V any](m map[string]V) []string {
 func escape(s string) string {
 	s = strings.ReplaceAll(s, "~", "~0")
 	return strings.ReplaceAll(s, "/", "~1")
+}
+
+// quoteKey quotes a key for a message, cut short: a refused key may be
+// 70,000 characters long.
+func quoteKey(key string) string {
+	if len(key) > 64 {
+		return strconv.Quote(key[:64]) + "…"
+	}
+	return strconv.Quote(key)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -180,6 +181,8 @@ func TestParseProblems(t *testing.T) {
 		{"array form without key", `{"flags": [{` + ok + `}]}`, "/flags/0/key", "key"},
 		{"array form duplicate key", `{"flags": [{"key": "a", ` + ok + `}, {"key": "a", ` + ok + `}]}`, "/flags/1/key", "twice"},
 		{"bad YAML", "flags: [\n", "", "YAML"},
+		{"deep targeting", `{"flags": {"f": {` + ok + `, "targeting": ` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}}}`, "", "deeper than 128 levels"},
+		{"deep YAML", "flags:\n  f: " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n", "", "deeper than 128 levels"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -335,4 +338,62 @@ func TestLoadReturnsTheValidatingSnapshot(t *testing.T) {
 	if _, snap, err := flagd.Load("bad.json", []byte(`{"flags":{"f":{"state":"ON","variants":{"a":1}}}}`)); err == nil || snap != nil {
 		t.Errorf("Load(invalid) = %v, %v; want an error and no snapshot", snap, err)
 	}
+}
+
+// TestParseDeepIsCheap: a 200 KB deeply nested document is refused for its
+// depth at a cost that grows with its size only (the duplicate-key check once
+// took 19 s and 10.5 GB on it, by keeping a growing path per level).
+func TestParseDeepIsCheap(t *testing.T) {
+	for name, doc := range map[string]string{
+		"json": `{"flags": {"f": {"targeting": ` + strings.Repeat(`{"a":`, 40_000) + "1" + strings.Repeat("}", 40_000) + `}}}`,
+		"yaml": "flags:\n  f: " + strings.Repeat("[", 9_000) + strings.Repeat("]", 9_000) + "\n",
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := flagd.Parse("flags."+name, []byte(doc))
+		runtime.ReadMemStats(&after)
+		if ps := problems(t, err); !hasProblem(ps, "", "deeper than 128 levels") {
+			t.Errorf("%s: got %v, want the depth refused", name, ps)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+			t.Errorf("%s: refusing it allocated %d bytes, want at most 64 MiB", name, n)
+		}
+	}
+}
+
+// TestFlagKeys: keys outside the grammar are refused on every way in — the
+// map and array forms of a file, and one flag from the API — with a message
+// that quotes (a bounded part of) the key. "." and ".." were once accepted
+// and could then be neither read nor deleted.
+func TestFlagKeys(t *testing.T) {
+	const def = `{"state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}`
+	for _, key := range []string{"new-checkout", "ui.banner_v2", "team:feature", "_x", "größe", strings.Repeat("k", 200)} {
+		if _, err := flagd.Parse("f.json", []byte(`{"flags": {`+jsonString(key)+`: `+def+`}}`)); err != nil {
+			t.Errorf("key %q refused: %v", key, err)
+		}
+	}
+	for _, key := range []string{".", "..", "a\nb", "a\x00b", " a", "a b", "a/b", "-a", strings.Repeat("k", 201), strings.Repeat("k", 70_000)} {
+		files := map[string]string{
+			"map form":   `{"flags": {` + jsonString(key) + `: ` + def + `}}`,
+			"array form": `{"flags": [{"key": ` + jsonString(key) + `, "state": "ENABLED", "variants": {"a": 1}, "defaultVariant": "a"}]}`,
+		}
+		for form, doc := range files {
+			_, err := flagd.Parse("f.json", []byte(doc))
+			wantPath := map[string]string{"map form": "/flags", "array form": "/flags/0/key"}[form]
+			if ps := problems(t, err); !hasProblem(ps, wantPath, "must be 1-200 letters") {
+				t.Errorf("%s, key %.20q: got %.300v, want the key refused at %s", form, key, ps, wantPath)
+			}
+			if err != nil && len(err.Error()) > 1000 {
+				t.Errorf("%s, key %.20q: error of %d bytes, want the key cut short", form, key, len(err.Error()))
+			}
+		}
+		if _, err := flagd.ParseFlag("api", key, []byte(def)); err == nil {
+			t.Errorf("ParseFlag(%.20q) = nil error, want the key refused", key)
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

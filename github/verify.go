@@ -17,25 +17,15 @@ const SignatureHeader = "X-Hub-Signature-256"
 // constant time. Any failure is an EUNAUTHORIZED error; an empty secret
 // verifies nothing and is refused.
 func Verify(secret, body []byte, signature string) error {
-	unauthorized := func(msg string) error {
-		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: msg}
-	}
 	if len(secret) == 0 {
 		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no webhook secret is configured for this GitHub source")
 	}
-	if signature == "" {
-		return unauthorized("is missing: give the webhook a secret")
-	}
-	digest, ok := strings.CutPrefix(signature, "sha256=")
-	if !ok {
-		return unauthorized(`must start with "sha256="`)
-	}
-	got, err := hex.DecodeString(digest)
-	if err != nil || len(got) != sha256.Size {
-		return unauthorized("is not a hex SHA-256 digest")
+	got, err := signatureDigest(signature)
+	if err != nil {
+		return err
 	}
 	if !hmac.Equal(got, mac(secret, body)) {
-		return unauthorized("does not match the body: wrong secret, or the body was altered")
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "does not match the body: wrong secret, or the body was altered"}
 	}
 	return nil
 }
@@ -49,4 +39,30 @@ func mac(secret, body []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
 	return m.Sum(nil)
+}
+
+// CheckSignatureForm checks what can be checked of an X-Hub-Signature-256
+// value before the body has arrived: that it is there and is a SHA-256
+// digest.
+func CheckSignatureForm(signature string) error {
+	_, err := signatureDigest(signature)
+	return err
+}
+
+func signatureDigest(signature string) ([]byte, error) {
+	unauthorized := func(msg string) error {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: msg}
+	}
+	if signature == "" {
+		return nil, unauthorized("is missing: give the webhook a secret")
+	}
+	digest, ok := strings.CutPrefix(signature, "sha256=")
+	if !ok {
+		return nil, unauthorized(`must start with "sha256="`)
+	}
+	got, err := hex.DecodeString(digest)
+	if err != nil || len(got) != sha256.Size {
+		return nil, unauthorized("is not a hex SHA-256 digest")
+	}
+	return got, nil
 }

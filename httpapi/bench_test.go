@@ -1,11 +1,12 @@
 package httpapi_test
 
 import (
-	"github.com/valueloop/valueloop/httpapi"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/valueloop/valueloop/httpapi"
 )
 
 // BenchmarkOFREPHandler measures one OFREP single-flag evaluation through the

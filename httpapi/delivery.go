@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -53,12 +51,19 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 			return s.hookFailed(r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBody))
+		// What can be checked without the body is checked first: the body
+		// is read before its signature can be, by a bounded number of
+		// requests at once.
+		if err := s.hookPrecheck(r, kind); err != nil {
+			return s.hookFailed(r, kind, err)
+		}
+		release, err := s.guard.hookSlot()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				err = valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
-			}
+			return s.hookFailed(r, kind, err)
+		}
+		body, err := readBody(r, MaxHookBody)
+		release()
+		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
 		h := delivery.Hook{Source: r.URL.Query().Get("source"), Body: body}
@@ -206,6 +211,9 @@ func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) 
 
 func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -223,6 +231,9 @@ func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -242,6 +253,9 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) erro
 // optional (default now).
 func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r) // see globalAdmin
+	}
 	if err != nil {
 		return err
 	}
@@ -261,8 +275,13 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-// globalAdmin requires an admin token not bound to an environment: sources
-// and the catalog concern every environment.
+// globalAdmin requires an admin token not bound to an environment. What an
+// environment-bound admin token may touch in delivery data: deployments to
+// its own environment (checked against the deployment's environment), and
+// reads. Changes and incidents belong to services, not environments, and
+// move every environment's figures (an incident counts against the change
+// failure rate of production), and sources and the catalog configure every
+// environment: writing them needs an unbound admin token (docs/security.md).
 func globalAdmin(r *http.Request) error {
 	if !tokenOf(r).CanAdmin("") {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token for all environments")
@@ -525,4 +544,47 @@ func (s *Server) deliveryRoutes() []route {
 		{"DELETE", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleDeleteRecord},
 		{"GET", "/api/v1/environments/{env}/flags/{key}/loop", admin, s.handleLoop},
 	}
+}
+
+// hookPrecheck refuses, before the body is read, a delivery that no source
+// could accept: no source of its kind (or none by the name given), no
+// credential header, a GitHub signature that is not a SHA-256 digest, a
+// GitLab token that matches no source (GitLab's token does not depend on
+// the body, so it is checked whole here), or a Content-Length over the
+// limit.
+func (s *Server) hookPrecheck(r *http.Request, kind string) error {
+	if r.ContentLength > MaxHookBody {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
+	}
+	sources, err := s.Delivery.Store.Sources(r.Context())
+	if err != nil {
+		return err
+	}
+	name := r.URL.Query().Get("source")
+	var first error
+	for _, src := range sources {
+		if src.Kind != kind || (name != "" && src.Name != name) {
+			continue
+		}
+		var err error
+		switch kind {
+		case delivery.KindGitHub:
+			err = github.CheckSignatureForm(r.Header.Get(github.SignatureHeader))
+		case delivery.KindGitLab:
+			err = gitlab.VerifyToken(src.Secret, r.Header.Get(gitlab.TokenHeader))
+		}
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if name != "" {
+		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, name)
+	}
+	return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
 }

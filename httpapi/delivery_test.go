@@ -285,6 +285,14 @@ func TestDeliveryAPI(t *testing.T) {
 		{"environment-bound admin, another", call{method: "POST", path: "/api/v1/delivery/deployments", token: bound,
 			body: `{"service":"shop","environment":"prod-eu","status":"success"}`}, 403, "", ""},
 		{"environment-bound admin, sources", call{method: "GET", path: "/api/v1/delivery/sources", token: bound}, 403, "", ""},
+		// Changes and incidents move every environment's figures: a token
+		// bound to one environment once opened, overwrote and resolved
+		// incidents and moved production's change failure rate.
+		{"environment-bound admin, change", call{method: "POST", path: "/api/v1/delivery/changes", token: bound,
+			body: `{"service":"shop","sha":"DEF","authoredAt":"2026-01-05T08:00:00Z"}`}, 403, "all environments", ""},
+		{"environment-bound admin, incident", call{method: "POST", path: "/api/v1/delivery/incidents", token: bound,
+			body: `{"id":"INC-1","service":"shop","title":"x","openedAt":"2026-01-05T11:00:00Z"}`}, 403, "all environments", ""},
+		{"environment-bound admin, resolve", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: bound}, 403, "all environments", ""},
 		{"record change", call{method: "POST", path: "/api/v1/delivery/changes", token: adminSecret,
 			body: `{"service":"shop","sha":"ABC","authoredAt":"2026-01-05T08:00:00Z","mergedAt":"2026-01-05T08:30:00Z","flags":["new-checkout"]}`}, 201, `"flagLinks": 1`, ""},
 		{"open incident", call{method: "POST", path: "/api/v1/delivery/incidents", token: adminSecret,

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/valueloop/valueloop"
 )
@@ -17,6 +18,13 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
+			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() {
+				// Refused before its body was read (or while): answer now
+				// and close, instead of net/http reading the rest first —
+				// which a client that stalls would never send.
+				w.Header().Set("Connection", "close")
+				b.rc.EnableFullDuplex()
+			}
 			s.writeError(w, r, err)
 		}
 	}
@@ -48,6 +56,12 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case valueloop.EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType
+	case valueloop.ETIMEOUT:
+		return http.StatusRequestTimeout
+	case valueloop.ETOOMANY:
+		return http.StatusTooManyRequests
+	case valueloop.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -89,8 +103,11 @@ type fieldError struct {
 // logged with their detail and reported without it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.problem(r, err)
-	if p.Code == valueloop.EUNAUTHORIZED {
+	switch p.Code {
+	case valueloop.EUNAUTHORIZED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="valueloop"`)
+	case valueloop.ETOOMANY, valueloop.EUNAVAILABLE:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	writeJSONAs(w, "application/problem+json", p.Status, p)
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
@@ -135,6 +134,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)")
 	}
+	if r.ContentLength > MaxEventBody {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes: send smaller batches; nothing was stored", MaxEventBody)
+	}
 	var body io.Reader = r.Body
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
@@ -147,13 +149,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			err = zr.Reset(r.Body)
 		}
 		if err != nil {
+			if valueloop.ErrorCode(err) != valueloop.EINTERNAL {
+				return bodyError(err)
+			}
 			return valueloop.Errorf(valueloop.EINVALID, "body is not valid gzip: %v", err)
 		}
 		defer func() {
 			zr.Close()
 			gzipPool.Put(zr)
 		}()
-		body = zr
+		// What is held is the decompressed body: count it too.
+		if gb, ok := r.Body.(*guardedBody); ok {
+			body = &guardedBody{ReadCloser: io.NopCloser(zr), g: gb.g, rc: gb.rc}
+			defer func() { gb.g.buffered.Add(-body.(*guardedBody).held) }()
+		} else {
+			body = zr
+		}
 	default:
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc)
 	}
@@ -165,7 +176,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 	if _, err := buf.ReadFrom(io.LimitReader(body, MaxEventBody+1)); err != nil {
-		return valueloop.Errorf(valueloop.EINVALID, "cannot read body: %v", err)
+		return bodyError(err)
 	}
 	if buf.Len() > MaxEventBody {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", MaxEventBody)
@@ -205,7 +216,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 // environment: the token's own, or for unbound admin tokens the one named by
 // the Valueloop-Environment header.
 func (s *Server) eventEnvironment(r *http.Request) (string, error) {
-	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	t, err := s.authenticate(r)
 	if err != nil {
 		return "", err
 	}

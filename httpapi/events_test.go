@@ -356,3 +356,20 @@ func TestRebuildStreamsProgress(t *testing.T) {
 		t.Errorf("unknown environment: %d %v", resp.StatusCode, lines)
 	}
 }
+
+// TestEventsOverCapAnswerIsBounded: a body of many more lines than the cap
+// is refused whole, and the answer's size does not grow with the body (it
+// once held one rejection per line: 229 MB for 4 MiB of "1" lines).
+func TestEventsOverCapAnswerIsBounded(t *testing.T) {
+	url, eval := eventServer(t)
+	for _, lines := range []int{10_001, 400_000} {
+		body := []byte("{}\n" + strings.Repeat("1\n", lines-1))
+		status, answer := sendEvents(t, url, eval, "application/x-ndjson", "", body)
+		if status != http.StatusRequestEntityTooLarge || !strings.Contains(answer, "at most 10000 events") {
+			t.Errorf("%d lines: status %d, answer %.200s; want 413 naming the cap", lines, status, answer)
+		}
+		if len(answer) > 1024 {
+			t.Errorf("%d lines: answer of %d bytes, want at most 1 KiB", lines, len(answer))
+		}
+	}
+}

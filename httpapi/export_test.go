@@ -22,3 +22,15 @@ func RouteScopes(s *Server) map[string]string {
 	}
 	return out
 }
+
+// GuardState reports the open connections, the body bytes held and the
+// requests in flight with a body (for tests of the limits).
+func GuardState(s *Server) (conns, buffered int64, inflight int) {
+	g := s.guard
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.conns.Load(), g.buffered.Load(), len(g.inflight)
+}
+
+// StreamEncodes counts the flag set events encoded for streams.
+func StreamEncodes(s *Server) uint64 { return s.sse.encodes.Load() }

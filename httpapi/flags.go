@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"sort"
@@ -181,12 +179,8 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml")
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAPIBody))
+	data, err := readBody(r, maxAPIBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
-		}
 		return err
 	}
 	source := "request body"

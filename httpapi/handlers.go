@@ -19,7 +19,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 
 // handleReadyz reports ready once flags are loaded: from then on evaluation
 // is served from memory whatever happens to storage. With Storage set it
-// also answers 503 while writes cannot be stored (a shared database away).
+// also answers 503 while writes cannot be stored (a shared database away or
+// recreated empty, a full disk: Storage is a write probe).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	if len(s.Flags.Environments()) == 0 {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no environments loaded"})

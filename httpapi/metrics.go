@@ -11,6 +11,9 @@ type metrics struct {
 	evaluations *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	streams     prometheus.Gauge
+	// streamsRevoked counts streams ended because their token was revoked;
+	// streamsDropped those ended because the client read too slowly.
+	streamsRevoked, streamsDropped prometheus.Counter
 
 	// counters caches label lookups: WithLabelValues hashes its labels on
 	// every call, which is measurable on the evaluation path.
@@ -35,7 +38,15 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		Name: "valueloop_stream_clients",
 		Help: "Connected flag stream (SSE) clients.",
 	})
-	reg.MustRegister(m.evaluations, m.duration, m.streams,
+	m.streamsRevoked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "valueloop_stream_revoked_total",
+		Help: "Flag streams ended because their token was revoked.",
+	})
+	m.streamsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "valueloop_stream_dropped_total",
+		Help: "Flag streams ended because the client did not read a flag set within the write timeout.",
+	})
+	reg.MustRegister(m.evaluations, m.duration, m.streams, m.streamsRevoked, m.streamsDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -25,6 +24,22 @@ func tokenOf(r *http.Request) *valueloop.Token {
 	return t
 }
 
+// authenticate returns the live token of r's Authorization header. Failures
+// are counted per client address; an address past Limits.AuthFailures in
+// the window is answered 429 without its token being looked at, so that
+// guessing tokens is slow.
+func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
+	addr := clientAddr(r)
+	if s.guard.failures.blocked(addr) {
+		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
+	}
+	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
+		s.guard.failures.fail(addr)
+	}
+	return t, err
+}
+
 // EnvironmentHeader selects the environment for tokens not bound to one.
 const EnvironmentHeader = "Valueloop-Environment"
 
@@ -32,7 +47,7 @@ const EnvironmentHeader = "Valueloop-Environment"
 // its environment: the token's own, or for unbound admin tokens the one named
 // by the Valueloop-Environment header.
 func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Caller, error) {
-	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	t, err := s.authenticate(r)
 	if err != nil {
 		return nil, ofrep.Caller{}, err
 	}
@@ -89,7 +104,7 @@ func (s *Server) withEvaluator(h handlerFunc) handlerFunc {
 // touches is checked by the handler with Token.CanAdmin.
 func (s *Server) admin(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		t, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
@@ -116,7 +131,7 @@ func (s *Server) timed(route string, h handlerFunc) handlerFunc {
 // the request context.
 func (s *Server) withEnvEvaluator(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		t, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
@@ -139,16 +154,29 @@ func decodeJSON(r *http.Request, v any) error {
 	if mt != "application/json" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxAPIBody))
+	body, err := readBody(r, maxAPIBody)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", maxAPIBody)
-		}
-		return fmt.Errorf("reading the request body: %w", err)
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return valueloop.Errorf(valueloop.EINVALID, "request body is empty")
 	}
 	return jsondecode.Decode(body, v, jsondecode.Options{DisallowUnknownFields: true})
+}
+
+// readBody reads a request body of at most limit bytes. A Content-Length
+// over the limit is refused before anything is read.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, valueloop.Errorf(valueloop.ETOOLARGE, "request body larger than %d bytes", limit)
+		}
+		return nil, bodyError(err)
+	}
+	return body, nil
 }

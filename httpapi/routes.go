@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -79,10 +80,14 @@ func (s *Server) routeTable() []route {
 		routes = append(routes, s.eventRoutes()...)
 	}
 	routes = append(routes, s.deliveryRoutes()...)
+	routes = append(routes, s.valueRoutes()...)
 	return routes
 }
 
 func (s *Server) routes() http.Handler {
+	if s.guard == nil {
+		s.guard = newGuard(s.Limits)
+	}
 	mux := http.NewServeMux()
 	for _, r := range s.routeTable() {
 		h := r.handler
@@ -93,10 +98,14 @@ func (s *Server) routes() http.Handler {
 			h = s.cors(h) // cors.go
 			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
+		mux.HandleFunc(r.method+" "+r.pattern, s.guarded(longLived(r.pattern), s.serve(h)))
 	}
 	for prefix, h := range s.Protocols {
 		mux.Handle(prefix, h)
 	}
 	return mux
 }
+
+// longLived reports the routes that are meant to stay open (the flag
+// stream) and so get no body deadline.
+func longLived(pattern string) bool { return strings.HasSuffix(pattern, "/stream") }

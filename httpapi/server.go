@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -51,6 +53,12 @@ type Server struct {
 	// Delivery serves webhooks, delivery records and DORA metrics when set
 	// (see delivery.go).
 	Delivery *delivery.Service
+	// Value serves objectives, features, next and flow when set (see
+	// value.go).
+	Value *features.Service
+	// Limits bound connections, bodies and failed authentications
+	// (limits.go); zero fields mean the defaults.
+	Limits Limits
 	// Protocols are other protocols' handlers served on the same port, by
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).
@@ -62,6 +70,10 @@ type Server struct {
 	metrics   *metrics
 	exposures *exposureFilter
 	done      chan error
+	guard     *guard
+	sse       sseCache
+	closeOnce sync.Once
+	closeErr  error
 
 	deliveryMetrics *deliveryMetrics // nil without Delivery
 }
@@ -87,6 +99,8 @@ func (s *Server) Open() error {
 		return errors.New("httpapi: Auth, Flags and Audit are required")
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.guard = newGuard(s.Limits)
+	s.guard.register(s.Registry)
 	s.exposures = newExposureFilter(1 << 20)
 	if s.Events != nil {
 		s.registerEventMetrics()
@@ -98,20 +112,16 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)
 	}
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
-	}
+	s.ln = &limitListener{Listener: ln, g: s.guard}
+	s.srv = s.httpServer(s.routes())
 	s.srv.Protocols = new(http.Protocols)
 	s.srv.Protocols.SetHTTP1(true)
 	s.srv.Protocols.SetUnencryptedHTTP2(true) // gRPC clients without TLS (flagd providers)
 	s.closing = make(chan struct{})
-	s.srv.RegisterOnShutdown(func() { close(s.closing) })
+	var once sync.Once // Close may be called twice
+	s.srv.RegisterOnShutdown(func() { once.Do(func() { close(s.closing) }) })
 	s.done = make(chan error, 1)
-	go func() { s.done <- s.srv.Serve(ln) }()
+	go func() { s.done <- s.srv.Serve(s.ln) }()
 	return nil
 }
 
@@ -120,14 +130,19 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// Close stops accepting requests and waits up to ctx for in-flight ones.
+// Close stops accepting requests and waits up to ctx for in-flight ones;
+// requests still waiting for their body are ended at once, and connections
+// open when ctx ends are closed.
 func (s *Server) Close(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Shutdown(ctx)
-	if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return serveErr
-	}
-	return err
+	s.closeOnce.Do(func() {
+		err := closeServer(ctx, s.srv, s.Logger)
+		if serveErr := <-s.done; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = serveErr
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
 }

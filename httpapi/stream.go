@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/flags"
 )
 
 // HeartbeatInterval is how often an idle stream sends a comment line, so
@@ -32,6 +36,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
+	// A revoked token ends its streams: at every reload of the tokens
+	// (revocations here and, propagated, on other nodes) the stream's
+	// token is checked again.
+	tokensChanged := s.Auth.Changed()
+	if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+		return err
+	}
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 
@@ -51,22 +62,27 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	ticker := time.NewTicker(heartbeat)
 	defer ticker.Stop()
-	var buf bytes.Buffer
+	rc := http.NewResponseController(w)
 	for {
 		if live := s.Flags.Live(env); live != nil && live.Version != sent {
-			data, err := live.FlagdJSON()
+			event, err := s.sse.event(live)
 			if err != nil {
 				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
 				return nil
 			}
-			buf.Reset()
-			fmt.Fprintf(&buf, "id: %d\nevent: flags\ndata: ", live.Version)
-			writeSSEData(&buf, data)
-			buf.WriteString("\n\n")
-			if _, err := w.Write(buf.Bytes()); err != nil {
+			// A client that does not take the set within the write
+			// timeout is dropped: its connection would otherwise hold the
+			// server's writes (and the set) for as long as it likes.
+			rc.SetWriteDeadline(time.Now().Add(s.guard.lim.StreamWriteTimeout))
+			if _, err := w.Write(event); err != nil {
+				s.metrics.streamsDropped.Inc()
 				return nil
 			}
-			flusher.Flush()
+			if err := rc.Flush(); err != nil {
+				s.metrics.streamsDropped.Inc()
+				return nil
+			}
+			rc.SetWriteDeadline(time.Time{})
 			sent = live.Version
 		}
 		select {
@@ -74,6 +90,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.closing:
 			return nil
+		case <-tokensChanged:
+			tokensChanged = s.Auth.Changed()
+			if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+				s.metrics.streamsRevoked.Inc()
+				return nil
+			}
 		case changed := <-changes:
 			if changed != env {
 				continue
@@ -96,4 +118,43 @@ func writeSSEData(buf *bytes.Buffer, data []byte) {
 		}
 		buf.Write(line)
 	}
+}
+
+// sseCache holds the SSE event of each environment's current flag set,
+// encoded once and shared by every stream of the environment: streams hold
+// no copy of the set, whatever their number.
+type sseCache struct {
+	mu      sync.Mutex
+	byEnv   map[string]sseEvent
+	encodes atomic.Uint64 // events encoded, for tests
+}
+
+type sseEvent struct {
+	live  *flags.Live
+	bytes []byte
+}
+
+// event returns the SSE event carrying live's set.
+func (c *sseCache) event(live *flags.Live) ([]byte, error) {
+	env := live.Environment.Key
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byEnv[env]; ok && e.live == live {
+		return e.bytes, nil
+	}
+	data, err := live.FlagdJSON()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data) + 64)
+	fmt.Fprintf(&buf, "id: %d\nevent: flags\ndata: ", live.Version)
+	writeSSEData(&buf, data)
+	buf.WriteString("\n\n")
+	if c.byEnv == nil {
+		c.byEnv = map[string]sseEvent{}
+	}
+	c.byEnv[env] = sseEvent{live: live, bytes: buf.Bytes()}
+	c.encodes.Add(1)
+	return buf.Bytes(), nil
 }

@@ -84,7 +84,10 @@ type Batch struct {
 // Events without a time get now. Decode returns an EINVALID error only when
 // the body as a whole is unusable: empty, neither an array nor objects, or an
 // array whose JSON syntax breaks (a broken array cannot be split into events
-// safely, so nothing of it is kept).
+// safely, so nothing of it is kept). A body of more than MaxEvents events is
+// refused as a whole with ETOOLARGE before the events beyond the cap are
+// judged: rejecting each of them would make the answer (and the memory to
+// build it) grow with the body instead of with the cap.
 func Decode(data []byte, now time.Time, lim Limits) (*Batch, error) {
 	lim = lim.withDefaults()
 	d := decoder{lim: lim, now: now.UnixMilli(), b: &Batch{}}
@@ -107,6 +110,9 @@ func Decode(data []byte, now time.Time, lim Limits) (*Batch, error) {
 			return nil, err
 		}
 	case '{':
+		if n := lines(data, lim.MaxEvents+1); n > lim.MaxEvents {
+			return nil, tooMany(lim.MaxEvents)
+		}
 		d.ndjson(data)
 	default:
 		return nil, valueloop.Errorf(valueloop.EINVALID, "request body must be a JSON array of event objects or NDJSON (one object per line)")
@@ -158,10 +164,6 @@ func (d *decoder) intern(b []byte) string {
 func (d *decoder) add(raw []byte) {
 	idx := d.b.Received
 	d.b.Received++
-	if idx >= d.lim.MaxEvents {
-		d.reject(idx, "", "", fmt.Sprintf("batch too large: at most %d events per request; send this one again in another request", d.lim.MaxEvents))
-		return
-	}
 	if len(raw) > d.lim.MaxEventBytes {
 		d.reject(idx, "", "", fmt.Sprintf("event is %d bytes, more than the limit of %d", len(raw), d.lim.MaxEventBytes))
 		return
@@ -212,6 +214,9 @@ func (d *decoder) array(data []byte) error {
 	} else {
 		for {
 			p.ws()
+			if d.b.Received == d.lim.MaxEvents {
+				return tooMany(d.lim.MaxEvents)
+			}
 			start := p.i
 			if _, err := p.value(0); err != nil {
 				return arrayError(d.b.Received, err)
@@ -236,6 +241,29 @@ func (d *decoder) array(data []byte) error {
 		return valueloop.Errorf(valueloop.EINVALID, "malformed JSON: unexpected data after the array at byte %d", p.i)
 	}
 	return nil
+}
+
+// tooMany is the error for a body of more than max events.
+func tooMany(max int) error {
+	return valueloop.Errorf(valueloop.ETOOLARGE, "batch too large: at most %d events per request; split it into smaller requests; nothing was stored", max)
+}
+
+// lines counts the non-blank lines of data, stopping at limit: a count made
+// without judging any line, so that an oversized body costs one scan.
+func lines(data []byte, limit int) int {
+	n := 0
+	for len(data) > 0 && n < limit {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func arrayError(idx int, err error) error {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop"
 )
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -76,16 +78,33 @@ func TestDecodeMalformedLinesAndBodies(t *testing.T) {
 }
 
 func TestDecodeOversizedBatch(t *testing.T) {
-	var evs []string
-	for i := 0; i < 5; i++ {
-		evs = append(evs, fmt.Sprintf(`{"type":"tracking","name":"a","targetingKey":"u%d"}`, i))
+	// A body over the cap is refused as a whole, before the events beyond
+	// the cap are judged: an 8 MiB body of "1" lines once produced one
+	// rejection entry per line and ran the server out of memory.
+	ev := `{"type":"tracking","name":"a","targetingKey":"u"}`
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"array of 4 events", "[" + strings.Repeat(ev+",", 3) + ev + "]"},
+		{"ndjson of 4 events", strings.Repeat(ev+"\n", 4)},
+		{"ndjson of 4 lines that are no events", "{}\n" + strings.Repeat("1\n", 3)},
+		{"ndjson of 200,000 lines that are no events", "{}\n" + strings.Repeat("1\n", 200_000)},
+		{"array of 200,000 numbers", "[" + strings.Repeat("1,", 199_999) + "1]"},
 	}
-	b, err := Decode([]byte("["+strings.Join(evs, ",")+"]"), now, Limits{MaxEvents: 3})
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Decode([]byte(tt.body), now, Limits{MaxEvents: 3})
+			if valueloop.ErrorCode(err) != valueloop.ETOOLARGE || !strings.Contains(err.Error(), "at most 3 events") {
+				t.Fatalf("Decode = %v, %v; want a too_large error naming the cap", b, err)
+			}
+		})
 	}
-	if len(b.Events) != 3 || len(b.Rejected) != 2 || b.Rejected[0].Index != 3 || !strings.Contains(b.Rejected[0].Reason, "at most 3 events") {
-		t.Errorf("oversized batch: %+v", b)
+	for _, body := range []string{"[" + strings.Repeat(ev+",", 2) + ev + "]", strings.Repeat(ev+"\n\n", 3)} {
+		b, err := Decode([]byte(body), now, Limits{MaxEvents: 3})
+		if err != nil || len(b.Events) != 3 || len(b.Rejected) != 0 {
+			t.Errorf("Decode of 3 events with a cap of 3 = %+v, %v; want 3 events", b, err)
+		}
 	}
 }
 

@@ -45,6 +45,9 @@ func Decode(data []byte, v any, opt Options) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return valueloop.Errorf(valueloop.EINVALID, "the body is empty: want a JSON value")
 	}
+	if err := CheckDepth(data); err != nil {
+		return err
+	}
 	if !opt.AllowDuplicateKeys {
 		if dups := Duplicates(data); len(dups) > 0 {
 			return valueloop.FieldErrorf(dups[0].Dotted(), "appears more than once in its object")
@@ -82,6 +85,51 @@ type Step struct {
 }
 
 func (p Path) with(s Step) Path { return append(p[:len(p):len(p)], s) }
+
+// clone returns a copy of p that later pushes onto p cannot change.
+func (p Path) clone() Path { return append(Path(nil), p...) }
+
+// MaxDepth is how deeply objects and arrays may nest in a document read
+// here (flagd files, targeting rules, API bodies, webhook payloads). Real
+// documents stay far below it (a JsonLogic if-else chain of 60 branches
+// nests 120 levels); hostile ones far above it would cost every reader
+// that recurses.
+const MaxDepth = 128
+
+// CheckDepth refuses data nested deeper than MaxDepth, naming where. It
+// reads every byte once and allocates nothing unless it refuses, so it is
+// the cheap first check before any reader that recurses.
+func CheckDepth(data []byte) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > MaxDepth {
+				line, col := position(data, int64(i)+1)
+				where := pathAt(data, int64(i)+1)
+				if len(where) > 6 {
+					where = where[:6]
+				}
+				return valueloop.Errorf(valueloop.EINVALID, "the JSON document nests objects and arrays deeper than %d levels at line %d, column %d (under %q)", MaxDepth, line, col, where.Pointer())
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
 
 // Dotted writes p as "steps[1].percent", the form of the API's field errors.
 func (p Path) Dotted() string {
@@ -121,7 +169,7 @@ func Duplicates(data []byte) []Path {
 	var dups []Path
 	walk(data, func(path Path, key string, seen map[string]bool) bool {
 		if seen[key] {
-			dups = append(dups, path.with(Step{Key: key}))
+			dups = append(dups, append(path.clone(), Step{Key: key}))
 		}
 		return true
 	}, nil)
@@ -200,11 +248,18 @@ func valuePath(data []byte, msg string) Path {
 // the path of its object and the keys seen so far in it (before key is
 // added), and onValue after every value with its path and the input offset
 // just past its first token. Either may stop the walk by returning false.
+// The path passed is one stack pushed and popped as the walk descends (so a
+// walk costs time linear in the document, not in depth squared): callbacks
+// that keep it must clone it. The walk stops below MaxDepth.
 func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) bool, onValue func(path Path, end int64) bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
+	stack := Path{}
 	var value func(path Path) bool
 	value = func(path Path) bool {
+		if len(path) > MaxDepth {
+			return false
+		}
 		tok, err := dec.Token()
 		if err != nil {
 			return false
@@ -225,13 +280,15 @@ func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) b
 					return false
 				}
 				seen[k] = true
-				if !value(path.with(Step{Key: k})) {
+				stack = append(path, Step{Key: k})
+				if !value(stack) {
 					return false
 				}
 			}
 		case json.Delim('['):
 			for i := 0; dec.More(); i++ {
-				if !value(path.with(Step{Index: i, IsIndex: true})) {
+				stack = append(path, Step{Index: i, IsIndex: true})
+				if !value(stack) {
 					return false
 				}
 			}
@@ -241,7 +298,7 @@ func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) b
 		_, err = dec.Token() // the closing delimiter
 		return err == nil
 	}
-	value(Path{})
+	value(stack)
 }
 
 // pathAt returns the path of the first value whose first token ends at or
@@ -249,7 +306,7 @@ func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) b
 func pathAt(data []byte, offset int64) Path {
 	var at Path
 	walk(data, nil, func(path Path, end int64) bool {
-		at = path
+		at = path.clone()
 		return end < offset
 	})
 	return at
@@ -260,7 +317,7 @@ func unknownPath(data []byte, key string) Path {
 	found := Path{{Key: key}}
 	walk(data, func(path Path, k string, _ map[string]bool) bool {
 		if k == key {
-			found = path.with(Step{Key: k})
+			found = append(path.clone(), Step{Key: k})
 			return false
 		}
 		return true

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
 		{"Verdicts", testVerdicts},
+		{"Value", testValue},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

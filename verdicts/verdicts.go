@@ -55,6 +55,10 @@ type Recorder struct {
 	Leader   cluster.Singleton
 	Interval time.Duration
 	Logger   *slog.Logger
+	// Recorded, when set, learns of each verdict transition recorded (the
+	// value loop moves the features of the flag at once). It must not
+	// block.
+	Recorded func(env, flag string)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -78,6 +82,9 @@ func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, er
 	recorded, err := r.Store.RecordVerdict(ctx, &rec)
 	if recorded {
 		r.Logger.Info("verdict recorded", "env", rec.Environment, "flag", rec.Flag, "decision", rec.Decision, "at", rec.At)
+		if r.Recorded != nil {
+			r.Recorded(rec.Environment, rec.Flag)
+		}
 	}
 	return recorded, err
 }

@@ -157,8 +157,9 @@ func TestCompletion(t *testing.T) {
 		line string // the words typed, the last one being completed
 		want string
 	}{
-		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery version health help completion"},
-		{"valueloop fl", "flags"},
+		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery objective feature next flow value version health help completion"},
+		{"valueloop fl", "flags flow"},
+		{"valueloop feature ''", "list show set move delete"},
 		{"valueloop delivery source ''", "add set list delete"},
 		{"valueloop --server http://x token ''", "create list revoke recover"},
 		{"valueloop flags list --env prod --o", "--output"},

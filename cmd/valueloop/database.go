@@ -36,6 +36,7 @@ type store interface {
 	delivery.RolloutHistory
 	delivery.Store
 	verdicts.Store
+	valueStore
 }
 
 var (
@@ -45,8 +46,8 @@ var (
 
 // singletonWork names the singleton work whose leadership /metrics shows
 // (rollout.LeaderName: the rollout engine's ticks; verdicts.LeaderName: the
-// periodic verdict check).
-var singletonWork = []string{"rollouts", "verdicts"}
+// periodic verdict check; features.LeaderName: the value loop's sync).
+var singletonWork = []string{"rollouts", "verdicts", "value"}
 
 // storage is the opened store and what comes with it: the singleton runner
 // and, for PostgreSQL, the following of peers.
@@ -56,7 +57,7 @@ type storage struct {
 	leader   cluster.Singleton
 	leading  func(name string) bool
 	describe string                          // for logs; never the password
-	ready    func(ctx context.Context) error // nil: always ready (SQLite)
+	ready    func(ctx context.Context) error // whether writes are taken now (/readyz)
 	unlock   func()                          // releases the data directory (SQLite)
 
 	pg       *postgres.DB
@@ -83,7 +84,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 			unlock()
 			return nil, err
 		}
-		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger}, unlock: unlock,
+		return &storage{store: db, ingest: db, leader: cluster.Solo{Logger: logger}, unlock: unlock, ready: db.WriteReady,
 			leading: func(string) bool { return true }, describe: "sqlite:" + db.Path}, nil
 	}
 	db := postgres.NewDB(cfg.Database)
@@ -91,7 +92,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("--database: %w", err)
 	}
-	st := &storage{store: db, ingest: db, pg: db, describe: db.Describe(), ready: db.Ping}
+	st := &storage{store: db, ingest: db, pg: db, describe: db.Describe(), ready: db.WriteReady}
 	st.pgLeader = postgres.NewLeader(db)
 	if err := st.pgLeader.Open(); err != nil {
 		db.Close()

@@ -49,7 +49,7 @@ const deliveryMore = `Records and metrics:
   deploy list --service S [--since 30d | --from TIME --to TIME]
   change record (--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N]
                 [--opened-at TIME] [--reviewed-at TIME]
-                [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]
+                [--branch B] [--path P ...] [--flag KEY ...] [--message TEXT] [--label L ...] [--key KEY]
   incident open --service S [--id ID] [--title TEXT] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]
   incident resolve ID [--at TIME] [--key KEY]
 

@@ -163,7 +163,11 @@ func TestMultiNode(t *testing.T) {
 	b.wait(t)
 	admin := testAdminToken
 
-	// An evaluate token created through a is accepted by b.
+	// An evaluate token created through a is accepted by b. The node that
+	// lost the race to create production learns of it from its peer: wait.
+	waitUntil(t, "a knows the environment production", 5*time.Second, func() bool {
+		return a.do(t, "GET", "/api/v1/environments/production/flags", admin, nil, nil) == 200
+	})
 	var created struct{ Secret string }
 	if code := a.do(t, "POST", "/api/v1/tokens", admin, map[string]any{"name": "app", "scope": "evaluate", "environment": "production"}, &created); code != 201 {
 		t.Fatalf("create token on a: %d", code)

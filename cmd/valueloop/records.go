@@ -22,7 +22,7 @@ func deployCommand() *command {
 
 func changeCommand() *command {
 	return &command{name: "change", summary: "record changes (commits) for lead time", more: timeHelp, subs: []*command{
-		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--opened-at TIME] [--reviewed-at TIME] [--branch B] [--path P ...] [--flag KEY ...] [--key KEY]",
+		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--opened-at TIME] [--reviewed-at TIME] [--branch B] [--path P ...] [--flag KEY ...] [--message TEXT] [--label L ...] [--key KEY]",
 			summary: "record a change, optionally linked to the flags it ships behind", more: timeHelp, run: runChangeRecord},
 	}}
 }
@@ -198,6 +198,9 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	var paths, flagKeys listFlag
 	fs.Var(&paths, "path", "a file the change touches, for monorepo services (repeatable)")
 	fs.Var(&flagKeys, "flag", "a feature flag the change ships behind (repeatable)")
+	fs.StringVar(&in.Message, "message", "", "the commit message: a line 'Feature: KEY' links the change to a feature")
+	var labels listFlag
+	fs.Var(&labels, "label", "a pull request label (repeatable): a feature's label links the change to it")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
 	if err := e.parseNoArgs(fs, args, "change record"); err != nil {
 		return err
@@ -205,7 +208,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if in.SHA == "" || (in.Service == "" && in.Repo == "") {
 		return usageErrorf("change record: want --sha and --service or --repo, e.g. 'valueloop change record --service checkout --sha 4c1e9a0'")
 	}
-	in.Paths, in.Flags, in.AuthoredAt, in.MergedAt, in.OpenedAt, in.ReviewedAt = paths, flagKeys, authored.t, merged.t, opened.t, reviewed.t
+	in.Paths, in.Flags, in.Labels, in.AuthoredAt, in.MergedAt, in.OpenedAt, in.ReviewedAt = paths, flagKeys, labels, authored.t, merged.t, opened.t, reviewed.t
 	c, err := cf.client()
 	if err != nil {
 		return err

@@ -56,8 +56,9 @@ type rolloutStore interface {
 
 // openRollouts starts the rollout engine (under leader, so that one node
 // of several drives rollouts) and its webhooks, and for --demo puts the
-// demo's rollout under way.
-func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, reg prometheus.Registerer, logger *slog.Logger) (*rollout.Engine, func(), error) {
+// demo's rollout under way. Each transition touches the rollout's flag
+// (the value loop moves the features that link it).
+func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *flags.Service, leader rollout.Leader, pipe *ingest.Pipeline, reg prometheus.Registerer, touch func(env, flag string), logger *slog.Logger) (*rollout.Engine, func(), error) {
 	eng := rollout.NewEngine(rs, svc, rs, logger)
 	eng.Interval = cfg.Rollouts.Interval
 	eng.Leader = leader
@@ -67,11 +68,14 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 		if err := hooks.Open(); err != nil {
 			return nil, nil, err
 		}
-		eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
-			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
-		})
 		registerWebhookMetrics(reg, hooks)
 	}
+	eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
+		touch(n.Rollout.Environment, n.Rollout.Plan.Flag)
+		if hooks != nil {
+			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
+		}
+	})
 	closeAll := func() {
 		eng.Close()
 		if hooks != nil {

@@ -60,6 +60,10 @@ Usage:
   valueloop dora [--service S] [--team T] [--since 30d] [--bucket day|week|month]
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
   valueloop delivery source|service|deliveries|loop ... (webhooks, catalog, loop figures; see docs/delivery.md)
+  valueloop objective list|show|set|delete ..., feature list|show|set|move|delete ... (see docs/value.md)
+  valueloop next [--method wsjf|rice] [--cleanup-after 14d]
+  valueloop flow [--objective O] [--since 90d]
+  valueloop value apply -f FILE [--dry-run] [--prune] | value export [--format yaml|json]
 
 Client commands talk to a server: --server URL (or VALUELOOP_SERVER, default
 http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print

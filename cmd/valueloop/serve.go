@@ -10,6 +10,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
@@ -166,7 +167,8 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 }
 
 // openServices starts what runs beside the HTTP server — ingestion,
-// experiments, rollouts, delivery metrics and verdict times — and sets them
+// experiments, rollouts, delivery metrics, verdict times and the value
+// loop — and sets them
 // on srv. The returned function closes those started, in reverse order,
 // also when an error stopped the start half-way.
 func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.Service, srv *httpapi.Server, logger *slog.Logger) (func(), error) {
@@ -191,7 +193,10 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			return closeAll, err
 		}
 	}
-	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, srv.Registry, logger)
+	// The value loop, started last, is made first: rollouts and verdicts
+	// touch the flags whose features they move.
+	loop := features.New(db, db)
+	rollouts, closeRollouts, err := openRollouts(ctx, cfg, db, svc, st.leader, events.Pipeline, srv.Registry, loop.Touch, logger)
 	if err != nil {
 		return closeAll, err
 	}
@@ -205,13 +210,25 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	srv.Delivery = deliveries
 	// Verdict times: recorded by the results route and a periodic check
 	// (verdicts.go); the loop figures read them.
-	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, logger)
+	recorder, closeVerdicts, err := openVerdicts(db, svc, st.leader, loop.Touch, logger)
 	if err != nil {
 		return closeAll, err
 	}
 	closers = append(closers, closeVerdicts)
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	// The value loop: objectives, features and their lifecycles (value.go).
+	closeValue, err := openValue(loop, svc, deliveries, st.leader, logger)
+	if err != nil {
+		return closeAll, err
+	}
+	closers = append(closers, closeValue)
+	srv.Value = loop
+	if cfg.Demo {
+		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
+			return closeAll, err
+		}
+	}
 	return closeAll, nil
 }
 

@@ -15,10 +15,13 @@ import (
 
 // openVerdicts starts the recording of verdict times: the periodic check of
 // every flag with a hypothesis runs as singleton work under leader.
-func openVerdicts(vs verdicts.Store, svc *flags.Service, leader cluster.Singleton, logger *slog.Logger) (*verdicts.Recorder, func(), error) {
+// Each verdict recorded touches its flag (the value loop moves the
+// features that link it).
+func openVerdicts(vs verdicts.Store, svc *flags.Service, leader cluster.Singleton, touch func(env, flag string), logger *slog.Logger) (*verdicts.Recorder, func(), error) {
 	rec := verdicts.New(vs)
 	rec.Logger = logger
 	rec.Leader = leader
+	rec.Recorded = touch
 	rec.Definition = func(env, flag string) *valueloop.Flag {
 		live := svc.Live(env)
 		if live == nil {

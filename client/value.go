@@ -1,0 +1,162 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/value"
+)
+
+// Objectives lists the objectives.
+func (c *Client) Objectives(ctx context.Context) ([]value.Objective, error) {
+	var out struct {
+		Objectives []value.Objective `json:"objectives"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/objectives", nil, &out)
+	return out.Objectives, err
+}
+
+// Objective reads one objective.
+func (c *Client) Objective(ctx context.Context, key string) (*value.Objective, error) {
+	var out value.Objective
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PutObjective creates or replaces an objective.
+func (c *Client) PutObjective(ctx context.Context, o *value.Objective) (*value.Objective, error) {
+	var out value.Objective
+	if err := c.Do(ctx, http.MethodPut, "/api/v1/objectives/"+url.PathEscape(o.Key), o, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteObjective deletes an objective no feature bets on.
+func (c *Client) DeleteObjective(ctx context.Context, key string) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/objectives/"+url.PathEscape(key), nil, nil)
+}
+
+// FeatureSummary is a feature in a list, with its stage.
+type FeatureSummary struct {
+	value.Feature
+	Stage value.Stage `json:"stage"`
+	Since time.Time   `json:"since,omitzero"`
+}
+
+// Features lists features; objective and stage filter when not empty.
+func (c *Client) Features(ctx context.Context, objective, stage string) ([]FeatureSummary, error) {
+	q := url.Values{}
+	if objective != "" {
+		q.Set("objective", objective)
+	}
+	if stage != "" {
+		q.Set("stage", stage)
+	}
+	var out struct {
+		Features []FeatureSummary `json:"features"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/features?"+q.Encode(), nil, &out)
+	return out.Features, err
+}
+
+// Feature reads a feature with its release record.
+func (c *Client) Feature(ctx context.Context, key string) (*features.Shown, error) {
+	var out features.Shown
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/features/"+url.PathEscape(key), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PutFeature creates or replaces a feature.
+func (c *Client) PutFeature(ctx context.Context, f *value.Feature) (*value.Feature, error) {
+	var out value.Feature
+	if err := c.Do(ctx, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteFeature deletes a feature.
+func (c *Client) DeleteFeature(ctx context.Context, key string) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/features/"+url.PathEscape(key), nil, nil)
+}
+
+// MoveFeature moves a feature by hand and returns its record.
+func (c *Client) MoveFeature(ctx context.Context, key string, stage value.Stage, reason string) (*value.Record, error) {
+	var out value.Record
+	in := map[string]string{"stage": string(stage), "reason": reason}
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/features/"+url.PathEscape(key)+"/move", in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Next ranks the backlog; an empty method is WSJF, a zero cleanupAfter the
+// server's default.
+func (c *Client) Next(ctx context.Context, method string, cleanupAfter time.Duration) (*value.Next, error) {
+	q := url.Values{}
+	if method != "" {
+		q.Set("method", method)
+	}
+	if cleanupAfter > 0 {
+		q.Set("cleanupAfter", strconv.FormatFloat(cleanupAfter.Seconds(), 'f', -1, 64))
+	}
+	var out value.Next
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/value/next?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Flow measures the flow of value over since (the server's default when 0).
+func (c *Client) Flow(ctx context.Context, objective string, since time.Duration) (*value.Flow, error) {
+	q := url.Values{}
+	if objective != "" {
+		q.Set("objective", objective)
+	}
+	if since > 0 {
+		q.Set("since", strconv.FormatFloat(since.Seconds(), 'f', -1, 64))
+	}
+	var out value.Flow
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/value/flow?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ValueApplied is what applying a file of objectives and features did or
+// would do.
+type ValueApplied struct {
+	DryRun     bool       `json:"dryRun"`
+	Operations []value.Op `json:"operations"`
+}
+
+// ApplyValue applies a file of objectives and features.
+func (c *Client) ApplyValue(ctx context.Context, f *value.File, dryRun, prune bool) (*ValueApplied, error) {
+	q := url.Values{"dryRun": {strconv.FormatBool(dryRun)}, "prune": {strconv.FormatBool(prune)}}
+	var out ValueApplied
+	if err := c.Do(ctx, http.MethodPut, "/api/v1/value/file?"+q.Encode(), f, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ExportValue returns the objectives and features as a file: YAML, or
+// JSON when asJSON.
+func (c *Client) ExportValue(ctx context.Context, asJSON bool) ([]byte, error) {
+	format := "yaml"
+	if asJSON {
+		format = "json"
+	}
+	var out []byte
+	err := c.Do(ctx, http.MethodGet, "/api/v1/value/file?format="+format, nil, &out)
+	return out, err
+}

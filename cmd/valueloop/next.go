@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/termchart"
+	"github.com/valueloop/valueloop/value"
+)
+
+func nextCommand() *command {
+	return &command{name: "next", args: "[--method wsjf|rice] [--cleanup-after 14d]",
+		summary: "what to build next: the backlog ranked by evidence, each rank's arithmetic, and what to stop or finish", run: runNext}
+}
+
+func flowCommand() *command {
+	return &command{name: "flow", args: "[--objective O] [--since 90d]",
+		summary: "the flow of value: work in progress and stuck items per stage, throughput, flow time, validated share", run: runFlow}
+}
+
+func valueCommand() *command {
+	return &command{name: "value", summary: "the objectives and features file kept in the team's repository", subs: []*command{
+		{name: "apply", args: "-f FILE [--dry-run] [--prune]", summary: "apply a file of objectives and features (YAML or JSON) in one transaction", run: runValueApply},
+		{name: "export", args: "[--format yaml|json]", summary: "print the objectives and features as a file that applies back unchanged", run: runValueExport},
+	}}
+}
+
+// parseSpan reads a span such as 90d, 12w or 36h; empty is zero.
+func parseSpan(flagName, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := delivery.ParseSince(s)
+	if err != nil {
+		return 0, usageErrorf("--%s: %s", flagName, strings.TrimPrefix(valueloop.ErrorMessage(err), "since: "))
+	}
+	return d, nil
+}
+
+func runNext(ctx context.Context, e *cliEnv, args []string) error {
+	var method, cleanup string
+	_, c, cf, err := leafClient(e, "next", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&method, "method", "wsjf", "ranking: wsjf (cost of delay / size) or rice (reach × impact / effort)")
+		fs.StringVar(&cleanup, "cleanup-after", "", "how long a decided feature's flag may stay before its cleanup is asked (default 14d)")
+	})
+	if err != nil {
+		return err
+	}
+	after, err := parseSpan("cleanup-after", cleanup)
+	if err != nil {
+		return err
+	}
+	n, err := c.Next(ctx, method, after)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, n)
+	}
+	writeNext(e.stdout, n)
+	return nil
+}
+
+// writeNext prints the ranked backlog with a bar per score and each rank's
+// arithmetic, the features not estimated, the objectives' records of bets
+// and what to stop or finish.
+func writeNext(w io.Writer, n *value.Next) {
+	formula := "cost of delay / size"
+	if n.Method == value.RICE {
+		formula = "reach × impact / effort"
+	}
+	fmt.Fprintf(w, "What to build next (%s: %s × confidence × effect, the last two from each objective's verdicts)\n\n", strings.ToUpper(string(n.Method)), formula)
+	if len(n.Ranked) == 0 {
+		fmt.Fprintln(w, "  Nothing to rank: no idea or ready feature has an estimate.")
+	}
+	top := 0.0
+	for _, r := range n.Ranked {
+		top = math.Max(top, r.Score)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range n.Ranked {
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%.2f\t%s\n", r.Position, r.Feature, r.Objective, r.Stage, r.Score, termchart.Bar(100*r.Score/top, 20))
+	}
+	tw.Flush()
+	for _, r := range n.Ranked {
+		fmt.Fprintf(w, "  %d. %s: %s\n", r.Position, r.Feature, r.Explanation)
+	}
+	if len(n.Unranked) > 0 {
+		fmt.Fprintln(w, "\nNot ranked yet:")
+		for _, u := range n.Unranked {
+			fmt.Fprintf(w, "  - %s (%s): %s\n", u.Feature, u.Stage, u.Reason)
+		}
+	}
+	if len(n.Bets) > 0 {
+		fmt.Fprintln(w, "\nRecord of bets per objective:")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, b := range n.Bets {
+			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %.2f\teffect %.2f (%d measured)\n", b.Objective, b.Validated, b.Invalidated, b.Confidence, b.Effect, b.Measured)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w, "\nStop or finish:")
+	if len(n.Stop) == 0 {
+		fmt.Fprintln(w, "  nothing: no experiment past its horizon, no flag waiting for cleanup")
+	}
+	words := map[string]string{value.StopExperiment: "stop", value.TurnOffTreatment: "turn off", value.CleanUpFlag: "clean up"}
+	for _, a := range n.Stop {
+		fmt.Fprintf(w, "  %-8s  %s: %s\n", words[a.Kind], a.Feature, a.Reason)
+	}
+}
+
+func runFlow(ctx context.Context, e *cliEnv, args []string) error {
+	var objective, since string
+	_, c, cf, err := leafClient(e, "flow", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&objective, "objective", "", "only this objective's features")
+		fs.StringVar(&since, "since", "90d", "the window of throughput, flow times and validated share: 90d, 12w")
+	})
+	if err != nil {
+		return err
+	}
+	span, err := parseSpan("since", since)
+	if err != nil {
+		return err
+	}
+	f, err := c.Flow(ctx, objective, span)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, f)
+	}
+	writeFlow(e.stdout, f, objective)
+	return nil
+}
+
+// writeFlow prints the flow of value: per stage the work in progress (with
+// a bar), the oldest items (stuck ones marked) and the flow time; then the
+// weekly throughput as a sparkline and the validated share.
+func writeFlow(w io.Writer, f *value.Flow, objective string) {
+	scope := "all objectives"
+	if objective != "" {
+		scope = "objective " + objective
+	}
+	fmt.Fprintf(w, "Flow of value, %s, %s to %s\n\n", scope, f.Since.UTC().Format("2006-01-02"), f.Until.UTC().Format("2006-01-02"))
+	top := 0
+	for _, s := range f.Stages {
+		top = max(top, s.WIP)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STAGE\tWIP\t\tOLDEST\tFLOW TIME (median / p85)")
+	for _, s := range f.Stages {
+		var oldest []string
+		for _, a := range s.Oldest {
+			o := a.Feature + " " + termchart.Duration(a.Age.D())
+			if a.Stuck {
+				o += " STUCK"
+			}
+			oldest = append(oldest, o)
+		}
+		flow := "–"
+		if s.FlowTime.Count > 0 {
+			flow = fmt.Sprintf("%s / %s (%d)", termchart.Duration(s.FlowTime.Median.D()), termchart.Duration(s.FlowTime.P85.D()), s.FlowTime.Count)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", s.Stage, s.WIP, termchart.Bar(100*float64(s.WIP)/float64(max(top, 1)), 12), strings.Join(oldest, ", "), flow)
+	}
+	tw.Flush()
+	vals, ok := make([]float64, len(f.Throughput)), make([]bool, len(f.Throughput))
+	total, validated := 0, 0
+	for i, wk := range f.Throughput {
+		vals[i], ok[i] = float64(wk.Total()), true
+		total += wk.Total()
+		validated += wk.Validated
+	}
+	fmt.Fprintln(w, "\nThroughput: features reaching a verdict per week")
+	fmt.Fprintf(w, "  %s  %d in %d weeks (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, len(f.Throughput), validated, total-validated)
+	share := "–"
+	if f.ValidatedShare != nil {
+		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
+	}
+	fmt.Fprintf(w, "\nShipped %d (released to their users in the window): %d validated, %d invalidated, %d undecided; validated share %s\n",
+		f.Shipped, f.Validated, f.Invalidated, f.Shipped-f.Validated-f.Invalidated, share)
+}
+
+func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
+	var format string
+	_, c, _, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "yaml", "yaml or json")
+	})
+	if err != nil {
+		return err
+	}
+	if format != "yaml" && format != "json" {
+		return usageErrorf("--format: want yaml or json, got %q", format)
+	}
+	out, err := c.ExportValue(ctx, format == "json")
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(out)
+	return err
+}
+
+func runValueApply(ctx context.Context, e *cliEnv, args []string) error {
+	var file string
+	var dry, prune bool
+	_, c, cf, err := leafClient(e, "value apply", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "f", "", "the file of objectives and features, YAML or JSON")
+		fs.BoolVar(&dry, "dry-run", false, "show what would change, change nothing")
+		fs.BoolVar(&prune, "prune", false, "delete the objectives and features the file lacks")
+	})
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		return usageErrorf("value apply: want -f FILE, e.g. 'valueloop value apply -f valueloop.yaml --dry-run'")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	f, err := value.DecodeFile(data)
+	if err != nil {
+		return err
+	}
+	res, err := c.ApplyValue(ctx, f, dry, prune)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, res)
+	}
+	if len(res.Operations) == 0 {
+		fmt.Fprintln(e.stdout, "Nothing to change: the server holds the file's objectives and features.")
+		return nil
+	}
+	verb := "Applied"
+	if res.DryRun {
+		verb = "Would apply (dry run)"
+	}
+	fmt.Fprintf(e.stdout, "%s %d change(s):\n", verb, len(res.Operations))
+	for _, op := range res.Operations {
+		fields := ""
+		if len(op.Fields) > 0 {
+			fields = " (" + strings.Join(op.Fields, ", ") + ")"
+		}
+		fmt.Fprintf(e.stdout, "  %s %s %s%s\n", op.Action, op.Kind, op.Key, fields)
+	}
+	return nil
+}

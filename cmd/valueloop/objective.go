@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"text/tabwriter"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/value"
+)
+
+func objectiveCommand() *command {
+	return &command{name: "objective", summary: "objectives: the business metric a team wants to move, by how much, by when (docs/value.md)", subs: []*command{
+		{name: "list", summary: "list the objectives", run: runObjectiveList},
+		{name: "show", args: "KEY", summary: "show an objective", run: runObjectiveShow},
+		{name: "set", args: "KEY [--title T] [--metric M] [--target +10%] [--horizon 2027-03-31] [--env ENV] [--description D] [--absolute]",
+			summary: "create or change an objective", more: "Fields left out keep their stored values.\n", run: runObjectiveSet},
+		{name: "delete", args: "KEY", summary: "delete an objective no feature bets on", run: runObjectiveDelete},
+	}}
+}
+
+// leafClient parses the flags of the leaf at path (the client's, and those
+// register adds), checks it got want arguments and returns them with a
+// client.
+func leafClient(e *cliEnv, path string, args []string, want int, register func(*flag.FlagSet)) ([]string, *client.Client, *clientFlags, error) {
+	fs := newFlagSet(e, path)
+	cf := addClientFlags(e, fs)
+	if register != nil {
+		register(fs)
+	}
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(pos) != want {
+		return nil, nil, nil, usageErrorf("%s: want %d argument(s), got %d", path, want, len(pos))
+	}
+	c, err := cf.client()
+	return pos, c, cf, err
+}
+
+func runObjectiveList(ctx context.Context, e *cliEnv, args []string) error {
+	_, c, cf, err := leafClient(e, "objective list", args, 0, nil)
+	if err != nil {
+		return err
+	}
+	os, err := c.Objectives(ctx)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, os)
+	}
+	if len(os) == 0 {
+		fmt.Fprintln(e.stdout, "No objectives. Create one with 'valueloop objective set KEY --title ... --metric ... --target +10% --horizon 2027-03-31'.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tMETRIC\tTARGET\tHORIZON\tTITLE")
+	for _, o := range os {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Key, o.Metric, targetText(o.Target), o.Horizon, o.Title)
+	}
+	return tw.Flush()
+}
+
+func runObjectiveShow(ctx context.Context, e *cliEnv, args []string) error {
+	pos, c, cf, err := leafClient(e, "objective show", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	o, err := c.Objective(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, o)
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n  moves %s by %s by %s\n", o.Key, o.Title, o.Metric, targetText(o.Target), o.Horizon)
+	if o.Description != "" {
+		fmt.Fprintf(e.stdout, "  %s\n", o.Description)
+	}
+	return nil
+}
+
+// objectiveFlags are the fields objective set may change.
+type objectiveFlags struct {
+	title, metric, target, horizon, env, description string
+	absolute                                         bool
+}
+
+func (f *objectiveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.title, "title", "", "title")
+	fs.StringVar(&f.metric, "metric", "", "the business metric it moves: a metric key of its environment")
+	fs.StringVar(&f.target, "target", "", "the move aimed at: +10% (relative), -5%, or +0.3 with --absolute")
+	fs.StringVar(&f.horizon, "horizon", "", "the date to reach it by: 2027-03-31")
+	fs.StringVar(&f.env, "env", "", "environment whose metrics it names (default: the production one)")
+	fs.StringVar(&f.description, "description", "", "description")
+	fs.BoolVar(&f.absolute, "absolute", false, "the target is an absolute move in the metric's units")
+}
+
+// apply sets the fields given on o.
+func (f *objectiveFlags) apply(o *value.Objective) error {
+	setIf(&o.Title, f.title)
+	setIf(&o.Metric, f.metric)
+	setIf(&o.Environment, f.env)
+	setIf(&o.Description, f.description)
+	if f.target != "" {
+		t, err := parseShare(f.target, f.absolute)
+		if err != nil {
+			return usageErrorf("--target: %v", err)
+		}
+		o.Target = value.Target{Direction: experiment.Increase, Value: math.Abs(t), Absolute: f.absolute}
+		if t < 0 {
+			o.Target.Direction = experiment.Decrease
+		}
+	}
+	if f.horizon != "" {
+		d, err := value.ParseDate(f.horizon)
+		if err != nil {
+			return usageErrorf("--horizon: want a date such as 2027-03-31, got %q", f.horizon)
+		}
+		o.Horizon = d
+	}
+	return nil
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
+	var f objectiveFlags
+	pos, c, cf, err := leafClient(e, "objective set", args, 1, f.register)
+	if err != nil {
+		return err
+	}
+	o := &value.Objective{Key: pos[0]}
+	if old, err := c.Objective(ctx, pos[0]); err == nil {
+		o = old
+	}
+	if err := f.apply(o); err != nil {
+		return err
+	}
+	out, err := c.PutObjective(ctx, o)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, out)
+	}
+	fmt.Fprintf(e.stdout, "Objective %s stored: %s by %s by %s.\n", out.Key, out.Metric, targetText(out.Target), out.Horizon)
+	return nil
+}
+
+func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
+	pos, c, _, err := leafClient(e, "objective delete", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteObjective(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Objective %s deleted.\n", pos[0])
+	return nil
+}
+
+func targetText(t value.Target) string {
+	x := t.Value
+	if t.Direction == experiment.Decrease {
+		x = -x
+	}
+	if t.Absolute {
+		return fmt.Sprintf("%+g", x)
+	}
+	return fmt.Sprintf("%+g%%", 100*x)
+}

@@ -1,0 +1,407 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/github"
+)
+
+// call makes one API request with the admin token and decodes the answer
+// into out (when not nil); it returns the status and the body.
+func (s *testServer) call(t *testing.T, method, path, body string, out any) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Admin)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v\n%s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode, string(b)
+}
+
+type shownFeature struct {
+	Record struct {
+		Stage       string `json:"stage"`
+		Transitions []struct {
+			From, To, Cause, Event string
+			At                     time.Time
+			Manual                 bool
+		} `json:"transitions"`
+		Timeline []struct {
+			Kind, Cause string
+		} `json:"timeline"`
+		LeadTimeToCustomer      *float64 `json:"leadTimeToCustomer"`
+		TimeToValidatedLearning *float64 `json:"timeToValidatedLearning"`
+		FirstCommit             time.Time
+		ReleasedAt              time.Time
+		FirstExposure           time.Time
+		VerdictAt               time.Time
+		Missing                 []string
+	} `json:"record"`
+}
+
+// TestValueLoopEndToEnd follows one feature from idea to cleanup through
+// the real HTTP endpoints: created (bad input refused first), made ready
+// by hand, a pushed commit with a "Feature:" trailer through the GitHub
+// webhook, a production deployment recorded, a rollout started, exposures
+// and purchases sent, the verdict recorded by the results route, the
+// rollout completed and the flag deleted. At each step the feature's stage
+// follows the evidence; at the end both loop figures are filled in and
+// every transition is in the audit trail.
+func TestValueLoopEndToEnd(t *testing.T) {
+	s := MustServe(t, "")
+	loopSetUp(t, s)
+	loopCreate(t, s)
+	s.show(t, "idea")
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"building"}`, nil); code != 400 || !strings.Contains(body, `"field": "stage"`) {
+		t.Errorf("move to building by hand: %d %s, want 400: evidence moves it", code, body)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features/guided-checkout/move", `{"stage":"ready","reason":"estimated"}`, nil); code != 200 {
+		t.Fatalf("move: %d %s", code, body)
+	}
+	s.show(t, "ready")
+	loopBuild(t, s)
+	loopRelease(t, s)
+	loopLearn(t, s)
+	f := s.show(t, "validated")
+	loopFigures(t, f)
+	// The loop ends when the flag is cleaned up.
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "delete", "guided-checkout", "--env", "production"); code != 0 {
+		t.Fatalf("flags delete: %s", stderr)
+	}
+	loopDone(t, s, s.show(t, "done"))
+}
+
+// show reads the feature of the end-to-end test and checks its stage.
+func (s *testServer) show(t *testing.T, want string) shownFeature {
+	t.Helper()
+	var f shownFeature
+	if code, body := s.call(t, "GET", "/api/v1/features/guided-checkout", "", &f); code != 200 {
+		t.Fatalf("show: %d %s", code, body)
+	}
+	if f.Record.Stage != want {
+		t.Fatalf("stage %q, want %q; transitions %+v", f.Record.Stage, want, f.Record.Transitions)
+	}
+	return f
+}
+
+// waitStored waits until the stored stage (the list, which reads what the
+// sync stored, without syncing) is want: a sync the server ran by itself.
+func (s *testServer) waitStored(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var list struct{ Features []struct{ Key, Stage string } }
+		s.call(t, "GET", "/api/v1/features", "", &list)
+		if len(list.Features) == 1 && list.Features[0].Stage == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored stage %+v, want %s", list.Features, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// loopSetUp makes the flag, the metric, the service and the objective.
+func loopSetUp(t *testing.T, s *testServer) {
+	def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
+	for _, args := range [][]string{
+		{"flags", "set", "guided-checkout", "--env", "production", "-f", def},
+		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		{"delivery", "service", "set", "shop", "--repo", "acme/shop"},
+	} {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"2027-06-30"}`
+	if code, body := s.call(t, "POST", "/api/v1/objectives", objective, nil); code != 201 {
+		t.Fatalf("objective: %d %s", code, body)
+	}
+}
+
+const loopFeature = `{"key":"guided-checkout","title":"Guided checkout","objective":"conversion",
+	"hypothesis":{"change":"a guided checkout","for":"first-time buyers","outcome":"more purchases","metric":"purchased","minimumEffect":0.1},
+	"estimate":{"costOfDelay":{"userValue":8,"timeCriticality":3,"riskReduction":2},"size":3},
+	"links":{"flags":[{"environment":"production","flag":"guided-checkout","variant":"treatment"}],"services":["shop"]}}`
+
+// loopCreate refuses bad features, naming the field and storing nothing,
+// then creates the good one.
+func loopCreate(t *testing.T, s *testServer) {
+	for _, tc := range []struct{ from, to, field string }{
+		{`"objective":"conversion"`, `"objective":"growth"`, "objective"},
+		{`"objective":"conversion"`, `"objective":"conversion","dependsOn":["guided-checkout"]`, "dependsOn[0]"},
+		{`"flag":"guided-checkout"`, `"flag":"guided"`, "links.flags[0].flag"},
+		{`"userValue":8`, `"userValue":800`, "estimate.costOfDelay.userValue"},
+		{`"metric":"purchased","minimumEffect"`, `"metric":"bought","minimumEffect"`, "hypothesis.metric"},
+	} {
+		code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(loopFeature, tc.from, tc.to, 1), nil)
+		if code != 400 || !strings.Contains(body, `"field": "`+tc.field+`"`) {
+			t.Errorf("%s: %d %s, want 400 naming %s", tc.to, code, body, tc.field)
+		}
+	}
+	var list struct{ Features []any }
+	if s.call(t, "GET", "/api/v1/features", "", &list); len(list.Features) != 0 {
+		t.Fatalf("refused features were stored: %+v", list.Features)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features", loopFeature, nil); code != 201 {
+		t.Fatalf("feature: %d %s", code, body)
+	}
+}
+
+const loopSHA = "4c1e9a0b7d2f3e6a8b9c0d1e2f3a4b5c6d7e8f90"
+
+// loopBuild pushes a commit with the trailer to main through the GitHub
+// webhook: building.
+func loopBuild(t *testing.T, s *testServer) {
+	code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "add", "acme", "--kind", "github", "--output", "json")
+	if code != 0 {
+		t.Fatalf("source add: %s%s", out, errOut)
+	}
+	var src struct{ Secret string }
+	json.Unmarshal([]byte(out), &src)
+	// Committed an hour ago, before the feature was written down: the idea
+	// and ready stages then date from the commit (the earliest evidence of a
+	// stage or a later one counts), and the audit records their new times.
+	authored := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	push := fmt.Sprintf(`{"ref":"refs/heads/main","repository":{"full_name":"acme/shop","default_branch":"main","pushed_at":%d},
+		"commits":[{"id":%q,"timestamp":%q,"message":"Guide first-time buyers through checkout\n\nFeature: guided-checkout\n"}]}`,
+		authored.Unix(), loopSHA, authored.Format(time.RFC3339))
+	if code, body := postHook(t, s.URL+"/hooks/github?source=acme", push, map[string]string{
+		github.EventHeader: "push", github.DeliveryHeader: "push-1", github.SignatureHeader: github.Sign([]byte(src.Secret), []byte(push))}); code != 200 {
+		t.Fatalf("push: %d %s", code, body)
+	}
+	if f := s.show(t, "building"); !f.Record.FirstCommit.Equal(authored) {
+		t.Errorf("first commit %v, want the commit's time %v", f.Record.FirstCommit, authored)
+	}
+}
+
+// loopRelease deploys the commit to production, then starts a rollout at
+// half the users: releasing throughout.
+func loopRelease(t *testing.T, s *testServer) {
+	if code, _, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--repo", "acme/shop", "--env", "production", "--sha", loopSHA, "--status", "success"); code != 0 {
+		t.Fatalf("deploy record: %s", stderr)
+	}
+	s.show(t, "releasing")
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"); code != 0 {
+		t.Fatalf("rollout start: %s", stderr)
+	}
+	s.show(t, "releasing")
+}
+
+// loopLearn sends exposures and purchases (treatment buys twice as often),
+// states the flag's hypothesis (measuring), reads the results (their
+// verdict is recorded: validated) and completes the rollout.
+func loopLearn(t *testing.T, s *testServer) {
+	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
+	if code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var events []map[string]any
+	for i := range 4000 {
+		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
+		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "guided-checkout", "variant": variant, "targetingKey": user})
+		if buy := map[string]float64{"control": 0.1, "treatment": 0.2}[variant]; r.Float64() < buy {
+			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
+		}
+	}
+	body, _ := json.Marshal(events)
+	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
+	s.show(t, "releasing") // users see it, but no experiment measures it yet
+	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%"); code != 0 {
+		t.Fatalf("hypothesis: %s", stderr)
+	}
+	s.show(t, "measuring") // users are in an experiment now that it has a hypothesis
+	if code, body := s.call(t, "GET", "/api/v1/environments/production/flags/guided-checkout/results", "", nil); code != 200 || !strings.Contains(body, `"validated"`) {
+		t.Fatalf("results: %d %s", code, body)
+	}
+	s.waitStored(t, "validated") // the recorded verdict moved it, nobody asked
+	s.show(t, "validated")
+	for range 2 { // validated: released to everyone
+		if code, _, stderr := s.cli(t, s.Admin, "rollout", "advance", "guided-checkout", "--env", "production"); code != 0 {
+			t.Fatalf("rollout advance: %s", stderr)
+		}
+	}
+}
+
+// loopFigures checks both loop figures against their definitions: lead
+// time = the rollout reaching everyone − the first commit; time to
+// validated learning = the verdict − the first exposure (the rollout's
+// start).
+func loopFigures(t *testing.T, f shownFeature) {
+	r := f.Record
+	if r.LeadTimeToCustomer == nil || r.TimeToValidatedLearning == nil {
+		t.Fatalf("figures missing: %q", r.Missing)
+	}
+	if want := r.ReleasedAt.Sub(r.FirstCommit).Seconds(); *r.LeadTimeToCustomer != want || want <= 0 {
+		t.Errorf("lead time to customer %v s, want %v s", *r.LeadTimeToCustomer, want)
+	}
+	if want := r.VerdictAt.Sub(r.FirstExposure).Seconds(); *r.TimeToValidatedLearning != want || want < 0 {
+		t.Errorf("time to validated learning %v s, want %v s", *r.TimeToValidatedLearning, want)
+	}
+}
+
+// loopDone checks the path taken, that every transition is in the audit
+// trail, and that flow and next see the feature.
+func loopDone(t *testing.T, s *testServer, f shownFeature) {
+	var stages []string
+	for i, tr := range f.Record.Transitions {
+		stages = append(stages, tr.To)
+		if i > 0 && tr.At.Before(f.Record.Transitions[i-1].At) {
+			t.Errorf("transition %d to %s at %v, before the previous at %v", i, tr.To, tr.At, f.Record.Transitions[i-1].At)
+		}
+	}
+	if got, want := strings.Join(stages, " "), "idea ready building releasing measuring validated done"; got != want {
+		t.Errorf("transitions: got %s, want %s", got, want)
+	}
+	var audit struct {
+		Entries []struct {
+			Action, Target string
+			After          json.RawMessage
+		}
+	}
+	s.call(t, "GET", "/api/v1/audit?limit=1000", "", &audit)
+	audited := map[string]bool{}
+	for _, a := range audit.Entries {
+		var tr struct{ To, Event string }
+		if a.Action == "feature.transition" && a.Target == "feature:guided-checkout" && json.Unmarshal(a.After, &tr) == nil {
+			audited[tr.To+" "+tr.Event] = true
+		}
+	}
+	for _, tr := range f.Record.Transitions {
+		if !audited[tr.To+" "+tr.Event] {
+			t.Errorf("transition to %s (%s) is not in the audit trail", tr.To, tr.Event)
+		}
+	}
+	var flow struct{ Shipped, Validated int }
+	if code, body := s.call(t, "GET", "/api/v1/value/flow", "", &flow); code != 200 || flow.Shipped != 1 || flow.Validated != 1 {
+		t.Errorf("flow: %d %s", code, body)
+	}
+	var next struct {
+		Bets []struct {
+			Objective string
+			Validated int
+		}
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Bets) != 1 || next.Bets[0].Validated != 1 {
+		t.Errorf("next: %d %s", code, body)
+	}
+}
+
+// TestDemoValueLoop: a fresh serve --demo has the loop closed: features in
+// every stage, a ranked backlog with its arithmetic, a stale flag and a
+// treatment to turn off, a flow with throughput, and new-onboarding's
+// record with both loop figures. The team's file exports, applies back
+// unchanged, and a bad file is refused naming the field.
+func TestDemoValueLoop(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, errOut := s.cli(t, s.Admin, "feature", "list", "--output", "json")
+	if code != 0 {
+		t.Fatalf("feature list: %d %s", code, errOut)
+	}
+	var list []struct{ Key, Stage string }
+	json.Unmarshal([]byte(out), &list)
+	stages := map[string]int{}
+	for _, f := range list {
+		stages[f.Stage]++
+	}
+	for _, st := range []string{"idea", "ready", "building", "releasing", "measuring", "validated", "invalidated", "done", "abandoned"} {
+		if stages[st] == 0 {
+			t.Errorf("no demo feature is %s: %v", st, stages)
+		}
+	}
+	if len(list) < 8 || len(list) > 12 || stages["idea"] < 2 {
+		t.Errorf("demo features: %d, %d ideas; want 8 to 12 with several ideas", len(list), stages["idea"])
+	}
+
+	code, next, errOut := s.cli(t, s.Admin, "next")
+	if code != 0 {
+		t.Fatalf("next: %d %s", code, errOut)
+	}
+	for _, want := range []string{"1.  onboarding-checklist", "= WSJF cost of delay", "confidence", "not estimated: set estimate.costOfDelay",
+		"clean up  twenty-results: validated 30d ago", "last evaluated", "turn off  dark-mode"} {
+		if !strings.Contains(next, want) {
+			t.Errorf("next lacks %q:\n%s", want, next)
+		}
+	}
+	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
+	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
+		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
+	}
+	code, show, errOut := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
+	if code != 0 {
+		t.Fatalf("feature show: %d %s", code, errOut)
+	}
+	var sh shownFeature
+	json.Unmarshal([]byte(show), &sh)
+	if sh.Record.Stage != "validated" || sh.Record.LeadTimeToCustomer == nil || sh.Record.TimeToValidatedLearning == nil || *sh.Record.TimeToValidatedLearning <= 0 {
+		t.Errorf("new-onboarding: stage %s, lead %v, learning %v; missing %q", sh.Record.Stage, sh.Record.LeadTimeToCustomer, sh.Record.TimeToValidatedLearning, sh.Record.Missing)
+	}
+	if code, table, _ := s.cli(t, s.Admin, "feature", "show", "new-onboarding"); code != 0 || !strings.Contains(table, "(trailer)") ||
+		!strings.Contains(table, "lead time to customer") || !strings.Contains(table, "stage: VALIDATED") {
+		t.Errorf("feature show table:\n%s", table)
+	}
+
+	edited := demoFileRoundTrip(t, s)
+	// A restart with --demo adds nothing.
+	dir := s.DataDir
+	s.Stop(t)
+	s = MustServe(t, dir, "--demo")
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("after a restart: %s", out)
+	}
+}
+
+// demoFileRoundTrip exports the demo's file and applies it back (nothing to
+// change), edited (one update, dry run first), and broken (refused, naming
+// the field, nothing changed). It returns the edited file.
+func demoFileRoundTrip(t *testing.T, s *testServer) string {
+	code, exported, errOut := s.cli(t, s.Admin, "value", "export")
+	if code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	file := writeFile(t, exported)
+	if code, out, errOut := s.cli(t, s.Admin, "value", "apply", "-f", file); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("apply the export: %d %s%s", code, out, errOut)
+	}
+	edited := writeFile(t, strings.Replace(exported, "title: Wishlists", "title: Wishlists to share", 1))
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Would apply (dry run) 1 change(s):\n  update feature wishlist (title)") {
+		t.Errorf("dry run: %d %s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited); code != 0 || !strings.Contains(out, "Applied 1 change(s)") {
+		t.Errorf("apply: %d %s", code, out)
+	}
+	bad := writeFile(t, strings.Replace(exported, "flag: theme", "flag: themes", 1))
+	code, _, errOut = s.cli(t, s.Admin, "value", "apply", "-f", bad)
+	if code != exitInvalid || !strings.Contains(errOut, "links.flags[0].flag") || !strings.Contains(errOut, `no flag "themes"`) {
+		t.Errorf("bad file: exit %d, %s", code, errOut)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
+		t.Errorf("a refused file changed something: %s", out)
+	}
+	return edited
+}

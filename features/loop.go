@@ -1,0 +1,481 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/value"
+)
+
+// Sync gathers the evidence of the features named (every feature when
+// none), derives their lifecycles and stores them; each new transition
+// lands in the audit trail. It returns the number of new transitions.
+func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
+	var features []value.Feature
+	if len(keys) == 0 {
+		all, err := s.Store.Features(ctx)
+		if err != nil {
+			return 0, err
+		}
+		features = all
+	} else {
+		for _, k := range keys {
+			f, err := s.Store.Feature(ctx, k)
+			if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+				continue
+			} else if err != nil {
+				return 0, err
+			}
+			features = append(features, *f)
+		}
+	}
+	sightings, err := s.see(ctx, features)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range features {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		events, err := s.evidence(ctx, &features[i], sightings)
+		if err != nil {
+			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
+		}
+		l := value.Derive(events)
+		added, err := s.Store.SaveLifecycle(ctx, features[i].Key, &l)
+		if err != nil {
+			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
+		}
+		for _, t := range added {
+			s.Logger.Info("feature moved", "feature", features[i].Key, "from", t.From, "to", t.To, "cause", t.Cause)
+		}
+		n += len(added)
+	}
+	return n, nil
+}
+
+type flagKey struct{ env, flag string }
+
+// see records the linked flags serving users: a flag whose exposed users
+// grew since the last look was seen now. The times are those of the looks
+// (the sync's interval is their precision): the event log is not read.
+func (s *Service) see(ctx context.Context, features []value.Feature) (map[flagKey]Sighting, error) {
+	stored, err := s.Store.Sightings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[flagKey]Sighting{}
+	for _, x := range stored {
+		out[flagKey{x.Environment, x.Flag}] = x
+	}
+	now := s.Now().UTC()
+	var seen []Sighting
+	for _, f := range features {
+		for _, fl := range f.Links.Flags {
+			k := flagKey{fl.Environment, fl.Flag}
+			users, err := s.users(ctx, fl.Environment, fl.Flag)
+			if err != nil {
+				return nil, err
+			}
+			prev, ok := out[k]
+			if users == 0 || (ok && users <= prev.Users) {
+				continue
+			}
+			x := Sighting{Environment: fl.Environment, Flag: fl.Flag, FirstSeen: now, LastSeen: now, Users: users}
+			if ok {
+				x.FirstSeen = prev.FirstSeen
+			}
+			out[k] = x
+			seen = append(seen, x)
+		}
+	}
+	if len(seen) > 0 {
+		if err := s.Store.SeeFlags(ctx, seen); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// users counts the users exposed to flag in env: the aggregates' user
+// cells (metric "").
+func (s *Service) users(ctx context.Context, env, flag string) (int64, error) {
+	aggs, err := s.Evidence.Aggregates(ctx, env, flag)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, a := range aggs {
+		if a.Metric == "" && a.Variant != "" {
+			n += a.Sums.N
+		}
+	}
+	return n, nil
+}
+
+// evidence gathers everything that proves where f is.
+func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[flagKey]Sighting) ([]value.Event, error) {
+	events := []value.Event{value.CreatedEvent(f, "")}
+	moves, err := s.Store.Moves(ctx, f.Key)
+	if err != nil {
+		return nil, err
+	}
+	events = append(events, moves...)
+	links, err := s.Store.FeatureChanges(ctx, f.Key)
+	if err != nil {
+		return nil, err
+	}
+	var changes []dora.Change
+	for _, l := range links {
+		changes = append(changes, l.Change)
+		events = append(events, value.ChangeEvents(l.Change, l.By)...)
+	}
+	production := map[string]bool{}
+	for _, e := range s.Environments() {
+		production[e.Key] = e.Production
+	}
+	seenFlag := map[string]bool{}
+	for _, fl := range f.Links.Flags {
+		if !seenFlag[fl.Flag] {
+			seenFlag[fl.Flag] = true
+			cs, err := s.Evidence.FlagChanges(ctx, fl.Flag)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cs {
+				changes = append(changes, c)
+				events = append(events, value.ChangeEvents(c, "valueloop-flag: "+fl.Flag)...)
+			}
+		}
+		rs, err := s.Evidence.Rollouts(ctx, rollout.Filter{Environment: fl.Environment, Flag: fl.Flag})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			h, err := s.Evidence.RolloutEvents(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			if production[fl.Environment] {
+				events = append(events, value.RolloutEvents(r, h)...)
+			}
+		}
+		vs, err := s.Evidence.VerdictHistory(ctx, fl.Environment, fl.Flag)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			if e, ok := value.VerdictEvent(v); ok {
+				events = append(events, e)
+			}
+		}
+		audit, err := s.Evidence.Audit(ctx, valueloop.AuditFilter{Environment: fl.Environment, Target: fl.Flag, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range audit {
+			e, ok := value.AuditEvent(a)
+			if !ok {
+				continue
+			}
+			if e.Kind == value.FlagRemoved && !production[fl.Environment] {
+				e.Kind = value.FlagChanged // cleaning up development ends nothing
+			}
+			events = append(events, e)
+		}
+		if x, ok := sightings[flagKey{fl.Environment, fl.Flag}]; ok && production[fl.Environment] {
+			_, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
+			if err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+				return nil, err
+			}
+			events = append(events, value.ExposureEvent(fl.Environment, fl.Flag, x.FirstSeen, err == nil))
+		}
+	}
+	if s.Shipped != nil && len(changes) > 0 {
+		ships, err := s.Shipped(ctx, changes)
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range ships {
+			d := sh.Deployment
+			d.Production = true // the timeline holds production deployments only
+			if e, ok := value.DeploymentEvent(d, sh.Changes); ok {
+				events = append(events, e)
+			}
+		}
+	}
+	return events, nil
+}
+
+// Shown is a feature with its release record.
+type Shown struct {
+	Feature value.Feature `json:"feature"`
+	// FlagHypotheses are the experiment hypotheses stored on its flags,
+	// the per-flag form the feature's hypothesis is reached through.
+	FlagHypotheses []FlagHypothesis `json:"flagHypotheses,omitempty"`
+	Record         *value.Record    `json:"record"`
+}
+
+// FlagHypothesis is a linked flag's experiment hypothesis.
+type FlagHypothesis struct {
+	Environment string                 `json:"environment"`
+	Flag        string                 `json:"flag"`
+	Hypothesis  *experiment.Hypothesis `json:"hypothesis"`
+}
+
+// Record syncs one feature and returns it with its release record.
+func (s *Service) Record(ctx context.Context, key string) (*value.Record, error) {
+	sh, err := s.Show(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return sh.Record, nil
+}
+
+// Show syncs one feature and returns it with its release record and its
+// flags' hypotheses.
+func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
+	f, err := s.Store.Feature(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	sightings, err := s.see(ctx, []value.Feature{*f})
+	if err != nil {
+		return nil, err
+	}
+	events, err := s.evidence(ctx, f, sightings)
+	if err != nil {
+		return nil, err
+	}
+	l := value.Derive(events)
+	if _, err := s.Store.SaveLifecycle(ctx, key, &l); err != nil {
+		return nil, err
+	}
+	out := &Shown{Feature: *f}
+	for _, fl := range f.Links.Flags {
+		h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
+		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out.FlagHypotheses = append(out.FlagHypotheses, FlagHypothesis{Environment: fl.Environment, Flag: fl.Flag, Hypothesis: h})
+	}
+	shown := *f
+	if shown.Hypothesis.Metric == "" && len(out.FlagHypotheses) > 0 {
+		// Reached through the flag: a hypothesis stored before features.
+		fh := value.FromExperiment(out.FlagHypotheses[0].Hypothesis)
+		fh.Change, fh.For, fh.Outcome = f.Hypothesis.Change, f.Hypothesis.For, f.Hypothesis.Outcome
+		shown.Hypothesis = fh
+	}
+	out.Record = value.NewRecord(&shown, events, s.Now())
+	return out, nil
+}
+
+// snapshot is what next and flow read, decoded once per version of the
+// store: decoding 10,000 features and lifecycles costs more than ranking
+// them.
+type snapshot struct {
+	version    int64
+	objectives []value.Objective
+	features   []value.Feature
+	lifecycles []value.Lifecycle // by feature, in features' order
+}
+
+// read returns the snapshot of the store's current version.
+func (s *Service) read(ctx context.Context) (*snapshot, error) {
+	v, err := s.Store.ValueVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	c := s.cache
+	s.mu.Unlock()
+	if c != nil && c.version == v {
+		return c, nil
+	}
+	// Read after the version: a write in between leaves newer data under
+	// an older version, which the next read replaces.
+	c = &snapshot{version: v}
+	if c.objectives, err = s.Store.Objectives(ctx); err != nil {
+		return nil, err
+	}
+	if c.features, err = s.Store.Features(ctx); err != nil {
+		return nil, err
+	}
+	ls, err := s.Store.Lifecycles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.lifecycles = make([]value.Lifecycle, len(c.features))
+	for i := range c.features {
+		l, ok := ls[c.features[i].Key]
+		if !ok {
+			l = value.Derive([]value.Event{value.CreatedEvent(&c.features[i], "")})
+		}
+		c.lifecycles[i] = l
+	}
+	s.mu.Lock()
+	s.cache = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// items returns the objectives and the features (of objective, when not
+// empty) with their stored lifecycles; a feature not synced yet is an idea
+// since its creation. The items are the caller's; the features and
+// lifecycles they point to are shared and must not be changed.
+func (s *Service) items(ctx context.Context, objective string) ([]value.Objective, []value.Item, error) {
+	c, err := s.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if objective != "" && !slices.ContainsFunc(c.objectives, func(o value.Objective) bool { return o.Key == objective }) {
+		return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
+	}
+	items := make([]value.Item, 0, len(c.features))
+	for i := range c.features {
+		if objective != "" && c.features[i].Objective != objective {
+			continue
+		}
+		items = append(items, value.Item{Feature: &c.features[i], Lifecycle: &c.lifecycles[i]})
+	}
+	return c.objectives, items, nil
+}
+
+// NextOptions are the settings of Next.
+type NextOptions struct {
+	Method       value.Method
+	CleanupAfter time.Duration
+}
+
+// Next ranks the backlog and lists what to stop or finish.
+func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) {
+	switch o.Method {
+	case "", value.WSJF, value.RICE:
+	default:
+		return nil, valueloop.FieldErrorf("method", "must be %q or %q, got %q", value.WSJF, value.RICE, o.Method)
+	}
+	if o.CleanupAfter < 0 {
+		return nil, valueloop.FieldErrorf("cleanupAfter", "must not be negative")
+	}
+	objs, items, err := s.items(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	sightings, err := s.Store.Sightings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[flagKey]Sighting{}
+	for _, x := range sightings {
+		seen[flagKey{x.Environment, x.Flag}] = x
+	}
+	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
+	for i := range items {
+		it := &items[i]
+		st := it.Lifecycle.Stage
+		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
+			// The effect hoped for, reached through a flag's hypothesis.
+			if h := s.flagHypothesis(ctx, it.Feature); h != nil {
+				f := *it.Feature
+				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
+				it.Feature = &f
+			}
+		}
+		for _, fl := range it.Feature.Links.Flags {
+			def := s.Definition(fl.Environment, fl.Flag)
+			if def != nil {
+				in.Flags = append(in.Flags, value.FlagState{Environment: fl.Environment, Flag: fl.Flag,
+					LastEvaluated: seen[flagKey{fl.Environment, fl.Flag}].LastSeen, ServesTreatment: value.ServesVariant(def, fl.Variant)})
+			}
+			if st == value.Releasing || st == value.Measuring {
+				x, err := s.experiment(ctx, fl, def, seen[flagKey{fl.Environment, fl.Flag}], it.Lifecycle)
+				if err != nil {
+					return nil, err
+				}
+				if x != nil {
+					in.Experiments = append(in.Experiments, *x)
+				}
+			}
+		}
+	}
+	return value.ComputeNext(in), nil
+}
+
+func (s *Service) flagHypothesis(ctx context.Context, f *value.Feature) *experiment.Hypothesis {
+	for _, fl := range f.Links.Flags {
+		if h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag); err == nil {
+			return h
+		}
+	}
+	return nil
+}
+
+// experiment analyses a linked flag's experiment with its hypothesis'
+// settings: its users so far and the users it still needs.
+func (s *Service) experiment(ctx context.Context, fl value.FlagLink, def *valueloop.Flag, seen Sighting, l *value.Lifecycle) (*value.ExperimentState, error) {
+	h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
+	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	ms, err := s.Evidence.Metrics(ctx, fl.Environment)
+	if err != nil {
+		return nil, err
+	}
+	aggs, err := s.Evidence.Aggregates(ctx, fl.Environment, fl.Flag)
+	if err != nil {
+		return nil, err
+	}
+	if len(aggs) == 0 {
+		return nil, nil
+	}
+	res, err := experiment.Analyze(experiment.Input{Environment: fl.Environment, Flag: fl.Flag, Definition: def, Hypothesis: h,
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs})
+	if err != nil || res.Verdict == nil {
+		return nil, nil // an experiment that cannot be analysed is the results page's to explain
+	}
+	started := seen.FirstSeen
+	for _, t := range l.Transitions {
+		if t.To == value.Releasing || t.To == value.Measuring {
+			started = t.At
+			break
+		}
+	}
+	if started.IsZero() {
+		return nil, nil
+	}
+	return &value.ExperimentState{Environment: fl.Environment, Flag: fl.Flag, Started: started, Users: res.Users,
+		RemainingUsers: res.Verdict.RemainingUsers}, nil
+}
+
+// FlowOptions are the settings of Flow.
+type FlowOptions struct {
+	Objective string
+	Since     time.Duration
+}
+
+// Flow measures the flow of value over the last Since (90 days when 0).
+func (s *Service) Flow(ctx context.Context, o FlowOptions) (*value.Flow, error) {
+	if o.Since < 0 {
+		return nil, valueloop.FieldErrorf("since", "must be positive")
+	}
+	if o.Since == 0 {
+		o.Since = 90 * 24 * time.Hour
+	}
+	_, items, err := s.items(ctx, o.Objective)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now().UTC()
+	return value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)}), nil
+}

@@ -1,0 +1,472 @@
+// Package features runs the value loop inside the server: it keeps
+// objectives and features through a Store, gathers each feature's evidence
+// from the records the other capabilities keep (changes linked by trailer,
+// label, branch or flag; the production deployments that shipped them; the
+// rollouts, exposures, verdicts and audit entries of its flags), derives
+// its lifecycle with package value, and stores the lifecycle with every new
+// transition in the audit trail. The backlog (Next) and the flow (Flow)
+// read the stored lifecycles, so their cost does not grow with the
+// evidence; a feature's release record (Record) gathers its evidence anew.
+//
+// A periodic sync (Open) brings every stored lifecycle up to date; the
+// server also syncs a feature as soon as a change is linked to it.
+//
+// What does not live here: the domain and its arithmetic (package value),
+// SQL (packages sqlite, postgres), HTTP (package httpapi). Nothing here
+// imports a database or HTTP package.
+package features
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/value"
+)
+
+// Store keeps objectives, features, their links and lifecycles. Every
+// method is one transaction; writes are audited.
+type Store interface {
+	Objectives(ctx context.Context) ([]value.Objective, error)
+	Features(ctx context.Context) ([]value.Feature, error)
+	Feature(ctx context.Context, key string) (*value.Feature, error)
+	// PutObjective creates or updates o (already validated).
+	PutObjective(ctx context.Context, o *value.Objective, actor string) error
+	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
+	DeleteObjective(ctx context.Context, key, actor string) error
+	PutFeature(ctx context.Context, f *value.Feature, actor string) error
+	DeleteFeature(ctx context.Context, key, actor string) error
+	// ApplyValue writes the objectives and features of ops from file in one
+	// transaction.
+	ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error
+
+	// MoveFeature records a transition by hand at at (the store's clock
+	// when zero: only the demo backdates its history) and returns it as
+	// evidence.
+	MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string, at time.Time) (value.Event, error)
+	Moves(ctx context.Context, key string) ([]value.Event, error)
+	// LinkChanges stores links of changes to features; a link already
+	// stored is kept as it is. It returns how many were new.
+	LinkChanges(ctx context.Context, links []ChangeLink) (int, error)
+	FeatureChanges(ctx context.Context, key string) ([]ChangeLink, error)
+	// SeeFlags records that flags were seen serving users at the times
+	// given: the first time stays, the last is raised.
+	SeeFlags(ctx context.Context, seen []Sighting) error
+	Sightings(ctx context.Context) ([]Sighting, error)
+	// SaveLifecycle stores the lifecycle of a feature and writes each of
+	// its transitions not stored before to the audit trail (action
+	// feature.transition); it returns those.
+	SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle) ([]value.Transition, error)
+	Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error)
+	// ValueVersion grows with every write of objectives and features and
+	// every change of a stored lifecycle: what next and flow read is cached
+	// until it changes.
+	ValueVersion(ctx context.Context) (int64, error)
+}
+
+// ChangeLink links a change to a feature, with the change's times so the
+// lifecycle needs no other read.
+type ChangeLink struct {
+	Feature string      `json:"feature"`
+	Change  dora.Change `json:"change"`
+	// By says how the change was recognised: trailer, label, branch, api.
+	By string `json:"by"`
+}
+
+// Sighting is when a flag was first and last seen serving users.
+type Sighting struct {
+	Environment string    `json:"environment"`
+	Flag        string    `json:"flag"`
+	FirstSeen   time.Time `json:"firstSeen"`
+	LastSeen    time.Time `json:"lastSeen"`
+	// Users is the count of users exposed when last seen; a sync that
+	// finds more moves LastSeen.
+	Users int64 `json:"users"`
+}
+
+// Evidence reads the records of the other capabilities.
+type Evidence interface {
+	FlagChanges(ctx context.Context, flag string) ([]dora.Change, error)
+	Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
+	RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, error)
+	VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
+	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+}
+
+// Service is the value loop inside the server. Construct with New, set
+// fields, Open to start the periodic sync, Close to stop it.
+type Service struct {
+	Store    Store
+	Evidence Evidence
+	// Shipped finds the production deployments that shipped changes
+	// (delivery.Service.Shipped); nil: deployments are not evidence.
+	Shipped func(ctx context.Context, changes []dora.Change) ([]delivery.Shipment, error)
+	// Environments lists the environments: their metrics and flags are
+	// what validation checks names against, Production picks the default.
+	Environments func() []valueloop.Environment
+	// Definition returns a flag as env defines it now, nil when it does not.
+	Definition func(env, flag string) *valueloop.Flag
+	// Flags lists the flag keys of env.
+	Flags    func(env string) []string
+	Now      func() time.Time
+	Logger   *slog.Logger
+	Interval time.Duration
+	// Leader runs the periodic sync on one node at a time; nil runs it here.
+	Leader cluster.Singleton
+
+	mu         sync.Mutex // guards recognizer, cache and touched
+	recognizer *value.Recognizer
+	cache      *snapshot
+	touched    map[flagKey]bool
+	wake       chan struct{}
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// DefaultInterval is how often the periodic sync runs.
+const DefaultInterval = time.Minute
+
+// New returns a service with the defaults.
+func New(store Store, ev Evidence) *Service {
+	return &Service{Store: store, Evidence: ev, Now: time.Now, Logger: slog.New(slog.DiscardHandler), Interval: DefaultInterval,
+		touched: map[flagKey]bool{}, wake: make(chan struct{}, 1),
+		Environments: func() []valueloop.Environment { return nil },
+		Definition:   func(string, string) *valueloop.Flag { return nil },
+		Flags:        func(string) []string { return nil }}
+}
+
+// Context returns what validation checks names against: the environments'
+// metrics and flags, and the stored objectives.
+func (s *Service) Context(ctx context.Context) (value.Context, error) {
+	c := value.Context{Metrics: map[string][]string{}, Flags: map[string][]string{}}
+	for _, env := range s.Environments() {
+		if env.Production && c.Production == "" {
+			c.Production = env.Key
+		}
+		ms, err := s.Evidence.Metrics(ctx, env.Key)
+		if err != nil {
+			return c, err
+		}
+		keys := []string{}
+		for _, m := range ms {
+			keys = append(keys, m.Key)
+		}
+		c.Metrics[env.Key] = keys
+		c.Flags[env.Key] = append([]string{}, s.Flags(env.Key)...)
+	}
+	objs, err := s.Store.Objectives(ctx)
+	if err != nil {
+		return c, err
+	}
+	for _, o := range objs {
+		c.Objectives = append(c.Objectives, o.Key)
+	}
+	return c, nil
+}
+
+// PutObjective validates and stores o.
+func (s *Service) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
+	c, err := s.Context(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.Validate(&c); err != nil {
+		return err
+	}
+	return s.Store.PutObjective(ctx, o, actor)
+}
+
+// PutFeature validates f alone and with the stored features (a flag,
+// label or prefix claimed twice, a dependency cycle), stores it, and
+// derives its first lifecycle.
+func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+	c, err := s.Context(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate(&c); err != nil {
+		return err
+	}
+	all, err := s.Store.Features(ctx)
+	if err != nil {
+		return err
+	}
+	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
+	// f last: a flag, label or prefix it claims that another holds is f's
+	// problem. A cycle is then told from f, so checked with f first.
+	if err := value.ValidateAll(c, nil, append(slices.Clone(others), *f)); err != nil {
+		if e, ok := err.(*valueloop.Error); ok && strings.HasPrefix(e.Message, "dependency cycle") {
+			err = unprefix(value.ValidateAll(c, nil, append([]value.Feature{*f}, others...)), 0)
+			return err
+		}
+		return unprefix(err, len(others))
+	}
+	if err := s.Store.PutFeature(ctx, f, actor); err != nil {
+		return err
+	}
+	s.forgetRecognizer()
+	_, err = s.Sync(ctx, f.Key)
+	return err
+}
+
+// unprefix turns "features[N].x" back into "x" for the feature at N, the
+// one the request is about; other features' problems keep their key.
+func unprefix(err error, n int) error {
+	var e *valueloop.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	p := fmt.Sprintf("features[%d].", n)
+	if len(c.Field) > len(p) && c.Field[:len(p)] == p {
+		c.Field = c.Field[len(p):]
+	} else if c.Field == fmt.Sprintf("features[%d].dependsOn", n) {
+		c.Field = "dependsOn"
+	}
+	return &c
+}
+
+// DeleteFeature deletes a feature.
+func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
+	if err := s.Store.DeleteFeature(ctx, key, actor); err != nil {
+		return err
+	}
+	s.forgetRecognizer()
+	return nil
+}
+
+// Apply validates file as a set against the environments, plans it
+// against what is stored and, unless dryRun, writes the plan in one
+// transaction. With prune, objectives and features absent from the file
+// are deleted.
+func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
+	c, err := s.Context(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prune {
+		c.Objectives = nil // the file must define every objective its features name
+	}
+	if err := value.ValidateAll(c, file.Objectives, file.Features); err != nil {
+		return nil, err
+	}
+	cur, err := s.Export(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !prune { // a feature kept must not claim what the file's features claim
+		merged := slices.Clone(file.Features)
+		for _, f := range cur.Features {
+			if !slices.ContainsFunc(file.Features, func(x value.Feature) bool { return x.Key == f.Key }) {
+				merged = append(merged, f)
+			}
+		}
+		if err := value.ValidateAll(c, file.Objectives, merged); err != nil {
+			return nil, err
+		}
+	}
+	ops := value.Plan(cur, file, prune)
+	if dryRun || len(ops) == 0 {
+		return ops, nil
+	}
+	if err := s.Store.ApplyValue(ctx, file, ops, actor); err != nil {
+		return nil, err
+	}
+	s.forgetRecognizer()
+	_, err = s.Sync(ctx)
+	return ops, err
+}
+
+// Export returns what is stored, as a file.
+func (s *Service) Export(ctx context.Context) (*value.File, error) {
+	objs, err := s.Store.Objectives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := s.Store.Features(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &value.File{Objectives: objs, Features: fs}, nil
+}
+
+// Move records a transition by hand (ready, measuring, validated,
+// invalidated, done, abandoned) and returns the feature's record.
+func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reason, actor string) (*value.Record, error) {
+	switch stage {
+	case value.Ready, value.Measuring, value.Validated, value.Invalidated, value.Done, value.Abandoned:
+	default:
+		return nil, valueloop.FieldErrorf("stage", "must be ready, measuring, validated, invalidated, done or abandoned (the other stages follow from evidence), got %q", stage)
+	}
+	if len(reason) > 1000 {
+		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
+	}
+	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{}); err != nil {
+		return nil, err
+	}
+	return s.Record(ctx, key)
+}
+
+// Recognizer returns the recognizer of the stored features' changes,
+// built once per change of the features.
+func (s *Service) Recognizer(ctx context.Context) (*value.Recognizer, error) {
+	s.mu.Lock()
+	r := s.recognizer
+	s.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	fs, err := s.Store.Features(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r = value.NewRecognizer(fs)
+	s.mu.Lock()
+	s.recognizer = r
+	s.mu.Unlock()
+	return r, nil
+}
+
+func (s *Service) forgetRecognizer() {
+	s.mu.Lock()
+	s.recognizer = nil
+	s.mu.Unlock()
+}
+
+// Link recognises the features of changes as they arrive (a webhook, an
+// API record), stores the links and syncs the features linked. It is
+// delivery.Service.Linked.
+func (s *Service) Link(ctx context.Context, changes []delivery.ChangeText) error {
+	r, err := s.Recognizer(ctx)
+	if err != nil {
+		return err
+	}
+	var links []ChangeLink
+	var keys []string
+	for _, c := range changes {
+		text := value.ChangeText{Message: c.Message, Labels: c.Labels, Branch: c.Change.Branch}
+		for _, m := range r.Match(text) {
+			links = append(links, ChangeLink{Feature: m.Feature, Change: c.Change, By: m.By})
+			if !slices.Contains(keys, m.Feature) {
+				keys = append(keys, m.Feature)
+			}
+		}
+	}
+	if len(links) == 0 {
+		return nil
+	}
+	if _, err := s.Store.LinkChanges(ctx, links); err != nil {
+		return err
+	}
+	_, err = s.Sync(ctx, keys...)
+	return err
+}
+
+// Open starts the periodic sync: at once, then every Interval.
+func (s *Service) Open() error {
+	if s.Interval <= 0 {
+		return valueloop.FieldErrorf("interval", "must be positive, got %v", s.Interval)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	loop := func(ctx context.Context) error {
+		t := time.NewTicker(s.Interval)
+		defer t.Stop()
+		for {
+			if n, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("value sync failed", "err", err)
+			} else if n > 0 {
+				s.Logger.Debug("value sync", "transitions", n)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+	s.wg.Go(func() {
+		leader := s.Leader
+		if leader == nil {
+			leader = cluster.Solo{Logger: s.Logger}
+		}
+		_ = leader.Run(ctx, LeaderName, loop)
+	})
+	// Touched flags are synced on this node, leader or not: syncing a
+	// feature twice stores nothing new.
+	s.wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+			}
+			if err := s.syncTouched(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("value sync of touched flags failed", "err", err)
+			}
+		}
+	})
+	return nil
+}
+
+// Touch asks for the features that link flag in env to be synced soon: a
+// rollout of it moved, a verdict on it was recorded. It never blocks;
+// touches that arrive while a sync runs are merged into the next.
+func (s *Service) Touch(env, flag string) {
+	s.mu.Lock()
+	s.touched[flagKey{env, flag}] = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// syncTouched syncs the features that link a touched flag.
+func (s *Service) syncTouched(ctx context.Context) error {
+	s.mu.Lock()
+	touched := s.touched
+	s.touched = map[flagKey]bool{}
+	s.mu.Unlock()
+	fs, err := s.Store.Features(ctx)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for _, f := range fs {
+		if slices.ContainsFunc(f.Links.Flags, func(l value.FlagLink) bool { return touched[flagKey{l.Environment, l.Flag}] }) {
+			keys = append(keys, f.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err = s.Sync(ctx, keys...)
+	return err
+}
+
+// LeaderName is the lock name the periodic sync runs under.
+const LeaderName = "value"
+
+// Close stops the periodic sync and waits for it.
+func (s *Service) Close() {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+}

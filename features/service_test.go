@@ -1,0 +1,155 @@
+package features_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/value"
+)
+
+// mustService opens the service on a fresh SQLite store with environment
+// production (metric m, flags f1 and f2) and objective o.
+func mustService(t *testing.T) (*features.Service, *sqlite.DB) {
+	t.Helper()
+	ctx := context.Background()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "value.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+	if err := db.CreateEnvironment(ctx, prod, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc := features.New(db, db)
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+	svc.Flags = func(string) []string { return []string{"f1", "f2"} }
+	horizon, _ := value.ParseDate("2027-06-30")
+	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svc.PutObjective(ctx, &o, "t"); err != nil {
+		t.Fatal(err)
+	}
+	return svc, db
+}
+
+func feature(key string, flag string, deps ...string) *value.Feature {
+	f := &value.Feature{Key: key, Title: key, Objective: "o", Hypothesis: value.Hypothesis{Change: key}, DependsOn: deps}
+	if flag != "" {
+		f.Links.Flags = []value.FlagLink{{Environment: "production", Flag: flag}}
+	}
+	return f
+}
+
+// TestPutFeatureAgainstTheOthers: what only the stored set shows is
+// refused, naming the field of the feature sent, and stores nothing.
+func TestPutFeatureAgainstTheOthers(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2", "a")} {
+		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		f          *value.Feature
+		field, msg string
+	}{
+		{feature("c", "f1"), "links.flags[0].flag", `already linked to feature "a"`},
+		{feature("a", "f1", "b"), "dependsOn", "dependency cycle: a → b → a"},
+		{feature("d", "", "nobody"), "dependsOn[0]", `no feature "nobody"`},
+	} {
+		err := svc.PutFeature(ctx, tc.f, "t")
+		e, ok := err.(*valueloop.Error)
+		if !ok || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
+			t.Errorf("%s: got %v, want %s: …%s…", tc.f.Key, err, tc.field, tc.msg)
+		}
+	}
+	if fs, _ := db.Features(ctx); len(fs) != 2 || len(fs[0].DependsOn) != 0 {
+		t.Errorf("refused features changed the store: %+v", fs)
+	}
+}
+
+// TestApplyPrune plans, dry-runs and applies with prune.
+func TestApplyPrune(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2")} {
+		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file, _ := svc.Export(ctx)
+	file.Features = file.Features[:1] // b is gone from the file
+	ops, err := svc.Apply(ctx, file, true, true, "ci")
+	if err != nil || len(ops) != 1 || ops[0].Action != "delete" || ops[0].Kind != "feature" || ops[0].Key != "b" {
+		t.Fatalf("dry run: %+v, %v", ops, err)
+	}
+	if fs, _ := db.Features(ctx); len(fs) != 2 {
+		t.Errorf("a dry run deleted: %+v", fs)
+	}
+	if _, err := svc.Apply(ctx, file, true, false, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := db.Features(ctx); len(fs) != 1 || fs[0].Key != "a" {
+		t.Errorf("after prune: %+v", fs)
+	}
+}
+
+// TestTouchAndLink: a touched flag's features are synced without anyone
+// asking; a change with the trailer links and moves its feature.
+func TestTouchAndLink(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	svc.Interval = time.Hour // only touches sync after the first run
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := db.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Touch("production", "f1")
+	waitStage(t, db, "a", value.Ready)
+	c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
+	if err := svc.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Do it\n\nFeature: a\n"}, {Change: c, Message: "Feature: nobody"}}); err != nil {
+		t.Fatal(err)
+	}
+	if links, _ := db.FeatureChanges(ctx, "a"); len(links) != 1 || links[0].By != "trailer" {
+		t.Errorf("links: %+v", links)
+	}
+	waitStage(t, db, "a", value.Building)
+}
+
+func waitStage(t *testing.T, db *sqlite.DB, key string, want value.Stage) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ls, err := db.Lifecycles(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ls[key].Stage == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %q, want %s", key, ls[key].Stage, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

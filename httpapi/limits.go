@@ -1,0 +1,368 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Limits bound what clients can make the server hold: connections, time to
+// send a body, bytes of bodies buffered at once, webhook bodies read before
+// their signature is checked, failed authentications. The zero value of a
+// field means its default (docs/security.md lists them).
+type Limits struct {
+	// MaxConns bounds open connections; beyond it new ones are closed at
+	// once (so a flood of idle connections cannot exhaust file
+	// descriptors). Default 4096.
+	MaxConns int
+	// HeaderTimeout bounds the time to send a request's headers. Default 10s.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds the time to send a request's body (every route but
+	// the flag stream, which has no body and lives long). Default 30s.
+	BodyTimeout time.Duration
+	// StreamWriteTimeout bounds the time a flag stream client may take to
+	// receive a flag set; a slower one is dropped (and reconnects, resuming
+	// from its Last-Event-ID). Default 10s.
+	StreamWriteTimeout time.Duration
+	// MaxBufferedBytes bounds the request body bytes read and held by all
+	// requests at once (event uploads hold up to 32 MiB each); beyond it
+	// requests are answered 503 with Retry-After. Default 256 MiB.
+	MaxBufferedBytes int64
+	// MaxHookBodies bounds webhook bodies being read at once: they are read
+	// before their signature can be checked. Default 16.
+	MaxHookBodies int
+	// AuthFailures is how many failed authentications a client address may
+	// make per AuthWindow before it is answered 429. Default 20 per minute.
+	AuthFailures int
+	AuthWindow   time.Duration
+	// ThrottleLoopback counts failures from loopback addresses too. Off by
+	// default: a reverse proxy on the same host makes every client
+	// 127.0.0.1, and throttling it would lock everyone out.
+	ThrottleLoopback bool
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxConns <= 0 {
+		l.MaxConns = 4096
+	}
+	if l.HeaderTimeout <= 0 {
+		l.HeaderTimeout = 10 * time.Second
+	}
+	if l.BodyTimeout <= 0 {
+		l.BodyTimeout = 30 * time.Second
+	}
+	if l.StreamWriteTimeout <= 0 {
+		l.StreamWriteTimeout = 10 * time.Second
+	}
+	if l.MaxBufferedBytes <= 0 {
+		l.MaxBufferedBytes = 256 << 20
+	}
+	if l.MaxHookBodies <= 0 {
+		l.MaxHookBodies = 16
+	}
+	if l.AuthFailures <= 0 {
+		l.AuthFailures = 20
+	}
+	if l.AuthWindow <= 0 {
+		l.AuthWindow = time.Minute
+	}
+	return l
+}
+
+// retryAfterSeconds is the Retry-After of 429 and 503 answers.
+const retryAfterSeconds = 1
+
+// guard holds the server-wide counters behind Limits.
+type guard struct {
+	lim       Limits
+	conns     atomic.Int64 // open connections
+	refused   atomic.Uint64
+	buffered  atomic.Int64 // body bytes held by requests now
+	overload  atomic.Uint64
+	hookSlots chan struct{}
+	failures  *failureLimiter
+
+	mu       sync.Mutex
+	inflight map[*guardedBody]struct{} // bodies of requests in flight
+	stopping bool
+}
+
+func newGuard(lim Limits) *guard {
+	lim = lim.withDefaults()
+	return &guard{
+		lim:       lim,
+		hookSlots: make(chan struct{}, lim.MaxHookBodies),
+		failures:  newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
+		inflight:  map[*guardedBody]struct{}{},
+	}
+}
+
+// register exposes the guard's counters in /metrics.
+func (g *guard) register(reg *prometheus.Registry) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	reg.MustRegister(
+		gauge("valueloop_http_connections", "Open HTTP connections.", func() float64 { return float64(g.conns.Load()) }),
+		gauge("valueloop_http_connections_max", "Open HTTP connections allowed (Limits.MaxConns).", func() float64 { return float64(g.lim.MaxConns) }),
+		counter("valueloop_http_connections_refused_total", "Connections closed on accept because MaxConns were open.", &g.refused),
+		gauge("valueloop_http_body_bytes_buffered", "Request body bytes held by requests now.", func() float64 { return float64(g.buffered.Load()) }),
+		gauge("valueloop_http_body_bytes_buffered_max", "Request body bytes that may be held at once (Limits.MaxBufferedBytes).", func() float64 { return float64(g.lim.MaxBufferedBytes) }),
+		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes were held or MaxHookBodies were being read.", &g.overload),
+		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
+		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
+		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
+		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
+	)
+}
+
+// httpServer builds the *http.Server with the limits applied: header
+// timeout, idle timeout; body deadlines are set per request by guarded.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.guard.lim.HeaderTimeout,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	// On shutdown, requests still waiting for their body will not get it in
+	// time: end those reads now instead of holding shutdown for them.
+	srv.RegisterOnShutdown(s.guard.stop)
+	return srv
+}
+
+// stop ends the body reads of requests in flight that have not read their
+// whole body (the others are left to finish).
+func (g *guard) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopping = true
+	for b := range g.inflight {
+		if !b.done.Load() {
+			b.rc.SetReadDeadline(time.Now())
+		}
+	}
+}
+
+// guarded wraps a route's handler: a deadline for its body (unless it lives
+// long), the body's bytes counted against MaxBufferedBytes while the
+// handler runs, and read errors turned into error kinds.
+func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
+	g := s.guard
+	return func(w http.ResponseWriter, r *http.Request) {
+		if longLived || r.Body == nil || r.Body == http.NoBody {
+			h(w, r)
+			return
+		}
+		body := &guardedBody{ReadCloser: r.Body, g: g, rc: http.NewResponseController(w)}
+		body.rc.SetReadDeadline(time.Now().Add(g.lim.BodyTimeout))
+		g.mu.Lock()
+		if g.stopping {
+			body.rc.SetReadDeadline(time.Now())
+		}
+		g.inflight[body] = struct{}{}
+		g.mu.Unlock()
+		r.Body = body
+		defer func() {
+			g.buffered.Add(-body.held)
+			g.mu.Lock()
+			delete(g.inflight, body)
+			g.mu.Unlock()
+		}()
+		h(w, r)
+	}
+}
+
+// guardedBody counts the bytes read from a body against the server's
+// budget and reports a body that stops arriving as ETIMEOUT.
+type guardedBody struct {
+	io.ReadCloser
+	g    *guard
+	rc   *http.ResponseController
+	held int64
+	done atomic.Bool // the whole body was read
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done.Swap(true) {
+		// The deadline was for the body. Past it, net/http reads the
+		// connection to notice a client that leaves, and a deadline there
+		// would cancel a handler that merely takes long.
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	if n > 0 {
+		b.held += int64(n)
+		if b.g.buffered.Add(int64(n)) > b.g.lim.MaxBufferedBytes {
+			b.g.overload.Add(1)
+			return n, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies as it may (%d bytes): retry shortly; nothing was stored", b.g.lim.MaxBufferedBytes)
+		}
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, valueloop.Errorf(valueloop.ETIMEOUT, "the request body did not arrive within %s (or the server is shutting down); nothing was stored", b.g.lim.BodyTimeout)
+	}
+	return n, err
+}
+
+// bodyError keeps the kind of a body read error made by guardedBody and
+// reports others (the client went away) as invalid input.
+func bodyError(err error) error {
+	var e *valueloop.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return valueloop.Errorf(valueloop.EINVALID, "cannot read the request body: %v", err)
+}
+
+// hookSlot takes one of the MaxHookBodies slots for reading an
+// unauthenticated webhook body; release gives it back.
+func (g *guard) hookSlot() (release func(), err error) {
+	select {
+	case g.hookSlots <- struct{}{}:
+		return func() { <-g.hookSlots }, nil
+	default:
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server is reading as many webhook bodies as it may (%d): retry shortly", g.lim.MaxHookBodies)
+	}
+}
+
+// limitListener closes connections accepted beyond the guard's MaxConns.
+type limitListener struct {
+	net.Listener
+	g *guard
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.g.conns.Add(1) > int64(l.g.lim.MaxConns) {
+			l.g.conns.Add(-1)
+			l.g.refused.Add(1)
+			c.Close()
+			continue
+		}
+		return &countedConn{Conn: c, g: l.g}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	g    *guard
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.g.conns.Add(-1) })
+	return c.Conn.Close()
+}
+
+// failureLimiter counts failed authentications per client address in
+// fixed windows, so that guessing tokens from one address is slowed to
+// AuthFailures per AuthWindow. Memory is bounded: at most maxAddrs
+// addresses are tracked per window (beyond them all new addresses share
+// one count).
+type failureLimiter struct {
+	max      int
+	window   time.Duration
+	loopback bool // throttle loopback addresses too
+	now      func() time.Time
+
+	mu     sync.Mutex
+	start  time.Time
+	counts map[string]int
+
+	failed, throttled atomic.Uint64
+}
+
+const maxAddrs = 65536
+
+func newFailureLimiter(max int, window time.Duration, loopback bool) *failureLimiter {
+	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[string]int{}}
+}
+
+// exempt reports whether addr is not throttled.
+func (f *failureLimiter) exempt(addr string) bool {
+	if f.loopback {
+		return false
+	}
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (f *failureLimiter) roll() {
+	if now := f.now(); now.Sub(f.start) >= f.window {
+		f.start, f.counts = now, map[string]int{}
+	}
+}
+
+// blocked reports whether addr has used up its failures for the window.
+func (f *failureLimiter) blocked(addr string) bool {
+	if f.exempt(addr) {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.roll()
+	if f.counts[f.key(addr)] >= f.max {
+		f.throttled.Add(1)
+		return true
+	}
+	return false
+}
+
+// fail counts a failed authentication from addr.
+func (f *failureLimiter) fail(addr string) {
+	f.failed.Add(1)
+	if f.exempt(addr) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.roll()
+	f.counts[f.key(addr)]++
+}
+
+func (f *failureLimiter) key(addr string) string {
+	if _, ok := f.counts[addr]; ok || len(f.counts) < maxAddrs {
+		return addr
+	}
+	return "(others)"
+}
+
+// clientAddr is the address failures are counted by: the connection's IP
+// (headers such as X-Forwarded-For are the client's to forge).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// closeServer shuts srv down within ctx; connections still open when ctx
+// ends are closed, which is not an error of the server (a client stalled).
+func closeServer(ctx context.Context, srv *http.Server, logger *slog.Logger) error {
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		logger.Warn("shutdown: closing connections still open", "err", err)
+		return srv.Close()
+	}
+	return err
+}

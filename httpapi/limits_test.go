@@ -1,0 +1,257 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/httpapi"
+)
+
+// limitedServer opens a second server on e's store with lim (and delivery
+// metrics from svc when not nil).
+func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *delivery.Service) *httpapi.Server {
+	t.Helper()
+	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+	srv.Addr = "127.0.0.1:0"
+	srv.Limits = lim
+	srv.Delivery = svc
+	srv.Events = e.srv.Events
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	return srv
+}
+
+// rawConn dials srv; the test fails rather than hangs when the server never
+// answers (the bug these tests reproduce).
+func rawConn(t *testing.T, srv *httpapi.Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// startBody sends a request's headers with a Content-Length of length and
+// the first part of its body, then stalls.
+func startBody(t *testing.T, c net.Conn, method, path, token string, length int, part string, headers ...string) {
+	t.Helper()
+	h := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", method, path, length)
+	if token != "" {
+		h += "Authorization: Bearer " + token + "\r\n"
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h += headers[i] + ": " + headers[i+1] + "\r\n"
+	}
+	if _, err := io.WriteString(c, h+"\r\n"+part); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readResponse(t *testing.T, c net.Conn) *http.Response {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// waitState waits until cond holds for the server's guard counters.
+func waitState(t *testing.T, srv *httpapi.Server, what string, cond func(conns, buffered int64, inflight int) bool) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		if cond(httpapi.GuardState(srv)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, b, n := httpapi.GuardState(srv)
+	t.Fatalf("waiting for %s: %d connections, %d bytes buffered, %d bodies in flight", what, c, b, n)
+}
+
+// TestBodyDeadline: a client that stops sending its body is answered 408
+// and disconnected (slow-body connections once stayed open forever).
+func TestBodyDeadline(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{BodyTimeout: 100 * time.Millisecond}, nil)
+	for _, tc := range []struct{ name, path, token string }{
+		{"admin route", "/api/v1/environments/production/flags", adminSecret},
+		{"unauthenticated", "/api/v1/environments/production/flags", "nope"},
+		{"events", "/api/v1/events", e.eval},
+		{"ofrep", "/ofrep/v1/evaluate/flags/kill", e.eval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rawConn(t, srv)
+			startBody(t, c, "POST", tc.path, tc.token, 1000, `{"key":`)
+			resp := readResponse(t, c)
+			if tc.token == "nope" {
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401 before the body", resp.StatusCode)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusRequestTimeout && !(tc.name == "ofrep" && resp.StatusCode == http.StatusBadRequest) {
+				t.Errorf("status %d, want 408", resp.StatusCode)
+			}
+		})
+	}
+	waitState(t, srv, "no bodies in flight", func(_, _ int64, n int) bool { return n == 0 })
+}
+
+// TestConnectionCap: connections beyond MaxConns are closed at once, so
+// idle connections cannot exhaust file descriptors; below the cap the
+// server serves again.
+func TestConnectionCap(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{MaxConns: 3}, nil)
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		held = append(held, rawConn(t, srv))
+	}
+	waitState(t, srv, "3 connections", func(c, _ int64, _ int) bool { return c == 3 })
+	extra := rawConn(t, srv)
+	if n, err := extra.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("connection over the cap read %d bytes, want it closed", n)
+	}
+	if c, _, _ := httpapi.GuardState(srv); c != 3 {
+		t.Errorf("%d connections counted, want 3", c)
+	}
+	held[0].Close()
+	waitState(t, srv, "2 connections", func(c, _ int64, _ int) bool { return c == 2 })
+	resp, body := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"})
+	if resp.StatusCode != 200 || !strings.Contains(body, "valueloop_http_connections_refused_total 1") {
+		t.Errorf("metrics: %d, want 200 counting 1 refused connection:\n%s", resp.StatusCode, grepLines(body, "valueloop_http_connections"))
+	}
+}
+
+// TestShutdownWithStalledClient: a client stalled in its body does not
+// hold shutdown: Close returns without error well within its context (it
+// once waited the whole grace period and failed).
+func TestShutdownWithStalledClient(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{BodyTimeout: time.Hour}, nil)
+	c := rawConn(t, srv)
+	startBody(t, c, "POST", "/api/v1/environments/production/flags", adminSecret, 1000, `{"key":`)
+	waitState(t, srv, "the stalled body in flight", func(_, _ int64, n int) bool { return n == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("Close = %v, want nil", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Close used its whole context")
+	}
+	if resp := readResponse(t, c); resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("stalled client got %d, want 408", resp.StatusCode)
+	}
+}
+
+// TestBodyBudget: bodies held by requests at once are bounded for the whole
+// server; beyond the budget a request is answered 503 with Retry-After and
+// stores nothing, and once the budget is free again the same request works.
+func TestBodyBudget(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{MaxBufferedBytes: 1 << 20}, nil)
+	line := `{"type":"tracking","name":"buy","targetingKey":"u1"}` + "\n"
+	big := strings.Repeat(line, (800<<10)/len(line))
+	stalled := rawConn(t, srv)
+	startBody(t, stalled, "POST", "/api/v1/events", e.eval, len(big)+1000, big, "Content-Type", "application/x-ndjson")
+	waitState(t, srv, "800 KiB held", func(_, b int64, _ int) bool { return b >= int64(len(big)) })
+
+	second := strings.Repeat(line, (400<<10)/len(line))
+	status, answer := sendEvents(t, srv.URL(), e.eval, "application/x-ndjson", "", []byte(second))
+	if status != http.StatusServiceUnavailable || !strings.Contains(answer, "retry") {
+		t.Fatalf("over the budget: %d %.300s, want 503", status, answer)
+	}
+	resp, _ := doCall(t, srv.URL(), call{method: "POST", path: "/api/v1/events", token: e.eval, body: second, headers: map[string]string{"Content-Type": "application/x-ndjson"}})
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("503 without Retry-After")
+	}
+	stalled.Close()
+	waitState(t, srv, "the budget free", func(_, b int64, _ int) bool { return b == 0 })
+	if status, answer := sendEvents(t, srv.URL(), e.eval, "application/x-ndjson", "", []byte(second)); status != 200 {
+		t.Errorf("after the budget freed: %d %.300s, want 200", status, answer)
+	}
+}
+
+// TestHookCheckedBeforeBody: a webhook that no source can accept is refused
+// from its headers, before its body arrives; webhook bodies read at once are
+// bounded.
+func TestHookCheckedBeforeBody(t *testing.T) {
+	d, svc := mustDeliveryServer(t, nil)
+	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodies: 1}, svc)
+	for _, tc := range []struct {
+		name, path string
+		headers    []string
+		status     int
+	}{
+		{"github without signature", "/hooks/github", []string{"X-GitHub-Event", "push"}, 401},
+		{"github with a malformed signature", "/hooks/github", []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256=zz"}, 401},
+		{"gitlab with a wrong token", "/hooks/gitlab", []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", "wrong"}, 401},
+		{"unknown source", "/hooks/github?source=nope", []string{"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)}, 401},
+		{"content length over the limit", "/hooks/github", []string{"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)}, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			length := 1000
+			if tc.status == 413 {
+				length = httpapi.MaxHookBody + 1
+			}
+			c := rawConn(t, srv)
+			startBody(t, c, "POST", tc.path, "", length, "{", tc.headers...)
+			if resp := readResponse(t, c); resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d before the body", resp.StatusCode, tc.status)
+			}
+		})
+	}
+	// One well-formed delivery stalls in its body: it holds the only slot.
+	c := rawConn(t, srv)
+	startBody(t, c, "POST", "/hooks/github", "", 1000, "{", "X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+	waitState(t, srv, "the stalled hook", func(_, _ int64, n int) bool { return n == 1 })
+	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/github", body: "{}", headers: map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}})
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second hook while one body is read: %d %s, want 503 with Retry-After", resp.StatusCode, body)
+	}
+}
+
+// TestAuthThrottle: failed authentications from one address are limited
+// per window; past the limit even a good token is answered 429 with
+// Retry-After, and /metrics counts both.
+func TestAuthThrottle(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{AuthFailures: 3, AuthWindow: time.Hour, ThrottleLoopback: true}, nil)
+	for i, want := range []int{401, 401, 401, 429, 429} {
+		resp, _ := doCall(t, srv.URL(), call{method: "GET", path: "/api/v1/environments", token: fmt.Sprintf("guess-%d", i)})
+		if resp.StatusCode != want {
+			t.Errorf("guess %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	resp, _ := doCall(t, srv.URL(), call{method: "GET", path: "/api/v1/environments", token: adminSecret})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("good token from a throttled address: %d, want 429 with Retry-After", resp.StatusCode)
+	}
+	_, body := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"})
+	for _, want := range []string{"valueloop_auth_failures_total 3", "valueloop_auth_throttled_total 3", "valueloop_auth_failures_limit 3"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, grepLines(body, "valueloop_auth"))
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/httpapi"
+)
+
+// goTypeNames matches what Go's errors say and users must never see.
+var goTypeNames = regexp.MustCompile(`map\[|json\.|struct \{|\bint64\b|\bfloat64\b|\[\]string|valueloop\.|\*http\.`)
+
+// matrixPath fills a route pattern's wildcards with values that exist in
+// MustServer's store (or at least look right).
+func matrixPath(pattern string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	r := strings.NewReplacer("{env}", "production", "{key}", "checkout", "{id}", "1", "{name}", "x")
+	return method, r.Replace(path)
+}
+
+// send sends one request and returns its status and (for answers that are
+// not streams) body.
+func send(t *testing.T, base, method, path, token, body string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(httpapi.EnvironmentHeader, "production")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "text/event-stream" {
+		return resp.StatusCode, "" // a stream: do not wait for its end
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRouteTokenMatrix: every route of the route table (so routes added
+// later are covered without editing this test) with every kind of token:
+// none, unknown, evaluate, admin bound to another environment, admin.
+func TestRouteTokenMatrix(t *testing.T) {
+	e := MustServer(t)
+	ctx := context.Background()
+	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	stagingAdmin, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := httpapi.RouteScopes(e.srv)
+	if len(scopes) < 40 {
+		t.Fatalf("only %d routes in the table", len(scopes))
+	}
+	for pattern, scope := range scopes {
+		method, path := matrixPath(pattern)
+		if scope == "public" || (method == "DELETE" && strings.Contains(path, "/tokens/")) {
+			continue
+		}
+		t.Run(pattern, func(t *testing.T) {
+			for _, tc := range []struct {
+				kind, token string
+				want        func(status int) bool
+				what        string
+			}{
+				{"no token", "", func(s int) bool { return s == 401 }, "401"},
+				{"unknown token", "vl_admin_guess", func(s int) bool { return s == 401 }, "401"},
+				{"evaluate token", e.eval, func(s int) bool {
+					if scope == "admin" {
+						return s == 403
+					}
+					return s != 401 && s != 403 && s < 500
+				}, "403 on admin routes, else allowed"},
+				// A bound token's OFREP and event requests go to its own
+				// environment whatever the header says.
+				{"admin of another environment", stagingAdmin, func(s int) bool {
+					if strings.Contains(pattern, "{env}") {
+						return s == 403
+					}
+					return s < 500
+				}, "403 on production's routes"},
+				{"admin token", adminSecret, func(s int) bool { return s != 401 && s != 403 && s < 500 }, "allowed"},
+			} {
+				status, body := send(t, e.srv.URL(), method, path, tc.token, "")
+				if status == 404 && strings.Contains(body, "does not serve") {
+					continue // a part MustServer leaves out
+				}
+				if !tc.want(status) {
+					t.Errorf("%s: %d %.300s, want %s", tc.kind, status, body, tc.what)
+				}
+				if goTypeNames.MatchString(body) {
+					t.Errorf("%s: the answer names Go types: %.300s", tc.kind, body)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteRouteBadInputs: every write route of the route table, with an
+// admin token, given bodies that are wrong in the ways a hostile or careless
+// client sends: the answer is never a server error, never names Go types,
+// and a route that reads a body refuses duplicate keys, deep nesting and
+// wrong types alike. Nothing is audited (nothing changed).
+func TestWriteRouteBadInputs(t *testing.T) {
+	e := MustServer(t)
+	bad := map[string]string{
+		"wrong type":     `[]`,
+		"duplicate keys": `{"name":"a","name":"b","key":"x","key":"y"}`,
+		"deep":           strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300),
+		"not JSON":       `{"name":`,
+		"huge key":       `{"key":"` + strings.Repeat("k", 70_000) + `"}`,
+	}
+	for pattern := range httpapi.RouteScopes(e.srv) {
+		method, path := matrixPath(pattern)
+		if (method != "POST" && method != "PUT") || strings.HasPrefix(path, "/hooks/") || strings.HasPrefix(path, "/ofrep/") {
+			continue
+		}
+		t.Run(pattern, func(t *testing.T) {
+			auditBefore := auditCount(t, e)
+			readsBody := false
+			for _, name := range []string{"wrong type", "not JSON", "duplicate keys", "deep", "huge key"} {
+				status, body := send(t, e.srv.URL(), method, path, adminSecret, bad[name])
+				if status >= 500 {
+					t.Errorf("%s: %d %.300s, want no server error", name, status, body)
+				}
+				if goTypeNames.MatchString(body) {
+					t.Errorf("%s: the answer names Go types: %.300s", name, body)
+				}
+				if name == "wrong type" || name == "not JSON" {
+					readsBody = readsBody || status == 400
+					continue
+				}
+				if readsBody && status/100 == 2 {
+					t.Errorf("%s: %d %.300s, want it refused", name, status, body)
+				}
+			}
+			// Routes without a body (enable, pause, ...) act whatever is
+			// sent; the others must have changed nothing.
+			if after := auditCount(t, e); readsBody && after != auditBefore {
+				t.Errorf("audit grew from %d to %d entries: a bad input changed something", auditBefore, after)
+			}
+		})
+	}
+}
+
+func auditCount(t *testing.T, e *env) int {
+	t.Helper()
+	_, body := send(t, e.srv.URL(), "GET", "/api/v1/audit?limit=1000", adminSecret, "")
+	return strings.Count(body, `"action"`)
+}

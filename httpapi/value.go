@@ -1,0 +1,380 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/value"
+)
+
+// The value loop: objectives, features with their release records, moves
+// by hand, the ranked backlog (next), the flow of value, and the file of
+// objectives and features applied and exported. Leave Server.Value nil to
+// serve without them (the routes answer 404). Objectives and features span
+// environments: writing them needs an admin token bound to none.
+
+func (s *Server) valueRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/objectives", admin, s.handleListObjectives},
+		{"POST", "/api/v1/objectives", admin, s.handlePutObjective(true)},
+		{"GET", "/api/v1/objectives/{key}", admin, s.handleGetObjective},
+		{"PUT", "/api/v1/objectives/{key}", admin, s.handlePutObjective(false)},
+		{"DELETE", "/api/v1/objectives/{key}", admin, s.handleDeleteObjective},
+		{"GET", "/api/v1/features", admin, s.handleListFeatures},
+		{"POST", "/api/v1/features", admin, s.handlePutFeature(true)},
+		{"GET", "/api/v1/features/{key}", admin, s.handleShowFeature},
+		{"PUT", "/api/v1/features/{key}", admin, s.handlePutFeature(false)},
+		{"DELETE", "/api/v1/features/{key}", admin, s.handleDeleteFeature},
+		{"POST", "/api/v1/features/{key}/move", admin, s.handleMoveFeature},
+		{"GET", "/api/v1/value/next", admin, s.handleNext},
+		{"GET", "/api/v1/value/flow", admin, s.handleFlow},
+		{"GET", "/api/v1/value/file", admin, s.handleExportValue},
+		{"PUT", "/api/v1/value/file", admin, s.handleApplyValue},
+	}
+}
+
+func (s *Server) valueService() (*features.Service, error) {
+	if s.Value == nil {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "this server does not serve the value loop")
+	}
+	return s.Value, nil
+}
+
+// valueWriter checks that the value loop is served and that the token may
+// write objectives and features: they span environments.
+func (s *Server) valueWriter(r *http.Request) (*features.Service, error) {
+	v, err := s.valueService()
+	if err != nil {
+		return nil, err
+	}
+	if env := tokenOf(r).Environment; env != "" {
+		return nil, valueloop.Errorf(valueloop.EFORBIDDEN, "objectives and features span environments: this token administers %q only; use an admin token for every environment", env)
+	}
+	return v, nil
+}
+
+func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	os, err := v.Store.Objectives(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"objectives": os})
+	return nil
+}
+
+func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	os, err := v.Store.Objectives(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, o := range os {
+		if o.Key == r.PathValue("key") {
+			writeJSON(w, http.StatusOK, o)
+			return nil
+		}
+	}
+	return valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", r.PathValue("key"))
+}
+
+// handlePutObjective creates (POST: 409 when the key exists) or replaces
+// (PUT, the key from the path) an objective.
+func (s *Server) handlePutObjective(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := s.valueWriter(r)
+		if err != nil {
+			return err
+		}
+		var o value.Objective
+		if err := decodeJSON(r, &o); err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if create {
+			os, err := v.Store.Objectives(r.Context())
+			if err != nil {
+				return err
+			}
+			for _, x := range os {
+				if x.Key == o.Key {
+					return valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key)
+				}
+			}
+			status = http.StatusCreated
+		} else if key := r.PathValue("key"); o.Key == "" {
+			o.Key = key
+		} else if o.Key != key {
+			return valueloop.FieldErrorf("key", "%q differs from the path's %q", o.Key, key)
+		}
+		if err := v.PutObjective(r.Context(), &o, tokenOf(r).Name); err != nil {
+			return err
+		}
+		writeJSON(w, status, o)
+		return nil
+	}
+}
+
+func (s *Server) handleDeleteObjective(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueWriter(r)
+	if err != nil {
+		return err
+	}
+	if err := v.Store.DeleteObjective(r.Context(), r.PathValue("key"), tokenOf(r).Name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// featureSummary is a feature in a list: its definition with where it is.
+type featureSummary struct {
+	value.Feature
+	Stage value.Stage `json:"stage"`
+	Since time.Time   `json:"since,omitzero"`
+}
+
+// handleListFeatures lists features with their stage; ?objective= and
+// ?stage= filter.
+func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	stage := value.Stage(q.Get("stage"))
+	if stage != "" && !stage.Valid() {
+		return valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage)
+	}
+	fs, err := v.Store.Features(r.Context())
+	if err != nil {
+		return err
+	}
+	ls, err := v.Store.Lifecycles(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []featureSummary{}
+	for _, f := range fs {
+		l, ok := ls[f.Key]
+		if !ok {
+			l.Stage = value.Idea
+		}
+		if (q.Get("objective") != "" && f.Objective != q.Get("objective")) || (stage != "" && l.Stage != stage) {
+			continue
+		}
+		out = append(out, featureSummary{Feature: f, Stage: l.Stage, Since: l.Since})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"features": out})
+	return nil
+}
+
+// handleShowFeature answers with the feature, its flags' hypotheses and
+// its release record, its evidence gathered anew.
+func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	sh, err := v.Show(r.Context(), r.PathValue("key"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sh)
+	return nil
+}
+
+func (s *Server) handlePutFeature(create bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := s.valueWriter(r)
+		if err != nil {
+			return err
+		}
+		var f value.Feature
+		if err := decodeJSON(r, &f); err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if create {
+			if _, err := v.Store.Feature(r.Context(), f.Key); err == nil {
+				return valueloop.Errorf(valueloop.ECONFLICT, "feature %q exists: change it with PUT /api/v1/features/%s", f.Key, f.Key)
+			} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND && f.Key != "" {
+				return err
+			}
+			status = http.StatusCreated
+		} else if key := r.PathValue("key"); f.Key == "" {
+			f.Key = key
+		} else if f.Key != key {
+			return valueloop.FieldErrorf("key", "%q differs from the path's %q", f.Key, key)
+		}
+		f.CreatedAt, f.UpdatedAt = time.Time{}, time.Time{}
+		if err := v.PutFeature(r.Context(), &f, tokenOf(r).Name); err != nil {
+			return err
+		}
+		writeJSON(w, status, f)
+		return nil
+	}
+}
+
+func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueWriter(r)
+	if err != nil {
+		return err
+	}
+	if err := v.DeleteFeature(r.Context(), r.PathValue("key"), tokenOf(r).Name); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleMoveFeature moves a feature by hand where no event proves the
+// stage: {"stage": "ready", "reason": "estimated in planning"}.
+func (s *Server) handleMoveFeature(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueWriter(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Stage  value.Stage `json:"stage"`
+		Reason string      `json:"reason"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	rec, err := v.Move(r.Context(), r.PathValue("key"), in.Stage, in.Reason, tokenOf(r).Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// seconds reads a query parameter of seconds (durations in the API are
+// seconds); def when absent.
+func seconds(r *http.Request, name string, def time.Duration) (time.Duration, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 100*365*86400 {
+		return 0, valueloop.FieldErrorf(name, "must be a positive number of seconds, got %q", v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// handleNext ranks the backlog: ?method=wsjf|rice, ?cleanupAfter=SECONDS.
+func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	after, err := seconds(r, "cleanupAfter", 0)
+	if err != nil {
+		return err
+	}
+	n, err := v.Next(r.Context(), features.NextOptions{Method: value.Method(r.URL.Query().Get("method")), CleanupAfter: after})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// handleFlow measures the flow of value: ?objective=, ?since=SECONDS
+// (90 days by default).
+func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	since, err := seconds(r, "since", 0)
+	if err != nil {
+		return err
+	}
+	f, err := v.Flow(r.Context(), features.FlowOptions{Objective: r.URL.Query().Get("objective"), Since: since})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+// handleExportValue answers with the objectives and features as a file:
+// JSON, or YAML with ?format=yaml.
+func (s *Server) handleExportValue(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	f, err := v.Export(r.Context())
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "yaml" {
+		return valueloop.FieldErrorf("format", "must be json or yaml, got %q", format)
+	}
+	out, err := value.Export(f.Objectives, f.Features, format != "yaml")
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		w.Header().Set("Content-Type", "application/yaml")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// handleApplyValue applies a file of objectives and features (JSON, the
+// export's shape): ?dryRun=true only plans, ?prune=true deletes what the
+// file lacks. It answers with the writes, planned or made.
+func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.valueWriter(r)
+	if err != nil {
+		return err
+	}
+	var f value.File
+	if err := decodeJSON(r, &f); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	flag := func(name string) (bool, error) {
+		switch q.Get(name) {
+		case "", "false":
+			return false, nil
+		case "true":
+			return true, nil
+		}
+		return false, valueloop.FieldErrorf(name, "must be true or false, got %q", q.Get(name))
+	}
+	dry, err := flag("dryRun")
+	if err != nil {
+		return err
+	}
+	prune, err := flag("prune")
+	if err != nil {
+		return err
+	}
+	ops, err := v.Apply(r.Context(), &f, prune, dry, tokenOf(r).Name)
+	if err != nil {
+		return err
+	}
+	if ops == nil {
+		ops = []value.Op{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dryRun": dry, "operations": ops})
+	return nil
+}

@@ -1,0 +1,464 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/value"
+)
+
+// The value loop's store (migration 0009_value.sql on both databases):
+// objectives and features as JSON definitions, the lifecycle package features
+// derives for each feature, moves by hand, the changes recognised as a
+// feature's and when linked flags were seen serving users.
+
+var _ features.Store = (*Store)(nil)
+
+// Objectives returns every objective, by key.
+func (s *Store) Objectives(ctx context.Context) ([]value.Objective, error) {
+	rows, err := s.read().Query(ctx, `SELECT definition, created_at, updated_at FROM objectives ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: objectives: %w", s.o.D.Name, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (value.Objective, error) {
+		var o value.Objective
+		var def string
+		if err := rows.Scan(&def, timeDest{&o.CreatedAt}, timeDest{&o.UpdatedAt}); err != nil {
+			return o, err
+		}
+		created, updated := o.CreatedAt, o.UpdatedAt
+		err := json.Unmarshal([]byte(def), &o)
+		o.CreatedAt, o.UpdatedAt = created, updated
+		return o, err
+	})
+	if out == nil {
+		out = []value.Objective{}
+	}
+	return out, err
+}
+
+// Features returns every feature, by key.
+func (s *Store) Features(ctx context.Context) ([]value.Feature, error) {
+	return s.features(ctx, s.read(), "")
+}
+
+// Feature returns one feature; ENOTFOUND when there is none.
+func (s *Store) Feature(ctx context.Context, key string) (*value.Feature, error) {
+	fs, err := s.features(ctx, s.read(), key)
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q (see 'valueloop feature list')", key)
+	}
+	return &fs[0], nil
+}
+
+func (s *Store) features(ctx context.Context, q querier, key string) ([]value.Feature, error) {
+	query, args := `SELECT definition, created_at, updated_at FROM features ORDER BY key`, []any{}
+	if key != "" {
+		query, args = `SELECT definition, created_at, updated_at FROM features WHERE key = ?`, []any{key}
+	}
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (value.Feature, error) {
+		var f value.Feature
+		var def string
+		var created, updated time.Time
+		if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}); err != nil {
+			return f, err
+		}
+		err := json.Unmarshal([]byte(def), &f)
+		f.CreatedAt, f.UpdatedAt = created, updated
+		return f, err
+	})
+	if out == nil {
+		out = []value.Feature{}
+	}
+	return out, err
+}
+
+// definitionJSON encodes an objective or feature without the times its
+// columns keep.
+func definitionJSON(v any) ([]byte, error) {
+	switch t := v.(type) {
+	case *value.Objective:
+		c := *t
+		c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+		return json.Marshal(c)
+	case *value.Feature:
+		c := *t
+		c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+		return json.Marshal(c)
+	}
+	return nil, fmt.Errorf("cannot store %T", v)
+}
+
+// bump marks a write of what next and flow read: package features caches it until
+// the version changes.
+func (s *Store) bump(ctx context.Context, tx Tx) error {
+	_, err := tx.Exec(ctx, `UPDATE value_version SET version = version + 1`)
+	return err
+}
+
+// ValueVersion grows with every write of objectives and features and
+// every change of a lifecycle: what next and flow read.
+func (s *Store) ValueVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.read().QueryRow(ctx, `SELECT version FROM value_version`).Scan(&v)
+	return v, err
+}
+
+// PutObjective creates or replaces o (validated by the caller) and sets
+// its times. Audited: objective.create or objective.update.
+func (s *Store) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.putObjective(ctx, tx, o, actor) })
+}
+
+func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, actor string) error {
+	var before string
+	var created time.Time
+	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM objectives WHERE key = ?`+s.o.D.ForUpdate, o.Key).Scan(&before, timeDest{&created})
+	action := "objective.update"
+	if errors.Is(err, sql.ErrNoRows) {
+		action, created = "objective.create", s.now()
+	} else if err != nil {
+		return err
+	}
+	after, err := definitionJSON(o)
+	if err != nil || before == string(after) {
+		return err
+	}
+	now := s.now()
+	if _, err := tx.Exec(ctx, `INSERT INTO objectives (key, definition, created_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`,
+		o.Key, string(after), s.o.D.Time(created), s.o.D.Time(now)); err != nil {
+		return fmt.Errorf("%s: store objective %s: %w", s.o.D.Name, o.Key, err)
+	}
+	o.CreatedAt, o.UpdatedAt = created, now
+	if err := s.bump(ctx, tx); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
+}
+
+func nullBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+// DeleteObjective deletes an objective no feature bets on.
+func (s *Store) DeleteObjective(ctx context.Context, key, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.deleteObjective(ctx, tx, key, actor) })
+}
+
+func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) error {
+	var before string
+	if err := tx.QueryRow(ctx, `SELECT definition FROM objectives WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before); errors.Is(err, sql.ErrNoRows) {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", key)
+	} else if err != nil {
+		return err
+	}
+	var n int
+	var one string
+	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(min(key), '') FROM features WHERE objective = ?`, key).Scan(&n, &one); err != nil {
+		return err
+	}
+	if n > 0 {
+		return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s…): delete or move them first", key, n, one)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM objectives WHERE key = ?`, key); err != nil {
+		return err
+	}
+	if err := s.bump(ctx, tx); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "", "objective.delete", "objective:"+key, []byte(before), nil, "")
+}
+
+// PutFeature creates or replaces f (validated by the caller); a field
+// error on objective when its objective does not exist. A new feature
+// keeps a creation time it carries (the demo's history). Audited.
+func (s *Store) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, actor) })
+}
+
+func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, actor string) error {
+	var before string
+	var created time.Time
+	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM features WHERE key = ?`+s.o.D.ForUpdate, f.Key).Scan(&before, timeDest{&created})
+	action := "feature.update"
+	if errors.Is(err, sql.ErrNoRows) {
+		action, created = "feature.create", s.now()
+		if !f.CreatedAt.IsZero() {
+			created = f.CreatedAt.UTC()
+		}
+	} else if err != nil {
+		return err
+	}
+	var exists int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM objectives WHERE key = ?`, f.Objective).Scan(&exists); err != nil {
+		return err
+	} else if exists == 0 {
+		return valueloop.FieldErrorf("objective", "no objective %q", f.Objective)
+	}
+	after, err := definitionJSON(f)
+	if err != nil || before == string(after) {
+		return err
+	}
+	now := s.now()
+	if _, err := tx.Exec(ctx, `INSERT INTO features (key, objective, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET objective = excluded.objective, definition = excluded.definition, updated_at = excluded.updated_at`,
+		f.Key, f.Objective, string(after), s.o.D.Time(created), s.o.D.Time(now)); err != nil {
+		return fmt.Errorf("%s: store feature %s: %w", s.o.D.Name, f.Key, err)
+	}
+	f.CreatedAt, f.UpdatedAt = created, now
+	if err := s.bump(ctx, tx); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "", action, "feature:"+f.Key, nullBytes(before), after, "")
+}
+
+// DeleteFeature deletes a feature with its moves and links.
+func (s *Store) DeleteFeature(ctx context.Context, key, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.deleteFeature(ctx, tx, key, actor) })
+}
+
+func (s *Store) deleteFeature(ctx context.Context, tx Tx, key, actor string) error {
+	var before string
+	if err := tx.QueryRow(ctx, `SELECT definition FROM features WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before); errors.Is(err, sql.ErrNoRows) {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q", key)
+	} else if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM features WHERE key = ?`, key); err != nil {
+		return err
+	}
+	if err := s.bump(ctx, tx); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, actor, "", "feature.delete", "feature:"+key, []byte(before), nil, "")
+}
+
+// ApplyValue writes ops, taking the definitions from file, in one
+// transaction.
+func (s *Store) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error {
+	objs := map[string]*value.Objective{}
+	for i := range file.Objectives {
+		objs[file.Objectives[i].Key] = &file.Objectives[i]
+	}
+	fs := map[string]*value.Feature{}
+	for i := range file.Features {
+		fs[file.Features[i].Key] = &file.Features[i]
+	}
+	return s.write(ctx, func(tx Tx) error {
+		for _, op := range ops {
+			var err error
+			switch {
+			case op.Kind == "objective" && op.Action != "delete":
+				err = s.putObjective(ctx, tx, objs[op.Key], actor)
+			case op.Kind == "feature" && op.Action != "delete":
+				err = s.putFeature(ctx, tx, fs[op.Key], actor)
+			case op.Kind == "feature":
+				err = s.deleteFeature(ctx, tx, op.Key, actor)
+			case op.Kind == "objective":
+				err = s.deleteObjective(ctx, tx, op.Key, actor)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s %s: %w", op.Action, op.Kind, op.Key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// MoveFeature records a transition by hand at at (now when zero).
+// Audited: feature.move.
+func (s *Store) MoveFeature(ctx context.Context, key string, stage value.Stage, reason, actor string, at time.Time) (value.Event, error) {
+	var e value.Event
+	err := s.write(ctx, func(tx Tx) error {
+		var seq int64
+		err := tx.QueryRow(ctx, `SELECT coalesce(max(m.seq), 0) + 1 FROM features f LEFT JOIN feature_moves m ON m.feature = f.key WHERE f.key = ? GROUP BY f.key`, key).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q", key)
+		} else if err != nil {
+			return err
+		}
+		if at.IsZero() {
+			at = s.now()
+		}
+		at = at.UTC()
+		if _, err := tx.Exec(ctx, `INSERT INTO feature_moves (feature, seq, stage, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?)`,
+			key, seq, string(stage), reason, actor, s.o.D.Time(at)); err != nil {
+			return err
+		}
+		e = value.MovedEvent(key, seq, stage, at, actor, reason)
+		after, _ := json.Marshal(map[string]string{"stage": string(stage)})
+		return s.audit(ctx, tx, actor, "", "feature.move", "feature:"+key, nil, after, reason)
+	})
+	return e, err
+}
+
+// Moves returns the transitions made by hand of a feature, oldest first.
+func (s *Store) Moves(ctx context.Context, key string) ([]value.Event, error) {
+	rows, err := s.read().Query(ctx, `SELECT seq, stage, reason, actor, at FROM feature_moves WHERE feature = ? ORDER BY seq`, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: moves: %w", s.o.D.Name, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (value.Event, error) {
+		var seq int64
+		var stage, reason, actor string
+		var at time.Time
+		err := rows.Scan(&seq, &stage, &reason, &actor, timeDest{&at})
+		return value.MovedEvent(key, seq, value.Stage(stage), at, actor, reason), err
+	})
+}
+
+// LinkChanges stores links of changes to features; links to features that
+// do not exist are skipped. It returns how many links were new.
+func (s *Store) LinkChanges(ctx context.Context, links []features.ChangeLink) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx Tx) error {
+		n = 0
+		for _, l := range links {
+			c, err := json.Marshal(l.Change)
+			if err != nil {
+				return err
+			}
+			res, err := tx.Exec(ctx, `INSERT INTO feature_changes (feature, repo, sha, change, recognised_by)
+				SELECT key, ?, ?, ?, ? FROM features WHERE key = ? ON CONFLICT DO NOTHING`,
+				strings.ToLower(l.Change.Repo), strings.ToLower(l.Change.SHA), string(c), l.By, l.Feature)
+			if err != nil {
+				return fmt.Errorf("%s: link change: %w", s.o.D.Name, err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// FeatureChanges returns the changes linked to a feature.
+func (s *Store) FeatureChanges(ctx context.Context, key string) ([]features.ChangeLink, error) {
+	rows, err := s.read().Query(ctx, `SELECT change, recognised_by FROM feature_changes WHERE feature = ? ORDER BY repo, sha`, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: feature changes: %w", s.o.D.Name, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (features.ChangeLink, error) {
+		l := features.ChangeLink{Feature: key}
+		var c string
+		if err := rows.Scan(&c, &l.By); err != nil {
+			return l, err
+		}
+		return l, json.Unmarshal([]byte(c), &l.Change)
+	})
+}
+
+// SeeFlags records sightings: the first time seen stays, the last and the
+// users rise.
+func (s *Store) SeeFlags(ctx context.Context, seen []features.Sighting) error {
+	return s.write(ctx, func(tx Tx) error {
+		for _, x := range seen {
+			_, err := tx.Exec(ctx, `INSERT INTO flag_sightings (environment, flag, first_seen, last_seen, users) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (environment, flag) DO UPDATE SET
+				first_seen = CASE WHEN excluded.first_seen < flag_sightings.first_seen THEN excluded.first_seen ELSE flag_sightings.first_seen END,
+				last_seen = CASE WHEN excluded.last_seen > flag_sightings.last_seen THEN excluded.last_seen ELSE flag_sightings.last_seen END,
+				users = CASE WHEN excluded.users > flag_sightings.users THEN excluded.users ELSE flag_sightings.users END`,
+				x.Environment, x.Flag, s.o.D.Time(x.FirstSeen), s.o.D.Time(x.LastSeen), x.Users)
+			if err != nil {
+				return fmt.Errorf("%s: flag sighting: %w", s.o.D.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Sightings returns every flag sighting.
+func (s *Store) Sightings(ctx context.Context) ([]features.Sighting, error) {
+	rows, err := s.read().Query(ctx, `SELECT environment, flag, first_seen, last_seen, users FROM flag_sightings ORDER BY environment, flag`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: sightings: %w", s.o.D.Name, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (features.Sighting, error) {
+		var x features.Sighting
+		err := rows.Scan(&x.Environment, &x.Flag, timeDest{&x.FirstSeen}, timeDest{&x.LastSeen}, &x.Users)
+		return x, err
+	})
+}
+
+// SaveLifecycle stores l as the lifecycle of feature key and audits each
+// transition it has that the stored one had not (the same stage through the
+// same event): action feature.transition, the cause as reason.
+func (s *Store) SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle) ([]value.Transition, error) {
+	var added []value.Transition
+	err := s.write(ctx, func(tx Tx) error {
+		added = nil
+		var old string
+		err := tx.QueryRow(ctx, `SELECT lifecycle FROM features WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q", key)
+		} else if err != nil {
+			return err
+		}
+		after, err := json.Marshal(l)
+		if err != nil || old == string(after) {
+			return err
+		}
+		var prev value.Lifecycle
+		_ = json.Unmarshal([]byte(old), &prev)
+		for _, t := range l.Transitions {
+			if !slices.ContainsFunc(prev.Transitions, func(p value.Transition) bool { return p.To == t.To && p.Event == t.Event }) {
+				added = append(added, t)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE features SET stage = ?, lifecycle = ? WHERE key = ?`, string(l.Stage), string(after), key); err != nil {
+			return err
+		}
+		if err := s.bump(ctx, tx); err != nil {
+			return err
+		}
+		for _, t := range added {
+			b, _ := json.Marshal(t)
+			if err := s.audit(ctx, tx, "valueloop", "", "feature.transition", "feature:"+key, nil, b, t.Cause); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return added, err
+}
+
+// Lifecycles returns the stored lifecycle of every feature synced.
+func (s *Store) Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error) {
+	rows, err := s.read().Query(ctx, `SELECT key, lifecycle FROM features WHERE lifecycle <> '{}'`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: lifecycles: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]value.Lifecycle{}
+	for rows.Next() {
+		var key, l string
+		if err := rows.Scan(&key, &l); err != nil {
+			return nil, err
+		}
+		var lc value.Lifecycle
+		if err := json.Unmarshal([]byte(l), &lc); err != nil {
+			return nil, fmt.Errorf("%s: lifecycle of %s: %w", s.o.D.Name, key, err)
+		}
+		out[key] = lc
+	}
+	return out, rows.Err()
+}

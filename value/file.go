@@ -1,0 +1,254 @@
+package value
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/valueloop/valueloop"
+)
+
+// File is the objectives and features a team keeps in its repository
+// (valueloop.yaml, say) and applies like flags: YAML or JSON, the same
+// fields as the API.
+type File struct {
+	Objectives []Objective `json:"objectives"`
+	Features   []Feature   `json:"features"`
+}
+
+// ParseFile reads a file of objectives and features, YAML or JSON (JSON
+// when it starts with '{'), refusing unknown fields, and validates it as a
+// set against c. The error names the field: features[2].links.flags[0].flag.
+func ParseFile(data []byte, c Context) (*File, error) {
+	f, err := DecodeFile(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateAll(c, f.Objectives, f.Features); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DecodeFile reads a file as ParseFile does without validating it against
+// the environments: the CLI reads the team's file, the server validates.
+func DecodeFile(data []byte) (*File, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, valueloop.FieldErrorf("file", "is empty: want objectives and features")
+	}
+	js := trimmed
+	if trimmed[0] != '{' {
+		var doc any
+		if err := yaml.Unmarshal(trimmed, &doc); err != nil {
+			return nil, valueloop.FieldErrorf("file", "not valid YAML: %v", err)
+		}
+		doc = fromYAML(doc)
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, valueloop.FieldErrorf("file", "YAML cannot be read as JSON: %v", err)
+		}
+		js = b
+	}
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, decodeError(err)
+	}
+	return &f, nil
+}
+
+// decodeError names the field of a JSON decoding error where it can.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return valueloop.FieldErrorf(te.Field, "want %s, got %s", te.Type, te.Value)
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return valueloop.FieldErrorf(strings.Trim(f, `"`), "unknown field: the file holds objectives (key, title, environment, metric, target, horizon) and features (key, title, objective, hypothesis, estimate, links, dependsOn)")
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		return valueloop.FieldErrorf("file", "%v", strings.TrimPrefix(msg, "json: "))
+	}
+	return valueloop.FieldErrorf("file", "%s", strings.TrimPrefix(msg, "json: "))
+}
+
+// fromYAML turns decoded YAML into what JSON encodes: dates to
+// "2006-01-02", maps with other keys than strings to string keys.
+func fromYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = fromYAML(x)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = fromYAML(x)
+		}
+		return m
+	case []any:
+		for i, x := range t {
+			t[i] = fromYAML(x)
+		}
+		return t
+	case time.Time:
+		if t.Equal(t.Truncate(24 * time.Hour)) {
+			return t.Format(time.DateOnly)
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// Export writes objectives and features as a file ParseFile reads back to
+// the same values: YAML unless asJSON. Times kept by the store are left
+// out, so an exported file stays the same until someone edits a feature.
+func Export(objectives []Objective, features []Feature, asJSON bool) ([]byte, error) {
+	f := File{Objectives: make([]Objective, len(objectives)), Features: make([]Feature, len(features))}
+	for i, o := range objectives {
+		o.CreatedAt, o.UpdatedAt = time.Time{}, time.Time{}
+		f.Objectives[i] = o
+	}
+	for i, ft := range features {
+		ft.CreatedAt, ft.UpdatedAt = time.Time{}, time.Time{}
+		f.Features[i] = ft
+	}
+	slices.SortFunc(f.Objectives, func(a, b Objective) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(f.Features, func(a, b Feature) int { return strings.Compare(a.Key, b.Key) })
+	js, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if asJSON {
+		return append(js, '\n'), nil
+	}
+	// Through a node, to keep the fields in the order of the types.
+	var n yaml.Node
+	if err := yaml.Unmarshal(js, &n); err != nil {
+		return nil, err
+	}
+	block(&n)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// block turns JSON's flow style into YAML's block style; strings that YAML
+// would read as something else stay quoted.
+func block(n *yaml.Node) {
+	n.Style &^= yaml.FlowStyle
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		n.Style = 0
+		var back any
+		if out, err := yaml.Marshal(n.Value); err == nil && yaml.Unmarshal(out, &back) == nil {
+			if s, ok := back.(string); !ok || s != n.Value {
+				n.Style = yaml.DoubleQuotedStyle
+			}
+		}
+		if _, err := time.Parse(time.DateOnly, n.Value); err == nil {
+			n.Style, n.Tag = 0, "!!timestamp" // a date, unquoted: ParseFile reads it back as one
+		}
+	}
+	for _, c := range n.Content {
+		block(c)
+	}
+}
+
+// Op is one write of applying a file.
+type Op struct {
+	Action string `json:"action"` // create, update, delete
+	Kind   string `json:"kind"`   // objective, feature
+	Key    string `json:"key"`
+	// Fields lists the top-level fields an update changes.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Plan says what applying next over current writes: objectives before the
+// features that need them, deletions (only with prune) of features before
+// the objectives they name. Equal definitions are not written.
+func Plan(current, next *File, prune bool) []Op {
+	var ops []Op
+	curO := map[string]Objective{}
+	for _, o := range current.Objectives {
+		curO[o.Key] = o
+	}
+	curF := map[string]Feature{}
+	for _, f := range current.Features {
+		curF[f.Key] = f
+	}
+	nextO := map[string]bool{}
+	for _, o := range sortedBy(next.Objectives, func(o Objective) string { return o.Key }) {
+		nextO[o.Key] = true
+		if old, ok := curO[o.Key]; !ok {
+			ops = append(ops, Op{Action: "create", Kind: "objective", Key: o.Key})
+		} else if fs := diffFields(old, o); len(fs) > 0 {
+			ops = append(ops, Op{Action: "update", Kind: "objective", Key: o.Key, Fields: fs})
+		}
+	}
+	nextF := map[string]bool{}
+	for _, f := range sortedBy(next.Features, func(f Feature) string { return f.Key }) {
+		nextF[f.Key] = true
+		if old, ok := curF[f.Key]; !ok {
+			ops = append(ops, Op{Action: "create", Kind: "feature", Key: f.Key})
+		} else if fs := diffFields(old, f); len(fs) > 0 {
+			ops = append(ops, Op{Action: "update", Kind: "feature", Key: f.Key, Fields: fs})
+		}
+	}
+	if prune {
+		for _, f := range sortedBy(current.Features, func(f Feature) string { return f.Key }) {
+			if !nextF[f.Key] {
+				ops = append(ops, Op{Action: "delete", Kind: "feature", Key: f.Key})
+			}
+		}
+		for _, o := range sortedBy(current.Objectives, func(o Objective) string { return o.Key }) {
+			if !nextO[o.Key] {
+				ops = append(ops, Op{Action: "delete", Kind: "objective", Key: o.Key})
+			}
+		}
+	}
+	return ops
+}
+
+func sortedBy[T any](xs []T, key func(T) string) []T {
+	out := slices.Clone(xs)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	return out
+}
+
+// diffFields lists the JSON fields whose encodings differ, times kept by
+// the store aside.
+func diffFields(a, b any) []string {
+	var ma, mb map[string]json.RawMessage
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	_ = json.Unmarshal(ja, &ma)
+	_ = json.Unmarshal(jb, &mb)
+	var out []string
+	t := reflect.TypeOf(a)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || name == "createdAt" || name == "updatedAt" {
+			continue
+		}
+		if !bytes.Equal(ma[name], mb[name]) {
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,120 @@
+package value
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+)
+
+func testContext() Context {
+	return Context{
+		Production: "production",
+		Metrics: map[string][]string{
+			"production":  {"onboarding-completed", "revenue", "support-tickets"},
+			"development": {"onboarding-completed"},
+		},
+		Flags: map[string][]string{
+			"production":  {"checkout-flow", "new-onboarding", "banner"},
+			"development": {"new-onboarding"},
+		},
+	}
+}
+
+func mustParse(t *testing.T) *File {
+	t.Helper()
+	data, err := os.ReadFile("testdata/valueloop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ParseFile(data, testContext())
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return f
+}
+
+// TestValidateBadInput edits the valid testdata file one way at a time; each
+// edit is refused with the field at fault named.
+func TestValidateBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(f *File)
+		field string
+		msg   string
+	}{
+		{"unknown objective", func(f *File) { f.Features[0].Objective = "growth" }, "features[0].objective", `no objective "growth" (have activation, revenue)`},
+		{"no objective", func(f *File) { f.Features[0].Objective = "" }, "features[0].objective", "required"},
+		{"unknown metric", func(f *File) { f.Objectives[0].Metric = "signups" }, "objectives[0].metric", `no metric "signups" in environment production`},
+		{"metric of another environment", func(f *File) { f.Objectives[1].Environment = "development" }, "objectives[1].metric", `no metric "revenue" in environment development`},
+		{"unknown environment", func(f *File) { f.Objectives[0].Environment = "staging" }, "objectives[0].environment", `no environment "staging"`},
+		{"hypothesis metric unknown", func(f *File) { f.Features[1].Hypothesis.Metric = "nps" }, "features[1].hypothesis.metric", `no metric "nps" in any environment`},
+		{"minimum effect without metric", func(f *File) { f.Features[2].Hypothesis.MinimumEffect = 0.1 }, "features[2].hypothesis.metric", "required when"},
+		{"no change in hypothesis", func(f *File) { f.Features[0].Hypothesis.Change = " " }, "features[0].hypothesis.change", "required"},
+		{"negative minimum effect", func(f *File) { f.Features[0].Hypothesis.MinimumEffect = -0.05 }, "features[0].hypothesis.minimumEffect", "must be a positive number"},
+		{"bad direction", func(f *File) { f.Features[0].Hypothesis.Direction = "up" }, "features[0].hypothesis.direction", `must be "increase" or "decrease"`},
+		{"unknown flag", func(f *File) { f.Features[0].Links.Flags[0].Flag = "onboarding" }, "features[0].links.flags[0].flag", `no flag "onboarding" in environment production`},
+		{"flag of another environment", func(f *File) { f.Features[1].Links.Flags[0].Environment = "development" }, "features[1].links.flags[0].flag", `no flag "checkout-flow" in environment development`},
+		{"flag linked twice", func(f *File) {
+			f.Features[0].Links.Flags = append(f.Features[0].Links.Flags, FlagLink{Environment: "production", Flag: "new-onboarding"})
+		}, "features[0].links.flags[2].flag", "already linked as links.flags[0]"},
+		{"flag linked to two features", func(f *File) {
+			f.Features[2].Links.Flags = []FlagLink{{Environment: "production", Flag: "checkout-flow"}}
+		}, "features[2].links.flags[0].flag", `already linked to feature "one-page-checkout"`},
+		{"service twice", func(f *File) { f.Features[0].Links.Services = []string{"web", "web"} }, "features[0].links.services[1]", "listed twice"},
+		{"label of two features", func(f *File) { f.Features[1].Links.Changes.Labels = []string{"Feature:Onboarding"} }, "features[1].links.changes.labels[0]", `already recognises changes of feature "new-onboarding"`},
+		{"overlapping prefixes", func(f *File) { f.Features[1].Links.Changes.BranchPrefixes = []string{"onboarding/checkout-"} }, "features[1].links.changes.branchPrefixes[0]", `overlaps prefix "onboarding/"`},
+		{"short prefix", func(f *File) { f.Features[1].Links.Changes.BranchPrefixes = []string{"f"} }, "features[1].links.changes.branchPrefixes[0]", "3 to 200 characters"},
+		{"cost of delay out of range", func(f *File) { f.Features[0].Estimate.CostOfDelay.UserValue = 101 }, "features[0].estimate.costOfDelay.userValue", "between 0 and 100"},
+		{"negative time criticality", func(f *File) { f.Features[0].Estimate.CostOfDelay.TimeCriticality = -1 }, "features[0].estimate.costOfDelay.timeCriticality", "between 0 and 100"},
+		{"cost of delay of nothing", func(f *File) { f.Features[0].Estimate.CostOfDelay = &CostOfDelay{} }, "features[0].estimate.costOfDelay", "at least one part"},
+		{"size too large", func(f *File) { f.Features[0].Estimate.Size = 5000 }, "features[0].estimate.size", "up to 1000"},
+		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = 1.5 }, "features[1].estimate.confidence", "probability"},
+		{"impact off the scale", func(f *File) { f.Features[1].Estimate.Impact = 0.1 }, "features[1].estimate.impact", "0.25 (minimal) and 3"},
+		{"target zero", func(f *File) { f.Objectives[0].Target.Value = 0 }, "objectives[0].target.value", "positive"},
+		{"no horizon", func(f *File) { f.Objectives[0].Horizon = Date{} }, "objectives[0].horizon", "required"},
+		{"bad key", func(f *File) { f.Features[0].Key = "New Onboarding" }, "features[0].key", "lower-case letters"},
+		{"feature twice", func(f *File) { f.Features[2].Key = "new-onboarding" }, "features[2].key", "already defined as features[0]"},
+		{"objective twice", func(f *File) { f.Objectives[1].Key = "activation" }, "objectives[1].key", "already defined as objectives[0]"},
+		{"depends on itself", func(f *File) { f.Features[2].DependsOn = []string{"saved-carts"} }, "features[2].dependsOn[0]", "itself"},
+		{"depends twice", func(f *File) { f.Features[2].DependsOn = []string{"new-onboarding", "new-onboarding"} }, "features[2].dependsOn[1]", "listed twice"},
+		{"depends on unknown", func(f *File) { f.Features[2].DependsOn = []string{"wishlist"} }, "features[2].dependsOn[0]", `no feature "wishlist"`},
+		{"dependency cycle", func(f *File) {
+			f.Features[0].DependsOn = []string{"saved-carts"}
+			f.Features[1].DependsOn = []string{"new-onboarding"}
+		}, "features[0].dependsOn", "dependency cycle: new-onboarding → saved-carts → one-page-checkout → new-onboarding"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mustParse(t)
+			tc.edit(f)
+			err := ValidateAll(testContext(), f.Objectives, f.Features)
+			e, ok := err.(*valueloop.Error)
+			if !ok {
+				t.Fatalf("got %v, want a field error", err)
+			}
+			if e.Code != valueloop.EINVALID || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
+				t.Errorf("got %s %s: %s\nwant invalid %s: …%s…", e.Code, e.Field, e.Message, tc.field, tc.msg)
+			}
+		})
+	}
+}
+
+func TestHypothesisStatement(t *testing.T) {
+	f := mustParse(t)
+	want := "We believe a guided three-step onboarding for new users will result in more of them finishing it; we will know when onboarding-completed moves by +5% in the increase direction"
+	if got := f.Features[0].Hypothesis.Statement(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := f.Features[2].Hypothesis.Statement(); got != "We believe carts that follow the user across devices" {
+		t.Errorf("without a metric: got %q", got)
+	}
+	// To a flag's experiment hypothesis and back.
+	x := f.Features[0].Hypothesis.Experiment(nil)
+	if x.PrimaryMetric != "onboarding-completed" || x.MinimumEffect != 0.05 || x.Direction != "increase" || x.Statement != want {
+		t.Errorf("experiment hypothesis: got %+v", x)
+	}
+	if back := FromExperiment(x); back.Metric != "onboarding-completed" || back.MinimumEffect != 0.05 || back.Change != want {
+		t.Errorf("back: got %+v", back)
+	}
+}

@@ -1,0 +1,470 @@
+package value
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// Method is how the backlog is ranked.
+type Method string
+
+const (
+	// WSJF is weighted shortest job first: cost of delay / size.
+	WSJF Method = "wsjf"
+	// RICE is reach × impact × confidence / effort (size).
+	RICE Method = "rice"
+)
+
+// Prior strength: a team's own confidence counts as this many bets. Two
+// makes the default confidence 0.5 a uniform Beta(1, 1).
+const priorStrength = 2
+
+// maxEffectRatio caps measured/hoped per bet, so that one lucky experiment
+// cannot make an objective's untested features look three times better.
+const maxEffectRatio = 3
+
+// DefaultCleanupAfter is how long a decided feature's flag may stay before
+// the finish list asks for its cleanup.
+const DefaultCleanupAfter = 14 * 24 * time.Hour
+
+// FlagState is what next knows of one linked flag now.
+type FlagState struct {
+	Environment string `json:"environment"`
+	Flag        string `json:"flag"`
+	// LastEvaluated is the time of the flag's last evaluation (its last
+	// exposure); zero when never seen.
+	LastEvaluated time.Time `json:"lastEvaluated,omitzero"`
+	// ServesTreatment says whether the flag can still serve the feature's
+	// treatment (see ServesVariant).
+	ServesTreatment bool `json:"servesTreatment"`
+}
+
+// ExperimentState is a running experiment's size and pace.
+type ExperimentState struct {
+	Environment string    `json:"environment"`
+	Flag        string    `json:"flag"`
+	Started     time.Time `json:"started"`
+	// Users so far, all variants together.
+	Users int64 `json:"users"`
+	// RemainingUsers is the verdict's estimate of how many more users the
+	// experiment needs for its planned power; nil when there is none.
+	RemainingUsers *int64 `json:"remainingUsers,omitempty"`
+}
+
+// NextInput is everything next reads. Flags lists the linked flags that
+// are still defined; a flag absent from it was cleaned up.
+type NextInput struct {
+	Objectives  []Objective
+	Items       []Item
+	Flags       []FlagState
+	Experiments []ExperimentState
+	Now         time.Time
+	Method      Method
+	// CleanupAfter: 0 means DefaultCleanupAfter.
+	CleanupAfter time.Duration
+}
+
+// Next is the ranked backlog with what to stop or finish.
+type Next struct {
+	Method Method `json:"method"`
+	Ranked []Rank `json:"ranked"`
+	// Unranked are ideas and ready features without the estimate the
+	// method needs.
+	Unranked []Unranked `json:"unranked"`
+	Bets     []Bets     `json:"bets"`
+	Stop     []Action   `json:"stop"`
+}
+
+// Rank is one feature's place in the backlog with its arithmetic.
+type Rank struct {
+	Position  int    `json:"position"`
+	Feature   string `json:"feature"`
+	Title     string `json:"title"`
+	Objective string `json:"objective"`
+	Stage     Stage  `json:"stage"`
+	// Value is the cost of delay (WSJF) or reach × impact (RICE).
+	Value      float64 `json:"value"`
+	Size       float64 `json:"size"`
+	Confidence float64 `json:"confidence"`
+	Effect     float64 `json:"effect"`
+	// Score = Value × Confidence × Effect / Size.
+	Score float64 `json:"score"`
+	// Explanation is the rank's arithmetic in one line.
+	Explanation string `json:"explanation"`
+	// WaitsFor lists dependencies not yet done or decided.
+	WaitsFor []string `json:"waitsFor,omitempty"`
+}
+
+// Unranked is a feature that cannot be ranked yet, and why.
+type Unranked struct {
+	Feature string `json:"feature"`
+	Title   string `json:"title"`
+	Stage   Stage  `json:"stage"`
+	Reason  string `json:"reason"`
+}
+
+// Bets is one objective's record: the verdicts on the features that bet on
+// it, and what they imply for its untested features.
+type Bets struct {
+	Objective   string `json:"objective"`
+	Validated   int    `json:"validated"`
+	Invalidated int    `json:"invalidated"`
+	// Confidence is the posterior mean for a feature without a stated
+	// confidence: (1 + validated) / (2 + validated + invalidated).
+	Confidence float64 `json:"confidence"`
+	// Measured counts the bets with a measured and a hoped-for effect;
+	// RatioSum adds their measured/hoped (each capped at 3).
+	Measured int     `json:"measured"`
+	RatioSum float64 `json:"ratioSum"`
+	// Effect = (1 + RatioSum) / (1 + Measured): the objective's measured
+	// effects against their hopes, shrunk toward 1 (one pseudo-bet that met
+	// its hope exactly).
+	Effect float64 `json:"effect"`
+}
+
+// Action kinds on the stop/finish list.
+const (
+	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon
+	CleanUpFlag      = "clean_up_flag"      // decided long ago, the flag still in place
+	TurnOffTreatment = "turn_off_treatment" // invalidated, the flag still serves the treatment
+)
+
+// Action is one thing to stop or finish.
+type Action struct {
+	Kind        string    `json:"kind"`
+	Feature     string    `json:"feature"`
+	Environment string    `json:"environment,omitempty"`
+	Flag        string    `json:"flag,omitempty"`
+	Reason      string    `json:"reason"`
+	Since       time.Time `json:"since,omitzero"`
+	// LastEvaluated: a flag to clean up's last evaluation.
+	LastEvaluated time.Time `json:"lastEvaluated,omitzero"`
+	// RemainingUsers, UsersPerDay and DaysNeeded: a stopped experiment's
+	// estimate.
+	RemainingUsers int64   `json:"remainingUsers,omitempty"`
+	UsersPerDay    float64 `json:"usersPerDay,omitempty"`
+	DaysNeeded     float64 `json:"daysNeeded,omitempty"`
+}
+
+// ObjectiveBets computes every objective's record from the items' verdicts:
+// each feature counts once, with the verdict that stands. A measured effect
+// counts in the hypothesis' direction: an increase hoped for and a fall
+// measured gives a ratio of 0.
+func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
+	out := map[string]*Bets{}
+	for _, o := range objectives {
+		out[o.Key] = &Bets{Objective: o.Key}
+	}
+	for _, it := range items {
+		b := out[it.Feature.Objective]
+		if b == nil {
+			continue
+		}
+		last := it.Lifecycle.Verdict
+		if last == nil {
+			continue
+		}
+		if last.Stage == Validated {
+			b.Validated++
+		} else {
+			b.Invalidated++
+		}
+		h := it.Feature.Hypothesis
+		if last.Effect != nil && h.MinimumEffect > 0 {
+			sign := 1.0
+			if h.Direction == experiment.Decrease {
+				sign = -1
+			}
+			b.Measured++
+			b.RatioSum += min(max(sign**last.Effect/h.MinimumEffect, 0), maxEffectRatio)
+		}
+	}
+	for _, b := range out {
+		b.Confidence = posterior(DefaultConfidence, b)
+		b.Effect = (1 + b.RatioSum) / float64(1+b.Measured)
+	}
+	return out
+}
+
+// posterior is the mean of the Beta prior with mean c and strength 2,
+// updated by the objective's verdicts: (2c + v) / (2 + v + i).
+func posterior(c float64, b *Bets) float64 {
+	return (priorStrength*c + float64(b.Validated)) / float64(priorStrength+b.Validated+b.Invalidated)
+}
+
+// ComputeNext ranks the ideas and ready features and lists what to stop or
+// finish.
+func ComputeNext(in NextInput) *Next {
+	method := in.Method
+	if method == "" {
+		method = WSJF
+	}
+	n := &Next{Method: method, Ranked: []Rank{}, Unranked: []Unranked{}, Bets: []Bets{}, Stop: []Action{}}
+	bets := ObjectiveBets(in.Objectives, in.Items)
+	for _, o := range in.Objectives {
+		n.Bets = append(n.Bets, *bets[o.Key])
+	}
+	stage := map[string]Stage{}
+	for _, it := range in.Items {
+		stage[it.Feature.Key] = it.Lifecycle.Stage
+	}
+	for _, it := range in.Items {
+		f, l := it.Feature, it.Lifecycle
+		if l.Stage != Idea && l.Stage != Ready {
+			continue
+		}
+		b := bets[f.Objective]
+		if b == nil {
+			b = &Bets{Objective: f.Objective, Confidence: DefaultConfidence, Effect: 1}
+		}
+		r, reason := rank(method, f, b)
+		if reason != "" {
+			n.Unranked = append(n.Unranked, Unranked{Feature: f.Key, Title: f.Title, Stage: l.Stage, Reason: reason})
+			continue
+		}
+		r.Stage = l.Stage
+		for _, d := range f.DependsOn {
+			if s := stage[d]; s.rank() < Validated.rank() {
+				r.WaitsFor = append(r.WaitsFor, d)
+			}
+		}
+		if len(r.WaitsFor) > 0 {
+			r.Explanation += "; waits for " + strings.Join(r.WaitsFor, ", ")
+		}
+		n.Ranked = append(n.Ranked, r)
+	}
+	// Ties: the larger value first (its delay costs more), then the key.
+	slices.SortFunc(n.Ranked, func(a, b Rank) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Value, a.Value); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Feature, b.Feature)
+	})
+	for i := range n.Ranked {
+		n.Ranked[i].Position = i + 1
+	}
+	slices.SortFunc(n.Unranked, func(a, b Unranked) int { return cmp.Compare(a.Feature, b.Feature) })
+	n.Stop = stopList(in)
+	return n
+}
+
+// rank scores f, or says which estimate it lacks.
+func rank(method Method, f *Feature, b *Bets) (Rank, string) {
+	r := Rank{Feature: f.Key, Title: f.Title, Objective: f.Objective}
+	e := f.Estimate
+	if e == nil {
+		e = &Estimate{}
+	}
+	var missing []string
+	var value string
+	switch method {
+	case RICE:
+		if e.Reach <= 0 {
+			missing = append(missing, "estimate.reach")
+		}
+		if e.Impact <= 0 {
+			missing = append(missing, "estimate.impact")
+		}
+		r.Value = e.Reach * e.Impact
+		value = fmt.Sprintf("RICE reach %s × impact %s", num(e.Reach), num(e.Impact))
+	default:
+		if e.CostOfDelay == nil {
+			missing = append(missing, "estimate.costOfDelay")
+		} else {
+			c := e.CostOfDelay
+			r.Value = c.Total()
+			value = fmt.Sprintf("WSJF cost of delay %s (%s+%s+%s)", num(r.Value), num(c.UserValue), num(c.TimeCriticality), num(c.RiskReduction))
+		}
+	}
+	if e.Size <= 0 {
+		missing = append(missing, "estimate.size")
+	}
+	if len(missing) > 0 {
+		return r, "not estimated: set " + strings.Join(missing, ", ") + " to rank it by " + strings.ToUpper(string(method))
+	}
+	c := e.Confidence
+	stated := c > 0
+	if !stated {
+		c = DefaultConfidence
+	}
+	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
+	r.Score = r.Value * r.Confidence * r.Effect / r.Size
+	// One line: the score, then each factor with its own arithmetic.
+	conf := fmt.Sprintf("(%d×%s+%d)/(%d+%d+%d)", priorStrength, num(c), b.Validated, priorStrength, b.Validated, b.Invalidated)
+	why := fmt.Sprintf("%d validated, %d invalidated on %s", b.Validated, b.Invalidated, f.Objective)
+	if !stated {
+		why += ", prior 0.5"
+	} else {
+		why += ", prior " + num(c) + " stated"
+	}
+	eff := "no measured effect yet"
+	if b.Measured > 0 {
+		eff = fmt.Sprintf("(1+%s)/(1+%d) measured/hoped", num(b.RatioSum), b.Measured)
+	}
+	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",
+		num(r.Score), value, num(r.Size), num(r.Confidence), conf, why, num(r.Effect), eff)
+	return r, ""
+}
+
+// stopList finds what to stop or finish, in a fixed order: experiments to
+// stop, treatments to turn off, flags to clean up; each by feature key.
+func stopList(in NextInput) []Action {
+	horizon := map[string]Date{}
+	for _, o := range in.Objectives {
+		horizon[o.Key] = o.Horizon
+	}
+	flags := map[[2]string]FlagState{}
+	for _, fs := range in.Flags {
+		flags[[2]string{fs.Environment, fs.Flag}] = fs
+	}
+	exps := map[[2]string]ExperimentState{}
+	for _, x := range in.Experiments {
+		exps[[2]string{x.Environment, x.Flag}] = x
+	}
+	after := in.CleanupAfter
+	if after <= 0 {
+		after = DefaultCleanupAfter
+	}
+	var stop, off, clean []Action
+	for _, it := range in.Items {
+		f, l := it.Feature, it.Lifecycle
+		for _, fl := range f.Links.Flags {
+			k := [2]string{fl.Environment, fl.Flag}
+			fs, present := flags[k]
+			switch {
+			case l.Stage == Measuring || l.Stage == Releasing:
+				x, ok := exps[k]
+				if !ok || x.RemainingUsers == nil {
+					continue
+				}
+				h := horizon[f.Objective]
+				a, ok := stopExperiment(x, h, in.Now)
+				if ok {
+					a.Feature = f.Key
+					stop = append(stop, a)
+				}
+			case l.Stage.Decided() && present:
+				since, _ := l.Entered(l.Stage)
+				if l.Stage == Invalidated && fs.ServesTreatment {
+					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
+						LastEvaluated: fs.LastEvaluated,
+						Reason:        fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+				}
+				if in.Now.Sub(since) > after {
+					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
+						LastEvaluated: fs.LastEvaluated,
+						Reason:        fmt.Sprintf("%s %s ago (over %s), flag %s still in %s%s: remove it to finish", l.Stage, days(in.Now.Sub(since)), days(after), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+				}
+			}
+		}
+	}
+	return slices.Concat(stop, off, clean)
+}
+
+// stopExperiment says whether x cannot reach its planned sample before the
+// horizon at its pace so far: users per day = users / days running (at
+// least one day), days needed = remaining / users per day.
+func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
+	a := Action{Kind: StopExperiment, Environment: x.Environment, Flag: x.Flag, Since: x.Started, RemainingUsers: *x.RemainingUsers}
+	if *x.RemainingUsers <= 0 || h.IsZero() {
+		return a, false
+	}
+	running := max(now.Sub(x.Started).Hours()/24, 1)
+	a.UsersPerDay = float64(x.Users) / running
+	left := h.End().Sub(now).Hours() / 24
+	if a.UsersPerDay <= 0 {
+		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, thousands(a.RemainingUsers), num(running), h)
+		return a, true
+	}
+	a.DaysNeeded = float64(a.RemainingUsers) / a.UsersPerDay
+	if a.DaysNeeded <= left {
+		return a, false
+	}
+	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users: at %s users/day (%s users in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
+		x.Flag, x.Environment, thousands(a.RemainingUsers), num(a.UsersPerDay), thousands(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
+	return a, true
+}
+
+func lastSeen(t, now time.Time) string {
+	if t.IsZero() {
+		return ", never evaluated"
+	}
+	return ", last evaluated " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
+}
+
+// days writes a duration in days: "3d", "2.5d", "<1d".
+func days(d time.Duration) string {
+	x := d.Hours() / 24
+	if x < 1 {
+		return "<1d"
+	}
+	return num(math.Round(x*10)/10) + "d"
+}
+
+// num writes a number with at most two decimals, without trailing zeros.
+func num(x float64) string {
+	s := strconv.FormatFloat(math.Round(x*100)/100, 'f', 2, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// ServesVariant reports whether flag f can still serve variant v: it is
+// enabled and v is its default variant or is named in its targeting. An
+// empty v means any variant but the default one (the feature's treatment
+// when its link names none). It reads the targeting as text: a variant
+// named in a rule that no user matches still counts, which errs on the
+// side of asking to look.
+func ServesVariant(f *valueloop.Flag, v string) bool {
+	if f == nil || f.State != valueloop.StateEnabled {
+		return false
+	}
+	def := ""
+	if f.DefaultVariant != nil {
+		def = *f.DefaultVariant
+	}
+	if v != "" {
+		return v == def || mentions(f.Targeting, v)
+	}
+	for name := range f.Variants {
+		if name != def && mentions(f.Targeting, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func mentions(targeting json.RawMessage, variant string) bool {
+	if len(targeting) == 0 {
+		return false
+	}
+	q, _ := json.Marshal(variant)
+	return bytes.Contains(targeting, q)
+}

@@ -1,0 +1,269 @@
+package value
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+func objective(key string, horizon string) Objective {
+	h, _ := ParseDate(horizon)
+	return Objective{Key: key, Title: key, Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.1}, Horizon: h}
+}
+
+// feature returns an item: the feature and the lifecycle its events prove.
+func feature(key, obj string, est *Estimate, hoped float64, flags []FlagLink, events ...Event) Item {
+	f := &Feature{Key: key, Title: "Feature " + key, Objective: obj, Estimate: est,
+		Hypothesis: Hypothesis{Change: key, Metric: "m", MinimumEffect: hoped}, Links: Links{Flags: flags}}
+	l := Derive(append([]Event{ev(key+"-created", Created, day(0))}, events...))
+	return Item{Feature: f, Lifecycle: &l}
+}
+
+func wsjf(user, time, risk, size float64) *Estimate {
+	return &Estimate{CostOfDelay: &CostOfDelay{UserValue: user, TimeCriticality: time, RiskReduction: risk}, Size: size}
+}
+
+// portfolio is the hand-computed backlog of TestNext.
+//
+// Records of bets (confidence = (2·0.5 + v)/(2 + v + i); effect = (1 + Σ
+// min(max(measured/hoped, 0), 3)) / (1 + measured bets)):
+//
+//	activation: a1 validated 0.08/0.05 = 1.6, a2 validated 0.05/0.05 = 1.0,
+//	            a3 invalidated 0.01/0.05 = 0.2
+//	            confidence (1+2)/(2+3) = 0.6; effect (1+2.8)/(1+3) = 0.95
+//	revenue:    r1 invalidated −0.02/0.03 → 0, r2 invalidated without effect
+//	            confidence (1+0)/(2+2) = 0.25; effect (1+0)/(1+1) = 0.5
+//	retention:  no verdict: confidence 0.5, effect 1
+func portfolio() []Item {
+	return []Item{
+		feature("a1", "activation", nil, 0.05, nil, verdict("a1v", Validated, day(10), 0.08)),
+		feature("a2", "activation", nil, 0.05, nil, verdict("a2v", Validated, day(11), 0.05)),
+		feature("a3", "activation", nil, 0.05, nil, verdict("a3v", Invalidated, day(12), 0.01)),
+		feature("r1", "revenue", nil, 0.03, nil, verdict("r1v", Invalidated, day(5), -0.02)),
+		feature("r2", "revenue", nil, 0.03, nil, Event{ID: "r2v", Kind: VerdictRecorded, Stage: Invalidated, At: day(6)}),
+		// i1: 16 × 0.6 × 0.95 / 4 = 2.28
+		feature("i1", "activation", wsjf(8, 5, 3, 4), 0.05, nil),
+		// i2: 33 × 0.25 × 0.5 / 3 = 1.375 (alone it would be first: 33 × 0.5 / 3 = 5.5)
+		feature("i2", "revenue", wsjf(20, 8, 5, 3), 0.05, nil, moved("i2r", Ready, day(1))),
+		// i3: 12 × 0.5 × 1 / 3 = 2
+		feature("i3", "retention", wsjf(10, 2, 0, 3), 0.05, nil),
+		// i4: 6 × 0.5 × 1 / 1.5 = 2, ties i3; value 6 < 12 so after it
+		feature("i4", "retention", wsjf(6, 0, 0, 1.5), 0.05, nil),
+		// i5: 6 × 0.5 / 1.5 = 2, ties i4 in score and value: key order
+		feature("i5", "retention", wsjf(4, 0, 2, 1.5), 0.05, nil),
+		// i6: stated confidence 0.9: (2×0.9 + 2)/(2 + 3) = 0.76;
+		//     15 × 0.76 × 0.95 / 5 = 2.166
+		feature("i6", "activation", &Estimate{CostOfDelay: &CostOfDelay{5, 5, 5}, Size: 5, Confidence: 0.9}, 0.05, nil),
+		feature("i7", "activation", nil, 0.05, nil),
+		feature("i8", "retention", &Estimate{CostOfDelay: &CostOfDelay{3, 0, 0}}, 0.05, nil),
+		// Building: not in the backlog whatever its estimate.
+		feature("b1", "activation", wsjf(20, 20, 20, 1), 0.05, nil, ev("b1c", CommitPushed, day(3))),
+	}
+}
+
+func objectives() []Objective {
+	return []Objective{objective("activation", "2026-12-31"), objective("revenue", "2026-12-31"), objective("retention", "2027-03-31")}
+}
+
+func TestNextWSJF(t *testing.T) {
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: portfolio(), Now: day(20)})
+	want := []struct {
+		feature string
+		score   float64
+	}{{"i1", 2.28}, {"i6", 2.166}, {"i3", 2}, {"i4", 2}, {"i5", 2}, {"i2", 1.375}}
+	if len(n.Ranked) != len(want) {
+		t.Fatalf("ranked %d features, want %d: %+v", len(n.Ranked), len(want), n.Ranked)
+	}
+	for i, w := range want {
+		r := n.Ranked[i]
+		if r.Feature != w.feature || math.Abs(r.Score-w.score) > 1e-9 || r.Position != i+1 {
+			t.Errorf("#%d: got %s %.6f (position %d), want %s %.6f", i+1, r.Feature, r.Score, r.Position, w.feature, w.score)
+		}
+	}
+	if got, want := n.Ranked[0].Explanation, "2.28 = WSJF cost of delay 16 (8+5+3) / size 4 × confidence 0.6 = (2×0.5+2)/(2+2+1) [2 validated, 1 invalidated on activation, prior 0.5] × effect 0.95 [(1+2.8)/(1+3) measured/hoped]"; got != want {
+		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
+	}
+	if got, want := n.Ranked[1].Explanation, "2.17 = WSJF cost of delay 15 (5+5+5) / size 5 × confidence 0.76 = (2×0.9+2)/(2+2+1) [2 validated, 1 invalidated on activation, prior 0.9 stated] × effect 0.95 [(1+2.8)/(1+3) measured/hoped]"; got != want {
+		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
+	}
+	if got, want := n.Ranked[2].Explanation, "2 = WSJF cost of delay 12 (10+2+0) / size 3 × confidence 0.5 = (2×0.5+0)/(2+0+0) [0 validated, 0 invalidated on retention, prior 0.5] × effect 1 [no measured effect yet]"; got != want {
+		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
+	}
+	wantUnranked := []Unranked{
+		{Feature: "i7", Title: "Feature i7", Stage: Idea, Reason: "not estimated: set estimate.costOfDelay, estimate.size to rank it by WSJF"},
+		{Feature: "i8", Title: "Feature i8", Stage: Idea, Reason: "not estimated: set estimate.size to rank it by WSJF"},
+	}
+	if !reflect.DeepEqual(n.Unranked, wantUnranked) {
+		t.Errorf("unranked: got %+v, want %+v", n.Unranked, wantUnranked)
+	}
+	wantBets := []Bets{
+		{Objective: "activation", Validated: 2, Invalidated: 1, Confidence: 0.6, Measured: 3, RatioSum: 2.8, Effect: 0.95},
+		{Objective: "revenue", Validated: 0, Invalidated: 2, Confidence: 0.25, Measured: 1, RatioSum: 0, Effect: 0.5},
+		{Objective: "retention", Confidence: 0.5, Effect: 1},
+	}
+	for i, w := range wantBets {
+		g := n.Bets[i]
+		if g.Objective != w.Objective || g.Validated != w.Validated || g.Invalidated != w.Invalidated || g.Measured != w.Measured ||
+			math.Abs(g.Confidence-w.Confidence) > 1e-9 || math.Abs(g.RatioSum-w.RatioSum) > 1e-9 || math.Abs(g.Effect-w.Effect) > 1e-9 {
+			t.Errorf("bets %d: got %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+// TestNextEvidenceMovesRank: the same estimates, ranked without any verdict
+// and then with verdicts, move in the direction the evidence says.
+func TestNextEvidenceMovesRank(t *testing.T) {
+	ideas := func(extra ...Item) []Item {
+		return append([]Item{
+			// Without evidence: i2 33 × 0.5 / 3 = 5.5; i1 16 × 0.5 / 4 = 2.
+			feature("i1", "activation", wsjf(8, 5, 3, 4), 0.05, nil),
+			feature("i2", "revenue", wsjf(20, 8, 5, 3), 0.05, nil),
+		}, extra...)
+	}
+	order := func(items []Item) string {
+		var keys []string
+		for _, r := range ComputeNext(NextInput{Objectives: objectives(), Items: items}).Ranked {
+			keys = append(keys, r.Feature)
+		}
+		return strings.Join(keys, " ")
+	}
+	if got := order(ideas()); got != "i2 i1" {
+		t.Errorf("no evidence: got %q, want i2 i1", got)
+	}
+	// Revenue's bets fail four times: confidence (1+0)/(2+4) = 1/6, effect
+	// (1+0)/(1+4) = 0.2: i2 = 33 × 1/6 × 0.2 / 3 = 0.367 < i1's 2.
+	var fails []Item
+	for _, k := range []string{"r1", "r2", "r3", "r4"} {
+		fails = append(fails, feature(k, "revenue", nil, 0.05, nil, verdict(k+"v", Invalidated, day(5), -0.01)))
+	}
+	if got := order(ideas(fails...)); got != "i1 i2" {
+		t.Errorf("revenue's bets failing: got %q, want i1 i2", got)
+	}
+	// Activation's one bet beats its hope threefold: confidence (1+1)/(2+1)
+	// = 2/3, effect (1+3)/(1+1) = 2: i1 = 16 × 2/3 × 2 / 4 = 5.33; i2 with
+	// no revenue verdict stays 5.5. A second such bet: confidence 3/4,
+	// effect (1+6)/3 = 7/3: i1 = 16 × 0.75 × 7/3 / 4 = 7 > 5.5.
+	beat := func(k string) Item {
+		return feature(k, "activation", nil, 0.05, nil, verdict(k+"v", Validated, day(5), 0.20)) // 0.20/0.05 = 4, capped at 3
+	}
+	if got := order(ideas(beat("a1"))); got != "i2 i1" {
+		t.Errorf("one bet beating its hope: got %q, want i2 i1", got)
+	}
+	if got := order(ideas(beat("a1"), beat("a2"))); got != "i1 i2" {
+		t.Errorf("two bets beating their hopes: got %q, want i1 i2", got)
+	}
+}
+
+func TestNextRICE(t *testing.T) {
+	items := []Item{
+		// 1000 × 2 × 0.6 × 0.95 / 4 = 285 (activation's record from portfolio)
+		feature("i1", "activation", &Estimate{Reach: 1000, Impact: 2, Size: 4}, 0.05, nil),
+		// 5000 × 0.5 × 0.5 × 1 / 2 = 625
+		feature("i3", "retention", &Estimate{Reach: 5000, Impact: 0.5, Size: 2}, 0.05, nil),
+		// WSJF estimate only: unranked under RICE
+		feature("i4", "retention", wsjf(1, 1, 1, 1), 0.05, nil),
+	}
+	items = append(items, portfolio()[:5]...)
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Method: RICE})
+	if len(n.Ranked) != 2 || n.Ranked[0].Feature != "i3" || math.Abs(n.Ranked[0].Score-625) > 1e-9 ||
+		n.Ranked[1].Feature != "i1" || math.Abs(n.Ranked[1].Score-285) > 1e-9 {
+		t.Fatalf("got %+v, want i3 625, i1 285", n.Ranked)
+	}
+	if want := "285 = RICE reach 1000 × impact 2 / size 4 × confidence 0.6"; !strings.HasPrefix(n.Ranked[1].Explanation, want) {
+		t.Errorf("explanation: got %q, want it to start %q", n.Ranked[1].Explanation, want)
+	}
+	if len(n.Unranked) != 1 || n.Unranked[0].Reason != "not estimated: set estimate.reach, estimate.impact to rank it by RICE" {
+		t.Errorf("unranked: got %+v", n.Unranked)
+	}
+}
+
+func TestNextDependencies(t *testing.T) {
+	items := []Item{
+		feature("base", "retention", wsjf(1, 1, 1, 1), 0.05, nil, ev("bc", CommitPushed, day(1))),
+		feature("top", "retention", wsjf(1, 1, 1, 1), 0.05, nil),
+	}
+	items[1].Feature.DependsOn = []string{"base"}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items})
+	if len(n.Ranked) != 1 || !reflect.DeepEqual(n.Ranked[0].WaitsFor, []string{"base"}) || !strings.HasSuffix(n.Ranked[0].Explanation, "; waits for base") {
+		t.Errorf("got %+v, want top waiting for base", n.Ranked)
+	}
+}
+
+func TestStopList(t *testing.T) {
+	flag := func(f string) []FlagLink { return []FlagLink{{Environment: "production", Flag: f}} }
+	remaining := func(n int64) *int64 { return &n }
+	items := []Item{
+		feature("m1", "activation", nil, 0.05, flag("m1-flag"), ev("m1x", ExperimentStarted, day(0))),
+		feature("m2", "activation", nil, 0.05, flag("m2-flag"), ev("m2x", ExperimentStarted, day(0))),
+		feature("a1", "activation", nil, 0.05, flag("a1-flag"), verdict("a1v", Validated, day(10), 0.08)),
+		feature("a3", "activation", nil, 0.05, flag("a3-flag"), verdict("a3v", Invalidated, day(30), 0.01)),
+		feature("r1", "revenue", nil, 0.05, flag("r1-flag"), verdict("r1v", Invalidated, day(5), -0.01)),
+	}
+	in := NextInput{Objectives: objectives(), Items: items, Now: day(40), // 2026-12-12
+		Experiments: []ExperimentState{
+			// 20,000 users in 40 days = 500/day; 30,000 more = 60 days; the
+			// horizon 2026-12-31 is 20 days away (to the end of its day).
+			{Environment: "production", Flag: "m1-flag", Started: day(0), Users: 20000, RemainingUsers: remaining(30000)},
+			// 5,000 more = 10 days: in time.
+			{Environment: "production", Flag: "m2-flag", Started: day(0), Users: 20000, RemainingUsers: remaining(5000)},
+		},
+		Flags: []FlagState{
+			{Environment: "production", Flag: "m1-flag", ServesTreatment: true},
+			{Environment: "production", Flag: "m2-flag", ServesTreatment: true},
+			// validated 30 days ago (> 14): clean up
+			{Environment: "production", Flag: "a1-flag", LastEvaluated: day(39), ServesTreatment: true},
+			// invalidated 10 days ago, still serving the treatment: turn off,
+			// not yet due for cleanup
+			{Environment: "production", Flag: "a3-flag", LastEvaluated: day(39.5), ServesTreatment: true},
+			// r1-flag absent: cleaned up already
+		}}
+	got := ComputeNext(in).Stop
+	want := []struct{ kind, feature, reason string }{
+		{StopExperiment, "m1", "experiment on m1-flag in production needs 30,000 more users: at 500 users/day (20,000 users in 40 days) that is 60 days, past the horizon 2026-12-31 (20 days left): stop it or widen it"},
+		{TurnOffTreatment, "a3", "invalidated 10d ago, yet flag a3-flag in production still serves the treatment, last evaluated 2026-12-11 12:00 UTC (<1d ago): turn it off"},
+		{CleanUpFlag, "a1", "validated 30d ago (over 14d), flag a1-flag still in production, last evaluated 2026-12-11 00:00 UTC (1d ago): remove it to finish"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d actions, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Kind != w.kind || got[i].Feature != w.feature || got[i].Reason != w.reason {
+			t.Errorf("action %d:\ngot  %s %s %q\nwant %s %s %q", i, got[i].Kind, got[i].Feature, got[i].Reason, w.kind, w.feature, w.reason)
+		}
+	}
+	if a := got[0]; a.UsersPerDay != 500 || a.DaysNeeded != 60 || a.RemainingUsers != 30000 {
+		t.Errorf("estimate: got %v users/day, %v days, %d users; want 500, 60, 30000", a.UsersPerDay, a.DaysNeeded, a.RemainingUsers)
+	}
+	if !got[2].LastEvaluated.Equal(day(39)) {
+		t.Errorf("last evaluated: got %v, want day 39", got[2].LastEvaluated)
+	}
+}
+
+func TestServesVariant(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name    string
+		flag    *valueloop.Flag
+		variant string
+		want    bool
+	}{
+		{"default is the treatment", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("on")}, "on", true},
+		{"default is control, no targeting", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off")}, "on", false},
+		{"split still serves it", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["off",50],["on",50]]}`)}, "on", true},
+		{"disabled serves nothing", &valueloop.Flag{State: "DISABLED", Variants: map[string]any{"on": true}, DefaultVariant: str("on")}, "on", false},
+		{"any non-default variant", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"a": 1, "b": 2}, DefaultVariant: str("a"),
+			Targeting: []byte(`{"if":[true,"b",null]}`)}, "", true},
+		{"only the default", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"a": 1, "b": 2}, DefaultVariant: str("a"),
+			Targeting: []byte(`{"if":[true,"a",null]}`)}, "", false},
+		{"no flag", nil, "on", false},
+	} {
+		if got := ServesVariant(tc.flag, tc.variant); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
