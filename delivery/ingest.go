@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/pagerduty"
 )
 
 // Hook is one webhook delivery as it arrived.
@@ -38,16 +39,17 @@ type Receipt struct {
 	Changes     int  `json:"changes"`
 	Deployments int  `json:"deployments"`
 	Incidents   int  `json:"incidents"`
+	Reviews     int  `json:"reviews"`
 	FlagLinks   int  `json:"flagLinks"`
 }
 
 func receipt(d *Delivery, stored bool) Receipt {
 	return Receipt{Source: d.Source, Delivery: d.ID, Kind: d.Kind, Ignored: d.Ignored, Duplicate: !stored,
-		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), FlagLinks: len(d.Links)}
+		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), Reviews: len(d.Reviews), FlagLinks: len(d.Links)}
 }
 
-// Receive verifies a webhook delivery from kind (KindGitHub or
-// KindGitLab) against the configured sources, parses it and stores its
+// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab or
+// KindPagerDuty) against the configured sources, parses it and stores its
 // records in one transaction. A delivery no source verifies is an
 // EUNAUTHORIZED error and nothing is read or stored; a malformed one is an
 // EINVALID error naming the field; an event that carries nothing for the
@@ -59,12 +61,14 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 		return Receipt{}, err
 	}
 	id := h.DeliveryID
-	if id == "" {
-		id = bodyID(h.Body)
-	}
 	production := s.production()
 	var ev dora.Event
 	switch kind {
+	case KindPagerDuty:
+		// The event's own ID identifies the delivery: a redelivery carries it.
+		if ev, err = pagerduty.Parse(h.Body); err == nil && id == "" {
+			id = ev.DeliveryID
+		}
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
 	case KindGitLab:
@@ -73,12 +77,15 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
+	if id == "" {
+		id = bodyID(h.Body)
+	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
-		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents}
+		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
-	if d.Ignored == "" {
+	if d.Ignored == "" && kind != KindPagerDuty {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
 	r, err := s.record(ctx, d)
@@ -96,8 +103,11 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 		return nil, err
 	}
 	check := func(src *Source) error {
-		if kind == KindGitHub {
+		switch kind {
+		case KindGitHub:
 			return github.Verify(src.Secret, h.Body, h.Credential)
+		case KindPagerDuty:
+			return pagerduty.Verify(src.Secret, h.Body, h.Credential)
 		}
 		return gitlab.VerifyToken(src.Secret, h.Credential)
 	}
@@ -168,6 +178,10 @@ type DeploymentInput struct {
 	// Production says whether Environment is production when Valueloop
 	// does not know the environment; for a known one its attribute decides.
 	Production *bool `json:"production,omitempty"`
+	// Force stores a rollback whose target is not an earlier successful
+	// production deployment of the service; without it such a rollback is
+	// refused.
+	Force bool `json:"force,omitempty"`
 }
 
 // RecordKey is the idempotency key of an API call (the Idempotency-Key
@@ -213,6 +227,11 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
 			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
 	}
+	if !in.Force {
+		if err := s.checkRollback(ctx, d); err != nil {
+			return dora.Deployment{}, Receipt{}, err
+		}
+	}
 	del := s.apiDelivery(key, "deployment")
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
@@ -231,6 +250,11 @@ type ChangeInput struct {
 	// MergedAt when it reached the default branch (defaults to now).
 	AuthoredAt *time.Time `json:"authoredAt,omitempty"`
 	MergedAt   *time.Time `json:"mergedAt,omitempty"`
+	// OpenedAt is when its pull request was opened and ReviewedAt when it
+	// was first reviewed, for the lead time breakdown; ReviewedAt needs PR
+	// and Repo.
+	OpenedAt   *time.Time `json:"openedAt,omitempty"`
+	ReviewedAt *time.Time `json:"reviewedAt,omitempty"`
 	// Flags lists the feature flags the change ships behind.
 	Flags []string `json:"flags,omitempty"`
 	// Message is the commit message; Labels the pull request's labels. A
@@ -251,7 +275,16 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	if c.AuthoredAt.After(c.MergedAt) {
 		return c, Receipt{}, valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 	}
+	if in.OpenedAt != nil && !in.OpenedAt.IsZero() {
+		c.OpenedAt = in.OpenedAt.UTC()
+	}
 	d := s.apiDelivery(key, "change")
+	if in.ReviewedAt != nil && !in.ReviewedAt.IsZero() {
+		if c.PR == "" || c.Repo == "" {
+			return c, Receipt{}, valueloop.FieldErrorf("reviewedAt", "needs the pull request (pr) and its repository (repo)")
+		}
+		d.Reviews = []dora.Review{{Repo: c.Repo, PR: c.PR, At: in.ReviewedAt.UTC()}}
+	}
 	d.Changes = []dora.Change{c}
 	for _, f := range in.Flags {
 		d.Links = append(d.Links, FlagLink{Flag: f, Repo: c.Repo, SHA: c.SHA})

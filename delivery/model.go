@@ -14,6 +14,8 @@ import (
 const (
 	KindGitHub = "github"
 	KindGitLab = "gitlab"
+	// KindPagerDuty sources send PagerDuty v3 webhooks: incidents only.
+	KindPagerDuty = "pagerduty"
 )
 
 // APISource is the source name of records sent to the JSON API (and so by
@@ -52,8 +54,8 @@ func (s *Source) Validate() error {
 		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", s.Name)
 	case s.Name == APISource:
 		return valueloop.FieldErrorf("name", "%q is reserved for records sent to the API", APISource)
-	case s.Kind != KindGitHub && s.Kind != KindGitLab:
-		return valueloop.FieldErrorf("kind", "must be github or gitlab, not %q", s.Kind)
+	case s.Kind != KindGitHub && s.Kind != KindGitLab && s.Kind != KindPagerDuty:
+		return valueloop.FieldErrorf("kind", "must be github, gitlab or pagerduty, not %q", s.Kind)
 	case s.Secret != nil && len(s.Secret) < MinSecret:
 		return valueloop.FieldErrorf("secret", "must be at least %d characters long", MinSecret)
 	case len(s.Secret) > 1024:
@@ -82,12 +84,13 @@ type Delivery struct {
 	Changes     []dora.Change     `json:"changes,omitempty"`
 	Deployments []dora.Deployment `json:"deployments,omitempty"`
 	Incidents   []dora.Incident   `json:"incidents,omitempty"`
+	Reviews     []dora.Review     `json:"reviews,omitempty"`
 	Links       []FlagLink        `json:"links,omitempty"`
 }
 
 // Records counts the records d carries.
 func (d *Delivery) Records() int {
-	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Links)
+	return len(d.Changes) + len(d.Deployments) + len(d.Incidents) + len(d.Reviews) + len(d.Links)
 }
 
 // FlagLink links a change (repository and SHA; Repo is empty for a change
@@ -133,6 +136,11 @@ func (d *Delivery) validate() error {
 	for i := range d.Incidents {
 		if err := d.Incidents[i].Validate(); err != nil {
 			return at("incidents", i, err)
+		}
+	}
+	for i := range d.Reviews {
+		if err := d.Reviews[i].Validate(); err != nil {
+			return at("reviews", i, err)
 		}
 	}
 	for i, l := range d.Links {

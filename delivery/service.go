@@ -28,6 +28,13 @@ type Store interface {
 	IncidentSnapshots(ctx context.Context, id string) ([]dora.Incident, error)
 	FlagChanges(ctx context.Context, flag string) ([]dora.Change, error)
 	Deliveries(ctx context.Context, source string, limit int) ([]DeliveryInfo, error)
+	// Records lists the records f selects, newest first; EditRecord
+	// replaces what record r.Record of r.Kind says (ENOTFOUND when there is
+	// none) and fills r.Source and r.Delivery; DeleteRecord deletes one.
+	// Both are audited.
+	Records(ctx context.Context, f RecordFilter) ([]Record, error)
+	EditRecord(ctx context.Context, r *Record, actor, reason string) error
+	DeleteRecord(ctx context.Context, kind string, n int64, actor, reason string) error
 
 	Sources(ctx context.Context) ([]Source, error)
 	PutSource(ctx context.Context, s *Source, actor string) error

@@ -295,6 +295,7 @@ func (t *Timeline) mergeRecord(j int32, c *Change) {
 	m := &t.merged[ch.extra]
 	m.AuthoredAt = earliest(m.AuthoredAt, c.AuthoredAt)
 	m.MergedAt = earliest(m.MergedAt, c.MergedAt)
+	m.OpenedAt = earliest(m.OpenedAt, c.OpenedAt)
 	if m.Service == "" {
 		m.Service = c.Service
 	}

@@ -37,12 +37,13 @@ type dataJSON struct {
 	Changes     []Change          `json:"changes"`
 	Deployments []Deployment      `json:"deployments"`
 	Incidents   []Incident        `json:"incidents"`
+	Reviews     []Review          `json:"reviews,omitempty"`
 	ClockSkew   valueloop.Seconds `json:"clockSkew,omitempty"`
 }
 
 // MarshalJSON writes ClockSkew in seconds.
 func (d Data) MarshalJSON() ([]byte, error) {
-	return json.Marshal(dataJSON{d.Catalog, d.Changes, d.Deployments, d.Incidents, valueloop.Seconds(d.ClockSkew)})
+	return json.Marshal(dataJSON{d.Catalog, d.Changes, d.Deployments, d.Incidents, d.Reviews, valueloop.Seconds(d.ClockSkew)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -51,6 +52,6 @@ func (d *Data) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*d = Data{Catalog: j.Catalog, Changes: j.Changes, Deployments: j.Deployments, Incidents: j.Incidents, ClockSkew: time.Duration(j.ClockSkew)}
+	*d = Data{Catalog: j.Catalog, Changes: j.Changes, Deployments: j.Deployments, Incidents: j.Incidents, Reviews: j.Reviews, ClockSkew: time.Duration(j.ClockSkew)}
 	return nil
 }

@@ -20,7 +20,10 @@ type Levels struct {
 	DeploymentFrequency Level `json:"deploymentFrequency,omitempty"`
 	LeadTime            Level `json:"leadTime,omitempty"`
 	ChangeFailureRate   Level `json:"changeFailureRate,omitempty"`
-	RecoveryTime        Level `json:"recoveryTime,omitempty"`
+	// ChangeFailureRateFourKeys rates Metrics.ChangeFailureRateFourKeys
+	// on the same thresholds.
+	ChangeFailureRateFourKeys Level `json:"changeFailureRateFourKeys,omitempty"`
+	RecoveryTime              Level `json:"recoveryTime,omitempty"`
 }
 
 // The thresholds come from the software delivery performance level tables of

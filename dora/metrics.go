@@ -77,6 +77,9 @@ type Metrics struct {
 	// were not in production when it ended.
 	LeadTime   Durations `json:"leadTime"`
 	Undeployed int       `json:"undeployed"`
+	// LeadTimeBreakdown splits the lead time of the same changes into
+	// coding, pickup, review and deploy (see Breakdown).
+	LeadTimeBreakdown Breakdown `json:"leadTimeBreakdown"`
 
 	// ChangeFailureRate is Failed over Attempts: Attempts are the production
 	// deployments made in the period that succeeded or failed; Failed those
@@ -84,6 +87,16 @@ type Metrics struct {
 	Attempts          int  `json:"attempts"`
 	Failed            int  `json:"failed"`
 	ChangeFailureRate Rate `json:"changeFailureRate"`
+
+	// ChangeFailureRateFourKeys is the definition of Google's Four Keys and
+	// Apache DevLake, beside the default so the two can be compared:
+	// FailedDeployments over Deployments. Only successful production
+	// deployments count; FailedDeployments are those rolled back or that
+	// caused an incident. A failed pipeline run that never reached
+	// production is not counted at all (the default counts it as a failed
+	// attempt).
+	FailedDeployments         int  `json:"failedDeployments"`
+	ChangeFailureRateFourKeys Rate `json:"changeFailureRateFourKeys"`
 
 	// Recovery is the failed-deployment recovery time of the deployments
 	// made in the period that failed and have recovered: from the deployment
@@ -148,6 +161,7 @@ type period struct{ start, end int64 }
 // tally is one line's figures for one period before durations are summarised.
 type tally struct {
 	deployments, attempts, failed, rework, unrecovered int
+	failedDeployments                                  int
 	undeployed, incidents, unlinked                    int
 	leadLo, leadHi                                     int // delivered changes [leadLo, leadHi)
 	recovery                                           []int64
@@ -172,12 +186,13 @@ func (t *Timeline) Report(q Query) (Report, error) {
 			tallies[i][1+b] = l.tally(p)
 		}
 	}
-	s := summariser{periods: append([]period{total}, periods...)}
+	s := summariser{t: t, periods: append([]period{total}, periods...)}
 	most := 0 // the largest set of durations: all lead times of the selection
 	for _, l := range lines {
 		most += l.delivered
 	}
 	s.scratch = make([]int64, 0, most)
+	s.stages.deploy = make([]int64, 0, most)
 	r := Report{From: q.From.UTC(), To: q.To.UTC(), Bucket: q.Bucket}
 	all := make([]int, len(lines))
 	teams := map[string][]int{}
@@ -325,6 +340,9 @@ func (l *line) tally(p period) tally {
 			if d.rework {
 				t.rework++
 			}
+			if d.failed {
+				t.failedDeployments++
+			}
 		}
 		if d.failed {
 			t.failed++
@@ -357,8 +375,10 @@ func (l *line) tally(p period) tally {
 // summariser combines tallies into Metrics, reusing one scratch buffer for
 // the durations.
 type summariser struct {
+	t       *Timeline
 	periods []period
 	scratch []int64
+	stages  stageScratch
 }
 
 func (s *summariser) series(name, team string, lines []*line, tallies [][]tally, members []int) Series {
@@ -383,6 +403,7 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 		m.Deployments += t.deployments
 		m.Attempts += t.attempts
 		m.Failed += t.failed
+		m.FailedDeployments += t.failedDeployments
 		m.Rework += t.rework
 		m.Unrecovered += t.unrecovered
 		m.Undeployed += t.undeployed
@@ -394,12 +415,19 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 		}
 	}
 	m.LeadTime = summarise(s.scratch)
+	s.stages.reset()
+	for _, i := range members {
+		t := &tallies[i][p]
+		s.t.breakdown(lines[i], t.leadLo, t.leadHi, &s.stages)
+	}
+	m.LeadTimeBreakdown = s.stages.summarise()
 	s.scratch = s.scratch[:0]
 	for _, i := range members {
 		s.scratch = append(s.scratch, tallies[i][p].recovery...)
 	}
 	m.Recovery = summarise(s.scratch)
 	m.ChangeFailureRate = Rate{m.Failed, m.Attempts}
+	m.ChangeFailureRateFourKeys = Rate{m.FailedDeployments, m.Deployments}
 	m.ReworkRate = Rate{m.Rework, m.Deployments}
 
 	days := float64(per.end-per.start) / float64(day)
@@ -410,6 +438,9 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 	}
 	if v, ok := m.ChangeFailureRate.Value(); ok {
 		m.Levels.ChangeFailureRate = ChangeFailureRateLevel(v)
+	}
+	if v, ok := m.ChangeFailureRateFourKeys.Value(); ok {
+		m.Levels.ChangeFailureRateFourKeys = ChangeFailureRateLevel(v)
 	}
 	if m.Recovery.Count > 0 {
 		m.Levels.RecoveryTime = RecoveryTimeLevel(m.Recovery.Median)

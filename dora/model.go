@@ -33,6 +33,10 @@ type Change struct {
 	// MergedAt is when the change reached the default branch; zero for a
 	// commit pushed elsewhere.
 	MergedAt time.Time `json:"mergedAt,omitzero"`
+	// OpenedAt is when the pull or merge request was opened; zero for a
+	// commit, or when unknown (the lead time breakdown then has no coding
+	// or pickup stage for it).
+	OpenedAt time.Time `json:"openedAt,omitzero"`
 }
 
 // Deployment is one deployment of a service to an environment.
@@ -89,6 +93,7 @@ type Event struct {
 	Changes     []Change     `json:"changes,omitempty"`
 	Deployments []Deployment `json:"deployments,omitempty"`
 	Incidents   []Incident   `json:"incidents,omitempty"`
+	Reviews     []Review     `json:"reviews,omitempty"`
 }
 
 // Data is everything the metrics are computed from.
@@ -97,6 +102,9 @@ type Data struct {
 	Changes     []Change     `json:"changes"`
 	Deployments []Deployment `json:"deployments"`
 	Incidents   []Incident   `json:"incidents"`
+	// Reviews date the first review of each pull request, for the lead
+	// time breakdown.
+	Reviews []Review `json:"reviews,omitempty"`
 	// ClockSkew is how far clocks of different sources may disagree. An
 	// incident opened up to ClockSkew before a deployment is still linked to
 	// it, and a commit up to ClockSkew after its pull request merged is still
@@ -116,6 +124,9 @@ func (c *Change) Validate() error {
 		return valueloop.FieldErrorf("authoredAt", "is required")
 	}
 	if err := checkTime("authoredAt", c.AuthoredAt); err != nil {
+		return err
+	}
+	if err := checkTime("openedAt", c.OpenedAt); err != nil {
 		return err
 	}
 	return checkTime("mergedAt", c.MergedAt)

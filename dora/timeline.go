@@ -26,6 +26,7 @@ type Timeline struct {
 	lines      []*line // in order of creation: line.id
 	sorted     []*line // by service name
 	byName     map[string]*line
+	stamps     []stamps // by change, while building: its pull request's opening and first review
 	// Skipped counts input records left out because they lack what the
 	// metrics need (see the Validate methods).
 	Skipped int
@@ -46,6 +47,9 @@ type line struct {
 	delivered int
 	// Incidents ordered by opening time.
 	incidents []incFacts
+	// stamps are the pull request times of changes, in the order of
+	// changes; nil when no change has any.
+	stamps []stamps
 }
 
 type depFacts struct {
@@ -89,6 +93,8 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.mergeChanges(in.Changes)
 	t.absorbBranchCommits(skew)
 	t.mapChanges()
+	t.indexReviews(in.Reviews)
+	t.lineStamps()
 	t.addDeployments(in.Deployments)
 
 	// Incidents naming a cause commit need to know which deployment delivered

@@ -83,8 +83,12 @@ func TestParseFixtures(t *testing.T) {
 		{"push.tag.json", dora.Event{Ignored: "push to refs/tags/v2.8.0, not a branch"}},
 		{"pull_request.closed.merged.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "9d8c7b6a5f4e3d2c1b0a99887766554433221100", PR: "214", Branch: "feature/quote-cache",
-				AuthoredAt: ts(t, "2025-04-04T10:00:00Z"), MergedAt: ts(t, "2025-04-07T12:31:04Z")},
+				AuthoredAt: ts(t, "2025-04-04T10:00:00Z"), MergedAt: ts(t, "2025-04-07T12:31:04Z"), OpenedAt: ts(t, "2025-04-04T10:00:00Z")},
 		}}},
+		// Written from GitHub's documented pull_request_review payload (no
+		// captured delivery in the reference set).
+		{"pull_request_review.submitted.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "214", At: ts(t, "2025-04-07T09:02:15Z")}}}}, // 11:02:15+02:00
+		{"pull_request_review.dismissed.json", dora.Event{Ignored: "pull request review dismissed: only submitted reviews are read"}},
 		{"pull_request.closed.unmerged.json", dora.Event{Ignored: "pull request closed without merging"}},
 		{"pull_request.opened.json", dora.Event{Ignored: "pull request opened: only merges are changes"}},
 		{"deployment.created.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusPending, "2025-04-07T16:40:00Z")}}},

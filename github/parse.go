@@ -61,6 +61,8 @@ func Parse(eventType, deliveryID string, body []byte, cfg Config) (dora.Event, e
 		err = parsePush(&ev, body)
 	case "pull_request":
 		err = parsePullRequest(&ev, body)
+	case "pull_request_review":
+		err = parseReview(&ev, body)
 	case "deployment":
 		err = parseDeployment(&ev, body, cfg)
 	case "deployment_status":
@@ -202,8 +204,34 @@ func parsePullRequest(ev *dora.Event, body []byte) error {
 	}
 	ev.Changes = []dora.Change{{
 		Repo: p.Repository.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
-		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged,
+		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged, OpenedAt: created,
 	}}
+	return nil
+}
+
+// parseReview reads a submitted pull request review: the first one of a
+// pull request ends its pickup (dora.Breakdown). Edits and dismissals say
+// nothing new.
+func parseReview(ev *dora.Event, body []byte) error {
+	var p reviewEvent
+	if err := decode(body, &p); err != nil {
+		return err
+	}
+	if err := p.Repository.check(); err != nil {
+		return err
+	}
+	if p.Action != "submitted" {
+		ev.Ignored = "pull request review " + truncate(p.Action) + ": only submitted reviews are read"
+		return nil
+	}
+	if p.PullRequest.Number == "" {
+		return valueloop.FieldErrorf("pull_request.number", "is required")
+	}
+	at, err := p.Review.SubmittedAt.required("review.submitted_at")
+	if err != nil {
+		return err
+	}
+	ev.Reviews = []dora.Review{{Repo: p.Repository.FullName, PR: p.PullRequest.Number.String(), At: at}}
 	return nil
 }
 

@@ -52,6 +52,17 @@ type pullRequestEvent struct {
 	Repository repository `json:"repository"`
 }
 
+type reviewEvent struct {
+	Action string `json:"action"`
+	Review struct {
+		SubmittedAt stamp `json:"submitted_at"`
+	} `json:"review"`
+	PullRequest struct {
+		Number json.Number `json:"number"`
+	} `json:"pull_request"`
+	Repository repository `json:"repository"`
+}
+
 type deployment struct {
 	ID                    json.Number     `json:"id"`
 	SHA                   string          `json:"sha"`

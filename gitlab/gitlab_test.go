@@ -88,9 +88,13 @@ func TestParseFixtures(t *testing.T) {
 		// "UTC" times; the branch's last commit predates the merge request.
 		{"merge_request.merge.json", dora.Event{Changes: []dora.Change{
 			{Repo: repo, SHA: "e4d3c2b1a0f9e8d7c6b5a4938271605f4e3d2c1b", PR: "318", Branch: "feat/search-facets",
-				AuthoredAt: ts(t, "2025-05-08T12:00:00Z"), MergedAt: ts(t, "2025-05-12T13:40:05Z")},
+				AuthoredAt: ts(t, "2025-05-08T12:00:00Z"), MergedAt: ts(t, "2025-05-12T13:40:05Z"), OpenedAt: ts(t, "2025-05-10T08:00:00Z")},
 		}}},
-		{"merge_request.open.json", dora.Event{Ignored: "merge request open: only merges are changes"}},
+		{"merge_request.open.json", dora.Event{Ignored: "merge request open: only merges and approvals are read"}},
+		// Written from GitLab's documented Merge Request Hook with the
+		// approval actions (no captured delivery in the reference set).
+		{"merge_request.approved.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "318", At: ts(t, "2025-05-11T07:15:00Z")}}}}, // +0200
+		{"merge_request.approval.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "318", At: ts(t, "2025-05-10T17:30:00Z")}}}},
 		// "2025-05-12 16:05:00 +0200"; tier production.
 		{"deployment.success.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusSuccess, "2025-05-12T14:05:00Z")}}},
 		{"deployment.running.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusPending, "2025-05-12T14:01:30Z")}}},

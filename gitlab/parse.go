@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -189,9 +190,12 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 	if defaultBranch == "" {
 		defaultBranch = mr.Target.DefaultBranch
 	}
+	if mr.Action == "approved" || mr.Action == "approval" {
+		return parseApproval(ev, name, mr.IID, mr.UpdatedAt)
+	}
 	switch {
 	case mr.Action != "merge":
-		ev.Ignored = "merge request " + truncate(mr.Action) + ": only merges are changes"
+		ev.Ignored = "merge request " + truncate(mr.Action) + ": only merges and approvals are read"
 		return nil
 	case mr.IID == "":
 		return valueloop.FieldErrorf("object_attributes.iid", "is required")
@@ -229,13 +233,30 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
+	authored := created
 	if !last.IsZero() && last.Before(created) {
-		created = last // its commits may predate the merge request
+		authored = last // its commits may predate the merge request
 	}
 	ev.Changes = []dora.Change{{
 		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: mr.SourceBranch,
-		AuthoredAt: created, MergedAt: merged,
+		AuthoredAt: authored, MergedAt: merged, OpenedAt: created,
 	}}
+	return nil
+}
+
+// parseApproval reads an approval of a merge request ("approval": one
+// approver; "approved": all required approvals given). The event is sent
+// as it happens, so the update time is the approval time; the first
+// approval ends the request's pickup (dora.Breakdown).
+func parseApproval(ev *dora.Event, repo string, iid json.Number, updated stamp) error {
+	if iid == "" {
+		return valueloop.FieldErrorf("object_attributes.iid", "is required")
+	}
+	at, err := updated.required("object_attributes.updated_at")
+	if err != nil {
+		return err
+	}
+	ev.Reviews = []dora.Review{{Repo: repo, PR: iid.String(), At: at}}
 	return nil
 }
 

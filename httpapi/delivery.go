@@ -16,6 +16,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/pagerduty"
 )
 
 // Delivery metrics: webhooks from GitHub and GitLab (public routes: they
@@ -69,6 +70,8 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		switch kind {
 		case delivery.KindGitHub:
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
+		case delivery.KindPagerDuty:
+			h.Credential = r.Header.Get(pagerduty.SignatureHeader) // the delivery ID is the event's, in the body
 		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
@@ -521,6 +524,7 @@ func (s *Server) deliveryRoutes() []route {
 	return []route{
 		{"POST", "/hooks/github", public, s.handleHook(delivery.KindGitHub)},
 		{"POST", "/hooks/gitlab", public, s.handleHook(delivery.KindGitLab)},
+		{"POST", "/hooks/pagerduty", public, s.handleHook(delivery.KindPagerDuty)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
 		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
@@ -534,6 +538,10 @@ func (s *Server) deliveryRoutes() []route {
 		{"PUT", "/api/v1/delivery/sources/{name}", admin, s.handlePutSource},
 		{"DELETE", "/api/v1/delivery/sources/{name}", admin, s.handleDeleteSource},
 		{"GET", "/api/v1/delivery/deliveries", admin, s.handleDeliveries},
+		{"GET", "/api/v1/delivery/records/{kind}", admin, s.handleListRecords},
+		{"GET", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleGetRecord},
+		{"PUT", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleEditRecord},
+		{"DELETE", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleDeleteRecord},
 		{"GET", "/api/v1/environments/{env}/flags/{key}/loop", admin, s.handleLoop},
 	}
 }

@@ -195,7 +195,7 @@ func TestWebhooksToDORA(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("put service: %d %s", resp.StatusCode, body)
 	}
-	for i, f := range []string{"push.feature.json", "pull_request.closed.merged.json", "push.json",
+	for i, f := range []string{"push.feature.json", "pull_request.closed.merged.json", "pull_request_review.submitted.json", "push.json",
 		"deployment_status.in_progress.json", "deployment_status.success.json", "deployment_status.staging.json",
 		"issues.opened.json", "deployment_status.rollback.json", "issues.closed.json"} {
 		event := strings.SplitN(f, ".", 2)[0]
@@ -223,6 +223,18 @@ func TestWebhooksToDORA(t *testing.T) {
 		m.Recovery.Median != time.Hour+12*time.Minute+30*time.Second || m.ChangeFailureRate != (dora.Rate{Num: 1, Den: 2}) {
 		t.Errorf("lead %+v, recovery %+v, change failure rate %+v", m.LeadTime, m.Recovery, m.ChangeFailureRate)
 	}
+	// Pull request 214: first commit 04-03 13:20 (push.feature.json),
+	// opened 04-04 10:00, reviewed 04-07 09:02:15, merged 12:31:04,
+	// in production 16:52:30. The two pushed commits have a deploy stage
+	// only.
+	b := m.LeadTimeBreakdown
+	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
+	if b.Coding != (dora.Stage{Count: 1, Median: sec(74400), P85: sec(74400)}) || // 20h40m
+		b.Pickup != (dora.Stage{Count: 1, Median: sec(255735), P85: sec(255735)}) || // 71h02m15s
+		b.Review != (dora.Stage{Count: 1, Median: sec(12529), P85: sec(12529)}) || // 3h28m49s
+		b.Deploy.Count != 3 {
+		t.Errorf("lead time breakdown %+v", b)
+	}
 	_, body = e.do(t, call{method: "GET", path: "/api/v1/delivery/deployments?service=checkout-api&from=2025-04-01&to=2025-05-01", token: adminSecret})
 	if !strings.Contains(body, `"sha": "9d8c7b6a5f4e3d2c1b0a99887766554433221100"`) || !strings.Contains(body, `"rolledBack": true`) {
 		t.Errorf("deployments with their changes: %s", body)
@@ -233,7 +245,7 @@ func TestWebhooksToDORA(t *testing.T) {
 		_, metrics := e.do(t, call{method: "GET", path: "/metrics"})
 		if strings.Contains(metrics, `valueloop_delivery_deployments_per_day{service="checkout-api",team="payments"} 0.0666`) &&
 			strings.Contains(metrics, `valueloop_delivery_change_failure_ratio{service="checkout-api",team="payments"} 0.5`) &&
-			strings.Contains(metrics, `valueloop_delivery_webhooks_total{forge="github",outcome="stored"} 9`) {
+			strings.Contains(metrics, `valueloop_delivery_webhooks_total{forge="github",outcome="stored"} 10`) {
 			break
 		}
 		if time.Now().After(deadline) {

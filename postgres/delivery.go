@@ -19,19 +19,19 @@ func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delive
 	q := func(query string, args ...any) error { _, err := tx.ExecContext(ctx, query, args...); return err }
 	if n := len(d.Changes); n > 0 {
 		repo, service, sha, pr, branch := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		paths, authored, merged := make([]*string, n), make([]int64, n), make([]*int64, n)
+		paths, authored, merged, opened := make([]*string, n), make([]int64, n), make([]*int64, n), make([]*int64, n)
 		for i, c := range d.Changes {
 			repo[i], service[i], sha[i], pr[i], branch[i] = c.Repo, c.Service, c.SHA, c.PR, c.Branch
 			p, err := sqlstore.ChangePaths(c)
 			if err != nil {
 				return err
 			}
-			paths[i], authored[i], merged[i] = p, c.AuthoredAt.UnixNano(), sqlstore.OptNanos(c.MergedAt)
+			paths[i], authored[i], merged[i], opened[i] = p, c.AuthoredAt.UnixNano(), sqlstore.OptNanos(c.MergedAt), sqlstore.OptNanos(c.OpenedAt)
 		}
-		if err := q(`INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at)
-			SELECT $1, r, s, h, p, b, pa, a, m FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
-			WITH ORDINALITY AS t(r, s, h, p, b, pa, a, m, o) ORDER BY o`,
-			id, repo, service, sha, pr, branch, paths, authored, merged); err != nil {
+		if err := q(`INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at)
+			SELECT $1, r, s, h, p, b, pa, a, m, op FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+			WITH ORDINALITY AS t(r, s, h, p, b, pa, a, m, op, o) ORDER BY o`,
+			id, repo, service, sha, pr, branch, paths, authored, merged, opened); err != nil {
 			return err
 		}
 	}
@@ -63,6 +63,17 @@ func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delive
 			SELECT $1, i, s, r, ti, op, re, up, d, c, v FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bool[])
 			WITH ORDINALITY AS t(i, s, r, ti, op, re, up, d, c, v, o) ORDER BY o`,
 			id, incID, service, repo, title, opened, resolved, updated, depID, cause, void); err != nil {
+			return err
+		}
+	}
+	if n := len(d.Reviews); n > 0 {
+		repo, pr, at := make([]string, n), make([]string, n), make([]int64, n)
+		for i, r := range d.Reviews {
+			repo[i], pr[i], at[i] = r.Repo, r.PR, r.At.UnixNano()
+		}
+		if err := q(`INSERT INTO delivery_reviews (delivery, repo, pr, at)
+			SELECT $1, r, p, a FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS t(r, p, a, o) ORDER BY o`,
+			id, repo, pr, at); err != nil {
 			return err
 		}
 	}

@@ -77,8 +77,8 @@ func (s *Store) RecordDelivery(ctx context.Context, d *delivery.Delivery) (bool,
 // costs no round trip.
 func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error {
 	if len(d.Changes) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO delivery_changes (delivery, repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delive
 			if err != nil {
 				return err
 			}
-			if _, err := st.ExecContext(ctx, id, c.Repo, c.Service, c.SHA, c.PR, c.Branch, paths, c.AuthoredAt.UnixNano(), OptNanos(c.MergedAt)); err != nil {
+			if _, err := st.ExecContext(ctx, id, c.Repo, c.Service, c.SHA, c.PR, c.Branch, paths, c.AuthoredAt.UnixNano(), OptNanos(c.MergedAt), OptNanos(c.OpenedAt)); err != nil {
 				return err
 			}
 		}
@@ -122,6 +122,11 @@ func insertRecords(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delive
 				i.DeploymentID, i.CauseSHA, i.Void); err != nil {
 				return err
 			}
+		}
+	}
+	for _, r := range d.Reviews {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_reviews (delivery, repo, pr, at) VALUES (?, ?, ?, ?)`, id, r.Repo, r.PR, r.At.UnixNano()); err != nil {
+			return err
 		}
 	}
 	for _, l := range d.Links {
@@ -177,7 +182,7 @@ func (s *Store) DeliveryData(ctx context.Context) (dora.Data, int64, error) {
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM delivery_changes`).Scan(&n); err != nil {
 			return fmt.Errorf("%s: count changes: %w", s.o.D.Name, err)
 		}
-		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT repo, service, sha, pr, branch, paths, authored_at, merged_at
+		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at
 			FROM delivery_changes ORDER BY id`); err != nil {
 			return err
 		}
@@ -186,6 +191,10 @@ func (s *Store) DeliveryData(ctx context.Context) (dora.Data, int64, error) {
 		}
 		data.Incidents, err = s.readIncidents(ctx, tx, in, `SELECT incident_id, service, repo, title, opened_at, resolved_at, updated_at,
 			deployment_id, cause_sha, void FROM delivery_incidents ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		data.Reviews, err = s.readReviews(ctx, tx, in)
 		return err
 	})
 	if err != nil {
@@ -218,10 +227,10 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	var repo, service, branch, pr []byte
 	var paths sql.NullString
 	var authored int64
-	var merged sql.NullInt64
+	var merged, opened sql.NullInt64
 	for rows.Next() {
 		var c dora.Change
-		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged); err != nil {
+		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged, &opened); err != nil {
 			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 		}
 		c.Repo, c.Service, c.Branch = in.get(repo), in.get(service), in.get(branch)
@@ -236,6 +245,9 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 		c.AuthoredAt = fromNanos(authored)
 		if merged.Valid {
 			c.MergedAt = fromNanos(merged.Int64)
+		}
+		if opened.Valid {
+			c.OpenedAt = fromNanos(opened.Int64)
 		}
 		out = append(out, c)
 	}
@@ -316,7 +328,7 @@ func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]dora.Incide
 // FlagChanges returns the change records linked to flag, in the order
 // stored.
 func (s *Store) FlagChanges(ctx context.Context, flag string) ([]dora.Change, error) {
-	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at
+	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at, c.opened_at
 		FROM delivery_flag_changes l JOIN delivery_changes c ON c.sha = l.sha AND (l.repo = '' OR lower(c.repo) = lower(l.repo))
 		WHERE l.flag = ? ORDER BY c.id`, flag)
 }
@@ -557,4 +569,28 @@ func (s *Store) DeleteService(ctx context.Context, name, actor string) error {
 		before, _ := json.Marshal(svc)
 		return s.audit(ctx, tx, actor, "", "delivery.service.delete", name, before, nil, "")
 	})
+}
+
+// readReviews reads every pull request review and merge request approval.
+func (s *Store) readReviews(ctx context.Context, q querier, in interner) ([]dora.Review, error) {
+	rows, err := q.Query(ctx, `SELECT repo, pr, at FROM delivery_reviews ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read reviews: %w", s.o.D.Name, err)
+	}
+	defer rows.Close()
+	var out []dora.Review
+	var repo []byte
+	var at int64
+	for rows.Next() {
+		var r dora.Review
+		if err := rows.Scan(&repo, &r.PR, &at); err != nil {
+			return nil, fmt.Errorf("%s: read reviews: %w", s.o.D.Name, err)
+		}
+		r.Repo, r.At = in.get(repo), fromNanos(at)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: read reviews: %w", s.o.D.Name, err)
+	}
+	return out, nil
 }

@@ -30,6 +30,7 @@ var deliveryCases = []struct {
 	{"ConcurrentRedelivery", testDeliveryConcurrentRedelivery},
 	{"Sources", testDeliverySources},
 	{"Catalog", testDeliveryCatalog},
+	{"Corrections", testDeliveryCorrections},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {

@@ -33,20 +33,22 @@ func deliveryCommand() *command {
 			{name: "list", summary: "list the services, and the names records use outside the catalog", run: runServiceList},
 			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
+		deliveryRecordCommand(),
 		{name: "deliveries", args: "[--source NAME|api] [--limit N]", summary: "list the latest webhook deliveries received", run: runDeliveries},
 		{name: "loop", args: "FLAG --env ENV", summary: "show the loop of a flag: commit to production to 100% of users to a verdict", run: runLoop},
 	}}
 }
 
-const sourceArgs = "NAME --kind github|gitlab [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
+const sourceArgs = "NAME --kind github|gitlab|pagerduty [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
 
 const deliveryMore = `Records and metrics:
 
   dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
   deploy record --service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME]
-                [--id ID] [--version V] [--repo R] [--rollback] [--production true|false] [--key KEY]
+                [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]
   deploy list --service S [--since 30d | --from TIME --to TIME]
   change record (--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N]
+                [--opened-at TIME] [--reviewed-at TIME]
                 [--branch B] [--path P ...] [--flag KEY ...] [--message TEXT] [--label L ...] [--key KEY]
   incident open --service S [--id ID] [--title TEXT] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]
   incident resolve ID [--at TIME] [--key KEY]
@@ -62,7 +64,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		fs := newFlagSet(e, "delivery source "+sub)
 		cf := addClientFlags(e, fs)
 		var src delivery.Source
-		fs.StringVar(&src.Kind, "kind", "", "github or gitlab")
+		fs.StringVar(&src.Kind, "kind", "", "github, gitlab or pagerduty")
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")
@@ -105,8 +107,11 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 // secret when there is a new one.
 func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret string) {
 	path, header := "/hooks/github", "Secret"
-	if out.Kind == delivery.KindGitLab {
+	switch out.Kind {
+	case delivery.KindGitLab:
 		path, header = "/hooks/gitlab", "Secret token"
+	case delivery.KindPagerDuty:
+		path, header = "/hooks/pagerduty", "Secret" // PagerDuty makes the secret: pass it with --secret-file
 	}
 	fmt.Fprintf(w, "Webhook source %s (%s) saved.\n", out.Name, out.Kind)
 	if secret != "" {

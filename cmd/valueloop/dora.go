@@ -162,8 +162,33 @@ func writeSeries(w io.Writer, title string, s dora.Series) {
 	}
 	fmt.Fprintf(tw, "  lead time (median)\t%s\t%s\t%s\t%s\n", durations(m.LeadTime), level(m.Levels.LeadTime),
 		trend(func(b *dora.Metrics) (float64, bool) { return b.LeadTime.Median.Hours(), b.LeadTime.Count > 0 }), lead)
+	if m.LeadTime.Count > 0 {
+		b := &m.LeadTimeBreakdown
+		for _, st := range []struct {
+			name  string
+			stage func(b *dora.Breakdown) dora.Stage
+		}{
+			{"coding (commit → opened)", func(b *dora.Breakdown) dora.Stage { return b.Coding }},
+			{"pickup (→ first review)", func(b *dora.Breakdown) dora.Stage { return b.Pickup }},
+			{"review (→ merged)", func(b *dora.Breakdown) dora.Stage { return b.Review }},
+			{"deploy (→ production)", func(b *dora.Breakdown) dora.Stage { return b.Deploy }},
+		} {
+			v := st.stage(b)
+			median, detail := "–", "no pull request data"
+			if v.Count > 0 {
+				median, detail = termchart.Duration(v.Median), "p85 "+termchart.Duration(v.P85)+", "+plural(v.Count, "change")
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t\t%s\t%s\n", st.name, median,
+				trend(func(bm *dora.Metrics) (float64, bool) {
+					x := st.stage(&bm.LeadTimeBreakdown)
+					return x.Median.Hours(), x.Count > 0
+				}), detail)
+		}
+	}
 	fmt.Fprintf(tw, "  change failure rate\t%s\t%s\t%s\t%d of %s failed\n", rate(m.ChangeFailureRate), level(m.Levels.ChangeFailureRate),
 		trend(func(b *dora.Metrics) (float64, bool) { return b.ChangeFailureRate.Value() }), m.Failed, plural(m.Attempts, "attempt"))
+	fmt.Fprintf(tw, "    as Four Keys counts it\t%s\t%s\t%s\t%d of %s failed; failed runs not counted\n", rate(m.ChangeFailureRateFourKeys), level(m.Levels.ChangeFailureRateFourKeys),
+		trend(func(b *dora.Metrics) (float64, bool) { return b.ChangeFailureRateFourKeys.Value() }), m.FailedDeployments, plural(m.Deployments, "deployment"))
 	fmt.Fprintf(tw, "  recovery time (median)\t%s\t%s\t%s\t%d recovered, %d not yet\n", durations(m.Recovery), level(m.Levels.RecoveryTime),
 		trend(func(b *dora.Metrics) (float64, bool) { return b.Recovery.Median.Hours(), b.Recovery.Count > 0 }), m.Recovery.Count, m.Unrecovered)
 	fmt.Fprintf(tw, "  rework rate\t%s\t%s\t%s\t%d of %s\n", rate(m.ReworkRate), "",

@@ -14,7 +14,7 @@ import (
 
 func deployCommand() *command {
 	return &command{name: "deploy", summary: "record and list deployments", more: timeHelp, subs: []*command{
-		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback] [--production true|false] [--key KEY]",
+		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]",
 			summary: "record a deployment or a change of its status", more: timeHelp, run: runDeployRecord},
 		{name: "list", args: "--service S [--since 30d | --from TIME --to TIME]", summary: "list a service's production deployments with their changes and incidents", more: timeHelp, run: runDeployList},
 	}}
@@ -22,7 +22,7 @@ func deployCommand() *command {
 
 func changeCommand() *command {
 	return &command{name: "change", summary: "record changes (commits) for lead time", more: timeHelp, subs: []*command{
-		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--branch B] [--path P ...] [--flag KEY ...] [--message TEXT] [--label L ...] [--key KEY]",
+		{name: "record", args: "(--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N] [--opened-at TIME] [--reviewed-at TIME] [--branch B] [--path P ...] [--flag KEY ...] [--message TEXT] [--label L ...] [--key KEY]",
 			summary: "record a change, optionally linked to the flags it ships behind", more: timeHelp, run: runChangeRecord},
 	}}
 }
@@ -51,7 +51,8 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.ID, "id", "", "deployment ID: successive statuses of one deployment share it (default: a new one)")
 	fs.StringVar(&in.Version, "version", "", "version deployed")
 	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME)")
-	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version")
+	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version (--sha or --version of an earlier production deployment)")
+	fs.BoolVar(&in.Force, "force", false, "with --rollback: store it even though its target is not an earlier production deployment")
 	prod := fs.String("production", "", "true or false: whether --env is production, for an environment Valueloop does not know")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
 	if err := e.parseNoArgs(fs, args, "deploy record"); err != nil {
@@ -192,6 +193,8 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.Branch, "branch", "", "branch")
 	authored := addTime(fs, "authored-at", "when the work was committed (TIME, default --merged-at)")
 	merged := addTime(fs, "merged-at", "when it reached the default branch (TIME, default now)")
+	opened := addTime(fs, "opened-at", "when its pull request was opened (TIME), for the lead time breakdown")
+	reviewed := addTime(fs, "reviewed-at", "when its pull request was first reviewed (TIME; needs --pr and --repo)")
 	var paths, flagKeys listFlag
 	fs.Var(&paths, "path", "a file the change touches, for monorepo services (repeatable)")
 	fs.Var(&flagKeys, "flag", "a feature flag the change ships behind (repeatable)")
@@ -205,7 +208,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if in.SHA == "" || (in.Service == "" && in.Repo == "") {
 		return usageErrorf("change record: want --sha and --service or --repo, e.g. 'valueloop change record --service checkout --sha 4c1e9a0'")
 	}
-	in.Paths, in.Flags, in.Labels, in.AuthoredAt, in.MergedAt = paths, flagKeys, labels, authored.t, merged.t
+	in.Paths, in.Flags, in.Labels, in.AuthoredAt, in.MergedAt, in.OpenedAt, in.ReviewedAt = paths, flagKeys, labels, authored.t, merged.t, opened.t, reviewed.t
 	c, err := cf.client()
 	if err != nil {
 		return err

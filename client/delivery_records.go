@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// DeliveryRecords lists stored records of kind (changes, deployments,
+// incidents), newest first; query may hold service, repo, id and limit.
+func (c *Client) DeliveryRecords(ctx context.Context, kind string, query url.Values) ([]delivery.Record, error) {
+	var out struct {
+		Records []delivery.Record `json:"records"`
+	}
+	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/records/"+url.PathEscape(kind)+"?"+query.Encode(), nil, &out)
+	return out.Records, err
+}
+
+func recordPath(kind string, n int64) string {
+	return fmt.Sprintf("/api/v1/delivery/records/%s/%d", url.PathEscape(kind), n)
+}
+
+// DeliveryRecord returns record n of kind.
+func (c *Client) DeliveryRecord(ctx context.Context, kind string, n int64) (delivery.Record, error) {
+	var out delivery.Record
+	err := c.Do(ctx, http.MethodGet, recordPath(kind, n), nil, &out)
+	return out, err
+}
+
+// EditDeliveryRecord replaces what record r says; force stores a rollback
+// to a target that is not an earlier production deployment; reason goes
+// to the audit trail.
+func (c *Client) EditDeliveryRecord(ctx context.Context, r delivery.Record, force bool, reason string) (delivery.Record, error) {
+	in := map[string]any{"change": r.Change, "deployment": r.Deployment, "incident": r.Incident, "force": force, "reason": reason}
+	for k, v := range map[string]bool{"change": r.Change == nil, "deployment": r.Deployment == nil, "incident": r.Incident == nil} {
+		if v {
+			delete(in, k)
+		}
+	}
+	var out delivery.Record
+	err := c.Do(ctx, http.MethodPut, recordPath(r.Kind, r.Record), in, &out)
+	return out, err
+}
+
+// DeleteDeliveryRecord deletes record n of kind; reason goes to the audit
+// trail.
+func (c *Client) DeleteDeliveryRecord(ctx context.Context, kind string, n int64, reason string) error {
+	path := recordPath(kind, n)
+	if reason != "" {
+		path += "?" + url.Values{"reason": {reason}}.Encode()
+	}
+	return c.Do(ctx, http.MethodDelete, path, nil, nil)
+}

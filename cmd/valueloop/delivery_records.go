@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// deliveryRecordCommand is `valueloop delivery record`: corrections of
+// stored changes, deployments and incident snapshots.
+func deliveryRecordCommand() *command {
+	return &command{name: "record", summary: "list, show, edit and delete stored changes, deployments and incidents (corrections, audited)", more: recordHelp, subs: []*command{
+		{name: "list", args: "changes|deployments|incidents [--service S] [--repo R] [--id ID] [--limit N]", summary: "list stored records, newest first, with their numbers", more: recordHelp, run: runRecordList},
+		{name: "show", args: "KIND NUMBER", summary: "show one stored record as JSON", more: recordHelp, run: runRecordShow},
+		{name: "edit", args: "KIND NUMBER --set FIELD=VALUE ... [--force] [--reason TEXT]", summary: "correct fields of a stored record", more: recordHelp, run: runRecordEdit},
+		{name: "delete", args: "KIND NUMBER [--reason TEXT]", summary: "delete a stored record", more: recordHelp, run: runRecordDelete},
+	}}
+}
+
+const recordHelp = `KIND is changes, deployments or incidents; NUMBER is the record's number from 'list'.
+A deployment or incident ID has one record per status or snapshot: correct the one that is wrong.
+--set takes the record's JSON field names (see 'show'): --set authoredAt=2026-03-01T09:00:00Z,
+--set rollback=false, --set resolvedAt=null. A value that is JSON (a number, true, false, null)
+is taken as such; anything else as a string. Times are RFC 3339.
+A deployment marked rollback must restore an earlier successful production deployment of its
+service (its sha or version); --force stores it anyway. Edits and deletions are in the audit
+trail with --reason.
+`
+
+// recordArgs reads KIND NUMBER.
+func recordArgs(path string, pos []string) (string, int64, error) {
+	if len(pos) != 2 {
+		return "", 0, usageErrorf("%s: want a kind and a record number, e.g. 'valueloop %s deployments 12'", path, path)
+	}
+	if err := delivery.CheckRecordKind(pos[0]); err != nil {
+		return "", 0, usageErrorf("%s: %s", path, valueloop.ErrorMessage(err))
+	}
+	n, err := strconv.ParseInt(pos[1], 10, 64)
+	if err != nil || n < 1 {
+		return "", 0, usageErrorf("%s: record number %q is not a positive integer", path, pos[1])
+	}
+	return pos[0], n, nil
+}
+
+func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "delivery record list")
+	cf := addClientFlags(e, fs)
+	service := fs.String("service", "", "only records naming this service")
+	repo := fs.String("repo", "", "only records of this repository")
+	id := fs.String("id", "", "a change's sha, a deployment's or an incident's ID")
+	limit := fs.Int("limit", 50, "at most this many (1 to 1000)")
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("delivery record list: want a kind, e.g. 'valueloop delivery record list deployments --service shop'")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {strconv.Itoa(*limit)}}
+	for k, v := range map[string]string{"service": *service, "repo": *repo, "id": *id} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	list, err := c.DeliveryRecords(ctx, pos[0], q)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, list)
+	}
+	writeRecords(e, pos[0], list)
+	return nil
+}
+
+// writeRecords prints records as a table of the fields that matter for
+// their kind.
+func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05")
+	}
+	from := func(r delivery.Record) string { return r.Source + "/" + r.Delivery }
+	switch kind {
+	case delivery.RecordChanges:
+		fmt.Fprintln(tw, "RECORD\tSERVICE\tREPO\tSHA\tPR\tAUTHORED (UTC)\tMERGED (UTC)\tFROM")
+		for _, r := range list {
+			c := r.Change
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Record, orDash(c.Service), orDash(c.Repo), short(c.SHA), orDash(c.PR), ts(c.AuthoredAt), ts(c.MergedAt), from(r))
+		}
+	case delivery.RecordDeployments:
+		fmt.Fprintln(tw, "RECORD\tSERVICE\tID\tENVIRONMENT\tSHA\tSTATUS\tAT (UTC)\tROLLBACK\tFROM")
+		for _, r := range list {
+			d := r.Deployment
+			env := d.Environment
+			if d.Production {
+				env += " (production)"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(firstNonEmpty(d.Service, d.Repo)), d.ID, env, orDash(short(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
+		}
+	default:
+		fmt.Fprintln(tw, "RECORD\tSERVICE\tID\tOPENED (UTC)\tRESOLVED (UTC)\tVOID\tTITLE\tFROM")
+		for _, r := range list {
+			i := r.Incident
+			resolved := "-"
+			if i.ResolvedAt != nil {
+				resolved = ts(*i.ResolvedAt)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.Record, orDash(firstNonEmpty(i.Service, i.Repo)), i.ID, ts(i.OpenedAt), resolved, i.Void, orDash(i.Title), from(r))
+		}
+	}
+	tw.Flush()
+}
+
+func runRecordShow(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "delivery record show")
+	cf := addClientFlags(e, fs)
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	kind, n, err := recordArgs("delivery record show", pos)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.DeliveryRecord(ctx, kind, n)
+	if err != nil {
+		return err
+	}
+	return writeJSONOut(e, r)
+}
+
+func runRecordEdit(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "delivery record edit")
+	cf := addClientFlags(e, fs)
+	var sets listFlag
+	fs.Var(&sets, "set", "FIELD=VALUE to change (repeatable)")
+	force := fs.Bool("force", false, "store a rollback whose target is not an earlier production deployment")
+	reason := fs.String("reason", "", "why, for the audit trail")
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	kind, n, err := recordArgs("delivery record edit", pos)
+	if err != nil {
+		return err
+	}
+	if len(sets) == 0 {
+		return usageErrorf("delivery record edit: nothing to change: give --set FIELD=VALUE, e.g. --set authoredAt=2026-03-01T09:00:00Z")
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	r, err := c.DeliveryRecord(ctx, kind, n)
+	if err != nil {
+		return err
+	}
+	if err := applySets(&r, sets); err != nil {
+		return err
+	}
+	out, err := c.EditDeliveryRecord(ctx, r, *force, *reason)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		return writeJSONOut(e, out)
+	}
+	writeRecords(e, kind, []delivery.Record{out})
+	fmt.Fprintf(e.stderr, "Corrected %s record %d.\n", strings.TrimSuffix(kind, "s"), n)
+	return nil
+}
+
+// applySets changes the fields of r's record that sets name (FIELD=VALUE),
+// refusing a field the record does not have. A value is taken as a string
+// where the field is one, else as JSON when it is JSON.
+func applySets(r *delivery.Record, sets []string) error {
+	var cur any
+	switch {
+	case r.Change != nil:
+		cur = r.Change
+	case r.Deployment != nil:
+		cur = r.Deployment
+	case r.Incident != nil:
+		cur = r.Incident
+	default:
+		return fmt.Errorf("record %d carries no %s", r.Record, r.Kind)
+	}
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	for _, s := range sets {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return usageErrorf("delivery record edit: --set %q: want FIELD=VALUE", s)
+		}
+		if (stringField(cur, name) && value != "null") || !json.Valid([]byte(value)) {
+			fields[name], _ = json.Marshal(value)
+		} else {
+			fields[name] = json.RawMessage(value)
+		}
+	}
+	b, _ = json.Marshal(fields)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	// Decode into fresh values, so that a field set to null is cleared.
+	switch {
+	case r.Change != nil:
+		r.Change = &dora.Change{}
+		err = dec.Decode(r.Change)
+	case r.Deployment != nil:
+		r.Deployment = &dora.Deployment{}
+		err = dec.Decode(r.Deployment)
+	default:
+		r.Incident = &dora.Incident{}
+		err = dec.Decode(r.Incident)
+	}
+	if err != nil {
+		return usageErrorf("delivery record edit: --set: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+// stringField says whether the JSON field name of the struct v points to
+// is written as a string (a string or a time).
+func stringField(v any, name string) bool {
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			return ft.Kind() == reflect.String || ft == reflect.TypeFor[time.Time]()
+		}
+	}
+	return false
+}
+
+func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {
+	fs := newFlagSet(e, "delivery record delete")
+	cf := addClientFlags(e, fs)
+	reason := fs.String("reason", "", "why, for the audit trail")
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	kind, n, err := recordArgs("delivery record delete", pos)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DeleteDeliveryRecord(ctx, kind, n, *reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Deleted %s record %d.\n", strings.TrimSuffix(kind, "s"), n)
+	return nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// TestDeliveryRecordCLI corrects records with the CLI: a rollback to a
+// commit never deployed is refused naming --sha's field and stored with
+// --force; it is then listed and deleted; a change's authored time is
+// edited with --set, which moves lead time from 660 to 600 minutes; both
+// are in the audit trail.
+func TestDeliveryRecordCLI(t *testing.T) {
+	s := MustServe(t, "")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != want {
+			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	run(0, "change", "record", "--service", "shop", "--sha", "aaa", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "ccc", "--authored-at", "2026-02-03T00:00:00Z", "--merged-at", "2026-02-03T01:00:00Z")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "aaa", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	rollback := []string{"deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "success", "--at", "2026-02-03T12:00:00Z", "--rollback"}
+	if out := run(3, rollback...); !strings.Contains(out, "sha") || !strings.Contains(out, "not an earlier successful production deployment") {
+		t.Errorf("wrong rollback: %s", out)
+	}
+	run(0, append(rollback, "--force")...)
+
+	var list []delivery.Record
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "deployments", "--service", "shop", "--output", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || !list[0].Deployment.Rollback || list[0].Deployment.SHA != "ccc" {
+		t.Fatalf("deployment records: %+v, want the forced rollback first", list)
+	}
+	if out := run(0, "delivery", "record", "list", "deployments", "--service", "shop"); !strings.Contains(out, "production (production)") || !strings.Contains(out, "RECORD") {
+		t.Errorf("deployment table:\n%s", out)
+	}
+	rb := strconv.FormatInt(list[0].Record, 10)
+	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
+	run(4, "delivery", "record", "delete", "deployments", rb)
+
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaa", "--output", "json")), &list); err != nil || len(list) != 1 {
+		t.Fatalf("change records of aaa: %+v %v", list, err)
+	}
+	ch := strconv.FormatInt(list[0].Record, 10)
+	if out := run(2, "delivery", "record", "edit", "changes", ch, "--set", "colour=red"); !strings.Contains(out, `unknown field "colour"`) {
+		t.Errorf("edit of an unknown field: %s", out)
+	}
+	run(0, "delivery", "record", "edit", "changes", ch, "--set", "authoredAt=2026-02-02T01:00:00Z", "--set", "pr=17", "--reason", "authored at the merge")
+	if out := run(0, "delivery", "record", "show", "changes", ch); !strings.Contains(out, `"authoredAt": "2026-02-02T01:00:00Z"`) || !strings.Contains(out, `"pr": "17"`) {
+		t.Errorf("after edit: %s", out)
+	}
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--output", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if lt := rep.Services[0].Total.LeadTime; lt.Count != 1 || lt.Median.Minutes() != 600 {
+		t.Errorf("lead time after the edit: %d changes, median %v; want 1, 600 min", lt.Count, lt.Median)
+	}
+	// One failed run beside the deployment: the default counts it, Four Keys
+	// does not.
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "failure", "--at", "2026-02-03T13:00:00Z")
+	out := strings.Join(strings.Fields(run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05")), " ")
+	for _, want := range []string{"change failure rate 50.0% low", "1 of 2 attempts failed", "as Four Keys counts it 0.0% elite", "0 of 1 deployment failed; failed runs not counted",
+		"deploy (→ production) 10h00m █·· p85 10h00m, 1 change", "coding (commit → opened) – ··· no pull request data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dora output lacks %q:\n%s", want, out)
+		}
+	}
+	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target") {
+		t.Errorf("audit of the deletion: %s", out)
+	}
+	if out := run(0, "audit", "--flag", "change/"+ch); !strings.Contains(out, "delivery.change.edit") {
+		t.Errorf("audit of the edit: %s", out)
+	}
+	run(2, "delivery", "record", "show", "commits", "1")
+}
+
+// TestChangeRecordBreakdown: a change recorded with its pull request's
+// opening and first review (commit 00:00, opened 01:00, reviewed 03:00,
+// merged 04:00, deployed 06:00) gives coding 1h, pickup 2h, review 1h and
+// deploy 2h; a review time without the pull request is refused.
+func TestChangeRecordBreakdown(t *testing.T) {
+	s := MustServe(t, "")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != want {
+			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	if out := run(3, "change", "record", "--service", "cart", "--sha", "c5", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
+		t.Errorf("review without a pull request: %s", out)
+	}
+	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--pr", "5", "--sha", "c5", "--authored-at", "2026-02-02T00:00:00Z",
+		"--opened-at", "2026-02-02T01:00:00Z", "--reviewed-at", "2026-02-02T03:00:00Z", "--merged-at", "2026-02-02T04:00:00Z")
+	run(0, "deploy", "record", "--service", "cart", "--env", "production", "--sha", "c5", "--status", "success", "--at", "2026-02-02T06:00:00Z")
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(run(0, "dora", "--service", "cart", "--from", "2026-02-02", "--to", "2026-02-03", "--output", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	b := rep.Services[0].Total.LeadTimeBreakdown
+	for _, c := range []struct {
+		name string
+		got  dora.Stage
+		want time.Duration
+	}{{"coding", b.Coding, time.Hour}, {"pickup", b.Pickup, 2 * time.Hour}, {"review", b.Review, time.Hour}, {"deploy", b.Deploy, 2 * time.Hour}} {
+		if c.got.Count != 1 || c.got.Median != c.want || c.got.P85 != c.want {
+			t.Errorf("%s: %+v, want one change of %v", c.name, c.got, c.want)
+		}
+	}
+}

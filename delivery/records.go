@@ -1,0 +1,191 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// Corrections: a wrong record (a change, a deployment or an incident
+// snapshot) can be listed, edited and deleted, each edit and deletion in
+// the audit trail. Records are addressed by their stored number (Record),
+// since one deployment or incident ID has several records (its successive
+// statuses or snapshots).
+
+// Record kinds, as they appear in the API's paths.
+const (
+	RecordChanges     = "changes"
+	RecordDeployments = "deployments"
+	RecordIncidents   = "incidents"
+)
+
+// Record is one stored record with where it came from. Exactly one of
+// Change, Deployment and Incident is set, as Kind says.
+type Record struct {
+	// Record is the stored record's number, unique within its kind.
+	Record int64  `json:"record"`
+	Kind   string `json:"kind"`
+	// Source and Delivery name the delivery that brought it (Source "api"
+	// for the API and CLI).
+	Source     string           `json:"source"`
+	Delivery   string           `json:"delivery"`
+	Change     *dora.Change     `json:"change,omitempty"`
+	Deployment *dora.Deployment `json:"deployment,omitempty"`
+	Incident   *dora.Incident   `json:"incident,omitempty"`
+}
+
+// RecordFilter selects records of one kind, newest first.
+type RecordFilter struct {
+	Kind    string
+	Service string
+	Repo    string
+	// ID is a change's SHA, a deployment's or an incident's ID.
+	ID string
+	// Record selects one record by number; 0: any.
+	Record int64
+	// Limit defaults to 50 and is at most 1000.
+	Limit int
+}
+
+// CheckRecordKind refuses a kind other than changes, deployments and
+// incidents.
+func CheckRecordKind(kind string) error {
+	switch kind {
+	case RecordChanges, RecordDeployments, RecordIncidents:
+		return nil
+	}
+	return valueloop.FieldErrorf("kind", "must be changes, deployments or incidents; not %q", truncate(kind))
+}
+
+// validate checks that r carries exactly the record its Kind says, and that
+// record is valid.
+func (r *Record) validate() error {
+	if err := CheckRecordKind(r.Kind); err != nil {
+		return err
+	}
+	set := 0
+	for _, p := range []bool{r.Change != nil, r.Deployment != nil, r.Incident != nil} {
+		if p {
+			set++
+		}
+	}
+	field := strings.TrimSuffix(r.Kind, "s")
+	if set != 1 {
+		return valueloop.FieldErrorf(field, "is required, and only it: the record is a %s", field)
+	}
+	var err error
+	switch r.Kind {
+	case RecordChanges:
+		if r.Change == nil {
+			break
+		}
+		r.Change.SHA = strings.ToLower(strings.TrimSpace(r.Change.SHA))
+		if err = r.Change.Validate(); err == nil && !r.Change.MergedAt.IsZero() && r.Change.AuthoredAt.After(r.Change.MergedAt) {
+			err = valueloop.FieldErrorf("authoredAt", "is after mergedAt")
+		}
+		return prefixField(field, err)
+	case RecordDeployments:
+		if r.Deployment == nil {
+			break
+		}
+		r.Deployment.SHA = strings.ToLower(strings.TrimSpace(r.Deployment.SHA))
+		return prefixField(field, r.Deployment.Validate())
+	case RecordIncidents:
+		if r.Incident == nil {
+			break
+		}
+		r.Incident.CauseSHA = strings.ToLower(strings.TrimSpace(r.Incident.CauseSHA))
+		return prefixField(field, r.Incident.Validate())
+	}
+	return valueloop.FieldErrorf(field, "is required: the record is a %s", field)
+}
+
+// prefixField names field.X in a field error on X.
+func prefixField(field string, err error) error {
+	if e, ok := err.(*valueloop.Error); ok && e.Field != "" {
+		c := *e
+		c.Field = field + "." + e.Field
+		return &c
+	}
+	return err
+}
+
+// Records lists the stored records f selects, newest first.
+func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+	if err := CheckRecordKind(f.Kind); err != nil {
+		return nil, err
+	}
+	if f.Limit < 0 || f.Limit > 1000 {
+		return nil, valueloop.FieldErrorf("limit", "must be from 1 to 1000")
+	}
+	return s.Store.Records(ctx, f)
+}
+
+// Record returns the record of kind numbered n; ENOTFOUND when there is
+// none.
+func (s *Service) Record(ctx context.Context, kind string, n int64) (Record, error) {
+	list, err := s.Records(ctx, RecordFilter{Kind: kind, Record: n, Limit: 1})
+	if err != nil {
+		return Record{}, err
+	}
+	if len(list) == 0 {
+		return Record{}, valueloop.Errorf(valueloop.ENOTFOUND, "no %s record %d", strings.TrimSuffix(kind, "s"), n)
+	}
+	return list[0], nil
+}
+
+// Edit is a correction of one record.
+type Edit struct {
+	Record Record
+	// Force stores a rollback whose target is not an earlier production
+	// deployment of its service.
+	Force  bool
+	Actor  string
+	Reason string
+}
+
+// EditRecord replaces what record e.Record.Record says, keeping where it
+// came from, and returns it as stored. A deployment marked as a rollback
+// must restore an earlier production deployment unless forced.
+func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
+	r := e.Record
+	if err := r.validate(); err != nil {
+		return Record{}, err
+	}
+	if r.Deployment != nil && !e.Force {
+		if err := s.checkRollback(ctx, *r.Deployment); err != nil {
+			return Record{}, prefixField("deployment", err)
+		}
+	}
+	if err := s.Store.EditRecord(ctx, &r, e.Actor, e.Reason); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// DeleteRecord deletes the record of kind numbered n; ENOTFOUND when there
+// is none. The delivery that brought it stays, so a redelivery still
+// stores nothing.
+func (s *Service) DeleteRecord(ctx context.Context, kind string, n int64, actor, reason string) error {
+	if err := CheckRecordKind(kind); err != nil {
+		return err
+	}
+	return s.Store.DeleteRecord(ctx, kind, n, actor, reason)
+}
+
+// checkRollback refuses a production rollback that does not restore an
+// earlier successful production deployment of its service (see
+// dora.Timeline.CheckRollback).
+func (s *Service) checkRollback(ctx context.Context, d dora.Deployment) error {
+	if !d.Rollback || !d.Production || d.Status == dora.StatusCanceled {
+		return nil
+	}
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return fmt.Errorf("check rollback: %w", err)
+	}
+	return snap.tl.CheckRollback(d)
+}

@@ -1,0 +1,191 @@
+package dora
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+)
+
+// Review is a review of a pull request (GitHub pull_request_review) or an
+// approval of a merge request (GitLab): the first one of a request ends
+// its pickup and starts its review.
+type Review struct {
+	Repo string    `json:"repo"`
+	PR   string    `json:"pr"`
+	At   time.Time `json:"at"`
+}
+
+// Validate reports what makes r unusable, naming the field.
+func (r *Review) Validate() error {
+	switch {
+	case r.Repo == "":
+		return valueloop.FieldErrorf("repo", "is required")
+	case r.PR == "":
+		return valueloop.FieldErrorf("pr", "is required")
+	case r.At.IsZero():
+		return valueloop.FieldErrorf("at", "is required")
+	}
+	return checkTime("at", r.At)
+}
+
+// Breakdown splits the lead time of the changes delivered in a period into
+// where the time went:
+//
+//	coding: first commit → pull request opened
+//	pickup: opened → first review (or approval)
+//	review: first review → merge
+//	deploy: merge → the production deployment that delivered it
+//
+// A stage counts only the changes whose two ends are known: a commit pushed
+// without a pull request has a deploy stage only; a pull request nobody
+// reviewed has no pickup or review stage. Clock skew that makes a stage
+// negative counts as 0.
+type Breakdown struct {
+	Coding Stage `json:"coding"`
+	Pickup Stage `json:"pickup"`
+	Review Stage `json:"review"`
+	Deploy Stage `json:"deploy"`
+}
+
+// Stage summarises one stage: its median and 85th percentile (type 7
+// interpolation, as Durations), in JSON as seconds.
+type Stage struct {
+	Count  int
+	Median time.Duration
+	P85    time.Duration
+}
+
+type stageJSON struct {
+	Count  int               `json:"count"`
+	Median valueloop.Seconds `json:"median"`
+	P85    valueloop.Seconds `json:"p85"`
+}
+
+// MarshalJSON writes the median and 85th percentile in seconds.
+func (s Stage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(stageJSON{s.Count, valueloop.Seconds(s.Median), valueloop.Seconds(s.P85)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Stage) UnmarshalJSON(b []byte) error {
+	var j stageJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Stage{Count: j.Count, Median: time.Duration(j.Median), P85: time.Duration(j.P85)}
+	return nil
+}
+
+// summariseStage reorders xs and returns its median and 85th percentile,
+// selecting ranks as summarise does rather than sorting: a report over a
+// million changes summarises four stages per period.
+func summariseStage(xs []int64) Stage {
+	n := len(xs)
+	if n == 0 {
+		return Stage{}
+	}
+	k1, r1 := (n-1)/2, (n-1)%2
+	selectK(xs, k1)
+	med := interpolate(xs, k1, int64(r1), 2)
+	k2, r2 := 17*(n-1)/20, 17*(n-1)%20
+	if k2 > k1 {
+		selectK(xs[k1+1:], k2-k1-1)
+	}
+	p85 := interpolate(xs, k2, int64(r2), 20)
+	return Stage{Count: n, Median: time.Duration(med), P85: time.Duration(p85)}
+}
+
+// stamps are the pull request times of each change (Unix ns; 0 unknown).
+type stamps struct{ opened, reviewed int64 }
+
+// indexReviews notes when each change's pull request was opened and first
+// reviewed.
+func (t *Timeline) indexReviews(reviews []Review) {
+	first := map[string]int64{}
+	for i := range reviews {
+		r := &reviews[i]
+		if r.Validate() != nil {
+			t.Skipped++
+			continue
+		}
+		k := strings.ToLower(r.Repo) + "#" + r.PR
+		if at, ok := first[k]; !ok || nanos(r.At) < at {
+			first[k] = nanos(r.At)
+		}
+	}
+	if len(first) == 0 && !t.anyOpened() {
+		return // no pull request data: deploy stages only
+	}
+	t.stamps = make([]stamps, len(t.ch))
+	for j := range t.ch {
+		c := t.record(int32(j))
+		if c.PR == "" {
+			continue
+		}
+		s := &t.stamps[j]
+		if !c.OpenedAt.IsZero() {
+			s.opened = nanos(c.OpenedAt)
+		}
+		if at, ok := first[strings.ToLower(c.Repo)+"#"+c.PR]; ok {
+			s.reviewed = at
+		}
+	}
+}
+
+func (t *Timeline) anyOpened() bool {
+	for j := range t.ch {
+		if c := t.record(int32(j)); c.PR != "" && !c.OpenedAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// lineStamps gives each line the stamps of its changes in landing order,
+// so that reports read them in sequence.
+func (t *Timeline) lineStamps() {
+	if t.stamps == nil {
+		return
+	}
+	for _, l := range t.lines {
+		l.stamps = make([]stamps, len(l.changes))
+		for k, c := range l.changes {
+			l.stamps[k] = t.stamps[c.j]
+		}
+	}
+	t.stamps = nil
+}
+
+// breakdown adds the stages of the changes l delivered in [lo, hi) to b.
+func (t *Timeline) breakdown(l *line, lo, hi int, b *stageScratch) {
+	for k := lo; k < hi; k++ {
+		c := l.changes[k]
+		b.deploy = append(b.deploy, max(l.delivAt[k]-c.at, 0))
+		if l.stamps == nil {
+			continue
+		}
+		s := l.stamps[k]
+		if s.opened != 0 {
+			b.coding = append(b.coding, max(s.opened-c.authored, 0))
+			if s.reviewed != 0 {
+				b.pickup = append(b.pickup, max(s.reviewed-s.opened, 0))
+			}
+		}
+		if s.reviewed != 0 {
+			b.review = append(b.review, max(c.at-s.reviewed, 0))
+		}
+	}
+}
+
+// stageScratch collects stage durations for one period.
+type stageScratch struct{ coding, pickup, review, deploy []int64 }
+
+func (b *stageScratch) reset() {
+	b.coding, b.pickup, b.review, b.deploy = b.coding[:0], b.pickup[:0], b.review[:0], b.deploy[:0]
+}
+
+func (b *stageScratch) summarise() Breakdown {
+	return Breakdown{summariseStage(b.coding), summariseStage(b.pickup), summariseStage(b.review), summariseStage(b.deploy)}
+}

@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// Corrections of delivery records: list, read, edit and delete changes,
+// deployments and incident snapshots by their record number. They concern
+// every environment, so they need an admin token for all of them.
+
+// recordNumber reads the {record} path value.
+func recordNumber(r *http.Request) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue("record"), 10, 64)
+	if err != nil || n < 1 {
+		return 0, valueloop.FieldErrorf("record", "must be a record number (a positive integer), not %q", r.PathValue("record"))
+	}
+	return n, nil
+}
+
+// handleListRecords lists the records of {kind} (changes, deployments,
+// incidents), newest first, filtered by service, repo and id.
+func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if err := checkParams(q, "service", "repo", "id", "limit"); err != nil {
+		return err
+	}
+	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id")}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
+		}
+	}
+	list, err := svc.Records(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": list})
+	return nil
+}
+
+func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := recordNumber(r)
+	if err != nil {
+		return err
+	}
+	rec, err := svc.Record(r.Context(), r.PathValue("kind"), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// handleEditRecord replaces what a record says. The body is the record as
+// GET answers it (record, kind, source and delivery may be left out: they
+// are not changed), with "force" to store a rollback to a target that is
+// not an earlier production deployment and "reason" for the audit trail.
+func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := recordNumber(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Record     int64            `json:"record"`
+		Kind       string           `json:"kind"`
+		Source     string           `json:"source"`
+		Delivery   string           `json:"delivery"`
+		Change     *dora.Change     `json:"change"`
+		Deployment *dora.Deployment `json:"deployment"`
+		Incident   *dora.Incident   `json:"incident"`
+		Force      bool             `json:"force"`
+		Reason     string           `json:"reason"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	kind := r.PathValue("kind")
+	switch {
+	case in.Record != 0 && in.Record != n:
+		return valueloop.FieldErrorf("record", "%d differs from the record in the path, %d", in.Record, n)
+	case in.Kind != "" && in.Kind != kind:
+		return valueloop.FieldErrorf("kind", "%q differs from the kind in the path, %q", in.Kind, kind)
+	case len(in.Reason) > 1000:
+		return valueloop.FieldErrorf("reason", "must be at most 1000 characters long")
+	}
+	rec, err := svc.EditRecord(r.Context(), delivery.Edit{
+		Record: delivery.Record{Record: n, Kind: kind, Change: in.Change, Deployment: in.Deployment, Incident: in.Incident},
+		Force:  in.Force, Actor: tokenOf(r).Name, Reason: in.Reason,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+// handleDeleteRecord deletes a record; ?reason= goes to the audit trail.
+func (s *Server) handleDeleteRecord(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if err := checkParams(q, "reason"); err != nil {
+		return err
+	}
+	n, err := recordNumber(r)
+	if err != nil {
+		return err
+	}
+	if err := svc.DeleteRecord(r.Context(), r.PathValue("kind"), n, tokenOf(r).Name, q.Get("reason")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,139 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// TestDeliveryCorrections: the issue's wrong rollback, end to end. Change
+// aaa (authored 00:00, merged 01:00) reaches production at 11:00: lead
+// time 660 min. A rollback to ccc, merged the next day and never deployed,
+// is refused naming the field; forced, it is stored, then listed and
+// deleted. Editing aaa's authored time to 01:00 makes the lead time 600
+// min. Edit and deletion are in the audit trail with their reason; an
+// environment-bound admin may not correct records.
+func TestDeliveryCorrections(t *testing.T) {
+	e, _ := mustDeliveryServer(t, nil)
+	ctx := context.Background()
+	bound, err := e.auth.Create(ctx, &valueloop.Token{Name: "prod-admin", Scope: valueloop.ScopeAdmin, Environment: "production"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(c call, status int) string {
+		t.Helper()
+		c.token = firstOf(c.token, adminSecret)
+		resp, body := e.do(t, c)
+		if resp.StatusCode != status {
+			t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
+		}
+		return body
+	}
+	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"aaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"ccc","authoredAt":"2026-01-06T00:00:00Z","mergedAt":"2026-01-06T01:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: `{"id":"d1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-01-05T11:00:00Z"}`}, 201)
+	leadTime := func() (int, float64) {
+		t.Helper()
+		var rep delivery.Report
+		if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/dora?from=2026-01-05&to=2026-01-08&service=shop"}, 200)), &rep); err != nil {
+			t.Fatal(err)
+		}
+		lt := rep.Services[0].Total.LeadTime
+		return lt.Count, lt.Median.Seconds()
+	}
+	if n, med := leadTime(); n != 1 || med != 660*60 {
+		t.Fatalf("lead time before: %d changes, median %vs; want 1, 39600s (660 min)", n, med)
+	}
+
+	rollback := `{"id":"r1","service":"shop","environment":"production","sha":"ccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true%s}`
+	body := must(call{method: "POST", path: "/api/v1/delivery/deployments", body: fmt.Sprintf(rollback, "")}, 400)
+	if !strings.Contains(body, `"field": "sha"`) || !strings.Contains(body, "not an earlier successful production deployment") || !strings.Contains(body, "latest is aaa") {
+		t.Errorf("refused rollback: %s; want field sha, the reason and what production runs", body)
+	}
+	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: fmt.Sprintf(rollback, `,"force":true`)}, 201)
+
+	var list struct{ Records []delivery.Record }
+	if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/delivery/records/deployments?service=shop"}, 200)), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Records) != 2 || list.Records[0].Deployment.ID != "r1" || list.Records[0].Source != "api" {
+		t.Fatalf("deployment records = %+v, want r1 then d1 from the API", list.Records)
+	}
+	r1 := list.Records[0].Record
+	// Editing the forced rollback without force is refused like recording it.
+	body = must(call{method: "PUT", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d", r1),
+		body: `{"deployment":{"id":"r1","service":"shop","environment":"production","production":true,"sha":"ccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true}}`}, 400)
+	if !strings.Contains(body, `"field": "deployment.sha"`) {
+		t.Errorf("edit to a wrong rollback: %s; want field deployment.sha", body)
+	}
+	must(call{method: "DELETE", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d?reason=wrong+target", r1), token: bound}, 403)
+	must(call{method: "DELETE", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d?reason=wrong+target", r1)}, 204)
+	must(call{method: "DELETE", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d", r1)}, 404)
+
+	if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/delivery/records/changes?id=aaa"}, 200)), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Records) != 1 {
+		t.Fatalf("change records of aaa = %+v, want one", list.Records)
+	}
+	rec := list.Records[0]
+	rec.Change.AuthoredAt = time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)
+	edit, _ := json.Marshal(map[string]any{"record": rec.Record, "kind": rec.Kind, "source": rec.Source, "delivery": rec.Delivery, "change": rec.Change, "reason": "authored at the merge"})
+	path := fmt.Sprintf("/api/v1/delivery/records/changes/%d", rec.Record)
+	must(call{method: "PUT", path: path, body: string(edit)}, 200)
+	if body := must(call{method: "GET", path: path}, 200); !strings.Contains(body, `"authoredAt": "2026-01-05T01:00:00Z"`) {
+		t.Errorf("change after edit: %s", body)
+	}
+	if n, med := leadTime(); n != 1 || med != 600*60 {
+		t.Errorf("lead time after the edit: %d changes, median %vs; want 1, 36000s (600 min)", n, med)
+	}
+
+	for _, c := range []struct {
+		call   call
+		status int
+		want   string
+	}{
+		{call{method: "GET", path: "/api/v1/delivery/records/commits"}, 400, `"field": "kind"`},
+		{call{method: "GET", path: "/api/v1/delivery/records/changes/x"}, 400, `"field": "record"`},
+		{call{method: "GET", path: "/api/v1/delivery/records/changes?limit=0"}, 400, `"field": "limit"`},
+		{call{method: "GET", path: "/api/v1/delivery/records/changes?sha=aaa"}, 400, `"field": "sha"`},
+		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"aaa"}}`}, 400, `"field": "change.authoredAt"`},
+		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
+		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
+		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},
+	} {
+		c.call.token = firstOf(c.call.token, adminSecret)
+		resp, body := e.do(t, c.call)
+		if resp.StatusCode != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s: got %d %s, want %d with %q", c.call.method, c.call.path, resp.StatusCode, body, c.status, c.want)
+		}
+	}
+
+	for _, c := range []struct{ target, action, reason string }{
+		{fmt.Sprintf("deployment/%d", r1), "delivery.deployment.delete", "wrong target"},
+		{fmt.Sprintf("change/%d", rec.Record), "delivery.change.edit", "authored at the merge"},
+	} {
+		audit, err := e.db.Audit(ctx, valueloop.AuditFilter{Target: c.target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) != 1 || audit[0].Action != c.action || audit[0].Actor != "root" || audit[0].Reason != c.reason {
+			t.Errorf("audit of %s = %+v, want one %s by root (%q)", c.target, audit, c.action, c.reason)
+		}
+	}
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,128 @@
+// Package pagerduty reads PagerDuty's v3 webhooks (generic webhooks, event
+// subscriptions) as delivery incidents: incident.triggered opens one,
+// incident.resolved resolves it, other incident events update it. Every
+// delivery is signed: X-PagerDuty-Signature holds "v1=" and the hex
+// HMAC-SHA256 of the body under the subscription's secret (several,
+// comma-separated, while a secret is rotated).
+package pagerduty
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// Source is the Event.Source of what this package reads.
+const Source = "pagerduty"
+
+// SignatureHeader carries a delivery's signatures.
+const SignatureHeader = "X-PagerDuty-Signature"
+
+// Verify checks X-PagerDuty-Signature against body, in constant time: one
+// of its comma-separated "v1=<hex>" signatures must be the HMAC-SHA256 of
+// body under secret. Any failure is an EUNAUTHORIZED error; an empty secret
+// verifies nothing.
+func Verify(secret, body []byte, header string) error {
+	if len(secret) == 0 {
+		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no webhook secret is configured for this PagerDuty source")
+	}
+	if header == "" {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "is missing"}
+	}
+	want := mac(secret, body)
+	ok := false
+	for sig := range strings.SplitSeq(header, ",") {
+		digest, v1 := strings.CutPrefix(strings.TrimSpace(sig), "v1=")
+		got, err := hex.DecodeString(digest)
+		if v1 && err == nil && hmac.Equal(got, want) {
+			ok = true // keep comparing: the time taken does not depend on which matched
+		}
+	}
+	if !ok {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "no v1 signature matches the body: wrong secret, or the body was altered"}
+	}
+	return nil
+}
+
+// Sign returns the X-PagerDuty-Signature PagerDuty sends for body.
+func Sign(secret, body []byte) string { return "v1=" + hex.EncodeToString(mac(secret, body)) }
+
+func mac(secret, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+type payload struct {
+	Event struct {
+		ID           string    `json:"id"`
+		EventType    string    `json:"event_type"`
+		ResourceType string    `json:"resource_type"`
+		OccurredAt   time.Time `json:"occurred_at"`
+		Data         struct {
+			ID        string    `json:"id"`
+			Title     string    `json:"title"`
+			Status    string    `json:"status"`
+			CreatedAt time.Time `json:"created_at"`
+			Service   struct {
+				Summary string `json:"summary"`
+			} `json:"service"`
+		} `json:"data"`
+	} `json:"event"`
+}
+
+// Parse reads one delivery. The event's ID identifies the delivery, so a
+// redelivery is recognised. The incident's service is the PagerDuty
+// service's name (summary): name the catalog's service the same. Events
+// other than incident events are Ignored with the reason; a malformed
+// payload is an EINVALID error naming the field.
+func Parse(body []byte) (dora.Event, error) {
+	ev := dora.Event{Source: Source}
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return ev, valueloop.FieldErrorf("event", "the body is not a PagerDuty v3 webhook: %v", err)
+	}
+	e := &p.Event
+	ev.Kind, ev.DeliveryID = e.EventType, e.ID
+	switch {
+	case e.ID == "":
+		return ev, valueloop.FieldErrorf("event.id", "is required")
+	case e.EventType == "pagey.ping":
+		ev.Ignored = "ping: the webhook is set up"
+		return ev, nil
+	case e.ResourceType != "incident" || !strings.HasPrefix(e.EventType, "incident."):
+		ev.Ignored = truncate(e.EventType) + " events are not incidents"
+		return ev, nil
+	case e.Data.ID == "":
+		return ev, valueloop.FieldErrorf("event.data.id", "is required")
+	case e.Data.CreatedAt.IsZero():
+		return ev, valueloop.FieldErrorf("event.data.created_at", "is required")
+	case e.OccurredAt.IsZero():
+		return ev, valueloop.FieldErrorf("event.occurred_at", "is required")
+	case e.Data.Service.Summary == "":
+		return ev, valueloop.FieldErrorf("event.data.service.summary", "is required: the service links the incident to deployments")
+	}
+	inc := dora.Incident{
+		ID: "pagerduty:incident:" + e.Data.ID, Service: e.Data.Service.Summary, Title: e.Data.Title,
+		OpenedAt: e.Data.CreatedAt.UTC(), UpdatedAt: e.OccurredAt.UTC(),
+	}
+	if e.EventType == "incident.resolved" || e.Data.Status == "resolved" {
+		at := e.OccurredAt.UTC()
+		inc.ResolvedAt = &at
+	}
+	ev.Incidents = []dora.Incident{inc}
+	return ev, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return s
+}
