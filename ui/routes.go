@@ -55,9 +55,8 @@ func (u *UI) routeTable() []route {
 
 		{"GET", "/delivery", view, u.handleDelivery},
 
-		// The value loop's pages land here (ranked backlog, release
-		// records, flow of value); until then the page says so.
 		{"GET", "/value", view, u.handleValue},
+		{"GET", "/value/features/{key}", view, u.handleFeature},
 	}
 }
 
@@ -173,8 +172,4 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
-}
-
-func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, http.StatusOK, "value", page{Title: "Value", Nav: "value"})
 }

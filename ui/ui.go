@@ -111,6 +111,8 @@ type UI struct {
 	Rollouts    RolloutEngine
 	Delivery    DeliveryReader
 	Incidents   IncidentReader
+	// Value is the value loop (*features.Service): the /value pages.
+	Value ValueReader
 
 	// FlagFiles maps the environments served from a flagd file to the
 	// file's name: they are shown read-only.

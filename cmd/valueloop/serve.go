@@ -255,6 +255,9 @@ func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.
 	dashboard := &ui.UI{Auth: srv.Auth, Flags: srv.Flags, Audit: db, Experiments: db, Events: db, Incidents: db,
 		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
+	if srv.Value != nil {
+		dashboard.Value = srv.Value
+	}
 	for _, f := range cfg.FlagFiles {
 		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -28,7 +29,8 @@ var dashboardPages = []struct{ name, path, want string }{
 	{"experiments", "/experiments", "new-onboarding"},
 	{"experiment", "/experiments/production/new-onboarding", "The interval over time"},
 	{"delivery", "/delivery", "Deployments to production"},
-	{"value", "/value", "value loop"},
+	{"value", "/value", "What to build next"},
+	{"value-feature", "/value/features/new-onboarding", "Release record"},
 }
 
 // browser is a signed-in HTTP client of the dashboard (no JavaScript).
@@ -152,6 +154,7 @@ func TestDashboardPages(t *testing.T) {
 		{"flags file read-only", checkFlagsFileReadOnly},
 		{"no CSRF token", checkCSRF},
 		{"edit errors next to the field", checkEditErrors},
+		{"value loop", checkValuePages},
 		{"viewer", checkViewer},
 		{"evaluate token cannot sign in", checkEvaluateSignIn},
 		{"sign-out ends the session", checkSignOut},
@@ -279,6 +282,42 @@ func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 }
 
+// checkValuePages: the value page shows the API's ranked backlog, each
+// rank with its explanation and a link to its record; new-onboarding's
+// record shows its validated verdict and the loop's figures.
+func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
+	var next struct {
+		Ranked []struct{ Feature, Explanation string }
+		Stop   []struct{ Feature string }
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Ranked) == 0 {
+		t.Fatalf("value next: %d %s, want ranked features in the demo", code, body)
+	}
+	_, page := admin.get("/value")
+	for _, r := range next.Ranked {
+		if !strings.Contains(page, `href="/value/features/`+r.Feature+`"`) {
+			t.Errorf("/value does not link ranked %s to its record", r.Feature)
+		}
+		if !strings.Contains(html.UnescapeString(page), r.Explanation) {
+			t.Errorf("/value does not show %s's explanation %q", r.Feature, r.Explanation)
+		}
+	}
+	for _, want := range []string{"Stop or finish", "Flow of value", "Verdicts per week", "validated share", "p85"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/value does not show %q", want)
+		}
+	}
+	_, rec := admin.get("/value/features/new-onboarding")
+	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "Time to validated learning", "Time in each stage", "<time datetime="} {
+		if !strings.Contains(rec, want) {
+			t.Errorf("new-onboarding's record does not show %q", want)
+		}
+	}
+	if resp, body := admin.get("/value/features/no-such-feature"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no-such-feature") {
+		t.Errorf("an unknown feature: %d, want 404 naming it", resp.StatusCode)
+	}
+}
+
 // checkViewer: viewer.
 func checkViewer(t *testing.T, srv *testServer, admin, anon *browser) {
 	code, out, errOut := srv.cli(t, srv.Admin, "token", "create", "--scope", "viewer")
@@ -293,7 +332,7 @@ func checkViewer(t *testing.T, srv *testServer, admin, anon *browser) {
 		t.Errorf("a viewer's flags disable: %d %s, want refused, naming the viewer scope", code, errOut)
 	}
 	viewer := mustSignIn(t, srv.URL, secret)
-	for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+	for _, p := range []string{"/", "/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery", "/value", "/value/features/new-onboarding"} {
 		resp, body := viewer.get(p)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Read-only") {
 			t.Errorf("viewer GET %s: %d, want the page and a read-only note", p, resp.StatusCode)
