@@ -31,9 +31,9 @@ type valueData struct {
 
 // flowTime is the time features spent in one stage, over the window.
 type flowTime struct {
-	Stage      value.Stage
-	Count      int
-	P50, P85   string
+	Stage    value.Stage
+	Count    int
+	P50, P85 string
 }
 
 func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
