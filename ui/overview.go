@@ -2,9 +2,11 @@ package ui
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/value"
 )
 
 // stage is where a feature (until the value loop lands: a flag with a
@@ -18,9 +20,13 @@ type stageItem struct {
 	Env, Flag, Note string
 	Statement       string
 	Rollout         bool // links to the rollout rather than the experiment
+	// Feature is a value-loop feature's key: the item links to its record.
+	Feature string
 }
 
 type overviewData struct {
+	// FromValue: Stages are the value loop's features, not flags.
+	FromValue   bool
 	Stages      []stage
 	Rollouts    []rolloutRow
 	Experiments []experimentRow
@@ -35,6 +41,48 @@ var stageNames = []struct{ name, hint string }{
 	{"Measuring", "released; the experiment keeps running"},
 	{"Validated", "the hypothesis held"},
 	{"Invalidated", "the hypothesis did not hold"},
+}
+
+// valueHints say what each stage of the value loop means; done and
+// abandoned features have left the loop and are not shown.
+var valueHints = map[value.Stage]string{
+	value.Idea: "proposed, not yet estimated or planned", value.Ready: "estimated and ready to build",
+	value.Building: "changes are being committed", value.Releasing: "deployed or rolling out",
+	value.Measuring: "released; the evidence is coming in", value.Validated: "the hypothesis held",
+	value.Invalidated: "the hypothesis did not hold",
+}
+
+// valueStages groups the value loop's features by the stage their
+// lifecycle (derived from the evidence) is in.
+func (u *UI) valueStages(r *http.Request) ([]stage, error) {
+	fs, err := u.Features.Features(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	ls, err := u.Features.Lifecycles(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []stage
+	idx := map[value.Stage]int{}
+	for _, s := range value.Stages {
+		if h, ok := valueHints[s]; ok {
+			idx[s] = len(out)
+			out = append(out, stage{Name: strings.ToUpper(string(s[:1])) + string(s[1:]), Hint: h})
+		}
+	}
+	for _, f := range fs {
+		st := value.Idea
+		if l, ok := ls[f.Key]; ok && l.Stage != "" {
+			st = l.Stage
+		}
+		i, ok := idx[st]
+		if !ok {
+			continue
+		}
+		out[i].Items = append(out[i].Items, stageItem{Feature: f.Key, Statement: f.Title})
+	}
+	return out, nil
 }
 
 func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +140,14 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 				Note: "no hypothesis: nothing will be learnt from this release"})
 			d.Next = append(d.Next, ro.Plan.Flag+" is rolling out in "+ro.Environment+" without a hypothesis: say what it should change and how it is measured (valueloop experiment hypothesis set).")
 		}
+	}
+	if u.Features != nil {
+		stages, err := u.valueStages(r)
+		if err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		d.Stages, d.FromValue = stages, true
 	}
 	if u.Delivery != nil {
 		rep, err := u.deliveryReport(r)

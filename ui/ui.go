@@ -113,6 +113,9 @@ type UI struct {
 	Incidents   IncidentReader
 	// Value is the value loop (*features.Service): the /value pages.
 	Value ValueReader
+	// Features lists the value loop's features for the overview; nil: the
+	// overview shows flags with hypotheses by stage instead.
+	Features FeatureLister
 
 	// FlagFiles maps the environments served from a flagd file to the
 	// file's name: they are shown read-only.

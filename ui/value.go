@@ -19,6 +19,13 @@ type ValueReader interface {
 	Record(ctx context.Context, key string) (*value.Record, error)
 }
 
+// FeatureLister lists the value loop's features with their stored
+// lifecycles (the store), for the overview's features by stage.
+type FeatureLister interface {
+	Features(ctx context.Context) ([]value.Feature, error)
+	Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error)
+}
+
 type valueData struct {
 	Next *value.Next
 	Flow *value.Flow

@@ -256,7 +256,7 @@ func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.
 		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
 	if srv.Value != nil {
-		dashboard.Value = srv.Value
+		dashboard.Value, dashboard.Features = srv.Value, srv.Value.Store
 	}
 	for _, f := range cfg.FlagFiles {
 		dashboard.FlagFiles[f.Env] = filepath.Base(f.Path)

@@ -307,6 +307,10 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 			t.Errorf("/value does not show %q", want)
 		}
 	}
+	_, overview := admin.get("/")
+	if !strings.Contains(overview, `href="/value/features/new-onboarding"`) || !strings.Contains(overview, `href="/value/features/guided-search"`) {
+		t.Errorf("the overview's features by stage do not come from the value loop")
+	}
 	_, rec := admin.get("/value/features/new-onboarding")
 	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "Time to validated learning", "Time in each stage", "<time datetime="} {
 		if !strings.Contains(rec, want) {
