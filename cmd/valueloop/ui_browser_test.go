@@ -46,7 +46,7 @@ func screenshotDir(t *testing.T) string {
 // VALUELOOP_SCREENSHOTS when it is set (a temporary folder gets them all).
 var docShots = map[string]bool{
 	"overview": true, "flags": true, "flag": true, "flag-edit-error": true, "rollout": true,
-	"experiment": true, "experiment-dark": true, "delivery": true,
+	"experiment": true, "experiment-dark": true, "delivery": true, "value": true, "value-feature": true,
 }
 
 // TestDashboardBrowser drives Debian's chromium through the DevTools
