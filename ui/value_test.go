@@ -1,0 +1,44 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/value"
+)
+
+// TestValueThroughputChart: the weekly verdicts chart has its figures as its
+// title and text alternative, one bar per kind of verdict reached a week.
+func TestValueThroughputChart(t *testing.T) {
+	mon := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	week := func(i, v, inv int) value.Week {
+		return value.Week{Start: value.Date{Time: mon.AddDate(0, 0, 7*i)}, Validated: v, Invalidated: inv}
+	}
+	for _, c := range []struct {
+		name     string
+		weeks    []value.Week
+		bars     int
+		wantText []string
+	}{
+		{"none", nil, 0, []string{"no weeks in the window"}},
+		{"quiet weeks", []value.Week{week(0, 0, 0), week(1, 0, 0)}, 0, []string{"week of Nov 2: 0 validated, 0 invalidated", "week of Nov 9: 0 validated"}},
+		{"verdicts", []value.Week{week(0, 2, 0), week(1, 0, 0), week(2, 1, 1)}, 3, []string{"week of Nov 2: 2 validated, 0 invalidated", "week of Nov 16: 1 validated, 1 invalidated"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			svg, text := throughputChart(c.weeks)
+			s := string(svg)
+			if !strings.HasPrefix(s, `<svg class="bars"`) || !strings.Contains(s, `role="img"`) || !strings.Contains(s, `aria-label="`+esc(text)+`"><title>`+esc(text)+`</title>`) {
+				t.Errorf("chart lacks role=img and its text as aria-label and title: %.200s", s)
+			}
+			if got := strings.Count(s, `<rect class="bar `); got != c.bars {
+				t.Errorf("bars: got %d, want %d", got, c.bars)
+			}
+			for _, w := range c.wantText {
+				if !strings.Contains(text, w) {
+					t.Errorf("text %q lacks %q", text, w)
+				}
+			}
+		})
+	}
+}
