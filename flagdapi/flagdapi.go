@@ -38,6 +38,7 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/ofrep"
 )
 
 // SelectorHeader is the header flagd providers send the selector in.
@@ -62,13 +63,20 @@ var (
 	_ evaluationv2connect.ServiceHandler   = v2{}
 )
 
+// MaxMessageBytes bounds a request message, as ofrep.MaxBodyBytes bounds an
+// OFREP body: connect-go accepts messages of any size by default, and these
+// paths are not behind the HTTP API's body limits. A larger message is
+// refused (ResourceExhausted) before it is decoded.
+const MaxMessageBytes = ofrep.MaxBodyBytes
+
 // Handlers returns the services' handlers by the path prefix they serve.
 func (s *Server) Handlers() map[string]http.Handler {
 	out := map[string]http.Handler{}
+	limit := connect.WithReadMaxBytes(MaxMessageBytes)
 	for _, mount := range []func() (string, http.Handler){
-		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s) },
-		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}) },
-		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}) },
+		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s, limit) },
+		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}, limit) },
+		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}, limit) },
 	} {
 		path, h := mount()
 		out[path] = h

@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr"
 	flagd "github.com/open-feature/go-sdk-contrib/providers/flagd/pkg"
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/valueloop/valueloop/flagdapi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -252,6 +253,13 @@ func TestFlagdEvaluationV1(t *testing.T) {
 	withToken(nreq, token)
 	if _, err := c.ResolveBoolean(ctx, nreq); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("unknown flag: %v, want NotFound", err)
+	}
+	// A context larger than OFREP's body limit is refused before it is
+	// decoded or evaluated.
+	big := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "kill-switch-payments", Context: pbctx(map[string]any{"targetingKey": strings.Repeat("x", flagdapi.MaxMessageBytes)})})
+	withToken(big, token)
+	if _, err := c.ResolveBoolean(ctx, big); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("a %d-byte context: %v, want ResourceExhausted", flagdapi.MaxMessageBytes, err)
 	}
 	for name, tok := range map[string]string{"no token": "", "forged token": "vl_eval_forged"} {
 		r := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: "kill-switch-payments", Context: pbctx(nil)})
