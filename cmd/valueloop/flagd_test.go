@@ -40,23 +40,8 @@ func (bearerCredentials) RequireTransportSecurity() bool { return false }
 func TestFlagdInProcessProvider(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-in-process")
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-
-	p, err := flagd.NewProvider(flagd.WithInProcessResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
-		flagd.WithSelector("production"), flagd.WithLogger(logr.Discard()),
+	client := flagdClient(t, srv, "flagd-in-process", flagd.WithInProcessResolver(), flagd.WithSelector("production"),
 		flagd.WithGrpcDialOptionsOverride([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(bearerCredentials(token))}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := openfeature.SetNamedProviderAndWait("flagd-in-process", p); err != nil {
-		t.Fatalf("flagd provider did not become ready: %v\n%s", err, srv.Stderr.String())
-	}
-	defer openfeature.SetNamedProviderAndWait("flagd-in-process", openfeature.NoopProvider{})
-	client := openfeature.NewClient("flagd-in-process")
 	ctx := context.Background()
 	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
 		return openfeature.NewEvaluationContext(key, attrs)
@@ -118,6 +103,28 @@ func containsVariant(body, variant string) bool {
 	return variant != "" && strings.Contains(body, `"variant":"`+variant+`"`)
 }
 
+// flagdClient registers flagd's Go provider, named name, against srv with
+// opts, waits for it to be ready and returns its client; the provider is
+// replaced at the test's end.
+func flagdClient(t *testing.T, srv *testServer, name string, opts ...flagd.ProviderOption) *openfeature.Client {
+	t.Helper()
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	opts = append([]flagd.ProviderOption{flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)), flagd.WithLogger(logr.Discard())}, opts...)
+	p, err := flagd.NewProvider(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openfeature.SetNamedProviderAndWait(name, p); err != nil {
+		t.Fatalf("flagd provider %s did not become ready: %v\n%s", name, err, srv.Stderr.String())
+	}
+	t.Cleanup(func() { openfeature.SetNamedProviderAndWait(name, openfeature.NoopProvider{}) })
+	return openfeature.NewClient(name)
+}
+
 // TestFlagdRPCProvider: flagd's own Go provider in RPC mode (it speaks
 // flagd.evaluation.v2 over Connect) evaluates through the server, with the
 // token as its selector since it has no option for metadata, and sees a
@@ -125,21 +132,7 @@ func containsVariant(body, variant string) bool {
 func TestFlagdRPCProvider(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	token := srv.mustToken(t, "--env", "production", "--client", "--name", "flagd-rpc")
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-	p, err := flagd.NewProvider(flagd.WithRPCResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
-		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := openfeature.SetNamedProviderAndWait("flagd-rpc", p); err != nil {
-		t.Fatalf("flagd RPC provider did not become ready: %v\n%s", err, srv.Stderr.String())
-	}
-	defer openfeature.SetNamedProviderAndWait("flagd-rpc", openfeature.NoopProvider{})
-	client := openfeature.NewClient("flagd-rpc")
+	client := flagdClient(t, srv, "flagd-rpc", flagd.WithRPCResolver(), flagd.WithSelector(token))
 	ctx := context.Background()
 	user := func(key string, attrs map[string]any) openfeature.EvaluationContext {
 		return openfeature.NewEvaluationContext(key, attrs)
@@ -321,21 +314,8 @@ func TestFlagdInProcessResumesAfterRestart(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	first := MustServe(t, dataDir, "--demo")
 	token := first.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-restart")
-	u, err := url.Parse(first.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, _ := strconv.Atoi(u.Port())
-	p, err := flagd.NewProvider(flagd.WithInProcessResolver(), flagd.WithHost(u.Hostname()), flagd.WithPort(uint16(port)),
-		flagd.WithSelector(token), flagd.WithLogger(logr.Discard()), flagd.WithRetryBackoffMs(100), flagd.WithRetryBackoffMaxMs(500))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := openfeature.SetNamedProviderAndWait("flagd-restart", p); err != nil {
-		t.Fatal(err)
-	}
-	defer openfeature.SetNamedProviderAndWait("flagd-restart", openfeature.NoopProvider{})
-	client := openfeature.NewClient("flagd-restart")
+	client := flagdClient(t, first, "flagd-restart", flagd.WithInProcessResolver(), flagd.WithSelector(token),
+		flagd.WithRetryBackoffMs(100), flagd.WithRetryBackoffMaxMs(500))
 	ctx := context.Background()
 	eval := func() openfeature.BooleanEvaluationDetails {
 		d, _ := client.BooleanValueDetails(ctx, "kill-switch-payments", false, openfeature.NewEvaluationContext("u1", nil))
@@ -349,7 +329,7 @@ func TestFlagdInProcessResumesAfterRestart(t *testing.T) {
 	if d := eval(); !d.Value {
 		t.Errorf("while the server is down: %v %q; want the last flags kept", d.Value, d.Reason)
 	}
-	second := MustServe(t, dataDir, "--addr", u.Host)
+	second := MustServe(t, dataDir, "--addr", strings.TrimPrefix(first.URL, "http://"))
 	if code, _, stderr := second.cli(t, second.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
 		t.Fatalf("flags disable: exit %d: %s", code, stderr)
 	}
