@@ -113,6 +113,16 @@ var (
 	codeBanner = map[string]any{"text": "code default"}
 )
 
+// evalContext is an evaluation context as the JavaScript clients take it:
+// the targeting key and attrs.
+func evalContext(key string, attrs map[string]any) map[string]any {
+	m := map[string]any{"targetingKey": key}
+	for k, v := range attrs {
+		m[k] = v
+	}
+	return m
+}
+
 // TestClientSuiteNode: @openfeature/server-sdk with @openfeature/ofrep-provider
 // evaluates every demo flag, of every type, a missing flag, a wrong type and
 // the disabled flag, with an evaluate token.
@@ -121,42 +131,35 @@ func TestClientSuiteNode(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "node-suite")
 
-	user := func(key string, attrs map[string]any) map[string]any {
-		m := map[string]any{"targetingKey": key}
-		for k, v := range attrs {
-			m[k] = v
-		}
-		return m
-	}
 	tests := []struct {
 		clientCase
 		want wantDetails
 	}{
-		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, user("u1", nil)},
+		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, evalContext("u1", nil)},
 			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}},
-		{clientCase{"string targeting match", "checkout-flow", "string", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"})},
+		{clientCase{"string targeting match", "checkout-flow", "string", "none", evalContext("u2", map[string]any{"email": "ann@valueloop.dev"})},
 			wantDetails{Value: "one-page", Variant: "one-page", Reason: "TARGETING_MATCH"}},
-		{clientCase{"string split", "checkout-flow", "string", "none", user("u3", map[string]any{"email": "bob@example.com", "country": "DE"})},
+		{clientCase{"string split", "checkout-flow", "string", "none", evalContext("u3", map[string]any{"email": "bob@example.com", "country": "DE"})},
 			wantDetails{OneOf: []any{"classic", "one-page"}, Reason: "SPLIT"}},
-		{clientCase{"boolean split", "new-onboarding", "boolean", false, user("u4", nil)},
+		{clientCase{"boolean split", "new-onboarding", "boolean", false, evalContext("u4", nil)},
 			wantDetails{OneOf: []any{true, false}, Reason: "SPLIT"}},
-		{clientCase{"number targeting match", "search-results-per-page", "number", 0, user("u5", map[string]any{"appVersion": "2.5.1"})},
+		{clientCase{"number targeting match", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.5.1"})},
 			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
 		// The rule chose nothing: the default variant, reason UNKNOWN (OFREP has no DEFAULT).
-		{clientCase{"number default variant", "search-results-per-page", "number", 0, user("u5", map[string]any{"appVersion": "2.3.0"})},
+		{clientCase{"number default variant", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.3.0"})},
 			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
-		{clientCase{"object targeting match", "theme", "object", map[string]any{}, user("u6", map[string]any{"prefersDark": true})},
+		{clientCase{"object targeting match", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
 			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
-		{clientCase{"object default variant", "theme", "object", map[string]any{}, user("u6", nil)},
+		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
 			wantDetails{Value: lightTheme, Variant: "light", Reason: "UNKNOWN"}},
 		// The registry's provider (0.1.3) predates OFREP's codeDefaultFlag:
 		// the right value (the code default) with reason ERROR/GENERAL. See
 		// docs/flags.md, "Disabled flags".
-		{clientCase{"disabled flag", "banner", "object", codeBanner, user("u7", nil)},
+		{clientCase{"disabled flag", "banner", "object", codeBanner, evalContext("u7", nil)},
 			wantDetails{Value: codeBanner, Reason: "ERROR", ErrorCode: "GENERAL"}},
-		{clientCase{"missing flag", "no-such-flag", "boolean", true, user("u8", nil)},
+		{clientCase{"missing flag", "no-such-flag", "boolean", true, evalContext("u8", nil)},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "FLAG_NOT_FOUND"}},
-		{clientCase{"wrong type", "checkout-flow", "boolean", true, user("u9", nil)},
+		{clientCase{"wrong type", "checkout-flow", "boolean", true, evalContext("u9", nil)},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "TYPE_MISMATCH"}},
 	}
 	cases := make([]clientCase, len(tests))

@@ -378,28 +378,21 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := func(key string, attrs map[string]any) map[string]any {
-		m := map[string]any{"targetingKey": key}
-		for k, v := range attrs {
-			m[k] = v
-		}
-		return m
-	}
 	tests := []struct {
 		clientCase
 		want wantDetails
 	}{
-		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, user("u1", nil)},
+		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, evalContext("u1", nil)},
 			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}},
-		{clientCase{"string targeting match", "checkout-flow", "string", "none", user("u2", map[string]any{"email": "ann@valueloop.dev"})},
+		{clientCase{"string targeting match", "checkout-flow", "string", "none", evalContext("u2", map[string]any{"email": "ann@valueloop.dev"})},
 			wantDetails{Value: "one-page", Variant: "one-page", Reason: "TARGETING_MATCH"}},
-		{clientCase{"number targeting match", "search-results-per-page", "number", 0, user("u5", map[string]any{"appVersion": "2.5.1"})},
+		{clientCase{"number targeting match", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.5.1"})},
 			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
-		{clientCase{"object default variant", "theme", "object", map[string]any{}, user("u6", nil)},
+		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
 			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
-		{clientCase{"disabled flag", "banner", "object", codeBanner, user("u7", nil)},
+		{clientCase{"disabled flag", "banner", "object", codeBanner, evalContext("u7", nil)},
 			wantDetails{Value: codeBanner, Reason: "DISABLED"}},
-		{clientCase{"missing flag", "no-such-flag", "boolean", true, user("u8", nil)},
+		{clientCase{"missing flag", "no-such-flag", "boolean", true, evalContext("u8", nil)},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "FLAG_NOT_FOUND"}},
 	}
 	cases := make([]clientCase, len(tests))
