@@ -100,8 +100,13 @@ func (s *Server) routes() http.Handler {
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, s.guarded(longLived(r.pattern), s.serve(h)))
 	}
+	// Other protocols get the same body deadline and in-flight byte budget
+	// as the API's routes. Their streams (flagd's SyncFlags, EventStream)
+	// are not cut by it: a server stream's request is one message, read to
+	// its end before the answer streams, so the deadline finds nothing left
+	// to read.
 	for prefix, h := range s.Protocols {
-		mux.Handle(prefix, h)
+		mux.HandleFunc(prefix, s.guarded(false, h.ServeHTTP))
 	}
 	if s.UI == nil {
 		return mux
