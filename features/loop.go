@@ -45,21 +45,31 @@ func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		events, err := s.evidence(ctx, &features[i], sightings)
+		_, added, err := s.syncOne(ctx, &features[i], sightings)
 		if err != nil {
 			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
-		}
-		l := value.Derive(events)
-		added, err := s.Store.SaveLifecycle(ctx, features[i].Key, &l)
-		if err != nil {
-			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
-		}
-		for _, t := range added {
-			s.Logger.Info("feature moved", "feature", features[i].Key, "from", t.From, "to", t.To, "cause", t.Cause)
 		}
 		n += len(added)
 	}
 	return n, nil
+}
+
+// syncOne gathers f's evidence, derives its lifecycle and stores it,
+// logging each new transition; it returns the evidence and those.
+func (s *Service) syncOne(ctx context.Context, f *value.Feature, sightings map[flagKey]Sighting) ([]value.Event, []value.Transition, error) {
+	events, err := s.evidence(ctx, f, sightings)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := value.Derive(events)
+	added, err := s.Store.SaveLifecycle(ctx, f.Key, &l)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range added {
+		s.Logger.Info("feature moved", "feature", f.Key, "from", t.From, "to", t.To, "cause", t.Cause)
+	}
+	return events, added, nil
 }
 
 type flagKey struct{ env, flag string }
@@ -251,12 +261,8 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := s.evidence(ctx, f, sightings)
+	events, _, err := s.syncOne(ctx, f, sightings)
 	if err != nil {
-		return nil, err
-	}
-	l := value.Derive(events)
-	if _, err := s.Store.SaveLifecycle(ctx, key, &l); err != nil {
 		return nil, err
 	}
 	out := &Shown{Feature: *f}
