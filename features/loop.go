@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
 )
@@ -44,21 +45,31 @@ func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		events, err := s.evidence(ctx, &features[i], sightings)
+		_, added, err := s.syncOne(ctx, &features[i], sightings)
 		if err != nil {
 			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
-		}
-		l := value.Derive(events)
-		added, err := s.Store.SaveLifecycle(ctx, features[i].Key, &l)
-		if err != nil {
-			return n, fmt.Errorf("feature %s: %w", features[i].Key, err)
-		}
-		for _, t := range added {
-			s.Logger.Info("feature moved", "feature", features[i].Key, "from", t.From, "to", t.To, "cause", t.Cause)
 		}
 		n += len(added)
 	}
 	return n, nil
+}
+
+// syncOne gathers f's evidence, derives its lifecycle and stores it,
+// logging each new transition; it returns the evidence and those.
+func (s *Service) syncOne(ctx context.Context, f *value.Feature, sightings map[flagKey]Sighting) ([]value.Event, []value.Transition, error) {
+	events, err := s.evidence(ctx, f, sightings)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := value.Derive(events)
+	added, err := s.Store.SaveLifecycle(ctx, f.Key, &l)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range added {
+		s.Logger.Info("feature moved", "feature", f.Key, "from", t.From, "to", t.To, "cause", t.Cause)
+	}
+	return events, added, nil
 }
 
 type flagKey struct{ env, flag string }
@@ -250,12 +261,8 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := s.evidence(ctx, f, sightings)
+	events, _, err := s.syncOne(ctx, f, sightings)
 	if err != nil {
-		return nil, err
-	}
-	l := value.Derive(events)
-	if _, err := s.Store.SaveLifecycle(ctx, key, &l); err != nil {
 		return nil, err
 	}
 	out := &Shown{Feature: *f}
@@ -379,12 +386,13 @@ func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) 
 		seen[flagKey{x.Environment, x.Flag}] = x
 	}
 	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
+	ev := &requestEvidence{Evidence: s.Evidence, hypotheses: map[flagKey]hypothesisRead{}, metrics: map[string][]metric.Metric{}}
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
-			if h := s.flagHypothesis(ctx, it.Feature); h != nil {
+			if h := flagHypothesis(ctx, ev, it.Feature); h != nil {
 				f := *it.Feature
 				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
 				it.Feature = &f
@@ -397,7 +405,7 @@ func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) 
 					LastEvaluated: seen[flagKey{fl.Environment, fl.Flag}].LastSeen, ServesTreatment: value.ServesVariant(def, fl.Variant)})
 			}
 			if st == value.Releasing || st == value.Measuring {
-				x, err := s.experiment(ctx, fl, def, seen[flagKey{fl.Environment, fl.Flag}], it.Lifecycle)
+				x, err := experimentState(ctx, ev, fl, def, seen[flagKey{fl.Environment, fl.Flag}], it.Lifecycle)
 				if err != nil {
 					return nil, err
 				}
@@ -410,29 +418,64 @@ func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) 
 	return value.ComputeNext(in), nil
 }
 
-func (s *Service) flagHypothesis(ctx context.Context, f *value.Feature) *experiment.Hypothesis {
+// requestEvidence reads hypotheses and metrics once per Next: features
+// share flags and environments, and a feature's hypothesis is read for its
+// hoped-for effect and again for its experiment.
+type requestEvidence struct {
+	Evidence
+	hypotheses map[flagKey]hypothesisRead
+	metrics    map[string][]metric.Metric
+}
+
+type hypothesisRead struct {
+	h   *experiment.Hypothesis
+	err error
+}
+
+func (r *requestEvidence) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
+	k := flagKey{env, flag}
+	if x, ok := r.hypotheses[k]; ok {
+		return x.h, x.err
+	}
+	h, err := r.Evidence.Hypothesis(ctx, env, flag)
+	r.hypotheses[k] = hypothesisRead{h, err}
+	return h, err
+}
+
+func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
+	if ms, ok := r.metrics[env]; ok {
+		return ms, nil
+	}
+	ms, err := r.Evidence.Metrics(ctx, env)
+	if err == nil {
+		r.metrics[env] = ms
+	}
+	return ms, err
+}
+
+func flagHypothesis(ctx context.Context, ev Evidence, f *value.Feature) *experiment.Hypothesis {
 	for _, fl := range f.Links.Flags {
-		if h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag); err == nil {
+		if h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag); err == nil {
 			return h
 		}
 	}
 	return nil
 }
 
-// experiment analyses a linked flag's experiment with its hypothesis'
+// experimentState analyses a linked flag's experiment with its hypothesis'
 // settings: its users so far and the users it still needs.
-func (s *Service) experiment(ctx context.Context, fl value.FlagLink, def *valueloop.Flag, seen Sighting, l *value.Lifecycle) (*value.ExperimentState, error) {
-	h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
+func experimentState(ctx context.Context, ev Evidence, fl value.FlagLink, def *valueloop.Flag, seen Sighting, l *value.Lifecycle) (*value.ExperimentState, error) {
+	h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag)
 	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	ms, err := s.Evidence.Metrics(ctx, fl.Environment)
+	ms, err := ev.Metrics(ctx, fl.Environment)
 	if err != nil {
 		return nil, err
 	}
-	aggs, err := s.Evidence.Aggregates(ctx, fl.Environment, fl.Flag)
+	aggs, err := ev.Aggregates(ctx, fl.Environment, fl.Flag)
 	if err != nil {
 		return nil, err
 	}

@@ -37,9 +37,17 @@ func ParseFile(data []byte, c Context) (*File, error) {
 	return f, nil
 }
 
+// MaxFileBytes bounds a file of objectives and features: the server takes
+// at most 4 MiB of JSON in one request (httpapi's maxAPIBody), so a larger
+// file is refused before it is decoded.
+const MaxFileBytes = 4 << 20
+
 // DecodeFile reads a file as ParseFile does without validating it against
 // the environments: the CLI reads the team's file, the server validates.
 func DecodeFile(data []byte) (*File, error) {
+	if len(data) > MaxFileBytes {
+		return nil, valueloop.FieldErrorf("file", "is %d bytes, want at most %d", len(data), MaxFileBytes)
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, valueloop.FieldErrorf("file", "is empty: want objectives and features")

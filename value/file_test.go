@@ -60,6 +60,7 @@ func TestParseFileBadInput(t *testing.T) {
 		name, data, field, msg string
 	}{
 		{"empty", "  \n", "file", "empty"},
+		{"too large", "objectives: []\n" + strings.Repeat("#", MaxFileBytes), "file", "want at most"},
 		{"not YAML", "objectives: [", "file", "not valid YAML"},
 		{"unknown field", "objectives: []\nfeatures:\n  - key: a\n    titel: A\n", "titel", "unknown field"},
 		{"wrong type", `{"objectives": [{"key": "a", "target": {"value": "ten"}}]}`, "objectives.target.value", "want float64"},

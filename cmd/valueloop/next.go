@@ -223,7 +223,7 @@ func runValueApply(ctx context.Context, e *cliEnv, args []string) error {
 	if file == "" {
 		return usageErrorf("value apply: want -f FILE, e.g. 'valueloop value apply -f valueloop.yaml --dry-run'")
 	}
-	data, err := os.ReadFile(file)
+	data, err := readBounded(file, value.MaxFileBytes)
 	if err != nil {
 		return err
 	}
@@ -255,4 +255,22 @@ func runValueApply(ctx context.Context, e *cliEnv, args []string) error {
 		fmt.Fprintf(e.stdout, "  %s %s %s%s\n", op.Action, op.Kind, op.Key, fields)
 	}
 	return nil
+}
+
+// readBounded reads the file name, refusing it past limit bytes before
+// reading more than that.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, valueloop.FieldErrorf("file", "%s is larger than %d bytes, the most a file of objectives and features may be", name, limit)
+	}
+	return data, nil
 }

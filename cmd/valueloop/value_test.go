@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/github"
+	"github.com/valueloop/valueloop/value"
 )
 
 // call makes one API request with the admin token and decodes the answer
@@ -399,6 +400,11 @@ func demoFileRoundTrip(t *testing.T, s *testServer) string {
 	code, _, errOut = s.cli(t, s.Admin, "value", "apply", "-f", bad)
 	if code != exitInvalid || !strings.Contains(errOut, "links.flags[0].flag") || !strings.Contains(errOut, `no flag "themes"`) {
 		t.Errorf("bad file: exit %d, %s", code, errOut)
+	}
+	huge := writeFile(t, exported+strings.Repeat("#", value.MaxFileBytes))
+	code, _, errOut = s.cli(t, s.Admin, "value", "apply", "-f", huge)
+	if code != exitInvalid || !strings.Contains(errOut, "larger than") {
+		t.Errorf("a file past value.MaxFileBytes: exit %d, %s", code, errOut)
 	}
 	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("a refused file changed something: %s", out)
