@@ -262,13 +262,13 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 		return 0, "no baseline left to compare with"
 	}
 	var need int64
-	var which string
+	var which *GuardrailResult
 	waiting := false
-	for _, g := range figures {
+	for i, g := range figures {
 		switch {
 		case g.Tolerance == 0:
 		case g.NeededUsers > need:
-			need, which = g.NeededUsers, g.Metric
+			need, which = g.NeededUsers, &figures[i]
 		case g.NeededUsers == 0 && g.Status == GuardrailNotEnoughData:
 			waiting = true
 		}
@@ -279,11 +279,7 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	}
 	switch {
 	case need > 0:
-		for _, g := range figures {
-			if g.Metric == which {
-				return need, fmt.Sprintf("to detect a %s harm on %s with %.0f%% power", pct(g.Tolerance), which, 100*power)
-			}
-		}
+		return need, fmt.Sprintf("to detect a %s harm on %s with %.0f%% power", pct(which.Tolerance), which.Metric, 100*power)
 	case waiting:
 		return r.Plan.MinSample, "the plan's minSample, until the guardrails have figures to size the step"
 	}

@@ -498,37 +498,39 @@ func (a *analyzer) effect(est, se float64, tt test) Effect {
 // on each scale (absolute, relative) and for each kind of p-value (fixed,
 // sequential) separately.
 func correct(res *Result, method Correction) {
-	var families [4][]*float64 // raw p-values, then adjusted, by family
-	var adjusted [4][]*float64
-	for mi := range res.Metrics {
-		for ci := range res.Metrics[mi].Comparisons {
-			c := &res.Metrics[mi].Comparisons[ci]
-			if c.Status != OK {
-				continue
-			}
-			families[0] = append(families[0], &c.Absolute.PValue)
-			adjusted[0] = append(adjusted[0], &c.Absolute.AdjustedPValue)
-			families[1] = append(families[1], &c.Absolute.SequentialPValue)
-			adjusted[1] = append(adjusted[1], &c.Absolute.AdjustedSequentialPValue)
-			if c.Relative != nil {
-				families[2] = append(families[2], &c.Relative.PValue)
-				adjusted[2] = append(adjusted[2], &c.Relative.AdjustedPValue)
-				families[3] = append(families[3], &c.Relative.SequentialPValue)
-				adjusted[3] = append(adjusted[3], &c.Relative.AdjustedSequentialPValue)
+	n := 0
+	for _, m := range res.Metrics {
+		for _, c := range m.Comparisons {
+			if c.Status == OK {
+				n++
 			}
 		}
 	}
-	for f := range families {
-		if len(families[f]) < 2 {
+	// One buffer for the four families (absolute and relative, fixed and
+	// sequential), filled and written back in the same order: the analysis
+	// runs per request, so it allocates once rather than per family.
+	ps := make([]float64, 0, n)
+	for f := range 4 {
+		ps = ps[:0]
+		for mi := range res.Metrics {
+			for ci := range res.Metrics[mi].Comparisons {
+				if raw, _ := pValues(&res.Metrics[mi].Comparisons[ci], f); raw != nil {
+					ps = append(ps, *raw)
+				}
+			}
+		}
+		if len(ps) < 2 {
 			continue // a family of one needs no correction
 		}
-		ps := make([]float64, len(families[f]))
-		for i, p := range families[f] {
-			ps[i] = *p
-		}
 		adjustInPlace(ps, method)
-		for i, p := range adjusted[f] {
-			*p = ps[i]
+		i := 0
+		for mi := range res.Metrics {
+			for ci := range res.Metrics[mi].Comparisons {
+				if _, adj := pValues(&res.Metrics[mi].Comparisons[ci], f); adj != nil {
+					*adj = ps[i]
+					i++
+				}
+			}
 		}
 	}
 	for mi := range res.Metrics {
@@ -537,6 +539,25 @@ func correct(res *Result, method Correction) {
 			c.AdjustedPValue, c.AdjustedSequentialPValue = c.Absolute.AdjustedPValue, c.Absolute.AdjustedSequentialPValue
 		}
 	}
+}
+
+// pValues returns the raw and adjusted p-value of c in correction family f
+// (0 absolute fixed, 1 absolute sequential, 2 relative fixed, 3 relative
+// sequential); nil when c is not in the family (no data, no relative effect).
+func pValues(c *Comparison, f int) (raw, adj *float64) {
+	if c.Status != OK {
+		return nil, nil
+	}
+	e := &c.Absolute
+	if f >= 2 {
+		if e = c.Relative; e == nil {
+			return nil, nil
+		}
+	}
+	if f%2 == 0 {
+		return &e.PValue, &e.AdjustedPValue
+	}
+	return &e.SequentialPValue, &e.AdjustedSequentialPValue
 }
 
 // relative is the relative effect (t − k)/|k| of treatment t against control

@@ -37,16 +37,19 @@ func benchInput(metrics, variants int) Input {
 }
 
 // BenchmarkAnalyzeOne is one metric × one treatment variant from aggregates
-// (budget: 2 µs). Measured 1.2–2.1 µs/op, 608 B/op, 5 allocs/op on the shared
-// 2-core AMD EPYC development machine under a load average of 2–3 (go test
-// -run XXX -bench Analyze -benchtime=1s -count 3 -benchmem ./stats).
+// (budget: 2 µs). Measured 1.6–4.0 µs/op, 832 B/op, 5 allocs/op on the shared
+// 2-core AMD EPYC development machine under a load average of 8–14, against
+// 1.2–2.5 µs/op, 608 B/op before relative tests and p-values (5556dbf) in the
+// same run (go test -run XXX -bench Analyze -benchtime=1s -count 3 -benchmem
+// ./stats).
 // Small samples cost more: below 1e5 degrees of freedom the t quantile needs
 // Halley steps on the continued fraction (about 0.8 µs at df ≈ 40).
 func BenchmarkAnalyzeOne(b *testing.B) { benchAnalyze(b, benchInput(1, 2)) }
 
 // BenchmarkAnalyzeFull is a full result for 5 metrics × 3 variants (control
 // and two treatments) with CUPED and Holm's correction (budget: 100 µs).
-// Measured 8–14 µs/op, 4992 B/op, 10 allocs/op (same command and machine).
+// Measured 20–28 µs/op, 7280 B/op, 14 allocs/op, against 10–16 µs/op,
+// 4992 B/op, 10 allocs/op before (same command, machine and run).
 func BenchmarkAnalyzeFull(b *testing.B) { benchAnalyze(b, benchInput(5, 3)) }
 
 // benchAnalyze measures Analyze of in with the default settings.
