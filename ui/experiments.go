@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // analyze computes a flag's experiment results the way the API's results
@@ -204,7 +205,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n, tooMany, _ := u.tooManyEvents(r.Context(), env); tooMany && u.Events != nil {
-		d.OverTimeNote = "The interval over time is replayed from the event log for environments of up to " + thousands(maxChartEvents) + " events; this one has " + thousands(n) + "."
+		d.OverTimeNote = "The interval over time is replayed from the event log for environments of up to " + termchart.Group(maxChartEvents) + " events; this one has " + termchart.Group(n) + "."
 	}
 	if len(points) > 0 {
 		d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)

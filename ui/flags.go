@@ -16,6 +16,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // envTab is one environment in the flags page's tabs.
@@ -206,7 +207,7 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Chart, d.ChartTable = exposureChart(key, names, byDay)
 	if n, tooMany, _ := u.tooManyEvents(ctx, env); tooMany && u.Events != nil {
-		d.ChartNote = "Exposures over time are charted for environments of up to " + thousands(maxChartEvents) + " events; this one has " + thousands(n) + "."
+		d.ChartNote = "Exposures over time are charted for environments of up to " + termchart.Group(maxChartEvents) + " events; this one has " + termchart.Group(n) + "."
 	}
 	if u.Rollouts != nil {
 		if _, err := u.Rollouts.Status(ctx, env, key); err == nil {
@@ -256,7 +257,7 @@ func exposureChart(flag string, variants []string, byDay map[string]map[time.Tim
 		rows = append(rows, row)
 	}
 	chart := lineChart(chartSpec{Title: "Exposures of " + flag + " per day, by variant (" + strings.Join(variants, ", ") + ")",
-		Series: ss, YFmt: func(y float64) string { return thousands(int64(y)) }})
+		Series: ss, YFmt: func(y float64) string { return termchart.Group(int64(y)) }})
 	return chart, rows
 }
 

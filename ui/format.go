@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/jsondiff"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // funcs are the helpers templates may call.
@@ -24,7 +25,7 @@ func (u *UI) funcs() template.FuncMap {
 		"weeks":   func() int { return weeks },
 		"spct":    signedPct,
 		"num":     num,
-		"thous":   thousands,
+		"thous":   termchart.Group,
 		"dur":     humanDuration,
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":   func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
@@ -53,23 +54,6 @@ func signedPct(x float64) string {
 }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
 
 // humanDuration says a duration the way people do: 3d 4h, 2h 10m, 45s.
 func humanDuration(d time.Duration) string {

@@ -24,7 +24,7 @@ const maxReplays = 12
 type seriesCache struct {
 	mu        sync.Mutex
 	exposures map[string]exposureSeries // by environment
-	replays   map[string]replaySeries   // by environment + flag + hypothesis version
+	replays   map[string]replaySeries   // by environment + flag: one entry per experiment, the newest hypothesis version replacing older ones
 }
 
 type exposureSeries struct {
@@ -34,8 +34,9 @@ type exposureSeries struct {
 }
 
 type replaySeries struct {
-	events int64
-	points []replayPoint
+	events     int64
+	hypVersion int64
+	points     []replayPoint
 }
 
 // replayPoint is an experiment's result as it stood at At.
@@ -106,11 +107,11 @@ func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64) 
 	if err != nil || tooMany {
 		return nil, err
 	}
-	key := env + "\x00" + in.Flag + "\x00" + itoa(int(hypVersion))
+	key := env + "\x00" + in.Flag
 	u.series.mu.Lock()
 	cached, ok := u.series.replays[key]
 	u.series.mu.Unlock()
-	if ok && cached.events == n {
+	if ok && cached.events == n && cached.hypVersion == hypVersion {
 		return cached.points, nil
 	}
 	var events []ingest.Event
@@ -167,7 +168,7 @@ func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64) 
 		points = append(points, replayPoint{At: cut, Result: res})
 	}
 	u.series.mu.Lock()
-	u.series.replays[key] = replaySeries{events: n, points: points}
+	u.series.replays[key] = replaySeries{events: n, hypVersion: hypVersion, points: points}
 	u.series.mu.Unlock()
 	return points, nil
 }

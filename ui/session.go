@@ -143,19 +143,28 @@ type limiter struct {
 	now    func() time.Time
 	max    int
 	window time.Duration
+	// addrs bounds the addresses remembered, so that a spray of addresses
+	// cannot grow the map without bound.
+	addrs int
 
 	mu       sync.Mutex
 	failures map[string][]time.Time
 }
 
 func newLimiter(now func() time.Time, max int, window time.Duration) *limiter {
-	return &limiter{now: now, max: max, window: window, failures: map[string][]time.Time{}}
+	return &limiter{now: now, max: max, window: window, addrs: 100_000, failures: map[string][]time.Time{}}
 }
 
+// clientAddr is the address failures are counted against: the host, and
+// for IPv6 its /64, since one client commonly holds a whole /64 and could
+// otherwise try from a fresh address each time.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
 	return host
 }
@@ -185,8 +194,21 @@ func (l *limiter) wait(addr string) time.Duration {
 func (l *limiter) fail(addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.failures) > 100000 { // bound memory under a spray of addresses
-		clear(l.failures)
+	now := l.now()
+	if _, known := l.failures[addr]; !known && len(l.failures) >= l.addrs {
+		// Full: forget the addresses whose failures have all aged out
+		// (their last one is the newest). Only if every address is still
+		// within its window is everything forgotten; forgetting all
+		// lockouts whenever the map fills would let a spray of addresses
+		// lift the lockout of the address under attack.
+		for a, ts := range l.failures {
+			if now.Sub(ts[len(ts)-1]) >= l.window {
+				delete(l.failures, a)
+			}
+		}
+		if len(l.failures) >= l.addrs {
+			clear(l.failures)
+		}
 	}
-	l.failures[addr] = append(l.failures[addr], l.now())
+	l.failures[addr] = append(l.failures[addr], now)
 }

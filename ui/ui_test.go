@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,6 +63,45 @@ func TestLimiter(t *testing.T) {
 	c.t = c.t.Add(31 * time.Second)
 	if w := l.wait("1.2.3.4"); w != 0 {
 		t.Errorf("after the window: wait %s", w)
+	}
+}
+
+// TestLimiterBound: with the map of addresses full, a new address sweeps
+// out those whose failures have aged out, and keeps the lockouts still in
+// their window.
+func TestLimiterBound(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	l := newLimiter(c.now, 2, time.Minute)
+	l.addrs = 3
+	l.fail("old")
+	c.t = c.t.Add(time.Minute)
+	l.fail("locked")
+	l.fail("locked")
+	l.fail("other")
+	l.fail("new") // full: "old" has aged out and goes
+	if got := len(l.failures); got != 3 {
+		t.Errorf("addresses remembered: got %d, want 3", got)
+	}
+	if _, ok := l.failures["old"]; ok {
+		t.Error("an address whose failures aged out is still remembered")
+	}
+	if w := l.wait("locked"); w != time.Minute {
+		t.Errorf("the locked-out address waits %s after the map filled, want 1m", w)
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"192.0.2.7:5555", "192.0.2.7"},
+		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:bbbb::9]:443", "2001:db8:1:2::/64"},
+		{"not-an-address", "not-an-address"},
+	} {
+		r := httptest.NewRequest("POST", "/signin", nil)
+		r.RemoteAddr = tc.remote
+		if got := clientAddr(r); got != tc.want {
+			t.Errorf("clientAddr(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
 	}
 }
 
