@@ -22,13 +22,32 @@ func recordNumber(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-// handleListRecords lists the records of {kind} (changes, deployments,
-// incidents), newest first, filtered by service, repo and id.
-func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
+// recordsService is the delivery service for a request that may correct
+// records: the service must run and the token be an admin of every
+// environment.
+func (s *Server) recordsService(r *http.Request) (*delivery.Service, error) {
 	svc, err := s.deliveryService()
 	if err == nil {
 		err = globalAdmin(r)
 	}
+	return svc, err
+}
+
+// record is recordsService and the {record} number of a request on one
+// record.
+func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
+	svc, err := s.recordsService(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := recordNumber(r)
+	return svc, n, err
+}
+
+// handleListRecords lists the records of {kind} (changes, deployments,
+// incidents), newest first, filtered by service, repo and id.
+func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.recordsService(r)
 	if err != nil {
 		return err
 	}
@@ -51,14 +70,7 @@ func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := recordNumber(r)
+	svc, n, err := s.record(r)
 	if err != nil {
 		return err
 	}
@@ -75,14 +87,7 @@ func (s *Server) handleGetRecord(w http.ResponseWriter, r *http.Request) error {
 // are not changed), with "force" to store a rollback to a target that is
 // not an earlier production deployment and "reason" for the audit trail.
 func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := recordNumber(r)
+	svc, n, err := s.record(r)
 	if err != nil {
 		return err
 	}
@@ -122,19 +127,12 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 
 // handleDeleteRecord deletes a record; ?reason= goes to the audit trail.
 func (s *Server) handleDeleteRecord(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
+	svc, n, err := s.record(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	if err := checkParams(q, "reason"); err != nil {
-		return err
-	}
-	n, err := recordNumber(r)
-	if err != nil {
 		return err
 	}
 	if err := svc.DeleteRecord(r.Context(), r.PathValue("kind"), n, tokenOf(r).Name, q.Get("reason")); err != nil {

@@ -9,7 +9,10 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/sqlite"
 )
 
 // goTypeNames matches what Go's errors say and users must never see.
@@ -19,7 +22,11 @@ var goTypeNames = regexp.MustCompile(`map\[|json\.|struct \{|\bint64\b|\bfloat64
 // MustServer's store (or at least look right).
 func matrixPath(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
-	r := strings.NewReplacer("{env}", "production", "{key}", "checkout", "{id}", "1", "{name}", "x")
+	r := strings.NewReplacer("{env}", "production", "{key}", "checkout", "{id}", "1", "{name}", "x",
+		"{kind}", "deployments", "{record}", "1")
+	if strings.ContainsAny(r.Replace(path), "{}") {
+		panic("matrixPath: no value for a wildcard of " + pattern)
+	}
 	return method, r.Replace(path)
 }
 
@@ -55,7 +62,7 @@ func send(t *testing.T, base, method, path, token, body string) (int, string) {
 // later are covered without editing this test) with every kind of token:
 // none, unknown, evaluate, admin bound to another environment, admin.
 func TestRouteTokenMatrix(t *testing.T) {
-	e := MustServer(t)
+	e := mustFullServer(t)
 	ctx := context.Background()
 	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
 		t.Fatal(err)
@@ -118,7 +125,7 @@ func TestRouteTokenMatrix(t *testing.T) {
 // and a route that reads a body refuses duplicate keys, deep nesting and
 // wrong types alike. Nothing is audited (nothing changed).
 func TestWriteRouteBadInputs(t *testing.T) {
-	e := MustServer(t)
+	e := mustFullServer(t)
 	bad := map[string]string{
 		"wrong type":     `[]`,
 		"duplicate keys": `{"name":"a","name":"b","key":"x","key":"y"}`,
@@ -157,6 +164,22 @@ func TestWriteRouteBadInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustFullServer is MustServer that also serves delivery metrics and the
+// value loop, so that the matrices reach their routes instead of the 404
+// of a part left out.
+func mustFullServer(t *testing.T) *env {
+	t.Helper()
+	return mustServer(t, func(srv *httpapi.Server, db *sqlite.DB) {
+		d := delivery.New(db)
+		if err := d.Open(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		srv.Delivery = d
+		srv.Value = features.New(db, db)
+	})
 }
 
 func auditCount(t *testing.T, e *env) int {

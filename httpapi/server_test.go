@@ -39,6 +39,13 @@ const prodFlags = `{"flags":{
 // holding environment "production" with prodFlags.
 func MustServer(t testing.TB) *env {
 	t.Helper()
+	return mustServer(t, nil)
+}
+
+// mustServer is MustServer with configure (if not nil) called on the
+// server before it opens.
+func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env {
+	t.Helper()
 	db := sqlite.NewDB(filepath.Join(t.TempDir(), "api.db"))
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
@@ -76,6 +83,9 @@ func MustServer(t testing.TB) *env {
 	srv.Events = &httpapi.Events{Pipeline: pipeline, Store: db}
 	srv.Addr = "127.0.0.1:0"
 	srv.Heartbeat = 50 * time.Millisecond
+	if configure != nil {
+		configure(srv, db)
+	}
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}

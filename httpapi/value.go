@@ -150,6 +150,9 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	if err := checkParams(r.URL.Query(), "stage", "objective"); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	stage := value.Stage(q.Get("stage"))
 	if stage != "" && !stage.Valid() {
@@ -279,6 +282,9 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkParams(r.URL.Query(), "method", "cleanupAfter"); err != nil {
+		return err
+	}
 	after, err := seconds(r, "cleanupAfter", 0)
 	if err != nil {
 		return err
@@ -298,6 +304,9 @@ func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkParams(r.URL.Query(), "objective", "since"); err != nil {
+		return err
+	}
 	since, err := seconds(r, "since", 0)
 	if err != nil {
 		return err
@@ -315,6 +324,9 @@ func (s *Server) handleFlow(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleExportValue(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
+		return err
+	}
+	if err := checkParams(r.URL.Query(), "format"); err != nil {
 		return err
 	}
 	f, err := v.Export(r.Context())
@@ -344,6 +356,9 @@ func (s *Server) handleExportValue(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueWriter(r)
 	if err != nil {
+		return err
+	}
+	if err := checkParams(r.URL.Query(), "dryRun", "prune"); err != nil {
 		return err
 	}
 	var f value.File
