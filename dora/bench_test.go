@@ -104,10 +104,12 @@ func benchSHA(i int) string {
 // bucketed by week over a year, from one million changes and 100,000
 // deployments: the target is at most one second per Compute.
 //
-// Measured on the shared 2-core development machine (load about 3) with
-// go test -run XXX -bench BenchmarkMetrics -benchtime=3x -count 3:
-// Compute 0.75 to 0.92 s (0.69 to 0.74 s of CPU), 183 MB allocated; Report
-// on a built Timeline 0.10 s.
+// Measured on the shared 2-core development machine (load 5 to 14) with
+// go test -run XXX -bench BenchmarkMetrics -benchtime=3x -count 3, with the
+// lead time breakdown (four more summaries per period and series):
+// Compute 0.69 to 1.24 s (0.71 to 1.19 s of CPU; the slow run was the first,
+// under load 14), 193 MB allocated; Report on a built Timeline 0.17 s
+// (0.10 s before the breakdown).
 func BenchmarkMetrics(b *testing.B) {
 	data := benchData(1_000_000, 100_000)
 	q := Query{From: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Bucket: BucketWeek}

@@ -78,23 +78,10 @@ func (s *Stage) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// summariseStage reorders xs and returns its median and 85th percentile,
-// selecting ranks as summarise does rather than sorting: a report over a
-// million changes summarises four stages per period.
+// summariseStage reorders xs and returns its median and 85th percentile.
 func summariseStage(xs []int64) Stage {
-	n := len(xs)
-	if n == 0 {
-		return Stage{}
-	}
-	k1, r1 := (n-1)/2, (n-1)%2
-	selectK(xs, k1)
-	med := interpolate(xs, k1, int64(r1), 2)
-	k2, r2 := 17*(n-1)/20, 17*(n-1)%20
-	if k2 > k1 {
-		selectK(xs[k1+1:], k2-k1-1)
-	}
-	p85 := interpolate(xs, k2, int64(r2), 20)
-	return Stage{Count: n, Median: time.Duration(med), P85: time.Duration(p85)}
+	med, p85 := medianAnd(xs, 17, 20)
+	return Stage{Count: len(xs), Median: time.Duration(med), P85: time.Duration(p85)}
 }
 
 // stamps are the pull request times of each change (Unix ns; 0 unknown).

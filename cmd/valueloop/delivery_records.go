@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 )
@@ -51,6 +53,30 @@ func recordArgs(path string, pos []string) (string, int64, error) {
 		return "", 0, usageErrorf("%s: record number %q is not a positive integer", path, pos[1])
 	}
 	return pos[0], n, nil
+}
+
+// recordTarget parses the flags and KIND NUMBER of a command on one record,
+// runs check (when given) on the parsed flags, and only then opens the client,
+// so that usage errors come before connection errors.
+func recordTarget(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, path string, args []string, check func() error) (string, int64, *client.Client, error) {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	kind, n, err := recordArgs(path, pos)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return "", 0, nil, err
+		}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	return kind, n, c, nil
 }
 
 func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
@@ -133,15 +159,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 func runRecordShow(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery record show")
 	cf := addClientFlags(e, fs)
-	pos, err := e.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	kind, n, err := recordArgs("delivery record show", pos)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	kind, n, c, err := recordTarget(e, fs, cf, "delivery record show", args, nil)
 	if err != nil {
 		return err
 	}
@@ -159,18 +177,12 @@ func runRecordEdit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.Var(&sets, "set", "FIELD=VALUE to change (repeatable)")
 	force := fs.Bool("force", false, "store a rollback whose target is not an earlier production deployment")
 	reason := fs.String("reason", "", "why, for the audit trail")
-	pos, err := e.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	kind, n, err := recordArgs("delivery record edit", pos)
-	if err != nil {
-		return err
-	}
-	if len(sets) == 0 {
-		return usageErrorf("delivery record edit: nothing to change: give --set FIELD=VALUE, e.g. --set authoredAt=2026-03-01T09:00:00Z")
-	}
-	c, err := cf.client()
+	kind, n, c, err := recordTarget(e, fs, cf, "delivery record edit", args, func() error {
+		if len(sets) == 0 {
+			return usageErrorf("delivery record edit: nothing to change: give --set FIELD=VALUE, e.g. --set authoredAt=2026-03-01T09:00:00Z")
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -269,15 +281,7 @@ func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery record delete")
 	cf := addClientFlags(e, fs)
 	reason := fs.String("reason", "", "why, for the audit trail")
-	pos, err := e.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	kind, n, err := recordArgs("delivery record delete", pos)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	kind, n, c, err := recordTarget(e, fs, cf, "delivery record delete", args, nil)
 	if err != nil {
 		return err
 	}

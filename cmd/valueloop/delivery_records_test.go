@@ -18,14 +18,7 @@ import (
 // are in the audit trail.
 func TestDeliveryRecordCLI(t *testing.T) {
 	s := MustServe(t, "")
-	run := func(want int, args ...string) string {
-		t.Helper()
-		code, stdout, stderr := s.cli(t, s.Admin, args...)
-		if code != want {
-			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
-		}
-		return stdout + stderr
-	}
+	run := adminCLI(t, s)
 	run(0, "change", "record", "--service", "shop", "--sha", "aaa", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
 	run(0, "change", "record", "--service", "shop", "--sha", "ccc", "--authored-at", "2026-02-03T00:00:00Z", "--merged-at", "2026-02-03T01:00:00Z")
 	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "aaa", "--status", "success", "--at", "2026-02-02T11:00:00Z")
@@ -92,14 +85,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 // deploy 2h; a review time without the pull request is refused.
 func TestChangeRecordBreakdown(t *testing.T) {
 	s := MustServe(t, "")
-	run := func(want int, args ...string) string {
-		t.Helper()
-		code, stdout, stderr := s.cli(t, s.Admin, args...)
-		if code != want {
-			t.Fatalf("valueloop %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, stdout, stderr)
-		}
-		return stdout + stderr
-	}
+	run := adminCLI(t, s)
 	if out := run(3, "change", "record", "--service", "cart", "--sha", "c5", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
 		t.Errorf("review without a pull request: %s", out)
 	}

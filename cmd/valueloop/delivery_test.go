@@ -15,11 +15,10 @@ import (
 	"github.com/valueloop/valueloop/github"
 )
 
-// TestDeliveryCLIToDORA records changes, deployments and an incident with
-// the CLI and reads the figures back with `valueloop dora`.
-func TestDeliveryCLIToDORA(t *testing.T) {
-	s := MustServe(t, "")
-	run := func(want int, args ...string) string {
+// adminCLI runs valueloop commands against s with the admin token and
+// fails t unless the exit code is want; it returns stdout and stderr.
+func adminCLI(t *testing.T, s *testServer) func(want int, args ...string) string {
+	return func(want int, args ...string) string {
 		t.Helper()
 		code, stdout, stderr := s.cli(t, s.Admin, args...)
 		if code != want {
@@ -27,6 +26,13 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 		}
 		return stdout + stderr
 	}
+}
+
+// TestDeliveryCLIToDORA records changes, deployments and an incident with
+// the CLI and reads the figures back with `valueloop dora`.
+func TestDeliveryCLIToDORA(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
 	// Day 1: a change of 09:00 (+02:00: 07:00 UTC) deployed at 12:00 UTC.
 	run(0, "change", "record", "--service", "shop", "--sha", "A1", "--authored-at", "2026-02-02T09:00:00+02:00", "--merged-at", "2026-02-02T10:00:00Z", "--flag", "new-checkout")
 	out := run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "a1", "--status", "success", "--at", "2026-02-02T12:00:00Z")
