@@ -74,9 +74,6 @@ type Summary struct {
 // Run walks the streams in order from the checkpoint's place, and forgets
 // the place once every stream is done.
 func (im *Importer) Run(ctx context.Context, streams []Stream) error {
-	if im.Now == nil {
-		im.Now = time.Now
-	}
 	im.Summary.Resumed = im.Checkpoint.Resuming()
 	for _, s := range streams {
 		if err := im.stream(ctx, s); err != nil {
@@ -183,7 +180,10 @@ func (im *Importer) progress(always bool, format string, args ...any) {
 	if im.Progress == nil {
 		return
 	}
-	now := im.Now()
+	now := time.Now()
+	if im.Now != nil {
+		now = im.Now()
+	}
 	if !always && now.Sub(im.lastLine) < im.ProgressEvery {
 		return
 	}

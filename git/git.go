@@ -34,7 +34,8 @@ type Options struct {
 	Since time.Time
 	// Tags is a glob (git's, as for-each-ref reads it: "v*"); each tag
 	// matching it is a successful deployment of the commit it tags, at
-	// the tag's date. Empty: tags are not deployments.
+	// the tag's date (an annotated tag's; a lightweight tag has only its
+	// commit's). Empty: tags are not deployments.
 	Tags string
 	// ReleaseBranches is a glob ("release/*"); each commit made on a
 	// matching branch (local, or a remote's) deploys the main branch's
