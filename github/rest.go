@@ -201,4 +201,3 @@ func itemError(i int, err error) error {
 	}
 	return err
 }
-
