@@ -41,8 +41,8 @@ var restPages = map[string]func(body []byte) (dora.Event, error){
 
 // FuzzRESTPages feeds every page reader arbitrary bodies: it must never
 // panic, and either fail with an EINVALID error (the import reports it
-// with the page's URL) or return records the delivery package accepts. The seed corpus is the pages the
-// import's tests replay (backfill/testdata/gitlab).
+// with the page's URL) or return records the delivery package accepts.
+// The seed corpus is the pages the import's tests replay (backfill/testdata/gitlab).
 func FuzzRESTPages(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("..", "backfill", "testdata", "gitlab", "*.json"))
 	if err != nil || len(files) == 0 {
