@@ -110,7 +110,7 @@ func BenchmarkImport(b *testing.B) {
 		f := backfill.NewFetcher(backfill.GitHubAuth("bench"))
 		cp, _ := backfill.OpenCheckpoint("", "bench")
 		im := &backfill.Importer{Fetch: f, Store: s, Known: known, Checkpoint: cp, Source: delivery.ImportSource + "github", Scope: "acme/big"}
-		streams, err := backfill.GitHubStreams(ctx, f, srv.URL, "acme/big", github.Config{})
+		streams, err := backfill.GitHubStreams(ctx, f, backfill.Repo{Root: srv.URL, Name: "acme/big"}, github.Config{})
 		if err == nil {
 			err = im.Run(ctx, streams)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
@@ -66,12 +67,55 @@ func APIRoot(kind, base string) (string, error) {
 	return u.String(), nil
 }
 
+// Repo names what to import: a repository at a forge's API root, and how
+// far back.
+type Repo struct {
+	// Root is the API root (APIRoot); Name the repository ("acme/shop").
+	Root, Name string
+	// Since skips what happened before it: pull requests merged,
+	// deployments and releases made, issues last updated. The reviews and
+	// statuses of what is skipped are not requested, which is most of the
+	// requests of a long history. Zero: everything.
+	Since time.Time
+}
+
+// since returns the query parameter name=Since, or "" without one.
+func (r Repo) since(name string) string {
+	if r.Since.IsZero() {
+		return ""
+	}
+	return "&" + name + "=" + url.QueryEscape(r.Since.UTC().Format(time.RFC3339))
+}
+
+// recent keeps the xs whose time is not before since, and their
+// counterparts in ys (nil: none).
+func recent[T, U any](since time.Time, xs []T, ys []U, at func(*T) time.Time) ([]T, []U) {
+	if since.IsZero() {
+		return xs, ys
+	}
+	var kx []T
+	var ky []U
+	for i := range xs {
+		if !at(&xs[i]).Before(since) {
+			kx = append(kx, xs[i])
+			if ys != nil {
+				ky = append(ky, ys[i])
+			}
+		}
+	}
+	return kx, ky
+}
+
+func merged(c *dora.Change) time.Time       { return c.MergedAt }
+func deployed(d *dora.Deployment) time.Time { return d.At }
+
 // GitHubStreams reads the repository (owner/name) at the API root and
 // returns the streams of its history: merged pull requests with their
 // reviews, deployments with their statuses, releases (when
 // cfg.ReleaseEnvironment is set) and incident issues.
-func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg github.Config) ([]Stream, error) {
-	base := root + "/repos/" + repo
+func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config) ([]Stream, error) {
+	root := repo.Root
+	base := root + "/repos/" + repo.Name
 	page, err := f.Get(ctx, base)
 	if err != nil {
 		return nil, err
@@ -89,6 +133,7 @@ func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg githu
 	streams := []Stream{
 		{Name: "pulls", URL: base + "/pulls?state=closed&sort=created&direction=asc&" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
 			changes, err := github.PullsPage(b, name, branch)
+			changes, _ = recent[dora.Change, any](repo.Since, changes, nil, merged)
 			subs := make([]Sub, len(changes))
 			for i, c := range changes {
 				pr := c.PR
@@ -101,6 +146,7 @@ func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg githu
 		}},
 		{Name: "deployments", URL: base + "/deployments?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
 			records, deps, err := github.DeploymentsPage(b, name, cfg)
+			records, deps = recent(repo.Since, records, deps, deployed)
 			subs := make([]Sub, len(deps))
 			for i, d := range deps {
 				subs[i] = Sub{URL: base + "/deployments/" + url.PathEscape(d.ID) + "/statuses?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
@@ -110,7 +156,7 @@ func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg githu
 			}
 			return dora.Event{Deployments: records}, subs, err
 		}},
-		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
+		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list + repo.since("since"), Page: func(b []byte) (dora.Event, []Sub, error) {
 			is, err := github.IssuesPage(b, name, cfg)
 			return dora.Event{Incidents: is}, nil, err
 		}},
@@ -118,6 +164,7 @@ func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg githu
 	if cfg.ReleaseEnvironment != "" {
 		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
 			ds, err := github.ReleasesPage(b, name, cfg)
+			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
 			return dora.Event{Deployments: ds}, nil, err
 		}})
 	}
@@ -128,8 +175,9 @@ func GitHubStreams(ctx context.Context, f *Fetcher, root, repo string, cfg githu
 // the streams of its history: merged merge requests with their approvals,
 // deployments, incident issues (labelled, and of type incident) and
 // releases (when cfg.ReleaseEnvironment is set).
-func GitLabStreams(ctx context.Context, f *Fetcher, root, project string, cfg gitlab.Config) ([]Stream, error) {
-	base := root + "/projects/" + url.PathEscape(project)
+func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config) ([]Stream, error) {
+	root := repo.Root
+	base := root + "/projects/" + url.PathEscape(repo.Name)
 	page, err := f.Get(ctx, base)
 	if err != nil {
 		return nil, err
@@ -148,29 +196,34 @@ func GitLabStreams(ctx context.Context, f *Fetcher, root, project string, cfg gi
 		is, err := gitlab.IssuesPage(b, name, cfg)
 		return dora.Event{Incidents: is}, nil, err
 	}
-	mrs := "/merge_requests?state=merged&order_by=created_at&sort=asc&" + list
+	// Updated after Since: a merge request merged since was updated since.
+	after := repo.since("updated_after")
+	mrs := "/merge_requests?state=merged&order_by=created_at&sort=asc&" + list + after
 	if branch != "" {
 		mrs += "&target_branch=" + url.QueryEscape(branch)
 	}
 	streams := []Stream{
 		{Name: "merge_requests", URL: base + mrs, Page: func(b []byte) (dora.Event, []Sub, error) {
 			changes, err := gitlab.MergeRequestsPage(b, name, branch)
+			changes, _ = recent[dora.Change, any](repo.Since, changes, nil, merged)
 			subs := make([]Sub, len(changes))
 			for i, c := range changes {
 				subs[i] = approvals(base, name, c.PR)
 			}
 			return dora.Event{Changes: changes}, subs, err
 		}},
-		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
+		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list + after, Page: func(b []byte) (dora.Event, []Sub, error) {
 			ds, err := gitlab.DeploymentsPage(b, name, cfg)
+			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
 			return dora.Event{Deployments: ds}, nil, err
 		}},
-		{Name: "issues", URL: base + "/issues?state=all&order_by=created_at&sort=asc&labels=" + url.QueryEscape(label) + "&" + list, Page: issues},
-		{Name: "incidents", URL: base + "/issues?state=all&order_by=created_at&sort=asc&issue_type=incident&" + list, Page: issues},
+		{Name: "issues", URL: base + "/issues?state=all&order_by=created_at&sort=asc&labels=" + url.QueryEscape(label) + "&" + list + after, Page: issues},
+		{Name: "incidents", URL: base + "/issues?state=all&order_by=created_at&sort=asc&issue_type=incident&" + list + after, Page: issues},
 	}
 	if cfg.ReleaseEnvironment != "" {
 		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
 			ds, err := gitlab.ReleasesPage(b, name, cfg)
+			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
 			return dora.Event{Deployments: ds}, nil, err
 		}})
 	}

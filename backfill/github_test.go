@@ -61,6 +61,11 @@ func githubAPI(t testing.TB, clock *fakeClock) *replay {
 // importGitHub runs one import of acme/shop from r into s.
 func importGitHub(t testing.TB, s *delivery.Service, r *replay, f *backfill.Fetcher, checkpoint string, progress io.Writer) (*backfill.Importer, error) {
 	t.Helper()
+	return importGitHubSince(t, s, r, f, checkpoint, progress, time.Time{})
+}
+
+func importGitHubSince(t testing.TB, s *delivery.Service, r *replay, f *backfill.Fetcher, checkpoint string, progress io.Writer, since time.Time) (*backfill.Importer, error) {
+	t.Helper()
 	ctx := context.Background()
 	cfg := github.Config{Production: s.ProductionEnvironments(), ReleaseEnvironment: "app-store"}
 	cp, err := backfill.OpenCheckpoint(checkpoint, "github "+r.srv.URL+" acme/shop")
@@ -73,7 +78,7 @@ func importGitHub(t testing.TB, s *delivery.Service, r *replay, f *backfill.Fetc
 	}
 	im := &backfill.Importer{Fetch: f, Store: s, Known: backfill.NewKnown(data), Checkpoint: cp,
 		Source: delivery.ImportSource + "github", Scope: "acme/shop", Progress: progress}
-	streams, err := backfill.GitHubStreams(ctx, f, r.srv.URL, "acme/shop", cfg)
+	streams, err := backfill.GitHubStreams(ctx, f, backfill.Repo{Root: r.srv.URL, Name: "acme/shop", Since: since}, cfg)
 	if err != nil {
 		return im, err
 	}
@@ -239,5 +244,28 @@ func TestGitHubResume(t *testing.T) {
 	checkBreakdown(t, s)
 	if _, err := os.Stat(checkpoint); !os.IsNotExist(err) {
 		t.Errorf("checkpoint left after a complete import: %v", err)
+	}
+}
+
+// TestGitHubSince: an import since a time skips the pull requests merged
+// and deployments made before it, and requests neither their reviews nor
+// their statuses; issues are asked for by their update time.
+func TestGitHubSince(t *testing.T) {
+	clock := newClock()
+	r := githubAPI(t, clock)
+	since := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
+	issues := "/repos/acme/shop/issues?state=all&sort=created&direction=asc&labels=incident&per_page=100"
+	r.route(issues+"&since=2026-03-03T00:00:00Z", "issues.json", nil)
+	im, err := importGitHubSince(t, newService(t), r, fetcher(clock, backfill.GitHubAuth(token)), "", nil, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pull request 4 and its reviews, deployment 102 pending and succeeded,
+	// release v2.1.0; the incident as the page gives it.
+	checkTotals(t, "the import", im.Summary, backfill.Summary{Changes: 1, Reviews: 2, Deployments: 3, Incidents: 1, Stored: 7})
+	for _, uri := range []string{"/repos/acme/shop/pulls/1/reviews?per_page=100", "/repos/acme/shop/deployments/101/statuses?per_page=100", issues} {
+		if n := r.hitsOf(uri); n != 0 {
+			t.Errorf("%s read %d times, want none", uri, n)
+		}
 	}
 }

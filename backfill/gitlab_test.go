@@ -40,7 +40,7 @@ func importGitLab(t testing.TB, s *delivery.Service, r *replay, f *backfill.Fetc
 	}
 	im := &backfill.Importer{Fetch: f, Store: s, Known: backfill.NewKnown(data), Checkpoint: cp,
 		Source: delivery.ImportSource + "gitlab", Scope: "acme/search"}
-	streams, err := backfill.GitLabStreams(ctx, f, r.srv.URL, "acme/search", gitlab.Config{Production: s.ProductionEnvironments()})
+	streams, err := backfill.GitLabStreams(ctx, f, backfill.Repo{Root: r.srv.URL, Name: "acme/search"}, gitlab.Config{Production: s.ProductionEnvironments()})
 	if err != nil {
 		return im, err
 	}

@@ -94,6 +94,7 @@ func (f *importFlags) open(ctx context.Context) (*delivery.Service, func(), erro
 // forgeImport is what an import from a forge's API reads.
 type forgeImport struct {
 	kind, repo, base, tokenFile, source, incidentLabel, releaseEnv string
+	since                                                          time.Time
 }
 
 func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []string) error {
@@ -106,8 +107,12 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 		fs.StringVar(&in.source, "source", "", "webhook source whose incident label and release environment to use")
 		fs.StringVar(&in.incidentLabel, "incident-label", "", "label that marks incident issues (default: the source's, else incident)")
 		fs.StringVar(&in.releaseEnv, "release-env", "", "environment a release deploys to (default: the source's; none: releases are skipped)")
+		since := fs.String("since", "", "only what happened since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 		pos, err := e.parseArgs(fs, args)
 		if err != nil {
+			return err
+		}
+		if in.since, err = parseSince(*since); err != nil {
 			return err
 		}
 		if len(pos) != 1 || !strings.Contains(pos[0], "/") {
@@ -189,7 +194,11 @@ func (in *forgeImport) run(ctx context.Context, e *cliEnv, s *delivery.Service, 
 	fetch.Waited = func(d time.Duration, why string) {
 		fmt.Fprintf(e.stderr, "waiting %s: %s\n", d.Round(time.Second), why)
 	}
-	im, err := newImporter(ctx, s, f, in.kind+" "+root+" "+in.repo, in.kind, in.repo)
+	scope := in.kind + " " + root + " " + in.repo
+	if !in.since.IsZero() {
+		scope += " since " + in.since.Format(time.RFC3339)
+	}
+	im, err := newImporter(ctx, s, f, scope, in.kind, in.repo)
 	if err != nil {
 		return nil, err
 	}
@@ -197,9 +206,9 @@ func (in *forgeImport) run(ctx context.Context, e *cliEnv, s *delivery.Service, 
 	prod := s.ProductionEnvironments()
 	var streams []backfill.Stream
 	if in.kind == delivery.KindGitHub {
-		streams, err = backfill.GitHubStreams(ctx, fetch, root, in.repo, github.Config{IncidentLabel: in.incidentLabel, Production: prod, ReleaseEnvironment: in.releaseEnv})
+		streams, err = backfill.GitHubStreams(ctx, fetch, backfill.Repo{Root: root, Name: in.repo, Since: in.since}, github.Config{IncidentLabel: in.incidentLabel, Production: prod, ReleaseEnvironment: in.releaseEnv})
 	} else {
-		streams, err = backfill.GitLabStreams(ctx, fetch, root, in.repo, gitlab.Config{IncidentLabel: in.incidentLabel, Production: prod, ReleaseEnvironment: in.releaseEnv})
+		streams, err = backfill.GitLabStreams(ctx, fetch, backfill.Repo{Root: root, Name: in.repo, Since: in.since}, gitlab.Config{IncidentLabel: in.incidentLabel, Production: prod, ReleaseEnvironment: in.releaseEnv})
 	}
 	if err == nil {
 		err = im.Run(ctx, streams)
@@ -232,7 +241,7 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&o.Tags, "tags", "", "tags matching this glob ('v*') are deployments of the commit they tag")
 	fs.StringVar(&o.ReleaseBranches, "release-branches", "", "each commit on a branch matching this glob ('release/*') is a deployment")
 	fs.StringVar(&o.Environment, "env", "production", "environment the tags and release branches deploy to")
-	since := fs.String("since", "", "only commits since this time (RFC 3339 or a date)")
+	since := fs.String("since", "", "only commits since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -241,10 +250,8 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 		return usageErrorf("delivery import git: want the repository's directory and --repo, e.g. 'valueloop delivery import git . --repo acme/shop --tags v*'")
 	}
 	o.Dir = pos[0]
-	if *since != "" {
-		if o.Since, err = delivery.ParseTime("since", *since); err != nil {
-			return err
-		}
+	if o.Since, err = parseSince(*since); err != nil {
+		return err
 	}
 	s, closeStore, err := f.open(ctx)
 	if err != nil {
@@ -267,6 +274,19 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 	err = im.StoreBatches(ctx, "git", ev, 5000)
 	writeImportSummary(e, f.output, o.Repo, im.Summary, err == nil)
 	return err
+}
+
+// parseSince reads --since: a time, a date, or a span back from now;
+// empty: the zero time (everything).
+func parseSince(since string) (time.Time, error) {
+	if since == "" {
+		return time.Time{}, nil
+	}
+	if t, err := delivery.ParseTime("since", since); err == nil {
+		return t, nil
+	}
+	from, _, err := delivery.ParseRange(since, "", "", time.Now())
+	return from, err
 }
 
 func writeImportSummary(e *cliEnv, output, repo string, s backfill.Summary, complete bool) {
