@@ -106,3 +106,24 @@ func TestGitLabImport(t *testing.T) {
 		t.Errorf("second import stored %d records (%v), want none", again.Summary.Stored, err)
 	}
 }
+
+// TestGitLabRateLimit: GitLab's 429 names its reset in RateLimit-Reset
+// (no X- prefix); the import waits for it and goes on.
+func TestGitLabRateLimit(t *testing.T) {
+	clock := newClock()
+	r := gitlabAPI(t, clock)
+	r.queue("/projects/acme%2Fsearch/merge_requests/12/approvals", answer{status: 429, body: "Retry later",
+		header: map[string]string{"RateLimit-Limit": "2000", "RateLimit-Remaining": "0", "RateLimit-Reset": "{reset+20}"}})
+	f := fetcher(clock, backfill.GitLabAuth(glToken))
+	f.Retries = 1
+	im, err := importGitLab(t, newService(t), r, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := clock.Waits(); len(w) != 1 || w[0] != 21*time.Second {
+		t.Errorf("waited %v, want 21s (the reset and a second)", w)
+	}
+	if im.Summary.Reviews != 2 {
+		t.Errorf("stored %d approvals, want 2", im.Summary.Reviews)
+	}
+}

@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/valueloop/valueloop/dora"
 )
@@ -48,21 +49,21 @@ func (k *Known) add(keys ...string) {
 	}
 }
 
-// known reports whether the first key is held, or with any, whether any of
-// keys is.
-func (k *Known) known(any bool, keys ...string) bool {
+// known reports whether the first key is held or, with anyKey, whether
+// any of keys is.
+func (k *Known) known(anyKey bool, keys ...string) bool {
 	for i, key := range keys {
 		if _, ok := k.keys[key]; ok {
 			return true
 		}
-		if i == 0 && !any {
+		if i == 0 && !anyKey {
 			return false
 		}
 	}
 	return false
 }
 
-func unix(t interface{ Unix() int64 }) string { return strconv.FormatInt(t.Unix(), 10) }
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
 // changeKeys: the commit, then the commit with its pull request.
 func changeKeys(c *dora.Change) []string {

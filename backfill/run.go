@@ -106,7 +106,7 @@ func (im *Importer) stream(ctx context.Context, s Stream) error {
 		if err := im.readSubs(ctx, &ev, subs); err != nil {
 			return err
 		}
-		if err := im.Store1(ctx, s.Name, &ev); err != nil {
+		if err := im.StorePage(ctx, s.Name, &ev); err != nil {
 			return err
 		}
 		cur = Cursor{Next: page.Next, Done: page.Next == "", Pages: cur.Pages + 1}
@@ -147,10 +147,10 @@ func (im *Importer) readSubs(ctx context.Context, ev *dora.Event, subs []Sub) er
 	return nil
 }
 
-// Store1 stores the records of ev not known yet as one delivery of kind
+// StorePage stores the records of ev not known yet as one delivery of kind
 // "import "+name, identified by its content: storing the same records
 // again is a redelivery and stores nothing.
-func (im *Importer) Store1(ctx context.Context, name string, ev *dora.Event) error {
+func (im *Importer) StorePage(ctx context.Context, name string, ev *dora.Event) error {
 	read := len(ev.Changes) + len(ev.Deployments) + len(ev.Incidents) + len(ev.Reviews)
 	im.Summary.Read += read
 	if read-im.Known.Fresh(ev) == 0 {
@@ -200,7 +200,7 @@ func (im *Importer) StoreBatches(ctx context.Context, name string, ev dora.Event
 		b.Deployments, ev.Deployments = cut(ev.Deployments, size-len(b.Changes))
 		b.Incidents, ev.Incidents = cut(ev.Incidents, size-len(b.Changes)-len(b.Deployments))
 		b.Reviews, ev.Reviews = cut(ev.Reviews, size-len(b.Changes)-len(b.Deployments)-len(b.Incidents))
-		if err := im.Store1(ctx, name, &b); err != nil {
+		if err := im.StorePage(ctx, name, &b); err != nil {
 			return err
 		}
 		im.Summary.Pages++
