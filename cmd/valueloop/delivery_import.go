@@ -54,7 +54,7 @@ successful deployments to --env.
 
 // importFlags are the flags every import takes.
 type importFlags struct {
-	data, checkpoint, output string
+	data, checkpoint, output, since string
 }
 
 func addImportFlags(e *cliEnv, fs *flag.FlagSet) *importFlags {
@@ -62,6 +62,7 @@ func addImportFlags(e *cliEnv, fs *flag.FlagSet) *importFlags {
 	fs.StringVar(&f.data, "data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "data directory of the store (VALUELOOP_DATA)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "file keeping the import's place (default DATA/delivery-import.json)")
 	fs.StringVar(&f.output, "output", "table", "output format: table or json")
+	fs.StringVar(&f.since, "since", "", "only what happened since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 	return f
 }
 
@@ -107,12 +108,11 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 		fs.StringVar(&in.source, "source", "", "webhook source whose incident label and release environment to use")
 		fs.StringVar(&in.incidentLabel, "incident-label", "", "label that marks incident issues (default: the source's, else incident)")
 		fs.StringVar(&in.releaseEnv, "release-env", "", "environment a release deploys to (default: the source's; none: releases are skipped)")
-		since := fs.String("since", "", "only what happened since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 		pos, err := e.parseArgs(fs, args)
 		if err != nil {
 			return err
 		}
-		if in.since, err = parseSince(*since); err != nil {
+		if in.since, err = parseSince(f.since); err != nil {
 			return err
 		}
 		if len(pos) != 1 || !strings.Contains(pos[0], "/") {
@@ -241,7 +241,6 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&o.Tags, "tags", "", "tags matching this glob ('v*') are deployments of the commit they tag")
 	fs.StringVar(&o.ReleaseBranches, "release-branches", "", "each commit on a branch matching this glob ('release/*') is a deployment")
 	fs.StringVar(&o.Environment, "env", "production", "environment the tags and release branches deploy to")
-	since := fs.String("since", "", "only commits since this time (RFC 3339, a date, or back from now: 90d, 12w)")
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -250,7 +249,7 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 		return usageErrorf("delivery import git: want the repository's directory and --repo, e.g. 'valueloop delivery import git . --repo acme/shop --tags v*'")
 	}
 	o.Dir = pos[0]
-	if o.Since, err = parseSince(*since); err != nil {
+	if o.Since, err = parseSince(f.since); err != nil {
 		return err
 	}
 	s, closeStore, err := f.open(ctx)
