@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -124,4 +126,23 @@ func TestWebhookThenImport(t *testing.T) {
 	want.Changes, want.Deployments, want.Reviews, want.Stored = 1, 4, 3, 9
 	checkTotals(t, "the import after webhooks", im.Summary, want)
 	checkBreakdown(t, s)
+}
+
+// TestNextPageOnAnotherHost: a Link to another host is refused before any
+// request goes there with the token.
+func TestNextPageOnAnotherHost(t *testing.T) {
+	clock := newClock()
+	r := githubAPI(t, clock)
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		t.Errorf("request to the other host with Authorization %q", req.Header.Get("Authorization"))
+	}))
+	defer evil.Close()
+	pulls := "/repos/acme/shop/pulls?state=closed&sort=created&direction=asc&per_page=100"
+	rt := r.routes[key(pulls)]
+	rt.header = map[string]string{"Link": `<` + evil.URL + pulls + `&page=2>; rel="next"`}
+	r.routes[key(pulls)] = rt
+	_, err := importGitHub(t, newService(t), r, fetcher(clock, backfill.GitHubAuth(token)), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "another host") {
+		t.Errorf("import: %v, want the next page on another host refused", err)
+	}
 }
