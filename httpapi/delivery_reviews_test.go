@@ -25,11 +25,7 @@ func TestReviewCorrections(t *testing.T) {
 	must := func(c call, status int) string {
 		t.Helper()
 		c.token = adminSecret
-		resp, body := e.do(t, c)
-		if resp.StatusCode != status {
-			t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
-		}
-		return body
+		return e.expect(t, c, status)
 	}
 	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","repo":"acme/shop","sha":"aaa","pr":"7",
 		"authoredAt":"2026-01-05T00:00:00Z","openedAt":"2026-01-05T01:00:00Z","reviewedAt":"2026-01-05T03:00:00Z","mergedAt":"2026-01-05T04:00:00Z"}`}, 201)
