@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,12 +62,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		body, err := readBody(r, MaxHookBody)
-		release()
-		if err != nil {
-			return s.hookFailed(r, kind, err)
-		}
-		h := delivery.Hook{Source: r.URL.Query().Get("source"), Body: body}
+		h := delivery.Hook{Source: r.URL.Query().Get("source")}
 		switch kind {
 		case delivery.KindGitHub:
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
@@ -76,7 +72,11 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
 		}
-		rec, err := svc.Receive(r.Context(), kind, h)
+		// The body goes through the HMAC as it arrives: the verdict comes
+		// with its last byte, before it is parsed.
+		read := sync.OnceFunc(release)
+		defer read()
+		rec, err := svc.ReceiveStream(r.Context(), kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: MaxHookBody, Read: read})
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}

@@ -228,6 +228,17 @@ func bodyError(err error) error {
 	return valueloop.Errorf(valueloop.EINVALID, "cannot read the request body: %v", err)
 }
 
+// bodyErrors reports the read errors of a body as bodyError does.
+type bodyErrors struct{ io.Reader }
+
+func (b bodyErrors) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = bodyError(err)
+	}
+	return n, err
+}
+
 // hookSlot takes one of the MaxHookBodies slots for reading an
 // unauthenticated webhook body; release gives it back.
 func (g *guard) hookSlot() (release func(), err error) {
