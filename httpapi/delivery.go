@@ -26,7 +26,8 @@ import (
 // catalog and sources, DORA reports and the loop figures of a flag. Leave
 // Server.Delivery nil to serve without them (the routes answer 404).
 
-// MaxHookBody bounds a webhook body: GitHub caps payloads at 25 MB.
+// MaxHookBody is the default bound of a webhook body (Limits.MaxHookBody):
+// GitHub caps payloads at 25 MB.
 const MaxHookBody = 25 << 20
 
 // IdempotencyHeader makes an API record idempotent: a second call with
@@ -76,7 +77,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		// with its last byte, before it is parsed.
 		read := sync.OnceFunc(release)
 		defer read()
-		rec, err := svc.ReceiveStream(r.Context(), kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: MaxHookBody, Read: read})
+		rec, err := svc.ReceiveStream(r.Context(), kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: read})
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
@@ -553,8 +554,8 @@ func (s *Server) deliveryRoutes() []route {
 // the body, so it is checked whole here), or a Content-Length over the
 // limit.
 func (s *Server) hookPrecheck(r *http.Request, kind string) error {
-	if r.ContentLength > MaxHookBody {
-		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
+	if max := s.guard.lim.MaxHookBody; r.ContentLength > max {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", max)
 	}
 	sources, err := s.Delivery.Store.Sources(r.Context())
 	if err != nil {

@@ -50,6 +50,20 @@ type Limits struct {
 	// default: a reverse proxy on the same host makes every client
 	// 127.0.0.1, and throttling it would lock everyone out.
 	ThrottleLoopback bool
+	// MaxAPIBody bounds an admin API request body (flagd files
+	// included). Default 4 MiB.
+	MaxAPIBody int64
+	// MaxEventBody bounds an event upload, after decompression. Default
+	// 32 MiB.
+	MaxEventBody int64
+	// MaxHookBody bounds a webhook body. Default 25 MiB (GitHub's cap).
+	MaxHookBody int64
+	// MaxEvents bounds the events of one upload (unless Events.Limits
+	// sets its own). Default 10,000.
+	MaxEvents int
+	// MaxStreams bounds the flag streams (SSE) open at once; beyond it a
+	// new stream is answered 503 with Retry-After. Default 2048.
+	MaxStreams int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -77,6 +91,21 @@ func (l Limits) withDefaults() Limits {
 	if l.AuthWindow <= 0 {
 		l.AuthWindow = time.Minute
 	}
+	if l.MaxAPIBody <= 0 {
+		l.MaxAPIBody = DefaultMaxAPIBody
+	}
+	if l.MaxEventBody <= 0 {
+		l.MaxEventBody = MaxEventBody
+	}
+	if l.MaxHookBody <= 0 {
+		l.MaxHookBody = MaxHookBody
+	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = 10_000
+	}
+	if l.MaxStreams <= 0 {
+		l.MaxStreams = 2048
+	}
 	return l
 }
 
@@ -89,6 +118,7 @@ type guard struct {
 	conns     atomic.Int64 // open connections
 	refused   atomic.Uint64
 	buffered  atomic.Int64 // body bytes held by requests now
+	streams   atomic.Int64 // flag streams open now
 	overload  atomic.Uint64
 	hookSlots chan struct{}
 	failures  *failureLimiter
@@ -125,6 +155,7 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes were held or MaxHookBodies were being read.", &g.overload),
 		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
+		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
 	)
@@ -168,6 +199,7 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), limitsKey{}, &g.lim))
 		body := &guardedBody{ReadCloser: r.Body, g: g, rc: http.NewResponseController(w)}
 		body.rc.SetReadDeadline(time.Now().Add(g.lim.BodyTimeout))
 		g.mu.Lock()
@@ -185,6 +217,27 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 		}()
 		h(w, r)
 	}
+}
+
+type limitsKey struct{}
+
+// apiBodyLimit is the MaxAPIBody of the server serving r.
+func apiBodyLimit(r *http.Request) int64 {
+	if lim, ok := r.Context().Value(limitsKey{}).(*Limits); ok {
+		return lim.MaxAPIBody
+	}
+	return DefaultMaxAPIBody
+}
+
+// streamSlot takes one of the MaxStreams slots for a flag stream;
+// release gives it back.
+func (g *guard) streamSlot() (release func(), err error) {
+	if g.streams.Add(1) > int64(g.lim.MaxStreams) {
+		g.streams.Add(-1)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many flag streams open as it may (%d): retry shortly, or evaluate with OFREP", g.lim.MaxStreams)
+	}
+	return func() { g.streams.Add(-1) }, nil
 }
 
 // guardedBody counts the bytes read from a body against the server's
