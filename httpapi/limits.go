@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
 )
 
 // Limits bound what clients can make the server hold: connections, time to
@@ -418,6 +419,18 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// throttled gives another protocol's handler (flagd's) the failed
+// authentication throttle of the API, through the request's context: it
+// refuses addresses that failed too often and counts its failures.
+func (s *Server) throttled(h http.Handler) http.HandlerFunc {
+	f := s.guard.failures
+	return func(w http.ResponseWriter, r *http.Request) {
+		addr := clientAddr(r)
+		t := auth.NewThrottle(func() bool { return f.blocked(addr) }, func() { f.fail(addr) })
+		h.ServeHTTP(w, r.WithContext(auth.WithThrottle(r.Context(), t)))
+	}
 }
 
 // closeServer shuts srv down within ctx; connections still open when ctx

@@ -149,7 +149,9 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// flagd's sync and evaluation protocols on the same port, for flagd's
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
-	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
+		MaxAnonymousStreams: cfg.FlagdAnonymousStreams}
+	flagdSrv.Register(srv.Registry)
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err
