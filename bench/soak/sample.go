@@ -35,6 +35,9 @@ func sampleLoop(ctx context.Context, pid int, d *driver, interval time.Duration,
 		case <-tick.C:
 		}
 		s, err := take(pid, d.base)
+		if ctx.Err() != nil {
+			return samples // taken while the clients stop: not a sample of the load
+		}
 		if err != nil {
 			fmt.Fprintf(out, "soak: sampling: %v\n", err)
 			continue
