@@ -103,15 +103,8 @@ func flagdCall(t *testing.T, base string, m flagdMethod, token, selector string)
 // opens them so; they say nothing but "something changed").
 func TestFlagdTokenMatrix(t *testing.T) {
 	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) { withFlagd(srv, 0) })
-	ctx := context.Background()
-	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	stagingAdmin, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := e.auth.Create(ctx, &valueloop.Token{Name: "browser", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true}, "", "test")
+	stagingAdmin := mustStagingAdmin(t, e)
+	client, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "browser", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true}, "", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,14 +63,7 @@ func send(t *testing.T, base, method, path, token, body string) (int, string) {
 // none, unknown, evaluate, admin bound to another environment, admin.
 func TestRouteTokenMatrix(t *testing.T) {
 	e := mustFullServer(t)
-	ctx := context.Background()
-	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	stagingAdmin, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stagingAdmin := mustStagingAdmin(t, e)
 	scopes := httpapi.RouteScopes(e.srv)
 	if len(scopes) < 40 {
 		t.Fatalf("only %d routes in the table", len(scopes))
@@ -226,6 +219,21 @@ func mustFullServer(t *testing.T) *env {
 		srv.Experiments = db
 		withFlagd(srv, 0)
 	})
+}
+
+// mustStagingAdmin adds environment staging and returns the secret of an
+// admin token bound to it.
+func mustStagingAdmin(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 func auditCount(t *testing.T, e *env) int {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"database/sql"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,21 +71,4 @@ func put(t *testing.T, url, token, body string) (*http.Response, string) {
 
 func get(t *testing.T, url, token string) (*http.Response, string) {
 	return sendJSON(t, http.MethodGet, url, token, "")
-}
-
-func sendJSON(t *testing.T, method, url, token, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
 }
