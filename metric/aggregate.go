@@ -142,14 +142,20 @@ func (s *Sums) fields() [9]*i192 {
 	return [9]*i192{&s.x, &s.xx, &s.y, &s.yy, &s.xy, &s.c, &s.cc, &s.xc, &s.yc}
 }
 
-// Aggregate is the stored figure of one (flag, variant, metric). Two
+// Aggregate is the stored figure of one (flag, variant, period, metric). Two
 // metric-less rows complete a flag: Metric "" holds in Sums.N the users whose
-// first exposure was Variant (excluded ones not counted), and Variant "" with
-// Metric "" holds in Sums.N the users excluded for having seen more than one
-// variant.
+// first exposure was Variant in Period (excluded ones not counted), and
+// Variant "" with Metric "" (Period 0) holds in Sums.N the users excluded for
+// having seen more than one variant.
+//
+// Period is the split period of the users' first exposure: the time (Unix
+// milliseconds, as event times) at which the flag's split last changed before
+// it, 0 when it has not changed since the flag began. A flag whose split never
+// changed has period 0 only.
 type Aggregate struct {
 	Flag    string `json:"flag"`
 	Variant string `json:"variant"`
+	Period  int64  `json:"period,omitempty"`
 	Metric  string `json:"metric"`
 	Sums    Sums   `json:"-"`
 }
