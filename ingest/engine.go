@@ -158,8 +158,8 @@ type variantCells struct {
 	name   string
 	period int64
 	users  int64
-	cells []metric.Sums // per metric
-	dirty bool
+	cells  []metric.Sums // per metric
+	dirty  bool
 }
 
 // engineVersion changes whenever the meaning or layout of the per-user state

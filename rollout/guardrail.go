@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
@@ -61,13 +62,59 @@ func (g GuardrailResult) Breached() bool { return g.Status == GuardrailBreached 
 
 // Users returns the exposed users per variant of a flag from its
 // aggregates: the users whose first exposure was that variant, not counting
-// those excluded for having seen several.
+// those excluded for having seen several, over every split period.
 func Users(aggs []metric.Aggregate) map[string]int64 {
 	out := map[string]int64{}
 	for _, a := range aggs {
 		if a.Metric == "" && a.Variant != "" {
-			out[a.Variant] = a.Sums.N
+			out[a.Variant] += a.Sums.N
 		}
+	}
+	return out
+}
+
+// guardrailCells are a flag's cells by (variant, metric): pooled over the
+// split periods, and per period (sorted by start).
+type guardrailCells struct {
+	pooled  map[[2]string]metric.Sums
+	periods []map[[2]string]metric.Sums
+}
+
+func newGuardrailCells(aggs []metric.Aggregate) guardrailCells {
+	c := guardrailCells{pooled: map[[2]string]metric.Sums{}}
+	var starts []int64
+	byStart := map[int64]map[[2]string]metric.Sums{}
+	for _, a := range aggs {
+		k := [2]string{a.Variant, a.Metric}
+		s := c.pooled[k]
+		s.Add(a.Sums)
+		c.pooled[k] = s
+		if byStart[a.Period] == nil {
+			byStart[a.Period] = map[[2]string]metric.Sums{}
+			starts = append(starts, a.Period)
+		}
+		byStart[a.Period][k] = a.Sums
+	}
+	if len(starts) > 1 {
+		slices.Sort(starts)
+		for _, p := range starts {
+			c.periods = append(c.periods, byStart[p])
+		}
+	}
+	return c
+}
+
+// strata returns, when the users came in several split periods (the steps
+// of the rollout), the stratified input of metric key: each step compared
+// on its own and the steps combined with the Mantel–Haenszel weights of
+// package stats, so that a later, larger share of the variant does not meet
+// whatever changed over time.
+func (c guardrailCells) strata(key, baseline, variant string) []stats.Stratum {
+	var out []stats.Stratum
+	for _, cells := range c.periods {
+		b, v := cells[[2]string{baseline, key}].Summary(), cells[[2]string{variant, key}].Summary()
+		units := []int64{cells[[2]string{baseline, ""}].N, cells[[2]string{variant, ""}].N}
+		out = append(out, stats.Stratum{Weights: []float64{1, 1}, Units: units, Summaries: [][]stats.Summary{{b, v}}})
 	}
 	return out
 }
@@ -89,10 +136,7 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 	for _, m := range metrics {
 		byKey[m.Key] = m
 	}
-	cells := map[[2]string]metric.Sums{}
-	for _, a := range aggs {
-		cells[[2]string{a.Variant, a.Metric}] = a.Sums
-	}
+	cells := newGuardrailCells(aggs)
 	alpha := p.Alpha / float64(len(p.Guardrails))
 	settings := stats.Settings{
 		Alpha:            alpha,
@@ -110,8 +154,8 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			r.Status, r.Reason = GuardrailNotEnoughData, fmt.Sprintf("metric %q is no longer defined", g.Metric)
 			continue
 		}
-		base := cells[[2]string{p.Baseline, g.Metric}].Summary()
-		cand := cells[[2]string{p.Variant, g.Metric}].Summary()
+		base := cells.pooled[[2]string{p.Baseline, g.Metric}].Summary()
+		cand := cells.pooled[[2]string{p.Variant, g.Metric}].Summary()
 		r.BaselineUsers, r.VariantUsers = base.N, cand.N
 		if base.N < p.MinSample || cand.N < p.MinSample {
 			r.Status = GuardrailNotEnoughData
@@ -128,6 +172,7 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 				NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count,
 				Summaries:   []stats.Summary{base, cand},
 			}},
+			Strata: cells.strata(g.Metric, p.Baseline, p.Variant),
 		})
 		if err != nil {
 			r.Status, r.Reason = GuardrailNotEnoughData, err.Error()
