@@ -129,6 +129,11 @@ func (c guardrailCells) strata(key, baseline, variant string) []stats.Stratum {
 // and no_harm_detected when the interval contains the tolerance. percent is
 // the share of users the variant is served now, for NeededUsers.
 func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate) []GuardrailResult {
+	return guardrails(p, percent, metrics, aggs, nil)
+}
+
+// guardrails is Guardrails with the step's sizing memo (nil: none).
+func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate, sizing *stepSizing) []GuardrailResult {
 	if len(p.Guardrails) == 0 {
 		return nil
 	}
@@ -205,9 +210,51 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 		default:
 			r.Status = GuardrailNoHarmDetected
 		}
-		r.NeededUsers = neededUsers(p, alpha, c.Relative.SE, base.N, cand.N, g.Tolerance, percent)
+		in := sizingInput{alpha: alpha, se: c.Relative.SE, nb: base.N, nv: cand.N, tol: g.Tolerance, percent: percent}
+		r.NeededUsers = sizing.needed(g.Metric, in, func() int64 {
+			return neededUsers(p, alpha, in.se, in.nb, in.nv, in.tol, in.percent)
+		})
 	}
 	return out
+}
+
+// stepSizing remembers, for the current step of one rollout, the users each
+// guardrail needs and the figures they were worked out from: neededUsers
+// iterates a sample size to a fixed point, and the engine ticks every few
+// seconds on figures that mostly did not change since the last tick. It is
+// reset when the step changes.
+type stepSizing struct {
+	step     int
+	last     map[string]sizingEntry
+	computed int // how many times neededUsers ran, for tests
+}
+
+type sizingInput struct {
+	alpha, se, tol, percent float64
+	nb, nv                  int64
+}
+
+type sizingEntry struct {
+	in   sizingInput
+	need int64
+}
+
+// needed returns what compute returns for in, computing it only when the
+// guardrail's figures changed since the last call.
+func (s *stepSizing) needed(metric string, in sizingInput, compute func() int64) int64 {
+	if s == nil {
+		return compute()
+	}
+	if e, ok := s.last[metric]; ok && e.in == in {
+		return e.need
+	}
+	n := compute()
+	s.computed++
+	if s.last == nil {
+		s.last = map[string]sizingEntry{}
+	}
+	s.last[metric] = sizingEntry{in, n}
+	return n
 }
 
 // neededUsers is the number of users of the released variant with which the
