@@ -226,7 +226,7 @@ func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metr
 		for m, def := range metrics {
 			st.Summaries[m] = make([]stats.Summary, len(arms))
 			for i, a := range arms {
-				st.Summaries[m][i] = c.summary(a.Name, def.Key)
+				st.Summaries[m][i] = c.summary(a.Name, def)
 			}
 		}
 		out[p] = st

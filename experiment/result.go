@@ -236,7 +236,7 @@ func Analyze(in Input) (*Result, error) {
 	for i, m := range metrics {
 		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), NonNegative: nonNegative(m), LowerIsBetter: m.Direction == metric.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
 		for j, a := range arms {
-			sm.Summaries[j] = cells.summary(a.Name, m.Key)
+			sm.Summaries[j] = cells.summary(a.Name, m)
 		}
 		si.Metrics[i] = sm
 	}
@@ -332,11 +332,15 @@ func newCells(flag string, aggs []metric.Aggregate) *cells {
 	return c
 }
 
-func (c *cells) summary(variant, metric string) stats.Summary {
-	if s, ok := c.sums[[2]string{variant, metric}]; ok {
-		return c.conv.summary(s)
+func (c *cells) summary(variant string, m metric.Metric) stats.Summary {
+	s, ok := c.sums[[2]string{variant, m.Key}]
+	switch {
+	case !ok:
+		return stats.Summary{}
+	case m.Kind == metric.Quantile:
+		return metric.SummaryOf(m, *s)
 	}
-	return stats.Summary{}
+	return c.conv.summary(s)
 }
 
 // resolveArms picks the variants that take part and their weights, control

@@ -158,7 +158,8 @@ type variantCells struct {
 	name   string
 	period int64
 	users  int64
-	cells  []metric.Sums // per metric
+	cells  []metric.Sums   // per metric
+	sk     []metric.Sketch // per metric, for quantile metrics; nil until one
 	dirty  bool
 }
 
@@ -650,10 +651,10 @@ func (e *engine) settle(u *user, un *unit) {
 					continue
 				}
 				if ov.ok {
-					vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
+					e.applyValue(vc, mi, ov, -1)
 				}
 				if nv.ok {
-					vc.cells[mi].Apply(nv.x, nv.y, nv.c, 1)
+					e.applyValue(vc, mi, nv, 1)
 				}
 				vc.dirty = true
 			}
@@ -665,7 +666,7 @@ func (e *engine) settle(u *user, un *unit) {
 				vc.dirty = true
 				for mi := range e.metrics {
 					if ov := e.vals[un.old+mi]; ov.ok {
-						vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
+						e.applyValue(vc, mi, ov, -1)
 					}
 				}
 			}
@@ -686,8 +687,20 @@ func (e *engine) contribute(u *user, un *unit, sign int) {
 	vc.dirty = true
 	for mi := range e.metrics {
 		if v := e.metrics[mi].value(e, u, un); v.ok {
-			vc.cells[mi].Apply(v.x, v.y, v.c, sign)
+			e.applyValue(vc, mi, v, sign)
 		}
+	}
+}
+
+// applyValue adds (sign 1) or removes (−1) one user's value of metric mi to
+// a variant's sums, and to its sketch for a quantile metric.
+func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int) {
+	vc.cells[mi].Apply(v.x, v.y, v.c, sign)
+	if e.metrics[mi].Kind == metric.Quantile {
+		if vc.sk == nil {
+			vc.sk = make([]metric.Sketch, len(e.metrics))
+		}
+		vc.sk[mi].Add(v.x, sign)
 	}
 }
 
@@ -731,7 +744,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 		v.x, v.c = post.cnt*Scale, pre.cnt*Scale
 	case metric.Sum:
 		v.x, v.c = post.sum, pre.sum
-	case metric.Mean:
+	case metric.Mean, metric.Quantile:
 		if post.cnt == 0 {
 			return v
 		}
@@ -802,7 +815,11 @@ func (e *engine) takeDirty() []metric.Aggregate {
 func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantCells) []metric.Aggregate {
 	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Sums: metric.Sums{N: vc.users}})
 	for mi := range e.metrics {
-		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Metric: e.metrics[mi].Key, Sums: vc.cells[mi]})
+		s := vc.cells[mi]
+		if vc.sk != nil {
+			s.SetSketch(vc.sk[mi])
+		}
+		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Metric: e.metrics[mi].Key, Sums: s})
 	}
 	return out
 }

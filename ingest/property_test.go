@@ -203,6 +203,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 		}
 	}
 	cells := map[cellKey]*metric.Sums{}
+	sketches := map[cellKey]metric.Sketch{}
 	cell := func(k cellKey) *metric.Sums {
 		if cells[k] == nil {
 			cells[k] = &metric.Sums{}
@@ -255,7 +256,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 						v = cnt * Scale
 					case metric.Sum:
 						v = sum
-					case metric.Mean:
+					case metric.Mean, metric.Quantile:
 						if cnt == 0 {
 							return 0, 0, false
 						}
@@ -293,12 +294,19 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 				if !pok {
 					cv = 0
 				}
-				cell(cellKey{flag, x.first, m.Key, period(flag, x.t0)}).Apply(xv, yv, cv, 1)
+				k := cellKey{flag, x.first, m.Key, period(flag, x.t0)}
+				cell(k).Apply(xv, yv, cv, 1)
+				if m.Kind == metric.Quantile {
+					sk := sketches[k]
+					sk.Add(xv, 1)
+					sketches[k] = sk
+				}
 			}
 		}
 	}
 	var out []metric.Aggregate
 	for k, s := range cells {
+		s.SetSketch(sketches[k])
 		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Period: k.period, Sums: *s})
 	}
 	sortAggregates(out)
@@ -312,6 +320,7 @@ func testMetrics() []metric.Metric {
 		{Key: "clicks", Kind: metric.Count, Event: "click"},
 		{Key: "revenue", Kind: metric.Sum, Event: "purchase", Cap: &capv},
 		{Key: "latency", Kind: metric.Mean, Event: "load", Direction: metric.LowerIsBetter},
+		{Key: "latency-p90", Kind: metric.Quantile, Event: "load", Direction: metric.LowerIsBetter, Quantile: 0.9},
 		{Key: "rpo", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
 		{Key: "clicks-per-load", Kind: metric.Ratio, Event: "click", Aggregate: metric.AggCount, Denominator: &metric.Part{Event: "load", Aggregate: metric.AggSum}},
 	}

@@ -109,10 +109,10 @@ func newGuardrailCells(aggs []metric.Aggregate) guardrailCells {
 // on its own and the steps combined with the Mantel–Haenszel weights of
 // package stats, so that a later, larger share of the variant does not meet
 // whatever changed over time.
-func (c guardrailCells) strata(key, baseline, variant string) []stats.Stratum {
+func (c guardrailCells) strata(m metric.Metric, baseline, variant string) []stats.Stratum {
 	var out []stats.Stratum
 	for _, cells := range c.periods {
-		b, v := cells[[2]string{baseline, key}].Summary(), cells[[2]string{variant, key}].Summary()
+		b, v := metric.SummaryOf(m, cells[[2]string{baseline, m.Key}]), metric.SummaryOf(m, cells[[2]string{variant, m.Key}])
 		units := []int64{cells[[2]string{baseline, ""}].N, cells[[2]string{variant, ""}].N}
 		out = append(out, stats.Stratum{Weights: []float64{1, 1}, Units: units, Summaries: [][]stats.Summary{{b, v}}})
 	}
@@ -159,8 +159,8 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			r.Status, r.Reason = GuardrailNotEnoughData, fmt.Sprintf("metric %q is no longer defined", g.Metric)
 			continue
 		}
-		base := cells.pooled[[2]string{p.Baseline, g.Metric}].Summary()
-		cand := cells.pooled[[2]string{p.Variant, g.Metric}].Summary()
+		base := metric.SummaryOf(m, cells.pooled[[2]string{p.Baseline, g.Metric}])
+		cand := metric.SummaryOf(m, cells.pooled[[2]string{p.Variant, g.Metric}])
 		r.BaselineUsers, r.VariantUsers = base.N, cand.N
 		if base.N < p.MinSample || cand.N < p.MinSample {
 			r.Status = GuardrailNotEnoughData
@@ -177,7 +177,7 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 				NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count,
 				Summaries:   []stats.Summary{base, cand},
 			}},
-			Strata: cells.strata(g.Metric, p.Baseline, p.Variant),
+			Strata: cells.strata(m, p.Baseline, p.Variant),
 		})
 		if err != nil {
 			r.Status, r.Reason = GuardrailNotEnoughData, err.Error()

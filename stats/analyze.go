@@ -265,9 +265,9 @@ func (in Input) validate() error {
 	}
 	for i, m := range in.Metrics {
 		switch m.Kind {
-		case Mean, Proportion, Ratio:
+		case Mean, Proportion, Ratio, Quantile:
 		default:
-			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].kind", i), "unknown metric kind %q (want %q, %q or %q)", m.Kind, Mean, Proportion, Ratio)
+			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].kind", i), "unknown metric kind %q (want %q, %q, %q or %q)", m.Kind, Mean, Proportion, Ratio, Quantile)
 		}
 		if len(m.Summaries) != len(in.Variants) {
 			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].summaries", i), "need one summary per variant (%d), got %d", len(in.Variants), len(m.Summaries))

@@ -654,6 +654,42 @@ def stratified():
     return cases
 
 
+def quantiles():
+    """Quantile metrics: the sample quantile x_(ceil(nq)) (numpy's
+    'inverted_cdf'), the order statistics' interval [x_(l), x_(u)] with
+    l = floor(nq - z sqrt(nq(1-q))), u = ceil(nq + z sqrt(nq(1-q))) (Conover
+    1999, 3.2), SE = (x_(u) - x_(l))/(2 z) at z = norm.ppf(0.975) (Price and
+    Bonett 2002), and the arms compared with the z-test and the delta method."""
+    cases = []
+    z = float(st.norm.ppf(0.975))
+    for (nc, nt, mu_t, q) in [(200, 260, 0.0, 0.5), (1000, 1200, 0.15, 0.9), (3000, 2800, 0.1, 0.99), (30, 35, 0.3, 0.5)]:
+        xc = raw(np.exp(rng.normal(4.0, 0.5, nc)))
+        xt = raw(np.exp(rng.normal(4.0 + mu_t, 0.5, nt)))
+        arms = []
+        for x in (xc, xt):
+            xs = np.sort(np.array(x))
+            n = len(xs)
+            nq = n * q
+            h = z * math.sqrt(nq * (1 - q))
+            e = int(min(n, max(1, math.ceil(nq))))
+            lo = int(min(n, max(1, math.floor(nq - h))))
+            hi = int(min(n, max(1, math.ceil(nq + h))))
+            est = float(xs[e - 1])
+            assert est == float(np.quantile(xs, q, method="inverted_cdf"))
+            se = float((xs[hi - 1] - xs[lo - 1]) / (2 * z))
+            arms.append({"n": n, "estimate": est, "se": se, "ranks": [e, lo, hi]})
+        c, t = arms
+        diff = t["estimate"] - c["estimate"]
+        se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
+        alpha, alt = 0.05, "two-sided"
+        crit = crit_z(alpha, alt)
+        want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
+                "interval": interval(diff, crit * se, alt)}
+        want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=nc + nt))
+        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": want})
+    return cases
+
+
 def main():
     golden = {
         "generator": "stats/testdata/gen_golden.py",
@@ -674,6 +710,7 @@ def main():
         "bayesPrior": bayes_prior(),
         "sequential": sequential(),
         "stratified": stratified(),
+        "quantiles": quantiles(),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as fh:
