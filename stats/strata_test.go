@@ -3,6 +3,7 @@ package stats
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -94,5 +95,48 @@ func TestStratifiedBadInput(t *testing.T) {
 		in.Strata = []Stratum{st}
 		_, err := Analyze(fixedSettings(0.05, TwoSided), in)
 		wantFieldError(t, err, name)
+	}
+}
+
+// TestSimulationStratifiedFalsePositiveRate: A/A rollouts whose mean moves
+// between periods (a time trend) while the split moves 95/5 → 50/50 → 10/90:
+// the stratified test, with CUPED, rejects at its level, absolute and
+// relative, over 2,000 runs.
+func TestSimulationStratifiedFalsePositiveRate(t *testing.T) {
+	s := Settings{Alpha: 0.05, Alternative: TwoSided, SequentialTuning: 10000, CUPED: true, Correction: NoCorrection}
+	periods := []struct {
+		nc, nt int64
+		pop    normalArm
+	}{
+		{950, 50, normalArm{mu: 10, sd: 3, preMu: 5, preSD: 2, rho: 0.6}},
+		{500, 500, normalArm{mu: 12, sd: 3, preMu: 5, preSD: 2, rho: 0.6}},
+		{100, 900, normalArm{mu: 15, sd: 4, preMu: 5, preSD: 2, rho: 0.6}},
+	}
+	r := rand.New(rand.NewPCG(11, 2024))
+	var abs, rel int
+	for range experiments {
+		in := Input{Variants: []Variant{{Name: "c", Weight: 1}, {Name: "t", Weight: 1}}}
+		var pooled [2]Summary
+		for _, p := range periods {
+			k, tr := p.pop.draw(r, p.nc), p.pop.draw(r, p.nt)
+			pooled[0], pooled[1] = Merge(pooled[0], k), Merge(pooled[1], tr)
+			in.Strata = append(in.Strata, Stratum{Weights: []float64{float64(p.nc), float64(p.nt)}, Units: []int64{p.nc, p.nt}, Summaries: [][]Summary{{k, tr}}})
+		}
+		in.Variants[0].Units, in.Variants[1].Units = pooled[0].N, pooled[1].N
+		in.Metrics = []Metric{{Name: "m", Kind: Mean, Summaries: pooled[:]}}
+		c := mustAnalyze(t, s, in).Metrics[0].Comparisons[0]
+		if c.PValue < s.Alpha {
+			abs++
+		}
+		if c.Relative.PValue < s.Alpha {
+			rel++
+		}
+	}
+	for name, n := range map[string]int{"absolute": abs, "relative": rel} {
+		rate := float64(n) / experiments
+		t.Logf("%s: false-positive rate %.4f over %d stratified A/A runs", name, rate, experiments)
+		if rate < 0.04 || rate > 0.06 {
+			t.Errorf("%s: false-positive rate %.4f, want within [0.04, 0.06]", name, rate)
+		}
 	}
 }
