@@ -32,7 +32,6 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -69,9 +68,11 @@ type ExperimentReader interface {
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 
-// EventReader reads an environment's event log, for the charts over time.
+// EventReader reads an environment's event log, for the charts over time:
+// its records (ingest.DecodeLog) that may hold events at or after since
+// (all for math.MinInt64), and its size.
 type EventReader interface {
-	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
+	ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error
 	EventCount(ctx context.Context, env string) (int64, error)
 }
 

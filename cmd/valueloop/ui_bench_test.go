@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// benchExperimentPages are the pages timed beside the experiment of a
+// million users (as bench/ui.sh does over a real server).
+var benchExperimentPages = []struct{ name, path string }{
+	{"overview", "/"},
+	{"experiments", "/experiments"},
+	{"experiment", "/experiments/production/checkout"},
+	{"flag", "/flags/production/checkout"},
+}
+
+// benchMetrics are the five metrics of bench/events.sh and bench/ui.sh.
+var benchMetrics = [][]string{
+	{"--key", "b-converted", "--kind", "conversion", "--event", "purchase", "--window", "1h"},
+	{"--key", "b-orders", "--kind", "count", "--event", "purchase"},
+	{"--key", "b-revenue", "--kind", "sum", "--event", "purchase"},
+	{"--key", "b-load-time", "--kind", "mean", "--event", "page", "--direction", "lower"},
+	{"--key", "b-revenue-per-order", "--kind", "ratio", "--event", "purchase", "--denominator-event", "purchase"},
+}
+
+// benchUsers is the size of the experiment: VALUELOOP_BENCH_UI_USERS or
+// 1,000,000 users (two events each).
+func benchUsers(b *testing.B) int {
+	s := os.Getenv("VALUELOOP_BENCH_UI_USERS")
+	if s == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("VALUELOOP_BENCH_UI_USERS=%q: want a number of users", s)
+	}
+	return n
+}
+
+// benchDataDir returns the data directory of the experiment: made in a
+// temporary folder, or kept in VALUELOOP_BENCH_UI_DATA (made there when
+// missing) so that reruns skip loading 2,000,000 events.
+func benchDataDir(b *testing.B) string {
+	dir := os.Getenv("VALUELOOP_BENCH_UI_DATA")
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "data")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		mustLoadExperiment(b, dir, benchUsers(b))
+	}
+	return dir
+}
+
+// mustLoadExperiment fills dataDir with the demo, the five metrics and the
+// events of the experiment, through the real server.
+func mustLoadExperiment(b *testing.B, dataDir string, users int) {
+	srv := MustServe(b, dataDir, "--demo")
+	defer srv.Stop(b)
+	for _, m := range benchMetrics {
+		if code, _, stderr := srv.cli(b, srv.Admin, append([]string{"metrics", "create", "--env", "production"}, m...)...); code != 0 {
+			b.Fatalf("metrics create %v: %s", m, stderr)
+		}
+	}
+	args := []string{"events", "load", "--env", "production", "--events", strconv.Itoa(2 * users), "--users", strconv.Itoa(users), "--concurrency", "4"}
+	if code, _, stderr := srv.cli(b, srv.Admin, args...); code != 0 {
+		b.Fatalf("events load: %s", stderr)
+	}
+}
+
+// BenchmarkDashboardExperiment measures the server time of the pages beside
+// an experiment of a million users (bench/ui.sh's data, made in process):
+// each page once warm, and the experiment page's first view after a
+// restart (no cache) and after new events arrived.
+func BenchmarkDashboardExperiment(b *testing.B) {
+	dataDir := benchDataDir(b)
+	b.Run("first-view", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			srv := MustServe(b, dataDir)
+			admin := mustSignIn(b, srv.URL, srv.Admin)
+			b.StartTimer()
+			if resp, _ := admin.get("/experiments/production/checkout"); resp.StatusCode != http.StatusOK {
+				b.Fatalf("GET: %d", resp.StatusCode)
+			}
+			b.StopTimer()
+			srv.Stop(b)
+			b.StartTimer()
+		}
+	})
+	srv := MustServe(b, dataDir)
+	admin := mustSignIn(b, srv.URL, srv.Admin)
+	for _, p := range benchExperimentPages {
+		b.Run(p.name, func(b *testing.B) {
+			admin.get(p.path)
+			for b.Loop() {
+				if resp, _ := admin.get(p.path); resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %d", p.path, resp.StatusCode)
+				}
+			}
+		})
+	}
+}
