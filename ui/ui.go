@@ -4,7 +4,7 @@
 // as the HTTP API (passed in by cmd/valueloop), never over HTTP to itself.
 //
 // The surface is separate from the API (package httpapi): it signs people
-// in with a token into a server-side session kept in memory, protects every
+// in with a token into a server-side session kept in the store, protects every
 // form with a CSRF token, and sends a Content-Security-Policy that allows no
 // inline script. Every route is listed in routes.go with the scope it needs;
 // admin tokens may change things, viewer tokens only look.
@@ -103,6 +103,8 @@ type IncidentReader interface {
 // ready once Open returns. Optional readers left nil hide their pages' parts.
 type UI struct {
 	Auth  Authenticator
+	// Sessions keeps the sessions (the store).
+	Sessions SessionStore
 	Flags FlagService
 	Audit AuditReader
 
@@ -124,16 +126,19 @@ type UI struct {
 	// SessionTTL is how long a session lasts without use (default 8h);
 	// sessions end at the latest after 24 hours.
 	SessionTTL time.Duration
-	// SecureCookies marks cookies Secure even when the request did not
-	// come over TLS (a TLS-terminating proxy in front).
-	SecureCookies bool
+	// SessionsPerToken caps the sessions of one token (default 10): a new
+	// sign-in beyond it ends the token's oldest session.
+	SessionsPerToken int
+	// SecureCookies says when cookies are marked Secure (default
+	// SecureAuto).
+	SecureCookies CookieSecurity
 	Logger        *slog.Logger
 	Now           func() time.Time
 
 	pages    map[string]*template.Template
 	assets   map[string]asset // by hashed name
 	assetURL map[string]string
-	sessions *sessions
+	sessions sessions
 	limiter  *limiter
 	series   *seriesCache
 	mux      *http.ServeMux
@@ -150,8 +155,8 @@ type asset struct {
 // Open parses every template and hashes every asset (failing fast on a
 // broken template), and builds the routes.
 func (u *UI) Open() error {
-	if u.Auth == nil || u.Flags == nil || u.Audit == nil {
-		return fmt.Errorf("ui: Auth, Flags and Audit are required")
+	if u.Auth == nil || u.Sessions == nil || u.Flags == nil || u.Audit == nil {
+		return fmt.Errorf("ui: Auth, Sessions, Flags and Audit are required")
 	}
 	if u.Logger == nil {
 		u.Logger = slog.New(slog.DiscardHandler)
@@ -168,7 +173,10 @@ func (u *UI) Open() error {
 	if err := u.parseTemplates(); err != nil {
 		return err
 	}
-	u.sessions = newSessions(u.Now, u.SessionTTL, 24*time.Hour)
+	if u.SessionsPerToken == 0 {
+		u.SessionsPerToken = 10
+	}
+	u.sessions = sessions{store: u.Sessions, now: u.Now, idle: u.SessionTTL, absolute: 24 * time.Hour, perToken: u.SessionsPerToken}
 	u.limiter = newLimiter(u.Now, 5, time.Minute)
 	u.series = newSeriesCache()
 	u.mux = http.NewServeMux()

@@ -453,3 +453,27 @@ func BenchmarkDashboardPages(b *testing.B) {
 		})
 	}
 }
+
+// TestDashboardSessionSurvivesRestart: sessions live in the store, so a
+// browser stays signed in across a restart of the server (and on any node
+// of a cluster); its sign-out still ends it.
+func TestDashboardSessionSurvivesRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	srv := MustServe(t, dir, "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	srv.Stop(t)
+	srv = MustServe(t, dir)
+	u, _ := url.Parse(srv.URL)
+	old, _ := url.Parse(admin.base)
+	admin.c.Jar.SetCookies(u, admin.c.Jar.Cookies(old)) // the new server listens on another port
+	admin.base = srv.URL
+	if resp, body := admin.get("/flags/production"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "checkout-flow") {
+		t.Fatalf("after a restart: GET /flags/production %d, want 200 with the flags (still signed in)", resp.StatusCode)
+	}
+	if resp, _ := admin.post("/signout", url.Values{"csrf": {admin.csrf("/")}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	if resp, _ := admin.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after sign-out: GET / %d, want a redirect to sign-in", resp.StatusCode)
+	}
+}
