@@ -60,6 +60,19 @@ func (u *UI) routeTable() []route {
 	}
 }
 
+// Access names the access each route of the dashboard needs, by "METHOD
+// pattern": "public", "view" (any session) or "change" (an admin session
+// and the session's CSRF token). Tests walk it, so that a route added later
+// is checked without editing them.
+func (u *UI) Access() map[string]string {
+	names := map[access]string{public: "public", view: "view", change: "change"}
+	out := map[string]string{}
+	for _, r := range u.routeTable() {
+		out[r.method+" "+r.pattern] = names[r.access]
+	}
+	return out
+}
+
 // rolloutActions are the manual transitions the rollout page offers.
 var rolloutActions = map[string]rollout.Kind{
 	"pause": rollout.KindPause, "resume": rollout.KindResume,

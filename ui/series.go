@@ -294,22 +294,28 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 			s.points[k] = v
 		}
 	} else {
-		first := int64(math.MaxInt64)
-		err := u.Events.ScanLog(ctx, in.Environment, math.MinInt64, func(data []byte) error {
-			return ingest.DecodeLog(data, func(e *ingest.Event) error {
-				if e.Type == ingest.Exposure && e.Flag == in.Flag && e.Time < first {
-					first = e.Time
+		// The first day comes from the exposure counts, shared with the
+		// flag's page: no scan of the log of its own. (Counted here, not
+		// through share: this runs holding busy.)
+		u.series.mu.Lock()
+		exp := u.series.exposures[in.Environment]
+		u.series.mu.Unlock()
+		if exp == nil || !exp.today.Equal(today) {
+			if err := u.countExposures(ctx, in.Environment); err != nil {
+				return err
+			}
+			u.series.mu.Lock()
+			exp = u.series.exposures[in.Environment]
+			u.series.mu.Unlock()
+		}
+		s.first = today // no exposures yet: no past days
+		for _, byDay := range exp.past[in.Flag] {
+			for d := range byDay {
+				if d.Before(s.first) {
+					s.first = d
 				}
-				return nil
-			})
-		})
-		if err != nil {
-			return err
+			}
 		}
-		if first == math.MaxInt64 {
-			first = today.UnixMilli() // no exposures yet: no past days
-		}
-		s.first = time.UnixMilli(first).UTC()
 	}
 	for _, cut := range replayCuts(s.first, today) {
 		if s.points[cut] != nil {

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/bench"
+	"github.com/valueloop/valueloop/client"
 )
 
 // benchExperimentPages are the pages timed beside the experiment of a
@@ -14,7 +21,7 @@ var benchExperimentPages = []struct{ name, path string }{
 	{"overview", "/"},
 	{"experiments", "/experiments"},
 	{"experiment", "/experiments/production/checkout"},
-	{"flag", "/flags/production/checkout"},
+	{"flag", "/flags/production/checkout-flow"},
 }
 
 // benchMetrics are the five metrics of bench/events.sh and bench/ui.sh.
@@ -100,6 +107,50 @@ func BenchmarkDashboardExperiment(b *testing.B) {
 					b.Fatalf("GET %s: %d", p.path, resp.StatusCode)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkDashboardWorstCase is the experiment page of a million users
+// viewed by many browsers at once while events keep arriving (a batch of
+// 1,000 every 20 ms): no view replays the log, whatever arrives, and the
+// past-day points and exposure counts are computed once for all of them.
+func BenchmarkDashboardWorstCase(b *testing.B) {
+	dataDir := benchDataDir(b)
+	srv := MustServe(b, dataDir)
+	c := client.New(srv.URL, srv.Admin)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		gen := bench.NewGen(1000, 99, time.Now())
+		for i := 0; ctx.Err() == nil; i += 1000 {
+			c.SendEvents(ctx, "production", gen.Body(1000, i), false, false)
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	defer func() { cancel(); wg.Wait() }()
+	// Signed in one after the other (sign-ins in flight count against the
+	// limit of failed ones), no more than a token's 10 sessions.
+	browsers := make(chan *browser, 8)
+	for range cap(browsers) {
+		browsers <- mustSignIn(b, srv.URL, srv.Admin)
+	}
+	for _, p := range []string{"/experiments/production/checkout", "/flags/production/checkout-flow"} {
+		b.Run(strings.TrimPrefix(p, "/"), func(b *testing.B) {
+			b.SetParallelism(4) // 8 browsers on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				admin := <-browsers
+				defer func() { browsers <- admin }()
+				for pb.Next() {
+					if resp, _ := admin.get(p); resp.StatusCode != http.StatusOK {
+						b.Errorf("GET %s: %d", p, resp.StatusCode)
+						return
+					}
+				}
+			})
 		})
 	}
 }
