@@ -63,9 +63,9 @@ type exposureSeries struct {
 
 // replaySeries are the results of an experiment at the end of past days.
 type replaySeries struct {
-	first  time.Time                    // the day of its first event
+	first  time.Time                        // the day of its first event
 	points map[time.Time]*experiment.Result // by cut (a UTC midnight)
-	day    time.Time                    // the last day the points were brought up to
+	day    time.Time                        // the last day the points were brought up to
 }
 
 // replayPoint is an experiment's result as it stood at At.

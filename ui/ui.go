@@ -102,11 +102,11 @@ type IncidentReader interface {
 // UI serves the dashboard. Set the fields, then call Open; the handler is
 // ready once Open returns. Optional readers left nil hide their pages' parts.
 type UI struct {
-	Auth  Authenticator
+	Auth Authenticator
 	// Sessions keeps the sessions (the store).
 	Sessions SessionStore
-	Flags FlagService
-	Audit AuditReader
+	Flags    FlagService
+	Audit    AuditReader
 
 	Experiments ExperimentReader
 	Events      EventReader

@@ -99,4 +99,3 @@ func TestDashboardAccess(t *testing.T) {
 		})
 	}
 }
-
