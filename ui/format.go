@@ -31,7 +31,7 @@ func (u *UI) funcs() template.FuncMap {
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":   func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
 		"ago":     func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
-		"label":   func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"label":   label,
 		"jsonval": jsonValue,
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -311,6 +312,7 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 	if !strings.Contains(overview, `href="/value/features/new-onboarding"`) || !strings.Contains(overview, `href="/value/features/guided-search"`) {
 		t.Errorf("the overview's features by stage do not come from the value loop")
 	}
+	checkValueForm(t, srv, admin)
 	_, rec := admin.get("/value/features/new-onboarding")
 	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "Time to validated learning", "Time in each stage", "<time datetime="} {
 		if !strings.Contains(rec, want) {
@@ -319,6 +321,50 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 	if resp, body := admin.get("/value/features/no-such-feature"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no-such-feature") {
 		t.Errorf("an unknown feature: %d, want 404 naming it", resp.StatusCode)
+	}
+}
+
+// checkValueForm: the overview's "What is next" starts with the value
+// loop's first rank; /value ranks by WSJF or RICE and filters by objective
+// through a plain GET form, as the API's next does.
+func checkValueForm(t *testing.T, srv *testServer, admin *browser) {
+	var wsjf, rice struct {
+		Ranked []struct{ Feature, Objective string }
+	}
+	srv.call(t, "GET", "/api/v1/value/next", "", &wsjf)
+	srv.call(t, "GET", "/api/v1/value/next?method=rice", "", &rice)
+	if len(wsjf.Ranked) == 0 {
+		t.Fatal("the demo ranks nothing")
+	}
+	_, overview := admin.get("/")
+	next := overview[strings.Index(overview, "What is next"):]
+	if !strings.Contains(next, `<li><a href="/value/features/`+wsjf.Ranked[0].Feature+`"`) {
+		t.Errorf("the overview's What is next does not start with the first rank, %s", wsjf.Ranked[0].Feature)
+	}
+	_, page := admin.get("/value?method=rice")
+	if !strings.Contains(page, `<option value="rice" selected>`) || !strings.Contains(page, "ranked by rice") ||
+		!strings.Contains(page, `<label for="method">`) || !strings.Contains(page, `<label for="objective">`) {
+		t.Errorf("/value?method=rice does not rank by RICE with the choice selected in a labelled form")
+	}
+	for _, r := range wsjf.Ranked { // the demo estimates no reach: RICE ranks what WSJF does not
+		ranked := slices.ContainsFunc(rice.Ranked, func(x struct{ Feature, Objective string }) bool { return x.Feature == r.Feature })
+		backlog := page[strings.Index(page, "What to build next"):strings.Index(page, "Not ranked yet")+1]
+		if shown := strings.Contains(backlog, `href="/value/features/`+r.Feature+`"`); shown != ranked {
+			t.Errorf("/value?method=rice: %s ranked %v, RICE ranks it %v", r.Feature, shown, ranked)
+		}
+	}
+	objective := wsjf.Ranked[0].Objective
+	_, page = admin.get("/value?objective=" + url.QueryEscape(objective))
+	backlog := page[:strings.Index(page, "Stop or finish")]
+	for _, r := range wsjf.Ranked {
+		if shown := strings.Contains(backlog, `href="/value/features/`+r.Feature+`"`); shown != (r.Objective == objective) {
+			t.Errorf("/value?objective=%s: %s (objective %s) shown %v", objective, r.Feature, r.Objective, shown)
+		}
+	}
+	for _, bad := range []string{"/value?method=moscow", "/value?objective=no-such-objective"} {
+		if resp, body := admin.get(bad); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, strings.Split(strings.TrimPrefix(bad, "/value?"), "=")[0]) {
+			t.Errorf("GET %s: %d, want 400 naming the field", bad, resp.StatusCode)
+		}
 	}
 }
 
