@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"runtime"
 	"context"
 	"math"
 	"strings"
@@ -28,13 +29,12 @@ import (
 //
 // Both are computed by one goroutine per cache entry shared by every view
 // that wants it (singleflight), in the background; a view shows what is
-// kept meanwhile. Only the very first view of an environment with at most
-// syncChartEvents events waits for it (small environments, the demo).
+// kept meanwhile. Only a view with nothing kept waits, at most ChartWait
+// (20ms by default): small environments, the demo, get their charts at once.
 // Events that arrive late with the time of a past day show in its points
 // from the next day on.
 const (
-	chartRefresh    = time.Minute
-	syncChartEvents = 100_000
+	chartRefresh = time.Minute
 	// maxReplays bounds the past-day points of an interval over time.
 	maxReplays = 11
 	// chartTimeout bounds one background computation.
@@ -79,9 +79,9 @@ func newSeriesCache() *seriesCache {
 }
 
 // share runs fn once for key however many views ask meanwhile, in the
-// background (its context outlives the request). With wait the caller gets
-// its error; else it returns at once and the next view sees the result.
-func (c *seriesCache) share(ctx context.Context, key string, wait bool, fn func(context.Context) error) error {
+// background (its context outlives the request). The caller waits at most
+// wait for it (and gets its error); later views see the result.
+func (c *seriesCache) share(ctx context.Context, key string, wait time.Duration, fn func(context.Context) error) error {
 	ch := c.flights.DoChan(key, func() (any, error) {
 		c.busy <- struct{}{}
 		defer func() { <-c.busy }()
@@ -89,23 +89,28 @@ func (c *seriesCache) share(ctx context.Context, key string, wait bool, fn func(
 		defer cancel()
 		return nil, fn(bg)
 	})
-	if !wait {
+	if wait <= 0 {
 		return nil
 	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	select {
 	case res := <-ch:
 		return res.Err
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// small reports whether env has few enough events for a first view to wait
-// for its charts. Counting reads every log record's header: done once per
-// cache entry, not per view.
-func (u *UI) small(ctx context.Context, env string) bool {
-	n, err := u.Events.EventCount(ctx, env)
-	return err == nil && n <= syncChartEvents
+// firstWait is how long a view with nothing kept waits for the charts
+// over time.
+func (u *UI) firstWait(kept bool) time.Duration {
+	if kept {
+		return 0
+	}
+	return u.ChartWait
 }
 
 func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
@@ -122,8 +127,7 @@ func (u *UI) exposuresByDay(ctx context.Context, env, flag string) (map[string]m
 	s := u.series.exposures[env]
 	u.series.mu.Unlock()
 	if s == nil || !s.today.Equal(day(now)) || now.Sub(s.at) >= chartRefresh {
-		wait := s == nil && u.small(ctx, env)
-		err := u.series.share(ctx, "exposures\x00"+env, wait, func(ctx context.Context) error {
+		err := u.series.share(ctx, "exposures\x00"+env, u.firstWait(s != nil), func(ctx context.Context) error {
 			return u.countExposures(ctx, env)
 		})
 		if err != nil {
@@ -169,30 +173,29 @@ func (u *UI) countExposures(ctx context.Context, env string) error {
 		s.past = map[string]map[string]map[time.Time]int64{}
 		since = math.MinInt64
 	}
+	todayMs := today.UnixMilli()
 	err := u.Events.ScanLog(ctx, env, since, func(data []byte) error {
-		return ingest.DecodeLog(data, func(e *ingest.Event) error {
-			if e.Type != ingest.Exposure {
-				return nil
-			}
-			if e.Time >= today.UnixMilli() {
-				byVariant := s.current[e.Flag]
+		runtime.Gosched() // a background scan: let the pages being served go first
+		return ingest.ScanExposures(data, func(flag, variant []byte, t int64) {
+			// Indexing with string(b) does not allocate; only new keys do.
+			if t >= todayMs {
+				byVariant := s.current[string(flag)]
 				if byVariant == nil {
 					byVariant = map[string]int64{}
-					s.current[e.Flag] = byVariant
+					s.current[string(flag)] = byVariant
 				}
-				byVariant[e.Variant]++
+				byVariant[string(variant)]++
 			} else if since == math.MinInt64 {
-				byVariant := s.past[e.Flag]
+				byVariant := s.past[string(flag)]
 				if byVariant == nil {
 					byVariant = map[string]map[time.Time]int64{}
-					s.past[e.Flag] = byVariant
+					s.past[string(flag)] = byVariant
 				}
-				if byVariant[e.Variant] == nil {
-					byVariant[e.Variant] = map[time.Time]int64{}
+				if byVariant[string(variant)] == nil {
+					byVariant[string(variant)] = map[time.Time]int64{}
 				}
-				byVariant[e.Variant][day(e.TimeOf())]++
+				byVariant[string(variant)][day(time.UnixMilli(t))]++
 			}
-			return nil
 		})
 	})
 	if err != nil {
@@ -220,8 +223,7 @@ func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64, 
 	s := u.series.replays[key]
 	u.series.mu.Unlock()
 	if s == nil || !s.day.Equal(day(now)) {
-		wait := s == nil && u.small(ctx, in.Environment)
-		err := u.series.share(ctx, "replay\x00"+key, wait, func(ctx context.Context) error {
+		err := u.series.share(ctx, "replay\x00"+key, u.firstWait(s != nil), func(ctx context.Context) error {
 			return u.replayDays(ctx, key, in)
 		})
 		if err != nil {
@@ -324,6 +326,7 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 		ms := cut.UnixMilli()
 		aggs, _, err := ingest.Recompute(in.Metrics, func(fn func(*ingest.Event) error) error {
 			return u.Events.ScanLog(ctx, in.Environment, math.MinInt64, func(data []byte) error {
+				runtime.Gosched()
 				return ingest.DecodeLog(data, func(e *ingest.Event) error {
 					if e.Time < ms && keep(e) {
 						return fn(e)

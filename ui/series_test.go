@@ -43,16 +43,6 @@ func (l *fakeLog) ScanLog(ctx context.Context, env string, since int64, fn func(
 	return nil
 }
 
-func (l *fakeLog) EventCount(ctx context.Context, env string) (int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var n int64
-	for _, r := range l.records {
-		n += int64(r.Count)
-	}
-	return n, nil
-}
-
 // dayOfEvents is an exposure of 40 users per variant and a purchase of a
 // quarter of the treatment's, at noon of day d.
 func dayOfEvents(d time.Time, day int) []ingest.Event {
@@ -79,7 +69,7 @@ func TestChartsOverTime(t *testing.T) {
 	for d := range 4 { // March 1st to 4th
 		log.add(dayOfEvents(time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), d)...)
 	}
-	u := &UI{Events: log, Now: c.now, series: newSeriesCache()}
+	u := &UI{Events: log, Now: c.now, ChartWait: 5 * time.Second, series: newSeriesCache()}
 	in := experiment.Input{Environment: "prod", Flag: "f", Settings: experiment.DefaultSettings(),
 		Metrics: []metric.Metric{{Key: "bought", Kind: metric.Conversion, Event: "buy", Direction: "higher"}}}
 	current := &experiment.Result{Users: 12345}

@@ -70,10 +70,9 @@ type ExperimentReader interface {
 
 // EventReader reads an environment's event log, for the charts over time:
 // its records (ingest.DecodeLog) that may hold events at or after since
-// (all for math.MinInt64), and its size.
+// (all for math.MinInt64).
 type EventReader interface {
 	ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error
-	EventCount(ctx context.Context, env string) (int64, error)
 }
 
 // VerdictHistory returns the recorded verdicts of a flag (package verdicts).
@@ -132,6 +131,10 @@ type UI struct {
 	// SecureCookies says when cookies are marked Secure (default
 	// SecureAuto).
 	SecureCookies CookieSecurity
+	// ChartWait is how long a page with nothing kept for its charts over
+	// time waits for them to be computed (default 20ms; negative: not at
+	// all); a larger environment's show on a later view.
+	ChartWait time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
 
@@ -163,6 +166,9 @@ func (u *UI) Open() error {
 	}
 	if u.Now == nil {
 		u.Now = time.Now
+	}
+	if u.ChartWait == 0 {
+		u.ChartWait = 20 * time.Millisecond
 	}
 	if u.SessionTTL == 0 {
 		u.SessionTTL = 8 * time.Hour
