@@ -207,11 +207,25 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm) // forms are small; a flag definition is the largest
 	}
+	r = r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now()))
 	if _, pattern := u.mux.Handler(r); pattern == "" {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 		return
 	}
 	u.mux.ServeHTTP(w, r)
+}
+
+type startKey struct{}
+
+// serverTiming says how long the server took for a page so far (the
+// Server-Timing header: browsers' developer tools show it, and the
+// benchmarks read it to time the server without the network and client).
+func serverTiming(r *http.Request) string {
+	start, ok := r.Context().Value(startKey{}).(time.Time)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("page;dur=%.2f", float64(time.Since(start).Microseconds())/1000)
 }
 
 func (u *UI) loadAssets() error {
@@ -294,6 +308,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if st := serverTiming(r); st != "" {
+		w.Header().Set("Server-Timing", st)
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

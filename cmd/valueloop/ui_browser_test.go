@@ -65,6 +65,9 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
 	}
 	srv := MustServe(t, "", "--demo")
+	warm := mustSignIn(t, srv.URL, srv.Admin) // the screenshots show the charts over time
+	waitForCharts(t, warm, "/experiments/production/new-onboarding")
+	waitForCharts(t, warm, "/flags/production/checkout-flow")
 	c := newChrome(t, bin, srv)
 	c.openPages()
 	c.editError()
