@@ -202,6 +202,9 @@ func checkPage(t *testing.T, admin *browser, path, want string) {
 	for _, probs := range checkHTML(body) {
 		t.Errorf("%s: %s", path, probs)
 	}
+	if st := resp.Header.Get("Server-Timing"); !strings.HasPrefix(st, "page;dur=") {
+		t.Errorf("GET %s: Server-Timing %q, want the server's time as page;dur=MS", path, st)
+	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'none'"} {
 		if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe-inline") {
