@@ -352,7 +352,7 @@ func checkValueForm(t *testing.T, srv *testServer, admin *browser) {
 	}
 	for _, r := range wsjf.Ranked { // the demo estimates no reach: RICE ranks what WSJF does not
 		ranked := slices.ContainsFunc(rice.Ranked, func(x struct{ Feature, Objective string }) bool { return x.Feature == r.Feature })
-		backlog := page[strings.Index(page, "What to build next"):strings.Index(page, "Not ranked yet")+1]
+		backlog := page[strings.Index(page, "What to build next") : strings.Index(page, "Not ranked yet")+1]
 		if shown := strings.Contains(backlog, `href="/value/features/`+r.Feature+`"`); shown != ranked {
 			t.Errorf("/value?method=rice: %s ranked %v, RICE ranks it %v", r.Feature, shown, ranked)
 		}
