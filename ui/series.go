@@ -1,9 +1,9 @@
 package ui
 
 import (
-	"runtime"
 	"context"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"time"

@@ -138,8 +138,8 @@ type UI struct {
 	// time waits for them to be computed (default 20ms; negative: not at
 	// all); a larger environment's show on a later view.
 	ChartWait time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Logger    *slog.Logger
+	Now       func() time.Time
 
 	pages    map[string]*template.Template
 	assets   map[string]asset // by hashed name
