@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // The evaluation services (flagd's RPC mode): flagd.evaluation.v1.Service,
@@ -42,13 +44,22 @@ func (s *Server) evaluator(header http.Header) (*flags.Live, error) {
 
 // resolve evaluates one flag for a call and checks its type: want is "bool",
 // "string", "float", "int" or "object".
-func (s *Server) resolve(header http.Header, key string, ctx *structpb.Struct, want string) (evaluation.Result, error) {
+// With tracing on, the evaluation has its span, child of the call's.
+func (s *Server) resolve(ctx context.Context, header http.Header, key string, fctx *structpb.Struct, want string) (res evaluation.Result, err error) {
+	if s.Tracer != nil {
+		var span trace.Span
+		ctx, span = s.Tracer.StartEvaluation(ctx, tracing.SpanEvaluate)
+		defer func() { tracing.End(span, err) }()
+	}
 	live, t, err := s.authorize(header, "", false)
 	if err != nil {
 		return evaluation.Result{}, err
 	}
-	evalCtx := ctx.AsMap()
-	res := live.Snapshot.Evaluate(key, evalCtx)
+	evalCtx := fctx.AsMap()
+	res = live.Snapshot.Evaluate(key, evalCtx)
+	if s.Tracer != nil {
+		tracing.Evaluated(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
+	}
 	if s.Evaluated != nil {
 		s.Evaluated(live.Environment.Key, t.NoExposures, evalCtx, &res)
 	}
@@ -187,7 +198,7 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 type v1 struct{ s *Server }
 
 func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.ResolveBooleanRequest]) (*connect.Response[evalv1.ResolveBooleanResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +207,7 @@ func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.Reso
 }
 
 func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.ResolveStringRequest]) (*connect.Response[evalv1.ResolveStringResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +216,7 @@ func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.Resol
 }
 
 func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.ResolveFloatRequest]) (*connect.Response[evalv1.ResolveFloatResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +225,7 @@ func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.Resolv
 }
 
 func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveIntRequest]) (*connect.Response[evalv1.ResolveIntResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +234,7 @@ func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveI
 }
 
 func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.ResolveObjectRequest]) (*connect.Response[evalv1.ResolveObjectResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
 	if err != nil {
 		return nil, err
 	}
@@ -239,8 +250,12 @@ func (e v1) ResolveAll(ctx context.Context, req *connect.Request[evalv1.ResolveA
 	if err != nil {
 		return nil, err
 	}
+	evalCtx := req.Msg.GetContext().AsMap()
+	ctx, span := e.s.Tracer.StartEvaluation(ctx, tracing.SpanEvaluateBulk)
+	defer tracing.End(span, nil)
 	out := &evalv1.ResolveAllResponse{Flags: map[string]*evalv1.AnyFlag{}}
-	for _, res := range live.Snapshot.EvaluateAll(req.Msg.GetContext().AsMap(), nil) {
+	for _, res := range live.Snapshot.EvaluateAll(evalCtx, nil) {
+		tracing.EvaluatedInBulk(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
 		if res.ErrorCode != "" || res.Value == nil {
 			continue
 		}
@@ -281,7 +296,7 @@ func variantOf(res evaluation.Result) *string {
 }
 
 func (e v2) ResolveBoolean(ctx context.Context, req *connect.Request[evalv2.ResolveBooleanRequest]) (*connect.Response[evalv2.ResolveBooleanResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +308,7 @@ func (e v2) ResolveBoolean(ctx context.Context, req *connect.Request[evalv2.Reso
 }
 
 func (e v2) ResolveString(ctx context.Context, req *connect.Request[evalv2.ResolveStringRequest]) (*connect.Response[evalv2.ResolveStringResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +320,7 @@ func (e v2) ResolveString(ctx context.Context, req *connect.Request[evalv2.Resol
 }
 
 func (e v2) ResolveFloat(ctx context.Context, req *connect.Request[evalv2.ResolveFloatRequest]) (*connect.Response[evalv2.ResolveFloatResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +332,7 @@ func (e v2) ResolveFloat(ctx context.Context, req *connect.Request[evalv2.Resolv
 }
 
 func (e v2) ResolveInt(ctx context.Context, req *connect.Request[evalv2.ResolveIntRequest]) (*connect.Response[evalv2.ResolveIntResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +345,7 @@ func (e v2) ResolveInt(ctx context.Context, req *connect.Request[evalv2.ResolveI
 }
 
 func (e v2) ResolveObject(ctx context.Context, req *connect.Request[evalv2.ResolveObjectRequest]) (*connect.Response[evalv2.ResolveObjectResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
 	if err != nil {
 		return nil, err
 	}

@@ -76,8 +76,10 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
 		}
-		rec, err := svc.Receive(r.Context(), kind, h)
+		ctx, span := s.hookSpan(r.Context(), kind, h) // tracing.go
+		rec, err := svc.Receive(ctx, kind, h)
 		if err != nil {
+			hookDone(span, "", err)
 			return s.hookFailed(r, kind, err)
 		}
 		status, outcome := http.StatusOK, "stored"
@@ -87,6 +89,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		case rec.Duplicate:
 			outcome = "duplicate"
 		}
+		hookDone(span, outcome, nil)
 		s.deliveryMetrics.webhook(kind, outcome)
 		writeJSON(w, status, rec)
 		return nil

@@ -37,6 +37,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // Dialect is what differs between the SQL databases a Store serves.
@@ -92,6 +93,8 @@ type Options struct {
 	// own way (PostgreSQL: one statement per kind of record, whatever
 	// their number); nil: one prepared statement per kind, run per record.
 	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error
+	// Tracer, when set, traces transactions and queries (tracing.go).
+	Tracer *tracing.Tracer
 }
 
 // Kinds of change passed to Changed (the values of cluster.KindFlags and
@@ -110,16 +113,24 @@ type Tx struct {
 
 // Exec runs q, written with ? placeholders.
 func (t Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
+	ctx, end := t.s.traceQuery(ctx, q) // tracing.go
+	res, err := t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
+	end(err)
+	return res, err
 }
 
 // Query runs q, written with ? placeholders.
 func (t Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
+	ctx, end := t.s.traceQuery(ctx, q)
+	rows, err := t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
+	end(err)
+	return rows, err
 }
 
 // QueryRow runs q, written with ? placeholders.
 func (t Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, end := t.s.traceQuery(ctx, q)
+	defer end(nil) // the row's error comes with Scan
 	return t.Tx.QueryRowContext(ctx, t.s.o.D.Rebind(q), args...)
 }
 
@@ -133,10 +144,15 @@ type querier interface {
 type reader struct{ s *Store }
 
 func (r reader) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.s.o.Read.QueryContext(ctx, r.s.o.D.Rebind(q), args...)
+	ctx, end := r.s.traceQuery(ctx, q)
+	rows, err := r.s.o.Read.QueryContext(ctx, r.s.o.D.Rebind(q), args...)
+	end(err)
+	return rows, err
 }
 
 func (r reader) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, end := r.s.traceQuery(ctx, q)
+	defer end(nil)
 	return r.s.o.Read.QueryRowContext(ctx, r.s.o.D.Rebind(q), args...)
 }
 
@@ -166,7 +182,9 @@ func (d *Dialect) Rebind(q string) string {
 // write runs fn in one write transaction, retried from the start on a
 // retryable failure (so fn must not keep state between attempts), and maps
 // driver errors to domain errors.
-func (s *Store) write(ctx context.Context, fn func(Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(Tx) error) (err error) {
+	ctx, end := s.traceTx(ctx, "write") // tracing.go
+	defer func() { end(err) }()
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
 		if err != nil && attempt < 4 && s.o.D.Retryable != nil && s.o.D.Retryable(err) {
@@ -193,7 +211,9 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 
 // readTx runs fn in one read transaction, for reads of several queries
 // that must agree.
-func (s *Store) readTx(ctx context.Context, fn func(Tx) error) error {
+func (s *Store) readTx(ctx context.Context, fn func(Tx) error) (err error) {
+	ctx, end := s.traceTx(ctx, "read")
+	defer func() { end(err) }()
 	opts := s.o.D.ReadTx
 	tx, err := s.o.Read.BeginTx(ctx, &opts)
 	if err != nil {

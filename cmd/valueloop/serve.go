@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
 	"github.com/valueloop/valueloop/verdicts"
 )
@@ -34,8 +35,14 @@ type serveConfig struct {
 	LogLevel   slog.Level
 	LogFormat  string        // text or json
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
+	// Tracing is read from the standard OTEL_* variables (config.go).
+	Tracing tracing.Config
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
+
+	// tracer is the open tracer of Tracing (nil: off), set by serve for
+	// what it opens.
+	tracer *tracing.Tracer
 }
 
 type flagFile struct{ Env, Path string }
@@ -103,6 +110,11 @@ func envOr(e *cliEnv, name, def string) string {
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	logger := newLogger(e.stderr, cfg)
+	closeTracing, err := openTracing(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeTracing()
 
 	st, err := openStorage(cfg, logger)
 	if err != nil {
@@ -135,6 +147,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
 	srv.Storage = st.ready
+	srv.Tracer = cfg.tracer
 	st.register(srv.Registry)
 	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
 	defer closeAll()
@@ -144,7 +157,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// flagd's sync and evaluation protocols on the same port, for flagd's
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
-	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated, Tracer: cfg.tracer}
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err
@@ -172,6 +185,25 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
+}
+
+// openTracing starts the tracer of cfg.Tracing and sets cfg.tracer, or
+// leaves it nil when tracing is off. The returned function flushes the
+// spans still buffered, for up to 5 seconds.
+func openTracing(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (func(), error) {
+	t, err := tracing.Open(ctx, cfg.Tracing)
+	if err != nil || t == nil {
+		return func() {}, err
+	}
+	logger.Info("tracing", "config", cfg.Tracing.Describe())
+	cfg.tracer = t
+	return func() {
+		flush, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		if err := t.Close(flush); err != nil {
+			logger.Warn("tracing: spans not flushed at shutdown", "err", err)
+		}
+	}, nil
 }
 
 // openServices starts what runs beside the HTTP server — ingestion,
