@@ -35,6 +35,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/tracing"
@@ -109,11 +111,14 @@ const (
 type Tx struct {
 	Tx *sql.Tx
 	s  *Store
+	// span is the transaction's span when tracing: the parent of its
+	// queries, whatever context the store method passes them (tracing.go).
+	span trace.Span
 }
 
 // Exec runs q, written with ? placeholders.
 func (t Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	ctx, end := t.s.traceQuery(ctx, q) // tracing.go
+	ctx, end := t.traceQuery(ctx, q) // tracing.go
 	res, err := t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
 	end(err)
 	return res, err
@@ -121,7 +126,7 @@ func (t Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error)
 
 // Query runs q, written with ? placeholders.
 func (t Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	ctx, end := t.s.traceQuery(ctx, q)
+	ctx, end := t.traceQuery(ctx, q)
 	rows, err := t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
 	end(err)
 	return rows, err
@@ -129,7 +134,7 @@ func (t Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 
 // QueryRow runs q, written with ? placeholders.
 func (t Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	ctx, end := t.s.traceQuery(ctx, q)
+	ctx, end := t.traceQuery(ctx, q)
 	defer end(nil) // the row's error comes with Scan
 	return t.Tx.QueryRowContext(ctx, t.s.o.D.Rebind(q), args...)
 }
@@ -200,7 +205,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
-	if err := fn(Tx{Tx: tx, s: s}); err != nil {
+	if err := fn(Tx{Tx: tx, s: s, span: s.txSpan(ctx)}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -220,7 +225,7 @@ func (s *Store) readTx(ctx context.Context, fn func(Tx) error) (err error) {
 		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
-	return fn(Tx{Tx: tx, s: s})
+	return fn(Tx{Tx: tx, s: s, span: s.txSpan(ctx)})
 }
 
 // domainError returns err, or the domain error its driver code means.

@@ -33,6 +33,22 @@ func (s *Store) traceTx(ctx context.Context, kind string) (context.Context, func
 	return ctx, func(err error) { tracing.End(span, err) }
 }
 
+// txSpan is the span of the transaction ctx is for, nil when not tracing.
+func (s *Store) txSpan(ctx context.Context) trace.Span {
+	if s.o.Tracer == nil {
+		return nil
+	}
+	return trace.SpanFromContext(ctx)
+}
+
+// traceQuery traces a query of the transaction as its span's child.
+func (t Tx) traceQuery(ctx context.Context, q string) (context.Context, func(error)) {
+	if t.span == nil {
+		return ctx, noEnd
+	}
+	return t.s.traceQuery(trace.ContextWithSpan(ctx, t.span), q)
+}
+
 // traceQuery starts the span of one query and returns the function that
 // ends it.
 func (s *Store) traceQuery(ctx context.Context, q string) (context.Context, func(error)) {
