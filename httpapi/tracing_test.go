@@ -1,0 +1,103 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/tracing"
+)
+
+// tracedServer is MustServer with tracing into an in-memory exporter,
+// every span sampled and exported as it ends.
+func tracedServer(t testing.TB, sampler sdktrace.Sampler) (*env, *tracetest.InMemoryExporter) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sampler))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	e := mustServer(t, func(s *httpapi.Server, _ *sqlite.DB) { s.Tracer = tracing.New(tp) })
+	return e, exp
+}
+
+// TestTracingBulkEvaluation: a bulk OFREP request has one evaluation span
+// with a feature_flag.evaluation event per flag.
+func TestTracingBulkEvaluation(t *testing.T) {
+	e, exp := tracedServer(t, sdktrace.AlwaysSample())
+	resp, body := e.do(t, call{method: "POST", path: "/ofrep/v1/evaluate/flags", token: e.eval, body: `{"context":{"targetingKey":"u-7","tier":"gold"}}`})
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var bulk tracetest.SpanStub
+	for _, s := range exp.GetSpans() {
+		if s.Name == tracing.SpanEvaluateBulk {
+			bulk = s
+		}
+	}
+	got := map[string]string{}
+	for _, ev := range bulk.Events {
+		if ev.Name != tracing.EvaluationEvent {
+			continue
+		}
+		var key, variant, ctxID string
+		for _, kv := range ev.Attributes {
+			switch kv.Key {
+			case tracing.AttrKey:
+				key = kv.Value.AsString()
+			case tracing.AttrVariant:
+				variant = kv.Value.AsString()
+			case tracing.AttrContextID:
+				ctxID = kv.Value.AsString()
+			}
+		}
+		got[key] = variant + "/" + ctxID
+	}
+	if got["checkout"] != "b/u-7" || got["kill"] != "on/u-7" || len(got) != 2 {
+		t.Errorf("bulk evaluation events: %v", got)
+	}
+}
+
+// BenchmarkOFREPTracing compares one OFREP evaluation through the handler
+// chain with tracing off (no tracer: the chain of BenchmarkOFREPHandler),
+// on with every request sampled (server span, evaluation span and event,
+// exported in batches to an exporter that drops them) and on with no
+// request sampled. Run with -count N: the cases alternate within each
+// round.
+func BenchmarkOFREPTracing(b *testing.B) {
+	discard := tracetest.NewNoopExporter()
+	cases := []struct {
+		name    string
+		sampler sdktrace.Sampler // nil: tracing off
+	}{
+		{"off", nil},
+		{"on", sdktrace.AlwaysSample()},
+		{"on-unsampled", sdktrace.ParentBased(sdktrace.NeverSample())},
+	}
+	for _, c := range cases {
+		var tr *tracing.Tracer
+		if c.sampler != nil {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard), sdktrace.WithSampler(c.sampler))
+			b.Cleanup(func() { tp.Shutdown(context.Background()) })
+			tr = tracing.New(tp)
+		}
+		e := mustServer(b, func(s *httpapi.Server, _ *sqlite.DB) { s.Tracer = tr })
+		h := httpapi.Handler(e.srv)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", "/ofrep/v1/evaluate/flags/checkout", strings.NewReader(`{"context":{"targetingKey":"user-123","tier":"gold"}}`))
+				req.Header.Set("Authorization", "Bearer "+e.eval)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
