@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -13,11 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
+	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // otlpReceiver is an in-process OTLP/HTTP receiver: it accepts protobuf
@@ -157,9 +162,26 @@ func TestTracingExportsOTLP(t *testing.T) {
 		t.Fatalf("OFREP: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	const grpcTraceID = "0af7651916cd43dd8448eb211c80319c"
+	c := evaluationv1connect.NewServiceClient(h2cClient(), s.URL, connect.WithGRPC())
+	pbctx, _ := structpb.NewStruct(map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev"})
+	greq := connect.NewRequest(&evalv1.ResolveStringRequest{FlagKey: "checkout-flow", Context: pbctx})
+	greq.Header().Set("Authorization", "Bearer "+s.Admin)
+	greq.Header().Set("Flagd-Selector", "production")
+	greq.Header().Set("traceparent", "00-"+grpcTraceID+"-"+parentID+"-01")
+	if _, err := c.ResolveString(context.Background(), greq); err != nil {
+		t.Fatalf("flagd ResolveString: %v", err)
+	}
 	s.Stop(t) // flushes the spans
 
-	checkEvaluationTrace(t, rc, traceID, parentID)
+	checkEvaluationTrace(t, rc, "POST /ofrep/v1/evaluate/flags/{key}", traceID, parentID, map[string]string{
+		"feature_flag.key": "traced", "feature_flag.provider.name": "valueloop", "feature_flag.result.variant": "on",
+		"feature_flag.result.reason": "static", "feature_flag.context.id": "user-1", "feature_flag.set.id": "production",
+	})
+	checkEvaluationTrace(t, rc, "flagd.evaluation.v1.Service/ResolveString", grpcTraceID, parentID, map[string]string{
+		"feature_flag.key": "checkout-flow", "feature_flag.result.variant": "one-page",
+		"feature_flag.result.reason": "targeting_match", "feature_flag.context.id": "u2", "feature_flag.set.id": "production",
+	})
 	checkStoreSpans(t, rc)
 	checkWebhookSpan(t, rc, hookParent)
 	if rc.resource["service.name"] != "valueloop-test" || rc.resource["deployment.environment.name"] != "test bed" {
@@ -167,36 +189,34 @@ func TestTracingExportsOTLP(t *testing.T) {
 	}
 }
 
-func checkEvaluationTrace(t *testing.T, rc *otlpReceiver, traceID, parentID string) {
+// checkEvaluationTrace: the server span named server is the child of the
+// incoming traceparent's span and the parent of an evaluation span with
+// the attributes want and a feature_flag.evaluation event.
+func checkEvaluationTrace(t *testing.T, rc *otlpReceiver, server, traceID, parentID string, want map[string]string) {
 	t.Helper()
-	servers := rc.find(func(s *tracepb.Span) bool { return s.Name == "POST /ofrep/v1/evaluate/flags/{key}" })
+	servers := rc.find(func(s *tracepb.Span) bool { return s.Name == server })
 	if len(servers) != 1 {
-		t.Fatalf("server spans of the OFREP request: %d", len(servers))
+		t.Fatalf("%s: %d server spans", server, len(servers))
 	}
 	srv := servers[0]
 	if hex.EncodeToString(srv.TraceId) != traceID || hex.EncodeToString(srv.ParentSpanId) != parentID || srv.Kind != tracepb.Span_SPAN_KIND_SERVER {
-		t.Errorf("server span: trace %x parent %x kind %v; want the incoming traceparent's %s and %s",
-			srv.TraceId, srv.ParentSpanId, srv.Kind, traceID, parentID)
+		t.Errorf("%s: trace %x parent %x kind %v; want the incoming traceparent's %s and %s",
+			server, srv.TraceId, srv.ParentSpanId, srv.Kind, traceID, parentID)
 	}
-	evals := rc.find(func(s *tracepb.Span) bool { return s.Name == "feature_flag.evaluate" })
+	evals := rc.find(func(s *tracepb.Span) bool {
+		return s.Name == "feature_flag.evaluate" && string(s.ParentSpanId) == string(srv.SpanId)
+	})
 	if len(evals) != 1 {
-		t.Fatalf("evaluation spans: %d", len(evals))
+		t.Fatalf("%s: %d evaluation spans beneath", server, len(evals))
 	}
 	ev := evals[0]
-	if string(ev.ParentSpanId) != string(srv.SpanId) {
-		t.Errorf("evaluation span's parent %x, want the server span %x", ev.ParentSpanId, srv.SpanId)
-	}
-	want := map[string]string{
-		"feature_flag.key": "traced", "feature_flag.provider.name": "valueloop", "feature_flag.result.variant": "on",
-		"feature_flag.result.reason": "static", "feature_flag.context.id": "user-1", "feature_flag.set.id": "production",
-	}
 	for k, v := range want {
 		if got := spanAttr(ev, k); got != v {
-			t.Errorf("evaluation span %s = %q, want %q", k, got, v)
+			t.Errorf("%s: evaluation span %s = %q, want %q", server, k, got, v)
 		}
 	}
 	if len(ev.Events) != 1 || ev.Events[0].Name != "feature_flag.evaluation" {
-		t.Errorf("evaluation span events: %v", ev.Events)
+		t.Errorf("%s: evaluation span events: %v", server, ev.Events)
 	}
 }
 
