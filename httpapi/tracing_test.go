@@ -10,19 +10,61 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/tracing"
 )
 
-// tracedServer is MustServer with tracing into an in-memory exporter,
-// every span sampled and exported as it ends.
+// tracedServer is MustServer, with the delivery service, tracing into an
+// in-memory exporter, every span sampled and exported as it ends.
 func tracedServer(t testing.TB, sampler sdktrace.Sampler) (*env, *tracetest.InMemoryExporter) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sampler))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	e := mustServer(t, func(s *httpapi.Server, _ *sqlite.DB) { s.Tracer = tracing.New(tp) })
+	e := mustServer(t, func(s *httpapi.Server, db *sqlite.DB) {
+		s.Tracer = tracing.New(tp)
+		s.Delivery = delivery.New(db)
+		if err := s.Delivery.Open(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Delivery.Close() })
+	})
 	return e, exp
+}
+
+// TestTracingIncomingWebhook: a GitHub delivery's handling has its span,
+// child of the request's server span. (Store spans need the tracer before
+// the store opens: cmd/valueloop's TestTracingExportsOTLP sees them.)
+func TestTracingIncomingWebhook(t *testing.T) {
+	e, exp := tracedServer(t, sdktrace.AlwaysSample())
+	if resp, body := e.do(t, call{method: "PUT", path: "/api/v1/delivery/sources/acme", token: adminSecret, body: `{"kind":"github","secret":"` + hookSecret + `"}`}); resp.StatusCode != 200 {
+		t.Fatalf("put source: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := e.do(t, githubCall(readTestdata(t, "github/testdata/push.json"), "push", "d-traced")); resp.StatusCode != 200 {
+		t.Fatalf("hook: %d %s", resp.StatusCode, body)
+	}
+	spans := exp.GetSpans()
+	byID := map[string]tracetest.SpanStub{}
+	for _, s := range spans {
+		byID[s.SpanContext.SpanID().String()] = s
+	}
+	var hook tracetest.SpanStub
+	for _, s := range spans {
+		if s.Name == "webhook receive github" {
+			hook = s
+		}
+	}
+	attrs := map[string]string{}
+	for _, kv := range hook.Attributes {
+		attrs[string(kv.Key)] = kv.Value.Emit()
+	}
+	if attrs["valueloop.webhook.delivery_id"] != "d-traced" || attrs["valueloop.webhook.outcome"] != "stored" || attrs["valueloop.webhook.event"] != "push" {
+		t.Errorf("hook span attributes: %v", attrs)
+	}
+	if p := byID[hook.Parent.SpanID().String()]; p.Name != "POST /hooks/github" {
+		t.Errorf("hook span's parent: %q", p.Name)
+	}
 }
 
 // TestTracingBulkEvaluation: a bulk OFREP request has one evaluation span
