@@ -35,7 +35,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/valueloop/valueloop"
 )
@@ -137,14 +136,6 @@ func (t *Tracer) Close(ctx context.Context) error {
 		return nil
 	}
 	return t.shutdown(ctx)
-}
-
-// Provider is the tracer provider, or a no-op one when t is nil.
-func (t *Tracer) Provider() trace.TracerProvider {
-	if t == nil {
-		return noop.NewTracerProvider()
-	}
-	return t.provider
 }
 
 // Start starts a span named name as a child of the span in ctx; end it
