@@ -58,7 +58,7 @@ func TestTracingIncomingWebhook(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range hook.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["valueloop.webhook.delivery_id"] != "d-traced" || attrs["valueloop.webhook.outcome"] != "stored" || attrs["valueloop.webhook.event"] != "push" {
 		t.Errorf("hook span attributes: %v", attrs)
