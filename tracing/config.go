@@ -42,12 +42,14 @@ type Config struct {
 	SamplerArg float64
 }
 
-// DefaultEndpoints are the OTLP endpoints used when OTEL_TRACES_EXPORTER=otlp
-// is set without an endpoint, as the specification defines them.
-var defaultEndpoints = map[string]string{
-	HTTPProtobuf: "http://localhost:4318/v1/traces",
-	HTTPJSON:     "http://localhost:4318/v1/traces",
-	GRPC:         "http://localhost:4317",
+// defaultEndpoint is the OTLP endpoint of protocol used when
+// OTEL_TRACES_EXPORTER=otlp is set without an endpoint, as the
+// specification defines it.
+func defaultEndpoint(protocol string) string {
+	if protocol == GRPC {
+		return "http://localhost:4317"
+	}
+	return "http://localhost:4318/v1/traces"
 }
 
 var samplers = []string{"always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"}
@@ -151,7 +153,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.Enabled, c.Why = true, "on: "+from+" is set"
 	case exporter == "otlp":
 		c.Enabled, c.Why = true, "on: OTEL_TRACES_EXPORTER=otlp"
-		c.Endpoint = defaultEndpoints[c.Protocol]
+		c.Endpoint = defaultEndpoint(c.Protocol)
 	default:
 		c.Why = "off: no OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER=otlp"
 	}
