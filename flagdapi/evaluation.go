@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"reflect"
-	"sort"
 	"time"
 
 	"connectrpc.com/connect"
@@ -37,25 +35,25 @@ const keepAlive = 15 * time.Second
 
 // evaluator authenticates a call for evaluation (client tokens included)
 // and returns the environment's live flags.
-func (s *Server) evaluator(header http.Header) (*flags.Live, error) {
-	live, _, err := s.authorize(header, "", false)
+func (s *Server) evaluator(ctx context.Context, header http.Header) (*flags.Live, error) {
+	live, _, err := s.authorize(ctx, header, "", false)
 	return live, err
 }
 
 // resolve evaluates one flag for a call and checks its type: want is "bool",
 // "string", "float", "int" or "object".
 // With tracing on, the evaluation has its span, child of the call's.
-func (s *Server) resolve(ctx context.Context, header http.Header, key string, fctx *structpb.Struct, want string) (res evaluation.Result, err error) {
+func (s *Server) resolve(ctx context.Context, header http.Header, key string, in *structpb.Struct, want string) (res evaluation.Result, err error) {
 	if s.Tracer != nil {
 		var span trace.Span
 		ctx, span = s.Tracer.StartEvaluation(ctx, tracing.SpanEvaluate)
 		defer func() { tracing.End(span, err) }()
 	}
-	live, t, err := s.authorize(header, "", false)
+	live, t, err := s.authorize(ctx, header, "", false)
 	if err != nil {
 		return evaluation.Result{}, err
 	}
-	evalCtx := fctx.AsMap()
+	evalCtx := in.AsMap()
 	res = live.Snapshot.Evaluate(key, evalCtx)
 	if s.Tracer != nil {
 		tracing.Evaluated(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
@@ -105,28 +103,6 @@ func objectOf(v any) *structpb.Struct {
 	return st
 }
 
-// changedKeys are the keys of the flags that differ between two sets:
-// added, removed or changed in any way.
-func changedKeys(old, cur *flags.Live) []string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, k := range cur.Snapshot.Keys() {
-		seen[k] = true
-		if old == nil || !reflect.DeepEqual(old.Snapshot.Set().Flags[k], cur.Snapshot.Set().Flags[k]) {
-			keys = append(keys, k)
-		}
-	}
-	if old != nil {
-		for _, k := range old.Snapshot.Keys() {
-			if !seen[k] {
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // eventStream sends provider_ready, then configuration_change with the keys
 // of the flags each committed change touched, and keep_alive while idle.
 //
@@ -140,11 +116,17 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 	anonymous := header.Get("Authorization") == "" && header.Get(SelectorHeader) == ""
 	env := ""
 	if !anonymous {
-		live, err := s.evaluator(header)
+		live, err := s.evaluator(ctx, header)
 		if err != nil {
 			return err
 		}
 		env = live.Environment.Key
+	} else {
+		release, err := s.anonymousSlot()
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
@@ -182,7 +164,7 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 				continue
 			}
 			fl := map[string]any{}
-			for _, k := range changedKeys(last, cur) {
+			for _, k := range s.changes.keys(env, last, cur) {
 				fl[k] = map[string]any{"type": "update"}
 			}
 			last = cur
@@ -246,7 +228,7 @@ func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.Resol
 // as flagd did before its DISABLED-as-success change: providers written for
 // v1 read a value from every entry.
 func (e v1) ResolveAll(ctx context.Context, req *connect.Request[evalv1.ResolveAllRequest]) (*connect.Response[evalv1.ResolveAllResponse], error) {
-	live, err := e.s.evaluator(req.Header())
+	live, err := e.s.evaluator(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,10 @@ type serveConfig struct {
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
 	// Tracing is read from the standard OTEL_* variables (config.go).
 	Tracing tracing.Config
+	// Limits and FlagdAnonymousStreams bound what clients can make the
+	// server hold (config_limits.go).
+	Limits                httpapi.Limits
+	FlagdAnonymousStreams int
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 
@@ -146,6 +150,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
+	srv.Limits = cfg.Limits
 	srv.Storage = st.ready
 	srv.Tracer = cfg.tracer
 	st.register(srv.Registry)
@@ -157,7 +162,9 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// flagd's sync and evaluation protocols on the same port, for flagd's
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
-	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated, Tracer: cfg.tracer}
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
+		MaxAnonymousStreams: cfg.FlagdAnonymousStreams, Tracer: cfg.tracer}
+	flagdSrv.Register(srv.Registry)
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err
