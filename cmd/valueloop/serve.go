@@ -151,8 +151,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
 	srv.Limits = cfg.Limits
-	srv.Storage = st.ready
-	srv.Tracer = cfg.tracer
+	srv.Storage, srv.Tracer = st.ready, cfg.tracer
 	st.register(srv.Registry)
 	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
 	defer closeAll()
