@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // The evaluation services (flagd's RPC mode): flagd.evaluation.v1.Service,
@@ -40,13 +42,22 @@ func (s *Server) evaluator(ctx context.Context, header http.Header) (*flags.Live
 
 // resolve evaluates one flag for a call and checks its type: want is "bool",
 // "string", "float", "int" or "object".
-func (s *Server) resolve(ctx context.Context, header http.Header, key string, in *structpb.Struct, want string) (evaluation.Result, error) {
+// With tracing on, the evaluation has its span, child of the call's.
+func (s *Server) resolve(ctx context.Context, header http.Header, key string, in *structpb.Struct, want string) (res evaluation.Result, err error) {
+	if s.Tracer != nil {
+		var span trace.Span
+		ctx, span = s.Tracer.StartEvaluation(ctx, tracing.SpanEvaluate)
+		defer func() { tracing.End(span, err) }()
+	}
 	live, t, err := s.authorize(ctx, header, "", false)
 	if err != nil {
 		return evaluation.Result{}, err
 	}
 	evalCtx := in.AsMap()
-	res := live.Snapshot.Evaluate(key, evalCtx)
+	res = live.Snapshot.Evaluate(key, evalCtx)
+	if s.Tracer != nil {
+		tracing.Evaluated(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
+	}
 	if s.Evaluated != nil {
 		s.Evaluated(live.Environment.Key, t.NoExposures, evalCtx, &res)
 	}
@@ -221,8 +232,12 @@ func (e v1) ResolveAll(ctx context.Context, req *connect.Request[evalv1.ResolveA
 	if err != nil {
 		return nil, err
 	}
+	evalCtx := req.Msg.GetContext().AsMap()
+	ctx, span := e.s.Tracer.StartEvaluation(ctx, tracing.SpanEvaluateBulk)
+	defer tracing.End(span, nil)
 	out := &evalv1.ResolveAllResponse{Flags: map[string]*evalv1.AnyFlag{}}
-	for _, res := range live.Snapshot.EvaluateAll(req.Msg.GetContext().AsMap(), nil) {
+	for _, res := range live.Snapshot.EvaluateAll(evalCtx, nil) {
+		tracing.EvaluatedInBulk(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
 		if res.ErrorCode != "" || res.Value == nil {
 			continue
 		}

@@ -40,6 +40,7 @@ import (
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ofrep"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // SelectorHeader is the header flagd providers send the selector in.
@@ -60,6 +61,9 @@ type Server struct {
 	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
 	// NoExposures. It must not block.
 	Evaluated func(env string, quiet bool, ctx map[string]any, res *evaluation.Result)
+	// Tracer, when set, traces every call (an RPC server span, child of an
+	// incoming traceparent) and every evaluation (package tracing).
+	Tracer *tracing.Tracer
 
 	anonymous, anonymousRefused atomic.Int64
 	changes                     changeMemo
@@ -80,11 +84,11 @@ const MaxMessageBytes = ofrep.MaxBodyBytes
 // Handlers returns the services' handlers by the path prefix they serve.
 func (s *Server) Handlers() map[string]http.Handler {
 	out := map[string]http.Handler{}
-	limit := connect.WithReadMaxBytes(MaxMessageBytes)
+	opts := append([]connect.HandlerOption{connect.WithReadMaxBytes(MaxMessageBytes)}, s.Tracer.ConnectOptions()...)
 	for _, mount := range []func() (string, http.Handler){
-		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s, limit) },
-		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}, limit) },
-		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}, limit) },
+		func() (string, http.Handler) { return syncv1connect.NewFlagSyncServiceHandler(s, opts...) },
+		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}, opts...) },
+		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}, opts...) },
 	} {
 		path, h := mount()
 		out[path] = h

@@ -80,8 +80,10 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		// with its last byte, before it is parsed.
 		read := sync.OnceFunc(release)
 		defer read()
-		rec, err := svc.ReceiveStream(r.Context(), kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: read})
+		ctx, span := s.hookSpan(r.Context(), kind, h) // tracing.go
+		rec, err := svc.ReceiveStream(ctx, kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: read})
 		if err != nil {
+			hookDone(span, "", err)
 			return s.hookFailed(r, kind, err)
 		}
 		status, outcome := http.StatusOK, "stored"
@@ -91,6 +93,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		case rec.Duplicate:
 			outcome = "duplicate"
 		}
+		hookDone(span, outcome, nil)
 		s.deliveryMetrics.webhook(kind, outcome)
 		writeJSON(w, status, rec)
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/jsondecode"
 	"github.com/valueloop/valueloop/ofrep"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 type tokenKey struct{}
@@ -78,6 +79,9 @@ func (s *Server) Evaluated(env string, quiet bool, ctx map[string]any, res *eval
 // without blocking, unless the caller's token records no exposures.
 func (s *Server) evaluated(r *http.Request, c ofrep.Caller, ctx map[string]any, res *evaluation.Result) {
 	env := c.Environment
+	if s.Tracer != nil && r != nil {
+		tracing.Evaluated(r.Context(), env, tracing.TargetingKey(ctx), res)
+	}
 	flag := res.FlagKey
 	if res.ErrorCode == "FLAG_NOT_FOUND" {
 		flag = "" // keys that name no flag must not grow the label set

@@ -29,6 +29,9 @@ const (
 // routeTable lists every route of the API surface.
 func (s *Server) routeTable() []route {
 	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated}
+	if s.Tracer != nil {
+		o.EvaluatedInBulk = s.evaluatedInBulk // tracing.go
+	}
 	routes := []route{
 		// Operations.
 		{"GET", "/healthz", public, s.handleHealthz},
@@ -84,7 +87,12 @@ func (s *Server) routeTable() []route {
 	return routes
 }
 
+// routes is every surface's handler, in server spans when tracing is on.
 func (s *Server) routes() http.Handler {
+	return s.Tracer.Handler(s.surfaces(), s.tracedElsewhere) // tracing.go
+}
+
+func (s *Server) surfaces() http.Handler {
 	if s.guard == nil {
 		s.guard = newGuard(s.Limits)
 	}
@@ -93,6 +101,9 @@ func (s *Server) routes() http.Handler {
 		h := r.handler
 		if r.auth == admin {
 			h = s.admin(h)
+		}
+		if s.Tracer != nil && strings.HasPrefix(r.pattern, "/ofrep/v1/evaluate/") {
+			h = s.evaluationSpan(r.pattern, h) // tracing.go
 		}
 		if methods, ok := browserRoutes[r.pattern]; ok {
 			h = s.cors(h) // cors.go

@@ -21,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // Server serves the HTTP API. Construct with NewServer, then Open.
@@ -66,6 +67,11 @@ type Server struct {
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).
 	Protocols map[string]http.Handler
+	// Tracer, when set, traces requests (server spans with W3C
+	// trace-context propagation; the Protocols trace their own calls),
+	// evaluations and webhook handling (package tracing). Nil: off, at no
+	// cost.
+	Tracer *tracing.Tracer
 
 	ln        net.Listener
 	srv       *http.Server

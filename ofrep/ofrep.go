@@ -52,6 +52,9 @@ type Handler struct {
 	// the caller and the request's context; it must not block (metrics,
 	// exposure queues).
 	Evaluated func(r *http.Request, c Caller, ctx map[string]any, res *evaluation.Result)
+	// EvaluatedInBulk, if set, is called after each flag of a bulk
+	// evaluation (tracing); it must not block. Nil costs nothing.
+	EvaluatedInBulk func(r *http.Request, c Caller, ctx map[string]any, res *evaluation.Result)
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -141,7 +144,7 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 
 // EvaluateAll serves POST /ofrep/v1/evaluate/flags.
 func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
-	snap, _, err := h.Snapshot(r)
+	snap, caller, err := h.Snapshot(r)
 	if err != nil {
 		h.Error(w, r, err)
 		return
@@ -177,6 +180,9 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 			out.WriteByte(',')
 		}
 		res := snap.Evaluate(key, ctx)
+		if h.EvaluatedInBulk != nil {
+			h.EvaluatedInBulk(r, caller, ctx, &res)
+		}
 		if res.ErrorCode != "" {
 			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
 		} else {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/sqlstore"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -68,6 +69,9 @@ type DB struct {
 	UserLogBytes int64
 	CachedUsers  int
 	Logger       *slog.Logger
+	// Tracer, when set, traces the store methods' transactions and
+	// queries (package sqlstore).
+	Tracer *tracing.Tracer
 
 	pool    *pgxpool.Pool
 	sdb     *sql.DB // the pool through pgx's stdlib adapter, for sqlstore

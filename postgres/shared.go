@@ -38,6 +38,7 @@ func (db *DB) openShared() {
 		Now:           func() time.Time { return db.Now() },
 		Changed:       db.changed,
 		InsertRecords: insertRecords,
+		Tracer:        db.Tracer,
 		Lock: func(ctx context.Context, tx *sql.Tx, name string) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockShared, db.lockKey(name))
 			return err

@@ -29,6 +29,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/sqlstore"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -53,6 +54,9 @@ type DB struct {
 	Path string
 	// Now is the clock used for every timestamp written.
 	Now func() time.Time
+	// Tracer, when set, traces the store methods' transactions and
+	// queries (package sqlstore).
+	Tracer *tracing.Tracer
 
 	db  *sql.DB // readers
 	wdb *sql.DB // the single writer: SQLite serialises writes anyway, and one
@@ -97,7 +101,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
-	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }})
+	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }, Tracer: db.Tracer})
 	if err := db.migrate(context.Background()); err != nil {
 		db.Close()
 		return err

@@ -35,8 +35,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // Dialect is what differs between the SQL databases a Store serves.
@@ -95,6 +98,8 @@ type Options struct {
 	// own way (PostgreSQL: one statement per kind of record, whatever
 	// their number); nil: one prepared statement per kind, run per record.
 	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error
+	// Tracer, when set, traces transactions and queries (tracing.go).
+	Tracer *tracing.Tracer
 }
 
 // Kinds of change passed to Changed (the values of cluster.KindFlags and
@@ -109,20 +114,31 @@ const (
 type Tx struct {
 	Tx *sql.Tx
 	s  *Store
+	// span is the transaction's span when tracing: the parent of its
+	// queries, whatever context the store method passes them (tracing.go).
+	span trace.Span
 }
 
 // Exec runs q, written with ? placeholders.
 func (t Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
+	ctx, end := t.traceQuery(ctx, q) // tracing.go
+	res, err := t.Tx.ExecContext(ctx, t.s.o.D.Rebind(q), args...)
+	end(err)
+	return res, err
 }
 
 // Query runs q, written with ? placeholders.
 func (t Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
+	ctx, end := t.traceQuery(ctx, q)
+	rows, err := t.Tx.QueryContext(ctx, t.s.o.D.Rebind(q), args...)
+	end(err)
+	return rows, err
 }
 
 // QueryRow runs q, written with ? placeholders.
 func (t Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, end := t.traceQuery(ctx, q)
+	defer end(nil) // the row's error comes with Scan
 	return t.Tx.QueryRowContext(ctx, t.s.o.D.Rebind(q), args...)
 }
 
@@ -136,10 +152,15 @@ type querier interface {
 type reader struct{ s *Store }
 
 func (r reader) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.s.o.Read.QueryContext(ctx, r.s.o.D.Rebind(q), args...)
+	ctx, end := r.s.traceQuery(ctx, q)
+	rows, err := r.s.o.Read.QueryContext(ctx, r.s.o.D.Rebind(q), args...)
+	end(err)
+	return rows, err
 }
 
 func (r reader) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx, end := r.s.traceQuery(ctx, q)
+	defer end(nil)
 	return r.s.o.Read.QueryRowContext(ctx, r.s.o.D.Rebind(q), args...)
 }
 
@@ -169,7 +190,9 @@ func (d *Dialect) Rebind(q string) string {
 // write runs fn in one write transaction, retried from the start on a
 // retryable failure (so fn must not keep state between attempts), and maps
 // driver errors to domain errors.
-func (s *Store) write(ctx context.Context, fn func(Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(Tx) error) (err error) {
+	ctx, end := s.traceTx(ctx, "write") // tracing.go
+	defer func() { end(err) }()
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, fn)
 		if err != nil && attempt < 4 && s.o.D.Retryable != nil && s.o.D.Retryable(err) {
@@ -185,7 +208,7 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
-	if err := fn(Tx{Tx: tx, s: s}); err != nil {
+	if err := fn(Tx{Tx: tx, s: s, span: s.txSpan(ctx)}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -196,14 +219,16 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 
 // readTx runs fn in one read transaction, for reads of several queries
 // that must agree.
-func (s *Store) readTx(ctx context.Context, fn func(Tx) error) error {
+func (s *Store) readTx(ctx context.Context, fn func(Tx) error) (err error) {
+	ctx, end := s.traceTx(ctx, "read")
+	defer func() { end(err) }()
 	opts := s.o.D.ReadTx
 	tx, err := s.o.Read.BeginTx(ctx, &opts)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
-	return fn(Tx{Tx: tx, s: s})
+	return fn(Tx{Tx: tx, s: s, span: s.txSpan(ctx)})
 }
 
 // domainError returns err, or the domain error its driver code means.

@@ -45,6 +45,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // Format of a target's payload.
@@ -221,6 +226,10 @@ type Sender struct {
 	Wait func(ctx context.Context, d time.Duration)
 	// Queue is the number of messages waiting at most; beyond, Send drops.
 	Queue int
+	// Tracer, when set, traces each delivery (a span per message and
+	// target) and each attempt (a client span whose traceparent header
+	// the receiver gets). Set before Open.
+	Tracer *tracing.Tracer
 
 	queue  chan Message
 	cancel context.CancelFunc
@@ -302,9 +311,19 @@ func (s *Sender) run(ctx context.Context) {
 	}
 }
 
-// deliver posts m to t, retrying.
+// deliver posts m to t, retrying, in its span when tracing.
 func (s *Sender) deliver(ctx context.Context, t Target, m Message) {
 	body, id, err := Encode(t.Format, m, s.Now())
+	ctx, span := s.Tracer.Start(ctx, "webhook deliver", trace.SpanKindProducer,
+		attribute.String("valueloop.webhook.event", m.Event),
+		attribute.String("valueloop.webhook.id", id),
+		attribute.String("valueloop.webhook.format", string(t.Format)),
+		attribute.String("server.address", host(t.URL)))
+	attempts := 0
+	defer func() {
+		span.SetAttributes(attribute.Int("valueloop.webhook.attempts", attempts))
+		tracing.End(span, err)
+	}()
 	if err != nil {
 		s.Failed.Add(1)
 		s.Logger.Error("webhook: cannot encode message", "event", m.Event, "err", err)
@@ -312,7 +331,10 @@ func (s *Sender) deliver(ctx context.Context, t Target, m Message) {
 	}
 	ceiling := s.Backoff
 	for attempt := 1; ; attempt++ {
-		retry, after, err := s.post(ctx, t, m.Event, id, body)
+		attempts = attempt
+		var retry bool
+		var after time.Duration
+		retry, after, err = s.attempt(ctx, t, m.Event, id, body, attempt)
 		if err == nil {
 			s.Delivered.Add(1)
 			return
@@ -360,6 +382,17 @@ func (s *Sender) jitter(d time.Duration) time.Duration {
 
 // post sends one attempt, signed afresh; retry says whether another may
 // succeed, after how long when the receiver said (Retry-After).
+// attempt posts once, in a client span when tracing.
+func (s *Sender) attempt(ctx context.Context, t Target, event, id string, body []byte, n int) (retry bool, after time.Duration, err error) {
+	ctx, span := s.Tracer.Start(ctx, http.MethodPost, trace.SpanKindClient,
+		attribute.String("http.request.method", http.MethodPost),
+		attribute.String("server.address", host(t.URL)),
+		attribute.Int("http.request.resend_count", n-1))
+	retry, after, err = s.post(ctx, t, event, id, body)
+	tracing.End(span, err)
+	return retry, after, err
+}
+
 func (s *Sender) post(ctx context.Context, t Target, event, id string, body []byte) (retry bool, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
@@ -367,6 +400,7 @@ func (s *Sender) post(ctx context.Context, t Target, event, id string, body []by
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Valueloop-Webhook/1")
+	s.Tracer.Inject(ctx, req.Header) // traceparent, tracestate
 	if t.Format == Generic {
 		ts := s.Now().Unix()
 		req.Header.Set(HeaderEvent, event)
@@ -444,6 +478,14 @@ func newID() string {
 
 // redact keeps a URL's scheme and host for logs: Slack webhook URLs carry
 // their secret in the path.
+// host is the host of a target's URL: its path may hold a secret (Slack).
+func host(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
+}
+
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

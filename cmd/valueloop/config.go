@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/valueloop/valueloop/ui"
+	"github.com/valueloop/valueloop/tracing"
 )
 
 // The configuration of `valueloop serve` is one table: every setting has a
@@ -263,6 +264,12 @@ func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool,
 			}
 		}
 	}
+	var err error
+	if cfg.Tracing, err = tracing.FromEnv(getenv); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			problems = append(problems, "tracing: "+e.Error())
+		}
+	}
 	if len(problems) == 0 {
 		for _, t := range cfg.Rollouts.targets() {
 			if err := t.Check(); err != nil {
@@ -384,6 +391,8 @@ func printConfig(w io.Writer, cfg serveConfig, sources []configSource) {
 		}
 		fmt.Fprintf(w, "%s  # from %s\n", lines, src.from)
 	}
+	// Tracing is set by the standard OTEL_* variables, not by a setting.
+	fmt.Fprintf(w, "# tracing: %s\n", cfg.Tracing.Describe())
 }
 
 const masked = "********"

@@ -157,6 +157,28 @@ func TestPrintConfig(t *testing.T) {
 	}
 }
 
+// TestPrintConfigTracing: --print-config says whether tracing is on, what
+// turned it on and where spans go; a bad OTEL variable stops the start.
+func TestPrintConfigTracing(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "# tracing: off: no OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+			"# tracing: on: OTEL_EXPORTER_OTLP_ENDPOINT is set; OTLP http/protobuf to http://collector:4318/v1/traces; service valueloop; sampler traceidratio 0.1"},
+	} {
+		code, stdout, stderr := runCLIEnv(t, tc.env, "serve", "--print-config")
+		if code != exitOK || !strings.Contains(stdout, tc.want) {
+			t.Errorf("env %v: exit %d %s\n%s\nwant %q", tc.env, code, stderr, stdout, tc.want)
+		}
+	}
+	code, _, stderr := runCLIEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "thrift"}, "serve", "--print-config")
+	if code != exitUsage || !strings.Contains(stderr, `tracing: OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" is not supported`) {
+		t.Errorf("bad protocol: exit %d %q", code, stderr)
+	}
+}
+
 // TestJSONLogs: --log-format json writes one JSON object a line.
 func TestJSONLogs(t *testing.T) {
 	var logs bytes.Buffer

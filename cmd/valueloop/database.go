@@ -85,6 +85,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 			return nil, err
 		}
 		db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
+		db.Tracer = cfg.tracer
 		if err := db.Open(); err != nil {
 			unlock()
 			return nil, err
@@ -94,6 +95,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	}
 	db := postgres.NewDB(cfg.Database)
 	db.Logger = logger
+	db.Tracer = cfg.tracer
 	if err := db.Open(); err != nil {
 		return nil, fmt.Errorf("--database: %w", err)
 	}

@@ -65,6 +65,7 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 	var hooks *webhook.Sender
 	if targets := cfg.Rollouts.targets(); len(targets) > 0 {
 		hooks = webhook.NewSender(targets, logger)
+		hooks.Tracer = cfg.tracer
 		if err := hooks.Open(); err != nil {
 			return nil, nil, err
 		}

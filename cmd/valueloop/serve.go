@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
 	"github.com/valueloop/valueloop/verdicts"
 )
@@ -34,6 +35,8 @@ type serveConfig struct {
 	LogLevel   slog.Level
 	LogFormat  string        // text or json
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
+	// Tracing is read from the standard OTEL_* variables (config.go).
+	Tracing tracing.Config
 	// Limits and FlagdAnonymousStreams bound what clients can make the
 	// server hold (config_limits.go).
 	Limits                httpapi.Limits
@@ -42,6 +45,10 @@ type serveConfig struct {
 	SecureCookies ui.CookieSecurity
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
+
+	// tracer is the open tracer of Tracing (nil: off), set by serve for
+	// what it opens.
+	tracer *tracing.Tracer
 }
 
 type flagFile struct{ Env, Path string }
@@ -109,6 +116,11 @@ func envOr(e *cliEnv, name, def string) string {
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	logger := newLogger(e.stderr, cfg)
+	closeTracing, err := openTracing(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeTracing()
 
 	st, err := openStorage(cfg, logger)
 	if err != nil {
@@ -141,7 +153,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
 	srv.Limits = cfg.Limits
-	srv.Storage = st.ready
+	srv.Storage, srv.Tracer = st.ready, cfg.tracer
 	st.register(srv.Registry)
 	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
 	defer closeAll()
@@ -152,7 +164,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
 	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
-		MaxAnonymousStreams: cfg.FlagdAnonymousStreams}
+		MaxAnonymousStreams: cfg.FlagdAnonymousStreams, Tracer: cfg.tracer}
 	flagdSrv.Register(srv.Registry)
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
@@ -181,6 +193,25 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
+}
+
+// openTracing starts the tracer of cfg.Tracing and sets cfg.tracer, or
+// leaves it nil when tracing is off. The returned function flushes the
+// spans still buffered, for up to 5 seconds.
+func openTracing(ctx context.Context, cfg *serveConfig, logger *slog.Logger) (func(), error) {
+	t, err := tracing.Open(ctx, cfg.Tracing)
+	if err != nil || t == nil {
+		return func() {}, err
+	}
+	logger.Info("tracing", "config", cfg.Tracing.Describe())
+	cfg.tracer = t
+	return func() {
+		flush, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		if err := t.Close(flush); err != nil {
+			logger.Warn("tracing: spans not flushed at shutdown", "err", err)
+		}
+	}, nil
 }
 
 // openServices starts what runs beside the HTTP server — ingestion,
