@@ -109,12 +109,18 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: 20_000, ExposureQueue: 1 << 16,
-		FlushInterval: DefaultFlushInterval}
+	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: DefaultMaxGroupEvents,
+		ExposureQueue: DefaultExposureQueue, FlushInterval: DefaultFlushInterval}
 }
 
-// DefaultFlushInterval is Pipeline.FlushInterval unless set.
-const DefaultFlushInterval = 100 * time.Millisecond
+// The defaults of NewPipeline. Together they bound what a crash may lose of
+// the exposures recorded by the server: FlushInterval's worth, at most
+// ExposureQueue, plus the transaction under way, at most MaxGroupEvents.
+const (
+	DefaultMaxGroupEvents = 20_000
+	DefaultExposureQueue  = 1 << 16
+	DefaultFlushInterval  = 100 * time.Millisecond
+)
 
 type request struct {
 	ctx    context.Context
