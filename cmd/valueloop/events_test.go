@@ -159,7 +159,7 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 
 // startProcess starts the binary bin serving data on a free port, with
 // more serve arguments if given, and returns it with its URL.
-func startProcess(t *testing.T, bin, data string, args ...string) (*exec.Cmd, string) {
+func startProcess(t testing.TB, bin, data string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
