@@ -34,6 +34,7 @@ func deliveryCommand() *command {
 			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
 		deliveryRecordCommand(),
+		deliveryImportCommand(),
 		{name: "deliveries", args: "[--source NAME|api] [--limit N]", summary: "list the latest webhook deliveries received", run: runDeliveries},
 		{name: "loop", args: "FLAG --env ENV", summary: "show the loop of a flag: commit to production to 100% of users to a verdict", run: runLoop},
 	}}
