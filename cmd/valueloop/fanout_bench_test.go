@@ -14,20 +14,36 @@ import (
 	"testing"
 	"time"
 
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/sync/v1/syncv1connect"
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
+	"connectrpc.com/connect"
+
 	"github.com/valueloop/valueloop/client"
 )
 
-// BenchmarkSSEFanOut measures the fan-out of a flag change: a real server
-// process with VALUELOOP_FANOUT_STREAMS (default 10,000) SSE streams of
-// /api/v1/environments/production/stream connected, 100 per unencrypted
-// HTTP/2 connection (the server accepts 4,096 connections by default); each
-// iteration changes a flag and waits until every stream has the new set.
-// It reports the time from the change to the last stream (s/update) and the
+// BenchmarkFanOut measures the fan-out of a flag change: a real server
+// process with VALUELOOP_FANOUT_STREAMS (default 10,000) streams of the
+// production environment connected, 100 per unencrypted HTTP/2 connection
+// (the server accepts 4,096 connections by default): SSE streams of
+// /api/v1/environments/production/stream (sse), or flagd.sync.v1 SyncFlags
+// streams, what flagd providers in in-process mode hold (sync). Each
+// iteration changes a flag and waits until every stream has the new set. It
+// reports the time from the change to the last stream (s/update) and the
 // server's resident memory per idle stream (KiB/stream: RSS with the streams
 // connected minus RSS before, over the number of streams).
 //
-//	go test ./cmd/valueloop -run '^$' -bench SSEFanOut -benchtime 5x
-func BenchmarkSSEFanOut(b *testing.B) {
+//	go test ./cmd/valueloop -run '^$' -bench FanOut -benchtime 3x
+func BenchmarkFanOut(b *testing.B) {
+	b.Run("sse", func(b *testing.B) { benchmarkFanOut(b, followStream) })
+	b.Run("sync", func(b *testing.B) { benchmarkFanOut(b, followSync) })
+}
+
+// A follower reads one stream and sends to seq the sequence number of every
+// flag set it receives: 0 for the first, 1 for the next, and so on; -1 when
+// it cannot connect.
+type follower func(ctx context.Context, hc *http.Client, url string, seq chan<- int64)
+
+func benchmarkFanOut(b *testing.B, follow follower) {
 	n := 10_000
 	if v, err := strconv.Atoi(os.Getenv("VALUELOOP_FANOUT_STREAMS")); err == nil && v > 0 {
 		n = v
@@ -58,17 +74,14 @@ func BenchmarkSSEFanOut(b *testing.B) {
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		hc := &http.Client{Transport: tr}
 		for range min(perConn, n-i) {
-			go followStream(ctx, hc, url, ids)
+			go follow(ctx, hc, url, ids)
 		}
 	}
 	// Every stream sends the current set first.
-	var last int64
 	for range n {
-		id := <-ids
-		if id < 0 {
+		if <-ids < 0 {
 			b.Fatal("a stream could not connect")
 		}
-		last = max(last, id)
 	}
 	time.Sleep(time.Second)
 	perStream := float64(residentKiB(b, cmd.Process.Pid)-before) / float64(n)
@@ -80,16 +93,11 @@ func BenchmarkSSEFanOut(b *testing.B) {
 		if _, err := c.PutFlag(ctx, "production", "fanout", def([]string{"off", "on"}[i%2]), 0, "bench"); err != nil {
 			b.Fatal(err)
 		}
-		// The event ids are the environment's versions: each stream's
-		// next id above the last is the new set.
-		next := last
 		for got := 0; got < n; {
-			if id := <-ids; id > last {
+			if <-ids == int64(i+1) {
 				got++
-				next = max(next, id)
 			}
 		}
-		last = next
 		total += time.Since(start)
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/update")
@@ -97,8 +105,7 @@ func BenchmarkSSEFanOut(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// followStream reads the SSE stream of production and sends the id of every
-// event to ids.
+// followStream follows the SSE stream of production.
 func followStream(ctx context.Context, hc *http.Client, url string, ids chan<- int64) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/environments/production/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
@@ -114,12 +121,34 @@ func followStream(ctx context.Context, hc *http.Client, url string, ids chan<- i
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	var seq int64
 	for sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-			if v, err := strconv.ParseInt(id, 10, 64); err == nil {
-				ids <- v
-			}
+		if strings.HasPrefix(sc.Text(), "id: ") {
+			ids <- seq
+			seq++
 		}
+	}
+}
+
+// followSync follows a flagd.sync.v1 SyncFlags stream of production.
+func followSync(ctx context.Context, hc *http.Client, url string, ids chan<- int64) {
+	c := syncv1connect.NewFlagSyncServiceClient(hc, url, connect.WithGRPC())
+	req := connect.NewRequest(&syncv1.SyncFlagsRequest{})
+	req.Header().Set("Authorization", "Bearer "+testAdminToken)
+	req.Header().Set("Flagd-Selector", "production")
+	stream, err := c.SyncFlags(ctx, req)
+	if err != nil {
+		ids <- -1
+		return
+	}
+	defer stream.Close()
+	var seq int64
+	for stream.Receive() {
+		ids <- seq
+		seq++
+	}
+	if seq == 0 {
+		ids <- -1
 	}
 }
 
