@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -37,43 +38,7 @@ func TestCrashExposureLoss(t *testing.T) {
 	flags := "production=" + filepath.Join("..", "..", "bench", "flags.json")
 	cmd, url := startProcess(t, bin, data, "--flags-file", flags)
 
-	var mu sync.Mutex
-	answered := map[string]answer{} // targeting key: variant and when
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("crash-%d-%d", w, i)
-				variant, err := evaluateOFREP(url, "fractional-split", key)
-				if err != nil {
-					return // the server is gone
-				}
-				mu.Lock()
-				answered[key] = answer{variant, time.Now()}
-				mu.Unlock()
-			}
-		}()
-	}
-	// Kill once some exposures are stored and more are waiting in memory.
-	var counted int
-	waitUntil(t, "exposures recorded", time.Minute, func() bool {
-		counted = exposuresCounted(t, url)
-		return counted >= 2000
-	})
-	cmd.Process.Signal(syscall.SIGKILL)
-	killed := time.Now()
-	cmd.Wait()
-	close(stop)
-	wg.Wait()
-
+	answered, counted, killed := evaluateUntilKilled(t, cmd, url)
 	stored := storedExposures(t, data)
 	lost, oldest := 0, killed
 	for key, a := range answered {
@@ -116,6 +81,50 @@ func TestCrashExposureLoss(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
+}
+
+// evaluateUntilKilled evaluates a flag for new users from eight goroutines
+// and kills the server with SIGKILL once it has counted 2,000 exposures as
+// recorded (more are waiting in memory then). It returns the answers, that
+// count and when the kill was sent.
+func evaluateUntilKilled(t *testing.T, cmd *exec.Cmd, url string) (map[string]answer, int, time.Time) {
+	t.Helper()
+	var mu sync.Mutex
+	answered := map[string]answer{} // targeting key: variant and when
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("crash-%d-%d", w, i)
+				variant, err := evaluateOFREP(url, "fractional-split", key)
+				if err != nil {
+					return // the server is gone
+				}
+				mu.Lock()
+				answered[key] = answer{variant, time.Now()}
+				mu.Unlock()
+			}
+		}()
+	}
+	var counted int
+	waitUntil(t, "exposures recorded", time.Minute, func() bool {
+		counted = exposuresCounted(t, url)
+		return counted >= 2000
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	cmd.Wait()
+	close(stop)
+	wg.Wait()
+	return answered, counted, killed
 }
 
 type answer struct {
