@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/pagerduty"
 )
 
@@ -22,7 +23,9 @@ type Hook struct {
 	// DeliveryID is X-GitHub-Delivery, or for GitLab the Idempotency-Key
 	// header, else X-Gitlab-Event-UUID. Empty: the body's digest.
 	DeliveryID string
-	// Credential is X-Hub-Signature-256 (GitHub) or X-Gitlab-Token.
+	// Credential is X-Hub-Signature-256 (GitHub), X-Gitlab-Token,
+	// X-PagerDuty-Signature or the secret an Opsgenie delivery offers
+	// (opsgenie.Credential).
 	Credential string
 	Body       []byte
 }
@@ -48,8 +51,8 @@ func receipt(d *Delivery, stored bool) Receipt {
 		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), Reviews: len(d.Reviews), FlagLinks: len(d.Links)}
 }
 
-// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab or
-// KindPagerDuty) against the configured sources, parses it and stores its
+// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab,
+// KindPagerDuty or KindOpsgenie) against the configured sources, parses it and stores its
 // records in one transaction. A delivery no source verifies is an
 // EUNAUTHORIZED error and nothing is read or stored; a malformed one is an
 // EINVALID error naming the field; an event that carries nothing for the
@@ -60,6 +63,12 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
+	return s.receiveVerified(ctx, kind, src, h)
+}
+
+// receiveVerified parses and stores h, which src vouched for.
+func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source, h Hook) (Receipt, error) {
+	var err error
 	id := h.DeliveryID
 	production := s.production()
 	var ev dora.Event
@@ -67,6 +76,11 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	case KindPagerDuty:
 		// The event's own ID identifies the delivery: a redelivery carries it.
 		if ev, err = pagerduty.Parse(h.Body); err == nil && id == "" {
+			id = ev.DeliveryID
+		}
+	case KindOpsgenie:
+		// Opsgenie sends no delivery ID: the alert, action and time are one.
+		if ev, err = opsgenie.Parse(h.Body, opsgenie.Config{IncidentTag: src.IncidentLabel}); err == nil && id == "" {
 			id = ev.DeliveryID
 		}
 	case KindGitHub:
@@ -85,7 +99,7 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
-	if d.Ignored == "" && kind != KindPagerDuty {
+	if d.Ignored == "" && kind != KindPagerDuty && kind != KindOpsgenie {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
 	r, err := s.record(ctx, d)
@@ -102,19 +116,26 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	if err != nil {
 		return nil, err
 	}
-	check := func(src *Source) error {
+	return pickSource(sources, kind, h.Source, func(src *Source) error {
 		switch kind {
 		case KindGitHub:
 			return github.Verify(src.Secret, h.Body, h.Credential)
 		case KindPagerDuty:
 			return pagerduty.Verify(src.Secret, h.Body, h.Credential)
+		case KindOpsgenie:
+			return opsgenie.Verify(src.Secret, h.Credential)
 		}
 		return gitlab.VerifyToken(src.Secret, h.Credential)
-	}
+	})
+}
+
+// pickSource returns the first source of kind (named name, if not empty)
+// that check accepts, or the first refusal.
+func pickSource(sources []Source, kind, name string, check func(*Source) error) (*Source, error) {
 	var first error
 	for i := range sources {
 		src := &sources[i]
-		if src.Kind != kind || (h.Source != "" && src.Name != h.Source) {
+		if src.Kind != kind || (name != "" && src.Name != name) {
 			continue
 		}
 		err := check(src)
@@ -128,8 +149,8 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	if first != nil {
 		return nil, first
 	}
-	if h.Source != "" {
-		return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, h.Source)
+	if name != "" {
+		return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, name)
 	}
 	return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
 }

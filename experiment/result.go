@@ -24,6 +24,11 @@ type Input struct {
 	// Aggregates are the flag's stored figures (cells of other flags are
 	// ignored).
 	Aggregates []metric.Aggregate
+	// Splits is the flag's split history, oldest first (SplitHistory); nil
+	// when unknown. With it, a flag whose users were assigned under several
+	// splits (a rollout) is analysed period by period; without it, or with
+	// weights set, the periods are pooled.
+	Splits []SplitPeriod
 	// Hypothesis, when not nil, is judged: the Result gets a Verdict.
 	Hypothesis *Hypothesis
 	// Settings are the analysis settings: the hypothesis' own, with any
@@ -51,8 +56,16 @@ type Result struct {
 	// the weights).
 	Excluded   int64 `json:"excluded"`
 	OtherUsers int64 `json:"otherUsers"`
-	// SRM is the sample-ratio-mismatch check of Users against the weights.
-	SRM     stats.SRM      `json:"srm"`
+	// SRM is the sample-ratio-mismatch check of Users against the weights;
+	// for a result by period, the period with the smallest p-value, a
+	// mismatch when any period is one.
+	SRM stats.SRM `json:"srm"`
+	// Periods, for a flag whose split changed (a rollout), are the split
+	// periods its users were first exposed in, oldest first: the arms are
+	// compared within each period and combined with the periods' weights
+	// (see docs/experiments.md, "Results after a rollout"). Absent when the
+	// split never changed or the weights are forced.
+	Periods []Period       `json:"periods,omitempty"`
 	Metrics []MetricResult `json:"metrics"`
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
@@ -180,7 +193,14 @@ func Analyze(in Input) (*Result, error) {
 	}
 
 	cells := newCells(in.Flag, in.Aggregates)
-	arms, err := resolveArms(in.Definition, cells, s)
+	var pcs periodCells
+	var arms []Variant
+	if stratified(in, in.Flag) {
+		pcs = byPeriod(in.Flag, in.Aggregates)
+		arms, err = periodArms(in.Definition, pcs, in.Splits, s)
+	} else {
+		arms, err = resolveArms(in.Definition, cells, s)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -198,19 +218,25 @@ func Analyze(in Input) (*Result, error) {
 		a.Users = cells.users[a.Name]
 		a.Share = a.Weight / wsum
 		res.Users += a.Users
-		s.Weights[a.Name] = a.Weight
+		if pcs.starts == nil {
+			s.Weights[a.Name] = a.Weight
+		}
 		si.Variants[i] = stats.Variant{Name: a.Name, Weight: a.Weight, Units: a.Users}
 	}
 	for name, n := range cells.users {
-		if _, ok := s.Weights[name]; !ok {
+		if !slices.ContainsFunc(arms, func(a Variant) bool { return a.Name == name }) {
 			res.OtherUsers += n
 		}
+	}
+	if pcs.starts != nil {
+		s.Weights = nil // each period's own, in Periods
+		si.Strata = strata(pcs, in.Splits, arms, metrics)
 	}
 	res.Settings = s
 	for i, m := range metrics {
 		sm := stats.Metric{Name: m.Key, Kind: m.StatsKind(), NonNegative: nonNegative(m), LowerIsBetter: m.Direction == metric.LowerIsBetter, Summaries: make([]stats.Summary, len(arms))}
 		for j, a := range arms {
-			sm.Summaries[j] = cells.summary(a.Name, m.Key)
+			sm.Summaries[j] = cells.summary(a.Name, m)
 		}
 		si.Metrics[i] = sm
 	}
@@ -219,6 +245,9 @@ func Analyze(in Input) (*Result, error) {
 		return nil, err
 	}
 	res.SRM = sr.SRM
+	if pcs.starts != nil {
+		res.Periods = periods(si.Strata, sr.Strata, pcs, arms)
+	}
 	res.Metrics = make([]MetricResult, len(metrics))
 	for i, m := range metrics {
 		res.Metrics[i] = metricResult(m, h, si.Metrics[i], sr.Metrics[i], s.CUPED)
@@ -286,21 +315,32 @@ func newCells(flag string, aggs []metric.Aggregate) *cells {
 		switch {
 		case a.Flag != flag:
 		case a.Variant == "":
-			c.excluded = a.Sums.N
+			c.excluded += a.Sums.N
 		case a.Metric == "":
-			c.users[a.Variant] = a.Sums.N
+			c.users[a.Variant] += a.Sums.N
 		default:
-			c.sums[[2]string{a.Variant, a.Metric}] = &a.Sums
+			k := [2]string{a.Variant, a.Metric}
+			if s, ok := c.sums[k]; ok { // several periods: pooled
+				sum := *s
+				sum.Add(a.Sums)
+				c.sums[k] = &sum
+				continue
+			}
+			c.sums[k] = &a.Sums
 		}
 	}
 	return c
 }
 
-func (c *cells) summary(variant, metric string) stats.Summary {
-	if s, ok := c.sums[[2]string{variant, metric}]; ok {
-		return c.conv.summary(s)
+func (c *cells) summary(variant string, m metric.Metric) stats.Summary {
+	s, ok := c.sums[[2]string{variant, m.Key}]
+	switch {
+	case !ok:
+		return stats.Summary{}
+	case m.Kind == metric.Quantile:
+		return metric.SummaryOf(m, *s)
 	}
-	return stats.Summary{}
+	return c.conv.summary(s)
 }
 
 // resolveArms picks the variants that take part and their weights, control
@@ -337,6 +377,13 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 			}
 		}
 	}
+	return orderArms(def, weights, source, s.Control, c)
+}
+
+// orderArms picks control among the variants of weights (the settings',
+// else the flag's default variant, else "control", else the first by name)
+// and returns the arms, control first, the others by name.
+func orderArms(def *valueloop.Flag, weights map[string]float64, source, control string, c *cells) ([]Variant, error) {
 	if len(weights) < 2 {
 		if source == "the flag's fractional split" {
 			var exposed []string
@@ -350,14 +397,13 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 				// were assigned under earlier splits that the aggregates do not
 				// record, so neither the weights now nor any fixed weights
 				// describe them.
-				return nil, valueloop.FieldErrorf("settings.weights", "the flag's split now serves %s only, but users were exposed to %s under an earlier split (a rollout?): results by period of first exposure are not kept yet, so this split cannot be analysed as one experiment; weights=… analyses it as if the split had been fixed, and the SRM check then tests that assumption, not the assignment",
+				return nil, valueloop.FieldErrorf("settings.weights", "the flag's split now serves %s only, but users were exposed to %s under an earlier split (a rollout?): their periods of first exposure are not known (aggregates kept before periods were, or a store without the flag's history: rebuild the aggregates), so this split cannot be analysed as one experiment; weights=… analyses it as if the split had been fixed, and the SRM check then tests that assumption, not the assignment",
 					strings.Join(sortedKeys(weights), ", "), strings.Join(exposed, ", "))
 			}
 		}
 		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s give %d variant(s): set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
 	}
 	names := sortedKeys(weights)
-	control := s.Control
 	if control == "" {
 		switch {
 		case def != nil && def.DefaultVariant != nil && weights[*def.DefaultVariant] > 0:

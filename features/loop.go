@@ -482,8 +482,12 @@ func experimentState(ctx context.Context, ev Evidence, fl value.FlagLink, def *v
 	if len(aggs) == 0 {
 		return nil, nil
 	}
+	splits, err := ev.SplitHistory(ctx, fl.Environment, fl.Flag)
+	if err != nil {
+		return nil, err
+	}
 	res, err := experiment.Analyze(experiment.Input{Environment: fl.Environment, Flag: fl.Flag, Definition: def, Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs})
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
 	if err != nil || res.Verdict == nil {
 		return nil, nil // an experiment that cannot be analysed is the results page's to explain
 	}

@@ -19,6 +19,9 @@ import (
 type ExperimentStore interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// SplitHistory is the flag's split periods (rollout steps), so that
+	// a flag whose split moved is analysed period by period.
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
@@ -152,6 +155,9 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Aggregates, err = s.Experiments.Aggregates(ctx, env, key); err != nil {
+		return err
+	}
+	if in.Splits, err = s.Experiments.SplitHistory(ctx, env, key); err != nil {
 		return err
 	}
 	if def == nil && len(in.Aggregates) == 0 {

@@ -1,4 +1,7 @@
 package ingest
 
 // cellKey identifies an Aggregate.
-type cellKey struct{ flag, variant, metric string }
+type cellKey struct {
+	flag, variant, metric string
+	period                int64
+}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -55,6 +56,10 @@ type engine struct {
 	nAcc    int
 	strs    map[string]string // interned flag keys and variants
 	recent  [4]string         // recently interned, checked first
+	// periods holds per flag the times (sorted) at which its split
+	// changed: a user's period is the latest of them at or before t0, 0
+	// before the first (see periodOf).
+	periods map[string][]int64
 
 	persistent bool // memory and bulk modes
 	bulk       bool
@@ -114,6 +119,7 @@ type user struct {
 type unit struct {
 	flag, variant string
 	t0            int64
+	period        int64 // the split period of t0 that the unit's sums are in
 	excluded      bool
 	pending       bool
 	post          []acc // nil when excluded
@@ -121,6 +127,7 @@ type unit struct {
 	// What the unit contributed before the current group (see snapshot).
 	had, wasExcluded bool
 	oldVariant       string
+	oldPeriod        int64
 	old              int // index into engine.vals of len(metrics) values
 }
 
@@ -148,15 +155,17 @@ type flagCells struct {
 }
 
 type variantCells struct {
-	name  string
-	users int64
-	cells []metric.Sums // per metric
-	dirty bool
+	name   string
+	period int64
+	users  int64
+	cells  []metric.Sums   // per metric
+	sk     []metric.Sketch // per metric, for quantile metrics; nil until one
+	dirty  bool
 }
 
 // engineVersion changes whenever the meaning or layout of the per-user state
 // changes, so that state stored by an older engine is rebuilt.
-const engineVersion = "engine-2"
+const engineVersion = "engine-3"
 
 func newEngine(metrics []metric.Metric) *engine {
 	e := &engine{
@@ -334,7 +343,7 @@ func (e *engine) mark(u *user) {
 	e.touched = append(e.touched, u)
 	for i := range u.units {
 		un := &u.units[i]
-		un.had, un.wasExcluded, un.oldVariant = true, un.excluded, un.variant
+		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod = true, un.excluded, un.variant, un.period
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
@@ -375,20 +384,40 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64) int {
 	return n
 }
 
-// cellsOf returns the sums of a flag and the index of one of its variants,
-// creating them when new.
-func (e *engine) cellsOf(flag, variant string) (*flagCells, int) {
+// periodOf returns the split period of a unit of flag first exposed at t0:
+// the latest change of the flag's split at or before t0, 0 before the first
+// (or when the split never changed). Periods only move forward, so a stored
+// user keeps the period its sums are in (unit.period) and is moved when a
+// change of t0 moves it to another.
+func (e *engine) periodOf(flag string, t0 int64) int64 {
+	bs := e.periods[flag]
+	if len(bs) == 0 {
+		return 0
+	}
+	i, found := slices.BinarySearch(bs, t0)
+	if found {
+		return bs[i]
+	}
+	if i == 0 {
+		return 0
+	}
+	return bs[i-1]
+}
+
+// cellsOf returns the sums of a flag and the index of one of its variants in
+// one period, creating them when new.
+func (e *engine) cellsOf(flag, variant string, period int64) (*flagCells, int) {
 	fc := e.flags[flag]
 	if fc == nil {
 		fc = &flagCells{key: flag, dirty: true}
 		e.flags[flag] = fc
 	}
 	for i := range fc.variants {
-		if fc.variants[i].name == variant {
+		if fc.variants[i].name == variant && fc.variants[i].period == period {
 			return fc, i
 		}
 	}
-	fc.variants = append(fc.variants, variantCells{name: variant, cells: make([]metric.Sums, len(e.metrics)), dirty: true})
+	fc.variants = append(fc.variants, variantCells{name: variant, period: period, cells: make([]metric.Sums, len(e.metrics)), dirty: true})
 	return fc, len(fc.variants) - 1
 }
 
@@ -481,7 +510,7 @@ func (e *engine) redundant(ev *Event) bool {
 }
 
 func (e *engine) expose(u *user, flag, variant string, t int64) {
-	e.cellsOf(flag, variant)
+	e.cellsOf(flag, variant, e.periodOf(flag, t))
 	i := u.unitOf(flag)
 	if i < 0 {
 		i = e.addUnit(u, flag, variant, t)
@@ -600,17 +629,20 @@ func (e *engine) finish() {
 func (e *engine) settle(u *user, un *unit) {
 	oldIn := un.had && !un.wasExcluded
 	newIn := !un.excluded
+	if newIn {
+		un.period = e.periodOf(un.flag, un.t0)
+	}
 	if un.excluded && !(un.had && un.wasExcluded) {
 		fc := e.flags[un.flag]
 		if fc == nil {
-			fc, _ = e.cellsOf(un.flag, un.variant)
+			fc, _ = e.cellsOf(un.flag, un.variant, un.period)
 		}
 		fc.excluded++
 		fc.dirty = true
 	}
 	if oldIn || newIn {
-		if oldIn && newIn && un.oldVariant == un.variant {
-			fc, vi := e.cellsOf(un.flag, un.variant)
+		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period {
+			fc, vi := e.cellsOf(un.flag, un.variant, un.period)
 			vc := &fc.variants[vi]
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
@@ -619,22 +651,22 @@ func (e *engine) settle(u *user, un *unit) {
 					continue
 				}
 				if ov.ok {
-					vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
+					e.applyValue(vc, mi, ov, -1)
 				}
 				if nv.ok {
-					vc.cells[mi].Apply(nv.x, nv.y, nv.c, 1)
+					e.applyValue(vc, mi, nv, 1)
 				}
 				vc.dirty = true
 			}
 		} else {
 			if oldIn {
-				fc, vi := e.cellsOf(un.flag, un.oldVariant)
+				fc, vi := e.cellsOf(un.flag, un.oldVariant, un.oldPeriod)
 				vc := &fc.variants[vi]
 				vc.users--
 				vc.dirty = true
 				for mi := range e.metrics {
 					if ov := e.vals[un.old+mi]; ov.ok {
-						vc.cells[mi].Apply(ov.x, ov.y, ov.c, -1)
+						e.applyValue(vc, mi, ov, -1)
 					}
 				}
 			}
@@ -646,16 +678,29 @@ func (e *engine) settle(u *user, un *unit) {
 	un.had, un.old = false, -1
 }
 
-// contribute adds (sign 1) a unit's values to the sums of its variant.
+// contribute adds (sign 1) a unit's values to the sums of its variant in
+// its period.
 func (e *engine) contribute(u *user, un *unit, sign int) {
-	fc, vi := e.cellsOf(un.flag, un.variant)
+	fc, vi := e.cellsOf(un.flag, un.variant, un.period)
 	vc := &fc.variants[vi]
 	vc.users += int64(sign)
 	vc.dirty = true
 	for mi := range e.metrics {
 		if v := e.metrics[mi].value(e, u, un); v.ok {
-			vc.cells[mi].Apply(v.x, v.y, v.c, sign)
+			e.applyValue(vc, mi, v, sign)
 		}
+	}
+}
+
+// applyValue adds (sign 1) or removes (−1) one user's value of metric mi to
+// a variant's sums, and to its sketch for a quantile metric.
+func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int) {
+	vc.cells[mi].Apply(v.x, v.y, v.c, sign)
+	if e.metrics[mi].Kind == metric.Quantile {
+		if vc.sk == nil {
+			vc.sk = make([]metric.Sketch, len(e.metrics))
+		}
+		vc.sk[mi].Add(v.x, sign)
 	}
 }
 
@@ -665,10 +710,14 @@ func (e *engine) finishBulk() {
 		for i := range u.units {
 			un := &u.units[i]
 			if un.excluded {
-				fc, _ := e.cellsOf(un.flag, un.variant)
+				fc := e.flags[un.flag] // expose made it
+				if fc == nil {
+					fc, _ = e.cellsOf(un.flag, un.variant, un.period)
+				}
 				fc.excluded++
 				continue
 			}
+			un.period = e.periodOf(un.flag, un.t0)
 			e.contribute(u, un, 1)
 		}
 	}
@@ -695,7 +744,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 		v.x, v.c = post.cnt*Scale, pre.cnt*Scale
 	case metric.Sum:
 		v.x, v.c = post.sum, pre.sum
-	case metric.Mean:
+	case metric.Mean, metric.Quantile:
 		if post.cnt == 0 {
 			return v
 		}
@@ -764,9 +813,13 @@ func (e *engine) takeDirty() []metric.Aggregate {
 }
 
 func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantCells) []metric.Aggregate {
-	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Sums: metric.Sums{N: vc.users}})
+	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Sums: metric.Sums{N: vc.users}})
 	for mi := range e.metrics {
-		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Metric: e.metrics[mi].Key, Sums: vc.cells[mi]})
+		s := vc.cells[mi]
+		if vc.sk != nil {
+			s.SetSketch(vc.sk[mi])
+		}
+		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Metric: e.metrics[mi].Key, Sums: s})
 	}
 	return out
 }
@@ -792,7 +845,10 @@ func sortAggregates(as []metric.Aggregate) {
 		if a.Variant != b.Variant {
 			return cmpString(a.Variant, b.Variant)
 		}
-		return cmpString(a.Metric, b.Metric)
+		if a.Metric != b.Metric {
+			return cmpString(a.Metric, b.Metric)
+		}
+		return cmp.Compare(a.Period, b.Period)
 	})
 }
 

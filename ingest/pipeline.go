@@ -27,6 +27,30 @@ type Store interface {
 	IngestTx(ctx context.Context, fn func(Tx) error) error
 }
 
+// SplitStore is a Store that knows when the flags' splits changed. With
+// one, the Pipeline keeps the aggregates per split period of each user's
+// first exposure (metric.Aggregate.Period), so that the results of a flag
+// whose split moved (a rollout) can be analysed period by period; without
+// one every cell is of period 0.
+type SplitStore interface {
+	// SplitChanges returns, per flag of env, the times (Unix milliseconds,
+	// sorted) at which its split changed after the first.
+	SplitChanges(ctx context.Context, env string) (map[string][]int64, error)
+}
+
+// splitChanges returns env's split changes, nil when the store knows none.
+func (p *Pipeline) splitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+	ss, ok := p.Store.(SplitStore)
+	if !ok {
+		return nil, nil
+	}
+	ch, err := ss.SplitChanges(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: split changes of %s: %w", env, err)
+	}
+	return ch, nil
+}
+
 // Tx is the write transaction of Store.IngestTx.
 type Tx interface {
 	// Claim records the identities of events that carry an ID and reports
@@ -333,8 +357,12 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
+	periods, err := p.splitChanges(ctx, env)
+	if err != nil {
+		return nil, 0, err
+	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, 1, track, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, periods, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
@@ -437,6 +465,10 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 	if err != nil {
 		return RebuildResult{}, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
+	periods, err := p.splitChanges(ctx, env)
+	if err != nil {
+		return RebuildResult{}, err
+	}
 	e := newEngine(metrics)
 	var res RebuildResult
 	err = ss.StateTx(ctx, func(tx StateTx) error {
@@ -454,7 +486,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		}
 		track, untrack := p.tracker(env)
 		defer untrack()
-		b, err := recomputeLog(metrics, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}
@@ -660,6 +692,11 @@ func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 			g.failEnv(env, err)
 			continue
 		}
+		if e.periods, err = p.splitChanges(ctx, env); err != nil {
+			p.Logger.Error("events: cannot read split changes", "environment", env, "err", err)
+			g.failEnv(env, err)
+			continue
+		}
 		engines[env] = e
 	}
 	if len(g.envs) == 0 {
@@ -723,16 +760,10 @@ func (g *group) addExposures(e *engine, env string, fresh []Event) []Event {
 func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) error {
 	for attempt := 0; ; attempt++ {
 		for _, env := range slices.Clone(g.envs) {
-			if p.engines[env] != nil {
-				continue
-			}
-			ms, err := p.Store.Metrics(ctx, env)
-			if err != nil {
-				p.Logger.Error("events: cannot read metric definitions", "environment", env, "err", err)
+			if err := p.stateEngine(ctx, env); err != nil {
+				p.Logger.Error("events: cannot read metric definitions or split changes", "environment", env, "err", err)
 				g.failEnv(env, err)
-				continue
 			}
-			p.engines[env] = newEngine(ms)
 		}
 		if len(g.envs) == 0 {
 			return nil
@@ -766,6 +797,24 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 			p.Logger.Info("events: state rebuilt for the current metric definitions", "environment", stale.env)
 		}
 	}
+}
+
+// stateEngine readies env's engine for a group (store mode): compiled
+// metric definitions, kept, and the split changes, read again each time.
+func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
+	periods, err := p.splitChanges(ctx, env)
+	if err != nil {
+		return err
+	}
+	if p.engines[env] == nil {
+		ms, err := p.Store.Metrics(ctx, env)
+		if err != nil {
+			return err
+		}
+		p.engines[env] = newEngine(ms)
+	}
+	p.engines[env].periods = periods
+	return nil
 }
 
 func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {

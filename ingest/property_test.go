@@ -20,6 +20,8 @@ type memStore struct {
 	ids     map[string]map[DedupKey]bool
 	log     map[string][]LogRecord
 	aggs    map[string]map[cellKey]metric.Aggregate
+	// splits are the split changes per environment and flag (SplitStore).
+	splits map[string]map[string][]int64
 	// failNext makes the next transaction fail after fn ran.
 	failNext bool
 }
@@ -33,6 +35,12 @@ func (s *memStore) Metrics(ctx context.Context, env string) ([]metric.Metric, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]metric.Metric(nil), s.metrics[env]...), nil
+}
+
+func (s *memStore) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.splits[env], nil
 }
 
 func (s *memStore) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {
@@ -88,7 +96,7 @@ func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, a := range as {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a
 		}
 	}
 	return nil
@@ -158,7 +166,16 @@ func (s *memStore) events(env string) []Event {
 
 // naive recomputes the aggregates straight from the definitions, sharing no
 // code with the engine but Sums.apply (tested on its own against big.Int).
-func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
+func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) []metric.Aggregate {
+	period := func(flag string, t0 int64) int64 {
+		var p int64
+		for _, b := range splits[flag] {
+			if b <= t0 {
+				p = b
+			}
+		}
+		return p
+	}
 	type exposure struct {
 		t0       int64
 		variants map[string]bool
@@ -186,6 +203,7 @@ func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 		}
 	}
 	cells := map[cellKey]*metric.Sums{}
+	sketches := map[cellKey]metric.Sketch{}
 	cell := func(k cellKey) *metric.Sums {
 		if cells[k] == nil {
 			cells[k] = &metric.Sums{}
@@ -196,9 +214,9 @@ func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 		cell(cellKey{flag: flag})
 		for _, x := range users {
 			for v := range x.variants {
-				cell(cellKey{flag, v, ""})
+				cell(cellKey{flag, v, "", period(flag, x.t0)})
 				for _, m := range metrics {
-					cell(cellKey{flag, v, m.Key})
+					cell(cellKey{flag, v, m.Key, period(flag, x.t0)})
 				}
 			}
 		}
@@ -207,7 +225,7 @@ func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 				cell(cellKey{flag: flag}).N++
 				continue
 			}
-			cell(cellKey{flag, x.first, ""}).N++
+			cell(cellKey{flag, x.first, "", period(flag, x.t0)}).N++
 			for _, m := range metrics {
 				// count and sum of an event name before t0 and in the window
 				agg := func(name string, post bool) (cnt, sum int64) {
@@ -238,7 +256,7 @@ func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 						v = cnt * Scale
 					case metric.Sum:
 						v = sum
-					case metric.Mean:
+					case metric.Mean, metric.Quantile:
 						if cnt == 0 {
 							return 0, 0, false
 						}
@@ -276,13 +294,20 @@ func naive(metrics []metric.Metric, events []Event) []metric.Aggregate {
 				if !pok {
 					cv = 0
 				}
-				cell(cellKey{flag, x.first, m.Key}).Apply(xv, yv, cv, 1)
+				k := cellKey{flag, x.first, m.Key, period(flag, x.t0)}
+				cell(k).Apply(xv, yv, cv, 1)
+				if m.Kind == metric.Quantile {
+					sk := sketches[k]
+					sk.Add(xv, 1)
+					sketches[k] = sk
+				}
 			}
 		}
 	}
 	var out []metric.Aggregate
 	for k, s := range cells {
-		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Sums: *s})
+		s.SetSketch(sketches[k])
+		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Period: k.period, Sums: *s})
 	}
 	sortAggregates(out)
 	return out
@@ -295,6 +320,7 @@ func testMetrics() []metric.Metric {
 		{Key: "clicks", Kind: metric.Count, Event: "click"},
 		{Key: "revenue", Kind: metric.Sum, Event: "purchase", Cap: &capv},
 		{Key: "latency", Kind: metric.Mean, Event: "load", Direction: metric.LowerIsBetter},
+		{Key: "latency-p90", Kind: metric.Quantile, Event: "load", Direction: metric.LowerIsBetter, Quantile: 0.9},
 		{Key: "rpo", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
 		{Key: "clicks-per-load", Kind: metric.Ratio, Event: "click", Aggregate: metric.AggCount, Denominator: &metric.Part{Event: "load", Aggregate: metric.AggSum}},
 	}
@@ -353,6 +379,13 @@ func TestIncrementalEqualsRecomputation(t *testing.T) {
 					store, ingestStore = ss.memStore, ss
 				}
 				store.metrics["prod"] = metrics
+				if seed%2 == 0 {
+					// Splits that changed: the cells are kept per period.
+					store.splits = map[string]map[string][]int64{"prod": {
+						"f1": {1_700_000_000_050, 1_700_000_000_120},
+						"f2": {1_700_000_000_000 + int64(seed)},
+					}}
+				}
 				testIncremental(t, r, metrics, store, ingestStore)
 			})
 		}
@@ -392,7 +425,7 @@ func testIncremental(t *testing.T, r *rand.Rand, metrics []metric.Metric, store 
 					}
 				}
 				sent = append(sent, batch[:k]...)
-				got, want := store.stored("prod"), naive(metrics, store.events("prod"))
+				got, want := store.stored("prod"), naive(metrics, store.events("prod"), store.splits["prod"])
 				if d := diffAggregates(got, want); d != "" {
 					t.Fatalf("after %d events: stored aggregates differ from recomputation:\n%s", len(sent), d)
 				}
@@ -417,7 +450,7 @@ func diffAggregates(got, want []metric.Aggregate) string {
 		m := map[cellKey]metric.Sums{}
 		for _, a := range as {
 			if !a.Sums.IsZero() {
-				m[cellKey{a.Flag, a.Variant, a.Metric}] = a.Sums
+				m[cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a.Sums
 			}
 		}
 		return m

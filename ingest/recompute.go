@@ -38,11 +38,12 @@ func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts)
 // new bulk engines of metrics, split in parts (at least one), in two passes
 // (exposures, then tracking events, so that no history scan is ever needed),
 // and computes the sums. scan is called twice.
-func recomputeLog(metrics []metric.Metric, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+func recomputeLog(metrics []metric.Metric, periods map[string][]int64, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
 	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed(), track: track}
 	for i := range r.parts {
 		e := newEngine(metrics)
 		e.persistent, e.bulk = true, true
+		e.periods = periods
 		r.parts[i] = e
 	}
 	for _, exposures := range []bool{true, false} {
@@ -220,7 +221,7 @@ func (r *recomputation) all() []metric.Aggregate {
 	sortAggregates(out)
 	merged := out[:0]
 	for _, a := range out {
-		if n := len(merged); n > 0 && merged[n-1].Flag == a.Flag && merged[n-1].Variant == a.Variant && merged[n-1].Metric == a.Metric {
+		if n := len(merged); n > 0 && merged[n-1].Flag == a.Flag && merged[n-1].Variant == a.Variant && merged[n-1].Metric == a.Metric && merged[n-1].Period == a.Period {
 			merged[n-1].Sums.Add(a.Sums)
 			continue
 		}

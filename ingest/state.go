@@ -74,7 +74,7 @@ func (e *errStale) Error() string {
 }
 
 // stateFormat is the first byte of an encoded user state.
-const stateFormat = 1
+const stateFormat = 2
 
 var errBadState = errors.New("ingest: corrupt or foreign per-user state")
 
@@ -107,6 +107,7 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 		buf = appendStr(buf, un.flag)
 		buf = appendStr(buf, un.variant)
 		buf = binary.AppendVarint(buf, un.t0)
+		buf = binary.AppendVarint(buf, un.period)
 		if un.excluded {
 			buf = append(buf, 1)
 			continue
@@ -171,6 +172,7 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		flag := r.bytes(r.uvarint())
 		variant := r.bytes(r.uvarint())
 		t0 := r.varint()
+		period := r.varint()
 		ex := r.bytes(1)
 		// encodeUser writes each flag once, in order, and marks 0 or 1.
 		if r.bad || (k > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
@@ -179,6 +181,7 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		prev = flag
 		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0)
 		un := &u.units[i]
+		un.period = period
 		if ex[0] == 1 {
 			un.excluded, un.post = true, nil
 			continue

@@ -98,7 +98,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		s.users[env] = tx.repUsers[env]
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
 		for _, a := range tx.repAggs[env] {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric}] = a
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a
 		}
 		s.versions[env] = tx.version[env]
 	}
@@ -115,9 +115,9 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, d := range ds {
-			k := cellKey{d.Flag, d.Variant, d.Metric}
+			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period}
 			a := s.aggs[env][k]
-			a.Flag, a.Variant, a.Metric = d.Flag, d.Variant, d.Metric
+			a.Flag, a.Variant, a.Metric, a.Period = d.Flag, d.Variant, d.Metric, d.Period
 			a.Sums.Add(d.Sums)
 			s.aggs[env][k] = a
 		}
@@ -309,7 +309,7 @@ func TestStateRestartReadsNoEvents(t *testing.T) {
 			part = part[k:]
 		}
 		p.Close()
-		if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"))); d != "" {
+		if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"), nil)); d != "" {
 			t.Fatalf("after pipeline %d: stored aggregates differ from recomputation:\n%s", round, d)
 		}
 	}
@@ -393,7 +393,7 @@ func TestTwoWritersStayExact(t *testing.T) {
 			if n := stored.Load(); n != int64(len(events)) {
 				t.Errorf("stored %d events, want %d (each once)", n, len(events))
 			}
-			if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"))); d != "" {
+			if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"), nil)); d != "" {
 				t.Fatalf("stored aggregates differ from recomputation:\n%s", d)
 			}
 		})
@@ -430,7 +430,7 @@ func TestMetricChangeSeenByTheOtherWriter(t *testing.T) {
 	if _, err := b.Ingest(t.Context(), "prod", events[200:]); err != nil {
 		t.Fatal(err)
 	}
-	if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"))); d != "" {
+	if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"), nil)); d != "" {
 		t.Fatalf("stored aggregates differ from recomputation with the new metrics:\n%s", d)
 	}
 	// A metric added without a rebuild (a crash in between) is picked up by
@@ -446,7 +446,7 @@ func TestMetricChangeSeenByTheOtherWriter(t *testing.T) {
 	if _, err := c.Ingest(t.Context(), "prod", randomEvents(r, 50)); err != nil {
 		t.Fatal(err)
 	}
-	if d := diffAggregates(store.stored("prod"), naive(metrics[1:], store.events("prod"))); d != "" {
+	if d := diffAggregates(store.stored("prod"), naive(metrics[1:], store.events("prod"), nil)); d != "" {
 		t.Fatalf("after a restart with changed metrics:\n%s", d)
 	}
 }
@@ -484,7 +484,7 @@ func TestStateFailedCommitChangesNothing(t *testing.T) {
 	if slices.Contains(fresh, false) {
 		t.Errorf("events of the failed batch came back as duplicates: %v", fresh)
 	}
-	if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"))); d != "" {
+	if d := diffAggregates(store.stored("prod"), naive(metrics, store.events("prod"), nil)); d != "" {
 		t.Fatalf("after resending:\n%s", d)
 	}
 }

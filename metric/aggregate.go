@@ -18,6 +18,36 @@ import (
 type Sums struct {
 	N                               int64
 	x, xx, y, yy, xy, c, cc, xc, yc i192
+	// q is the encoded Sketch of the per-user values x of a quantile
+	// metric ("" for other metrics and an empty sketch), so that Sums stays
+	// comparable.
+	q string
+}
+
+// SetSketch stores k as the sketch of a quantile metric's values.
+func (s *Sums) SetSketch(k Sketch) {
+	if k.Zero == 0 && len(k.Pos) == 0 && len(k.Neg) == 0 {
+		s.q = ""
+		return
+	}
+	s.q = string(k.encode(nil))
+}
+
+// Sketch returns the sketch of a quantile metric's values (empty for other
+// metrics).
+func (s Sums) Sketch() Sketch {
+	k, _ := decodeSketch([]byte(s.q))
+	return k
+}
+
+// SummaryOf is the Summary package stats analyses for metric m from its
+// sums: the quantile and its standard error for a quantile metric, the
+// moments otherwise.
+func SummaryOf(m Metric, s Sums) stats.Summary {
+	if m.Kind == Quantile {
+		return s.Sketch().QuantileSummary(m.Quantile)
+	}
+	return s.Summary()
 }
 
 // Apply adds (sign 1) or removes (sign −1) one user's values. Zero values
@@ -60,6 +90,11 @@ func (s *Sums) Add(d Sums) {
 	df := d.fields()
 	for i, v := range s.fields() {
 		v.add(*df[i])
+	}
+	if d.q != "" {
+		k := s.Sketch()
+		k.Merge(d.Sketch())
+		s.SetSketch(k)
 	}
 }
 
@@ -108,9 +143,10 @@ func (s Sums) Summary() stats.Summary {
 
 const sumsBytes = 8 + 9*24
 
-// MarshalBinary encodes s in a fixed 224-byte layout.
+// MarshalBinary encodes s in a fixed 224-byte layout, followed for a
+// quantile metric by its encoded sketch.
 func (s Sums) MarshalBinary() ([]byte, error) {
-	buf := make([]byte, sumsBytes)
+	buf := make([]byte, sumsBytes, sumsBytes+len(s.q))
 	binary.LittleEndian.PutUint64(buf, uint64(s.N))
 	off := 8
 	for _, v := range s.fields() {
@@ -119,13 +155,20 @@ func (s Sums) MarshalBinary() ([]byte, error) {
 			off += 8
 		}
 	}
-	return buf, nil
+	return append(buf, s.q...), nil
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote.
 func (s *Sums) UnmarshalBinary(buf []byte) error {
-	if len(buf) != sumsBytes {
+	if len(buf) < sumsBytes {
 		return errors.New("ingest: bad encoded sums length")
+	}
+	s.q = ""
+	if len(buf) > sumsBytes {
+		if _, ok := decodeSketch(buf[sumsBytes:]); !ok {
+			return errors.New("ingest: bad encoded sketch")
+		}
+		s.q = string(buf[sumsBytes:])
 	}
 	s.N = int64(binary.LittleEndian.Uint64(buf))
 	off := 8
@@ -142,14 +185,20 @@ func (s *Sums) fields() [9]*i192 {
 	return [9]*i192{&s.x, &s.xx, &s.y, &s.yy, &s.xy, &s.c, &s.cc, &s.xc, &s.yc}
 }
 
-// Aggregate is the stored figure of one (flag, variant, metric). Two
+// Aggregate is the stored figure of one (flag, variant, period, metric). Two
 // metric-less rows complete a flag: Metric "" holds in Sums.N the users whose
-// first exposure was Variant (excluded ones not counted), and Variant "" with
-// Metric "" holds in Sums.N the users excluded for having seen more than one
-// variant.
+// first exposure was Variant in Period (excluded ones not counted), and
+// Variant "" with Metric "" (Period 0) holds in Sums.N the users excluded for
+// having seen more than one variant.
+//
+// Period is the split period of the users' first exposure: the time (Unix
+// milliseconds, as event times) at which the flag's split last changed before
+// it, 0 when it has not changed since the flag began. A flag whose split never
+// changed has period 0 only.
 type Aggregate struct {
 	Flag    string `json:"flag"`
 	Variant string `json:"variant"`
+	Period  int64  `json:"period,omitempty"`
 	Metric  string `json:"metric"`
 	Sums    Sums   `json:"-"`
 }

@@ -31,6 +31,12 @@ const (
 	// Ratio: Σ numerator / Σ denominator over users (revenue per order),
 	// analysed per user with the delta method.
 	Ratio MetricKind = "ratio"
+	// Quantile: a quantile (Quantile, e.g. 0.99 for p99) over users of
+	// each user's mean value of Event after first exposure (as Mean); users
+	// without such an event have no value. Kept in a mergeable sketch
+	// (Sketch), so the aggregation stays incremental; analysed as
+	// stats.Quantile.
+	Quantile MetricKind = "quantile"
 )
 
 // Direction says which way a metric should move.
@@ -76,8 +82,11 @@ type Metric struct {
 	Direction   Direction `json:"direction"`
 	Window      Window    `json:"window,omitempty"`
 	Cap         *float64  `json:"cap,omitempty"`
-	CreatedAt   time.Time `json:"createdAt,omitzero"`
-	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
+	// Quantile is the quantile of a quantile metric, in (0, 1): 0.5 for
+	// the median, 0.99 for p99.
+	Quantile  float64   `json:"quantile,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 // StatsKind is how package stats analyses the metric.
@@ -87,6 +96,8 @@ func (m *Metric) StatsKind() stats.Kind {
 		return stats.Proportion
 	case Ratio:
 		return stats.Ratio
+	case Quantile:
+		return stats.Quantile
 	}
 	return stats.Mean
 }
@@ -119,9 +130,12 @@ func (m *Metric) Normalize() error {
 		bad("/direction", "must be %q or %q", HigherIsBetter, LowerIsBetter)
 	}
 	switch m.Kind {
-	case Conversion, Count, Sum, Mean:
+	case Conversion, Count, Sum, Mean, Quantile:
 		if m.Aggregate != "" || m.Denominator != nil {
 			bad("/denominator", "only a ratio metric has an aggregate and a denominator")
+		}
+		if m.Kind == Quantile && !(m.Quantile > 0 && m.Quantile < 1) {
+			bad("/quantile", "required for a quantile metric: a number in (0, 1), e.g. 0.99 for p99")
 		}
 	case Ratio:
 		if m.Aggregate == "" {
@@ -141,9 +155,12 @@ func (m *Metric) Normalize() error {
 			}
 		}
 	case "":
-		bad("/kind", "required: one of conversion, count, sum, mean, ratio")
+		bad("/kind", "required: one of conversion, count, sum, mean, ratio, quantile")
 	default:
-		bad("/kind", "unknown kind %q: want conversion, count, sum, mean or ratio", m.Kind)
+		bad("/kind", "unknown kind %q: want conversion, count, sum, mean, ratio or quantile", m.Kind)
+	}
+	if m.Kind != Quantile && m.Quantile != 0 {
+		bad("/quantile", "only a quantile metric has a quantile")
 	}
 	if m.Window < 0 {
 		bad("/window", "must not be negative")

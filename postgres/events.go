@@ -31,20 +31,20 @@ func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggreg
 }
 
 func aggregates(ctx context.Context, q querier, env, flag string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = $1`
+	query := `SELECT flag, variant, metric, period, sums FROM event_aggregates WHERE environment = $1`
 	args := []any{env}
 	if flag != "" {
 		query += ` AND flag = $2`
 		args = append(args, flag)
 	}
-	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, metric`, args...)
+	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, metric, period`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (metric.Aggregate, error) {
 		var a metric.Aggregate
 		var buf []byte
-		if err := row.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
+		if err := row.Scan(&a.Flag, &a.Variant, &a.Metric, &a.Period, &buf); err != nil {
 			return a, err
 		}
 		if err := a.Sums.UnmarshalBinary(buf); err != nil {
@@ -118,16 +118,17 @@ func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []metric.Agg
 	flags := make([]string, len(aggs))
 	variants := make([]string, len(aggs))
 	metrics := make([]string, len(aggs))
+	periods := make([]int64, len(aggs))
 	ns := make([]int64, len(aggs))
 	sums := make([][]byte, len(aggs))
 	for i, a := range aggs {
-		flags[i], variants[i], metrics[i], ns[i] = a.Flag, a.Variant, a.Metric, a.Sums.N
+		flags[i], variants[i], metrics[i], periods[i], ns[i] = a.Flag, a.Variant, a.Metric, a.Period, a.Sums.N
 		sums[i], _ = a.Sums.MarshalBinary()
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums)
-		SELECT $1, f, v, m, n, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) AS c(f, v, m, n, s)
-		ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
-		env, flags, variants, metrics, ns, sums)
+	_, err := tx.Exec(ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums)
+		SELECT $1, f, v, m, p, n, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) AS c(f, v, m, p, n, s)
+		ON CONFLICT (environment, flag, variant, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
+		env, flags, variants, metrics, periods, ns, sums)
 	if err != nil {
 		return fmt.Errorf("postgres: store aggregates of %s: %w", env, err)
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -190,7 +191,10 @@ func cellOrder(a, b metric.Aggregate) int {
 	if c := strings.Compare(a.Variant, b.Variant); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Metric, b.Metric)
+	if c := strings.Compare(a.Metric, b.Metric); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Period, b.Period)
 }
 
 // AddAggregates locks the cells of deltas in key order, adds the deltas to
@@ -203,36 +207,41 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	flags := make([]string, len(deltas))
 	variants := make([]string, len(deltas))
 	metrics := make([]string, len(deltas))
+	periods := make([]int64, len(deltas))
 	for i, d := range deltas {
-		flags[i], variants[i], metrics[i] = d.Flag, d.Variant, d.Metric
+		flags[i], variants[i], metrics[i], periods[i] = d.Flag, d.Variant, d.Metric, d.Period
 	}
 	zero, _ := (&metric.Sums{}).MarshalBinary()
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums)
-		SELECT $1, f, v, m, 0, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS c(f, v, m)
-		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, zero); err != nil {
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums)
+		SELECT $1, f, v, m, p, 0, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(f, v, m, p)
+		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, periods, zero); err != nil {
 		return fmt.Errorf("postgres: create aggregates of %s: %w", env, err)
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT a.flag, a.variant, a.metric, a.sums FROM event_aggregates a
-		JOIN unnest($2::text[], $3::text[], $4::text[]) AS c(f, v, m) ON a.flag = c.f AND a.variant = c.v AND a.metric = c.m
-		WHERE a.environment = $1 ORDER BY a.flag, a.variant, a.metric FOR UPDATE OF a`, env, flags, variants, metrics)
+	rows, err := t.tx.Query(t.ctx, `SELECT a.flag, a.variant, a.metric, a.period, a.sums FROM event_aggregates a
+		JOIN unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(f, v, m, p) ON a.flag = c.f AND a.variant = c.v AND a.metric = c.m AND a.period = c.p
+		WHERE a.environment = $1 ORDER BY a.flag, a.variant, a.metric, a.period FOR UPDATE OF a`, env, flags, variants, metrics, periods)
 	if err != nil {
 		return fmt.Errorf("postgres: lock aggregates of %s: %w", env, err)
 	}
-	stored := make(map[[3]string]metric.Sums, len(deltas))
-	var f, v, m string
+	type cell struct {
+		flag, variant, metric string
+		period                int64
+	}
+	stored := make(map[cell]metric.Sums, len(deltas))
+	var c cell
 	var buf []byte
-	if _, err := pgx.ForEachRow(rows, []any{&f, &v, &m, &buf}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&c.flag, &c.variant, &c.metric, &c.period, &buf}, func() error {
 		var s metric.Sums
 		if err := s.UnmarshalBinary(buf); err != nil {
-			return fmt.Errorf("aggregate %s/%s/%s: %w", f, v, m, err)
+			return fmt.Errorf("aggregate %s/%s/%s: %w", c.flag, c.variant, c.metric, err)
 		}
-		stored[[3]string{f, v, m}] = s
+		stored[c] = s
 		return nil
 	}); err != nil {
 		return fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
 	for i := range deltas {
-		s := stored[[3]string{deltas[i].Flag, deltas[i].Variant, deltas[i].Metric}]
+		s := stored[cell{deltas[i].Flag, deltas[i].Variant, deltas[i].Metric, deltas[i].Period}]
 		s.Add(deltas[i].Sums)
 		deltas[i].Sums = s
 	}

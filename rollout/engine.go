@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +111,10 @@ type Engine struct {
 
 	mu     sync.Mutex // one transition at a time on this node
 	cancel context.CancelFunc
-	done   chan struct{}
+
+	sizingMu sync.Mutex
+	sizing   map[int64]*stepSizing // per active rollout, its current step's
+	done     chan struct{}
 }
 
 // NewEngine returns an engine with the default clock and interval.
@@ -370,7 +374,28 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, [
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return aggs, Guardrails(&r.Plan, r.Percent, metrics, aggs), Users(aggs), nil
+	e.sizingMu.Lock()
+	defer e.sizingMu.Unlock()
+	if e.sizing == nil {
+		e.sizing = map[int64]*stepSizing{}
+	}
+	sz := e.sizing[r.ID]
+	if sz == nil || sz.step != r.Step {
+		sz = &stepSizing{step: r.Step}
+		e.sizing[r.ID] = sz
+	}
+	return aggs, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), Users(aggs), nil
+}
+
+// pruneSizing forgets the sizing of rollouts no longer active.
+func (e *Engine) pruneSizing(active []Rollout) {
+	e.sizingMu.Lock()
+	defer e.sizingMu.Unlock()
+	for id := range e.sizing {
+		if !slices.ContainsFunc(active, func(r Rollout) bool { return r.ID == id }) {
+			delete(e.sizing, id)
+		}
+	}
 }
 
 // Tick checks every active rollout once.
@@ -381,6 +406,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.pruneSizing(active)
 	var errs []error
 	for _, r := range active {
 		if err := e.tick(ctx, r); err != nil {
@@ -488,8 +514,8 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		}
 	}
 	if r.State.Active() {
-		st.StepMinUsers, st.StepMinUsersReason = StepMinUsers(*r, figures)
 		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
+		st.StepMinUsers, st.StepMinUsersReason = d.StepMinUsers, d.StepMinUsersReason
 		st.Waiting = d.Waiting
 		if d.Kind != "" {
 			st.Waiting = "next tick: " + string(d.Kind) + " (" + d.Reason + ")"

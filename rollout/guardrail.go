@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
@@ -61,13 +62,59 @@ func (g GuardrailResult) Breached() bool { return g.Status == GuardrailBreached 
 
 // Users returns the exposed users per variant of a flag from its
 // aggregates: the users whose first exposure was that variant, not counting
-// those excluded for having seen several.
+// those excluded for having seen several, over every split period.
 func Users(aggs []metric.Aggregate) map[string]int64 {
 	out := map[string]int64{}
 	for _, a := range aggs {
 		if a.Metric == "" && a.Variant != "" {
-			out[a.Variant] = a.Sums.N
+			out[a.Variant] += a.Sums.N
 		}
+	}
+	return out
+}
+
+// guardrailCells are a flag's cells by (variant, metric): pooled over the
+// split periods, and per period (sorted by start).
+type guardrailCells struct {
+	pooled  map[[2]string]metric.Sums
+	periods []map[[2]string]metric.Sums
+}
+
+func newGuardrailCells(aggs []metric.Aggregate) guardrailCells {
+	c := guardrailCells{pooled: map[[2]string]metric.Sums{}}
+	var starts []int64
+	byStart := map[int64]map[[2]string]metric.Sums{}
+	for _, a := range aggs {
+		k := [2]string{a.Variant, a.Metric}
+		s := c.pooled[k]
+		s.Add(a.Sums)
+		c.pooled[k] = s
+		if byStart[a.Period] == nil {
+			byStart[a.Period] = map[[2]string]metric.Sums{}
+			starts = append(starts, a.Period)
+		}
+		byStart[a.Period][k] = a.Sums
+	}
+	if len(starts) > 1 {
+		slices.Sort(starts)
+		for _, p := range starts {
+			c.periods = append(c.periods, byStart[p])
+		}
+	}
+	return c
+}
+
+// strata returns, when the users came in several split periods (the steps
+// of the rollout), the stratified input of metric key: each step compared
+// on its own and the steps combined with the Mantel–Haenszel weights of
+// package stats, so that a later, larger share of the variant does not meet
+// whatever changed over time.
+func (c guardrailCells) strata(m metric.Metric, baseline, variant string) []stats.Stratum {
+	var out []stats.Stratum
+	for _, cells := range c.periods {
+		b, v := metric.SummaryOf(m, cells[[2]string{baseline, m.Key}]), metric.SummaryOf(m, cells[[2]string{variant, m.Key}])
+		units := []int64{cells[[2]string{baseline, ""}].N, cells[[2]string{variant, ""}].N}
+		out = append(out, stats.Stratum{Weights: []float64{1, 1}, Units: units, Summaries: [][]stats.Summary{{b, v}}})
 	}
 	return out
 }
@@ -82,6 +129,11 @@ func Users(aggs []metric.Aggregate) map[string]int64 {
 // and no_harm_detected when the interval contains the tolerance. percent is
 // the share of users the variant is served now, for NeededUsers.
 func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate) []GuardrailResult {
+	return guardrails(p, percent, metrics, aggs, nil)
+}
+
+// guardrails is Guardrails with the step's sizing memo (nil: none).
+func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric.Aggregate, sizing *stepSizing) []GuardrailResult {
 	if len(p.Guardrails) == 0 {
 		return nil
 	}
@@ -89,10 +141,7 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 	for _, m := range metrics {
 		byKey[m.Key] = m
 	}
-	cells := map[[2]string]metric.Sums{}
-	for _, a := range aggs {
-		cells[[2]string{a.Variant, a.Metric}] = a.Sums
-	}
+	cells := newGuardrailCells(aggs)
 	alpha := p.Alpha / float64(len(p.Guardrails))
 	settings := stats.Settings{
 		Alpha:            alpha,
@@ -110,8 +159,8 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			r.Status, r.Reason = GuardrailNotEnoughData, fmt.Sprintf("metric %q is no longer defined", g.Metric)
 			continue
 		}
-		base := cells[[2]string{p.Baseline, g.Metric}].Summary()
-		cand := cells[[2]string{p.Variant, g.Metric}].Summary()
+		base := metric.SummaryOf(m, cells.pooled[[2]string{p.Baseline, g.Metric}])
+		cand := metric.SummaryOf(m, cells.pooled[[2]string{p.Variant, g.Metric}])
 		r.BaselineUsers, r.VariantUsers = base.N, cand.N
 		if base.N < p.MinSample || cand.N < p.MinSample {
 			r.Status = GuardrailNotEnoughData
@@ -128,6 +177,7 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 				NonNegative: m.Kind == metric.Conversion || m.Kind == metric.Count,
 				Summaries:   []stats.Summary{base, cand},
 			}},
+			Strata: cells.strata(m, p.Baseline, p.Variant),
 		})
 		if err != nil {
 			r.Status, r.Reason = GuardrailNotEnoughData, err.Error()
@@ -160,9 +210,51 @@ func Guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 		default:
 			r.Status = GuardrailNoHarmDetected
 		}
-		r.NeededUsers = neededUsers(p, alpha, c.Relative.SE, base.N, cand.N, g.Tolerance, percent)
+		in := sizingInput{alpha: alpha, se: c.Relative.SE, nb: base.N, nv: cand.N, tol: g.Tolerance, percent: percent}
+		r.NeededUsers = sizing.needed(g.Metric, in, func() int64 {
+			return neededUsers(p, alpha, in.se, in.nb, in.nv, in.tol, in.percent)
+		})
 	}
 	return out
+}
+
+// stepSizing remembers, for the current step of one rollout, the users each
+// guardrail needs and the figures they were worked out from: neededUsers
+// iterates a sample size to a fixed point, and the engine ticks every few
+// seconds on figures that mostly did not change since the last tick. It is
+// reset when the step changes.
+type stepSizing struct {
+	step     int
+	last     map[string]sizingEntry
+	computed int // how many times neededUsers ran, for tests
+}
+
+type sizingInput struct {
+	alpha, se, tol, percent float64
+	nb, nv                  int64
+}
+
+type sizingEntry struct {
+	in   sizingInput
+	need int64
+}
+
+// needed returns what compute returns for in, computing it only when the
+// guardrail's figures changed since the last call.
+func (s *stepSizing) needed(metric string, in sizingInput, compute func() int64) int64 {
+	if s == nil {
+		return compute()
+	}
+	if e, ok := s.last[metric]; ok && e.in == in {
+		return e.need
+	}
+	n := compute()
+	s.computed++
+	if s.last == nil {
+		s.last = map[string]sizingEntry{}
+	}
+	s.last[metric] = sizingEntry{in, n}
+	return n
 }
 
 // neededUsers is the number of users of the released variant with which the

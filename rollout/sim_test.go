@@ -14,6 +14,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/webhook"
 )
 
@@ -410,9 +411,22 @@ func TestDefaultStepMinimumDetectsTheTolerance(t *testing.T) {
 	// σ of the relative change of a 10% rate is about √(0.9/0.1) = 3 per
 	// user; at 20% the variant needs roughly ((m + 0.84)·3/0.3)²/0.8 users
 	// with m the sequence's multiplier (about 3 here): 1,000–3,500.
-	if g.NeededUsers < 1000 || g.NeededUsers > 3500 || st.StepMinUsers != g.NeededUsers || !strings.Contains(st.StepMinUsersReason, "30% harm on error-rate with 80% power") {
-		t.Errorf("needed %d, step minimum %d (%s); want the guardrail's 1,000–3,500", g.NeededUsers, st.StepMinUsers, st.StepMinUsersReason)
+	// Worked out independently: a user's error rate p (a user makes several
+	// requests, so p is above the 10% per request) gives the relative
+	// change a per-user σ = √((1 − p)/p); then n_t = ((m + z₀.₈)·σ/0.3)²/(1 − q)
+	// at q = 0.2, m the sequence's multiplier at n_t/q users, by fixed point.
+	// With p from the two arms' rates, within 10% (their difference is noise).
+	p := (g.Baseline + g.Value) / 2
+	sigma := math.Sqrt((1 - p) / p)
+	want := 1000.0
+	for range 50 {
+		m := stats.SequentialMultiplier(st.Plan.Alpha, st.Plan.SequentialTuning, want/0.2)
+		want = math.Pow((m+0.8416212335729143)*sigma/0.3, 2) / 0.8
 	}
+	if d := math.Abs(float64(g.NeededUsers)/want - 1); d > 0.10 || st.StepMinUsers != g.NeededUsers || !strings.Contains(st.StepMinUsersReason, "30% harm on error-rate with 80% power") {
+		t.Errorf("needed %d, step minimum %d (%s); want the guardrail's %.0f within 10%%", g.NeededUsers, st.StepMinUsers, st.StepMinUsersReason, want)
+	}
+	t.Logf("needed users %d, worked out %.0f", g.NeededUsers, want)
 	if !strings.Contains(st.Waiting, "more users of one-page") {
 		t.Errorf("waiting %q; want waiting for users", st.Waiting)
 	}

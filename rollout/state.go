@@ -166,6 +166,11 @@ type Decision struct {
 	Reason string
 	// Waiting says, when Kind is "", what the rollout waits for.
 	Waiting string
+	// StepMinUsers and StepMinUsersReason are StepMinUsers of the rollout
+	// and figures decided on (0 and "" for an inactive rollout), so that
+	// the status need not work them out again.
+	StepMinUsers       int64
+	StepMinUsersReason string
 }
 
 // Decide is the engine's rule, pure: given the rollout, the released
@@ -187,6 +192,13 @@ func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	if !r.State.Active() {
 		return Decision{}
 	}
+	need, why := StepMinUsers(r, figures)
+	d := decide(r, variantUsers, figures, now, need, why)
+	d.StepMinUsers, d.StepMinUsersReason = need, why
+	return d
+}
+
+func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.Time, need int64, why string) Decision {
 	var breached []string
 	for _, g := range figures {
 		if g.Breached() && !slices.Contains(r.Acknowledged, g.Metric) {
@@ -214,7 +226,7 @@ func Decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		}
 		waits = append(waits, Duration(left.Round(unit)).String()+" more at "+trimFloat(r.Percent)+"%")
 	}
-	if need, why := StepMinUsers(r, figures); variantUsers-r.StepStartUsers < need {
+	if variantUsers-r.StepStartUsers < need {
 		waits = append(waits, fmt.Sprintf("%d more users of %s (%s)", need-(variantUsers-r.StepStartUsers), r.Plan.Variant, why))
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {

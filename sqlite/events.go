@@ -35,13 +35,13 @@ func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggreg
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, env, flag string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, metric, sums FROM event_aggregates WHERE environment = ?`
+	query := `SELECT flag, variant, metric, period, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
 		query += ` AND flag = ?`
 		args = append(args, flag)
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, metric`, args...)
+	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, metric, period`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read aggregates of %s: %w", env, err)
 	}
@@ -50,7 +50,7 @@ func aggregates(ctx context.Context, q interface {
 	var buf sql.RawBytes
 	for rows.Next() {
 		var a metric.Aggregate
-		if err := rows.Scan(&a.Flag, &a.Variant, &a.Metric, &buf); err != nil {
+		if err := rows.Scan(&a.Flag, &a.Variant, &a.Metric, &a.Period, &buf); err != nil {
 			return nil, err
 		}
 		if err := a.Sums.UnmarshalBinary(buf); err != nil {
@@ -445,12 +445,12 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 const (
 	appendSQL         = `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`
 	userLogSQL        = `INSERT INTO event_user_log (env, count, data) VALUES (?, ?, ?)`
-	flagAggregatesSQL = `SELECT variant, metric, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
+	flagAggregatesSQL = `SELECT variant, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
 	savepointSQL      = `SAVEPOINT claim`
 	releaseSQL        = `RELEASE claim`
 	rollbackToSQL     = `ROLLBACK TO claim`
-	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, metric, n, sums) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (environment, flag, variant, metric) DO UPDATE SET n = excluded.n, sums = excluded.sums`
+	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (environment, flag, variant, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`
 )
 
 // Multi-row statements, by number of rows, built once.
@@ -1079,7 +1079,10 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	if err != nil {
 		return err
 	}
-	type cell struct{ variant, metric string }
+	type cell struct {
+		variant, metric string
+		period          int64
+	}
 	var flag string
 	var stored map[cell]metric.Sums
 	sum := make([]metric.Aggregate, 0, len(deltas))
@@ -1094,7 +1097,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 			for rows.Next() {
 				var c cell
 				var s metric.Sums
-				if err := rows.Scan(&c.variant, &c.metric, &buf); err != nil {
+				if err := rows.Scan(&c.variant, &c.metric, &c.period, &buf); err != nil {
 					rows.Close()
 					return err
 				}
@@ -1108,7 +1111,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 				return err
 			}
 		}
-		s := stored[cell{d.Variant, d.Metric}]
+		s := stored[cell{d.Variant, d.Metric, d.Period}]
 		s.Add(d.Sums)
 		d.Sums = s
 		sum = append(sum, d)
@@ -1128,7 +1131,7 @@ func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	}
 	for _, a := range aggs {
 		buf, _ := a.Sums.MarshalBinary()
-		if _, err := st.ExecContext(t.ctx, env, a.Flag, a.Variant, a.Metric, a.Sums.N, buf); err != nil {
+		if _, err := st.ExecContext(t.ctx, env, a.Flag, a.Variant, a.Metric, a.Period, a.Sums.N, buf); err != nil {
 			return fmt.Errorf("sqlite: store aggregate %s/%s/%s: %w", a.Flag, a.Variant, a.Metric, err)
 		}
 	}

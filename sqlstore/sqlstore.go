@@ -66,7 +66,10 @@ type Dialect struct {
 // Store is the shared implementation of the store methods. Packages sqlite
 // and postgres embed a *Store (made by New) in their DB, which gives DB the
 // methods and nothing else.
-type Store struct{ o Options }
+type Store struct {
+	o      Options
+	splits splitChangesCache
+}
 
 // New returns the store methods over the databases and hooks of o.
 func New(o Options) *Store { return &Store{o: o} }

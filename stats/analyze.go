@@ -56,6 +56,12 @@ type Metric struct {
 type Input struct {
 	Variants []Variant `json:"variants"`
 	Metrics  []Metric  `json:"metrics"`
+	// Strata, when not empty, make the analysis stratified (see Stratum):
+	// every arm's estimate is then the weighted mean of its estimates per
+	// stratum and the SRM is checked per stratum; Variants' weights and
+	// units and Metrics' summaries are then the pooled figures, used for
+	// validation only.
+	Strata []Stratum `json:"strata,omitempty"`
 }
 
 // Result is the analysis of an experiment: the sample-ratio check and, per
@@ -63,6 +69,10 @@ type Input struct {
 type Result struct {
 	SRM     SRM            `json:"srm"`
 	Metrics []MetricResult `json:"metrics"`
+	// Strata has one entry per Input.Strata: its weight and its own SRM
+	// check; SRM is then the stratum with the smallest p-value, a mismatch
+	// when any stratum's is.
+	Strata []StratumResult `json:"strata,omitempty"`
 }
 
 // MetricResult holds the analysis of one metric.
@@ -200,7 +210,12 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	res.SRM = srm(len(in.Variants), s.srmThreshold(), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
+	if len(in.Strata) > 0 {
+		a.strata, a.weights = in.Strata, stratumWeights(in)
+		res.SRM, res.Strata = strataSRM(in, a.weights, s.srmThreshold())
+	} else {
+		res.SRM = srm(len(in.Variants), s.srmThreshold(), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
+	}
 
 	// One allocation per kind of element for the whole result.
 	nv, nm := len(in.Variants), len(in.Metrics)
@@ -214,7 +229,7 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	}
 	arms = arms[:nv]
 	for i, m := range in.Metrics {
-		a.metric(&res.Metrics[i], m, in.Variants, arms)
+		a.metric(&res.Metrics[i], i, m, in.Variants, arms)
 	}
 	if s.Correction != NoCorrection {
 		correct(res, s.Correction)
@@ -245,11 +260,14 @@ func (in Input) validate() error {
 			}
 		}
 	}
+	if err := in.validateStrata(); err != nil {
+		return err
+	}
 	for i, m := range in.Metrics {
 		switch m.Kind {
-		case Mean, Proportion, Ratio:
+		case Mean, Proportion, Ratio, Quantile:
 		default:
-			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].kind", i), "unknown metric kind %q (want %q, %q or %q)", m.Kind, Mean, Proportion, Ratio)
+			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].kind", i), "unknown metric kind %q (want %q, %q, %q or %q)", m.Kind, Mean, Proportion, Ratio, Quantile)
 		}
 		if len(m.Summaries) != len(in.Variants) {
 			return valueloop.FieldErrorf(fmt.Sprintf("metrics[%d].summaries", i), "need one summary per variant (%d), got %d", len(in.Variants), len(m.Summaries))
@@ -275,6 +293,10 @@ type analyzer struct {
 	arms  []Arm
 	comps []Comparison
 	rel   []Effect
+
+	// Stratified analyses only: the strata and their weights W_p.
+	strata  []Stratum
+	weights []float64
 }
 
 func newAnalyzer(s Settings) analyzer {
@@ -293,19 +315,31 @@ type armStats struct {
 	estimate float64 // as observed
 	adjusted float64 // after CUPED
 	v        float64 // variance of adjusted
-	err      error
+	// dfRel is Σ_i (v_i/v)²/(n_i − 1) over the independent parts i of v
+	// (one part, 1/(n − 1), unless stratified): what the Welch–Satterthwaite
+	// degrees of freedom need, in shares of v so that nothing underflows.
+	dfRel float64
+	err   error
 }
 
-func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms []armStats) {
+func (a *analyzer) metric(out *MetricResult, mi int, m Metric, variants []Variant, arms []armStats) {
 	out.Name, out.Kind = m.Name, m.Kind
 	var theta, preMean float64
 	if a.s.CUPED {
-		theta, preMean = cupedTheta(m.Kind, m.Summaries, a.s.CUPEDTheta == PooledTheta)
+		theta, preMean = cupedTheta(m.Kind, a.cupedCells(mi, m), a.s.CUPEDTheta == PooledTheta)
 	}
 	out.Theta = theta
 	out.Arms, a.arms = a.arms[:len(variants):len(variants)], a.arms[len(variants):]
+	var noPeriod error
+	if a.strata != nil {
+		noPeriod = a.stratifiedArms(arms, mi, m.Kind, theta, preMean)
+	}
 	for i, sm := range m.Summaries {
-		arms[i] = arm(m.Kind, sm, theta, preMean)
+		if a.strata == nil {
+			arms[i] = arm(m.Kind, sm, theta, preMean)
+		} else {
+			sm.N = int64(arms[i].n)
+		}
 		out.Arms[i] = Arm{Variant: variants[i].Name, N: sm.N, Estimate: arms[i].estimate, Adjusted: arms[i].adjusted, Status: OK}
 		if arms[i].err != nil {
 			out.Arms[i].Status = NotEnoughData
@@ -320,7 +354,11 @@ func (a *analyzer) metric(out *MetricResult, m Metric, variants []Variant, arms 
 	for i := 1; i < len(variants); i++ {
 		c := &out.Comparisons[i-1]
 		c.Variant = variants[i].Name
-		if err := a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, m.NonNegative || m.Kind == Proportion, arms[0], arms[i]); err != nil {
+		err := noPeriod
+		if err == nil {
+			err = a.compare(c, &rel[i-1], m.Kind, m.LowerIsBetter, m.NonNegative || m.Kind == Proportion, arms[0], arms[i])
+		}
+		if err != nil {
 			*c = Comparison{Variant: variants[i].Name, Status: NotEnoughData, Reason: err.Error()}
 		}
 	}
@@ -373,6 +411,7 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 		unitVar = 0
 	}
 	a.v = unitVar / a.n
+	a.dfRel = 1 / (a.n - 1)
 	if !finite(a.adjusted) || !finite(a.v) {
 		a.estimate, a.adjusted, a.v = 0, 0, 0
 		a.err = fmt.Errorf("%w: the statistics overflow floating point", ErrNotEnoughData)
@@ -407,7 +446,7 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 		// Welch–Satterthwaite: (Σ v_i)² / Σ v_i²/(n_i − 1), in shares of v
 		// so that tiny variances cannot underflow.
 		wk, wt := k.v/v, t.v/v
-		c.DF = 1 / (wk*wk/(k.n-1) + wt*wt/(t.n-1))
+		c.DF = 1 / (wk*wk*k.dfRel + wt*wt*t.dfRel)
 		p := a.s.Alpha
 		if alt == TwoSided {
 			p /= 2

@@ -114,6 +114,15 @@ type golden struct {
 		Chance, LossTreatment, LossControl float64
 		Credible                           Interval
 	} `json:"bayesPrior"`
+	Stratified []struct {
+		Kind   string
+		Counts [][2][2]int64 // per period: control, treatment (conversions, users)
+		Values [][2][]float64
+		Want   struct {
+			wantTest
+			Weights []float64
+		}
+	}
 }
 
 // planCase is a plan with a variance per arm: a proportion at its baseline

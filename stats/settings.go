@@ -23,6 +23,11 @@ const (
 	// the analysis unit is still the user: the variance comes from the delta
 	// method with the covariance of x and y, and the quantiles are normal.
 	Ratio Kind = "ratio"
+	// Quantile compares a quantile of the per-unit values (p50, p90, p99 of
+	// latency) with the normal approximation: each arm's Summary holds the
+	// sample quantile and its standard error (QuantileSummary), the arms are
+	// independent, and the quantiles are normal (Price and Bonett 2002).
+	Quantile Kind = "quantile"
 )
 
 // Alternative is the alternative hypothesis about the difference

@@ -113,6 +113,17 @@ func ProportionSummary(n, successes int64) Summary {
 	return Summary{N: n, Mean: p, M2: float64(successes) * float64(n-successes) / float64(n)}
 }
 
+// QuantileSummary returns the Summary of a quantile metric over n units:
+// Mean is the sample quantile and M2 = n(n − 1)·se², so that the variance of
+// the estimate the analysis reads, M2/(n − 1)/n, is se². The other moments
+// are 0: a quantile has no CUPED covariate.
+func QuantileSummary(n int64, estimate, se float64) Summary {
+	if n <= 0 {
+		return Summary{N: n}
+	}
+	return Summary{N: n, Mean: estimate, M2: float64(n) * float64(n-1) * se * se}
+}
+
 // Sums holds raw power sums of the per-unit values described at Summary, as a
 // database can compute them with SUM(x), SUM(x*x), .... Prefer Summary.Add and
 // Merge: Sum of squares minus squared sum loses about log10(mean²/variance)
@@ -229,9 +240,9 @@ func (s Summary) check(kind Kind) *valueloop.Error {
 		}
 	case Ratio:
 		// Any denominator is allowed; a zero mean denominator is "not enough data".
-	case Mean:
+	case Mean, Quantile:
 	default:
-		return valueloop.FieldErrorf("kind", "unknown metric kind %q (want %q, %q or %q)", kind, Mean, Proportion, Ratio)
+		return valueloop.FieldErrorf("kind", "unknown metric kind %q (want %q, %q, %q or %q)", kind, Mean, Proportion, Ratio, Quantile)
 	}
 	return nil
 }

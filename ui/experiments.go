@@ -33,6 +33,9 @@ func (u *UI) analyze(ctx context.Context, env, key string) (*experiment.Result, 
 	if in.Aggregates, err = u.Experiments.Aggregates(ctx, env, key); err != nil {
 		return nil, in, err
 	}
+	if in.Splits, err = u.Experiments.SplitHistory(ctx, env, key); err != nil {
+		return nil, in, err
+	}
 	if in.Definition == nil && len(in.Aggregates) == 0 {
 		return nil, in, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", key, env)
 	}

@@ -65,6 +65,9 @@ type AuditReader interface {
 type ExperimentReader interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// SplitHistory is the flag's split periods (rollout steps), so that
+	// a flag whose split moved is analysed period by period.
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }

@@ -32,6 +32,9 @@ import (
 type Store interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// SplitHistory is the flag's split periods (rollout steps), so that
+	// a flag whose split moved is analysed period by period.
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 	RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error)
@@ -161,8 +164,12 @@ func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []metri
 	if def == nil && len(aggs) == 0 {
 		return nil, nil
 	}
+	splits, err := r.Store.SplitHistory(ctx, f.Environment, f.Flag)
+	if err != nil {
+		return nil, err
+	}
 	return experiment.Analyze(experiment.Input{Environment: f.Environment, Flag: f.Flag, Definition: def, Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs})
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
 }
 
 // Open starts the periodic check: at once, then every Interval, on the

@@ -431,6 +431,38 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	default:
 		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
 	}
+	writePeriods(w, r)
+}
+
+// writePeriods lists the split periods of a result analysed by period (a
+// rollout): each period's users, split, weight and SRM check.
+func writePeriods(w io.Writer, r *experiment.Result) {
+	if len(r.Periods) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "By split period (the split changed %d time(s); each user counts in the period of first exposure, the SRM above is the worst period's):\n", len(r.Periods)-1)
+	for _, p := range r.Periods {
+		since := "since the start"
+		if p.Start != nil {
+			since = "from " + p.Start.Format(time.RFC3339)
+		}
+		var total float64
+		for _, x := range p.Weights {
+			total += x
+		}
+		var users []string
+		for _, v := range r.Variants {
+			users = append(users, fmt.Sprintf("%s %s (split %.1f%%)", v.Name, termchart.Group(p.Users[v.Name]), 100*p.Weights[v.Name]/total))
+		}
+		srm := "SRM not checked: " + p.SRM.Reason
+		switch {
+		case p.SRM.Status == stats.OK && p.SRM.Mismatch:
+			srm = fmt.Sprintf("SRM MISMATCH, p = %.2g", p.SRM.PValue)
+		case p.SRM.Status == stats.OK:
+			srm = fmt.Sprintf("SRM ok, p = %.2g", p.SRM.PValue)
+		}
+		fmt.Fprintf(w, "  %s: %s; weight %.1f%%; %s\n", since, strings.Join(users, ", "), 100*p.Weight, srm)
+	}
 }
 
 func writeVerdict(w io.Writer, r *experiment.Result) {

@@ -30,7 +30,8 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	f := &metricFlags{}
 	fs.StringVar(&f.m.Key, "key", "", "metric key")
 	fs.StringVar(&f.m.Name, "name", "", "display name")
-	f.kind = fs.String("kind", "", "conversion, count, sum, mean or ratio")
+	f.kind = fs.String("kind", "", "conversion, count, sum, mean, ratio or quantile")
+	fs.Float64Var(&f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99 of the users' mean values")
 	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
 	fs.StringVar(&f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
 	f.denEvent = fs.String("denominator-event", "", "ratio: tracking event of the denominator")

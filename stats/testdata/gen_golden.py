@@ -585,6 +585,111 @@ def sequential():
     return cases
 
 
+def stratified():
+    """Results by period (a rollout): each period's difference combined with
+    weights W_p proportional to 1/(1/n_c + 1/n_t). The combined difference is
+    checked against statsmodels' OLS of y on the treatment and one dummy per
+    period (whose treatment coefficient has exactly these weights, Angrist
+    1998); its SE is the stratified (Neyman) one, sqrt(sum W_p^2 (v_c + v_t)),
+    written out here with numpy."""
+    import statsmodels.api as sm
+    cases = []
+
+    def ols_diff(cells):
+        ys, ts, ds = [], [], []
+        for p, (yc, yt) in enumerate(cells):
+            for t, y in ((0, yc), (1, yt)):
+                ys.extend(y)
+                ts.extend([t] * len(y))
+                ds.extend([p] * len(y))
+        X = np.column_stack([np.array(ts, float)] +
+                            [np.array([1.0 if d == p else 0.0 for d in ds]) for p in range(len(cells))])
+        return float(sm.OLS(np.array(ys, float), X).fit().params[0])
+
+    def combine(cells, ddof):
+        w = np.array([1 / (1 / len(yc) + 1 / len(yt)) for yc, yt in cells])
+        w = w / w.sum()
+        mc = sum(wp * np.mean(yc) for wp, (yc, yt) in zip(w, cells))
+        mt = sum(wp * np.mean(yt) for wp, (yc, yt) in zip(w, cells))
+        parts_c = [wp**2 * np.var(yc, ddof=ddof) / len(yc) for wp, (yc, yt) in zip(w, cells)]
+        parts_t = [wp**2 * np.var(yt, ddof=ddof) / len(yt) for wp, (yc, yt) in zip(w, cells)]
+        vc, vt = sum(parts_c), sum(parts_t)
+        parts = [(v, len(yc)) for v, (yc, yt) in zip(parts_c, cells)] + \
+                [(v, len(yt)) for v, (yc, yt) in zip(parts_t, cells)]
+        df = (vc + vt) ** 2 / sum(v**2 / (n - 1) for v, n in parts)
+        return [float(x) for x in w], float(mc), float(mt), float(vc), float(vt), float(df)
+
+    # Conversions: (conversions, users) per arm and period.
+    for counts in [[((570, 1900), (45, 100)), ((300, 1000), (450, 1000)), ((95, 400), (410, 1600))],
+                   [((200, 1000), (25, 110)), ((810, 2000), (830, 2010))]]:
+        cells = [([1] * kc + [0] * (nc - kc), [1] * kt + [0] * (nt - kt)) for (kc, nc), (kt, nt) in counts]
+        w, mc, mt, vc, vt, _ = combine(cells, 0)
+        diff = mt - mc
+        assert abs(diff - ols_diff(cells)) < 1e-12
+        se = math.sqrt(vc + vt)
+        alpha, alt = 0.05, "two-sided"
+        c = crit_z(alpha, alt)
+        units = sum(nc + nt for (kc, nc), (kt, nt) in counts)
+        want = {"weights": w, "diff": ols_diff(cells), "se": se, "statistic": diff / se,
+                "pValue": p_value(diff / se, alt), "df": 0, "interval": interval(diff, c * se, alt)}
+        want.update(relative_test(mt, vt, mc, vc, alpha, alt, c, nonneg=True, units=units))
+        cases.append({"kind": "proportion", "counts": [[list(a), list(b)] for a, b in counts], "want": want})
+
+    # Means: raw values per arm and period, Welch-Satterthwaite df over the parts.
+    for sizes in [[(40, 12), (30, 30)], [(25, 8), (60, 55), (9, 30)]]:
+        cells = []
+        for p, (nc, nt) in enumerate(sizes):
+            cells.append((raw(rng.normal(10 + 2 * p, 3, nc)), raw(rng.normal(11 + 2 * p, 4, nt))))
+        w, mc, mt, vc, vt, df = combine(cells, 1)
+        diff = mt - mc
+        assert abs(diff - ols_diff(cells)) < 1e-10
+        se = math.sqrt(vc + vt)
+        alpha, alt = 0.05, "two-sided"
+        c = crit_t(alpha, alt, df)
+        units = sum(nc + nt for nc, nt in sizes)
+        want = {"weights": w, "diff": ols_diff(cells), "se": se, "statistic": diff / se,
+                "pValue": p_value(diff / se, alt, df), "df": df, "interval": interval(diff, c * se, alt)}
+        want.update(relative_test(mt, vt, mc, vc, alpha, alt, c, df=df, units=units))
+        cases.append({"kind": "mean", "values": [[a, b] for a, b in cells], "want": want})
+    return cases
+
+
+def quantiles():
+    """Quantile metrics: the sample quantile x_(ceil(nq)) (numpy's
+    'inverted_cdf'), the order statistics' interval [x_(l), x_(u)] with
+    l = floor(nq - z sqrt(nq(1-q))), u = ceil(nq + z sqrt(nq(1-q))) (Conover
+    1999, 3.2), SE = (x_(u) - x_(l))/(2 z) at z = norm.ppf(0.975) (Price and
+    Bonett 2002), and the arms compared with the z-test and the delta method."""
+    cases = []
+    z = float(st.norm.ppf(0.975))
+    for (nc, nt, mu_t, q) in [(200, 260, 0.0, 0.5), (1000, 1200, 0.15, 0.9), (3000, 2800, 0.1, 0.99), (30, 35, 0.3, 0.5)]:
+        xc = raw(np.exp(rng.normal(4.0, 0.5, nc)))
+        xt = raw(np.exp(rng.normal(4.0 + mu_t, 0.5, nt)))
+        arms = []
+        for x in (xc, xt):
+            xs = np.sort(np.array(x))
+            n = len(xs)
+            nq = n * q
+            h = z * math.sqrt(nq * (1 - q))
+            e = int(min(n, max(1, math.ceil(nq))))
+            lo = int(min(n, max(1, math.floor(nq - h))))
+            hi = int(min(n, max(1, math.ceil(nq + h))))
+            est = float(xs[e - 1])
+            assert est == float(np.quantile(xs, q, method="inverted_cdf"))
+            se = float((xs[hi - 1] - xs[lo - 1]) / (2 * z))
+            arms.append({"n": n, "estimate": est, "se": se, "ranks": [e, lo, hi]})
+        c, t = arms
+        diff = t["estimate"] - c["estimate"]
+        se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
+        alpha, alt = 0.05, "two-sided"
+        crit = crit_z(alpha, alt)
+        want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
+                "interval": interval(diff, crit * se, alt)}
+        want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=nc + nt))
+        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": want})
+    return cases
+
+
 def main():
     golden = {
         "generator": "stats/testdata/gen_golden.py",
@@ -604,6 +709,8 @@ def main():
         "bayes": bayes(),
         "bayesPrior": bayes_prior(),
         "sequential": sequential(),
+        "stratified": stratified(),
+        "quantiles": quantiles(),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as fh:

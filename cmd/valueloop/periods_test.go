@@ -1,0 +1,39 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// TestWritePeriods: results of a rollout list each split period with its
+// users, split, weight and SRM; results without periods list nothing.
+func TestWritePeriods(t *testing.T) {
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	r := &experiment.Result{
+		Variants: []experiment.Variant{{Name: "control", Control: true}, {Name: "treatment"}},
+		Periods: []experiment.Period{
+			{Start: &start, Weights: map[string]float64{"control": 9500, "treatment": 500}, Users: map[string]int64{"control": 1900, "treatment": 100},
+				Weight: 0.16, SRM: stats.SRM{Status: stats.OK, PValue: 0.9}},
+			{Weights: map[string]float64{"treatment": 10000}, Users: map[string]int64{"treatment": 1500},
+				SRM: stats.SRM{Status: stats.NotEnoughData, Reason: "one variant"}},
+		},
+	}
+	var b strings.Builder
+	writePeriods(&b, r)
+	out := b.String()
+	for _, want := range []string{"the split changed 1 time(s)", "from 2026-03-02T10:00:00Z: control 1,900 (split 95.0%), treatment 100 (split 5.0%); weight 16.0%; SRM ok, p = 0.9",
+		"since the start: control 0 (split 0.0%), treatment 1,500 (split 100.0%); weight 0.0%; SRM not checked: one variant"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	writePeriods(&b, &experiment.Result{})
+	if b.Len() != 0 {
+		t.Errorf("no periods wrote %q", b.String())
+	}
+}

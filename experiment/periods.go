@@ -1,0 +1,261 @@
+package experiment
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/stats"
+)
+
+// SplitPeriod is one period of a flag's split: from Start until the next
+// period's, the flag served its variants in the proportions of Weights.
+type SplitPeriod struct {
+	// Start is the time the split took effect, in Unix milliseconds as
+	// metric.Aggregate.Period has it; 0 for the first period.
+	Start int64 `json:"-"`
+	// Weights are the split's weights (any unit); a variant not served has
+	// none.
+	Weights map[string]float64 `json:"weights"`
+}
+
+// FlagVersion is a flag as it was defined from At on; Flag is nil once
+// deleted.
+type FlagVersion struct {
+	At   time.Time
+	Flag *valueloop.Flag
+}
+
+// SplitOf returns the split a flag definition serves: its first static
+// fractional split (FractionalSplit), else all users to the default variant;
+// nil for a disabled or missing flag, which serves nobody. A variant with
+// weight 0 is left out.
+func SplitOf(f *valueloop.Flag) map[string]float64 {
+	if f == nil || f.State == valueloop.StateDisabled {
+		return nil
+	}
+	if w, ok := FractionalSplit(f.Targeting); ok {
+		out := make(map[string]float64, len(w))
+		for k, v := range w {
+			if v > 0 {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	if f.DefaultVariant != nil {
+		return map[string]float64{*f.DefaultVariant: 1}
+	}
+	return nil
+}
+
+// SplitHistory turns a flag's versions (oldest first) into its split
+// periods: a new period starts whenever the split's shares change (a rollout
+// step, an edited split, the flag disabled), not for other edits. The first
+// period starts at 0.
+func SplitHistory(versions []FlagVersion) []SplitPeriod {
+	var out []SplitPeriod
+	for _, v := range versions {
+		w := SplitOf(v.Flag)
+		if n := len(out); n > 0 && sameShares(out[n-1].Weights, w) {
+			continue
+		}
+		start := v.At.UnixMilli()
+		if len(out) == 0 {
+			start = 0
+		}
+		out = append(out, SplitPeriod{Start: start, Weights: w})
+	}
+	return out
+}
+
+// SplitChanges returns the starts of every period but the first: what
+// ingest.SplitStore reports.
+func SplitChanges(periods []SplitPeriod) []int64 {
+	var out []int64
+	for _, p := range periods[min(1, len(periods)):] {
+		out = append(out, p.Start)
+	}
+	return out
+}
+
+func sameShares(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sa, sb := total(a), total(b)
+	for k, w := range a {
+		if math.Abs(w/sa-b[k]/sb) > 1e-12 {
+			return false
+		}
+	}
+	return true
+}
+
+func total(w map[string]float64) float64 {
+	var s float64
+	for _, v := range w {
+		s += v
+	}
+	return s
+}
+
+// Period is one split period of a result analysed by period.
+type Period struct {
+	// Start is when the split took effect; absent for the first period.
+	Start *time.Time `json:"start,omitempty"`
+	// Weights is the period's split and Users the users first exposed in
+	// it, per variant of the analysis.
+	Weights map[string]float64 `json:"weights"`
+	Users   map[string]int64   `json:"users"`
+	// Weight is the period's share W_p of the combined estimate: 0 when a
+	// variant of the analysis had no users in it (a 0% or 100% step).
+	Weight float64 `json:"weight"`
+	// SRM checks the period's users against its own split.
+	SRM stats.SRM `json:"srm"`
+}
+
+// periodCells are a flag's cells split by period (sorted by start).
+type periodCells struct {
+	starts []int64
+	cells  []*cells
+}
+
+// byPeriod splits a flag's aggregates by period; the excluded count (a
+// flag-wide figure, period 0) goes to the pooled cells.
+func byPeriod(flag string, aggs []metric.Aggregate) periodCells {
+	var pc periodCells
+	idx := map[int64][]metric.Aggregate{}
+	for _, a := range aggs {
+		if a.Flag == flag && a.Variant != "" {
+			idx[a.Period] = append(idx[a.Period], a)
+		}
+	}
+	for p := range idx {
+		pc.starts = append(pc.starts, p)
+	}
+	slices.Sort(pc.starts)
+	for _, p := range pc.starts {
+		pc.cells = append(pc.cells, newCells(flag, idx[p]))
+	}
+	return pc
+}
+
+// stratified reports whether in is analysed period by period: the weights
+// are not forced, the flag's split history is known, and its users were
+// assigned in more than one period (or in one that is not the first).
+func stratified(in Input, flag string) bool {
+	if len(in.Settings.Weights) > 0 || len(in.Splits) == 0 {
+		return false
+	}
+	for _, a := range in.Aggregates {
+		if a.Flag == flag && a.Period != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// splitAt returns the split in force from start: the period that starts
+// there, else the latest before it.
+func splitAt(splits []SplitPeriod, start int64) map[string]float64 {
+	var w map[string]float64
+	for _, p := range splits {
+		if p.Start <= start {
+			w = p.Weights
+		}
+	}
+	return w
+}
+
+// encodeWeights is for error messages.
+func encodeWeights(w map[string]float64) string {
+	b, _ := json.Marshal(w)
+	return string(b)
+}
+
+// periodArms returns the arms of a result by period: every variant served
+// in a period with users, weighted by its expected share of them (Σ_p U_p ·
+// share in p / Σ_p U_p), control chosen as for a fixed split.
+func periodArms(def *valueloop.Flag, pc periodCells, splits []SplitPeriod, s Settings) ([]Variant, error) {
+	weights := map[string]float64{}
+	var all float64
+	for i, start := range pc.starts {
+		var u float64
+		for _, n := range pc.cells[i].users {
+			u += float64(n)
+		}
+		split := splitAt(splits, start)
+		sum := total(split)
+		for k, w := range split {
+			weights[k] += u * w / sum
+		}
+		all += u
+	}
+	for k, w := range weights {
+		if !(w > 0) {
+			delete(weights, k)
+			continue
+		}
+		weights[k] = 100 * w / all
+	}
+	source := "the flag's split history"
+	if len(weights) < 2 {
+		return nil, valueloop.FieldErrorf("settings.weights", "an experiment needs a control and at least one treatment, but %s serves %d variant(s) to the users exposed: set the weights, e.g. weights=control:50,treatment:50", source, len(weights))
+	}
+	if s.Control != "" && weights[s.Control] == 0 {
+		return nil, valueloop.FieldErrorf("settings.control", "variant %q takes no part: %s serves %s", s.Control, source, encodeWeights(weights))
+	}
+	return orderArms(def, weights, source, s.Control, nil)
+}
+
+// strata returns the analysis' strata: per period, its split, users and
+// summaries in the arms' order.
+func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metric.Metric) []stats.Stratum {
+	out := make([]stats.Stratum, len(pc.starts))
+	for p, start := range pc.starts {
+		c, split := pc.cells[p], splitAt(splits, start)
+		st := stats.Stratum{Name: periodName(start), Weights: make([]float64, len(arms)), Units: make([]int64, len(arms)),
+			Summaries: make([][]stats.Summary, len(metrics))}
+		for i, a := range arms {
+			st.Weights[i], st.Units[i] = split[a.Name], c.users[a.Name]
+		}
+		for m, def := range metrics {
+			st.Summaries[m] = make([]stats.Summary, len(arms))
+			for i, a := range arms {
+				st.Summaries[m][i] = c.summary(a.Name, def)
+			}
+		}
+		out[p] = st
+	}
+	return out
+}
+
+// periods describes the periods of a result.
+func periods(in []stats.Stratum, res []stats.StratumResult, pc periodCells, arms []Variant) []Period {
+	out := make([]Period, len(in))
+	for p, st := range in {
+		out[p] = Period{Weights: map[string]float64{}, Users: map[string]int64{}, Weight: res[p].Weight, SRM: res[p].SRM}
+		if start := pc.starts[p]; start != 0 {
+			t := time.UnixMilli(start).UTC()
+			out[p].Start = &t
+		}
+		for i, a := range arms {
+			if st.Weights[i] > 0 {
+				out[p].Weights[a.Name] = st.Weights[i]
+			}
+			out[p].Users[a.Name] = st.Units[i]
+		}
+	}
+	return out
+}
+
+func periodName(start int64) string {
+	if start == 0 {
+		return "start"
+	}
+	return time.UnixMilli(start).UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,99 @@
+package rollout
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/valueloop/valueloop/metric"
+)
+
+// conversionCells are the cells of a conversion metric: users and
+// conversions per variant.
+func conversionCells(key string, users, conv map[string]int64) []metric.Aggregate {
+	var out []metric.Aggregate
+	for v, n := range users {
+		var s metric.Sums
+		for i := range n {
+			x := int64(0)
+			if i < conv[v] {
+				x = metric.Scale
+			}
+			s.Apply(x, 0, 0, 1)
+		}
+		out = append(out, metric.Aggregate{Flag: "f", Variant: v, Sums: metric.Sums{N: n}},
+			metric.Aggregate{Flag: "f", Variant: v, Metric: key, Sums: s})
+	}
+	return out
+}
+
+// TestStepSizingMemo: the engine works out a guardrail's needed users once
+// per step and set of figures, not on every tick.
+func TestStepSizingMemo(t *testing.T) {
+	m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}
+	if err := m.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Flag: "f", Variant: "new", Baseline: "old", Alpha: 0.05, SequentialTuning: 10000, MinSample: 10,
+		Guardrails: []Guardrail{{Metric: "error-rate", Direction: metric.LowerIsBetter, Tolerance: 0.3}}}
+	aggs := conversionCells("error-rate", map[string]int64{"old": 800, "new": 200}, map[string]int64{"old": 80, "new": 20})
+	want := Guardrails(p, 20, []metric.Metric{m}, aggs)
+	if want[0].NeededUsers == 0 {
+		t.Fatalf("no needed users in %+v", want[0])
+	}
+	sz := &stepSizing{}
+	for range 3 {
+		got := guardrails(p, 20, []metric.Metric{m}, aggs, sz)
+		if got[0].NeededUsers != want[0].NeededUsers {
+			t.Fatalf("needed %d with the memo, %d without", got[0].NeededUsers, want[0].NeededUsers)
+		}
+	}
+	if sz.computed != 1 {
+		t.Errorf("worked out %d times over 3 ticks on the same figures, want 1", sz.computed)
+	}
+	more := conversionCells("error-rate", map[string]int64{"old": 900, "new": 260}, map[string]int64{"old": 90, "new": 26})
+	got := guardrails(p, 20, []metric.Metric{m}, more, sz)
+	if sz.computed != 2 || got[0].NeededUsers != Guardrails(p, 20, []metric.Metric{m}, more)[0].NeededUsers {
+		t.Errorf("new figures: computed %d times, needed %d; want worked out again", sz.computed, got[0].NeededUsers)
+	}
+}
+
+// latencyCells are the cells of a quantile metric: each user's latency
+// drawn as exp(N(μ, 0.5)) milliseconds, μ per variant.
+func latencyCells(key string, users map[string]int, mu map[string]float64, seed uint64) []metric.Aggregate {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []metric.Aggregate
+	for _, v := range []string{"old", "new"} {
+		var s metric.Sums
+		var k metric.Sketch
+		for range users[v] {
+			x := int64(math.Exp(mu[v]+0.5*r.NormFloat64()) * metric.Scale)
+			s.Apply(x, 0, 0, 1)
+			k.Add(x, 1)
+		}
+		s.SetSketch(k)
+		out = append(out, metric.Aggregate{Flag: "f", Variant: v, Sums: metric.Sums{N: int64(users[v])}},
+			metric.Aggregate{Flag: "f", Variant: v, Metric: key, Sums: s})
+	}
+	return out
+}
+
+// TestLatencyP99Guardrail: a quantile metric guards a rollout: p99 latency
+// 50% worse breaches a 10% tolerance; unchanged, no breach.
+func TestLatencyP99Guardrail(t *testing.T) {
+	m := metric.Metric{Key: "latency-p99", Kind: metric.Quantile, Event: "load", Direction: metric.LowerIsBetter, Quantile: 0.99}
+	if err := m.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Flag: "f", Variant: "new", Baseline: "old", Alpha: 0.05, SequentialTuning: 10000, MinSample: 100,
+		Guardrails: []Guardrail{{Metric: m.Key, Direction: metric.LowerIsBetter, Tolerance: 0.1}}}
+	users := map[string]int{"old": 8000, "new": 8000}
+	worse := Guardrails(p, 50, []metric.Metric{m}, latencyCells(m.Key, users, map[string]float64{"old": 4, "new": 4 + math.Log(1.5)}, 1))[0]
+	if worse.Status != GuardrailBreached || !(worse.Change > 0.35 && worse.Change < 0.65) {
+		t.Errorf("p99 50%% worse: %s, change %v %v; want breached", worse.Status, worse.Change, worse.Interval)
+	}
+	same := Guardrails(p, 50, []metric.Metric{m}, latencyCells(m.Key, users, map[string]float64{"old": 4, "new": 4}, 2))[0]
+	if same.Status == GuardrailBreached || same.Status == GuardrailNotEnoughData {
+		t.Errorf("p99 unchanged: %s (%s), change %v %v; want no breach", same.Status, same.Reason, same.Change, same.Interval)
+	}
+}
