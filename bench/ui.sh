@@ -2,7 +2,9 @@
 # Times the dashboard's pages against an experiment of many users:
 # bench/ui.sh [EVENTS] [USERS] (default 2,000,000 events of 1,000,000 users,
 # in production, flag "checkout", five metrics as in events.sh, beside the demo). Prints the
-# time of each page over loopback, three runs each, signed in with a session.
+# time of each page over loopback and the server's own (Server-Timing), three
+# runs each, signed in with a session. The Go benchmark BenchmarkDashboardExperiment
+# (cmd/valueloop) times the same pages in process.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +41,8 @@ echo "$events events, $users users, $(nproc) CPUs, load average $(cut -d' ' -f1-
 for page in / /experiments /experiments/production/checkout /flags/production /flags/production/checkout-flow \
 	/rollouts/production/checkout-flow /delivery; do
 	for _ in 1 2 3; do
-		curl -fs -o /dev/null -b "$jar" -w "$page %{http_code} %{time_total} s\n" "$VALUELOOP_SERVER$page"
+		# The total over loopback, and the server's own time (Server-Timing).
+		curl -fs -o /dev/null -D "$work/headers" -b "$jar" -w "$page %{http_code} %{time_total} s" "$VALUELOOP_SERVER$page"
+		echo " (server $(sed -n 's/^Server-Timing: page;dur=\([0-9.]*\).*/\1/ip' "$work/headers" | tr -d '\r') ms)"
 	done
 done

@@ -45,6 +45,11 @@ func findSplit(node any) (map[string]float64, bool) {
 	return nil, false
 }
 
+// StaticSplit returns the variant weights of the arguments of one
+// fractional operator (an optional bucketing expression first, then
+// [variant, weight] buckets), and false when the split is not static.
+func StaticSplit(args []any) (map[string]float64, bool) { return staticSplit(args) }
+
 func staticSplit(args []any) (map[string]float64, bool) {
 	w := map[string]float64{}
 	for i, a := range args {

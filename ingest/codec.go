@@ -112,6 +112,18 @@ func DecodeLog(data []byte, fn func(*Event) error) error {
 	})
 }
 
+// ScanExposures calls fn with the flag, variant and time of each exposure
+// of a record, without allocating: flag and variant alias data and are
+// valid only during the call. Counting exposures over a whole log this way
+// leaves the collector nothing to do.
+func ScanExposures(data []byte, fn func(flag, variant []byte, time int64)) error {
+	return scanRecord(data, func(r *rawEvent) {
+		if r.typ == Exposure {
+			fn(r.flag, r.variant, r.time)
+		}
+	})
+}
+
 // rawEvent is an event of a log record whose strings alias the record.
 type rawEvent struct {
 	typ                    EventType

@@ -51,7 +51,7 @@ func (s *Store) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
 	})
 }
 
-// RevokeToken marks a token revoked; ENOTFOUND when there is no such token.
+// RevokeToken marks a token revoked and deletes its sessions; ENOTFOUND when there is no such token.
 func (s *Store) RevokeToken(ctx context.Context, id int64, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		var name, env string
@@ -60,6 +60,11 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, actor string) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "token %d not found", id)
 		} else if err != nil {
+			return err
+		}
+		// Its dashboard sessions end with it, on every node: they are
+		// read from here.
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE token_id = ?`, id); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, actor, env, "token.revoke", name, nil, nil, ""); err != nil {

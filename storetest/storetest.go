@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
 		{"Value", testValue},
+		{"Sessions", testSessions},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

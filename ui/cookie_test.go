@@ -13,9 +13,9 @@ import (
 	"github.com/valueloop/valueloop/sqlite"
 )
 
-// TestSecureCookieOverTLS: the dashboard's cookies are Secure when the
-// request came over TLS (or SecureCookies says a proxy terminates it), and
-// HttpOnly and SameSite=Strict always.
+// TestSecureCookieOverTLS: the dashboard's cookies are Secure as
+// SecureCookies says (auto: over TLS or forwarded as https), and HttpOnly
+// and SameSite=Strict always.
 func TestSecureCookieOverTLS(t *testing.T) {
 	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
 	if err := db.Open(); err != nil {
@@ -28,16 +28,25 @@ func TestSecureCookieOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name       string
-		tls, proxy bool
-		secure     bool
+		name      string
+		mode      string
+		tls       bool
+		forwarded string // X-Forwarded-Proto
+		secure    bool
 	}{
-		{"plain HTTP", false, false, false},
-		{"TLS", true, false, true},
-		{"behind a TLS proxy", false, true, true},
+		{"auto, plain HTTP", "auto", false, "", false},
+		{"auto, TLS", "auto", true, "", true},
+		{"auto, a proxy forwarding https", "auto", false, "https", true},
+		{"auto, a proxy forwarding http", "auto", false, "http", false},
+		{"always, plain HTTP behind a TLS proxy", "always", false, "", true},
+		{"never, TLS", "never", true, "https", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u := &UI{Auth: a, Flags: f, Audit: db, SecureCookies: tc.proxy}
+			mode, err := ParseCookieSecurity(tc.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &UI{Auth: a, Sessions: db, Flags: f, Audit: db, SecureCookies: mode}
 			if err := u.Open(); err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +55,11 @@ func TestSecureCookieOverTLS(t *testing.T) {
 				srv = httptest.NewTLSServer(u)
 			}
 			defer srv.Close()
-			resp, err := srv.Client().Get(srv.URL + "/signin")
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/signin", nil)
+			if tc.forwarded != "" {
+				req.Header.Set("X-Forwarded-Proto", tc.forwarded)
+			}
+			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,5 +72,16 @@ func TestSecureCookieOverTLS(t *testing.T) {
 				t.Errorf("GET /signin: %d", resp.StatusCode)
 			}
 		})
+	}
+}
+
+func TestParseCookieSecurity(t *testing.T) {
+	for _, s := range []string{"auto", "always", "never"} {
+		if m, err := ParseCookieSecurity(s); err != nil || m.String() != s {
+			t.Errorf("ParseCookieSecurity(%q) = %v, %v", s, m, err)
+		}
+	}
+	if _, err := ParseCookieSecurity("yes"); err == nil || !strings.Contains(err.Error(), "auto, always or never") {
+		t.Errorf("ParseCookieSecurity(yes): %v, want an error naming the choices", err)
 	}
 }

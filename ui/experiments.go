@@ -9,7 +9,6 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
-	"github.com/valueloop/valueloop/termchart"
 )
 
 // analyze computes a flag's experiment results the way the API's results
@@ -202,17 +201,15 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	if res.Hypothesis != nil {
 		hv = res.Hypothesis.Version
 	}
-	points, err := u.replay(r.Context(), in, hv)
+	points, complete, err := u.replay(r.Context(), in, hv, res)
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
 	}
-	if n, tooMany, _ := u.tooManyEvents(r.Context(), env); tooMany && u.Events != nil {
-		d.OverTimeNote = "The interval over time is replayed from the event log for environments of up to " + termchart.Group(maxChartEvents) + " events; this one has " + termchart.Group(n) + "."
+	if !complete && u.Events != nil {
+		d.OverTimeNote = "The earlier days are being replayed from the event log; they show on the next refresh."
 	}
-	if len(points) > 0 {
-		d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)
-	}
+	d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)
 	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
 }
 
@@ -247,7 +244,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	return lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, from the events received by the end of each day",
+	return lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
 		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct}), rows
 }
 

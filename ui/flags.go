@@ -192,7 +192,7 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	d := flagData{Env: live, Key: key, Flag: f, File: u.FlagFiles[env], RawTarget: prettyJSON(f.Targeting),
 		Targeting: readableTargeting(f.Targeting), CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
-	byDay, err := u.exposuresByDay(ctx, env, key)
+	byDay, complete, err := u.exposuresByDay(ctx, env, key)
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
@@ -206,8 +206,8 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
 		d.Variants = append(d.Variants, row)
 	}
 	d.Chart, d.ChartTable = exposureChart(key, names, byDay)
-	if n, tooMany, _ := u.tooManyEvents(ctx, env); tooMany && u.Events != nil {
-		d.ChartNote = "Exposures over time are charted for environments of up to " + termchart.Group(maxChartEvents) + " events; this one has " + termchart.Group(n) + "."
+	if !complete && u.Events != nil {
+		d.ChartNote = "The exposures are being counted from the event log; they show on the next refresh."
 	}
 	if u.Rollouts != nil {
 		if _, err := u.Rollouts.Status(ctx, env, key); err == nil {

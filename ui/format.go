@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/jsondiff"
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -30,7 +31,7 @@ func (u *UI) funcs() template.FuncMap {
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":   func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
 		"ago":     func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
-		"label":   func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+		"label":   label,
 		"jsonval": jsonValue,
 	}
 }
@@ -55,20 +56,10 @@ func signedPct(x float64) string {
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
-// humanDuration says a duration the way people do: 3d 4h, 2h 10m, 45s.
+// humanDuration says a duration the way the terminal views do (3d4h,
+// 2h10m, 45s), whichever way it points.
 func humanDuration(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
+	return termchart.Duration(d.Abs())
 }
 
 func jsonValue(v any) string {
@@ -229,41 +220,36 @@ func logic(v any) string {
 	return string(mustJSON(v))
 }
 
+// fractional says a fractional split in words, largest share first, with
+// the weights read as the evaluator and the experiment analysis read them.
 func fractional(args []any) string {
 	by := "targetingKey"
 	if len(args) > 0 {
 		if _, isBucket := args[0].([]any); !isBucket {
 			by = logic(args[0])
-			args = args[1:]
 		}
 	}
+	weights, ok := experiment.StaticSplit(args)
 	total := 0.0
-	type part struct {
-		name string
-		w    float64
+	for _, w := range weights {
+		total += w
 	}
-	var parts []part
-	for _, a := range args {
-		b, _ := a.([]any)
-		if len(b) == 0 {
-			continue
-		}
-		p := part{name: fmt.Sprint(b[0]), w: 1}
-		if len(b) > 1 {
-			if w, ok := b[1].(float64); ok {
-				p.w = w
-			}
-		}
-		total += p.w
-		parts = append(parts, p)
-	}
-	if total == 0 {
+	if !ok || total == 0 {
 		return "a fractional split"
 	}
-	sort.SliceStable(parts, func(i, j int) bool { return parts[i].w > parts[j].w })
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = fmt.Sprintf("%q %s", p.name, pct(p.w/total))
+	names := make([]string, 0, len(weights))
+	for n := range weights {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if weights[names[i]] != weights[names[j]] {
+			return weights[names[i]] > weights[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = fmt.Sprintf("%q %s", n, pct(weights[n]/total))
 	}
 	return "split by " + by + ": " + strings.Join(out, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
 )
@@ -31,8 +32,14 @@ type overviewData struct {
 	Rollouts    []rolloutRow
 	Experiments []experimentRow
 	Delivery    []doraKey
-	Next        []string
+	// Build are the top of the value loop's ranked backlog; Next what
+	// needs a person's decision now.
+	Build []value.Rank
+	Next  []string
 }
+
+// overviewRanks is how much of the ranked backlog the overview shows.
+const overviewRanks = 3
 
 // The stages a flag with a hypothesis passes through, in order.
 var stageNames = []struct{ name, hint string }{
@@ -157,7 +164,19 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Delivery = doraKeys(rep.Overall)
 	}
-	// What is next: what needs a person's decision now.
+	// What is next: the value loop's ranking, then what needs a person's
+	// decision now.
+	if u.Value != nil {
+		next, err := u.Value.Next(r.Context(), features.NextOptions{})
+		if err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
+		d.Build = next.Ranked[:min(overviewRanks, len(next.Ranked))]
+		for _, a := range next.Stop {
+			d.Next = append(d.Next, label(a.Kind)+" "+a.Feature+": "+a.Reason)
+		}
+	}
 	for _, ro := range active {
 		for _, g := range ro.Guardrails {
 			if g.Status == rollout.GuardrailBreached {

@@ -60,6 +60,19 @@ func (u *UI) routeTable() []route {
 	}
 }
 
+// Access names the access each route of the dashboard needs, by "METHOD
+// pattern": "public", "view" (any session) or "change" (an admin session
+// and the session's CSRF token). Tests walk it, so that a route added later
+// is checked without editing them.
+func (u *UI) Access() map[string]string {
+	names := map[access]string{public: "public", view: "view", change: "change"}
+	out := map[string]string{}
+	for _, r := range u.routeTable() {
+		out[r.method+" "+r.pattern] = names[r.access]
+	}
+	return out
+}
+
 // rolloutActions are the manual transitions the rollout page offers.
 var rolloutActions = map[string]rollout.Kind{
 	"pause": rollout.KindPause, "resume": rollout.KindResume,
@@ -77,12 +90,10 @@ func (u *UI) guard(rt route) http.Handler {
 		}
 		var ses *session
 		if c, err := r.Cookie(sessionCookie); err == nil {
-			ses = u.sessions.get(c.Value)
-		}
-		if ses != nil {
-			// The token may have been revoked since sign-in.
-			if t, err := u.Auth.Authenticate(ses.secret); err != nil || t.ID != ses.Token.ID {
-				ses = nil
+			// The store joins the token: a revoked one ends the session.
+			if ses, err = u.sessions.get(r.Context(), c.Value); err != nil {
+				u.renderError(w, r, err, 0, "")
+				return
 			}
 		}
 		if ses == nil {
@@ -125,15 +136,16 @@ func (u *UI) showSignIn(w http.ResponseWriter, r *http.Request, status int, msg 
 }
 
 func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
-	addr := clientAddr(r)
-	if wait := u.limiter.wait(addr); wait > 0 {
-		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		u.showSignIn(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Try again in "+wait.Round(time.Second).String()+".")
-		return
-	}
 	c, err := r.Cookie(signinCookie)
 	if err != nil || !equalSecret(r.PostFormValue("csrf"), c.Value) {
 		u.showSignIn(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
+		return
+	}
+	addr := clientAddr(r)
+	wait, attempt := u.limiter.take(addr)
+	if wait > 0 {
+		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
+		u.showSignIn(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Try again in "+wait.Round(time.Second).String()+".")
 		return
 	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
@@ -142,7 +154,6 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		err = valueloop.Errorf(valueloop.EFORBIDDEN, "evaluate tokens cannot sign in")
 	}
 	if err != nil {
-		u.limiter.fail(addr)
 		u.Logger.Warn("ui: failed sign-in", "addr", addr)
 		msg := "That token is not valid. Use an admin or viewer token (valueloop token create --scope viewer)."
 		if valueloop.ErrorCode(err) == valueloop.EFORBIDDEN {
@@ -151,7 +162,12 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		u.showSignIn(w, r, http.StatusUnauthorized, msg)
 		return
 	}
-	id, _ := u.sessions.create(secret, *t)
+	u.limiter.forgive(addr, attempt)
+	id, err := u.sessions.create(r.Context(), *t)
+	if err != nil {
+		u.renderError(w, r, err, 0, "")
+		return
+	}
 	u.setCookie(w, r, sessionCookie, id, int((24 * time.Hour).Seconds()))
 	u.setCookie(w, r, signinCookie, "", -1)
 	u.Logger.Info("ui: signed in", "token", t.Name, "scope", t.Scope)
@@ -160,7 +176,10 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		u.sessions.delete(c.Value)
+		if err := u.sessions.delete(r.Context(), c.Value); err != nil {
+			u.renderError(w, r, err, 0, "")
+			return
+		}
 	}
 	u.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin?done=Signed+out.", http.StatusSeeOther)

@@ -2,41 +2,70 @@ package ui
 
 import (
 	"context"
-	"sort"
+	"math"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 )
 
 // The stored aggregates hold totals, not history, so the charts over time
-// are computed from the environment's event log: exposures per day, and an
-// experiment's analysis replayed at the end of each day. Both are cached
-// until the log grows. Reading the log costs time in proportion to its
-// events, so environments with more than maxChartEvents events get no such
-// charts (the page says so) rather than slow pages.
-const maxChartEvents = 250_000
-
-// maxReplays bounds the points of an experiment's interval over time.
-const maxReplays = 12
+// need the event log: exposures per day, and an experiment's analysis as it
+// stood at the end of past days. A page never reads the log while it
+// renders, whatever its size:
+//
+//   - The interval over time ends with the analysis of the stored aggregates
+//     (the page's own result: new events show at once). The points of past
+//     days are replayed from the log once and kept; a new day adds one.
+//   - Exposures per day are kept per environment: past days counted once a
+//     day, today's refreshed from the log records of today only, at most
+//     every chartRefresh.
+//
+// Both are computed by one goroutine per cache entry shared by every view
+// that wants it (singleflight), in the background; a view shows what is
+// kept meanwhile. Only a view with nothing kept waits, at most ChartWait
+// (20ms by default): small environments, the demo, get their charts at once.
+// Events that arrive late with the time of a past day show in its points
+// from the next day on.
+const (
+	chartRefresh = time.Minute
+	// maxReplays bounds the past-day points of an interval over time.
+	maxReplays = 11
+	// chartTimeout bounds one background computation.
+	chartTimeout = 10 * time.Minute
+)
 
 type seriesCache struct {
+	flights singleflight.Group
+	// busy lets one background computation run at a time: after a restart
+	// every page viewed wants one, and the server has requests to answer.
+	busy chan struct{}
+
 	mu        sync.Mutex
-	exposures map[string]exposureSeries // by environment
-	replays   map[string]replaySeries   // by environment + flag: one entry per experiment, the newest hypothesis version replacing older ones
+	exposures map[string]*exposureSeries // by environment
+	replays   map[string]*replaySeries   // by environment, flag, hypothesis version and metrics
 }
 
+// exposureSeries are the exposures of an environment per flag, variant and
+// day (UTC midnight).
 type exposureSeries struct {
-	events int64
-	// days[flag][variant] counts exposures per day (UTC midnight).
-	days map[string]map[string]map[time.Time]int64
+	today   time.Time // the day whose counts are partial
+	past    map[string]map[string]map[time.Time]int64
+	current map[string]map[string]int64 // today's, by flag and variant
+	at      time.Time                   // when current was counted
 }
 
+// replaySeries are the results of an experiment at the end of past days.
 type replaySeries struct {
-	events     int64
-	hypVersion int64
-	points     []replayPoint
+	first  time.Time                        // the day of its first event
+	points map[time.Time]*experiment.Result // by cut (a UTC midnight)
+	day    time.Time                        // the last day the points were brought up to
 }
 
 // replayPoint is an experiment's result as it stood at At.
@@ -46,129 +75,285 @@ type replayPoint struct {
 }
 
 func newSeriesCache() *seriesCache {
-	return &seriesCache{exposures: map[string]exposureSeries{}, replays: map[string]replaySeries{}}
+	return &seriesCache{busy: make(chan struct{}, 1), exposures: map[string]*exposureSeries{}, replays: map[string]*replaySeries{}}
 }
 
-// tooManyEvents returns the event count of env and whether it is beyond
-// what the charts over time read.
-func (u *UI) tooManyEvents(ctx context.Context, env string) (int64, bool, error) {
-	if u.Events == nil {
-		return 0, true, nil
-	}
-	n, err := u.Events.EventCount(ctx, env)
-	return n, n > maxChartEvents, err
-}
-
-// exposuresByDay returns the exposures of flag per variant and day.
-func (u *UI) exposuresByDay(ctx context.Context, env, flag string) (map[string]map[time.Time]int64, error) {
-	n, tooMany, err := u.tooManyEvents(ctx, env)
-	if err != nil || tooMany {
-		return nil, err
-	}
-	u.series.mu.Lock()
-	cached, ok := u.series.exposures[env]
-	u.series.mu.Unlock()
-	if ok && cached.events == n {
-		return cached.days[flag], nil
-	}
-	days := map[string]map[string]map[time.Time]int64{}
-	err = u.Events.Events(ctx, env, func(e *ingest.Event) error {
-		if e.Type != ingest.Exposure {
-			return nil
-		}
-		byVariant := days[e.Flag]
-		if byVariant == nil {
-			byVariant = map[string]map[time.Time]int64{}
-			days[e.Flag] = byVariant
-		}
-		byDay := byVariant[e.Variant]
-		if byDay == nil {
-			byDay = map[time.Time]int64{}
-			byVariant[e.Variant] = byDay
-		}
-		byDay[e.TimeOf().Truncate(24*time.Hour)]++
+// share runs fn once for key however many views ask meanwhile, in the
+// background (its context outlives the request). The caller waits at most
+// wait for it (and gets its error); later views see the result.
+func (c *seriesCache) share(ctx context.Context, key string, wait time.Duration, fn func(context.Context) error) error {
+	ch := c.flights.DoChan(key, func() (any, error) {
+		c.busy <- struct{}{}
+		defer func() { <-c.busy }()
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), chartTimeout)
+		defer cancel()
+		return nil, fn(bg)
+	})
+	if wait <= 0 {
 		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// firstWait is how long a view with nothing kept waits for the charts
+// over time.
+func (u *UI) firstWait(kept bool) time.Duration {
+	if kept {
+		return 0
+	}
+	return u.ChartWait
+}
+
+func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// exposuresByDay returns the exposures of flag per variant and day as kept
+// (nil while the first count of a large environment is under way), and
+// whether the chart is complete.
+func (u *UI) exposuresByDay(ctx context.Context, env, flag string) (map[string]map[time.Time]int64, bool, error) {
+	if u.Events == nil {
+		return nil, false, nil
+	}
+	now := u.Now()
+	u.series.mu.Lock()
+	s := u.series.exposures[env]
+	u.series.mu.Unlock()
+	if s == nil || !s.today.Equal(day(now)) || now.Sub(s.at) >= chartRefresh {
+		err := u.series.share(ctx, "exposures\x00"+env, u.firstWait(s != nil), func(ctx context.Context) error {
+			return u.countExposures(ctx, env)
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		u.series.mu.Lock()
+		s = u.series.exposures[env]
+		u.series.mu.Unlock()
+	}
+	if s == nil {
+		return nil, false, nil
+	}
+	out := map[string]map[time.Time]int64{}
+	for v, byDay := range s.past[flag] {
+		out[v] = map[time.Time]int64{}
+		for d, n := range byDay {
+			out[v][d] = n
+		}
+	}
+	for v, n := range s.current[flag] {
+		if out[v] == nil {
+			out[v] = map[time.Time]int64{}
+		}
+		out[v][s.today] += n
+	}
+	return out, true, nil
+}
+
+// countExposures brings env's exposure counts up to now: the past days
+// from the whole log when the day changed (or on the first count), today's
+// from the records that hold events of today.
+func (u *UI) countExposures(ctx context.Context, env string) error {
+	now := u.Now()
+	today := day(now)
+	u.series.mu.Lock()
+	old := u.series.exposures[env]
+	u.series.mu.Unlock()
+	s := &exposureSeries{today: today, current: map[string]map[string]int64{}, at: now}
+	since := today.UnixMilli()
+	if old != nil && old.today.Equal(today) {
+		s.past = old.past
+	} else {
+		s.past = map[string]map[string]map[time.Time]int64{}
+		since = math.MinInt64
+	}
+	todayMs := today.UnixMilli()
+	err := u.Events.ScanLog(ctx, env, since, func(data []byte) error {
+		runtime.Gosched() // a background scan: let the pages being served go first
+		return ingest.ScanExposures(data, func(flag, variant []byte, t int64) {
+			// Indexing with string(b) does not allocate; only new keys do.
+			if t >= todayMs {
+				byVariant := s.current[string(flag)]
+				if byVariant == nil {
+					byVariant = map[string]int64{}
+					s.current[string(flag)] = byVariant
+				}
+				byVariant[string(variant)]++
+			} else if since == math.MinInt64 {
+				byVariant := s.past[string(flag)]
+				if byVariant == nil {
+					byVariant = map[string]map[time.Time]int64{}
+					s.past[string(flag)] = byVariant
+				}
+				if byVariant[string(variant)] == nil {
+					byVariant[string(variant)] = map[time.Time]int64{}
+				}
+				byVariant[string(variant)][day(time.UnixMilli(t))]++
+			}
+		})
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	u.series.mu.Lock()
-	u.series.exposures[env] = exposureSeries{events: n, days: days}
+	u.series.exposures[env] = s
 	u.series.mu.Unlock()
-	return days[flag], nil
+	return nil
 }
 
-// replay analyses in again at the end of each day of its events (at most
-// maxReplays points, the last one at the last event), from the events
-// received by then: how the result, and its sequential interval, moved.
-func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64) ([]replayPoint, error) {
-	env := in.Environment
-	n, tooMany, err := u.tooManyEvents(ctx, env)
-	if err != nil || tooMany {
-		return nil, err
+// replay returns the result of an experiment at the end of each past day
+// of its events (at most maxReplays, kept), followed by the current result:
+// how the result, and its sequential interval, moved. Complete reports
+// whether the past days are in (false while the first replay of a large
+// environment is under way).
+func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64, current *experiment.Result) (points []replayPoint, complete bool, err error) {
+	now := u.Now()
+	points = []replayPoint{{At: now, Result: current}}
+	if u.Events == nil {
+		return points, false, nil
 	}
-	key := env + "\x00" + in.Flag
+	key := replayKey(in, hypVersion)
 	u.series.mu.Lock()
-	cached, ok := u.series.replays[key]
+	s := u.series.replays[key]
 	u.series.mu.Unlock()
-	if ok && cached.events == n && cached.hypVersion == hypVersion {
-		return cached.points, nil
-	}
-	var events []ingest.Event
-	err = u.Events.Events(ctx, env, func(e *ingest.Event) error {
-		if e.Type == ingest.Tracking || e.Flag == in.Flag {
-			c := *e
-			c.Attributes = nil
-			events = append(events, c)
+	if s == nil || !s.day.Equal(day(now)) {
+		err := u.series.share(ctx, "replay\x00"+key, u.firstWait(s != nil), func(ctx context.Context) error {
+			return u.replayDays(ctx, key, in)
+		})
+		if err != nil {
+			return nil, false, err
 		}
+		u.series.mu.Lock()
+		s = u.series.replays[key]
+		u.series.mu.Unlock()
+	}
+	if s == nil {
+		return points, false, nil
+	}
+	var past []replayPoint
+	for _, cut := range replayCuts(s.first, s.day) {
+		if r := s.points[cut]; r != nil {
+			past = append(past, replayPoint{At: cut, Result: r})
+		}
+	}
+	return append(past, points...), true, nil
+}
+
+// replayKey names an experiment's past points: they change with its
+// hypothesis (settings) and its metric definitions.
+func replayKey(in experiment.Input, hypVersion int64) string {
+	k := in.Environment + "\x00" + in.Flag + "\x00" + itoa(int(hypVersion))
+	for _, m := range in.Metrics {
+		k += "\x00" + metricFingerprint(m)
+	}
+	return k
+}
+
+func metricFingerprint(m metric.Metric) string {
+	return jsonValue(m)
+}
+
+// replayCuts are the UTC midnights after first up to today at which an
+// experiment is replayed: every step-th day counted from the epoch, step the
+// smallest power of two that keeps them within maxReplays. Being aligned,
+// the cuts of one day are mostly those of the day before, so that a new day
+// replays one cut, not all.
+func replayCuts(first, today time.Time) []time.Time {
+	if !first.Before(today) {
 		return nil
-	})
-	if err != nil || len(events) == 0 {
-		return nil, err
 	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Time < events[j].Time })
-	first, last := events[0].TimeOf(), events[len(events)-1].TimeOf()
+	firstDay := first.Unix()/86400 + 1
+	lastDay := today.Unix() / 86400
+	step := int64(1)
+	for (lastDay/step)-((firstDay-1)/step) > maxReplays {
+		step *= 2
+	}
 	var cuts []time.Time
-	for t := first.Truncate(24 * time.Hour).Add(24 * time.Hour); t.Before(last); t = t.Add(24 * time.Hour) {
-		cuts = append(cuts, t)
+	for d := (firstDay + step - 1) / step * step; d <= lastDay; d += step {
+		cuts = append(cuts, time.Unix(d*86400, 0).UTC())
 	}
-	if len(cuts) > maxReplays-1 {
-		step := (len(cuts) + maxReplays - 2) / (maxReplays - 1)
-		thinned := cuts[:0]
-		for i := len(cuts) - 1; i >= 0; i -= step {
-			thinned = append([]time.Time{cuts[i]}, thinned...)
+	return cuts
+}
+
+// replayDays computes the missing past-day points of an experiment: one
+// recomputation from the log per cut, of the events before it.
+func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) error {
+	today := day(u.Now())
+	u.series.mu.Lock()
+	old := u.series.replays[key]
+	u.series.mu.Unlock()
+	s := &replaySeries{day: today, points: map[time.Time]*experiment.Result{}}
+	keep := func(e *ingest.Event) bool { return e.Type == ingest.Tracking || e.Flag == in.Flag }
+	if old != nil {
+		s.first = old.first
+		for k, v := range old.points {
+			s.points[k] = v
 		}
-		cuts = thinned
-	}
-	cuts = append(cuts, last.Add(time.Millisecond))
-	var points []replayPoint
-	for _, cut := range cuts {
-		ms := cut.UnixMilli()
-		scan := func(fn func(*ingest.Event) error) error {
-			for i := range events {
-				if events[i].Time >= ms {
-					break
-				}
-				if err := fn(&events[i]); err != nil {
-					return err
+	} else {
+		// The first day comes from the exposure counts, shared with the
+		// flag's page: no scan of the log of its own. (Counted here, not
+		// through share: this runs holding busy.)
+		u.series.mu.Lock()
+		exp := u.series.exposures[in.Environment]
+		u.series.mu.Unlock()
+		if exp == nil || !exp.today.Equal(today) {
+			if err := u.countExposures(ctx, in.Environment); err != nil {
+				return err
+			}
+			u.series.mu.Lock()
+			exp = u.series.exposures[in.Environment]
+			u.series.mu.Unlock()
+		}
+		s.first = today // no exposures yet: no past days
+		for _, byDay := range exp.past[in.Flag] {
+			for d := range byDay {
+				if d.Before(s.first) {
+					s.first = d
 				}
 			}
-			return nil
 		}
-		aggs, _, err := ingest.Recompute(in.Metrics, scan)
+	}
+	for _, cut := range replayCuts(s.first, today) {
+		if s.points[cut] != nil {
+			continue
+		}
+		ms := cut.UnixMilli()
+		aggs, _, err := ingest.Recompute(in.Metrics, func(fn func(*ingest.Event) error) error {
+			return u.Events.ScanLog(ctx, in.Environment, math.MinInt64, func(data []byte) error {
+				runtime.Gosched()
+				return ingest.DecodeLog(data, func(e *ingest.Event) error {
+					if e.Time < ms && keep(e) {
+						return fn(e)
+					}
+					return nil
+				})
+			})
+		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		at := in
 		at.Aggregates = aggs
 		res, err := experiment.Analyze(at)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		points = append(points, replayPoint{At: cut, Result: res})
+		s.points[cut] = res
 	}
 	u.series.mu.Lock()
-	u.series.replays[key] = replaySeries{events: n, hypVersion: hypVersion, points: points}
-	u.series.mu.Unlock()
-	return points, nil
+	defer u.series.mu.Unlock()
+	prefix := in.Environment + "\x00" + in.Flag + "\x00"
+	for k := range u.series.replays { // an older hypothesis or metric definition
+		if strings.HasPrefix(k, prefix) {
+			delete(u.series.replays, k)
+		}
+	}
+	u.series.replays[key] = s
+	return nil
 }

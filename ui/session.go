@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,13 +23,11 @@ const (
 	signinCookie  = "vl_signin" // double-submit CSRF token of the sign-in form
 )
 
-// session is one signed-in browser. The token's secret is kept in memory
-// only, so that every request re-checks it: a revoked token ends its
-// sessions at once.
+// session is one signed-in browser, as read from the store for a request.
 type session struct {
-	secret  string
 	Token   valueloop.Token
 	csrf    string
+	hash    []byte
 	created time.Time
 	expires time.Time
 }
@@ -40,67 +40,86 @@ func (s *session) CanChange(env string) bool {
 // Admin reports whether the session holds an admin token.
 func (s *session) Admin() bool { return s != nil && s.Token.Scope == valueloop.ScopeAdmin }
 
-// sessions is the server-side session store, in memory: a restart signs
-// everyone out, and with several nodes a load balancer must keep a browser
-// on one node (sticky sessions).
+// SessionStore keeps the dashboard's sessions (the store), so that they
+// survive a restart and every node of a cluster shares them: no sticky
+// sessions. Revoking a token ends its sessions there, for every node.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s valueloop.Session, perToken int) error
+	Session(ctx context.Context, hash []byte) (valueloop.Session, valueloop.Token, error)
+	TouchSession(ctx context.Context, hash []byte, expires time.Time) error
+	DeleteSession(ctx context.Context, hash []byte) error
+}
+
+// sessions are the server side of the session cookie: the cookie holds a
+// random identifier; the store only its SHA-256, so that a copy of the
+// database signs nobody in. The CSRF token of a session is derived from the
+// identifier (another hash), so it is not stored either.
 type sessions struct {
+	store    SessionStore
 	now      func() time.Time
 	idle     time.Duration
 	absolute time.Duration
-
-	mu   sync.Mutex
-	byID map[[sha256.Size]byte]*session // by the hash of the cookie value
+	perToken int
 }
 
-func newSessions(now func() time.Time, idle, absolute time.Duration) *sessions {
-	return &sessions{now: now, idle: idle, absolute: absolute, byID: map[[sha256.Size]byte]*session{}}
+// touchEvery is how much a use must extend a session's expiry before the
+// store is written: not a write per page view.
+const touchEvery = time.Minute
+
+func hashID(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
 }
 
-// create starts a session for a token and returns the cookie value.
-func (s *sessions) create(secret string, t valueloop.Token) (string, *session) {
+// csrfOf is the CSRF token of the session whose cookie holds id.
+func csrfOf(id string) string {
+	h := sha256.Sum256([]byte("valueloop csrf\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// create starts a session for a token and returns the cookie value; the
+// token's oldest sessions beyond perToken end.
+func (s *sessions) create(ctx context.Context, t valueloop.Token) (string, error) {
 	id := randomString()
 	now := s.now()
-	ses := &session{secret: secret, Token: t, csrf: randomString(), created: now, expires: now.Add(s.idle)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.byID { // sweep expired sessions as new ones come
-		if !now.Before(v.expires) {
-			delete(s.byID, k)
-		}
-	}
-	s.byID[sha256.Sum256([]byte(id))] = ses
-	return id, ses
+	err := s.store.CreateSession(ctx, valueloop.Session{Hash: hashID(id), TokenID: t.ID, CreatedAt: now, ExpiresAt: now.Add(s.idle)}, s.perToken)
+	return id, err
 }
 
-// get returns the live session of a cookie value and extends its idle
+// get returns the live session of a cookie value (nil when there is none:
+// unknown, expired, ended or of a revoked token) and extends its idle
 // expiry, up to the absolute limit.
-func (s *sessions) get(id string) *session {
+func (s *sessions) get(ctx context.Context, id string) (*session, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	k := sha256.Sum256([]byte(id))
+	h := hashID(id)
+	stored, tok, err := s.store.Session(ctx, h)
+	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ses := s.byID[k]
-	if ses == nil {
-		return nil
+	if !now.Before(stored.ExpiresAt) {
+		return nil, s.store.DeleteSession(ctx, h)
 	}
-	if !now.Before(ses.expires) {
-		delete(s.byID, k)
-		return nil
+	ses := &session{Token: tok, csrf: csrfOf(id), hash: h, created: stored.CreatedAt, expires: stored.ExpiresAt}
+	next := now.Add(s.idle)
+	if limit := stored.CreatedAt.Add(s.absolute); next.After(limit) {
+		next = limit
 	}
-	ses.expires = now.Add(s.idle)
-	if limit := ses.created.Add(s.absolute); ses.expires.After(limit) {
-		ses.expires = limit
+	if next.Sub(stored.ExpiresAt) >= touchEvery {
+		if err := s.store.TouchSession(ctx, h, next); err != nil {
+			return nil, err
+		}
+		ses.expires = next
 	}
-	return ses
+	return ses, nil
 }
 
-func (s *sessions) delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.byID, sha256.Sum256([]byte(id)))
+func (s *sessions) delete(ctx context.Context, id string) error {
+	return s.store.DeleteSession(ctx, hashID(id))
 }
 
 func randomString() string {
@@ -126,14 +145,55 @@ func withSession(r *http.Request, s *session) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 }
 
+// CookieSecurity says when the dashboard's cookies are marked Secure
+// (sent back only over HTTPS).
+type CookieSecurity int
+
+const (
+	// SecureAuto marks them Secure when the request came over TLS or a
+	// proxy says it did (X-Forwarded-Proto: https). A client that lies
+	// only keeps its own cookie from coming back over plain HTTP.
+	SecureAuto CookieSecurity = iota
+	// SecureAlways marks them Secure always: behind a TLS-terminating
+	// proxy that does not set X-Forwarded-Proto.
+	SecureAlways
+	// SecureNever never does (plain HTTP on a trusted network).
+	SecureNever
+)
+
+var cookieSecurityNames = []string{"auto", "always", "never"}
+
+func (c CookieSecurity) String() string { return cookieSecurityNames[c] }
+
+// ParseCookieSecurity reads auto, always or never.
+func ParseCookieSecurity(s string) (CookieSecurity, error) {
+	for i, n := range cookieSecurityNames {
+		if s == n {
+			return CookieSecurity(i), nil
+		}
+	}
+	return SecureAuto, fmt.Errorf("want auto, always or never, not %q", s)
+}
+
+// secure reports whether a cookie set in answer to r is Secure.
+func (c CookieSecurity) secure(r *http.Request) bool {
+	switch c {
+	case SecureAlways:
+		return true
+	case SecureNever:
+		return false
+	}
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
 // setCookie sets a cookie the way every cookie of the UI is set: HttpOnly,
 // SameSite=Strict (Lax would send it on cross-site top-level GETs, which
-// the dashboard does not need), Secure over TLS.
+// the dashboard does not need), Secure as SecureCookies says.
 func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil || u.SecureCookies,
+		Secure: u.SecureCookies.secure(r),
 	})
 }
 
@@ -169,8 +229,12 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// wait returns how long addr must wait before trying again (0: go ahead).
-func (l *limiter) wait(addr string) time.Duration {
+// take counts an attempt of addr as a failure before its token is checked,
+// in one step with the check of the limit, so that concurrent attempts
+// cannot all pass the check before any is counted: it returns 0 and the
+// time counted when addr may go ahead, else how long it must wait. An
+// attempt that succeeds is forgiven.
+func (l *limiter) take(addr string) (time.Duration, time.Time) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -180,35 +244,51 @@ func (l *limiter) wait(addr string) time.Duration {
 			recent = append(recent, t)
 		}
 	}
+	if len(recent) >= l.max {
+		l.failures[addr] = recent
+		return l.window - now.Sub(recent[0]), time.Time{}
+	}
 	if len(recent) == 0 {
 		delete(l.failures, addr)
-		return 0
+		l.makeRoom(now)
 	}
-	l.failures[addr] = recent
-	if len(recent) < l.max {
-		return 0
-	}
-	return l.window - now.Sub(recent[0])
+	l.failures[addr] = append(recent, now)
+	return 0, now
 }
 
-func (l *limiter) fail(addr string) {
+// forgive takes back the failure counted at at for a successful attempt.
+func (l *limiter) forgive(addr string, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	if _, known := l.failures[addr]; !known && len(l.failures) >= l.addrs {
-		// Full: forget the addresses whose failures have all aged out
-		// (their last one is the newest). Only if every address is still
-		// within its window is everything forgotten; forgetting all
-		// lockouts whenever the map fills would let a spray of addresses
-		// lift the lockout of the address under attack.
-		for a, ts := range l.failures {
-			if now.Sub(ts[len(ts)-1]) >= l.window {
-				delete(l.failures, a)
-			}
-		}
-		if len(l.failures) >= l.addrs {
-			clear(l.failures)
+	ts := l.failures[addr]
+	for i, t := range ts {
+		if t.Equal(at) {
+			ts = append(ts[:i], ts[i+1:]...)
+			break
 		}
 	}
-	l.failures[addr] = append(l.failures[addr], now)
+	if len(ts) == 0 {
+		delete(l.failures, addr)
+	} else {
+		l.failures[addr] = ts
+	}
+}
+
+// makeRoom makes room for a new address when the map is full: it forgets
+// the addresses whose failures have all aged out (their last one is the
+// newest). Only if every address is still within its window is everything
+// forgotten; forgetting all lockouts whenever the map fills would let a
+// spray of addresses lift the lockout of the address under attack.
+func (l *limiter) makeRoom(now time.Time) {
+	if len(l.failures) < l.addrs {
+		return
+	}
+	for a, ts := range l.failures {
+		if now.Sub(ts[len(ts)-1]) >= l.window {
+			delete(l.failures, a)
+		}
+	}
+	if len(l.failures) >= l.addrs {
+		clear(l.failures)
+	}
 }

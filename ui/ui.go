@@ -4,7 +4,7 @@
 // as the HTTP API (passed in by cmd/valueloop), never over HTTP to itself.
 //
 // The surface is separate from the API (package httpapi): it signs people
-// in with a token into a server-side session kept in memory, protects every
+// in with a token into a server-side session kept in the store, protects every
 // form with a CSRF token, and sends a Content-Security-Policy that allows no
 // inline script. Every route is listed in routes.go with the scope it needs;
 // admin tokens may change things, viewer tokens only look.
@@ -32,7 +32,6 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -72,10 +71,11 @@ type ExperimentReader interface {
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 
-// EventReader reads an environment's event log, for the charts over time.
+// EventReader reads an environment's event log, for the charts over time:
+// its records (ingest.DecodeLog) that may hold events at or after since
+// (all for math.MinInt64).
 type EventReader interface {
-	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
-	EventCount(ctx context.Context, env string) (int64, error)
+	ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error
 }
 
 // VerdictHistory returns the recorded verdicts of a flag (package verdicts).
@@ -104,9 +104,11 @@ type IncidentReader interface {
 // UI serves the dashboard. Set the fields, then call Open; the handler is
 // ready once Open returns. Optional readers left nil hide their pages' parts.
 type UI struct {
-	Auth  Authenticator
-	Flags FlagService
-	Audit AuditReader
+	Auth Authenticator
+	// Sessions keeps the sessions (the store).
+	Sessions SessionStore
+	Flags    FlagService
+	Audit    AuditReader
 
 	Experiments ExperimentReader
 	Events      EventReader
@@ -126,16 +128,23 @@ type UI struct {
 	// SessionTTL is how long a session lasts without use (default 8h);
 	// sessions end at the latest after 24 hours.
 	SessionTTL time.Duration
-	// SecureCookies marks cookies Secure even when the request did not
-	// come over TLS (a TLS-terminating proxy in front).
-	SecureCookies bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// SessionsPerToken caps the sessions of one token (default 10): a new
+	// sign-in beyond it ends the token's oldest session.
+	SessionsPerToken int
+	// SecureCookies says when cookies are marked Secure (default
+	// SecureAuto).
+	SecureCookies CookieSecurity
+	// ChartWait is how long a page with nothing kept for its charts over
+	// time waits for them to be computed (default 20ms; negative: not at
+	// all); a larger environment's show on a later view.
+	ChartWait time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
 
 	pages    map[string]*template.Template
 	assets   map[string]asset // by hashed name
 	assetURL map[string]string
-	sessions *sessions
+	sessions sessions
 	limiter  *limiter
 	series   *seriesCache
 	mux      *http.ServeMux
@@ -152,14 +161,17 @@ type asset struct {
 // Open parses every template and hashes every asset (failing fast on a
 // broken template), and builds the routes.
 func (u *UI) Open() error {
-	if u.Auth == nil || u.Flags == nil || u.Audit == nil {
-		return fmt.Errorf("ui: Auth, Flags and Audit are required")
+	if u.Auth == nil || u.Sessions == nil || u.Flags == nil || u.Audit == nil {
+		return fmt.Errorf("ui: Auth, Sessions, Flags and Audit are required")
 	}
 	if u.Logger == nil {
 		u.Logger = slog.New(slog.DiscardHandler)
 	}
 	if u.Now == nil {
 		u.Now = time.Now
+	}
+	if u.ChartWait == 0 {
+		u.ChartWait = 20 * time.Millisecond
 	}
 	if u.SessionTTL == 0 {
 		u.SessionTTL = 8 * time.Hour
@@ -170,7 +182,10 @@ func (u *UI) Open() error {
 	if err := u.parseTemplates(); err != nil {
 		return err
 	}
-	u.sessions = newSessions(u.Now, u.SessionTTL, 24*time.Hour)
+	if u.SessionsPerToken == 0 {
+		u.SessionsPerToken = 10
+	}
+	u.sessions = sessions{store: u.Sessions, now: u.Now, idle: u.SessionTTL, absolute: 24 * time.Hour, perToken: u.SessionsPerToken}
 	u.limiter = newLimiter(u.Now, 5, time.Minute)
 	u.series = newSeriesCache()
 	u.mux = http.NewServeMux()
@@ -195,11 +210,25 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm) // forms are small; a flag definition is the largest
 	}
+	r = r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now()))
 	if _, pattern := u.mux.Handler(r); pattern == "" {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 		return
 	}
 	u.mux.ServeHTTP(w, r)
+}
+
+type startKey struct{}
+
+// serverTiming says how long the server took for a page so far (the
+// Server-Timing header: browsers' developer tools show it, and the
+// benchmarks read it to time the server without the network and client).
+func serverTiming(r *http.Request) string {
+	start, ok := r.Context().Value(startKey{}).(time.Time)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("page;dur=%.2f", float64(time.Since(start).Microseconds())/1000)
 }
 
 func (u *UI) loadAssets() error {
@@ -282,6 +311,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if st := serverTiming(r); st != "" {
+		w.Header().Set("Server-Timing", st)
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -1,23 +1,58 @@
 package ui
 
 import (
+	"context"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/sqlite"
 )
 
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
+// mustStore opens a fresh SQLite store with the clock c and an admin
+// token, returned.
+func mustStore(t *testing.T, c *clock) (*sqlite.DB, valueloop.Token) {
+	t.Helper()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
+	if c != nil {
+		db.Now = c.now
+	}
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tok := valueloop.Token{Name: "ann", Scope: valueloop.ScopeAdmin}
+	if err := db.CreateToken(context.Background(), &tok, []byte("hash-of-ann"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return db, tok
+}
+
 func TestSessionsExpire(t *testing.T) {
+	ctx := context.Background()
 	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	s := newSessions(c.now, time.Hour, 3*time.Hour)
-	id, _ := s.create("secret", valueloop.Token{ID: 1, Name: "ann", Scope: valueloop.ScopeAdmin})
+	db, tok := mustStore(t, c)
+	s := sessions{store: db, now: c.now, idle: time.Hour, absolute: 3 * time.Hour}
+	live := func(id string) bool {
+		t.Helper()
+		ses, err := s.get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ses != nil
+	}
+	id, err := s.create(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, step := range []struct {
 		after time.Duration
 		live  bool
@@ -28,19 +63,25 @@ func TestSessionsExpire(t *testing.T) {
 		{40 * time.Minute, false}, // 12:10: past the absolute limit of 12:00
 	} {
 		c.t = c.t.Add(step.after)
-		if got := s.get(id) != nil; got != step.live {
+		if got := live(id); got != step.live {
 			t.Fatalf("at %s: live %v, want %v", c.t.Format("15:04"), got, step.live)
 		}
 	}
-	id, _ = s.create("secret", valueloop.Token{ID: 1})
+	id, _ = s.create(ctx, tok)
 	c.t = c.t.Add(61 * time.Minute)
-	if s.get(id) != nil {
+	if live(id) {
 		t.Error("a session idle for longer than its idle time is still live")
 	}
-	id, _ = s.create("secret", valueloop.Token{ID: 1})
-	s.delete(id)
-	if s.get(id) != nil || s.get("") != nil || s.get("made-up") != nil {
+	id, _ = s.create(ctx, tok)
+	if err := s.delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if live(id) || live("") || live("made-up") {
 		t.Error("a deleted, empty or unknown session id is live")
+	}
+	id, _ = s.create(ctx, tok)
+	if ses, _ := s.get(ctx, id); ses == nil || ses.csrf != csrfOf(id) || ses.csrf == id || ses.Token.ID != tok.ID {
+		t.Errorf("session %+v: want the token and a CSRF token derived from, not equal to, the id", ses)
 	}
 }
 
@@ -48,21 +89,28 @@ func TestLimiter(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	l := newLimiter(c.now, 3, time.Minute)
 	for i := range 3 {
-		if w := l.wait("1.2.3.4"); w != 0 {
+		if w, _ := l.take("1.2.3.4"); w != 0 {
 			t.Fatalf("failure %d: wait %s, want none yet", i, w)
 		}
-		l.fail("1.2.3.4")
 		c.t = c.t.Add(10 * time.Second)
 	}
-	if w := l.wait("1.2.3.4"); w != 30*time.Second {
+	if w, _ := l.take("1.2.3.4"); w != 30*time.Second {
 		t.Errorf("after 3 failures in 30s: wait %s, want 30s (until the first ages out)", w)
 	}
-	if w := l.wait("5.6.7.8"); w != 0 {
+	if w, _ := l.take("5.6.7.8"); w != 0 {
 		t.Errorf("another address waits %s", w)
 	}
 	c.t = c.t.Add(31 * time.Second)
-	if w := l.wait("1.2.3.4"); w != 0 {
+	w, at := l.take("1.2.3.4")
+	if w != 0 {
 		t.Errorf("after the window: wait %s", w)
+	}
+	l.forgive("1.2.3.4", at) // that one succeeded: two failures left in the window
+	if w, _ := l.take("1.2.3.4"); w != 0 {
+		t.Errorf("after a forgiven attempt: wait %s, want none (2 failures of 3)", w)
+	}
+	if w, _ := l.take("1.2.3.4"); w == 0 {
+		t.Error("a fourth attempt in the window went ahead")
 	}
 }
 
@@ -73,19 +121,19 @@ func TestLimiterBound(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	l := newLimiter(c.now, 2, time.Minute)
 	l.addrs = 3
-	l.fail("old")
+	l.take("old")
 	c.t = c.t.Add(time.Minute)
-	l.fail("locked")
-	l.fail("locked")
-	l.fail("other")
-	l.fail("new") // full: "old" has aged out and goes
+	l.take("locked")
+	l.take("locked")
+	l.take("other")
+	l.take("new") // full: "old" has aged out and goes
 	if got := len(l.failures); got != 3 {
 		t.Errorf("addresses remembered: got %d, want 3", got)
 	}
 	if _, ok := l.failures["old"]; ok {
 		t.Error("an address whose failures aged out is still remembered")
 	}
-	if w := l.wait("locked"); w != time.Minute {
+	if w, _ := l.take("locked"); w != time.Minute {
 		t.Errorf("the locked-out address waits %s after the map filled, want 1m", w)
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
+
+	"github.com/valueloop/valueloop"
 
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
@@ -28,7 +31,12 @@ type FeatureLister interface {
 
 type valueData struct {
 	Next *value.Next
-	Flow *value.Flow
+	// Method and Objective are the form's choices (the objective "" for
+	// all); Objectives are those it offers.
+	Method     value.Method
+	Objective  string
+	Objectives []string
+	Flow       *value.Flow
 	// Throughput is the weekly bar chart of verdicts, ThroughputText the
 	// same figures in words.
 	Throughput     template.HTML
@@ -49,7 +57,13 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusOK, "value", p)
 		return
 	}
-	next, err := u.Value.Next(r.Context(), features.NextOptions{})
+	q := r.URL.Query()
+	next, err := u.Value.Next(r.Context(), features.NextOptions{Method: value.Method(q.Get("method"))})
+	if err != nil {
+		u.renderError(w, r, err, 0, "") // names the field: method must be wsjf or rice
+		return
+	}
+	objectives, err := u.filterObjective(r.Context(), next, q.Get("objective"))
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
@@ -59,7 +73,7 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, err, 0, "")
 		return
 	}
-	d := valueData{Next: next, Flow: flow}
+	d := valueData{Next: next, Flow: flow, Method: next.Method, Objective: q.Get("objective"), Objectives: objectives}
 	d.Throughput, d.ThroughputText = throughputChart(flow.Throughput)
 	for _, s := range flow.Stages {
 		if s.FlowTime.Count > 0 {
@@ -69,6 +83,46 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = d
 	u.render(w, r, http.StatusOK, "value", p)
+}
+
+// filterObjective keeps in next only what bets on objective ("" for all),
+// ranks keeping their place in the whole backlog, and returns the
+// objectives there are to choose from.
+func (u *UI) filterObjective(ctx context.Context, next *value.Next, objective string) ([]string, error) {
+	of := map[string]string{} // feature → objective
+	seen := map[string]bool{}
+	var objectives []string
+	add := func(o string) {
+		if o != "" && !seen[o] {
+			seen[o] = true
+			objectives = append(objectives, o)
+		}
+	}
+	for _, rk := range next.Ranked {
+		of[rk.Feature] = rk.Objective
+		add(rk.Objective)
+	}
+	if u.Features != nil {
+		fs, err := u.Features.Features(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			of[f.Key] = f.Objective
+			add(f.Objective)
+		}
+	}
+	slices.Sort(objectives)
+	if objective == "" {
+		return objectives, nil
+	}
+	if !seen[objective] {
+		return nil, valueloop.FieldErrorf("objective", "there is no objective %q", objective)
+	}
+	next.Ranked = slices.DeleteFunc(next.Ranked, func(rk value.Rank) bool { return rk.Objective != objective })
+	next.Unranked = slices.DeleteFunc(next.Unranked, func(x value.Unranked) bool { return of[x.Feature] != objective })
+	next.Stop = slices.DeleteFunc(next.Stop, func(a value.Action) bool { return of[a.Feature] != objective })
+	return objectives, nil
 }
 
 // throughputChart draws the verdicts reached each week as stacked bars

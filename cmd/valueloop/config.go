@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/valueloop/valueloop/ui"
 )
 
 // The configuration of `valueloop serve` is one table: every setting has a
@@ -149,6 +151,12 @@ func runSettings() []setting {
 				c.Rollouts.Interval = d
 				return nil
 			}, get: func(c *serveConfig) any { return c.Rollouts.Interval.String() }},
+		{name: "secure-cookies", env: "VALUELOOP_SECURE_COOKIES", def: "auto", usage: "`MODE` of the dashboard's Secure cookie flag: auto (requests over TLS or forwarded as https), always (behind a TLS-terminating proxy) or never",
+			set: func(c *serveConfig, v string) error {
+				m, err := ui.ParseCookieSecurity(v)
+				c.SecureCookies = m
+				return err
+			}, get: func(c *serveConfig) any { return c.SecureCookies.String() }},
 		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
 			set: func(c *serveConfig, v string) error {
 				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -39,6 +39,7 @@ type store interface {
 	verdicts.Store
 	ui.ExperimentReader
 	ui.EventReader
+	ui.SessionStore
 	ui.IncidentReader
 	valueStore
 }

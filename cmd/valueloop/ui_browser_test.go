@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -64,12 +65,16 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
 	}
 	srv := MustServe(t, "", "--demo")
+	warm := mustSignIn(t, srv.URL, srv.Admin) // the screenshots show the charts over time
+	waitForCharts(t, warm, "/experiments/production/new-onboarding")
+	waitForCharts(t, warm, "/flags/production/checkout-flow")
 	c := newChrome(t, bin, srv)
 	c.openPages()
 	c.editError()
 	c.killSwitch()
 	c.pauseAndSignOut()
 	c.viewer()
+	c.liveRefresh()
 }
 
 // chrome is one headless browser on the test server, with the test's
@@ -262,5 +267,44 @@ func (c *chrome) viewer() {
 	}
 	if got := ofrepAnswer(c.t, c.srv, "theme"); strings.Contains(got, "DISABLED") {
 		c.t.Errorf("a viewer changed the flag: %s", got)
+	}
+}
+
+// liveRefresh: a change made through the API shows on an open page without
+// a reload by the user: the page's script reloads it (data-refresh). The
+// browser's clock for intervals runs 120 times fast, so that the page's
+// 60 seconds pass in half of one; the script itself is the one served.
+func (c *chrome) liveRefresh() {
+	c.t.Helper()
+	_, err := chromedp.Call(c.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `(function () { var si = window.setInterval; window.setInterval = function (f, ms) { return si(f, ms / 120); }; })();`})
+	if err != nil {
+		c.t.Fatalf("speed up the page's clock: %v", err)
+	}
+	c.open("/flags/production/theme")
+	if got := c.text("h1 .state"); got != "ENABLED" {
+		c.t.Fatalf("theme's state before: %q", got)
+	}
+	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded = true`)); err != nil {
+		c.t.Fatal(err)
+	}
+	if resp, body := post(c.t, c.srv.URL+"/api/v1/environments/production/flags/theme/disable", c.srv.Admin, `{"reason":"live refresh test"}`); resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("disable through the API: %d %s", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1 .state")))
+		cancel()
+		if err == nil && state == "DISABLED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the open page still shows %q (%v) 20s after the API disabled the flag: no live refresh", state, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if same, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || same {
+		c.t.Errorf("the state changed without a reload of the page (%v, %v): want the script's reload", same, err)
 	}
 }

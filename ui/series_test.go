@@ -1,0 +1,180 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// fakeLog is an event log in memory that counts its scans.
+type fakeLog struct {
+	mu      sync.Mutex
+	records []ingest.LogRecord
+	scans   atomic.Int64
+}
+
+func (l *fakeLog) add(events ...ingest.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, ingest.EncodeLog(events))
+}
+
+func (l *fakeLog) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {
+	l.scans.Add(1)
+	l.mu.Lock()
+	recs := append([]ingest.LogRecord(nil), l.records...)
+	l.mu.Unlock()
+	for _, r := range recs {
+		if since != math.MinInt64 && r.MaxTime < since {
+			continue
+		}
+		if err := fn(r.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dayOfEvents is an exposure of 40 users per variant and a purchase of a
+// quarter of the treatment's, at noon of day d.
+func dayOfEvents(d time.Time, day int) []ingest.Event {
+	at := d.Add(12 * time.Hour).UnixMilli()
+	var out []ingest.Event
+	for i := range 80 {
+		user := fmt.Sprintf("u%d-%d", day, i)
+		variant := []string{"control", "treatment"}[i%2]
+		out = append(out, ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: user, Flag: "f", Variant: variant})
+		if i%8 == 1 {
+			out = append(out, ingest.Event{Type: ingest.Tracking, Time: at + 1000, TimeSet: true, TargetingKey: user, Name: "buy"})
+		}
+	}
+	return out
+}
+
+// TestChartsOverTime: the interval over time is the stored result now
+// after the past days replayed once; new events of today read no log; a
+// new day replays one more cut; concurrent first views share one count.
+func TestChartsOverTime(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 3, 5, 9, 0, 0, 0, time.UTC)}
+	log := &fakeLog{}
+	for d := range 4 { // March 1st to 4th
+		log.add(dayOfEvents(time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), d)...)
+	}
+	u := &UI{Events: log, Now: c.now, ChartWait: 5 * time.Second, series: newSeriesCache()}
+	in := experiment.Input{Environment: "prod", Flag: "f", Settings: experiment.DefaultSettings(),
+		Metrics: []metric.Metric{{Key: "bought", Kind: metric.Conversion, Event: "buy", Direction: "higher"}}}
+	current := &experiment.Result{Users: 12345}
+
+	var wg sync.WaitGroup
+	points := make([][]replayPoint, 8)
+	for i := range points {
+		wg.Go(func() {
+			p, complete, err := u.replay(ctx, in, 1, current)
+			if err != nil || !complete {
+				t.Errorf("first view of a small environment: complete %v, %v", complete, err)
+			}
+			points[i] = p
+		})
+	}
+	wg.Wait()
+	// Cuts March 2nd to 5th (midnights after the first day), then now.
+	want := []time.Time{time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), c.t}
+	for i, p := range points {
+		if len(p) != len(want) {
+			t.Fatalf("view %d: %d points, want %d", i, len(p), len(want))
+		}
+		for j := range want {
+			if !p[j].At.Equal(want[j]) {
+				t.Errorf("view %d point %d at %s, want %s", i, j, p[j].At, want[j])
+			}
+		}
+		if p[len(p)-1].Result != current {
+			t.Errorf("view %d: the last point is not the stored result", i)
+		}
+	}
+	if got := points[0][0].Result.Users; got != 80 {
+		t.Errorf("users by March 2nd: %d, want 80 (the first day's)", got)
+	}
+	if got := points[0][3].Result.Users; got != 320 {
+		t.Errorf("users by March 5th: %d, want 320", got)
+	}
+	// Exposures counted once and 4 cuts recomputed (2 scans each), for the
+	// 8 views together.
+	if got := log.scans.Load(); got != 1+4*2 {
+		t.Errorf("log scans for 8 concurrent first views: %d, want 9 (shared)", got)
+	}
+
+	// Today's events: no replay, no scan; the last point is the result
+	// given.
+	log.add(dayOfEvents(time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), 5)...)
+	before := log.scans.Load()
+	c.t = c.t.Add(time.Hour)
+	p, _, _ := u.replay(ctx, in, 1, current)
+	if log.scans.Load() != before || len(p) != 5 || !p[4].At.Equal(c.t) {
+		t.Errorf("a view after new events of today: %d scans, %d points; want none and 5", log.scans.Load()-before, len(p))
+	}
+
+	// The next day: one more cut, in the background.
+	c.t = time.Date(2026, 3, 6, 9, 0, 0, 0, time.UTC)
+	if p, _, _ := u.replay(ctx, in, 1, current); len(p) != 5 {
+		t.Errorf("the view that starts the new day's replay: %d points, want the 5 kept", len(p))
+	}
+	waitFor(t, func() bool {
+		p, _, _ := u.replay(ctx, in, 1, current)
+		return len(p) == 6
+	})
+	if got := log.scans.Load() - before; got != 2 {
+		t.Errorf("scans for a new day: %d, want 2 (one recomputation)", got)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met in 5s")
+}
+
+func TestReplayCuts(t *testing.T) {
+	d := func(m, day int) time.Time { return time.Date(2026, time.Month(m), day, 0, 0, 0, 0, time.UTC) }
+	if got := replayCuts(d(3, 5).Add(time.Hour), d(3, 5)); got != nil {
+		t.Errorf("cuts of an experiment of today: %v, want none", got)
+	}
+	if got := replayCuts(d(3, 1).Add(time.Hour), d(3, 3)); len(got) != 2 || !got[0].Equal(d(3, 2)) || !got[1].Equal(d(3, 3)) {
+		t.Errorf("cuts from March 1st to 3rd: %v", got)
+	}
+	// 90 days: at most maxReplays, aligned, and the next day's are mostly
+	// the same.
+	first := d(1, 1).Add(time.Hour)
+	a, b := replayCuts(first, d(4, 1)), replayCuts(first, d(4, 2))
+	if len(a) > maxReplays || len(b) > maxReplays || len(a) < maxReplays/2 {
+		t.Fatalf("cuts of 90 days: %d and %d, want at most %d", len(a), len(b), maxReplays)
+	}
+	kept := map[time.Time]bool{}
+	for _, c := range a {
+		kept[c] = true
+	}
+	added := 0
+	for _, c := range b {
+		if !kept[c] {
+			added++
+		}
+	}
+	if added > 1 {
+		t.Errorf("a new day adds %d cuts, want at most 1", added)
+	}
+}

@@ -1,0 +1,148 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+// testDashboard is a dashboard over a fresh SQLite store with one admin
+// token, served by httptest.
+type testDashboard struct {
+	srv    *httptest.Server
+	auth   *auth.Service
+	secret string // of the admin token
+}
+
+func newTestDashboard(t *testing.T, configure func(*UI)) *testDashboard {
+	t.Helper()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a := auth.NewService(db)
+	if err := a.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := a.Create(context.Background(), &valueloop.Token{Name: "admin", Scope: valueloop.ScopeAdmin}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &UI{Auth: a, Sessions: db, Flags: flags.NewService(db, nil), Audit: db}
+	if configure != nil {
+		configure(u)
+	}
+	if err := u.Open(); err != nil {
+		t.Fatal(err)
+	}
+	d := &testDashboard{srv: httptest.NewServer(u), auth: a, secret: secret}
+	t.Cleanup(d.srv.Close)
+	return d
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// client is a browser without script: a cookie jar, redirects not followed.
+func (d *testDashboard) client(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// signInForm loads the sign-in page and returns its CSRF token.
+func (d *testDashboard) signInForm(t *testing.T, c *http.Client) string {
+	t.Helper()
+	resp, err := c.Get(d.srv.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf [1 << 16]byte
+	n, _ := resp.Body.Read(buf[:])
+	m := csrfField.FindSubmatch(buf[:n])
+	if m == nil {
+		t.Fatal("no CSRF token on the sign-in page")
+	}
+	return string(m[1])
+}
+
+func (d *testDashboard) signIn(t *testing.T, c *http.Client, csrf, token string) int {
+	t.Helper()
+	resp, err := c.PostForm(d.srv.URL+"/signin", url.Values{"csrf": {csrf}, "token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (d *testDashboard) status(t *testing.T, c *http.Client, path string) int {
+	t.Helper()
+	resp, err := c.Get(d.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestConcurrentWrongSignIns: wrong tokens fired at once from one address
+// get no more than the limit's 5 guesses; the rest are refused unchecked.
+func TestConcurrentWrongSignIns(t *testing.T) {
+	d := newTestDashboard(t, nil)
+	const n = 40
+	// One browser each (its own sign-in form and cookie), all from
+	// 127.0.0.1, forms loaded first: only the posts race.
+	clients, forms := make([]*http.Client, n), make([]string, n)
+	for i := range n {
+		clients[i] = d.client(t)
+		forms[i] = d.signInForm(t, clients[i])
+	}
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { codes[i] = d.signIn(t, clients[i], forms[i], "vl_admin_wrong-guess-0123456789") })
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, code := range codes {
+		count[code]++
+	}
+	if count[http.StatusUnauthorized] > 5 || count[http.StatusUnauthorized]+count[http.StatusTooManyRequests] != n {
+		t.Errorf("%d concurrent wrong sign-ins answered %v; want at most 5 checked (401), the rest 429", n, count)
+	}
+	c := d.client(t)
+	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusTooManyRequests {
+		t.Errorf("the right token while limited: %d, want 429", code)
+	}
+}
+
+// TestSessionCap: a token's sign-ins beyond SessionsPerToken end its
+// oldest session, on the next request of that browser.
+func TestSessionCap(t *testing.T) {
+	d := newTestDashboard(t, func(u *UI) { u.SessionsPerToken = 2 })
+	var browsers []*http.Client
+	for range 3 {
+		c := d.client(t)
+		if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", code)
+		}
+		browsers = append(browsers, c)
+	}
+	for i, want := range []int{http.StatusSeeOther, http.StatusOK, http.StatusOK} {
+		if got := d.status(t, browsers[i], "/"); got != want {
+			t.Errorf("browser %d of 3 with a cap of 2: GET / %d, want %d", i+1, got, want)
+		}
+	}
+}
