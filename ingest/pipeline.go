@@ -70,11 +70,14 @@ type Tx interface {
 	ReplaceAggregates(env string, aggs []metric.Aggregate) error
 }
 
-// Pipeline is the single writer of events of a node. Requests (Ingest) and
-// exposures recorded by the server (RecordExposure) are queued to one
-// goroutine, which folds what is waiting, up to MaxGroupEvents, into one
-// transaction: claim the ids, update the per-user state and the aggregates,
-// append the events. Ingest returns only after that transaction committed.
+// Pipeline is the single writer of events of a node. Requests (Ingest) are
+// queued to one goroutine, which folds what is waiting, up to
+// MaxGroupEvents, into one transaction: claim the ids, update the per-user
+// state and the aggregates, append the events. Ingest returns only after
+// that transaction committed. Exposures recorded by the server
+// (RecordExposure) wait in memory and are stored by the same goroutine in
+// batches, every FlushInterval (see exposureBuffer for what that costs a
+// request and what a crash may lose).
 //
 // Where the per-user state lives depends on the store. A StateStore keeps it:
 // each transaction loads the users its events touch, stores them back and adds
@@ -93,12 +96,18 @@ type Pipeline struct {
 	Logger *slog.Logger
 	// MaxGroupEvents bounds the events of one transaction.
 	MaxGroupEvents int
-	// ExposureQueue is the capacity of the queue of exposures recorded by the
-	// server; beyond it they are dropped and counted.
+	// ExposureQueue is the capacity of the buffer of exposures recorded by
+	// the server; beyond it they are dropped and counted.
 	ExposureQueue int
+	// FlushInterval is the longest an exposure recorded by the server waits
+	// in memory before the transaction that stores it begins: what a crash
+	// may lose is at most this much of them, plus one transaction. A
+	// quarter-full buffer is stored at once.
+	FlushInterval time.Duration
 
 	reqs       chan *request
-	exposures  chan queuedExposure
+	exposures  *exposureBuffer
+	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
 	cancel     context.CancelFunc
 	done       chan struct{}
 	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
@@ -124,13 +133,18 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: 20_000, ExposureQueue: 1 << 16}
+	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: DefaultMaxGroupEvents,
+		ExposureQueue: DefaultExposureQueue, FlushInterval: DefaultFlushInterval}
 }
 
-type queuedExposure struct {
-	env string
-	ev  Event
-}
+// The defaults of NewPipeline. Together they bound what a crash may lose of
+// the exposures recorded by the server: FlushInterval's worth, at most
+// ExposureQueue, plus the transaction under way, at most MaxGroupEvents.
+const (
+	DefaultMaxGroupEvents = 20_000
+	DefaultExposureQueue  = 1 << 16
+	DefaultFlushInterval  = 100 * time.Millisecond
+)
 
 type request struct {
 	ctx    context.Context
@@ -149,7 +163,10 @@ func (p *Pipeline) Open() error {
 		return errors.New("ingest: Pipeline.Store is required")
 	}
 	p.reqs = make(chan *request, 256)
-	p.exposures = make(chan queuedExposure, p.ExposureQueue)
+	p.exposures = newExposureBuffer(p.ExposureQueue)
+	if p.FlushInterval <= 0 {
+		p.FlushInterval = DefaultFlushInterval
+	}
 	p.engines = map[string]*engine{}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -232,77 +249,83 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 	}
 }
 
-// RecordExposure queues an exposure observed by the server (an OFREP
-// evaluation). It never blocks: when the queue is full the exposure is
-// dropped and counted. It reports whether it was queued.
+// RecordExposure buffers an exposure observed by the server (an OFREP
+// evaluation) for the next batch. It never blocks, allocates nothing and
+// calls nothing of the store: when the buffer is full the exposure is
+// dropped and counted. It reports whether it was buffered.
 func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
-	ev := Event{Type: Exposure, Flag: flag, Variant: variant, TargetingKey: targetingKey, Time: at.UnixMilli(), TimeSet: true}
-	select {
-	case p.exposures <- queuedExposure{env, ev}:
-		return true
-	default:
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli()}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}
+	return true
 }
 
 func (p *Pipeline) run(ctx context.Context) {
 	defer close(p.done)
+	tick := time.NewTicker(p.FlushInterval)
+	defer tick.Stop()
 	for {
 		var group []*request
-		var exps []queuedExposure
 		select {
 		case r := <-p.reqs:
 			group = append(group, r)
-		case ev := <-p.exposures:
-			exps = append(exps, ev)
+		case <-tick.C:
+			p.flushExposures()
+			continue
+		case <-p.exposures.kick:
+			p.flushExposures()
+			continue
 		case <-ctx.Done():
 			p.drain()
 			return
 		}
-		if len(group) == 1 && group[0].rebuild {
+		if group[0].rebuild {
 			p.rebuild(group[0])
 			continue
 		}
-		n := len(exps)
-		if len(group) > 0 {
-			n = len(group[0].events)
-		}
+		n := len(group[0].events)
 	gather:
 		for n < p.MaxGroupEvents {
 			select {
 			case r := <-p.reqs:
 				if r.rebuild {
-					p.write(group, exps)
-					group, exps = nil, nil
+					p.write(group, nil)
+					group = nil
 					p.rebuild(r)
 					continue
 				}
 				group = append(group, r)
 				n += len(r.events)
-			case ev := <-p.exposures:
-				exps = append(exps, ev)
-				n++
 			default:
 				break gather
 			}
 		}
-		p.write(group, exps)
+		p.write(group, nil)
 	}
 }
 
-// drain writes the exposures still queued at Close and fails waiting
+// flushExposures stores the buffered exposures, in transactions of at most
+// MaxGroupEvents.
+func (p *Pipeline) flushExposures() {
+	exps := p.exposures.take(p.expBuf[:0])
+	for rest := exps; len(rest) > 0; {
+		n := min(len(rest), p.MaxGroupEvents)
+		p.write(nil, rest[:n])
+		rest = rest[n:]
+	}
+	clear(exps) // keep the buffer, not the requests' strings
+	p.expBuf = exps[:0]
+}
+
+// drain writes the exposures still buffered at Close and fails waiting
 // requests that were never picked up.
 func (p *Pipeline) drain() {
-	var exps []queuedExposure
 	for {
 		select {
-		case ev := <-p.exposures:
-			exps = append(exps, ev)
-			continue
 		case r := <-p.reqs:
 			r.done <- ErrClosed
 			continue
@@ -310,9 +333,7 @@ func (p *Pipeline) drain() {
 		}
 		break
 	}
-	if len(exps) > 0 {
-		p.write(nil, exps)
-	}
+	p.flushExposures()
 }
 
 // engine returns env's state (memory mode), recomputing it from the store
@@ -511,7 +532,7 @@ type group struct {
 }
 
 // write stores one group in one transaction and answers its requests.
-func (p *Pipeline) write(reqs []*request, exps []queuedExposure) {
+func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	if len(reqs) == 0 && len(exps) == 0 {
 		return
 	}
@@ -533,13 +554,14 @@ func (p *Pipeline) write(reqs []*request, exps []queuedExposure) {
 		}
 		g.byEnv[r.env] = append(g.byEnv[r.env], r)
 	}
-	for _, q := range exps {
+	for i := range exps {
+		q := &exps[i]
 		if _, ok := g.byEnv[q.env]; !ok {
 			if _, ok := g.expsEnv[q.env]; !ok {
 				g.envs = append(g.envs, q.env)
 			}
 		}
-		g.expsEnv[q.env] = append(g.expsEnv[q.env], q.ev)
+		g.expsEnv[q.env] = append(g.expsEnv[q.env], q.event())
 	}
 	sort.Strings(g.envs)
 	var err error

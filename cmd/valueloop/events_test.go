@@ -109,12 +109,7 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "valueloop")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
+	bin, data := buildBinary(t), filepath.Join(t.TempDir(), "data")
 	start := func() (*exec.Cmd, string) { return startProcess(t, bin, data) }
 	cmd, url := start()
 	c := client.New(url, testAdminToken)
@@ -162,11 +157,11 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 	checkStoredOnce(t, data, batches*500)
 }
 
-// startProcess starts the binary bin serving data on a free port and
-// returns it with its URL.
-func startProcess(t *testing.T, bin, data string) (*exec.Cmd, string) {
+// startProcess starts the binary bin serving data on a free port, with
+// more serve arguments if given, and returns it with its URL.
+func startProcess(t testing.TB, bin, data string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
 	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -118,7 +118,7 @@ func (n *node) leading(t *testing.T) bool {
 	return strings.Contains(string(b), `valueloop_singleton_leading{work="rollouts"} 1`)
 }
 
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "valueloop")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

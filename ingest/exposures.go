@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"sync"
+)
+
+// exposureShards is the number of independently locked parts of the
+// exposure buffer: requests on different cores rarely wait for each other.
+const exposureShards = 16
+
+// exposureBuffer holds the exposures recorded by the server (RecordExposure)
+// until the writer takes them, every Pipeline.FlushInterval or sooner when
+// a part fills up, and stores them in one transaction.
+//
+// Recording an exposure is what a request does for every user it serves a
+// variant for the first time, so it must cost about as little as evaluating
+// the flag: one hash of the targeting key to pick a part, one uncontended
+// lock, one append into memory reserved in advance, no allocation, no
+// channel operation and nothing that waits on the store. The lock of a part
+// is held for that append, or by the writer for a copy of the part into its
+// own slice, never across I/O.
+//
+// The price is durability: an exposure is in memory only until the
+// transaction that stores it commits, at most FlushInterval plus one
+// transaction after it was recorded, and a crash (kill -9, power loss) in
+// between loses it. Nothing acknowledged is lost this way: exposures
+// recorded by the server are never acknowledged to anyone. Exposures sent
+// to the event API are stored before the API answers, as before.
+type exposureBuffer struct {
+	seed  maphash.Seed
+	parts [exposureShards]exposurePart
+	// limit is the most exposures a part holds; beyond it they are dropped
+	// and counted. kickAt is the length at which a part wakes the writer
+	// before the next tick.
+	limit, kickAt int
+	kick          chan struct{}
+}
+
+type exposurePart struct {
+	mu  sync.Mutex
+	buf []recordedExposure
+	// Parts sit side by side: keep each lock on its own cache line.
+	_ [64]byte
+}
+
+// recordedExposure is an exposure as a request recorded it: the strings it
+// already had and the time, without building an Event.
+type recordedExposure struct {
+	env, flag, variant, key string
+	at                      int64
+}
+
+func newExposureBuffer(capacity int) *exposureBuffer {
+	b := &exposureBuffer{seed: maphash.MakeSeed(), kick: make(chan struct{}, 1)}
+	b.limit = max(1, capacity/exposureShards)
+	b.kickAt = max(1, b.limit/4)
+	for i := range b.parts {
+		// Reserve what one flush interval of a busy node needs, so that
+		// appends do not allocate; a part grows beyond it only up to limit.
+		b.parts[i].buf = make([]recordedExposure, 0, min(b.limit, 1024))
+	}
+	return b
+}
+
+// add records one exposure, or reports false when its part is full.
+func (b *exposureBuffer) add(x recordedExposure) bool {
+	p := &b.parts[maphash.String(b.seed, x.key)%exposureShards]
+	p.mu.Lock()
+	n := len(p.buf)
+	if n >= b.limit {
+		p.mu.Unlock()
+		return false
+	}
+	p.buf = append(p.buf, x)
+	p.mu.Unlock()
+	if n+1 == b.kickAt {
+		select {
+		case b.kick <- struct{}{}:
+		default: // the writer is woken already
+		}
+	}
+	return true
+}
+
+// take appends every buffered exposure to dst, oldest first, and empties
+// the buffer. Each part's memory is kept for the next appends.
+func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
+	for i := range b.parts {
+		p := &b.parts[i]
+		p.mu.Lock()
+		dst = append(dst, p.buf...)
+		clear(p.buf) // drop the references to the requests' strings
+		p.buf = p.buf[:0]
+		p.mu.Unlock()
+	}
+	// Each part is in time order; the whole, as one channel gave it before,
+	// is too.
+	slices.SortStableFunc(dst, func(a, b recordedExposure) int { return cmp.Compare(a.at, b.at) })
+	return dst
+}
+
+func (x *recordedExposure) event() Event {
+	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true}
+}
