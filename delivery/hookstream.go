@@ -11,6 +11,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/pagerduty"
 )
 
@@ -38,7 +39,8 @@ var heldAtVerdict func(int64)
 // ReceiveStream is Receive for a body still arriving: the sources that
 // could vouch for the delivery are found first, the body is written
 // through each one's HMAC as it is read (GitHub, PagerDuty; a GitLab token
-// does not depend on the body and is checked before reading), and the
+// or an Opsgenie secret does not depend on the body and is checked before
+// reading), and the
 // verdict is reached when the last byte arrives — before anything is
 // parsed. Errors of body reads are returned as they are.
 func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body io.Reader, lim HookBody) (Receipt, error) {
@@ -46,8 +48,8 @@ func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body i
 	if err != nil {
 		return Receipt{}, err
 	}
-	if kind == KindGitLab {
-		src, err := pickSource(sources, kind, h.Source, func(src *Source) error { return gitlab.VerifyToken(src.Secret, h.Credential) })
+	if verify := bodyFreeCheck(kind, h.Credential); verify != nil {
+		src, err := pickSource(sources, kind, h.Source, verify)
 		if err != nil {
 			return Receipt{}, err
 		}
@@ -66,6 +68,19 @@ func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body i
 		return Receipt{}, err
 	}
 	return s.receiveVerified(ctx, kind, src, h)
+}
+
+// bodyFreeCheck is how a source of kind vouches for a delivery whose
+// credential does not depend on the body (GitLab's token, Opsgenie's
+// secret), checked before any of it is read; nil for signed kinds.
+func bodyFreeCheck(kind, credential string) func(*Source) error {
+	switch kind {
+	case KindGitLab:
+		return func(src *Source) error { return gitlab.VerifyToken(src.Secret, credential) }
+	case KindOpsgenie:
+		return func(src *Source) error { return opsgenie.Verify(src.Secret, credential) }
+	}
+	return nil
 }
 
 // verifyStream reads body through the MAC of every candidate source and
