@@ -378,8 +378,16 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 // that scan yields (scan is called twice), without any state from before.
 // It returns every cell, sorted, and the number of events read.
 func Recompute(metrics []metric.Metric, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
+	return RecomputePeriods(metrics, nil, scan)
+}
+
+// RecomputePeriods is Recompute with the flags' split changes (as
+// SplitStore gives them): each cell is of the split period of its users'
+// first exposure, as the Pipeline keeps them.
+func RecomputePeriods(metrics []metric.Metric, periods map[string][]int64, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
 	e := newEngine(metrics)
 	e.persistent, e.bulk = true, true
+	e.periods = periods
 	var n int64
 	err := scan(func(ev *Event) error {
 		n++
