@@ -216,9 +216,9 @@ func TestMalformed(t *testing.T) {
 		name, event, body, field string
 	}{
 		{"no event type", "", `{}`, EventHeader},
-		{"not JSON", "push", `ref=main`, ""},
-		{"truncated", "push", `{"ref": "refs/heads/main"`, ""},
-		{"an array", "push", `[]`, ""},
+		{"not JSON", "push", `ref=main`, "payload"},
+		{"truncated", "push", `{"ref": "refs/heads/main"`, "payload"},
+		{"an array", "push", `[]`, "payload"},
 		{"ref a number", "push", `{"ref": 5}`, "ref"},
 		{"no repository", "push", `{"ref": "refs/heads/main", "commits": [{"id": "a"}]}`, "repository.full_name"},
 		{"no default branch", "push", `{"ref": "refs/heads/main", "repository": {"full_name": "o/r"}, "commits": [{"id": "a", "timestamp": "2025-01-01T00:00:00Z"}]}`, "repository.default_branch"},
@@ -231,7 +231,7 @@ func TestMalformed(t *testing.T) {
 		{"unknown state", "deployment_status", `{"deployment_status": {"state": "exploded"}}`, "deployment_status.state"},
 		{"no deployment id", "deployment_status", `{"deployment_status": {"state": "success", "environment": "prod", "created_at": "2025-01-01T00:00:00Z"}, "repository": {"full_name": "o/r"}}`, "deployment.id"},
 		{"no status time", "deployment_status", `{"deployment_status": {"state": "success", "environment": "prod"}, "deployment": {"id": 1}, "repository": {"full_name": "o/r"}}`, "deployment_status.created_at"},
-		{"release id a string", "release", `{"action": "published", "release": {"id": "x"}}`, ""},
+		{"release id a string", "release", `{"action": "published", "release": {"id": "x"}}`, "payload"},
 		{"issue without creation", "issues", `{"action": "opened", "repository": {"full_name": "o/r"}, "issue": {"id": 1, "labels": [{"name": "incident"}]}}`, "issue.created_at"},
 		{"labels an object", "issues", `{"action": "opened", "issue": {"labels": {"name": "incident"}}}`, "issue.labels"},
 	}

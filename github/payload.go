@@ -3,6 +3,7 @@ package github
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -200,6 +201,15 @@ func truncate(s string) string {
 // decode unmarshals a payload; a malformed one is an EINVALID error naming
 // the field at fault. Unknown fields are fine (forges add them); a repeated
 // key is not (two readers could disagree on its value).
+//
+// An error about the document as a whole names the field "payload": a
+// delivery refused should say where to look, even when the body is not an
+// object at all (found by FuzzGitHub).
 func decode(body []byte, v any) error {
-	return jsondecode.Decode(body, v, jsondecode.Options{})
+	err := jsondecode.Decode(body, v, jsondecode.Options{})
+	var e *valueloop.Error
+	if errors.As(err, &e) && e.Field == "" {
+		e.Field = "payload"
+	}
+	return err
 }

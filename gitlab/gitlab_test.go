@@ -199,8 +199,8 @@ func TestMalformed(t *testing.T) {
 	tests := []struct {
 		name, header, body, field string
 	}{
-		{"not JSON", "Push Hook", `object_kind=push`, ""},
-		{"an array", "Push Hook", `[1]`, ""},
+		{"not JSON", "Push Hook", `object_kind=push`, "payload"},
+		{"an array", "Push Hook", `[1]`, "payload"},
 		{"no object_kind", "Push Hook", `{}`, "object_kind"},
 		{"object_kind a number", "Push Hook", `{"object_kind": 1}`, "object_kind"},
 		{"no project", "Push Hook", `{"object_kind": "push", "ref": "refs/heads/main", "commits": [{"id": "a"}]}`, "project.path_with_namespace"},
