@@ -392,7 +392,11 @@ func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) 
 		st := it.Lifecycle.Stage
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
-			if h := flagHypothesis(ctx, ev, it.Feature); h != nil {
+			h, err := flagHypothesis(ctx, ev, it.Feature)
+			if err != nil {
+				return nil, fmt.Errorf("feature %s: %w", it.Feature.Key, err)
+			}
+			if h != nil {
 				f := *it.Feature
 				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
 				it.Feature = &f
@@ -453,13 +457,19 @@ func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Met
 	return ms, err
 }
 
-func flagHypothesis(ctx context.Context, ev Evidence, f *value.Feature) *experiment.Hypothesis {
+// flagHypothesis returns the experiment hypothesis of f's first linked
+// flag that has one; nil when none has. A failed read is an error, not a
+// missing hypothesis: the record of bets would silently lose a ratio.
+func flagHypothesis(ctx context.Context, ev Evidence, f *value.Feature) (*experiment.Hypothesis, error) {
 	for _, fl := range f.Links.Flags {
-		if h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag); err == nil {
-			return h
+		h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag)
+		if err == nil {
+			return h, nil
+		} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+			return nil, fmt.Errorf("hypothesis of flag %s in %s: %w", fl.Flag, fl.Environment, err)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // experimentState analyses a linked flag's experiment with its hypothesis'

@@ -259,26 +259,28 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err != nil {
 		return nil, err
 	}
-	if prune {
-		c.Objectives = nil // the file must define every objective its features name
-	}
-	if err := value.ValidateAll(c, file.Objectives, file.Features); err != nil {
-		return nil, err
-	}
 	cur, err := s.Export(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !prune { // a feature kept must not claim what the file's features claim
-		merged := slices.Clone(file.Features)
+	// One validation of the set that will be stored: with prune the file
+	// alone, which must define every objective its features name; without,
+	// the file's features first (so a field names the file's index) and the
+	// stored features it keeps after, which must not claim what the file's
+	// claim.
+	set := file.Features
+	if prune {
+		c.Objectives = nil
+	} else {
+		set = slices.Clone(file.Features)
 		for _, f := range cur.Features {
 			if !slices.ContainsFunc(file.Features, func(x value.Feature) bool { return x.Key == f.Key }) {
-				merged = append(merged, f)
+				set = append(set, f)
 			}
 		}
-		if err := value.ValidateAll(c, file.Objectives, merged); err != nil {
-			return nil, err
-		}
+	}
+	if err := value.ValidateAll(c, file.Objectives, set); err != nil {
+		return nil, err
 	}
 	ops := value.Plan(cur, file, prune)
 	if dryRun || len(ops) == 0 {

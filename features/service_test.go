@@ -2,6 +2,7 @@ package features_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,5 +152,38 @@ func waitStage(t *testing.T, db *sqlite.DB, key string, want value.Stage) {
 			t.Fatalf("%s is %q, want %s", key, ls[key].Stage, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failingHypotheses is the store as evidence, except that reading a
+// flag's hypothesis fails as a broken disk would.
+type failingHypotheses struct{ *sqlite.DB }
+
+func (failingHypotheses) Hypothesis(context.Context, string, string) (*experiment.Hypothesis, error) {
+	return nil, errors.New("disk I/O error")
+}
+
+// TestNextHypothesisError: a decided feature without a minimum effect of
+// its own reaches its flag's hypothesis for the effect hoped for; when that
+// read fails, Next fails with it instead of ranking as if there were none.
+func TestNextHypothesisError(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	x := 0.04
+	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now().Add(-time.Hour)},
+		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}})
+	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Next(ctx, features.NextOptions{}); err != nil {
+		t.Fatalf("with a working store: %v", err)
+	}
+	svc.Evidence = failingHypotheses{db}
+	_, err := svc.Next(ctx, features.NextOptions{})
+	if err == nil || !strings.Contains(err.Error(), "disk I/O error") || !strings.Contains(err.Error(), "flag f1") {
+		t.Errorf("got %v, want the store's error with the flag", err)
 	}
 }
