@@ -134,6 +134,9 @@ type Service struct {
 	cache      *snapshot
 	touched    map[flagKey]bool
 	wake       chan struct{}
+	factsMu    sync.Mutex // guards facts
+	facts      factCache
+	refresh    chan struct{}
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }
@@ -145,6 +148,7 @@ const DefaultInterval = time.Minute
 func New(store Store, ev Evidence) *Service {
 	return &Service{Store: store, Evidence: ev, Now: time.Now, Logger: slog.New(slog.DiscardHandler), Interval: DefaultInterval,
 		touched: map[flagKey]bool{}, wake: make(chan struct{}, 1),
+		facts: factCache{flags: map[flagKey]*flagFacts{}}, refresh: make(chan struct{}, 1),
 		Environments: func() []valueloop.Environment { return nil },
 		Definition:   func(string, string) *valueloop.Flag { return nil },
 		Flags:        func(string) []string { return nil }}
@@ -409,6 +413,23 @@ func (s *Service) Open() error {
 		}
 		_ = leader.Run(ctx, LeaderName, loop)
 	})
+	// What next knows of the linked flags is read before the first request
+	// asks, and refreshed behind the requests that find it stale.
+	s.wg.Go(func() {
+		if _, err := s.Next(ctx, NextOptions{}); err != nil && ctx.Err() == nil {
+			s.Logger.Error("value: reading the linked flags failed", "err", err)
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.refresh:
+			}
+			if err := s.refreshFacts(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("value: refreshing the linked flags failed", "err", err)
+			}
+		}
+	})
 	// Touched flags are synced on this node, leader or not: syncing a
 	// feature twice stores nothing new.
 	s.wg.Go(func() {
@@ -433,6 +454,7 @@ func (s *Service) Touch(env, flag string) {
 	s.mu.Lock()
 	s.touched[flagKey{env, flag}] = true
 	s.mu.Unlock()
+	s.forgetFlag(flagKey{env, flag})
 	select {
 	case s.wake <- struct{}{}:
 	default:

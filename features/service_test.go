@@ -178,12 +178,67 @@ func TestNextHypothesisError(t *testing.T) {
 	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Next(ctx, features.NextOptions{}); err != nil {
-		t.Fatalf("with a working store: %v", err)
-	}
 	svc.Evidence = failingHypotheses{db}
 	_, err := svc.Next(ctx, features.NextOptions{})
 	if err == nil || !strings.Contains(err.Error(), "disk I/O error") || !strings.Contains(err.Error(), "flag f1") {
 		t.Errorf("got %v, want the store's error with the flag", err)
+	}
+	svc.Evidence = db // a failed read is not cached as "no hypothesis"
+	if _, err := svc.Next(ctx, features.NextOptions{}); err != nil {
+		t.Fatalf("with a working store: %v", err)
+	}
+}
+
+// TestNextFollowsWrites: next reads the features changed since its cached
+// snapshot, so a feature added, changed, moved or deleted shows at once.
+func TestNextFollowsWrites(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	unranked := func() string {
+		t.Helper()
+		n, err := svc.Next(ctx, features.NextOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, u := range n.Unranked {
+			keys = append(keys, u.Feature)
+		}
+		for _, r := range n.Ranked {
+			keys = append(keys, r.Feature+"*")
+		}
+		return strings.Join(keys, " ")
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"two features", func() error {
+			if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+				return err
+			}
+			return svc.PutFeature(ctx, feature("d", ""), "t")
+		}, "b d"},
+		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "t") }, "a b d"},
+		{"one estimated", func() error {
+			f := feature("b", "")
+			f.Estimate = &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 1}
+			return svc.PutFeature(ctx, f, "t")
+		}, "a d b*"},
+		{"one building", func() error {
+			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
+			_, err := db.SaveLifecycle(ctx, "d", &l)
+			return err
+		}, "a b*"},
+		{"one deleted", func() error { return svc.DeleteFeature(ctx, "a", "t") }, "b*"},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := unranked(); got != st.want {
+			t.Errorf("after %s: next lists %q, want %q", st.name, got, st.want)
+		}
 	}
 }
