@@ -29,6 +29,21 @@ func (c *Client) Objective(ctx context.Context, key string) (*value.Objective, e
 	return &out, nil
 }
 
+// ShownObjective is an objective with its progress toward its target.
+type ShownObjective struct {
+	value.Objective
+	Progress *value.Progress `json:"progress"`
+}
+
+// ShowObjective returns an objective with its progress toward its target.
+func (c *Client) ShowObjective(ctx context.Context, key string) (*ShownObjective, error) {
+	var out ShownObjective
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // PutObjective creates or replaces an objective.
 func (c *Client) PutObjective(ctx context.Context, o *value.Objective) (*value.Objective, error) {
 	var out value.Objective

@@ -33,6 +33,8 @@ type factCache struct {
 	flags       map[flagKey]*flagFacts
 	sightings   map[flagKey]Sighting
 	sightingsAt time.Time
+	// gen moves with every Forget: what was read before it is not kept.
+	gen int
 }
 
 func (s *Service) factsTTL() time.Duration {
@@ -63,12 +65,12 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 		x.used, out[k] = true, x
 		stale = stale || old
 	}
-	seen := s.facts.sightings
+	seen, gen := s.facts.sightings, s.facts.gen
 	oldSightings := seen == nil || now.Sub(s.facts.sightingsAt) > ttl
 	s.factsMu.Unlock()
 	if seen == nil || (oldSightings && !background) {
 		var err error
-		if seen, err = s.readSightings(ctx); err != nil {
+		if seen, err = s.readSightings(ctx, gen); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -81,9 +83,7 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 			return nil, nil, err
 		}
 		x.used, out[k] = true, x
-		s.factsMu.Lock()
-		s.facts.flags[k] = x
-		s.factsMu.Unlock()
+		s.keepFacts(gen, k, x)
 	}
 	if stale {
 		select {
@@ -94,8 +94,18 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 	return out, seen, nil
 }
 
-// readSightings reads every flag sighting into the cache.
-func (s *Service) readSightings(ctx context.Context) (map[flagKey]Sighting, error) {
+// keepFacts caches x unless Forget was called since gen.
+func (s *Service) keepFacts(gen int, k flagKey, x *flagFacts) {
+	s.factsMu.Lock()
+	if s.facts.gen == gen {
+		s.facts.flags[k] = x
+	}
+	s.factsMu.Unlock()
+}
+
+// readSightings reads every flag sighting into the cache unless Forget was
+// called since gen.
+func (s *Service) readSightings(ctx context.Context, gen int) (map[flagKey]Sighting, error) {
 	at := s.Now()
 	xs, err := s.Store.Sightings(ctx)
 	if err != nil {
@@ -106,7 +116,9 @@ func (s *Service) readSightings(ctx context.Context) (map[flagKey]Sighting, erro
 		seen[flagKey{x.Environment, x.Flag}] = x
 	}
 	s.factsMu.Lock()
-	s.facts.sightings, s.facts.sightingsAt = seen, at
+	if s.facts.gen == gen {
+		s.facts.sightings, s.facts.sightingsAt = seen, at
+	}
 	s.factsMu.Unlock()
 	return seen, nil
 }
@@ -130,10 +142,10 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 			delete(s.facts.flags, k)
 		}
 	}
-	oldSightings := now.Sub(s.facts.sightingsAt) > ttl
+	oldSightings, gen := now.Sub(s.facts.sightingsAt) > ttl, s.facts.gen
 	s.factsMu.Unlock()
 	if oldSightings {
-		if _, err := s.readSightings(ctx); err != nil {
+		if _, err := s.readSightings(ctx, gen); err != nil {
 			return err
 		}
 	}
@@ -143,9 +155,8 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.factsMu.Lock()
-		s.facts.flags[j.k] = x
-		s.factsMu.Unlock()
+		x.used = false
+		s.keepFacts(gen, j.k, x)
 	}
 	return nil
 }
@@ -155,5 +166,35 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 func (s *Service) forgetFlag(k flagKey) {
 	s.factsMu.Lock()
 	delete(s.facts.flags, k)
+	s.facts.gen++ // a read under way may hold the flag as it was
+	s.factsMu.Unlock()
+}
+
+// noteSightings puts sightings this node stored into the cache: the
+// node that syncs sees its own news at once, the others within the sync
+// interval.
+func (s *Service) noteSightings(seen []Sighting) {
+	s.factsMu.Lock()
+	defer s.factsMu.Unlock()
+	if s.facts.sightings == nil {
+		return
+	}
+	m := make(map[flagKey]Sighting, len(s.facts.sightings)+len(seen))
+	for k, x := range s.facts.sightings {
+		m[k] = x
+	}
+	for _, x := range seen {
+		m[flagKey{x.Environment, x.Flag}] = x
+	}
+	s.facts.sightings = m
+}
+
+// Forget drops what Next cached of the linked flags (their hypotheses,
+// analyses and sightings), so that the next request reads them again: for
+// a caller that wrote them through the store directly (the demo's
+// history).
+func (s *Service) Forget() {
+	s.factsMu.Lock()
+	s.facts = factCache{flags: map[flagKey]*flagFacts{}, gen: s.facts.gen + 1}
 	s.factsMu.Unlock()
 }

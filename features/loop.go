@@ -110,6 +110,7 @@ func (s *Service) see(ctx context.Context, features []value.Feature) (map[flagKe
 		if err := s.Store.SeeFlags(ctx, seen); err != nil {
 			return nil, err
 		}
+		s.noteSightings(seen)
 	}
 	return out, nil
 }
@@ -321,10 +322,30 @@ func (s *Service) Flow(ctx context.Context, o FlowOptions) (*value.Flow, error) 
 	if o.Since == 0 {
 		o.Since = 90 * 24 * time.Hour
 	}
-	_, items, err := s.items(ctx, o.Objective)
+	objs, items, err := s.items(ctx, o.Objective)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now().UTC()
-	return value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)}), nil
+	f := value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)})
+	if i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == o.Objective }); i >= 0 {
+		p := value.ObjectiveProgress(&objs[i], items, now)
+		f.Progress = &p
+	}
+	return f, nil
+}
+
+// Progress measures an objective's progress toward its target from the
+// stored lifecycles; ENOTFOUND when there is no such objective.
+func (s *Service) Progress(ctx context.Context, objective string) (*value.Progress, error) {
+	if objective == "" {
+		return nil, valueloop.FieldErrorf("objective", "required")
+	}
+	objs, items, err := s.items(ctx, objective)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == objective })
+	p := value.ObjectiveProgress(&objs[i], items, s.Now().UTC())
+	return &p, nil
 }

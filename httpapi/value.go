@@ -69,6 +69,12 @@ func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// ObjectiveShown is an objective with its progress toward its target.
+type ObjectiveShown struct {
+	value.Objective
+	Progress *value.Progress `json:"progress"`
+}
+
 func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
@@ -80,7 +86,11 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	}
 	for _, o := range os {
 		if o.Key == r.PathValue("key") {
-			writeJSON(w, http.StatusOK, o)
+			p, err := v.Progress(r.Context(), o.Key)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, ObjectiveShown{Objective: o, Progress: p})
 			return nil
 		}
 	}

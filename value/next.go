@@ -130,6 +130,8 @@ type Bets struct {
 	// effects against their hopes, shrunk toward 1 (one pseudo-bet that met
 	// its hope exactly).
 	Effect float64 `json:"effect"`
+	// Progress is the objective's measured movement toward its target.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // Action kinds on the stop/finish list.
@@ -211,8 +213,15 @@ func ComputeNext(in NextInput) *Next {
 	}
 	n := &Next{Method: method, Ranked: []Rank{}, Unranked: []Unranked{}, Bets: []Bets{}, Stop: []Action{}}
 	bets := ObjectiveBets(in.Objectives, in.Items)
-	for _, o := range in.Objectives {
-		n.Bets = append(n.Bets, *bets[o.Key])
+	byObjective := map[string][]Item{}
+	for _, it := range in.Items {
+		byObjective[it.Feature.Objective] = append(byObjective[it.Feature.Objective], it)
+	}
+	for i := range in.Objectives {
+		b := *bets[in.Objectives[i].Key]
+		p := ObjectiveProgress(&in.Objectives[i], byObjective[in.Objectives[i].Key], in.Now)
+		b.Progress = &p
+		n.Bets = append(n.Bets, b)
 	}
 	stage := map[string]Stage{}
 	for _, it := range in.Items {

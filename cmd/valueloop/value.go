@@ -77,6 +77,7 @@ func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdic
 	if err != nil {
 		return fmt.Errorf("demo value: %w", err)
 	}
+	loop.Forget() // the history wrote sightings through the store
 	if n > 0 {
 		logger.Info("demo value loop loaded", "features", n)
 	}

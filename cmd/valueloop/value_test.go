@@ -353,6 +353,14 @@ func TestDemoValueLoop(t *testing.T) {
 	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
 		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
 	}
+	// new-onboarding's verdict measured +21.9 % on activation's metric:
+	// (1 + 0.219) − 1 = 0.219 of a +10 % target, 219 %: reached.
+	for _, args := range [][]string{{"objective", "show", "activation"}, {"flow", "--objective", "activation"}} {
+		code, out, errOut := s.cli(t, s.Admin, args...)
+		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 218.95% of the target: reached") {
+			t.Errorf("%v: %d %s\n%s", args, code, errOut, out)
+		}
+	}
 	code, show, errOut := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
 	if code != 0 {
 		t.Fatalf("feature show: %d %s", code, errOut)
