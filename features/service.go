@@ -259,6 +259,9 @@ func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
 // transaction. With prune, objectives and features absent from the file
 // are deleted.
 func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
+	if err := file.CheckSize(); err != nil {
+		return nil, err
+	}
 	c, err := s.Context(ctx)
 	if err != nil {
 		return nil, err
