@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/rollout"
@@ -210,7 +211,7 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 		}
 	}
 	if s.Shipped != nil && len(changes) > 0 {
-		ships, err := s.Shipped(ctx, changes)
+		ships, err := s.shipments(ctx, f, changes)
 		if err != nil {
 			return nil, err
 		}
@@ -348,4 +349,15 @@ func (s *Service) Progress(ctx context.Context, objective string) (*value.Progre
 	i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == objective })
 	p := value.ObjectiveProgress(&objs[i], items, s.Now().UTC())
 	return &p, nil
+}
+
+// shipments finds the production deployments that shipped f's changes: of
+// its linked services only when it links some (a change of a shared
+// library shipped by an unrelated service releases nothing of f), else of
+// any service.
+func (s *Service) shipments(ctx context.Context, f *value.Feature, changes []dora.Change) ([]delivery.Shipment, error) {
+	if len(f.Links.Services) > 0 && s.ShippedBy != nil {
+		return s.ShippedBy(ctx, changes, f.Links.Services)
+	}
+	return s.Shipped(ctx, changes)
 }

@@ -116,6 +116,11 @@ type Service struct {
 	// Shipped finds the production deployments that shipped changes
 	// (delivery.Service.Shipped); nil: deployments are not evidence.
 	Shipped func(ctx context.Context, changes []dora.Change) ([]delivery.Shipment, error)
+	// ShippedBy is Shipped counting only the deployments of the services
+	// given (delivery.Service.ShippedBy): a feature that links services is
+	// released by their deployments only. Nil: Shipped counts every
+	// service's.
+	ShippedBy func(ctx context.Context, changes []dora.Change, services []string) ([]delivery.Shipment, error)
 	// Environments lists the environments: their metrics and flags are
 	// what validation checks names against, Production picks the default.
 	Environments func() []valueloop.Environment

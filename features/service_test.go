@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,50 @@ func TestNextFollowsWrites(t *testing.T) {
 		if got := unranked(); got != st.want {
 			t.Errorf("after %s: next lists %q, want %q", st.name, got, st.want)
 		}
+	}
+}
+
+// TestServicesReleaseOnly: a feature that links services is released by
+// their production deployments only; one that links none by any service's.
+func TestServicesReleaseOnly(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	deploy := func(service string, d int) delivery.Shipment {
+		return delivery.Shipment{Deployment: dora.Deployment{ID: service + "-1", Service: service, Environment: "production", Status: dora.StatusSuccess, At: day(d)}, Changes: 1}
+	}
+	svc.Shipped = func(context.Context, []dora.Change) ([]delivery.Shipment, error) {
+		return []delivery.Shipment{deploy("shop", 3)}, nil // shipped first by shop
+	}
+	var asked []string
+	svc.ShippedBy = func(_ context.Context, _ []dora.Change, services []string) ([]delivery.Shipment, error) {
+		asked = services
+		return []delivery.Shipment{deploy("api", 5)}, nil
+	}
+	c := dora.Change{Repo: "acme/mono", SHA: "abc1234", AuthoredAt: day(1), MergedAt: day(2)}
+	for _, tc := range []struct {
+		key      string
+		services []string
+		want     time.Time
+	}{{"any", nil, day(3)}, {"api-only", []string{"api"}, day(5)}} {
+		f := feature(tc.key, "")
+		f.Links.Services = tc.services
+		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.LinkChanges(ctx, []features.ChangeLink{{Feature: tc.key, Change: c, By: "trailer"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Sync(ctx, tc.key); err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := db.Lifecycles(ctx)
+		l := ls[tc.key]
+		if at, ok := l.Entered(value.Releasing); l.Stage != value.Releasing || !ok || !at.Equal(tc.want) {
+			t.Errorf("%s: %s since %v, want releasing since %v", tc.key, l.Stage, at, tc.want)
+		}
+	}
+	if !slices.Equal(asked, []string{"api"}) {
+		t.Errorf("ShippedBy asked for %v, want the linked services", asked)
 	}
 }

@@ -41,8 +41,11 @@ const DefaultCleanupAfter = 14 * 24 * time.Hour
 type FlagState struct {
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
-	// LastEvaluated is the time of the flag's last evaluation (its last
-	// exposure); zero when never seen.
+	// LastEvaluated is when the flag was last seen exposing a new user: the
+	// periodic look at its count of exposed users that found it grown (to
+	// the look's interval). Returning users alone do not move it, so it
+	// says "still reaching new users", not "still evaluated". Zero when
+	// never seen.
 	LastEvaluated time.Time `json:"lastEvaluated,omitzero"`
 	// ServesTreatment says whether the flag can still serve the feature's
 	// treatment (see ServesVariant).
@@ -409,9 +412,9 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 
 func lastSeen(t, now time.Time) string {
 	if t.IsZero() {
-		return ", never evaluated"
+		return ", no user exposed yet"
 	}
-	return ", last evaluated " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
+	return ", last exposed a new user " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
 }
 
 // days writes a duration in days: "3d", "2.5d", "<1d".

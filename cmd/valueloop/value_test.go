@@ -344,7 +344,7 @@ func TestDemoValueLoop(t *testing.T) {
 		t.Fatalf("next: %d %s", code, errOut)
 	}
 	for _, want := range []string{"1.  onboarding-checklist", "= WSJF cost of delay", "confidence", "not estimated: set estimate.costOfDelay",
-		"clean up  twenty-results: validated 30d ago", "last evaluated", "turn off  dark-mode"} {
+		"clean up  twenty-results: validated 30d ago", "last exposed a new user", "turn off  dark-mode"} {
 		if !strings.Contains(next, want) {
 			t.Errorf("next lacks %q:\n%s", want, next)
 		}
