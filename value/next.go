@@ -269,7 +269,9 @@ func ComputeNext(in NextInput) *Next {
 		n.Ranked[i].Position = i + 1
 	}
 	slices.SortFunc(n.Unranked, func(a, b Unranked) int { return cmp.Compare(a.Feature, b.Feature) })
-	n.Stop = stopList(in)
+	if stop := stopList(in); len(stop) > 0 { // [] when none, never null
+		n.Stop = stop
+	}
 	return n
 }
 
