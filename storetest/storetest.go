@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Rollouts", testRollouts},
 		{"Verdicts", testVerdicts},
 		{"Value", testValue},
+		{"ValueChanges", testValueChanges},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {
