@@ -18,7 +18,7 @@ import (
 // invalid; nothing panics and nothing is an internal error (which would
 // mean the store refused what validation let through).
 func FuzzReceive(f *testing.F) {
-	for _, dir := range []string{"github", "gitlab"} {
+	for _, dir := range []string{"github", "gitlab", "opsgenie"} {
 		files, _ := filepath.Glob(filepath.Join("..", dir, "testdata", "*.json"))
 		for _, file := range files {
 			b, err := os.ReadFile(file)
@@ -26,7 +26,7 @@ func FuzzReceive(f *testing.F) {
 				f.Fatal(err)
 			}
 			event := strings.SplitN(filepath.Base(file), ".", 2)[0]
-			if dir == "gitlab" {
+			if dir != "github" {
 				event = ""
 			}
 			f.Add(dir, event, b)
@@ -39,9 +39,12 @@ func FuzzReceive(f *testing.F) {
 		n++
 		h := delivery.Hook{Event: event, DeliveryID: "fuzz-" + strconv.Itoa(n), Body: body}
 		kind := delivery.KindGitHub
-		if forge == "gitlab" {
+		switch forge {
+		case "gitlab":
 			kind, h.Credential = delivery.KindGitLab, glSecret
-		} else {
+		case "opsgenie":
+			kind, h.Credential = delivery.KindOpsgenie, ogSecret
+		default:
 			h.Credential = github.Sign([]byte(ghSecret), body)
 		}
 		before, _ := db.Deliveries(ctx, "", 1000)

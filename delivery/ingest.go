@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/pagerduty"
 )
 
@@ -22,7 +23,9 @@ type Hook struct {
 	// DeliveryID is X-GitHub-Delivery, or for GitLab the Idempotency-Key
 	// header, else X-Gitlab-Event-UUID. Empty: the body's digest.
 	DeliveryID string
-	// Credential is X-Hub-Signature-256 (GitHub) or X-Gitlab-Token.
+	// Credential is X-Hub-Signature-256 (GitHub), X-Gitlab-Token,
+	// X-PagerDuty-Signature or the secret an Opsgenie delivery offers
+	// (opsgenie.Credential).
 	Credential string
 	Body       []byte
 }
@@ -48,8 +51,8 @@ func receipt(d *Delivery, stored bool) Receipt {
 		Changes: len(d.Changes), Deployments: len(d.Deployments), Incidents: len(d.Incidents), Reviews: len(d.Reviews), FlagLinks: len(d.Links)}
 }
 
-// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab or
-// KindPagerDuty) against the configured sources, parses it and stores its
+// Receive verifies a webhook delivery from kind (KindGitHub, KindGitLab,
+// KindPagerDuty or KindOpsgenie) against the configured sources, parses it and stores its
 // records in one transaction. A delivery no source verifies is an
 // EUNAUTHORIZED error and nothing is read or stored; a malformed one is an
 // EINVALID error naming the field; an event that carries nothing for the
@@ -69,6 +72,11 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 		if ev, err = pagerduty.Parse(h.Body); err == nil && id == "" {
 			id = ev.DeliveryID
 		}
+	case KindOpsgenie:
+		// Opsgenie sends no delivery ID: the alert, action and time are one.
+		if ev, err = opsgenie.Parse(h.Body, opsgenie.Config{IncidentTag: src.IncidentLabel}); err == nil && id == "" {
+			id = ev.DeliveryID
+		}
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
 	case KindGitLab:
@@ -85,7 +93,7 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
-	if d.Ignored == "" && kind != KindPagerDuty {
+	if d.Ignored == "" && kind != KindPagerDuty && kind != KindOpsgenie {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
 	r, err := s.record(ctx, d)
@@ -108,6 +116,8 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 			return github.Verify(src.Secret, h.Body, h.Credential)
 		case KindPagerDuty:
 			return pagerduty.Verify(src.Secret, h.Body, h.Credential)
+		case KindOpsgenie:
+			return opsgenie.Verify(src.Secret, h.Credential)
 		}
 		return gitlab.VerifyToken(src.Secret, h.Credential)
 	}

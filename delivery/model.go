@@ -16,6 +16,9 @@ const (
 	KindGitLab = "gitlab"
 	// KindPagerDuty sources send PagerDuty v3 webhooks: incidents only.
 	KindPagerDuty = "pagerduty"
+	// KindOpsgenie sources send Opsgenie's outgoing webhook (alert actions):
+	// incidents only.
+	KindOpsgenie = "opsgenie"
 )
 
 // APISource is the source name of records sent to the JSON API (and so by
@@ -31,7 +34,8 @@ type Source struct {
 	// Secret is the webhook secret (GitHub) or secret token (GitLab).
 	Secret []byte `json:"-"`
 	// IncidentLabel marks the issues that are incidents; "incident" when
-	// empty.
+	// empty. For Opsgenie it is a tag that marks the alerts that are
+	// incidents; empty: every alert that names a service.
 	IncidentLabel string `json:"incidentLabel,omitempty"`
 	// ReleaseEnvironment names the environment a published release deploys
 	// to, for repositories whose releases are their deployments; empty:
@@ -54,8 +58,8 @@ func (s *Source) Validate() error {
 		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", s.Name)
 	case s.Name == APISource:
 		return valueloop.FieldErrorf("name", "%q is reserved for records sent to the API", APISource)
-	case s.Kind != KindGitHub && s.Kind != KindGitLab && s.Kind != KindPagerDuty:
-		return valueloop.FieldErrorf("kind", "must be github, gitlab or pagerduty, not %q", s.Kind)
+	case s.Kind != KindGitHub && s.Kind != KindGitLab && s.Kind != KindPagerDuty && s.Kind != KindOpsgenie:
+		return valueloop.FieldErrorf("kind", "must be github, gitlab, pagerduty or opsgenie, not %q", s.Kind)
 	case s.Secret != nil && len(s.Secret) < MinSecret:
 		return valueloop.FieldErrorf("secret", "must be at least %d characters long", MinSecret)
 	case len(s.Secret) > 1024:

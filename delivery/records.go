@@ -9,8 +9,8 @@ import (
 	"github.com/valueloop/valueloop/dora"
 )
 
-// Corrections: a wrong record (a change, a deployment or an incident
-// snapshot) can be listed, edited and deleted, each edit and deletion in
+// Corrections: a wrong record (a change, a deployment, an incident
+// snapshot or a pull request review) can be listed, edited and deleted, each edit and deletion in
 // the audit trail. Records are addressed by their stored number (Record),
 // since one deployment or incident ID has several records (its successive
 // statuses or snapshots).
@@ -20,10 +20,13 @@ const (
 	RecordChanges     = "changes"
 	RecordDeployments = "deployments"
 	RecordIncidents   = "incidents"
+	// RecordReviews are pull request reviews and merge request approvals,
+	// read by the lead time breakdown.
+	RecordReviews = "reviews"
 )
 
 // Record is one stored record with where it came from. Exactly one of
-// Change, Deployment and Incident is set, as Kind says.
+// Change, Deployment, Incident and Review is set, as Kind says.
 type Record struct {
 	// Record is the stored record's number, unique within its kind.
 	Record int64  `json:"record"`
@@ -35,6 +38,7 @@ type Record struct {
 	Change     *dora.Change     `json:"change,omitempty"`
 	Deployment *dora.Deployment `json:"deployment,omitempty"`
 	Incident   *dora.Incident   `json:"incident,omitempty"`
+	Review     *dora.Review     `json:"review,omitempty"`
 }
 
 // RecordFilter selects records of one kind, newest first.
@@ -42,7 +46,8 @@ type RecordFilter struct {
 	Kind    string
 	Service string
 	Repo    string
-	// ID is a change's SHA, a deployment's or an incident's ID.
+	// ID is a change's SHA, a deployment's or an incident's ID, a review's
+	// pull request (number).
 	ID string
 	// Record selects one record by number; 0: any.
 	Record int64
@@ -50,14 +55,14 @@ type RecordFilter struct {
 	Limit int
 }
 
-// CheckRecordKind refuses a kind other than changes, deployments and
-// incidents.
+// CheckRecordKind refuses a kind other than changes, deployments,
+// incidents and reviews.
 func CheckRecordKind(kind string) error {
 	switch kind {
-	case RecordChanges, RecordDeployments, RecordIncidents:
+	case RecordChanges, RecordDeployments, RecordIncidents, RecordReviews:
 		return nil
 	}
-	return valueloop.FieldErrorf("kind", "must be changes, deployments or incidents; not %q", truncate(kind))
+	return valueloop.FieldErrorf("kind", "must be changes, deployments, incidents or reviews; not %q", truncate(kind))
 }
 
 // validate checks that r carries exactly the record its Kind says, and that
@@ -67,7 +72,7 @@ func (r *Record) validate() error {
 		return err
 	}
 	set := 0
-	for _, p := range []bool{r.Change != nil, r.Deployment != nil, r.Incident != nil} {
+	for _, p := range []bool{r.Change != nil, r.Deployment != nil, r.Incident != nil, r.Review != nil} {
 		if p {
 			set++
 		}
@@ -99,6 +104,12 @@ func (r *Record) validate() error {
 		}
 		r.Incident.CauseSHA = strings.ToLower(strings.TrimSpace(r.Incident.CauseSHA))
 		return prefixField(field, r.Incident.Validate())
+	case RecordReviews:
+		if r.Review == nil {
+			break
+		}
+		r.Review.At = r.Review.At.UTC()
+		return prefixField(field, r.Review.Validate())
 	}
 	return valueloop.FieldErrorf(field, "is required: the record is a %s", field)
 }
@@ -120,6 +131,9 @@ func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error)
 	}
 	if f.Limit < 0 || f.Limit > 1000 {
 		return nil, valueloop.FieldErrorf("limit", "must be from 1 to 1000")
+	}
+	if f.Kind == RecordReviews && f.Service != "" {
+		return nil, valueloop.FieldErrorf("service", "a review names its repository and pull request, not a service: select reviews by repo and id")
 	}
 	return s.Store.Records(ctx, f)
 }

@@ -16,18 +16,25 @@ type rolloutFake struct {
 	events map[int64][]rollout.Event
 }
 
-func (f *rolloutFake) Rollouts(_ context.Context, filter rollout.Filter) ([]rollout.Rollout, error) {
-	var out []rollout.Rollout
+// RolloutsReached finds each rollout's first entry at 100% that did not
+// roll it back, as the stores do in SQL (storetest checks them against
+// reading each rollout's history).
+func (f *rolloutFake) RolloutsReached(_ context.Context, env, flag string) ([]delivery.RolloutReach, error) {
+	var out []delivery.RolloutReach
 	for _, r := range f.list {
-		if r.Environment == filter.Environment && r.Plan.Flag == filter.Flag {
-			out = append(out, r)
+		if r.Environment != env || r.Plan.Flag != flag {
+			continue
 		}
+		reach := delivery.RolloutReach{Rollout: r}
+		for _, ev := range f.events[r.ID] {
+			if ev.Percent >= 100 && ev.State != rollout.RolledBack {
+				reach.FullAt = ev.At
+				break
+			}
+		}
+		out = append(out, reach)
 	}
 	return out, nil
-}
-
-func (f *rolloutFake) RolloutEvents(_ context.Context, id int64) ([]rollout.Event, error) {
-	return f.events[id], nil
 }
 
 func TestRolloutTimes(t *testing.T) {

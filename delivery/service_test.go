@@ -19,6 +19,7 @@ import (
 const (
 	ghSecret = "github-webhook-secret-0123"
 	glSecret = "gitlab-webhook-token-0123"
+	ogSecret = "opsgenie-webhook-secret-0123"
 )
 
 type clock struct{ t time.Time }
@@ -44,6 +45,7 @@ func mustService(tb testing.TB) (*delivery.Service, *sqlite.DB, *clock) {
 	for _, src := range []delivery.Source{
 		{Name: "acme-gh", Kind: delivery.KindGitHub, Secret: []byte(ghSecret)},
 		{Name: "acme-gl", Kind: delivery.KindGitLab, Secret: []byte(glSecret)},
+		{Name: "acme-og", Kind: delivery.KindOpsgenie, Secret: []byte(ogSecret)},
 	} {
 		if _, _, err := s.PutSource(ctx, src, "test"); err != nil {
 			tb.Fatal(err)

@@ -145,25 +145,59 @@ func (t *Timeline) lineStamps() {
 	t.stamps = nil
 }
 
-// breakdown adds the stages of the changes l delivered in [lo, hi) to b.
-func (t *Timeline) breakdown(l *line, lo, hi int, b *stageScratch) {
-	for k := lo; k < hi; k++ {
-		c := l.changes[k]
-		b.deploy = append(b.deploy, max(l.delivAt[k]-c.at, 0))
-		if l.stamps == nil {
-			continue
-		}
-		s := l.stamps[k]
-		if s.opened != 0 {
-			b.coding = append(b.coding, max(s.opened-c.authored, 0))
-			if s.reviewed != 0 {
-				b.pickup = append(b.pickup, max(s.reviewed-s.opened, 0))
-			}
-		}
-		if s.reviewed != 0 {
-			b.review = append(b.review, max(c.at-s.reviewed, 0))
-		}
+// stageTimes are one stage's durations, in Unix nanoseconds, of a line's
+// delivered changes in delivery order, for the changes whose stage is
+// known: the delivered changes [lo, hi) have vals[at[lo]:at[hi]].
+type stageTimes struct {
+	vals []int64
+	at   []int32
+}
+
+func (s *stageTimes) add(known bool, v int64) {
+	if known {
+		s.vals = append(s.vals, max(v, 0))
 	}
+	s.at = append(s.at, int32(len(s.vals)))
+}
+
+func (s *stageTimes) of(lo, hi int) []int64 { return s.vals[s.at[lo]:s.at[hi]] }
+
+// leadTimes works out, once when the timeline is built, the lead time and
+// the stages of each change l delivered, so that a report, whatever its
+// series and periods, only copies the ranges it needs. Clock skew that
+// makes a duration negative counts as 0.
+func (l *line) leadTimes() {
+	n := l.delivered
+	l.lead, l.deploy = make([]int64, n), make([]int64, n)
+	for k := range n {
+		c := l.changes[k]
+		l.lead[k] = max(l.delivAt[k]-c.authored, 0)
+		l.deploy[k] = max(l.delivAt[k]-c.at, 0)
+	}
+	if l.stamps == nil {
+		return
+	}
+	for _, st := range []*stageTimes{&l.coding, &l.pickup, &l.review} {
+		st.at = make([]int32, 1, n+1)
+	}
+	for k := range n {
+		c, s := l.changes[k], l.stamps[k]
+		l.coding.add(s.opened != 0, s.opened-c.authored)
+		l.pickup.add(s.opened != 0 && s.reviewed != 0, s.reviewed-s.opened)
+		l.review.add(s.reviewed != 0, c.at-s.reviewed)
+	}
+	l.stamps = nil
+}
+
+// breakdown adds the stages of the changes l delivered in [lo, hi) to b.
+func (l *line) breakdown(lo, hi int, b *stageScratch) {
+	b.deploy = append(b.deploy, l.deploy[lo:hi]...)
+	if l.coding.at == nil {
+		return
+	}
+	b.coding = append(b.coding, l.coding.of(lo, hi)...)
+	b.pickup = append(b.pickup, l.pickup.of(lo, hi)...)
+	b.review = append(b.review, l.review.of(lo, hi)...)
 }
 
 // stageScratch collects stage durations for one period.

@@ -186,7 +186,7 @@ func (t *Timeline) Report(q Query) (Report, error) {
 			tallies[i][1+b] = l.tally(p)
 		}
 	}
-	s := summariser{t: t, periods: append([]period{total}, periods...)}
+	s := summariser{periods: append([]period{total}, periods...)}
 	most := 0 // the largest set of durations: all lead times of the selection
 	for _, l := range lines {
 		most += l.delivered
@@ -375,7 +375,6 @@ func (l *line) tally(p period) tally {
 // summariser combines tallies into Metrics, reusing one scratch buffer for
 // the durations.
 type summariser struct {
-	t       *Timeline
 	periods []period
 	scratch []int64
 	stages  stageScratch
@@ -409,16 +408,17 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 		m.Undeployed += t.undeployed
 		m.Incidents += t.incidents
 		m.Unlinked += t.unlinked
-		l := lines[i]
-		for k := t.leadLo; k < t.leadHi; k++ {
-			s.scratch = append(s.scratch, max(l.delivAt[k]-l.changes[k].authored, 0))
+		if t.leadHi > t.leadLo {
+			s.scratch = append(s.scratch, lines[i].lead[t.leadLo:t.leadHi]...)
 		}
 	}
 	m.LeadTime = summarise(s.scratch)
 	s.stages.reset()
 	for _, i := range members {
 		t := &tallies[i][p]
-		s.t.breakdown(lines[i], t.leadLo, t.leadHi, &s.stages)
+		if t.leadHi > t.leadLo {
+			lines[i].breakdown(t.leadLo, t.leadHi, &s.stages)
+		}
 	}
 	m.LeadTimeBreakdown = s.stages.summarise()
 	s.scratch = s.scratch[:0]

@@ -48,8 +48,13 @@ type line struct {
 	// Incidents ordered by opening time.
 	incidents []incFacts
 	// stamps are the pull request times of changes, in the order of
-	// changes; nil when no change has any.
+	// changes, while the timeline is built; nil when no change has any.
 	stamps []stamps
+	// lead and deploy are the lead time and deploy stage of each delivered
+	// change (delivAt[:delivered]), coding, pickup and review the stages
+	// known: worked out once by leadTimes, copied by reports.
+	lead, deploy           []int64
+	coding, pickup, review stageTimes
 }
 
 type depFacts struct {
@@ -116,6 +121,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.linkIncidents(incs, wanted, skew)
 	for _, l := range t.lines {
 		l.settle()
+		l.leadTimes()
 	}
 	t.sorted = slices.Clone(t.lines)
 	slices.SortFunc(t.sorted, byLineName)

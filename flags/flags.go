@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flagplan"
 )
 
 // Store is what the service needs from storage.
@@ -315,7 +316,7 @@ func (s *Service) DeleteFlag(ctx context.Context, env, key string, ifVersion int
 // their canonical encoding (so key order and whitespace do not count). It is
 // what a store's ReplaceFlagSet would report.
 func Diff(old, next *valueloop.FlagSet) (valueloop.FlagSetChange, error) {
-	plan, err := valueloop.PlanFlagSet(old, next)
+	plan, err := flagplan.Compare(old, next)
 	if err != nil {
 		return valueloop.FlagSetChange{}, valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 	}

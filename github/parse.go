@@ -178,35 +178,44 @@ func parsePullRequest(ev *dora.Event, body []byte) error {
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
-	pr := &p.PullRequest
-	switch {
-	case p.Action != "closed":
+	if p.Action != "closed" {
 		ev.Ignored = "pull request " + truncate(p.Action) + ": only merges are changes"
 		return nil
-	case !pr.Merged:
-		ev.Ignored = "pull request closed without merging"
-		return nil
-	case pr.Number == "":
-		return valueloop.FieldErrorf("pull_request.number", "is required")
-	case pr.MergeCommitSHA == "":
-		return valueloop.FieldErrorf("pull_request.merge_commit_sha", "is required")
-	case pr.Base.Ref != "" && p.Repository.DefaultBranch != "" && pr.Base.Ref != p.Repository.DefaultBranch:
-		ev.Ignored = "pull request merged into " + truncate(pr.Base.Ref) + ", not the default branch"
-		return nil
 	}
-	merged, err := pr.MergedAt.required("pull_request.merged_at")
-	if err != nil {
+	c, ignored, err := mergedChange(p.Repository, &p.PullRequest, "pull_request.")
+	if err != nil || ignored != "" {
+		ev.Ignored = ignored
 		return err
 	}
-	created, err := pr.CreatedAt.required("pull_request.created_at")
-	if err != nil {
-		return err
-	}
-	ev.Changes = []dora.Change{{
-		Repo: p.Repository.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
-		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged, OpenedAt: created,
-	}}
+	ev.Changes = []dora.Change{c}
 	return nil
+}
+
+// mergedChange is the change a closed pull request landed; ignored says
+// why there is none. Errors name the field under prefix.
+func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Change, ignored string, err error) {
+	switch {
+	case !pr.Merged:
+		return c, "pull request closed without merging", nil
+	case pr.Number == "":
+		return c, "", valueloop.FieldErrorf(prefix+"number", "is required")
+	case pr.MergeCommitSHA == "":
+		return c, "", valueloop.FieldErrorf(prefix+"merge_commit_sha", "is required")
+	case pr.Base.Ref != "" && repo.DefaultBranch != "" && pr.Base.Ref != repo.DefaultBranch:
+		return c, "pull request merged into " + truncate(pr.Base.Ref) + ", not the default branch", nil
+	}
+	merged, err := pr.MergedAt.required(prefix + "merged_at")
+	if err != nil {
+		return c, "", err
+	}
+	created, err := pr.CreatedAt.required(prefix + "created_at")
+	if err != nil {
+		return c, "", err
+	}
+	return dora.Change{
+		Repo: repo.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
+		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged, OpenedAt: created,
+	}, "", nil
 }
 
 // parseReview reads a submitted pull request review: the first one of a
@@ -316,36 +325,45 @@ func parseDeploymentStatus(ev *dora.Event, body []byte, cfg Config) error {
 	if err := decode(body, &p); err != nil {
 		return err
 	}
-	st := &p.DeploymentStatus
-	if st.State == "inactive" {
-		// GitHub marks a deployment inactive when a newer one replaces it:
-		// that says nothing about its outcome.
-		ev.Ignored = "deployment status inactive: superseded by a newer deployment"
-		return nil
-	}
-	status, ok := statuses[st.State]
-	if !ok {
-		return valueloop.FieldErrorf("deployment_status.state", "unknown state %q", truncate(st.State))
-	}
-	env := st.Environment
-	if env == "" {
-		env = p.Deployment.Environment
-	}
-	d, err := newDeployment(&p.Deployment, p.Repository, env, cfg)
-	if err != nil {
+	d, ignored, err := statusDeployment(&p.DeploymentStatus, &p.Deployment, p.Repository, cfg, "deployment_status.")
+	if err != nil || ignored != "" {
+		ev.Ignored = ignored
 		return err
-	}
-	d.Status = status
-	if d.At, err = st.CreatedAt.time("deployment_status.created_at"); err != nil {
-		return err
-	}
-	if d.At.IsZero() {
-		if d.At, err = st.UpdatedAt.required("deployment_status.created_at"); err != nil {
-			return err
-		}
 	}
 	ev.Deployments = []dora.Deployment{d}
 	return nil
+}
+
+// statusDeployment is the deployment record of one status of dep; ignored
+// says why there is none. Errors name the status's field under prefix.
+func statusDeployment(st *deploymentStatus, dep *deployment, repo repository, cfg Config, prefix string) (dora.Deployment, string, error) {
+	if st.State == "inactive" {
+		// GitHub marks a deployment inactive when a newer one replaces it:
+		// that says nothing about its outcome.
+		return dora.Deployment{}, "deployment status inactive: superseded by a newer deployment", nil
+	}
+	status, ok := statuses[st.State]
+	if !ok {
+		return dora.Deployment{}, "", valueloop.FieldErrorf(prefix+"state", "unknown state %q", truncate(st.State))
+	}
+	env := st.Environment
+	if env == "" {
+		env = dep.Environment
+	}
+	d, err := newDeployment(dep, repo, env, cfg)
+	if err != nil {
+		return d, "", err
+	}
+	d.Status = status
+	if d.At, err = st.CreatedAt.time(prefix + "created_at"); err != nil {
+		return d, "", err
+	}
+	if d.At.IsZero() {
+		if d.At, err = st.UpdatedAt.required(prefix + "created_at"); err != nil {
+			return d, "", err
+		}
+	}
+	return d, "", nil
 }
 
 var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
@@ -358,36 +376,44 @@ func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
-	r := &p.Release
-	switch {
-	case p.Action != "published" && p.Action != "released":
+	if p.Action != "published" && p.Action != "released" {
 		ev.Ignored = "release " + truncate(p.Action) + ": only publications are deployments"
 		return nil
-	case r.Draft:
-		ev.Ignored = "draft release"
-		return nil
-	case r.Prerelease:
-		ev.Ignored = "pre-release"
-		return nil
-	case cfg.ReleaseEnvironment == "":
-		ev.Ignored = "releases are not configured as deployments for this source"
-		return nil
-	case r.ID == "":
-		return valueloop.FieldErrorf("release.id", "is required")
 	}
-	at, err := r.PublishedAt.required("release.published_at")
-	if err != nil {
+	d, ignored, err := releaseDeployment(&p.Release, p.Repository.FullName, cfg, "release.")
+	if err != nil || ignored != "" {
+		ev.Ignored = ignored
 		return err
 	}
+	ev.Deployments = []dora.Deployment{d}
+	return nil
+}
+
+// releaseDeployment is the deployment a published release made; ignored
+// says why there is none. Errors name the field under prefix.
+func releaseDeployment(r *release, repo string, cfg Config, prefix string) (dora.Deployment, string, error) {
+	switch {
+	case r.Draft:
+		return dora.Deployment{}, "draft release", nil
+	case r.Prerelease:
+		return dora.Deployment{}, "pre-release", nil
+	case cfg.ReleaseEnvironment == "":
+		return dora.Deployment{}, "releases are not configured as deployments for this source", nil
+	case r.ID == "":
+		return dora.Deployment{}, "", valueloop.FieldErrorf(prefix+"id", "is required")
+	}
+	at, err := r.PublishedAt.required(prefix + "published_at")
+	if err != nil {
+		return dora.Deployment{}, "", err
+	}
 	d := dora.Deployment{
-		ID: "github:release:" + r.ID.String(), Repo: p.Repository.FullName, Environment: cfg.ReleaseEnvironment,
+		ID: "github:release:" + r.ID.String(), Repo: repo, Environment: cfg.ReleaseEnvironment,
 		Production: cfg.Production[cfg.ReleaseEnvironment], Version: r.TagName, Status: dora.StatusSuccess, At: at,
 	}
 	if fullSHA.MatchString(r.TargetCommitish) { // otherwise a branch name
 		d.SHA = strings.ToLower(r.TargetCommitish)
 	}
-	ev.Deployments = []dora.Deployment{d}
-	return nil
+	return d, "", nil
 }
 
 func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
@@ -398,29 +424,11 @@ func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
-	is := &p.Issue
-	if is.ID == "" {
-		return valueloop.FieldErrorf("issue.id", "is required")
+	inc, incident, err := issueIncident(&p.Issue, p.Repository.FullName, cfg, "issue.")
+	if err != nil {
+		return err
 	}
 	want := cfg.incidentLabel()
-	incident := false
-	names := make([]string, len(is.Labels))
-	for i, l := range is.Labels {
-		incident = incident || strings.EqualFold(l.Name, want)
-		names[i] = l.Name
-	}
-	opened, err := is.CreatedAt.required("issue.created_at")
-	if err != nil {
-		return err
-	}
-	updated, err := is.UpdatedAt.time("issue.updated_at")
-	if err != nil {
-		return err
-	}
-	inc := dora.Incident{
-		ID: "github:issue:" + is.ID.String(), Service: dora.LabelService(names), Repo: p.Repository.FullName,
-		Title: is.Title, OpenedAt: opened, UpdatedAt: updated, CauseSHA: dora.CauseSHA(is.Body),
-	}
 	switch {
 	case p.Action == "unlabeled" && strings.EqualFold(p.Label.Name, want) && !incident,
 		(p.Action == "deleted" || p.Action == "transferred") && incident:
@@ -431,20 +439,57 @@ func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 		ev.Ignored = fmt.Sprintf("issue not labelled %q", truncate(want))
 		return nil
 	}
-	if is.State == "closed" {
-		closed, err := is.ClosedAt.time("issue.closed_at")
-		if err != nil {
-			return err
-		}
-		if closed.IsZero() {
-			closed = updated
-		}
-		if closed.IsZero() {
-			return valueloop.FieldErrorf("issue.closed_at", "is required for a closed issue")
-		}
-		closed = latest(closed, opened)
-		inc.ResolvedAt = &closed
+	if err := resolve(&inc, &p.Issue, "issue."); err != nil {
+		return err
 	}
 	ev.Incidents = []dora.Incident{inc}
+	return nil
+}
+
+// issueIncident reads what an issue says as an incident, unresolved, and
+// whether it carries the incident label. Errors name the field under
+// prefix.
+func issueIncident(is *issue, repo string, cfg Config, prefix string) (dora.Incident, bool, error) {
+	if is.ID == "" {
+		return dora.Incident{}, false, valueloop.FieldErrorf(prefix+"id", "is required")
+	}
+	want := cfg.incidentLabel()
+	incident := false
+	names := make([]string, len(is.Labels))
+	for i, l := range is.Labels {
+		incident = incident || strings.EqualFold(l.Name, want)
+		names[i] = l.Name
+	}
+	opened, err := is.CreatedAt.required(prefix + "created_at")
+	if err != nil {
+		return dora.Incident{}, false, err
+	}
+	updated, err := is.UpdatedAt.time(prefix + "updated_at")
+	if err != nil {
+		return dora.Incident{}, false, err
+	}
+	return dora.Incident{
+		ID: "github:issue:" + is.ID.String(), Service: dora.LabelService(names), Repo: repo,
+		Title: is.Title, OpenedAt: opened, UpdatedAt: updated, CauseSHA: dora.CauseSHA(is.Body),
+	}, incident, nil
+}
+
+// resolve marks inc resolved when its issue is closed.
+func resolve(inc *dora.Incident, is *issue, prefix string) error {
+	if is.State != "closed" {
+		return nil
+	}
+	closed, err := is.ClosedAt.time(prefix + "closed_at")
+	if err != nil {
+		return err
+	}
+	if closed.IsZero() {
+		closed = inc.UpdatedAt
+	}
+	if closed.IsZero() {
+		return valueloop.FieldErrorf(prefix+"closed_at", "is required for a closed issue")
+	}
+	closed = latest(closed, inc.OpenedAt)
+	inc.ResolvedAt = &closed
 	return nil
 }

@@ -34,22 +34,26 @@ type pushEvent struct {
 	Repository repository `json:"repository"`
 }
 
+// pullRequest is a pull request as the pull_request event and the REST
+// API's pull request list both write it (the list leaves out merged).
+type pullRequest struct {
+	Number         json.Number `json:"number"`
+	Merged         bool        `json:"merged"`
+	MergedAt       stamp       `json:"merged_at"`
+	CreatedAt      stamp       `json:"created_at"`
+	MergeCommitSHA string      `json:"merge_commit_sha"`
+	Head           struct {
+		Ref string `json:"ref"`
+	} `json:"head"`
+	Base struct {
+		Ref string `json:"ref"`
+	} `json:"base"`
+}
+
 type pullRequestEvent struct {
-	Action      string `json:"action"`
-	PullRequest struct {
-		Number         json.Number `json:"number"`
-		Merged         bool        `json:"merged"`
-		MergedAt       stamp       `json:"merged_at"`
-		CreatedAt      stamp       `json:"created_at"`
-		MergeCommitSHA string      `json:"merge_commit_sha"`
-		Head           struct {
-			Ref string `json:"ref"`
-		} `json:"head"`
-		Base struct {
-			Ref string `json:"ref"`
-		} `json:"base"`
-	} `json:"pull_request"`
-	Repository repository `json:"repository"`
+	Action      string      `json:"action"`
+	PullRequest pullRequest `json:"pull_request"`
+	Repository  repository  `json:"repository"`
 }
 
 type reviewEvent struct {
@@ -80,28 +84,32 @@ type deploymentEvent struct {
 	Repository repository `json:"repository"`
 }
 
+type deploymentStatus struct {
+	State       string `json:"state"`
+	Environment string `json:"environment"`
+	CreatedAt   stamp  `json:"created_at"`
+	UpdatedAt   stamp  `json:"updated_at"`
+}
+
 type deploymentStatusEvent struct {
-	Action           string `json:"action"`
-	DeploymentStatus struct {
-		State       string `json:"state"`
-		Environment string `json:"environment"`
-		CreatedAt   stamp  `json:"created_at"`
-		UpdatedAt   stamp  `json:"updated_at"`
-	} `json:"deployment_status"`
-	Deployment deployment `json:"deployment"`
-	Repository repository `json:"repository"`
+	Action           string           `json:"action"`
+	DeploymentStatus deploymentStatus `json:"deployment_status"`
+	Deployment       deployment       `json:"deployment"`
+	Repository       repository       `json:"repository"`
+}
+
+type release struct {
+	ID              json.Number `json:"id"`
+	TagName         string      `json:"tag_name"`
+	TargetCommitish string      `json:"target_commitish"`
+	Draft           bool        `json:"draft"`
+	Prerelease      bool        `json:"prerelease"`
+	PublishedAt     stamp       `json:"published_at"`
 }
 
 type releaseEvent struct {
-	Action  string `json:"action"`
-	Release struct {
-		ID              json.Number `json:"id"`
-		TagName         string      `json:"tag_name"`
-		TargetCommitish string      `json:"target_commitish"`
-		Draft           bool        `json:"draft"`
-		Prerelease      bool        `json:"prerelease"`
-		PublishedAt     stamp       `json:"published_at"`
-	} `json:"release"`
+	Action     string     `json:"action"`
+	Release    release    `json:"release"`
 	Repository repository `json:"repository"`
 }
 
@@ -109,18 +117,23 @@ type label struct {
 	Name string `json:"name"`
 }
 
+type issue struct {
+	ID        json.Number `json:"id"`
+	Title     string      `json:"title"`
+	State     string      `json:"state"`
+	Body      string      `json:"body"`
+	Labels    []label     `json:"labels"`
+	CreatedAt stamp       `json:"created_at"`
+	UpdatedAt stamp       `json:"updated_at"`
+	ClosedAt  stamp       `json:"closed_at"`
+	// PullRequest is set when the REST API lists a pull request among
+	// the issues.
+	PullRequest json.RawMessage `json:"pull_request"`
+}
+
 type issuesEvent struct {
-	Action string `json:"action"`
-	Issue  struct {
-		ID        json.Number `json:"id"`
-		Title     string      `json:"title"`
-		State     string      `json:"state"`
-		Body      string      `json:"body"`
-		Labels    []label     `json:"labels"`
-		CreatedAt stamp       `json:"created_at"`
-		UpdatedAt stamp       `json:"updated_at"`
-		ClosedAt  stamp       `json:"closed_at"`
-	} `json:"issue"`
+	Action     string     `json:"action"`
+	Issue      issue      `json:"issue"`
 	Label      label      `json:"label"`
 	Repository repository `json:"repository"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
+	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/pagerduty"
 )
 
@@ -72,6 +73,8 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
 		case delivery.KindPagerDuty:
 			h.Credential = r.Header.Get(pagerduty.SignatureHeader) // the delivery ID is the event's, in the body
+		case delivery.KindOpsgenie:
+			h.Credential = opsgenie.Credential(r.Header.Get(opsgenie.TokenHeader), r.Header.Get("Authorization"))
 		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
@@ -525,6 +528,7 @@ func (s *Server) deliveryRoutes() []route {
 		{"POST", "/hooks/github", public, s.handleHook(delivery.KindGitHub)},
 		{"POST", "/hooks/gitlab", public, s.handleHook(delivery.KindGitLab)},
 		{"POST", "/hooks/pagerduty", public, s.handleHook(delivery.KindPagerDuty)},
+		{"POST", "/hooks/opsgenie", public, s.handleHook(delivery.KindOpsgenie)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
 		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
@@ -572,6 +576,8 @@ func (s *Server) hookPrecheck(r *http.Request, kind string) error {
 			err = github.CheckSignatureForm(r.Header.Get(github.SignatureHeader))
 		case delivery.KindGitLab:
 			err = gitlab.VerifyToken(src.Secret, r.Header.Get(gitlab.TokenHeader))
+		case delivery.KindOpsgenie:
+			err = opsgenie.Verify(src.Secret, opsgenie.Credential(r.Header.Get(opsgenie.TokenHeader), r.Header.Get("Authorization")))
 		}
 		if err == nil {
 			return nil

@@ -19,14 +19,7 @@ import (
 func TestPagerDutyWebhooks(t *testing.T) {
 	e, _ := mustDeliveryServer(t, nil)
 	const secret = "pagerduty-secret-for-tests-0123"
-	must := func(c call, status int) string {
-		t.Helper()
-		resp, body := e.do(t, c)
-		if resp.StatusCode != status {
-			t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
-		}
-		return body
-	}
+	must := func(c call, status int) string { t.Helper(); return e.expect(t, c, status) }
 	must(call{method: "PUT", path: "/api/v1/delivery/sources/pd", token: adminSecret, body: `{"kind":"pagerduty","secret":"` + secret + `"}`}, 200)
 	must(call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
 		body: `{"id":"D1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-03-04T18:00:00Z"}`}, 201)

@@ -10,7 +10,7 @@ import (
 )
 
 // Corrections of delivery records: list, read, edit and delete changes,
-// deployments and incident snapshots by their record number. They concern
+// deployments, incident snapshots and reviews by their record number. They concern
 // every environment, so they need an admin token for all of them.
 
 // recordNumber reads the {record} path value.
@@ -45,7 +45,7 @@ func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
 }
 
 // handleListRecords lists the records of {kind} (changes, deployments,
-// incidents), newest first, filtered by service, repo and id.
+// incidents, reviews), newest first, filtered by service, repo and id.
 func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.recordsService(r)
 	if err != nil {
@@ -99,6 +99,7 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 		Change     *dora.Change     `json:"change"`
 		Deployment *dora.Deployment `json:"deployment"`
 		Incident   *dora.Incident   `json:"incident"`
+		Review     *dora.Review     `json:"review"`
 		Force      bool             `json:"force"`
 		Reason     string           `json:"reason"`
 	}
@@ -115,7 +116,7 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 		return valueloop.FieldErrorf("reason", "must be at most 1000 characters long")
 	}
 	rec, err := svc.EditRecord(r.Context(), delivery.Edit{
-		Record: delivery.Record{Record: n, Kind: kind, Change: in.Change, Deployment: in.Deployment, Incident: in.Incident},
+		Record: delivery.Record{Record: n, Kind: kind, Change: in.Change, Deployment: in.Deployment, Incident: in.Incident, Review: in.Review},
 		Force:  in.Force, Actor: tokenOf(r).Name, Reason: in.Reason,
 	})
 	if err != nil {

@@ -74,6 +74,17 @@ func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *delivery.Ser
 	return &d, svc
 }
 
+// expect sends c and fails the test unless the answer has status; it
+// returns the body.
+func (e *env) expect(t *testing.T, c call, status int) string {
+	t.Helper()
+	resp, body := e.do(t, c)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
+	}
+	return body
+}
+
 func readTestdata(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", path))

@@ -49,6 +49,10 @@ func TestDeliveryAcrossNodes(t *testing.T) {
 	nodes := [2]*delivery.Service{}
 	for i := range nodes {
 		nodes[i] = delivery.New(MustOpen(t, dsn, nil))
+		// Cross-node visibility is the subject here, not the stale answer
+		// a slow build allows (tested in package delivery): on a loaded
+		// machine a build takes longer than the default SlowBuild.
+		nodes[i].SlowBuild = time.Hour
 	}
 	from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	deployed := func(node int) int {

@@ -106,6 +106,23 @@ var recordTables = map[string]recordTable{
 			return []any{i.ID, i.Service, i.Repo, i.Title, i.OpenedAt.UnixNano(), resolved, OptNanos(i.UpdatedAt), i.DeploymentID, i.CauseSHA, i.Void}, nil
 		},
 	},
+	delivery.RecordReviews: {
+		table: "delivery_reviews", idColumn: "pr",
+		columns: "repo, pr, at",
+		scan: func(rows *sql.Rows, r *delivery.Record, pre ...any) error {
+			v := &dora.Review{}
+			var at int64
+			if err := rows.Scan(append(pre, &v.Repo, &v.PR, &at)...); err != nil {
+				return err
+			}
+			v.At = fromNanos(at)
+			r.Review = v
+			return nil
+		},
+		values: func(r *delivery.Record) ([]any, error) {
+			return []any{r.Review.Repo, r.Review.PR, r.Review.At.UnixNano()}, nil
+		},
+	},
 }
 
 func recordTableOf(kind string) (recordTable, error) {

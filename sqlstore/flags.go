@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagplan"
 )
 
 // Environments returns every environment, ordered by key.
@@ -104,7 +105,7 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 		if err != nil {
 			return err
 		}
-		plan, err := valueloop.PlanFlagSet(old, set)
+		plan, err := flagplan.Compare(old, set)
 		if err != nil {
 			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 		}
@@ -160,7 +161,7 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 		} else if err != nil {
 			return err
 		}
-		after, err := valueloop.EncodeFlag(f)
+		after, err := flagplan.EncodeFlag(f)
 		if err != nil {
 			return err
 		}

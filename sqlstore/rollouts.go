@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -205,3 +206,35 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// RolloutsReached lists the rollouts of flag in env, newest first (at most
+// 1000), each with when it first served 100% of users: the time of the
+// first entry of its history at 100% that did not roll it back, zero when
+// none. One query: the loop figures once read each rollout's history in a
+// query of its own.
+func (s *Store) RolloutsReached(ctx context.Context, env, flag string) ([]delivery.RolloutReach, error) {
+	rows, err := s.read().Query(ctx, `SELECT `+rolloutColumns+`,
+		(SELECT e.at FROM rollout_events e WHERE e.rollout = rollouts.id AND e.percent >= 100 AND e.state <> ?
+			ORDER BY e.id LIMIT 1)
+		FROM rollouts WHERE environment = ? AND flag = ? ORDER BY id DESC LIMIT 1000`, string(rollout.RolledBack), env, flag)
+	if err != nil {
+		return nil, fmt.Errorf("%s: rollouts of %s in %s: %w", s.o.D.Name, flag, env, err)
+	}
+	return collect(rows, func(rows *sql.Rows) (delivery.RolloutReach, error) {
+		var out delivery.RolloutReach
+		r, err := s.scanRollout(scanWith{rows, []any{nullTimeDest{&out.FullAt}}})
+		if err != nil {
+			return out, err
+		}
+		out.Rollout = *r
+		return out, nil
+	})
+}
+
+// scanWith scans a row into the destinations given and then extra.
+type scanWith struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra...)...) }

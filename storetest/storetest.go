@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
+		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
 		{"Value", testValue},
 		{"ValueChanges", testValueChanges},

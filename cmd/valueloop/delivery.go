@@ -17,6 +17,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -34,12 +35,13 @@ func deliveryCommand() *command {
 			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
 		deliveryRecordCommand(),
+		deliveryImportCommand(),
 		{name: "deliveries", args: "[--source NAME|api] [--limit N]", summary: "list the latest webhook deliveries received", run: runDeliveries},
 		{name: "loop", args: "FLAG --env ENV", summary: "show the loop of a flag: commit to production to 100% of users to a verdict", run: runLoop},
 	}}
 }
 
-const sourceArgs = "NAME --kind github|gitlab|pagerduty [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
+const sourceArgs = "NAME --kind github|gitlab|pagerduty|opsgenie [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
 
 const deliveryMore = `Records and metrics:
 
@@ -55,7 +57,8 @@ const deliveryMore = `Records and metrics:
 
 TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date (midnight UTC);
 it is stored in UTC. --key makes a record idempotent: sending it again stores nothing.
-Webhooks: point GitHub at SERVER/hooks/github and GitLab at SERVER/hooks/gitlab (docs/delivery.md).
+Webhooks: point GitHub at SERVER/hooks/github and GitLab at SERVER/hooks/gitlab, PagerDuty and
+Opsgenie at SERVER/hooks/pagerduty and SERVER/hooks/opsgenie (docs/delivery.md).
 `
 
 // runSourcePut returns delivery source add or set (sub).
@@ -64,9 +67,9 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		fs := newFlagSet(e, "delivery source "+sub)
 		cf := addClientFlags(e, fs)
 		var src delivery.Source
-		fs.StringVar(&src.Kind, "kind", "", "github, gitlab or pagerduty")
+		fs.StringVar(&src.Kind, "kind", "", "github, gitlab, pagerduty or opsgenie")
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
-		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident)")
+		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident); for opsgenie, a tag that marks incident alerts (default: every alert)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")
 		pos, err := e.parseArgs(fs, args)
 		if err != nil {
@@ -112,6 +115,9 @@ func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret st
 		path, header = "/hooks/gitlab", "Secret token"
 	case delivery.KindPagerDuty:
 		path, header = "/hooks/pagerduty", "Secret" // PagerDuty makes the secret: pass it with --secret-file
+	case delivery.KindOpsgenie:
+		// Opsgenie signs nothing: the secret travels as a custom header.
+		path, header = "/hooks/opsgenie", "custom header "+opsgenie.TokenHeader
 	}
 	fmt.Fprintf(w, "Webhook source %s (%s) saved.\n", out.Name, out.Kind)
 	if secret != "" {

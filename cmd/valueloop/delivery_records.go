@@ -20,18 +20,20 @@ import (
 )
 
 // deliveryRecordCommand is `valueloop delivery record`: corrections of
-// stored changes, deployments and incident snapshots.
+// stored changes, deployments, incident snapshots and reviews.
 func deliveryRecordCommand() *command {
-	return &command{name: "record", summary: "list, show, edit and delete stored changes, deployments and incidents (corrections, audited)", more: recordHelp, subs: []*command{
-		{name: "list", args: "changes|deployments|incidents [--service S] [--repo R] [--id ID] [--limit N]", summary: "list stored records, newest first, with their numbers", more: recordHelp, run: runRecordList},
+	return &command{name: "record", summary: "list, show, edit and delete stored changes, deployments, incidents and reviews (corrections, audited)", more: recordHelp, subs: []*command{
+		{name: "list", args: "changes|deployments|incidents|reviews [--service S] [--repo R] [--id ID] [--limit N]", summary: "list stored records, newest first, with their numbers", more: recordHelp, run: runRecordList},
 		{name: "show", args: "KIND NUMBER", summary: "show one stored record as JSON", more: recordHelp, run: runRecordShow},
 		{name: "edit", args: "KIND NUMBER --set FIELD=VALUE ... [--force] [--reason TEXT]", summary: "correct fields of a stored record", more: recordHelp, run: runRecordEdit},
 		{name: "delete", args: "KIND NUMBER [--reason TEXT]", summary: "delete a stored record", more: recordHelp, run: runRecordDelete},
 	}}
 }
 
-const recordHelp = `KIND is changes, deployments or incidents; NUMBER is the record's number from 'list'.
+const recordHelp = `KIND is changes, deployments, incidents or reviews; NUMBER is the record's number from 'list'.
 A deployment or incident ID has one record per status or snapshot: correct the one that is wrong.
+Reviews (pull request reviews, merge request approvals: the first of a request ends its pickup
+stage) name a repository and a pull request, not a service: list them with --repo and --id PR.
 --set takes the record's JSON field names (see 'show'): --set authoredAt=2026-03-01T09:00:00Z,
 --set rollback=false, --set resolvedAt=null. A value that is JSON (a number, true, false, null)
 is taken as such; anything else as a string. Times are RFC 3339.
@@ -84,7 +86,7 @@ func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
 	cf := addClientFlags(e, fs)
 	service := fs.String("service", "", "only records naming this service")
 	repo := fs.String("repo", "", "only records of this repository")
-	id := fs.String("id", "", "a change's sha, a deployment's or an incident's ID")
+	id := fs.String("id", "", "a change's sha, a deployment's or an incident's ID, a review's pull request")
 	limit := fs.Int("limit", 50, "at most this many (1 to 1000)")
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
@@ -141,6 +143,12 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 				env += " (production)"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(firstNonEmpty(d.Service, d.Repo)), d.ID, env, orDash(short(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
+		}
+	case delivery.RecordReviews:
+		fmt.Fprintln(tw, "RECORD\tREPO\tPR\tAT (UTC)\tFROM")
+		for _, r := range list {
+			v := r.Review
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Record, v.Repo, v.PR, ts(v.At), from(r))
 		}
 	default:
 		fmt.Fprintln(tw, "RECORD\tSERVICE\tID\tOPENED (UTC)\tRESOLVED (UTC)\tVOID\tTITLE\tFROM")
@@ -217,6 +225,8 @@ func applySets(r *delivery.Record, sets []string) error {
 		cur = r.Deployment
 	case r.Incident != nil:
 		cur = r.Incident
+	case r.Review != nil:
+		cur = r.Review
 	default:
 		return fmt.Errorf("record %d carries no %s", r.Record, r.Kind)
 	}
@@ -250,6 +260,9 @@ func applySets(r *delivery.Record, sets []string) error {
 	case r.Deployment != nil:
 		r.Deployment = &dora.Deployment{}
 		err = dec.Decode(r.Deployment)
+	case r.Review != nil:
+		r.Review = &dora.Review{}
+		err = dec.Decode(r.Review)
 	default:
 		r.Incident = &dora.Incident{}
 		err = dec.Decode(r.Incident)

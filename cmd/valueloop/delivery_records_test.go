@@ -107,3 +107,49 @@ func TestChangeRecordBreakdown(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewRecordCLI corrects the review of a pull request with the CLI:
+// listed by repository and pull request in a table, its time edited with
+// --set (pickup 2h → 1h), then deleted (no pickup stage left), both in the
+// audit trail.
+func TestReviewRecordCLI(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--sha", "c7", "--pr", "7", "--authored-at", "2026-02-02T00:00:00Z",
+		"--opened-at", "2026-02-02T01:00:00Z", "--reviewed-at", "2026-02-02T03:00:00Z", "--merged-at", "2026-02-02T04:00:00Z")
+	run(0, "deploy", "record", "--service", "cart", "--repo", "acme/cart", "--env", "production", "--sha", "c7", "--status", "success", "--at", "2026-02-02T06:00:00Z")
+	pickup := func() dora.Stage {
+		t.Helper()
+		var rep delivery.Report
+		if err := json.Unmarshal([]byte(run(0, "dora", "--service", "cart", "--from", "2026-02-02", "--to", "2026-02-03", "--output", "json")), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Services[0].Total.LeadTimeBreakdown.Pickup
+	}
+	if p := pickup(); p.Count != 1 || p.Median != 2*time.Hour {
+		t.Fatalf("pickup before: %+v, want 2h", p)
+	}
+	if out := run(0, "delivery", "record", "list", "reviews", "--repo", "acme/cart", "--id", "7"); !strings.Contains(out, "REPO") ||
+		!strings.Contains(out, "acme/cart") || !strings.Contains(out, "2026-02-02 03:00:00") {
+		t.Errorf("review table:\n%s", out)
+	}
+	var list []delivery.Record
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "reviews", "--repo", "acme/cart", "--output", "json")), &list); err != nil || len(list) != 1 {
+		t.Fatalf("review records: %+v %v", list, err)
+	}
+	n := strconv.FormatInt(list[0].Record, 10)
+	run(0, "delivery", "record", "edit", "reviews", n, "--set", "at=2026-02-02T02:00:00Z", "--reason", "first review was at 02:00")
+	if p := pickup(); p.Median != time.Hour {
+		t.Errorf("pickup after the edit: %+v, want 1h", p)
+	}
+	run(0, "delivery", "record", "delete", "reviews", n, "--reason", "bot approval")
+	if p := pickup(); p.Count != 0 {
+		t.Errorf("pickup after the deletion: %+v, want none", p)
+	}
+	out := run(0, "audit", "--flag", "review/"+n)
+	for _, want := range []string{"delivery.review.edit", "delivery.review.delete", "bot approval"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit of review/%s lacks %q:\n%s", n, want, out)
+		}
+	}
+}

@@ -196,11 +196,9 @@ func TestMultiNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// OFREP evaluations above stored exposures of their own.
-	base, err := db.EventCount(context.Background(), "production")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// OFREP evaluations above stored exposures of their own, handed to the
+	// store in the background: count them once the count has settled.
+	base := settledEventCount(t, db)
 	sendToNodes(t, []*node{a, b}, events[:4000], eval)
 	checkAggregates(t, db, base+4000)
 
@@ -349,6 +347,29 @@ func checkDatabaseAway(t *testing.T, other *node, dsn, eval string, ctx map[stri
 // checkAggregates checks that the stored aggregates equal a recomputation
 // from the stored events, which must number n. Acknowledged events are in
 // the aggregates already; nothing else is being written meanwhile.
+// settledEventCount is production's stored event count once it has stayed
+// the same for two seconds: exposures recorded by the nodes reach the store
+// after the answer that recorded them.
+func settledEventCount(t *testing.T, db *postgres.DB) int64 {
+	t.Helper()
+	last, stable := int64(-1), 0
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		n, err := db.EventCount(context.Background(), "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == last {
+			if stable++; stable == 4 {
+				return n
+			}
+			continue
+		}
+		last, stable = n, 0
+	}
+	t.Fatalf("the event count did not settle in 30 s (last %d)", last)
+	return 0
+}
+
 func checkAggregates(t *testing.T, db *postgres.DB, n int64) {
 	t.Helper()
 	ctx := context.Background()

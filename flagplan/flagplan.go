@@ -1,17 +1,23 @@
-package valueloop
+// Package flagplan computes what replacing one flag set by another writes:
+// the canonical encoding of flags, so equal definitions compare equal
+// whatever their key order or whitespace, and the plan of creations,
+// updates and deletions that stores carry out in one transaction.
+package flagplan
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/valueloop/valueloop"
 )
 
 // EncodeFlag gives the stored and compared form of a flag definition:
 // canonical JSON, so that equal definitions have equal bytes whatever key
 // order or whitespace they came with. Every store uses it, so a flag set
 // moved between stores compares equal.
-func EncodeFlag(f *Flag) ([]byte, error) {
+func EncodeFlag(f *valueloop.Flag) ([]byte, error) {
 	return CanonicalJSON(f, "null")
 }
 
@@ -44,19 +50,19 @@ func CanonicalJSON(v any, empty string) ([]byte, error) {
 	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
 
-// FlagWrite is one flag that replacing a flag set writes, in canonical JSON:
+// Write is one flag that replacing a flag set writes, in canonical JSON:
 // Before nil creates the flag, After nil deletes it, both set update it.
-type FlagWrite struct {
+type Write struct {
 	Key           string
 	Before, After []byte
 }
 
-// FlagSetPlan is what replacing one flag set by another writes. Stores carry
+// Plan is what replacing one flag set by another writes. Stores carry
 // it out in one transaction; package flags uses it to show a diff first.
-type FlagSetPlan struct {
+type Plan struct {
 	// Writes: creations and updates in key order, then deletions in key
 	// order. Flags whose definitions are equal are not written.
-	Writes []FlagWrite
+	Writes []Write
 	// Evaluators and Metadata are the canonical encodings of the new set's.
 	Evaluators, Metadata []byte
 	// SetBefore and SetAfter are set when $evaluators or the set metadata
@@ -64,10 +70,10 @@ type FlagSetPlan struct {
 	SetBefore, SetAfter []byte
 }
 
-// PlanFlagSet compares old and next and says what replacing old by next
+// Compare compares old and next and says what replacing old by next
 // writes.
-func PlanFlagSet(old, next *FlagSet) (FlagSetPlan, error) {
-	var p FlagSetPlan
+func Compare(old, next *valueloop.FlagSet) (Plan, error) {
+	var p Plan
 	keys := make([]string, 0, len(next.Flags))
 	for k := range next.Flags {
 		keys = append(keys, k)
@@ -87,7 +93,7 @@ func PlanFlagSet(old, next *FlagSet) (FlagSetPlan, error) {
 				continue
 			}
 		}
-		p.Writes = append(p.Writes, FlagWrite{Key: key, Before: before, After: after})
+		p.Writes = append(p.Writes, Write{Key: key, Before: before, After: after})
 	}
 	var removed []string
 	for key := range old.Flags {
@@ -101,7 +107,7 @@ func PlanFlagSet(old, next *FlagSet) (FlagSetPlan, error) {
 		if err != nil {
 			return p, fmt.Errorf("flag %s: %w", key, err)
 		}
-		p.Writes = append(p.Writes, FlagWrite{Key: key, Before: before})
+		p.Writes = append(p.Writes, Write{Key: key, Before: before})
 	}
 	var err error
 	if p.Evaluators, err = CanonicalJSON(next.Evaluators, "{}"); err != nil {
@@ -131,14 +137,14 @@ func setJSON(evaluators, metadata []byte) []byte {
 }
 
 // Empty reports whether the plan writes nothing at all.
-func (p FlagSetPlan) Empty() bool {
+func (p Plan) Empty() bool {
 	return len(p.Writes) == 0 && p.SetAfter == nil
 }
 
 // Change lists the flags the plan adds, changes and removes; version is the
 // environment's version to report.
-func (p FlagSetPlan) Change(version int64) FlagSetChange {
-	c := FlagSetChange{Version: version}
+func (p Plan) Change(version int64) valueloop.FlagSetChange {
+	c := valueloop.FlagSetChange{Version: version}
 	for _, w := range p.Writes {
 		switch {
 		case w.Before == nil:

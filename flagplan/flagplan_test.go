@@ -1,4 +1,4 @@
-package valueloop_test
+package flagplan_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagplan"
 )
 
 func strp(s string) *string { return &s }
@@ -29,7 +30,7 @@ func TestPlanFlagSet(t *testing.T) {
 		},
 		Metadata: map[string]any{"flagSetId": "shop"},
 	}
-	plan, err := valueloop.PlanFlagSet(old, next)
+	plan, err := flagplan.Compare(old, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,18 +54,18 @@ func TestPlanFlagSet(t *testing.T) {
 		t.Errorf("metadata unchanged: SetAfter %s, Empty %v", plan.SetAfter, plan.Empty())
 	}
 
-	same, _ := valueloop.PlanFlagSet(next, next)
+	same, _ := flagplan.Compare(next, next)
 	if !same.Empty() {
 		t.Errorf("a set against itself: %+v, want an empty plan", same)
 	}
 	meta := *next
 	meta.Evaluators = map[string]json.RawMessage{"gold": json.RawMessage(`{"==":[1,1]}`)}
-	onlySet, _ := valueloop.PlanFlagSet(next, &meta)
+	onlySet, _ := flagplan.Compare(next, &meta)
 	if len(onlySet.Writes) != 0 || onlySet.SetAfter == nil || onlySet.Empty() {
 		t.Errorf("evaluators added: %+v, want a set-level change only", onlySet)
 	}
 	bad := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{"nan": {Variants: map[string]any{"x": jsonNaN()}}}}
-	if _, err := valueloop.PlanFlagSet(old, bad); err == nil {
+	if _, err := flagplan.Compare(old, bad); err == nil {
 		t.Error("a value JSON cannot encode: want an error")
 	}
 }
@@ -79,7 +80,7 @@ func jsonNaN() float64 {
 func TestEncodeFlagKeepsOperators(t *testing.T) {
 	f := &valueloop.Flag{Key: "a", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp("off"),
 		Targeting: json.RawMessage(`{"if":[{">=":[{"var":"age"},18]},"on",{"if":[{"<":[{"var":"n"},2]},"off","R&D"]}]}`)}
-	buf, err := valueloop.EncodeFlag(f)
+	buf, err := flagplan.EncodeFlag(f)
 	if err != nil {
 		t.Fatal(err)
 	}

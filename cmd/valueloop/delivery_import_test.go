@@ -1,0 +1,112 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/sqlite"
+)
+
+// gitRepo builds a repository with a pull request merged and tagged v1.0,
+// and a commit made on main after it.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	run := func(at string, args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+at, "GIT_COMMITTER_DATE="+at, "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_SYSTEM=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	commit := func(at, file string) {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(at, "add", file)
+		run(at, "commit", "-q", "-m", "add "+file)
+	}
+	run("2026-03-01T09:00:00Z", "init", "-q", "-b", "main")
+	commit("2026-03-01T09:00:00Z", "README")
+	run("2026-03-02T09:00:00Z", "checkout", "-q", "-b", "feature")
+	commit("2026-03-02T10:00:00Z", "a.go")
+	run("2026-03-02T12:00:00Z", "checkout", "-q", "main")
+	run("2026-03-02T12:00:00Z", "merge", "-q", "--no-ff", "feature", "-m", "Merge pull request #3 from acme/feature")
+	run("2026-03-02T14:00:00Z", "tag", "-a", "v1.0", "-m", "release 1.0") // annotated: a lightweight tag has its commit's date
+	commit("2026-03-03T09:00:00Z", "b.go")
+	return dir
+}
+
+// TestDeliveryImportGit: importing a repository into a running server's
+// data directory stores its changes and tags, the server's dora report
+// shows them, and a second import stores nothing.
+func TestDeliveryImportGit(t *testing.T) {
+	repo := gitRepo(t)
+	srv := MustServe(t, "")
+	args := []string{"delivery", "import", "git", repo, "--repo", "acme/shop", "--tags", "v*", "--data", srv.DataDir}
+	code, stdout, stderr := offline(t, nil, args...)
+	if code != exitOK || !strings.Contains(stdout, "Imported acme/shop: 5 records read, 5 new stored (4 changes, 0 reviews, 1 deployment records") {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = offline(t, nil, args...)
+	if code != exitOK || !strings.Contains(stdout, "5 records read, 0 new stored") {
+		t.Errorf("second import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = srv.cli(t, srv.Admin, "dora", "--from", "2026-03-01", "--to", "2026-03-05", "--bucket", "none")
+	// The tag delivered the first commit, the merge and its commit (3
+	// changes, lead times 29h, 4h, 2h), merged 2h before it (the first
+	// commit 29h).
+	if code != exitOK || !strings.Contains(stdout, "1 deployment") || !strings.Contains(stdout, "4h00m") || !strings.Contains(stdout, "3 changes, 1 not yet deployed") ||
+		!regexp.MustCompile(`deploy \(→ production\) +2h00m`).MatchString(stdout) {
+		t.Errorf("dora after the import: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestDeliveryImportGitHub: the token comes from the environment, goes to
+// the --base-url host (GitHub Enterprise: /api/v3 added) in the
+// Authorization header and nowhere else; the pull request and its review
+// are stored.
+func TestDeliveryImportGitHub(t *testing.T) {
+	const token = "ghp_cli-test-token"
+	pages := map[string]string{
+		"/api/v3/repos/acme/shop": `{"full_name":"acme/shop","default_branch":"main"}`,
+		"/api/v3/repos/acme/shop/pulls": `[{"number":3,"state":"closed","created_at":"2026-03-02T09:00:00Z","merged_at":"2026-03-02T12:00:00Z",` +
+			`"merge_commit_sha":"e5bd3914e2e596debea16f433f57875b5b90bcd6","head":{"ref":"feature"},"base":{"ref":"main"}}]`,
+		"/api/v3/repos/acme/shop/pulls/3/reviews": `[{"id":1,"state":"APPROVED","submitted_at":"2026-03-02T10:00:00Z"}]`,
+		"/api/v3/repos/acme/shop/deployments":     `[]`,
+		"/api/v3/repos/acme/shop/issues":          `[]`,
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := pages[r.URL.Path]
+		if !ok || r.Header.Get("Authorization") != "Bearer "+token {
+			t.Errorf("%s with Authorization %q", r.URL, r.Header.Get("Authorization"))
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(body))
+	}))
+	defer api.Close()
+	data := t.TempDir()
+	db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, stdout, stderr := offline(t, map[string]string{"GITHUB_TOKEN": token},
+		"delivery", "import", "github", "acme/shop", "--base-url", api.URL, "--data", data, "--output", "json")
+	if code != exitOK || !strings.Contains(stdout, `"changes": 1`) || !strings.Contains(stdout, `"reviews": 1`) || !strings.Contains(stdout, `"complete": true`) {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, token) {
+		t.Errorf("the token was printed:\n%s%s", stdout, stderr)
+	}
+}
