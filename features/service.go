@@ -208,11 +208,12 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	if err != nil {
 		return err
 	}
-	if err := f.Validate(&c); err != nil {
-		return err
-	}
 	all, err := s.Store.Features(ctx)
 	if err != nil {
+		return err
+	}
+	keepLinks(&c, all)
+	if err := f.Validate(&c); err != nil {
 		return err
 	}
 	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
@@ -231,6 +232,19 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	s.forgetRecognizer()
 	_, err = s.Sync(ctx, f.Key)
 	return err
+}
+
+// keepLinks adds to c the flags the stored features link: a link stays
+// valid once its flag is deleted, since cleaning up the flag is how a
+// feature gets done; a new link still needs a flag that exists.
+func keepLinks(c *value.Context, stored []value.Feature) {
+	for _, f := range stored {
+		for _, l := range f.Links.Flags {
+			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
+				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
+			}
+		}
+	}
 }
 
 // unprefix turns "features[N].x" back into "x" for the feature at N, the
@@ -275,6 +289,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err != nil {
 		return nil, err
 	}
+	keepLinks(&c, cur.Features)
 	// One validation of the set that will be stored: with prune the file
 	// alone, which must define every objective its features name; without,
 	// the file's features first (so a field names the file's index) and the

@@ -288,3 +288,28 @@ func TestServicesReleaseOnly(t *testing.T) {
 		t.Errorf("ShippedBy asked for %v, want the linked services", asked)
 	}
 }
+
+// TestLinkToDeletedFlag: a feature's flag cleaned up (how it gets done)
+// leaves its link valid, so the exported file applies back and the feature
+// can still be edited; a new link to a flag that does not exist is refused.
+func TestLinkToDeletedFlag(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Flags = func(string) []string { return []string{"f2"} } // f1 deleted
+	file, _ := svc.Export(ctx)
+	if ops, err := svc.Apply(ctx, file, false, false, "ci"); err != nil || len(ops) != 0 {
+		t.Errorf("the export applied back: %+v, %v; want nothing to change", ops, err)
+	}
+	edited := feature("a", "f1")
+	edited.Title = "A, done"
+	if err := svc.PutFeature(ctx, edited, "t"); err != nil {
+		t.Errorf("editing a done feature: %v", err)
+	}
+	err := svc.PutFeature(ctx, feature("b", "f3"), "t")
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "links.flags[0].flag" {
+		t.Errorf("a new link to no flag: %v, want refused naming links.flags[0].flag", err)
+	}
+}
