@@ -63,6 +63,12 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 	if err != nil {
 		return Receipt{}, err
 	}
+	return s.receiveVerified(ctx, kind, src, h)
+}
+
+// receiveVerified parses and stores h, which src vouched for.
+func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source, h Hook) (Receipt, error) {
+	var err error
 	id := h.DeliveryID
 	production := s.production()
 	var ev dora.Event
@@ -110,7 +116,7 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	if err != nil {
 		return nil, err
 	}
-	check := func(src *Source) error {
+	return pickSource(sources, kind, h.Source, func(src *Source) error {
 		switch kind {
 		case KindGitHub:
 			return github.Verify(src.Secret, h.Body, h.Credential)
@@ -120,11 +126,16 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 			return opsgenie.Verify(src.Secret, h.Credential)
 		}
 		return gitlab.VerifyToken(src.Secret, h.Credential)
-	}
+	})
+}
+
+// pickSource returns the first source of kind (named name, if not empty)
+// that check accepts, or the first refusal.
+func pickSource(sources []Source, kind, name string, check func(*Source) error) (*Source, error) {
 	var first error
 	for i := range sources {
 		src := &sources[i]
-		if src.Kind != kind || (h.Source != "" && src.Name != h.Source) {
+		if src.Kind != kind || (name != "" && src.Name != name) {
 			continue
 		}
 		err := check(src)
@@ -138,8 +149,8 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	if first != nil {
 		return nil, first
 	}
-	if h.Source != "" {
-		return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, h.Source)
+	if name != "" {
+		return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, name)
 	}
 	return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
 }

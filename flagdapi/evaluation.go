@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"reflect"
-	"sort"
 	"time"
 
 	"connectrpc.com/connect"
@@ -35,19 +33,19 @@ const keepAlive = 15 * time.Second
 
 // evaluator authenticates a call for evaluation (client tokens included)
 // and returns the environment's live flags.
-func (s *Server) evaluator(header http.Header) (*flags.Live, error) {
-	live, _, err := s.authorize(header, "", false)
+func (s *Server) evaluator(ctx context.Context, header http.Header) (*flags.Live, error) {
+	live, _, err := s.authorize(ctx, header, "", false)
 	return live, err
 }
 
 // resolve evaluates one flag for a call and checks its type: want is "bool",
 // "string", "float", "int" or "object".
-func (s *Server) resolve(header http.Header, key string, ctx *structpb.Struct, want string) (evaluation.Result, error) {
-	live, t, err := s.authorize(header, "", false)
+func (s *Server) resolve(ctx context.Context, header http.Header, key string, in *structpb.Struct, want string) (evaluation.Result, error) {
+	live, t, err := s.authorize(ctx, header, "", false)
 	if err != nil {
 		return evaluation.Result{}, err
 	}
-	evalCtx := ctx.AsMap()
+	evalCtx := in.AsMap()
 	res := live.Snapshot.Evaluate(key, evalCtx)
 	if s.Evaluated != nil {
 		s.Evaluated(live.Environment.Key, t.NoExposures, evalCtx, &res)
@@ -94,28 +92,6 @@ func objectOf(v any) *structpb.Struct {
 	return st
 }
 
-// changedKeys are the keys of the flags that differ between two sets:
-// added, removed or changed in any way.
-func changedKeys(old, cur *flags.Live) []string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, k := range cur.Snapshot.Keys() {
-		seen[k] = true
-		if old == nil || !reflect.DeepEqual(old.Snapshot.Set().Flags[k], cur.Snapshot.Set().Flags[k]) {
-			keys = append(keys, k)
-		}
-	}
-	if old != nil {
-		for _, k := range old.Snapshot.Keys() {
-			if !seen[k] {
-				keys = append(keys, k)
-			}
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // eventStream sends provider_ready, then configuration_change with the keys
 // of the flags each committed change touched, and keep_alive while idle.
 //
@@ -129,11 +105,17 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 	anonymous := header.Get("Authorization") == "" && header.Get(SelectorHeader) == ""
 	env := ""
 	if !anonymous {
-		live, err := s.evaluator(header)
+		live, err := s.evaluator(ctx, header)
 		if err != nil {
 			return err
 		}
 		env = live.Environment.Key
+	} else {
+		release, err := s.anonymousSlot()
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
@@ -171,7 +153,7 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 				continue
 			}
 			fl := map[string]any{}
-			for _, k := range changedKeys(last, cur) {
+			for _, k := range s.changes.keys(env, last, cur) {
 				fl[k] = map[string]any{"type": "update"}
 			}
 			last = cur
@@ -187,7 +169,7 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 type v1 struct{ s *Server }
 
 func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.ResolveBooleanRequest]) (*connect.Response[evalv1.ResolveBooleanResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +178,7 @@ func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.Reso
 }
 
 func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.ResolveStringRequest]) (*connect.Response[evalv1.ResolveStringResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +187,7 @@ func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.Resol
 }
 
 func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.ResolveFloatRequest]) (*connect.Response[evalv1.ResolveFloatResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +196,7 @@ func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.Resolv
 }
 
 func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveIntRequest]) (*connect.Response[evalv1.ResolveIntResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +205,7 @@ func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveI
 }
 
 func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.ResolveObjectRequest]) (*connect.Response[evalv1.ResolveObjectResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +217,7 @@ func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.Resol
 // as flagd did before its DISABLED-as-success change: providers written for
 // v1 read a value from every entry.
 func (e v1) ResolveAll(ctx context.Context, req *connect.Request[evalv1.ResolveAllRequest]) (*connect.Response[evalv1.ResolveAllResponse], error) {
-	live, err := e.s.evaluator(req.Header())
+	live, err := e.s.evaluator(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +263,7 @@ func variantOf(res evaluation.Result) *string {
 }
 
 func (e v2) ResolveBoolean(ctx context.Context, req *connect.Request[evalv2.ResolveBooleanRequest]) (*connect.Response[evalv2.ResolveBooleanResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +275,7 @@ func (e v2) ResolveBoolean(ctx context.Context, req *connect.Request[evalv2.Reso
 }
 
 func (e v2) ResolveString(ctx context.Context, req *connect.Request[evalv2.ResolveStringRequest]) (*connect.Response[evalv2.ResolveStringResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +287,7 @@ func (e v2) ResolveString(ctx context.Context, req *connect.Request[evalv2.Resol
 }
 
 func (e v2) ResolveFloat(ctx context.Context, req *connect.Request[evalv2.ResolveFloatRequest]) (*connect.Response[evalv2.ResolveFloatResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +299,7 @@ func (e v2) ResolveFloat(ctx context.Context, req *connect.Request[evalv2.Resolv
 }
 
 func (e v2) ResolveInt(ctx context.Context, req *connect.Request[evalv2.ResolveIntRequest]) (*connect.Response[evalv2.ResolveIntResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +312,7 @@ func (e v2) ResolveInt(ctx context.Context, req *connect.Request[evalv2.ResolveI
 }
 
 func (e v2) ResolveObject(ctx context.Context, req *connect.Request[evalv2.ResolveObjectRequest]) (*connect.Response[evalv2.ResolveObjectResponse], error) {
-	res, err := e.s.resolve(req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
+	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
 
@@ -51,10 +52,17 @@ type Server struct {
 	Logger *slog.Logger
 	// Closing, when closed, ends every open stream (server shutdown).
 	Closing <-chan struct{}
+	// MaxAnonymousStreams bounds the event streams opened without
+	// credentials (flagd's JavaScript provider opens them so); beyond it
+	// they are refused with ResourceExhausted. Default 256.
+	MaxAnonymousStreams int
 	// Evaluated, if set, is called after every single-flag evaluation over
 	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
 	// NoExposures. It must not block.
 	Evaluated func(env string, quiet bool, ctx map[string]any, res *evaluation.Result)
+
+	anonymous, anonymousRefused atomic.Int64
+	changes                     changeMemo
 }
 
 var (
@@ -86,8 +94,8 @@ func (s *Server) Handlers() map[string]http.Handler {
 
 // environment authenticates a sync call and returns the environment whose
 // definitions it reads.
-func (s *Server) environment(header http.Header, field string) (*flags.Live, error) {
-	live, _, err := s.authorize(header, field, true)
+func (s *Server) environment(ctx context.Context, header http.Header, field string) (*flags.Live, error) {
+	live, _, err := s.authorize(ctx, header, field, true)
 	return live, err
 }
 
@@ -96,7 +104,16 @@ func (s *Server) environment(header http.Header, field string) (*flags.Live, err
 // cannot send metadata (flagd's RPC providers have no option for it), as
 // the selector itself; otherwise the selector names the environment.
 // definitions: the call reads flag definitions, which client tokens may not.
-func (s *Server) authorize(header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
+//
+// Failed authentications are counted against the caller's address by the
+// throttle the HTTP server puts in ctx (auth.ThrottleOf), as the API's
+// are; an address past its failures is refused before its token is
+// looked at.
+func (s *Server) authorize(ctx context.Context, header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
+	throttle := auth.ThrottleOf(ctx)
+	if throttle.Blocked() {
+		return nil, nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many failed authentications from this address: retry later"))
+	}
 	secret := auth.BearerToken(header.Get("Authorization"))
 	env := header.Get(SelectorHeader)
 	if env == "" {
@@ -107,6 +124,7 @@ func (s *Server) authorize(header http.Header, field string, definitions bool) (
 	}
 	t, err := s.Auth.Authenticate(secret)
 	if err != nil {
+		throttle.Fail()
 		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
 	}
 	if env == "" {
@@ -132,7 +150,7 @@ func (s *Server) authorize(header http.Header, field string, definitions bool) (
 // after every committed change. Whole sets, as flagd sends them.
 func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.SyncFlagsRequest], stream *connect.ServerStream[syncv1.SyncFlagsResponse]) error {
 	//lint:ignore SA1019 older providers send the selector in the field, not the header
-	live, err := s.environment(req.Header(), req.Msg.GetSelector())
+	live, err := s.environment(ctx, req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return err
 	}
@@ -168,7 +186,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 // FetchAllFlags answers the environment's flags as a flagd file.
 func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.FetchAllFlagsRequest]) (*connect.Response[syncv1.FetchAllFlagsResponse], error) {
 	//lint:ignore SA1019 older providers send the selector in the field, not the header
-	live, err := s.environment(req.Header(), req.Msg.GetSelector())
+	live, err := s.environment(ctx, req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +203,7 @@ func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.
 //
 //lint:ignore SA1019 part of the service interface, called by older providers
 func (s *Server) GetMetadata(ctx context.Context, req *connect.Request[syncv1.GetMetadataRequest]) (*connect.Response[syncv1.GetMetadataResponse], error) {
-	live, err := s.environment(req.Header(), "")
+	live, err := s.environment(ctx, req.Header(), "")
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -17,6 +18,18 @@ const SignatureHeader = "X-Hub-Signature-256"
 // constant time. Any failure is an EUNAUTHORIZED error; an empty secret
 // verifies nothing and is refused.
 func Verify(secret, body []byte, signature string) error {
+	m := NewMAC(secret)
+	m.Write(body)
+	return VerifySum(secret, m.Sum(nil), signature)
+}
+
+// NewMAC returns the HMAC a delivery's body is signed with under secret:
+// write the body through it as it arrives and give its sum to VerifySum,
+// so the signature is checked without a second pass over the body.
+func NewMAC(secret []byte) hash.Hash { return hmac.New(sha256.New, secret) }
+
+// VerifySum is Verify given sum, the NewMAC(secret) sum of the body.
+func VerifySum(secret, sum []byte, signature string) error {
 	if len(secret) == 0 {
 		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no webhook secret is configured for this GitHub source")
 	}
@@ -24,7 +37,7 @@ func Verify(secret, body []byte, signature string) error {
 	if err != nil {
 		return err
 	}
-	if !hmac.Equal(got, mac(secret, body)) {
+	if !hmac.Equal(got, sum) {
 		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "does not match the body: wrong secret, or the body was altered"}
 	}
 	return nil
@@ -36,7 +49,7 @@ func Sign(secret, body []byte) string {
 }
 
 func mac(secret, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
+	m := NewMAC(secret)
 	m.Write(body)
 	return m.Sum(nil)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +27,8 @@ import (
 // catalog and sources, DORA reports and the loop figures of a flag. Leave
 // Server.Delivery nil to serve without them (the routes answer 404).
 
-// MaxHookBody bounds a webhook body: GitHub caps payloads at 25 MB.
+// MaxHookBody is the default bound of a webhook body (Limits.MaxHookBody):
+// GitHub caps payloads at 25 MB.
 const MaxHookBody = 25 << 20
 
 // IdempotencyHeader makes an API record idempotent: a second call with
@@ -62,12 +64,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		body, err := readBody(r, MaxHookBody)
-		release()
-		if err != nil {
-			return s.hookFailed(r, kind, err)
-		}
-		h := delivery.Hook{Source: r.URL.Query().Get("source"), Body: body}
+		h := delivery.Hook{Source: r.URL.Query().Get("source")}
 		switch kind {
 		case delivery.KindGitHub:
 			h.Event, h.DeliveryID, h.Credential = r.Header.Get(github.EventHeader), r.Header.Get(github.DeliveryHeader), r.Header.Get(github.SignatureHeader)
@@ -79,7 +76,11 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
 		}
-		rec, err := svc.Receive(r.Context(), kind, h)
+		// The body goes through the HMAC as it arrives: the verdict comes
+		// with its last byte, before it is parsed.
+		read := sync.OnceFunc(release)
+		defer read()
+		rec, err := svc.ReceiveStream(r.Context(), kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: read})
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
@@ -557,8 +558,8 @@ func (s *Server) deliveryRoutes() []route {
 // the body, so it is checked whole here), or a Content-Length over the
 // limit.
 func (s *Server) hookPrecheck(r *http.Request, kind string) error {
-	if r.ContentLength > MaxHookBody {
-		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", MaxHookBody)
+	if max := s.guard.lim.MaxHookBody; r.ContentLength > max {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", max)
 	}
 	sources, err := s.Delivery.Store.Sources(r.Context())
 	if err != nil {

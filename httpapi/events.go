@@ -48,7 +48,8 @@ type EventStore interface {
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 }
 
-// MaxEventBody bounds an event request body after decompression.
+// MaxEventBody is the default bound of an event request body after
+// decompression (Limits.MaxEventBody).
 const MaxEventBody = 32 << 20
 
 // eventRoutes lists the event and metric routes (part of routeTable).
@@ -134,8 +135,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)")
 	}
-	if r.ContentLength > MaxEventBody {
-		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes: send smaller batches; nothing was stored", MaxEventBody)
+	maxBody := s.guard.lim.MaxEventBody
+	if r.ContentLength > maxBody {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes: send smaller batches; nothing was stored", maxBody)
 	}
 	var body io.Reader = r.Body
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
@@ -170,16 +172,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	buf := eventBufPool.Get().(*bytes.Buffer)
 	defer func() {
-		if buf.Cap() <= 4*MaxEventBody {
+		if int64(buf.Cap()) <= 4*maxBody {
 			buf.Reset()
 			eventBufPool.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(io.LimitReader(body, MaxEventBody+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(body, maxBody+1)); err != nil {
 		return bodyError(err)
 	}
-	if buf.Len() > MaxEventBody {
-		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", MaxEventBody)
+	if int64(buf.Len()) > maxBody {
+		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", maxBody)
 	}
 	batch, err := ingest.Decode(buf.Bytes(), s.Events.Now(), s.Events.Limits)
 	if err != nil {

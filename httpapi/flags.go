@@ -179,7 +179,7 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml")
 	}
-	data, err := readBody(r, maxAPIBody)
+	data, err := readBody(r, apiBodyLimit(r))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
 )
 
 // Limits bound what clients can make the server hold: connections, time to
@@ -50,6 +51,20 @@ type Limits struct {
 	// default: a reverse proxy on the same host makes every client
 	// 127.0.0.1, and throttling it would lock everyone out.
 	ThrottleLoopback bool
+	// MaxAPIBody bounds an admin API request body (flagd files
+	// included). Default 4 MiB.
+	MaxAPIBody int64
+	// MaxEventBody bounds an event upload, after decompression. Default
+	// 32 MiB.
+	MaxEventBody int64
+	// MaxHookBody bounds a webhook body. Default 25 MiB (GitHub's cap).
+	MaxHookBody int64
+	// MaxEvents bounds the events of one upload (unless Events.Limits
+	// sets its own). Default 10,000.
+	MaxEvents int
+	// MaxStreams bounds the flag streams (SSE) open at once; beyond it a
+	// new stream is answered 503 with Retry-After. Default 2048.
+	MaxStreams int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -77,6 +92,21 @@ func (l Limits) withDefaults() Limits {
 	if l.AuthWindow <= 0 {
 		l.AuthWindow = time.Minute
 	}
+	if l.MaxAPIBody <= 0 {
+		l.MaxAPIBody = DefaultMaxAPIBody
+	}
+	if l.MaxEventBody <= 0 {
+		l.MaxEventBody = MaxEventBody
+	}
+	if l.MaxHookBody <= 0 {
+		l.MaxHookBody = MaxHookBody
+	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = 10_000
+	}
+	if l.MaxStreams <= 0 {
+		l.MaxStreams = 2048
+	}
 	return l
 }
 
@@ -89,6 +119,7 @@ type guard struct {
 	conns     atomic.Int64 // open connections
 	refused   atomic.Uint64
 	buffered  atomic.Int64 // body bytes held by requests now
+	streams   atomic.Int64 // flag streams open now
 	overload  atomic.Uint64
 	hookSlots chan struct{}
 	failures  *failureLimiter
@@ -125,6 +156,7 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes were held or MaxHookBodies were being read.", &g.overload),
 		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
+		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
 	)
@@ -168,6 +200,7 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), limitsKey{}, &g.lim))
 		body := &guardedBody{ReadCloser: r.Body, g: g, rc: http.NewResponseController(w)}
 		body.rc.SetReadDeadline(time.Now().Add(g.lim.BodyTimeout))
 		g.mu.Lock()
@@ -185,6 +218,27 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 		}()
 		h(w, r)
 	}
+}
+
+type limitsKey struct{}
+
+// apiBodyLimit is the MaxAPIBody of the server serving r.
+func apiBodyLimit(r *http.Request) int64 {
+	if lim, ok := r.Context().Value(limitsKey{}).(*Limits); ok {
+		return lim.MaxAPIBody
+	}
+	return DefaultMaxAPIBody
+}
+
+// streamSlot takes one of the MaxStreams slots for a flag stream;
+// release gives it back.
+func (g *guard) streamSlot() (release func(), err error) {
+	if g.streams.Add(1) > int64(g.lim.MaxStreams) {
+		g.streams.Add(-1)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many flag streams open as it may (%d): retry shortly, or evaluate with OFREP", g.lim.MaxStreams)
+	}
+	return func() { g.streams.Add(-1) }, nil
 }
 
 // guardedBody counts the bytes read from a body against the server's
@@ -226,6 +280,17 @@ func bodyError(err error) error {
 		return e
 	}
 	return valueloop.Errorf(valueloop.EINVALID, "cannot read the request body: %v", err)
+}
+
+// bodyErrors reports the read errors of a body as bodyError does.
+type bodyErrors struct{ io.Reader }
+
+func (b bodyErrors) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = bodyError(err)
+	}
+	return n, err
 }
 
 // hookSlot takes one of the MaxHookBodies slots for reading an
@@ -354,6 +419,18 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// throttled gives another protocol's handler (flagd's) the failed
+// authentication throttle of the API, through the request's context: it
+// refuses addresses that failed too often and counts its failures.
+func (s *Server) throttled(h http.Handler) http.HandlerFunc {
+	f := s.guard.failures
+	return func(w http.ResponseWriter, r *http.Request) {
+		addr := clientAddr(r)
+		t := auth.NewThrottle(func() bool { return f.blocked(addr) }, func() { f.fail(addr) })
+		h.ServeHTTP(w, r.WithContext(auth.WithThrottle(r.Context(), t)))
+	}
 }
 
 // closeServer shuts srv down within ctx; connections still open when ctx

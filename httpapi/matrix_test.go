@@ -63,14 +63,7 @@ func send(t *testing.T, base, method, path, token, body string) (int, string) {
 // none, unknown, evaluate, admin bound to another environment, admin.
 func TestRouteTokenMatrix(t *testing.T) {
 	e := mustFullServer(t)
-	ctx := context.Background()
-	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	stagingAdmin, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	stagingAdmin := mustStagingAdmin(t, e)
 	scopes := httpapi.RouteScopes(e.srv)
 	if len(scopes) < 40 {
 		t.Fatalf("only %d routes in the table", len(scopes))
@@ -166,8 +159,52 @@ func TestWriteRouteBadInputs(t *testing.T) {
 	}
 }
 
-// mustFullServer is MustServer that also serves delivery metrics and the
-// value loop, so that the matrices reach their routes instead of the 404
+// TestRouteBadPaths: every route of the route table with a wildcard, given
+// hostile values in its path and query (a key that cannot exist, control
+// characters, 5,000 characters, unknown and malformed parameters), with
+// an admin token: the answer is a client error (or a success for a
+// parameter a route ignores), never a server error or Go type names, and
+// nothing changes.
+func TestRouteBadPaths(t *testing.T) {
+	e := mustFullServer(t)
+	values := map[string]string{"dot-dot": "..", "control": "a%00b%0A", "long": strings.Repeat("k", 5000), "percent": "%25zz"}
+	queries := []string{"?alpha=abc&limit=-1&since=yesterday", "?" + strings.Repeat("x", 3000) + "=1", "?weights=a:b,c"}
+	for pattern := range httpapi.RouteScopes(e.srv) {
+		if !strings.Contains(pattern, "{") {
+			continue
+		}
+		method, _ := matrixPath(pattern)
+		t.Run(pattern, func(t *testing.T) {
+			auditBefore := auditCount(t, e)
+			try := func(what, path string) {
+				status, body := send(t, e.srv.URL(), method, path, adminSecret, "")
+				if status >= 500 || goTypeNames.MatchString(body) {
+					t.Errorf("%s %s: %d %.300s, want a client error in JSON terms", what, path[:min(len(path), 120)], status, body)
+				}
+			}
+			for name, v := range values {
+				for _, wildcard := range []string{"{env}", "{key}", "{id}", "{name}", "{kind}", "{record}"} {
+					if strings.Contains(pattern, wildcard) {
+						_, path := matrixPath(strings.Replace(pattern, wildcard, v, 1))
+						try(name+" as "+wildcard, path)
+					}
+				}
+			}
+			if method == "GET" {
+				_, path := matrixPath(pattern)
+				for _, q := range queries {
+					try("query", path+q)
+				}
+			}
+			if after := auditCount(t, e); method == "GET" && after != auditBefore {
+				t.Errorf("audit grew from %d to %d entries on reads", auditBefore, after)
+			}
+		})
+	}
+}
+
+// mustFullServer is MustServer that also serves delivery metrics, the
+// experiments, flagd's protocols and the value loop, so that the matrices reach their routes instead of the 404
 // of a part left out.
 func mustFullServer(t *testing.T) *env {
 	t.Helper()
@@ -179,7 +216,24 @@ func mustFullServer(t *testing.T) *env {
 		t.Cleanup(func() { d.Close() })
 		srv.Delivery = d
 		srv.Value = features.New(db, db)
+		srv.Experiments = db
+		withFlagd(srv, 0)
 	})
+}
+
+// mustStagingAdmin adds environment staging and returns the secret of an
+// admin token bound to it.
+func mustStagingAdmin(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }
 
 func auditCount(t *testing.T, e *env) int {

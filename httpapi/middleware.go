@@ -158,8 +158,8 @@ func (s *Server) withEnvEvaluator(h handlerFunc) handlerFunc {
 	}
 }
 
-// maxAPIBody bounds admin API request bodies (flagd files included).
-const maxAPIBody = 4 << 20
+// DefaultMaxAPIBody is the default of Limits.MaxAPIBody.
+const DefaultMaxAPIBody = 4 << 20
 
 // decodeJSON reads a JSON request body into v: unknown fields and repeated
 // keys are refused, errors name the field (jsondecode). Form posts and other
@@ -170,7 +170,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if mt != "application/json" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json")
 	}
-	body, err := readBody(r, maxAPIBody)
+	body, err := readBody(r, apiBodyLimit(r))
 	if err != nil {
 		return err
 	}

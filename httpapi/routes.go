@@ -106,7 +106,7 @@ func (s *Server) routes() http.Handler {
 	// its end before the answer streams, so the deadline finds nothing left
 	// to read.
 	for prefix, h := range s.Protocols {
-		mux.HandleFunc(prefix, s.guarded(false, h.ServeHTTP))
+		mux.HandleFunc(prefix, s.guarded(false, s.throttled(h)))
 	}
 	if s.UI == nil {
 		return mux

@@ -103,6 +103,9 @@ func (s *Server) Open() error {
 	}
 	s.metrics = newMetrics(s.Registry)
 	s.guard = newGuard(s.Limits)
+	if s.Events != nil && s.Events.Limits.MaxEvents == 0 {
+		s.Events.Limits.MaxEvents = s.guard.lim.MaxEvents
+	}
 	s.guard.register(s.Registry)
 	s.exposures = newExposureFilter(1 << 20)
 	if s.Events != nil {

@@ -43,6 +43,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
 		return err
 	}
+	release, err := s.guard.streamSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 

@@ -47,6 +47,8 @@ func commandTree() *command {
 		nextCommand(),
 		flowCommand(),
 		valueCommand(),
+		backupCommand(),
+		restoreCommand(),
 		versionCommand(),
 		healthCommand(),
 		helpCommand(),

@@ -157,7 +157,7 @@ func TestCompletion(t *testing.T) {
 		line string // the words typed, the last one being completed
 		want string
 	}{
-		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery objective feature next flow value version health help completion"},
+		{"valueloop ''", "serve token flags audit events metrics rollout experiment dora deploy change incident delivery objective feature next flow value backup restore version health help completion"},
 		{"valueloop fl", "flags flow"},
 		{"valueloop feature ''", "list show set move delete"},
 		{"valueloop delivery source ''", "add set list delete"},

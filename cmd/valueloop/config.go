@@ -48,7 +48,7 @@ const (
 // serveSettings is every setting of serve, in the order help and
 // --print-config show them.
 func serveSettings() []setting {
-	return slices.Concat(storeSettings(), secretSettings(), runSettings())
+	return slices.Concat(storeSettings(), secretSettings(), runSettings(), limitSettings())
 }
 
 // storeSettings are where the server listens and what it serves.

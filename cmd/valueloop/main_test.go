@@ -106,7 +106,14 @@ func (s *testServer) cli(t testing.TB, token string, args ...string) (int, strin
 // post sends a JSON body with a bearer token.
 func post(t testing.TB, url, token, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return sendJSON(t, http.MethodPost, url, token, body)
+}
+
+// sendJSON sends a JSON body (none when empty) with a bearer token (none
+// when empty) and returns the answer and its body.
+func sendJSON(t testing.TB, method, url, token, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

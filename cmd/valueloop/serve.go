@@ -34,6 +34,10 @@ type serveConfig struct {
 	LogLevel   slog.Level
 	LogFormat  string        // text or json
 	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
+	// Limits and FlagdAnonymousStreams bound what clients can make the
+	// server hold (config_limits.go).
+	Limits                httpapi.Limits
+	FlagdAnonymousStreams int
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 }
@@ -134,6 +138,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Addr = cfg.Addr
+	srv.Limits = cfg.Limits
 	srv.Storage = st.ready
 	st.register(srv.Registry)
 	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)
@@ -144,7 +149,9 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// flagd's sync and evaluation protocols on the same port, for flagd's
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
-	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated}
+	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
+		MaxAnonymousStreams: cfg.FlagdAnonymousStreams}
+	flagdSrv.Register(srv.Registry)
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// limitSettings are the bounds of what clients can make the server hold
+// (httpapi.Limits, flagdapi; docs/security.md says what each protects).
+// Their defaults are the packages' own.
+func limitSettings() []setting {
+	return []setting{
+		intSetting("max-connections", "4096", "open connections; beyond them new ones are closed at once",
+			func(c *serveConfig) *int { return &c.Limits.MaxConns }),
+		durationSetting("header-timeout", "10s", "time a client may take to send a request's headers",
+			func(c *serveConfig) *time.Duration { return &c.Limits.HeaderTimeout }),
+		durationSetting("body-timeout", "30s", "time a client may take to send a request body (408 beyond it; flag streams excepted)",
+			func(c *serveConfig) *time.Duration { return &c.Limits.BodyTimeout }),
+		durationSetting("stream-write-timeout", "10s", "time a flag stream client may take to receive a flag set before it is dropped",
+			func(c *serveConfig) *time.Duration { return &c.Limits.StreamWriteTimeout }),
+		sizeSetting("max-body-buffered", "256MiB", "request body bytes all requests may hold at once (503 beyond it)",
+			func(c *serveConfig) *int64 { return &c.Limits.MaxBufferedBytes }),
+		sizeSetting("max-api-body", "4MiB", "admin API request body (flagd files included)",
+			func(c *serveConfig) *int64 { return &c.Limits.MaxAPIBody }),
+		sizeSetting("max-event-body", "32MiB", "event upload body, after decompression",
+			func(c *serveConfig) *int64 { return &c.Limits.MaxEventBody }),
+		intSetting("max-events", "10000", "events per upload (413 beyond it)",
+			func(c *serveConfig) *int { return &c.Limits.MaxEvents }),
+		sizeSetting("max-hook-body", "25MiB", "webhook body",
+			func(c *serveConfig) *int64 { return &c.Limits.MaxHookBody }),
+		intSetting("max-hook-bodies", "16", "webhook bodies read at once (they are read before their signature is checked)",
+			func(c *serveConfig) *int { return &c.Limits.MaxHookBodies }),
+		intSetting("max-streams", "2048", "flag streams (SSE) open at once (503 beyond them)",
+			func(c *serveConfig) *int { return &c.Limits.MaxStreams }),
+		intSetting("max-flagd-anonymous-streams", "256", "flagd event streams opened without credentials (flagd's JavaScript provider)",
+			func(c *serveConfig) *int { return &c.FlagdAnonymousStreams }),
+		intSetting("auth-failures", "20", "failed authentications a client address may make per auth-window before it is answered 429",
+			func(c *serveConfig) *int { return &c.Limits.AuthFailures }),
+		durationSetting("auth-window", "1m", "the window of auth-failures",
+			func(c *serveConfig) *time.Duration { return &c.Limits.AuthWindow }),
+		{name: "auth-throttle-loopback", env: "VALUELOOP_AUTH_THROTTLE_LOOPBACK", def: "false", kind: kindBool,
+			usage: "throttle failed authentications from loopback addresses too (off: a proxy on the same host makes every client 127.0.0.1)",
+			set: func(c *serveConfig, v string) (err error) {
+				c.Limits.ThrottleLoopback, err = parseBool(v)
+				return err
+			}, get: func(c *serveConfig) any { return c.Limits.ThrottleLoopback }},
+	}
+}
+
+func envName(name string) string {
+	return "VALUELOOP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func intSetting(name, def, usage string, field func(*serveConfig) *int) setting {
+	return setting{name: name, env: envName(name), def: def, usage: "`N` " + usage,
+		set: func(c *serveConfig, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive whole number, not %q", v)
+			}
+			*field(c) = n
+			return nil
+		}, get: func(c *serveConfig) any { return *field(c) }}
+}
+
+func durationSetting(name, def, usage string, field func(*serveConfig) *time.Duration) setting {
+	return setting{name: name, env: envName(name), def: def, usage: "`DURATION` " + usage,
+		set: func(c *serveConfig, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as %s, not %q", def, v)
+			}
+			*field(c) = d
+			return nil
+		}, get: func(c *serveConfig) any { return field(c).String() }}
+}
+
+func sizeSetting(name, def, usage string, field func(*serveConfig) *int64) setting {
+	return setting{name: name, env: envName(name), def: def, usage: "`SIZE` of the " + usage + ", such as " + def,
+		set: func(c *serveConfig, v string) error {
+			n, err := parseSize(v)
+			if err != nil {
+				return err
+			}
+			*field(c) = n
+			return nil
+		}, get: func(c *serveConfig) any { return formatSize(*field(c)) }}
+}
+
+var sizeUnits = []struct {
+	suffix string
+	shift  uint
+}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}, {"", 0}}
+
+// parseSize reads a positive byte count: a whole number with an optional
+// unit B, KiB, MiB or GiB.
+func parseSize(v string) (int64, error) {
+	for _, u := range sizeUnits {
+		num, ok := strings.CutSuffix(v, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 || n > (1<<62)>>u.shift {
+			break
+		}
+		return n << u.shift, nil
+	}
+	return 0, fmt.Errorf("want a positive size such as 4MiB, 512KiB or 1048576 (bytes), not %q", v)
+}
+
+// formatSize writes n in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits[:3] {
+		if n > 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}

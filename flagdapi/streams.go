@@ -1,0 +1,102 @@
+package flagdapi
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/valueloop/valueloop/flags"
+)
+
+// defaultMaxAnonymous is the default of Server.MaxAnonymousStreams.
+const defaultMaxAnonymous = 256
+
+// anonymousSlot takes one of the MaxAnonymousStreams slots; release gives
+// it back.
+func (s *Server) anonymousSlot() (release func(), err error) {
+	limit := s.MaxAnonymousStreams
+	if limit <= 0 {
+		limit = defaultMaxAnonymous
+	}
+	if s.anonymous.Add(1) > int64(limit) {
+		s.anonymous.Add(-1)
+		s.anonymousRefused.Add(1)
+		return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many event streams without credentials are open: send authorization metadata, or retry later"))
+	}
+	return func() { s.anonymous.Add(-1) }, nil
+}
+
+// Register exposes the counts of anonymous event streams in reg.
+func (s *Server) Register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "valueloop_flagd_anonymous_streams", Help: "flagd event streams open without credentials."},
+			func() float64 { return float64(s.anonymous.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "valueloop_flagd_anonymous_streams_refused_total", Help: "flagd event streams without credentials refused because MaxAnonymousStreams were open."},
+			func() float64 { return float64(s.anonymousRefused.Load()) }),
+	)
+}
+
+// changeMemo shares the changed keys of a change between the event
+// streams of an environment: each stream asks for the keys between the
+// set it last told its client about and the live one, and all of them
+// (but those that missed a change) ask for the same pair, so it is
+// compared once, not once per stream.
+type changeMemo struct {
+	mu       sync.Mutex
+	byEnv    map[string]*changeEntry
+	computed atomic.Int64 // comparisons made (tests)
+}
+
+type changeEntry struct {
+	once     sync.Once
+	old, cur *flags.Live
+	keys     []string
+}
+
+// keys returns changedKeys(old, cur), computed once per pair for env.
+func (m *changeMemo) keys(env string, old, cur *flags.Live) []string {
+	m.mu.Lock()
+	if m.byEnv == nil {
+		m.byEnv = map[string]*changeEntry{}
+	}
+	e := m.byEnv[env]
+	if e == nil || e.old != old || e.cur != cur {
+		e = &changeEntry{old: old, cur: cur}
+		m.byEnv[env] = e
+	}
+	m.mu.Unlock()
+	// Compared outside the lock: the streams of other environments do not
+	// wait, those of this one wait for the one comparison.
+	e.once.Do(func() {
+		m.computed.Add(1)
+		e.keys = changedKeys(old, cur)
+	})
+	return e.keys
+}
+
+// changedKeys are the keys of the flags that differ between two sets:
+// added, removed or changed in any way.
+func changedKeys(old, cur *flags.Live) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range cur.Snapshot.Keys() {
+		seen[k] = true
+		if old == nil || !reflect.DeepEqual(old.Snapshot.Set().Flags[k], cur.Snapshot.Set().Flags[k]) {
+			keys = append(keys, k)
+		}
+	}
+	if old != nil {
+		for _, k := range old.Snapshot.Keys() {
+			if !seen[k] {
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
