@@ -13,16 +13,49 @@ import (
 
 // Objectives lists the objectives.
 func (c *Client) Objectives(ctx context.Context) ([]value.Objective, error) {
-	var out struct {
-		Objectives []value.Objective `json:"objectives"`
+	var all []value.Objective
+	for cursor := ""; ; {
+		var out struct {
+			Objectives []value.Objective `json:"objectives"`
+			NextCursor string            `json:"nextCursor"`
+		}
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives?"+pageQuery(url.Values{}, cursor), nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Objectives...)
+		if cursor = out.NextCursor; cursor == "" {
+			return all, nil
+		}
 	}
-	err := c.Do(ctx, http.MethodGet, "/api/v1/objectives", nil, &out)
-	return out.Objectives, err
+}
+
+// pageQuery asks a value list route for its largest page after cursor.
+func pageQuery(q url.Values, cursor string) string {
+	q.Set("limit", "1000")
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return q.Encode()
 }
 
 // Objective reads one objective.
 func (c *Client) Objective(ctx context.Context, key string) (*value.Objective, error) {
 	var out value.Objective
+	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ShownObjective is an objective with its progress toward its target.
+type ShownObjective struct {
+	value.Objective
+	Progress *value.Progress `json:"progress"`
+}
+
+// ShowObjective returns an objective with its progress toward its target.
+func (c *Client) ShowObjective(ctx context.Context, key string) (*ShownObjective, error) {
+	var out ShownObjective
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
 		return nil, err
 	}
@@ -50,7 +83,8 @@ type FeatureSummary struct {
 	Since time.Time   `json:"since,omitzero"`
 }
 
-// Features lists features; objective and stage filter when not empty.
+// Features lists features, every page of them; objective and stage filter
+// when not empty.
 func (c *Client) Features(ctx context.Context, objective, stage string) ([]FeatureSummary, error) {
 	q := url.Values{}
 	if objective != "" {
@@ -59,11 +93,20 @@ func (c *Client) Features(ctx context.Context, objective, stage string) ([]Featu
 	if stage != "" {
 		q.Set("stage", stage)
 	}
-	var out struct {
-		Features []FeatureSummary `json:"features"`
+	var all []FeatureSummary
+	for cursor := ""; ; {
+		var out struct {
+			Features   []FeatureSummary `json:"features"`
+			NextCursor string           `json:"nextCursor"`
+		}
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/features?"+pageQuery(q, cursor), nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Features...)
+		if cursor = out.NextCursor; cursor == "" {
+			return all, nil
+		}
 	}
-	err := c.Do(ctx, http.MethodGet, "/api/v1/features?"+q.Encode(), nil, &out)
-	return out.Features, err
 }
 
 // Feature reads a feature with its release record.

@@ -465,3 +465,39 @@ func TestSources(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedBy: a feature that links services is released only by their
+// deployments. Change c1 of shop ships on day 3, change c9 of api on day 5:
+// Shipped finds both, ShippedBy api only the day-5 deployment.
+func TestShippedBy(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	commit := c.t.Add(-20 * 24 * time.Hour)
+	var changes []dora.Change
+	for _, x := range []struct{ service, sha string }{{"shop", "c1"}, {"api", "c9"}} {
+		ch, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: x.service, SHA: x.sha, AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour))}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, ch)
+	}
+	for _, x := range []struct {
+		service, sha string
+		day          int
+	}{{"shop", "c1", 3}, {"api", "c9", 5}} {
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: x.service, Environment: "prod-eu", SHA: x.sha, Status: "success", At: ptr(commit.Add(time.Duration(x.day) * 24 * time.Hour))}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.Shipped(ctx, changes)
+	if err != nil || len(all) != 2 || all[0].Deployment.Service != "shop" {
+		t.Fatalf("Shipped: %+v, %v; want shop's then api's", all, err)
+	}
+	by, err := s.ShippedBy(ctx, changes, []string{"api"})
+	if err != nil || len(by) != 1 || by[0].Deployment.Service != "api" || by[0].Changes != 1 || !by[0].Deployment.At.Equal(commit.Add(5*24*time.Hour)) {
+		t.Errorf("ShippedBy api: %+v, %v; want api's day-5 deployment of one change", by, err)
+	}
+	if none, err := s.ShippedBy(ctx, changes, nil); err != nil || len(none) != 0 {
+		t.Errorf("ShippedBy no service: %+v, %v", none, err)
+	}
+}

@@ -20,12 +20,30 @@ type Shipment struct {
 // in production yet is in none. The value loop reads it: the first such
 // deployment moves a feature to releasing.
 func (s *Service) Shipped(ctx context.Context, changes []dora.Change) ([]Shipment, error) {
+	return s.shipped(ctx, changes, nil)
+}
+
+// ShippedBy is Shipped counting only the deployments of services (a
+// feature's linked services): a change is found in the first deployment of
+// one of them that shipped it, whatever other services shipped it before.
+func (s *Service) ShippedBy(ctx context.Context, changes []dora.Change, services []string) ([]Shipment, error) {
+	if len(services) == 0 {
+		return nil, nil
+	}
+	return s.shipped(ctx, changes, services)
+}
+
+func (s *Service) shipped(ctx context.Context, changes []dora.Change, only []string) ([]Shipment, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
 	snap, err := s.timeline(ctx)
 	if err != nil {
 		return nil, err
+	}
+	services := only
+	if services == nil {
+		services = loopServices(snap, changes)
 	}
 	type key struct{ repo, sha string }
 	want := map[key]bool{}
@@ -34,7 +52,7 @@ func (s *Service) Shipped(ctx context.Context, changes []dora.Change) ([]Shipmen
 	}
 	first := map[string]*Shipment{}
 	var order []string
-	for _, service := range loopServices(snap, changes) {
+	for _, service := range services {
 		for _, d := range snap.tl.Deployments(service) {
 			if d.Status != dora.StatusSuccess {
 				continue

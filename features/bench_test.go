@@ -9,50 +9,98 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
 )
 
-// benchService stores 10,000 features over 20 objectives in a real SQLite
-// store with their lifecycles derived from 100,000 linked commits (and, by
-// stage, deployments, rollouts, verdicts and cleanups), as the periodic
-// sync leaves them; next and flow then read what a server reads.
-func benchService(b *testing.B) *features.Service {
+// The benchmark's world: 10,000 features over 20 objectives in a real
+// SQLite store, their lifecycles derived from 100,000 linked commits (and,
+// by stage, rollouts, verdicts and cleanups) as the periodic sync leaves
+// them. The 6,000 features past ready each link a flag of their own in
+// production; by stage (one fifth each) they are building, releasing,
+// measuring, decided (validated or invalidated, flag still defined: the
+// cleanup and turn-off lists) or done (flag removed). Every flag from
+// releasing on has an experiment hypothesis; the releasing and measuring
+// ones (about 2,400) have experiment data: 40 users each, half exposed to
+// each variant, one in eight converting, ingested through the real
+// pipeline. Half the features state no metric of their own, so a decided
+// one reaches its flag's hypothesis for the effect hoped for.
+const (
+	benchFeatures = 10000
+	benchChanges  = 100000
+	benchUsers    = 40
+)
+
+type benchWorld struct {
+	db      *sqlite.DB
+	flags   map[string]*valueloop.Flag // defined flags by key
+	env     valueloop.Environment
+	now     time.Time
+	running int // features releasing or measuring
+}
+
+func newBenchWorld(b *testing.B) *benchWorld {
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(b.TempDir(), "bench.db"))
-	if err := db.Open(); err != nil {
+	w := &benchWorld{db: sqlite.NewDB(filepath.Join(b.TempDir(), "bench.db")), flags: map[string]*valueloop.Flag{},
+		env: valueloop.Environment{Key: "production", Name: "production", Production: true}}
+	if err := w.db.Open(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
+	b.Cleanup(func() { w.db.Close() })
+	if err := w.db.CreateEnvironment(ctx, w.env, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	m := metric.Metric{Key: "m", Kind: metric.Conversion, Event: "purchase"}
+	if err := w.db.CreateMetric(ctx, "production", &m, "bench"); err != nil {
+		b.Fatal(err)
+	}
 	r := rand.New(rand.NewPCG(10000, 100000))
 	horizon, _ := value.ParseDate("2027-06-30")
 	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	w.now = t0.AddDate(1, 0, 0)
 	var file value.File
 	for i := range 20 {
 		file.Objectives = append(file.Objectives, value.Objective{Key: fmt.Sprintf("objective-%02d", i), Title: "o", Metric: "m",
 			Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon})
 	}
 	events := map[string][]value.Event{}
+	var exposures []ingest.Event
 	changes := 0
-	for i := range 10000 {
+	for i := range benchFeatures {
 		key := fmt.Sprintf("feature-%05d", i)
-		f := value.Feature{Key: key, Title: key, Objective: file.Objectives[i%20].Key, Hypothesis: value.Hypothesis{Change: key, Metric: "m", MinimumEffect: 0.05},
+		f := value.Feature{Key: key, Title: key, Objective: file.Objectives[i%20].Key, Hypothesis: value.Hypothesis{Change: key},
 			Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: float64(1 + r.IntN(20)), TimeCriticality: float64(r.IntN(13))}, Size: float64(1 + r.IntN(13))}}
+		if i%2 == 0 {
+			f.Hypothesis.Metric, f.Hypothesis.MinimumEffect = "m", 0.05
+		}
 		start := t0.Add(time.Duration(r.IntN(300*24)) * time.Hour)
 		at := func(d float64) time.Time { return start.Add(time.Duration(d * 24 * float64(time.Hour))) }
 		f.CreatedAt = start
 		evs := []value.Event{value.CreatedEvent(&f, "")}
 		if i >= 4000 {
-			n := (100000 - changes) / (10000 - i)
+			flag := fmt.Sprintf("flag-%05d", i)
+			f.Links.Flags = []value.FlagLink{{Environment: "production", Flag: flag}}
+			n := (benchChanges - changes) / (benchFeatures - i)
 			for j := range n {
 				evs = append(evs, value.Event{ID: fmt.Sprintf("commit:%s/%d", key, j), Kind: value.CommitPushed, At: at(2 + float64(j)/4), Cause: "commit"})
 			}
 			changes += n
 			stage := r.IntN(5)
+			if stage < 4 {
+				w.flags[flag] = benchFlag(flag)
+			}
 			if stage >= 1 {
+				w.hypothesis(b, flag)
 				evs = append(evs, value.Event{ID: key + "/rs", Kind: value.RolloutStarted, At: at(9), Cause: "rollout"})
+			}
+			if stage == 1 || stage == 2 {
+				w.running++
+				exposures = append(exposures, benchExposures(r, flag, at(9))...)
 			}
 			if stage >= 2 {
 				evs = append(evs, value.Event{ID: key + "/rc", Kind: value.RolloutCompleted, At: at(14), Cause: "complete"})
@@ -68,50 +116,173 @@ func benchService(b *testing.B) *features.Service {
 		file.Features = append(file.Features, f)
 		events[key] = evs
 	}
-	if err := db.ApplyValue(ctx, &file, value.Plan(&value.File{}, &file, false), "bench"); err != nil {
+	if err := w.db.ApplyValue(ctx, &file, value.Plan(&value.File{}, &file, false), "bench"); err != nil {
 		b.Fatal(err)
 	}
 	for key, evs := range events {
 		l := value.Derive(evs)
-		if _, err := db.SaveLifecycle(ctx, key, &l); err != nil {
+		if _, err := w.db.SaveLifecycle(ctx, key, &l); err != nil {
 			b.Fatal(err)
 		}
 	}
-	svc := features.New(db, db)
-	svc.Now = func() time.Time { return t0.AddDate(1, 0, 0) }
+	w.ingest(b, exposures)
+	return w
+}
+
+func benchFlag(key string) *valueloop.Flag {
+	off := "off"
+	return &valueloop.Flag{Key: key, State: valueloop.StateEnabled, DefaultVariant: &off,
+		Variants: map[string]any{"off": false, "on": true}}
+}
+
+func (w *benchWorld) hypothesis(b *testing.B, flag string) {
+	h := experiment.NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "m", 0.05
+	if err := h.Normalize([]metric.Metric{{Key: "m", Kind: metric.Conversion, Event: "purchase"}}, []string{"off", "on"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.db.PutHypothesis(context.Background(), "production", flag, h, "bench"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchExposures exposes benchUsers users to flag from at, half to each
+// variant, one in eight of them converting.
+func benchExposures(r *rand.Rand, flag string, at time.Time) []ingest.Event {
+	var out []ingest.Event
+	for u := range benchUsers {
+		user := fmt.Sprintf("%s/user-%d", flag, u)
+		ms := at.Add(time.Duration(u) * time.Hour).UnixMilli()
+		out = append(out, ingest.Event{Type: ingest.Exposure, Time: ms, TimeSet: true, TargetingKey: user, Flag: flag,
+			Variant: []string{"off", "on"}[u%2]})
+		if r.IntN(8) == 0 {
+			out = append(out, ingest.Event{Type: ingest.Tracking, Time: ms + 1000, TimeSet: true, TargetingKey: user, Name: "purchase"})
+		}
+	}
+	return out
+}
+
+func (w *benchWorld) ingest(b *testing.B, events []ingest.Event) {
+	p := ingest.NewPipeline(w.db, nil)
+	if err := p.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	for len(events) > 0 {
+		n := min(len(events), 5000)
+		if _, err := p.Ingest(context.Background(), "production", events[:n]); err != nil {
+			b.Fatal(err)
+		}
+		events = events[n:]
+	}
+}
+
+// service returns a service over store (the world's store, or the same
+// hiding what it adds to features.Store) as the server wires it.
+func (w *benchWorld) service(store features.Store) *features.Service {
+	svc := features.New(store, w.db)
+	svc.Now = func() time.Time { return w.now }
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{w.env} }
+	svc.Definition = func(env, flag string) *valueloop.Flag { return w.flags[flag] }
 	return svc
 }
 
-// BenchmarkServiceNext is the server's work for 'valueloop next' (less the
-// HTTP encoding): read 10,000 features and lifecycles, rank, list what to
-// stop.
-func BenchmarkServiceNext(b *testing.B) {
-	svc := benchService(b)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		n, err := svc.Next(context.Background(), features.NextOptions{})
-		if err != nil || len(n.Ranked) != 4000 {
-			b.Fatalf("%v, %d ranked", err, len(n.Ranked))
+// onlyStore is the world's store with nothing but features.Store: the
+// service then reads every feature again after a write, as it did before
+// ValueChanges.
+type onlyStore struct{ features.Store }
+
+// BenchmarkService is the server's work for 'valueloop next' and
+// 'valueloop flow --since 90d' (less the HTTP encoding) over the world
+// above:
+//
+//   - warm: the features and the linked flags' facts cached;
+//   - cold: the first read after a write (a feature's title changed
+//     between reads, not timed);
+//   - cold-full-read: the same through a store that cannot tell what
+//     changed (every feature decoded again): the baseline of cold;
+//   - first: the first Next of a service, which reads and analyses every
+//     linked flag's experiment (done by Open before any request).
+//
+// Run: go test ./features -run '^$' -bench Service -benchtime 10x
+func BenchmarkService(b *testing.B) {
+	w := newBenchWorld(b)
+	ctx := context.Background()
+	next := func(svc *features.Service) func() error {
+		return func() error {
+			n, err := svc.Next(ctx, features.NextOptions{})
+			if err == nil && (len(n.Ranked) != 4000 || len(n.Stop) == 0) {
+				err = fmt.Errorf("%d ranked, %d to stop", len(n.Ranked), len(n.Stop))
+			}
+			return err
 		}
 	}
-}
-
-// BenchmarkServiceFlow is the server's work for 'valueloop flow --since 90d'.
-func BenchmarkServiceFlow(b *testing.B) {
-	svc := benchService(b)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		if _, err := svc.Flow(context.Background(), features.FlowOptions{Since: 90 * 24 * time.Hour}); err != nil {
+	flow := func(svc *features.Service) func() error {
+		return func() error {
+			_, err := svc.Flow(ctx, features.FlowOptions{Since: 90 * 24 * time.Hour})
+			return err
+		}
+	}
+	write := func(i int) {
+		f, err := w.db.Feature(ctx, "feature-00000")
+		if err == nil {
+			f.Title = fmt.Sprintf("title %d", i)
+			err = w.db.PutFeature(ctx, f, "bench")
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
+	svc, full := w.service(w.db), w.service(onlyStore{w.db})
+	if err := next(svc)(); err != nil { // warms the flag facts both share the cost of
+		b.Fatal(err)
+	}
+	if err := next(full)(); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d features releasing or measuring with experiment data", w.running)
+	for _, c := range []struct {
+		name  string
+		read  func() error
+		write bool
+	}{
+		{"next/warm", next(svc), false},
+		{"next/cold", next(svc), true},
+		{"next/cold-full-read", next(full), true},
+		{"flow/warm", flow(svc), false},
+		{"flow/cold", flow(svc), true},
+		{"flow/cold-full-read", flow(full), true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				if c.write {
+					b.StopTimer()
+					write(i)
+					b.StartTimer()
+				}
+				start := cpuTime()
+				if err := c.read(); err != nil {
+					b.Fatal(err)
+				}
+				cpu += cpuTime() - start
+			}
+			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	b.Run("next/first", func(b *testing.B) {
+		var cpu time.Duration
+		for i := 0; i < b.N; i++ {
+			fresh := w.service(w.db)
+			start := cpuTime()
+			if err := next(fresh)(); err != nil {
+				b.Fatal(err)
+			}
+			cpu += cpuTime() - start
+		}
+		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+	})
 }
 
 func cpuTime() time.Duration {

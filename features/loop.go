@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
 )
@@ -111,6 +111,7 @@ func (s *Service) see(ctx context.Context, features []value.Feature) (map[flagKe
 		if err := s.Store.SeeFlags(ctx, seen); err != nil {
 			return nil, err
 		}
+		s.noteSightings(seen)
 	}
 	return out, nil
 }
@@ -210,7 +211,7 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 		}
 	}
 	if s.Shipped != nil && len(changes) > 0 {
-		ships, err := s.Shipped(ctx, changes)
+		ships, err := s.shipments(ctx, f, changes)
 		if err != nil {
 			return nil, err
 		}
@@ -286,55 +287,6 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	return out, nil
 }
 
-// snapshot is what next and flow read, decoded once per version of the
-// store: decoding 10,000 features and lifecycles costs more than ranking
-// them.
-type snapshot struct {
-	version    int64
-	objectives []value.Objective
-	features   []value.Feature
-	lifecycles []value.Lifecycle // by feature, in features' order
-}
-
-// read returns the snapshot of the store's current version.
-func (s *Service) read(ctx context.Context) (*snapshot, error) {
-	v, err := s.Store.ValueVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	c := s.cache
-	s.mu.Unlock()
-	if c != nil && c.version == v {
-		return c, nil
-	}
-	// Read after the version: a write in between leaves newer data under
-	// an older version, which the next read replaces.
-	c = &snapshot{version: v}
-	if c.objectives, err = s.Store.Objectives(ctx); err != nil {
-		return nil, err
-	}
-	if c.features, err = s.Store.Features(ctx); err != nil {
-		return nil, err
-	}
-	ls, err := s.Store.Lifecycles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.lifecycles = make([]value.Lifecycle, len(c.features))
-	for i := range c.features {
-		l, ok := ls[c.features[i].Key]
-		if !ok {
-			l = value.Derive([]value.Event{value.CreatedEvent(&c.features[i], "")})
-		}
-		c.lifecycles[i] = l
-	}
-	s.mu.Lock()
-	s.cache = c
-	s.mu.Unlock()
-	return c, nil
-}
-
 // items returns the objectives and the features (of objective, when not
 // empty) with their stored lifecycles; a feature not synced yet is an idea
 // since its creation. The items are the caller's; the features and
@@ -357,154 +309,6 @@ func (s *Service) items(ctx context.Context, objective string) ([]value.Objectiv
 	return c.objectives, items, nil
 }
 
-// NextOptions are the settings of Next.
-type NextOptions struct {
-	Method       value.Method
-	CleanupAfter time.Duration
-}
-
-// Next ranks the backlog and lists what to stop or finish.
-func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) {
-	switch o.Method {
-	case "", value.WSJF, value.RICE:
-	default:
-		return nil, valueloop.FieldErrorf("method", "must be %q or %q, got %q", value.WSJF, value.RICE, o.Method)
-	}
-	if o.CleanupAfter < 0 {
-		return nil, valueloop.FieldErrorf("cleanupAfter", "must not be negative")
-	}
-	objs, items, err := s.items(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	sightings, err := s.Store.Sightings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[flagKey]Sighting{}
-	for _, x := range sightings {
-		seen[flagKey{x.Environment, x.Flag}] = x
-	}
-	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
-	ev := &requestEvidence{Evidence: s.Evidence, hypotheses: map[flagKey]hypothesisRead{}, metrics: map[string][]metric.Metric{}}
-	for i := range items {
-		it := &items[i]
-		st := it.Lifecycle.Stage
-		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
-			// The effect hoped for, reached through a flag's hypothesis.
-			if h := flagHypothesis(ctx, ev, it.Feature); h != nil {
-				f := *it.Feature
-				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
-				it.Feature = &f
-			}
-		}
-		for _, fl := range it.Feature.Links.Flags {
-			def := s.Definition(fl.Environment, fl.Flag)
-			if def != nil {
-				in.Flags = append(in.Flags, value.FlagState{Environment: fl.Environment, Flag: fl.Flag,
-					LastEvaluated: seen[flagKey{fl.Environment, fl.Flag}].LastSeen, ServesTreatment: value.ServesVariant(def, fl.Variant)})
-			}
-			if st == value.Releasing || st == value.Measuring {
-				x, err := experimentState(ctx, ev, fl, def, seen[flagKey{fl.Environment, fl.Flag}], it.Lifecycle)
-				if err != nil {
-					return nil, err
-				}
-				if x != nil {
-					in.Experiments = append(in.Experiments, *x)
-				}
-			}
-		}
-	}
-	return value.ComputeNext(in), nil
-}
-
-// requestEvidence reads hypotheses and metrics once per Next: features
-// share flags and environments, and a feature's hypothesis is read for its
-// hoped-for effect and again for its experiment.
-type requestEvidence struct {
-	Evidence
-	hypotheses map[flagKey]hypothesisRead
-	metrics    map[string][]metric.Metric
-}
-
-type hypothesisRead struct {
-	h   *experiment.Hypothesis
-	err error
-}
-
-func (r *requestEvidence) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
-	k := flagKey{env, flag}
-	if x, ok := r.hypotheses[k]; ok {
-		return x.h, x.err
-	}
-	h, err := r.Evidence.Hypothesis(ctx, env, flag)
-	r.hypotheses[k] = hypothesisRead{h, err}
-	return h, err
-}
-
-func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
-	if ms, ok := r.metrics[env]; ok {
-		return ms, nil
-	}
-	ms, err := r.Evidence.Metrics(ctx, env)
-	if err == nil {
-		r.metrics[env] = ms
-	}
-	return ms, err
-}
-
-func flagHypothesis(ctx context.Context, ev Evidence, f *value.Feature) *experiment.Hypothesis {
-	for _, fl := range f.Links.Flags {
-		if h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag); err == nil {
-			return h
-		}
-	}
-	return nil
-}
-
-// experimentState analyses a linked flag's experiment with its hypothesis'
-// settings: its users so far and the users it still needs.
-func experimentState(ctx context.Context, ev Evidence, fl value.FlagLink, def *valueloop.Flag, seen Sighting, l *value.Lifecycle) (*value.ExperimentState, error) {
-	h, err := ev.Hypothesis(ctx, fl.Environment, fl.Flag)
-	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	ms, err := ev.Metrics(ctx, fl.Environment)
-	if err != nil {
-		return nil, err
-	}
-	aggs, err := ev.Aggregates(ctx, fl.Environment, fl.Flag)
-	if err != nil {
-		return nil, err
-	}
-	if len(aggs) == 0 {
-		return nil, nil
-	}
-	splits, err := ev.SplitHistory(ctx, fl.Environment, fl.Flag)
-	if err != nil {
-		return nil, err
-	}
-	res, err := experiment.Analyze(experiment.Input{Environment: fl.Environment, Flag: fl.Flag, Definition: def, Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
-	if err != nil || res.Verdict == nil {
-		return nil, nil // an experiment that cannot be analysed is the results page's to explain
-	}
-	started := seen.FirstSeen
-	for _, t := range l.Transitions {
-		if t.To == value.Releasing || t.To == value.Measuring {
-			started = t.At
-			break
-		}
-	}
-	if started.IsZero() {
-		return nil, nil
-	}
-	return &value.ExperimentState{Environment: fl.Environment, Flag: fl.Flag, Started: started, Users: res.Users,
-		RemainingUsers: res.Verdict.RemainingUsers}, nil
-}
-
 // FlowOptions are the settings of Flow.
 type FlowOptions struct {
 	Objective string
@@ -519,10 +323,41 @@ func (s *Service) Flow(ctx context.Context, o FlowOptions) (*value.Flow, error) 
 	if o.Since == 0 {
 		o.Since = 90 * 24 * time.Hour
 	}
-	_, items, err := s.items(ctx, o.Objective)
+	objs, items, err := s.items(ctx, o.Objective)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now().UTC()
-	return value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)}), nil
+	f := value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)})
+	if i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == o.Objective }); i >= 0 {
+		p := value.ObjectiveProgress(&objs[i], items, now)
+		f.Progress = &p
+	}
+	return f, nil
+}
+
+// Progress measures an objective's progress toward its target from the
+// stored lifecycles; ENOTFOUND when there is no such objective.
+func (s *Service) Progress(ctx context.Context, objective string) (*value.Progress, error) {
+	if objective == "" {
+		return nil, valueloop.FieldErrorf("objective", "required")
+	}
+	objs, items, err := s.items(ctx, objective)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == objective })
+	p := value.ObjectiveProgress(&objs[i], items, s.Now().UTC())
+	return &p, nil
+}
+
+// shipments finds the production deployments that shipped f's changes: of
+// its linked services only when it links some (a change of a shared
+// library shipped by an unrelated service releases nothing of f), else of
+// any service.
+func (s *Service) shipments(ctx context.Context, f *value.Feature, changes []dora.Change) ([]delivery.Shipment, error) {
+	if len(f.Links.Services) > 0 && s.ShippedBy != nil {
+		return s.ShippedBy(ctx, changes, f.Links.Services)
+	}
+	return s.Shipped(ctx, changes)
 }

@@ -119,6 +119,11 @@ type Service struct {
 	// Shipped finds the production deployments that shipped changes
 	// (delivery.Service.Shipped); nil: deployments are not evidence.
 	Shipped func(ctx context.Context, changes []dora.Change) ([]delivery.Shipment, error)
+	// ShippedBy is Shipped counting only the deployments of the services
+	// given (delivery.Service.ShippedBy): a feature that links services is
+	// released by their deployments only. Nil: Shipped counts every
+	// service's.
+	ShippedBy func(ctx context.Context, changes []dora.Change, services []string) ([]delivery.Shipment, error)
 	// Environments lists the environments: their metrics and flags are
 	// what validation checks names against, Production picks the default.
 	Environments func() []valueloop.Environment
@@ -137,6 +142,9 @@ type Service struct {
 	cache      *snapshot
 	touched    map[flagKey]bool
 	wake       chan struct{}
+	factsMu    sync.Mutex // guards facts
+	facts      factCache
+	refresh    chan struct{}
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }
@@ -148,6 +156,7 @@ const DefaultInterval = time.Minute
 func New(store Store, ev Evidence) *Service {
 	return &Service{Store: store, Evidence: ev, Now: time.Now, Logger: slog.New(slog.DiscardHandler), Interval: DefaultInterval,
 		touched: map[flagKey]bool{}, wake: make(chan struct{}, 1),
+		facts: factCache{flags: map[flagKey]*flagFacts{}}, refresh: make(chan struct{}, 1),
 		Environments: func() []valueloop.Environment { return nil },
 		Definition:   func(string, string) *valueloop.Flag { return nil },
 		Flags:        func(string) []string { return nil }}
@@ -202,11 +211,12 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	if err != nil {
 		return err
 	}
-	if err := f.Validate(&c); err != nil {
-		return err
-	}
 	all, err := s.Store.Features(ctx)
 	if err != nil {
+		return err
+	}
+	keepLinks(&c, all)
+	if err := f.Validate(&c); err != nil {
 		return err
 	}
 	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
@@ -225,6 +235,19 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	s.forgetRecognizer()
 	_, err = s.Sync(ctx, f.Key)
 	return err
+}
+
+// keepLinks adds to c the flags the stored features link: a link stays
+// valid once its flag is deleted, since cleaning up the flag is how a
+// feature gets done; a new link still needs a flag that exists.
+func keepLinks(c *value.Context, stored []value.Feature) {
+	for _, f := range stored {
+		for _, l := range f.Links.Flags {
+			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
+				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
+			}
+		}
+	}
 }
 
 // unprefix turns "features[N].x" back into "x" for the feature at N, the
@@ -258,30 +281,36 @@ func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
 // transaction. With prune, objectives and features absent from the file
 // are deleted.
 func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
-	c, err := s.Context(ctx)
-	if err != nil {
+	if err := file.CheckSize(); err != nil {
 		return nil, err
 	}
-	if prune {
-		c.Objectives = nil // the file must define every objective its features name
-	}
-	if err := value.ValidateAll(c, file.Objectives, file.Features); err != nil {
+	c, err := s.Context(ctx)
+	if err != nil {
 		return nil, err
 	}
 	cur, err := s.Export(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !prune { // a feature kept must not claim what the file's features claim
-		merged := slices.Clone(file.Features)
+	keepLinks(&c, cur.Features)
+	// One validation of the set that will be stored: with prune the file
+	// alone, which must define every objective its features name; without,
+	// the file's features first (so a field names the file's index) and the
+	// stored features it keeps after, which must not claim what the file's
+	// claim.
+	set := file.Features
+	if prune {
+		c.Objectives = nil
+	} else {
+		set = slices.Clone(file.Features)
 		for _, f := range cur.Features {
 			if !slices.ContainsFunc(file.Features, func(x value.Feature) bool { return x.Key == f.Key }) {
-				merged = append(merged, f)
+				set = append(set, f)
 			}
 		}
-		if err := value.ValidateAll(c, file.Objectives, merged); err != nil {
-			return nil, err
-		}
+	}
+	if err := value.ValidateAll(c, file.Objectives, set); err != nil {
+		return nil, err
 	}
 	ops := value.Plan(cur, file, prune)
 	if dryRun || len(ops) == 0 {
@@ -410,6 +439,23 @@ func (s *Service) Open() error {
 		}
 		_ = leader.Run(ctx, LeaderName, loop)
 	})
+	// What next knows of the linked flags is read before the first request
+	// asks, and refreshed behind the requests that find it stale.
+	s.wg.Go(func() {
+		if _, err := s.Next(ctx, NextOptions{}); err != nil && ctx.Err() == nil {
+			s.Logger.Error("value: reading the linked flags failed", "err", err)
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.refresh:
+			}
+			if err := s.refreshFacts(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("value: refreshing the linked flags failed", "err", err)
+			}
+		}
+	})
 	// Touched flags are synced on this node, leader or not: syncing a
 	// feature twice stores nothing new.
 	s.wg.Go(func() {
@@ -434,6 +480,7 @@ func (s *Service) Touch(env, flag string) {
 	s.mu.Lock()
 	s.touched[flagKey{env, flag}] = true
 	s.mu.Unlock()
+	s.forgetFlag(flagKey{env, flag})
 	select {
 	case s.wake <- struct{}{}:
 	default:

@@ -2,7 +2,9 @@ package features_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +153,163 @@ func waitStage(t *testing.T, db *sqlite.DB, key string, want value.Stage) {
 			t.Fatalf("%s is %q, want %s", key, ls[key].Stage, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failingHypotheses is the store as evidence, except that reading a
+// flag's hypothesis fails as a broken disk would.
+type failingHypotheses struct{ *sqlite.DB }
+
+func (failingHypotheses) Hypothesis(context.Context, string, string) (*experiment.Hypothesis, error) {
+	return nil, errors.New("disk I/O error")
+}
+
+// TestNextHypothesisError: a decided feature without a minimum effect of
+// its own reaches its flag's hypothesis for the effect hoped for; when that
+// read fails, Next fails with it instead of ranking as if there were none.
+func TestNextHypothesisError(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	x := 0.04
+	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now().Add(-time.Hour)},
+		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}})
+	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
+		t.Fatal(err)
+	}
+	svc.Evidence = failingHypotheses{db}
+	_, err := svc.Next(ctx, features.NextOptions{})
+	if err == nil || !strings.Contains(err.Error(), "disk I/O error") || !strings.Contains(err.Error(), "flag f1") {
+		t.Errorf("got %v, want the store's error with the flag", err)
+	}
+	svc.Evidence = db // a failed read is not cached as "no hypothesis"
+	if _, err := svc.Next(ctx, features.NextOptions{}); err != nil {
+		t.Fatalf("with a working store: %v", err)
+	}
+}
+
+// TestNextFollowsWrites: next reads the features changed since its cached
+// snapshot, so a feature added, changed, moved or deleted shows at once.
+func TestNextFollowsWrites(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	unranked := func() string {
+		t.Helper()
+		n, err := svc.Next(ctx, features.NextOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, u := range n.Unranked {
+			keys = append(keys, u.Feature)
+		}
+		for _, r := range n.Ranked {
+			keys = append(keys, r.Feature+"*")
+		}
+		return strings.Join(keys, " ")
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"two features", func() error {
+			if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+				return err
+			}
+			return svc.PutFeature(ctx, feature("d", ""), "t")
+		}, "b d"},
+		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "t") }, "a b d"},
+		{"one estimated", func() error {
+			f := feature("b", "")
+			f.Estimate = &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 1}
+			return svc.PutFeature(ctx, f, "t")
+		}, "a d b*"},
+		{"one building", func() error {
+			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
+			_, err := db.SaveLifecycle(ctx, "d", &l)
+			return err
+		}, "a b*"},
+		{"one deleted", func() error { return svc.DeleteFeature(ctx, "a", "t") }, "b*"},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := unranked(); got != st.want {
+			t.Errorf("after %s: next lists %q, want %q", st.name, got, st.want)
+		}
+	}
+}
+
+// TestServicesReleaseOnly: a feature that links services is released by
+// their production deployments only; one that links none by any service's.
+func TestServicesReleaseOnly(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	deploy := func(service string, d int) delivery.Shipment {
+		return delivery.Shipment{Deployment: dora.Deployment{ID: service + "-1", Service: service, Environment: "production", Status: dora.StatusSuccess, At: day(d)}, Changes: 1}
+	}
+	svc.Shipped = func(context.Context, []dora.Change) ([]delivery.Shipment, error) {
+		return []delivery.Shipment{deploy("shop", 3)}, nil // shipped first by shop
+	}
+	var asked []string
+	svc.ShippedBy = func(_ context.Context, _ []dora.Change, services []string) ([]delivery.Shipment, error) {
+		asked = services
+		return []delivery.Shipment{deploy("api", 5)}, nil
+	}
+	c := dora.Change{Repo: "acme/mono", SHA: "abc1234", AuthoredAt: day(1), MergedAt: day(2)}
+	for _, tc := range []struct {
+		key      string
+		services []string
+		want     time.Time
+	}{{"any", nil, day(3)}, {"api-only", []string{"api"}, day(5)}} {
+		f := feature(tc.key, "")
+		f.Links.Services = tc.services
+		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.LinkChanges(ctx, []features.ChangeLink{{Feature: tc.key, Change: c, By: "trailer"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Sync(ctx, tc.key); err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := db.Lifecycles(ctx)
+		l := ls[tc.key]
+		if at, ok := l.Entered(value.Releasing); l.Stage != value.Releasing || !ok || !at.Equal(tc.want) {
+			t.Errorf("%s: %s since %v, want releasing since %v", tc.key, l.Stage, at, tc.want)
+		}
+	}
+	if !slices.Equal(asked, []string{"api"}) {
+		t.Errorf("ShippedBy asked for %v, want the linked services", asked)
+	}
+}
+
+// TestLinkToDeletedFlag: a feature's flag cleaned up (how it gets done)
+// leaves its link valid, so the exported file applies back and the feature
+// can still be edited; a new link to a flag that does not exist is refused.
+func TestLinkToDeletedFlag(t *testing.T) {
+	svc, _ := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Flags = func(string) []string { return []string{"f2"} } // f1 deleted
+	file, _ := svc.Export(ctx)
+	if ops, err := svc.Apply(ctx, file, false, false, "ci"); err != nil || len(ops) != 0 {
+		t.Errorf("the export applied back: %+v, %v; want nothing to change", ops, err)
+	}
+	edited := feature("a", "f1")
+	edited.Title = "A, done"
+	if err := svc.PutFeature(ctx, edited, "t"); err != nil {
+		t.Errorf("editing a done feature: %v", err)
+	}
+	err := svc.PutFeature(ctx, feature("b", "f3"), "t")
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "links.flags[0].flag" {
+		t.Errorf("a new link to no flag: %v, want refused naming links.flags[0].flag", err)
 	}
 }

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -56,8 +59,55 @@ func (s *Server) valueWriter(r *http.Request) (*features.Service, error) {
 	return v, nil
 }
 
+// The value API's list routes answer a page at a time: ?limit= items (500
+// unless given, at most 1000) after ?cursor=, the nextCursor of the page
+// before (absent on the last page).
+const (
+	defaultValuePage = 500
+	maxValuePage     = 1000
+)
+
+// valuePage reads ?limit= and ?cursor=.
+func valuePage(q url.Values) (limit int, cursor string, err error) {
+	limit, cursor = defaultValuePage, q.Get("cursor")
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxValuePage {
+			return 0, "", valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, got %q", maxValuePage, v)
+		}
+	}
+	if len(cursor) > 200 {
+		return 0, "", valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before")
+	}
+	return limit, cursor, nil
+}
+
+// page returns the items (by key) after cursor, at most limit of them, and
+// the cursor of the next page, empty when there is none.
+func page[T any](items []T, key func(*T) string, limit int, cursor string) ([]T, string) {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(&a), key(&b)) })
+	i := 0
+	if cursor != "" {
+		i, _ = slices.BinarySearchFunc(items, cursor, func(x T, c string) int { return strings.Compare(key(&x), c) })
+		if i < len(items) && key(&items[i]) == cursor {
+			i++
+		}
+	}
+	items = items[i:]
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], key(&items[limit-1])
+}
+
 func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
+	if err != nil {
+		return err
+	}
+	if err := checkParams(r.URL.Query(), "limit", "cursor"); err != nil {
+		return err
+	}
+	limit, cursor, err := valuePage(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -65,8 +115,25 @@ func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"objectives": os})
+	os, next := page(os, func(o *value.Objective) string { return o.Key }, limit, cursor)
+	writeJSON(w, http.StatusOK, pageBody("objectives", os, next))
 	return nil
+}
+
+// pageBody is a page of a list route: the items under their name, and
+// nextCursor unless it is the last page.
+func pageBody(name string, items any, next string) map[string]any {
+	out := map[string]any{name: items}
+	if next != "" {
+		out["nextCursor"] = next
+	}
+	return out
+}
+
+// ObjectiveShown is an objective with its progress toward its target.
+type ObjectiveShown struct {
+	value.Objective
+	Progress *value.Progress `json:"progress"`
 }
 
 func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
@@ -80,7 +147,11 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	}
 	for _, o := range os {
 		if o.Key == r.PathValue("key") {
-			writeJSON(w, http.StatusOK, o)
+			p, err := v.Progress(r.Context(), o.Key)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, ObjectiveShown{Objective: o, Progress: p})
 			return nil
 		}
 	}
@@ -150,10 +221,14 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := checkParams(r.URL.Query(), "stage", "objective"); err != nil {
+	if err := checkParams(r.URL.Query(), "stage", "objective", "limit", "cursor"); err != nil {
 		return err
 	}
 	q := r.URL.Query()
+	limit, cursor, err := valuePage(q)
+	if err != nil {
+		return err
+	}
 	stage := value.Stage(q.Get("stage"))
 	if stage != "" && !stage.Valid() {
 		return valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage)
@@ -177,7 +252,8 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 		}
 		out = append(out, featureSummary{Feature: f, Stage: l.Stage, Since: l.Since})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"features": out})
+	out, next := page(out, func(f *featureSummary) string { return f.Key }, limit, cursor)
+	writeJSON(w, http.StatusOK, pageBody("features", out, next))
 	return nil
 }
 

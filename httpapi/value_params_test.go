@@ -1,8 +1,12 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/valueloop/valueloop/value"
 )
 
 // TestValueUnknownParams: a misspelt query parameter on the value routes is
@@ -29,5 +33,73 @@ func TestValueUnknownParams(t *testing.T) {
 		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 200 {
 			t.Errorf("GET %s: got %d %.300s, want 200", path, status, body)
 		}
+	}
+}
+
+// TestValueListPages: the list routes answer a page at a time, a cursor
+// continues where the page before stopped, the last page has no cursor,
+// and a limit out of range is refused with its name.
+func TestValueListPages(t *testing.T) {
+	e := mustFullServer(t)
+	for _, key := range []string{"c", "a", "b"} {
+		if err := e.db.PutObjective(context.Background(), &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []string
+	cursor, pages := "", 0
+	for {
+		path := "/api/v1/objectives?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		status, body := send(t, e.srv.URL(), "GET", path, adminSecret, "")
+		var page struct {
+			Objectives []struct{ Key string } `json:"objectives"`
+			NextCursor string                 `json:"nextCursor"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &page) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		pages++
+		for _, o := range page.Objectives {
+			keys = append(keys, o.Key)
+		}
+		if cursor = page.NextCursor; cursor == "" || pages > 3 {
+			break
+		}
+	}
+	if strings.Join(keys, " ") != "a b c" || pages != 2 {
+		t.Errorf("pages of 2: %v in %d pages, want a b c in 2", keys, pages)
+	}
+	for _, path := range []string{"/api/v1/objectives?limit=0", "/api/v1/objectives?limit=1001", "/api/v1/features?limit=x",
+		"/api/v1/features?cursor=" + strings.Repeat("k", 201)} {
+		field := "limit"
+		if strings.Contains(path, "cursor") {
+			field = "cursor"
+		}
+		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 400 || !strings.Contains(body, `"`+field+`"`) {
+			t.Errorf("GET %s: %d %.300s, want 400 naming %s", path, status, body, field)
+		}
+	}
+}
+
+// TestValueFileItemCap: an apply body with more features than one file
+// may hold is refused naming the list, before anything is validated or
+// stored.
+func TestValueFileItemCap(t *testing.T) {
+	e := mustFullServer(t)
+	var b strings.Builder
+	b.WriteString(`{"objectives":[],"features":[`)
+	for i := range value.MaxFileFeatures + 1 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{}`)
+	}
+	b.WriteString(`]}`)
+	status, body := send(t, e.srv.URL(), "PUT", "/api/v1/value/file", adminSecret, b.String())
+	if status != 400 || !strings.Contains(body, `"features"`) || !strings.Contains(body, "at most 20000") {
+		t.Errorf("got %d %.300s, want 400 naming features", status, body)
 	}
 }

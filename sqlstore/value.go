@@ -20,11 +20,18 @@ import (
 // derives for each feature, moves by hand, the changes recognised as a
 // feature's and when linked flags were seen serving users.
 
-var _ features.Store = (*Store)(nil)
+var (
+	_ features.Store         = (*Store)(nil)
+	_ features.ChangesReader = (*Store)(nil)
+)
 
 // Objectives returns every objective, by key.
 func (s *Store) Objectives(ctx context.Context) ([]value.Objective, error) {
-	rows, err := s.read().Query(ctx, `SELECT definition, created_at, updated_at FROM objectives ORDER BY key`)
+	return s.objectives(ctx, s.read())
+}
+
+func (s *Store) objectives(ctx context.Context, q querier) ([]value.Objective, error) {
+	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM objectives ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: objectives: %w", s.o.D.Name, err)
 	}
@@ -105,10 +112,16 @@ func definitionJSON(v any) ([]byte, error) {
 }
 
 // bump marks a write of what next and flow read: package features caches it until
-// the version changes.
-func (s *Store) bump(ctx context.Context, tx Tx) error {
-	_, err := tx.Exec(ctx, `UPDATE value_version SET version = version + 1`)
-	return err
+// the version changes. It returns the new version, which the written
+// feature's changed column takes. The version row's lock orders writers, so
+// a version is visible only once every write numbered below it is.
+func (s *Store) bump(ctx context.Context, tx Tx) (int64, error) {
+	if _, err := tx.Exec(ctx, `UPDATE value_version SET version = version + 1`); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := tx.QueryRow(ctx, `SELECT version FROM value_version`).Scan(&v)
+	return v, err
 }
 
 // ValueVersion grows with every write of objectives and features and
@@ -146,7 +159,7 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, act
 		return fmt.Errorf("%s: store objective %s: %w", s.o.D.Name, o.Key, err)
 	}
 	o.CreatedAt, o.UpdatedAt = created, now
-	if err := s.bump(ctx, tx); err != nil {
+	if _, err := s.bump(ctx, tx); err != nil {
 		return err
 	}
 	return s.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
@@ -182,7 +195,7 @@ func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) e
 	if _, err := tx.Exec(ctx, `DELETE FROM objectives WHERE key = ?`, key); err != nil {
 		return err
 	}
-	if err := s.bump(ctx, tx); err != nil {
+	if _, err := s.bump(ctx, tx); err != nil {
 		return err
 	}
 	return s.audit(ctx, tx, actor, "", "objective.delete", "objective:"+key, []byte(before), nil, "")
@@ -219,15 +232,16 @@ func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, actor s
 		return err
 	}
 	now := s.now()
-	if _, err := tx.Exec(ctx, `INSERT INTO features (key, objective, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET objective = excluded.objective, definition = excluded.definition, updated_at = excluded.updated_at`,
-		f.Key, f.Objective, string(after), s.o.D.Time(created), s.o.D.Time(now)); err != nil {
+	v, err := s.bump(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO features (key, objective, definition, created_at, updated_at, changed) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET objective = excluded.objective, definition = excluded.definition, updated_at = excluded.updated_at, changed = excluded.changed`,
+		f.Key, f.Objective, string(after), s.o.D.Time(created), s.o.D.Time(now), v); err != nil {
 		return fmt.Errorf("%s: store feature %s: %w", s.o.D.Name, f.Key, err)
 	}
 	f.CreatedAt, f.UpdatedAt = created, now
-	if err := s.bump(ctx, tx); err != nil {
-		return err
-	}
 	return s.audit(ctx, tx, actor, "", action, "feature:"+f.Key, nullBytes(before), after, "")
 }
 
@@ -246,7 +260,7 @@ func (s *Store) deleteFeature(ctx context.Context, tx Tx, key, actor string) err
 	if _, err := tx.Exec(ctx, `DELETE FROM features WHERE key = ?`, key); err != nil {
 		return err
 	}
-	if err := s.bump(ctx, tx); err != nil {
+	if _, err := s.bump(ctx, tx); err != nil {
 		return err
 	}
 	return s.audit(ctx, tx, actor, "", "feature.delete", "feature:"+key, []byte(before), nil, "")
@@ -424,10 +438,11 @@ func (s *Store) SaveLifecycle(ctx context.Context, key string, l *value.Lifecycl
 				added = append(added, t)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE features SET stage = ?, lifecycle = ? WHERE key = ?`, string(l.Stage), string(after), key); err != nil {
+		v, err := s.bump(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE features SET stage = ?, lifecycle = ?, changed = ? WHERE key = ?`, string(l.Stage), string(after), v, key); err != nil {
 			return err
 		}
 		for _, t := range added {
@@ -461,4 +476,54 @@ func (s *Store) Lifecycles(ctx context.Context) (map[string]value.Lifecycle, err
 		out[key] = lc
 	}
 	return out, rows.Err()
+}
+
+// ValueChanges reads, in one transaction, the version, every objective, the
+// features written or with a lifecycle changed at a version above since
+// (all of them when since < 0), with their lifecycles, and how many
+// features there are.
+func (s *Store) ValueChanges(ctx context.Context, since int64) (*features.Changes, error) {
+	out := &features.Changes{}
+	err := s.readTx(ctx, func(tx Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT version FROM value_version`).Scan(&out.Version); err != nil {
+			return err
+		}
+		var err error
+		if out.Objectives, err = s.objectives(ctx, tx); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM features`).Scan(&out.Count); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT definition, created_at, updated_at, lifecycle FROM features WHERE changed > ? ORDER BY key`, since)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f value.Feature
+			var def, lc string
+			var created, updated time.Time
+			if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}, &lc); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(def), &f); err != nil {
+				return err
+			}
+			f.CreatedAt, f.UpdatedAt = created, updated
+			var l value.Lifecycle
+			if lc != "{}" {
+				if err := json.Unmarshal([]byte(lc), &l); err != nil {
+					return fmt.Errorf("lifecycle of %s: %w", f.Key, err)
+				}
+			}
+			out.Features = append(out.Features, f)
+			out.Lifecycles = append(out.Lifecycles, l)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: value changes: %w", s.o.D.Name, err)
+	}
+	return out, nil
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Verdicts", testVerdicts},
 		{"Value", testValue},
 		{"Sessions", testSessions},
+		{"ValueChanges", testValueChanges},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

@@ -42,6 +42,28 @@ func ParseFile(data []byte, c Context) (*File, error) {
 // file is refused before it is decoded.
 const MaxFileBytes = 4 << 20
 
+// The most items one file (or one apply request) may hold, and one feature
+// may list in each of its links and dependencies: what is refused before
+// any of it is validated against the store. Ten thousand features with
+// their links fit in MaxFileBytes; the caps leave room above that.
+const (
+	MaxFileObjectives = 1000
+	MaxFileFeatures   = 20000
+	MaxLinks          = 100
+)
+
+// CheckSize refuses a file with more objectives or features than one
+// apply takes, naming the list.
+func (f *File) CheckSize() error {
+	if len(f.Objectives) > MaxFileObjectives {
+		return valueloop.FieldErrorf("objectives", "lists %d objectives, want at most %d in one file", len(f.Objectives), MaxFileObjectives)
+	}
+	if len(f.Features) > MaxFileFeatures {
+		return valueloop.FieldErrorf("features", "lists %d features, want at most %d in one file", len(f.Features), MaxFileFeatures)
+	}
+	return nil
+}
+
 // DecodeFile reads a file as ParseFile does without validating it against
 // the environments: the CLI reads the team's file, the server validates.
 func DecodeFile(data []byte) (*File, error) {
@@ -70,6 +92,9 @@ func DecodeFile(data []byte) (*File, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, decodeError(err)
+	}
+	if err := f.CheckSize(); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }

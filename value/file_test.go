@@ -62,6 +62,7 @@ func TestParseFileBadInput(t *testing.T) {
 		{"empty", "  \n", "file", "empty"},
 		{"too large", "objectives: []\n" + strings.Repeat("#", MaxFileBytes), "file", "want at most"},
 		{"not YAML", "objectives: [", "file", "not valid YAML"},
+		{"too many objectives", `{"objectives": [` + strings.Repeat(`{},`, MaxFileObjectives) + `{}]}`, "objectives", "lists 1001 objectives, want at most 1000"},
 		{"unknown field", "objectives: []\nfeatures:\n  - key: a\n    titel: A\n", "titel", "unknown field"},
 		{"wrong type", `{"objectives": [{"key": "a", "target": {"value": "ten"}}]}`, "objectives.target.value", "want float64"},
 		{"bad date", "objectives:\n  - key: a\n    horizon: next year\n", "file", "want a date"},

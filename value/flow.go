@@ -57,6 +57,9 @@ type Flow struct {
 	// shipped feature without a verdict counts against it: shipping without
 	// learning is not validated.
 	ValidatedShare *float64 `json:"validatedShare,omitempty"`
+	// Progress is the objective's progress toward its target, when the
+	// flow is one objective's.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // StageFlow is one stage's work in progress and flow time.

@@ -353,6 +353,15 @@ func (f *Feature) Validate(c *Context) error {
 			return err
 		}
 	}
+	for _, l := range []struct {
+		field string
+		n     int
+	}{{"links.flags", len(f.Links.Flags)}, {"links.services", len(f.Links.Services)}, {"links.changes.labels", len(f.Links.Changes.Labels)},
+		{"links.changes.branchPrefixes", len(f.Links.Changes.BranchPrefixes)}, {"dependsOn", len(f.DependsOn)}} {
+		if l.n > MaxLinks {
+			return valueloop.FieldErrorf(l.field, "lists %d items, want at most %d", l.n, MaxLinks)
+		}
+	}
 	if err := f.Links.validate(c); err != nil {
 		return err
 	}

@@ -63,6 +63,8 @@ func TestValidateBadInput(t *testing.T) {
 			f.Features[2].Links.Flags = []FlagLink{{Environment: "production", Flag: "checkout-flow"}}
 		}, "features[2].links.flags[0].flag", `already linked to feature "one-page-checkout"`},
 		{"service twice", func(f *File) { f.Features[0].Links.Services = []string{"web", "web"} }, "features[0].links.services[1]", "listed twice"},
+		{"too many services", func(f *File) { f.Features[0].Links.Services = make([]string, MaxLinks+1) }, "features[0].links.services", "lists 101 items, want at most 100"},
+		{"too many dependencies", func(f *File) { f.Features[1].DependsOn = make([]string, MaxLinks+1) }, "features[1].dependsOn", "at most 100"},
 		{"label of two features", func(f *File) { f.Features[1].Links.Changes.Labels = []string{"Feature:Onboarding"} }, "features[1].links.changes.labels[0]", `already recognises changes of feature "new-onboarding"`},
 		{"overlapping prefixes", func(f *File) { f.Features[1].Links.Changes.BranchPrefixes = []string{"onboarding/checkout-"} }, "features[1].links.changes.branchPrefixes[0]", `overlaps prefix "onboarding/"`},
 		{"short prefix", func(f *File) { f.Features[1].Links.Changes.BranchPrefixes = []string{"f"} }, "features[1].links.changes.branchPrefixes[0]", "3 to 200 characters"},

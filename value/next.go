@@ -41,8 +41,11 @@ const DefaultCleanupAfter = 14 * 24 * time.Hour
 type FlagState struct {
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
-	// LastEvaluated is the time of the flag's last evaluation (its last
-	// exposure); zero when never seen.
+	// LastEvaluated is when the flag was last seen exposing a new user: the
+	// periodic look at its count of exposed users that found it grown (to
+	// the look's interval). Returning users alone do not move it, so it
+	// says "still reaching new users", not "still evaluated". Zero when
+	// never seen.
 	LastEvaluated time.Time `json:"lastEvaluated,omitzero"`
 	// ServesTreatment says whether the flag can still serve the feature's
 	// treatment (see ServesVariant).
@@ -130,6 +133,8 @@ type Bets struct {
 	// effects against their hopes, shrunk toward 1 (one pseudo-bet that met
 	// its hope exactly).
 	Effect float64 `json:"effect"`
+	// Progress is the objective's measured movement toward its target.
+	Progress *Progress `json:"progress,omitempty"`
 }
 
 // Action kinds on the stop/finish list.
@@ -211,8 +216,15 @@ func ComputeNext(in NextInput) *Next {
 	}
 	n := &Next{Method: method, Ranked: []Rank{}, Unranked: []Unranked{}, Bets: []Bets{}, Stop: []Action{}}
 	bets := ObjectiveBets(in.Objectives, in.Items)
-	for _, o := range in.Objectives {
-		n.Bets = append(n.Bets, *bets[o.Key])
+	byObjective := map[string][]Item{}
+	for _, it := range in.Items {
+		byObjective[it.Feature.Objective] = append(byObjective[it.Feature.Objective], it)
+	}
+	for i := range in.Objectives {
+		b := *bets[in.Objectives[i].Key]
+		p := ObjectiveProgress(&in.Objectives[i], byObjective[in.Objectives[i].Key], in.Now)
+		b.Progress = &p
+		n.Bets = append(n.Bets, b)
 	}
 	stage := map[string]Stage{}
 	for _, it := range in.Items {
@@ -257,7 +269,9 @@ func ComputeNext(in NextInput) *Next {
 		n.Ranked[i].Position = i + 1
 	}
 	slices.SortFunc(n.Unranked, func(a, b Unranked) int { return cmp.Compare(a.Feature, b.Feature) })
-	n.Stop = stopList(in)
+	if stop := stopList(in); len(stop) > 0 { // [] when none, never null
+		n.Stop = stop
+	}
 	return n
 }
 
@@ -400,9 +414,9 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 
 func lastSeen(t, now time.Time) string {
 	if t.IsZero() {
-		return ", never evaluated"
+		return ", no user exposed yet"
 	}
-	return ", last evaluated " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
+	return ", last exposed a new user " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
 }
 
 // days writes a duration in days: "3d", "2.5d", "<1d".

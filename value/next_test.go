@@ -224,8 +224,8 @@ func TestStopList(t *testing.T) {
 	got := ComputeNext(in).Stop
 	want := []struct{ kind, feature, reason string }{
 		{StopExperiment, "m1", "experiment on m1-flag in production needs 30,000 more users: at 500 users/day (20,000 users in 40 days) that is 60 days, past the horizon 2026-12-31 (20 days left): stop it or widen it"},
-		{TurnOffTreatment, "a3", "invalidated 10d ago, yet flag a3-flag in production still serves the treatment, last evaluated 2026-12-11 12:00 UTC (<1d ago): turn it off"},
-		{CleanUpFlag, "a1", "validated 30d ago (over 14d), flag a1-flag still in production, last evaluated 2026-12-11 00:00 UTC (1d ago): remove it to finish"},
+		{TurnOffTreatment, "a3", "invalidated 10d ago, yet flag a3-flag in production still serves the treatment, last exposed a new user 2026-12-11 12:00 UTC (<1d ago): turn it off"},
+		{CleanUpFlag, "a1", "validated 30d ago (over 14d), flag a1-flag still in production, last exposed a new user 2026-12-11 00:00 UTC (1d ago): remove it to finish"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d actions, want %d: %+v", len(got), len(want), got)

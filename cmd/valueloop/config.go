@@ -17,8 +17,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/valueloop/valueloop/ui"
 	"github.com/valueloop/valueloop/tracing"
+	"github.com/valueloop/valueloop/ui"
 )
 
 // The configuration of `valueloop serve` is one table: every setting has a

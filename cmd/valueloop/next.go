@@ -104,7 +104,11 @@ func writeNext(w io.Writer, n *value.Next) {
 		fmt.Fprintln(w, "\nRecord of bets per objective:")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, b := range n.Bets {
-			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %.2f\teffect %.2f (%d measured)\n", b.Objective, b.Validated, b.Invalidated, b.Confidence, b.Effect, b.Measured)
+			progress := ""
+			if b.Progress != nil {
+				progress = b.Progress.Summary
+			}
+			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %.2f\teffect %.2f (%d measured)\t%s\n", b.Objective, b.Validated, b.Invalidated, b.Confidence, b.Effect, b.Measured, progress)
 		}
 		tw.Flush()
 	}
@@ -188,6 +192,10 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 	}
 	fmt.Fprintf(w, "\nShipped %d (released to their users in the window): %d validated, %d invalidated, %d undecided; validated share %s\n",
 		f.Shipped, f.Validated, f.Invalidated, f.Shipped-f.Validated-f.Invalidated, share)
+	if f.Progress != nil {
+		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")
+		writeProgress(w, f.Progress)
+	}
 }
 
 func runValueExport(ctx context.Context, e *cliEnv, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"text/tabwriter"
 
@@ -71,7 +72,7 @@ func runObjectiveShow(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	o, err := c.Objective(ctx, pos[0])
+	o, err := c.ShowObjective(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -82,6 +83,7 @@ func runObjectiveShow(ctx context.Context, e *cliEnv, args []string) error {
 	if o.Description != "" {
 		fmt.Fprintf(e.stdout, "  %s\n", o.Description)
 	}
+	writeProgress(e.stdout, o.Progress)
 	return nil
 }
 
@@ -178,4 +180,16 @@ func targetText(t value.Target) string {
 		return fmt.Sprintf("%+g", x)
 	}
 	return fmt.Sprintf("%+g%%", 100*x)
+}
+
+// writeProgress prints an objective's progress toward its target and the
+// validated features whose effect could not count.
+func writeProgress(w io.Writer, p *value.Progress) {
+	if p == nil {
+		return
+	}
+	fmt.Fprintf(w, "  progress: %s\n", p.Summary)
+	for _, u := range p.Uncounted {
+		fmt.Fprintf(w, "    not counted: %s\n", u)
+	}
 }

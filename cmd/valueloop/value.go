@@ -29,7 +29,7 @@ type valueStore interface {
 // current.
 func openValue(v *features.Service, svc *flags.Service, deliveries *delivery.Service, leader cluster.Singleton, logger *slog.Logger) (func(), error) {
 	v.Logger, v.Leader = logger, leader
-	v.Shipped = deliveries.Shipped
+	v.Shipped, v.ShippedBy = deliveries.Shipped, deliveries.ShippedBy
 	v.Environments = func() []valueloop.Environment {
 		var out []valueloop.Environment
 		for _, l := range svc.Environments() {
@@ -77,6 +77,7 @@ func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdic
 	if err != nil {
 		return fmt.Errorf("demo value: %w", err)
 	}
+	loop.Forget() // the history wrote sightings through the store
 	if n > 0 {
 		logger.Info("demo value loop loaded", "features", n)
 	}

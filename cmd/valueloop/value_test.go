@@ -344,7 +344,7 @@ func TestDemoValueLoop(t *testing.T) {
 		t.Fatalf("next: %d %s", code, errOut)
 	}
 	for _, want := range []string{"1.  onboarding-checklist", "= WSJF cost of delay", "confidence", "not estimated: set estimate.costOfDelay",
-		"clean up  twenty-results: validated 30d ago", "last evaluated", "turn off  dark-mode"} {
+		"clean up  twenty-results: validated 30d ago", "last exposed a new user", "turn off  dark-mode"} {
 		if !strings.Contains(next, want) {
 			t.Errorf("next lacks %q:\n%s", want, next)
 		}
@@ -352,6 +352,14 @@ func TestDemoValueLoop(t *testing.T) {
 	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
 	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
 		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
+	}
+	// new-onboarding's verdict measured +21.9 % on activation's metric:
+	// (1 + 0.219) − 1 = 0.219 of a +10 % target, 219 %: reached.
+	for _, args := range [][]string{{"objective", "show", "activation"}, {"flow", "--objective", "activation"}} {
+		code, out, errOut := s.cli(t, s.Admin, args...)
+		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 218.95% of the target: reached") {
+			t.Errorf("%v: %d %s\n%s", args, code, errOut, out)
+		}
 	}
 	code, show, errOut := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
 	if code != 0 {

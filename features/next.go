@@ -1,0 +1,174 @@
+package features
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/value"
+)
+
+// NextOptions are the settings of Next.
+type NextOptions struct {
+	Method       value.Method
+	CleanupAfter time.Duration
+}
+
+// Next ranks the backlog and lists what to stop or finish. What it knows of
+// the linked flags (hypotheses, experiment analyses, sightings) comes from
+// the flag cache (see facts): a request reads and analyses only the flags
+// it has never seen, and stale ones are refreshed behind it.
+func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) {
+	switch o.Method {
+	case "", value.WSJF, value.RICE:
+	default:
+		return nil, valueloop.FieldErrorf("method", "must be %q or %q, got %q", value.WSJF, value.RICE, o.Method)
+	}
+	if o.CleanupAfter < 0 {
+		return nil, valueloop.FieldErrorf("cleanupAfter", "must not be negative")
+	}
+	objs, items, err := s.items(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	facts, seen, err := s.flagFacts(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
+	for i := range items {
+		it := &items[i]
+		st := it.Lifecycle.Stage
+		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
+			// The effect hoped for, reached through a flag's hypothesis.
+			if h := firstHypothesis(facts, it.Feature); h != nil {
+				f := *it.Feature
+				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
+				it.Feature = &f
+			}
+		}
+		for _, fl := range it.Feature.Links.Flags {
+			k := flagKey{fl.Environment, fl.Flag}
+			if def := s.Definition(fl.Environment, fl.Flag); def != nil {
+				in.Flags = append(in.Flags, value.FlagState{Environment: fl.Environment, Flag: fl.Flag,
+					LastEvaluated: seen[k].LastSeen, ServesTreatment: value.ServesVariant(def, fl.Variant)})
+			}
+			if st == value.Releasing || st == value.Measuring {
+				if x := facts[k].experiment(fl, seen[k], it.Lifecycle); x != nil {
+					in.Experiments = append(in.Experiments, *x)
+				}
+			}
+		}
+	}
+	return value.ComputeNext(in), nil
+}
+
+// needs says which flags Next needs facts of, and how much of them: the
+// hypothesis of a decided feature's flags (its effect hoped for), an
+// analysis of a releasing or measuring feature's.
+func needs(items []value.Item) map[flagKey]bool {
+	out := map[flagKey]bool{}
+	for _, it := range items {
+		st := it.Lifecycle.Stage
+		analyse := st == value.Releasing || st == value.Measuring
+		if !analyse && (it.Lifecycle.Verdict == nil || it.Feature.Hypothesis.MinimumEffect != 0) {
+			continue
+		}
+		for _, fl := range it.Feature.Links.Flags {
+			k := flagKey{fl.Environment, fl.Flag}
+			out[k] = out[k] || analyse
+		}
+	}
+	return out
+}
+
+func firstHypothesis(facts map[flagKey]*flagFacts, f *value.Feature) *experiment.Hypothesis {
+	for _, fl := range f.Links.Flags {
+		if x := facts[flagKey{fl.Environment, fl.Flag}]; x != nil && x.hypothesis != nil {
+			return x.hypothesis
+		}
+	}
+	return nil
+}
+
+// requestEvidence reads metrics once per refresh: flags share environments.
+type requestEvidence struct {
+	Evidence
+	metrics map[string][]metric.Metric
+}
+
+func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
+	if ms, ok := r.metrics[env]; ok {
+		return ms, nil
+	}
+	ms, err := r.Evidence.Metrics(ctx, env)
+	if err == nil {
+		r.metrics[env] = ms
+	}
+	return ms, err
+}
+
+// readFacts reads a flag's hypothesis and, with analyse, analyses its
+// experiment with the hypothesis' settings: its users so far and the users
+// it still needs. A failed read is an error, not a missing hypothesis: the
+// record of bets would silently lose a ratio.
+func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, analyse bool) (*flagFacts, error) {
+	x := &flagFacts{at: s.Now(), analysed: analyse}
+	h, err := ev.Hypothesis(ctx, k.env, k.flag)
+	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+		return x, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("hypothesis of flag %s in %s: %w", k.flag, k.env, err)
+	}
+	x.hypothesis = h
+	if !analyse {
+		return x, nil
+	}
+	ms, err := ev.Metrics(ctx, k.env)
+	if err != nil {
+		return nil, err
+	}
+	aggs, err := ev.Aggregates(ctx, k.env, k.flag)
+	if err != nil {
+		return nil, err
+	}
+	if len(aggs) == 0 {
+		return x, nil
+	}
+	// A rollout moved the split: the analysis goes period by period.
+	splits, err := ev.SplitHistory(ctx, k.env, k.flag)
+	if err != nil {
+		return nil, err
+	}
+	res, err := experiment.Analyze(experiment.Input{Environment: k.env, Flag: k.flag, Definition: s.Definition(k.env, k.flag), Hypothesis: h,
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
+	if err != nil || res.Verdict == nil {
+		return x, nil // an experiment that cannot be analysed is the results page's to explain
+	}
+	x.users, x.remaining = res.Users, res.Verdict.RemainingUsers
+	return x, nil
+}
+
+// experiment is the state of a linked flag's experiment for the stop list:
+// started when the feature began releasing or measuring (the flag's first
+// sighting when neither has a transition).
+func (x *flagFacts) experiment(fl value.FlagLink, seen Sighting, l *value.Lifecycle) *value.ExperimentState {
+	if x == nil || x.remaining == nil {
+		return nil
+	}
+	started := seen.FirstSeen
+	for _, t := range l.Transitions {
+		if t.To == value.Releasing || t.To == value.Measuring {
+			started = t.At
+			break
+		}
+	}
+	if started.IsZero() {
+		return nil
+	}
+	return &value.ExperimentState{Environment: fl.Environment, Flag: fl.Flag, Started: started, Users: x.users,
+		RemainingUsers: x.remaining}
+}

@@ -1,0 +1,124 @@
+package value
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// Progress is an objective's measured movement toward its target: the
+// effects its validated features measured, combined, against the target,
+// within the horizon.
+type Progress struct {
+	Objective string `json:"objective"`
+	Target    Target `json:"target"`
+	Horizon   Date   `json:"horizon"`
+	// Counted are the validated features whose measured effect counts: on
+	// the objective's metric (or a hypothesis naming none), in the target's
+	// units (relative or absolute), decided by the horizon.
+	Counted []string `json:"counted"`
+	// Uncounted are the validated features whose effect cannot count, each
+	// with why ("feature-x: measured on signups, not activation").
+	Uncounted []string `json:"uncounted,omitempty"`
+	// Measured is the counted effects combined and turned to the target's
+	// direction (a fall counts as progress toward a decrease): relative
+	// effects compound, ∏(1 + effect) − 1, absolute ones add.
+	Measured float64 `json:"measured"`
+	// Share = Measured / Target.Value: 1 means the target is reached.
+	Share float64 `json:"share"`
+	// DaysLeft to the end of the horizon's day; negative once past.
+	DaysLeft float64 `json:"daysLeft"`
+	// Summary says it in one line with its arithmetic.
+	Summary string `json:"summary"`
+}
+
+// ObjectiveProgress measures o's progress from its features' verdicts (the
+// items of other objectives are ignored).
+func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
+	p := Progress{Objective: o.Key, Target: o.Target, Horizon: o.Horizon, Counted: []string{}}
+	relative := !o.Target.Absolute
+	combined := 0.0
+	if relative {
+		combined = 1
+	}
+	var terms []string
+	for _, it := range items {
+		f, v := it.Feature, it.Lifecycle.Verdict
+		if f.Objective != o.Key || v == nil || v.Stage != Validated {
+			continue
+		}
+		why := ""
+		switch {
+		case v.Effect == nil:
+			why = "no effect measured"
+		case f.Hypothesis.Metric != "" && f.Hypothesis.Metric != o.Metric:
+			why = fmt.Sprintf("measured on %s, not %s", f.Hypothesis.Metric, o.Metric)
+		case f.Hypothesis.Absolute != o.Target.Absolute:
+			why = "measured in other units (relative vs absolute)"
+		case !o.Horizon.IsZero() && v.At.After(o.Horizon.End()):
+			why = "validated after the horizon " + o.Horizon.String()
+		}
+		if why != "" {
+			p.Uncounted = append(p.Uncounted, f.Key+": "+why)
+			continue
+		}
+		p.Counted = append(p.Counted, f.Key)
+		if relative {
+			combined *= 1 + *v.Effect
+			terms = append(terms, "(1"+fmtEffect(*v.Effect, false)+")")
+		} else {
+			combined += *v.Effect
+			terms = append(terms, fmtEffect(*v.Effect, false))
+		}
+	}
+	if relative {
+		combined--
+	}
+	if o.Target.Direction == experiment.Decrease {
+		combined = -combined
+	}
+	p.Measured = combined
+	if o.Target.Value != 0 {
+		p.Share = p.Measured / o.Target.Value
+	}
+	if !o.Horizon.IsZero() {
+		p.DaysLeft = o.Horizon.End().Sub(now).Hours() / 24
+	}
+	slices.Sort(p.Counted)
+	p.Summary = p.summary(terms, relative)
+	return p
+}
+
+func (p *Progress) summary(terms []string, relative bool) string {
+	// Both in the metric's own direction: a fall reads as a fall.
+	sign := 1.0
+	if p.Target.Direction == experiment.Decrease {
+		sign = -1
+	}
+	target := fmtEffect(sign*p.Target.Value, relative)
+	var b strings.Builder
+	if len(p.Counted) == 0 {
+		fmt.Fprintf(&b, "no validated effect yet toward %s", target)
+	} else {
+		arith := strings.Join(terms, " + ")
+		if relative {
+			arith = strings.Join(terms, "×") + "−1"
+		}
+		fmt.Fprintf(&b, "%s of %s measured (%s from %d validated) = %s of the target", fmtEffect(sign*p.Measured, relative), target, arith, len(p.Counted), share(p.Share))
+	}
+	switch {
+	case p.Horizon.IsZero():
+	case p.Share >= 1:
+		b.WriteString(": reached")
+	case p.DaysLeft < 0:
+		fmt.Fprintf(&b, ": the horizon %s has passed", p.Horizon)
+	default:
+		fmt.Fprintf(&b, ", %s days left to the horizon %s", num(p.DaysLeft), p.Horizon)
+	}
+	return b.String()
+}
+
+func share(x float64) string { return num(100*x) + "%" }

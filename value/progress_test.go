@@ -1,0 +1,84 @@
+package value
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// TestObjectiveProgress is worked by hand. Now is 2026-10-02 00:00 UTC;
+// the horizon 2026-12-31 ends at 2027-01-01 00:00, 91 days later.
+func TestObjectiveProgress(t *testing.T) {
+	now := time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)
+	horizon, _ := ParseDate("2026-12-31")
+	past, _ := ParseDate("2026-09-30")
+	verdict := func(key, metric string, st Stage, at time.Time, effect *float64, absolute bool) Item {
+		f := &Feature{Key: key, Objective: "o", Hypothesis: Hypothesis{Change: key, Metric: metric, Absolute: absolute}}
+		l := &Lifecycle{Stage: st, Verdict: &Event{Kind: VerdictRecorded, Stage: st, At: at, Effect: effect}}
+		return Item{Feature: f, Lifecycle: l}
+	}
+	e := func(x float64) *float64 { return &x }
+	before, after := now.AddDate(0, 0, -5), time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)
+	items := []Item{
+		verdict("v1", "m", Validated, before, e(0.05), false),
+		verdict("v2", "", Validated, before, e(0.03), false), // no metric stated: the objective's
+		verdict("v3", "other", Validated, before, e(0.02), false),
+		verdict("v4", "m", Invalidated, before, e(0.01), false), // not validated: ignored
+		verdict("v5", "m", Validated, after, e(0.04), false),
+		verdict("v6", "m", Validated, before, nil, false),
+		verdict("a1", "m", Validated, before, e(0.5), true),
+		verdict("a2", "m", Validated, before, e(0.7), true),
+	}
+	for _, tc := range []struct {
+		name      string
+		o         Objective
+		items     []Item
+		counted   []string
+		uncounted int
+		measured  float64
+		share     float64
+		daysLeft  float64
+		summary   string
+	}{
+		// Relative +10 %: v1 and v2 compound, 1.05 × 1.03 − 1 = 0.0815,
+		// 0.0815 / 0.10 = 0.815; v3 (other metric), v5 (after the horizon),
+		// v6 (no effect), a1 and a2 (absolute) do not count.
+		{"relative increase", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
+			items, []string{"v1", "v2"}, 5, 0.0815, 0.815, 91,
+			"+8.15% of +10% measured ((1+0.05)×(1+0.03)−1 from 2 validated) = 81.5% of the target, 91 days left to the horizon 2026-12-31"},
+		// Absolute +2: a1 and a2 add, 0.5 + 0.7 = 1.2, 1.2 / 2 = 0.6.
+		{"absolute increase", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 2, Absolute: true}, Horizon: horizon},
+			items, []string{"a1", "a2"}, 5, 1.2, 0.6, 91,
+			"+1.2 of +2 measured (+0.5 + +0.7 from 2 validated) = 60% of the target, 91 days left to the horizon 2026-12-31"},
+		// Relative −5 %: falls of 2 % and 1 % compound, 0.98 × 0.99 − 1 =
+		// −0.0298, turned to the target's direction 0.0298; 0.0298 / 0.05 =
+		// 0.596. The horizon 2026-09-30 ended 2026-10-01, one day ago.
+		{"decrease, horizon passed", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Decrease, Value: 0.05}, Horizon: past},
+			[]Item{verdict("d1", "m", Validated, now.AddDate(0, 0, -30), e(-0.02), false), verdict("d2", "m", Validated, now.AddDate(0, 0, -20), e(-0.01), false)},
+			[]string{"d1", "d2"}, 0, 0.0298, 0.596, -1,
+			"-2.98% of -5% measured ((1-0.02)×(1-0.01)−1 from 2 validated) = 59.6% of the target: the horizon 2026-09-30 has passed"},
+		// Reached: 1.12 − 1 = 0.12 ≥ 0.10.
+		{"reached", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
+			[]Item{verdict("r", "m", Validated, before, e(0.12), false)}, []string{"r"}, 0, 0.12, 1.2, 91,
+			"+12% of +10% measured ((1+0.12)−1 from 1 validated) = 120% of the target: reached"},
+		{"no verdicts", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
+			nil, []string{}, 0, 0, 0, 91, "no validated effect yet toward +10%, 91 days left to the horizon 2026-12-31"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := ObjectiveProgress(&tc.o, tc.items, now)
+			if !slices.Equal(p.Counted, tc.counted) || len(p.Uncounted) != tc.uncounted {
+				t.Errorf("counted %v, uncounted %v; want %v and %d", p.Counted, p.Uncounted, tc.counted, tc.uncounted)
+			}
+			if !near(p.Measured, tc.measured) || !near(p.Share, tc.share) || !near(p.DaysLeft, tc.daysLeft) {
+				t.Errorf("measured %v share %v days left %v; want %v %v %v", p.Measured, p.Share, p.DaysLeft, tc.measured, tc.share, tc.daysLeft)
+			}
+			if p.Summary != tc.summary {
+				t.Errorf("summary\n got %s\nwant %s", p.Summary, tc.summary)
+			}
+		})
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
