@@ -26,8 +26,9 @@ type doraRow struct {
 	Keys       []doraKey
 }
 
-// doraKeys summarises a series over the whole range with a weekly trend.
-func doraKeys(s dora.Series) []doraKey {
+// doraKeys summarises a series over the whole range with a weekly trend;
+// fourKeys adds Four Keys' change failure rate beside the default one.
+func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 	name := s.Name
 	if name == "" {
 		name = "all services"
@@ -72,6 +73,14 @@ func doraKeys(s dora.Series) []doraKey {
 	}
 	add(doraKey{Name: "Change failure rate", Value: cfr, Level: string(t.Levels.ChangeFailureRate)},
 		func(m dora.Metrics) (float64, bool) { return m.ChangeFailureRate.Value() }, pct)
+	if fourKeys {
+		cfr4 := "–"
+		if v, ok := t.ChangeFailureRateFourKeys.Value(); ok {
+			cfr4 = pct(v)
+		}
+		add(doraKey{Name: "Change failure rate (Four Keys)", Value: cfr4, Level: string(t.Levels.ChangeFailureRateFourKeys)},
+			func(m dora.Metrics) (float64, bool) { return m.ChangeFailureRateFourKeys.Value() }, pct)
+	}
 	rec := "–"
 	if t.Recovery.Count > 0 {
 		rec = humanDuration(t.Recovery.Median) + " median"
@@ -87,6 +96,33 @@ func doraKeys(s dora.Series) []doraKey {
 	return keys
 }
 
+// stageCell is one stage of the lead-time breakdown as the report has it.
+type stageCell struct {
+	Name, Median, P85 string
+	Count             int
+}
+
+// breakdownRow is the lead-time breakdown of a series.
+type breakdownRow struct {
+	Name, Team string
+	Stages     []stageCell
+}
+
+func breakdownOf(name, team string, b dora.Breakdown) breakdownRow {
+	row := breakdownRow{Name: name, Team: team}
+	for _, st := range []struct {
+		name string
+		s    dora.Stage
+	}{{"coding", b.Coding}, {"pickup", b.Pickup}, {"review", b.Review}, {"deploy", b.Deploy}} {
+		c := stageCell{Name: st.name, Count: st.s.Count}
+		if c.Count > 0 {
+			c.Median, c.P85 = humanDuration(st.s.Median), humanDuration(st.s.P85)
+		}
+		row.Stages = append(row.Stages, c)
+	}
+	return row
+}
+
 type deploymentRow struct {
 	dora.DeploymentFacts
 }
@@ -98,8 +134,10 @@ type incidentRow struct {
 
 type deliveryData struct {
 	From, To    time.Time
+	Days        int // whole days in [From, To), to compare with valueloop dora --since
 	Overall     []doraKey
-	Rows        []doraRow // teams, then services
+	Rows        []doraRow      // teams, then services
+	Breakdown   []breakdownRow // all services, teams, then services
 	Deployments []deploymentRow
 	Incidents   []incidentRow
 }
@@ -128,16 +166,19 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, err, 0, "")
 		return
 	}
-	d := deliveryData{From: rep.From, To: rep.To, Overall: doraKeys(rep.Overall)}
+	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return
 	}
+	d.Breakdown = append(d.Breakdown, breakdownOf("All services", "", rep.Overall.Total.LeadTimeBreakdown))
 	for _, s := range rep.Teams {
-		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s)})
+		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true)})
+		d.Breakdown = append(d.Breakdown, breakdownOf("Team "+s.Name, "", s.Total.LeadTimeBreakdown))
 	}
 	for _, s := range rep.Services {
-		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s)})
+		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true)})
+		d.Breakdown = append(d.Breakdown, breakdownOf(s.Name, s.Team, s.Total.LeadTimeBreakdown))
 		deps, err := u.Delivery.Deployments(r.Context(), s.Name, rep.From, rep.To)
 		if err != nil {
 			u.renderError(w, r, err, 0, "")

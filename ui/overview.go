@@ -162,7 +162,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 			u.renderError(w, r, err, 0, "")
 			return
 		}
-		d.Delivery = doraKeys(rep.Overall)
+		d.Delivery = doraKeys(rep.Overall, false)
 	}
 	// What is next: the value loop's ranking, then what needs a person's
 	// decision now.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -16,6 +17,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // dashboardPages are the pages of the demo, each checked and timed.
@@ -157,6 +161,7 @@ func TestDashboardPages(t *testing.T) {
 		{"no CSRF token", checkCSRF},
 		{"edit errors next to the field", checkEditErrors},
 		{"value loop", checkValuePages},
+		{"delivery breakdown and Four Keys", checkDeliveryPage},
 		{"viewer", checkViewer},
 		{"evaluate token cannot sign in", checkEvaluateSignIn},
 		{"sign-out ends the session", checkSignOut},
@@ -325,6 +330,63 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 	if resp, body := admin.get("/value/features/no-such-feature"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no-such-feature") {
 		t.Errorf("an unknown feature: %d, want 404 naming it", resp.StatusCode)
+	}
+}
+
+// checkDeliveryPage: the delivery page states its range, and shows for
+// that range the API's lead-time breakdown (median and p85 of each stage)
+// and Four Keys' change failure rate beside the default, for every team
+// and service.
+func checkDeliveryPage(t *testing.T, srv *testServer, admin, anon *browser) {
+	_, page := admin.get("/delivery")
+	m := regexp.MustCompile(`<time datetime="([^"]+)">(Mon [^<]+)</time> to <time datetime="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, "valueloop dora --from ") || !strings.Contains(page, `id="cfr-note"`) {
+		t.Fatalf("/delivery does not state its range (from a Monday), how to get it from valueloop dora, and the two change failure rates")
+	}
+	var rep dora.Report
+	if code, body := srv.call(t, "GET", "/api/v1/dora?bucket=week&from="+url.QueryEscape(m[1])+"&to="+url.QueryEscape(m[3]), "", &rep); code != 200 || len(rep.Services) == 0 {
+		t.Fatalf("GET /api/v1/dora for the page's range: %d %s", code, body)
+	}
+	rate := func(r dora.Rate) string {
+		v, ok := r.Value()
+		if !ok {
+			return "–"
+		}
+		return strconv.FormatFloat(math.Round(v*1000)/10, 'f', -1, 64) + "%"
+	}
+	lt := page[strings.Index(page, "Where the lead time goes"):strings.Index(page, "Deployments to production")]
+	keys := page[strings.Index(page, "By team and service"):strings.Index(page, "Where the lead time goes")]
+	series := append([]dora.Series{}, rep.Services...)
+	for _, s := range rep.Teams {
+		s.Name = "Team " + s.Name
+		series = append(series, s)
+	}
+	stages := 0
+	for _, s := range series {
+		row := func(in string) string {
+			i := strings.Index(in, `<th scope="row">`+s.Name)
+			if i < 0 {
+				t.Fatalf("/delivery has no row for %s", s.Name)
+			}
+			return in[i : i+strings.Index(in[i:], "</tr>")]
+		}
+		b := s.Total.LeadTimeBreakdown
+		for _, st := range []dora.Stage{b.Coding, b.Pickup, b.Review, b.Deploy} {
+			want := "–"
+			if st.Count > 0 {
+				stages++
+				want = "median <span class=\"kv\">" + termchart.Duration(st.Median) + "</span>, p85 " + termchart.Duration(st.P85) + ` <span class="hint">of ` + strconv.Itoa(st.Count) + " changes"
+			}
+			if r := row(lt); !strings.Contains(r, want) {
+				t.Errorf("%s's lead-time breakdown lacks %q:\n%s", s.Name, want, r)
+			}
+		}
+		if r := row(keys); !strings.Contains(r, ">"+rate(s.Total.ChangeFailureRate)+"<") || !strings.Contains(r, ">"+rate(s.Total.ChangeFailureRateFourKeys)+"<") {
+			t.Errorf("%s: want change failure rates %s and %s (Four Keys):\n%s", s.Name, rate(s.Total.ChangeFailureRate), rate(s.Total.ChangeFailureRateFourKeys), r)
+		}
+	}
+	if stages == 0 || !strings.Contains(keys, "<th scope=\"col\">Change failure rate (Four Keys)</th>") {
+		t.Errorf("the demo shows no stage of the lead time, or no Four Keys column")
 	}
 }
 
