@@ -371,17 +371,20 @@ func checkDeliveryPage(t *testing.T, srv *testServer, admin, anon *browser) {
 			return in[i : i+strings.Index(in[i:], "</tr>")]
 		}
 		b := s.Total.LeadTimeBreakdown
-		for _, st := range []dora.Stage{b.Coding, b.Pickup, b.Review, b.Deploy} {
+		cells := strings.Split(row(lt), "<td>")[1:] // coding, pickup, review, deploy
+		for i, st := range []dora.Stage{b.Coding, b.Pickup, b.Review, b.Deploy} {
 			want := "–"
 			if st.Count > 0 {
 				stages++
 				want = "median <span class=\"kv\">" + termchart.Duration(st.Median) + "</span>, p85 " + termchart.Duration(st.P85) + ` <span class="hint">of ` + strconv.Itoa(st.Count) + " changes"
 			}
-			if r := row(lt); !strings.Contains(r, want) {
-				t.Errorf("%s's lead-time breakdown lacks %q:\n%s", s.Name, want, r)
+			if len(cells) != 4 || !strings.HasPrefix(cells[i], want) {
+				t.Errorf("%s's lead-time breakdown: stage %d is not %q:\n%s", s.Name, i, want, row(lt))
 			}
 		}
-		if r := row(keys); !strings.Contains(r, ">"+rate(s.Total.ChangeFailureRate)+"<") || !strings.Contains(r, ">"+rate(s.Total.ChangeFailureRateFourKeys)+"<") {
+		// the keys' columns: frequency, lead time, the two rates, recovery, rework
+		if r := row(keys); !regexp.MustCompile(`<td><span class="kv">` + regexp.QuoteMeta(rate(s.Total.ChangeFailureRate)) + `</span>.*</td><td><span class="kv">` +
+			regexp.QuoteMeta(rate(s.Total.ChangeFailureRateFourKeys)) + `</span>[^<]*<span class="level[^>]*>[a-z]+</span><svg[^>]*aria-label="weekly change failure rate \(four keys\)`).MatchString(r) {
 			t.Errorf("%s: want change failure rates %s and %s (Four Keys):\n%s", s.Name, rate(s.Total.ChangeFailureRate), rate(s.Total.ChangeFailureRateFourKeys), r)
 		}
 	}
