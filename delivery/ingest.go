@@ -116,17 +116,16 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	if err != nil {
 		return nil, err
 	}
-	return pickSource(sources, kind, h.Source, func(src *Source) error {
-		switch kind {
-		case KindGitHub:
+	check := bodyFreeCheck(kind, h.Credential)
+	if check == nil {
+		check = func(src *Source) error {
+			if kind == KindPagerDuty {
+				return pagerduty.Verify(src.Secret, h.Body, h.Credential)
+			}
 			return github.Verify(src.Secret, h.Body, h.Credential)
-		case KindPagerDuty:
-			return pagerduty.Verify(src.Secret, h.Body, h.Credential)
-		case KindOpsgenie:
-			return opsgenie.Verify(src.Secret, h.Credential)
 		}
-		return gitlab.VerifyToken(src.Secret, h.Credential)
-	})
+	}
+	return pickSource(sources, kind, h.Source, check)
 }
 
 // pickSource returns the first source of kind (named name, if not empty)
