@@ -128,6 +128,27 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	return pickSource(sources, kind, h.Source, check)
 }
 
+// Precheck refuses, before the body is read, a delivery that no source
+// could accept: no source of kind (or none named h.Source), a GitHub
+// signature that is not a SHA-256 digest, or a GitLab token or Opsgenie
+// secret that matches no source (they do not depend on the body).
+func (s *Service) Precheck(ctx context.Context, kind string, h Hook) error {
+	sources, err := s.Store.Sources(ctx)
+	if err != nil {
+		return err
+	}
+	check := bodyFreeCheck(kind, h.Credential)
+	if check == nil {
+		check = func(*Source) error { return nil }
+		if kind == KindGitHub {
+			form := github.CheckSignatureForm(h.Credential)
+			check = func(*Source) error { return form }
+		}
+	}
+	_, err = pickSource(sources, kind, h.Source, check)
+	return err
+}
+
 // pickSource returns the first source of kind (named name, if not empty)
 // that check accepts, or the first refusal.
 func pickSource(sources []Source, kind, name string, check func(*Source) error) (*Source, error) {

@@ -54,16 +54,6 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 			return s.hookFailed(r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
 		}
-		// What can be checked without the body is checked first: the body
-		// is read before its signature can be, by a bounded number of
-		// requests at once.
-		if err := s.hookPrecheck(r, kind); err != nil {
-			return s.hookFailed(r, kind, err)
-		}
-		release, err := s.guard.hookSlot()
-		if err != nil {
-			return s.hookFailed(r, kind, err)
-		}
 		h := delivery.Hook{Source: r.URL.Query().Get("source")}
 		switch kind {
 		case delivery.KindGitHub:
@@ -75,6 +65,16 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
+		}
+		// What can be checked without the body is checked first: the body
+		// is read before its signature can be, by a bounded number of
+		// requests at once.
+		if err := s.hookPrecheck(r, svc, kind, h); err != nil {
+			return s.hookFailed(r, kind, err)
+		}
+		release, err := s.guard.hookSlot()
+		if err != nil {
+			return s.hookFailed(r, kind, err)
 		}
 		// The body goes through the HMAC as it arrives: the verdict comes
 		// with its last byte, before it is parsed.
@@ -555,46 +555,13 @@ func (s *Server) deliveryRoutes() []route {
 }
 
 // hookPrecheck refuses, before the body is read, a delivery that no source
-// could accept: no source of its kind (or none by the name given), no
-// credential header, a GitHub signature that is not a SHA-256 digest, a
-// GitLab token that matches no source (GitLab's token does not depend on
-// the body, so it is checked whole here), or a Content-Length over the
-// limit.
-func (s *Server) hookPrecheck(r *http.Request, kind string) error {
+// could accept (delivery.Service.Precheck: no source of its kind or by the
+// name given, a GitHub signature that is not a SHA-256 digest, a GitLab
+// token or Opsgenie secret that matches no source), or a Content-Length
+// over the limit.
+func (s *Server) hookPrecheck(r *http.Request, svc *delivery.Service, kind string, h delivery.Hook) error {
 	if max := s.guard.lim.MaxHookBody; r.ContentLength > max {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", max)
 	}
-	sources, err := s.Delivery.Store.Sources(r.Context())
-	if err != nil {
-		return err
-	}
-	name := r.URL.Query().Get("source")
-	var first error
-	for _, src := range sources {
-		if src.Kind != kind || (name != "" && src.Name != name) {
-			continue
-		}
-		var err error
-		switch kind {
-		case delivery.KindGitHub:
-			err = github.CheckSignatureForm(r.Header.Get(github.SignatureHeader))
-		case delivery.KindGitLab:
-			err = gitlab.VerifyToken(src.Secret, r.Header.Get(gitlab.TokenHeader))
-		case delivery.KindOpsgenie:
-			err = opsgenie.Verify(src.Secret, opsgenie.Credential(r.Header.Get(opsgenie.TokenHeader), r.Header.Get("Authorization")))
-		}
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return first
-	}
-	if name != "" {
-		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source named %q is configured", kind, name)
-	}
-	return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no %s webhook source is configured on this server", kind)
+	return svc.Precheck(r.Context(), kind, h)
 }
