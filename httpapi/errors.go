@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/httpstatus"
 )
 
 // handlerFunc is the shape of every API handler: it writes its answer and
@@ -37,33 +38,6 @@ func plain(h http.HandlerFunc) handlerFunc {
 		h(w, r)
 		return nil
 	}
-}
-
-// statusOf is the one place where error kinds become HTTP statuses.
-func statusOf(code string) int {
-	switch code {
-	case valueloop.EINVALID:
-		return http.StatusBadRequest
-	case valueloop.ENOTFOUND:
-		return http.StatusNotFound
-	case valueloop.ECONFLICT:
-		return http.StatusConflict
-	case valueloop.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case valueloop.EFORBIDDEN:
-		return http.StatusForbidden
-	case valueloop.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case valueloop.EUNSUPPORTED:
-		return http.StatusUnsupportedMediaType
-	case valueloop.ETIMEOUT:
-		return http.StatusRequestTimeout
-	case valueloop.ETOOMANY:
-		return http.StatusTooManyRequests
-	case valueloop.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 // ProblemType is the prefix of the type URI of the API's problems; the
@@ -119,7 +93,7 @@ func (s *Server) problem(r *http.Request, err error) problem {
 	if code == valueloop.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	status := statusOf(code)
+	status := httpstatus.Of(code)
 	p := problem{
 		Type:     ProblemType + code,
 		Title:    http.StatusText(status),

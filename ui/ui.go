@@ -32,6 +32,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/httpstatus"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -323,7 +324,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error, status int, msg string) {
 	if err != nil {
 		code := valueloop.ErrorCode(err)
-		status = statusOf(code)
+		status = httpstatus.Of(code)
 		msg = valueloop.ErrorMessage(err)
 		if code == valueloop.EINTERNAL {
 			u.Logger.Error("ui: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -331,23 +332,6 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error, stat
 		}
 	}
 	u.render(w, r, status, "error", page{Title: http.StatusText(status), Data: msg})
-}
-
-// statusOf maps error kinds to HTTP statuses for pages.
-func statusOf(code string) int {
-	switch code {
-	case valueloop.EINVALID:
-		return http.StatusBadRequest
-	case valueloop.ENOTFOUND:
-		return http.StatusNotFound
-	case valueloop.ECONFLICT:
-		return http.StatusConflict
-	case valueloop.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case valueloop.EFORBIDDEN:
-		return http.StatusForbidden
-	}
-	return http.StatusInternalServerError
 }
 
 func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
