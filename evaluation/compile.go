@@ -3,7 +3,8 @@ package evaluation
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -218,7 +219,7 @@ func (c *compiler) checkResult(path string, v value) uint32 {
 }
 
 func (c *compiler) variantList() string {
-	names := sortedKeys(c.variants)
+	names := slices.Sorted(maps.Keys(c.variants))
 	return strings.Join(names, ", ")
 }
 
@@ -320,7 +321,7 @@ func init() {
 
 // Operators returns the names of the supported JsonLogic operations.
 func Operators() []string {
-	names := sortedKeys(operators)
+	names := slices.Sorted(maps.Keys(operators))
 	return names
 }
 
@@ -382,7 +383,7 @@ func (c *compiler) ref(args any, path string, res bool) expr {
 func compileEvaluators(raw map[string]json.RawMessage, strict bool) (*evaluatorSet, []valueloop.Problem) {
 	set := &evaluatorSet{bodies: make(map[string]any, len(raw))}
 	var problems []valueloop.Problem
-	names := sortedKeys(raw)
+	names := slices.Sorted(maps.Keys(raw))
 	for _, name := range names {
 		path := "/$evaluators/" + esc(name)
 		var body any
@@ -412,7 +413,7 @@ func compileEvaluators(raw map[string]json.RawMessage, strict bool) (*evaluatorS
 // checkMetadata checks metadata values: strings, numbers and booleans.
 func checkMetadata(flagKey, path string, m map[string]any, isSet bool) []valueloop.Problem {
 	var problems []valueloop.Problem
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		v := m[k]
 		switch fromAny(v).k {
@@ -457,7 +458,7 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 	if len(fl.Variants) == 0 {
 		bad(path+"/variants", "a flag needs at least one variant")
 	}
-	names := sortedKeys(fl.Variants)
+	names := slices.Sorted(maps.Keys(fl.Variants))
 	var first kind
 	var firstName string
 	for _, n := range names {
@@ -558,15 +559,4 @@ func describe(v value) string {
 		return "a " + strings.TrimPrefix(v.s, "context value cannot be encoded as JSON: ")
 	}
 	return "a " + v.k.String()
-}
-
-// sortedKeys returns the keys of m in order, so that problems and listings
-// come out the same on every run.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/opsgenie"
 )
 
 // limitedServer opens a second server on e's store with lim (and delivery
@@ -199,6 +200,9 @@ func TestBodyBudget(t *testing.T) {
 func TestHookCheckedBeforeBody(t *testing.T) {
 	d, svc := mustDeliveryServer(t, nil)
 	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodies: 1}, svc)
+	if resp, body := d.do(t, call{method: "PUT", path: "/api/v1/delivery/sources/og", token: adminSecret, body: `{"kind":"opsgenie","secret":"opsgenie-secret-for-tests-0123"}`}); resp.StatusCode != 200 {
+		t.Fatalf("put source og: %d %s", resp.StatusCode, body)
+	}
 	for _, tc := range []struct {
 		name, path string
 		headers    []string
@@ -207,6 +211,8 @@ func TestHookCheckedBeforeBody(t *testing.T) {
 		{"github without signature", "/hooks/github", []string{"X-GitHub-Event", "push"}, 401},
 		{"github with a malformed signature", "/hooks/github", []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256=zz"}, 401},
 		{"gitlab with a wrong token", "/hooks/gitlab", []string{"X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", "wrong"}, 401},
+		{"opsgenie with a wrong token", "/hooks/opsgenie", []string{opsgenie.TokenHeader, "opsgenie-secret-for-tests-0124"}, 401},
+		{"opsgenie without a token", "/hooks/opsgenie", nil, 401},
 		{"unknown source", "/hooks/github?source=nope", []string{"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)}, 401},
 		{"content length over the limit", "/hooks/github", []string{"X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)}, 413},
 	} {

@@ -633,12 +633,7 @@ func (e *engine) settle(u *user, un *unit) {
 		un.period = e.periodOf(un.flag, un.t0)
 	}
 	if un.excluded && !(un.had && un.wasExcluded) {
-		fc := e.flags[un.flag]
-		if fc == nil {
-			fc, _ = e.cellsOf(un.flag, un.variant, un.period)
-		}
-		fc.excluded++
-		fc.dirty = true
+		e.countExcluded(un).dirty = true
 	}
 	if oldIn || newIn {
 		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period {
@@ -704,17 +699,24 @@ func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int) {
 	}
 }
 
+// countExcluded counts un, excluded, in its flag's sums (made by expose,
+// or here when missing) and returns them.
+func (e *engine) countExcluded(un *unit) *flagCells {
+	fc := e.flags[un.flag]
+	if fc == nil {
+		fc, _ = e.cellsOf(un.flag, un.variant, un.period)
+	}
+	fc.excluded++
+	return fc
+}
+
 // finishBulk computes the sums of a recomputation from every user.
 func (e *engine) finishBulk() {
 	for _, u := range e.users {
 		for i := range u.units {
 			un := &u.units[i]
 			if un.excluded {
-				fc := e.flags[un.flag] // expose made it
-				if fc == nil {
-					fc, _ = e.cellsOf(un.flag, un.variant, un.period)
-				}
-				fc.excluded++
+				e.countExcluded(un)
 				continue
 			}
 			un.period = e.periodOf(un.flag, un.t0)
