@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"html"
 	"io"
@@ -566,8 +565,6 @@ func waitForCharts(t testing.TB, b *browser, path string) {
 func BenchmarkDashboardPages(b *testing.B) {
 	srv := MustServe(b, "", "--demo")
 	admin := mustSignIn(b, srv.URL, srv.Admin)
-	ctx := context.Background()
-	_ = ctx
 	for _, p := range dashboardPages {
 		if p.name == "flags-search" {
 			continue
