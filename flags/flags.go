@@ -57,11 +57,12 @@ type Service struct {
 	store  Store
 	logger *slog.Logger
 
-	writeMu sync.Mutex // serialises changes, so each is validated against the set it lands on
-	mu      sync.Mutex // guards swaps of live, and subs
-	live    atomic.Pointer[map[string]*Live]
-	subs    map[chan<- string]struct{}
-	files   sync.Map // environment key → path of the flag file it is served from (read-only)
+	writeMu  sync.Mutex // serialises changes, so each is validated against the set it lands on
+	mu       sync.Mutex // guards swaps of live, and subs
+	live     atomic.Pointer[map[string]*Live]
+	subs     map[chan<- string]struct{}
+	files    sync.Map // environment key → path of the flag file it is served from (read-only)
+	fileData sync.Map // environment key → the file's content ApplyFile read ([]byte)
 }
 
 // NewService returns a service over store; call Load before use.

@@ -19,6 +19,10 @@ func (s *Service) ApplyFile(ctx context.Context, env, path string) error {
 	if err != nil {
 		return err
 	}
+	// WatchFile compares against what was read here, not against what the
+	// file holds when its goroutine first runs: an edit made in between would
+	// otherwise be taken as the baseline and never applied.
+	s.fileData.Store(env, data)
 	return s.applyFileData(ctx, env, path, data)
 }
 
@@ -42,10 +46,15 @@ func (s *Service) applyFileData(ctx context.Context, env, path string, data []by
 // polls (every interval) rather than relying on inotify: editors replace files
 // by rename, and network or container mounts often deliver no events. An
 // invalid file is reported once per distinct content and the last good set
-// keeps serving.
+// keeps serving. It starts from the content ApplyFile read, if it ran.
 func (s *Service) WatchFile(ctx context.Context, env, path string, interval time.Duration) {
 	s.files.Store(env, path)
-	last, _ := os.ReadFile(path)
+	var last []byte
+	if v, ok := s.fileData.Load(env); ok {
+		last = v.([]byte)
+	} else {
+		last, _ = os.ReadFile(path)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
