@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // referenceDir holds real public GitHub payloads (see its SOURCES.md),
@@ -70,7 +71,7 @@ func TestReferencePayloads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
 			}
-			checkValid(t, ev)
+			forgetest.CheckValid(t, ev)
 			if c := checks[name]; c != nil {
 				c(t, ev)
 			} else if !strings.HasPrefix(name, "SOURCES") {
@@ -103,29 +104,5 @@ func wantIncident(t *testing.T, ev dora.Event, resolved bool) {
 	t.Helper()
 	if len(ev.Incidents) != 1 || (ev.Incidents[0].ResolvedAt != nil) != resolved {
 		t.Errorf("got %+v, want one incident, resolved %v", ev.Incidents, resolved)
-	}
-}
-
-// checkValid asserts what every parsed event guarantees: records the
-// delivery package accepts.
-func checkValid(t *testing.T, ev dora.Event) {
-	t.Helper()
-	if ev.Ignored != "" && len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-		t.Errorf("ignored (%s) yet carries records: %+v", ev.Ignored, ev)
-	}
-	for _, c := range ev.Changes {
-		if err := c.Validate(); err != nil {
-			t.Errorf("change %+v: %v", c, err)
-		}
-	}
-	for _, d := range ev.Deployments {
-		if err := d.Validate(); err != nil {
-			t.Errorf("deployment %+v: %v", d, err)
-		}
-	}
-	for _, i := range ev.Incidents {
-		if err := i.Validate(); err != nil {
-			t.Errorf("incident %+v: %v", i, err)
-		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // referenceDir holds real public GitLab payloads (see its SOURCES.md),
@@ -93,7 +94,7 @@ func TestReferencePayloads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
 			}
-			checkValid(t, ev)
+			forgetest.CheckValid(t, ev)
 			if c := checks[name]; c != nil {
 				c(t, ev)
 			} else {
@@ -114,29 +115,5 @@ func wantN(t *testing.T, got, want int) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %d records, want %d", got, want)
-	}
-}
-
-// checkValid asserts what every parsed event guarantees: records the
-// delivery package accepts.
-func checkValid(t *testing.T, ev dora.Event) {
-	t.Helper()
-	if ev.Ignored != "" && len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-		t.Errorf("ignored (%s) yet carries records: %+v", ev.Ignored, ev)
-	}
-	for _, c := range ev.Changes {
-		if err := c.Validate(); err != nil {
-			t.Errorf("change %+v: %v", c, err)
-		}
-	}
-	for _, d := range ev.Deployments {
-		if err := d.Validate(); err != nil {
-			t.Errorf("deployment %+v: %v", d, err)
-		}
-	}
-	for _, i := range ev.Incidents {
-		if err := i.Validate(); err != nil {
-			t.Errorf("incident %+v: %v", i, err)
-		}
 	}
 }
