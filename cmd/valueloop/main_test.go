@@ -113,13 +113,23 @@ func post(t testing.TB, url, token, body string) (*http.Response, string) {
 // when empty) and returns the answer and its body.
 func sendJSON(t testing.TB, method, url, token, body string) (*http.Response, string) {
 	t.Helper()
+	header := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		header["Authorization"] = "Bearer " + token
+	}
+	return request(t, method, url, body, header)
+}
+
+// request sends one request with the given headers and returns the answer
+// and its body.
+func request(t testing.TB, method, url, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -128,6 +138,16 @@ func sendJSON(t testing.TB, method, url, token, body string) (*http.Response, st
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// ofrep evaluates flag in env over OFREP as the admin, with body the
+// request (its evaluation context), and returns the answer's body.
+func (s *testServer) ofrep(t testing.TB, env, flag, body string) string {
+	t.Helper()
+	_, answer := request(t, http.MethodPost, s.URL+"/ofrep/v1/evaluate/flags/"+flag, body, map[string]string{
+		"Authorization": "Bearer " + s.Admin, "Content-Type": "application/json", "Valueloop-Environment": env,
+	})
+	return answer
 }
 
 func envMap(m map[string]string) func(string) string {
