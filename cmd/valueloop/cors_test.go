@@ -8,16 +8,6 @@ import (
 	"time"
 )
 
-// mustToken creates a token through the CLI and returns its secret.
-func (s *testServer) mustToken(t *testing.T, args ...string) string {
-	t.Helper()
-	code, out, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, args...)...)
-	if code != 0 {
-		t.Fatalf("token create %v: exit %d: %s", args, code, stderr)
-	}
-	return strings.TrimSpace(out)
-}
-
 // TestClientTokensAndCORS: a client token created through the CLI works from
 // its allowed origins in the browser's terms (preflight, CORS headers on the
 // answer, ETag readable) and can do nothing but evaluate and send events;

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -101,6 +102,40 @@ func (s *testServer) cli(t testing.TB, token string, args ...string) (int, strin
 	getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": token})
 	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, getenv)
 	return code, stdout.String(), stderr.String()
+}
+
+// mustToken creates a token through the CLI and returns its secret.
+func (s *testServer) mustToken(t testing.TB, args ...string) string {
+	t.Helper()
+	code, out, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, args...)...)
+	if code != 0 {
+		t.Fatalf("token create %v: exit %d: %s", args, code, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
+// mustRun runs each command against s with the admin token, in order,
+// and fails t at the first that does not exit 0.
+func (s *testServer) mustRun(t testing.TB, commands ...[]string) {
+	t.Helper()
+	for _, args := range commands {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("valueloop %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
+
+// mustSendEvents posts events to s's event API with token and fails t
+// unless every one is accepted.
+func (s *testServer) mustSendEvents(t testing.TB, token string, events any) {
+	t.Helper()
+	body, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, answer := post(t, s.URL+"/api/v1/events", token, string(body)); resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
 }
 
 // post sends a JSON body with a bearer token.
