@@ -27,6 +27,14 @@ func addClientFlags(e *cliEnv, fs *flag.FlagSet) *clientFlags {
 	return c
 }
 
+// envClientFlags is the flag set of command name, which talks to the
+// server about one environment: the client flags and --env, which
+// defaults to VALUELOOP_ENV.
+func envClientFlags(e *cliEnv, name string) (*flag.FlagSet, *clientFlags, *string) {
+	fs := newFlagSet(e, name)
+	return fs, addClientFlags(e, fs), fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+}
+
 func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, usageErrorf("--output must be table or json, not %q", c.output)
