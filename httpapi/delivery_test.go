@@ -53,16 +53,8 @@ func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *delivery.Ser
 	t.Cleanup(func() { svc.Close() })
 	// A second server on the same store, with delivery metrics.
 	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
-	srv.Addr = "127.0.0.1:0"
 	srv.Delivery = svc
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	openServer(t, srv)
 	d := *e
 	d.srv = srv
 	for _, src := range []string{`{"kind":"github","secret":"` + hookSecret + `"}`, `{"kind":"gitlab","secret":"` + gitlabToken + `"}`} {
