@@ -1,11 +1,8 @@
 package gitlab
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/forge/forgetest"
 )
@@ -15,10 +12,6 @@ import (
 const referenceDir = "../../shared/reference/webhooks/gitlab"
 
 func TestReferencePayloads(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(referenceDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("no reference payloads at " + referenceDir)
-	}
 	cfg := Config{Production: map[string]bool{"staging": true}, ReleaseEnvironment: "production", IncidentLabel: "critical"}
 	checks := map[string]func(t *testing.T, ev dora.Event){
 		"push.json": func(t *testing.T, ev dora.Event) {
@@ -82,26 +75,9 @@ func TestReferencePayloads(t *testing.T) {
 			}
 		},
 	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Read by object_kind: the header is not part of the files.
-			ev, err := Parse("", "ref", body, cfg)
-			if err != nil {
-				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
-			}
-			forgetest.CheckValid(t, ev)
-			if c := checks[name]; c != nil {
-				c(t, ev)
-			} else {
-				t.Errorf("no check for %s: %+v", name, ev)
-			}
-		})
-	}
+	forgetest.Replay(t, referenceDir, func(name string, body []byte) (dora.Event, error) {
+		return Parse("", "ref", body, cfg) // by object_kind: the header is not part of the files
+	}, checks)
 }
 
 func ignoredCheck(t *testing.T, ev dora.Event) {

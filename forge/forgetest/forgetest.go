@@ -108,6 +108,37 @@ func CheckMalformed(tb testing.TB, ev dora.Event, err error, field string) {
 	}
 }
 
+// Replay parses every JSON payload in dir with parse; each must give an
+// event CheckValid accepts and pass the check named after its file, and
+// every file needs one. dir holds real payloads outside the module: the
+// test is skipped where it is absent.
+func Replay(t *testing.T, dir string, parse func(name string, body []byte) (dora.Event, error), checks map[string]func(*testing.T, dora.Event)) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Skip("no reference payloads at " + dir)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := parse(name, body)
+			if err != nil {
+				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
+			}
+			CheckValid(t, ev)
+			if c := checks[name]; c != nil {
+				c(t, ev)
+			} else {
+				t.Errorf("no check for %s: %+v", name, ev)
+			}
+		})
+	}
+}
+
 // Timeline builds the timeline of the fixtures files under catalog, each
 // read by parse, in order.
 func Timeline(tb testing.TB, catalog dora.Catalog, files []string, parse func(file string, body []byte) (dora.Event, error)) *dora.Timeline {
