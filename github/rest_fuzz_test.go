@@ -2,7 +2,6 @@ package github
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/dora"
@@ -50,18 +49,7 @@ var restPages = map[string]func(body []byte) (dora.Event, error){
 // with the page's URL) or return records the delivery package accepts.
 // The seed corpus is the pages the import's tests replay (backfill/testdata/github).
 func FuzzRESTPages(f *testing.F) {
-	forgetest.Seed(f, filepath.Join("..", "backfill", "testdata", "github", "*.json"), func(file string, body []byte) {
-		kind, _, _ := strings.Cut(filepath.Base(file), ".")
-		f.Add(kind, body)
-	})
 	f.Add("pulls", []byte(`[{"number":1,"merged_at":"2025-01-01T00:00:00Z","created_at":"2025-01-02T00:00:00Z","merge_commit_sha":"a"}]`))
 	f.Add("deployments", []byte(`[{"id":1,"environment":"x","created_at":1}]`))
-	f.Fuzz(func(t *testing.T, kind string, body []byte) {
-		read, ok := restPages[kind]
-		if !ok {
-			return
-		}
-		ev, err := read(body)
-		forgetest.CheckFuzzed(t, ev, err, false)
-	})
+	forgetest.FuzzPages(f, filepath.Join("..", "backfill", "testdata", "github"), restPages)
 }

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/dora"
@@ -42,18 +41,7 @@ var restPages = map[string]func(body []byte) (dora.Event, error){
 // with the page's URL) or return records the delivery package accepts.
 // The seed corpus is the pages the import's tests replay (backfill/testdata/gitlab).
 func FuzzRESTPages(f *testing.F) {
-	forgetest.Seed(f, filepath.Join("..", "backfill", "testdata", "gitlab", "*.json"), func(file string, body []byte) {
-		kind, _, _ := strings.Cut(filepath.Base(file), ".")
-		f.Add(kind, body)
-	})
 	f.Add("releases", []byte(`[{"tag_name":"v1","released_at":"2025-01-01 10:00:00 UTC","commit":{"id":"ABC"}}]`))
 	f.Add("deployments", []byte(`[{"id":1,"status":"running","environment":{"name":"eu-live"},"created_at":"2025-01-01T00:00:00Z"}]`))
-	f.Fuzz(func(t *testing.T, kind string, body []byte) {
-		read, ok := restPages[kind]
-		if !ok {
-			return
-		}
-		ev, err := read(body)
-		forgetest.CheckFuzzed(t, ev, err, false)
-	})
+	forgetest.FuzzPages(f, filepath.Join("..", "backfill", "testdata", "gitlab"), restPages)
 }

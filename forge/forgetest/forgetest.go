@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,27 @@ func Seed(f *testing.F, pattern string, add func(file string, body []byte)) {
 		}
 		add(file, body)
 	}
+}
+
+// FuzzPages fuzzes the readers of REST API pages, pages by the kind of list
+// they read: each must never panic, and either fail with an EINVALID error
+// or return records CheckValid accepts. The seed corpus is the pages in
+// dir, each file named after its kind up to the first dot, and whatever f
+// was given before.
+func FuzzPages(f *testing.F, dir string, pages map[string]func(body []byte) (dora.Event, error)) {
+	f.Helper()
+	Seed(f, filepath.Join(dir, "*.json"), func(file string, body []byte) {
+		kind, _, _ := strings.Cut(filepath.Base(file), ".")
+		f.Add(kind, body)
+	})
+	f.Fuzz(func(t *testing.T, kind string, body []byte) {
+		read, ok := pages[kind]
+		if !ok {
+			return
+		}
+		ev, err := read(body)
+		CheckFuzzed(t, ev, err, false)
+	})
 }
 
 // CheckValid asserts what every parsed event guarantees: records the
