@@ -540,6 +540,15 @@ func TestFingerprint(t *testing.T) {
 	if b := newEngine(capped).version; b == a {
 		t.Error("a cap did not change the version")
 	}
+	over := slices.Clone(ms)
+	for i := range over {
+		if over[i].PerEvent() {
+			over[i].Over = metric.OverUser
+		}
+	}
+	if b := newEngine(over).version; b == a {
+		t.Error("a quantile over users instead of events did not change the version")
+	}
 	if b := newEngine(ms[1:]).version; b == a {
 		t.Error("removing a metric did not change the version")
 	}
