@@ -97,3 +97,51 @@ func TestLatencyP99Guardrail(t *testing.T) {
 		t.Errorf("p99 unchanged: %s (%s), change %v %v; want no breach", same.Status, same.Reason, same.Change, same.Interval)
 	}
 }
+
+// requestLatencyCells are the cells of a quantile over events: each user
+// sends 1 to 19 requests whose latency is exp(μ + u + ε) milliseconds, u
+// the user's own (their device, their network) and ε the request's, both
+// N(0, 0.5²), μ per variant.
+func requestLatencyCells(key string, users map[string]int, mu map[string]float64, seed uint64) []metric.Aggregate {
+	r := rand.New(rand.NewPCG(seed, 2))
+	var out []metric.Aggregate
+	for _, v := range []string{"old", "new"} {
+		var s metric.Sums
+		var k metric.EventSketch
+		for range users[v] {
+			n := 1 + r.IntN(19)
+			u := 0.5 * r.NormFloat64()
+			var h metric.Sketch
+			for range n {
+				h.Add(int64(math.Exp(mu[v]+u+0.5*r.NormFloat64())*metric.Scale), 1)
+			}
+			s.Apply(int64(n)*metric.Scale, 0, 0, 1)
+			k.AddUser(h, 1)
+		}
+		s.SetEventSketch(k)
+		out = append(out, metric.Aggregate{Flag: "f", Variant: v, Sums: metric.Sums{N: int64(users[v])}},
+			metric.Aggregate{Flag: "f", Variant: v, Metric: key, Sums: s})
+	}
+	return out
+}
+
+// TestRequestLatencyP99Guardrail: a quantile over events guards a rollout:
+// the p99 of every request's latency 30% worse breaches a 10% tolerance;
+// unchanged, no breach.
+func TestRequestLatencyP99Guardrail(t *testing.T) {
+	m := metric.Metric{Key: "request-latency-p99", Kind: metric.Quantile, Over: metric.OverEvent, Event: "request", Direction: metric.LowerIsBetter, Quantile: 0.99}
+	if err := m.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Flag: "f", Variant: "new", Baseline: "old", Alpha: 0.05, SequentialTuning: 10000, MinSample: 100,
+		Guardrails: []Guardrail{{Metric: m.Key, Direction: metric.LowerIsBetter, Tolerance: 0.1}}}
+	users := map[string]int{"old": 4000, "new": 4000}
+	worse := Guardrails(p, 50, []metric.Metric{m}, requestLatencyCells(m.Key, users, map[string]float64{"old": 4, "new": 4 + math.Log(1.3)}, 1))[0]
+	if worse.Status != GuardrailBreached || !(worse.Change > 0.2 && worse.Change < 0.4) {
+		t.Errorf("p99 30%% worse: %s, change %v %v; want breached", worse.Status, worse.Change, worse.Interval)
+	}
+	same := Guardrails(p, 50, []metric.Metric{m}, requestLatencyCells(m.Key, users, map[string]float64{"old": 4, "new": 4}, 2))[0]
+	if same.Status == GuardrailBreached || same.Status == GuardrailNotEnoughData {
+		t.Errorf("p99 unchanged: %s (%s), change %v %v; want no breach", same.Status, same.Reason, same.Change, same.Interval)
+	}
+}
