@@ -57,10 +57,10 @@ type engine struct {
 	// hist[slot] is the index into unit.hist of the bucket counts of the
 	// values counted in accumulator slot, -1 when no quantile over events
 	// reads the slot.
-	hist  []int32
-	nHist int
-	strs    map[string]string // interned flag keys and variants
-	recent  [4]string         // recently interned, checked first
+	hist   []int32
+	nHist  int
+	strs   map[string]string // interned flag keys and variants
+	recent [4]string         // recently interned, checked first
 	// periods holds per flag the times (sorted) at which its split
 	// changed: a user's period is the latest of them at or before t0, 0
 	// before the first (see periodOf).
@@ -168,7 +168,7 @@ type variantCells struct {
 	name   string
 	period int64
 	users  int64
-	cells  []metric.Sums   // per metric
+	cells  []metric.Sums        // per metric
 	sk     []metric.Sketch      // per metric, for quantile metrics; nil until one
 	ek     []metric.EventSketch // per metric, for quantiles over events; nil until one
 	dirty  bool
