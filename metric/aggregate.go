@@ -52,7 +52,7 @@ func (s Sums) EventSketch() EventSketch { return unpack(s.Sketch()) }
 // moments otherwise.
 func SummaryOf(m Metric, s Sums) stats.Summary {
 	if m.PerEvent() {
-		return s.EventSketch().QuantileSummary(s.N, m.Quantile)
+		return clusteredSummary(orderedPacked([]byte(s.q)), s.N, m.Quantile)
 	}
 	if m.Kind == Quantile {
 		return s.Sketch().QuantileSummary(m.Quantile)

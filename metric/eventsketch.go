@@ -1,6 +1,8 @@
 package metric
 
 import (
+	"cmp"
+	"encoding/binary"
 	"math"
 	"math/big"
 	"slices"
@@ -63,6 +65,74 @@ func (k EventSketch) ordered() []cbucket {
 	out := make([]cbucket, len(keys))
 	for j, b := range keys {
 		out[j] = cbucket{b.value(), k.Events.at(b), k.Cross.at(b), k.Square.at(b)}
+	}
+	return out
+}
+
+// orderedPacked is the buckets of the EventSketch packed into the encoded
+// Sketch enc (as Sums holds it), in value order: unpack(decodeSketch(enc)),
+// ordered, without building maps. Encode writes each side's buckets in index
+// order, so each plane's buckets come sorted, and a value's Cross and Square
+// are found by binary search. Reading a result does this per arm.
+func orderedPacked(enc []byte) []cbucket {
+	type ic struct {
+		i int32
+		c int64
+	}
+	r := enc
+	next := func() int64 {
+		v, n := binary.Varint(r)
+		if n <= 0 {
+			r = nil
+			return 0
+		}
+		r = r[n:]
+		return v
+	}
+	var zeros [3]int64
+	zeros[0] = next()
+	var sides [2][3][]ic // negative, positive; by plane
+	for side := range 2 {
+		cnt, n := binary.Uvarint(r)
+		if n <= 0 || cnt > uint64(len(r)) {
+			return nil
+		}
+		r = r[n:]
+		for range cnt {
+			i, c := next(), next()
+			p := int64(0)
+			if i >= plane/2 {
+				p = (i + plane/2) / plane
+			}
+			if p > 2 {
+				continue // not written by pack
+			}
+			rel := i - p*plane
+			if p > 0 && side == 1 && rel == -plane/2 {
+				zeros[p] += c
+				continue
+			}
+			sides[side][p] = append(sides[side][p], ic{int32(rel), c})
+		}
+	}
+	find := func(s []ic, i int32) int64 {
+		j, ok := slices.BinarySearchFunc(s, i, func(e ic, t int32) int { return cmp.Compare(e.i, t) })
+		if ok {
+			return s[j].c
+		}
+		return 0
+	}
+	neg, pos := sides[0], sides[1]
+	out := make([]cbucket, 0, len(neg[0])+len(pos[0])+1)
+	for j := len(neg[0]) - 1; j >= 0; j-- {
+		e := neg[0][j]
+		out = append(out, cbucket{-sketchMapping.Value(int(e.i)), e.c, find(neg[1], e.i), find(neg[2], e.i)})
+	}
+	if zeros[0] != 0 {
+		out = append(out, cbucket{0, zeros[0], zeros[1], zeros[2]})
+	}
+	for _, e := range pos[0] {
+		out = append(out, cbucket{sketchMapping.Value(int(e.i)), e.c, find(pos[1], e.i), find(pos[2], e.i)})
 	}
 	return out
 }

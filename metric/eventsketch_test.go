@@ -233,6 +233,14 @@ func TestEventSketchIncremental(t *testing.T) {
 	if again != sw || got.Events.Count() != whole.Events.Count() || got.Events.Zero == 0 || len(got.Square.Neg) == 0 {
 		t.Error("unpacking the stored sketches lost counts")
 	}
+	if !slices.Equal(orderedPacked([]byte(sw.q)), whole.ordered()) {
+		t.Error("the buckets read from the stored sketches differ from the sketch's own")
+	}
+	withN := sw
+	withN.N = 200 // what Apply counts in the engine
+	if s, w := SummaryOf(Metric{Kind: Quantile, Over: OverEvent, Quantile: 0.9}, withN), whole.QuantileSummary(200, 0.9); s != w || s.N != 200 || s.Mean == 0 {
+		t.Errorf("summary from the stored sketches %+v, from the sketch %+v", s, w)
+	}
 	before := sw
 	whole.AddUser(hs[7], -1)
 	whole.AddUser(hs[7], 1)
@@ -289,5 +297,45 @@ func TestEventQuantileSketchAccuracy(t *testing.T) {
 				t.Errorf("q %v %s: sketch %v, exact %v", q, c.name, c.got, want)
 			}
 		}
+	}
+}
+
+// BenchmarkQuantileSummary reads a quantile's summary from stored sums, as
+// a result or a guardrail does, for 100,000 users with 1 to 19 events each:
+// over users (one value per user) and over events (about a million, with
+// the clustered interval), side by side.
+func BenchmarkQuantileSummary(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var byUser Sketch
+	var byEvent EventSketch
+	var su, se Sums
+	for range 100_000 {
+		var h Sketch
+		var sum, n int64
+		for _, x := range clusteredUser(r, 4) {
+			h.Add(x, 1)
+			sum += x
+			n++
+		}
+		byUser.Add(sum/n, 1)
+		byEvent.AddUser(h, 1)
+		su.Apply(sum/n, 0, 0, 1)
+		se.Apply(n*Scale, 0, 0, 1)
+	}
+	su.SetSketch(byUser)
+	se.SetEventSketch(byEvent)
+	for _, c := range []struct {
+		over string
+		s    Sums
+	}{{OverUser, su}, {OverEvent, se}} {
+		m := Metric{Kind: Quantile, Quantile: 0.99, Over: c.over}
+		b.Run("over="+c.over, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s := SummaryOf(m, c.s); s.N != 100_000 {
+					b.Fatal(s.N)
+				}
+			}
+		})
 	}
 }
