@@ -30,8 +30,16 @@ func TestEventsAndMetricsCLI(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(stderr, "unknown kind") {
 		t.Errorf("metrics create with a bad kind: exit %d, stderr %q; want %d naming the kind", code, stderr, exitInvalid)
 	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "request-p99", "--kind", "quantile", "--quantile", "0.99", "--over", "event", "--event", "request", "--direction", "lower")
+	if code != 0 {
+		t.Fatalf("metrics create --over event: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "quantile", "--quantile", "0.99", "--over", "sessions", "--event", "x")
+	if code != exitInvalid || !strings.Contains(stderr, "/over") {
+		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d naming /over", code, stderr, exitInvalid)
+	}
 	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
-	if code != 0 || !strings.Contains(stdout, "orders") || !strings.Contains(stdout, "count") {
+	if code != 0 || !strings.Contains(stdout, "orders") || !strings.Contains(stdout, "count") || !strings.Contains(stdout, "quantile 0.99 over events") {
 		t.Errorf("metrics list: exit %d:\n%s", code, stdout)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u1", "--flag", "checkout", "--variant", "on", "--id", "x1", "--time", "2026-01-01T00:00:00Z")

@@ -145,7 +145,15 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 		if m.Cap != nil {
 			cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.Kind, ev, m.Direction, w, cp)
+		kind := string(m.Kind)
+		if m.Kind == metric.Quantile {
+			over := "users"
+			if m.PerEvent() {
+				over = "events"
+			}
+			kind = fmt.Sprintf("quantile %g over %s", m.Quantile, over)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, kind, ev, m.Direction, w, cp)
 	}
 	return tw.Flush()
 }
