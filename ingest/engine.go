@@ -371,7 +371,7 @@ func (e *engine) mark(u *user) {
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
-				e.vals = append(e.vals, e.metrics[mi].value(e, u, un))
+				e.vals = append(e.vals, e.metrics[mi].value(e, u, un, true))
 			}
 		}
 	}
@@ -690,15 +690,15 @@ func (e *engine) settle(u *user, un *unit) {
 			vc := &fc.variants[vi]
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
-				nv, ov := m.value(e, u, un), e.vals[un.old+mi]
+				nv, ov := m.value(e, u, un, true), e.vals[un.old+mi]
 				if nv == ov {
 					continue
 				}
 				if ov.ok {
-					e.applyValue(vc, mi, ov, -1)
+					e.applyValue(vc, mi, ov, -1, nil)
 				}
 				if nv.ok {
-					e.applyValue(vc, mi, nv, 1)
+					e.applyValue(vc, mi, nv, 1, e.histOf(un, mi))
 				}
 				vc.dirty = true
 			}
@@ -710,7 +710,7 @@ func (e *engine) settle(u *user, un *unit) {
 				vc.dirty = true
 				for mi := range e.metrics {
 					if ov := e.vals[un.old+mi]; ov.ok {
-						e.applyValue(vc, mi, ov, -1)
+						e.applyValue(vc, mi, ov, -1, nil)
 					}
 				}
 			}
@@ -730,22 +730,36 @@ func (e *engine) contribute(u *user, un *unit, sign int) {
 	vc.users += int64(sign)
 	vc.dirty = true
 	for mi := range e.metrics {
-		if v := e.metrics[mi].value(e, u, un); v.ok {
-			e.applyValue(vc, mi, v, sign)
+		if v := e.metrics[mi].value(e, u, un, false); v.ok {
+			e.applyValue(vc, mi, v, sign, e.histOf(un, mi))
 		}
 	}
 }
 
+// histOf returns a unit's bucket counts of metric mi, a quantile over
+// events, and nil for other metrics.
+func (e *engine) histOf(un *unit, mi int) *metric.Sketch {
+	if m := &e.metrics[mi]; m.PerEvent() {
+		return &un.hist[e.hist[m.slot[0]]]
+	}
+	return nil
+}
+
 // applyValue adds (sign 1) or removes (−1) one user's value of metric mi to
-// a variant's sums, and to its sketch for a quantile metric.
-func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int) {
+// a variant's sums, and to its sketch for a quantile metric. For a
+// quantile over events, live is the unit's bucket counts when v is its
+// current value, nil when v is a snapshot (whose v.h holds them encoded).
+func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int, live *metric.Sketch) {
 	vc.cells[mi].Apply(v.x, v.y, v.c, sign)
 	if e.metrics[mi].PerEvent() {
 		if vc.ek == nil {
 			vc.ek = make([]metric.EventSketch, len(e.metrics))
 		}
-		h, _ := metric.DecodeSketch([]byte(v.h)) // encoded by value
-		vc.ek[mi].AddUser(h, sign)
+		if live == nil {
+			h, _ := metric.DecodeSketch([]byte(v.h)) // encoded by value
+			live = &h
+		}
+		vc.ek[mi].AddUser(*live, sign)
 		return
 	}
 	if e.metrics[mi].Kind == metric.Quantile {
@@ -782,8 +796,10 @@ func (e *engine) finishBulk() {
 	}
 }
 
-// value returns a user's metric value for a unit (not excluded).
-func (m *cmetric) value(e *engine, u *user, un *unit) val {
+// value returns a user's metric value for a unit (not excluded). For a
+// quantile over events, enc says whether to encode the user's bucket counts
+// into the value (a snapshot, or a value to compare with one).
+func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 	post := un.post[m.slot[0]]
 	n0 := m.name[0]
 	all := un.post[e.base[n0]]
@@ -811,7 +827,9 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 			// x counts the events (the sums' N is the users with one);
 			// no covariate and no cap (see Metric.Normalize).
 			v.x, v.ok = post.cnt*Scale, true
-			v.h = string(un.hist[e.hist[m.slot[0]]].Encode(nil))
+			if enc {
+				v.h = string(un.hist[e.hist[m.slot[0]]].Encode(nil))
+			}
 			return v
 		}
 		v.x = divRound(post.sum, post.cnt)
