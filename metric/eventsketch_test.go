@@ -1,11 +1,9 @@
 package metric
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
 
@@ -24,12 +22,7 @@ type eventQuantileGolden struct {
 		Ranks                  [3]int64
 		NaiveRanks             [2]int64
 	}
-	Want struct {
-		Diff, SE, Statistic, PValue          float64
-		Interval                             stats.Interval
-		Relative, RelativeSE, RelativePValue float64
-		RelativeInterval                     stats.Interval
-	}
+	Want quantileWant
 }
 
 // exactBuckets are the buckets of an EventSketch with one bucket per
@@ -74,18 +67,7 @@ func exactBuckets(users [][]float64) []cbucket {
 // interval's ranks and SE, and the comparison of two arms, on exact data,
 // against gen_golden.py; the iid ranks are narrower on this clustered data.
 func TestGoldenEventQuantile(t *testing.T) {
-	b, err := os.ReadFile("../stats/testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct{ EventQuantiles []eventQuantileGolden }
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	if len(g.EventQuantiles) == 0 {
-		t.Fatal("no eventQuantiles in golden.json")
-	}
-	for i, c := range g.EventQuantiles {
+	for i, c := range loadGolden[eventQuantileGolden](t, "eventQuantiles") {
 		t.Run(fmt.Sprintf("%d-q%v", i, c.Q), func(t *testing.T) {
 			var sums [2]stats.Summary
 			for a, users := range [][][]float64{c.Control, c.Treatment} {
@@ -108,24 +90,7 @@ func TestGoldenEventQuantile(t *testing.T) {
 				closeTo(t, "se", math.Sqrt(s.M2/float64(s.N)/float64(s.N-1)), want.SE)
 				sums[a] = s
 			}
-			res, err := stats.Analyze(stats.Settings{Alpha: 0.05, Alternative: stats.TwoSided, SequentialTuning: 10000, Correction: stats.NoCorrection}, stats.Input{
-				Variants: []stats.Variant{{Name: "c", Weight: 1, Units: sums[0].N}, {Name: "t", Weight: 1, Units: sums[1].N}},
-				Metrics:  []stats.Metric{{Name: "p", Kind: stats.Quantile, Summaries: sums[:]}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmp := res.Metrics[0].Comparisons[0]
-			w := c.Want
-			closeTo(t, "diff", cmp.Absolute.Estimate, w.Diff)
-			closeTo(t, "se", cmp.Absolute.SE, w.SE)
-			closeTo(t, "statistic", cmp.Statistic, w.Statistic)
-			closeTo(t, "pValue", cmp.PValue, w.PValue)
-			closeTo(t, "lower", cmp.Absolute.Interval.Lower, w.Interval.Lower)
-			closeTo(t, "upper", cmp.Absolute.Interval.Upper, w.Interval.Upper)
-			closeTo(t, "relative", cmp.Relative.Estimate, w.Relative)
-			closeTo(t, "relativeSE", cmp.Relative.SE, w.RelativeSE)
-			closeTo(t, "relativePValue", cmp.Relative.PValue, w.RelativePValue)
+			checkQuantileComparison(t, sums, c.Want)
 		})
 	}
 }

@@ -654,6 +654,19 @@ def stratified():
     return cases
 
 
+def compare_quantiles(c, t, units):
+    """Two arms' quantiles compared: the z-test on the difference with SE
+    sqrt(SE_c^2 + SE_t^2) and the relative effect's own test."""
+    diff = t["estimate"] - c["estimate"]
+    se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
+    alpha, alt = 0.05, "two-sided"
+    crit = crit_z(alpha, alt)
+    want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
+            "interval": interval(diff, crit * se, alt)}
+    want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=units))
+    return want
+
+
 def quantiles():
     """Quantile metrics: the sample quantile x_(ceil(nq)) (numpy's
     'inverted_cdf'), the order statistics' interval [x_(l), x_(u)] with
@@ -678,15 +691,7 @@ def quantiles():
             assert est == float(np.quantile(xs, q, method="inverted_cdf"))
             se = float((xs[hi - 1] - xs[lo - 1]) / (2 * z))
             arms.append({"n": n, "estimate": est, "se": se, "ranks": [e, lo, hi]})
-        c, t = arms
-        diff = t["estimate"] - c["estimate"]
-        se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
-        alpha, alt = 0.05, "two-sided"
-        crit = crit_z(alpha, alt)
-        want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
-                "interval": interval(diff, crit * se, alt)}
-        want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=nc + nt))
-        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": want})
+        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": compare_quantiles(*arms, units=nc + nt)})
     return cases
 
 
@@ -732,15 +737,7 @@ def event_quantiles():
             naive = [int(min(big_m, max(1, math.floor(big_m * q - h0)))), int(min(big_m, max(1, math.ceil(big_m * q + h0))))]
             arms.append({"users": k, "events": big_m, "estimate": xi, "se": f((xs[hi - 1] - xs[lo - 1]) / (2 * z)),
                          "ranks": [e, lo, hi], "naiveRanks": naive, "variance": f(var)})
-        c, t = arms
-        diff = t["estimate"] - c["estimate"]
-        se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
-        alpha, alt = 0.05, "two-sided"
-        crit = crit_z(alpha, alt)
-        want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
-                "interval": interval(diff, crit * se, alt)}
-        want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=kc + kt))
-        cases.append({"q": q, "control": data[0], "treatment": data[1], "arms": arms, "want": want})
+        cases.append({"q": q, "control": data[0], "treatment": data[1], "arms": arms, "want": compare_quantiles(*arms, units=kc + kt)})
     return cases
 
 
