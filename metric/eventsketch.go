@@ -163,15 +163,25 @@ func clusteredRanks(bs []cbucket, users int64, q, z float64) (est, lo, hi int64)
 	for _, b := range bs {
 		m += b.n
 	}
-	var sumNN int64
-	for _, b := range bs {
-		sumNN += b.square
-	}
 	clamp := func(r float64) int64 { return int64(max(1, min(float64(m), r))) }
 	mq := float64(m) * q
 	est = clamp(math.Ceil(mq))
 	if users < 2 {
 		return est, 1, m
+	}
+	h := z * float64(m) * math.Sqrt(clusteredVariance(bs, users, est))
+	return est, clamp(math.Floor(mq - h)), clamp(math.Ceil(mq + h))
+}
+
+// clusteredVariance is Var F̂ of clusteredRanks, the fraction of the events
+// in the buckets up to the one of rank est, for users ≥ 2:
+// K·Σ(S_i − r·N_i)² / ((K − 1)·M²), from the bucket sums exactly and
+// rounded once.
+func clusteredVariance(bs []cbucket, users, est int64) float64 {
+	var m, sumNN int64
+	for _, b := range bs {
+		m += b.n
+		sumNN += b.square
 	}
 	var s, sn, ss int64 // ΣS_i, ΣS_i·N_i, ΣS_i² at the estimate's bucket
 	for _, b := range bs {
@@ -182,18 +192,20 @@ func clusteredRanks(bs []cbucket, users int64, q, z float64) (est, lo, hi int64)
 			break
 		}
 	}
-	// M²·Σ(S_i − r·N_i)² = M²·ΣS² − 2·M·ΣS·ΣSN + (ΣS)²·ΣN², exactly.
+	// M²·Σ(S_i − r·N_i)² = M²·ΣS² − 2·M·ΣS·ΣSN + (ΣS)²·ΣN².
 	M, S := big.NewInt(m), big.NewInt(s)
-	num := new(big.Int).Mul(new(big.Int).Mul(M, M), big.NewInt(ss))
+	M2 := new(big.Int).Mul(M, M)
+	num := new(big.Int).Mul(M2, big.NewInt(ss))
 	num.Sub(num, new(big.Int).Mul(new(big.Int).Mul(big.NewInt(2), M), new(big.Int).Mul(S, big.NewInt(sn))))
 	num.Add(num, new(big.Int).Mul(new(big.Int).Mul(S, S), big.NewInt(sumNN)))
 	if num.Sign() < 0 { // only from a corrupt sketch
 		num.SetInt64(0)
 	}
-	// h² = z²·M²·Var F̂ = z²·K·Σ(S_i − r·N_i)² / (K − 1).
-	f, _ := new(big.Rat).SetFrac(num, new(big.Int).Mul(M, M)).Float64()
-	h := z * math.Sqrt(float64(users)*f/float64(users-1))
-	return est, clamp(math.Floor(mq - h)), clamp(math.Ceil(mq + h))
+	num.Mul(num, big.NewInt(users))
+	den := new(big.Int).Mul(M2, M2)
+	den.Mul(den, big.NewInt(users-1))
+	f, _ := new(big.Rat).SetFrac(num, den).Float64()
+	return f
 }
 
 // QuantileSummary is Sketch.QuantileSummary for a quantile over events of

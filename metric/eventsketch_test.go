@@ -78,6 +78,9 @@ func TestGoldenEventQuantile(t *testing.T) {
 				if got := [3]int64{e, l, u}; got != want.Ranks {
 					t.Errorf("arm %d ranks %v, want %v", a, got, want.Ranks)
 				}
+				if v := clusteredVariance(bs, k, e); math.Abs(v-want.Variance) > 1e-9*want.Variance {
+					t.Errorf("arm %d variance of the fraction below the quantile %.12g, want %.12g", a, v, want.Variance)
+				}
 				ne, nl, nu := QuantileRanks(want.Events, c.Q, z975)
 				if ne != e || [2]int64{nl, nu} != want.NaiveRanks || !(l < nl && u > nu) {
 					t.Errorf("arm %d iid ranks %v %v, want %v inside the clustered %v", a, ne, [2]int64{nl, nu}, want.NaiveRanks, want.Ranks)
