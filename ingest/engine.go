@@ -135,9 +135,12 @@ type unit struct {
 
 	// What the unit contributed before the current group (see snapshot).
 	had, wasExcluded bool
-	oldVariant       string
-	oldPeriod        int64
-	old              int // index into engine.vals of len(metrics) values
+	// periodSet: expose set t0 and period this group, under the split
+	// changes the group reads, so settle does not look the period up again.
+	periodSet  bool
+	oldVariant string
+	oldPeriod  int64
+	old        int // index into engine.vals of len(metrics) values
 }
 
 type unitRef struct {
@@ -552,10 +555,12 @@ func (e *engine) redundant(ev *Event) bool {
 }
 
 func (e *engine) expose(u *user, flag, variant string, t int64) {
-	e.cellsOf(flag, variant, e.periodOf(flag, t))
+	period := e.periodOf(flag, t)
+	e.cellsOf(flag, variant, period)
 	i := u.unitOf(flag)
 	if i < 0 {
 		i = e.addUnit(u, flag, variant, t)
+		u.units[i].period, u.units[i].periodSet = period, true
 		e.derive(u, i)
 		return
 	}
@@ -565,7 +570,7 @@ func (e *engine) expose(u *user, flag, variant string, t int64) {
 	case variant != un.variant:
 		un.excluded, un.pending, un.post, un.hist = true, false, nil, nil
 	case t < un.t0:
-		un.t0 = t
+		un.t0, un.period, un.periodSet = t, period, true
 		e.derive(u, i)
 	}
 }
@@ -678,7 +683,7 @@ func (e *engine) finish() {
 func (e *engine) settle(u *user, un *unit) {
 	oldIn := un.had && !un.wasExcluded
 	newIn := !un.excluded
-	if newIn {
+	if newIn && !un.periodSet {
 		un.period = e.periodOf(un.flag, un.t0)
 	}
 	if un.excluded && !(un.had && un.wasExcluded) {
@@ -719,7 +724,7 @@ func (e *engine) settle(u *user, un *unit) {
 			}
 		}
 	}
-	un.had, un.old = false, -1
+	un.had, un.old, un.periodSet = false, -1, false
 }
 
 // contribute adds (sign 1) a unit's values to the sums of its variant in
@@ -786,11 +791,15 @@ func (e *engine) finishBulk() {
 	for _, u := range e.users {
 		for i := range u.units {
 			un := &u.units[i]
+			set := un.periodSet
+			un.periodSet = false // the engine may serve groups next
 			if un.excluded {
 				e.countExcluded(un)
 				continue
 			}
-			un.period = e.periodOf(un.flag, un.t0)
+			if !set {
+				un.period = e.periodOf(un.flag, un.t0)
+			}
 			e.contribute(u, un, 1)
 		}
 	}
