@@ -113,6 +113,31 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestHelpHidesSecrets: the token and the database URL taken from the
+// environment are not printed as flag defaults, neither in a command's help
+// nor in the usage shown on a mistake (help is pasted into issues and
+// screen-shared).
+func TestHelpHidesSecrets(t *testing.T) {
+	env := map[string]string{
+		"VALUELOOP_TOKEN":    "vl_admin_s3cretTOKENvalue",
+		"VALUELOOP_DATABASE": "postgres://valueloop:s3cretPASSWORD@db.example/valueloop",
+	}
+	for _, args := range [][]string{
+		{"flags", "list", "-h"},
+		{"flags", "list", "--frob"},
+		{"help", "metrics", "create"},
+		{"token", "recover", "-h"},
+		{"token", "recover", "--frob"},
+	} {
+		_, stdout, stderr := runCLIEnv(t, env, args...)
+		for _, secret := range []string{"s3cretTOKEN", "s3cretPASSWORD"} {
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("valueloop %s prints the secret %s:\n%s%s", strings.Join(args, " "), secret, stdout, stderr)
+			}
+		}
+	}
+}
+
 // TestCompletion checks the scripts: each parses in its shell (those
 // installed), and bash, run as the shell would, offers the commands, the
 // subcommands of a group and the flags of a leaf.

@@ -38,7 +38,8 @@ func tokenRecoverCommand() *command {
 func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token recover")
 	data := fs.String("data", envOr(e, "VALUELOOP_DATA", "valueloop-data"), "data directory of the embedded store (VALUELOOP_DATA)")
-	database := fs.String("database", e.getenv("VALUELOOP_DATABASE"), "PostgreSQL URL of a shared store (VALUELOOP_DATABASE); wins over --data")
+	// Not the flag's default: help would print the URL's password.
+	database := fs.String("database", "", "PostgreSQL URL of a shared store (VALUELOOP_DATABASE); wins over --data")
 	name := fs.String("name", "", "name of the new token (default: recovered-admin-TIME)")
 	fromEnv := fs.Bool("from-env", false, "use the value of VALUELOOP_ADMIN_TOKEN as the new token's secret instead of a new one")
 	revoke := fs.Bool("revoke-others", false, "revoke every other admin token (when one may have leaked)")
@@ -53,6 +54,9 @@ func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if *name == "" {
 		*name = "recovered-admin-" + time.Now().UTC().Format("20060102T150405")
+	}
+	if *database == "" {
+		*database = e.getenv("VALUELOOP_DATABASE")
 	}
 	st, where, err := openRecoveryStore(*data, *database)
 	if err != nil {

@@ -17,12 +17,15 @@ import (
 // clientFlags are the flags every client command takes.
 type clientFlags struct {
 	server, token, output string
+	// envToken is VALUELOOP_TOKEN, used when --token is not given. It is
+	// not the flag's default, which help and usage errors would print.
+	envToken string
 }
 
 func addClientFlags(e *cliEnv, fs *flag.FlagSet) *clientFlags {
-	c := &clientFlags{}
+	c := &clientFlags{envToken: e.getenv("VALUELOOP_TOKEN")}
 	fs.StringVar(&c.server, "server", envOr(e, "VALUELOOP_SERVER", "http://127.0.0.1:8080"), "server URL (VALUELOOP_SERVER)")
-	fs.StringVar(&c.token, "token", e.getenv("VALUELOOP_TOKEN"), "access token (VALUELOOP_TOKEN)")
+	fs.StringVar(&c.token, "token", "", "access token (VALUELOOP_TOKEN)")
 	fs.StringVar(&c.output, "output", "table", "output format: table or json")
 	return c
 }
@@ -50,7 +53,11 @@ func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, usageErrorf("--output must be table or json, not %q", c.output)
 	}
-	return client.New(c.server, c.token), nil
+	token := c.token
+	if token == "" {
+		token = c.envToken
+	}
+	return client.New(c.server, token), nil
 }
 
 func tokenCommand() *command {
