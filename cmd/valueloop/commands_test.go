@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // runCLI runs valueloop with args and no server, returning the exit code
@@ -57,6 +58,44 @@ func TestHelpWalk(t *testing.T) {
 	walk(commandTree())
 	if n < 40 {
 		t.Errorf("walked %d commands, want the whole tree (40 or more)", n)
+	}
+}
+
+// TestUsageListsEveryCommand: the overview 'valueloop help' prints is
+// written by hand; it names every command of the tree, every subcommand
+// of token (the one group it lists line by line) and of delivery, so a
+// new command cannot be left out of it.
+func TestUsageListsEveryCommand(t *testing.T) {
+	words := map[string]bool{}
+	for _, w := range strings.FieldsFunc(usage, func(r rune) bool { return !(r == '-' || r == '_' || unicode.IsLetter(r)) }) {
+		words[w] = true
+	}
+	for _, c := range commandTree().subs {
+		if !words[c.name] {
+			t.Errorf("usage does not name command %q", c.name)
+		}
+	}
+	for _, c := range commandTree().find("token").subs {
+		if !strings.Contains(usage, "valueloop token "+c.name) {
+			t.Errorf("usage does not name 'valueloop token %s'", c.name)
+		}
+	}
+	for _, c := range commandTree().find("delivery").subs {
+		if !strings.Contains(usage, "|"+c.name+"|") && !strings.Contains(usage, " delivery "+c.name+"|") && !strings.Contains(usage, "|"+c.name+" ...") {
+			t.Errorf("usage's delivery line does not name %q", c.name)
+		}
+	}
+	// Its token create line shows every kind of token the command makes.
+	line := ""
+	for l := range strings.Lines(usage) {
+		if strings.HasPrefix(l, "  valueloop token create ") {
+			line = l
+		}
+	}
+	for _, s := range []string{"viewer", "admin", "--client"} {
+		if !strings.Contains(line, s) {
+			t.Errorf("usage's token create line %q lacks %s", line, s)
+		}
 	}
 }
 

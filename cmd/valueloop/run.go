@@ -48,9 +48,10 @@ const usage = `valueloop: feature flags, rollouts, experiments and delivery metr
 
 Usage:
   valueloop serve [--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]
-  valueloop token create --env ENV --scope evaluate|admin [--name NAME]
+  valueloop token create [--env ENV] [--scope evaluate|viewer|admin | --client [--origin URL]...] [--name NAME]
   valueloop token list
   valueloop token revoke ID
+  valueloop token recover [--data DIR | --database postgres://...] (a new admin token, server running or not)
   valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
   valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
@@ -59,11 +60,13 @@ Usage:
   valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop experiment')
   valueloop dora [--service S] [--team T] [--since 30d] [--bucket day|week|month]
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
-  valueloop delivery source|service|deliveries|loop ... (webhooks, catalog, loop figures; see docs/delivery.md)
+  valueloop delivery source|service|record|import|deliveries|loop ... (webhooks, catalog, corrections, history, loop figures; see docs/delivery.md)
   valueloop objective list|show|set|delete ..., feature list|show|set|move|delete ... (see docs/value.md)
   valueloop next [--method wsjf|rice] [--cleanup-after 14d]
   valueloop flow [--objective O] [--since 90d]
   valueloop value apply -f FILE [--dry-run] [--prune] | value export [--format yaml|json]
+  valueloop backup FILE [--data DIR], restore FILE [--data DIR] [--force]
+  valueloop health [--server URL]
 
 Client commands talk to a server: --server URL (or VALUELOOP_SERVER, default
 http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
