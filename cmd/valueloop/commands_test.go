@@ -150,6 +150,12 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("valueloop %s: stderr %q does not end saying where the usage is", strings.Join(c.args, " "), stderr)
 		}
 	}
+	// A bad flag value is said once, after the help, not also before it by
+	// the flag package.
+	_, _, stderr := runCLI(t, "metrics", "create", "--env", "e", "--quantile", "abc")
+	if n := strings.Count(stderr, `invalid value "abc"`); n != 1 {
+		t.Errorf("metrics create --quantile abc: the error is said %d times, want once:\n%s", n, stderr)
+	}
 }
 
 // TestHelpHidesSecrets: the token and the database URL taken from the

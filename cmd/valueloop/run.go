@@ -157,8 +157,10 @@ func (e *cliEnv) exit(err error) int {
 // command's help.
 func newFlagSet(e *cliEnv, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {} // parseFlags prints the help, to stdout when asked for
+	// parseFlags prints the help, to stdout when asked for, and the error
+	// once after it: the flag package's own printing of both is silenced.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
 }
 
