@@ -13,6 +13,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/jsondecode"
 )
 
 // File is the objectives and features a team keeps in its repository
@@ -91,7 +92,7 @@ func DecodeFile(data []byte) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(js, err)
 	}
 	if err := f.CheckSize(); err != nil {
 		return nil, err
@@ -99,11 +100,17 @@ func DecodeFile(data []byte) (*File, error) {
 	return &f, nil
 }
 
-// decodeError names the field of a JSON decoding error where it can.
-func decodeError(err error) error {
+// decodeError names the field of a JSON decoding error where it can, in
+// the dotted form of the validation's errors and in JSON's terms (not Go's
+// type names).
+func decodeError(js []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return valueloop.FieldErrorf(te.Field, "want %s, got %s", te.Type, te.Value)
+		path, msg := jsondecode.Explain(js, err)
+		if len(path) == 0 {
+			return valueloop.FieldErrorf("file", "%s", msg)
+		}
+		return valueloop.FieldErrorf(path.Dotted(), "%s", msg)
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {

@@ -64,7 +64,9 @@ func TestParseFileBadInput(t *testing.T) {
 		{"not YAML", "objectives: [", "file", "not valid YAML"},
 		{"too many objectives", `{"objectives": [` + strings.Repeat(`{},`, MaxFileObjectives) + `{}]}`, "objectives", "lists 1001 objectives, want at most 1000"},
 		{"unknown field", "objectives: []\nfeatures:\n  - key: a\n    titel: A\n", "titel", "unknown field"},
-		{"wrong type", `{"objectives": [{"key": "a", "target": {"value": "ten"}}]}`, "objectives.target.value", "want float64"},
+		{"wrong type", `{"objectives": [{"key": "a", "target": {"value": "ten"}}]}`, "objectives[0].target.value", "must be a number, not a string"},
+		{"not a file", "not json\n", "file", "must be an object, not a string"},
+		{"features not a list", "features: 3\n", "features", "must be an array, not a number"},
 		{"bad date", "objectives:\n  - key: a\n    horizon: next year\n", "file", "want a date"},
 		{"invalid after parsing", "objectives:\n  - key: a\n    title: A\n    metric: nps\n    target: {direction: increase, value: 1}\n    horizon: 2027-01-01\n", "objectives[0].metric", `no metric "nps"`},
 	} {
