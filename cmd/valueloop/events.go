@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,8 +34,8 @@ func openEvents(ing ingest.Store, db httpapi.EventStore, logger *slog.Logger) (*
 
 func eventsCommand() *command {
 	return &command{name: "events", summary: "send, import and recompute events, and load-test ingestion (docs/events.md)", subs: []*command{
-		{name: "send", args: "--key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
-		{name: "import", args: "FILE.ndjson [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
+		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
+		{name: "import", args: "FILE.ndjson [--env ENV] [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
 		{name: "rebuild", args: "--env ENV", summary: "recompute an environment's aggregates from its stored events", run: runEventsRebuild},
 		{name: "load", args: "[--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
 	}}
@@ -45,6 +46,17 @@ func eventsFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) {
 	fs := newFlagSet(e, "events "+sub)
 	cf := addClientFlags(e, fs)
 	return fs, cf, fs.String("env", "", "environment (required for admin tokens not bound to one)")
+}
+
+// envRequired puts the server's refusal of events without an environment
+// from a token bound to none (an admin or viewer token) in the CLI's terms:
+// the flag to add, not the API's header.
+func envRequired(sub, env string, err error) error {
+	var ve *valueloop.Error
+	if env == "" && errors.As(err, &ve) && ve.Field == httpapi.EnvironmentHeader {
+		return usageErrorf("events %s: --env is required: this token is bound to no environment", sub)
+	}
+	return err
 }
 
 func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
@@ -80,7 +92,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	res, err := c.SendEvents(ctx, *env, body, false, false)
 	if err != nil {
-		return err
+		return envRequired("send", *env, err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, res)
@@ -247,6 +259,9 @@ func (im *importer) flush(ctx context.Context) error {
 	res, err := im.c.SendEvents(ctx, im.env, im.body.Bytes(), true, im.gz)
 	if err != nil {
 		im.bar.Clear()
+		if ue := envRequired("import", im.env, err); ue != err {
+			return ue
+		}
 		return fmt.Errorf("after %d events (up to line %d; re-run the import: events with ids are not stored twice): %w", sum.Events, im.lines[0]-1, err)
 	}
 	sum.Events += res.Received

@@ -43,6 +43,26 @@ func TestQuantileOverEventsCLI(t *testing.T) {
 	}
 }
 
+// TestEventsWithoutEnv: an admin token is bound to no environment, so
+// events send and import without --env are told to add --env, in the
+// CLI's words rather than the API's header.
+func TestEventsWithoutEnv(t *testing.T) {
+	s := MustServe(t, "")
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(`{"type":"tracking","name":"purchase","targetingKey":"u1"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"events", "send", "--key", "u1", "--name", "purchase"},
+		{"events", "import", file},
+	} {
+		code, _, stderr := s.cli(t, s.Admin, args...)
+		if code != exitUsage || !strings.Contains(stderr, "--env") || strings.Contains(stderr, "header") {
+			t.Errorf("%s without --env: exit %d, stderr %q; want %d asking for --env", strings.Join(args[:2], " "), code, stderr, exitUsage)
+		}
+	}
+}
+
 func TestEventsAndMetricsCLI(t *testing.T) {
 	s := MustServe(t, "")
 	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "orders", "--kind", "count", "--event", "purchase")
