@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -171,6 +173,9 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	if err := srv.Open(); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w: another program listens there; give this server another --addr (or VALUELOOP_ADDR), e.g. --addr 127.0.0.1:8081", err)
+		}
 		return err
 	}
 	// The first admin token is made (and printed) only now that the server

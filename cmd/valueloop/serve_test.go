@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,6 +68,22 @@ func TestInvalidFlagsFileAtStart(t *testing.T) {
 		strings.NewReader(""), io.Discard, &stderr, envMap(nil))
 	if code != exitInvalid || !strings.Contains(stderr.String(), "bad.json") || !strings.Contains(stderr.String(), "greeting") {
 		t.Errorf("exit %d, stderr:\n%s\nwant exit %d naming bad.json and the flag", code, stderr.String(), exitInvalid)
+	}
+}
+
+// TestAddressInUse: a port another program holds is reported with what to
+// try next (another --addr), exit 1, and no admin token printed.
+func TestAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr strings.Builder
+	code := Run(context.Background(), []string{"serve", "--addr", ln.Addr().String(), "--data", t.TempDir()},
+		strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+	if code != exitError || !strings.Contains(stderr.String(), "--addr") || !strings.Contains(stderr.String(), "VALUELOOP_ADDR") || strings.Contains(stderr.String(), "vl_admin_") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d saying to give another --addr or VALUELOOP_ADDR", code, stderr.String(), exitError)
 	}
 }
 
