@@ -151,6 +151,7 @@ func TestDashboardPages(t *testing.T) {
 		{"edit errors next to the field", checkEditErrors},
 		{"value loop", checkValuePages},
 		{"delivery breakdown and Four Keys", checkDeliveryPage},
+		{"rollout plan in words", checkRolloutPlan},
 		{"viewer", checkViewer},
 		{"evaluate token cannot sign in", checkEvaluateSignIn},
 		{"sign-out ends the session", checkSignOut},
@@ -158,6 +159,17 @@ func TestDashboardPages(t *testing.T) {
 		{"failed sign-ins are rate-limited", checkRateLimit},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, srv, admin, anon) })
+	}
+}
+
+// checkRolloutPlan: the rollout page says each step's plan as the CLI
+// does: its time and its minimum of new users where it has them, nothing
+// of a time the last step does not have.
+func checkRolloutPlan(t *testing.T, _ *testServer, admin, _ *browser) {
+	_, body := admin.get("/rollouts/production/checkout-flow")
+	if !strings.Contains(body, "25% for 1d and at least 200 new users →") || strings.Contains(body, "100% for 0s") {
+		i := strings.Index(body, "(steps ")
+		t.Errorf("rollout page's plan: %q; want 25%% for 1d and at least 200 new users, and no time for the last step", body[max(i, 0):max(i, 0)+160])
 	}
 }
 
