@@ -2,6 +2,7 @@ package value
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -115,8 +116,13 @@ func (p *Progress) summary(terms []string, relative bool) string {
 		b.WriteString(": reached")
 	case p.DaysLeft < 0:
 		fmt.Fprintf(&b, ": the horizon %s has passed", p.Horizon)
+	case p.DaysLeft < 1:
+		fmt.Fprintf(&b, ", less than a day left to the horizon %s", p.Horizon)
 	default:
-		fmt.Fprintf(&b, ", %s days left to the horizon %s", num(p.DaysLeft), p.Horizon)
+		// Whole days: a fraction of a day reads as false precision here.
+		// The horizon's day ends a nanosecond before midnight: count to
+		// the second, so that midnight to its end is a whole day.
+		fmt.Fprintf(&b, ", %d days left to the horizon %s", int(math.Round(p.DaysLeft*86400))/86400, p.Horizon)
 	}
 	return b.String()
 }

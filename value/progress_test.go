@@ -82,3 +82,21 @@ func TestObjectiveProgress(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestObjectiveProgressDaysLeft: the summary counts whole days left (the
+// demo once said "206.52 days left"), and says so when less than one is.
+func TestObjectiveProgressDaysLeft(t *testing.T) {
+	horizon, _ := ParseDate("2026-12-31")
+	o := Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon}
+	for _, tc := range []struct {
+		now  time.Time
+		want string
+	}{
+		{time.Date(2026, 10, 2, 11, 30, 0, 0, time.UTC), "no validated effect yet toward +10%, 90 days left to the horizon 2026-12-31"},
+		{time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC), "no validated effect yet toward +10%, less than a day left to the horizon 2026-12-31"},
+	} {
+		if p := ObjectiveProgress(&o, nil, tc.now); p.Summary != tc.want {
+			t.Errorf("at %s:\n got %s\nwant %s", tc.now, p.Summary, tc.want)
+		}
+	}
+}
