@@ -336,3 +336,48 @@ func TestUserBucketBound(t *testing.T) {
 	}
 	t.Logf("encoded: %d bytes for every bucket, %d for 1 ms to 10 s", len(all.Encode(nil)), len(fill(0.001, 10, 1).Encode(nil)))
 }
+
+// TestEventQuantileForeignSketch: sums whose sketch is not an EventSketch
+// (a quantile over users' sketch, left by the definition a metric of the
+// same key had before it was deleted and created again, until the rebuild)
+// have no summary: read as one, their Cross and Square would be zero, and
+// so the interval's width, which would make any difference significant.
+func TestEventQuantileForeignSketch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var plain Sketch
+	var s Sums
+	for range 500 {
+		x := int64(math.Exp(3+r.NormFloat64()) * Scale)
+		plain.Add(x, 1)
+		s.Apply(x, 0, 0, 1)
+	}
+	s.SetSketch(plain)
+	over := Metric{Kind: Quantile, Quantile: 0.9, Over: OverUser}
+	if got := SummaryOf(over, s); got.N != 500 {
+		t.Fatalf("over users: %+v, want a summary of the 500 users", got)
+	}
+	over.Over = OverEvent
+	if got := SummaryOf(over, s); got != (stats.Summary{}) {
+		t.Errorf("a quantile over users' sketch read as over events: %+v, want no summary", got)
+	}
+	// And the other way: the packed sketches of a quantile over events,
+	// read as over users, would put Cross and Square at infinite values.
+	var k EventSketch
+	for range 200 {
+		var h Sketch
+		for _, x := range clusteredUser(r, 3) {
+			h.Add(x, 1)
+		}
+		k.AddUser(h, 1)
+	}
+	var e Sums
+	e.SetEventSketch(k)
+	e.N = 200
+	if got := SummaryOf(over, e); got.N != 200 || math.IsInf(got.Mean, 0) {
+		t.Fatalf("over events: %+v, want a summary of the 200 users", got)
+	}
+	over.Over = OverUser
+	if got := SummaryOf(over, e); got != (stats.Summary{}) {
+		t.Errorf("a quantile over events' sketches read as over users: %+v, want no summary", got)
+	}
+}
