@@ -297,7 +297,7 @@ func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) erro
 	if err := s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name); err != nil {
 		return err
 	}
-	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, m)
@@ -312,11 +312,19 @@ func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) erro
 	if err := s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
 		return err
 	}
-	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// afterCommit is the context for work that must follow a stored change of
+// metric definitions: the rebuild brings the aggregates in step with them, so
+// a client that hangs up must not cancel it half-way and leave aggregates of
+// a deleted or redefined metric to be read under its key.
+func afterCommit(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
 }
 
 func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {
