@@ -364,7 +364,7 @@ func TestEventQuantileForeignSketch(t *testing.T) {
 	// read as over users, would put Cross and Square at infinite values.
 	var k EventSketch
 	for range 200 {
-		var h Sketch
+		var h UserHist
 		for _, x := range clusteredUser(r, 3) {
 			h.Add(x, 1)
 		}
