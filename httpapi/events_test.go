@@ -139,20 +139,10 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 	if status, _ := do("DELETE", "/api/v1/environments/production/metrics/buy-p99", ""); status != 204 {
 		t.Errorf("delete buy-p99: %d", status)
 	}
-	status, body := do("GET", "/api/v1/environments/production/aggregates?flag=checkout", "")
-	if status != 200 {
-		t.Fatalf("aggregates: %d %s", status, body)
-	}
-	var got httpapi.AggregatesJSON
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
-		t.Fatalf("aggregates: %s", body)
-	}
-	m := got.Flags[0].Variants[0].Metrics["revenue"]
-	if got.Flags[0].Variants[0].Users != 1 || m.Summary.Mean != 12.5 || m.Summary.PreMean != 2 || m.Kind != "mean" {
-		t.Errorf("revenue in variant on: %+v; want one user, 12.5 after exposure, covariate 2", got.Flags[0].Variants[0])
+	v, _ := checkoutVariant(t, url)
+	m := v.Metrics["revenue"]
+	if v.Users != 1 || m.Summary.Mean != 12.5 || m.Summary.PreMean != 2 || m.Kind != "mean" {
+		t.Errorf("revenue in variant on: %+v; want one user, 12.5 after exposure, covariate 2", v)
 	}
 	if status, body := do("POST", "/api/v1/environments/production/events/rebuild", ""); status != 200 || !strings.Contains(body, `"changed": false`) {
 		t.Errorf("rebuild: %d %s", status, body)
@@ -352,6 +342,24 @@ func TestEventsOverCapAnswerIsBounded(t *testing.T) {
 	}
 }
 
+// checkoutVariant reads the aggregates of flag checkout, which must have
+// one variant, and returns that variant's and the answer.
+func checkoutVariant(t *testing.T, url string) (httpapi.VariantAggregates, string) {
+	t.Helper()
+	resp, body := doCall(t, url, call{method: "GET", path: "/api/v1/environments/production/aggregates?flag=checkout", token: adminSecret})
+	if resp.StatusCode != 200 {
+		t.Fatalf("aggregates: %d %s", resp.StatusCode, body)
+	}
+	var got httpapi.AggregatesJSON
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
+		t.Fatalf("aggregates: %s", body)
+	}
+	return got.Flags[0].Variants[0], body
+}
+
 // TestQuantileAggregates: the aggregates of a quantile metric are the
 // quantile's estimate per cell with what it was taken over, not the
 // moments of the values the sketch is kept beside (the mean events per
@@ -387,18 +395,8 @@ func TestQuantileAggregates(t *testing.T) {
 	if status, body := sendEvents(t, url, eval, "application/x-ndjson", "", []byte(nd.String())); status != 200 || !strings.Contains(body, `"stored": 8`) {
 		t.Fatalf("events: %d %s", status, body)
 	}
-	status, body := do("GET", "/api/v1/environments/production/aggregates?flag=checkout", "")
-	if status != 200 {
-		t.Fatalf("aggregates: %d %s", status, body)
-	}
-	var got httpapi.AggregatesJSON
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
-		t.Fatalf("aggregates: %s", body)
-	}
-	ms := got.Flags[0].Variants[0].Metrics
+	v, body := checkoutVariant(t, url)
+	ms := v.Metrics
 	for _, tc := range []struct {
 		metric        string
 		over          string
