@@ -69,6 +69,14 @@ func (f *flagFiles) Set(v string) error {
 	return nil
 }
 
+// addrInUseHint says what to try next when the address is taken.
+func addrInUseHint(err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another program listens there; give this server another --addr (or VALUELOOP_ADDR), e.g. --addr 127.0.0.1:8081", err)
+	}
+	return err
+}
+
 func serveCommand() *command {
 	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]",
 		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
@@ -173,10 +181,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	if err := srv.Open(); err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("%w: another program listens there; give this server another --addr (or VALUELOOP_ADDR), e.g. --addr 127.0.0.1:8081", err)
-		}
-		return err
+		return addrInUseHint(err)
 	}
 	// The first admin token is made (and printed) only now that the server
 	// listens: a start that fails, on "address already in use" say, leaves
