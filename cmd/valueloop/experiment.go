@@ -188,7 +188,7 @@ func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	h, err := c.PutHypothesis(ctx, *env, key, body)
 	if err != nil {
-		return err
+		return inFile(*file, err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, h)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -128,7 +129,7 @@ func runFlagsSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fl, err := c.PutFlag(ctx, *f.env, key, def, *ifVersion, *reason)
 	if err != nil {
-		return err
+		return inFile(*file, err)
 	}
 	fmt.Fprintf(e.stderr, "Saved %s in %s (version %d).\n", key, *f.env, fl.Version)
 	return nil
@@ -257,6 +258,17 @@ func variantNames(v map[string]any) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ",")
+}
+
+// inFile names the file a definition came from when the server refuses
+// the document as a whole (not valid JSON, say): its answer cannot know
+// the file's name.
+func inFile(name string, err error) error {
+	var ae *valueloop.Error
+	if name == "" || name == "-" || !errors.As(err, &ae) || ae.Code != valueloop.EINVALID || ae.Field != "" {
+		return err
+	}
+	return valueloop.Errorf(valueloop.EINVALID, "%s: %s", name, ae.Message)
 }
 
 // readInput reads the file name, or standard input for "-".

@@ -117,3 +117,22 @@ func writeFile(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// TestDefinitionFileNamed: a file the server refuses as a whole (not JSON)
+// is named in the error, which the server cannot know.
+func TestDefinitionFileNamed(t *testing.T) {
+	srv := MustServe(t, "")
+	file := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(file, []byte("not json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"flags", "set", "x", "--env", "production", "-f", file},
+		{"experiment", "hypothesis", "set", "x", "--env", "production", "-f", file},
+	} {
+		code, _, stderr := srv.cli(t, srv.Admin, args...)
+		if code != exitInvalid || !strings.Contains(stderr, "notes.txt: ") || !strings.Contains(stderr, "not valid JSON") {
+			t.Errorf("%s: exit %d, stderr %q; want %d naming notes.txt", strings.Join(args[:3], " "), code, stderr, exitInvalid)
+		}
+	}
+}
