@@ -24,9 +24,10 @@ const exposureShards = 16
 // own slice, never across I/O.
 //
 // The price is durability: an exposure is in memory only until the
-// transaction that stores it commits, at most FlushInterval plus one
-// transaction after it was recorded, and a crash (kill -9, power loss) in
-// between loses it. Nothing acknowledged is lost this way: exposures
+// transaction that stores it commits, at most FlushInterval plus the
+// writing of the batch it is taken in (transactions of ExposureChunk, with
+// pauses between them for the requests) after it was recorded, and a crash
+// (kill -9, power loss) in between loses it. Nothing acknowledged is lost this way: exposures
 // recorded by the server are never acknowledged to anyone. Exposures sent
 // to the event API are stored before the API answers, as before.
 type exposureBuffer struct {

@@ -100,9 +100,9 @@ type Pipeline struct {
 	// the server; beyond it they are dropped and counted.
 	ExposureQueue int
 	// FlushInterval is the longest an exposure recorded by the server waits
-	// in memory before the transaction that stores it begins: what a crash
-	// may lose is at most this much of them, plus one transaction. A
-	// quarter-full buffer is stored at once.
+	// in memory before the writer takes it: what a crash may lose is at most
+	// this much of them, plus the batch being written. A quarter-full buffer
+	// is taken at once.
 	FlushInterval time.Duration
 
 	reqs       chan *request
@@ -139,7 +139,8 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 
 // The defaults of NewPipeline. Together they bound what a crash may lose of
 // the exposures recorded by the server: FlushInterval's worth, at most
-// ExposureQueue, plus the transaction under way, at most MaxGroupEvents.
+// ExposureQueue, plus the batch being written (taken from the buffer, so
+// at most ExposureQueue too), in transactions of ExposureChunk.
 const (
 	DefaultMaxGroupEvents = 20_000
 	DefaultExposureQueue  = 1 << 16
@@ -274,10 +275,10 @@ func (p *Pipeline) run(ctx context.Context) {
 		case r := <-p.reqs:
 			group = append(group, r)
 		case <-tick.C:
-			p.flushExposures()
+			p.flushExposures(true)
 			continue
 		case <-p.exposures.kick:
-			p.flushExposures()
+			p.flushExposures(true)
 			continue
 		case <-ctx.Done():
 			p.drain()
@@ -308,18 +309,44 @@ func (p *Pipeline) run(ctx context.Context) {
 	}
 }
 
+// ExposureChunk bounds the exposures of one transaction of those recorded
+// by the server. Storing one costs the writer a few µs of CPU (the user's
+// state, loaded and stored back), and a transaction is not interrupted by
+// anything but the Go scheduler's preemption after 10 ms: a batch of
+// thousands in one transaction would keep a core from the requests for that
+// long, which with GOMAXPROCS=1 is every request's p99. 256 keep one
+// transaction around a millisecond and cost the per-transaction work about
+// 1 µs per exposure.
+const ExposureChunk = 256
+
 // flushExposures stores the buffered exposures, in transactions of at most
-// MaxGroupEvents.
-func (p *Pipeline) flushExposures() {
+// ExposureChunk (or MaxGroupEvents when smaller). Between two it pauses as
+// long as the last one took, away from every run queue, so that the
+// scheduler polls the network and the requests that came in meanwhile run
+// before the writer does again: when requests keep the core busy the writer
+// takes at most half of it, far more than exposures need (a few µs each
+// against tens of µs for the request that recorded one). drain, at Close,
+// does not pause.
+func (p *Pipeline) flushExposures(pause bool) {
 	exps := p.exposures.take(p.expBuf[:0])
 	for rest := exps; len(rest) > 0; {
-		n := min(len(rest), p.MaxGroupEvents)
+		n := min(len(rest), ExposureChunk, p.MaxGroupEvents)
+		start := time.Now()
 		p.write(nil, rest[:n])
 		rest = rest[n:]
+		if pause && len(rest) > 0 {
+			// A sleep, not runtime.Gosched: a yielding goroutine is queued
+			// and picked again before the network is polled.
+			time.Sleep(min(time.Since(start), maxExposurePause))
+		}
 	}
 	clear(exps) // keep the buffer, not the requests' strings
 	p.expBuf = exps[:0]
 }
+
+// maxExposurePause bounds one pause of flushExposures, should a transaction
+// have been slow for reasons of its own (a disk stalling a commit).
+const maxExposurePause = 5 * time.Millisecond
 
 // drain writes the exposures still buffered at Close and fails waiting
 // requests that were never picked up.
@@ -333,7 +360,7 @@ func (p *Pipeline) drain() {
 		}
 		break
 	}
-	p.flushExposures()
+	p.flushExposures(false)
 }
 
 // engine returns env's state (memory mode), recomputing it from the store
