@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -99,4 +100,40 @@ func changedKeys(old, cur *flags.Live) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// syncMemo holds the SyncFlags message of each environment's current flag
+// set, built once per change and sent by every stream of the environment:
+// the streams share its bytes (the flagd file encoded once by
+// flags.Live.FlagdJSON) instead of each copying them into a message of its
+// own.
+type syncMemo struct {
+	mu    sync.Mutex
+	byEnv map[string]syncEntry
+	built atomic.Int64 // messages built (tests)
+}
+
+type syncEntry struct {
+	live *flags.Live
+	msg  *syncv1.SyncFlagsResponse
+}
+
+// message returns the SyncFlags message of live, env's flag set.
+func (m *syncMemo) message(env string, live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.byEnv[env]; ok && e.live == live {
+		return e.msg, nil
+	}
+	data, err := live.FlagdJSON()
+	if err != nil {
+		return nil, err
+	}
+	if m.byEnv == nil {
+		m.byEnv = map[string]syncEntry{}
+	}
+	msg := &syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}
+	m.byEnv[env] = syncEntry{live: live, msg: msg}
+	m.built.Add(1)
+	return msg, nil
 }
