@@ -68,7 +68,7 @@ type Server struct {
 
 	anonymous, anonymousRefused atomic.Int64
 	changes                     changeMemo
-	syncs                       syncMemo
+	syncs                       flags.Encoded[*syncv1.SyncFlagsResponse]
 }
 
 var (
@@ -88,7 +88,7 @@ const MaxMessageBytes = ofrep.MaxBodyBytes
 // accepts gzip (its own clients do by default): a change goes to every
 // stream at once, and compressing the set once per stream cost more CPU
 // than everything else of the fan-out (profiled with 10,000 streams). The
-// set is encoded once per change and shared by the streams (syncMemo);
+// set is encoded once per change and shared by the streams (syncMessage);
 // compression cannot be shared so. Compressed requests are still read.
 var uncompressedSync = connect.WithCompressMinBytes(math.MaxInt)
 
@@ -178,7 +178,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	var sent int64 = -1
 	for {
 		if live := s.Flags.Live(env); live != nil && live.Version != sent {
-			msg, err := s.syncs.message(env, live)
+			msg, err := s.syncs.Get(live, syncMessage)
 			if err != nil {
 				return connect.NewError(connect.CodeInternal, err)
 			}

@@ -102,38 +102,13 @@ func changedKeys(old, cur *flags.Live) []string {
 	return keys
 }
 
-// syncMemo holds the SyncFlags message of each environment's current flag
-// set, built once per change and sent by every stream of the environment:
-// the streams share its bytes (the flagd file encoded once by
-// flags.Live.FlagdJSON) instead of each copying them into a message of its
-// own.
-type syncMemo struct {
-	mu    sync.Mutex
-	byEnv map[string]syncEntry
-	built atomic.Int64 // messages built (tests)
-}
-
-type syncEntry struct {
-	live *flags.Live
-	msg  *syncv1.SyncFlagsResponse
-}
-
-// message returns the SyncFlags message of live, env's flag set.
-func (m *syncMemo) message(env string, live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e, ok := m.byEnv[env]; ok && e.live == live {
-		return e.msg, nil
-	}
+// syncMessage builds the SyncFlags message of live's set (once per change,
+// shared by the streams: Server.syncs), so that streams do not each copy
+// the set into a message of their own.
+func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
 	data, err := live.FlagdJSON()
 	if err != nil {
 		return nil, err
 	}
-	if m.byEnv == nil {
-		m.byEnv = map[string]syncEntry{}
-	}
-	msg := &syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}
-	m.byEnv[env] = syncEntry{live: live, msg: msg}
-	m.built.Add(1)
-	return msg, nil
+	return &syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}, nil
 }

@@ -209,7 +209,7 @@ func TestSyncSetBuiltOncePerChange(t *testing.T) {
 	apply(setAfter)
 	want(1, "off")
 	// The raw stream counts too: it was served the message of set 0.
-	if n := s.syncs.built.Load(); n != 2 {
+	if n := s.syncs.Made(); n != 2 {
 		t.Errorf("%d messages built for 2 sets sent to %d streams, want 2", n, streams)
 	}
 }

@@ -80,7 +80,7 @@ type Server struct {
 	exposures *exposureFilter
 	done      chan error
 	guard     *guard
-	sse       sseCache
+	sse       flags.Encoded[[]byte] // each environment's SSE event, shared by its streams
 	closeOnce sync.Once
 	closeErr  error
 
