@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -168,9 +169,9 @@ func (tx *stateTx) StateVersion(env string, exclusive bool) (string, error) {
 func (tx *stateTx) Claim(env string, keys []DedupKey) ([]bool, error) {
 	if !slices.IsSortedFunc(keys, func(a, b DedupKey) int {
 		if a.Time != b.Time {
-			return cmpInt(a.Time, b.Time)
+			return cmp.Compare(a.Time, b.Time)
 		}
-		return cmpInt(a.Hash, b.Hash)
+		return cmp.Compare(a.Hash, b.Hash)
 	}) {
 		return nil, errors.New("stateStore: claim keys not sorted")
 	}
@@ -243,7 +244,7 @@ func (tx *stateTx) Append(env string, rec LogRecord) error {
 }
 
 func (tx *stateTx) PutUsers(env string, users []UserState) error {
-	if !slices.IsSortedFunc(users, func(a, b UserState) int { return cmpString(a.Key, b.Key) }) {
+	if !slices.IsSortedFunc(users, func(a, b UserState) int { return cmp.Compare(a.Key, b.Key) }) {
 		return errors.New("stateStore: users not sorted")
 	}
 	if tx.puts[env] == nil {
@@ -540,6 +541,15 @@ func TestFingerprint(t *testing.T) {
 	if b := newEngine(capped).version; b == a {
 		t.Error("a cap did not change the version")
 	}
+	over := slices.Clone(ms)
+	for i := range over {
+		if over[i].PerEvent() {
+			over[i].Over = metric.OverUser
+		}
+	}
+	if b := newEngine(over).version; b == a {
+		t.Error("a quantile over users instead of events did not change the version")
+	}
 	if b := newEngine(ms[1:]).version; b == a {
 		t.Error("removing a metric did not change the version")
 	}
@@ -576,5 +586,31 @@ func TestIngestRefusesIncompleteEvents(t *testing.T) {
 	}
 	if got := store.stored("prod"); len(got) != 0 {
 		t.Errorf("refused batches stored %v", got)
+	}
+}
+
+// TestExposurePeriodLookedUpOnce: the split period of an exposure is
+// looked up once, by expose, and settle keeps it: a split change the
+// group did not read (set here between the two) does not move the unit.
+// A unit touched later without an exposure is settled under the split
+// changes of its own group.
+func TestExposurePeriodLookedUpOnce(t *testing.T) {
+	e := newEngine(testMetrics())
+	noHistory := func(int64, func([]byte) error) error { return nil }
+	e.periods = map[string][]int64{"f1": {100}}
+	if err := e.apply([]Event{{ID: "x", Type: Exposure, TargetingKey: "u", Flag: "f1", Variant: "on", Time: 150, TimeSet: true}}, noHistory); err != nil {
+		t.Fatal(err)
+	}
+	e.periods = map[string][]int64{"f1": {100, 120}}
+	e.finish()
+	if got := e.users["u"].units[0].period; got != 100 {
+		t.Errorf("exposed unit settled in period %d, want 100 (the period its exposure looked up)", got)
+	}
+	if err := e.apply([]Event{{ID: "y", Type: Tracking, TargetingKey: "u", Name: "click", Time: 160, TimeSet: true}}, noHistory); err != nil {
+		t.Fatal(err)
+	}
+	e.finish()
+	if got := e.users["u"].units[0].period; got != 120 {
+		t.Errorf("unit touched by a later group in period %d, want 120 (that group's split changes)", got)
 	}
 }
