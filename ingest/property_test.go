@@ -20,8 +20,10 @@ type memStore struct {
 	ids     map[string]map[DedupKey]bool
 	log     map[string][]LogRecord
 	aggs    map[string]map[cellKey]metric.Aggregate
-	// splits are the split changes per environment and flag (SplitStore).
-	splits map[string]map[string][]int64
+	// splits are the split changes per environment and flag (SplitStore);
+	// splitReads counts the reads.
+	splits     map[string]map[string][]int64
+	splitReads int
 	// failNext makes the next transaction fail after fn ran.
 	failNext bool
 }
@@ -40,6 +42,7 @@ func (s *memStore) Metrics(ctx context.Context, env string) ([]metric.Metric, er
 func (s *memStore) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.splitReads++
 	return s.splits[env], nil
 }
 

@@ -614,3 +614,53 @@ func TestExposurePeriodLookedUpOnce(t *testing.T) {
 		t.Errorf("unit touched by a later group in period %d, want 120 (that group's split changes)", got)
 	}
 }
+
+// TestRecordedExposuresInChunks: a batch of exposures recorded by the
+// server is stored in transactions of ExposureChunk, and the aggregates
+// are those of a recomputation, cells per split period included, although
+// the split changes are read once for the whole batch (as when it was one
+// transaction), not once per transaction.
+func TestRecordedExposuresInChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	metrics := testMetrics()
+	ss := newStateStore()
+	ss.metrics["prod"] = metrics
+	ss.splits = map[string]map[string][]int64{"prod": {"f1": {1_700_000_000_050, 1_700_000_000_120}}}
+	p := NewPipeline(ss, nil)
+	p.FlushInterval = time.Hour // one batch: the one Close stores
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	// Tracking events first, stored at once, so that exposures have metrics
+	// to count.
+	var tracked []Event
+	for _, ev := range randomEvents(r, 300) {
+		if ev.Type == Tracking {
+			tracked = append(tracked, ev)
+		}
+	}
+	if _, err := p.Ingest(t.Context(), "prod", tracked); err != nil {
+		t.Fatal(err)
+	}
+	reads, tx := ss.splitReads, p.Counters().Transactions.Load()
+	const n = 3*ExposureChunk + 17
+	for i := range n {
+		at := time.UnixMilli(1_700_000_000_000 + r.Int64N(200))
+		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at) {
+			t.Fatalf("exposure %d not buffered", i)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Counters().Transactions.Load() - tx; got != (n+ExposureChunk-1)/ExposureChunk {
+		t.Errorf("%d transactions for %d exposures, want %d of at most %d", got, n, (n+ExposureChunk-1)/ExposureChunk, ExposureChunk)
+	}
+	if got := ss.splitReads - reads; got != 1 {
+		t.Errorf("split changes read %d times for one batch, want once", got)
+	}
+	got, want := ss.stored("prod"), naive(metrics, ss.events("prod"), ss.splits["prod"])
+	if d := diffAggregates(got, want); d != "" {
+		t.Fatalf("stored aggregates differ from recomputation:\n%s", d)
+	}
+}
