@@ -237,6 +237,10 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
 
+// ValidKey reports whether key has the form of an objective's or a
+// feature's key (what a list's cursor must be).
+func ValidKey(key string) bool { return keyPattern.MatchString(key) }
+
 func checkKey(field, key string) error {
 	if !keyPattern.MatchString(key) {
 		return valueloop.FieldErrorf(field, "must be 1 to 100 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit; got %q", clip(key))
