@@ -93,7 +93,7 @@ func BenchmarkRecompute(b *testing.B) {
 				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
 					cpu0 := cputime.Seconds()
 					for b.Loop() {
-						r, err := recomputeLog(metrics, nil, parts, nil, scan)
+						r, err := recomputeLog(metrics, nil, nil, parts, nil, scan)
 						if err != nil || r.events != int64(size.events) {
 							b.Fatal(r, err)
 						}

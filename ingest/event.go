@@ -69,7 +69,8 @@ type Event struct {
 	Name     string
 	Value    int64
 	HasValue bool
-	// Attributes of a tracking event: a raw JSON object, or nil.
+	// Attributes of the event (for an exposure: the context it was served
+	// in, where dimensions are read): a raw JSON object, or nil.
 	Attributes []byte
 }
 

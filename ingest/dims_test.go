@@ -1,0 +1,169 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/valueloop/valueloop/metric"
+)
+
+var testDims = []metric.Dimension{
+	{Name: "country", Values: []string{"US", "GB", "DE"}},
+	{Name: "platform", Values: []string{"ios", "android", "3"}},
+}
+
+// naiveDims is naive with the cells per dimension value: for each value,
+// naive over the events with only the exposures of the users whose value
+// it is, per flag. A user's value is that of their earliest exposure to the
+// flag (the smallest values of those at the same time), computed here from
+// the JSON with encoding/json rather than by the engine's code.
+func naiveDims(metrics []metric.Metric, dims []metric.Dimension, events []Event, splits map[string][]int64) []metric.Aggregate {
+	out := naive(metrics, events, splits)
+	if len(dims) == 0 {
+		return out
+	}
+	type first struct {
+		t  int64
+		dv []byte
+	}
+	firsts := map[[2]string]first{} // (flag, user)
+	e := newEngine(nil, dims...)     // for dimsOf only
+	for _, ev := range events {
+		if ev.Type != Exposure {
+			continue
+		}
+		dv := e.dimsOf(ev.Attributes)
+		k := [2]string{ev.Flag, ev.TargetingKey}
+		f, ok := firsts[k]
+		if !ok || ev.Time < f.t || (ev.Time == f.t && bytes.Compare(dv[:], f.dv) < 0) {
+			firsts[k] = first{ev.Time, dv[:]}
+		}
+	}
+	flags := map[string]bool{}
+	for k := range firsts {
+		flags[k[0]] = true
+	}
+	for flag := range flags {
+		for d, dim := range dims {
+			for v := range dim.Count() {
+				var part []Event
+				for _, ev := range events {
+					if ev.Type == Tracking || (ev.Flag == flag && int(firsts[[2]string{flag, ev.TargetingKey}].dv[d]) == v) {
+						part = append(part, ev)
+					}
+				}
+				for _, a := range naive(metrics, part, splits) {
+					if a.Flag == flag && a.Variant != "" {
+						a.Dimension, a.Value = dim.Name, dim.Label(v)
+						out = append(out, a)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestDimensionsIncremental is TestIncrementalEqualsRecomputation with
+// dimensions: every slice's cells equal the naive recomputation over its
+// users, in both modes, batch after batch, and a rebuild changes nothing.
+func TestDimensionsIncremental(t *testing.T) {
+	metrics := testMetrics()
+	for _, mode := range []string{"memory", "state"} {
+		for seed := uint64(1); seed <= 20; seed++ {
+			t.Run(fmt.Sprintf("%s/%d", mode, seed), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, 11))
+				store := newMemStore()
+				var ingestStore Store = store
+				if mode == "state" {
+					ss := newStateStore()
+					store, ingestStore = ss.memStore, ss
+				}
+				store.metrics["prod"] = metrics
+				if seed%2 == 0 {
+					store.splits = map[string]map[string][]int64{"prod": {"f1": {1_700_000_000_050}}}
+				}
+				testIncremental(t, r, metrics, store, ingestStore, testDims...)
+			})
+		}
+	}
+}
+
+// TestDimensionSlicesAddUp checks the cells of every dimension against the
+// cells of all users: per variant and metric, the slices' sums add up to the
+// whole, so no user is lost or counted twice.
+func TestDimensionSlicesAddUp(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	events := randomEvents(r, 200) // more, and every user has seen several variants
+	all, _, err := RecomputeDimensions(testMetrics(), testDims, nil, func(fn func(*Event) error) error {
+		for i := range events {
+			if err := fn(&events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := map[cellKey]metric.Sums{}
+	parts := map[cellKey]metric.Sums{} // keyed by dimension name, no value
+	var values []string
+	for _, a := range all {
+		k := cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, ""}
+		if a.Dimension == "" {
+			whole[k] = a.Sums
+			continue
+		}
+		s := parts[k]
+		s.Add(a.Sums)
+		parts[k] = s
+		if !slices.Contains(values, a.Value) {
+			values = append(values, a.Value)
+		}
+	}
+	for _, v := range []string{"US", "GB", metric.OtherValue, metric.NoneValue, "ios", "android", "3"} {
+		if !slices.Contains(values, v) {
+			t.Errorf("no cell of value %q; got values %q", v, values)
+		}
+	}
+	if slices.Contains(values, "DE") {
+		t.Errorf("a cell of value DE, which no exposure had")
+	}
+	for k, w := range whole {
+		if k.variant == "" {
+			continue // excluded users are counted once, without slices
+		}
+		for _, d := range testDims {
+			k.dim = d.Name
+			if g := parts[k]; g != w {
+				t.Errorf("%v: slices add up to %+v, want %+v", k, g.Summary(), w.Summary())
+			}
+		}
+	}
+}
+
+// TestDimensionStateRejectsBadIndex: a stored state whose dimension index
+// is beyond the dimension's values is refused, not trusted.
+func TestDimensionStateRejectsBadIndex(t *testing.T) {
+	e := newEngine(testMetrics(), testDims...)
+	u := e.touch("u1")
+	e.expose(u, "f1", "on", 10, []byte(`{"country":"GB","platform":"android"}`))
+	e.finish()
+	state := e.encodeUser(nil, u)
+	if err := newEngine(testMetrics(), testDims...).load("u1", state); err != nil {
+		t.Fatalf("load of a good state: %v", err)
+	}
+	i := bytes.Index(state, []byte("on"))
+	if i < 0 {
+		t.Fatal("variant not found in the state")
+	}
+	bad := slices.Clone(state)
+	bad[i+2+1] = 200 // after the variant: t0 and period (one byte each), then the country
+	if err := newEngine(testMetrics(), testDims...).load("u1", bad); err == nil {
+		t.Error("load of a state with country index 200: no error")
+	}
+}
