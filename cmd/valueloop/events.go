@@ -18,13 +18,15 @@ import (
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/termchart"
 )
 
 // openEvents starts the ingestion pipeline for serve: it writes to ing (the
 // store itself for SQLite; see storage) and the routes read db.
-func openEvents(ing ingest.Store, db httpapi.EventStore, logger *slog.Logger) (*httpapi.Events, func(), error) {
+func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension, logger *slog.Logger) (*httpapi.Events, func(), error) {
 	p := ingest.NewPipeline(ing, logger)
+	p.Dimensions = dims
 	if err := p.Open(); err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// TestResultsByDimension: the demo's exposures carry a platform, which serve
+// --demo keeps as a dimension; the results route splits by it through the
+// API, the Go client and the CLI, and refuses a dimension not kept.
+func TestResultsByDimension(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	c := client.New(s.URL, s.Admin)
+	ctx := context.Background()
+	res, err := c.Results(ctx, "production", demo.ExperimentFlag, url.Values{"dimension": {"platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Dimension
+	if d == nil || d.Dimension != "platform" || d.Warning != experiment.SliceWarning {
+		t.Fatalf("dimension = %+v, want platform with the warning", d)
+	}
+	var values []string
+	var users int64
+	for _, sl := range d.Slices {
+		values = append(values, sl.Value)
+		users += sl.Users
+		if sl.SRM == nil || len(sl.Metrics) != len(res.Metrics) {
+			t.Errorf("slice %s: SRM %v, %d metrics; want a check and the %d metrics", sl.Value, sl.SRM, len(sl.Metrics), len(res.Metrics))
+		}
+	}
+	if want := []string{"ios", "android", "web", metric.NoneValue}; !slices.Equal(values, want) {
+		t.Errorf("slices %q, want %q", values, want)
+	}
+	if users != res.Users || users == 0 {
+		t.Errorf("slices hold %d users, all users %d", users, res.Users)
+	}
+	lifts := 0
+	for _, sl := range d.Slices {
+		for _, m := range sl.Metrics {
+			if m.Variants[1].Lift != nil {
+				lifts++
+			}
+		}
+	}
+	if d.Comparisons != lifts || lifts < len(d.Slices) {
+		t.Errorf("comparisons = %d, want %d (every treatment's lift on every metric of every slice)", d.Comparisons, lifts)
+	}
+	// The figures of all users are those without the split, verdict too.
+	plain, err := c.Results(ctx, "production", demo.ExperimentFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Dimension = nil
+	a, _ := json.Marshal(res)
+	b, _ := json.Marshal(plain)
+	if string(a) != string(b) {
+		t.Errorf("the result of all users changed with ?dimension:\n with %s\nwithout %s", a, b)
+	}
+
+	code, out, stderr := s.cli(t, s.Admin, "experiment", "results", demo.ExperimentFlag, "--env", "production", "--dimension", "platform")
+	if code != 0 {
+		t.Fatalf("results --dimension: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"By platform: 4 slices", "Warning: Results by dimension are exploratory", "onboarding-completed by platform", "android   treatment  1,266"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("CLI output lacks %q:\n%s", want, out)
+		}
+	}
+
+	for _, tc := range []struct {
+		name, query, message string
+	}{
+		{"not kept", "dimension=country", `"country" is not a dimension kept`},
+		{"twice", "dimension=platform&dimension=platform", "one dimension"},
+		{"empty", "dimension=", "one dimension"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.query)
+			_, err := c.Results(ctx, "production", demo.ExperimentFlag, q)
+			var e *valueloop.Error
+			if !errors.As(err, &e) || e.Code != valueloop.EINVALID || e.Field != "dimension" || !strings.Contains(e.Message, tc.message) {
+				t.Errorf("error = %v, want invalid, field dimension, %q", err, tc.message)
+			}
+		})
+	}
+	resp, body := sendJSON(t, http.MethodGet, s.URL+"/api/v1/environments/production/flags/"+demo.ExperimentFlag+"/results?dimension=country", s.Admin, "")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"dimension"`) {
+		t.Errorf("unknown dimension: %d %s, want 400 naming the field", resp.StatusCode, body)
+	}
+}
+
+// TestServeDimensionConfig: bad --dimension values stop serve with the
+// field and the problem.
+func TestServeDimensionConfig(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"country", "name=value"},
+		{"country=", "values"},
+		{"country=US|US", "given twice"},
+		{"country=US|(other)", "reserved"},
+		{"a=1;b=1;c=1;d=1;e=1;f=1", "at most 5"},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			code, _, stderr := s0cli(t, "serve", "--print-config", "--dimension", tc.value)
+			if code == 0 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want a failure saying %q", code, stderr, tc.want)
+			}
+		})
+	}
+	code, out, stderr := s0cli(t, "serve", "--print-config", "--dimension", "country=US|GB", "--dimension", "platform=ios")
+	if code != 0 || !strings.Contains(out, "country=US|GB") || !strings.Contains(out, "platform=ios") {
+		t.Errorf("good dimensions: exit %d, %s %s", code, out, stderr)
+	}
+}
+
+// s0cli runs the program without a server.
+func s0cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, envMap(map[string]string{"VALUELOOP_DATA": t.TempDir()}))
+	return code, stdout.String(), stderr.String()
+}
