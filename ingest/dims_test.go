@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/metric"
 )
@@ -30,12 +32,11 @@ func naiveDims(metrics []metric.Metric, dims []metric.Dimension, events []Event,
 		dv []byte
 	}
 	firsts := map[[2]string]first{} // (flag, user)
-	e := newEngine(nil, dims...)     // for dimsOf only
 	for _, ev := range events {
 		if ev.Type != Exposure {
 			continue
 		}
-		dv := e.dimsOf(ev.Attributes)
+		dv := refDims(dims, ev.Attributes)
 		k := [2]string{ev.Flag, ev.TargetingKey}
 		f, ok := firsts[k]
 		if !ok || ev.Time < f.t || (ev.Time == f.t && bytes.Compare(dv[:], f.dv) < 0) {
@@ -65,6 +66,33 @@ func naiveDims(metrics []metric.Metric, dims []metric.Dimension, events []Event,
 		}
 	}
 	return out
+}
+
+// refDims classifies attributes as dimsOf does, with encoding/json.
+func refDims(dims []metric.Dimension, attrs []byte) dimVals {
+	var dv dimVals
+	var m map[string]json.RawMessage
+	if json.Unmarshal(attrs, &m) != nil {
+		return dv
+	}
+	for i, d := range dims {
+		raw, ok := m[d.Name]
+		switch {
+		case !ok || string(raw) == "null":
+			dv[i] = 0
+		case raw[0] == '{' || raw[0] == '[':
+			dv[i] = 1
+		case raw[0] == '"':
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				panic(err)
+			}
+			dv[i] = uint8(d.Index([]byte(s)))
+		default:
+			dv[i] = uint8(d.Index(raw))
+		}
+	}
+	return dv
 }
 
 // TestDimensionsIncremental is TestIncrementalEqualsRecomputation with
@@ -166,4 +194,31 @@ func TestDimensionStateRejectsBadIndex(t *testing.T) {
 	if err := newEngine(testMetrics(), testDims...).load("u1", bad); err == nil {
 		t.Error("load of a state with country index 200: no error")
 	}
+}
+
+// FuzzDimsOf: the engine's classification of exposure attributes, without
+// allocating, agrees with encoding/json on every JSON object, and never
+// panics on anything else (a corrupt log).
+func FuzzDimsOf(f *testing.F) {
+	for _, s := range []string{`{"country":"US","platform":"ios"}`, `{"country":null,"platform":3}`, `{"country":"G\u0042"}`,
+		`{"platform":true,"country":{"a":[1]}}`, `{}`, `{"country":"US"`, `[1]`, `{"country":"US","country":"DE"}`} {
+		f.Add([]byte(s))
+	}
+	dims := append(slices.Clone(testDims), metric.Dimension{Name: "beta", Values: []string{"true", "false"}})
+	e := newEngine(nil, dims...)
+	f.Fuzz(func(t *testing.T, attrs []byte) {
+		got := e.dimsOf(attrs)
+		for d, v := range got[:len(dims)] {
+			if int(v) >= dims[d].Count() {
+				t.Fatalf("dimsOf(%s): index %d of %s beyond its values", attrs, v, dims[d].Name)
+			}
+		}
+		var m map[string]json.RawMessage
+		if !utf8.Valid(attrs) || json.Unmarshal(attrs, &m) != nil || m == nil {
+			return
+		}
+		if want := refDims(dims, attrs); got != want {
+			t.Fatalf("dimsOf(%s) = %v, encoding/json says %v", attrs, got[:len(dims)], want[:len(dims)])
+		}
+	})
 }

@@ -123,7 +123,7 @@ type user struct {
 type unit struct {
 	flag, variant string
 	t0            int64
-	period        int64 // the split period of t0 that the unit's sums are in
+	period        int64   // the split period of t0 that the unit's sums are in
 	dv            dimVals // the dimension values of t0's exposure
 	excluded      bool
 	pending       bool
@@ -179,19 +179,40 @@ type variantCells struct {
 // metric.Dimension.Index gave its attribute.
 type dimVals [metric.MaxDimensions]uint8
 
-// dimsOf classifies the attributes (a JSON object, or nil) of an exposure.
+// dimsOf classifies the attributes (a JSON object, or nil) of an exposure,
+// with the decoder's parser and without allocating: it runs for every first
+// exposure of a user. Decode accepts only objects; from anything else (a
+// corrupt log) the values found before the fault are kept.
 func (e *engine) dimsOf(attrs []byte) dimVals {
 	var dv dimVals
 	if len(e.dims) == 0 || len(attrs) == 0 {
 		return dv
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(attrs, &m) != nil {
-		return dv // Decode accepts only objects; nothing to classify otherwise
-	}
-	for i, d := range e.dims {
-		dv[i] = uint8(d.Index(m[d.Name]))
-	}
+	p := parser{b: attrs}
+	_ = p.object(func(key []byte) error {
+		d := slices.IndexFunc(e.dims, func(d metric.Dimension) bool { return d.Name == string(key) })
+		p.ws()
+		if d < 0 || p.i >= len(p.b) {
+			_, err := p.value(0)
+			return err
+		}
+		if p.b[p.i] == '"' {
+			s, err := p.str()
+			dv[d] = uint8(e.dims[d].Index(s))
+			return err
+		}
+		start := p.i
+		kind, err := p.value(0)
+		switch kind {
+		case 'n':
+			dv[d] = metric.NoneIndex
+		case '{', '[':
+			dv[d] = metric.OtherIndex
+		default: // numbers and booleans, by their JSON text
+			dv[d] = uint8(e.dims[d].Index(p.b[start:p.i]))
+		}
+		return err
+	})
 	return dv
 }
 

@@ -1,9 +1,7 @@
 package metric
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -132,35 +130,25 @@ func (d Dimension) Label(i int) string {
 	return d.Values[i-firstDimensionValue]
 }
 
-// Index returns the index of an attribute value given as raw JSON (nil when
-// the attribute is missing): 0 for None, 1 for Other, 2+i for Values[i].
-// Strings are compared unquoted, numbers and booleans by their JSON text.
-func (d Dimension) Index(raw json.RawMessage) int {
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0
-	}
-	s := string(raw)
-	switch raw[0] {
-	case '"':
-		u, err := strconv.Unquote(s)
-		if err != nil {
-			var v string
-			if json.Unmarshal(raw, &v) != nil {
-				return 1
-			}
-			u = v
-		}
-		s = u
-	case '{', '[':
-		return 1
-	}
+// Index returns the index of an attribute's value: 2+i for Values[i], 1
+// (Other) for any other. text is a string attribute's decoded text, or a
+// number's or boolean's JSON text; an attribute that is missing or null is
+// None, index 0, and an object or array Other, which the caller knows
+// without asking.
+func (d Dimension) Index(text []byte) int {
 	for i, v := range d.Values {
-		if v == s {
+		if v == string(text) {
 			return firstDimensionValue + i
 		}
 	}
 	return 1
 }
+
+// The indexes of Dimension.Index that are not values.
+const (
+	NoneIndex  = 0
+	OtherIndex = 1
+)
 
 // Count returns how many indexes the dimension has: its values, Other and
 // None.
