@@ -122,7 +122,11 @@ func metricOrder(ms []MetricResult, key string) int {
 }
 
 // adjustSlices corrects the p-values of every comparison (a treatment's
-// lift on a metric) of every slice as one family, and returns its size.
+// lift on a metric) of every slice as one family per scale and kind, as
+// package stats does within one result: absolute and relative, fixed and
+// sequential. It returns the number of comparisons. A Bonferroni interval
+// of one slice (AdjustedInterval) is of that slice's family only, so it is
+// dropped rather than shown beside p-values of the larger one.
 func adjustSlices(ss []Slice, method stats.Correction) (int, error) {
 	var lifts []*Lift
 	for i := range ss {
@@ -134,21 +138,33 @@ func adjustSlices(ss []Slice, method stats.Correction) (int, error) {
 			}
 		}
 	}
-	p := make([]float64, len(lifts))
-	seq := make([]float64, len(lifts))
-	for i, l := range lifts {
-		p[i], seq[i] = l.PValue, l.SequentialPValue
+	for f := range 4 {
+		var raw []float64
+		var adj []*float64
+		for _, l := range lifts {
+			e := &l.Absolute
+			if f >= 2 {
+				if e = l.Relative; e == nil {
+					continue
+				}
+			}
+			e.AdjustedInterval, e.AdjustedSequential = nil, nil
+			if f%2 == 0 {
+				raw, adj = append(raw, e.PValue), append(adj, &e.AdjustedPValue)
+			} else {
+				raw, adj = append(raw, e.SequentialPValue), append(adj, &e.AdjustedSequentialPValue)
+			}
+		}
+		ps, err := stats.Adjust(raw, method)
+		if err != nil {
+			return 0, fmt.Errorf("experiment: correct the slices: %w", err)
+		}
+		for i, p := range ps {
+			*adj[i] = p
+		}
 	}
-	adj, err := stats.Adjust(p, method)
-	if err != nil {
-		return 0, fmt.Errorf("experiment: correct the slices: %w", err)
-	}
-	adjSeq, err := stats.Adjust(seq, method)
-	if err != nil {
-		return 0, fmt.Errorf("experiment: correct the slices: %w", err)
-	}
-	for i, l := range lifts {
-		l.AdjustedPValue, l.AdjustedSequentialPValue = adj[i], adjSeq[i]
+	for _, l := range lifts {
+		l.AdjustedPValue, l.AdjustedSequentialPValue = l.Absolute.AdjustedPValue, l.Absolute.AdjustedSequentialPValue
 	}
 	return len(lifts), nil
 }

@@ -130,9 +130,19 @@ func TestDimensionSplit(t *testing.T) {
 		t.Fatalf("comparisons = %d (%d lifts), want 4 slices × 2 metrics", d.Comparisons, len(lifts))
 	}
 	want, _ := stats.Adjust(raw, stats.Holm)
+	var rel, relSeq []float64
+	for _, l := range lifts {
+		rel, relSeq = append(rel, l.Relative.PValue), append(relSeq, l.Relative.SequentialPValue)
+	}
+	wantRel, _ := stats.Adjust(rel, stats.Holm)
+	wantRelSeq, _ := stats.Adjust(relSeq, stats.Holm)
 	for i, l := range lifts {
-		if l.AdjustedPValue != want[i] {
-			t.Errorf("comparison %d: adjusted p %v, want %v (holm over the 8)", i, l.AdjustedPValue, want[i])
+		if l.AdjustedPValue != want[i] || l.Absolute.AdjustedPValue != want[i] {
+			t.Errorf("comparison %d: adjusted p %v (absolute %v), want %v (holm over the 8)", i, l.AdjustedPValue, l.Absolute.AdjustedPValue, want[i])
+		}
+		// The relative scale, which the CLI shows, is its own family.
+		if l.Relative.AdjustedPValue != wantRel[i] || l.Relative.AdjustedSequentialPValue != wantRelSeq[i] {
+			t.Errorf("comparison %d: relative adjusted p %v, sequential %v; want %v, %v", i, l.Relative.AdjustedPValue, l.Relative.AdjustedSequentialPValue, wantRel[i], wantRelSeq[i])
 		}
 	}
 	gb := d.Slices[1].Metrics[0].Variants[1].Lift // GB, signup
@@ -231,7 +241,7 @@ func TestDimensionAAFamilyWise(t *testing.T) {
 	r := rand.New(rand.NewPCG(2026, 15))
 	s := DefaultSettings()
 	s.CUPED = false
-	var corrected, uncorrected int
+	var corrected, uncorrected, relative int
 	for range runs {
 		var all, byDim []metric.Aggregate
 		total := map[[2]string]*metric.Sums{}
@@ -272,25 +282,32 @@ func TestDimensionAAFamilyWise(t *testing.T) {
 		if res.Dimension.Comparisons != 30 {
 			t.Fatalf("%d comparisons, want 10 slices × 3 metrics", res.Dimension.Comparisons)
 		}
-		var anyAdj, anyRaw bool
+		var anyAdj, anyRaw, anyRel bool
 		for _, sl := range res.Dimension.Slices {
 			for _, m := range sl.Metrics {
 				l := m.Variants[1].Lift
 				anyAdj = anyAdj || l.AdjustedPValue < s.Alpha
 				anyRaw = anyRaw || l.PValue < s.Alpha
+				anyRel = anyRel || l.Relative.AdjustedPValue < s.Alpha
 			}
 		}
 		if anyAdj {
 			corrected++
 		}
+		if anyRel {
+			relative++
+		}
 		if anyRaw {
 			uncorrected++
 		}
 	}
-	fwer, raw := float64(corrected)/runs, float64(uncorrected)/runs
-	t.Logf("family-wise false-positive rate over %d A/A runs of 30 comparisons: %.4f corrected (holm), %.4f uncorrected", runs, fwer, raw)
+	fwer, raw, rel := float64(corrected)/runs, float64(uncorrected)/runs, float64(relative)/runs
+	t.Logf("family-wise false-positive rate over %d A/A runs of 30 comparisons: %.4f corrected (holm), %.4f on the relative scale, %.4f uncorrected", runs, fwer, rel, raw)
 	if fwer < 0.04 || fwer > 0.06 {
 		t.Errorf("family-wise false-positive rate with the correction %.4f, want within [0.04, 0.06]", fwer)
+	}
+	if rel < 0.04 || rel > 0.06 {
+		t.Errorf("family-wise false-positive rate of the relative lifts with the correction %.4f, want within [0.04, 0.06]", rel)
 	}
 	if raw < 0.7 {
 		t.Errorf("uncorrected rate %.4f, want about 1 − 0.95^30 ≈ 0.79: the simulation would not show what the correction is for", raw)
