@@ -448,6 +448,18 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 			}
 		}
 		scale, rel := barScale(all, seq)
+		// A small slice's wide interval would squeeze every other bar to a
+		// dot: the scale is at most twice the largest of the all-users
+		// bars and the slices' estimates, and wider intervals run to the
+		// edge.
+		most, _ := barScale(m, seq)
+		for _, v := range all.Variants {
+			if v.Lift != nil {
+				e, _ := liftEffect(v.Lift)
+				most = math.Max(most, math.Abs(e.Estimate))
+			}
+		}
+		scale = math.Min(scale, 2*most)
 		fmt.Fprintf(w, "\n%s by %s\n", m.Metric, d.Dimension)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  %s\tVARIANT\tUSERS\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, barAxis(scale, rel))
