@@ -257,12 +257,14 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 // RecordExposure buffers an exposure observed by the server (an OFREP
 // evaluation) for the next batch. It never blocks, allocates nothing and
 // calls nothing of the store: when the buffer is full the exposure is
-// dropped and counted. It reports whether it was buffered.
-func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time) bool {
+// dropped and counted. It reports whether it was buffered. attrs, a JSON
+// object or nil, are the exposure's attributes, where Dimensions are read;
+// the pipeline keeps them (the caller must not change them).
+func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
-	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli()}) {
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
@@ -131,4 +132,36 @@ func s0cli(t *testing.T, args ...string) (int, string, string) {
 	var stdout, stderr strings.Builder
 	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr, envMap(map[string]string{"VALUELOOP_DATA": t.TempDir()}))
 	return code, stdout.String(), stderr.String()
+}
+
+// TestOFREPExposuresCarryDimensions: exposures recorded from OFREP
+// evaluations carry the context attributes of the configured dimensions,
+// so their users land in their slice; the demo's, without a country, are
+// (none).
+func TestOFREPExposuresCarryDimensions(t *testing.T) {
+	s := MustServe(t, "", "--demo", "--dimension", "country=US|GB")
+	token := s.mustToken(t, "--env", "production", "--name", "app")
+	base := exposuresRecorded(t, s)
+	evaluate := s.URL + "/ofrep/v1/evaluate/flags/" + demo.ExperimentFlag
+	contexts := []string{
+		`{"targetingKey":"dim-1","country":"GB"}`, `{"targetingKey":"dim-2","country":"GB","plan":"pro"}`,
+		`{"targetingKey":"dim-3","country":"US"}`, `{"targetingKey":"dim-4","country":"FR"}`, `{"targetingKey":"dim-5"}`,
+	}
+	for _, c := range contexts {
+		if resp, body := post(t, evaluate, token, `{"context":`+c+`}`); resp.StatusCode != 200 {
+			t.Fatalf("evaluation %s: %d %s", c, resp.StatusCode, body)
+		}
+	}
+	waitUntil(t, "the recorded exposures arrive", 10*time.Second, func() bool { return exposuresRecorded(t, s) >= base+len(contexts) })
+	res, err := client.New(s.URL, s.Admin).Results(context.Background(), "production", demo.ExperimentFlag, url.Values{"dimension": {"country"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sl := range res.Dimension.Slices {
+		got[sl.Value] = sl.Users
+	}
+	if got["GB"] != 2 || got["US"] != 1 || got[metric.OtherValue] != 1 || got[metric.NoneValue] != res.Users-4 {
+		t.Errorf("users by country %v of %d, want GB 2, US 1, (other) 1, the rest (none)", got, res.Users)
+	}
 }
