@@ -81,6 +81,14 @@ func TestResultsByDimension(t *testing.T) {
 		}
 	}
 
+	checkDimensionRefused(t, s, c)
+}
+
+// checkDimensionRefused: a dimension not kept, or not one, is a 400
+// naming the field, through the client and plain HTTP.
+func checkDimensionRefused(t *testing.T, s *testServer, c *client.Client) {
+	t.Helper()
+	ctx := context.Background()
 	for _, tc := range []struct {
 		name, query, message string
 	}{
