@@ -189,8 +189,18 @@ func TestDimensionStateRejectsBadIndex(t *testing.T) {
 	if i < 0 {
 		t.Fatal("variant not found in the state")
 	}
+	at := i + 2 + 2 // after the variant: t0 and period (one byte each), then the country
+	if state[at] != 3 {
+		t.Fatalf("byte %d of the state is %d, want GB's index 3", at, state[at])
+	}
+	other := slices.Clone(state)
+	other[at] = 4 // DE
+	e2 := newEngine(testMetrics(), testDims...)
+	if err := e2.load("u1", other); err != nil || e2.users["u1"].units[0].dv[0] != 4 {
+		t.Fatalf("load of a state with country DE: %v", err)
+	}
 	bad := slices.Clone(state)
-	bad[i+2+1] = 200 // after the variant: t0 and period (one byte each), then the country
+	bad[at] = 200
 	if err := newEngine(testMetrics(), testDims...).load("u1", bad); err == nil {
 		t.Error("load of a state with country index 200: no error")
 	}
