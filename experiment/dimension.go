@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
@@ -47,9 +48,9 @@ const SliceWarning = "Results by dimension are exploratory: slicing after the fa
 	"comparison of every slice; treat a slice that stands out as a hypothesis to test in its own experiment, " +
 	"unless the dimension was chosen before the experiment began."
 
-// checkDimension returns the configured dimension named name, or an
-// EINVALID error naming the parameter.
-func checkDimension(dims []metric.Dimension, name string) (metric.Dimension, error) {
+// FindDimension returns the configured dimension named name, or an
+// EINVALID error naming the parameter "dimension".
+func FindDimension(dims []metric.Dimension, name string) (metric.Dimension, error) {
 	names := make([]string, len(dims))
 	for i, d := range dims {
 		if d.Name == name {
@@ -60,7 +61,7 @@ func checkDimension(dims []metric.Dimension, name string) (metric.Dimension, err
 	if len(dims) == 0 {
 		return metric.Dimension{}, valueloop.FieldErrorf("dimension", "no dimensions are kept on this server, so %q cannot be split by (configure them with --dimensions, see docs/experiments.md)", name)
 	}
-	return metric.Dimension{}, valueloop.FieldErrorf("dimension", "%q is not a dimension kept on this server (have %v)", name, names)
+	return metric.Dimension{}, valueloop.FieldErrorf("dimension", "%q is not a dimension kept on this server (have %s)", name, strings.Join(names, ", "))
 }
 
 // splitByDimension analyses each value's users of in.DimensionAggregates

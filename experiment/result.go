@@ -203,7 +203,7 @@ func Analyze(in Input) (*Result, error) {
 	}
 	var dim metric.Dimension
 	if in.Dimension != "" {
-		if dim, err = checkDimension(in.Dimensions, in.Dimension); err != nil {
+		if dim, err = FindDimension(in.Dimensions, in.Dimension); err != nil {
 			return nil, err
 		}
 	}

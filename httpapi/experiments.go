@@ -138,6 +138,10 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 			if len(values) != 1 || values[0] == "" {
 				return valueloop.FieldErrorf("dimension", "give one dimension to split by, once")
 			}
+			// Refused before any read.
+			if _, err := experiment.FindDimension(s.Dimensions, values[0]); err != nil {
+				return err
+			}
 			in.Dimension, in.Dimensions = values[0], s.Dimensions
 		case name == "metric":
 			for _, v := range values {
@@ -167,8 +171,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	if in.Splits, err = s.Experiments.SplitHistory(ctx, env, key); err != nil {
 		return err
 	}
-	if in.Dimension != "" && slices.ContainsFunc(s.Dimensions, func(d metric.Dimension) bool { return d.Name == in.Dimension }) {
-		// An unknown one is Analyze's to refuse, before any work.
+	if in.Dimension != "" {
 		if in.DimensionAggregates, err = s.Experiments.DimensionAggregates(ctx, env, key, in.Dimension); err != nil {
 			return err
 		}
