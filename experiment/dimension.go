@@ -104,7 +104,9 @@ func splitByDimension(in Input, res *Result, dim metric.Dimension) (*DimensionSp
 			sl.Reason = valueloop.ErrorMessage(err)
 		} else {
 			sl.Users, sl.Variants, sl.SRM, sl.Metrics = r.Users, r.Variants, &r.SRM, r.Metrics
-			slices.SortStableFunc(sl.Metrics, func(a, b MetricResult) int { return metricOrder(res.Metrics, a.Metric) - metricOrder(res.Metrics, b.Metric) })
+			slices.SortStableFunc(sl.Metrics, func(a, b MetricResult) int {
+				return metricOrder(res.Metrics, a.Metric) - metricOrder(res.Metrics, b.Metric)
+			})
 		}
 		out.Slices = append(out.Slices, sl)
 	}
