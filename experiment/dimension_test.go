@@ -33,18 +33,7 @@ func simulateCountries(tb testing.TB, seed uint64, metrics []metric.Metric, byCo
 		aggsEvents := simulateEvents(tb, seed+uint64(i), "onboarding", byCountry[c], c)
 		events = append(events, aggsEvents...)
 	}
-	aggs, _, err := ingest.RecomputeDimensions(metrics, countries, nil, func(fn func(*ingest.Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, a := range aggs {
+	for _, a := range recompute(tb, metrics, events, countries...) {
 		switch a.Dimension {
 		case "":
 			all = append(all, a)

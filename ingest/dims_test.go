@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -93,31 +92,6 @@ func refDims(dims []metric.Dimension, attrs []byte) dimVals {
 		}
 	}
 	return dv
-}
-
-// TestDimensionsIncremental is TestIncrementalEqualsRecomputation with
-// dimensions: every slice's cells equal the naive recomputation over its
-// users, in both modes, batch after batch, and a rebuild changes nothing.
-func TestDimensionsIncremental(t *testing.T) {
-	metrics := testMetrics()
-	for _, mode := range []string{"memory", "state"} {
-		for seed := uint64(1); seed <= 20; seed++ {
-			t.Run(fmt.Sprintf("%s/%d", mode, seed), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(seed, 11))
-				store := newMemStore()
-				var ingestStore Store = store
-				if mode == "state" {
-					ss := newStateStore()
-					store, ingestStore = ss.memStore, ss
-				}
-				store.metrics["prod"] = metrics
-				if seed%2 == 0 {
-					store.splits = map[string]map[string][]int64{"prod": {"f1": {1_700_000_000_050}}}
-				}
-				testIncremental(t, r, metrics, store, ingestStore, testDims...)
-			})
-		}
-	}
 }
 
 // TestDimensionSlicesAddUp checks the cells of every dimension against the

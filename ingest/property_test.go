@@ -372,29 +372,36 @@ func randomEvents(r *rand.Rand, n int) []Event {
 // TestIncrementalEqualsRecomputation feeds random events in random batches,
 // shuffled, with duplicates resent, through a Pipeline and checks that the
 // stored aggregates equal the naive recomputation, bit for bit, after every
-// batch.
+// batch; with dimensions, every slice's cells too (naiveDims).
 func TestIncrementalEqualsRecomputation(t *testing.T) {
 	metrics := testMetrics()
-	for _, mode := range []string{"memory", "state"} {
-		for seed := uint64(1); seed <= 40; seed++ {
-			t.Run(fmt.Sprintf("%s/%d", mode, seed), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(seed, 7))
-				store := newMemStore()
-				var ingestStore Store = store
-				if mode == "state" {
-					ss := newStateStore()
-					store, ingestStore = ss.memStore, ss
-				}
-				store.metrics["prod"] = metrics
-				if seed%2 == 0 {
-					// Splits that changed: the cells are kept per period.
-					store.splits = map[string]map[string][]int64{"prod": {
-						"f1": {1_700_000_000_050, 1_700_000_000_120},
-						"f2": {1_700_000_000_000 + int64(seed)},
-					}}
-				}
-				testIncremental(t, r, metrics, store, ingestStore)
-			})
+	for _, c := range []struct {
+		name   string
+		seeds  uint64
+		stream uint64
+		dims   []metric.Dimension
+	}{{"", 40, 7, nil}, {"dimensions/", 20, 11, testDims}} {
+		for _, mode := range []string{"memory", "state"} {
+			for seed := uint64(1); seed <= c.seeds; seed++ {
+				t.Run(fmt.Sprintf("%s%s/%d", c.name, mode, seed), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(seed, c.stream))
+					store := newMemStore()
+					var ingestStore Store = store
+					if mode == "state" {
+						ss := newStateStore()
+						store, ingestStore = ss.memStore, ss
+					}
+					store.metrics["prod"] = metrics
+					if seed%2 == 0 {
+						// Splits that changed: the cells are kept per period.
+						store.splits = map[string]map[string][]int64{"prod": {
+							"f1": {1_700_000_000_050, 1_700_000_000_120},
+							"f2": {1_700_000_000_000 + int64(seed)},
+						}}
+					}
+					testIncremental(t, r, metrics, store, ingestStore, c.dims...)
+				})
+			}
 		}
 	}
 }
