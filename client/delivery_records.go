@@ -10,13 +10,12 @@ import (
 )
 
 // DeliveryRecords lists stored records of kind (changes, deployments,
-// incidents), newest first; query may hold service, repo, id and limit.
-func (c *Client) DeliveryRecords(ctx context.Context, kind string, query url.Values) ([]delivery.Record, error) {
-	var out struct {
-		Records []delivery.Record `json:"records"`
-	}
+// incidents, reviews), newest first, a page at a time; query may hold
+// service, repo, id, limit and cursor (the NextCursor of the page before).
+func (c *Client) DeliveryRecords(ctx context.Context, kind string, query url.Values) (delivery.RecordPage, error) {
+	var out delivery.RecordPage
 	err := c.Do(ctx, http.MethodGet, "/api/v1/delivery/records/"+url.PathEscape(kind)+"?"+query.Encode(), nil, &out)
-	return out.Records, err
+	return out, err
 }
 
 func recordPath(kind string, n int64) string {

@@ -36,14 +36,17 @@ type HookBody struct {
 // held in memory when the signature verdict was reached.
 var heldAtVerdict func(int64)
 
-// ReceiveStream is Receive for a body still arriving: the sources that
-// could vouch for the delivery are found first, the body is written
+// ReceiveStream is Receive for a body still arriving: the headers
+// (CheckHeaders) and the sources that could vouch for the delivery are
+// checked first, from one read of the sources, the body is written
 // through each one's HMAC as it is read (GitHub, PagerDuty; a GitLab token
 // or an Opsgenie secret does not depend on the body and is checked before
-// reading), and the
-// verdict is reached when the last byte arrives — before anything is
-// parsed. Errors of body reads are returned as they are.
+// reading), and the verdict is reached when the last byte arrives — before
+// anything is parsed. Errors of body reads are returned as they are.
 func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body io.Reader, lim HookBody) (Receipt, error) {
+	if err := CheckHeaders(kind, h); err != nil {
+		return Receipt{}, err
+	}
 	sources, err := s.Store.Sources(ctx)
 	if err != nil {
 		return Receipt{}, err
@@ -98,6 +101,11 @@ func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.R
 			macs[src.Name] = m
 			writers = append(writers, m)
 		}
+	}
+	if len(writers) == 0 {
+		// No source could verify it (none of kind, none by that name, or
+		// none with a secret): refused with that reason before the body.
+		return pickSource(sources, kind, h.Source, func(src *Source) error { return verifySum(src.Secret, nil, h.Credential) })
 	}
 	sp, err := spoolBody(body, lim, writers)
 	if err != nil {

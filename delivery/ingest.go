@@ -128,25 +128,23 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 	return pickSource(sources, kind, h.Source, check)
 }
 
-// Precheck refuses, before the body is read, a delivery that no source
-// could accept: no source of kind (or none named h.Source), a GitHub
-// signature that is not a SHA-256 digest, or a GitLab token or Opsgenie
-// secret that matches no source (they do not depend on the body).
-func (s *Service) Precheck(ctx context.Context, kind string, h Hook) error {
-	sources, err := s.Store.Sources(ctx)
-	if err != nil {
-		return err
+// CheckHeaders refuses a delivery whose headers no source could accept,
+// before any store work or the body: a GitHub or PagerDuty signature that
+// is missing or not an HMAC-SHA256 digest, a missing GitLab token or
+// Opsgenie secret. ReceiveStream checks the rest (is there a source, does
+// its secret match) after reading the sources once, still before the body.
+func CheckHeaders(kind string, h Hook) error {
+	switch kind {
+	case KindGitHub:
+		return github.CheckSignatureForm(h.Credential)
+	case KindPagerDuty:
+		return pagerduty.CheckSignatureForm(h.Credential)
+	case KindGitLab:
+		return gitlab.CheckTokenForm(h.Credential)
+	case KindOpsgenie:
+		return opsgenie.CheckCredentialForm(h.Credential)
 	}
-	check := bodyFreeCheck(kind, h.Credential)
-	if check == nil {
-		check = func(*Source) error { return nil }
-		if kind == KindGitHub {
-			form := github.CheckSignatureForm(h.Credential)
-			check = func(*Source) error { return form }
-		}
-	}
-	_, err = pickSource(sources, kind, h.Source, check)
-	return err
+	return nil
 }
 
 // pickSource returns the first source of kind (named name, if not empty)

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -51,8 +52,26 @@ type RecordFilter struct {
 	ID string
 	// Record selects one record by number; 0: any.
 	Record int64
-	// Limit defaults to 50 and is at most 1000.
+	// Before selects the records numbered below it (older ones): where
+	// the page after a page ends. 0: from the newest.
+	Before int64
+	// Limit is how many records at most; the store reads 50 when it is 0.
 	Limit int
+}
+
+// A listing of records answers a page at a time: Limit records (DefaultRecordPage
+// unless given, at most MaxRecordPage).
+const (
+	DefaultRecordPage = 50
+	MaxRecordPage     = 1000
+)
+
+// RecordPage is one page of a listing of records, newest first.
+type RecordPage struct {
+	Records []Record `json:"records"`
+	// NextCursor, given back to Records, reads the page after this one;
+	// empty on the last page. Its content is not for callers to read.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 // CheckRecordKind refuses a kind other than changes, deployments,
@@ -124,31 +143,52 @@ func prefixField(field string, err error) error {
 	return err
 }
 
-// Records lists the stored records f selects, newest first.
-func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+// Records lists the stored records f selects, newest first: f.Limit of
+// them (1 to MaxRecordPage) after cursor, the NextCursor of the page
+// before ("" for the first page).
+func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (RecordPage, error) {
 	if err := CheckRecordKind(f.Kind); err != nil {
-		return nil, err
+		return RecordPage{}, err
 	}
-	if f.Limit < 0 || f.Limit > 1000 {
-		return nil, valueloop.FieldErrorf("limit", "must be from 1 to 1000")
+	if f.Limit < 1 || f.Limit > MaxRecordPage {
+		return RecordPage{}, valueloop.FieldErrorf("limit", "must be from 1 to %d, not %d", MaxRecordPage, f.Limit)
 	}
 	if f.Kind == RecordReviews && f.Service != "" {
-		return nil, valueloop.FieldErrorf("service", "a review names its repository and pull request, not a service: select reviews by repo and id")
+		return RecordPage{}, valueloop.FieldErrorf("service", "a review names its repository and pull request, not a service: select reviews by repo and id")
 	}
-	return s.Store.Records(ctx, f)
+	if cursor != "" {
+		// The cursor is the number of the last record of the page before:
+		// record numbers only grow, so the next page starts below it
+		// whatever was stored since.
+		n, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil || n < 1 {
+			return RecordPage{}, valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", truncate(cursor))
+		}
+		f.Before = n
+	}
+	want := f.Limit
+	f.Limit++ // one more says whether there is a next page
+	list, err := s.Store.Records(ctx, f)
+	if err != nil {
+		return RecordPage{}, err
+	}
+	if len(list) <= want {
+		return RecordPage{Records: list}, nil
+	}
+	return RecordPage{Records: list[:want], NextCursor: strconv.FormatInt(list[want-1].Record, 10)}, nil
 }
 
 // Record returns the record of kind numbered n; ENOTFOUND when there is
 // none.
 func (s *Service) Record(ctx context.Context, kind string, n int64) (Record, error) {
-	list, err := s.Records(ctx, RecordFilter{Kind: kind, Record: n, Limit: 1})
+	page, err := s.Records(ctx, RecordFilter{Kind: kind, Record: n, Limit: 1}, "")
 	if err != nil {
 		return Record{}, err
 	}
-	if len(list) == 0 {
+	if len(page.Records) == 0 {
 		return Record{}, valueloop.Errorf(valueloop.ENOTFOUND, "no %s record %d", strings.TrimSuffix(kind, "s"), n)
 	}
-	return list[0], nil
+	return page.Records[0], nil
 }
 
 // Edit is a correction of one record.

@@ -67,7 +67,7 @@ func TestLoadExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Users != 4000 || len(res.Metrics) != 4 || res.SRM.Mismatch {
+	if res.Users != 4000 || len(res.Metrics) != 5 || res.SRM.Mismatch {
 		t.Fatalf("users %d, metrics %d, SRM %+v", res.Users, len(res.Metrics), res.SRM)
 	}
 	done := res.Metrics[0].Variants
@@ -77,7 +77,19 @@ func TestLoadExperiment(t *testing.T) {
 	if res.Verdict == nil || res.Verdict.Decision == experiment.Blocked {
 		t.Errorf("verdict = %+v", res.Verdict)
 	}
-	if !res.Metrics[2].CUPED && !res.Metrics[3].CUPED {
+	cuped := false
+	for _, m := range res.Metrics {
+		cuped = cuped || m.CUPED
+		if m.Metric != "page-load-p95" {
+			continue
+		}
+		// about exp(ln 0.8 + 1.645·√(0.4² + 0.35²)) = 1.9 s in both arms
+		c, tr := m.Variants[0], m.Variants[1]
+		if m.Analysis != "quantile" || c.Mean == nil || *c.Mean < 1.6 || *c.Mean > 2.3 || tr.Lift == nil || !tr.Lift.Relative.Interval.Contains(0) {
+			t.Errorf("page-load-p95: %+v, control %+v, treatment %+v; want about 1.9 s in both", m, c, tr)
+		}
+	}
+	if !cuped {
 		t.Errorf("no metric used CUPED: %+v", res.Metrics)
 	}
 	t.Logf("demo verdict: %s — %s", res.Verdict.Decision, res.Verdict.Reason)

@@ -296,6 +296,11 @@ func (s *Service) items(ctx context.Context, objective string) ([]value.Objectiv
 	if err != nil {
 		return nil, nil, err
 	}
+	return c.items(objective)
+}
+
+// items is Service.items of one snapshot.
+func (c *snapshot) items(objective string) ([]value.Objective, []value.Item, error) {
 	if objective != "" && !slices.ContainsFunc(c.objectives, func(o value.Objective) bool { return o.Key == objective }) {
 		return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
 	}
@@ -317,13 +322,50 @@ type FlowOptions struct {
 
 // Flow measures the flow of value over the last Since (90 days when 0).
 func (s *Service) Flow(ctx context.Context, o FlowOptions) (*value.Flow, error) {
-	if o.Since < 0 {
-		return nil, valueloop.FieldErrorf("since", "must be positive")
+	if err := o.check(); err != nil {
+		return nil, err
 	}
+	c, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.flow(c, o)
+}
+
+// NextAndFlow is Next and Flow from one read of the store (one version,
+// one snapshot), for a page that shows both.
+func (s *Service) NextAndFlow(ctx context.Context, no NextOptions, fo FlowOptions) (*value.Next, *value.Flow, error) {
+	if err := no.check(); err != nil {
+		return nil, nil, err
+	}
+	if err := fo.check(); err != nil {
+		return nil, nil, err
+	}
+	c, err := s.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := s.next(ctx, c, no)
+	if err != nil {
+		return nil, nil, err
+	}
+	flow, err := s.flow(c, fo)
+	return next, flow, err
+}
+
+func (o FlowOptions) check() error {
+	if o.Since < 0 {
+		return valueloop.FieldErrorf("since", "must be positive")
+	}
+	return nil
+}
+
+// flow is Flow of snapshot c.
+func (s *Service) flow(c *snapshot, o FlowOptions) (*value.Flow, error) {
 	if o.Since == 0 {
 		o.Since = 90 * 24 * time.Hour
 	}
-	objs, items, err := s.items(ctx, o.Objective)
+	objs, items, err := c.items(o.Objective)
 	if err != nil {
 		return nil, err
 	}

@@ -22,15 +22,31 @@ type NextOptions struct {
 // the flag cache (see facts): a request reads and analyses only the flags
 // it has never seen, and stale ones are refreshed behind it.
 func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	c, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.next(ctx, c, o)
+}
+
+func (o NextOptions) check() error {
 	switch o.Method {
 	case "", value.WSJF, value.RICE:
 	default:
-		return nil, valueloop.FieldErrorf("method", "must be %q or %q, got %q", value.WSJF, value.RICE, o.Method)
+		return valueloop.FieldErrorf("method", "must be %q or %q, got %q", value.WSJF, value.RICE, o.Method)
 	}
 	if o.CleanupAfter < 0 {
-		return nil, valueloop.FieldErrorf("cleanupAfter", "must not be negative")
+		return valueloop.FieldErrorf("cleanupAfter", "must not be negative")
 	}
-	objs, items, err := s.items(ctx, "")
+	return nil
+}
+
+// next is Next of snapshot c.
+func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.Next, error) {
+	objs, items, err := c.items("")
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,17 @@ import (
 // method is one transaction; writes are audited.
 type Store interface {
 	Objectives(ctx context.Context) ([]value.Objective, error)
+	// Objective returns one objective; ENOTFOUND when there is none.
+	Objective(ctx context.Context, key string) (*value.Objective, error)
+	// ObjectivePage returns, by key, at most limit objectives whose keys
+	// sort after after ("": from the first): a page of a list read
+	// without reading the others.
+	ObjectivePage(ctx context.Context, after string, limit int) ([]value.Objective, error)
 	Features(ctx context.Context) ([]value.Feature, error)
 	Feature(ctx context.Context, key string) (*value.Feature, error)
+	// FeaturePage returns, by key, the page of features q selects with
+	// their stored lifecycles.
+	FeaturePage(ctx context.Context, q FeatureQuery) ([]ListedFeature, error)
 	// PutObjective creates or updates o (already validated).
 	PutObjective(ctx context.Context, o *value.Objective, actor string) error
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
@@ -74,6 +83,22 @@ type Store interface {
 	// every change of a stored lifecycle: what next and flow read is cached
 	// until it changes.
 	ValueVersion(ctx context.Context) (int64, error)
+}
+
+// FeatureQuery selects a page of features.
+type FeatureQuery struct {
+	Objective string      // "": any
+	Stage     value.Stage // "": any
+	// After: only features whose keys sort after it ("": from the first).
+	After string
+	Limit int
+}
+
+// ListedFeature is a feature in a list with its stored lifecycle: the zero
+// Lifecycle at stage idea when it was never synced.
+type ListedFeature struct {
+	Feature   value.Feature
+	Lifecycle value.Lifecycle
 }
 
 // ChangeLink links a change to a feature, with the change's times so the

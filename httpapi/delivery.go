@@ -66,10 +66,11 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
 			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
 		}
-		// What can be checked without the body is checked first: the body
-		// is read before its signature can be, by a bounded number of
-		// requests at once.
-		if err := s.hookPrecheck(r, svc, kind, h); err != nil {
+		// What can be checked without the store or the body is checked
+		// first. Everything after (reading the sources, then the body,
+		// before its signature can be checked) is done by a bounded number
+		// of unauthenticated requests at once.
+		if err := s.hookPrecheck(r, kind, h); err != nil {
 			return s.hookFailed(r, kind, err)
 		}
 		release, err := s.guard.hookSlot()
@@ -554,14 +555,12 @@ func (s *Server) deliveryRoutes() []route {
 	}
 }
 
-// hookPrecheck refuses, before the body is read, a delivery that no source
-// could accept (delivery.Service.Precheck: no source of its kind or by the
-// name given, a GitHub signature that is not a SHA-256 digest, a GitLab
-// token or Opsgenie secret that matches no source), or a Content-Length
-// over the limit.
-func (s *Server) hookPrecheck(r *http.Request, svc *delivery.Service, kind string, h delivery.Hook) error {
+// hookPrecheck refuses, before any store work and before the body is
+// read, a delivery whose declared length is over the limit or whose
+// headers no source could accept (delivery.CheckHeaders).
+func (s *Server) hookPrecheck(r *http.Request, kind string, h delivery.Hook) error {
 	if max := s.guard.lim.MaxHookBody; r.ContentLength > max {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", max)
 	}
-	return svc.Precheck(r.Context(), kind, h)
+	return delivery.CheckHeaders(kind, h)
 }

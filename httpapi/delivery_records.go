@@ -45,27 +45,28 @@ func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
 }
 
 // handleListRecords lists the records of {kind} (changes, deployments,
-// incidents, reviews), newest first, filtered by service, repo and id.
+// incidents, reviews), newest first, filtered by service, repo and id, a
+// page of ?limit= after ?cursor= (delivery.Service.Records checks both).
 func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.recordsService(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	if err := checkParams(q, "service", "repo", "id", "limit"); err != nil {
+	if err := checkParams(q, "service", "repo", "id", "limit", "cursor"); err != nil {
 		return err
 	}
-	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id")}
+	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id"), Limit: delivery.DefaultRecordPage}
 	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
+		if f.Limit, err = strconv.Atoi(v); err != nil {
+			return valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, not %q", delivery.MaxRecordPage, v)
 		}
 	}
-	list, err := svc.Records(r.Context(), f)
+	page, err := svc.Records(r.Context(), f, q.Get("cursor"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"records": list})
+	writeJSON(w, http.StatusOK, page)
 	return nil
 }
 

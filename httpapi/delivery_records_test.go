@@ -10,6 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 )
 
 // TestDeliveryCorrections: the issue's wrong rollback, end to end. Change
@@ -136,4 +137,59 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// TestDeliveryRecordPages: a listing of more records than the largest page
+// reads every record once, newest first, by following nextCursor; limit
+// and cursor are checked, naming the parameter.
+func TestDeliveryRecordPages(t *testing.T) {
+	e, svc := mustDeliveryServer(t, nil)
+	at := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	const n = delivery.MaxRecordPage + 3
+	d := &delivery.Delivery{Source: "api", ID: "many", Kind: "change", ReceivedAt: at}
+	for i := range n {
+		d.Changes = append(d.Changes, dora.Change{Repo: "acme/shop", SHA: fmt.Sprintf("c%04d", i), AuthoredAt: at})
+	}
+	if _, err := svc.Store.RecordDelivery(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{delivery.MaxRecordPage, 7} {
+		var got []int64
+		pages := 0
+		for cursor := ""; ; pages++ {
+			path := fmt.Sprintf("/api/v1/delivery/records/changes?limit=%d", limit)
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			var page delivery.RecordPage
+			if err := json.Unmarshal([]byte(e.expect(t, call{method: "GET", path: path, token: adminSecret}, 200)), &page); err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Records) > limit {
+				t.Fatalf("limit %d: a page of %d records", limit, len(page.Records))
+			}
+			for _, r := range page.Records {
+				got = append(got, r.Record)
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		descending := true // strictly: no record twice
+		for i := 1; i < len(got); i++ {
+			descending = descending && got[i] < got[i-1]
+		}
+		if len(got) != n || !descending {
+			t.Errorf("limit %d: %d records in %d pages, want all %d once each, newest first", limit, len(got), pages+1, n)
+		}
+	}
+	for _, c := range []struct{ query, field string }{
+		{"limit=0", "limit"}, {"limit=1001", "limit"}, {"limit=ten", "limit"},
+		{"cursor=x", "cursor"}, {"cursor=-3", "cursor"},
+	} {
+		body := e.expect(t, call{method: "GET", path: "/api/v1/delivery/records/changes?" + c.query, token: adminSecret}, 400)
+		if !strings.Contains(body, `"field": "`+c.field+`"`) {
+			t.Errorf("?%s: %s, want an error naming %s", c.query, body, c.field)
+		}
+	}
 }

@@ -161,6 +161,15 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"r","kind":"ratio","event":"buy"}`); status != 400 || !strings.Contains(body, "denominator") {
 		t.Errorf("ratio without denominator: %d %s", status, body)
 	}
+	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"buy-p99","kind":"quantile","quantile":0.99,"over":"event","event":"buy","direction":"lower"}`); status != 201 || !strings.Contains(body, `"over": "event"`) {
+		t.Errorf("create a quantile over events: %d %s", status, body)
+	}
+	if status, body := do("POST", "/api/v1/environments/production/metrics", `{"key":"q","kind":"quantile","quantile":0.99,"over":"request","event":"buy"}`); status != 400 || !strings.Contains(body, "/over") {
+		t.Errorf("a quantile over requests: %d %s, want 400 naming /over", status, body)
+	}
+	if status, _ := do("DELETE", "/api/v1/environments/production/metrics/buy-p99", ""); status != 204 {
+		t.Errorf("delete buy-p99: %d", status)
+	}
 	status, body := do("GET", "/api/v1/environments/production/aggregates?flag=checkout", "")
 	if status != 200 {
 		t.Fatalf("aggregates: %d %s", status, body)

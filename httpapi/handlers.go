@@ -56,12 +56,13 @@ type environmentJSON struct {
 }
 
 func (s *Server) handleCreateEnvironment(w http.ResponseWriter, r *http.Request) error {
+	// Who may ask is checked before what is asked is read.
+	if !tokenOf(r).CanAdmin("") {
+		return valueloop.Errorf(valueloop.EFORBIDDEN, "creating environments needs an admin token not bound to one environment")
+	}
 	var env valueloop.Environment
 	if err := decodeJSON(r, &env); err != nil {
 		return err
-	}
-	if !tokenOf(r).CanAdmin("") {
-		return valueloop.Errorf(valueloop.EFORBIDDEN, "creating environments needs an admin token not bound to one environment")
 	}
 	if env.Name == "" {
 		env.Name = env.Key

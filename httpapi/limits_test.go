@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/opsgenie"
+	"github.com/valueloop/valueloop/pagerduty"
 )
 
 // limitedServer opens a second server on e's store with lim (and delivery
@@ -259,5 +261,80 @@ func TestAuthThrottle(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, grepLines(body, "valueloop_auth"))
 		}
+	}
+}
+
+// sourceReads is a delivery store that counts its reads of the sources.
+type sourceReads struct {
+	delivery.Store
+	n atomic.Int64
+}
+
+func (s *sourceReads) Sources(ctx context.Context) ([]delivery.Source, error) {
+	s.n.Add(1)
+	return s.Store.Sources(ctx)
+}
+
+// TestHookStoreWork: an unauthenticated webhook delivery reads the sources
+// once, and only while it holds a slot for reading bodies: one whose
+// headers fail, or that finds every slot taken, costs the store nothing.
+func TestHookStoreWork(t *testing.T) {
+	e := MustServer(t)
+	store := &sourceReads{Store: e.db}
+	svc := delivery.New(store)
+	if err := svc.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	const pdSecret, ogSecret = "pagerduty-secret-for-tests-0123", "opsgenie-secret-for-tests-0123"
+	ctx := context.Background()
+	for _, src := range []delivery.Source{{Name: "pd", Kind: delivery.KindPagerDuty, Secret: []byte(pdSecret)}, {Name: "og", Kind: delivery.KindOpsgenie, Secret: []byte(ogSecret)}} {
+		if err := svc.Store.PutSource(ctx, &src, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := limitedServer(t, e, httpapi.Limits{MaxHookBodies: 1}, svc)
+	triggered, created := readTestdata(t, "pagerduty/testdata/incident.triggered.json"), readTestdata(t, "opsgenie/testdata/create.json")
+	wellFormed := "v1=" + strings.Repeat("0", 64)
+	for _, tc := range []struct {
+		name, path, body string
+		headers          map[string]string
+		status           int
+		reads            int64
+	}{
+		{"pagerduty signed", "/hooks/pagerduty", triggered, map[string]string{pagerduty.SignatureHeader: pagerduty.Sign([]byte(pdSecret), []byte(triggered))}, 200, 1},
+		{"pagerduty wrong signature", "/hooks/pagerduty", triggered, map[string]string{pagerduty.SignatureHeader: wellFormed}, 401, 1},
+		{"pagerduty unknown source", "/hooks/pagerduty?source=nope", triggered, map[string]string{pagerduty.SignatureHeader: wellFormed}, 401, 1},
+		{"pagerduty without signature", "/hooks/pagerduty", triggered, nil, 401, 0},
+		{"pagerduty malformed signature", "/hooks/pagerduty", triggered, map[string]string{pagerduty.SignatureHeader: "v1=zz"}, 401, 0},
+		{"opsgenie with its secret", "/hooks/opsgenie", created, map[string]string{opsgenie.TokenHeader: ogSecret}, 200, 1},
+		{"opsgenie wrong secret", "/hooks/opsgenie", created, map[string]string{opsgenie.TokenHeader: ogSecret + "x"}, 401, 1},
+		{"opsgenie without secret", "/hooks/opsgenie", created, nil, 401, 0},
+		{"github without signature", "/hooks/github", "{}", map[string]string{"X-GitHub-Event": "push"}, 401, 0},
+		{"gitlab without token", "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Event": "Push Hook"}, 401, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := store.n.Load()
+			resp, body := doCall(t, srv.URL(), call{method: "POST", path: tc.path, body: tc.body, headers: tc.headers})
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d %s, want %d", resp.StatusCode, body, tc.status)
+			}
+			if got := store.n.Load() - before; got != tc.reads {
+				t.Errorf("the sources were read %d times, want %d", got, tc.reads)
+			}
+		})
+	}
+	// A well-formed delivery stalls in its body: it holds the only slot,
+	// and the next one is refused without a read of the store.
+	c := rawConn(t, srv)
+	startBody(t, c, "POST", "/hooks/pagerduty", "", 1000, "{", pagerduty.SignatureHeader, wellFormed)
+	waitState(t, srv, "the stalled hook", func(_, _ int64, n int) bool { return n == 1 })
+	before := store.n.Load()
+	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second hook while one body is read: %d %s, want 503", resp.StatusCode, body)
+	}
+	if got := store.n.Load() - before; got != 0 {
+		t.Errorf("a hook refused for want of a slot read the sources %d times, want 0", got)
 	}
 }

@@ -58,9 +58,38 @@ func send(t *testing.T, base, method, path, token, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// globalAdminRoutes need an admin token for every environment (their
+// handlers check it): an admin token bound to one environment is refused
+// with 403 whatever it sends. Every other route without {env} lets it in.
+var globalAdminRoutes = map[string]bool{
+	"POST /api/v1/environments":                       true,
+	"GET /api/v1/delivery/sources":                    true,
+	"PUT /api/v1/delivery/sources/{name}":             true,
+	"DELETE /api/v1/delivery/sources/{name}":          true,
+	"PUT /api/v1/delivery/services/{name}":            true,
+	"DELETE /api/v1/delivery/services/{name}":         true,
+	"POST /api/v1/delivery/changes":                   true,
+	"POST /api/v1/delivery/incidents":                 true,
+	"POST /api/v1/delivery/incidents/{id}/resolve":    true,
+	"GET /api/v1/delivery/records/{kind}":             true,
+	"GET /api/v1/delivery/records/{kind}/{record}":    true,
+	"PUT /api/v1/delivery/records/{kind}/{record}":    true,
+	"DELETE /api/v1/delivery/records/{kind}/{record}": true,
+	"POST /api/v1/objectives":                         true,
+	"PUT /api/v1/objectives/{key}":                    true,
+	"DELETE /api/v1/objectives/{key}":                 true,
+	"POST /api/v1/features":                           true,
+	"PUT /api/v1/features/{key}":                      true,
+	"DELETE /api/v1/features/{key}":                   true,
+	"POST /api/v1/features/{key}/move":                true,
+	"PUT /api/v1/value/file":                          true,
+}
+
 // TestRouteTokenMatrix: every route of the route table (so routes added
 // later are covered without editing this test) with every kind of token:
-// none, unknown, evaluate, admin bound to another environment, admin.
+// none, unknown, evaluate, admin bound to another environment, admin. The
+// webhooks (public: they authenticate by signature or secret) refuse every
+// bearer token alike.
 func TestRouteTokenMatrix(t *testing.T) {
 	e := mustFullServer(t)
 	stagingAdmin := mustStagingAdmin(t, e)
@@ -68,9 +97,25 @@ func TestRouteTokenMatrix(t *testing.T) {
 	if len(scopes) < 40 {
 		t.Fatalf("only %d routes in the table", len(scopes))
 	}
+	for pattern := range globalAdminRoutes {
+		if scopes[pattern] != "admin" {
+			t.Errorf("globalAdminRoutes names %s, which is no admin route of the table", pattern)
+		}
+	}
 	for pattern, scope := range scopes {
 		method, path := matrixPath(pattern)
-		if scope == "public" || (method == "DELETE" && strings.Contains(path, "/tokens/")) {
+		hook := strings.HasPrefix(path, "/hooks/")
+		if (scope == "public" && !hook) || (method == "DELETE" && strings.Contains(path, "/tokens/")) {
+			continue
+		}
+		if hook {
+			t.Run(pattern, func(t *testing.T) {
+				for kind, token := range map[string]string{"no token": "", "unknown token": "vl_admin_guess", "evaluate token": e.eval, "admin of another environment": stagingAdmin, "admin token": adminSecret} {
+					if status, body := send(t, e.srv.URL(), method, path, token, "{}"); status != 401 {
+						t.Errorf("%s: %d %.300s, want 401 (a bearer token is no webhook credential)", kind, status, body)
+					}
+				}
+			})
 			continue
 		}
 		t.Run(pattern, func(t *testing.T) {
@@ -90,11 +135,11 @@ func TestRouteTokenMatrix(t *testing.T) {
 				// A bound token's OFREP and event requests go to its own
 				// environment whatever the header says.
 				{"admin of another environment", stagingAdmin, func(s int) bool {
-					if strings.Contains(pattern, "{env}") {
+					if strings.Contains(pattern, "{env}") || globalAdminRoutes[pattern] {
 						return s == 403
 					}
-					return s < 500
-				}, "403 on production's routes"},
+					return s != 401 && s != 403 && s < 500
+				}, "403 on production's routes and on those of every environment, else allowed"},
 				{"admin token", adminSecret, func(s int) bool { return s != 401 && s != 403 && s < 500 }, "allowed"},
 			} {
 				status, body := send(t, e.srv.URL(), method, path, tc.token, "")

@@ -3,9 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -81,18 +79,10 @@ func valuePage(q url.Values) (limit int, cursor string, err error) {
 	return limit, cursor, nil
 }
 
-// page returns the items (by key) after cursor, at most limit of them, and
-// the cursor of the next page, empty when there is none.
-func page[T any](items []T, key func(*T) string, limit int, cursor string) ([]T, string) {
-	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(&a), key(&b)) })
-	i := 0
-	if cursor != "" {
-		i, _ = slices.BinarySearchFunc(items, cursor, func(x T, c string) int { return strings.Compare(key(&x), c) })
-		if i < len(items) && key(&items[i]) == cursor {
-			i++
-		}
-	}
-	items = items[i:]
+// pageEnd ends a page read from the store with one item more than limit:
+// the page, and the cursor of the next (the last key of this one), empty
+// when there is none.
+func pageEnd[T any](items []T, limit int, key func(*T) string) ([]T, string) {
 	if len(items) <= limit {
 		return items, ""
 	}
@@ -111,11 +101,11 @@ func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	os, err := v.Store.Objectives(r.Context())
+	os, err := v.Store.ObjectivePage(r.Context(), cursor, limit+1)
 	if err != nil {
 		return err
 	}
-	os, next := page(os, func(o *value.Objective) string { return o.Key }, limit, cursor)
+	os, next := pageEnd(os, limit, func(o *value.Objective) string { return o.Key })
 	writeJSON(w, http.StatusOK, pageBody("objectives", os, next))
 	return nil
 }
@@ -141,21 +131,16 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	os, err := v.Store.Objectives(r.Context())
+	o, err := v.Store.Objective(r.Context(), r.PathValue("key"))
 	if err != nil {
 		return err
 	}
-	for _, o := range os {
-		if o.Key == r.PathValue("key") {
-			p, err := v.Progress(r.Context(), o.Key)
-			if err != nil {
-				return err
-			}
-			writeJSON(w, http.StatusOK, ObjectiveShown{Objective: o, Progress: p})
-			return nil
-		}
+	p, err := v.Progress(r.Context(), o.Key)
+	if err != nil {
+		return err
 	}
-	return valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", r.PathValue("key"))
+	writeJSON(w, http.StatusOK, ObjectiveShown{Objective: *o, Progress: p})
+	return nil
 }
 
 // handlePutObjective creates (POST: 409 when the key exists) or replaces
@@ -172,14 +157,10 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		}
 		status := http.StatusOK
 		if create {
-			os, err := v.Store.Objectives(r.Context())
-			if err != nil {
+			if _, err := v.Store.Objective(r.Context(), o.Key); err == nil {
+				return valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key)
+			} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 				return err
-			}
-			for _, x := range os {
-				if x.Key == o.Key {
-					return valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key)
-				}
 			}
 			status = http.StatusCreated
 		} else if key := r.PathValue("key"); o.Key == "" {
@@ -233,26 +214,15 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 	if stage != "" && !stage.Valid() {
 		return valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage)
 	}
-	fs, err := v.Store.Features(r.Context())
+	fs, err := v.Store.FeaturePage(r.Context(), features.FeatureQuery{Objective: q.Get("objective"), Stage: stage, After: cursor, Limit: limit + 1})
 	if err != nil {
 		return err
 	}
-	ls, err := v.Store.Lifecycles(r.Context())
-	if err != nil {
-		return err
+	out := make([]featureSummary, len(fs))
+	for i, f := range fs {
+		out[i] = featureSummary{Feature: f.Feature, Stage: f.Lifecycle.Stage, Since: f.Lifecycle.Since}
 	}
-	out := []featureSummary{}
-	for _, f := range fs {
-		l, ok := ls[f.Key]
-		if !ok {
-			l.Stage = value.Idea
-		}
-		if (q.Get("objective") != "" && f.Objective != q.Get("objective")) || (stage != "" && l.Stage != stage) {
-			continue
-		}
-		out = append(out, featureSummary{Feature: f, Stage: l.Stage, Since: l.Since})
-	}
-	out, next := page(out, func(f *featureSummary) string { return f.Key }, limit, cursor)
+	out, next := pageEnd(out, limit, func(f *featureSummary) string { return f.Key })
 	writeJSON(w, http.StatusOK, pageBody("features", out, next))
 	return nil
 }

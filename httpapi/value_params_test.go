@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -101,5 +106,100 @@ func TestValueFileItemCap(t *testing.T) {
 	status, body := send(t, e.srv.URL(), "PUT", "/api/v1/value/file", adminSecret, b.String())
 	if status != 400 || !strings.Contains(body, `"features"`) || !strings.Contains(body, "at most 20000") {
 		t.Errorf("got %d %.300s, want 400 naming features", status, body)
+	}
+}
+
+// fullReads is the value store (with its ValueChanges, as the server
+// has it) counting the reads of every objective, feature or lifecycle.
+type fullReads struct {
+	*sqlite.DB
+	n atomic.Int64
+}
+
+func (s *fullReads) Objectives(ctx context.Context) ([]value.Objective, error) {
+	s.n.Add(1)
+	return s.DB.Objectives(ctx)
+}
+
+func (s *fullReads) Features(ctx context.Context) ([]value.Feature, error) {
+	s.n.Add(1)
+	return s.DB.Features(ctx)
+}
+
+func (s *fullReads) Lifecycles(ctx context.Context) (map[string]value.Lifecycle, error) {
+	s.n.Add(1)
+	return s.DB.Lifecycles(ctx)
+}
+
+// TestValueListsPageInStore: the list routes, an objective's page and
+// the creation of an objective read what they answer, not every
+// objective, feature and lifecycle; the filters and cursor of the
+// features list still select what they did.
+func TestValueListsPageInStore(t *testing.T) {
+	reads := &fullReads{}
+	e := mustServer(t, func(srv *httpapi.Server, db *sqlite.DB) {
+		reads.DB = db
+		srv.Value = features.New(reads, db)
+	})
+	ctx := context.Background()
+	for _, key := range []string{"growth", "activation"} {
+		if err := e.db.PutObjective(ctx, &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []struct{ key, objective string }{{"f1", "growth"}, {"f2", "activation"}, {"f3", "growth"}, {"f4", "growth"}} {
+		if err := e.db.PutFeature(ctx, &value.Feature{Key: f.key, Title: "T", Objective: f.objective, Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	building := value.Lifecycle{Stage: value.Building, Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := e.db.SaveLifecycle(ctx, "f3", &building); err != nil {
+		t.Fatal(err)
+	}
+	featureKeys := func(path string) (string, string) {
+		t.Helper()
+		status, body := send(t, e.srv.URL(), "GET", path, adminSecret, "")
+		var page struct {
+			Features []struct {
+				Key   string
+				Stage value.Stage
+			} `json:"features"`
+			NextCursor string `json:"nextCursor"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &page) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		var keys []string
+		for _, f := range page.Features {
+			keys = append(keys, f.Key+":"+string(f.Stage))
+		}
+		return strings.Join(keys, " "), page.NextCursor
+	}
+	for _, c := range []struct{ path, keys, next string }{
+		{"/api/v1/features?objective=growth&limit=2", "f1:idea f3:building", "f3"},
+		{"/api/v1/features?objective=growth&limit=2&cursor=f3", "f4:idea", ""},
+		{"/api/v1/features?stage=idea", "f1:idea f2:idea f4:idea", ""},
+		{"/api/v1/features?stage=building&objective=growth", "f3:building", ""},
+		{"/api/v1/features?stage=validated", "", ""},
+	} {
+		if keys, next := featureKeys(c.path); keys != c.keys || next != c.next {
+			t.Errorf("GET %s: %q next %q, want %q next %q", c.path, keys, next, c.keys, c.next)
+		}
+	}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/api/v1/objectives?limit=1", "", 200},
+		{"GET", "/api/v1/objectives/growth", "", 200},
+		{"GET", "/api/v1/objectives/nope", "", 404},
+		{"POST", "/api/v1/objectives", `{"key":"growth","title":"T","metric":"m"}`, 409},
+	} {
+		if status, body := send(t, e.srv.URL(), c.method, c.path, adminSecret, c.body); status != c.status {
+			t.Errorf("%s %s: %d %.300s, want %d", c.method, c.path, status, body, c.status)
+		}
+	}
+	if n := reads.n.Load(); n != 0 {
+		t.Errorf("the routes read every objective, feature or lifecycle %d times, want none", n)
 	}
 }

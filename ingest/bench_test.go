@@ -194,3 +194,36 @@ func BenchmarkRecomputeDimension(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQuantileOver recomputes 1,000,000 events of 100,000 users (as
+// BenchmarkRecompute, one part) with one quantile metric of the load events,
+// over users' means and over events: the cost of keeping every user's
+// bucket counts and folding them into the EventSketch, side by side.
+func BenchmarkQuantileOver(b *testing.B) {
+	const events = 1_000_000
+	recs := recomputeBenchLog(events, 100_000)
+	scan := func(fn func([]byte) error) error {
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, over := range []string{metric.OverUser, metric.OverEvent} {
+		m := metric.Metric{Key: "load-p99", Kind: metric.Quantile, Over: over, Event: "load", Quantile: 0.99, Direction: metric.LowerIsBetter}
+		if err := m.Normalize(); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("over="+over, func(b *testing.B) {
+			cpu0 := cputime.Seconds()
+			for b.Loop() {
+				r, err := recomputeLog([]metric.Metric{m}, nil, nil, 1, nil, scan)
+				if err != nil || r.events != events {
+					b.Fatal(r, err)
+				}
+			}
+			reportRate(b, b.N*events, cpu0)
+		})
+	}
+}

@@ -55,8 +55,13 @@ type engine struct {
 	base    []int32
 	windows [][]int64
 	nAcc    int
-	strs    map[string]string // interned flag keys and variants
-	recent  [4]string         // recently interned, checked first
+	// hist[slot] is the index into unit.hist of the bucket counts of the
+	// values counted in accumulator slot, -1 when no quantile over events
+	// reads the slot.
+	hist   []int32
+	nHist  int
+	strs   map[string]string // interned flag keys and variants
+	recent [4]string         // recently interned, checked first
 	// periods holds per flag the times (sorted) at which its split
 	// changed: a user's period is the latest of them at or before t0, 0
 	// before the first (see periodOf).
@@ -128,13 +133,20 @@ type unit struct {
 	excluded      bool
 	pending       bool
 	post          []acc // nil when excluded
+	// hist are the bucket counts of the values of the events in the
+	// accumulators a quantile over events reads (see engine.hist): its
+	// interval needs each user's events, not only their count and sum.
+	hist []metric.Sketch
 
 	// What the unit contributed before the current group (see snapshot).
 	had, wasExcluded bool
-	oldVariant       string
-	oldPeriod        int64
-	oldDv            dimVals
-	old              int // index into engine.vals of len(metrics) values
+	// periodSet: expose set t0 and period this group, under the split
+	// changes the group reads, so settle does not look the period up again.
+	periodSet  bool
+	oldVariant string
+	oldPeriod  int64
+	oldDv      dimVals
+	old        int // index into engine.vals of len(metrics) values
 }
 
 type unitRef struct {
@@ -148,6 +160,7 @@ func (r unitRef) unit() *unit { return &r.u.units[r.i] }
 // covariate c, in millionths; ok is false for a user without a value.
 type val struct {
 	x, y, c int64
+	h       string // a quantile over events: the user's encoded bucket counts
 	ok      bool
 }
 
@@ -164,8 +177,9 @@ type variantCells struct {
 	name   string
 	period int64
 	users  int64
-	cells  []metric.Sums   // per metric
-	sk     []metric.Sketch // per metric, for quantile metrics; nil until one
+	cells  []metric.Sums        // per metric
+	sk     []metric.Sketch      // per metric, for quantile metrics; nil until one
+	ek     []metric.EventSketch // per metric, for quantiles over events; nil until one
 	dirty  bool
 	// slices are the same figures per dimension value (engine.dims), at
 	// dimension d's offset plus the value's index; nil until a unit with
@@ -321,6 +335,13 @@ func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 		e.metrics = append(e.metrics, c)
 		e.byKey[m.Key] = i
 	}
+	e.hist = slices.Repeat([]int32{-1}, e.nAcc)
+	for _, c := range e.metrics {
+		if c.PerEvent() && e.hist[c.slot[0]] < 0 {
+			e.hist[c.slot[0]] = int32(e.nHist)
+			e.nHist++
+		}
+	}
 	e.dims = dims
 	e.version = fingerprint(ms, dims)
 	return e
@@ -334,10 +355,16 @@ func fingerprint(ms []metric.Metric, dims []metric.Dimension) string {
 		Denominator                 *metric.Part
 		Window                      int64
 		Cap                         *float64
+		// Only a quantile over events names it, so that the fingerprint
+		// of every other definition is what it was before there was Over.
+		Over string `json:",omitempty"`
 	}
 	defs := make([]def, len(ms))
 	for i, m := range ms {
-		defs[i] = def{m.Key, string(m.Kind), m.Event, m.Aggregate, m.Denominator, int64(m.Window), m.Cap}
+		defs[i] = def{m.Key, string(m.Kind), m.Event, m.Aggregate, m.Denominator, int64(m.Window), m.Cap, ""}
+		if m.PerEvent() {
+			defs[i].Over = m.Over
+		}
 	}
 	b, _ := json.Marshal(defs)
 	if len(dims) > 0 {
@@ -442,7 +469,7 @@ func (e *engine) mark(u *user) {
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
-				e.vals = append(e.vals, e.metrics[mi].value(e, u, un))
+				e.vals = append(e.vals, e.metrics[mi].value(e, u, un, true))
 			}
 		}
 	}
@@ -464,8 +491,10 @@ func (u *user) unitOf(flag string) int {
 func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) int {
 	n := len(u.units)
 	var post []acc
+	var hist []metric.Sketch
 	if n < cap(u.units) {
-		post = u.units[:n+1][n].post // reuse the accumulators of a recycled user
+		old := &u.units[:n+1][n] // reuse the accumulators of a recycled user
+		post, hist = old.post, old.hist
 	}
 	if post == nil && n == 0 && e.nAcc <= len(u.pbuf) {
 		post = u.pbuf[:]
@@ -474,9 +503,25 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) in
 		post = make([]acc, e.nAcc)
 	}
 	post = post[:e.nAcc]
-	clear(post)
-	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, post: post, old: -1})
+	if cap(hist) < e.nHist {
+		hist = make([]metric.Sketch, e.nHist)
+	}
+	hist = hist[:e.nHist]
+	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, post: post, hist: hist, old: -1})
+	e.resetPost(&u.units[n])
 	return n
+}
+
+// resetPost empties a unit's accumulators and bucket counts, keeping their
+// memory.
+func (e *engine) resetPost(un *unit) {
+	clear(un.post)
+	for i := range un.hist {
+		h := &un.hist[i]
+		clear(h.Pos)
+		clear(h.Neg)
+		h.Zero = 0
+	}
 }
 
 // periodOf returns the split period of a unit of flag first exposed at t0:
@@ -609,10 +654,12 @@ func (e *engine) redundant(ev *Event) bool {
 // at the same time, the smaller values, so that the order of arrival
 // cannot change them.
 func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte) {
-	e.cellsOf(flag, variant, e.periodOf(flag, t))
+	period := e.periodOf(flag, t)
+	e.cellsOf(flag, variant, period)
 	i := u.unitOf(flag)
 	if i < 0 {
 		i = e.addUnit(u, flag, variant, t, e.dimsOf(attrs))
+		u.units[i].period, u.units[i].periodSet = period, true
 		e.derive(u, i)
 		return
 	}
@@ -620,9 +667,9 @@ func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte) {
 	switch {
 	case un.excluded:
 	case variant != un.variant:
-		un.excluded, un.pending, un.post = true, false, nil
+		un.excluded, un.pending, un.post, un.hist = true, false, nil, nil
 	case t < un.t0:
-		un.t0, un.dv = t, e.dimsOf(attrs)
+		un.t0, un.period, un.periodSet, un.dv = t, period, true, e.dimsOf(attrs)
 		e.derive(u, i)
 	case t == un.t0 && len(e.dims) > 0:
 		if dv := e.dimsOf(attrs); bytes.Compare(dv[:], un.dv[:]) < 0 {
@@ -645,7 +692,7 @@ func (e *engine) derive(u *user, i int) {
 			return
 		}
 	}
-	clear(un.post)
+	e.resetPost(un)
 }
 
 func (e *engine) resolvePending(history func(since int64, fn func(data []byte) error) error) error {
@@ -656,7 +703,7 @@ func (e *engine) resolvePending(history func(since int64, fn func(data []byte) e
 	since := int64(math.MaxInt64)
 	for _, p := range e.pending {
 		if un := p.unit(); un.pending {
-			clear(un.post)
+			e.resetPost(un)
 			since = min(since, un.t0)
 		}
 	}
@@ -695,9 +742,16 @@ func (e *engine) resolvePending(history func(since int64, fn func(data []byte) e
 func (e *engine) addPost(un *unit, ni int32, d, v int64) {
 	b := e.base[ni]
 	un.post[b].add(v)
+	if h := e.hist[b]; h >= 0 {
+		un.hist[h].Add(v, 1)
+	}
 	for j, w := range e.windows[ni] {
 		if d < w {
-			un.post[int(b)+1+j].add(v)
+			s := int(b) + 1 + j
+			un.post[s].add(v)
+			if h := e.hist[s]; h >= 0 {
+				un.hist[h].Add(v, 1)
+			}
 		}
 	}
 }
@@ -732,7 +786,7 @@ func (e *engine) finish() {
 func (e *engine) settle(u *user, un *unit) {
 	oldIn := un.had && !un.wasExcluded
 	newIn := !un.excluded
-	if newIn {
+	if newIn && !un.periodSet {
 		un.period = e.periodOf(un.flag, un.t0)
 	}
 	if un.excluded && !(un.had && un.wasExcluded) {
@@ -745,16 +799,16 @@ func (e *engine) settle(u *user, un *unit) {
 			cs := e.unitCells(&fc.variants[vi], un.dv, &buf)
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
-				nv, ov := m.value(e, u, un), e.vals[un.old+mi]
+				nv, ov := m.value(e, u, un, true), e.vals[un.old+mi]
 				if nv == ov {
 					continue
 				}
 				for _, vc := range cs {
 					if ov.ok {
-						e.applyValue(vc, mi, ov, -1)
+						e.applyValue(vc, mi, ov, -1, nil)
 					}
 					if nv.ok {
-						e.applyValue(vc, mi, nv, 1)
+						e.applyValue(vc, mi, nv, 1, e.histOf(un, mi))
 					}
 					vc.dirty = true
 				}
@@ -767,7 +821,7 @@ func (e *engine) settle(u *user, un *unit) {
 					vc.dirty = true
 					for mi := range e.metrics {
 						if ov := e.vals[un.old+mi]; ov.ok {
-							e.applyValue(vc, mi, ov, -1)
+							e.applyValue(vc, mi, ov, -1, nil)
 						}
 					}
 				}
@@ -777,7 +831,7 @@ func (e *engine) settle(u *user, un *unit) {
 			}
 		}
 	}
-	un.had, un.old = false, -1
+	un.had, un.old, un.periodSet = false, -1, false
 }
 
 // contribute adds (sign 1) a unit's values to the sums of its variant in
@@ -791,18 +845,40 @@ func (e *engine) contribute(u *user, un *unit, sign int) {
 		vc.dirty = true
 	}
 	for mi := range e.metrics {
-		if v := e.metrics[mi].value(e, u, un); v.ok {
+		if v := e.metrics[mi].value(e, u, un, false); v.ok {
 			for _, vc := range cs {
-				e.applyValue(vc, mi, v, sign)
+				e.applyValue(vc, mi, v, sign, e.histOf(un, mi))
 			}
 		}
 	}
 }
 
+// histOf returns a unit's bucket counts of metric mi, a quantile over
+// events, and nil for other metrics.
+func (e *engine) histOf(un *unit, mi int) *metric.Sketch {
+	if m := &e.metrics[mi]; m.PerEvent() {
+		return &un.hist[e.hist[m.slot[0]]]
+	}
+	return nil
+}
+
 // applyValue adds (sign 1) or removes (−1) one user's value of metric mi to
-// a variant's sums, and to its sketch for a quantile metric.
-func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int) {
+// a variant's sums, and to its sketch for a quantile metric. For a
+// quantile over events, live is the unit's bucket counts when v is its
+// current value, nil when v is a snapshot (whose v.h holds them encoded).
+func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int, live *metric.Sketch) {
 	vc.cells[mi].Apply(v.x, v.y, v.c, sign)
+	if e.metrics[mi].PerEvent() {
+		if vc.ek == nil {
+			vc.ek = make([]metric.EventSketch, len(e.metrics))
+		}
+		if live == nil {
+			h, _ := metric.DecodeSketch([]byte(v.h)) // encoded by value
+			live = &h
+		}
+		vc.ek[mi].AddUser(*live, sign)
+		return
+	}
 	if e.metrics[mi].Kind == metric.Quantile {
 		if vc.sk == nil {
 			vc.sk = make([]metric.Sketch, len(e.metrics))
@@ -827,18 +903,24 @@ func (e *engine) finishBulk() {
 	for _, u := range e.users {
 		for i := range u.units {
 			un := &u.units[i]
+			set := un.periodSet
+			un.periodSet = false // the engine may serve groups next
 			if un.excluded {
 				e.countExcluded(un)
 				continue
 			}
-			un.period = e.periodOf(un.flag, un.t0)
+			if !set {
+				un.period = e.periodOf(un.flag, un.t0)
+			}
 			e.contribute(u, un, 1)
 		}
 	}
 }
 
-// value returns a user's metric value for a unit (not excluded).
-func (m *cmetric) value(e *engine, u *user, un *unit) val {
+// value returns a user's metric value for a unit (not excluded). For a
+// quantile over events, enc says whether to encode the user's bucket counts
+// into the value (a snapshot, or a value to compare with one).
+func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 	post := un.post[m.slot[0]]
 	n0 := m.name[0]
 	all := un.post[e.base[n0]]
@@ -860,6 +942,15 @@ func (m *cmetric) value(e *engine, u *user, un *unit) val {
 		v.x, v.c = post.sum, pre.sum
 	case metric.Mean, metric.Quantile:
 		if post.cnt == 0 {
+			return v
+		}
+		if m.PerEvent() {
+			// x counts the events (the sums' N is the users with one);
+			// no covariate and no cap (see Metric.Normalize).
+			v.x, v.ok = post.cnt*Scale, true
+			if enc {
+				v.h = string(un.hist[e.hist[m.slot[0]]].Encode(nil))
+			}
 			return v
 		}
 		v.x = divRound(post.sum, post.cnt)
@@ -937,6 +1028,9 @@ func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantC
 		s := vc.cells[mi]
 		if vc.sk != nil {
 			s.SetSketch(vc.sk[mi])
+		}
+		if vc.ek != nil && e.metrics[mi].PerEvent() {
+			s.SetEventSketch(vc.ek[mi])
 		}
 		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Dimension: vc.dim, Value: vc.value, Metric: e.metrics[mi].Key, Sums: s})
 	}

@@ -87,8 +87,9 @@ func (b *exposureBuffer) add(x recordedExposure) bool {
 	return true
 }
 
-// take appends every buffered exposure to dst, oldest first, and empties
-// the buffer. Each part's memory is kept for the next appends.
+// take appends every buffered exposure to dst, sorts dst by time (oldest
+// first) and empties the buffer. Each part's memory is kept for the next
+// appends.
 func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 	for i := range b.parts {
 		p := &b.parts[i]
@@ -98,8 +99,13 @@ func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 		p.buf = p.buf[:0]
 		p.mu.Unlock()
 	}
-	// Each part is in time order; the whole, as one channel gave it before,
-	// is too.
+	// dst holds the parts one after the other, and a part holds its
+	// exposures in the order requests took its lock, which is not the order
+	// of their times: a request can read the clock before another and lock
+	// after it. Sorting puts this take's exposures oldest first, so that a
+	// take stored in several transactions stores the older ones first. No
+	// more than that: an exposure added during a take can be older than
+	// some taken, and the sums do not depend on the order of events.
 	slices.SortStableFunc(dst, func(a, b recordedExposure) int { return cmp.Compare(a.at, b.at) })
 	return dst
 }

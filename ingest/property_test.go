@@ -204,6 +204,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 	}
 	cells := map[cellKey]*metric.Sums{}
 	sketches := map[cellKey]metric.Sketch{}
+	perEvent := map[cellKey]metric.EventSketch{}
 	cell := func(k cellKey) *metric.Sums {
 		if cells[k] == nil {
 			cells[k] = &metric.Sums{}
@@ -260,6 +261,9 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 						if cnt == 0 {
 							return 0, 0, false
 						}
+						if m.PerEvent() {
+							return cnt * Scale, 0, true
+						}
 						// round half away from zero, exactly
 						q, rem := sum/cnt, sum%cnt
 						if 2*max(rem, -rem) >= cnt {
@@ -291,12 +295,23 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 					continue
 				}
 				cv, _, pok := val(false)
-				if !pok {
+				if !pok || m.PerEvent() {
 					cv = 0
 				}
 				k := cellKey{flag, x.first, m.Key, period(flag, x.t0), "", ""}
 				cell(k).Apply(xv, yv, cv, 1)
-				if m.Kind == metric.Quantile {
+				if m.PerEvent() {
+					// the user's own bucket counts of the events in the window
+					var h metric.Sketch
+					for _, ev := range byUser[user] {
+						if ev.Name == m.Event && ev.Time >= x.t0 && (m.Window == 0 || ev.Time < x.t0+int64(time.Duration(m.Window)/time.Millisecond)) {
+							h.Add(ev.Value, 1)
+						}
+					}
+					ek := perEvent[k]
+					ek.AddUser(h, 1)
+					perEvent[k] = ek
+				} else if m.Kind == metric.Quantile {
 					sk := sketches[k]
 					sk.Add(xv, 1)
 					sketches[k] = sk
@@ -307,6 +322,9 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 	var out []metric.Aggregate
 	for k, s := range cells {
 		s.SetSketch(sketches[k])
+		if ek, ok := perEvent[k]; ok {
+			s.SetEventSketch(ek)
+		}
 		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Period: k.period, Sums: *s})
 	}
 	sortAggregates(out)
@@ -321,6 +339,7 @@ func testMetrics() []metric.Metric {
 		{Key: "revenue", Kind: metric.Sum, Event: "purchase", Cap: &capv},
 		{Key: "latency", Kind: metric.Mean, Event: "load", Direction: metric.LowerIsBetter},
 		{Key: "latency-p90", Kind: metric.Quantile, Event: "load", Direction: metric.LowerIsBetter, Quantile: 0.9},
+		{Key: "load-p95", Kind: metric.Quantile, Over: metric.OverEvent, Event: "load", Direction: metric.LowerIsBetter, Quantile: 0.95, Window: metric.Window(40 * time.Millisecond)},
 		{Key: "rpo", Kind: metric.Ratio, Event: "purchase", Denominator: &metric.Part{Event: "purchase"}},
 		{Key: "clicks-per-load", Kind: metric.Ratio, Event: "click", Aggregate: metric.AggCount, Denominator: &metric.Part{Event: "load", Aggregate: metric.AggSum}},
 	}

@@ -80,7 +80,8 @@ var errBadState = errors.New("ingest: corrupt or foreign per-user state")
 
 // encodeUser appends u's state: the totals, then per unit (sorted by flag)
 // the flag, variant, t0 and either the excluded mark or a bit mask of the
-// accumulators that are not zero followed by them.
+// accumulators that are not zero followed by them, and the bucket counts
+// each quantile over events needs (each its length and Sketch.Encode).
 func (e *engine) encodeUser(buf []byte, u *user) []byte {
 	buf = append(buf, stateFormat)
 	buf = binary.AppendUvarint(buf, uint64(len(e.base)))
@@ -123,6 +124,16 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 				buf[at+j/8] |= 1 << (j % 8)
 				buf = binary.AppendUvarint(buf, uint64(a.cnt))
 				buf = binary.AppendVarint(buf, a.sum)
+			}
+		}
+		for _, h := range un.hist {
+			at := len(buf)
+			buf = h.Encode(append(buf, 0))
+			if n := len(buf) - at - 1; n < 0x80 {
+				buf[at] = byte(n) // the length as a one-byte uvarint
+			} else {
+				enc := append([]byte(nil), buf[at+1:]...)
+				buf = append(binary.AppendUvarint(buf[:at], uint64(n)), enc...)
 			}
 		}
 	}
@@ -191,7 +202,7 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		un := &u.units[i]
 		un.period = period
 		if ex[0] == 1 {
-			un.excluded, un.post = true, nil
+			un.excluded, un.post, un.hist = true, nil, nil
 			continue
 		}
 		mask := r.bytes(uint64(maskLen))
@@ -202,6 +213,13 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 			if mask[j/8]&(1<<(j%8)) != 0 {
 				un.post[j] = acc{int64(r.uvarint()), r.varint()}
 			}
+		}
+		for j := range un.hist {
+			h, ok := metric.DecodeSketch(r.bytes(r.uvarint()))
+			if r.bad || !ok {
+				return errBadState
+			}
+			un.hist[j] = h
 		}
 	}
 	if r.bad || len(r.d) != 0 {

@@ -540,6 +540,15 @@ func TestFingerprint(t *testing.T) {
 	if b := newEngine(capped).version; b == a {
 		t.Error("a cap did not change the version")
 	}
+	over := slices.Clone(ms)
+	for i := range over {
+		if over[i].PerEvent() {
+			over[i].Over = metric.OverUser
+		}
+	}
+	if b := newEngine(over).version; b == a {
+		t.Error("a quantile over users instead of events did not change the version")
+	}
 	if b := newEngine(ms[1:]).version; b == a {
 		t.Error("removing a metric did not change the version")
 	}
@@ -576,5 +585,31 @@ func TestIngestRefusesIncompleteEvents(t *testing.T) {
 	}
 	if got := store.stored("prod"); len(got) != 0 {
 		t.Errorf("refused batches stored %v", got)
+	}
+}
+
+// TestExposurePeriodLookedUpOnce: the split period of an exposure is
+// looked up once, by expose, and settle keeps it: a split change the
+// group did not read (set here between the two) does not move the unit.
+// A unit touched later without an exposure is settled under the split
+// changes of its own group.
+func TestExposurePeriodLookedUpOnce(t *testing.T) {
+	e := newEngine(testMetrics())
+	noHistory := func(int64, func([]byte) error) error { return nil }
+	e.periods = map[string][]int64{"f1": {100}}
+	if err := e.apply([]Event{{ID: "x", Type: Exposure, TargetingKey: "u", Flag: "f1", Variant: "on", Time: 150, TimeSet: true}}, noHistory); err != nil {
+		t.Fatal(err)
+	}
+	e.periods = map[string][]int64{"f1": {100, 120}}
+	e.finish()
+	if got := e.users["u"].units[0].period; got != 100 {
+		t.Errorf("exposed unit settled in period %d, want 100 (the period its exposure looked up)", got)
+	}
+	if err := e.apply([]Event{{ID: "y", Type: Tracking, TargetingKey: "u", Name: "click", Time: 160, TimeSet: true}}, noHistory); err != nil {
+		t.Fatal(err)
+	}
+	e.finish()
+	if got := e.users["u"].units[0].period; got != 120 {
+		t.Errorf("unit touched by a later group in period %d, want 120 (that group's split changes)", got)
 	}
 }

@@ -40,10 +40,20 @@ func (s Sums) Sketch() Sketch {
 	return k
 }
 
+// SetEventSketch stores k as the sketches of a quantile over events (packed
+// into one Sketch, so that Add merges them).
+func (s *Sums) SetEventSketch(k EventSketch) { s.SetSketch(k.pack()) }
+
+// EventSketch returns the sketches of a quantile over events.
+func (s Sums) EventSketch() EventSketch { return unpack(s.Sketch()) }
+
 // SummaryOf is the Summary package stats analyses for metric m from its
 // sums: the quantile and its standard error for a quantile metric, the
 // moments otherwise.
 func SummaryOf(m Metric, s Sums) stats.Summary {
+	if m.PerEvent() {
+		return clusteredSummary(orderedPacked([]byte(s.q)), s.N, m.Quantile)
+	}
 	if m.Kind == Quantile {
 		return s.Sketch().QuantileSummary(m.Quantile)
 	}

@@ -1,5 +1,5 @@
 // Package metric holds what an experiment measures and what is kept of it:
-// metric definitions (conversion, count, sum, mean, ratio; direction,
+// metric definitions (conversion, count, sum, mean, ratio, quantile; direction,
 // window, cap) and the exact sufficient statistics (Sums) stored per flag,
 // variant and metric as an Aggregate.
 //

@@ -31,12 +31,23 @@ const (
 	// Ratio: Σ numerator / Σ denominator over users (revenue per order),
 	// analysed per user with the delta method.
 	Ratio MetricKind = "ratio"
-	// Quantile: a quantile (Quantile, e.g. 0.99 for p99) over users of
-	// each user's mean value of Event after first exposure (as Mean); users
-	// without such an event have no value. Kept in a mergeable sketch
-	// (Sketch), so the aggregation stays incremental; analysed as
-	// stats.Quantile.
+	// Quantile: a quantile (Quantile, e.g. 0.99 for p99) of Event's values
+	// after first exposure. Over users (Over "user", the default): of each
+	// user's mean value (as Mean); users without such an event have no
+	// value. Over events (Over "event"): of every event's value, with an
+	// interval that allows for the events of one user being alike (see
+	// EventSketch). Kept in mergeable sketches, so the aggregation stays
+	// incremental; analysed as stats.Quantile.
 	Quantile MetricKind = "quantile"
+)
+
+// What a quantile metric's quantile is taken over.
+const (
+	// OverUser: the quantile of the users' mean values.
+	OverUser = "user"
+	// OverEvent: the quantile of all events' values (p99 of every request's
+	// latency), each user's events a cluster.
+	OverEvent = "event"
 )
 
 // Direction says which way a metric should move.
@@ -84,7 +95,10 @@ type Metric struct {
 	Cap         *float64  `json:"cap,omitempty"`
 	// Quantile is the quantile of a quantile metric, in (0, 1): 0.5 for
 	// the median, 0.99 for p99.
-	Quantile  float64   `json:"quantile,omitempty"`
+	Quantile float64 `json:"quantile,omitempty"`
+	// Over is what a quantile metric's quantile is taken over: OverUser
+	// (the default) or OverEvent.
+	Over      string    `json:"over,omitempty"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
@@ -101,6 +115,10 @@ func (m *Metric) StatsKind() stats.Kind {
 	}
 	return stats.Mean
 }
+
+// PerEvent reports whether m is a quantile over all events rather than over
+// users.
+func (m *Metric) PerEvent() bool { return m.Kind == Quantile && m.Over == OverEvent }
 
 // Events returns the event names the metric reads.
 func (m *Metric) Events() []string {
@@ -137,6 +155,15 @@ func (m *Metric) Normalize() error {
 		if m.Kind == Quantile && !(m.Quantile > 0 && m.Quantile < 1) {
 			bad("/quantile", "required for a quantile metric: a number in (0, 1), e.g. 0.99 for p99")
 		}
+		if m.Kind == Quantile {
+			switch m.Over {
+			case "":
+				m.Over = OverUser
+			case OverUser, OverEvent:
+			default:
+				bad("/over", "must be %q (the quantile of the users' mean values) or %q (of all events' values)", OverUser, OverEvent)
+			}
+		}
 	case Ratio:
 		if m.Aggregate == "" {
 			m.Aggregate = AggSum
@@ -162,6 +189,9 @@ func (m *Metric) Normalize() error {
 	if m.Kind != Quantile && m.Quantile != 0 {
 		bad("/quantile", "only a quantile metric has a quantile")
 	}
+	if m.Kind != Quantile && m.Over != "" {
+		bad("/over", "only a quantile metric is taken over users or events")
+	}
 	if m.Window < 0 {
 		bad("/window", "must not be negative")
 	}
@@ -169,6 +199,10 @@ func (m *Metric) Normalize() error {
 		switch {
 		case m.Kind == Conversion:
 			bad("/cap", "a conversion is 0 or 1 and cannot be capped")
+		case m.PerEvent():
+			// Capping events moves a quantile above the cap to the cap and
+			// leaves one below it alone: it can only hide a regression.
+			bad("/cap", "a quantile over events is not capped: it is robust to outliers already")
 		case math.IsNaN(*m.Cap) || math.IsInf(*m.Cap, 0) || math.Abs(*m.Cap) > MaxValue:
 			bad("/cap", "must be a finite number within ±%g", MaxValue)
 		}

@@ -187,6 +187,12 @@ func (k Sketch) encode(buf []byte) []byte {
 	return buf
 }
 
+// Encode appends the sketch in the compact form Sums stores it in.
+func (k Sketch) Encode(buf []byte) []byte { return k.encode(buf) }
+
+// DecodeSketch decodes what Encode wrote; ok is false for anything else.
+func DecodeSketch(b []byte) (k Sketch, ok bool) { return decodeSketch(b) }
+
 func decodeSketch(b []byte) (Sketch, bool) {
 	var k Sketch
 	r := b

@@ -22,28 +22,61 @@ type quantileGolden struct {
 		Estimate, SE float64
 		Ranks        [3]int64
 	}
-	Want struct {
-		Diff, SE, Statistic, PValue          float64
-		Interval                             stats.Interval
-		Relative, RelativeSE, RelativePValue float64
-		RelativeInterval                     stats.Interval
+	Want quantileWant
+}
+
+// quantileWant is the comparison of two arms' quantiles in golden.json.
+type quantileWant struct {
+	Diff, SE, Statistic, PValue          float64
+	Interval                             stats.Interval
+	Relative, RelativeSE, RelativePValue float64
+	RelativeInterval                     stats.Interval
+}
+
+// checkQuantileComparison analyses two arms' quantile summaries as package
+// stats does (z-test, delta method for the relative effect) and checks the
+// comparison against w.
+func checkQuantileComparison(t *testing.T, sums [2]stats.Summary, w quantileWant) {
+	t.Helper()
+	res, err := stats.Analyze(stats.Settings{Alpha: 0.05, Alternative: stats.TwoSided, SequentialTuning: 10000, Correction: stats.NoCorrection}, stats.Input{
+		Variants: []stats.Variant{{Name: "c", Weight: 1, Units: sums[0].N}, {Name: "t", Weight: 1, Units: sums[1].N}},
+		Metrics:  []stats.Metric{{Name: "p", Kind: stats.Quantile, Summaries: sums[:]}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp := res.Metrics[0].Comparisons[0]
+	closeTo(t, "diff", cmp.Absolute.Estimate, w.Diff)
+	closeTo(t, "se", cmp.Absolute.SE, w.SE)
+	closeTo(t, "statistic", cmp.Statistic, w.Statistic)
+	closeTo(t, "pValue", cmp.PValue, w.PValue)
+	closeTo(t, "lower", cmp.Absolute.Interval.Lower, w.Interval.Lower)
+	closeTo(t, "upper", cmp.Absolute.Interval.Upper, w.Interval.Upper)
+	closeTo(t, "relative", cmp.Relative.Estimate, w.Relative)
+	closeTo(t, "relativeSE", cmp.Relative.SE, w.RelativeSE)
+	closeTo(t, "relativePValue", cmp.Relative.PValue, w.RelativePValue)
+	closeTo(t, "relative lower", cmp.Relative.Interval.Lower, w.RelativeInterval.Lower)
+	if cmp.DF != 0 {
+		t.Errorf("df = %v, want a z-test", cmp.DF)
 	}
 }
 
-func loadQuantileGolden(t *testing.T) []quantileGolden {
+// loadGolden reads one section of stats/testdata/golden.json.
+func loadGolden[T any](t *testing.T, section string) []T {
 	t.Helper()
 	b, err := os.ReadFile("../stats/testdata/golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g struct{ Quantiles []quantileGolden }
+	var g map[string]json.RawMessage
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
-	if len(g.Quantiles) == 0 {
-		t.Fatal("no quantile cases in golden.json")
+	var out []T
+	if err := json.Unmarshal(g[section], &out); err != nil || len(out) == 0 {
+		t.Fatalf("no %s cases in golden.json (%v)", section, err)
 	}
-	return g.Quantiles
+	return out
 }
 
 func closeTo(t *testing.T, name string, got, want float64) {
@@ -65,7 +98,7 @@ func exactSummary(xs []float64, q float64) (stats.Summary, [3]int64) {
 // TestGoldenQuantile: the quantile, its order-statistics interval and SE,
 // and the comparison of two arms, on exact data, against gen_golden.py.
 func TestGoldenQuantile(t *testing.T) {
-	for i, c := range loadQuantileGolden(t) {
+	for i, c := range loadGolden[quantileGolden](t, "quantiles") {
 		t.Run(fmt.Sprintf("%d-q%v", i, c.Q), func(t *testing.T) {
 			var sums [2]stats.Summary
 			for a, xs := range [][]float64{c.Control, c.Treatment} {
@@ -77,28 +110,7 @@ func TestGoldenQuantile(t *testing.T) {
 				closeTo(t, "se", math.Sqrt(s.M2/float64(s.N)/float64(s.N-1)), c.Arms[a].SE)
 				sums[a] = s
 			}
-			res, err := stats.Analyze(stats.Settings{Alpha: 0.05, Alternative: stats.TwoSided, SequentialTuning: 10000, Correction: stats.NoCorrection}, stats.Input{
-				Variants: []stats.Variant{{Name: "c", Weight: 1, Units: sums[0].N}, {Name: "t", Weight: 1, Units: sums[1].N}},
-				Metrics:  []stats.Metric{{Name: "p", Kind: stats.Quantile, Summaries: sums[:]}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmp := res.Metrics[0].Comparisons[0]
-			w := c.Want
-			closeTo(t, "diff", cmp.Absolute.Estimate, w.Diff)
-			closeTo(t, "se", cmp.Absolute.SE, w.SE)
-			closeTo(t, "statistic", cmp.Statistic, w.Statistic)
-			closeTo(t, "pValue", cmp.PValue, w.PValue)
-			closeTo(t, "lower", cmp.Absolute.Interval.Lower, w.Interval.Lower)
-			closeTo(t, "upper", cmp.Absolute.Interval.Upper, w.Interval.Upper)
-			closeTo(t, "relative", cmp.Relative.Estimate, w.Relative)
-			closeTo(t, "relativeSE", cmp.Relative.SE, w.RelativeSE)
-			closeTo(t, "relativePValue", cmp.Relative.PValue, w.RelativePValue)
-			closeTo(t, "relative lower", cmp.Relative.Interval.Lower, w.RelativeInterval.Lower)
-			if cmp.DF != 0 {
-				t.Errorf("df = %v, want a z-test", cmp.DF)
-			}
+			checkQuantileComparison(t, sums, c.Want)
 		})
 	}
 }

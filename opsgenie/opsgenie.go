@@ -51,6 +51,16 @@ func Credential(token, authorization string) string {
 	return password
 }
 
+// CheckCredentialForm checks what can be checked of a delivery's
+// credential (see Credential) without a secret: that there is one.
+func CheckCredentialForm(credential string) error {
+	if credential == "" {
+		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: TokenHeader,
+			Message: "is missing: add it as a custom header of the Opsgenie webhook integration (or use basic authentication)"}
+	}
+	return nil
+}
+
 // Verify checks a delivery's credential (see Credential) against the
 // source's secret, comparing SHA-256 digests in constant time so that
 // neither the secret's length nor its prefix leaks. Any failure is an
@@ -59,9 +69,8 @@ func Verify(secret []byte, credential string) error {
 	if len(secret) == 0 {
 		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no secret is configured for this Opsgenie source")
 	}
-	if credential == "" {
-		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: TokenHeader,
-			Message: "is missing: add it as a custom header of the Opsgenie webhook integration (or use basic authentication)"}
+	if err := CheckCredentialForm(credential); err != nil {
+		return err
 	}
 	want, got := sha256.Sum256(secret), sha256.Sum256([]byte(credential))
 	if subtle.ConstantTimeCompare(want[:], got[:]) != 1 {

@@ -43,14 +43,13 @@ func VerifySum(secret, want []byte, header string) error {
 	if len(secret) == 0 {
 		return valueloop.Errorf(valueloop.EUNAUTHORIZED, "no webhook secret is configured for this PagerDuty source")
 	}
-	if header == "" {
-		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "is missing"}
+	sigs, err := signatures(header)
+	if err != nil {
+		return err
 	}
 	ok := false
-	for sig := range strings.SplitSeq(header, ",") {
-		digest, v1 := strings.CutPrefix(strings.TrimSpace(sig), "v1=")
-		got, err := hex.DecodeString(digest)
-		if v1 && err == nil && hmac.Equal(got, want) {
+	for _, got := range sigs {
+		if hmac.Equal(got, want) {
 			ok = true // keep comparing: the time taken does not depend on which matched
 		}
 	}
@@ -58,6 +57,34 @@ func VerifySum(secret, want []byte, header string) error {
 		return &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "no v1 signature matches the body: wrong secret, or the body was altered"}
 	}
 	return nil
+}
+
+// CheckSignatureForm checks what can be checked of X-PagerDuty-Signature
+// without the body or a secret: that it holds a "v1=" HMAC-SHA256 digest
+// in hex. Any failure is an EUNAUTHORIZED error.
+func CheckSignatureForm(header string) error {
+	_, err := signatures(header)
+	return err
+}
+
+// signatures are the v1 digests of header that could be a signature
+// (other versions and malformed parts are skipped, as PagerDuty may add
+// them); an error when none is.
+func signatures(header string) ([][]byte, error) {
+	if header == "" {
+		return nil, &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: "is missing"}
+	}
+	var out [][]byte
+	for sig := range strings.SplitSeq(header, ",") {
+		digest, v1 := strings.CutPrefix(strings.TrimSpace(sig), "v1=")
+		if got, err := hex.DecodeString(digest); v1 && err == nil && len(got) == sha256.Size {
+			out = append(out, got)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &valueloop.Error{Code: valueloop.EUNAUTHORIZED, Field: SignatureHeader, Message: `holds no "v1=" signature of 64 hex digits`}
+	}
+	return out, nil
 }
 
 // Sign returns the X-PagerDuty-Signature PagerDuty sends for body.

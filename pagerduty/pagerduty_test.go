@@ -86,3 +86,48 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSignatureForm: the check made before the body arrives refuses
+// headers that could verify nothing and passes every one Sign makes.
+func TestCheckSignatureForm(t *testing.T) {
+	good := Sign([]byte("pagerduty-secret-0123456789"), []byte("{}"))
+	for _, c := range []struct {
+		name, header string
+		ok           bool
+	}{
+		{"signed", good, true},
+		{"one of several (rotation)", "v0=zz, " + good, true},
+		{"missing", "", false},
+		{"no version", good[3:], false},
+		{"v0 only", "v0=" + good[3:], false},
+		{"not hex", "v1=" + strings.Repeat("zz", 32), false},
+		{"too short", good[:len(good)-2], false},
+		{"empty parts", " , ,", false},
+	} {
+		err := CheckSignatureForm(c.header)
+		if (err == nil) != c.ok || (err != nil && valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED) {
+			t.Errorf("%s: %v, want ok %v (or EUNAUTHORIZED)", c.name, err, c.ok)
+		}
+	}
+}
+
+// FuzzSignatureHeader: for any header, CheckSignatureForm never refuses
+// one that Verify would accept, and refuses with an EUNAUTHORIZED error
+// naming the header. testdata/fuzz/FuzzSignatureHeader is the seed corpus.
+func FuzzSignatureHeader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		secret := []byte("pagerduty-secret-0123456789")
+		formErr := CheckSignatureForm(header)
+		if formErr != nil {
+			if e, ok := formErr.(*valueloop.Error); !ok || e.Code != valueloop.EUNAUTHORIZED || e.Field != SignatureHeader {
+				t.Fatalf("CheckSignatureForm(%q): %v, want EUNAUTHORIZED on %s", header, formErr, SignatureHeader)
+			}
+		}
+		if Verify(secret, body, header) == nil && formErr != nil {
+			t.Fatalf("CheckSignatureForm(%q) refuses a header Verify accepts: %v", header, formErr)
+		}
+		if err := CheckSignatureForm(header + "," + Sign(secret, body)); err != nil {
+			t.Fatalf("a header with Sign's signature refused: %v", err)
+		}
+	})
+}

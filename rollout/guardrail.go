@@ -111,10 +111,13 @@ func newGuardrailCells(aggs []metric.Aggregate) guardrailCells {
 // whatever changed over time.
 func (c guardrailCells) strata(m metric.Metric, baseline, variant string) []stats.Stratum {
 	var out []stats.Stratum
+	served := []float64{1, 1}
 	for _, cells := range c.periods {
 		b, v := metric.SummaryOf(m, cells[[2]string{baseline, m.Key}]), metric.SummaryOf(m, cells[[2]string{variant, m.Key}])
 		units := []int64{cells[[2]string{baseline, ""}].N, cells[[2]string{variant, ""}].N}
-		out = append(out, stats.Stratum{Weights: []float64{1, 1}, Units: units, Summaries: [][]stats.Summary{{b, v}}})
+		// Both variants served: their ratio would matter only to the SRM
+		// check, which guardrails skip (stats.Settings.SplitUnknown).
+		out = append(out, stats.Stratum{Weights: served, Units: units, Summaries: [][]stats.Summary{{b, v}}})
 	}
 	return out
 }
@@ -149,6 +152,12 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 		SequentialTuning: p.SequentialTuning,
 		CUPED:            true,
 		Correction:       stats.NoCorrection,
+		// A guardrail judges a metric, not the assignment: the engine has
+		// the split of the current step only, not of each period the users
+		// came in, so a sample-ratio check here would test an assumed
+		// split and be ignored. The flag's results check it per period
+		// with the recorded split history (package experiment).
+		SplitUnknown: true,
 	}
 	out := make([]GuardrailResult, len(p.Guardrails))
 	for i, g := range p.Guardrails {
@@ -169,6 +178,7 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			continue
 		}
 		res, err := stats.Analyze(settings, stats.Input{
+			// Weight 1: served (SplitUnknown: no split is assumed).
 			Variants: []stats.Variant{{Name: p.Baseline, Weight: 1, Units: base.N}, {Name: p.Variant, Weight: 1, Units: cand.N}},
 			Metrics: []stats.Metric{{
 				Name: g.Metric, Kind: m.StatsKind(), LowerIsBetter: g.Direction == metric.LowerIsBetter,

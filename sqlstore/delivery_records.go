@@ -162,16 +162,19 @@ func (s *Store) records(ctx context.Context, q querier, t recordTable, f deliver
 	if f.ID != "" {
 		add("r."+t.idColumn+" = ?", f.ID)
 	}
+	if f.Before != 0 {
+		add("r.id < ?", f.Before)
+	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 50
+		limit = delivery.DefaultRecordPage
 	}
 	query := `SELECT r.id, d.source, d.delivery_id, r.` + strings.ReplaceAll(t.columns, ", ", ", r.") + ` FROM ` + t.table +
 		` r JOIN delivery_deliveries d ON d.id = r.delivery`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := q.Query(ctx, query+` ORDER BY r.id DESC LIMIT ?`, append(args, min(limit, 1000))...)
+	rows, err := q.Query(ctx, query+` ORDER BY r.id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}

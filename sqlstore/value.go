@@ -27,11 +27,34 @@ var (
 
 // Objectives returns every objective, by key.
 func (s *Store) Objectives(ctx context.Context) ([]value.Objective, error) {
-	return s.objectives(ctx, s.read())
+	return s.objectives(ctx, s.read(), "")
 }
 
-func (s *Store) objectives(ctx context.Context, q querier) ([]value.Objective, error) {
-	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM objectives ORDER BY key`)
+// Objective returns one objective; ENOTFOUND when there is none.
+func (s *Store) Objective(ctx context.Context, key string) (*value.Objective, error) {
+	os, err := s.objectives(ctx, s.read(), ` WHERE key = ?`, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(os) == 0 {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", key)
+	}
+	return &os[0], nil
+}
+
+// ObjectivePage returns, by key, at most limit objectives whose keys sort
+// after after.
+func (s *Store) ObjectivePage(ctx context.Context, after string, limit int) ([]value.Objective, error) {
+	return s.objectives(ctx, s.read(), ` WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
+}
+
+// objectives reads the objectives rest (a WHERE clause and its order and
+// limit; "": all, by key) selects.
+func (s *Store) objectives(ctx context.Context, q querier, rest string, args ...any) ([]value.Objective, error) {
+	if rest == "" {
+		rest = ` ORDER BY key`
+	}
+	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM objectives`+rest, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: objectives: %w", s.o.D.Name, err)
 	}
@@ -489,7 +512,7 @@ func (s *Store) ValueChanges(ctx context.Context, since int64) (*features.Change
 			return err
 		}
 		var err error
-		if out.Objectives, err = s.objectives(ctx, tx); err != nil {
+		if out.Objectives, err = s.objectives(ctx, tx, ""); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM features`).Scan(&out.Count); err != nil {
@@ -501,21 +524,9 @@ func (s *Store) ValueChanges(ctx context.Context, since int64) (*features.Change
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var f value.Feature
-			var def, lc string
-			var created, updated time.Time
-			if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}, &lc); err != nil {
+			f, l, _, err := scanFeatureLifecycle(rows)
+			if err != nil {
 				return err
-			}
-			if err := json.Unmarshal([]byte(def), &f); err != nil {
-				return err
-			}
-			f.CreatedAt, f.UpdatedAt = created, updated
-			var l value.Lifecycle
-			if lc != "{}" {
-				if err := json.Unmarshal([]byte(lc), &l); err != nil {
-					return fmt.Errorf("lifecycle of %s: %w", f.Key, err)
-				}
 			}
 			out.Features = append(out.Features, f)
 			out.Lifecycles = append(out.Lifecycles, l)
@@ -526,4 +537,58 @@ func (s *Store) ValueChanges(ctx context.Context, since int64) (*features.Change
 		return nil, fmt.Errorf("%s: value changes: %w", s.o.D.Name, err)
 	}
 	return out, nil
+}
+
+// FeaturePage returns, by key, the page of features q selects with their
+// stored lifecycles. The stage column (the lifecycle's, idea until one is
+// stored) selects by stage, so the features of other stages are not read.
+func (s *Store) FeaturePage(ctx context.Context, q features.FeatureQuery) ([]features.ListedFeature, error) {
+	where, args := []string{"key > ?"}, []any{q.After}
+	if q.Objective != "" {
+		where, args = append(where, "objective = ?"), append(args, q.Objective)
+	}
+	if q.Stage != "" {
+		where, args = append(where, "stage = ?"), append(args, string(q.Stage))
+	}
+	rows, err := s.read().Query(ctx, `SELECT definition, created_at, updated_at, lifecycle FROM features WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY key LIMIT ?`, append(args, q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
+	}
+	out, err := collect(rows, func(rows *sql.Rows) (features.ListedFeature, error) {
+		f, l, stored, err := scanFeatureLifecycle(rows)
+		if !stored {
+			l.Stage = value.Idea
+		}
+		return features.ListedFeature{Feature: f, Lifecycle: l}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
+	}
+	if out == nil {
+		out = []features.ListedFeature{}
+	}
+	return out, nil
+}
+
+// scanFeatureLifecycle reads a row of definition, created_at, updated_at
+// and lifecycle: the feature and its lifecycle, which is the zero
+// Lifecycle (and stored false) when none is stored.
+func scanFeatureLifecycle(rows *sql.Rows) (f value.Feature, l value.Lifecycle, stored bool, err error) {
+	var def, lc string
+	var created, updated time.Time
+	if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}, &lc); err != nil {
+		return f, l, false, err
+	}
+	if err := json.Unmarshal([]byte(def), &f); err != nil {
+		return f, l, false, err
+	}
+	f.CreatedAt, f.UpdatedAt = created, updated
+	if lc == "{}" {
+		return f, l, false, nil
+	}
+	if err := json.Unmarshal([]byte(lc), &l); err != nil {
+		return f, l, false, fmt.Errorf("lifecycle of %s: %w", f.Key, err)
+	}
+	return f, l, true, nil
 }

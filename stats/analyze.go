@@ -210,10 +210,20 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	if len(in.Strata) > 0 {
+	unchecked := SRM{Status: NotEnoughData, Reason: "not checked: the configured split is not known", Threshold: s.srmThreshold()}
+	switch {
+	case len(in.Strata) > 0 && s.SplitUnknown:
+		a.strata, a.weights = in.Strata, stratumWeights(in)
+		res.SRM, res.Strata = unchecked, make([]StratumResult, len(in.Strata))
+		for p, st := range in.Strata {
+			res.Strata[p] = StratumResult{Name: st.Name, Weight: a.weights[p], SRM: unchecked}
+		}
+	case len(in.Strata) > 0:
 		a.strata, a.weights = in.Strata, stratumWeights(in)
 		res.SRM, res.Strata = strataSRM(in, a.weights, s.srmThreshold())
-	} else {
+	case s.SplitUnknown:
+		res.SRM = unchecked
+	default:
 		res.SRM = srm(len(in.Variants), s.srmThreshold(), func(i int) (int64, float64) { return in.Variants[i].Units, in.Variants[i].Weight })
 	}
 

@@ -97,6 +97,11 @@ type Settings struct {
 	// SRMThreshold is the p-value below which the sample-ratio check flags
 	// a mismatch, in (0, 0.5]; 0 means SRMThreshold (0.001).
 	SRMThreshold float64 `json:"srmThreshold,omitempty"`
+	// SplitUnknown says the caller does not know the configured split:
+	// weights then only say which variants are served (positive) and no
+	// sample-ratio check is made (Result.SRM is NotEnoughData). Set in code,
+	// never read from a request.
+	SplitUnknown bool `json:"-"`
 	// Prior is an informative normal prior on the relative effect for the
 	// Bayesian view; nil means the flat prior.
 	Prior *Prior `json:"prior,omitempty"`

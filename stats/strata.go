@@ -43,7 +43,8 @@ type Stratum struct {
 	// Name identifies the stratum in the result (the start of the period).
 	Name string `json:"name"`
 	// Weights is the configured split of the stratum, one per
-	// Input.Variants, in any unit; 0 for a variant not served then.
+	// Input.Variants, in any unit; 0 for a variant not served then. With
+	// Settings.SplitUnknown only which are positive matters.
 	Weights []float64 `json:"weights"`
 	// Units is the number of units first assigned in the stratum, per
 	// variant.

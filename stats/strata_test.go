@@ -140,3 +140,46 @@ func TestSimulationStratifiedFalsePositiveRate(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitUnknown: with the split not known, no sample-ratio check is
+// made (not even of a glaring mismatch against the weights given), with
+// strata or without, and the estimates are those of the checked analysis.
+func TestSplitUnknown(t *testing.T) {
+	k, tr := ProportionSummary(10000, 1000), ProportionSummary(100, 12)
+	in := Input{
+		Variants: []Variant{{Name: "c", Weight: 1, Units: k.N}, {Name: "t", Weight: 1, Units: tr.N}},
+		Metrics:  []Metric{{Name: "m", Kind: Proportion, Summaries: []Summary{k, tr}}},
+	}
+	stratified := in
+	stratified.Strata = []Stratum{
+		{Weights: []float64{1, 1}, Units: []int64{k.N / 2, tr.N / 2}, Summaries: [][]Summary{{ProportionSummary(5000, 500), ProportionSummary(50, 6)}}},
+		{Weights: []float64{1, 1}, Units: []int64{k.N / 2, tr.N / 2}, Summaries: [][]Summary{{ProportionSummary(5000, 500), ProportionSummary(50, 6)}}},
+	}
+	for name, in := range map[string]Input{"plain": in, "stratified": stratified} {
+		s := fixedSettings(0.05, TwoSided)
+		checked, err := Analyze(s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checked.SRM.Mismatch {
+			t.Fatalf("%s: 10000 against 100 units on a 1:1 split is no mismatch: %+v", name, checked.SRM)
+		}
+		s.SplitUnknown = true
+		unknown, err := Analyze(s, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if unknown.SRM.Status != NotEnoughData || unknown.SRM.Mismatch || len(unknown.Strata) != len(in.Strata) {
+			t.Errorf("%s, split unknown: SRM %+v with %d strata, want not checked and one entry per stratum", name, unknown.SRM, len(unknown.Strata))
+		}
+		for p := range unknown.Strata {
+			if unknown.Strata[p].SRM.Status != NotEnoughData || unknown.Strata[p].Weight != checked.Strata[p].Weight {
+				t.Errorf("%s, split unknown: stratum %d %+v, want its weight %v and no SRM", name, p, unknown.Strata[p], checked.Strata[p].Weight)
+			}
+		}
+		a, b := checked.Metrics[0].Comparisons[0], unknown.Metrics[0].Comparisons[0]
+		if a.Absolute.Estimate != b.Absolute.Estimate || a.Absolute.SE != b.Absolute.SE || a.PValue != b.PValue {
+			t.Errorf("%s: estimates differ with the split unknown: %+v, want %+v", name, b, a)
+		}
+	}
+}

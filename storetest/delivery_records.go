@@ -49,6 +49,16 @@ func testDeliveryCorrections(t *testing.T, db DeliveryStore, _ *Clock) {
 	if got, _ := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Repo: "ACME/shop"}); len(got) != 1 || got[0].Change.SHA != "c1" {
 		t.Fatalf("changes of acme/shop = %+v, want c1 only", got)
 	}
+	// Paging: Limit bounds a page, Before starts it below a record number.
+	if got, _ := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Limit: 1}); len(got) != 1 || got[0].Change.SHA != "c2" {
+		t.Fatalf("changes, limit 1 = %+v, want c2 only", got)
+	}
+	if got, _ := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Before: changes[0].Record}); len(got) != 1 || got[0].Change.SHA != "c1" {
+		t.Fatalf("changes before record %d = %+v, want c1 only", changes[0].Record, got)
+	}
+	if got, _ := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Before: changes[1].Record}); len(got) != 0 {
+		t.Fatalf("changes before the oldest = %+v, want none", got)
+	}
 	deps, err := db.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordDeployments, ID: "dep-1"})
 	if err != nil || len(deps) != 1 || !deps[0].Deployment.At.Equal(at) {
 		t.Fatalf("deployments = %+v, %v; want dep-1", deps, err)

@@ -189,6 +189,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	if os, _ := s.Objectives(ctx); len(os) != 2 {
 		t.Errorf("applied: %d objectives, want 2", len(os))
 	}
+	testValuePages(t, s, f.Key)
 	del := []value.Op{{Action: "delete", Kind: "feature", Key: "checkout"}, {Action: "delete", Kind: "objective", Key: "revenue"}}
 	if err := s.ApplyValue(ctx, &value.File{}, del, "ci"); err != nil {
 		t.Fatal(err)
@@ -209,5 +210,70 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	}
 	if err := s.DeleteObjective(ctx, "activation", "ana"); err != nil {
 		t.Errorf("delete the objective without features: %v", err)
+	}
+}
+
+// testValuePages: one objective by key, and pages of objectives and of
+// features (by objective and stage) read by key after a cursor. It runs
+// with objectives activation and revenue, feature checkout (revenue, never
+// synced) and feature building (activation, stage building).
+func testValuePages(t *testing.T, s ValueStore, building string) {
+	ctx := context.Background()
+	if o, err := s.Objective(ctx, "revenue"); err != nil || o.Key != "revenue" || o.Title != "Revenue" || o.CreatedAt.IsZero() {
+		t.Errorf("objective revenue: %+v, %v", o, err)
+	}
+	if _, err := s.Objective(ctx, "nope"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("objective nope: %v, want not found", err)
+	}
+	objectiveKeys := func(after string, limit int) []string {
+		os, err := s.ObjectivePage(ctx, after, limit)
+		if err != nil || os == nil {
+			t.Fatalf("objectives after %q: %v, %v", after, os, err)
+		}
+		var keys []string
+		for _, o := range os {
+			keys = append(keys, o.Key)
+		}
+		return keys
+	}
+	for _, c := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 10, []string{"activation", "revenue"}},
+		{"", 1, []string{"activation"}},
+		{"activation", 10, []string{"revenue"}},
+		{"revenue", 10, nil},
+	} {
+		if got := objectiveKeys(c.after, c.limit); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("objectives after %q, limit %d: %v, want %v", c.after, c.limit, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		q    features.FeatureQuery
+		want []string // key:stage
+	}{
+		{features.FeatureQuery{Limit: 10}, []string{"checkout:idea", building + ":building"}},
+		{features.FeatureQuery{Limit: 1}, []string{"checkout:idea"}},
+		{features.FeatureQuery{After: "checkout", Limit: 10}, []string{building + ":building"}},
+		{features.FeatureQuery{Objective: "activation", Limit: 10}, []string{building + ":building"}},
+		{features.FeatureQuery{Stage: value.Idea, Limit: 10}, []string{"checkout:idea"}},
+		{features.FeatureQuery{Stage: value.Building, Objective: "revenue", Limit: 10}, nil},
+	} {
+		fs, err := s.FeaturePage(ctx, c.q)
+		if err != nil || fs == nil {
+			t.Fatalf("features %+v: %v, %v", c.q, fs, err)
+		}
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Feature.Key+":"+string(f.Lifecycle.Stage))
+			if f.Feature.CreatedAt.IsZero() || (f.Lifecycle.Stage == value.Building && f.Lifecycle.Since.IsZero()) {
+				t.Errorf("features %+v: %s without its times: %+v", c.q, f.Feature.Key, f)
+			}
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("features %+v: %v, want %v", c.q, got, c.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,6 +85,15 @@ var rolloutActions = map[string]rollout.Kind{
 // gets 403 for every change, whatever the form says.
 func (u *UI) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			// Read the form once, here: PostFormValue drops the error, so a
+			// form too large or malformed would otherwise read as empty and
+			// be refused as a CSRF failure.
+			if err := parseForm(r); err != nil {
+				u.renderError(w, r, err, 0, "")
+				return
+			}
+		}
 		if rt.access == public {
 			rt.handler(w, r)
 			return
@@ -115,6 +125,20 @@ func (u *UI) guard(rt route) http.Handler {
 		}
 		rt.handler(w, r)
 	})
+}
+
+// parseForm reads a form post's body (bounded by maxForm in ServeHTTP),
+// saying which of the two ways it failed.
+func parseForm(r *http.Request) error {
+	err := r.ParseForm()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return valueloop.Errorf(valueloop.ETOOLARGE, "This form is larger than the dashboard accepts (%d KiB). Shorten it and try again.", maxForm>>10)
+	}
+	return valueloop.Errorf(valueloop.EINVALID, "This form could not be read (%v). Reload the page and try again.", err)
 }
 
 type signInData struct {

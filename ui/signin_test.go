@@ -2,12 +2,14 @@ package ui
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,5 +146,41 @@ func TestSessionCap(t *testing.T) {
 		if got := d.status(t, browsers[i], "/"); got != want {
 			t.Errorf("browser %d of 3 with a cap of 2: GET / %d, want %d", i+1, got, want)
 		}
+	}
+}
+
+// TestFormBodyErrors: a form post that cannot be read is answered for
+// what it is (413 too large, 400 malformed), not as a CSRF failure, both
+// before sign-in and in a session.
+func TestFormBodyErrors(t *testing.T) {
+	d := newTestDashboard(t, nil)
+	signedIn := d.client(t)
+	if code := d.signIn(t, signedIn, d.signInForm(t, signedIn), d.secret); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	huge := "reason=" + strings.Repeat("x", maxForm)
+	for _, tc := range []struct {
+		name, path, body string
+		want             int
+	}{
+		{"sign-in larger than maxForm", "/signin", huge, http.StatusRequestEntityTooLarge},
+		{"sign-in malformed", "/signin", "csrf=%zz", http.StatusBadRequest},
+		{"change larger than maxForm", "/flags/production/greeting/state", huge, http.StatusRequestEntityTooLarge},
+		{"change malformed", "/flags/production/greeting/state", "to=%zz&csrf=x", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := signedIn.Post(d.srv.URL+tc.path, "application/x-www-form-urlencoded", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("POST %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+			}
+			if strings.Contains(string(body), "CSRF") {
+				t.Errorf("POST %s: the page blames CSRF for a form that could not be read:\n%s", tc.path, body)
+			}
+		})
 	}
 }

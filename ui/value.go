@@ -18,7 +18,7 @@ import (
 // backlog, the flow of value and one feature's release record.
 type ValueReader interface {
 	Next(ctx context.Context, o features.NextOptions) (*value.Next, error)
-	Flow(ctx context.Context, o features.FlowOptions) (*value.Flow, error)
+	NextAndFlow(ctx context.Context, no features.NextOptions, fo features.FlowOptions) (*value.Next, *value.Flow, error)
 	Record(ctx context.Context, key string) (*value.Record, error)
 }
 
@@ -58,17 +58,13 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	next, err := u.Value.Next(r.Context(), features.NextOptions{Method: value.Method(q.Get("method"))})
+	// One read of the value version for both: a page shows one state.
+	next, flow, err := u.Value.NextAndFlow(r.Context(), features.NextOptions{Method: value.Method(q.Get("method"))}, features.FlowOptions{})
 	if err != nil {
 		u.renderError(w, r, err, 0, "") // names the field: method must be wsjf or rice
 		return
 	}
 	objectives, err := u.filterObjective(r.Context(), next, q.Get("objective"))
-	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
-	}
-	flow, err := u.Value.Flow(r.Context(), features.FlowOptions{})
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return

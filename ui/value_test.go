@@ -1,10 +1,15 @@
 package ui
 
 import (
+	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -40,5 +45,37 @@ func TestValueThroughputChart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// versionReads is the value store counting its reads of the value version.
+type versionReads struct {
+	*sqlite.DB
+	n atomic.Int64
+}
+
+func (s *versionReads) ValueVersion(ctx context.Context) (int64, error) {
+	s.n.Add(1)
+	return s.DB.ValueVersion(ctx)
+}
+
+// TestValuePageReadsVersionOnce: the value page shows the backlog and the
+// flow of one state of the store, read with one read of its version.
+func TestValuePageReadsVersionOnce(t *testing.T) {
+	var reads versionReads
+	d := newTestDashboard(t, func(u *UI) {
+		reads.DB = u.Audit.(*sqlite.DB)
+		u.Value = features.New(&reads, reads.DB)
+	})
+	c := d.client(t)
+	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	before := reads.n.Load()
+	if code := d.status(t, c, "/value"); code != http.StatusOK {
+		t.Fatalf("GET /value: %d", code)
+	}
+	if got := reads.n.Load() - before; got != 1 {
+		t.Errorf("GET /value read the value version %d times, want 1", got)
 	}
 }

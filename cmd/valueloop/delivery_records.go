@@ -23,7 +23,7 @@ import (
 // stored changes, deployments, incident snapshots and reviews.
 func deliveryRecordCommand() *command {
 	return &command{name: "record", summary: "list, show, edit and delete stored changes, deployments, incidents and reviews (corrections, audited)", more: recordHelp, subs: []*command{
-		{name: "list", args: "changes|deployments|incidents|reviews [--service S] [--repo R] [--id ID] [--limit N]", summary: "list stored records, newest first, with their numbers", more: recordHelp, run: runRecordList},
+		{name: "list", args: "changes|deployments|incidents|reviews [--service S] [--repo R] [--id ID] [--limit N] [--cursor C]", summary: "list stored records, newest first, with their numbers, a page at a time", more: recordHelp, run: runRecordList},
 		{name: "show", args: "KIND NUMBER", summary: "show one stored record as JSON", more: recordHelp, run: runRecordShow},
 		{name: "edit", args: "KIND NUMBER --set FIELD=VALUE ... [--force] [--reason TEXT]", summary: "correct fields of a stored record", more: recordHelp, run: runRecordEdit},
 		{name: "delete", args: "KIND NUMBER [--reason TEXT]", summary: "delete a stored record", more: recordHelp, run: runRecordDelete},
@@ -87,7 +87,8 @@ func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
 	service := fs.String("service", "", "only records naming this service")
 	repo := fs.String("repo", "", "only records of this repository")
 	id := fs.String("id", "", "a change's sha, a deployment's or an incident's ID, a review's pull request")
-	limit := fs.Int("limit", 50, "at most this many (1 to 1000)")
+	limit := fs.Int("limit", delivery.DefaultRecordPage, fmt.Sprintf("at most this many (1 to %d)", delivery.MaxRecordPage))
+	cursor := fs.String("cursor", "", "the page after the one that printed this cursor")
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -100,20 +101,25 @@ func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	q := url.Values{"limit": {strconv.Itoa(*limit)}}
-	for k, v := range map[string]string{"service": *service, "repo": *repo, "id": *id} {
+	for k, v := range map[string]string{"service": *service, "repo": *repo, "id": *id, "cursor": *cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	list, err := c.DeliveryRecords(ctx, pos[0], q)
+	page, err := c.DeliveryRecords(ctx, pos[0], q)
 	if err != nil {
 		return err
 	}
 	if cf.output == "json" {
-		return writeJSONOut(e, list)
+		err = writeJSONOut(e, page.Records)
+	} else {
+		writeRecords(e, pos[0], page.Records)
 	}
-	writeRecords(e, pos[0], list)
-	return nil
+	if page.NextCursor != "" {
+		// On stderr: the records on stdout stay a list (or a table) alone.
+		fmt.Fprintf(e.stderr, "More records: add --cursor %s for the next page.\n", page.NextCursor)
+	}
+	return err
 }
 
 // writeRecords prints records as a table of the fields that matter for

@@ -38,6 +38,20 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	if out := run(0, "delivery", "record", "list", "deployments", "--service", "shop"); !strings.Contains(out, "production (production)") || !strings.Contains(out, "RECORD") {
 		t.Errorf("deployment table:\n%s", out)
 	}
+	// A page at a time: the next page's cursor is said on stderr.
+	code, stdout, stderr := s.cli(t, s.Admin, "delivery", "record", "list", "deployments", "--service", "shop", "--limit", "1", "--output", "json")
+	var first []delivery.Record
+	if err := json.Unmarshal([]byte(stdout), &first); code != 0 || err != nil || len(first) != 1 || first[0].Record != list[0].Record {
+		t.Fatalf("first page of 1: exit %d, %+v %v; want record %d", code, first, err, list[0].Record)
+	}
+	cursor := strings.Fields(strings.TrimPrefix(stderr, "More records: add --cursor "))[0]
+	if !strings.Contains(stderr, "--cursor") || cursor == "" {
+		t.Fatalf("first page of 1: stderr %q, want the next page's cursor", stderr)
+	}
+	code, stdout, stderr = s.cli(t, s.Admin, "delivery", "record", "list", "deployments", "--service", "shop", "--limit", "1", "--cursor", cursor, "--output", "json")
+	if err := json.Unmarshal([]byte(stdout), &first); code != 0 || err != nil || len(first) != 1 || first[0].Record != list[1].Record || stderr != "" {
+		t.Fatalf("last page: exit %d, %+v %v, stderr %q; want record %d and no cursor", code, first, err, stderr, list[1].Record)
+	}
 	rb := strconv.FormatInt(list[0].Record, 10)
 	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
 	run(4, "delivery", "record", "delete", "deployments", rb)

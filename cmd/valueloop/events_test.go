@@ -20,6 +20,29 @@ import (
 	"github.com/valueloop/valueloop/sqlite"
 )
 
+// TestQuantileOverEventsCLI: metrics create --over event defines a
+// quantile over events, a bad --over is refused naming the field, and
+// metrics list says what each quantile is over.
+func TestQuantileOverEventsCLI(t *testing.T) {
+	s := MustServe(t, "")
+	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "request-p99", "--kind", "quantile", "--quantile", "0.99", "--over", "event", "--event", "request", "--direction", "lower")
+	if code != 0 {
+		t.Fatalf("metrics create --over event: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "load-p50", "--kind", "quantile", "--quantile", "0.5", "--event", "load")
+	if code != 0 {
+		t.Fatalf("metrics create a quantile over users: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "quantile", "--quantile", "0.99", "--over", "sessions", "--event", "x")
+	if code != exitInvalid || !strings.Contains(stderr, "/over") {
+		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d naming /over", code, stderr, exitInvalid)
+	}
+	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
+	if code != 0 || !strings.Contains(stdout, "quantile 0.99 over events") || !strings.Contains(stdout, "quantile 0.5 over users") {
+		t.Errorf("metrics list: exit %d:\n%s", code, stdout)
+	}
+}
+
 func TestEventsAndMetricsCLI(t *testing.T) {
 	s := MustServe(t, "")
 	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "orders", "--kind", "count", "--event", "purchase")

@@ -31,7 +31,8 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	fs.StringVar(&f.m.Key, "key", "", "metric key")
 	fs.StringVar(&f.m.Name, "name", "", "display name")
 	f.kind = fs.String("kind", "", "conversion, count, sum, mean, ratio or quantile")
-	fs.Float64Var(&f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99 of the users' mean values")
+	fs.Float64Var(&f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99")
+	fs.StringVar(&f.m.Over, "over", "", "quantile: of the users' mean values (user, the default) or of all events' values (event)")
 	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
 	fs.StringVar(&f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
 	f.denEvent = fs.String("denominator-event", "", "ratio: tracking event of the denominator")
@@ -144,7 +145,15 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 		if m.Cap != nil {
 			cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, m.Kind, ev, m.Direction, w, cp)
+		kind := string(m.Kind)
+		if m.Kind == metric.Quantile {
+			over := "users"
+			if m.PerEvent() {
+				over = "events"
+			}
+			kind = fmt.Sprintf("quantile %g over %s", m.Quantile, over)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, kind, ev, m.Direction, w, cp)
 	}
 	return tw.Flush()
 }

@@ -654,6 +654,19 @@ def stratified():
     return cases
 
 
+def compare_quantiles(c, t, units):
+    """Two arms' quantiles compared: the z-test on the difference with SE
+    sqrt(SE_c^2 + SE_t^2) and the relative effect's own test."""
+    diff = t["estimate"] - c["estimate"]
+    se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
+    alpha, alt = 0.05, "two-sided"
+    crit = crit_z(alpha, alt)
+    want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
+            "interval": interval(diff, crit * se, alt)}
+    want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=units))
+    return want
+
+
 def quantiles():
     """Quantile metrics: the sample quantile x_(ceil(nq)) (numpy's
     'inverted_cdf'), the order statistics' interval [x_(l), x_(u)] with
@@ -678,15 +691,53 @@ def quantiles():
             assert est == float(np.quantile(xs, q, method="inverted_cdf"))
             se = float((xs[hi - 1] - xs[lo - 1]) / (2 * z))
             arms.append({"n": n, "estimate": est, "se": se, "ranks": [e, lo, hi]})
-        c, t = arms
-        diff = t["estimate"] - c["estimate"]
-        se = math.sqrt(c["se"] ** 2 + t["se"] ** 2)
-        alpha, alt = 0.05, "two-sided"
-        crit = crit_z(alpha, alt)
-        want = {"diff": diff, "se": se, "statistic": diff / se, "pValue": p_value(diff / se, alt), "df": 0,
-                "interval": interval(diff, crit * se, alt)}
-        want.update(relative_test(t["estimate"], t["se"] ** 2, c["estimate"], c["se"] ** 2, alpha, alt, crit, units=nc + nt))
-        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": want})
+        cases.append({"q": q, "control": xc, "treatment": xt, "arms": arms, "want": compare_quantiles(*arms, units=nc + nt)})
+    return cases
+
+
+def event_quantiles():
+    """Quantile metrics over events, each user's events a cluster: the
+    sample quantile xi = x_(e), e = ceil(Mq), of all M events (numpy's
+    'inverted_cdf'); with S_i the user's events <= xi and N_i all their
+    events, the fraction below xi is the ratio sum S / sum N, whose
+    delta-method variance (Deng, Knoblich and Lu, KDD 2018, section 4) is
+    (s_S^2 - 2 r s_SN + r^2 s_N^2) / (K mean(N)^2), r = sum S / sum N, with
+    numpy's sample covariance (ddof 1); h = z M sqrt(var), the interval
+    [x_(l), x_(u)], l = floor(Mq - h), u = ceil(Mq + h), and SE = (x_(u) -
+    x_(l))/(2 z) as for the quantiles over users. Its own generator, so that
+    the sections above keep their values."""
+    g = np.random.default_rng(20261206)
+    cases = []
+    z = float(st.norm.ppf(0.975))
+    for (kc, kt, m, su, se_, mu_t, q) in [(150, 170, 6, 0.6, 0.4, 0.0, 0.5), (400, 380, 12, 0.5, 0.5, 0.2, 0.9),
+                                          (800, 900, 8, 0.7, 0.3, 0.1, 0.99), (40, 45, 3, 0.5, 0.5, 0.3, 0.5)]:
+        arms, data = [], []
+        for k, mu in ((kc, 4.0), (kt, 4.0 + mu_t)):
+            users = []
+            for _ in range(k):
+                n = 1 + int(g.poisson(m - 1))
+                u = g.normal(0, su)
+                users.append(raw(np.exp(mu + u + g.normal(0, se_, n))))
+            data.append(users)
+            xs = np.sort(np.concatenate([np.array(x) for x in users]))
+            big_m = len(xs)
+            e = int(min(big_m, max(1, math.ceil(big_m * q))))
+            xi = float(xs[e - 1])
+            assert xi == float(np.quantile(xs, q, method="inverted_cdf"))
+            s_i = np.array([sum(1 for v in x if v <= xi) for x in users], dtype=float)
+            n_i = np.array([len(x) for x in users], dtype=float)
+            cov = np.cov(np.vstack([s_i, n_i]), ddof=1)
+            r = s_i.sum() / n_i.sum()
+            var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (k * n_i.mean() ** 2)
+            h = z * big_m * math.sqrt(var)
+            lo = int(min(big_m, max(1, math.floor(big_m * q - h))))
+            hi = int(min(big_m, max(1, math.ceil(big_m * q + h))))
+            # the iid (Conover) interval, too narrow for clustered events
+            h0 = z * math.sqrt(big_m * q * (1 - q))
+            naive = [int(min(big_m, max(1, math.floor(big_m * q - h0)))), int(min(big_m, max(1, math.ceil(big_m * q + h0))))]
+            arms.append({"users": k, "events": big_m, "estimate": xi, "se": f((xs[hi - 1] - xs[lo - 1]) / (2 * z)),
+                         "ranks": [e, lo, hi], "naiveRanks": naive, "variance": f(var)})
+        cases.append({"q": q, "control": data[0], "treatment": data[1], "arms": arms, "want": compare_quantiles(*arms, units=kc + kt)})
     return cases
 
 
@@ -711,6 +762,7 @@ def main():
         "sequential": sequential(),
         "stratified": stratified(),
         "quantiles": quantiles(),
+        "eventQuantiles": event_quantiles(),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
     with open(path, "w") as fh:

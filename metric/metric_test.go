@@ -1,0 +1,51 @@
+package metric
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+)
+
+// TestNormalizeQuantile: what a quantile metric must say, and that the
+// problems name the field.
+func TestNormalizeQuantile(t *testing.T) {
+	capv := 500.0
+	for _, c := range []struct {
+		name     string
+		m        Metric
+		path     string // "" when valid
+		wantOver string
+	}{
+		{"over defaults to users", Metric{Kind: Quantile, Quantile: 0.99}, "", OverUser},
+		{"over events", Metric{Kind: Quantile, Quantile: 0.99, Over: OverEvent}, "", OverEvent},
+		{"over users capped", Metric{Kind: Quantile, Quantile: 0.5, Cap: &capv}, "", OverUser},
+		{"over what", Metric{Kind: Quantile, Quantile: 0.99, Over: "session"}, "/over", ""},
+		{"over events capped", Metric{Kind: Quantile, Quantile: 0.99, Over: OverEvent, Cap: &capv}, "/cap", ""},
+		{"over on a mean", Metric{Kind: Mean, Over: OverEvent}, "/over", ""},
+		{"no quantile", Metric{Kind: Quantile, Over: OverEvent}, "/quantile", ""},
+		{"quantile on a sum", Metric{Kind: Sum, Quantile: 0.5}, "/quantile", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.m
+			m.Key, m.Event = "latency", "load"
+			err := m.Normalize()
+			if c.path == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Over != c.wantOver {
+					t.Errorf("over = %q, want %q", m.Over, c.wantOver)
+				}
+				return
+			}
+			var ve *valueloop.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Path != c.path {
+				t.Fatalf("err = %v, want one problem at %s", err, c.path)
+			}
+			if p := ve.Problems[0]; p.Source != "metric latency" || p.Message == "" {
+				t.Errorf("problem %+v: want it to name the metric and say what is wrong", p)
+			}
+		})
+	}
+}
