@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
 	"slices"
@@ -171,5 +172,34 @@ func TestOFREPExposuresCarryDimensions(t *testing.T) {
 	}
 	if got["GB"] != 2 || got["US"] != 1 || got[metric.OtherValue] != 1 || got[metric.NoneValue] != res.Users-4 {
 		t.Errorf("users by country %v of %d, want GB 2, US 1, (other) 1, the rest (none)", got, res.Users)
+	}
+}
+
+// checkDimensionPage: the demo experiment's page links to its dimension
+// and, split by it, shows the warning and every slice's lift of each metric
+// with the same adjusted p-values as the API; a dimension not kept is a 400
+// naming it.
+func checkDimensionPage(t *testing.T, srv *testServer, admin, _ *browser) {
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	if !strings.Contains(page, `href="?dimension=platform"`) {
+		t.Errorf("the experiment page does not link to its split by platform")
+	}
+	_, split := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=platform")
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, url.Values{"dimension": {"platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.UnescapeString(split), res.Dimension.Warning) {
+		t.Errorf("the split page does not show the warning")
+	}
+	rows := strings.Count(split, `<tr class="slice">`)
+	if want := len(res.Dimension.Slices) * len(res.Metrics); rows != want {
+		t.Errorf("the split page has %d rows of slices, want %d (slices × metrics, one treatment)", rows, want)
+	}
+	if got := strings.Count(split, "<figure><svg"); got < 2 {
+		t.Errorf("the split page has %d charts, want one per metric with data", got)
+	}
+	if resp, body := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=country"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(body), `"country" is not a dimension kept`) {
+		t.Errorf("a dimension not kept: %d, want 400 naming it", resp.StatusCode)
 	}
 }
