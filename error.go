@@ -49,6 +49,19 @@ func FieldErrorf(field string, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// PrefixField returns err with prefix put before the field it names, when
+// err is an *Error naming one: the error of a nested value reported by its
+// parent ("features[2]." + "key"). Other errors come back as they are; err
+// itself is not changed.
+func PrefixField(prefix string, err error) error {
+	if e, ok := err.(*Error); ok && e.Field != "" {
+		c := *e
+		c.Field = prefix + e.Field
+		return &c
+	}
+	return err
+}
+
 // ErrorCode returns the kind of the first *Error in err's chain, EINTERNAL for
 // any other non-nil error and "" for nil.
 func ErrorCode(err error) string {

@@ -15,7 +15,7 @@ import (
 func TestPurePackagesDoNoIO(t *testing.T) {
 	const module = "github.com/valueloop/valueloop"
 	pure := []string{"", "flagd", "evaluation", "flags", "stats", "metric", "experiment", "rollout", "ingest",
-		"dora", "flagplan", "github", "gitlab", "delivery", "verdicts", "termchart", "jsondiff", "cluster", "auth", "value", "features"}
+		"dora", "flagplan", "forge", "github", "gitlab", "delivery", "verdicts", "termchart", "jsondiff", "cluster", "auth", "value", "features"}
 	forbidden := func(p string) bool {
 		return p == "net" || p == "net/http" || strings.HasPrefix(p, "net/http/") ||
 			p == "database/sql" || strings.HasPrefix(p, "database/sql/")

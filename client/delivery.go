@@ -43,45 +43,45 @@ func idempotency(key string) map[string]string {
 	return map[string]string{"Idempotency-Key": key}
 }
 
+// recorded is the server's answer to recording a delivery fact: the record
+// under the name of its kind, and the receipt.
+type recorded struct {
+	Deployment dora.Deployment  `json:"deployment"`
+	Change     dora.Change      `json:"change"`
+	Incident   dora.Incident    `json:"incident"`
+	Receipt    delivery.Receipt `json:"receipt"`
+}
+
+// record posts in to path; key, when not empty, makes the call idempotent.
+func (c *Client) record(ctx context.Context, path string, in any, key string) (recorded, error) {
+	var out recorded
+	err := c.do(ctx, http.MethodPost, path, in, &out, idempotency(key))
+	return out, err
+}
+
 // RecordDeployment records a deployment; key, when not empty, makes the
 // call idempotent.
 func (c *Client) RecordDeployment(ctx context.Context, in delivery.DeploymentInput, key string) (dora.Deployment, delivery.Receipt, error) {
-	var out struct {
-		Deployment dora.Deployment  `json:"deployment"`
-		Receipt    delivery.Receipt `json:"receipt"`
-	}
-	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/deployments", in, &out, idempotency(key))
-	return out.Deployment, out.Receipt, err
+	r, err := c.record(ctx, "/api/v1/delivery/deployments", in, key)
+	return r.Deployment, r.Receipt, err
 }
 
 // RecordChange records a change, linked to the flags of in.Flags.
 func (c *Client) RecordChange(ctx context.Context, in delivery.ChangeInput, key string) (dora.Change, delivery.Receipt, error) {
-	var out struct {
-		Change  dora.Change      `json:"change"`
-		Receipt delivery.Receipt `json:"receipt"`
-	}
-	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/changes", in, &out, idempotency(key))
-	return out.Change, out.Receipt, err
+	r, err := c.record(ctx, "/api/v1/delivery/changes", in, key)
+	return r.Change, r.Receipt, err
 }
 
 // OpenIncident opens an incident.
 func (c *Client) OpenIncident(ctx context.Context, in delivery.IncidentInput, key string) (dora.Incident, delivery.Receipt, error) {
-	var out struct {
-		Incident dora.Incident    `json:"incident"`
-		Receipt  delivery.Receipt `json:"receipt"`
-	}
-	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/incidents", in, &out, idempotency(key))
-	return out.Incident, out.Receipt, err
+	r, err := c.record(ctx, "/api/v1/delivery/incidents", in, key)
+	return r.Incident, r.Receipt, err
 }
 
 // ResolveIncident resolves incident id at (now when nil).
 func (c *Client) ResolveIncident(ctx context.Context, id string, at *time.Time, key string) (dora.Incident, delivery.Receipt, error) {
-	var out struct {
-		Incident dora.Incident    `json:"incident"`
-		Receipt  delivery.Receipt `json:"receipt"`
-	}
-	err := c.do(ctx, http.MethodPost, "/api/v1/delivery/incidents/"+url.PathEscape(id)+"/resolve", map[string]any{"at": at}, &out, idempotency(key))
-	return out.Incident, out.Receipt, err
+	r, err := c.record(ctx, "/api/v1/delivery/incidents/"+url.PathEscape(id)+"/resolve", map[string]any{"at": at}, key)
+	return r.Incident, r.Receipt, err
 }
 
 // DeliveryServices returns the service catalog and the services that have

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,19 +14,35 @@ import (
 
 // Objectives lists the objectives.
 func (c *Client) Objectives(ctx context.Context) ([]value.Objective, error) {
-	var all []value.Objective
-	for cursor := ""; ; {
+	return allPages(func(cursor string) ([]value.Objective, string, error) {
 		var out struct {
 			Objectives []value.Objective `json:"objectives"`
 			NextCursor string            `json:"nextCursor"`
 		}
-		if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives?"+pageQuery(url.Values{}, cursor), nil, &out); err != nil {
+		err := c.Do(ctx, http.MethodGet, "/api/v1/objectives?"+pageQuery(url.Values{}, cursor), nil, &out)
+		return out.Objectives, out.NextCursor, err
+	})
+}
+
+// allPages reads every page of a list route: get fetches the page after
+// cursor and returns its items and the next cursor ("" after the last). A
+// server answering the cursor it was given again would make the loop endless,
+// so that is an error.
+func allPages[T any](get func(cursor string) ([]T, string, error)) ([]T, error) {
+	var all []T
+	for cursor := ""; ; {
+		items, next, err := get(cursor)
+		if err != nil {
 			return nil, err
 		}
-		all = append(all, out.Objectives...)
-		if cursor = out.NextCursor; cursor == "" {
+		all = append(all, items...)
+		if next == "" {
 			return all, nil
 		}
+		if next == cursor {
+			return nil, fmt.Errorf("list pages: the server answered cursor %q again", next)
+		}
+		cursor = next
 	}
 }
 
@@ -93,20 +110,14 @@ func (c *Client) Features(ctx context.Context, objective, stage string) ([]Featu
 	if stage != "" {
 		q.Set("stage", stage)
 	}
-	var all []FeatureSummary
-	for cursor := ""; ; {
+	return allPages(func(cursor string) ([]FeatureSummary, string, error) {
 		var out struct {
 			Features   []FeatureSummary `json:"features"`
 			NextCursor string           `json:"nextCursor"`
 		}
-		if err := c.Do(ctx, http.MethodGet, "/api/v1/features?"+pageQuery(q, cursor), nil, &out); err != nil {
-			return nil, err
-		}
-		all = append(all, out.Features...)
-		if cursor = out.NextCursor; cursor == "" {
-			return all, nil
-		}
-	}
+		err := c.Do(ctx, http.MethodGet, "/api/v1/features?"+pageQuery(q, cursor), nil, &out)
+		return out.Features, out.NextCursor, err
+	})
 }
 
 // Feature reads a feature with its release record.

@@ -110,37 +110,27 @@ func (r *Record) validate() error {
 		if err = r.Change.Validate(); err == nil && !r.Change.MergedAt.IsZero() && r.Change.AuthoredAt.After(r.Change.MergedAt) {
 			err = valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 		}
-		return prefixField(field, err)
+		return valueloop.PrefixField(field+".", err)
 	case RecordDeployments:
 		if r.Deployment == nil {
 			break
 		}
 		r.Deployment.SHA = strings.ToLower(strings.TrimSpace(r.Deployment.SHA))
-		return prefixField(field, r.Deployment.Validate())
+		return valueloop.PrefixField(field+".", r.Deployment.Validate())
 	case RecordIncidents:
 		if r.Incident == nil {
 			break
 		}
 		r.Incident.CauseSHA = strings.ToLower(strings.TrimSpace(r.Incident.CauseSHA))
-		return prefixField(field, r.Incident.Validate())
+		return valueloop.PrefixField(field+".", r.Incident.Validate())
 	case RecordReviews:
 		if r.Review == nil {
 			break
 		}
 		r.Review.At = r.Review.At.UTC()
-		return prefixField(field, r.Review.Validate())
+		return valueloop.PrefixField(field+".", r.Review.Validate())
 	}
 	return valueloop.FieldErrorf(field, "is required: the record is a %s", field)
-}
-
-// prefixField names field.X in a field error on X.
-func prefixField(field string, err error) error {
-	if e, ok := err.(*valueloop.Error); ok && e.Field != "" {
-		c := *e
-		c.Field = field + "." + e.Field
-		return &c
-	}
-	return err
 }
 
 // Records lists the stored records f selects, newest first: f.Limit of
@@ -211,7 +201,7 @@ func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
 	}
 	if r.Deployment != nil && !e.Force {
 		if err := s.checkRollback(ctx, *r.Deployment); err != nil {
-			return Record{}, prefixField("deployment", err)
+			return Record{}, valueloop.PrefixField("deployment.", err)
 		}
 	}
 	if err := s.Store.EditRecord(ctx, &r, e.Actor, e.Reason); err != nil {

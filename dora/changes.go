@@ -1,6 +1,7 @@
 package dora
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -400,7 +401,7 @@ func (t *Timeline) absorbBranchCommits(skew int64) {
 	}
 	byTime := func(a, b item) int {
 		if a.at != b.at {
-			return cmpInt64(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		}
 		if a.pr != b.pr {
 			if a.pr {
@@ -412,7 +413,7 @@ func (t *Timeline) absorbBranchCommits(skew int64) {
 	}
 	slices.SortFunc(items, func(a, b item) int {
 		if a.key != b.key {
-			return cmpUint64(a.key, b.key)
+			return cmp.Compare(a.key, b.key)
 		}
 		return byTime(a, b)
 	})
@@ -466,16 +467,6 @@ func (t *Timeline) absorbBranchCommits(skew int64) {
 		}
 		lo = hi
 	}
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // landed is a change as a service's history holds it.
@@ -555,7 +546,7 @@ func (t *Timeline) mapChanges() {
 // a third of a comparison sort on a million changes.
 func sortLanded(cs, scratch []landed) []landed {
 	if len(cs) < 256 {
-		slices.SortStableFunc(cs, func(a, b landed) int { return cmpInt64(a.at, b.at) })
+		slices.SortStableFunc(cs, func(a, b landed) int { return cmp.Compare(a.at, b.at) })
 		return scratch
 	}
 	lo, hi := cs[0].at, cs[0].at
@@ -594,14 +585,4 @@ func sortLanded(cs, scratch []landed) []landed {
 		copy(cs, src)
 	}
 	return scratch
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package dora
 
 import (
+	"cmp"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -325,7 +326,7 @@ func TestSortLanded(t *testing.T) {
 			cs[i] = landed{at: base + rng.Int64N(tt.spread), j: int32(i)}
 		}
 		want := slices.Clone(cs)
-		slices.SortStableFunc(want, func(a, b landed) int { return cmpInt64(a.at, b.at) })
+		slices.SortStableFunc(want, func(a, b landed) int { return cmp.Compare(a.at, b.at) })
 		sortLanded(cs, nil)
 		if !slices.Equal(cs, want) {
 			t.Errorf("n=%d spread=%d: not the stable order", tt.n, tt.spread)

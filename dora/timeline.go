@@ -1,6 +1,7 @@
 package dora
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -197,7 +198,7 @@ func (t *Timeline) addDeployments(in []Deployment) {
 	for _, l := range t.lines {
 		slices.SortFunc(l.deps, func(a, b depFacts) int {
 			if a.at != b.at {
-				return cmpInt64(a.at, b.at)
+				return cmp.Compare(a.at, b.at)
 			}
 			return strings.Compare(a.ID, b.ID)
 		})
@@ -500,7 +501,7 @@ func (t *Timeline) repoServices(service, repo string) []string {
 func (l *line) settle() {
 	slices.SortFunc(l.incidents, func(a, b incFacts) int {
 		if a.opened != b.opened {
-			return cmpInt64(a.opened, b.opened)
+			return cmp.Compare(a.opened, b.opened)
 		}
 		return strings.Compare(a.ID, b.ID)
 	})

@@ -469,7 +469,7 @@ func applyScalar(e env, in *opInfo, v value) value {
 	case opAdd, opAbs:
 		n, ok := typNumber(v)
 		if !ok {
-			return errV(opNames[in.op] + ": cannot use a " + v.k.String() + " as a number")
+			return notA(opNames[in.op], v, "number")
 		}
 		if in.op == opAbs {
 			n = math.Abs(n)
@@ -546,12 +546,12 @@ func applyGeneric(e env, in *opInfo, vals []value) value {
 		}
 		best, ok := typNumber(vals[0])
 		if !ok {
-			return errV(opNames[op] + ": cannot use a " + vals[0].k.String() + " as a number")
+			return notA(opNames[op], vals[0], "number")
 		}
 		for _, v := range vals[1:] {
 			x, ok := typNumber(v)
 			if !ok {
-				return errV(opNames[op] + ": cannot use a " + v.k.String() + " as a number")
+				return notA(opNames[op], v, "number")
 			}
 			if op == opMax && x > best || op == opMin && best > x {
 				best = x
@@ -566,11 +566,11 @@ func applyGeneric(e env, in *opInfo, vals []value) value {
 		}
 		a, ok := typNumber(vals[0])
 		if !ok {
-			return errV("%: cannot use a " + vals[0].k.String() + " as a number")
+			return notA("%", vals[0], "number")
 		}
 		b, ok := typNumber(vals[1])
 		if !ok {
-			return errV("%: cannot use a " + vals[1].k.String() + " as a number")
+			return notA("%", vals[1], "number")
 		}
 		return numV(math.Mod(a, b))
 	case opAbs:
@@ -579,7 +579,7 @@ func applyGeneric(e env, in *opInfo, vals []value) value {
 		}
 		a, ok := typNumber(vals[0])
 		if !ok {
-			return errV("abs: cannot use a " + vals[0].k.String() + " as a number")
+			return notA("abs", vals[0], "number")
 		}
 		return numV(math.Abs(a))
 	case opMerge:
@@ -636,12 +636,18 @@ func applyGeneric(e env, in *opInfo, vals []value) value {
 	return errV("unsupported operation")
 }
 
+// notA is the error of an argument v of the operation op that is not the
+// kind want ("number", "string") and cannot be read as one.
+func notA(op string, v value, want string) value {
+	return errV(op + ": cannot use a " + v.k.String() + " as a " + want)
+}
+
 func arith(op opcode, vals []value) value {
 	name := opNames[op]
 	num := func(v value) (float64, value) {
 		n, ok := typNumber(v)
 		if !ok {
-			return 0, errV(name + ": cannot use a " + v.k.String() + " as a number")
+			return 0, notA(name, v, "number")
 		}
 		return n, null
 	}
@@ -700,7 +706,7 @@ func cat(vals []value) value {
 	case 1:
 		s, ok := typString(vals[0])
 		if !ok {
-			return errV("cat: cannot use a " + vals[0].k.String() + " as a string")
+			return notA("cat", vals[0], "string")
 		}
 		return strV(s)
 	}
@@ -708,7 +714,7 @@ func cat(vals []value) value {
 	for _, v := range vals {
 		s, ok := typString(v)
 		if !ok {
-			return errV("cat: cannot use a " + v.k.String() + " as a string")
+			return notA("cat", v, "string")
 		}
 		b.WriteString(s)
 	}
@@ -722,11 +728,11 @@ func substr(vals []value) value {
 	}
 	s, ok := typString(vals[0])
 	if !ok {
-		return errV("substr: cannot use a " + vals[0].k.String() + " as a string")
+		return notA("substr", vals[0], "string")
 	}
 	f, ok := typNumber(vals[1])
 	if !ok {
-		return errV("substr: cannot use a " + vals[1].k.String() + " as a number")
+		return notA("substr", vals[1], "number")
 	}
 	runes := []rune(s)
 	if !utf8.ValidString(s) {
@@ -742,7 +748,7 @@ func substr(vals []value) value {
 	if len(vals) == 3 {
 		l, ok := typNumber(vals[2])
 		if !ok {
-			return errV("substr: cannot use a " + vals[2].k.String() + " as a number")
+			return notA("substr", vals[2], "number")
 		}
 		length = goInt(l)
 	}
@@ -797,7 +803,7 @@ func inArray(a, b value) value {
 			}
 			av, ok := typNumber(a)
 			if !ok {
-				return errV("in: cannot use a " + a.k.String() + " as a number")
+				return notA("in", a, "number")
 			}
 			lo, ok := typNumber(fromAny(r[0]))
 			if !ok {

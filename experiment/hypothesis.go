@@ -69,7 +69,7 @@ func DefaultSettings() Settings {
 // (settings.alpha, settings.weights.treatment, ...).
 func (s Settings) Validate() error {
 	if err := s.Settings.Validate(); err != nil {
-		return prefixField("settings.", err)
+		return valueloop.PrefixField("settings.", err)
 	}
 	switch s.Inference {
 	case Sequential, Fixed:
@@ -311,15 +311,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// prefixField returns err with its field prefixed when it is an
-// *valueloop.Error naming one.
-func prefixField(prefix string, err error) error {
-	if e, ok := err.(*valueloop.Error); ok && e.Field != "" {
-		c := *e
-		c.Field = prefix + e.Field
-		return &c
-	}
-	return err
 }

@@ -191,7 +191,7 @@ func Analyze(in Input) (*Result, error) {
 		c.Settings = s
 		if err := c.Normalize(in.Metrics, flagVariants); err != nil {
 			if e, ok := err.(*valueloop.Error); ok && !strings.HasPrefix(e.Field, "settings.") {
-				err = prefixField("hypothesis.", err)
+				err = valueloop.PrefixField("hypothesis.", err)
 			}
 			return nil, err
 		}

@@ -1,11 +1,10 @@
 package github
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // FuzzGitHub feeds the parser arbitrary bodies under every event type. It
@@ -13,34 +12,13 @@ import (
 // returns records the delivery package accepts. The committed fixtures are
 // the seed corpus.
 func FuzzGitHub(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatal("no fixtures in testdata")
-	}
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	forgetest.Seed(f, filepath.Join("testdata", "*.json"), func(file string, body []byte) {
 		f.Add(eventType(file), body)
-	}
+	})
 	f.Add("push", []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r","default_branch":"main","pushed_at":99999999999},"commits":[{"id":"a","timestamp":"2025-01-01T00:00:00Z"}]}`))
 	f.Add("issues", []byte(`{"action":"closed","repository":{"full_name":"o/r"},"issue":{"id":1,"state":"closed","labels":[{"name":"incident"}],"created_at":"2025-01-02T00:00:00Z","closed_at":"2025-01-01T00:00:00Z"}}`))
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		ev, err := Parse(event, "fuzz", body, testConfig)
-		if err != nil {
-			var e *valueloop.Error
-			if valueloop.ErrorCode(err) != valueloop.EINVALID || !asError(err, &e) || e.Field == "" {
-				t.Fatalf("error %v: want an EINVALID *valueloop.Error naming a field", err)
-			}
-			return
-		}
-		checkValid(t, ev)
+		forgetest.CheckFuzzed(t, ev, err, true)
 	})
-}
-
-func asError(err error, e **valueloop.Error) bool {
-	v, ok := err.(*valueloop.Error)
-	*e = v
-	return ok
 }

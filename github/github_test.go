@@ -1,8 +1,6 @@
 package github
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 var testConfig = Config{
@@ -18,23 +17,7 @@ var testConfig = Config{
 	ReleaseEnvironment: "app-store",
 }
 
-func ts(tb testing.TB, s string) time.Time {
-	tb.Helper()
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return t.UTC()
-}
-
-func readFixture(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
+var ts, readFixture = forgetest.TS, forgetest.ReadFixture
 
 // eventType is the X-GitHub-Event of a fixture: its name up to the first dot.
 func eventType(name string) string {
@@ -238,13 +221,7 @@ func TestMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev, err := Parse(tt.event, "d", []byte(tt.body), testConfig)
-			var e *valueloop.Error
-			if !errors.As(err, &e) || e.Code != valueloop.EINVALID || e.Field != tt.field {
-				t.Fatalf("got %+v, %v; want an invalid %q", ev, err, tt.field)
-			}
-			if e.Message == "" || len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-				t.Errorf("error %q with records %+v; want a reason and no records", e.Message, ev)
-			}
+			forgetest.CheckMalformed(t, ev, err, tt.field)
 		})
 	}
 }
@@ -252,26 +229,15 @@ func TestMalformed(t *testing.T) {
 // From webhooks to metrics: the fixtures, parsed, give the facts a
 // hand-written timeline would.
 func TestFixturesToMetrics(t *testing.T) {
-	var data dora.Data
-	data.Catalog.Services = []dora.Service{{Name: "checkout-api", Team: "payments", Sources: []dora.Source{{Repo: "acme-shop/checkout"}}}}
-	for _, f := range []string{
+	files := []string{
 		"push.feature.json", "pull_request.closed.merged.json", "push.json",
 		"deployment_status.in_progress.json", "deployment_status.success.json", "deployment_status.staging.json",
 		"issues.opened.json", "deployment_status.rollback.json", "issues.closed.json",
 		"push.json", // a redelivery
-	} {
-		ev, err := Parse(eventType(f), f, readFixture(t, f), testConfig)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		data.Changes = append(data.Changes, ev.Changes...)
-		data.Deployments = append(data.Deployments, ev.Deployments...)
-		data.Incidents = append(data.Incidents, ev.Incidents...)
 	}
-	tl, err := dora.NewTimeline(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl := forgetest.Timeline(t, dora.Catalog{Services: []dora.Service{{Name: "checkout-api", Team: "payments", Sources: []dora.Source{{Repo: "acme-shop/checkout"}}}}}, files, func(f string, body []byte) (dora.Event, error) {
+		return Parse(eventType(f), f, body, testConfig)
+	})
 	deps := tl.Deployments("checkout-api")
 	if len(deps) != 2 {
 		t.Fatalf("got %d production deployments, want the deployment and its rollback", len(deps))

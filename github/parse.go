@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // Source is the dora.Event source of this package's events.
@@ -22,31 +22,11 @@ const (
 )
 
 // DefaultIncidentLabel marks incident issues when Config.IncidentLabel is empty.
-const DefaultIncidentLabel = "incident"
+const DefaultIncidentLabel = forge.DefaultIncidentLabel
 
-// Config says how to read one GitHub source.
-type Config struct {
-	// IncidentLabel marks the issues that are incidents (compared without
-	// regard to case); DefaultIncidentLabel when empty.
-	IncidentLabel string
-	// Production lists environments by name with whether they are
-	// production (valueloop.Environment.Production). For an environment not
-	// listed, the deployment's production_environment flag decides, and
-	// without one it is not production: the name alone never makes an
-	// environment production.
-	Production map[string]bool
-	// ReleaseEnvironment names the environment a published release deploys
-	// to, for repositories whose releases are their deployments (a library,
-	// a mobile app). When empty, release events are ignored.
-	ReleaseEnvironment string
-}
-
-func (c *Config) incidentLabel() string {
-	if c.IncidentLabel == "" {
-		return DefaultIncidentLabel
-	}
-	return c.IncidentLabel
-}
+// Config says how to read one GitHub source. For an environment Production does
+// not list, the deployment's production_environment flag decides.
+type Config = forge.Config
 
 // Parse reads one delivery: eventType is the X-GitHub-Event header,
 // deliveryID the X-GitHub-Delivery header. Event types and actions that say
@@ -76,7 +56,7 @@ func Parse(eventType, deliveryID string, body []byte, cfg Config) (dora.Event, e
 	case "":
 		return ev, valueloop.FieldErrorf(EventHeader, "is required")
 	default:
-		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(eventType))
+		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", forge.Truncate(eventType))
 	}
 	if err != nil {
 		return dora.Event{Source: Source, Kind: eventType, DeliveryID: deliveryID}, err
@@ -93,7 +73,7 @@ func (r *repository) check() error {
 
 func parsePush(ev *dora.Event, body []byte) error {
 	var p pushEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if err := p.Repository.check(); err != nil {
@@ -105,10 +85,10 @@ func parsePush(ev *dora.Event, body []byte) error {
 	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
 	switch {
 	case p.Deleted:
-		ev.Ignored = "push deleted " + truncate(p.Ref)
+		ev.Ignored = "push deleted " + forge.Truncate(p.Ref)
 		return nil
 	case !ok:
-		ev.Ignored = "push to " + truncate(p.Ref) + ", not a branch"
+		ev.Ignored = "push to " + forge.Truncate(p.Ref) + ", not a branch"
 		return nil
 	case len(p.Commits) == 0:
 		ev.Ignored = "push without new commits"
@@ -134,7 +114,7 @@ func parsePush(ev *dora.Event, body []byte) error {
 		newest = latest(newest, at)
 		changes[i] = dora.Change{
 			Repo: p.Repository.FullName, SHA: strings.ToLower(c.ID), Branch: branch,
-			Paths: paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
+			Paths: forge.Paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
 		}
 	}
 	// Commits reach the default branch when pushed to it; without the push
@@ -158,28 +138,16 @@ func latest(a, b time.Time) time.Time {
 	return a
 }
 
-func paths(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		for _, p := range l {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 func parsePullRequest(ev *dora.Event, body []byte) error {
 	var p pullRequestEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
 	if p.Action != "closed" {
-		ev.Ignored = "pull request " + truncate(p.Action) + ": only merges are changes"
+		ev.Ignored = "pull request " + forge.Truncate(p.Action) + ": only merges are changes"
 		return nil
 	}
 	c, ignored, err := mergedChange(p.Repository, &p.PullRequest, "pull_request.")
@@ -202,7 +170,7 @@ func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Chang
 	case pr.MergeCommitSHA == "":
 		return c, "", valueloop.FieldErrorf(prefix+"merge_commit_sha", "is required")
 	case pr.Base.Ref != "" && repo.DefaultBranch != "" && pr.Base.Ref != repo.DefaultBranch:
-		return c, "pull request merged into " + truncate(pr.Base.Ref) + ", not the default branch", nil
+		return c, "pull request merged into " + forge.Truncate(pr.Base.Ref) + ", not the default branch", nil
 	}
 	merged, err := pr.MergedAt.required(prefix + "merged_at")
 	if err != nil {
@@ -223,14 +191,14 @@ func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Chang
 // nothing new.
 func parseReview(ev *dora.Event, body []byte) error {
 	var p reviewEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
 	if p.Action != "submitted" {
-		ev.Ignored = "pull request review " + truncate(p.Action) + ": only submitted reviews are read"
+		ev.Ignored = "pull request review " + forge.Truncate(p.Action) + ": only submitted reviews are read"
 		return nil
 	}
 	if p.PullRequest.Number == "" {
@@ -277,10 +245,7 @@ func newDeployment(d *deployment, repo repository, env string, cfg Config) (dora
 		return dora.Deployment{}, valueloop.FieldErrorf("deployment.environment", "is required")
 	}
 	h := hints(d.Payload)
-	prod, listed := cfg.Production[env]
-	if !listed && d.ProductionEnvironment != nil {
-		prod = *d.ProductionEnvironment
-	}
+	prod := cfg.IsProduction(env, d.ProductionEnvironment != nil && *d.ProductionEnvironment)
 	version := h.Version
 	if version == "" {
 		version = d.Ref
@@ -295,7 +260,7 @@ func newDeployment(d *deployment, repo repository, env string, cfg Config) (dora
 
 func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	d, err := newDeployment(&p.Deployment, p.Repository, p.Deployment.Environment, cfg)
@@ -322,7 +287,7 @@ var statuses = map[string]string{
 
 func parseDeploymentStatus(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentStatusEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	d, ignored, err := statusDeployment(&p.DeploymentStatus, &p.Deployment, p.Repository, cfg, "deployment_status.")
@@ -344,7 +309,7 @@ func statusDeployment(st *deploymentStatus, dep *deployment, repo repository, cf
 	}
 	status, ok := statuses[st.State]
 	if !ok {
-		return dora.Deployment{}, "", valueloop.FieldErrorf(prefix+"state", "unknown state %q", truncate(st.State))
+		return dora.Deployment{}, "", valueloop.FieldErrorf(prefix+"state", "unknown state %q", forge.Truncate(st.State))
 	}
 	env := st.Environment
 	if env == "" {
@@ -370,14 +335,14 @@ var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 
 func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	var p releaseEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
 	if p.Action != "published" && p.Action != "released" {
-		ev.Ignored = "release " + truncate(p.Action) + ": only publications are deployments"
+		ev.Ignored = "release " + forge.Truncate(p.Action) + ": only publications are deployments"
 		return nil
 	}
 	d, ignored, err := releaseDeployment(&p.Release, p.Repository.FullName, cfg, "release.")
@@ -408,7 +373,7 @@ func releaseDeployment(r *release, repo string, cfg Config, prefix string) (dora
 	}
 	d := dora.Deployment{
 		ID: "github:release:" + r.ID.String(), Repo: repo, Environment: cfg.ReleaseEnvironment,
-		Production: cfg.Production[cfg.ReleaseEnvironment], Version: r.TagName, Status: dora.StatusSuccess, At: at,
+		Production: cfg.IsProduction(cfg.ReleaseEnvironment, false), Version: r.TagName, Status: dora.StatusSuccess, At: at,
 	}
 	if fullSHA.MatchString(r.TargetCommitish) { // otherwise a branch name
 		d.SHA = strings.ToLower(r.TargetCommitish)
@@ -418,7 +383,7 @@ func releaseDeployment(r *release, repo string, cfg Config, prefix string) (dora
 
 func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 	var p issuesEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if err := p.Repository.check(); err != nil {
@@ -428,7 +393,7 @@ func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	want := cfg.incidentLabel()
+	want := cfg.Label()
 	switch {
 	case p.Action == "unlabeled" && strings.EqualFold(p.Label.Name, want) && !incident,
 		(p.Action == "deleted" || p.Action == "transferred") && incident:
@@ -436,7 +401,7 @@ func parseIssues(ev *dora.Event, body []byte, cfg Config) error {
 		ev.Incidents = []dora.Incident{inc}
 		return nil
 	case !incident:
-		ev.Ignored = fmt.Sprintf("issue not labelled %q", truncate(want))
+		ev.Ignored = fmt.Sprintf("issue not labelled %q", forge.Truncate(want))
 		return nil
 	}
 	if err := resolve(&inc, &p.Issue, "issue."); err != nil {
@@ -453,7 +418,7 @@ func issueIncident(is *issue, repo string, cfg Config, prefix string) (dora.Inci
 	if is.ID == "" {
 		return dora.Incident{}, false, valueloop.FieldErrorf(prefix+"id", "is required")
 	}
-	want := cfg.incidentLabel()
+	want := cfg.Label()
 	incident := false
 	names := make([]string, len(is.Labels))
 	for i, l := range is.Labels {

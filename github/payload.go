@@ -3,12 +3,11 @@ package github
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/jsondecode"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // The payload structs hold only the fields this package reads; GitHub sends
@@ -163,13 +162,13 @@ func (s stamp) time(field string) (time.Time, error) {
 		}
 		v, err := time.Parse(time.RFC3339, str)
 		if err != nil {
-			return t, valueloop.FieldErrorf(field, "is not an RFC 3339 time: %q", truncate(str))
+			return t, valueloop.FieldErrorf(field, "is not an RFC 3339 time: %q", forge.Truncate(str))
 		}
 		t = v
 	} else {
 		n, err := strconv.ParseInt(string(b), 10, 64)
 		if err != nil {
-			return t, valueloop.FieldErrorf(field, "is neither an RFC 3339 time nor Unix seconds: %s", truncate(string(b)))
+			return t, valueloop.FieldErrorf(field, "is neither an RFC 3339 time nor Unix seconds: %s", forge.Truncate(string(b)))
 		}
 		if n < 0 || n > 7258118400 { // 1970 to 2200
 			return t, valueloop.FieldErrorf(field, "Unix time %d is out of range", n)
@@ -189,27 +188,4 @@ func (s stamp) required(field string) (time.Time, error) {
 		err = valueloop.FieldErrorf(field, "is required")
 	}
 	return t, err
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
-// decode unmarshals a payload; a malformed one is an EINVALID error naming
-// the field at fault. Unknown fields are fine (forges add them); a repeated
-// key is not (two readers could disagree on its value).
-//
-// An error about the document as a whole names the field "payload": a
-// delivery refused should say where to look, even when the body is not an
-// object at all (found by FuzzGitHub).
-func decode(body []byte, v any) error {
-	err := jsondecode.Decode(body, v, jsondecode.Options{})
-	var e *valueloop.Error
-	if errors.As(err, &e) && e.Field == "" {
-		e.Field = "payload"
-	}
-	return err
 }

@@ -3,11 +3,10 @@ package github
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // referenceDir holds real public GitHub payloads (see its SOURCES.md),
@@ -15,12 +14,8 @@ import (
 const referenceDir = "../../shared/reference/webhooks/github"
 
 func TestReferencePayloads(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(referenceDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("no reference payloads at " + referenceDir)
-	}
 	cfg := Config{Production: map[string]bool{"production": true}, ReleaseEnvironment: "production", IncidentLabel: "bug"}
-	type check func(t *testing.T, ev dora.Event)
+	type check = func(t *testing.T, ev dora.Event)
 	ignored := func(t *testing.T, ev dora.Event) {
 		if ev.Ignored == "" {
 			t.Errorf("got %+v, want it ignored", ev)
@@ -59,25 +54,9 @@ func TestReferencePayloads(t *testing.T) {
 		"workflow_job.completed.failure.json":            ignored,
 		"check_suite.completed.json":                     ignored,
 	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ev, err := Parse(eventType(name), "ref", body, cfg)
-			if err != nil {
-				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
-			}
-			checkValid(t, ev)
-			if c := checks[name]; c != nil {
-				c(t, ev)
-			} else if !strings.HasPrefix(name, "SOURCES") {
-				t.Logf("no specific check for %s: %+v", name, ev)
-			}
-		})
-	}
+	forgetest.Replay(t, referenceDir, func(name string, body []byte) (dora.Event, error) {
+		return Parse(eventType(name), "ref", body, cfg)
+	}, checks)
 	// The closed issue is an incident under its own label, resolved.
 	body, err := os.ReadFile(filepath.Join(referenceDir, "issues.closed.labeled.json"))
 	if err == nil {
@@ -103,29 +82,5 @@ func wantIncident(t *testing.T, ev dora.Event, resolved bool) {
 	t.Helper()
 	if len(ev.Incidents) != 1 || (ev.Incidents[0].ResolvedAt != nil) != resolved {
 		t.Errorf("got %+v, want one incident, resolved %v", ev.Incidents, resolved)
-	}
-}
-
-// checkValid asserts what every parsed event guarantees: records the
-// delivery package accepts.
-func checkValid(t *testing.T, ev dora.Event) {
-	t.Helper()
-	if ev.Ignored != "" && len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-		t.Errorf("ignored (%s) yet carries records: %+v", ev.Ignored, ev)
-	}
-	for _, c := range ev.Changes {
-		if err := c.Validate(); err != nil {
-			t.Errorf("change %+v: %v", c, err)
-		}
-	}
-	for _, d := range ev.Deployments {
-		if err := d.Validate(); err != nil {
-			t.Errorf("deployment %+v: %v", d, err)
-		}
-	}
-	for _, i := range ev.Incidents {
-		if err := i.Validate(); err != nil {
-			t.Errorf("incident %+v: %v", i, err)
-		}
 	}
 }

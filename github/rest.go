@@ -5,6 +5,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // Pages of the REST API, for importing history (package backfill fetches
@@ -18,7 +19,7 @@ import (
 // branch that the pages of the repository are read with.
 func Repository(body []byte) (fullName, defaultBranch string, err error) {
 	var r repository
-	if err := decode(body, &r); err != nil {
+	if err := forge.Decode(body, &r); err != nil {
 		return "", "", err
 	}
 	if err := r.check(); err != nil {
@@ -33,7 +34,7 @@ func Repository(body []byte) (fullName, defaultBranch string, err error) {
 // skipped.
 func PullsPage(body []byte, fullName, defaultBranch string) ([]dora.Change, error) {
 	var page []pullRequest
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	repo := repository{FullName: fullName, DefaultBranch: defaultBranch}
@@ -66,7 +67,7 @@ func ReviewsPage(body []byte, fullName, pr string) ([]dora.Review, error) {
 		State       string `json:"state"`
 		SubmittedAt stamp  `json:"submitted_at"`
 	}
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Review
@@ -97,7 +98,7 @@ type Deployment struct {
 // records it; its outcome is in its statuses.
 func DeploymentsPage(body []byte, fullName string, cfg Config) ([]dora.Deployment, []Deployment, error) {
 	var page []deployment
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, nil, err
 	}
 	repo := repository{FullName: fullName}
@@ -124,7 +125,7 @@ func DeploymentsPage(body []byte, fullName string, cfg Config) ([]dora.Deploymen
 // is skipped).
 func StatusesPage(body []byte, dep Deployment, cfg Config) ([]dora.Deployment, error) {
 	var page []deploymentStatus
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Deployment
@@ -145,7 +146,7 @@ func StatusesPage(body []byte, dep Deployment, cfg Config) ([]dora.Deployment, e
 // pre-release) is a successful deployment, as the release event gives it.
 func ReleasesPage(body []byte, fullName string, cfg Config) ([]dora.Deployment, error) {
 	var page []release
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Deployment
@@ -167,7 +168,7 @@ func ReleasesPage(body []byte, fullName string, cfg Config) ([]dora.Deployment, 
 // closed. Pull requests, which the endpoint lists too, are skipped.
 func IssuesPage(body []byte, fullName string, cfg Config) ([]dora.Incident, error) {
 	var page []issue
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Incident

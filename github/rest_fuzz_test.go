@@ -1,13 +1,11 @@
 package github
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // restPages reads a page of the REST API by the kind of list it is.
@@ -51,33 +49,7 @@ var restPages = map[string]func(body []byte) (dora.Event, error){
 // with the page's URL) or return records the delivery package accepts.
 // The seed corpus is the pages the import's tests replay (backfill/testdata/github).
 func FuzzRESTPages(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("..", "backfill", "testdata", "github", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatal("no pages in backfill/testdata/github")
-	}
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		kind, _, _ := strings.Cut(filepath.Base(file), ".")
-		f.Add(kind, body)
-	}
 	f.Add("pulls", []byte(`[{"number":1,"merged_at":"2025-01-01T00:00:00Z","created_at":"2025-01-02T00:00:00Z","merge_commit_sha":"a"}]`))
 	f.Add("deployments", []byte(`[{"id":1,"environment":"x","created_at":1}]`))
-	f.Fuzz(func(t *testing.T, kind string, body []byte) {
-		read, ok := restPages[kind]
-		if !ok {
-			return
-		}
-		ev, err := read(body)
-		if err != nil {
-			var e *valueloop.Error
-			if valueloop.ErrorCode(err) != valueloop.EINVALID || !asError(err, &e) {
-				t.Fatalf("error %v: want an EINVALID *valueloop.Error", err)
-			}
-			return
-		}
-		checkValid(t, ev)
-	})
+	forgetest.FuzzPages(f, filepath.Join("..", "backfill", "testdata", "github"), restPages)
 }

@@ -1,16 +1,14 @@
 package gitlab
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 var testConfig = Config{
@@ -18,23 +16,7 @@ var testConfig = Config{
 	ReleaseEnvironment: "app-store",
 }
 
-func ts(tb testing.TB, s string) time.Time {
-	tb.Helper()
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return t.UTC()
-}
-
-func readFixture(tb testing.TB, name string) []byte {
-	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
-}
+var ts, readFixture = forgetest.TS, forgetest.ReadFixture
 
 // header is the X-Gitlab-Event GitLab sends with a fixture, named after its
 // object_kind. Work items (incidents) come with "Issue Hook".
@@ -221,13 +203,7 @@ func TestMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev, err := Parse(tt.header, "d", []byte(tt.body), testConfig)
-			var e *valueloop.Error
-			if !errors.As(err, &e) || e.Code != valueloop.EINVALID || e.Field != tt.field {
-				t.Fatalf("got %+v, %v; want an invalid %q", ev, err, tt.field)
-			}
-			if e.Message == "" || len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-				t.Errorf("error %q with records %+v; want a reason and no records", e.Message, ev)
-			}
+			forgetest.CheckMalformed(t, ev, err, tt.field)
 		})
 	}
 }
@@ -236,24 +212,13 @@ func TestMalformed(t *testing.T) {
 // one deployment; with the pushes and the merge request, the timeline
 // delivers the changes and dates the squash merge from its branch.
 func TestFixturesToMetrics(t *testing.T) {
-	var data dora.Data
-	data.Catalog.Services = []dora.Service{{Name: "storefront-web", Team: "web", Sources: []dora.Source{{Repo: "acme-shop/storefront"}}}}
-	for _, f := range []string{
+	files := []string{
 		"push.branch.json", "merge_request.merge.json", "push.json", "pipeline.success.json", "deployment.running.json",
 		"deployment.success.json", "job.deploy.json", "work_item.incident.open.json", "work_item.incident.close.json",
-	} {
-		ev, err := Parse(header(f), f, readFixture(t, f), testConfig)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		data.Changes = append(data.Changes, ev.Changes...)
-		data.Deployments = append(data.Deployments, ev.Deployments...)
-		data.Incidents = append(data.Incidents, ev.Incidents...)
 	}
-	tl, err := dora.NewTimeline(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tl := forgetest.Timeline(t, dora.Catalog{Services: []dora.Service{{Name: "storefront-web", Team: "web", Sources: []dora.Source{{Repo: "acme-shop/storefront"}}}}}, files, func(f string, body []byte) (dora.Event, error) {
+		return Parse(header(f), f, body, testConfig)
+	})
 	deps := tl.Deployments("storefront-web")
 	if len(deps) != 1 {
 		t.Fatalf("got %d production deployments, want one (job 771203 told three times)", len(deps))

@@ -11,45 +11,19 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // Source is the dora.Event source of this package's events.
 const Source = "gitlab"
 
 // DefaultIncidentLabel marks incident issues when Config.IncidentLabel is empty.
-const DefaultIncidentLabel = "incident"
+const DefaultIncidentLabel = forge.DefaultIncidentLabel
 
-// Config says how to read one GitLab source.
-type Config struct {
-	// IncidentLabel marks the issues that are incidents (compared without
-	// regard to case); DefaultIncidentLabel when empty. Issues and work items
-	// of type Incident are incidents whatever their labels.
-	IncidentLabel string
-	// Production lists environments by name with whether they are
-	// production (valueloop.Environment.Production). For an environment not
-	// listed, GitLab's deployment tier decides (tier "production"), when the
-	// payload carries it; otherwise it is not production: the name alone
-	// never makes an environment production.
-	Production map[string]bool
-	// ReleaseEnvironment names the environment a created release deploys to,
-	// for projects whose releases are their deployments. When empty, release
-	// events are ignored.
-	ReleaseEnvironment string
-}
-
-func (c *Config) incidentLabel() string {
-	if c.IncidentLabel == "" {
-		return DefaultIncidentLabel
-	}
-	return c.IncidentLabel
-}
-
-func (c *Config) production(env, tier string) bool {
-	if p, ok := c.Production[env]; ok {
-		return p
-	}
-	return tier == "production"
-}
+// Config says how to read one GitLab source. Issues and work items of type
+// Incident are incidents whatever their labels; for an environment
+// Production does not list, GitLab's deployment tier decides.
+type Config = forge.Config
 
 // hooks are the X-Gitlab-Event values whose payloads this package reads.
 // Incidents and other work items arrive as "Issue Hook" with object_kind
@@ -68,11 +42,11 @@ var hooks = map[string]bool{
 func Parse(eventHeader, deliveryID string, body []byte, cfg Config) (dora.Event, error) {
 	ev := dora.Event{Source: Source, Kind: eventHeader, DeliveryID: deliveryID}
 	if eventHeader != "" && !hooks[eventHeader] {
-		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(eventHeader))
+		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", forge.Truncate(eventHeader))
 		return ev, nil
 	}
 	var env envelope
-	if err := decode(body, &env); err != nil {
+	if err := forge.Decode(body, &env); err != nil {
 		return ev, err
 	}
 	if ev.Kind == "" {
@@ -97,7 +71,7 @@ func Parse(eventHeader, deliveryID string, body []byte, cfg Config) (dora.Event,
 	case "":
 		return ev, valueloop.FieldErrorf("object_kind", "is required")
 	default:
-		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", truncate(env.ObjectKind))
+		ev.Ignored = fmt.Sprintf("%s events are not used for delivery metrics", forge.Truncate(env.ObjectKind))
 	}
 	if err != nil {
 		return dora.Event{Source: Source, Kind: ev.Kind, DeliveryID: deliveryID}, err
@@ -109,7 +83,7 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 
 func parsePush(ev *dora.Event, body []byte) error {
 	var p pushEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, p.Repository)
@@ -122,10 +96,10 @@ func parsePush(ev *dora.Event, body []byte) error {
 	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
 	switch {
 	case p.After == zeroSHA:
-		ev.Ignored = "push deleted " + truncate(p.Ref)
+		ev.Ignored = "push deleted " + forge.Truncate(p.Ref)
 		return nil
 	case !ok:
-		ev.Ignored = "push to " + truncate(p.Ref) + ", not a branch"
+		ev.Ignored = "push to " + forge.Truncate(p.Ref) + ", not a branch"
 		return nil
 	case len(p.Commits) == 0:
 		ev.Ignored = "push without new commits"
@@ -149,7 +123,7 @@ func parsePush(ev *dora.Event, body []byte) error {
 		}
 		changes[i] = dora.Change{
 			Repo: name, SHA: strings.ToLower(c.ID), Branch: branch,
-			Paths: paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
+			Paths: forge.Paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
 		}
 	}
 	// GitLab's push events carry no push time: the newest commit is the best
@@ -164,21 +138,9 @@ func parsePush(ev *dora.Event, body []byte) error {
 	return nil
 }
 
-func paths(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		for _, p := range l {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 func parseMergeRequest(ev *dora.Event, body []byte) error {
 	var p mergeRequestEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, p.Repository)
@@ -195,12 +157,12 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 	}
 	switch {
 	case mr.Action != "merge":
-		ev.Ignored = "merge request " + truncate(mr.Action) + ": only merges and approvals are read"
+		ev.Ignored = "merge request " + forge.Truncate(mr.Action) + ": only merges and approvals are read"
 		return nil
 	case mr.IID == "":
 		return valueloop.FieldErrorf("object_attributes.iid", "is required")
 	case mr.TargetBranch != "" && defaultBranch != "" && mr.TargetBranch != defaultBranch:
-		ev.Ignored = "merge request merged into " + truncate(mr.TargetBranch) + ", not the default branch"
+		ev.Ignored = "merge request merged into " + forge.Truncate(mr.TargetBranch) + ", not the default branch"
 		return nil
 	}
 	// The landed commit: the merge commit, else the squash commit, else (a
@@ -283,7 +245,7 @@ func jobID(id string) string { return "gitlab:job:" + id }
 
 func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	var p deploymentEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, repository{})
@@ -295,7 +257,7 @@ func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	}
 	status, ok := statuses[p.Status]
 	if !ok {
-		return valueloop.FieldErrorf("status", "unknown status %q", truncate(p.Status))
+		return valueloop.FieldErrorf("status", "unknown status %q", forge.Truncate(p.Status))
 	}
 	var id string
 	switch {
@@ -316,7 +278,7 @@ func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 		sha = last
 	}
 	ev.Deployments = []dora.Deployment{{
-		ID: id, Repo: name, Environment: p.Environment, Production: cfg.production(p.Environment, p.EnvironmentTier),
+		ID: id, Repo: name, Environment: p.Environment, Production: cfg.IsProduction(p.Environment, p.EnvironmentTier == "production"),
 		SHA: strings.ToLower(sha), Version: p.Ref, Status: status, At: at,
 	}}
 	return nil
@@ -349,13 +311,13 @@ func jobDeployment(id, status string, times []stamp, fields []string, e *environ
 		return dora.Deployment{}, false, valueloop.FieldErrorf(fields[len(fields)-1], "is required")
 	}
 	return dora.Deployment{
-		ID: jobID(id), Environment: e.Name, Production: cfg.production(e.Name, e.DeploymentTier), Status: st, At: at,
+		ID: jobID(id), Environment: e.Name, Production: cfg.IsProduction(e.Name, e.DeploymentTier == "production"), Status: st, At: at,
 	}, true, nil
 }
 
 func parsePipeline(ev *dora.Event, body []byte, cfg Config) error {
 	var p pipelineEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, repository{})
@@ -390,7 +352,7 @@ func parsePipeline(ev *dora.Event, body []byte, cfg Config) error {
 
 func parseJob(ev *dora.Event, body []byte, cfg Config) error {
 	var p jobEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	if !deploying(p.Environment) {
@@ -411,7 +373,7 @@ func parseJob(ev *dora.Event, body []byte, cfg Config) error {
 		return err
 	}
 	if !ok {
-		ev.Ignored = "job " + truncate(p.BuildStatus) + ": nothing deployed yet"
+		ev.Ignored = "job " + forge.Truncate(p.BuildStatus) + ": nothing deployed yet"
 		return nil
 	}
 	d.Repo, d.SHA, d.Version = name, strings.ToLower(p.SHA), p.Ref
@@ -433,7 +395,7 @@ func hasLabel(labels []string, want string) bool {
 
 func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 	var p issueEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, p.Repository)
@@ -444,7 +406,7 @@ func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 	if a.ID == "" {
 		return valueloop.FieldErrorf("object_attributes.id", "is required")
 	}
-	want := cfg.incidentLabel()
+	want := cfg.Label()
 	labels := titles(p.Labels)
 	typed := strings.EqualFold(a.Type, "incident") || strings.EqualFold(a.IssueType, "incident")
 	incident := typed || hasLabel(labels, want)
@@ -467,7 +429,7 @@ func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 		ev.Incidents = []dora.Incident{inc}
 		return nil
 	case !incident:
-		ev.Ignored = fmt.Sprintf("%s is neither of type Incident nor labelled %q", p.ObjectKind, truncate(want))
+		ev.Ignored = fmt.Sprintf("%s is neither of type Incident nor labelled %q", p.ObjectKind, forge.Truncate(want))
 		return nil
 	}
 	if a.State == "closed" {
@@ -492,7 +454,7 @@ func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 
 func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	var p releaseEvent
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return err
 	}
 	name, err := repo(p.Project, repository{})
@@ -501,7 +463,7 @@ func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	}
 	switch {
 	case p.Action != "create":
-		ev.Ignored = "release " + truncate(p.Action) + ": only new releases are deployments"
+		ev.Ignored = "release " + forge.Truncate(p.Action) + ": only new releases are deployments"
 		return nil
 	case cfg.ReleaseEnvironment == "":
 		ev.Ignored = "releases are not configured as deployments for this source"
@@ -520,7 +482,7 @@ func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	}
 	ev.Deployments = []dora.Deployment{{
 		ID: "gitlab:release:" + p.ID.String(), Repo: name, Environment: cfg.ReleaseEnvironment,
-		Production: cfg.production(cfg.ReleaseEnvironment, ""), SHA: strings.ToLower(p.Commit.ID), Version: p.Tag,
+		Production: cfg.IsProduction(cfg.ReleaseEnvironment, false), SHA: strings.ToLower(p.Commit.ID), Version: p.Tag,
 		Status: dora.StatusSuccess, At: at,
 	}}
 	return nil

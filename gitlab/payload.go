@@ -3,13 +3,12 @@ package gitlab
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/jsondecode"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // The payload structs hold only the fields this package reads; GitLab sends
@@ -210,7 +209,7 @@ func (s stamp) time(field string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, valueloop.FieldErrorf(field, "is not a time GitLab writes: %q", truncate(str))
+	return time.Time{}, valueloop.FieldErrorf(field, "is not a time GitLab writes: %q", forge.Truncate(str))
 }
 
 // required is time for fields that must be there.
@@ -220,27 +219,4 @@ func (s stamp) required(field string) (time.Time, error) {
 		err = valueloop.FieldErrorf(field, "is required")
 	}
 	return t, err
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
-// decode unmarshals a payload; a malformed one is an EINVALID error naming
-// the field at fault. Unknown fields are fine (forges add them); a repeated
-// key is not (two readers could disagree on its value).
-//
-// An error about the document as a whole names the field "payload": a
-// delivery refused should say where to look, even when the body is not an
-// object at all (found by FuzzGitLab).
-func decode(body []byte, v any) error {
-	err := jsondecode.Decode(body, v, jsondecode.Options{})
-	var e *valueloop.Error
-	if errors.As(err, &e) && e.Field == "" {
-		e.Field = "payload"
-	}
-	return err
 }

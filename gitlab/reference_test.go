@@ -1,12 +1,10 @@
 package gitlab
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // referenceDir holds real public GitLab payloads (see its SOURCES.md),
@@ -14,10 +12,6 @@ import (
 const referenceDir = "../../shared/reference/webhooks/gitlab"
 
 func TestReferencePayloads(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(referenceDir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("no reference payloads at " + referenceDir)
-	}
 	cfg := Config{Production: map[string]bool{"staging": true}, ReleaseEnvironment: "production", IncidentLabel: "critical"}
 	checks := map[string]func(t *testing.T, ev dora.Event){
 		"push.json": func(t *testing.T, ev dora.Event) {
@@ -81,26 +75,9 @@ func TestReferencePayloads(t *testing.T) {
 			}
 		},
 	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Read by object_kind: the header is not part of the files.
-			ev, err := Parse("", "ref", body, cfg)
-			if err != nil {
-				t.Fatalf("%v (%s)", err, valueloop.ErrorMessage(err))
-			}
-			checkValid(t, ev)
-			if c := checks[name]; c != nil {
-				c(t, ev)
-			} else {
-				t.Errorf("no check for %s: %+v", name, ev)
-			}
-		})
-	}
+	forgetest.Replay(t, referenceDir, func(name string, body []byte) (dora.Event, error) {
+		return Parse("", "ref", body, cfg) // by object_kind: the header is not part of the files
+	}, checks)
 }
 
 func ignoredCheck(t *testing.T, ev dora.Event) {
@@ -114,29 +91,5 @@ func wantN(t *testing.T, got, want int) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %d records, want %d", got, want)
-	}
-}
-
-// checkValid asserts what every parsed event guarantees: records the
-// delivery package accepts.
-func checkValid(t *testing.T, ev dora.Event) {
-	t.Helper()
-	if ev.Ignored != "" && len(ev.Changes)+len(ev.Deployments)+len(ev.Incidents) > 0 {
-		t.Errorf("ignored (%s) yet carries records: %+v", ev.Ignored, ev)
-	}
-	for _, c := range ev.Changes {
-		if err := c.Validate(); err != nil {
-			t.Errorf("change %+v: %v", c, err)
-		}
-	}
-	for _, d := range ev.Deployments {
-		if err := d.Validate(); err != nil {
-			t.Errorf("deployment %+v: %v", d, err)
-		}
-	}
-	for _, i := range ev.Incidents {
-		if err := i.Validate(); err != nil {
-			t.Errorf("incident %+v: %v", i, err)
-		}
 	}
 }

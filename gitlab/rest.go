@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // Pages of the REST API (v4), for importing history (package backfill
@@ -22,7 +23,7 @@ import (
 // pages of the project are read with.
 func Project(body []byte) (path, defaultBranch string, err error) {
 	var p project
-	if err := decode(body, &p); err != nil {
+	if err := forge.Decode(body, &p); err != nil {
 		return "", "", err
 	}
 	if p.PathWithNamespace == "" {
@@ -52,7 +53,7 @@ type restMergeRequest struct {
 // with.
 func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, error) {
 	var page []restMergeRequest
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Change
@@ -116,7 +117,7 @@ func ApprovalsPage(body []byte, path, iid string) (reviews []dora.Review, undate
 			ApprovedAt stamp `json:"approved_at"`
 		} `json:"approved_by"`
 	}
-	if err := decode(body, &a); err != nil {
+	if err := forge.Decode(body, &a); err != nil {
 		return nil, 0, err
 	}
 	for i, by := range a.ApprovedBy {
@@ -142,7 +143,7 @@ func NotesPage(body []byte, path, iid string) ([]dora.Review, error) {
 		System    bool   `json:"system"`
 		CreatedAt stamp  `json:"created_at"`
 	}
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Review
@@ -183,7 +184,7 @@ type restDeployment struct {
 // (created, blocked on a manual job, skipped) are skipped.
 func DeploymentsPage(body []byte, path string, cfg Config) ([]dora.Deployment, error) {
 	var page []restDeployment
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Deployment
@@ -214,7 +215,7 @@ func DeploymentsPage(body []byte, path string, cfg Config) ([]dora.Deployment, e
 			return nil, err
 		}
 		out = append(out, dora.Deployment{
-			ID: id, Repo: path, Environment: d.Environment.Name, Production: cfg.production(d.Environment.Name, d.Environment.Tier),
+			ID: id, Repo: path, Environment: d.Environment.Name, Production: cfg.IsProduction(d.Environment.Name, d.Environment.Tier == "production"),
 			SHA: strings.ToLower(d.SHA), Version: d.Ref, Status: status, At: at,
 		})
 	}
@@ -238,14 +239,14 @@ func IssuesPage(body []byte, path string, cfg Config) ([]dora.Incident, error) {
 		UpdatedAt   stamp       `json:"updated_at"`
 		ClosedAt    stamp       `json:"closed_at"`
 	}
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Incident
 	for i, is := range page {
 		f := fmt.Sprintf("[%d].", i)
 		typed := strings.EqualFold(is.IssueType, "incident") || strings.EqualFold(is.Type, "incident")
-		if !typed && !hasLabel(is.Labels, cfg.incidentLabel()) {
+		if !typed && !hasLabel(is.Labels, cfg.Label()) {
 			continue
 		}
 		if is.ID == "" {
@@ -297,7 +298,7 @@ func ReleasesPage(body []byte, path string, cfg Config) ([]dora.Deployment, erro
 		UpcomingRel bool   `json:"upcoming_release"`
 		Commit      commit `json:"commit"`
 	}
-	if err := decode(body, &page); err != nil {
+	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Deployment
@@ -315,7 +316,7 @@ func ReleasesPage(body []byte, path string, cfg Config) ([]dora.Deployment, erro
 		}
 		out = append(out, dora.Deployment{
 			ID: "gitlab:release:" + path + "@" + r.TagName, Repo: path, Environment: cfg.ReleaseEnvironment,
-			Production: cfg.production(cfg.ReleaseEnvironment, ""), SHA: strings.ToLower(r.Commit.ID), Version: r.TagName,
+			Production: cfg.IsProduction(cfg.ReleaseEnvironment, false), SHA: strings.ToLower(r.Commit.ID), Version: r.TagName,
 			Status: dora.StatusSuccess, At: at,
 		})
 	}

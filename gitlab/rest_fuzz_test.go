@@ -1,14 +1,11 @@
 package gitlab
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // restPages reads a page of the REST API by the kind of list it is.
@@ -44,33 +41,7 @@ var restPages = map[string]func(body []byte) (dora.Event, error){
 // with the page's URL) or return records the delivery package accepts.
 // The seed corpus is the pages the import's tests replay (backfill/testdata/gitlab).
 func FuzzRESTPages(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("..", "backfill", "testdata", "gitlab", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatal("no pages in backfill/testdata/gitlab")
-	}
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		kind, _, _ := strings.Cut(filepath.Base(file), ".")
-		f.Add(kind, body)
-	}
 	f.Add("releases", []byte(`[{"tag_name":"v1","released_at":"2025-01-01 10:00:00 UTC","commit":{"id":"ABC"}}]`))
 	f.Add("deployments", []byte(`[{"id":1,"status":"running","environment":{"name":"eu-live"},"created_at":"2025-01-01T00:00:00Z"}]`))
-	f.Fuzz(func(t *testing.T, kind string, body []byte) {
-		read, ok := restPages[kind]
-		if !ok {
-			return
-		}
-		ev, err := read(body)
-		if err != nil {
-			var e *valueloop.Error
-			if !errors.As(err, &e) || e.Code != valueloop.EINVALID {
-				t.Fatalf("error %v: want an EINVALID *valueloop.Error", err)
-			}
-			return
-		}
-		checkValid(t, ev)
-	})
+	forgetest.FuzzPages(f, filepath.Join("..", "backfill", "testdata", "gitlab"), restPages)
 }

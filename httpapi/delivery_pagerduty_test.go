@@ -1,12 +1,10 @@
 package httpapi_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/pagerduty"
 )
 
@@ -17,12 +15,9 @@ import (
 // resolves it, which gives the recovery time (18:30:10 → 19:15:40 =
 // 45m30s after the 18:00 deployment failed: 1h15m40s).
 func TestPagerDutyWebhooks(t *testing.T) {
-	e, _ := mustDeliveryServer(t, nil)
 	const secret = "pagerduty-secret-for-tests-0123"
+	e := incidentSourceServer(t, "pagerduty", "pd", secret)
 	must := func(c call, status int) string { t.Helper(); return e.expect(t, c, status) }
-	must(call{method: "PUT", path: "/api/v1/delivery/sources/pd", token: adminSecret, body: `{"kind":"pagerduty","secret":"` + secret + `"}`}, 200)
-	must(call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
-		body: `{"id":"D1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-03-04T18:00:00Z"}`}, 201)
 	hook := func(body, sig string) call {
 		return call{method: "POST", path: "/hooks/pagerduty", body: body, headers: map[string]string{"Content-Type": "application/json", pagerduty.SignatureHeader: sig}}
 	}
@@ -42,11 +37,7 @@ func TestPagerDutyWebhooks(t *testing.T) {
 		t.Errorf("replayed: %s", body)
 	}
 	must(hook(resolved, pagerduty.Sign([]byte(secret), []byte(resolved))), 200)
-	var rep delivery.Report
-	if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/dora?from=2026-03-04&to=2026-03-05&service=shop", token: adminSecret}, 200)), &rep); err != nil {
-		t.Fatal(err)
-	}
-	m := rep.Services[0].Total
+	m := shopMetrics(t, e)
 	if m.Incidents != 1 || m.Unlinked != 0 || m.Failed != 1 || m.Recovery.Count != 1 || m.Recovery.Median != time.Hour+15*time.Minute+40*time.Second {
 		t.Errorf("incidents %d (unlinked %d), failed %d, recovery %+v; want the PagerDuty incident linked to D1, recovered after 1h15m40s",
 			m.Incidents, m.Unlinked, m.Failed, m.Recovery)

@@ -53,16 +53,8 @@ func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *delivery.Ser
 	t.Cleanup(func() { svc.Close() })
 	// A second server on the same store, with delivery metrics.
 	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
-	srv.Addr = "127.0.0.1:0"
 	srv.Delivery = svc
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	openServer(t, srv)
 	d := *e
 	d.srv = srv
 	for _, src := range []string{`{"kind":"github","secret":"` + hookSecret + `"}`, `{"kind":"gitlab","secret":"` + gitlabToken + `"}`} {
@@ -353,4 +345,27 @@ func TestDeliveryNotServed(t *testing.T) {
 			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, body)
 		}
 	}
+}
+
+// incidentSourceServer is a delivery server with the incident source name
+// of kind under secret, and the production deployment D1 of service shop
+// at 2026-03-04 18:00 for its incidents to link to.
+func incidentSourceServer(t *testing.T, kind, name, secret string) *env {
+	t.Helper()
+	e, _ := mustDeliveryServer(t, nil)
+	e.expect(t, call{method: "PUT", path: "/api/v1/delivery/sources/" + name, token: adminSecret, body: `{"kind":"` + kind + `","secret":"` + secret + `"}`}, 200)
+	e.expect(t, call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
+		body: `{"id":"D1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-03-04T18:00:00Z"}`}, 201)
+	return e
+}
+
+// shopMetrics is what the DORA report of 2026-03-04 says of service shop.
+func shopMetrics(t *testing.T, e *env) dora.Metrics {
+	t.Helper()
+	_, body := e.do(t, call{method: "GET", path: "/api/v1/dora?from=2026-03-04&to=2026-03-05&service=shop", token: adminSecret})
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || len(rep.Services) != 1 {
+		t.Fatalf("dora: %v: %s", err, body)
+	}
+	return rep.Services[0].Total
 }

@@ -11,14 +11,12 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
@@ -37,46 +35,16 @@ func eventServer(t testing.TB) (url, evalToken string) {
 // eventServerDB is eventServer that also returns its store.
 func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 	t.Helper()
-	ctx := context.Background()
-	db = sqlite.NewDB(filepath.Join(t.TempDir(), "events.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	a := auth.NewService(db)
-	if err := a.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Create(ctx, &valueloop.Token{Name: "root", Scope: valueloop.ScopeAdmin}, adminSecret, "test"); err != nil {
-		t.Fatal(err)
-	}
+	db, a := openStore(t, "events.db")
 	f := flags.NewService(db, nil)
 	for _, env := range []string{"production", "staging"} {
-		if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "test"); err != nil {
-			t.Fatal(err)
-		}
+		addEnvironment(t, f, valueloop.Environment{Key: env, Name: env}, "")
 	}
-	eval, err := a.Create(ctx, &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
+	eval := mustEvalToken(t, a)
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Addr = "127.0.0.1:0"
-	srv.Events = &httpapi.Events{Pipeline: p, Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) },
+	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) },
 		ProgressEvery: time.Millisecond}
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-		p.Close()
-	})
+	openServer(t, srv)
 	return srv.URL(), eval, db
 }
 

@@ -5,20 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
-	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
-	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -32,29 +26,9 @@ const experimentFlags = `{"flags":{
 func experimentServer(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "exp.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	a := auth.NewService(db)
-	if err := a.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Create(ctx, &valueloop.Token{Name: "root", Scope: valueloop.ScopeAdmin}, adminSecret, "test"); err != nil {
-		t.Fatal(err)
-	}
+	db, a := openStore(t, "exp.db")
 	f := flags.NewService(db, nil)
-	if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flagd.Parse("exp.json", []byte(experimentFlags))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Apply(ctx, "production", set, "test", "setup"); err != nil {
-		t.Fatal(err)
-	}
+	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "Production"}, experimentFlags)
 	for _, m := range []metric.Metric{
 		{Key: "signup", Kind: metric.Conversion, Event: "signup"},
 		{Key: "tickets", Kind: metric.Count, Event: "ticket", Direction: metric.LowerIsBetter},
@@ -66,23 +40,10 @@ func experimentServer(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Addr = "127.0.0.1:0"
-	srv.Events = &httpapi.Events{Pipeline: p, Store: db}
+	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db}
 	srv.Experiments = db
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-		p.Close()
-	})
+	openServer(t, srv)
 	return &env{srv: srv, db: db, flags: f, auth: a}
 }
 

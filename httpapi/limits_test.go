@@ -23,18 +23,10 @@ import (
 func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *delivery.Service) *httpapi.Server {
 	t.Helper()
 	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
-	srv.Addr = "127.0.0.1:0"
 	srv.Limits = lim
 	srv.Delivery = svc
 	srv.Events = e.srv.Events
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Close(ctx)
-	})
+	openServer(t, srv)
 	return srv
 }
 

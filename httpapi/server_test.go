@@ -46,46 +46,86 @@ func MustServer(t testing.TB) *env {
 // server before it opens.
 func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "api.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx := context.Background()
-	a := auth.NewService(db)
-	if err := a.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Create(ctx, &valueloop.Token{Name: "root", Scope: valueloop.ScopeAdmin}, adminSecret, "test"); err != nil {
-		t.Fatal(err)
-	}
+	db, a := openStore(t, "api.db")
 	f := flags.NewService(db, nil)
-	if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production", Production: true}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flagd.Parse("prod.json", []byte(prodFlags))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Apply(ctx, "production", set, "test", "setup"); err != nil {
-		t.Fatal(err)
-	}
-	eval, err := a.Create(ctx, &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipeline := ingest.NewPipeline(db, nil)
-	if err := pipeline.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pipeline.Close() })
+	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "Production", Production: true}, prodFlags)
+	eval := mustEvalToken(t, a)
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Events = &httpapi.Events{Pipeline: pipeline, Store: db}
-	srv.Addr = "127.0.0.1:0"
+	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db}
 	srv.Heartbeat = 50 * time.Millisecond
 	if configure != nil {
 		configure(srv, db)
 	}
+	openServer(t, srv)
+	return &env{srv: srv, db: db, flags: f, auth: a, eval: eval}
+}
+
+// openStore opens a SQLite store named name in a temporary directory and
+// its token service, holding the admin token adminSecret; the store closes
+// when t ends.
+func openStore(t testing.TB, name string) (*sqlite.DB, *auth.Service) {
+	t.Helper()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), name))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a := auth.NewService(db)
+	if err := a.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Create(context.Background(), &valueloop.Token{Name: "root", Scope: valueloop.ScopeAdmin}, adminSecret, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return db, a
+}
+
+// addEnvironment creates environment e holding the flagd document
+// flagsJSON (no flags when empty).
+func addEnvironment(t testing.TB, f *flags.Service, e valueloop.Environment, flagsJSON string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.EnsureEnvironment(ctx, e, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if flagsJSON == "" {
+		return
+	}
+	set, err := flagd.Parse(e.Key+".json", []byte(flagsJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Apply(ctx, e.Key, set, "test", "setup"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustEvalToken creates an evaluate token for production and returns it.
+func mustEvalToken(t testing.TB, a *auth.Service) string {
+	t.Helper()
+	eval, err := a.Create(context.Background(), &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eval
+}
+
+// openPipeline opens an event pipeline over db; it closes when t ends,
+// after a server opened later.
+func openPipeline(t testing.TB, db *sqlite.DB) *ingest.Pipeline {
+	t.Helper()
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// openServer opens srv on a free port; it closes when t ends.
+func openServer(t testing.TB, srv *httpapi.Server) {
+	t.Helper()
+	srv.Addr = "127.0.0.1:0"
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +134,6 @@ func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env 
 		defer cancel()
 		srv.Close(ctx)
 	})
-	return &env{srv: srv, db: db, flags: f, auth: a, eval: eval}
 }
 
 type call struct {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -73,10 +74,20 @@ func valuePage(q url.Values) (limit int, cursor string, err error) {
 			return 0, "", valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, got %q", maxValuePage, v)
 		}
 	}
-	if len(cursor) > 200 {
-		return 0, "", valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before")
+	// The cursor is the last key of the page before: anything else was
+	// changed on the way, and is refused rather than read as an empty page.
+	if cursor != "" && !value.ValidKey(cursor) {
+		return 0, "", valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before (a key), not %q", clipCursor(cursor))
 	}
 	return limit, cursor, nil
+}
+
+// clipCursor shortens a refused cursor for its error message.
+func clipCursor(c string) string {
+	if len(c) > 40 {
+		return strings.ToValidUTF8(c[:40], "") + "…"
+	}
+	return c
 }
 
 // pageEnd ends a page read from the store with one item more than limit:

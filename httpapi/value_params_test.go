@@ -78,7 +78,11 @@ func TestValueListPages(t *testing.T) {
 		t.Errorf("pages of 2: %v in %d pages, want a b c in 2", keys, pages)
 	}
 	for _, path := range []string{"/api/v1/objectives?limit=0", "/api/v1/objectives?limit=1001", "/api/v1/features?limit=x",
-		"/api/v1/features?cursor=" + strings.Repeat("k", 201)} {
+		"/api/v1/features?cursor=" + strings.Repeat("k", 201),
+		// A cursor is a key: anything else was not given by a page, and
+		// would read as an empty page (or fail in PostgreSQL, for bytes
+		// that are not UTF-8), not as the mistake it is.
+		"/api/v1/objectives?cursor=Revenue", "/api/v1/features?cursor=%FF", "/api/v1/features?cursor=a%00b"} {
 		field := "limit"
 		if strings.Contains(path, "cursor") {
 			field = "cursor"

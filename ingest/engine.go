@@ -1059,10 +1059,10 @@ func (e *engine) all() []metric.Aggregate {
 func sortAggregates(as []metric.Aggregate) {
 	slices.SortFunc(as, func(a, b metric.Aggregate) int {
 		if a.Flag != b.Flag {
-			return cmpString(a.Flag, b.Flag)
+			return cmp.Compare(a.Flag, b.Flag)
 		}
 		if a.Variant != b.Variant {
-			return cmpString(a.Variant, b.Variant)
+			return cmp.Compare(a.Variant, b.Variant)
 		}
 		if a.Dimension != b.Dimension {
 			return cmpString(a.Dimension, b.Dimension)
@@ -1071,18 +1071,8 @@ func sortAggregates(as []metric.Aggregate) {
 			return cmpString(a.Value, b.Value)
 		}
 		if a.Metric != b.Metric {
-			return cmpString(a.Metric, b.Metric)
+			return cmp.Compare(a.Metric, b.Metric)
 		}
 		return cmp.Compare(a.Period, b.Period)
 	})
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

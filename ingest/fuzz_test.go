@@ -165,6 +165,8 @@ func FuzzStoredData(f *testing.F) {
 	evs := []Event{
 		{Type: Exposure, ID: "x", Flag: "f", Variant: "a", TargetingKey: "u", Time: 5, TimeSet: true},
 		{Type: Tracking, Name: "purchase", TargetingKey: "u", Time: 9, Value: -7, HasValue: true, Attributes: []byte(`{"a":1}`)},
+		// a value in the bucket counts of the quantile over events
+		{Type: Tracking, Name: "load", TargetingKey: "u", Time: 6, Value: 2_500_000, HasValue: true},
 		{Type: Tracking, Name: "click", TargetingKey: "v", Time: 3},
 	}
 	if err := seedEngine.apply(evs, func(int64, func([]byte) error) error { return nil }); err != nil {

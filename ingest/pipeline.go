@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -666,9 +667,9 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 		slices.SortFunc(refs, func(a, b ref) int {
 			switch {
 			case a.k.Time != b.k.Time:
-				return cmpInt(a.k.Time, b.k.Time)
+				return cmp.Compare(a.k.Time, b.k.Time)
 			case a.k.Hash != b.k.Hash:
-				return cmpInt(a.k.Hash, b.k.Hash)
+				return cmp.Compare(a.k.Hash, b.k.Hash)
 			}
 			return a.rank - b.rank
 		})
@@ -695,16 +696,6 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 		}
 	}
 	return fresh, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // writeMemory writes a group to a plain Store: the per-user state lives in

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -100,7 +101,7 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 		idx = append(idx, i)
 	}
 	if len(idx) > 1 {
-		slices.SortFunc(idx, func(a, b int) int { return cmpString(u.units[a].flag, u.units[b].flag) })
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(u.units[a].flag, u.units[b].flag) })
 	}
 	maskLen := (e.nAcc + 7) / 8
 	for _, i := range idx {

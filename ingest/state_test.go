@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -168,9 +169,9 @@ func (tx *stateTx) StateVersion(env string, exclusive bool) (string, error) {
 func (tx *stateTx) Claim(env string, keys []DedupKey) ([]bool, error) {
 	if !slices.IsSortedFunc(keys, func(a, b DedupKey) int {
 		if a.Time != b.Time {
-			return cmpInt(a.Time, b.Time)
+			return cmp.Compare(a.Time, b.Time)
 		}
-		return cmpInt(a.Hash, b.Hash)
+		return cmp.Compare(a.Hash, b.Hash)
 	}) {
 		return nil, errors.New("stateStore: claim keys not sorted")
 	}
@@ -243,7 +244,7 @@ func (tx *stateTx) Append(env string, rec LogRecord) error {
 }
 
 func (tx *stateTx) PutUsers(env string, users []UserState) error {
-	if !slices.IsSortedFunc(users, func(a, b UserState) int { return cmpString(a.Key, b.Key) }) {
+	if !slices.IsSortedFunc(users, func(a, b UserState) int { return cmp.Compare(a.Key, b.Key) }) {
 		return errors.New("stateStore: users not sorted")
 	}
 	if tx.puts[env] == nil {

@@ -26,7 +26,10 @@ import (
 // added, so the sketch stays incremental and mergeable like Sketch, whatever
 // the quantile's estimate turns out to be: the sums over users that its
 // variance needs at any bucket are prefix sums. The price is per-user state:
-// each user's own bucket counts (a Sketch) of the metric's events.
+// each user's own bucket counts (a Sketch) of the metric's events, per flag
+// they are exposed to; bounded whatever the values, as a value in
+// millionths within ±MaxValue falls in one of at most 3,855 buckets
+// (TestUserBucketBound).
 type EventSketch struct {
 	Events, Cross, Square Sketch
 }
@@ -217,11 +220,15 @@ func (k EventSketch) QuantileSummary(users int64, q float64) stats.Summary {
 }
 
 func clusteredSummary(bs []cbucket, users int64, q float64) stats.Summary {
-	var m int64
+	var m, cross, square int64
 	for _, b := range bs {
-		m += b.n
+		m, cross, square = m+b.n, cross+b.cross, square+b.square
 	}
-	if m <= 0 || users <= 0 {
+	// Over every bucket Cross and Square both sum to Σ_i N_i² ≥ M: sums
+	// that break this hold no EventSketch (a quantile over users' sketch,
+	// left by an earlier definition of the metric's key until the rebuild),
+	// and read as one they would give an interval of width zero.
+	if m <= 0 || users <= 0 || cross != square || square < m {
 		return stats.Summary{}
 	}
 	e, l, u := clusteredRanks(bs, users, q, z975)

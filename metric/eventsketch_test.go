@@ -307,3 +307,77 @@ func BenchmarkQuantileSummary(b *testing.B) {
 		})
 	}
 }
+
+// TestUserBucketBound: the per-user state a quantile over events costs is
+// bounded whatever the values: one user's bucket counts (per flag and
+// metric) have at most 3,855 buckets: every bucket of either sign that a
+// value in millionths up to MaxValue falls in (fewer than the mapping has
+// between 10⁻⁶ and 10¹², as no millionth falls in some of the narrow
+// buckets near 10⁻⁶) and zero's; and 462 for values from 1 ms to 10 s. The
+// figures docs/experiments.md gives.
+func TestUserBucketBound(t *testing.T) {
+	fill := func(lo, hi float64, signs ...int64) Sketch {
+		var h Sketch
+		for v := lo; v <= hi*(1+SketchAccuracy); v *= 1 + SketchAccuracy/2 {
+			for _, s := range signs {
+				h.Add(s*int64(math.Round(min(v, hi)*Scale)), 1)
+			}
+		}
+		return h
+	}
+	buckets := func(h Sketch) int { return len(h.Pos) + len(h.Neg) + int(min(h.Zero, 1)) }
+	all := fill(1.0/Scale, MaxValue, -1, 1)
+	all.Add(0, 1)
+	if got := buckets(all); got != 3855 {
+		t.Errorf("every value within ±MaxValue: %d buckets, want 3855", got)
+	}
+	if got := buckets(fill(0.001, 10, 1)); got != 462 {
+		t.Errorf("1 ms to 10 s: %d buckets, want 462", got)
+	}
+	t.Logf("encoded: %d bytes for every bucket, %d for 1 ms to 10 s", len(all.Encode(nil)), len(fill(0.001, 10, 1).Encode(nil)))
+}
+
+// TestEventQuantileForeignSketch: sums whose sketch is not an EventSketch
+// (a quantile over users' sketch, left by the definition a metric of the
+// same key had before it was deleted and created again, until the rebuild)
+// have no summary: read as one, their Cross and Square would be zero, and
+// so the interval's width, which would make any difference significant.
+func TestEventQuantileForeignSketch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var plain Sketch
+	var s Sums
+	for range 500 {
+		x := int64(math.Exp(3+r.NormFloat64()) * Scale)
+		plain.Add(x, 1)
+		s.Apply(x, 0, 0, 1)
+	}
+	s.SetSketch(plain)
+	over := Metric{Kind: Quantile, Quantile: 0.9, Over: OverUser}
+	if got := SummaryOf(over, s); got.N != 500 {
+		t.Fatalf("over users: %+v, want a summary of the 500 users", got)
+	}
+	over.Over = OverEvent
+	if got := SummaryOf(over, s); got != (stats.Summary{}) {
+		t.Errorf("a quantile over users' sketch read as over events: %+v, want no summary", got)
+	}
+	// And the other way: the packed sketches of a quantile over events,
+	// read as over users, would put Cross and Square at infinite values.
+	var k EventSketch
+	for range 200 {
+		var h Sketch
+		for _, x := range clusteredUser(r, 3) {
+			h.Add(x, 1)
+		}
+		k.AddUser(h, 1)
+	}
+	var e Sums
+	e.SetEventSketch(k)
+	e.N = 200
+	if got := SummaryOf(over, e); got.N != 200 || math.IsInf(got.Mean, 0) {
+		t.Fatalf("over events: %+v, want a summary of the 200 users", got)
+	}
+	over.Over = OverUser
+	if got := SummaryOf(over, e); got != (stats.Summary{}) {
+		t.Errorf("a quantile over events' sketches read as over users: %+v, want no summary", got)
+	}
+}

@@ -164,7 +164,10 @@ func (k Sketch) QuantileSummary(q float64) stats.Summary {
 	for _, b := range bs {
 		n += b.n
 	}
-	if n <= 0 {
+	// An infinite bucket is no value's: the sketch is a quantile over
+	// events' packed three (see EventSketch.pack), left by an earlier
+	// definition of the metric's key until the rebuild.
+	if n <= 0 || math.IsInf(bs[0].v, 0) || math.IsInf(bs[len(bs)-1].v, 0) {
 		return stats.Summary{}
 	}
 	e, l, u := QuantileRanks(n, q, z975)

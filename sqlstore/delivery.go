@@ -224,30 +224,15 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	}
 	defer rows.Close()
 	out := make([]dora.Change, 0, min(n, 1<<22))
-	var repo, service, branch, pr []byte
-	var paths sql.NullString
-	var authored int64
-	var merged, opened sql.NullInt64
+	var row changeRow
+	dest := row.dest()
 	for rows.Next() {
-		var c dora.Change
-		if err := rows.Scan(&repo, &service, &c.SHA, &pr, &branch, &paths, &authored, &merged, &opened); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 		}
-		c.Repo, c.Service, c.Branch = in.get(repo), in.get(service), in.get(branch)
-		if len(pr) > 0 {
-			c.PR = string(pr)
-		}
-		if paths.Valid {
-			if err := json.Unmarshal([]byte(paths.String), &c.Paths); err != nil {
-				return nil, fmt.Errorf("%s: paths of change %s: %w", s.o.D.Name, c.SHA, err)
-			}
-		}
-		c.AuthoredAt = fromNanos(authored)
-		if merged.Valid {
-			c.MergedAt = fromNanos(merged.Int64)
-		}
-		if opened.Valid {
-			c.OpenedAt = fromNanos(opened.Int64)
+		c, err := row.change(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.o.D.Name, err)
 		}
 		out = append(out, c)
 	}
@@ -255,6 +240,74 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 		return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
 	}
 	return out, nil
+}
+
+// changeRow is a row of delivery_changes as scanned: repo, service, sha,
+// pr, branch, paths, authored_at, merged_at, opened_at. Reading many rows
+// reuses one.
+type changeRow struct {
+	repo, service, pr, branch []byte
+	sha                       string
+	paths                     sql.NullString
+	authored                  int64
+	merged, opened            sql.NullInt64
+}
+
+// dest is where Scan puts the columns.
+func (r *changeRow) dest() []any {
+	return []any{&r.repo, &r.service, &r.sha, &r.pr, &r.branch, &r.paths, &r.authored, &r.merged, &r.opened}
+}
+
+// change is the change the row holds, its repeated strings shared
+// through in.
+func (r *changeRow) change(in interner) (dora.Change, error) {
+	c := dora.Change{Repo: in.get(r.repo), Service: in.get(r.service), SHA: r.sha, Branch: in.get(r.branch), AuthoredAt: fromNanos(r.authored)}
+	if len(r.pr) > 0 {
+		c.PR = string(r.pr)
+	}
+	if r.paths.Valid {
+		if err := json.Unmarshal([]byte(r.paths.String), &c.Paths); err != nil {
+			return c, fmt.Errorf("paths of change %s: %w", c.SHA, err)
+		}
+	}
+	if r.merged.Valid {
+		c.MergedAt = fromNanos(r.merged.Int64)
+	}
+	if r.opened.Valid {
+		c.OpenedAt = fromNanos(r.opened.Int64)
+	}
+	return c, nil
+}
+
+// incidentRow is a row of delivery_incidents as scanned: incident_id,
+// service, repo, title, opened_at, resolved_at, updated_at, deployment_id,
+// cause_sha, void.
+type incidentRow struct {
+	i                 dora.Incident
+	service, repo     []byte
+	opened            int64
+	resolved, updated sql.NullInt64
+}
+
+// dest is where Scan puts the columns.
+func (r *incidentRow) dest() []any {
+	return []any{&r.i.ID, &r.service, &r.repo, &r.i.Title, &r.opened, &r.resolved, &r.updated, &r.i.DeploymentID, &r.i.CauseSHA, &r.i.Void}
+}
+
+// incident is the incident the row holds, its repeated strings shared
+// through in.
+func (r *incidentRow) incident(in interner) dora.Incident {
+	i := r.i
+	i.Service, i.Repo = in.get(r.service), in.get(r.repo)
+	i.OpenedAt = fromNanos(r.opened)
+	if r.resolved.Valid {
+		t := fromNanos(r.resolved.Int64)
+		i.ResolvedAt = &t
+	}
+	if r.updated.Valid {
+		i.UpdatedAt = fromNanos(r.updated.Int64)
+	}
+	return i
 }
 
 func (s *Store) readDeployments(ctx context.Context, q querier, in interner) ([]dora.Deployment, error) {
@@ -289,24 +342,13 @@ func (s *Store) readIncidents(ctx context.Context, q querier, in interner, query
 	}
 	defer rows.Close()
 	var out []dora.Incident
-	var service, repo []byte
-	var opened int64
-	var resolved, updated sql.NullInt64
+	var row incidentRow
+	dest := row.dest()
 	for rows.Next() {
-		var i dora.Incident
-		if err := rows.Scan(&i.ID, &service, &repo, &i.Title, &opened, &resolved, &updated, &i.DeploymentID, &i.CauseSHA, &i.Void); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)
 		}
-		i.Service, i.Repo = in.get(service), in.get(repo)
-		i.OpenedAt = fromNanos(opened)
-		if resolved.Valid {
-			t := fromNanos(resolved.Int64)
-			i.ResolvedAt = &t
-		}
-		if updated.Valid {
-			i.UpdatedAt = fromNanos(updated.Int64)
-		}
-		out = append(out, i)
+		out = append(out, row.incident(in))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: read incidents: %w", s.o.D.Name, err)

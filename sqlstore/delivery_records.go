@@ -30,27 +30,13 @@ var recordTables = map[string]recordTable{
 		table: "delivery_changes", idColumn: "sha",
 		columns: "repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at",
 		scan: func(rows *sql.Rows, r *delivery.Record, pre ...any) error {
-			c := &dora.Change{}
-			var paths sql.NullString
-			var authored int64
-			var merged, opened sql.NullInt64
-			if err := rows.Scan(append(pre, &c.Repo, &c.Service, &c.SHA, &c.PR, &c.Branch, &paths, &authored, &merged, &opened)...); err != nil {
+			var row changeRow
+			if err := rows.Scan(append(pre, row.dest()...)...); err != nil {
 				return err
 			}
-			if paths.Valid {
-				if err := json.Unmarshal([]byte(paths.String), &c.Paths); err != nil {
-					return fmt.Errorf("paths of change %s: %w", c.SHA, err)
-				}
-			}
-			c.AuthoredAt = fromNanos(authored)
-			if merged.Valid {
-				c.MergedAt = fromNanos(merged.Int64)
-			}
-			if opened.Valid {
-				c.OpenedAt = fromNanos(opened.Int64)
-			}
-			r.Change = c
-			return nil
+			c, err := row.change(interner{})
+			r.Change = &c
+			return err
 		},
 		values: func(r *delivery.Record) ([]any, error) {
 			c := r.Change
@@ -80,21 +66,12 @@ var recordTables = map[string]recordTable{
 		table: "delivery_incidents", idColumn: "incident_id",
 		columns: "incident_id, service, repo, title, opened_at, resolved_at, updated_at, deployment_id, cause_sha, void",
 		scan: func(rows *sql.Rows, r *delivery.Record, pre ...any) error {
-			i := &dora.Incident{}
-			var opened int64
-			var resolved, updated sql.NullInt64
-			if err := rows.Scan(append(pre, &i.ID, &i.Service, &i.Repo, &i.Title, &opened, &resolved, &updated, &i.DeploymentID, &i.CauseSHA, &i.Void)...); err != nil {
+			var row incidentRow
+			if err := rows.Scan(append(pre, row.dest()...)...); err != nil {
 				return err
 			}
-			i.OpenedAt = fromNanos(opened)
-			if resolved.Valid {
-				t := fromNanos(resolved.Int64)
-				i.ResolvedAt = &t
-			}
-			if updated.Valid {
-				i.UpdatedAt = fromNanos(updated.Int64)
-			}
-			r.Incident = i
+			i := row.incident(interner{})
+			r.Incident = &i
 			return nil
 		},
 		values: func(r *delivery.Record) ([]any, error) {

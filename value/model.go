@@ -237,6 +237,10 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
 
+// ValidKey reports whether key has the form of an objective's or a
+// feature's key (what a list's cursor must be).
+func ValidKey(key string) bool { return keyPattern.MatchString(key) }
+
 func checkKey(field, key string) error {
 	if !keyPattern.MatchString(key) {
 		return valueloop.FieldErrorf(field, "must be 1 to 100 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit; got %q", clip(key))
@@ -513,7 +517,7 @@ func ValidateAll(c Context, objectives []Objective, features []Feature) error {
 	for i := range objectives {
 		o := &objectives[i]
 		if err := o.Validate(&c); err != nil {
-			return prefixField(fmt.Sprintf("objectives[%d].", i), err)
+			return valueloop.PrefixField(fmt.Sprintf("objectives[%d].", i), err)
 		}
 		if j, ok := okeys[o.Key]; ok {
 			return valueloop.FieldErrorf(fmt.Sprintf("objectives[%d].key", i), "objective %q is already defined as objectives[%d]", o.Key, j)
@@ -532,7 +536,7 @@ func ValidateAll(c Context, objectives []Objective, features []Feature) error {
 		f := &features[i]
 		at := fmt.Sprintf("features[%d].", i)
 		if err := f.Validate(&c); err != nil {
-			return prefixField(at, err)
+			return valueloop.PrefixField(at, err)
 		}
 		if j, ok := fkeys[f.Key]; ok {
 			return valueloop.FieldErrorf(at+"key", "feature %q is already defined as features[%d]", f.Key, j)
@@ -617,16 +621,6 @@ func dependencyCycle(features []Feature) []string {
 		}
 	}
 	return nil
-}
-
-// prefixField returns err with prefix before the field it names.
-func prefixField(prefix string, err error) error {
-	if e, ok := err.(*valueloop.Error); ok && e.Field != "" {
-		c := *e
-		c.Field = prefix + e.Field
-		return &c
-	}
-	return err
 }
 
 func list(keys []string) string {

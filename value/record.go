@@ -1,29 +1,20 @@
 package value
 
 import (
-	"encoding/json"
-	"strconv"
 	"time"
+
+	"github.com/valueloop/valueloop"
 )
 
 // Seconds is a duration that JSON writes as a number of seconds, the unit
-// of durations in the API.
+// of durations in the API: valueloop.Seconds, with D to read it back.
 type Seconds time.Duration
 
 // MarshalJSON writes the duration in seconds.
-func (s Seconds) MarshalJSON() ([]byte, error) {
-	return strconv.AppendFloat(nil, time.Duration(s).Seconds(), 'f', -1, 64), nil
-}
+func (s Seconds) MarshalJSON() ([]byte, error) { return valueloop.Seconds(s).MarshalJSON() }
 
 // UnmarshalJSON reads a number of seconds.
-func (s *Seconds) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	*s = Seconds(f * float64(time.Second))
-	return nil
-}
+func (s *Seconds) UnmarshalJSON(b []byte) error { return (*valueloop.Seconds)(s).UnmarshalJSON(b) }
 
 // D returns s as a time.Duration.
 func (s Seconds) D() time.Duration { return time.Duration(s) }

@@ -28,21 +28,11 @@ type delivery struct {
 // order (then 200) and hands every request to the test.
 func receiver(t *testing.T, statuses ...int) (*httptest.Server, <-chan delivery) {
 	t.Helper()
-	ch := make(chan delivery, 16)
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		ch <- delivery{r.Header.Clone(), body}
-		mu.Lock()
-		status := http.StatusOK
-		if len(statuses) > 0 {
-			status, statuses = statuses[0], statuses[1:]
-		}
-		mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ch
+	answers := make([]answer, len(statuses))
+	for i, st := range statuses {
+		answers[i] = answer{status: st}
+	}
+	return scripted(t, answers...)
 }
 
 func next(t *testing.T, ch <-chan delivery) delivery {

@@ -21,10 +21,7 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&f.Target, "flag", "", "only this flag")
 	fs.StringVar(&f.Actor, "actor", "", "only changes by this token name")
 	fs.IntVar(&f.Limit, "limit", 20, "at most this many entries (1-1000)")
-	if _, err := e.parseArgs(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	_, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
 	}

@@ -1,44 +1,12 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// mustToken creates a token through the CLI and returns its secret.
-func (s *testServer) mustToken(t *testing.T, args ...string) string {
-	t.Helper()
-	code, out, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, args...)...)
-	if code != 0 {
-		t.Fatalf("token create %v: exit %d: %s", args, code, stderr)
-	}
-	return strings.TrimSpace(out)
-}
-
-// request sends one request with the given headers and returns the answer
-// and its body.
-func request(t *testing.T, method, url, body string, header map[string]string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
 
 // TestClientTokensAndCORS: a client token created through the CLI works from
 // its allowed origins in the browser's terms (preflight, CORS headers on the

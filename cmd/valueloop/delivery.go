@@ -71,11 +71,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident); for opsgenie, a tag that marks incident alerts (default: every alert)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")
-		pos, err := e.parseArgs(fs, args)
-		if err != nil {
-			return err
-		}
-		c, err := cf.client()
+		pos, c, err := cf.parse(e, fs, args)
 		if err != nil {
 			return err
 		}
@@ -129,10 +125,7 @@ func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret st
 func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery source list")
 	cf := addClientFlags(e, fs)
-	if _, err := e.parseArgs(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	_, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
 	}
@@ -192,11 +185,7 @@ func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
 	team := fs.String("team", "", "team that owns the service")
 	var repos listFlag
 	fs.Var(&repos, "repo", "OWNER/NAME, or OWNER/NAME:PATH for a directory of a monorepo (repeatable)")
-	pos, err := e.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	pos, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
 	}
@@ -222,10 +211,7 @@ func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
 func runServiceList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery service list")
 	cf := addClientFlags(e, fs)
-	if _, err := e.parseArgs(fs, args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	_, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
 	}

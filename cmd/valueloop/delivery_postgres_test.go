@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -122,16 +121,6 @@ func checkPaymentsReport(t *testing.T, a, b *testServer) {
 // getWithToken GETs url with a bearer token: the status and the body.
 func getWithToken(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, answer := request(t, http.MethodGet, url, "", map[string]string{"Authorization": "Bearer " + token})
+	return resp.StatusCode, answer
 }

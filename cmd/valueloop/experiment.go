@@ -72,9 +72,7 @@ func (f expSettingFlags) given() url.Values {
 }
 
 func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
-	fs := newFlagSet(e, "experiment results")
-	cf := addClientFlags(e, fs)
-	env := fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+	fs, cf, env := envClientFlags(e, "experiment results")
 	var metrics listFlag
 	fs.Var(&metrics, "metric", "show only this metric (repeatable); the hypothesis' metrics are always shown")
 	dimension := fs.String("dimension", "", "also show the results split by this `DIMENSION` (one the server keeps, see serve --dimension)")
@@ -108,13 +106,6 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-// hypothesisFlags adds the flags every hypothesis subcommand takes.
-func hypothesisFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) {
-	fs := newFlagSet(e, "experiment hypothesis "+sub)
-	cf := addClientFlags(e, fs)
-	return fs, cf, fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-}
-
 // hypothesisKey parses args and returns the one flag key they name, and
 // the client.
 func hypothesisKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *string, args []string) (string, *client.Client, error) {
@@ -130,7 +121,7 @@ func hypothesisKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env
 }
 
 func runHypothesisGet(ctx context.Context, e *cliEnv, args []string) error {
-	fs, cf, env := hypothesisFlags(e, "get")
+	fs, cf, env := envClientFlags(e, "experiment hypothesis get")
 	key, c, err := hypothesisKey(e, fs, cf, "get", env, args)
 	if err != nil {
 		return err
@@ -147,7 +138,7 @@ func runHypothesisGet(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
-	fs, cf, env := hypothesisFlags(e, "delete")
+	fs, cf, env := envClientFlags(e, "experiment hypothesis delete")
 	key, c, err := hypothesisKey(e, fs, cf, "delete", env, args)
 	if err != nil {
 		return err
@@ -183,7 +174,7 @@ func addHypothesisFlags(fs *flag.FlagSet) *hypothesisInput {
 }
 
 func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
-	fs, cf, env := hypothesisFlags(e, "set")
+	fs, cf, env := envClientFlags(e, "experiment hypothesis set")
 	file := fs.String("f", "", "the hypothesis as JSON (- for standard input) instead of flags")
 	in := addHypothesisFlags(fs)
 	key, c, err := hypothesisKey(e, fs, cf, "set", env, args)

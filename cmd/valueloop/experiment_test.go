@@ -25,30 +25,18 @@ func TestExperimentEndToEnd(t *testing.T) {
 	flagFile := filepath.Join(dir, "flag.json")
 	os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
 		"targeting":{"fractional":[["control",50],["treatment",50]]}}`), 0o600)
-	for _, args := range [][]string{
-		{"flags", "set", "checkout-test", "--env", "production", "-f", flagFile},
-		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
-		{"metrics", "create", "--env", "production", "--key", "revenue", "--kind", "sum", "--event", "purchase"},
-		{"metrics", "create", "--env", "production", "--key", "errors", "--kind", "count", "--event", "error", "--direction", "lower"},
-	} {
-		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, stderr)
-		}
-	}
-	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token create: %d %s", code, stderr)
-	}
-	token = strings.TrimSpace(token)
+	s.mustRun(t,
+		[]string{"flags", "set", "checkout-test", "--env", "production", "-f", flagFile},
+		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		[]string{"metrics", "create", "--env", "production", "--key", "revenue", "--kind", "sum", "--event", "purchase"},
+		[]string{"metrics", "create", "--env", "production", "--key", "errors", "--kind", "count", "--event", "error", "--direction", "lower"},
+	)
+	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 
 	events := experimentEvents()
-	body, _ := json.Marshal(events)
-	resp, answer := post(t, s.URL+"/api/v1/events", token, string(body))
-	if resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
-		t.Fatalf("events: %d %s", resp.StatusCode, answer)
-	}
+	s.mustSendEvents(t, token, events)
 
-	code, _, stderr = s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
+	code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
 		"--primary", "purchased", "--min-effect", "10%", "--guardrail", "errors:50%", "--statement", "a shorter checkout sells more", "--cuped", "on")
 	if code != 0 {
 		t.Fatalf("hypothesis set: exit %d: %s", code, stderr)

@@ -277,12 +277,25 @@ func TestFlagdEvaluationV1(t *testing.T) {
 // checkV1EventStream: provider_ready, then configuration_change naming the
 // flag a CLI change touched.
 func checkV1EventStream(t *testing.T, srv *testServer, c evaluationv1connect.ServiceClient, token string) {
-	ctx := context.Background()
-	sreq := connect.NewRequest(&evalv1.EventStreamRequest{})
-	sreq.Header().Set("Authorization", "Bearer "+token)
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ev := bannerEnabledEvent(t, srv, c, token)
+	changed := ev.GetData().AsMap()["flags"]
+	if ev.GetType() != "configuration_change" || fmt.Sprint(changed) != "map[banner:map[type:update]]" {
+		t.Errorf("event %v with flags %v, want configuration_change of banner", ev.GetType(), changed)
+	}
+}
+
+// bannerEnabledEvent opens an event stream with token (none when empty),
+// waits for provider_ready, enables the demo's banner flag with the CLI and
+// returns the event that follows, keep-alives aside.
+func bannerEnabledEvent(t *testing.T, srv *testServer, c evaluationv1connect.ServiceClient, token string) *evalv1.EventStreamResponse {
+	t.Helper()
+	req := connect.NewRequest(&evalv1.EventStreamRequest{})
+	if token != "" {
+		req.Header().Set("Authorization", "Bearer "+token)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stream, err := c.EventStream(sctx, sreq)
+	stream, err := c.EventStream(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,20 +303,14 @@ func checkV1EventStream(t *testing.T, srv *testServer, c evaluationv1connect.Ser
 	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
 		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
 	}
-	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
-		t.Fatalf("flags enable: exit %d: %s", code, stderr)
-	}
+	srv.mustRun(t, []string{"flags", "enable", "banner", "--env", "production"})
 	for stream.Receive() {
-		if stream.Msg().GetType() == "keep_alive" {
-			continue
+		if stream.Msg().GetType() != "keep_alive" {
+			return stream.Msg()
 		}
-		changed := stream.Msg().GetData().AsMap()["flags"]
-		if stream.Msg().GetType() != "configuration_change" || fmt.Sprint(changed) != "map[banner:map[type:update]]" {
-			t.Errorf("event %v with flags %v, want configuration_change of banner", stream.Msg().GetType(), changed)
-		}
-		return
 	}
 	t.Fatalf("event stream ended: %v", stream.Err())
+	return nil
 }
 
 // TestFlagdInProcessResumesAfterRestart: the sync stream of flagd's Go
@@ -416,27 +423,7 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 func TestFlagdAnonymousEventStream(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	c := evaluationv1connect.NewServiceClient(http.DefaultClient, srv.URL)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := c.EventStream(ctx, connect.NewRequest(&evalv1.EventStreamRequest{}))
-	if err != nil {
-		t.Fatal(err)
+	if ev := bannerEnabledEvent(t, srv, c, ""); ev.GetType() != "configuration_change" || ev.GetData() != nil {
+		t.Errorf("event %q with data %v; want configuration_change without data", ev.GetType(), ev.GetData())
 	}
-	defer stream.Close()
-	if !stream.Receive() || stream.Msg().GetType() != "provider_ready" {
-		t.Fatalf("first event %v (%v), want provider_ready", stream.Msg(), stream.Err())
-	}
-	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
-		t.Fatalf("flags enable: exit %d: %s", code, stderr)
-	}
-	for stream.Receive() {
-		if stream.Msg().GetType() == "keep_alive" {
-			continue
-		}
-		if stream.Msg().GetType() != "configuration_change" || stream.Msg().GetData() != nil {
-			t.Errorf("event %q with data %v; want configuration_change without data", stream.Msg().GetType(), stream.Msg().GetData())
-		}
-		return
-	}
-	t.Fatalf("event stream ended: %v", stream.Err())
 }

@@ -39,9 +39,8 @@ type flagsCmd struct {
 }
 
 func newFlagsCmd(e *cliEnv, sub string) *flagsCmd {
-	fs := newFlagSet(e, "flags "+sub)
-	return &flagsCmd{e: e, sub: sub, fs: fs, cf: addClientFlags(e, fs),
-		env: fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")}
+	fs, cf, env := envClientFlags(e, "flags "+sub)
+	return &flagsCmd{e: e, sub: sub, fs: fs, cf: cf, env: env}
 }
 
 // parse parses args and returns the client.

@@ -14,8 +14,7 @@ import (
 // can rely on.
 func TestFlagsCLI(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	_, evalToken, _ := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	evalToken = strings.TrimSpace(evalToken)
+	evalToken := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
 	evaluate := func(key string) string {
 		_, body := post(t, srv.URL+"/ofrep/v1/evaluate/flags/"+key, evalToken, `{"context":{"targetingKey":"u1"}}`)
 		return body

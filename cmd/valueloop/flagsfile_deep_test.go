@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,18 +17,7 @@ func TestFlagsFileDeepEditKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := MustServe(t, "", "--flags-file", "staging="+path)
-	evaluate := func() string {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/ofrep/v1/evaluate/flags/greeting", strings.NewReader(`{"context":{}}`))
-		req.Header.Set("Authorization", "Bearer "+srv.Admin)
-		req.Header.Set("Valueloop-Environment", "staging")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	evaluate := func() string { return srv.ofrep(t, "staging", "greeting", `{"context":{}}`) }
 	if got := evaluate(); !strings.Contains(got, `"value":"hi"`) {
 		t.Fatalf("before the edit: %s", got)
 	}

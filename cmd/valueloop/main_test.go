@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -103,6 +104,40 @@ func (s *testServer) cli(t testing.TB, token string, args ...string) (int, strin
 	return code, stdout.String(), stderr.String()
 }
 
+// mustToken creates a token through the CLI and returns its secret.
+func (s *testServer) mustToken(t testing.TB, args ...string) string {
+	t.Helper()
+	code, out, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, args...)...)
+	if code != 0 {
+		t.Fatalf("token create %v: exit %d: %s", args, code, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
+// mustRun runs each command against s with the admin token, in order,
+// and fails t at the first that does not exit 0.
+func (s *testServer) mustRun(t testing.TB, commands ...[]string) {
+	t.Helper()
+	for _, args := range commands {
+		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("valueloop %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
+
+// mustSendEvents posts events to s's event API with token and fails t
+// unless every one is accepted.
+func (s *testServer) mustSendEvents(t testing.TB, token string, events any) {
+	t.Helper()
+	body, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, answer := post(t, s.URL+"/api/v1/events", token, string(body)); resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
+		t.Fatalf("events: %d %s", resp.StatusCode, answer)
+	}
+}
+
 // post sends a JSON body with a bearer token.
 func post(t testing.TB, url, token, body string) (*http.Response, string) {
 	t.Helper()
@@ -113,13 +148,23 @@ func post(t testing.TB, url, token, body string) (*http.Response, string) {
 // when empty) and returns the answer and its body.
 func sendJSON(t testing.TB, method, url, token, body string) (*http.Response, string) {
 	t.Helper()
+	header := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		header["Authorization"] = "Bearer " + token
+	}
+	return request(t, method, url, body, header)
+}
+
+// request sends one request with the given headers and returns the answer
+// and its body.
+func request(t testing.TB, method, url, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -128,6 +173,16 @@ func sendJSON(t testing.TB, method, url, token, body string) (*http.Response, st
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// ofrep evaluates flag in env over OFREP as the admin, with body the
+// request (its evaluation context), and returns the answer's body.
+func (s *testServer) ofrep(t testing.TB, env, flag, body string) string {
+	t.Helper()
+	_, answer := request(t, http.MethodPost, s.URL+"/ofrep/v1/evaluate/flags/"+flag, body, map[string]string{
+		"Authorization": "Bearer " + s.Admin, "Content-Type": "application/json", "Valueloop-Environment": env,
+	})
+	return answer
 }
 
 func envMap(m map[string]string) func(string) string {

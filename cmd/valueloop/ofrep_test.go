@@ -16,11 +16,7 @@ import (
 // server.
 func TestOFREPWithOpenFeatureSDK(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	code, token, stderr := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token create: exit %d: %s", code, stderr)
-	}
-	token = strings.TrimSpace(token)
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
 	if !strings.HasPrefix(token, "vl_eval_") || strings.Contains(token, "\n") {
 		t.Fatalf("token create printed %q, want the token alone", token)
 	}
@@ -128,8 +124,7 @@ func anyDetails(v any, d openfeature.EvaluationDetails) openfeature.InterfaceEva
 // nothing.
 func TestOFREPBadInput(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	_, token, _ := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	token = strings.TrimSpace(token)
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
 	one := srv.URL + "/ofrep/v1/evaluate/flags/checkout-flow"
 	for _, tc := range []struct {
 		name, url, token, body string

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,11 +17,8 @@ import (
 // (the target is under a second), not asserted.
 func TestInProcessProviderSeesCLIChange(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	code, token, stderr := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token create: exit %d: %s", code, stderr)
-	}
-	p := provider.New(srv.URL, "production", strings.TrimSpace(token))
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
+	p := provider.New(srv.URL, "production", token)
 	p.NoExposures = true
 	if err := openfeature.SetNamedProviderAndWait(t.Name(), p); err != nil {
 		t.Fatal(err)

@@ -259,11 +259,7 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 		fs.StringVar(&in.DeploymentID, "deployment", "", "ID of the deployment that caused it (default: the service's latest production deployment before it opened)")
 		fs.StringVar(&in.CauseSHA, "cause-sha", "", "commit that caused it")
 	}
-	pos, err := e.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := cf.client()
+	pos, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
 	}

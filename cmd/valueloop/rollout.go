@@ -127,13 +127,6 @@ guardrail's tolerance is the relative change for the worse it accepts: 2%
 to the metric's. See docs/rollouts.md.
 `
 
-// rolloutFlags adds the flags every rollout subcommand takes.
-func rolloutFlags(e *cliEnv, sub string) (*flag.FlagSet, *clientFlags, *string) {
-	fs := newFlagSet(e, "rollout "+sub)
-	cf := addClientFlags(e, fs)
-	return fs, cf, fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
-}
-
 // rolloutKey parses args and returns the one flag key they name, and the
 // client.
 func rolloutKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *string, args []string) (string, *client.Client, error) {
@@ -162,7 +155,7 @@ func writeRollout(e *cliEnv, cf *clientFlags, st *rollout.Status) error {
 
 func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	const sub = "start"
-	fs, cf, env := rolloutFlags(e, sub)
+	fs, cf, env := envClientFlags(e, "rollout "+sub)
 	reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
 	file := fs.String("f", "", "plan file (JSON; - for standard input) instead of the flags below")
 	variant := fs.String("variant", "", "the variant being released")
@@ -189,7 +182,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
-	fs, cf, env := rolloutFlags(e, "list")
+	fs, cf, env := envClientFlags(e, "rollout list")
 	flagKey := fs.String("flag", "", "only rollouts of this flag")
 	active := fs.Bool("active", false, "only running and paused rollouts")
 	pos, err := e.parseArgs(fs, args)
@@ -219,7 +212,7 @@ func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 // runRolloutAction returns status, or the action sub on a rollout.
 func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
 	return func(ctx context.Context, e *cliEnv, args []string) error {
-		fs, cf, env := rolloutFlags(e, sub)
+		fs, cf, env := envClientFlags(e, "rollout "+sub)
 		reason := fs.String("reason", "", "why: recorded in the rollout's history and the audit trail")
 		key, c, err := rolloutKey(e, fs, cf, sub, env, args)
 		if err != nil {

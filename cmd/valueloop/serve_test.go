@@ -24,19 +24,7 @@ func TestFlagsFileWatched(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := MustServe(t, "", "--flags-file", "staging="+path)
-	url := srv.URL + "/ofrep/v1/evaluate/flags/greeting"
-	evaluate := func() string {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"context":{}}`))
-		req.Header.Set("Authorization", "Bearer "+srv.Admin)
-		req.Header.Set("Valueloop-Environment", "staging")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	evaluate := func() string { return srv.ofrep(t, "staging", "greeting", `{"context":{}}`) }
 	waitFor := func(want string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -163,16 +151,8 @@ func TestFlagsFileReadOnly(t *testing.T) {
 		{"PUT", api + "/flagd", fileV2},
 		{"POST", api + "/rollouts", `{"flag":"greeting","variant":"hello","baseline":"hi","steps":[{"percent":50,"holdSeconds":60}]}`},
 	} {
-		req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
-		req.Header.Set("Authorization", "Bearer "+srv.Admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), "read-only") || !strings.Contains(string(b), path) {
+		resp, b := sendJSON(t, c.method, c.url, srv.Admin, c.body)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(b, "read-only") || !strings.Contains(b, path) {
 			t.Errorf("%s %s: %d %s; want 409 saying the environment is read-only, naming %s", c.method, c.url, resp.StatusCode, b, path)
 		}
 	}

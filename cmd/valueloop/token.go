@@ -27,6 +27,25 @@ func addClientFlags(e *cliEnv, fs *flag.FlagSet) *clientFlags {
 	return c
 }
 
+// envClientFlags is the flag set of command name, which talks to the
+// server about one environment: the client flags and --env, which
+// defaults to VALUELOOP_ENV.
+func envClientFlags(e *cliEnv, name string) (*flag.FlagSet, *clientFlags, *string) {
+	fs := newFlagSet(e, name)
+	return fs, addClientFlags(e, fs), fs.String("env", e.getenv("VALUELOOP_ENV"), "environment (VALUELOOP_ENV)")
+}
+
+// parse parses args, flags anywhere among them, and returns the positional
+// arguments and the client the flags describe.
+func (c *clientFlags) parse(e *cliEnv, fs *flag.FlagSet, args []string) ([]string, *client.Client, error) {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.client()
+	return pos, cl, err
+}
+
 func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, usageErrorf("--output must be table or json, not %q", c.output)

@@ -118,17 +118,7 @@ func createToken(t testing.TB, srv *testServer, scope, env string) string {
 // flagState evaluates a flag over OFREP and returns the answer.
 func ofrepAnswer(t testing.TB, srv *testServer, flag string) string {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/ofrep/v1/evaluate/flags/"+flag, strings.NewReader(`{"context":{"targetingKey":"u1"}}`))
-	req.Header.Set("Authorization", "Bearer "+srv.Admin)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Valueloop-Environment", "production")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return srv.ofrep(t, "production", flag, `{"context":{"targetingKey":"u1"}}`)
 }
 
 // TestDashboardPages checks every page of the demo as the server writes

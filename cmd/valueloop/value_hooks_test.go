@@ -119,18 +119,11 @@ func TestValueStopExperiment(t *testing.T) {
 	if code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(loopFeature, `"minimumEffect":0.1`, `"minimumEffect":0.01`, 1), nil); code != 201 {
 		t.Fatalf("feature: %d %s", code, body)
 	}
-	for _, args := range [][]string{
-		{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
-		{"experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "1%"},
-	} {
-		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
-			t.Fatalf("%v: %s", args, stderr)
-		}
-	}
-	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token: %s", stderr)
-	}
+	s.mustRun(t,
+		[]string{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
+		[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "1%"},
+	)
+	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 	var events []map[string]any
 	for i := range 400 {
 		user := fmt.Sprintf("u%d", i)
@@ -139,10 +132,7 @@ func TestValueStopExperiment(t *testing.T) {
 			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
 		}
 	}
-	body, _ := json.Marshal(events)
-	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
-		t.Fatalf("events: %d %s", resp.StatusCode, answer)
-	}
+	s.mustSendEvents(t, token, events)
 	s.show(t, "measuring")
 	var next struct {
 		Stop []struct {

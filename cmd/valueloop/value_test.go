@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,26 +16,17 @@ import (
 // into out (when not nil); it returns the status and the body.
 func (s *testServer) call(t *testing.T, method, path, body string, out any) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+s.Admin)
+	header := map[string]string{"Authorization": "Bearer " + s.Admin}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		header["Content-Type"] = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := request(t, method, s.URL+path, body, header)
 	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := json.Unmarshal([]byte(b), out); err != nil {
 			t.Fatalf("%s %s: %v\n%s", method, path, err, b)
 		}
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, b
 }
 
 type shownFeature struct {
@@ -127,15 +116,11 @@ func (s *testServer) waitStored(t *testing.T, want string) {
 // loopSetUp makes the flag, the metric, the service and the objective.
 func loopSetUp(t *testing.T, s *testServer) {
 	def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
-	for _, args := range [][]string{
-		{"flags", "set", "guided-checkout", "--env", "production", "-f", def},
-		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
-		{"delivery", "service", "set", "shop", "--repo", "acme/shop"},
-	} {
-		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, stderr)
-		}
-	}
+	s.mustRun(t,
+		[]string{"flags", "set", "guided-checkout", "--env", "production", "-f", def},
+		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		[]string{"delivery", "service", "set", "shop", "--repo", "acme/shop"},
+	)
 	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"2027-06-30"}`
 	if code, body := s.call(t, "POST", "/api/v1/objectives", objective, nil); code != 201 {
 		t.Fatalf("objective: %d %s", code, body)
@@ -215,10 +200,7 @@ func loopRelease(t *testing.T, s *testServer) {
 // states the flag's hypothesis (measuring), reads the results (their
 // verdict is recorded: validated) and completes the rollout.
 func loopLearn(t *testing.T, s *testServer) {
-	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token: %s", stderr)
-	}
+	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 	r := rand.New(rand.NewPCG(1, 2))
 	var events []map[string]any
 	for i := range 4000 {
@@ -228,10 +210,7 @@ func loopLearn(t *testing.T, s *testServer) {
 			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
 		}
 	}
-	body, _ := json.Marshal(events)
-	if resp, answer := post(t, s.URL+"/api/v1/events", strings.TrimSpace(token), string(body)); resp.StatusCode != 200 {
-		t.Fatalf("events: %d %s", resp.StatusCode, answer)
-	}
+	s.mustSendEvents(t, token, events)
 	s.show(t, "releasing") // users see it, but no experiment measures it yet
 	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%"); code != 0 {
 		t.Fatalf("hypothesis: %s", stderr)

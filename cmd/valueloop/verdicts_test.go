@@ -28,26 +28,15 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	s := MustServe(t, data)
 	def := filepath.Join(t.TempDir(), "flag.json")
 	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control"}`), 0o600)
-	for _, args := range [][]string{
-		{"flags", "set", "checkout-test", "--env", "production", "-f", def},
-		{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
-		{"rollout", "start", "checkout-test", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
-	} {
-		if code, _, stderr := s.cli(t, s.Admin, args...); code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, code, stderr)
-		}
-	}
-	code, token, stderr := s.cli(t, s.Admin, "token", "create", "--env", "production", "--scope", "evaluate")
-	if code != 0 {
-		t.Fatalf("token create: %d %s", code, stderr)
-	}
-	token = strings.TrimSpace(token)
+	s.mustRun(t,
+		[]string{"flags", "set", "checkout-test", "--env", "production", "-f", def},
+		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+		[]string{"rollout", "start", "checkout-test", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
+	)
+	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 
 	events := verdictEvents()
-	body, _ := json.Marshal(events)
-	if resp, answer := post(t, s.URL+"/api/v1/events", token, string(body)); resp.StatusCode != 200 || !strings.Contains(answer, `"rejected": 0`) {
-		t.Fatalf("events: %d %s", resp.StatusCode, answer)
-	}
+	s.mustSendEvents(t, token, events)
 	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
 		"--primary", "purchased", "--min-effect", "10%"); code != 0 {
 		t.Fatalf("hypothesis set: exit %d: %s", code, stderr)

@@ -5,10 +5,7 @@
 // token option). Cases on stdin, details on stdout, as node.mjs.
 import { OpenFeature } from '@openfeature/server-sdk';
 import { FlagdProvider } from '@openfeature/flagd-provider';
-
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const cases = JSON.parse(input);
+import { evaluateStdin } from './details.mjs';
 
 await OpenFeature.setProviderAndWait(
   new FlagdProvider({
@@ -19,25 +16,6 @@ await OpenFeature.setProviderAndWait(
     cache: 'disabled',
   }),
 );
-const client = OpenFeature.getClient('valueloop-flagd-suite');
-const methods = {
-  boolean: client.getBooleanDetails,
-  string: client.getStringDetails,
-  number: client.getNumberDetails,
-  object: client.getObjectDetails,
-};
-const out = {};
-for (const c of cases) {
-  const d = await methods[c.type].call(client, c.flag, c.default, c.context);
-  out[c.name] = {
-    value: d.value,
-    variant: d.variant ?? '',
-    reason: d.reason ?? '',
-    errorCode: d.errorCode ?? '',
-    errorMessage: d.errorMessage ?? '',
-    flagMetadata: d.flagMetadata ?? {},
-  };
-}
-process.stdout.write(JSON.stringify(out) + '\n');
+await evaluateStdin(OpenFeature.getClient('valueloop-flagd-suite'));
 await OpenFeature.close();
 process.exit(0); // grpc-js keeps the event loop alive otherwise

@@ -6,37 +6,12 @@
 // (cmd/valueloop/clients_test.go), which runs this script.
 import { OpenFeature } from '@openfeature/server-sdk';
 import { OFREPProvider } from '@openfeature/ofrep-provider';
-
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const cases = JSON.parse(input);
+import { evaluateStdin } from './details.mjs';
 
 const provider = new OFREPProvider({
   baseUrl: process.env.VALUELOOP_URL,
   headers: [['Authorization', `Bearer ${process.env.VALUELOOP_TOKEN}`]],
 });
 await OpenFeature.setProviderAndWait(provider);
-const client = OpenFeature.getClient('valueloop-client-suite');
-const methods = {
-  boolean: client.getBooleanDetails,
-  string: client.getStringDetails,
-  number: client.getNumberDetails,
-  object: client.getObjectDetails,
-};
-
-const out = {};
-for (const c of cases) {
-  const method = methods[c.type];
-  if (!method) throw new Error(`case ${c.name}: unknown type ${c.type}`);
-  const d = await method.call(client, c.flag, c.default, c.context);
-  out[c.name] = {
-    value: d.value,
-    variant: d.variant ?? '',
-    reason: d.reason ?? '',
-    errorCode: d.errorCode ?? '',
-    errorMessage: d.errorMessage ?? '',
-    flagMetadata: d.flagMetadata ?? {},
-  };
-}
-process.stdout.write(JSON.stringify(out) + '\n');
+await evaluateStdin(OpenFeature.getClient('valueloop-client-suite'));
 await OpenFeature.close();

@@ -6,31 +6,18 @@
 // reports (which it learns by polling the bulk endpoint).
 import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
+import { detailsMethod, plain } from './details.mjs';
 
 const q = new URLSearchParams(location.search);
 const cases = JSON.parse(q.get('cases'));
 const state = (window.valueloop = { status: 'starting', snapshots: [], errors: [] });
 
 const client = OpenFeature.getClient();
-const methods = {
-  boolean: client.getBooleanDetails,
-  string: client.getStringDetails,
-  number: client.getNumberDetails,
-  object: client.getObjectDetails,
-};
 
 function snapshot(why) {
   const values = {};
   for (const c of cases) {
-    const d = methods[c.type].call(client, c.flag, c.default);
-    values[c.name] = {
-      value: d.value,
-      variant: d.variant ?? '',
-      reason: d.reason ?? '',
-      errorCode: d.errorCode ?? '',
-      errorMessage: d.errorMessage ?? '',
-      flagMetadata: d.flagMetadata ?? {},
-    };
+    values[c.name] = plain(detailsMethod(client, c.type).call(client, c.flag, c.default));
   }
   state.snapshots.push({ why, providerStatus: client.providerStatus, values });
 }

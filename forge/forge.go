@@ -1,0 +1,93 @@
+// Package forge holds what the readers of the code forges (packages github
+// and gitlab) share: decoding a payload so that its errors name the field,
+// the paths a commit touched, and quoting what a sender wrote in a reason.
+// Each forge's own formats (its time stamps, its event types, its IDs) stay
+// in its package.
+package forge
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/jsondecode"
+)
+
+// Decode unmarshals a payload; a malformed one is an EINVALID error naming
+// the field at fault. Unknown fields are fine (forges add them); a repeated
+// key is not (two readers could disagree on its value).
+//
+// An error about the document as a whole names the field "payload": a
+// delivery refused should say where to look, even when the body is not an
+// object at all (found by FuzzGitHub).
+func Decode(body []byte, v any) error {
+	err := jsondecode.Decode(body, v, jsondecode.Options{})
+	var e *valueloop.Error
+	if errors.As(err, &e) && e.Field == "" {
+		e.Field = "payload"
+	}
+	return err
+}
+
+// Truncate shortens a value a sender wrote to 40 bytes for a reason or an
+// error message, so that a hostile payload cannot make either large.
+func Truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// Paths is the paths of a commit's added, modified and removed lists, each
+// once, in the order first named.
+func Paths(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, p := range l {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// DefaultIncidentLabel marks incident issues when Config.IncidentLabel is
+// empty.
+const DefaultIncidentLabel = "incident"
+
+// Config says how to read one source on a forge.
+type Config struct {
+	// IncidentLabel marks the issues that are incidents (compared without
+	// regard to case); DefaultIncidentLabel when empty.
+	IncidentLabel string
+	// Production lists environments by name with whether they are
+	// production (valueloop.Environment.Production). For an environment not
+	// listed, the forge's own mark decides (GitHub's production_environment
+	// flag, GitLab's deployment tier "production"), when the payload carries
+	// one; otherwise it is not production: the name alone never makes an
+	// environment production.
+	Production map[string]bool
+	// ReleaseEnvironment names the environment a published release deploys
+	// to, for repositories whose releases are their deployments (a library,
+	// a mobile app). When empty, release events are ignored.
+	ReleaseEnvironment string
+}
+
+// Label is the label that marks incidents: IncidentLabel, or
+// DefaultIncidentLabel when that is empty.
+func (c *Config) Label() string {
+	if c.IncidentLabel == "" {
+		return DefaultIncidentLabel
+	}
+	return c.IncidentLabel
+}
+
+// IsProduction reports whether env is production: as Production lists it,
+// else as the forge marked it.
+func (c *Config) IsProduction(env string, marked bool) bool {
+	if p, ok := c.Production[env]; ok {
+		return p
+	}
+	return marked
+}
