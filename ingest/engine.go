@@ -1065,10 +1065,10 @@ func sortAggregates(as []metric.Aggregate) {
 			return cmp.Compare(a.Variant, b.Variant)
 		}
 		if a.Dimension != b.Dimension {
-			return cmpString(a.Dimension, b.Dimension)
+			return cmp.Compare(a.Dimension, b.Dimension)
 		}
 		if a.Value != b.Value {
-			return cmpString(a.Value, b.Value)
+			return cmp.Compare(a.Value, b.Value)
 		}
 		if a.Metric != b.Metric {
 			return cmp.Compare(a.Metric, b.Metric)
