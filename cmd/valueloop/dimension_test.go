@@ -145,8 +145,8 @@ func s0cli(t *testing.T, args ...string) (int, string, string) {
 
 // TestOFREPExposuresCarryDimensions: exposures recorded from OFREP
 // evaluations carry the context attributes of the configured dimensions,
-// so their users land in their slice; the demo's, without a country, are
-// (none).
+// so their users land in their slice, as does one sent with `events send
+// --attr`; the demo's, without a country, are (none).
 func TestOFREPExposuresCarryDimensions(t *testing.T) {
 	s := MustServe(t, "", "--demo", "--dimension", "country=US|GB")
 	token := s.mustToken(t, "--env", "production", "--name", "app")
@@ -162,6 +162,11 @@ func TestOFREPExposuresCarryDimensions(t *testing.T) {
 		}
 	}
 	waitUntil(t, "the recorded exposures arrive", 10*time.Second, func() bool { return exposuresRecorded(t, s) >= base+len(contexts) })
+	// And one sent to the event API, with its attribute from the CLI.
+	if code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--flag", demo.ExperimentFlag,
+		"--variant", "treatment", "--key", "dim-6", "--attr", "country=GB"); code != 0 {
+		t.Fatalf("events send --attr: exit %d: %s", code, stderr)
+	}
 	res, err := client.New(s.URL, s.Admin).Results(context.Background(), "production", demo.ExperimentFlag, url.Values{"dimension": {"country"}})
 	if err != nil {
 		t.Fatal(err)
@@ -170,8 +175,8 @@ func TestOFREPExposuresCarryDimensions(t *testing.T) {
 	for _, sl := range res.Dimension.Slices {
 		got[sl.Value] = sl.Users
 	}
-	if got["GB"] != 2 || got["US"] != 1 || got[metric.OtherValue] != 1 || got[metric.NoneValue] != res.Users-4 {
-		t.Errorf("users by country %v of %d, want GB 2, US 1, (other) 1, the rest (none)", got, res.Users)
+	if got["GB"] != 3 || got["US"] != 1 || got[metric.OtherValue] != 1 || got[metric.NoneValue] != res.Users-5 {
+		t.Errorf("users by country %v of %d, want GB 3, US 1, (other) 1, the rest (none)", got, res.Users)
 	}
 }
 
