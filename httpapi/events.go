@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"sort"
@@ -329,7 +330,7 @@ func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) erro
 	if err := s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name); err != nil {
 		return err
 	}
-	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, m)
@@ -344,11 +345,19 @@ func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) erro
 	if err := s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
 		return err
 	}
-	if _, err := s.Events.Pipeline.Rebuild(r.Context(), env); err != nil {
+	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// afterCommit is the context for work that must follow a stored change of
+// metric definitions: the rebuild brings the aggregates in step with them, so
+// a client that hangs up must not cancel it half-way and leave aggregates of
+// a deleted or redefined metric to be read under its key.
+func afterCommit(r *http.Request) context.Context {
+	return context.WithoutCancel(r.Context())
 }
 
 func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {
@@ -445,9 +454,33 @@ type VariantAggregates struct {
 
 // MetricAggregates is one metric's figure in one variant.
 type MetricAggregates struct {
-	Kind    stats.Kind    `json:"kind"`
-	Total   float64       `json:"total"`
-	Summary stats.Summary `json:"summary"`
+	Kind stats.Kind `json:"kind"`
+	// Total is Σx over the users: the total of a sum, the events of a
+	// count, the conversions of a conversion. Absent for a quantile, whose
+	// per-user values (events counted, users' means) add up to nothing a
+	// reader wants; Quantile has its figures.
+	Total *float64 `json:"total,omitempty"`
+	// Summary is what package stats analyses: the moments of the users'
+	// values, or for a quantile N the users, Mean the quantile's estimate
+	// and M2 = N(N − 1)·SE² (stats.QuantileSummary).
+	Summary  stats.Summary      `json:"summary"`
+	Quantile *QuantileAggregate `json:"quantile,omitempty"`
+}
+
+// QuantileAggregate is a quantile metric's figure in one variant, read from
+// its sketch: the estimate of the quantile, what it is taken over and of
+// how many values.
+type QuantileAggregate struct {
+	Quantile float64 `json:"quantile"`
+	Over     string  `json:"over"`
+	// Users are the users with a value; Values what the quantile is taken
+	// over: those users' means (over users) or their events (over events).
+	Users  int64 `json:"users"`
+	Values int64 `json:"values"`
+	// Estimate (within metric.SketchAccuracy of the sample quantile) and
+	// its standard error; absent without values, the error with one user.
+	Estimate      *float64 `json:"estimate,omitempty"`
+	StandardError *float64 `json:"standardError,omitempty"`
 }
 
 func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error {
@@ -459,20 +492,20 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	kinds := map[string]stats.Kind{}
+	byKey := map[string]metric.Metric{}
 	for _, m := range ms {
-		kinds[m.Key] = m.StatsKind()
+		byKey[m.Key] = m
 	}
 	aggs, err := s.Events.Store.Aggregates(r.Context(), env, r.URL.Query().Get("flag"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, aggregatesJSON(aggs, kinds))
+	writeJSON(w, http.StatusOK, aggregatesJSON(aggs, byKey))
 	return nil
 }
 
 // aggregatesJSON groups sorted cells by flag and variant.
-func aggregatesJSON(aggs []metric.Aggregate, kinds map[string]stats.Kind) AggregatesJSON {
+func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) AggregatesJSON {
 	out := AggregatesJSON{Flags: []FlagAggregates{}}
 	for _, a := range aggs {
 		if len(out.Flags) == 0 || out.Flags[len(out.Flags)-1].Flag != a.Flag {
@@ -491,11 +524,37 @@ func aggregatesJSON(aggs []metric.Aggregate, kinds map[string]stats.Kind) Aggreg
 			v.Users = a.Sums.N
 			continue
 		}
-		kind, ok := kinds[a.Metric]
+		m, ok := metrics[a.Metric]
 		if !ok {
 			continue // a metric deleted since
 		}
-		v.Metrics[a.Metric] = MetricAggregates{Kind: kind, Total: a.Sums.Total(), Summary: a.Sums.Summary()}
+		v.Metrics[a.Metric] = metricAggregates(m, a.Sums)
 	}
 	return out
+}
+
+// metricAggregates is metric m's figure from its sums: for a quantile the
+// summary the analysis reads and the quantile's figures, not the moments
+// of the values kept beside its sketch.
+func metricAggregates(m metric.Metric, s metric.Sums) MetricAggregates {
+	if m.Kind != metric.Quantile {
+		total := s.Total()
+		return MetricAggregates{Kind: m.StatsKind(), Total: &total, Summary: s.Summary()}
+	}
+	sum := metric.SummaryOf(m, s)
+	q := &QuantileAggregate{Quantile: m.Quantile, Over: m.Over, Users: s.N, Values: s.N}
+	if q.Over == "" {
+		q.Over = metric.OverUser
+	}
+	if m.PerEvent() {
+		q.Values = int64(math.Round(s.Total())) // x counts each user's events
+	}
+	if q.Values > 0 {
+		q.Estimate = &sum.Mean
+	}
+	if sum.N > 1 {
+		se := math.Sqrt(sum.M2 / float64(sum.N) / float64(sum.N-1))
+		q.StandardError = &se
+	}
+	return MetricAggregates{Kind: m.StatsKind(), Summary: sum, Quantile: q}
 }

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -138,20 +140,10 @@ func TestMetricRoutesAndAggregates(t *testing.T) {
 	if status, _ := do("DELETE", "/api/v1/environments/production/metrics/buy-p99", ""); status != 204 {
 		t.Errorf("delete buy-p99: %d", status)
 	}
-	status, body := do("GET", "/api/v1/environments/production/aggregates?flag=checkout", "")
-	if status != 200 {
-		t.Fatalf("aggregates: %d %s", status, body)
-	}
-	var got httpapi.AggregatesJSON
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
-		t.Fatalf("aggregates: %s", body)
-	}
-	m := got.Flags[0].Variants[0].Metrics["revenue"]
-	if got.Flags[0].Variants[0].Users != 1 || m.Summary.Mean != 12.5 || m.Summary.PreMean != 2 || m.Kind != "mean" {
-		t.Errorf("revenue in variant on: %+v; want one user, 12.5 after exposure, covariate 2", got.Flags[0].Variants[0])
+	v, _ := checkoutVariant(t, url)
+	m := v.Metrics["revenue"]
+	if v.Users != 1 || m.Summary.Mean != 12.5 || m.Summary.PreMean != 2 || m.Kind != "mean" {
+		t.Errorf("revenue in variant on: %+v; want one user, 12.5 after exposure, covariate 2", v)
 	}
 	if status, body := do("POST", "/api/v1/environments/production/events/rebuild", ""); status != 200 || !strings.Contains(body, `"changed": false`) {
 		t.Errorf("rebuild: %d %s", status, body)
@@ -348,5 +340,104 @@ func TestEventsOverCapAnswerIsBounded(t *testing.T) {
 		if len(answer) > 1024 {
 			t.Errorf("%d lines: answer of %d bytes, want at most 1 KiB", lines, len(answer))
 		}
+	}
+}
+
+// The rebuild that follows a stored metric change runs to its end even when
+// the client has hung up: a cancelled rebuild would leave aggregates out of
+// step with the definitions.
+func TestAfterCommitOutlivesTheRequest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/environments/e/metrics", nil).WithContext(ctx)
+	cancel()
+	if err := httpapi.AfterCommit(r).Err(); err != nil {
+		t.Fatalf("afterCommit's context ended with the request: %v", err)
+	}
+}
+
+// checkoutVariant reads the aggregates of flag checkout, which must have
+// one variant, and returns that variant's and the answer.
+func checkoutVariant(t *testing.T, url string) (httpapi.VariantAggregates, string) {
+	t.Helper()
+	resp, body := doCall(t, url, call{method: "GET", path: "/api/v1/environments/production/aggregates?flag=checkout", token: adminSecret})
+	if resp.StatusCode != 200 {
+		t.Fatalf("aggregates: %d %s", resp.StatusCode, body)
+	}
+	var got httpapi.AggregatesJSON
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
+		t.Fatalf("aggregates: %s", body)
+	}
+	return got.Flags[0].Variants[0], body
+}
+
+// TestQuantileAggregates: the aggregates of a quantile metric are the
+// quantile's estimate per cell with what it was taken over, not the
+// moments of the values the sketch is kept beside (the mean events per
+// user, the mean of users' means).
+func TestQuantileAggregates(t *testing.T) {
+	url, eval := eventServer(t)
+	do := func(method, path, body string) (int, string) {
+		resp, b := doCall(t, url, call{method: method, path: path, token: adminSecret, body: body})
+		return resp.StatusCode, b
+	}
+	for _, m := range []string{
+		`{"key":"buy-p50-events","kind":"quantile","quantile":0.5,"over":"event","event":"buy"}`,
+		`{"key":"buy-p50-users","kind":"quantile","quantile":0.5,"event":"buy"}`,
+		`{"key":"revenue","kind":"sum","event":"buy"}`,
+	} {
+		if status, body := do("POST", "/api/v1/environments/production/metrics", m); status != 201 {
+			t.Fatalf("create %s: %d %s", m, status, body)
+		}
+	}
+	// Events 10, 20, 30 (u1), 40 (u2), 50 (u3): the median event is the
+	// 3rd of 5, 30; users' means 20, 40, 50: the median user is the 2nd of
+	// 3, 40.
+	var nd strings.Builder
+	for _, u := range []string{"u1", "u2", "u3"} {
+		fmt.Fprintf(&nd, `{"type":"exposure","flag":"checkout","variant":"on","targetingKey":%q,"time":"2026-06-01T10:00:00Z"}`+"\n", u)
+	}
+	for i, e := range []struct {
+		user  string
+		value int
+	}{{"u1", 10}, {"u1", 20}, {"u1", 30}, {"u2", 40}, {"u3", 50}} {
+		fmt.Fprintf(&nd, `{"type":"tracking","name":"buy","targetingKey":%q,"value":%d,"time":"2026-06-01T10:%02d:00Z"}`+"\n", e.user, e.value, 5+i)
+	}
+	if status, body := sendEvents(t, url, eval, "application/x-ndjson", "", []byte(nd.String())); status != 200 || !strings.Contains(body, `"stored": 8`) {
+		t.Fatalf("events: %d %s", status, body)
+	}
+	v, body := checkoutVariant(t, url)
+	ms := v.Metrics
+	for _, tc := range []struct {
+		metric        string
+		over          string
+		users, values int64
+		estimate      float64
+	}{
+		{"buy-p50-events", "event", 3, 5, 30},
+		{"buy-p50-users", "user", 3, 3, 40},
+	} {
+		m := ms[tc.metric]
+		q := m.Quantile
+		if q == nil || q.Estimate == nil {
+			t.Errorf("%s: no quantile figures: %+v\n%s", tc.metric, m, body)
+			continue
+		}
+		if q.Quantile != 0.5 || q.Over != tc.over || q.Users != tc.users || q.Values != tc.values {
+			t.Errorf("%s: quantile %g over %s of %d values of %d users, want 0.5 over %s of %d of %d", tc.metric, q.Quantile, q.Over, q.Values, q.Users, tc.over, tc.values, tc.users)
+		}
+		if math.Abs(*q.Estimate-tc.estimate) > metric.SketchAccuracy*tc.estimate {
+			t.Errorf("%s: estimate %g, want %g within the sketch's accuracy", tc.metric, *q.Estimate, tc.estimate)
+		}
+		// The summary is what the analysis reads: the estimate, not the
+		// mean of the values beside it.
+		if m.Summary.N != tc.users || m.Summary.Mean != *q.Estimate || m.Total != nil {
+			t.Errorf("%s: summary n %d mean %g, total %v; want n %d, mean the estimate %g, no total", tc.metric, m.Summary.N, m.Summary.Mean, m.Total, tc.users, *q.Estimate)
+		}
+	}
+	if m := ms["revenue"]; m.Quantile != nil || m.Total == nil || *m.Total != 150 || m.Summary.Mean != 50 {
+		t.Errorf("revenue: %+v; want total 150, mean 50 per user, no quantile", m)
 	}
 }

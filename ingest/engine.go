@@ -136,7 +136,7 @@ type unit struct {
 	// hist are the bucket counts of the values of the events in the
 	// accumulators a quantile over events reads (see engine.hist): its
 	// interval needs each user's events, not only their count and sum.
-	hist []metric.Sketch
+	hist []metric.UserHist
 
 	// What the unit contributed before the current group (see snapshot).
 	had, wasExcluded bool
@@ -491,7 +491,7 @@ func (u *user) unitOf(flag string) int {
 func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) int {
 	n := len(u.units)
 	var post []acc
-	var hist []metric.Sketch
+	var hist []metric.UserHist
 	if n < cap(u.units) {
 		old := &u.units[:n+1][n] // reuse the accumulators of a recycled user
 		post, hist = old.post, old.hist
@@ -504,7 +504,7 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) in
 	}
 	post = post[:e.nAcc]
 	if cap(hist) < e.nHist {
-		hist = make([]metric.Sketch, e.nHist)
+		hist = make([]metric.UserHist, e.nHist)
 	}
 	hist = hist[:e.nHist]
 	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, post: post, hist: hist, old: -1})
@@ -517,10 +517,7 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) in
 func (e *engine) resetPost(un *unit) {
 	clear(un.post)
 	for i := range un.hist {
-		h := &un.hist[i]
-		clear(h.Pos)
-		clear(h.Neg)
-		h.Zero = 0
+		un.hist[i].Reset()
 	}
 }
 
@@ -855,7 +852,7 @@ func (e *engine) contribute(u *user, un *unit, sign int) {
 
 // histOf returns a unit's bucket counts of metric mi, a quantile over
 // events, and nil for other metrics.
-func (e *engine) histOf(un *unit, mi int) *metric.Sketch {
+func (e *engine) histOf(un *unit, mi int) *metric.UserHist {
 	if m := &e.metrics[mi]; m.PerEvent() {
 		return &un.hist[e.hist[m.slot[0]]]
 	}
@@ -866,14 +863,15 @@ func (e *engine) histOf(un *unit, mi int) *metric.Sketch {
 // a variant's sums, and to its sketch for a quantile metric. For a
 // quantile over events, live is the unit's bucket counts when v is its
 // current value, nil when v is a snapshot (whose v.h holds them encoded).
-func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int, live *metric.Sketch) {
+func (e *engine) applyValue(vc *variantCells, mi int, v val, sign int, live *metric.UserHist) {
 	vc.cells[mi].Apply(v.x, v.y, v.c, sign)
 	if e.metrics[mi].PerEvent() {
 		if vc.ek == nil {
 			vc.ek = make([]metric.EventSketch, len(e.metrics))
 		}
 		if live == nil {
-			h, _ := metric.DecodeSketch([]byte(v.h)) // encoded by value
+			var h metric.UserHist
+			metric.DecodeUserHist([]byte(v.h), &h) // encoded by value
 			live = &h
 		}
 		vc.ek[mi].AddUser(*live, sign)

@@ -302,7 +302,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 				cell(k).Apply(xv, yv, cv, 1)
 				if m.PerEvent() {
 					// the user's own bucket counts of the events in the window
-					var h metric.Sketch
+					var h metric.UserHist
 					for _, ev := range byUser[user] {
 						if ev.Name == m.Event && ev.Time >= x.t0 && (m.Window == 0 || ev.Time < x.t0+int64(time.Duration(m.Window)/time.Millisecond)) {
 							h.Add(ev.Value, 1)

@@ -216,11 +216,9 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 			}
 		}
 		for j := range un.hist {
-			h, ok := metric.DecodeSketch(r.bytes(r.uvarint()))
-			if r.bad || !ok {
+			if ok := metric.DecodeUserHist(r.bytes(r.uvarint()), &un.hist[j]); r.bad || !ok {
 				return errBadState
 			}
-			un.hist[j] = h
 		}
 	}
 	if r.bad || len(r.d) != 0 {

@@ -36,12 +36,12 @@ type EventSketch struct {
 
 // AddUser adds (sign 1) or removes (sign −1) one user whose events' values
 // are counted in h.
-func (k *EventSketch) AddUser(h Sketch, sign int) {
+func (k *EventSketch) AddUser(h UserHist, sign int) {
 	n := h.Count()
 	var s int64
 	w := int64(sign)
-	for _, b := range h.keys() {
-		c := h.at(b)
+	for _, hb := range h.b { // in value order
+		b, c := hb.bkey(), hb.n
 		prev := s
 		s += c
 		k.Events.addAt(b, w*c)

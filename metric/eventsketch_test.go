@@ -130,7 +130,7 @@ func TestEventQuantileCoverage(t *testing.T) {
 		var k EventSketch
 		var plain Sketch
 		for range users {
-			var h Sketch
+			var h UserHist
 			for _, x := range clusteredUser(r, mu) {
 				h.Add(x, 1)
 				plain.Add(x, 1)
@@ -163,9 +163,9 @@ func TestEventQuantileCoverage(t *testing.T) {
 func TestEventSketchIncremental(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	var whole, a, b EventSketch
-	var hs []Sketch
+	var hs []UserHist
 	for i := range 200 {
-		var h Sketch
+		var h UserHist
 		for _, x := range clusteredUser(r, 2) {
 			if r.IntN(20) == 0 {
 				x = -x // both signs, and zero
@@ -233,7 +233,7 @@ func TestEventQuantileSketchAccuracy(t *testing.T) {
 	var k EventSketch
 	var users [][]float64
 	for range 2000 {
-		var h Sketch
+		var h UserHist
 		var xs []float64
 		for _, x := range clusteredUser(r, 4) {
 			h.Add(x, 1)
@@ -278,7 +278,7 @@ func BenchmarkQuantileSummary(b *testing.B) {
 	var byEvent EventSketch
 	var su, se Sums
 	for range 100_000 {
-		var h Sketch
+		var h UserHist
 		var sum, n int64
 		for _, x := range clusteredUser(r, 4) {
 			h.Add(x, 1)
@@ -364,7 +364,7 @@ func TestEventQuantileForeignSketch(t *testing.T) {
 	// read as over users, would put Cross and Square at infinite values.
 	var k EventSketch
 	for range 200 {
-		var h Sketch
+		var h UserHist
 		for _, x := range clusteredUser(r, 3) {
 			h.Add(x, 1)
 		}

@@ -79,7 +79,7 @@ func latencyCells(m metric.Metric, users map[string]int, mu map[string]float64, 
 			}
 			n := 1 + r.IntN(19)
 			u := 0.5 * r.NormFloat64()
-			var h metric.Sketch
+			var h metric.UserHist
 			for range n {
 				h.Add(int64(math.Exp(mu[v]+u+0.5*r.NormFloat64())*metric.Scale), 1)
 			}

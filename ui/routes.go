@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,8 +129,15 @@ func (u *UI) guard(rt route) http.Handler {
 }
 
 // parseForm reads a form post's body (bounded by maxForm in ServeHTTP),
-// saying which of the two ways it failed.
+// saying which of the three ways it failed. The dashboard's forms are all
+// URL-encoded: any other body (multipart, JSON, none) is refused naming its
+// content type, since ParseForm would leave it unread and the post would
+// read as a missing CSRF token.
 func parseForm(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-www-form-urlencoded" {
+		return valueloop.Errorf(valueloop.EUNSUPPORTED, "This form was sent as %q; the dashboard accepts only application/x-www-form-urlencoded forms. Reload the page and submit it from there.", ct)
+	}
 	err := r.ParseForm()
 	var tooLarge *http.MaxBytesError
 	switch {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -150,8 +151,9 @@ func TestSessionCap(t *testing.T) {
 }
 
 // TestFormBodyErrors: a form post that cannot be read is answered for
-// what it is (413 too large, 400 malformed), not as a CSRF failure, both
-// before sign-in and in a session.
+// what it is (413 too large, 400 malformed, 415 not URL-encoded, naming
+// the content type), not as a CSRF failure, both before sign-in and in a
+// session.
 func TestFormBodyErrors(t *testing.T) {
 	d := newTestDashboard(t, nil)
 	signedIn := d.client(t)
@@ -159,17 +161,32 @@ func TestFormBodyErrors(t *testing.T) {
 		t.Fatalf("sign-in: %d", code)
 	}
 	huge := "reason=" + strings.Repeat("x", maxForm)
+	const form = "application/x-www-form-urlencoded"
+	multipart := "multipart/form-data; boundary=b"
+	multipartBody := "--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nx\r\n--b--\r\n"
 	for _, tc := range []struct {
-		name, path, body string
-		want             int
+		name, path, ct, body string
+		want                 int
+		says                 string
 	}{
-		{"sign-in larger than maxForm", "/signin", huge, http.StatusRequestEntityTooLarge},
-		{"sign-in malformed", "/signin", "csrf=%zz", http.StatusBadRequest},
-		{"change larger than maxForm", "/flags/production/greeting/state", huge, http.StatusRequestEntityTooLarge},
-		{"change malformed", "/flags/production/greeting/state", "to=%zz&csrf=x", http.StatusBadRequest},
+		{"sign-in larger than maxForm", "/signin", form, huge, http.StatusRequestEntityTooLarge, "larger"},
+		{"sign-in malformed", "/signin", form, "csrf=%zz", http.StatusBadRequest, "could not be read"},
+		{"sign-in multipart", "/signin", multipart, multipartBody, http.StatusUnsupportedMediaType, "multipart/form-data"},
+		{"change larger than maxForm", "/flags/production/greeting/state", form, huge, http.StatusRequestEntityTooLarge, "larger"},
+		{"change malformed", "/flags/production/greeting/state", form, "to=%zz&csrf=x", http.StatusBadRequest, "could not be read"},
+		{"change multipart", "/flags/production/greeting/state", multipart, multipartBody, http.StatusUnsupportedMediaType, "multipart/form-data"},
+		{"change as JSON", "/flags/production/greeting/state", "application/json", `{"to":"off"}`, http.StatusUnsupportedMediaType, "application/json"},
+		{"change without a content type", "/flags/production/greeting/state", "", "to=off", http.StatusUnsupportedMediaType, "application/x-www-form-urlencoded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := signedIn.Post(d.srv.URL+tc.path, "application/x-www-form-urlencoded", strings.NewReader(tc.body))
+			req, err := http.NewRequest(http.MethodPost, d.srv.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ct != "" {
+				req.Header.Set("Content-Type", tc.ct)
+			}
+			resp, err := signedIn.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,6 +194,9 @@ func TestFormBodyErrors(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tc.want {
 				t.Errorf("POST %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+			}
+			if !strings.Contains(html.UnescapeString(string(body)), tc.says) {
+				t.Errorf("POST %s: the page does not say %q:\n%s", tc.path, tc.says, body)
 			}
 			if strings.Contains(string(body), "CSRF") {
 				t.Errorf("POST %s: the page blames CSRF for a form that could not be read:\n%s", tc.path, body)

@@ -64,7 +64,7 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, err, 0, "") // names the field: method must be wsjf or rice
 		return
 	}
-	objectives, err := u.filterObjective(r.Context(), next, q.Get("objective"))
+	objectives, err := filterObjective(next, q.Get("objective"))
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
@@ -83,9 +83,10 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 
 // filterObjective keeps in next only what bets on objective ("" for all),
 // ranks keeping their place in the whole backlog, and returns the
-// objectives there are to choose from.
-func (u *UI) filterObjective(ctx context.Context, next *value.Next, objective string) ([]string, error) {
-	of := map[string]string{} // feature → objective
+// objectives there are to choose from: the stored ones and those the
+// backlog's features bet on. Next says each entry's objective, so the page
+// reads nothing more from the store.
+func filterObjective(next *value.Next, objective string) ([]string, error) {
 	seen := map[string]bool{}
 	var objectives []string
 	add := func(o string) {
@@ -94,19 +95,17 @@ func (u *UI) filterObjective(ctx context.Context, next *value.Next, objective st
 			objectives = append(objectives, o)
 		}
 	}
+	for _, b := range next.Bets {
+		add(b.Objective)
+	}
 	for _, rk := range next.Ranked {
-		of[rk.Feature] = rk.Objective
 		add(rk.Objective)
 	}
-	if u.Features != nil {
-		fs, err := u.Features.Features(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fs {
-			of[f.Key] = f.Objective
-			add(f.Objective)
-		}
+	for _, x := range next.Unranked {
+		add(x.Objective)
+	}
+	for _, a := range next.Stop {
+		add(a.Objective)
 	}
 	slices.Sort(objectives)
 	if objective == "" {
@@ -116,8 +115,8 @@ func (u *UI) filterObjective(ctx context.Context, next *value.Next, objective st
 		return nil, valueloop.FieldErrorf("objective", "there is no objective %q", objective)
 	}
 	next.Ranked = slices.DeleteFunc(next.Ranked, func(rk value.Rank) bool { return rk.Objective != objective })
-	next.Unranked = slices.DeleteFunc(next.Unranked, func(x value.Unranked) bool { return of[x.Feature] != objective })
-	next.Stop = slices.DeleteFunc(next.Stop, func(a value.Action) bool { return of[a.Feature] != objective })
+	next.Unranked = slices.DeleteFunc(next.Unranked, func(x value.Unranked) bool { return x.Objective != objective })
+	next.Stop = slices.DeleteFunc(next.Stop, func(a value.Action) bool { return a.Objective != objective })
 	return objectives, nil
 }
 

@@ -2,13 +2,17 @@ package ui
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/value"
 )
@@ -77,5 +81,94 @@ func TestValuePageReadsVersionOnce(t *testing.T) {
 	}
 	if got := reads.n.Load() - before; got != 1 {
 		t.Errorf("GET /value read the value version %d times, want 1", got)
+	}
+}
+
+// featureReads is the feature lister counting its reads of the features.
+type featureReads struct {
+	*sqlite.DB
+	n atomic.Int64
+}
+
+func (s *featureReads) Features(ctx context.Context) ([]value.Feature, error) {
+	s.n.Add(1)
+	return s.DB.Features(ctx)
+}
+
+// TestValueObjectiveFromNext: the value page filters by objective with what
+// the backlog already says of each feature, reading no features from the
+// store; a feature without an estimate (unranked) is kept or dropped by its
+// own objective.
+func TestValueObjectiveFromNext(t *testing.T) {
+	var reads featureReads
+	d := newTestDashboard(t, func(u *UI) {
+		reads.DB = u.Audit.(*sqlite.DB)
+		svc := features.New(reads.DB, reads.DB)
+		ctx := context.Background()
+		prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+		if err := reads.DB.CreateEnvironment(ctx, prod, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := reads.DB.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+		horizon, _ := value.ParseDate("2027-06-30")
+		for _, o := range []string{"growth", "retention"} {
+			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, f := range []*value.Feature{
+			{Key: "ranked-growth", Title: "ranked-growth", Objective: "growth", Hypothesis: value.Hypothesis{Change: "x"},
+				Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}},
+			{Key: "unranked-retention", Title: "unranked-retention", Objective: "retention", Hypothesis: value.Hypothesis{Change: "y"}},
+		} {
+			if err := svc.PutFeature(ctx, f, "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		u.Value, u.Features = svc, &reads
+	})
+	c := d.client(t)
+	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	for _, tc := range []struct {
+		path          string
+		shown, hidden []string
+	}{
+		{"/value", []string{"ranked-growth", "unranked-retention", `<option value="retention"`, `<option value="growth"`}, nil},
+		{"/value?objective=retention", []string{"unranked-retention"}, []string{"ranked-growth"}},
+		{"/value?objective=growth", []string{"ranked-growth"}, []string{"unranked-retention"}},
+	} {
+		before := reads.n.Load()
+		resp, err := c.Get(d.srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(b)
+		// The backlog and the stop list; the flow below is not filtered.
+		if i := strings.Index(body, `id="flow-h"`); i >= 0 {
+			body = body[:i]
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", tc.path, resp.StatusCode)
+		}
+		if got := reads.n.Load() - before; got != 0 {
+			t.Errorf("GET %s read the features %d times, want 0", tc.path, got)
+		}
+		for _, s := range tc.shown {
+			if !strings.Contains(body, s) {
+				t.Errorf("GET %s lacks %q", tc.path, s)
+			}
+		}
+		for _, s := range tc.hidden {
+			if strings.Contains(body, s) {
+				t.Errorf("GET %s shows %q", tc.path, s)
+			}
+		}
 	}
 }

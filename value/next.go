@@ -110,10 +110,11 @@ type Rank struct {
 
 // Unranked is a feature that cannot be ranked yet, and why.
 type Unranked struct {
-	Feature string `json:"feature"`
-	Title   string `json:"title"`
-	Stage   Stage  `json:"stage"`
-	Reason  string `json:"reason"`
+	Feature   string `json:"feature"`
+	Title     string `json:"title"`
+	Objective string `json:"objective,omitempty"`
+	Stage     Stage  `json:"stage"`
+	Reason    string `json:"reason"`
 }
 
 // Bets is one objective's record: the verdicts on the features that bet on
@@ -146,8 +147,10 @@ const (
 
 // Action is one thing to stop or finish.
 type Action struct {
-	Kind        string    `json:"kind"`
-	Feature     string    `json:"feature"`
+	Kind    string `json:"kind"`
+	Feature string `json:"feature"`
+	// Objective is the objective the feature bets on, if any.
+	Objective   string    `json:"objective,omitempty"`
 	Environment string    `json:"environment,omitempty"`
 	Flag        string    `json:"flag,omitempty"`
 	Reason      string    `json:"reason"`
@@ -241,7 +244,7 @@ func ComputeNext(in NextInput) *Next {
 		}
 		r, reason := rank(method, f, b)
 		if reason != "" {
-			n.Unranked = append(n.Unranked, Unranked{Feature: f.Key, Title: f.Title, Stage: l.Stage, Reason: reason})
+			n.Unranked = append(n.Unranked, Unranked{Feature: f.Key, Title: f.Title, Objective: f.Objective, Stage: l.Stage, Reason: reason})
 			continue
 		}
 		r.Stage = l.Stage
@@ -367,18 +370,18 @@ func stopList(in NextInput) []Action {
 				h := horizon[f.Objective]
 				a, ok := stopExperiment(x, h, in.Now)
 				if ok {
-					a.Feature = f.Key
+					a.Feature, a.Objective = f.Key, f.Objective
 					stop = append(stop, a)
 				}
 			case l.Stage.Decided() && present:
 				since, _ := l.Entered(l.Stage)
 				if l.Stage == Invalidated && fs.ServesTreatment {
-					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
+					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
 						Reason:        fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}
 				if in.Now.Sub(since) > after {
-					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Environment: fl.Environment, Flag: fl.Flag, Since: since,
+					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
 						Reason:        fmt.Sprintf("%s %s ago (over %s), flag %s still in %s%s: remove it to finish", l.Stage, days(in.Now.Sub(since)), days(after), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}

@@ -94,8 +94,8 @@ func TestNextWSJF(t *testing.T) {
 		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
 	}
 	wantUnranked := []Unranked{
-		{Feature: "i7", Title: "Feature i7", Stage: Idea, Reason: "not estimated: set estimate.costOfDelay, estimate.size to rank it by WSJF"},
-		{Feature: "i8", Title: "Feature i8", Stage: Idea, Reason: "not estimated: set estimate.size to rank it by WSJF"},
+		{Feature: "i7", Title: "Feature i7", Objective: "activation", Stage: Idea, Reason: "not estimated: set estimate.costOfDelay, estimate.size to rank it by WSJF"},
+		{Feature: "i8", Title: "Feature i8", Objective: "retention", Stage: Idea, Reason: "not estimated: set estimate.size to rank it by WSJF"},
 	}
 	if !reflect.DeepEqual(n.Unranked, wantUnranked) {
 		t.Errorf("unranked: got %+v, want %+v", n.Unranked, wantUnranked)
@@ -233,6 +233,9 @@ func TestStopList(t *testing.T) {
 	for i, w := range want {
 		if got[i].Kind != w.kind || got[i].Feature != w.feature || got[i].Reason != w.reason {
 			t.Errorf("action %d:\ngot  %s %s %q\nwant %s %s %q", i, got[i].Kind, got[i].Feature, got[i].Reason, w.kind, w.feature, w.reason)
+		}
+		if got[i].Objective != "activation" { // each feature above bets on it
+			t.Errorf("action %d: objective %q, want activation", i, got[i].Objective)
 		}
 	}
 	if a := got[0]; a.UsersPerDay != 500 || a.DaysNeeded != 60 || a.RemainingUsers != 30000 {

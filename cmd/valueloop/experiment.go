@@ -366,7 +366,7 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		if m.Role != "" {
 			desc = append(desc, string(m.Role))
 		}
-		desc = append(desc, cupedLabel(r.Settings.CUPED, m.CUPED))
+		desc = append(desc, cupedLabel(r.Settings.CUPED, m))
 		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
 		scale, rel := barScale(m, seq)
 		var notes []string
@@ -556,13 +556,17 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 	}
 }
 
-// cupedLabel agrees with the settings line: CUPED is on or off for the
-// analysis; on, a metric without pre-exposure variation is left unadjusted.
-func cupedLabel(on, applied bool) string {
+// cupedLabel agrees with the settings line and with what the engine did:
+// CUPED is on or off for the analysis; on, a quantile is never adjusted (it
+// has no pre-exposure covariate), and another metric without pre-exposure
+// variation is left unadjusted.
+func cupedLabel(on bool, m experiment.MetricResult) string {
 	switch {
 	case !on:
 		return "CUPED off"
-	case applied:
+	case m.Analysis == stats.Quantile:
+		return "CUPED on, not applicable to a quantile"
+	case m.CUPED:
 		return "CUPED on"
 	}
 	return "CUPED on, unadjusted: no pre-exposure data varies"

@@ -245,3 +245,39 @@ func TestDemoExperiment(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 }
+
+// TestResultsCUPEDLabel: each metric's CUPED label agrees with the
+// settings line and with what the engine did; a quantile, never adjusted,
+// does not say "unadjusted" as if it could have been.
+func TestResultsCUPEDLabel(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		on      bool
+		m       experiment.MetricResult
+		want    string
+		notWant string
+	}{
+		{"off", false, experiment.MetricResult{Metric: "m", Kind: "mean", Analysis: stats.Mean}, "(mean, higher is better, CUPED off)", "CUPED on"},
+		{"applied", true, experiment.MetricResult{Metric: "m", Kind: "mean", Analysis: stats.Mean, CUPED: true, Theta: 0.5}, "(mean, higher is better, CUPED on)", "unadjusted"},
+		{"no pre-exposure variation", true, experiment.MetricResult{Metric: "m", Kind: "mean", Analysis: stats.Mean}, "CUPED on, unadjusted: no pre-exposure data varies", ""},
+		{"quantile", true, experiment.MetricResult{Metric: "p99", Kind: "quantile", Analysis: stats.Quantile}, "(quantile, higher is better, CUPED on, not applicable to a quantile)", "unadjusted"},
+		{"quantile, off", false, experiment.MetricResult{Metric: "p99", Kind: "quantile", Analysis: stats.Quantile}, "(quantile, higher is better, CUPED off)", "CUPED on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.m.Direction = "higher"
+			r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{tc.m}}
+			r.Settings.Settings = stats.DefaultSettings()
+			r.Settings.CUPED = tc.on
+			var b strings.Builder
+			writeResults(&b, r)
+			out := b.String()
+			settings := expIf(tc.on, "CUPED on", "CUPED off")
+			if !strings.Contains(out, tc.want) || !strings.Contains(out, "Settings: ") || !strings.Contains(out[strings.Index(out, "Settings: "):], settings) {
+				t.Errorf("want %q and settings with %q:\n%s", tc.want, settings, out)
+			}
+			if tc.notWant != "" && strings.Contains(out[:strings.Index(out, "Settings: ")], tc.notWant) {
+				t.Errorf("metric line says %q:\n%s", tc.notWant, out)
+			}
+		})
+	}
+}
