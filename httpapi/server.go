@@ -21,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 )
 
@@ -46,6 +47,9 @@ type Server struct {
 	// Experiments serves the hypothesis and results routes when set (see
 	// experiments.go).
 	Experiments ExperimentStore
+	// Dimensions are those the ingestion keeps (metric.Dimension): the
+	// results route splits by them (?dimension=).
+	Dimensions []metric.Dimension
 	// Verdicts, when set, records the verdicts the results route serves
 	// and adds their history to the results (see experiments.go).
 	Verdicts VerdictRecorder

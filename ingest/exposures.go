@@ -48,10 +48,12 @@ type exposurePart struct {
 }
 
 // recordedExposure is an exposure as a request recorded it: the strings it
-// already had and the time, without building an Event.
+// already had and the time, without building an Event; attrs are the
+// attributes of the configured dimensions (nil without them).
 type recordedExposure struct {
 	env, flag, variant, key string
 	at                      int64
+	attrs                   []byte
 }
 
 func newExposureBuffer(capacity int) *exposureBuffer {
@@ -110,5 +112,5 @@ func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 }
 
 func (x *recordedExposure) event() Event {
-	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true}
+	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true, Attributes: x.attrs}
 }

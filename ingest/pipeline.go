@@ -105,6 +105,11 @@ type Pipeline struct {
 	// this much of them, plus the batch being written. A quarter-full buffer
 	// is taken at once.
 	FlushInterval time.Duration
+	// Dimensions (validated by metric.ValidateDimensions, the same for
+	// every environment) are the attributes of exposures by which every
+	// cell is kept once more per value. Changing them rebuilds the cells
+	// from the event log, as a change of metric definitions does.
+	Dimensions []metric.Dimension
 
 	reqs      chan *request
 	exposures *exposureBuffer
@@ -258,12 +263,14 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 // RecordExposure buffers an exposure observed by the server (an OFREP
 // evaluation) for the next batch. It never blocks, allocates nothing and
 // calls nothing of the store: when the buffer is full the exposure is
-// dropped and counted. It reports whether it was buffered.
-func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time) bool {
+// dropped and counted. It reports whether it was buffered. attrs, a JSON
+// object or nil, are the exposure's attributes, where Dimensions are read;
+// the pipeline keeps them (the caller must not change them).
+func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
-	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli()}) {
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}
@@ -396,7 +403,7 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 		return nil, 0, err
 	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, periods, 1, track, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, p.Dimensions, periods, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
@@ -419,14 +426,21 @@ func Recompute(metrics []metric.Metric, scan func(fn func(*Event) error) error) 
 // SplitStore gives them): each cell is of the split period of its users'
 // first exposure, as the Pipeline keeps them.
 func RecomputePeriods(metrics []metric.Metric, periods map[string][]int64, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
-	e := newEngine(metrics)
+	return RecomputeDimensions(metrics, nil, periods, scan)
+}
+
+// RecomputeDimensions is RecomputePeriods with dimensions (validated): the
+// cells are kept once more per dimension value, as the Pipeline with
+// Dimensions keeps them.
+func RecomputeDimensions(metrics []metric.Metric, dims []metric.Dimension, periods map[string][]int64, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
+	e := newEngine(metrics, dims...)
 	e.persistent, e.bulk = true, true
 	e.periods = periods
 	var n int64
 	err := scan(func(ev *Event) error {
 		n++
 		if ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time)
+			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes)
 		}
 		return nil
 	})
@@ -511,7 +525,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 	if err != nil {
 		return RebuildResult{}, err
 	}
-	e := newEngine(metrics)
+	e := newEngine(metrics, p.Dimensions...)
 	var res RebuildResult
 	err = ss.StateTx(ctx, func(tx StateTx) error {
 		res = RebuildResult{}
@@ -528,7 +542,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		}
 		track, untrack := p.tracker(env)
 		defer untrack()
-		b, err := recomputeLog(metrics, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, p.Dimensions, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}
@@ -547,6 +561,9 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 }
 
 func sameAggregates(a, b []metric.Aggregate) bool {
+	// A dimension's cell is made when a user first counts in it and stays
+	// when they leave (excluded later, say): one at zero is no change.
+	a, b = withoutEmptySlices(a), withoutEmptySlices(b)
 	if len(a) != len(b) {
 		return false
 	}
@@ -556,6 +573,10 @@ func sameAggregates(a, b []metric.Aggregate) bool {
 		}
 	}
 	return true
+}
+
+func withoutEmptySlices(as []metric.Aggregate) []metric.Aggregate {
+	return slices.DeleteFunc(slices.Clone(as), func(a metric.Aggregate) bool { return a.Dimension != "" && a.Sums.IsZero() })
 }
 
 // group is what one transaction writes: per environment, the requests and
@@ -853,7 +874,7 @@ func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
 		if err != nil {
 			return err
 		}
-		p.engines[env] = newEngine(ms)
+		p.engines[env] = newEngine(ms, p.Dimensions...)
 	}
 	p.engines[env].periods = periods
 	if p.flushSplits != nil {

@@ -99,7 +99,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		s.users[env] = tx.repUsers[env]
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
 		for _, a := range tx.repAggs[env] {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a
 		}
 		s.versions[env] = tx.version[env]
 	}
@@ -116,9 +116,9 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, d := range ds {
-			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period}
+			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value}
 			a := s.aggs[env][k]
-			a.Flag, a.Variant, a.Metric, a.Period = d.Flag, d.Variant, d.Metric, d.Period
+			a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value = d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value
 			a.Sums.Add(d.Sums)
 			s.aggs[env][k] = a
 		}
