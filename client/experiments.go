@@ -39,8 +39,9 @@ func (c *Client) DeleteHypothesis(ctx context.Context, env, flag string) error {
 
 // Results returns the experiment results of a flag in env. query overrides
 // analysis settings (alpha, alternative, sequentialTuning, cuped,
-// correction, inference, control, weights) and limits the metrics shown
-// (metric); nil for none.
+// correction, inference, control, weights), limits the metrics shown
+// (metric) and splits the result by a dimension (dimension: the Result's
+// Dimension); nil for none.
 func (c *Client) Results(ctx context.Context, env, flag string, query url.Values) (*experiment.Result, error) {
 	path := experimentFlagPath(env, flag) + "/results"
 	if len(query) > 0 {

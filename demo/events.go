@@ -152,6 +152,15 @@ type wireEvent struct {
 	TargetingKey string   `json:"targetingKey"`
 	Value        *float64 `json:"value,omitempty"`
 	Time         string   `json:"time"`
+	// Attributes of an exposure: the context it was served in.
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// Dimensions are the dimensions the demo's exposures carry, which serve
+// --demo keeps when none are configured, so that the demo experiment's
+// results can be split (valueloop experiment results --dimension platform).
+func Dimensions() []metric.Dimension {
+	return []metric.Dimension{{Name: "platform", Values: []string{"ios", "android", "web"}}}
 }
 
 // experimentEvents returns the demo's events in batches the event API
@@ -198,7 +207,13 @@ func experimentEvents(now time.Time) [][]wireEvent {
 				add(wireEvent{Type: "tracking", Name: "purchase", TargetingKey: key, Value: value(basket * (0.5 + r.Float64()))}, t0.Add(-time.Duration(k+1)*72*time.Hour))
 			}
 		}
-		add(wireEvent{Type: "exposure", Flag: ExperimentFlag, Variant: variant, TargetingKey: key}, t0)
+		// The platform of each user in turn (not drawn: the other figures
+		// stay those of the seed); one in 20 sends none.
+		var attrs map[string]string
+		if i%20 != 19 {
+			attrs = map[string]string{"platform": []string{"ios", "android", "web"}[i%3]}
+		}
+		add(wireEvent{Type: "exposure", Flag: ExperimentFlag, Variant: variant, TargetingKey: key, Attributes: attrs}, t0)
 		after := func() time.Time { return t0.Add(time.Duration(1 + r.Int64N(int64(48*time.Hour)))) }
 		if r.Float64() < complete {
 			add(wireEvent{Type: "tracking", Name: "onboarding_completed", TargetingKey: key}, after())

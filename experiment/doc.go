@@ -13,7 +13,9 @@
 //     variant and the variant weights for the sample-ratio check);
 //   - Analyze: the Result of one flag in one environment, per metric and
 //     variant, computed by package stats from the exact sums that package
-//     ingest keeps, with the settings recorded alongside;
+//     ingest keeps, with the settings recorded alongside; with
+//     Input.Dimension, the same again within each value of a dimension
+//     (dimension.go), corrected across every slice's comparisons;
 //   - the verdict engine (verdict.go): validated, invalidated, inconclusive or
 //     keep running, each with its reason, and no verdict at all while the
 //     sample ratio is off.

@@ -75,10 +75,11 @@ func simulate(tb testing.TB, seed uint64, flag string, metrics []metric.Metric, 
 	return recompute(tb, metrics, events)
 }
 
-// recompute aggregates events through the real ingestion (ingest.Recompute).
-func recompute(tb testing.TB, metrics []metric.Metric, events []ingest.Event) []metric.Aggregate {
+// recompute aggregates events through the real ingestion
+// (ingest.RecomputeDimensions), with the cells of dims too.
+func recompute(tb testing.TB, metrics []metric.Metric, events []ingest.Event, dims ...metric.Dimension) []metric.Aggregate {
 	tb.Helper()
-	aggs, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
+	aggs, _, err := ingest.RecomputeDimensions(metrics, dims, nil, func(fn func(*ingest.Event) error) error {
 		for i := range events {
 			if err := fn(&events[i]); err != nil {
 				return err

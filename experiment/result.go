@@ -38,6 +38,13 @@ type Input struct {
 	// primary and guardrail metrics are always analysed. Empty means every
 	// metric of the environment.
 	Only []string
+	// Dimension, when not empty, splits the result by that dimension of
+	// Dimensions (the configured ones): Result.Dimension analyses each of
+	// its values within DimensionAggregates, the flag's cells of that
+	// dimension.
+	Dimension           string
+	Dimensions          []metric.Dimension
+	DimensionAggregates []metric.Aggregate
 }
 
 // Result is the analysis of a flag's experiment in one environment.
@@ -67,6 +74,9 @@ type Result struct {
 	// split never changed or the weights are forced.
 	Periods []Period       `json:"periods,omitempty"`
 	Metrics []MetricResult `json:"metrics"`
+	// Dimension is the result split by Input.Dimension; nil without one.
+	// The figures above stay those of all users, the verdict included.
+	Dimension *DimensionSplit `json:"dimension,omitempty"`
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// VerdictHistory is the recorded transitions of the verdict, oldest
@@ -191,6 +201,12 @@ func Analyze(in Input) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var dim metric.Dimension
+	if in.Dimension != "" {
+		if dim, err = FindDimension(in.Dimensions, in.Dimension); err != nil {
+			return nil, err
+		}
+	}
 
 	cells := newCells(in.Flag, in.Aggregates)
 	var pcs periodCells
@@ -254,6 +270,11 @@ func Analyze(in Input) (*Result, error) {
 	}
 	if h != nil {
 		res.Verdict = judge(res, h)
+	}
+	if in.Dimension != "" {
+		if res.Dimension, err = splitByDimension(in, res, dim); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

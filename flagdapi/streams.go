@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -99,4 +100,15 @@ func changedKeys(old, cur *flags.Live) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// syncMessage builds the SyncFlags message of live's set (once per change,
+// shared by the streams: Server.syncs), so that streams do not each copy
+// the set into a message of their own.
+func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
+	data, err := live.FlagdJSON()
+	if err != nil {
+		return nil, err
+	}
+	return &syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}, nil
 }

@@ -1,8 +1,12 @@
 package flagdapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -10,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/sync/v1/syncv1connect"
+	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop"
@@ -31,36 +38,8 @@ const (
 // environment are told the keys of a change, and the sets are compared
 // once for all of them (they once were compared per stream).
 func TestChangedKeysComparedOncePerChange(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "f.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	a := auth.NewService(db)
-	if err := a.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	secret, err := a.Create(ctx, &valueloop.Token{Name: "srv", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := flags.NewService(db, nil)
-	apply := func(doc string) {
-		t.Helper()
-		set, err := flagd.Parse("f.json", []byte(doc))
-		if err == nil {
-			_, err = f.Apply(ctx, "production", set, "test", "test")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	apply(setBefore)
-	s := &Server{Flags: f, Auth: a, Closing: make(chan struct{})}
 	const streams = 40
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -105,5 +84,132 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	}
 	if n := s.changes.computed.Load(); n != 1 {
 		t.Errorf("the sets were compared %d times for %d streams, want once", n, streams)
+	}
+}
+
+// newStreamServer returns a Server over a SQLite store whose production
+// environment holds setBefore, a function that applies another flagd file
+// to it, and an evaluate token of production.
+func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
+	t.Helper()
+	ctx := context.Background()
+	db := sqlite.NewDB(filepath.Join(t.TempDir(), "f.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	a := auth.NewService(db)
+	if err := a.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := a.Create(ctx, &valueloop.Token{Name: "srv", Scope: valueloop.ScopeEvaluate, Environment: "production"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := flags.NewService(db, nil)
+	apply := func(doc string) {
+		t.Helper()
+		set, err := flagd.Parse("f.json", []byte(doc))
+		if err == nil {
+			_, err = f.Apply(ctx, "production", set, "test", "test")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	apply(setBefore)
+	return &Server{Flags: f, Auth: a, Closing: make(chan struct{})}, apply, secret
+}
+
+// TestSyncSetBuiltOncePerChange: many SyncFlags streams of one environment
+// (over HTTP, through the service's handler) receive the set and then a
+// change, and the message carrying each set is built once for all of them
+// (it was built per stream, a copy of the whole set each), and sent
+// uncompressed although the client accepts gzip.
+func TestSyncSetBuiltOncePerChange(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	mux := http.NewServeMux()
+	for path, h := range s.Handlers() {
+		mux.Handle(path, h)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	const streams = 40
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
+	type received struct {
+		n   int
+		set string
+	}
+	got := make(chan received, 2*streams)
+	for range streams {
+		req := connect.NewRequest(&syncv1.SyncFlagsRequest{})
+		req.Header().Set("Authorization", "Bearer "+secret)
+		stream, err := c.SyncFlags(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer stream.Close()
+			for n := 0; stream.Receive(); n++ {
+				got <- received{n, stream.Msg().GetFlagConfiguration()}
+			}
+		}()
+	}
+	// want checks that every stream received set number n, with the flag a
+	// answering defaultVariant.
+	want := func(n int, defaultVariant string) {
+		t.Helper()
+		for range streams {
+			select {
+			case r := <-got:
+				var doc struct {
+					Flags map[string]struct{ DefaultVariant string }
+				}
+				if err := json.Unmarshal([]byte(r.set), &doc); err != nil {
+					t.Fatalf("set %d: %v", r.n, err)
+				}
+				if r.n != n || doc.Flags["a"].DefaultVariant != defaultVariant {
+					t.Fatalf("received set %d with a's default %q, want set %d with %q", r.n, doc.Flags["a"].DefaultVariant, n, defaultVariant)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("not every stream received set %d", n)
+			}
+		}
+	}
+	want(0, "on")
+
+	// A client that accepts gzip, as connect-go's do by default, still gets
+	// the set uncompressed: the first byte of a Connect envelope has bit 0
+	// set for a compressed message.
+	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+syncv1connect.FlagSyncServiceSyncFlagsProcedure, bytes.NewReader([]byte{0, 0, 0, 0, 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/connect+proto")
+	req.Header.Set("Connect-Accept-Encoding", "gzip")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var prefix [5]byte
+	if _, err := io.ReadFull(resp.Body, prefix[:]); err != nil {
+		t.Fatalf("HTTP %d: %v", resp.StatusCode, err)
+	}
+	if prefix[0]&1 != 0 {
+		t.Errorf("the set was sent compressed (envelope flags %#x, Connect-Content-Encoding %q)", prefix[0], resp.Header.Get("Connect-Content-Encoding"))
+	}
+
+	apply(setAfter)
+	want(1, "off")
+	// The raw stream counts too: it was served the message of set 0.
+	if n := s.syncs.Made(); n != 2 {
+		t.Errorf("%d messages built for 2 sets sent to %d streams, want 2", n, streams)
 	}
 }

@@ -86,12 +86,44 @@ func (s *Server) registerEventMetrics() {
 	)
 }
 
-// recordExposure hands the exposure of an OFREP evaluation to the pipeline
-// without blocking; under overload it is dropped and counted.
-func (s *Server) recordExposure(env, flag, variant, targetingKey string) {
+// recordExposure hands the exposure of an OFREP evaluation, with the
+// attributes of ctx that Dimensions name, to the pipeline without
+// blocking; under overload it is dropped and counted.
+func (s *Server) recordExposure(env, flag, variant, targetingKey string, ctx map[string]any) {
 	if s.Events != nil && s.Events.Pipeline != nil {
-		s.Events.Pipeline.RecordExposure(env, flag, variant, targetingKey, s.Events.Now())
+		s.Events.Pipeline.RecordExposure(env, flag, variant, targetingKey, s.Events.Now(), exposureAttributes(s.Dimensions, ctx))
 	}
+}
+
+// exposureAttributes returns the attributes of an evaluation context that
+// dims name, as the JSON object an exposure carries; nil when there are no
+// dimensions or the context has none of them. Only a server with dimensions
+// pays its allocation, and only for a user's first exposure to a flag. A
+// value JSON cannot hold (NaN) is left out: the user counts as (none).
+func exposureAttributes(dims []metric.Dimension, ctx map[string]any) []byte {
+	var out []byte
+	for _, d := range dims {
+		v, ok := ctx[d.Name]
+		if !ok {
+			continue
+		}
+		vb, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		out = append(out, ',')
+		if len(out) == 1 {
+			out[0] = '{'
+		}
+		name, _ := json.Marshal(d.Name) // a string always marshals
+		out = append(out, name...)
+		out = append(out, ':')
+		out = append(out, vb...)
+	}
+	if out == nil {
+		return nil
+	}
+	return append(out, '}')
 }
 
 // eventsResponse is the answer to POST /api/v1/events.

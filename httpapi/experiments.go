@@ -19,6 +19,8 @@ import (
 type ExperimentStore interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// DimensionAggregates are the flag's cells per value of one dimension.
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
@@ -110,7 +112,7 @@ var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped
 // aggregates analysed with the hypothesis' settings (or the defaults),
 // overridden by query parameters, and the verdict when there is a
 // hypothesis. ?metric=KEY (repeatable, or comma-separated) limits the
-// metrics shown.
+// metrics shown; ?dimension=NAME adds the results split by that dimension.
 func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	env, def, err := s.experimentEnv(r)
 	if err != nil {
@@ -132,6 +134,15 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	for name, values := range q {
 		switch {
+		case name == "dimension":
+			if len(values) != 1 || values[0] == "" {
+				return valueloop.FieldErrorf("dimension", "give one dimension to split by, once")
+			}
+			// Refused before any read.
+			if _, err := experiment.FindDimension(s.Dimensions, values[0]); err != nil {
+				return err
+			}
+			in.Dimension, in.Dimensions = values[0], s.Dimensions
 		case name == "metric":
 			for _, v := range values {
 				for k := range strings.SplitSeq(v, ",") {
@@ -141,7 +152,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 		case !slices.Contains(resultSettings, name):
-			return valueloop.FieldErrorf(name, "unknown parameter: want metric or a setting (%s)", strings.Join(resultSettings, ", "))
+			return valueloop.FieldErrorf(name, "unknown parameter: want metric, dimension or a setting (%s)", strings.Join(resultSettings, ", "))
 		}
 	}
 	for _, name := range resultSettings { // in a fixed order, so errors are stable
@@ -159,6 +170,11 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Splits, err = s.Experiments.SplitHistory(ctx, env, key); err != nil {
 		return err
+	}
+	if in.Dimension != "" {
+		if in.DimensionAggregates, err = s.Experiments.DimensionAggregates(ctx, env, key, in.Dimension); err != nil {
+			return err
+		}
 	}
 	if def == nil && len(in.Aggregates) == 0 {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", key, env)

@@ -33,7 +33,7 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 }
 
 // StreamEncodes counts the flag set events encoded for streams.
-func StreamEncodes(s *Server) uint64 { return s.sse.encodes.Load() }
+func StreamEncodes(s *Server) uint64 { return s.sse.Made() }
 
 // AfterCommit is afterCommit, for tests.
 var AfterCommit = afterCommit

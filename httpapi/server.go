@@ -21,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 )
 
@@ -46,6 +47,9 @@ type Server struct {
 	// Experiments serves the hypothesis and results routes when set (see
 	// experiments.go).
 	Experiments ExperimentStore
+	// Dimensions are those the ingestion keeps (metric.Dimension): the
+	// results route splits by them (?dimension=).
+	Dimensions []metric.Dimension
 	// Verdicts, when set, records the verdicts the results route serves
 	// and adds their history to the results (see experiments.go).
 	Verdicts VerdictRecorder
@@ -80,7 +84,7 @@ type Server struct {
 	exposures *exposureFilter
 	done      chan error
 	guard     *guard
-	sse       sseCache
+	sse       flags.Encoded[[]byte] // each environment's SSE event, shared by its streams
 	closeOnce sync.Once
 	closeErr  error
 

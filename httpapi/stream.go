@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -70,7 +68,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	for {
 		if live := s.Flags.Live(env); live != nil && live.Version != sent {
-			event, err := s.sse.event(live)
+			event, err := s.sse.Get(live, sseEvent)
 			if err != nil {
 				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
 				return nil
@@ -125,28 +123,9 @@ func writeSSEData(buf *bytes.Buffer, data []byte) {
 	}
 }
 
-// sseCache holds the SSE event of each environment's current flag set,
-// encoded once and shared by every stream of the environment: streams hold
-// no copy of the set, whatever their number.
-type sseCache struct {
-	mu      sync.Mutex
-	byEnv   map[string]sseEvent
-	encodes atomic.Uint64 // events encoded, for tests
-}
-
-type sseEvent struct {
-	live  *flags.Live
-	bytes []byte
-}
-
-// event returns the SSE event carrying live's set.
-func (c *sseCache) event(live *flags.Live) ([]byte, error) {
-	env := live.Environment.Key
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.byEnv[env]; ok && e.live == live {
-		return e.bytes, nil
-	}
+// sseEvent encodes the SSE event carrying live's set (once per change,
+// shared by the streams: Server.sse).
+func sseEvent(live *flags.Live) ([]byte, error) {
 	data, err := live.FlagdJSON()
 	if err != nil {
 		return nil, err
@@ -156,10 +135,5 @@ func (c *sseCache) event(live *flags.Live) ([]byte, error) {
 	fmt.Fprintf(&buf, "id: %d\nevent: flags\ndata: ", live.Version)
 	writeSSEData(&buf, data)
 	buf.WriteString("\n\n")
-	if c.byEnv == nil {
-		c.byEnv = map[string]sseEvent{}
-	}
-	c.byEnv[env] = sseEvent{live: live, bytes: buf.Bytes()}
-	c.encodes.Add(1)
 	return buf.Bytes(), nil
 }

@@ -94,7 +94,7 @@ func BenchmarkRecompute(b *testing.B) {
 				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
 					cpu0 := cputime.Seconds()
 					for b.Loop() {
-						r, err := recomputeLog(metrics, nil, parts, nil, scan)
+						r, err := recomputeLog(metrics, nil, nil, parts, nil, scan)
 						if err != nil || r.events != int64(size.events) {
 							b.Fatal(r, err)
 						}
@@ -121,7 +121,11 @@ func BenchmarkRecompute(b *testing.B) {
 // recomputeBenchLog encodes the events of BenchmarkRecompute in records of
 // 1,000: the exposures of every user first, then tracking events of users
 // picked by a multiplicative step modulo the number of users.
-func recomputeBenchLog(events, users int) [][]byte {
+func recomputeBenchLog(events, users int) [][]byte { return recomputeBenchLogAttrs(events, users, 0) }
+
+// recomputeBenchLogAttrs is recomputeBenchLog with, when values > 0, a
+// country attribute on each exposure, one of values in turn.
+func recomputeBenchLogAttrs(events, users, values int) [][]byte {
 	var recs [][]byte
 	evs := make([]Event, 0, 1000)
 	for i := 0; i < events; i++ {
@@ -129,6 +133,9 @@ func recomputeBenchLog(events, users int) [][]byte {
 		if i < users {
 			ev.Type, ev.Flag, ev.Variant = Exposure, "checkout", []string{"control", "treatment"}[i%2]
 			ev.TargetingKey = fmt.Sprintf("user-%d", i)
+			if values > 0 {
+				ev.Attributes = fmt.Appendf(nil, `{"country":"c%02d","platform":"ios"}`, i%values)
+			}
 		} else {
 			ev.Type, ev.Name, ev.Value, ev.HasValue = Tracking, []string{"purchase", "click", "load"}[i%3], int64(i%1000)*Scale, true
 			ev.TargetingKey = fmt.Sprintf("user-%d", i*7919%users)
@@ -147,6 +154,44 @@ func reportRate(b *testing.B, events int, cpu0 float64) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	if cpu1 := cputime.Seconds(); cpu0 >= 0 && cpu1 > cpu0 {
 		b.ReportMetric(float64(events)/(cpu1-cpu0), "events/cpu-s")
+	}
+}
+
+// BenchmarkRecomputeDimension is the rebuild of BenchmarkRecompute's
+// 3,000,000 events of 1,000,000 users (5 metrics, exposures carrying a
+// country of 50 values) without dimensions, the baseline, and with the
+// country as a dimension, in the same run: what keeping every cell once more
+// per country costs the ingestion.
+func BenchmarkRecomputeDimension(b *testing.B) {
+	metrics := testMetrics()[:5]
+	const events, users = 3_000_000, 1_000_000
+	recs := recomputeBenchLogAttrs(events, users, 50)
+	scan := func(fn func([]byte) error) error {
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	country := metric.Dimension{Name: "country"}
+	for i := range 50 {
+		country.Values = append(country.Values, fmt.Sprintf("c%02d", i))
+	}
+	for _, c := range []struct {
+		name string
+		dims []metric.Dimension
+	}{{"none", nil}, {"dimension=50", []metric.Dimension{country}}} {
+		b.Run(c.name, func(b *testing.B) {
+			cpu0 := cputime.Seconds()
+			for b.Loop() {
+				r, err := recomputeLog(metrics, c.dims, nil, recomputeParts(), nil, scan)
+				if err != nil || r.events != events {
+					b.Fatal(r, err)
+				}
+			}
+			reportRate(b, b.N*events, cpu0)
+		})
 	}
 }
 
@@ -173,7 +218,7 @@ func BenchmarkQuantileOver(b *testing.B) {
 		b.Run("over="+over, func(b *testing.B) {
 			cpu0 := cputime.Seconds()
 			for b.Loop() {
-				r, err := recomputeLog([]metric.Metric{m}, nil, 1, nil, scan)
+				r, err := recomputeLog([]metric.Metric{m}, nil, nil, 1, nil, scan)
 				if err != nil || r.events != events {
 					b.Fatal(r, err)
 				}

@@ -4,4 +4,5 @@ package ingest
 type cellKey struct {
 	flag, variant, metric string
 	period                int64
+	dim, value            string
 }

@@ -423,8 +423,10 @@ func (d *decoder) validate(ev *Event) (field, reason string) {
 	}
 	switch ev.Type {
 	case Exposure:
-		if ev.Name != "" || ev.HasValue || ev.Attributes != nil {
-			return "name", "an exposure has no name, value or attributes (those belong to tracking events)"
+		// Attributes of an exposure are the context the variant was served
+		// in; the configured dimensions (metric.Dimension) are read there.
+		if ev.Name != "" || ev.HasValue {
+			return "name", "an exposure has no name or value (those belong to tracking events)"
 		}
 	case Tracking:
 		if ev.Flag != "" || ev.Variant != "" {

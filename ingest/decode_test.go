@@ -31,7 +31,7 @@ func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
 		{"bad time", `{"type":"tracking","name":"buy","targetingKey":"u","time":"yesterday"}`, "time", "RFC 3339"},
 		{"unknown type", `{"type":"click","targetingKey":"u"}`, "type", `not "click"`},
 		{"exposure without variant", `{"type":"exposure","flag":"f","targetingKey":"u"}`, "variant", "required"},
-		{"exposure with value", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","value":1}`, "name", "no name, value"},
+		{"exposure with value", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","value":1}`, "name", "no name or value"},
 		{"attributes not an object", `{"type":"tracking","name":"buy","targetingKey":"u","attributes":[1]}`, "attributes", "JSON object"},
 		{"not an object", `42`, "", "must be a JSON object"},
 		{"long key", `{"type":"tracking","name":"buy","targetingKey":"` + strings.Repeat("k", 300) + `"}`, "targetingKey", "longer than 256"},

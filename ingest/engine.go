@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,6 +66,9 @@ type engine struct {
 	// changed: a user's period is the latest of them at or before t0, 0
 	// before the first (see periodOf).
 	periods map[string][]int64
+	// dims are the dimensions each unit's first exposure is classified by
+	// (dimVals); nil for none, the usual case, which costs nothing.
+	dims []metric.Dimension
 
 	persistent bool // memory and bulk modes
 	bulk       bool
@@ -124,7 +128,8 @@ type user struct {
 type unit struct {
 	flag, variant string
 	t0            int64
-	period        int64 // the split period of t0 that the unit's sums are in
+	period        int64   // the split period of t0 that the unit's sums are in
+	dv            dimVals // the dimension values of t0's exposure
 	excluded      bool
 	pending       bool
 	post          []acc // nil when excluded
@@ -140,6 +145,7 @@ type unit struct {
 	periodSet  bool
 	oldVariant string
 	oldPeriod  int64
+	oldDv      dimVals
 	old        int // index into engine.vals of len(metrics) values
 }
 
@@ -175,13 +181,95 @@ type variantCells struct {
 	sk     []metric.Sketch      // per metric, for quantile metrics; nil until one
 	ek     []metric.EventSketch // per metric, for quantiles over events; nil until one
 	dirty  bool
+	// slices are the same figures per dimension value (engine.dims), at
+	// dimension d's offset plus the value's index; nil until a unit with
+	// dimensions counts here, and each one until one of its users. dim and
+	// value name a slice's own cells.
+	slices     []*variantCells
+	dim, value string
+}
+
+// dimVals are a unit's dimension values: per engine.dims, the index that
+// metric.Dimension.Index gave its attribute.
+type dimVals [metric.MaxDimensions]uint8
+
+// dimsOf classifies the attributes (a JSON object, or nil) of an exposure,
+// with the decoder's parser and without allocating: it runs for every first
+// exposure of a user. Decode accepts only objects; from anything else (a
+// corrupt log) the values found before the fault are kept.
+func (e *engine) dimsOf(attrs []byte) dimVals {
+	var dv dimVals
+	if len(e.dims) == 0 || len(attrs) == 0 {
+		return dv
+	}
+	p := parser{b: attrs}
+	_ = p.object(func(key []byte) error {
+		d := slices.IndexFunc(e.dims, func(d metric.Dimension) bool { return d.Name == string(key) })
+		p.ws()
+		if d < 0 || p.i >= len(p.b) {
+			_, err := p.value(0)
+			return err
+		}
+		if p.b[p.i] == '"' {
+			s, err := p.str()
+			dv[d] = uint8(e.dims[d].Index(s))
+			return err
+		}
+		start := p.i
+		kind, err := p.value(0)
+		switch kind {
+		case 'n':
+			dv[d] = metric.NoneIndex
+		case '{', '[':
+			dv[d] = metric.OtherIndex
+		default: // numbers and booleans, by their JSON text
+			dv[d] = uint8(e.dims[d].Index(p.b[start:p.i]))
+		}
+		return err
+	})
+	return dv
+}
+
+// sliceOf returns the cells of dimension d, value index v, of vc, created
+// when new.
+func (e *engine) sliceOf(vc *variantCells, d int, v uint8) *variantCells {
+	if vc.slices == nil {
+		n := 0
+		for _, dim := range e.dims {
+			n += dim.Count()
+		}
+		vc.slices = make([]*variantCells, n)
+	}
+	off := 0
+	for _, dim := range e.dims[:d] {
+		off += dim.Count()
+	}
+	s := vc.slices[off+int(v)]
+	if s == nil {
+		s = &variantCells{name: vc.name, period: vc.period, cells: make([]metric.Sums, len(e.metrics)), dirty: true,
+			dim: e.dims[d].Name, value: e.dims[d].Label(int(v))}
+		vc.slices[off+int(v)] = s
+	}
+	return s
+}
+
+// unitCells returns the cells a unit with dimension values dv counts in:
+// vc, its variant's in its period, then one per dimension.
+func (e *engine) unitCells(vc *variantCells, dv dimVals, buf *[1 + metric.MaxDimensions]*variantCells) []*variantCells {
+	out := append(buf[:0], vc)
+	for d := range e.dims {
+		out = append(out, e.sliceOf(vc, d, dv[d]))
+	}
+	return out
 }
 
 // engineVersion changes whenever the meaning or layout of the per-user state
 // changes, so that state stored by an older engine is rebuilt.
 const engineVersion = "engine-3"
 
-func newEngine(metrics []metric.Metric) *engine {
+// newEngine compiles metrics, and the dimensions (validated) by which each
+// cell is kept once more per value.
+func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 	e := &engine{
 		byKey: map[string]int{},
 		names: map[string]int32{},
@@ -254,13 +342,14 @@ func newEngine(metrics []metric.Metric) *engine {
 			e.nHist++
 		}
 	}
-	e.version = fingerprint(ms)
+	e.dims = dims
+	e.version = fingerprint(ms, dims)
 	return e
 }
 
 // fingerprint identifies what the per-user state and the sums depend on:
 // the engine and the metric definitions (not their names or descriptions).
-func fingerprint(ms []metric.Metric) string {
+func fingerprint(ms []metric.Metric, dims []metric.Dimension) string {
 	type def struct {
 		Key, Kind, Event, Aggregate string
 		Denominator                 *metric.Part
@@ -278,6 +367,12 @@ func fingerprint(ms []metric.Metric) string {
 		}
 	}
 	b, _ := json.Marshal(defs)
+	if len(dims) > 0 {
+		// Only with dimensions, so that the state kept without them stays
+		// current.
+		d, _ := json.Marshal(dims)
+		b = append(append(b, '\n'), d...)
+	}
 	h := sha256.Sum256(append([]byte(engineVersion+"\n"), b...))
 	return engineVersion + ":" + hex.EncodeToString(h[:12])
 }
@@ -370,7 +465,7 @@ func (e *engine) mark(u *user) {
 	e.touched = append(e.touched, u)
 	for i := range u.units {
 		un := &u.units[i]
-		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod = true, un.excluded, un.variant, un.period
+		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod, un.oldDv = true, un.excluded, un.variant, un.period, un.dv
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
@@ -393,7 +488,7 @@ func (u *user) unitOf(flag string) int {
 // addUnit appends a unit for flag and returns its index. Units are only
 // ever appended, so that indexes held during a group stay valid; encoding
 // writes them sorted by flag.
-func (e *engine) addUnit(u *user, flag, variant string, t0 int64) int {
+func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) int {
 	n := len(u.units)
 	var post []acc
 	var hist []metric.UserHist
@@ -412,7 +507,7 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64) int {
 		hist = make([]metric.UserHist, e.nHist)
 	}
 	hist = hist[:e.nHist]
-	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, post: post, hist: hist, old: -1})
+	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, post: post, hist: hist, old: -1})
 	e.resetPost(&u.units[n])
 	return n
 }
@@ -519,7 +614,7 @@ func (e *engine) keys(events []Event, exps []Event) []string {
 func (e *engine) apply(events []Event, history func(since int64, fn func(data []byte) error) error) error {
 	for i := range events {
 		if ev := &events[i]; ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time)
+			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time, ev.Attributes)
 		}
 	}
 	if err := e.resolvePending(history); err != nil {
@@ -551,12 +646,16 @@ func (e *engine) redundant(ev *Event) bool {
 	return un.excluded || (un.variant == ev.Variant && ev.Time >= un.t0)
 }
 
-func (e *engine) expose(u *user, flag, variant string, t int64) {
+// expose folds an exposure with attributes attrs (a JSON object or nil).
+// The unit's dimension values are those of its earliest exposure; of two
+// at the same time, the smaller values, so that the order of arrival
+// cannot change them.
+func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte) {
 	period := e.periodOf(flag, t)
 	e.cellsOf(flag, variant, period)
 	i := u.unitOf(flag)
 	if i < 0 {
-		i = e.addUnit(u, flag, variant, t)
+		i = e.addUnit(u, flag, variant, t, e.dimsOf(attrs))
 		u.units[i].period, u.units[i].periodSet = period, true
 		e.derive(u, i)
 		return
@@ -567,8 +666,12 @@ func (e *engine) expose(u *user, flag, variant string, t int64) {
 	case variant != un.variant:
 		un.excluded, un.pending, un.post, un.hist = true, false, nil, nil
 	case t < un.t0:
-		un.t0, un.period, un.periodSet = t, period, true
+		un.t0, un.period, un.periodSet, un.dv = t, period, true, e.dimsOf(attrs)
 		e.derive(u, i)
+	case t == un.t0 && len(e.dims) > 0:
+		if dv := e.dimsOf(attrs); bytes.Compare(dv[:], un.dv[:]) < 0 {
+			un.dv = dv
+		}
 	}
 }
 
@@ -686,33 +789,37 @@ func (e *engine) settle(u *user, un *unit) {
 	if un.excluded && !(un.had && un.wasExcluded) {
 		e.countExcluded(un).dirty = true
 	}
+	var buf [1 + metric.MaxDimensions]*variantCells
 	if oldIn || newIn {
-		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period {
+		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period && un.oldDv == un.dv {
 			fc, vi := e.cellsOf(un.flag, un.variant, un.period)
-			vc := &fc.variants[vi]
+			cs := e.unitCells(&fc.variants[vi], un.dv, &buf)
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
 				nv, ov := m.value(e, u, un, true), e.vals[un.old+mi]
 				if nv == ov {
 					continue
 				}
-				if ov.ok {
-					e.applyValue(vc, mi, ov, -1, nil)
+				for _, vc := range cs {
+					if ov.ok {
+						e.applyValue(vc, mi, ov, -1, nil)
+					}
+					if nv.ok {
+						e.applyValue(vc, mi, nv, 1, e.histOf(un, mi))
+					}
+					vc.dirty = true
 				}
-				if nv.ok {
-					e.applyValue(vc, mi, nv, 1, e.histOf(un, mi))
-				}
-				vc.dirty = true
 			}
 		} else {
 			if oldIn {
 				fc, vi := e.cellsOf(un.flag, un.oldVariant, un.oldPeriod)
-				vc := &fc.variants[vi]
-				vc.users--
-				vc.dirty = true
-				for mi := range e.metrics {
-					if ov := e.vals[un.old+mi]; ov.ok {
-						e.applyValue(vc, mi, ov, -1, nil)
+				for _, vc := range e.unitCells(&fc.variants[vi], un.oldDv, &buf) {
+					vc.users--
+					vc.dirty = true
+					for mi := range e.metrics {
+						if ov := e.vals[un.old+mi]; ov.ok {
+							e.applyValue(vc, mi, ov, -1, nil)
+						}
 					}
 				}
 			}
@@ -728,12 +835,17 @@ func (e *engine) settle(u *user, un *unit) {
 // its period.
 func (e *engine) contribute(u *user, un *unit, sign int) {
 	fc, vi := e.cellsOf(un.flag, un.variant, un.period)
-	vc := &fc.variants[vi]
-	vc.users += int64(sign)
-	vc.dirty = true
+	var buf [1 + metric.MaxDimensions]*variantCells
+	cs := e.unitCells(&fc.variants[vi], un.dv, &buf)
+	for _, vc := range cs {
+		vc.users += int64(sign)
+		vc.dirty = true
+	}
 	for mi := range e.metrics {
 		if v := e.metrics[mi].value(e, u, un, false); v.ok {
-			e.applyValue(vc, mi, v, sign, e.histOf(un, mi))
+			for _, vc := range cs {
+				e.applyValue(vc, mi, v, sign, e.histOf(un, mi))
+			}
 		}
 	}
 }
@@ -892,11 +1004,16 @@ func (e *engine) takeDirty() []metric.Aggregate {
 		}
 		for vi := range fc.variants {
 			vc := &fc.variants[vi]
-			if !vc.dirty {
-				continue
+			if vc.dirty {
+				vc.dirty = false
+				out = e.appendVariant(out, fc.key, vc)
 			}
-			vc.dirty = false
-			out = e.appendVariant(out, fc.key, vc)
+			for _, s := range vc.slices {
+				if s != nil && s.dirty {
+					s.dirty = false
+					out = e.appendVariant(out, fc.key, s)
+				}
+			}
 		}
 	}
 	sortAggregates(out)
@@ -904,7 +1021,7 @@ func (e *engine) takeDirty() []metric.Aggregate {
 }
 
 func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantCells) []metric.Aggregate {
-	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Sums: metric.Sums{N: vc.users}})
+	out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Dimension: vc.dim, Value: vc.value, Sums: metric.Sums{N: vc.users}})
 	for mi := range e.metrics {
 		s := vc.cells[mi]
 		if vc.sk != nil {
@@ -913,7 +1030,7 @@ func (e *engine) appendVariant(out []metric.Aggregate, flag string, vc *variantC
 		if vc.ek != nil && e.metrics[mi].PerEvent() {
 			s.SetEventSketch(vc.ek[mi])
 		}
-		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Metric: e.metrics[mi].Key, Sums: s})
+		out = append(out, metric.Aggregate{Flag: flag, Variant: vc.name, Period: vc.period, Dimension: vc.dim, Value: vc.value, Metric: e.metrics[mi].Key, Sums: s})
 	}
 	return out
 }
@@ -924,7 +1041,13 @@ func (e *engine) all() []metric.Aggregate {
 	for _, fc := range e.flags {
 		out = append(out, metric.Aggregate{Flag: fc.key, Sums: metric.Sums{N: fc.excluded}})
 		for vi := range fc.variants {
-			out = e.appendVariant(out, fc.key, &fc.variants[vi])
+			vc := &fc.variants[vi]
+			out = e.appendVariant(out, fc.key, vc)
+			for _, s := range vc.slices {
+				if s != nil {
+					out = e.appendVariant(out, fc.key, s)
+				}
+			}
 		}
 	}
 	sortAggregates(out)
@@ -938,6 +1061,12 @@ func sortAggregates(as []metric.Aggregate) {
 		}
 		if a.Variant != b.Variant {
 			return cmp.Compare(a.Variant, b.Variant)
+		}
+		if a.Dimension != b.Dimension {
+			return cmp.Compare(a.Dimension, b.Dimension)
+		}
+		if a.Value != b.Value {
+			return cmp.Compare(a.Value, b.Value)
 		}
 		if a.Metric != b.Metric {
 			return cmp.Compare(a.Metric, b.Metric)

@@ -2,7 +2,9 @@
 // experiment analysis reads: it validates batches of exposure and tracking
 // events, keeps per-user state (first exposure per flag, per-user counts and
 // sums) and updates per (flag, variant, metric) sums by delta as events
-// arrive, in any order. Recompute gives the same figures from the raw events,
+// arrive, in any order — and once more per value of each configured
+// dimension (Pipeline.Dimensions), read from the first exposure's
+// attributes. Recompute gives the same figures from the raw events,
 // exactly: per-user values are fixed-point integers and the sums are exact
 // 192-bit integers, so order, duplicates and restarts cannot change a bit.
 //
@@ -69,7 +71,8 @@ type Event struct {
 	Name     string
 	Value    int64
 	HasValue bool
-	// Attributes of a tracking event: a raw JSON object, or nil.
+	// Attributes of the event (for an exposure: the context it was served
+	// in, where dimensions are read): a raw JSON object, or nil.
 	Attributes []byte
 }
 

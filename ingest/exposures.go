@@ -24,9 +24,10 @@ const exposureShards = 16
 // own slice, never across I/O.
 //
 // The price is durability: an exposure is in memory only until the
-// transaction that stores it commits, at most FlushInterval plus one
-// transaction after it was recorded, and a crash (kill -9, power loss) in
-// between loses it. Nothing acknowledged is lost this way: exposures
+// transaction that stores it commits, at most FlushInterval plus the
+// writing of the batch it is taken in (transactions of ExposureChunk, with
+// pauses between them for the requests) after it was recorded, and a crash
+// (kill -9, power loss) in between loses it. Nothing acknowledged is lost this way: exposures
 // recorded by the server are never acknowledged to anyone. Exposures sent
 // to the event API are stored before the API answers, as before.
 type exposureBuffer struct {
@@ -47,10 +48,12 @@ type exposurePart struct {
 }
 
 // recordedExposure is an exposure as a request recorded it: the strings it
-// already had and the time, without building an Event.
+// already had and the time, without building an Event; attrs are the
+// attributes of the configured dimensions (nil without them).
 type recordedExposure struct {
 	env, flag, variant, key string
 	at                      int64
+	attrs                   []byte
 }
 
 func newExposureBuffer(capacity int) *exposureBuffer {
@@ -109,5 +112,5 @@ func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 }
 
 func (x *recordedExposure) event() Event {
-	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true}
+	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true, Attributes: x.attrs}
 }

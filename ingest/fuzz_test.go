@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valueloop/valueloop/metric"
 )
 
 // FuzzDecode holds the hand-written event decoder to encoding/json on any
@@ -175,6 +177,15 @@ func FuzzStoredData(f *testing.F) {
 	seedEngine.finish()
 	f.Add(EncodeLog(evs).Data, seedEngine.encodeUser(nil, seedEngine.users["u"]))
 	f.Add([]byte{logVersion, 1, 1, 0, 0}, []byte{stateFormat, 0, 0, 0})
+	// A state with dimension values (the engine with testDims reads it).
+	dimEngine := newEngine(metrics, testDims...)
+	dimEngine.persistent = true
+	evs[0].Attributes = []byte(`{"country":"GB","platform":3}`)
+	if err := dimEngine.apply(evs, func(int64, func([]byte) error) error { return nil }); err != nil {
+		f.Fatal(err)
+	}
+	dimEngine.finish()
+	f.Add(EncodeLog(evs).Data, dimEngine.encodeUser(nil, dimEngine.users["u"]))
 	f.Fuzz(func(t *testing.T, record, state []byte) {
 		var got []Event
 		if err := DecodeLog(record, func(e *Event) error {
@@ -194,17 +205,19 @@ func FuzzStoredData(f *testing.F) {
 				}
 			}
 		}
-		e := newEngine(metrics)
-		if err := e.load("k", state); err != nil {
-			return
-		}
-		enc := e.encodeUser(nil, e.users["k"])
-		f := newEngine(metrics)
-		if err := f.load("k", enc); err != nil {
-			t.Fatalf("a re-encoded state does not load: %v", err)
-		}
-		if again := f.encodeUser(nil, f.users["k"]); !bytes.Equal(again, enc) {
-			t.Fatalf("state re-encoded twice differs:\n%x\n%x", enc, again)
+		for _, dims := range [][]metric.Dimension{nil, testDims} {
+			e := newEngine(metrics, dims...)
+			if err := e.load("k", state); err != nil {
+				continue
+			}
+			enc := e.encodeUser(nil, e.users["k"])
+			f := newEngine(metrics, dims...)
+			if err := f.load("k", enc); err != nil {
+				t.Fatalf("a re-encoded state does not load (%d dimensions): %v", len(dims), err)
+			}
+			if again := f.encodeUser(nil, f.users["k"]); !bytes.Equal(again, enc) {
+				t.Fatalf("state re-encoded twice differs (%d dimensions):\n%x\n%x", len(dims), enc, again)
+			}
 		}
 	})
 }

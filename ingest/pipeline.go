@@ -101,19 +101,28 @@ type Pipeline struct {
 	// the server; beyond it they are dropped and counted.
 	ExposureQueue int
 	// FlushInterval is the longest an exposure recorded by the server waits
-	// in memory before the transaction that stores it begins: what a crash
-	// may lose is at most this much of them, plus one transaction. A
-	// quarter-full buffer is stored at once.
+	// in memory before the writer takes it: what a crash may lose is at most
+	// this much of them, plus the batch being written. A quarter-full buffer
+	// is taken at once.
 	FlushInterval time.Duration
+	// Dimensions (validated by metric.ValidateDimensions, the same for
+	// every environment) are the attributes of exposures by which every
+	// cell is kept once more per value. Changing them rebuilds the cells
+	// from the event log, as a change of metric definitions does.
+	Dimensions []metric.Dimension
 
-	reqs       chan *request
-	exposures  *exposureBuffer
-	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
-	cancel     context.CancelFunc
-	done       chan struct{}
-	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
-	freshBuf   []Event                        // writer only: the fresh events of a group, reused
-	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
+	reqs      chan *request
+	exposures *exposureBuffer
+	expBuf    []recordedExposure // writer only: the exposures taken from the buffer, reused
+	// flushSplits, writer only, is set while flushExposures writes one
+	// batch in several transactions: the environments whose split changes
+	// were read for its first, which serve the others (see stateEngine).
+	flushSplits map[string]bool
+	cancel      context.CancelFunc
+	done        chan struct{}
+	engines     map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
+	freshBuf    []Event                        // writer only: the fresh events of a group, reused
+	rebuilding  atomic.Pointer[rebuildTracker] // the recomputation under way, if any
 
 	counters Counters
 }
@@ -140,7 +149,8 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 
 // The defaults of NewPipeline. Together they bound what a crash may lose of
 // the exposures recorded by the server: FlushInterval's worth, at most
-// ExposureQueue, plus the transaction under way, at most MaxGroupEvents.
+// ExposureQueue, plus the batch being written (taken from the buffer, so
+// at most ExposureQueue too), in transactions of ExposureChunk.
 const (
 	DefaultMaxGroupEvents = 20_000
 	DefaultExposureQueue  = 1 << 16
@@ -253,12 +263,14 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 // RecordExposure buffers an exposure observed by the server (an OFREP
 // evaluation) for the next batch. It never blocks, allocates nothing and
 // calls nothing of the store: when the buffer is full the exposure is
-// dropped and counted. It reports whether it was buffered.
-func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time) bool {
+// dropped and counted. It reports whether it was buffered. attrs, a JSON
+// object or nil, are the exposure's attributes, where Dimensions are read;
+// the pipeline keeps them (the caller must not change them).
+func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
-	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli()}) {
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}
@@ -275,10 +287,10 @@ func (p *Pipeline) run(ctx context.Context) {
 		case r := <-p.reqs:
 			group = append(group, r)
 		case <-tick.C:
-			p.flushExposures()
+			p.flushExposures(true)
 			continue
 		case <-p.exposures.kick:
-			p.flushExposures()
+			p.flushExposures(true)
 			continue
 		case <-ctx.Done():
 			p.drain()
@@ -309,18 +321,46 @@ func (p *Pipeline) run(ctx context.Context) {
 	}
 }
 
+// ExposureChunk bounds the exposures of one transaction of those recorded
+// by the server. Storing one costs the writer a few µs of CPU (the user's
+// state, loaded and stored back), and a transaction is not interrupted by
+// anything but the Go scheduler's preemption after 10 ms: a batch of
+// thousands in one transaction would keep a core from the requests for that
+// long, which with GOMAXPROCS=1 is every request's p99. 256 keep one
+// transaction around a millisecond and cost the per-transaction work about
+// 1 µs per exposure.
+const ExposureChunk = 256
+
 // flushExposures stores the buffered exposures, in transactions of at most
-// MaxGroupEvents.
-func (p *Pipeline) flushExposures() {
+// ExposureChunk (or MaxGroupEvents when smaller). Between two it pauses as
+// long as the last one took, away from every run queue, so that the
+// scheduler polls the network and the requests that came in meanwhile run
+// before the writer does again: when requests keep the core busy the writer
+// takes at most half of it, far more than exposures need (a few µs each
+// against tens of µs for the request that recorded one). drain, at Close,
+// does not pause.
+func (p *Pipeline) flushExposures(pause bool) {
 	exps := p.exposures.take(p.expBuf[:0])
+	p.flushSplits = map[string]bool{}
+	defer func() { p.flushSplits = nil }()
 	for rest := exps; len(rest) > 0; {
-		n := min(len(rest), p.MaxGroupEvents)
+		n := min(len(rest), ExposureChunk, p.MaxGroupEvents)
+		start := time.Now()
 		p.write(nil, rest[:n])
 		rest = rest[n:]
+		if pause && len(rest) > 0 {
+			// A sleep, not runtime.Gosched: a yielding goroutine is queued
+			// and picked again before the network is polled.
+			time.Sleep(min(time.Since(start), maxExposurePause))
+		}
 	}
 	clear(exps) // keep the buffer, not the requests' strings
 	p.expBuf = exps[:0]
 }
+
+// maxExposurePause bounds one pause of flushExposures, should a transaction
+// have been slow for reasons of its own (a disk stalling a commit).
+const maxExposurePause = 5 * time.Millisecond
 
 // drain writes the exposures still buffered at Close and fails waiting
 // requests that were never picked up.
@@ -334,7 +374,7 @@ func (p *Pipeline) drain() {
 		}
 		break
 	}
-	p.flushExposures()
+	p.flushExposures(false)
 }
 
 // engine returns env's state (memory mode), recomputing it from the store
@@ -363,7 +403,7 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 		return nil, 0, err
 	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, periods, 1, track, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, p.Dimensions, periods, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
@@ -386,14 +426,21 @@ func Recompute(metrics []metric.Metric, scan func(fn func(*Event) error) error) 
 // SplitStore gives them): each cell is of the split period of its users'
 // first exposure, as the Pipeline keeps them.
 func RecomputePeriods(metrics []metric.Metric, periods map[string][]int64, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
-	e := newEngine(metrics)
+	return RecomputeDimensions(metrics, nil, periods, scan)
+}
+
+// RecomputeDimensions is RecomputePeriods with dimensions (validated): the
+// cells are kept once more per dimension value, as the Pipeline with
+// Dimensions keeps them.
+func RecomputeDimensions(metrics []metric.Metric, dims []metric.Dimension, periods map[string][]int64, scan func(fn func(*Event) error) error) ([]metric.Aggregate, int64, error) {
+	e := newEngine(metrics, dims...)
 	e.persistent, e.bulk = true, true
 	e.periods = periods
 	var n int64
 	err := scan(func(ev *Event) error {
 		n++
 		if ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time)
+			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes)
 		}
 		return nil
 	})
@@ -478,7 +525,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 	if err != nil {
 		return RebuildResult{}, err
 	}
-	e := newEngine(metrics)
+	e := newEngine(metrics, p.Dimensions...)
 	var res RebuildResult
 	err = ss.StateTx(ctx, func(tx StateTx) error {
 		res = RebuildResult{}
@@ -495,7 +542,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		}
 		track, untrack := p.tracker(env)
 		defer untrack()
-		b, err := recomputeLog(metrics, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, p.Dimensions, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}
@@ -514,6 +561,9 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 }
 
 func sameAggregates(a, b []metric.Aggregate) bool {
+	// A dimension's cell is made when a user first counts in it and stays
+	// when they leave (excluded later, say): one at zero is no change.
+	a, b = withoutEmptySlices(a), withoutEmptySlices(b)
 	if len(a) != len(b) {
 		return false
 	}
@@ -523,6 +573,10 @@ func sameAggregates(a, b []metric.Aggregate) bool {
 		}
 	}
 	return true
+}
+
+func withoutEmptySlices(as []metric.Aggregate) []metric.Aggregate {
+	return slices.DeleteFunc(slices.Clone(as), func(a metric.Aggregate) bool { return a.Dimension != "" && a.Sums.IsZero() })
 }
 
 // group is what one transaction writes: per environment, the requests and
@@ -800,7 +854,17 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 
 // stateEngine readies env's engine for a group (store mode): compiled
 // metric definitions, kept, and the split changes, read again each time.
+//
+// The transactions of one batch of recorded exposures (flushExposures)
+// share the split changes read for the first: every exposure of the batch
+// was recorded before that read, so a change committed since is later than
+// all of them and would not move one to another period. That keeps the
+// reads at one per batch, as when a batch was one transaction; per
+// transaction they were a quarter of the writer's CPU (profiled).
 func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
+	if p.flushSplits[env] && p.engines[env] != nil {
+		return nil
+	}
 	periods, err := p.splitChanges(ctx, env)
 	if err != nil {
 		return err
@@ -810,9 +874,12 @@ func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
 		if err != nil {
 			return err
 		}
-		p.engines[env] = newEngine(ms)
+		p.engines[env] = newEngine(ms, p.Dimensions...)
 	}
 	p.engines[env].periods = periods
+	if p.flushSplits != nil {
+		p.flushSplits[env] = true
+	}
 	return nil
 }
 

@@ -20,8 +20,10 @@ type memStore struct {
 	ids     map[string]map[DedupKey]bool
 	log     map[string][]LogRecord
 	aggs    map[string]map[cellKey]metric.Aggregate
-	// splits are the split changes per environment and flag (SplitStore).
-	splits map[string]map[string][]int64
+	// splits are the split changes per environment and flag (SplitStore);
+	// splitReads counts the reads.
+	splits     map[string]map[string][]int64
+	splitReads int
 	// failNext makes the next transaction fail after fn ran.
 	failNext bool
 }
@@ -40,6 +42,7 @@ func (s *memStore) Metrics(ctx context.Context, env string) ([]metric.Metric, er
 func (s *memStore) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.splitReads++
 	return s.splits[env], nil
 }
 
@@ -96,7 +99,7 @@ func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, a := range as {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a
 		}
 	}
 	return nil
@@ -215,9 +218,9 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 		cell(cellKey{flag: flag})
 		for _, x := range users {
 			for v := range x.variants {
-				cell(cellKey{flag, v, "", period(flag, x.t0)})
+				cell(cellKey{flag, v, "", period(flag, x.t0), "", ""})
 				for _, m := range metrics {
-					cell(cellKey{flag, v, m.Key, period(flag, x.t0)})
+					cell(cellKey{flag, v, m.Key, period(flag, x.t0), "", ""})
 				}
 			}
 		}
@@ -226,7 +229,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 				cell(cellKey{flag: flag}).N++
 				continue
 			}
-			cell(cellKey{flag, x.first, "", period(flag, x.t0)}).N++
+			cell(cellKey{flag, x.first, "", period(flag, x.t0), "", ""}).N++
 			for _, m := range metrics {
 				// count and sum of an event name before t0 and in the window
 				agg := func(name string, post bool) (cnt, sum int64) {
@@ -298,7 +301,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 				if !pok || m.PerEvent() {
 					cv = 0
 				}
-				k := cellKey{flag, x.first, m.Key, period(flag, x.t0)}
+				k := cellKey{flag, x.first, m.Key, period(flag, x.t0), "", ""}
 				cell(k).Apply(xv, yv, cv, 1)
 				if m.PerEvent() {
 					// the user's own bucket counts of the events in the window
@@ -367,6 +370,13 @@ func randomEvents(r *rand.Rand, n int) []Event {
 		if r.IntN(4) == 0 {
 			ev.Type, ev.Flag = Exposure, []string{"f1", "f2"}[r.IntN(2)]
 			ev.Variant = []string{"on", "off", "on", "off", "on", "off", "x"}[r.IntN(7)]
+			// The context served in, for dimensions: listed values, others,
+			// missing ones, and values that are not strings.
+			ev.Attributes = []byte([]string{`{"country":"US","platform":"ios"}`, `{"country":"GB"}`, `{"country":"FR","platform":3}`,
+				`{"platform":"android","country":null}`, `{"country":"US","platform":["x"]}`, ``}[r.IntN(6)])
+			if len(ev.Attributes) == 0 {
+				ev.Attributes = nil
+			}
 		} else {
 			ev.Type, ev.Name = Tracking, names[r.IntN(len(names))]
 			if r.IntN(3) > 0 {
@@ -384,37 +394,45 @@ func randomEvents(r *rand.Rand, n int) []Event {
 // TestIncrementalEqualsRecomputation feeds random events in random batches,
 // shuffled, with duplicates resent, through a Pipeline and checks that the
 // stored aggregates equal the naive recomputation, bit for bit, after every
-// batch.
+// batch; with dimensions, every slice's cells too (naiveDims).
 func TestIncrementalEqualsRecomputation(t *testing.T) {
 	metrics := testMetrics()
-	for _, mode := range []string{"memory", "state"} {
-		for seed := uint64(1); seed <= 40; seed++ {
-			t.Run(fmt.Sprintf("%s/%d", mode, seed), func(t *testing.T) {
-				r := rand.New(rand.NewPCG(seed, 7))
-				store := newMemStore()
-				var ingestStore Store = store
-				if mode == "state" {
-					ss := newStateStore()
-					store, ingestStore = ss.memStore, ss
-				}
-				store.metrics["prod"] = metrics
-				if seed%2 == 0 {
-					// Splits that changed: the cells are kept per period.
-					store.splits = map[string]map[string][]int64{"prod": {
-						"f1": {1_700_000_000_050, 1_700_000_000_120},
-						"f2": {1_700_000_000_000 + int64(seed)},
-					}}
-				}
-				testIncremental(t, r, metrics, store, ingestStore)
-			})
+	for _, c := range []struct {
+		name   string
+		seeds  uint64
+		stream uint64
+		dims   []metric.Dimension
+	}{{"", 40, 7, nil}, {"dimensions/", 20, 11, testDims}} {
+		for _, mode := range []string{"memory", "state"} {
+			for seed := uint64(1); seed <= c.seeds; seed++ {
+				t.Run(fmt.Sprintf("%s%s/%d", c.name, mode, seed), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(seed, c.stream))
+					store := newMemStore()
+					var ingestStore Store = store
+					if mode == "state" {
+						ss := newStateStore()
+						store, ingestStore = ss.memStore, ss
+					}
+					store.metrics["prod"] = metrics
+					if seed%2 == 0 {
+						// Splits that changed: the cells are kept per period.
+						store.splits = map[string]map[string][]int64{"prod": {
+							"f1": {1_700_000_000_050, 1_700_000_000_120},
+							"f2": {1_700_000_000_000 + int64(seed)},
+						}}
+					}
+					testIncremental(t, r, metrics, store, ingestStore, c.dims...)
+				})
+			}
 		}
 	}
 }
 
-func testIncremental(t *testing.T, r *rand.Rand, metrics []metric.Metric, store *memStore, ingestStore Store) {
+func testIncremental(t *testing.T, r *rand.Rand, metrics []metric.Metric, store *memStore, ingestStore Store, dims ...metric.Dimension) {
 	{
 		{
 			p := NewPipeline(ingestStore, nil)
+			p.Dimensions = dims
 			p.MaxGroupEvents = 1 + r.IntN(50)
 			if err := p.Open(); err != nil {
 				t.Fatal(err)
@@ -444,7 +462,7 @@ func testIncremental(t *testing.T, r *rand.Rand, metrics []metric.Metric, store 
 					}
 				}
 				sent = append(sent, batch[:k]...)
-				got, want := store.stored("prod"), naive(metrics, store.events("prod"), store.splits["prod"])
+				got, want := store.stored("prod"), naiveDims(metrics, dims, store.events("prod"), store.splits["prod"])
 				if d := diffAggregates(got, want); d != "" {
 					t.Fatalf("after %d events: stored aggregates differ from recomputation:\n%s", len(sent), d)
 				}
@@ -469,7 +487,7 @@ func diffAggregates(got, want []metric.Aggregate) string {
 		m := map[cellKey]metric.Sums{}
 		for _, a := range as {
 			if !a.Sums.IsZero() {
-				m[cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a.Sums
+				m[cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a.Sums
 			}
 		}
 		return m

@@ -38,10 +38,10 @@ func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts)
 // new bulk engines of metrics, split in parts (at least one), in two passes
 // (exposures, then tracking events, so that no history scan is ever needed),
 // and computes the sums. scan is called twice.
-func recomputeLog(metrics []metric.Metric, periods map[string][]int64, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+func recomputeLog(metrics []metric.Metric, dims []metric.Dimension, periods map[string][]int64, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
 	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed(), track: track}
 	for i := range r.parts {
-		e := newEngine(metrics)
+		e := newEngine(metrics, dims...)
 		e.persistent, e.bulk = true, true
 		e.periods = periods
 		r.parts[i] = e
@@ -151,7 +151,7 @@ func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 		x := eventRef{key: ev.key, t: ev.time}
 		switch {
 		case exposures && ev.typ == Exposure:
-			x.flag, x.variant = e.intern(ev.flag), e.intern(ev.variant)
+			x.flag, x.variant, x.attrs = e.intern(ev.flag), e.intern(ev.variant), ev.attrs
 		case !exposures && ev.typ == Tracking:
 			ni, ok := e.names[string(ev.name)]
 			if !ok {
@@ -174,7 +174,7 @@ func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 			x.u = e.touchBytes(x.key) // new, or created by an earlier event of the record
 		}
 		if exposures {
-			e.expose(x.u, x.flag, x.variant, x.t)
+			e.expose(x.u, x.flag, x.variant, x.t, x.attrs)
 		} else {
 			e.track(x.u, x.name, x.t, x.v)
 		}
@@ -195,6 +195,7 @@ type eventRef struct {
 	key           []byte
 	u             *user
 	flag, variant string // exposure
+	attrs         []byte // exposure: its attributes, aliasing the record
 	name          int32  // tracking: index of the event name
 	t, v          int64
 }

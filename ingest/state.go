@@ -110,6 +110,7 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 		buf = appendStr(buf, un.variant)
 		buf = binary.AppendVarint(buf, un.t0)
 		buf = binary.AppendVarint(buf, un.period)
+		buf = append(buf, un.dv[:len(e.dims)]...)
 		if un.excluded {
 			buf = append(buf, 1)
 			continue
@@ -185,13 +186,20 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		variant := r.bytes(r.uvarint())
 		t0 := r.varint()
 		period := r.varint()
+		var dv dimVals
+		copy(dv[:], r.bytes(uint64(len(e.dims))))
+		for d, v := range dv[:len(e.dims)] {
+			if int(v) >= e.dims[d].Count() {
+				return errBadState
+			}
+		}
 		ex := r.bytes(1)
 		// encodeUser writes each flag once, in order, and marks 0 or 1.
 		if r.bad || (k > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
 			return errBadState
 		}
 		prev = flag
-		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0)
+		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0, dv)
 		un := &u.units[i]
 		un.period = period
 		if ex[0] == 1 {

@@ -99,7 +99,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		s.users[env] = tx.repUsers[env]
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
 		for _, a := range tx.repAggs[env] {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period}] = a
+			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a
 		}
 		s.versions[env] = tx.version[env]
 	}
@@ -116,9 +116,9 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, d := range ds {
-			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period}
+			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value}
 			a := s.aggs[env][k]
-			a.Flag, a.Variant, a.Metric, a.Period = d.Flag, d.Variant, d.Metric, d.Period
+			a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value = d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value
 			a.Sums.Add(d.Sums)
 			s.aggs[env][k] = a
 		}
@@ -612,5 +612,55 @@ func TestExposurePeriodLookedUpOnce(t *testing.T) {
 	e.finish()
 	if got := e.users["u"].units[0].period; got != 120 {
 		t.Errorf("unit touched by a later group in period %d, want 120 (that group's split changes)", got)
+	}
+}
+
+// TestRecordedExposuresInChunks: a batch of exposures recorded by the
+// server is stored in transactions of ExposureChunk, and the aggregates
+// are those of a recomputation, cells per split period included, although
+// the split changes are read once for the whole batch (as when it was one
+// transaction), not once per transaction.
+func TestRecordedExposuresInChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	metrics := testMetrics()
+	ss := newStateStore()
+	ss.metrics["prod"] = metrics
+	ss.splits = map[string]map[string][]int64{"prod": {"f1": {1_700_000_000_050, 1_700_000_000_120}}}
+	p := NewPipeline(ss, nil)
+	p.FlushInterval = time.Hour // one batch: the one Close stores
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	// Tracking events first, stored at once, so that exposures have metrics
+	// to count.
+	var tracked []Event
+	for _, ev := range randomEvents(r, 300) {
+		if ev.Type == Tracking {
+			tracked = append(tracked, ev)
+		}
+	}
+	if _, err := p.Ingest(t.Context(), "prod", tracked); err != nil {
+		t.Fatal(err)
+	}
+	reads, tx := ss.splitReads, p.Counters().Transactions.Load()
+	const n = 3*ExposureChunk + 17
+	for i := range n {
+		at := time.UnixMilli(1_700_000_000_000 + r.Int64N(200))
+		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at, nil) {
+			t.Fatalf("exposure %d not buffered", i)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Counters().Transactions.Load() - tx; got != (n+ExposureChunk-1)/ExposureChunk {
+		t.Errorf("%d transactions for %d exposures, want %d of at most %d", got, n, (n+ExposureChunk-1)/ExposureChunk, ExposureChunk)
+	}
+	if got := ss.splitReads - reads; got != 1 {
+		t.Errorf("split changes read %d times for one batch, want once", got)
+	}
+	got, want := ss.stored("prod"), naive(metrics, ss.events("prod"), ss.splits["prod"])
+	if d := diffAggregates(got, want); d != "" {
+		t.Fatalf("stored aggregates differ from recomputation:\n%s", d)
 	}
 }

@@ -205,10 +205,18 @@ func (s *Sums) fields() [9]*i192 {
 // milliseconds, as event times) at which the flag's split last changed before
 // it, 0 when it has not changed since the flag began. A flag whose split never
 // changed has period 0 only.
+//
+// Dimension and Value are empty for the cells of all users. A cell with a
+// Dimension (see Dimension) holds the same figures for the users whose value
+// of that attribute at first exposure was Value: the variant rows (Metric ""
+// and the metrics) are kept once more per dimension value, the row of
+// excluded users is not.
 type Aggregate struct {
-	Flag    string `json:"flag"`
-	Variant string `json:"variant"`
-	Period  int64  `json:"period,omitempty"`
-	Metric  string `json:"metric"`
-	Sums    Sums   `json:"-"`
+	Flag      string `json:"flag"`
+	Variant   string `json:"variant"`
+	Period    int64  `json:"period,omitempty"`
+	Dimension string `json:"dimension,omitempty"`
+	Value     string `json:"value,omitempty"`
+	Metric    string `json:"metric"`
+	Sums      Sums   `json:"-"`
 }

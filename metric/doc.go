@@ -1,6 +1,7 @@
 // Package metric holds what an experiment measures and what is kept of it:
 // metric definitions (conversion, count, sum, mean, ratio, quantile; direction,
-// window, cap) and the exact sufficient statistics (Sums) stored per flag,
+// window, cap), the dimensions results can be split by (Dimension, with
+// their caps) and the exact sufficient statistics (Sums) stored per flag,
 // variant and metric as an Aggregate.
 //
 // It is pure and sits below both sides that use it: package ingest folds

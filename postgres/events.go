@@ -23,28 +23,42 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Aggregates returns the stored figures of env, of one flag or of all with
-// flag "", ordered by flag, variant and metric: they include every
-// acknowledged event, whichever node received it.
+// Aggregates returns the stored figures of all users of env, of one flag or
+// of all with flag "", ordered by flag, variant and metric: they include
+// every acknowledged event, whichever node received it.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag)
+	return aggregates(ctx, db.pool, env, flag, "")
 }
 
-func aggregates(ctx context.Context, q querier, env, flag string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, metric, period, sums FROM event_aggregates WHERE environment = $1`
+// DimensionAggregates returns the stored figures of one flag of env per
+// value of dimension (not ""), ordered by variant, value and metric.
+func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.pool, env, flag, dimension)
+}
+
+// everyDimension asks aggregates for the cells of all users and of every
+// dimension: what a rebuild compares.
+const everyDimension = "\x00every"
+
+func aggregates(ctx context.Context, q querier, env, flag, dimension string) ([]metric.Aggregate, error) {
+	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = $1`
 	args := []any{env}
 	if flag != "" {
-		query += ` AND flag = $2`
 		args = append(args, flag)
+		query += fmt.Sprintf(` AND flag = $%d`, len(args))
 	}
-	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, metric, period`, args...)
+	if dimension != everyDimension {
+		args = append(args, dimension)
+		query += fmt.Sprintf(` AND dimension = $%d`, len(args))
+	}
+	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (metric.Aggregate, error) {
 		var a metric.Aggregate
 		var buf []byte
-		if err := row.Scan(&a.Flag, &a.Variant, &a.Metric, &a.Period, &buf); err != nil {
+		if err := row.Scan(&a.Flag, &a.Variant, &a.Dimension, &a.Value, &a.Metric, &a.Period, &buf); err != nil {
 			return a, err
 		}
 		if err := a.Sums.UnmarshalBinary(buf); err != nil {
@@ -119,16 +133,19 @@ func putAggregates(ctx context.Context, tx pgx.Tx, env string, aggs []metric.Agg
 	variants := make([]string, len(aggs))
 	metrics := make([]string, len(aggs))
 	periods := make([]int64, len(aggs))
+	dims := make([]string, len(aggs))
+	values := make([]string, len(aggs))
 	ns := make([]int64, len(aggs))
 	sums := make([][]byte, len(aggs))
 	for i, a := range aggs {
 		flags[i], variants[i], metrics[i], periods[i], ns[i] = a.Flag, a.Variant, a.Metric, a.Period, a.Sums.N
+		dims[i], values[i] = a.Dimension, a.Value
 		sums[i], _ = a.Sums.MarshalBinary()
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums)
-		SELECT $1, f, v, m, p, n, s FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) AS c(f, v, m, p, n, s)
-		ON CONFLICT (environment, flag, variant, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
-		env, flags, variants, metrics, periods, ns, sums)
+	_, err := tx.Exec(ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums, dimension, value)
+		SELECT $1, f, v, m, p, n, s, d, dv FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[], $8::text[], $9::text[]) AS c(f, v, m, p, n, s, d, dv)
+		ON CONFLICT (environment, flag, variant, dimension, value, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`,
+		env, flags, variants, metrics, periods, ns, sums, dims, values)
 	if err != nil {
 		return fmt.Errorf("postgres: store aggregates of %s: %w", env, err)
 	}

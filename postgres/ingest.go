@@ -191,6 +191,12 @@ func cellOrder(a, b metric.Aggregate) int {
 	if c := strings.Compare(a.Variant, b.Variant); c != 0 {
 		return c
 	}
+	if c := strings.Compare(a.Dimension, b.Dimension); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Value, b.Value); c != 0 {
+		return c
+	}
 	if c := strings.Compare(a.Metric, b.Metric); c != 0 {
 		return c
 	}
@@ -208,29 +214,33 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	variants := make([]string, len(deltas))
 	metrics := make([]string, len(deltas))
 	periods := make([]int64, len(deltas))
+	dims := make([]string, len(deltas))
+	values := make([]string, len(deltas))
 	for i, d := range deltas {
 		flags[i], variants[i], metrics[i], periods[i] = d.Flag, d.Variant, d.Metric, d.Period
+		dims[i], values[i] = d.Dimension, d.Value
 	}
 	zero, _ := (&metric.Sums{}).MarshalBinary()
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums)
-		SELECT $1, f, v, m, p, 0, $6 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(f, v, m, p)
-		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, periods, zero); err != nil {
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums, dimension, value)
+		SELECT $1, f, v, m, p, 0, $6, d, dv FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $7::text[], $8::text[]) AS c(f, v, m, p, d, dv)
+		ON CONFLICT DO NOTHING`, env, flags, variants, metrics, periods, zero, dims, values); err != nil {
 		return fmt.Errorf("postgres: create aggregates of %s: %w", env, err)
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT a.flag, a.variant, a.metric, a.period, a.sums FROM event_aggregates a
-		JOIN unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(f, v, m, p) ON a.flag = c.f AND a.variant = c.v AND a.metric = c.m AND a.period = c.p
-		WHERE a.environment = $1 ORDER BY a.flag, a.variant, a.metric, a.period FOR UPDATE OF a`, env, flags, variants, metrics, periods)
+	rows, err := t.tx.Query(t.ctx, `SELECT a.flag, a.variant, a.dimension, a.value, a.metric, a.period, a.sums FROM event_aggregates a
+		JOIN unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) AS c(f, v, m, p, d, dv)
+			ON a.flag = c.f AND a.variant = c.v AND a.metric = c.m AND a.period = c.p AND a.dimension = c.d AND a.value = c.dv
+		WHERE a.environment = $1 ORDER BY a.flag, a.variant, a.dimension, a.value, a.metric, a.period FOR UPDATE OF a`, env, flags, variants, metrics, periods, dims, values)
 	if err != nil {
 		return fmt.Errorf("postgres: lock aggregates of %s: %w", env, err)
 	}
 	type cell struct {
-		flag, variant, metric string
-		period                int64
+		flag, variant, dimension, value, metric string
+		period                                  int64
 	}
 	stored := make(map[cell]metric.Sums, len(deltas))
 	var c cell
 	var buf []byte
-	if _, err := pgx.ForEachRow(rows, []any{&c.flag, &c.variant, &c.metric, &c.period, &buf}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&c.flag, &c.variant, &c.dimension, &c.value, &c.metric, &c.period, &buf}, func() error {
 		var s metric.Sums
 		if err := s.UnmarshalBinary(buf); err != nil {
 			return fmt.Errorf("aggregate %s/%s/%s: %w", c.flag, c.variant, c.metric, err)
@@ -241,7 +251,8 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 		return fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}
 	for i := range deltas {
-		s := stored[cell{deltas[i].Flag, deltas[i].Variant, deltas[i].Metric, deltas[i].Period}]
+		d := &deltas[i]
+		s := stored[cell{d.Flag, d.Variant, d.Dimension, d.Value, d.Metric, d.Period}]
 		s.Add(deltas[i].Sums)
 		deltas[i].Sums = s
 	}
@@ -249,7 +260,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 }
 
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "")
+	return aggregates(t.ctx, t.tx, env, "", everyDimension)
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {

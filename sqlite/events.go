@@ -25,23 +25,37 @@ var (
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
 // package sqlstore's, shared with PostgreSQL.
 
-// Aggregates returns the stored figures of env, of one flag or of all with
-// flag "", ordered by flag, variant and metric. It reads only the aggregate
-// rows: its cost does not grow with the number of events or users.
+// Aggregates returns the stored figures of all users of env, of one flag or
+// of all with flag "", ordered by flag, variant and metric. It reads only the
+// aggregate rows: its cost does not grow with the number of events or users.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag)
+	return aggregates(ctx, db.db, env, flag, "")
 }
+
+// DimensionAggregates returns the stored figures of one flag of env per
+// value of dimension (not ""), ordered by variant, value and metric.
+func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, dimension)
+}
+
+// everyDimension asks aggregates for the cells of all users and of every
+// dimension: what a rebuild compares.
+const everyDimension = "\x00every"
 
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, env, flag string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, metric, period, sums FROM event_aggregates WHERE environment = ?`
+}, env, flag, dimension string) ([]metric.Aggregate, error) {
+	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
 		query += ` AND flag = ?`
 		args = append(args, flag)
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, metric, period`, args...)
+	if dimension != everyDimension {
+		query += ` AND dimension = ?`
+		args = append(args, dimension)
+	}
+	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read aggregates of %s: %w", env, err)
 	}
@@ -50,7 +64,7 @@ func aggregates(ctx context.Context, q interface {
 	var buf sql.RawBytes
 	for rows.Next() {
 		var a metric.Aggregate
-		if err := rows.Scan(&a.Flag, &a.Variant, &a.Metric, &a.Period, &buf); err != nil {
+		if err := rows.Scan(&a.Flag, &a.Variant, &a.Dimension, &a.Value, &a.Metric, &a.Period, &buf); err != nil {
 			return nil, err
 		}
 		if err := a.Sums.UnmarshalBinary(buf); err != nil {
@@ -445,12 +459,12 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 const (
 	appendSQL         = `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`
 	userLogSQL        = `INSERT INTO event_user_log (env, count, data) VALUES (?, ?, ?)`
-	flagAggregatesSQL = `SELECT variant, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
+	flagAggregatesSQL = `SELECT variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
 	savepointSQL      = `SAVEPOINT claim`
 	releaseSQL        = `RELEASE claim`
 	rollbackToSQL     = `ROLLBACK TO claim`
-	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (environment, flag, variant, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`
+	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, dimension, value, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (environment, flag, variant, dimension, value, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`
 )
 
 // Multi-row statements, by number of rows, built once.
@@ -1080,8 +1094,8 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 		return err
 	}
 	type cell struct {
-		variant, metric string
-		period          int64
+		variant, dimension, value, metric string
+		period                            int64
 	}
 	var flag string
 	var stored map[cell]metric.Sums
@@ -1097,7 +1111,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 			for rows.Next() {
 				var c cell
 				var s metric.Sums
-				if err := rows.Scan(&c.variant, &c.metric, &c.period, &buf); err != nil {
+				if err := rows.Scan(&c.variant, &c.dimension, &c.value, &c.metric, &c.period, &buf); err != nil {
 					rows.Close()
 					return err
 				}
@@ -1111,7 +1125,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 				return err
 			}
 		}
-		s := stored[cell{d.Variant, d.Metric, d.Period}]
+		s := stored[cell{d.Variant, d.Dimension, d.Value, d.Metric, d.Period}]
 		s.Add(d.Sums)
 		d.Sums = s
 		sum = append(sum, d)
@@ -1121,7 +1135,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 
 // Aggregates returns env's cells, sorted.
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "")
+	return aggregates(t.ctx, t.tx, env, "", everyDimension)
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
@@ -1131,7 +1145,7 @@ func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	}
 	for _, a := range aggs {
 		buf, _ := a.Sums.MarshalBinary()
-		if _, err := st.ExecContext(t.ctx, env, a.Flag, a.Variant, a.Metric, a.Period, a.Sums.N, buf); err != nil {
+		if _, err := st.ExecContext(t.ctx, env, a.Flag, a.Variant, a.Dimension, a.Value, a.Metric, a.Period, a.Sums.N, buf); err != nil {
 			return fmt.Errorf("sqlite: store aggregate %s/%s/%s: %w", a.Flag, a.Variant, a.Metric, err)
 		}
 	}

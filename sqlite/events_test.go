@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/ingest"
@@ -221,4 +222,38 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 	if want := storetest.Recompute(t, db, "prod"); !slices.Equal(got, want) {
 		t.Fatalf("aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 	}
+}
+
+// BenchmarkRecordedExposures measures what the writer spends storing the
+// exposures the server records (RecordExposure) for users never seen
+// before, as under first-seen OFREP traffic: per exposure, the CPU of the
+// whole process (the writer's, as nothing else runs), and the number of
+// transactions (of at most ingest.ExposureChunk: how long the writer keeps
+// a core from the requests at a time).
+func BenchmarkRecordedExposures(b *testing.B) {
+	db := MustOpen(b, nil)
+	storetest.CreateEnvWithMetrics(b, db, "prod", storetest.Metrics(b))
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	keys := make([]string, 0, 1<<16)
+	at := time.UnixMilli(1_700_000_000_000)
+	n := 0
+	cpu0 := cputime.Seconds()
+	for b.Loop() {
+		n++
+		keys = append(keys[:0], fmt.Sprintf("new-%d", n))
+		for !p.RecordExposure("prod", "checkout", "on", keys[0], at, nil) {
+			time.Sleep(time.Millisecond) // the buffer is full: let the writer catch up
+		}
+	}
+	for p.Counters().ExposuresRecorded.Load() < uint64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	if cpu1 := cputime.Seconds(); cpu0 >= 0 && cpu1 > cpu0 {
+		b.ReportMetric((cpu1-cpu0)/float64(n)*1e6, "cpu-us/exposure")
+	}
+	b.ReportMetric(float64(p.Counters().Transactions.Load()), "transactions")
 }

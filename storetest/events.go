@@ -24,6 +24,7 @@ type EventStore interface {
 	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 	DeleteMetric(ctx context.Context, env, key, actor string) error
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
 	EventCount(ctx context.Context, env string) (int64, error)
 }
@@ -36,6 +37,7 @@ var eventCases = []struct {
 	{"PipelineAggregates", testPipelineAggregates},
 	{"ClaimDeduplicates", testClaimDeduplicates},
 	{"MetricChangeRebuild", testMetricChangeRebuild},
+	{"DimensionAggregates", testDimensionAggregates},
 }
 
 // eventCase adapts an event case to the contract's signature; stores

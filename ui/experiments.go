@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"html/template"
+	"math"
 	"net/http"
 	"sort"
 
@@ -13,8 +14,15 @@ import (
 
 // analyze computes a flag's experiment results the way the API's results
 // route does, with the hypothesis' settings; nil hypothesis when none.
-func (u *UI) analyze(ctx context.Context, env, key string) (*experiment.Result, experiment.Input, error) {
+// A dimension, when not "", splits them (Result.Dimension).
+func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experiment.Result, experiment.Input, error) {
 	in := experiment.Input{Environment: env, Flag: key, Settings: experiment.DefaultSettings()}
+	if dimension != "" {
+		if _, err := experiment.FindDimension(u.Dimensions, dimension); err != nil {
+			return nil, in, err
+		}
+		in.Dimension, in.Dimensions = dimension, u.Dimensions
+	}
 	if live := u.Flags.Live(env); live != nil {
 		in.Definition = live.Snapshot.Set().Flags[key]
 	}
@@ -34,6 +42,11 @@ func (u *UI) analyze(ctx context.Context, env, key string) (*experiment.Result, 
 	}
 	if in.Splits, err = u.Experiments.SplitHistory(ctx, env, key); err != nil {
 		return nil, in, err
+	}
+	if dimension != "" {
+		if in.DimensionAggregates, err = u.Experiments.DimensionAggregates(ctx, env, key, dimension); err != nil {
+			return nil, in, err
+		}
 	}
 	if in.Definition == nil && len(in.Aggregates) == 0 {
 		return nil, in, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", key, env)
@@ -68,7 +81,7 @@ func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 		if !sessionOf(r).Token.CanRead(ref.Environment) || u.Flags.Live(ref.Environment) == nil {
 			continue
 		}
-		res, _, err := u.analyze(r.Context(), ref.Environment, ref.Flag)
+		res, _, err := u.analyze(r.Context(), ref.Environment, ref.Flag, "")
 		if err != nil {
 			u.Logger.Warn("ui: experiment not analysed", "env", ref.Environment, "flag", ref.Flag, "err", err)
 			continue
@@ -98,6 +111,8 @@ type metricView struct {
 type experimentData struct {
 	Env, Flag    string
 	Result       *experiment.Result
+	Dimensions   []string   // the names the page links to
+	Split        *splitView // nil unless ?dimension=
 	Metrics      []metricView
 	OverTime     template.HTML
 	OverTimeRows []overTimeRow
@@ -135,12 +150,16 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
-	res, in, err := u.analyze(r.Context(), env, key)
+	res, in, err := u.analyze(r.Context(), env, key, r.URL.Query().Get("dimension"))
 	if err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
 	}
-	d := experimentData{Env: env, Flag: key, Result: res}
+	in.Dimension, in.DimensionAggregates = "", nil // the replay is of all users
+	d := experimentData{Env: env, Flag: key, Result: res, Split: splitOf(res)}
+	for _, dim := range u.Dimensions {
+		d.Dimensions = append(d.Dimensions, dim.Name)
+	}
 	verdictVariant := ""
 	if res.Verdict != nil {
 		verdictVariant = res.Verdict.Variant
@@ -259,4 +278,64 @@ func guardrailOf(h *experiment.Hypothesis, metric string) (experiment.Guardrail,
 		}
 	}
 	return experiment.Guardrail{}, false
+}
+
+// splitView is a result split by a dimension: per metric, a forest plot of
+// every slice's lift of each treatment.
+type splitView struct {
+	*experiment.DimensionSplit
+	Charts []sliceChart
+}
+
+type sliceChart struct {
+	Metric string
+	Chart  template.HTML
+}
+
+// splitOf draws res's split, nil without one. A small slice's wide
+// interval would squeeze the others to dots: the axis reaches at most twice
+// the largest estimate (or the all-users interval), and wider intervals are
+// drawn to its edge (forestRow.Clip).
+func splitOf(res *experiment.Result) *splitView {
+	d := res.Dimension
+	if d == nil {
+		return nil
+	}
+	v := &splitView{DimensionSplit: d}
+	for _, m := range res.Metrics {
+		var rows []forestRow
+		relative, most := false, 0.0
+		for _, all := range m.Variants {
+			if e, _, ok := effectOf(all); ok {
+				most = math.Max(most, math.Max(math.Abs(e.Sequential.Lower), math.Abs(e.Sequential.Upper)))
+			}
+		}
+		for _, s := range d.Slices {
+			for _, sm := range s.Metrics {
+				if sm.Metric != m.Metric {
+					continue
+				}
+				for _, sv := range sm.Variants {
+					if e, rel, ok := effectOf(sv); ok {
+						relative = rel
+						most = math.Max(most, math.Abs(e.Estimate))
+						rows = append(rows, forestRow{Label: s.Value + ": " + sv.Variant, Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
+					}
+				}
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		for i := range rows {
+			rows[i].Clip = 2 * most
+		}
+		f := num
+		if relative {
+			f = signedPct
+		}
+		v.Charts = append(v.Charts, sliceChart{Metric: m.Metric,
+			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its always-valid interval", rows, nil, f)})
+	}
+	return v
 }

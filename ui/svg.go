@@ -192,6 +192,18 @@ type forestRow struct {
 	Est      float64
 	Lo, Hi   float64
 	Emphasis bool // the row the verdict is about
+	// Clip, when > 0, limits the interval drawn (and the axis) to ±Clip,
+	// so that one very wide interval does not squeeze the others to dots;
+	// its label still gives the whole interval.
+	Clip float64
+}
+
+// drawn is the part of the row's interval that is drawn.
+func (r forestRow) drawn() (lo, hi float64) {
+	if r.Clip > 0 {
+		return math.Max(r.Lo, -r.Clip), math.Min(r.Hi, r.Clip)
+	}
+	return r.Lo, r.Hi
 }
 
 // forestPlot draws estimates with intervals on one axis, with a line at
@@ -202,7 +214,8 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 	height := padT + rowH*float64(len(rows)) + padB
 	lo, hi := 0.0, 0.0
 	for _, r := range rows {
-		lo, hi = math.Min(lo, r.Lo), math.Max(hi, r.Hi)
+		rlo, rhi := r.drawn()
+		lo, hi = math.Min(lo, rlo), math.Max(hi, rhi)
 	}
 	for _, r := range refs {
 		lo, hi = math.Min(lo, r.Y), math.Max(hi, r.Y)
@@ -238,7 +251,8 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 			cls = "s0"
 		}
 		fmt.Fprintf(&b, `<text class="label" x="8" y="%.1f">%s</text>`, cy+4, esc(r.Label))
-		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(r.Lo), x(r.Hi), cy, cy)
+		rlo, rhi := r.drawn()
+		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(rlo), x(rhi), cy, cy)
 		fmt.Fprintf(&b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
 			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(fmtX(r.Lo)), esc(fmtX(r.Hi)))
 	}

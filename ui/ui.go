@@ -65,6 +65,8 @@ type AuditReader interface {
 type ExperimentReader interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// DimensionAggregates are the flag's cells per value of one dimension.
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
@@ -112,11 +114,14 @@ type UI struct {
 	Audit    AuditReader
 
 	Experiments ExperimentReader
-	Events      EventReader
-	Verdicts    VerdictHistory
-	Rollouts    RolloutEngine
-	Delivery    DeliveryReader
-	Incidents   IncidentReader
+	// Dimensions are those the ingestion keeps: an experiment's page
+	// splits its results by one of them (?dimension=).
+	Dimensions []metric.Dimension
+	Events     EventReader
+	Verdicts   VerdictHistory
+	Rollouts   RolloutEngine
+	Delivery   DeliveryReader
+	Incidents  IncidentReader
 	// Value is the value loop (*features.Service): the /value pages.
 	Value ValueReader
 	// Features lists the value loop's features for the overview; nil: the

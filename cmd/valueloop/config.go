@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
 )
@@ -158,6 +159,26 @@ func runSettings() []setting {
 				c.SecureCookies = m
 				return err
 			}, get: func(c *serveConfig) any { return c.SecureCookies.String() }},
+		{name: "dimension", env: "VALUELOOP_DIMENSION", kind: kindList,
+			usage: "`NAME=V1|V2|…`: a context attribute of exposures that results can be split by, with the values kept (others count as (other)); repeatable, at most 5 of at most 50 values; the same on every node (docs/experiments.md)",
+			set: func(c *serveConfig, v string) error {
+				ds, err := metric.ParseDimensions(v)
+				if err != nil {
+					return err
+				}
+				all := slices.Concat(c.Dimensions, ds)
+				if err := metric.ValidateDimensions(all); err != nil {
+					return err
+				}
+				c.Dimensions = all
+				return nil
+			}, get: func(c *serveConfig) any {
+				s := []string{}
+				for _, d := range c.Dimensions {
+					s = append(s, d.Name+"="+strings.Join(d.Values, "|"))
+				}
+				return s
+			}},
 		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
 			set: func(c *serveConfig, v string) error {
 				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -19,13 +20,15 @@ import (
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/termchart"
 )
 
 // openEvents starts the ingestion pipeline for serve: it writes to ing (the
 // store itself for SQLite; see storage) and the routes read db.
-func openEvents(ing ingest.Store, db httpapi.EventStore, logger *slog.Logger) (*httpapi.Events, func(), error) {
+func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension, logger *slog.Logger) (*httpapi.Events, func(), error) {
 	p := ingest.NewPipeline(ing, logger)
+	p.Dimensions = dims
 	if err := p.Open(); err != nil {
 		return nil, nil, err
 	}
@@ -34,7 +37,7 @@ func openEvents(ing ingest.Store, db httpapi.EventStore, logger *slog.Logger) (*
 
 func eventsCommand() *command {
 	return &command{name: "events", summary: "send, import and recompute events, and load-test ingestion (docs/events.md)", subs: []*command{
-		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
+		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
 		{name: "import", args: "FILE.ndjson [--env ENV] [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
 		{name: "rebuild", args: "--env ENV", summary: "recompute an environment's aggregates from its stored events", run: runEventsRebuild},
 		{name: "load", args: "[--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
@@ -69,10 +72,23 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	variant := fs.String("variant", "", "exposure: variant served")
 	id := fs.String("id", "", "event id, so that sending again is harmless")
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
+	var attrs listFlag
+	fs.Var(&attrs, "attr", "`KEY=VALUE` attribute of the event, a string (repeatable); on an exposure, where dimensions are read")
 	if err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}
+	if len(attrs) > 0 {
+		m := map[string]string{}
+		for _, a := range attrs {
+			k, v, ok := strings.Cut(a, "=")
+			if !ok || k == "" {
+				return usageErrorf("events send: --attr wants KEY=VALUE, e.g. --attr country=GB; got %q", a)
+			}
+			m[k] = v
+		}
+		ev["attributes"] = m
+	}
 	for k, v := range map[string]string{"name": *name, "flag": *flagKey, "variant": *variant, "id": *id, "time": *at} {
 		if v != "" {
 			ev[k] = v

@@ -25,7 +25,7 @@ import (
 
 func experimentCommand() *command {
 	return &command{name: "experiment", summary: "results and hypotheses of a flag's experiment", more: "Settings given to results override the hypothesis' for that look only.\n", subs: []*command{
-		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]",
+		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]",
 			summary: "show the experiment's results and verdict", more: "Settings given to results override the hypothesis' for that look only.\n", run: runExperimentResults},
 		{name: "hypothesis", summary: "the hypothesis an experiment tests", subs: []*command{
 			{name: "get", args: "FLAG --env ENV", summary: "show a flag's hypothesis", run: runHypothesisGet},
@@ -75,6 +75,7 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := envClientFlags(e, "experiment results")
 	var metrics listFlag
 	fs.Var(&metrics, "metric", "show only this metric (repeatable); the hypothesis' metrics are always shown")
+	dimension := fs.String("dimension", "", "also show the results split by this `DIMENSION` (one the server keeps, see serve --dimension)")
 	settings := addExpSettingFlags(fs)
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
@@ -90,6 +91,9 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	q := settings.given()
 	for _, m := range metrics {
 		q.Add("metric", m)
+	}
+	if *dimension != "" {
+		q.Set("dimension", *dimension)
 	}
 	res, err := c.Results(ctx, *env, pos[0], q)
 	if err != nil {
@@ -380,18 +384,10 @@ func writeResults(w io.Writer, r *experiment.Result) {
 			case v.Lift == nil:
 				fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
 			default:
-				e, rel := liftEffect(v.Lift)
-				iv := e.Interval
-				p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
-				if seq {
-					iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
+				if note := liftCells(tw, v.Lift, seq, scale); note != "" {
+					notes = append(notes, v.Variant+": "+note)
 				}
-				fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%\n", fmtLift(e.Estimate, rel),
-					expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
-					bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*v.Lift.ChanceToWin)
-				if e.Note != "" {
-					notes = append(notes, v.Variant+": "+e.Note)
-				}
+				fmt.Fprintln(tw)
 			}
 		}
 		tw.Flush()
@@ -403,6 +399,86 @@ func writeResults(w io.Writer, r *experiment.Result) {
 	writeSRM(w, r)
 	fmt.Fprintf(w, "Settings: %s\n", settingsLine(r.Settings))
 	writeVerdict(w, r)
+	if r.Dimension != nil {
+		writeDimension(w, r, level, kindOfInterval)
+	}
+}
+
+// liftCells writes a treatment's lift as the cells LIFT (with its
+// interval), the bar, P, ADJ P and WIN, and returns the effect's note.
+func liftCells(tw io.Writer, l *experiment.Lift, seq bool, scale float64) string {
+	e, rel := liftEffect(l)
+	iv := e.Interval
+	p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
+	if seq {
+		iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
+	}
+	fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
+		expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
+		bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*l.ChanceToWin)
+	return e.Note
+}
+
+// writeDimension draws the result split by a dimension: the warning, then
+// per metric one row per slice and treatment, with the slice's users and
+// its sample-ratio check; the bars of a metric share one scale.
+func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval string) {
+	d := r.Dimension
+	fmt.Fprintf(w, "\nBy %s: %d slices; p-values adjusted (%s) across all %d comparisons of the slices.\n", d.Dimension, len(d.Slices), d.Correction, d.Comparisons)
+	fmt.Fprintf(w, "Warning: %s\n", d.Warning)
+	seq := r.Settings.Inference != experiment.Fixed
+	for _, m := range r.Metrics {
+		// One scale for every slice's bars: the metric with the variants
+		// of all slices.
+		all := experiment.MetricResult{}
+		for _, s := range d.Slices {
+			for _, sm := range s.Metrics {
+				if sm.Metric == m.Metric {
+					all.Variants = append(all.Variants, sm.Variants...)
+				}
+			}
+		}
+		scale, rel := barScale(all, seq)
+		// A small slice's wide interval would squeeze every other bar to a
+		// dot: the scale is at most twice the largest of the all-users
+		// bars and the slices' estimates, and wider intervals run to the
+		// edge.
+		most, _ := barScale(m, seq)
+		for _, v := range all.Variants {
+			if v.Lift != nil {
+				e, _ := liftEffect(v.Lift)
+				most = math.Max(most, math.Abs(e.Estimate))
+			}
+		}
+		scale = math.Min(scale, 2*most)
+		fmt.Fprintf(w, "\n%s by %s\n", m.Metric, d.Dimension)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  %s\tVARIANT\tUSERS\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, barAxis(scale, rel))
+		for _, s := range d.Slices {
+			srm := "-"
+			if s.SRM != nil && s.SRM.Status == stats.OK {
+				srm = expIf(s.SRM.Mismatch, "MISMATCH p="+fmtP(s.SRM.PValue), "ok")
+			}
+			i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == m.Metric })
+			if i < 0 {
+				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, termchart.Group(s.Users), s.Reason)
+				continue
+			}
+			for _, v := range s.Metrics[i].Variants {
+				if v.Control {
+					continue
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, termchart.Group(s.Users))
+				if v.Lift == nil {
+					fmt.Fprintf(tw, "%s\t\t\t\t\t%s\n", v.Reason, srm)
+					continue
+				}
+				liftCells(tw, v.Lift, seq, scale)
+				fmt.Fprintf(tw, "\t%s\n", srm)
+			}
+		}
+		tw.Flush()
+	}
 }
 
 func writeSRM(w io.Writer, r *experiment.Result) {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,8 +42,21 @@ func BenchmarkFanOut(b *testing.B) {
 
 // A follower reads one stream and sends to seq the sequence number of every
 // flag set it receives: 0 for the first, 1 for the next, and so on; -1 when
-// it cannot connect.
+// it cannot connect, after keeping why in fanOutFailure.
 type follower func(ctx context.Context, hc *http.Client, url string, seq chan<- int64)
+
+// fanOutFailure keeps the first reason a stream could not connect, for the
+// benchmark to report.
+var fanOutFailure struct {
+	once sync.Once
+	err  error
+}
+
+// cannotConnect records why a stream could not connect and tells seq.
+func cannotConnect(seq chan<- int64, err error) {
+	fanOutFailure.once.Do(func() { fanOutFailure.err = err })
+	seq <- -1
+}
 
 func benchmarkFanOut(b *testing.B, follow follower) {
 	n := 10_000
@@ -50,7 +65,8 @@ func benchmarkFanOut(b *testing.B, follow follower) {
 	}
 	raiseFileLimit(b)
 	bin, data := buildBinary(b), filepath.Join(b.TempDir(), "data")
-	cmd, url := startProcess(b, bin, data)
+	// The server holds 2,048 SSE streams by default; this many need more.
+	cmd, url := startProcess(b, bin, data, "--max-streams", strconv.Itoa(n))
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
@@ -69,18 +85,34 @@ func benchmarkFanOut(b *testing.B, follow follower) {
 
 	ids := make(chan int64, n)
 	const perConn = 100
+	// One stream per client first, and the others once it has its first
+	// set: a client that starts 100 requests on no connection dials 100
+	// connections (Go's transport does not wait for the first to offer
+	// HTTP/2), and 10,000 streams would then take 10,000 connections, past
+	// the server's --max-connections (4,096), which closes the excess at
+	// once. That, not the streams, is why streams failed to connect.
+	var clients []*http.Client
 	for i := 0; i < n; i += perConn {
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		hc := &http.Client{Transport: tr}
-		for range min(perConn, n-i) {
+		clients = append(clients, hc)
+		go follow(ctx, hc, url, ids)
+	}
+	for range clients {
+		if <-ids < 0 {
+			b.Fatalf("a stream could not connect: %v (server: %s)", fanOutFailure.err, serverLimits(url))
+		}
+	}
+	for i, hc := range clients {
+		for range min(perConn, n-i*perConn) - 1 {
 			go follow(ctx, hc, url, ids)
 		}
 	}
 	// Every stream sends the current set first.
-	for range n {
+	for range n - len(clients) {
 		if <-ids < 0 {
-			b.Fatal("a stream could not connect")
+			b.Fatalf("a stream could not connect: %v (server: %s)", fanOutFailure.err, serverLimits(url))
 		}
 	}
 	time.Sleep(time.Second)
@@ -111,12 +143,13 @@ func followStream(ctx context.Context, hc *http.Client, url string, ids chan<- i
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := hc.Do(req)
 	if err != nil {
-		ids <- -1 // the benchmark fails
+		cannotConnect(ids, err) // the benchmark fails
 		return
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		ids <- -1
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		cannotConnect(ids, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg))
 		return
 	}
 	sc := bufio.NewScanner(resp.Body)
@@ -138,7 +171,7 @@ func followSync(ctx context.Context, hc *http.Client, url string, ids chan<- int
 	req.Header().Set("Flagd-Selector", "production")
 	stream, err := c.SyncFlags(ctx, req)
 	if err != nil {
-		ids <- -1
+		cannotConnect(ids, err)
 		return
 	}
 	defer stream.Close()
@@ -148,8 +181,26 @@ func followSync(ctx context.Context, hc *http.Client, url string, ids chan<- int
 		seq++
 	}
 	if seq == 0 {
-		ids <- -1
+		cannotConnect(ids, fmt.Errorf("SyncFlags ended before its first message: %v", stream.Err()))
 	}
+}
+
+// serverLimits reports the server's counts of what its limits refused, from
+// /metrics, to tell why a stream could not connect.
+func serverLimits(url string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var out []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "valueloop_http_") && !strings.HasPrefix(line, "valueloop_http_request") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // residentKiB reads VmRSS of a process.

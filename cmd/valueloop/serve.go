@@ -19,6 +19,7 @@ import (
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
@@ -43,6 +44,9 @@ type serveConfig struct {
 	// server hold (config_limits.go).
 	Limits                httpapi.Limits
 	FlagdAnonymousStreams int
+	// Dimensions are the context attributes by which exposures are kept,
+	// so that results can be split by them (metric.Dimension).
+	Dimensions []metric.Dimension
 	// SecureCookies says when the dashboard's cookies are Secure.
 	SecureCookies ui.CookieSecurity
 	// Ready, if set, receives the server's base URL once it serves (tests).
@@ -237,7 +241,10 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			closers[i]()
 		}
 	}
-	events, closeEvents, err := openEvents(st.ingest, db, logger)
+	if cfg.Demo && len(cfg.Dimensions) == 0 {
+		cfg.Dimensions = demo.Dimensions()
+	}
+	events, closeEvents, err := openEvents(st.ingest, db, cfg.Dimensions, logger)
 	if err != nil {
 		return closeAll, err
 	}
@@ -246,6 +253,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	// Experiments (hypotheses and results); the demo experiment's events go
 	// through the pipeline.
 	srv.Experiments = db
+	srv.Dimensions = cfg.Dimensions
 	if cfg.Demo {
 		if err := loadDemoExperiment(ctx, db, events.Pipeline, logger); err != nil {
 			return closeAll, err
@@ -302,7 +310,7 @@ var (
 // openDashboard serves the web dashboard (package ui) beside the API,
 // reading through the same services the API's routes use.
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
-	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, Flags: srv.Flags, Audit: db, Experiments: db, Events: db, Incidents: db,
+	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
 		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
 	if srv.Value != nil {

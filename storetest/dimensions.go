@@ -1,0 +1,94 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// testDimensionAggregates ingests exposures with a country attribute
+// through a pipeline with one dimension: the store keeps the cells of all
+// users apart from those per country (Aggregates returns only the former),
+// each as a recomputation from the stored events gives them, and a rebuild
+// changes nothing.
+func testDimensionAggregates(t *testing.T, s EventStore) {
+	ctx := context.Background()
+	CreateEnvWithMetrics(t, s, "prod", Metrics(t))
+	dims := []metric.Dimension{{Name: "country", Values: []string{"US", "GB"}}}
+	p := ingest.NewPipeline(s, nil)
+	p.Dimensions = dims
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	events := GenEvents(r, 0, 2000, 150)
+	for i := range events {
+		if ev := &events[i]; ev.Type == ingest.Exposure {
+			var u int
+			fmt.Sscanf(ev.TargetingKey, "user-%d", &u)
+			// US, GB, one not listed (other) and none, by user.
+			ev.Attributes = [][]byte{[]byte(`{"country":"US"}`), []byte(`{"country":"GB"}`), []byte(`{"country":"FR"}`), nil}[u%4]
+		}
+	}
+	for len(events) > 0 {
+		k := min(len(events), 1+r.IntN(300))
+		if _, err := p.Ingest(ctx, "prod", events[:k]); err != nil {
+			t.Fatal(err)
+		}
+		events = events[k:]
+	}
+	ms, err := s.Metrics(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := ingest.RecomputeDimensions(ms, dims, nil, func(fn func(*ingest.Event) error) error { return s.Events(ctx, "prod", fn) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantAll, wantCountry []metric.Aggregate
+	for _, a := range all {
+		if a.Dimension == "" {
+			wantAll = append(wantAll, a)
+		} else {
+			wantCountry = append(wantCountry, a)
+		}
+	}
+	got, err := s.Aggregates(ctx, "prod", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, wantAll) {
+		t.Fatalf("Aggregates: the cells of all users differ from the recomputation:\n got %v\nwant %v", got, wantAll)
+	}
+	got, err = s.DimensionAggregates(ctx, "prod", "checkout", "country")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, wantCountry) {
+		t.Fatalf("DimensionAggregates: the cells per country differ from the recomputation:\n got %v\nwant %v", got, wantCountry)
+	}
+	var values []string
+	for _, a := range got {
+		if !slices.Contains(values, a.Value) {
+			values = append(values, a.Value)
+		}
+	}
+	slices.Sort(values)
+	if want := []string{metric.NoneValue, metric.OtherValue, "GB", "US"}; !slices.Equal(values, want) {
+		t.Errorf("values %q, want %q", values, want)
+	}
+	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
+		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
+	}
+	res, err := p.Rebuild(ctx, "prod")
+	if err != nil || res.Changed {
+		t.Errorf("Rebuild = %+v, %v; want unchanged", res, err)
+	}
+}
