@@ -223,43 +223,44 @@ type Op struct {
 // features that need them, deletions (only with prune) of features before
 // the objectives they name. Equal definitions are not written.
 func Plan(current, next *File, prune bool) []Op {
-	var ops []Op
-	curO := map[string]Objective{}
-	for _, o := range current.Objectives {
-		curO[o.Key] = o
-	}
-	curF := map[string]Feature{}
-	for _, f := range current.Features {
-		curF[f.Key] = f
-	}
-	nextO := map[string]bool{}
-	for _, o := range sortedBy(next.Objectives, func(o Objective) string { return o.Key }) {
-		nextO[o.Key] = true
-		if old, ok := curO[o.Key]; !ok {
-			ops = append(ops, Op{Action: "create", Kind: "objective", Key: o.Key})
-		} else if fs := diffFields(old, o); len(fs) > 0 {
-			ops = append(ops, Op{Action: "update", Kind: "objective", Key: o.Key, Fields: fs})
-		}
-	}
-	nextF := map[string]bool{}
-	for _, f := range sortedBy(next.Features, func(f Feature) string { return f.Key }) {
-		nextF[f.Key] = true
-		if old, ok := curF[f.Key]; !ok {
-			ops = append(ops, Op{Action: "create", Kind: "feature", Key: f.Key})
-		} else if fs := diffFields(old, f); len(fs) > 0 {
-			ops = append(ops, Op{Action: "update", Kind: "feature", Key: f.Key, Fields: fs})
-		}
-	}
+	objective := func(o Objective) string { return o.Key }
+	feature := func(f Feature) string { return f.Key }
+	ops := planWrites(nil, "objective", current.Objectives, next.Objectives, objective)
+	ops = planWrites(ops, "feature", current.Features, next.Features, feature)
 	if prune {
-		for _, f := range sortedBy(current.Features, func(f Feature) string { return f.Key }) {
-			if !nextF[f.Key] {
-				ops = append(ops, Op{Action: "delete", Kind: "feature", Key: f.Key})
-			}
+		ops = planDeletes(ops, "feature", current.Features, next.Features, feature)
+		ops = planDeletes(ops, "objective", current.Objectives, next.Objectives, objective)
+	}
+	return ops
+}
+
+// planWrites appends, in key order, a create for each definition of next
+// that current lacks and an update for each one whose fields differ.
+func planWrites[T any](ops []Op, kind string, current, next []T, key func(T) string) []Op {
+	cur := map[string]T{}
+	for _, x := range current {
+		cur[key(x)] = x
+	}
+	for _, x := range sortedBy(next, key) {
+		if old, ok := cur[key(x)]; !ok {
+			ops = append(ops, Op{Action: "create", Kind: kind, Key: key(x)})
+		} else if fs := diffFields(old, x); len(fs) > 0 {
+			ops = append(ops, Op{Action: "update", Kind: kind, Key: key(x), Fields: fs})
 		}
-		for _, o := range sortedBy(current.Objectives, func(o Objective) string { return o.Key }) {
-			if !nextO[o.Key] {
-				ops = append(ops, Op{Action: "delete", Kind: "objective", Key: o.Key})
-			}
+	}
+	return ops
+}
+
+// planDeletes appends, in key order, a delete for each definition of
+// current that next no longer has.
+func planDeletes[T any](ops []Op, kind string, current, next []T, key func(T) string) []Op {
+	kept := map[string]bool{}
+	for _, x := range next {
+		kept[key(x)] = true
+	}
+	for _, x := range sortedBy(current, key) {
+		if !kept[key(x)] {
+			ops = append(ops, Op{Action: "delete", Kind: kind, Key: key(x)})
 		}
 	}
 	return ops
