@@ -69,36 +69,35 @@ type Caller struct {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readContext reads and decodes the body. A problem is reported as an OFREP
-// error code with details, or as errTooLarge.
-func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, code, details string, err error) {
+// readContext reads and decodes the body. A problem is reported as the
+// HTTP status, OFREP error code and details of the failure to answer
+// (status 0: none).
+func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, status int, code, details string) {
 	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, MaxBodyBytes)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, "", "", errTooLarge
+			return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes"
 		}
-		return nil, "", "", err
+		return nil, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body"
 	}
 	body := bytes.TrimSpace(buf.Bytes())
 	if len(body) == 0 {
-		return nil, "", "", nil // no body: empty context
+		return nil, 0, "", "" // no body: empty context
 	}
 	c, err := decodeRequest(body)
 	switch {
 	case err == errContextType:
-		return nil, "INVALID_CONTEXT", "context must be a JSON object", nil
+		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object"
 	case err != nil:
-		return nil, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
+		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error()
 	}
 	if tk, ok := c["targetingKey"]; ok {
 		if _, isString := tk.(string); !isString {
-			return nil, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
+			return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context.targetingKey must be a string"
 		}
 	}
-	return c, "", "", nil
+	return c, 0, "", ""
 }
-
-var errTooLarge = errors.New("request body too large")
 
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
 func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
@@ -110,15 +109,9 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); bufPool.Put(buf) }()
-	ctx, code, details, err := readContext(r, buf)
-	if err == errTooLarge {
-		writeFailure(w, http.StatusRequestEntityTooLarge, key, "GENERAL", "request body larger than "+strconv.Itoa(MaxBodyBytes)+" bytes")
-		return
-	} else if err != nil {
-		writeFailure(w, http.StatusBadRequest, key, "PARSE_ERROR", "cannot read request body")
-		return
-	} else if code != "" {
-		writeFailure(w, http.StatusBadRequest, key, code, details)
+	ctx, status, code, details := readContext(r, buf)
+	if status != 0 {
+		writeFailure(w, status, key, code, details)
 		return
 	}
 	res := snap.Evaluate(key, ctx)
@@ -126,7 +119,7 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 		h.Evaluated(r, caller, ctx, &res)
 	}
 	buf.Reset()
-	status := http.StatusOK
+	status = http.StatusOK
 	switch {
 	case res.ErrorCode == evaluation.ErrorCode("FLAG_NOT_FOUND"):
 		status = http.StatusNotFound
@@ -151,15 +144,9 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); bufPool.Put(buf) }()
-	ctx, code, details, err := readContext(r, buf)
-	if err == errTooLarge {
-		writeBulkFailure(w, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than "+strconv.Itoa(MaxBodyBytes)+" bytes")
-		return
-	} else if err != nil {
-		writeBulkFailure(w, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body")
-		return
-	} else if code != "" {
-		writeBulkFailure(w, http.StatusBadRequest, code, details)
+	ctx, status, code, details := readContext(r, buf)
+	if status != 0 {
+		writeBulkFailure(w, status, code, details)
 		return
 	}
 	// The answer is a function of the flag set and the context: so is the ETag.
