@@ -61,37 +61,30 @@ func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 	}
 	add(doraKey{Name: "Deployment frequency", Value: num(t.DeploymentsPerDay) + "/day", Level: string(t.Levels.DeploymentFrequency)},
 		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, func(v float64) string { return num(v) + "/day" })
-	lead := "–"
-	if t.LeadTime.Count > 0 {
-		lead = humanDuration(t.LeadTime.Median) + " median"
+	// A figure with no deployments or changes behind it shows as a dash.
+	rate := func(r dora.Rate) string {
+		if v, ok := r.Value(); ok {
+			return pct(v)
+		}
+		return "–"
 	}
-	add(doraKey{Name: "Lead time for changes", Value: lead, Level: string(t.Levels.LeadTime)},
+	median := func(d dora.Durations) string {
+		if d.Count > 0 {
+			return humanDuration(d.Median) + " median"
+		}
+		return "–"
+	}
+	add(doraKey{Name: "Lead time for changes", Value: median(t.LeadTime), Level: string(t.Levels.LeadTime)},
 		func(m dora.Metrics) (float64, bool) { return hours(m.LeadTime.Median), m.LeadTime.Count > 0 }, showH)
-	cfr := "–"
-	if v, ok := t.ChangeFailureRate.Value(); ok {
-		cfr = pct(v)
-	}
-	add(doraKey{Name: "Change failure rate", Value: cfr, Level: string(t.Levels.ChangeFailureRate)},
+	add(doraKey{Name: "Change failure rate", Value: rate(t.ChangeFailureRate), Level: string(t.Levels.ChangeFailureRate)},
 		func(m dora.Metrics) (float64, bool) { return m.ChangeFailureRate.Value() }, pct)
 	if fourKeys {
-		cfr4 := "–"
-		if v, ok := t.ChangeFailureRateFourKeys.Value(); ok {
-			cfr4 = pct(v)
-		}
-		add(doraKey{Name: "Change failure rate (Four Keys)", Value: cfr4, Level: string(t.Levels.ChangeFailureRateFourKeys)},
+		add(doraKey{Name: "Change failure rate (Four Keys)", Value: rate(t.ChangeFailureRateFourKeys), Level: string(t.Levels.ChangeFailureRateFourKeys)},
 			func(m dora.Metrics) (float64, bool) { return m.ChangeFailureRateFourKeys.Value() }, pct)
 	}
-	rec := "–"
-	if t.Recovery.Count > 0 {
-		rec = humanDuration(t.Recovery.Median) + " median"
-	}
-	add(doraKey{Name: "Failed deployment recovery time", Value: rec, Level: string(t.Levels.RecoveryTime)},
+	add(doraKey{Name: "Failed deployment recovery time", Value: median(t.Recovery), Level: string(t.Levels.RecoveryTime)},
 		func(m dora.Metrics) (float64, bool) { return hours(m.Recovery.Median), m.Recovery.Count > 0 }, showH)
-	rw := "–"
-	if v, ok := t.ReworkRate.Value(); ok {
-		rw = pct(v)
-	}
-	add(doraKey{Name: "Rework rate", Value: rw},
+	add(doraKey{Name: "Rework rate", Value: rate(t.ReworkRate)},
 		func(m dora.Metrics) (float64, bool) { return m.ReworkRate.Value() }, pct)
 	return keys
 }
