@@ -80,7 +80,20 @@ func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
 		s.failNext = false
 		return fmt.Errorf("memStore: injected commit failure")
 	}
-	for env, m := range tx.ids {
+	s.commitLog(tx.ids, tx.log)
+	for env := range tx.repl {
+		s.aggs[env] = map[cellKey]metric.Aggregate{}
+	}
+	for env, as := range tx.aggs {
+		s.putAggregates(env, as)
+	}
+	return nil
+}
+
+// commitLog makes a transaction's claimed keys and log records visible
+// (with s.mu held).
+func (s *memStore) commitLog(ids map[string]map[DedupKey]bool, log map[string][]LogRecord) {
+	for env, m := range ids {
 		if s.ids[env] == nil {
 			s.ids[env] = map[DedupKey]bool{}
 		}
@@ -88,21 +101,25 @@ func (s *memStore) IngestTx(ctx context.Context, fn func(Tx) error) error {
 			s.ids[env][k] = true
 		}
 	}
-	for env, recs := range tx.log {
+	for env, recs := range log {
 		s.log[env] = append(s.log[env], recs...)
 	}
-	for env := range tx.repl {
+}
+
+// putAggregates stores aggs in env's cells, replacing what they held
+// (with s.mu held).
+func (s *memStore) putAggregates(env string, aggs []metric.Aggregate) {
+	if s.aggs[env] == nil {
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
 	}
-	for env, as := range tx.aggs {
-		if s.aggs[env] == nil {
-			s.aggs[env] = map[cellKey]metric.Aggregate{}
-		}
-		for _, a := range as {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a
-		}
+	for _, a := range aggs {
+		s.aggs[env][cellOf(a)] = a
 	}
-	return nil
+}
+
+// cellOf is the cell an aggregate fills.
+func cellOf(a metric.Aggregate) cellKey {
+	return cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}
 }
 
 func (tx *memTx) Claim(env string, keys []DedupKey) ([]bool, error) {
@@ -487,7 +504,7 @@ func diffAggregates(got, want []metric.Aggregate) string {
 		m := map[cellKey]metric.Sums{}
 		for _, a := range as {
 			if !a.Sums.IsZero() {
-				m[cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a.Sums
+				m[cellOf(a)] = a.Sums
 			}
 		}
 		return m

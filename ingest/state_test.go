@@ -84,23 +84,11 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		s.failNext = false
 		return fmt.Errorf("stateStore: injected commit failure")
 	}
-	for env, m := range tx.ids {
-		if s.ids[env] == nil {
-			s.ids[env] = map[DedupKey]bool{}
-		}
-		for k := range m {
-			s.ids[env][k] = true
-		}
-	}
-	for env, recs := range tx.log {
-		s.log[env] = append(s.log[env], recs...)
-	}
+	s.commitLog(tx.ids, tx.log)
 	for env := range tx.replaced {
 		s.users[env] = tx.repUsers[env]
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
-		for _, a := range tx.repAggs[env] {
-			s.aggs[env][cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value}] = a
-		}
+		s.putAggregates(env, tx.repAggs[env])
 		s.versions[env] = tx.version[env]
 	}
 	for env, m := range tx.puts {
@@ -116,7 +104,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 			s.aggs[env] = map[cellKey]metric.Aggregate{}
 		}
 		for _, d := range ds {
-			k := cellKey{d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value}
+			k := cellOf(d)
 			a := s.aggs[env][k]
 			a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, a.Value = d.Flag, d.Variant, d.Metric, d.Period, d.Dimension, d.Value
 			a.Sums.Add(d.Sums)
