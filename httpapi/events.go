@@ -311,26 +311,21 @@ func (s *Server) handleGetMetric(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleCreateMetric stores a metric and recomputes the environment's
-// aggregates from its events before answering, so the new metric has
-// figures from the start.
+// handleCreateMetric stores a metric; its figures are there from the start
+// (changeMetrics).
 func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) error {
-	env, err := s.adminEnv(r)
-	if err != nil {
-		return err
-	}
 	var m metric.Metric
-	if err := decodeJSON(r, &m); err != nil {
-		return err
-	}
-	m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
-	if err := m.Normalize(); err != nil {
-		return err
-	}
-	if err := s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name); err != nil {
-		return err
-	}
-	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
+	err := s.changeMetrics(r, func(env string) error {
+		if err := decodeJSON(r, &m); err != nil {
+			return err
+		}
+		m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
+		if err := m.Normalize(); err != nil {
+			return err
+		}
+		return s.Events.Store.CreateMetric(r.Context(), env, &m, tokenOf(r).Name)
+	})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, m)
@@ -338,18 +333,29 @@ func (s *Server) handleCreateMetric(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleDeleteMetric(w http.ResponseWriter, r *http.Request) error {
-	env, err := s.adminEnv(r)
+	err := s.changeMetrics(r, func(env string) error {
+		return s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name)
+	})
 	if err != nil {
-		return err
-	}
-	if err := s.Events.Store.DeleteMetric(r.Context(), env, r.PathValue("key"), tokenOf(r).Name); err != nil {
-		return err
-	}
-	if _, err := s.Events.Pipeline.Rebuild(context.Background(), env); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// changeMetrics stores a change of the route's environment's metric
+// definitions, then recomputes the environment's aggregates from its events
+// before answering, so the figures follow the definitions.
+func (s *Server) changeMetrics(r *http.Request, change func(env string) error) error {
+	env, err := s.adminEnv(r)
+	if err != nil {
+		return err
+	}
+	if err := change(env); err != nil {
+		return err
+	}
+	_, err = s.Events.Pipeline.Rebuild(afterCommit(r), env)
+	return err
 }
 
 // afterCommit is the context for work that must follow a stored change of
