@@ -48,29 +48,39 @@ func (s *Store) ObjectivePage(ctx context.Context, after string, limit int) ([]v
 	return s.objectives(ctx, s.read(), ` WHERE key > ? ORDER BY key LIMIT ?`, after, limit)
 }
 
-// objectives reads the objectives rest (a WHERE clause and its order and
-// limit; "": all, by key) selects.
+// objectives reads the objectives rest selects (see definitions).
 func (s *Store) objectives(ctx context.Context, q querier, rest string, args ...any) ([]value.Objective, error) {
+	return definitions(ctx, s, q, "objectives", rest, args, func(o *value.Objective) (*time.Time, *time.Time) {
+		return &o.CreatedAt, &o.UpdatedAt
+	})
+}
+
+// definitions reads the rows of table (objectives or features) that rest
+// selects (a WHERE clause and its order and limit; "": all, by key): each
+// row's definition in JSON, with the times its columns keep, which times
+// points to.
+func definitions[T any](ctx context.Context, s *Store, q querier, table, rest string, args []any, times func(*T) (created, updated *time.Time)) ([]T, error) {
 	if rest == "" {
 		rest = ` ORDER BY key`
 	}
-	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM objectives`+rest, args...)
+	rows, err := q.Query(ctx, `SELECT definition, created_at, updated_at FROM `+table+rest, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: objectives: %w", s.o.D.Name, err)
+		return nil, fmt.Errorf("%s: %s: %w", s.o.D.Name, table, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (value.Objective, error) {
-		var o value.Objective
+	out, err := collect(rows, func(rows *sql.Rows) (T, error) {
+		var x T
 		var def string
-		if err := rows.Scan(&def, timeDest{&o.CreatedAt}, timeDest{&o.UpdatedAt}); err != nil {
-			return o, err
+		var created, updated time.Time
+		if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}); err != nil {
+			return x, err
 		}
-		created, updated := o.CreatedAt, o.UpdatedAt
-		err := json.Unmarshal([]byte(def), &o)
-		o.CreatedAt, o.UpdatedAt = created, updated
-		return o, err
+		err := json.Unmarshal([]byte(def), &x)
+		c, u := times(&x)
+		*c, *u = created, updated
+		return x, err
 	})
 	if out == nil {
-		out = []value.Objective{}
+		out = []T{}
 	}
 	return out, err
 }
@@ -82,7 +92,7 @@ func (s *Store) Features(ctx context.Context) ([]value.Feature, error) {
 
 // Feature returns one feature; ENOTFOUND when there is none.
 func (s *Store) Feature(ctx context.Context, key string) (*value.Feature, error) {
-	fs, err := s.features(ctx, s.read(), key)
+	fs, err := s.features(ctx, s.read(), ` WHERE key = ?`, key)
 	if err != nil {
 		return nil, err
 	}
@@ -92,30 +102,11 @@ func (s *Store) Feature(ctx context.Context, key string) (*value.Feature, error)
 	return &fs[0], nil
 }
 
-func (s *Store) features(ctx context.Context, q querier, key string) ([]value.Feature, error) {
-	query, args := `SELECT definition, created_at, updated_at FROM features ORDER BY key`, []any{}
-	if key != "" {
-		query, args = `SELECT definition, created_at, updated_at FROM features WHERE key = ?`, []any{key}
-	}
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
-	}
-	out, err := collect(rows, func(rows *sql.Rows) (value.Feature, error) {
-		var f value.Feature
-		var def string
-		var created, updated time.Time
-		if err := rows.Scan(&def, timeDest{&created}, timeDest{&updated}); err != nil {
-			return f, err
-		}
-		err := json.Unmarshal([]byte(def), &f)
-		f.CreatedAt, f.UpdatedAt = created, updated
-		return f, err
+// features reads the features rest selects (see definitions).
+func (s *Store) features(ctx context.Context, q querier, rest string, args ...any) ([]value.Feature, error) {
+	return definitions(ctx, s, q, "features", rest, args, func(f *value.Feature) (*time.Time, *time.Time) {
+		return &f.CreatedAt, &f.UpdatedAt
 	})
-	if out == nil {
-		out = []value.Feature{}
-	}
-	return out, err
 }
 
 // definitionJSON encodes an objective or feature without the times its
