@@ -79,14 +79,7 @@ func simulate(tb testing.TB, seed uint64, flag string, metrics []metric.Metric, 
 // (ingest.RecomputeDimensions), with the cells of dims too.
 func recompute(tb testing.TB, metrics []metric.Metric, events []ingest.Event, dims ...metric.Dimension) []metric.Aggregate {
 	tb.Helper()
-	aggs, _, err := ingest.RecomputeDimensions(metrics, dims, nil, func(fn func(*ingest.Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	aggs, _, err := ingest.RecomputeDimensions(metrics, dims, nil, ingest.ScanEvents(events))
 	if err != nil {
 		tb.Fatal(err)
 	}

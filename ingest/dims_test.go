@@ -100,14 +100,7 @@ func refDims(dims []metric.Dimension, attrs []byte) dimVals {
 func TestDimensionSlicesAddUp(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	events := randomEvents(r, 200) // more, and every user has seen several variants
-	all, _, err := RecomputeDimensions(testMetrics(), testDims, nil, func(fn func(*Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	all, _, err := RecomputeDimensions(testMetrics(), testDims, nil, ScanEvents(events))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -415,6 +415,18 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 	return e, r.events, nil
 }
 
+// ScanEvents is the scan Recompute takes over events held in memory.
+func ScanEvents(events []Event) func(fn func(*Event) error) error {
+	return func(fn func(*Event) error) error {
+		for i := range events {
+			if err := fn(&events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // Recompute computes the aggregates of metrics from scratch from the events
 // that scan yields (scan is called twice), without any state from before.
 // It returns every cell, sorted, and the number of events read.

@@ -127,14 +127,7 @@ func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 // events, through the real ingestion code.
 func RecomputeEvents(tb testing.TB, ms []metric.Metric, events []ingest.Event) []metric.Aggregate {
 	tb.Helper()
-	all, _, err := ingest.Recompute(ms, func(fn func(*ingest.Event) error) error {
-		for i := range events {
-			if err := fn(&events[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	all, _, err := ingest.Recompute(ms, ingest.ScanEvents(events))
 	if err != nil {
 		tb.Fatal(err)
 	}
