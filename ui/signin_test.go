@@ -90,6 +90,16 @@ func (d *testDashboard) signIn(t *testing.T, c *http.Client, csrf, token string)
 	return resp.StatusCode
 }
 
+// signedIn is a browser signed in with the admin token.
+func (d *testDashboard) signedIn(t *testing.T) *http.Client {
+	t.Helper()
+	c := d.client(t)
+	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	return c
+}
+
 func (d *testDashboard) status(t *testing.T, c *http.Client, path string) int {
 	t.Helper()
 	resp, err := c.Get(d.srv.URL + path)
@@ -137,11 +147,7 @@ func TestSessionCap(t *testing.T) {
 	d := newTestDashboard(t, func(u *UI) { u.SessionsPerToken = 2 })
 	var browsers []*http.Client
 	for range 3 {
-		c := d.client(t)
-		if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
-			t.Fatalf("sign-in: %d", code)
-		}
-		browsers = append(browsers, c)
+		browsers = append(browsers, d.signedIn(t))
 	}
 	for i, want := range []int{http.StatusSeeOther, http.StatusOK, http.StatusOK} {
 		if got := d.status(t, browsers[i], "/"); got != want {
@@ -156,10 +162,7 @@ func TestSessionCap(t *testing.T) {
 // session.
 func TestFormBodyErrors(t *testing.T) {
 	d := newTestDashboard(t, nil)
-	signedIn := d.client(t)
-	if code := d.signIn(t, signedIn, d.signInForm(t, signedIn), d.secret); code != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d", code)
-	}
+	signedIn := d.signedIn(t)
 	huge := "reason=" + strings.Repeat("x", maxForm)
 	const form = "application/x-www-form-urlencoded"
 	multipart := "multipart/form-data; boundary=b"

@@ -71,10 +71,7 @@ func TestValuePageReadsVersionOnce(t *testing.T) {
 		reads.DB = u.Audit.(*sqlite.DB)
 		u.Value = features.New(&reads, reads.DB)
 	})
-	c := d.client(t)
-	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d", code)
-	}
+	c := d.signedIn(t)
 	before := reads.n.Load()
 	if code := d.status(t, c, "/value"); code != http.StatusOK {
 		t.Fatalf("GET /value: %d", code)
@@ -130,10 +127,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		}
 		u.Value, u.Features = svc, &reads
 	})
-	c := d.client(t)
-	if code := d.signIn(t, c, d.signInForm(t, c), d.secret); code != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d", code)
-	}
+	c := d.signedIn(t)
 	for _, tc := range []struct {
 		path          string
 		shown, hidden []string
