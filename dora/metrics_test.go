@@ -213,7 +213,7 @@ func TestCatalogValidate(t *testing.T) {
 		paths = append(paths, p.Path)
 	}
 	want := []string{"/services/1/name", "/services/2/name", "/services/3/sources", "/services/4/sources/0", "/services/4/sources/1/repo"}
-	if !equalStrings(paths, want) {
+	if !slices.Equal(paths, want) {
 		t.Errorf("problems at %v, want %v", paths, want)
 	}
 	if valueloop.ErrorCode(err) != valueloop.EINVALID {

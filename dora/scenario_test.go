@@ -3,6 +3,7 @@ package dora
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -230,10 +231,10 @@ func TestScenarioWithoutSkew(t *testing.T) {
 			rework = append(rework, d.ID)
 		}
 	}
-	if got, want := failed, []string{"gl:202"}; !equalStrings(got, want) {
+	if got, want := failed, []string{"gl:202"}; !slices.Equal(got, want) {
 		t.Errorf("failed: got %v, want %v", got, want)
 	}
-	if got, want := rework, []string{"gl:203", "gl:204"}; !equalStrings(got, want) {
+	if got, want := rework, []string{"gl:203", "gl:204"}; !slices.Equal(got, want) {
 		t.Errorf("rework: got %v, want %v", got, want)
 	}
 }
@@ -272,12 +273,12 @@ func TestScenarioDeployments(t *testing.T) {
 			v.recovered = d.RecoveredAt.Format(time.RFC3339)
 		}
 		w := want[i]
-		if v.id != w.id || !equalStrings(v.changes, w.changes) || v.rollback != w.rollback || v.rolledBack != w.rolledBack ||
+		if v.id != w.id || !slices.Equal(v.changes, w.changes) || v.rollback != w.rollback || v.rolledBack != w.rolledBack ||
 			v.failed != w.failed || v.rework != w.rework || v.recovered != w.recovered {
 			t.Errorf("deployment %d:\ngot  %+v\nwant %+v", i, v, w)
 		}
 	}
-	if ids := got[2].Incidents; !equalStrings(ids, []string{"gh:issue:1"}) {
+	if ids := got[2].Incidents; !slices.Equal(ids, []string{"gh:issue:1"}) {
 		t.Errorf("incidents of gh:103: got %v, want [gh:issue:1]", ids)
 	}
 }
@@ -311,16 +312,4 @@ func findSeries(tb testing.TB, r Report, name string) Series {
 	}
 	tb.Fatalf("no series %q in the report", name)
 	return Series{}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package dora
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestSquashMerge(t *testing.T) {
 			}
 			f.deploy("d1", "o/r", "s1", StatusSuccess, "2025-01-05 18:00")
 			tl := f.timeline()
-			if got, want := delivered(tl, "o/r")["d1"], []string{"s1"}; !equalStrings(got, want) {
+			if got, want := delivered(tl, "o/r")["d1"], []string{"s1"}; !slices.Equal(got, want) {
 				t.Fatalf("delivered: got %v, want %v (branch commits are not changes of their own)", got, want)
 			}
 			if got := leadTimes(tl, "o/r")["s1"]; got != tt.want {
@@ -159,7 +160,7 @@ func TestMergeCommitNotDoubleCounted(t *testing.T) {
 		Change{Repo: "o/r", SHA: "m1", PR: "3", Branch: "feat", AuthoredAt: at(t, "2025-01-01 12:00"), MergedAt: at(t, "2025-01-02 10:00")})
 	f.deploy("d1", "o/r", "m1", StatusSuccess, "2025-01-03 10:00")
 	tl := f.timeline()
-	if got, want := delivered(tl, "o/r")["d1"], []string{"c1", "m1"}; !equalStrings(got, want) {
+	if got, want := delivered(tl, "o/r")["d1"], []string{"c1", "m1"}; !slices.Equal(got, want) {
 		t.Errorf("delivered: got %v, want %v", got, want)
 	}
 	lt := leadTimes(tl, "o/r")
@@ -185,7 +186,7 @@ func TestFirstDeploymentAndNoNewCommits(t *testing.T) {
 	want := map[string][]string{"d1": {"c1", "c2"}, "d2": {}, "d3": {}, "d4": {"c3"}}
 	got := delivered(tl, "o/r")
 	for id, w := range want {
-		if !equalStrings(got[id], w) {
+		if !slices.Equal(got[id], w) {
 			t.Errorf("%s delivered %v, want %v", id, got[id], w)
 		}
 	}
@@ -246,7 +247,7 @@ func TestRollbacks(t *testing.T) {
 					rollback = d
 				}
 			}
-			if !equalStrings(rolledBack, tt.rolledBack) {
+			if !slices.Equal(rolledBack, tt.rolledBack) {
 				t.Errorf("rolled back: got %v, want %v", rolledBack, tt.rolledBack)
 			}
 			if !rollback.Rollback || !rollback.Rework || len(rollback.Changes) != 0 {
@@ -401,11 +402,11 @@ func TestMonorepoMapping(t *testing.T) {
 				got = append(got, c.SHA)
 			}
 		}
-		if !equalStrings(got, w) {
+		if !slices.Equal(got, w) {
 			t.Errorf("%s: got changes %v, want %v", service, got, w)
 		}
 	}
-	if got, want := tl.Services(), []string{"other/repo", "web", "web-admin", "worker"}; !equalStrings(got, want) {
+	if got, want := tl.Services(), []string{"other/repo", "web", "web-admin", "worker"}; !slices.Equal(got, want) {
 		t.Errorf("services: got %v, want %v", got, want)
 	}
 	r, err := tl.Report(Query{From: at(t, "2025-01-01 00:00"), To: at(t, "2025-01-02 00:00"), Teams: []string{"front"}})
