@@ -575,16 +575,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 func sameAggregates(a, b []metric.Aggregate) bool {
 	// A dimension's cell is made when a user first counts in it and stays
 	// when they leave (excluded later, say): one at zero is no change.
-	a, b = withoutEmptySlices(a), withoutEmptySlices(b)
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(withoutEmptySlices(a), withoutEmptySlices(b))
 }
 
 func withoutEmptySlices(as []metric.Aggregate) []metric.Aggregate {
