@@ -354,7 +354,7 @@ func (s *Server) changeMetrics(r *http.Request, change func(env string) error) e
 	if err := change(env); err != nil {
 		return err
 	}
-	_, err = s.Events.Pipeline.Rebuild(afterCommit(r), env)
+	_, err = s.Events.Pipeline.Rebuild(context.Background(), env)
 	return err
 }
 
