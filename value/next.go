@@ -403,7 +403,7 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	a.UsersPerDay = float64(x.Users) / running
 	left := h.End().Sub(now).Hours() / 24
 	if a.UsersPerDay <= 0 {
-		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, thousands(a.RemainingUsers), num(running), h)
+		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(running), h)
 		return a, true
 	}
 	a.DaysNeeded = float64(a.RemainingUsers) / a.UsersPerDay
@@ -411,7 +411,7 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 		return a, false
 	}
 	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users: at %s users/day (%s users in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
-		x.Flag, x.Environment, thousands(a.RemainingUsers), num(a.UsersPerDay), thousands(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
+		x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(a.UsersPerDay), valueloop.GroupDigits(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
 	return a, true
 }
 
@@ -439,18 +439,6 @@ func num(x float64) string {
 		return "0"
 	}
 	return s
-}
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // ServesVariant reports whether flag f can still serve variant v: it is
