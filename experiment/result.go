@@ -121,6 +121,20 @@ type MetricResult struct {
 	Variants []VariantResult `json:"variants"`
 }
 
+// Estimate names what a variant's Mean is for this metric, for the heading
+// of the column that shows it: the arm's quantile for a quantile metric,
+// the ratio of its sums for a ratio, else the mean per user (a proportion
+// for a conversion). The JSON field stays "mean" for every kind.
+func (m MetricResult) Estimate() string {
+	switch m.Kind {
+	case metric.Quantile:
+		return "quantile"
+	case metric.Ratio:
+		return "ratio"
+	}
+	return "mean"
+}
+
 // VariantResult is one metric in one variant: for a treatment, compared
 // with control. When Status is not "ok", Reason says why and the numbers
 // that could not be computed are absent rather than zero.

@@ -372,7 +372,7 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		scale, rel := barScale(m, seq)
 		var notes []string
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  VARIANT\tUSERS\tMEAN\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", level, kindOfInterval, barAxis(scale, rel))
+		fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, barAxis(scale, rel))
 		for _, v := range m.Variants {
 			mean := "-"
 			if v.Mean != nil {
