@@ -496,7 +496,17 @@ func metricResult(m metric.Metric, h *Hypothesis, in stats.Metric, r stats.Metri
 			continue
 		}
 		c := r.Comparisons[i-1]
-		v.Status, v.Reason = c.Status, c.Reason
+		v.Status = c.Status
+		// An arm's shortfall is said in users, as the arm's own row says
+		// it; stats, which knows only units, says the rest.
+		switch {
+		case c.Status == stats.OK:
+		case r.Arms[0].Status != stats.OK:
+			v.Reason = out.Variants[0].Variant + ": " + out.Variants[0].Reason
+		case a.Status != stats.OK: // v.Reason is the arm's own
+		default:
+			v.Reason = c.Reason
+		}
 		if c.Status != stats.OK {
 			continue
 		}
