@@ -473,3 +473,41 @@ func mentions(targeting json.RawMessage, variant string) bool {
 	q, _ := json.Marshal(variant)
 	return bytes.Contains(targeting, q)
 }
+
+// Objectives lists, sorted, the objectives next names: those bet on and
+// those of its ranked, unranked and stop entries. A filter by objective
+// chooses among them, reading nothing more from the store.
+func (n *Next) Objectives() []string {
+	var out []string
+	for _, b := range n.Bets {
+		out = append(out, b.Objective)
+	}
+	for _, rk := range n.Ranked {
+		out = append(out, rk.Objective)
+	}
+	for _, x := range n.Unranked {
+		out = append(out, x.Objective)
+	}
+	for _, a := range n.Stop {
+		out = append(out, a.Objective)
+	}
+	slices.Sort(out)
+	return slices.DeleteFunc(slices.Compact(out), func(o string) bool { return o == "" })
+}
+
+// Only keeps in n what bets on objective ("" keeps everything), ranks
+// keeping their place in the whole backlog so that "3." still means third
+// overall. An objective n does not name is an error naming the field.
+// The bets stay whole: they are the objectives' records.
+func (n *Next) Only(objective string) error {
+	if objective == "" {
+		return nil
+	}
+	if !slices.Contains(n.Objectives(), objective) {
+		return valueloop.FieldErrorf("objective", "there is no objective %q", objective)
+	}
+	n.Ranked = slices.DeleteFunc(n.Ranked, func(rk Rank) bool { return rk.Objective != objective })
+	n.Unranked = slices.DeleteFunc(n.Unranked, func(x Unranked) bool { return x.Objective != objective })
+	n.Stop = slices.DeleteFunc(n.Stop, func(a Action) bool { return a.Objective != objective })
+	return nil
+}

@@ -330,6 +330,14 @@ func TestDemoValueLoop(t *testing.T) {
 			t.Errorf("next lacks %q:\n%s", want, next)
 		}
 	}
+	// --objective keeps one objective's bets, as the /value page does.
+	code, only, errOut := s.cli(t, s.Admin, "next", "--objective", "activation")
+	if code != 0 || !strings.Contains(only, "onboarding-checklist") || strings.Contains(only, "wishlist") || strings.Contains(only, "twenty-results") {
+		t.Errorf("next --objective activation (%d %s):\n%s", code, errOut, only)
+	}
+	if code, _, errOut := s.cli(t, s.Admin, "next", "--objective", "growth"); code == 0 || !strings.Contains(errOut, "objective") || !strings.Contains(errOut, `"growth"`) {
+		t.Errorf("next --objective growth: exit %d, %s; want an error naming the field and the objective", code, errOut)
+	}
 	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
 	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
 		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
