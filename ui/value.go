@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
 )
