@@ -125,7 +125,12 @@ func checkDeliveryMistakes(t *testing.T, run func(want int, args ...string) stri
 		{2, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "success", "--at", "yesterday"}, "2026-03-01"},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "eu-west", "--status", "success"}, "say whether it is production"},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "done"}, "must be one of success"},
-		{3, []string{"dora", "--since", "a while"}, "30d"},
+		// --since is checked here by the parser flow's --since uses: the
+		// same exit (usage) and the same words for the same mistake.
+		{2, []string{"dora", "--since", "30days"}, `--since: want a duration such as 30d, 12w, 36h or 90m, not "30days"`},
+		{2, []string{"flow", "--since", "30days"}, `--since: want a duration such as 30d, 12w, 36h or 90m, not "30days"`},
+		{2, []string{"dora", "--since", "30d", "--from", "2026-01-01"}, "--since: give since or from, not both"},
+		{2, []string{"deploy", "list", "--service", "shop", "--to", "soon"}, "--to: "},
 		{4, []string{"dora", "--service", "nope"}, "no service named nope"},
 		{4, []string{"incident", "resolve", "INC-404"}, "INC-404"},
 		{2, []string{"change", "record", "--sha", "x"}, "--service or --repo"},
