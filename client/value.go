@@ -155,10 +155,13 @@ func (c *Client) MoveFeature(ctx context.Context, key string, stage value.Stage,
 
 // Next ranks the backlog; an empty method is WSJF, a zero cleanupAfter the
 // server's default.
-func (c *Client) Next(ctx context.Context, method string, cleanupAfter time.Duration) (*value.Next, error) {
+func (c *Client) Next(ctx context.Context, method, objective string, cleanupAfter time.Duration) (*value.Next, error) {
 	q := url.Values{}
 	if method != "" {
 		q.Set("method", method)
+	}
+	if objective != "" {
+		q.Set("objective", objective)
 	}
 	if cleanupAfter > 0 {
 		q.Set("cleanupAfter", strconv.FormatFloat(cleanupAfter.Seconds(), 'f', -1, 64))

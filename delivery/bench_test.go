@@ -97,7 +97,7 @@ func BenchmarkDelivery(b *testing.B) {
 		defer func() { s.SlowBuild = 250 * time.Millisecond }()
 		for i := range b.N {
 			// A write moves the version; the next report rebuilds.
-			if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "svc-0", SHA: "f" + strconv.Itoa(i)}, ""); err != nil {
+			if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "svc-0", SHA: fmt.Sprintf("f%07x", i)}, ""); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.Report(ctx, q); err != nil {
@@ -108,7 +108,7 @@ func BenchmarkDelivery(b *testing.B) {
 	b.Run("report-after-write", func(b *testing.B) {
 		// The default: a slow timeline answers while one rebuild runs.
 		for i := range b.N {
-			if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "svc-0", SHA: "e" + strconv.Itoa(i)}, ""); err != nil {
+			if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "svc-0", SHA: fmt.Sprintf("e%07x", i)}, ""); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.Report(ctx, q); err != nil {

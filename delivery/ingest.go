@@ -303,9 +303,26 @@ type ChangeInput struct {
 	Labels  []string `json:"labels,omitempty"`
 }
 
+// checkSHA refuses what cannot be a commit: a SHA given by hand (the API,
+// `valueloop change record`) is 7 to 64 hexadecimal digits, an abbreviated
+// or full SHA-1 or SHA-256. An empty one is left to Validate, which says it
+// is required.
+func checkSHA(field, sha string) error {
+	if sha == "" {
+		return nil
+	}
+	if len(sha) < 7 || len(sha) > 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+		return valueloop.FieldErrorf(field, "want a commit SHA of 7 to 64 hexadecimal digits, not %q", truncate(sha))
+	}
+	return nil
+}
+
 // RecordChange stores a change sent to the API and returns it as stored.
 func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKey) (dora.Change, Receipt, error) {
 	c := dora.Change{Repo: in.Repo, Service: in.Service, SHA: strings.ToLower(strings.TrimSpace(in.SHA)), PR: in.PR, Branch: in.Branch, Paths: in.Paths}
+	if err := checkSHA("sha", c.SHA); err != nil {
+		return c, Receipt{}, err
+	}
 	c.MergedAt = s.at(in.MergedAt)
 	c.AuthoredAt = c.MergedAt
 	if in.AuthoredAt != nil && !in.AuthoredAt.IsZero() {

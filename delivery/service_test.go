@@ -199,15 +199,27 @@ func TestRecordAPI(t *testing.T) {
 		t.Errorf("stored deployment %+v; want the time in UTC, the SHA in lower case and an ID", d)
 	}
 	// Idempotency keys.
-	_, r1, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
-	_, r2, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abc"}, "key-1")
+	_, r1, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0"}, "key-1")
+	_, r2, _ := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0"}, "key-1")
 	if r1.Duplicate || !r2.Duplicate {
 		t.Errorf("same idempotency key twice: %+v, %+v", r1, r2)
 	}
-	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", AuthoredAt: ptr(c.t.Add(time.Hour))}, ""); err == nil {
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef1", AuthoredAt: ptr(c.t.Add(time.Hour))}, ""); err == nil {
 		t.Error("a change authored after it merged was stored")
 	}
-	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "x", Flags: []string{"bad key!"}}, ""); err == nil {
+	// What cannot be a commit is refused naming the field, for the API and
+	// the CLI alike.
+	for _, bad := range []string{"zz", "abc123", "xyz1234", strings.Repeat("a", 65), "abc-def0"} {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: bad}, ""); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.HasPrefix(valueloop.ErrorMessage(err), "sha: want a commit SHA of 7 to 64 hexadecimal digits") {
+			t.Errorf("change with SHA %q: %v; want invalid, naming sha", bad, err)
+		}
+	}
+	for _, good := range []string{"ABCDEF2", strings.Repeat("0123456789abcdef", 4)} {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: good}, ""); err != nil {
+			t.Errorf("change with SHA %q: %v", good, err)
+		}
+	}
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef1", Flags: []string{"bad key!"}}, ""); err == nil {
 		t.Error("a link to an invalid flag key was stored")
 	}
 
@@ -260,7 +272,7 @@ func TestReportFromRecords(t *testing.T) {
 	if s.Builds() != builds {
 		t.Errorf("a second report without writes rebuilt the timeline")
 	}
-	for i, sha := range []string{"a1", "a2", "a3"} {
+	for i, sha := range []string{"a1000000", "a2000000", "a3000000"} {
 		authored := base.Add(time.Duration(i) * 24 * time.Hour)
 		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, ""); err != nil {
 			t.Fatal(err)
@@ -280,7 +292,7 @@ func TestReportFromRecords(t *testing.T) {
 		t.Errorf("after an incident: failed %d, rate %+v; want 1/3", m.Failed, m.ChangeFailureRate)
 	}
 	facts, err := s.Deployments(ctx, "shop", q.From, q.To)
-	if err != nil || len(facts) != 3 || len(facts[0].Changes) != 1 || facts[0].Changes[0].SHA != "a1" || !facts[2].Failed {
+	if err != nil || len(facts) != 3 || len(facts[0].Changes) != 1 || facts[0].Changes[0].SHA != "a1000000" || !facts[2].Failed {
 		t.Errorf("deployments: %+v, %v", facts, err)
 	}
 	if _, err := s.Deployments(ctx, "nope", q.From, q.To); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
@@ -357,7 +369,7 @@ func TestLoop(t *testing.T) {
 	if err != nil || len(loop.Missing) != 3 || loop.LeadTimeToCustomer != nil {
 		t.Fatalf("a flag without changes: %+v, %v; want 3 missing figures", loop, err)
 	}
-	for i, sha := range []string{"c1", "c2"} {
+	for i, sha := range []string{"c1000000", "c2000000"} {
 		at := commit.Add(time.Duration(i) * 24 * time.Hour)
 		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: sha, AuthoredAt: &at, MergedAt: ptr(at.Add(time.Hour)), Flags: []string{"new-checkout"}}, ""); err != nil {
 			t.Fatal(err)
@@ -367,7 +379,7 @@ func TestLoop(t *testing.T) {
 	if loop.Undeployed != 2 || loop.CommitToProduction != nil || !loop.FirstCommit.Equal(commit) {
 		t.Errorf("undeployed changes: %+v", loop)
 	}
-	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "c2", Status: "success", At: ptr(commit.Add(3 * 24 * time.Hour))}, ""); err != nil {
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "c2000000", Status: "success", At: ptr(commit.Add(3 * 24 * time.Hour))}, ""); err != nil {
 		t.Fatal(err)
 	}
 	started, full, verdict := commit.Add(4*24*time.Hour), commit.Add(9*24*time.Hour), commit.Add(12*24*time.Hour)
@@ -474,7 +486,7 @@ func TestShippedBy(t *testing.T) {
 	s, _, c := mustService(t)
 	commit := c.t.Add(-20 * 24 * time.Hour)
 	var changes []dora.Change
-	for _, x := range []struct{ service, sha string }{{"shop", "c1"}, {"api", "c9"}} {
+	for _, x := range []struct{ service, sha string }{{"shop", "c1000000"}, {"api", "c9000000"}} {
 		ch, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: x.service, SHA: x.sha, AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour))}, "")
 		if err != nil {
 			t.Fatal(err)
@@ -484,7 +496,7 @@ func TestShippedBy(t *testing.T) {
 	for _, x := range []struct {
 		service, sha string
 		day          int
-	}{{"shop", "c1", 3}, {"api", "c9", 5}} {
+	}{{"shop", "c1000000", 3}, {"api", "c9000000", 5}} {
 		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: x.service, Environment: "prod-eu", SHA: x.sha, Status: "success", At: ptr(commit.Add(time.Duration(x.day) * 24 * time.Hour))}, ""); err != nil {
 			t.Fatal(err)
 		}

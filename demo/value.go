@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
@@ -77,7 +78,18 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 	for i := range f.Features {
 		f.Features[i].CreatedAt = ago(created[f.Features[i].Key])
 	}
-	if _, err := loop.Apply(ctx, f, false, false, "demo"); err != nil {
+	// The features are written down first without the flags they link:
+	// the experiment's exposures, loaded before, would put new-onboarding
+	// in measuring before the commits that built it arrive, and the audit
+	// trail would show it going back to building. The flags are linked
+	// once the commits, deployments and first exposures are recorded, so
+	// that each stage is entered in the order it happened.
+	unlinked := *f
+	unlinked.Features = slices.Clone(f.Features)
+	for i := range unlinked.Features {
+		unlinked.Features[i].Links.Flags = nil
+	}
+	if _, err := loop.Apply(ctx, &unlinked, false, false, "demo"); err != nil {
 		return 0, fmt.Errorf("demo value file: %w", err)
 	}
 	// Commits that name their feature, merged two hours later, and the
@@ -140,6 +152,9 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 		{Environment: "production", Flag: "search-results-per-page", FirstSeen: ago(48), LastSeen: now.Add(-2 * time.Hour)},
 	}); err != nil {
 		return 0, err
+	}
+	if _, err := loop.Apply(ctx, f, false, false, "demo"); err != nil {
+		return 0, fmt.Errorf("demo value file: %w", err)
 	}
 	// Moves by hand, where no event proves the stage.
 	for _, m := range []struct {

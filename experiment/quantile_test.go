@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/ingest"
@@ -108,5 +109,24 @@ func TestEventQuantileMetricResults(t *testing.T) {
 	}
 	if tr.Lift == nil || tr.Lift.Relative.Interval.Lower <= 0.05 || tr.Lift.Relative.Estimate < 0.15 || tr.Lift.Relative.Estimate > 0.35 {
 		t.Errorf("treatment lift %+v, want about +25%%", tr.Lift)
+	}
+}
+
+// TestQuantileWithoutDataSaysUsers: every arm of a metric without data says
+// why in the same word, users, whether the reason is the arm's own or the
+// comparison's.
+func TestQuantileWithoutDataSaysUsers(t *testing.T) {
+	p90 := metric.Metric{Key: "order-value-p90", Kind: metric.Quantile, Event: "purchase", Quantile: 0.9}
+	if err := p90.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: []metric.Metric{p90}, Settings: DefaultSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range res.Metrics[0].Variants {
+		if v.Status != stats.NotEnoughData || !strings.Contains(v.Reason, "need at least 2 users, have 0") {
+			t.Errorf("%s: %s %q, want not enough data: need at least 2 users, have 0", v.Variant, v.Status, v.Reason)
+		}
 	}
 }

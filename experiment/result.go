@@ -121,6 +121,20 @@ type MetricResult struct {
 	Variants []VariantResult `json:"variants"`
 }
 
+// Estimate names what a variant's Mean is for this metric, for the heading
+// of the column that shows it: the arm's quantile for a quantile metric,
+// the ratio of its sums for a ratio, else the mean per user (a proportion
+// for a conversion). The JSON field stays "mean" for every kind.
+func (m MetricResult) Estimate() string {
+	switch m.Kind {
+	case metric.Quantile:
+		return "quantile"
+	case metric.Ratio:
+		return "ratio"
+	}
+	return "mean"
+}
+
 // VariantResult is one metric in one variant: for a treatment, compared
 // with control. When Status is not "ok", Reason says why and the numbers
 // that could not be computed are absent rather than zero.
@@ -482,7 +496,17 @@ func metricResult(m metric.Metric, h *Hypothesis, in stats.Metric, r stats.Metri
 			continue
 		}
 		c := r.Comparisons[i-1]
-		v.Status, v.Reason = c.Status, c.Reason
+		v.Status = c.Status
+		// An arm's shortfall is said in users, as the arm's own row says
+		// it; stats, which knows only units, says the rest.
+		switch {
+		case c.Status == stats.OK:
+		case r.Arms[0].Status != stats.OK:
+			v.Reason = out.Variants[0].Variant + ": " + out.Variants[0].Reason
+		case a.Status != stats.OK: // v.Reason is the arm's own
+		default:
+			v.Reason = c.Reason
+		}
 		if c.Status != stats.OK {
 			continue
 		}

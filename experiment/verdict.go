@@ -3,9 +3,9 @@ package experiment
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -211,14 +211,14 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		case !planned:
 			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 		case remaining > 0:
-			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, thousands(remaining), 100*h.Power, fmtEffect(d*m, rel))
+			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, valueloop.GroupDigits(remaining), 100*h.Power, fmtEffect(d*m, rel))
 			// A guardrail that needs more users than the primary metric
 			// sets the estimate, so that the next look can decide.
 			for _, g := range vv.Guardrails {
 				if g.RemainingUsers != nil && *g.RemainingUsers > *vv.RemainingUsers {
 					n := *g.RemainingUsers
 					vv.RemainingUsers = &n
-					vv.Reason = fmt.Sprintf("%s; %s; about %s more users reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, thousands(n), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
+					vv.Reason = fmt.Sprintf("%s; %s; about %s more users reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, valueloop.GroupDigits(n), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
 				}
 			}
 		default:
@@ -248,7 +248,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 				set(KeepRunning, CodeGuardrailUnknown, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 			case remaining > 0:
 				vv.RemainingUsers = &remaining
-				set(KeepRunning, CodeGuardrailUnknown, "%s; %s; about %s more users reach %.0f%% power to show it non-inferior", why, moved, thousands(remaining), 100*h.Power)
+				set(KeepRunning, CodeGuardrailUnknown, "%s; %s; about %s more users reach %.0f%% power to show it non-inferior", why, moved, valueloop.GroupDigits(remaining), 100*h.Power)
 			default:
 				set(Inconclusive, CodeGuardrailUnknown, "%s after the users planned for it (%.0f%% power to show it non-inferior); %s", why, 100*h.Power, moved)
 			}
@@ -478,24 +478,6 @@ func fmtEffect(x float64, relative bool) string {
 // unsigned writes a magnitude as fmtEffect does, without the sign.
 func unsigned(x float64, relative bool) string {
 	return strings.TrimPrefix(fmtEffect(x, relative), "+")
-}
-
-// thousands writes n with thousands separators: 12,345.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // fmtBounds writes "+4.1% [+1.2%, +7.0%]".

@@ -11,7 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -80,6 +83,19 @@ func NewService(store Store, logger *slog.Logger) *Service {
 // environment. It never blocks: it is on the evaluation path.
 func (s *Service) Live(env string) *Live {
 	return (*s.live.Load())[env]
+}
+
+// UnknownEnvironment is the error for an environment that is not live:
+// ENOTFOUND, listing the environments there are, so that a typo ("prod")
+// shows its fix. Give it only to callers allowed to know every
+// environment's name (not to a client token evaluating flags).
+func (s *Service) UnknownEnvironment(env string) *valueloop.Error {
+	names := slices.Sorted(maps.Keys(s.Environments()))
+	known := "there are none"
+	if len(names) > 0 {
+		known = "the environments are " + strings.Join(names, ", ")
+	}
+	return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found; %s", env, known)
 }
 
 // Environments returns the live environments.
@@ -206,7 +222,7 @@ func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet,
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
 	if live == nil {
-		return valueloop.FlagSetChange{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return valueloop.FlagSetChange{}, s.UnknownEnvironment(env)
 	}
 	if _, err := evaluation.Compile(set); err != nil {
 		return valueloop.FlagSetChange{}, err
@@ -224,7 +240,7 @@ func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet,
 func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valueloop.FlagSet, valueloop.FlagSetChange, error) {
 	live := s.Live(env)
 	if live == nil {
-		return nil, valueloop.FlagSetChange{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return nil, valueloop.FlagSetChange{}, s.UnknownEnvironment(env)
 	}
 	cur := live.Snapshot.Set()
 	next := set
@@ -256,7 +272,7 @@ func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, if
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
 	if live == nil {
-		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return 0, s.UnknownEnvironment(env)
 	}
 	cur := live.Snapshot.Set()
 	next := &valueloop.FlagSet{Flags: make(map[string]*valueloop.Flag, len(cur.Flags)+1), Evaluators: cur.Evaluators, Metadata: cur.Metadata}
@@ -282,7 +298,7 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 	}
 	live := s.Live(env)
 	if live == nil {
-		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return 0, s.UnknownEnvironment(env)
 	}
 	cur, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
@@ -305,7 +321,7 @@ func (s *Service) DeleteFlag(ctx context.Context, env, key string, ifVersion int
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
 	if live == nil {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return s.UnknownEnvironment(env)
 	}
 	if _, err := s.store.DeleteFlag(ctx, env, key, ifVersion, actor, reason); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop"
@@ -123,5 +124,18 @@ func TestSubscribersHearChanges(t *testing.T) {
 	}
 	if got := s.Live("prod").Snapshot.Evaluate("a", nil); got.Reason != "DISABLED" {
 		t.Errorf("after the kill switch: %+v", got)
+	}
+}
+
+// TestUnknownEnvironmentListsKnown: a mistyped environment is not found and
+// the error lists those there are, so that the fix is in the message.
+func TestUnknownEnvironmentListsKnown(t *testing.T) {
+	s := newService(t)
+	if err := s.EnsureEnvironment(context.Background(), valueloop.Environment{Key: "dev", Name: "Dev"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.Plan("production", &valueloop.FlagSet{}, false)
+	if valueloop.ErrorCode(err) != valueloop.ENOTFOUND || !strings.Contains(valueloop.ErrorMessage(err), `environment "production" not found; the environments are dev, prod`) {
+		t.Errorf("Plan in an unknown environment: %v; want not found, listing dev and prod", err)
 	}
 }

@@ -14,10 +14,10 @@ import (
 )
 
 // TestDeliveryCorrections: the issue's wrong rollback, end to end. Change
-// aaa (authored 00:00, merged 01:00) reaches production at 11:00: lead
+// aaaaaaa (authored 00:00, merged 01:00) reaches production at 11:00: lead
 // time 660 min. A rollback to ccc, merged the next day and never deployed,
 // is refused naming the field; forced, it is stored, then listed and
-// deleted. Editing aaa's authored time to 01:00 makes the lead time 600
+// deleted. Editing aaaaaaa's authored time to 01:00 makes the lead time 600
 // min. Edit and deletion are in the audit trail with their reason; an
 // environment-bound admin may not correct records.
 func TestDeliveryCorrections(t *testing.T) {
@@ -36,9 +36,9 @@ func TestDeliveryCorrections(t *testing.T) {
 		}
 		return body
 	}
-	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"aaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
-	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"ccc","authoredAt":"2026-01-06T00:00:00Z","mergedAt":"2026-01-06T01:00:00Z"}`}, 201)
-	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: `{"id":"d1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-01-05T11:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"aaaaaaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"ccccccc","authoredAt":"2026-01-06T00:00:00Z","mergedAt":"2026-01-06T01:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: `{"id":"d1","service":"shop","environment":"production","sha":"aaaaaaa","status":"success","at":"2026-01-05T11:00:00Z"}`}, 201)
 	leadTime := func() (int, float64) {
 		t.Helper()
 		var rep delivery.Report
@@ -52,9 +52,9 @@ func TestDeliveryCorrections(t *testing.T) {
 		t.Fatalf("lead time before: %d changes, median %vs; want 1, 39600s (660 min)", n, med)
 	}
 
-	rollback := `{"id":"r1","service":"shop","environment":"production","sha":"ccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true%s}`
+	rollback := `{"id":"r1","service":"shop","environment":"production","sha":"ccccccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true%s}`
 	body := must(call{method: "POST", path: "/api/v1/delivery/deployments", body: fmt.Sprintf(rollback, "")}, 400)
-	if !strings.Contains(body, `"field": "sha"`) || !strings.Contains(body, "not an earlier successful production deployment") || !strings.Contains(body, "latest is aaa") {
+	if !strings.Contains(body, `"field": "sha"`) || !strings.Contains(body, "not an earlier successful production deployment") || !strings.Contains(body, "latest is aaaaaaa") {
 		t.Errorf("refused rollback: %s; want field sha, the reason and what production runs", body)
 	}
 	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: fmt.Sprintf(rollback, `,"force":true`)}, 201)
@@ -69,7 +69,7 @@ func TestDeliveryCorrections(t *testing.T) {
 	r1 := list.Records[0].Record
 	// Editing the forced rollback without force is refused like recording it.
 	body = must(call{method: "PUT", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d", r1),
-		body: `{"deployment":{"id":"r1","service":"shop","environment":"production","production":true,"sha":"ccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true}}`}, 400)
+		body: `{"deployment":{"id":"r1","service":"shop","environment":"production","production":true,"sha":"ccccccc","status":"success","at":"2026-01-06T12:00:00Z","rollback":true}}`}, 400)
 	if !strings.Contains(body, `"field": "deployment.sha"`) {
 		t.Errorf("edit to a wrong rollback: %s; want field deployment.sha", body)
 	}
@@ -77,11 +77,11 @@ func TestDeliveryCorrections(t *testing.T) {
 	must(call{method: "DELETE", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d?reason=wrong+target", r1)}, 204)
 	must(call{method: "DELETE", path: fmt.Sprintf("/api/v1/delivery/records/deployments/%d", r1)}, 404)
 
-	if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/delivery/records/changes?id=aaa"}, 200)), &list); err != nil {
+	if err := json.Unmarshal([]byte(must(call{method: "GET", path: "/api/v1/delivery/records/changes?id=aaaaaaa"}, 200)), &list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list.Records) != 1 {
-		t.Fatalf("change records of aaa = %+v, want one", list.Records)
+		t.Fatalf("change records of aaaaaaa = %+v, want one", list.Records)
 	}
 	rec := list.Records[0]
 	rec.Change.AuthoredAt = time.Date(2026, 1, 5, 1, 0, 0, 0, time.UTC)
@@ -104,7 +104,7 @@ func TestDeliveryCorrections(t *testing.T) {
 		{call{method: "GET", path: "/api/v1/delivery/records/changes/x"}, 400, `"field": "record"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?limit=0"}, 400, `"field": "limit"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?sha=aaa"}, 400, `"field": "sha"`},
-		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"aaa"}}`}, 400, `"field": "change.authoredAt"`},
+		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"aaaaaaa"}}`}, 400, `"field": "change.authoredAt"`},
 		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
 		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},

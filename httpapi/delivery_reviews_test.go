@@ -27,9 +27,9 @@ func TestReviewCorrections(t *testing.T) {
 		c.token = adminSecret
 		return e.expect(t, c, status)
 	}
-	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","repo":"acme/shop","sha":"aaa","pr":"7",
+	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","repo":"acme/shop","sha":"aaaaaaa","pr":"7",
 		"authoredAt":"2026-01-05T00:00:00Z","openedAt":"2026-01-05T01:00:00Z","reviewedAt":"2026-01-05T03:00:00Z","mergedAt":"2026-01-05T04:00:00Z"}`}, 201)
-	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: `{"service":"shop","repo":"acme/shop","environment":"production","sha":"aaa","status":"success","at":"2026-01-05T06:00:00Z"}`}, 201)
+	must(call{method: "POST", path: "/api/v1/delivery/deployments", body: `{"service":"shop","repo":"acme/shop","environment":"production","sha":"aaaaaaa","status":"success","at":"2026-01-05T06:00:00Z"}`}, 201)
 	stages := func() dora.Breakdown {
 		t.Helper()
 		var rep delivery.Report
@@ -60,7 +60,7 @@ func TestReviewCorrections(t *testing.T) {
 	}{
 		{call{method: "GET", path: "/api/v1/delivery/records/reviews?service=shop"}, `"field": "service"`},
 		{call{method: "PUT", path: path, body: `{"review":{"repo":"acme/shop","at":"2026-01-05T02:00:00Z"}}`}, `"field": "review.pr"`},
-		{call{method: "PUT", path: path, body: `{"change":{"sha":"aaa"}}`}, `"field": "review"`},
+		{call{method: "PUT", path: path, body: `{"change":{"sha":"aaaaaaa"}}`}, `"field": "review"`},
 	} {
 		if body := must(c.call, 400); !strings.Contains(body, c.want) {
 			t.Errorf("%s %s: %s, want %s", c.call.method, c.call.path, body, c.want)

@@ -272,7 +272,7 @@ func TestDeliveryAPI(t *testing.T) {
 		want, notWant string
 	}{
 		{"record deployment", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
-			body: `{"service":"shop","environment":"production","sha":"abc","status":"success","at":"2026-01-05T10:00:00+01:00"}`}, 201, `"at": "2026-01-05T09:00:00Z"`, ""},
+			body: `{"service":"shop","environment":"production","sha":"abcdef0","status":"success","at":"2026-01-05T10:00:00+01:00"}`}, 201, `"at": "2026-01-05T09:00:00Z"`, ""},
 		{"idempotent", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret, headers: map[string]string{"Idempotency-Key": "k1"},
 			body: `{"service":"shop","environment":"production","status":"success"}`}, 201, `"production": true`, ""},
 		{"idempotent again", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret, headers: map[string]string{"Idempotency-Key": "k1"},
@@ -292,12 +292,12 @@ func TestDeliveryAPI(t *testing.T) {
 		// bound to one environment once opened, overwrote and resolved
 		// incidents and moved production's change failure rate.
 		{"environment-bound admin, change", call{method: "POST", path: "/api/v1/delivery/changes", token: bound,
-			body: `{"service":"shop","sha":"DEF","authoredAt":"2026-01-05T08:00:00Z"}`}, 403, "all environments", ""},
+			body: `{"service":"shop","sha":"DEF0000","authoredAt":"2026-01-05T08:00:00Z"}`}, 403, "all environments", ""},
 		{"environment-bound admin, incident", call{method: "POST", path: "/api/v1/delivery/incidents", token: bound,
 			body: `{"id":"INC-1","service":"shop","title":"x","openedAt":"2026-01-05T11:00:00Z"}`}, 403, "all environments", ""},
 		{"environment-bound admin, resolve", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: bound}, 403, "all environments", ""},
 		{"record change", call{method: "POST", path: "/api/v1/delivery/changes", token: adminSecret,
-			body: `{"service":"shop","sha":"ABC","authoredAt":"2026-01-05T08:00:00Z","mergedAt":"2026-01-05T08:30:00Z","flags":["new-checkout"]}`}, 201, `"flagLinks": 1`, ""},
+			body: `{"service":"shop","sha":"ABCDEF0","authoredAt":"2026-01-05T08:00:00Z","mergedAt":"2026-01-05T08:30:00Z","flags":["new-checkout"]}`}, 201, `"flagLinks": 1`, ""},
 		{"open incident", call{method: "POST", path: "/api/v1/delivery/incidents", token: adminSecret,
 			body: `{"id":"INC-1","service":"shop","title":"slow","openedAt":"2026-01-05T11:00:00Z"}`}, 201, `"id": "INC-1"`, ""},
 		{"resolve incident", call{method: "POST", path: "/api/v1/delivery/incidents/INC-1/resolve", token: adminSecret,
@@ -316,7 +316,7 @@ func TestDeliveryAPI(t *testing.T) {
 		{"dora bad since", call{method: "GET", path: "/api/v1/dora?since=soon", token: adminSecret}, 400, `"field": "since"`, ""},
 		{"dora unknown parameter", call{method: "GET", path: "/api/v1/dora?services=shop", token: adminSecret}, 400, `"field": "services"`, ""},
 		{"dora unknown service", call{method: "GET", path: "/api/v1/dora?service=nope", token: adminSecret}, 404, "nope", ""},
-		{"loop", call{method: "GET", path: "/api/v1/environments/production/flags/new-checkout/loop", token: adminSecret}, 200, `"sha": "abc"`, ""},
+		{"loop", call{method: "GET", path: "/api/v1/environments/production/flags/new-checkout/loop", token: adminSecret}, 200, `"sha": "abcdef0"`, ""},
 		{"loop unknown environment", call{method: "GET", path: "/api/v1/environments/nope/flags/new-checkout/loop", token: adminSecret}, 404, "nope", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -355,7 +355,7 @@ func incidentSourceServer(t *testing.T, kind, name, secret string) *env {
 	e, _ := mustDeliveryServer(t, nil)
 	e.expect(t, call{method: "PUT", path: "/api/v1/delivery/sources/" + name, token: adminSecret, body: `{"kind":"` + kind + `","secret":"` + secret + `"}`}, 200)
 	e.expect(t, call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
-		body: `{"id":"D1","service":"shop","environment":"production","sha":"aaa","status":"success","at":"2026-03-04T18:00:00Z"}`}, 201)
+		body: `{"id":"D1","service":"shop","environment":"production","sha":"aaaaaaa","status":"success","at":"2026-03-04T18:00:00Z"}`}, 201)
 	return e
 }
 

@@ -85,7 +85,7 @@ func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) error
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return s.Flags.UnknownEnvironment(env)
 	}
 	buf, err := flagd.Marshal(live.Snapshot.Set())
 	if err != nil {

@@ -333,13 +333,14 @@ func seconds(r *http.Request, name string, def time.Duration) (time.Duration, er
 	return time.Duration(f * float64(time.Second)), nil
 }
 
-// handleNext ranks the backlog: ?method=wsjf|rice, ?cleanupAfter=SECONDS.
+// handleNext ranks the backlog: ?method=wsjf|rice, ?cleanupAfter=SECONDS,
+// ?objective= to keep what bets on one objective (ranks keep their place).
 func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
 		return err
 	}
-	if err := checkParams(r.URL.Query(), "method", "cleanupAfter"); err != nil {
+	if err := checkParams(r.URL.Query(), "method", "cleanupAfter", "objective"); err != nil {
 		return err
 	}
 	after, err := seconds(r, "cleanupAfter", 0)
@@ -348,6 +349,9 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) error {
 	}
 	n, err := v.Next(r.Context(), features.NextOptions{Method: value.Method(r.URL.Query().Get("method")), CleanupAfter: after})
 	if err != nil {
+		return err
+	}
+	if err := n.Only(r.URL.Query().Get("objective")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, n)

@@ -45,6 +45,7 @@ func TestDecide(t *testing.T) {
 	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
 	sizedOK := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK, Tolerance: 0.1, NeededUsers: 500}}
 	unsized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, Tolerance: 0.1}}
+	large := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.01, NeededUsers: 200000}}
 	strict := running(1)
 	strict.Plan.RequireNonInferiority = true
 	strict.Plan.Steps[1].MinUsers = 0
@@ -70,6 +71,7 @@ func TestDecide(t *testing.T) {
 		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
 		{"finished does nothing", done, 0, breached("error-rate"), t0, "", ""},
 		{"default minimum: the users that detect the tolerated harm", running(0), 499, sized, t0.Add(time.Hour), "", "1 more users of one-page (to detect a 10% harm on error-rate with 80% power)"},
+		{"large counts are digit-grouped", running(0), 24866, large, t0.Add(time.Hour), "", "175,134 more users of one-page"},
 		{"default minimum reached: advances, saying no harm detected", running(0), 500, sized, t0.Add(time.Hour), rollout.KindAdvance, "no harm detected: on to 5%"},
 		{"default minimum reached with every guardrail ok", running(0), 500, sizedOK, t0.Add(time.Hour), rollout.KindAdvance, "every guardrail shown within tolerance"},
 		{"default minimum before figures: the plan's minSample", running(0), 99, unsized, t0.Add(time.Hour), "", "1 more users of one-page (the plan's minSample"},

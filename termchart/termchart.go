@@ -1,5 +1,5 @@
 // Package termchart draws figures for a terminal in plain text: filled
-// bars, sparklines, numbers with grouped digits, short durations and a
+// bars, sparklines, short durations and a
 // redrawn progress line. It knows nothing of what the figures mean; the
 // commands in cmd/valueloop decide what to draw and where.
 package termchart
@@ -7,7 +7,6 @@ package termchart
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -54,24 +53,6 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 			k := int(math.Ceil(v/top*float64(len(levels)))) - 1
 			b.WriteRune(levels[min(max(k, 0), len(levels)-1)])
 		}
-	}
-	return b.String()
-}
-
-// Group writes n with thousands separators: 12,345.
-func Group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
 	}
 	return b.String()
 }

@@ -45,14 +45,6 @@ func TestSparkline(t *testing.T) {
 	}
 }
 
-func TestGroup(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1234: "-1,234", -123: "-123"} {
-		if got := termchart.Group(n); got != want {
-			t.Errorf("Group(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		45 * time.Second: "45s", 12 * time.Minute: "12m", 5*time.Hour + 12*time.Minute: "5h12m", 76 * time.Hour: "3d4h",

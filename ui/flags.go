@@ -16,7 +16,6 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/termchart"
 )
 
 // envTab is one environment in the flags page's tabs.
@@ -257,7 +256,7 @@ func exposureChart(flag string, variants []string, byDay map[string]map[time.Tim
 		rows = append(rows, row)
 	}
 	chart := lineChart(chartSpec{Title: "Exposures of " + flag + " per day, by variant (" + strings.Join(variants, ", ") + ")",
-		Series: ss, YFmt: func(y float64) string { return termchart.Group(int64(y)) }})
+		Series: ss, YFmt: func(y float64) string { return valueloop.GroupDigits(int64(y)) }})
 	return chart, rows
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/jsondiff"
 	"github.com/valueloop/valueloop/termchart"
@@ -26,7 +27,7 @@ func (u *UI) funcs() template.FuncMap {
 		"weeks":   func() int { return weeks },
 		"spct":    signedPct,
 		"num":     num,
-		"thous":   termchart.Group,
+		"thous":   valueloop.GroupDigits,
 		"dur":     humanDuration,
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":   func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
 	"strings"
-
-	"github.com/valueloop/valueloop"
 
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
@@ -64,8 +61,8 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, err, 0, "") // names the field: method must be wsjf or rice
 		return
 	}
-	objectives, err := filterObjective(next, q.Get("objective"))
-	if err != nil {
+	objectives := next.Objectives()
+	if err := next.Only(q.Get("objective")); err != nil {
 		u.renderError(w, r, err, 0, "")
 		return
 	}
@@ -79,45 +76,6 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = d
 	u.render(w, r, http.StatusOK, "value", p)
-}
-
-// filterObjective keeps in next only what bets on objective ("" for all),
-// ranks keeping their place in the whole backlog, and returns the
-// objectives there are to choose from: the stored ones and those the
-// backlog's features bet on. Next says each entry's objective, so the page
-// reads nothing more from the store.
-func filterObjective(next *value.Next, objective string) ([]string, error) {
-	seen := map[string]bool{}
-	var objectives []string
-	add := func(o string) {
-		if o != "" && !seen[o] {
-			seen[o] = true
-			objectives = append(objectives, o)
-		}
-	}
-	for _, b := range next.Bets {
-		add(b.Objective)
-	}
-	for _, rk := range next.Ranked {
-		add(rk.Objective)
-	}
-	for _, x := range next.Unranked {
-		add(x.Objective)
-	}
-	for _, a := range next.Stop {
-		add(a.Objective)
-	}
-	slices.Sort(objectives)
-	if objective == "" {
-		return objectives, nil
-	}
-	if !seen[objective] {
-		return nil, valueloop.FieldErrorf("objective", "there is no objective %q", objective)
-	}
-	next.Ranked = slices.DeleteFunc(next.Ranked, func(rk value.Rank) bool { return rk.Objective != objective })
-	next.Unranked = slices.DeleteFunc(next.Unranked, func(x value.Unranked) bool { return x.Objective != objective })
-	next.Stop = slices.DeleteFunc(next.Stop, func(a value.Action) bool { return a.Objective != objective })
-	return objectives, nil
 }
 
 // throughputChart draws the verdicts reached each week as stacked bars

@@ -403,7 +403,7 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	a.UsersPerDay = float64(x.Users) / running
 	left := h.End().Sub(now).Hours() / 24
 	if a.UsersPerDay <= 0 {
-		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, thousands(a.RemainingUsers), num(running), h)
+		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(running), h)
 		return a, true
 	}
 	a.DaysNeeded = float64(a.RemainingUsers) / a.UsersPerDay
@@ -411,7 +411,7 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 		return a, false
 	}
 	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users: at %s users/day (%s users in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
-		x.Flag, x.Environment, thousands(a.RemainingUsers), num(a.UsersPerDay), thousands(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
+		x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(a.UsersPerDay), valueloop.GroupDigits(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
 	return a, true
 }
 
@@ -439,18 +439,6 @@ func num(x float64) string {
 		return "0"
 	}
 	return s
-}
-
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // ServesVariant reports whether flag f can still serve variant v: it is
@@ -484,4 +472,42 @@ func mentions(targeting json.RawMessage, variant string) bool {
 	}
 	q, _ := json.Marshal(variant)
 	return bytes.Contains(targeting, q)
+}
+
+// Objectives lists, sorted, the objectives next names: those bet on and
+// those of its ranked, unranked and stop entries. A filter by objective
+// chooses among them, reading nothing more from the store.
+func (n *Next) Objectives() []string {
+	var out []string
+	for _, b := range n.Bets {
+		out = append(out, b.Objective)
+	}
+	for _, rk := range n.Ranked {
+		out = append(out, rk.Objective)
+	}
+	for _, x := range n.Unranked {
+		out = append(out, x.Objective)
+	}
+	for _, a := range n.Stop {
+		out = append(out, a.Objective)
+	}
+	slices.Sort(out)
+	return slices.DeleteFunc(slices.Compact(out), func(o string) bool { return o == "" })
+}
+
+// Only keeps in n what bets on objective ("" keeps everything), ranks
+// keeping their place in the whole backlog so that "3." still means third
+// overall. An objective n does not name is an error naming the field.
+// The bets stay whole: they are the objectives' records.
+func (n *Next) Only(objective string) error {
+	if objective == "" {
+		return nil
+	}
+	if !slices.Contains(n.Objectives(), objective) {
+		return valueloop.FieldErrorf("objective", "there is no objective %q", objective)
+	}
+	n.Ranked = slices.DeleteFunc(n.Ranked, func(rk Rank) bool { return rk.Objective != objective })
+	n.Unranked = slices.DeleteFunc(n.Unranked, func(x Unranked) bool { return x.Objective != objective })
+	n.Stop = slices.DeleteFunc(n.Stop, func(a Action) bool { return a.Objective != objective })
+	return nil
 }

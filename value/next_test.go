@@ -1,6 +1,7 @@
 package value
 
 import (
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -268,5 +269,37 @@ func TestServesVariant(t *testing.T) {
 		if got := ServesVariant(tc.flag, tc.variant); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestNextOnly: a filter by objective keeps that objective's ranks in their
+// places in the whole backlog, its unranked features and actions, every
+// record of bets, and refuses an objective the backlog does not name.
+func TestNextOnly(t *testing.T) {
+	full := func() *Next {
+		return &Next{
+			Ranked:   []Rank{{Position: 1, Feature: "a", Objective: "activation"}, {Position: 2, Feature: "b", Objective: "revenue"}, {Position: 3, Feature: "c", Objective: "activation"}},
+			Unranked: []Unranked{{Feature: "d", Objective: "revenue"}, {Feature: "e"}},
+			Bets:     []Bets{{Objective: "activation"}, {Objective: "retention"}},
+			Stop:     []Action{{Kind: "cleanup", Feature: "f", Objective: "revenue"}},
+		}
+	}
+	n := full()
+	if got, want := n.Objectives(), []string{"activation", "retention", "revenue"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Objectives() = %v, want %v", got, want)
+	}
+	if err := n.Only("activation"); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Ranked) != 2 || n.Ranked[0].Position != 1 || n.Ranked[1].Position != 3 || len(n.Unranked) != 0 || len(n.Stop) != 0 || len(n.Bets) != 2 {
+		t.Errorf("Only(activation) = %+v", n)
+	}
+	n = full()
+	if err := n.Only(""); err != nil || !reflect.DeepEqual(n, full()) {
+		t.Errorf("Only(\"\") changed next: %+v, %v", n, err)
+	}
+	err := n.Only("growth")
+	if fe := (*valueloop.Error)(nil); !errors.As(err, &fe) || fe.Field != "objective" || !strings.Contains(err.Error(), `"growth"`) || !reflect.DeepEqual(n, full()) {
+		t.Errorf("Only(growth) = %v (next %+v), want a field error naming objective, next unchanged", err, n)
 	}
 }

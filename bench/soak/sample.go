@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -100,8 +101,8 @@ func metrics(base string) (map[string]float64, error) {
 // every sample (from zero, so that a flat series looks flat).
 func summarize(out io.Writer, samples []sample, warmup time.Duration, d *driver) {
 	fmt.Fprintf(out, "\nsoak: %d samples; done: %s OFREP bulk evaluations, %s events, %s admin writes, %s stream connections, %s stream events, %d failures\n",
-		len(samples), termchart.Group(d.ofrepOK.Load()), termchart.Group(d.events.Load()), termchart.Group(d.writes.Load()),
-		termchart.Group(d.streamConnects.Load()), termchart.Group(d.streamEvents.Load()), d.failures.Load())
+		len(samples), valueloop.GroupDigits(d.ofrepOK.Load()), valueloop.GroupDigits(d.events.Load()), valueloop.GroupDigits(d.writes.Load()),
+		valueloop.GroupDigits(d.streamConnects.Load()), valueloop.GroupDigits(d.streamEvents.Load()), d.failures.Load())
 	if d.lastFailure != "" {
 		fmt.Fprintf(out, "soak: last failure: %s\n", d.lastFailure)
 	}

@@ -297,6 +297,13 @@ func writeImportSummary(e *cliEnv, output, repo string, s backfill.Summary, comp
 	if !complete {
 		state = "Stopped half-way; run the same command again to resume. So far imported"
 	}
-	fmt.Fprintf(e.stdout, "%s %s: %d records read, %d new stored (%d changes, %d reviews, %d deployment records, %d incidents) from %d pages, %d requests.\n",
-		state, repo, s.Read, s.Stored, s.Changes, s.Reviews, s.Deployments, s.Incidents, s.Pages, s.Requests)
+	// A git import reads a local repository: it has no pages or requests
+	// to count.
+	from := ""
+	if s.Requests > 0 {
+		from = fmt.Sprintf(" from %s, %s", plural(s.Pages, "page"), plural(s.Requests, "request"))
+	}
+	fmt.Fprintf(e.stdout, "%s %s: %s read, %d new stored (%s, %s, %s, %s)%s.\n",
+		state, repo, plural(s.Read, "record"), s.Stored, plural(s.Changes, "change"), plural(s.Reviews, "review"),
+		plural(s.Deployments, "deployment record"), plural(s.Incidents, "incident"), from)
 }

@@ -54,7 +54,7 @@ func TestDeliveryImportGit(t *testing.T) {
 	srv := MustServe(t, "")
 	args := []string{"delivery", "import", "git", repo, "--repo", "acme/shop", "--tags", "v*", "--data", srv.DataDir}
 	code, stdout, stderr := offline(t, nil, args...)
-	if code != exitOK || !strings.Contains(stdout, "Imported acme/shop: 5 records read, 5 new stored (4 changes, 0 reviews, 1 deployment records") {
+	if code != exitOK || !strings.Contains(stdout, "Imported acme/shop: 5 records read, 5 new stored (4 changes, 0 reviews, 1 deployment record, 0 incidents).\n") {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = offline(t, nil, args...)

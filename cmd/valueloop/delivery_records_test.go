@@ -19,10 +19,10 @@ import (
 func TestDeliveryRecordCLI(t *testing.T) {
 	s := MustServe(t, "")
 	run := adminCLI(t, s)
-	run(0, "change", "record", "--service", "shop", "--sha", "aaa", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
-	run(0, "change", "record", "--service", "shop", "--sha", "ccc", "--authored-at", "2026-02-03T00:00:00Z", "--merged-at", "2026-02-03T01:00:00Z")
-	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "aaa", "--status", "success", "--at", "2026-02-02T11:00:00Z")
-	rollback := []string{"deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "success", "--at", "2026-02-03T12:00:00Z", "--rollback"}
+	run(0, "change", "record", "--service", "shop", "--sha", "aaaaaaa", "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "ccccccc", "--authored-at", "2026-02-03T00:00:00Z", "--merged-at", "2026-02-03T01:00:00Z")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "aaaaaaa", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	rollback := []string{"deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccccccc", "--status", "success", "--at", "2026-02-03T12:00:00Z", "--rollback"}
 	if out := run(3, rollback...); !strings.Contains(out, "sha") || !strings.Contains(out, "not an earlier successful production deployment") {
 		t.Errorf("wrong rollback: %s", out)
 	}
@@ -32,7 +32,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "deployments", "--service", "shop", "--output", "json")), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || !list[0].Deployment.Rollback || list[0].Deployment.SHA != "ccc" {
+	if len(list) != 2 || !list[0].Deployment.Rollback || list[0].Deployment.SHA != "ccccccc" {
 		t.Fatalf("deployment records: %+v, want the forced rollback first", list)
 	}
 	if out := run(0, "delivery", "record", "list", "deployments", "--service", "shop"); !strings.Contains(out, "production (production)") || !strings.Contains(out, "RECORD") {
@@ -56,7 +56,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
 	run(4, "delivery", "record", "delete", "deployments", rb)
 
-	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaa", "--output", "json")), &list); err != nil || len(list) != 1 {
+	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaaaaaa", "--output", "json")), &list); err != nil || len(list) != 1 {
 		t.Fatalf("change records of aaa: %+v %v", list, err)
 	}
 	ch := strconv.FormatInt(list[0].Record, 10)
@@ -76,7 +76,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	}
 	// One failed run beside the deployment: the default counts it, Four Keys
 	// does not.
-	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccc", "--status", "failure", "--at", "2026-02-03T13:00:00Z")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "ccccccc", "--status", "failure", "--at", "2026-02-03T13:00:00Z")
 	out := strings.Join(strings.Fields(run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05")), " ")
 	for _, want := range []string{"change failure rate 50.0% low", "1 of 2 attempts failed", "as Four Keys counts it 0.0% elite", "0 of 1 deployment failed; failed runs not counted",
 		"deploy (→ production) 10h00m █·· p85 10h00m, 1 change", "coding (commit → opened) – ··· no pull request data"} {
@@ -100,12 +100,12 @@ func TestDeliveryRecordCLI(t *testing.T) {
 func TestChangeRecordBreakdown(t *testing.T) {
 	s := MustServe(t, "")
 	run := adminCLI(t, s)
-	if out := run(3, "change", "record", "--service", "cart", "--sha", "c5", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
+	if out := run(3, "change", "record", "--service", "cart", "--sha", "c500000", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
 		t.Errorf("review without a pull request: %s", out)
 	}
-	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--pr", "5", "--sha", "c5", "--authored-at", "2026-02-02T00:00:00Z",
+	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--pr", "5", "--sha", "c500000", "--authored-at", "2026-02-02T00:00:00Z",
 		"--opened-at", "2026-02-02T01:00:00Z", "--reviewed-at", "2026-02-02T03:00:00Z", "--merged-at", "2026-02-02T04:00:00Z")
-	run(0, "deploy", "record", "--service", "cart", "--env", "production", "--sha", "c5", "--status", "success", "--at", "2026-02-02T06:00:00Z")
+	run(0, "deploy", "record", "--service", "cart", "--env", "production", "--sha", "c500000", "--status", "success", "--at", "2026-02-02T06:00:00Z")
 	var rep delivery.Report
 	if err := json.Unmarshal([]byte(run(0, "dora", "--service", "cart", "--from", "2026-02-02", "--to", "2026-02-03", "--output", "json")), &rep); err != nil {
 		t.Fatal(err)
@@ -129,9 +129,9 @@ func TestChangeRecordBreakdown(t *testing.T) {
 func TestReviewRecordCLI(t *testing.T) {
 	s := MustServe(t, "")
 	run := adminCLI(t, s)
-	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--sha", "c7", "--pr", "7", "--authored-at", "2026-02-02T00:00:00Z",
+	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--sha", "c700000", "--pr", "7", "--authored-at", "2026-02-02T00:00:00Z",
 		"--opened-at", "2026-02-02T01:00:00Z", "--reviewed-at", "2026-02-02T03:00:00Z", "--merged-at", "2026-02-02T04:00:00Z")
-	run(0, "deploy", "record", "--service", "cart", "--repo", "acme/cart", "--env", "production", "--sha", "c7", "--status", "success", "--at", "2026-02-02T06:00:00Z")
+	run(0, "deploy", "record", "--service", "cart", "--repo", "acme/cart", "--env", "production", "--sha", "c700000", "--status", "success", "--at", "2026-02-02T06:00:00Z")
 	pickup := func() dora.Stage {
 		t.Helper()
 		var rep delivery.Report

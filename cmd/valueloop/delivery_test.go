@@ -33,17 +33,17 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 	s := MustServe(t, "")
 	run := adminCLI(t, s)
 	// Day 1: a change of 09:00 (+02:00: 07:00 UTC) deployed at 12:00 UTC.
-	run(0, "change", "record", "--service", "shop", "--sha", "A1", "--authored-at", "2026-02-02T09:00:00+02:00", "--merged-at", "2026-02-02T10:00:00Z", "--flag", "new-checkout")
-	out := run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "a1", "--status", "success", "--at", "2026-02-02T12:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "A100000", "--authored-at", "2026-02-02T09:00:00+02:00", "--merged-at", "2026-02-02T10:00:00Z", "--flag", "new-checkout")
+	out := run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "a100000", "--status", "success", "--at", "2026-02-02T12:00:00Z")
 	if !strings.Contains(out, "(production)") {
 		t.Errorf("deploy record: %s", out)
 	}
 	// Day 2: two changes, deployed at 18:00; the deployment causes an
 	// incident at 18:30, resolved at 19:15.
-	run(0, "change", "record", "--service", "shop", "--sha", "b1", "--authored-at", "2026-02-03T08:00:00Z", "--merged-at", "2026-02-03T09:00:00Z")
-	run(0, "change", "record", "--service", "shop", "--sha", "b2", "--authored-at", "2026-02-03T14:00:00Z", "--merged-at", "2026-02-03T15:00:00Z", "--flag", "new-checkout")
-	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b2", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
-	out = run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b2", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
+	run(0, "change", "record", "--service", "shop", "--sha", "b100000", "--authored-at", "2026-02-03T08:00:00Z", "--merged-at", "2026-02-03T09:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "b200000", "--authored-at", "2026-02-03T14:00:00Z", "--merged-at", "2026-02-03T15:00:00Z", "--flag", "new-checkout")
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b200000", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
+	out = run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "b200000", "--status", "success", "--at", "2026-02-03T18:00:00Z", "--key", "deploy-b2")
 	if !strings.Contains(out, "nothing changed") {
 		t.Errorf("recording again with the same --key: %s", out)
 	}
@@ -125,10 +125,16 @@ func checkDeliveryMistakes(t *testing.T, run func(want int, args ...string) stri
 		{2, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "success", "--at", "yesterday"}, "2026-03-01"},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "eu-west", "--status", "success"}, "say whether it is production"},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "done"}, "must be one of success"},
-		{3, []string{"dora", "--since", "a while"}, "30d"},
+		// --since is checked here by the parser flow's --since uses: the
+		// same exit (usage) and the same words for the same mistake.
+		{2, []string{"dora", "--since", "30days"}, `--since: want a duration such as 30d, 12w, 36h or 90m, not "30days"`},
+		{2, []string{"flow", "--since", "30days"}, `--since: want a duration such as 30d, 12w, 36h or 90m, not "30days"`},
+		{2, []string{"dora", "--since", "30d", "--from", "2026-01-01"}, "--since: give since or from, not both"},
+		{2, []string{"deploy", "list", "--service", "shop", "--to", "soon"}, "--to: "},
 		{4, []string{"dora", "--service", "nope"}, "no service named nope"},
 		{4, []string{"incident", "resolve", "INC-404"}, "INC-404"},
 		{2, []string{"change", "record", "--sha", "x"}, "--service or --repo"},
+		{3, []string{"change", "record", "--service", "shop", "--sha", "zz"}, `sha: want a commit SHA of 7 to 64 hexadecimal digits, not "zz"`},
 	} {
 		if out := run(c.code, c.args...); !strings.Contains(out, c.want) {
 			t.Errorf("valueloop %s: %s\nwant %q", strings.Join(c.args, " "), out, c.want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/termchart"
@@ -40,7 +42,10 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := rangeQuery(*since, *from, *to)
+	q, err := rangeQuery(*since, *from, *to)
+	if err != nil {
+		return err
+	}
 	if *bucket == "" {
 		*bucket = autoBucket(*since, *from, *to)
 	}
@@ -62,15 +67,30 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-// rangeQuery is the query of a time range: the parameters given.
-func rangeQuery(since, from, to string) url.Values {
+// rangeQuery checks a time range with the parser the server uses
+// (delivery.ParseRange, whose --since is flow's) and returns its query: a
+// bad --since, --from or --to is a usage error here, exit 2, as flow's is.
+func rangeQuery(since, from, to string) (url.Values, error) {
+	if _, _, err := delivery.ParseRange(since, from, to, time.Now()); err != nil {
+		return nil, flagError(err)
+	}
 	q := url.Values{}
 	for k, v := range map[string]string{"since": since, "from": from, "to": to} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	return q
+	return q, nil
+}
+
+// flagError turns a field error of a parser into a usage error naming the
+// flag, which has the field's name: "--since: want a duration ...".
+func flagError(err error) error {
+	var e *valueloop.Error
+	if errors.As(err, &e) && e.Field != "" {
+		return usageErrorf("--%s: %s", e.Field, e.Message)
+	}
+	return err
 }
 
 // autoBucket picks a bucket that gives a trend of a few to a few dozen
@@ -79,7 +99,7 @@ func autoBucket(since, from, to string) string {
 	now := time.Now()
 	start, end, err := delivery.ParseRange(since, from, to, now)
 	if err != nil {
-		return "week" // the server reports the error
+		return "week" // not reached: rangeQuery checked the range
 	}
 	switch d := end.Sub(start); {
 	case d <= 14*24*time.Hour:

@@ -318,6 +318,9 @@ func (im *importer) report(asJSON bool) error {
 			sum.File, sum.Events, sum.Stored, sum.Duplicates, sum.Rejected, time.Since(im.bar.Start).Round(time.Millisecond))
 	}
 	if sum.Rejected > 0 {
+		if sum.Rejected == 1 {
+			return valueloop.Errorf(valueloop.EINVALID, "1 event was rejected (see above); fix it and import that line again")
+		}
 		return valueloop.Errorf(valueloop.EINVALID, "%d events were rejected (see above); fix them and import those lines again", sum.Rejected)
 	}
 	return nil

@@ -365,3 +365,15 @@ func TestRebuildProgress(t *testing.T) {
 		t.Errorf("progress drawn off a terminal: %q", buf.String())
 	}
 }
+
+// TestImportOneRejected: one bad line is said in the singular.
+func TestImportOneRejected(t *testing.T) {
+	s := MustServe(t, "")
+	one := filepath.Join(t.TempDir(), "one.ndjson")
+	if err := os.WriteFile(one, []byte(`{"type":"tracking","name":"purchase"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "events", "import", "--env", "production", one); code != exitInvalid || !strings.Contains(stderr, "1 event was rejected (see above); fix it and import that line again") {
+		t.Errorf("import of one bad line: exit %d, stderr %q; want one event rejected, in the singular", code, stderr)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/experiment"
@@ -316,7 +317,7 @@ func settingsLine(s experiment.Settings) string {
 	if s.Inference == experiment.Fixed {
 		b.WriteString("fixed-horizon intervals (read once, at the planned sample)")
 	} else {
-		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", termchart.Group(int64(s.SequentialTuning)))
+		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", valueloop.GroupDigits(int64(s.SequentialTuning)))
 	}
 	fmt.Fprintf(&b, ", CUPED %s", onOff(s.CUPED))
 	if s.CUPED && s.CUPEDTheta == stats.PooledTheta {
@@ -341,9 +342,9 @@ func settingsLine(s experiment.Settings) string {
 // p-values and the chance to win; then the SRM line, the settings and the
 // verdict with its reason.
 func writeResults(w io.Writer, r *experiment.Result) {
-	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), termchart.Group(r.Users))
+	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), valueloop.GroupDigits(r.Users))
 	if r.Excluded > 0 || r.OtherUsers > 0 {
-		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", termchart.Group(r.Excluded), termchart.Group(r.OtherUsers))
+		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", valueloop.GroupDigits(r.Excluded), valueloop.GroupDigits(r.OtherUsers))
 	}
 	fmt.Fprintln(w)
 	if r.Hypothesis != nil {
@@ -371,13 +372,13 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		scale, rel := barScale(m, seq)
 		var notes []string
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  VARIANT\tUSERS\tMEAN\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", level, kindOfInterval, barAxis(scale, rel))
+		fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, barAxis(scale, rel))
 		for _, v := range m.Variants {
 			mean := "-"
 			if v.Mean != nil {
 				mean = fmtNum(*v.Mean)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, termchart.Group(v.Users), mean)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, valueloop.GroupDigits(v.Users), mean)
 			switch {
 			case v.Control && v.Status == stats.OK:
 				fmt.Fprint(tw, "baseline\t\t\t\t\n")
@@ -461,14 +462,14 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 			}
 			i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == m.Metric })
 			if i < 0 {
-				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, termchart.Group(s.Users), s.Reason)
+				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), s.Reason)
 				continue
 			}
 			for _, v := range s.Metrics[i].Variants {
 				if v.Control {
 					continue
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, termchart.Group(s.Users))
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, valueloop.GroupDigits(s.Users))
 				if v.Lift == nil {
 					fmt.Fprintf(tw, "%s\t\t\t\t\t%s\n", v.Reason, srm)
 					continue
@@ -488,7 +489,7 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 		if r.Users > 0 {
 			share = float64(v.Users) / float64(r.Users)
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, termchart.Group(v.Users), 100*share, 100*v.Share))
+		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, valueloop.GroupDigits(v.Users), 100*share, 100*v.Share))
 	}
 	switch {
 	case r.SRM.Status != stats.OK:
@@ -519,7 +520,7 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		}
 		var users []string
 		for _, v := range r.Variants {
-			users = append(users, fmt.Sprintf("%s %s (split %.1f%%)", v.Name, termchart.Group(p.Users[v.Name]), 100*p.Weights[v.Name]/total))
+			users = append(users, fmt.Sprintf("%s %s (split %.1f%%)", v.Name, valueloop.GroupDigits(p.Users[v.Name]), 100*p.Weights[v.Name]/total))
 		}
 		srm := "SRM not checked: " + p.SRM.Reason
 		switch {

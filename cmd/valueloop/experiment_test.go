@@ -13,6 +13,7 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -244,6 +245,35 @@ func TestDemoExperiment(t *testing.T) {
 		t.Errorf("a metric says CUPED off while the settings say on:\n%s", out)
 	}
 	t.Logf("\n%s", out)
+}
+
+// TestResultsEstimateColumn: the column beside USERS is named for what it
+// holds, so a quantile's estimate is not shown under MEAN.
+func TestResultsEstimateColumn(t *testing.T) {
+	for _, tc := range []struct {
+		kind             metric.MetricKind
+		analysis         stats.Kind
+		heading, notWant string
+	}{
+		{metric.Mean, stats.Mean, "USERS  MEAN ", "QUANTILE"},
+		{metric.Conversion, stats.Proportion, "USERS  MEAN ", "QUANTILE"},
+		{metric.Quantile, stats.Quantile, "USERS  QUANTILE ", "MEAN"},
+		{metric.Ratio, stats.Ratio, "USERS  RATIO ", "MEAN"},
+	} {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			m := experiment.MetricResult{Metric: "m", Kind: tc.kind, Analysis: tc.analysis, Direction: "higher",
+				Variants: []experiment.VariantResult{{Variant: "control", Control: true, Users: 1, Status: stats.OK, Mean: new(float64)}}}
+			r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m}}
+			r.Settings.Settings = stats.DefaultSettings()
+			var b strings.Builder
+			writeResults(&b, r)
+			out := b.String()
+			table := out[strings.Index(out, "VARIANT"):]
+			if !strings.Contains(out, tc.heading) || strings.Contains(table[:strings.Index(table, "\n")], tc.notWant) {
+				t.Errorf("want %q in the heading, not %q:\n%s", tc.heading, tc.notWant, out)
+			}
+		})
+	}
 }
 
 // TestResultsCUPEDLabel: each metric's CUPED label agrees with the

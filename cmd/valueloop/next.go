@@ -18,7 +18,7 @@ import (
 )
 
 func nextCommand() *command {
-	return &command{name: "next", args: "[--method wsjf|rice] [--cleanup-after 14d]",
+	return &command{name: "next", args: "[--method wsjf|rice] [--objective O] [--cleanup-after 14d]",
 		summary: "what to build next: the backlog ranked by evidence, each rank's arithmetic, and what to stop or finish", run: runNext}
 }
 
@@ -47,9 +47,10 @@ func parseSpan(flagName, s string) (time.Duration, error) {
 }
 
 func runNext(ctx context.Context, e *cliEnv, args []string) error {
-	var method, cleanup string
+	var method, objective, cleanup string
 	_, c, cf, err := leafClient(e, "next", args, 0, func(fs *flag.FlagSet) {
 		fs.StringVar(&method, "method", "wsjf", "ranking: wsjf (cost of delay / size) or rice (reach × impact / effort)")
+		fs.StringVar(&objective, "objective", "", "only what bets on this objective; ranks keep their place in the whole backlog")
 		fs.StringVar(&cleanup, "cleanup-after", "", "how long a decided feature's flag may stay before its cleanup is asked (default 14d)")
 	})
 	if err != nil {
@@ -59,7 +60,7 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := c.Next(ctx, method, after)
+	n, err := c.Next(ctx, method, objective, after)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,10 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q := rangeQuery(*since, *from, *to)
+	q, err := rangeQuery(*since, *from, *to)
+	if err != nil {
+		return err
+	}
 	list, err := c.DeliveryDeployments(ctx, *service, q)
 	if err != nil {
 		return err

@@ -353,7 +353,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
 	}
 	if r.State.Active() {
-		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", termchart.Group(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
+		fmt.Fprintf(w, "  step min  %s new users of %s (%s)\n", valueloop.GroupDigits(int64(st.StepMinUsers)), r.Plan.Variant, st.StepMinUsersReason)
 	}
 	variants := make([]string, 0, len(st.Users))
 	for v := range st.Users {
@@ -362,7 +362,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	sort.Strings(variants)
 	var users []string
 	for _, v := range variants {
-		users = append(users, fmt.Sprintf("%s %s", v, termchart.Group(st.Users[v])))
+		users = append(users, fmt.Sprintf("%s %s", v, valueloop.GroupDigits(st.Users[v])))
 	}
 	if len(users) == 0 {
 		users = []string{"none exposed yet"}
@@ -424,7 +424,7 @@ func stepLine(r rollout.Rollout) string {
 			p += " " + s.MinDuration.String()
 		}
 		if s.MinUsers > 0 {
-			p += " ≥" + termchart.Group(s.MinUsers) + " users"
+			p += " ≥" + valueloop.GroupDigits(s.MinUsers) + " users"
 		}
 		parts[i] = p
 	}

@@ -62,7 +62,7 @@ Usage:
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
   valueloop delivery source|service|record|import|deliveries|loop ... (webhooks, catalog, corrections, history, loop figures; see docs/delivery.md)
   valueloop objective list|show|set|delete ..., feature list|show|set|move|delete ... (see docs/value.md)
-  valueloop next [--method wsjf|rice] [--cleanup-after 14d]
+  valueloop next [--method wsjf|rice] [--objective O] [--cleanup-after 14d]
   valueloop flow [--objective O] [--since 90d]
   valueloop value apply -f FILE [--dry-run] [--prune] | value export [--format yaml|json]
   valueloop backup FILE [--data DIR], restore FILE [--data DIR] [--force]

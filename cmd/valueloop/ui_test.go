@@ -152,6 +152,7 @@ func TestDashboardPages(t *testing.T) {
 		{"edit errors next to the field", checkEditErrors},
 		{"value loop", checkValuePages},
 		{"experiment by dimension", checkDimensionPage},
+		{"estimate column named for the metric", checkEstimateColumn},
 		{"delivery breakdown and Four Keys", checkDeliveryPage},
 		{"rollout plan in words", checkRolloutPlan},
 		{"viewer", checkViewer},
@@ -609,5 +610,16 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 	}
 	if resp, _ := admin.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after sign-out: GET / %d, want a redirect to sign-in", resp.StatusCode)
+	}
+}
+
+// checkEstimateColumn: the demo's quantile metric shows its estimate under
+// "Quantile", a mean metric under "Mean".
+func checkEstimateColumn(t *testing.T, _ *testServer, admin, _ *browser) {
+	_, page := admin.get("/experiments/production/new-onboarding")
+	for _, want := range []string{`<th scope="col">Quantile</th>`, `<th scope="col">Mean</th>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the experiment page has no %s", want)
+		}
 	}
 }

@@ -66,15 +66,20 @@ func openValue(v *features.Service, svc *flags.Service, deliveries *delivery.Ser
 	return v.Close, nil
 }
 
-// loadDemoValue closes the loop on the demo (demo.LoadValue). The verdict
-// check runs first, so that the demo experiment's verdict is recorded
-// before the features are synced and `valueloop next` shows it at once.
+// loadDemoValue closes the loop on the demo (demo.LoadValue). The features
+// and their history are loaded first and the verdict checked after, so
+// that the audit trail tells new-onboarding's story in order (written down,
+// built, released, measured, then validated); the second sync records the
+// verdict before serving, so that `valueloop next` shows it at once.
 func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, logger *slog.Logger) error {
+	n, err := demo.LoadValue(ctx, loop, loop.Store, deliveries, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo value: %w", err)
+	}
 	if _, err := recorder.Check(ctx); err != nil {
 		return fmt.Errorf("demo value: verdicts: %w", err)
 	}
-	n, err := demo.LoadValue(ctx, loop, loop.Store, deliveries, time.Now())
-	if err != nil {
+	if _, err := loop.Sync(ctx); err != nil {
 		return fmt.Errorf("demo value: %w", err)
 	}
 	loop.Forget() // the history wrote sightings through the store

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -328,6 +330,14 @@ func TestDemoValueLoop(t *testing.T) {
 			t.Errorf("next lacks %q:\n%s", want, next)
 		}
 	}
+	// --objective keeps one objective's bets, as the /value page does.
+	code, only, errOut := s.cli(t, s.Admin, "next", "--objective", "activation")
+	if code != 0 || !strings.Contains(only, "onboarding-checklist") || strings.Contains(only, "wishlist") || strings.Contains(only, "twenty-results") {
+		t.Errorf("next --objective activation (%d %s):\n%s", code, errOut, only)
+	}
+	if code, _, errOut := s.cli(t, s.Admin, "next", "--objective", "growth"); code == 0 || !strings.Contains(errOut, "objective") || !strings.Contains(errOut, `"growth"`) {
+		t.Errorf("next --objective growth: exit %d, %s; want an error naming the field and the objective", code, errOut)
+	}
 	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
 	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
 		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
@@ -397,4 +407,46 @@ func demoFileRoundTrip(t *testing.T, s *testServer) string {
 		t.Errorf("a refused file changed something: %s", out)
 	}
 	return edited
+}
+
+// TestDemoFeatureHistoryTrue: the demo's audit trail tells each feature's
+// story in the order it happened: every transition starts where the one
+// before it ended (or restates it) and none goes back along the lifecycle (new-onboarding
+// was once validated before its commits moved it from idea to building).
+func TestDemoFeatureHistoryTrue(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, errOut := s.cli(t, s.Admin, "audit", "--limit", "1000", "--output", "json")
+	if code != 0 {
+		t.Fatalf("audit: %d %s", code, errOut)
+	}
+	type transition struct {
+		ID     int64
+		Action string
+		Target string
+		After  struct{ From, To value.Stage }
+	}
+	var entries []transition
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(entries, func(a, b transition) int { return cmp.Compare(a.ID, b.ID) })
+	last := map[string]value.Stage{}
+	n := 0
+	for _, e := range entries {
+		if e.Action != "feature.transition" {
+			continue
+		}
+		n++
+		prev := last[e.Target]
+		// A transition may restate the stage it is in with earlier
+		// evidence (a deployment recorded after a later one shipped the
+		// same change); it may not go back.
+		if e.After.From != prev && e.After.To != prev || slices.Index(value.Stages, e.After.To) < slices.Index(value.Stages, prev) {
+			t.Errorf("%s #%d: %s → %s after it was %q", e.Target, e.ID, e.After.From, e.After.To, prev)
+		}
+		last[e.Target] = e.After.To
+	}
+	if n < 20 || last["feature:new-onboarding"] != value.Validated {
+		t.Errorf("%d transitions, new-onboarding ends %s; want the demo's history ending validated", n, last["feature:new-onboarding"])
+	}
 }
