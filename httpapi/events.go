@@ -354,16 +354,11 @@ func (s *Server) changeMetrics(r *http.Request, change func(env string) error) e
 	if err := change(env); err != nil {
 		return err
 	}
+	// Not the request's context: the change is stored, and a client that
+	// hangs up must not cancel the rebuild half-way and leave aggregates of
+	// a deleted or redefined metric to be read under its key.
 	_, err = s.Events.Pipeline.Rebuild(context.Background(), env)
 	return err
-}
-
-// afterCommit is the context for work that must follow a stored change of
-// metric definitions: the rebuild brings the aggregates in step with them, so
-// a client that hangs up must not cancel it half-way and leave aggregates of
-// a deleted or redefined metric to be read under its key.
-func afterCommit(r *http.Request) context.Context {
-	return context.WithoutCancel(r.Context())
 }
 
 func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {

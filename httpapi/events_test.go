@@ -12,7 +12,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -340,18 +339,6 @@ func TestEventsOverCapAnswerIsBounded(t *testing.T) {
 		if len(answer) > 1024 {
 			t.Errorf("%d lines: answer of %d bytes, want at most 1 KiB", lines, len(answer))
 		}
-	}
-}
-
-// The rebuild that follows a stored metric change runs to its end even when
-// the client has hung up: a cancelled rebuild would leave aggregates out of
-// step with the definitions.
-func TestAfterCommitOutlivesTheRequest(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := httptest.NewRequest(http.MethodPost, "/api/v1/environments/e/metrics", nil).WithContext(ctx)
-	cancel()
-	if err := httpapi.AfterCommit(r).Err(); err != nil {
-		t.Fatalf("afterCommit's context ended with the request: %v", err)
 	}
 }
 

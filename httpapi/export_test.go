@@ -34,6 +34,3 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 
 // StreamEncodes counts the flag set events encoded for streams.
 func StreamEncodes(s *Server) uint64 { return s.sse.Made() }
-
-// AfterCommit is afterCommit, for tests.
-var AfterCommit = afterCommit
