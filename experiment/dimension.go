@@ -59,7 +59,7 @@ func FindDimension(dims []metric.Dimension, name string) (metric.Dimension, erro
 		names[i] = d.Name
 	}
 	if len(dims) == 0 {
-		return metric.Dimension{}, valueloop.FieldErrorf("dimension", "no dimensions are kept on this server, so %q cannot be split by (configure them with --dimensions, see docs/experiments.md)", name)
+		return metric.Dimension{}, valueloop.FieldErrorf("dimension", "no dimensions are kept on this server, so %q cannot be split by (configure them with serve --dimension, see docs/experiments.md)", name)
 	}
 	return metric.Dimension{}, valueloop.FieldErrorf("dimension", "%q is not a dimension kept on this server (have %s)", name, strings.Join(names, ", "))
 }
