@@ -489,6 +489,11 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	// A misspelt ?flag= must not quietly answer every cell of the
+	// environment, the heaviest answer this route has.
+	if err := checkParams(r.URL.Query(), "flag"); err != nil {
+		return err
+	}
 	ms, err := s.Events.Store.Metrics(r.Context(), env)
 	if err != nil {
 		return err

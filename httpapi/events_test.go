@@ -428,3 +428,13 @@ func TestQuantileAggregates(t *testing.T) {
 		t.Errorf("revenue: %+v; want total 150, mean 50 per user, no quantile", m)
 	}
 }
+
+// A misspelt parameter of the aggregates route is refused, naming it,
+// rather than read as "every flag" (the heaviest answer).
+func TestAggregatesUnknownParameter(t *testing.T) {
+	url, _ := eventServer(t)
+	resp, body := doCall(t, url, call{method: "GET", path: "/api/v1/environments/production/aggregates?flg=checkout", token: adminSecret})
+	if resp.StatusCode != 400 || !strings.Contains(body, `"flg"`) {
+		t.Fatalf("aggregates?flg=: %d %s, want 400 naming flg", resp.StatusCode, body)
+	}
+}
