@@ -157,6 +157,9 @@ func TestDeliveryRecordPages(t *testing.T) {
 		var got []int64
 		pages := 0
 		for cursor := ""; ; pages++ {
+			if pages > n/limit+1 {
+				t.Fatalf("limit %d: more than %d pages for %d records (a cursor answered again?)", limit, n/limit+1, n)
+			}
 			path := fmt.Sprintf("/api/v1/delivery/records/changes?limit=%d", limit)
 			if cursor != "" {
 				path += "&cursor=" + cursor
