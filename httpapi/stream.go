@@ -31,6 +31,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return fmt.Errorf("streaming not supported by this connection")
 	}
+	// The slot first: a stream refused at MaxStreams does no other work.
+	release, err := s.guard.streamSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
@@ -41,11 +47,6 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
 		return err
 	}
-	release, err := s.guard.streamSlot()
-	if err != nil {
-		return err
-	}
-	defer release()
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 
