@@ -131,12 +131,6 @@ func pageBody(name string, items any, next string) map[string]any {
 	return out
 }
 
-// ObjectiveShown is an objective with its progress toward its target.
-type ObjectiveShown struct {
-	value.Objective
-	Progress *value.Progress `json:"progress"`
-}
-
 func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.valueService()
 	if err != nil {
@@ -150,7 +144,7 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ObjectiveShown{Objective: *o, Progress: p})
+	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Progress: p})
 	return nil
 }
 

@@ -36,6 +36,13 @@ type Progress struct {
 	Summary string `json:"summary"`
 }
 
+// ShownObjective is an objective with its progress toward its target: what
+// GET /api/v1/objectives/{key} answers and `valueloop objective show` reads.
+type ShownObjective struct {
+	Objective
+	Progress *Progress `json:"progress"`
+}
+
 // ObjectiveProgress measures o's progress from its features' verdicts (the
 // items of other objectives are ignored).
 func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
