@@ -152,7 +152,7 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 		// whatever was stored since.
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n < 1 {
-			return RecordPage{}, valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", truncate(cursor))
+			return RecordPage{}, valueloop.CursorError(cursor)
 		}
 		f.Before = n
 	}
@@ -162,10 +162,9 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 	if err != nil {
 		return RecordPage{}, err
 	}
-	if len(list) <= want {
-		return RecordPage{Records: list}, nil
-	}
-	return RecordPage{Records: list[:want], NextCursor: strconv.FormatInt(list[want-1].Record, 10)}, nil
+	var p RecordPage
+	p.Records, p.NextCursor = valueloop.PageEnd(list, want, func(r *Record) string { return strconv.FormatInt(r.Record, 10) })
+	return p, nil
 }
 
 // Record returns the record of kind numbered n; ENOTFOUND when there is

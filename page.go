@@ -1,0 +1,28 @@
+package valueloop
+
+import "strings"
+
+// The list routes answer a page at a time: a store reads one item more
+// than the page's limit, which says whether there is a next page, and the
+// next page starts after the last item of this one (its cursor). The value
+// lists and the delivery records page this one way.
+
+// PageEnd ends a page read with up to limit+1 items: the page (at most
+// limit of them) and the cursor of the next, the cursor of its last item,
+// or "" when this is the last page.
+func PageEnd[T any](items []T, limit int, cursor func(*T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	return items[:limit], cursor(&items[limit-1])
+}
+
+// CursorError refuses a cursor that no page gave (changed on the way, or
+// made up) rather than reading it as an empty page; the cursor is shortened
+// for the message.
+func CursorError(cursor string) error {
+	if len(cursor) > 40 {
+		cursor = strings.ToValidUTF8(cursor[:40], "") + "…"
+	}
+	return FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", cursor)
+}
