@@ -18,11 +18,21 @@ func PageEnd[T any](items []T, limit int, cursor func(*T) string) ([]T, string) 
 }
 
 // CursorError refuses a cursor that no page gave (changed on the way, or
-// made up) rather than reading it as an empty page; the cursor is shortened
-// for the message.
+// made up) rather than reading it as an empty page.
 func CursorError(cursor string) error {
-	if len(cursor) > 40 {
-		cursor = strings.ToValidUTF8(cursor[:40], "") + "…"
+	return FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", clipQuery(cursor))
+}
+
+// LimitError refuses a page's ?limit=, v as given.
+func LimitError(v string, max int) error {
+	return FieldErrorf("limit", "must be an integer from 1 to %d, not %q", max, clipQuery(v))
+}
+
+// clipQuery shortens a refused query value for its message: the value can
+// be as long as a URL, and its start is enough to recognise it.
+func clipQuery(v string) string {
+	if len(v) > 40 {
+		return strings.ToValidUTF8(v[:40], "") + "…"
 	}
-	return FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", cursor)
+	return v
 }

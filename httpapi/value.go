@@ -70,7 +70,7 @@ func valuePage(q url.Values) (limit int, cursor string, err error) {
 	limit, cursor = defaultValuePage, q.Get("cursor")
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxValuePage {
-			return 0, "", valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, got %q", maxValuePage, v)
+			return 0, "", valueloop.LimitError(v, maxValuePage)
 		}
 	}
 	// The cursor is the last key of the page before: anything else was
