@@ -59,7 +59,7 @@ func ReadAnalysis(ctx context.Context, r Reader, in *Input) (*Result, error) {
 		}
 	}
 	if in.Definition == nil && len(in.Aggregates) == 0 {
-		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", in.Flag, in.Environment)
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
 	}
 	return Analyze(*in)
 }
