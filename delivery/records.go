@@ -119,7 +119,12 @@ func (r *Record) validate() error {
 		if r.Change == nil {
 			break
 		}
+		// An edit is a change given by hand, its SHA checked as RecordChange
+		// checks one.
 		r.Change.SHA = strings.ToLower(strings.TrimSpace(r.Change.SHA))
+		if err = checkSHA("sha", r.Change.SHA); err != nil {
+			return valueloop.PrefixField(field+".", err)
+		}
 		if err = r.Change.Validate(); err == nil && !r.Change.MergedAt.IsZero() && r.Change.AuthoredAt.After(r.Change.MergedAt) {
 			err = valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 		}

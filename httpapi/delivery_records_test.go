@@ -105,6 +105,9 @@ func TestDeliveryCorrections(t *testing.T) {
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?limit=0"}, 400, `"field": "limit"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?sha=aaa"}, 400, `"field": "sha"`},
 		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"aaaaaaa"}}`}, 400, `"field": "change.authoredAt"`},
+		// An edit is a change given by hand: its SHA is checked as one
+		// recorded by hand is.
+		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"not-a-sha","authoredAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change.sha"`},
 		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
 		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},
