@@ -11,24 +11,36 @@ import (
 // an ERROR with TYPE_MISMATCH.
 
 // ResolveBool resolves r as a boolean flag.
-func ResolveBool(r Result, def bool) (bool, Result) { return resolve(r, def, "boolean") }
-
-// ResolveString resolves r as a string flag.
-func ResolveString(r Result, def string) (string, Result) { return resolve(r, def, "string") }
-
-// ResolveFloat resolves r as a number flag.
-func ResolveFloat(r Result, def float64) (float64, Result) { return resolve(r, def, "number") }
-
-// resolve resolves r as a flag whose values are of type T, called want in
-// the error of a mismatch.
-func resolve[T bool | string | float64](r Result, def T, want string) (T, Result) {
+func ResolveBool(r Result, def bool) (bool, Result) {
 	switch v := r.Value.(type) {
 	case nil:
 		return def, r
-	case T:
+	case bool:
 		return v, r
 	}
-	return def, mismatch(r, want)
+	return def, mismatch(r, "boolean")
+}
+
+// ResolveString resolves r as a string flag.
+func ResolveString(r Result, def string) (string, Result) {
+	switch v := r.Value.(type) {
+	case nil:
+		return def, r
+	case string:
+		return v, r
+	}
+	return def, mismatch(r, "string")
+}
+
+// ResolveFloat resolves r as a number flag.
+func ResolveFloat(r Result, def float64) (float64, Result) {
+	switch v := r.Value.(type) {
+	case nil:
+		return def, r
+	case float64:
+		return v, r
+	}
+	return def, mismatch(r, "number")
 }
 
 // ResolveInt resolves r as an integer flag. Like flagd, it truncates a
