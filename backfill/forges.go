@@ -109,6 +109,26 @@ func recent[T, U any](since time.Time, xs []T, ys []U, at func(*T) time.Time) ([
 func merged(c *dora.Change) time.Time       { return c.MergedAt }
 func deployed(d *dora.Deployment) time.Time { return d.At }
 
+// deploymentsPage is the Page of a forge's list of deployments (or of
+// releases) that parse reads, of a repository name and a forge's config C;
+// the deployments before since are dropped.
+func deploymentsPage[C any](parse func([]byte, string, C) ([]dora.Deployment, error), name string, cfg C, since time.Time) PageFunc {
+	return func(b []byte) (dora.Event, []Sub, error) {
+		ds, err := parse(b, name, cfg)
+		ds, _ = recent[dora.Deployment, any](since, ds, nil, deployed)
+		return dora.Event{Deployments: ds}, nil, err
+	}
+}
+
+// incidentsPage is the Page of a forge's list of incident issues that parse
+// reads.
+func incidentsPage[C any](parse func([]byte, string, C) ([]dora.Incident, error), name string, cfg C) PageFunc {
+	return func(b []byte) (dora.Event, []Sub, error) {
+		is, err := parse(b, name, cfg)
+		return dora.Event{Incidents: is}, nil, err
+	}
+}
+
 // GitHubStreams reads the repository (owner/name) at the API root and
 // returns the streams of its history: merged pull requests with their
 // reviews, deployments with their statuses, releases (when
@@ -156,17 +176,11 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 			}
 			return dora.Event{Deployments: records}, subs, err
 		}},
-		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list + repo.since("since"), Page: func(b []byte) (dora.Event, []Sub, error) {
-			is, err := github.IssuesPage(b, name, cfg)
-			return dora.Event{Incidents: is}, nil, err
-		}},
+		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list + repo.since("since"),
+			Page: incidentsPage(github.IssuesPage, name, cfg)},
 	}
 	if cfg.ReleaseEnvironment != "" {
-		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := github.ReleasesPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}})
+		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: deploymentsPage(github.ReleasesPage, name, cfg, repo.Since)})
 	}
 	return streams, nil
 }
@@ -192,10 +206,7 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 	if label == "" {
 		label = gitlab.DefaultIncidentLabel
 	}
-	issues := func(b []byte) (dora.Event, []Sub, error) {
-		is, err := gitlab.IssuesPage(b, name, cfg)
-		return dora.Event{Incidents: is}, nil, err
-	}
+	issues := incidentsPage(gitlab.IssuesPage, name, cfg)
 	// Updated after Since: a merge request merged since was updated since.
 	after := repo.since("updated_after")
 	mrs := "/merge_requests?state=merged&order_by=created_at&sort=asc&" + list + after
@@ -212,20 +223,12 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 			}
 			return dora.Event{Changes: changes}, subs, err
 		}},
-		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list + after, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := gitlab.DeploymentsPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}},
+		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list + after, Page: deploymentsPage(gitlab.DeploymentsPage, name, cfg, repo.Since)},
 		{Name: "issues", URL: base + "/issues?state=all&order_by=created_at&sort=asc&labels=" + url.QueryEscape(label) + "&" + list + after, Page: issues},
 		{Name: "incidents", URL: base + "/issues?state=all&order_by=created_at&sort=asc&issue_type=incident&" + list + after, Page: issues},
 	}
 	if cfg.ReleaseEnvironment != "" {
-		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := gitlab.ReleasesPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}})
+		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: deploymentsPage(gitlab.ReleasesPage, name, cfg, repo.Since)})
 	}
 	return streams, nil
 }
