@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/valueloop/valueloop"
 )
@@ -22,29 +21,23 @@ func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target str
 
 // Audit returns audit entries, newest first.
 func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	var w where
 	if f.Environment != "" {
-		add("environment = ?", f.Environment)
+		w.add("environment = ?", f.Environment)
 	}
 	if f.Target != "" {
-		add("target = ?", f.Target)
+		w.add("target = ?", f.Target)
 	}
 	if f.Actor != "" {
-		add("actor = ?", f.Actor)
+		w.add("actor = ?", f.Actor)
 	}
 	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
+		w.add("id < ?", f.BeforeID)
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	q := `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	rows, err := w.newest(ctx, s.read(), `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`, "id", f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: audit: %w", s.o.D.Name, err)
 	}

@@ -382,13 +382,11 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 		limit = 50
 	}
 	limit = min(limit, 1000)
-	q := `SELECT source, delivery_id, kind, received_at, ignored, records FROM delivery_deliveries`
-	args := []any{}
+	var w where
 	if source != "" {
-		q += ` WHERE source = ?`
-		args = append(args, source)
+		w.add("source = ?", source)
 	}
-	rows, err := s.read().Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := w.newest(ctx, s.read(), `SELECT source, delivery_id, kind, received_at, ignored, records FROM delivery_deliveries`, "id", limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
