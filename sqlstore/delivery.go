@@ -390,16 +390,13 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (delivery.DeliveryInfo, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (delivery.DeliveryInfo, error) {
 		var d delivery.DeliveryInfo
 		err := rows.Scan(&d.Source, &d.ID, &d.Kind, timeDest{&d.ReceivedAt}, &d.Ignored, &d.Records)
 		return d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
-	}
-	if out == nil {
-		out = []delivery.DeliveryInfo{}
 	}
 	return out, nil
 }
@@ -411,7 +408,7 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (delivery.Source, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (delivery.Source, error) {
 		var src delivery.Source
 		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment,
 			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
@@ -419,9 +416,6 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
-	}
-	if out == nil {
-		out = []delivery.Source{}
 	}
 	return out, nil
 }

@@ -173,7 +173,7 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: rollout %d history: %w", s.o.D.Name, id, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (rollout.Event, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (rollout.Event, error) {
 		var ev rollout.Event
 		var kind, state string
 		var figures sql.NullString
@@ -188,9 +188,6 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 		}
 		return ev, nil
 	})
-	if out == nil && err == nil {
-		out = []rollout.Event{}
-	}
 	return out, err
 }
 

@@ -371,6 +371,16 @@ func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error
 	return out, rows.Err()
 }
 
+// collectList is collect for a list that the API answers as [] when it is
+// empty, never null.
+func collectList[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	out, err := collect(rows, scan)
+	if out == nil && err == nil {
+		out = []T{}
+	}
+	return out, err
+}
+
 // WriteReady reports whether the store can take writes now, for /readyz: its
 // schema is there (a PostgreSQL database recreated empty has none) and a
 // write commits (a full disk or a read-only database refuses it). The probe
