@@ -109,6 +109,20 @@ func recent[T, U any](since time.Time, xs []T, ys []U, at func(*T) time.Time) ([
 func merged(c *dora.Change) time.Time       { return c.MergedAt }
 func deployed(d *dora.Deployment) time.Time { return d.At }
 
+// repository reads the repository (GitHub) or project (GitLab) at u with
+// parse: its full name and default branch.
+func repository(ctx context.Context, f *Fetcher, u string, parse func([]byte) (name, branch string, err error)) (string, string, error) {
+	page, err := f.Get(ctx, u)
+	if err != nil {
+		return "", "", err
+	}
+	name, branch, err := parse(page.Body)
+	if err != nil {
+		return "", "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	return name, branch, nil
+}
+
 // deploymentsPage is the Page of a forge's list of deployments (or of
 // releases) that parse reads, of a repository name and a forge's config C;
 // the deployments before since are dropped.
@@ -135,16 +149,11 @@ func incidentsPage[C any](parse func([]byte, string, C) ([]dora.Incident, error)
 // cfg.ReleaseEnvironment is set) and incident issues.
 func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config) ([]Stream, error) {
 	root := repo.Root
-	base := root + "/repos/" + repo.Name
-	page, err := f.Get(ctx, base)
+	name, branch, err := repository(ctx, f, root+"/repos/"+repo.Name, github.Repository)
 	if err != nil {
 		return nil, err
 	}
-	name, branch, err := github.Repository(page.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", base, err)
-	}
-	base = root + "/repos/" + name
+	base := root + "/repos/" + name
 	list := fmt.Sprintf("per_page=%d", PerPage)
 	label := cfg.IncidentLabel
 	if label == "" {
@@ -191,16 +200,11 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 // releases (when cfg.ReleaseEnvironment is set).
 func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config) ([]Stream, error) {
 	root := repo.Root
-	base := root + "/projects/" + url.PathEscape(repo.Name)
-	page, err := f.Get(ctx, base)
+	name, branch, err := repository(ctx, f, root+"/projects/"+url.PathEscape(repo.Name), gitlab.Project)
 	if err != nil {
 		return nil, err
 	}
-	name, branch, err := gitlab.Project(page.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", base, err)
-	}
-	base = root + "/projects/" + url.PathEscape(name)
+	base := root + "/projects/" + url.PathEscape(name)
 	list := fmt.Sprintf("per_page=%d", PerPage)
 	label := cfg.IncidentLabel
 	if label == "" {
