@@ -283,11 +283,7 @@ func runLoop(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, l)
-	}
-	writeLoop(e.stdout, l, time.Now())
-	return nil
+	return writeOut(e, cf, l, func(w io.Writer, l *delivery.Loop) { writeLoop(w, l, time.Now()) })
 }
 
 // writeLoop prints the loop of a flag as a timeline: one bar per stage,

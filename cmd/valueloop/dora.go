@@ -60,11 +60,7 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, rep)
-	}
-	writeDORA(e.stdout, rep)
-	return nil
+	return writeOut(e, cf, rep, writeDORA)
 }
 
 // rangeQuery checks a time range with the parser the server uses

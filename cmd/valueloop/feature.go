@@ -78,11 +78,7 @@ func runFeatureShow(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, sh)
-	}
-	writeFeature(e.stdout, sh, time.Now())
-	return nil
+	return writeOut(e, cf, sh, func(w io.Writer, sh *features.Shown) { writeFeature(w, sh, time.Now()) })
 }
 
 // optFloat is a number flag that remembers whether it was given.
