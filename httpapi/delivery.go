@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -197,63 +198,43 @@ func recorded(w http.ResponseWriter, name string, v any, rec delivery.Receipt) {
 	writeJSON(w, status, map[string]any{name: v, "receipt": rec})
 }
 
-func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err != nil {
-		return err
+// handleRecord serves the POST that records one delivery record, named
+// name in the answer: the body is its input, which record stores under the
+// request's idempotency key. may says whether the token may record that
+// input; when nil, only a global admin may (see globalAdmin).
+func handleRecord[In, Out any](s *Server, name string, record func(*delivery.Service, context.Context, In, delivery.RecordKey) (Out, delivery.Receipt, error), may func(*http.Request, *In) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		svc, err := s.deliveryService()
+		if err == nil && may == nil {
+			err = globalAdmin(r) // see globalAdmin
+		}
+		if err != nil {
+			return err
+		}
+		var in In
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if may != nil {
+			if err := may(r, &in); err != nil {
+				return err
+			}
+		}
+		out, rec, err := record(svc, r.Context(), in, r.Header.Get(IdempotencyHeader))
+		if err != nil {
+			return err
+		}
+		recorded(w, name, out, rec)
+		return nil
 	}
-	var in delivery.DeploymentInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
+}
+
+// mayRecordDeployment: a token bound to an environment may record the
+// deployments to it.
+func mayRecordDeployment(r *http.Request, in *delivery.DeploymentInput) error {
 	if !tokenOf(r).CanAdmin(in.Environment) {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not record deployments to %q", in.Environment)
 	}
-	d, rec, err := svc.RecordDeployment(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "deployment", d, rec)
-	return nil
-}
-
-func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r) // see globalAdmin
-	}
-	if err != nil {
-		return err
-	}
-	var in delivery.ChangeInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	c, rec, err := svc.RecordChange(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "change", c, rec)
-	return nil
-}
-
-func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r) // see globalAdmin
-	}
-	if err != nil {
-		return err
-	}
-	var in delivery.IncidentInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	i, rec, err := svc.OpenIncident(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "incident", i, rec)
 	return nil
 }
 
@@ -536,9 +517,9 @@ func (s *Server) deliveryRoutes() []route {
 		{"POST", "/hooks/opsgenie", public, s.handleHook(delivery.KindOpsgenie)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
-		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
-		{"POST", "/api/v1/delivery/changes", admin, s.handleRecordChange},
-		{"POST", "/api/v1/delivery/incidents", admin, s.handleOpenIncident},
+		{"POST", "/api/v1/delivery/deployments", admin, handleRecord(s, "deployment", (*delivery.Service).RecordDeployment, mayRecordDeployment)},
+		{"POST", "/api/v1/delivery/changes", admin, handleRecord(s, "change", (*delivery.Service).RecordChange, nil)},
+		{"POST", "/api/v1/delivery/incidents", admin, handleRecord(s, "incident", (*delivery.Service).OpenIncident, nil)},
 		{"POST", "/api/v1/delivery/incidents/{id}/resolve", admin, s.handleResolveIncident},
 		{"GET", "/api/v1/delivery/services", admin, s.handleListServices},
 		{"PUT", "/api/v1/delivery/services/{name}", admin, s.handlePutService},
