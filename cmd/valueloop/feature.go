@@ -290,12 +290,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 	}
 	fmt.Fprintf(w, "\n  lead time to customer (first commit → released to everyone)  %s\n", sec(r.LeadTimeToCustomer))
 	fmt.Fprintf(w, "  time to validated learning (first exposure → verdict)         %s\n", sec(r.TimeToValidatedLearning))
-	if len(r.Missing) > 0 {
-		fmt.Fprintln(w, "\nNot known yet:")
-		for _, m := range r.Missing {
-			fmt.Fprintf(w, "  - %s\n", m)
-		}
-	}
+	writeMissing(w, r.Missing)
 	if len(r.Timeline) > 0 {
 		fmt.Fprintf(w, "\nRelease record (%d events):\n", len(r.Timeline))
 		for _, ev := range r.Timeline {
