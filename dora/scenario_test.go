@@ -126,7 +126,6 @@ func TestScenario(t *testing.T) {
 			recovery: Durations{1, h(44), h(44)},
 			levels:   Levels{DeploymentFrequency: high, LeadTime: high, ChangeFailureRate: low, RecoveryTime: medium}}},
 
-
 		// ---- overall ----
 		// W1: D1, D2, W-D1. Lead [6, 28, 31, 67]h: median (28+31)/2 = 29.5h
 		// (high); p90 h = 0.9·3 = 2.7 → 31 + 0.7·(67−31) = 56.2h. 3/7 per day.
