@@ -1,0 +1,159 @@
+package storetest
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// splitStore is an event store that knows split changes and keeps the
+// per-user state of ingestion: what the split-change race cases need.
+type splitStore interface {
+	EventStore
+	ingest.StateStore
+	ingest.SplitStore
+}
+
+// splitProbe is a splitStore that reports each read of split changes on
+// read (when not nil), so that a case knows the pipeline has read them.
+type splitProbe struct {
+	splitStore
+	mu   sync.Mutex
+	read chan struct{}
+}
+
+func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+	p.mu.Lock()
+	if p.read != nil {
+		close(p.read)
+		p.read = nil
+	}
+	p.mu.Unlock()
+	return p.splitStore.SplitChanges(ctx, env)
+}
+
+// watch returns a channel closed at the next read of split changes.
+func (p *splitProbe) watch() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.read = make(chan struct{})
+	return p.read
+}
+
+// memoryMode hides that a store keeps the per-user state, so that the
+// pipeline keeps it in memory.
+type memoryMode struct {
+	EventStore
+	probe *splitProbe
+}
+
+func (m memoryMode) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+	return m.probe.SplitChanges(ctx, env)
+}
+
+// testSplitChangeRace: a split change takes its time, then, before it
+// commits, a pipeline stores an exposure timed after it. However the two
+// interleave, the exposure's cell must be of the period a recomputation
+// from the events gives it: the change's, since it is later than the
+// change's time. Run with the pipeline keeping the per-user state in the
+// store and in memory.
+func testSplitChangeRace(t *testing.T, st Store, clock *Clock) {
+	s, ok := st.(splitStore)
+	if !ok {
+		t.Skip("the store keeps no split changes")
+	}
+	for _, mode := range []string{"store", "memory"} {
+		t.Run(mode, func(t *testing.T) {
+			env := "race-" + mode
+			probe := &splitProbe{splitStore: s}
+			var ps ingest.Store = probe
+			if mode == "memory" {
+				ps = memoryMode{EventStore: s, probe: probe}
+			}
+			splitChangeRace(t, s, ps, probe, clock, env)
+		})
+	}
+}
+
+func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitProbe, clock *Clock, env string) {
+	ctx := context.Background()
+	CreateEnvWithMetrics(t, s, env, Metrics(t)[:1])
+	flag := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off")}
+	if _, _, err := s.PutFlag(ctx, env, flag, 0, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.NewPipeline(ps, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// A user exposed before the change, so that the pipeline has read the
+	// environment once.
+	if _, err := p.Ingest(ctx, env, []ingest.Event{exposure("e0", "u0", "off", clock.T.UnixMilli())}); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.T = clock.T.Add(time.Minute).Truncate(time.Second)
+	at := clock.T
+	taken, release := make(chan struct{}), make(chan struct{})
+	clock.PauseNext(func() { close(taken); <-release })
+	changed := make(chan error, 1)
+	go func() {
+		on := *flag
+		on.DefaultVariant = strp("on")
+		_, _, err := s.PutFlag(ctx, env, &on, -1, "t", "")
+		changed <- err
+	}()
+	<-taken // the change has its time and has not committed
+	read := probe.watch()
+	stored := make(chan error, 1)
+	go func() {
+		_, err := p.Ingest(ctx, env, []ingest.Event{exposure("e1", "u1", "off", at.UnixMilli()+1)})
+		stored <- err
+	}()
+	select {
+	case <-read:
+	case err := <-stored:
+		stored <- err
+	}
+	close(release)
+	if err := <-changed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stored; err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.Aggregates(ctx, env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Recompute(t, s, env)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("aggregates differ from a recomputation:\n got %v\nwant %v", got, want)
+	}
+	if !hasCell(got, "off", at.UnixMilli(), 1) {
+		t.Errorf("no cell of variant off, period %d with one user: %v", at.UnixMilli(), got)
+	}
+}
+
+func exposure(id, user, variant string, ms int64) ingest.Event {
+	return ingest.Event{ID: id, Type: ingest.Exposure, TargetingKey: user, Flag: "banner", Variant: variant, Time: ms, TimeSet: true}
+}
+
+// hasCell reports whether aggs hold a cell of flag banner's variant in
+// period with users users.
+func hasCell(aggs []metric.Aggregate, variant string, period, users int64) bool {
+	for _, a := range aggs {
+		if a.Flag == "banner" && a.Variant == variant && a.Period == period && a.Sums.N == users {
+			return true
+		}
+	}
+	return false
+}
