@@ -20,8 +20,9 @@ type splitStore interface {
 	ingest.SplitStore
 }
 
-// splitProbe is a splitStore that reports each read of split changes on
-// read (when not nil), so that a case knows the pipeline has read them.
+// splitProbe is a splitStore that reports the end of a read of split
+// changes on read (when not nil), so that a case knows the pipeline has
+// read them.
 type splitProbe struct {
 	splitStore
 	mu   sync.Mutex
@@ -29,13 +30,14 @@ type splitProbe struct {
 }
 
 func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+	ch, err := p.splitStore.SplitChanges(ctx, env)
 	p.mu.Lock()
 	if p.read != nil {
 		close(p.read)
 		p.read = nil
 	}
 	p.mu.Unlock()
-	return p.splitStore.SplitChanges(ctx, env)
+	return ch, err
 }
 
 // watch returns a channel closed at the next read of split changes.
