@@ -29,15 +29,15 @@ type splitProbe struct {
 	read chan struct{}
 }
 
-func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
-	ch, err := p.splitStore.SplitChanges(ctx, env)
+func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error) {
+	ch, v, err := p.splitStore.SplitChanges(ctx, env)
 	p.mu.Lock()
 	if p.read != nil {
 		close(p.read)
 		p.read = nil
 	}
 	p.mu.Unlock()
-	return ch, err
+	return ch, v, err
 }
 
 // watch returns a channel closed at the next read of split changes.
@@ -55,7 +55,7 @@ type memoryMode struct {
 	probe *splitProbe
 }
 
-func (m memoryMode) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+func (m memoryMode) SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error) {
 	return m.probe.SplitChanges(ctx, env)
 }
 
@@ -119,10 +119,18 @@ func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitPr
 		_, err := p.Ingest(ctx, env, []ingest.Event{exposure("e1", "u1", "off", at.UnixMilli()+1)})
 		stored <- err
 	}()
+	// Release the change once the pipeline has read the split changes, or
+	// has stored the exposure, or is waiting for the change: a pipeline
+	// that reads the split changes only when they moved does not read them
+	// here, and where the change holds the one writer (SQLite) it waits
+	// before storing anything. Whichever happens, the aggregates must come
+	// out the same; the wait only gives a pipeline that reads split changes
+	// outside its transaction the chance to be caught doing it.
 	select {
 	case <-read:
 	case err := <-stored:
 		stored <- err
+	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
 	if err := <-changed; err != nil {
