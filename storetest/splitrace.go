@@ -2,12 +2,15 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 )
@@ -166,4 +169,52 @@ func hasCell(aggs []metric.Aggregate, variant string, period, users int64) bool 
 		}
 	}
 	return false
+}
+
+// SplitHistoryStore is what SplitHistoryFollows needs of a store.
+type SplitHistoryStore interface {
+	Store
+	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
+}
+
+func testSplitHistoryFollows(t *testing.T, st Store, _ *Clock) {
+	s, ok := st.(SplitHistoryStore)
+	if !ok {
+		t.Skip("the store keeps no split history")
+	}
+	SplitHistoryFollows(t, s, s)
+}
+
+// SplitHistoryFollows checks that the split history read through read
+// follows each change of a flag's split made through write: the same
+// store, or another node's on the same database.
+func SplitHistoryFollows(t *testing.T, write, read SplitHistoryStore) {
+	ctx := context.Background()
+	if err := write.CreateEnvironment(ctx, valueloop.Environment{Key: "hist", Name: "hist"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := read.SplitHistory(ctx, "hist", "banner"); err != nil || h != nil {
+		t.Fatalf("history of a flag never stored: %v, %v; want none", h, err)
+	}
+	for step, on := range []int{0, 10, 50, 50, 100} {
+		f := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off"),
+			Targeting: json.RawMessage(fmt.Sprintf(`{"fractional": [["on", %d], ["off", %d]]}`, on, 100-on))}
+		if step == 3 {
+			f.Metadata = map[string]any{"note": "not a change of the split"}
+		}
+		if _, _, err := write.PutFlag(ctx, "hist", f, -1, "t", ""); err != nil {
+			t.Fatal(err)
+		}
+		h, err := read.SplitHistory(ctx, "hist", "banner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(step, 2) + 1
+		if step == 4 {
+			want = 4
+		}
+		if len(h) != want || h[len(h)-1].Weights["on"] != float64(on) {
+			t.Fatalf("after step %d (%d%% on): history %v, want %d periods, the last %d%% on", step, on, h, want, on)
+		}
+	}
 }
