@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -182,6 +183,11 @@ type Pipeline struct {
 	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
 	freshBuf   []Event                        // writer only: the fresh events of a group, reused
 	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
+	// RebuildTimeout bounds one recomputation asked for by Rebuild
+	// (default DefaultRebuildTimeout).
+	RebuildTimeout time.Duration
+	jobsMu         sync.Mutex
+	jobs           map[string]*rebuildJob // per environment, the rebuild not yet started
 
 	counters Counters
 }
@@ -222,8 +228,7 @@ type request struct {
 	events []Event
 	fresh  []bool // out: per event, true when stored, false when a duplicate
 	// rebuild asks for a recomputation of env instead of events.
-	rebuild bool
-	result  RebuildResult
+	rebuild *rebuildJob
 	done    chan error
 }
 
@@ -294,15 +299,6 @@ type RebuildResult struct {
 	Aggregates int `json:"aggregates"`
 }
 
-// Rebuild recomputes env's per-user state and aggregates from its stored
-// events and replaces the stored aggregates. Call it after metric
-// definitions change.
-func (p *Pipeline) Rebuild(ctx context.Context, env string) (RebuildResult, error) {
-	r := &request{ctx: ctx, env: env, rebuild: true, done: make(chan error, 1)}
-	err := p.submit(ctx, r)
-	return r.result, err
-}
-
 func (p *Pipeline) submit(ctx context.Context, r *request) error {
 	select {
 	case p.reqs <- r:
@@ -355,8 +351,8 @@ func (p *Pipeline) run(ctx context.Context) {
 			p.drain()
 			return
 		}
-		if group[0].rebuild {
-			p.rebuild(group[0])
+		if group[0].rebuild != nil {
+			p.runRebuild(ctx, group[0].rebuild)
 			continue
 		}
 		n := len(group[0].events)
@@ -364,10 +360,10 @@ func (p *Pipeline) run(ctx context.Context) {
 		for n < p.MaxGroupEvents {
 			select {
 			case r := <-p.reqs:
-				if r.rebuild {
+				if r.rebuild != nil {
 					p.write(group, nil)
 					group = nil
-					p.rebuild(r)
+					p.runRebuild(ctx, r.rebuild)
 					continue
 				}
 				group = append(group, r)
@@ -425,7 +421,11 @@ func (p *Pipeline) drain() {
 	for {
 		select {
 		case r := <-p.reqs:
-			r.done <- ErrClosed
+			if r.rebuild != nil {
+				p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+			} else {
+				r.done <- ErrClosed
+			}
 			continue
 		default:
 		}
@@ -554,35 +554,31 @@ func (p *Pipeline) tracker(env string) (*rebuildTracker, func()) {
 	return t, func() { p.rebuilding.CompareAndSwap(t, nil) }
 }
 
-func (p *Pipeline) rebuild(r *request) {
+// rebuild recomputes env (see Rebuild).
+func (p *Pipeline) rebuild(ctx context.Context, env string) (RebuildResult, error) {
 	if ss, ok := p.Store.(StateStore); ok {
-		var err error
-		r.result, err = p.rebuildState(r.ctx, ss, r.env, true)
-		r.done <- err
-		return
+		return p.rebuildState(ctx, ss, env, true)
 	}
-	track, untrack := p.tracker(r.env)
-	e, n, err := p.recompute(r.ctx, r.env, track)
+	track, untrack := p.tracker(env)
+	e, n, err := p.recompute(ctx, env, track)
 	untrack()
 	if err != nil {
-		r.done <- err
-		return
+		return RebuildResult{}, err
 	}
 	all := e.all()
-	err = p.Store.IngestTx(r.ctx, func(tx Tx) error {
-		return tx.ReplaceAggregates(r.env, all)
+	err = p.Store.IngestTx(ctx, func(tx Tx) error {
+		return tx.ReplaceAggregates(env, all)
 	})
 	if err != nil {
-		r.done <- err
-		return
+		return RebuildResult{}, err
 	}
-	old := p.engines[r.env]
-	r.result = RebuildResult{Events: n, Aggregates: len(all)}
+	old := p.engines[env]
+	res := RebuildResult{Events: n, Aggregates: len(all)}
 	if old != nil {
-		r.result.Changed = !sameAggregates(old.all(), all)
+		res.Changed = !sameAggregates(old.all(), all)
 	}
-	p.engines[r.env] = e
-	r.done <- nil
+	p.engines[env] = e
+	return res, nil
 }
 
 // rebuildState recomputes env's per-user state and sums from its stored
