@@ -28,8 +28,9 @@ type splitStore interface {
 // read them.
 type splitProbe struct {
 	splitStore
-	mu   sync.Mutex
-	read chan struct{}
+	mu    sync.Mutex
+	read  chan struct{}
+	pause func() // run once after the next read, when set
 }
 
 func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error) {
@@ -39,7 +40,12 @@ func (p *splitProbe) SplitChanges(ctx context.Context, env string) (map[string][
 		close(p.read)
 		p.read = nil
 	}
+	pause := p.pause
+	p.pause = nil
 	p.mu.Unlock()
+	if pause != nil {
+		pause()
+	}
 	return ch, v, err
 }
 
@@ -149,6 +155,62 @@ func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitPr
 	}
 	want := Recompute(t, s, env)
 	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("aggregates differ from a recomputation:\n got %v\nwant %v", got, want)
+	}
+	if !hasCell(got, "off", at.UnixMilli(), 1) {
+		t.Errorf("no cell of variant off, period %d with one user: %v", at.UnixMilli(), got)
+	}
+}
+
+// testSplitChangeDuringRebuild: a rebuild reads the split changes, then a
+// split changes and another node stores an exposure timed after the change
+// (under the new split), then the rebuild recomputes: it must file that
+// exposure under the new split too.
+func testSplitChangeDuringRebuild(t *testing.T, st Store, clock *Clock) {
+	s, ok := st.(splitStore)
+	if !ok {
+		t.Skip("the store keeps no split changes")
+	}
+	ctx := context.Background()
+	env := "rebuild-race"
+	CreateEnvWithMetrics(t, s, env, Metrics(t)[:1])
+	flag := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off")}
+	if _, _, err := s.PutFlag(ctx, env, flag, 0, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	probe := &splitProbe{splitStore: s}
+	rebuilder, other := OpenPipeline(t, probe), OpenPipeline(t, s)
+	if _, err := other.Ingest(ctx, env, []ingest.Event{exposure("e0", "u0", "off", clock.T.UnixMilli())}); err != nil {
+		t.Fatal(err)
+	}
+
+	read, release := make(chan struct{}), make(chan struct{})
+	probe.mu.Lock()
+	probe.pause = func() { close(read); <-release }
+	probe.mu.Unlock()
+	rebuilt := make(chan error, 1)
+	go func() { _, err := rebuilder.Rebuild(ctx, env); rebuilt <- err }()
+	<-read // the rebuild has the split changes before the change
+	clock.T = clock.T.Add(time.Minute).Truncate(time.Second)
+	at := clock.T
+	on := *flag
+	on.DefaultVariant = strp("on")
+	if _, _, err := s.PutFlag(ctx, env, &on, -1, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Ingest(ctx, env, []ingest.Event{exposure("e1", "u1", "off", at.UnixMilli()+1)}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-rebuilt; err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.Aggregates(ctx, env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Recompute(t, s, env); !reflect.DeepEqual(got, want) {
 		t.Fatalf("aggregates differ from a recomputation:\n got %v\nwant %v", got, want)
 	}
 	if !hasCell(got, "off", at.UnixMilli(), 1) {

@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Sessions", testSessions},
 		{"ValueChanges", testValueChanges},
 		{"Events/SplitChangeRace", testSplitChangeRace},
+		{"Events/SplitChangeDuringRebuild", testSplitChangeDuringRebuild},
 		{"SplitHistoryFollows", testSplitHistoryFollows},
 	}
 	for _, c := range eventCases {
