@@ -94,11 +94,7 @@ func testSplitChangeRace(t *testing.T, st Store, clock *Clock) {
 
 func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitProbe, clock *Clock, env string) {
 	ctx := context.Background()
-	CreateEnvWithMetrics(t, s, env, Metrics(t)[:1])
-	flag := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off")}
-	if _, _, err := s.PutFlag(ctx, env, flag, 0, "t", ""); err != nil {
-		t.Fatal(err)
-	}
+	flag := createBanner(t, s, env)
 	p := ingest.NewPipeline(ps, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
@@ -149,17 +145,7 @@ func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitPr
 		t.Fatal(err)
 	}
 
-	got, err := s.Aggregates(ctx, env, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Recompute(t, s, env)
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("aggregates differ from a recomputation:\n got %v\nwant %v", got, want)
-	}
-	if !hasCell(got, "off", at.UnixMilli(), 1) {
-		t.Errorf("no cell of variant off, period %d with one user: %v", at.UnixMilli(), got)
-	}
+	checkFiledAfter(t, s, env, at)
 }
 
 // testSplitChangeDuringRebuild: a rebuild reads the split changes, then a
@@ -173,11 +159,7 @@ func testSplitChangeDuringRebuild(t *testing.T, st Store, clock *Clock) {
 	}
 	ctx := context.Background()
 	env := "rebuild-race"
-	CreateEnvWithMetrics(t, s, env, Metrics(t)[:1])
-	flag := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off")}
-	if _, _, err := s.PutFlag(ctx, env, flag, 0, "t", ""); err != nil {
-		t.Fatal(err)
-	}
+	flag := createBanner(t, s, env)
 	probe := &splitProbe{splitStore: s}
 	rebuilder, other := OpenPipeline(t, probe), OpenPipeline(t, s)
 	if _, err := other.Ingest(ctx, env, []ingest.Event{exposure("e0", "u0", "off", clock.T.UnixMilli())}); err != nil {
@@ -206,7 +188,27 @@ func testSplitChangeDuringRebuild(t *testing.T, st Store, clock *Clock) {
 		t.Fatal(err)
 	}
 
-	got, err := s.Aggregates(ctx, env, "")
+	checkFiledAfter(t, s, env, at)
+}
+
+// createBanner creates env, with one metric and flag banner serving
+// everyone variant off, and returns the flag.
+func createBanner(t *testing.T, s splitStore, env string) *valueloop.Flag {
+	t.Helper()
+	CreateEnvWithMetrics(t, s, env, Metrics(t)[:1])
+	flag := &valueloop.Flag{Key: "banner", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: strp("off")}
+	if _, _, err := s.PutFlag(context.Background(), env, flag, 0, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	return flag
+}
+
+// checkFiledAfter checks that env's aggregates are those of a
+// recomputation, with the exposure of u1 in the period of the split change
+// at at.
+func checkFiledAfter(t *testing.T, s splitStore, env string, at time.Time) {
+	t.Helper()
+	got, err := s.Aggregates(context.Background(), env, "")
 	if err != nil {
 		t.Fatal(err)
 	}
