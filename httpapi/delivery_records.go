@@ -46,7 +46,8 @@ func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
 
 // handleListRecords lists the records of {kind} (changes, deployments,
 // incidents, reviews), newest first, filtered by service, repo and id, a
-// page of ?limit= after ?cursor= (delivery.Service.Records checks both).
+// page of ?limit= (delivery.ParseRecordLimit) after ?cursor= (delivery.Service.Records
+// checks it).
 func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.recordsService(r)
 	if err != nil {
@@ -56,11 +57,9 @@ func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error
 	if err := checkParams(q, "service", "repo", "id", "limit", "cursor"); err != nil {
 		return err
 	}
-	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id"), Limit: delivery.DefaultRecordPage}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, not %q", delivery.MaxRecordPage, v)
-		}
+	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id")}
+	if f.Limit, err = delivery.ParseRecordLimit(q.Get("limit")); err != nil {
+		return err
 	}
 	page, err := svc.Records(r.Context(), f, q.Get("cursor"))
 	if err != nil {

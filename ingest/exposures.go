@@ -106,8 +106,13 @@ func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 	// after it. Sorting puts this take's exposures oldest first, so that a
 	// take stored in several transactions stores the older ones first. No
 	// more than that: an exposure added during a take can be older than
-	// some taken, and the sums do not depend on the order of events.
-	slices.SortStableFunc(dst, func(a, b recordedExposure) int { return cmp.Compare(a.at, b.at) })
+	// some taken, and the sums do not depend on the order of events. Exposures
+	// of one time need no order among them (the sort need not be stable):
+	// a user seen in two variants is excluded whichever came first, and of
+	// two alike the second is redundant; which of two that differ only in
+	// their dimension values is stored first was already the chance of
+	// which request took the part's lock first.
+	slices.SortFunc(dst, func(a, b recordedExposure) int { return cmp.Compare(a.at, b.at) })
 	return dst
 }
 

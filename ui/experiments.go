@@ -16,7 +16,7 @@ import (
 // route does, with the hypothesis' settings; nil hypothesis when none.
 // A dimension, when not "", splits them (Result.Dimension).
 func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experiment.Result, experiment.Input, error) {
-	in := experiment.Input{Environment: env, Flag: key, Settings: experiment.DefaultSettings()}
+	in := experiment.Input{Environment: env, Flag: key}
 	if dimension != "" {
 		if _, err := experiment.FindDimension(u.Dimensions, dimension); err != nil {
 			return nil, in, err
@@ -26,32 +26,10 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if live := u.Flags.Live(env); live != nil {
 		in.Definition = live.Snapshot.Set().Flags[key]
 	}
-	h, err := u.Experiments.Hypothesis(ctx, env, key)
-	switch {
-	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
-	case err != nil:
-		return nil, in, err
-	default:
-		in.Hypothesis, in.Settings = h, h.Settings
-	}
-	if in.Metrics, err = u.Experiments.Metrics(ctx, env); err != nil {
+	if err := experiment.ReadHypothesis(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	if in.Aggregates, err = u.Experiments.Aggregates(ctx, env, key); err != nil {
-		return nil, in, err
-	}
-	if in.Splits, err = u.Experiments.SplitHistory(ctx, env, key); err != nil {
-		return nil, in, err
-	}
-	if dimension != "" {
-		if in.DimensionAggregates, err = u.Experiments.DimensionAggregates(ctx, env, key, dimension); err != nil {
-			return nil, in, err
-		}
-	}
-	if in.Definition == nil && len(in.Aggregates) == 0 {
-		return nil, in, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", key, env)
-	}
-	res, err := experiment.Analyze(in)
+	res, err := experiment.ReadAnalysis(ctx, u.Experiments, &in)
 	if err != nil {
 		return nil, in, err
 	}

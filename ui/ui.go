@@ -63,14 +63,7 @@ type AuditReader interface {
 
 // ExperimentReader is what the experiment pages read (the store).
 type ExperimentReader interface {
-	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
-	// DimensionAggregates are the flag's cells per value of one dimension.
-	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
-	// SplitHistory is the flag's split periods (rollout steps), so that
-	// a flag whose split moved is analysed period by period.
-	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
-	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	experiment.Reader
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/termchart"
@@ -301,7 +302,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 		}
 	}
 	if len(r.Timeline) > 0 {
-		fmt.Fprintf(w, "\nRelease record (%d events):\n", len(r.Timeline))
+		fmt.Fprintf(w, "\nRelease record (%s):\n", valueloop.Count(int64(len(r.Timeline)), "event"))
 		for _, ev := range r.Timeline {
 			line := ev.Cause
 			if ev.Detail != "" {

@@ -186,7 +186,7 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 		validated += wk.Validated
 	}
 	fmt.Fprintln(w, "\nThroughput: features reaching a verdict per week")
-	fmt.Fprintf(w, "  %s  %d in %d weeks (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, len(f.Throughput), validated, total-validated)
+	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated)
 	share := "–"
 	if f.ValidatedShare != nil {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
