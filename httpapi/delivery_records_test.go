@@ -110,6 +110,9 @@ func TestDeliveryCorrections(t *testing.T) {
 		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"not-a-sha","authoredAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change.sha"`},
 		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
 		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
+		{call{method: "PUT", path: path, body: `{"record":"x"}`}, 400, `"field": "record"`},
+		{call{method: "PUT", path: path, body: `{"change":{"sha":5}}`}, 400, `"field": "change.sha"`},
+		{call{method: "PUT", path: path, body: `{"force":"yes"}`}, 400, `"field": "force"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},
 	} {
 		c.call.token = firstOf(c.call.token, adminSecret)

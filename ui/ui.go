@@ -332,13 +332,14 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error, stat
 	u.render(w, r, status, "error", page{Title: http.StatusText(status), Data: msg})
 }
 
-func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
+func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) error {
 	a, ok := u.assets[r.PathValue("file")]
 	if !ok {
 		http.NotFound(w, r)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", a.typ)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Write(a.body)
+	return nil
 }

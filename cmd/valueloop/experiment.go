@@ -100,11 +100,7 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, res)
-	}
-	writeResults(e.stdout, res)
-	return nil
+	return writeOut(e, cf, res, writeResults)
 }
 
 // hypothesisKey parses args and returns the one flag key they name, and
@@ -131,11 +127,7 @@ func runHypothesisGet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, h)
-	}
-	writeHypothesis(e.stdout, h)
-	return nil
+	return writeOut(e, cf, h, writeHypothesis)
 }
 
 func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
