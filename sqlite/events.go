@@ -20,6 +20,8 @@ import (
 var (
 	_ ingest.Store      = (*DB)(nil)
 	_ ingest.StateStore = (*DB)(nil)
+	_ ingest.SplitStore = (*DB)(nil)
+	_ ingest.SplitTx    = (*eventTx)(nil)
 )
 
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
@@ -593,6 +595,18 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 		ev.drop(e.id)
 	}
 	ev.mu.Unlock()
+	return v, nil
+}
+
+// SplitsVersion returns env's version of flags (ingest.SplitTx): the
+// transaction holds the one writer, so no change of flags commits until it
+// ends.
+func (t *eventTx) SplitsVersion(env string) (int64, error) {
+	var v int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT version FROM environments WHERE key = ?`, env).Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlite: flags' version of %s: %w", env, err)
+	}
 	return v, nil
 }
 

@@ -5,14 +5,20 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/valueloop/valueloop"
 )
 
 // audit records one change inside the transaction that makes it.
 func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target string, before, after []byte, reason string) error {
+	return s.auditAt(ctx, tx, s.now(), actor, env, action, target, before, after, reason)
+}
+
+// auditAt is audit at time at.
+func (s *Store) auditAt(ctx context.Context, tx Tx, at time.Time, actor, env, action, target string, before, after []byte, reason string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit (at, actor, environment, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.o.D.Time(s.now()), actor, env, action, target, nullString(before), nullString(after), reason)
+		s.o.D.Time(at), actor, env, action, target, nullString(before), nullString(after), reason)
 	if err != nil {
 		return fmt.Errorf("%s: audit %s %s: %w", s.o.D.Name, action, target, err)
 	}

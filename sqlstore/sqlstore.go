@@ -71,7 +71,7 @@ type Dialect struct {
 // methods and nothing else.
 type Store struct {
 	o      Options
-	splits splitChangesCache
+	splits splitCache
 }
 
 // New returns the store methods over the databases and hooks of o.
