@@ -3,7 +3,8 @@
 // snapshots, tokens) up to date when a peer changed the stored state, driven
 // by a feed of change notifications with a periodic version check as the
 // safety net for missed ones; and Singleton, work that must run on one node
-// at a time, with Solo, the single node's implementation (it always leads).
+// at a time, with Solo, the single node's implementation (it always leads);
+// and Every, the periodic loop such work usually is.
 //
 // The database side (sending and receiving notifications, reading versions,
 // holding leader locks) is the store's: package postgres. With the embedded
@@ -79,6 +80,25 @@ func (s Solo) Run(ctx context.Context, name string, fn func(ctx context.Context)
 		case <-ctx.Done():
 			return nil
 		case <-time.After(pause):
+		}
+	}
+}
+
+// Every runs fn at once and then every interval until ctx ends. An error
+// from fn is passed to log with msg (as "err") unless ctx has ended, since
+// the work cut short by a stop is no failure; the next run comes at the next
+// tick. log is a *slog.Logger's method of the level the caller wants.
+func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Context) error, log func(msg string, args ...any), msg string) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			log(msg, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -153,3 +153,40 @@ func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
 		return s.Live("prod").Version == 5 && s.Live("dev") != nil && s.get(func() int { return s.reloads }) == 1
 	})
 }
+
+// Every runs at once (the interval here is far longer than the test) and
+// logs a failure, but not one that comes after its context ended.
+func TestEveryRunsAtOnceAndLogsFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		cancelInFn bool
+		wantLogged int
+	}{
+		{"failure logged", false, 1},
+		{"failure after stop not logged", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			runs, logged := 0, 0
+			fn := func(ctx context.Context) error {
+				runs++
+				if tc.cancelInFn {
+					cancel()
+				}
+				return errors.New("boom")
+			}
+			log := func(msg string, args ...any) {
+				logged++
+				if msg != "work failed" || len(args) != 2 || args[0] != "err" {
+					t.Errorf("log(%q, %v)", msg, args)
+				}
+				cancel()
+			}
+			cluster.Every(ctx, time.Hour, fn, log, "work failed")
+			if runs != 1 || logged != tc.wantLogged {
+				t.Errorf("runs %d, logged %d; want 1, %d", runs, logged, tc.wantLogged)
+			}
+		})
+	}
+}

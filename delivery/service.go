@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/dora"
 )
 
@@ -136,18 +137,7 @@ func (s *Service) Open() error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(s.GaugeInterval)
-		defer t.Stop()
-		for {
-			if err := s.refreshGauges(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.Warn("delivery gauges not refreshed", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		cluster.Every(ctx, s.GaugeInterval, s.refreshGauges, s.Logger.Warn, "delivery gauges not refreshed")
 	}()
 	return nil
 }

@@ -442,20 +442,14 @@ func (s *Service) Open() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	loop := func(ctx context.Context) error {
-		t := time.NewTicker(s.Interval)
-		defer t.Stop()
-		for {
-			if n, err := s.Sync(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.Error("value sync failed", "err", err)
-			} else if n > 0 {
+		cluster.Every(ctx, s.Interval, func(ctx context.Context) error {
+			n, err := s.Sync(ctx)
+			if err == nil && n > 0 {
 				s.Logger.Debug("value sync", "transitions", n)
 			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-			}
-		}
+			return err
+		}, s.Logger.Error, "value sync failed")
+		return nil
 	}
 	s.wg.Go(func() {
 		leader := s.Leader

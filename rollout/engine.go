@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/metric"
@@ -168,18 +169,7 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) run(ctx context.Context) {
-	t := time.NewTicker(e.Interval)
-	defer t.Stop()
-	for {
-		if err := e.Tick(ctx); err != nil && ctx.Err() == nil {
-			e.Logger.Error("rollouts: tick failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	cluster.Every(ctx, e.Interval, e.Tick, e.Logger.Error, "rollouts: tick failed")
 }
 
 // Start validates p against the flag and metrics of env and starts it: the

@@ -193,20 +193,14 @@ func (r *Recorder) Open() error {
 // loop checks every Interval until ctx ends; a failed check is logged and
 // the next one tried at the next tick.
 func (r *Recorder) loop(ctx context.Context) error {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
-		if n, err := r.Check(ctx); err != nil && ctx.Err() == nil {
-			r.Logger.Error("verdict check failed", "err", err)
-		} else if n > 0 {
+	cluster.Every(ctx, r.Interval, func(ctx context.Context) error {
+		n, err := r.Check(ctx)
+		if err == nil && n > 0 {
 			r.Logger.Debug("verdict check", "recorded", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+		return err
+	}, r.Logger.Error, "verdict check failed")
+	return nil
 }
 
 // Close stops the periodic check and waits for it.
