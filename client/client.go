@@ -38,6 +38,16 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return c.do(ctx, method, path, in, out, nil)
 }
 
+// doJSON is Do for a call whose answer is one T: the decoded answer, or
+// nil and the error.
+func doJSON[T any](ctx context.Context, c *Client, method, path string, in any) (*T, error) {
+	var out T
+	if err := c.Do(ctx, method, path, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // rawBody is a request body sent as is.
 type rawBody []byte
 

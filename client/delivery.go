@@ -14,11 +14,7 @@ import (
 // DORA returns the DORA report for query: since or from/to, bucket,
 // service and team (see GET /api/v1/dora).
 func (c *Client) DORA(ctx context.Context, query url.Values) (*delivery.Report, error) {
-	var out delivery.Report
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/dora?"+query.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[delivery.Report](ctx, c, http.MethodGet, "/api/v1/dora?"+query.Encode(), nil)
 }
 
 // DeliveryDeployments returns a service's production deployments in the
@@ -156,9 +152,5 @@ func (c *Client) Deliveries(ctx context.Context, source string, limit int) ([]de
 
 // Loop returns the loop figures of a flag in env.
 func (c *Client) Loop(ctx context.Context, env, flag string) (*delivery.Loop, error) {
-	var out delivery.Loop
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/environments/"+url.PathEscape(env)+"/flags/"+url.PathEscape(flag)+"/loop", nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[delivery.Loop](ctx, c, http.MethodGet, "/api/v1/environments/"+url.PathEscape(env)+"/flags/"+url.PathEscape(flag)+"/loop", nil)
 }

@@ -14,22 +14,14 @@ func experimentFlagPath(env, flag string) string {
 
 // Hypothesis returns the hypothesis of a flag in env.
 func (c *Client) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
-	var out experiment.Hypothesis
-	if err := c.Do(ctx, http.MethodGet, experimentFlagPath(env, flag)+"/hypothesis", nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[experiment.Hypothesis](ctx, c, http.MethodGet, experimentFlagPath(env, flag)+"/hypothesis", nil)
 }
 
 // PutHypothesis creates or replaces the hypothesis of a flag; body is its
 // JSON (settings left out keep their defaults). It returns the hypothesis
 // as stored, defaults filled.
 func (c *Client) PutHypothesis(ctx context.Context, env, flag string, body []byte) (*experiment.Hypothesis, error) {
-	var out experiment.Hypothesis
-	if err := c.Do(ctx, http.MethodPut, experimentFlagPath(env, flag)+"/hypothesis", rawBody(body), &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[experiment.Hypothesis](ctx, c, http.MethodPut, experimentFlagPath(env, flag)+"/hypothesis", rawBody(body))
 }
 
 // DeleteHypothesis deletes the hypothesis of a flag.
@@ -47,9 +39,5 @@ func (c *Client) Results(ctx context.Context, env, flag string, query url.Values
 	if len(query) > 0 {
 		path += "?" + query.Encode()
 	}
-	var out experiment.Result
-	if err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[experiment.Result](ctx, c, http.MethodGet, path, nil)
 }

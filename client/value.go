@@ -57,29 +57,17 @@ func pageQuery(q url.Values, cursor string) string {
 
 // Objective reads one objective.
 func (c *Client) Objective(ctx context.Context, key string) (*value.Objective, error) {
-	var out value.Objective
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Objective](ctx, c, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil)
 }
 
 // ShowObjective returns an objective with its progress toward its target.
 func (c *Client) ShowObjective(ctx context.Context, key string) (*value.ShownObjective, error) {
-	var out value.ShownObjective
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.ShownObjective](ctx, c, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil)
 }
 
 // PutObjective creates or replaces an objective.
 func (c *Client) PutObjective(ctx context.Context, o *value.Objective) (*value.Objective, error) {
-	var out value.Objective
-	if err := c.Do(ctx, http.MethodPut, "/api/v1/objectives/"+url.PathEscape(o.Key), o, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Objective](ctx, c, http.MethodPut, "/api/v1/objectives/"+url.PathEscape(o.Key), o)
 }
 
 // DeleteObjective deletes an objective no feature bets on.
@@ -116,20 +104,12 @@ func (c *Client) Features(ctx context.Context, objective, stage string) ([]Featu
 
 // Feature reads a feature with its release record.
 func (c *Client) Feature(ctx context.Context, key string) (*features.Shown, error) {
-	var out features.Shown
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/features/"+url.PathEscape(key), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[features.Shown](ctx, c, http.MethodGet, "/api/v1/features/"+url.PathEscape(key), nil)
 }
 
 // PutFeature creates or replaces a feature.
 func (c *Client) PutFeature(ctx context.Context, f *value.Feature) (*value.Feature, error) {
-	var out value.Feature
-	if err := c.Do(ctx, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Feature](ctx, c, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f)
 }
 
 // DeleteFeature deletes a feature.
@@ -139,12 +119,8 @@ func (c *Client) DeleteFeature(ctx context.Context, key string) error {
 
 // MoveFeature moves a feature by hand and returns its record.
 func (c *Client) MoveFeature(ctx context.Context, key string, stage value.Stage, reason string) (*value.Record, error) {
-	var out value.Record
 	in := map[string]string{"stage": string(stage), "reason": reason}
-	if err := c.Do(ctx, http.MethodPost, "/api/v1/features/"+url.PathEscape(key)+"/move", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Record](ctx, c, http.MethodPost, "/api/v1/features/"+url.PathEscape(key)+"/move", in)
 }
 
 // Next ranks the backlog; an empty method is WSJF, a zero cleanupAfter the
@@ -160,11 +136,7 @@ func (c *Client) Next(ctx context.Context, method, objective string, cleanupAfte
 	if cleanupAfter > 0 {
 		q.Set("cleanupAfter", strconv.FormatFloat(cleanupAfter.Seconds(), 'f', -1, 64))
 	}
-	var out value.Next
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/value/next?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Next](ctx, c, http.MethodGet, "/api/v1/value/next?"+q.Encode(), nil)
 }
 
 // Flow measures the flow of value over since (the server's default when 0).
@@ -176,11 +148,7 @@ func (c *Client) Flow(ctx context.Context, objective string, since time.Duration
 	if since > 0 {
 		q.Set("since", strconv.FormatFloat(since.Seconds(), 'f', -1, 64))
 	}
-	var out value.Flow
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/value/flow?"+q.Encode(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[value.Flow](ctx, c, http.MethodGet, "/api/v1/value/flow?"+q.Encode(), nil)
 }
 
 // ValueApplied is what applying a file of objectives and features did or
@@ -193,11 +161,7 @@ type ValueApplied struct {
 // ApplyValue applies a file of objectives and features.
 func (c *Client) ApplyValue(ctx context.Context, f *value.File, dryRun, prune bool) (*ValueApplied, error) {
 	q := url.Values{"dryRun": {strconv.FormatBool(dryRun)}, "prune": {strconv.FormatBool(prune)}}
-	var out ValueApplied
-	if err := c.Do(ctx, http.MethodPut, "/api/v1/value/file?"+q.Encode(), f, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return doJSON[ValueApplied](ctx, c, http.MethodPut, "/api/v1/value/file?"+q.Encode(), f)
 }
 
 // ExportValue returns the objectives and features as a file: YAML, or
