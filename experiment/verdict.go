@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -173,7 +174,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	}
 	trt := primary.Variants[t]
 	if trt.Lift == nil {
-		set(KeepRunning, CodeNotEnoughData, "%s: %s", primary.Metric, orDefault(trt.Reason, stats.ErrNotEnoughData.Error()))
+		set(KeepRunning, CodeNotEnoughData, "%s: %s", primary.Metric, cmp.Or(trt.Reason, stats.ErrNotEnoughData.Error()))
 		return
 	}
 	eff := trt.Lift.Absolute
@@ -348,7 +349,7 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 	c := GuardrailCheck{Metric: g.Metric, Tolerance: g.Tolerance, Absolute: g.Absolute, Status: GuardrailNoData}
 	v := m.Variants[t]
 	if v.Lift == nil {
-		c.Reason = orDefault(v.Reason, stats.ErrNotEnoughData.Error())
+		c.Reason = cmp.Or(v.Reason, stats.ErrNotEnoughData.Error())
 		return c
 	}
 	eff := v.Lift.Absolute
@@ -483,13 +484,6 @@ func unsigned(x float64, relative bool) string {
 // fmtBounds writes "+4.1% [+1.2%, +7.0%]".
 func fmtBounds(b Bounds, relative bool) string {
 	return fmt.Sprintf("%s [%s, %s]", fmtEffect(b.Estimate, relative), fmtEffect(b.Lower, relative), fmtEffect(b.Upper, relative))
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func pick[T any](cond bool, a, b T) T {
