@@ -10,6 +10,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 var countries = []metric.Dimension{
@@ -196,7 +197,7 @@ func TestDimensionBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: all, Settings: DefaultSettings(),
 				Dimension: tc.dimension, Dimensions: tc.dims, DimensionAggregates: byCountry})
-			wantFieldError(t, err, "dimension")
+			valuelooptest.WantFieldError(t, err, "dimension")
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // TestAnalyzeMatchesStats checks that a result is stats.Analyze of the same
@@ -273,7 +274,7 @@ func TestBadInput(t *testing.T) {
 			if res != nil {
 				t.Errorf("got a result along with the error")
 			}
-			wantFieldError(t, err, tc.field)
+			valuelooptest.WantFieldError(t, err, tc.field)
 		})
 	}
 }
@@ -298,7 +299,7 @@ func TestSettingsSet(t *testing.T) {
 		{"weights", "a:1,b:x", "settings.weights.b"},
 		{"beta", "1", "beta"},
 	} {
-		wantFieldError(t, s.Set(tc.name, tc.value), tc.field)
+		valuelooptest.WantFieldError(t, s.Set(tc.name, tc.value), tc.field)
 	}
 }
 

@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -91,19 +90,6 @@ func money(v float64) int64 {
 		v = 0
 	}
 	return int64(v * ingest.Scale)
-}
-
-// wantFieldError asserts that err is an EINVALID *valueloop.Error naming
-// field.
-func wantFieldError(t *testing.T, err error, field string) {
-	t.Helper()
-	var e *valueloop.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error = %v, want a *valueloop.Error for %s", err, field)
-	}
-	if e.Code != valueloop.EINVALID || e.Field != field {
-		t.Errorf("error = %v (code %q, field %q), want code %q, field %q", err, e.Code, e.Field, valueloop.EINVALID, field)
-	}
 }
 
 func strp(s string) *string { return &s }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // negativeProfit returns a profit metric and the aggregates of a 50/50
@@ -67,7 +68,7 @@ func TestResultsAfterRollout(t *testing.T) {
 	def := testFlag()
 	def.Targeting = []byte(`{"fractional":[["control",0],["treatment",100]]}`)
 	_, err := Analyze(Input{Flag: "onboarding", Definition: def, Metrics: ms, Aggregates: aggs, Settings: DefaultSettings()})
-	wantFieldError(t, err, "settings.weights")
+	valuelooptest.WantFieldError(t, err, "settings.weights")
 	if err == nil || !strings.Contains(err.Error(), "exposed to control under an earlier split") || !strings.Contains(err.Error(), "periods of first exposure are not known") {
 		t.Errorf("error = %v, want it to explain the earlier split", err)
 	}

@@ -2,27 +2,14 @@ package stats
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
-
-// wantFieldError asserts that err is an EINVALID *valueloop.Error naming
-// field.
-func wantFieldError(t *testing.T, err error, field string) {
-	t.Helper()
-	var e *valueloop.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error = %v, want a *valueloop.Error for %s", err, field)
-	}
-	if e.Code != valueloop.EINVALID || e.Field != field {
-		t.Errorf("error = %v (code %q, field %q), want code %q, field %q", err, e.Code, e.Field, valueloop.EINVALID, field)
-	}
-}
 
 func meanSummary(n int64, mean, sd float64) Summary {
 	return Summary{N: n, Mean: mean, M2: sd * sd * float64(n-1)}
@@ -56,7 +43,7 @@ func TestSettingsValidation(t *testing.T) {
 			s := DefaultSettings()
 			tc.edit(&s)
 			_, err := Analyze(s, validInput())
-			wantFieldError(t, err, tc.field)
+			valuelooptest.WantFieldError(t, err, tc.field)
 		})
 	}
 	if _, err := Analyze(Settings{Alpha: 0.5, Alternative: Less, SequentialTuning: 1, Correction: NoCorrection}, validInput()); err != nil {
@@ -95,7 +82,7 @@ func TestInputValidation(t *testing.T) {
 			in := validInput()
 			tc.edit(&in)
 			_, err := Analyze(DefaultSettings(), in)
-			wantFieldError(t, err, tc.field)
+			valuelooptest.WantFieldError(t, err, tc.field)
 		})
 	}
 }
@@ -248,9 +235,9 @@ func TestCorrectionAcrossFamily(t *testing.T) {
 
 func TestAdjustValidation(t *testing.T) {
 	_, err := Adjust([]float64{0.1, 1.5}, Holm)
-	wantFieldError(t, err, "p[1]")
+	valuelooptest.WantFieldError(t, err, "p[1]")
 	_, err = Adjust([]float64{0.1}, "sidak")
-	wantFieldError(t, err, "correction")
+	valuelooptest.WantFieldError(t, err, "correction")
 	got, err := Adjust(nil, Holm)
 	if err != nil || len(got) != 0 {
 		t.Errorf("Adjust(nil) = %v, %v; want empty", got, err)
@@ -259,13 +246,13 @@ func TestAdjustValidation(t *testing.T) {
 
 func TestSRMValidation(t *testing.T) {
 	_, err := SRMTest([]int64{10, 10}, []float64{1})
-	wantFieldError(t, err, "weights")
+	valuelooptest.WantFieldError(t, err, "weights")
 	_, err = SRMTest([]int64{10}, []float64{1})
-	wantFieldError(t, err, "units")
+	valuelooptest.WantFieldError(t, err, "units")
 	_, err = SRMTest([]int64{10, -1}, []float64{1, 1})
-	wantFieldError(t, err, "units[1]")
+	valuelooptest.WantFieldError(t, err, "units[1]")
 	_, err = SRMTest([]int64{10, 10}, []float64{1, 0})
-	wantFieldError(t, err, "weights[1]")
+	valuelooptest.WantFieldError(t, err, "weights[1]")
 }
 
 func TestSRMInAnalyze(t *testing.T) {
@@ -297,19 +284,19 @@ func TestPlanValidation(t *testing.T) {
 			p := ok
 			tc.edit(&p)
 			_, _, err := p.SampleSize(0.1)
-			wantFieldError(t, err, tc.field)
+			valuelooptest.WantFieldError(t, err, tc.field)
 		})
 	}
 	_, _, err := ok.SampleSize(0)
-	wantFieldError(t, err, "effect")
+	valuelooptest.WantFieldError(t, err, "effect")
 	g := ok
 	g.Alternative = Greater
 	_, _, err = g.SampleSize(-0.1)
-	wantFieldError(t, err, "effect")
+	valuelooptest.WantFieldError(t, err, "effect")
 	_, err = ok.MDE(0)
-	wantFieldError(t, err, "control")
+	valuelooptest.WantFieldError(t, err, "control")
 	_, err = ok.PowerAt(math.NaN(), 100)
-	wantFieldError(t, err, "effect")
+	valuelooptest.WantFieldError(t, err, "effect")
 }
 
 func TestPlanRoundTrip(t *testing.T) {

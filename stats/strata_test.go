@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // TestGoldenStratified checks the analysis by period against
@@ -94,7 +96,7 @@ func TestStratifiedBadInput(t *testing.T) {
 		in := base
 		in.Strata = []Stratum{st}
 		_, err := Analyze(fixedSettings(0.05, TwoSided), in)
-		wantFieldError(t, err, name)
+		valuelooptest.WantFieldError(t, err, name)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // twoPass computes a Summary the textbook way, for comparison.
@@ -155,9 +157,9 @@ func TestProportionSummary(t *testing.T) {
 
 func TestSummaryValidate(t *testing.T) {
 	err := Summary{N: 5, Mean: 1, M2: -0.5}.Validate(Mean)
-	wantFieldError(t, err, "summary.m2")
+	valuelooptest.WantFieldError(t, err, "summary.m2")
 	err = Summary{N: 5, Mean: 1}.Validate("weird")
-	wantFieldError(t, err, "summary.kind")
+	valuelooptest.WantFieldError(t, err, "summary.kind")
 	// Rounding noise in raw sums is not reported as a negative variance.
 	// (0.1 three times: SumSq − Sum²/N comes out as −3.5e-18.)
 	var sums Sums
