@@ -93,8 +93,8 @@ func testUserLogCompaction(t *testing.T, cache int64) {
 		// listed under its record: compaction writes those it finds there.
 		db.ev.mu.Lock()
 		for id, u := range db.ev.users {
-			for i, x := range u.slots {
-				if x.state != nil && x.seq != 0 && !slices.Contains(u.live[x.seq], int32(i)) {
+			for i, x := range u.slots.all() {
+				if x.state != nil && x.seq != 0 && !slices.Contains(u.live[x.seq], i) {
 					t.Errorf("environment %d: user %s, latest in user log record %d, is not listed under it", id, x.key, x.seq)
 				}
 			}
