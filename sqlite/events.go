@@ -472,6 +472,7 @@ var statements = sync.OnceValue(func() []string {
 	qs := []string{
 		appendSQL, userLogSQL, flagAggregatesSQL, putAggregateSQL,
 		savepointSQL, releaseSQL, rollbackToSQL,
+		stateVersionSQL, bumpSQL, oldestLogSQL, deleteLogSQL,
 	}
 	for _, n := range []int{claimRows, 50, 10, 1} {
 		qs = append(qs, claimSQL(n, false), claimSQL(n, true), loadSQL(n))
@@ -516,7 +517,13 @@ const (
 	savepointSQL      = `SAVEPOINT claim`
 	releaseSQL        = `RELEASE claim`
 	rollbackToSQL     = `ROLLBACK TO claim`
-	putAggregateSQL   = `INSERT INTO event_aggregates (environment, flag, variant, dimension, value, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	// Those of every transaction, and of compaction, prepared too: parsing
+	// one costs about as much as storing a user's state.
+	stateVersionSQL = `SELECT version, generation, user_log_bytes FROM event_state WHERE id = ?`
+	bumpSQL         = `UPDATE event_state SET generation = ?, user_log_bytes = ? WHERE id = ?`
+	oldestLogSQL    = `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`
+	deleteLogSQL    = `DELETE FROM event_user_log WHERE seq = ?`
+	putAggregateSQL = `INSERT INTO event_aggregates (environment, flag, variant, dimension, value, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (environment, flag, variant, dimension, value, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`
 )
 
@@ -638,7 +645,11 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 		return "", err
 	}
 	var v string
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT version, generation, user_log_bytes FROM event_state WHERE id = ?`, e.id).Scan(&v, &e.gen, &e.logBytes); err != nil {
+	st, err := t.stmt(stateVersionSQL)
+	if err != nil {
+		return "", err
+	}
+	if err := st.QueryRowContext(t.ctx, e.id).Scan(&v, &e.gen, &e.logBytes); err != nil {
 		return "", fmt.Errorf("sqlite: event state of %s: %w", env, err)
 	}
 	e.versioned = true
@@ -1000,7 +1011,11 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 // transaction's record is left.
 func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	var seq, size int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`, e.id).Scan(&seq, &size)
+	oldest, err := t.stmt(oldestLogSQL)
+	if err != nil {
+		return false, err
+	}
+	err = oldest.QueryRowContext(t.ctx, e.id).Scan(&seq, &size)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && seq == e.putSeq) {
 		return false, nil
 	} else if err != nil {
@@ -1035,7 +1050,11 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	if err := t.insertUsers(e.id, states, true); err != nil {
 		return false, err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM event_user_log WHERE seq = ?`, seq); err != nil {
+	del, err := t.stmt(deleteLogSQL)
+	if err != nil {
+		return false, err
+	}
+	if _, err := del.ExecContext(t.ctx, seq); err != nil {
 		return false, err
 	}
 	for _, x := range latest {
@@ -1061,7 +1080,10 @@ func (t *eventTx) bump(env string, e *txEnv) error {
 		e.changed = true
 		e.gen++
 	}
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE event_state SET generation = ?, user_log_bytes = ? WHERE id = ?`, e.gen, e.logBytes, e.id)
+	st, err := t.stmt(bumpSQL)
+	if err == nil {
+		_, err = st.ExecContext(t.ctx, e.gen, e.logBytes, e.id)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: event state of %s: %w", env, err)
 	}
