@@ -114,6 +114,7 @@ type Pipeline struct {
 	reqs      chan *request
 	exposures *exposureBuffer
 	expBuf    []recordedExposure // writer only: the exposures taken from the buffer, reused
+	expEvents []Event            // writer only: those of one transaction as events, reused (groupExposures)
 	// flushSplits, writer only, is set while flushExposures writes one
 	// batch in several transactions: the environments whose split changes
 	// were read for its first, which serve the others (see stateEngine).
@@ -620,15 +621,11 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 		}
 		g.byEnv[r.env] = append(g.byEnv[r.env], r)
 	}
-	for i := range exps {
-		q := &exps[i]
-		if _, ok := g.byEnv[q.env]; !ok {
-			if _, ok := g.expsEnv[q.env]; !ok {
-				g.envs = append(g.envs, q.env)
-			}
-		}
-		g.expsEnv[q.env] = append(g.expsEnv[q.env], q.event())
-	}
+	p.groupExposures(g, exps)
+	defer func() {
+		clear(p.expEvents) // keep the buffer, not the requests' strings
+		p.expEvents = p.expEvents[:0]
+	}()
 	sort.Strings(g.envs)
 	var err error
 	if ss, ok := p.Store.(StateStore); ok {
@@ -655,6 +652,39 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 			r.done <- nil
 		}
 	}
+}
+
+// groupExposures sets g.expsEnv: the exposures of each environment as
+// events, in the order taken, in the Pipeline's buffer (reused: a new
+// slice per transaction was a third of what the writer allocated per
+// exposure), and adds their environments to g.envs.
+func (p *Pipeline) groupExposures(g *group, exps []recordedExposure) {
+	if cap(p.expEvents) < len(exps) {
+		p.expEvents = make([]Event, 0, len(exps))
+	}
+	buf := p.expEvents[:0]
+	var envs []string
+	seen := map[string]bool{}
+	for i := range exps {
+		if env := exps[i].env; !seen[env] {
+			seen[env] = true
+			envs = append(envs, env)
+		}
+	}
+	// Nearly always one environment; a pass per environment otherwise.
+	for _, env := range envs {
+		start := len(buf)
+		for i := range exps {
+			if exps[i].env == env {
+				buf = append(buf, exps[i].event())
+			}
+		}
+		g.expsEnv[env] = buf[start:len(buf):len(buf)]
+		if _, ok := g.byEnv[env]; !ok {
+			g.envs = append(g.envs, env)
+		}
+	}
+	p.expEvents = buf
 }
 
 // failEnv answers env's requests with err and leaves env out of g.
