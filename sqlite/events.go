@@ -274,14 +274,19 @@ func (ev *events) drop(id int64) {
 }
 
 // set keeps a user's state in slot i, or in a new slot when i < 0 (with
-// ev.mu held), and returns the slot.
+// ev.mu held), and returns the slot. i is slotAbsent for a key LoadUsers
+// found in no slot.
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
 	// A slot given is the one LoadUsers found for k in this transaction:
 	// nothing evicts during one, so it is k's (comparing the keys would
-	// cost a cache miss per user).
+	// cost a cache miss per user). Nor is a key added to the index during
+	// one: one found absent still is.
 	if i < 0 || i >= u.slots.len() || u.slots.at(i).state == nil {
-		var ok bool
-		if i, ok = u.index.get(k); !ok {
+		ok := false
+		if i != slotAbsent {
+			i, ok = u.index.get(k)
+		}
+		if !ok {
 			if n := len(u.free); n > 0 {
 				i, u.free = u.free[n-1], u.free[:n-1]
 			} else {
@@ -606,11 +611,14 @@ type writtenUser struct {
 	seq  int64
 }
 
-// loadedUser is a user LoadUsers found in memory or read, and its slot.
+// loadedUser is a user LoadUsers found in memory or read, and its slot;
+// slotAbsent for a user it knows has no state (envUsers.complete).
 type loadedUser struct {
 	key  string
 	slot int32
 }
+
+const slotAbsent = -2
 
 // env returns the transaction's view of env, creating its event_state row
 // when new.
@@ -887,21 +895,22 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 				e.loaded = append(e.loaded, loadedUser{k, i})
 			}
 		}
-		if !ok {
+		switch {
+		case ok:
+			found = append(found, ingest.UserState{Key: k, State: s})
+		case u.complete:
+			// A new user: no state anywhere, and none in the index for
+			// set to look up again (a cache miss per user).
+			e.loaded = append(e.loaded, loadedUser{k, slotAbsent})
+		default:
 			missing = append(missing, k)
-			continue
 		}
-		found = append(found, ingest.UserState{Key: k, State: s})
 	}
-	complete := u.complete
 	ev.mu.Unlock()
 	for _, x := range found {
 		if err := fn(x.Key, x.State); err != nil {
 			return err
 		}
-	}
-	if complete {
-		missing = nil // new users: no state anywhere
 	}
 	args := make([]any, 0, 1+loadRows)
 	for rest := missing; len(rest) > 0; {
