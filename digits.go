@@ -22,3 +22,13 @@ func GroupDigits(n int64) string {
 	}
 	return b.String()
 }
+
+// Count writes n and noun, plural unless n is one: "1 user", "12,345
+// users", "1 more user". Every noun counted is regular: an s makes it
+// plural.
+func Count(n int64, noun string) string {
+	if n == 1 {
+		return GroupDigits(n) + " " + noun
+	}
+	return GroupDigits(n) + " " + noun + "s"
+}

@@ -18,3 +18,18 @@ func TestGroupDigits(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		noun string
+		want string
+	}{
+		{0, "user", "0 users"}, {1, "user", "1 user"}, {2, "user", "2 users"},
+		{1, "more user", "1 more user"}, {12345, "more user", "12,345 more users"}, {1, "day", "1 day"},
+	} {
+		if got := valueloop.Count(tc.n, tc.noun); got != tc.want {
+			t.Errorf("Count(%d, %q) = %q, want %q", tc.n, tc.noun, got, tc.want)
+		}
+	}
+}

@@ -2,22 +2,18 @@ package auth_test
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 func newService(t *testing.T) (*auth.Service, *sqlite.DB) {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "auth.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	s := auth.NewService(db)
 	if err := s.Reload(t.Context()); err != nil {
 		t.Fatal(err)

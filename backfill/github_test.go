@@ -15,7 +15,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 const token = "ghp_test-token-never-logged"
@@ -24,11 +24,7 @@ const token = "ghp_test-token-never-logged"
 // environment production.
 func newService(t testing.TB) *delivery.Service {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "test.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	s := delivery.New(db)
 	s.Environments = func() []valueloop.Environment {
 		return []valueloop.Environment{{Key: "production", Production: true}, {Key: "app-store"}}

@@ -64,15 +64,9 @@ func (c *Client) Objective(ctx context.Context, key string) (*value.Objective, e
 	return &out, nil
 }
 
-// ShownObjective is an objective with its progress toward its target.
-type ShownObjective struct {
-	value.Objective
-	Progress *value.Progress `json:"progress"`
-}
-
 // ShowObjective returns an objective with its progress toward its target.
-func (c *Client) ShowObjective(ctx context.Context, key string) (*ShownObjective, error) {
-	var out ShownObjective
+func (c *Client) ShowObjective(ctx context.Context, key string) (*value.ShownObjective, error) {
+	var out value.ShownObjective
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/objectives/"+url.PathEscape(key), nil, &out); err != nil {
 		return nil, err
 	}

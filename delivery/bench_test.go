@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 // benchChanges is the size of the benchmark history: a year of a large
@@ -24,11 +24,7 @@ const benchChanges = 1_000_000
 // stored in deliveries of 10,000 records.
 func benchService(b *testing.B) (*delivery.Service, *sqlite.DB) {
 	b.Helper()
-	db := sqlite.NewDB(filepath.Join(b.TempDir(), "bench.db"))
-	if err := db.Open(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(b, nil)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(7, 11))
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -303,10 +303,13 @@ type ChangeInput struct {
 	Labels  []string `json:"labels,omitempty"`
 }
 
-// checkSHA refuses what cannot be a commit: a SHA given by hand (the API,
-// `valueloop change record`) is 7 to 64 hexadecimal digits, an abbreviated
-// or full SHA-1 or SHA-256. An empty one is left to Validate, which says it
-// is required.
+// checkSHA refuses what cannot be a commit: a change's SHA given by hand
+// (the API, `valueloop change record`, a correction of a change record) is
+// 7 to 64 hexadecimal digits, an abbreviated or full SHA-1 or SHA-256. An
+// empty one is left to Validate, which says it is required. Changes from
+// webhooks and imports are not checked here: their SHAs come from the forge
+// or git itself (the webhook's signature verified), and refusing one would
+// refuse the whole delivery with it.
 func checkSHA(field, sha string) error {
 	if sha == "" {
 		return nil

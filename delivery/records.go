@@ -66,6 +66,19 @@ const (
 	MaxRecordPage     = 1000
 )
 
+// ParseRecordLimit reads a page's limit as a query gives it (?limit=):
+// DefaultRecordPage when empty, else an integer from 1 to MaxRecordPage.
+func ParseRecordLimit(v string) (int, error) {
+	if v == "" {
+		return DefaultRecordPage, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxRecordPage {
+		return 0, valueloop.LimitError(v, MaxRecordPage)
+	}
+	return n, nil
+}
+
 // RecordPage is one page of a listing of records, newest first.
 type RecordPage struct {
 	Records []Record `json:"records"`
@@ -106,7 +119,12 @@ func (r *Record) validate() error {
 		if r.Change == nil {
 			break
 		}
+		// An edit is a change given by hand, its SHA checked as RecordChange
+		// checks one.
 		r.Change.SHA = strings.ToLower(strings.TrimSpace(r.Change.SHA))
+		if err = checkSHA("sha", r.Change.SHA); err != nil {
+			return valueloop.PrefixField(field+".", err)
+		}
 		if err = r.Change.Validate(); err == nil && !r.Change.MergedAt.IsZero() && r.Change.AuthoredAt.After(r.Change.MergedAt) {
 			err = valueloop.FieldErrorf("authoredAt", "is after mergedAt")
 		}
@@ -140,8 +158,8 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 	if err := CheckRecordKind(f.Kind); err != nil {
 		return RecordPage{}, err
 	}
-	if f.Limit < 1 || f.Limit > MaxRecordPage {
-		return RecordPage{}, valueloop.FieldErrorf("limit", "must be from 1 to %d, not %d", MaxRecordPage, f.Limit)
+	if f.Limit < 1 || f.Limit > MaxRecordPage { // a Go caller's: the API's went through ParseRecordLimit
+		return RecordPage{}, valueloop.LimitError(strconv.Itoa(f.Limit), MaxRecordPage)
 	}
 	if f.Kind == RecordReviews && f.Service != "" {
 		return RecordPage{}, valueloop.FieldErrorf("service", "a review names its repository and pull request, not a service: select reviews by repo and id")
@@ -152,7 +170,7 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 		// whatever was stored since.
 		n, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || n < 1 {
-			return RecordPage{}, valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before, not %q", truncate(cursor))
+			return RecordPage{}, valueloop.CursorError(cursor)
 		}
 		f.Before = n
 	}
@@ -162,10 +180,9 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 	if err != nil {
 		return RecordPage{}, err
 	}
-	if len(list) <= want {
-		return RecordPage{Records: list}, nil
-	}
-	return RecordPage{Records: list[:want], NextCursor: strconv.FormatInt(list[want-1].Record, 10)}, nil
+	var p RecordPage
+	p.Records, p.NextCursor = valueloop.PageEnd(list, want, func(r *Record) string { return strconv.FormatInt(r.Record, 10) })
+	return p, nil
 }
 
 // Record returns the record of kind numbered n; ENOTFOUND when there is

@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 const (
@@ -30,11 +31,7 @@ func (c *clock) Now() time.Time { return c.t }
 // prod-eu (production) and staging, and one GitHub and one GitLab source.
 func mustService(tb testing.TB) (*delivery.Service, *sqlite.DB, *clock) {
 	tb.Helper()
-	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "test.db"))
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(tb, nil)
 	c := &clock{t: time.Date(2025, 5, 20, 12, 0, 0, 0, time.UTC)}
 	s := delivery.New(db)
 	s.Now = c.Now

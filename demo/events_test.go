@@ -2,7 +2,6 @@ package demo_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/ingest"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 // TestLoadExperiment loads the demo experiment into a real store through
@@ -19,11 +18,7 @@ import (
 // loading again adds nothing.
 func TestLoadExperiment(t *testing.T) {
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "demo.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t, nil)
 	if err := db.CreateEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "t"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,16 @@
 //     ingest keeps, with the settings recorded alongside; with
 //     Input.Dimension, the same again within each value of a dimension
 //     (dimension.go), corrected across every slice's comparisons;
+//   - ReadHypothesis and ReadAnalysis (read.go): one flag's Input read
+//     through a Reader (the store) and analysed, the one way the results
+//     route and the experiment page load a flag;
 //   - the verdict engine (verdict.go): validated, invalidated, inconclusive or
 //     keep running, each with its reason, and no verdict at all while the
 //     sample ratio is off.
 //
 // What does not: statistics (package stats), aggregation (package ingest),
-// storage (package sqlite stores hypotheses) and HTTP (package httpapi). The
+// storage (package sqlite stores hypotheses) and HTTP (package httpapi). Apart
+// from read.go, which reads through an interface the caller provides, the
 // package is pure computation on values handed in, so a result costs the
 // same whatever the number of events behind the aggregates.
 package experiment

@@ -211,14 +211,14 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		case !planned:
 			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 		case remaining > 0:
-			set(KeepRunning, code, "%s; %s; about %s more users reach %.0f%% power for %s", why, moved, valueloop.GroupDigits(remaining), 100*h.Power, fmtEffect(d*m, rel))
+			set(KeepRunning, code, "%s; %s; about %s to reach %.0f%% power for %s", why, moved, valueloop.Count(remaining, "more user"), 100*h.Power, fmtEffect(d*m, rel))
 			// A guardrail that needs more users than the primary metric
 			// sets the estimate, so that the next look can decide.
 			for _, g := range vv.Guardrails {
 				if g.RemainingUsers != nil && *g.RemainingUsers > *vv.RemainingUsers {
 					n := *g.RemainingUsers
 					vv.RemainingUsers = &n
-					vv.Reason = fmt.Sprintf("%s; %s; about %s more users reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, valueloop.GroupDigits(n), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
+					vv.Reason = fmt.Sprintf("%s; %s; about %s to reach %.0f%% power for %s and to show guardrail %s non-inferior", why, moved, valueloop.Count(n, "more user"), 100*h.Power, fmtEffect(d*m, rel), g.Metric)
 				}
 			}
 		default:
@@ -248,7 +248,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 				set(KeepRunning, CodeGuardrailUnknown, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
 			case remaining > 0:
 				vv.RemainingUsers = &remaining
-				set(KeepRunning, CodeGuardrailUnknown, "%s; %s; about %s more users reach %.0f%% power to show it non-inferior", why, moved, valueloop.GroupDigits(remaining), 100*h.Power)
+				set(KeepRunning, CodeGuardrailUnknown, "%s; %s; about %s to reach %.0f%% power to show it non-inferior", why, moved, valueloop.Count(remaining, "more user"), 100*h.Power)
 			default:
 				set(Inconclusive, CodeGuardrailUnknown, "%s after the users planned for it (%.0f%% power to show it non-inferior); %s", why, 100*h.Power, moved)
 			}

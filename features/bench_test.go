@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -46,12 +46,8 @@ type benchWorld struct {
 
 func newBenchWorld(b *testing.B) *benchWorld {
 	ctx := context.Background()
-	w := &benchWorld{db: sqlite.NewDB(filepath.Join(b.TempDir(), "bench.db")), flags: map[string]*valueloop.Flag{},
+	w := &benchWorld{db: sqlitetest.Open(b, nil), flags: map[string]*valueloop.Flag{},
 		env: valueloop.Environment{Key: "production", Name: "production", Production: true}}
-	if err := w.db.Open(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { w.db.Close() })
 	if err := w.db.CreateEnvironment(ctx, w.env, "bench"); err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package features_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -24,11 +24,7 @@ import (
 func mustService(t *testing.T) (*features.Service, *sqlite.DB) {
 	t.Helper()
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "value.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
 	if err := db.CreateEnvironment(ctx, prod, "t"); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -23,7 +22,7 @@ import (
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 const (
@@ -93,11 +92,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
 	t.Helper()
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "f.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	a := auth.NewService(db)
 	if err := a.Reload(ctx); err != nil {
 		t.Fatal(err)

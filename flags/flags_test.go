@@ -2,7 +2,6 @@ package flags_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,7 +9,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 func mustParse(t *testing.T, src string) *valueloop.FlagSet {
@@ -28,11 +27,7 @@ const base = `{"flags":{
 
 func newService(t *testing.T) *flags.Service {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "f.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	s := flags.NewService(db, nil)
 	if err := s.EnsureEnvironment(context.Background(), valueloop.Environment{Key: "prod", Name: "Prod"}, "t"); err != nil {
 		t.Fatal(err)

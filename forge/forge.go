@@ -1,15 +1,20 @@
 // Package forge holds what the readers of the code forges (packages github
 // and gitlab) share: decoding a payload so that its errors name the field,
-// the paths a commit touched, and quoting what a sender wrote in a reason.
+// the changes a push brings and the paths a commit touched, and quoting
+// what a sender wrote in a reason.
 // Each forge's own formats (its time stamps, its event types, its IDs) stay
 // in its package.
 package forge
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/jsondecode"
 )
 
@@ -50,6 +55,50 @@ func Paths(lists ...[]string) []string {
 		}
 	}
 	return out
+}
+
+// Stamp is a forge's time stamp, read with its field's name so that an
+// error names the field.
+type Stamp interface {
+	// Required returns the time in UTC, or an error when it is absent.
+	Required(field string) (time.Time, error)
+}
+
+// Commit is one commit of a push event, as GitHub and GitLab both send it;
+// S is the forge's time stamp.
+type Commit[S Stamp] struct {
+	ID        string   `json:"id"`
+	Timestamp S        `json:"timestamp"`
+	Added     []string `json:"added"`
+	Modified  []string `json:"modified"`
+	Removed   []string `json:"removed"`
+}
+
+// PushChanges returns the changes of repo that a push of commits to branch
+// brings, each authored at its commit's time stamp (both required), and
+// the newest of those times. Whether and when they were merged is the
+// forge's to say.
+func PushChanges[S Stamp](repo, branch string, commits []Commit[S]) ([]dora.Change, time.Time, error) {
+	changes := make([]dora.Change, len(commits))
+	var newest time.Time
+	for i, c := range commits {
+		field := fmt.Sprintf("commits[%d]", i)
+		if c.ID == "" {
+			return nil, time.Time{}, valueloop.FieldErrorf(field+".id", "is required")
+		}
+		at, err := c.Timestamp.Required(field + ".timestamp")
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if at.After(newest) {
+			newest = at
+		}
+		changes[i] = dora.Change{
+			Repo: repo, SHA: strings.ToLower(c.ID), Branch: branch,
+			Paths: Paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
+		}
+	}
+	return changes, newest, nil
 }
 
 // DefaultIncidentLabel marks incident issues when Config.IncidentLabel is

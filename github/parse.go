@@ -100,22 +100,9 @@ func parsePush(ev *dora.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
-	changes := make([]dora.Change, len(p.Commits))
-	var newest time.Time
-	for i, c := range p.Commits {
-		field := fmt.Sprintf("commits[%d]", i)
-		if c.ID == "" {
-			return valueloop.FieldErrorf(field+".id", "is required")
-		}
-		at, err := c.Timestamp.required(field + ".timestamp")
-		if err != nil {
-			return err
-		}
-		newest = latest(newest, at)
-		changes[i] = dora.Change{
-			Repo: p.Repository.FullName, SHA: strings.ToLower(c.ID), Branch: branch,
-			Paths: forge.Paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
-		}
+	changes, newest, err := forge.PushChanges(p.Repository.FullName, branch, p.Commits)
+	if err != nil {
+		return err
 	}
 	// Commits reach the default branch when pushed to it; without the push
 	// time, the newest commit is the best lower bound.
@@ -172,11 +159,11 @@ func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Chang
 	case pr.Base.Ref != "" && repo.DefaultBranch != "" && pr.Base.Ref != repo.DefaultBranch:
 		return c, "pull request merged into " + forge.Truncate(pr.Base.Ref) + ", not the default branch", nil
 	}
-	merged, err := pr.MergedAt.required(prefix + "merged_at")
+	merged, err := pr.MergedAt.Required(prefix + "merged_at")
 	if err != nil {
 		return c, "", err
 	}
-	created, err := pr.CreatedAt.required(prefix + "created_at")
+	created, err := pr.CreatedAt.Required(prefix + "created_at")
 	if err != nil {
 		return c, "", err
 	}
@@ -204,7 +191,7 @@ func parseReview(ev *dora.Event, body []byte) error {
 	if p.PullRequest.Number == "" {
 		return valueloop.FieldErrorf("pull_request.number", "is required")
 	}
-	at, err := p.Review.SubmittedAt.required("review.submitted_at")
+	at, err := p.Review.SubmittedAt.Required("review.submitted_at")
 	if err != nil {
 		return err
 	}
@@ -267,7 +254,7 @@ func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if d.At, err = p.Deployment.CreatedAt.required("deployment.created_at"); err != nil {
+	if d.At, err = p.Deployment.CreatedAt.Required("deployment.created_at"); err != nil {
 		return err
 	}
 	d.Status = dora.StatusPending
@@ -324,7 +311,7 @@ func statusDeployment(st *deploymentStatus, dep *deployment, repo repository, cf
 		return d, "", err
 	}
 	if d.At.IsZero() {
-		if d.At, err = st.UpdatedAt.required(prefix + "created_at"); err != nil {
+		if d.At, err = st.UpdatedAt.Required(prefix + "created_at"); err != nil {
 			return d, "", err
 		}
 	}
@@ -367,7 +354,7 @@ func releaseDeployment(r *release, repo string, cfg Config, prefix string) (dora
 	case r.ID == "":
 		return dora.Deployment{}, "", valueloop.FieldErrorf(prefix+"id", "is required")
 	}
-	at, err := r.PublishedAt.required(prefix + "published_at")
+	at, err := r.PublishedAt.Required(prefix + "published_at")
 	if err != nil {
 		return dora.Deployment{}, "", err
 	}
@@ -425,7 +412,7 @@ func issueIncident(is *issue, repo string, cfg Config, prefix string) (dora.Inci
 		incident = incident || strings.EqualFold(l.Name, want)
 		names[i] = l.Name
 	}
-	opened, err := is.CreatedAt.required(prefix + "created_at")
+	opened, err := is.CreatedAt.Required(prefix + "created_at")
 	if err != nil {
 		return dora.Incident{}, false, err
 	}

@@ -19,13 +19,7 @@ type repository struct {
 	PushedAt      stamp  `json:"pushed_at"`
 }
 
-type commit struct {
-	ID        string   `json:"id"`
-	Timestamp stamp    `json:"timestamp"`
-	Added     []string `json:"added"`
-	Removed   []string `json:"removed"`
-	Modified  []string `json:"modified"`
-}
+type commit = forge.Commit[stamp]
 
 type pushEvent struct {
 	Ref        string     `json:"ref"`
@@ -181,8 +175,8 @@ func (s stamp) time(field string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// required is time for fields that must be there.
-func (s stamp) required(field string) (time.Time, error) {
+// Required is time for fields that must be there.
+func (s stamp) Required(field string) (time.Time, error) {
 	t, err := s.time(field)
 	if err == nil && t.IsZero() {
 		err = valueloop.FieldErrorf(field, "is required")

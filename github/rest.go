@@ -109,7 +109,7 @@ func DeploymentsPage(body []byte, fullName string, cfg Config) ([]dora.Deploymen
 		if err != nil {
 			return nil, nil, itemError(i, err)
 		}
-		if d.At, err = page[i].CreatedAt.required(fmt.Sprintf("[%d].created_at", i)); err != nil {
+		if d.At, err = page[i].CreatedAt.Required(fmt.Sprintf("[%d].created_at", i)); err != nil {
 			return nil, nil, err
 		}
 		d.Status = dora.StatusPending

@@ -107,24 +107,9 @@ func parsePush(ev *dora.Event, body []byte) error {
 	case p.Project.DefaultBranch == "":
 		return valueloop.FieldErrorf("project.default_branch", "is required")
 	}
-	changes := make([]dora.Change, len(p.Commits))
-	var newest time.Time
-	for i, c := range p.Commits {
-		field := fmt.Sprintf("commits[%d]", i)
-		if c.ID == "" {
-			return valueloop.FieldErrorf(field+".id", "is required")
-		}
-		at, err := c.Timestamp.required(field + ".timestamp")
-		if err != nil {
-			return err
-		}
-		if at.After(newest) {
-			newest = at
-		}
-		changes[i] = dora.Change{
-			Repo: name, SHA: strings.ToLower(c.ID), Branch: branch,
-			Paths: forge.Paths(c.Added, c.Modified, c.Removed), AuthoredAt: at,
-		}
+	changes, newest, err := forge.PushChanges(name, branch, p.Commits)
+	if err != nil {
+		return err
 	}
 	// GitLab's push events carry no push time: the newest commit is the best
 	// lower bound of when they reached the default branch. (GitLab lists at
@@ -183,11 +168,11 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 		return err
 	}
 	if merged.IsZero() {
-		if merged, err = mr.UpdatedAt.required("object_attributes.updated_at"); err != nil {
+		if merged, err = mr.UpdatedAt.Required("object_attributes.updated_at"); err != nil {
 			return err
 		}
 	}
-	created, err := mr.CreatedAt.required("object_attributes.created_at")
+	created, err := mr.CreatedAt.Required("object_attributes.created_at")
 	if err != nil {
 		return err
 	}
@@ -214,7 +199,7 @@ func parseApproval(ev *dora.Event, repo string, iid json.Number, updated stamp) 
 	if iid == "" {
 		return valueloop.FieldErrorf("object_attributes.iid", "is required")
 	}
-	at, err := updated.required("object_attributes.updated_at")
+	at, err := updated.Required("object_attributes.updated_at")
 	if err != nil {
 		return err
 	}
@@ -268,7 +253,7 @@ func parseDeployment(ev *dora.Event, body []byte, cfg Config) error {
 	default:
 		return valueloop.FieldErrorf("deployment_id", "is required")
 	}
-	at, err := p.StatusChangedAt.required("status_changed_at")
+	at, err := p.StatusChangedAt.Required("status_changed_at")
 	if err != nil {
 		return err
 	}
@@ -410,7 +395,7 @@ func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 	labels := titles(p.Labels)
 	typed := strings.EqualFold(a.Type, "incident") || strings.EqualFold(a.IssueType, "incident")
 	incident := typed || hasLabel(labels, want)
-	opened, err := a.CreatedAt.required("object_attributes.created_at")
+	opened, err := a.CreatedAt.Required("object_attributes.created_at")
 	if err != nil {
 		return err
 	}
@@ -476,7 +461,7 @@ func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 		return err
 	}
 	if at.IsZero() {
-		if at, err = p.CreatedAt.required("released_at"); err != nil {
+		if at, err = p.CreatedAt.Required("released_at"); err != nil {
 			return err
 		}
 	}

@@ -26,13 +26,7 @@ type repository struct {
 	Homepage string `json:"homepage"`
 }
 
-type commit struct {
-	ID        string   `json:"id"`
-	Timestamp stamp    `json:"timestamp"`
-	Added     []string `json:"added"`
-	Modified  []string `json:"modified"`
-	Removed   []string `json:"removed"`
-}
+type commit = forge.Commit[stamp]
 
 type envelope struct {
 	ObjectKind string `json:"object_kind"`
@@ -212,8 +206,8 @@ func (s stamp) time(field string) (time.Time, error) {
 	return time.Time{}, valueloop.FieldErrorf(field, "is not a time GitLab writes: %q", forge.Truncate(str))
 }
 
-// required is time for fields that must be there.
-func (s stamp) required(field string) (time.Time, error) {
+// Required is time for fields that must be there.
+func (s stamp) Required(field string) (time.Time, error) {
 	t, err := s.time(field)
 	if err == nil && t.IsZero() {
 		err = valueloop.FieldErrorf(field, "is required")

@@ -74,7 +74,7 @@ func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, 
 		if err != nil {
 			return nil, err
 		}
-		created, err := mr.CreatedAt.required(f + "created_at")
+		created, err := mr.CreatedAt.Required(f + "created_at")
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func NotesPage(body []byte, path, iid string) ([]dora.Review, error) {
 		if !n.System || !strings.HasPrefix(strings.TrimSpace(n.Body), "approved this merge request") {
 			continue
 		}
-		at, err := n.CreatedAt.required(fmt.Sprintf("[%d].created_at", i))
+		at, err := n.CreatedAt.Required(fmt.Sprintf("[%d].created_at", i))
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +252,7 @@ func IssuesPage(body []byte, path string, cfg Config) ([]dora.Incident, error) {
 		if is.ID == "" {
 			return nil, valueloop.FieldErrorf(f+"id", "is required")
 		}
-		opened, err := is.CreatedAt.required(f + "created_at")
+		opened, err := is.CreatedAt.Required(f + "created_at")
 		if err != nil {
 			return nil, err
 		}

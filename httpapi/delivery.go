@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -197,73 +198,53 @@ func recorded(w http.ResponseWriter, name string, v any, rec delivery.Receipt) {
 	writeJSON(w, status, map[string]any{name: v, "receipt": rec})
 }
 
-func (s *Server) handleRecordDeployment(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err != nil {
-		return err
+// handleRecord serves the POST that records one delivery record, named
+// name in the answer: the body is its input, which record stores under the
+// request's idempotency key. may says whether the token may record that
+// input; when nil, only a global admin may (see globalAdmin).
+func handleRecord[In, Out any](s *Server, name string, record func(*delivery.Service, context.Context, In, delivery.RecordKey) (Out, delivery.Receipt, error), may func(*http.Request, *In) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var svc *delivery.Service
+		var err error
+		if may == nil {
+			svc, err = s.globalDeliveryService(r)
+		} else {
+			svc, err = s.deliveryService()
+		}
+		if err != nil {
+			return err
+		}
+		var in In
+		if err := decodeJSON(r, &in); err != nil {
+			return err
+		}
+		if may != nil {
+			if err := may(r, &in); err != nil {
+				return err
+			}
+		}
+		out, rec, err := record(svc, r.Context(), in, r.Header.Get(IdempotencyHeader))
+		if err != nil {
+			return err
+		}
+		recorded(w, name, out, rec)
+		return nil
 	}
-	var in delivery.DeploymentInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
+}
+
+// mayRecordDeployment: a token bound to an environment may record the
+// deployments to it.
+func mayRecordDeployment(r *http.Request, in *delivery.DeploymentInput) error {
 	if !tokenOf(r).CanAdmin(in.Environment) {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may not record deployments to %q", in.Environment)
 	}
-	d, rec, err := svc.RecordDeployment(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "deployment", d, rec)
-	return nil
-}
-
-func (s *Server) handleRecordChange(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r) // see globalAdmin
-	}
-	if err != nil {
-		return err
-	}
-	var in delivery.ChangeInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	c, rec, err := svc.RecordChange(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "change", c, rec)
-	return nil
-}
-
-func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r) // see globalAdmin
-	}
-	if err != nil {
-		return err
-	}
-	var in delivery.IncidentInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
-	i, rec, err := svc.OpenIncident(r.Context(), in, r.Header.Get(IdempotencyHeader))
-	if err != nil {
-		return err
-	}
-	recorded(w, "incident", i, rec)
 	return nil
 }
 
 // handleResolveIncident resolves an incident; the body {"at": TIME} is
 // optional (default now).
 func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r) // see globalAdmin
-	}
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return err
 	}
@@ -297,6 +278,17 @@ func globalAdmin(r *http.Request) error {
 	return nil
 }
 
+// globalDeliveryService is the delivery service for a request that needs
+// an admin token of every environment (see globalAdmin), such as one that
+// writes the catalog or corrects records.
+func (s *Server) globalDeliveryService(r *http.Request) (*delivery.Service, error) {
+	svc, err := s.deliveryService()
+	if err == nil {
+		err = globalAdmin(r)
+	}
+	return svc, err
+}
+
 func (s *Server) handleListServices(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
@@ -314,10 +306,7 @@ func (s *Server) handleListServices(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return err
 	}
@@ -337,26 +326,24 @@ func (s *Server) handlePutService(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (s *Server) handleDeleteService(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
+// handleDelete serves the DELETE of a catalogued service or a source,
+// named in the path, by del.
+func (s *Server) handleDelete(del func(svc *delivery.Service, ctx context.Context, name, actor string) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		svc, err := s.globalDeliveryService(r)
+		if err == nil {
+			err = del(svc, r.Context(), r.PathValue("name"), tokenOf(r).Name)
+		}
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	if err == nil {
-		err = svc.DeleteService(r.Context(), r.PathValue("name"), tokenOf(r).Name)
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return err
 	}
@@ -372,10 +359,7 @@ func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) error
 // a new source gets a generated one, answered this once as "secret"; an
 // existing source keeps its own.
 func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return err
 	}
@@ -401,21 +385,6 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 		body["secret"] = secret
 	}
 	writeJSON(w, http.StatusOK, body)
-	return nil
-}
-
-func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
-	if err == nil {
-		err = svc.DeleteSource(r.Context(), r.PathValue("name"), tokenOf(r).Name)
-	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -536,16 +505,16 @@ func (s *Server) deliveryRoutes() []route {
 		{"POST", "/hooks/opsgenie", public, s.handleHook(delivery.KindOpsgenie)},
 		{"GET", "/api/v1/dora", admin, s.handleDORA},
 		{"GET", "/api/v1/delivery/deployments", admin, s.handleDeployments},
-		{"POST", "/api/v1/delivery/deployments", admin, s.handleRecordDeployment},
-		{"POST", "/api/v1/delivery/changes", admin, s.handleRecordChange},
-		{"POST", "/api/v1/delivery/incidents", admin, s.handleOpenIncident},
+		{"POST", "/api/v1/delivery/deployments", admin, handleRecord(s, "deployment", (*delivery.Service).RecordDeployment, mayRecordDeployment)},
+		{"POST", "/api/v1/delivery/changes", admin, handleRecord(s, "change", (*delivery.Service).RecordChange, nil)},
+		{"POST", "/api/v1/delivery/incidents", admin, handleRecord(s, "incident", (*delivery.Service).OpenIncident, nil)},
 		{"POST", "/api/v1/delivery/incidents/{id}/resolve", admin, s.handleResolveIncident},
 		{"GET", "/api/v1/delivery/services", admin, s.handleListServices},
 		{"PUT", "/api/v1/delivery/services/{name}", admin, s.handlePutService},
-		{"DELETE", "/api/v1/delivery/services/{name}", admin, s.handleDeleteService},
+		{"DELETE", "/api/v1/delivery/services/{name}", admin, s.handleDelete((*delivery.Service).DeleteService)},
 		{"GET", "/api/v1/delivery/sources", admin, s.handleListSources},
 		{"PUT", "/api/v1/delivery/sources/{name}", admin, s.handlePutSource},
-		{"DELETE", "/api/v1/delivery/sources/{name}", admin, s.handleDeleteSource},
+		{"DELETE", "/api/v1/delivery/sources/{name}", admin, s.handleDelete((*delivery.Service).DeleteSource)},
 		{"GET", "/api/v1/delivery/deliveries", admin, s.handleDeliveries},
 		{"GET", "/api/v1/delivery/records/{kind}", admin, s.handleListRecords},
 		{"GET", "/api/v1/delivery/records/{kind}/{record}", admin, s.handleGetRecord},

@@ -6,7 +6,6 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
-	"github.com/valueloop/valueloop/dora"
 )
 
 // Corrections of delivery records: list, read, edit and delete changes,
@@ -22,21 +21,10 @@ func recordNumber(r *http.Request) (int64, error) {
 	return n, nil
 }
 
-// recordsService is the delivery service for a request that may correct
-// records: the service must run and the token be an admin of every
-// environment.
-func (s *Server) recordsService(r *http.Request) (*delivery.Service, error) {
-	svc, err := s.deliveryService()
-	if err == nil {
-		err = globalAdmin(r)
-	}
-	return svc, err
-}
-
-// record is recordsService and the {record} number of a request on one
+// record is globalDeliveryService and the {record} number of a request on one
 // record.
 func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
-	svc, err := s.recordsService(r)
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -46,9 +34,10 @@ func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
 
 // handleListRecords lists the records of {kind} (changes, deployments,
 // incidents, reviews), newest first, filtered by service, repo and id, a
-// page of ?limit= after ?cursor= (delivery.Service.Records checks both).
+// page of ?limit= (delivery.ParseRecordLimit) after ?cursor= (delivery.Service.Records
+// checks it).
 func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.recordsService(r)
+	svc, err := s.globalDeliveryService(r)
 	if err != nil {
 		return err
 	}
@@ -56,11 +45,9 @@ func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error
 	if err := checkParams(q, "service", "repo", "id", "limit", "cursor"); err != nil {
 		return err
 	}
-	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id"), Limit: delivery.DefaultRecordPage}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, not %q", delivery.MaxRecordPage, v)
-		}
+	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id")}
+	if f.Limit, err = delivery.ParseRecordLimit(q.Get("limit")); err != nil {
+		return err
 	}
 	page, err := svc.Records(r.Context(), f, q.Get("cursor"))
 	if err != nil {
@@ -93,24 +80,17 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var in struct {
-		Record     int64            `json:"record"`
-		Kind       string           `json:"kind"`
-		Source     string           `json:"source"`
-		Delivery   string           `json:"delivery"`
-		Change     *dora.Change     `json:"change"`
-		Deployment *dora.Deployment `json:"deployment"`
-		Incident   *dora.Incident   `json:"incident"`
-		Review     *dora.Review     `json:"review"`
-		Force      bool             `json:"force"`
-		Reason     string           `json:"reason"`
+		delivery.Record
+		Force  bool   `json:"force"`
+		Reason string `json:"reason"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
 	kind := r.PathValue("kind")
 	switch {
-	case in.Record != 0 && in.Record != n:
-		return valueloop.FieldErrorf("record", "%d differs from the record in the path, %d", in.Record, n)
+	case in.Record.Record != 0 && in.Record.Record != n:
+		return valueloop.FieldErrorf("record", "%d differs from the record in the path, %d", in.Record.Record, n)
 	case in.Kind != "" && in.Kind != kind:
 		return valueloop.FieldErrorf("kind", "%q differs from the kind in the path, %q", in.Kind, kind)
 	case len(in.Reason) > 1000:

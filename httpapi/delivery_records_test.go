@@ -105,8 +105,14 @@ func TestDeliveryCorrections(t *testing.T) {
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?limit=0"}, 400, `"field": "limit"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes?sha=aaa"}, 400, `"field": "sha"`},
 		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"aaaaaaa"}}`}, 400, `"field": "change.authoredAt"`},
+		// An edit is a change given by hand: its SHA is checked as one
+		// recorded by hand is.
+		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"not-a-sha","authoredAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change.sha"`},
 		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
 		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
+		{call{method: "PUT", path: path, body: `{"record":"x"}`}, 400, `"field": "record"`},
+		{call{method: "PUT", path: path, body: `{"change":{"sha":5}}`}, 400, `"field": "change.sha"`},
+		{call{method: "PUT", path: path, body: `{"force":"yes"}`}, 400, `"field": "force"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},
 	} {
 		c.call.token = firstOf(c.call.token, adminSecret)
@@ -186,13 +192,17 @@ func TestDeliveryRecordPages(t *testing.T) {
 			t.Errorf("limit %d: %d records in %d pages, want all %d once each, newest first", limit, len(got), pages+1, n)
 		}
 	}
-	for _, c := range []struct{ query, field string }{
-		{"limit=0", "limit"}, {"limit=1001", "limit"}, {"limit=ten", "limit"},
-		{"cursor=x", "cursor"}, {"cursor=-3", "cursor"},
+	// One message per field, stating the range, echoing the value read
+	// (clipped: a limit of 10,000 characters is not sent back whole).
+	long := strings.Repeat("9", 10_000)
+	for _, c := range []struct{ query, field, says string }{
+		{"limit=0", "limit", `from 1 to 1000, not \"0\"`}, {"limit=1001", "limit", `from 1 to 1000, not \"1001\"`},
+		{"limit=ten", "limit", `from 1 to 1000, not \"ten\"`}, {"limit=" + long, "limit", `from 1 to 1000, not \"` + long[:40] + `…\"`},
+		{"cursor=x", "cursor", `not \"x\"`}, {"cursor=-3", "cursor", `not \"-3\"`},
 	} {
 		body := e.expect(t, call{method: "GET", path: "/api/v1/delivery/records/changes?" + c.query, token: adminSecret}, 400)
-		if !strings.Contains(body, `"field": "`+c.field+`"`) {
-			t.Errorf("?%s: %s, want an error naming %s", c.query, body, c.field)
+		if !strings.Contains(body, `"field": "`+c.field+`"`) || !strings.Contains(body, c.says) || strings.Contains(body, long[:100]) {
+			t.Errorf("?%.80s: %.300s, want an error naming %s that says %.100s", c.query, body, c.field, c.says)
 		}
 	}
 }

@@ -98,8 +98,13 @@ func (s *Server) recordExposure(env, flag, variant, targetingKey string, ctx map
 // exposureAttributes returns the attributes of an evaluation context that
 // dims name, as the JSON object an exposure carries; nil when there are no
 // dimensions or the context has none of them. Only a server with dimensions
-// pays its allocation, and only for a user's first exposure to a flag. A
-// value JSON cannot hold (NaN) is left out: the user counts as (none).
+// pays its allocation, and only for a user's first exposure to a flag.
+// Each value is kept as a dimension reads it (metric.Dimension.Index), so
+// the object is bounded by the dimensions' caps whatever the context holds:
+// a string, number, boolean or null as it is, an object, an array or a
+// string longer than any dimension value as {} (it counts as (other) and
+// is not marshalled). A number JSON cannot hold (NaN) is left out: the user
+// counts as (none).
 func exposureAttributes(dims []metric.Dimension, ctx map[string]any) []byte {
 	var out []byte
 	for _, d := range dims {
@@ -107,8 +112,8 @@ func exposureAttributes(dims []metric.Dimension, ctx map[string]any) []byte {
 		if !ok {
 			continue
 		}
-		vb, err := json.Marshal(v)
-		if err != nil {
+		vb, ok := dimensionValue(v)
+		if !ok {
 			continue
 		}
 		out = append(out, ',')
@@ -124,6 +129,26 @@ func exposureAttributes(dims []metric.Dimension, ctx map[string]any) []byte {
 		return nil
 	}
 	return append(out, '}')
+}
+
+// dimensionValue is the JSON of a context value as exposureAttributes keeps
+// it; false for a number JSON cannot hold.
+func dimensionValue(v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case nil:
+		return []byte("null"), true
+	case string:
+		if len(v) > metric.MaxDimensionBytes {
+			return []byte("{}"), true // equals no value: (other)
+		}
+		b, err := json.Marshal(v)
+		return b, err == nil
+	case bool, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, json.Number:
+		b, err := json.Marshal(v) // a few bytes; fails for NaN and ±Inf
+		return b, err == nil
+	default: // an object or an array (or anything else): (other)
+		return []byte("{}"), true
+	}
 }
 
 // eventsResponse is the answer to POST /api/v1/events.

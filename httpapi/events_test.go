@@ -36,7 +36,7 @@ func eventServer(t testing.TB) (url, evalToken string) {
 // eventServerDB is eventServer that also returns its store.
 func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 	t.Helper()
-	db, a := openStore(t, "events.db")
+	db, a := openStore(t)
 	f := flags.NewService(db, nil)
 	for _, env := range []string{"production", "staging"} {
 		addEnvironment(t, f, valueloop.Environment{Key: env, Name: env}, "")

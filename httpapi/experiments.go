@@ -10,21 +10,13 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/metric"
 )
 
 // ExperimentStore is what the hypothesis and results routes read and
 // write. Leave Server.Experiments nil to serve without them (they then
 // answer 404).
 type ExperimentStore interface {
-	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
-	// DimensionAggregates are the flag's cells per value of one dimension.
-	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
-	// SplitHistory is the flag's split periods (rollout steps), so that
-	// a flag whose split moved is analysed period by period.
-	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
-	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	experiment.Reader
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
 }
@@ -120,16 +112,9 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := r.PathValue("key")
 	ctx := r.Context()
-	h, err := s.Experiments.Hypothesis(ctx, env, key)
-	switch {
-	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
-		h = nil
-	case err != nil:
+	in := experiment.Input{Environment: env, Flag: key, Definition: def}
+	if err := experiment.ReadHypothesis(ctx, s.Experiments, &in); err != nil {
 		return err
-	}
-	in := experiment.Input{Environment: env, Flag: key, Definition: def, Hypothesis: h, Settings: experiment.DefaultSettings()}
-	if h != nil {
-		in.Settings = h.Settings
 	}
 	q := r.URL.Query()
 	for name, values := range q {
@@ -162,24 +147,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if in.Metrics, err = s.Experiments.Metrics(ctx, env); err != nil {
-		return err
-	}
-	if in.Aggregates, err = s.Experiments.Aggregates(ctx, env, key); err != nil {
-		return err
-	}
-	if in.Splits, err = s.Experiments.SplitHistory(ctx, env, key); err != nil {
-		return err
-	}
-	if in.Dimension != "" {
-		if in.DimensionAggregates, err = s.Experiments.DimensionAggregates(ctx, env, key, in.Dimension); err != nil {
-			return err
-		}
-	}
-	if def == nil && len(in.Aggregates) == 0 {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", key, env)
-	}
-	res, err := experiment.Analyze(in)
+	res, err := experiment.ReadAnalysis(ctx, s.Experiments, &in)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ const experimentFlags = `{"flags":{
 func experimentServer(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, a := openStore(t, "exp.db")
+	db, a := openStore(t)
 	f := flags.NewService(db, nil)
 	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "Production"}, experimentFlags)
 	for _, m := range []metric.Metric{

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 const adminSecret = "admin-secret-for-tests-0123"
@@ -46,7 +46,7 @@ func MustServer(t testing.TB) *env {
 // server before it opens.
 func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env {
 	t.Helper()
-	db, a := openStore(t, "api.db")
+	db, a := openStore(t)
 	f := flags.NewService(db, nil)
 	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "Production", Production: true}, prodFlags)
 	eval := mustEvalToken(t, a)
@@ -60,16 +60,12 @@ func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env 
 	return &env{srv: srv, db: db, flags: f, auth: a, eval: eval}
 }
 
-// openStore opens a SQLite store named name in a temporary directory and
+// openStore opens a fresh SQLite store in a temporary directory and
 // its token service, holding the admin token adminSecret; the store closes
 // when t ends.
-func openStore(t testing.TB, name string) (*sqlite.DB, *auth.Service) {
+func openStore(t testing.TB) (*sqlite.DB, *auth.Service) {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), name))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	a := auth.NewService(db)
 	if err := a.Reload(context.Background()); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -71,33 +70,15 @@ func valuePage(q url.Values) (limit int, cursor string, err error) {
 	limit, cursor = defaultValuePage, q.Get("cursor")
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxValuePage {
-			return 0, "", valueloop.FieldErrorf("limit", "must be an integer from 1 to %d, got %q", maxValuePage, v)
+			return 0, "", valueloop.LimitError(v, maxValuePage)
 		}
 	}
 	// The cursor is the last key of the page before: anything else was
 	// changed on the way, and is refused rather than read as an empty page.
 	if cursor != "" && !value.ValidKey(cursor) {
-		return 0, "", valueloop.FieldErrorf("cursor", "must be the nextCursor of the page before (a key), not %q", clipCursor(cursor))
+		return 0, "", valueloop.CursorError(cursor)
 	}
 	return limit, cursor, nil
-}
-
-// clipCursor shortens a refused cursor for its error message.
-func clipCursor(c string) string {
-	if len(c) > 40 {
-		return strings.ToValidUTF8(c[:40], "") + "…"
-	}
-	return c
-}
-
-// pageEnd ends a page read from the store with one item more than limit:
-// the page, and the cursor of the next (the last key of this one), empty
-// when there is none.
-func pageEnd[T any](items []T, limit int, key func(*T) string) ([]T, string) {
-	if len(items) <= limit {
-		return items, ""
-	}
-	return items[:limit], key(&items[limit-1])
 }
 
 func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) error {
@@ -116,7 +97,7 @@ func (s *Server) handleListObjectives(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	os, next := pageEnd(os, limit, func(o *value.Objective) string { return o.Key })
+	os, next := valueloop.PageEnd(os, limit, func(o *value.Objective) string { return o.Key })
 	writeJSON(w, http.StatusOK, pageBody("objectives", os, next))
 	return nil
 }
@@ -129,12 +110,6 @@ func pageBody(name string, items any, next string) map[string]any {
 		out["nextCursor"] = next
 	}
 	return out
-}
-
-// ObjectiveShown is an objective with its progress toward its target.
-type ObjectiveShown struct {
-	value.Objective
-	Progress *value.Progress `json:"progress"`
 }
 
 func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) error {
@@ -150,7 +125,7 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ObjectiveShown{Objective: *o, Progress: p})
+	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Progress: p})
 	return nil
 }
 
@@ -233,7 +208,7 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 	for i, f := range fs {
 		out[i] = featureSummary{Feature: f.Feature, Stage: f.Lifecycle.Stage, Since: f.Lifecycle.Since}
 	}
-	out, next := pageEnd(out, limit, func(f *featureSummary) string { return f.Key })
+	out, next := valueloop.PageEnd(out, limit, func(f *featureSummary) string { return f.Key })
 	writeJSON(w, http.StatusOK, pageBody("features", out, next))
 	return nil
 }

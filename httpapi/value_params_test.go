@@ -77,7 +77,7 @@ func TestValueListPages(t *testing.T) {
 	if strings.Join(keys, " ") != "a b c" || pages != 2 {
 		t.Errorf("pages of 2: %v in %d pages, want a b c in 2", keys, pages)
 	}
-	for _, path := range []string{"/api/v1/objectives?limit=0", "/api/v1/objectives?limit=1001", "/api/v1/features?limit=x",
+	for _, path := range []string{"/api/v1/objectives?limit=0", "/api/v1/objectives?limit=1001", "/api/v1/features?limit=x", "/api/v1/features?limit=" + strings.Repeat("9", 10_000),
 		"/api/v1/features?cursor=" + strings.Repeat("k", 201),
 		// A cursor is a key: anything else was not given by a page, and
 		// would read as an empty page (or fail in PostgreSQL, for bytes
@@ -87,8 +87,9 @@ func TestValueListPages(t *testing.T) {
 		if strings.Contains(path, "cursor") {
 			field = "cursor"
 		}
-		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 400 || !strings.Contains(body, `"`+field+`"`) {
-			t.Errorf("GET %s: %d %.300s, want 400 naming %s", path, status, body, field)
+		// The refused value is echoed, clipped: not 10,000 characters back.
+		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 400 || !strings.Contains(body, `"`+field+`"`) || strings.Contains(body, strings.Repeat("9", 100)) {
+			t.Errorf("GET %.100s: %d %.300s, want 400 naming %s", path, status, body, field)
 		}
 	}
 }

@@ -31,7 +31,7 @@ type Dimension struct {
 const (
 	MaxDimensions       = 5
 	MaxDimensionValues  = 50
-	maxDimensionBytes   = 128 // a name or a value
+	MaxDimensionBytes   = 128 // a name or a value
 	NoneValue           = "(none)"
 	OtherValue          = "(other)"
 	firstDimensionValue = 2 // index of Values[0]: 0 is None, 1 is Other
@@ -50,8 +50,8 @@ func ValidateDimensions(ds []Dimension) error {
 		switch {
 		case d.Name == "":
 			return dimErr(field+".name", "required: the context attribute to split by")
-		case len(d.Name) > maxDimensionBytes:
-			return dimErr(field+".name", fmt.Sprintf("longer than %d bytes", maxDimensionBytes))
+		case len(d.Name) > MaxDimensionBytes:
+			return dimErr(field+".name", fmt.Sprintf("longer than %d bytes", MaxDimensionBytes))
 		case names[d.Name]:
 			return dimErr(field+".name", fmt.Sprintf("%q given twice", d.Name))
 		case len(d.Values) == 0:
@@ -66,8 +66,8 @@ func ValidateDimensions(ds []Dimension) error {
 			switch {
 			case v == "":
 				return dimErr(vf, "must not be empty")
-			case len(v) > maxDimensionBytes:
-				return dimErr(vf, fmt.Sprintf("longer than %d bytes", maxDimensionBytes))
+			case len(v) > MaxDimensionBytes:
+				return dimErr(vf, fmt.Sprintf("longer than %d bytes", MaxDimensionBytes))
 			case v == NoneValue || v == OtherValue:
 				return dimErr(vf, fmt.Sprintf("%q is reserved", v))
 			case seen[v]:

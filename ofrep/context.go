@@ -30,36 +30,23 @@ func decodeRequest(data []byte) (map[string]any, error) {
 	var ctx any
 	var found bool
 	p.ws()
-	if !p.consume('}') {
-		for {
-			p.ws()
-			key, err := p.str()
-			if err != nil {
+	for more := !p.consume('}'); more; {
+		key, err := p.key()
+		if err != nil {
+			return nil, err
+		}
+		// encoding/json assigns every key that matches the field name
+		// case-insensitively, in order: the last one wins.
+		if strings.EqualFold(key, "context") {
+			if ctx, err = p.value(0); err != nil {
 				return nil, err
 			}
-			p.ws()
-			if !p.consume(':') {
-				return nil, p.fail("expected ':' after object key")
-			}
-			p.ws()
-			// encoding/json assigns every key that matches the field name
-			// case-insensitively, in order: the last one wins.
-			if strings.EqualFold(key, "context") {
-				if ctx, err = p.value(0); err != nil {
-					return nil, err
-				}
-				found = true
-			} else if err := p.skip(); err != nil {
-				return nil, err
-			}
-			p.ws()
-			if p.consume(',') {
-				continue
-			}
-			if p.consume('}') {
-				break
-			}
-			return nil, p.fail("expected ',' or '}' in object")
+			found = true
+		} else if err := p.skip(); err != nil {
+			return nil, err
+		}
+		if more, err = p.next('}'); err != nil {
+			return nil, err
 		}
 	}
 	p.ws()
@@ -134,17 +121,11 @@ func (p *parser) value(depth int) (any, error) {
 		if p.consume('}') {
 			return m, nil
 		}
-		for {
-			p.ws()
-			key, err := p.str()
+		for more := true; more; {
+			key, err := p.key()
 			if err != nil {
 				return nil, err
 			}
-			p.ws()
-			if !p.consume(':') {
-				return nil, p.fail("expected ':' after object key")
-			}
-			p.ws()
 			v, err := p.value(depth + 1)
 			if err != nil {
 				return nil, err
@@ -152,15 +133,11 @@ func (p *parser) value(depth int) (any, error) {
 			if !p.skipping {
 				m[key] = v
 			}
-			p.ws()
-			if p.consume(',') {
-				continue
+			if more, err = p.next('}'); err != nil {
+				return nil, err
 			}
-			if p.consume('}') {
-				return m, nil
-			}
-			return nil, p.fail("expected ',' or '}' in object")
 		}
+		return m, nil
 	case c == '[':
 		p.i++
 		a := []any{}
@@ -168,7 +145,7 @@ func (p *parser) value(depth int) (any, error) {
 		if p.consume(']') {
 			return a, nil
 		}
-		for {
+		for more := true; more; {
 			p.ws()
 			v, err := p.value(depth + 1)
 			if err != nil {
@@ -177,15 +154,11 @@ func (p *parser) value(depth int) (any, error) {
 			if !p.skipping {
 				a = append(a, v)
 			}
-			p.ws()
-			if p.consume(',') {
-				continue
+			if more, err = p.next(']'); err != nil {
+				return nil, err
 			}
-			if p.consume(']') {
-				return a, nil
-			}
-			return nil, p.fail("expected ',' or ']' in array")
 		}
+		return a, nil
 	case c == '"':
 		return p.str()
 	case c == 't':
@@ -198,6 +171,36 @@ func (p *parser) value(depth int) (any, error) {
 		return p.number()
 	}
 	return nil, p.fail(fmt.Sprintf("invalid character %q looking for beginning of value", p.data[p.i]))
+}
+
+// key reads an object member's key and the colon after it.
+func (p *parser) key() (string, error) {
+	p.ws()
+	key, err := p.str()
+	if err != nil {
+		return "", err
+	}
+	p.ws()
+	if !p.consume(':') {
+		return "", p.fail("expected ':' after object key")
+	}
+	p.ws()
+	return key, nil
+}
+
+// next reads what follows a member of an object or an element of an array
+// closed by end ('}' or ']'): a comma (more follow) or end (none do).
+func (p *parser) next(end byte) (more bool, err error) {
+	p.ws()
+	switch {
+	case p.consume(','):
+		return true, nil
+	case p.consume(end):
+		return false, nil
+	case end == '}':
+		return false, p.fail("expected ',' or '}' in object")
+	}
+	return false, p.fail("expected ',' or ']' in array")
 }
 
 // skip passes over one value, checking its syntax only.

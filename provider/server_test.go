@@ -3,7 +3,6 @@ package provider_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/provider"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 // testServer is the real Valueloop HTTP API (SQLite store, token service,
@@ -46,11 +46,7 @@ const testEnv = "production"
 func MustServe(tb testing.TB) *testServer {
 	tb.Helper()
 	ctx := context.Background()
-	db := sqlite.NewDB(filepath.Join(tb.TempDir(), "valueloop.db"))
-	if err := db.Open(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(tb, nil)
 	pipe := ingest.NewPipeline(db, nil)
 	if err := pipe.Open(); err != nil {
 		tb.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -173,7 +174,7 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 		r.BaselineUsers, r.VariantUsers = base.N, cand.N
 		if base.N < p.MinSample || cand.N < p.MinSample {
 			r.Status = GuardrailNotEnoughData
-			r.Reason = fmt.Sprintf("needs %d users in each variant, has %d in %s and %d in %s", p.MinSample, base.N, p.Baseline, cand.N, p.Variant)
+			r.Reason = fmt.Sprintf("needs %s in each variant, has %d in %s and %d in %s", valueloop.Count(p.MinSample, "user"), base.N, p.Baseline, cand.N, p.Variant)
 			r.Baseline, r.Value = estimate(m, base), estimate(m, cand)
 			continue
 		}

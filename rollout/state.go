@@ -227,7 +227,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		waits = append(waits, Duration(left.Round(unit)).String()+" more at "+trimFloat(r.Percent)+"%")
 	}
 	if variantUsers-r.StepStartUsers < need {
-		waits = append(waits, fmt.Sprintf("%s more users of %s (%s)", valueloop.GroupDigits(need-(variantUsers-r.StepStartUsers)), r.Plan.Variant, why))
+		waits = append(waits, fmt.Sprintf("%s of %s (%s)", valueloop.Count(need-(variantUsers-r.StepStartUsers), "more user"), r.Plan.Variant, why))
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
 		for _, g := range figures {

@@ -4,24 +4,19 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 // TestSecureCookieOverTLS: the dashboard's cookies are Secure as
 // SecureCookies says (auto: over TLS or forwarded as https), and HttpOnly
 // and SameSite=Strict always.
 func TestSecureCookieOverTLS(t *testing.T) {
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	a := auth.NewService(db)
 	f := flags.NewService(db, nil)
 	if err := a.Reload(context.Background()); err != nil {

@@ -149,20 +149,19 @@ func (u *UI) deliveryReport(r *http.Request) (*dora.Report, error) {
 	return &rep.Report, nil
 }
 
-func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if u.Delivery == nil {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
-		return
+		return nil
 	}
 	rep, err := u.deliveryReport(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
-		return
+		return nil
 	}
 	d.Breakdown = append(d.Breakdown, breakdownOf("All services", "", rep.Overall.Total.LeadTimeBreakdown))
 	for _, s := range rep.Teams {
@@ -174,8 +173,7 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 		d.Breakdown = append(d.Breakdown, breakdownOf(s.Name, s.Team, s.Total.LeadTimeBreakdown))
 		deps, err := u.Delivery.Deployments(r.Context(), s.Name, rep.From, rep.To)
 		if err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		for _, dep := range deps {
 			d.Deployments = append(d.Deployments, deploymentRow{DeploymentFacts: dep})
@@ -188,12 +186,12 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) {
 	if u.Incidents != nil {
 		data, _, err := u.Incidents.DeliveryData(r.Context())
 		if err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		d.Incidents = latestIncidents(data.Incidents, rep.From)
 	}
 	u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery", Data: d})
+	return nil
 }
 
 // latestIncidents keeps the latest snapshot of each incident opened since

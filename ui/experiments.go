@@ -16,7 +16,7 @@ import (
 // route does, with the hypothesis' settings; nil hypothesis when none.
 // A dimension, when not "", splits them (Result.Dimension).
 func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experiment.Result, experiment.Input, error) {
-	in := experiment.Input{Environment: env, Flag: key, Settings: experiment.DefaultSettings()}
+	in := experiment.Input{Environment: env, Flag: key}
 	if dimension != "" {
 		if _, err := experiment.FindDimension(u.Dimensions, dimension); err != nil {
 			return nil, in, err
@@ -26,32 +26,10 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if live := u.Flags.Live(env); live != nil {
 		in.Definition = live.Snapshot.Set().Flags[key]
 	}
-	h, err := u.Experiments.Hypothesis(ctx, env, key)
-	switch {
-	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
-	case err != nil:
-		return nil, in, err
-	default:
-		in.Hypothesis, in.Settings = h, h.Settings
-	}
-	if in.Metrics, err = u.Experiments.Metrics(ctx, env); err != nil {
+	if err := experiment.ReadHypothesis(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	if in.Aggregates, err = u.Experiments.Aggregates(ctx, env, key); err != nil {
-		return nil, in, err
-	}
-	if in.Splits, err = u.Experiments.SplitHistory(ctx, env, key); err != nil {
-		return nil, in, err
-	}
-	if dimension != "" {
-		if in.DimensionAggregates, err = u.Experiments.DimensionAggregates(ctx, env, key, dimension); err != nil {
-			return nil, in, err
-		}
-	}
-	if in.Definition == nil && len(in.Aggregates) == 0 {
-		return nil, in, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s and no exposures of it", key, env)
-	}
-	res, err := experiment.Analyze(in)
+	res, err := experiment.ReadAnalysis(ctx, u.Experiments, &in)
 	if err != nil {
 		return nil, in, err
 	}
@@ -92,13 +70,13 @@ func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 	return out, nil
 }
 
-func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
 	rows, err := u.experimentRows(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Data: rows})
+	return nil
 }
 
 // metricView is one metric's forest plot and its figures.
@@ -139,21 +117,18 @@ func effectOf(v experiment.VariantResult) (stats.Effect, bool, bool) {
 	return v.Lift.Absolute, false, true
 }
 
-func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	if u.Experiments == nil {
-		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "this server serves no experiments"), 0, "")
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "this server serves no experiments")
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
 	res, in, err := u.analyze(r.Context(), env, key, r.URL.Query().Get("dimension"))
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	in.Dimension, in.DimensionAggregates = "", nil // the replay is of all users
 	d := experimentData{Env: env, Flag: key, Result: res, Split: splitOf(res)}
@@ -222,14 +197,14 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) {
 	}
 	points, complete, err := u.replay(r.Context(), in, hv, res)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	if !complete && u.Events != nil {
 		d.OverTimeNote = "The earlier days are being replayed from the event log; they show on the next refresh."
 	}
 	d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)
 	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
+	return nil
 }
 
 // intervalOverTime draws the primary metric's lift with its sequential

@@ -48,19 +48,20 @@ func (u *UI) liveEnv(r *http.Request) (*flags.Live, error) {
 	return live, nil
 }
 
-func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) error {
 	tabs := u.envTabs("")
 	for _, t := range tabs {
 		if t.Key == "production" {
 			http.Redirect(w, r, "/flags/production", http.StatusSeeOther)
-			return
+			return nil
 		}
 	}
 	if len(tabs) == 0 {
 		u.renderError(w, r, nil, http.StatusNotFound, "There are no environments yet.")
-		return
+		return nil
 	}
 	http.Redirect(w, r, "/flags/"+url.PathEscape(tabs[0].Key), http.StatusSeeOther)
+	return nil
 }
 
 type flagRow struct {
@@ -81,11 +82,10 @@ type flagListData struct {
 	CanWrite bool
 }
 
-func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	env := live.Environment.Key
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -123,6 +123,7 @@ func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) {
 		d.Flags = append(d.Flags, row)
 	}
 	u.render(w, r, http.StatusOK, "flags", page{Title: "Flags · " + live.Environment.Name, Nav: "flags", Data: d})
+	return nil
 }
 
 func label(s string) string { return strings.ReplaceAll(s, "_", " ") }
@@ -176,25 +177,22 @@ type dayRow struct {
 	Counts []int64
 }
 
-func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
 	f, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s", key, env), 0, "")
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q in %s", key, env)
 	}
 	ctx := r.Context()
 	d := flagData{Env: live, Key: key, Flag: f, File: u.FlagFiles[env], RawTarget: prettyJSON(f.Targeting),
 		Targeting: readableTargeting(f.Targeting), CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
 	byDay, complete, err := u.exposuresByDay(ctx, env, key)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	names := slices.Sorted(maps.Keys(f.Variants))
 	for _, n := range names {
@@ -220,13 +218,13 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := u.Audit.Audit(ctx, valueloop.AuditFilter{Environment: env, Target: key, Limit: 20})
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	for _, e := range entries {
 		d.Audit = append(d.Audit, auditRow{AuditEntry: e, Diff: auditDiff(e.Before, e.After)})
 	}
 	u.render(w, r, http.StatusOK, "flag", page{Title: key + " · " + live.Environment.Name, Nav: "flags", Refresh: 60, Data: d})
+	return nil
 }
 
 // exposureChart draws exposures per day per variant, and the same figures
@@ -286,17 +284,15 @@ func (u *UI) writableEnv(r *http.Request) (*flags.Live, error) {
 	return live, nil
 }
 
-func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.writableEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	key := r.PathValue("key")
 	f, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key), 0, "")
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key)
 	}
 	variants, _ := json.MarshalIndent(f.Variants, "", "  ")
 	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: string(variants), Target: prettyJSON(f.Targeting)}
@@ -304,16 +300,16 @@ func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) {
 		d.Default = *f.DefaultVariant
 	}
 	u.render(w, r, http.StatusOK, "edit", page{Title: "Edit " + key, Nav: "flags", Data: d})
+	return nil
 }
 
 // handleEditFlag validates the form as the API validates a definition
 // (flagd.ParseFlag) and stores it; problems go back next to their fields
 // and nothing is changed.
-func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.writableEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	key := r.PathValue("key")
 	d := editData{Env: live, Key: key, State: r.PostFormValue("state"), Default: strings.TrimSpace(r.PostFormValue("defaultVariant")),
@@ -346,15 +342,15 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape("Saved "+key+"."), http.StatusSeeOther)
-			return
+			return nil
 		}
 		if code := valueloop.ErrorCode(err); code != valueloop.EINVALID && code != valueloop.ECONFLICT {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		fieldErrors(err, d.Errors, &d.Other)
 	}
 	u.render(w, r, http.StatusUnprocessableEntity, "edit", page{Title: "Edit " + key, Nav: "flags", Data: d})
+	return nil
 }
 
 // formFields are the edit form's fields, as validation paths name them.
@@ -402,47 +398,43 @@ type stateData struct {
 
 // handleStatePage is the kill switch's confirm step: it names the flag,
 // the environment and the new state, and posts the change.
-func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.writableEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	key, to := r.PathValue("key"), r.URL.Query().Get("to")
 	f, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key), 0, "")
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key)
 	}
 	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
-		u.renderError(w, r, valueloop.FieldErrorf("to", "must be ENABLED or DISABLED"), 0, "")
-		return
+		return valueloop.FieldErrorf("to", "must be ENABLED or DISABLED")
 	}
 	u.render(w, r, http.StatusOK, "state", page{Title: "Confirm", Nav: "flags", Data: stateData{Env: live, Key: key, To: to, Version: f.Version}})
+	return nil
 }
 
-func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.writableEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	key, to := r.PathValue("key"), r.PostFormValue("to")
 	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
-		u.renderError(w, r, valueloop.FieldErrorf("to", "must be ENABLED or DISABLED"), 0, "")
-		return
+		return valueloop.FieldErrorf("to", "must be ENABLED or DISABLED")
 	}
 	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	if version == 0 {
 		version = -1
 	}
 	if _, err := u.Flags.SetState(r.Context(), live.Environment.Key, key, to, version, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	verb := "Enabled"
 	if to == valueloop.StateDisabled {
 		verb = "Disabled"
 	}
 	http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape(verb+" "+key+" in "+live.Environment.Key+"."), http.StatusSeeOther)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ func (u *UI) funcs() template.FuncMap {
 		"spct":    signedPct,
 		"num":     num,
 		"thous":   valueloop.GroupDigits,
+		"count":   count,
 		"dur":     humanDuration,
 		"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":   func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
@@ -38,6 +40,22 @@ func (u *UI) funcs() template.FuncMap {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// count is valueloop.Count for a template's integers, whatever their type:
+// {{count .Users "user"}} is "1 user" or "12,345 users".
+func count(n any, noun string) (string, error) {
+	v := reflect.ValueOf(n)
+	for v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	switch {
+	case v.CanInt():
+		return valueloop.Count(v.Int(), noun), nil
+	case v.CanUint() && v.Uint() <= math.MaxInt64:
+		return valueloop.Count(int64(v.Uint()), noun), nil
+	}
+	return "", fmt.Errorf("count: %v (%T) is not an integer", n, n)
+}
 
 func pct(x float64) string {
 	v := math.Round(x*1000) / 10

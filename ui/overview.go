@@ -92,12 +92,11 @@ func (u *UI) valueStages(r *http.Request) ([]stage, error) {
 	return out, nil
 }
 
-func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 	d := overviewData{}
 	active, err := u.rolloutRows(r, true)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	d.Rollouts = active
 	rollingOut := map[string]bool{}
@@ -106,8 +105,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 	}
 	exps, err := u.experimentRows(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	d.Experiments = exps
 	for _, s := range stageNames {
@@ -151,16 +149,14 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 	if u.Features != nil {
 		stages, err := u.valueStages(r)
 		if err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		d.Stages, d.FromValue = stages, true
 	}
 	if u.Delivery != nil {
 		rep, err := u.deliveryReport(r)
 		if err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		d.Delivery = doraKeys(rep.Overall, false)
 	}
@@ -169,8 +165,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 	if u.Value != nil {
 		next, err := u.Value.Next(r.Context(), features.NextOptions{})
 		if err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 		d.Build = next.Ranked[:min(overviewRanks, len(next.Ranked))]
 		for _, a := range next.Stop {
@@ -200,4 +195,5 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	u.render(w, r, http.StatusOK, "overview", page{Title: "Loop overview", Nav: "overview", Refresh: 60, Data: d})
+	return nil
 }

@@ -57,18 +57,17 @@ func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
 	return out, nil
 }
 
-func (u *UI) handleRollouts(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleRollouts(w http.ResponseWriter, r *http.Request) error {
 	active, err := u.rolloutRows(r, true)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	finished, err := u.rolloutRows(r, false)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	u.render(w, r, http.StatusOK, "rollouts", page{Title: "Rollouts", Nav: "rollouts", Refresh: 30, Data: rolloutsData{Active: active, Finished: finished}})
+	return nil
 }
 
 // guardrailView is one guardrail: its interval now and over the history,
@@ -93,21 +92,18 @@ type rolloutData struct {
 	Actions    []string
 }
 
-func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	if u.Rollouts == nil {
-		u.renderError(w, r, valueloop.Errorf(valueloop.ENOTFOUND, "this server runs no rollouts"), 0, "")
-		return
+		return valueloop.Errorf(valueloop.ENOTFOUND, "this server runs no rollouts")
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
 	st, err := u.Rollouts.Status(r.Context(), env, key)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	now := u.Now()
 	d := rolloutData{Status: st, CanWrite: sessionOf(r).CanChange(env) && u.FlagFiles[env] == ""}
@@ -158,6 +154,7 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) {
 		d.Actions = []string{"resume", "advance", "rollback"}
 	}
 	u.render(w, r, http.StatusOK, "rollout", page{Title: "Rollout · " + key, Nav: "rollouts", Refresh: 30, Data: d})
+	return nil
 }
 
 type rolloutActionData struct {
@@ -167,43 +164,41 @@ type rolloutActionData struct {
 
 // handleRolloutActionPage is the confirm step of a rollout action (used
 // without script; with it, the button asks in a dialog and posts).
-func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	action := r.PathValue("action")
 	if _, ok := rolloutActions[action]; !ok || u.Rollouts == nil {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no rollout action "+action+".")
-		return
+		return nil
 	}
 	st, err := u.Rollouts.Status(r.Context(), live.Environment.Key, r.PathValue("key"))
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	u.render(w, r, http.StatusOK, "rollout_action", page{Title: "Confirm", Nav: "rollouts",
 		Data: rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}})
+	return nil
 }
 
-func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) error {
 	live, err := u.liveEnv(r)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	action := r.PathValue("action")
 	kind, ok := rolloutActions[action]
 	if !ok || u.Rollouts == nil {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no rollout action "+action+".")
-		return
+		return nil
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
 	if _, err := u.Rollouts.Act(r.Context(), env, key, kind, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	done := map[string]string{"pause": "Paused", "resume": "Resumed", "advance": "Advanced", "rollback": "Rolled back"}[action]
 	http.Redirect(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key)+"?done="+url.QueryEscape(done+" the rollout of "+key+"."), http.StatusSeeOther)
+	return nil
 }

@@ -18,8 +18,13 @@ import (
 type route struct {
 	method, pattern string
 	access          access
-	handler         http.HandlerFunc
+	handler         handlerFunc
 }
+
+// handlerFunc is a route's handler: an error it returns is shown as the
+// error page (see renderError), so that a handler says what failed and
+// returns.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 type access int
 
@@ -96,7 +101,7 @@ func (u *UI) guard(rt route) http.Handler {
 			}
 		}
 		if rt.access == public {
-			rt.handler(w, r)
+			u.serve(w, r, rt.handler)
 			return
 		}
 		var ses *session
@@ -124,8 +129,15 @@ func (u *UI) guard(rt route) http.Handler {
 			u.renderError(w, r, nil, http.StatusForbidden, "Your token ("+ses.Token.Scope+") may look but not change this. Sign in with an admin token to make changes.")
 			return
 		}
-		rt.handler(w, r)
+		u.serve(w, r, rt.handler)
 	})
+}
+
+// serve runs h, showing the error it returns.
+func (u *UI) serve(w http.ResponseWriter, r *http.Request, h handlerFunc) {
+	if err := h(w, r); err != nil {
+		u.renderError(w, r, err, 0, "")
+	}
 }
 
 // parseForm reads a form post's body (bounded by maxForm in ServeHTTP),
@@ -155,8 +167,9 @@ type signInData struct {
 	CSRF  string
 }
 
-func (u *UI) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleSignInPage(w http.ResponseWriter, r *http.Request) error {
 	u.showSignIn(w, r, http.StatusOK, "")
+	return nil
 }
 
 // showSignIn renders the sign-in form with a fresh double-submit CSRF
@@ -167,18 +180,18 @@ func (u *UI) showSignIn(w http.ResponseWriter, r *http.Request, status int, msg 
 	u.render(w, r, status, "signin", page{Title: "Sign in", Data: signInData{Next: safeNext(r.FormValue("next")), Error: msg, CSRF: tok}})
 }
 
-func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(signinCookie)
 	if err != nil || !equalSecret(r.PostFormValue("csrf"), c.Value) {
 		u.showSignIn(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
-		return
+		return nil
 	}
 	addr := clientAddr(r)
 	wait, attempt := u.limiter.take(addr)
 	if wait > 0 {
 		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
 		u.showSignIn(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Try again in "+wait.Round(time.Second).String()+".")
-		return
+		return nil
 	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	t, err := u.Auth.Authenticate(secret)
@@ -192,29 +205,29 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			msg = "Evaluate tokens cannot sign in: use an admin or viewer token."
 		}
 		u.showSignIn(w, r, http.StatusUnauthorized, msg)
-		return
+		return nil
 	}
 	u.limiter.forgive(addr, attempt)
 	id, err := u.sessions.create(r.Context(), *t)
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	u.setCookie(w, r, sessionCookie, id, int((24 * time.Hour).Seconds()))
 	u.setCookie(w, r, signinCookie, "", -1)
 	u.Logger.Info("ui: signed in", "token", t.Name, "scope", t.Scope)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
 }
 
-func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if err := u.sessions.delete(r.Context(), c.Value); err != nil {
-			u.renderError(w, r, err, 0, "")
-			return
+			return err
 		}
 	}
 	u.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin?done=Signed+out.", http.StatusSeeOther)
+	return nil
 }
 
 // safeNext keeps a redirect target on this site: a path, not a URL.

@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
-	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 // testDashboard is a dashboard over a fresh SQLite store with one admin
@@ -30,11 +29,7 @@ type testDashboard struct {
 
 func newTestDashboard(t *testing.T, configure func(*UI)) *testDashboard {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, nil)
 	a := auth.NewService(db)
 	if err := a.Reload(context.Background()); err != nil {
 		t.Fatal(err)

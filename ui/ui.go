@@ -63,14 +63,7 @@ type AuditReader interface {
 
 // ExperimentReader is what the experiment pages read (the store).
 type ExperimentReader interface {
-	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
-	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
-	// DimensionAggregates are the flag's cells per value of one dimension.
-	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
-	// SplitHistory is the flag's split periods (rollout steps), so that
-	// a flag whose split moved is analysed period by period.
-	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
-	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	experiment.Reader
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 
@@ -339,13 +332,14 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, err error, stat
 	u.render(w, r, status, "error", page{Title: http.StatusText(status), Data: msg})
 }
 
-func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
+func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) error {
 	a, ok := u.assets[r.PathValue("file")]
 	if !ok {
 		http.NotFound(w, r)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", a.typ)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	w.Write(a.body)
+	return nil
 }

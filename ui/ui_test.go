@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
 type clock struct{ t time.Time }
@@ -21,14 +21,11 @@ func (c *clock) now() time.Time { return c.t }
 // token, returned.
 func mustStore(t *testing.T, c *clock) (*sqlite.DB, valueloop.Token) {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "ui.db"))
+	var now func() time.Time
 	if c != nil {
-		db.Now = c.now
+		now = c.now
 	}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, now)
 	tok := valueloop.Token{Name: "ann", Scope: valueloop.ScopeAdmin}
 	if err := db.CreateToken(context.Background(), &tok, []byte("hash-of-ann"), "test"); err != nil {
 		t.Fatal(err)

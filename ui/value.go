@@ -48,23 +48,21 @@ type flowTime struct {
 	P50, P85 string
 }
 
-func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) error {
 	p := page{Title: "Value", Nav: "value"}
 	if u.Value == nil {
 		u.render(w, r, http.StatusOK, "value", p)
-		return
+		return nil
 	}
 	q := r.URL.Query()
 	// One read of the value version for both: a page shows one state.
 	next, flow, err := u.Value.NextAndFlow(r.Context(), features.NextOptions{Method: value.Method(q.Get("method"))}, features.FlowOptions{})
 	if err != nil {
-		u.renderError(w, r, err, 0, "") // names the field: method must be wsjf or rice
-		return
+		return err // names the field: method must be wsjf or rice
 	}
 	objectives := next.Objectives()
 	if err := next.Only(q.Get("objective")); err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	d := valueData{Next: next, Flow: flow, Method: next.Method, Objective: q.Get("objective"), Objectives: objectives}
 	d.Throughput, d.ThroughputText = throughputChart(flow.Throughput)
@@ -76,6 +74,7 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Data = d
 	u.render(w, r, http.StatusOK, "value", p)
+	return nil
 }
 
 // throughputChart draws the verdicts reached each week as stacked bars
@@ -135,15 +134,14 @@ type stageTime struct {
 	Open     bool
 }
 
-func (u *UI) handleFeature(w http.ResponseWriter, r *http.Request) {
+func (u *UI) handleFeature(w http.ResponseWriter, r *http.Request) error {
 	if u.Value == nil {
 		u.renderError(w, r, nil, http.StatusNotFound, "The value loop is not running on this server.")
-		return
+		return nil
 	}
 	rec, err := u.Value.Record(r.Context(), r.PathValue("key"))
 	if err != nil {
-		u.renderError(w, r, err, 0, "")
-		return
+		return err
 	}
 	d := recordData{R: rec}
 	if rec.LeadTimeToCustomer != nil {
@@ -156,4 +154,5 @@ func (u *UI) handleFeature(w http.ResponseWriter, r *http.Request) {
 		d.Stages = append(d.Stages, stageTime{Stage: s.Stage, Duration: humanDuration(s.Duration), Open: s.Open})
 	}
 	u.render(w, r, http.StatusOK, "feature", page{Title: rec.Feature, Nav: "value", Data: d})
+	return nil
 }

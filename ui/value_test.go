@@ -111,7 +111,8 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		}
 		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
 		horizon, _ := value.ParseDate("2027-06-30")
-		for _, o := range []string{"growth", "retention"} {
+		// quiet: an objective nothing bets on yet, still one to filter by.
+		for _, o := range []string{"growth", "retention", "quiet"} {
 			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "t"); err != nil {
 				t.Fatal(err)
 			}
@@ -135,6 +136,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		{"/value", []string{"ranked-growth", "unranked-retention", `<option value="retention"`, `<option value="growth"`}, nil},
 		{"/value?objective=retention", []string{"unranked-retention"}, []string{"ranked-growth"}},
 		{"/value?objective=growth", []string{"ranked-growth"}, []string{"unranked-retention"}},
+		{"/value?objective=quiet", []string{"Nothing to rank", `<option value="quiet" selected`}, []string{"ranked-growth", "unranked-retention"}},
 	} {
 		before := reads.n.Load()
 		resp, err := c.Get(d.srv.URL + tc.path)

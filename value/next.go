@@ -403,15 +403,15 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	a.UsersPerDay = float64(x.Users) / running
 	left := h.End().Sub(now).Hours() / 24
 	if a.UsersPerDay <= 0 {
-		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(running), h)
+		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(running), h)
 		return a, true
 	}
 	a.DaysNeeded = float64(a.RemainingUsers) / a.UsersPerDay
 	if a.DaysNeeded <= left {
 		return a, false
 	}
-	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s more users: at %s users/day (%s users in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
-		x.Flag, x.Environment, valueloop.GroupDigits(a.RemainingUsers), num(a.UsersPerDay), valueloop.GroupDigits(x.Users), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
+	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s: at %s users/day (%s in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
+		x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(a.UsersPerDay), valueloop.Count(x.Users, "user"), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
 	return a, true
 }
 

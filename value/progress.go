@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 )
 
@@ -34,6 +35,13 @@ type Progress struct {
 	DaysLeft float64 `json:"daysLeft"`
 	// Summary says it in one line with its arithmetic.
 	Summary string `json:"summary"`
+}
+
+// ShownObjective is an objective with its progress toward its target: what
+// GET /api/v1/objectives/{key} answers and `valueloop objective show` reads.
+type ShownObjective struct {
+	Objective
+	Progress *Progress `json:"progress"`
 }
 
 // ObjectiveProgress measures o's progress from its features' verdicts (the
@@ -122,7 +130,7 @@ func (p *Progress) summary(terms []string, relative bool) string {
 		// Whole days: a fraction of a day reads as false precision here.
 		// The horizon's day ends a nanosecond before midnight: count to
 		// the second, so that midnight to its end is a whole day.
-		fmt.Fprintf(&b, ", %d days left to the horizon %s", int(math.Round(p.DaysLeft*86400))/86400, p.Horizon)
+		fmt.Fprintf(&b, ", %s left to the horizon %s", valueloop.Count(int64(math.Round(p.DaysLeft*86400))/86400, "day"), p.Horizon)
 	}
 	return b.String()
 }

@@ -93,6 +93,7 @@ func TestObjectiveProgressDaysLeft(t *testing.T) {
 		want string
 	}{
 		{time.Date(2026, 10, 2, 11, 30, 0, 0, time.UTC), "no validated effect yet toward +10%, 90 days left to the horizon 2026-12-31"},
+		{time.Date(2026, 12, 30, 18, 0, 0, 0, time.UTC), "no validated effect yet toward +10%, 1 day left to the horizon 2026-12-31"},
 		{time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC), "no validated effect yet toward +10%, less than a day left to the horizon 2026-12-31"},
 	} {
 		if p := ObjectiveProgress(&o, nil, tc.now); p.Summary != tc.want {

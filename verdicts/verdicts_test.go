@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/verdicts"
 )
@@ -71,12 +71,7 @@ func setup(t *testing.T) (*store, *verdicts.Recorder, *storetest.Clock) {
 	t.Helper()
 	ctx := context.Background()
 	clock := &storetest.Clock{T: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	db := sqlite.NewDB(filepath.Join(t.TempDir(), "v.db"))
-	db.Now = clock.Now
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t, clock.Now)
 	if err := db.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)
 	}

@@ -283,11 +283,18 @@ func runLoop(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, l)
+	return writeOut(e, cf, l, func(w io.Writer, l *delivery.Loop) { writeLoop(w, l, time.Now()) })
+}
+
+// writeMissing lists what a loop or a release record does not know yet,
+// when anything.
+func writeMissing(w io.Writer, missing []string) {
+	if len(missing) > 0 {
+		fmt.Fprintln(w, "\nNot known yet:")
+		for _, m := range missing {
+			fmt.Fprintf(w, "  - %s\n", m)
+		}
 	}
-	writeLoop(e.stdout, l, time.Now())
-	return nil
 }
 
 // writeLoop prints the loop of a flag as a timeline: one bar per stage,
@@ -365,12 +372,7 @@ func writeLoop(w io.Writer, l *delivery.Loop, now time.Time) {
 	}
 	fmt.Fprintf(w, "\n  lead time to customer (first commit → 100%% of users)   %s\n", durPtr(l.LeadTimeToCustomer))
 	fmt.Fprintf(w, "  time to validated learning (rollout start → verdict)    %s\n", durPtr(l.TimeToValidatedLearning))
-	if len(l.Missing) > 0 {
-		fmt.Fprintln(w, "\nNot known yet:")
-		for _, m := range l.Missing {
-			fmt.Fprintf(w, "  - %s\n", m)
-		}
-	}
+	writeMissing(w, l.Missing)
 }
 
 func durPtr(d *time.Duration) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -24,9 +25,7 @@ func doraCommand() *command {
 func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "dora")
 	cf := addClientFlags(e, fs)
-	since := fs.String("since", "", "look back this far: 30d, 12w, 36h (default 30d)")
-	from := fs.String("from", "", "start of the range (TIME), instead of --since")
-	to := fs.String("to", "", "end of the range (TIME, default now)")
+	span := addTimeRange(fs)
 	bucket := fs.String("bucket", "", "day, week, month or none (default: by the length of the range)")
 	var services, teams listFlag
 	fs.Var(&services, "service", "only this service (repeatable)")
@@ -42,12 +41,12 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := rangeQuery(*since, *from, *to)
+	q, err := span.query()
 	if err != nil {
 		return err
 	}
 	if *bucket == "" {
-		*bucket = autoBucket(*since, *from, *to)
+		*bucket = autoBucket(span.since, span.from, span.to)
 	}
 	q.Set("bucket", *bucket)
 	for _, s := range services {
@@ -60,22 +59,30 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, rep)
-	}
-	writeDORA(e.stdout, rep)
-	return nil
+	return writeOut(e, cf, rep, writeDORA)
 }
 
-// rangeQuery checks a time range with the parser the server uses
+// timeRange is the time range a command reads: --since, or --from and --to.
+type timeRange struct{ since, from, to string }
+
+// addTimeRange declares the flags of a time range on fs.
+func addTimeRange(fs *flag.FlagSet) *timeRange {
+	r := &timeRange{}
+	fs.StringVar(&r.since, "since", "", "look back this far: 30d, 12w, 36h (default 30d)")
+	fs.StringVar(&r.from, "from", "", "start of the range (TIME), instead of --since")
+	fs.StringVar(&r.to, "to", "", "end of the range (TIME, default now)")
+	return r
+}
+
+// query checks the range with the parser the server uses
 // (delivery.ParseRange, whose --since is flow's) and returns its query: a
 // bad --since, --from or --to is a usage error here, exit 2, as flow's is.
-func rangeQuery(since, from, to string) (url.Values, error) {
-	if _, _, err := delivery.ParseRange(since, from, to, time.Now()); err != nil {
+func (r *timeRange) query() (url.Values, error) {
+	if _, _, err := delivery.ParseRange(r.since, r.from, r.to, time.Now()); err != nil {
 		return nil, flagError(err)
 	}
 	q := url.Values{}
-	for k, v := range map[string]string{"since": since, "from": from, "to": to} {
+	for k, v := range map[string]string{"since": r.since, "from": r.from, "to": r.to} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -99,7 +106,7 @@ func autoBucket(since, from, to string) string {
 	now := time.Now()
 	start, end, err := delivery.ParseRange(since, from, to, now)
 	if err != nil {
-		return "week" // not reached: rangeQuery checked the range
+		return "week" // not reached: timeRange.query checked the range
 	}
 	switch d := end.Sub(start); {
 	case d <= 14*24*time.Hour:

@@ -174,7 +174,7 @@ func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	if res.Changed {
 		verdict = "the stored aggregates DIFFERED and were replaced"
 	}
-	fmt.Fprintf(e.stdout, "Recomputed %s from %d events in %s: %d aggregates; %s.\n", *env, res.Events, time.Since(start).Round(time.Millisecond), res.Aggregates, verdict)
+	fmt.Fprintf(e.stdout, "Recomputed %s from %s in %s: %s; %s.\n", *env, valueloop.Count(res.Events, "event"), time.Since(start).Round(time.Millisecond), valueloop.Count(int64(res.Aggregates), "aggregate"), verdict)
 	return nil
 }
 
@@ -278,7 +278,7 @@ func (im *importer) flush(ctx context.Context) error {
 		if ue := envRequired("import", im.env, err); ue != err {
 			return ue
 		}
-		return fmt.Errorf("after %d events (up to line %d; re-run the import: events with ids are not stored twice): %w", sum.Events, im.lines[0]-1, err)
+		return fmt.Errorf("after %s (up to line %d; re-run the import: events with ids are not stored twice): %w", valueloop.Count(int64(sum.Events), "event"), im.lines[0]-1, err)
 	}
 	sum.Events += res.Received
 	sum.Stored += res.Stored
@@ -314,8 +314,8 @@ func (im *importer) report(asJSON bool) error {
 	if asJSON {
 		writeJSONOut(im.e, sum)
 	} else {
-		fmt.Fprintf(im.e.stdout, "Imported %s: %d events: %d stored, %d duplicates, %d rejected (%s).\n",
-			sum.File, sum.Events, sum.Stored, sum.Duplicates, sum.Rejected, time.Since(im.bar.Start).Round(time.Millisecond))
+		fmt.Fprintf(im.e.stdout, "Imported %s: %s: %d stored, %s, %d rejected (%s).\n",
+			sum.File, valueloop.Count(int64(sum.Events), "event"), sum.Stored, valueloop.Count(int64(sum.Duplicates), "duplicate"), sum.Rejected, time.Since(im.bar.Start).Round(time.Millisecond))
 	}
 	if sum.Rejected > 0 {
 		if sum.Rejected == 1 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -204,24 +203,7 @@ func TestCrashKeepsAcknowledgedEvents(t *testing.T) {
 // more serve arguments if given, and returns it with its URL.
 func startProcess(t testing.TB, bin, data string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-	}()
+	cmd, urlc := startBinary(t, bin, nil, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
 	select {
 	case u := <-urlc:
 		return cmd, u

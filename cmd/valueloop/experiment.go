@@ -100,11 +100,7 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, res)
-	}
-	writeResults(e.stdout, res)
-	return nil
+	return writeOut(e, cf, res, writeResults)
 }
 
 // hypothesisKey parses args and returns the one flag key they name, and
@@ -131,11 +127,7 @@ func runHypothesisGet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, h)
-	}
-	writeHypothesis(e.stdout, h)
-	return nil
+	return writeOut(e, cf, h, writeHypothesis)
 }
 
 func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
@@ -317,7 +309,7 @@ func settingsLine(s experiment.Settings) string {
 	if s.Inference == experiment.Fixed {
 		b.WriteString("fixed-horizon intervals (read once, at the planned sample)")
 	} else {
-		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s users)", valueloop.GroupDigits(int64(s.SequentialTuning)))
+		fmt.Fprintf(&b, "sequential intervals (safe to peek; tuned for %s)", valueloop.Count(int64(s.SequentialTuning), "user"))
 	}
 	fmt.Fprintf(&b, ", CUPED %s", onOff(s.CUPED))
 	if s.CUPED && s.CUPEDTheta == stats.PooledTheta {
@@ -342,7 +334,7 @@ func settingsLine(s experiment.Settings) string {
 // p-values and the chance to win; then the SRM line, the settings and the
 // verdict with its reason.
 func writeResults(w io.Writer, r *experiment.Result) {
-	fmt.Fprintf(w, "%s in %s: %d variants, %s users", r.Flag, r.Environment, len(r.Variants), valueloop.GroupDigits(r.Users))
+	fmt.Fprintf(w, "%s in %s: %s, %s", r.Flag, r.Environment, valueloop.Count(int64(len(r.Variants)), "variant"), valueloop.Count(r.Users, "user"))
 	if r.Excluded > 0 || r.OtherUsers > 0 {
 		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", valueloop.GroupDigits(r.Excluded), valueloop.GroupDigits(r.OtherUsers))
 	}
@@ -425,7 +417,7 @@ func liftCells(tw io.Writer, l *experiment.Lift, seq bool, scale float64) string
 // its sample-ratio check; the bars of a metric share one scale.
 func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval string) {
 	d := r.Dimension
-	fmt.Fprintf(w, "\nBy %s: %d slices; p-values adjusted (%s) across all %d comparisons of the slices.\n", d.Dimension, len(d.Slices), d.Correction, d.Comparisons)
+	fmt.Fprintf(w, "\nBy %s: %s; p-values adjusted (%s) across all %s of the slices.\n", d.Dimension, valueloop.Count(int64(len(d.Slices)), "slice"), d.Correction, valueloop.Count(int64(d.Comparisons), "comparison"))
 	fmt.Fprintf(w, "Warning: %s\n", d.Warning)
 	seq := r.Settings.Inference != experiment.Fixed
 	for _, m := range r.Metrics {

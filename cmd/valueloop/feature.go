@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/termchart"
@@ -78,11 +79,7 @@ func runFeatureShow(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, sh)
-	}
-	writeFeature(e.stdout, sh, time.Now())
-	return nil
+	return writeOut(e, cf, sh, func(w io.Writer, sh *features.Shown) { writeFeature(w, sh, time.Now()) })
 }
 
 // optFloat is a number flag that remembers whether it was given.
@@ -294,14 +291,9 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 	}
 	fmt.Fprintf(w, "\n  lead time to customer (first commit → released to everyone)  %s\n", sec(r.LeadTimeToCustomer))
 	fmt.Fprintf(w, "  time to validated learning (first exposure → verdict)         %s\n", sec(r.TimeToValidatedLearning))
-	if len(r.Missing) > 0 {
-		fmt.Fprintln(w, "\nNot known yet:")
-		for _, m := range r.Missing {
-			fmt.Fprintf(w, "  - %s\n", m)
-		}
-	}
+	writeMissing(w, r.Missing)
 	if len(r.Timeline) > 0 {
-		fmt.Fprintf(w, "\nRelease record (%d events):\n", len(r.Timeline))
+		fmt.Fprintf(w, "\nRelease record (%s):\n", valueloop.Count(int64(len(r.Timeline)), "event"))
 		for _, ev := range r.Timeline {
 			line := ev.Cause
 			if ev.Detail != "" {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -45,20 +47,7 @@ func MustServeEnv(t testing.TB, dataDir string, env map[string]string, args ...s
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{Admin: testAdminToken, DataDir: dataDir, Stderr: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
 	pr, pw := io.Pipe()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			s.Stderr.WriteString(line + "\n")
-			if m := urlPattern.FindStringSubmatch(line); m != nil {
-				select {
-				case urlc <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
+	urlc := serveLog(pr, s.Stderr)
 	getenv := envMap(env)
 	all := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dataDir}, args...)
 	go func() {
@@ -75,6 +64,45 @@ func MustServeEnv(t testing.TB, dataDir string, env map[string]string, args ...s
 	}
 	t.Cleanup(func() { s.Stop(t) })
 	return s
+}
+
+// serveLog reads a server's log from r a line at a time, copying it into
+// log when that is not nil, and sends the URL the server says it serves at
+// on the channel it returns, once.
+func serveLog(r io.Reader, log *syncBuffer) <-chan string {
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			if log != nil {
+				log.WriteString(line + "\n")
+			}
+			if m := urlPattern.FindStringSubmatch(line); m != nil {
+				select {
+				case urlc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	return urlc
+}
+
+// startBinary starts the built binary bin with args and the admin token,
+// and returns it with the channel serveLog sends its URL on.
+func startBinary(t testing.TB, bin string, log *syncBuffer, args ...string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, serveLog(stderr, log)
 }
 
 // Stop shuts the server down and waits for Run to return.

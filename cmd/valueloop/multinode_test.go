@@ -41,31 +41,15 @@ type node struct {
 	URL  string
 	log  *syncBuffer
 	done chan struct{}
-	urlc chan string
+	urlc <-chan string
 }
 
 // startNode runs bin serve --database dsn; wait waits until it serves.
 func startNode(t *testing.T, bin, dsn, name string) *node {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database", dsn, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "VALUELOOP_ADMIN_TOKEN="+testAdminToken)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{name: name, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{}), urlc: make(chan string, 1)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			n.log.WriteString(sc.Text() + "\n")
-			if m := urlPattern.FindStringSubmatch(sc.Text()); m != nil {
-				n.urlc <- m[1]
-			}
-		}
-	}()
+	log := &syncBuffer{}
+	cmd, urlc := startBinary(t, bin, log, "serve", "--addr", "127.0.0.1:0", "--database", dsn, "--log-level", "debug")
+	n := &node{name: name, cmd: cmd, log: log, done: make(chan struct{}), urlc: urlc}
 	go func() { cmd.Wait(); close(n.done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)

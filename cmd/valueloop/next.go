@@ -64,11 +64,7 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, n)
-	}
-	writeNext(e.stdout, n)
-	return nil
+	return writeOut(e, cf, n, writeNext)
 }
 
 // writeNext prints the ranked backlog with a bar per score and each rank's
@@ -140,11 +136,7 @@ func runFlow(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, f)
-	}
-	writeFlow(e.stdout, f, objective)
-	return nil
+	return writeOut(e, cf, f, func(w io.Writer, f *value.Flow) { writeFlow(w, f, objective) })
 }
 
 // writeFlow prints the flow of value: per stage the work in progress (with
@@ -186,7 +178,7 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 		validated += wk.Validated
 	}
 	fmt.Fprintln(w, "\nThroughput: features reaching a verdict per week")
-	fmt.Fprintf(w, "  %s  %d in %d weeks (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, len(f.Throughput), validated, total-validated)
+	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated)
 	share := "–"
 	if f.ValidatedShare != nil {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)

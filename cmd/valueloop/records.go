@@ -101,9 +101,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "deploy list")
 	cf := addClientFlags(e, fs)
 	service := fs.String("service", "", "service (required)")
-	since := fs.String("since", "", "look back this far (default 30d)")
-	from := fs.String("from", "", "start of the range (TIME)")
-	to := fs.String("to", "", "end of the range (TIME, default now)")
+	span := addTimeRange(fs)
 	if err := e.parseNoArgs(fs, args, "deploy list"); err != nil {
 		return err
 	}
@@ -114,7 +112,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := rangeQuery(*since, *from, *to)
+	q, err := span.query()
 	if err != nil {
 		return err
 	}

@@ -85,28 +85,12 @@ func TestAdminTokenEnvOnExistingStore(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	ready := make(chan string, 1)
 	pr, pw := io.Pipe()
 	go func() {
 		done <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", srv.DataDir}, strings.NewReader(""), io.Discard, pw, envMap(env))
 		pw.Close()
 	}()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := pr.Read(buf)
-			stderr.WriteString(string(buf[:n]))
-			if m := urlPattern.FindStringSubmatch(stderr.String()); m != nil {
-				select {
-				case ready <- m[1]:
-				default:
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	ready := serveLog(pr, &stderr)
 	var url string
 	select {
 	case url = <-ready:

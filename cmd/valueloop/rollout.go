@@ -144,15 +144,6 @@ func rolloutKey(e *cliEnv, fs *flag.FlagSet, cf *clientFlags, sub string, env *s
 	return pos[0], c, err
 }
 
-// writeRollout prints a rollout's status as cf asks.
-func writeRollout(e *cliEnv, cf *clientFlags, st *rollout.Status) error {
-	if cf.output == "json" {
-		return writeJSONOut(e, st)
-	}
-	writeRolloutStatus(e.stdout, st)
-	return nil
-}
-
 func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	const sub = "start"
 	fs, cf, env := envClientFlags(e, "rollout "+sub)
@@ -178,7 +169,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeRollout(e, cf, st)
+	return writeOut(e, cf, st, writeRolloutStatus)
 }
 
 func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
@@ -227,7 +218,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 		if err != nil {
 			return err
 		}
-		return writeRollout(e, cf, st)
+		return writeOut(e, cf, st, writeRolloutStatus)
 	}
 }
 

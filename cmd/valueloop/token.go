@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -194,6 +195,16 @@ func orAll(env string) string {
 		return "all environments"
 	}
 	return env
+}
+
+// writeOut prints v, a command's result, as --output asks: indented JSON, or
+// the text write makes of it.
+func writeOut[T any](e *cliEnv, cf *clientFlags, v T, write func(io.Writer, T)) error {
+	if cf.output == "json" {
+		return writeJSONOut(e, v)
+	}
+	write(e.stdout, v)
+	return nil
 }
 
 func writeJSONOut(e *cliEnv, v any) error {

@@ -294,6 +294,19 @@ func loopDone(t *testing.T, s *testServer, f shownFeature) {
 	}
 }
 
+// checkNextQuietObjective: an objective nothing bets on yet is known to
+// next --objective: an empty backlog, not an error.
+func checkNextQuietObjective(t *testing.T, s *testServer) {
+	t.Helper()
+	if code, _, errOut := s.cli(t, s.Admin, "objective", "set", "quiet", "--title", "Quiet", "--metric", "revenue", "--target", "+5%", "--horizon", "2027-06-30"); code != 0 {
+		t.Fatalf("objective set quiet: %d %s", code, errOut)
+	}
+	code, quiet, errOut := s.cli(t, s.Admin, "next", "--objective", "quiet")
+	if code != 0 || !strings.Contains(quiet, "Nothing to rank") || strings.Contains(quiet, "onboarding-checklist") {
+		t.Errorf("next --objective quiet (%d %s):\n%s", code, errOut, quiet)
+	}
+}
+
 // TestDemoValueLoop: a fresh serve --demo has the loop closed: features in
 // every stage, a ranked backlog with its arithmetic, a stale flag and a
 // treatment to turn off, a flow with throughput, and new-onboarding's
@@ -335,6 +348,7 @@ func TestDemoValueLoop(t *testing.T) {
 	if code != 0 || !strings.Contains(only, "onboarding-checklist") || strings.Contains(only, "wishlist") || strings.Contains(only, "twenty-results") {
 		t.Errorf("next --objective activation (%d %s):\n%s", code, errOut, only)
 	}
+	checkNextQuietObjective(t, s)
 	if code, _, errOut := s.cli(t, s.Admin, "next", "--objective", "growth"); code == 0 || !strings.Contains(errOut, "objective") || !strings.Contains(errOut, `"growth"`) {
 		t.Errorf("next --objective growth: exit %d, %s; want an error naming the field and the objective", code, errOut)
 	}

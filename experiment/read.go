@@ -1,0 +1,65 @@
+package experiment
+
+import (
+	"context"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// Reader is what Read reads of a flag's experiment: a store's hypotheses,
+// metric definitions, aggregates and split history.
+type Reader interface {
+	Hypothesis(ctx context.Context, env, flag string) (*Hypothesis, error)
+	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
+	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// DimensionAggregates are the flag's cells per value of one dimension.
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
+	// SplitHistory is the flag's split periods (rollout steps), so that
+	// a flag whose split moved is analysed period by period.
+	SplitHistory(ctx context.Context, env, flag string) ([]SplitPeriod, error)
+}
+
+// ReadHypothesis sets in's Hypothesis and Settings to those of the flag
+// in.Flag of in.Environment, or to none and the default settings when it
+// has no hypothesis. It is apart from ReadAnalysis so that a request can
+// override the settings in between.
+func ReadHypothesis(ctx context.Context, r Reader, in *Input) error {
+	h, err := r.Hypothesis(ctx, in.Environment, in.Flag)
+	switch {
+	case valueloop.ErrorCode(err) == valueloop.ENOTFOUND:
+		in.Hypothesis, in.Settings = nil, DefaultSettings()
+	case err != nil:
+		return err
+	default:
+		in.Hypothesis, in.Settings = h, h.Settings
+	}
+	return nil
+}
+
+// ReadAnalysis reads into in the environment's metrics and the flag's
+// aggregates, split history and, when in.Dimension is set, its cells of
+// that dimension, and analyses them: the results route and the
+// experiment page answer the same. A flag the environment neither defines
+// (in.Definition) nor has exposures of is not found.
+func ReadAnalysis(ctx context.Context, r Reader, in *Input) (*Result, error) {
+	var err error
+	if in.Metrics, err = r.Metrics(ctx, in.Environment); err != nil {
+		return nil, err
+	}
+	if in.Aggregates, err = r.Aggregates(ctx, in.Environment, in.Flag); err != nil {
+		return nil, err
+	}
+	if in.Splits, err = r.SplitHistory(ctx, in.Environment, in.Flag); err != nil {
+		return nil, err
+	}
+	if in.Dimension != "" {
+		if in.DimensionAggregates, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, in.Dimension); err != nil {
+			return nil, err
+		}
+	}
+	if in.Definition == nil && len(in.Aggregates) == 0 {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
+	}
+	return Analyze(*in)
+}
