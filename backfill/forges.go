@@ -109,22 +109,51 @@ func recent[T, U any](since time.Time, xs []T, ys []U, at func(*T) time.Time) ([
 func merged(c *dora.Change) time.Time       { return c.MergedAt }
 func deployed(d *dora.Deployment) time.Time { return d.At }
 
+// repository reads the repository (GitHub) or project (GitLab) at u with
+// parse: its full name and default branch.
+func repository(ctx context.Context, f *Fetcher, u string, parse func([]byte) (name, branch string, err error)) (string, string, error) {
+	page, err := f.Get(ctx, u)
+	if err != nil {
+		return "", "", err
+	}
+	name, branch, err := parse(page.Body)
+	if err != nil {
+		return "", "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	return name, branch, nil
+}
+
+// deploymentsPage is the Page of a forge's list of deployments (or of
+// releases) that parse reads, of a repository name and a forge's config C;
+// the deployments before since are dropped.
+func deploymentsPage[C any](parse func([]byte, string, C) ([]dora.Deployment, error), name string, cfg C, since time.Time) PageFunc {
+	return func(b []byte) (dora.Event, []Sub, error) {
+		ds, err := parse(b, name, cfg)
+		ds, _ = recent[dora.Deployment, any](since, ds, nil, deployed)
+		return dora.Event{Deployments: ds}, nil, err
+	}
+}
+
+// incidentsPage is the Page of a forge's list of incident issues that parse
+// reads.
+func incidentsPage[C any](parse func([]byte, string, C) ([]dora.Incident, error), name string, cfg C) PageFunc {
+	return func(b []byte) (dora.Event, []Sub, error) {
+		is, err := parse(b, name, cfg)
+		return dora.Event{Incidents: is}, nil, err
+	}
+}
+
 // GitHubStreams reads the repository (owner/name) at the API root and
 // returns the streams of its history: merged pull requests with their
 // reviews, deployments with their statuses, releases (when
 // cfg.ReleaseEnvironment is set) and incident issues.
 func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config) ([]Stream, error) {
 	root := repo.Root
-	base := root + "/repos/" + repo.Name
-	page, err := f.Get(ctx, base)
+	name, branch, err := repository(ctx, f, root+"/repos/"+repo.Name, github.Repository)
 	if err != nil {
 		return nil, err
 	}
-	name, branch, err := github.Repository(page.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", base, err)
-	}
-	base = root + "/repos/" + name
+	base := root + "/repos/" + name
 	list := fmt.Sprintf("per_page=%d", PerPage)
 	label := cfg.IncidentLabel
 	if label == "" {
@@ -156,17 +185,11 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 			}
 			return dora.Event{Deployments: records}, subs, err
 		}},
-		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list + repo.since("since"), Page: func(b []byte) (dora.Event, []Sub, error) {
-			is, err := github.IssuesPage(b, name, cfg)
-			return dora.Event{Incidents: is}, nil, err
-		}},
+		{Name: "issues", URL: base + "/issues?state=all&sort=created&direction=asc&labels=" + url.QueryEscape(label) + "&" + list + repo.since("since"),
+			Page: incidentsPage(github.IssuesPage, name, cfg)},
 	}
 	if cfg.ReleaseEnvironment != "" {
-		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := github.ReleasesPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}})
+		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: deploymentsPage(github.ReleasesPage, name, cfg, repo.Since)})
 	}
 	return streams, nil
 }
@@ -177,25 +200,17 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 // releases (when cfg.ReleaseEnvironment is set).
 func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config) ([]Stream, error) {
 	root := repo.Root
-	base := root + "/projects/" + url.PathEscape(repo.Name)
-	page, err := f.Get(ctx, base)
+	name, branch, err := repository(ctx, f, root+"/projects/"+url.PathEscape(repo.Name), gitlab.Project)
 	if err != nil {
 		return nil, err
 	}
-	name, branch, err := gitlab.Project(page.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", base, err)
-	}
-	base = root + "/projects/" + url.PathEscape(name)
+	base := root + "/projects/" + url.PathEscape(name)
 	list := fmt.Sprintf("per_page=%d", PerPage)
 	label := cfg.IncidentLabel
 	if label == "" {
 		label = gitlab.DefaultIncidentLabel
 	}
-	issues := func(b []byte) (dora.Event, []Sub, error) {
-		is, err := gitlab.IssuesPage(b, name, cfg)
-		return dora.Event{Incidents: is}, nil, err
-	}
+	issues := incidentsPage(gitlab.IssuesPage, name, cfg)
 	// Updated after Since: a merge request merged since was updated since.
 	after := repo.since("updated_after")
 	mrs := "/merge_requests?state=merged&order_by=created_at&sort=asc&" + list + after
@@ -212,20 +227,12 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 			}
 			return dora.Event{Changes: changes}, subs, err
 		}},
-		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list + after, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := gitlab.DeploymentsPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}},
+		{Name: "deployments", URL: base + "/deployments?order_by=id&sort=asc&" + list + after, Page: deploymentsPage(gitlab.DeploymentsPage, name, cfg, repo.Since)},
 		{Name: "issues", URL: base + "/issues?state=all&order_by=created_at&sort=asc&labels=" + url.QueryEscape(label) + "&" + list + after, Page: issues},
 		{Name: "incidents", URL: base + "/issues?state=all&order_by=created_at&sort=asc&issue_type=incident&" + list + after, Page: issues},
 	}
 	if cfg.ReleaseEnvironment != "" {
-		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			ds, err := gitlab.ReleasesPage(b, name, cfg)
-			ds, _ = recent[dora.Deployment, any](repo.Since, ds, nil, deployed)
-			return dora.Event{Deployments: ds}, nil, err
-		}})
+		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: deploymentsPage(gitlab.ReleasesPage, name, cfg, repo.Since)})
 	}
 	return streams, nil
 }

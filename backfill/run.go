@@ -95,13 +95,9 @@ func (im *Importer) stream(ctx context.Context, s Stream) error {
 		im.progress(true, "%s: %s resumes at page %d", im.Scope, s.Name, cur.Pages+1)
 	}
 	for u != "" {
-		page, err := im.Fetch.Get(ctx, u)
+		ev, subs, next, err := im.read(ctx, u, s.Page)
 		if err != nil {
 			return err
-		}
-		ev, subs, err := s.Page(page.Body)
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", u, err)
 		}
 		if err := im.readSubs(ctx, &ev, subs); err != nil {
 			return err
@@ -109,7 +105,7 @@ func (im *Importer) stream(ctx context.Context, s Stream) error {
 		if err := im.StorePage(ctx, s.Name, &ev); err != nil {
 			return err
 		}
-		cur = Cursor{Next: page.Next, Done: page.Next == "", Pages: cur.Pages + 1}
+		cur = Cursor{Next: next, Done: next == "", Pages: cur.Pages + 1}
 		if err := im.Checkpoint.Set(s.Name, cur); err != nil {
 			return err
 		}
@@ -117,9 +113,22 @@ func (im *Importer) stream(ctx context.Context, s Stream) error {
 		im.Summary.Requests = im.Fetch.Requests
 		im.progress(cur.Done, "%s: %s page %d · %d records read, %d new · %d requests", im.Scope, s.Name, cur.Pages,
 			im.Summary.Read, im.Summary.Stored, im.Summary.Requests)
-		u = page.Next
+		u = next
 	}
 	return nil
+}
+
+// read fetches the page at u and reads it with parse; next is the URL of
+// the page after it ("" after the last).
+func (im *Importer) read(ctx context.Context, u string, parse PageFunc) (ev dora.Event, subs []Sub, next string, err error) {
+	page, err := im.Fetch.Get(ctx, u)
+	if err != nil {
+		return ev, nil, "", err
+	}
+	if ev, subs, err = parse(page.Body); err != nil {
+		return ev, subs, "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	return ev, subs, page.Next, nil
 }
 
 // readSubs reads every page of subs (and of the lists they name) into ev.
@@ -128,20 +137,16 @@ func (im *Importer) readSubs(ctx context.Context, ev *dora.Event, subs []Sub) er
 		sub := subs[0]
 		subs = subs[1:]
 		for u := sub.URL; u != ""; {
-			page, err := im.Fetch.Get(ctx, u)
+			more, moreSubs, next, err := im.read(ctx, u, sub.Page)
 			if err != nil {
 				return err
-			}
-			more, next, err := sub.Page(page.Body)
-			if err != nil {
-				return fmt.Errorf("GET %s: %w", u, err)
 			}
 			ev.Changes = append(ev.Changes, more.Changes...)
 			ev.Deployments = append(ev.Deployments, more.Deployments...)
 			ev.Incidents = append(ev.Incidents, more.Incidents...)
 			ev.Reviews = append(ev.Reviews, more.Reviews...)
-			subs = append(subs, next...)
-			u = page.Next
+			subs = append(subs, moreSubs...)
+			u = next
 		}
 	}
 	return nil

@@ -31,27 +31,31 @@ func (d *Durations) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// dataJSON is Data with its clock skew in seconds.
-type dataJSON struct {
-	Catalog     Catalog           `json:"catalog"`
-	Changes     []Change          `json:"changes"`
-	Deployments []Deployment      `json:"deployments"`
-	Incidents   []Incident        `json:"incidents"`
-	Reviews     []Review          `json:"reviews,omitempty"`
-	ClockSkew   valueloop.Seconds `json:"clockSkew,omitempty"`
-}
-
 // MarshalJSON writes ClockSkew in seconds.
 func (d Data) MarshalJSON() ([]byte, error) {
-	return json.Marshal(dataJSON{d.Catalog, d.Changes, d.Deployments, d.Incidents, d.Reviews, valueloop.Seconds(d.ClockSkew)})
+	return json.Marshal(dataJSON{(*plainData)(&d), valueloop.Seconds(d.ClockSkew)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (d *Data) UnmarshalJSON(b []byte) error {
-	var j dataJSON
+	var v Data
+	j := dataJSON{plainData: (*plainData)(&v)}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*d = Data{Catalog: j.Catalog, Changes: j.Changes, Deployments: j.Deployments, Incidents: j.Incidents, Reviews: j.Reviews, ClockSkew: time.Duration(j.ClockSkew)}
+	v.ClockSkew = time.Duration(j.ClockSkew)
+	*d = v
 	return nil
 }
+
+// dataJSON is Data with its clock skew in seconds: the field of the outer
+// struct hides the embedded one of the same JSON name, so that Data's other
+// fields are written and read as they are declared, without a copy of
+// their list.
+type dataJSON struct {
+	*plainData
+	ClockSkew valueloop.Seconds `json:"clockSkew,omitempty"`
+}
+
+// plainData is Data without its JSON methods.
+type plainData Data

@@ -3,6 +3,7 @@ package dora
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -125,16 +126,6 @@ func TestScenario(t *testing.T) {
 			recovery: Durations{1, h(44), h(44)},
 			levels:   Levels{DeploymentFrequency: high, LeadTime: high, ChangeFailureRate: low, RecoveryTime: medium}}},
 
-		// ---- teams: one service each, so the same figures ----
-		{"team:platform", 0, want{deployments: 6, attempts: 7, failed: 2, rework: 1, undeployed: 1, incidents: 1, perDay: 6.0 / 21,
-			lead:     Durations{7, h(6), h(29.8)},
-			recovery: Durations{2, h(1.75), h(1.95)},
-			levels:   Levels{DeploymentFrequency: high, LeadTime: elite, ChangeFailureRate: low, RecoveryTime: high}}},
-		{"team:storefront", 3, want{deployments: 2, attempts: 2, failed: 1, rework: 1, undeployed: 1, incidents: 1, perDay: 2.0 / 7,
-			lead:     Durations{1, h(1), h(1)},
-			recovery: Durations{1, h(44), h(44)},
-			levels:   Levels{DeploymentFrequency: high, LeadTime: elite, ChangeFailureRate: low, RecoveryTime: medium}}},
-
 		// ---- overall ----
 		// W1: D1, D2, W-D1. Lead [6, 28, 31, 67]h: median (28+31)/2 = 29.5h
 		// (high); p90 h = 0.9·3 = 2.7 → 31 + 0.7·(67−31) = 56.2h. 3/7 per day.
@@ -199,6 +190,16 @@ func TestScenario(t *testing.T) {
 			}
 			if m.Unlinked != 0 {
 				t.Errorf("unlinked incidents: got %d, want 0", m.Unlinked)
+			}
+		})
+	}
+
+	// Teams: one service each, so the same figures in every period.
+	for team, service := range map[string]string{"platform": "api", "storefront": "web"} {
+		t.Run("team:"+team, func(t *testing.T) {
+			ts, ss := findSeries(t, r, "team:"+team), findSeries(t, r, service)
+			if !reflect.DeepEqual(ts.Total, ss.Total) || !reflect.DeepEqual(ts.Buckets, ss.Buckets) {
+				t.Errorf("got  %+v\nwant the figures of %s: %+v", ts, service, ss)
 			}
 		})
 	}

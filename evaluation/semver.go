@@ -181,11 +181,8 @@ func semverCmpPre(x, y string) int {
 				}
 				return 1
 			}
-			if ix && len(dx) != len(dy) {
-				if len(dx) < len(dy) {
-					return -1
-				}
-				return 1
+			if ix {
+				return semverCmpInt(dx, dy)
 			}
 			if dx < dy {
 				return -1

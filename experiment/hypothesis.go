@@ -297,11 +297,7 @@ func metricKeys(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none: create one with 'valueloop metrics create'"
 	}
-	keys := make([]string, len(ms))
-	for i, m := range ms {
-		keys[i] = m.Key
-	}
-	return strings.Join(keys, ", ")
+	return strings.Join(metric.Keys(ms), ", ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

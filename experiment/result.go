@@ -322,10 +322,7 @@ func selectMetrics(all []metric.Metric, only []string, h *Hypothesis) ([]metric.
 	}
 	rest := only
 	if len(only) == 0 {
-		rest = make([]string, len(all))
-		for i, m := range all {
-			rest[i] = m.Key
-		}
+		rest = metric.Keys(all)
 	}
 	rest = slices.Clone(rest)
 	slices.Sort(rest)

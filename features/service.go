@@ -470,32 +470,27 @@ func (s *Service) Open() error {
 		if _, err := s.Next(ctx, NextOptions{}); err != nil && ctx.Err() == nil {
 			s.Logger.Error("value: reading the linked flags failed", "err", err)
 		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.refresh:
-			}
-			if err := s.refreshFacts(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.Error("value: refreshing the linked flags failed", "err", err)
-			}
-		}
+		s.onSignal(ctx, s.refresh, "value: refreshing the linked flags failed", s.refreshFacts)
 	})
 	// Touched flags are synced on this node, leader or not: syncing a
 	// feature twice stores nothing new.
-	s.wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.wake:
-			}
-			if err := s.syncTouched(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.Error("value sync of touched flags failed", "err", err)
-			}
-		}
-	})
+	s.wg.Go(func() { s.onSignal(ctx, s.wake, "value sync of touched flags failed", s.syncTouched) })
 	return nil
+}
+
+// onSignal runs work each time signal fires, until ctx ends; a failure is
+// logged as msg, unless it is ctx ending.
+func (s *Service) onSignal(ctx context.Context, signal <-chan struct{}, msg string, work func(context.Context) error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signal:
+		}
+		if err := work(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error(msg, "err", err)
+		}
+	}
 }
 
 // Touch asks for the features that link flag in env to be synced soon: a

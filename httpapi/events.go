@@ -379,10 +379,12 @@ func (s *Server) changeMetrics(r *http.Request, change func(env string) error) e
 	if err := change(env); err != nil {
 		return err
 	}
-	// Not the request's context: the change is stored, and a client that
-	// hangs up must not cancel the rebuild half-way and leave aggregates of
-	// a deleted or redefined metric to be read under its key.
-	_, err = s.Events.Pipeline.Rebuild(context.Background(), env)
+	// The request's context only bounds the wait: the rebuild runs under
+	// the pipeline's life and timeout whatever the client does (a client
+	// that hangs up must not cancel it half-way and leave aggregates of a
+	// deleted or redefined metric to be read under its key), and changes
+	// that come while it waits to start share it (ingest.Pipeline.Rebuild).
+	_, err = s.Events.Pipeline.Rebuild(r.Context(), env)
 	return err
 }
 

@@ -66,6 +66,9 @@ type engine struct {
 	// changed: a user's period is the latest of them at or before t0, 0
 	// before the first (see periodOf).
 	periods map[string][]int64
+	// periodsVersion is the version of the flags periods are of (see
+	// SplitStore).
+	periodsVersion int64
 	// dims are the dimensions each unit's first exposure is classified by
 	// (dimVals); nil for none, the usual case, which costs nothing.
 	dims []metric.Dimension
@@ -520,6 +523,12 @@ func (e *engine) resetPost(un *unit) {
 		un.hist[i].Reset()
 	}
 }
+
+// setSplits makes sp the split changes the engine files exposures by.
+func (e *engine) setSplits(sp splits) { e.periods, e.periodsVersion = sp.changes, sp.version }
+
+// splits returns the split changes the engine files exposures by.
+func (e *engine) splits() splits { return splits{e.periods, e.periodsVersion} }
 
 // periodOf returns the split period of a unit of flag first exposed at t0:
 // the latest change of the flag's split at or before t0, 0 before the first

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,24 +34,87 @@ type Store interface {
 // first exposure (metric.Aggregate.Period), so that the results of a flag
 // whose split moved (a rollout) can be analysed period by period; without
 // one every cell is of period 0.
+//
+// A recomputation from the events must give each exposure the period the
+// pipeline gave it when it stored it, so the split changes a transaction
+// uses must be all of those timed at or before its exposures. The store
+// makes that so by serialising the two (its transactions are SplitTx): a
+// change of a split takes its time after it holds the version of the
+// flags of its environment, rounded up to the millisecond (exposures are
+// timed in milliseconds), and each transaction of the pipeline holds that
+// version from SplitsVersion to its end. A change that commits after such
+// a transaction is timed after it, and after every exposure it stored;
+// one that committed before is in the split changes of that version, which
+// the pipeline reads again when the version it holds is not the one it
+// read them at.
 type SplitStore interface {
 	// SplitChanges returns, per flag of env, the times (Unix milliseconds,
-	// sorted) at which its split changed after the first.
-	SplitChanges(ctx context.Context, env string) (map[string][]int64, error)
+	// sorted) at which its split changed after the first, and the version
+	// of env's flags they are those of.
+	SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error)
 }
 
-// splitChanges returns env's split changes, nil when the store knows none.
-func (p *Pipeline) splitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+// SplitTx is what the transactions of a SplitStore (Tx and StateTx) add.
+type SplitTx interface {
+	// SplitsVersion returns the version of env's flags (0 for an unknown
+	// environment) and holds it until the transaction ends: no change of
+	// env's flags commits meanwhile.
+	SplitsVersion(env string) (int64, error)
+}
+
+// splits are the split changes of an environment as of a version of its
+// flags.
+type splits struct {
+	changes map[string][]int64
+	version int64
+}
+
+// readSplits returns env's split changes, none when the store knows none.
+func (p *Pipeline) readSplits(ctx context.Context, env string) (splits, error) {
 	ss, ok := p.Store.(SplitStore)
 	if !ok {
-		return nil, nil
+		return splits{}, nil
 	}
-	ch, err := ss.SplitChanges(ctx, env)
+	ch, v, err := ss.SplitChanges(ctx, env)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: split changes of %s: %w", env, err)
+		return splits{}, fmt.Errorf("ingest: split changes of %s: %w", env, err)
 	}
-	return ch, nil
+	return splits{ch, v}, nil
 }
+
+// checkSplits holds, in tx, the version of env's flags, and fails with
+// *errSplits when it is not the version of have: a split may have changed
+// since have was read, timed before exposures the transaction stores.
+func (p *Pipeline) checkSplits(tx any, env string, have splits) error {
+	if _, ok := p.Store.(SplitStore); !ok {
+		return nil
+	}
+	st, ok := tx.(SplitTx)
+	if !ok {
+		return fmt.Errorf("ingest: the transactions of a SplitStore must be SplitTx, %T is not", tx)
+	}
+	v, err := st.SplitsVersion(env)
+	if err != nil {
+		return fmt.Errorf("ingest: hold the flags' version of %s: %w", env, err)
+	}
+	if v != have.version {
+		return &errSplits{env: env}
+	}
+	return nil
+}
+
+// errSplits says that the flags of env changed since their split changes
+// were read: read them again and retry.
+type errSplits struct{ env string }
+
+func (e *errSplits) Error() string {
+	return fmt.Sprintf("ingest: the flags of %s changed during every attempt to store events", e.env)
+}
+
+// maxSplitRetries bounds the attempts of a transaction that found the
+// split changes it read out of date: each attempt follows a change of a
+// flag, which takes a request of its own.
+const maxSplitRetries = 4
 
 // Tx is the write transaction of Store.IngestTx.
 type Tx interface {
@@ -111,19 +175,20 @@ type Pipeline struct {
 	// from the event log, as a change of metric definitions does.
 	Dimensions []metric.Dimension
 
-	reqs      chan *request
-	exposures *exposureBuffer
-	expBuf    []recordedExposure // writer only: the exposures taken from the buffer, reused
-	expEvents []Event            // writer only: those of one transaction as events, reused (groupExposures)
-	// flushSplits, writer only, is set while flushExposures writes one
-	// batch in several transactions: the environments whose split changes
-	// were read for its first, which serve the others (see stateEngine).
-	flushSplits map[string]bool
-	cancel      context.CancelFunc
-	done        chan struct{}
-	engines     map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
-	freshBuf    []Event                        // writer only: the fresh events of a group, reused
-	rebuilding  atomic.Pointer[rebuildTracker] // the recomputation under way, if any
+	reqs       chan *request
+	exposures  *exposureBuffer
+	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
+	expEvents  []Event            // writer only: those of one transaction as events, reused (groupExposures)
+	cancel     context.CancelFunc
+	done       chan struct{}
+	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
+	freshBuf   []Event                        // writer only: the fresh events of a group, reused
+	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
+	// RebuildTimeout bounds one recomputation asked for by Rebuild
+	// (default DefaultRebuildTimeout).
+	RebuildTimeout time.Duration
+	jobsMu         sync.Mutex
+	jobs           map[string]*rebuildJob // per environment, the rebuild not yet started
 
 	counters Counters
 }
@@ -164,8 +229,7 @@ type request struct {
 	events []Event
 	fresh  []bool // out: per event, true when stored, false when a duplicate
 	// rebuild asks for a recomputation of env instead of events.
-	rebuild bool
-	result  RebuildResult
+	rebuild *rebuildJob
 	done    chan error
 }
 
@@ -236,15 +300,6 @@ type RebuildResult struct {
 	Aggregates int `json:"aggregates"`
 }
 
-// Rebuild recomputes env's per-user state and aggregates from its stored
-// events and replaces the stored aggregates. Call it after metric
-// definitions change.
-func (p *Pipeline) Rebuild(ctx context.Context, env string) (RebuildResult, error) {
-	r := &request{ctx: ctx, env: env, rebuild: true, done: make(chan error, 1)}
-	err := p.submit(ctx, r)
-	return r.result, err
-}
-
 func (p *Pipeline) submit(ctx context.Context, r *request) error {
 	select {
 	case p.reqs <- r:
@@ -297,8 +352,8 @@ func (p *Pipeline) run(ctx context.Context) {
 			p.drain()
 			return
 		}
-		if group[0].rebuild {
-			p.rebuild(group[0])
+		if group[0].rebuild != nil {
+			p.runRebuild(ctx, group[0].rebuild)
 			continue
 		}
 		n := len(group[0].events)
@@ -306,10 +361,10 @@ func (p *Pipeline) run(ctx context.Context) {
 		for n < p.MaxGroupEvents {
 			select {
 			case r := <-p.reqs:
-				if r.rebuild {
+				if r.rebuild != nil {
 					p.write(group, nil)
 					group = nil
-					p.rebuild(r)
+					p.runRebuild(ctx, r.rebuild)
 					continue
 				}
 				group = append(group, r)
@@ -345,8 +400,6 @@ const ExposureChunk = 256
 // drain, at Close, does not pause.
 func (p *Pipeline) flushExposures(pause bool) {
 	exps := p.exposures.take(p.expBuf[:0])
-	p.flushSplits = map[string]bool{}
-	defer func() { p.flushSplits = nil }()
 	for rest := exps; len(rest) > 0; {
 		n := min(len(rest), ExposureChunk, p.MaxGroupEvents)
 		start := time.Now()
@@ -372,7 +425,11 @@ func (p *Pipeline) drain() {
 	for {
 		select {
 		case r := <-p.reqs:
-			r.done <- ErrClosed
+			if r.rebuild != nil {
+				p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+			} else {
+				r.done <- ErrClosed
+			}
 			continue
 		default:
 		}
@@ -402,18 +459,23 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
-	periods, err := p.splitChanges(ctx, env)
+	// The split changes may be out of date by the time the log is read:
+	// the pipeline is the only writer of events here, so what the log holds
+	// was stored before them and is filed as it was then; the next
+	// transaction finds the version moved and reads them again.
+	sp, err := p.readSplits(ctx, env)
 	if err != nil {
 		return nil, 0, err
 	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, p.Dimensions, periods, 1, track, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, p.Dimensions, sp.changes, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("ingest: recompute %s: %w", env, err)
 	}
 	e := r.parts[0]
+	e.setSplits(sp)
 	e.bulk = false
 	e.takeDirty()
 	return e, r.events, nil
@@ -496,35 +558,31 @@ func (p *Pipeline) tracker(env string) (*rebuildTracker, func()) {
 	return t, func() { p.rebuilding.CompareAndSwap(t, nil) }
 }
 
-func (p *Pipeline) rebuild(r *request) {
+// rebuild recomputes env (see Rebuild).
+func (p *Pipeline) rebuild(ctx context.Context, env string) (RebuildResult, error) {
 	if ss, ok := p.Store.(StateStore); ok {
-		var err error
-		r.result, err = p.rebuildState(r.ctx, ss, r.env, true)
-		r.done <- err
-		return
+		return p.rebuildState(ctx, ss, env, true)
 	}
-	track, untrack := p.tracker(r.env)
-	e, n, err := p.recompute(r.ctx, r.env, track)
+	track, untrack := p.tracker(env)
+	e, n, err := p.recompute(ctx, env, track)
 	untrack()
 	if err != nil {
-		r.done <- err
-		return
+		return RebuildResult{}, err
 	}
 	all := e.all()
-	err = p.Store.IngestTx(r.ctx, func(tx Tx) error {
-		return tx.ReplaceAggregates(r.env, all)
+	err = p.Store.IngestTx(ctx, func(tx Tx) error {
+		return tx.ReplaceAggregates(env, all)
 	})
 	if err != nil {
-		r.done <- err
-		return
+		return RebuildResult{}, err
 	}
-	old := p.engines[r.env]
-	r.result = RebuildResult{Events: n, Aggregates: len(all)}
+	old := p.engines[env]
+	res := RebuildResult{Events: n, Aggregates: len(all)}
 	if old != nil {
-		r.result.Changed = !sameAggregates(old.all(), all)
+		res.Changed = !sameAggregates(old.all(), all)
 	}
-	p.engines[r.env] = e
-	r.done <- nil
+	p.engines[env] = e
+	return res, nil
 }
 
 // rebuildState recomputes env's per-user state and sums from its stored
@@ -532,16 +590,39 @@ func (p *Pipeline) rebuild(r *request) {
 // in one transaction that holds env's state exclusively. Unless force, it
 // does nothing when the stored state was built with these definitions
 // already (by another node, say).
+//
+// Other nodes store events until the transaction holds the state, so the
+// split changes read before it may be out of date: the transaction checks
+// their version before it replaces anything and, when a flag changed
+// meanwhile, the rebuild starts again. The last attempt holds the version
+// from the start instead, which keeps changes of flags waiting for the
+// whole rebuild but cannot be outrun by them.
 func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, force bool) (RebuildResult, error) {
 	metrics, err := p.Store.Metrics(ctx, env)
 	if err != nil {
 		return RebuildResult{}, fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
-	periods, err := p.splitChanges(ctx, env)
+	for attempt := 1; ; attempt++ {
+		res, e, err := p.rebuildStateOnce(ctx, ss, env, metrics, force, attempt == maxSplitRetries)
+		var moved *errSplits
+		if errors.As(err, &moved) && attempt < maxSplitRetries {
+			continue
+		}
+		if err != nil {
+			return RebuildResult{}, err
+		}
+		p.engines[env] = e
+		return res, nil
+	}
+}
+
+func (p *Pipeline) rebuildStateOnce(ctx context.Context, ss StateStore, env string, metrics []metric.Metric, force, holdFirst bool) (RebuildResult, *engine, error) {
+	sp, err := p.readSplits(ctx, env)
 	if err != nil {
-		return RebuildResult{}, err
+		return RebuildResult{}, nil, err
 	}
 	e := newEngine(metrics, p.Dimensions...)
+	e.setSplits(sp)
 	var res RebuildResult
 	err = ss.StateTx(ctx, func(tx StateTx) error {
 		res = RebuildResult{}
@@ -552,15 +633,25 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		if !force && v == e.version {
 			return nil
 		}
+		if holdFirst {
+			if err := p.checkSplits(tx, env, sp); err != nil {
+				return err
+			}
+		}
 		old, err := tx.Aggregates(env)
 		if err != nil {
 			return err
 		}
 		track, untrack := p.tracker(env)
 		defer untrack()
-		b, err := recomputeLog(metrics, p.Dimensions, periods, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, p.Dimensions, sp.changes, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
+		}
+		if !holdFirst {
+			if err := p.checkSplits(tx, env, sp); err != nil {
+				return err
+			}
 		}
 		all := b.all()
 		if err := tx.ReplaceState(env, e.version, b.users(), all); err != nil {
@@ -569,11 +660,7 @@ func (p *Pipeline) rebuildState(ctx context.Context, ss StateStore, env string, 
 		res = RebuildResult{Events: b.events, Aggregates: len(all), Changed: !sameAggregates(old, all)}
 		return nil
 	})
-	if err != nil {
-		return RebuildResult{}, err
-	}
-	p.engines[env] = e
-	return res, nil
+	return res, e, err
 }
 
 func sameAggregates(a, b []metric.Aggregate) bool {
@@ -771,7 +858,8 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 // the pipeline, loaded at first use by recomputing it from the stored
 // events, and the absolute sums of the cells changed are stored. When the
 // transaction fails, the state of its environments is dropped and recomputed
-// from the store at next use.
+// from the store at next use. The split changes are those the engine has,
+// read again when the transaction finds they are out of date (checkSplits).
 func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 	engines := map[string]*engine{}
 	for _, env := range slices.Clone(g.envs) {
@@ -781,18 +869,42 @@ func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 			g.failEnv(env, err)
 			continue
 		}
-		if e.periods, err = p.splitChanges(ctx, env); err != nil {
-			p.Logger.Error("events: cannot read split changes", "environment", env, "err", err)
-			g.failEnv(env, err)
-			continue
-		}
 		engines[env] = e
 	}
 	if len(g.envs) == 0 {
 		return nil
 	}
-	err := p.Store.IngestTx(ctx, func(tx Tx) error {
+	for attempt := 1; ; attempt++ {
+		err := p.writeMemoryOnce(ctx, g, engines)
+		var moved *errSplits
+		if errors.As(err, &moved) && attempt < maxSplitRetries {
+			// Nothing was applied: the engines are as they were.
+			var sp splits
+			if sp, err = p.readSplits(ctx, moved.env); err == nil {
+				engines[moved.env].setSplits(sp)
+				continue
+			}
+		}
+		if err != nil {
+			p.Logger.Error("events: transaction failed; state will be recomputed", "err", err)
+			for env := range engines {
+				delete(p.engines, env) // partly applied: recompute at next use
+			}
+		}
+		return err
+	}
+}
+
+func (p *Pipeline) writeMemoryOnce(ctx context.Context, g *group, engines map[string]*engine) error {
+	return p.Store.IngestTx(ctx, func(tx Tx) error {
 		g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
+		// Every environment's split changes checked before anything is
+		// applied, so that a retry finds the engines untouched.
+		for _, env := range g.envs {
+			if err := p.checkSplits(tx, env, engines[env].splits()); err != nil {
+				return err
+			}
+		}
 		for _, env := range g.envs {
 			e := engines[env]
 			fresh, err := g.claim(env, tx.Claim)
@@ -816,13 +928,6 @@ func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 		}
 		return nil
 	})
-	if err != nil {
-		p.Logger.Error("events: transaction failed; state will be recomputed", "err", err)
-		for env := range engines {
-			delete(p.engines, env) // partly applied: recompute at next use
-		}
-	}
-	return err
 }
 
 // addExposures appends to fresh the exposures recorded by the server for
@@ -847,7 +952,7 @@ func (g *group) addExposures(e *engine, env string, fresh []Event) []Event {
 // node rebuilt), the definitions are read again, the state is rebuilt if
 // needed, and the group is written again.
 func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) error {
-	for attempt := 0; ; attempt++ {
+	for stale, moved := 0, 0; ; {
 		for _, env := range slices.Clone(g.envs) {
 			if err := p.stateEngine(ctx, env); err != nil {
 				p.Logger.Error("events: cannot read metric definitions or split changes", "environment", env, "err", err)
@@ -866,56 +971,62 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 			}
 			return nil
 		})
-		var stale *errStale
-		if !errors.As(err, &stale) {
+		var es *errSplits
+		if errors.As(err, &es) && moved < maxSplitRetries-1 {
+			// A flag changed since the engine's split changes were read.
+			moved++
+			sp, err := p.readSplits(ctx, es.env)
+			if err != nil {
+				p.Logger.Error("events: cannot read split changes", "environment", es.env, "err", err)
+				g.failEnv(es.env, err)
+				continue
+			}
+			p.engines[es.env].setSplits(sp)
+			continue
+		}
+		var st *errStale
+		if !errors.As(err, &st) {
 			if err != nil {
 				p.Logger.Error("events: transaction failed", "err", err)
 			}
 			return err
 		}
-		if attempt >= 3 {
+		if stale++; stale > 3 {
 			return err
 		}
 		// Read the definitions again; rebuild when the stored state was
 		// built with others.
-		delete(p.engines, stale.env)
-		if _, err := p.rebuildState(ctx, ss, stale.env, false); err != nil {
-			p.Logger.Error("events: cannot rebuild state", "environment", stale.env, "err", err)
-			g.failEnv(stale.env, err)
+		delete(p.engines, st.env)
+		if _, err := p.rebuildState(ctx, ss, st.env, false); err != nil {
+			p.Logger.Error("events: cannot rebuild state", "environment", st.env, "err", err)
+			g.failEnv(st.env, err)
 		} else {
-			p.Logger.Info("events: state rebuilt for the current metric definitions", "environment", stale.env)
+			p.Logger.Info("events: state rebuilt for the current metric definitions", "environment", st.env)
 		}
 	}
 }
 
 // stateEngine readies env's engine for a group (store mode): compiled
-// metric definitions, kept, and the split changes, read again each time.
-//
-// The transactions of one batch of recorded exposures (flushExposures)
-// share the split changes read for the first: every exposure of the batch
-// was recorded before that read, so a change committed since is later than
-// all of them and would not move one to another period. That keeps the
-// reads at one per batch, as when a batch was one transaction; per
-// transaction they were a quarter of the writer's CPU (profiled).
+// metric definitions and split changes, both kept. Each transaction checks
+// that the split changes are still those of the flags' version
+// (checkSplits), and they are read again when they are not: one read per
+// change of a flag, not per transaction (per transaction the reads were a
+// quarter of the writer's CPU, profiled).
 func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
-	if p.flushSplits[env] && p.engines[env] != nil {
+	if p.engines[env] != nil {
 		return nil
 	}
-	periods, err := p.splitChanges(ctx, env)
+	sp, err := p.readSplits(ctx, env)
 	if err != nil {
 		return err
 	}
-	if p.engines[env] == nil {
-		ms, err := p.Store.Metrics(ctx, env)
-		if err != nil {
-			return err
-		}
-		p.engines[env] = newEngine(ms, p.Dimensions...)
+	ms, err := p.Store.Metrics(ctx, env)
+	if err != nil {
+		return err
 	}
-	p.engines[env].periods = periods
-	if p.flushSplits != nil {
-		p.flushSplits[env] = true
-	}
+	e := newEngine(ms, p.Dimensions...)
+	e.setSplits(sp)
+	p.engines[env] = e
 	return nil
 }
 
@@ -926,6 +1037,9 @@ func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
 	}
 	if v != e.version {
 		return &errStale{env: env, stored: v}
+	}
+	if err := p.checkSplits(tx, env, e.splits()); err != nil {
+		return err
 	}
 	fresh, err := g.claim(env, tx.Claim)
 	if err != nil {

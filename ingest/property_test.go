@@ -22,8 +22,9 @@ type memStore struct {
 	aggs    map[string]map[cellKey]metric.Aggregate
 	// splits are the split changes per environment and flag (SplitStore);
 	// splitReads counts the reads.
-	splits     map[string]map[string][]int64
-	splitReads int
+	splits        map[string]map[string][]int64
+	splitsVersion int64
+	splitReads    int
 	// failNext makes the next transaction fail after fn ran.
 	failNext bool
 }
@@ -39,11 +40,19 @@ func (s *memStore) Metrics(ctx context.Context, env string) ([]metric.Metric, er
 	return append([]metric.Metric(nil), s.metrics[env]...), nil
 }
 
-func (s *memStore) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+func (s *memStore) SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.splitReads++
-	return s.splits[env], nil
+	return s.splits[env], s.splitsVersion, nil
+}
+
+// SplitsVersion is ingest.SplitTx's: the splits of a test change only
+// between transactions.
+func (tx *memTx) SplitsVersion(env string) (int64, error) {
+	tx.s.mu.Lock()
+	defer tx.s.mu.Unlock()
+	return tx.s.splitsVersion, nil
 }
 
 func (s *memStore) ScanLog(ctx context.Context, env string, since int64, fn func([]byte) error) error {

@@ -154,6 +154,14 @@ func (tx *stateTx) StateVersion(env string, exclusive bool) (string, error) {
 	return s.versions[env], nil
 }
 
+// SplitsVersion is ingest.SplitTx's: the splits of a test change only
+// between transactions.
+func (tx *stateTx) SplitsVersion(env string) (int64, error) {
+	tx.s.mu.Lock()
+	defer tx.s.mu.Unlock()
+	return tx.s.splitsVersion, nil
+}
+
 func (tx *stateTx) Claim(env string, keys []DedupKey) ([]bool, error) {
 	if !slices.IsSortedFunc(keys, func(a, b DedupKey) int {
 		if a.Time != b.Time {
@@ -606,8 +614,8 @@ func TestExposurePeriodLookedUpOnce(t *testing.T) {
 // TestRecordedExposuresInChunks: a batch of exposures recorded by the
 // server is stored in transactions of ExposureChunk, and the aggregates
 // are those of a recomputation, cells per split period included, although
-// the split changes are read once for the whole batch (as when it was one
-// transaction), not once per transaction.
+// the split changes are read at most once for the whole batch (each
+// transaction checks their version instead), not once per transaction.
 func TestRecordedExposuresInChunks(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 9))
 	metrics := testMetrics()
@@ -644,8 +652,8 @@ func TestRecordedExposuresInChunks(t *testing.T) {
 	if got := p.Counters().Transactions.Load() - tx; got != (n+ExposureChunk-1)/ExposureChunk {
 		t.Errorf("%d transactions for %d exposures, want %d of at most %d", got, n, (n+ExposureChunk-1)/ExposureChunk, ExposureChunk)
 	}
-	if got := ss.splitReads - reads; got != 1 {
-		t.Errorf("split changes read %d times for one batch, want once", got)
+	if got := ss.splitReads - reads; got > 1 {
+		t.Errorf("split changes read %d times for one batch, want at most once", got)
 	}
 	got, want := ss.stored("prod"), naive(metrics, ss.events("prod"), ss.splits["prod"])
 	if d := diffAggregates(got, want); d != "" {

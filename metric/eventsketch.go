@@ -2,7 +2,6 @@ package metric
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
 	"math/big"
 	"slices"
@@ -82,27 +81,17 @@ func orderedPacked(enc []byte) []cbucket {
 		i int32
 		c int64
 	}
-	r := enc
-	next := func() int64 {
-		v, n := binary.Varint(r)
-		if n <= 0 {
-			r = nil
-			return 0
-		}
-		r = r[n:]
-		return v
-	}
+	r := varints{ok: true}
 	var zeros [3]int64
-	zeros[0] = next()
+	zeros[0] = r.next(enc)
 	var sides [2][3][]ic // negative, positive; by plane
 	for side := range 2 {
-		cnt, n := binary.Uvarint(r)
-		if n <= 0 || cnt > uint64(len(r)) {
+		cnt := r.count(enc)
+		if !r.ok {
 			return nil
 		}
-		r = r[n:]
 		for range cnt {
-			i, c := next(), next()
+			i, c := r.next(enc), r.next(enc)
 			p := int64(0)
 			if i >= plane/2 {
 				p = (i + plane/2) / plane

@@ -128,6 +128,15 @@ func (m *Metric) Events() []string {
 	return []string{m.Event}
 }
 
+// Keys returns the keys of ms, in their order.
+func Keys(ms []Metric) []string {
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = m.Key
+	}
+	return keys
+}
+
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 
 // Normalize fills defaults and validates m, reporting every problem.

@@ -198,29 +198,18 @@ func DecodeSketch(b []byte) (k Sketch, ok bool) { return decodeSketch(b) }
 
 func decodeSketch(b []byte) (Sketch, bool) {
 	var k Sketch
-	r := b
-	next := func() (int64, bool) {
-		v, n := binary.Varint(r)
-		if n <= 0 {
-			return 0, false
-		}
-		r = r[n:]
-		return v, true
-	}
-	var ok bool
-	if k.Zero, ok = next(); !ok {
+	r := varints{ok: true}
+	if k.Zero = r.next(b); !r.ok {
 		return k, false
 	}
 	for side := range 2 {
-		cnt, n := binary.Uvarint(r)
-		if n <= 0 || cnt > uint64(len(r)) {
+		cnt := r.count(b)
+		if !r.ok {
 			return k, false
 		}
-		r = r[n:]
 		for range cnt {
-			i, ok1 := next()
-			c, ok2 := next()
-			if !ok1 || !ok2 || i < math.MinInt32 || i > math.MaxInt32 {
+			i, c := r.next(b), r.next(b)
+			if !r.ok || i < math.MinInt32 || i > math.MaxInt32 {
 				return k, false
 			}
 			if side == 0 {
@@ -230,5 +219,39 @@ func decodeSketch(b []byte) (Sketch, bool) {
 			}
 		}
 	}
-	return k, len(r) == 0
+	return k, r.off == len(b)
+}
+
+// varints reads the encoding Encode writes (the zero count, then each
+// side's bucket count and its (index, count) pairs) from the start of b,
+// for the three decoders of it: decodeSketch, DecodeUserHist and
+// orderedPacked. b is passed to each read rather than kept, so that
+// reading a string's bytes ([]byte(s)) does not copy them.
+type varints struct {
+	off int // the bytes read so far
+	// ok turns false at the first malformed or missing varint (or a count
+	// larger than the bytes left); what follows then reads as 0.
+	ok bool
+}
+
+// next reads a signed varint.
+func (r *varints) next(b []byte) int64 {
+	v, n := binary.Varint(b[r.off:])
+	if n <= 0 {
+		r.off, r.ok = len(b), false
+		return 0
+	}
+	r.off += n
+	return v
+}
+
+// count reads a side's bucket count, which must fit in the bytes left.
+func (r *varints) count(b []byte) uint64 {
+	cnt, n := binary.Uvarint(b[r.off:])
+	if n <= 0 || cnt > uint64(len(b)-r.off) {
+		r.off, r.ok = len(b), false
+		return 0
+	}
+	r.off += n
+	return cnt
 }

@@ -144,28 +144,17 @@ func (h UserHist) Encode(buf []byte) []byte {
 // reusing its memory; ok is false for anything else.
 func DecodeUserHist(b []byte, h *UserHist) (ok bool) {
 	h.Reset()
-	r := b
-	next := func() int64 {
-		v, n := binary.Varint(r)
-		if n <= 0 {
-			ok = false
-			return 0
-		}
-		r = r[n:]
-		return v
-	}
-	ok = true
-	zero := next()
+	r := varints{ok: true}
+	zero := r.next(b)
 	for side := range 2 {
-		cnt, n := binary.Uvarint(r)
-		if n <= 0 || cnt > uint64(len(r)) {
+		cnt := r.count(b)
+		if !r.ok {
 			return false
 		}
-		r = r[n:]
 		start := len(h.b)
 		for range cnt {
-			i, c := next(), next()
-			if !ok || i < math.MinInt32 || i > math.MaxInt32 {
+			i, c := r.next(b), r.next(b)
+			if !r.ok || i < math.MinInt32 || i > math.MaxInt32 {
 				return false
 			}
 			key := hkey(bkey{int8(2*side - 1), int32(i)})
@@ -181,7 +170,7 @@ func DecodeUserHist(b []byte, h *UserHist) (ok bool) {
 			}
 		}
 	}
-	return ok && len(r) == 0
+	return r.ok && r.off == len(b)
 }
 
 // inOrder says whether bucket key may follow prev on a side of the

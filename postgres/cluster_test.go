@@ -414,3 +414,10 @@ func TestConnectionsCut(t *testing.T) {
 		t.Errorf("aggregates after the faults differ from the recomputation")
 	}
 }
+
+// TestSplitHistoryAcrossNodes: the split history node b reads (cached per
+// environment version) follows each change of the split made on node a.
+func TestSplitHistoryAcrossNodes(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	storetest.SplitHistoryFollows(t, MustOpen(t, dsn, nil), MustOpen(t, dsn, nil))
+}

@@ -21,6 +21,9 @@ import (
 //
 //   - the state version of an environment is read under an advisory lock,
 //     shared by ingest transactions and exclusive for a rebuild;
+//   - the environment's row is locked in share mode (SplitsVersion), so
+//     that no change of its flags' splits commits meanwhile (see
+//     ingest.SplitStore); a rebuild locks it last, after its recomputation;
 //   - event ids are claimed under the environment's writer lock (below);
 //   - the transactions that change an environment's users hold its writer
 //     lock (an advisory lock) from reading the users to the end, so no two
@@ -35,6 +38,8 @@ import (
 var (
 	_ ingest.Store      = (*DB)(nil)
 	_ ingest.StateStore = (*DB)(nil)
+	_ ingest.SplitStore = (*DB)(nil)
+	_ ingest.SplitTx    = (*eventTx)(nil)
 )
 
 // Advisory lock classes of environments' event state: the state version
@@ -90,6 +95,19 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 	err := t.tx.QueryRow(t.ctx, `SELECT version FROM event_state WHERE environment = $1`, env).Scan(&v)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("postgres: read event state of %s: %w", env, err)
+	}
+	return v, nil
+}
+
+// SplitsVersion returns env's version of flags and locks its row in share
+// mode until the transaction ends (ingest.SplitTx): a change of flags locks
+// it for update before it takes its time, so it waits for this transaction
+// and is timed after it, and this one waits for a change under way.
+func (t *eventTx) SplitsVersion(env string) (int64, error) {
+	var v int64
+	err := t.tx.QueryRow(t.ctx, `SELECT version FROM environments WHERE key = $1 FOR SHARE`, env).Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("postgres: flags' version of %s: %w", env, err)
 	}
 	return v, nil
 }

@@ -169,6 +169,37 @@ func logSpread(t *testing.T, what string, got []time.Duration) {
 	t.Logf("change reached all %d %s in %s (p50 %s, p90 %s, p99 %s)", n, what, q(1), q(0.5), q(0.9), q(0.99))
 }
 
+// changeFlagAndWait starts n waiters, changes dark-mode once they all
+// wait, and returns how long after the change each wait(i) returned: -1
+// when it returned false (it gave up).
+func changeFlagAndWait(t *testing.T, srv *testServer, n int, wait func(i int) bool) []time.Duration {
+	t.Helper()
+	got := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var start time.Time
+	ready := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			if !wait(i) {
+				got[i] = -1
+				return
+			}
+			got[i] = time.Since(start)
+		}()
+	}
+	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
+	start = time.Now()
+	close(ready)
+	if _, err := srv.Client().PutFlag(context.Background(), testEnv, "dark-mode", json.RawMessage(def), 0, "fanout"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	return got
+}
+
 // TestFanout1000Streams is TestFanout1000 with bare stream readers instead
 // of providers: it measures the server's fan-out alone, without 1,000
 // clients parsing and compiling the new set on the same two cores:
@@ -221,38 +252,14 @@ func TestFanout1000Streams(t *testing.T) {
 		readers[i] = br
 	}
 
-	got := make([]time.Duration, n)
 	ids := make([]string, n)
-	var wg sync.WaitGroup
-	var start time.Time
-	ready := make(chan struct{})
-	for i, r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-ready
-			id, err := nextID(r)
-			if err != nil {
-				got[i] = -1
-				return
-			}
-			got[i], ids[i] = time.Since(start), id
-		}()
-	}
-	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
-	start = time.Now()
-	close(ready)
-	if _, err := srv.Client().PutFlag(context.Background(), testEnv, "dark-mode", json.RawMessage(def), 0, "fanout"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cancel() // unblocks the readers
-		<-done
-	}
+	stop := time.AfterFunc(60*time.Second, cancel) // unblocks the readers
+	defer stop.Stop()
+	got := changeFlagAndWait(t, srv, n, func(i int) bool {
+		id, err := nextID(readers[i])
+		ids[i] = id
+		return err == nil
+	})
 	for i := range n {
 		if got[i] < 0 || ids[i] == "" || ids[i] == first {
 			t.Fatalf("client %d: got id %q after %s, want a new version after %s", i, ids[i], got[i], first)
@@ -303,36 +310,19 @@ func TestFanout1000(t *testing.T) {
 		t.Fatalf("Init: %v", err)
 	}
 
-	got := make([]time.Duration, n)
-	var start time.Time
-	ready := make(chan struct{})
-	for i, p := range providers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-ready
-			timeout := time.After(60 * time.Second)
-			for {
-				select {
-				case ev := <-p.EventChannel():
-					if ev.EventType == openfeature.ProviderConfigChange {
-						got[i] = time.Since(start)
-						return
-					}
-				case <-timeout:
-					got[i] = -1
-					return
+	got := changeFlagAndWait(t, srv, n, func(i int) bool {
+		timeout := time.After(60 * time.Second)
+		for {
+			select {
+			case ev := <-providers[i].EventChannel():
+				if ev.EventType == openfeature.ProviderConfigChange {
+					return true
 				}
+			case <-timeout:
+				return false
 			}
-		}()
-	}
-	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
-	start = time.Now()
-	close(ready)
-	if _, err := srv.Client().PutFlag(context.Background(), testEnv, "dark-mode", json.RawMessage(def), 0, "fanout"); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
+		}
+	})
 
 	missed := 0
 	for i, p := range providers {

@@ -263,10 +263,7 @@ func metricList(ms []metric.Metric) string {
 	if len(ms) == 0 {
 		return "none"
 	}
-	names := make([]string, len(ms))
-	for i, m := range ms {
-		names[i] = m.Key
-	}
+	names := metric.Keys(ms)
 	sortStrings(names)
 	return strings.Join(names, ", ")
 }

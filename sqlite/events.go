@@ -20,6 +20,8 @@ import (
 var (
 	_ ingest.Store      = (*DB)(nil)
 	_ ingest.StateStore = (*DB)(nil)
+	_ ingest.SplitStore = (*DB)(nil)
+	_ ingest.SplitTx    = (*eventTx)(nil)
 )
 
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
@@ -477,7 +479,7 @@ var statements = sync.OnceValue(func() []string {
 	qs := []string{
 		appendSQL, userLogSQL, flagAggregatesSQL, putAggregateSQL,
 		savepointSQL, releaseSQL, rollbackToSQL,
-		stateVersionSQL, bumpSQL, oldestLogSQL, deleteLogSQL,
+		stateVersionSQL, bumpSQL, oldestLogSQL, deleteLogSQL, splitsVersionSQL,
 	}
 	for _, n := range []int{claimRows, 50, 10, 1} {
 		qs = append(qs, claimSQL(n, false), claimSQL(n, true), loadSQL(n))
@@ -524,11 +526,12 @@ const (
 	rollbackToSQL     = `ROLLBACK TO claim`
 	// Those of every transaction, and of compaction, prepared too: parsing
 	// one costs about as much as storing a user's state.
-	stateVersionSQL = `SELECT version, generation, user_log_bytes FROM event_state WHERE id = ?`
-	bumpSQL         = `UPDATE event_state SET generation = ?, user_log_bytes = ? WHERE id = ?`
-	oldestLogSQL    = `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`
-	deleteLogSQL    = `DELETE FROM event_user_log WHERE seq = ?`
-	putAggregateSQL = `INSERT INTO event_aggregates (environment, flag, variant, dimension, value, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	stateVersionSQL  = `SELECT version, generation, user_log_bytes FROM event_state WHERE id = ?`
+	bumpSQL          = `UPDATE event_state SET generation = ?, user_log_bytes = ? WHERE id = ?`
+	oldestLogSQL     = `SELECT seq, length(data) FROM event_user_log WHERE env = ? ORDER BY seq LIMIT 1`
+	deleteLogSQL     = `DELETE FROM event_user_log WHERE seq = ?`
+	splitsVersionSQL = `SELECT version FROM environments WHERE key = ?`
+	putAggregateSQL  = `INSERT INTO event_aggregates (environment, flag, variant, dimension, value, metric, period, n, sums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (environment, flag, variant, dimension, value, metric, period) DO UPDATE SET n = excluded.n, sums = excluded.sums`
 )
 
@@ -667,6 +670,21 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 		ev.drop(e.id)
 	}
 	ev.mu.Unlock()
+	return v, nil
+}
+
+// SplitsVersion returns env's version of flags (ingest.SplitTx): the
+// transaction holds the one writer, so no change of flags commits until it
+// ends.
+func (t *eventTx) SplitsVersion(env string) (int64, error) {
+	var v int64
+	st, err := t.stmt(splitsVersionSQL)
+	if err == nil {
+		err = st.QueryRowContext(t.ctx, env).Scan(&v)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlite: flags' version of %s: %w", env, err)
+	}
 	return v, nil
 }
 

@@ -5,15 +5,20 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 )
 
 // audit records one change inside the transaction that makes it.
 func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target string, before, after []byte, reason string) error {
+	return s.auditAt(ctx, tx, s.now(), actor, env, action, target, before, after, reason)
+}
+
+// auditAt is audit at time at.
+func (s *Store) auditAt(ctx context.Context, tx Tx, at time.Time, actor, env, action, target string, before, after []byte, reason string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO audit (at, actor, environment, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.o.D.Time(s.now()), actor, env, action, target, nullString(before), nullString(after), reason)
+		s.o.D.Time(at), actor, env, action, target, nullString(before), nullString(after), reason)
 	if err != nil {
 		return fmt.Errorf("%s: audit %s %s: %w", s.o.D.Name, action, target, err)
 	}
@@ -22,29 +27,23 @@ func (s *Store) audit(ctx context.Context, tx Tx, actor, env, action, target str
 
 // Audit returns audit entries, newest first.
 func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	var w where
 	if f.Environment != "" {
-		add("environment = ?", f.Environment)
+		w.add("environment = ?", f.Environment)
 	}
 	if f.Target != "" {
-		add("target = ?", f.Target)
+		w.add("target = ?", f.Target)
 	}
 	if f.Actor != "" {
-		add("actor = ?", f.Actor)
+		w.add("actor = ?", f.Actor)
 	}
 	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
+		w.add("id < ?", f.BeforeID)
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	q := `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	rows, err := w.newest(ctx, s.read(), `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`, "id", f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: audit: %w", s.o.D.Name, err)
 	}

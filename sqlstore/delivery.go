@@ -382,26 +382,21 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 		limit = 50
 	}
 	limit = min(limit, 1000)
-	q := `SELECT source, delivery_id, kind, received_at, ignored, records FROM delivery_deliveries`
-	args := []any{}
+	var w where
 	if source != "" {
-		q += ` WHERE source = ?`
-		args = append(args, source)
+		w.add("source = ?", source)
 	}
-	rows, err := s.read().Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := w.newest(ctx, s.read(), `SELECT source, delivery_id, kind, received_at, ignored, records FROM delivery_deliveries`, "id", limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (delivery.DeliveryInfo, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (delivery.DeliveryInfo, error) {
 		var d delivery.DeliveryInfo
 		err := rows.Scan(&d.Source, &d.ID, &d.Kind, timeDest{&d.ReceivedAt}, &d.Ignored, &d.Records)
 		return d, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: deliveries: %w", s.o.D.Name, err)
-	}
-	if out == nil {
-		out = []delivery.DeliveryInfo{}
 	}
 	return out, nil
 }
@@ -413,7 +408,7 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (delivery.Source, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (delivery.Source, error) {
 		var src delivery.Source
 		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment,
 			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
@@ -421,9 +416,6 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
-	}
-	if out == nil {
-		out = []delivery.Source{}
 	}
 	return out, nil
 }

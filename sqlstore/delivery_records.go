@@ -124,23 +124,21 @@ func (s *Store) Records(ctx context.Context, f delivery.RecordFilter) ([]deliver
 }
 
 func (s *Store) records(ctx context.Context, q querier, t recordTable, f delivery.RecordFilter) ([]delivery.Record, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	var w where
 	if f.Record != 0 {
-		add("r.id = ?", f.Record)
+		w.add("r.id = ?", f.Record)
 	}
 	if f.Service != "" {
-		add("r.service = ?", f.Service)
+		w.add("r.service = ?", f.Service)
 	}
 	if f.Repo != "" {
-		add("lower(r.repo) = lower(?)", f.Repo)
+		w.add("lower(r.repo) = lower(?)", f.Repo)
 	}
 	if f.ID != "" {
-		add("r."+t.idColumn+" = ?", f.ID)
+		w.add("r."+t.idColumn+" = ?", f.ID)
 	}
 	if f.Before != 0 {
-		add("r.id < ?", f.Before)
+		w.add("r.id < ?", f.Before)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -148,10 +146,7 @@ func (s *Store) records(ctx context.Context, q querier, t recordTable, f deliver
 	}
 	query := `SELECT r.id, d.source, d.delivery_id, r.` + strings.ReplaceAll(t.columns, ", ", ", r.") + ` FROM ` + t.table +
 		` r JOIN delivery_deliveries d ON d.id = r.delivery`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	rows, err := q.Query(ctx, query+` ORDER BY r.id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := w.newest(ctx, q, query, "r.id", limit)
 	if err != nil {
 		return nil, err
 	}

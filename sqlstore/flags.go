@@ -109,7 +109,8 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 		if err != nil {
 			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 		}
-		now := s.o.D.Time(s.now())
+		at := ChangeTime(s.now()) // after the lock: see ChangeTime
+		now := s.o.D.Time(at)
 		for _, w := range plan.Writes {
 			action := "flag.update"
 			switch {
@@ -125,12 +126,12 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 			if err != nil {
 				return err
 			}
-			if err := s.audit(ctx, tx, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
+			if err := s.auditAt(ctx, tx, at, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
 				return err
 			}
 		}
 		if plan.SetAfter != nil {
-			if err := s.audit(ctx, tx, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
+			if err := s.auditAt(ctx, tx, at, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
 				return err
 			}
 		}
@@ -183,7 +184,8 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 			return nil
 		}
 		envVersion++
-		now := s.o.D.Time(s.now())
+		at := ChangeTime(s.now()) // after the lock: see ChangeTime
+		now := s.o.D.Time(at)
 		if exists {
 			flagVersion++
 			_, err = tx.Exec(ctx, `UPDATE flags SET definition = ?, version = ?, updated_at = ? WHERE environment = ? AND key = ?`,
@@ -203,7 +205,7 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 		if !exists {
 			action, prev = "flag.create", nil
 		}
-		if err := s.audit(ctx, tx, actor, env, action, f.Key, prev, after, reason); err != nil {
+		if err := s.auditAt(ctx, tx, at, actor, env, action, f.Key, prev, after, reason); err != nil {
 			return err
 		}
 		return s.changed(ctx, tx, KindFlags, env)
@@ -237,7 +239,7 @@ func (s *Store) DeleteFlag(ctx context.Context, env, key string, ifVersion int64
 		if err := tx.QueryRow(ctx, `UPDATE environments SET version = version + 1 WHERE key = ? RETURNING version`, env).Scan(&envVersion); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, actor, env, "flag.delete", key, []byte(before), nil, reason); err != nil {
+		if err := s.auditAt(ctx, tx, ChangeTime(s.now()), actor, env, "flag.delete", key, []byte(before), nil, reason); err != nil {
 			return err
 		}
 		return s.changed(ctx, tx, KindFlags, env)

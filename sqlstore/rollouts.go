@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -120,25 +119,20 @@ func (s *Store) insertRolloutEvent(ctx context.Context, tx Tx, ev *rollout.Event
 
 // Rollouts lists rollouts, newest first.
 func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {
-	var where []string
-	var args []any
+	var w where
 	if f.Environment != "" {
-		where, args = append(where, "environment = ?"), append(args, f.Environment)
+		w.add("environment = ?", f.Environment)
 	}
 	if f.Flag != "" {
-		where, args = append(where, "flag = ?"), append(args, f.Flag)
+		w.add("flag = ?", f.Flag)
 	}
 	if f.Active {
-		where = append(where, "state IN ('running', 'paused')")
+		w.add("state IN ('running', 'paused')")
 	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + rolloutColumns + ` FROM rollouts`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	rows, err := s.read().Query(ctx, q+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	rows, err := w.newest(ctx, s.read(), `SELECT `+rolloutColumns+` FROM rollouts`, "id", f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list rollouts: %w", s.o.D.Name, err)
 	}
@@ -179,7 +173,7 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: rollout %d history: %w", s.o.D.Name, id, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (rollout.Event, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (rollout.Event, error) {
 		var ev rollout.Event
 		var kind, state string
 		var figures sql.NullString
@@ -194,9 +188,6 @@ func (s *Store) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, e
 		}
 		return ev, nil
 	})
-	if out == nil && err == nil {
-		out = []rollout.Event{}
-	}
 	return out, err
 }
 

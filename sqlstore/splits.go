@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -19,54 +20,76 @@ import (
 
 // SplitHistory returns the split periods of flag in env, oldest first
 // (experiment.SplitHistory of its audited versions); nil when the flag was
-// never stored.
+// never stored. It is read for every results request, so it comes from the
+// cache of SplitChanges (one primary-key read when no flag changed); the
+// periods are shared and must not be changed.
 func (s *Store) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
-	vs, err := s.flagVersions(ctx, env, flag)
+	e, err := s.splitsOf(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	return experiment.SplitHistory(vs[flag]), nil
+	return e.history[flag], nil
 }
 
 // SplitChanges returns, per flag of env, the times at which its split
-// changed (ingest.SplitStore). It is read before every group of events the
-// pipeline writes, so it is cached per environment version, which every
-// change of a flag increases: one primary-key read when nothing changed.
-func (s *Store) SplitChanges(ctx context.Context, env string) (map[string][]int64, error) {
+// changed, and the environment version they are of (ingest.SplitStore).
+// The version is read first, so the changes are at least those of that
+// version; the pipeline holds the version in its transactions
+// (SplitsVersion) and reads again when it moved.
+func (s *Store) SplitChanges(ctx context.Context, env string) (map[string][]int64, int64, error) {
+	e, err := s.splitsOf(ctx, env)
+	if err != nil {
+		return nil, 0, err
+	}
+	return e.changes, e.version, nil
+}
+
+// splitsOf returns the split histories of env's flags, cached per
+// environment version, which every change of a flag increases, on any node:
+// one primary-key read when nothing changed.
+func (s *Store) splitsOf(ctx context.Context, env string) (splitEntry, error) {
 	var version int64
 	err := s.read().QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`, env).Scan(&version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return splitEntry{}, nil
 	} else if err != nil {
-		return nil, fmt.Errorf("%s: split changes of %s: %w", s.o.D.Name, env, err)
+		return splitEntry{}, fmt.Errorf("%s: split history of %s: %w", s.o.D.Name, env, err)
 	}
-	if ch, ok := s.splits.get(env, version); ok {
-		return ch, nil
+	if e, ok := s.splits.get(env, version); ok {
+		return e, nil
 	}
-	vs, err := s.flagVersions(ctx, env, "")
+	vs, err := s.flagVersions(ctx, env)
 	if err != nil {
-		return nil, err
+		return splitEntry{}, err
 	}
-	out := map[string][]int64{}
+	e := splitEntry{version: version, history: map[string][]experiment.SplitPeriod{}, changes: map[string][]int64{}}
 	for flag, v := range vs {
-		if ch := experiment.SplitChanges(experiment.SplitHistory(v)); len(ch) > 0 {
-			out[flag] = ch
+		h := experiment.SplitHistory(v)
+		e.history[flag] = h
+		if ch := experiment.SplitChanges(h); len(ch) > 0 {
+			e.changes[flag] = ch
 		}
 	}
-	s.splits.put(env, version, out)
-	return out, nil
+	s.splits.put(env, e)
+	return e, nil
 }
 
-// flagVersions returns the audited versions of flag in env (every flag's
-// with flag ""), oldest first.
-func (s *Store) flagVersions(ctx context.Context, env, flag string) (map[string][]experiment.FlagVersion, error) {
-	q := `SELECT at, target, after FROM audit WHERE environment = ? AND action IN ('flag.create', 'flag.update', 'flag.delete')`
-	args := []any{env}
-	if flag != "" {
-		q += ` AND target = ?`
-		args = append(args, flag)
+// ChangeTime is the time a change of flags is recorded at: now rounded up
+// to the millisecond, as split periods and exposures are timed. Taken
+// once the environment's row is locked, it is later than every exposure
+// of the transactions that held the row before (ingest.SplitStore).
+func ChangeTime(now time.Time) time.Time {
+	if t := now.Truncate(time.Millisecond); !t.Equal(now) {
+		return t.Add(time.Millisecond)
 	}
-	rows, err := s.read().Query(ctx, q+` ORDER BY id`, args...)
+	return now
+}
+
+// flagVersions returns the audited versions of every flag of env, oldest
+// first.
+func (s *Store) flagVersions(ctx context.Context, env string) (map[string][]experiment.FlagVersion, error) {
+	q := `SELECT at, target, after FROM audit WHERE environment = ? AND action IN ('flag.create', 'flag.update', 'flag.delete')`
+	rows, err := s.read().Query(ctx, q+` ORDER BY id`, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: flag history of %s: %w", s.o.D.Name, env, err)
 	}
@@ -92,30 +115,31 @@ func (s *Store) flagVersions(ctx context.Context, env, flag string) (map[string]
 	return out, rows.Err()
 }
 
-// splitChangesCache holds the split changes of a store's environments at
-// the environment version they were read at.
-type splitChangesCache struct {
+// splitCache holds the split histories of a store's environments at the
+// environment version they were read at.
+type splitCache struct {
 	mu sync.Mutex
 	m  map[string]splitEntry
 }
 
 type splitEntry struct {
 	version int64
+	history map[string][]experiment.SplitPeriod
 	changes map[string][]int64
 }
 
-func (c *splitChangesCache) get(env string, version int64) (map[string][]int64, bool) {
+func (c *splitCache) get(env string, version int64) (splitEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[env]
-	return e.changes, ok && e.version == version
+	return e, ok && e.version == version
 }
 
-func (c *splitChangesCache) put(env string, version int64, ch map[string][]int64) {
+func (c *splitCache) put(env string, e splitEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]splitEntry{}
 	}
-	c.m[env] = splitEntry{version, ch}
+	c.m[env] = e
 }

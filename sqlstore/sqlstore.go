@@ -71,7 +71,7 @@ type Dialect struct {
 // methods and nothing else.
 type Store struct {
 	o      Options
-	splits splitChangesCache
+	splits splitCache
 }
 
 // New returns the store methods over the databases and hooks of o.
@@ -336,6 +336,27 @@ func nullString(b []byte) any {
 	return string(b)
 }
 
+// where is the WHERE clause of a list, built up condition by condition.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add adds a condition (AND) with the arguments of its placeholders.
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// newest runs query (SELECT … FROM …) under the conditions: at most limit
+// rows, newest first by the column id.
+func (w *where) newest(ctx context.Context, q querier, query, id string, limit int) (*sql.Rows, error) {
+	if len(w.conds) > 0 {
+		query += " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	return q.Query(ctx, query+" ORDER BY "+id+" DESC LIMIT ?", append(w.args, limit)...)
+}
+
 // collect reads every row of rows with scan.
 func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	defer rows.Close()
@@ -348,6 +369,16 @@ func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// collectList is collect for a list that the API answers as [] when it is
+// empty, never null.
+func collectList[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	out, err := collect(rows, scan)
+	if out == nil && err == nil {
+		out = []T{}
+	}
+	return out, err
 }
 
 // WriteReady reports whether the store can take writes now, for /readyz: its

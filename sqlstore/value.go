@@ -67,7 +67,7 @@ func definitions[T any](ctx context.Context, s *Store, q querier, table, rest st
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.o.D.Name, table, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (T, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (T, error) {
 		var x T
 		var def string
 		var created, updated time.Time
@@ -79,9 +79,6 @@ func definitions[T any](ctx context.Context, s *Store, q querier, table, rest st
 		*c, *u = created, updated
 		return x, err
 	})
-	if out == nil {
-		out = []T{}
-	}
 	return out, err
 }
 
@@ -546,7 +543,7 @@ func (s *Store) FeaturePage(ctx context.Context, q features.FeatureQuery) ([]fea
 	if err != nil {
 		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (features.ListedFeature, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (features.ListedFeature, error) {
 		f, l, stored, err := scanFeatureLifecycle(rows)
 		if !stored {
 			l.Stage = value.Idea
@@ -555,9 +552,6 @@ func (s *Store) FeaturePage(ctx context.Context, q features.FeatureQuery) ([]fea
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: features: %w", s.o.D.Name, err)
-	}
-	if out == nil {
-		out = []features.ListedFeature{}
 	}
 	return out, nil
 }

@@ -95,7 +95,7 @@ func (s *Store) VerdictHistory(ctx context.Context, env, flag string) ([]experim
 	if err != nil {
 		return nil, s.domainError(err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (experiment.VerdictRecord, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (experiment.VerdictRecord, error) {
 		r := experiment.VerdictRecord{Environment: env, Flag: flag}
 		var decision, figures string
 		if err := rows.Scan(&decision, &r.Code, &r.Reason, timeDest{&r.At}, &figures); err != nil {
@@ -107,9 +107,6 @@ func (s *Store) VerdictHistory(ctx context.Context, env, flag string) ([]experim
 		}
 		return r, nil
 	})
-	if out == nil && err == nil {
-		out = []experiment.VerdictRecord{}
-	}
 	return out, err
 }
 
@@ -120,13 +117,10 @@ func (s *Store) HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, erro
 	if err != nil {
 		return nil, s.domainError(err)
 	}
-	out, err := collect(rows, func(rows *sql.Rows) (experiment.FlagRef, error) {
+	out, err := collectList(rows, func(rows *sql.Rows) (experiment.FlagRef, error) {
 		var f experiment.FlagRef
 		err := rows.Scan(&f.Environment, &f.Flag)
 		return f, err
 	})
-	if out == nil && err == nil {
-		out = []experiment.FlagRef{}
-	}
 	return out, err
 }

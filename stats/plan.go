@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"math"
 
 	"github.com/valueloop/valueloop"
@@ -88,12 +89,7 @@ func (p Plan) validate(needPower bool) error {
 	return nil
 }
 
-func (p Plan) ratio() float64 {
-	if p.Ratio == 0 {
-		return 1
-	}
-	return p.Ratio
-}
+func (p Plan) ratio() float64 { return cmp.Or(p.Ratio, 1) }
 
 // absolute converts an effect to the metric's units. A relative effect is
 // (t − c)/|c|, so it scales by |Baseline|.

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -117,12 +118,7 @@ type Prior struct {
 	SD   float64 `json:"sd"`
 }
 
-func (s Settings) srmThreshold() float64 {
-	if s.SRMThreshold == 0 {
-		return SRMThreshold
-	}
-	return s.SRMThreshold
-}
+func (s Settings) srmThreshold() float64 { return cmp.Or(s.SRMThreshold, SRMThreshold) }
 
 // DefaultSettings are the settings most experiments start from: two-sided at
 // α = 0.05, confidence sequences tuned for 10,000 units, CUPED on and Holm's

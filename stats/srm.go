@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -31,10 +32,7 @@ type SRM struct {
 // Limit is the threshold the check used: Threshold, or SRMThreshold for a
 // result that predates it.
 func (s SRM) Limit() float64 {
-	if s.Threshold == 0 {
-		return SRMThreshold
-	}
-	return s.Threshold
+	return cmp.Or(s.Threshold, SRMThreshold)
 }
 
 // SRMTest checks observed units per variant against configured weights (any

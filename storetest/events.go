@@ -112,7 +112,7 @@ func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	// A store that knows when splits changed keeps cells per period.
 	var periods map[string][]int64
 	if ss, ok := s.(ingest.SplitStore); ok {
-		if periods, err = ss.SplitChanges(context.Background(), env); err != nil {
+		if periods, _, err = ss.SplitChanges(context.Background(), env); err != nil {
 			tb.Fatal(err)
 		}
 	}

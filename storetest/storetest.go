@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,10 +32,33 @@ type Store interface {
 }
 
 // Clock is a settable clock for stores whose Now the test controls.
-type Clock struct{ T time.Time }
+type Clock struct {
+	T time.Time
 
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { return c.T }
+	mu    sync.Mutex
+	pause func()
+}
+
+// Now returns the clock's time, after running the function PauseNext set,
+// if any.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	pause := c.pause
+	c.pause = nil
+	c.mu.Unlock()
+	if pause != nil {
+		pause()
+	}
+	return c.T
+}
+
+// PauseNext makes the next call of Now run pause first: a case stops a
+// store method at the moment it reads the time.
+func (c *Clock) PauseNext(pause func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pause = pause
+}
 
 // Run runs the contract against stores made by open.
 func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
@@ -56,6 +80,9 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Value", testValue},
 		{"Sessions", testSessions},
 		{"ValueChanges", testValueChanges},
+		{"Events/SplitChangeRace", testSplitChangeRace},
+		{"Events/SplitChangeDuringRebuild", testSplitChangeDuringRebuild},
+		{"SplitHistoryFollows", testSplitHistoryFollows},
 	}
 	for _, c := range eventCases {
 		cases = append(cases, struct {

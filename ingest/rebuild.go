@@ -1,0 +1,110 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultRebuildTimeout bounds a recomputation asked for by Rebuild when
+// Pipeline.RebuildTimeout is not set: far more than the minute or so that
+// tens of millions of events take, short enough that a rebuild stuck on a
+// lock does not hold the writer for good.
+const DefaultRebuildTimeout = 30 * time.Minute
+
+// rebuildJob is one recomputation of an environment, shared by every call
+// of Rebuild that came while it had not started: each of them came after
+// its caller's change was stored, so one recomputation that starts later
+// serves them all.
+type rebuildJob struct {
+	env     string
+	started bool // set by the writer, under Pipeline.jobsMu
+	callers int  // the calls of Rebuild it serves, under Pipeline.jobsMu
+	result  RebuildResult
+	err     error
+	done    chan struct{}
+}
+
+// Rebuild recomputes env's per-user state and aggregates from its stored
+// events and replaces the stored aggregates. Call it after metric
+// definitions change.
+//
+// Rebuilds are bounded: they run one at a time on the pipeline's writer; a
+// call that comes while a rebuild of env waits to start joins it rather
+// than queueing another (so any number of calls cost at most the one under
+// way and one more); each runs under the pipeline's life, not the caller's
+// (a caller that gives up leaves it running: it was asked for after a
+// change was stored), cancelled by Close and after RebuildTimeout. A
+// cancelled rebuild changes nothing, and the pipeline rebuilds at its next
+// write when the stored state is not of the current definitions.
+func (p *Pipeline) Rebuild(ctx context.Context, env string) (RebuildResult, error) {
+	j, enqueue := p.rebuildJob(env)
+	if enqueue {
+		select {
+		case p.reqs <- &request{env: env, rebuild: j}:
+		case <-p.done:
+			p.finishRebuild(j, RebuildResult{}, ErrClosed)
+		}
+	}
+	select {
+	case <-j.done:
+		return j.result, j.err
+	case <-ctx.Done():
+		return RebuildResult{}, ctx.Err()
+	case <-p.done:
+		return RebuildResult{}, ErrClosed
+	}
+}
+
+// rebuildJob returns the rebuild of env not yet started, a new one when
+// there is none, which the caller must enqueue.
+func (p *Pipeline) rebuildJob(env string) (j *rebuildJob, isNew bool) {
+	p.jobsMu.Lock()
+	defer p.jobsMu.Unlock()
+	if j := p.jobs[env]; j != nil && !j.started {
+		j.callers++
+		return j, false
+	}
+	if p.jobs == nil {
+		p.jobs = map[string]*rebuildJob{}
+	}
+	j = &rebuildJob{env: env, callers: 1, done: make(chan struct{})}
+	p.jobs[env] = j
+	return j, true
+}
+
+// runRebuild runs j on the writer, under ctx (the writer's, cancelled by
+// Close) and RebuildTimeout.
+func (p *Pipeline) runRebuild(ctx context.Context, j *rebuildJob) {
+	p.jobsMu.Lock()
+	j.started = true
+	p.jobsMu.Unlock()
+	timeout := p.RebuildTimeout
+	if timeout <= 0 {
+		timeout = DefaultRebuildTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := p.rebuild(rctx, j.env)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		err = ErrClosed
+	case errors.Is(rctx.Err(), context.DeadlineExceeded):
+		err = fmt.Errorf("ingest: rebuild of %s took longer than %v: %w", j.env, timeout, err)
+	}
+	p.finishRebuild(j, res, err)
+}
+
+// finishRebuild answers the callers of j.
+func (p *Pipeline) finishRebuild(j *rebuildJob, res RebuildResult, err error) {
+	p.jobsMu.Lock()
+	if p.jobs[j.env] == j {
+		delete(p.jobs, j.env)
+	}
+	j.started = true
+	p.jobsMu.Unlock()
+	j.result, j.err = res, err
+	close(j.done)
+}
