@@ -1,11 +1,16 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/httpapi"
 )
 
@@ -48,4 +53,57 @@ func BenchmarkOFREPHandler(b *testing.B) {
 			bare.ServeHTTP(w, req)
 		}
 	})
+}
+
+// BenchmarkOFREPFirstSeen measures the OFREP single-flag evaluation of a
+// user never seen before, the request that records a first exposure, through
+// the whole handler chain as BenchmarkOFREPHandler does, beside "returning",
+// the same request for one user over and over. cpu-us/op is the CPU of the
+// whole process per request, the writer's included: the benchmark waits
+// until every exposure is stored. Run it with -cpu 1 to see the cost on
+// one core, as bench/ofrep.sh serves.
+func BenchmarkOFREPFirstSeen(b *testing.B) {
+	for _, mode := range []string{"returning", "first-seen"} {
+		b.Run(mode, func(b *testing.B) {
+			e := MustServer(b)
+			h := httpapi.Handler(e.srv)
+			c := e.srv.Events.Pipeline.Counters()
+			recorded := c.ExposuresRecorded.Load()
+			body := []byte(`{"context":{"targetingKey":"user-123","email":"a@example.com"}}`)
+			prefix, suffix := []byte(`{"context":{"targetingKey":"new-`), []byte(`","email":"a@example.com"}}`)
+			buf := make([]byte, 0, 128)
+			n := 0
+			b.ReportAllocs()
+			cpu0 := cputime.Seconds()
+			for b.Loop() {
+				n++
+				if mode == "first-seen" {
+					buf = append(strconv.AppendInt(append(buf[:0], prefix...), int64(n), 10), suffix...)
+					body = buf
+				}
+				req := httptest.NewRequest("POST", "/ofrep/v1/evaluate/flags/kill", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+e.eval)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+				// A server's request goroutine ends here and the next
+				// waits for the network: other goroutines (the writer)
+				// get their turn, as they do on one core under load.
+				runtime.Gosched()
+			}
+			want := recorded + 1
+			if mode == "first-seen" {
+				want = recorded + uint64(n)
+			}
+			for c.ExposuresRecorded.Load()+c.ExposuresDropped.Load() < want {
+				time.Sleep(time.Millisecond)
+			}
+			if cpu1 := cputime.Seconds(); cpu0 >= 0 {
+				b.ReportMetric((cpu1-cpu0)/float64(n)*1e6, "cpu-us/op")
+			}
+			b.ReportMetric(float64(c.ExposuresDropped.Load()), "dropped")
+		})
+	}
 }

@@ -16,16 +16,29 @@ import (
 
 // TestUserLogCompaction makes the user log compact every few transactions:
 // the sums stay exact, the log stays short, every user ends up in
-// event_users, and a reopened store continues exactly.
+// event_users, and a reopened store continues exactly. With a small cache
+// ("evicting"), compacted states are dropped from memory and read again
+// from event_users when their users come back: a user not in memory is new
+// only while none was evicted.
 func TestUserLogCompaction(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cache int64
+	}{{"cached", 0}, {"evicting", 4 << 10}} {
+		t.Run(tc.name, func(t *testing.T) { testUserLogCompaction(t, tc.cache) })
+	}
+}
+
+func testUserLogCompaction(t *testing.T, cache int64) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "events.db")
+	evicted := false
 	open := func() *DB {
 		db := NewDB(path)
 		if err := db.Open(); err != nil {
 			t.Fatal(err)
 		}
-		db.ev.logLimit = 8 << 10
+		db.ev.logLimit, db.ev.cacheLimit = 8<<10, cache
 		return db
 	}
 	db := open()
@@ -80,10 +93,14 @@ func TestUserLogCompaction(t *testing.T) {
 		// listed under its record: compaction writes those it finds there.
 		db.ev.mu.Lock()
 		for id, u := range db.ev.users {
-			for i, x := range u.slots {
-				if x.state != nil && x.seq != 0 && !slices.Contains(u.live[x.seq], int32(i)) {
+			for i, x := range u.slots.all() {
+				if x.state != nil && x.seq != 0 && !slices.Contains(u.live[x.seq], i) {
 					t.Errorf("environment %d: user %s, latest in user log record %d, is not listed under it", id, x.key, x.seq)
 				}
+			}
+			evicted = evicted || len(u.free) > 0
+			if len(u.free) > 0 && u.complete {
+				t.Errorf("environment %d: states evicted, yet every user taken to be in memory", id)
 			}
 		}
 		db.ev.mu.Unlock()
@@ -100,6 +117,9 @@ func TestUserLogCompaction(t *testing.T) {
 	}
 	send(db, 0, 3000)
 	check(db)
+	if evicted != (cache > 0) {
+		t.Errorf("states evicted: %v, with a cache of %d bytes (0: the default)", evicted, cache)
+	}
 	db.Close()
 	db = open()
 	defer db.Close()
