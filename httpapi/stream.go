@@ -67,8 +67,31 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	ticker := time.NewTicker(heartbeat)
 	defer ticker.Stop()
 	rc := http.NewResponseController(w)
+	// revoked checks the token again when the tokens were reloaded since
+	// the last check. It runs after reading each flag set to send, not
+	// only on the reload's signal: a revocation and a flag change can both
+	// be pending at the select, which picks either, and a set changed after
+	// a revocation was answered must not reach the revoked token (read
+	// first, the set being newer means the reload was signalled).
+	revoked := func() bool {
+		select {
+		case <-tokensChanged:
+		default:
+			return false
+		}
+		tokensChanged = s.Auth.Changed()
+		if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+			s.metrics.streamsRevoked.Inc()
+			return true
+		}
+		return false
+	}
 	for {
-		if live := s.Flags.Live(env); live != nil && live.Version != sent {
+		live := s.Flags.Live(env)
+		if revoked() {
+			return nil
+		}
+		if live != nil && live.Version != sent {
 			event, err := s.sse.Get(live, sseEvent)
 			if err != nil {
 				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
@@ -94,12 +117,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.closing:
 			return nil
-		case <-tokensChanged:
-			tokensChanged = s.Auth.Changed()
-			if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
-				s.metrics.streamsRevoked.Inc()
-				return nil
-			}
+		case <-tokensChanged: // checked at the top of the loop
 		case changed := <-changes:
 			if changed != env {
 				continue
