@@ -61,6 +61,48 @@ func NewService(store Store) *Service {
 // and propagated). Whoever holds a token for long checks it again then.
 func (s *Service) Changed() <-chan struct{} { return *s.changed.Load() }
 
+// Watch follows the token of secret for a connection held open (a flag
+// stream): C is closed at the next reload of the tokens, and Revoked then
+// says whether secret still authenticates. Every stream that sends flags
+// to a token checks it this way, so that revoking the token ends them all.
+type Watch struct {
+	s      *Service
+	secret string
+	ch     <-chan struct{}
+}
+
+// Watch returns a Watch of secret from now on.
+func (s *Service) Watch(secret string) *Watch {
+	return &Watch{s: s, secret: secret, ch: s.Changed()}
+}
+
+// C is closed when the tokens were reloaded since the last Revoked; nil
+// (never ready) for a nil Watch, a stream without a token.
+func (w *Watch) C() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.ch
+}
+
+// Revoked reports whether the tokens were reloaded since the last call and
+// secret no longer authenticates. Without a reload it costs a channel
+// poll; a nil Watch is never revoked. Call it after reading what is to be sent: a revocation answered
+// before a change of flags was made has then been signalled.
+func (w *Watch) Revoked() bool {
+	if w == nil {
+		return false
+	}
+	select {
+	case <-w.ch:
+	default:
+		return false
+	}
+	w.ch = w.s.Changed() // before checking, so a later reload is seen next time
+	_, err := w.s.Authenticate(w.secret)
+	return err != nil
+}
+
 // Reload reads the live tokens from the store. Call it after any change made
 // elsewhere (another node, a CLI on the same file).
 func (s *Service) Reload(ctx context.Context) error {

@@ -15,6 +15,7 @@ import (
 	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
 	evalv2 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v2"
 
+	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/tracing"
@@ -115,7 +116,10 @@ func objectOf(v any) *structpb.Struct {
 func (s *Server) eventStream(ctx context.Context, header http.Header, send func(typ string, data *structpb.Struct) error) error {
 	anonymous := header.Get("Authorization") == "" && header.Get(SelectorHeader) == ""
 	env := ""
+	var token *auth.Watch // nil for an anonymous stream
 	if !anonymous {
+		secret, _ := credentials(header, "")
+		token = s.Auth.Watch(secret)
 		live, err := s.evaluator(ctx, header)
 		if err != nil {
 			return err
@@ -150,6 +154,10 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			if err := send("keep_alive", nil); err != nil {
 				return err
 			}
+		case <-token.C():
+			if token.Revoked() {
+				return errRevoked
+			}
 		case <-changes:
 			if anonymous {
 				if err := send("configuration_change", nil); err != nil {
@@ -160,6 +168,9 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			// Which environment changed does not matter: a full buffer drops
 			// notifications, so every wake-up compares the live set.
 			cur := s.Flags.Live(env)
+			if token.Revoked() {
+				return errRevoked
+			}
 			if cur == nil || cur == last {
 				continue
 			}

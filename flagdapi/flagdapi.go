@@ -131,14 +131,7 @@ func (s *Server) authorize(ctx context.Context, header http.Header, field string
 	if throttle.Blocked() {
 		return nil, nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many failed authentications from this address: retry later"))
 	}
-	secret := auth.BearerToken(header.Get("Authorization"))
-	env := header.Get(SelectorHeader)
-	if env == "" {
-		env = field
-	}
-	if secret == "" && strings.HasPrefix(env, "vl_") {
-		secret, env = env, ""
-	}
+	secret, env := credentials(header, field)
 	t, err := s.Auth.Authenticate(secret)
 	if err != nil {
 		throttle.Fail()
@@ -163,11 +156,32 @@ func (s *Server) authorize(ctx context.Context, header http.Header, field string
 	return live, t, nil
 }
 
+// credentials returns the token and the environment a call names: the
+// token from the authorization metadata or, failing that, a selector that
+// is a token; the environment from the selector header or field.
+func credentials(header http.Header, field string) (secret, env string) {
+	secret = auth.BearerToken(header.Get("Authorization"))
+	env = header.Get(SelectorHeader)
+	if env == "" {
+		env = field
+	}
+	if secret == "" && strings.HasPrefix(env, "vl_") {
+		secret, env = env, ""
+	}
+	return secret, env
+}
+
+// errRevoked ends a stream whose token was revoked while it was open.
+var errRevoked = connect.NewError(connect.CodeUnauthenticated, errors.New("token revoked"))
+
 // SyncFlags streams the environment's flags as a flagd file: at once, then
 // after every committed change. Whole sets, as flagd sends them.
 func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.SyncFlagsRequest], stream *connect.ServerStream[syncv1.SyncFlagsResponse]) error {
 	//lint:ignore SA1019 older providers send the selector in the field, not the header
-	live, err := s.environment(ctx, req.Header(), req.Msg.GetSelector())
+	selector := req.Msg.GetSelector()
+	secret, _ := credentials(req.Header(), selector)
+	token := s.Auth.Watch(secret)
+	live, err := s.environment(ctx, req.Header(), selector)
 	if err != nil {
 		return err
 	}
@@ -177,7 +191,13 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	defer cancel()
 	var sent int64 = -1
 	for {
-		if live := s.Flags.Live(env); live != nil && live.Version != sent {
+		// Read before the token is checked, as the SSE stream does: a set
+		// changed after a revocation was answered never reaches the token.
+		live := s.Flags.Live(env)
+		if token.Revoked() {
+			return errRevoked
+		}
+		if live != nil && live.Version != sent {
 			msg, err := s.syncs.Get(live, syncMessage)
 			if err != nil {
 				return connect.NewError(connect.CodeInternal, err)
@@ -192,6 +212,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 			return nil
 		case <-s.Closing:
 			return connect.NewError(connect.CodeUnavailable, errors.New("server shutting down"))
+		case <-token.C(): // checked at the top of the loop
 		case changed := <-changes:
 			if changed != env {
 				continue

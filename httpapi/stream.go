@@ -43,8 +43,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	// A revoked token ends its streams: at every reload of the tokens
 	// (revocations here and, propagated, on other nodes) the stream's
 	// token is checked again.
-	tokensChanged := s.Auth.Changed()
-	if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
+	secret := auth.BearerToken(r.Header.Get("Authorization"))
+	token := s.Auth.Watch(secret)
+	if _, err := s.Auth.Authenticate(secret); err != nil {
 		return err
 	}
 	s.metrics.streams.Inc()
@@ -67,28 +68,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	ticker := time.NewTicker(heartbeat)
 	defer ticker.Stop()
 	rc := http.NewResponseController(w)
-	// revoked checks the token again when the tokens were reloaded since
-	// the last check. It runs after reading each flag set to send, not
-	// only on the reload's signal: a revocation and a flag change can both
-	// be pending at the select, which picks either, and a set changed after
-	// a revocation was answered must not reach the revoked token (read
-	// first, the set being newer means the reload was signalled).
-	revoked := func() bool {
-		select {
-		case <-tokensChanged:
-		default:
-			return false
-		}
-		tokensChanged = s.Auth.Changed()
-		if _, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization"))); err != nil {
-			s.metrics.streamsRevoked.Inc()
-			return true
-		}
-		return false
-	}
 	for {
+		// The set is read before the token is checked: a set changed after
+		// a revocation was answered must not reach the revoked token, and
+		// the select below may pick the change before the reload.
 		live := s.Flags.Live(env)
-		if revoked() {
+		if token.Revoked() {
+			s.metrics.streamsRevoked.Inc()
 			return nil
 		}
 		if live != nil && live.Version != sent {
@@ -117,7 +103,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		case <-s.closing:
 			return nil
-		case <-tokensChanged: // checked at the top of the loop
+		case <-token.C(): // checked at the top of the loop
 		case changed := <-changes:
 			if changed != env {
 				continue
