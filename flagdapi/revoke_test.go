@@ -3,8 +3,6 @@ package flagdapi
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -21,12 +19,7 @@ import (
 // definitions; before, both streams went on as long as the client liked).
 func TestStreamsEndOnRevoke(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
-	mux := http.NewServeMux()
-	for path, h := range s.Handlers() {
-		mux.Handle(path, h)
-	}
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := serveHTTP(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

@@ -119,6 +119,17 @@ func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
 	return &Server{Flags: f, Auth: a, Closing: make(chan struct{})}, apply, secret
 }
 
+// serveHTTP serves s's handlers over HTTP until the test ends.
+func serveHTTP(t *testing.T, s *Server) *httptest.Server {
+	mux := http.NewServeMux()
+	for path, h := range s.Handlers() {
+		mux.Handle(path, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestSyncSetBuiltOncePerChange: many SyncFlags streams of one environment
 // (over HTTP, through the service's handler) receive the set and then a
 // change, and the message carrying each set is built once for all of them
@@ -126,12 +137,7 @@ func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
 // uncompressed although the client accepts gzip.
 func TestSyncSetBuiltOncePerChange(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
-	mux := http.NewServeMux()
-	for path, h := range s.Handlers() {
-		mux.Handle(path, h)
-	}
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := serveHTTP(t, s)
 	const streams = 40
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
