@@ -65,10 +65,13 @@ func PrefixField(prefix string, err error) error {
 // ErrorCode returns the kind of the first *Error in err's chain, EINTERNAL for
 // any other non-nil error and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
+		// Before e is declared: errors.As moves e to the heap, and a nil
+		// error (every authenticated request) should cost no allocation.
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return EINTERNAL
@@ -77,10 +80,11 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the user-facing message of err: the message of the first
 // *Error in the chain, or a generic text that leaks nothing.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	var e *Error
+	if errors.As(err, &e) {
 		if e.Field != "" {
 			return e.Field + ": " + e.Message
 		}
