@@ -29,7 +29,7 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 	g := s.guard
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.conns.Load(), g.buffered.Load(), len(g.inflight)
+	return g.conns.Load(), g.buffered.Load(), g.ninflight
 }
 
 // StreamEncodes counts the flag set events encoded for streams.

@@ -124,9 +124,13 @@ type guard struct {
 	hookSlots chan struct{}
 	failures  *failureLimiter
 
-	mu       sync.Mutex
-	inflight map[*guardedBody]struct{} // bodies of requests in flight
-	stopping bool
+	mu sync.Mutex
+	// inflight lists the bodies of requests in flight, linked through the
+	// bodies themselves (guardedBody.prev, next): adding and removing one,
+	// twice a request, costs no hashing and no allocation.
+	inflight  *guardedBody
+	ninflight int
+	stopping  bool
 }
 
 func newGuard(lim Limits) *guard {
@@ -135,7 +139,6 @@ func newGuard(lim Limits) *guard {
 		lim:       lim,
 		hookSlots: make(chan struct{}, lim.MaxHookBodies),
 		failures:  newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
-		inflight:  map[*guardedBody]struct{}{},
 	}
 }
 
@@ -183,7 +186,7 @@ func (g *guard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.stopping = true
-	for b := range g.inflight {
+	for b := g.inflight; b != nil; b = b.next {
 		if !b.done.Load() {
 			b.rc.SetReadDeadline(time.Now())
 		}
@@ -200,32 +203,56 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), limitsKey{}, &g.lim))
-		body := &guardedBody{ReadCloser: r.Body, g: g, rc: http.NewResponseController(w)}
+		// One allocation: the controller is a copy inside the body.
+		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w)}
 		body.rc.SetReadDeadline(time.Now().Add(g.lim.BodyTimeout))
 		g.mu.Lock()
 		if g.stopping {
 			body.rc.SetReadDeadline(time.Now())
 		}
-		g.inflight[body] = struct{}{}
+		g.add(body)
 		g.mu.Unlock()
 		r.Body = body
 		defer func() {
 			g.buffered.Add(-body.held)
 			g.mu.Lock()
-			delete(g.inflight, body)
+			g.remove(body)
 			g.mu.Unlock()
 		}()
 		h(w, r)
 	}
 }
 
-type limitsKey struct{}
+// add puts b on the inflight list; the caller holds g.mu.
+func (g *guard) add(b *guardedBody) {
+	b.next = g.inflight
+	if b.next != nil {
+		b.next.prev = b
+	}
+	g.inflight = b
+	g.ninflight++
+}
 
-// apiBodyLimit is the MaxAPIBody of the server serving r.
+// remove takes b off the inflight list; the caller holds g.mu.
+func (g *guard) remove(b *guardedBody) {
+	if b.prev != nil {
+		b.prev.next = b.next
+	} else {
+		g.inflight = b.next
+	}
+	if b.next != nil {
+		b.next.prev = b.prev
+	}
+	b.prev, b.next = nil, nil
+	g.ninflight--
+}
+
+// apiBodyLimit is the MaxAPIBody of the server serving r, found through
+// its body (guarded's) rather than a context value, which would cost
+// every request a copy of itself.
 func apiBodyLimit(r *http.Request) int64 {
-	if lim, ok := r.Context().Value(limitsKey{}).(*Limits); ok {
-		return lim.MaxAPIBody
+	if b, ok := r.Body.(*guardedBody); ok {
+		return b.g.lim.MaxAPIBody
 	}
 	return DefaultMaxAPIBody
 }
@@ -246,9 +273,11 @@ func (g *guard) streamSlot() (release func(), err error) {
 type guardedBody struct {
 	io.ReadCloser
 	g    *guard
-	rc   *http.ResponseController
+	rc   http.ResponseController
 	held int64
 	done atomic.Bool // the whole body was read
+	// prev and next link the guard's inflight list, under g.mu.
+	prev, next *guardedBody
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
@@ -352,6 +381,10 @@ type failureLimiter struct {
 	mu     sync.Mutex
 	start  time.Time
 	counts map[string]int
+	// full: some count of the window has reached max. Until then no
+	// address is blocked, and blocked answers without parsing the address
+	// or taking the lock, as it does for almost every request.
+	full atomic.Bool
 
 	failed, throttled atomic.Uint64
 }
@@ -374,12 +407,13 @@ func (f *failureLimiter) exempt(addr string) bool {
 func (f *failureLimiter) roll() {
 	if now := f.now(); now.Sub(f.start) >= f.window {
 		f.start, f.counts = now, map[string]int{}
+		f.full.Store(false)
 	}
 }
 
 // blocked reports whether addr has used up its failures for the window.
 func (f *failureLimiter) blocked(addr string) bool {
-	if f.exempt(addr) {
+	if !f.full.Load() || f.exempt(addr) {
 		return false
 	}
 	f.mu.Lock()
@@ -401,7 +435,11 @@ func (f *failureLimiter) fail(addr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	f.counts[f.key(addr)]++
+	k := f.key(addr)
+	f.counts[k]++
+	if f.counts[k] >= f.max {
+		f.full.Store(true)
+	}
 }
 
 func (f *failureLimiter) key(addr string) string {
