@@ -17,71 +17,72 @@ import (
 // one is the pipeline's, off it, against the stored per-user state (an
 // exposure that changes nothing is counted as redundant and not stored).
 // The filter may therefore err towards "first" but never the other way
-// except by a hash collision: it holds 64-bit hashes in fixed open-addressed
-// tables, one per shard, each with its own lock and cleared when half full,
-// so memory stays bounded, nothing is allocated per exposure, and a cleared
-// entry only costs one redundant exposure. A collision would drop a real
-// first exposure; at 2^20 entries its probability is about 2^-44 per
-// exposure.
+// except by a hash collision. It holds 64-bit hashes in a fixed table of
+// buckets of eight, one cache line each: a hash goes into the one bucket its
+// bits choose, newest first, and a full bucket forgets its oldest. So one
+// exposure touches one cache line of the table (which is too large for the
+// caches: that line is a miss, the main cost of a first exposure), memory
+// stays bounded, nothing is allocated per exposure, and a forgotten entry
+// only costs one redundant exposure. A collision would drop a real first
+// exposure; at 2^20 entries its probability is about 2^-44 per exposure.
 type exposureFilter struct {
-	seed maphash.Seed
-	// perShard is how many hashes a shard takes before it is cleared; its
-	// table has twice as many slots.
+	// seeds hash the four fields apart: no separators to write, and no
+	// concatenation that could make two tuples one.
+	seeds [4]maphash.Seed
+	// perShard is how many buckets each shard has, a power of two.
 	perShard int
 	shards   [filterShards]filterShard
 }
 
 const filterShards = 16
 
+// filterBucket is one cache line of hashes, newest first; 0 is empty (the
+// empty ones are at the end), and a hash of 0 is stored as 1.
+type filterBucket [8]uint64
+
 type filterShard struct {
-	mu    sync.Mutex
-	n     int
-	slots []uint64 // 0: empty; a hash of 0 is stored as 1
-	_     [64]byte // keep each lock on its own cache line
+	mu      sync.Mutex
+	buckets []filterBucket
+	_       [64]byte // keep each lock on its own cache line
 }
 
+// newExposureFilter returns a filter of at least max entries.
 func newExposureFilter(max int) *exposureFilter {
-	f := &exposureFilter{seed: maphash.MakeSeed(), perShard: 1}
-	for f.perShard*filterShards < max {
+	f := &exposureFilter{perShard: 1}
+	for f.perShard*filterShards*len(filterBucket{}) < max {
 		f.perShard *= 2
+	}
+	for i := range f.seeds {
+		f.seeds[i] = maphash.MakeSeed()
 	}
 	return f
 }
 
 // first reports whether this exposure has not been seen yet, and remembers it.
 func (f *exposureFilter) first(env, flag, variant, key string) bool {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	for _, s := range [...]string{env, flag, variant, key} {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
-	sum := h.Sum64()
+	sum := maphash.String(f.seeds[0], env) ^ maphash.String(f.seeds[1], flag) ^
+		maphash.String(f.seeds[2], variant) ^ maphash.String(f.seeds[3], key)
 	if sum == 0 {
 		sum = 1
 	}
 	s := &f.shards[sum%filterShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.slots == nil {
+	if s.buckets == nil {
 		// Allocated at the first exposure of the shard, not per exposure.
-		s.slots = make([]uint64, 2*f.perShard)
+		s.buckets = make([]filterBucket, f.perShard)
 	}
-	mask := uint64(len(s.slots) - 1)
-	// The low bits chose the shard; the high bits place the hash in it.
-	for i := (sum >> 32) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case sum:
+	// The low bits chose the shard; the high bits choose the bucket in it.
+	b := &s.buckets[(sum>>32)&uint64(f.perShard-1)]
+	for _, h := range b {
+		if h == sum {
 			return false
-		case 0:
-			if s.n >= f.perShard {
-				clear(s.slots)
-				s.n = 0
-				i = (sum >> 32) & mask
-			}
-			s.slots[i] = sum
-			s.n++
-			return true
+		}
+		if h == 0 {
+			break
 		}
 	}
+	copy(b[1:], b[:len(b)-1]) // the oldest goes, if the bucket was full
+	b[0] = sum
+	return true
 }

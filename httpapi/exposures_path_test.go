@@ -137,7 +137,7 @@ func TestFirstSeenExposureRequestPath(t *testing.T) {
 
 func allTables(f *exposureFilter) bool {
 	for i := range f.shards {
-		if f.shards[i].slots == nil {
+		if f.shards[i].buckets == nil {
 			return false
 		}
 	}

@@ -27,12 +27,12 @@ func TestExposureFilter(t *testing.T) {
 	}
 }
 
-// TestExposureFilterBounded: each shard forgets everything when it is full,
-// so memory stays fixed and a forgotten user is only recorded again.
+// TestExposureFilterBounded: memory is fixed, each bucket forgetting its
+// oldest entry when full, and a forgotten user is only recorded again.
 func TestExposureFilterBounded(t *testing.T) {
-	f := newExposureFilter(64) // 4 per shard
-	if f.perShard != 4 {
-		t.Fatalf("perShard = %d, want 4", f.perShard)
+	f := newExposureFilter(64) // the least: one bucket of 8 per shard
+	if f.perShard != 1 {
+		t.Fatalf("perShard = %d, want 1", f.perShard)
 	}
 	for i := range 1000 {
 		if !f.first("prod", "f", "on", fmt.Sprint("u", i)) {
@@ -40,17 +40,45 @@ func TestExposureFilterBounded(t *testing.T) {
 		}
 	}
 	for i := range f.shards {
-		if s := &f.shards[i]; s.n > f.perShard || len(s.slots) != 2*f.perShard {
-			t.Errorf("shard %d holds %d in %d slots; bound %d in %d", i, s.n, len(s.slots), f.perShard, 2*f.perShard)
+		if s := &f.shards[i]; len(s.buckets) != f.perShard {
+			t.Errorf("shard %d has %d buckets, want %d", i, len(s.buckets), f.perShard)
 		}
 	}
-	// The most recent user is remembered; the first was forgotten when its
-	// shard was cleared, and is recorded again (the pipeline counts it
+	// The most recent user is remembered; the first was forgotten when
+	// its bucket filled, and is recorded again (the pipeline counts it
 	// redundant).
 	if f.first("prod", "f", "on", "u999") {
 		t.Error("u999, the last user, was forgotten")
 	}
 	if !f.first("prod", "f", "on", "u0") {
-		t.Error("u0 still remembered after 1,000 users through 64 entries")
+		t.Error("u0 still remembered after 1,000 users through 128 entries")
 	}
+}
+
+// BenchmarkExposureFilter measures first at the size the server uses: for
+// users never seen (every call records, the table cycling through its
+// capacity as under a stream of new users) and for one returning user.
+func BenchmarkExposureFilter(b *testing.B) {
+	keys := make([]string, 1<<22)
+	for i := range keys {
+		keys[i] = fmt.Sprint("user-", i)
+	}
+	b.Run("first-seen", func(b *testing.B) {
+		f := newExposureFilter(1 << 20)
+		for _, k := range keys { // every slot touched: no page faults below
+			f.first("production", "static-bool", "on", k)
+		}
+		i := 0
+		for b.Loop() {
+			f.first("production", "static-bool", "off", keys[i&(len(keys)-1)])
+			i++
+		}
+	})
+	b.Run("returning", func(b *testing.B) {
+		f := newExposureFilter(1 << 20)
+		f.first("production", "static-bool", "on", "user-123")
+		for b.Loop() {
+			f.first("production", "static-bool", "on", "user-123")
+		}
+	})
 }
