@@ -131,14 +131,55 @@ type guard struct {
 	inflight  *guardedBody
 	ninflight int
 	stopping  bool
+
+	// The body deadline is kept by watch, not by a deadline per request
+	// (set, then cleared at the body's end: two timer changes and a clock
+	// read, about half a microsecond a request): a body records the tick
+	// it started at, and watch, every tick, ends the reads of bodies
+	// that have taken BodyTimeout and more. So a stalled body is cut
+	// after BodyTimeout plus at most one tick.
+	tick         time.Duration
+	timeoutTicks int64
+	ticks        atomic.Int64
+	quit         chan struct{} // closed by stop: watch returns
 }
 
 func newGuard(lim Limits) *guard {
 	lim = lim.withDefaults()
+	// A tenth of the timeout, between a millisecond and a second: 30 s
+	// bodies are cut within 31 s, at one wake-up a second.
+	tick := min(max(lim.BodyTimeout/10, time.Millisecond), time.Second)
 	return &guard{
-		lim:       lim,
-		hookSlots: make(chan struct{}, lim.MaxHookBodies),
-		failures:  newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
+		lim:          lim,
+		hookSlots:    make(chan struct{}, lim.MaxHookBodies),
+		failures:     newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
+		tick:         tick,
+		timeoutTicks: int64((lim.BodyTimeout + tick - 1) / tick),
+		quit:         make(chan struct{}),
+	}
+}
+
+// watch cuts the bodies in flight that have taken BodyTimeout, every tick,
+// until stop.
+func (g *guard) watch() {
+	t := time.NewTicker(g.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.quit:
+			return
+		case <-t.C:
+		}
+		now := g.ticks.Add(1)
+		g.mu.Lock()
+		for b := g.inflight; b != nil; b = b.next {
+			// A body started during tick s has run at least
+			// (now-s-1) ticks: past the timeout when that reaches it.
+			if !b.expired && !b.done.Load() && now-b.started > g.timeoutTicks {
+				b.expire()
+			}
+		}
+		g.mu.Unlock()
 	}
 }
 
@@ -166,7 +207,7 @@ func (g *guard) register(reg *prometheus.Registry) {
 }
 
 // httpServer builds the *http.Server with the limits applied: header
-// timeout, idle timeout; body deadlines are set per request by guarded.
+// timeout, idle timeout; body deadlines are kept by guarded and guard.watch.
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
@@ -181,21 +222,26 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 }
 
 // stop ends the body reads of requests in flight that have not read their
-// whole body (the others are left to finish).
+// whole body (the others are left to finish), and watch.
 func (g *guard) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.stopping {
+		return
+	}
 	g.stopping = true
+	close(g.quit)
 	for b := g.inflight; b != nil; b = b.next {
-		if !b.done.Load() {
-			b.rc.SetReadDeadline(time.Now())
+		if !b.expired && !b.done.Load() {
+			b.expire()
 		}
 	}
 }
 
 // guarded wraps a route's handler: a deadline for its body (unless it lives
-// long), the body's bytes counted against MaxBufferedBytes while the
-// handler runs, and read errors turned into error kinds.
+// long; guard.watch keeps it), the body's bytes counted against
+// MaxBufferedBytes while the handler runs, and read errors turned into
+// error kinds.
 func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 	g := s.guard
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -204,11 +250,10 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		// One allocation: the controller is a copy inside the body.
-		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w)}
-		body.rc.SetReadDeadline(time.Now().Add(g.lim.BodyTimeout))
+		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load()}
 		g.mu.Lock()
 		if g.stopping {
-			body.rc.SetReadDeadline(time.Now())
+			body.expire()
 		}
 		g.add(body)
 		g.mu.Unlock()
@@ -217,7 +262,16 @@ func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
 			g.buffered.Add(-body.held)
 			g.mu.Lock()
 			g.remove(body)
+			unread := !body.done.Load() && !body.expired
 			g.mu.Unlock()
+			if unread {
+				// net/http may read the rest after the handler, to reuse
+				// the connection: within what is left of the deadline,
+				// which watch no longer keeps (rarely: handlers read
+				// their bodies, and refusals close the connection).
+				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
+				body.rc.SetReadDeadline(time.Now().Add(max(left, 0)))
+			}
 		}()
 		h(w, r)
 	}
@@ -276,17 +330,34 @@ type guardedBody struct {
 	rc   http.ResponseController
 	held int64
 	done atomic.Bool // the whole body was read
-	// prev and next link the guard's inflight list, under g.mu.
+	// started is the guard's tick when the body began.
+	started int64
+	// Under g.mu: expired, the body's reads were cut (its deadline set
+	// to now, by watch or stop); prev and next link the guard's inflight
+	// list.
+	expired    bool
 	prev, next *guardedBody
+}
+
+// expire cuts the body's reads; the caller holds g.mu.
+func (b *guardedBody) expire() {
+	b.expired = true
+	b.rc.SetReadDeadline(time.Now())
 }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done.Swap(true) {
-		// The deadline was for the body. Past it, net/http reads the
-		// connection to notice a client that leaves, and a deadline there
-		// would cancel a handler that merely takes long.
-		b.rc.SetReadDeadline(time.Time{})
+	if err == io.EOF && !b.done.Load() {
+		b.g.mu.Lock()
+		b.done.Store(true) // watch and stop leave it be from now on
+		expired := b.expired
+		b.g.mu.Unlock()
+		if expired {
+			// The deadline was for the body. Past it, net/http reads the
+			// connection to notice a client that leaves, and a deadline
+			// there would cancel a handler that merely takes long.
+			b.rc.SetReadDeadline(time.Time{})
+		}
 	}
 	if n > 0 {
 		b.held += int64(n)

@@ -130,6 +130,7 @@ func (s *Server) Open() error {
 	}
 	s.ln = &limitListener{Listener: ln, g: s.guard}
 	s.srv = s.httpServer(s.routes())
+	go s.guard.watch() // until shutdown (guard.stop)
 	s.srv.Protocols = new(http.Protocols)
 	s.srv.Protocols.SetHTTP1(true)
 	s.srv.Protocols.SetUnencryptedHTTP2(true) // gRPC clients without TLS (flagd providers)
