@@ -75,8 +75,9 @@ type Caller struct {
 // the heap, since the pointer passes through a func value: one allocation
 // per evaluation, fifty per bulk request.
 type scratch struct {
-	buf bytes.Buffer
-	res evaluation.Result
+	buf  bytes.Buffer
+	res  evaluation.Result
+	body limitedReader
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -86,16 +87,45 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 func (sc *scratch) put() {
 	sc.buf.Reset()
 	sc.res = evaluation.Result{}
+	sc.body = limitedReader{}
 	scratchPool.Put(sc)
+}
+
+// limitedReader reads at most n bytes and fails with errTooLarge beyond:
+// http.MaxBytesReader without its allocation (it lives in the scratch).
+type limitedReader struct {
+	r io.Reader
+	n int64 // bytes left; -1: the limit was passed
+}
+
+var errTooLarge = errors.New("request body too large")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return 0, errTooLarge
+	}
+	// One byte more than is left tells a body of exactly the limit from
+	// a larger one.
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) <= l.n {
+		l.n -= int64(n)
+		return n, err
+	}
+	n, l.n = int(l.n), -1
+	return n, errTooLarge
 }
 
 // readContext reads and decodes the body. A problem is reported as the
 // HTTP status, OFREP error code and details of the failure to answer
 // (status 0: none).
-func readContext(r *http.Request, buf *bytes.Buffer) (ctx map[string]any, status int, code, details string) {
-	if _, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, MaxBodyBytes)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, code, details string) {
+	buf := &sc.buf
+	sc.body = limitedReader{r: r.Body, n: MaxBodyBytes}
+	if _, err := buf.ReadFrom(&sc.body); err != nil {
+		if err == errTooLarge {
 			return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes"
 		}
 		return nil, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body"
@@ -130,7 +160,7 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	sc := getScratch()
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details := readContext(r, buf)
+	ctx, status, code, details := readContext(r, sc)
 	if status != 0 {
 		writeFailure(w, status, key, code, details)
 		return
@@ -166,7 +196,7 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	sc := getScratch()
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details := readContext(r, buf)
+	ctx, status, code, details := readContext(r, sc)
 	if status != 0 {
 		writeBulkFailure(w, status, code, details)
 		return
