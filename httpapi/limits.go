@@ -31,6 +31,8 @@ type Limits struct {
 	HeaderTimeout time.Duration
 	// BodyTimeout bounds the time to send a request's body (every route but
 	// the flag stream, which has no body and lives long). Default 30s.
+	// Bodies are checked every tenth of it (at most every second), so a
+	// stalled one is cut within BodyTimeout plus that tick.
 	BodyTimeout time.Duration
 	// StreamWriteTimeout bounds the time a flag stream client may take to
 	// receive a flag set; a slower one is dropped (and reconnects, resuming
