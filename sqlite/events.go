@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -276,8 +277,12 @@ func (ev *events) drop(id int64) {
 	}
 }
 
-// set keeps a user's state in slot i, or in a new slot when i < 0 (with
-// ev.mu held), and returns the slot.
+// set keeps a copy of a user's state in slot i, or in a new slot when
+// i < 0 (with ev.mu held), and returns the slot. The slot's key and state
+// are one allocation, made here: k and s need only be valid during the
+// call. (A copy of the key apart, made once, and of the state, made when
+// it was put, were two allocations per new user, and as many objects in
+// memory for the collector to mark.)
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
 	// A slot given is the one LoadUsers found or reserved for k in this
 	// transaction: nothing evicts during one, so it is k's (comparing the
@@ -292,7 +297,11 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
 	}
-	x.state, x.seq = s, seq
+	buf := make([]byte, len(k)+len(s))
+	copy(buf, k)
+	copy(buf[len(k):], s)
+	x.key = unsafe.String(unsafe.SliceData(buf), len(k)) // never written again
+	x.state, x.seq = buf[len(k):len(buf):len(buf)], seq
 	if seq != 0 {
 		u.live[seq] = append(u.live[seq], i)
 	}
@@ -300,7 +309,10 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	return i
 }
 
-// newSlot returns a slot for k, not in the index, with no state yet.
+// newSlot returns a slot for k, not in the index, with no state yet. It
+// keeps k itself, which must stay valid until set gives the slot its
+// state (or freeSlot frees it) in the same transaction: the key may point
+// into a request's buffer.
 func (ev *events) newSlot(u *envUsers, k string) int32 {
 	var i int32
 	if n := len(u.free); n > 0 {
@@ -308,8 +320,6 @@ func (ev *events) newSlot(u *envUsers, k string) int32 {
 	} else {
 		i = u.slots.add()
 	}
-	// A copy: the key may point into a request's buffer.
-	k = strings.Clone(k)
 	u.index.set(k, i)
 	u.slots.at(i).key = k
 	return i
@@ -836,7 +846,7 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 		}
 		u.live[seq] = make([]int32, 0, count)
 		err := decodeUserLog(data, func(k string, s []byte) {
-			ev.set(u, -1, k, bytes.Clone(s), seq)
+			ev.set(u, -1, k, s, seq)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
@@ -963,11 +973,19 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(e.puts) > 0 {
 		return fmt.Errorf("sqlite: user states of %s stored twice in one transaction", env)
 	}
-	size := 0
+	// The states until finish keeps them, in one allocation (set copies
+	// each into its slot); the keys are valid until the transaction ends.
+	size, n := 0, 0
+	for _, x := range users {
+		size += len(x.Key) + len(x.State) + 4
+		n += len(x.State)
+	}
+	states := make([]byte, 0, n)
 	e.puts = make([]ingest.UserState, len(users))
 	for i, x := range users {
-		e.puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
-		size += len(x.Key) + len(x.State) + 4
+		at := len(states)
+		states = append(states, x.State...)
+		e.puts[i] = ingest.UserState{Key: x.Key, State: states[at:len(states):len(states)]}
 	}
 	rec := encodeUserLog(users, size)
 	st, err := t.stmt(userLogSQL)
