@@ -81,10 +81,10 @@ type engine struct {
 
 	touched []*user
 	order   []string // store mode: the group's users, sorted
-	seen    map[string]struct{}
 	pending []unitRef
 	vals    []val   // snapshots of the current group's touched units
 	spare   []*user // store mode: users to reuse
+	made    []*user // store mode: the users newUser handed out in this group
 	slab    []user  // users to hand out
 	nUsers  int     // users loaded or created in this group (store mode)
 
@@ -433,6 +433,9 @@ func (e *engine) newUser(key string) *user {
 	}
 	e.users[u.key] = u
 	e.nUsers++
+	if !e.persistent {
+		e.made = append(e.made, u)
+	}
 	return u
 }
 
@@ -573,10 +576,14 @@ func (e *engine) begin() {
 	if e.persistent {
 		return
 	}
-	for _, u := range e.users {
+	// From a slice, not the map: ranging over a map is the slower, and
+	// this runs for every user of every group.
+	for _, u := range e.made {
 		u.key = "" // keep no request buffer alive
 		e.spare = append(e.spare, u)
 	}
+	clear(e.made)
+	e.made = e.made[:0]
 	clear(e.users)
 	clear(e.flags)
 	clear(e.putBuf) // keys of the previous group's requests
@@ -585,14 +592,12 @@ func (e *engine) begin() {
 }
 
 // keys returns the sorted distinct targeting keys whose state the events
-// can change: what store mode must load before apply.
+// can change: what store mode must load before apply. They are sorted, then
+// the repeats dropped (a set of the keys seen cost a map insertion per
+// event on top of the sort).
 func (e *engine) keys(events []Event, exps []Event) []string {
-	if e.seen == nil {
-		e.seen = map[string]struct{}{}
-	}
-	seen := e.seen
-	clear(seen)
-	out := make([]string, 0, len(events)+len(exps))
+	clear(e.order) // the previous group's, which may point into its requests
+	out := e.order[:0]
 	add := func(evs []Event) {
 		for i := range evs {
 			ev := &evs[i]
@@ -601,15 +606,13 @@ func (e *engine) keys(events []Event, exps []Event) []string {
 					continue
 				}
 			}
-			if _, ok := seen[ev.TargetingKey]; !ok {
-				seen[ev.TargetingKey] = struct{}{}
-				out = append(out, ev.TargetingKey)
-			}
+			out = append(out, ev.TargetingKey)
 		}
 	}
 	add(events)
 	add(exps)
 	slices.Sort(out)
+	out = slices.Compact(out)
 	e.order = out
 	return out
 }

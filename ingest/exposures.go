@@ -38,8 +38,10 @@ type exposureBuffer struct {
 	// before the next tick.
 	limit, kickAt int
 	kick          chan struct{}
-	// taken and order are take's buffers, reused (writer only).
-	taken []recordedExposure
+	// spare holds, per part, the memory take swaps in for the part's
+	// exposures, those of the take before emptied; order is take's buffer
+	// (writer only, both).
+	spare [exposureShards][]recordedExposure
 	order []takeKey
 }
 
@@ -66,7 +68,9 @@ func newExposureBuffer(capacity int) *exposureBuffer {
 	for i := range b.parts {
 		// Reserve what one flush interval of a busy node needs, so that
 		// appends do not allocate; a part grows beyond it only up to limit.
+		// Twice: take swaps the spare in.
 		b.parts[i].buf = make([]recordedExposure, 0, min(b.limit, 1024))
+		b.spare[i] = make([]recordedExposure, 0, min(b.limit, 1024))
 	}
 	return b
 }
@@ -92,30 +96,31 @@ func (b *exposureBuffer) add(x recordedExposure) bool {
 }
 
 // take appends every buffered exposure to dst, sorted by time (oldest
-// first), and empties the buffer. Each part's memory is kept for the next
-// appends. Only the writer calls it.
+// first), and empties the buffer. Each part's memory is swapped for the
+// spare, emptied memory of the take before, kept for the next appends:
+// the lock is held for the swap, and the exposures are copied once, into
+// dst (copying them out of the parts first, with a write barrier per
+// pointer while the collector marks, was most of what a take cost,
+// profiled). Only the writer calls it.
 func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
-	all := b.taken[:0]
+	var taken [exposureShards][]recordedExposure
 	for i := range b.parts {
 		p := &b.parts[i]
 		p.mu.Lock()
-		all = append(all, p.buf...)
-		clear(p.buf) // drop the references to the requests' strings
-		p.buf = p.buf[:0]
+		taken[i], p.buf = p.buf, b.spare[i]
 		p.mu.Unlock()
 	}
-	// all holds the parts one after the other, and a part holds its
-	// exposures in the order requests took its lock, which is not the order
-	// of their times: a request can read the clock before another and lock
-	// after it. Sorting puts this take's exposures oldest first, so that a
-	// take stored in several transactions stores the older ones first. No
-	// more than that: an exposure added during a take can be older than
-	// some taken, and the sums do not depend on the order of events. Exposures
-	// of one time need no order among them: a user seen in two variants is
-	// excluded whichever came first, and of two alike the second is
-	// redundant; which of two that differ only in their dimension values is
-	// stored first was already the chance of which request took the part's
-	// lock first.
+	// The parts hold their exposures in the order requests took their lock,
+	// which is not the order of their times: a request can read the clock
+	// before another and lock after it. Sorting puts this take's exposures
+	// oldest first, so that a take stored in several transactions stores the
+	// older ones first. No more than that: an exposure added during a take
+	// can be older than some taken, and the sums do not depend on the order
+	// of events. Exposures of one time need no order among them: a user seen
+	// in two variants is excluded whichever came first, and of two alike the
+	// second is redundant; which of two that differ only in their dimension
+	// values is stored first was already the chance of which request took
+	// the part's lock first.
 	//
 	// What is sorted is the times and positions, pointer-free and a sixth
 	// of an exposure's size: sorting the exposures themselves moved 96 bytes
@@ -123,22 +128,27 @@ func (b *exposureBuffer) take(dst []recordedExposure) []recordedExposure {
 	// first-seen traffic (profiled with the stable sort; an unstable one
 	// swaps fewer, as many bytes each).
 	order := b.order[:0]
-	for i := range all {
-		order = append(order, takeKey{all[i].at, int32(i)})
+	for part, xs := range taken {
+		for i := range xs {
+			order = append(order, takeKey{xs[i].at, int32(part), int32(i)})
+		}
 	}
 	slices.SortFunc(order, func(x, y takeKey) int { return cmp.Compare(x.at, y.at) })
 	for _, k := range order {
-		dst = append(dst, all[k.i])
+		dst = append(dst, taken[k.part][k.i])
 	}
-	clear(all)
-	b.taken, b.order = all[:0], order[:0]
+	for i, xs := range taken {
+		clear(xs) // drop the references to the requests' strings
+		b.spare[i] = xs[:0]
+	}
+	b.order = order[:0]
 	return dst
 }
 
 // takeKey is an exposure's time and position in a take, for sorting.
 type takeKey struct {
-	at int64
-	i  int32
+	at      int64
+	part, i int32
 }
 
 func (x *recordedExposure) event() Event {

@@ -1,6 +1,10 @@
 package ingest
 
-import "testing"
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
 
 // TestExposureTakeOrder: a part keeps its exposures in the order they were
 // added, not by time; take hands them over oldest first all the same.
@@ -24,5 +28,48 @@ func TestExposureTakeOrder(t *testing.T) {
 	got := b.take(nil)
 	if len(got) != 3 || got[0].at != 10 || got[1].at != 20 || got[2].at != 30 {
 		t.Errorf("take: %+v, want times 10, 20, 30", got)
+	}
+}
+
+// TestExposureTakeWhileAdding: requests add while the writer takes, each
+// take swapping the parts' memory for that of the take before; every
+// exposure added is taken once, and none is lost or repeated through the
+// reused memory.
+func TestExposureTakeWhileAdding(t *testing.T) {
+	const adders, each = 4, 5000
+	b := newExposureBuffer(adders * each) // room for all: none dropped
+	var wg sync.WaitGroup
+	for a := range adders {
+		wg.Go(func() {
+			for i := range each {
+				if !b.add(recordedExposure{env: "production", flag: "f", variant: "on", key: fmt.Sprintf("u-%d-%d", a, i), at: int64(i)}) {
+					t.Error("buffer full")
+					return
+				}
+			}
+		})
+	}
+	seen := map[string]int{}
+	var got []recordedExposure
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		got = b.take(got[:0])
+		for i := range got {
+			seen[got[i].key]++
+		}
+	}
+	if len(seen) != adders*each {
+		t.Errorf("%d distinct exposures taken, want %d", len(seen), adders*each)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s taken %d times", k, n)
+		}
 	}
 }

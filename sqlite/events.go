@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -200,6 +201,7 @@ type envUsers struct {
 	index    userIndex
 	slots    slotTable
 	free     []int32
+	evictAt  int32 // the slot evict looks at next
 	// live lists, per user log record, the slots that held a state of it
 	// when it was written; those whose seq is still the record's hold the
 	// latest state of their user. Compaction writes those without reading
@@ -275,41 +277,63 @@ func (ev *events) drop(id int64) {
 	}
 }
 
-// set keeps a user's state in slot i, or in a new slot when i < 0 (with
-// ev.mu held), and returns the slot. i is slotAbsent for a key LoadUsers
-// found in no slot.
+// set keeps a copy of a user's state in slot i, or in a new slot when
+// i < 0 (with ev.mu held), and returns the slot. The slot's key and state
+// are one allocation, made here: k and s need only be valid during the
+// call. (A copy of the key apart, made once, and of the state, made when
+// it was put, were two allocations per new user, and as many objects in
+// memory for the collector to mark.)
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
-	// A slot given is the one LoadUsers found for k in this transaction:
-	// nothing evicts during one, so it is k's (comparing the keys would
-	// cost a cache miss per user). Nor is a key added to the index during
-	// one: one found absent still is.
-	if i < 0 || i >= u.slots.len() || u.slots.at(i).state == nil {
+	// A slot given is the one LoadUsers found or reserved for k in this
+	// transaction: nothing evicts during one, so it is k's (comparing the
+	// keys would cost a cache miss per user).
+	if i < 0 || i >= u.slots.len() {
 		ok := false
-		if i != slotAbsent {
-			i, ok = u.index.get(k)
-		}
-		if !ok {
-			if n := len(u.free); n > 0 {
-				i, u.free = u.free[n-1], u.free[:n-1]
-			} else {
-				i = u.slots.add()
-			}
-			// A copy: the key may point into a request's buffer.
-			k = strings.Clone(k)
-			u.index.set(k, i)
-			u.slots.at(i).key = k
+		if i, ok = u.index.get(k, &u.slots); !ok {
+			i = ev.newSlot(u, k)
 		}
 	}
 	x := u.slots.at(i)
 	if x.state != nil {
 		ev.bytes -= stateBytes(x.key, x.state)
 	}
-	x.state, x.seq = s, seq
+	buf := make([]byte, len(k)+len(s))
+	copy(buf, k)
+	copy(buf[len(k):], s)
+	x.key = unsafe.String(unsafe.SliceData(buf), len(k)) // never written again
+	x.state, x.seq = buf[len(k):len(buf):len(buf)], seq
 	if seq != 0 {
 		u.live[seq] = append(u.live[seq], i)
 	}
 	ev.bytes += stateBytes(k, s)
 	return i
+}
+
+// newSlot returns a slot for k, not in the index, with no state yet. It
+// keeps k itself, which must stay valid until set gives the slot its
+// state (or freeSlot frees it) in the same transaction: the key may point
+// into a request's buffer.
+func (ev *events) newSlot(u *envUsers, k string) int32 {
+	var i int32
+	if n := len(u.free); n > 0 {
+		i, u.free = u.free[n-1], u.free[:n-1]
+	} else {
+		i = u.slots.add()
+	}
+	u.index.set(k, i)
+	u.slots.at(i).key = k
+	return i
+}
+
+// freeSlot removes slot i's user from memory.
+func (ev *events) freeSlot(u *envUsers, i int32) {
+	x := u.slots.at(i)
+	if x.state != nil {
+		ev.bytes -= stateBytes(x.key, x.state)
+	}
+	u.index.del(x.key, i)
+	*x = userSlot{}
+	u.free = append(u.free, i)
 }
 
 func stateBytes(k string, s []byte) int64 { return int64(len(k) + len(s) + 64) }
@@ -330,9 +354,6 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			continue
 		}
 		ev.ids[name] = e.id
-		if !e.changed {
-			continue
-		}
 		if e.replaced {
 			ev.drop(e.id)
 			u := ev.env(e.id)
@@ -344,6 +365,10 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			continue
 		}
 		u := ev.env(e.id)
+		if !e.changed {
+			ev.unreserve(u, e)
+			continue
+		}
 		for _, c := range e.written {
 			if c.slot < u.slots.len() && u.slots.at(c.slot).seq == c.seq {
 				u.slots.at(c.slot).seq = 0
@@ -367,6 +392,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 			}
 			ev.set(u, slot, x.Key, x.State, e.putSeq)
 		}
+		ev.unreserve(u, e)
 		u.gen, u.logBytes = e.gen, e.logBytes
 	}
 	if ev.bytes > ev.cacheBytes() {
@@ -374,87 +400,34 @@ func (ev *events) finish(t *eventTx, committed bool) {
 	}
 }
 
-// evict drops clean states until the cache holds 3/4 of its budget.
+// unreserve frees the slots LoadUsers reserved for new users whose state
+// was not stored after all.
+func (ev *events) unreserve(u *envUsers, e *txEnv) {
+	for _, i := range e.reserved {
+		if u.slots.at(i).state == nil {
+			ev.freeSlot(u, i)
+		}
+	}
+}
+
+// evict drops clean states until the cache holds 3/4 of its budget. Each
+// environment's slots are visited from where the last eviction stopped, so
+// that one after another they drop states of every age, not the same
+// slots' again and again.
 func (ev *events) evict() {
 	for _, u := range ev.users {
-		for i := range u.index.all() {
+		for n := u.slots.len(); n > 0; n-- {
 			if ev.bytes <= ev.cacheBytes()*3/4 {
 				return
 			}
-			if x := u.slots.at(i); x.seq == 0 {
+			if u.evictAt >= u.slots.len() {
+				u.evictAt = 0
+			}
+			i := u.evictAt
+			u.evictAt++
+			if x := u.slots.at(i); x.state != nil && x.seq == 0 {
 				u.complete = false
-				ev.bytes -= stateBytes(x.key, x.state)
-				u.index.del(x.key)
-				*x = userSlot{}
-				u.free = append(u.free, i)
-			}
-		}
-	}
-}
-
-// userIndex finds the slot of a user by key. Keys of up to shortKeyLen
-// bytes, the usual ones, are held in the map itself, so that a lookup reads
-// no key elsewhere in memory (a cache miss per user) and the collector has
-// no pointer to follow.
-type userIndex struct {
-	short map[shortKey]int32
-	long  map[string]int32
-}
-
-const shortKeyLen = 23
-
-// shortKey is a key's length and its bytes, zero-padded.
-type shortKey [shortKeyLen + 1]byte
-
-func newUserIndex() userIndex {
-	return userIndex{short: map[shortKey]int32{}, long: map[string]int32{}}
-}
-
-func toShort(k string) (sk shortKey, ok bool) {
-	if len(k) > shortKeyLen {
-		return sk, false
-	}
-	sk[0] = byte(len(k))
-	copy(sk[1:], k)
-	return sk, true
-}
-
-func (x userIndex) get(k string) (int32, bool) {
-	if sk, ok := toShort(k); ok {
-		i, ok := x.short[sk]
-		return i, ok
-	}
-	i, ok := x.long[k]
-	return i, ok
-}
-
-func (x userIndex) set(k string, i int32) {
-	if sk, ok := toShort(k); ok {
-		x.short[sk] = i
-	} else {
-		x.long[k] = i
-	}
-}
-
-func (x userIndex) del(k string) {
-	if sk, ok := toShort(k); ok {
-		delete(x.short, sk)
-	} else {
-		delete(x.long, k)
-	}
-}
-
-// all yields every slot index; deleting the current one is allowed.
-func (x userIndex) all() iter.Seq[int32] {
-	return func(yield func(int32) bool) {
-		for _, i := range x.short {
-			if !yield(i) {
-				return
-			}
-		}
-		for _, i := range x.long {
-			if !yield(i) {
-				return
+				ev.freeSlot(u, i)
 			}
 		}
 	}
@@ -603,6 +576,7 @@ type txEnv struct {
 	puts          []ingest.UserState // sorted by key, copies
 	putSeq        int64              // the user log record of puts
 	loaded        []loadedUser       // sorted by key
+	reserved      []int32            // slots of new users (see LoadUsers)
 	written       []writtenUser      // compacted into event_users
 	compacted     []int64            // user log records compacted
 }
@@ -614,14 +588,12 @@ type writtenUser struct {
 	seq  int64
 }
 
-// loadedUser is a user LoadUsers found in memory or read, and its slot;
-// slotAbsent for a user it knows has no state (envUsers.complete).
+// loadedUser is a user LoadUsers found in memory, read or reserved a slot
+// for, and its slot.
 type loadedUser struct {
 	key  string
 	slot int32
 }
-
-const slotAbsent = -2
 
 // env returns the transaction's view of env, creating its event_state row
 // when new.
@@ -874,7 +846,7 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 		}
 		u.live[seq] = make([]int32, 0, count)
 		err := decodeUserLog(data, func(k string, s []byte) {
-			ev.set(u, -1, k, bytes.Clone(s), seq)
+			ev.set(u, -1, k, s, seq)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
@@ -908,18 +880,24 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 		s, ok := e.put(k)
 		if !ok {
 			var i int32
-			if i, ok = u.index.get(k); ok {
+			if i, ok = u.index.get(k, &u.slots); ok {
 				s = u.slots.at(i).state
 				e.loaded = append(e.loaded, loadedUser{k, i})
 			}
 		}
 		switch {
+		case ok && s == nil:
+			// Reserved by an earlier call of this transaction: new.
 		case ok:
 			found = append(found, ingest.UserState{Key: k, State: s})
 		case u.complete:
-			// A new user: no state anywhere, and none in the index for
-			// set to look up again (a cache miss per user).
-			e.loaded = append(e.loaded, loadedUser{k, slotAbsent})
+			// A new user: no state anywhere. Its slot is reserved now,
+			// while the lookup that found none has its part of the index
+			// in the cache: added in finish, it was another cache miss
+			// per user. finish frees it should no state come.
+			i := ev.newSlot(u, k)
+			e.loaded = append(e.loaded, loadedUser{k, i})
+			e.reserved = append(e.reserved, i)
 		default:
 			missing = append(missing, k)
 		}
@@ -995,11 +973,19 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(e.puts) > 0 {
 		return fmt.Errorf("sqlite: user states of %s stored twice in one transaction", env)
 	}
-	size := 0
+	// The states until finish keeps them, in one allocation (set copies
+	// each into its slot); the keys are valid until the transaction ends.
+	size, n := 0, 0
+	for _, x := range users {
+		size += len(x.Key) + len(x.State) + 4
+		n += len(x.State)
+	}
+	states := make([]byte, 0, n)
 	e.puts = make([]ingest.UserState, len(users))
 	for i, x := range users {
-		e.puts[i] = ingest.UserState{Key: x.Key, State: bytes.Clone(x.State)}
-		size += len(x.Key) + len(x.State) + 4
+		at := len(states)
+		states = append(states, x.State...)
+		e.puts[i] = ingest.UserState{Key: x.Key, State: states[at:len(states):len(states)]}
 	}
 	rec := encodeUserLog(users, size)
 	st, err := t.stmt(userLogSQL)

@@ -131,48 +131,114 @@ func testUserLogCompaction(t *testing.T, cache int64) {
 	}
 }
 
-// TestUserIndex checks that keys held in the map itself (up to shortKeyLen
-// bytes) and longer ones are found, told apart and removed, and that all
-// yields each slot once.
+// TestUserIndex checks that keys are found in their slots, told apart from
+// others of the same 32 bits of hash, and removed, with the table growing
+// and entries moving back over removed ones (many keys, half of them
+// removed at random, then added again), against a map.
 func TestUserIndex(t *testing.T) {
 	keys := []string{"", "a", "a\x00", "\x00", "user-1", "user-10",
-		"12345678901234567890123",  // shortKeyLen bytes: in the map itself
-		"123456789012345678901234", // one more: a string key
-		"123456789012345678901234\x00", "a-much-longer-targeting-key-of-a-user-0001"}
+		"12345678901234567890123", "123456789012345678901234",
+		"a-much-longer-targeting-key-of-a-user-0001"}
+	for i := range 5000 {
+		keys = append(keys, fmt.Sprintf("key-%d", i))
+	}
+	var slots slotTable
 	x := newUserIndex()
-	for i, k := range keys {
-		if _, ok := x.get(k); ok {
+	want := map[string]int32{}
+	add := func(k string) {
+		if _, ok := x.get(k, &slots); ok {
 			t.Fatalf("get(%q) before set: found", k)
 		}
-		x.set(k, int32(i))
+		i := slots.add()
+		slots.at(i).key = k
+		x.set(k, i)
+		want[k] = i
 	}
-	for i, k := range keys {
-		if got, ok := x.get(k); !ok || got != int32(i) {
-			t.Errorf("get(%q) = %d, %v; want %d, true", k, got, ok, i)
+	check := func(when string) {
+		t.Helper()
+		for _, k := range keys {
+			i, ok := x.get(k, &slots)
+			w, wok := want[k]
+			if ok != wok || (ok && i != w) {
+				t.Fatalf("%s: get(%q) = %d, %v; want %d, %v", when, k, i, ok, w, wok)
+			}
+		}
+		if x.n != len(want) || 4*x.n > 3*len(x.tab) {
+			t.Fatalf("%s: %d entries counted, %d keys, table of %d", when, x.n, len(want), len(x.tab))
 		}
 	}
-	seen := map[int32]int{}
-	for i := range x.all() {
-		seen[i]++
+	for _, k := range keys {
+		add(k)
 	}
-	if len(seen) != len(keys) {
-		t.Errorf("all yielded %d slots, want %d", len(seen), len(keys))
-	}
-	for i, n := range seen {
-		if n != 1 || int(i) >= len(keys) {
-			t.Errorf("all yielded slot %d %d times", i, n)
+	check("added")
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, k := range keys {
+		if r.IntN(2) == 0 {
+			x.del(k, want[k])
+			delete(want, k)
 		}
 	}
-	// Delete while iterating, as evict does: every other key.
-	for i := range x.all() {
-		if i%2 == 0 {
-			x.del(keys[i])
+	check("half removed")
+	for _, k := range keys {
+		if _, ok := want[k]; !ok {
+			add(k)
 		}
 	}
-	for i, k := range keys {
-		_, ok := x.get(k)
-		if want := i%2 == 1; ok != want {
-			t.Errorf("after deleting even slots: get(%q) found %v, want %v", k, ok, want)
+	check("added again")
+	// An entry of another slot with the hash of "a" (as another key of the
+	// same 32 bits of hash would have) is passed over.
+	other := slots.add()
+	slots.at(other).key = "not-a"
+	x.set("a", other) // as set would for "not-a", had it a's hash
+	x.n--             // not a key of want
+	for _, k := range []string{"a", "not-a"} {
+		if i, ok := x.get(k, &slots); ok != (k == "a") || (ok && i != want["a"]) {
+			t.Errorf("with an entry of the same hash: get(%q) = %d, %v; want %d, %v", k, i, ok, want["a"], k == "a")
 		}
+	}
+}
+
+// TestUnreservedSlot: a new user LoadUsers reserved a slot for, whose state
+// the transaction did not store, is not left in memory: not found (with
+// a state or without) by the next transaction, and its slot is reused.
+func TestUnreservedSlot(t *testing.T) {
+	ctx := context.Background()
+	db := NewDB(filepath.Join(t.TempDir(), "events.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	load := func(keys ...string) (loaded []string) {
+		t.Helper()
+		err := db.StateTx(ctx, func(tx ingest.StateTx) error {
+			if _, err := tx.StateVersion("prod", false); err != nil {
+				return err
+			}
+			return tx.LoadUsers("prod", keys, func(k string, _ []byte) error {
+				loaded = append(loaded, k)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loaded
+	}
+	for range 2 {
+		if got := load("new-a", "new-b"); len(got) != 0 {
+			t.Fatalf("new users loaded with a state: %v", got)
+		}
+		db.ev.mu.Lock()
+		for _, u := range db.ev.users {
+			for _, k := range []string{"new-a", "new-b"} {
+				if _, ok := u.index.get(k, &u.slots); ok {
+					t.Errorf("%s still in the index after a transaction that stored no state of it", k)
+				}
+			}
+			if u.index.n != 0 || u.slots.len() != 2 || len(u.free) != 2 {
+				t.Errorf("%d keys in the index, %d slots, %d free; want 0, 2 (reused), 2", u.index.n, u.slots.len(), len(u.free))
+			}
+		}
+		db.ev.mu.Unlock()
 	}
 }
