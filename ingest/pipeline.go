@@ -180,12 +180,14 @@ type Pipeline struct {
 	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
 	expEvents  []Event            // writer only: those of one transaction as events, reused (groupExposures)
 	cancel     context.CancelFunc
+	life       context.Context // the writer's, cancelled by Close: bounds recomputations, not transactions
 	done       chan struct{}
 	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
 	freshBuf   []Event                        // writer only: the fresh events of a group, reused
 	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
-	// RebuildTimeout bounds one recomputation asked for by Rebuild
-	// (default DefaultRebuildTimeout).
+	// RebuildTimeout bounds one recomputation, asked for by Rebuild or
+	// started by a write that found the stored state stale (default
+	// DefaultRebuildTimeout).
 	RebuildTimeout time.Duration
 	jobsMu         sync.Mutex
 	jobs           map[string]*rebuildJob // per environment, the rebuild not yet started
@@ -245,7 +247,7 @@ func (p *Pipeline) Open() error {
 	}
 	p.engines = map[string]*engine{}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	p.cancel, p.life = cancel, ctx
 	p.done = make(chan struct{})
 	go p.run(ctx)
 	return nil
@@ -426,7 +428,9 @@ func (p *Pipeline) drain() {
 		select {
 		case r := <-p.reqs:
 			if r.rebuild != nil {
-				p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+				if first, _ := p.take(r.rebuild); first {
+					p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+				}
 			} else {
 				r.done <- ErrClosed
 			}
@@ -558,10 +562,11 @@ func (p *Pipeline) tracker(env string) (*rebuildTracker, func()) {
 	return t, func() { p.rebuilding.CompareAndSwap(t, nil) }
 }
 
-// rebuild recomputes env (see Rebuild).
-func (p *Pipeline) rebuild(ctx context.Context, env string) (RebuildResult, error) {
+// rebuild recomputes env (see Rebuild). Unless force, a StateStore's state
+// built with the current definitions already is left as it is.
+func (p *Pipeline) rebuild(ctx context.Context, env string, force bool) (RebuildResult, error) {
 	if ss, ok := p.Store.(StateStore); ok {
-		return p.rebuildState(ctx, ss, env, true)
+		return p.rebuildState(ctx, ss, env, force)
 	}
 	track, untrack := p.tracker(env)
 	e, n, err := p.recompute(ctx, env, track)
@@ -680,6 +685,8 @@ type group struct {
 	byEnv   map[string][]*request
 	expsEnv map[string][]Event
 	nExps   int
+	// lost counts the exposures of environments left out (failEnv).
+	lost int
 	// fresh is the buffer claim returns the fresh events in (the
 	// Pipeline's, reused); used is the most of it any claim filled.
 	fresh []Event
@@ -693,6 +700,9 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	if len(reqs) == 0 && len(exps) == 0 {
 		return
 	}
+	// Not the pipeline's life: drain, after Close, stores the exposures
+	// still buffered with this. What may take long, a recomputation of a
+	// stale state, is bounded by rebuildStale.
 	ctx := context.Background()
 	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps), fresh: p.freshBuf}
 	defer func() {
@@ -723,6 +733,10 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	} else {
 		err = p.writeMemory(ctx, g)
 	}
+	// Nobody waits for them to be told: counted, as they were not before
+	// (an environment whose state could not be recomputed at Close lost
+	// them unseen).
+	p.counters.ExposuresDropped.Add(uint64(g.lost))
 	if err != nil {
 		for _, rs := range g.byEnv {
 			for _, r := range rs {
@@ -784,6 +798,7 @@ func (g *group) failEnv(env string, err error) {
 	}
 	delete(g.byEnv, env)
 	g.nExps -= len(g.expsEnv[env])
+	g.lost += len(g.expsEnv[env])
 	delete(g.expsEnv, env)
 	g.envs = slices.DeleteFunc(g.envs, func(e string) bool { return e == env })
 }
@@ -994,10 +1009,20 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		if stale++; stale > 3 {
 			return err
 		}
-		// Read the definitions again; rebuild when the stored state was
-		// built with others.
+		// Read the definitions again: when the stored state was built with
+		// them (another node rebuilt it), write again, nothing to
+		// recompute, so that it takes no time and works during drain too;
+		// otherwise rebuild, bounded as Rebuild's are.
 		delete(p.engines, st.env)
-		if _, err := p.rebuildState(ctx, ss, st.env, false); err != nil {
+		if err := p.stateEngine(ctx, st.env); err != nil {
+			p.Logger.Error("events: cannot read metric definitions or split changes", "environment", st.env, "err", err)
+			g.failEnv(st.env, err)
+			continue
+		}
+		if p.engines[st.env].version == st.stored {
+			continue
+		}
+		if err := p.rebuildStale(st.env); err != nil {
 			p.Logger.Error("events: cannot rebuild state", "environment", st.env, "err", err)
 			g.failEnv(st.env, err)
 		} else {

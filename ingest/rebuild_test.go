@@ -160,3 +160,175 @@ func TestRebuildTimeout(t *testing.T) {
 		t.Fatalf("the rebuild after a timed out one: %v", err)
 	}
 }
+
+// openStale opens a pipeline whose metric definitions are not those the
+// stored state of prod was built with (changed while no node ran): its
+// first write to prod must recompute the state, and that recomputation
+// waits at the store's gate.
+func openStale(t *testing.T) (*Pipeline, *gatedStore) {
+	t.Helper()
+	s := newGatedStore()
+	s.metrics["prod"] = testMetrics()
+	old := NewPipeline(s, nil)
+	if err := old.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Ingest(t.Context(), "prod", randomEvents(rand.New(rand.NewPCG(1, 2)), 200)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s.mu.Lock()
+	s.metrics["prod"] = testMetrics()[:2]
+	s.mu.Unlock()
+	p := NewPipeline(s, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	s.hold.Store(true)
+	return p, s
+}
+
+// staleEvents are events of prod for a write that finds the state stale.
+func staleEvents() []Event {
+	return []Event{{ID: "late", TargetingKey: "u1", Type: Tracking, Name: "click", Time: 1_700_000_000_500, TimeSet: true}}
+}
+
+// within fails t unless ch yields within a few seconds (a call stuck on a
+// recomputation that nothing bounds); gate is then opened to free it.
+func within[T any](t *testing.T, s *gatedStore, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		close(s.gate)
+		t.Fatalf("%s: still waiting for the recomputation", what)
+		panic("unreachable")
+	}
+}
+
+// TestStaleRebuildEndsAtClose: Close cancels the recomputation a write
+// started because the stored state was of other definitions, as it cancels
+// one asked for by Rebuild; the events of that write are refused with
+// ErrClosed, not stored half-way.
+func TestStaleRebuildEndsAtClose(t *testing.T) {
+	p, s := openStale(t)
+	res := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); res <- err }()
+	<-s.started
+	// Buffered during the recomputation: at Close it cannot be stored
+	// without one, which the pipeline's end has cancelled.
+	p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil)
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, ErrClosed) {
+		t.Errorf("write whose recomputation Close cancelled: %v, want %v", err, ErrClosed)
+	}
+	c := p.Counters()
+	if rec, drop := c.ExposuresRecorded.Load(), c.ExposuresDropped.Load(); rec != 0 || drop != 1 {
+		t.Errorf("exposure buffered at Close with the state stale: %d stored, %d counted dropped; want 0 and 1", rec, drop)
+	}
+}
+
+// TestStaleRebuildTimeout: the recomputation a write starts for a stale
+// state is bounded by RebuildTimeout, and the write after it recomputes
+// again.
+func TestStaleRebuildTimeout(t *testing.T) {
+	p, s := openStale(t)
+	p.RebuildTimeout = 50 * time.Millisecond
+	res := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); res <- err }()
+	if err := within(t, s, "Ingest", res); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write whose recomputation outlasted RebuildTimeout: %v, want %v", err, context.DeadlineExceeded)
+	}
+	<-s.started
+	close(s.gate)
+	p.RebuildTimeout = time.Hour
+	if _, err := p.Ingest(context.Background(), "prod", staleEvents()); err != nil {
+		t.Fatalf("the write after a timed out recomputation: %v", err)
+	}
+	if got := s.rebuilds.Load(); got != 2 {
+		t.Errorf("%d recomputations, want 2 (the one timed out, then the one that served the write)", got)
+	}
+}
+
+// TestStaleRebuildServesRebuild: a call of Rebuild waiting to start when a
+// write finds the state stale is served by the write's recomputation: one
+// recomputation, not two.
+func TestStaleRebuildServesRebuild(t *testing.T) {
+	p, s := openStale(t)
+	// The writer busy with another environment while a write of prod and
+	// then a Rebuild of prod queue up behind it.
+	busy := make(chan error, 1)
+	go func() { _, err := p.Rebuild(context.Background(), "staging"); busy <- err }()
+	<-s.started
+	wrote := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); wrote <- err }()
+	for len(p.reqs) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	rebuilt := make(chan RebuildResult, 1)
+	go func() {
+		res, err := p.Rebuild(context.Background(), "prod")
+		if err != nil {
+			t.Error(err)
+		}
+		rebuilt <- res
+	}()
+	waitCallers(p, "prod", 1)
+	close(s.gate)
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if res := <-rebuilt; res.Events != 200 {
+		t.Errorf("the Rebuild served by the write's recomputation read %d events, want the 200 stored before", res.Events)
+	}
+	if got := s.rebuilds.Load(); got != 2 {
+		t.Errorf("%d recomputations, want 2 (staging, then one of prod for the write and the Rebuild)", got)
+	}
+}
+
+// TestCloseStoresAfterOtherNodeRebuilt: exposures still buffered at Close
+// are stored when the stored state was rebuilt by another node for the
+// current definitions: the writer reads them again, nothing to recompute,
+// although Close has ended the pipeline's life that bounds recomputations.
+func TestCloseStoresAfterOtherNodeRebuilt(t *testing.T) {
+	s := newGatedStore()
+	s.metrics["prod"] = testMetrics()
+	a, b := NewPipeline(s, nil), NewPipeline(s, nil)
+	a.FlushInterval = time.Hour // nothing stored before Close
+	for _, p := range []*Pipeline{a, b} {
+		if err := p.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+	}
+	if _, err := a.Ingest(t.Context(), "prod", randomEvents(rand.New(rand.NewPCG(1, 2)), 50)); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.metrics["prod"] = testMetrics()[:2]
+	s.mu.Unlock()
+	if _, err := b.Rebuild(t.Context(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if !a.RecordExposure("prod", "f1", "on", "newcomer", time.UnixMilli(1_700_000_000_100), nil) {
+		t.Fatal("exposure not buffered")
+	}
+	s.hold.Store(true) // a recomputation now would wait: there must be none
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Counters().ExposuresRecorded.Load(); got != 1 {
+		t.Errorf("%d exposures stored at Close, want 1 (dropped: %d)", got, a.Counters().ExposuresDropped.Load())
+	}
+}
