@@ -167,15 +167,7 @@ func TestRebuildTimeout(t *testing.T) {
 // waits at the store's gate.
 func openStale(t *testing.T) (*Pipeline, *gatedStore) {
 	t.Helper()
-	s := newGatedStore()
-	s.metrics["prod"] = testMetrics()
-	old := NewPipeline(s, nil)
-	if err := old.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.Ingest(t.Context(), "prod", randomEvents(rand.New(rand.NewPCG(1, 2)), 200)); err != nil {
-		t.Fatal(err)
-	}
+	old, s := openGated(t)
 	old.Close()
 	s.mu.Lock()
 	s.metrics["prod"] = testMetrics()[:2]
@@ -185,7 +177,6 @@ func openStale(t *testing.T) (*Pipeline, *gatedStore) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	s.hold.Store(true)
 	return p, s
 }
 
