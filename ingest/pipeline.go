@@ -687,6 +687,10 @@ type group struct {
 	nExps   int
 	// lost counts the exposures of environments left out (failEnv).
 	lost int
+	// logOnly holds, per environment whose recomputation Close cancelled,
+	// the stale version of its stored state: while the state still has it,
+	// the environment's events go to the log only (writeLog).
+	logOnly map[string]string
 	// fresh is the buffer claim returns the fresh events in (the
 	// Pipeline's, reused); used is the most of it any claim filled.
 	fresh []Event
@@ -980,7 +984,7 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		err := ss.StateTx(ctx, func(tx StateTx) error {
 			g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
 			for _, env := range g.envs {
-				if err := p.writeEnv(tx, g, env, p.engines[env]); err != nil {
+				if err := p.writeEnv(ctx, tx, g, env, p.engines[env]); err != nil {
 					return err
 				}
 			}
@@ -1022,7 +1026,16 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		if p.engines[st.env].version == st.stored {
 			continue
 		}
-		if err := p.rebuildStale(st.env); err != nil {
+		if err := p.rebuildStale(st.env); errors.Is(err, ErrClosed) {
+			// Shutting down: the events are stored all the same, in the
+			// log only, the state left stale for the next recomputation
+			// (any later write or start) to count them.
+			p.Logger.Info("events: closing before the state was rebuilt; storing the events in the log only", "environment", st.env)
+			if g.logOnly == nil {
+				g.logOnly = map[string]string{}
+			}
+			g.logOnly[st.env] = st.stored
+		} else if err != nil {
 			p.Logger.Error("events: cannot rebuild state", "environment", st.env, "err", err)
 			g.failEnv(st.env, err)
 		} else {
@@ -1055,12 +1068,15 @@ func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
 	return nil
 }
 
-func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
+func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env string, e *engine) error {
 	v, err := tx.StateVersion(env, false)
 	if err != nil {
 		return err
 	}
 	if v != e.version {
+		if stale, ok := g.logOnly[env]; ok && v == stale {
+			return p.writeLog(ctx, tx, g, env, v)
+		}
 		return &errStale{env: env, stored: v}
 	}
 	if err := p.checkSplits(tx, env, e.splits()); err != nil {
@@ -1091,4 +1107,71 @@ func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
 		return err
 	}
 	return tx.AddAggregates(env, e.takeDirty())
+}
+
+// writeLog stores env's events and exposures in the log only, for a write
+// that found the stored state (version stored, locked by StateVersion)
+// built with other definitions and could not recompute it: Close cancelled
+// the recomputation. The log is what every recomputation reads, and the
+// state, left as it is, stays stale, so the next one (any later write or
+// start, or a Rebuild) counts them; until then the aggregates lack them, as
+// they lack the events of every write since the definitions changed.
+//
+// Events with an id are claimed as always, so a retry stores nothing twice.
+// Exposures cannot be checked against the stale state (it is encoded for
+// other definitions), only against those of the group (logExposures); one
+// that the state would have found redundant is folded by the recomputation
+// to no change (a unit's variant, first time and split period are those of
+// its earliest exposure in the log, whatever the order). The calls are a
+// prefix of writeEnv's (StateVersion, Claim, Append), so a shared store
+// locks in the same order.
+func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stored string) error {
+	// Read under the state lock: definitions changed back to those the
+	// stored state was built with (and rebuilt by another node since the
+	// write saw it stale) make it current, and it must count these events.
+	ms, err := p.Store.Metrics(ctx, env)
+	if err != nil {
+		return fmt.Errorf("ingest: metrics of %s: %w", env, err)
+	}
+	if fingerprint(ms, p.Dimensions) == stored {
+		return &errStale{env: env, stored: stored}
+	}
+	fresh, err := g.claim(env, tx.Claim)
+	if err != nil {
+		return err
+	}
+	if fresh = g.logExposures(env, fresh); len(fresh) == 0 {
+		return nil
+	}
+	return tx.Append(env, EncodeLog(fresh))
+}
+
+// logExposures appends to fresh env's exposures but those an earlier one of
+// the group makes redundant (engine.redundant's rule: the user was excluded
+// for the flag, or saw the same variant no later).
+func (g *group) logExposures(env string, fresh []Event) []Event {
+	type unit struct{ key, flag string }
+	type seen struct {
+		variant  string
+		t0       int64
+		excluded bool
+	}
+	units := map[unit]*seen{}
+	for _, ev := range g.expsEnv[env] {
+		k := unit{ev.TargetingKey, ev.Flag}
+		switch s := units[k]; {
+		case s == nil:
+			units[k] = &seen{variant: ev.Variant, t0: ev.Time}
+		case s.excluded || (s.variant == ev.Variant && ev.Time >= s.t0):
+			g.redundant++
+			continue
+		case s.variant != ev.Variant:
+			s.excluded = true
+		default:
+			s.t0 = ev.Time
+		}
+		fresh = append(fresh, ev)
+		g.recorded++
+	}
+	return fresh
 }
