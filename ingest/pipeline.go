@@ -1127,13 +1127,15 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 // locks in the same order.
 func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stored string) error {
 	// Read under the state lock: definitions changed back to those the
-	// stored state was built with (and rebuilt by another node since the
-	// write saw it stale) make it current, and it must count these events.
+	// stored state was built with (since the write saw it stale) make it
+	// current, and it must count these events. Compiled as a write's are
+	// (the version is of the sorted definitions); rare, so the cost is of
+	// no matter.
 	ms, err := p.Store.Metrics(ctx, env)
 	if err != nil {
 		return fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
-	if fingerprint(ms, p.Dimensions) == stored {
+	if newEngine(ms, p.Dimensions...).version == stored {
 		return &errStale{env: env, stored: stored}
 	}
 	fresh, err := g.claim(env, tx.Claim)

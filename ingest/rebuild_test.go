@@ -385,3 +385,33 @@ func TestCloseStoresAfterOtherNodeRebuilt(t *testing.T) {
 		t.Errorf("%d exposures stored at Close, want 1 (dropped: %d)", got, a.Counters().ExposuresDropped.Load())
 	}
 }
+
+// TestCloseStaleDefinitionsChangedBack: when the definitions are changed
+// back to those the stored state was built with while Close cancels the
+// recomputation, the state is current again and the write updates it as
+// usual: stored in the log only, its events would be missing from a state
+// that no later write recomputes.
+func TestCloseStaleDefinitionsChangedBack(t *testing.T) {
+	p, s := openStale(t)
+	res := make(chan error, 1)
+	events := []Event{
+		{ID: "late-exp", TargetingKey: "late-user", Type: Exposure, Flag: "f1", Variant: "on", Time: 1_700_000_000_500, TimeSet: true},
+		{ID: "late", TargetingKey: "late-user", Type: Tracking, Name: "click", Time: 1_700_000_000_550, TimeSet: true},
+	}
+	go func() { _, err := p.Ingest(context.Background(), "prod", events); res <- err }()
+	<-s.started
+	s.mu.Lock()
+	s.metrics["prod"] = testMetrics()
+	s.mu.Unlock()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; err != nil {
+		t.Fatalf("write whose recomputation Close cancelled: %v", err)
+	}
+	if d := diffAggregates(s.stored("prod"), naive(testMetrics(), s.events("prod"), nil)); d != "" {
+		t.Fatalf("stored aggregates of the state current again differ from the events of the log:\n%s", d)
+	}
+}
