@@ -271,7 +271,10 @@ var ErrClosed = errors.New("ingest: pipeline closed")
 
 // Ingest stores events of env (deduplicating those with an ID), updates the
 // aggregates, and returns once both are durable. fresh[i] is true when
-// events[i] was stored, false when it was a duplicate.
+// events[i] was stored, false when it was a duplicate. When Close cancels
+// the recomputation of a state built with other definitions that the write
+// waits for, the events are stored in the log only, and the aggregates
+// count them at the next recomputation (writeLog).
 func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fresh []bool, err error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -1114,8 +1117,8 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 // built with other definitions and could not recompute it: Close cancelled
 // the recomputation. The log is what every recomputation reads, and the
 // state, left as it is, stays stale, so the next one (any later write or
-// start, or a Rebuild) counts them; until then the aggregates lack them, as
-// they lack the events of every write since the definitions changed.
+// start, or a Rebuild) counts them; until then the stored aggregates, of
+// the former definitions, lack them.
 //
 // Events with an id are claimed as always, so a retry stores nothing twice.
 // Exposures cannot be checked against the stale state (it is encoded for

@@ -81,8 +81,8 @@ func (p *Pipeline) rebuildJob(env string) (j *rebuildJob, isNew bool) {
 // the rebuild of env waiting to start, if any, which serves its callers too
 // (its request, when the writer takes it, finds it done), or one of its
 // own; either way bounded as Rebuild's are: under the pipeline's life (a
-// write during drain, after Close, fails at once with ErrClosed) and
-// RebuildTimeout.
+// write during drain, after Close, gets ErrClosed at once, and stores its
+// events in the log only: writeLog) and RebuildTimeout.
 func (p *Pipeline) rebuildStale(env string) error {
 	p.jobsMu.Lock()
 	j := p.jobs[env]
