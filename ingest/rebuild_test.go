@@ -199,6 +199,23 @@ func within[T any](t *testing.T, s *gatedStore, what string, ch <-chan T) T {
 	}
 }
 
+// closeDuringStale writes events to prod of p (openStale), runs meanwhile,
+// while the recomputation the write started waits at the gate, and closes
+// p (failing t unless Close ends promptly); it returns the write's error.
+func closeDuringStale(t *testing.T, p *Pipeline, s *gatedStore, events []Event, meanwhile func()) error {
+	t.Helper()
+	res := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", events); res <- err }()
+	<-s.started
+	meanwhile()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	return <-res
+}
+
 // TestStaleRebuildEndsAtClose: Close cancels the recomputation a write
 // started because the stored state was of other definitions, as it cancels
 // one asked for by Rebuild, and does not wait for it; the write's events and
@@ -206,16 +223,10 @@ func within[T any](t *testing.T, s *gatedStore, what string, ch <-chan T) T {
 // (TestCloseDuringStaleRebuildStoresLog).
 func TestStaleRebuildEndsAtClose(t *testing.T) {
 	p, s := openStale(t)
-	res := make(chan error, 1)
-	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); res <- err }()
-	<-s.started
-	p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil)
-	closed := make(chan error, 1)
-	go func() { closed <- p.Close() }()
-	if err := within(t, s, "Close", closed); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-res; err != nil {
+	err := closeDuringStale(t, p, s, staleEvents(), func() {
+		p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil)
+	})
+	if err != nil {
 		t.Errorf("write whose recomputation Close cancelled: %v, want it stored in the log", err)
 	}
 	c := p.Counters()
@@ -232,19 +243,13 @@ func TestStaleRebuildEndsAtClose(t *testing.T) {
 func TestCloseDuringStaleRebuildStoresLog(t *testing.T) {
 	p, s := openStale(t)
 	before := len(s.events("prod"))
-	res := make(chan error, 1)
-	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); res <- err }()
-	<-s.started
 	at := func(ms int64) time.Time { return time.UnixMilli(1_700_000_000_000 + ms) }
-	p.RecordExposure("prod", "f1", "on", "late-user", at(600), nil)
-	p.RecordExposure("prod", "f1", "on", "late-user", at(700), nil) // redundant: same variant, later
-	p.RecordExposure("prod", "f2", "off", "late-user", at(650), nil)
-	closed := make(chan error, 1)
-	go func() { closed <- p.Close() }()
-	if err := within(t, s, "Close", closed); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-res; err != nil {
+	err := closeDuringStale(t, p, s, staleEvents(), func() {
+		p.RecordExposure("prod", "f1", "on", "late-user", at(600), nil)
+		p.RecordExposure("prod", "f1", "on", "late-user", at(700), nil) // redundant: same variant, later
+		p.RecordExposure("prod", "f2", "off", "late-user", at(650), nil)
+	})
+	if err != nil {
 		t.Fatalf("write whose recomputation Close cancelled: %v", err)
 	}
 	c := p.Counters()
@@ -393,22 +398,16 @@ func TestCloseStoresAfterOtherNodeRebuilt(t *testing.T) {
 // that no later write recomputes.
 func TestCloseStaleDefinitionsChangedBack(t *testing.T) {
 	p, s := openStale(t)
-	res := make(chan error, 1)
 	events := []Event{
 		{ID: "late-exp", TargetingKey: "late-user", Type: Exposure, Flag: "f1", Variant: "on", Time: 1_700_000_000_500, TimeSet: true},
 		{ID: "late", TargetingKey: "late-user", Type: Tracking, Name: "click", Time: 1_700_000_000_550, TimeSet: true},
 	}
-	go func() { _, err := p.Ingest(context.Background(), "prod", events); res <- err }()
-	<-s.started
-	s.mu.Lock()
-	s.metrics["prod"] = testMetrics()
-	s.mu.Unlock()
-	closed := make(chan error, 1)
-	go func() { closed <- p.Close() }()
-	if err := within(t, s, "Close", closed); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-res; err != nil {
+	err := closeDuringStale(t, p, s, events, func() {
+		s.mu.Lock()
+		s.metrics["prod"] = testMetrics()
+		s.mu.Unlock()
+	})
+	if err != nil {
 		t.Fatalf("write whose recomputation Close cancelled: %v", err)
 	}
 	if d := diffAggregates(s.stored("prod"), naive(testMetrics(), s.events("prod"), nil)); d != "" {
