@@ -29,8 +29,8 @@ type Limits struct {
 	MaxConns int
 	// HeaderTimeout bounds the time to send a request's headers. Default 10s.
 	HeaderTimeout time.Duration
-	// BodyTimeout bounds the time to send a request's body (every route but
-	// the flag stream, which has no body and lives long). Default 30s.
+	// BodyTimeout bounds the time to send a request's body, on every path
+	// (the flag stream has no body, and lives long). Default 30s.
 	BodyTimeout time.Duration
 	// StreamWriteTimeout bounds the time a flag stream client may take to
 	// receive a flag set; a slower one is dropped (and reconnects, resuming
@@ -190,13 +190,16 @@ func (g *guard) stop() {
 	}
 }
 
-// guarded wraps a route's handler: a deadline for its body (unless it lives
-// long), the body's bytes counted against MaxBufferedBytes while the
-// handler runs, and read errors turned into error kinds.
-func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
+// guarded wraps the server's handler: a deadline for a request's body, the
+// body's bytes counted against MaxBufferedBytes while the handler runs, and
+// read errors turned into error kinds. Requests without a body (the flag
+// stream's among them, which lives long) are passed through untouched; a
+// flag stream sent with a body gets the deadline, which only bounds the
+// wait for that body (the stream never reads it).
+func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 	g := s.guard
 	return func(w http.ResponseWriter, r *http.Request) {
-		if longLived || r.Body == nil || r.Body == http.NoBody {
+		if r.Body == nil || r.Body == http.NoBody {
 			h(w, r)
 			return
 		}

@@ -112,6 +112,43 @@ func TestBodyDeadline(t *testing.T) {
 	waitState(t, srv, "no bodies in flight", func(_, _ int64, n int) bool { return n == 0 })
 }
 
+// TestBodyDeadlineEveryPath: the body deadline holds whatever answers the
+// request — the mux's 404, 405 and CORS preflight, a flag stream, the
+// dashboard — not only the API's routes. net/http discards a small unread
+// body before it answers, so without a deadline a client that stalls its
+// body kept the connection (and its MaxConns slot) forever, unanswered.
+func TestBodyDeadlineEveryPath(t *testing.T) {
+	e := MustServer(t)
+	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+	srv.Limits = httpapi.Limits{BodyTimeout: 100 * time.Millisecond}
+	// The dashboard's stand-in reads its form as package ui does.
+	srv.UI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	openServer(t, srv)
+	for _, tc := range []struct{ name, method, path, token string }{
+		{"unknown API path", "POST", "/api/v1/nope", ""},
+		{"method not allowed", "PUT", "/healthz", ""},
+		{"preflight", "OPTIONS", "/ofrep/v1/evaluate/flags", ""},
+		{"stream, bad token", "GET", "/api/v1/environments/production/stream", "nope"},
+		{"stream", "GET", "/api/v1/environments/production/stream", e.eval},
+		{"dashboard", "POST", "/signin", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rawConn(t, srv)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			startBody(t, c, tc.method, tc.path, tc.token, 1000, "a=")
+			readResponse(t, c)
+			if n, err := c.Read(make([]byte, 1)); err == nil {
+				t.Errorf("connection read %d bytes after the answer, want it closed", n)
+			}
+		})
+	}
+	waitState(t, srv, "no connections, no bodies in flight", func(c, _ int64, n int) bool { return c == 0 && n == 0 })
+}
+
 // TestConnectionCap: connections beyond MaxConns are closed at once, so
 // idle connections cannot exhaust file descriptors; below the cap the
 // server serves again.
