@@ -29,6 +29,12 @@ type Limits struct {
 	MaxConns int
 	// HeaderTimeout bounds the time to send a request's headers. Default 10s.
 	HeaderTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header, request line (so query
+	// string) included; beyond it net/http answers 431. Every open
+	// connection may hold this much while its header arrives, so with
+	// MaxConns it bounds the memory of headers in flight (net/http's own
+	// default, 1 MiB, let 4096 connections hold 4 GiB). Default 64 KiB.
+	MaxHeaderBytes int64
 	// BodyTimeout bounds the time to send a request's body, on every path
 	// (the flag stream has no body, and lives long). Default 30s.
 	BodyTimeout time.Duration
@@ -73,6 +79,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HeaderTimeout <= 0 {
 		l.HeaderTimeout = 10 * time.Second
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 64 << 10
 	}
 	if l.BodyTimeout <= 0 {
 		l.BodyTimeout = 30 * time.Second
@@ -163,11 +172,13 @@ func (g *guard) register(reg *prometheus.Registry) {
 }
 
 // httpServer builds the *http.Server with the limits applied: header
-// timeout, idle timeout; body deadlines are set per request by guarded.
+// timeout and size (HTTP/2's header list size follows MaxHeaderBytes),
+// idle timeout; body deadlines are set per request by guarded.
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.guard.lim.HeaderTimeout,
+		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
