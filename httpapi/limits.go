@@ -68,8 +68,10 @@ type Limits struct {
 	// MaxEvents bounds the events of one upload (unless Events.Limits
 	// sets its own). Default 10,000.
 	MaxEvents int
-	// MaxStreams bounds the flag streams (SSE) open at once; beyond it a
-	// new stream is answered 503 with Retry-After. Default 2048.
+	// MaxStreams bounds the flag streams open at once: SSE, and those of
+	// other protocols that take a StreamSlot (flagd's); beyond it a new
+	// stream is answered 503 with Retry-After (flagd: ResourceExhausted).
+	// Default 2048.
 	MaxStreams int
 }
 
@@ -166,6 +168,7 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
 		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
+		gauge("valueloop_stream_slots", "Flag streams open now that count against Limits.MaxStreams: SSE, and flagd's SyncFlags and event streams with credentials.", func() float64 { return float64(g.streams.Load()) }),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
 	)
@@ -243,6 +246,12 @@ func apiBodyLimit(r *http.Request) int64 {
 	}
 	return DefaultMaxAPIBody
 }
+
+// StreamSlot takes one of the MaxStreams slots for a flag stream served by
+// another protocol on the server's port (flagd's SyncFlags and event
+// streams, package flagdapi), so that they and the SSE streams are bounded
+// together; release gives it back. Call it once the server is open.
+func (s *Server) StreamSlot() (release func(), err error) { return s.guard.streamSlot() }
 
 // streamSlot takes one of the MaxStreams slots for a flag stream;
 // release gives it back.

@@ -34,7 +34,7 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int64 { return &c.Limits.MaxHookBody }),
 		intSetting("max-hook-bodies", "16", "webhook bodies read at once (they are read before their signature is checked)",
 			func(c *serveConfig) *int { return &c.Limits.MaxHookBodies }),
-		intSetting("max-streams", "2048", "flag streams (SSE) open at once (503 beyond them)",
+		intSetting("max-streams", "2048", "flag streams open at once: SSE, flagd SyncFlags and event streams with credentials (503 or ResourceExhausted beyond them)",
 			func(c *serveConfig) *int { return &c.Limits.MaxStreams }),
 		intSetting("max-flagd-anonymous-streams", "256", "flagd event streams opened without credentials (flagd's JavaScript provider)",
 			func(c *serveConfig) *int { return &c.FlagdAnonymousStreams }),
