@@ -149,6 +149,35 @@ func TestBodyDeadlineEveryPath(t *testing.T) {
 	waitState(t, srv, "no connections, no bodies in flight", func(c, _ int64, n int) bool { return c == 0 && n == 0 })
 }
 
+// TestHeaderTimeoutTrickled: HeaderTimeout bounds the whole header, not
+// the wait for each byte: a client that trickles header lines, each well
+// within the timeout, is cut off when the header as a whole is late
+// (slowloris), long before it stops trickling.
+func TestHeaderTimeoutTrickled(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{HeaderTimeout: 300 * time.Millisecond}, nil)
+	c := rawConn(t, srv)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		io.Copy(io.Discard, c) // returns when the server closes the connection
+	}()
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i == 100 { // 5 s of trickling, 16 times the timeout
+			t.Fatal("the server still read a header trickled for 5 s, with HeaderTimeout 300ms")
+		}
+		if _, err := fmt.Fprintf(c, "X-Trickle-%d: a\r\n", i); err != nil {
+			return
+		}
+	}
+}
+
 // TestHeaderLimit: a header or query string beyond MaxHeaderBytes is
 // answered 431 before any handler runs, over HTTP/1.1 and HTTP/2 (h2c);
 // net/http's default, 1 MiB, let each open connection hold a megabyte
