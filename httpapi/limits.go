@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -361,11 +362,14 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// failureLimiter counts failed authentications per client address in
-// fixed windows, so that guessing tokens from one address is slowed to
-// AuthFailures per AuthWindow. Memory is bounded: at most maxAddrs
-// addresses are tracked per window (beyond them all new addresses share
-// one count).
+// failureLimiter counts failed authentications per client address (for
+// IPv6, per /64) in fixed windows, so that guessing tokens from one address
+// is slowed to AuthFailures per AuthWindow. Memory is bounded: at most
+// maxAddrs addresses are tracked per window, and beyond them new addresses
+// are neither tracked nor throttled. They once shared one count, which
+// let anyone with enough addresses (a /64 holds billions) throttle every
+// client that had not failed yet, good tokens included; untracked, an
+// attacker with that many addresses gains no more guesses than it had.
 type failureLimiter struct {
 	max      int
 	window   time.Duration
@@ -374,7 +378,7 @@ type failureLimiter struct {
 
 	mu     sync.Mutex
 	start  time.Time
-	counts map[string]int
+	counts map[netip.Addr]int // by key
 
 	failed, throttled atomic.Uint64
 }
@@ -382,33 +386,46 @@ type failureLimiter struct {
 const maxAddrs = 65536
 
 func newFailureLimiter(max int, window time.Duration, loopback bool) *failureLimiter {
-	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[string]int{}}
+	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[netip.Addr]int{}}
 }
 
-// exempt reports whether addr is not throttled.
-func (f *failureLimiter) exempt(addr string) bool {
-	if f.loopback {
-		return false
+// key is what the failures of addr are counted by: an IPv6 address's /64
+// (one client commonly holds a whole /64 and could otherwise try from a
+// fresh address each time, as the dashboard's sign-in limiter knows), an
+// IPv4 address as it is; exempt reports an address not throttled. It
+// allocates nothing: every authenticated request asks.
+func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Addr{}, false // not an IP (another kind of listener): one shared key
 	}
-	ip := net.ParseIP(addr)
-	return ip != nil && ip.IsLoopback()
+	ip = ip.Unmap()
+	if !f.loopback && ip.IsLoopback() {
+		return ip, true
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr(), false
+	}
+	return ip, false
 }
 
 func (f *failureLimiter) roll() {
 	if now := f.now(); now.Sub(f.start) >= f.window {
-		f.start, f.counts = now, map[string]int{}
+		f.start, f.counts = now, map[netip.Addr]int{}
 	}
 }
 
 // blocked reports whether addr has used up its failures for the window.
 func (f *failureLimiter) blocked(addr string) bool {
-	if f.exempt(addr) {
+	key, exempt := f.key(addr)
+	if exempt {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	if f.counts[f.key(addr)] >= f.max {
+	if f.counts[key] >= f.max {
 		f.throttled.Add(1)
 		return true
 	}
@@ -418,20 +435,16 @@ func (f *failureLimiter) blocked(addr string) bool {
 // fail counts a failed authentication from addr.
 func (f *failureLimiter) fail(addr string) {
 	f.failed.Add(1)
-	if f.exempt(addr) {
+	key, exempt := f.key(addr)
+	if exempt {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	f.counts[f.key(addr)]++
-}
-
-func (f *failureLimiter) key(addr string) string {
-	if _, ok := f.counts[addr]; ok || len(f.counts) < maxAddrs {
-		return addr
+	if _, ok := f.counts[key]; ok || len(f.counts) < maxAddrs {
+		f.counts[key]++
 	}
-	return "(others)"
 }
 
 // clientAddr is the address failures are counted by: the connection's IP
