@@ -462,3 +462,26 @@ func TestHookStoreWork(t *testing.T) {
 		t.Errorf("a hook refused for want of a slot read the sources %d times, want 0", got)
 	}
 }
+
+// TestOFREPBodyLimits: an OFREP body over 64 KiB is answered 413 and a
+// context nested too deep 400, both naming the problem, single and bulk.
+func TestOFREPBodyLimits(t *testing.T) {
+	e := MustServer(t)
+	big := `{"context":{"targetingKey":"` + strings.Repeat("x", 64<<10) + `"}}`
+	deep := `{"context":{"targetingKey":"u","a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`
+	for _, path := range []string{"/ofrep/v1/evaluate/flags/kill", "/ofrep/v1/evaluate/flags"} {
+		for _, tc := range []struct {
+			name, body string
+			status     int
+			want       string
+		}{
+			{"too large", big, http.StatusRequestEntityTooLarge, "larger than 65536 bytes"},
+			{"too deep", deep, http.StatusBadRequest, "nest"},
+		} {
+			resp, body := e.do(t, call{method: "POST", path: path, token: e.eval, body: tc.body})
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+				t.Errorf("%s %s: %d %s, want %d with %q", path, tc.name, resp.StatusCode, body, tc.status, tc.want)
+			}
+		}
+	}
+}
