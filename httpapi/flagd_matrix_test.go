@@ -167,38 +167,20 @@ func TestFlagdAuthThrottle(t *testing.T) {
 // credentials do not count.
 func TestFlagdAnonymousStreamCap(t *testing.T) {
 	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) { withFlagd(srv, 2) })
-	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, e.srv.URL()+"/flagd.evaluation.v1.Service/EventStream", connect.WithProtoJSON())
-	open := func(token string) (*connect.ServerStreamForClient[structpb.Struct], context.CancelFunc) {
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		req := connect.NewRequest(&structpb.Struct{})
-		if token != "" {
-			req.Header().Set("Authorization", "Bearer "+token)
-		}
-		s, err := c.CallServerStream(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !s.Receive() {
-			var ce *connect.Error
-			if errors.As(s.Err(), &ce) && ce.Code() == connect.CodeResourceExhausted {
-				return nil, cancel
-			}
-			t.Fatalf("stream: %v", s.Err())
-		}
-		return s, cancel
+	open := func(token string) (bool, context.CancelFunc) {
+		return openFlagdStream(t, e.srv.URL(), "/flagd.evaluation.v1.Service/EventStream", token)
 	}
 	first, closeFirst := open("")
-	if first == nil {
+	if !first {
 		t.Fatal("first anonymous stream refused")
 	}
-	if s, _ := open(""); s == nil {
+	if ok, _ := open(""); !ok {
 		t.Fatal("second anonymous stream refused")
 	}
-	if s, _ := open(e.eval); s == nil {
+	if ok, _ := open(e.eval); !ok {
 		t.Error("a stream with credentials refused: it must not count")
 	}
-	if s, _ := open(""); s != nil {
+	if ok, _ := open(""); ok {
 		t.Error("third anonymous stream opened, want ResourceExhausted")
 	}
 	closeFirst()
@@ -213,7 +195,7 @@ func TestFlagdAnonymousStreamCap(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s, _ := open(""); s == nil {
+	if ok, _ := open(""); !ok {
 		t.Error("anonymous stream refused after one closed")
 	}
 }
@@ -229,27 +211,8 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 		srv.Limits = httpapi.Limits{MaxStreams: 2}
 		withFlagd(srv, 0)
 	})
-	open := func(procedure, token string) (ok bool, cancel context.CancelFunc) {
-		t.Helper()
-		c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, e.srv.URL()+procedure, connect.WithProtoJSON())
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		req := connect.NewRequest(&structpb.Struct{})
-		if token != "" {
-			req.Header().Set("Authorization", "Bearer "+token)
-		}
-		s, err := c.CallServerStream(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !s.Receive() {
-			var ce *connect.Error
-			if errors.As(s.Err(), &ce) && ce.Code() == connect.CodeResourceExhausted {
-				return false, cancel
-			}
-			t.Fatalf("%s: %v", procedure, s.Err())
-		}
-		return true, cancel
+	open := func(procedure, token string) (bool, context.CancelFunc) {
+		return openFlagdStream(t, e.srv.URL(), procedure, token)
 	}
 	const sync, events = "/flagd.sync.v1.FlagSyncService/SyncFlags", "/flagd.evaluation.v1.Service/EventStream"
 	ok, closeFirst := open(sync, e.eval)
@@ -298,4 +261,30 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 	if code := sse(); code != http.StatusOK {
 		t.Errorf("SSE stream after a flagd stream closed: %d, want 200", code)
 	}
+}
+
+// openFlagdStream opens a server stream of procedure (with token, when not
+// empty) and waits for its first message: ok is false when the stream was
+// refused with ResourceExhausted; cancel closes it.
+func openFlagdStream(t *testing.T, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
+	t.Helper()
+	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, base+procedure, connect.WithProtoJSON())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req := connect.NewRequest(&structpb.Struct{})
+	if token != "" {
+		req.Header().Set("Authorization", "Bearer "+token)
+	}
+	s, err := c.CallServerStream(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Receive() {
+		var ce *connect.Error
+		if errors.As(s.Err(), &ce) && ce.Code() == connect.CodeResourceExhausted {
+			return false, cancel
+		}
+		t.Fatalf("%s: %v", procedure, s.Err())
+	}
+	return true, cancel
 }
