@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/bench/cputime"
 )
 
 // benchData builds a year of history: 100 services of 20 teams (ten of them
@@ -153,16 +154,8 @@ func BenchmarkMetrics(b *testing.B) {
 // machine shared with other work, ns/op measures waiting as well; cpu-ns/op
 // is what the code costs.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := cputime.Used()
 	return func() {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Used()-start)/float64(b.N), "cpu-ns/op")
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

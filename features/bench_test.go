@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/ingest"
@@ -258,11 +258,11 @@ func BenchmarkService(b *testing.B) {
 					write(i)
 					b.StartTimer()
 				}
-				start := cpuTime()
+				start := cputime.Used()
 				if err := c.read(); err != nil {
 					b.Fatal(err)
 				}
-				cpu += cpuTime() - start
+				cpu += cputime.Used() - start
 			}
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 		})
@@ -271,20 +271,12 @@ func BenchmarkService(b *testing.B) {
 		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			fresh := w.service(w.db)
-			start := cpuTime()
+			start := cputime.Used()
 			if err := next(fresh)(); err != nil {
 				b.Fatal(err)
 			}
-			cpu += cpuTime() - start
+			cpu += cputime.Used() - start
 		}
 		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	})
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,7 +1,7 @@
 // Package forge holds what the readers of the code forges (packages github
 // and gitlab) share: decoding a payload so that its errors name the field,
-// the changes a push brings and the paths a commit touched, and quoting
-// what a sender wrote in a reason.
+// the branch and changes a push brings and the paths a commit touched, when
+// a closed issue was resolved, and quoting what a sender wrote in a reason.
 // Each forge's own formats (its time stamps, its event types, its IDs) stay
 // in its package.
 package forge
@@ -74,6 +74,29 @@ type Commit[S Stamp] struct {
 	Removed   []string `json:"removed"`
 }
 
+// PushBranch reads a push of ref to a repository whose default branch is
+// defaultBranch: the branch it updated, or why it says nothing about
+// changes (it deleted the ref, the ref is not a branch, it brought no
+// commits). A push without a ref, or whose repository names no default
+// branch, is refused; defaultField names the latter's field.
+func PushBranch(ref string, deleted bool, commits int, defaultBranch, defaultField string) (branch, ignored string, err error) {
+	if ref == "" {
+		return "", "", valueloop.FieldErrorf("ref", "is required")
+	}
+	branch, ok := strings.CutPrefix(ref, "refs/heads/")
+	switch {
+	case deleted:
+		return "", "push deleted " + Truncate(ref), nil
+	case !ok:
+		return "", "push to " + Truncate(ref) + ", not a branch", nil
+	case commits == 0:
+		return "", "push without new commits", nil
+	case defaultBranch == "":
+		return "", "", valueloop.FieldErrorf(defaultField, "is required")
+	}
+	return branch, "", nil
+}
+
 // PushChanges returns the changes of repo that a push of commits to branch
 // brings, each authored at its commit's time stamp (both required), and
 // the newest of those times. Whether and when they were merged is the
@@ -99,6 +122,23 @@ func PushChanges[S Stamp](repo, branch string, commits []Commit[S]) ([]dora.Chan
 		}
 	}
 	return changes, newest, nil
+}
+
+// Resolve marks inc resolved when its issue was closed at closed: at its
+// last update when the forge sent no close time, and never before it
+// opened. A closed issue with neither time is refused naming field.
+func Resolve(inc *dora.Incident, closed time.Time, field string) error {
+	if closed.IsZero() {
+		closed = inc.UpdatedAt
+	}
+	if closed.IsZero() {
+		return valueloop.FieldErrorf(field, "is required for a closed issue")
+	}
+	if closed.Before(inc.OpenedAt) {
+		closed = inc.OpenedAt
+	}
+	inc.ResolvedAt = &closed
+	return nil
 }
 
 // DefaultIncidentLabel marks incident issues when Config.IncidentLabel is

@@ -5,9 +5,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/forge"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 func TestDecode(t *testing.T) {
@@ -73,5 +76,73 @@ func TestConfig(t *testing.T) {
 		if got := c.IsProduction(tt.env, tt.marked); got != tt.want {
 			t.Errorf("IsProduction(%q, %v) = %v, want %v", tt.env, tt.marked, got, tt.want)
 		}
+	}
+}
+
+// TestPushBranch: what GitHub's and GitLab's readers make of a push's ref.
+func TestPushBranch(t *testing.T) {
+	tests := []struct {
+		name, ref     string
+		deleted       bool
+		commits       int
+		defaultBranch string
+		branch        string
+		ignored       string
+		field         string // of the error, if any
+	}{
+		{"branch", "refs/heads/feat/x", false, 2, "main", "feat/x", "", ""},
+		{"no ref", "", false, 2, "main", "", "", "ref"},
+		{"deleted", "refs/heads/old", true, 0, "", "", "push deleted refs/heads/old", ""},
+		{"a tag", "refs/tags/v1", false, 1, "main", "", "push to refs/tags/v1, not a branch", ""},
+		{"no commits", "refs/heads/main", false, 0, "main", "", "push without new commits", ""},
+		{"no default branch", "refs/heads/main", false, 1, "", "", "", "project.default_branch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			branch, ignored, err := forge.PushBranch(tc.ref, tc.deleted, tc.commits, tc.defaultBranch, "project.default_branch")
+			if branch != tc.branch || ignored != tc.ignored {
+				t.Errorf("branch %q ignored %q, want %q and %q", branch, ignored, tc.branch, tc.ignored)
+			}
+			if tc.field == "" {
+				if err != nil {
+					t.Errorf("error %v, want none", err)
+				}
+				return
+			}
+			valuelooptest.WantFieldError(t, err, tc.field)
+		})
+	}
+}
+
+// TestResolve: a closed issue is resolved at its close time, else at its
+// last update, never before it opened; with neither time it is refused.
+func TestResolve(t *testing.T) {
+	opened := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	updated := opened.Add(3 * time.Hour)
+	closed := opened.Add(2 * time.Hour)
+	tests := []struct {
+		name            string
+		updated, closed time.Time
+		want            time.Time
+	}{
+		{"closed", updated, closed, closed},
+		{"no close time", updated, time.Time{}, updated},
+		{"closed before it opened", updated, opened.Add(-time.Hour), opened},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inc := dora.Incident{OpenedAt: opened, UpdatedAt: tc.updated}
+			if err := forge.Resolve(&inc, tc.closed, "closed_at"); err != nil {
+				t.Fatal(err)
+			}
+			if inc.ResolvedAt == nil || !inc.ResolvedAt.Equal(tc.want) {
+				t.Errorf("resolved at %v, want %v", inc.ResolvedAt, tc.want)
+			}
+		})
+	}
+	inc := dora.Incident{OpenedAt: opened}
+	valuelooptest.WantFieldError(t, forge.Resolve(&inc, time.Time{}, "issue.closed_at"), "issue.closed_at")
+	if inc.ResolvedAt != nil {
+		t.Errorf("a refused close resolved the incident at %v", inc.ResolvedAt)
 	}
 }

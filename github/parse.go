@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -79,22 +78,10 @@ func parsePush(ev *dora.Event, body []byte) error {
 	if err := p.Repository.check(); err != nil {
 		return err
 	}
-	if p.Ref == "" {
-		return valueloop.FieldErrorf("ref", "is required")
-	}
-	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
-	switch {
-	case p.Deleted:
-		ev.Ignored = "push deleted " + forge.Truncate(p.Ref)
-		return nil
-	case !ok:
-		ev.Ignored = "push to " + forge.Truncate(p.Ref) + ", not a branch"
-		return nil
-	case len(p.Commits) == 0:
-		ev.Ignored = "push without new commits"
-		return nil
-	case p.Repository.DefaultBranch == "":
-		return valueloop.FieldErrorf("repository.default_branch", "is required")
+	branch, ignored, err := forge.PushBranch(p.Ref, p.Deleted, len(p.Commits), p.Repository.DefaultBranch, "repository.default_branch")
+	if err != nil || ignored != "" {
+		ev.Ignored = ignored
+		return err
 	}
 	pushed, err := p.Repository.PushedAt.time("repository.pushed_at")
 	if err != nil {
@@ -116,13 +103,6 @@ func parsePush(ev *dora.Event, body []byte) error {
 	}
 	ev.Changes = changes
 	return nil
-}
-
-func latest(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 func parsePullRequest(ev *dora.Event, body []byte) error {
@@ -435,13 +415,5 @@ func resolve(inc *dora.Incident, is *issue, prefix string) error {
 	if err != nil {
 		return err
 	}
-	if closed.IsZero() {
-		closed = inc.UpdatedAt
-	}
-	if closed.IsZero() {
-		return valueloop.FieldErrorf(prefix+"closed_at", "is required for a closed issue")
-	}
-	closed = latest(closed, inc.OpenedAt)
-	inc.ResolvedAt = &closed
-	return nil
+	return forge.Resolve(inc, closed, prefix+"closed_at")
 }

@@ -90,22 +90,10 @@ func parsePush(ev *dora.Event, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if p.Ref == "" {
-		return valueloop.FieldErrorf("ref", "is required")
-	}
-	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
-	switch {
-	case p.After == zeroSHA:
-		ev.Ignored = "push deleted " + forge.Truncate(p.Ref)
-		return nil
-	case !ok:
-		ev.Ignored = "push to " + forge.Truncate(p.Ref) + ", not a branch"
-		return nil
-	case len(p.Commits) == 0:
-		ev.Ignored = "push without new commits"
-		return nil
-	case p.Project.DefaultBranch == "":
-		return valueloop.FieldErrorf("project.default_branch", "is required")
+	branch, ignored, err := forge.PushBranch(p.Ref, p.After == zeroSHA, len(p.Commits), p.Project.DefaultBranch, "project.default_branch")
+	if err != nil || ignored != "" {
+		ev.Ignored = ignored
+		return err
 	}
 	changes, newest, err := forge.PushChanges(name, branch, p.Commits)
 	if err != nil {
@@ -422,16 +410,9 @@ func parseIssue(ev *dora.Event, body []byte, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		if closed.IsZero() {
-			closed = updated
+		if err := forge.Resolve(&inc, closed, "object_attributes.closed_at"); err != nil {
+			return err
 		}
-		if closed.IsZero() {
-			return valueloop.FieldErrorf("object_attributes.closed_at", "is required for a closed issue")
-		}
-		if closed.Before(opened) {
-			closed = opened
-		}
-		inc.ResolvedAt = &closed
 	}
 	ev.Incidents = []dora.Incident{inc}
 	return nil

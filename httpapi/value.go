@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -141,18 +142,9 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err := decodeJSON(r, &o); err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if create {
-			if _, err := v.Store.Objective(r.Context(), o.Key); err == nil {
-				return valueloop.Errorf(valueloop.ECONFLICT, "objective %q exists: change it with PUT /api/v1/objectives/%s", o.Key, o.Key)
-			} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-				return err
-			}
-			status = http.StatusCreated
-		} else if key := r.PathValue("key"); o.Key == "" {
-			o.Key = key
-		} else if o.Key != key {
-			return valueloop.FieldErrorf("key", "%q differs from the path's %q", o.Key, key)
+		status, err := putKey(r, create, &o.Key, v.Store.Objective, "objective")
+		if err != nil {
+			return err
 		}
 		if err := v.PutObjective(r.Context(), &o, tokenOf(r).Name); err != nil {
 			return err
@@ -160,6 +152,31 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		writeJSON(w, status, o)
 		return nil
 	}
+}
+
+// putKey settles the key of a value written by POST (create) or PUT, and
+// the status to answer. POST answers 201 and refuses a key that get finds
+// (409, naming the PUT that changes it); PUT takes the path's key and
+// refuses a body naming another. An empty key is left to the write, which
+// refuses it naming the field.
+func putKey[T any](r *http.Request, create bool, key *string, get func(context.Context, string) (T, error), what string) (int, error) {
+	if !create {
+		path := r.PathValue("key")
+		if *key == "" {
+			*key = path
+		} else if *key != path {
+			return 0, valueloop.FieldErrorf("key", "%q differs from the path's %q", *key, path)
+		}
+		return http.StatusOK, nil
+	}
+	if *key != "" {
+		if _, err := get(r.Context(), *key); err == nil {
+			return 0, valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists: change it with PUT /api/v1/%ss/%s", what, *key, what, *key)
+		} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+			return 0, err
+		}
+	}
+	return http.StatusCreated, nil
 }
 
 func (s *Server) handleDeleteObjective(w http.ResponseWriter, r *http.Request) error {
@@ -238,18 +255,9 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 		if err := decodeJSON(r, &f); err != nil {
 			return err
 		}
-		status := http.StatusOK
-		if create {
-			if _, err := v.Store.Feature(r.Context(), f.Key); err == nil {
-				return valueloop.Errorf(valueloop.ECONFLICT, "feature %q exists: change it with PUT /api/v1/features/%s", f.Key, f.Key)
-			} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND && f.Key != "" {
-				return err
-			}
-			status = http.StatusCreated
-		} else if key := r.PathValue("key"); f.Key == "" {
-			f.Key = key
-		} else if f.Key != key {
-			return valueloop.FieldErrorf("key", "%q differs from the path's %q", f.Key, key)
+		status, err := putKey(r, create, &f.Key, v.Store.Feature, "feature")
+		if err != nil {
+			return err
 		}
 		f.CreatedAt, f.UpdatedAt = time.Time{}, time.Time{}
 		if err := v.PutFeature(r.Context(), &f, tokenOf(r).Name); err != nil {

@@ -208,3 +208,38 @@ func TestValueListsPageInStore(t *testing.T) {
 		t.Errorf("the routes read every objective, feature or lifecycle %d times, want none", n)
 	}
 }
+
+// TestValuePutKey: POST refuses the key of an objective or a feature that
+// exists, naming the PUT that changes it (409); PUT takes the path's key
+// when the body names none and refuses a body that names another key,
+// naming the field.
+func TestValuePutKey(t *testing.T) {
+	e := mustFullServer(t)
+	ctx := context.Background()
+	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o1", Title: "T", Metric: "m"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f1", Title: "T", Objective: "o1", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		want               string // in the body
+	}{
+		{"POST", "/api/v1/objectives", `{"key":"o1","title":"T","metric":"m"}`, 409, `objective \"o1\" exists: change it with PUT /api/v1/objectives/o1`},
+		{"PUT", "/api/v1/objectives/o1", `{"key":"o2","title":"U","metric":"m"}`, 400, `\"o2\" differs from the path's \"o1\"`},
+		{"POST", "/api/v1/features", `{"key":"f1","title":"T","objective":"o1","hypothesis":{"change":"c"}}`, 409, `feature \"f1\" exists: change it with PUT /api/v1/features/f1`},
+		{"PUT", "/api/v1/features/f1", `{"key":"f2","title":"U","objective":"o1","hypothesis":{"change":"c"}}`, 400, `\"f2\" differs from the path's \"f1\"`},
+		{"PUT", "/api/v1/features/f1", `{"title":"U","objective":"o1","hypothesis":{"change":"c"}}`, 200, `"key": "f1"`},
+		{"POST", "/api/v1/features", `{"key":"f3","title":"T","objective":"o1","hypothesis":{"change":"c"}}`, 201, `"key": "f3"`},
+	} {
+		status, body := send(t, e.srv.URL(), tc.method, tc.path, adminSecret, tc.body)
+		if status != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s %s: %d %.300s, want %d with %s", tc.method, tc.path, tc.body, status, body, tc.status, tc.want)
+		}
+		if tc.status == 400 && !strings.Contains(body, `"field": "key"`) {
+			t.Errorf("%s %s: %s does not name the field key", tc.method, tc.path, body)
+		}
+	}
+}

@@ -7,11 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/storetest"
@@ -46,7 +46,7 @@ func BenchmarkIngest(b *testing.B) {
 	events := storetest.GenEvents(r, 0, max(b.N, batch), 100_000)
 	b.ResetTimer()
 	start := time.Now()
-	goCPU, pgCPU := ownCPU(), postgresCPU()
+	goCPU, pgCPU := cputime.Used().Seconds(), postgresCPU()
 	next := make(chan []ingest.Event)
 	var wg sync.WaitGroup
 	for range senders {
@@ -66,19 +66,12 @@ func BenchmarkIngest(b *testing.B) {
 	close(next)
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
-	goUs, pgUs := (ownCPU()-goCPU)*1e6/float64(b.N), (postgresCPU()-pgCPU)*1e6/float64(b.N)
+	goUs, pgUs := (cputime.Used().Seconds()-goCPU)*1e6/float64(b.N), (postgresCPU()-pgCPU)*1e6/float64(b.N)
 	b.ReportMetric(goUs, "go-µs/event")
 	if pgCPU > 0 {
 		b.ReportMetric(pgUs, "pg-µs/event")
 		b.ReportMetric(1e6/(goUs+pgUs), "idle-events/s")
 	}
-}
-
-// ownCPU returns the CPU seconds this process used.
-func ownCPU() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // postgresCPU returns the CPU seconds used by the processes named postgres

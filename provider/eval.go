@@ -24,9 +24,7 @@ func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, f
 		return openfeature.BoolResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
 	v, r := evaluation.ResolveBool(cur.snap.Evaluate(flag, flatCtx), def)
-	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
-	}
+	p.served(&r, flatCtx)
 	return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
@@ -37,9 +35,7 @@ func (p *Provider) StringEvaluation(_ context.Context, flag string, def string, 
 		return openfeature.StringResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
 	v, r := evaluation.ResolveString(cur.snap.Evaluate(flag, flatCtx), def)
-	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
-	}
+	p.served(&r, flatCtx)
 	return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
@@ -50,9 +46,7 @@ func (p *Provider) FloatEvaluation(_ context.Context, flag string, def float64, 
 		return openfeature.FloatResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
 	v, r := evaluation.ResolveFloat(cur.snap.Evaluate(flag, flatCtx), def)
-	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
-	}
+	p.served(&r, flatCtx)
 	return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
@@ -64,9 +58,7 @@ func (p *Provider) IntEvaluation(_ context.Context, flag string, def int64, flat
 		return openfeature.IntResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
 	v, r := evaluation.ResolveInt(cur.snap.Evaluate(flag, flatCtx), def)
-	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
-	}
+	p.served(&r, flatCtx)
 	return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
@@ -78,15 +70,21 @@ func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, fla
 		return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: notReadyDetail}
 	}
 	v, r := evaluation.ResolveObject(cur.snap.Evaluate(flag, flatCtx), def)
-	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
-	}
+	p.served(&r, flatCtx)
 	return openfeature.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: detail(&r)}
 }
 
 var notReadyDetail = openfeature.ProviderResolutionDetail{
 	ResolutionError: openfeature.NewProviderNotReadyResolutionError("valueloop: no flag set received yet"),
 	Reason:          openfeature.ErrorReason,
+}
+
+// served queues the exposure of r's variant unless exposures are off or no
+// variant was served; small enough to be inlined in each typed method.
+func (p *Provider) served(r *evaluation.Result, flatCtx openfeature.FlattenedContext) {
+	if r.Variant != "" && !p.NoExposures {
+		p.expose(r.FlagKey, r.Variant, flatCtx)
+	}
 }
 
 // detail translates a result; small enough to be inlined on the way out.

@@ -20,10 +20,7 @@ type HypothesisStore interface {
 }
 
 func testHypotheses(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(HypothesisStore)
-	if !ok {
-		t.Skip("the store keeps no hypotheses")
-	}
+	s := kept[HypothesisStore](t, st, "the store keeps no hypotheses")
 	Hypotheses(t, s, clock, nil)
 }
 

@@ -28,10 +28,7 @@ func rolloutPlan(flag string) rollout.Plan {
 }
 
 func testRollouts(t *testing.T, st Store, _ *Clock) {
-	s, ok := st.(RolloutStore)
-	if !ok {
-		t.Skip("the store keeps no rollouts")
-	}
+	s := kept[RolloutStore](t, st, "the store keeps no rollouts")
 	Rollouts(t, s, nil)
 }
 

@@ -16,13 +16,10 @@ import (
 // including the traps: 100% reached only by the entry that rolled a
 // rollout back, and a later rollout that has not got there.
 func testRolloutsReached(t *testing.T, st Store, _ *Clock) {
-	s, ok := st.(interface {
+	s := kept[interface {
 		RolloutStore
 		delivery.RolloutHistory
-	})
-	if !ok {
-		t.Skip("the store keeps no rollouts")
-	}
+	}](t, st, "the store keeps no rollouts")
 	ctx := context.Background()
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
 		t.Fatal(err)

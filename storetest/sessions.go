@@ -27,10 +27,7 @@ func sessionHash(id string) []byte {
 // deleted, capped per token (oldest first), swept when expired, refused for
 // a revoked token and ended when their token is revoked.
 func testSessions(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(SessionStore)
-	if !ok {
-		t.Skip("the store keeps no sessions")
-	}
+	s := kept[SessionStore](t, st, "the store keeps no sessions")
 	ctx := context.Background()
 	ann := &valueloop.Token{Name: "ann", Scope: valueloop.ScopeViewer, Environment: "prod"}
 	bob := &valueloop.Token{Name: "bob", Scope: valueloop.ScopeAdmin}

@@ -75,10 +75,7 @@ func (m memoryMode) SplitChanges(ctx context.Context, env string) (map[string][]
 // change's time. Run with the pipeline keeping the per-user state in the
 // store and in memory.
 func testSplitChangeRace(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(splitStore)
-	if !ok {
-		t.Skip("the store keeps no split changes")
-	}
+	s := kept[splitStore](t, st, "the store keeps no split changes")
 	for _, mode := range []string{"store", "memory"} {
 		t.Run(mode, func(t *testing.T) {
 			env := "race-" + mode
@@ -153,10 +150,7 @@ func splitChangeRace(t *testing.T, s splitStore, ps ingest.Store, probe *splitPr
 // (under the new split), then the rebuild recomputes: it must file that
 // exposure under the new split too.
 func testSplitChangeDuringRebuild(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(splitStore)
-	if !ok {
-		t.Skip("the store keeps no split changes")
-	}
+	s := kept[splitStore](t, st, "the store keeps no split changes")
 	ctx := context.Background()
 	env := "rebuild-race"
 	flag := createBanner(t, s, env)
@@ -242,10 +236,7 @@ type SplitHistoryStore interface {
 }
 
 func testSplitHistoryFollows(t *testing.T, st Store, _ *Clock) {
-	s, ok := st.(SplitHistoryStore)
-	if !ok {
-		t.Skip("the store keeps no split history")
-	}
+	s := kept[SplitHistoryStore](t, st, "the store keeps no split history")
 	SplitHistoryFollows(t, s, s)
 }
 

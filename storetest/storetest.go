@@ -409,3 +409,14 @@ func Opened[S interface {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// kept returns st as T, the methods of a part of the contract that not every
+// store keeps, or skips t saying what st does not keep.
+func kept[T any](t *testing.T, st Store, skip string) T {
+	t.Helper()
+	s, ok := st.(T)
+	if !ok {
+		t.Skip(skip)
+	}
+	return s
+}

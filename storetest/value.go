@@ -21,10 +21,7 @@ type ValueStore interface {
 }
 
 func testValue(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(ValueStore)
-	if !ok {
-		t.Skip("the store keeps no objectives and features")
-	}
+	s := kept[ValueStore](t, st, "the store keeps no objectives and features")
 	ctx := context.Background()
 	t0 := clock.T
 	if os, err := s.Objectives(ctx); err != nil || os == nil || len(os) != 0 {

@@ -14,13 +14,10 @@ import (
 // and how many features there are; a write that changes nothing moves
 // nothing.
 func testValueChanges(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(interface {
+	s := kept[interface {
 		ValueStore
 		features.ChangesReader
-	})
-	if !ok {
-		t.Skip("the store cannot tell what changed")
-	}
+	}](t, st, "the store cannot tell what changed")
 	ctx := context.Background()
 	horizon, _ := value.ParseDate("2027-03-31")
 	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}

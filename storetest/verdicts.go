@@ -22,10 +22,7 @@ type VerdictStore interface {
 }
 
 func testVerdicts(t *testing.T, st Store, clock *Clock) {
-	s, ok := st.(VerdictStore)
-	if !ok {
-		t.Skip("the store records no verdicts")
-	}
+	s := kept[VerdictStore](t, st, "the store records no verdicts")
 	ctx := context.Background()
 	for _, env := range []string{"prod", "dev"} {
 		if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "t"); err != nil {

@@ -3,25 +3,18 @@ package value
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/bench/cputime"
 )
 
 // reportCPU adds the CPU time per operation (user and system, every
 // thread, the garbage collector's included): on a machine shared with other
 // work ns/op measures waiting as well, cpu-ns/op what the code costs.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	start := cputime.Used()
+	return func() { b.ReportMetric(float64(cputime.Used()-start)/float64(b.N), "cpu-ns/op") }
 }
 
 // benchPortfolio builds 10,000 features over 20 objectives with 100,000

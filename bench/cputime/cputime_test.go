@@ -28,3 +28,18 @@ func TestSecondsGrows(t *testing.T) {
 	}
 	_ = x
 }
+
+// TestUsedGrows: Used grows as the process works, where the system says.
+func TestUsedGrows(t *testing.T) {
+	before := cputime.Used()
+	if before == 0 {
+		t.Skip("no getrusage on this system")
+	}
+	x := 0
+	for after := before; after <= before; after = cputime.Used() {
+		for i := range 1_000_000 {
+			x += i
+		}
+	}
+	_ = x
+}

@@ -66,6 +66,18 @@ type clientCase struct {
 	Context map[string]any `json:"context,omitempty"`
 }
 
+func (c clientCase) evaluation() clientCase { return c }
+
+// clientCases is the evaluations of a table of cases, each of which embeds
+// its clientCase: what the scripts are given.
+func clientCases[T interface{ evaluation() clientCase }](tests []T) []clientCase {
+	cases := make([]clientCase, len(tests))
+	for i, tc := range tests {
+		cases[i] = tc.evaluation()
+	}
+	return cases
+}
+
 // sdkDetails is what a script reports of one evaluation.
 type sdkDetails struct {
 	Value        any            `json:"value"`
@@ -162,10 +174,7 @@ func TestClientSuiteNode(t *testing.T) {
 		{clientCase{"wrong type", "checkout-flow", "boolean", true, evalContext("u9", nil)},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "TYPE_MISMATCH"}},
 	}
-	cases := make([]clientCase, len(tests))
-	for i, tc := range tests {
-		cases[i] = tc.clientCase
-	}
+	cases := clientCases(tests)
 	got := runNodeScript(t, "node.mjs", cases, "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+token)
 	for _, tc := range tests {
 		g, ok := got[tc.Name]
@@ -346,10 +355,7 @@ func TestClientSuiteBrowser(t *testing.T) {
 	}
 	token := srv.mustToken(t, "--env", "production", "--client", "--origin", origin, "--name", "browser-suite")
 	tests := browserCases()
-	cases := make([]clientCase, len(tests))
-	for i, tc := range tests {
-		cases[i] = tc.clientCase
-	}
+	cases := clientCases(tests)
 	setup, _ := json.Marshal(map[string]any{
 		"token": token, "cases": cases, "poll": 1000,
 		"context": map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev", "appVersion": "2.5.1", "prefersDark": true},

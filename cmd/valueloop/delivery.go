@@ -133,15 +133,9 @@ func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, list)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), s.UpdatedAt.Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return writeList(e, cf, list, "", "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED", func(w io.Writer, s delivery.Source) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), s.UpdatedAt.Format(time.RFC3339))
+	})
 }
 
 // deliveryName parses the args of a delete and returns the one name they
@@ -253,15 +247,9 @@ func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, list)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECEIVED (UTC)\tSOURCE\tKIND\tDELIVERY\tRECORDS\tIGNORED")
-	for _, d := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ReceivedAt.Format("2006-01-02 15:04:05"), d.Source, d.Kind, d.ID, d.Records, orDash(d.Ignored))
-	}
-	return tw.Flush()
+	return writeList(e, cf, list, "", "RECEIVED (UTC)\tSOURCE\tKIND\tDELIVERY\tRECORDS\tIGNORED", func(w io.Writer, d delivery.DeliveryInfo) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ReceivedAt.Format("2006-01-02 15:04:05"), d.Source, d.Kind, d.ID, d.Records, orDash(d.Ignored))
+	})
 }
 
 func runLoop(ctx context.Context, e *cliEnv, args []string) error {

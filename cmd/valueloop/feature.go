@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/termchart"
@@ -51,23 +52,14 @@ func runFeatureList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, list)
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(e.stdout, "No features. Create one with 'valueloop feature set KEY --title ... --objective ... --change ...' or 'valueloop value apply -f FILE'.")
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tSTAGE\tSINCE\tOBJECTIVE\tTITLE")
-	for _, f := range list {
-		since := "–"
-		if !f.Since.IsZero() {
-			since = f.Since.UTC().Format("2006-01-02")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Key, f.Stage, since, f.Objective, f.Title)
-	}
-	return tw.Flush()
+	return writeList(e, cf, list, "No features. Create one with 'valueloop feature set KEY --title ... --objective ... --change ...' or 'valueloop value apply -f FILE'.",
+		"KEY\tSTAGE\tSINCE\tOBJECTIVE\tTITLE", func(w io.Writer, f client.FeatureSummary) {
+			since := "–"
+			if !f.Since.IsZero() {
+				since = f.Since.UTC().Format("2006-01-02")
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Key, f.Stage, since, f.Objective, f.Title)
+		})
 }
 
 func runFeatureShow(ctx context.Context, e *cliEnv, args []string) error {

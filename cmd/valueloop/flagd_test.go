@@ -457,10 +457,7 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 		{clientCase{"missing flag", "no-such-flag", "boolean", true, evalContext("u8", nil)},
 			wantDetails{Value: true, Reason: "ERROR", ErrorCode: "FLAG_NOT_FOUND"}},
 	}
-	cases := make([]clientCase, len(tests))
-	for i, tc := range tests {
-		cases[i] = tc.clientCase
-	}
+	cases := clientCases(tests)
 	for _, mode := range []string{"rpc", "in-process"} {
 		t.Run(mode, func(t *testing.T) {
 			got := runNodeScript(t, "flagd.mjs", cases, "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),

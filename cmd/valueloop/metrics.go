@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/valueloop/valueloop/metric"
 )
@@ -128,34 +128,31 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, ms)
+	return writeList(e, cf, ms, "", "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP", metricRow)
+}
+
+// metricRow is a metric's line in metrics list.
+func metricRow(tw io.Writer, m metric.Metric) {
+	ev := m.Event
+	if m.Denominator != nil {
+		ev = fmt.Sprintf("%s(%s) / %s(%s)", m.Aggregate, m.Event, m.Denominator.Aggregate, m.Denominator.Event)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP")
-	for _, m := range ms {
-		ev := m.Event
-		if m.Denominator != nil {
-			ev = fmt.Sprintf("%s(%s) / %s(%s)", m.Aggregate, m.Event, m.Denominator.Aggregate, m.Denominator.Event)
-		}
-		w, cp := "-", "-"
-		if m.Window != 0 {
-			w = m.Window.String()
-		}
-		if m.Cap != nil {
-			cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
-		}
-		kind := string(m.Kind)
-		if m.Kind == metric.Quantile {
-			over := "users"
-			if m.PerEvent() {
-				over = "events"
-			}
-			kind = fmt.Sprintf("quantile %g over %s", m.Quantile, over)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, kind, ev, m.Direction, w, cp)
+	w, cp := "-", "-"
+	if m.Window != 0 {
+		w = m.Window.String()
 	}
-	return tw.Flush()
+	if m.Cap != nil {
+		cp = strconv.FormatFloat(*m.Cap, 'g', -1, 64)
+	}
+	kind := string(m.Kind)
+	if m.Kind == metric.Quantile {
+		over := "users"
+		if m.PerEvent() {
+			over = "events"
+		}
+		kind = fmt.Sprintf("quantile %g over %s", m.Quantile, over)
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Key, kind, ev, m.Direction, w, cp)
 }
 
 // runMetricsGetDelete returns get or delete (sub).

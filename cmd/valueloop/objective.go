@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"text/tabwriter"
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
@@ -52,19 +51,10 @@ func runObjectiveList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, os)
-	}
-	if len(os) == 0 {
-		fmt.Fprintln(e.stdout, "No objectives. Create one with 'valueloop objective set KEY --title ... --metric ... --target +10% --horizon 2027-03-31'.")
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tMETRIC\tTARGET\tHORIZON\tTITLE")
-	for _, o := range os {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.Key, o.Metric, targetText(o.Target), o.Horizon, o.Title)
-	}
-	return tw.Flush()
+	return writeList(e, cf, os, "No objectives. Create one with 'valueloop objective set KEY --title ... --metric ... --target +10% --horizon 2027-03-31'.",
+		"KEY\tMETRIC\tTARGET\tHORIZON\tTITLE", func(w io.Writer, o value.Objective) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.Key, o.Metric, targetText(o.Target), o.Horizon, o.Title)
+		})
 }
 
 func runObjectiveShow(ctx context.Context, e *cliEnv, args []string) error {

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
@@ -120,43 +120,38 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, list)
+	return writeList(e, cf, list, fmt.Sprintf("No production deployments of %s in this range.", *service),
+		"DEPLOYED (UTC)\tENVIRONMENT\tSHA\tSTATUS\tCHANGES\tLEAD TIME (MEDIAN)\tNOTES", deploymentRow)
+}
+
+// deploymentRow is a deployment's line in deploy list: its lead time and
+// what became of it.
+func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
+	var leads []time.Duration
+	for _, ch := range d.Changes {
+		leads = append(leads, max(d.At.Sub(ch.AuthoredAt), 0))
 	}
-	if len(list) == 0 {
-		fmt.Fprintf(e.stdout, "No production deployments of %s in this range.\n", *service)
-		return nil
+	var notes []string
+	if d.Rollback {
+		notes = append(notes, "rollback")
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEPLOYED (UTC)\tENVIRONMENT\tSHA\tSTATUS\tCHANGES\tLEAD TIME (MEDIAN)\tNOTES")
-	for _, d := range list {
-		var leads []time.Duration
-		for _, ch := range d.Changes {
-			leads = append(leads, max(d.At.Sub(ch.AuthoredAt), 0))
-		}
-		var notes []string
-		if d.Rollback {
-			notes = append(notes, "rollback")
-		}
-		if d.RolledBack {
-			notes = append(notes, "rolled back")
-		}
-		if d.Failed && d.Status == dora.StatusSuccess && !d.RolledBack {
-			notes = append(notes, "failed")
-		}
-		if len(d.Incidents) > 0 {
-			notes = append(notes, "incidents "+strings.Join(d.Incidents, ", "))
-		}
-		if !d.RecoveredAt.IsZero() {
-			notes = append(notes, "recovered after "+termchart.Duration(d.RecoveredAt.Sub(d.At)))
-		}
-		if d.Rework {
-			notes = append(notes, "rework")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(short(d.SHA)), d.Status,
-			len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
+	if d.RolledBack {
+		notes = append(notes, "rolled back")
 	}
-	return tw.Flush()
+	if d.Failed && d.Status == dora.StatusSuccess && !d.RolledBack {
+		notes = append(notes, "failed")
+	}
+	if len(d.Incidents) > 0 {
+		notes = append(notes, "incidents "+strings.Join(d.Incidents, ", "))
+	}
+	if !d.RecoveredAt.IsZero() {
+		notes = append(notes, "recovered after "+termchart.Duration(d.RecoveredAt.Sub(d.At)))
+	}
+	if d.Rework {
+		notes = append(notes, "rework")
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(short(d.SHA)), d.Status,
+		len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
 }
 
 func short(sha string) string {

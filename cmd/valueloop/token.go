@@ -132,20 +132,14 @@ func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if cf.output == "json" {
-		return writeJSONOut(e, tokens)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tENVIRONMENT\tKIND\tORIGINS\tEXPOSURES\tCREATED\tSTATUS")
-	for _, t := range tokens {
+	return writeList(e, cf, tokens, "", "ID\tNAME\tSCOPE\tENVIRONMENT\tKIND\tORIGINS\tEXPOSURES\tCREATED\tSTATUS", func(w io.Writer, t valueloop.Token) {
 		status := "active"
 		if t.RevokedAt != nil {
 			status = "revoked " + t.RevokedAt.Format(time.RFC3339)
 		}
 		kind, origins, exposures := tokenKind(t)
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), kind, origins, exposures, t.CreatedAt.Format(time.RFC3339), status)
-	}
-	return tw.Flush()
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), kind, origins, exposures, t.CreatedAt.Format(time.RFC3339), status)
+	})
 }
 
 // tokenKind describes a token for token list: server or client, the
@@ -205,6 +199,25 @@ func writeOut[T any](e *cliEnv, cf *clientFlags, v T, write func(io.Writer, T)) 
 	}
 	write(e.stdout, v)
 	return nil
+}
+
+// writeList writes the rows a list command answers: as JSON with --output
+// json, else one line a row (by row) under header in aligned columns, or
+// empty, when it is not "", where there are none.
+func writeList[T any](e *cliEnv, cf *clientFlags, rows []T, empty, header string, row func(w io.Writer, r T)) error {
+	if cf.output == "json" {
+		return writeJSONOut(e, rows)
+	}
+	if len(rows) == 0 && empty != "" {
+		fmt.Fprintln(e.stdout, empty)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		row(tw, r)
+	}
+	return tw.Flush()
 }
 
 func writeJSONOut(e *cliEnv, v any) error {
