@@ -253,6 +253,9 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	}
 	d := dora.Deployment{ID: in.ID, Service: in.Service, Repo: in.Repo, Environment: in.Environment,
 		SHA: strings.ToLower(strings.TrimSpace(in.SHA)), Version: in.Version, Status: in.Status, At: s.at(in.At), Rollback: in.Rollback}
+	if err := checkSHA("sha", d.SHA); err != nil {
+		return dora.Deployment{}, Receipt{}, err
+	}
 	if d.ID == "" {
 		d.ID = newID("api:deployment:")
 	}
@@ -303,13 +306,14 @@ type ChangeInput struct {
 	Labels  []string `json:"labels,omitempty"`
 }
 
-// checkSHA refuses what cannot be a commit: a change's SHA given by hand
-// (the API, `valueloop change record`, a correction of a change record) is
-// 7 to 64 hexadecimal digits, an abbreviated or full SHA-1 or SHA-256. An
-// empty one is left to Validate, which says it is required. Changes from
-// webhooks and imports are not checked here: their SHAs come from the forge
-// or git itself (the webhook's signature verified), and refusing one would
-// refuse the whole delivery with it.
+// checkSHA refuses what cannot be a commit: a SHA given by hand (a
+// change's, a deployment's or an incident's cause, through the API, the
+// CLI or a correction of a record) is 7 to 64 hexadecimal digits, an
+// abbreviated or full SHA-1 or SHA-256. An empty one is left to Validate,
+// which says whether it is required. Records from webhooks and imports are
+// not checked here: their SHAs come from the forge or git itself (the
+// webhook's signature verified), and refusing one would refuse the whole
+// delivery with it.
 func checkSHA(field, sha string) error {
 	if sha == "" {
 		return nil
@@ -381,6 +385,9 @@ func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key Record
 	}
 	i := dora.Incident{ID: in.ID, Service: in.Service, Repo: in.Repo, Title: in.Title, OpenedAt: s.at(in.OpenedAt),
 		DeploymentID: in.DeploymentID, CauseSHA: strings.ToLower(strings.TrimSpace(in.CauseSHA))}
+	if err := checkSHA("causeSha", i.CauseSHA); err != nil {
+		return dora.Incident{}, Receipt{}, err
+	}
 	if i.ID == "" {
 		i.ID = newID("inc-")
 	}

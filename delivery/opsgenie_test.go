@@ -15,7 +15,7 @@ import (
 func TestOpsgenieOutOfOrder(t *testing.T) {
 	ctx := t.Context()
 	s, _, _ := mustService(t)
-	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "D1", Service: "shop", Environment: "prod-eu", SHA: "aaa", Status: "success",
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "D1", Service: "shop", Environment: "prod-eu", SHA: "aaaaaaa", Status: "success",
 		At: new(time.Date(2026, 3, 4, 18, 0, 0, 0, time.UTC))}, ""); err != nil {
 		t.Fatal(err)
 	}

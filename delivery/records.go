@@ -133,13 +133,21 @@ func (r *Record) validate() error {
 		if r.Deployment == nil {
 			break
 		}
+		// Like a change's, a deployment's and a cause's SHA given by hand
+		// are checked as the API checks them.
 		r.Deployment.SHA = strings.ToLower(strings.TrimSpace(r.Deployment.SHA))
+		if err = checkSHA("sha", r.Deployment.SHA); err != nil {
+			return valueloop.PrefixField(field+".", err)
+		}
 		return valueloop.PrefixField(field+".", r.Deployment.Validate())
 	case RecordIncidents:
 		if r.Incident == nil {
 			break
 		}
 		r.Incident.CauseSHA = strings.ToLower(strings.TrimSpace(r.Incident.CauseSHA))
+		if err = checkSHA("causeSha", r.Incident.CauseSHA); err != nil {
+			return valueloop.PrefixField(field+".", err)
+		}
 		return valueloop.PrefixField(field+".", r.Incident.Validate())
 	case RecordReviews:
 		if r.Review == nil {

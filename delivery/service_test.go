@@ -169,13 +169,16 @@ func TestRecordAPI(t *testing.T) {
 		field string // of the error; "" for success
 		prod  bool
 	}{
-		{"known production", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABC", Status: "success", At: &at}, "", true},
+		{"known production", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABCDEF0", Status: "success", At: &at}, "", true},
 		{"known by name", delivery.DeploymentInput{Service: "shop", Environment: "Production EU", Status: "success"}, "", true},
 		{"attribute beats hint", delivery.DeploymentInput{Service: "shop", Environment: "staging", Status: "success", Production: &yes}, "", false},
 		{"unknown with hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "failure", Production: &yes}, "", true},
 		{"unknown without hint", delivery.DeploymentInput{Service: "shop", Environment: "prod-us", Status: "success"}, "production", false},
 		{"bad status", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "done"}, "deployments[0].status", false},
 		{"no service", delivery.DeploymentInput{Environment: "prod-eu", Status: "success"}, "service", false},
+		{"no SHA", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success"}, "", true},
+		{"SHA too short", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "ABC", Status: "success"}, "sha", false},
+		{"SHA not hexadecimal", delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: "v1.2.3-rc", Status: "success"}, "sha", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,7 +195,7 @@ func TestRecordAPI(t *testing.T) {
 		})
 	}
 	d, _, _ := s.RecordDeployment(ctx, cases[0].in, "")
-	if !d.At.Equal(at) || d.At.Location() != time.UTC || d.SHA != "abc" || !strings.HasPrefix(d.ID, "api:deployment:") {
+	if !d.At.Equal(at) || d.At.Location() != time.UTC || d.SHA != "abcdef0" || !strings.HasPrefix(d.ID, "api:deployment:") {
 		t.Errorf("stored deployment %+v; want the time in UTC, the SHA in lower case and an ID", d)
 	}
 	// Idempotency keys.
@@ -205,15 +208,34 @@ func TestRecordAPI(t *testing.T) {
 		t.Error("a change authored after it merged was stored")
 	}
 	// What cannot be a commit is refused naming the field, for the API and
-	// the CLI alike.
+	// the CLI alike: a change's SHA, a deployment's and an incident's
+	// cause, and nothing is stored.
+	const want = ": want a commit SHA of 7 to 64 hexadecimal digits"
 	for _, bad := range []string{"zz", "abc123", "xyz1234", strings.Repeat("a", 65), "abc-def0"} {
-		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: bad}, ""); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.HasPrefix(valueloop.ErrorMessage(err), "sha: want a commit SHA of 7 to 64 hexadecimal digits") {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: bad}, ""); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.HasPrefix(valueloop.ErrorMessage(err), "sha"+want) {
 			t.Errorf("change with SHA %q: %v; want invalid, naming sha", bad, err)
 		}
+		dep := delivery.DeploymentInput{ID: "dep-bad", Service: "shop", Environment: "prod-eu", SHA: bad, Status: "success"}
+		if _, _, err := s.RecordDeployment(ctx, dep, ""); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.HasPrefix(valueloop.ErrorMessage(err), "sha"+want) {
+			t.Errorf("deployment with SHA %q: %v; want invalid, naming sha", bad, err)
+		}
+		inc := delivery.IncidentInput{ID: "inc-bad", Service: "shop", CauseSHA: bad}
+		if _, _, err := s.OpenIncident(ctx, inc, ""); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.HasPrefix(valueloop.ErrorMessage(err), "causeSha"+want) {
+			t.Errorf("incident caused by SHA %q: %v; want invalid, naming causeSha", bad, err)
+		}
+	}
+	if _, _, err := s.ResolveIncident(ctx, "inc-bad", nil, ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("the incident refused for its cause's SHA: %v, want not found (not stored)", err)
 	}
 	for _, good := range []string{"ABCDEF2", strings.Repeat("0123456789abcdef", 4)} {
 		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: good}, ""); err != nil {
 			t.Errorf("change with SHA %q: %v", good, err)
+		}
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: good, Status: "success"}, ""); err != nil {
+			t.Errorf("deployment with SHA %q: %v", good, err)
+		}
+		if _, _, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", CauseSHA: good}, ""); err != nil {
+			t.Errorf("incident caused by SHA %q: %v", good, err)
 		}
 	}
 	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef1", Flags: []string{"bad key!"}}, ""); err == nil {

@@ -125,6 +125,11 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			return err
 		}
 		env = live.Environment.Key
+		release, err := s.streamSlot()
+		if err != nil {
+			return err
+		}
+		defer release()
 	} else {
 		release, err := s.anonymousSlot()
 		if err != nil {

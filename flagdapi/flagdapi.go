@@ -58,6 +58,13 @@ type Server struct {
 	// credentials (flagd's JavaScript provider opens them so); beyond it
 	// they are refused with ResourceExhausted. Default 256.
 	MaxAnonymousStreams int
+	// StreamSlot, when set, is called once a stream with credentials
+	// (SyncFlags, an event stream) is authorized, and refuses it
+	// (ResourceExhausted) when the server holds as many flag streams as
+	// it may (httpapi.Server.StreamSlot: the SSE streams' MaxStreams).
+	// Without it such streams were bounded only by connections times
+	// HTTP/2 streams per connection, about a million of some 20 KiB each.
+	StreamSlot func() (release func(), err error)
 	// Evaluated, if set, is called after every single-flag evaluation over
 	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
 	// NoExposures. It must not block.
@@ -185,6 +192,11 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	if err != nil {
 		return err
 	}
+	release, err := s.streamSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	env := live.Environment.Key
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)

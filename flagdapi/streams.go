@@ -2,6 +2,7 @@ package flagdapi
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"sync"
@@ -30,6 +31,19 @@ func (s *Server) anonymousSlot() (release func(), err error) {
 		return nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many event streams without credentials are open: send authorization metadata, or retry later"))
 	}
 	return func() { s.anonymous.Add(-1) }, nil
+}
+
+// streamSlot takes a StreamSlot for a stream with credentials, if the
+// server bounds them.
+func (s *Server) streamSlot() (release func(), err error) {
+	if s.StreamSlot == nil {
+		return func() {}, nil
+	}
+	release, err = s.StreamSlot()
+	if err != nil {
+		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("too many flag streams are open: retry later (%w)", err))
+	}
+	return release, nil
 }
 
 // Register exposes the counts of anonymous event streams in reg.

@@ -108,6 +108,9 @@ func TestDeliveryCorrections(t *testing.T) {
 		// An edit is a change given by hand: its SHA is checked as one
 		// recorded by hand is.
 		{call{method: "PUT", path: path, body: `{"change":{"service":"shop","sha":"not-a-sha","authoredAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change.sha"`},
+		// So are a deployment's and an incident's cause.
+		{call{method: "PUT", path: "/api/v1/delivery/records/deployments/1", body: `{"deployment":{"id":"d1","service":"shop","environment":"production","production":true,"sha":"v1.2.3","status":"success","at":"2026-01-05T11:00:00Z"}}`}, 400, `"field": "deployment.sha"`},
+		{call{method: "PUT", path: "/api/v1/delivery/records/incidents/1", body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z","causeSha":"HEAD~1"}}`}, 400, `"field": "incident.causeSha"`},
 		{call{method: "PUT", path: path, body: `{"incident":{"id":"i","service":"shop","openedAt":"2026-01-05T00:00:00Z"}}`}, 400, `"field": "change"`},
 		{call{method: "PUT", path: path, body: `{"kind":"incidents","change":{}}`}, 400, `"field": "kind"`},
 		{call{method: "PUT", path: path, body: `{"record":"x"}`}, 400, `"field": "record"`},

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,6 +282,10 @@ func TestDeliveryAPI(t *testing.T) {
 			body: `{"service":"shop","environment":"eu-west","status":"success"}`}, 400, `"field": "production"`, ""},
 		{"bad status", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
 			body: `{"service":"shop","environment":"production","status":"ok"}`}, 400, `"field": "deployments[0].status"`, ""},
+		{"deployment SHA not a commit", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
+			body: `{"service":"shop","environment":"production","sha":"ABC","status":"success"}`}, 400, `"field": "sha"`, ""},
+		{"incident cause not a commit", call{method: "POST", path: "/api/v1/delivery/incidents", token: adminSecret,
+			body: `{"id":"INC-X","service":"shop","causeSha":"main"}`}, 400, `"field": "causeSha"`, ""},
 		{"unknown field", call{method: "POST", path: "/api/v1/delivery/deployments", token: adminSecret,
 			body: `{"service":"shop","environment":"production","status":"success","colour":"red"}`}, 400, "colour", ""},
 		{"environment-bound admin, its environment", call{method: "POST", path: "/api/v1/delivery/deployments", token: bound,
@@ -316,6 +321,11 @@ func TestDeliveryAPI(t *testing.T) {
 		{"dora bad since", call{method: "GET", path: "/api/v1/dora?since=soon", token: adminSecret}, 400, `"field": "since"`, ""},
 		{"dora unknown parameter", call{method: "GET", path: "/api/v1/dora?services=shop", token: adminSecret}, 400, `"field": "services"`, ""},
 		{"dora unknown service", call{method: "GET", path: "/api/v1/dora?service=nope", token: adminSecret}, 404, "nope", ""},
+		// Each name is looked up, and repeats were found comparing each
+		// name with all before it (a second of CPU for a 60 KiB query).
+		{"dora too many services", call{method: "GET", path: "/api/v1/dora?service=" + names("s", 1001), token: adminSecret}, 400, `"field": "service"`, ""},
+		{"dora too many teams", call{method: "GET", path: "/api/v1/dora?team=" + names("t", 1001), token: adminSecret}, 400, `"field": "team"`, ""},
+		{"dora repeated names count once", call{method: "GET", path: "/api/v1/dora?service=" + strings.Repeat("shop,", 2000), token: adminSecret}, 200, `"deployments"`, ""},
 		{"loop", call{method: "GET", path: "/api/v1/environments/production/flags/new-checkout/loop", token: adminSecret}, 200, `"sha": "abcdef0"`, ""},
 		{"loop unknown environment", call{method: "GET", path: "/api/v1/environments/nope/flags/new-checkout/loop", token: adminSecret}, 404, "nope", ""},
 	} {
@@ -368,4 +378,13 @@ func shopMetrics(t *testing.T, e *env) dora.Metrics {
 		t.Fatalf("dora: %v: %s", err, body)
 	}
 	return rep.Services[0].Total
+}
+
+// names is n distinct names with prefix, comma-separated.
+func names(prefix string, n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return strings.Join(out, ",")
 }

@@ -1,10 +1,51 @@
 package httpapi
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
 
+// TestFailureLimiterFull: once maxAddrs addresses have failed in a window,
+// the addresses beyond them are not throttled together. They once shared
+// one count, so that 20 more failures from fresh addresses (a /64 holds
+// billions) answered 429 to every client that had not failed before, good
+// tokens included, for the rest of the window.
+func TestFailureLimiterFull(t *testing.T) {
+	f := newFailureLimiter(20, time.Hour, false)
+	for i := range maxAddrs + 25 {
+		f.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	}
+	if f.blocked("203.0.113.7") {
+		t.Error("an address that never failed is throttled once the table is full")
+	}
+	for range 20 {
+		f.fail("10.0.0.1")
+	}
+	if !f.blocked("10.0.0.1") {
+		t.Error("an address tracked before the table filled, with 21 failures, is not throttled")
+	}
+}
+
+// TestFailureLimiterIPv6Prefix: IPv6 failures count by /64, as the
+// dashboard's sign-in limiter does: one client commonly holds a whole /64
+// and could otherwise try from a fresh address each time (and fill the
+// table of addresses with one prefix).
+func TestFailureLimiterIPv6Prefix(t *testing.T) {
+	f := newFailureLimiter(20, time.Hour, false)
+	for i := range 20 {
+		f.fail(fmt.Sprintf("2001:db8:1:2::%x", i+1))
+	}
+	if !f.blocked("2001:db8:1:2:ffff::1") {
+		t.Error("another address of the /64 that failed 20 times is not throttled")
+	}
+	if f.blocked("2001:db8:1:3::1") {
+		t.Error("an address of another /64 is throttled")
+	}
+	if f.blocked("192.0.2.1") {
+		t.Error("an IPv4 address is throttled")
+	}
+}
 // TestFailureLimiterWindow: an address is blocked from its max-th failure
 // to the end of the window, and again after its max-th failure in a later
 // window; other addresses never are. (blocked answers most requests from

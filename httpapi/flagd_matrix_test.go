@@ -25,7 +25,7 @@ import (
 // withFlagd mounts flagd's protocols (package flagdapi) on srv as serve
 // does.
 func withFlagd(srv *httpapi.Server, max int) *flagdapi.Server {
-	f := &flagdapi.Server{Flags: srv.Flags, Auth: srv.Auth, Closing: make(chan struct{}), MaxAnonymousStreams: max}
+	f := &flagdapi.Server{Flags: srv.Flags, Auth: srv.Auth, Closing: make(chan struct{}), MaxAnonymousStreams: max, StreamSlot: srv.StreamSlot}
 	srv.Protocols = f.Handlers()
 	f.Register(srv.Registry)
 	return f
@@ -167,38 +167,20 @@ func TestFlagdAuthThrottle(t *testing.T) {
 // credentials do not count.
 func TestFlagdAnonymousStreamCap(t *testing.T) {
 	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) { withFlagd(srv, 2) })
-	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, e.srv.URL()+"/flagd.evaluation.v1.Service/EventStream", connect.WithProtoJSON())
-	open := func(token string) (*connect.ServerStreamForClient[structpb.Struct], context.CancelFunc) {
-		ctx, cancel := context.WithCancel(context.Background())
-		t.Cleanup(cancel)
-		req := connect.NewRequest(&structpb.Struct{})
-		if token != "" {
-			req.Header().Set("Authorization", "Bearer "+token)
-		}
-		s, err := c.CallServerStream(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !s.Receive() {
-			var ce *connect.Error
-			if errors.As(s.Err(), &ce) && ce.Code() == connect.CodeResourceExhausted {
-				return nil, cancel
-			}
-			t.Fatalf("stream: %v", s.Err())
-		}
-		return s, cancel
+	open := func(token string) (bool, context.CancelFunc) {
+		return openFlagdStream(t, e.srv.URL(), "/flagd.evaluation.v1.Service/EventStream", token)
 	}
 	first, closeFirst := open("")
-	if first == nil {
+	if !first {
 		t.Fatal("first anonymous stream refused")
 	}
-	if s, _ := open(""); s == nil {
+	if ok, _ := open(""); !ok {
 		t.Fatal("second anonymous stream refused")
 	}
-	if s, _ := open(e.eval); s == nil {
+	if ok, _ := open(e.eval); !ok {
 		t.Error("a stream with credentials refused: it must not count")
 	}
-	if s, _ := open(""); s != nil {
+	if ok, _ := open(""); ok {
 		t.Error("third anonymous stream opened, want ResourceExhausted")
 	}
 	closeFirst()
@@ -213,7 +195,96 @@ func TestFlagdAnonymousStreamCap(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s, _ := open(""); s == nil {
+	if ok, _ := open(""); !ok {
 		t.Error("anonymous stream refused after one closed")
 	}
+}
+
+// TestFlagdStreamsShareMaxStreams: flagd's streams with credentials
+// (SyncFlags, EventStream) take MaxStreams slots as the SSE streams do, so
+// one token cannot open streams without bound (they were limited only by
+// connections times HTTP/2 streams per connection, about a million);
+// anonymous event streams keep their own cap, and a stream closed frees
+// its slot.
+func TestFlagdStreamsShareMaxStreams(t *testing.T) {
+	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) {
+		srv.Limits = httpapi.Limits{MaxStreams: 2}
+		withFlagd(srv, 0)
+	})
+	open := func(procedure, token string) (bool, context.CancelFunc) {
+		return openFlagdStream(t, e.srv.URL(), procedure, token)
+	}
+	const sync, events = "/flagd.sync.v1.FlagSyncService/SyncFlags", "/flagd.evaluation.v1.Service/EventStream"
+	ok, closeFirst := open(sync, e.eval)
+	if !ok {
+		t.Fatal("first stream refused")
+	}
+	if ok, _ := open(events, e.eval); !ok {
+		t.Fatal("second stream refused")
+	}
+	if ok, _ := open(sync, e.eval); ok {
+		t.Error("third SyncFlags stream opened past MaxStreams 2, want ResourceExhausted")
+	}
+	if ok, _ := open(events, e.eval); ok {
+		t.Error("third event stream opened past MaxStreams 2, want ResourceExhausted")
+	}
+	if ok, _ := open(events, ""); !ok {
+		t.Error("anonymous event stream refused: it counts against its own cap only")
+	}
+	sse := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL()+"/api/v1/environments/production/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+e.eval)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := sse(); code != http.StatusServiceUnavailable {
+		t.Errorf("SSE stream with two flagd streams open: %d, want 503", code)
+	}
+	closeFirst()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := e.do(t, call{method: "GET", path: "/metrics"})
+		if strings.Contains(body, "valueloop_stream_slots 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics after closing one stream:\n%s", grepLines(body, "valueloop_stream"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := sse(); code != http.StatusOK {
+		t.Errorf("SSE stream after a flagd stream closed: %d, want 200", code)
+	}
+}
+
+// openFlagdStream opens a server stream of procedure (with token, when not
+// empty) and waits for its first message: ok is false when the stream was
+// refused with ResourceExhausted; cancel closes it.
+func openFlagdStream(t *testing.T, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
+	t.Helper()
+	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, base+procedure, connect.WithProtoJSON())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req := connect.NewRequest(&structpb.Struct{})
+	if token != "" {
+		req.Header().Set("Authorization", "Bearer "+token)
+	}
+	s, err := c.CallServerStream(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Receive() {
+		var ce *connect.Error
+		if errors.As(s.Err(), &ce) && ce.Code() == connect.CodeResourceExhausted {
+			return false, cancel
+		}
+		t.Fatalf("%s: %v", procedure, s.Err())
+	}
+	return true, cancel
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -29,10 +30,16 @@ type Limits struct {
 	MaxConns int
 	// HeaderTimeout bounds the time to send a request's headers. Default 10s.
 	HeaderTimeout time.Duration
-	// BodyTimeout bounds the time to send a request's body (every route but
-	// the flag stream, which has no body and lives long). Default 30s.
-	// Bodies are checked every tenth of it (at most every second), so a
-	// stalled one is cut within BodyTimeout plus that tick.
+	// MaxHeaderBytes bounds a request's header, request line (so query
+	// string) included; beyond it net/http answers 431. Every open
+	// connection may hold this much while its header arrives, so with
+	// MaxConns it bounds the memory of headers in flight (net/http's own
+	// default, 1 MiB, let 4096 connections hold 4 GiB). Default 64 KiB.
+	MaxHeaderBytes int64
+	// BodyTimeout bounds the time to send a request's body, on every path
+	// (the flag stream has no body, and lives long). Default 30s. Bodies
+	// are checked every tenth of it (at most every second), so a stalled
+	// one is cut within BodyTimeout plus that tick.
 	BodyTimeout time.Duration
 	// StreamWriteTimeout bounds the time a flag stream client may take to
 	// receive a flag set; a slower one is dropped (and reconnects, resuming
@@ -64,8 +71,10 @@ type Limits struct {
 	// MaxEvents bounds the events of one upload (unless Events.Limits
 	// sets its own). Default 10,000.
 	MaxEvents int
-	// MaxStreams bounds the flag streams (SSE) open at once; beyond it a
-	// new stream is answered 503 with Retry-After. Default 2048.
+	// MaxStreams bounds the flag streams open at once: SSE, and those of
+	// other protocols that take a StreamSlot (flagd's); beyond it a new
+	// stream is answered 503 with Retry-After (flagd: ResourceExhausted).
+	// Default 2048.
 	MaxStreams int
 }
 
@@ -75,6 +84,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HeaderTimeout <= 0 {
 		l.HeaderTimeout = 10 * time.Second
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 64 << 10
 	}
 	if l.BodyTimeout <= 0 {
 		l.BodyTimeout = 30 * time.Second
@@ -203,17 +215,20 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
 		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
+		gauge("valueloop_stream_slots", "Flag streams open now that count against Limits.MaxStreams: SSE, and flagd's SyncFlags and event streams with credentials.", func() float64 { return float64(g.streams.Load()) }),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
 	)
 }
 
 // httpServer builds the *http.Server with the limits applied: header
-// timeout, idle timeout; body deadlines are kept by guarded and guard.watch.
+// timeout and size (HTTP/2's header list size follows MaxHeaderBytes),
+// idle timeout; body deadlines are kept by guarded and guard.watch.
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.guard.lim.HeaderTimeout,
+		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
@@ -240,14 +255,16 @@ func (g *guard) stop() {
 	}
 }
 
-// guarded wraps a route's handler: a deadline for its body (unless it lives
-// long; guard.watch keeps it), the body's bytes counted against
-// MaxBufferedBytes while the handler runs, and read errors turned into
-// error kinds.
-func (s *Server) guarded(longLived bool, h http.HandlerFunc) http.HandlerFunc {
+// guarded wraps the server's handler: a deadline for a request's body, the
+// body's bytes counted against MaxBufferedBytes while the handler runs, and
+// read errors turned into error kinds. Requests without a body (the flag
+// stream's among them, which lives long) are passed through untouched; a
+// flag stream sent with a body gets the deadline, which only bounds the
+// wait for that body (the stream never reads it).
+func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 	g := s.guard
 	return func(w http.ResponseWriter, r *http.Request) {
-		if longLived || r.Body == nil || r.Body == http.NoBody {
+		if r.Body == nil || r.Body == http.NoBody {
 			h(w, r)
 			return
 		}
@@ -312,6 +329,12 @@ func apiBodyLimit(r *http.Request) int64 {
 	}
 	return DefaultMaxAPIBody
 }
+
+// StreamSlot takes one of the MaxStreams slots for a flag stream served by
+// another protocol on the server's port (flagd's SyncFlags and event
+// streams, package flagdapi), so that they and the SSE streams are bounded
+// together; release gives it back. Call it once the server is open.
+func (s *Server) StreamSlot() (release func(), err error) { return s.guard.streamSlot() }
 
 // streamSlot takes one of the MaxStreams slots for a flag stream;
 // release gives it back.
@@ -440,11 +463,14 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// failureLimiter counts failed authentications per client address in
-// fixed windows, so that guessing tokens from one address is slowed to
-// AuthFailures per AuthWindow. Memory is bounded: at most maxAddrs
-// addresses are tracked per window (beyond them all new addresses share
-// one count).
+// failureLimiter counts failed authentications per client address (for
+// IPv6, per /64) in fixed windows, so that guessing tokens from one address
+// is slowed to AuthFailures per AuthWindow. Memory is bounded: at most
+// maxAddrs addresses are tracked per window, and beyond them new addresses
+// are neither tracked nor throttled. They once shared one count, which
+// let anyone with enough addresses (a /64 holds billions) throttle every
+// client that had not failed yet, good tokens included; untracked, an
+// attacker with that many addresses gains no more guesses than it had.
 type failureLimiter struct {
 	max      int
 	window   time.Duration
@@ -453,7 +479,7 @@ type failureLimiter struct {
 
 	mu     sync.Mutex
 	start  time.Time
-	counts map[string]int
+	counts map[netip.Addr]int // by key
 	// full: some count of the window has reached max. Until then no
 	// address is blocked, and blocked answers without parsing the address
 	// or taking the lock, as it does for almost every request.
@@ -465,34 +491,50 @@ type failureLimiter struct {
 const maxAddrs = 65536
 
 func newFailureLimiter(max int, window time.Duration, loopback bool) *failureLimiter {
-	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[string]int{}}
+	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[netip.Addr]int{}}
 }
 
-// exempt reports whether addr is not throttled.
-func (f *failureLimiter) exempt(addr string) bool {
-	if f.loopback {
-		return false
+// key is what the failures of addr are counted by: an IPv6 address's /64
+// (one client commonly holds a whole /64 and could otherwise try from a
+// fresh address each time, as the dashboard's sign-in limiter knows), an
+// IPv4 address as it is; exempt reports an address not throttled. It
+// allocates nothing: every authenticated request asks.
+func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Addr{}, false // not an IP (another kind of listener): one shared key
 	}
-	ip := net.ParseIP(addr)
-	return ip != nil && ip.IsLoopback()
+	ip = ip.Unmap()
+	if !f.loopback && ip.IsLoopback() {
+		return ip, true
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr(), false
+	}
+	return ip, false
 }
 
 func (f *failureLimiter) roll() {
 	if now := f.now(); now.Sub(f.start) >= f.window {
-		f.start, f.counts = now, map[string]int{}
+		f.start, f.counts = now, map[netip.Addr]int{}
 		f.full.Store(false)
 	}
 }
 
 // blocked reports whether addr has used up its failures for the window.
 func (f *failureLimiter) blocked(addr string) bool {
-	if !f.full.Load() || f.exempt(addr) {
+	if !f.full.Load() {
+		return false
+	}
+	key, exempt := f.key(addr)
+	if exempt {
 		return false
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	if f.counts[f.key(addr)] >= f.max {
+	if f.counts[key] >= f.max {
 		f.throttled.Add(1)
 		return true
 	}
@@ -502,24 +544,19 @@ func (f *failureLimiter) blocked(addr string) bool {
 // fail counts a failed authentication from addr.
 func (f *failureLimiter) fail(addr string) {
 	f.failed.Add(1)
-	if f.exempt(addr) {
+	key, exempt := f.key(addr)
+	if exempt {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	k := f.key(addr)
-	f.counts[k]++
-	if f.counts[k] >= f.max {
-		f.full.Store(true)
+	if _, ok := f.counts[key]; ok || len(f.counts) < maxAddrs {
+		f.counts[key]++
+		if f.counts[key] >= f.max {
+			f.full.Store(true)
+		}
 	}
-}
-
-func (f *failureLimiter) key(addr string) string {
-	if _, ok := f.counts[addr]; ok || len(f.counts) < maxAddrs {
-		return addr
-	}
-	return "(others)"
 }
 
 // clientAddr is the address failures are counted by: the connection's IP

@@ -112,6 +112,138 @@ func TestBodyDeadline(t *testing.T) {
 	waitState(t, srv, "no bodies in flight", func(_, _ int64, n int) bool { return n == 0 })
 }
 
+// TestBodyDeadlineEveryPath: the body deadline holds whatever answers the
+// request — the mux's 404, 405 and CORS preflight, a flag stream, the
+// dashboard — not only the API's routes. net/http discards a small unread
+// body before it answers, so without a deadline a client that stalls its
+// body kept the connection (and its MaxConns slot) forever, unanswered.
+func TestBodyDeadlineEveryPath(t *testing.T) {
+	e := MustServer(t)
+	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+	srv.Limits = httpapi.Limits{BodyTimeout: 100 * time.Millisecond}
+	// The dashboard's stand-in reads its form as package ui does.
+	srv.UI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	openServer(t, srv)
+	for _, tc := range []struct{ name, method, path, token string }{
+		{"unknown API path", "POST", "/api/v1/nope", ""},
+		{"method not allowed", "PUT", "/healthz", ""},
+		{"preflight", "OPTIONS", "/ofrep/v1/evaluate/flags", ""},
+		{"stream, bad token", "GET", "/api/v1/environments/production/stream", "nope"},
+		{"stream", "GET", "/api/v1/environments/production/stream", e.eval},
+		{"dashboard", "POST", "/signin", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rawConn(t, srv)
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			startBody(t, c, tc.method, tc.path, tc.token, 1000, "a=")
+			readResponse(t, c)
+			if n, err := c.Read(make([]byte, 1)); err == nil {
+				t.Errorf("connection read %d bytes after the answer, want it closed", n)
+			}
+		})
+	}
+	waitState(t, srv, "no connections, no bodies in flight", func(c, _ int64, n int) bool { return c == 0 && n == 0 })
+}
+
+// TestHeaderTimeoutTrickled: HeaderTimeout bounds the whole header, not
+// the wait for each byte: a client that trickles header lines, each well
+// within the timeout, is cut off when the header as a whole is late
+// (slowloris), long before it stops trickling.
+func TestHeaderTimeoutTrickled(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{HeaderTimeout: 300 * time.Millisecond}, nil)
+	c := rawConn(t, srv)
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		io.Copy(io.Discard, c) // returns when the server closes the connection
+	}()
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i == 100 { // 5 s of trickling, 16 times the timeout
+			t.Fatal("the server still read a header trickled for 5 s, with HeaderTimeout 300ms")
+		}
+		if _, err := fmt.Fprintf(c, "X-Trickle-%d: a\r\n", i); err != nil {
+			return
+		}
+	}
+}
+
+// TestHeaderLimit: a header or query string beyond MaxHeaderBytes is
+// answered 431 before any handler runs, over HTTP/1.1 and HTTP/2 (h2c);
+// net/http's default, 1 MiB, let each open connection hold a megabyte
+// while its header arrived (100 connections held 107 MiB of heap).
+func TestHeaderLimit(t *testing.T) {
+	e := MustServer(t)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: new(http.Protocols)}}
+	h2c.Transport.(*http.Transport).Protocols.SetUnencryptedHTTP2(true)
+	big := strings.Repeat("a", 100<<10)
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		query  string
+	}{
+		{"header", map[string]string{"X-Big": big}, ""},
+		{"query string", nil, "?q=" + big},
+		{"many headers", manyHeaders(2000), ""},
+	} {
+		for _, client := range []struct {
+			name string
+			c    *http.Client
+		}{{"HTTP/1.1", http.DefaultClient}, {"h2c", h2c}} {
+			t.Run(tc.name+" "+client.name, func(t *testing.T) {
+				req, _ := http.NewRequest("GET", e.srv.URL()+"/healthz"+tc.query, nil)
+				for k, v := range tc.header {
+					req.Header.Set(k, v)
+				}
+				resp, err := client.c.Do(req)
+				if err != nil {
+					// Over HTTP/2 the client may refuse to send a header
+					// list over the size the server advertised, or the
+					// server ends the connection (GOAWAY) on a header field
+					// over it: refused either way, before any handler.
+					if client.name == "h2c" && (strings.Contains(err.Error(), "header list") || strings.Contains(err.Error(), "GOAWAY")) {
+						return
+					}
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+					t.Errorf("status %d, want 431", resp.StatusCode)
+				}
+			})
+		}
+	}
+	// The limit is a setting: raised, the same request is served.
+	srv := limitedServer(t, e, httpapi.Limits{MaxHeaderBytes: 1 << 20}, nil)
+	req, _ := http.NewRequest("GET", srv.URL()+"/healthz?q="+big, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("with MaxHeaderBytes 1 MiB: status %d, want 200", resp.StatusCode)
+	}
+}
+
+func manyHeaders(n int) map[string]string {
+	h := map[string]string{}
+	for i := 0; i < n; i++ {
+		h[fmt.Sprintf("X-H%d", i)] = "0123456789012345678901234567890123456789"
+	}
+	return h
+}
+
 // TestConnectionCap: connections beyond MaxConns are closed at once, so
 // idle connections cannot exhaust file descriptors; below the cap the
 // server serves again.
@@ -328,5 +460,28 @@ func TestHookStoreWork(t *testing.T) {
 	}
 	if got := store.n.Load() - before; got != 0 {
 		t.Errorf("a hook refused for want of a slot read the sources %d times, want 0", got)
+	}
+}
+
+// TestOFREPBodyLimits: an OFREP body over 64 KiB is answered 413 and a
+// context nested too deep 400, both naming the problem, single and bulk.
+func TestOFREPBodyLimits(t *testing.T) {
+	e := MustServer(t)
+	big := `{"context":{"targetingKey":"` + strings.Repeat("x", 64<<10) + `"}}`
+	deep := `{"context":{"targetingKey":"u","a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`
+	for _, path := range []string{"/ofrep/v1/evaluate/flags/kill", "/ofrep/v1/evaluate/flags"} {
+		for _, tc := range []struct {
+			name, body string
+			status     int
+			want       string
+		}{
+			{"too large", big, http.StatusRequestEntityTooLarge, "larger than 65536 bytes"},
+			{"too deep", deep, http.StatusBadRequest, "nest"},
+		} {
+			resp, body := e.do(t, call{method: "POST", path: path, token: e.eval, body: tc.body})
+			if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+				t.Errorf("%s %s: %d %s, want %d with %q", path, tc.name, resp.StatusCode, body, tc.status, tc.want)
+			}
+		}
 	}
 }

@@ -88,8 +88,14 @@ func (s *Server) routeTable() []route {
 }
 
 // routes is every surface's handler, in server spans when tracing is on.
+// Every request with a body is guarded (limits.go), whatever answers it:
+// a route, another protocol, the dashboard, or the mux's own 404, 405 and
+// preflight answers, which read no body but would wait for it without a
+// deadline (net/http discards a small unread body before answering). The
+// guard is outermost so that the copy of the request it makes is the one
+// tracing sees the mux's pattern on.
 func (s *Server) routes() http.Handler {
-	return s.Tracer.Handler(s.surfaces(), s.tracedElsewhere) // tracing.go
+	return s.guarded(s.Tracer.Handler(s.surfaces(), s.tracedElsewhere).ServeHTTP) // tracing.go
 }
 
 func (s *Server) surfaces() http.Handler {
@@ -109,15 +115,15 @@ func (s *Server) surfaces() http.Handler {
 			h = s.cors(h) // cors.go
 			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
 		}
-		mux.HandleFunc(r.method+" "+r.pattern, s.guarded(longLived(r.pattern), s.serve(h)))
+		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
 	}
 	// Other protocols get the same body deadline and in-flight byte budget
-	// as the API's routes. Their streams (flagd's SyncFlags, EventStream)
-	// are not cut by it: a server stream's request is one message, read to
-	// its end before the answer streams, so the deadline finds nothing left
-	// to read.
+	// as the API's routes (routes). Their streams (flagd's SyncFlags,
+	// EventStream) are not cut by it: a server stream's request is one
+	// message, read to its end before the answer streams, so the deadline
+	// finds nothing left to read.
 	for prefix, h := range s.Protocols {
-		mux.HandleFunc(prefix, s.guarded(false, s.throttled(h)))
+		mux.HandleFunc(prefix, s.throttled(h))
 	}
 	if s.UI == nil {
 		return mux
@@ -151,7 +157,3 @@ func (s *Server) isAPIPath(p string) bool {
 	}
 	return false
 }
-
-// longLived reports the routes that are meant to stay open (the flag
-// stream) and so get no body deadline.
-func longLived(pattern string) bool { return strings.HasSuffix(pattern, "/stream") }

@@ -37,7 +37,9 @@ func TestExposureTakeOrder(t *testing.T) {
 // reused memory.
 func TestExposureTakeWhileAdding(t *testing.T) {
 	const adders, each = 4, 5000
-	b := newExposureBuffer(adders * each) // room for all: none dropped
+	// Each part holds capacity/exposureShards and keys hash unevenly: room
+	// for all of them in any one part, so that none is dropped.
+	b := newExposureBuffer(adders * each * exposureShards)
 	var wg sync.WaitGroup
 	for a := range adders {
 		wg.Go(func() {

@@ -180,12 +180,14 @@ type Pipeline struct {
 	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
 	expEvents  []Event            // writer only: those of one transaction as events, reused (groupExposures)
 	cancel     context.CancelFunc
+	life       context.Context // the writer's, cancelled by Close: bounds recomputations, not transactions
 	done       chan struct{}
 	engines    map[string]*engine             // writer only: per environment, the state (plain Store) or the compiled metrics (StateStore)
 	freshBuf   []Event                        // writer only: the fresh events of a group, reused
 	rebuilding atomic.Pointer[rebuildTracker] // the recomputation under way, if any
-	// RebuildTimeout bounds one recomputation asked for by Rebuild
-	// (default DefaultRebuildTimeout).
+	// RebuildTimeout bounds one recomputation, asked for by Rebuild or
+	// started by a write that found the stored state stale (default
+	// DefaultRebuildTimeout).
 	RebuildTimeout time.Duration
 	jobsMu         sync.Mutex
 	jobs           map[string]*rebuildJob // per environment, the rebuild not yet started
@@ -245,7 +247,7 @@ func (p *Pipeline) Open() error {
 	}
 	p.engines = map[string]*engine{}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	p.cancel, p.life = cancel, ctx
 	p.done = make(chan struct{})
 	go p.run(ctx)
 	return nil
@@ -269,7 +271,10 @@ var ErrClosed = errors.New("ingest: pipeline closed")
 
 // Ingest stores events of env (deduplicating those with an ID), updates the
 // aggregates, and returns once both are durable. fresh[i] is true when
-// events[i] was stored, false when it was a duplicate.
+// events[i] was stored, false when it was a duplicate. When Close cancels
+// the recomputation of a state built with other definitions that the write
+// waits for, the events are stored in the log only, and the aggregates
+// count them at the next recomputation (writeLog).
 func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fresh []bool, err error) {
 	if len(events) == 0 {
 		return nil, nil
@@ -426,7 +431,9 @@ func (p *Pipeline) drain() {
 		select {
 		case r := <-p.reqs:
 			if r.rebuild != nil {
-				p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+				if first, _ := p.take(r.rebuild); first {
+					p.finishRebuild(r.rebuild, RebuildResult{}, ErrClosed)
+				}
 			} else {
 				r.done <- ErrClosed
 			}
@@ -558,10 +565,11 @@ func (p *Pipeline) tracker(env string) (*rebuildTracker, func()) {
 	return t, func() { p.rebuilding.CompareAndSwap(t, nil) }
 }
 
-// rebuild recomputes env (see Rebuild).
-func (p *Pipeline) rebuild(ctx context.Context, env string) (RebuildResult, error) {
+// rebuild recomputes env (see Rebuild). Unless force, a StateStore's state
+// built with the current definitions already is left as it is.
+func (p *Pipeline) rebuild(ctx context.Context, env string, force bool) (RebuildResult, error) {
 	if ss, ok := p.Store.(StateStore); ok {
-		return p.rebuildState(ctx, ss, env, true)
+		return p.rebuildState(ctx, ss, env, force)
 	}
 	track, untrack := p.tracker(env)
 	e, n, err := p.recompute(ctx, env, track)
@@ -680,6 +688,12 @@ type group struct {
 	byEnv   map[string][]*request
 	expsEnv map[string][]Event
 	nExps   int
+	// lost counts the exposures of environments left out (failEnv).
+	lost int
+	// logOnly holds, per environment whose recomputation Close cancelled,
+	// the stale version of its stored state: while the state still has it,
+	// the environment's events go to the log only (writeLog).
+	logOnly map[string]string
 	// fresh is the buffer claim returns the fresh events in (the
 	// Pipeline's, reused); used is the most of it any claim filled.
 	fresh []Event
@@ -693,6 +707,9 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	if len(reqs) == 0 && len(exps) == 0 {
 		return
 	}
+	// Not the pipeline's life: drain, after Close, stores the exposures
+	// still buffered with this. What may take long, a recomputation of a
+	// stale state, is bounded by rebuildStale.
 	ctx := context.Background()
 	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps), fresh: p.freshBuf}
 	defer func() {
@@ -723,6 +740,10 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	} else {
 		err = p.writeMemory(ctx, g)
 	}
+	// Nobody waits for them to be told: counted, as they were not before
+	// (an environment whose state could not be recomputed at Close lost
+	// them unseen).
+	p.counters.ExposuresDropped.Add(uint64(g.lost))
 	if err != nil {
 		for _, rs := range g.byEnv {
 			for _, r := range rs {
@@ -784,6 +805,7 @@ func (g *group) failEnv(env string, err error) {
 	}
 	delete(g.byEnv, env)
 	g.nExps -= len(g.expsEnv[env])
+	g.lost += len(g.expsEnv[env])
 	delete(g.expsEnv, env)
 	g.envs = slices.DeleteFunc(g.envs, func(e string) bool { return e == env })
 }
@@ -965,7 +987,7 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		err := ss.StateTx(ctx, func(tx StateTx) error {
 			g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
 			for _, env := range g.envs {
-				if err := p.writeEnv(tx, g, env, p.engines[env]); err != nil {
+				if err := p.writeEnv(ctx, tx, g, env, p.engines[env]); err != nil {
 					return err
 				}
 			}
@@ -994,10 +1016,29 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		if stale++; stale > 3 {
 			return err
 		}
-		// Read the definitions again; rebuild when the stored state was
-		// built with others.
+		// Read the definitions again: when the stored state was built with
+		// them (another node rebuilt it), write again, nothing to
+		// recompute, so that it takes no time and works during drain too;
+		// otherwise rebuild, bounded as Rebuild's are.
 		delete(p.engines, st.env)
-		if _, err := p.rebuildState(ctx, ss, st.env, false); err != nil {
+		if err := p.stateEngine(ctx, st.env); err != nil {
+			p.Logger.Error("events: cannot read metric definitions or split changes", "environment", st.env, "err", err)
+			g.failEnv(st.env, err)
+			continue
+		}
+		if p.engines[st.env].version == st.stored {
+			continue
+		}
+		if err := p.rebuildStale(st.env); errors.Is(err, ErrClosed) {
+			// Shutting down: the events are stored all the same, in the
+			// log only, the state left stale for the next recomputation
+			// (any later write or start) to count them.
+			p.Logger.Info("events: closing before the state was rebuilt; storing the events in the log only", "environment", st.env)
+			if g.logOnly == nil {
+				g.logOnly = map[string]string{}
+			}
+			g.logOnly[st.env] = st.stored
+		} else if err != nil {
 			p.Logger.Error("events: cannot rebuild state", "environment", st.env, "err", err)
 			g.failEnv(st.env, err)
 		} else {
@@ -1030,12 +1071,15 @@ func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
 	return nil
 }
 
-func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
+func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env string, e *engine) error {
 	v, err := tx.StateVersion(env, false)
 	if err != nil {
 		return err
 	}
 	if v != e.version {
+		if stale, ok := g.logOnly[env]; ok && v == stale {
+			return p.writeLog(ctx, tx, g, env, v)
+		}
 		return &errStale{env: env, stored: v}
 	}
 	if err := p.checkSplits(tx, env, e.splits()); err != nil {
@@ -1066,4 +1110,73 @@ func (p *Pipeline) writeEnv(tx StateTx, g *group, env string, e *engine) error {
 		return err
 	}
 	return tx.AddAggregates(env, e.takeDirty())
+}
+
+// writeLog stores env's events and exposures in the log only, for a write
+// that found the stored state (version stored, locked by StateVersion)
+// built with other definitions and could not recompute it: Close cancelled
+// the recomputation. The log is what every recomputation reads, and the
+// state, left as it is, stays stale, so the next one (any later write or
+// start, or a Rebuild) counts them; until then the stored aggregates, of
+// the former definitions, lack them.
+//
+// Events with an id are claimed as always, so a retry stores nothing twice.
+// Exposures cannot be checked against the stale state (it is encoded for
+// other definitions), only against those of the group (logExposures); one
+// that the state would have found redundant is folded by the recomputation
+// to no change (a unit's variant, first time and split period are those of
+// its earliest exposure in the log, whatever the order). The calls are a
+// prefix of writeEnv's (StateVersion, Claim, Append), so a shared store
+// locks in the same order.
+func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stored string) error {
+	// Read under the state lock: definitions changed back to those the
+	// stored state was built with (since the write saw it stale) make it
+	// current, and it must count these events. Compiled as a write's are
+	// (the version is of the sorted definitions); rare, so the cost is of
+	// no matter.
+	ms, err := p.Store.Metrics(ctx, env)
+	if err != nil {
+		return fmt.Errorf("ingest: metrics of %s: %w", env, err)
+	}
+	if newEngine(ms, p.Dimensions...).version == stored {
+		return &errStale{env: env, stored: stored}
+	}
+	fresh, err := g.claim(env, tx.Claim)
+	if err != nil {
+		return err
+	}
+	if fresh = g.logExposures(env, fresh); len(fresh) == 0 {
+		return nil
+	}
+	return tx.Append(env, EncodeLog(fresh))
+}
+
+// logExposures appends to fresh env's exposures but those an earlier one of
+// the group makes redundant (engine.redundant's rule: the user was excluded
+// for the flag, or saw the same variant no later).
+func (g *group) logExposures(env string, fresh []Event) []Event {
+	type unit struct{ key, flag string }
+	type seen struct {
+		variant  string
+		t0       int64
+		excluded bool
+	}
+	units := map[unit]*seen{}
+	for _, ev := range g.expsEnv[env] {
+		k := unit{ev.TargetingKey, ev.Flag}
+		switch s := units[k]; {
+		case s == nil:
+			units[k] = &seen{variant: ev.Variant, t0: ev.Time}
+		case s.excluded || (s.variant == ev.Variant && ev.Time >= s.t0):
+			g.redundant++
+			continue
+		case s.variant != ev.Variant:
+			s.excluded = true
+		default:
+			s.t0 = ev.Time
+		}
+		fresh = append(fresh, ev)
+		g.recorded++
+	}
+	return fresh
 }

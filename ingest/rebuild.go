@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// DefaultRebuildTimeout bounds a recomputation asked for by Rebuild when
+// DefaultRebuildTimeout bounds a recomputation (asked for by Rebuild, or
+// started by a write that found the stored state stale) when
 // Pipeline.RebuildTimeout is not set: far more than the minute or so that
 // tens of millions of events take, short enough that a rebuild stuck on a
 // lock does not hold the writer for good.
@@ -16,7 +17,8 @@ const DefaultRebuildTimeout = 30 * time.Minute
 // rebuildJob is one recomputation of an environment, shared by every call
 // of Rebuild that came while it had not started: each of them came after
 // its caller's change was stored, so one recomputation that starts later
-// serves them all.
+// serves them all. A write that finds the stored state stale runs the one
+// waiting to start, if any, or one of its own (callers 0).
 type rebuildJob struct {
 	env     string
 	started bool // set by the writer, under Pipeline.jobsMu
@@ -74,19 +76,56 @@ func (p *Pipeline) rebuildJob(env string) (j *rebuildJob, isNew bool) {
 	return j, true
 }
 
-// runRebuild runs j on the writer, under ctx (the writer's, cancelled by
-// Close) and RebuildTimeout.
-func (p *Pipeline) runRebuild(ctx context.Context, j *rebuildJob) {
+// rebuildStale recomputes env on the writer for a write that found env's
+// stored state built with other definitions than the current ones. It runs
+// the rebuild of env waiting to start, if any, which serves its callers too
+// (its request, when the writer takes it, finds it done), or one of its
+// own; either way bounded as Rebuild's are: under the pipeline's life (a
+// write during drain, after Close, gets ErrClosed at once, and stores its
+// events in the log only: writeLog) and RebuildTimeout.
+func (p *Pipeline) rebuildStale(env string) error {
 	p.jobsMu.Lock()
-	j.started = true
+	j := p.jobs[env]
+	if j == nil || j.started {
+		if p.jobs == nil {
+			p.jobs = map[string]*rebuildJob{}
+		}
+		j = &rebuildJob{env: env, done: make(chan struct{})}
+		p.jobs[env] = j
+	}
 	p.jobsMu.Unlock()
+	p.runRebuild(p.life, j)
+	return j.err
+}
+
+// take marks j started and reports whether it was not already: the writer
+// may have run it for a write (rebuildStale) before taking its request.
+func (p *Pipeline) take(j *rebuildJob) (first bool, force bool) {
+	p.jobsMu.Lock()
+	defer p.jobsMu.Unlock()
+	if j.started {
+		return false, false
+	}
+	j.started = true
+	// A call of Rebuild recomputes whatever the stored version; a write's
+	// own recomputation does nothing when another node rebuilt meanwhile.
+	return true, j.callers > 0
+}
+
+// runRebuild runs j on the writer, unless it ran already, under ctx (the
+// writer's, cancelled by Close) and RebuildTimeout.
+func (p *Pipeline) runRebuild(ctx context.Context, j *rebuildJob) {
+	first, force := p.take(j)
+	if !first {
+		return
+	}
 	timeout := p.RebuildTimeout
 	if timeout <= 0 {
 		timeout = DefaultRebuildTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := p.rebuild(rctx, j.env)
+	res, err := p.rebuild(rctx, j.env, force)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -97,7 +136,8 @@ func (p *Pipeline) runRebuild(ctx context.Context, j *rebuildJob) {
 	p.finishRebuild(j, res, err)
 }
 
-// finishRebuild answers the callers of j.
+// finishRebuild answers the callers of j, which the caller took (take) or
+// made and never enqueued.
 func (p *Pipeline) finishRebuild(j *rebuildJob, res RebuildResult, err error) {
 	p.jobsMu.Lock()
 	if p.jobs[j.env] == j {

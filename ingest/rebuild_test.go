@@ -160,3 +160,257 @@ func TestRebuildTimeout(t *testing.T) {
 		t.Fatalf("the rebuild after a timed out one: %v", err)
 	}
 }
+
+// openStale opens a pipeline whose metric definitions are not those the
+// stored state of prod was built with (changed while no node ran): its
+// first write to prod must recompute the state, and that recomputation
+// waits at the store's gate.
+func openStale(t *testing.T) (*Pipeline, *gatedStore) {
+	t.Helper()
+	old, s := openGated(t)
+	old.Close()
+	s.mu.Lock()
+	s.metrics["prod"] = testMetrics()[:2]
+	s.mu.Unlock()
+	p := NewPipeline(s, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, s
+}
+
+// staleEvents are events of prod for a write that finds the state stale.
+func staleEvents() []Event {
+	return []Event{{ID: "late", TargetingKey: "u1", Type: Tracking, Name: "click", Time: 1_700_000_000_500, TimeSet: true}}
+}
+
+// within fails t unless ch yields within a few seconds (a call stuck on a
+// recomputation that nothing bounds); gate is then opened to free it.
+func within[T any](t *testing.T, s *gatedStore, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		close(s.gate)
+		t.Fatalf("%s: still waiting for the recomputation", what)
+		panic("unreachable")
+	}
+}
+
+// closeDuringStale writes events to prod of p (openStale), runs meanwhile,
+// while the recomputation the write started waits at the gate, and closes
+// p (failing t unless Close ends promptly); it returns the write's error.
+func closeDuringStale(t *testing.T, p *Pipeline, s *gatedStore, events []Event, meanwhile func()) error {
+	t.Helper()
+	res := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", events); res <- err }()
+	<-s.started
+	meanwhile()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	return <-res
+}
+
+// TestStaleRebuildEndsAtClose: Close cancels the recomputation a write
+// started because the stored state was of other definitions, as it cancels
+// one asked for by Rebuild, and does not wait for it; the write's events and
+// the exposures buffered meanwhile are stored in the log only
+// (TestCloseDuringStaleRebuildStoresLog).
+func TestStaleRebuildEndsAtClose(t *testing.T) {
+	p, s := openStale(t)
+	err := closeDuringStale(t, p, s, staleEvents(), func() {
+		p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil)
+	})
+	if err != nil {
+		t.Errorf("write whose recomputation Close cancelled: %v, want it stored in the log", err)
+	}
+	c := p.Counters()
+	if rec, drop := c.ExposuresRecorded.Load(), c.ExposuresDropped.Load(); rec != 1 || drop != 0 {
+		t.Errorf("exposure buffered at Close with the state stale: %d stored, %d counted dropped; want 1 and 0", rec, drop)
+	}
+}
+
+// TestCloseDuringStaleRebuildStoresLog: what a Close during the
+// recomputation of a stale state leaves unwritten (the write that started
+// the recomputation, exposures buffered meanwhile) goes to the log, events
+// with an id claimed, exposures redundant within the batch left out; the
+// state stays stale, and the next recomputation counts all of it.
+func TestCloseDuringStaleRebuildStoresLog(t *testing.T) {
+	p, s := openStale(t)
+	before := len(s.events("prod"))
+	at := func(ms int64) time.Time { return time.UnixMilli(1_700_000_000_000 + ms) }
+	err := closeDuringStale(t, p, s, staleEvents(), func() {
+		p.RecordExposure("prod", "f1", "on", "late-user", at(600), nil)
+		p.RecordExposure("prod", "f1", "on", "late-user", at(700), nil) // redundant: same variant, later
+		p.RecordExposure("prod", "f2", "off", "late-user", at(650), nil)
+	})
+	if err != nil {
+		t.Fatalf("write whose recomputation Close cancelled: %v", err)
+	}
+	c := p.Counters()
+	if rec, red, drop := c.ExposuresRecorded.Load(), c.ExposuresRedundant.Load(), c.ExposuresDropped.Load(); rec != 2 || red != 1 || drop != 0 {
+		t.Errorf("exposures at Close: %d recorded, %d redundant, %d dropped; want 2, 1, 0", rec, red, drop)
+	}
+	var ids, exps int
+	for _, ev := range s.events("prod")[before:] {
+		switch {
+		case ev.ID == "late":
+			ids++
+		case ev.Type == Exposure && ev.TargetingKey == "late-user":
+			exps++
+		}
+	}
+	if ids != 1 || exps != 2 {
+		t.Fatalf("in the log after Close: event \"late\" %d times, %d exposures of late-user; want 1 and 2", ids, exps)
+	}
+	metrics := testMetrics()[:2]
+	s.mu.Lock()
+	v := s.versions["prod"]
+	s.mu.Unlock()
+	if v == fingerprint(metrics, nil) {
+		t.Fatal("the stored state is marked built with the current definitions, without the events of the log only")
+	}
+	// The next start recomputes at its first write, which finds the
+	// event stored already.
+	s.hold.Store(false)
+	q := NewPipeline(s, nil)
+	if err := q.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	fresh, err := q.Ingest(t.Context(), "prod", staleEvents())
+	if err != nil || fresh[0] {
+		t.Fatalf("the same event after the restart: fresh %v, %v; want a duplicate", fresh, err)
+	}
+	if d := diffAggregates(s.stored("prod"), naive(metrics, s.events("prod"), nil)); d != "" {
+		t.Fatalf("after the recomputation, stored aggregates differ from the events of the log:\n%s", d)
+	}
+}
+
+// TestStaleRebuildTimeout: the recomputation a write starts for a stale
+// state is bounded by RebuildTimeout, and the write after it recomputes
+// again.
+func TestStaleRebuildTimeout(t *testing.T) {
+	p, s := openStale(t)
+	p.RebuildTimeout = 50 * time.Millisecond
+	res := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); res <- err }()
+	if err := within(t, s, "Ingest", res); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write whose recomputation outlasted RebuildTimeout: %v, want %v", err, context.DeadlineExceeded)
+	}
+	<-s.started
+	close(s.gate)
+	p.RebuildTimeout = time.Hour
+	if _, err := p.Ingest(context.Background(), "prod", staleEvents()); err != nil {
+		t.Fatalf("the write after a timed out recomputation: %v", err)
+	}
+	if got := s.rebuilds.Load(); got != 2 {
+		t.Errorf("%d recomputations, want 2 (the one timed out, then the one that served the write)", got)
+	}
+}
+
+// TestStaleRebuildServesRebuild: a call of Rebuild waiting to start when a
+// write finds the state stale is served by the write's recomputation: one
+// recomputation, not two.
+func TestStaleRebuildServesRebuild(t *testing.T) {
+	p, s := openStale(t)
+	// The writer busy with another environment while a write of prod and
+	// then a Rebuild of prod queue up behind it.
+	busy := make(chan error, 1)
+	go func() { _, err := p.Rebuild(context.Background(), "staging"); busy <- err }()
+	<-s.started
+	wrote := make(chan error, 1)
+	go func() { _, err := p.Ingest(context.Background(), "prod", staleEvents()); wrote <- err }()
+	for len(p.reqs) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	rebuilt := make(chan RebuildResult, 1)
+	go func() {
+		res, err := p.Rebuild(context.Background(), "prod")
+		if err != nil {
+			t.Error(err)
+		}
+		rebuilt <- res
+	}()
+	waitCallers(p, "prod", 1)
+	close(s.gate)
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if res := <-rebuilt; res.Events != 200 {
+		t.Errorf("the Rebuild served by the write's recomputation read %d events, want the 200 stored before", res.Events)
+	}
+	if got := s.rebuilds.Load(); got != 2 {
+		t.Errorf("%d recomputations, want 2 (staging, then one of prod for the write and the Rebuild)", got)
+	}
+}
+
+// TestCloseStoresAfterOtherNodeRebuilt: exposures still buffered at Close
+// are stored when the stored state was rebuilt by another node for the
+// current definitions: the writer reads them again, nothing to recompute,
+// although Close has ended the pipeline's life that bounds recomputations.
+func TestCloseStoresAfterOtherNodeRebuilt(t *testing.T) {
+	s := newGatedStore()
+	s.metrics["prod"] = testMetrics()
+	a, b := NewPipeline(s, nil), NewPipeline(s, nil)
+	a.FlushInterval = time.Hour // nothing stored before Close
+	for _, p := range []*Pipeline{a, b} {
+		if err := p.Open(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+	}
+	if _, err := a.Ingest(t.Context(), "prod", randomEvents(rand.New(rand.NewPCG(1, 2)), 50)); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.metrics["prod"] = testMetrics()[:2]
+	s.mu.Unlock()
+	if _, err := b.Rebuild(t.Context(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if !a.RecordExposure("prod", "f1", "on", "newcomer", time.UnixMilli(1_700_000_000_100), nil) {
+		t.Fatal("exposure not buffered")
+	}
+	s.hold.Store(true) // a recomputation now would wait: there must be none
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	if err := within(t, s, "Close", closed); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Counters().ExposuresRecorded.Load(); got != 1 {
+		t.Errorf("%d exposures stored at Close, want 1 (dropped: %d)", got, a.Counters().ExposuresDropped.Load())
+	}
+}
+
+// TestCloseStaleDefinitionsChangedBack: when the definitions are changed
+// back to those the stored state was built with while Close cancels the
+// recomputation, the state is current again and the write updates it as
+// usual: stored in the log only, its events would be missing from a state
+// that no later write recomputes.
+func TestCloseStaleDefinitionsChangedBack(t *testing.T) {
+	p, s := openStale(t)
+	events := []Event{
+		{ID: "late-exp", TargetingKey: "late-user", Type: Exposure, Flag: "f1", Variant: "on", Time: 1_700_000_000_500, TimeSet: true},
+		{ID: "late", TargetingKey: "late-user", Type: Tracking, Name: "click", Time: 1_700_000_000_550, TimeSet: true},
+	}
+	err := closeDuringStale(t, p, s, events, func() {
+		s.mu.Lock()
+		s.metrics["prod"] = testMetrics()
+		s.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("write whose recomputation Close cancelled: %v", err)
+	}
+	if d := diffAggregates(s.stored("prod"), naive(testMetrics(), s.events("prod"), nil)); d != "" {
+		t.Fatalf("stored aggregates of the state current again differ from the events of the log:\n%s", d)
+	}
+}

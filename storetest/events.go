@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,6 +39,7 @@ var eventCases = []struct {
 	{"PipelineAggregates", testPipelineAggregates},
 	{"ClaimDeduplicates", testClaimDeduplicates},
 	{"MetricChangeRebuild", testMetricChangeRebuild},
+	{"LogOnlyWrite", testLogOnlyWrite},
 	{"DimensionAggregates", testDimensionAggregates},
 }
 
@@ -320,5 +323,89 @@ func testMetricChangeRebuild(t *testing.T, s EventStore) {
 	}
 	if !revenue || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after adding a metric: aggregates differ from the recomputation (revenue present: %v):\n got %v\nwant %v", revenue, got, want)
+	}
+}
+
+// testLogOnlyWrite is the pipeline's write for a state built with other
+// definitions that Close kept it from recomputing: a StateTx that calls
+// StateVersion, Claim and Append only. It claims the ids and stores the
+// events in the log, and leaves the version and the state as they were; a
+// normal write after it works, and the next rebuild counts the events.
+func testLogOnlyWrite(t *testing.T, s EventStore) {
+	ss, ok := s.(ingest.StateStore)
+	if !ok {
+		t.Skip("the store keeps no per-user state")
+	}
+	ctx := context.Background()
+	CreateEnvWithMetrics(t, s, "prod", Metrics(t))
+	p := OpenPipeline(t, s)
+	r := rand.New(rand.NewPCG(5, 6))
+	if _, err := p.Ingest(ctx, "prod", GenEvents(r, 0, 500, 50)); err != nil {
+		t.Fatal(err)
+	}
+	version := func() string {
+		t.Helper()
+		var v string
+		if err := ss.StateTx(ctx, func(tx ingest.StateTx) (err error) {
+			v, err = tx.StateVersion("prod", false)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v0 := version()
+	before, err := s.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := GenEvents(r, 500, 200, 50)
+	keys := make([]ingest.DedupKey, len(logged))
+	for i := range logged {
+		keys[i] = logged[i].Key()
+	}
+	slices.SortFunc(keys, func(a, b ingest.DedupKey) int {
+		return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.Hash, b.Hash))
+	})
+	if err := ss.StateTx(ctx, func(tx ingest.StateTx) error {
+		if _, err := tx.StateVersion("prod", false); err != nil {
+			return err
+		}
+		isNew, err := tx.Claim("prod", keys)
+		if err != nil {
+			return err
+		}
+		if i := slices.Index(isNew, false); i >= 0 {
+			return fmt.Errorf("key %d claimed before", i)
+		}
+		return tx.Append("prod", ingest.EncodeLog(logged))
+	}); err != nil {
+		t.Fatalf("log-only write: %v", err)
+	}
+	if v := version(); v != v0 {
+		t.Errorf("state version after a log-only write: %q, want %q as before", v, v0)
+	}
+	if got, err := s.Aggregates(ctx, "prod", ""); err != nil || !reflect.DeepEqual(got, before) {
+		t.Errorf("aggregates after a log-only write changed (%v):\n got %v\nwant %v", err, got, before)
+	}
+	if n, err := s.EventCount(ctx, "prod"); err != nil || n != 700 {
+		t.Errorf("EventCount = %d, %v; want 700", n, err)
+	}
+	fresh, err := p.Ingest(ctx, "prod", append(logged[:5:5], GenEvents(r, 700, 200, 50)...))
+	if err != nil {
+		t.Fatalf("write after a log-only write: %v", err)
+	}
+	if slices.Contains(fresh[:5], true) || slices.Contains(fresh[5:], false) {
+		t.Errorf("fresh = %v; want the 5 events of the log-only write duplicates, the rest stored", fresh)
+	}
+	if _, err := p.Rebuild(ctx, "prod"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Aggregates(ctx, "prod", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Recompute(t, s, "prod"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the rebuild: aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 	}
 }

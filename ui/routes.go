@@ -157,6 +157,10 @@ func parseForm(r *http.Request) error {
 		return nil
 	case errors.As(err, &tooLarge):
 		return valueloop.Errorf(valueloop.ETOOLARGE, "This form is larger than the dashboard accepts (%d KiB). Shorten it and try again.", maxForm>>10)
+	case valueloop.ErrorCode(err) == valueloop.ETIMEOUT, valueloop.ErrorCode(err) == valueloop.EUNAVAILABLE:
+		// The server's body deadline or budget (httpapi's guard): the form
+		// is not at fault, and the answer says so (408, 503).
+		return valueloop.Errorf(valueloop.ErrorCode(err), "This form did not reach the server (%s). Try again.", valueloop.ErrorMessage(err))
 	}
 	return valueloop.Errorf(valueloop.EINVALID, "This form could not be read (%v). Reload the page and try again.", err)
 }

@@ -178,7 +178,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	// providers (flagdapi).
 	closingStreams := make(chan struct{})
 	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
-		MaxAnonymousStreams: cfg.FlagdAnonymousStreams, Tracer: cfg.tracer}
+		MaxAnonymousStreams: cfg.FlagdAnonymousStreams, Tracer: cfg.tracer, StreamSlot: srv.StreamSlot}
 	flagdSrv.Register(srv.Registry)
 	srv.Protocols = flagdSrv.Handlers()
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
