@@ -46,6 +46,7 @@ func TestFailureLimiterIPv6Prefix(t *testing.T) {
 		t.Error("an IPv4 address is throttled")
 	}
 }
+
 // TestFailureLimiterWindow: an address is blocked from its max-th failure
 // to the end of the window, and again after its max-th failure in a later
 // window; other addresses never are. (blocked answers most requests from
