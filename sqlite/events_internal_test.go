@@ -242,3 +242,54 @@ func TestUnreservedSlot(t *testing.T) {
 		db.ev.mu.Unlock()
 	}
 }
+
+// TestUserIndexWhileMoving: keys added, deleted and found again while the
+// entries of the table before a growth are still moving into the new one
+// are found exactly as a map finds them, and the moves finish.
+func TestUserIndexWhileMoving(t *testing.T) {
+	var slots slotTable
+	x := newUserIndex()
+	want := map[string]int32{}
+	var free []int32
+	r := rand.New(rand.NewPCG(3, 4))
+	delsWhileMoving := 0
+	for op := range 60000 {
+		k := fmt.Sprintf("k-%d", r.IntN(20000))
+		i, ok := x.get(k, &slots)
+		w, wok := want[k]
+		if ok != wok || (ok && i != w) {
+			t.Fatalf("op %d: get(%q) = %d, %v; want %d, %v (moving: %v)", op, k, i, ok, w, wok, x.old != nil)
+		}
+		switch {
+		case !ok:
+			var s int32
+			if n := len(free); n > 0 && r.IntN(2) == 0 {
+				s, free = free[n-1], free[:n-1] // slots are reused, as events.go does
+			} else {
+				s = slots.add()
+			}
+			slots.at(s).key = k
+			x.set(k, s)
+			want[k] = s
+		case r.IntN(3) == 0:
+			if x.old != nil {
+				delsWhileMoving++
+			}
+			x.del(k, i)
+			delete(want, k)
+			free = append(free, i)
+		}
+		if x.n != len(want) {
+			t.Fatalf("op %d: %d entries counted, want %d", op, x.n, len(want))
+		}
+	}
+	if delsWhileMoving == 0 {
+		t.Fatal("no key was deleted while entries were moving: the test misses its case")
+	}
+	for k, w := range want {
+		if i, ok := x.get(k, &slots); !ok || i != w {
+			t.Fatalf("at the end: get(%q) = %d, %v; want %d", k, i, ok, w)
+		}
+	}
+	t.Logf("%d deletions while moving; table of %d, moving: %v", delsWhileMoving, len(x.tab), x.old != nil)
+}
