@@ -87,3 +87,32 @@ func TestFailureLimiterWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureLimiterOverflow: an address first seen after the table of
+// addresses filled is still held to its failures (it was neither counted
+// nor throttled, and could guess without limit), while addresses that
+// failed once each past the full table throttle nobody else.
+func TestFailureLimiterOverflow(t *testing.T) {
+	f := newFailureLimiter(10, time.Hour, false)
+	for i := range maxAddrs + 5000 {
+		f.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	}
+	for range 10 {
+		if f.blocked("198.51.100.9") {
+			t.Fatal("an untracked address is throttled before its 10th failure")
+		}
+		f.fail("198.51.100.9")
+	}
+	if !f.blocked("198.51.100.9") {
+		t.Error("an address past the full table, with 10 failures, is not throttled")
+	}
+	if f.blocked("203.0.113.7") {
+		t.Error("an address that never failed is throttled")
+	}
+	now := time.Now()
+	f.now = func() time.Time { return now.Add(2 * time.Hour) }
+	f.fail("10.0.0.1") // the next window: the counts start again
+	if f.blocked("198.51.100.9") {
+		t.Error("the untracked address is still throttled in the next window")
+	}
+}

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -466,11 +468,16 @@ func (c *countedConn) Close() error {
 // failureLimiter counts failed authentications per client address (for
 // IPv6, per /64) in fixed windows, so that guessing tokens from one address
 // is slowed to AuthFailures per AuthWindow. Memory is bounded: at most
-// maxAddrs addresses are tracked per window, and beyond them new addresses
-// are neither tracked nor throttled. They once shared one count, which
-// let anyone with enough addresses (a /64 holds billions) throttle every
-// client that had not failed yet, good tokens included; untracked, an
-// attacker with that many addresses gains no more guesses than it had.
+// maxAddrs addresses are tracked per window, and the failures of the
+// addresses beyond them are counted in a sketch (overflow): two rows of
+// cells, an address's count the smaller of its two cells. An address is
+// never counted below its own failures, so one past a full table is still
+// held to AuthFailures (untracked and uncounted, it guessed freely); and a
+// client that never failed is throttled only if both its cells were filled
+// by others, which takes about AuthFailures × 65,536 failures in a window.
+// Untracked addresses once shared one count, which let anyone with enough
+// addresses (a /48 holds 65,536 /64s) throttle every client that had not
+// failed yet, good tokens included.
 type failureLimiter struct {
 	max      int
 	window   time.Duration
@@ -480,6 +487,10 @@ type failureLimiter struct {
 	mu     sync.Mutex
 	start  time.Time
 	counts map[netip.Addr]int // by key
+	// overflow counts the failures of keys not in counts, made at the
+	// first of them in a window; seed places a key in its cells.
+	overflow *[2][overflowCells]uint16
+	seed     maphash.Seed
 	// full: some count of the window has reached max. Until then no
 	// address is blocked, and blocked answers without parsing the address
 	// or taking the lock, as it does for almost every request.
@@ -488,10 +499,29 @@ type failureLimiter struct {
 	failed, throttled atomic.Uint64
 }
 
-const maxAddrs = 65536
+const (
+	maxAddrs      = 65536
+	overflowCells = 1 << 16 // per row: 256 KiB in all, once some table filled
+)
 
 func newFailureLimiter(max int, window time.Duration, loopback bool) *failureLimiter {
-	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[netip.Addr]int{}}
+	return &failureLimiter{max: max, window: window, loopback: loopback, now: time.Now, counts: map[netip.Addr]int{}, seed: maphash.MakeSeed()}
+}
+
+// cells returns where key's failures are counted in overflow.
+func (f *failureLimiter) cells(key netip.Addr) (int, int) {
+	b := key.As16()
+	h := maphash.Bytes(f.seed, b[:])
+	return int(h % overflowCells), int((h >> 32) % overflowCells)
+}
+
+// count returns the failures of key in the window: f.mu is held.
+func (f *failureLimiter) count(key netip.Addr) int {
+	if n, ok := f.counts[key]; ok || f.overflow == nil {
+		return n
+	}
+	i, j := f.cells(key)
+	return int(min(f.overflow[0][i], f.overflow[1][j]))
 }
 
 // key is what the failures of addr are counted by: an IPv6 address's /64
@@ -518,6 +548,9 @@ func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
 func (f *failureLimiter) roll() {
 	if now := f.now(); now.Sub(f.start) >= f.window {
 		f.start, f.counts = now, map[netip.Addr]int{}
+		if f.overflow != nil {
+			clear(f.overflow[:])
+		}
 		f.full.Store(false)
 	}
 }
@@ -534,7 +567,7 @@ func (f *failureLimiter) blocked(addr string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
-	if f.counts[key] >= f.max {
+	if f.count(key) >= f.max {
 		f.throttled.Add(1)
 		return true
 	}
@@ -551,11 +584,24 @@ func (f *failureLimiter) fail(addr string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.roll()
+	n := 0
 	if _, ok := f.counts[key]; ok || len(f.counts) < maxAddrs {
 		f.counts[key]++
-		if f.counts[key] >= f.max {
-			f.full.Store(true)
+		n = f.counts[key]
+	} else {
+		if f.overflow == nil {
+			f.overflow = new([2][overflowCells]uint16)
 		}
+		i, j := f.cells(key)
+		for _, c := range []*uint16{&f.overflow[0][i], &f.overflow[1][j]} {
+			if *c < math.MaxUint16 {
+				*c++
+			}
+		}
+		n = f.count(key)
+	}
+	if n >= f.max {
+		f.full.Store(true)
 	}
 }
 
