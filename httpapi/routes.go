@@ -92,10 +92,12 @@ func (s *Server) routeTable() []route {
 // a route, another protocol, the dashboard, or the mux's own 404, 405 and
 // preflight answers, which read no body but would wait for it without a
 // deadline (net/http discards a small unread body before answering). The
-// guard is outermost so that the copy of the request it makes is the one
-// tracing sees the mux's pattern on.
+// guard is inside tracing: tracing wraps the body in its own reader, and
+// the handlers find MaxAPIBody through the guarded body (apiBodyLimit), so
+// it must be the last wrapper. The guard changes the request in place, so
+// tracing still sees the mux's pattern on the request it passed down.
 func (s *Server) routes() http.Handler {
-	return s.guarded(s.Tracer.Handler(s.surfaces(), s.tracedElsewhere).ServeHTTP) // tracing.go
+	return s.Tracer.Handler(s.guarded(s.surfaces().ServeHTTP), s.tracedElsewhere) // tracing.go
 }
 
 func (s *Server) surfaces() http.Handler {

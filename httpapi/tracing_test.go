@@ -152,3 +152,32 @@ func BenchmarkOFREPTracing(b *testing.B) {
 		})
 	}
 }
+
+// TestTracingKeepsMaxAPIBody: with tracing on, MaxAPIBody still bounds an
+// API body. Tracing wraps the body in its own reader; when it wrapped the
+// guarded body, the handlers no longer found the server's limit and used
+// the default (4 MiB): a 4 KiB body under a 1 KiB limit was decoded.
+func TestTracingKeepsMaxAPIBody(t *testing.T) {
+	for _, traced := range []bool{false, true} {
+		e, _ := tracedServer(t, sdktrace.AlwaysSample())
+		srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+		srv.Limits = httpapi.Limits{MaxAPIBody: 1024}
+		if traced {
+			srv.Tracer = e.srv.Tracer
+		}
+		openServer(t, srv)
+		body := `{"name":"` + strings.Repeat("x", 4096) + `"}`
+		req, _ := http.NewRequest("PUT", srv.URL()+"/api/v1/environments/production/flagd", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+adminSecret)
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = -1 // chunked: the limit is found while reading, not from the header
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("traced %v: 4 KiB body under max-api-body 1 KiB: %d, want 413", traced, resp.StatusCode)
+		}
+	}
+}
