@@ -180,13 +180,18 @@ func newGuard(lim Limits) *guard {
 func (g *guard) watch() {
 	t := time.NewTicker(g.tick)
 	defer t.Stop()
+	start := time.Now()
 	for {
 		select {
 		case <-g.quit:
 			return
 		case <-t.C:
 		}
-		now := g.ticks.Add(1)
+		// Ticks elapsed, not wake-ups counted: a ticker drops ticks when
+		// its reader is late (a starved core, a long collection), and a
+		// stalled body would then outlive its deadline when it matters.
+		now := int64(time.Since(start) / g.tick)
+		g.ticks.Store(now)
 		g.mu.Lock()
 		for b := g.inflight; b != nil; b = b.next {
 			// A body started during tick s has run at least
