@@ -20,8 +20,8 @@ const exposureShards = 16
 // the flag: one hash of the targeting key to pick a part, one uncontended
 // lock, one append into memory reserved in advance, no allocation, no
 // channel operation and nothing that waits on the store. The lock of a part
-// is held for that append, or by the writer for a copy of the part into its
-// own slice, never across I/O.
+// is held for that append, or by the writer to swap the part's memory for
+// a spare, never across I/O.
 //
 // The price is durability: an exposure is in memory only until the
 // transaction that stores it commits, at most FlushInterval plus the
