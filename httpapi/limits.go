@@ -493,7 +493,8 @@ type failureLimiter struct {
 	start  time.Time
 	counts map[netip.Addr]int // by key
 	// overflow counts the failures of keys not in counts, made at the
-	// first of them in a window; seed places a key in its cells.
+	// first of them in a window and let go at its end; seed places a key
+	// in its cells.
 	overflow *[2][overflowCells]uint16
 	seed     maphash.Seed
 	// full: some count of the window has reached max. Until then no
@@ -552,10 +553,7 @@ func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
 
 func (f *failureLimiter) roll() {
 	if now := f.now(); now.Sub(f.start) >= f.window {
-		f.start, f.counts = now, map[netip.Addr]int{}
-		if f.overflow != nil {
-			clear(f.overflow[:])
-		}
+		f.start, f.counts, f.overflow = now, map[netip.Addr]int{}, nil
 		f.full.Store(false)
 	}
 }
@@ -598,12 +596,10 @@ func (f *failureLimiter) fail(addr string) {
 			f.overflow = new([2][overflowCells]uint16)
 		}
 		i, j := f.cells(key)
-		for _, c := range []*uint16{&f.overflow[0][i], &f.overflow[1][j]} {
-			if *c < math.MaxUint16 {
-				*c++
-			}
-		}
-		n = f.count(key)
+		a, b := &f.overflow[0][i], &f.overflow[1][j]
+		*a = min(*a, math.MaxUint16-1) + 1 // saturating: never back to 0
+		*b = min(*b, math.MaxUint16-1) + 1
+		n = int(min(*a, *b))
 	}
 	if n >= f.max {
 		f.full.Store(true)
