@@ -238,6 +238,18 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+		// HTTP/2 has no header timeout: a client that stops in the middle
+		// of a frame (half a HEADERS frame opens no stream) was held until
+		// IdleTimeout. net/http's only hook is the health check: after
+		// HeaderTimeout without a whole frame the server sends a PING,
+		// and closes the connection when no answer comes within
+		// HeaderTimeout more — none can, behind the half frame. A client
+		// with streams open but nothing to send (a flag stream) answers
+		// the PING by itself, as HTTP/2 requires.
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: s.guard.lim.HeaderTimeout,
+			PingTimeout:     s.guard.lim.HeaderTimeout,
+		},
 	}
 	// On shutdown, requests still waiting for their body will not get it in
 	// time: end those reads now instead of holding shutdown for them.

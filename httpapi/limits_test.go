@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -483,5 +485,27 @@ func TestOFREPBodyLimits(t *testing.T) {
 				t.Errorf("%s %s: %d %s, want %d with %q", path, tc.name, resp.StatusCode, body, tc.status, tc.want)
 			}
 		}
+	}
+}
+
+// TestH2CHalfFrame: an HTTP/2 connection in cleartext whose client stops
+// in the middle of a frame is closed within twice the header timeout. It
+// was held for the idle timeout (120 s): the half frame opens no stream,
+// and nothing else watched the connection.
+func TestH2CHalfFrame(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{HeaderTimeout: 100 * time.Millisecond}, nil)
+	c := rawConn(t, srv) // gives up after 20 s
+	var b []byte
+	b = append(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
+	b = append(b, 0, 0, 0, 0x4, 0, 0, 0, 0, 0)              // SETTINGS, empty
+	b = append(b, 0, 0, 100, 0x1, 0x4, 0, 0, 0, 1)          // HEADERS of 100 bytes on stream 1 …
+	b = append(b, 0x82, 0x86, 0x84, 0x41, 0x8a, 0x08, 0x9d) // … of which 7 are sent
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	// The server's frames (SETTINGS, its PING) are read until it closes.
+	if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the connection with a half frame was not closed: %v", err)
 	}
 }
