@@ -73,15 +73,20 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err := s.hookPrecheck(r, kind, h); err != nil {
 			return s.hookFailed(r, kind, err)
 		}
+		leave, err := s.guard.hookConn(r)
+		if err != nil {
+			return s.hookFailed(r, kind, err)
+		}
 		release, err := s.guard.hookSlot()
 		if err != nil {
+			leave()
 			return s.hookFailed(r, kind, err)
 		}
 		// The slot is given back at the body's first read, its bytes once
 		// it is verified (hookBody). The body goes through the HMAC as it
 		// arrives: the verdict comes with its last byte, before it is
 		// parsed.
-		body := &hookBody{Reader: bodyErrors{r.Body}, g: s.guard, release: release}
+		body := &hookBody{Reader: bodyErrors{r.Body}, g: s.guard, release: release, leave: leave}
 		defer body.done()
 		ctx, span := s.hookSpan(r.Context(), kind, h) // tracing.go
 		rec, err := svc.ReceiveStream(ctx, kind, h, body, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: body.done})

@@ -65,6 +65,14 @@ type Limits struct {
 	// a slot per body could be held by a byte a second. Default 64 MiB,
 	// and never below MaxHookBody.
 	MaxHookBuffered int64
+	// MaxHookBodiesPerConn bounds the webhook deliveries of one connection
+	// waiting for their body at once; beyond it 503 with Retry-After.
+	// Nothing else bounds how many wait, and over HTTP/2 one connection
+	// carries 250 streams: without it, MaxConns connections could keep a
+	// million unauthenticated deliveries waiting, at tens of KiB each
+	// (a goroutine, the request, the sources' HMACs).
+	// Forges send one delivery per HTTP/1.1 connection. Default 4.
+	MaxHookBodiesPerConn int
 	// AuthFailures is how many failed authentications a client address may
 	// make per AuthWindow before it is answered 429. Default 20 per minute.
 	AuthFailures int
@@ -130,6 +138,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxHookBuffered <= 0 {
 		l.MaxHookBuffered = 64 << 20
+	}
+	if l.MaxHookBodiesPerConn <= 0 {
+		l.MaxHookBodiesPerConn = 4
 	}
 	// A body the server accepts must fit, or it would be answered
 	// "retry" for ever.
@@ -259,6 +270,11 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+		// Each connection counts its webhook deliveries waiting for a
+		// body (MaxHookBodiesPerConn).
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connHooksKey{}, new(atomic.Int64))
+		},
 		// HTTP/2 has no header timeout: a client that stops in the middle
 		// of a frame (half a HEADERS frame opens no stream) was held until
 		// IdleTimeout. net/http's only hook is the health check: after
@@ -470,6 +486,25 @@ func (g *guard) hookSlot() (release func(), err error) {
 	}
 }
 
+// connHooksKey finds, in a request's context, the count of its
+// connection's webhook deliveries waiting for their body.
+type connHooksKey struct{}
+
+// hookConn counts a webhook delivery of r's connection until leave, and
+// refuses one beyond MaxHookBodiesPerConn.
+func (g *guard) hookConn(r *http.Request) (leave func(), err error) {
+	n, ok := r.Context().Value(connHooksKey{}).(*atomic.Int64)
+	if !ok {
+		return func() {}, nil // served without httpServer (tests of handlers)
+	}
+	if n.Add(1) > int64(g.lim.MaxHookBodiesPerConn) {
+		n.Add(-1)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "this connection has as many webhook deliveries waiting for their body as it may (%d): retry shortly", g.lim.MaxHookBodiesPerConn)
+	}
+	return func() { n.Add(-1) }, nil
+}
+
 // hookFits refuses a webhook body declared longer than the MaxHookBuffered
 // bytes free now, before anything is done for it.
 func (g *guard) hookFits(length int64) error {
@@ -501,6 +536,7 @@ type hookBody struct {
 	io.Reader
 	g       *guard
 	release func() // the slot; nil once given back
+	leave   func() // the connection's count (hookConn)
 	held    int64
 	over    bool // done was called
 }
@@ -525,7 +561,7 @@ func (b *hookBody) freeSlot() {
 }
 
 // done gives back what the delivery holds: its slot, when its body was
-// never read, and its bytes, once the body has been read and verified or
+// never read, its place in its connection's count, and its bytes, once the body has been read and verified or
 // refused. Called more than once, it does nothing more.
 func (b *hookBody) done() {
 	b.freeSlot()
@@ -533,6 +569,7 @@ func (b *hookBody) done() {
 		b.over = true
 		b.g.hookBytes.Add(-b.held)
 		b.held = 0
+		b.leave()
 	}
 }
 

@@ -622,3 +622,50 @@ func TestH2CHalfFrame(t *testing.T) {
 		t.Fatalf("the connection with a half frame was not closed: %v", err)
 	}
 }
+
+// TestHookBodiesPerConn: one HTTP/2 connection may keep only
+// MaxHookBodiesPerConn webhook deliveries waiting for their body; the next
+// is answered 503 at once, and other connections are served. Without the
+// bound its 250 streams could each keep one waiting, on every connection.
+func TestHookBodiesPerConn(t *testing.T) {
+	d, svc := mustDeliveryServer(t, nil)
+	const perConn = 2
+	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: &protos}}
+	t.Cleanup(h2c.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	send := func(body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/hooks/github", body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		return h2c.Do(req)
+	}
+	for range perConn {
+		r, w := io.Pipe()
+		t.Cleanup(func() { w.Close() })
+		go send(r)
+		if _, err := io.WriteString(w, "{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHookBytes(t, srv, perConn)
+	resp, err := send(strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("one delivery more on the connection: %v, want 503 at once", err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("one delivery more on the connection: HTTP/%d %d, want HTTP/2 503 with Retry-After", resp.ProtoMajor, resp.StatusCode)
+	}
+	push := readTestdata(t, "github/testdata/push.json")
+	if resp, body := doCall(t, srv.URL(), githubCall(push, "push", "another-conn-1")); resp.StatusCode != http.StatusOK {
+		t.Errorf("a signed delivery on another connection: %d %.300s, want 200", resp.StatusCode, body)
+	}
+}

@@ -36,6 +36,8 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int { return &c.Limits.MaxHookBodies }),
 		sizeSetting("max-hook-buffered", "64MiB", "webhook body bytes not yet verified that all deliveries may hold at once (503 beyond it; at least max-hook-body)",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxHookBuffered }),
+		intSetting("max-hook-bodies-per-connection", "4", "webhook deliveries of one connection waiting for their body at once (HTTP/2 carries many on one connection; 503 beyond them)",
+			func(c *serveConfig) *int { return &c.Limits.MaxHookBodiesPerConn }),
 		intSetting("max-streams", "2048", "flag streams open at once: SSE, flagd SyncFlags and event streams with credentials (503 or ResourceExhausted beyond them)",
 			func(c *serveConfig) *int { return &c.Limits.MaxStreams }),
 		intSetting("max-flagd-anonymous-streams", "256", "flagd event streams opened without credentials (flagd's JavaScript provider)",
