@@ -31,11 +31,7 @@ func TestDeliveryCorrections(t *testing.T) {
 	must := func(c call, status int) string {
 		t.Helper()
 		c.token = cmp.Or(c.token, adminSecret)
-		resp, body := e.do(t, c)
-		if resp.StatusCode != status {
-			t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
-		}
-		return body
+		return e.expect(t, c, status)
 	}
 	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"aaaaaaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
 	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"ccccccc","authoredAt":"2026-01-06T00:00:00Z","mergedAt":"2026-01-06T01:00:00Z"}`}, 201)
