@@ -8,10 +8,11 @@ import (
 	"github.com/valueloop/valueloop"
 )
 
-// kinds is the one place where error kinds and HTTP statuses meet: the
-// API's problem responses and the dashboard's error pages read it one way
-// (Of), the Go client the other (Code), so that the two cannot drift.
-var kinds = [...]struct {
+// statuses is the one table of error kinds and HTTP statuses, read both
+// ways: by the server (Of) and by the client that reads a status without a
+// problem body (Code), so the two cannot drift apart. One status per kind
+// and one kind per status.
+var statuses = []struct {
 	code   string
 	status int
 }{
@@ -25,26 +26,28 @@ var kinds = [...]struct {
 	{valueloop.ETIMEOUT, http.StatusRequestTimeout},
 	{valueloop.ETOOMANY, http.StatusTooManyRequests},
 	{valueloop.EUNAVAILABLE, http.StatusServiceUnavailable},
+	{valueloop.EINTERNAL, http.StatusInternalServerError},
 }
 
-// Of is the HTTP status of an error kind; 500 for EINTERNAL and any kind
-// not listed.
+// Of is the one place where error kinds become HTTP statuses: the API's
+// problem responses and the dashboard's error pages both use it. An
+// unknown kind is an internal error.
 func Of(code string) int {
-	for _, k := range kinds {
-		if k.code == code {
-			return k.status
+	for _, s := range statuses {
+		if s.code == code {
+			return s.status
 		}
 	}
 	return http.StatusInternalServerError
 }
 
-// Code is the error kind of an HTTP status, Of's inverse: what a client
-// reports of an answer that carries no problem details (a proxy's page, a
-// load balancer's 503). EINTERNAL for any status not listed.
+// Code is the inverse of Of: the error kind the server answers status
+// for. A status no kind maps to (another 5xx, a proxy's 502) is
+// EINTERNAL.
 func Code(status int) string {
-	for _, k := range kinds {
-		if k.status == status {
-			return k.code
+	for _, s := range statuses {
+		if s.status == status {
+			return s.code
 		}
 	}
 	return valueloop.EINTERNAL
