@@ -3,6 +3,7 @@ package valueloop
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error kinds. Each maps to exactly one HTTP status in the HTTP layer and to
@@ -47,6 +48,16 @@ func Errorf(code string, format string, args ...any) *Error {
 // FieldErrorf returns an *Error of kind EINVALID that names the field at fault.
 func FieldErrorf(field string, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Clip cuts s, a value of the input quoted back in a message, to its first
+// 64 bytes (at a rune boundary) and marks the cut with "…": a value as long
+// as a request body makes no message as long.
+func Clip(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return s
 }
 
 // PrefixField returns err with prefix put before the field it names, when

@@ -2,7 +2,9 @@ package valueloop_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 )
@@ -20,6 +22,23 @@ func TestPrefixField(t *testing.T) {
 	for _, other := range []error{nil, errors.New("disk full"), valueloop.Errorf(valueloop.ECONFLICT, "taken")} {
 		if got := valueloop.PrefixField("x.", other); got != other {
 			t.Errorf("PrefixField(%v) = %v, want it unchanged", other, got)
+		}
+	}
+}
+
+// Clip keeps a value of 64 bytes whole and cuts a longer one at 64 bytes,
+// dropping a rune the cut splits, so that the message stays valid UTF-8.
+func TestClip(t *testing.T) {
+	s64 := strings.Repeat("a", 64)
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{s64, s64},
+		{s64 + "b", s64 + "…"},
+		{strings.Repeat("a", 63) + "é" + "tail", strings.Repeat("a", 63) + "…"},
+	} {
+		got := valueloop.Clip(c.in)
+		if got != c.want || !utf8.ValidString(got) {
+			t.Errorf("Clip(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -319,7 +319,7 @@ func checkSHA(field, sha string) error {
 		return nil
 	}
 	if len(sha) < 7 || len(sha) > 64 || strings.Trim(sha, "0123456789abcdef") != "" {
-		return valueloop.FieldErrorf(field, "want a commit SHA of 7 to 64 hexadecimal digits, not %q", truncate(sha))
+		return valueloop.FieldErrorf(field, "want a commit SHA of 7 to 64 hexadecimal digits, not %q", valueloop.Clip(sha))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package delivery
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -157,14 +156,7 @@ func (d *Delivery) validate() error {
 
 func checkFlagKey(key string) error {
 	if !valueloop.ValidFlagKey(key) {
-		return valueloop.FieldErrorf("flag", "%q is not a flag key: it %s", truncate(key), valueloop.FlagKeyRule)
+		return valueloop.FieldErrorf("flag", "%q is not a flag key: it %s", valueloop.Clip(key), valueloop.FlagKeyRule)
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
-	}
-	return s
 }

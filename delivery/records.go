@@ -94,7 +94,7 @@ func CheckRecordKind(kind string) error {
 	case RecordChanges, RecordDeployments, RecordIncidents, RecordReviews:
 		return nil
 	}
-	return valueloop.FieldErrorf("kind", "must be changes, deployments, incidents or reviews; not %q", truncate(kind))
+	return valueloop.FieldErrorf("kind", "must be changes, deployments, incidents or reviews; not %q", valueloop.Clip(kind))
 }
 
 // validate checks that r carries exactly the record its Kind says, and that

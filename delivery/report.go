@@ -68,7 +68,7 @@ func ParseRange(since, from, to string, now time.Time) (time.Time, time.Time, er
 // ParseSince reads a look-back duration: "30d", "12w", "36h", "90m" or a Go
 // duration ("1h30m"), positive and at most 100 years.
 func ParseSince(v string) (time.Duration, error) {
-	bad := valueloop.FieldErrorf("since", "want a duration such as 30d, 12w, 36h or 90m, not %q", truncate(v))
+	bad := valueloop.FieldErrorf("since", "want a duration such as 30d, 12w, 36h or 90m, not %q", valueloop.Clip(v))
 	var d time.Duration
 	if n, unit := strings.TrimRight(v, "dw"), strings.TrimLeft(v, "0123456789"); n != v && (unit == "d" || unit == "w") {
 		k, err := strconv.Atoi(n)
@@ -103,7 +103,7 @@ func ParseTime(field, v string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, valueloop.FieldErrorf(field, "want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not %q", truncate(v))
+	return time.Time{}, valueloop.FieldErrorf(field, "want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not %q", valueloop.Clip(v))
 }
 
 // Deployments returns the production deployments of a service made in
@@ -154,7 +154,7 @@ func (s *Service) Services(ctx context.Context) (dora.Catalog, []string, error) 
 // PutService creates or replaces a service of the catalog.
 func (s *Service) PutService(ctx context.Context, svc dora.Service, actor string) error {
 	if !namePattern.MatchString(svc.Name) {
-		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", truncate(svc.Name))
+		return valueloop.FieldErrorf("name", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit; not %q", valueloop.Clip(svc.Name))
 	}
 	if len(svc.Team) > 200 {
 		return valueloop.FieldErrorf("team", "must be at most 200 characters long")

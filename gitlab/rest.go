@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -66,7 +67,7 @@ func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, 
 		if mr.IID == "" {
 			return nil, valueloop.FieldErrorf(f+"iid", "is required")
 		}
-		sha := firstOf(mr.MergeCommitSHA, mr.SquashCommitSHA, mr.SHA)
+		sha := cmp.Or(mr.MergeCommitSHA, mr.SquashCommitSHA, mr.SHA)
 		if sha == "" {
 			return nil, valueloop.FieldErrorf(f+"merge_commit_sha", "is required")
 		}
@@ -84,15 +85,6 @@ func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, 
 		})
 	}
 	return out, nil
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // firstTime is the first of times that is set; an error naming the last

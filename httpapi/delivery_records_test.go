@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,12 +30,8 @@ func TestDeliveryCorrections(t *testing.T) {
 	}
 	must := func(c call, status int) string {
 		t.Helper()
-		c.token = firstOf(c.token, adminSecret)
-		resp, body := e.do(t, c)
-		if resp.StatusCode != status {
-			t.Fatalf("%s %s: got %d %s, want %d", c.method, c.path, resp.StatusCode, body, status)
-		}
-		return body
+		c.token = cmp.Or(c.token, adminSecret)
+		return e.expect(t, c, status)
 	}
 	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"aaaaaaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
 	must(call{method: "POST", path: "/api/v1/delivery/changes", body: `{"service":"shop","sha":"ccccccc","authoredAt":"2026-01-06T00:00:00Z","mergedAt":"2026-01-06T01:00:00Z"}`}, 201)
@@ -118,7 +115,7 @@ func TestDeliveryCorrections(t *testing.T) {
 		{call{method: "PUT", path: path, body: `{"force":"yes"}`}, 400, `"field": "force"`},
 		{call{method: "GET", path: "/api/v1/delivery/records/changes", token: bound}, 403, ""},
 	} {
-		c.call.token = firstOf(c.call.token, adminSecret)
+		c.call.token = cmp.Or(c.call.token, adminSecret)
 		resp, body := e.do(t, c.call)
 		if resp.StatusCode != c.status || !strings.Contains(body, c.want) {
 			t.Errorf("%s %s: got %d %s, want %d with %q", c.call.method, c.call.path, resp.StatusCode, body, c.status, c.want)
@@ -137,15 +134,6 @@ func TestDeliveryCorrections(t *testing.T) {
 			t.Errorf("audit of %s = %+v, want one %s by root (%q)", c.target, audit, c.action, c.reason)
 		}
 	}
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // TestDeliveryRecordPages: a listing of more records than the largest page

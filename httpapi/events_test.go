@@ -23,6 +23,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // eventServer starts a server with the event routes, environments
@@ -43,7 +44,7 @@ func eventServerDB(t testing.TB) (url, evalToken string, db *sqlite.DB) {
 	}
 	eval := mustEvalToken(t, a)
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) },
+	srv.Events = &httpapi.Events{Pipeline: storetest.OpenPipeline(t, db), Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) },
 		ProgressEvery: time.Millisecond}
 	openServer(t, srv)
 	return srv.URL(), eval, db

@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 const experimentFlags = `{"flags":{
@@ -41,7 +42,7 @@ func experimentServer(t *testing.T) *env {
 		}
 	}
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db}
+	srv.Events = &httpapi.Events{Pipeline: storetest.OpenPipeline(t, db), Store: db}
 	srv.Experiments = db
 	openServer(t, srv)
 	return &env{srv: srv, db: db, flags: f, auth: a}

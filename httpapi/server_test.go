@@ -16,9 +16,9 @@ import (
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
-	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/sqlite/sqlitetest"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 const adminSecret = "admin-secret-for-tests-0123"
@@ -51,7 +51,7 @@ func mustServer(t testing.TB, configure func(*httpapi.Server, *sqlite.DB)) *env 
 	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "Production", Production: true}, prodFlags)
 	eval := mustEvalToken(t, a)
 	srv := httpapi.NewServer(a, f, db, nil)
-	srv.Events = &httpapi.Events{Pipeline: openPipeline(t, db), Store: db}
+	srv.Events = &httpapi.Events{Pipeline: storetest.OpenPipeline(t, db), Store: db}
 	srv.Heartbeat = 50 * time.Millisecond
 	if configure != nil {
 		configure(srv, db)
@@ -104,18 +104,6 @@ func mustEvalToken(t testing.TB, a *auth.Service) string {
 		t.Fatal(err)
 	}
 	return eval
-}
-
-// openPipeline opens an event pipeline over db; it closes when t ends,
-// after a server opened later.
-func openPipeline(t testing.TB, db *sqlite.DB) *ingest.Pipeline {
-	t.Helper()
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
 }
 
 // openServer opens srv on a free port; it closes when t ends.

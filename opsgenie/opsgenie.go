@@ -110,7 +110,7 @@ func Parse(body []byte, cfg Config) (dora.Event, error) {
 		return ev, valueloop.FieldErrorf("alert", "the body is not an Opsgenie webhook delivery: %v", err)
 	}
 	a := &p.Alert
-	ev.Kind = truncate(p.Action)
+	ev.Kind = valueloop.Clip(p.Action)
 	switch {
 	case p.Action == "":
 		return ev, valueloop.FieldErrorf("action", "is required")
@@ -139,7 +139,7 @@ func Parse(body []byte, cfg Config) (dora.Event, error) {
 		ev.Ignored = ev.Kind + " does not open or close the incident"
 		return ev, nil
 	case cfg.IncidentTag != "" && !hasTag(a.Tags, cfg.IncidentTag):
-		ev.Ignored = "the alert is not tagged " + truncate(cfg.IncidentTag)
+		ev.Ignored = "the alert is not tagged " + valueloop.Clip(cfg.IncidentTag)
 		return ev, nil
 	case service == "":
 		ev.Ignored = "the alert names no service: tag it service:NAME or set its entity to the service"
@@ -168,7 +168,7 @@ func timestamp(field string, n json.Number) (time.Time, error) {
 	}
 	v, err := strconv.ParseInt(string(n), 10, 64)
 	if err != nil || v <= 0 {
-		return time.Time{}, valueloop.FieldErrorf(field, "%q is not a time: want milliseconds or nanoseconds since 1970", truncate(string(n)))
+		return time.Time{}, valueloop.FieldErrorf(field, "%q is not a time: want milliseconds or nanoseconds since 1970", valueloop.Clip(string(n)))
 	}
 	var t time.Time
 	switch {
@@ -210,11 +210,4 @@ func hasTag(tags []string, want string) bool {
 		}
 	}
 	return false
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
-	}
-	return s
 }

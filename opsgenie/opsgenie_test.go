@@ -2,30 +2,21 @@ package opsgenie
 
 import (
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // The fixtures are written from Opsgenie's documented alert action data
 // (docs.opsgenie.com, "Marid Alert Action Data", sent as the body of the
 // Webhook integration): createdAt in milliseconds, updatedAt in
 // nanoseconds. No captured delivery was at hand.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestParse(t *testing.T) {
 	opened := time.Date(2026, 3, 4, 18, 30, 10, 250e6, time.UTC)
-	ev, err := Parse(fixture(t, "create.json"), Config{})
+	ev, err := Parse(forgetest.ReadFixture(t, "create.json"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +26,7 @@ func TestParse(t *testing.T) {
 		!i[0].OpenedAt.Equal(opened) || i[0].ResolvedAt != nil || !i[0].UpdatedAt.Equal(opened.Add(431112)) {
 		t.Errorf("create: %+v", ev)
 	}
-	ev, err = Parse(fixture(t, "close.json"), Config{})
+	ev, err = Parse(forgetest.ReadFixture(t, "close.json"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +35,17 @@ func TestParse(t *testing.T) {
 		ev.DeliveryID != "70413a06-38d6-4c85-92b8-5ebc900d42e2:Close:1772651740000000000" {
 		t.Errorf("close: %+v", ev)
 	}
-	if ev, err = Parse(fixture(t, "create-entity.json"), Config{}); err != nil || len(ev.Incidents) != 1 || ev.Incidents[0].Service != "checkout" {
+	if ev, err = Parse(forgetest.ReadFixture(t, "create-entity.json"), Config{}); err != nil || len(ev.Incidents) != 1 || ev.Incidents[0].Service != "checkout" {
 		t.Errorf("an alert without a service tag takes its entity: %+v %v", ev, err)
 	}
-	if ev, err = Parse(fixture(t, "acknowledge.json"), Config{}); err != nil || ev.Ignored != "Acknowledge does not open or close the incident" ||
+	if ev, err = Parse(forgetest.ReadFixture(t, "acknowledge.json"), Config{}); err != nil || ev.Ignored != "Acknowledge does not open or close the incident" ||
 		ev.DeliveryID != "70413a06-38d6-4c85-92b8-5ebc900d42e2:Acknowledge:1772649242117000000" {
 		t.Errorf("acknowledge: %+v %v", ev, err)
 	}
-	if ev, err = Parse(fixture(t, "create.json"), Config{IncidentTag: "SEV1"}); err != nil || ev.Ignored != "the alert is not tagged SEV1" {
+	if ev, err = Parse(forgetest.ReadFixture(t, "create.json"), Config{IncidentTag: "SEV1"}); err != nil || ev.Ignored != "the alert is not tagged SEV1" {
 		t.Errorf("an alert without the incident tag: %+v %v", ev, err)
 	}
-	if ev, err = Parse(fixture(t, "create.json"), Config{IncidentTag: "SEV2"}); err != nil || len(ev.Incidents) != 1 {
+	if ev, err = Parse(forgetest.ReadFixture(t, "create.json"), Config{IncidentTag: "SEV2"}); err != nil || len(ev.Incidents) != 1 {
 		t.Errorf("an alert with the incident tag (any case): %+v %v", ev, err)
 	}
 }

@@ -134,7 +134,7 @@ func Parse(body []byte) (dora.Event, error) {
 		ev.Ignored = "ping: the webhook is set up"
 		return ev, nil
 	case e.ResourceType != "incident" || !strings.HasPrefix(e.EventType, "incident."):
-		ev.Ignored = truncate(e.EventType) + " events are not incidents"
+		ev.Ignored = valueloop.Clip(e.EventType) + " events are not incidents"
 		return ev, nil
 	case e.Data.ID == "":
 		return ev, valueloop.FieldErrorf("event.data.id", "is required")
@@ -155,11 +155,4 @@ func Parse(body []byte) (dora.Event, error) {
 	}
 	ev.Incidents = []dora.Incident{inc}
 	return ev, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
-	}
-	return s
 }

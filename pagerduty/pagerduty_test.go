@@ -1,30 +1,21 @@
 package pagerduty
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
 // The fixtures are written from PagerDuty's documented v3 webhook payload
 // (developer.pagerduty.com, "Webhooks v3 overview"): no captured delivery
 // was at hand.
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestParse(t *testing.T) {
 	opened := time.Date(2026, 3, 4, 18, 30, 10, 0, time.UTC)
-	ev, err := Parse(fixture(t, "incident.triggered.json"))
+	ev, err := Parse(forgetest.ReadFixture(t, "incident.triggered.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +24,7 @@ func TestParse(t *testing.T) {
 		!i[0].OpenedAt.Equal(opened) || i[0].ResolvedAt != nil || i[0].Title != "checkout 502s" {
 		t.Errorf("triggered: %+v", ev)
 	}
-	ev, err = Parse(fixture(t, "incident.resolved.json"))
+	ev, err = Parse(forgetest.ReadFixture(t, "incident.resolved.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +53,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	secret, body := []byte("pagerduty-secret-0123456789"), fixture(t, "incident.triggered.json")
+	secret, body := []byte("pagerduty-secret-0123456789"), forgetest.ReadFixture(t, "incident.triggered.json")
 	good := Sign(secret, body)
 	tampered := strings.Replace(string(body), "PGR0VU2", "PGR0VU3", 1)
 	for _, c := range []struct {

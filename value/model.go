@@ -243,7 +243,7 @@ func ValidKey(key string) bool { return keyPattern.MatchString(key) }
 
 func checkKey(field, key string) error {
 	if !keyPattern.MatchString(key) {
-		return valueloop.FieldErrorf(field, "must be 1 to 100 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit; got %q", clip(key))
+		return valueloop.FieldErrorf(field, "must be 1 to 100 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit; got %q", valueloop.Clip(key))
 	}
 	return nil
 }
@@ -476,7 +476,7 @@ func (l *Links) validate(c *Context) error {
 	for i, s := range l.Services {
 		field := fmt.Sprintf("links.services[%d]", i)
 		if strings.TrimSpace(s) == "" || len(s) > 200 {
-			return valueloop.FieldErrorf(field, "must be a service name of 1 to 200 bytes, got %q", clip(s))
+			return valueloop.FieldErrorf(field, "must be a service name of 1 to 200 bytes, got %q", valueloop.Clip(s))
 		}
 		if slices.Contains(l.Services[:i], s) {
 			return valueloop.FieldErrorf(field, "service %q is listed twice", s)
@@ -485,7 +485,7 @@ func (l *Links) validate(c *Context) error {
 	for i, s := range l.Changes.Labels {
 		field := fmt.Sprintf("links.changes.labels[%d]", i)
 		if !labelPattern.MatchString(s) {
-			return valueloop.FieldErrorf(field, "must be a pull request label of 1 to 100 characters without commas, got %q", clip(s))
+			return valueloop.FieldErrorf(field, "must be a pull request label of 1 to 100 characters without commas, got %q", valueloop.Clip(s))
 		}
 		if slices.ContainsFunc(l.Changes.Labels[:i], func(x string) bool { return strings.EqualFold(x, s) }) {
 			return valueloop.FieldErrorf(field, "label %q is listed twice", s)
@@ -494,7 +494,7 @@ func (l *Links) validate(c *Context) error {
 	for i, p := range l.Changes.BranchPrefixes {
 		field := fmt.Sprintf("links.changes.branchPrefixes[%d]", i)
 		if len(p) < 3 || len(p) > 200 || strings.ContainsAny(p, " \t\n~^:?*[\\") {
-			return valueloop.FieldErrorf(field, "must be a branch name prefix of 3 to 200 characters (such as \"feature/onboarding-\"), got %q", clip(p))
+			return valueloop.FieldErrorf(field, "must be a branch name prefix of 3 to 200 characters (such as \"feature/onboarding-\"), got %q", valueloop.Clip(p))
 		}
 		for j, q := range l.Changes.BranchPrefixes[:i] {
 			if strings.HasPrefix(p, q) || strings.HasPrefix(q, p) {
@@ -631,13 +631,6 @@ func list(keys []string) string {
 		return strings.Join(keys[:12], ", ") + fmt.Sprintf(" and %d more", len(keys)-12)
 	}
 	return strings.Join(keys, ", ")
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
-	}
-	return s
 }
 
 // fmtEffect writes an effect: relative as a signed percentage, absolute as

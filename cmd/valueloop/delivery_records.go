@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -148,7 +149,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 			if d.Production {
 				env += " (production)"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(firstNonEmpty(d.Service, d.Repo)), d.ID, env, orDash(short(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(cmp.Or(d.Service, d.Repo)), d.ID, env, orDash(short(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
 		}
 	case delivery.RecordReviews:
 		fmt.Fprintln(tw, "RECORD\tREPO\tPR\tAT (UTC)\tFROM")
@@ -164,7 +165,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 			if i.ResolvedAt != nil {
 				resolved = ts(*i.ResolvedAt)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.Record, orDash(firstNonEmpty(i.Service, i.Repo)), i.ID, ts(i.OpenedAt), resolved, i.Void, orDash(i.Title), from(r))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.Record, orDash(cmp.Or(i.Service, i.Repo)), i.ID, ts(i.OpenedAt), resolved, i.Void, orDash(i.Title), from(r))
 		}
 	}
 	tw.Flush()

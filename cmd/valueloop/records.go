@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -220,18 +221,9 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if len(in.Flags) > 0 {
 		linked = ", linked to " + strings.Join(in.Flags, ", ")
 	}
-	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", short(ch.SHA), orDash(firstNonEmpty(ch.Service, ch.Repo)),
+	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", short(ch.SHA), orDash(cmp.Or(ch.Service, ch.Repo)),
 		ch.AuthoredAt.Format(time.RFC3339), ch.MergedAt.Format(time.RFC3339), linked, duplicateNote(rec))
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // runIncident returns incident open or resolve (sub).

@@ -1,5 +1,6 @@
-// Package forgetest checks what the forge readers (packages github and
-// gitlab) promise of what they parse, for their tests: every event holds
+// Package forgetest checks what the webhook readers (the forges, packages
+// github and gitlab, and the incident sources, packages pagerduty and
+// opsgenie) promise of what they parse, for their tests: every event holds
 // records the delivery package accepts, and every refusal is an EINVALID
 // error naming the field.
 package forgetest
