@@ -293,3 +293,99 @@ func TestUserIndexWhileMoving(t *testing.T) {
 	}
 	t.Logf("%d deletions while moving; table of %d, moving: %v", delsWhileMoving, len(x.tab), x.old != nil)
 }
+
+// TestUserIndexCollisions: keys whose 32 bits of hash are the same (found
+// for the index's seed, not faked) are told apart by their keys while
+// they are added, deleted and added again, their slots reused, and the
+// table grows, with its entries still moving into the new one, and grown
+// again before they have all moved; against a map.
+func TestUserIndexCollisions(t *testing.T) {
+	var slots slotTable
+	x := newUserIndex()
+	// Pairs of keys of one hash, by the birthday bound: about 2^18 keys
+	// give eight.
+	var keys []string
+	byHash := map[uint32]string{}
+	for i := 0; len(keys) < 16; i++ {
+		k := fmt.Sprintf("c-%d", i)
+		h := x.hash(k)
+		if other, ok := byHash[h]; ok {
+			keys = append(keys, other, k)
+			delete(byHash, h)
+			continue
+		}
+		byHash[h] = k
+	}
+	for i := range 3000 {
+		keys = append(keys, fmt.Sprintf("k-%d", i))
+	}
+	want := map[string]int32{}
+	var free []int32
+	r := rand.New(rand.NewPCG(5, 6))
+	check := func(op int, k string) {
+		t.Helper()
+		i, ok := x.get(k, &slots)
+		w, wok := want[k]
+		if ok != wok || (ok && i != w) {
+			t.Fatalf("op %d: get(%q) = %d, %v; want %d, %v (moving: %v)", op, k, i, ok, w, wok, x.old != nil)
+		}
+	}
+	var collidingWhileMoving, earlyGrowths int
+	for op := range 100_000 {
+		// Colliding keys half the time: both of a pair present, one, none.
+		var k string
+		if r.IntN(2) == 0 {
+			k = keys[r.IntN(16)]
+		} else {
+			k = keys[16+r.IntN(len(keys)-16)]
+		}
+		_, present := want[k]
+		switch {
+		case !present:
+			var s int32
+			if n := len(free); n > 0 && r.IntN(2) == 0 {
+				s, free = free[n-1], free[:n-1]
+			} else {
+				s = slots.add()
+			}
+			slots.at(s).key = k
+			x.set(k, s)
+			want[k] = s
+		case r.IntN(2) == 0:
+			s := want[k]
+			x.del(k, s)
+			slots.at(s).key = "" // as freeSlot leaves it
+			delete(want, k)
+			free = append(free, s)
+		}
+		// A growth before the last one's entries have moved (while the
+		// table is not yet mostly empty: growths beyond make it larger
+		// and its moves longer without end).
+		if x.old != nil && 8*x.n > len(x.tab) && r.IntN(200) == 0 {
+			x.grow()
+			earlyGrowths++
+		}
+		if x.old != nil {
+			for _, c := range keys[:16] {
+				if _, ok := want[c]; ok {
+					collidingWhileMoving++
+					break
+				}
+			}
+		}
+		for _, c := range keys[:16] {
+			check(op, c)
+		}
+		check(op, k)
+		if x.n != len(want) {
+			t.Fatalf("op %d: %d entries counted, want %d", op, x.n, len(want))
+		}
+	}
+	t.Logf("colliding keys present while moving %d times, %d early growths, table of %d", collidingWhileMoving, earlyGrowths, len(x.tab))
+	if collidingWhileMoving == 0 || earlyGrowths == 0 {
+		t.Fatalf("colliding keys present while moving %d times, early growths %d: the test misses its cases", collidingWhileMoving, earlyGrowths)
+	}
+	for _, k := range keys {
+		check(-1, k)
+	}
+}
