@@ -375,7 +375,8 @@ type guardedBody struct {
 	rc   http.ResponseController
 	held int64
 	done atomic.Bool // the whole body was read
-	// started is the guard's tick when the body began.
+	// started is the guard's tick when the body began, as the first scan
+	// that saw it corrects it (scan); under g.mu while in flight.
 	started int64
 	// Under g.mu: expired, the body's reads were cut (its deadline set
 	// to now, by watch or stop); seen, a scan has checked started; prev
