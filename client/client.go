@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/httpstatus"
 	"github.com/valueloop/valueloop/jsondiff"
 )
 
@@ -138,14 +139,14 @@ func decodeError(status int, data []byte) error {
 		} `json:"errors"`
 	}
 	if json.Unmarshal(data, &p) != nil || p.Type == "" {
-		return &valueloop.Error{Code: codeOfStatus(status), Message: fmt.Sprintf("server answered %d %s", status, http.StatusText(status))}
+		return &valueloop.Error{Code: httpstatus.Code(status), Message: fmt.Sprintf("server answered %d %s", status, http.StatusText(status))}
 	}
 	code := p.Code
 	if code == "" {
 		code = strings.TrimPrefix(p.Type, "urn:valueloop:problem:")
 	}
 	if code == "" || code == p.Type {
-		code = codeOfStatus(status)
+		code = httpstatus.Code(status)
 	}
 	// One field error of a request is an *Error; several, or any naming a
 	// flag or a file, are the problems of a definition.
@@ -161,24 +162,6 @@ func decodeError(status int, data []byte) error {
 		e.Field, e.Message = p.Errors[0].Field, p.Errors[0].Message
 	}
 	return e
-}
-
-func codeOfStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return valueloop.EINVALID
-	case http.StatusUnauthorized:
-		return valueloop.EUNAUTHORIZED
-	case http.StatusForbidden:
-		return valueloop.EFORBIDDEN
-	case http.StatusNotFound:
-		return valueloop.ENOTFOUND
-	case http.StatusConflict:
-		return valueloop.ECONFLICT
-	case http.StatusRequestEntityTooLarge:
-		return valueloop.ETOOLARGE
-	}
-	return valueloop.EINTERNAL
 }
 
 // CreateToken creates a token like t (its name, scope, environment, and

@@ -24,6 +24,13 @@ func TestDecodeProblem(t *testing.T) {
 		{"definition problems", `{"type":"urn:valueloop:problem:invalid","title":"Bad Request","status":400,"detail":"…","code":"invalid","errors":[{"field":"/flags/a/state","message":"bad","flag":"a"},{"field":"/flags/b","message":"worse","flag":"b"}]}`,
 			400, valueloop.EINVALID, "", "", 2},
 		{"not a problem", `<html>bad gateway</html>`, 502, valueloop.EINTERNAL, "", "server answered 502 Bad Gateway", 0},
+		// Statuses without a problem body (a proxy's, or a limit hit before
+		// the handler) come back as the kinds the server maps to them.
+		{"timeout", ``, 408, valueloop.ETIMEOUT, "", "server answered 408 Request Timeout", 0},
+		{"unsupported", `{}`, 415, valueloop.EUNSUPPORTED, "", "server answered 415 Unsupported Media Type", 0},
+		{"too many", `slow down`, 429, valueloop.ETOOMANY, "", "server answered 429 Too Many Requests", 0},
+		{"unavailable", ``, 503, valueloop.EUNAVAILABLE, "", "server answered 503 Service Unavailable", 0},
+		{"problem without a code", `{"type":"about:blank","status":429}`, 429, valueloop.ETOOMANY, "", "", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := decodeError(c.status, []byte(c.body))

@@ -98,6 +98,7 @@ type Service struct {
 	builds   atomic.Int64
 	gauges   atomic.Pointer[GaugeSet]
 
+	life   context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -133,7 +134,7 @@ func (s *Service) Open() error {
 		return errors.New("delivery: Store is required")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s.life, s.cancel = ctx, cancel
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -205,7 +206,13 @@ func (s *Service) startBuild(async bool) chan struct{} {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := s.build(context.Background(), done); err != nil {
+			// The service's life, not a request's: the build outlives the
+			// request that found the timeline stale, and Close ends it.
+			ctx := s.life
+			if ctx == nil { // never opened
+				ctx = context.Background()
+			}
+			if err := s.build(ctx, done); err != nil {
 				s.Logger.Warn("delivery timeline not rebuilt", "err", err)
 			}
 		}()

@@ -357,6 +357,66 @@ func TestSlowTimelineServesStale(t *testing.T) {
 	s.Close()
 }
 
+// stallingStore is the real store whose DeliveryData, once stalled is
+// closed, waits for its context to end (or a minute) and reports whether
+// it ended.
+type stallingStore struct {
+	delivery.Store
+	stalled  chan struct{} // closed to make DeliveryData wait
+	canceled chan bool     // what each stalled DeliveryData saw
+}
+
+func (s *stallingStore) DeliveryData(ctx context.Context) (dora.Data, int64, error) {
+	select {
+	case <-s.stalled:
+		select {
+		case <-ctx.Done():
+			s.canceled <- true
+			return dora.Data{}, 0, ctx.Err()
+		case <-time.After(time.Minute):
+			s.canceled <- false
+		}
+	default:
+	}
+	return s.Store.DeliveryData(ctx)
+}
+
+// TestCloseEndsBackgroundBuild: a timeline built in the background after
+// a request found the cached one stale runs under the service's life, so
+// that Close ends it instead of waiting for it (it ran on
+// context.Background, and Close waited out a build of any length).
+func TestCloseEndsBackgroundBuild(t *testing.T) {
+	ctx := t.Context()
+	s, db, c := mustService(t)
+	st := &stallingStore{Store: db, stalled: make(chan struct{}), canceled: make(chan bool, 1)}
+	s.Store = st
+	s.SlowBuild = 0 // every build counts as slow: the next is built in the background
+	s.MaxStale = time.Hour
+	s.GaugeInterval = time.Hour
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	q := dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour)}
+	if _, err := s.Report(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	close(st.stalled)
+	if _, err := s.Report(ctx, q); err != nil { // stale: answered, rebuilt in the background
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	if !<-st.canceled {
+		t.Error("Close did not end the background build: it waited for it")
+	}
+	if err := <-closed; err != nil {
+		t.Error(err)
+	}
+}
+
 func TestGauges(t *testing.T) {
 	s, _, c := mustService(t)
 	s.GaugeInterval = time.Hour

@@ -48,6 +48,17 @@ func TestFailureLimiterIPv6Prefix(t *testing.T) {
 	if f.blocked("192.0.2.1") {
 		t.Error("an IPv4 address is throttled")
 	}
+	// IPv4 clients behind a translator (64:ff9b::/96) share one /64 but
+	// are counted one by one: one of them failing locks out only itself.
+	for range 20 {
+		f.fail("64:ff9b::198.51.100.1")
+	}
+	if !f.blocked("198.51.100.1") || !f.blocked("64:ff9b::c633:6401") {
+		t.Error("a translated IPv4 client that failed 20 times is not throttled")
+	}
+	if f.blocked("64:ff9b::198.51.100.2") {
+		t.Error("another translated IPv4 client is throttled with the one that failed")
+	}
 }
 
 // TestFailureLimiterWindow: an address is blocked from its max-th failure

@@ -545,25 +545,20 @@ func (f *failureLimiter) count(key netip.Addr) int {
 	return int(min(f.overflow[0][i], f.overflow[1][j]))
 }
 
-// key is what the failures of addr are counted by: an IPv6 address's /64
-// (one client commonly holds a whole /64 and could otherwise try from a
-// fresh address each time, as the dashboard's sign-in limiter knows), an
-// IPv4 address as it is; exempt reports an address not throttled. It
-// allocates nothing: every authenticated request asks.
+// key is what the failures of addr are counted by (auth.ClientKey: an
+// IPv4 address, an IPv6 address's /64); exempt reports an address not
+// throttled. It allocates nothing: every authenticated request asks.
 func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
+	key, ok := auth.ClientKey(addr)
+	if !ok {
 		return netip.Addr{}, false // not an IP (another kind of listener): one shared key
 	}
-	ip = ip.Unmap()
-	if !f.loopback && ip.IsLoopback() {
-		return ip, true
+	if !f.loopback {
+		if ip, _ := netip.ParseAddr(addr); ip.Unmap().IsLoopback() {
+			return key, true
+		}
 	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.Addr(), false
-	}
-	return ip, false
+	return key, false
 }
 
 func (f *failureLimiter) roll() {

@@ -1031,8 +1031,8 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 		}
 		if err := p.rebuildStale(st.env); errors.Is(err, ErrClosed) {
 			// Shutting down: the events are stored all the same, in the
-			// log only, the state left stale for the next recomputation
-			// (any later write or start) to count them.
+			// log only, the state marked stale for the next recomputation
+			// (any later write or start, or a Rebuild) to count them.
 			p.Logger.Info("events: closing before the state was rebuilt; storing the events in the log only", "environment", st.env)
 			if g.logOnly == nil {
 				g.logOnly = map[string]string{}
@@ -1116,9 +1116,11 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 // that found the stored state (version stored, locked by StateVersion)
 // built with other definitions and could not recompute it: Close cancelled
 // the recomputation. The log is what every recomputation reads, and the
-// state, left as it is, stays stale, so the next one (any later write or
-// start, or a Rebuild) counts them; until then the stored aggregates, of
-// the former definitions, lack them.
+// state, left as it is, is marked stale in the same transaction
+// (MarkStale), so the next write or Rebuild recomputes it and counts them,
+// whatever the definitions are then: changed back to those the state was
+// built with, the state would otherwise look current and never count them.
+// Until then the stored aggregates, of the former definitions, lack them.
 //
 // Events with an id are claimed as always, so a retry stores nothing twice.
 // Exposures cannot be checked against the stale state (it is encoded for
@@ -1126,8 +1128,9 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 // that the state would have found redundant is folded by the recomputation
 // to no change (a unit's variant, first time and split period are those of
 // its earliest exposure in the log, whatever the order). The calls are a
-// prefix of writeEnv's (StateVersion, Claim, Append), so a shared store
-// locks in the same order.
+// prefix of writeEnv's (StateVersion, Claim, Append), then MarkStale,
+// which writes the state's row as PutUsers does, so a shared store locks in
+// the same order.
 func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stored string) error {
 	// Read under the state lock: definitions changed back to those the
 	// stored state was built with (since the write saw it stale) make it
@@ -1148,7 +1151,10 @@ func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stor
 	if fresh = g.logExposures(env, fresh); len(fresh) == 0 {
 		return nil
 	}
-	return tx.Append(env, EncodeLog(fresh))
+	if err := tx.Append(env, EncodeLog(fresh)); err != nil {
+		return err
+	}
+	return tx.MarkStale(env)
 }
 
 // logExposures appends to fresh env's exposures but those an earlier one of

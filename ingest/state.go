@@ -25,14 +25,16 @@ type StateStore interface {
 // StateTx is the write transaction of a StateStore. The Pipeline calls, per
 // environment, StateVersion, Claim (keys sorted), LoadUsers (keys sorted),
 // ScanLog, Append, PutUsers and AddAggregates, in that order, so that a store
-// shared by several nodes can lock in that order without deadlocks. What the
+// shared by several nodes can lock in that order without deadlocks (a write
+// to the log only calls StateVersion, Claim, Append and MarkStale). What the
 // store must guarantee for exactness: between LoadUsers and the end of the
 // transaction no other transaction changes or loads those users, and ScanLog
 // sees every record committed by transactions that changed them before.
 type StateTx interface {
 	// StateVersion returns the version of env's stored per-user state and
-	// sums ("" when none was built), which names the metric definitions they
-	// were computed with. A shared store locks it for the rest of the
+	// sums, which names the metric definitions they were computed with: ""
+	// when none was built or MarkStale marked them, a version that no
+	// definitions have. A shared store locks it for the rest of the
 	// transaction: shared, or exclusive (a rebuild) when exclusive is true.
 	StateVersion(env string, exclusive bool) (string, error)
 	// Claim is Tx.Claim; keys come sorted.
@@ -54,6 +56,13 @@ type StateTx interface {
 	// Aggregates returns env's stored cells sorted by flag, variant and
 	// metric.
 	Aggregates(env string) ([]metric.Aggregate, error)
+	// MarkStale records that env's stored state lacks records of the log
+	// (stored there only, by a write that could not recompute a state of
+	// other definitions): its version becomes "", so that whatever the
+	// definitions are (changed back to those the state was built with,
+	// say), the next write or rebuild recomputes it, until ReplaceState
+	// records a version. The users and cells are left as they are.
+	MarkStale(env string) error
 	// ReplaceState replaces every user state and cell of env (a rebuild)
 	// and records version. users yields in key order; its slices are valid
 	// only until the next one.

@@ -61,6 +61,7 @@ type stateTx struct {
 	puts     map[string]map[string][]byte
 	deltas   map[string][]metric.Aggregate
 	replaced map[string]bool
+	marked   map[string]bool // MarkStale, not replaced since
 	version  map[string]string
 	repUsers map[string]map[string][]byte
 	repAggs  map[string][]metric.Aggregate
@@ -70,7 +71,7 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 	s.mu.Lock()
 	s.nextTx++
 	tx := &stateTx{s: s, id: s.nextTx, ids: map[string]map[DedupKey]bool{}, log: map[string][]LogRecord{},
-		puts: map[string]map[string][]byte{}, deltas: map[string][]metric.Aggregate{}, replaced: map[string]bool{},
+		puts: map[string]map[string][]byte{}, deltas: map[string][]metric.Aggregate{}, replaced: map[string]bool{}, marked: map[string]bool{},
 		version: map[string]string{}, repUsers: map[string]map[string][]byte{}, repAggs: map[string][]metric.Aggregate{}}
 	s.mu.Unlock()
 	err := fn(tx)
@@ -90,6 +91,9 @@ func (s *stateStore) StateTx(ctx context.Context, fn func(StateTx) error) error 
 		s.aggs[env] = map[cellKey]metric.Aggregate{}
 		s.putAggregates(env, tx.repAggs[env])
 		s.versions[env] = tx.version[env]
+	}
+	for env := range tx.marked {
+		s.versions[env] = ""
 	}
 	for env, m := range tx.puts {
 		if s.users[env] == nil {
@@ -266,6 +270,11 @@ func (tx *stateTx) Aggregates(env string) ([]metric.Aggregate, error) {
 	return tx.s.stored(env), nil
 }
 
+func (tx *stateTx) MarkStale(env string) error {
+	tx.marked[env] = true
+	return nil
+}
+
 func (tx *stateTx) ReplaceState(env, version string, users iter.Seq[UserState], aggs []metric.Aggregate) error {
 	m := map[string][]byte{}
 	prev := ""
@@ -279,6 +288,7 @@ func (tx *stateTx) ReplaceState(env, version string, users iter.Seq[UserState], 
 	tx.replaced[env], tx.version[env], tx.repUsers[env], tx.repAggs[env] = true, version, m, slices.Clone(aggs)
 	delete(tx.puts, env)
 	delete(tx.deltas, env)
+	delete(tx.marked, env)
 	return nil
 }
 

@@ -30,8 +30,9 @@ import (
 // Options says how strict Decode is.
 type Options struct {
 	// DisallowUnknownFields refuses object keys that the target has no field
-	// for: right for the API's own requests, wrong for payloads of other
-	// systems, which grow new fields.
+	// for, and keys that name a field only ignoring case ("NAME" for
+	// "name", which encoding/json takes): right for the API's own
+	// requests, wrong for payloads of other systems, which grow new fields.
 	DisallowUnknownFields bool
 	// AllowDuplicateKeys keeps encoding/json's behaviour (the last value
 	// wins) for callers that report duplicates themselves with Duplicates.
@@ -56,6 +57,11 @@ func Decode(data []byte, v any, opt Options) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if opt.DisallowUnknownFields {
 		dec.DisallowUnknownFields()
+		// encoding/json matches keys to fields ignoring case; an exact
+		// reader takes only the fields' own names.
+		if path, field := inexactKey(data, reflect.TypeOf(v)); path != nil {
+			return valueloop.FieldErrorf(path.Dotted(), "is not a known field (field names are case-sensitive: %q)", field)
+		}
 	}
 	if err := dec.Decode(v); err != nil {
 		path, msg := Explain(data, err)

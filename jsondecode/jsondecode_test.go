@@ -61,6 +61,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"own unmarshaler: the refused value's field", `{"steps":[{"wait":"1h"},{"wait":"-1h"}]}`, "steps[1].wait", `must not be negative, got "-1h"`},
 		{"own unmarshaler, value seen twice: no guess", `{"name":"-1h","steps":[{"wait":"-1h"}]}`, "", `must not be negative`},
 		{"time", `{"at":"soon"}`, "", `a time must be RFC 3339, such as 2026-01-05T08:00:00Z, not "soon"`},
+		// encoding/json takes "NAME" for "name": with both, a reader sees
+		// one value and the server would take the other.
+		{"key in another case", `{"NAME":"a"}`, "NAME", `is not a known field (field names are case-sensitive: "name")`},
+		{"second spelling of a field", `{"name":"a","Name":"b"}`, "Name", `field names are case-sensitive: "name"`},
+		{"other case in an array element", `{"steps":[{"percent":1},{"perCent":2}]}`, "steps[1].perCent", `field names are case-sensitive: "percent"`},
+		{"other case in a map value", `{"labels":{"Beta":{"ON":true}}}`, "labels.Beta.ON", `field names are case-sensitive: "on"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var p plan
@@ -90,6 +96,35 @@ func TestDecodeLenient(t *testing.T) {
 	}
 	if err := jsondecode.Decode([]byte(`{"name":"a","name":"b"}`), &p, jsondecode.Options{AllowDuplicateKeys: true}); err != nil || p.Name != "b" {
 		t.Errorf("duplicates allowed: got %v, name %q", err, p.Name)
+	}
+}
+
+// TestDecodeCaseSensitiveOnlyForFields: keys of maps, of values that
+// decode themselves and of promoted fields are taken as they are.
+func TestDecodeCaseSensitiveOnlyForFields(t *testing.T) {
+	var p plan
+	in := `{"labels":{"beta":{"on":true},"Beta":{"on":false}},"raw":{"x":{"NAME":1}}}`
+	if err := jsondecode.Decode([]byte(in), &p, jsondecode.Options{DisallowUnknownFields: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Labels) != 2 || !p.Labels["beta"].On || p.Labels["Beta"].On {
+		t.Errorf("map keys differing in case: got %+v", p.Labels)
+	}
+	type Inner struct {
+		Percent float64 `json:"percent"`
+	}
+	var e struct {
+		Inner
+		Name string
+	}
+	if err := jsondecode.Decode([]byte(`{"percent":5,"Name":"n"}`), &e, jsondecode.Options{DisallowUnknownFields: true}); err != nil || e.Percent != 5 || e.Name != "n" {
+		t.Errorf("promoted and untagged fields: got %+v, %v", e, err)
+	}
+	if err := jsondecode.Decode([]byte(`{"Percent":5}`), &e, jsondecode.Options{DisallowUnknownFields: true}); err == nil {
+		t.Error("a promoted field in another case was taken")
+	}
+	if err := jsondecode.Decode([]byte(`{"NAME":"a"}`), &p, jsondecode.Options{}); err != nil || p.Name != "a" {
+		t.Errorf("lenient (other systems' payloads): got %v, name %q; want encoding/json's matching", err, p.Name)
 	}
 }
 

@@ -308,6 +308,26 @@ func (t *eventTx) finish(committed bool) {
 	}
 }
 
+// MarkStale sets env's state version to "", which no metric definitions
+// have (ingest.StateTx). It takes the locks in the order every transaction
+// does (the state lock, then the writer lock, then the row, as PutUsers
+// writes it), whether or not the transaction claimed ids. No row: the
+// version is "" already.
+func (t *eventTx) MarkStale(env string) error {
+	if !t.locked[env] {
+		if _, err := t.StateVersion(env, false); err != nil {
+			return err
+		}
+	}
+	if err := t.lockWriters(env); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(t.ctx, `UPDATE event_state SET version = '' WHERE environment = $1`, env); err != nil {
+		return fmt.Errorf("postgres: mark event state of %s stale: %w", env, err)
+	}
+	return nil
+}
+
 // ReplaceState replaces env's user states and aggregates (a rebuild) under
 // the exclusive state lock, and records version.
 func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []metric.Aggregate) error {

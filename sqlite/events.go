@@ -1257,6 +1257,20 @@ func (t *eventTx) ReplaceAggregates(env string, aggs []metric.Aggregate) error {
 	return t.PutAggregates(env, aggs)
 }
 
+// MarkStale sets env's state version to "", which no metric definitions
+// have (ingest.StateTx); the users, in memory or not, are left as they
+// are, of the same generation.
+func (t *eventTx) MarkStale(env string) error {
+	e, err := t.env(env)
+	if err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE event_state SET version = '' WHERE id = ?`, e.id); err != nil {
+		return fmt.Errorf("sqlite: mark event state of %s stale: %w", env, err)
+	}
+	return nil
+}
+
 // ReplaceState replaces env's users, user log and aggregates (a rebuild).
 func (t *eventTx) ReplaceState(env, version string, users iter.Seq[ingest.UserState], aggs []metric.Aggregate) error {
 	e, err := t.env(env)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
 )
 
 // Cookie names. The session cookie holds a random identifier; the session
@@ -215,18 +216,22 @@ func newLimiter(now func() time.Time, max int, window time.Duration) *limiter {
 	return &limiter{now: now, max: max, window: window, addrs: 100_000, failures: map[string][]time.Time{}}
 }
 
-// clientAddr is the address failures are counted against: the host, and
-// for IPv6 its /64, since one client commonly holds a whole /64 and could
-// otherwise try from a fresh address each time.
+// clientAddr is the address failures are counted against: the client's
+// key (auth.ClientKey: an IPv4 address, an IPv6 address's /64), or the
+// remote address as it is when it holds no IP.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	key, ok := auth.ClientKey(host)
+	switch {
+	case !ok:
+		return host
+	case key.Is6():
+		return key.String() + "/64"
 	}
-	return host
+	return key.String()
 }
 
 // take counts an attempt of addr as a failure before its token is checked,

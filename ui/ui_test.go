@@ -140,6 +140,8 @@ func TestClientAddr(t *testing.T) {
 		{"192.0.2.7:5555", "192.0.2.7"},
 		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
 		{"[2001:db8:1:2:bbbb::9]:443", "2001:db8:1:2::/64"},
+		{"[64:ff9b::192.0.2.9]:443", "192.0.2.9"}, // an IPv4 client behind a translator
+		{"[::ffff:192.0.2.7]:443", "192.0.2.7"},
 		{"not-an-address", "not-an-address"},
 	} {
 		r := httptest.NewRequest("POST", "/signin", nil)
