@@ -145,7 +145,7 @@ func spoolBody(body io.Reader, lim HookBody, also []io.Writer) (*spool, error) {
 		lim.Memory = 1 << 20
 	}
 	sp := &spool{lim: lim}
-	_, err := io.Copy(io.MultiWriter(append([]io.Writer{sp}, also...)...), io.LimitReader(body, lim.Max+1))
+	err := copyGrowing(io.MultiWriter(append([]io.Writer{sp}, also...)...), io.LimitReader(body, lim.Max+1))
 	if lim.Read != nil {
 		lim.Read()
 	}
@@ -157,6 +157,31 @@ func spoolBody(body io.Reader, lim HookBody, also []io.Writer) (*spool, error) {
 		return nil, err
 	}
 	return sp, nil
+}
+
+// copyGrowing is io.Copy with a buffer that starts at 512 bytes and
+// doubles while reads fill it, up to io.Copy's 32 KiB: a delivery waiting
+// for a body that arrives slowly, or not at all, holds half a kilobyte, not
+// 32 (such waits are many: no slot bounds them, see httpapi's hookBody).
+func copyGrowing(dst io.Writer, src io.Reader) error {
+	buf := make([]byte, 512)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if n == len(buf) && len(buf) < 32<<10 {
+				buf = make([]byte, 2*len(buf))
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (sp *spool) Write(p []byte) (int, error) {

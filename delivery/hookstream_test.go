@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,5 +66,33 @@ func TestReceiveStreamForgedBody(t *testing.T) {
 	data, _, err := db.DeliveryData(ctx)
 	if err != nil || len(data.Changes) != 4 {
 		t.Errorf("stored %d changes (%v), want 4: the genuine GitHub and GitLab pushes only", len(data.Changes), err)
+	}
+}
+
+// readSizes records the size of every read asked of a reader.
+type readSizes struct {
+	r     io.Reader
+	sizes []int
+}
+
+func (s *readSizes) Read(p []byte) (int, error) {
+	s.sizes = append(s.sizes, len(p))
+	return s.r.Read(p)
+}
+
+// TestReceiveStreamReadBuffer: a body is read into a buffer that starts
+// small and grows while reads fill it, so a delivery waiting for a slow
+// body holds half a kilobyte (io.Copy's 32 KiB, times every connection
+// waiting, once did).
+func TestReceiveStreamReadBuffer(t *testing.T) {
+	s, _, _ := mustService(t)
+	push := fixture(t, "github/testdata/push.json")
+	padded := append(bytes.Clone(push), bytes.Repeat([]byte(" "), 300<<10)...)
+	body := &readSizes{r: bytes.NewReader(padded)}
+	if _, err := s.ReceiveStream(t.Context(), delivery.KindGitHub, ghHook(padded, "push", "b-1"), body, delivery.HookBody{Max: 25 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.sizes) == 0 || body.sizes[0] > 512 || slices.Max(body.sizes) != 32<<10 {
+		t.Errorf("read sizes %v: want the first at most 512 bytes, growing to 32 KiB", body.sizes)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,16 +73,23 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err := s.hookPrecheck(r, kind, h); err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		release, err := s.guard.hookSlot()
+		leave, err := s.guard.hookConn(r)
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		// The body goes through the HMAC as it arrives: the verdict comes
-		// with its last byte, before it is parsed.
-		read := sync.OnceFunc(release)
-		defer read()
+		release, err := s.guard.hookSlot()
+		if err != nil {
+			leave()
+			return s.hookFailed(r, kind, err)
+		}
+		// The slot is given back at the body's first read, its bytes once
+		// it is verified (hookBody). The body goes through the HMAC as it
+		// arrives: the verdict comes with its last byte, before it is
+		// parsed.
+		body := &hookBody{Reader: bodyErrors{r.Body}, g: s.guard, release: release, leave: leave}
+		defer body.done()
 		ctx, span := s.hookSpan(r.Context(), kind, h) // tracing.go
-		rec, err := svc.ReceiveStream(ctx, kind, h, bodyErrors{r.Body}, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: read})
+		rec, err := svc.ReceiveStream(ctx, kind, h, body, delivery.HookBody{Max: s.guard.lim.MaxHookBody, Read: body.done})
 		if err != nil {
 			hookDone(span, "", err)
 			return s.hookFailed(r, kind, err)
@@ -544,11 +550,15 @@ func (s *Server) deliveryRoutes() []route {
 }
 
 // hookPrecheck refuses, before any store work and before the body is
-// read, a delivery whose declared length is over the limit or whose
-// headers no source could accept (delivery.CheckHeaders).
+// read, a delivery whose declared length is over the limit or more than
+// the MaxHookBuffered bytes free now, or whose headers no source could
+// accept (delivery.CheckHeaders).
 func (s *Server) hookPrecheck(r *http.Request, kind string, h delivery.Hook) error {
 	if max := s.guard.lim.MaxHookBody; r.ContentLength > max {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "webhook body larger than %d bytes", max)
 	}
-	return delivery.CheckHeaders(kind, h)
+	if err := delivery.CheckHeaders(kind, h); err != nil {
+		return err
+	}
+	return s.guard.hookFits(r.ContentLength)
 }

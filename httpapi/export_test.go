@@ -32,5 +32,8 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 	return g.conns.Load(), g.buffered.Load(), g.ninflight
 }
 
+// HookBytes reports the webhook body bytes not yet verified held now.
+func HookBytes(s *Server) int64 { return s.guard.hookBytes.Load() }
+
 // StreamEncodes counts the flag set events encoded for streams.
 func StreamEncodes(s *Server) uint64 { return s.sse.Made() }

@@ -51,9 +51,28 @@ type Limits struct {
 	// requests at once (event uploads hold up to 32 MiB each); beyond it
 	// requests are answered 503 with Retry-After. Default 256 MiB.
 	MaxBufferedBytes int64
-	// MaxHookBodies bounds webhook bodies being read at once: they are read
-	// before their signature can be checked. Default 16.
+	// MaxHookBodies bounds the webhook deliveries checked against the
+	// store at once before their body is read (the sources are read to
+	// know who could have signed them): unauthenticated store work.
+	// Default 16. The wait for the body is not counted: a client cannot
+	// slow this work down, and one that sends its body slowly holds
+	// none of these slots (hookBody).
 	MaxHookBodies int
+	// MaxHookBuffered bounds the webhook body bytes read and not yet
+	// verified, held by all deliveries at once (in memory up to 1 MiB
+	// each, the rest in temporary files); beyond it deliveries are
+	// answered 503 with Retry-After. Holding it takes sending it, where
+	// a slot per body could be held by a byte a second. Default 64 MiB,
+	// and never below MaxHookBody.
+	MaxHookBuffered int64
+	// MaxHookBodiesPerConn bounds the webhook deliveries of one connection
+	// waiting for their body at once; beyond it 503 with Retry-After.
+	// Nothing else bounds how many wait, and over HTTP/2 one connection
+	// carries 250 streams: without it, MaxConns connections could keep a
+	// million unauthenticated deliveries waiting, at tens of KiB each
+	// (a goroutine, the request, the sources' HMACs).
+	// Forges send one delivery per HTTP/1.1 connection. Default 4.
+	MaxHookBodiesPerConn int
 	// AuthFailures is how many failed authentications a client address may
 	// make per AuthWindow before it is answered 429. Default 20 per minute.
 	AuthFailures int
@@ -117,6 +136,15 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxHookBody <= 0 {
 		l.MaxHookBody = MaxHookBody
 	}
+	if l.MaxHookBuffered <= 0 {
+		l.MaxHookBuffered = 64 << 20
+	}
+	if l.MaxHookBodiesPerConn <= 0 {
+		l.MaxHookBodiesPerConn = 4
+	}
+	// A body the server accepts must fit, or it would be answered
+	// "retry" for ever.
+	l.MaxHookBuffered = max(l.MaxHookBuffered, l.MaxHookBody)
 	if l.MaxEvents <= 0 {
 		l.MaxEvents = 10_000
 	}
@@ -138,6 +166,8 @@ type guard struct {
 	streams   atomic.Int64 // flag streams open now
 	overload  atomic.Uint64
 	hookSlots chan struct{}
+	// hookBytes: webhook body bytes read and not yet verified, now.
+	hookBytes atomic.Int64
 	failures  *failureLimiter
 
 	mu sync.Mutex
@@ -231,7 +261,9 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_http_connections_refused_total", "Connections closed on accept because MaxConns were open.", &g.refused),
 		gauge("valueloop_http_body_bytes_buffered", "Request body bytes held by requests now.", func() float64 { return float64(g.buffered.Load()) }),
 		gauge("valueloop_http_body_bytes_buffered_max", "Request body bytes that may be held at once (Limits.MaxBufferedBytes).", func() float64 { return float64(g.lim.MaxBufferedBytes) }),
-		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes were held or MaxHookBodies were being read.", &g.overload),
+		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes or MaxHookBuffered were held, or MaxHookBodies deliveries were being checked.", &g.overload),
+		gauge("valueloop_http_hook_bytes_unverified", "Webhook body bytes read and not yet verified, held now.", func() float64 { return float64(g.hookBytes.Load()) }),
+		gauge("valueloop_http_hook_bytes_unverified_max", "Webhook body bytes not yet verified that may be held at once (Limits.MaxHookBuffered).", func() float64 { return float64(g.lim.MaxHookBuffered) }),
 		counter("valueloop_auth_failures_total", "Requests with a missing, unknown or revoked token.", &g.failures.failed),
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
 		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
@@ -251,6 +283,23 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+		// Each connection counts its webhook deliveries waiting for a
+		// body (MaxHookBodiesPerConn).
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connHooksKey{}, new(atomic.Int64))
+		},
+		// HTTP/2 has no header timeout: a client that stops in the middle
+		// of a frame (half a HEADERS frame opens no stream) was held until
+		// IdleTimeout. net/http's only hook is the health check: after
+		// HeaderTimeout without a whole frame the server sends a PING,
+		// and closes the connection when no answer comes within
+		// HeaderTimeout more — none can, behind the half frame. A client
+		// with streams open but nothing to send (a flag stream) answers
+		// the PING by itself, as HTTP/2 requires.
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: s.guard.lim.HeaderTimeout,
+			PingTimeout:     s.guard.lim.HeaderTimeout,
+		},
 	}
 	// On shutdown, requests still waiting for their body will not get it in
 	// time: end those reads now instead of holding shutdown for them.
@@ -440,15 +489,102 @@ func (b bodyErrors) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// hookSlot takes one of the MaxHookBodies slots for reading an
-// unauthenticated webhook body; release gives it back.
+// hookSlot takes one of the MaxHookBodies slots for checking an
+// unauthenticated webhook delivery before its body; release gives it back.
 func (g *guard) hookSlot() (release func(), err error) {
 	select {
 	case g.hookSlots <- struct{}{}:
 		return func() { <-g.hookSlots }, nil
 	default:
 		g.overload.Add(1)
-		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server is reading as many webhook bodies as it may (%d): retry shortly", g.lim.MaxHookBodies)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server is checking as many webhook deliveries as it may (%d): retry shortly", g.lim.MaxHookBodies)
+	}
+}
+
+// connHooksKey finds, in a request's context, the count of its
+// connection's webhook deliveries waiting for their body.
+type connHooksKey struct{}
+
+// hookConn counts a webhook delivery of r's connection until leave, and
+// refuses one beyond MaxHookBodiesPerConn.
+func (g *guard) hookConn(r *http.Request) (leave func(), err error) {
+	n, ok := r.Context().Value(connHooksKey{}).(*atomic.Int64)
+	if !ok {
+		return func() {}, nil // served without httpServer (tests of handlers)
+	}
+	if n.Add(1) > int64(g.lim.MaxHookBodiesPerConn) {
+		n.Add(-1)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "this connection has as many webhook deliveries waiting for their body as it may (%d): retry shortly", g.lim.MaxHookBodiesPerConn)
+	}
+	return func() { n.Add(-1) }, nil
+}
+
+// hookFits refuses a webhook body declared longer than the MaxHookBuffered
+// bytes free now, before anything is done for it.
+func (g *guard) hookFits(length int64) error {
+	if length > 0 && g.hookBytes.Load()+length > g.lim.MaxHookBuffered {
+		return g.hookFull()
+	}
+	return nil
+}
+
+func (g *guard) hookFull() error {
+	g.overload.Add(1)
+	return valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many webhook bytes not yet verified as it may (%d): retry shortly; nothing was stored", g.lim.MaxHookBuffered)
+}
+
+// hookBody is the body of an unauthenticated webhook delivery. Its
+// MaxHookBodies slot covers the work before the body is awaited (reading
+// and checking the sources, which no client can slow down) and is given
+// back at the body's first read: a slot held until the body had arrived
+// let a client trickling a byte a second hold it until the body deadline,
+// and MaxHookBodies such clients shut out every real webhook. While the
+// body arrives the delivery holds its bytes instead, counted against
+// MaxHookBuffered until done, so holding that budget takes sending it (and
+// a stalled sender holds what it sent, until BodyTimeout). A minimum
+// transfer rate per slot would not have bounded it: the rate must be one a
+// real sender on a poor link meets, and a client keeping to it holds the
+// slot just the same, for a few kilobytes a second. A body read after done
+// (none is) is not counted.
+type hookBody struct {
+	io.Reader
+	g       *guard
+	release func() // the slot; nil once given back
+	leave   func() // the connection's count (hookConn)
+	held    int64
+	over    bool // done was called
+}
+
+func (b *hookBody) Read(p []byte) (int, error) {
+	b.freeSlot()
+	n, err := b.Reader.Read(p)
+	if n > 0 && !b.over {
+		b.held += int64(n)
+		if b.g.hookBytes.Add(int64(n)) > b.g.lim.MaxHookBuffered {
+			return n, b.g.hookFull()
+		}
+	}
+	return n, err
+}
+
+func (b *hookBody) freeSlot() {
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
+}
+
+// done gives back what the delivery holds: its slot, when its body was
+// never read, its place in its connection's count, and its bytes, once the body has been read and verified or
+// refused. Called more than once, it does nothing more.
+func (b *hookBody) done() {
+	b.freeSlot()
+	if !b.over {
+		b.over = true
+		b.g.hookBytes.Add(-b.held)
+		b.held = 0
+		b.leave()
 	}
 }
 

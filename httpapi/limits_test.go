@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,8 +323,7 @@ func TestBodyBudget(t *testing.T) {
 }
 
 // TestHookCheckedBeforeBody: a webhook that no source can accept is refused
-// from its headers, before its body arrives; webhook bodies read at once are
-// bounded.
+// from its headers, before its body arrives.
 func TestHookCheckedBeforeBody(t *testing.T) {
 	d, svc := mustDeliveryServer(t, nil)
 	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodies: 1}, svc)
@@ -354,14 +355,61 @@ func TestHookCheckedBeforeBody(t *testing.T) {
 			}
 		})
 	}
-	// One well-formed delivery stalls in its body: it holds the only slot.
-	c := rawConn(t, srv)
-	startBody(t, c, "POST", "/hooks/github", "", 1000, "{", "X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
-	waitState(t, srv, "the stalled hook", func(_, _ int64, n int) bool { return n == 1 })
-	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/github", body: "{}", headers: map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + strings.Repeat("0", 64)}})
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("second hook while one body is read: %d %s, want 503 with Retry-After", resp.StatusCode, body)
+}
+
+// TestHookBudget: the webhook body bytes not yet verified are bounded
+// across deliveries (MaxHookBuffered): a body declared longer than what is
+// free is answered 503 with Retry-After before anything is done for it, one
+// of unknown length when its bytes pass the budget; a delivery that fits
+// is served meanwhile, and the budget is free again once the holder goes.
+func TestHookBudget(t *testing.T) {
+	d, svc := mustDeliveryServer(t, nil)
+	srv := limitedServer(t, d, httpapi.Limits{MaxHookBody: 32 << 10, MaxHookBuffered: 48 << 10, BodyTimeout: time.Hour}, svc)
+	forged := []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256=" + strings.Repeat("0", 64)}
+	// 30 KiB of a 32 KiB body, then nothing: 18 KiB of the budget left.
+	holder := rawConn(t, srv)
+	startBody(t, holder, "POST", "/hooks/github", "", 32<<10, strings.Repeat(" ", 30<<10), forged...)
+	waitHookBytes(t, srv, 30<<10)
+
+	declared := rawConn(t, srv)
+	startBody(t, declared, "POST", "/hooks/github", "", 20<<10, "{", forged...)
+	if resp := readResponse(t, declared); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("20 KiB declared with 18 KiB free: %d, want 503 with Retry-After", resp.StatusCode)
 	}
+	chunked := rawConn(t, srv)
+	h := "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+	for i := 0; i < len(forged); i += 2 {
+		h += forged[i] + ": " + forged[i+1] + "\r\n"
+	}
+	if _, err := fmt.Fprintf(chunked, "%s\r\n%x\r\n%s\r\n", h, 20<<10, strings.Repeat(" ", 20<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if resp := readResponse(t, chunked); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("20 KiB of unknown length with 18 KiB free: %d, want 503", resp.StatusCode)
+	}
+	push := readTestdata(t, "github/testdata/push.json")
+	if resp, body := doCall(t, srv.URL(), githubCall(push, "push", "beside-the-holder-1")); resp.StatusCode != http.StatusOK {
+		t.Errorf("a signed delivery that fits: %d %.300s, want 200", resp.StatusCode, body)
+	}
+	holder.Close()
+	waitHookBytes(t, srv, 0)
+	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/github", body: strings.Repeat(" ", 20<<10), headers: map[string]string{forged[0]: forged[1], forged[2]: forged[3]}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("20 KiB once the budget is free: %d %.300s, want 401 (read, and refused for its signature)", resp.StatusCode, body)
+	}
+}
+
+// waitHookBytes waits until the server holds n webhook body bytes not yet
+// verified.
+func waitHookBytes(t *testing.T, srv *httpapi.Server, n int64) {
+	t.Helper()
+	for range 1000 {
+		if httpapi.HookBytes(srv) == n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d webhook bytes held, want %d", httpapi.HookBytes(srv), n)
 }
 
 // TestAuthThrottle: failed authentications from one address are limited
@@ -389,22 +437,30 @@ func TestAuthThrottle(t *testing.T) {
 }
 
 // sourceReads is a delivery store that counts its reads of the sources.
+// While hold is set, a read waits until it is closed (after telling
+// entered).
 type sourceReads struct {
 	delivery.Store
-	n atomic.Int64
+	n       atomic.Int64
+	hold    atomic.Pointer[chan struct{}]
+	entered chan struct{}
 }
 
 func (s *sourceReads) Sources(ctx context.Context) ([]delivery.Source, error) {
 	s.n.Add(1)
+	if hold := s.hold.Load(); hold != nil {
+		s.entered <- struct{}{}
+		<-*hold
+	}
 	return s.Store.Sources(ctx)
 }
 
 // TestHookStoreWork: an unauthenticated webhook delivery reads the sources
-// once, and only while it holds a slot for reading bodies: one whose
-// headers fail, or that finds every slot taken, costs the store nothing.
+// once, and only while it holds a MaxHookBodies slot: one whose headers
+// fail, or that finds every slot taken, costs the store nothing.
 func TestHookStoreWork(t *testing.T) {
 	e := MustServer(t)
-	store := &sourceReads{Store: e.db}
+	store := &sourceReads{Store: e.db, entered: make(chan struct{})}
 	svc := delivery.New(store)
 	if err := svc.Open(); err != nil {
 		t.Fatal(err)
@@ -448,18 +504,28 @@ func TestHookStoreWork(t *testing.T) {
 			}
 		})
 	}
-	// A well-formed delivery stalls in its body: it holds the only slot,
-	// and the next one is refused without a read of the store.
-	c := rawConn(t, srv)
-	startBody(t, c, "POST", "/hooks/pagerduty", "", 1000, "{", pagerduty.SignatureHeader, wellFormed)
-	waitState(t, srv, "the stalled hook", func(_, _ int64, n int) bool { return n == 1 })
+	// A delivery waits in its read of the sources: it holds the only
+	// slot, and the next one is refused without a read of the store.
+	hold := make(chan struct{})
+	store.hold.Store(&hold)
+	first := make(chan int)
+	go func() {
+		resp, _ := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
+		first <- resp.StatusCode
+	}()
+	<-store.entered
+	store.hold.Store(nil)
 	before := store.n.Load()
 	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("second hook while one body is read: %d %s, want 503", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second hook while one is checked: %d %s, want 503 with Retry-After", resp.StatusCode, body)
 	}
 	if got := store.n.Load() - before; got != 0 {
 		t.Errorf("a hook refused for want of a slot read the sources %d times, want 0", got)
+	}
+	close(hold)
+	if status := <-first; status != http.StatusUnauthorized {
+		t.Errorf("the held hook: %d, want 401 (its signature is wrong)", status)
 	}
 }
 
@@ -483,5 +549,123 @@ func TestOFREPBodyLimits(t *testing.T) {
 				t.Errorf("%s %s: %d %s, want %d with %q", path, tc.name, resp.StatusCode, body, tc.status, tc.want)
 			}
 		}
+	}
+}
+
+// trickle sends on c the headers of a GitHub delivery with a well-formed
+// signature that no source will verify, and its body a byte at a time,
+// every interval, until the test ends: a client holding on to whatever
+// the server gives a webhook body while it arrives.
+func trickle(t *testing.T, c net.Conn, every time.Duration) {
+	t.Helper()
+	startBody(t, c, "POST", "/hooks/github", "", 1<<20, "{", "X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := io.WriteString(c, " "); err != nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// TestHookTricklersHoldNoSlot: MaxHookBodies clients trickling webhook
+// bodies do not shut out a real delivery. Each once held one of the
+// MaxHookBodies slots until its body deadline, and reconnected: a few
+// idle connections answered every real webhook 503.
+func TestHookTricklersHoldNoSlot(t *testing.T) {
+	d, svc := mustDeliveryServer(t, nil)
+	const slots = 4
+	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodies: slots, BodyTimeout: time.Hour}, svc)
+	for range slots {
+		trickle(t, rawConn(t, srv), 50*time.Millisecond)
+	}
+	// Each trickler's first byte has been read: it is past every check
+	// made before its body, and waiting for the rest.
+	waitState(t, srv, "the tricklers reading", func(_, b int64, n int) bool { return n == slots && b >= slots })
+	push := readTestdata(t, "github/testdata/push.json")
+	resp, body := doCall(t, srv.URL(), githubCall(push, "push", "past-tricklers-1"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a signed delivery while %d clients trickle bodies: %d %.300s, want 200", slots, resp.StatusCode, body)
+	}
+	if n := deliveryCount(t, d); n != 1 {
+		t.Errorf("%d deliveries stored, want 1", n)
+	}
+}
+
+// TestH2CHalfFrame: an HTTP/2 connection in cleartext whose client stops
+// in the middle of a frame is closed within twice the header timeout. It
+// was held for the idle timeout (120 s): the half frame opens no stream,
+// and nothing else watched the connection.
+func TestH2CHalfFrame(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{HeaderTimeout: 100 * time.Millisecond}, nil)
+	c := rawConn(t, srv) // gives up after 20 s
+	var b []byte
+	b = append(b, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"...)
+	b = append(b, 0, 0, 0, 0x4, 0, 0, 0, 0, 0)              // SETTINGS, empty
+	b = append(b, 0, 0, 100, 0x1, 0x4, 0, 0, 0, 1)          // HEADERS of 100 bytes on stream 1 …
+	b = append(b, 0x82, 0x86, 0x84, 0x41, 0x8a, 0x08, 0x9d) // … of which 7 are sent
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	// The server's frames (SETTINGS, its PING) are read until it closes.
+	if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("the connection with a half frame was not closed: %v", err)
+	}
+}
+
+// TestHookBodiesPerConn: one HTTP/2 connection may keep only
+// MaxHookBodiesPerConn webhook deliveries waiting for their body; the next
+// is answered 503 at once, and other connections are served. Without the
+// bound its 250 streams could each keep one waiting, on every connection.
+func TestHookBodiesPerConn(t *testing.T) {
+	d, svc := mustDeliveryServer(t, nil)
+	const perConn = 2
+	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: &protos}}
+	t.Cleanup(h2c.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	send := func(body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/hooks/github", body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		return h2c.Do(req)
+	}
+	for range perConn {
+		r, w := io.Pipe()
+		t.Cleanup(func() { w.Close() })
+		go send(r)
+		if _, err := io.WriteString(w, "{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHookBytes(t, srv, perConn)
+	resp, err := send(strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("one delivery more on the connection: %v, want 503 at once", err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("one delivery more on the connection: HTTP/%d %d, want HTTP/2 503 with Retry-After", resp.ProtoMajor, resp.StatusCode)
+	}
+	push := readTestdata(t, "github/testdata/push.json")
+	if resp, body := doCall(t, srv.URL(), githubCall(push, "push", "another-conn-1")); resp.StatusCode != http.StatusOK {
+		t.Errorf("a signed delivery on another connection: %d %.300s, want 200", resp.StatusCode, body)
 	}
 }
