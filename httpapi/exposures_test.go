@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -81,4 +84,48 @@ func BenchmarkExposureFilter(b *testing.B) {
 			f.first("production", "static-bool", "on", "user-123")
 		}
 	})
+}
+
+// TestExposureFilterModel: the filter answers as a model does in which each
+// bucket remembers the last eight exposures first recorded in it (a repeat
+// does not make one newer), over a random stream of exposures whose fields
+// share values in every position (the fields are hashed apart and
+// combined: a value moved to another field is another exposure).
+func TestExposureFilterModel(t *testing.T) {
+	f := newExposureFilter(16 * 8 * 4) // four buckets a shard: buckets fill
+	if f.perShard != 4 {
+		t.Fatalf("perShard = %d, want 4", f.perShard)
+	}
+	type exposure struct{ env, flag, variant, key string }
+	words := []string{"a", "b", "on", "off", "prod"}
+	var pool []exposure
+	for i := range 400 {
+		pick := func(n int) string { return words[(i/n)%len(words)] }
+		pool = append(pool, exposure{pick(1), pick(5), pick(25), fmt.Sprint(pick(125), i%7)})
+	}
+	bucket := func(x exposure) [2]uint64 {
+		sum := maphash.String(f.seeds[0], x.env) ^ maphash.String(f.seeds[1], x.flag) ^
+			maphash.String(f.seeds[2], x.variant) ^ maphash.String(f.seeds[3], x.key)
+		return [2]uint64{sum % filterShards, (sum >> 32) & uint64(f.perShard-1)}
+	}
+	model := map[[2]uint64][]exposure{} // per bucket, newest first
+	r := rand.New(rand.NewPCG(7, 8))
+	forgotten := 0
+	for op := range 20000 {
+		x := pool[r.IntN(len(pool))]
+		b := bucket(x)
+		want := !slices.Contains(model[b], x)
+		if got := f.first(x.env, x.flag, x.variant, x.key); got != want {
+			t.Fatalf("op %d: first(%+v) = %v, want %v (bucket holds %v)", op, x, got, want, model[b])
+		}
+		if want {
+			if len(model[b]) == 8 {
+				forgotten++
+			}
+			model[b] = append([]exposure{x}, model[b][:min(len(model[b]), 7)]...)
+		}
+	}
+	if forgotten == 0 {
+		t.Fatal("no bucket was full: the test misses its case")
+	}
 }

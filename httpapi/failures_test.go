@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -125,5 +128,43 @@ func TestFailureLimiterOverflow(t *testing.T) {
 	f.fail("10.0.0.1") // the next window: the counts start again
 	if f.blocked("198.51.100.9") {
 		t.Error("the untracked address is still throttled in the next window")
+	}
+}
+
+// TestBodyDeadlineLateWatch: a body that starts while the watchdog is late
+// (its last tick long past: a starved core, a long collection) is given
+// its whole BodyTimeout, counted from the watchdog's next tick, not from
+// the tick it last recorded. Counting ticks elapsed made the watchdog
+// catch up at once, and such a body was cut as soon as it was seen, before
+// it had had its time.
+func TestBodyDeadlineLateWatch(t *testing.T) {
+	g := newGuard(Limits{BodyTimeout: 10 * time.Second}) // ticks of 1 s: 10 of them
+	if g.timeoutTicks != 10 {
+		t.Fatalf("timeout of %d ticks, want 10", g.timeoutTicks)
+	}
+	s := &Server{guard: g}
+	g.scan(0)
+	ran := false
+	h := s.guarded(func(w http.ResponseWriter, r *http.Request) {
+		ran = true
+		b := r.Body.(*guardedBody)
+		// The watchdog wakes 20 ticks late: the body started during
+		// tick 19 at the earliest, and has had at most a tick.
+		for _, step := range []struct {
+			now     int64
+			expired bool
+		}{{20, false}, {29, false}, {30, true}} {
+			g.scan(step.now)
+			g.mu.Lock()
+			expired := b.expired
+			g.mu.Unlock()
+			if expired != step.expired {
+				t.Errorf("at tick %d, 20 ticks after the last before the body began: expired %v, want %v", step.now, expired, step.expired)
+			}
+		}
+	})
+	h(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/x", strings.NewReader("{}")))
+	if !ran {
+		t.Fatal("the handler did not run")
 	}
 }

@@ -220,17 +220,30 @@ func (g *guard) watch() {
 		// Ticks elapsed, not wake-ups counted: a ticker drops ticks when
 		// its reader is late (a starved core, a long collection), and a
 		// stalled body would then outlive its deadline when it matters.
-		now := int64(time.Since(start) / g.tick)
-		g.ticks.Store(now)
-		g.mu.Lock()
-		for b := g.inflight; b != nil; b = b.next {
-			// A body started during tick s has run at least
-			// (now-s-1) ticks: past the timeout when that reaches it.
-			if !b.expired && !b.done.Load() && now-b.started > g.timeoutTicks {
-				b.expire()
-			}
+		g.scan(int64(time.Since(start) / g.tick))
+	}
+}
+
+// scan cuts the bodies in flight that have taken BodyTimeout by tick now.
+func (g *guard) scan(now int64) {
+	g.ticks.Store(now)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for b := g.inflight; b != nil; b = b.next {
+		if !b.seen {
+			// Its tick is the one the last scan recorded, which may be
+			// many ticks ago when this one is late: the body may have
+			// begun just now. Taken as of the tick before this one (what
+			// it is when scans are on time), so that catching up does
+			// not cut it before it has had its time.
+			b.seen = true
+			b.started = max(b.started, now-1)
 		}
-		g.mu.Unlock()
+		// A body started during tick s has run at least
+		// (now-s-1) ticks: past the timeout when that reaches it.
+		if !b.expired && !b.done.Load() && now-b.started > g.timeoutTicks {
+			b.expire()
+		}
 	}
 }
 
@@ -411,12 +424,14 @@ type guardedBody struct {
 	rc   http.ResponseController
 	held int64
 	done atomic.Bool // the whole body was read
-	// started is the guard's tick when the body began.
+	// started is the guard's tick when the body began, as the first scan
+	// that saw it corrects it (scan); under g.mu while in flight.
 	started int64
 	// Under g.mu: expired, the body's reads were cut (its deadline set
-	// to now, by watch or stop); prev and next link the guard's inflight
-	// list.
+	// to now, by watch or stop); seen, a scan has checked started; prev
+	// and next link the guard's inflight list.
 	expired    bool
+	seen       bool
 	prev, next *guardedBody
 }
 

@@ -42,11 +42,20 @@ type rebuildJob struct {
 // write when the stored state is not of the current definitions.
 func (p *Pipeline) Rebuild(ctx context.Context, env string) (RebuildResult, error) {
 	j, enqueue := p.rebuildJob(env)
+	return p.awaitRebuild(ctx, j, enqueue)
+}
+
+// awaitRebuild enqueues j (a new job: rebuildJob) and waits for it.
+func (p *Pipeline) awaitRebuild(ctx context.Context, j *rebuildJob, enqueue bool) (RebuildResult, error) {
 	if enqueue {
 		select {
-		case p.reqs <- &request{env: env, rebuild: j}:
+		case p.reqs <- &request{env: j.env, rebuild: j}:
 		case <-p.done:
-			p.finishRebuild(j, RebuildResult{}, ErrClosed)
+			// Unless a write's recomputation ran it meanwhile
+			// (rebuildStale): finished twice, its channel closed twice.
+			if first, _ := p.take(j); first {
+				p.finishRebuild(j, RebuildResult{}, ErrClosed)
+			}
 		}
 	}
 	select {

@@ -415,6 +415,47 @@ func TestCloseStaleDefinitionsChangedBack(t *testing.T) {
 	}
 }
 
+// TestRebuildAfterCloseServedByStaleWrite: a call of Rebuild whose job a
+// write's recomputation of the stale state ran (rebuildStale) before the
+// call could enqueue it, and that finds the pipeline closed when it tries,
+// gets an answer: the job is not finished a second time (which closed its
+// channel twice: a panic).
+func TestRebuildAfterCloseServedByStaleWrite(t *testing.T) {
+	p, s := openStale(t)
+	// Rebuild's first step; the caller is then held up before enqueuing.
+	j, enqueue := p.rebuildJob("prod")
+	if !enqueue {
+		t.Fatal("no rebuild of prod should be waiting")
+	}
+	close(s.gate)
+	if _, err := p.Ingest(context.Background(), "prod", staleEvents()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.done:
+	default:
+		t.Fatal("the write's recomputation of the stale state did not run the waiting rebuild")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The caller goes on: with the writer gone, enqueuing and the end of
+	// the pipeline are both ready, and either may be chosen; many tries
+	// choose the end.
+	for i := range 64 {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Fatalf("try %d: Rebuild panicked: %v", i, v)
+				}
+			}()
+			if _, err := p.awaitRebuild(context.Background(), j, true); err != nil && !errors.Is(err, ErrClosed) {
+				t.Errorf("try %d: %v, want the rebuild's result or %v", i, err, ErrClosed)
+			}
+		}()
+	}
+}
+
 // TestLogOnlyCountedAfterDefinitionsChangedBack: a write stored in the log
 // only at Close (the state of other definitions) marks the state stale, so
 // that when the definitions are then changed back to those the state was

@@ -247,49 +247,146 @@ func TestUnreservedSlot(t *testing.T) {
 // entries of the table before a growth are still moving into the new one
 // are found exactly as a map finds them, and the moves finish.
 func TestUserIndexWhileMoving(t *testing.T) {
-	var slots slotTable
-	x := newUserIndex()
-	want := map[string]int32{}
-	var free []int32
-	r := rand.New(rand.NewPCG(3, 4))
+	m := newIndexModel(rand.New(rand.NewPCG(3, 4)))
 	delsWhileMoving := 0
 	for op := range 60000 {
-		k := fmt.Sprintf("k-%d", r.IntN(20000))
-		i, ok := x.get(k, &slots)
-		w, wok := want[k]
-		if ok != wok || (ok && i != w) {
-			t.Fatalf("op %d: get(%q) = %d, %v; want %d, %v (moving: %v)", op, k, i, ok, w, wok, x.old != nil)
-		}
-		switch {
+		k := fmt.Sprintf("k-%d", m.r.IntN(20000))
+		m.check(t, op, k)
+		switch _, ok := m.want[k]; {
 		case !ok:
-			var s int32
-			if n := len(free); n > 0 && r.IntN(2) == 0 {
-				s, free = free[n-1], free[:n-1] // slots are reused, as events.go does
-			} else {
-				s = slots.add()
-			}
-			slots.at(s).key = k
-			x.set(k, s)
-			want[k] = s
-		case r.IntN(3) == 0:
-			if x.old != nil {
+			m.add(k)
+		case m.r.IntN(3) == 0:
+			if m.x.old != nil {
 				delsWhileMoving++
 			}
-			x.del(k, i)
-			delete(want, k)
-			free = append(free, i)
+			m.del(k)
 		}
-		if x.n != len(want) {
-			t.Fatalf("op %d: %d entries counted, want %d", op, x.n, len(want))
+		if m.x.n != len(m.want) {
+			t.Fatalf("op %d: %d entries counted, want %d", op, m.x.n, len(m.want))
 		}
 	}
 	if delsWhileMoving == 0 {
 		t.Fatal("no key was deleted while entries were moving: the test misses its case")
 	}
-	for k, w := range want {
-		if i, ok := x.get(k, &slots); !ok || i != w {
-			t.Fatalf("at the end: get(%q) = %d, %v; want %d", k, i, ok, w)
+	for k := range m.want {
+		m.check(t, -1, k)
+	}
+	t.Logf("%d deletions while moving; table of %d, moving: %v", delsWhileMoving, len(m.x.tab), m.x.old != nil)
+}
+
+// indexModel is a user index and the map of what it must hold, its slots
+// reused as events.go reuses them.
+type indexModel struct {
+	x     userIndex
+	slots slotTable
+	want  map[string]int32
+	free  []int32
+	r     *rand.Rand
+}
+
+func newIndexModel(r *rand.Rand) *indexModel {
+	return &indexModel{x: newUserIndex(), want: map[string]int32{}, r: r}
+}
+
+// check fails t unless the index finds k where the map does.
+func (m *indexModel) check(t *testing.T, op int, k string) {
+	t.Helper()
+	i, ok := m.x.get(k, &m.slots)
+	w, wok := m.want[k]
+	if ok != wok || (ok && i != w) {
+		t.Fatalf("op %d: get(%q) = %d, %v; want %d, %v (moving: %v)", op, k, i, ok, w, wok, m.x.old != nil)
+	}
+}
+
+// add adds k, not held, in a free slot or a new one.
+func (m *indexModel) add(k string) {
+	var s int32
+	if n := len(m.free); n > 0 && m.r.IntN(2) == 0 {
+		s, m.free = m.free[n-1], m.free[:n-1]
+	} else {
+		s = m.slots.add()
+	}
+	m.slots.at(s).key = k
+	m.x.set(k, s)
+	m.want[k] = s
+}
+
+// del removes k, held. Its slot keeps the key until reused: an entry
+// left behind pointing to it would be found.
+func (m *indexModel) del(k string) {
+	s := m.want[k]
+	m.x.del(k, s)
+	delete(m.want, k)
+	m.free = append(m.free, s)
+}
+
+// TestUserIndexCollisions: keys whose 32 bits of hash are the same (found
+// for the index's seed, not faked) are told apart by their keys while
+// they are added, deleted and added again, their slots reused, and the
+// table grows, with its entries still moving into the new one, and grown
+// again before they have all moved; against a map.
+func TestUserIndexCollisions(t *testing.T) {
+	m := newIndexModel(rand.New(rand.NewPCG(5, 6)))
+	// Pairs of keys of one hash, by the birthday bound: about 2^18 keys
+	// give eight.
+	var keys []string
+	byHash := map[uint32]string{}
+	for i := 0; len(keys) < 16; i++ {
+		k := fmt.Sprintf("c-%d", i)
+		h := m.x.hash(k)
+		if other, ok := byHash[h]; ok {
+			keys = append(keys, other, k)
+			delete(byHash, h)
+			continue
+		}
+		byHash[h] = k
+	}
+	for i := range 3000 {
+		keys = append(keys, fmt.Sprintf("k-%d", i))
+	}
+	var collidingWhileMoving, earlyGrowths int
+	for op := range 100_000 {
+		// Colliding keys half the time: both of a pair present, one, none.
+		var k string
+		if m.r.IntN(2) == 0 {
+			k = keys[m.r.IntN(16)]
+		} else {
+			k = keys[16+m.r.IntN(len(keys)-16)]
+		}
+		switch _, ok := m.want[k]; {
+		case !ok:
+			m.add(k)
+		case m.r.IntN(2) == 0:
+			m.del(k)
+		}
+		// A growth before the last one's entries have moved (while the
+		// table is not yet mostly empty: growths beyond make it larger
+		// and its moves longer without end).
+		if m.x.old != nil && 8*m.x.n > len(m.x.tab) && m.r.IntN(200) == 0 {
+			m.x.grow()
+			earlyGrowths++
+		}
+		if m.x.old != nil {
+			for _, c := range keys[:16] {
+				if _, ok := m.want[c]; ok {
+					collidingWhileMoving++
+					break
+				}
+			}
+		}
+		for _, c := range keys[:16] {
+			m.check(t, op, c)
+		}
+		m.check(t, op, k)
+		if m.x.n != len(m.want) {
+			t.Fatalf("op %d: %d entries counted, want %d", op, m.x.n, len(m.want))
 		}
 	}
-	t.Logf("%d deletions while moving; table of %d, moving: %v", delsWhileMoving, len(x.tab), x.old != nil)
+	t.Logf("colliding keys present while moving %d times, %d early growths, table of %d", collidingWhileMoving, earlyGrowths, len(m.x.tab))
+	if collidingWhileMoving == 0 || earlyGrowths == 0 {
+		t.Fatalf("colliding keys present while moving %d times, early growths %d: the test misses its cases", collidingWhileMoving, earlyGrowths)
+	}
+	for _, k := range keys {
+		m.check(t, -1, k)
+	}
 }
