@@ -19,10 +19,12 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() {
+			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() && r.ProtoMajor < 2 {
 				// Refused before its body was read (or while): answer now
 				// and close, instead of net/http reading the rest first —
-				// which a client that stalls would never send.
+				// which a client that stalls would never send. HTTP/2
+				// resets the stream alone; closing there would end the
+				// connection's other requests too.
 				w.Header().Set("Connection", "close")
 				b.rc.EnableFullDuplex()
 			}

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
 )
 
@@ -45,8 +46,11 @@ type Handler struct {
 	// or EFORBIDDEN when the caller may not evaluate, ENOTFOUND when there is
 	// no such environment. Required.
 	Snapshot func(r *http.Request) (*evaluation.Snapshot, Caller, error)
-	// Error writes a non-OFREP error (401, 403, 500) in the server's usual
-	// way. Required.
+	// Error writes a non-OFREP error in the server's usual way: those of
+	// Snapshot (401, 403, 404, 500), and the server's refusal to read a
+	// body, an *valueloop.Error from the request body's Read (408 when it
+	// did not arrive in time, 503 when the server holds as many bodies as
+	// it may), which is not the client's malformed request. Required.
 	Error func(w http.ResponseWriter, r *http.Request, err error)
 	// Evaluated, if set, is called after every single-flag evaluation with
 	// the caller and the request's context; it must not block (metrics,
@@ -118,35 +122,41 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, errTooLarge
 }
 
-// readContext reads and decodes the body. A problem is reported as the
-// HTTP status, OFREP error code and details of the failure to answer
-// (status 0: none).
-func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, code, details string) {
+// readContext reads and decodes the body. A problem of the request is
+// reported as the HTTP status, OFREP error code and details of the failure
+// to answer (status 0: none); the server's refusal to read it (a
+// *valueloop.Error: the body did not arrive in time, the server holds as
+// many bodies as it may) as serverErr, for Handler.Error.
+func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, code, details string, serverErr error) {
 	buf := &sc.buf
 	sc.body = limitedReader{r: r.Body, n: MaxBodyBytes}
 	if _, err := buf.ReadFrom(&sc.body); err != nil {
-		if err == errTooLarge {
-			return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes"
+		var ve *valueloop.Error
+		switch {
+		case err == errTooLarge:
+			return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes", nil
+		case errors.As(err, &ve):
+			return nil, 0, "", "", ve
 		}
-		return nil, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body"
+		return nil, http.StatusBadRequest, "PARSE_ERROR", "cannot read request body", nil
 	}
 	body := bytes.TrimSpace(buf.Bytes())
 	if len(body) == 0 {
-		return nil, 0, "", "" // no body: empty context
+		return nil, 0, "", "", nil // no body: empty context
 	}
 	c, err := decodeRequest(body)
 	switch {
 	case err == errContextType:
-		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object"
+		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object", nil
 	case err != nil:
-		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error()
+		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
 	}
 	if tk, ok := c["targetingKey"]; ok {
 		if _, isString := tk.(string); !isString {
-			return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context.targetingKey must be a string"
+			return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
 		}
 	}
-	return c, 0, "", ""
+	return c, 0, "", "", nil
 }
 
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
@@ -160,7 +170,11 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	sc := getScratch()
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details := readContext(r, sc)
+	ctx, status, code, details, err := readContext(r, sc)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
 	if status != 0 {
 		writeFailure(w, status, key, code, details)
 		return
@@ -196,7 +210,11 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	sc := getScratch()
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details := readContext(r, sc)
+	ctx, status, code, details, err := readContext(r, sc)
+	if err != nil {
+		h.Error(w, r, err)
+		return
+	}
 	if status != 0 {
 		writeBulkFailure(w, status, code, details)
 		return
