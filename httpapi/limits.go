@@ -576,8 +576,9 @@ func (b *hookBody) freeSlot() {
 }
 
 // done gives back what the delivery holds: its slot, when its body was
-// never read, its place in its connection's count, and its bytes, once the body has been read and verified or
-// refused. Called more than once, it does nothing more.
+// never read, its place in its connection's count, and its bytes, once
+// the body has been read and verified or refused. Called more than once,
+// it does nothing more.
 func (b *hookBody) done() {
 	b.freeSlot()
 	if !b.over {

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/opsgenie"
@@ -635,13 +633,16 @@ func TestHookBodiesPerConn(t *testing.T) {
 	d, svc := mustDeliveryServer(t, nil)
 	const perConn = 2
 	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
-	// One HTTP/2 connection, whatever net/http's transport would choose.
-	h2c, err := (&http2.Transport{AllowHTTP: true}).NewClientConn(rawConn(t, srv))
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	// One HTTP/2 connection, whatever the transport's pool would choose.
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h2c, err := (&http.Transport{Protocols: &protos}).NewClientConn(ctx, "http", strings.TrimPrefix(srv.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	defer cancel()
+	t.Cleanup(func() { h2c.Close() })
 	send := func(body io.Reader) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/hooks/github", body)
 		if err != nil {
