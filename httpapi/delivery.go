@@ -73,7 +73,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err := s.hookPrecheck(r, kind, h); err != nil {
 			return s.hookFailed(r, kind, err)
 		}
-		leave, err := s.guard.hookConn(r)
+		leave, err := s.guard.anonConn(r)
 		if err != nil {
 			return s.hookFailed(r, kind, err)
 		}

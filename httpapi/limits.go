@@ -65,14 +65,17 @@ type Limits struct {
 	// a slot per body could be held by a byte a second. Default 64 MiB,
 	// and never below MaxHookBody.
 	MaxHookBuffered int64
-	// MaxHookBodiesPerConn bounds the webhook deliveries of one connection
-	// waiting for their body at once; beyond it 503 with Retry-After.
-	// Nothing else bounds how many wait, and over HTTP/2 one connection
-	// carries 250 streams: without it, MaxConns connections could keep a
-	// million unauthenticated deliveries waiting, at tens of KiB each
-	// (a goroutine, the request, the sources' HMACs).
-	// Forges send one delivery per HTTP/1.1 connection. Default 4.
-	MaxHookBodiesPerConn int
+	// MaxAnonBodiesPerConn bounds the requests of one connection whose
+	// body is read before anything says who sent them — webhook
+	// deliveries, and the dashboard's form posts (its sign-in, and every
+	// form, read before the session is looked up) — at once; beyond it 503
+	// with Retry-After. Nothing else bounds how many wait, and over HTTP/2
+	// one connection carries 250 streams: without it, MaxConns connections
+	// could keep a million anonymous requests waiting for their body, at
+	// tens of KiB each (a goroutine, the request, a delivery's HMACs).
+	// Forges send one delivery per HTTP/1.1 connection, a browser one form
+	// at a time. Default 4.
+	MaxAnonBodiesPerConn int
 	// AuthFailures is how many failed authentications a client address may
 	// make per AuthWindow before it is answered 429. Default 20 per minute.
 	AuthFailures int
@@ -139,8 +142,8 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxHookBuffered <= 0 {
 		l.MaxHookBuffered = 64 << 20
 	}
-	if l.MaxHookBodiesPerConn <= 0 {
-		l.MaxHookBodiesPerConn = 4
+	if l.MaxAnonBodiesPerConn <= 0 {
+		l.MaxAnonBodiesPerConn = 4
 	}
 	// A body the server accepts must fit, or it would be answered
 	// "retry" for ever.
@@ -284,9 +287,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 		// Each connection counts its webhook deliveries waiting for a
-		// body (MaxHookBodiesPerConn).
+		// body and the dashboard's form posts (MaxAnonBodiesPerConn).
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connHooksKey{}, new(atomic.Int64))
+			return context.WithValue(ctx, connAnonKey{}, new(atomic.Int64))
 		},
 		// HTTP/2 has no header timeout: a client that stops in the middle
 		// of a frame (half a HEADERS frame opens no stream) was held until
@@ -501,21 +504,22 @@ func (g *guard) hookSlot() (release func(), err error) {
 	}
 }
 
-// connHooksKey finds, in a request's context, the count of its
+// connAnonKey finds, in a request's context, the count of its
 // connection's webhook deliveries waiting for their body.
-type connHooksKey struct{}
+type connAnonKey struct{}
 
-// hookConn counts a webhook delivery of r's connection until leave, and
-// refuses one beyond MaxHookBodiesPerConn.
-func (g *guard) hookConn(r *http.Request) (leave func(), err error) {
-	n, ok := r.Context().Value(connHooksKey{}).(*atomic.Int64)
+// anonConn counts an anonymous request of r's connection (a webhook
+// delivery, a dashboard form post) until leave, and refuses one beyond
+// MaxAnonBodiesPerConn.
+func (g *guard) anonConn(r *http.Request) (leave func(), err error) {
+	n, ok := r.Context().Value(connAnonKey{}).(*atomic.Int64)
 	if !ok {
 		return func() {}, nil // served without httpServer (tests of handlers)
 	}
-	if n.Add(1) > int64(g.lim.MaxHookBodiesPerConn) {
+	if n.Add(1) > int64(g.lim.MaxAnonBodiesPerConn) {
 		n.Add(-1)
 		g.overload.Add(1)
-		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "this connection has as many webhook deliveries waiting for their body as it may (%d): retry shortly", g.lim.MaxHookBodiesPerConn)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "this connection has as many requests from unknown senders (webhook deliveries, form posts) under way as it may (%d): retry shortly", g.lim.MaxAnonBodiesPerConn)
 	}
 	return func() { n.Add(-1) }, nil
 }
@@ -551,7 +555,7 @@ type hookBody struct {
 	io.Reader
 	g       *guard
 	release func() // the slot; nil once given back
-	leave   func() // the connection's count (hookConn)
+	leave   func() // the connection's count (anonConn)
 	held    int64
 	over    bool // done was called
 }

@@ -153,6 +153,83 @@ func TestBodyDeadlineEveryPath(t *testing.T) {
 	waitState(t, srv, "no connections, no bodies in flight", func(c, _ int64, n int) bool { return c == 0 && n == 0 })
 }
 
+// TestDashboardPostsPerConn: the dashboard reads a form post's body before
+// it knows the sender (the sign-in has no session yet), so one HTTP/2
+// connection may keep only MaxAnonBodiesPerConn of them under way: with
+// two stalled, the next post on that connection is answered 503 at once,
+// while a page (GET) on it and a post on another connection are served.
+// Without the bound each of a connection's 250 streams could keep a form
+// post waiting, from anyone.
+func TestDashboardPostsPerConn(t *testing.T) {
+	e := MustServer(t)
+	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+	const perConn = 2
+	srv.Limits = httpapi.Limits{MaxAnonBodiesPerConn: perConn, BodyTimeout: time.Hour}
+	var reading atomic.Int64
+	// The dashboard's stand-in reads its form as package ui does.
+	srv.UI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			reading.Add(1)
+			defer reading.Add(-1)
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	})
+	openServer(t, srv)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h2c, err := (&http.Transport{Protocols: &protos}).NewClientConn(ctx, "http", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h2c.Close() })
+	send := func(method string, body io.Reader) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, srv.URL()+"/signin", body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return h2c.RoundTrip(req)
+	}
+	for range perConn {
+		r, w := io.Pipe()
+		t.Cleanup(func() { w.Close() })
+		go func() {
+			if resp, err := send("POST", r); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		if _, err := io.WriteString(w, "csrf="); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; reading.Load() < perConn; i++ {
+		if i == 1000 {
+			t.Fatalf("%d posts being read, want %d", reading.Load(), perConn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := send("POST", strings.NewReader("csrf=x&token=y"))
+	if err != nil {
+		t.Fatalf("one post more on the connection: %v, want 503", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("one post more on the connection: %d, want 503 with Retry-After", resp.StatusCode)
+	}
+	if resp, err := send("GET", nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("a page on the connection: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, _ := doCall(t, srv.URL(), call{method: "POST", path: "/signin", body: "csrf=x", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}); resp.StatusCode != http.StatusOK {
+		t.Errorf("a post on another connection: %d, want 200", resp.StatusCode)
+	}
+}
+
 // TestHeaderTimeoutTrickled: HeaderTimeout bounds the whole header, not
 // the wait for each byte: a client that trickles header lines, each well
 // within the timeout, is cut off when the header as a whole is late
@@ -626,13 +703,13 @@ func TestH2CHalfFrame(t *testing.T) {
 }
 
 // TestHookBodiesPerConn: one HTTP/2 connection may keep only
-// MaxHookBodiesPerConn webhook deliveries waiting for their body; the next
+// MaxAnonBodiesPerConn webhook deliveries waiting for their body; the next
 // is answered 503 at once, and other connections are served. Without the
 // bound its 250 streams could each keep one waiting, on every connection.
 func TestHookBodiesPerConn(t *testing.T) {
 	d, svc := mustDeliveryServer(t, nil)
 	const perConn = 2
-	srv := limitedServer(t, d, httpapi.Limits{MaxHookBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
+	srv := limitedServer(t, d, httpapi.Limits{MaxAnonBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	// One HTTP/2 connection, whatever the transport's pool would choose.

@@ -139,6 +139,17 @@ func (s *Server) surfaces() http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// The dashboard reads a form post's body before it looks up
+			// the session (the sign-in has none): an anonymous body, as
+			// a webhook's is.
+			leave, err := s.guard.anonConn(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			defer leave()
+		}
 		s.UI.ServeHTTP(w, r)
 	})
 }
