@@ -5,25 +5,27 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"sync"
 )
 
-// inexactKey returns the path of the first object key of data that
-// encoding/json would match to a field of t only ignoring case (it
-// matches "NAME" to the field "name"), with that field's name; nil when
-// there is none. Such a key is a second spelling of a field: with both in
-// one object, a reader of the document sees one value and the server
-// takes the other, and the duplicate check, which compares keys exactly,
-// does not see it. Values that decode themselves (json.Unmarshaler,
-// encoding.TextUnmarshaler), interfaces and what is not valid JSON are not
-// looked into: encoding/json reports the last.
-func inexactKey(data []byte, t reflect.Type) (Path, string) {
+// checkKeys reads data once for what Decode refuses in object keys before
+// decoding: with dups, a key repeated in its object; with t (the target's
+// type, nil for none), a key that encoding/json would match to a field of
+// t only ignoring case (it matches "NAME" to the field "name"). It returns
+// the path of the first such key in document order, with, for the second
+// kind, the field's name (dup false); nil when there is none. A key in
+// another case is a second spelling of a field: with both in one object, a
+// reader of the document sees one value and the server takes the other,
+// and the duplicate check, which compares keys exactly, does not see it.
+// Values that decode themselves (json.Unmarshaler, encoding.TextUnmarshaler)
+// and interfaces are not looked into for fields, and the read stops where
+// data is not valid JSON: encoding/json reports that.
+func checkKeys(data []byte, t reflect.Type, dups bool) (found Path, field string, dup bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var found Path
-	var field string
 	var value func(path Path, t reflect.Type) bool
 	// value reads one value of type t (nil: any) at path and reports
-	// whether the walk goes on.
+	// whether the read goes on.
 	value = func(path Path, t reflect.Type) bool {
 		if len(path) > MaxDepth {
 			return false
@@ -49,12 +51,23 @@ func inexactKey(data []byte, t reflect.Type) (Path, string) {
 			case t.Kind() == reflect.Map:
 				elem = t.Elem()
 			}
+			var seen map[string]bool
+			if dups {
+				seen = map[string]bool{}
+			}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
 					return false
 				}
 				k, _ := kt.(string)
+				if seen != nil {
+					if seen[k] {
+						found, dup = append(path.clone(), Step{Key: k}), true
+						return false
+					}
+					seen[k] = true
+				}
 				next := elem
 				if fields != nil {
 					f, exact := fields[k]
@@ -89,7 +102,7 @@ func inexactKey(data []byte, t reflect.Type) (Path, string) {
 		return err == nil
 	}
 	value(Path{}, t)
-	return found, field
+	return found, field, dup
 }
 
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
@@ -107,10 +120,18 @@ type fieldOf struct {
 	typ  reflect.Type
 }
 
+// fieldCache holds fieldsOf's answers by type: a body of many objects of
+// one type asks for the same fields each time.
+var fieldCache sync.Map // reflect.Type → map[string]fieldOf
+
 // fieldsOf returns the JSON fields of struct type t by name, as
 // encoding/json names them: the tag's name, else the Go name; fields of
-// untagged embedded structs promoted (the outer field wins a clash).
+// untagged embedded structs promoted (the outer field wins a clash). The
+// map is shared: read it only.
 func fieldsOf(t reflect.Type) map[string]fieldOf {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]fieldOf)
+	}
 	out := map[string]fieldOf{}
 	var add func(t reflect.Type, depth int)
 	add = func(t reflect.Type, depth int) {
@@ -150,5 +171,6 @@ func fieldsOf(t reflect.Type) map[string]fieldOf {
 		}
 	}
 	add(t, 0)
+	fieldCache.Store(t, out)
 	return out
 }

@@ -49,19 +49,24 @@ func Decode(data []byte, v any, opt Options) error {
 	if err := CheckDepth(data); err != nil {
 		return err
 	}
-	if !opt.AllowDuplicateKeys {
-		if dups := Duplicates(data); len(dups) > 0 {
-			return valueloop.FieldErrorf(dups[0].Dotted(), "appears more than once in its object")
+	// One read of the keys for both checks: repeated keys, and (strict)
+	// keys naming a field only ignoring case, which encoding/json takes;
+	// an exact reader takes only the fields' own names.
+	var strict reflect.Type
+	if opt.DisallowUnknownFields {
+		strict = reflect.TypeOf(v)
+	}
+	if strict != nil || !opt.AllowDuplicateKeys {
+		if path, field, dup := checkKeys(data, strict, !opt.AllowDuplicateKeys); path != nil {
+			if dup {
+				return valueloop.FieldErrorf(path.Dotted(), "appears more than once in its object")
+			}
+			return valueloop.FieldErrorf(path.Dotted(), "is not a known field (field names are case-sensitive: %q)", field)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if opt.DisallowUnknownFields {
 		dec.DisallowUnknownFields()
-		// encoding/json matches keys to fields ignoring case; an exact
-		// reader takes only the fields' own names.
-		if path, field := inexactKey(data, reflect.TypeOf(v)); path != nil {
-			return valueloop.FieldErrorf(path.Dotted(), "is not a known field (field names are case-sensitive: %q)", field)
-		}
 	}
 	if err := dec.Decode(v); err != nil {
 		path, msg := Explain(data, err)
