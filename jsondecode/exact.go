@@ -1,7 +1,6 @@
 package jsondecode
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -21,88 +20,35 @@ import (
 // and interfaces are not looked into for fields, and the read stops where
 // data is not valid JSON: encoding/json reports that.
 func checkKeys(data []byte, t reflect.Type, dups bool) (found Path, field string, dup bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var value func(path Path, t reflect.Type) bool
-	// value reads one value of type t (nil: any) at path and reports
-	// whether the read goes on.
-	value = func(path Path, t reflect.Type) bool {
-		if len(path) > MaxDepth {
+	walk(data, t, func(path Path, k string, seen map[string]bool, fields map[string]fieldOf) bool {
+		if dups && seen[k] {
+			found, dup = append(path.clone(), Step{Key: k}), true
 			return false
 		}
-		for t != nil && t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		if t != nil && decodesItself(t) {
-			t = nil
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		switch tok {
-		case json.Delim('{'):
-			var fields map[string]fieldOf
-			var elem reflect.Type
-			switch {
-			case t == nil:
-			case t.Kind() == reflect.Struct:
-				fields = fieldsOf(t)
-			case t.Kind() == reflect.Map:
-				elem = t.Elem()
-			}
-			var seen map[string]bool
-			if dups {
-				seen = map[string]bool{}
-			}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return false
-				}
-				k, _ := kt.(string)
-				if seen != nil {
-					if seen[k] {
-						found, dup = append(path.clone(), Step{Key: k}), true
-						return false
-					}
-					seen[k] = true
-				}
-				next := elem
-				if fields != nil {
-					f, exact := fields[k]
-					if !exact {
-						for name, g := range fields {
-							if strings.EqualFold(name, k) {
-								found, field = append(path.clone(), Step{Key: k}), g.name
-								return false
-							}
-						}
-					}
-					next = f.typ
-				}
-				if !value(append(path, Step{Key: k}), next) {
+		if _, exact := fields[k]; fields != nil && !exact {
+			for name, f := range fields {
+				if strings.EqualFold(name, k) {
+					found, field = append(path.clone(), Step{Key: k}), f.name
 					return false
 				}
 			}
-		case json.Delim('['):
-			var elem reflect.Type
-			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-				elem = t.Elem()
-			}
-			for i := 0; dec.More(); i++ {
-				if !value(append(path, Step{Index: i, IsIndex: true}), elem) {
-					return false
-				}
-			}
-		default:
-			return true
 		}
-		_, err = dec.Token() // the closing delimiter
-		return err == nil
-	}
-	value(Path{}, t)
+		return true
+	}, nil)
 	return found, field, dup
+}
+
+// intoType is what a value decoding into t is looked into as: t without
+// its pointers, or nil (nothing to look into) for an interface or a type
+// that decodes itself.
+func intoType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || decodesItself(t) {
+		return nil
+	}
+	return t
 }
 
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()

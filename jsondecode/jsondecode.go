@@ -178,7 +178,7 @@ func (p Path) Pointer() string {
 // yields the duplicates before the error; the error is for Decode to report.
 func Duplicates(data []byte) []Path {
 	var dups []Path
-	walk(data, func(path Path, key string, seen map[string]bool) bool {
+	walk(data, nil, func(path Path, key string, seen map[string]bool, _ map[string]fieldOf) bool {
 		if seen[key] {
 			dups = append(dups, append(path.clone(), Step{Key: key}))
 		}
@@ -243,7 +243,7 @@ func valuePath(data []byte, msg string) Path {
 		return nil
 	}
 	var found []Path
-	walk(data, nil, func(path Path, end int64) bool {
+	walk(data, nil, nil, func(path Path, end int64) bool {
 		if start := end - int64(len(lit)); start >= 0 && string(data[start:end]) == lit {
 			found = append(found, path)
 		}
@@ -256,21 +256,24 @@ func valuePath(data []byte, msg string) Path {
 }
 
 // walk reads data token by token, calling onKey for every object key with
-// the path of its object and the keys seen so far in it (before key is
-// added), and onValue after every value with its path and the input offset
-// just past its first token. Either may stop the walk by returning false.
-// The path passed is one stack pushed and popped as the walk descends (so a
-// walk costs time linear in the document, not in depth squared): callbacks
-// that keep it must clone it. The walk stops below MaxDepth.
-func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) bool, onValue func(path Path, end int64) bool) {
+// the path of its object, the keys seen so far in it (before key is added)
+// and, when the object decodes into a struct of t (the type data decodes
+// into, nil for none), that struct's fields (fieldsOf); and onValue after
+// every value with its path and the input offset just past its first
+// token. Either may stop the walk by returning false. The path passed is
+// one stack pushed and popped as the walk descends (so a walk costs time
+// linear in the document, not in depth squared): callbacks that keep it
+// must clone it. The walk stops below MaxDepth.
+func walk(data []byte, t reflect.Type, onKey func(path Path, key string, seen map[string]bool, fields map[string]fieldOf) bool, onValue func(path Path, end int64) bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	stack := Path{}
-	var value func(path Path) bool
-	value = func(path Path) bool {
+	var value func(path Path, t reflect.Type) bool
+	value = func(path Path, t reflect.Type) bool {
 		if len(path) > MaxDepth {
 			return false
 		}
+		t = intoType(t)
 		tok, err := dec.Token()
 		if err != nil {
 			return false
@@ -281,25 +284,42 @@ func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) b
 		switch tok {
 		case json.Delim('{'):
 			seen := map[string]bool{}
+			var fields map[string]fieldOf
+			var elem reflect.Type // of every value, when t is a map
+			switch {
+			case t == nil:
+			case t.Kind() == reflect.Struct:
+				fields = fieldsOf(t)
+			case t.Kind() == reflect.Map:
+				elem = t.Elem()
+			}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
 					return false
 				}
 				k, _ := kt.(string)
-				if onKey != nil && !onKey(path, k, seen) {
+				if onKey != nil && !onKey(path, k, seen, fields) {
 					return false
 				}
 				seen[k] = true
+				next := elem
+				if fields != nil {
+					next = fields[k].typ
+				}
 				stack = append(path, Step{Key: k})
-				if !value(stack) {
+				if !value(stack, next) {
 					return false
 				}
 			}
 		case json.Delim('['):
+			var elem reflect.Type
+			if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+				elem = t.Elem()
+			}
 			for i := 0; dec.More(); i++ {
 				stack = append(path, Step{Index: i, IsIndex: true})
-				if !value(stack) {
+				if !value(stack, elem) {
 					return false
 				}
 			}
@@ -309,14 +329,14 @@ func walk(data []byte, onKey func(path Path, key string, seen map[string]bool) b
 		_, err = dec.Token() // the closing delimiter
 		return err == nil
 	}
-	value(stack)
+	value(stack, t)
 }
 
 // pathAt returns the path of the first value whose first token ends at or
 // after offset: the value encoding/json was reading when it failed there.
 func pathAt(data []byte, offset int64) Path {
 	var at Path
-	walk(data, nil, func(path Path, end int64) bool {
+	walk(data, nil, nil, func(path Path, end int64) bool {
 		at = path.clone()
 		return end < offset
 	})
@@ -326,7 +346,7 @@ func pathAt(data []byte, offset int64) Path {
 // unknownPath returns the path of the first occurrence of key.
 func unknownPath(data []byte, key string) Path {
 	found := Path{{Key: key}}
-	walk(data, func(path Path, k string, _ map[string]bool) bool {
+	walk(data, nil, func(path Path, k string, _ map[string]bool, _ map[string]fieldOf) bool {
 		if k == key {
 			found = append(path.clone(), Step{Key: k})
 			return false
