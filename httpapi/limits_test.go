@@ -153,6 +153,21 @@ func TestBodyDeadlineEveryPath(t *testing.T) {
 	waitState(t, srv, "no connections, no bodies in flight", func(c, _ int64, n int) bool { return c == 0 && n == 0 })
 }
 
+// h2cConn opens one unencrypted HTTP/2 connection to srv, closed at the
+// test's end: the requests sent on it share it, whatever a transport's
+// pool would choose.
+func h2cConn(t *testing.T, ctx context.Context, srv *httpapi.Server) *http.ClientConn {
+	t.Helper()
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	c, err := (&http.Transport{Protocols: &protos}).NewClientConn(ctx, "http", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestDashboardPostsPerConn: the dashboard reads a form post's body before
 // it knows the sender (the sign-in has no session yet), so one HTTP/2
 // connection may keep only MaxAnonBodiesPerConn of them under way: with
@@ -179,13 +194,7 @@ func TestDashboardPostsPerConn(t *testing.T) {
 	openServer(t, srv)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	h2c, err := (&http.Transport{Protocols: &protos}).NewClientConn(ctx, "http", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h2c.Close() })
+	h2c := h2cConn(t, ctx, srv)
 	send := func(method string, body io.Reader) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, method, srv.URL()+"/signin", body)
 		if err != nil {
@@ -712,14 +721,7 @@ func TestHookBodiesPerConn(t *testing.T) {
 	srv := limitedServer(t, d, httpapi.Limits{MaxAnonBodiesPerConn: perConn, BodyTimeout: time.Hour}, svc)
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	// One HTTP/2 connection, whatever the transport's pool would choose.
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	h2c, err := (&http.Transport{Protocols: &protos}).NewClientConn(ctx, "http", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h2c.Close() })
+	h2c := h2cConn(t, ctx, srv)
 	send := func(body io.Reader) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL()+"/hooks/github", body)
 		if err != nil {
