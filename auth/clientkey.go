@@ -7,9 +7,9 @@ import "net/netip"
 // every IPv4 client: 64:ff9b::a.b.c.d.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
-// ClientKey returns what the failed authentications of the client at host
-// (a connection's address without its port) are counted by, so that every
-// throttle of failures keys clients alike:
+// ClientKey returns what the failed authentications of the client at ip
+// (a connection's address) are counted by, so that every throttle of
+// failures keys clients alike:
 //
 //   - an IPv4 address as it is, also when written IPv4-mapped (::ffff:a.b.c.d)
 //     or translated (64:ff9b::a.b.c.d): keyed by its /64, every IPv4 client
@@ -18,22 +18,17 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 //   - any other IPv6 address by its /64: one client commonly holds a whole
 //     /64 and could otherwise try from a fresh address each time.
 //
-// ok is false when host is not an IP address (a listener of another kind);
-// callers count those under one key. ClientKey allocates nothing: a
-// server asks it on every authenticated request.
-func ClientKey(host string) (key netip.Addr, ok bool) {
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
+// ClientKey allocates nothing: a server asks it on every failed
+// authentication.
+func ClientKey(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap().WithZone("")
 	if nat64.Contains(ip) {
 		b := ip.As16()
-		return netip.AddrFrom4([4]byte(b[12:])), true
+		return netip.AddrFrom4([4]byte(b[12:]))
 	}
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
-		return p.Addr(), true
+		return p.Addr()
 	}
-	return ip, true
+	return ip
 }

@@ -690,16 +690,11 @@ func (f *failureLimiter) count(key netip.Addr) int {
 // IPv4 address, an IPv6 address's /64); exempt reports an address not
 // throttled. It allocates nothing: every authenticated request asks.
 func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
-	key, ok := auth.ClientKey(addr)
-	if !ok {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
 		return netip.Addr{}, false // not an IP (another kind of listener): one shared key
 	}
-	if !f.loopback {
-		if ip, _ := netip.ParseAddr(addr); ip.Unmap().IsLoopback() {
-			return key, true
-		}
-	}
-	return key, false
+	return auth.ClientKey(ip), !f.loopback && ip.Unmap().IsLoopback()
 }
 
 func (f *failureLimiter) roll() {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -224,11 +225,12 @@ func clientAddr(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	key, ok := auth.ClientKey(host)
-	switch {
-	case !ok:
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
-	case key.Is6():
+	}
+	key := auth.ClientKey(ip)
+	if key.Is6() {
 		return key.String() + "/64"
 	}
 	return key.String()
