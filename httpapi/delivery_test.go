@@ -27,7 +27,7 @@ const (
 // name them) and one
 // GitHub and one GitLab source.
 // now is the service's clock (nil: time.Now).
-func mustDeliveryServer(t *testing.T, now func() time.Time) (*env, *delivery.Service) {
+func mustDeliveryServer(t testing.TB, now func() time.Time) (*env, *delivery.Service) {
 	t.Helper()
 	e := MustServer(t)
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,7 @@ import (
 
 // limitedServer opens a second server on e's store with lim (and delivery
 // metrics from svc when not nil).
-func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *delivery.Service) *httpapi.Server {
+func limitedServer(t testing.TB, e *env, lim httpapi.Limits, svc *delivery.Service) *httpapi.Server {
 	t.Helper()
 	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
 	srv.Limits = lim
@@ -34,7 +35,7 @@ func limitedServer(t *testing.T, e *env, lim httpapi.Limits, svc *delivery.Servi
 
 // rawConn dials srv; the test fails rather than hangs when the server never
 // answers (the bug these tests reproduce).
-func rawConn(t *testing.T, srv *httpapi.Server) net.Conn {
+func rawConn(t testing.TB, srv *httpapi.Server) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
 	if err != nil {
@@ -47,7 +48,7 @@ func rawConn(t *testing.T, srv *httpapi.Server) net.Conn {
 
 // startBody sends a request's headers with a Content-Length of length and
 // the first part of its body, then stalls.
-func startBody(t *testing.T, c net.Conn, method, path, token string, length int, part string, headers ...string) {
+func startBody(t testing.TB, c net.Conn, method, path, token string, length int, part string, headers ...string) {
 	t.Helper()
 	h := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", method, path, length)
 	if token != "" {
@@ -489,7 +490,7 @@ func TestHookBudget(t *testing.T) {
 
 // waitHookBytes waits until the server holds n webhook body bytes not yet
 // verified.
-func waitHookBytes(t *testing.T, srv *httpapi.Server, n int64) {
+func waitHookBytes(t testing.TB, srv *httpapi.Server, n int64) {
 	t.Helper()
 	for range 1000 {
 		if httpapi.HookBytes(srv) == n {
@@ -663,6 +664,40 @@ func trickle(t *testing.T, c net.Conn, every time.Duration) {
 			}
 		}
 	}()
+}
+
+// BenchmarkWaitingDelivery is what one webhook delivery waiting for its
+// body costs the server (docs/security.md quotes it): 1,000 connections
+// each send a signed GitHub delivery's header and the first byte of its
+// body over HTTP/1.1, and stall; the heap and stacks in use grow by
+// KiB/waiting each (both ends of the connections, in this process).
+//
+//	go test ./httpapi -run '^$' -bench WaitingDelivery -benchtime 3x
+func BenchmarkWaitingDelivery(b *testing.B) {
+	const n = 1000
+	d, svc := mustDeliveryServer(b, nil)
+	// Slots for all: the burst of store checks is not what is measured.
+	srv := limitedServer(b, d, httpapi.Limits{BodyTimeout: time.Hour, MaxHookBodies: n}, svc)
+	inUse := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	for b.Loop() {
+		before := inUse()
+		conns := make([]net.Conn, n)
+		for i := range conns {
+			conns[i] = rawConn(b, srv)
+			startBody(b, conns[i], "POST", "/hooks/github", "", 1<<20, "{", "X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		}
+		waitHookBytes(b, srv, n)
+		b.ReportMetric(float64(inUse()-before)/n/1024, "KiB/waiting")
+		for _, c := range conns {
+			c.Close()
+		}
+		waitHookBytes(b, srv, 0)
+	}
 }
 
 // TestHookTricklersHoldNoSlot: MaxHookBodies clients trickling webhook
