@@ -11,13 +11,13 @@ import (
 // by the usual precedence and refuse bad values naming the setting.
 func TestLimitSettings(t *testing.T) {
 	cfg, err := loadConfig(t, []string{"--max-api-body", "1KiB", "--max-streams", "3", "--max-hook-buffered", "8MiB"},
-		map[string]string{"VALUELOOP_MAX_EVENT_BODY": "2MiB", "VALUELOOP_BODY_TIMEOUT": "5s", "VALUELOOP_MAX_STREAMS": "9"})
+		map[string]string{"VALUELOOP_MAX_EVENT_BODY": "2MiB", "VALUELOOP_BODY_TIMEOUT": "5s", "VALUELOOP_MAX_STREAMS": "9", "VALUELOOP_MAX_ANONYMOUS_BODIES_PER_CONNECTION": "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := cfg.Limits
-	if l.MaxAPIBody != 1<<10 || l.MaxEventBody != 2<<20 || l.BodyTimeout.String() != "5s" || l.MaxStreams != 3 || l.MaxConns != 4096 || l.MaxHookBody != 25<<20 || l.MaxHookBuffered != 8<<20 {
-		t.Errorf("limits %+v: want api body 1KiB and hook buffered 8MiB (flags), event body 2MiB and body timeout 5s (env), streams 3 (flag over env), defaults otherwise", l)
+	if l.MaxAPIBody != 1<<10 || l.MaxEventBody != 2<<20 || l.BodyTimeout.String() != "5s" || l.MaxStreams != 3 || l.MaxConns != 4096 || l.MaxHookBody != 25<<20 || l.MaxHookBuffered != 8<<20 || l.MaxAnonBodiesPerConn != 2 {
+		t.Errorf("limits %+v: want api body 1KiB and hook buffered 8MiB (flags), event body 2MiB, body timeout 5s and 2 anonymous bodies per connection (env), streams 3 (flag over env), defaults otherwise", l)
 	}
 	_, err = loadConfig(t, []string{"--max-hook-body", "10KB", "--max-connections", "0", "--auth-window", "soon"}, nil)
 	for _, want := range []string{
