@@ -45,9 +45,10 @@ type Limits struct {
 	// are checked every tenth of it (at most every second), so a stalled
 	// one is cut within BodyTimeout plus that tick.
 	BodyTimeout time.Duration
-	// StreamWriteTimeout bounds the time a flag stream client may take to
-	// receive a flag set; a slower one is dropped (and reconnects, resuming
-	// from its Last-Event-ID). Default 10s.
+	// StreamWriteTimeout bounds the time a flag stream client (SSE,
+	// flagd's) may take to receive each write — a flag set, a heartbeat;
+	// a slower one is dropped (and reconnects, resuming from its
+	// Last-Event-ID). Default 10s.
 	StreamWriteTimeout time.Duration
 	// MaxBufferedBytes bounds the request body bytes read and held by all
 	// requests at once (event uploads hold up to 32 MiB each); beyond it
@@ -413,7 +414,9 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 		noBody := r.Body == nil || r.Body == http.NoBody
 		stream := g.isStream(r)
 		if stream {
-			http.NewResponseController(w).SetWriteDeadline(time.Time{}) // ResponseTimeout
+			rc := http.NewResponseController(w)
+			rc.SetWriteDeadline(time.Time{}) // not ResponseTimeout: it streams
+			w = &streamWriter{ResponseWriter: w, rc: rc, timeout: g.lim.StreamWriteTimeout}
 		}
 		counted := st != nil && !(stream && noBody)
 		if counted {
@@ -494,6 +497,37 @@ func (g *guard) remove(b *guardedBody) {
 	b.prev, b.next = nil, nil
 	g.ninflight--
 }
+
+// streamWriter bounds each write and flush of a flag stream (SSE, flagd's)
+// by StreamWriteTimeout: a client that does not take what is sent within
+// it is dropped (the write fails; over HTTP/2 the stream is reset), where
+// it would otherwise hold the stream, its slot and the server's write for
+// as long as it liked — a client that opens no flow-control window, or
+// one that resumes an SSE stream up to date and so is sent only
+// heartbeats. Between writes no deadline runs: a stream idles as long as
+// it lives.
+type streamWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	defer w.rc.SetWriteDeadline(time.Time{})
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush is FlushError for http.Flusher (connect's streams use it).
+func (w *streamWriter) Flush() { w.FlushError() }
+
+func (w *streamWriter) FlushError() error {
+	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	defer w.rc.SetWriteDeadline(time.Time{})
+	return w.rc.Flush()
+}
+
+func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // apiBodyLimit is the MaxAPIBody of the server serving r, found through
 // its body (guarded's) rather than a context value, which would cost

@@ -55,9 +55,10 @@ func dialH2Raw(t testing.TB, srv *httpapi.Server, local net.Addr, window uint32)
 	return h
 }
 
-// open starts a request; with length > 0 it announces a body of that many
-// bytes and sends none of it.
-func (h *h2Raw) open(t testing.TB, method, path, token string, length int) uint32 {
+// open starts a request with headers (name, value, …); with length > 0
+// it announces a body of that many bytes and sends none of it, with
+// length < 0 a body of unknown length that the caller sends, with 0 none.
+func (h *h2Raw) open(t testing.TB, method, path, token string, length int, headers ...string) uint32 {
 	t.Helper()
 	h.hbuf.Reset()
 	fields := []hpack.HeaderField{{Name: ":method", Value: method}, {Name: ":scheme", Value: "http"}, {Name: ":authority", Value: "x"}, {Name: ":path", Value: path}}
@@ -66,6 +67,9 @@ func (h *h2Raw) open(t testing.TB, method, path, token string, length int) uint3
 	}
 	if length > 0 {
 		fields = append(fields, hpack.HeaderField{Name: "content-type", Value: "application/json"}, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(length)})
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		fields = append(fields, hpack.HeaderField{Name: headers[i], Value: headers[i+1]})
 	}
 	for _, f := range fields {
 		h.enc.WriteField(f)
@@ -248,11 +252,18 @@ func TestResponseTimeout(t *testing.T) {
 	e := MustServer(t)
 	srv := limitedServer(t, e, httpapi.Limits{ResponseTimeout: 300 * time.Millisecond, BodyTimeout: 100 * time.Millisecond}, nil)
 	h := dialH2Raw(t, srv, nil, 0)
-	id := h.open(t, "GET", "/api/v1/openapi.json", "", 0) // anonymous, larger than a frame
+	h.readUntilReset(t, h.open(t, "GET", "/api/v1/openapi.json", "", 0)) // anonymous, larger than a window
+	waitRequests(t, srv, 0)
+}
+
+// readUntilReset reads h's frames, answering SETTINGS and PINGs, until the
+// server resets stream id.
+func (h *h2Raw) readUntilReset(t *testing.T, id uint32) {
+	t.Helper()
 	for {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			t.Fatalf("reading frames: %v (no reset of the stream whose answer is not read)", err)
+			t.Fatalf("reading frames: %v (stream %d never reset)", err, id)
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -265,12 +276,54 @@ func TestResponseTimeout(t *testing.T) {
 			}
 		case *http2.RSTStreamFrame:
 			if f.StreamID == id {
-				waitRequests(t, srv, 0)
 				return
 			}
 		case *http2.GoAwayFrame:
 			t.Fatalf("GOAWAY %v: want the stream reset alone", f.ErrCode)
 		}
+	}
+}
+
+// TestStreamWriteTimeout: a flag stream whose client takes nothing (over
+// HTTP/2, no flow-control window) is dropped within StreamWriteTimeout of
+// a write, and its slot given back. flagd's streams had no write timeout,
+// and an SSE stream resumed up to date (sent only heartbeats) none
+// either: each held its slot for as long as its client kept the
+// connection, so MaxStreams such clients shut out every other stream.
+func TestStreamWriteTimeout(t *testing.T) {
+	e := MustServer(t)
+	srv := httpapi.NewServer(e.auth, e.flags, e.db, nil)
+	srv.Limits = httpapi.Limits{StreamWriteTimeout: 200 * time.Millisecond}
+	srv.Heartbeat = 50 * time.Millisecond
+	withFlagd(srv, 0)
+	openServer(t, srv)
+	version := strconv.FormatInt(e.flags.Live("production").Version, 10)
+	for _, c := range []struct {
+		name string
+		open func(h *h2Raw) uint32
+	}{
+		{"SSE resumed up to date", func(h *h2Raw) uint32 {
+			return h.open(t, "GET", "/api/v1/environments/production/stream", e.eval, 0, "last-event-id", version)
+		}},
+		{"flagd EventStream", func(h *h2Raw) uint32 {
+			id := h.open(t, "POST", "/flagd.evaluation.v1.Service/EventStream", e.eval, -1, "content-type", "application/connect+json")
+			msg := append([]byte{0, 0, 0, 0, 2}, "{}"...) // a Connect envelope: flags, length, message
+			if err := h.fr.WriteData(id, true, msg); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := dialH2Raw(t, srv, nil, 0)
+			h.readUntilReset(t, c.open(h))
+			for i := 0; httpapi.StreamSlots(srv) != 0; i++ {
+				if i == 500 {
+					t.Fatalf("%d stream slots held after the reset", httpapi.StreamSlots(srv))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
 	}
 }
 

@@ -20,7 +20,7 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int64 { return &c.Limits.MaxHeaderBytes }),
 		durationSetting("body-timeout", "30s", "time a client may take to send a request body (408 beyond it)",
 			func(c *serveConfig) *time.Duration { return &c.Limits.BodyTimeout }),
-		durationSetting("stream-write-timeout", "10s", "time a flag stream client may take to receive a flag set before it is dropped",
+		durationSetting("stream-write-timeout", "10s", "time a flag stream client (SSE, flagd) may take to receive each write, a flag set or a heartbeat, before it is dropped",
 			func(c *serveConfig) *time.Duration { return &c.Limits.StreamWriteTimeout }),
 		sizeSetting("max-body-buffered", "256MiB", "request body bytes all requests may hold at once (503 beyond it)",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxBufferedBytes }),
