@@ -504,17 +504,27 @@ func (g *guard) remove(b *guardedBody) {
 // it would otherwise hold the stream, its slot and the server's write for
 // as long as it liked — a client that opens no flow-control window, or
 // one that resumes an SSE stream up to date and so is sent only
-// heartbeats. Between writes no deadline runs: a stream idles as long as
-// it lives.
+// heartbeats. Between messages no deadline runs: a stream idles as long
+// as it lives. The deadline is set at a message's first write and taken
+// off when it has been flushed (both streams flush every message), two
+// changes a message — over HTTP/2 each is a message to the connection's
+// goroutine, and a flag change goes to every stream at once.
 type streamWriter struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	armed   bool // a deadline is set
+}
+
+func (w *streamWriter) arm() {
+	if !w.armed {
+		w.armed = true
+		w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
-	defer w.rc.SetWriteDeadline(time.Time{})
+	w.arm()
 	return w.ResponseWriter.Write(p)
 }
 
@@ -522,9 +532,11 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 func (w *streamWriter) Flush() { w.FlushError() }
 
 func (w *streamWriter) FlushError() error {
-	w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
-	defer w.rc.SetWriteDeadline(time.Time{})
-	return w.rc.Flush()
+	w.arm()
+	err := w.rc.Flush()
+	w.armed = false
+	w.rc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
