@@ -297,6 +297,9 @@ func TestSettingsSet(t *testing.T) {
 		{"cuped", "maybe", "settings.cuped"},
 		{"weights", "a=1", "settings.weights"},
 		{"weights", "a:1,b:x", "settings.weights.b"},
+		// A variant named twice would keep its last weight silently, and
+		// the SRM check then tests a split nobody meant.
+		{"weights", "control:50,treatment:50,control:30", "settings.weights.control"},
 		{"beta", "1", "beta"},
 	} {
 		valuelooptest.WantFieldError(t, s.Set(tc.name, tc.value), tc.field)

@@ -152,6 +152,12 @@ func (s *Settings) Set(name, value string) error {
 			if perr != nil {
 				return valueloop.FieldErrorf(field+"."+k, "must be a number, got %q", v)
 			}
+			// The last weight would win silently, and the SRM check test a
+			// split nobody meant; a JSON body with the key twice is refused
+			// too (jsondecode).
+			if _, dup := w[k]; dup {
+				return valueloop.FieldErrorf(field+"."+k, "variant %q is named twice in %q: give each variant one weight", k, value)
+			}
 			w[k] = f
 		}
 		s.Weights = w

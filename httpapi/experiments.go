@@ -138,6 +138,10 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 			}
 		case !slices.Contains(resultSettings, name):
 			return valueloop.FieldErrorf(name, "unknown parameter: want metric, dimension or a setting (%s)", strings.Join(resultSettings, ", "))
+		case len(values) != 1:
+			// Which one was meant is not ours to guess: q.Get would take
+			// the first silently.
+			return valueloop.FieldErrorf("settings."+name, "give it once, got %d values (%s)", len(values), strings.Join(values, ", "))
 		}
 	}
 	for _, name := range resultSettings { // in a fixed order, so errors are stable

@@ -211,6 +211,10 @@ func TestResultsAPI(t *testing.T) {
 		{"prior=wide", "settings.prior"},
 		{"control=nope", "settings.control"},
 		{"weights=control:1,nope:1", "settings.weights.nope"},
+		// Given twice, a setting has no one value: refused, as a repeated
+		// dimension is, rather than the first taken silently.
+		{"alpha=0.2&alpha=0.01", "settings.alpha"},
+		{"weights=control:1,treatment:1&weights=control:1,treatment:3", "settings.weights"},
 		{"metric=nope", "metrics"},
 		{"bogus=1", "bogus"},
 	} {

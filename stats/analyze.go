@@ -670,46 +670,49 @@ func expm1Interval(iv Interval) Interval {
 }
 
 // bonferroniIntervals gives every comparison, on both scales, its intervals
-// at level 1 − α/m, m the comparisons with data: each test at α/m is what
-// the Bonferroni-adjusted p-value tests at α, so the adjusted interval
-// excludes 0 exactly when the adjusted p-value is below α.
+// at level 1 − α/m, m the comparisons of its family (see correct): each test
+// at α/m is what the Bonferroni-adjusted p-value tests at α, so the adjusted
+// interval excludes 0 exactly when the adjusted p-value is below α. The
+// relative family can be smaller than the absolute one (a control mean of
+// zero has no relative effect), so each scale counts its own m.
 func (a *analyzer) bonferroniIntervals(res *Result) {
-	m := 0
-	for _, mr := range res.Metrics {
-		for _, c := range mr.Comparisons {
-			if c.Status == OK {
-				m++
+	for f := 0; f < 4; f += 2 { // the absolute, then the relative family
+		m := 0
+		for mi := range res.Metrics {
+			for ci := range res.Metrics[mi].Comparisons {
+				if raw, _ := pValues(&res.Metrics[mi].Comparisons[ci], f); raw != nil {
+					m++
+				}
 			}
 		}
-	}
-	if m < 2 {
-		return
-	}
-	alpha := a.s.Alpha / float64(m)
-	tail := alpha
-	if a.s.Alternative == TwoSided {
-		tail /= 2
-	}
-	zCrit := -normQuantile(tail)
-	// The same sequence (its ρ is tuned at α) read at level α/m, which is
-	// what m times its always-valid p-value tests.
-	seq := a.seq
-	seq.alpha = alpha
-	for mi := range res.Metrics {
-		for ci := range res.Metrics[mi].Comparisons {
-			c := &res.Metrics[mi].Comparisons[ci]
-			if c.Status != OK {
-				continue
-			}
-			crit := zCrit
-			if c.tt.df > 0 {
-				crit = -tQuantile(tail, c.tt.df)
-			}
-			mult := seq.multiplier(c.tt.units)
-			for _, e := range []*Effect{&c.Absolute, c.Relative} {
-				if e == nil {
+		if m < 2 {
+			continue // a family of one is not corrected (see correct)
+		}
+		alpha := a.s.Alpha / float64(m)
+		tail := alpha
+		if a.s.Alternative == TwoSided {
+			tail /= 2
+		}
+		zCrit := -normQuantile(tail)
+		// The same sequence (its ρ is tuned at α) read at level α/m, which is
+		// what m times its always-valid p-value tests.
+		seq := a.seq
+		seq.alpha = alpha
+		for mi := range res.Metrics {
+			for ci := range res.Metrics[mi].Comparisons {
+				c := &res.Metrics[mi].Comparisons[ci]
+				if raw, _ := pValues(c, f); raw == nil {
 					continue
 				}
+				e := &c.Absolute
+				if f >= 2 {
+					e = c.Relative
+				}
+				crit := zCrit
+				if c.tt.df > 0 {
+					crit = -tQuantile(tail, c.tt.df)
+				}
+				mult := seq.multiplier(c.tt.units)
 				// The test's own scale: the estimate, or ln(t/c) for a
 				// log-ratio effect.
 				center := e.Statistic * e.SE

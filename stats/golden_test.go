@@ -593,3 +593,62 @@ func TestGoldenBayesPrior(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenBonferroniFamilies: a metric whose control never converts has
+// an absolute comparison but no relative one, so the relative family is
+// one smaller than the absolute. Each scale's adjusted intervals are at
+// α/m of its own family, as its adjusted p-values are (statsmodels
+// multipletests per family), so that each excludes 0 exactly when its
+// adjusted p-value is below α. Golden values from
+// testdata/gen_bonferroni_families.py.
+func TestGoldenBonferroniFamilies(t *testing.T) {
+	b, err := os.ReadFile("testdata/bonferroni_families.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Alpha       float64
+		Units       int64
+		Comparisons []struct {
+			Metric                   string
+			Control, Treatment       int64
+			AbsoluteAdjustedPValue   float64
+			AbsoluteAdjustedInterval Interval
+			RelativeAdjustedPValue   *float64
+			RelativeAdjustedInterval *Interval
+		}
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Variants: []Variant{{Name: "control", Weight: 1, Units: g.Units}, {Name: "treatment", Weight: 1, Units: g.Units}}}
+	for _, c := range g.Comparisons {
+		in.Metrics = append(in.Metrics, Metric{Name: c.Metric, Kind: Proportion,
+			Summaries: []Summary{proportion(c.Control, g.Units), proportion(c.Treatment, g.Units)}})
+	}
+	s := fixedSettings(g.Alpha, TwoSided)
+	s.Correction = Bonferroni
+	res := mustAnalyze(t, s, in)
+	for i, w := range g.Comparisons {
+		got := res.Metrics[i].Comparisons[0]
+		if got.Status != OK || got.Absolute.AdjustedInterval == nil {
+			t.Fatalf("%s: %+v", w.Metric, got)
+		}
+		checkClose(t, w.Metric+" absolute adjusted p", got.Absolute.AdjustedPValue, w.AbsoluteAdjustedPValue, goldenTol)
+		checkInterval(t, w.Metric+" absolute adjusted interval", *got.Absolute.AdjustedInterval, w.AbsoluteAdjustedInterval, goldenTol)
+		switch {
+		case w.RelativeAdjustedInterval == nil && got.Relative != nil:
+			t.Errorf("%s: a relative effect %+v without a control baseline", w.Metric, *got.Relative)
+		case w.RelativeAdjustedInterval == nil:
+		case got.Relative == nil || got.Relative.AdjustedInterval == nil:
+			t.Errorf("%s: no relative adjusted interval: %+v", w.Metric, got.Relative)
+		default:
+			e := got.Relative
+			checkClose(t, w.Metric+" relative adjusted p", e.AdjustedPValue, *w.RelativeAdjustedPValue, goldenTol)
+			checkInterval(t, w.Metric+" relative adjusted interval", *e.AdjustedInterval, *w.RelativeAdjustedInterval, goldenTol)
+			if (e.AdjustedPValue < g.Alpha) == e.AdjustedInterval.Contains(0) {
+				t.Errorf("%s: relative adjusted p %v but adjusted interval %v", w.Metric, e.AdjustedPValue, *e.AdjustedInterval)
+			}
+		}
+	}
+}

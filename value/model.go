@@ -150,10 +150,14 @@ type CostOfDelay struct {
 // Total is the cost of delay: the sum of its parts.
 func (c CostOfDelay) Total() float64 { return c.UserValue + c.TimeCriticality + c.RiskReduction }
 
-// Limits of estimates.
+// Limits of estimates. MinSize and MaxReach keep next's score, value ×
+// confidence × effect / size, finite: at most 1e12 × 3 × 1 × 3 / 0.001 for
+// RICE. Beyond them it overflowed to +Inf, which JSON cannot write.
 const (
-	MaxScore = 100  // largest part of a cost of delay
-	MaxSize  = 1000 // largest size
+	MaxScore = 100   // largest part of a cost of delay
+	MaxSize  = 1000  // largest size
+	MinSize  = 0.001 // smallest size other than 0 (not estimated)
+	MaxReach = 1e12  // largest RICE reach: users per period, more than there are
 )
 
 // DefaultConfidence is the prior probability of validation when the team
@@ -435,10 +439,12 @@ func (e *Estimate) validate() error {
 	switch {
 	case !(e.Size >= 0 && e.Size <= MaxSize):
 		return valueloop.FieldErrorf("estimate.size", "must be a positive number up to %d, got %v", MaxSize, e.Size)
+	case e.Size > 0 && e.Size < MinSize:
+		return valueloop.FieldErrorf("estimate.size", "must be a number from %g up to %d, got %v", MinSize, MaxSize, e.Size)
 	case !(e.Confidence >= 0 && e.Confidence <= 1):
 		return valueloop.FieldErrorf("estimate.confidence", "must be a probability in (0, 1], got %v", e.Confidence)
-	case !(e.Reach >= 0) || math.IsInf(e.Reach, 0):
-		return valueloop.FieldErrorf("estimate.reach", "must be zero or a positive number, got %v", e.Reach)
+	case !(e.Reach >= 0 && e.Reach <= MaxReach):
+		return valueloop.FieldErrorf("estimate.reach", "must be zero or a positive number of users, at most %g, got %v", MaxReach, e.Reach)
 	case !(e.Impact >= 0 && e.Impact <= 3):
 		return valueloop.FieldErrorf("estimate.impact", "must be between 0.25 (minimal) and 3 (massive), got %v", e.Impact)
 	case e.Impact > 0 && e.Impact < 0.25:

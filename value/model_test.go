@@ -74,6 +74,10 @@ func TestValidateBadInput(t *testing.T) {
 		{"size too large", func(f *File) { f.Features[0].Estimate.Size = 5000 }, "features[0].estimate.size", "up to 1000"},
 		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = 1.5 }, "features[1].estimate.confidence", "probability"},
 		{"impact off the scale", func(f *File) { f.Features[1].Estimate.Impact = 0.1 }, "features[1].estimate.impact", "0.25 (minimal) and 3"},
+		// Either made next's score +Inf, which JSON cannot write: the
+		// whole backlog answered 200 with an empty body.
+		{"reach beyond any audience", func(f *File) { f.Features[1].Estimate.Reach = 1e308 }, "features[1].estimate.reach", "at most 1e+12"},
+		{"size too small to divide by", func(f *File) { f.Features[0].Estimate.Size = 1e-322 }, "features[0].estimate.size", "from 0.001 up to 1000"},
 		{"target zero", func(f *File) { f.Objectives[0].Target.Value = 0 }, "objectives[0].target.value", "positive"},
 		{"no horizon", func(f *File) { f.Objectives[0].Horizon = Date{} }, "objectives[0].horizon", "required"},
 		{"bad key", func(f *File) { f.Features[0].Key = "New Onboarding" }, "features[0].key", "lower-case letters"},

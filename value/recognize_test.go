@@ -86,3 +86,32 @@ func TestRecord(t *testing.T) {
 		t.Errorf("no flag: lead %v, learning %v; want 2 and 7 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)
 	}
 }
+
+// A verdict given by hand is a verdict (docs/value.md: "validated /
+// invalidated: a recorded final verdict, or by hand"): the record's verdict
+// and its time to validated learning are those of the verdict that stands,
+// the lifecycle's, whichever way it was given. Exposure day 5 throughout.
+func TestRecordVerdictByHand(t *testing.T) {
+	f := &mustParse(t).Features[0]
+	start := []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ev("rs", RolloutStarted, day(5)), ev("rc", RolloutCompleted, day(9))}
+	for _, tc := range []struct {
+		name     string
+		events   []Event
+		want     Stage
+		at       float64 // day of the verdict that stands
+		learning float64 // days
+	}{
+		{"recorded", []Event{verdict("v", Validated, day(19), 0.07)}, Validated, 19, 14},
+		{"by hand only", []Event{moved("m", Validated, day(12))}, Validated, 12, 7},
+		{"recorded, then overruled by hand", []Event{verdict("v", Validated, day(19), 0.07), moved("m", Invalidated, day(22))}, Invalidated, 22, 17},
+		{"by hand, then recorded", []Event{moved("m", Invalidated, day(15)), verdict("v", Validated, day(19), 0.07)}, Validated, 19, 14},
+	} {
+		r := NewRecord(f, append(append([]Event{}, start...), tc.events...), day(30))
+		if r.Stage != tc.want || r.Verdict != tc.want || !r.VerdictAt.Equal(day(tc.at)) {
+			t.Errorf("%s: stage %s, verdict %s at %v; want %s at day %v", tc.name, r.Stage, r.Verdict, r.VerdictAt, tc.want, tc.at)
+		}
+		if r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(tc.learning).D() {
+			t.Errorf("%s: time to validated learning %v (missing %q), want %v days", tc.name, r.TimeToValidatedLearning, r.Missing, tc.learning)
+		}
+	}
+}

@@ -82,12 +82,13 @@ func NewRecord(f *Feature, events []Event, now time.Time) *Record {
 			r.FirstExposure = earlier(r.FirstExposure, e.At)
 		case RolloutCompleted:
 			r.ReleasedAt = earlier(r.ReleasedAt, e.At)
-		case VerdictRecorded:
-			if e.Stage.Decided() {
-				// The verdict that stands is the last; its time counts.
-				r.Verdict, r.VerdictAt = e.Stage, e.At
-			}
 		}
+	}
+	// The verdict that stands is the lifecycle's: the last, recorded or
+	// given by hand (a team overruling a recorded verdict), so that the
+	// record never names another verdict than its stage.
+	if v := l.Verdict; v != nil {
+		r.Verdict, r.VerdictAt = v.Stage, v.At
 	}
 	switch {
 	case !r.ReleasedAt.IsZero() || rollout:

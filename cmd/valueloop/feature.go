@@ -207,9 +207,14 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Fields left out keep their stored values: a feature that cannot be
+	// read (other than not found: a new one) stops here, for writing one
+	// built from the flags alone would wipe the rest.
 	ft := &value.Feature{Key: pos[0]}
 	if old, err := c.Feature(ctx, pos[0]); err == nil {
 		ft = &old.Feature
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return fmt.Errorf("feature set: reading the stored feature %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(ft); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/value"
@@ -131,9 +132,13 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As feature set: an objective that cannot be read (other than not
+	// found: a new one) stops here rather than be overwritten.
 	o := &value.Objective{Key: pos[0]}
 	if old, err := c.Objective(ctx, pos[0]); err == nil {
 		o = old
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return fmt.Errorf("objective set: reading the stored objective %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(o); err != nil {
 		return err

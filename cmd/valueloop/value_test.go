@@ -2,9 +2,15 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -462,5 +468,61 @@ func TestDemoFeatureHistoryTrue(t *testing.T) {
 	}
 	if n < 20 || last["feature:new-onboarding"] != value.Validated {
 		t.Errorf("%d transitions, new-onboarding ends %s; want the demo's history ending validated", n, last["feature:new-onboarding"])
+	}
+}
+
+// TestSetKeepsWhatItCannotRead: feature set and objective set change the
+// fields given and keep the stored others, which they read first. When that
+// read fails for another reason than "not found" (here a proxy in front of
+// the server answers 503 to it, as an overloaded server does), they must
+// stop: writing a value built from the flags alone would wipe the stored
+// links, hypothesis and estimate.
+func TestSetKeepsWhatItCannotRead(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && (r.URL.Path == "/api/v1/features/new-onboarding" || r.URL.Path == "/api/v1/objectives/activation") {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"try again","code":"unavailable"}`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	for _, tc := range []struct {
+		name string
+		path string // the stored value, read straight from the server
+		args []string
+	}{
+		{"feature", "/api/v1/features/new-onboarding", []string{"feature", "set", "new-onboarding", "--title", "Renamed", "--objective", "activation", "--change", "x", "--for", "y", "--outcome", "z"}},
+		{"objective", "/api/v1/objectives/activation", []string{"objective", "set", "activation", "--title", "Renamed", "--metric", "onboarding-completed", "--target", "+5%", "--horizon", "2027-06-30"}},
+	} {
+		// The stored definition: the feature without its record, the
+		// objective without its progress (both computed as of now).
+		stored := func() string {
+			var v map[string]any
+			s.call(t, "GET", tc.path, "", &v)
+			if f, ok := v["feature"]; ok {
+				v = map[string]any{"feature": f}
+			}
+			delete(v, "progress")
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+		before := stored()
+		var stdout, stderr strings.Builder
+		code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
+			envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+		if code == 0 || !strings.Contains(stderr.String(), "try again") {
+			t.Errorf("%s set with its stored value unreadable: exit %d, stderr %q; want a failure saying why", tc.name, code, stderr.String())
+		}
+		if after := stored(); after != before {
+			t.Errorf("%s set with its stored value unreadable changed it:\nbefore %s\nafter  %s", tc.name, before, after)
+		}
 	}
 }
