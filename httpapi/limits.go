@@ -106,7 +106,7 @@ type Limits struct {
 	// MaxRequests bounds the requests under way at once, flag streams
 	// aside (MaxStreams bounds them once their request has been read),
 	// checked before anything is done for a request; beyond it 503 with
-	// Retry-After. Each holds a goroutine and its request (2.4–2.7 KiB
+	// Retry-After. Each holds a goroutine and its request (2.3–3.6 KiB
 	// over HTTP/2 while it waits, BenchmarkWaitingRequest), and over
 	// HTTP/2 a connection starts up to 250 at once, each of which may
 	// wait for its body until BodyTimeout or for its client to read the

@@ -492,13 +492,27 @@ func TestHookBudget(t *testing.T) {
 // verified.
 func waitHookBytes(t testing.TB, srv *httpapi.Server, n int64) {
 	t.Helper()
-	for range 1000 {
-		if httpapi.HookBytes(srv) == n {
+	waitCount(t, "webhook bytes held", func() int64 { return httpapi.HookBytes(srv) }, n)
+}
+
+// inUse is the heap and stack memory in use after a collection.
+func inUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// waitCount waits up to 20 s until count() is n.
+func waitCount(t testing.TB, what string, count func() int64, n int64) {
+	t.Helper()
+	for range 2000 {
+		if count() == n {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%d webhook bytes held, want %d", httpapi.HookBytes(srv), n)
+	t.Fatalf("%d %s, want %d", count(), what, n)
 }
 
 // TestAuthThrottle: failed authentications from one address are limited
@@ -680,12 +694,6 @@ func BenchmarkWaitingDelivery(b *testing.B) {
 	d, svc := mustDeliveryServer(b, nil)
 	// Slots for all: the burst of store checks is not what is measured.
 	srv := limitedServer(b, d, httpapi.Limits{BodyTimeout: time.Hour, MaxHookBodies: n}, svc)
-	inUse := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapInuse + m.StackInuse
-	}
 	for b.Loop() {
 		before := inUse()
 		conns := make([]net.Conn, n)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,13 +84,7 @@ func (h *h2Raw) open(t testing.TB, method, path, token string, length int, heade
 // waitRequests waits until the server counts n requests under way.
 func waitRequests(t testing.TB, srv *httpapi.Server, n int64) {
 	t.Helper()
-	for range 2000 {
-		if httpapi.Requests(srv) == n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%d requests under way, want %d", httpapi.Requests(srv), n)
+	waitCount(t, "requests under way", func() int64 { return httpapi.Requests(srv) }, n)
 }
 
 // stallRequests opens n OFREP evaluations on one HTTP/2 connection from
@@ -317,12 +310,7 @@ func TestStreamWriteTimeout(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := dialH2Raw(t, srv, nil, 0)
 			h.readUntilReset(t, c.open(h))
-			for i := 0; httpapi.StreamSlots(srv) != 0; i++ {
-				if i == 500 {
-					t.Fatalf("%d stream slots held after the reset", httpapi.StreamSlots(srv))
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitCount(t, "stream slots held after the reset", func() int64 { return httpapi.StreamSlots(srv) }, 0)
 		})
 	}
 }
@@ -359,12 +347,6 @@ func BenchmarkWaitingRequest(b *testing.B) {
 	const conns, perConn = 8, 125
 	e := MustServer(b)
 	srv := limitedServer(b, e, httpapi.Limits{BodyTimeout: time.Hour}, nil)
-	inUse := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapInuse + m.StackInuse
-	}
 	for b.Loop() {
 		before := inUse()
 		var hs []*h2Raw
