@@ -121,7 +121,15 @@ type Limits struct {
 	// counted unless LimitLoopback: a reverse proxy on the same host makes
 	// every client 127.0.0.1. Default 1024.
 	MaxRequestsPerClient int
-	// LimitLoopback applies MaxRequestsPerClient to loopback addresses.
+	// MaxConnsPerClient bounds the open connections of one client
+	// address (as MaxRequestsPerClient counts them); beyond it new ones
+	// are closed at once. Without it one address could hold every one of
+	// MaxConns with keep-alive requests a minute apart. Default 1024 (a
+	// quarter of MaxConns: browsers behind one corporate NAT each hold
+	// one).
+	MaxConnsPerClient int
+	// LimitLoopback applies MaxRequestsPerClient and MaxConnsPerClient to
+	// loopback addresses.
 	LimitLoopback bool
 	// ResponseTimeout bounds the time from a request's headers to the end
 	// of its answer, its body's time included (so never below
@@ -191,6 +199,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxRequestsPerClient <= 0 {
 		l.MaxRequestsPerClient = 1024
 	}
+	if l.MaxConnsPerClient <= 0 {
+		l.MaxConnsPerClient = 1024
+	}
 	if l.ResponseTimeout <= 0 {
 		l.ResponseTimeout = 2 * time.Minute
 	}
@@ -203,13 +214,16 @@ const retryAfterSeconds = 1
 
 // guard holds the server-wide counters behind Limits.
 type guard struct {
-	lim       Limits
-	conns     atomic.Int64 // open connections
-	refused   atomic.Uint64
-	buffered  atomic.Int64 // body bytes held by requests now
-	streams   atomic.Int64 // flag streams open now
-	overload  atomic.Uint64
-	hookSlots chan struct{}
+	lim     Limits
+	conns   atomic.Int64 // open connections
+	refused atomic.Uint64
+	// refusedPerClient: connections closed at accept for
+	// MaxConnsPerClient.
+	refusedPerClient atomic.Uint64
+	buffered         atomic.Int64 // body bytes held by requests now
+	streams          atomic.Int64 // flag streams open now
+	overload         atomic.Uint64
+	hookSlots        chan struct{}
 	// hookBytes: webhook body bytes read and not yet verified, now.
 	hookBytes atomic.Int64
 	failures  *failureLimiter
@@ -317,6 +331,8 @@ func (g *guard) register(reg *prometheus.Registry) {
 		gauge("valueloop_http_connections", "Open HTTP connections.", func() float64 { return float64(g.conns.Load()) }),
 		gauge("valueloop_http_connections_max", "Open HTTP connections allowed (Limits.MaxConns).", func() float64 { return float64(g.lim.MaxConns) }),
 		counter("valueloop_http_connections_refused_total", "Connections closed on accept because MaxConns were open.", &g.refused),
+		counter("valueloop_http_connections_refused_per_client_total", "Connections closed on accept because their client address had MaxConnsPerClient open.", &g.refusedPerClient),
+		gauge("valueloop_http_connections_per_client_max", "Open connections one client address may hold (Limits.MaxConnsPerClient).", func() float64 { return float64(g.lim.MaxConnsPerClient) }),
 		gauge("valueloop_http_body_bytes_buffered", "Request body bytes held by requests now.", func() float64 { return float64(g.buffered.Load()) }),
 		gauge("valueloop_http_body_bytes_buffered_max", "Request body bytes that may be held at once (Limits.MaxBufferedBytes).", func() float64 { return float64(g.lim.MaxBufferedBytes) }),
 		counter("valueloop_http_body_overload_total", "Requests answered 503 because MaxBufferedBytes or MaxHookBuffered were held, or MaxHookBodies deliveries were being checked.", &g.overload),
@@ -688,28 +704,31 @@ type client struct {
 	requests atomic.Int64
 }
 
-// connect finds the client of a connection from addr, or nil when its
-// requests are not counted per client (loopback, unless LimitLoopback;
-// not an IP).
-func (g *guard) connect(addr net.Addr) *client {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return nil
+// connect finds the client of a connection from addr, or nil when it is
+// not counted per client (loopback, unless LimitLoopback; not an IP); ok
+// is false when the client has MaxConnsPerClient open already.
+func (g *guard) connect(addr net.Addr) (c *client, ok bool) {
+	tcp, isTCP := addr.(*net.TCPAddr)
+	if !isTCP {
+		return nil, true
 	}
 	ip := tcp.AddrPort().Addr().Unmap()
 	if ip.IsLoopback() && !g.lim.LimitLoopback {
-		return nil
+		return nil, true
 	}
 	key := auth.ClientKey(ip)
 	g.clientsMu.Lock()
 	defer g.clientsMu.Unlock()
-	c := g.clients[key]
+	c = g.clients[key]
 	if c == nil {
 		c = &client{key: key}
 		g.clients[key] = c
 	}
+	if c.conns >= g.lim.MaxConnsPerClient {
+		return nil, false // it has one open at least: it stays
+	}
 	c.conns++
-	return c
+	return c, true
 }
 
 // disconnect ends a connection of c (nil: none counted).
@@ -863,7 +882,14 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, g: l.g, client: l.g.connect(c.RemoteAddr())}, nil
+		cl, ok := l.g.connect(c.RemoteAddr())
+		if !ok {
+			l.g.conns.Add(-1)
+			l.g.refusedPerClient.Add(1)
+			c.Close()
+			continue
+		}
+		return &countedConn{Conn: c, g: l.g, client: cl}, nil
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -180,6 +181,65 @@ func TestRequestCapPerClient(t *testing.T) {
 				t.Errorf("a request from 127.0.0.2: %d, want 200", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// TestConnectionCapPerClient: one client address may hold only
+// MaxConnsPerClient connections; one more is closed at accept, while
+// another address connects. Without it one address could hold every
+// connection the server takes.
+func TestConnectionCapPerClient(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{MaxConnsPerClient: 2, LimitLoopback: true}, nil)
+	from := func(ip byte) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}
+		c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	served := func(c net.Conn) bool {
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return false
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	first := from(1)
+	for _, c := range []net.Conn{first, from(1)} {
+		if !served(c) {
+			t.Fatal("a connection within the cap is not served")
+		}
+	}
+	if served(from(1)) {
+		t.Error("a third connection from 127.0.0.1 was served, want it closed at accept")
+	}
+	if !served(from(2)) {
+		t.Error("a connection from 127.0.0.2 is not served")
+	}
+	first.Close()
+	waitState(t, srv, "2 connections", func(c, _ int64, _ int) bool { return c == 2 })
+	if !served(from(1)) {
+		t.Error("after one closed, a new connection from 127.0.0.1 is not served")
+	}
+	c := from(3) // 127.0.0.1 holds its two
+	if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "valueloop_http_connections_refused_per_client_total 1\n") {
+		t.Errorf("metrics: want 1 connection refused per client:\n%s", grepLines(string(body), "valueloop_http_connections"))
 	}
 }
 
