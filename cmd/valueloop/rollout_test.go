@@ -327,3 +327,36 @@ func TestRolloutWebhookStandard(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestParseGuardrail: --guardrail METRIC[:lower|higher][:TOLERANCE] reads a
+// tolerance as a percentage with "%" and as a fraction without, and refuses
+// what it would otherwise read silently: a direction or tolerance given
+// twice (the last won), and a bare number of 1 or more (as --steps reads
+// bare numbers as percentages, "errors:2" meant 2% but tolerated 200%).
+func TestParseGuardrail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want rollout.Guardrail
+		err  string // "" for accepted
+	}{
+		{"errors:2%", rollout.Guardrail{Metric: "errors", Tolerance: 0.02}, ""},
+		{"errors:0.02", rollout.Guardrail{Metric: "errors", Tolerance: 0.02}, ""},
+		{"errors:lower:5%", rollout.Guardrail{Metric: "errors", Direction: "lower", Tolerance: 0.05}, ""},
+		{"revenue:10%:higher", rollout.Guardrail{Metric: "revenue", Direction: "higher", Tolerance: 0.1}, ""},
+		{"errors:200%", rollout.Guardrail{Metric: "errors", Tolerance: 2}, ""},
+		{"errors", rollout.Guardrail{Metric: "errors"}, ""},
+		{"errors:2", rollout.Guardrail{}, "tolerance 2 is a fraction, 200%: write 2% for 2 percent, or 200% if that is meant"},
+		{"errors:1", rollout.Guardrail{}, "write 1% for 1 percent, or 100%"},
+		{"errors:2%:5%", rollout.Guardrail{}, "tolerance given twice (2%, then 5%)"},
+		{"errors:lower:higher", rollout.Guardrail{}, "direction given twice (lower, then higher)"},
+		{"errors:up", rollout.Guardrail{}, "neither a direction"},
+	} {
+		g, err := parseGuardrail(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || g != tc.want):
+			t.Errorf("parseGuardrail(%q) = %+v, %v; want %+v", tc.in, g, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseGuardrail(%q) = %+v, %v; want an error with %q", tc.in, g, err, tc.err)
+		}
+	}
+}
