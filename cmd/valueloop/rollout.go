@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/jsondecode"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/termchart"
@@ -231,9 +231,9 @@ func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrai
 		if err != nil {
 			return p, err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
+		// As the server reads a plan it is sent: a key given twice, or
+		// naming a field only ignoring case, is refused, not read.
+		if err := jsondecode.Decode(data, &p, jsondecode.Options{DisallowUnknownFields: true}); err != nil {
 			return p, usageErrorf("rollout start: %s is not a rollout plan: %v", file, err)
 		}
 		if p.Flag == "" {

@@ -360,3 +360,34 @@ func TestParseGuardrail(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutPlanFile: a plan file is read as the server reads the plan in
+// a request (jsondecode): a key given twice, or one that names a field only
+// ignoring case, is refused naming it, rather than read (the last of the
+// two, or the field it resembles) and sent on as a valid plan.
+func TestRolloutPlanFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, plan string
+		err        string // "" for accepted
+	}{
+		{"plain", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minDuration":"1h"},{"percent":100}]}`, ""},
+		{"onBreach twice", `{"variant":"on","baseline":"off","onBreach":"pause","steps":[{"percent":100}],"onBreach":"rollback"}`, "onBreach: appears more than once"},
+		{"minDuration twice", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minDuration":"1d","minDuration":"1h"},{"percent":100}]}`, "steps[0].minDuration: appears more than once"},
+		{"field name in another case", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minusers":5000},{"percent":100}]}`, "steps[0].minusers"},
+		{"unknown field", `{"variant":"on","baseline":"off","steps":[{"percent":100}],"tolerance":0.1}`, "tolerance"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "plan.json")
+			if err := os.WriteFile(file, []byte(tc.plan), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p, err := rolloutPlan(&cliEnv{}, "greet", file, "", "", "", nil, "", 0, 0)
+			switch {
+			case tc.err == "" && (err != nil || p.Flag != "greet" || p.Variant != "on"):
+				t.Errorf("rolloutPlan = %+v, %v; want the plan of greet", p, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("rolloutPlan = %+v, %v; want an error with %q", p, err, tc.err)
+			}
+		})
+	}
+}
