@@ -43,6 +43,14 @@ func (t *Token) CanEvaluate(env string) bool {
 	return t.RevokedAt == nil && (t.Environment == "" || t.Environment == env)
 }
 
+// RecordsExposures reports whether t's evaluations are recorded as
+// exposures: not for a NoExposures token, nor for a viewer token, which
+// changes nothing — its evaluations are previews, and recorded they would
+// put whoever it evaluates for into experiments.
+func (t *Token) RecordsExposures() bool {
+	return !t.NoExposures && t.Scope != ScopeViewer
+}
+
 // CanSendEvents reports whether t may send events to env: evaluate and
 // admin tokens may, a viewer token changes nothing.
 func (t *Token) CanSendEvents(env string) bool {

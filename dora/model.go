@@ -14,6 +14,15 @@ const (
 	StatusCanceled = "canceled" // never reached production; ignored by the metrics
 )
 
+// ShortSHA is the commit sha as people read it: its first 7 characters, as
+// git abbreviates; a shorter one (an abbreviation already) as it is.
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
 // Change is one commit, or one merged pull/merge request, of a repository.
 type Change struct {
 	Repo string `json:"repo"`

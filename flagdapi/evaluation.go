@@ -60,7 +60,7 @@ func (s *Server) resolve(ctx context.Context, header http.Header, key string, in
 		tracing.Evaluated(ctx, live.Environment.Key, tracing.TargetingKey(evalCtx), &res)
 	}
 	if s.Evaluated != nil {
-		s.Evaluated(live.Environment.Key, t.NoExposures, evalCtx, &res)
+		s.Evaluated(live.Environment.Key, !t.RecordsExposures(), evalCtx, &res)
 	}
 	switch {
 	case res.ErrorCode == evaluation.FlagNotFound:

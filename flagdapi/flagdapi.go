@@ -99,6 +99,15 @@ const MaxMessageBytes = ofrep.MaxBodyBytes
 // compression cannot be shared so. Compressed requests are still read.
 var uncompressedSync = connect.WithCompressMinBytes(math.MaxInt)
 
+// StreamPaths are the paths of the services' streams (SyncFlags, and
+// EventStream of both evaluation versions), which live as long as their
+// client: the HTTP server bounds them by their slots, not as requests.
+var StreamPaths = []string{
+	syncv1connect.FlagSyncServiceSyncFlagsProcedure,
+	evaluationv1connect.ServiceEventStreamProcedure,
+	evaluationv2connect.ServiceEventStreamProcedure,
+}
+
 // Handlers returns the services' handlers by the path prefix they serve.
 func (s *Server) Handlers() map[string]http.Handler {
 	out := map[string]http.Handler{}

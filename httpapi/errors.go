@@ -20,17 +20,21 @@ func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() && r.ProtoMajor < 2 {
-				// Refused before its body was read (or while): answer now
-				// and close, instead of net/http reading the rest first —
-				// which a client that stalls would never send. HTTP/2
-				// resets the stream alone; closing there would end the
-				// connection's other requests too.
-				w.Header().Set("Connection", "close")
-				b.rc.EnableFullDuplex()
+				closeUnread(w, &b.rc)
 			}
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// closeUnread prepares the answer to an HTTP/1.x request refused before
+// its body was read (or while): answered now and closed, instead of
+// net/http reading the rest first — which a client that stalls would
+// never send. HTTP/2 resets the stream alone; closing there would end the
+// connection's other requests too.
+func closeUnread(w http.ResponseWriter, rc *http.ResponseController) {
+	w.Header().Set("Connection", "close")
+	rc.EnableFullDuplex()
 }
 
 // plain adapts a handler that answers its own errors (OFREP, whose error

@@ -415,6 +415,7 @@ func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
+	rc := http.NewResponseController(w)
 	flush := func() {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
@@ -424,6 +425,11 @@ func (s *Server) handleRebuild(w http.ResponseWriter, r *http.Request) error {
 	tick := time.NewTicker(s.rebuildProgressEvery())
 	defer tick.Stop()
 	for {
+		// ResponseTimeout again at each tick: a rebuild may take longer
+		// than one, and a client reading its reports is no client that
+		// stopped reading. One that did stop is still cut: a report it
+		// does not read blocks its write until then.
+		rc.SetWriteDeadline(time.Now().Add(s.guard.lim.ResponseTimeout))
 		select {
 		case out := <-done:
 			if out.err != nil {

@@ -32,6 +32,12 @@ func GuardState(s *Server) (conns, buffered int64, inflight int) {
 	return g.conns.Load(), g.buffered.Load(), g.ninflight
 }
 
+// Requests reports the requests under way counted against MaxRequests.
+func Requests(s *Server) int64 { return s.guard.requests.Load() }
+
+// StreamSlots reports the flag streams holding a MaxStreams slot.
+func StreamSlots(s *Server) int64 { return s.guard.streams.Load() }
+
 // HookBytes reports the webhook body bytes not yet verified held now.
 func HookBytes(s *Server) int64 { return s.guard.hookBytes.Load() }
 

@@ -26,7 +26,7 @@ import (
 // does.
 func withFlagd(srv *httpapi.Server, max int) *flagdapi.Server {
 	f := &flagdapi.Server{Flags: srv.Flags, Auth: srv.Auth, Closing: make(chan struct{}), MaxAnonymousStreams: max, StreamSlot: srv.StreamSlot}
-	srv.Protocols = f.Handlers()
+	srv.Protocols, srv.StreamPaths = f.Handlers(), flagdapi.StreamPaths
 	f.Register(srv.Registry)
 	return f
 }

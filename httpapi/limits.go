@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +45,10 @@ type Limits struct {
 	// are checked every tenth of it (at most every second), so a stalled
 	// one is cut within BodyTimeout plus that tick.
 	BodyTimeout time.Duration
-	// StreamWriteTimeout bounds the time a flag stream client may take to
-	// receive a flag set; a slower one is dropped (and reconnects, resuming
-	// from its Last-Event-ID). Default 10s.
+	// StreamWriteTimeout bounds the time a flag stream client (SSE,
+	// flagd's) may take to receive each write — a flag set, a heartbeat;
+	// a slower one is dropped (and reconnects, resuming from its
+	// Last-Event-ID). Default 10s.
 	StreamWriteTimeout time.Duration
 	// MaxBufferedBytes bounds the request body bytes read and held by all
 	// requests at once (event uploads hold up to 32 MiB each); beyond it
@@ -100,6 +103,34 @@ type Limits struct {
 	// stream is answered 503 with Retry-After (flagd: ResourceExhausted).
 	// Default 2048.
 	MaxStreams int
+	// MaxRequests bounds the requests under way at once, flag streams
+	// aside (MaxStreams bounds them once their request has been read),
+	// checked before anything is done for a request; beyond it 503 with
+	// Retry-After. Each holds a goroutine and its request (2.4–2.7 KiB
+	// over HTTP/2 while it waits, BenchmarkWaitingRequest), and over
+	// HTTP/2 a connection starts up to 250 at once, each of which may
+	// wait for its body until BodyTimeout or for its client to read the
+	// answer until ResponseTimeout: without it, MaxConns connections could
+	// keep a million requests waiting, and a token (an evaluate token is
+	// public in a browser app) or none (/healthz, the dashboard's pages)
+	// was all it took. Default 16384.
+	MaxRequests int
+	// MaxRequestsPerClient bounds them per client address (auth.ClientKey:
+	// an IPv4 address, an IPv6 /64), so that one client cannot take them
+	// all; beyond it 429 with Retry-After. Loopback addresses are not
+	// counted unless LimitLoopback: a reverse proxy on the same host makes
+	// every client 127.0.0.1. Default 1024.
+	MaxRequestsPerClient int
+	// LimitLoopback applies MaxRequestsPerClient to loopback addresses.
+	LimitLoopback bool
+	// ResponseTimeout bounds the time from a request's headers to the end
+	// of its answer, its body's time included (so never below
+	// BodyTimeout): a client that stops reading the answer — over HTTP/2,
+	// one that opens no flow-control window — holds its request that long,
+	// not for ever. Flag streams are not bounded by it (StreamWriteTimeout
+	// bounds each of their writes), and a rebuild that reports progress
+	// has it again from each report. Default 2m.
+	ResponseTimeout time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -154,6 +185,16 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxStreams <= 0 {
 		l.MaxStreams = 2048
 	}
+	if l.MaxRequests <= 0 {
+		l.MaxRequests = 16384
+	}
+	if l.MaxRequestsPerClient <= 0 {
+		l.MaxRequestsPerClient = 1024
+	}
+	if l.ResponseTimeout <= 0 {
+		l.ResponseTimeout = 2 * time.Minute
+	}
+	l.ResponseTimeout = max(l.ResponseTimeout, l.BodyTimeout)
 	return l
 }
 
@@ -172,6 +213,19 @@ type guard struct {
 	// hookBytes: webhook body bytes read and not yet verified, now.
 	hookBytes atomic.Int64
 	failures  *failureLimiter
+	// requests under way now (MaxRequests), and those refused.
+	requests        atomic.Int64
+	requestsRefused atomic.Uint64
+	// streamPaths are the paths of other protocols' flag streams
+	// (Server.StreamPaths).
+	streamPaths []string
+
+	// clients counts the connections of each client address that
+	// MaxRequestsPerClient applies to, to find its count of requests
+	// (client.requests) when a connection opens; an address is dropped
+	// with its last connection, so there are never more than MaxConns.
+	clientsMu sync.Mutex
+	clients   map[netip.Addr]*client
 
 	mu sync.Mutex
 	// inflight lists the bodies of requests in flight, linked through the
@@ -202,6 +256,7 @@ func newGuard(lim Limits) *guard {
 		lim:          lim,
 		hookSlots:    make(chan struct{}, lim.MaxHookBodies),
 		failures:     newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
+		clients:      map[netip.Addr]*client{},
 		tick:         tick,
 		timeoutTicks: int64((lim.BodyTimeout + tick - 1) / tick),
 		quit:         make(chan struct{}),
@@ -273,6 +328,10 @@ func (g *guard) register(reg *prometheus.Registry) {
 		gauge("valueloop_stream_slots", "Flag streams open now that count against Limits.MaxStreams: SSE, and flagd's SyncFlags and event streams with credentials.", func() float64 { return float64(g.streams.Load()) }),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
+		gauge("valueloop_http_requests", "Requests under way now, flag streams aside (Limits.MaxRequests).", func() float64 { return float64(g.requests.Load()) }),
+		gauge("valueloop_http_requests_max", "Requests that may be under way at once (Limits.MaxRequests).", func() float64 { return float64(g.lim.MaxRequests) }),
+		gauge("valueloop_http_requests_per_client_max", "Requests one client address may have under way at once (Limits.MaxRequestsPerClient).", func() float64 { return float64(g.lim.MaxRequestsPerClient) }),
+		counter("valueloop_http_requests_refused_total", "Requests answered 503 because MaxRequests were under way, or 429 because their client address had MaxRequestsPerClient under way.", &g.requestsRefused),
 	)
 }
 
@@ -286,10 +345,20 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    int(s.guard.lim.MaxHeaderBytes),
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
-		// Each connection counts its webhook deliveries waiting for a
-		// body and the dashboard's form posts (MaxAnonBodiesPerConn).
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connAnonKey{}, new(atomic.Int64))
+		// Not a deadline for writes alone: net/http counts it from the
+		// request's headers (and over HTTP/2 resets the stream when it
+		// passes). Flag streams take it off (guarded).
+		WriteTimeout: s.guard.lim.ResponseTimeout,
+		// Each connection knows its client's count of requests
+		// (MaxRequestsPerClient) and counts its webhook deliveries
+		// waiting for a body and the dashboard's form posts
+		// (MaxAnonBodiesPerConn).
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			st := new(connState)
+			if cc, ok := c.(*countedConn); ok {
+				st.client = cc.client
+			}
+			return context.WithValue(ctx, connKey{}, st)
 		},
 		// HTTP/2 has no header timeout: a client that stops in the middle
 		// of a frame (half a HEADERS frame opens no stream) was held until
@@ -333,15 +402,51 @@ func (g *guard) stop() {
 // stream's among them, which lives long) are passed through untouched; a
 // flag stream sent with a body gets the deadline, which only bounds the
 // wait for that body (the stream never reads it).
+//
+// It first counts the request against MaxRequests and its client's
+// MaxRequestsPerClient, and refuses it beyond them before anything else is
+// done. A flag stream is counted while its request is read, not while it
+// streams: a stream slot (MaxStreams) bounds it then.
 func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 	g := s.guard
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
+		st, _ := r.Context().Value(connKey{}).(*connState)
+		noBody := r.Body == nil || r.Body == http.NoBody
+		stream := g.isStream(r)
+		if stream {
+			rc := http.NewResponseController(w)
+			rc.SetWriteDeadline(time.Time{}) // not ResponseTimeout: it streams
+			w = &streamWriter{ResponseWriter: w, rc: rc, timeout: g.lim.StreamWriteTimeout}
+		}
+		counted := st != nil && !(stream && noBody)
+		if counted {
+			if err := g.enter(st.client); err != nil {
+				unread := !noBody && r.ProtoMajor < 2
+				rc := http.NewResponseController(w)
+				if unread {
+					closeUnread(w, rc)
+				}
+				s.writeError(w, r, err)
+				if unread {
+					// net/http reads what is left of the body before it
+					// closes (after the answer is sent): nothing to wait for.
+					rc.SetReadDeadline(time.Now())
+				}
+				return
+			}
+		}
+		if noBody {
+			if counted {
+				defer g.leave(st.client)
+			}
 			h(w, r)
 			return
 		}
 		// One allocation: the controller is a copy inside the body.
-		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load()}
+		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load(), stream: stream}
+		if counted {
+			body.counted, body.client = true, st.client
+		}
 		g.mu.Lock()
 		if g.stopping {
 			body.expire()
@@ -354,6 +459,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			g.mu.Lock()
 			g.remove(body)
 			unread := !body.done.Load() && !body.expired
+			body.uncount()
 			g.mu.Unlock()
 			if unread {
 				// net/http may read the rest after the handler, to reuse
@@ -391,6 +497,49 @@ func (g *guard) remove(b *guardedBody) {
 	b.prev, b.next = nil, nil
 	g.ninflight--
 }
+
+// streamWriter bounds each write and flush of a flag stream (SSE, flagd's)
+// by StreamWriteTimeout: a client that does not take what is sent within
+// it is dropped (the write fails; over HTTP/2 the stream is reset), where
+// it would otherwise hold the stream, its slot and the server's write for
+// as long as it liked — a client that opens no flow-control window, or
+// one that resumes an SSE stream up to date and so is sent only
+// heartbeats. Between messages no deadline runs: a stream idles as long
+// as it lives. The deadline is set at a message's first write and taken
+// off when it has been flushed (both streams flush every message), two
+// changes a message — over HTTP/2 each is a message to the connection's
+// goroutine, and a flag change goes to every stream at once.
+type streamWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	armed   bool // a deadline is set
+}
+
+func (w *streamWriter) arm() {
+	if !w.armed {
+		w.armed = true
+		w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	w.arm()
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush is FlushError for http.Flusher (connect's streams use it).
+func (w *streamWriter) Flush() { w.FlushError() }
+
+func (w *streamWriter) FlushError() error {
+	w.arm()
+	err := w.rc.Flush()
+	w.armed = false
+	w.rc.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // apiBodyLimit is the MaxAPIBody of the server serving r, found through
 // its body (guarded's) rather than a context value, which would cost
@@ -436,6 +585,21 @@ type guardedBody struct {
 	expired    bool
 	seen       bool
 	prev, next *guardedBody
+	// counted: the request is counted against MaxRequests and its
+	// client's (guard.enter), until its handler ends — or, for a flag
+	// stream (stream), until its request has been read. Under g.mu.
+	counted bool
+	stream  bool
+	client  *client
+}
+
+// uncount gives back the request's place in MaxRequests and its client's,
+// once; the caller holds g.mu.
+func (b *guardedBody) uncount() {
+	if b.counted {
+		b.counted = false
+		b.g.leave(b.client)
+	}
 }
 
 // expire cuts the body's reads; the caller holds g.mu.
@@ -450,6 +614,9 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 		b.g.mu.Lock()
 		b.done.Store(true) // watch and stop leave it be from now on
 		expired := b.expired
+		if b.stream {
+			b.uncount() // a stream slot bounds it from now on
+		}
 		b.g.mu.Unlock()
 		if expired {
 			// The deadline was for the body. Past it, net/http reads the
@@ -504,18 +671,103 @@ func (g *guard) hookSlot() (release func(), err error) {
 	}
 }
 
-// connAnonKey finds, in a request's context, the count of its
-// connection's webhook deliveries waiting for their body.
-type connAnonKey struct{}
+// connKey finds, in a request's context, its connection's connState.
+type connKey struct{}
+
+// connState is what the guard keeps of a connection for its requests.
+type connState struct {
+	client *client      // nil: its address is not counted (loopback)
+	anon   atomic.Int64 // anonymous requests under way (anonConn)
+}
+
+// client counts the requests under way of one client address, over all
+// its connections (MaxRequestsPerClient).
+type client struct {
+	key      netip.Addr
+	conns    int // under guard.clientsMu
+	requests atomic.Int64
+}
+
+// connect finds the client of a connection from addr, or nil when its
+// requests are not counted per client (loopback, unless LimitLoopback;
+// not an IP).
+func (g *guard) connect(addr net.Addr) *client {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	ip := tcp.AddrPort().Addr().Unmap()
+	if ip.IsLoopback() && !g.lim.LimitLoopback {
+		return nil
+	}
+	key := auth.ClientKey(ip)
+	g.clientsMu.Lock()
+	defer g.clientsMu.Unlock()
+	c := g.clients[key]
+	if c == nil {
+		c = &client{key: key}
+		g.clients[key] = c
+	}
+	c.conns++
+	return c
+}
+
+// disconnect ends a connection of c (nil: none counted).
+func (g *guard) disconnect(c *client) {
+	if c == nil {
+		return
+	}
+	g.clientsMu.Lock()
+	defer g.clientsMu.Unlock()
+	if c.conns--; c.conns == 0 {
+		delete(g.clients, c.key)
+	}
+}
+
+// enter counts a request against MaxRequests and, when c is not nil, its
+// client's MaxRequestsPerClient, or refuses it beyond them; leave gives
+// its place back.
+func (g *guard) enter(c *client) error {
+	if g.requests.Add(1) > int64(g.lim.MaxRequests) {
+		g.requests.Add(-1)
+		g.requestsRefused.Add(1)
+		return valueloop.Errorf(valueloop.EUNAVAILABLE, "the server has as many requests under way as it may (%d): retry shortly", g.lim.MaxRequests)
+	}
+	if c != nil && c.requests.Add(1) > int64(g.lim.MaxRequestsPerClient) {
+		c.requests.Add(-1)
+		g.requests.Add(-1)
+		g.requestsRefused.Add(1)
+		return valueloop.Errorf(valueloop.ETOOMANY, "this client address has as many requests under way as it may (%d): retry shortly", g.lim.MaxRequestsPerClient)
+	}
+	return nil
+}
+
+func (g *guard) leave(c *client) {
+	g.requests.Add(-1)
+	if c != nil {
+		c.requests.Add(-1)
+	}
+}
+
+// isStream reports a request for a flag stream: the SSE stream, or another
+// protocol's (Server.StreamPaths).
+func (g *guard) isStream(r *http.Request) bool {
+	p := r.URL.Path
+	if r.Method == http.MethodGet && strings.HasSuffix(p, "/stream") && strings.HasPrefix(p, "/api/v1/environments/") {
+		return true
+	}
+	return slices.Contains(g.streamPaths, p)
+}
 
 // anonConn counts an anonymous request of r's connection (a webhook
 // delivery, a dashboard form post) until leave, and refuses one beyond
 // MaxAnonBodiesPerConn.
 func (g *guard) anonConn(r *http.Request) (leave func(), err error) {
-	n, ok := r.Context().Value(connAnonKey{}).(*atomic.Int64)
+	st, ok := r.Context().Value(connKey{}).(*connState)
 	if !ok {
 		return func() {}, nil // served without httpServer (tests of handlers)
 	}
+	n := &st.anon
 	if n.Add(1) > int64(g.lim.MaxAnonBodiesPerConn) {
 		n.Add(-1)
 		g.overload.Add(1)
@@ -611,18 +863,22 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, g: l.g}, nil
+		return &countedConn{Conn: c, g: l.g, client: l.g.connect(c.RemoteAddr())}, nil
 	}
 }
 
 type countedConn struct {
 	net.Conn
-	g    *guard
-	once sync.Once
+	g      *guard
+	client *client
+	once   sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.g.conns.Add(-1) })
+	c.once.Do(func() {
+		c.g.conns.Add(-1)
+		c.g.disconnect(c.client)
+	})
 	return c.Conn.Close()
 }
 

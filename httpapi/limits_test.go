@@ -597,12 +597,12 @@ func TestHookStoreWork(t *testing.T) {
 	// slot, and the next one is refused without a read of the store.
 	hold := make(chan struct{})
 	store.hold.Store(&hold)
-	first := make(chan int)
-	go func() {
-		resp, _ := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
-		first <- resp.StatusCode
-	}()
-	<-store.entered
+	first := goCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
+	select {
+	case <-store.entered:
+	case r := <-first:
+		t.Fatalf("the first hook ended before it read the sources: %d %s %q", r.status, r.body, r.errs)
+	}
 	store.hold.Store(nil)
 	before := store.n.Load()
 	resp, body := doCall(t, srv.URL(), call{method: "POST", path: "/hooks/pagerduty", body: triggered, headers: map[string]string{pagerduty.SignatureHeader: wellFormed}})
@@ -613,8 +613,10 @@ func TestHookStoreWork(t *testing.T) {
 		t.Errorf("a hook refused for want of a slot read the sources %d times, want 0", got)
 	}
 	close(hold)
-	if status := <-first; status != http.StatusUnauthorized {
-		t.Errorf("the held hook: %d, want 401 (its signature is wrong)", status)
+	if r := <-first; r.errs != nil {
+		t.Errorf("the held hook: %q", r.errs)
+	} else if r.status != http.StatusUnauthorized {
+		t.Errorf("the held hook: %d, want 401 (its signature is wrong)", r.status)
 	}
 }
 

@@ -65,7 +65,7 @@ func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Cal
 	if live == nil {
 		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
-	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: t.NoExposures}, nil
+	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: !t.RecordsExposures()}, nil
 }
 
 // Evaluated records an evaluation made outside OFREP (flagd's RPC service)

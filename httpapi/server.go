@@ -71,6 +71,10 @@ type Server struct {
 	// path prefix: flagd's gRPC services (package flagdapi). gRPC needs
 	// HTTP/2, which the server also speaks in cleartext (h2c).
 	Protocols map[string]http.Handler
+	// StreamPaths are the paths of the Protocols' flag streams (flagd's
+	// SyncFlags and EventStream): counted against Limits.MaxRequests only
+	// until their request is read, bounded by MaxStreams after.
+	StreamPaths []string
 	// Tracer, when set, traces requests (server spans with W3C
 	// trace-context propagation; the Protocols trace their own calls),
 	// evaluations and webhook handling (package tracing). Nil: off, at no
@@ -113,6 +117,7 @@ func (s *Server) Open() error {
 	}
 	s.metrics = newMetrics(s.Registry)
 	s.guard = newGuard(s.Limits)
+	s.guard.streamPaths = s.StreamPaths
 	if s.Events != nil && s.Events.Limits.MaxEvents == 0 {
 		s.Events.Limits.MaxEvents = s.guard.lim.MaxEvents
 	}

@@ -3,11 +3,12 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,6 +162,51 @@ func doCall(t testing.TB, base string, c call) (*http.Response, string) {
 	return resp, string(b)
 }
 
+// callResult is what a doCall run by goCall got: its failures (errs), or
+// the status and body of the response.
+type callResult struct {
+	status int
+	body   string
+	errs   []string
+}
+
+// goCall runs doCall in a goroutine of its own, for a request the test
+// waits on while it does others. FailNow (t.Fatal) must be called from the
+// test's goroutine: doCall's failures are collected instead, for the test
+// to report when it receives the result.
+func goCall(t testing.TB, base string, c call) <-chan callResult {
+	done := make(chan callResult, 1)
+	go func() {
+		g := &goroutineTB{TB: t}
+		var r callResult
+		defer func() {
+			r.errs = g.errs
+			done <- r
+		}()
+		resp, body := doCall(g, base, c)
+		r.status, r.body = resp.StatusCode, body
+	}()
+	return done
+}
+
+// goroutineTB is a testing.TB for a goroutine other than the test's: it
+// records failures, and a fatal one ends the goroutine (runtime.Goexit)
+// rather than the test. Only that goroutine uses it until it is done.
+type goroutineTB struct {
+	testing.TB
+	errs []string
+}
+
+func (g *goroutineTB) Error(args ...any) { g.errs = append(g.errs, fmt.Sprint(args...)) }
+func (g *goroutineTB) Errorf(format string, args ...any) {
+	g.errs = append(g.errs, fmt.Sprintf(format, args...))
+}
+func (g *goroutineTB) Fail()                             { g.errs = append(g.errs, "failed") }
+func (g *goroutineTB) Failed() bool                      { return g.errs != nil }
+func (g *goroutineTB) FailNow()                          { g.Fail(); runtime.Goexit() }
+func (g *goroutineTB) Fatal(args ...any)                 { g.Error(args...); runtime.Goexit() }
+func (g *goroutineTB) Fatalf(format string, args ...any) { g.Errorf(format, args...); runtime.Goexit() }
+
 // openAPIRoutes returns "METHOD /path" for every operation in the document.
 func openAPIRoutes(t *testing.T, e *env) (routes []string, doc map[string]any) {
 	t.Helper()
@@ -275,23 +321,19 @@ func TestFlagCRUDAndConflicts(t *testing.T) {
 	}
 
 	// Concurrent conflicting updates at version 1: exactly one wins.
-	var wg sync.WaitGroup
-	codes := make(chan int, 6)
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := strings.Replace(def, `"off"}`, `"off","metadata":{"writer":`+string(rune('0'+i))+`}}`, 1)
-			r, _ := e.do(t, call{method: "PUT", path: "/api/v1/environments/production/flags/new-ui", token: adminSecret, body: d,
-				headers: map[string]string{"If-Match": `"1"`, "Valueloop-Reason": "race"}})
-			codes <- r.StatusCode
-		}()
+	racing := make([]<-chan callResult, 6)
+	for i := range racing {
+		d := strings.Replace(def, `"off"}`, `"off","metadata":{"writer":`+string(rune('0'+i))+`}}`, 1)
+		racing[i] = goCall(t, e.srv.URL(), call{method: "PUT", path: "/api/v1/environments/production/flags/new-ui", token: adminSecret, body: d,
+			headers: map[string]string{"If-Match": `"1"`, "Valueloop-Reason": "race"}})
 	}
-	wg.Wait()
-	close(codes)
 	count := map[int]int{}
-	for c := range codes {
-		count[c]++
+	for _, done := range racing {
+		if r := <-done; r.errs != nil {
+			t.Errorf("racing update: %q", r.errs)
+		} else {
+			count[r.status]++
+		}
 	}
 	if count[200] != 1 || count[409] != 5 {
 		t.Errorf("racing updates: %v, want one 200 and five 409", count)

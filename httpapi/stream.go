@@ -27,8 +27,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if s.Flags.Live(env) == nil {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
+	if _, ok := w.(http.Flusher); !ok {
 		return fmt.Errorf("streaming not supported by this connection")
 	}
 	// The slot first: a stream refused at MaxStreams does no other work.
@@ -84,9 +83,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 				return nil
 			}
 			// A client that does not take the set within the write
-			// timeout is dropped: its connection would otherwise hold the
-			// server's writes (and the set) for as long as it likes.
-			rc.SetWriteDeadline(time.Now().Add(s.guard.lim.StreamWriteTimeout))
+			// timeout is dropped (streamWriter): its connection would
+			// otherwise hold the server's writes (and the set) for as
+			// long as it likes.
 			if _, err := w.Write(event); err != nil {
 				s.metrics.streamsDropped.Inc()
 				return nil
@@ -95,7 +94,6 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 				s.metrics.streamsDropped.Inc()
 				return nil
 			}
-			rc.SetWriteDeadline(time.Time{})
 			sent = live.Version
 		}
 		select {
@@ -110,9 +108,13 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			}
 		case <-ticker.C:
 			if _, err := w.Write([]byte(": heartbeat\n\n")); err != nil {
+				s.metrics.streamsDropped.Inc()
 				return nil
 			}
-			flusher.Flush()
+			if err := rc.Flush(); err != nil {
+				s.metrics.streamsDropped.Inc()
+				return nil
+			}
 		}
 	}
 }

@@ -159,32 +159,48 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 	return c, 0, "", "", nil
 }
 
-// Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
-func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+// begin is the opening both evaluations share: the caller's snapshot, and
+// the request's context read into a scratch the caller must put back. A nil
+// scratch means the request is answered already (an error of Snapshot or of
+// the server, or the failure of a malformed body, in the single-flag or the
+// bulk shape as bulk says).
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key string) (*evaluation.Snapshot, Caller, map[string]any, *scratch) {
 	snap, caller, err := h.Snapshot(r)
 	if err != nil {
 		h.Error(w, r, err)
-		return
+		return nil, caller, nil, nil
 	}
 	sc := getScratch()
+	ctx, status, code, details, err := readContext(r, sc)
+	switch {
+	case err != nil:
+		h.Error(w, r, err)
+	case status != 0 && bulk:
+		writeBulkFailure(w, status, code, details)
+	case status != 0:
+		writeFailure(w, status, key, code, details)
+	default:
+		return snap, caller, ctx, sc
+	}
+	sc.put()
+	return nil, caller, nil, nil
+}
+
+// Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
+func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	snap, caller, ctx, sc := h.begin(w, r, false, key)
+	if sc == nil {
+		return
+	}
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details, err := readContext(r, sc)
-	if err != nil {
-		h.Error(w, r, err)
-		return
-	}
-	if status != 0 {
-		writeFailure(w, status, key, code, details)
-		return
-	}
 	*res = snap.Evaluate(key, ctx)
 	if h.Evaluated != nil {
 		h.Evaluated(r, caller, ctx, res)
 	}
 	buf.Reset()
-	status = http.StatusOK
+	status := http.StatusOK
 	switch {
 	case res.ErrorCode == evaluation.ErrorCode("FLAG_NOT_FOUND"):
 		status = http.StatusNotFound
@@ -202,23 +218,12 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 
 // EvaluateAll serves POST /ofrep/v1/evaluate/flags.
 func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
-	snap, caller, err := h.Snapshot(r)
-	if err != nil {
-		h.Error(w, r, err)
+	snap, caller, ctx, sc := h.begin(w, r, true, "")
+	if sc == nil {
 		return
 	}
-	sc := getScratch()
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	ctx, status, code, details, err := readContext(r, sc)
-	if err != nil {
-		h.Error(w, r, err)
-		return
-	}
-	if status != 0 {
-		writeBulkFailure(w, status, code, details)
-		return
-	}
 	// The answer is a function of the flag set and the context: so is the ETag.
 	hash := sha256.New()
 	io.WriteString(hash, snap.ETag())

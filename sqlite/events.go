@@ -401,7 +401,13 @@ func (ev *events) finish(t *eventTx, committed bool) {
 }
 
 // unreserve frees the slots LoadUsers reserved for new users whose state
-// was not stored after all.
+// was not stored after all. They are slots of u, unchecked: a reserved slot
+// has no state, which evict passes over; slots never move (slotTable); a
+// key is reserved once per transaction (LoadUsers finds it again); and u
+// is dropped between LoadUsers and finish only by a replacement, whose
+// finish returns before this (StateVersion keeps it while the transaction
+// runs, TestStateVersionAfterPut). Write transactions, whose finish this
+// is, run one after another (the pipeline's one goroutine).
 func (ev *events) unreserve(u *envUsers, e *txEnv) {
 	for _, i := range e.reserved {
 		if u.slots.at(i).state == nil {
@@ -628,14 +634,23 @@ func (t *eventTx) StateVersion(env string, exclusive bool) (string, error) {
 		return "", err
 	}
 	var v string
+	var gen, logBytes int64
 	st, err := t.stmt(stateVersionSQL)
 	if err != nil {
 		return "", err
 	}
-	if err := st.QueryRowContext(t.ctx, e.id).Scan(&v, &e.gen, &e.logBytes); err != nil {
+	if err := st.QueryRowContext(t.ctx, e.id).Scan(&v, &gen, &logBytes); err != nil {
 		return "", fmt.Errorf("sqlite: event state of %s: %w", env, err)
 	}
-	e.versioned = true
+	if e.versioned {
+		// Read again in the same transaction: a generation moved on since
+		// is this transaction's own (bump; the writer is held), which the
+		// users in memory catch up with in finish. Dropped for it, they
+		// took along the slots LoadUsers handed out, and finish freed
+		// reserved slot numbers of another, emptier table.
+		return v, nil
+	}
+	e.gen, e.logBytes, e.versioned = gen, logBytes, true
 	ev := &t.db.ev
 	ev.mu.Lock()
 	if u := ev.users[e.id]; u != nil && u.gen != e.gen {

@@ -390,3 +390,62 @@ func TestUserIndexCollisions(t *testing.T) {
 		m.check(t, -1, k)
 	}
 }
+
+// TestStateVersionAfterPut: StateVersion called again in a transaction that
+// reserved slots for new users and stored states already reads the
+// generation the transaction itself moved on to. That is no other writer's:
+// the users in memory stay, and with them the slots LoadUsers gave out,
+// which finish frees or fills (dropped, finish freed a reserved slot of an
+// empty table: index out of range).
+func TestStateVersionAfterPut(t *testing.T) {
+	ctx := context.Background()
+	db := NewDB(filepath.Join(t.TempDir(), "events.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err := db.StateTx(ctx, func(tx ingest.StateTx) error {
+		if _, err := tx.StateVersion("prod", false); err != nil {
+			return err
+		}
+		if err := tx.LoadUsers("prod", []string{"new-a", "new-b"}, func(string, []byte) error { return nil }); err != nil {
+			return err
+		}
+		if err := tx.PutUsers("prod", []ingest.UserState{{Key: "new-a", State: []byte("state-a")}}); err != nil {
+			return err
+		}
+		_, err := tx.StateVersion("prod", false)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loaded []string
+	err = db.StateTx(ctx, func(tx ingest.StateTx) error {
+		if _, err := tx.StateVersion("prod", false); err != nil {
+			return err
+		}
+		return tx.LoadUsers("prod", []string{"new-a", "new-b"}, func(k string, s []byte) error {
+			loaded = append(loaded, k+"="+string(s))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"new-a=state-a"}; !slices.Equal(loaded, want) {
+		t.Errorf("loaded %q; want %q", loaded, want)
+	}
+	db.ev.mu.Lock()
+	defer db.ev.mu.Unlock()
+	for _, u := range db.ev.users {
+		if u.index.n != 1 || u.slots.len() != 2 || !slices.Equal(u.free, []int32{1}) {
+			t.Errorf("%d keys in the index, %d slots, free %v; want 1, 2, [1] (new-b's)", u.index.n, u.slots.len(), u.free)
+		}
+		for _, i := range u.free {
+			if i >= u.slots.len() {
+				t.Errorf("free slot %d of a table of %d", i, u.slots.len())
+			}
+		}
+	}
+}

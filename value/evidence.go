@@ -50,10 +50,10 @@ func ChangeEvents(c dora.Change, how string) []Event {
 	var out []Event
 	if !c.AuthoredAt.IsZero() {
 		out = append(out, Event{ID: "commit:" + id, Kind: CommitPushed, At: c.AuthoredAt,
-			Cause: "commit " + shortSHA(c.SHA) + " in " + where + suffix})
+			Cause: "commit " + dora.ShortSHA(c.SHA) + " in " + where + suffix})
 	}
 	if !c.MergedAt.IsZero() {
-		what := "commit " + shortSHA(c.SHA)
+		what := "commit " + dora.ShortSHA(c.SHA)
 		if c.PR != "" {
 			what = "pull request #" + c.PR
 		}
@@ -173,13 +173,6 @@ func by(actor string) string {
 		return ""
 	}
 	return " by " + actor
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func pct(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) + "%" }

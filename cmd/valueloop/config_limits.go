@@ -20,7 +20,7 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int64 { return &c.Limits.MaxHeaderBytes }),
 		durationSetting("body-timeout", "30s", "time a client may take to send a request body (408 beyond it)",
 			func(c *serveConfig) *time.Duration { return &c.Limits.BodyTimeout }),
-		durationSetting("stream-write-timeout", "10s", "time a flag stream client may take to receive a flag set before it is dropped",
+		durationSetting("stream-write-timeout", "10s", "time a flag stream client (SSE, flagd) may take to receive each write, a flag set or a heartbeat, before it is dropped",
 			func(c *serveConfig) *time.Duration { return &c.Limits.StreamWriteTimeout }),
 		sizeSetting("max-body-buffered", "256MiB", "request body bytes all requests may hold at once (503 beyond it)",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxBufferedBytes }),
@@ -42,17 +42,29 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int { return &c.Limits.MaxStreams }),
 		intSetting("max-flagd-anonymous-streams", "256", "flagd event streams opened without credentials (flagd's JavaScript provider)",
 			func(c *serveConfig) *int { return &c.FlagdAnonymousStreams }),
+		intSetting("max-requests", "16384", "requests under way at once, flag streams aside (503 beyond them)",
+			func(c *serveConfig) *int { return &c.Limits.MaxRequests }),
+		intSetting("max-requests-per-client", "1024", "requests under way at once from one client address, an IPv6 /64 (429 beyond them; loopback only with per-client-limit-loopback)",
+			func(c *serveConfig) *int { return &c.Limits.MaxRequestsPerClient }),
+		boolSetting("per-client-limit-loopback", "false", "apply max-requests-per-client to loopback addresses too (off: a proxy on the same host makes every client 127.0.0.1)",
+			func(c *serveConfig) *bool { return &c.Limits.LimitLoopback }),
+		durationSetting("response-timeout", "2m", "time from a request's headers to the end of its answer, body included (never below body-timeout; flag streams excepted)",
+			func(c *serveConfig) *time.Duration { return &c.Limits.ResponseTimeout }),
 		intSetting("auth-failures", "20", "failed authentications a client address may make per auth-window before it is answered 429",
 			func(c *serveConfig) *int { return &c.Limits.AuthFailures }),
 		durationSetting("auth-window", "1m", "the window of auth-failures",
 			func(c *serveConfig) *time.Duration { return &c.Limits.AuthWindow }),
-		{name: "auth-throttle-loopback", env: "VALUELOOP_AUTH_THROTTLE_LOOPBACK", def: "false", kind: kindBool,
-			usage: "throttle failed authentications from loopback addresses too (off: a proxy on the same host makes every client 127.0.0.1)",
-			set: func(c *serveConfig, v string) (err error) {
-				c.Limits.ThrottleLoopback, err = parseBool(v)
-				return err
-			}, get: func(c *serveConfig) any { return c.Limits.ThrottleLoopback }},
+		boolSetting("auth-throttle-loopback", "false", "throttle failed authentications from loopback addresses too (off: a proxy on the same host makes every client 127.0.0.1)",
+			func(c *serveConfig) *bool { return &c.Limits.ThrottleLoopback }),
 	}
+}
+
+func boolSetting(name, def, usage string, field func(*serveConfig) *bool) setting {
+	return setting{name: name, env: envName(name), def: def, kind: kindBool, usage: usage,
+		set: func(c *serveConfig, v string) (err error) {
+			*field(c), err = parseBool(v)
+			return err
+		}, get: func(c *serveConfig) any { return *field(c) }}
 }
 
 func envName(name string) string {

@@ -5,19 +5,22 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLimitSettings: the limit settings parse sizes, counts and durations
 // by the usual precedence and refuse bad values naming the setting.
 func TestLimitSettings(t *testing.T) {
-	cfg, err := loadConfig(t, []string{"--max-api-body", "1KiB", "--max-streams", "3", "--max-hook-buffered", "8MiB"},
-		map[string]string{"VALUELOOP_MAX_EVENT_BODY": "2MiB", "VALUELOOP_BODY_TIMEOUT": "5s", "VALUELOOP_MAX_STREAMS": "9", "VALUELOOP_MAX_ANONYMOUS_BODIES_PER_CONNECTION": "2"})
+	cfg, err := loadConfig(t, []string{"--max-api-body", "1KiB", "--max-streams", "3", "--max-hook-buffered", "8MiB", "--max-requests", "100", "--per-client-limit-loopback"},
+		map[string]string{"VALUELOOP_MAX_EVENT_BODY": "2MiB", "VALUELOOP_BODY_TIMEOUT": "5s", "VALUELOOP_MAX_STREAMS": "9", "VALUELOOP_MAX_ANONYMOUS_BODIES_PER_CONNECTION": "2",
+			"VALUELOOP_MAX_REQUESTS_PER_CLIENT": "7", "VALUELOOP_RESPONSE_TIMEOUT": "90s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := cfg.Limits
-	if l.MaxAPIBody != 1<<10 || l.MaxEventBody != 2<<20 || l.BodyTimeout.String() != "5s" || l.MaxStreams != 3 || l.MaxConns != 4096 || l.MaxHookBody != 25<<20 || l.MaxHookBuffered != 8<<20 || l.MaxAnonBodiesPerConn != 2 {
-		t.Errorf("limits %+v: want api body 1KiB and hook buffered 8MiB (flags), event body 2MiB, body timeout 5s and 2 anonymous bodies per connection (env), streams 3 (flag over env), defaults otherwise", l)
+	if l.MaxAPIBody != 1<<10 || l.MaxEventBody != 2<<20 || l.BodyTimeout.String() != "5s" || l.MaxStreams != 3 || l.MaxConns != 4096 || l.MaxHookBody != 25<<20 || l.MaxHookBuffered != 8<<20 || l.MaxAnonBodiesPerConn != 2 ||
+		l.MaxRequests != 100 || !l.LimitLoopback || l.MaxRequestsPerClient != 7 || l.ResponseTimeout != 90*time.Second || l.ThrottleLoopback {
+		t.Errorf("limits %+v: want api body 1KiB, hook buffered 8MiB, 100 requests and per-client limits on loopback (flags), event body 2MiB, body timeout 5s, 2 anonymous bodies per connection, 7 requests per client and response timeout 90s (env), streams 3 (flag over env), defaults otherwise", l)
 	}
 	_, err = loadConfig(t, []string{"--max-hook-body", "10KB", "--max-connections", "0", "--auth-window", "soon"}, nil)
 	for _, want := range []string{

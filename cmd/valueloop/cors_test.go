@@ -160,12 +160,15 @@ func checkClientScope(t *testing.T, srv *testServer, client, shop string) {
 	}
 }
 
-// TestNoExposuresToken: evaluations with a --no-exposures token record no
-// exposure; the default token's do. Observed through /metrics: the quiet
-// evaluation goes first, the recorded one fences it.
+// TestNoExposuresToken: evaluations with a --no-exposures token, or a
+// viewer token (which changes nothing: its evaluations once put whoever it
+// evaluated for into experiments), record no exposure; the default token's
+// do. Observed through /metrics: the quiet evaluations go first, the
+// recorded one fences them.
 func TestNoExposuresToken(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	quiet := srv.mustToken(t, "--env", "production", "--no-exposures", "--name", "qa")
+	viewer := srv.mustToken(t, "--scope", "viewer", "--env", "production", "--name", "pm")
 	loud := srv.mustToken(t, "--env", "production", "--name", "app")
 	code, list, _ := srv.cli(t, srv.Admin, "token", "list")
 	if code != 0 || !regexp.MustCompile(`qa\s+evaluate\s+production\s+server\s+-\s+off`).MatchString(list) {
@@ -175,8 +178,10 @@ func TestNoExposuresToken(t *testing.T) {
 	base := recorded()
 	url := srv.URL + "/ofrep/v1/evaluate/flags/new-onboarding"
 	for i := range 20 {
-		if resp, body := post(t, url, quiet, `{"context":{"targetingKey":"qa-user-`+strconv.Itoa(i)+`"}}`); resp.StatusCode != 200 {
-			t.Fatalf("quiet evaluation: %d %s", resp.StatusCode, body)
+		for _, token := range []string{quiet, viewer} {
+			if resp, body := post(t, url, token, `{"context":{"targetingKey":"qa-user-`+strconv.Itoa(i)+`"}}`); resp.StatusCode != 200 {
+				t.Fatalf("quiet evaluation: %d %s", resp.StatusCode, body)
+			}
 		}
 	}
 	if resp, body := post(t, url, loud, `{"context":{"targetingKey":"real-user"}}`); resp.StatusCode != 200 {
@@ -184,7 +189,7 @@ func TestNoExposuresToken(t *testing.T) {
 	}
 	waitUntil(t, "the recorded exposure arrives", 10*time.Second, func() bool { return recorded() > base })
 	if got := recorded(); got != base+1 {
-		t.Errorf("exposures recorded: %d more, want 1 (the 20 evaluations of the --no-exposures token must record none)", got-base)
+		t.Errorf("exposures recorded: %d more, want 1 (the 40 evaluations of the --no-exposures and viewer tokens must record none)", got-base)
 	}
 }
 

@@ -139,7 +139,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 		fmt.Fprintln(tw, "RECORD\tSERVICE\tREPO\tSHA\tPR\tAUTHORED (UTC)\tMERGED (UTC)\tFROM")
 		for _, r := range list {
 			c := r.Change
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Record, orDash(c.Service), orDash(c.Repo), short(c.SHA), orDash(c.PR), ts(c.AuthoredAt), ts(c.MergedAt), from(r))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Record, orDash(c.Service), orDash(c.Repo), dora.ShortSHA(c.SHA), orDash(c.PR), ts(c.AuthoredAt), ts(c.MergedAt), from(r))
 		}
 	case delivery.RecordDeployments:
 		fmt.Fprintln(tw, "RECORD\tSERVICE\tID\tENVIRONMENT\tSHA\tSTATUS\tAT (UTC)\tROLLBACK\tFROM")
@@ -149,7 +149,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 			if d.Production {
 				env += " (production)"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(cmp.Or(d.Service, d.Repo)), d.ID, env, orDash(short(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.Record, orDash(cmp.Or(d.Service, d.Repo)), d.ID, env, orDash(dora.ShortSHA(d.SHA)), d.Status, ts(d.At), d.Rollback, from(r))
 		}
 	case delivery.RecordReviews:
 		fmt.Fprintln(tw, "RECORD\tREPO\tPR\tAT (UTC)\tFROM")

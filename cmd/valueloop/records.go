@@ -151,15 +151,8 @@ func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
 	if d.Rework {
 		notes = append(notes, "rework")
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(short(d.SHA)), d.Status,
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(dora.ShortSHA(d.SHA)), d.Status,
 		len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func medianDuration(ds []time.Duration) string {
@@ -221,7 +214,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if len(in.Flags) > 0 {
 		linked = ", linked to " + strings.Join(in.Flags, ", ")
 	}
-	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", short(ch.SHA), orDash(cmp.Or(ch.Service, ch.Repo)),
+	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", dora.ShortSHA(ch.SHA), orDash(cmp.Or(ch.Service, ch.Repo)),
 		ch.AuthoredAt.Format(time.RFC3339), ch.MergedAt.Format(time.RFC3339), linked, duplicateNote(rec))
 	return nil
 }

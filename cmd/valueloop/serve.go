@@ -180,7 +180,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	flagdSrv := &flagdapi.Server{Flags: svc, Auth: tokens, Logger: logger, Closing: closingStreams, Evaluated: srv.Evaluated,
 		MaxAnonymousStreams: cfg.FlagdAnonymousStreams, Tracer: cfg.tracer, StreamSlot: srv.StreamSlot}
 	flagdSrv.Register(srv.Registry)
-	srv.Protocols = flagdSrv.Handlers()
+	srv.Protocols, srv.StreamPaths = flagdSrv.Handlers(), flagdapi.StreamPaths
 	if err := openDashboard(cfg, st.store, srv, logger); err != nil {
 		return err
 	}
