@@ -242,6 +242,20 @@ func (s *Service) at(t *time.Time) time.Time {
 	return t.UTC()
 }
 
+// notAhead refuses a time given by hand (the API, the CLI) that is ahead
+// of the server's clock by more than ClockSkew: what it dates has not
+// happened yet, and a mistyped year is not harmless (an incident opened in
+// 2062 is caused by today's latest deployment, failed and unrecovered).
+// Webhooks and imports are not checked: their times come from the forge.
+func (s *Service) notAhead(field string, t time.Time) error {
+	now := s.Now().UTC()
+	if t.After(now.Add(s.ClockSkew)) {
+		return valueloop.FieldErrorf(field, "%s is ahead of the server's clock (%s): it has not happened yet",
+			t.UTC().Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // RecordDeployment stores a deployment sent to the API and returns it as
 // stored.
 func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key RecordKey) (dora.Deployment, Receipt, error) {
@@ -254,6 +268,9 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	d := dora.Deployment{ID: in.ID, Service: in.Service, Repo: in.Repo, Environment: in.Environment,
 		SHA: strings.ToLower(strings.TrimSpace(in.SHA)), Version: in.Version, Status: in.Status, At: s.at(in.At), Rollback: in.Rollback}
 	if err := checkSHA("sha", d.SHA); err != nil {
+		return dora.Deployment{}, Receipt{}, err
+	}
+	if err := s.notAhead("at", d.At); err != nil {
 		return dora.Deployment{}, Receipt{}, err
 	}
 	if d.ID == "" {
@@ -341,10 +358,22 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	if in.OpenedAt != nil && !in.OpenedAt.IsZero() {
 		c.OpenedAt = in.OpenedAt.UTC()
 	}
+	// AuthoredAt is not after MergedAt.
+	for _, t := range []struct {
+		field string
+		at    time.Time
+	}{{"mergedAt", c.MergedAt}, {"openedAt", c.OpenedAt}} {
+		if err := s.notAhead(t.field, t.at); err != nil {
+			return c, Receipt{}, err
+		}
+	}
 	d := s.apiDelivery(key, "change")
 	if in.ReviewedAt != nil && !in.ReviewedAt.IsZero() {
 		if c.PR == "" || c.Repo == "" {
 			return c, Receipt{}, valueloop.FieldErrorf("reviewedAt", "needs the pull request (pr) and its repository (repo)")
+		}
+		if err := s.notAhead("reviewedAt", *in.ReviewedAt); err != nil {
+			return c, Receipt{}, err
 		}
 		d.Reviews = []dora.Review{{Repo: c.Repo, PR: c.PR, At: in.ReviewedAt.UTC()}}
 	}
@@ -388,6 +417,9 @@ func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key Record
 	if err := checkSHA("causeSha", i.CauseSHA); err != nil {
 		return dora.Incident{}, Receipt{}, err
 	}
+	if err := s.notAhead("openedAt", i.OpenedAt); err != nil {
+		return dora.Incident{}, Receipt{}, err
+	}
 	if i.ID == "" {
 		i.ID = newID("inc-")
 	}
@@ -410,6 +442,9 @@ func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time,
 		return dora.Incident{}, Receipt{}, valueloop.Errorf(valueloop.ENOTFOUND, "incident %q was withdrawn", id)
 	}
 	when := s.at(at)
+	if err := s.notAhead("at", when); err != nil {
+		return dora.Incident{}, Receipt{}, err
+	}
 	if when.Before(i.OpenedAt) {
 		return dora.Incident{}, Receipt{}, valueloop.FieldErrorf("at", "%s is before the incident opened (%s)",
 			when.Format(time.RFC3339), i.OpenedAt.Format(time.RFC3339))

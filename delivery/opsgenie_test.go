@@ -14,7 +14,8 @@ import (
 // snapshot and leaves it resolved; each redelivery stores nothing.
 func TestOpsgenieOutOfOrder(t *testing.T) {
 	ctx := t.Context()
-	s, _, _ := mustService(t)
+	s, _, c := mustService(t)
+	c.t = time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC) // after the alert: times ahead of the clock are refused
 	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "D1", Service: "shop", Environment: "prod-eu", SHA: "aaaaaaa", Status: "success",
 		At: new(time.Date(2026, 3, 4, 18, 0, 0, 0, time.UTC))}, ""); err != nil {
 		t.Fatal(err)

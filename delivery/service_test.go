@@ -246,15 +246,85 @@ func TestRecordAPI(t *testing.T) {
 	if err != nil || !strings.HasPrefix(inc.ID, "inc-") {
 		t.Fatalf("open: %+v, %v", inc, err)
 	}
-	if _, _, err := s.ResolveIncident(ctx, inc.ID, ptr(c.t.Add(-time.Hour)), ""); valueloop.ErrorCode(err) != valueloop.EINVALID {
+	if _, _, err := s.ResolveIncident(ctx, inc.ID, ptr(inc.OpenedAt.Add(-time.Hour)), ""); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("resolving before it opened: %v, want invalid", err)
 	}
-	res, _, err := s.ResolveIncident(ctx, inc.ID, ptr(c.t.Add(30*time.Minute)), "")
-	if err != nil || res.ResolvedAt == nil || !res.ResolvedAt.Equal(c.t.Add(30*time.Minute)) || res.Title != "down" {
+	c.t = c.t.Add(time.Hour) // resolved half an hour after it opened, half an hour ago
+	res, _, err := s.ResolveIncident(ctx, inc.ID, ptr(inc.OpenedAt.Add(30*time.Minute)), "")
+	if err != nil || res.ResolvedAt == nil || !res.ResolvedAt.Equal(inc.OpenedAt.Add(30*time.Minute)) || res.Title != "down" {
 		t.Errorf("resolve: %+v, %v", res, err)
 	}
 	if _, _, err := s.ResolveIncident(ctx, "inc-none", nil, ""); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		t.Errorf("resolving an unknown incident: %v, want not found", err)
+	}
+}
+
+// TestRecordsNotAhead: a time given by hand (API, CLI) that is ahead of
+// the server's clock by more than the clock skew is refused naming the
+// field, and nothing is stored. An incident "opened" in 2062 (a typo for
+// 2026) was linked to today's latest deployment and counted it failed and
+// unrecovered: the change failure rate went from 0/1 to 1/1.
+func TestRecordsNotAhead(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	typo := time.Date(2062, 5, 20, 11, 0, 0, 0, time.UTC)
+	skewed := c.t.Add(4 * time.Minute) // within the 5 minutes clocks may disagree
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "d1", Service: "shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := s.OpenIncident(ctx, delivery.IncidentInput{ID: "inc-now", Service: "cart", OpenedAt: ptr(c.t.Add(-time.Minute))}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		do    func() error
+		field string // "" accepted
+	}{
+		{"incident opened", func() error {
+			_, _, err := s.OpenIncident(ctx, delivery.IncidentInput{ID: "inc-typo", Service: "shop", OpenedAt: &typo}, "")
+			return err
+		}, "openedAt"},
+		{"deployment", func() error {
+			_, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "cart", Environment: "prod-eu", Status: "success", At: &typo}, "")
+			return err
+		}, "at"},
+		{"deployment within the skew", func() error {
+			_, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "staging", Status: "success", At: &skewed}, "")
+			return err
+		}, ""},
+		{"change merged", func() error {
+			_, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef1", MergedAt: &typo}, "")
+			return err
+		}, "mergedAt"},
+		{"change's pull request opened", func() error {
+			_, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef1", OpenedAt: &typo}, "")
+			return err
+		}, "openedAt"},
+		{"change's pull request reviewed", func() error {
+			_, _, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", PR: "7", SHA: "abcdef1", ReviewedAt: &typo}, "")
+			return err
+		}, "reviewedAt"},
+		{"incident resolved", func() error {
+			_, _, err := s.ResolveIncident(ctx, inc.ID, &typo, "")
+			return err
+		}, "at"},
+	} {
+		err := tc.do()
+		var e *valueloop.Error
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v, want it stored", tc.name, err)
+		case tc.field != "" && (!asError(err, &e) || e.Field != tc.field || !strings.Contains(e.Message, "ahead of the server's clock")):
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.field)
+		}
+	}
+	r, err := s.Report(ctx, dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour), Services: []string{"shop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := r.Overall.Total; m.ChangeFailureRate != (dora.Rate{Num: 0, Den: 1}) || m.Unrecovered != 0 {
+		t.Errorf("shop: change failure rate %+v, unrecovered %d; want 0/1 and 0", m.ChangeFailureRate, m.Unrecovered)
 	}
 }
 

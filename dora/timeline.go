@@ -248,7 +248,9 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef) {
 		}
 		rollback := d.Rollback
 		if prev >= 0 && !rollback {
-			back := seen && sha != l.deps[prev].SHA
+			// Deploying again a commit that a rollback took out of
+			// production rolls forward, not back.
+			back := seen && sha != l.deps[prev].SHA && !l.lastRolledBack(k, sha)
 			older := d.shaKnown && d.cutoff < reachKnown
 			rollback = back || older
 		}
@@ -301,6 +303,17 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 			return
 		}
 	}
+}
+
+// lastRolledBack reports whether the latest successful deployment of sha
+// before k was taken out of production by a rollback.
+func (l *line) lastRolledBack(k int, sha string) bool {
+	for j := k - 1; j >= 0; j-- {
+		if d := &l.deps[j]; d.success && d.SHA == sha {
+			return d.rolledBack
+		}
+	}
+	return false
 }
 
 func (l *line) deployedBefore(j int, sha string) bool {

@@ -258,6 +258,56 @@ func TestRollbacks(t *testing.T) {
 	}
 }
 
+// TestRollForward: after a rollback from v2 to v1, deploying v2 again rolls
+// forward: it is neither a rollback (rework) nor does it mark the rollback
+// deployment as rolled back (failed), whether the commits are known as
+// changes or not. Going back to v1 afterwards is a rollback again.
+func TestRollForward(t *testing.T) {
+	type want struct{ rollback, rolledBack, failed, rework bool }
+	for _, tc := range []struct {
+		name   string
+		known  bool // the commits are recorded changes
+		extra  bool // a last deployment of v1 after the roll forward
+		expect map[string]want
+	}{
+		{"known commits", true, false, map[string]want{
+			"d1": {}, "d2": {rolledBack: true, failed: true}, "r": {rollback: true, rework: true}, "d4": {},
+		}},
+		{"unknown commits", false, false, map[string]want{
+			"d1": {}, "d2": {rolledBack: true, failed: true}, "r": {rollback: true, rework: true}, "d4": {},
+		}},
+		{"known commits, rolled back again", true, true, map[string]want{
+			"d1": {}, "d2": {rolledBack: true, failed: true}, "r": {rollback: true, rework: true},
+			"d4": {rolledBack: true, failed: true}, "r2": {rollback: true, rework: true},
+		}},
+		{"unknown commits, rolled back again", false, true, map[string]want{
+			"d1": {}, "d2": {rolledBack: true, failed: true}, "r": {rollback: true, rework: true},
+			"d4": {rolledBack: true, failed: true}, "r2": {rollback: true, rework: true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.known {
+				f.commit("o/r", "a1", "2025-01-01 09:00", "2025-01-01 10:00").
+					commit("o/r", "b2", "2025-01-02 09:00", "2025-01-02 10:00")
+			}
+			f.deploy("d1", "o/r", "a1", StatusSuccess, "2025-01-01 12:00").
+				deploy("d2", "o/r", "b2", StatusSuccess, "2025-01-02 12:00").
+				deploy("r", "o/r", "a1", StatusSuccess, "2025-01-02 13:00").
+				deploy("d4", "o/r", "b2", StatusSuccess, "2025-01-02 15:00")
+			if tc.extra {
+				f.deploy("r2", "o/r", "a1", StatusSuccess, "2025-01-02 16:00")
+			}
+			for _, d := range f.timeline().Deployments("o/r") {
+				got := want{d.Rollback, d.RolledBack, d.Failed, d.Rework}
+				if got != tc.expect[d.ID] {
+					t.Errorf("%s: got %+v, want %+v", d.ID, got, tc.expect[d.ID])
+				}
+			}
+		})
+	}
+}
+
 func TestDeploymentStatuses(t *testing.T) {
 	f := newFixture(t).
 		commit("o/r", "c1", "2025-01-01 09:00", "2025-01-01 10:00").

@@ -297,7 +297,16 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	var typ, tm []byte
 	var hasTime bool
 	var value float64
+	var given uint16 // eventFields already read
 	err = p.object(func(key []byte) error {
+		// A field given twice would be read as one of its values (and a
+		// later null as none): refuse it, as API bodies are refused.
+		if bit := eventField(key); bit != 0 {
+			if given&bit != 0 {
+				bad(string(key), "appears more than once in the event")
+			}
+			given |= bit
+		}
 		switch string(key) {
 		case "type", "id", "flag", "variant", "name", "targetingKey", "time":
 			b, isNull, ok, err := p.stringOrNull()
@@ -397,6 +406,31 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		ev.Value = v
 	}
 	return ev, "", "", nil
+}
+
+// eventField returns the bit of a known event field, 0 for any other key.
+func eventField(key []byte) uint16 {
+	switch string(key) {
+	case "type":
+		return 1 << 0
+	case "id":
+		return 1 << 1
+	case "flag":
+		return 1 << 2
+	case "variant":
+		return 1 << 3
+	case "name":
+		return 1 << 4
+	case "targetingKey":
+		return 1 << 5
+	case "time":
+		return 1 << 6
+	case "value":
+		return 1 << 7
+	case "attributes":
+		return 1 << 8
+	}
+	return 0
 }
 
 // parseTime parses an RFC 3339 time to Unix milliseconds (truncating finer

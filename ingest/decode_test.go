@@ -34,6 +34,10 @@ func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
 		{"exposure with value", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","value":1}`, "name", "no name or value"},
 		{"attributes not an object", `{"type":"tracking","name":"buy","targetingKey":"u","attributes":[1]}`, "attributes", "JSON object"},
 		{"not an object", `42`, "", "must be a JSON object"},
+		{"variant given twice", `{"type":"exposure","flag":"f","variant":"a","variant":"b","targetingKey":"u"}`, "variant", "more than once"},
+		{"variant given, then null", `{"type":"exposure","flag":"f","variant":"a","variant":null,"targetingKey":"u"}`, "variant", "more than once"},
+		{"value given twice", `{"type":"tracking","name":"buy","targetingKey":"u","value":1,"value":2.5}`, "value", "more than once"},
+		{"type given twice", `{"type":"tracking","name":"buy","targetingKey":"u","type":"exposure"}`, "type", "more than once"},
 		{"long key", `{"type":"tracking","name":"buy","targetingKey":"` + strings.Repeat("k", 300) + `"}`, "targetingKey", "longer than 256"},
 	}
 	for _, tt := range tests {

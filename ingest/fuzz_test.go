@@ -26,6 +26,7 @@ func FuzzDecode(f *testing.F) {
 		`[{"type":"tracking","name":"n","targetingKey":"u","value":1e999}, 42, "x", null, [], {}]`,
 		`[{"type":"tracking","name":"n","targetingKey":"u","id":null,"time":null,"value":null,"attributes":null}]`,
 		`[{"type":"tracking","name":"n","targetingKey":"u","name":"m","value":1,"value":2.5}]`,
+		`[{"type":"exposure","flag":"f","variant":"a","variant":null,"targetingKey":"u"}]`,
 		`[{"type":"tracking","name":"n","targetingKey":"u","colour":"red"}] x`,
 		` [ ] `,
 		`[{"TYPE":"tracking","name":"n","targetingKey":"u"}]`,

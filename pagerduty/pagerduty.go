@@ -1,6 +1,7 @@
 // Package pagerduty reads PagerDuty's v3 webhooks (generic webhooks, event
 // subscriptions) as delivery incidents: incident.triggered opens one,
-// incident.resolved resolves it, other incident events update it. Every
+// incident.resolved resolves it, other incident events of an unresolved
+// incident update it (those about notes and the like are ignored). Every
 // delivery is signed: X-PagerDuty-Signature holds "v1=" and the hex
 // HMAC-SHA256 of the body under the subscription's secret (several,
 // comma-separated, while a secret is rotated).
@@ -104,6 +105,7 @@ type payload struct {
 		OccurredAt   time.Time `json:"occurred_at"`
 		Data         struct {
 			ID        string    `json:"id"`
+			Type      string    `json:"type"`
 			Title     string    `json:"title"`
 			Status    string    `json:"status"`
 			CreatedAt time.Time `json:"created_at"`
@@ -136,6 +138,17 @@ func Parse(body []byte) (dora.Event, error) {
 	case e.ResourceType != "incident" || !strings.HasPrefix(e.EventType, "incident."):
 		ev.Ignored = valueloop.Clip(e.EventType) + " events are not incidents"
 		return ev, nil
+	case e.Data.Type != "" && e.Data.Type != "incident":
+		// incident.annotated and the like carry a note, a status update or
+		// a responder request: its id is not the incident's.
+		ev.Ignored = valueloop.Clip(e.EventType) + " events carry data of type " + valueloop.Clip(e.Data.Type) + ", not the incident"
+		return ev, nil
+	case e.EventType != "incident.resolved" && e.Data.Status == "resolved":
+		// An update of a resolved incident (a priority set afterwards)
+		// does not say when it was resolved: read as a snapshot, it would
+		// move the resolution to the update.
+		ev.Ignored = valueloop.Clip(e.EventType) + " of a resolved incident: its resolution is the incident.resolved event's"
+		return ev, nil
 	case e.Data.ID == "":
 		return ev, valueloop.FieldErrorf("event.data.id", "is required")
 	case e.Data.CreatedAt.IsZero():
@@ -149,7 +162,7 @@ func Parse(body []byte) (dora.Event, error) {
 		ID: "pagerduty:incident:" + e.Data.ID, Service: e.Data.Service.Summary, Title: e.Data.Title,
 		OpenedAt: e.Data.CreatedAt.UTC(), UpdatedAt: e.OccurredAt.UTC(),
 	}
-	if e.EventType == "incident.resolved" || e.Data.Status == "resolved" {
+	if e.EventType == "incident.resolved" {
 		at := e.OccurredAt.UTC()
 		inc.ResolvedAt = &at
 	}

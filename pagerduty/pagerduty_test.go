@@ -52,6 +52,32 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseOtherIncidentEvents: the docs ask for "any other incident
+// events" too. Those whose data is not the incident (incident.annotated
+// carries an incident_note, whose id is the note's) are ignored rather than
+// refused with 400 or read as an incident of the note's id; and an update
+// of an incident already resolved (a priority set during the postmortem)
+// does not move its resolution to the update's time: only incident.resolved
+// says when it was resolved. The two fixtures are derived from
+// incident.resolved.json and PagerDuty's documented incident_note.
+func TestParseOtherIncidentEvents(t *testing.T) {
+	for _, c := range []struct{ fixture, ignored string }{
+		{"incident.annotated.json", "incident.annotated events carry data of type incident_note, not the incident"},
+		{"incident.priority_updated.resolved.json", "incident.priority_updated of a resolved incident: its resolution is the incident.resolved event's"},
+	} {
+		ev, err := Parse(forgetest.ReadFixture(t, c.fixture))
+		if err != nil || ev.Ignored != c.ignored || len(ev.Incidents) != 0 {
+			t.Errorf("%s: %+v, %v; want ignored %q", c.fixture, ev, err, c.ignored)
+		}
+	}
+	// An update of an open incident is a snapshot of it, as before.
+	body := strings.Replace(string(forgetest.ReadFixture(t, "incident.priority_updated.resolved.json")), `"status": "resolved"`, `"status": "acknowledged"`, 1)
+	ev, err := Parse([]byte(body))
+	if err != nil || len(ev.Incidents) != 1 || ev.Incidents[0].ResolvedAt != nil || ev.Incidents[0].ID != "pagerduty:incident:PGR0VU2" {
+		t.Errorf("priority of an open incident: %+v, %v; want an open snapshot of PGR0VU2", ev, err)
+	}
+}
+
 func TestVerify(t *testing.T) {
 	secret, body := []byte("pagerduty-secret-0123456789"), forgetest.ReadFixture(t, "incident.triggered.json")
 	good := Sign(secret, body)

@@ -66,8 +66,20 @@ func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 		}
 		out = append(out, experimentRow{Env: ref.Environment, Flag: ref.Flag, Result: res})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Env+out[i].Flag < out[j].Env+out[j].Flag })
+	sortExperimentRows(out)
 	return out, nil
+}
+
+// sortExperimentRows orders rows by environment, then flag. Comparing the
+// two concatenated would interleave environments one of whose names begins
+// another's ("us"+"beta" sorts after "usa"+"x").
+func sortExperimentRows(rows []experimentRow) {
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Env != rows[j].Env {
+			return rows[i].Env < rows[j].Env
+		}
+		return rows[i].Flag < rows[j].Flag
+	})
 }
 
 func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/jsondecode"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/termchart"
@@ -123,8 +123,9 @@ func rolloutCommand() *command {
 
 const rolloutStartMore = `A step is PERCENT:MIN_DURATION[:MIN_USERS] (5%:1h, 25%:2d:5000, 100%). A
 guardrail's tolerance is the relative change for the worse it accepts: 2%
-(or 0.02) lets an error rate rise from 10% to 10.2%; its direction defaults
-to the metric's. See docs/rollouts.md.
+(or 0.02) lets an error rate rise from 10% to 10.2% (a bare 2 is refused:
+write 2% or 200%); its direction defaults to the metric's. See
+docs/rollouts.md.
 `
 
 // rolloutKey parses args and returns the one flag key they name, and the
@@ -230,9 +231,9 @@ func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrai
 		if err != nil {
 			return p, err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
+		// As the server reads a plan it is sent: a key given twice, or
+		// naming a field only ignoring case, is refused, not read.
+		if err := jsondecode.Decode(data, &p, jsondecode.Options{DisallowUnknownFields: true}); err != nil {
 			return p, usageErrorf("rollout start: %s is not a rollout plan: %v", file, err)
 		}
 		if p.Flag == "" {
@@ -294,9 +295,13 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 	if g.Metric == "" || len(parts) > 3 {
 		return g, fmt.Errorf("want METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2%%")
 	}
+	var given string // the tolerance as written
 	for _, p := range parts[1:] {
 		switch p {
 		case "lower", "higher":
+			if g.Direction != "" {
+				return g, fmt.Errorf("direction given twice (%s, then %s)", g.Direction, p)
+			}
 			g.Direction = metric.Direction(p)
 			continue
 		}
@@ -305,10 +310,20 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 		if err != nil {
 			return g, fmt.Errorf("%q is neither a direction (lower, higher) nor a tolerance such as 2%% or 0.02", p)
 		}
+		if given != "" {
+			return g, fmt.Errorf("tolerance given twice (%s, then %s)", given, p)
+		}
+		// A bare number is a fraction, and --steps takes bare numbers as
+		// percentages: "2" meant as 2% would tolerate a rise of 200%, "1" of
+		// 100%. Whole fractions are written with a percent sign.
+		if !pct && v >= 1 {
+			as := strconv.FormatFloat(v*100, 'f', -1, 64)
+			return g, fmt.Errorf("tolerance %s is a fraction, %s%%: write %s%% for %s percent, or %s%% if that is meant", p, as, p, p, as)
+		}
 		if pct {
 			v /= 100
 		}
-		g.Tolerance = v
+		g.Tolerance, given = v, p
 	}
 	return g, nil
 }

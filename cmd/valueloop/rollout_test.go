@@ -327,3 +327,67 @@ func TestRolloutWebhookStandard(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestParseGuardrail: --guardrail METRIC[:lower|higher][:TOLERANCE] reads a
+// tolerance as a percentage with "%" and as a fraction without, and refuses
+// what it would otherwise read silently: a direction or tolerance given
+// twice (the last won), and a bare number of 1 or more (as --steps reads
+// bare numbers as percentages, "errors:2" meant 2% but tolerated 200%).
+func TestParseGuardrail(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want rollout.Guardrail
+		err  string // "" for accepted
+	}{
+		{"errors:2%", rollout.Guardrail{Metric: "errors", Tolerance: 0.02}, ""},
+		{"errors:0.02", rollout.Guardrail{Metric: "errors", Tolerance: 0.02}, ""},
+		{"errors:lower:5%", rollout.Guardrail{Metric: "errors", Direction: "lower", Tolerance: 0.05}, ""},
+		{"revenue:10%:higher", rollout.Guardrail{Metric: "revenue", Direction: "higher", Tolerance: 0.1}, ""},
+		{"errors:200%", rollout.Guardrail{Metric: "errors", Tolerance: 2}, ""},
+		{"errors", rollout.Guardrail{Metric: "errors"}, ""},
+		{"errors:2", rollout.Guardrail{}, "tolerance 2 is a fraction, 200%: write 2% for 2 percent, or 200% if that is meant"},
+		{"errors:1", rollout.Guardrail{}, "write 1% for 1 percent, or 100%"},
+		{"errors:2%:5%", rollout.Guardrail{}, "tolerance given twice (2%, then 5%)"},
+		{"errors:lower:higher", rollout.Guardrail{}, "direction given twice (lower, then higher)"},
+		{"errors:up", rollout.Guardrail{}, "neither a direction"},
+	} {
+		g, err := parseGuardrail(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || g != tc.want):
+			t.Errorf("parseGuardrail(%q) = %+v, %v; want %+v", tc.in, g, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseGuardrail(%q) = %+v, %v; want an error with %q", tc.in, g, err, tc.err)
+		}
+	}
+}
+
+// TestRolloutPlanFile: a plan file is read as the server reads the plan in
+// a request (jsondecode): a key given twice, or one that names a field only
+// ignoring case, is refused naming it, rather than read (the last of the
+// two, or the field it resembles) and sent on as a valid plan.
+func TestRolloutPlanFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, plan string
+		err        string // "" for accepted
+	}{
+		{"plain", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minDuration":"1h"},{"percent":100}]}`, ""},
+		{"onBreach twice", `{"variant":"on","baseline":"off","onBreach":"pause","steps":[{"percent":100}],"onBreach":"rollback"}`, "onBreach: appears more than once"},
+		{"minDuration twice", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minDuration":"1d","minDuration":"1h"},{"percent":100}]}`, "steps[0].minDuration: appears more than once"},
+		{"field name in another case", `{"variant":"on","baseline":"off","steps":[{"percent":5,"minusers":5000},{"percent":100}]}`, "steps[0].minusers"},
+		{"unknown field", `{"variant":"on","baseline":"off","steps":[{"percent":100}],"tolerance":0.1}`, "tolerance"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "plan.json")
+			if err := os.WriteFile(file, []byte(tc.plan), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p, err := rolloutPlan(&cliEnv{}, "greet", file, "", "", "", nil, "", 0, 0)
+			switch {
+			case tc.err == "" && (err != nil || p.Flag != "greet" || p.Variant != "on"):
+				t.Errorf("rolloutPlan = %+v, %v; want the plan of greet", p, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("rolloutPlan = %+v, %v; want an error with %q", p, err, tc.err)
+			}
+		})
+	}
+}
