@@ -160,7 +160,7 @@ func addHypothesisFlags(fs *flag.FlagSet) *hypothesisInput {
 	in.direction = fs.String("direction", "", "increase or decrease (default: the way the metric calls better)")
 	in.power = fs.Float64("power", 0, "planned power (default 0.8)")
 	in.statement = fs.String("statement", "", "the hypothesis in words: we believe that ...")
-	fs.Var(&in.guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05); repeatable")
+	fs.Var(&in.guardrails, "guardrail", "METRIC:TOLERANCE, the largest relative harm accepted (5% or 0.05; a bare 5 is refused); repeatable")
 	fs.Var(&in.guardrailsAbs, "guardrail-abs", "METRIC:TOLERANCE in the metric's units; repeatable")
 	in.settings = addExpSettingFlags(fs)
 	return in
@@ -268,15 +268,24 @@ func (f expSettingFlags) json() (map[string]any, error) {
 	return out, nil
 }
 
-// parseShare parses "5%" or "0.05"; with abs, a plain number.
+// parseShare parses a relative share, "5%" or "0.05", or with abs a plain
+// number. It is the one reader of relative values on the command line
+// (tolerances, minimum effects, targets): --steps and the other flags read
+// a bare 5 as 5%, so a bare number of 1 or more, which as a fraction is
+// 100% or more ("errors:2" meant as 2% would tolerate a rise of 200%), is
+// refused; a whole fraction is written with a percent sign.
 func parseShare(s string, abs bool) (float64, error) {
-	pct := strings.HasSuffix(s, "%")
+	num, pct := strings.CutSuffix(s, "%")
 	if pct && abs {
 		return 0, fmt.Errorf("an absolute value cannot be a percentage, got %q", s)
 	}
-	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	v, err := strconv.ParseFloat(num, 64)
 	if err != nil {
 		return 0, fmt.Errorf("want a number such as 2%% or 0.02, got %q", s)
+	}
+	if !pct && !abs && math.Abs(v) >= 1 {
+		as := strconv.FormatFloat(v*100, 'f', -1, 64)
+		return 0, fmt.Errorf("%s is a fraction, %s%%: write %s%% for %s percent, or %s%% if that is meant", s, as, s, s, as)
 	}
 	if pct {
 		v /= 100

@@ -215,6 +215,12 @@ func TestExperimentCLIBadInput(t *testing.T) {
 		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "2%", "--guardrail", "nope:5%"}, exitInvalid, "guardrails[0].metric"},
 		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "x"}, exitUsage, "--min-effect"},
 		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders"}, exitUsage, "--min-effect"},
+		// A bare number is a fraction, as for rollout start --guardrail:
+		// "2" meant as 2% would be 200%, and the server takes tolerances
+		// up to 10.
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "2%", "--guardrail", "support-tickets:2"}, exitUsage,
+			"--guardrail support-tickets:2: 2 is a fraction, 200%: write 2% for 2 percent, or 200% if that is meant"},
+		{[]string{"experiment", "hypothesis", "set", "new-onboarding", "--env", "production", "--primary", "orders", "--min-effect", "5"}, exitUsage, "--min-effect: 5 is a fraction, 500%"},
 	} {
 		code, _, stderr := s.cli(t, s.Admin, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
@@ -309,5 +315,37 @@ func TestResultsCUPEDLabel(t *testing.T) {
 				t.Errorf("metric line says %q:\n%s", tc.notWant, out)
 			}
 		})
+	}
+}
+
+// TestParseShare: relative values on the command line are 2% or 0.02; a
+// bare number of 1 or more is refused, as --steps reads bare numbers as
+// percentages; an absolute value is a plain number of any size.
+func TestParseShare(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		abs  bool
+		want float64
+		err  string // "" for accepted
+	}{
+		{"2%", false, 0.02, ""},
+		{"0.02", false, 0.02, ""},
+		{"-5%", false, -0.05, ""},
+		{"200%", false, 2, ""},
+		{"0.999", false, 0.999, ""},
+		{"2", false, 0, "2 is a fraction, 200%: write 2% for 2 percent, or 200% if that is meant"},
+		{"1", false, 0, "1 is a fraction, 100%"},
+		{"-10", false, 0, "-10 is a fraction, -1000%: write -10% for -10 percent"},
+		{"2", true, 2, ""},
+		{"2%", true, 0, "cannot be a percentage"},
+		{"two", false, 0, "want a number"},
+	} {
+		v, err := parseShare(tc.in, tc.abs)
+		switch {
+		case tc.err == "" && (err != nil || v != tc.want):
+			t.Errorf("parseShare(%q, %v) = %v, %v; want %v", tc.in, tc.abs, v, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("parseShare(%q, %v) = %v, %v; want an error with %q", tc.in, tc.abs, v, err, tc.err)
+		}
 	}
 }

@@ -305,23 +305,15 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 			g.Direction = metric.Direction(p)
 			continue
 		}
-		tol, pct := strings.CutSuffix(p, "%")
-		v, err := strconv.ParseFloat(tol, 64)
-		if err != nil {
+		if _, err := strconv.ParseFloat(strings.TrimSuffix(p, "%"), 64); err != nil {
 			return g, fmt.Errorf("%q is neither a direction (lower, higher) nor a tolerance such as 2%% or 0.02", p)
 		}
 		if given != "" {
 			return g, fmt.Errorf("tolerance given twice (%s, then %s)", given, p)
 		}
-		// A bare number is a fraction, and --steps takes bare numbers as
-		// percentages: "2" meant as 2% would tolerate a rise of 200%, "1" of
-		// 100%. Whole fractions are written with a percent sign.
-		if !pct && v >= 1 {
-			as := strconv.FormatFloat(v*100, 'f', -1, 64)
-			return g, fmt.Errorf("tolerance %s is a fraction, %s%%: write %s%% for %s percent, or %s%% if that is meant", p, as, p, p, as)
-		}
-		if pct {
-			v /= 100
+		v, err := parseShare(p, false)
+		if err != nil {
+			return g, fmt.Errorf("tolerance %v", err)
 		}
 		g.Tolerance, given = v, p
 	}
