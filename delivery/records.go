@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -224,6 +225,9 @@ func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}
+	if err := s.editedNotAhead(ctx, r); err != nil {
+		return Record{}, err
+	}
 	if r.Deployment != nil && !e.Force {
 		if err := s.checkRollback(ctx, *r.Deployment); err != nil {
 			return Record{}, valueloop.PrefixField("deployment.", err)
@@ -233,6 +237,65 @@ func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
 		return Record{}, err
 	}
 	return r, nil
+}
+
+// editedNotAhead refuses an edit that sets a time ahead of the server's
+// clock, as RecordDeployment, RecordChange and OpenIncident refuse one
+// (notAhead): an edit is a time given by hand, and an incident moved to
+// 2062 would be blamed on today's latest deployment. Only the times the
+// edit changes are checked, so that correcting another field of a
+// webhook's record whose forge clock ran ahead is not refused.
+func (s *Service) editedNotAhead(ctx context.Context, r Record) error {
+	stored, err := s.Record(ctx, r.Kind, r.Record)
+	if err != nil {
+		return err
+	}
+	was := map[string]time.Time{}
+	for _, t := range stored.times() {
+		was[t.field] = t.at
+	}
+	for _, t := range r.times() {
+		if t.at.Equal(was[t.field]) {
+			continue
+		}
+		if err := s.notAhead(t.field, t.at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordTime is a time of a record and its field, as the API names it.
+type recordTime struct {
+	field string
+	at    time.Time
+}
+
+// times returns the times r's record carries that are set.
+func (r *Record) times() []recordTime {
+	var ts []recordTime
+	add := func(field string, at time.Time) {
+		if !at.IsZero() {
+			ts = append(ts, recordTime{strings.TrimSuffix(r.Kind, "s") + "." + field, at})
+		}
+	}
+	switch {
+	case r.Change != nil:
+		add("authoredAt", r.Change.AuthoredAt)
+		add("mergedAt", r.Change.MergedAt)
+		add("openedAt", r.Change.OpenedAt)
+	case r.Deployment != nil:
+		add("at", r.Deployment.At)
+	case r.Incident != nil:
+		add("openedAt", r.Incident.OpenedAt)
+		if r.Incident.ResolvedAt != nil {
+			add("resolvedAt", *r.Incident.ResolvedAt)
+		}
+		add("updatedAt", r.Incident.UpdatedAt)
+	case r.Review != nil:
+		add("at", r.Review.At)
+	}
+	return ts
 }
 
 // DeleteRecord deletes the record of kind numbered n; ENOTFOUND when there

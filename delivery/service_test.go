@@ -328,6 +328,81 @@ func TestRecordsNotAhead(t *testing.T) {
 	}
 }
 
+// TestEditsNotAhead: an edit is a time given by hand too. A time an edit
+// sets more than the clock skew ahead of the server's clock is refused
+// naming the field (record.field), and nothing changes; a time the edit
+// leaves as stored is not checked, so a record whose source's clock ran
+// ahead can still be corrected. Before, every edit was stored, and the
+// incident moved to 2062 counted shop's deployment failed (1/1).
+func TestEditsNotAhead(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	typo := time.Date(2062, 5, 20, 11, 0, 0, 0, time.UTC)
+	skewed := c.t.Add(4 * time.Minute) // within the 5 minutes clocks may disagree
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "d1", Service: "shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", Service: "shop", PR: "7", SHA: "abcdef0", AuthoredAt: ptr(c.t.Add(-3 * time.Hour)),
+		MergedAt: ptr(c.t.Add(-2 * time.Hour)), ReviewedAt: ptr(c.t.Add(-150 * time.Minute))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.OpenIncident(ctx, delivery.IncidentInput{ID: "inc-cart", Service: "cart", OpenedAt: ptr(c.t.Add(-time.Minute))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(kind string) delivery.Record {
+		t.Helper()
+		p, err := s.Records(ctx, delivery.RecordFilter{Kind: kind, Limit: 1}, "")
+		if err != nil || len(p.Records) != 1 {
+			t.Fatalf("%s: %+v, %v", kind, p, err)
+		}
+		return p.Records[0]
+	}
+	for _, tc := range []struct {
+		name  string
+		kind  string
+		edit  func(r *delivery.Record)
+		field string // "" accepted
+	}{
+		{"deployment", delivery.RecordDeployments, func(r *delivery.Record) { r.Deployment.At = typo }, "deployment.at"},
+		{"change authored", delivery.RecordChanges, func(r *delivery.Record) { r.Change.AuthoredAt, r.Change.MergedAt = typo, typo }, "change.authoredAt"},
+		{"change merged", delivery.RecordChanges, func(r *delivery.Record) { r.Change.MergedAt = typo }, "change.mergedAt"},
+		{"change's pull request opened", delivery.RecordChanges, func(r *delivery.Record) { r.Change.OpenedAt = typo }, "change.openedAt"},
+		{"review", delivery.RecordReviews, func(r *delivery.Record) { r.Review.At = typo }, "review.at"},
+		{"incident opened", delivery.RecordIncidents, func(r *delivery.Record) { r.Incident.Service, r.Incident.OpenedAt = "shop", typo }, "incident.openedAt"},
+		{"incident resolved", delivery.RecordIncidents, func(r *delivery.Record) { r.Incident.ResolvedAt = &typo }, "incident.resolvedAt"},
+		{"incident snapshot", delivery.RecordIncidents, func(r *delivery.Record) { r.Incident.UpdatedAt = typo }, "incident.updatedAt"},
+		{"deployment within the skew", delivery.RecordDeployments, func(r *delivery.Record) { r.Deployment.At = skewed }, ""},
+	} {
+		r := stored(tc.kind)
+		tc.edit(&r)
+		_, err := s.EditRecord(ctx, delivery.Edit{Record: r, Actor: "test"})
+		var e *valueloop.Error
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v, want it stored", tc.name, err)
+		case tc.field != "" && (!asError(err, &e) || e.Field != tc.field || !strings.Contains(e.Message, "ahead of the server's clock")):
+			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.field)
+		}
+	}
+	r, err := s.Report(ctx, dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour), Services: []string{"shop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := r.Overall.Total; m.ChangeFailureRate != (dora.Rate{Num: 0, Den: 1}) || m.Unrecovered != 0 {
+		t.Errorf("shop: change failure rate %+v, unrecovered %d; want 0/1 and 0", m.ChangeFailureRate, m.Unrecovered)
+	}
+
+	// The clock goes back an hour: the deployment's stored time (set 4
+	// minutes ahead above) is now ahead, but an edit of its status alone
+	// leaves it and is stored.
+	c.t = c.t.Add(-time.Hour)
+	d := stored(delivery.RecordDeployments)
+	d.Deployment.Status = "failure"
+	if _, err := s.EditRecord(ctx, delivery.Edit{Record: d, Actor: "test"}); err != nil {
+		t.Errorf("edit leaving a time ahead as stored: %v, want it stored", err)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func asError(err error, target **valueloop.Error) bool {

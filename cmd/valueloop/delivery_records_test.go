@@ -63,6 +63,10 @@ func TestDeliveryRecordCLI(t *testing.T) {
 	if out := run(2, "delivery", "record", "edit", "changes", ch, "--set", "colour=red"); !strings.Contains(out, `unknown field "colour"`) {
 		t.Errorf("edit of an unknown field: %s", out)
 	}
+	// A year mistyped in an edit is refused as when recording (400).
+	if out := run(3, "delivery", "record", "edit", "changes", ch, "--set", "mergedAt=2062-02-02T01:00:00Z"); !strings.Contains(out, "change.mergedAt: 2062-02-02T01:00:00Z is ahead of the server's clock") {
+		t.Errorf("edit to a time ahead: %s", out)
+	}
 	run(0, "delivery", "record", "edit", "changes", ch, "--set", "authoredAt=2026-02-02T01:00:00Z", "--set", "pr=17", "--reason", "authored at the merge")
 	if out := run(0, "delivery", "record", "show", "changes", ch); !strings.Contains(out, `"authoredAt": "2026-02-02T01:00:00Z"`) || !strings.Contains(out, `"pr": "17"`) {
 		t.Errorf("after edit: %s", out)
