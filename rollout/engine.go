@@ -431,10 +431,7 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 		if err := e.applyFlag(ctx, &r, EngineActor); err != nil {
 			return e.flagFailed(ctx, &r, err)
 		}
-	default:
-		if r.State != Running {
-			return nil
-		}
+	case r.State == Running:
 		found := "no split the rollout can drive"
 		if splitErr == nil {
 			found = "a split serving " + trimFloat(Percent(got)) + "% " + r.Plan.Variant
@@ -443,6 +440,9 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 		_, err := e.transition(ctx, r, KindPause, EngineActor, reason, nil, nil)
 		return err
 	}
+	// A paused rollout whose split someone changed keeps their split, but
+	// is still guarded: users still get the variant, and a breach rolls it
+	// back as the plan says (Decide), as it does any paused rollout.
 	_, figures, users, err := e.observe(ctx, &r)
 	if err != nil {
 		return err

@@ -247,6 +247,39 @@ func TestPauseOnBreachWaits(t *testing.T) {
 	}
 }
 
+// TestHandEditedPausedRollsBack: a rollout paused because someone changed
+// its split by hand is still guarded, as docs/rollouts.md says of any
+// paused rollout: the variant at the hand-set 50% raises errors from 20% to
+// 24%, and the breach rolls it back (onBreach rollback) to 0%. Before, the
+// engine returned early for a paused rollout whose split differed, so it
+// never looked at the guardrails and stayed paused at 50%.
+func TestHandEditedPausedRollsBack(t *testing.T) {
+	w := newWorld(t, 5)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(24)}, {Percent: 100}},
+		Guardrails: errorGuardrail(),
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.Targeting = json.RawMessage(`{"fractional":[["classic",1],["one-page",1]]}`)
+	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "someone", "half and half"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
+		t.Fatalf("after a manual edit: %s, %q; want paused naming the edit", st.State, st.Reason)
+	}
+	worse := map[string]float64{"classic": 0.20, "one-page": 0.24}
+	st := w.run(12*time.Hour, 3000, worse, func(st *rollout.Status) bool { return !st.State.Active() })
+	if st.State != rollout.RolledBack || !strings.Contains(st.Reason, "guardrail error-rate rose") || w.split() != 0 {
+		t.Fatalf("12 hours of a 20%% rise at the hand-set 50%%: %s, %q, split %v%%; want rolled back to 0%%", st.State, st.Reason, w.split())
+	}
+}
+
 // TestManualActionsAndDrift drives pause, resume, advance and rollback by
 // hand, and checks that the engine pauses rather than fight someone who
 // edits the split, and finishes its own flag write after a crash.
