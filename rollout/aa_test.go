@@ -20,8 +20,9 @@ import (
 
 // TestAAContinuousCheckingNoFalseRollback runs 200 seeded A/A rollouts —
 // the released variant is the baseline under another name — with the
-// guardrail checked at every tick (every 10 simulated minutes, 25 looks)
-// and no tolerance at all. Traffic goes through the ingestion pipeline and
+// guardrail checked at every tick (every 10 simulated minutes, about 45
+// looks: the 1% step waits about 4 hours for minSample users of the
+// variant) and no tolerance at all. Traffic goes through the ingestion pipeline and
 // the engine's decision code; storage is in memory to keep 200 runs fast.
 // The always-valid intervals must keep false rollbacks under 5% of runs.
 func TestAAContinuousCheckingNoFalseRollback(t *testing.T) {
@@ -77,7 +78,7 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	user := 0
 	ectx := map[string]any{}
-	for tick := 0; tick < 40; tick++ {
+	for tick := 0; tick < 60; tick++ {
 		clk.Add(10 * time.Minute)
 		snap := fl.Live(env).Snapshot
 		at := clk.Now().UnixMilli()

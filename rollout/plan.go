@@ -48,7 +48,8 @@ type Plan struct {
 	// It is shared equally among the guardrails (Bonferroni). Default 0.05.
 	Alpha float64 `json:"alpha,omitempty"`
 	// MinSample is the number of users each variant needs in a guardrail
-	// metric before that guardrail is judged at all. Default 100.
+	// metric before that guardrail is judged at all, and before a step
+	// below 100% may end (Decide). Default 100.
 	MinSample int64 `json:"minSample,omitempty"`
 	// SequentialTuning is the number of users (both variants) at which the
 	// guardrails' confidence sequences are narrowest; any value is valid.

@@ -247,6 +247,37 @@ func TestPauseOnBreachWaits(t *testing.T) {
 	}
 }
 
+// TestGuardrailWithoutDataHolds: a guardrail without a tolerance (the
+// CLI's bare --guardrail error-rate) sets no minimum of users, so before, a
+// rollout that no user reached went 5% → 100% → completed on time alone
+// with its guardrail never judged. Now the 5% step waits, saying for what,
+// until the guardrail has minSample users in each variant; then it goes on.
+func TestGuardrailWithoutDataHolds(t *testing.T) {
+	w := newWorld(t, 6)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 12 { // two days without a user
+		w.clock.Add(4 * time.Hour)
+		w.tick()
+	}
+	st := w.status()
+	if st.State != rollout.Running || st.Percent != 5 || !strings.Contains(st.Waiting, "guardrail error-rate to have 100 users in each variant (it has 0 in classic and 0 in one-page)") {
+		t.Fatalf("two days without users: %s at %v%%, waiting %q, history %v; want held at 5%% waiting for the guardrail's users", st.State, st.Percent, st.Waiting, kinds(st.History))
+	}
+	healthy := map[string]float64{"classic": 0.10, "one-page": 0.10}
+	st = w.run(24*time.Hour, 1000, healthy, func(st *rollout.Status) bool { return st.Percent == 100 })
+	if st.Percent != 100 || st.Guardrails[0].VariantUsers < 100 {
+		t.Errorf("with traffic: %s at %v%%, guardrail %+v, waiting %q; want 100%% after 100 users of each", st.State, st.Percent, st.Guardrails[0], st.Waiting)
+	}
+}
+
 // TestHandEditedPausedRollsBack: a rollout paused because someone changed
 // its split by hand is still guarded, as docs/rollouts.md says of any
 // paused rollout: the variant at the hand-set 50% raises errors from 20% to

@@ -180,7 +180,8 @@ type Decision struct {
 //     pauses a running one, as the plan says — even a paused rollout is
 //     rolled back when the plan says rollback;
 //   - a running rollout whose step has lasted its MinDuration, gained its
-//     minimum of users (StepMinUsers) and whose guardrails show no breach
+//     minimum of users (StepMinUsers), whose guardrails show no breach and
+//     (below 100%) each have the plan's MinSample users in each variant
 //     advances (or completes after the last step); with
 //     Plan.RequireNonInferiority, advancing into the last step also needs
 //     every guardrail ok.
@@ -228,6 +229,20 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	}
 	if variantUsers-r.StepStartUsers < need {
 		waits = append(waits, fmt.Sprintf("%s of %s (%s)", valueloop.Count(need-(variantUsers-r.StepStartUsers), "more user"), r.Plan.Variant, why))
+	}
+	// A guardrail is a guard only once it has seen users: "no harm
+	// detected" on no data would let a rollout reach 100% on time alone
+	// (a guardrail without a tolerance sets no minimum of users, nor does
+	// one on a metric no user reached). Below 100% a step ends only when
+	// each guardrail has MinSample users in each variant; a human may
+	// still advance.
+	if step.Percent < 100 {
+		for _, g := range figures {
+			if g.Status == GuardrailNotEnoughData && (g.BaselineUsers < r.Plan.MinSample || g.VariantUsers < r.Plan.MinSample) && !slices.Contains(r.Acknowledged, g.Metric) {
+				waits = append(waits, fmt.Sprintf("guardrail %s to have %s in each variant (it has %d in %s and %d in %s)",
+					g.Metric, valueloop.Count(r.Plan.MinSample, "user"), g.BaselineUsers, r.Plan.Baseline, g.VariantUsers, r.Plan.Variant))
+			}
+		}
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
 		for _, g := range figures {

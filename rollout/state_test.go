@@ -42,6 +42,10 @@ func TestDecide(t *testing.T) {
 	done, _, _ = done.Apply(rollout.KindAdvance, t0, 0, "", "", nil)
 	ok := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK}}
 	noData := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData}}
+	fewUsers := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, BaselineUsers: 100, VariantUsers: 99}}
+	zeroBaseline := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, BaselineUsers: 100, VariantUsers: 100}}
+	ackedNoData := running(0)
+	ackedNoData.Acknowledged = []string{"error-rate"}
 	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
 	sizedOK := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK, Tolerance: 0.1, NeededUsers: 500}}
 	unsized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, Tolerance: 0.1}}
@@ -60,7 +64,15 @@ func TestDecide(t *testing.T) {
 	}{
 		{"waits for its time", running(0), 0, ok, t0.Add(30 * time.Minute), "", "30m more at 1%"},
 		{"advances after its time", running(0), 0, ok, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
-		{"guardrails without data do not block", running(0), 0, noData, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
+		// A guardrail that has seen no user guards nothing: the step waits
+		// for minSample (100) users in each variant, whatever the
+		// tolerance; with them, not enough data (a zero baseline) does not
+		// block.
+		{"guardrails without data block", running(0), 0, noData, t0.Add(time.Hour), "", "guardrail error-rate to have 100 users in each variant (it has 0 in classic and 0 in one-page)"},
+		{"guardrails with too few users block", running(0), 0, fewUsers, t0.Add(time.Hour), "", "guardrail error-rate to have 100 users in each variant (it has 100 in classic and 99 in one-page)"},
+		{"guardrails with their users do not block", running(0), 0, zeroBaseline, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
+		{"an acknowledged guardrail without data does not block", ackedNoData, 0, noData, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
+		{"at 100% there is no baseline to wait for", running(2), 0, noData, t0, rollout.KindComplete, "held 100%"},
 		{"waits for its users", running(1), 99, ok, t0.Add(2 * time.Hour), "", "1 more user of one-page"},
 		{"advances with its users", running(1), 100, ok, t0.Add(2 * time.Hour), rollout.KindAdvance, "on to 100%"},
 		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100%"},
