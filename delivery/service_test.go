@@ -266,12 +266,7 @@ func TestRecordAPI(t *testing.T) {
 // unrecovered: the change failure rate went from 0/1 to 1/1.
 func TestRecordsNotAhead(t *testing.T) {
 	ctx := t.Context()
-	s, _, c := mustService(t)
-	typo := time.Date(2062, 5, 20, 11, 0, 0, 0, time.UTC)
-	skewed := c.t.Add(4 * time.Minute) // within the 5 minutes clocks may disagree
-	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "d1", Service: "shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
-		t.Fatal(err)
-	}
+	s, c, typo, skewed := aheadService(t)
 	inc, _, err := s.OpenIncident(ctx, delivery.IncidentInput{ID: "inc-now", Service: "cart", OpenedAt: ptr(c.t.Add(-time.Minute))}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -310,16 +305,41 @@ func TestRecordsNotAhead(t *testing.T) {
 			return err
 		}, "at"},
 	} {
-		err := tc.do()
-		var e *valueloop.Error
-		switch {
-		case tc.field == "" && err != nil:
-			t.Errorf("%s: %v, want it stored", tc.name, err)
-		case tc.field != "" && (!asError(err, &e) || e.Field != tc.field || !strings.Contains(e.Message, "ahead of the server's clock")):
-			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.field)
-		}
+		wantAhead(t, tc.name, tc.do(), tc.field)
 	}
-	r, err := s.Report(ctx, dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour), Services: []string{"shop"}})
+	wantShopUnfailed(t, s, c)
+}
+
+// aheadService returns a service with one deployment of shop an hour ago,
+// its clock, a time in 2062 (a typo for 2026) and one within the 5 minutes
+// clocks may disagree.
+func aheadService(t *testing.T) (s *delivery.Service, c *clock, typo, skewed time.Time) {
+	t.Helper()
+	s, _, c = mustService(t)
+	if _, _, err := s.RecordDeployment(t.Context(), delivery.DeploymentInput{ID: "d1", Service: "shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, time.Date(2062, 5, 20, 11, 0, 0, 0, time.UTC), c.t.Add(4 * time.Minute)
+}
+
+// wantAhead checks that err refuses a time ahead of the server's clock
+// naming field, or with field "" that there is no error.
+func wantAhead(t *testing.T, name string, err error, field string) {
+	t.Helper()
+	var e *valueloop.Error
+	switch {
+	case field == "" && err != nil:
+		t.Errorf("%s: %v, want it stored", name, err)
+	case field != "" && (!asError(err, &e) || e.Field != field || !strings.Contains(e.Message, "ahead of the server's clock")):
+		t.Errorf("%s: %v, want an error naming %q", name, err, field)
+	}
+}
+
+// wantShopUnfailed checks that shop's one deployment of the last day is
+// neither failed nor unrecovered: no incident dated ahead was stored.
+func wantShopUnfailed(t *testing.T, s *delivery.Service, c *clock) {
+	t.Helper()
+	r, err := s.Report(t.Context(), dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour), Services: []string{"shop"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,12 +356,7 @@ func TestRecordsNotAhead(t *testing.T) {
 // incident moved to 2062 counted shop's deployment failed (1/1).
 func TestEditsNotAhead(t *testing.T) {
 	ctx := t.Context()
-	s, _, c := mustService(t)
-	typo := time.Date(2062, 5, 20, 11, 0, 0, 0, time.UTC)
-	skewed := c.t.Add(4 * time.Minute) // within the 5 minutes clocks may disagree
-	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{ID: "d1", Service: "shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: ptr(c.t.Add(-time.Hour))}, ""); err != nil {
-		t.Fatal(err)
-	}
+	s, c, typo, skewed := aheadService(t)
 	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", Service: "shop", PR: "7", SHA: "abcdef0", AuthoredAt: ptr(c.t.Add(-3 * time.Hour)),
 		MergedAt: ptr(c.t.Add(-2 * time.Hour)), ReviewedAt: ptr(c.t.Add(-150 * time.Minute))}, ""); err != nil {
 		t.Fatal(err)
@@ -376,21 +391,9 @@ func TestEditsNotAhead(t *testing.T) {
 		r := stored(tc.kind)
 		tc.edit(&r)
 		_, err := s.EditRecord(ctx, delivery.Edit{Record: r, Actor: "test"})
-		var e *valueloop.Error
-		switch {
-		case tc.field == "" && err != nil:
-			t.Errorf("%s: %v, want it stored", tc.name, err)
-		case tc.field != "" && (!asError(err, &e) || e.Field != tc.field || !strings.Contains(e.Message, "ahead of the server's clock")):
-			t.Errorf("%s: %v, want an error naming %q", tc.name, err, tc.field)
-		}
+		wantAhead(t, tc.name, err, tc.field)
 	}
-	r, err := s.Report(ctx, dora.Query{From: c.t.Add(-24 * time.Hour), To: c.t.Add(time.Hour), Services: []string{"shop"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := r.Overall.Total; m.ChangeFailureRate != (dora.Rate{Num: 0, Den: 1}) || m.Unrecovered != 0 {
-		t.Errorf("shop: change failure rate %+v, unrecovered %d; want 0/1 and 0", m.ChangeFailureRate, m.Unrecovered)
-	}
+	wantShopUnfailed(t, s, c)
 
 	// The clock goes back an hour: the deployment's stored time (set 4
 	// minutes ahead above) is now ahead, but an edit of its status alone

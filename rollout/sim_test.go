@@ -295,11 +295,7 @@ func TestHandEditedPausedRollsBack(t *testing.T) {
 	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
 		t.Fatal(err)
 	}
-	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	f.Targeting = json.RawMessage(`{"fractional":[["classic",1],["one-page",1]]}`)
-	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "someone", "half and half"); err != nil {
-		t.Fatal(err)
-	}
+	w.halfByHand()
 	w.tick()
 	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
 		t.Fatalf("after a manual edit: %s, %q; want paused naming the edit", st.State, st.Reason)
@@ -342,11 +338,7 @@ func TestManualActionsAndDrift(t *testing.T) {
 	act(rollout.KindResume, rollout.Running, 20)
 
 	// Someone edits the split by hand: the engine pauses and says why.
-	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	f.Targeting = json.RawMessage(`{"fractional":[["classic",1],["one-page",1]]}`)
-	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "someone", "half and half"); err != nil {
-		t.Fatal(err)
-	}
+	w.halfByHand()
 	w.tick()
 	st := w.status()
 	if st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") || !strings.Contains(st.Reason, "50% one-page") {

@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -190,6 +191,17 @@ func (w *world) visit(n int, returning float64, errRate map[string]float64) {
 	}
 	if res.Rejected > 0 {
 		w.t.Fatalf("events rejected: %+v", res.Results[:min(3, len(res.Results))])
+	}
+}
+
+// halfByHand sets the flag's split to half and half as someone would,
+// outside the rollout.
+func (w *world) halfByHand() {
+	w.t.Helper()
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.Targeting = json.RawMessage(`{"fractional":[["classic",1],["one-page",1]]}`)
+	if _, err := w.flags.PutFlag(context.Background(), env, &f, f.Version, "someone", "half and half"); err != nil {
+		w.t.Fatal(err)
 	}
 }
 
