@@ -18,6 +18,8 @@ import (
 // none), derives their lifecycles and stores them; each new transition
 // lands in the audit trail. It returns the number of new transitions.
 func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	var features []value.Feature
 	if len(keys) == 0 {
 		all, err := s.Store.Features(ctx)

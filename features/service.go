@@ -162,6 +162,13 @@ type Service struct {
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
 	Leader cluster.Singleton
 
+	// syncMu lets one Sync run at a time: a sync stores the lifecycles it
+	// derived from the evidence it read, and one that read before another
+	// sync's evidence (a change just linked) stored after it would put
+	// the feature back where it was, until the next periodic sync. Other
+	// nodes' syncs are not held by it: there, the next periodic sync
+	// corrects the stage.
+	syncMu     sync.Mutex
 	mu         sync.Mutex // guards recognizer, cache and touched
 	recognizer *value.Recognizer
 	cache      *snapshot

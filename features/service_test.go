@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +133,85 @@ func TestTouchAndLink(t *testing.T) {
 		t.Errorf("links: %+v", links)
 	}
 	waitStage(t, db, "a", value.Building)
+}
+
+// heldSave holds the next SaveLifecycle, once armed, until released: a
+// sync that has derived its lifecycle and not stored it yet.
+type heldSave struct {
+	features.Store
+	mu      sync.Mutex
+	release chan struct{} // armed: the next save waits on it
+	entered chan struct{} // closed when the held save has begun
+}
+
+func (h *heldSave) SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle) ([]value.Transition, error) {
+	h.mu.Lock()
+	wait := h.release
+	h.release = nil
+	h.mu.Unlock()
+	if wait != nil {
+		close(h.entered)
+		<-wait
+	}
+	return h.Store.SaveLifecycle(ctx, key, l)
+}
+
+// TestSyncsDoNotUndoEachOther: a sync that derived a feature's lifecycle
+// before a change was linked does not store it after the link's own sync
+// stored the newer one. Two syncs ran at once, and the one that had read
+// the evidence first saved last: the feature went back to ready until the
+// next periodic sync (TestTouchAndLink failed so in CI once).
+func TestSyncsDoNotUndoEachOther(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	held := &heldSave{Store: svc.Store, entered: make(chan struct{})}
+	svc.Store = held
+	if err := svc.PutFeature(ctx, feature("a", ""), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	held.mu.Lock()
+	held.release = release
+	held.mu.Unlock()
+	synced := make(chan error, 1)
+	go func() { // a sync as the periodic one: it derives "ready", then waits
+		_, err := svc.Sync(ctx, "a")
+		synced <- err
+	}()
+	<-held.entered
+	linked := make(chan error, 1)
+	go func() {
+		c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
+		linked <- svc.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}})
+	}()
+	// The held sync goes on once the link is done, or a moment after the
+	// link began if the link waits for it: either way the stored stage
+	// must be the link's.
+	select {
+	case err := <-linked:
+		close(release)
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(200 * time.Millisecond):
+		close(release)
+		if err := <-linked; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	ls, err := db.Lifecycles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls["a"].Stage != value.Building {
+		t.Errorf("a is %q after its change was linked, want building", ls["a"].Stage)
+	}
 }
 
 func waitStage(t *testing.T, db *sqlite.DB, key string, want value.Stage) {
