@@ -156,7 +156,9 @@ type Tx interface {
 //
 // Construct with NewPipeline, set fields, then Open; Close drains and stops.
 type Pipeline struct {
-	Store  Store
+	Store Store
+	// Now is the server's clock: the event API judges times against it,
+	// and no exposure is stored later than it (group.claim).
 	Now    func() time.Time
 	Logger *slog.Logger
 	// MaxGroupEvents bounds the events of one transaction.
@@ -265,6 +267,14 @@ func (p *Pipeline) Close() error {
 
 // Counters returns the pipeline's counters.
 func (p *Pipeline) Counters() *Counters { return &p.counters }
+
+// now is p.Now, or time.Now for a Pipeline built without NewPipeline.
+func (p *Pipeline) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
 
 // ErrClosed is returned for work submitted after Close.
 var ErrClosed = errors.New("ingest: pipeline closed")
@@ -698,6 +708,9 @@ type group struct {
 	// Pipeline's, reused); used is the most of it any claim filled.
 	fresh []Event
 	used  int
+	// now is the pipeline's clock (Unix ms) when the group was taken: no
+	// exposure is stored later than it (claim).
+	now int64
 	// counters of the transaction that committed
 	stored, dups, recorded, redundant uint64
 }
@@ -711,7 +724,7 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	// still buffered with this. What may take long, a recomputation of a
 	// stale state, is bounded by rebuildStale.
 	ctx := context.Background()
-	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps), fresh: p.freshBuf}
+	g := &group{byEnv: map[string][]*request{}, expsEnv: map[string][]Event{}, nExps: len(exps), fresh: p.freshBuf, now: p.now().UnixMilli()}
 	defer func() {
 		// Keep the buffer, not the requests' strings it points to.
 		clear(g.fresh[:g.used])
@@ -812,7 +825,15 @@ func (g *group) failEnv(env string, err error) {
 
 // claim deduplicates the events of env's requests in one Claim (keys sorted,
 // ties in request order), sets each request's fresh marks and returns the
-// fresh events.
+// fresh events, an exposure timed after g.now (the event API takes times a
+// little ahead of the server's clock) at g.now. The split period a unit is
+// filed under is fixed by its first exposure's time, and a change of a
+// split is timed by the server's clock after the transactions that stored
+// exposures before it (SplitStore): an exposure stored at its time as sent,
+// ahead of the change's, stayed filed under the period before it, where a
+// recomputation from the event log filed it under the change's. Served
+// before the change, it belongs before it. Its identity (Key) is the time
+// as sent, so a retry is still a duplicate.
 func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]bool, error)) ([]Event, error) {
 	type ref struct {
 		k    DedupKey
@@ -867,6 +888,9 @@ func (g *group) claim(env string, claim func(env string, keys []DedupKey) ([]boo
 		for i, ok := range r.fresh {
 			if ok {
 				fresh = append(fresh, r.events[i])
+				if ev := &fresh[len(fresh)-1]; ev.Type == Exposure && ev.Time > g.now {
+					ev.Time = g.now
+				}
 				g.stored++
 			} else {
 				g.dups++

@@ -273,3 +273,64 @@ func SplitHistoryFollows(t *testing.T, write, read SplitHistoryStore) {
 		}
 	}
 }
+
+// testExposureAheadOfChange: an exposure timed ahead of the server's clock
+// (the event API takes times up to Limits.MaxFuture ahead), then a split
+// change, timed by that clock before the exposure's time as sent. The user
+// was served before the change, and the stored aggregates must be those of
+// a recomputation from the events, whatever that files the user under: a
+// write that filed it under the first period and a recomputation that
+// files it under the change's made a rebuild report a difference. Run with
+// the pipeline keeping the per-user state in the store and in memory.
+func testExposureAheadOfChange(t *testing.T, st Store, clock *Clock) {
+	s := kept[splitStore](t, st, "the store keeps no split changes")
+	for _, mode := range []string{"store", "memory"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			env := "ahead-" + mode
+			var ps ingest.Store = s
+			if mode == "memory" {
+				ps = memoryMode{EventStore: s, probe: &splitProbe{splitStore: s}}
+			}
+			flag := createBanner(t, s, env)
+			p := ingest.NewPipeline(ps, nil)
+			p.Now = func() time.Time { return clock.T }
+			if err := p.Open(); err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			ahead := clock.T.Add(3 * time.Minute).UnixMilli()
+			if _, err := p.Ingest(ctx, env, []ingest.Event{exposure("e1", "u1", "off", ahead)}); err != nil {
+				t.Fatal(err)
+			}
+			clock.T = clock.T.Add(time.Second)
+			on := *flag
+			on.DefaultVariant = strp("on")
+			if _, _, err := s.PutFlag(ctx, env, &on, -1, "t", ""); err != nil {
+				t.Fatal(err)
+			}
+			// A later write reads the split changes again; its user is
+			// another, so u1's state is not touched.
+			if _, err := p.Ingest(ctx, env, []ingest.Event{exposure("e2", "u2", "on", clock.T.UnixMilli()+1)}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Aggregates(ctx, env, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := Recompute(t, s, env); !reflect.DeepEqual(got, want) {
+				t.Fatalf("aggregates differ from a recomputation:\n got %v\nwant %v", got, want)
+			}
+			if !hasCell(got, "off", 0, 1) {
+				t.Errorf("u1, served before the change, is not in the first period: %v", got)
+			}
+			res, err := p.Rebuild(ctx, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Changed {
+				t.Errorf("rebuild found the stored aggregates differed: %+v", res)
+			}
+		})
+	}
+}

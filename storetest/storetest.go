@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"ValueChanges", testValueChanges},
 		{"Events/SplitChangeRace", testSplitChangeRace},
 		{"Events/SplitChangeDuringRebuild", testSplitChangeDuringRebuild},
+		{"Events/ExposureAheadOfChange", testExposureAheadOfChange},
 		{"SplitHistoryFollows", testSplitHistoryFollows},
 	}
 	for _, c := range eventCases {
