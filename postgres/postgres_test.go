@@ -126,3 +126,13 @@ func TestDomainErrors(t *testing.T) {
 		t.Errorf("token with a scope the schema refuses: %v, want invalid", err)
 	}
 }
+
+// TestDimensionOrderUnderLocaleCollation runs the contract's dimension case
+// on a database whose default collation is a language's (ICU "en", where
+// "de" sorts before "GB"), not the test server's C.UTF-8: the cells must
+// come back in the bytewise order SQLite and a recomputation give, and a
+// rebuild must find them unchanged.
+func TestDimensionOrderUnderLocaleCollation(t *testing.T) {
+	dsn := pgtest.Database(t, "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C.UTF-8'")
+	storetest.DimensionAggregates(t, MustOpen(t, dsn, &storetest.Clock{}))
+}

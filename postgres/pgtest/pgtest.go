@@ -47,12 +47,14 @@ func Schema(tb testing.TB) string {
 
 // Database creates a database with a random name and returns its DSN; it is
 // dropped (its connections closed) when the test ends. Use it when the test
-// acts on whole databases or connections (faults).
-func Database(tb testing.TB) string {
+// acts on whole databases or connections (faults), or needs other settings
+// than the server's default: options are added to CREATE DATABASE (say
+// "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'").
+func Database(tb testing.TB, options ...string) string {
 	tb.Helper()
 	dsn := ServerDSN(tb)
 	name := "vltest_" + random()
-	exec(tb, dsn, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	exec(tb, dsn, strings.Join(append([]string{"CREATE DATABASE " + pgx.Identifier{name}.Sanitize()}, options...), " "))
 	tb.Cleanup(func() { exec(tb, dsn, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
