@@ -459,12 +459,20 @@ func (d *decoder) validate(ev *Event) (field, reason string) {
 	case Exposure:
 		// Attributes of an exposure are the context the variant was served
 		// in; the configured dimensions (metric.Dimension) are read there.
-		if ev.Name != "" || ev.HasValue {
+		// The field named is the one given: a client that sent a value
+		// and no name must not be told to remove a name.
+		if ev.Name != "" {
 			return "name", "an exposure has no name or value (those belong to tracking events)"
 		}
+		if ev.HasValue {
+			return "value", "an exposure has no name or value (those belong to tracking events)"
+		}
 	case Tracking:
-		if ev.Flag != "" || ev.Variant != "" {
+		if ev.Flag != "" {
 			return "flag", "a tracking event has no flag or variant (send an exposure for those)"
+		}
+		if ev.Variant != "" {
+			return "variant", "a tracking event has no flag or variant (send an exposure for those)"
 		}
 	}
 	if ev.TimeSet {
