@@ -37,13 +37,7 @@ type h2Raw struct {
 // stream, 0 to receive no data at all).
 func dialH2Raw(t testing.TB, srv *httpapi.Server, local net.Addr, window uint32) *h2Raw {
 	t.Helper()
-	d := net.Dialer{LocalAddr: local}
-	c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	t.Cleanup(func() { c.Close() })
+	c := rawConnFrom(t, srv, local)
 	h := &h2Raw{c: c, fr: http2.NewFramer(c, c), next: 1}
 	h.enc = hpack.NewEncoder(&h.hbuf)
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
@@ -191,16 +185,7 @@ func TestRequestCapPerClient(t *testing.T) {
 func TestConnectionCapPerClient(t *testing.T) {
 	e := MustServer(t)
 	srv := limitedServer(t, e, httpapi.Limits{MaxConnsPerClient: 2, LimitLoopback: true}, nil)
-	from := func(ip byte) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}
-		c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	from := func(ip byte) net.Conn { return rawConnFrom(t, srv, &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}) }
 	served := func(c net.Conn) bool {
 		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			return false
