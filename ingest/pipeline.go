@@ -43,7 +43,8 @@ type Store interface {
 // flags of its environment, rounded up to the millisecond (exposures are
 // timed in milliseconds), and each transaction of the pipeline holds that
 // version from SplitsVersion to its end. A change that commits after such
-// a transaction is timed after it, and after every exposure it stored;
+// a transaction is timed after it, and after every exposure it stored
+// (none is stored later than the pipeline's clock: group.claim);
 // one that committed before is in the split changes of that version, which
 // the pipeline reads again when the version it holds is not the one it
 // read them at.
