@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/auth"
@@ -35,4 +36,42 @@ func TestForwardedClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzForwardedClient: any header from a trusted proxy gives the proxy or
+// an address the header holds, never something else, and from an
+// untrusted peer always the peer.
+func FuzzForwardedClient(f *testing.F) {
+	for _, s := range []string{"198.51.100.1", "1.1.1.1, 198.51.100.1", "198.51.100.1, 10.9.9.9", "unknown", "[2001:db8::5]:4711", ",,", " , 10.1.1.1", "::ffff:10.0.0.1", "fe80::1%eth0"} {
+		f.Add("10.1.2.3", s)
+		f.Add("203.0.113.9", s)
+	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		p, err := netip.ParseAddr(peer)
+		if err != nil {
+			return
+		}
+		got := auth.ForwardedClient(p, []string{xff}, trusted)
+		p = p.Unmap()
+		if !trusted[0].Contains(p) {
+			if got != p {
+				t.Fatalf("untrusted peer %s: got %s", p, got)
+			}
+			return
+		}
+		if got == p {
+			return
+		}
+		for _, e := range strings.Split(xff, ",") {
+			e = strings.TrimSpace(e)
+			if a, err := netip.ParseAddr(e); err == nil && a.Unmap().WithZone("") == got {
+				return
+			}
+			if ap, err := netip.ParseAddrPort(e); err == nil && ap.Addr().Unmap().WithZone("") == got {
+				return
+			}
+		}
+		t.Fatalf("peer %s, X-Forwarded-For %q: got %s, neither the peer nor an entry", p, xff, got)
+	})
 }
