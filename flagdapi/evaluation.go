@@ -26,8 +26,9 @@ import (
 // flagd's Go provider uses since v0.6. Both evaluate with the server's engine
 // against the environment's live snapshot, with flagd's reasons (DEFAULT
 // included) and its error mapping: an unknown flag is NotFound, a value of
-// another type InvalidArgument (TYPE_MISMATCH), a rule that fails at run time
-// Internal (GENERAL). A disabled flag resolves with reason DISABLED and no
+// another type InvalidArgument (TYPE_MISMATCH; an int resolution of a
+// fractional number truncates it instead, as flagd does), a rule that fails
+// at run time Internal (GENERAL). A disabled flag resolves with reason DISABLED and no
 // value (v2) or the zero value (v1), as flagd does.
 
 // keepAlive is how often an idle event stream sends a keep_alive event, so
@@ -77,7 +78,10 @@ func (s *Server) resolve(ctx context.Context, header http.Header, key string, in
 	case string:
 		ok = want == "string"
 	case float64:
-		ok = want == "float" || (want == "int" && v == math.Trunc(v) && math.Abs(v) < 1<<53)
+		// An int resolution truncates a fractional number toward zero, as
+		// flagd's and the in-process providers' (evaluation.ResolveInt) do;
+		// only numbers beyond the int64 range are a mismatch.
+		ok = want == "float" || (want == "int" && v >= -math.MaxInt64-1 && v < math.MaxInt64)
 	case map[string]any:
 		ok = want == "object"
 	}
