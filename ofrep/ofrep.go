@@ -205,12 +205,12 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.ErrorCode == evaluation.ErrorCode("FLAG_NOT_FOUND"):
 		status = http.StatusNotFound
-		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage)
+		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	case res.ErrorCode != "":
 		// The OFREP schema defines evaluationFailure for 400 only; a rule
 		// that fails at run time is reported there as GENERAL.
 		status = http.StatusBadRequest
-		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	default:
 		appendSuccess(buf, res)
 	}
@@ -247,7 +247,7 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 			h.EvaluatedInBulk(r, caller, ctx, res)
 		}
 		if res.ErrorCode != "" {
-			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage, res.Metadata)
 		} else {
 			appendSuccess(out, res)
 		}
@@ -341,7 +341,11 @@ func appendSuccess(b *bytes.Buffer, res *evaluation.Result) {
 	b.WriteByte('}')
 }
 
-func appendFailure(b *bytes.Buffer, key, code, details string) {
+// appendFailure writes an evaluationFailure (or flagNotFound), with the
+// metadata of the flag (of the set, for an unknown flag): OFREP allows it on
+// failures, flagd sends it, and telemetry reads it from failed evaluations
+// too.
+func appendFailure(b *bytes.Buffer, key, code, details string, meta map[string]any) {
 	b.WriteString(`{"key":`)
 	appendString(b, key)
 	b.WriteString(`,"errorCode":"`)
@@ -351,12 +355,16 @@ func appendFailure(b *bytes.Buffer, key, code, details string) {
 		b.WriteString(`,"errorDetails":`)
 		appendString(b, details)
 	}
+	if len(meta) > 0 {
+		b.WriteString(`,"metadata":`)
+		appendValue(b, meta)
+	}
 	b.WriteByte('}')
 }
 
 func writeFailure(w http.ResponseWriter, status int, key, code, details string) {
 	var b bytes.Buffer
-	appendFailure(&b, key, code, details)
+	appendFailure(&b, key, code, details, nil)
 	writeJSON(w, status, b.Bytes())
 }
 

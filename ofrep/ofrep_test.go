@@ -1,11 +1,13 @@
 package ofrep
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,5 +112,63 @@ func TestBulkETagFollowsTheClock(t *testing.T) {
 				t.Errorf("same answer again: %d, want 304", r3.StatusCode)
 			}
 		})
+	}
+}
+
+// TestFailureMetadata: an evaluation that fails, and an unknown flag, carry
+// the flag's metadata (the set's overlaid with the flag's own), as the OFREP
+// schemas evaluationFailure and flagNotFound allow and flagd sends;
+// telemetry hooks read it from every evaluation, failed ones included.
+// errorDetails is Valueloop's wording and is only required to be there.
+func TestFailureMetadata(t *testing.T) {
+	var cases []struct {
+		Name    string         `json:"name"`
+		Path    string         `json:"path"`
+		Context map[string]any `json:"context"`
+		Status  int            `json:"status"`
+		Body    map[string]any `json:"body"`
+	}
+	data, err := os.ReadFile("testdata/failure_cases.json")
+	if err == nil {
+		err = json.Unmarshal(data, &cases)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	srv := serve(t, "failing.json", &now)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]any{"context": tc.Context})
+			resp, out := post(t, srv, tc.Path, string(body), "")
+			var got map[string]any
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("%d %s: %v", resp.StatusCode, out, err)
+			}
+			dropDetails(t, got)
+			if resp.StatusCode != tc.Status || !reflect.DeepEqual(got, tc.Body) {
+				t.Errorf("%d %s\nwant %d %v", resp.StatusCode, out, tc.Status, tc.Body)
+			}
+		})
+	}
+}
+
+// dropDetails removes errorDetails from a failure (or from each failure of
+// a bulk answer), failing the test when a failure has none.
+func dropDetails(t *testing.T, answer map[string]any) {
+	t.Helper()
+	failures := []any{answer}
+	if flags, ok := answer["flags"].([]any); ok {
+		failures = flags
+	}
+	for _, f := range failures {
+		m := f.(map[string]any)
+		if _, failed := m["errorCode"]; !failed {
+			continue
+		}
+		if d, _ := m["errorDetails"].(string); d == "" {
+			t.Errorf("failure without errorDetails: %v", m)
+		}
+		delete(m, "errorDetails")
 	}
 }
