@@ -207,8 +207,9 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusNotFound
 		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	case res.ErrorCode != "":
-		// The OFREP schema defines evaluationFailure for 400 only; a rule
-		// that fails at run time is reported there as GENERAL.
+		// The OFREP schema defines evaluationFailure for 400 only: a rule
+		// that fails at run time is PARSE_ERROR there, as in flagd, and
+		// codes outside its enum (TYPE_MISMATCH) are GENERAL.
 		status = http.StatusBadRequest
 		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	default:
