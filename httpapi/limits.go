@@ -131,6 +131,14 @@ type Limits struct {
 	// LimitLoopback applies MaxRequestsPerClient and MaxConnsPerClient to
 	// loopback addresses.
 	LimitLoopback bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For says
+	// who the client is (auth.ForwardedClient): behind them every client
+	// would be the proxy's address, and one client's failed
+	// authentications, or its requests, would hold back all the others.
+	// Their connections are not counted per client (MaxConnsPerClient):
+	// each carries many clients. Empty: the header is ignored, as anyone
+	// can send it.
+	TrustedProxies []netip.Prefix
 	// ResponseTimeout bounds the time from a request's headers to the end
 	// of its answer, its body's time included (so never below
 	// BodyTimeout): a client that stops reading the answer — over HTTP/2,
@@ -372,7 +380,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			st := new(connState)
 			if cc, ok := c.(*countedConn); ok {
-				st.client = cc.client
+				st.client, st.proxied = cc.client, cc.proxied
 			}
 			return context.WithValue(ctx, connKey{}, st)
 		},
@@ -435,8 +443,15 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			w = &streamWriter{ResponseWriter: w, rc: rc, timeout: g.lim.StreamWriteTimeout}
 		}
 		counted := st != nil && !(stream && noBody)
+		var cl *client
 		if counted {
-			if err := g.enter(st.client); err != nil {
+			cl = st.client
+			if st.proxied {
+				var release func()
+				cl, release = g.forwardedClient(r)
+				defer release() // after the request's place is given back
+			}
+			if err := g.enter(cl); err != nil {
 				unread := !noBody && r.ProtoMajor < 2
 				rc := http.NewResponseController(w)
 				if unread {
@@ -453,7 +468,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if noBody {
 			if counted {
-				defer g.leave(st.client)
+				defer g.leave(cl)
 			}
 			h(w, r)
 			return
@@ -461,7 +476,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 		// One allocation: the controller is a copy inside the body.
 		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load(), stream: stream}
 		if counted {
-			body.counted, body.client = true, st.client
+			body.counted, body.client = true, cl
 		}
 		g.mu.Lock()
 		if g.stopping {
@@ -692,43 +707,55 @@ type connKey struct{}
 
 // connState is what the guard keeps of a connection for its requests.
 type connState struct {
-	client *client      // nil: its address is not counted (loopback)
-	anon   atomic.Int64 // anonymous requests under way (anonConn)
+	client  *client      // nil: its address is not counted (loopback)
+	proxied bool         // from a trusted proxy: each request says its client
+	anon    atomic.Int64 // anonymous requests under way (anonConn)
 }
 
 // client counts the requests under way of one client address, over all
 // its connections (MaxRequestsPerClient).
 type client struct {
-	key      netip.Addr
-	conns    int // under guard.clientsMu
-	requests atomic.Int64
+	key netip.Addr
+	// Under guard.clientsMu: its connections, and its requests under way
+	// that came through a trusted proxy (forwardedClient).
+	conns, forwarded int
+	requests         atomic.Int64
 }
 
 // connect finds the client of a connection from addr, or nil when it is
-// not counted per client (loopback, unless LimitLoopback; not an IP); ok
-// is false when the client has MaxConnsPerClient open already.
-func (g *guard) connect(addr net.Addr) (c *client, ok bool) {
+// not counted per client (loopback, unless LimitLoopback; not an IP; a
+// trusted proxy, then proxied); ok is false when the client has
+// MaxConnsPerClient open already.
+func (g *guard) connect(addr net.Addr) (c *client, proxied, ok bool) {
 	tcp, isTCP := addr.(*net.TCPAddr)
 	if !isTCP {
-		return nil, true
+		return nil, false, true
 	}
 	ip := tcp.AddrPort().Addr().Unmap()
-	if ip.IsLoopback() && !g.lim.LimitLoopback {
-		return nil, true
+	if slices.ContainsFunc(g.lim.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+		return nil, true, true
 	}
-	key := auth.ClientKey(ip)
+	if ip.IsLoopback() && !g.lim.LimitLoopback {
+		return nil, false, true
+	}
 	g.clientsMu.Lock()
 	defer g.clientsMu.Unlock()
-	c = g.clients[key]
+	c = g.clientLocked(auth.ClientKey(ip))
+	if c.conns >= g.lim.MaxConnsPerClient {
+		return nil, false, false // it has one open at least: it stays
+	}
+	c.conns++
+	return c, false, true
+}
+
+// clientLocked finds or makes the client of key; g.clientsMu is held.
+func (g *guard) clientLocked(key netip.Addr) *client {
+	c := g.clients[key]
 	if c == nil {
 		c = &client{key: key}
 		g.clients[key] = c
 	}
-	if c.conns >= g.lim.MaxConnsPerClient {
-		return nil, false // it has one open at least: it stays
-	}
-	c.conns++
-	return c, true
+	return c
 }
 
 // disconnect ends a connection of c (nil: none counted).
@@ -738,8 +765,35 @@ func (g *guard) disconnect(c *client) {
 	}
 	g.clientsMu.Lock()
 	defer g.clientsMu.Unlock()
-	if c.conns--; c.conns == 0 {
+	c.conns--
+	g.dropLocked(c)
+}
+
+// dropLocked forgets c once nothing holds it; g.clientsMu is held.
+func (g *guard) dropLocked(c *client) {
+	if c.conns == 0 && c.forwarded == 0 {
 		delete(g.clients, c.key)
+	}
+}
+
+// forwardedClient finds the client of a request that came through a
+// trusted proxy, as its X-Forwarded-For says, and holds it until release
+// (nil, with a release that does nothing, for a loopback client unless
+// LimitLoopback).
+func (g *guard) forwardedClient(r *http.Request) (c *client, release func()) {
+	ip, err := netip.ParseAddr(g.clientAddr(r))
+	if err != nil || (ip.IsLoopback() && !g.lim.LimitLoopback) {
+		return nil, func() {}
+	}
+	g.clientsMu.Lock()
+	c = g.clientLocked(auth.ClientKey(ip))
+	c.forwarded++
+	g.clientsMu.Unlock()
+	return c, func() {
+		g.clientsMu.Lock()
+		c.forwarded--
+		g.dropLocked(c)
+		g.clientsMu.Unlock()
 	}
 }
 
@@ -882,22 +936,23 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		cl, ok := l.g.connect(c.RemoteAddr())
+		cl, proxied, ok := l.g.connect(c.RemoteAddr())
 		if !ok {
 			l.g.conns.Add(-1)
 			l.g.refusedPerClient.Add(1)
 			c.Close()
 			continue
 		}
-		return &countedConn{Conn: c, g: l.g, client: cl}, nil
+		return &countedConn{Conn: c, g: l.g, client: cl, proxied: proxied}, nil
 	}
 }
 
 type countedConn struct {
 	net.Conn
-	g      *guard
-	client *client
-	once   sync.Once
+	g       *guard
+	client  *client
+	proxied bool // from a trusted proxy: each request says its client
+	once    sync.Once
 }
 
 func (c *countedConn) Close() error {
@@ -1034,14 +1089,23 @@ func (f *failureLimiter) fail(addr string) {
 	}
 }
 
-// clientAddr is the address failures are counted by: the connection's IP
-// (headers such as X-Forwarded-For are the client's to forge).
-func clientAddr(r *http.Request) string {
+// clientAddr is the address of r's client, which failures are counted
+// by: the connection's IP, or from a trusted proxy what its
+// X-Forwarded-For says (auth.ForwardedClient; from anyone else the header
+// is the client's to forge).
+func (g *guard) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	if len(g.lim.TrustedProxies) == 0 {
+		return host
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	return auth.ForwardedClient(ip, r.Header.Values("X-Forwarded-For"), g.lim.TrustedProxies).String()
 }
 
 // throttled gives another protocol's handler (flagd's) the failed
@@ -1050,7 +1114,7 @@ func clientAddr(r *http.Request) string {
 func (s *Server) throttled(h http.Handler) http.HandlerFunc {
 	f := s.guard.failures
 	return func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r)
+		addr := s.guard.clientAddr(r)
 		t := auth.NewThrottle(func() bool { return f.blocked(addr) }, func() { f.fail(addr) })
 		h.ServeHTTP(w, r.WithContext(auth.WithThrottle(r.Context(), t)))
 	}

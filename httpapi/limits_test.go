@@ -37,7 +37,14 @@ func limitedServer(t testing.TB, e *env, lim httpapi.Limits, svc *delivery.Servi
 // answers (the bug these tests reproduce).
 func rawConn(t testing.TB, srv *httpapi.Server) net.Conn {
 	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	return rawConnFrom(t, srv, nil)
+}
+
+// rawConnFrom is rawConn from the local address local (nil: any).
+func rawConnFrom(t testing.TB, srv *httpapi.Server, local net.Addr) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: local}
+	c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func tokenOf(r *http.Request) *valueloop.Token {
 // the window is answered 429 without its token being looked at, so that
 // guessing tokens is slow.
 func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
-	addr := clientAddr(r)
+	addr := s.guard.clientAddr(r)
 	if s.guard.failures.blocked(addr) {
 		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,13 +38,7 @@ type h2Raw struct {
 // stream, 0 to receive no data at all).
 func dialH2Raw(t testing.TB, srv *httpapi.Server, local net.Addr, window uint32) *h2Raw {
 	t.Helper()
-	d := net.Dialer{LocalAddr: local}
-	c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	t.Cleanup(func() { c.Close() })
+	c := rawConnFrom(t, srv, local)
 	h := &h2Raw{c: c, fr: http2.NewFramer(c, c), next: 1}
 	h.enc = hpack.NewEncoder(&h.hbuf)
 	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
@@ -191,16 +186,7 @@ func TestRequestCapPerClient(t *testing.T) {
 func TestConnectionCapPerClient(t *testing.T) {
 	e := MustServer(t)
 	srv := limitedServer(t, e, httpapi.Limits{MaxConnsPerClient: 2, LimitLoopback: true}, nil)
-	from := func(ip byte) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}}
-		c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(20 * time.Second))
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	from := func(ip byte) net.Conn { return rawConnFrom(t, srv, &net.TCPAddr{IP: net.IPv4(127, 0, 0, ip)}) }
 	served := func(c net.Conn) bool {
 		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			return false
@@ -240,6 +226,51 @@ func TestConnectionCapPerClient(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(body), "valueloop_http_connections_refused_per_client_total 1\n") {
 		t.Errorf("metrics: want 1 connection refused per client:\n%s", grepLines(string(body), "valueloop_http_connections"))
+	}
+}
+
+// TestTrustedProxy: behind a trusted proxy every connection comes from the
+// proxy, and its X-Forwarded-For names the client: one client's failed
+// authentications and its requests under way count against it alone, and
+// the proxy's connections are not capped per client. Without it every
+// client was the proxy: 20 failures from anyone locked out everyone.
+func TestTrustedProxy(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		AuthFailures: 2, MaxRequestsPerClient: 2, MaxConnsPerClient: 1, LimitLoopback: true, BodyTimeout: time.Hour}, nil)
+	eval := func(token, client string) int {
+		resp, _ := doCall(t, srv.URL(), call{method: "POST", path: "/ofrep/v1/evaluate/flags/checkout", token: token,
+			body: `{"context":{"targetingKey":"u1"}}`, headers: map[string]string{"X-Forwarded-For": "6.6.6.6, " + client}})
+		return resp.StatusCode
+	}
+	for range 2 {
+		if code := eval("vl_wrong", "203.0.113.5"); code != http.StatusUnauthorized {
+			t.Fatalf("a wrong token: %d, want 401", code)
+		}
+	}
+	if code := eval(e.eval, "203.0.113.5"); code != http.StatusTooManyRequests {
+		t.Errorf("a good token from the client that failed twice: %d, want 429", code)
+	}
+	if code := eval(e.eval, "203.0.113.6"); code != http.StatusOK {
+		t.Errorf("a good token from another client behind the proxy: %d, want 200", code)
+	}
+	// Requests under way, per forwarded client: two of 198.51.100.7 wait
+	// for their bodies on one connection.
+	h := dialH2Raw(t, srv, nil, 65535)
+	for range 2 {
+		h.open(t, "POST", "/ofrep/v1/evaluate/flags/checkout", e.eval, 100, "x-forwarded-for", "198.51.100.7")
+	}
+	waitRequests(t, srv, 2)
+	if code := eval(e.eval, "198.51.100.7"); code != http.StatusTooManyRequests {
+		t.Errorf("a third request of 198.51.100.7: %d, want 429", code)
+	}
+	if code := eval(e.eval, "198.51.100.8"); code != http.StatusOK {
+		t.Errorf("a request of 198.51.100.8 meanwhile: %d, want 200", code)
+	}
+	// The proxy holds two connections now (h and doCall's), beyond
+	// MaxConnsPerClient: they carry many clients.
+	if code := eval(e.eval, "198.51.100.9"); code != http.StatusOK {
+		t.Errorf("a request on another of the proxy's connections: %d, want 200", code)
 	}
 }
 

@@ -190,7 +190,7 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		u.showSignIn(w, r, http.StatusForbidden, "The sign-in form expired. Please try again.")
 		return nil
 	}
-	addr := clientAddr(r)
+	addr := clientAddr(r, u.TrustedProxies)
 	wait, attempt := u.limiter.take(addr)
 	if wait > 0 {
 		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))

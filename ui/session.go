@@ -219,8 +219,10 @@ func newLimiter(now func() time.Time, max int, window time.Duration) *limiter {
 
 // clientAddr is the address failures are counted against: the client's
 // key (auth.ClientKey: an IPv4 address, an IPv6 address's /64), or the
-// remote address as it is when it holds no IP.
-func clientAddr(r *http.Request) string {
+// remote address as it is when it holds no IP. The client is the
+// connection's, or from one of the trusted proxies what its
+// X-Forwarded-For says (auth.ForwardedClient).
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -229,6 +231,7 @@ func clientAddr(r *http.Request) string {
 	if err != nil {
 		return host
 	}
+	ip = auth.ForwardedClient(ip, r.Header.Values("X-Forwarded-For"), trusted)
 	key := auth.ClientKey(ip)
 	if key.Is6() {
 		return key.String() + "/64"

@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -130,6 +131,10 @@ type UI struct {
 	// SessionsPerToken caps the sessions of one token (default 10): a new
 	// sign-in beyond it ends the token's oldest session.
 	SessionsPerToken int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, whose failed sign-ins are counted (auth.ForwardedClient);
+	// empty: the connection's address, the header being anyone's to send.
+	TrustedProxies []netip.Prefix
 	// SecureCookies says when cookies are marked Secure (default
 	// SecureAuto).
 	SecureCookies CookieSecurity

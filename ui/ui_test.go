@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -136,18 +137,25 @@ func TestLimiterBound(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	for _, tc := range []struct{ remote, want string }{
-		{"192.0.2.7:5555", "192.0.2.7"},
-		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:bbbb::9]:443", "2001:db8:1:2::/64"},
-		{"[64:ff9b::192.0.2.9]:443", "192.0.2.9"}, // an IPv4 client behind a translator
-		{"[::ffff:192.0.2.7]:443", "192.0.2.7"},
-		{"not-an-address", "not-an-address"},
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct{ remote, xff, want string }{
+		{"192.0.2.7:5555", "", "192.0.2.7"},
+		{"192.0.2.7:5555", "198.51.100.3", "192.0.2.7"}, // not a proxy: its header is ignored
+		{"10.0.0.2:5555", "198.51.100.3", "198.51.100.3"},
+		{"10.0.0.2:5555", "2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:aaaa::1]:443", "", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:bbbb::9]:443", "", "2001:db8:1:2::/64"},
+		{"[64:ff9b::192.0.2.9]:443", "", "192.0.2.9"}, // an IPv4 client behind a translator
+		{"[::ffff:192.0.2.7]:443", "", "192.0.2.7"},
+		{"not-an-address", "", "not-an-address"},
 	} {
 		r := httptest.NewRequest("POST", "/signin", nil)
 		r.RemoteAddr = tc.remote
-		if got := clientAddr(r); got != tc.want {
-			t.Errorf("clientAddr(%q) = %q, want %q", tc.remote, got, tc.want)
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := clientAddr(r, trusted); got != tc.want {
+			t.Errorf("clientAddr(%q, X-Forwarded-For %q) = %q, want %q", tc.remote, tc.xff, got, tc.want)
 		}
 	}
 }

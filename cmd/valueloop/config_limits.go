@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +57,38 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int { return &c.Limits.AuthFailures }),
 		durationSetting("auth-window", "1m", "the window of auth-failures",
 			func(c *serveConfig) *time.Duration { return &c.Limits.AuthWindow }),
+		{name: "trusted-proxies", env: "VALUELOOP_TRUSTED_PROXIES", kind: kindList,
+			usage: "`CIDR` of reverse proxies whose X-Forwarded-For names the client, for the failure throttles and the per-client limits (repeatable; an address is a /32 or /128)",
+			set: func(c *serveConfig, v string) error {
+				p, err := parsePrefix(v)
+				if err != nil {
+					return err
+				}
+				c.Limits.TrustedProxies = append(c.Limits.TrustedProxies, p)
+				return nil
+			}, get: func(c *serveConfig) any {
+				out := []string{}
+				for _, p := range c.Limits.TrustedProxies {
+					out = append(out, p.String())
+				}
+				return out
+			}},
 		boolSetting("auth-throttle-loopback", "false", "throttle failed authentications from loopback addresses too (off: a proxy on the same host makes every client 127.0.0.1)",
 			func(c *serveConfig) *bool { return &c.Limits.ThrottleLoopback }),
 	}
+}
+
+// parsePrefix reads a CIDR prefix, or an address as the prefix of it alone.
+func parsePrefix(v string) (netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p.Masked(), nil
+	}
+	if ip, err := netip.ParseAddr(v); err == nil {
+		ip = ip.Unmap()
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	return netip.Prefix{}, fmt.Errorf("want an address or a CIDR prefix such as 10.0.0.0/8, not %q", v)
 }
 
 func boolSetting(name, def, usage string, field func(*serveConfig) *bool) setting {

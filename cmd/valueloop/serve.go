@@ -310,7 +310,7 @@ var (
 // openDashboard serves the web dashboard (package ui) beside the API,
 // reading through the same services the API's routes use.
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
-	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
+	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
 		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
 	if srv.Value != nil {
