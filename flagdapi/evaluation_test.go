@@ -91,56 +91,45 @@ func TestResolveAsFlagd(t *testing.T) {
 
 func resolveOver(ctx context.Context, c1 evaluationv1connect.ServiceClient, c2 evaluationv2connect.ServiceClient,
 	version, method, flag string, evalCtx *structpb.Struct, secret string) (answer, error) {
-	auth := func(h interface{ Set(string, string) }) { h.Set("Authorization", "Bearer "+secret) }
 	switch version + method {
 	case "v1int":
-		req := connect.NewRequest(&evalv1.ResolveIntRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c1.ResolveInt(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c1.ResolveInt, &evalv1.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
 	case "v2int":
-		req := connect.NewRequest(&evalv2.ResolveIntRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c2.ResolveInt(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c2.ResolveInt, &evalv2.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
 	case "v1float":
-		req := connect.NewRequest(&evalv1.ResolveFloatRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c1.ResolveFloat(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c1.ResolveFloat, &evalv1.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveFloatResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
 	case "v2float":
-		req := connect.NewRequest(&evalv2.ResolveFloatRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c2.ResolveFloat(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c2.ResolveFloat, &evalv2.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveFloatResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
 	case "v1bool":
-		req := connect.NewRequest(&evalv1.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c1.ResolveBoolean(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c1.ResolveBoolean, &evalv1.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveBooleanResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
 	case "v2bool":
-		req := connect.NewRequest(&evalv2.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx})
-		auth(req.Header())
-		r, err := c2.ResolveBoolean(ctx, req)
-		if err != nil {
-			return answer{}, err
-		}
-		return answer{r.Msg.GetValue(), r.Msg.GetReason(), r.Msg.GetVariant()}, nil
+		return call(ctx, secret, c2.ResolveBoolean, &evalv2.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveBooleanResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
 	}
 	panic("unknown method " + version + method)
+}
+
+// call makes one evaluation call with the token and reads its answer.
+func call[Req, Resp any](ctx context.Context, secret string,
+	rpc func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), msg *Req, read func(*Resp) answer) (answer, error) {
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+secret)
+	resp, err := rpc(ctx, req)
+	if err != nil {
+		return answer{}, err
+	}
+	return read(resp.Msg), nil
 }
