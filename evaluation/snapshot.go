@@ -97,6 +97,7 @@ type Snapshot struct {
 	flags    map[string]*flag
 	keys     []string
 	etag     string
+	clock    bool // some flag's rule may read $flagd.timestamp
 	setMeta  map[string]any
 	now      func() time.Time
 	notFound Result
@@ -154,6 +155,7 @@ func CompileWith(set *valueloop.FlagSet, opts Options) (*Snapshot, error) {
 		problems = append(problems, ps...)
 		if f != nil {
 			s.flags[key] = f
+			s.clock = s.clock || (f.rule != nil && f.needsNow)
 		}
 	}
 	if len(problems) > 0 {
@@ -188,6 +190,11 @@ func (s *Snapshot) Keys() []string { return s.keys }
 // ETag returns a strong HTTP entity tag (quoted) that is equal for flag sets
 // with equal content, whatever their key order or whitespace.
 func (s *Snapshot) ETag() string { return s.etag }
+
+// ReadsClock reports whether some flag's targeting may read
+// $flagd.timestamp, so that the same context can get different answers as
+// time passes: ETag then covers the set but not the answers.
+func (s *Snapshot) ReadsClock() bool { return s.clock }
 
 // Evaluate evaluates one flag for an OpenFeature evaluation context (the
 // decoded JSON object OFREP sends; the targeting key is its "targetingKey").

@@ -26,8 +26,10 @@ import (
 // flagd's Go provider uses since v0.6. Both evaluate with the server's engine
 // against the environment's live snapshot, with flagd's reasons (DEFAULT
 // included) and its error mapping: an unknown flag is NotFound, a value of
-// another type InvalidArgument (TYPE_MISMATCH), a rule that fails at run time
-// Internal (GENERAL). A disabled flag resolves with reason DISABLED and no
+// another type InvalidArgument (TYPE_MISMATCH; an int resolution of a
+// fractional number truncates it instead, as flagd does), a rule that fails
+// at run time DataLoss (PARSE_ERROR), a rule that names no variant Unknown
+// (GENERAL). A disabled flag resolves with reason DISABLED and no
 // value (v2) or the zero value (v1), as flagd does.
 
 // keepAlive is how often an idle event stream sends a keep_alive event, so
@@ -65,8 +67,12 @@ func (s *Server) resolve(ctx context.Context, header http.Header, key string, in
 	switch {
 	case res.ErrorCode == evaluation.FlagNotFound:
 		return res, connect.NewError(connect.CodeNotFound, fmt.Errorf("FLAG_NOT_FOUND: flag %q not found", key))
+	case res.ErrorCode == evaluation.ParseError:
+		// flagd's code for PARSE_ERROR; its providers map DataLoss back to
+		// PARSE_ERROR and any other code to GENERAL.
+		return res, connect.NewError(connect.CodeDataLoss, fmt.Errorf("PARSE_ERROR: %s", res.ErrorMessage))
 	case res.ErrorCode != "":
-		return res, connect.NewError(connect.CodeInternal, fmt.Errorf("GENERAL: %s", res.ErrorMessage))
+		return res, connect.NewError(connect.CodeUnknown, fmt.Errorf("%s: %s", res.ErrorCode, res.ErrorMessage))
 	case res.Value == nil:
 		return res, nil // disabled, or deferring to the code default
 	}
@@ -77,7 +83,10 @@ func (s *Server) resolve(ctx context.Context, header http.Header, key string, in
 	case string:
 		ok = want == "string"
 	case float64:
-		ok = want == "float" || (want == "int" && v == math.Trunc(v) && math.Abs(v) < 1<<53)
+		// An int resolution truncates a fractional number toward zero, as
+		// flagd's and the in-process providers' (evaluation.ResolveInt) do;
+		// only numbers beyond the int64 range are a mismatch.
+		ok = want == "float" || (want == "int" && v >= -math.MaxInt64-1 && v < math.MaxInt64)
 	case map[string]any:
 		ok = want == "object"
 	}

@@ -3,8 +3,6 @@ package flagdapi
 import (
 	"errors"
 	"fmt"
-	"reflect"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -12,6 +10,8 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagplan"
 	"github.com/valueloop/valueloop/flags"
 )
 
@@ -94,26 +94,15 @@ func (m *changeMemo) keys(env string, old, cur *flags.Live) []string {
 	return e.keys
 }
 
-// changedKeys are the keys of the flags that differ between two sets:
-// added, removed or changed in any way.
+// changedKeys are the keys of the flags whose evaluation may differ
+// between two sets (flagplan.ChangedFlags): a change of the set's
+// evaluators or metadata names the flags it reaches, not none.
 func changedKeys(old, cur *flags.Live) []string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, k := range cur.Snapshot.Keys() {
-		seen[k] = true
-		if old == nil || !reflect.DeepEqual(old.Snapshot.Set().Flags[k], cur.Snapshot.Set().Flags[k]) {
-			keys = append(keys, k)
-		}
-	}
+	var prev *valueloop.FlagSet
 	if old != nil {
-		for _, k := range old.Snapshot.Keys() {
-			if !seen[k] {
-				keys = append(keys, k)
-			}
-		}
+		prev = old.Snapshot.Set()
 	}
-	sort.Strings(keys)
-	return keys
+	return flagplan.ChangedFlags(prev, cur.Snapshot.Set())
 }
 
 // syncMessage builds the SyncFlags message of live's set (once per change,

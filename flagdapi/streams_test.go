@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -212,5 +214,60 @@ func TestSyncSetBuiltOncePerChange(t *testing.T) {
 	// The raw stream counts too: it was served the message of set 0.
 	if n := s.syncs.Made(); n != 2 {
 		t.Errorf("%d messages built for 2 sets sent to %d streams, want 2", n, streams)
+	}
+}
+
+// TestChangeOfSharedParts: a change of the set's shared parts names the
+// flags whose answers it changes in configuration_change: an edited
+// evaluator the flags with targeting (flagd substitutes $refs into the
+// flags' rules, so it reports those flags changed), new set metadata every
+// flag (each carries it, and flagd's RPC providers cache STATIC answers
+// with their metadata until told the flag changed). Both were told as a
+// change of no flag.
+func TestChangeOfSharedParts(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	apply(read("evaluators_before.json"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	changes := make(chan []string, 4)
+	go s.eventStream(ctx, http.Header{"Authorization": {"Bearer " + secret}}, func(typ string, data *structpb.Struct) error {
+		switch typ {
+		case "provider_ready":
+			close(ready)
+		case "configuration_change":
+			keys := []string{}
+			for k := range data.GetFields()["flags"].GetStructValue().GetFields() {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			changes <- keys
+		}
+		return nil
+	})
+	<-ready
+	for _, step := range []struct {
+		file string
+		want []string
+	}{
+		{"evaluators_changed.json", []string{"banner"}},
+		{"metadata_changed.json", []string{"banner", "plain"}},
+	} {
+		apply(read(step.file))
+		select {
+		case got := <-changes:
+			if !slices.Equal(got, step.want) {
+				t.Errorf("%s: configuration_change names %v, want %v", step.file, got, step.want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: no configuration_change", step.file)
+		}
 	}
 }

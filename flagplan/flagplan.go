@@ -1,13 +1,15 @@
 // Package flagplan computes what replacing one flag set by another writes:
 // the canonical encoding of flags, so equal definitions compare equal
 // whatever their key order or whitespace, and the plan of creations,
-// updates and deletions that stores carry out in one transaction.
+// updates and deletions that stores carry out in one transaction; and which
+// flags' evaluations it may change, which streams tell their clients.
 package flagplan
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 
 	"github.com/valueloop/valueloop"
@@ -156,4 +158,48 @@ func (p Plan) Change(version int64) valueloop.FlagSetChange {
 		}
 	}
 	return c
+}
+
+// ChangedFlags returns the keys of the flags whose evaluation may differ
+// between two sets, sorted: added, removed and changed flags; every flag
+// when the set's metadata changed (flags carry it); every flag with
+// targeting when the shared evaluators changed (a rule may $ref any of
+// them, as flagd substitutes them into the rules). A nil old set names
+// every flag of cur. Targeting is compared as bytes: sets parsed by package
+// flagd keep it as compact JSON, so equal rules are equal bytes.
+func ChangedFlags(old, cur *valueloop.FlagSet) []string {
+	if old == nil {
+		old = &valueloop.FlagSet{}
+	}
+	allFlags := !sameMap(old.Metadata, cur.Metadata)
+	targeted := !sameMap(old.Evaluators, cur.Evaluators)
+	var keys []string
+	for k, f := range cur.Flags {
+		o := old.Flags[k]
+		if o == nil || allFlags || (targeted && len(f.Targeting) > 0) || !sameFlag(o, f) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range old.Flags {
+		if cur.Flags[k] == nil {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// sameMap is reflect.DeepEqual, but for which an empty map and a nil one
+// are the same.
+func sameMap[V any](a, b map[string]V) bool {
+	return len(a) == 0 && len(b) == 0 || reflect.DeepEqual(a, b)
+}
+
+func sameFlag(a, b *valueloop.Flag) bool {
+	if a.State != b.State || (a.DefaultVariant == nil) != (b.DefaultVariant == nil) ||
+		(a.DefaultVariant != nil && *a.DefaultVariant != *b.DefaultVariant) {
+		return false
+	}
+	return bytes.Equal(a.Targeting, b.Targeting) && reflect.DeepEqual(a.Variants, b.Variants) &&
+		reflect.DeepEqual(a.Metadata, b.Metadata)
 }

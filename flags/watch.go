@@ -3,9 +3,11 @@ package flags
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagd"
 )
 
@@ -46,7 +48,10 @@ func (s *Service) applyFileData(ctx context.Context, env, path string, data []by
 // polls (every interval) rather than relying on inotify: editors replace files
 // by rename, and network or container mounts often deliver no events. An
 // invalid file is reported once per distinct content and the last good set
-// keeps serving. It starts from the content ApplyFile read, if it ran.
+// keeps serving. A content that failed for another reason (the store could
+// not take it) is tried again at every tick until it is applied, reported
+// once per distinct error. It starts from the content ApplyFile read, if it
+// ran.
 func (s *Service) WatchFile(ctx context.Context, env, path string, interval time.Duration) {
 	s.files.Store(env, path)
 	var last []byte
@@ -55,6 +60,7 @@ func (s *Service) WatchFile(ctx context.Context, env, path string, interval time
 	} else {
 		last, _ = os.ReadFile(path)
 	}
+	var lastErr string
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -67,9 +73,18 @@ func (s *Service) WatchFile(ctx context.Context, env, path string, interval time
 		if err != nil || bytes.Equal(data, last) {
 			continue
 		}
-		last = data
-		if err := s.applyFileData(ctx, env, path, data); err != nil {
-			s.logger.Error("flag file rejected; the last good set keeps serving", "environment", env, "file", path, "err", err)
+		err = s.applyFileData(ctx, env, path, data)
+		var invalid *valueloop.ValidationError
+		if err == nil || errors.As(err, &invalid) {
+			// Done with this content: applied, or refused for what it says.
+			last = data
+		}
+		if err != nil && err.Error() != lastErr {
+			s.logger.Error("flag file not applied; the last good set keeps serving", "environment", env, "file", path, "err", err)
+		}
+		lastErr = ""
+		if err != nil {
+			lastErr = err.Error()
 		}
 	}
 }

@@ -13,7 +13,8 @@
 //   - a flag whose definition defers to the code default (no defaultVariant)
 //     answers without a "value" field (the spec's codeDefaultFlag);
 //   - the bulk ETag covers the flag set AND the request's context, since the
-//     answer depends on both.
+//     answer depends on both (and, when a rule reads $flagd.timestamp, it is
+//     the answer's own hash, since the answer depends on the time too).
 //
 // Authentication and the choice of environment are the caller's: a Handler
 // asks Environment for the environment of each request.
@@ -204,12 +205,13 @@ func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case res.ErrorCode == evaluation.ErrorCode("FLAG_NOT_FOUND"):
 		status = http.StatusNotFound
-		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage)
+		appendFailure(buf, key, string(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	case res.ErrorCode != "":
-		// The OFREP schema defines evaluationFailure for 400 only; a rule
-		// that fails at run time is reported there as GENERAL.
+		// The OFREP schema defines evaluationFailure for 400 only: a rule
+		// that fails at run time is PARSE_ERROR there, as in flagd, and
+		// codes outside its enum (TYPE_MISMATCH) are GENERAL.
 		status = http.StatusBadRequest
-		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+		appendFailure(buf, key, wireErrorCode(res.ErrorCode), res.ErrorMessage, res.Metadata)
 	default:
 		appendSuccess(buf, res)
 	}
@@ -224,16 +226,16 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	}
 	defer sc.put()
 	buf, res := &sc.buf, &sc.res
-	// The answer is a function of the flag set and the context: so is the ETag.
-	hash := sha256.New()
-	io.WriteString(hash, snap.ETag())
-	hash.Write([]byte{0})
-	hash.Write(bytes.TrimSpace(buf.Bytes()))
-	etag := `"` + hex.EncodeToString(hash.Sum(nil)[:16]) + `"`
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
+	// The answer is a function of the flag set and the context: so is the
+	// ETag, and a 304 needs no evaluation. When a rule reads the clock the
+	// answer is also a function of the time, and the ETag is the answer's
+	// own hash instead.
+	var etag string
+	if !snap.ReadsClock() {
+		etag = bulkETag(snap.ETag(), bytes.TrimSpace(buf.Bytes()))
+		if notModified(w, r, etag) {
+			return
+		}
 	}
 	out := bytes.NewBuffer(make([]byte, 0, 256))
 	out.WriteString(`{"flags":[`)
@@ -246,7 +248,7 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 			h.EvaluatedInBulk(r, caller, ctx, res)
 		}
 		if res.ErrorCode != "" {
-			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage)
+			appendFailure(out, key, wireErrorCode(res.ErrorCode), res.ErrorMessage, res.Metadata)
 		} else {
 			appendSuccess(out, res)
 		}
@@ -257,12 +259,35 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 		appendValue(out, md)
 	}
 	out.WriteString(`}`)
+	if etag == "" && notModified(w, r, bulkETag("", out.Bytes())) {
+		return
+	}
 	writeJSON(w, http.StatusOK, out.Bytes())
 }
 
 // Configuration serves GET /ofrep/v1/configuration.
 func (h *Handler) Configuration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, []byte(`{"name":"valueloop","capabilities":{"cacheInvalidation":{"polling":{"enabled":true,"minPollingIntervalMs":1000}},"flagEvaluation":{"supportedTypes":["int","float","string","boolean","object"]}}}`))
+}
+
+// bulkETag hashes what a bulk answer is a function of.
+func bulkETag(setETag string, data []byte) string {
+	hash := sha256.New()
+	io.WriteString(hash, setETag)
+	hash.Write([]byte{0})
+	hash.Write(data)
+	return `"` + hex.EncodeToString(hash.Sum(nil)[:16]) + `"`
+}
+
+// notModified sets the ETag and answers 304 when the request's
+// If-None-Match holds it.
+func notModified(w http.ResponseWriter, r *http.Request, etag string) bool {
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	return false
 }
 
 func etagMatch(header, etag string) bool {
@@ -317,7 +342,11 @@ func appendSuccess(b *bytes.Buffer, res *evaluation.Result) {
 	b.WriteByte('}')
 }
 
-func appendFailure(b *bytes.Buffer, key, code, details string) {
+// appendFailure writes an evaluationFailure (or flagNotFound), with the
+// metadata of the flag (of the set, for an unknown flag): OFREP allows it on
+// failures, flagd sends it, and telemetry reads it from failed evaluations
+// too.
+func appendFailure(b *bytes.Buffer, key, code, details string, meta map[string]any) {
 	b.WriteString(`{"key":`)
 	appendString(b, key)
 	b.WriteString(`,"errorCode":"`)
@@ -327,12 +356,16 @@ func appendFailure(b *bytes.Buffer, key, code, details string) {
 		b.WriteString(`,"errorDetails":`)
 		appendString(b, details)
 	}
+	if len(meta) > 0 {
+		b.WriteString(`,"metadata":`)
+		appendValue(b, meta)
+	}
 	b.WriteByte('}')
 }
 
 func writeFailure(w http.ResponseWriter, status int, key, code, details string) {
 	var b bytes.Buffer
-	appendFailure(&b, key, code, details)
+	appendFailure(&b, key, code, details, nil)
 	writeJSON(w, status, b.Bytes())
 }
 

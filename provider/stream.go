@@ -12,8 +12,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"reflect"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagd"
+	"github.com/valueloop/valueloop/flagplan"
 )
 
 // maxEventSize bounds one Server-Sent Event, so that a broken server cannot
@@ -191,7 +190,7 @@ func (p *Provider) apply(id string, data []byte) {
 		if prev != ready {
 			p.emit(openfeature.ProviderReady, openfeature.ProviderEventDetails{Message: "flag set received", EventMetadata: meta})
 		}
-		if changed := changedFlags(old.snap.Set(), set); len(changed) > 0 {
+		if changed := flagplan.ChangedFlags(old.snap.Set(), set); len(changed) > 0 {
 			p.emit(openfeature.ProviderConfigChange, openfeature.ProviderEventDetails{
 				Message: "flag set changed", FlagChanges: changed, EventMetadata: meta,
 			})
@@ -275,40 +274,6 @@ func (p *Provider) refused(se *statusError) {
 		p.Logger.Error("valueloop stream refused", "environment", p.Environment, "err", se)
 		p.emit(openfeature.ProviderError, openfeature.ProviderEventDetails{Message: se.Error(), ErrorCode: openfeature.GeneralCode})
 	}
-}
-
-// changedFlags returns the keys of the flags whose evaluation may differ
-// between two sets, sorted: added, removed and changed flags; every flag
-// when the set's metadata changed (flags inherit it); every flag with
-// targeting when the shared evaluators changed.
-func changedFlags(old, cur *valueloop.FlagSet) []string {
-	allFlags := !reflect.DeepEqual(old.Metadata, cur.Metadata)
-	targeted := !reflect.DeepEqual(old.Evaluators, cur.Evaluators)
-	var keys []string
-	for k, f := range cur.Flags {
-		o := old.Flags[k]
-		if o == nil || allFlags || (targeted && len(f.Targeting) > 0) || !sameFlag(o, f) {
-			keys = append(keys, k)
-		}
-	}
-	for k := range old.Flags {
-		if cur.Flags[k] == nil {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sameFlag(a, b *valueloop.Flag) bool {
-	if a.State != b.State || (a.DefaultVariant == nil) != (b.DefaultVariant == nil) ||
-		(a.DefaultVariant != nil && *a.DefaultVariant != *b.DefaultVariant) {
-		return false
-	}
-	// flagd.Parse keeps targeting as compact JSON, so equal rules are equal
-	// bytes.
-	return bytes.Equal(a.Targeting, b.Targeting) && reflect.DeepEqual(a.Variants, b.Variants) &&
-		reflect.DeepEqual(a.Metadata, b.Metadata)
 }
 
 // sseReader reads Server-Sent Events as the HTML standard defines them,

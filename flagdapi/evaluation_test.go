@@ -1,0 +1,135 @@
+package flagdapi
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v1/evaluationv1connect"
+	"buf.build/gen/go/open-feature/flagd/connectrpc/go/flagd/evaluation/v2/evaluationv2connect"
+	evalv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v1"
+	evalv2 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/evaluation/v2"
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// resolveCase is one evaluation over flagd.evaluation.v1 and v2 and what
+// flagd answers for it (core/pkg/evaluator/json.go and the services'
+// errFormat): ResolveInt truncates a fractional number toward zero, and
+// each error code has its own status, which flagd's providers map back to
+// the code (DataLoss → PARSE_ERROR, InvalidArgument → TYPE_MISMATCH,
+// NotFound → FLAG_NOT_FOUND, anything else → GENERAL).
+type resolveCase struct {
+	Name    string         `json:"name"`
+	Method  string         `json:"method"` // bool, int or float
+	Flag    string         `json:"flag"`
+	Context map[string]any `json:"context"`
+	Int     int64          `json:"int"`
+	Float   float64        `json:"float"`
+	Reason  string         `json:"reason"`
+	Variant string         `json:"variant"`
+	Code    string         `json:"code"` // connect code of the error; "" for none
+}
+
+// answer is what v1 and v2 both say.
+type answer struct {
+	value   any
+	reason  string
+	variant string
+}
+
+func TestResolveAsFlagd(t *testing.T) {
+	var cases []resolveCase
+	data, err := os.ReadFile("testdata/resolve_cases.json")
+	if err == nil {
+		err = json.Unmarshal(data, &cases)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := os.ReadFile("testdata/resolve.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, apply, secret := newStreamServer(t)
+	apply(string(set))
+	srv := serveHTTP(t, s)
+	c1 := evaluationv1connect.NewServiceClient(srv.Client(), srv.URL)
+	c2 := evaluationv2connect.NewServiceClient(srv.Client(), srv.URL)
+	ctx := context.Background()
+
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			evalCtx, err := structpb.NewStruct(tc.Context)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, version := range []string{"v1", "v2"} {
+				got, err := resolveOver(ctx, c1, c2, version, tc.Method, tc.Flag, evalCtx, secret)
+				if tc.Code != "" {
+					if code := connect.CodeOf(err); code.String() != tc.Code {
+						t.Errorf("%s: error %v (%v), want %s", version, code, err, tc.Code)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s: %v", version, err)
+					continue
+				}
+				want := answer{value: tc.Float, reason: tc.Reason, variant: tc.Variant}
+				if tc.Method == "int" {
+					want.value = tc.Int
+				}
+				if got != want {
+					t.Errorf("%s: %+v, want %+v", version, got, want)
+				}
+			}
+		})
+	}
+}
+
+func resolveOver(ctx context.Context, c1 evaluationv1connect.ServiceClient, c2 evaluationv2connect.ServiceClient,
+	version, method, flag string, evalCtx *structpb.Struct, secret string) (answer, error) {
+	switch version + method {
+	case "v1int":
+		return call(ctx, secret, c1.ResolveInt, &evalv1.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
+	case "v2int":
+		return call(ctx, secret, c2.ResolveInt, &evalv2.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
+	case "v1float":
+		return call(ctx, secret, c1.ResolveFloat, &evalv1.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveFloatResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
+	case "v2float":
+		return call(ctx, secret, c2.ResolveFloat, &evalv2.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveFloatResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
+	case "v1bool":
+		return call(ctx, secret, c1.ResolveBoolean, &evalv1.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv1.ResolveBooleanResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
+	case "v2bool":
+		return call(ctx, secret, c2.ResolveBoolean, &evalv2.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
+			func(r *evalv2.ResolveBooleanResponse) answer {
+				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+			})
+	}
+	panic("unknown method " + version + method)
+}
+
+// call makes one evaluation call with the token and reads its answer.
+func call[Req, Resp any](ctx context.Context, secret string,
+	rpc func(context.Context, *connect.Request[Req]) (*connect.Response[Resp], error), msg *Req, read func(*Resp) answer) (answer, error) {
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+secret)
+	resp, err := rpc(ctx, req)
+	if err != nil {
+		return answer{}, err
+	}
+	return read(resp.Msg), nil
+}
