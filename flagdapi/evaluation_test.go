@@ -89,35 +89,30 @@ func TestResolveAsFlagd(t *testing.T) {
 	}
 }
 
+// answerOf reads a resolution's answer, whatever its value's type.
+func answerOf[T any, R interface {
+	GetValue() T
+	GetReason() string
+	GetVariant() string
+}](r R) answer {
+	return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
+}
+
 func resolveOver(ctx context.Context, c1 evaluationv1connect.ServiceClient, c2 evaluationv2connect.ServiceClient,
 	version, method, flag string, evalCtx *structpb.Struct, secret string) (answer, error) {
 	switch version + method {
 	case "v1int":
-		return call(ctx, secret, c1.ResolveInt, &evalv1.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv1.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
+		return call(ctx, secret, c1.ResolveInt, &evalv1.ResolveIntRequest{FlagKey: flag, Context: evalCtx}, answerOf[int64, *evalv1.ResolveIntResponse])
 	case "v2int":
-		return call(ctx, secret, c2.ResolveInt, &evalv2.ResolveIntRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv2.ResolveIntResponse) answer { return answer{r.GetValue(), r.GetReason(), r.GetVariant()} })
+		return call(ctx, secret, c2.ResolveInt, &evalv2.ResolveIntRequest{FlagKey: flag, Context: evalCtx}, answerOf[int64, *evalv2.ResolveIntResponse])
 	case "v1float":
-		return call(ctx, secret, c1.ResolveFloat, &evalv1.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv1.ResolveFloatResponse) answer {
-				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
-			})
+		return call(ctx, secret, c1.ResolveFloat, &evalv1.ResolveFloatRequest{FlagKey: flag, Context: evalCtx}, answerOf[float64, *evalv1.ResolveFloatResponse])
 	case "v2float":
-		return call(ctx, secret, c2.ResolveFloat, &evalv2.ResolveFloatRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv2.ResolveFloatResponse) answer {
-				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
-			})
+		return call(ctx, secret, c2.ResolveFloat, &evalv2.ResolveFloatRequest{FlagKey: flag, Context: evalCtx}, answerOf[float64, *evalv2.ResolveFloatResponse])
 	case "v1bool":
-		return call(ctx, secret, c1.ResolveBoolean, &evalv1.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv1.ResolveBooleanResponse) answer {
-				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
-			})
+		return call(ctx, secret, c1.ResolveBoolean, &evalv1.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx}, answerOf[bool, *evalv1.ResolveBooleanResponse])
 	case "v2bool":
-		return call(ctx, secret, c2.ResolveBoolean, &evalv2.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx},
-			func(r *evalv2.ResolveBooleanResponse) answer {
-				return answer{r.GetValue(), r.GetReason(), r.GetVariant()}
-			})
+		return call(ctx, secret, c2.ResolveBoolean, &evalv2.ResolveBooleanRequest{FlagKey: flag, Context: evalCtx}, answerOf[bool, *evalv2.ResolveBooleanResponse])
 	}
 	panic("unknown method " + version + method)
 }
