@@ -80,7 +80,11 @@ func (s *Service) WatchFile(ctx context.Context, env, path string, interval time
 			last = data
 		}
 		if err != nil && err.Error() != lastErr {
-			s.logger.Error("flag file not applied; the last good set keeps serving", "environment", env, "file", path, "err", err)
+			msg := "flag file rejected; the last good set keeps serving"
+			if invalid == nil {
+				msg = "flag file not applied, tried again at each poll; the last good set keeps serving"
+			}
+			s.logger.Error(msg, "environment", env, "file", path, "err", err)
 		}
 		lastErr = ""
 		if err != nil {
