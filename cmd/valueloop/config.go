@@ -316,31 +316,51 @@ func readConfigFile(path string, settings []setting) (map[string][]string, error
 	if err != nil {
 		return nil, usageErrorf("--config: %v", err)
 	}
-	var doc map[string]any
+	// The file is read as nodes, not decoded into Go values: decoding
+	// resolves plain scalars by YAML's rules, so admin-token: 0123 became
+	// "83", 1e3 "1000" and data: 2026-01-01 "2026-01-01T00:00:00Z" — a
+	// setting silently given another value than the one written. A
+	// scalar's text is taken as written; each setting parses it.
+	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, usageErrorf("--config %s: not a YAML mapping of settings: %v", path, err)
 	}
 	out := map[string][]string{}
+	if len(doc.Content) == 0 { // an empty file: no settings
+		return out, nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil, usageErrorf("--config %s: not a YAML mapping of settings (line %d)", path, top.Line)
+	}
 	var problems []string
-	for key, v := range doc {
+	for k := 0; k+1 < len(top.Content); k += 2 {
+		key, v := top.Content[k].Value, resolveAlias(top.Content[k+1])
 		i := slices.IndexFunc(settings, func(s setting) bool { return s.name == key })
 		if i < 0 {
 			problems = append(problems, fmt.Sprintf("%s: unknown setting; want one of %s", key, settingNames(settings)))
 			continue
 		}
-		switch v := v.(type) {
-		case []any:
+		if _, dup := out[key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: given twice (line %d)", key, top.Content[k].Line))
+			continue
+		}
+		switch v.Kind {
+		case yaml.SequenceNode:
 			if settings[i].kind != kindList {
 				problems = append(problems, fmt.Sprintf("%s: want one value, not a list", key))
 				continue
 			}
-			for _, e := range v {
+			out[key] = []string{}
+			for _, e := range v.Content {
+				if e = resolveAlias(e); e.Kind != yaml.ScalarNode {
+					problems = append(problems, fmt.Sprintf("%s: want a list of values, not of lists or mappings (line %d)", key, e.Line))
+					break
+				}
 				out[key] = append(out[key], yamlScalar(e))
 			}
-		case map[string]any:
+		case yaml.MappingNode:
 			problems = append(problems, fmt.Sprintf("%s: want a value, not a mapping", key))
-		case nil:
-			out[key] = []string{""}
 		default:
 			out[key] = []string{yamlScalar(v)}
 		}
@@ -352,15 +372,19 @@ func readConfigFile(path string, settings []setting) (map[string][]string, error
 	return out, nil
 }
 
-func yamlScalar(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case time.Time: // YAML reads some dates as times
-		return v.Format(time.RFC3339)
-	default:
-		return fmt.Sprint(v)
+// yamlScalar is a scalar's text as written; null (or nothing) is "".
+func yamlScalar(n *yaml.Node) string {
+	if n.Tag == "!!null" {
+		return ""
 	}
+	return n.Value
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
 }
 
 func settingNames(settings []setting) string {

@@ -88,6 +88,8 @@ func TestConfigValidation(t *testing.T) {
 		{"bad level from file", nil, nil, "log-level: loud\n", []string{"log-level (from FILE): want debug, info, warn or error"}},
 		{"unknown key in file", nil, nil, "adress: :8080\n", []string{"adress: unknown setting"}},
 		{"list for a scalar", nil, nil, "addr: [a, b]\n", []string{"addr: want one value, not a list"}},
+		{"key given twice", nil, nil, "addr: :1\naddr: :2\n", []string{"addr: given twice (line 2)"}},
+		{"list of mappings", nil, nil, "webhook:\n  - url: https://x\n", []string{"webhook: want a list of values, not of lists or mappings (line 2)"}},
 		{"database not a URL", []string{"--database", "mysql://x"}, nil, "", []string{"database (from flag --database): want a PostgreSQL URL"}},
 		{"flags file without env", []string{"--flags-file", "flags.json"}, nil, "", []string{"flags-file (from flag --flags-file): want ENV=PATH"}},
 		{"one env, two files", []string{"--flags-file", "p=a.json", "--flags-file", "p=b.json"}, nil, "", []string{`environment "p" is given two files`}},
@@ -222,6 +224,27 @@ func TestOperationsDocListsEverySetting(t *testing.T) {
 		}
 		if !strings.Contains(doc, row) {
 			t.Errorf("docs/operations.md has no row %q", row)
+		}
+	}
+}
+
+// TestConfigFileVerbatim: a value of the config file is the text written,
+// not what YAML resolves a plain scalar to (0123 is not the octal 83, a
+// date not a time).
+func TestConfigFileVerbatim(t *testing.T) {
+	cfg, err := loadConfig(t, []string{"--config", filepath.Join("testdata", "config", "verbatim.yaml")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, got, want string }{
+		{"admin-token", cfg.AdminToken, "0123"},
+		{"webhook-secret", cfg.Rollouts.WebhookSecret, "1e3"},
+		{"data", cfg.DataDir, "2026-01-01"},
+		{"webhook", strings.Join(cfg.Rollouts.Webhooks, ","), "https://hooks.example.com/0x1F"},
+		{"dimension", strings.Join(cfg.Dimensions[0].Values, "|"), "010|0x1F"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q as written", c.name, c.got, c.want)
 		}
 	}
 }
