@@ -39,6 +39,8 @@ type store struct {
 	loads    int
 	reloads  int
 	versions int
+	// failReloads is how many token reloads fail before one succeeds.
+	failReloads int
 }
 
 func (s *store) Versions(context.Context) (cluster.Versions, error) {
@@ -75,6 +77,10 @@ func (s *store) Live(env string) *flags.Live {
 func (s *store) Reload(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failReloads > 0 {
+		s.failReloads--
+		return errors.New("store unreachable")
+	}
 	s.reloads++
 	return nil
 }
@@ -152,6 +158,22 @@ func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
 	waitFor(t, "a missed change of prod, a new environment and a token change", func() bool {
 		return s.Live("prod").Version == 5 && s.Live("dev") != nil && s.get(func() int { return s.reloads }) == 1
 	})
+}
+
+// A token change the version check finds, whose reload fails, is reloaded
+// at a later check: a token revoked on a peer must not stay valid here.
+func TestFollowerRetriesFailedTokenReload(t *testing.T) {
+	s := &store{stored: map[string]int64{}, live: map[string]int64{}}
+	f := &cluster.Follower{Versions: s.Versions, Interval: 5 * time.Millisecond, Flags: s, Tokens: s}
+	if err := f.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) >= 1 })
+	s.mu.Lock()
+	s.tokens, s.failReloads = 1, 1
+	s.mu.Unlock()
+	waitFor(t, "the tokens reloaded after a failed reload", func() bool { return s.get(func() int { return s.reloads }) == 1 })
 }
 
 // Every runs at once (the interval here is far longer than the test) and

@@ -166,8 +166,10 @@ func (f *Follower) loadFlags(ctx context.Context) {
 	f.reload(f.Flags.Load(ctx), "reload flag sets", &f.reloads)
 }
 
-func (f *Follower) loadTokens(ctx context.Context) {
-	f.reload(f.Tokens.Reload(ctx), "reload tokens", &f.tokenReloads)
+func (f *Follower) loadTokens(ctx context.Context) error {
+	err := f.Tokens.Reload(ctx)
+	f.reload(err, "reload tokens", &f.tokenReloads)
+	return err
 }
 
 // reload reports the outcome err of a reload and, when it succeeded,
@@ -201,10 +203,19 @@ func (f *Follower) check(ctx context.Context) {
 	f.mu.Lock()
 	tokens := f.checked && v.Tokens != f.tokensSeen
 	metrics := f.checked && v.Metrics != f.metrSeen
-	f.tokensSeen, f.metrSeen, f.checked = v.Tokens, v.Metrics, true
+	if !tokens {
+		f.tokensSeen = v.Tokens
+	}
+	f.metrSeen, f.checked = v.Metrics, true
 	f.mu.Unlock()
-	if tokens {
-		f.loadTokens(ctx)
+	// The tokens' version counts as seen only once they are reloaded: a
+	// failed reload (the store blipped) is tried again at the next check,
+	// or a token revoked on a peer would stay valid here until the next
+	// token change.
+	if tokens && f.loadTokens(ctx) == nil {
+		f.mu.Lock()
+		f.tokensSeen = v.Tokens
+		f.mu.Unlock()
 	}
 	if metrics && f.OnChange != nil {
 		f.OnChange(ctx, Change{Kind: KindMetrics})
