@@ -1,12 +1,14 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/storetest"
 )
@@ -50,4 +52,30 @@ func TestMigrationRenamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.CheckMigrations(t, got)
+}
+
+// TestNewerSchemaRefused: a database migrated by a newer version (it
+// records a migration this version does not have) is refused, naming the
+// migration: an older node must not serve a newer schema.
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	MustOpen(t, dsn, nil).Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	db := postgres.NewDB(dsn)
+	err = db.Open()
+	if err == nil {
+		db.Close()
+		t.Fatal("a database migrated by a newer version opened; want it refused")
+	}
+	if !strings.Contains(err.Error(), "9999_from_the_future.sql") || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error %q: want it to name 9999_from_the_future.sql and say the store is of a newer version", err)
+	}
 }

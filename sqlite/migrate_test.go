@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/sqlite"
@@ -65,5 +66,40 @@ func TestMigrationRecordsMove(t *testing.T) {
 	var old int
 	if err := raw.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'migrations'`).Scan(&old); err != nil || old != 0 {
 		t.Errorf("table migrations still there (%d, %v)", old, err)
+	}
+}
+
+// TestNewerSchemaRefused: a store migrated by a newer version (it records a
+// migration this version does not have) is refused, naming the migration,
+// and left as it was.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "newer.db")
+	db := mustOpenFile(t, path, nil)
+	mustCreateEnv(t, db, "prod")
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	var before int
+	raw.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&before)
+
+	db = sqlite.NewDB(path)
+	err = db.Open()
+	if err == nil {
+		db.Close()
+		t.Fatal("a store migrated by a newer version opened; want it refused")
+	}
+	if !strings.Contains(err.Error(), "9999_from_the_future.sql") || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("error %q: want it to name 9999_from_the_future.sql and say the store is of a newer version", err)
+	}
+	var after int
+	raw.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&after)
+	if after != before {
+		t.Errorf("schema_migrations has %d rows after the refusal, %d before", after, before)
 	}
 }

@@ -26,7 +26,8 @@ import (
 // Migrate applies in tx, in the order of their names, the migrations of
 // fsys (its *.sql files, at its root) not recorded in schema_migrations,
 // after renaming the records of renamed files. It returns the names it
-// applied.
+// applied. A recorded name that is not a file of fsys is an error: the
+// store was migrated by a newer version.
 func Migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, renamed map[string]string) ([]string, error) {
 	for from, to := range renamed {
 		if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE schema_migrations SET name = ? WHERE name = ?`), to, from); err != nil {
@@ -54,6 +55,19 @@ func Migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, renamed map
 		return nil, err
 	}
 	sort.Strings(names)
+	// A recorded migration this version does not have was applied by a
+	// newer version: its schema is one this code was not written for
+	// (tables it does not know keep rows it would not maintain), so the
+	// store is refused rather than served.
+	known := map[string]bool{}
+	for _, name := range names {
+		known[path.Base(name)] = true
+	}
+	for _, name := range done {
+		if !known[name] {
+			return nil, fmt.Errorf("%s: recorded in schema_migrations but not a migration of this version: the store was migrated by a newer Valueloop; run that version, or restore a backup taken before the upgrade (docs/operations.md)", name)
+		}
+	}
 	var ran []string
 	for _, name := range names {
 		base := path.Base(name)
