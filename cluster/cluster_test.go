@@ -144,14 +144,21 @@ func TestFollowerActsOnChanges(t *testing.T) {
 	}
 }
 
-func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
-	s := &store{stored: map[string]int64{"prod": 1}, live: map[string]int64{"prod": 1}}
+// checkEvery5ms starts a Follower of s without a feed, checking the
+// versions every 5ms, and waits for its first check.
+func checkEvery5ms(t *testing.T, s *store) {
+	t.Helper()
 	f := &cluster.Follower{Versions: s.Versions, Interval: 5 * time.Millisecond, Flags: s, Tokens: s}
 	if err := f.Open(); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) >= 1 })
+}
+
+func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
+	s := &store{stored: map[string]int64{"prod": 1}, live: map[string]int64{"prod": 1}}
+	checkEvery5ms(t, s)
 	s.mu.Lock()
 	s.stored["prod"], s.stored["dev"], s.tokens = 5, 1, 1
 	s.mu.Unlock()
@@ -164,12 +171,7 @@ func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
 // at a later check: a token revoked on a peer must not stay valid here.
 func TestFollowerRetriesFailedTokenReload(t *testing.T) {
 	s := &store{stored: map[string]int64{}, live: map[string]int64{}}
-	f := &cluster.Follower{Versions: s.Versions, Interval: 5 * time.Millisecond, Flags: s, Tokens: s}
-	if err := f.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) >= 1 })
+	checkEvery5ms(t, s)
 	s.mu.Lock()
 	s.tokens, s.failReloads = 1, 1
 	s.mu.Unlock()
