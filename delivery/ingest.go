@@ -21,7 +21,7 @@ type Hook struct {
 	// Event is the event type header (X-GitHub-Event, X-Gitlab-Event).
 	Event string
 	// DeliveryID is X-GitHub-Delivery, or for GitLab the Idempotency-Key
-	// header, else X-Gitlab-Event-UUID. Empty: the body's digest.
+	// header (gitlab.DeliveryID). Empty: the body's digest.
 	DeliveryID string
 	// Credential is X-Hub-Signature-256 (GitHub), X-Gitlab-Token,
 	// X-PagerDuty-Signature or the secret an Opsgenie delivery offers

@@ -169,11 +169,8 @@ func TestVerifyToken(t *testing.T) {
 			t.Errorf("%s: got %v, want unauthorized", tt.name, err)
 		}
 	}
-	if got := DeliveryID("key-1", "uuid-1"); got != "key-1" {
-		t.Errorf("DeliveryID prefers the idempotency key: got %q", got)
-	}
-	if got := DeliveryID("", "uuid-1"); got != "uuid-1" {
-		t.Errorf("DeliveryID falls back to the event UUID: got %q", got)
+	if got := DeliveryID("key-1"); got != "key-1" {
+		t.Errorf("DeliveryID is the idempotency key: got %q", got)
 	}
 }
 

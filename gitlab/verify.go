@@ -11,7 +11,6 @@ import (
 const (
 	EventHeader       = "X-Gitlab-Event"
 	TokenHeader       = "X-Gitlab-Token"
-	EventUUIDHeader   = "X-Gitlab-Event-UUID"
 	IdempotencyHeader = "Idempotency-Key"
 )
 
@@ -44,11 +43,12 @@ func CheckTokenForm(token string) error {
 }
 
 // DeliveryID returns the identity of a delivery that stays the same when
-// GitLab retries it: the Idempotency-Key header (GitLab 17.4 and later),
-// else X-Gitlab-Event-UUID.
-func DeliveryID(idempotencyKey, eventUUID string) string {
-	if idempotencyKey != "" {
-		return idempotencyKey
-	}
-	return eventUUID
+// GitLab retries it: the Idempotency-Key header (GitLab 17.4 and later).
+// X-Gitlab-Event-UUID is not one: GitLab gives it per request and hook, so
+// every event one request causes for a hook carries the same UUID, and a
+// request made by a webhook's receiver recycles the UUID of the webhook
+// that called it. Without a key, "" leaves the identity to the body's
+// digest, which a retry repeats and another event does not.
+func DeliveryID(idempotencyKey string) string {
+	return idempotencyKey
 }

@@ -64,7 +64,7 @@ func (s *Server) handleHook(kind string) handlerFunc {
 			h.Credential = opsgenie.Credential(r.Header.Get(opsgenie.TokenHeader), r.Header.Get("Authorization"))
 		case delivery.KindGitLab:
 			h.Event, h.Credential = r.Header.Get(gitlab.EventHeader), r.Header.Get(gitlab.TokenHeader)
-			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader), r.Header.Get(gitlab.EventUUIDHeader))
+			h.DeliveryID = gitlab.DeliveryID(r.Header.Get(gitlab.IdempotencyHeader))
 		}
 		// What can be checked without the store or the body is checked
 		// first. Everything after (reading the sources, then the body,

@@ -176,6 +176,11 @@ func TestGitLabWebhooks(t *testing.T) {
 		{"no token", hook("", "u-4"), 401, "X-Gitlab-Token"},
 		{"ignored", call{method: "POST", path: "/hooks/gitlab", body: readTestdata(t, "gitlab/testdata/note.json"),
 			headers: map[string]string{"X-Gitlab-Event": "Note Hook", "X-Gitlab-Token": gitlabToken}}, 202, "Note Hook events are not used"},
+		// GitLab gives every event one request causes for a hook the same
+		// X-Gitlab-Event-UUID (and recycles it when a webhook's receiver
+		// calls back): another event under the push's UUID is no redelivery.
+		{"other event, same event UUID", call{method: "POST", path: "/hooks/gitlab", body: readTestdata(t, "gitlab/testdata/merge_request.merge.json"),
+			headers: map[string]string{"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": gitlabToken, "X-Gitlab-Event-UUID": "u-1"}}, 200, `"changes": 1`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := e.do(t, c.call)
@@ -184,8 +189,8 @@ func TestGitLabWebhooks(t *testing.T) {
 			}
 		})
 	}
-	if n := deliveryCount(t, e); n != 2 {
-		t.Errorf("%d deliveries stored, want the push and the ignored note", n)
+	if n := deliveryCount(t, e); n != 3 {
+		t.Errorf("%d deliveries stored, want the push, the ignored note and the merge", n)
 	}
 }
 

@@ -174,8 +174,12 @@ func Sign(secret, id string, timestamp int64, body []byte) string {
 // Verify checks a generic delivery as a receiver should: one of the
 // space-separated signatures of webhook-signature is the v1 signature of
 // body under secret (compared in constant time), and the timestamp lies
-// within tolerance of now, so an old delivery cannot be replayed.
+// within tolerance of now, so an old delivery cannot be replayed. An empty
+// secret verifies nothing: anyone can sign with the empty key.
 func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	if secret == "" {
+		return errors.New("webhook: no secret is configured to verify with")
+	}
 	id := h.Get(HeaderID)
 	if id == "" {
 		return errors.New("webhook: missing " + HeaderID)

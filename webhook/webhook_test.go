@@ -125,6 +125,13 @@ func TestVerifyRejects(t *testing.T) {
 		{"replayed later", secret, good.Clone, string(body), now.Add(time.Hour), "away from now"},
 		{"no timestamp", secret, func() http.Header { h := good.Clone(); h.Del(webhook.HeaderTimestamp); return h }, string(body), now, webhook.HeaderTimestamp},
 		{"no signature", secret, func() http.Header { h := good.Clone(); h.Del(webhook.HeaderSignature); return h }, string(body), now, webhook.HeaderSignature},
+		// A receiver whose secret is unset must not accept what anyone can
+		// sign with the empty key.
+		{"empty secret", "", func() http.Header {
+			h := good.Clone()
+			h.Set(webhook.HeaderSignature, webhook.Sign("", "msg_1", now.Unix(), body))
+			return h
+		}, string(body), now, "no secret"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
