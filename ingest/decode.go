@@ -297,18 +297,17 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	var typ, tm []byte
 	var hasTime bool
 	var value float64
-	var given uint16 // eventFields already read
+	var given uint16 // the fields already read (eventField)
 	err = p.object(func(key []byte) error {
 		// A field given twice would be read as one of its values (and a
 		// later null as none): refuse it, as API bodies are refused.
-		if bit := eventField(key); bit != 0 {
-			if given&bit != 0 {
-				bad(string(key), "appears more than once in the event")
-			}
-			given |= bit
+		f := eventField(key)
+		if given&f != 0 {
+			bad(string(key), "appears more than once in the event")
 		}
-		switch string(key) {
-		case "type", "id", "flag", "variant", "name", "targetingKey", "time":
+		given |= f
+		switch f {
+		case fType, fID, fFlag, fVariant, fName, fTargetingKey, fTime:
 			b, isNull, ok, err := p.stringOrNull()
 			if err != nil {
 				return err
@@ -320,23 +319,23 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			if isNull {
 				return nil
 			}
-			switch string(key) {
-			case "type":
+			switch f {
+			case fType:
 				typ = b
-			case "id":
+			case fID:
 				ev.ID = d.str(b)
-			case "flag":
+			case fFlag:
 				ev.Flag = d.intern(b)
-			case "variant":
+			case fVariant:
 				ev.Variant = d.intern(b)
-			case "name":
+			case fName:
 				ev.Name = d.intern(b)
-			case "targetingKey":
+			case fTargetingKey:
 				ev.TargetingKey = d.str(b)
-			case "time":
+			case fTime:
 				tm, hasTime = b, true
 			}
-		case "value":
+		case fValue:
 			start := p.i
 			kind, err := p.value(0)
 			if err != nil {
@@ -354,7 +353,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			default:
 				bad("value", "must be a number")
 			}
-		case "attributes":
+		case fAttributes:
 			start := p.i
 			kind, err := p.value(0)
 			if err != nil {
@@ -408,27 +407,41 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	return ev, "", "", nil
 }
 
+// The known fields of an event, as bits: eventField finds a key's once,
+// and both the check of repeated fields and the reading go by it.
+const (
+	fType uint16 = 1 << iota
+	fID
+	fFlag
+	fVariant
+	fName
+	fTargetingKey
+	fTime
+	fValue
+	fAttributes
+)
+
 // eventField returns the bit of a known event field, 0 for any other key.
 func eventField(key []byte) uint16 {
 	switch string(key) {
 	case "type":
-		return 1 << 0
+		return fType
 	case "id":
-		return 1 << 1
+		return fID
 	case "flag":
-		return 1 << 2
+		return fFlag
 	case "variant":
-		return 1 << 3
+		return fVariant
 	case "name":
-		return 1 << 4
+		return fName
 	case "targetingKey":
-		return 1 << 5
+		return fTargetingKey
 	case "time":
-		return 1 << 6
+		return fTime
 	case "value":
-		return 1 << 7
+		return fValue
 	case "attributes":
-		return 1 << 8
+		return fAttributes
 	}
 	return 0
 }
