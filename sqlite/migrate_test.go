@@ -10,21 +10,30 @@ import (
 	"github.com/valueloop/valueloop/storetest"
 )
 
+// storeWithEnv makes a store file named name holding the environment
+// prod, closes it, and opens it again as a plain database (closed at the
+// test's end) for a test to change behind the store's back.
+func storeWithEnv(t *testing.T, name string) (path string, raw *sql.DB) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), name)
+	db := mustOpenFile(t, path, nil)
+	mustCreateEnv(t, db, "prod")
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return path, raw
+}
+
 // TestMigrationRecordsMove opens a store of the previous schema version,
 // which recorded its migrations by path in a table migrations: the store
 // opens, keeps its data, records every migration once by file name in
 // schema_migrations, and runs none again.
 func TestMigrationRecordsMove(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	db := mustOpenFile(t, path, nil)
-	mustCreateEnv(t, db, "prod")
-	db.Close()
-
+	path, raw := storeWithEnv(t, "old.db")
 	// Turn the records back into those of the previous version.
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, q := range []string{
 		`CREATE TABLE migrations (name TEXT PRIMARY KEY)`,
 		`INSERT INTO migrations (name) SELECT 'migrations/' || name FROM schema_migrations`,
@@ -36,7 +45,7 @@ func TestMigrationRecordsMove(t *testing.T) {
 	}
 	raw.Close()
 
-	db = sqlite.NewDB(path)
+	db := sqlite.NewDB(path)
 	if err := db.Open(); err != nil {
 		t.Fatalf("open a store of the previous version: %v", err)
 	}
@@ -44,7 +53,7 @@ func TestMigrationRecordsMove(t *testing.T) {
 	if envs, err := db.Environments(t.Context()); err != nil || len(envs) != 1 {
 		t.Fatalf("environments after the upgrade: %v, %v; want prod", envs, err)
 	}
-	raw, err = sql.Open("sqlite", "file:"+path)
+	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,23 +82,15 @@ func TestMigrationRecordsMove(t *testing.T) {
 // migration this version does not have) is refused, naming the migration,
 // and left as it was.
 func TestNewerSchemaRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "newer.db")
-	db := mustOpenFile(t, path, nil)
-	mustCreateEnv(t, db, "prod")
-	db.Close()
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	path, raw := storeWithEnv(t, "newer.db")
 	if _, err := raw.Exec(`INSERT INTO schema_migrations (name) VALUES ('9999_from_the_future.sql')`); err != nil {
 		t.Fatal(err)
 	}
 	var before int
 	raw.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&before)
 
-	db = sqlite.NewDB(path)
-	err = db.Open()
+	db := sqlite.NewDB(path)
+	err := db.Open()
 	if err == nil {
 		db.Close()
 		t.Fatal("a store migrated by a newer version opened; want it refused")
