@@ -781,8 +781,8 @@ func (g *guard) dropLocked(c *client) {
 // (nil, with a release that does nothing, for a loopback client unless
 // LimitLoopback).
 func (g *guard) forwardedClient(r *http.Request) (c *client, release func()) {
-	ip, err := netip.ParseAddr(g.clientAddr(r))
-	if err != nil || (ip.IsLoopback() && !g.lim.LimitLoopback) {
+	ip, ok := g.clientIP(r)
+	if !ok || (ip.IsLoopback() && !g.lim.LimitLoopback) {
 		return nil, func() {}
 	}
 	g.clientsMu.Lock()
@@ -1094,18 +1094,27 @@ func (f *failureLimiter) fail(addr string) {
 // X-Forwarded-For says (auth.ForwardedClient; from anyone else the header
 // is the client's to forge).
 func (g *guard) clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
 	if len(g.lim.TrustedProxies) == 0 {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
 		return host
 	}
-	ip, err := netip.ParseAddr(host)
+	if ip, ok := g.clientIP(r); ok {
+		return ip.String()
+	}
+	return r.RemoteAddr
+}
+
+// clientIP is clientAddr parsed; false when the connection's address is
+// not an IP (another kind of listener).
+func (g *guard) clientIP(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return host
+		return netip.Addr{}, false
 	}
-	return auth.ForwardedClient(ip, r.Header.Values("X-Forwarded-For"), g.lim.TrustedProxies).String()
+	return auth.ForwardedClient(ap.Addr(), r.Header.Values("X-Forwarded-For"), g.lim.TrustedProxies), true
 }
 
 // throttled gives another protocol's handler (flagd's) the failed
