@@ -27,6 +27,16 @@ func errorGuardrail() []rollout.Guardrail {
 	return []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}}
 }
 
+// untoleratedPlan is 5% for an hour, then 100%, guarded by error-rate
+// without a tolerance: only the guardrail's minSample holds the 5% step.
+func untoleratedPlan() rollout.Plan {
+	return rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
+	}
+}
+
 func kinds(hist []rollout.Event) []string {
 	var out []string
 	for _, e := range hist {
@@ -256,11 +266,7 @@ func TestPauseOnBreachWaits(t *testing.T) {
 func TestGuardrailWithoutDataHolds(t *testing.T) {
 	w := newWorld(t, 6)
 	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
-		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
-	}
+	plan := untoleratedPlan()
 	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -289,11 +295,7 @@ func TestGuardrailWithoutDataHolds(t *testing.T) {
 func TestHeldStepIsShownAndAnnouncedOnce(t *testing.T) {
 	w := newWorld(t, 7)
 	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
-		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
-	}
+	plan := untoleratedPlan()
 	started, err := w.api.StartRollout(ctx, env, plan, "")
 	if err != nil {
 		t.Fatal(err)

@@ -60,21 +60,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 // engine ticks every 50ms: bad input, start, pause, resume, completion by
 // the engine announced to a Slack-compatible webhook, and a conflict.
 func TestRolloutCLI(t *testing.T) {
-	hooks := make(chan []byte, 32)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hooks <- b
-	}))
-	defer recv.Close()
-	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
-	def := filepath.Join(t.TempDir(), "greet.json")
-	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`), 0o600)
-	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
-		t.Fatalf("flags set: %d %s", code, stderr)
-	}
-	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
-		t.Fatalf("metrics create: %d %s", code, stderr)
-	}
+	s, hooks := greetServer(t)
 	start := []string{"rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off"}
 	checkRolloutBadPlans(t, s, start)
 	code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "maybe", "--baseline", "off", "--steps", "10%")
@@ -135,6 +121,29 @@ func TestRolloutCLI(t *testing.T) {
 		t.Errorf("rollback after completion: exit %d %q", code, stderr)
 	}
 	checkRolloutWebhooks(t, hooks)
+}
+
+// greetServer starts a server whose rollout engine checks every 50ms and
+// posts to a Slack-compatible receiver (the bodies it gets come on the
+// channel), with flag greet (off, on) and metric errors in production.
+func greetServer(t *testing.T) (*testServer, chan []byte) {
+	t.Helper()
+	hooks := make(chan []byte, 32)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks <- b
+	}))
+	t.Cleanup(recv.Close)
+	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
+	def := filepath.Join(t.TempDir(), "greet.json")
+	mustWrite(t, def, `{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`)
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("flags set: %d %s", code, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
+		t.Fatalf("metrics create: %d %s", code, stderr)
+	}
+	return s, hooks
 }
 
 // checkRolloutBadPlans checks that plans the server or the CLI refuses say why.
@@ -422,21 +431,7 @@ func TestRolloutStatusShowsAHold(t *testing.T) {
 // API's status, in rollout status and on the dashboard's rollout pages,
 // and announces it to the webhook once; it does not advance.
 func TestHeldRolloutShownEverywhere(t *testing.T) {
-	hooks := make(chan []byte, 32)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hooks <- b
-	}))
-	defer recv.Close()
-	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
-	def := filepath.Join(t.TempDir(), "greet.json")
-	mustWrite(t, def, `{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`)
-	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
-		t.Fatalf("flags set: %d %s", code, stderr)
-	}
-	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
-		t.Fatalf("metrics create: %d %s", code, stderr)
-	}
+	s, hooks := greetServer(t)
 	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off", "--steps", "5%:1s,100%", "--guardrail", "errors"); code != 0 {
 		t.Fatalf("rollout start: %d %s", code, stderr)
 	}
