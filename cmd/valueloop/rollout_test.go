@@ -454,6 +454,9 @@ func TestHeldRolloutShownEverywhere(t *testing.T) {
 	if held := elementByID(t, page, "held"); held == "" || !strings.Contains(page, "errors has 0 in off and 0 in on") {
 		t.Errorf("the rollout page shows no hold (#held %q)", held)
 	}
+	for _, p := range checkHTML(page) {
+		t.Errorf("/rollouts/production/greet held: %s", p)
+	}
 	if _, list := admin.get("/rollouts"); !strings.Contains(list, `<strong class="held">held past its step's time</strong>`) {
 		t.Errorf("the rollouts page does not say the rollout is held")
 	}
