@@ -37,9 +37,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "--version", "-version":
 		args = []string{"version"}
 	}
-	c := commandTree().find(args[0])
+	root := commandTree()
+	c := root.find(args[0])
 	if c == nil {
-		return env.exit(usageErrorf("unknown command %q", args[0]))
+		return env.exit(usageErrorf("unknown command %q%s", args[0], root.didYouMean(args[0], "")))
 	}
 	return env.exit(c.dispatch(ctx, env, args[1:]))
 }
@@ -183,7 +184,7 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 	if help {
 		return err
 	}
-	return &usageError{msg: fmt.Sprintf("%s: %v", fs.Name(), err), help: fs.Name()}
+	return &usageError{msg: fmt.Sprintf("%s: %v%s", fs.Name(), err, flagSuggestion(fs, err)), help: fs.Name()}
 }
 
 // writeHelp writes the help of the command fs belongs to.

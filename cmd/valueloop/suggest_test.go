@@ -1,0 +1,40 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTypoSuggestions: a mistyped command, subcommand or flag is answered
+// with the name meant, when one is close; a word close to nothing gets no
+// guess. Before, each was only refused ("unknown command \"flgs\"").
+func TestTypoSuggestions(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // "" for no suggestion
+	}{
+		{[]string{"flgs", "list"}, `unknown command "flgs"; did you mean "flags"?`},
+		{[]string{"rolout", "status"}, `did you mean "rollout"?`},
+		{[]string{"flags", "lst", "--env", "production"}, `unknown subcommand "lst": want list, get, set, enable, disable, delete, apply or export; did you mean "list"?`},
+		{[]string{"experiment", "result", "x"}, `did you mean "results"?`},
+		{[]string{"help", "dorra"}, `help: no command "dorra"; did you mean "dora"?`},
+		{[]string{"help", "flags", "lsit"}, `did you mean "flags list"?`},
+		{[]string{"flags", "list", "--evn", "production"}, "flags list: flag provided but not defined: -evn; did you mean --env?"},
+		{[]string{"rollout", "status", "x", "--en", "production"}, "did you mean --env?"},
+		{[]string{"dora", "--sinse", "30d"}, "did you mean --since?"},
+		{[]string{"frobnicate"}, ""},
+		{[]string{"flags", "list", "--frob"}, ""},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage {
+			t.Errorf("valueloop %s: exit %d, want %d", strings.Join(c.args, " "), code, exitUsage)
+		}
+		switch {
+		case c.want == "" && strings.Contains(stderr, "did you mean"):
+			t.Errorf("valueloop %s: a guess close to nothing typed:\n%s", strings.Join(c.args, " "), stderr)
+		case c.want != "" && !strings.Contains(stderr, c.want):
+			t.Errorf("valueloop %s: stderr lacks %q:\n%s", strings.Join(c.args, " "), c.want, stderr)
+		}
+	}
+}
