@@ -25,6 +25,9 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLimit(f.Limit); err != nil {
+		return err
+	}
 	entries, err := c.Audit(ctx, f)
 	if err != nil {
 		return err
@@ -53,4 +56,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// checkLimit refuses a --limit the server's pages cannot hold: 0 or less
+// would be sent as no limit and answered with the server's default page.
+func checkLimit(n int) error {
+	if n < 1 || n > 1000 {
+		return usageErrorf("--limit: must be from 1 to 1000, got %d", n)
+	}
+	return nil
 }
