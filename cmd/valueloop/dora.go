@@ -19,7 +19,7 @@ import (
 
 func doraCommand() *command {
 	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]",
-		summary: "show the DORA delivery metrics with their levels and trends", more: timeHelp, run: runDORA}
+		summary: "show the DORA delivery metrics with their levels and trends", more: rangeTimeHelp, run: runDORA}
 }
 
 func runDORA(ctx context.Context, e *cliEnv, args []string) error {
