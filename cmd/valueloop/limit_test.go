@@ -24,3 +24,15 @@ func TestLimitOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestDORABucketRefused: a --bucket dora does not know was refused by the
+// server as "bucket: must be day, week or month", leaving out none, which
+// the help offers; it is now refused before asking, naming --bucket and
+// all four.
+func TestDORABucketRefused(t *testing.T) {
+	code, _, stderr := runCLI(t, "dora", "--bucket", "weak")
+	want := `--bucket: must be day, week, month or none, not "weak"; did you mean "week"?`
+	if code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("dora --bucket weak: exit %d, stderr %q; want exit %d with %q", code, stderr, exitUsage, want)
+	}
+}
