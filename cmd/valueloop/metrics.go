@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 )
 
@@ -100,6 +104,9 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	out, err := c.CreateMetric(ctx, *env, m)
+	if err != nil && *file == "" {
+		return problemsInFlags(err, fs)
+	}
 	if err != nil {
 		return err
 	}
@@ -184,4 +191,22 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 		}
 		return writeJSONOut(e, m)
 	}
+}
+
+// problemsInFlags names, in the problems of a definition given by flags, the
+// flag of each JSON path that has one: /key is --key, /denominator/event
+// --denominator-event. Other errors are returned as they are.
+func problemsInFlags(err error, fs *flag.FlagSet) error {
+	ve, ok := errors.AsType[*valueloop.ValidationError](err)
+	if !ok {
+		return err
+	}
+	probs := slices.Clone(ve.Problems)
+	for i, p := range probs {
+		probs[i].Source = strings.TrimSpace(p.Source) // "metric " + an empty key
+		if name := strings.ReplaceAll(strings.TrimPrefix(p.Path, "/"), "/", "-"); fs.Lookup(name) != nil {
+			probs[i].Path = "--" + name
+		}
+	}
+	return &valueloop.ValidationError{Problems: probs}
 }

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMetricsCreateNamesFlags: a definition given by flags and refused is
+// answered in the flags' names. Before, 'metrics create --env production'
+// alone said "metric : /key: must be ...", "metric : /event: required",
+// JSON paths the command line never showed, after an empty key.
+func TestMetricsCreateNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production")
+	for _, want := range []string{"  - metric: --key: must be", "  - metric: --event: required", "  - metric: --kind: required"} {
+		if code != exitInvalid || !strings.Contains(stderr, want) {
+			t.Errorf("metrics create without a definition: exit %d, stderr %q; want %d with %q", code, stderr, exitInvalid, want)
+		}
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "r", "--kind", "ratio", "--event", "x", "--denominator-event", "y", "--denominator-aggregate", "median")
+	if code != exitInvalid || !strings.Contains(stderr, "metric r: --denominator-aggregate: ") {
+		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d naming --denominator-aggregate", code, stderr, exitInvalid)
+	}
+}
