@@ -161,7 +161,7 @@ func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	// Ctrl-C still stops the wait.
 	c.HTTP.Timeout = 0
 	start := time.Now()
-	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr))
+	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr), termchart.Width(e.stderr, e.getenv))
 	res, err := c.RebuildEventsWatching(ctx, *env, report)
 	clear()
 	if err != nil {
@@ -236,7 +236,7 @@ func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	im.bar = &termchart.Progress{W: im.e.stderr, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(im.e.stderr)}
+	im.bar = &termchart.Progress{W: im.e.stderr, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(im.e.stderr), Cols: termchart.Width(im.e.stderr, im.e.getenv)}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	lineNo := 0
@@ -331,7 +331,7 @@ func (im *importer) report(asJSON bool) error {
 // rebuildProgress draws the reports of a rebuild under way: a counter in
 // the first pass over the events (their number is not known yet), then a
 // bar for the second pass and one for storing the users.
-func rebuildProgress(w io.Writer, tty bool) (report func(ingest.RebuildStatus), clear func()) {
+func rebuildProgress(w io.Writer, tty bool, cols int) (report func(ingest.RebuildStatus), clear func()) {
 	var bar *termchart.Progress
 	phase := ""
 	labels := map[string]string{"exposures": "pass 1/2, exposures:", "tracking": "pass 2/2, events:", "users": "storing users:"}
@@ -343,7 +343,7 @@ func rebuildProgress(w io.Writer, tty bool) (report func(ingest.RebuildStatus), 
 			phase = st.Phase
 			// The phase began before its first report: the rate counts from
 			// there.
-			bar = &termchart.Progress{W: w, TTY: tty, Start: time.Now(), Label: labels[st.Phase], Base: int(st.Done)}
+			bar = &termchart.Progress{W: w, TTY: tty, Cols: cols, Start: time.Now(), Label: labels[st.Phase], Base: int(st.Done)}
 			if st.Phase == "users" {
 				bar.Unit = "users"
 			}

@@ -323,7 +323,7 @@ func TestRebuildProgress(t *testing.T) {
 		{Environment: "p", Phase: "users", Done: 10, Of: 100},
 	}
 	var buf bytes.Buffer
-	report, clear := rebuildProgress(&buf, true)
+	report, clear := rebuildProgress(&buf, true, 80)
 	for _, st := range statuses {
 		report(st)
 	}
@@ -338,7 +338,7 @@ func TestRebuildProgress(t *testing.T) {
 		t.Errorf("progress %q not cleared at the end", out)
 	}
 	buf.Reset()
-	report, clear = rebuildProgress(&buf, false)
+	report, clear = rebuildProgress(&buf, false, 80)
 	for _, st := range statuses {
 		report(st)
 	}
