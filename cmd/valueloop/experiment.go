@@ -645,10 +645,26 @@ func fmtLift(x float64, relative bool) string {
 	if relative {
 		return fmt.Sprintf("%+.1f%%", 100*x)
 	}
-	return fmt.Sprintf("%+.3g", x)
+	return expIf(x < 0, "", "+") + figure(x, 3)
 }
 
-func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+func fmtNum(x float64) string { return figure(x, 4) }
+
+// figure writes x with digits significant digits, trailing zeros kept so
+// that the figures of a column read alike (12.04 beside 11.80), and in
+// digits rather than exponent notation from 1,000 up: whole, grouped
+// (12,346). Only a figure below 0.0001 takes an exponent.
+func figure(x float64, digits int) string {
+	switch a := math.Abs(x); {
+	case x == 0 || math.IsNaN(x) || math.IsInf(x, 0):
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case math.Round(a) >= 1000:
+		return valueloop.GroupDigits(int64(math.Round(x)))
+	case a < 1e-4:
+		return strconv.FormatFloat(x, 'g', digits-1, 64)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%#.*g", digits, x), ".")
+}
 
 func fmtP(p float64) string {
 	if p < 0.001 {
