@@ -74,7 +74,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
 	var attrs listFlag
 	fs.Var(&attrs, "attr", "`KEY=VALUE` attribute of the event, a string (repeatable); on an exposure, where dimensions are read")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events send"); err != nil {
 		return err
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}
@@ -128,10 +128,11 @@ func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "import")
 	batch := fs.Int("batch", 1000, "events per request")
 	gz := fs.Bool("gzip", false, "compress requests")
-	if err := e.parseFlags(fs, args); err != nil {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageErrorf("events import: want one NDJSON file (one event per line), e.g. 'valueloop events import events.ndjson'")
 	}
 	if *batch < 1 || *batch > 10000 {
@@ -141,13 +142,13 @@ func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	im := &importer{e: e, c: c, env: *env, gz: *gz, sum: importSummary{File: fs.Arg(0)}}
+	im := &importer{e: e, c: c, env: *env, gz: *gz, sum: importSummary{File: pos[0]}}
 	return im.run(ctx, *batch, cf.output == "json")
 }
 
 func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "rebuild")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events rebuild"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -186,7 +187,7 @@ func runEventsLoad(ctx context.Context, e *cliEnv, args []string) error {
 	users := fs.Int("users", 100_000, "distinct users")
 	conc := fs.Int("concurrency", 4, "requests in flight")
 	seed := fs.Int("seed", 1, "random seed")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events load"); err != nil {
 		return err
 	}
 	c, err := cf.client()

@@ -77,7 +77,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	env := fs.String("env", "", "environment (required)")
 	file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
 	mf := addMetricFlags(fs)
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "metrics create"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -121,7 +121,7 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "metrics list")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment (required)")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "metrics list"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -168,10 +168,11 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 		fs := newFlagSet(e, "metrics "+sub)
 		cf := addClientFlags(e, fs)
 		env := fs.String("env", "", "environment (required)")
-		if err := e.parseFlags(fs, args); err != nil {
+		pos, err := e.parseArgs(fs, args)
+		if err != nil {
 			return err
 		}
-		if *env == "" || fs.NArg() != 1 {
+		if *env == "" || len(pos) != 1 {
 			return usageErrorf("metrics %s: want --env ENV and one metric key (see 'valueloop metrics list --env ENV')", sub)
 		}
 		c, err := cf.client()
@@ -179,13 +180,13 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 			return err
 		}
 		if sub == "delete" {
-			if err := c.DeleteMetric(ctx, *env, fs.Arg(0)); err != nil {
+			if err := c.DeleteMetric(ctx, *env, pos[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "Deleted metric %q from %s.\n", fs.Arg(0), *env)
+			fmt.Fprintf(e.stderr, "Deleted metric %q from %s.\n", pos[0], *env)
 			return nil
 		}
-		m, err := c.Metric(ctx, *env, fs.Arg(0))
+		m, err := c.Metric(ctx, *env, pos[0])
 		if err != nil {
 			return err
 		}

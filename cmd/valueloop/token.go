@@ -80,7 +80,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	var origins listFlag
 	fs.Var(&origins, "origin", "with --client: a browser origin the token may be used from, e.g. https://shop.example (repeatable; none: any)")
 	noExposures := fs.Bool("no-exposures", false, "evaluations with this token record no exposures (QA, load tests, previews)")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "token create"); err != nil {
 		return err
 	}
 	if len(origins) > 0 && !*clientSide {
@@ -121,7 +121,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token list")
 	cf := addClientFlags(e, fs)
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "token list"); err != nil {
 		return err
 	}
 	c, err := cf.client()

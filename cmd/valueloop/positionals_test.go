@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPositionalsAnywhere: a command's argument may stand before its flags,
+// as the usage lines write it. 'metrics get KEY --env ENV', the form its
+// help shows, was refused ("want --env ENV and one metric key"), and so
+// were 'metrics delete KEY --env ENV' and 'events import FILE --env ENV':
+// flag parsing stopped at the argument and never saw --env.
+func TestPositionalsAnywhere(t *testing.T) {
+	s := MustServe(t, "")
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "orders", "--kind", "count", "--event", "purchase"); code != 0 {
+		t.Fatalf("metrics create: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := s.cli(t, s.Admin, "metrics", "get", "orders", "--env", "production")
+	if code != 0 || !strings.Contains(stdout, `"key": "orders"`) {
+		t.Errorf("metrics get orders --env production: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	if err := os.WriteFile(file, []byte(`{"type":"tracking","name":"purchase","targetingKey":"u1"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := s.cli(t, s.Admin, "events", "import", file, "--env", "production"); code != 0 || !strings.Contains(stdout, "1 stored") {
+		t.Errorf("events import FILE --env production: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "delete", "orders", "--env", "production"); code != 0 {
+		t.Errorf("metrics delete orders --env production: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestStrayArgumentsRefused: a command that takes flags only refuses a word
+// that is not one, instead of ignoring it (and, before, every flag after
+// it: 'metrics create x2 --env production ...' answered "--env is
+// required"; 'events send ... stray' stored the event).
+func TestStrayArgumentsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"metrics", "create", "x2", "--env", "production", "--kind", "count", "--event", "x"},
+		{"metrics", "list", "--env", "production", "extra"},
+		{"events", "send", "--env", "production", "--key", "u1", "--name", "purchase", "stray"},
+		{"events", "rebuild", "extra", "--env", "production"},
+		{"events", "load", "extra", "--env", "production"},
+		{"token", "list", "extra"},
+		{"token", "create", "extra"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, "takes flags only") {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want %d refusing the stray word", strings.Join(args, " "), code, stderr, exitUsage)
+		}
+	}
+}
