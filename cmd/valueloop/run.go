@@ -79,6 +79,10 @@ http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
 
 Run 'valueloop COMMAND -h' or 'valueloop help COMMAND' for the arguments and
 flags of a command.
+
+Exit codes: 0 done, 1 error (the server unreachable, or failing), 2 wrong
+command line, 3 input refused as invalid, 4 not found, 5 conflict (changed
+meanwhile, or a state that forbids it), 6 token missing, wrong or not allowed.
 `
 
 type cliEnv struct {

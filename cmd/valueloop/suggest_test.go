@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,19 @@ func TestTypoSuggestions(t *testing.T) {
 			t.Errorf("valueloop %s: a guess close to nothing typed:\n%s", strings.Join(c.args, " "), stderr)
 		case c.want != "" && !strings.Contains(stderr, c.want):
 			t.Errorf("valueloop %s: stderr lacks %q:\n%s", strings.Join(c.args, " "), c.want, stderr)
+		}
+	}
+}
+
+// TestHelpListsExitCodes: the exit codes scripts may rely on are written in
+// 'valueloop help', each with its meaning; before, only the source said
+// them.
+func TestHelpListsExitCodes(t *testing.T) {
+	_, stdout, _ := runCLI(t, "help")
+	for code, meaning := range map[int]string{exitOK: "done", exitError: "error", exitUsage: "wrong command line", exitInvalid: "input refused as invalid",
+		exitNotFound: "not found", exitConflict: "conflict", exitUnauthorized: "token missing"} {
+		if want := fmt.Sprintf("%d %s", code, meaning); !strings.Contains(strings.Join(strings.Fields(stdout), " "), want) {
+			t.Errorf("valueloop help lacks exit code %q:\n%s", want, stdout)
 		}
 	}
 }
