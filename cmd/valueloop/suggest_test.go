@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,4 +54,23 @@ func TestHelpListsExitCodes(t *testing.T) {
 			t.Errorf("valueloop help lacks exit code %q:\n%s", want, stdout)
 		}
 	}
+}
+
+// TestCompletionShortFlags: a one-letter flag is offered as the help writes
+// it, -f FILE, not as "--f"; fish declares it a short option.
+func TestCompletionShortFlags(t *testing.T) {
+	_, fish, _ := runCLI(t, "completion", "fish")
+	if !regexp.MustCompile(`= ./flags/apply' .*-s f\b`).MatchString(fish) {
+		t.Errorf("fish completion of flags apply lacks -s f:\n%s", fish)
+	}
+	for _, n := range completionNodes(context.Background(), &cliEnv{getenv: envMap(nil)}) {
+		if n.path != "/flags/apply" {
+			continue
+		}
+		if !slices.Contains(n.words, "-f") || slices.Contains(n.words, "--f") {
+			t.Errorf("flags apply completes %v; want -f, not --f", n.words)
+		}
+		return
+	}
+	t.Fatal("no completion for flags apply")
 }
