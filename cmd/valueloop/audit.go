@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 )
 
 func auditCommand() *command {
@@ -35,20 +37,25 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, entries)
 	}
+	writeAudit(e.stdout, entries)
+	return nil
+}
+
+// writeAudit writes the entries, each with its diff.
+func writeAudit(w io.Writer, entries []client.AuditEntry) {
 	for _, en := range entries {
-		fmt.Fprintf(e.stdout, "#%d %s %s %s %s/%s", en.ID, en.At.Local().Format(time.DateTime), en.Actor, en.Action, orDash(en.Environment), en.Target)
+		fmt.Fprintf(w, "#%d %s %s %s %s/%s", en.ID, en.At.UTC().Format(time.DateTime+" UTC"), en.Actor, en.Action, orDash(en.Environment), en.Target)
 		if en.Reason != "" {
-			fmt.Fprintf(e.stdout, " — %s", en.Reason)
+			fmt.Fprintf(w, " — %s", en.Reason)
 		}
-		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(w)
 		for _, op := range en.Diff {
 			if op.Path == "" {
 				continue // a whole creation or deletion: the action says it
 			}
-			fmt.Fprintf(e.stdout, "    %s\n", op)
+			fmt.Fprintf(w, "    %s\n", op)
 		}
 	}
-	return nil
 }
 
 func orDash(s string) string {

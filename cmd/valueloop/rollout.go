@@ -322,10 +322,10 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 
 func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED\tBY")
+	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED (UTC)\tBY")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s%%\t%s → %s\t%s\t%s\n", r.ID, r.Plan.Flag, r.State, r.Step+1, len(r.Plan.Steps),
-			roPct(r.Percent), r.Plan.Baseline, r.Plan.Variant, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+			roPct(r.Percent), r.Plan.Baseline, r.Plan.Variant, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
 	}
 	return tw.Flush()
 }
@@ -336,7 +336,7 @@ func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
 func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	r := st.Rollout
 	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
-	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s UTC by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
 	if r.Reason != "" {
 		fmt.Fprintf(w, "reason: %s\n", r.Reason)
 	}
@@ -348,7 +348,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Held != nil {
-		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.Local().Format("2006-01-02 15:04"), st.Held.Reason)
+		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), st.Held.Reason)
 	}
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
@@ -395,10 +395,10 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 			r.Plan.Variant, r.Plan.Baseline)
 	}
 	if len(st.History) > 0 {
-		fmt.Fprintln(w, "\nHISTORY")
+		fmt.Fprintln(w, "\nHISTORY (UTC)")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, ev := range st.History {
-			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.Local().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
+			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
 		}
 		tw.Flush()
 	}
