@@ -115,13 +115,24 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(res.Results) > 0 { // one event sent: one result, rejected or a duplicate
 		if r := res.Results[0]; r.Status == ingest.StatusRejected {
-			return valueloop.FieldErrorf(r.Field, "%s", r.Reason)
+			return valueloop.FieldErrorf(sendFlag(r.Field), "%s", r.Reason)
 		}
 		fmt.Fprintln(e.stderr, "Already stored (same id and time): nothing changed.")
 		return nil
 	}
 	fmt.Fprintln(e.stderr, "Stored.")
 	return nil
+}
+
+// sendFlag is the flag of events send that gives the event's field: the
+// refusal of an event sent from the command line names what was typed.
+func sendFlag(field string) string {
+	flags := map[string]string{"targetingKey": "key", "type": "type", "name": "name", "value": "value",
+		"flag": "flag", "variant": "variant", "id": "id", "time": "time", "attributes": "attr"}
+	if f, ok := flags[strings.SplitN(field, ".", 2)[0]]; ok {
+		return "--" + f
+	}
+	return field
 }
 
 func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {

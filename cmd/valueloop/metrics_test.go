@@ -22,3 +22,25 @@ func TestMetricsCreateNamesFlags(t *testing.T) {
 		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d naming --denominator-aggregate", code, stderr, exitInvalid)
 	}
 }
+
+// TestEventsSendNamesFlags: an event given by flags and refused is
+// answered in the flags' names: 'events send --env production' alone said
+// "targetingKey: required", a field of the event's JSON; the flag is --key.
+func TestEventsSendNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "valueloop: --key: required"},
+		{[]string{"--key", "u1"}, "valueloop: --name: required"},
+		{[]string{"--key", "u1", "--type", "exposure"}, "valueloop: --flag: required"},
+		{[]string{"--key", "u1", "--name", "x", "--time", "yesterday"}, "valueloop: --time: must be"},
+	} {
+		args := append([]string{"events", "send", "--env", "production"}, c.args...)
+		code, _, stderr := s.cli(t, s.Admin, args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+}
