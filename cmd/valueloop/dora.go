@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -86,8 +87,12 @@ func addTimeRange(fs *flag.FlagSet) *timeRange {
 // (delivery.ParseRange, whose --since is flow's) and returns its query: a
 // bad --since, --from or --to is a usage error here, exit 2, as flow's is.
 func (r *timeRange) query() (url.Values, error) {
-	if _, _, err := delivery.ParseRange(r.since, r.from, r.to, time.Now()); err != nil {
+	from, to, err := delivery.ParseRange(r.since, r.from, r.to, time.Now())
+	if err != nil {
 		return nil, flagError(err)
+	}
+	if !to.After(from) {
+		return nil, usageErrorf("--to: must be after --from (%s), got %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	q := url.Values{}
 	for k, v := range map[string]string{"since": r.since, "from": r.from, "to": r.to} {
@@ -132,7 +137,11 @@ func writeDORA(w io.Writer, r *delivery.Report) {
 	days := r.To.Sub(r.From).Hours() / 24
 	fmt.Fprintf(w, "DORA metrics %s to %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 UTC"), plural(int(math.Round(days)), "day"))
 	if r.Bucket != "" && len(r.Overall.Buckets) > 0 {
-		fmt.Fprintf(w, ", trend by %s (%d, oldest first)", r.Bucket, len(r.Overall.Buckets))
+		n := strconv.Itoa(len(r.Overall.Buckets))
+		if len(r.Overall.Buckets) > sparkMax {
+			n = fmt.Sprintf("the latest %d of %s", sparkMax, n)
+		}
+		fmt.Fprintf(w, ", trend by %s (%s, oldest first)", r.Bucket, n)
 	}
 	fmt.Fprintln(w)
 	if len(r.Services) == 0 {
