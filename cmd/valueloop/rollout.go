@@ -170,7 +170,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOut(e, cf, st, writeRolloutStatus)
+	return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 }
 
 func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
@@ -219,7 +219,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 		if err != nil {
 			return err
 		}
-		return writeOut(e, cf, st, writeRolloutStatus)
+		return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 	}
 }
 
@@ -333,7 +333,15 @@ func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
 // writeRolloutStatus draws a rollout for people: its progress along the
 // steps, the users per variant, each guardrail's interval against its
 // tolerance, and the history.
-func writeRolloutStatus(w io.Writer, st *rollout.Status) {
+func writeRolloutStatus(w io.Writer, st *rollout.Status) { writeRolloutStatusFit(w, st, 0) }
+
+// rolloutStatusFit is writeRolloutStatus fitting its guardrail table in
+// cols cells (see fitChart).
+func rolloutStatusFit(cols int) func(io.Writer, *rollout.Status) {
+	return func(w io.Writer, st *rollout.Status) { writeRolloutStatusFit(w, st, cols) }
+}
+
+func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	r := st.Rollout
 	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
 	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s UTC by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
@@ -373,26 +381,31 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	if len(st.Guardrails) > 0 {
 		fmt.Fprintln(w)
 		lo, hi := guardrailAxis(st.Guardrails)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL\t%s\tSTATUS\n", axisLabel(lo, hi, guardWidth))
-		for _, g := range st.Guardrails {
-			limit := "+" + roPct(100*g.Tolerance) + "%"
-			if g.Direction == metric.HigherIsBetter {
-				limit = "-" + roPct(100*g.Tolerance) + "%"
+		table, width := fitChart(cols, guardWidth, func(width int) string {
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
+			for _, g := range st.Guardrails {
+				limit := "+" + roPct(100*g.Tolerance) + "%"
+				if g.Direction == metric.HigherIsBetter {
+					limit = "-" + roPct(100*g.Tolerance) + "%"
+				}
+				change, iv, chart := "-", "-", strings.Repeat(" ", width)
+				if g.Status != rollout.GuardrailNotEnoughData {
+					change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
+				}
+				status := strings.ReplaceAll(g.Status, "_", " ")
+				if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
+					status += ": " + g.Reason
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chartCell(width, chart), status)
 			}
-			change, iv, chart := "-", "-", strings.Repeat(" ", guardWidth)
-			if g.Status != rollout.GuardrailNotEnoughData {
-				change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, guardWidth)
-			}
-			status := strings.ReplaceAll(g.Status, "_", " ")
-			if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
-				status += ": " + g.Reason
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chart, status)
-		}
-		tw.Flush()
-		fmt.Fprintf(w, "  (relative change of %s vs %s, ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit)\n",
-			r.Plan.Variant, r.Plan.Baseline)
+			tw.Flush()
+			return b.String()
+		})
+		fmt.Fprint(w, table)
+		legend := ", ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit"
+		fmt.Fprintf(w, "  (relative change of %s vs %s%s)\n", r.Plan.Variant, r.Plan.Baseline, expIf(width > 0, legend, ""))
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nHISTORY (UTC)")
@@ -464,6 +477,9 @@ func axisLabel(lo, hi float64, width int) string {
 // with │ at no change (┼ inside the interval) and ┃ at the tolerated
 // limit (when on the axis); ◄ or ► where the interval runs off the axis.
 func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
+	if width == 0 {
+		return ""
+	}
 	pos := func(x float64) int {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
 		return max(0, min(width-1, p))
