@@ -44,12 +44,19 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
 		t.Errorf("second start: exit %d, %q; want %d", code, stderr, exitConflict)
 	}
-	// A restart with --demo does not start another one.
+	// A restart with --demo does not start another one, nor says it loaded
+	// what it left alone.
+	if log := s.Stderr.String(); !strings.Contains(log, "demo data loaded") || !strings.Contains(log, "demo rollout under way") {
+		t.Errorf("first start's log does not say the demo was loaded:\n%s", log)
+	}
 	s.Stop(t)
 	s = MustServe(t, s.DataDir, "--demo")
 	code, stdout, _ = s.cli(t, s.Admin, "rollout", "list", "--env", "production")
 	if code != 0 || strings.Count(stdout, "checkout-flow") != 1 {
 		t.Errorf("rollouts after a restart (exit %d):\n%s", code, stdout)
+	}
+	if log := s.Stderr.String(); strings.Contains(log, "demo data loaded") {
+		t.Errorf("a restart on the demo's data logs a demo load:\n%s", log)
 	}
 }
 

@@ -338,6 +338,7 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 		}
 	}
 	if cfg.Demo {
+		var loaded []string
 		for _, d := range demo.Environments() {
 			if len(svc.Live(d.Key).Snapshot.Keys()) > 0 {
 				continue // never overwrite flags someone has changed
@@ -349,8 +350,11 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 			if _, err := svc.Apply(ctx, d.Key, set, "demo", "demo data set"); err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}
+			loaded = append(loaded, d.Key)
 		}
-		logger.Info("demo data loaded", "environments", "development, production")
+		if len(loaded) > 0 {
+			logger.Info("demo data loaded", "environments", strings.Join(loaded, ", "))
+		}
 	}
 	for _, f := range cfg.FlagFiles {
 		env := valueloop.Environment{Key: f.Env, Name: f.Env}
