@@ -256,7 +256,8 @@ type AuditEntry struct {
 	Diff []jsondiff.Op `json:"diff"`
 }
 
-// Audit lists audit entries, newest first.
+// Audit lists audit entries, newest first: up to f.Limit of them, older
+// than f.BeforeID when it is set (the next page).
 func (c *Client) Audit(ctx context.Context, f valueloop.AuditFilter) ([]AuditEntry, error) {
 	q := url.Values{}
 	if f.Environment != "" {
@@ -270,6 +271,9 @@ func (c *Client) Audit(ctx context.Context, f valueloop.AuditFilter) ([]AuditEnt
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.BeforeID > 0 {
+		q.Set("before", strconv.FormatInt(f.BeforeID, 10))
 	}
 	var out struct {
 		Entries []AuditEntry `json:"entries"`

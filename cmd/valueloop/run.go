@@ -53,7 +53,7 @@ Usage:
   valueloop token revoke ID
   valueloop token recover [--data DIR | --database postgres://...] (a new admin token, server running or not)
   valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
-  valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
+  valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N] [--before ID]
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
   valueloop metrics create|list|get|delete --env ENV ...
   valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop rollout')
