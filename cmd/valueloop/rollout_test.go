@@ -398,3 +398,34 @@ func TestRolloutPlanFile(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoBesideOwnFlags: --demo on a store whose production already holds
+// flags of its own loads nothing into production (the demo loads into
+// empty environments): no rollout, experiment data or value loop beside
+// someone's flags. It used to ingest the demo experiment's events, record
+// a verdict for a flag that is not there, and stop with exit 3: "no flag
+// \"new-onboarding\" in environment production".
+func TestDemoBesideOwnFlags(t *testing.T) {
+	s := MustServe(t, "")
+	def := filepath.Join(t.TempDir(), "mine.json")
+	if err := os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := s.cli(t, s.Admin, "flags", "set", "mine", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("flags set: %d %s", code, errOut)
+	}
+	s.Stop(t)
+	s = MustServe(t, s.DataDir, "--demo")
+	if code, out, _ := s.cli(t, s.Admin, "flags", "list", "--env", "production", "--output", "json"); code != 0 || strings.Count(out, `"key"`) != 1 || !strings.Contains(out, `"mine"`) {
+		t.Errorf("production after --demo (exit %d): want only its own flag:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "objective", "list", "--output", "json"); code != 0 || strings.Contains(out, "activation") {
+		t.Errorf("objectives after --demo (exit %d): want none of the demo's:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production", "--output", "json"); code != 0 || strings.Contains(out, "onboarding-completed") {
+		t.Errorf("production's metrics after --demo (exit %d): want none of the demo's:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "flags", "list", "--env", "development"); code != 0 || !strings.Contains(out, "checkout-flow") {
+		t.Errorf("development, empty before, gets the demo's flags (exit %d):\n%s", code, out)
+	}
+}

@@ -241,6 +241,10 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			closers[i]()
 		}
 	}
+	if cfg.Demo && !demoInProduction(svc) {
+		logger.Warn("demo: production holds flags of its own, not the demo's; its rollout, experiment, delivery history and value loop are not loaded (the demo loads into empty environments)")
+		cfg.Demo = false
+	}
 	if cfg.Demo && len(cfg.Dimensions) == 0 {
 		cfg.Dimensions = demo.Dimensions()
 	}
@@ -324,6 +328,19 @@ func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.
 	}
 	srv.UI = dashboard
 	return nil
+}
+
+// demoInProduction reports whether the demo's production environment
+// holds the demo's flags (seed loaded them, now or at an earlier start):
+// the demo's rollout, experiment and value loop are built on them.
+func demoInProduction(svc *flags.Service) bool {
+	for _, d := range demo.Environments() {
+		if l := svc.Live(d.Key); d.Production && l != nil {
+			set := l.Snapshot.Set().Flags
+			return set[demo.ExperimentFlag] != nil || set[demo.RolloutFlag] != nil
+		}
+	}
+	return false
 }
 
 // seed creates the default environments, loads the demo into empty ones when
