@@ -17,8 +17,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
 )
