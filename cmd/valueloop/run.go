@@ -48,7 +48,7 @@ const usage = `valueloop: feature flags, rollouts, experiments and delivery metr
 
 Usage:
   valueloop serve [--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]
-  valueloop token create [--env ENV] [--scope evaluate|viewer|admin | --client [--origin URL]...] [--name NAME]
+  valueloop token create [--env ENV] [--scope evaluate|viewer|admin | --client [--origin URL]...] [--no-exposures] [--name NAME]
   valueloop token list
   valueloop token revoke ID
   valueloop token recover [--data DIR | --database postgres://...] (a new admin token, server running or not)
