@@ -359,3 +359,26 @@ func TestImportOneRejected(t *testing.T) {
 		t.Errorf("import of one bad line: exit %d, stderr %q; want one event rejected, in the singular", code, stderr)
 	}
 }
+
+// TestImportListsAtMostTwentyRejected: an import lists the first 20
+// rejected events and counts the rest, however they fall into batches. The
+// count was kept per batch, so a batch of 30 bad lines listed all 30 and
+// then said "... and 10 more rejected events".
+func TestImportListsAtMostTwentyRejected(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, fmt.Sprintf(`{"type":"tracking","id":"bad-%d","name":"purchase","targetingKey":"u1","value":"ten"}`, i))
+	}
+	file := filepath.Join(t.TempDir(), "bad.ndjson")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []string{"1000", "7"} {
+		code, _, stderr := s.cli(t, s.Admin, "events", "import", "--env", "production", "--batch", batch, file)
+		if code != exitInvalid || strings.Count(stderr, ": rejected: ") != 20 || !strings.Contains(stderr, "... and 10 more rejected events") ||
+			!strings.Contains(stderr, "bad.ndjson:20: rejected") || strings.Contains(stderr, "bad.ndjson:21: rejected") {
+			t.Errorf("--batch %s: exit %d, %d listed; want 20 listed (lines 1-20) and 10 more counted:\n%s", batch, code, strings.Count(stderr, ": rejected: "), stderr)
+		}
+	}
+}
