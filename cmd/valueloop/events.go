@@ -222,7 +222,7 @@ type importer struct {
 	body  bytes.Buffer
 	lines []int // file line number of each event in body
 	read  int64 // bytes of the file read so far
-	shown int   // rejected events listed so far (at most maxShown)
+	shown int   // rejected events listed so far, of the whole file
 }
 
 func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
@@ -311,7 +311,7 @@ func (im *importer) flush(ctx context.Context) error {
 func (im *importer) report(asJSON bool) error {
 	sum := im.sum
 	if sum.Rejected > im.shown {
-		fmt.Fprintf(im.e.stderr, "... and %d more rejected events\n", sum.Rejected-im.shown)
+		fmt.Fprintf(im.e.stderr, "... and %d more rejected events (%d rejected in all)\n", sum.Rejected-im.shown, sum.Rejected)
 	}
 	if asJSON {
 		writeJSONOut(im.e, sum)
