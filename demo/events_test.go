@@ -10,23 +10,32 @@ import (
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 )
 
-// TestLoadExperiment loads the demo experiment into a real store through
-// the pipeline: the results show the lift the demo promises, a verdict, and
-// loading again adds nothing.
-func TestLoadExperiment(t *testing.T) {
-	ctx := context.Background()
+// productionStore is a real store with an environment "production" and
+// the ingestion pipeline over it, closed when the test ends.
+func productionStore(t *testing.T) (*sqlite.DB, *ingest.Pipeline) {
+	t.Helper()
 	db := sqlitetest.Open(t, nil)
-	if err := db.CreateEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "t"); err != nil {
+	if err := db.CreateEnvironment(context.Background(), valueloop.Environment{Key: "production", Name: "Production"}, "t"); err != nil {
 		t.Fatal(err)
 	}
 	p := ingest.NewPipeline(db, nil)
 	if err := p.Open(); err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return db, p
+}
+
+// TestLoadExperiment loads the demo experiment into a real store through
+// the pipeline: the results show the lift the demo promises, a verdict, and
+// loading again adds nothing.
+func TestLoadExperiment(t *testing.T) {
+	ctx := context.Background()
+	db, p := productionStore(t)
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	n, err := demo.LoadExperiment(ctx, db, p, "production", now)
 	if err != nil {
@@ -102,17 +111,8 @@ func TestExperimentWholeAnyTimeOfWeek(t *testing.T) {
 		t.Fatalf("%v is not half an hour into a week", monday)
 	}
 	load := func(now time.Time) int {
-		ctx := context.Background()
-		db := sqlitetest.Open(t, nil)
-		if err := db.CreateEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "t"); err != nil {
-			t.Fatal(err)
-		}
-		p := ingest.NewPipeline(db, nil)
-		if err := p.Open(); err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		n, err := demo.LoadExperiment(ctx, db, p, "production", now)
+		db, p := productionStore(t)
+		n, err := demo.LoadExperiment(context.Background(), db, p, "production", now)
 		if err != nil {
 			t.Fatal(err)
 		}
