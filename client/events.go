@@ -95,9 +95,15 @@ func (c *Client) RebuildEvents(ctx context.Context, env string) (ingest.RebuildR
 
 // RebuildEventsWatching is RebuildEvents that calls progress with each
 // report of the server while the recomputation runs (several a second).
+// The answer is a stream, bounded by ctx alone: the HTTP client's Timeout,
+// which bounds a whole request, would cut a long recomputation that the
+// server carries on with.
 func (c *Client) RebuildEventsWatching(ctx context.Context, env string, progress func(ingest.RebuildStatus)) (ingest.RebuildResult, error) {
 	path := "/api/v1/environments/" + url.PathEscape(env) + "/events/rebuild"
-	resp, err := c.send(ctx, http.MethodPost, path, nil, false, map[string]string{"Accept": "application/x-ndjson"})
+	stream, hc := *c, *c.HTTP
+	hc.Timeout = 0
+	stream.HTTP = &hc
+	resp, err := stream.send(ctx, http.MethodPost, path, nil, false, map[string]string{"Accept": "application/x-ndjson"})
 	if err != nil {
 		return ingest.RebuildResult{}, err
 	}

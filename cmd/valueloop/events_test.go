@@ -389,3 +389,21 @@ func TestImportListsTwentyRejectedInAll(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildWatchingOutlivesTheClientTimeout: RebuildEventsWatching is a
+// stream bounded by its context, as its progress reports say the server is
+// still working; the client's whole-request Timeout (30s from client.New)
+// would cut a long rebuild of a large store while the server goes on. Here
+// the Timeout is made to expire at once: the call must not depend on it.
+func TestRebuildWatchingOutlivesTheClientTimeout(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	c := client.New(s.URL, s.Admin)
+	c.HTTP.Timeout = time.Nanosecond
+	res, err := c.RebuildEventsWatching(context.Background(), "production", nil)
+	if err != nil || res.Events == 0 {
+		t.Fatalf("rebuild = %+v, %v; want it done, bounded by its context alone", res, err)
+	}
+	if c.HTTP.Timeout != time.Nanosecond {
+		t.Errorf("the client's Timeout became %v; other calls keep it", c.HTTP.Timeout)
+	}
+}
