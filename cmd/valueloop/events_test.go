@@ -406,4 +406,12 @@ func TestRebuildWatchingOutlivesTheClientTimeout(t *testing.T) {
 	if c.HTTP.Timeout != time.Nanosecond {
 		t.Errorf("the client's Timeout became %v; other calls keep it", c.HTTP.Timeout)
 	}
+	// Creating and deleting a metric answer after the same recomputation.
+	m := metric.Metric{Key: "tickets-again", Kind: metric.Count, Event: "support_ticket"}
+	if _, err := c.CreateMetric(context.Background(), "production", m); err != nil {
+		t.Errorf("create metric: %v; want it bounded by its context alone", err)
+	}
+	if err := c.DeleteMetric(context.Background(), "production", m.Key); err != nil {
+		t.Errorf("delete metric: %v; want it bounded by its context alone", err)
+	}
 }
