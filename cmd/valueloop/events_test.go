@@ -390,12 +390,14 @@ func TestImportListsTwentyRejectedInAll(t *testing.T) {
 	}
 }
 
-// TestRebuildWatchingOutlivesTheClientTimeout: RebuildEventsWatching is a
-// stream bounded by its context, as its progress reports say the server is
-// still working; the client's whole-request Timeout (30s from client.New)
-// would cut a long rebuild of a large store while the server goes on. Here
-// the Timeout is made to expire at once: the call must not depend on it.
-func TestRebuildWatchingOutlivesTheClientTimeout(t *testing.T) {
+// TestRecomputingCallsOutliveTheClientTimeout: the calls the server
+// answers after recomputing an environment's aggregates (a rebuild, whose
+// stream reports progress meanwhile; a metric created or deleted) are
+// bounded by their context: the client's whole-request Timeout (30s from
+// client.New) would cut them on a large store while the server goes on.
+// Here the Timeout is made to expire at once: the calls must not depend on
+// it.
+func TestRecomputingCallsOutliveTheClientTimeout(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	c := client.New(s.URL, s.Admin)
 	c.HTTP.Timeout = time.Nanosecond
