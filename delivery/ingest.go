@@ -86,7 +86,7 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
 	case KindGitLab:
-		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
+		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment, Now: s.Now()})
 	}
 	if err != nil {
 		return Receipt{}, err

@@ -161,6 +161,17 @@ type Config struct {
 	// to, for repositories whose releases are their deployments (a library,
 	// a mobile app). When empty, release events are ignored.
 	ReleaseEnvironment string
+	// Now is when the delivery is read, for what a payload dates after it
+	// (a GitLab upcoming release); the wall clock when zero.
+	Now time.Time
+}
+
+// Clock returns Now, or the wall clock when Now is zero.
+func (c *Config) Clock() time.Time {
+	if c.Now.IsZero() {
+		return time.Now()
+	}
+	return c.Now
 }
 
 // Label is the label that marks incidents: IncidentLabel, or
