@@ -51,3 +51,51 @@ func TestUpcomingGitLabReleaseNotDeployed(t *testing.T) {
 		t.Errorf("release by a clock ahead: %+v, %v; want one deployment", r, err)
 	}
 }
+
+// TestForkPullRequestKeepsItsOwnBranch: a pull request from a fork names
+// its branch as the fork has it ("2" here), and the fork's commits never
+// reach the base repository's webhook; a same-named branch of the base
+// repository is another branch, whose commits the pull request must not
+// take for its lead time. The pull request is the captured
+// pull_request.closed.merged.2.json of the reference payloads with its head
+// moved to a fork (octo-fork/codinasion-bot-try). Failed before the fix:
+// the pull request was dated from the base branch's commit, a month
+// before it was opened.
+func TestForkPullRequestKeepsItsOwnBranch(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := mustService(t)
+	const repo, mergeSHA = "codinasion/codinasion-bot-try", "bcb954310e04baa5a7974eb201a433be35488351"
+	// A push to the base repository's own branch "2", a month earlier.
+	push := []byte(`{"ref": "refs/heads/2", "before": "0000000000000000000000000000000000000000",
+		"after": "0a0b0c0d0e0f00010203040506070809aabbccdd", "deleted": false,
+		"repository": {"full_name": "` + repo + `", "default_branch": "master"},
+		"commits": [{"id": "0a0b0c0d0e0f00010203040506070809aabbccdd", "message": "base branch work",
+			"timestamp": "2022-06-01T10:00:00Z", "distinct": true}]}`)
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(push, "push", "p-1")); err != nil || r.Changes != 1 {
+		t.Fatalf("push: %+v, %v", r, err)
+	}
+	pr := fixture(t, "github/testdata/pull_request.closed.merged.fork.json")
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(pr, "pull_request", "p-2")); err != nil || r.Changes != 1 {
+		t.Fatalf("pull request: %+v, %v", r, err)
+	}
+	at := time.Date(2022, 7, 9, 3, 0, 0, 0, time.UTC)
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: repo, Repo: repo, Environment: "prod-eu", SHA: mergeSHA, Status: "success", At: &at}, ""); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := s.Deployments(ctx, repo, at.Add(-time.Hour), at.Add(time.Hour))
+	if err != nil || len(facts) != 1 {
+		t.Fatalf("deployments: %+v, %v", facts, err)
+	}
+	var found bool
+	for _, c := range facts[0].Changes {
+		if c.SHA == mergeSHA {
+			found = true
+			if want := time.Date(2022, 7, 9, 2, 19, 53, 0, time.UTC); !c.AuthoredAt.Equal(want) {
+				t.Errorf("the fork's pull request dated from %s, want its opening %s: it took the base branch's commits", c.AuthoredAt, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the deployment has no pull request change: %+v", facts[0].Changes)
+	}
+}
