@@ -82,20 +82,57 @@ func TestForkPullRequestKeepsItsOwnBranch(t *testing.T) {
 	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: repo, Repo: repo, Environment: "prod-eu", SHA: mergeSHA, Status: "success", At: &at}, ""); err != nil {
 		t.Fatal(err)
 	}
-	facts, err := s.Deployments(ctx, repo, at.Add(-time.Hour), at.Add(time.Hour))
+	wantAuthored(t, s, repo, at, mergeSHA, time.Date(2022, 7, 9, 2, 19, 53, 0, time.UTC))
+}
+
+// TestForkMergeRequestKeepsItsOwnBranch is TestForkPullRequestKeepsItsOwnBranch
+// for GitLab: the captured merge_request.merge.json of the reference
+// payloads with its source project moved to a fork (octo-fork/hello-world,
+// source_project_id 9990001), after a push to the target project's own
+// branch "feature". Failed before the fix: the merge request was dated
+// from the target project's branch commit, a month early.
+func TestForkMergeRequestKeepsItsOwnBranch(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := mustService(t)
+	const repo, mergeSHA = "gitlab-org/hello-world", "78a76ee6b4992a6baf64c59fc4c44c7323d60438"
+	push := []byte(`{"object_kind": "push", "ref": "refs/heads/feature", "before": "0000000000000000000000000000000000000000",
+		"after": "0a0b0c0d0e0f00010203040506070809aabbccdd",
+		"project": {"path_with_namespace": "` + repo + `", "default_branch": "master"},
+		"commits": [{"id": "0a0b0c0d0e0f00010203040506070809aabbccdd", "message": "target project work",
+			"timestamp": "2017-11-01T10:00:00Z"}]}`)
+	hook := func(event, key string, body []byte) delivery.Hook {
+		return delivery.Hook{Event: event, DeliveryID: key, Credential: glSecret, Body: body}
+	}
+	if r, err := s.Receive(ctx, delivery.KindGitLab, hook("Push Hook", "k-1", push)); err != nil || r.Changes != 1 {
+		t.Fatalf("push: %+v, %v", r, err)
+	}
+	mr := fixture(t, "gitlab/testdata/merge_request.merge.fork.json")
+	if r, err := s.Receive(ctx, delivery.KindGitLab, hook("Merge Request Hook", "k-2", mr)); err != nil || r.Changes != 1 {
+		t.Fatalf("merge request: %+v, %v", r, err)
+	}
+	at := time.Date(2017, 12, 10, 18, 0, 0, 0, time.UTC)
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: repo, Repo: repo, Environment: "prod-eu", SHA: mergeSHA, Status: "success", At: &at}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The merge request's last commit (08:28:36-08:00) predates its opening.
+	wantAuthored(t, s, repo, at, mergeSHA, time.Date(2017, 12, 10, 16, 28, 36, 0, time.UTC))
+}
+
+// wantAuthored checks the change sha of the deployment of service at:
+// that its lead time starts at want.
+func wantAuthored(t *testing.T, s *delivery.Service, service string, at time.Time, sha string, want time.Time) {
+	t.Helper()
+	facts, err := s.Deployments(t.Context(), service, at.Add(-time.Hour), at.Add(time.Hour))
 	if err != nil || len(facts) != 1 {
 		t.Fatalf("deployments: %+v, %v", facts, err)
 	}
-	var found bool
 	for _, c := range facts[0].Changes {
-		if c.SHA == mergeSHA {
-			found = true
-			if want := time.Date(2022, 7, 9, 2, 19, 53, 0, time.UTC); !c.AuthoredAt.Equal(want) {
-				t.Errorf("the fork's pull request dated from %s, want its opening %s: it took the base branch's commits", c.AuthoredAt, want)
+		if c.SHA == sha {
+			if !c.AuthoredAt.Equal(want) {
+				t.Errorf("the fork's change dated from %s, want %s: it took the other branch's commits", c.AuthoredAt, want)
 			}
+			return
 		}
 	}
-	if !found {
-		t.Errorf("the deployment has no pull request change: %+v", facts[0].Changes)
-	}
+	t.Errorf("the deployment has no change %s: %+v", sha, facts[0].Changes)
 }

@@ -173,7 +173,7 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 		authored = last // its commits may predate the merge request
 	}
 	ev.Changes = []dora.Change{{
-		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: mr.SourceBranch,
+		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: sourceBranch(mr.SourceBranch, mr.SourceProjectID, mr.TargetProjectID, mr.Source.PathWithNamespace),
 		AuthoredAt: authored, MergedAt: merged, OpenedAt: created,
 	}}
 	return nil
