@@ -42,6 +42,11 @@ func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) 
 	live := s.Flags.Environments()
 	out := make([]environmentJSON, 0, len(live))
 	for _, l := range live {
+		// A token bound to one environment is refused every other: it
+		// is not told their names either.
+		if !tokenOf(r).CanRead(l.Environment.Key) {
+			continue
+		}
 		out = append(out, environmentJSON{Environment: l.Environment, Version: l.Version, Flags: len(l.Snapshot.Keys())})
 	}
 	sortBy(out, func(e environmentJSON) string { return e.Key })

@@ -1,0 +1,49 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+)
+
+// TestBoundTokenListsItsEnvironment: a token bound to one environment
+// (admin or viewer) lists that environment only; every other route of
+// another environment answers it 403, so the list must not name them, nor
+// their versions and flag counts. An unbound token lists them all. Failed
+// before the fix: the staging tokens listed production too.
+func TestBoundTokenListsItsEnvironment(t *testing.T) {
+	e := MustServer(t)
+	stagingAdmin := mustStagingAdmin(t, e)
+	stagingViewer, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "staging-viewer", Scope: valueloop.ScopeViewer, Environment: "staging"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, token string
+		want        []string
+	}{
+		{"staging admin", stagingAdmin, []string{"staging"}},
+		{"staging viewer", stagingViewer, []string{"staging"}},
+		{"unbound admin", adminSecret, []string{"production", "staging"}},
+	} {
+		status, body := send(t, e.srv.URL(), "GET", "/api/v1/environments", c.token, "")
+		var got struct {
+			Environments []struct {
+				Key string `json:"key"`
+			} `json:"environments"`
+		}
+		if status != 200 || json.Unmarshal([]byte(body), &got) != nil {
+			t.Fatalf("%s: %d %s", c.name, status, body)
+		}
+		var keys []string
+		for _, env := range got.Environments {
+			keys = append(keys, env.Key)
+		}
+		if !slices.Equal(keys, c.want) {
+			t.Errorf("%s lists %v, want %v", c.name, keys, c.want)
+		}
+	}
+}
