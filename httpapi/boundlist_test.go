@@ -47,3 +47,18 @@ func TestBoundTokenListsItsEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundTokenCannotProbeEnvironments: a token bound to one environment
+// asking for a token of another is refused alike whether that environment
+// exists or not. Failed before the fix: a missing environment answered
+// 400 "no environment", an existing one 403.
+func TestBoundTokenCannotProbeEnvironments(t *testing.T) {
+	e := MustServer(t)
+	stagingAdmin := mustStagingAdmin(t, e)
+	for _, env := range []string{"production", "no-such-env"} {
+		status, body := send(t, e.srv.URL(), "POST", "/api/v1/tokens", stagingAdmin, `{"name":"x","scope":"evaluate","environment":"`+env+`"}`)
+		if status != 403 {
+			t.Errorf("token for %s: %d %s, want 403", env, status, body)
+		}
+	}
+}

@@ -117,12 +117,13 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	caller := tokenOf(r)
-	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
-		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
-	}
-	// A token bound to one environment can only hand out tokens for it.
+	// A token bound to one environment can only hand out tokens for it;
+	// checked first, so that it does not learn which others exist.
 	if caller.Environment != "" && req.Environment != caller.Environment {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment)
+	}
+	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
+		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
 	}
 	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment,
 		Client: req.Client, Origins: req.Origins, NoExposures: req.NoExposures}
