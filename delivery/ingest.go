@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -286,6 +287,11 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
 			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
 	}
+	if in.ID != "" {
+		if err := s.checkDeploymentID(ctx, d); err != nil {
+			return dora.Deployment{}, Receipt{}, err
+		}
+	}
 	if !in.Force {
 		if err := s.checkRollback(ctx, d); err != nil {
 			return dora.Deployment{}, Receipt{}, err
@@ -295,6 +301,26 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
 	return d, r, err
+}
+
+// checkDeploymentID refuses a deployment record whose given ID names a
+// deployment to another environment. The records of one ID are the
+// statuses of one deployment, the latest winning: such a record would move
+// that deployment to its environment, and so let a token bound to staging
+// take a production deployment out of production.
+func (s *Service) checkDeploymentID(ctx context.Context, d dora.Deployment) error {
+	recs, err := s.Store.Records(ctx, RecordFilter{Kind: RecordDeployments, ID: d.ID, Limit: MaxRecordPage})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Deployment != nil && r.Deployment.Environment != d.Environment {
+			return &valueloop.Error{Code: valueloop.ECONFLICT, Field: "id", Message: fmt.Sprintf(
+				"%q names a deployment to %q: the records of one id are the statuses of one deployment, so a deployment to %q needs an id of its own",
+				valueloop.Clip(d.ID), r.Deployment.Environment, valueloop.Clip(d.Environment))}
+		}
+	}
+	return nil
 }
 
 // ChangeInput is a change sent to the API.
