@@ -95,6 +95,13 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if id == "" {
 		id = bodyID(h.Body)
 	}
+	if len(id) > MaxDeliveryID {
+		if h.DeliveryID == "" {
+			id = bodyID(h.Body) // an ID from the body: its digest is as stable
+		} else {
+			return Receipt{}, longID(deliveryHeader(kind), id)
+		}
+	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
 		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
@@ -108,6 +115,23 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 		s.linked(ctx, changeTexts(kind, h.Body, ev.Changes))
 	}
 	return r, err
+}
+
+// MaxDeliveryID bounds a delivery's ID: a forge's delivery header or an
+// API call's Idempotency-Key. Forges send IDs of 36 bytes; an index of the
+// store (PostgreSQL's) cannot hold one of a few kilobytes.
+const MaxDeliveryID = 200
+
+func longID(field, id string) error {
+	return valueloop.FieldErrorf(field, "is %d bytes long: at most %d", len(id), MaxDeliveryID)
+}
+
+// deliveryHeader names the header a forge's delivery ID comes from.
+func deliveryHeader(kind string) string {
+	if kind == KindGitHub {
+		return github.DeliveryHeader
+	}
+	return gitlab.IdempotencyHeader
 }
 
 // verify finds the source that vouches for h: the one named, or the first

@@ -118,6 +118,9 @@ type DeliveryInfo struct {
 // validate checks every record of d, naming the record and field at fault,
 // so that a delivery is stored whole or not at all.
 func (d *Delivery) validate() error {
+	if d.Source == APISource && len(d.ID) > MaxDeliveryID {
+		return longID("Idempotency-Key", d.ID)
+	}
 	at := func(kind string, i int, err error) error {
 		if e, ok := err.(*valueloop.Error); ok {
 			c := *e

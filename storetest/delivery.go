@@ -31,6 +31,7 @@ var deliveryCases = []struct {
 	{"Sources", testDeliverySources},
 	{"Catalog", testDeliveryCatalog},
 	{"Corrections", testDeliveryCorrections},
+	{"LongID", testDeliveryLongID},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {

@@ -1,0 +1,54 @@
+package storetest
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/github"
+)
+
+// testDeliveryLongID: a delivery ID (an API call's Idempotency-Key, a
+// webhook's X-GitHub-Delivery) longer than delivery.MaxDeliveryID is
+// refused naming the header, and nothing is stored. Before, PostgreSQL
+// failed to index a key of 9,000 bytes: an internal error (500) whose
+// message quoted the whole key, and a signed webhook lost.
+func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := t.Context()
+	s := delivery.New(db)
+	// Not compressible: PostgreSQL compresses a repeated one to fit.
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	for range 9000 {
+		b.WriteByte(byte('a' + r.IntN(26)))
+	}
+	long := b.String()
+	at := time.Now().Add(-time.Hour)
+	prod := true
+	_, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod", Production: &prod, Status: "success", At: &at}, long)
+	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "Idempotency-Key" || len(e.Message) > 200 {
+		t.Errorf("API record with a 9000-byte key: %v, want a short invalid error naming Idempotency-Key", err)
+	}
+	const secret = "github-webhook-secret-long-id"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "gh", Kind: delivery.KindGitHub, Secret: []byte(secret)}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"zen": "Keep it logically awesome.", "hook_id": 1}`)
+	_, err = s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "ping", DeliveryID: long, Credential: github.Sign([]byte(secret), body), Body: body})
+	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != github.DeliveryHeader || len(e.Message) > 200 {
+		t.Errorf("webhook with a 9000-byte delivery ID: %v, want a short invalid error naming %s", err, github.DeliveryHeader)
+	}
+	if log, err := s.Deliveries(ctx, "", 10); err != nil || len(log) != 0 {
+		t.Errorf("stored %+v, %v; want nothing", log, err)
+	}
+	// At the limit, both are stored.
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod", Production: &prod, Status: "success", At: &at}, long[:delivery.MaxDeliveryID]); err != nil {
+		t.Errorf("API record with a key at the limit: %v", err)
+	}
+	if _, err := s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "ping", DeliveryID: long[:delivery.MaxDeliveryID], Credential: github.Sign([]byte(secret), body), Body: body}); err != nil {
+		t.Errorf("webhook with a delivery ID at the limit: %v", err)
+	}
+}
