@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"time"
@@ -130,17 +131,20 @@ func (d *Delivery) validate() error {
 		return fmt.Errorf("%s[%d]: %w", kind, i, err)
 	}
 	for i := range d.Changes {
-		if err := d.Changes[i].Validate(); err != nil {
+		c := &d.Changes[i]
+		if err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA), bounded("repo", c.Repo, maxRepo)); err != nil {
 			return at("changes", i, err)
 		}
 	}
 	for i := range d.Deployments {
-		if err := d.Deployments[i].Validate(); err != nil {
+		dep := &d.Deployments[i]
+		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID), bounded("repo", dep.Repo, maxRepo)); err != nil {
 			return at("deployments", i, err)
 		}
 	}
 	for i := range d.Incidents {
-		if err := d.Incidents[i].Validate(); err != nil {
+		inc := &d.Incidents[i]
+		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo)); err != nil {
 			return at("incidents", i, err)
 		}
 	}
@@ -153,6 +157,22 @@ func (d *Delivery) validate() error {
 		if err := checkFlagKey(l.Flag); err != nil {
 			return at("links", i, err)
 		}
+	}
+	return nil
+}
+
+// Bounds of the fields the store indexes (and a forge never comes near):
+// a webhook body's are not otherwise checked, and PostgreSQL cannot index
+// a value of a few kilobytes.
+const (
+	maxSHA      = 64 // SHA-256 in hex
+	maxRecordID = 200
+	maxRepo     = 1000
+)
+
+func bounded(field, v string, max int) error {
+	if len(v) > max {
+		return valueloop.FieldErrorf(field, "is %d bytes long: at most %d", len(v), max)
 	}
 	return nil
 }

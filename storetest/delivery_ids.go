@@ -15,7 +15,8 @@ import (
 // webhook's X-GitHub-Delivery) longer than delivery.MaxDeliveryID is
 // refused naming the header, and nothing is stored. Before, PostgreSQL
 // failed to index a key of 9,000 bytes: an internal error (500) whose
-// message quoted the whole key, and a signed webhook lost.
+// message quoted the whole key, and a signed webhook lost. The same for
+// the values of a signed body that the store indexes (a commit's SHA).
 func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 	ctx := t.Context()
 	s := delivery.New(db)
@@ -40,6 +41,13 @@ func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 	_, err = s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "ping", DeliveryID: long, Credential: github.Sign([]byte(secret), body), Body: body})
 	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != github.DeliveryHeader || len(e.Message) > 200 {
 		t.Errorf("webhook with a 9000-byte delivery ID: %v, want a short invalid error naming %s", err, github.DeliveryHeader)
+	}
+	// A signed body's values the store indexes: a commit's SHA.
+	push := []byte(`{"ref": "refs/heads/main", "after": "x", "repository": {"full_name": "acme/shop", "default_branch": "main"},
+		"commits": [{"id": "` + long + `", "timestamp": "2025-05-01T10:00:00Z"}]}`)
+	_, err = s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "push", DeliveryID: "d-1", Credential: github.Sign([]byte(secret), push), Body: push})
+	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "changes[0].sha" || len(e.Message) > 200 {
+		t.Errorf("push of a 9000-byte commit ID: %v, want a short invalid error naming changes[0].sha", err)
 	}
 	if log, err := s.Deliveries(ctx, "", 10); err != nil || len(log) != 0 {
 		t.Errorf("stored %+v, %v; want nothing", log, err)
