@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -44,6 +45,34 @@ func TestBoundTokenListsItsEnvironment(t *testing.T) {
 		}
 		if !slices.Equal(keys, c.want) {
 			t.Errorf("%s lists %v, want %v", c.name, keys, c.want)
+		}
+	}
+}
+
+// TestBoundTokenCannotProbeTokens: a token bound to one environment
+// revoking a token of another is refused alike whether that token exists or
+// not. Failed before the fix: a missing token answered 404, an existing one
+// 403.
+func TestBoundTokenCannotProbeTokens(t *testing.T) {
+	e := MustServer(t)
+	stagingAdmin := mustStagingAdmin(t, e)
+	tokens, err := e.auth.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prod int64
+	for _, tk := range tokens {
+		if tk.Environment == "production" {
+			prod = tk.ID
+		}
+	}
+	if prod == 0 {
+		t.Fatal("no production token")
+	}
+	for _, id := range []int64{prod, 999999} {
+		status, body := send(t, e.srv.URL(), "DELETE", fmt.Sprintf("/api/v1/tokens/%d", id), stagingAdmin, "")
+		if status != 403 {
+			t.Errorf("revoking token %d: %d %s, want 403", id, status, body)
 		}
 	}
 }

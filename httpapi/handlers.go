@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -158,14 +159,14 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	}
 	caller := tokenOf(r)
 	if caller.Environment != "" {
+		// Refused alike whether the token is another environment's or
+		// none at all: a bound token does not learn which IDs exist.
 		tokens, err := s.Auth.List(r.Context())
 		if err != nil {
 			return err
 		}
-		for _, t := range tokens {
-			if t.ID == id && t.Environment != caller.Environment {
-				return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment)
-			}
+		if !slices.ContainsFunc(tokens, func(t valueloop.Token) bool { return t.ID == id && t.Environment == caller.Environment }) {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment)
 		}
 	}
 	if err := s.Auth.Revoke(r.Context(), id, caller.Name); err != nil {
