@@ -17,7 +17,7 @@ func TestUpcomingRelease(t *testing.T) {
 	if err != nil || len(ev.Deployments) != 0 || !strings.Contains(ev.Ignored, "upcoming release") {
 		t.Errorf("webhook: %+v, %v; want it ignored as upcoming", ev, err)
 	}
-	cfg.Now = time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC) // a redelivery after the release time is one
+	cfg.Now = time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC) // read after the release time, it is one
 	if ev, err := Parse("Release Hook", "d", []byte(body), cfg); err != nil || len(ev.Deployments) != 1 {
 		t.Errorf("webhook after the release time: %+v, %v; want a deployment", ev, err)
 	}
