@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
 	"github.com/valueloop/valueloop/opsgenie"
@@ -107,6 +108,7 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
+	d.Kind = forge.Truncate(d.Kind) // a header's: unbounded, any bytes
 	if d.Ignored == "" && kind != KindPagerDuty && kind != KindOpsgenie {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -132,29 +134,37 @@ func (d *Delivery) validate() error {
 	}
 	for i := range d.Changes {
 		c := &d.Changes[i]
-		if err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA), bounded("repo", c.Repo, maxRepo)); err != nil {
+		err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA), bounded("repo", c.Repo, maxRepo),
+			texts("repo", c.Repo, "service", c.Service, "sha", c.SHA, "pr", c.PR, "branch", c.Branch))
+		for j := 0; err == nil && j < len(c.Paths); j++ {
+			err = texts(fmt.Sprintf("paths[%d]", j), c.Paths[j])
+		}
+		if err != nil {
 			return at("changes", i, err)
 		}
 	}
 	for i := range d.Deployments {
 		dep := &d.Deployments[i]
-		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID), bounded("repo", dep.Repo, maxRepo)); err != nil {
+		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID), bounded("repo", dep.Repo, maxRepo),
+			texts("id", dep.ID, "service", dep.Service, "repo", dep.Repo, "environment", dep.Environment, "sha", dep.SHA, "version", dep.Version)); err != nil {
 			return at("deployments", i, err)
 		}
 	}
 	for i := range d.Incidents {
 		inc := &d.Incidents[i]
-		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo)); err != nil {
+		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo),
+			texts("id", inc.ID, "service", inc.Service, "repo", inc.Repo, "title", inc.Title, "deploymentId", inc.DeploymentID, "causeSha", inc.CauseSHA)); err != nil {
 			return at("incidents", i, err)
 		}
 	}
 	for i := range d.Reviews {
-		if err := d.Reviews[i].Validate(); err != nil {
+		r := &d.Reviews[i]
+		if err := cmp.Or(r.Validate(), texts("repo", r.Repo, "pr", r.PR)); err != nil {
 			return at("reviews", i, err)
 		}
 	}
 	for i, l := range d.Links {
-		if err := checkFlagKey(l.Flag); err != nil {
+		if err := cmp.Or(checkFlagKey(l.Flag), texts("repo", l.Repo, "sha", l.SHA)); err != nil {
 			return at("links", i, err)
 		}
 	}
@@ -173,6 +183,23 @@ const (
 func bounded(field, v string, max int) error {
 	if len(v) > max {
 		return valueloop.FieldErrorf(field, "is %d bytes long: at most %d", len(v), max)
+	}
+	return nil
+}
+
+// texts checks pairs of field name and value: each value must be text a
+// store can hold, valid UTF-8 without NUL (PostgreSQL refuses both). A
+// webhook body's strings are valid UTF-8 once decoded, but may hold
+// "\u0000".
+func texts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v := pairs[i+1]
+		switch {
+		case strings.IndexByte(v, 0) >= 0:
+			return valueloop.FieldErrorf(pairs[i], "holds a NUL character")
+		case !utf8.ValidString(v):
+			return valueloop.FieldErrorf(pairs[i], "is not valid UTF-8")
+		}
 	}
 	return nil
 }

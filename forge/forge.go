@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -34,12 +35,20 @@ func Decode(body []byte, v any) error {
 }
 
 // Truncate shortens a value a sender wrote to 40 bytes for a reason or an
-// error message, so that a hostile payload cannot make either large.
+// error message, so that a hostile payload cannot make either large. The
+// result is valid UTF-8 without NUL (what a store can hold as text): it is
+// cut between characters, and invalid bytes (a header's) and NULs become
+// U+FFFD.
 func Truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Paths is the paths of a commit's added, modified and removed lists, each

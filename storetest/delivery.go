@@ -32,6 +32,7 @@ var deliveryCases = []struct {
 	{"Catalog", testDeliveryCatalog},
 	{"Corrections", testDeliveryCorrections},
 	{"LongID", testDeliveryLongID},
+	{"Text", testDeliveryText},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {

@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -58,5 +60,36 @@ func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 	}
 	if _, err := s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "ping", DeliveryID: long[:delivery.MaxDeliveryID], Credential: github.Sign([]byte(secret), body), Body: body}); err != nil {
 		t.Errorf("webhook with a delivery ID at the limit: %v", err)
+	}
+}
+
+// testDeliveryText: text a store cannot hold (NUL, invalid UTF-8) is
+// refused naming the field, or, in what Valueloop writes itself (the kind
+// and the reason a delivery was ignored, which quote a header), replaced.
+// Before, PostgreSQL refused both with an internal error (500): a signed
+// push naming its repository "acme/sh\u0000op", and any signed body sent
+// again with an X-GitHub-Event header that was cut inside a character.
+func testDeliveryText(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := t.Context()
+	s := delivery.New(db)
+	const secret = "github-webhook-secret-text-0123"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "gh", Kind: delivery.KindGitHub, Secret: []byte(secret)}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	hook := func(event, id string, body []byte) delivery.Hook {
+		return delivery.Hook{Event: event, DeliveryID: id, Credential: github.Sign([]byte(secret), body), Body: body}
+	}
+	push := []byte(`{"ref": "refs/heads/main", "after": "x", "repository": {"full_name": "acme/sh\u0000op", "default_branch": "main"},
+		"commits": [{"id": "abcdef1", "timestamp": "2025-05-01T10:00:00Z"}]}`)
+	_, err := s.Receive(ctx, delivery.KindGitHub, hook("push", "d-1", push))
+	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "changes[0].repo" {
+		t.Errorf("a repository with a NUL: %v, want invalid naming changes[0].repo", err)
+	}
+	ping := []byte(`{"zen": "x"}`)
+	for i, event := range []string{"a" + strings.Repeat("é", 30), "push\xff\xfe"} {
+		r, err := s.Receive(ctx, delivery.KindGitHub, hook(event, fmt.Sprint("d-", i+2), ping))
+		if err != nil || r.Ignored == "" || !utf8.ValidString(r.Ignored) || !utf8.ValidString(r.Kind) {
+			t.Errorf("event header %q: %+v, %v; want it ignored, in valid text", event, r, err)
+		}
 	}
 }
