@@ -71,7 +71,7 @@ func (s *Source) Validate() error {
 	case len(s.ReleaseEnvironment) > 200:
 		return valueloop.FieldErrorf("releaseEnvironment", "must be at most 200 characters long")
 	}
-	return nil
+	return texts("incidentLabel", s.IncidentLabel, "releaseEnvironment", s.ReleaseEnvironment)
 }
 
 // Delivery is one batch of records received at once: a webhook delivery or

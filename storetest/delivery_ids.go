@@ -65,7 +65,8 @@ func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 
 // testDeliveryText: text a store cannot hold (NUL, invalid UTF-8) is
 // refused naming the field, or, in what Valueloop writes itself (the kind
-// and the reason a delivery was ignored, which quote a header), replaced.
+// and the reason a delivery was ignored, which quote a header), replaced;
+// so is a source's incident label that holds a NUL.
 // Before, PostgreSQL refused both with an internal error (500): a signed
 // push naming its repository "acme/sh\u0000op", and any signed body sent
 // again with an X-GitHub-Event header that was cut inside a character.
@@ -76,12 +77,16 @@ func testDeliveryText(t *testing.T, db DeliveryStore, _ *Clock) {
 	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "gh", Kind: delivery.KindGitHub, Secret: []byte(secret)}, "test"); err != nil {
 		t.Fatal(err)
 	}
+	_, _, err := s.PutSource(ctx, delivery.Source{Name: "gh2", Kind: delivery.KindGitHub, Secret: []byte(secret), IncidentLabel: "sev\x001"}, "test")
+	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "incidentLabel" {
+		t.Errorf("an incident label with a NUL: %v, want invalid naming incidentLabel", err)
+	}
 	hook := func(event, id string, body []byte) delivery.Hook {
 		return delivery.Hook{Event: event, DeliveryID: id, Credential: github.Sign([]byte(secret), body), Body: body}
 	}
 	push := []byte(`{"ref": "refs/heads/main", "after": "x", "repository": {"full_name": "acme/sh\u0000op", "default_branch": "main"},
 		"commits": [{"id": "abcdef1", "timestamp": "2025-05-01T10:00:00Z"}]}`)
-	_, err := s.Receive(ctx, delivery.KindGitHub, hook("push", "d-1", push))
+	_, err = s.Receive(ctx, delivery.KindGitHub, hook("push", "d-1", push))
 	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "changes[0].repo" {
 		t.Errorf("a repository with a NUL: %v, want invalid naming changes[0].repo", err)
 	}
