@@ -91,3 +91,33 @@ func TestBoundTokenCannotProbeEnvironments(t *testing.T) {
 		}
 	}
 }
+
+// TestViewerReadsDeliveryRecords: a viewer token for every environment
+// reads the delivery records and sources, as an admin token does
+// (docs/security.md: a viewer reads what an admin token of the same
+// binding reads); one bound to an environment is refused them, as a bound
+// admin is. Failed before the fix: the unbound viewer got 403 "needs an
+// admin token for all environments".
+func TestViewerReadsDeliveryRecords(t *testing.T) {
+	e := mustFullServer(t)
+	ctx := context.Background()
+	viewer, err := e.auth.Create(ctx, &valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, err := e.auth.Create(ctx, &valueloop.Token{Name: "prod-pm", Scope: valueloop.ScopeViewer, Environment: "production"}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/api/v1/delivery/records/deployments", "/api/v1/delivery/sources"} {
+		if status, body := send(t, e.srv.URL(), "GET", p, viewer, ""); status != 200 {
+			t.Errorf("viewer: GET %s = %d %.200s, want 200", p, status, body)
+		}
+		if status, body := send(t, e.srv.URL(), "GET", p, bound, ""); status != 403 {
+			t.Errorf("bound viewer: GET %s = %d %.200s, want 403", p, status, body)
+		}
+	}
+	if status, body := send(t, e.srv.URL(), "PUT", "/api/v1/delivery/sources/x", viewer, `{"kind":"github"}`); status != 403 {
+		t.Errorf("viewer: PUT a source = %d %.200s, want 403", status, body)
+	}
+}
