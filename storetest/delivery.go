@@ -33,6 +33,7 @@ var deliveryCases = []struct {
 	{"Corrections", testDeliveryCorrections},
 	{"LongID", testDeliveryLongID},
 	{"Text", testDeliveryText},
+	{"IgnoredRedelivered", testDeliveryIgnoredRedelivered},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {

@@ -98,3 +98,48 @@ func testDeliveryText(t *testing.T, db DeliveryStore, _ *Clock) {
 		}
 	}
 }
+
+// testDeliveryIgnoredRedelivered: a delivery first ignored (releases were
+// not configured as deployments for its source) and redelivered under the
+// same ID once they are (GitHub's "Redeliver" keeps X-GitHub-Delivery) is
+// read again and stored; a redelivery of a stored one, or of one ignored
+// again, stores nothing. Failed before the fix: the redelivery was a
+// duplicate, the release never counted.
+func testDeliveryIgnoredRedelivered(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := t.Context()
+	s := delivery.New(db)
+	const secret = "github-webhook-secret-redeliver"
+	src := delivery.Source{Name: "gh", Kind: delivery.KindGitHub, Secret: []byte(secret)}
+	if _, _, err := s.PutSource(ctx, src, "test"); err != nil {
+		t.Fatal(err)
+	}
+	release := []byte(`{"action": "published", "release": {"id": 7, "tag_name": "v1.0.0", "target_commitish": "main",
+		"created_at": "2025-05-01T10:00:00Z", "published_at": "2025-05-01T10:00:00Z", "draft": false, "prerelease": false},
+		"repository": {"full_name": "acme/app", "default_branch": "main"}}`)
+	hook := delivery.Hook{Event: "release", DeliveryID: "guid-1", Credential: github.Sign([]byte(secret), release), Body: release}
+	r, err := s.Receive(ctx, delivery.KindGitHub, hook)
+	if err != nil || r.Ignored == "" {
+		t.Fatalf("release without a release environment: %+v, %v; want it ignored", r, err)
+	}
+	if r, err := s.Receive(ctx, delivery.KindGitHub, hook); err != nil || r.Ignored == "" || r.Deployments != 0 {
+		t.Errorf("redelivered, still unconfigured: %+v, %v; want it ignored", r, err)
+	}
+	src.ReleaseEnvironment, src.Secret = "app-store", nil
+	if _, _, err := s.PutSource(ctx, src, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.Receive(ctx, delivery.KindGitHub, hook)
+	if err != nil || r.Duplicate || r.Deployments != 1 {
+		t.Errorf("redelivered once configured: %+v, %v; want its deployment stored", r, err)
+	}
+	if r, err := s.Receive(ctx, delivery.KindGitHub, hook); err != nil || !r.Duplicate {
+		t.Errorf("redelivered again: %+v, %v; want a duplicate", r, err)
+	}
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil || len(data.Deployments) != 1 {
+		t.Errorf("stored %d deployments, %v; want 1", len(data.Deployments), err)
+	}
+	if log, err := s.Deliveries(ctx, "gh", 10); err != nil || len(log) != 1 || log[0].Ignored != "" {
+		t.Errorf("delivery log %+v, %v; want the one delivery, no longer ignored", log, err)
+	}
+}
