@@ -53,3 +53,25 @@ func TestStrayArgumentsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingArgumentNamed: a missing or extra argument is answered with
+// its name and the usage line; 'objective show' alone said "want 1
+// argument(s), got 0", and 'value apply FILE' "want 0 argument(s), got 1"
+// when the file goes after -f.
+func TestMissingArgumentNamed(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"objective", "show"}, "objective show: want KEY, got none; usage: valueloop objective show KEY"},
+		{[]string{"feature", "delete"}, "feature delete: want KEY, got none"},
+		{[]string{"objective", "show", "a", "b"}, `objective show: want KEY, got "a" "b"`},
+		{[]string{"feature", "list", "x"}, `feature list takes flags only, got ["x"]`},
+		{[]string{"value", "apply", "v.yaml"}, "give the file with -f: 'valueloop value apply -f v.yaml'"},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want %d with %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+	}
+}
