@@ -322,19 +322,20 @@ func (im *importer) flush(ctx context.Context) error {
 func (im *importer) report(asJSON bool) error {
 	sum := im.sum
 	if sum.Rejected > im.shown {
-		fmt.Fprintf(im.e.stderr, "... and %d more rejected events (%d rejected in all)\n", sum.Rejected-im.shown, sum.Rejected)
+		fmt.Fprintf(im.e.stderr, "... and %s more rejected events (%s rejected in all)\n", valueloop.GroupDigits(int64(sum.Rejected-im.shown)), valueloop.GroupDigits(int64(sum.Rejected)))
 	}
 	if asJSON {
 		writeJSONOut(im.e, sum)
 	} else {
-		fmt.Fprintf(im.e.stdout, "Imported %s: %s: %d stored, %s, %d rejected (%s).\n",
-			sum.File, valueloop.Count(int64(sum.Events), "event"), sum.Stored, valueloop.Count(int64(sum.Duplicates), "duplicate"), sum.Rejected, time.Since(im.bar.Start).Round(time.Millisecond))
+		fmt.Fprintf(im.e.stdout, "Imported %s: %s: %s stored, %s, %s rejected (%s).\n",
+			sum.File, valueloop.Count(int64(sum.Events), "event"), valueloop.GroupDigits(int64(sum.Stored)), valueloop.Count(int64(sum.Duplicates), "duplicate"),
+			valueloop.GroupDigits(int64(sum.Rejected)), time.Since(im.bar.Start).Round(time.Millisecond))
 	}
 	if sum.Rejected > 0 {
 		if sum.Rejected == 1 {
 			return valueloop.Errorf(valueloop.EINVALID, "1 event was rejected (see above); fix it and import that line again")
 		}
-		return valueloop.Errorf(valueloop.EINVALID, "%d events were rejected (see above); fix them and import those lines again", sum.Rejected)
+		return valueloop.Errorf(valueloop.EINVALID, "%s events were rejected (see above); fix them and import those lines again", valueloop.GroupDigits(int64(sum.Rejected)))
 	}
 	return nil
 }

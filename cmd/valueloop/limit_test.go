@@ -3,6 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // TestLimitOutOfRange: --limit 0 or -1 was sent as no limit at all, and the
@@ -34,5 +37,26 @@ func TestDORABucketRefused(t *testing.T) {
 	want := `--bucket: must be day, week, month or none, not "weak"; did you mean "week"?`
 	if code != exitUsage || !strings.Contains(stderr, want) {
 		t.Errorf("dora --bucket weak: exit %d, stderr %q; want exit %d with %q", code, stderr, exitUsage, want)
+	}
+}
+
+// TestImportSummaryGroupsDigits: the summary of a large import grouped the
+// events and duplicates but not the rest: "300,000 events: 300000 stored,
+// 0 duplicates". Every count is grouped alike.
+func TestImportSummaryGroupsDigits(t *testing.T) {
+	var out, errOut strings.Builder
+	im := &importer{e: &cliEnv{stdout: &out, stderr: &errOut}, bar: &termchart.Progress{Start: time.Now()}, shown: 20,
+		sum: importSummary{File: "big.ndjson", Events: 300000, Stored: 297500, Duplicates: 1500, Rejected: 1000}}
+	err := im.report(false)
+	for _, want := range []string{"300,000 events: 297,500 stored, 1,500 duplicates, 1,000 rejected"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary %q lacks %q", out.String(), want)
+		}
+	}
+	if want := "... and 980 more rejected events (1,000 rejected in all)"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q lacks %q", errOut.String(), want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1,000 events were rejected") {
+		t.Errorf("error %v, want one saying 1,000 events were rejected", err)
 	}
 }
