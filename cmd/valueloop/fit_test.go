@@ -33,12 +33,7 @@ func TestResultsFitTheTerminal(t *testing.T) {
 		var b strings.Builder
 		writeResultsFit(&b, r, c.cols)
 		out := b.String()
-		table := out[strings.Index(out, "  VARIANT"):strings.Index(out, "\nSRM")]
-		for _, line := range strings.Split(table, "\n") {
-			if n := utf8.RuneCountInString(line); c.cols > 0 && n > c.cols {
-				t.Errorf("%d columns: a line of %d:\n%s", c.cols, n, table)
-			}
-		}
+		table := fits(t, out, "  VARIANT", "\nSRM", c.cols)
 		if got := strings.Contains(table, "●"); got != c.bar {
 			t.Errorf("%d columns: bar drawn %v, want %v:\n%s", c.cols, got, c.bar, table)
 		}
@@ -77,12 +72,7 @@ func TestRolloutStatusFitsTheTerminal(t *testing.T) {
 		var b strings.Builder
 		writeRolloutStatusFit(&b, st, c.cols)
 		out := b.String()
-		table := out[strings.Index(out, "  GUARDRAIL"):strings.Index(out, "  (relative")]
-		for _, line := range strings.Split(table, "\n") {
-			if n := utf8.RuneCountInString(line); c.cols > 0 && n > c.cols {
-				t.Errorf("%d columns: a line of %d:\n%s", c.cols, n, table)
-			}
-		}
+		table := fits(t, out, "  GUARDRAIL", "  (relative", c.cols)
 		if strings.Contains(table, "●") != c.bar || strings.Contains(out, "● estimate") != c.bar {
 			t.Errorf("%d columns: want the chart and its legend %v:\n%s", c.cols, c.bar, out)
 		}
@@ -90,4 +80,17 @@ func TestRolloutStatusFitsTheTerminal(t *testing.T) {
 			t.Errorf("%d columns: the figures are cut:\n%s", c.cols, table)
 		}
 	}
+}
+
+// fits returns the table of out from the line starting from to the text
+// to, after checking that no line of it is wider than cols (0: no limit).
+func fits(t *testing.T, out, from, to string, cols int) string {
+	t.Helper()
+	table := out[strings.Index(out, from):strings.Index(out, to)]
+	for _, line := range strings.Split(table, "\n") {
+		if n := utf8.RuneCountInString(line); cols > 0 && n > cols {
+			t.Errorf("%d columns: a line of %d:\n%s", cols, n, table)
+		}
+	}
+	return table
 }
