@@ -676,16 +676,17 @@ func fmtLift(x float64, relative bool) string {
 	if relative {
 		return fmt.Sprintf("%+.1f%%", 100*x)
 	}
-	return expIf(x < 0, "", "+") + figure(x, 3)
+	// Trailing zeros trimmed, as the verdict writes effects (+0.01).
+	return expIf(x < 0, "", "+") + figure(x, 3, false)
 }
 
-func fmtNum(x float64) string { return figure(x, 4) }
+func fmtNum(x float64) string { return figure(x, 4, true) }
 
-// figure writes x with digits significant digits, trailing zeros kept so
-// that the figures of a column read alike (12.04 beside 11.80), and in
-// digits rather than exponent notation from 1,000 up: whole, grouped
-// (12,346). Only a figure below 0.0001 takes an exponent.
-func figure(x float64, digits int) string {
+// figure writes x with digits significant digits, in digits rather than
+// exponent notation from 1,000 up: whole, grouped (12,346). Only a figure
+// below 0.0001 takes an exponent. zeros keeps trailing zeros, so that the
+// figures of a column read alike (12.04 beside 11.80).
+func figure(x float64, digits int, zeros bool) string {
 	switch a := math.Abs(x); {
 	case x == 0 || math.IsNaN(x) || math.IsInf(x, 0):
 		return strconv.FormatFloat(x, 'g', -1, 64)
@@ -693,6 +694,8 @@ func figure(x float64, digits int) string {
 		return valueloop.GroupDigits(int64(math.Round(x)))
 	case a < 1e-4:
 		return strconv.FormatFloat(x, 'g', digits-1, 64)
+	case !zeros:
+		return strconv.FormatFloat(x, 'g', digits, 64)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%#.*g", digits, x), ".")
 }

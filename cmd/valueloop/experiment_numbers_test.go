@@ -12,6 +12,7 @@ import (
 // the same significant digits (12.04 beside 11.80, not 11.8), and large
 // figures in digits, not in exponent notation: before, a revenue mean of
 // 12,345.68 read "1.235e+04" and an absolute lift of 1,234.5 "+1.23e+03".
+// Lifts keep the verdict's style below 1,000: -0.24, not -0.240.
 func TestResultsNumbersReadable(t *testing.T) {
 	for _, tc := range []struct {
 		control, treatment float64
@@ -19,7 +20,7 @@ func TestResultsNumbersReadable(t *testing.T) {
 		want               []string
 	}{
 		{12.04, 11.8, stats.Effect{Estimate: -0.24, Interval: stats.Interval{Lower: -0.5, Upper: 0.02}, Sequential: stats.Interval{Lower: -0.61, Upper: 0.13}},
-			[]string{"  12.04  ", "  11.80  ", "-0.240 [-0.610, +0.130]"}},
+			[]string{"  12.04  ", "  11.80  ", "-0.24 [-0.61, +0.13]"}},
 		{12345.678, 13580.2, stats.Effect{Estimate: 1234.52, Interval: stats.Interval{Lower: 200, Upper: 2269.1}, Sequential: stats.Interval{Lower: -300.2, Upper: 2769.1}},
 			[]string{"  12,346  ", "  13,580  ", "+1,235 [-300, +2,769]", "-2,769", "+2,769  "}},
 	} {
