@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
@@ -196,7 +197,8 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 
 // problemsInFlags names, in the problems of a definition given by flags, the
 // flag of each JSON path that has one: /key is --key, /denominator/event
-// --denominator-event. Other errors are returned as they are.
+// --denominator-event, /onBreach --on-breach. Other errors are returned as
+// they are.
 func problemsInFlags(err error, fs *flag.FlagSet) error {
 	ve, ok := errors.AsType[*valueloop.ValidationError](err)
 	if !ok {
@@ -205,9 +207,22 @@ func problemsInFlags(err error, fs *flag.FlagSet) error {
 	probs := slices.Clone(ve.Problems)
 	for i, p := range probs {
 		probs[i].Source = strings.TrimSpace(p.Source) // "metric " + an empty key
-		if name := strings.ReplaceAll(strings.TrimPrefix(p.Path, "/"), "/", "-"); fs.Lookup(name) != nil {
+		if name := kebab(strings.ReplaceAll(strings.TrimPrefix(p.Path, "/"), "/", "-")); fs.Lookup(name) != nil {
 			probs[i].Path = "--" + name
 		}
 	}
 	return &valueloop.ValidationError{Problems: probs}
+}
+
+// kebab writes a JSON name as a flag's: minSample is min-sample.
+func kebab(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsUpper(r) {
+			b.WriteByte('-')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

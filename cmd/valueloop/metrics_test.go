@@ -44,3 +44,24 @@ func TestEventsSendNamesFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutStartNamesFlags: a plan given by flags and refused names the
+// flags: --on-breach rolback was answered "/onBreach: must be ...", and a
+// variant the flag lacks "/variant: ...".
+func TestRolloutStartNamesFlags(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	base := []string{"rollout", "start", "theme", "--env", "development", "--baseline", "light", "--steps", "10%:1h,100%"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--variant", "dark", "--on-breach", "rolback"}, `--on-breach: must be "rollback" or "pause", got "rolback"`},
+		{[]string{"--variant", "drak"}, `--variant: flag "theme" has no variant "drak"`},
+	} {
+		args := append(append([]string(nil), base...), c.args...)
+		code, _, stderr := s.cli(t, s.Admin, args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+}

@@ -167,6 +167,9 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	st, err := c.StartRollout(ctx, *env, plan, *reason)
+	if err != nil && *file == "" {
+		return problemsInFlags(err, fs)
+	}
 	if err != nil {
 		return err
 	}
