@@ -74,3 +74,17 @@ func TestCompletionShortFlags(t *testing.T) {
 	}
 	t.Fatal("no completion for flags apply")
 }
+
+// TestRecordKindSuggested: a mistyped record kind is refused before asking,
+// with the kind meant; list sent it to the server (exit 3, no hint).
+func TestRecordKindSuggested(t *testing.T) {
+	for _, args := range [][]string{
+		{"delivery", "record", "list", "deploymnets", "--service", "checkout"},
+		{"delivery", "record", "show", "deployment", "3"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		if want := `did you mean "deployments"?`; code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitUsage, want)
+		}
+	}
+}
