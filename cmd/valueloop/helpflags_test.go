@@ -46,3 +46,56 @@ func TestHelpNamesOwnFlags(t *testing.T) {
 	}
 	walk(commandTree(), "")
 }
+
+// TestUsageNamesRealFlags: every --flag and |-separated choice the summary
+// of 'valueloop help' gives a command is a flag of that command or of one
+// of its subcommands; dora's line offered --bucket day|week|month, without
+// none and without --from and --to.
+func TestUsageNamesRealFlags(t *testing.T) {
+	mention := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+	flagsOf := func(c *command) map[string]bool {
+		all := map[string]bool{}
+		var walk func(c *command)
+		walk = func(c *command) {
+			for _, s := range c.subs {
+				walk(s)
+			}
+			if c.run == nil {
+				return
+			}
+			probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(nil)}
+			probe.onHelp = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { all[f.Name] = true }) }
+			c.run(context.Background(), probe, []string{"-h"})
+		}
+		walk(c)
+		return all
+	}
+	root := commandTree()
+	for _, line := range strings.Split(usage, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "valueloop" {
+			continue
+		}
+		c := root.find(fields[1])
+		if c == nil {
+			continue
+		}
+		flags := flagsOf(c)
+		// A line may name a second command after a comma: "backup ..., restore ...".
+		for _, part := range strings.Split(line, ", ") {
+			if f := strings.Fields(part); len(f) > 0 && root.find(f[0]) != nil {
+				for k := range flagsOf(root.find(f[0])) {
+					flags[k] = true
+				}
+			}
+		}
+		for _, m := range mention.FindAllStringSubmatch(line, -1) {
+			if !flags[m[1]] && m[1] != "version" { // --version: valueloop's own
+				t.Errorf("valueloop help: %q names --%s, not a flag of %s", strings.TrimSpace(line), m[1], c.name)
+			}
+		}
+	}
+	if !strings.Contains(usage, "valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]") {
+		t.Errorf("valueloop help: the dora line is not dora's usage line")
+	}
+}
