@@ -12,9 +12,13 @@ import (
 )
 
 // Bar draws percent (0-100) of width cells in eighths of a cell, between
-// brackets, the rest dotted: [████▌·····].
+// brackets, the rest dotted: [████▌·····]. A share outside 0-100 (or NaN)
+// fills the bar or leaves it empty, within its width.
 func Bar(percent float64, width int) string {
-	eighths := int(math.Round(percent / 100 * float64(width*8)))
+	if !(percent > 0) {
+		percent = 0
+	}
+	eighths := int(math.Round(min(percent, 100) / 100 * float64(width*8)))
 	full, part := eighths/8, eighths%8
 	var b strings.Builder
 	b.WriteString(strings.Repeat("█", full))

@@ -2,6 +2,7 @@ package termchart_test
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,20 @@ func TestWidth(t *testing.T) {
 	for v, want := range map[string]int{"40": 40, "": 80, "abc": 80, "0": 80} {
 		if got := termchart.Width(&buf, env(v)); got != want {
 			t.Errorf("COLUMNS=%q: Width = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestBarOutOfRange: a share outside 0-100 fills the bar or leaves it
+// empty; before, 150% drew past the bar's width and a negative share
+// below -12.5% panicked (strings.Repeat with a negative count), as did NaN.
+func TestBarOutOfRange(t *testing.T) {
+	for _, c := range []struct {
+		percent float64
+		want    string
+	}{{150, "[████]"}, {-20, "[····]"}, {math.NaN(), "[····]"}, {math.Inf(1), "[████]"}} {
+		if got := termchart.Bar(c.percent, 4); got != c.want {
+			t.Errorf("Bar(%g, 4) = %q, want %q", c.percent, got, c.want)
 		}
 	}
 }
