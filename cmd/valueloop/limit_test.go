@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/termchart"
+	"github.com/valueloop/valueloop/value"
 )
 
 // TestLimitOutOfRange: --limit 0 or -1 was sent as no limit at all, and the
@@ -58,5 +59,26 @@ func TestImportSummaryGroupsDigits(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "1,000 events were rejected") {
 		t.Errorf("error %v, want one saying 1,000 events were rejected", err)
+	}
+}
+
+// TestNextNothingToRankSaysWhy: 'next --method rice' on the demo said "no
+// idea or ready feature has an estimate" above four features listed with
+// their WSJF estimates, lacking only RICE's; and said it too where there
+// was no idea or ready feature at all.
+func TestNextNothingToRankSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		n    value.Next
+		want string
+	}{
+		{value.Next{Method: value.RICE, Unranked: []value.Unranked{{Feature: "wishlist", Stage: "idea", Reason: "not estimated"}}},
+			"Nothing to rank: no idea or ready feature has the estimates RICE needs (see below)."},
+		{value.Next{Method: value.WSJF}, "Nothing to rank: no feature is an idea or ready."},
+	} {
+		var b strings.Builder
+		writeNext(&b, &c.n)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("got:\n%s\nwant %q", b.String(), c.want)
+		}
 	}
 }

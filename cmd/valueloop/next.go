@@ -77,7 +77,11 @@ func writeNext(w io.Writer, n *value.Next) {
 	}
 	fmt.Fprintf(w, "What to build next (%s: %s × confidence × effect, the last two from each objective's verdicts)\n\n", strings.ToUpper(string(n.Method)), formula)
 	if len(n.Ranked) == 0 {
-		fmt.Fprintln(w, "  Nothing to rank: no idea or ready feature has an estimate.")
+		if len(n.Unranked) > 0 {
+			fmt.Fprintf(w, "  Nothing to rank: no idea or ready feature has the estimates %s needs (see below).\n", strings.ToUpper(string(n.Method)))
+		} else {
+			fmt.Fprintln(w, "  Nothing to rank: no feature is an idea or ready.")
+		}
 	}
 	top := 0.0
 	for _, r := range n.Ranked {
