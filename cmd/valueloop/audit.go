@@ -38,6 +38,10 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, entries)
 	}
+	if len(entries) == 0 {
+		fmt.Fprintln(e.stdout, "No audit entries match.")
+		return nil
+	}
 	writeAudit(e.stdout, entries)
 	if n := len(entries); n > 0 && n == f.Limit {
 		fmt.Fprintf(e.stderr, "Older entries: add --before %d for the next page.\n", entries[n-1].ID)

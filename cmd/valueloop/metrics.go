@@ -136,7 +136,8 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeList(e, cf, ms, "", "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP", metricRow)
+	empty := fmt.Sprintf("No metrics in %s. Define one with 'valueloop metrics create --env %s --key KEY --kind KIND --event EVENT'.", *env, *env)
+	return writeList(e, cf, ms, empty, "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP", metricRow)
 }
 
 // metricRow is a metric's line in metrics list.

@@ -75,3 +75,26 @@ func TestMissingArgumentNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyListsSaySo: an empty list printed its header alone (rollout
+// list, metrics list, delivery source list, delivery deliveries) or
+// nothing (audit), where feature and objective list say there are none and
+// how to make one.
+func TestEmptyListsSaySo(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout", "list", "--env", "production"}, "No rollouts in production. Start one with 'valueloop rollout start FLAG --env production"},
+		{[]string{"metrics", "list", "--env", "production"}, "No metrics in production. Define one with 'valueloop metrics create --env production"},
+		{[]string{"delivery", "source", "list"}, "No webhook sources. Add one with 'valueloop delivery source add"},
+		{[]string{"delivery", "deliveries"}, "No webhook deliveries received"},
+		{[]string{"audit", "--flag", "nope"}, "No audit entries"},
+	} {
+		code, stdout, stderr := s.cli(t, s.Admin, c.args...)
+		if code != 0 || !strings.Contains(stdout, c.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", strings.Join(c.args, " "), code, stdout, stderr, c.want)
+		}
+	}
+}

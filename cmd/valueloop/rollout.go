@@ -201,6 +201,11 @@ func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, list)
 	}
+	if len(list) == 0 {
+		fmt.Fprintf(e.stdout, "No rollouts in %s%s. Start one with 'valueloop rollout start FLAG --env %s --variant V --baseline B --steps 5%%:1h,100%%'.\n",
+			*env, expIf(*active, " under way", ""), *env)
+		return nil
+	}
 	return writeRolloutList(e.stdout, list)
 }
 
