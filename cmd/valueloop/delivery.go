@@ -141,36 +141,35 @@ func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 
 // deliveryName parses the args of a delete and returns the one name they
 // give, and the client.
-func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client, error) {
+func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error) {
 	fs := newFlagSet(e, path)
 	cf := addClientFlags(e, fs)
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	c, err := cf.client()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if len(pos) != 1 {
-		return "", nil, usageErrorf("%s: want the %s name", path, strings.Fields(path)[1])
+		return "", nil, nil, usageErrorf("%s: want the %s name", path, strings.Fields(path)[1])
 	}
-	return pos[0], c, nil
+	return pos[0], c, cf, nil
 }
 
 // runDeliveryDelete returns delivery source delete or delivery service
-// delete: del deletes the named thing, done says so.
-func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, done string) func(ctx context.Context, e *cliEnv, args []string) error {
+// delete: del deletes the named thing, said says so.
+func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, said string) func(ctx context.Context, e *cliEnv, args []string) error {
 	return func(ctx context.Context, e *cliEnv, args []string) error {
-		name, c, err := deliveryName(e, path, args)
+		name, c, cf, err := deliveryName(e, path, args)
 		if err != nil {
 			return err
 		}
 		if err := del(c, ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, done+"\n", name)
-		return nil
+		return done(e, cf, map[string]any{"deleted": name}, fmt.Sprintf(said, name))
 	}
 }
 

@@ -326,6 +326,5 @@ func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.DeleteDeliveryRecord(ctx, kind, n, *reason); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Deleted %s record %d.\n", strings.TrimSuffix(kind, "s"), n)
-	return nil
+	return done(e, cf, map[string]any{"deleted": n, "kind": kind}, fmt.Sprintf("Deleted %s record %d.", strings.TrimSuffix(kind, "s"), n))
 }

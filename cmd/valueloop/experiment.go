@@ -140,8 +140,7 @@ func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.DeleteHypothesis(ctx, *env, key); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Deleted the hypothesis of %s in %s.\n", key, *env)
-	return nil
+	return done(e, cf, map[string]any{"deleted": "hypothesis", "flag": key, "environment": *env}, fmt.Sprintf("Deleted the hypothesis of %s in %s.", key, *env))
 }
 
 // hypothesisInput is a hypothesis given by flags.

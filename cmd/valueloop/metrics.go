@@ -185,8 +185,7 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 			if err := c.DeleteMetric(ctx, *env, pos[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "Deleted metric %q from %s.\n", pos[0], *env)
-			return nil
+			return done(e, cf, map[string]any{"deleted": pos[0], "environment": *env}, fmt.Sprintf("Deleted metric %q from %s.", pos[0], *env))
 		}
 		m, err := c.Metric(ctx, *env, pos[0])
 		if err != nil {

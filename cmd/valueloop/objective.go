@@ -189,15 +189,14 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, _, err := leafClient(e, "objective delete", args, 1, nil)
+	pos, c, cf, err := leafClient(e, "objective delete", args, 1, nil)
 	if err != nil {
 		return err
 	}
 	if err := c.DeleteObjective(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Objective %s deleted.\n", pos[0])
-	return nil
+	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Objective %s deleted.", pos[0]))
 }
 
 func targetText(t value.Target) string {

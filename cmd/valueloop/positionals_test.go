@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,6 +96,34 @@ func TestEmptyListsSaySo(t *testing.T) {
 		code, stdout, stderr := s.cli(t, s.Admin, c.args...)
 		if code != 0 || !strings.Contains(stdout, c.want) {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", strings.Join(c.args, " "), code, stdout, stderr, c.want)
+		}
+	}
+}
+
+// TestChangesAnswerJSON: every client command lists --output json; those
+// whose answer is a sentence printed it on stderr and nothing on stdout
+// (flags enable, token revoke, ...), or the sentence on stdout (feature and
+// objective delete), which is not JSON. With --output json they now print
+// what they did as a JSON object.
+func TestChangesAnswerJSON(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	if code, _, stderr := s.cli(t, s.Admin, "token", "create", "--scope", "viewer"); code != 0 { // token 2
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"flags", "disable", "banner", "--env", "production"},
+		{"flags", "enable", "banner", "--env", "production", "--reason", "r"},
+		{"metrics", "delete", "revenue", "--env", "production"},
+		{"experiment", "hypothesis", "delete", "new-onboarding", "--env", "production"},
+		{"flags", "delete", "banner", "--env", "development"},
+		{"token", "revoke", "2"},
+		{"feature", "delete", "wishlist"},
+		{"delivery", "service", "delete", "search"},
+	} {
+		code, stdout, stderr := s.cli(t, s.Admin, append(args, "--output", "json")...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(stdout), &v); code != 0 || err != nil || len(v) == 0 {
+			t.Errorf("%s --output json: exit %d, stdout %q (%v), stderr %q; want a JSON object", strings.Join(args, " "), code, stdout, err, stderr)
 		}
 	}
 }
