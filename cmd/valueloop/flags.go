@@ -187,7 +187,12 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	printChange(e.stdout, plan.Change)
+	if f.cf.output == "json" && (*dryRun || isEmpty(plan.Change)) {
+		return writeJSONOut(e, plan)
+	}
+	if f.cf.output != "json" {
+		printChange(e.stdout, plan.Change)
+	}
 	if *dryRun || isEmpty(plan.Change) {
 		if isEmpty(plan.Change) {
 			fmt.Fprintf(e.stderr, "%s is already up to date.\n", *f.env)
@@ -198,8 +203,7 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Applied to %s (version %d).\n", *f.env, res.Change.Version)
-	return nil
+	return done(e, f.cf, res, fmt.Sprintf("Applied to %s (version %d).", *f.env, res.Change.Version))
 }
 
 func runFlagsExport(ctx context.Context, e *cliEnv, args []string) error {

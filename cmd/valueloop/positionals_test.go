@@ -127,3 +127,21 @@ func TestChangesAnswerJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsApplyJSON: flags apply --output json printed its plan as text
+// ("+ newone", "1 to add, ..."), not JSON, with --dry-run and without.
+func TestFlagsApplyJSON(t *testing.T) {
+	s := MustServe(t, "")
+	file := filepath.Join(t.TempDir(), "flags.json")
+	if err := os.WriteFile(file, []byte(`{"flags":{"newone":{"state":"ENABLED","variants":{"a":true,"b":false},"defaultVariant":"a"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{{"--dry-run"}, nil} {
+		args := append([]string{"flags", "apply", "-f", file, "--env", "production", "--output", "json"}, extra...)
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		var v map[string]any
+		if err := json.Unmarshal([]byte(stdout), &v); code != 0 || err != nil || len(v) == 0 {
+			t.Errorf("%s: exit %d, stdout %q (%v), stderr %q; want a JSON object", strings.Join(args, " "), code, stdout, err, stderr)
+		}
+	}
+}
