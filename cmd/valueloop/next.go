@@ -197,14 +197,19 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 
 func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
 	var format string
-	_, c, _, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "yaml", "yaml or json")
+	_, c, cf, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "", "yaml or json (default: json with --output json, else yaml)")
 	})
 	if err != nil {
 		return err
 	}
-	if format != "yaml" && format != "json" {
+	switch {
+	case format == "":
+		format = expIf(cf.output == "json", "json", "yaml")
+	case format != "yaml" && format != "json":
 		return usageErrorf("--format: want yaml or json, got %q", format)
+	case format == "yaml" && cf.output == "json":
+		return usageErrorf("--format yaml and --output json disagree: give one")
 	}
 	out, err := c.ExportValue(ctx, format == "json")
 	if err != nil {

@@ -145,3 +145,20 @@ func TestFlagsApplyJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestValueExportOutputJSON: value export --output json printed YAML (its
+// --format, yaml by default, decided alone).
+func TestValueExportOutputJSON(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, stdout, stderr := s.cli(t, s.Admin, "value", "export", "--output", "json")
+	var v map[string]any
+	if err := json.Unmarshal([]byte(stdout), &v); code != 0 || err != nil || len(v) == 0 {
+		t.Errorf("value export --output json: exit %d, stdout %.80q (%v), stderr %q; want JSON", code, stdout, err, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "value", "export", "--output", "json", "--format", "yaml"); code != exitUsage || !strings.Contains(stderr, "disagree") {
+		t.Errorf("value export --output json --format yaml: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+	if code, stdout, _ := s.cli(t, s.Admin, "value", "export"); code != 0 || !strings.HasPrefix(stdout, "objectives:") {
+		t.Errorf("value export: exit %d, want YAML:\n%.80s", code, stdout)
+	}
+}
