@@ -164,6 +164,10 @@ func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"/flags/production": "/flags/production", "": "/", "https://evil.example/": "/",
 		"//evil.example/": "/", "/\\evil.example": "/", "javascript:alert(1)": "/",
+		// Browsers drop tabs and newlines anywhere in a URL and control
+		// characters and spaces around it: each of these is //evil.example.
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r\n/evil.example": "/", "/\t\\evil.example": "/",
+		"/x\x00": "/", "/flags/production?q=a b": "/flags/production?q=a b",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
