@@ -172,7 +172,9 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			mv.Relative = rel
-			rows = append(rows, forestRow{Label: v.Variant + " vs control", Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper, Emphasis: v.Variant == verdictVariant})
+			row := forestRowOf(v.Variant+" vs control", e.Estimate, e.Sequential)
+			row.Emphasis = v.Variant == verdictVariant
+			rows = append(rows, row)
 		}
 		f := num
 		if mv.Relative {
@@ -306,7 +308,7 @@ func splitOf(res *experiment.Result) *splitView {
 					if e, rel, ok := effectOf(sv); ok {
 						relative = rel
 						most = math.Max(most, math.Abs(e.Estimate))
-						rows = append(rows, forestRow{Label: s.Value + ": " + sv.Variant, Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
+						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, e.Sequential))
 					}
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/jsondiff"
+	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -27,6 +28,7 @@ func (u *UI) funcs() template.FuncMap {
 		"title":   func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 		"weeks":   func() int { return weeks },
 		"spct":    signedPct,
+		"ivl":     intervalText,
 		"num":     num,
 		"thous":   valueloop.GroupDigits,
 		"count":   count,
@@ -71,6 +73,24 @@ func signedPct(x float64) string {
 		s = "+" + s
 	}
 	return s
+}
+
+// intervalText writes an interval as "lower to upper", relative ones as
+// signed percentages; an unbounded side (a one-sided test's, held as 0
+// and a flag) is -∞ or +∞, as the CLI writes it.
+func intervalText(iv stats.Interval, relative bool) string {
+	f := num
+	if relative {
+		f = signedPct
+	}
+	lo, hi := f(iv.Lower), f(iv.Upper)
+	if iv.LowerUnbounded {
+		lo = "-∞"
+	}
+	if iv.UpperUnbounded {
+		hi = "+∞"
+	}
+	return lo + " to " + hi
 }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/stats"
 )
 
 func rolloutFilter(env string) rollout.Filter {
@@ -79,9 +80,10 @@ type guardrailView struct {
 }
 
 type guardrailPoint struct {
-	At                  time.Time
-	Change, Lower, High float64
-	Status              string
+	At       time.Time
+	Change   float64
+	Interval stats.Interval
+	Status   string
 }
 
 type rolloutData struct {
@@ -128,8 +130,10 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 			if x.Status == rollout.GuardrailNotEnoughData {
 				return
 			}
-			s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
-			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Lower: x.Interval.Lower, High: x.Interval.Upper, Status: x.Status})
+			if !x.Interval.LowerUnbounded && !x.Interval.UpperUnbounded { // an unbounded side is held as 0
+				s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
+			}
+			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Interval: x.Interval, Status: x.Status})
 		}
 		for _, ev := range st.History {
 			for _, x := range ev.Guardrails {

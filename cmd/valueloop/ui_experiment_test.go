@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/demo"
+)
+
+var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
+
+// TestDashboardOneSidedIntervals: with a one-sided test (the hypothesis'
+// alternative "greater") every interval has an unbounded side, which the
+// results hold as a flag and a bound of 0. The experiment page says it as
+// the CLI does (+∞), never "+7.7% to 0%", and its forest plots keep every
+// estimate on the chart.
+func TestDashboardOneSidedIntervals(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
+	resp, body := get(t, hypURL, srv.Admin)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatal(err)
+	}
+	h["settings"].(map[string]any)["alternative"] = "greater"
+	delete(h, "version")
+	delete(h, "updatedAt")
+	delete(h, "updatedBy")
+	b, _ := json.Marshal(h)
+	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("make the test one-sided: %d %s", resp.StatusCode, body)
+	}
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unbounded := 0
+	for _, m := range res.Metrics {
+		for _, v := range m.Variants {
+			if v.Lift != nil && v.Lift.Relative != nil && v.Lift.Relative.Sequential.UpperUnbounded {
+				unbounded++
+			}
+		}
+	}
+	if unbounded == 0 {
+		t.Fatal("the one-sided results have no unbounded interval: the test tests nothing")
+	}
+
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	text := html.UnescapeString(page)
+	if got := strings.Count(text, " to +∞</td>"); got != unbounded {
+		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, grepLines(text, " to "))
+	}
+	if strings.Contains(text, "% to 0%</td>") {
+		t.Errorf("the page shows an unbounded side as 0%%:\n%s", grepLines(text, "% to 0%"))
+	}
+	for _, m := range estimateX.FindAllStringSubmatch(page, -1) {
+		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
+			t.Errorf("a forest plot draws its estimate at x=%s, off its 960 units", m[1])
+		}
+	}
+}
