@@ -71,3 +71,26 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardFreshServer opens every page of a server with no data:
+// each says it has nothing yet, as the CLI does, rather than judging
+// figures it does not have (the overview rated an empty delivery record's
+// deployment frequency "low", where 'valueloop dora' says there are no
+// deployments).
+func TestDashboardFreshServer(t *testing.T) {
+	srv := MustServe(t, "")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, p := range []struct{ path, want string }{
+		{"/", "No delivery records yet."},
+		{"/flags/production", "No flags in Production yet"},
+		{"/rollouts", "No rollout"},
+		{"/experiments", "No flag has a hypothesis yet"},
+		{"/delivery", "No delivery records"},
+		{"/value", "Nothing to rank"},
+	} {
+		t.Run(p.path, func(t *testing.T) { checkPage(t, admin, p.path, p.want) })
+	}
+	if _, page := admin.get("/"); strings.Contains(page, `class="level l-`) {
+		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", grepLines(page, `class="level l-`))
+	}
+}
