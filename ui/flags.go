@@ -294,8 +294,7 @@ func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key)
 	}
-	variants, _ := json.MarshalIndent(f.Variants, "", "  ")
-	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: string(variants), Target: prettyJSON(f.Targeting)}
+	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: indentJSON(f.Variants), Target: prettyJSON(f.Targeting)}
 	if f.DefaultVariant != nil {
 		d.Default = *f.DefaultVariant
 	}

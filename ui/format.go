@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -101,12 +102,31 @@ func humanDuration(d time.Duration) string {
 	return termchart.Duration(d.Abs())
 }
 
+// jsonText writes v as JSON the way it was typed: not escaped for HTML
+// (json.Marshal writes & < > as \u0026 \u003c \u003e), since the
+// templates escape what they show; indent "" writes one line.
+func jsonText(v any, indent string) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
 func jsonValue(v any) string {
-	b, err := json.Marshal(v)
+	s, err := jsonText(v, "")
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return s
+}
+
+func indentJSON(v any) string {
+	s, _ := jsonText(v, "  ")
+	return s
 }
 
 func prettyJSON(raw []byte) string {
@@ -114,8 +134,7 @@ func prettyJSON(raw []byte) string {
 	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
 		return string(raw)
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return indentJSON(v)
 }
 
 // diffLine is one operation of an audit entry's diff, for people.
@@ -143,11 +162,16 @@ func auditDiff(before, after []byte) []diffLine {
 	return out
 }
 
+// clip shortens s to about 160 bytes, never within a character.
 func clip(s string) string {
-	if len(s) > 160 {
-		return s[:157] + "…"
+	if len(s) <= 160 {
+		return s
 	}
-	return s
+	cut := 157
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // readableTargeting says a JsonLogic targeting rule in words, one line per
@@ -218,7 +242,7 @@ func logic(v any) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
 		if len(x) != 1 {
-			return string(mustJSON(x))
+			return jsonValue(x)
 		}
 		for op, a := range x {
 			args, _ := a.([]any)
@@ -253,10 +277,10 @@ func logic(v any) string {
 				}
 				return logic(args[0]) + " " + word + " " + logic(args[1])
 			}
-			return op + string(mustJSON(a))
+			return op + jsonValue(a)
 		}
 	}
-	return string(mustJSON(v))
+	return jsonValue(v)
 }
 
 // fractional says a fractional split in words, largest share first, with

@@ -94,3 +94,25 @@ func TestDashboardFreshServer(t *testing.T) {
 		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", grepLines(page, `class="level l-`))
 	}
 }
+
+// TestDashboardValuesAsTyped: a flag's values show on its page, in its
+// audit and in its edit form as they were typed, a URL's & as & (the
+// page escapes it for HTML), not as JSON's \u0026.
+func TestDashboardValuesAsTyped(t *testing.T) {
+	srv := MustServe(t, "")
+	flag := `{"state":"ENABLED","defaultVariant":"a","variants":{"a":{"url":"https://shop.example/?utm=x&ref=<home>"},"b":{"url":"https://shop.example/"}},` +
+		`"targeting":{"if":[{"in":[{"var":"plan"},["gold&silver"]]},"b",null]}}`
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, flag); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, path := range []string{"/flags/production/landing", "/flags/production/landing/edit"} {
+		_, page := admin.get(path)
+		if strings.Contains(page, `\u00`) {
+			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, grepLines(page, `\u00`))
+		}
+		if !strings.Contains(page, "?utm=x&amp;ref=&lt;home&gt;") || !strings.Contains(page, "gold&amp;silver") {
+			t.Errorf("%s does not show the values as typed", path)
+		}
+	}
+}
