@@ -176,14 +176,40 @@ func (c *chrome) openPages() {
 		if body := c.text("main"); !strings.Contains(body, p.want) {
 			c.t.Errorf("%s in the browser does not show %q", p.path, p.want)
 		}
+		c.fits(p.path)
 		c.shoot(p.name)
 	}
+	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
+	c.fits("/flags/production/theme")
 	c.scheme("dark") // the dark theme follows the system's preference
 	c.open("/experiments/production/new-onboarding")
 	c.shoot("experiment-dark")
 	c.open("/")
 	c.shoot("overview-dark")
 	c.scheme("light")
+}
+
+// fits checks that the open page fits the window's width and that nothing
+// spills out of its card (a long value in a table, a chart).
+func (c *chrome) fits(path string) {
+	c.t.Helper()
+	over, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [], root = document.documentElement;
+		if (root.scrollWidth > root.clientWidth) out.push("the page: " + root.scrollWidth + "px wide in " + root.clientWidth);
+		for (const el of document.querySelectorAll(".card")) {
+			if (el.scrollWidth > el.clientWidth + 1) {
+				const h = el.querySelector("h1, h2, h3");
+				out.push("card " + (h ? h.textContent.trim() : el.className) + ": " + el.scrollWidth + "px wide in " + el.clientWidth);
+			}
+		}
+		return out;
+	})()`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", path, err)
+	}
+	for _, o := range over {
+		c.t.Errorf("%s overflows: %s", path, o)
+	}
 }
 
 // editError saves a definition that does not validate: the problem shows
