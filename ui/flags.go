@@ -340,7 +340,7 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 			_, err = u.Flags.PutFlag(r.Context(), live.Environment.Key, f, d.Version, sessionOf(r).Token.Name, d.Reason)
 		}
 		if err == nil {
-			http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape("Saved "+key+"."), http.StatusSeeOther)
+			u.redirectDone(w, r, flagURL(live.Environment.Key, key), "Saved "+key+".")
 			return nil
 		}
 		if code := valueloop.ErrorCode(err); code != valueloop.EINVALID && code != valueloop.ECONFLICT {
@@ -434,6 +434,6 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	if to == valueloop.StateDisabled {
 		verb = "Disabled"
 	}
-	http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape(verb+" "+key+" in "+live.Environment.Key+"."), http.StatusSeeOther)
+	u.redirectDone(w, r, flagURL(live.Environment.Key, key), verb+" "+key+" in "+live.Environment.Key+".")
 	return nil
 }

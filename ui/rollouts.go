@@ -203,6 +203,6 @@ func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	done := map[string]string{"pause": "Paused", "resume": "Resumed", "advance": "Advanced", "rollback": "Rolled back"}[action]
-	http.Redirect(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key)+"?done="+url.QueryEscape(done+" the rollout of "+key+"."), http.StatusSeeOther)
+	u.redirectDone(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key), done+" the rollout of "+key+".")
 	return nil
 }

@@ -230,7 +230,7 @@ func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	u.setCookie(w, r, sessionCookie, "", -1)
-	http.Redirect(w, r, "/signin?done=Signed+out.", http.StatusSeeOther)
+	u.redirectDone(w, r, "/signin", "Signed out.")
 	return nil
 }
 

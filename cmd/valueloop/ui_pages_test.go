@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -114,5 +115,40 @@ func TestDashboardValuesAsTyped(t *testing.T) {
 		if !strings.Contains(page, "?utm=x&amp;ref=&lt;home&gt;") || !strings.Contains(page, "gold&amp;silver") {
 			t.Errorf("%s does not show the values as typed", path)
 		}
+	}
+}
+
+// TestDashboardFlashFromServer: the message a change leaves ("Disabled
+// landing in production.") shows once, on the page the change sends the
+// browser to. A link cannot put words there: /signin?done=... showed any
+// text as the dashboard's own message, on the sign-in page too.
+func TestDashboardFlashFromServer(t *testing.T) {
+	srv := MustServe(t, "")
+	anon := newBrowser(t, srv.URL)
+	lure := "Your token has expired. Paste it at evil.example to renew it."
+	if _, page := anon.get("/signin?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
+		t.Errorf("the sign-in page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+	}
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, `{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	if _, page := admin.get("/flags/production/landing?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
+		t.Errorf("the flag page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+	}
+	resp, _ := admin.post("/flags/production/landing/state", url.Values{"csrf": {admin.csrf("/flags/production/landing")}, "to": {"DISABLED"}, "reason": {"test"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d, want 303", resp.StatusCode)
+	}
+	next := resp.Header.Get("Location")
+	if _, page := admin.get(next); !strings.Contains(page, `class="flash"`) || !strings.Contains(page, "Disabled landing in production.") {
+		t.Errorf("the page after disabling (%s) does not say what was done", next)
+	}
+	if _, page := admin.get(next); strings.Contains(page, `class="flash"`) {
+		t.Errorf("the message shows again on the next view of %s", next)
+	}
+	resp, _ = admin.post("/signout", url.Values{"csrf": {admin.csrf("/")}})
+	if _, page := admin.get(resp.Header.Get("Location")); !strings.Contains(page, "Signed out.") {
+		t.Errorf("the sign-in page after signing out does not say so")
 	}
 }
