@@ -177,15 +177,22 @@ func (c *chrome) openPages() {
 			c.t.Errorf("%s in the browser does not show %q", p.path, p.want)
 		}
 		c.fits(p.path)
+		c.legible(p.path)
 		c.shoot(p.name)
 	}
 	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
 	c.fits("/flags/production/theme")
 	c.scheme("dark") // the dark theme follows the system's preference
 	c.open("/experiments/production/new-onboarding")
+	c.legible("/experiments/production/new-onboarding, dark")
 	c.shoot("experiment-dark")
 	c.open("/")
+	c.legible("/, dark")
 	c.shoot("overview-dark")
+	for _, p := range []string{"/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+		c.open(p) // the kill switch and the other buttons, the levels
+		c.legible(p + ", dark")
+	}
 	c.scheme("light")
 }
 
@@ -211,6 +218,60 @@ func (c *chrome) fits(path string) {
 		c.t.Errorf("%s overflows: %s", path, o)
 	}
 }
+
+// legible checks the contrast of every piece of text on the open page
+// against what is behind it, tints composited: WCAG AA, 4.5:1 (3:1 for
+// large text).
+func (c *chrome) legible(page string) {
+	c.t.Helper()
+	low, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](contrastScript))
+	if err != nil {
+		c.t.Fatalf("measure the contrast of %s: %v", page, err)
+	}
+	for _, l := range low {
+		c.t.Errorf("%s: text below WCAG AA contrast: %s", page, l)
+	}
+}
+
+// contrastScript lists the visible text whose contrast is below WCAG AA,
+// with its element, text and ratio.
+const contrastScript = `(() => {
+  const parse = s => {
+    let m = s.match(/^rgba?\(([^)]*)\)$/);
+    if (m) { const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0]/255, p[1]/255, p[2]/255, p.length > 3 ? p[3] : 1]; }
+    m = s.match(/^color\(srgb ([^)]*)\)$/);
+    if (m) { const p = m[1].split(/[ \/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+    return null;
+  };
+  const over = (top, bottom) => [0,1,2].map(i => top[i]*top[3] + bottom[i]*(1-top[3])).concat([1]);
+  const bgOf = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = [1,1,1,1];
+    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
+    return out;
+  };
+  const lum = c => { const f = x => x <= 0.03928 ? x/12.92 : Math.pow((x+0.055)/1.055, 2.4); return 0.2126*f(c[0]) + 0.7152*f(c[1]) + 0.0722*f(c[2]); };
+  const out = [];
+  for (const el of document.querySelectorAll("header *, main *, footer")) {
+    if (!el.offsetParent && el.tagName !== "FOOTER") continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const cs = getComputedStyle(el);
+    const fg = parse(cs.color); if (!fg) continue;
+    const bg = bgOf(el);
+    const c = over(fg, bg);
+    const l1 = lum(c), l2 = lum(bg);
+    const ratio = (Math.max(l1,l2)+0.05)/(Math.min(l1,l2)+0.05);
+    const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+    const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < need) out.push(el.tagName.toLowerCase() + "." + el.className + " \"" + el.textContent.trim().slice(0,30) + "\" " + ratio.toFixed(2));
+  }
+  return [...new Set(out)];
+})()`
 
 // editError saves a definition that does not validate: the problem shows
 // next to its field.
