@@ -156,13 +156,16 @@ type auditRow struct {
 }
 
 type flagData struct {
-	Env        *flags.Live
-	Key        string
-	Flag       *valueloop.Flag
-	File       string
-	Variants   []variantRow
-	Targeting  []string
-	RawTarget  string
+	Env       *flags.Live
+	Key       string
+	Flag      *valueloop.Flag
+	File      string
+	Variants  []variantRow
+	Targeting []string
+	RawTarget string
+	// Counted: the exposures are counted (false while the first count
+	// from the event log runs: the figures would read 0).
+	Counted    bool
 	Chart      template.HTML
 	ChartNote  string
 	ChartTable []dayRow
@@ -203,7 +206,8 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) error {
 		d.Variants = append(d.Variants, row)
 	}
 	d.Chart, d.ChartTable = exposureChart(key, names, byDay)
-	if !complete && u.Events != nil {
+	d.Counted = complete || u.Events == nil
+	if !d.Counted {
 		d.ChartNote = "The exposures are being counted from the event log; they show on the next refresh."
 	}
 	if u.Rollouts != nil {
