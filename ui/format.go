@@ -31,6 +31,7 @@ func (u *UI) funcs() template.FuncMap {
 		"spct":    signedPct,
 		"ivl":     intervalText,
 		"num":     num,
+		"score":   score,
 		"thous":   valueloop.GroupDigits,
 		"count":   count,
 		"dur":     humanDuration,
@@ -93,6 +94,10 @@ func intervalText(iv stats.Interval, relative bool) string {
 	}
 	return lo + " to " + hi
 }
+
+// score writes a rank's score as its arithmetic and 'valueloop next' do:
+// at most two decimals (1.97, not num's 1.969); +0 makes -0 0.
+func score(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100+0, 'f', -1, 64) }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 

@@ -152,3 +152,26 @@ func TestDashboardFlashFromServer(t *testing.T) {
 		t.Errorf("the sign-in page after signing out does not say so")
 	}
 }
+
+var rankRow = regexp.MustCompile(`<span class="explain">([0-9.]+) = [^<]*</span></td>\s*<td>[^<]*</td><td>[^<]*</td><td class="n">([^<]*)</td>`)
+
+// TestDashboardScoresAsExplained: a rank's score reads as its arithmetic
+// on the same line and as 'valueloop next' give it (1.97), not 1.969.
+func TestDashboardScoresAsExplained(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value")
+	rows := rankRow.FindAllStringSubmatch(page, -1)
+	if len(rows) == 0 {
+		t.Fatalf("no ranked row on /value:\n%s", grepLines(page, "explain"))
+	}
+	for _, r := range rows {
+		if r[1] != r[2] {
+			t.Errorf("a rank explained as %s = … shows the score %s", r[1], r[2])
+		}
+	}
+	_, overview := admin.get("/")
+	if strings.Contains(overview, "score 1.969") || !strings.Contains(overview, "score 1.97,") {
+		t.Errorf("the overview's scores are not the ranking's:\n%s", grepLines(overview, "score "))
+	}
+}
