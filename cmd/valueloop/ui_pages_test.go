@@ -155,11 +155,45 @@ func TestDashboardFlashFromServer(t *testing.T) {
 
 var rankRow = regexp.MustCompile(`<span class="explain">([0-9.]+) = [^<]*</span></td>\s*<td>[^<]*</td><td>[^<]*</td><td class="n">([^<]*)</td>`)
 
-// TestDashboardScoresAsExplained: a rank's score reads as its arithmetic
-// on the same line and as 'valueloop next' give it (1.97), not 1.969.
-func TestDashboardScoresAsExplained(t *testing.T) {
+var (
+	cliFrequency = regexp.MustCompile(`(?m)^(\S+) · team \S+\n  deployment frequency +(\S+)`)
+	cliOverall   = regexp.MustCompile(`(?m)^overall .*\n  deployment frequency +(\S+)`)
+	pageFrom     = regexp.MustCompile(`valueloop dora --from (\S+)</code>`)
+)
+
+// TestDashboardFiguresAsCLI: the figures the dashboard and the CLI both
+// give read the same. A rank's score reads as its arithmetic on the same
+// line and as 'valueloop next' give it (1.97, not 1.969); a deployment
+// frequency as 'valueloop dora' gives it for the same range (6.8/week,
+// 4.3/month, not 0.9762/day and 0.1429/day).
+func TestDashboardFiguresAsCLI(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, delivery := admin.get("/delivery")
+	from := pageFrom.FindStringSubmatch(delivery)
+	if from == nil {
+		t.Fatal("/delivery does not say its valueloop dora command")
+	}
+	code, out, errOut := srv.cli(t, srv.Admin, "dora", "--from", from[1])
+	if code != 0 {
+		t.Fatalf("valueloop dora --from %s: %d %s", from[1], code, errOut)
+	}
+	services := cliFrequency.FindAllStringSubmatch(out, -1)
+	overall := cliOverall.FindStringSubmatch(out)
+	if len(services) == 0 || overall == nil {
+		t.Fatalf("no deployment frequency in valueloop dora's output:\n%s", out)
+	}
+	for _, s := range services {
+		row := delivery[strings.Index(delivery, `<th scope="row">`+s[1]):]
+		row = row[:strings.Index(row, "</tr>")]
+		if !strings.Contains(row, `<span class="kv">`+s[2]+`</span>`) {
+			t.Errorf("%s deploys %s by valueloop dora; its row on /delivery:\n%s", s[1], s[2], row)
+		}
+	}
+	if !strings.Contains(delivery, `<div class="kval">`+overall[1]+`</div>`) {
+		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], grepLines(delivery, "/day"))
+	}
+
 	_, page := admin.get("/value")
 	rows := rankRow.FindAllStringSubmatch(page, -1)
 	if len(rows) == 0 {
