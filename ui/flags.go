@@ -25,9 +25,13 @@ type envTab struct {
 	File      string // the flagd file it is served from; read-only
 }
 
-func (u *UI) envTabs(current string) []envTab {
+// envTabs lists the environments the session of r may read, by key.
+func (u *UI) envTabs(r *http.Request, current string) []envTab {
 	var tabs []envTab
 	for k, l := range u.Flags.Environments() {
+		if !sessionOf(r).Token.CanRead(k) {
+			continue
+		}
 		tabs = append(tabs, envTab{Key: k, Name: l.Environment.Name, Current: k == current, File: u.FlagFiles[k]})
 	}
 	sort.Slice(tabs, func(i, j int) bool { return tabs[i].Key < tabs[j].Key })
@@ -49,7 +53,7 @@ func (u *UI) liveEnv(r *http.Request) (*flags.Live, error) {
 }
 
 func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) error {
-	tabs := u.envTabs("")
+	tabs := u.envTabs(r, "")
 	for _, t := range tabs {
 		if t.Key == "production" {
 			http.Redirect(w, r, "/flags/production", http.StatusSeeOther)
@@ -108,7 +112,7 @@ func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	set := live.Snapshot.Set()
-	d := flagListData{Env: live, Tabs: u.envTabs(env), File: u.FlagFiles[env], Query: q, Total: len(set.Flags),
+	d := flagListData{Env: live, Tabs: u.envTabs(r, env), File: u.FlagFiles[env], Query: q, Total: len(set.Flags),
 		CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
 	for _, k := range slices.Sorted(maps.Keys(set.Flags)) {
 		f := set.Flags[k]

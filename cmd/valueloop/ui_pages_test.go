@@ -209,3 +209,25 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 		t.Errorf("the overview's scores are not the ranking's:\n%s", grepLines(overview, "score "))
 	}
 }
+
+// TestDashboardEnvironmentToken: a token bound to one environment sees
+// that environment's flags from the navigation, and no tab of another
+// (the Flags link sent a development viewer to production's page: 403).
+func TestDashboardEnvironmentToken(t *testing.T) {
+	srv := MustServe(t, "")
+	dev := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", "development"))
+	resp, _ := dev.get("/flags")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/flags/development" {
+		t.Errorf("/flags for a development token: %d to %q, want 303 to /flags/development", resp.StatusCode, loc)
+	}
+	resp, page := dev.get("/flags/development")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/flags/development for a development token: %d", resp.StatusCode)
+	}
+	if strings.Contains(page, `href="/flags/production"`) {
+		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", grepLines(page, `href="/flags/production"`))
+	}
+	if resp, _ := dev.get("/flags/production"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/flags/production for a development token: %d, want 403", resp.StatusCode)
+	}
+}
