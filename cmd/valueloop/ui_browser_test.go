@@ -182,6 +182,7 @@ func (c *chrome) openPages() {
 	}
 	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
 	c.fits("/flags/production/theme")
+	c.longKey()
 	c.scheme("dark") // the dark theme follows the system's preference
 	c.open("/experiments/production/new-onboarding")
 	c.legible("/experiments/production/new-onboarding, dark")
@@ -216,6 +217,24 @@ func (c *chrome) fits(path string) {
 	}
 	for _, o := range over {
 		c.t.Errorf("%s overflows: %s", path, o)
+	}
+}
+
+// longKey opens the pages of a flag whose key is as long as keys may be
+// (200 characters, no space to break at): each still fits the window.
+func (c *chrome) longKey() {
+	c.t.Helper()
+	key := strings.Repeat("a", 66) + "." + strings.Repeat("b", 66) + "-" + strings.Repeat("c", 66)
+	if resp, body := sendJSON(c.t, http.MethodPut, c.srv.URL+"/api/v1/environments/production/flags/"+key, c.srv.Admin,
+		`{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("create a flag with a long key: %d %s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/flags/production", "/flags/production/" + key, "/flags/production/" + key + "/edit", "/flags/production/" + key + "/state?to=DISABLED"} {
+		c.open(p)
+		c.fits(strings.Replace(p, key, "<200-character key>", 1))
+	}
+	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/environments/production/flags/"+key, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("delete the flag with a long key: %d %s", resp.StatusCode, body)
 	}
 }
 
