@@ -111,10 +111,10 @@ type experimentData struct {
 
 type overTimeRow struct {
 	replayPoint
-	Variant      string
-	Users        int64
-	Est          float64
-	Lower, Upper float64
+	Variant  string
+	Users    int64
+	Est      float64
+	Interval stats.Interval
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -234,7 +234,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 			}
 			for _, v := range m.Variants {
 				e, _, ok := effectOf(v)
-				if !ok || e.Sequential.LowerUnbounded || e.Sequential.UpperUnbounded {
+				if !ok {
 					continue
 				}
 				s := bySeries[v.Variant]
@@ -243,8 +243,18 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 					bySeries[v.Variant] = s
 					order = append(order, v.Variant)
 				}
-				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
-				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Lower: e.Sequential.Lower, Upper: e.Sequential.Upper})
+				// A one-sided interval's open side (held as 0) is drawn to
+				// the estimate: the band shows the bounded side only.
+				iv := e.Sequential
+				lo, hi := iv.Lower, iv.Upper
+				if iv.LowerUnbounded {
+					lo = e.Estimate
+				}
+				if iv.UpperUnbounded {
+					hi = e.Estimate
+				}
+				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi})
+				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Interval: iv})
 			}
 		}
 	}

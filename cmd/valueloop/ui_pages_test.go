@@ -58,9 +58,14 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 	}
 
 	admin := mustSignIn(t, srv.URL, srv.Admin)
+	waitForCharts(t, admin, "/experiments/production/"+demo.ExperimentFlag)
 	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
 	text := html.UnescapeString(page)
-	if got := strings.Count(text, " to +∞</td>"); got != unbounded {
+	overTime := text[strings.Index(text, "The interval over time"):]
+	if strings.Contains(overTime[:strings.Index(overTime, "</section>")], "no data yet") || !strings.Contains(overTime, " to +∞</td></tr>") {
+		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", grepLines(overTime, "<td>"))
+	}
+	if got := strings.Count(text[:strings.Index(text, "The interval over time")], " to +∞</td>"); got != unbounded {
 		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, grepLines(text, " to "))
 	}
 	if strings.Contains(text, "% to 0%</td>") {
