@@ -159,6 +159,13 @@ type auditRow struct {
 	Diff []diffLine
 }
 
+// Record names what a change of the whole entry changed: the flag, its
+// rollout, its hypothesis (the action's first word).
+func (a auditRow) Record() string {
+	kind, _, _ := strings.Cut(a.Action, ".")
+	return kind
+}
+
 type flagData struct {
 	Env       *flags.Live
 	Key       string

@@ -236,3 +236,20 @@ func TestDashboardEnvironmentToken(t *testing.T) {
 		t.Errorf("/flags/production for a development token: %d, want 403", resp.StatusCode)
 	}
 }
+
+// TestDashboardAuditNamesWhatChanged: a flag's audit trail holds its
+// rollout's and hypothesis' changes too; a change of a whole record says
+// which record, not "(whole flag)" for a rollout.
+func TestDashboardAuditNamesWhatChanged(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/flags/production/checkout-flow")
+	i := strings.Index(page, "<strong>rollout.start</strong>")
+	if i < 0 {
+		t.Fatal("the demo's checkout-flow has no rollout.start in its audit")
+	}
+	entry := page[i : i+strings.Index(page[i:], "</li>")]
+	if !strings.Contains(entry, "<code>(whole rollout)</code>") {
+		t.Errorf("the rollout's start is not shown as a whole rollout added:\n%s", entry)
+	}
+}
