@@ -113,13 +113,22 @@ func (s *Service) Reload(ctx context.Context) error {
 		return fmt.Errorf("auth: load tokens: %w", err)
 	}
 	m := make(map[[sha256.Size]byte]*valueloop.Token, len(all))
-	origins := &originSet{set: map[string]bool{}}
 	for i := range all {
 		if all[i].RevokedAt != nil || len(all[i].Hash) != sha256.Size {
 			continue
 		}
 		t := all[i].Token
 		m[[sha256.Size]byte(all[i].Hash)] = &t
+	}
+	s.install(m)
+	return nil
+}
+
+// install makes m the live tokens (s.mu held) and tells whoever holds a
+// token for long to check it again.
+func (s *Service) install(m map[[sha256.Size]byte]*valueloop.Token) {
+	origins := &originSet{set: map[string]bool{}}
+	for _, t := range m {
 		if t.Client {
 			origins.any = origins.any || len(t.Origins) == 0
 			for _, o := range t.Origins {
@@ -131,7 +140,20 @@ func (s *Service) Reload(ctx context.Context) error {
 	s.origins.Store(origins)
 	next := make(chan struct{})
 	close(*s.changed.Swap(&next))
-	return nil
+}
+
+// forget drops token id from the live tokens without reading the store.
+func (s *Service) forget(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.tokens.Load()
+	m := make(map[[sha256.Size]byte]*valueloop.Token, len(old))
+	for h, t := range old {
+		if t.ID != id {
+			m[h] = t
+		}
+	}
+	s.install(m)
 }
 
 // AllowsOrigin reports whether some live client token may be used from a
@@ -211,12 +233,18 @@ func (s *Service) Create(ctx context.Context, t *valueloop.Token, secret, actor 
 	return secret, s.Reload(ctx)
 }
 
-// Revoke revokes a token by id; it stops working at once on this node.
+// Revoke revokes a token by id; it stops working at once on this node,
+// also when the tokens cannot be read again after the revocation (the
+// error is returned, and the token is dropped from the live ones anyway).
 func (s *Service) Revoke(ctx context.Context, id int64, actor string) error {
 	if err := s.store.RevokeToken(ctx, id, actor); err != nil {
 		return err
 	}
-	return s.Reload(ctx)
+	if err := s.Reload(ctx); err != nil {
+		s.forget(id)
+		return err
+	}
+	return nil
 }
 
 // List returns every token, revoked ones included.

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"strings"
@@ -216,5 +217,55 @@ func TestClientKey(t *testing.T) {
 	ip := netip.MustParseAddr("2001:db8:1:2:aaaa::1")
 	if n := testing.AllocsPerRun(100, func() { auth.ClientKey(ip) }); n != 0 {
 		t.Errorf("ClientKey allocates %v times, want 0", n)
+	}
+}
+
+// failingReads is a real store whose token reads fail once told to: the
+// revocation is stored, reading the tokens back is not possible.
+type failingReads struct {
+	*sqlite.DB
+	fail bool
+}
+
+func (f *failingReads) Tokens(ctx context.Context) ([]valueloop.StoredToken, error) {
+	if f.fail {
+		return nil, errors.New("tokens unreadable")
+	}
+	return f.DB.Tokens(ctx)
+}
+
+// TestRevokeWithoutReload: a revocation stored while the tokens cannot be
+// read back still ends the token on this node at once, and its streams
+// are told. Failed before the fix: Revoke returned the read error and the
+// revoked token kept authenticating here until a later reload.
+func TestRevokeWithoutReload(t *testing.T) {
+	ctx := t.Context()
+	store := &failingReads{DB: sqlitetest.Open(t, nil)}
+	s := auth.NewService(store)
+	if err := s.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok := &valueloop.Token{Name: "sdk", Scope: valueloop.ScopeEvaluate, Environment: "production"}
+	secret, err := s.Create(ctx, tok, "", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.Create(ctx, &valueloop.Token{Name: "other", Scope: valueloop.ScopeViewer}, "", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Watch(secret)
+	store.fail = true
+	if err := s.Revoke(ctx, tok.ID, "root"); err == nil {
+		t.Error("Revoke: no error, want the failed read reported")
+	}
+	if _, err := s.Authenticate(secret); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("revoked token: %v, want unauthorized", err)
+	}
+	if !w.Revoked() {
+		t.Error("the token's stream was not told")
+	}
+	if _, err := s.Authenticate(other); err != nil {
+		t.Errorf("another token: %v", err)
 	}
 }

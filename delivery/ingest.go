@@ -2,11 +2,13 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
 	"github.com/valueloop/valueloop/opsgenie"
@@ -86,7 +88,7 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	case KindGitHub:
 		ev, err = github.Parse(h.Event, id, h.Body, github.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
 	case KindGitLab:
-		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment})
+		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment, Now: s.Now()})
 	}
 	if err != nil {
 		return Receipt{}, err
@@ -94,11 +96,19 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if id == "" {
 		id = bodyID(h.Body)
 	}
+	if len(id) > MaxDeliveryID {
+		if h.DeliveryID == "" {
+			id = bodyID(h.Body) // an ID from the body: its digest is as stable
+		} else {
+			return Receipt{}, longID(deliveryHeader(kind), id)
+		}
+	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
 		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
 		d.Kind = h.Event
 	}
+	d.Kind = forge.Truncate(d.Kind) // a header's: unbounded, any bytes
 	if d.Ignored == "" && kind != KindPagerDuty && kind != KindOpsgenie {
 		d.Links = flagLinks(kind, h.Body, ev.Changes)
 	}
@@ -107,6 +117,23 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 		s.linked(ctx, changeTexts(kind, h.Body, ev.Changes))
 	}
 	return r, err
+}
+
+// MaxDeliveryID bounds a delivery's ID: a forge's delivery header or an
+// API call's Idempotency-Key. Forges send IDs of 36 bytes; an index of the
+// store (PostgreSQL's) cannot hold one of a few kilobytes.
+const MaxDeliveryID = 200
+
+func longID(field, id string) error {
+	return valueloop.FieldErrorf(field, "is %d bytes long: at most %d", len(id), MaxDeliveryID)
+}
+
+// deliveryHeader names the header a forge's delivery ID comes from.
+func deliveryHeader(kind string) string {
+	if kind == KindGitHub {
+		return github.DeliveryHeader
+	}
+	return gitlab.IdempotencyHeader
 }
 
 // verify finds the source that vouches for h: the one named, or the first
@@ -286,6 +313,11 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 		return dora.Deployment{}, Receipt{}, valueloop.FieldErrorf("production",
 			"environment %q is not known to Valueloop: say whether it is production (production: true or false), or create the environment", in.Environment)
 	}
+	if in.ID != "" {
+		if err := s.checkDeploymentID(ctx, d); err != nil {
+			return dora.Deployment{}, Receipt{}, err
+		}
+	}
 	if !in.Force {
 		if err := s.checkRollback(ctx, d); err != nil {
 			return dora.Deployment{}, Receipt{}, err
@@ -295,6 +327,26 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
 	return d, r, err
+}
+
+// checkDeploymentID refuses a deployment record whose given ID names a
+// deployment to another environment. The records of one ID are the
+// statuses of one deployment, the latest winning: such a record would move
+// that deployment to its environment, and so let a token bound to staging
+// take a production deployment out of production.
+func (s *Service) checkDeploymentID(ctx context.Context, d dora.Deployment) error {
+	recs, err := s.Store.Records(ctx, RecordFilter{Kind: RecordDeployments, ID: d.ID, Limit: MaxRecordPage})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Deployment != nil && r.Deployment.Environment != d.Environment {
+			return &valueloop.Error{Code: valueloop.ECONFLICT, Field: "id", Message: fmt.Sprintf(
+				"%q names a deployment to %q: the records of one id are the statuses of one deployment, so a deployment to %q needs an id of its own",
+				valueloop.Clip(d.ID), r.Deployment.Environment, valueloop.Clip(d.Environment))}
+		}
+	}
+	return nil
 }
 
 // ChangeInput is a change sent to the API.

@@ -72,23 +72,30 @@ func flagLinks(kind string, body []byte, changes []dora.Change) []FlagLink {
 	if json.Unmarshal(body, &p) != nil {
 		return nil
 	}
+	// Sets and an index, not scans: a push lists up to thousands of
+	// commits, and a scan of the changes per commit and of the links per
+	// link was quadratic (TestPushWithManyCommits).
 	var out []FlagLink
+	seen := map[FlagLink]struct{}{}
 	add := func(flag string, c *dora.Change) {
 		l := FlagLink{Flag: flag, Repo: c.Repo, SHA: c.SHA}
-		if !slices.Contains(out, l) {
+		if _, ok := seen[l]; !ok {
+			seen[l] = struct{}{}
 			out = append(out, l)
 		}
 	}
+	var bySHA map[string][]int // lower-case SHA: the changes of that commit
 	for _, commit := range p.Commits {
 		flags := flagsIn(commit.Message)
 		if len(flags) == 0 {
 			continue
 		}
-		for i := range changes {
-			if strings.EqualFold(changes[i].SHA, commit.ID) {
-				for _, f := range flags {
-					add(f, &changes[i])
-				}
+		if bySHA == nil {
+			bySHA = changesBySHA(changes)
+		}
+		for _, i := range bySHA[strings.ToLower(commit.ID)] {
+			for _, f := range flags {
+				add(f, &changes[i])
 			}
 		}
 	}
@@ -115,4 +122,14 @@ func flagLinks(kind string, body []byte, changes []dora.Change) []FlagLink {
 		}
 	}
 	return out
+}
+
+// changesBySHA indexes changes by lower-case SHA.
+func changesBySHA(changes []dora.Change) map[string][]int {
+	m := make(map[string][]int, len(changes))
+	for i := range changes {
+		k := strings.ToLower(changes[i].SHA)
+		m[k] = append(m[k], i)
+	}
+	return m
 }

@@ -1,9 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -68,7 +71,7 @@ func (s *Source) Validate() error {
 	case len(s.ReleaseEnvironment) > 200:
 		return valueloop.FieldErrorf("releaseEnvironment", "must be at most 200 characters long")
 	}
-	return nil
+	return texts("incidentLabel", s.IncidentLabel, "releaseEnvironment", s.ReleaseEnvironment)
 }
 
 // Delivery is one batch of records received at once: a webhook delivery or
@@ -118,6 +121,9 @@ type DeliveryInfo struct {
 // validate checks every record of d, naming the record and field at fault,
 // so that a delivery is stored whole or not at all.
 func (d *Delivery) validate() error {
+	if d.Source == APISource && len(d.ID) > MaxDeliveryID {
+		return longID("Idempotency-Key", d.ID)
+	}
 	at := func(kind string, i int, err error) error {
 		if e, ok := err.(*valueloop.Error); ok {
 			c := *e
@@ -127,28 +133,72 @@ func (d *Delivery) validate() error {
 		return fmt.Errorf("%s[%d]: %w", kind, i, err)
 	}
 	for i := range d.Changes {
-		if err := d.Changes[i].Validate(); err != nil {
+		c := &d.Changes[i]
+		err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA), bounded("repo", c.Repo, maxRepo),
+			texts("repo", c.Repo, "service", c.Service, "sha", c.SHA, "pr", c.PR, "branch", c.Branch))
+		for j := 0; err == nil && j < len(c.Paths); j++ {
+			err = texts(fmt.Sprintf("paths[%d]", j), c.Paths[j])
+		}
+		if err != nil {
 			return at("changes", i, err)
 		}
 	}
 	for i := range d.Deployments {
-		if err := d.Deployments[i].Validate(); err != nil {
+		dep := &d.Deployments[i]
+		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID), bounded("repo", dep.Repo, maxRepo),
+			texts("id", dep.ID, "service", dep.Service, "repo", dep.Repo, "environment", dep.Environment, "sha", dep.SHA, "version", dep.Version)); err != nil {
 			return at("deployments", i, err)
 		}
 	}
 	for i := range d.Incidents {
-		if err := d.Incidents[i].Validate(); err != nil {
+		inc := &d.Incidents[i]
+		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo),
+			texts("id", inc.ID, "service", inc.Service, "repo", inc.Repo, "title", inc.Title, "deploymentId", inc.DeploymentID, "causeSha", inc.CauseSHA)); err != nil {
 			return at("incidents", i, err)
 		}
 	}
 	for i := range d.Reviews {
-		if err := d.Reviews[i].Validate(); err != nil {
+		r := &d.Reviews[i]
+		if err := cmp.Or(r.Validate(), texts("repo", r.Repo, "pr", r.PR)); err != nil {
 			return at("reviews", i, err)
 		}
 	}
 	for i, l := range d.Links {
-		if err := checkFlagKey(l.Flag); err != nil {
+		if err := cmp.Or(checkFlagKey(l.Flag), texts("repo", l.Repo, "sha", l.SHA)); err != nil {
 			return at("links", i, err)
+		}
+	}
+	return nil
+}
+
+// Bounds of the fields the store indexes (and a forge never comes near):
+// a webhook body's are not otherwise checked, and PostgreSQL cannot index
+// a value of a few kilobytes.
+const (
+	maxSHA      = 64 // SHA-256 in hex
+	maxRecordID = 200
+	maxRepo     = 1000
+)
+
+func bounded(field, v string, max int) error {
+	if len(v) > max {
+		return valueloop.FieldErrorf(field, "is %d bytes long: at most %d", len(v), max)
+	}
+	return nil
+}
+
+// texts checks pairs of field name and value: each value must be text a
+// store can hold, valid UTF-8 without NUL (PostgreSQL refuses both). A
+// webhook body's strings are valid UTF-8 once decoded, but may hold
+// "\u0000".
+func texts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v := pairs[i+1]
+		switch {
+		case strings.IndexByte(v, 0) >= 0:
+			return valueloop.FieldErrorf(pairs[i], "holds a NUL character")
+		case !utf8.ValidString(v):
+			return valueloop.FieldErrorf(pairs[i], "is not valid UTF-8")
 		}
 	}
 	return nil

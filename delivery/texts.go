@@ -33,8 +33,13 @@ func changeTexts(kind string, body []byte, changes []dora.Change) []ChangeText {
 	out := make([]ChangeText, len(changes))
 	for i, c := range changes {
 		out[i].Change = c
+	}
+	// Each commit's message to its changes through an index: a scan of the
+	// commits per change was quadratic (TestPushWithManyCommits).
+	if len(p.Commits) > 0 {
+		bySHA := changesBySHA(changes)
 		for _, commit := range p.Commits {
-			if strings.EqualFold(commit.ID, c.SHA) {
+			for _, i := range bySHA[strings.ToLower(commit.ID)] {
 				out[i].Message = commit.Message
 			}
 		}

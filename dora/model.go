@@ -33,7 +33,9 @@ type Change struct {
 	// PR is the number of the pull or merge request this change merged ("17").
 	PR string `json:"pr,omitempty"`
 	// Branch is the branch the commit was pushed to or, for a pull request, its
-	// source branch.
+	// source branch; a fork's branch is qualified by the fork,
+	// "owner/name:branch" (a branch name has no ':'), so that it matches no
+	// branch of the repository itself.
 	Branch string   `json:"branch,omitempty"`
 	Paths  []string `json:"paths,omitempty"`
 	// AuthoredAt is when the work was committed: the commit timestamp, or for a

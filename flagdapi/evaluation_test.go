@@ -27,6 +27,7 @@ type resolveCase struct {
 	Context map[string]any `json:"context"`
 	Int     int64          `json:"int"`
 	Float   float64        `json:"float"`
+	Bool    bool           `json:"bool"`
 	Reason  string         `json:"reason"`
 	Variant string         `json:"variant"`
 	Code    string         `json:"code"` // connect code of the error; "" for none
@@ -78,8 +79,11 @@ func TestResolveAsFlagd(t *testing.T) {
 					continue
 				}
 				want := answer{value: tc.Float, reason: tc.Reason, variant: tc.Variant}
-				if tc.Method == "int" {
+				switch tc.Method {
+				case "int":
 					want.value = tc.Int
+				case "bool":
+					want.value = tc.Bool
 				}
 				if got != want {
 					t.Errorf("%s: %+v, want %+v", version, got, want)

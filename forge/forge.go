@@ -9,9 +9,9 @@ package forge
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
@@ -35,21 +35,40 @@ func Decode(body []byte, v any) error {
 }
 
 // Truncate shortens a value a sender wrote to 40 bytes for a reason or an
-// error message, so that a hostile payload cannot make either large.
+// error message, so that a hostile payload cannot make either large. The
+// result is valid UTF-8 without NUL (what a store can hold as text): it is
+// cut between characters, and invalid bytes (a header's) and NULs become
+// U+FFFD.
 func Truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Paths is the paths of a commit's added, modified and removed lists, each
 // once, in the order first named.
 func Paths(lists ...[]string) []string {
-	var out []string
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	if n == 0 {
+		return nil
+	}
+	// A set, not a scan of out per path: a commit that adds a vendored tree
+	// lists 100,000 paths, and the scan took 38 s of CPU for them.
+	seen := make(map[string]struct{}, n)
+	out := make([]string, 0, n)
 	for _, l := range lists {
 		for _, p := range l {
-			if !slices.Contains(out, p) {
+			if _, ok := seen[p]; !ok {
+				seen[p] = struct{}{}
 				out = append(out, p)
 			}
 		}
@@ -161,6 +180,17 @@ type Config struct {
 	// to, for repositories whose releases are their deployments (a library,
 	// a mobile app). When empty, release events are ignored.
 	ReleaseEnvironment string
+	// Now is when the delivery is read, for what a payload dates after it
+	// (a GitLab upcoming release); the wall clock when zero.
+	Now time.Time
+}
+
+// Clock returns Now, or the wall clock when Now is zero.
+func (c *Config) Clock() time.Time {
+	if c.Now.IsZero() {
+		return time.Now()
+	}
+	return c.Now
 }
 
 // Label is the label that marks incidents: IncidentLabel, or

@@ -149,7 +149,7 @@ func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Chang
 	}
 	return dora.Change{
 		Repo: repo.FullName, SHA: strings.ToLower(pr.MergeCommitSHA), PR: pr.Number.String(),
-		Branch: pr.Head.Ref, AuthoredAt: created, MergedAt: merged, OpenedAt: created,
+		Branch: pr.branch(repo.FullName), AuthoredAt: created, MergedAt: merged, OpenedAt: created,
 	}, "", nil
 }
 

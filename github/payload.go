@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -37,11 +38,51 @@ type pullRequest struct {
 	CreatedAt      stamp       `json:"created_at"`
 	MergeCommitSHA string      `json:"merge_commit_sha"`
 	Head           struct {
-		Ref string `json:"ref"`
+		Ref   string    `json:"ref"`
+		Label string    `json:"label"` // "owner:ref"
+		Repo  *repoName `json:"repo"`  // null once a fork is deleted
 	} `json:"head"`
 	Base struct {
-		Ref string `json:"ref"`
+		Ref   string    `json:"ref"`
+		Label string    `json:"label"`
+		Repo  *repoName `json:"repo"`
 	} `json:"base"`
+}
+
+type repoName struct {
+	FullName string `json:"full_name"`
+}
+
+// branch is the pull request's source branch as changes name it: its ref
+// when it lives in the base repository (repo, the repository the event is
+// about), else qualified by the fork it lives in ("owner/name:ref", or
+// head.label "owner:ref" once the fork is deleted). A ref cannot contain
+// ':', so a fork's branch never matches a same-named branch of the base
+// repository, whose pushes are the only ones this source sees.
+func (pr *pullRequest) branch(repo string) string {
+	h := &pr.Head
+	if h.Ref == "" {
+		return ""
+	}
+	base := repo
+	if pr.Base.Repo != nil && pr.Base.Repo.FullName != "" {
+		base = pr.Base.Repo.FullName
+	}
+	switch {
+	case h.Repo != nil && h.Repo.FullName != "":
+		if strings.EqualFold(h.Repo.FullName, base) {
+			return h.Ref
+		}
+		return h.Repo.FullName + ":" + h.Ref
+	case h.Label != "" && pr.Base.Label != "":
+		// The head repository is gone: the owners of the labels tell a fork.
+		owner, _, _ := strings.Cut(h.Label, ":")
+		baseOwner, _, _ := strings.Cut(pr.Base.Label, ":")
+		if !strings.EqualFold(owner, baseOwner) {
+			return h.Label
+		}
+	}
+	return h.Ref
 }
 
 type pullRequestEvent struct {

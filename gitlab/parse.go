@@ -173,7 +173,7 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 		authored = last // its commits may predate the merge request
 	}
 	ev.Changes = []dora.Change{{
-		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: mr.SourceBranch,
+		Repo: name, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: sourceBranch(mr.SourceBranch, mr.SourceProjectID, mr.TargetProjectID, mr.Source.PathWithNamespace),
 		AuthoredAt: authored, MergedAt: merged, OpenedAt: created,
 	}}
 	return nil
@@ -441,10 +441,25 @@ func parseRelease(ev *dora.Event, body []byte, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	created, err := p.CreatedAt.time("created_at")
+	if err != nil {
+		return err
+	}
 	if at.IsZero() {
 		if at, err = p.CreatedAt.Required("released_at"); err != nil {
 			return err
 		}
+	}
+	// An upcoming release (released_at set ahead of its creation, and still
+	// ahead) has deployed nothing yet, and GitLab sends no event when its
+	// time comes: `delivery import gitlab` records it once it is released.
+	// Comparing with created_at too keeps an ordinary release, whose
+	// released_at is its creation, from being taken for one when GitLab's
+	// clock runs ahead of this server's.
+	if now := cfg.Clock(); at.After(created) && at.After(now) {
+		ev.Ignored = fmt.Sprintf("release %s is an upcoming release (released_at %s is ahead): not a deployment yet; `delivery import gitlab` records it once released",
+			forge.Truncate(p.Tag), at.Format(time.RFC3339))
+		return nil
 	}
 	ev.Deployments = []dora.Deployment{{
 		ID: "gitlab:release:" + p.ID.String(), Repo: name, Environment: cfg.ReleaseEnvironment,

@@ -56,7 +56,26 @@ type mergeRequestEvent struct {
 		MergedAt        stamp       `json:"merged_at"`
 		LastCommit      commit      `json:"last_commit"`
 		Target          project     `json:"target"`
+		Source          project     `json:"source"`
+		SourceProjectID json.Number `json:"source_project_id"`
+		TargetProjectID json.Number `json:"target_project_id"`
 	} `json:"object_attributes"`
+}
+
+// sourceBranch is a merge request's source branch as changes name it: the
+// branch when it lives in the target project, else qualified by the fork
+// it lives in ("group/name:branch", or "project ID:branch" when only the
+// project's ID is given, as in the REST list). A branch name has no ':',
+// so a fork's branch never matches a same-named branch of the target
+// project, whose pushes are the only ones this source sees.
+func sourceBranch(branch string, source, target json.Number, sourcePath string) string {
+	if branch == "" || source == "" || target == "" || source == target {
+		return branch
+	}
+	if sourcePath != "" {
+		return sourcePath + ":" + branch
+	}
+	return "project " + source.String() + ":" + branch
 }
 
 type deploymentEvent struct {

@@ -38,6 +38,8 @@ type restMergeRequest struct {
 	State           string      `json:"state"`
 	SourceBranch    string      `json:"source_branch"`
 	TargetBranch    string      `json:"target_branch"`
+	SourceProjectID json.Number `json:"source_project_id"`
+	TargetProjectID json.Number `json:"target_project_id"`
 	SHA             string      `json:"sha"`
 	MergeCommitSHA  string      `json:"merge_commit_sha"`
 	SquashCommitSHA string      `json:"squash_commit_sha"`
@@ -80,7 +82,7 @@ func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, 
 			return nil, err
 		}
 		out = append(out, dora.Change{
-			Repo: path, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: mr.SourceBranch,
+			Repo: path, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: sourceBranch(mr.SourceBranch, mr.SourceProjectID, mr.TargetProjectID, ""),
 			AuthoredAt: created, MergedAt: merged, OpenedAt: created,
 		})
 	}

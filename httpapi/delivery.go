@@ -296,7 +296,17 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) e
 // move every environment's figures (an incident counts against the change
 // failure rate of production), and sources and the catalog configure every
 // environment: writing them needs an unbound admin token (docs/security.md).
+//
+// Its reads (the records and the sources listed) need a token of every
+// environment, admin or viewer: a viewer reads what an admin token of the
+// same binding reads.
 func globalAdmin(r *http.Request) error {
+	if readOnly(r) {
+		if !tokenOf(r).CanRead("") {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs a token for all environments")
+		}
+		return nil
+	}
 	if !tokenOf(r).CanAdmin("") {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "this route needs an admin token for all environments")
 	}

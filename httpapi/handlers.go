@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -42,6 +43,11 @@ func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request) 
 	live := s.Flags.Environments()
 	out := make([]environmentJSON, 0, len(live))
 	for _, l := range live {
+		// A token bound to one environment is refused every other: it
+		// is not told their names either.
+		if !tokenOf(r).CanRead(l.Environment.Key) {
+			continue
+		}
 		out = append(out, environmentJSON{Environment: l.Environment, Version: l.Version, Flags: len(l.Snapshot.Keys())})
 	}
 	sortBy(out, func(e environmentJSON) string { return e.Key })
@@ -112,12 +118,13 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	caller := tokenOf(r)
-	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
-		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
-	}
-	// A token bound to one environment can only hand out tokens for it.
+	// A token bound to one environment can only hand out tokens for it;
+	// checked first, so that it does not learn which others exist.
 	if caller.Environment != "" && req.Environment != caller.Environment {
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment)
+	}
+	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
+		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
 	}
 	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment,
 		Client: req.Client, Origins: req.Origins, NoExposures: req.NoExposures}
@@ -152,14 +159,14 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	}
 	caller := tokenOf(r)
 	if caller.Environment != "" {
+		// Refused alike whether the token is another environment's or
+		// none at all: a bound token does not learn which IDs exist.
 		tokens, err := s.Auth.List(r.Context())
 		if err != nil {
 			return err
 		}
-		for _, t := range tokens {
-			if t.ID == id && t.Environment != caller.Environment {
-				return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment)
-			}
+		if !slices.ContainsFunc(tokens, func(t valueloop.Token) bool { return t.ID == id && t.Environment == caller.Environment }) {
+			return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only revoke tokens of environment %q", caller.Environment)
 		}
 	}
 	if err := s.Auth.Revoke(r.Context(), id, caller.Name); err != nil {

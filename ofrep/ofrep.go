@@ -152,9 +152,14 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 	case err != nil:
 		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
 	}
-	if tk, ok := c["targetingKey"]; ok {
+	// A null targetingKey is no targeting key, as flagd reads it (a client
+	// may send null for an anonymous user); another type is refused.
+	switch tk, ok := c["targetingKey"]; {
+	case ok && tk == nil:
+		delete(c, "targetingKey")
+	case ok:
 		if _, isString := tk.(string); !isString {
-			return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context.targetingKey must be a string", nil
+			return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context.targetingKey must be a string or null", nil
 		}
 	}
 	return c, 0, "", "", nil

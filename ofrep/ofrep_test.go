@@ -172,3 +172,27 @@ func dropDetails(t *testing.T, answer map[string]any) {
 		delete(m, "errorDetails")
 	}
 }
+
+// TestNullTargetingKeyIsAbsent: flagd reads a context whose targetingKey is
+// null as one without a targeting key (its fractional returns null, so the
+// default variant answers); OFREP providers send null for an anonymous
+// user. Both evaluations answer it as they answer the context without the
+// key, not 400. A targeting key of another type is still refused.
+func TestNullTargetingKeyIsAbsent(t *testing.T) {
+	var now atomic.Int64
+	srv := serve(t, "targeting_key.json", &now)
+	for _, path := range []string{"/ofrep/v1/evaluate/flags/split", "/ofrep/v1/evaluate/flags/anonymous", "/ofrep/v1/evaluate/flags"} {
+		resp, absent := post(t, srv, path, `{"context":{"country":"NZ"}}`, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s without targetingKey: %d %s", path, resp.StatusCode, absent)
+		}
+		resp, null := post(t, srv, path, `{"context":{"targetingKey":null,"country":"NZ"}}`, "")
+		if resp.StatusCode != http.StatusOK || null != absent {
+			t.Errorf("%s with targetingKey null: %d %s\nwant 200 %s", path, resp.StatusCode, null, absent)
+		}
+	}
+	resp, out := post(t, srv, "/ofrep/v1/evaluate/flags/split", `{"context":{"targetingKey":7}}`, "")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(out, "INVALID_CONTEXT") || !strings.Contains(out, "targetingKey") {
+		t.Errorf("targetingKey 7: %d %s, want 400 INVALID_CONTEXT naming targetingKey", resp.StatusCode, out)
+	}
+}

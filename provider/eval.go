@@ -16,6 +16,13 @@ import (
 //
 // FlagMetadata is the snapshot's own map, shared by every evaluation of the
 // flag: treat it as read-only.
+//
+// The five typed methods are written out rather than sharing a generic
+// helper over the typed Resolve function: written out, an evaluation took
+// 64-68 ns; through such a helper, 90-117 ns (the function value and the
+// generic dictionary keep the path from being inlined; go test ./provider
+// -run '^$' -bench 'ProviderBoolean/no-exposures$', the two test binaries
+// alternated three times).
 
 // BooleanEvaluation evaluates a boolean flag.
 func (p *Provider) BooleanEvaluation(_ context.Context, flag string, def bool, flatCtx openfeature.FlattenedContext) openfeature.BoolResolutionDetail {

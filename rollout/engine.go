@@ -448,11 +448,38 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 		return err
 	}
 	d := Decide(r, users[r.Plan.Variant], figures, e.Now())
+	if d.Held != nil {
+		return e.announceHold(ctx, r, d.Held, figures)
+	}
 	if d.Kind == "" {
 		return nil
 	}
 	_, err = e.transition(ctx, r, d.Kind, EngineActor, d.Reason, figures, users)
 	return err
+}
+
+// announceHold records and announces, once per step, that r's step is
+// held: a KindHold entry in its history (and so the audit trail) and a
+// notification, as a transition has. The history says whether this step's
+// hold was announced already, on this node or another.
+func (e *Engine) announceHold(ctx context.Context, r Rollout, h *Hold, figures []GuardrailResult) error {
+	hist, err := e.Store.RolloutEvents(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	for _, ev := range hist {
+		if ev.Kind == KindHold && ev.Step == r.Step && !ev.At.Before(r.StepStartedAt) {
+			return nil
+		}
+	}
+	now := e.Now()
+	r.UpdatedAt = now
+	ev := Event{Rollout: r.ID, At: now, Kind: KindHold, Actor: EngineActor, Step: r.Step, Percent: r.Percent, State: r.State, Reason: h.Reason, Guardrails: figures}
+	if err := e.Store.UpdateRollout(ctx, &r, &ev); err != nil {
+		return err
+	}
+	e.notify(r, ev)
+	return nil
 }
 
 // Status is a rollout with its live figures and history.
@@ -467,6 +494,9 @@ type Status struct {
 	LivePercent *float64 `json:"livePercent"`
 	// Waiting says what an active rollout waits for.
 	Waiting string `json:"waiting,omitempty"`
+	// Held is set while a running step past its MinDuration is held by
+	// guardrails without the plan's minSample users (see Hold).
+	Held *Hold `json:"held,omitempty"`
 	// StepMinUsers is the number of users the released variant must gain
 	// in the current step, and StepMinUsersReason where it comes from (see
 	// StepMinUsers).
@@ -506,7 +536,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 	if r.State.Active() {
 		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
 		st.StepMinUsers, st.StepMinUsersReason = d.StepMinUsers, d.StepMinUsersReason
-		st.Waiting = d.Waiting
+		st.Waiting, st.Held = d.Waiting, d.Held
 		if d.Kind != "" {
 			st.Waiting = "next tick: " + string(d.Kind) + " (" + d.Reason + ")"
 		}
@@ -543,6 +573,8 @@ func Text(r Rollout, ev Event) string {
 		s = fmt.Sprintf("Rollout %d rolled back: everyone in %s gets %s of %s again", r.ID, r.Environment, r.Plan.Baseline, r.Plan.Flag)
 	case KindComplete:
 		s = fmt.Sprintf("Rollout %d completed: %s serves %s%%", r.ID, what, trimFloat(ev.Percent))
+	case KindHold:
+		s = fmt.Sprintf("Rollout %d held: %s stays at %s%% past its step's time", r.ID, what, trimFloat(ev.Percent))
 	default:
 		s = fmt.Sprintf("Rollout %d: %s %s", r.ID, ev.Kind, what)
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,16 @@ func hours(h float64) rollout.Duration {
 
 func errorGuardrail() []rollout.Guardrail {
 	return []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}}
+}
+
+// untoleratedPlan is 5% for an hour, then 100%, guarded by error-rate
+// without a tolerance: only the guardrail's minSample holds the 5% step.
+func untoleratedPlan() rollout.Plan {
+	return rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
+	}
 }
 
 func kinds(hist []rollout.Event) []string {
@@ -255,11 +266,7 @@ func TestPauseOnBreachWaits(t *testing.T) {
 func TestGuardrailWithoutDataHolds(t *testing.T) {
 	w := newWorld(t, 6)
 	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps:      []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}},
-		Guardrails: []rollout.Guardrail{{Metric: "error-rate"}},
-	}
+	plan := untoleratedPlan()
 	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +282,74 @@ func TestGuardrailWithoutDataHolds(t *testing.T) {
 	st = w.run(24*time.Hour, 1000, healthy, func(st *rollout.Status) bool { return st.Percent == 100 })
 	if st.Percent != 100 || st.Guardrails[0].VariantUsers < 100 {
 		t.Errorf("with traffic: %s at %v%%, guardrail %+v, waiting %q; want 100%% after 100 users of each", st.State, st.Percent, st.Guardrails[0], st.Waiting)
+	}
+}
+
+// TestHeldStepIsShownAndAnnouncedOnce: a step past its time that a
+// guardrail without enough users holds was visible only as one more
+// "waiting" clause, and nothing was recorded or announced however long it
+// held. Now the status (over the API) says it is held, since when, and each
+// guardrail's users against the minSample; the history, the audit trail
+// and the notifier get one "hold" entry for the step, however many ticks
+// it holds; and it does not advance by itself.
+func TestHeldStepIsShownAndAnnouncedOnce(t *testing.T) {
+	w := newWorld(t, 7)
+	ctx := context.Background()
+	plan := untoleratedPlan()
+	started, err := w.api.StartRollout(ctx, env, plan, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(30 * time.Minute)
+	w.tick()
+	if st := w.status(); st.Held != nil {
+		t.Fatalf("within the step's time: held %+v, want none", st.Held)
+	}
+	for range 12 {
+		w.clock.Add(4 * time.Hour)
+		w.tick()
+	}
+	st := w.status()
+	want := []rollout.HeldGuardrail{{Metric: "error-rate", BaselineUsers: 0, VariantUsers: 0, Needs: 100}}
+	if st.State != rollout.Running || st.Percent != 5 || st.Held == nil || !reflect.DeepEqual(st.Held.Guardrails, want) ||
+		!st.Held.Since.Equal(started.StepStartedAt.Add(time.Hour)) || !strings.Contains(st.Held.Reason, "error-rate has 0 in classic and 0 in one-page") {
+		t.Fatalf("two days without users: %s at %v%%, held %+v; want held at 5%% since the step's hour ran out, naming error-rate's 0 and 0 of 100", st.State, st.Percent, st.Held)
+	}
+	var holds []rollout.Event
+	for _, ev := range st.History {
+		if ev.Kind == rollout.KindHold {
+			holds = append(holds, ev)
+		}
+	}
+	if len(holds) != 1 || holds[0].Reason != st.Held.Reason || holds[0].Actor != rollout.EngineActor {
+		t.Errorf("history %v: want one hold entry by the engine with the hold's reason", st.History)
+	}
+	var notes []string
+	for _, n := range w.notifications() {
+		if n.Event.Kind == rollout.KindHold {
+			notes = append(notes, n.Text)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "held") || !strings.Contains(notes[0], "error-rate") {
+		t.Errorf("hold notifications %q: want one naming the guardrail", notes)
+	}
+	audit, err := w.api.Audit(ctx, valueloop.AuditFilter{Environment: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range audit {
+		if a.Action == "rollout.hold" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rollout.hold audit entries, want 1", n)
+	}
+	healthy := map[string]float64{"classic": 0.10, "one-page": 0.10}
+	st = w.run(24*time.Hour, 1000, healthy, func(st *rollout.Status) bool { return st.Percent == 100 })
+	if st.Percent != 100 || st.Held != nil {
+		t.Errorf("with traffic: %s at %v%%, held %+v; want 100%% and no hold", st.State, st.Percent, st.Held)
 	}
 }
 

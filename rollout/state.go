@@ -39,7 +39,34 @@ const (
 	KindResume   Kind = "resume"
 	KindRollback Kind = "rollback"
 	KindComplete Kind = "complete"
+	// KindHold is no transition but the engine's note, written once per
+	// step, that the step's time is up and it still cannot end: a
+	// guardrail lacks the plan's minSample users in a variant (see Hold).
+	// The state is unchanged; only a human may advance the step.
+	KindHold Kind = "hold"
 )
+
+// Hold says that a running rollout's step has lasted its MinDuration but
+// is held: below 100% a step ends only once each guardrail has the plan's
+// MinSample users in each variant, and some have fewer. It holds for as
+// long as they lack them; nothing times it out.
+type Hold struct {
+	// Since is when the step's MinDuration ran out.
+	Since time.Time `json:"since"`
+	// Reason says it in one line, naming the guardrails and their users.
+	Reason string `json:"reason"`
+	// Guardrails are those without enough users.
+	Guardrails []HeldGuardrail `json:"guardrails"`
+}
+
+// HeldGuardrail is a guardrail that holds a step: the users it has in
+// each variant and the users it needs in each (the plan's MinSample).
+type HeldGuardrail struct {
+	Metric        string `json:"metric"`
+	BaselineUsers int64  `json:"baselineUsers"`
+	VariantUsers  int64  `json:"variantUsers"`
+	Needs         int64  `json:"needs"`
+}
 
 // Rollout is a plan under way in one environment, as stored.
 type Rollout struct {
@@ -166,6 +193,9 @@ type Decision struct {
 	Reason string
 	// Waiting says, when Kind is "", what the rollout waits for.
 	Waiting string
+	// Held is set, when Kind is "", for a running step past its
+	// MinDuration that guardrails without enough users keep from ending.
+	Held *Hold
 	// StepMinUsers and StepMinUsersReason are StepMinUsers of the rollout
 	// and figures decided on (0 and "" for an inactive rollout), so that
 	// the status need not work them out again.
@@ -220,7 +250,8 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	}
 	step := r.Plan.Steps[r.Step]
 	var waits []string
-	if left := r.StepStartedAt.Add(time.Duration(step.MinDuration)).Sub(now); left > 0 {
+	stepEnd := r.StepStartedAt.Add(time.Duration(step.MinDuration))
+	if left := stepEnd.Sub(now); left > 0 {
 		unit := time.Second
 		if left > time.Minute {
 			unit = time.Minute
@@ -236,13 +267,19 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	// one on a metric no user reached). Below 100% a step ends only when
 	// each guardrail has MinSample users in each variant; a human may
 	// still advance.
+	var held []HeldGuardrail
 	if step.Percent < 100 {
 		for _, g := range figures {
 			if g.Status == GuardrailNotEnoughData && (g.BaselineUsers < r.Plan.MinSample || g.VariantUsers < r.Plan.MinSample) && !slices.Contains(r.Acknowledged, g.Metric) {
 				waits = append(waits, fmt.Sprintf("guardrail %s to have %s in each variant (it has %d in %s and %d in %s)",
 					g.Metric, valueloop.Count(r.Plan.MinSample, "user"), g.BaselineUsers, r.Plan.Baseline, g.VariantUsers, r.Plan.Variant))
+				held = append(held, HeldGuardrail{Metric: g.Metric, BaselineUsers: g.BaselineUsers, VariantUsers: g.VariantUsers, Needs: r.Plan.MinSample})
 			}
 		}
+	}
+	var hold *Hold
+	if len(held) > 0 && !now.Before(stepEnd) {
+		hold = &Hold{Since: stepEnd, Guardrails: held, Reason: holdReason(r, held)}
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
 		for _, g := range figures {
@@ -252,7 +289,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		}
 	}
 	if len(waits) > 0 {
-		return Decision{Waiting: strings.Join(waits, " and ")}
+		return Decision{Waiting: strings.Join(waits, " and "), Held: hold}
 	}
 	if r.Step+1 >= len(r.Plan.Steps) {
 		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s with every guardrail holding", trimFloat(r.Percent), step.MinDuration)}
@@ -260,6 +297,16 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	nextPct := r.Plan.Steps[r.Step+1].Percent
 	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); %s: on to %s%%",
 		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), step.MinDuration, guardSummary(figures), trimFloat(nextPct))}
+}
+
+// holdReason says why a step is held, naming each guardrail's users.
+func holdReason(r Rollout, held []HeldGuardrail) string {
+	parts := make([]string, len(held))
+	for i, g := range held {
+		parts[i] = fmt.Sprintf("%s has %d in %s and %d in %s", g.Metric, g.BaselineUsers, r.Plan.Baseline, g.VariantUsers, r.Plan.Variant)
+	}
+	return fmt.Sprintf("step %d of %d (%s%%) has lasted its %s but holds until each guardrail has %s in each variant: %s; advance by hand to go on without them",
+		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Steps[r.Step].MinDuration, valueloop.Count(held[0].Needs, "user"), strings.Join(parts, "; "))
 }
 
 // guardSummary says what the guardrails show, without claiming more.

@@ -57,6 +57,11 @@ type DB struct {
 	// Tracer, when set, traces the store methods' transactions and
 	// queries (package sqlstore).
 	Tracer *tracing.Tracer
+	// KeepSchema makes Open apply no migration: a store that needs one is
+	// refused with ErrMigrationsPending. For a process that opens the store
+	// of a running server (token recover), which must not change the schema
+	// under it.
+	KeepSchema bool
 
 	db  *sql.DB // readers
 	wdb *sql.DB // the single writer: SQLite serialises writes anyway, and one
@@ -102,7 +107,11 @@ func (db *DB) Open() error {
 	}
 	db.wdb.SetMaxOpenConns(1)
 	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }, Tracer: db.Tracer})
-	if err := db.migrate(context.Background()); err != nil {
+	migrate := db.migrate
+	if db.KeepSchema {
+		migrate = db.checkSchema
+	}
+	if err := migrate(context.Background()); err != nil {
 		db.Close()
 		return err
 	}
@@ -215,6 +224,26 @@ func (db *DB) Close() error {
 // renamed maps former names of migrations to their current ones (see
 // package sqlstore); SQLite's kept theirs.
 var renamed = map[string]string{}
+
+// ErrMigrationsPending is why Open refuses a store that needs migrations
+// when KeepSchema is set.
+var ErrMigrationsPending = errors.New("the store needs migrations")
+
+// checkSchema refuses a store that migrate would change, reading only.
+func (db *DB) checkSchema(ctx context.Context) error {
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	todo, err := sqlstore.Pending(ctx, db.db, sub, renamed)
+	switch {
+	case err != nil:
+		return fmt.Errorf("sqlite: %w: %w", ErrMigrationsPending, err)
+	case len(todo) > 0:
+		return fmt.Errorf("sqlite: %w this version applies (%s)", ErrMigrationsPending, strings.Join(todo, ", "))
+	}
+	return nil
+}
 
 // migrate applies, in one transaction, every embedded migration not
 // applied yet (sqlstore.Migrate). Stores made before the migrations were

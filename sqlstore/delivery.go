@@ -45,7 +45,8 @@ func (s *Store) DeliveryVersion(ctx context.Context) (int64, error) {
 // false, storing nothing, when a delivery with the same source and ID is
 // already stored (a redelivery), whichever node stored it: the unique
 // (source, delivery_id) decides, and a concurrent copy waits for the first
-// to commit.
+// to commit. A delivery stored as ignored is replaced by a redelivery that
+// is not.
 func (s *Store) RecordDelivery(ctx context.Context, d *delivery.Delivery) (bool, error) {
 	var stored bool
 	err := s.write(ctx, func(tx Tx) error {
@@ -54,6 +55,14 @@ func (s *Store) RecordDelivery(ctx context.Context, d *delivery.Delivery) (bool,
 		err := tx.QueryRow(ctx, `INSERT INTO delivery_deliveries (source, delivery_id, kind, received_at, ignored, records)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
 			d.Source, d.ID, d.Kind, s.o.D.Time(d.ReceivedAt), d.Ignored, d.Records()).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) && d.Ignored == "" {
+			// A redelivery of one that was ignored, and now is not (its
+			// source was configured since: GitHub's Redeliver keeps the
+			// ID), takes its place; one stored before stays.
+			err = tx.QueryRow(ctx, `UPDATE delivery_deliveries SET kind = ?, received_at = ?, ignored = '', records = ?
+				WHERE source = ? AND delivery_id = ? AND ignored <> '' RETURNING id`,
+				d.Kind, s.o.D.Time(d.ReceivedAt), d.Records(), d.Source, d.ID).Scan(&id)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // a redelivery
 		} else if err != nil {

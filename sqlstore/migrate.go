@@ -34,13 +34,60 @@ func Migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, renamed map
 			return nil, fmt.Errorf("rename migration %s to %s: %w", from, to, err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	todo, err := pending(ctx, tx, fsys, nil)
+	if err != nil {
+		return nil, err
+	}
+	var ran []string
+	for _, name := range todo {
+		base := path.Base(name)
+		buf, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return ran, err
+		}
+		if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+			return ran, fmt.Errorf("%s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO schema_migrations (name) VALUES (?)`), base); err != nil {
+			return ran, err
+		}
+		ran = append(ran, base)
+	}
+	return ran, nil
+}
+
+// Pending returns the names of the migrations of fsys that Migrate would
+// apply, reading only: a process that must not change the schema of a
+// store another process serves asks it first. Records of renamed files
+// count under their current names; a record of a newer version is the
+// error Migrate returns.
+func Pending(ctx context.Context, q Querier, fsys fs.FS, renamed map[string]string) ([]string, error) {
+	names, err := pending(ctx, q, fsys, renamed)
+	for i, name := range names {
+		names[i] = path.Base(name)
+	}
+	return names, err
+}
+
+// Querier is what Pending reads with: a *sql.DB or a *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// pending returns the paths in fsys of the migrations not recorded in
+// schema_migrations, in order, reading records of renamed files under
+// their current names.
+func pending(ctx context.Context, q Querier, fsys fs.FS, renamed map[string]string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM schema_migrations`)
 	if err != nil {
 		return nil, err
 	}
 	done, err := collect(rows, func(rows *sql.Rows) (string, error) {
 		var name string
 		err := rows.Scan(&name)
+		if to, ok := renamed[name]; ok {
+			name = to
+		}
 		return name, err
 	})
 	if err != nil {
@@ -68,23 +115,11 @@ func Migrate(ctx context.Context, tx *sql.Tx, d Dialect, fsys fs.FS, renamed map
 			return nil, fmt.Errorf("%s: recorded in schema_migrations but not a migration of this version: the store was migrated by a newer Valueloop; run that version, or restore a backup taken before the upgrade (docs/operations.md)", name)
 		}
 	}
-	var ran []string
+	var todo []string
 	for _, name := range names {
-		base := path.Base(name)
-		if applied[base] {
-			continue
+		if !applied[path.Base(name)] {
+			todo = append(todo, name)
 		}
-		buf, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return ran, err
-		}
-		if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
-			return ran, fmt.Errorf("%s: %w", base, err)
-		}
-		if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO schema_migrations (name) VALUES (?)`), base); err != nil {
-			return ran, err
-		}
-		ran = append(ran, base)
 	}
-	return ran, nil
+	return todo, nil
 }

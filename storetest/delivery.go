@@ -31,6 +31,9 @@ var deliveryCases = []struct {
 	{"Sources", testDeliverySources},
 	{"Catalog", testDeliveryCatalog},
 	{"Corrections", testDeliveryCorrections},
+	{"LongID", testDeliveryLongID},
+	{"Text", testDeliveryText},
+	{"IgnoredRedelivered", testDeliveryIgnoredRedelivered},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {

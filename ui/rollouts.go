@@ -21,6 +21,7 @@ type rolloutRow struct {
 	Meter      template.HTML
 	Guardrails []rollout.GuardrailResult
 	Waiting    string
+	Held       *rollout.Hold
 }
 
 type rolloutsData struct {
@@ -46,7 +47,7 @@ func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
 			row := rolloutRow{Rollout: ro, Meter: meter(ro.Plan.Flag+" serves "+ro.Plan.Variant+" to "+pct(ro.Percent/100)+" of users", ro.Percent)}
 			if ro.State.Active() {
 				if st, err := u.Rollouts.Status(r.Context(), ro.Environment, ro.Plan.Flag); err == nil {
-					row.Guardrails, row.Waiting = st.Guardrails, st.Waiting
+					row.Guardrails, row.Waiting, row.Held = st.Guardrails, st.Waiting, st.Held
 				}
 			}
 			out = append(out, row)

@@ -96,6 +96,11 @@ func (r *Recognizer) Match(c ChangeText) []Match {
 	}
 	if c.Branch != "" {
 		branch := strings.TrimPrefix(c.Branch, "refs/heads/")
+		// A fork's branch is qualified by the fork ("owner/name:ref"; a ref
+		// has no ':'): the prefix is the ref's.
+		if i := strings.LastIndexByte(branch, ':'); i >= 0 {
+			branch = branch[i+1:]
+		}
 		// Each prefix of the branch, longest first: a map lookup per length,
 		// whatever the number of features.
 		for n := min(len(branch), r.longest); n > 0; n-- {

@@ -20,6 +20,7 @@ func TestRecognizer(t *testing.T) {
 		{"label, any case", ChangeText{Labels: []string{"bug", "Feature:Onboarding"}}, []Match{{"new-onboarding", "label"}}},
 		{"branch prefix", ChangeText{Branch: "refs/heads/onboarding/step-two"}, []Match{{"new-onboarding", "branch"}}},
 		{"branch not matching", ChangeText{Branch: "main"}, nil},
+		{"fork's branch prefix", ChangeText{Branch: "octo-fork/shop:onboarding/step-two"}, []Match{{"new-onboarding", "branch"}}},
 		{"several ways, one match", ChangeText{Message: "Feature: new-onboarding", Labels: []string{"feature:onboarding"}, Branch: "onboarding/x"},
 			[]Match{{"new-onboarding", "trailer"}}},
 	} {

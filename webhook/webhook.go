@@ -98,7 +98,8 @@ type Target struct {
 func (t Target) Check() error {
 	u, err := url.Parse(t.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("webhook URL %q: want an http or https URL", t.URL)
+		// Not the URL itself: its path may be the secret (Slack).
+		return fmt.Errorf("webhook URL %s: want an http or https URL with a host", redact(t.URL))
 	}
 	switch t.Format {
 	case Slack:
@@ -414,6 +415,11 @@ func (s *Sender) post(ctx context.Context, t Target, event, id string, body []by
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		// The client's error quotes the URL, whose path may be the
+		// secret (Slack); it is logged and recorded on the span.
+		if ue, ok := err.(*url.Error); ok {
+			ue.URL = redact(t.URL)
+		}
 		return true, 0, err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -480,8 +486,6 @@ func newID() string {
 	return "msg_" + hex.EncodeToString(b[:])
 }
 
-// redact keeps a URL's scheme and host for logs: Slack webhook URLs carry
-// their secret in the path.
 // host is the host of a target's URL: its path may hold a secret (Slack).
 func host(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
@@ -490,10 +494,12 @@ func host(raw string) string {
 	return ""
 }
 
+// redact keeps a URL's scheme and host for logs and errors: Slack webhook
+// URLs carry their secret in the path.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
+	if err != nil || u.Host == "" {
+		return "(not shown: not a URL with a host)"
 	}
 	return u.Scheme + "://" + u.Host + "/…"
 }

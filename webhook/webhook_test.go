@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -356,4 +357,49 @@ func mustInt(t *testing.T, s string) int64 {
 		t.Fatalf("not a number: %q", s)
 	}
 	return n
+}
+
+// syncBuffer is a log a sender's goroutine writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestFailedDeliveryLogHidesTheURL: a delivery that cannot reach its
+// receiver is logged with the URL's scheme and host only. The HTTP client's
+// error quotes the whole URL ("Post \"https://…/services/T/B/secret\": …"),
+// and a Slack URL's path is its secret.
+func TestFailedDeliveryLogHidesTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/services/T0/B0/PATHSECRET"
+	srv.Close() // nothing listens: the client fails to connect
+	var logs syncBuffer
+	s := webhook.NewSender([]webhook.Target{{URL: url, Format: webhook.Slack}}, slog.New(slog.NewTextHandler(&logs, nil)))
+	s.Attempts = 1
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Send(webhook.Message{Event: "rollout.pause", Text: "x"})
+	for deadline := time.Now().Add(10 * time.Second); s.Failed.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.Failed.Load() != 1 || !strings.Contains(logs.String(), "webhook delivery failed") {
+		t.Fatalf("failed %d, logs:\n%s", s.Failed.Load(), logs.String())
+	}
+	if strings.Contains(logs.String(), "PATHSECRET") {
+		t.Errorf("the log shows the URL's secret path:\n%s", logs.String())
+	}
 }

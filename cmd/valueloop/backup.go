@@ -99,7 +99,7 @@ func runRestore(ctx context.Context, e *cliEnv, args []string) error {
 	if err := sqlite.Check(ctx, file); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	unlock, err := lockDataDir(*data)
+	unlock, err := lockDataDir(*data, "restore")
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

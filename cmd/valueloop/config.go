@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
+	"github.com/valueloop/valueloop/webhook"
 )
 
 // The configuration of `valueloop serve` is one table: every setting has a
@@ -113,27 +114,21 @@ func storeSettings() []setting {
 }
 
 // secretSettings are the settings that hold secrets: the admin token and
-// the rollout webhooks (whose Slack URLs are secrets too).
+// the rollout webhooks (whose URLs often carry one in their path or query).
 func secretSettings() []setting {
 	return []setting{
 		{name: "admin-token", env: "VALUELOOP_ADMIN_TOKEN", secret: true,
 			usage: "admin `TOKEN` to create when the store has no admin token (prefer the variable: flags show in ps)",
 			set:   func(c *serveConfig, v string) error { c.AdminToken = v; return nil },
 			get:   func(c *serveConfig) any { return maskSecret(c.AdminToken) }},
-		{name: "webhook", env: "VALUELOOP_WEBHOOK", kind: kindList,
+		{name: "webhook", env: "VALUELOOP_WEBHOOK", kind: kindList, secret: true,
 			usage: "`URL` that receives rollout events as JSON signed with the webhook secret (repeatable)",
 			set:   func(c *serveConfig, v string) error { return c.Rollouts.Webhooks.Set(v) },
-			get:   func(c *serveConfig) any { return []string(c.Rollouts.Webhooks) }},
+			get:   func(c *serveConfig) any { return maskURLPaths(c.Rollouts.Webhooks) }},
 		{name: "slack-webhook", env: "VALUELOOP_SLACK_WEBHOOK", kind: kindList, secret: true,
 			usage: "Slack-compatible incoming-webhook `URL` that receives rollout events (repeatable)",
 			set:   func(c *serveConfig, v string) error { return c.Rollouts.SlackWebhooks.Set(v) },
-			get: func(c *serveConfig) any {
-				var s []string
-				for _, u := range c.Rollouts.SlackWebhooks {
-					s = append(s, maskURLPath(u))
-				}
-				return s
-			}},
+			get:   func(c *serveConfig) any { return maskURLPaths(c.Rollouts.SlackWebhooks) }},
 		{name: "webhook-secret", env: "VALUELOOP_WEBHOOK_SECRET", secret: true,
 			usage: "`SECRET` the --webhook deliveries are signed with (prefer the variable: flags show in ps)",
 			set:   func(c *serveConfig, v string) error { c.Rollouts.WebhookSecret = v; return nil },
@@ -294,8 +289,8 @@ func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool,
 	if len(problems) == 0 {
 		for _, t := range cfg.Rollouts.targets() {
 			if err := t.Check(); err != nil {
-				if t.Secret == "" {
-					problems = append(problems, fmt.Sprintf("webhook %s: set webhook-secret (VALUELOOP_WEBHOOK_SECRET) to the secret its deliveries are signed with", t.URL))
+				if t.Format == webhook.Generic && t.Secret == "" {
+					problems = append(problems, fmt.Sprintf("webhook %s: set webhook-secret (VALUELOOP_WEBHOOK_SECRET) to the secret its deliveries are signed with", maskURLPath(t.URL)))
 				} else {
 					problems = append(problems, fmt.Sprintf("webhook: %v", err))
 				}
@@ -449,17 +444,42 @@ func maskSecret(s string) string {
 	return masked
 }
 
-var dsnPassword = regexp.MustCompile(`(password=)(\S+)`)
+// dsnPassword is the password of a key=value DSN, quoted or not (libpq
+// allows spaces around the = and quotes a value that has spaces), and
+// queryPassword that of a URL's query.
+var (
+	dsnPassword   = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+	queryPassword = regexp.MustCompile(`((?:^|&)password=)[^&]*`)
+)
 
-// maskDSN hides the password of a PostgreSQL URL or key=value DSN.
+// maskDSN hides the password of a PostgreSQL URL (in its user information
+// or its query) or key=value DSN. A URL that does not parse keeps only its
+// scheme: where its password ends cannot be told.
 func maskDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+	scheme, _, _ := strings.Cut(dsn, "://")
+	if scheme != "postgres" && scheme != "postgresql" {
+		return dsnPassword.ReplaceAllString(dsn, "${1}"+masked)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return scheme + "://" + masked
+	}
+	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), masked)
-			return strings.Replace(u.String(), url.QueryEscape(masked), masked, 1)
 		}
 	}
-	return dsnPassword.ReplaceAllString(dsn, "${1}"+masked)
+	u.RawQuery = queryPassword.ReplaceAllString(u.RawQuery, "${1}"+masked)
+	return strings.ReplaceAll(u.String(), url.QueryEscape(masked), masked)
+}
+
+// maskURLPaths masks each of a list of webhook URLs.
+func maskURLPaths(urls []string) []string {
+	var s []string
+	for _, u := range urls {
+		s = append(s, maskURLPath(u))
+	}
+	return s
 }
 
 // maskURLPath keeps a URL's host and hides its path and query, where

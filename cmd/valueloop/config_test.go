@@ -159,6 +159,54 @@ func TestPrintConfig(t *testing.T) {
 	}
 }
 
+// TestPrintConfigMasksEverySecret: every setting that may carry a secret is
+// masked by --print-config, with what lets the operator recognise it kept:
+// a --webhook URL (whose path or query often holds a token) keeps its scheme
+// and host, as a Slack URL does; a DSN keeps all but its password, however
+// it is written; the tracing endpoint drops its user information. A
+// configuration refused for a webhook without a secret names the webhook
+// by its host, not by its secret-bearing URL.
+func TestPrintConfigMasksEverySecret(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{env: map[string]string{"VALUELOOP_WEBHOOK_SECRET": "whsec_c2VjcmV0"},
+			args: []string{"--webhook", "https://hooks.example.com/in/PATHSECRET?token=QUERYSECRET", "--webhook", "http://USERSECRET:PWSECRET@events.example:8443/x"},
+			want: []string{"- https://hooks.example.com/********", "- http://events.example:8443/********"}},
+		{env: map[string]string{"VALUELOOP_DATABASE": "host=db user=vl password='PWSECRET with spaces' dbname=vl"},
+			want: []string{"database: host=db user=vl password=******** dbname=vl"}},
+		{env: map[string]string{"VALUELOOP_DATABASE": "postgres://vl@db:5432/vl?password=PWSECRET&sslmode=disable"},
+			want: []string{"database: postgres://vl@db:5432/vl?password=********&sslmode=disable"}},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://USERSECRET:PWSECRET@collector:4318"},
+			want: []string{"OTLP http/protobuf to https://collector:4318/v1/traces"}},
+	} {
+		code, stdout, stderr := runCLIEnv(t, tc.env, append([]string{"serve", "--print-config"}, tc.args...)...)
+		if code != exitOK {
+			t.Fatalf("%v %v: exit %d: %s", tc.env, tc.args, code, stderr)
+		}
+		for _, secret := range []string{"PATHSECRET", "QUERYSECRET", "USERSECRET", "PWSECRET", "spaces", "c2VjcmV0"} {
+			if strings.Contains(stdout, secret) {
+				t.Errorf("--print-config shows the secret %q:\n%s", secret, stdout)
+			}
+		}
+		for _, want := range tc.want {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("--print-config lacks %q:\n%s", want, stdout)
+			}
+		}
+	}
+	code, _, stderr := runCLIEnv(t, nil, "serve", "--print-config", "--webhook", "https://hooks.example.com/in/PATHSECRET")
+	if code != exitUsage || strings.Contains(stderr, "PATHSECRET") || !strings.Contains(stderr, "https://hooks.example.com/") {
+		t.Errorf("webhook without a secret: exit %d, want a usage error naming the webhook by its host only:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLIEnv(t, nil, "serve", "--print-config", "--slack-webhook", "hooks.slack.com/services/T0/B0/PATHSECRET")
+	if code != exitUsage || strings.Contains(stderr, "PATHSECRET") || !strings.Contains(stderr, "want an http or https URL") {
+		t.Errorf("webhook URL without a scheme: exit %d, want a usage error that does not print it:\n%s", code, stderr)
+	}
+}
+
 // TestPrintConfigTracing: --print-config says whether tracing is on, what
 // turned it on and where spans go; a bad OTEL variable stops the start.
 func TestPrintConfigTracing(t *testing.T) {

@@ -80,7 +80,7 @@ func isPostgresDSN(s string) bool {
 // embedded SQLite store in cfg.DataDir.
 func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 	if cfg.Database == "" {
-		unlock, err := lockDataDir(cfg.DataDir)
+		unlock, err := lockDataDir(cfg.DataDir, "serve")
 		if err != nil {
 			return nil, err
 		}

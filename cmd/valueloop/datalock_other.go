@@ -3,4 +3,4 @@
 package main
 
 // lockDataDir takes no lock where flock is not available.
-func lockDataDir(dir string) (release func(), err error) { return func() {}, nil }
+func lockDataDir(dir, command string) (release func(), err error) { return func() {}, nil }

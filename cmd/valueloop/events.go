@@ -222,6 +222,7 @@ type importer struct {
 	body  bytes.Buffer
 	lines []int // file line number of each event in body
 	read  int64 // bytes of the file read so far
+	shown int   // rejected events listed so far, of the whole file
 }
 
 func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
@@ -285,9 +286,10 @@ func (im *importer) flush(ctx context.Context) error {
 	sum.Duplicates += res.Duplicates
 	sum.Rejected += res.Rejected
 	for _, r := range res.Results {
-		if r.Status != ingest.StatusRejected || sum.Rejected-res.Rejected >= maxShown {
+		if r.Status != ingest.StatusRejected || im.shown >= maxShown {
 			continue
 		}
+		im.shown++
 		im.bar.Clear()
 		field := ""
 		if r.Field != "" {
@@ -308,8 +310,8 @@ func (im *importer) flush(ctx context.Context) error {
 // report writes the summary of the import.
 func (im *importer) report(asJSON bool) error {
 	sum := im.sum
-	if sum.Rejected > maxShown {
-		fmt.Fprintf(im.e.stderr, "... and %d more rejected events\n", sum.Rejected-maxShown)
+	if sum.Rejected > im.shown {
+		fmt.Fprintf(im.e.stderr, "... and %d more rejected events (%d rejected in all)\n", sum.Rejected-im.shown, sum.Rejected)
 	}
 	if asJSON {
 		writeJSONOut(im.e, sum)

@@ -359,3 +359,33 @@ func TestImportOneRejected(t *testing.T) {
 		t.Errorf("import of one bad line: exit %d, stderr %q; want one event rejected, in the singular", code, stderr)
 	}
 }
+
+// TestImportListsTwentyRejectedInAll: an import lists the first 20
+// rejected events of the whole file, however its batches fall, then says
+// how many more there were and how many in all. Before, the cap was tested
+// against the count before each batch, so a batch that began under it
+// listed every one of its rejections (all 150 here, in one batch).
+func TestImportListsTwentyRejectedInAll(t *testing.T) {
+	s := MustServe(t, "")
+	file := filepath.Join(t.TempDir(), "bad.ndjson")
+	var lines []string
+	for i := range 150 {
+		lines = append(lines, fmt.Sprintf(`{"type":"tracking","id":"b%d","name":"purchase","targetingKey":"u1","value":"ten","time":"2026-01-01T00:02:00Z"}`, i))
+	}
+	mustWrite(t, file, strings.Join(lines, "\n")+"\n")
+	for _, batch := range []string{"1000", "7"} {
+		code, _, stderr := s.cli(t, s.Admin, "events", "import", "--env", "production", "--batch", batch, file)
+		if code != exitInvalid {
+			t.Errorf("batch %s: exit %d, want %d", batch, code, exitInvalid)
+		}
+		if n := strings.Count(stderr, "bad.ndjson:"); n != 20 {
+			t.Errorf("batch %s: %d rejected events listed, want 20:\n%s", batch, n, stderr)
+		}
+		if !strings.Contains(stderr, "bad.ndjson:20: rejected") || strings.Contains(stderr, "bad.ndjson:21:") {
+			t.Errorf("batch %s: want lines 1 to 20 listed:\n%s", batch, stderr)
+		}
+		if !strings.Contains(stderr, "... and 130 more rejected events (150 rejected in all)") {
+			t.Errorf("batch %s: stderr does not end with the count of the rest and of all:\n%s", batch, stderr)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -16,8 +17,10 @@ import (
 
 const tokenRecoverMore = `Works on the store itself, not through a server: with the server stopped,
 or running (a server on the same --data picks the new token up within
-seconds; PostgreSQL nodes at once). The new token is recorded in the audit
-trail (action token.create, actor recovery:USER@HOST).
+seconds; PostgreSQL nodes at once). Beside a running server it changes no
+schema: a valueloop newer than the server refuses; use the server's version.
+The new token is recorded in the audit trail (action token.create, actor
+recovery:USER@HOST).
 
 The old admin tokens stay valid: a lost token is not a leaked one. If one
 may have leaked, add --revoke-others to revoke every other admin token in the
@@ -127,11 +130,42 @@ func openRecoveryStore(data, database string) (recoveryStore, string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, "", usageErrorf("--data %s: no Valueloop store there (%s: %v); give the --data directory the server uses, or --database", data, path, err)
 	}
+	// With no server on the directory, recovery holds its lock, so that
+	// none starts (nor a restore replaces the file) meanwhile. Beside a
+	// running server it works on the live store, SQLite serialising the
+	// writes, but changes no schema: a newer valueloop would migrate the
+	// store under the older server.
 	db := sqlite.NewDB(path)
-	if err := db.Open(); err != nil {
+	unlock, err := lockDataDir(data, "token recover")
+	var busy *dataDirBusy
+	switch {
+	case errors.As(err, &busy) && busy.holder == "serve":
+		db.KeepSchema = true
+		unlock = func() {}
+	case errors.As(err, &busy):
+		return nil, "", fmt.Errorf("--data %s: a valueloop %s (process %s) is using this data directory; run token recover when it has finished", data, busy.holder, busy.pid)
+	case err != nil:
 		return nil, "", err
 	}
-	return db, "sqlite:" + path, nil
+	if err := db.Open(); err != nil {
+		unlock()
+		if errors.Is(err, sqlite.ErrMigrationsPending) {
+			return nil, "", fmt.Errorf("--data %s: a valueloop server (process %s) is running on this store, and this valueloop would migrate it under that server: %w; run the token recover of the server's version, or stop the server first", data, busy.pid, err)
+		}
+		return nil, "", err
+	}
+	return lockedStore{db, unlock}, "sqlite:" + path, nil
+}
+
+// lockedStore releases the data directory's lock when it is closed.
+type lockedStore struct {
+	recoveryStore
+	unlock func()
+}
+
+func (s lockedStore) Close() error {
+	defer s.unlock()
+	return s.recoveryStore.Close()
 }
 
 // recoveryActor names who recovered, for the audit trail.

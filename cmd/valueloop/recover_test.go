@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"net"
 	"path/filepath"
@@ -159,5 +160,70 @@ func TestFirstTokenOnlyWhenListening(t *testing.T) {
 	srv := MustServeEnv(t, data, nil)
 	if !strings.Contains(srv.Stderr.String(), "vl_admin_") {
 		t.Errorf("the start after the failed one printed no admin token:\n%s", srv.Stderr.String())
+	}
+}
+
+// TestRecoverBesideAnOlderServer: token recover on the data directory of a
+// running server changes no schema under it. The server here is "older":
+// its store lacks the record of this version's last migration, which a
+// recovery opening the store the ordinary way would apply (rebuilding a
+// table the server writes to). It is refused, naming the directory and the
+// server, and the store is left as it was.
+func TestRecoverBesideAnOlderServer(t *testing.T) {
+	srv := MustServe(t, "")
+	path := filepath.Join(srv.DataDir, "valueloop.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var last string
+	if err := raw.QueryRow(`SELECT max(name) FROM schema_migrations`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`DELETE FROM schema_migrations WHERE name = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) (n int) {
+		t.Helper()
+		if err := raw.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tokens := count(`SELECT count(*) FROM tokens`)
+
+	code, stdout, stderr := offline(t, nil, "token", "recover", "--data", srv.DataDir)
+	if code == exitOK || stdout != "" || !strings.Contains(stderr, srv.DataDir) || !strings.Contains(stderr, "server") || !strings.Contains(stderr, last) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a refusal naming the directory, the running server and the migration", code, stdout, stderr)
+	}
+	if n := count(`SELECT count(*) FROM schema_migrations WHERE name = '` + last + `'`); n != 0 {
+		t.Errorf("token recover applied %s under the running server", last)
+	}
+	if n := count(`SELECT count(*) FROM tokens`); n != tokens {
+		t.Errorf("tokens: %d, want %d: a refused recovery made one", n, tokens)
+	}
+}
+
+// TestRecoverWaitsForARestore: token recover takes the data directory's
+// lock when no server holds it; while another command that owns the store
+// (a restore replacing its file) holds it, recovery is refused, naming
+// the directory and the command, and makes nothing: a token written to
+// the file being replaced would be lost.
+func TestRecoverWaitsForARestore(t *testing.T) {
+	srv := MustServe(t, "")
+	srv.Stop(t)
+	unlock, err := lockDataDir(srv.DataDir, "restore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := offline(t, nil, "token", "recover", "--data", srv.DataDir)
+	unlock()
+	if code == exitOK || stdout != "" || !strings.Contains(stderr, srv.DataDir) || !strings.Contains(stderr, "restore") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want a refusal naming the directory and the restore", code, stdout, stderr)
+	}
+	code, stdout, stderr = offline(t, nil, "token", "recover", "--data", srv.DataDir)
+	if code != exitOK || stdout == "" {
+		t.Errorf("once the restore is done: exit %d, %q", code, stderr)
 	}
 }

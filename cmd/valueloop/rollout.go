@@ -347,6 +347,9 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	}
 	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
+	if st.Held != nil {
+		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.Local().Format("2006-01-02 15:04"), st.Held.Reason)
+	}
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
 	}

@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
 
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
@@ -57,21 +60,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 // engine ticks every 50ms: bad input, start, pause, resume, completion by
 // the engine announced to a Slack-compatible webhook, and a conflict.
 func TestRolloutCLI(t *testing.T) {
-	hooks := make(chan []byte, 32)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hooks <- b
-	}))
-	defer recv.Close()
-	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
-	def := filepath.Join(t.TempDir(), "greet.json")
-	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`), 0o600)
-	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
-		t.Fatalf("flags set: %d %s", code, stderr)
-	}
-	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
-		t.Fatalf("metrics create: %d %s", code, stderr)
-	}
+	s, hooks := greetServer(t)
 	start := []string{"rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off"}
 	checkRolloutBadPlans(t, s, start)
 	code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "maybe", "--baseline", "off", "--steps", "10%")
@@ -132,6 +121,29 @@ func TestRolloutCLI(t *testing.T) {
 		t.Errorf("rollback after completion: exit %d %q", code, stderr)
 	}
 	checkRolloutWebhooks(t, hooks)
+}
+
+// greetServer starts a server whose rollout engine checks every 50ms and
+// posts to a Slack-compatible receiver (the bodies it gets come on the
+// channel), with flag greet (off, on) and metric errors in production.
+func greetServer(t *testing.T) (*testServer, chan []byte) {
+	t.Helper()
+	hooks := make(chan []byte, 32)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks <- b
+	}))
+	t.Cleanup(recv.Close)
+	s := MustServe(t, "", "--rollout-interval", "50ms", "--slack-webhook", recv.URL+"/services/T0/B0/x")
+	def := filepath.Join(t.TempDir(), "greet.json")
+	mustWrite(t, def, `{"state":"ENABLED","variants":{"off":false,"on":true},"defaultVariant":"off"}`)
+	if code, _, stderr := s.cli(t, s.Admin, "flags", "set", "greet", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("flags set: %d %s", code, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "errors", "--kind", "conversion", "--event", "error", "--direction", "lower"); code != 0 {
+		t.Fatalf("metrics create: %d %s", code, stderr)
+	}
+	return s, hooks
 }
 
 // checkRolloutBadPlans checks that plans the server or the CLI refuses say why.
@@ -390,4 +402,107 @@ func TestRolloutPlanFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRolloutStatusShowsAHold: rollout status says, in a line of its own,
+// that a step is held past its time, since when and by which guardrail's
+// users; a rollout not held has no such line.
+func TestRolloutStatusShowsAHold(t *testing.T) {
+	since := time.Date(2026, 11, 23, 10, 0, 0, 0, time.Local)
+	st := &rollout.Status{Rollout: rollout.Rollout{ID: 3, Environment: "production", State: rollout.Running, Percent: 5,
+		Plan: rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}},
+		Held: &rollout.Hold{Since: since, Reason: "step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page",
+			Guardrails: []rollout.HeldGuardrail{{Metric: "error-rate", BaselineUsers: 40, VariantUsers: 3, Needs: 100}}}}
+	var out strings.Builder
+	writeRolloutStatus(&out, st)
+	if want := "  HELD      since 2026-11-23 10:00: step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("status lacks %q:\n%s", want, out.String())
+	}
+	st.Held = nil
+	out.Reset()
+	writeRolloutStatus(&out, st)
+	if strings.Contains(out.String(), "HELD") {
+		t.Errorf("a rollout not held shows a hold:\n%s", out.String())
+	}
+}
+
+// TestHeldRolloutShownEverywhere: a real server whose rollout's 5% step
+// has outlived its second without a user in its guardrail says so in the
+// API's status, in rollout status and on the dashboard's rollout pages,
+// and announces it to the webhook once; it does not advance.
+func TestHeldRolloutShownEverywhere(t *testing.T) {
+	s, hooks := greetServer(t)
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off", "--steps", "5%:1s,100%", "--guardrail", "errors"); code != 0 {
+		t.Fatalf("rollout start: %d %s", code, stderr)
+	}
+	var st rollout.Status
+	waitUntil(t, "the step is held", 30*time.Second, func() bool {
+		_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
+		st = rollout.Status{}
+		json.Unmarshal([]byte(stdout), &st)
+		return st.Held != nil && slices.ContainsFunc(st.History, func(ev rollout.Event) bool { return ev.Kind == rollout.KindHold })
+	})
+	if st.State != rollout.Running || st.Percent != 5 || len(st.Held.Guardrails) != 1 || st.Held.Guardrails[0] != (rollout.HeldGuardrail{Metric: "errors", Needs: 100}) {
+		t.Errorf("held status: %s at %v%%, %+v", st.State, st.Percent, st.Held)
+	}
+	_, text, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production")
+	if !strings.Contains(text, "HELD      since") || !strings.Contains(text, "errors has 0 in off and 0 in on") {
+		t.Errorf("rollout status does not show the hold:\n%s", text)
+	}
+	admin := mustSignIn(t, s.URL, s.Admin)
+	_, page := admin.get("/rollouts/production/greet")
+	if held := elementByID(t, page, "held"); held == "" || !strings.Contains(page, "errors has 0 in off and 0 in on") {
+		t.Errorf("the rollout page shows no hold (#held %q)", held)
+	}
+	for _, p := range checkHTML(page) {
+		t.Errorf("/rollouts/production/greet held: %s", p)
+	}
+	if _, list := admin.get("/rollouts"); !strings.Contains(list, `<strong class="held">held past its step's time</strong>`) {
+		t.Errorf("the rollouts page does not say the rollout is held")
+	}
+	var texts []string
+	for len(texts) < 2 { // the start, then the hold
+		select {
+		case b := <-hooks:
+			var p webhook.SlackPayload
+			json.Unmarshal(b, &p)
+			texts = append(texts, p.Text)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("webhooks so far: %q", texts)
+		}
+	}
+	if !strings.HasPrefix(texts[1], "Rollout 1 held: on of greet in production stays at 5%") {
+		t.Errorf("webhook texts %q: want the start, then the hold", texts)
+	}
+	// However many ticks it stays held, it is announced once.
+	_, audit, _ := s.cli(t, s.Admin, "audit", "--output", "json")
+	if n := strings.Count(audit, `"rollout.hold"`); n != 1 {
+		t.Errorf("%d rollout.hold audit entries, want 1", n)
+	}
+}
+
+// elementByID returns the text of the element of page with the id, or "".
+func elementByID(t *testing.T, page, id string) string {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text func(n *html.Node) string
+	text = func(n *html.Node) string {
+		if n.Type == html.TextNode {
+			return n.Data
+		}
+		var s string
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			s += text(c)
+		}
+		return s
+	}
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && attr(n, "id") == id {
+			return text(n)
+		}
+	}
+	return ""
 }
