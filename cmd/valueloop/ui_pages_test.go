@@ -253,3 +253,28 @@ func TestDashboardAuditNamesWhatChanged(t *testing.T) {
 		t.Errorf("the rollout's start is not shown as a whole rollout added:\n%s", entry)
 	}
 }
+
+// TestDashboardSampleRatioUnchecked: an experiment whose sample ratio is
+// not checked yet (no users) says so in the list, as the CLI does ("SRM:
+// not checked yet"), rather than "ok".
+func TestDashboardSampleRatioUnchecked(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/theme/hypothesis", srv.Admin,
+		`{"statement":"a dark theme keeps evening visitors","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("hypothesis on theme: %d %s", resp.StatusCode, body)
+	}
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "theme", "--env", "production")
+	if code != 0 || !strings.Contains(out, "SRM: not checked yet") {
+		t.Fatalf("valueloop experiment results theme: %d, want its SRM not checked yet:\n%s", code, out)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/experiments")
+	i := strings.Index(page, `<a href="/experiments/production/theme">`)
+	if i < 0 {
+		t.Fatal("/experiments does not list theme")
+	}
+	row := page[i : i+strings.Index(page[i:], "</tr>")]
+	if !strings.Contains(row, "<td>not checked yet</td>") {
+		t.Errorf("theme's sample ratio on /experiments is not 'not checked yet':\n%s", row)
+	}
+}
