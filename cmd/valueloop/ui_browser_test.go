@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,25 @@ func (c *chrome) longKey() {
 	}
 	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/environments/production/flags/"+key, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
 		c.t.Fatalf("delete the flag with a long key: %d %s", resp.StatusCode, body)
+	}
+	// A feature's key may be 100 characters: the overview's stages keep
+	// their equal widths.
+	feature := strings.Repeat("f", 50) + "-" + strings.Repeat("g", 49)
+	if resp, body := post(c.t, c.srv.URL+"/api/v1/features", c.srv.Admin, `{"key":"`+feature+`","title":"A long key","objective":"activation",`+
+		`"hypothesis":{"change":"x","for":"y","outcome":"z"}}`); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("create a feature with a long key: %d %s", resp.StatusCode, body)
+	}
+	c.open("/")
+	c.fits("/ with a long feature key")
+	widths, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll(".stage")].map(e => Math.round(e.getBoundingClientRect().width))`))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if len(widths) == 0 || slices.Max(widths)-slices.Min(widths) > 1 {
+		c.t.Errorf("the overview's stage cards are %v px wide with a 100-character feature key, want equal widths", widths)
+	}
+	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/features/"+feature, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("delete the feature with a long key: %d %s", resp.StatusCode, body)
 	}
 }
 
