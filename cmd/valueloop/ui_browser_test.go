@@ -184,6 +184,7 @@ func (c *chrome) openPages() {
 	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
 	c.fits("/flags/production/theme")
 	c.longKey()
+	c.phone()
 	c.scheme("dark") // the dark theme follows the system's preference
 	c.open("/experiments/production/new-onboarding")
 	c.legible("/experiments/production/new-onboarding, dark")
@@ -255,6 +256,25 @@ func (c *chrome) longKey() {
 	}
 	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/features/"+feature, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
 		c.t.Fatalf("delete the feature with a long key: %d %s", resp.StatusCode, body)
+	}
+}
+
+// phone opens every page in a phone's width (390px): none is wider than
+// the screen (a wide table scrolls inside its card), so that the kill
+// switch, say, is in reach without scrolling sideways.
+func (c *chrome) phone() {
+	c.t.Helper()
+	c.do("phone", chromedp.EmulateViewport(390, 844))
+	defer c.do("desktop", chromedp.EmulateViewport(1280, 900))
+	for _, p := range dashboardPages {
+		c.open(p.path)
+		w, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if w[0] > w[1] {
+			c.t.Errorf("%s on a phone: %dpx wide in %dpx", p.path, w[0], w[1])
+		}
 	}
 }
 
