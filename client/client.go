@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,7 +31,30 @@ type Client struct {
 
 // New returns a client for the server at baseURL.
 func New(baseURL, token string) *Client {
-	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token,
+		HTTP: &http.Client{Timeout: 30 * time.Second, CheckRedirect: keepMethod}}
+}
+
+// redirectError refuses to follow a redirect that would change a request's
+// method.
+type redirectError struct{ method, from, to string }
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("%s %s was redirected to %s, which would receive it as a GET without its body, so it was not sent again: give that address as the server URL (--server, VALUELOOP_SERVER)", e.method, e.from, e.to)
+}
+
+// keepMethod follows redirects that keep the request's method (307, 308,
+// and any of a GET), and refuses those after which Go's client would send
+// a change as a GET (301, 302 and 303 of a POST, PUT or DELETE): the
+// change would not be made, yet the GET's answer would read as success.
+func keepMethod(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if first := via[0]; req.Method != first.Method {
+		return &redirectError{method: first.Method, from: first.URL.String(), to: req.URL.String()}
+	}
+	return nil
 }
 
 // Do sends a request with a JSON body (when in is not nil) and decodes a JSON
@@ -107,6 +131,9 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.HTTP.Do(req)
+	if re := (*redirectError)(nil); errors.As(err, &re) {
+		return nil, re // the server answered: not a matter of reaching it
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the Valueloop server at %s: %w", c.BaseURL, err)
 	}
@@ -229,7 +256,8 @@ type AuditEntry struct {
 	Diff []jsondiff.Op `json:"diff"`
 }
 
-// Audit lists audit entries, newest first.
+// Audit lists audit entries, newest first: up to f.Limit of them, older
+// than f.BeforeID when it is set (the next page).
 func (c *Client) Audit(ctx context.Context, f valueloop.AuditFilter) ([]AuditEntry, error) {
 	q := url.Values{}
 	if f.Environment != "" {
@@ -243,6 +271,9 @@ func (c *Client) Audit(ctx context.Context, f valueloop.AuditFilter) ([]AuditEnt
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.BeforeID > 0 {
+		q.Set("before", strconv.FormatInt(f.BeforeID, 10))
 	}
 	var out struct {
 		Entries []AuditEntry `json:"entries"`

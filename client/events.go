@@ -74,16 +74,30 @@ func (c *Client) Metric(ctx context.Context, env, key string) (*metric.Metric, e
 }
 
 // CreateMetric creates a metric; the server recomputes the environment's
-// aggregates before answering.
+// aggregates before answering, so the wait is bounded by ctx alone (see
+// untimed).
 func (c *Client) CreateMetric(ctx context.Context, env string, m metric.Metric) (*metric.Metric, error) {
 	var out metric.Metric
-	err := c.Do(ctx, http.MethodPost, metricsPath(env), m, &out)
+	err := c.untimed().Do(ctx, http.MethodPost, metricsPath(env), m, &out)
 	return &out, err
 }
 
-// DeleteMetric deletes a metric.
+// DeleteMetric deletes a metric; like CreateMetric, it answers after the
+// recomputation.
 func (c *Client) DeleteMetric(ctx context.Context, env, key string) error {
-	return c.Do(ctx, http.MethodDelete, metricsPath(env)+"/"+url.PathEscape(key), nil, nil)
+	return c.untimed().Do(ctx, http.MethodDelete, metricsPath(env)+"/"+url.PathEscape(key), nil, nil)
+}
+
+// untimed is c with an HTTP client without a Timeout, for the calls the
+// server answers after recomputing an environment's aggregates: on a large
+// store that takes longer than the Timeout client.New gives every request,
+// which would report a failure while the server carries on (and the
+// change is made). ctx still bounds them; c itself is untouched.
+func (c *Client) untimed() *Client {
+	u, hc := *c, *c.HTTP
+	hc.Timeout = 0
+	u.HTTP = &hc
+	return &u
 }
 
 // RebuildEvents recomputes env's aggregates from its stored events.
@@ -95,9 +109,10 @@ func (c *Client) RebuildEvents(ctx context.Context, env string) (ingest.RebuildR
 
 // RebuildEventsWatching is RebuildEvents that calls progress with each
 // report of the server while the recomputation runs (several a second).
+// The answer is a stream, bounded by ctx alone (see untimed).
 func (c *Client) RebuildEventsWatching(ctx context.Context, env string, progress func(ingest.RebuildStatus)) (ingest.RebuildResult, error) {
 	path := "/api/v1/environments/" + url.PathEscape(env) + "/events/rebuild"
-	resp, err := c.send(ctx, http.MethodPost, path, nil, false, map[string]string{"Accept": "application/x-ndjson"})
+	resp, err := c.untimed().send(ctx, http.MethodPost, path, nil, false, map[string]string{"Accept": "application/x-ndjson"})
 	if err != nil {
 		return ingest.RebuildResult{}, err
 	}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/valueloop/valueloop"
 )
@@ -94,7 +96,18 @@ func conditional(ifVersion int64, reason string) map[string]string {
 		h["If-Match"] = `"` + strconv.FormatInt(ifVersion, 10) + `"`
 	}
 	if reason != "" {
-		h["Valueloop-Reason"] = reason
+		h["Valueloop-Reason"] = oneLine(reason)
 	}
 	return h
+}
+
+// oneLine folds a reason's line breaks, tabs and other control characters
+// (each run of them, with the spaces around it) into one space: a header
+// cannot carry them, and Go's client would refuse to send the request. A
+// reason without them is sent as it is.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || unicode.IsControl(r) }), " ")
 }

@@ -164,15 +164,18 @@ func Dimensions() []metric.Dimension {
 }
 
 // experimentEvents returns the demo's events in batches the event API
-// would accept, none after now. The same seed gives the same users every
-// time; the times follow the week of now.
+// would accept, none after now. The same seed gives the same users and
+// events every time; the times follow the week of two days before now.
 func experimentEvents(now time.Time) [][]wireEvent {
 	const users = 4000
 	r := rand.New(rand.NewPCG(2026, 11))
-	// The two weeks end at the start of the current week, so that loading
-	// again within the week sends the very same events (same ids and
-	// times), which the pipeline stores once.
-	end := now.Truncate(7 * 24 * time.Hour)
+	// The two weeks end at the start of the week of two days ago, so that
+	// loading again within that week sends the very same events (same ids
+	// and times), which the pipeline stores once, and so that every event,
+	// up to two days after an exposure, has happened by now: ending at the
+	// start of the current week left some out early in the week, and the
+	// figures changed with the time of the week.
+	end := now.Add(-48 * time.Hour).Truncate(7 * 24 * time.Hour)
 	start := end.Add(-14 * 24 * time.Hour)
 	span := end.Sub(start)
 	var batches [][]wireEvent

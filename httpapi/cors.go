@@ -22,9 +22,12 @@ var browserRoutes = map[string]string{
 
 // CORS answers. Max-age is Chromium's ceiling (Firefox allows more): a
 // cached preflight costs no safety, since every request is checked against
-// its own token.
+// its own token. The allowed headers include W3C trace context, which the
+// server reads (package tracing): a page traced with OpenTelemetry sends it,
+// and a preflight that left it out would make the browser block the
+// evaluation itself.
 const (
-	corsAllowHeaders  = "Authorization, Content-Type, If-None-Match"
+	corsAllowHeaders  = "Authorization, Content-Type, If-None-Match, traceparent, tracestate, baggage"
 	corsExposeHeaders = "ETag, Retry-After"
 	corsMaxAge        = "7200"
 )

@@ -304,3 +304,17 @@ func TestRefusedAfterReady(t *testing.T) {
 	close(accept)
 	WaitEvent(t, p, openfeature.ProviderReady)
 }
+
+// TestHTTPClientWithTimeoutRefused: an HTTPClient with a Timeout would end
+// the stream every Timeout (PROVIDER_STALE, then READY, and the whole set
+// sent again, over and over); Init refuses it, naming the field.
+func TestHTTPClientWithTimeoutRefused(t *testing.T) {
+	srv := MustServe(t)
+	p := srv.NewProvider()
+	p.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	err := p.Init(openfeature.EvaluationContext{})
+	defer p.Shutdown()
+	if err == nil || !strings.Contains(err.Error(), "HTTPClient.Timeout") || !strings.Contains(err.Error(), "RequestTimeout") {
+		t.Errorf("Init = %v, want an error naming HTTPClient.Timeout and what to use instead", err)
+	}
+}

@@ -249,6 +249,12 @@ func (p *Provider) validate() error {
 	if p.HTTPClient == nil {
 		p.HTTPClient = &http.Client{}
 	}
+	if p.HTTPClient.Timeout != 0 {
+		// It would end the stream every Timeout: STALE, READY and the
+		// whole set again, over and over.
+		return errors.New("provider: HTTPClient.Timeout must be zero, not " + p.HTTPClient.Timeout.String() +
+			": the flag stream is one long request; RequestTimeout bounds event posts, IdleTimeout a silent stream")
+	}
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}

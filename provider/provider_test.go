@@ -241,11 +241,13 @@ func TestServerStoppedAndBack(t *testing.T) {
 // server's message.
 func TestRefusedToken(t *testing.T) {
 	srv := MustServe(t)
+	// The error carries the server's own explanation (its problem's
+	// detail), not only the status.
 	tests := []struct {
-		name, env, token, want string
+		name, env, token, want, detail string
 	}{
-		{"unknown token", testEnv, "vl_eval_not-a-token", "401"},
-		{"environment the token does not cover", "development", "", "403"},
+		{"unknown token", testEnv, "vl_eval_not-a-token", "401", "missing or invalid token"},
+		{"environment the token does not cover", "development", "", "403", "may not read the flag definitions of this environment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,8 +263,8 @@ func TestRefusedToken(t *testing.T) {
 			}
 			err := p.Init(openfeature.EvaluationContext{})
 			defer p.Shutdown()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Init = %v, want an error with %s", err, tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.detail) {
+				t.Errorf("Init = %v, want an error with %s and the server's %q", err, tt.want, tt.detail)
 			}
 		})
 	}

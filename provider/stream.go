@@ -151,15 +151,23 @@ func (e *statusError) refused() bool {
 	return e.status >= 400 && e.status < 500 && e.status != http.StatusRequestTimeout && e.status != http.StatusTooManyRequests
 }
 
+// readStatusError reads the server's explanation: the detail of its
+// problem (RFC 9457), or the message of the {"error": {...}} answers of
+// servers from before problems.
 func readStatusError(op string, resp *http.Response) error {
 	var body struct {
-		Error struct {
+		Detail string `json:"detail"`
+		Error  struct {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_ = json.Unmarshal(data, &body)
-	return &statusError{op: op, status: resp.StatusCode, message: body.Error.Message}
+	msg := body.Detail
+	if msg == "" {
+		msg = body.Error.Message
+	}
+	return &statusError{op: op, status: resp.StatusCode, message: msg}
 }
 
 // apply parses, compiles and swaps in one flag set received with event id.

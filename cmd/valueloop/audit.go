@@ -9,7 +9,7 @@ import (
 )
 
 func auditCommand() *command {
-	return &command{name: "audit", args: "[--env ENV] [--flag KEY] [--actor NAME] [--limit N]",
+	return &command{name: "audit", args: "[--env ENV] [--flag KEY] [--actor NAME] [--limit N] [--before ID]",
 		summary: "show the audit trail: who changed what, when and why", run: runAudit}
 }
 
@@ -21,6 +21,7 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&f.Target, "flag", "", "only this flag")
 	fs.StringVar(&f.Actor, "actor", "", "only changes by this token name")
 	fs.IntVar(&f.Limit, "limit", 20, "at most this many entries (1-1000)")
+	fs.Int64Var(&f.BeforeID, "before", 0, "only entries older than this `ID` (the next page: the last ID shown)")
 	_, c, err := cf.parse(e, fs, args)
 	if err != nil {
 		return err
@@ -44,6 +45,9 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 			}
 			fmt.Fprintf(e.stdout, "    %s\n", op)
 		}
+	}
+	if n := len(entries); n > 0 && n == f.Limit {
+		fmt.Fprintf(e.stderr, "Older entries: add --before %d for the next page.\n", entries[n-1].ID)
 	}
 	return nil
 }

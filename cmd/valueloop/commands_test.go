@@ -283,3 +283,28 @@ func TestFunctionLength(t *testing.T) {
 		})
 	}
 }
+
+// TestServerWithoutScheme: --server (and VALUELOOP_SERVER) given as
+// HOST:PORT, the form serve's --addr takes, is refused as a usage error
+// that shows the URL to give, before anything is sent; it used to fail
+// with Go's parse errors ("first path segment in URL cannot contain
+// colon", or "unsupported protocol scheme \"localhost\"" followed by "Is the
+// server running?").
+func TestServerWithoutScheme(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"flags", "list", "--env", "production", "--server", "127.0.0.1:8080"}, `"http://127.0.0.1:8080"`},
+		{nil, []string{"flags", "list", "--env", "production", "--server", "localhost:8080"}, `"http://localhost:8080"`},
+		{map[string]string{"VALUELOOP_SERVER": "127.0.0.1:8080"}, []string{"audit"}, `"http://127.0.0.1:8080"`},
+		{nil, []string{"health", "--server", "localhost:8080"}, `"http://localhost:8080"`},
+		{nil, []string{"flags", "list", "--env", "production", "--server", "ftp://example.com"}, "http or https"},
+	} {
+		code, _, errOut := runCLIEnv(t, c.env, c.args...)
+		if code != exitUsage || !strings.Contains(errOut, "--server") || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "Is the server running") {
+			t.Errorf("%v %v: exit %d, %s; want a usage error on --server suggesting %s", c.env, c.args, code, errOut, c.want)
+		}
+	}
+}

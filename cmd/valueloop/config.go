@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
@@ -280,6 +281,9 @@ func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool,
 			}
 		}
 	}
+	if cfg.Demo {
+		problems = append(problems, demoFileProblems(cfg, sources)...)
+	}
 	var err error
 	if cfg.Tracing, err = tracing.FromEnv(getenv); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -301,6 +305,28 @@ func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool,
 		return cfg, nil, &usageError{msg: "serve: invalid configuration; nothing was started:\n  - " + strings.Join(problems, "\n  - "), help: "serve"}
 	}
 	return cfg, sources, nil
+}
+
+// demoFileProblems refuses a flag file for an environment where the demo
+// puts its rollout, experiment and value loop: the file would replace the
+// demo's flags (a file is its environment's only source), and the demo
+// would stop half loaded.
+func demoFileProblems(cfg serveConfig, sources []configSource) []string {
+	from := ""
+	for _, s := range sources {
+		if s.setting.name == "flags-file" {
+			from = s.from
+		}
+	}
+	var problems []string
+	for _, f := range cfg.FlagFiles {
+		for _, d := range demo.Environments() {
+			if d.Production && f.Env == d.Key {
+				problems = append(problems, fmt.Sprintf("flags-file (from %s): %s is the demo's environment (its rollout, experiment and value loop are there), and %s would replace its flags: serve the file for another environment, or leave demo off", from, f.Env, f.Path))
+			}
+		}
+	}
+	return problems
 }
 
 // readConfigFile reads the YAML file: a mapping of setting names to a

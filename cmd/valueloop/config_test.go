@@ -94,6 +94,12 @@ func TestConfigValidation(t *testing.T) {
 		{"flags file without env", []string{"--flags-file", "flags.json"}, nil, "", []string{"flags-file (from flag --flags-file): want ENV=PATH"}},
 		{"one env, two files", []string{"--flags-file", "p=a.json", "--flags-file", "p=b.json"}, nil, "", []string{`environment "p" is given two files`}},
 		{"webhook without secret", []string{"--webhook", "https://hooks.example.com/x"}, nil, "", []string{"set webhook-secret (VALUELOOP_WEBHOOK_SECRET)"}},
+		// The demo's rollout, experiment and value loop live in production:
+		// a file serving production would replace the demo's flags, and
+		// serve used to load half the demo and then stop with "no flag
+		// \"new-onboarding\" in environment production".
+		{"demo and a file for its production", []string{"--demo", "--flags-file", "production=p.json"}, nil, "",
+			[]string{`flags-file (from flag --flags-file): production is the demo's environment`}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func checkPreflights(t *testing.T, srv *testServer, shop, evil string) {
 	bulk := srv.URL + "/ofrep/v1/evaluate/flags"
 	preflight := func(url, origin, method string) map[string]string {
 		return map[string]string{"Origin": origin, "Access-Control-Request-Method": method,
-			"Access-Control-Request-Headers": "authorization,content-type,if-none-match"}
+			"Access-Control-Request-Headers": "authorization,content-type,if-none-match,traceparent,tracestate,baggage"}
 	}
 	for _, tc := range []struct {
 		name, url, origin, method string
@@ -77,7 +77,10 @@ func checkPreflights(t *testing.T, srv *testServer, shop, evil string) {
 			if h.Get("Access-Control-Allow-Credentials") != "" {
 				t.Error("Access-Control-Allow-Credentials must not be sent: tokens are bearer headers, not cookies")
 			}
-			for _, want := range []string{"Authorization", "Content-Type", "If-None-Match"} {
+			// A page traced with OpenTelemetry sends W3C trace context,
+			// which the server reads (docs/operations.md#tracing): refused,
+			// the browser would block the evaluation itself.
+			for _, want := range []string{"Authorization", "Content-Type", "If-None-Match", "traceparent", "tracestate", "baggage"} {
 				if !strings.Contains(h.Get("Access-Control-Allow-Headers"), want) {
 					t.Errorf("Allow-Headers %q lacks %s", h.Get("Access-Control-Allow-Headers"), want)
 				}

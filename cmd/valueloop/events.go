@@ -157,9 +157,8 @@ func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Millions of events take longer than the client's usual timeout;
-	// Ctrl-C still stops the wait.
-	c.HTTP.Timeout = 0
+	// The wait is bounded by ctx alone (RebuildEventsWatching): millions of
+	// events take longer than the client's usual timeout; Ctrl-C stops it.
 	start := time.Now()
 	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr))
 	res, err := c.RebuildEventsWatching(ctx, *env, report)

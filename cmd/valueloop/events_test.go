@@ -389,3 +389,31 @@ func TestImportListsTwentyRejectedInAll(t *testing.T) {
 		}
 	}
 }
+
+// TestRecomputingCallsOutliveTheClientTimeout: the calls the server
+// answers after recomputing an environment's aggregates (a rebuild, whose
+// stream reports progress meanwhile; a metric created or deleted) are
+// bounded by their context: the client's whole-request Timeout (30s from
+// client.New) would cut them on a large store while the server goes on.
+// Here the Timeout is made to expire at once: the calls must not depend on
+// it.
+func TestRecomputingCallsOutliveTheClientTimeout(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	c := client.New(s.URL, s.Admin)
+	c.HTTP.Timeout = time.Nanosecond
+	res, err := c.RebuildEventsWatching(context.Background(), "production", nil)
+	if err != nil || res.Events == 0 {
+		t.Fatalf("rebuild = %+v, %v; want it done, bounded by its context alone", res, err)
+	}
+	if c.HTTP.Timeout != time.Nanosecond {
+		t.Errorf("the client's Timeout became %v; other calls keep it", c.HTTP.Timeout)
+	}
+	// Creating and deleting a metric answer after the same recomputation.
+	m := metric.Metric{Key: "tickets-again", Kind: metric.Count, Event: "support_ticket"}
+	if _, err := c.CreateMetric(context.Background(), "production", m); err != nil {
+		t.Errorf("create metric: %v; want it bounded by its context alone", err)
+	}
+	if err := c.DeleteMetric(context.Background(), "production", m.Key); err != nil {
+		t.Errorf("delete metric: %v; want it bounded by its context alone", err)
+	}
+}

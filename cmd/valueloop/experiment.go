@@ -541,7 +541,7 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 		return
 	}
 	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), v.Reason)
-	writeVerdictHistory(w, r.VerdictHistory)
+	defer writeVerdictHistory(w, r.VerdictHistory) // after the lines that explain the verdict
 	for _, vv := range v.Variants {
 		if len(v.Variants) > 1 {
 			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), vv.Reason)

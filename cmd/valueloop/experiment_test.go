@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
@@ -347,5 +348,26 @@ func TestParseShare(t *testing.T) {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("parseShare(%q, %v) = %v, %v; want an error with %q", tc.in, tc.abs, v, err, tc.err)
 		}
+	}
+}
+
+// TestVerdictDetailBeforeHistory: the lines that explain a verdict (each
+// treatment's decision, each guardrail) follow the Verdict line they
+// belong to; the History line comes after them, not between.
+func TestVerdictDetailBeforeHistory(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	r := &experiment.Result{Flag: "f", Environment: "production",
+		Verdict: &experiment.Verdict{Decision: experiment.Validated, Reason: "primary moved", Variants: []experiment.VariantVerdict{{
+			Variant: "treatment", Decision: experiment.Validated, Reason: "primary moved",
+			Guardrails: []experiment.GuardrailCheck{{Metric: "tickets", Status: experiment.GuardrailOK, Harm: &experiment.Bounds{Estimate: 0.01, Lower: -0.2, Upper: 0.2}, Tolerance: 0.3}},
+		}}},
+		VerdictHistory: []experiment.VerdictRecord{{Decision: experiment.Validated, At: at}},
+	}
+	var b strings.Builder
+	writeVerdict(&b, r)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "Verdict: VALIDATED") ||
+		!strings.HasPrefix(lines[1], "  guardrail tickets on treatment: ok") || !strings.HasPrefix(lines[2], "History: first validated 2026-12-01 10:00:00 UTC") {
+		t.Errorf("verdict, its guardrail, then the history; got:\n%s", b.String())
 	}
 }

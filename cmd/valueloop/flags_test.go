@@ -136,3 +136,23 @@ func TestDefinitionFileNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestReasonOverSeveralLines: a --reason of several lines (a commit
+// message, say) goes into the audit trail on one line, and one in any
+// script as it was typed. A header cannot carry a line break: the change
+// used to fail with "cannot reach the Valueloop server … invalid header
+// field value" and "Is the server running?".
+func TestReasonOverSeveralLines(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	code, _, errOut := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production", "--reason", "incident 7:\r\npayments down\n\tsee the runbook")
+	if code != 0 {
+		t.Fatalf("disable with a reason of three lines: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "enable", "kill-switch-payments", "--env", "production", "--reason", "régression → réparée"); code != 0 {
+		t.Fatalf("enable: exit %d, %s", code, errOut)
+	}
+	code, out, _ := srv.cli(t, srv.Admin, "audit", "--env", "production", "--flag", "kill-switch-payments")
+	if code != 0 || !strings.Contains(out, "incident 7: payments down see the runbook") || !strings.Contains(out, "régression → réparée") {
+		t.Errorf("audit:\n%s", out)
+	}
+}

@@ -20,6 +20,9 @@ func healthCommand() *command {
 			if err := e.parseNoArgs(fs, args, "health"); err != nil {
 				return err
 			}
+			if err := checkServerURL(*server); err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
 			url := strings.TrimSuffix(*server, "/") + "/readyz"

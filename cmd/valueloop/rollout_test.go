@@ -47,12 +47,19 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
 		t.Errorf("second start: exit %d, %q; want %d", code, stderr, exitConflict)
 	}
-	// A restart with --demo does not start another one.
+	// A restart with --demo does not start another one, nor says it loaded
+	// what it left alone.
+	if log := s.Stderr.String(); !strings.Contains(log, "demo data loaded") || !strings.Contains(log, "demo rollout under way") {
+		t.Errorf("first start's log does not say the demo was loaded:\n%s", log)
+	}
 	s.Stop(t)
 	s = MustServe(t, s.DataDir, "--demo")
 	code, stdout, _ = s.cli(t, s.Admin, "rollout", "list", "--env", "production")
 	if code != 0 || strings.Count(stdout, "checkout-flow") != 1 {
 		t.Errorf("rollouts after a restart (exit %d):\n%s", code, stdout)
+	}
+	if log := s.Stderr.String(); strings.Contains(log, "demo data loaded") {
+		t.Errorf("a restart on the demo's data logs a demo load:\n%s", log)
 	}
 }
 
@@ -401,6 +408,37 @@ func TestRolloutPlanFile(t *testing.T) {
 				t.Errorf("rolloutPlan = %+v, %v; want an error with %q", p, err, tc.err)
 			}
 		})
+	}
+}
+
+// TestDemoBesideOwnFlags: --demo on a store whose production already holds
+// flags of its own loads nothing into production (the demo loads into
+// empty environments): no rollout, experiment data or value loop beside
+// someone's flags. It used to ingest the demo experiment's events, record
+// a verdict for a flag that is not there, and stop with exit 3: "no flag
+// \"new-onboarding\" in environment production".
+func TestDemoBesideOwnFlags(t *testing.T) {
+	s := MustServe(t, "")
+	def := filepath.Join(t.TempDir(), "mine.json")
+	if err := os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := s.cli(t, s.Admin, "flags", "set", "mine", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("flags set: %d %s", code, errOut)
+	}
+	s.Stop(t)
+	s = MustServe(t, s.DataDir, "--demo")
+	if code, out, _ := s.cli(t, s.Admin, "flags", "list", "--env", "production", "--output", "json"); code != 0 || strings.Count(out, `"key"`) != 1 || !strings.Contains(out, `"mine"`) {
+		t.Errorf("production after --demo (exit %d): want only its own flag:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "objective", "list", "--output", "json"); code != 0 || strings.Contains(out, "activation") {
+		t.Errorf("objectives after --demo (exit %d): want none of the demo's:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production", "--output", "json"); code != 0 || strings.Contains(out, "onboarding-completed") {
+		t.Errorf("production's metrics after --demo (exit %d): want none of the demo's:\n%s", code, out)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "flags", "list", "--env", "development"); code != 0 || !strings.Contains(out, "checkout-flow") {
+		t.Errorf("development, empty before, gets the demo's flags (exit %d):\n%s", code, out)
 	}
 }
 

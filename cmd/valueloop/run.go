@@ -48,12 +48,12 @@ const usage = `valueloop: feature flags, rollouts, experiments and delivery metr
 
 Usage:
   valueloop serve [--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]
-  valueloop token create [--env ENV] [--scope evaluate|viewer|admin | --client [--origin URL]...] [--name NAME]
+  valueloop token create [--env ENV] [--scope evaluate|viewer|admin | --client [--origin URL]...] [--no-exposures] [--name NAME]
   valueloop token list
   valueloop token revoke ID
   valueloop token recover [--data DIR | --database postgres://...] (a new admin token, server running or not)
   valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
-  valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N]
+  valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N] [--before ID]
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
   valueloop metrics create|list|get|delete --env ENV ...
   valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop rollout')

@@ -241,6 +241,10 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 			closers[i]()
 		}
 	}
+	if cfg.Demo && !demoInProduction(svc) {
+		logger.Warn("demo: production holds flags of its own, not the demo's; its rollout, experiment, delivery history and value loop are not loaded (the demo loads into empty environments)")
+		cfg.Demo = false
+	}
 	if cfg.Demo && len(cfg.Dimensions) == 0 {
 		cfg.Dimensions = demo.Dimensions()
 	}
@@ -326,6 +330,19 @@ func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.
 	return nil
 }
 
+// demoInProduction reports whether the demo's production environment
+// holds the demo's flags (seed loaded them, now or at an earlier start):
+// the demo's rollout, experiment and value loop are built on them.
+func demoInProduction(svc *flags.Service) bool {
+	for _, d := range demo.Environments() {
+		if l := svc.Live(d.Key); d.Production && l != nil {
+			set := l.Snapshot.Set().Flags
+			return set[demo.ExperimentFlag] != nil || set[demo.RolloutFlag] != nil
+		}
+	}
+	return false
+}
+
 // seed creates the default environments, loads the demo into empty ones when
 // asked, and applies the flag files given on the command line.
 func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, logger *slog.Logger) error {
@@ -338,6 +355,7 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 		}
 	}
 	if cfg.Demo {
+		var loaded []string
 		for _, d := range demo.Environments() {
 			if len(svc.Live(d.Key).Snapshot.Keys()) > 0 {
 				continue // never overwrite flags someone has changed
@@ -349,8 +367,11 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 			if _, err := svc.Apply(ctx, d.Key, set, "demo", "demo data set"); err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}
+			loaded = append(loaded, d.Key)
 		}
-		logger.Info("demo data loaded", "environments", "development, production")
+		if len(loaded) > 0 {
+			logger.Info("demo data loaded", "environments", strings.Join(loaded, ", "))
+		}
 	}
 	for _, f := range cfg.FlagFiles {
 		env := valueloop.Environment{Key: f.Env, Name: f.Env}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,11 +56,30 @@ func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, usageErrorf("--output must be table or json, not %q", c.output)
 	}
+	if err := checkServerURL(c.server); err != nil {
+		return nil, err
+	}
 	token := c.token
 	if token == "" {
 		token = c.envToken
 	}
 	return client.New(c.server, token), nil
+}
+
+// checkServerURL refuses a --server (or VALUELOOP_SERVER) that is not an
+// http or https URL, before anything is sent: HOST:PORT, the form serve's
+// --addr takes, gets the URL to give instead, where Go's client would say
+// "first path segment in URL cannot contain colon" or "unsupported
+// protocol scheme".
+func checkServerURL(server string) error {
+	u, err := url.Parse(server)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return nil
+	}
+	if host, port, herr := net.SplitHostPort(server); herr == nil && host != "" && port != "" && !strings.Contains(server, "/") {
+		return usageErrorf("--server (VALUELOOP_SERVER) is a URL: %q, not %q", "http://"+server, server)
+	}
+	return usageErrorf("--server (VALUELOOP_SERVER) must be an http or https URL such as http://127.0.0.1:8080, not %q", server)
 }
 
 func tokenCommand() *command {
