@@ -152,10 +152,10 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		verdictVariant = res.Verdict.Variant
 	}
 	primary := ""
-	var minEffect []refLine
+	var minEffect []refLine // relative: an absolute one has no place on the charts of relative lifts
 	if h := res.Hypothesis; h != nil {
 		primary = h.PrimaryMetric
-		if h.MinimumEffect > 0 {
+		if h.MinimumEffect > 0 && !h.Absolute {
 			me := h.MinimumEffect
 			if h.Direction == "decrease" {
 				me = -me

@@ -278,3 +278,23 @@ func TestDashboardSampleRatioUnchecked(t *testing.T) {
 		t.Errorf("theme's sample ratio on /experiments is not 'not checked yet':\n%s", row)
 	}
 }
+
+// TestDashboardAbsoluteMinimumEffect: a hypothesis' minimum effect in the
+// metric's units (absolute: 0.02 of a conversion rate, two points) is not
+// marked on a chart of relative lifts, where it read as +2%.
+func TestDashboardAbsoluteMinimumEffect(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/"+demo.ExperimentFlag+"/hypothesis", srv.Admin,
+		`{"statement":"more finish onboarding","primaryMetric":"onboarding-completed","minimumEffect":0.02,"absolute":true}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("an absolute hypothesis: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	waitForCharts(t, admin, "/experiments/production/"+demo.ExperimentFlag)
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	if !strings.Contains(page, "relative lift of each variant") {
+		t.Fatal("the primary metric's forest plot is no longer of relative lifts: the test tests nothing")
+	}
+	if strings.Contains(page, ">minimum effect</text>") {
+		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", grepLines(page, ">minimum effect</text>")[:300])
+	}
+}
