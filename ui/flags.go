@@ -348,6 +348,11 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 			def["targeting"] = json.RawMessage(t)
 		}
 	}
+	// The form shows no metadata: the flag keeps its own (a change since
+	// the form was loaded is refused by the version).
+	if cur := live.Snapshot.Set().Flags[key]; cur != nil && len(cur.Metadata) > 0 {
+		def["metadata"] = mustJSON(cur.Metadata)
+	}
 	if len(d.Errors) == 0 {
 		f, err := flagd.ParseFlag("form", key, mustJSON(def))
 		if err == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -296,5 +297,46 @@ func TestDashboardAbsoluteMinimumEffect(t *testing.T) {
 	}
 	if strings.Contains(page, ">minimum effect</text>") {
 		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", grepLines(page, ">minimum effect</text>")[:300])
+	}
+}
+
+var (
+	inputField    = regexp.MustCompile(`<input [^>]*name="(\w+)"[^>]*value="([^"]*)"`)
+	textareaField = regexp.MustCompile(`<textarea [^>]*name="(\w+)"[^>]*>([^<]*)</textarea>`)
+	selectedState = regexp.MustCompile(`<option value="([A-Z]+)" selected>`)
+)
+
+// TestDashboardEditKeepsMetadata: saving a flag's edit form unchanged
+// changes nothing the form does not show: the flag's metadata (which the
+// form has no field for) was dropped, a flag rewritten without it.
+func TestDashboardEditKeepsMetadata(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	flagURL := srv.URL + "/api/v1/environments/production/flags/checkout-flow"
+	_, before := get(t, flagURL, srv.Admin)
+	if !strings.Contains(before, `"metadata"`) {
+		t.Fatalf("the demo's checkout-flow has no metadata: the test tests nothing\n%s", before)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/flags/production/checkout-flow/edit")
+	form := url.Values{}
+	for _, m := range append(inputField.FindAllStringSubmatch(page, -1), textareaField.FindAllStringSubmatch(page, -1)...) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if m := selectedState.FindStringSubmatch(page); m != nil {
+		form.Set("state", m[1])
+	}
+	if form.Get("variants") == "" || form.Get("state") == "" || form.Get("csrf") == "" {
+		t.Fatalf("the edit form's fields were not read: %v", form)
+	}
+	form.Set("reason", "saved unchanged")
+	if resp, body := admin.post("/flags/production/checkout-flow/edit", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, grepLines(body, "error"))
+	}
+	_, after := get(t, flagURL, srv.Admin)
+	var b, a map[string]any
+	json.Unmarshal([]byte(before), &b)
+	json.Unmarshal([]byte(after), &a)
+	if fmt.Sprint(b["metadata"]) != fmt.Sprint(a["metadata"]) || fmt.Sprint(b["targeting"]) != fmt.Sprint(a["targeting"]) || fmt.Sprint(b["variants"]) != fmt.Sprint(a["variants"]) {
+		t.Errorf("saving the edit form unchanged changed the flag:\nbefore %s\nafter  %s", before, after)
 	}
 }
