@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -134,12 +135,15 @@ func indentJSON(v any) string {
 	return s
 }
 
+// prettyJSON indents stored JSON as it is, numbers and key order
+// included: decoded, a number beyond float64's 53 bits (a user id in a
+// rule) would be shown rounded, and an edit form saved so.
 func prettyJSON(raw []byte) string {
-	var v any
-	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
 		return string(raw)
 	}
-	return indentJSON(v)
+	return b.String()
 }
 
 // diffLine is one operation of an audit entry's diff, for people.

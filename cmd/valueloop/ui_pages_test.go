@@ -340,3 +340,21 @@ func TestDashboardEditKeepsMetadata(t *testing.T) {
 		t.Errorf("saving the edit form unchanged changed the flag:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// TestDashboardEditKeepsNumbers: the edit form shows the targeting as it
+// is stored, so that saving it unchanged changes nothing: a number beyond
+// float64's 53 bits (a user id) was shown rounded, and saved so.
+func TestDashboardEditKeepsNumbers(t *testing.T) {
+	srv := MustServe(t, "")
+	rule := `{"if":[{"in":[{"var":"userId"},[12345678901234567891,42]]},"on",null]}`
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/big", srv.Admin,
+		`{"state":"ENABLED","defaultVariant":"off","variants":{"on":true,"off":false},"targeting":`+rule+`}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, path := range []string{"/flags/production/big", "/flags/production/big/edit"} {
+		if _, page := admin.get(path); !strings.Contains(page, "12345678901234567891") {
+			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, grepLines(page, "123456789"))
+		}
+	}
+}
