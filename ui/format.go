@@ -189,8 +189,12 @@ func readableTargeting(raw []byte) []string {
 	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
 		return nil
 	}
+	// Numbers are kept as written (json.Number): a float64 would say a
+	// user id beyond 53 bits rounded, and a million as 1e+06.
 	var rule any
-	if err := json.Unmarshal(raw, &rule); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&rule); err != nil {
 		return []string{string(raw)}
 	}
 	m, ok := rule.(map[string]any)
@@ -241,6 +245,8 @@ func logic(v any) string {
 		return "null"
 	case string:
 		return strconv.Quote(x)
+	case json.Number:
+		return x.String()
 	case float64, bool:
 		return fmt.Sprint(x)
 	case []any:
@@ -292,6 +298,23 @@ func logic(v any) string {
 	return jsonValue(v)
 }
 
+// floats turns the json.Numbers in v into float64s, as encoding/json
+// decodes them by default (what experiment.StaticSplit reads).
+func floats(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = floats(e)
+		}
+		return out
+	}
+	return v
+}
+
 // fractional says a fractional split in words, largest share first, with
 // the weights read as the evaluator and the experiment analysis read them.
 func fractional(args []any) string {
@@ -301,7 +324,7 @@ func fractional(args []any) string {
 			by = logic(args[0])
 		}
 	}
-	weights, ok := experiment.StaticSplit(args)
+	weights, ok := experiment.StaticSplit(floats(args).([]any))
 	total := 0.0
 	for _, w := range weights {
 		total += w
