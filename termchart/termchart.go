@@ -61,6 +61,20 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 	return b.String()
 }
 
+// PerDay writes a rate of events per day in the unit that reads best:
+// 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
+func PerDay(v float64) string {
+	switch {
+	case v == 0:
+		return "0/day"
+	case v >= 1:
+		return fmt.Sprintf("%.1f/day", v)
+	case v >= 1.0/7:
+		return fmt.Sprintf("%.1f/week", v*7)
+	}
+	return fmt.Sprintf("%.1f/month", v*30)
+}
+
 // Duration writes a duration with its two largest units: 45s, 12m,
 // 5h12m, 3d4h.
 func Duration(d time.Duration) string {

@@ -195,7 +195,7 @@ func writeSeries(w io.Writer, title string, s dora.Series) {
 		}
 		return termchart.Duration(d.Median)
 	}
-	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", perDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
+	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", termchart.PerDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
 		trend(func(b *dora.Metrics) (float64, bool) { return float64(b.Deployments), true }), plural(m.Deployments, "deployment"))
 	lead := plural(m.LeadTime.Count, "change")
 	if m.LeadTime.Count > 0 {
@@ -249,18 +249,6 @@ func level(l dora.Level) string {
 		return "–"
 	}
 	return string(l)
-}
-
-func perDay(v float64) string {
-	switch {
-	case v == 0:
-		return "0/day"
-	case v >= 1:
-		return fmt.Sprintf("%.1f/day", v)
-	case v >= 1.0/7:
-		return fmt.Sprintf("%.1f/week", v*7)
-	}
-	return fmt.Sprintf("%.1f/month", v*30)
 }
 
 func plural(n int, one string) string {
