@@ -305,8 +305,12 @@ func holdReason(r Rollout, held []HeldGuardrail) string {
 	for i, g := range held {
 		parts[i] = fmt.Sprintf("%s has %d in %s and %d in %s", g.Metric, g.BaselineUsers, r.Plan.Baseline, g.VariantUsers, r.Plan.Variant)
 	}
-	return fmt.Sprintf("step %d of %d (%s%%) has lasted its %s but holds until each guardrail has %s in each variant: %s; advance by hand to go on without them",
-		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Steps[r.Step].MinDuration, valueloop.Count(held[0].Needs, "user"), strings.Join(parts, "; "))
+	lasted := " has no minimum time"
+	if d := r.Plan.Steps[r.Step].MinDuration; d > 0 {
+		lasted = " has lasted its " + d.String()
+	}
+	return fmt.Sprintf("step %d of %d (%s%%)%s but holds until each guardrail has %s in each variant: %s; advance by hand to go on without them",
+		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), lasted, valueloop.Count(held[0].Needs, "user"), strings.Join(parts, "; "))
 }
 
 // guardSummary says what the guardrails show, without claiming more.

@@ -155,3 +155,25 @@ func TestApply(t *testing.T) {
 		}
 	}
 }
+
+// A hold names the step's minimum time only when it has one: a step of no
+// minimum time said "has lasted its 0s".
+func TestHoldReasonNamesTheStepTime(t *testing.T) {
+	noData := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData}}
+	timed := running(0)
+	untimed := running(0)
+	untimed.Plan.Steps[0].MinDuration = 0
+	for _, c := range []struct {
+		name string
+		r    rollout.Rollout
+		want string
+	}{
+		{"an hour", timed, "step 1 of 3 (1%) has lasted its 1h but holds"},
+		{"no time", untimed, "step 1 of 3 (1%) has no minimum time but holds"},
+	} {
+		d := rollout.Decide(c.r, 0, noData, t0.Add(time.Hour))
+		if d.Held == nil || !strings.HasPrefix(d.Held.Reason, c.want) {
+			t.Errorf("%s: held %+v, want a reason starting %q", c.name, d.Held, c.want)
+		}
+	}
+}
