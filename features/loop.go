@@ -18,8 +18,11 @@ import (
 // none), derives their lifecycles and stores them; each new transition
 // lands in the audit trail. It returns the number of new transitions.
 func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
+	unlock, err := s.lockSync(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	var features []value.Feature
 	if len(keys) == 0 {
 		all, err := s.Store.Features(ctx)
@@ -54,6 +57,22 @@ func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
 		n += len(added)
 	}
 	return n, nil
+}
+
+// lockSync holds off every other sync, of this node and, when the store
+// is a SyncLocker, of the others, until the function returned is called.
+func (s *Service) lockSync(ctx context.Context) (func(), error) {
+	s.syncMu.Lock()
+	l, ok := s.Store.(SyncLocker)
+	if !ok {
+		return s.syncMu.Unlock, nil
+	}
+	release, err := l.LockSync(ctx)
+	if err != nil {
+		s.syncMu.Unlock()
+		return nil, err
+	}
+	return func() { release(); s.syncMu.Unlock() }, nil
 }
 
 // syncOne gathers f's evidence, derives its lifecycle and stores it,
@@ -256,15 +275,7 @@ func (s *Service) Record(ctx context.Context, key string) (*value.Record, error)
 // Show syncs one feature and returns it with its release record and its
 // flags' hypotheses.
 func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
-	f, err := s.Store.Feature(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	sightings, err := s.see(ctx, []value.Feature{*f})
-	if err != nil {
-		return nil, err
-	}
-	events, _, err := s.syncOne(ctx, f, sightings)
+	f, events, err := s.syncShown(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +298,26 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	}
 	out.Record = value.NewRecord(&shown, events, s.Now())
 	return out, nil
+}
+
+// syncShown syncs feature key as Sync does and returns it with its
+// evidence.
+func (s *Service) syncShown(ctx context.Context, key string) (*value.Feature, []value.Event, error) {
+	unlock, err := s.lockSync(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	f, err := s.Store.Feature(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	sightings, err := s.see(ctx, []value.Feature{*f})
+	if err != nil {
+		return nil, nil, err
+	}
+	events, _, err := s.syncOne(ctx, f, sightings)
+	return f, events, err
 }
 
 // items returns the objectives and the features (of objective, when not

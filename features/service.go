@@ -85,6 +85,13 @@ type Store interface {
 	ValueVersion(ctx context.Context) (int64, error)
 }
 
+// SyncLocker is a Store that several nodes share (PostgreSQL): LockSync
+// waits until no other node syncs and holds their syncs off until release
+// is called. Without it, the syncs of this node only are serialised.
+type SyncLocker interface {
+	LockSync(ctx context.Context) (release func(), err error)
+}
+
 // FeatureQuery selects a page of features.
 type FeatureQuery struct {
 	Objective string      // "": any
@@ -162,12 +169,11 @@ type Service struct {
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
 	Leader cluster.Singleton
 
-	// syncMu lets one Sync run at a time: a sync stores the lifecycles it
-	// derived from the evidence it read, and one that read before another
-	// sync's evidence (a change just linked) stored after it would put
-	// the feature back where it was, until the next periodic sync. Other
-	// nodes' syncs are not held by it: there, the next periodic sync
-	// corrects the stage.
+	// syncMu lets one sync (Sync, Show) run at a time: a sync stores the
+	// lifecycles it derived from the evidence it read, and one that read
+	// before another sync's evidence (a change just linked) stored after
+	// it would put the feature back where it was, until the next periodic
+	// sync. A Store that is a SyncLocker holds other nodes' syncs off too.
 	syncMu     sync.Mutex
 	mu         sync.Mutex // guards recognizer, cache and touched
 	recognizer *value.Recognizer

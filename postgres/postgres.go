@@ -244,7 +244,25 @@ func (db *DB) connectError(err error) error {
 const (
 	lockMigrate int32 = 0x564c0001
 	lockLeader  int32 = 0x564c0002
+	lockSync    int32 = 0x564c0005
 )
+
+// LockSync waits until no other node syncs the value loop's features and
+// holds their syncs off until release is called (features.SyncLocker): a
+// sync that read the evidence before another node's change would store
+// after it and undo it. The lock is a transaction's: a node that dies
+// releases it with its connection.
+func (db *DB) LockSync(ctx context.Context) (release func(), err error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: lock the features' sync: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSync, db.lockKey("features")); err != nil {
+		_ = tx.Rollback(context.Background())
+		return nil, fmt.Errorf("postgres: lock the features' sync: %w", err)
+	}
+	return func() { _ = tx.Rollback(context.Background()) }, nil
+}
 
 func (db *DB) lockKey(name string) int32 {
 	h := fnv.New32a()

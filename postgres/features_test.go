@@ -1,0 +1,117 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/postgres/pgtest"
+	"github.com/valueloop/valueloop/value"
+)
+
+// heldSave is a node's store whose next SaveLifecycle, once armed, waits
+// until released: a sync that has derived its lifecycle and not stored it
+// yet.
+type heldSave struct {
+	*postgres.DB
+	release chan struct{}
+	entered chan struct{} // closed when the held save has begun
+}
+
+func (h *heldSave) SaveLifecycle(ctx context.Context, key string, l *value.Lifecycle) ([]value.Transition, error) {
+	if h.release != nil {
+		close(h.entered)
+		<-h.release
+	}
+	return h.DB.SaveLifecycle(ctx, key, l)
+}
+
+// TestFeatureSyncsOfTwoNodes: node A's periodic sync derived a feature's
+// lifecycle before node B linked a change to it, and stores it after B's
+// own sync stored the newer one. It must not put the feature back where it
+// was: syncs of every node are serialised, not only those of one node.
+// Before, the feature went back to ready until the next periodic sync; a
+// feature's record (Show), which syncs it, did the same even on one node.
+func TestFeatureSyncsOfTwoNodes(t *testing.T) {
+	t.Run("sync", func(t *testing.T) {
+		featureSyncsOfTwoNodes(t, func(ctx context.Context, s *features.Service) error { _, err := s.Sync(ctx, "a"); return err })
+	})
+	t.Run("record", func(t *testing.T) { // a feature's record syncs it too
+		featureSyncsOfTwoNodes(t, func(ctx context.Context, s *features.Service) error { _, err := s.Show(ctx, "a"); return err })
+	})
+}
+
+func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.Service) error) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
+	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+	if err := a.CreateEnvironment(ctx, prod, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	held := &heldSave{DB: a}
+	node := func(store features.Store, db *postgres.DB) *features.Service {
+		s := features.New(store, db)
+		s.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+		return s
+	}
+	svcA, svcB := node(held, a), node(b, b)
+	horizon, _ := value.ParseDate("2027-06-30")
+	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svcA.PutObjective(ctx, &o, "t"); err != nil {
+		t.Fatal(err)
+	}
+	f := &value.Feature{Key: "a", Title: "a", Objective: "o", Hypothesis: value.Hypothesis{Change: "a"}}
+	if err := svcA.PutFeature(ctx, f, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	held.release, held.entered = make(chan struct{}), make(chan struct{})
+	synced := make(chan error, 1)
+	go func() { // A's periodic sync: it derives "ready", then waits
+		synced <- sync(ctx, svcA)
+	}()
+	<-held.entered
+	linked := make(chan error, 1)
+	go func() {
+		c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
+		linked <- svcB.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}})
+	}()
+	// A's sync goes on once B's link is done, or a moment after the link
+	// began if the link waits for it: either way the stored stage must be
+	// the link's.
+	select {
+	case err := <-linked:
+		close(held.release)
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(200 * time.Millisecond):
+		close(held.release)
+		if err := <-linked; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	ls, err := b.Lifecycles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls["a"].Stage != value.Building {
+		t.Errorf("a is %q after B linked a change to it, want building", ls["a"].Stage)
+	}
+}
