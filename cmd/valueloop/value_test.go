@@ -526,3 +526,31 @@ func TestSetKeepsWhatItCannotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestValueSetNamesFlags: feature set and objective set build the API's
+// JSON from flags; the server's refusal names the flag the user typed
+// (--confidence), not the JSON field (estimate.confidence), and the item of
+// a repeatable flag at fault. Nothing is stored.
+func TestValueSetNamesFlags(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"feature", "set", "new-onboarding", "--confidence", "2"}, "--confidence: must be a probability in (0, 1], got 2", "estimate."},
+		{[]string{"feature", "set", "new-onboarding", "--user-value", "800"}, "--user-value: must be between 0 and 100", "costOfDelay"},
+		{[]string{"feature", "set", "new-onboarding", "--impact", "9"}, "--impact: must be between 0.25", "estimate."},
+		{[]string{"feature", "set", "new-onboarding", "--flag", "production:new-onboarding", "--flag", "production:nope"}, `--flag production:nope: no flag "nope"`, "links."},
+		{[]string{"feature", "set", "new-onboarding", "--objective", "nope"}, `--objective: no objective "nope"`, "valueloop: objective:"},
+		{[]string{"objective", "set", "activation", "--metric", "nope"}, `--metric: no metric "nope"`, "valueloop: metric:"},
+	} {
+		code, _, errOut := s.cli(t, s.Admin, tc.args...)
+		if code != exitInvalid || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, tc.not) {
+			t.Errorf("%v: exit %d, %q; want %d with %q, without %q", tc.args, code, errOut, exitInvalid, tc.want, tc.not)
+		}
+	}
+	code, out, _ := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
+	if code != 0 || strings.Contains(out, "nope") || strings.Contains(out, `"confidence": 2`) {
+		t.Errorf("a refused set changed the feature: %d\n%s", code, out)
+	}
+}
