@@ -29,16 +29,35 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if err := experiment.ReadHypothesis(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	res, err := experiment.ReadAnalysis(ctx, u.Experiments, &in)
-	if err != nil {
+	if err := experiment.ReadInput(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
+	// Without a dimension the result is kept: the overview and the list
+	// read every experiment on each view, and one whose input has not
+	// changed is not analysed again.
+	var sum [32]byte
+	var kept *experiment.Result
+	if dimension == "" {
+		sum = inputSum(&in)
+		kept = u.analyses.get(&in, sum)
+	}
+	if kept == nil {
+		countAnalysis(ctx)
+		var err error
+		if kept, err = experiment.Analyze(in); err != nil {
+			return nil, in, err
+		}
+		if dimension == "" {
+			u.analyses.put(&in, sum, kept)
+		}
+	}
+	res := *kept // kept results are shared: this page's copy gets the history
 	if u.Verdicts != nil {
 		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
 			res.VerdictHistory = hist
 		}
 	}
-	return res, in, nil
+	return &res, in, nil
 }
 
 type experimentRow struct {

@@ -2,7 +2,10 @@ package ui
 
 import (
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/valueloop/valueloop/experiment"
 )
 
 // TestSortExperimentRows: the experiments list is grouped by environment,
@@ -29,5 +32,30 @@ func TestSortExperimentRows(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestAnalysisCacheBound: the kept results stay within maxKeptAnalyses,
+// dropping those used least recently; one used again survives.
+func TestAnalysisCacheBound(t *testing.T) {
+	c := newAnalysisCache()
+	var sum [32]byte
+	res := &experiment.Result{}
+	for i := range maxKeptAnalyses + 10 {
+		in := &experiment.Input{Environment: "e", Flag: strconv.Itoa(i)}
+		c.put(in, sum, res)
+		c.get(&experiment.Input{Environment: "e", Flag: "0"}, sum) // used all along
+		if len(c.m) > maxKeptAnalyses {
+			t.Fatalf("%d results kept after %d put, want at most %d", len(c.m), i+1, maxKeptAnalyses)
+		}
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "0"}, sum) == nil {
+		t.Errorf("the result used all along was dropped")
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "1"}, sum) != nil {
+		t.Errorf("the least recently used result was kept")
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "0"}, [32]byte{1}) != nil {
+		t.Errorf("a result was reused for another input")
 	}
 }
