@@ -369,8 +369,10 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 		}
 		// Changed since the form was loaded: what changed, and the form
 		// again at the version now, so that saving again replaces it.
-		if msg, now, ok := u.changedMeanwhile(r, live.Environment.Key, key, d.Version, "Not saved"); ok && valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-			d.Version, err = now.Version, valueloop.Errorf(valueloop.ECONFLICT, "%s Save again to replace it with the values below, or open the flag's page to see it as it is.", msg)
+		if valueloop.ErrorCode(err) == valueloop.ECONFLICT && d.Version > 0 {
+			if msg, now, ok := u.changedMeanwhile(r, live.Environment.Key, key, d.Version, "Not saved"); ok {
+				d.Version, err = now.Version, valueloop.Errorf(valueloop.ECONFLICT, "%s Save again to replace it with the values below, or open the flag's page to see it as it is.", msg)
+			}
 		}
 		fieldErrors(err, d.Errors, &d.Other)
 	}
@@ -488,7 +490,7 @@ func (u *UI) changedMeanwhile(r *http.Request, env, key string, seen int64, not 
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s changed since you loaded the page (version %d then, %d now).", not, key, seen, cur.Version)
-	entries, err := u.Audit.Audit(r.Context(), valueloop.AuditFilter{Environment: env, Target: key, Limit: int(min(cur.Version-seen, 3))})
+	entries, err := u.Audit.Audit(r.Context(), valueloop.AuditFilter{Environment: env, Target: key, Limit: int(max(min(cur.Version-seen, 3), 1))})
 	if err == nil {
 		for _, e := range entries {
 			fmt.Fprintf(&b, " %s by %s at %s", e.Action, e.Actor, e.At.UTC().Format("2006-01-02 15:04 UTC"))
