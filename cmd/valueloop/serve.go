@@ -295,7 +295,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	closers = append(closers, closeValue)
 	srv.Value = loop
 	if cfg.Demo {
-		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
+		if err := loadDemoValue(ctx, loop, recorder, deliveries, events.Pipeline, logger); err != nil {
 			return closeAll, err
 		}
 	}
