@@ -117,6 +117,9 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		printConfig(e.stdout, cfg, sources)
 		return nil
 	}
+	if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+		return err
+	}
 	return serve(ctx, e, cfg)
 }
 
