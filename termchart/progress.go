@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,9 +20,13 @@ type Progress struct {
 	Label string // before the bar, if any
 	Unit  string // what is counted; "events" when empty
 	Base  int    // counted before Start: not in the rate
+	// Cols is the width of the terminal (Width(W)); 0 is 80. The line is
+	// kept narrower: wrapped, a redraw would only go back to the start of
+	// its last line and leave the others behind.
+	Cols int
 
 	last  time.Time
-	drawn bool
+	drawn int // cells of the widest line drawn since the last Clear
 }
 
 // Draw shows done of Total and the count with its rate, at most ten times
@@ -43,22 +48,57 @@ func (p *Progress) Draw(done int64, count int) {
 	if p.Label != "" {
 		label = p.Label + " "
 	}
+	room := p.cols() - 1 // the cursor's cell after the line, lest the terminal wrap
+	var line string
 	if p.Total > 0 {
 		frac := min(float64(done)/float64(p.Total), 1)
-		n := int(frac * 30)
-		fmt.Fprintf(p.W, "\r%s[%s%s] %3.0f%% %d %s%s ", label, strings.Repeat("=", n), strings.Repeat(" ", 30-n), frac*100, count, unit, rate)
+		after := fmt.Sprintf(" %3.0f%% %d %s%s ", frac*100, count, unit, rate)
+		line = label + strings.TrimPrefix(after, " ")
+		// The bar takes what room is left, 30 cells at most, or none
+		// below 10.
+		if w := min(30, room-runeLen(label)-2-runeLen(after)); w >= 10 {
+			n := int(frac * float64(w))
+			line = label + "[" + strings.Repeat("=", n) + strings.Repeat(" ", w-n) + "]" + after
+		}
 	} else {
-		fmt.Fprintf(p.W, "\r%s%d %s%s ", label, count, unit, rate)
+		line = fmt.Sprintf("%s%d %s%s ", label, count, unit, rate)
 	}
-	p.drawn = true
+	if r := []rune(line); len(r) > room {
+		line = string(r[:max(room, 0)])
+	}
+	fmt.Fprintf(p.W, "\r%s", line)
+	p.drawn = max(p.drawn, runeLen(line))
 }
 
-// Clear erases the line drawn, if any.
-func (p *Progress) Clear() {
-	if p.drawn {
-		fmt.Fprintf(p.W, "\r%s\r", strings.Repeat(" ", 90))
-		p.drawn = false
+func (p *Progress) cols() int {
+	if p.Cols > 0 {
+		return p.Cols
 	}
+	return 80
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
+
+// Clear erases the lines drawn, if any.
+func (p *Progress) Clear() {
+	if p.drawn > 0 {
+		fmt.Fprintf(p.W, "\r%s\r", strings.Repeat(" ", p.drawn))
+		p.drawn = 0
+	}
+}
+
+// Width is the width of the terminal w is, in cells: COLUMNS when it is a
+// positive number, else what the terminal says, else 80.
+func Width(w io.Writer, getenv func(string) string) int {
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok {
+		if n := terminalWidth(f); n > 0 {
+			return n
+		}
+	}
+	return 80
 }
 
 // IsTerminal reports whether w is a character device, a terminal.

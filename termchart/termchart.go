@@ -12,9 +12,13 @@ import (
 )
 
 // Bar draws percent (0-100) of width cells in eighths of a cell, between
-// brackets, the rest dotted: [████▌·····].
+// brackets, the rest dotted: [████▌·····]. A share outside 0-100 (or NaN)
+// fills the bar or leaves it empty, within its width.
 func Bar(percent float64, width int) string {
-	eighths := int(math.Round(percent / 100 * float64(width*8)))
+	if !(percent > 0) {
+		percent = 0
+	}
+	eighths := int(math.Round(min(percent, 100) / 100 * float64(width*8)))
 	full, part := eighths/8, eighths%8
 	var b strings.Builder
 	b.WriteString(strings.Repeat("█", full))
@@ -55,6 +59,20 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 		}
 	}
 	return b.String()
+}
+
+// PerDay writes a rate of events per day in the unit that reads best:
+// 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
+func PerDay(v float64) string {
+	switch {
+	case v == 0:
+		return "0/day"
+	case v >= 1:
+		return fmt.Sprintf("%.1f/day", v)
+	case v >= 1.0/7:
+		return fmt.Sprintf("%.1f/week", v*7)
+	}
+	return fmt.Sprintf("%.1f/month", v*30)
 }
 
 // Duration writes a duration with its two largest units: 45s, 12m,

@@ -2,9 +2,11 @@ package termchart_test
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -93,6 +95,62 @@ func TestInterval(t *testing.T) {
 	} {
 		if got := c.iv.String(); got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestProgressFitsTheTerminal: the line is redrawn in place only while it
+// fits on one line of the terminal; wrapped, each redraw left a line
+// behind. Before, a rebuild's "pass 2/2, events:" line with millions of
+// events ran past 80 columns, and a 40-column terminal wrapped every line.
+func TestProgressFitsTheTerminal(t *testing.T) {
+	for _, cols := range []int{80, 40, 20} {
+		var buf bytes.Buffer
+		p := &termchart.Progress{W: &buf, TTY: true, Cols: cols, Total: 1000, Start: time.Now().Add(-time.Hour), Label: "pass 2/2, events:"}
+		p.Draw(500, 12_345_678)
+		line := strings.TrimPrefix(buf.String(), "\r")
+		if n := utf8.RuneCountInString(line); n >= cols || n == 0 {
+			t.Errorf("%d columns: the line is %d wide: %q", cols, n, line)
+		}
+		if cols >= 40 && !strings.Contains(line, "50%") {
+			t.Errorf("%d columns: the share done is cut off: %q", cols, line)
+		}
+		buf.Reset()
+		p.Clear()
+		if erased := strings.Count(buf.String(), " "); erased < utf8.RuneCountInString(line) || erased >= cols {
+			t.Errorf("%d columns: %d cells erased after a line of %d", cols, erased, utf8.RuneCountInString(line))
+		}
+	}
+}
+
+// TestWidth: COLUMNS when set, else the terminal's own width, else 80.
+func TestWidth(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "COLUMNS" {
+				return v
+			}
+			return ""
+		}
+	}
+	var buf bytes.Buffer
+	for v, want := range map[string]int{"40": 40, "": 80, "abc": 80, "0": 80} {
+		if got := termchart.Width(&buf, env(v)); got != want {
+			t.Errorf("COLUMNS=%q: Width = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestBarOutOfRange: a share outside 0-100 fills the bar or leaves it
+// empty; before, 150% drew past the bar's width and a negative share
+// below -12.5% panicked (strings.Repeat with a negative count), as did NaN.
+func TestBarOutOfRange(t *testing.T) {
+	for _, c := range []struct {
+		percent float64
+		want    string
+	}{{150, "[████]"}, {-20, "[····]"}, {math.NaN(), "[····]"}, {math.Inf(1), "[████]"}} {
+		if got := termchart.Bar(c.percent, 4); got != c.want {
+			t.Errorf("Bar(%g, 4) = %q, want %q", c.percent, got, c.want)
 		}
 	}
 }

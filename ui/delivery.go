@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // weeks is how far back the delivery views look.
@@ -59,8 +60,8 @@ func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
 		keys = append(keys, k)
 	}
-	add(doraKey{Name: "Deployment frequency", Value: num(t.DeploymentsPerDay) + "/day", Level: string(t.Levels.DeploymentFrequency)},
-		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, func(v float64) string { return num(v) + "/day" })
+	add(doraKey{Name: "Deployment frequency", Value: termchart.PerDay(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},
+		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, termchart.PerDay)
 	// A figure with no deployments or changes behind it shows as a dash.
 	rate := func(r dora.Rate) string {
 		if v, ok := r.Value(); ok {

@@ -111,10 +111,10 @@ type experimentData struct {
 
 type overTimeRow struct {
 	replayPoint
-	Variant      string
-	Users        int64
-	Est          float64
-	Lower, Upper float64
+	Variant  string
+	Users    int64
+	Est      float64
+	Interval stats.Interval
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -152,10 +152,10 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		verdictVariant = res.Verdict.Variant
 	}
 	primary := ""
-	var minEffect []refLine
+	var minEffect []refLine // relative: an absolute one has no place on the charts of relative lifts
 	if h := res.Hypothesis; h != nil {
 		primary = h.PrimaryMetric
-		if h.MinimumEffect > 0 {
+		if h.MinimumEffect > 0 && !h.Absolute {
 			me := h.MinimumEffect
 			if h.Direction == "decrease" {
 				me = -me
@@ -172,7 +172,9 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			mv.Relative = rel
-			rows = append(rows, forestRow{Label: v.Variant + " vs control", Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper, Emphasis: v.Variant == verdictVariant})
+			row := forestRowOf(v.Variant+" vs control", e.Estimate, e.Sequential)
+			row.Emphasis = v.Variant == verdictVariant
+			rows = append(rows, row)
 		}
 		f := num
 		if mv.Relative {
@@ -232,7 +234,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 			}
 			for _, v := range m.Variants {
 				e, _, ok := effectOf(v)
-				if !ok || e.Sequential.LowerUnbounded || e.Sequential.UpperUnbounded {
+				if !ok {
 					continue
 				}
 				s := bySeries[v.Variant]
@@ -241,8 +243,18 @@ func intervalOverTime(points []replayPoint, primary string, minEffect []refLine)
 					bySeries[v.Variant] = s
 					order = append(order, v.Variant)
 				}
-				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
-				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Lower: e.Sequential.Lower, Upper: e.Sequential.Upper})
+				// A one-sided interval's open side (held as 0) is drawn to
+				// the estimate: the band shows the bounded side only.
+				iv := e.Sequential
+				lo, hi := iv.Lower, iv.Upper
+				if iv.LowerUnbounded {
+					lo = e.Estimate
+				}
+				if iv.UpperUnbounded {
+					hi = e.Estimate
+				}
+				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi})
+				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Interval: iv})
 			}
 		}
 	}
@@ -306,7 +318,7 @@ func splitOf(res *experiment.Result) *splitView {
 					if e, rel, ok := effectOf(sv); ok {
 						relative = rel
 						most = math.Max(most, math.Abs(e.Estimate))
-						rows = append(rows, forestRow{Label: s.Value + ": " + sv.Variant, Est: e.Estimate, Lo: e.Sequential.Lower, Hi: e.Sequential.Upper})
+						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, e.Sequential))
 					}
 				}
 			}

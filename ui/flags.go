@@ -25,9 +25,13 @@ type envTab struct {
 	File      string // the flagd file it is served from; read-only
 }
 
-func (u *UI) envTabs(current string) []envTab {
+// envTabs lists the environments the session of r may read, by key.
+func (u *UI) envTabs(r *http.Request, current string) []envTab {
 	var tabs []envTab
 	for k, l := range u.Flags.Environments() {
+		if !sessionOf(r).Token.CanRead(k) {
+			continue
+		}
 		tabs = append(tabs, envTab{Key: k, Name: l.Environment.Name, Current: k == current, File: u.FlagFiles[k]})
 	}
 	sort.Slice(tabs, func(i, j int) bool { return tabs[i].Key < tabs[j].Key })
@@ -49,7 +53,7 @@ func (u *UI) liveEnv(r *http.Request) (*flags.Live, error) {
 }
 
 func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) error {
-	tabs := u.envTabs("")
+	tabs := u.envTabs(r, "")
 	for _, t := range tabs {
 		if t.Key == "production" {
 			http.Redirect(w, r, "/flags/production", http.StatusSeeOther)
@@ -108,7 +112,7 @@ func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	set := live.Snapshot.Set()
-	d := flagListData{Env: live, Tabs: u.envTabs(env), File: u.FlagFiles[env], Query: q, Total: len(set.Flags),
+	d := flagListData{Env: live, Tabs: u.envTabs(r, env), File: u.FlagFiles[env], Query: q, Total: len(set.Flags),
 		CanWrite: u.FlagFiles[env] == "" && sessionOf(r).CanChange(env)}
 	for _, k := range slices.Sorted(maps.Keys(set.Flags)) {
 		f := set.Flags[k]
@@ -155,14 +159,24 @@ type auditRow struct {
 	Diff []diffLine
 }
 
+// Record names what a change of the whole entry changed: the flag, its
+// rollout, its hypothesis (the action's first word).
+func (a auditRow) Record() string {
+	kind, _, _ := strings.Cut(a.Action, ".")
+	return kind
+}
+
 type flagData struct {
-	Env        *flags.Live
-	Key        string
-	Flag       *valueloop.Flag
-	File       string
-	Variants   []variantRow
-	Targeting  []string
-	RawTarget  string
+	Env       *flags.Live
+	Key       string
+	Flag      *valueloop.Flag
+	File      string
+	Variants  []variantRow
+	Targeting []string
+	RawTarget string
+	// Counted: the exposures are counted (false while the first count
+	// from the event log runs: the figures would read 0).
+	Counted    bool
 	Chart      template.HTML
 	ChartNote  string
 	ChartTable []dayRow
@@ -203,7 +217,8 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) error {
 		d.Variants = append(d.Variants, row)
 	}
 	d.Chart, d.ChartTable = exposureChart(key, names, byDay)
-	if !complete && u.Events != nil {
+	d.Counted = complete || u.Events == nil
+	if !d.Counted {
 		d.ChartNote = "The exposures are being counted from the event log; they show on the next refresh."
 	}
 	if u.Rollouts != nil {
@@ -294,8 +309,7 @@ func (u *UI) handleEditFlagPage(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key)
 	}
-	variants, _ := json.MarshalIndent(f.Variants, "", "  ")
-	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: string(variants), Target: prettyJSON(f.Targeting)}
+	d := editData{Env: live, Key: key, Version: f.Version, State: f.State, Variants: indentJSON(f.Variants), Target: prettyJSON(f.Targeting)}
 	if f.DefaultVariant != nil {
 		d.Default = *f.DefaultVariant
 	}
@@ -334,6 +348,11 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 			def["targeting"] = json.RawMessage(t)
 		}
 	}
+	// The form shows no metadata: the flag keeps its own (a change since
+	// the form was loaded is refused by the version).
+	if cur := live.Snapshot.Set().Flags[key]; cur != nil && len(cur.Metadata) > 0 {
+		def["metadata"] = mustJSON(cur.Metadata)
+	}
 	if len(d.Errors) == 0 {
 		f, err := flagd.ParseFlag("form", key, mustJSON(def))
 		if err == nil {
@@ -341,7 +360,7 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 			_, err = u.Flags.PutFlag(r.Context(), live.Environment.Key, f, d.Version, sessionOf(r).Token.Name, d.Reason)
 		}
 		if err == nil {
-			http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape("Saved "+key+"."), http.StatusSeeOther)
+			u.redirectDone(w, r, flagURL(live.Environment.Key, key), "Saved "+key+".")
 			return nil
 		}
 		if code := valueloop.ErrorCode(err); code != valueloop.EINVALID && code != valueloop.ECONFLICT {
@@ -435,6 +454,6 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	if to == valueloop.StateDisabled {
 		verb = "Disabled"
 	}
-	http.Redirect(w, r, flagURL(live.Environment.Key, key)+"?done="+url.QueryEscape(verb+" "+key+" in "+live.Environment.Key+"."), http.StatusSeeOther)
+	u.redirectDone(w, r, flagURL(live.Environment.Key, key), verb+" "+key+" in "+live.Environment.Key+".")
 	return nil
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -10,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/jsondiff"
+	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/termchart"
 )
 
@@ -27,7 +30,9 @@ func (u *UI) funcs() template.FuncMap {
 		"title":   func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 		"weeks":   func() int { return weeks },
 		"spct":    signedPct,
+		"ivl":     intervalText,
 		"num":     num,
+		"score":   score,
 		"thous":   valueloop.GroupDigits,
 		"count":   count,
 		"dur":     humanDuration,
@@ -73,6 +78,28 @@ func signedPct(x float64) string {
 	return s
 }
 
+// intervalText writes an interval as "lower to upper", relative ones as
+// signed percentages; an unbounded side (a one-sided test's, held as 0
+// and a flag) is -∞ or +∞, as the CLI writes it.
+func intervalText(iv stats.Interval, relative bool) string {
+	f := num
+	if relative {
+		f = signedPct
+	}
+	lo, hi := f(iv.Lower), f(iv.Upper)
+	if iv.LowerUnbounded {
+		lo = "-∞"
+	}
+	if iv.UpperUnbounded {
+		hi = "+∞"
+	}
+	return lo + " to " + hi
+}
+
+// score writes a rank's score as its arithmetic and 'valueloop next' do:
+// at most two decimals (1.97, not num's 1.969); +0 makes -0 0.
+func score(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100+0, 'f', -1, 64) }
+
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
 // humanDuration says a duration the way the terminal views do (3d4h,
@@ -81,21 +108,42 @@ func humanDuration(d time.Duration) string {
 	return termchart.Duration(d.Abs())
 }
 
+// jsonText writes v as JSON the way it was typed: not escaped for HTML
+// (json.Marshal writes & < > as \u0026 \u003c \u003e), since the
+// templates escape what they show; indent "" writes one line.
+func jsonText(v any, indent string) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
 func jsonValue(v any) string {
-	b, err := json.Marshal(v)
+	s, err := jsonText(v, "")
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return s
 }
 
+func indentJSON(v any) string {
+	s, _ := jsonText(v, "  ")
+	return s
+}
+
+// prettyJSON indents stored JSON as it is, numbers and key order
+// included: decoded, a number beyond float64's 53 bits (a user id in a
+// rule) would be shown rounded, and an edit form saved so.
 func prettyJSON(raw []byte) string {
-	var v any
-	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") != nil {
 		return string(raw)
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return b.String()
 }
 
 // diffLine is one operation of an audit entry's diff, for people.
@@ -123,11 +171,16 @@ func auditDiff(before, after []byte) []diffLine {
 	return out
 }
 
+// clip shortens s to about 160 bytes, never within a character.
 func clip(s string) string {
-	if len(s) > 160 {
-		return s[:157] + "…"
+	if len(s) <= 160 {
+		return s
 	}
-	return s
+	cut := 157
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // readableTargeting says a JsonLogic targeting rule in words, one line per
@@ -136,8 +189,12 @@ func readableTargeting(raw []byte) []string {
 	if len(raw) == 0 || string(raw) == "null" || string(raw) == "{}" {
 		return nil
 	}
+	// Numbers are kept as written (json.Number): a float64 would say a
+	// user id beyond 53 bits rounded, and a million as 1e+06.
 	var rule any
-	if err := json.Unmarshal(raw, &rule); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&rule); err != nil {
 		return []string{string(raw)}
 	}
 	m, ok := rule.(map[string]any)
@@ -188,6 +245,8 @@ func logic(v any) string {
 		return "null"
 	case string:
 		return strconv.Quote(x)
+	case json.Number:
+		return x.String()
 	case float64, bool:
 		return fmt.Sprint(x)
 	case []any:
@@ -198,7 +257,7 @@ func logic(v any) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
 		if len(x) != 1 {
-			return string(mustJSON(x))
+			return jsonValue(x)
 		}
 		for op, a := range x {
 			args, _ := a.([]any)
@@ -233,10 +292,27 @@ func logic(v any) string {
 				}
 				return logic(args[0]) + " " + word + " " + logic(args[1])
 			}
-			return op + string(mustJSON(a))
+			return op + jsonValue(a)
 		}
 	}
-	return string(mustJSON(v))
+	return jsonValue(v)
+}
+
+// floats turns the json.Numbers in v into float64s, as encoding/json
+// decodes them by default (what experiment.StaticSplit reads).
+func floats(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = floats(e)
+		}
+		return out
+	}
+	return v
 }
 
 // fractional says a fractional split in words, largest share first, with
@@ -248,7 +324,7 @@ func fractional(args []any) string {
 			by = logic(args[0])
 		}
 	}
-	weights, ok := experiment.StaticSplit(args)
+	weights, ok := experiment.StaticSplit(floats(args).([]any))
 	total := 0.0
 	for _, w := range weights {
 		total += w

@@ -1,6 +1,10 @@
 package ui
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 // TestCount: the templates' counts are singular for one, whatever the
 // integer type a field has, and refuse what is not an integer.
@@ -20,5 +24,25 @@ func TestCount(t *testing.T) {
 	}
 	if got, err := count("3", "user"); err == nil {
 		t.Errorf("count(\"3\") = %q, want an error", got)
+	}
+}
+
+// TestJSONShownAsTyped: values are shown as people typed them; the page's
+// own escaping makes them safe, so the JSON is not escaped for HTML too
+// (a URL's & read \u0026), and a clipped value stays valid UTF-8.
+func TestJSONShownAsTyped(t *testing.T) {
+	v := map[string]any{"url": "https://shop.example/?a=1&b=<2>"}
+	if got, want := jsonValue(v), `{"url":"https://shop.example/?a=1&b=<2>"}`; got != want {
+		t.Errorf("jsonValue = %s, want %s", got, want)
+	}
+	if got, want := prettyJSON([]byte(`{"in":["a&b","<c>"]}`)), "{\n  \"in\": [\n    \"a&b\",\n    \"<c>\"\n  ]\n}"; got != want {
+		t.Errorf("prettyJSON = %s, want %s", got, want)
+	}
+	if got, want := indentJSON(v), "{\n  \"url\": \"https://shop.example/?a=1&b=<2>\"\n}"; got != want {
+		t.Errorf("indentJSON = %s, want %s", got, want)
+	}
+	long := strings.Repeat("é", 200)
+	if got := clip(long); !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("clip of 200 é: %q, want valid UTF-8 ending in …", got)
 	}
 }

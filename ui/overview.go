@@ -158,7 +158,9 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		d.Delivery = doraKeys(rep.Overall, false)
+		if len(rep.Teams)+len(rep.Services) > 0 { // else no figures to judge: the page says so
+			d.Delivery = doraKeys(rep.Overall, false)
+		}
 	}
 	// What is next: the value loop's ranking, then what needs a person's
 	// decision now.

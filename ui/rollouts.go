@@ -8,6 +8,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/stats"
 )
 
 func rolloutFilter(env string) rollout.Filter {
@@ -34,10 +35,7 @@ func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
 	if u.Rollouts == nil {
 		return nil, nil
 	}
-	for _, t := range u.envTabs("") {
-		if !sessionOf(r).Token.CanRead(t.Key) {
-			continue
-		}
+	for _, t := range u.envTabs(r, "") {
 		list, err := u.Rollouts.List(r.Context(), rollout.Filter{Environment: t.Key, Active: active, Limit: 50})
 		if err != nil {
 			return nil, err
@@ -80,9 +78,10 @@ type guardrailView struct {
 }
 
 type guardrailPoint struct {
-	At                  time.Time
-	Change, Lower, High float64
-	Status              string
+	At       time.Time
+	Change   float64
+	Interval stats.Interval
+	Status   string
 }
 
 type rolloutData struct {
@@ -129,8 +128,10 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 			if x.Status == rollout.GuardrailNotEnoughData {
 				return
 			}
-			s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
-			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Lower: x.Interval.Lower, High: x.Interval.Upper, Status: x.Status})
+			if !x.Interval.LowerUnbounded && !x.Interval.UpperUnbounded { // an unbounded side is held as 0
+				s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
+			}
+			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Interval: x.Interval, Status: x.Status})
 		}
 		for _, ev := range st.History {
 			for _, x := range ev.Guardrails {
@@ -200,6 +201,6 @@ func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	done := map[string]string{"pause": "Paused", "resume": "Resumed", "advance": "Advanced", "rollback": "Rolled back"}[action]
-	http.Redirect(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key)+"?done="+url.QueryEscape(done+" the rollout of "+key+"."), http.StatusSeeOther)
+	u.redirectDone(w, r, "/rollouts/"+url.PathEscape(env)+"/"+url.PathEscape(key), done+" the rollout of "+key+".")
 	return nil
 }

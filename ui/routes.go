@@ -230,13 +230,17 @@ func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	u.setCookie(w, r, sessionCookie, "", -1)
-	http.Redirect(w, r, "/signin?done=Signed+out.", http.StatusSeeOther)
+	u.redirectDone(w, r, "/signin", "Signed out.")
 	return nil
 }
 
 // safeNext keeps a redirect target on this site: a path, not a URL.
+// Browsers drop tabs and newlines anywhere in a URL (and read "\\" as "/"),
+// so "/\t/evil.example" would be "//evil.example", another site: a target
+// holding any control character is refused with the rest.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next

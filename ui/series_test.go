@@ -3,13 +3,18 @@ package ui
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 )
@@ -190,3 +195,40 @@ func TestReplayCuts(t *testing.T) {
 		t.Errorf("a new day adds %d cuts, want at most 1", added)
 	}
 }
+
+// TestExposuresWhileCounted: while a flag's exposures are being counted
+// from the event log (the first view after a start), its page says so and
+// shows no figure in the variants' Exposures column, rather than 0.
+func TestExposuresWhileCounted(t *testing.T) {
+	ctx := context.Background()
+	log := &fakeLog{gate: make(chan struct{})}
+	defer close(log.gate)
+	log.add(dayOfEvents(time.Now().UTC().Truncate(24*time.Hour), 0)...)
+	d := newTestDashboard(t, func(u *UI) {
+		u.Events, u.ChartWait = log, -1
+		fl := u.Flags.(*flags.Service)
+		if err := fl.EnsureEnvironment(ctx, valueloop.Environment{Key: "production", Name: "Production"}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		f := &valueloop.Flag{Key: "f", State: valueloop.StateEnabled, Variants: map[string]any{"control": false, "treatment": true}, DefaultVariant: new("control")}
+		if _, err := fl.PutFlag(ctx, "production", f, -1, "test", ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := d.signedIn(t)
+	resp, err := c.Get(d.srv.URL + "/flags/production/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	page := string(body)
+	if !strings.Contains(page, "being counted") {
+		t.Fatalf("the page does not say the exposures are being counted:\n%s", page)
+	}
+	if cells := exposureCells.FindAllString(page, -1); len(cells) != 2 || strings.Contains(strings.Join(cells, ""), ">0<") {
+		t.Errorf("the variants' exposures while they are counted: %q, want two cells without a figure", cells)
+	}
+}
+
+var exposureCells = regexp.MustCompile(`<td class="n"[^>]*>[^<]*</td></tr>`)

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/valueloop/valueloop/stats"
 )
 
 // Charts are drawn on the server as inline SVG: no script, no library.
@@ -196,14 +198,42 @@ type forestRow struct {
 	// so that one very wide interval does not squeeze the others to dots;
 	// its label still gives the whole interval.
 	Clip float64
+	// LoOpen and HiOpen mark an unbounded side (a one-sided test's): its
+	// bound is not a figure, and the interval is drawn to the axis' end.
+	LoOpen, HiOpen bool
 }
 
-// drawn is the part of the row's interval that is drawn.
+// forestRowOf is the row of an estimate and its interval.
+func forestRowOf(label string, est float64, iv stats.Interval) forestRow {
+	return forestRow{Label: label, Est: est, Lo: iv.Lower, Hi: iv.Upper, LoOpen: iv.LowerUnbounded, HiOpen: iv.UpperUnbounded}
+}
+
+// drawn is the part of the row's interval that sets the axis: an open
+// side only reaches the estimate there.
 func (r forestRow) drawn() (lo, hi float64) {
-	if r.Clip > 0 {
-		return math.Max(r.Lo, -r.Clip), math.Min(r.Hi, r.Clip)
+	lo, hi = r.Lo, r.Hi
+	if r.LoOpen {
+		lo = r.Est
 	}
-	return r.Lo, r.Hi
+	if r.HiOpen {
+		hi = r.Est
+	}
+	if r.Clip > 0 {
+		return math.Max(lo, -r.Clip), math.Min(hi, r.Clip)
+	}
+	return lo, hi
+}
+
+// bounds says the row's interval in words, an open side as ∞.
+func (r forestRow) bounds(f func(float64) string) (lo, hi string) {
+	return intervalSide(r.LoOpen, "-∞", r.Lo, f), intervalSide(r.HiOpen, "+∞", r.Hi, f)
+}
+
+func intervalSide(open bool, inf string, x float64, f func(float64) string) string {
+	if open {
+		return inf
+	}
+	return f(x)
 }
 
 // forestPlot draws estimates with intervals on one axis, with a line at
@@ -251,10 +281,20 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 			cls = "s0"
 		}
 		fmt.Fprintf(&b, `<text class="label" x="8" y="%.1f">%s</text>`, cy+4, esc(r.Label))
-		rlo, rhi := r.drawn()
-		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(rlo), x(rhi), cy, cy)
+		x1, x2 := r.drawn()
+		x1, x2 = x(x1), x(x2)
+		if r.LoOpen { // to the axis' end, with an arrowhead
+			x1 = x(lo)
+			fmt.Fprintf(&b, `<path class="open %s" d="M%.1f %.1fl7 -4v8z"/>`, cls, x1, cy)
+		}
+		if r.HiOpen {
+			x2 = x(hi)
+			fmt.Fprintf(&b, `<path class="open %s" d="M%.1f %.1fl-7 -4v8z"/>`, cls, x2, cy)
+		}
+		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x1, x2, cy, cy)
+		blo, bhi := r.bounds(fmtX)
 		fmt.Fprintf(&b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
-			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(fmtX(r.Lo)), esc(fmtX(r.Hi)))
+			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(blo), esc(bhi))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -304,8 +305,11 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	if s := sessionOf(r); s != nil {
 		p.Session, p.CSRF = s, s.csrf
 	}
-	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("done")
+	if c, err := r.Cookie(flashCookie); err == nil {
+		if msg, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && p.Flash == "" {
+			p.Flash = string(msg)
+		}
+		u.setCookie(w, r, flashCookie, "", -1) // shown once
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
@@ -320,6 +324,18 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// flashCookie carries the message of a change ("Saved theme.") to the
+// page the change redirects to, which shows it once. It is not in the URL:
+// a link could then put any words on the dashboard as its own.
+const flashCookie = "vl_flash"
+
+// redirectDone sends the browser to path after a change, with msg for it
+// to show.
+func (u *UI) redirectDone(w http.ResponseWriter, r *http.Request, path, msg string) {
+	u.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
+	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // renderError shows a message page; err, when given, is logged or shown

@@ -164,6 +164,10 @@ func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"/flags/production": "/flags/production", "": "/", "https://evil.example/": "/",
 		"//evil.example/": "/", "/\\evil.example": "/", "javascript:alert(1)": "/",
+		// Browsers drop tabs and newlines anywhere in a URL and control
+		// characters and spaces around it: each of these is //evil.example.
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r\n/evil.example": "/", "/\t\\evil.example": "/",
+		"/x\x00": "/", "/flags/production?q=a b": "/flags/production?q=a b",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
@@ -181,6 +185,11 @@ func TestReadableTargeting(t *testing.T) {
 		{`{"if":[{"or":[{"$ref":"staff"},{"in":[{"var":"country"},["NZ","IE"]]}]},"x",null]}`,
 			`if (the shared rule "staff" or country in ["NZ", "IE"]) → serve "x" | otherwise → serve the default variant`},
 		{``, ``},
+		// Numbers as written: a user id beyond float64's 53 bits, a million.
+		{`{"if":[{"in":[{"var":"userId"},[12345678901234567891,42]]},"on",null]}`,
+			`if userId in [12345678901234567891, 42] → serve "on" | otherwise → serve the default variant`},
+		{`{"if":[{">=":[{"var":"spend"},1000000]},"vip"]}`, `if spend ≥ 1000000 → serve "vip" | otherwise → the default variant`},
+		{`{"fractional":[["a",90.5],["b",9.5]]}`, `serve split by targetingKey: "a" 90.5%, "b" 9.5%`},
 	} {
 		if got := strings.Join(readableTargeting([]byte(tc.rule)), " | "); got != tc.want {
 			t.Errorf("readableTargeting(%s)\n got %s\nwant %s", tc.rule, got, tc.want)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/client"
 )
 
 func auditCommand() *command {
@@ -26,6 +28,9 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLimit(f.Limit); err != nil {
+		return err
+	}
 	entries, err := c.Audit(ctx, f)
 	if err != nil {
 		return err
@@ -33,23 +38,32 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, entries)
 	}
-	for _, en := range entries {
-		fmt.Fprintf(e.stdout, "#%d %s %s %s %s/%s", en.ID, en.At.Local().Format(time.DateTime), en.Actor, en.Action, orDash(en.Environment), en.Target)
-		if en.Reason != "" {
-			fmt.Fprintf(e.stdout, " — %s", en.Reason)
-		}
-		fmt.Fprintln(e.stdout)
-		for _, op := range en.Diff {
-			if op.Path == "" {
-				continue // a whole creation or deletion: the action says it
-			}
-			fmt.Fprintf(e.stdout, "    %s\n", op)
-		}
+	if len(entries) == 0 {
+		fmt.Fprintln(e.stdout, "No audit entries match.")
+		return nil
 	}
+	writeAudit(e.stdout, entries)
 	if n := len(entries); n > 0 && n == f.Limit {
 		fmt.Fprintf(e.stderr, "Older entries: add --before %d for the next page.\n", entries[n-1].ID)
 	}
 	return nil
+}
+
+// writeAudit writes the entries, each with its diff.
+func writeAudit(w io.Writer, entries []client.AuditEntry) {
+	for _, en := range entries {
+		fmt.Fprintf(w, "#%d %s %s %s %s/%s", en.ID, en.At.UTC().Format(time.DateTime+" UTC"), en.Actor, en.Action, orDash(en.Environment), en.Target)
+		if en.Reason != "" {
+			fmt.Fprintf(w, " — %s", en.Reason)
+		}
+		fmt.Fprintln(w)
+		for _, op := range en.Diff {
+			if op.Path == "" {
+				continue // a whole creation or deletion: the action says it
+			}
+			fmt.Fprintf(w, "    %s\n", op)
+		}
+	}
 }
 
 func orDash(s string) string {
@@ -57,4 +71,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// checkLimit refuses a --limit the server's pages cannot hold: 0 or less
+// would be sent as no limit and answered with the server's default page.
+func checkLimit(n int) error {
+	if n < 1 || n > 1000 {
+		return usageErrorf("--limit: must be from 1 to 1000, got %d", n)
+	}
+	return nil
 }

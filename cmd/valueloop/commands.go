@@ -117,7 +117,7 @@ func (c *command) dispatch(ctx context.Context, e *cliEnv, args []string) error 
 		c.writeHelp(e.stdout, nil)
 		return nil
 	default:
-		return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q: want %s", c.path, args[0], c.names()), help: c.path}
+		return &usageError{msg: fmt.Sprintf("%s: unknown subcommand %q: want %s%s", c.path, args[0], c.names(), c.didYouMean(args[0], "")), help: c.path}
 	}
 	return sub.dispatch(ctx, e, args[1:])
 }
@@ -173,9 +173,23 @@ func helpCommand() *command {
 			}
 			c := commandTree().lookup(strings.Join(args, " "))
 			if c == nil {
-				return usageErrorf("help: no command %q", strings.Join(args, " "))
+				return usageErrorf("help: no command %q%s", strings.Join(args, " "), helpSuggestion(args))
 			}
 			// A leaf knows its flags only when it defines them: ask it.
 			return commandTree().dispatch(ctx, e, append(append([]string(nil), args...), "-h"))
 		}}
+}
+
+// helpSuggestion is "; did you mean "flags list"?" for the first word of
+// path that names no command, when one is close to it.
+func helpSuggestion(path []string) string {
+	c := commandTree()
+	for i, name := range path {
+		next := c.find(name)
+		if next == nil {
+			return c.didYouMean(name, strings.Join(append(path[:i:i], ""), " "))
+		}
+		c = next
+	}
+	return ""
 }

@@ -69,7 +69,13 @@ func completionNodes(ctx context.Context, e *cliEnv) []completionNode {
 		}
 		probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: e.getenv}
 		probe.onHelp = func(fs *flag.FlagSet) {
-			fs.VisitAll(func(f *flag.Flag) { n.words = append(n.words, "--"+f.Name) })
+			fs.VisitAll(func(f *flag.Flag) {
+				dashes := "--"
+				if len(f.Name) == 1 {
+					dashes = "-" // -f FILE, as the help writes it
+				}
+				n.words = append(n.words, dashes+f.Name)
+			})
 		}
 		c.run(ctx, probe, []string{"-h"})
 		sort.Strings(n.words)
@@ -163,6 +169,8 @@ complete -c valueloop -f
 		for _, word := range n.words {
 			if name, ok := strings.CutPrefix(word, "--"); ok {
 				flags = append(flags, "-l "+name)
+			} else if name, ok := strings.CutPrefix(word, "-"); ok {
+				flags = append(flags, "-s "+name)
 			} else {
 				cmds = append(cmds, word)
 			}

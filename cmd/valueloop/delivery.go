@@ -133,43 +133,43 @@ func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeList(e, cf, list, "", "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED", func(w io.Writer, s delivery.Source) {
+	empty := "No webhook sources. Add one with 'valueloop delivery source add NAME --kind github' (or gitlab, pagerduty, opsgenie)."
+	return writeList(e, cf, list, empty, "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED", func(w io.Writer, s delivery.Source) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), s.UpdatedAt.Format(time.RFC3339))
 	})
 }
 
 // deliveryName parses the args of a delete and returns the one name they
 // give, and the client.
-func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client, error) {
+func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error) {
 	fs := newFlagSet(e, path)
 	cf := addClientFlags(e, fs)
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	c, err := cf.client()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if len(pos) != 1 {
-		return "", nil, usageErrorf("%s: want the %s name", path, strings.Fields(path)[1])
+		return "", nil, nil, usageErrorf("%s: want the %s name", path, strings.Fields(path)[1])
 	}
-	return pos[0], c, nil
+	return pos[0], c, cf, nil
 }
 
 // runDeliveryDelete returns delivery source delete or delivery service
-// delete: del deletes the named thing, done says so.
-func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, done string) func(ctx context.Context, e *cliEnv, args []string) error {
+// delete: del deletes the named thing, said says so.
+func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, said string) func(ctx context.Context, e *cliEnv, args []string) error {
 	return func(ctx context.Context, e *cliEnv, args []string) error {
-		name, c, err := deliveryName(e, path, args)
+		name, c, cf, err := deliveryName(e, path, args)
 		if err != nil {
 			return err
 		}
 		if err := del(c, ctx, name); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, done+"\n", name)
-		return nil
+		return done(e, cf, map[string]any{"deleted": name}, fmt.Sprintf(said, name))
 	}
 }
 
@@ -235,8 +235,11 @@ func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery deliveries")
 	cf := addClientFlags(e, fs)
 	source := fs.String("source", "", "only this source (a source name, or api)")
-	limit := fs.Int("limit", 20, "at most this many")
+	limit := fs.Int("limit", 20, "at most this many (1-1000)")
 	if err := e.parseNoArgs(fs, args, "delivery deliveries"); err != nil {
+		return err
+	}
+	if err := checkLimit(*limit); err != nil {
 		return err
 	}
 	c, err := cf.client()
@@ -247,7 +250,8 @@ func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeList(e, cf, list, "", "RECEIVED (UTC)\tSOURCE\tKIND\tDELIVERY\tRECORDS\tIGNORED", func(w io.Writer, d delivery.DeliveryInfo) {
+	empty := "No webhook deliveries received" + expIf(*source != "", " from "+*source, "") + " yet."
+	return writeList(e, cf, list, empty, "RECEIVED (UTC)\tSOURCE\tKIND\tDELIVERY\tRECORDS\tIGNORED", func(w io.Writer, d delivery.DeliveryInfo) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ReceivedAt.Format("2006-01-02 15:04:05"), d.Source, d.Kind, d.ID, d.Records, orDash(d.Ignored))
 	})
 }

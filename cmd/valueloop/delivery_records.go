@@ -43,13 +43,28 @@ service (its sha or version); --force stores it anyway. Edits and deletions are 
 trail with --reason.
 `
 
+// checkRecordKind refuses a kind of record there is not, with the one
+// meant when one is close.
+func checkRecordKind(path, kind string) error {
+	err := delivery.CheckRecordKind(kind)
+	if err == nil {
+		return nil
+	}
+	hint := ""
+	kinds := []string{delivery.RecordChanges, delivery.RecordDeployments, delivery.RecordIncidents, delivery.RecordReviews}
+	if s := suggest(kind, kinds); s != "" {
+		hint = fmt.Sprintf("; did you mean %q?", s)
+	}
+	return usageErrorf("%s: %s%s", path, valueloop.ErrorMessage(err), hint)
+}
+
 // recordArgs reads KIND NUMBER.
 func recordArgs(path string, pos []string) (string, int64, error) {
 	if len(pos) != 2 {
 		return "", 0, usageErrorf("%s: want a kind and a record number, e.g. 'valueloop %s deployments 12'", path, path)
 	}
-	if err := delivery.CheckRecordKind(pos[0]); err != nil {
-		return "", 0, usageErrorf("%s: %s", path, valueloop.ErrorMessage(err))
+	if err := checkRecordKind(path, pos[0]); err != nil {
+		return "", 0, err
 	}
 	n, err := strconv.ParseInt(pos[1], 10, 64)
 	if err != nil || n < 1 {
@@ -96,6 +111,9 @@ func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(pos) != 1 {
 		return usageErrorf("delivery record list: want a kind, e.g. 'valueloop delivery record list deployments --service shop'")
+	}
+	if err := checkRecordKind("delivery record list", pos[0]); err != nil {
+		return err
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -308,6 +326,5 @@ func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.DeleteDeliveryRecord(ctx, kind, n, *reason); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Deleted %s record %d.\n", strings.TrimSuffix(kind, "s"), n)
-	return nil
+	return done(e, cf, map[string]any{"deleted": n, "kind": kind}, fmt.Sprintf("Deleted %s record %d.", strings.TrimSuffix(kind, "s"), n))
 }

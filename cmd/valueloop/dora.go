@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 
 func doraCommand() *command {
 	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]",
-		summary: "show the DORA delivery metrics with their levels and trends", more: timeHelp, run: runDORA}
+		summary: "show the DORA delivery metrics with their levels and trends", more: rangeTimeHelp, run: runDORA}
 }
 
 func runDORA(ctx context.Context, e *cliEnv, args []string) error {
@@ -36,6 +38,13 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(pos) > 0 {
 		return usageErrorf("dora takes no arguments: name services with --service, e.g. 'valueloop dora --service checkout --since 30d'")
+	}
+	if buckets := []string{"day", "week", "month", "none"}; *bucket != "" && !slices.Contains(buckets, *bucket) {
+		hint := ""
+		if s := suggest(*bucket, buckets); s != "" {
+			hint = fmt.Sprintf("; did you mean %q?", s)
+		}
+		return usageErrorf("--bucket: must be day, week, month or none, not %q%s", *bucket, hint)
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -78,8 +87,12 @@ func addTimeRange(fs *flag.FlagSet) *timeRange {
 // (delivery.ParseRange, whose --since is flow's) and returns its query: a
 // bad --since, --from or --to is a usage error here, exit 2, as flow's is.
 func (r *timeRange) query() (url.Values, error) {
-	if _, _, err := delivery.ParseRange(r.since, r.from, r.to, time.Now()); err != nil {
+	from, to, err := delivery.ParseRange(r.since, r.from, r.to, time.Now())
+	if err != nil {
 		return nil, flagError(err)
+	}
+	if !to.After(from) {
+		return nil, usageErrorf("--to: must be after --from (%s), got %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	q := url.Values{}
 	for k, v := range map[string]string{"since": r.since, "from": r.from, "to": r.to} {
@@ -124,7 +137,11 @@ func writeDORA(w io.Writer, r *delivery.Report) {
 	days := r.To.Sub(r.From).Hours() / 24
 	fmt.Fprintf(w, "DORA metrics %s to %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 UTC"), plural(int(math.Round(days)), "day"))
 	if r.Bucket != "" && len(r.Overall.Buckets) > 0 {
-		fmt.Fprintf(w, ", trend by %s (%d, oldest first)", r.Bucket, len(r.Overall.Buckets))
+		n := strconv.Itoa(len(r.Overall.Buckets))
+		if len(r.Overall.Buckets) > sparkMax {
+			n = fmt.Sprintf("the latest %d of %s", sparkMax, n)
+		}
+		fmt.Fprintf(w, ", trend by %s (%s, oldest first)", r.Bucket, n)
 	}
 	fmt.Fprintln(w)
 	if len(r.Services) == 0 {
@@ -178,7 +195,7 @@ func writeSeries(w io.Writer, title string, s dora.Series) {
 		}
 		return termchart.Duration(d.Median)
 	}
-	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", perDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
+	fmt.Fprintf(tw, "  deployment frequency\t%s\t%s\t%s\t%s\n", termchart.PerDay(m.DeploymentsPerDay), level(m.Levels.DeploymentFrequency),
 		trend(func(b *dora.Metrics) (float64, bool) { return float64(b.Deployments), true }), plural(m.Deployments, "deployment"))
 	lead := plural(m.LeadTime.Count, "change")
 	if m.LeadTime.Count > 0 {
@@ -232,18 +249,6 @@ func level(l dora.Level) string {
 		return "–"
 	}
 	return string(l)
-}
-
-func perDay(v float64) string {
-	switch {
-	case v == 0:
-		return "0/day"
-	case v >= 1:
-		return fmt.Sprintf("%.1f/day", v)
-	case v >= 1.0/7:
-		return fmt.Sprintf("%.1f/week", v*7)
-	}
-	return fmt.Sprintf("%.1f/month", v*30)
 }
 
 func plural(n int, one string) string {

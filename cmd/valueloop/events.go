@@ -74,7 +74,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
 	var attrs listFlag
 	fs.Var(&attrs, "attr", "`KEY=VALUE` attribute of the event, a string (repeatable); on an exposure, where dimensions are read")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events send"); err != nil {
 		return err
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}
@@ -115,7 +115,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(res.Results) > 0 { // one event sent: one result, rejected or a duplicate
 		if r := res.Results[0]; r.Status == ingest.StatusRejected {
-			return valueloop.FieldErrorf(r.Field, "%s", r.Reason)
+			return valueloop.FieldErrorf(sendFlag(r.Field), "%s", r.Reason)
 		}
 		fmt.Fprintln(e.stderr, "Already stored (same id and time): nothing changed.")
 		return nil
@@ -124,14 +124,26 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
+// sendFlag is the flag of events send that gives the event's field: the
+// refusal of an event sent from the command line names what was typed.
+func sendFlag(field string) string {
+	flags := map[string]string{"targetingKey": "key", "type": "type", "name": "name", "value": "value",
+		"flag": "flag", "variant": "variant", "id": "id", "time": "time", "attributes": "attr"}
+	if f, ok := flags[strings.SplitN(field, ".", 2)[0]]; ok {
+		return "--" + f
+	}
+	return field
+}
+
 func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "import")
 	batch := fs.Int("batch", 1000, "events per request")
 	gz := fs.Bool("gzip", false, "compress requests")
-	if err := e.parseFlags(fs, args); err != nil {
+	pos, err := e.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageErrorf("events import: want one NDJSON file (one event per line), e.g. 'valueloop events import events.ndjson'")
 	}
 	if *batch < 1 || *batch > 10000 {
@@ -141,13 +153,13 @@ func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	im := &importer{e: e, c: c, env: *env, gz: *gz, sum: importSummary{File: fs.Arg(0)}}
+	im := &importer{e: e, c: c, env: *env, gz: *gz, sum: importSummary{File: pos[0]}}
 	return im.run(ctx, *batch, cf.output == "json")
 }
 
 func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "rebuild")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events rebuild"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -160,7 +172,7 @@ func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	// The wait is bounded by ctx alone (RebuildEventsWatching): millions of
 	// events take longer than the client's usual timeout; Ctrl-C stops it.
 	start := time.Now()
-	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr))
+	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr), termchart.Width(e.stderr, e.getenv))
 	res, err := c.RebuildEventsWatching(ctx, *env, report)
 	clear()
 	if err != nil {
@@ -185,7 +197,7 @@ func runEventsLoad(ctx context.Context, e *cliEnv, args []string) error {
 	users := fs.Int("users", 100_000, "distinct users")
 	conc := fs.Int("concurrency", 4, "requests in flight")
 	seed := fs.Int("seed", 1, "random seed")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "events load"); err != nil {
 		return err
 	}
 	c, err := cf.client()
@@ -235,7 +247,7 @@ func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	im.bar = &termchart.Progress{W: im.e.stderr, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(im.e.stderr)}
+	im.bar = &termchart.Progress{W: im.e.stderr, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(im.e.stderr), Cols: termchart.Width(im.e.stderr, im.e.getenv)}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	lineNo := 0
@@ -310,19 +322,20 @@ func (im *importer) flush(ctx context.Context) error {
 func (im *importer) report(asJSON bool) error {
 	sum := im.sum
 	if sum.Rejected > im.shown {
-		fmt.Fprintf(im.e.stderr, "... and %d more rejected events (%d rejected in all)\n", sum.Rejected-im.shown, sum.Rejected)
+		fmt.Fprintf(im.e.stderr, "... and %s more rejected events (%s rejected in all)\n", valueloop.GroupDigits(int64(sum.Rejected-im.shown)), valueloop.GroupDigits(int64(sum.Rejected)))
 	}
 	if asJSON {
 		writeJSONOut(im.e, sum)
 	} else {
-		fmt.Fprintf(im.e.stdout, "Imported %s: %s: %d stored, %s, %d rejected (%s).\n",
-			sum.File, valueloop.Count(int64(sum.Events), "event"), sum.Stored, valueloop.Count(int64(sum.Duplicates), "duplicate"), sum.Rejected, time.Since(im.bar.Start).Round(time.Millisecond))
+		fmt.Fprintf(im.e.stdout, "Imported %s: %s: %s stored, %s, %s rejected (%s).\n",
+			sum.File, valueloop.Count(int64(sum.Events), "event"), valueloop.GroupDigits(int64(sum.Stored)), valueloop.Count(int64(sum.Duplicates), "duplicate"),
+			valueloop.GroupDigits(int64(sum.Rejected)), time.Since(im.bar.Start).Round(time.Millisecond))
 	}
 	if sum.Rejected > 0 {
 		if sum.Rejected == 1 {
 			return valueloop.Errorf(valueloop.EINVALID, "1 event was rejected (see above); fix it and import that line again")
 		}
-		return valueloop.Errorf(valueloop.EINVALID, "%d events were rejected (see above); fix them and import those lines again", sum.Rejected)
+		return valueloop.Errorf(valueloop.EINVALID, "%s events were rejected (see above); fix them and import those lines again", valueloop.GroupDigits(int64(sum.Rejected)))
 	}
 	return nil
 }
@@ -330,7 +343,7 @@ func (im *importer) report(asJSON bool) error {
 // rebuildProgress draws the reports of a rebuild under way: a counter in
 // the first pass over the events (their number is not known yet), then a
 // bar for the second pass and one for storing the users.
-func rebuildProgress(w io.Writer, tty bool) (report func(ingest.RebuildStatus), clear func()) {
+func rebuildProgress(w io.Writer, tty bool, cols int) (report func(ingest.RebuildStatus), clear func()) {
 	var bar *termchart.Progress
 	phase := ""
 	labels := map[string]string{"exposures": "pass 1/2, exposures:", "tracking": "pass 2/2, events:", "users": "storing users:"}
@@ -342,7 +355,7 @@ func rebuildProgress(w io.Writer, tty bool) (report func(ingest.RebuildStatus), 
 			phase = st.Phase
 			// The phase began before its first report: the rate counts from
 			// there.
-			bar = &termchart.Progress{W: w, TTY: tty, Start: time.Now(), Label: labels[st.Phase], Base: int(st.Done)}
+			bar = &termchart.Progress{W: w, TTY: tty, Cols: cols, Start: time.Now(), Label: labels[st.Phase], Base: int(st.Done)}
 			if st.Phase == "users" {
 				bar.Unit = "users"
 			}

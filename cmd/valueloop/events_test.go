@@ -33,8 +33,8 @@ func TestQuantileOverEventsCLI(t *testing.T) {
 		t.Fatalf("metrics create a quantile over users: exit %d: %s", code, stderr)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "bad", "--kind", "quantile", "--quantile", "0.99", "--over", "sessions", "--event", "x")
-	if code != exitInvalid || !strings.Contains(stderr, "/over") {
-		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d naming /over", code, stderr, exitInvalid)
+	if code != exitInvalid || !strings.Contains(stderr, "--over") {
+		t.Errorf("metrics create --over sessions: exit %d, stderr %q; want %d naming --over", code, stderr, exitInvalid)
 	}
 	code, stdout, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production")
 	if code != 0 || !strings.Contains(stdout, "quantile 0.99 over events") || !strings.Contains(stdout, "quantile 0.5 over users") {
@@ -323,7 +323,7 @@ func TestRebuildProgress(t *testing.T) {
 		{Environment: "p", Phase: "users", Done: 10, Of: 100},
 	}
 	var buf bytes.Buffer
-	report, clear := rebuildProgress(&buf, true)
+	report, clear := rebuildProgress(&buf, true, 80)
 	for _, st := range statuses {
 		report(st)
 	}
@@ -338,7 +338,7 @@ func TestRebuildProgress(t *testing.T) {
 		t.Errorf("progress %q not cleared at the end", out)
 	}
 	buf.Reset()
-	report, clear = rebuildProgress(&buf, false)
+	report, clear = rebuildProgress(&buf, false, 80)
 	for _, st := range statuses {
 		report(st)
 	}

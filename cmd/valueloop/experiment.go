@@ -100,7 +100,8 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOut(e, cf, res, writeResults)
+	cols := outputWidth(e)
+	return writeOut(e, cf, res, func(w io.Writer, r *experiment.Result) { writeResultsFit(w, r, cols) })
 }
 
 // hypothesisKey parses args and returns the one flag key they name, and
@@ -139,8 +140,7 @@ func runHypothesisDelete(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.DeleteHypothesis(ctx, *env, key); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Deleted the hypothesis of %s in %s.\n", key, *env)
-	return nil
+	return done(e, cf, map[string]any{"deleted": "hypothesis", "flag": key, "environment": *env}, fmt.Sprintf("Deleted the hypothesis of %s in %s.", key, *env))
 }
 
 // hypothesisInput is a hypothesis given by flags.
@@ -342,7 +342,11 @@ func settingsLine(s experiment.Settings) string {
 // users, the mean, the lift with its interval as a bar against zero, the
 // p-values and the chance to win; then the SRM line, the settings and the
 // verdict with its reason.
-func writeResults(w io.Writer, r *experiment.Result) {
+func writeResults(w io.Writer, r *experiment.Result) { writeResultsFit(w, r, 0) }
+
+// writeResultsFit is writeResults with each table narrowed to cols cells
+// (0: no limit) by narrowing its bars, or leaving them out.
+func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 	fmt.Fprintf(w, "%s in %s: %s, %s", r.Flag, r.Environment, valueloop.Count(int64(len(r.Variants)), "variant"), valueloop.Count(r.Users, "user"))
 	if r.Excluded > 0 || r.OtherUsers > 0 {
 		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", valueloop.GroupDigits(r.Excluded), valueloop.GroupDigits(r.OtherUsers))
@@ -372,27 +376,33 @@ func writeResults(w io.Writer, r *experiment.Result) {
 		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
 		scale, rel := barScale(m, seq)
 		var notes []string
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, barAxis(scale, rel))
-		for _, v := range m.Variants {
-			mean := "-"
-			if v.Mean != nil {
-				mean = fmtNum(*v.Mean)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, valueloop.GroupDigits(v.Users), mean)
-			switch {
-			case v.Control && v.Status == stats.OK:
-				fmt.Fprint(tw, "baseline\t\t\t\t\n")
-			case v.Lift == nil:
-				fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
-			default:
-				if note := liftCells(tw, v.Lift, seq, scale); note != "" {
-					notes = append(notes, v.Variant+": "+note)
+		table, _ := fitChart(cols, barWidth, func(width int) string {
+			notes = nil
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width)))
+			for _, v := range m.Variants {
+				mean := "-"
+				if v.Mean != nil {
+					mean = fmtNum(*v.Mean)
 				}
-				fmt.Fprintln(tw)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t", v.Variant, valueloop.GroupDigits(v.Users), mean)
+				switch {
+				case v.Control && v.Status == stats.OK:
+					fmt.Fprint(tw, "baseline\t\t\t\t\n")
+				case v.Lift == nil:
+					fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
+				default:
+					if note := liftCells(tw, v.Lift, seq, scale, width); note != "" {
+						notes = append(notes, v.Variant+": "+note)
+					}
+					fmt.Fprintln(tw)
+				}
 			}
-		}
-		tw.Flush()
+			tw.Flush()
+			return b.String()
+		})
+		fmt.Fprint(w, table)
 		for _, n := range notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
@@ -402,29 +412,38 @@ func writeResults(w io.Writer, r *experiment.Result) {
 	fmt.Fprintf(w, "Settings: %s\n", settingsLine(r.Settings))
 	writeVerdict(w, r)
 	if r.Dimension != nil {
-		writeDimension(w, r, level, kindOfInterval)
+		writeDimension(w, r, level, kindOfInterval, cols)
 	}
+}
+
+// chartCell is the cell of a chart, with the tab before it; none when the
+// chart is left out (width 0).
+func chartCell(width int, chart string) string {
+	if width == 0 {
+		return ""
+	}
+	return "\t" + chart
 }
 
 // liftCells writes a treatment's lift as the cells LIFT (with its
 // interval), the bar, P, ADJ P and WIN, and returns the effect's note.
-func liftCells(tw io.Writer, l *experiment.Lift, seq bool, scale float64) string {
+func liftCells(tw io.Writer, l *experiment.Lift, seq bool, scale float64, width int) string {
 	e, rel := liftEffect(l)
 	iv := e.Interval
 	p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
 	if seq {
 		iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
 	}
-	fmt.Fprintf(tw, "%s [%s, %s]\t%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
+	fmt.Fprintf(tw, "%s [%s, %s]%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
 		expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
-		bar(e.Estimate, iv, scale), fmtP(p), fmtP(adj), 100*l.ChanceToWin)
+		chartCell(width, bar(e.Estimate, iv, scale, width)), fmtP(p), fmtP(adj), 100*l.ChanceToWin)
 	return e.Note
 }
 
 // writeDimension draws the result split by a dimension: the warning, then
 // per metric one row per slice and treatment, with the slice's users and
 // its sample-ratio check; the bars of a metric share one scale.
-func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval string) {
+func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval string, cols int) {
 	d := r.Dimension
 	fmt.Fprintf(w, "\nBy %s: %s; p-values adjusted (%s) across all %s of the slices.\n", d.Dimension, valueloop.Count(int64(len(d.Slices)), "slice"), d.Correction, valueloop.Count(int64(d.Comparisons), "comparison"))
 	fmt.Fprintf(w, "Warning: %s\n", d.Warning)
@@ -454,33 +473,44 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 		}
 		scale = math.Min(scale, 2*most)
 		fmt.Fprintf(w, "\n%s by %s\n", m.Metric, d.Dimension)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  %s\tVARIANT\tUSERS\tLIFT (%s %s)\t%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, barAxis(scale, rel))
-		for _, s := range d.Slices {
-			srm := "-"
-			if s.SRM != nil && s.SRM.Status == stats.OK {
-				srm = expIf(s.SRM.Mismatch, "MISMATCH p="+fmtP(s.SRM.PValue), "ok")
-			}
-			i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == m.Metric })
-			if i < 0 {
-				fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), s.Reason)
+		table, _ := fitChart(cols, barWidth, func(width int) string {
+			var b strings.Builder
+			writeSlices(&b, d, m.Metric, seq, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
+			return b.String()
+		})
+		fmt.Fprint(w, table)
+	}
+}
+
+// writeSlices writes the table of one metric's slices under header, the
+// bars width cells wide.
+func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, seq bool, scale float64, width int, header string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, header)
+	for _, s := range d.Slices {
+		srm := "-"
+		if s.SRM != nil && s.SRM.Status == stats.OK {
+			srm = expIf(s.SRM.Mismatch, "MISMATCH p="+fmtP(s.SRM.PValue), "ok")
+		}
+		i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == metric })
+		if i < 0 {
+			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), s.Reason)
+			continue
+		}
+		for _, v := range s.Metrics[i].Variants {
+			if v.Control {
 				continue
 			}
-			for _, v := range s.Metrics[i].Variants {
-				if v.Control {
-					continue
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, valueloop.GroupDigits(s.Users))
-				if v.Lift == nil {
-					fmt.Fprintf(tw, "%s\t\t\t\t\t%s\n", v.Reason, srm)
-					continue
-				}
-				liftCells(tw, v.Lift, seq, scale)
-				fmt.Fprintf(tw, "\t%s\n", srm)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, valueloop.GroupDigits(s.Users))
+			if v.Lift == nil {
+				fmt.Fprintf(tw, "%s%s\t\t\t\t%s\n", v.Reason, chartCell(width, ""), srm)
+				continue
 			}
+			liftCells(tw, v.Lift, seq, scale, width)
+			fmt.Fprintf(tw, "\t%s\n", srm)
 		}
-		tw.Flush()
 	}
+	tw.Flush()
 }
 
 func writeSRM(w io.Writer, r *experiment.Result) {
@@ -583,7 +613,7 @@ func liftEffect(l *experiment.Lift) (stats.Effect, bool) {
 	return l.Absolute, false
 }
 
-const barWidth = 25 // odd: zero sits in the middle
+const barWidth = 25 // odd: zero sits in the middle; narrower to fit (fitChart)
 
 // barScale is the largest magnitude the metric's bars must show, and
 // whether they show relative effects.
@@ -604,8 +634,8 @@ func barScale(m experiment.MetricResult, seq bool) (scale float64, relative bool
 
 // barAxis is the header of the bar column: −scale, 0 and +scale where the
 // bars put them.
-func barAxis(scale float64, relative bool) string {
-	if !(scale > 0) {
+func barAxis(scale float64, relative bool, barWidth int) string {
+	if !(scale > 0) || barWidth == 0 {
 		return ""
 	}
 	cells := []rune(strings.Repeat(" ", barWidth))
@@ -621,8 +651,8 @@ func barAxis(scale float64, relative bool) string {
 // bar draws an interval against zero: ├───●───┤ on a track whose middle
 // is zero (│, or ┼ inside the interval); an unbounded side runs to the
 // track's end as an arrow.
-func bar(est float64, iv stats.Interval, scale float64) string {
-	if !(scale > 0) {
+func bar(est float64, iv stats.Interval, scale float64, barWidth int) string {
+	if !(scale > 0) || barWidth == 0 {
 		return ""
 	}
 	half := barWidth / 2
@@ -645,10 +675,29 @@ func fmtLift(x float64, relative bool) string {
 	if relative {
 		return fmt.Sprintf("%+.1f%%", 100*x)
 	}
-	return fmt.Sprintf("%+.3g", x)
+	// Trailing zeros trimmed, as the verdict writes effects (+0.01).
+	return expIf(x < 0, "", "+") + figure(x, 3, false)
 }
 
-func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+func fmtNum(x float64) string { return figure(x, 4, true) }
+
+// figure writes x with digits significant digits, in digits rather than
+// exponent notation from 1,000 up: whole, grouped (12,346). Only a figure
+// below 0.0001 takes an exponent. zeros keeps trailing zeros, so that the
+// figures of a column read alike (12.04 beside 11.80).
+func figure(x float64, digits int, zeros bool) string {
+	switch a := math.Abs(x); {
+	case x == 0 || math.IsNaN(x) || math.IsInf(x, 0):
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case math.Round(a) >= 1000:
+		return valueloop.GroupDigits(int64(math.Round(x)))
+	case a < 1e-4:
+		return strconv.FormatFloat(x, 'g', digits-1, 64)
+	case !zeros:
+		return strconv.FormatFloat(x, 'g', digits, 64)
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%#.*g", digits, x), ".")
+}
 
 func fmtP(p float64) string {
 	if p < 0.001 {

@@ -254,15 +254,14 @@ func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func runFeatureDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, _, err := leafClient(e, "feature delete", args, 1, nil)
+	pos, c, cf, err := leafClient(e, "feature delete", args, 1, nil)
 	if err != nil {
 		return err
 	}
 	if err := c.DeleteFeature(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Feature %s deleted.\n", pos[0])
-	return nil
+	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Feature %s deleted.", pos[0]))
 }
 
 // writeFeature draws a feature's release record: the hypothesis, one bar

@@ -131,8 +131,7 @@ func runFlagsSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return inFile(*file, err)
 	}
-	fmt.Fprintf(e.stderr, "Saved %s in %s (version %d).\n", key, *f.env, fl.Version)
-	return nil
+	return done(e, f.cf, fl, fmt.Sprintf("Saved %s in %s (version %d).", key, *f.env, fl.Version))
 }
 
 // runFlagsState returns enable or disable (sub).
@@ -148,8 +147,8 @@ func runFlagsState(sub string) func(ctx context.Context, e *cliEnv, args []strin
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "%s %sd in %s (version %d).\n", key, sub, *f.env, v)
-		return nil
+		return done(e, f.cf, map[string]any{"flag": key, "environment": *f.env, "enabled": sub == "enable", "version": v},
+			fmt.Sprintf("%s %sd in %s (version %d).", key, sub, *f.env, v))
 	}
 }
 
@@ -163,8 +162,7 @@ func runFlagsDelete(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.DeleteFlag(ctx, *f.env, key, *ifVersion, *reason); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Deleted %s from %s.\n", key, *f.env)
-	return nil
+	return done(e, f.cf, map[string]any{"deleted": key, "environment": *f.env}, fmt.Sprintf("Deleted %s from %s.", key, *f.env))
 }
 
 func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
@@ -189,7 +187,12 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	printChange(e.stdout, plan.Change)
+	if f.cf.output == "json" && (*dryRun || isEmpty(plan.Change)) {
+		return writeJSONOut(e, plan)
+	}
+	if f.cf.output != "json" {
+		printChange(e.stdout, plan.Change)
+	}
 	if *dryRun || isEmpty(plan.Change) {
 		if isEmpty(plan.Change) {
 			fmt.Fprintf(e.stderr, "%s is already up to date.\n", *f.env)
@@ -200,8 +203,7 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Applied to %s (version %d).\n", *f.env, res.Change.Version)
-	return nil
+	return done(e, f.cf, res, fmt.Sprintf("Applied to %s (version %d).", *f.env, res.Change.Version))
 }
 
 func runFlagsExport(ctx context.Context, e *cliEnv, args []string) error {

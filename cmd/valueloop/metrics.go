@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 )
 
@@ -73,7 +78,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	env := fs.String("env", "", "environment (required)")
 	file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
 	mf := addMetricFlags(fs)
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "metrics create"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -100,6 +105,9 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	out, err := c.CreateMetric(ctx, *env, m)
+	if err != nil && *file == "" {
+		return problemsInFlags(err, fs)
+	}
 	if err != nil {
 		return err
 	}
@@ -114,7 +122,7 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "metrics list")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment (required)")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "metrics list"); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -128,7 +136,8 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeList(e, cf, ms, "", "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP", metricRow)
+	empty := fmt.Sprintf("No metrics in %s. Define one with 'valueloop metrics create --env %s --key KEY --kind KIND --event EVENT'.", *env, *env)
+	return writeList(e, cf, ms, empty, "KEY\tKIND\tEVENT\tDIRECTION\tWINDOW\tCAP", metricRow)
 }
 
 // metricRow is a metric's line in metrics list.
@@ -161,10 +170,11 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 		fs := newFlagSet(e, "metrics "+sub)
 		cf := addClientFlags(e, fs)
 		env := fs.String("env", "", "environment (required)")
-		if err := e.parseFlags(fs, args); err != nil {
+		pos, err := e.parseArgs(fs, args)
+		if err != nil {
 			return err
 		}
-		if *env == "" || fs.NArg() != 1 {
+		if *env == "" || len(pos) != 1 {
 			return usageErrorf("metrics %s: want --env ENV and one metric key (see 'valueloop metrics list --env ENV')", sub)
 		}
 		c, err := cf.client()
@@ -172,16 +182,47 @@ func runMetricsGetDelete(sub string) func(ctx context.Context, e *cliEnv, args [
 			return err
 		}
 		if sub == "delete" {
-			if err := c.DeleteMetric(ctx, *env, fs.Arg(0)); err != nil {
+			if err := c.DeleteMetric(ctx, *env, pos[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "Deleted metric %q from %s.\n", fs.Arg(0), *env)
-			return nil
+			return done(e, cf, map[string]any{"deleted": pos[0], "environment": *env}, fmt.Sprintf("Deleted metric %q from %s.", pos[0], *env))
 		}
-		m, err := c.Metric(ctx, *env, fs.Arg(0))
+		m, err := c.Metric(ctx, *env, pos[0])
 		if err != nil {
 			return err
 		}
 		return writeJSONOut(e, m)
 	}
+}
+
+// problemsInFlags names, in the problems of a definition given by flags, the
+// flag of each JSON path that has one: /key is --key, /denominator/event
+// --denominator-event, /onBreach --on-breach. Other errors are returned as
+// they are.
+func problemsInFlags(err error, fs *flag.FlagSet) error {
+	ve, ok := errors.AsType[*valueloop.ValidationError](err)
+	if !ok {
+		return err
+	}
+	probs := slices.Clone(ve.Problems)
+	for i, p := range probs {
+		probs[i].Source = strings.TrimSpace(p.Source) // "metric " + an empty key
+		if name := kebab(strings.ReplaceAll(strings.TrimPrefix(p.Path, "/"), "/", "-")); fs.Lookup(name) != nil {
+			probs[i].Path = "--" + name
+		}
+	}
+	return &valueloop.ValidationError{Problems: probs}
+}
+
+// kebab writes a JSON name as a flag's: minSample is min-sample.
+func kebab(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsUpper(r) {
+			b.WriteByte('-')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -77,7 +77,11 @@ func writeNext(w io.Writer, n *value.Next) {
 	}
 	fmt.Fprintf(w, "What to build next (%s: %s × confidence × effect, the last two from each objective's verdicts)\n\n", strings.ToUpper(string(n.Method)), formula)
 	if len(n.Ranked) == 0 {
-		fmt.Fprintln(w, "  Nothing to rank: no idea or ready feature has an estimate.")
+		if len(n.Unranked) > 0 {
+			fmt.Fprintf(w, "  Nothing to rank: no idea or ready feature has the estimates %s needs (see below).\n", strings.ToUpper(string(n.Method)))
+		} else {
+			fmt.Fprintln(w, "  Nothing to rank: no feature is an idea or ready.")
+		}
 	}
 	top := 0.0
 	for _, r := range n.Ranked {
@@ -193,14 +197,19 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 
 func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
 	var format string
-	_, c, _, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
-		fs.StringVar(&format, "format", "yaml", "yaml or json")
+	_, c, cf, err := leafClient(e, "value export", args, 0, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "", "yaml or json (default: json with --output json, else yaml)")
 	})
 	if err != nil {
 		return err
 	}
-	if format != "yaml" && format != "json" {
+	switch {
+	case format == "":
+		format = expIf(cf.output == "json", "json", "yaml")
+	case format != "yaml" && format != "json":
 		return usageErrorf("--format: want yaml or json, got %q", format)
+	case format == "yaml" && cf.output == "json":
+		return usageErrorf("--format yaml and --output json disagree: give one")
 	}
 	out, err := c.ExportValue(ctx, format == "json")
 	if err != nil {

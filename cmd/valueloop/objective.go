@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
@@ -37,10 +39,42 @@ func leafClient(e *cliEnv, path string, args []string, want int, register func(*
 		return nil, nil, nil, err
 	}
 	if len(pos) != want {
-		return nil, nil, nil, usageErrorf("%s: want %d argument(s), got %d", path, want, len(pos))
+		return nil, nil, nil, argCountError(path, fs, pos, want)
 	}
 	c, err := cf.client()
 	return pos, c, cf, err
+}
+
+// argCountError says what a leaf wants in place of the arguments pos: the
+// names its usage line gives them (KEY), or none; a file given without -f
+// is shown where it goes.
+func argCountError(path string, fs *flag.FlagSet, pos []string, want int) error {
+	args := ""
+	if c := commandTree().lookup(path); c != nil {
+		args = c.args
+	}
+	usage := strings.TrimSpace("valueloop " + path + " " + args)
+	if want == 0 {
+		if len(pos) == 1 && fs.Lookup("f") != nil {
+			return usageErrorf("%s: give the file with -f: 'valueloop %s -f %s'", path, path, pos[0])
+		}
+		return usageErrorf("%s takes flags only, got %q; usage: %s", path, pos, usage)
+	}
+	var names []string
+	for _, w := range strings.Fields(args) {
+		if w == strings.ToUpper(w) && strings.Trim(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == "" {
+			names = append(names, w)
+		}
+	}
+	got := "none"
+	if len(pos) > 0 {
+		q := make([]string, len(pos))
+		for i, p := range pos {
+			q[i] = strconv.Quote(p)
+		}
+		got = strings.Join(q, " ")
+	}
+	return usageErrorf("%s: want %s, got %s; usage: %s", path, strings.Join(names[:min(want, len(names))], " "), got, usage)
 }
 
 func runObjectiveList(ctx context.Context, e *cliEnv, args []string) error {
@@ -155,15 +189,14 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, _, err := leafClient(e, "objective delete", args, 1, nil)
+	pos, c, cf, err := leafClient(e, "objective delete", args, 1, nil)
 	if err != nil {
 		return err
 	}
 	if err := c.DeleteObjective(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Objective %s deleted.\n", pos[0])
-	return nil
+	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Objective %s deleted.", pos[0]))
 }
 
 func targetText(t value.Target) string {

@@ -35,10 +35,16 @@ func incidentCommand() *command {
 	}}
 }
 
-// timeHelp explains the TIME of the delivery records' flags.
-const timeHelp = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date (midnight UTC);
-it is stored in UTC. --key makes a record idempotent: sending it again stores nothing.
+// timeHelp explains the TIME of the delivery records' flags, and their
+// --key.
+const timeHelp = timeIs + ` --key makes a record idempotent: sending it again stores nothing.
 `
+
+// rangeTimeHelp explains the TIME of a range's --from and --to.
+const rangeTimeHelp = timeIs + "\n"
+
+const timeIs = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date (midnight UTC);
+it is stored in UTC.`
 
 func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "deploy record")

@@ -167,10 +167,13 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	st, err := c.StartRollout(ctx, *env, plan, *reason)
+	if err != nil && *file == "" {
+		return problemsInFlags(err, fs)
+	}
 	if err != nil {
 		return err
 	}
-	return writeOut(e, cf, st, writeRolloutStatus)
+	return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 }
 
 func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
@@ -198,6 +201,11 @@ func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, list)
 	}
+	if len(list) == 0 {
+		fmt.Fprintf(e.stdout, "No rollouts in %s%s. Start one with 'valueloop rollout start FLAG --env %s --variant V --baseline B --steps 5%%:1h,100%%'.\n",
+			*env, expIf(*active, " under way", ""), *env)
+		return nil
+	}
 	return writeRolloutList(e.stdout, list)
 }
 
@@ -219,7 +227,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 		if err != nil {
 			return err
 		}
-		return writeOut(e, cf, st, writeRolloutStatus)
+		return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 	}
 }
 
@@ -322,10 +330,10 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 
 func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED\tBY")
+	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED (UTC)\tBY")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s%%\t%s → %s\t%s\t%s\n", r.ID, r.Plan.Flag, r.State, r.Step+1, len(r.Plan.Steps),
-			roPct(r.Percent), r.Plan.Baseline, r.Plan.Variant, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+			roPct(r.Percent), r.Plan.Baseline, r.Plan.Variant, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
 	}
 	return tw.Flush()
 }
@@ -333,10 +341,18 @@ func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
 // writeRolloutStatus draws a rollout for people: its progress along the
 // steps, the users per variant, each guardrail's interval against its
 // tolerance, and the history.
-func writeRolloutStatus(w io.Writer, st *rollout.Status) {
+func writeRolloutStatus(w io.Writer, st *rollout.Status) { writeRolloutStatusFit(w, st, 0) }
+
+// rolloutStatusFit is writeRolloutStatus fitting its guardrail table in
+// cols cells (see fitChart).
+func rolloutStatusFit(cols int) func(io.Writer, *rollout.Status) {
+	return func(w io.Writer, st *rollout.Status) { writeRolloutStatusFit(w, st, cols) }
+}
+
+func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	r := st.Rollout
 	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
-	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.Local().Format("2006-01-02 15:04"), r.StartedBy)
+	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s UTC by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
 	if r.Reason != "" {
 		fmt.Fprintf(w, "reason: %s\n", r.Reason)
 	}
@@ -348,7 +364,7 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Held != nil {
-		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.Local().Format("2006-01-02 15:04"), st.Held.Reason)
+		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), st.Held.Reason)
 	}
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
@@ -373,32 +389,37 @@ func writeRolloutStatus(w io.Writer, st *rollout.Status) {
 	if len(st.Guardrails) > 0 {
 		fmt.Fprintln(w)
 		lo, hi := guardrailAxis(st.Guardrails)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL\t%s\tSTATUS\n", axisLabel(lo, hi, guardWidth))
-		for _, g := range st.Guardrails {
-			limit := "+" + roPct(100*g.Tolerance) + "%"
-			if g.Direction == metric.HigherIsBetter {
-				limit = "-" + roPct(100*g.Tolerance) + "%"
+		table, width := fitChart(cols, guardWidth, func(width int) string {
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
+			for _, g := range st.Guardrails {
+				limit := "+" + roPct(100*g.Tolerance) + "%"
+				if g.Direction == metric.HigherIsBetter {
+					limit = "-" + roPct(100*g.Tolerance) + "%"
+				}
+				change, iv, chart := "-", "-", strings.Repeat(" ", width)
+				if g.Status != rollout.GuardrailNotEnoughData {
+					change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
+				}
+				status := strings.ReplaceAll(g.Status, "_", " ")
+				if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
+					status += ": " + g.Reason
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chartCell(width, chart), status)
 			}
-			change, iv, chart := "-", "-", strings.Repeat(" ", guardWidth)
-			if g.Status != rollout.GuardrailNotEnoughData {
-				change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, guardWidth)
-			}
-			status := strings.ReplaceAll(g.Status, "_", " ")
-			if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
-				status += ": " + g.Reason
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chart, status)
-		}
-		tw.Flush()
-		fmt.Fprintf(w, "  (relative change of %s vs %s, ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit)\n",
-			r.Plan.Variant, r.Plan.Baseline)
+			tw.Flush()
+			return b.String()
+		})
+		fmt.Fprint(w, table)
+		legend := ", ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit"
+		fmt.Fprintf(w, "  (relative change of %s vs %s%s)\n", r.Plan.Variant, r.Plan.Baseline, expIf(width > 0, legend, ""))
 	}
 	if len(st.History) > 0 {
-		fmt.Fprintln(w, "\nHISTORY")
+		fmt.Fprintln(w, "\nHISTORY (UTC)")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, ev := range st.History {
-			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.Local().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
+			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
 		}
 		tw.Flush()
 	}
@@ -464,6 +485,9 @@ func axisLabel(lo, hi float64, width int) string {
 // with │ at no change (┼ inside the interval) and ┃ at the tolerated
 // limit (when on the axis); ◄ or ► where the interval runs off the axis.
 func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
+	if width == 0 {
+		return ""
+	}
 	pos := func(x float64) int {
 		p := int(math.Round((x - lo) / (hi - lo) * float64(width-1)))
 		return max(0, min(width-1, p))

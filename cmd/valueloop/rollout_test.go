@@ -453,7 +453,7 @@ func TestRolloutStatusShowsAHold(t *testing.T) {
 			Guardrails: []rollout.HeldGuardrail{{Metric: "error-rate", BaselineUsers: 40, VariantUsers: 3, Needs: 100}}}}
 	var out strings.Builder
 	writeRolloutStatus(&out, st)
-	if want := "  HELD      since 2026-11-23 10:00: step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page\n"; !strings.Contains(out.String(), want) {
+	if want := "  HELD      since 2026-11-23 10:00 UTC: step 1 of 2 (5%) has lasted its 1h but holds until each guardrail has 100 users in each variant: error-rate has 40 in classic and 3 in one-page\n"; !strings.Contains(out.String(), want) {
 		t.Errorf("status lacks %q:\n%s", want, out.String())
 	}
 	st.Held = nil

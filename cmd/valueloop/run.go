@@ -37,9 +37,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "--version", "-version":
 		args = []string{"version"}
 	}
-	c := commandTree().find(args[0])
+	root := commandTree()
+	c := root.find(args[0])
 	if c == nil {
-		return env.exit(usageErrorf("unknown command %q", args[0]))
+		return env.exit(usageErrorf("unknown command %q%s", args[0], root.didYouMean(args[0], "")))
 	}
 	return env.exit(c.dispatch(ctx, env, args[1:]))
 }
@@ -58,7 +59,7 @@ Usage:
   valueloop metrics create|list|get|delete --env ENV ...
   valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop rollout')
   valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop experiment')
-  valueloop dora [--service S] [--team T] [--since 30d] [--bucket day|week|month]
+  valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
   valueloop delivery source|service|record|import|deliveries|loop ... (webhooks, catalog, corrections, history, loop figures; see docs/delivery.md)
   valueloop objective list|show|set|delete ..., feature list|show|set|move|delete ... (see docs/value.md)
@@ -78,6 +79,10 @@ http://127.0.0.1:8080) with --token TOKEN (or VALUELOOP_TOKEN), and print
 
 Run 'valueloop COMMAND -h' or 'valueloop help COMMAND' for the arguments and
 flags of a command.
+
+Exit codes: 0 done, 1 error (the server unreachable, or failing), 2 wrong
+command line, 3 input refused as invalid, 4 not found, 5 conflict (changed
+meanwhile, or a state that forbids it), 6 token missing, wrong or not allowed.
 `
 
 type cliEnv struct {
@@ -183,7 +188,7 @@ func (e *cliEnv) parseFlags(fs *flag.FlagSet, args []string) error {
 	if help {
 		return err
 	}
-	return &usageError{msg: fmt.Sprintf("%s: %v", fs.Name(), err), help: fs.Name()}
+	return &usageError{msg: fmt.Sprintf("%s: %v%s", fs.Name(), err, flagSuggestion(fs, err)), help: fs.Name()}
 }
 
 // writeHelp writes the help of the command fs belongs to.

@@ -101,7 +101,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	var origins listFlag
 	fs.Var(&origins, "origin", "with --client: a browser origin the token may be used from, e.g. https://shop.example (repeatable; none: any)")
 	noExposures := fs.Bool("no-exposures", false, "evaluations with this token record no exposures (QA, load tests, previews)")
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "token create"); err != nil {
 		return err
 	}
 	if len(origins) > 0 && !*clientSide {
@@ -142,7 +142,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token list")
 	cf := addClientFlags(e, fs)
-	if err := e.parseFlags(fs, args); err != nil {
+	if err := e.parseNoArgs(fs, args, "token list"); err != nil {
 		return err
 	}
 	c, err := cf.client()
@@ -201,8 +201,7 @@ func runTokenRevoke(ctx context.Context, e *cliEnv, args []string) error {
 	if err := c.RevokeToken(ctx, id); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "Revoked token %d.\n", id)
-	return nil
+	return done(e, cf, map[string]any{"revoked": id}, fmt.Sprintf("Revoked token %d.", id))
 }
 
 func orAll(env string) string {
@@ -219,6 +218,16 @@ func writeOut[T any](e *cliEnv, cf *clientFlags, v T, write func(io.Writer, T)) 
 		return writeJSONOut(e, v)
 	}
 	write(e.stdout, v)
+	return nil
+}
+
+// done says what a change did: with --output json as the object v on
+// stdout, else as msg on stderr, stdout being for answers.
+func done(e *cliEnv, cf *clientFlags, v any, msg string) error {
+	if cf.output == "json" {
+		return writeJSONOut(e, v)
+	}
+	fmt.Fprintln(e.stderr, msg)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,15 +177,160 @@ func (c *chrome) openPages() {
 		if body := c.text("main"); !strings.Contains(body, p.want) {
 			c.t.Errorf("%s in the browser does not show %q", p.path, p.want)
 		}
+		c.fits(p.path)
+		c.legible(p.path)
 		c.shoot(p.name)
 	}
+	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
+	c.fits("/flags/production/theme")
+	c.longKey()
+	c.phone()
 	c.scheme("dark") // the dark theme follows the system's preference
 	c.open("/experiments/production/new-onboarding")
+	c.legible("/experiments/production/new-onboarding, dark")
 	c.shoot("experiment-dark")
 	c.open("/")
+	c.legible("/, dark")
 	c.shoot("overview-dark")
+	for _, p := range []string{"/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+		c.open(p) // the kill switch and the other buttons, the levels
+		c.legible(p + ", dark")
+	}
 	c.scheme("light")
 }
+
+// fits checks that the open page fits the window's width and that nothing
+// spills out of its card (a long value in a table, a chart).
+func (c *chrome) fits(path string) {
+	c.t.Helper()
+	over, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [], root = document.documentElement;
+		if (root.scrollWidth > root.clientWidth) out.push("the page: " + root.scrollWidth + "px wide in " + root.clientWidth);
+		for (const el of document.querySelectorAll(".card")) {
+			if (el.scrollWidth > el.clientWidth + 1) {
+				const h = el.querySelector("h1, h2, h3");
+				out.push("card " + (h ? h.textContent.trim() : el.className) + ": " + el.scrollWidth + "px wide in " + el.clientWidth);
+			}
+		}
+		return out;
+	})()`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", path, err)
+	}
+	for _, o := range over {
+		c.t.Errorf("%s overflows: %s", path, o)
+	}
+}
+
+// longKey opens the pages of a flag whose key is as long as keys may be
+// (200 characters, no space to break at): each still fits the window.
+func (c *chrome) longKey() {
+	c.t.Helper()
+	key := strings.Repeat("a", 66) + "." + strings.Repeat("b", 66) + "-" + strings.Repeat("c", 66)
+	if resp, body := sendJSON(c.t, http.MethodPut, c.srv.URL+"/api/v1/environments/production/flags/"+key, c.srv.Admin,
+		`{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("create a flag with a long key: %d %s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"/flags/production", "/flags/production/" + key, "/flags/production/" + key + "/edit", "/flags/production/" + key + "/state?to=DISABLED"} {
+		c.open(p)
+		c.fits(strings.Replace(p, key, "<200-character key>", 1))
+	}
+	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/environments/production/flags/"+key, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("delete the flag with a long key: %d %s", resp.StatusCode, body)
+	}
+	// A feature's key may be 100 characters: the overview's stages keep
+	// their equal widths.
+	feature := strings.Repeat("f", 50) + "-" + strings.Repeat("g", 49)
+	if resp, body := post(c.t, c.srv.URL+"/api/v1/features", c.srv.Admin, `{"key":"`+feature+`","title":"A long key","objective":"activation",`+
+		`"hypothesis":{"change":"x","for":"y","outcome":"z"}}`); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("create a feature with a long key: %d %s", resp.StatusCode, body)
+	}
+	c.open("/")
+	c.fits("/ with a long feature key")
+	widths, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll(".stage")].map(e => Math.round(e.getBoundingClientRect().width))`))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if len(widths) == 0 || slices.Max(widths)-slices.Min(widths) > 1 {
+		c.t.Errorf("the overview's stage cards are %v px wide with a 100-character feature key, want equal widths", widths)
+	}
+	if resp, body := sendJSON(c.t, http.MethodDelete, c.srv.URL+"/api/v1/features/"+feature, c.srv.Admin, ""); resp.StatusCode/100 != 2 {
+		c.t.Fatalf("delete the feature with a long key: %d %s", resp.StatusCode, body)
+	}
+}
+
+// phone opens every page in a phone's width (390px): none is wider than
+// the screen (a wide table scrolls inside its card), so that the kill
+// switch, say, is in reach without scrolling sideways.
+func (c *chrome) phone() {
+	c.t.Helper()
+	c.do("phone", chromedp.EmulateViewport(390, 844))
+	defer c.do("desktop", chromedp.EmulateViewport(1280, 900))
+	for _, p := range dashboardPages {
+		c.open(p.path)
+		w, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if w[0] > w[1] {
+			c.t.Errorf("%s on a phone: %dpx wide in %dpx", p.path, w[0], w[1])
+		}
+	}
+}
+
+// legible checks the contrast of every piece of text on the open page
+// against what is behind it, tints composited: WCAG AA, 4.5:1 (3:1 for
+// large text).
+func (c *chrome) legible(page string) {
+	c.t.Helper()
+	low, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](contrastScript))
+	if err != nil {
+		c.t.Fatalf("measure the contrast of %s: %v", page, err)
+	}
+	for _, l := range low {
+		c.t.Errorf("%s: text below WCAG AA contrast: %s", page, l)
+	}
+}
+
+// contrastScript lists the visible text whose contrast is below WCAG AA,
+// with its element, text and ratio.
+const contrastScript = `(() => {
+  const parse = s => {
+    let m = s.match(/^rgba?\(([^)]*)\)$/);
+    if (m) { const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0]/255, p[1]/255, p[2]/255, p.length > 3 ? p[3] : 1]; }
+    m = s.match(/^color\(srgb ([^)]*)\)$/);
+    if (m) { const p = m[1].split(/[ \/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+    return null;
+  };
+  const over = (top, bottom) => [0,1,2].map(i => top[i]*top[3] + bottom[i]*(1-top[3])).concat([1]);
+  const bgOf = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = [1,1,1,1];
+    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
+    return out;
+  };
+  const lum = c => { const f = x => x <= 0.03928 ? x/12.92 : Math.pow((x+0.055)/1.055, 2.4); return 0.2126*f(c[0]) + 0.7152*f(c[1]) + 0.0722*f(c[2]); };
+  const out = [];
+  for (const el of document.querySelectorAll("header *, main *, footer")) {
+    if (!el.offsetParent && el.tagName !== "FOOTER") continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const cs = getComputedStyle(el);
+    const fg = parse(cs.color); if (!fg) continue;
+    const bg = bgOf(el);
+    const c = over(fg, bg);
+    const l1 = lum(c), l2 = lum(bg);
+    const ratio = (Math.max(l1,l2)+0.05)/(Math.min(l1,l2)+0.05);
+    const size = parseFloat(cs.fontSize), bold = parseInt(cs.fontWeight) >= 700;
+    const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    if (ratio < need) out.push(el.tagName.toLowerCase() + "." + el.className + " \"" + el.textContent.trim().slice(0,30) + "\" " + ratio.toFixed(2));
+  }
+  return [...new Set(out)];
+})()`
 
 // editError saves a definition that does not validate: the problem shows
 // next to its field.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestHelpNamesOwnFlags: every --flag a leaf's help names, in its usage
+// line or its further text, is a flag of that leaf, unless the text names
+// it as another command's ('valueloop token create --scope ...'). dora's
+// help once ended saying "--key makes a record idempotent", a flag dora
+// does not have. Text a leaf shares with its group speaks of the whole
+// group's flags.
+func TestHelpNamesOwnFlags(t *testing.T) {
+	mention := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+	other := regexp.MustCompile(`(valueloop|pg_dump) [a-z-][^'\n]*`)
+	var walk func(c *command, group string)
+	walk = func(c *command, group string) {
+		for _, s := range c.subs {
+			walk(s, c.more)
+		}
+		if c.run == nil || c.path == "help" {
+			return
+		}
+		var flags []string
+		probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(nil)}
+		probe.onHelp = func(fs *flag.FlagSet) {
+			fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+		}
+		c.run(context.Background(), probe, []string{"-h"})
+		more := c.more
+		if more == group {
+			more = "" // the group's text, of all its subcommands' flags
+		}
+		text := other.ReplaceAllString(c.args+"\n"+more, "")
+		for _, m := range mention.FindAllStringSubmatch(text, -1) {
+			if !slices.Contains(flags, m[1]) && m[1] != "help" {
+				t.Errorf("valueloop %s: the help names --%s, not a flag of it", c.path, m[1])
+			}
+		}
+	}
+	walk(commandTree(), "")
+}
+
+// TestUsageNamesRealFlags: every --flag and |-separated choice the summary
+// of 'valueloop help' gives a command is a flag of that command or of one
+// of its subcommands; dora's line offered --bucket day|week|month, without
+// none and without --from and --to.
+func TestUsageNamesRealFlags(t *testing.T) {
+	mention := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+	flagsOf := func(c *command) map[string]bool {
+		all := map[string]bool{}
+		var walk func(c *command)
+		walk = func(c *command) {
+			for _, s := range c.subs {
+				walk(s)
+			}
+			if c.run == nil {
+				return
+			}
+			probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(nil)}
+			probe.onHelp = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { all[f.Name] = true }) }
+			c.run(context.Background(), probe, []string{"-h"})
+		}
+		walk(c)
+		return all
+	}
+	root := commandTree()
+	for _, line := range strings.Split(usage, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "valueloop" {
+			continue
+		}
+		c := root.find(fields[1])
+		if c == nil {
+			continue
+		}
+		flags := flagsOf(c)
+		// A line may name a second command after a comma: "backup ..., restore ...".
+		for _, part := range strings.Split(line, ", ") {
+			if f := strings.Fields(part); len(f) > 0 && root.find(f[0]) != nil {
+				for k := range flagsOf(root.find(f[0])) {
+					flags[k] = true
+				}
+			}
+		}
+		for _, m := range mention.FindAllStringSubmatch(line, -1) {
+			if !flags[m[1]] && m[1] != "version" { // --version: valueloop's own
+				t.Errorf("valueloop help: %q names --%s, not a flag of %s", strings.TrimSpace(line), m[1], c.name)
+			}
+		}
+	}
+	if !strings.Contains(usage, "valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]") {
+		t.Errorf("valueloop help: the dora line is not dora's usage line")
+	}
+}

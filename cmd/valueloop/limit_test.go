@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/termchart"
+	"github.com/valueloop/valueloop/value"
+)
+
+// TestLimitOutOfRange: --limit 0 or -1 was sent as no limit at all, and the
+// server's default page came back (91 audit entries for 'at most this
+// many'); 5000 was refused by the server as "limit" with exit 3. Each is now
+// refused before anything is asked, naming --limit and its range.
+func TestLimitOutOfRange(t *testing.T) {
+	for _, args := range [][]string{
+		{"audit", "--limit", "0"},
+		{"audit", "--limit", "-1"},
+		{"audit", "--limit", "1001"},
+		{"delivery", "deliveries", "--limit", "0"},
+		{"delivery", "deliveries", "--limit", "5000"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		want := "--limit: must be from 1 to 1000, got " + args[len(args)-1]
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want exit %d with %q", strings.Join(args, " "), code, stderr, exitUsage, want)
+		}
+	}
+}
+
+// TestDORABucketRefused: a --bucket dora does not know was refused by the
+// server as "bucket: must be day, week or month", leaving out none, which
+// the help offers; it is now refused before asking, naming --bucket and
+// all four.
+func TestDORABucketRefused(t *testing.T) {
+	code, _, stderr := runCLI(t, "dora", "--bucket", "weak")
+	want := `--bucket: must be day, week, month or none, not "weak"; did you mean "week"?`
+	if code != exitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("dora --bucket weak: exit %d, stderr %q; want exit %d with %q", code, stderr, exitUsage, want)
+	}
+}
+
+// TestImportSummaryGroupsDigits: the summary of a large import grouped the
+// events and duplicates but not the rest: "300,000 events: 300000 stored,
+// 0 duplicates". Every count is grouped alike.
+func TestImportSummaryGroupsDigits(t *testing.T) {
+	var out, errOut strings.Builder
+	im := &importer{e: &cliEnv{stdout: &out, stderr: &errOut}, bar: &termchart.Progress{Start: time.Now()}, shown: 20,
+		sum: importSummary{File: "big.ndjson", Events: 300000, Stored: 297500, Duplicates: 1500, Rejected: 1000}}
+	err := im.report(false)
+	for _, want := range []string{"300,000 events: 297,500 stored, 1,500 duplicates, 1,000 rejected"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary %q lacks %q", out.String(), want)
+		}
+	}
+	if want := "... and 980 more rejected events (1,000 rejected in all)"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q lacks %q", errOut.String(), want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1,000 events were rejected") {
+		t.Errorf("error %v, want one saying 1,000 events were rejected", err)
+	}
+}
+
+// TestNextNothingToRankSaysWhy: 'next --method rice' on the demo said "no
+// idea or ready feature has an estimate" above four features listed with
+// their WSJF estimates, lacking only RICE's; and said it too where there
+// was no idea or ready feature at all.
+func TestNextNothingToRankSaysWhy(t *testing.T) {
+	for _, c := range []struct {
+		n    value.Next
+		want string
+	}{
+		{value.Next{Method: value.RICE, Unranked: []value.Unranked{{Feature: "wishlist", Stage: "idea", Reason: "not estimated"}}},
+			"Nothing to rank: no idea or ready feature has the estimates RICE needs (see below)."},
+		{value.Next{Method: value.WSJF}, "Nothing to rank: no feature is an idea or ready."},
+	} {
+		var b strings.Builder
+		writeNext(&b, &c.n)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("got:\n%s\nwant %q", b.String(), c.want)
+		}
+	}
+}

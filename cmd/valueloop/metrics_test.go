@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMetricsCreateNamesFlags: a definition given by flags and refused is
+// answered in the flags' names. Before, 'metrics create --env production'
+// alone said "metric : /key: must be ...", "metric : /event: required",
+// JSON paths the command line never showed, after an empty key.
+func TestMetricsCreateNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production")
+	for _, want := range []string{"  - metric: --key: must be", "  - metric: --event: required", "  - metric: --kind: required"} {
+		if code != exitInvalid || !strings.Contains(stderr, want) {
+			t.Errorf("metrics create without a definition: exit %d, stderr %q; want %d with %q", code, stderr, exitInvalid, want)
+		}
+	}
+	code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "r", "--kind", "ratio", "--event", "x", "--denominator-event", "y", "--denominator-aggregate", "median")
+	if code != exitInvalid || !strings.Contains(stderr, "metric r: --denominator-aggregate: ") {
+		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d naming --denominator-aggregate", code, stderr, exitInvalid)
+	}
+}
+
+// TestEventsSendNamesFlags: an event given by flags and refused is
+// answered in the flags' names: 'events send --env production' alone said
+// "targetingKey: required", a field of the event's JSON; the flag is --key.
+func TestEventsSendNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "valueloop: --key: required"},
+		{[]string{"--key", "u1"}, "valueloop: --name: required"},
+		{[]string{"--key", "u1", "--type", "exposure"}, "valueloop: --flag: required"},
+		{[]string{"--key", "u1", "--name", "x", "--time", "yesterday"}, "valueloop: --time: must be"},
+	} {
+		args := append([]string{"events", "send", "--env", "production"}, c.args...)
+		code, _, stderr := s.cli(t, s.Admin, args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+}
+
+// TestRolloutStartNamesFlags: a plan given by flags and refused names the
+// flags: --on-breach rolback was answered "/onBreach: must be ...", and a
+// variant the flag lacks "/variant: ...".
+func TestRolloutStartNamesFlags(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	base := []string{"rollout", "start", "theme", "--env", "development", "--baseline", "light", "--steps", "10%:1h,100%"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--variant", "dark", "--on-breach", "rolback"}, `--on-breach: must be "rollback" or "pause", got "rolback"`},
+		{[]string{"--variant", "drak"}, `--variant: flag "theme" has no variant "drak"`},
+	} {
+		args := append(append([]string(nil), base...), c.args...)
+		code, _, stderr := s.cli(t, s.Admin, args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+}

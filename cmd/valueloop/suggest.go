@@ -1,0 +1,86 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+// suggest returns the candidate closest to typed, a likely typo of it, or
+// "": closest by edits (a swap of two neighbours counts as one), within one
+// edit for a short word and two for a longer one; or, failing that, the
+// only candidate typed begins.
+func suggest(typed string, candidates []string) string {
+	best, bestD := "", 3
+	if len([]rune(typed)) <= 4 {
+		bestD = 2
+	}
+	var prefixed []string
+	for _, c := range candidates {
+		if d := editDistance(typed, c); d < bestD {
+			best, bestD = c, d
+		}
+		if len(typed) >= 2 && strings.HasPrefix(c, typed) {
+			prefixed = append(prefixed, c)
+		}
+	}
+	if best == "" && len(prefixed) == 1 {
+		best = prefixed[0]
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance of a and b:
+// insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	s, t := []rune(a), []rune(b)
+	d := make([][]int, len(s)+1)
+	for i := range d {
+		d[i] = make([]int, len(t)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(s); i++ {
+		for j := 1; j <= len(t); j++ {
+			cost := 1
+			if s[i-1] == t[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && s[i-1] == t[j-2] && s[i-2] == t[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(s)][len(t)]
+}
+
+// didYouMean is "; did you mean "flags"?" when typed is close to the name
+// of one of c's subcommands (prefix before the name: "flags "), else "".
+func (c *command) didYouMean(typed, prefix string) string {
+	var names []string
+	for _, s := range c.subs {
+		names = append(names, s.name)
+	}
+	if s := suggest(typed, names); s != "" {
+		return fmt.Sprintf("; did you mean %q?", prefix+s)
+	}
+	return ""
+}
+
+// flagSuggestion is "; did you mean --env?" when err is the flag package's
+// refusal of an undefined flag close to one of fs's, else "".
+func flagSuggestion(fs *flag.FlagSet, err error) string {
+	typed, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := suggest(strings.TrimPrefix(typed, "-"), names); s != "" {
+		return "; did you mean --" + s + "?"
+	}
+	return ""
+}

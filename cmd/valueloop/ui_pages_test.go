@@ -1,0 +1,365 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/demo"
+)
+
+var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
+
+// TestDashboardOneSidedIntervals: with a one-sided test (the hypothesis'
+// alternative "greater") every interval has an unbounded side, which the
+// results hold as a flag and a bound of 0. The experiment page says it as
+// the CLI does (+∞), never "+7.7% to 0%", and its forest plots keep every
+// estimate on the chart.
+func TestDashboardOneSidedIntervals(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
+	resp, body := get(t, hypURL, srv.Admin)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatal(err)
+	}
+	h["settings"].(map[string]any)["alternative"] = "greater"
+	delete(h, "version")
+	delete(h, "updatedAt")
+	delete(h, "updatedBy")
+	b, _ := json.Marshal(h)
+	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("make the test one-sided: %d %s", resp.StatusCode, body)
+	}
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unbounded := 0
+	for _, m := range res.Metrics {
+		for _, v := range m.Variants {
+			if v.Lift != nil && v.Lift.Relative != nil && v.Lift.Relative.Sequential.UpperUnbounded {
+				unbounded++
+			}
+		}
+	}
+	if unbounded == 0 {
+		t.Fatal("the one-sided results have no unbounded interval: the test tests nothing")
+	}
+
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	waitForCharts(t, admin, "/experiments/production/"+demo.ExperimentFlag)
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	text := html.UnescapeString(page)
+	overTime := text[strings.Index(text, "The interval over time"):]
+	if strings.Contains(overTime[:strings.Index(overTime, "</section>")], "no data yet") || !strings.Contains(overTime, " to +∞</td></tr>") {
+		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", grepLines(overTime, "<td>"))
+	}
+	if got := strings.Count(text[:strings.Index(text, "The interval over time")], " to +∞</td>"); got != unbounded {
+		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, grepLines(text, " to "))
+	}
+	if strings.Contains(text, "% to 0%</td>") {
+		t.Errorf("the page shows an unbounded side as 0%%:\n%s", grepLines(text, "% to 0%"))
+	}
+	for _, m := range estimateX.FindAllStringSubmatch(page, -1) {
+		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
+			t.Errorf("a forest plot draws its estimate at x=%s, off its 960 units", m[1])
+		}
+	}
+}
+
+// TestDashboardFreshServer opens every page of a server with no data:
+// each says it has nothing yet, as the CLI does, rather than judging
+// figures it does not have (the overview rated an empty delivery record's
+// deployment frequency "low", where 'valueloop dora' says there are no
+// deployments).
+func TestDashboardFreshServer(t *testing.T) {
+	srv := MustServe(t, "")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, p := range []struct{ path, want string }{
+		{"/", "No delivery records yet."},
+		{"/flags/production", "No flags in Production yet"},
+		{"/rollouts", "No rollout"},
+		{"/experiments", "No flag has a hypothesis yet"},
+		{"/delivery", "No delivery records"},
+		{"/value", "Nothing to rank"},
+	} {
+		t.Run(p.path, func(t *testing.T) { checkPage(t, admin, p.path, p.want) })
+	}
+	if _, page := admin.get("/"); strings.Contains(page, `class="level l-`) {
+		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", grepLines(page, `class="level l-`))
+	}
+}
+
+// TestDashboardValuesAsTyped: a flag's values show on its page, in its
+// audit and in its edit form as they were typed, a URL's & as & (the
+// page escapes it for HTML), not as JSON's \u0026.
+func TestDashboardValuesAsTyped(t *testing.T) {
+	srv := MustServe(t, "")
+	flag := `{"state":"ENABLED","defaultVariant":"a","variants":{"a":{"url":"https://shop.example/?utm=x&ref=<home>"},"b":{"url":"https://shop.example/"}},` +
+		`"targeting":{"if":[{"in":[{"var":"plan"},["gold&silver"]]},"b",null]}}`
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, flag); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, path := range []string{"/flags/production/landing", "/flags/production/landing/edit"} {
+		_, page := admin.get(path)
+		if strings.Contains(page, `\u00`) {
+			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, grepLines(page, `\u00`))
+		}
+		if !strings.Contains(page, "?utm=x&amp;ref=&lt;home&gt;") || !strings.Contains(page, "gold&amp;silver") {
+			t.Errorf("%s does not show the values as typed", path)
+		}
+	}
+}
+
+// TestDashboardFlashFromServer: the message a change leaves ("Disabled
+// landing in production.") shows once, on the page the change sends the
+// browser to. A link cannot put words there: /signin?done=... showed any
+// text as the dashboard's own message, on the sign-in page too.
+func TestDashboardFlashFromServer(t *testing.T) {
+	srv := MustServe(t, "")
+	anon := newBrowser(t, srv.URL)
+	lure := "Your token has expired. Paste it at evil.example to renew it."
+	if _, page := anon.get("/signin?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
+		t.Errorf("the sign-in page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+	}
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, `{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	if _, page := admin.get("/flags/production/landing?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
+		t.Errorf("the flag page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+	}
+	resp, _ := admin.post("/flags/production/landing/state", url.Values{"csrf": {admin.csrf("/flags/production/landing")}, "to": {"DISABLED"}, "reason": {"test"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("disable: %d, want 303", resp.StatusCode)
+	}
+	next := resp.Header.Get("Location")
+	if _, page := admin.get(next); !strings.Contains(page, `class="flash"`) || !strings.Contains(page, "Disabled landing in production.") {
+		t.Errorf("the page after disabling (%s) does not say what was done", next)
+	}
+	if _, page := admin.get(next); strings.Contains(page, `class="flash"`) {
+		t.Errorf("the message shows again on the next view of %s", next)
+	}
+	resp, _ = admin.post("/signout", url.Values{"csrf": {admin.csrf("/")}})
+	if _, page := admin.get(resp.Header.Get("Location")); !strings.Contains(page, "Signed out.") {
+		t.Errorf("the sign-in page after signing out does not say so")
+	}
+}
+
+var rankRow = regexp.MustCompile(`<span class="explain">([0-9.]+) = [^<]*</span></td>\s*<td>[^<]*</td><td>[^<]*</td><td class="n">([^<]*)</td>`)
+
+var (
+	cliFrequency = regexp.MustCompile(`(?m)^(\S+) · team \S+\n  deployment frequency +(\S+)`)
+	cliOverall   = regexp.MustCompile(`(?m)^overall .*\n  deployment frequency +(\S+)`)
+	pageFrom     = regexp.MustCompile(`valueloop dora --from (\S+)</code>`)
+)
+
+// TestDashboardFiguresAsCLI: the figures the dashboard and the CLI both
+// give read the same. A rank's score reads as its arithmetic on the same
+// line and as 'valueloop next' give it (1.97, not 1.969); a deployment
+// frequency as 'valueloop dora' gives it for the same range (6.8/week,
+// 4.3/month, not 0.9762/day and 0.1429/day).
+func TestDashboardFiguresAsCLI(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, delivery := admin.get("/delivery")
+	from := pageFrom.FindStringSubmatch(delivery)
+	if from == nil {
+		t.Fatal("/delivery does not say its valueloop dora command")
+	}
+	code, out, errOut := srv.cli(t, srv.Admin, "dora", "--from", from[1])
+	if code != 0 {
+		t.Fatalf("valueloop dora --from %s: %d %s", from[1], code, errOut)
+	}
+	services := cliFrequency.FindAllStringSubmatch(out, -1)
+	overall := cliOverall.FindStringSubmatch(out)
+	if len(services) == 0 || overall == nil {
+		t.Fatalf("no deployment frequency in valueloop dora's output:\n%s", out)
+	}
+	for _, s := range services {
+		row := section(t, delivery, `<th scope="row">`+s[1], "</tr>")
+		if !strings.Contains(row, `<span class="kv">`+s[2]+`</span>`) {
+			t.Errorf("%s deploys %s by valueloop dora; its row on /delivery:\n%s", s[1], s[2], row)
+		}
+	}
+	if !strings.Contains(delivery, `<div class="kval">`+overall[1]+`</div>`) {
+		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], grepLines(delivery, "/day"))
+	}
+
+	_, page := admin.get("/value")
+	rows := rankRow.FindAllStringSubmatch(page, -1)
+	if len(rows) == 0 {
+		t.Fatalf("no ranked row on /value:\n%s", grepLines(page, "explain"))
+	}
+	for _, r := range rows {
+		if r[1] != r[2] {
+			t.Errorf("a rank explained as %s = … shows the score %s", r[1], r[2])
+		}
+	}
+	_, overview := admin.get("/")
+	if strings.Contains(overview, "score 1.969") || !strings.Contains(overview, "score 1.97,") {
+		t.Errorf("the overview's scores are not the ranking's:\n%s", grepLines(overview, "score "))
+	}
+}
+
+// TestDashboardEnvironmentToken: a token bound to one environment sees
+// that environment's flags from the navigation, and no tab of another
+// (the Flags link sent a development viewer to production's page: 403).
+func TestDashboardEnvironmentToken(t *testing.T) {
+	srv := MustServe(t, "")
+	dev := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", "development"))
+	resp, _ := dev.get("/flags")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/flags/development" {
+		t.Errorf("/flags for a development token: %d to %q, want 303 to /flags/development", resp.StatusCode, loc)
+	}
+	resp, page := dev.get("/flags/development")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/flags/development for a development token: %d", resp.StatusCode)
+	}
+	if strings.Contains(page, `href="/flags/production"`) {
+		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", grepLines(page, `href="/flags/production"`))
+	}
+	if resp, _ := dev.get("/flags/production"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/flags/production for a development token: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestDashboardAuditNamesWhatChanged: a flag's audit trail holds its
+// rollout's and hypothesis' changes too; a change of a whole record says
+// which record, not "(whole flag)" for a rollout.
+func TestDashboardAuditNamesWhatChanged(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/flags/production/checkout-flow")
+	entry := section(t, page, "<strong>rollout.start</strong>", "</li>")
+	if !strings.Contains(entry, "<code>(whole rollout)</code>") {
+		t.Errorf("the rollout's start is not shown as a whole rollout added:\n%s", entry)
+	}
+}
+
+// TestDashboardSampleRatioUnchecked: an experiment whose sample ratio is
+// not checked yet (no users) says so in the list, as the CLI does ("SRM:
+// not checked yet"), rather than "ok".
+func TestDashboardSampleRatioUnchecked(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/theme/hypothesis", srv.Admin,
+		`{"statement":"a dark theme keeps evening visitors","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("hypothesis on theme: %d %s", resp.StatusCode, body)
+	}
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "theme", "--env", "production")
+	if code != 0 || !strings.Contains(out, "SRM: not checked yet") {
+		t.Fatalf("valueloop experiment results theme: %d, want its SRM not checked yet:\n%s", code, out)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/experiments")
+	row := section(t, page, `<a href="/experiments/production/theme">`, "</tr>")
+	if !strings.Contains(row, "<td>not checked yet</td>") {
+		t.Errorf("theme's sample ratio on /experiments is not 'not checked yet':\n%s", row)
+	}
+}
+
+// TestDashboardAbsoluteMinimumEffect: a hypothesis' minimum effect in the
+// metric's units (absolute: 0.02 of a conversion rate, two points) is not
+// marked on a chart of relative lifts, where it read as +2%.
+func TestDashboardAbsoluteMinimumEffect(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/"+demo.ExperimentFlag+"/hypothesis", srv.Admin,
+		`{"statement":"more finish onboarding","primaryMetric":"onboarding-completed","minimumEffect":0.02,"absolute":true}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("an absolute hypothesis: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	waitForCharts(t, admin, "/experiments/production/"+demo.ExperimentFlag)
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	if !strings.Contains(page, "relative lift of each variant") {
+		t.Fatal("the primary metric's forest plot is no longer of relative lifts: the test tests nothing")
+	}
+	if strings.Contains(page, ">minimum effect</text>") {
+		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", grepLines(page, ">minimum effect</text>")[:300])
+	}
+}
+
+var (
+	inputField    = regexp.MustCompile(`<input [^>]*name="(\w+)"[^>]*value="([^"]*)"`)
+	textareaField = regexp.MustCompile(`<textarea [^>]*name="(\w+)"[^>]*>([^<]*)</textarea>`)
+	selectedState = regexp.MustCompile(`<option value="([A-Z]+)" selected>`)
+)
+
+// TestDashboardEditKeepsMetadata: saving a flag's edit form unchanged
+// changes nothing the form does not show: the flag's metadata (which the
+// form has no field for) was dropped, a flag rewritten without it.
+func TestDashboardEditKeepsMetadata(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	flagURL := srv.URL + "/api/v1/environments/production/flags/checkout-flow"
+	_, before := get(t, flagURL, srv.Admin)
+	if !strings.Contains(before, `"metadata"`) {
+		t.Fatalf("the demo's checkout-flow has no metadata: the test tests nothing\n%s", before)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/flags/production/checkout-flow/edit")
+	form := url.Values{}
+	for _, m := range append(inputField.FindAllStringSubmatch(page, -1), textareaField.FindAllStringSubmatch(page, -1)...) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if m := selectedState.FindStringSubmatch(page); m != nil {
+		form.Set("state", m[1])
+	}
+	if form.Get("variants") == "" || form.Get("state") == "" || form.Get("csrf") == "" {
+		t.Fatalf("the edit form's fields were not read: %v", form)
+	}
+	form.Set("reason", "saved unchanged")
+	if resp, body := admin.post("/flags/production/checkout-flow/edit", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, grepLines(body, "error"))
+	}
+	_, after := get(t, flagURL, srv.Admin)
+	var b, a map[string]any
+	json.Unmarshal([]byte(before), &b)
+	json.Unmarshal([]byte(after), &a)
+	if fmt.Sprint(b["metadata"]) != fmt.Sprint(a["metadata"]) || fmt.Sprint(b["targeting"]) != fmt.Sprint(a["targeting"]) || fmt.Sprint(b["variants"]) != fmt.Sprint(a["variants"]) {
+		t.Errorf("saving the edit form unchanged changed the flag:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestDashboardEditKeepsNumbers: the edit form shows the targeting as it
+// is stored, so that saving it unchanged changes nothing: a number beyond
+// float64's 53 bits (a user id) was shown rounded, and saved so.
+func TestDashboardEditKeepsNumbers(t *testing.T) {
+	srv := MustServe(t, "")
+	rule := `{"if":[{"in":[{"var":"userId"},[12345678901234567891,42]]},"on",null]}`
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/big", srv.Admin,
+		`{"state":"ENABLED","defaultVariant":"off","variants":{"on":true,"off":false},"targeting":`+rule+`}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for _, path := range []string{"/flags/production/big", "/flags/production/big/edit"} {
+		if _, page := admin.get(path); !strings.Contains(page, "12345678901234567891") {
+			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, grepLines(page, "123456789"))
+		}
+	}
+}
+
+// section returns page from the first from up to the next to, failing the
+// test when from is not there.
+func section(t *testing.T, page, from, to string) string {
+	t.Helper()
+	i := strings.Index(page, from)
+	if i < 0 {
+		t.Fatalf("the page has no %q", from)
+	}
+	if j := strings.Index(page[i:], to); j >= 0 {
+		return page[i : i+j]
+	}
+	return page[i:]
+}
