@@ -51,11 +51,6 @@ func (s *Server) handleHook(kind string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		// A client that failed authentication too often, with tokens or
-		// webhook credentials, is answered 429 before anything is read.
-		if s.guard.failures.blocked(s.guard.clientAddr(r)) {
-			return s.hookFailed(r, kind, errThrottled())
-		}
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data" {
 			return s.hookFailed(r, kind, valueloop.Errorf(valueloop.EUNSUPPORTED, "form-encoded webhooks are not accepted: set the webhook's content type to application/json"))
 		}
@@ -114,14 +109,8 @@ func (s *Server) handleHook(kind string) handlerFunc {
 }
 
 // hookFailed counts and logs a refused delivery and returns err to answer.
-// A delivery no source verifies (wrong or missing signature, secret or
-// token) counts as a failed authentication of its client, as a bad bearer
-// token does: guessing a webhook secret is throttled alike.
 func (s *Server) hookFailed(r *http.Request, kind string, err error) error {
 	code := valueloop.ErrorCode(err)
-	if code == valueloop.EUNAUTHORIZED {
-		s.guard.failures.fail(s.guard.clientAddr(r))
-	}
 	s.deliveryMetrics.webhook(kind, code)
 	if code != valueloop.EINTERNAL {
 		s.Logger.Info("webhook refused", "forge", kind, "event", r.Header.Get(github.EventHeader)+r.Header.Get(gitlab.EventHeader), "err", valueloop.ErrorMessage(err))

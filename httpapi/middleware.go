@@ -32,18 +32,13 @@ func tokenOf(r *http.Request) *valueloop.Token {
 func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
 	addr := s.guard.clientAddr(r)
 	if s.guard.failures.blocked(addr) {
-		return nil, errThrottled()
+		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
 	}
 	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
 		s.guard.failures.fail(addr)
 	}
 	return t, err
-}
-
-// errThrottled answers a client past Limits.AuthFailures in the window.
-func errThrottled() error {
-	return valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
 }
 
 // EnvironmentHeader selects the environment for tokens not bound to one.
