@@ -24,7 +24,7 @@ type RolloutStore interface {
 
 // RolloutEngine starts and lists rollouts (rollout.Engine).
 type RolloutEngine interface {
-	Start(ctx context.Context, env string, p rollout.Plan, actor, reason string) (*rollout.Rollout, error)
+	StartAt(ctx context.Context, env string, p rollout.Plan, actor, reason string, at time.Time) (*rollout.Rollout, error)
 	List(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
 }
 
@@ -53,10 +53,10 @@ func RolloutPlan() rollout.Plan {
 // LoadRollout puts the demo rollout under way in env, unless the flag has
 // had a rollout there before (so restarting with --demo never starts a
 // second one): it defines the guardrail metric where missing, starts the
-// plan and sends six hours of synthetic checkouts of 20,000 users through
-// the ingestion pipeline, each served the variant the live flag gives
-// them, with the same error rate (5%) in both variants. It returns the
-// number of events stored.
+// plan dated six hours ago and sends the six hours since of synthetic
+// checkouts of 20,000 users through the ingestion pipeline, each served
+// the variant the live flag gives them, with the same error rate (5%) in
+// both variants. It returns the number of events stored.
 func LoadRollout(ctx context.Context, store RolloutStore, eng RolloutEngine, p interface {
 	Ingest(ctx context.Context, env string, events []ingest.Event) ([]bool, error)
 	Rebuild(ctx context.Context, env string) (ingest.RebuildResult, error)
@@ -88,12 +88,13 @@ func LoadRollout(ctx context.Context, store RolloutStore, eng RolloutEngine, p i
 			return 0, err
 		}
 	}
-	if _, err := eng.Start(ctx, env, RolloutPlan(), "demo", "demo: release the one-page checkout"); err != nil {
+	// The rollout started six hours ago, when its traffic began.
+	start := now.Add(-6 * time.Hour)
+	if _, err := eng.StartAt(ctx, env, RolloutPlan(), "demo", "demo: release the one-page checkout", start); err != nil {
 		return 0, err
 	}
 	snap := live().Snapshot
 	r := rand.New(rand.NewPCG(2026, 8))
-	start := now.Add(-6 * time.Hour)
 	var events []ingest.Event
 	ctxMap := map[string]any{}
 	for i := range 20000 {

@@ -61,7 +61,7 @@ var created = map[string]float64{
 // exists: the demo never overwrites someone's backlog. It runs after the
 // experiment, rollout and delivery demos, and returns the number of
 // features loaded.
-func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec ChangeRecorder, now time.Time) (int, error) {
+func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec ChangeRecorder, p Ingester, now time.Time) (int, error) {
 	cur, err := loop.Export(ctx)
 	if err != nil {
 		return 0, err
@@ -97,8 +97,7 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 	n := 0
 	change := func(feature, repo, service, branch string, authored float64, message string) (string, error) {
 		n++
-		sum := sha1.Sum([]byte(fmt.Sprintf("demo-value-change-%d", n)))
-		sha := hex.EncodeToString(sum[:])
+		sha := changeSHA(n)
 		at, merged := ago(authored), ago(authored).Add(2*time.Hour)
 		if branch != "main" {
 			merged = now // pushed just now, after every deployment of the history
@@ -134,23 +133,32 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 		{"express-shipping", shop, "checkout", "main", 65, "Checkout: express shipping option", 63},
 		{"", shop, "checkout", "saved-carts/api", 2, "Saved carts: store carts per account", 0},
 	} {
-		sha, err := change(c.feature, c.repo, c.service, c.branch, c.days, c.message)
-		if err != nil {
-			return 0, err
-		}
+		// The deployment is recorded before the change it ships: the
+		// change, once recorded, links its feature, which would otherwise
+		// be released by the first deployment of the delivery history
+		// after the merge, then again, earlier, by this one.
+		sha := changeSHA(n + 1)
 		if c.deployDays > 0 {
 			if err := deploy(c.service, sha, c.deployDays); err != nil {
 				return 0, err
 			}
 		}
+		if _, err := change(c.feature, c.repo, c.service, c.branch, c.days, c.message); err != nil {
+			return 0, err
+		}
 	}
 	// Flags seen serving users: the experiment's two weeks of exposures,
-	// the dark theme and the twenty results since their release.
-	if err := store.SeeFlags(ctx, []features.Sighting{
-		{Environment: "production", Flag: ExperimentFlag, FirstSeen: ago(14), LastSeen: ago(14)},
-		{Environment: "production", Flag: "theme", FirstSeen: ago(16), LastSeen: now.Add(-time.Hour)},
-		{Environment: "production", Flag: "search-results-per-page", FirstSeen: ago(48), LastSeen: now.Add(-2 * time.Hour)},
-	}); err != nil {
+	// and the exposures of the dark theme, the twenty results and the
+	// winter banner since their release, sent through the pipeline.
+	seen := []features.Sighting{{Environment: "production", Flag: ExperimentFlag, FirstSeen: ago(14), LastSeen: ago(14)}}
+	for _, x := range sightings(now) {
+		users, err := loadExposures(ctx, p, x)
+		if err != nil {
+			return 0, err
+		}
+		seen = append(seen, features.Sighting{Environment: "production", Flag: x.flag, FirstSeen: x.first, LastSeen: x.last, Users: users})
+	}
+	if err := store.SeeFlags(ctx, seen); err != nil {
 		return 0, err
 	}
 	if _, err := loop.Apply(ctx, f, false, false, "demo"); err != nil {
@@ -165,7 +173,7 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 	}{
 		{"guided-search", value.Ready, 3, "estimated and designed in planning"},
 		{"dark-mode", value.Invalidated, 10, "first sessions did not lengthen (+0.2%, the +3% hoped for not reached)"},
-		{"winter-banner", value.Measuring, 6, "measured by the marketing team's survey, not by an experiment"},
+		{"winter-banner", value.Measuring, 6, "the sale is over and its banner off: the marketing team's survey measures it, not an experiment"},
 		{"twenty-results", value.Validated, 30, "usability study: 12 of 14 buyers found products faster"},
 		{"express-shipping", value.Validated, 45, "orders per user up 4% after the launch"},
 		{"express-shipping", value.Done, 35, "shipped to everyone: no flag to remove"},
@@ -179,4 +187,10 @@ func LoadValue(ctx context.Context, loop ValueLoop, store ValueStore, rec Change
 		return 0, err
 	}
 	return len(f.Features), nil
+}
+
+// changeSHA is the SHA of the demo's nth commit of a feature.
+func changeSHA(n int) string {
+	sum := sha1.Sum([]byte(fmt.Sprintf("demo-value-change-%d", n)))
+	return hex.EncodeToString(sum[:])
 }

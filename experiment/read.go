@@ -43,23 +43,34 @@ func ReadHypothesis(ctx context.Context, r Reader, in *Input) error {
 // experiment page answer the same. A flag the environment neither defines
 // (in.Definition) nor has exposures of is not found.
 func ReadAnalysis(ctx context.Context, r Reader, in *Input) (*Result, error) {
+	if err := ReadInput(ctx, r, in); err != nil {
+		return nil, err
+	}
+	return Analyze(*in)
+}
+
+// ReadInput reads what ReadAnalysis analyses into in: the environment's
+// metrics, the flag's aggregates and split history (and, with
+// in.Dimension, its cells by that dimension). A caller keeping results
+// reads the input, and analyses only when it changed.
+func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	var err error
 	if in.Metrics, err = r.Metrics(ctx, in.Environment); err != nil {
-		return nil, err
+		return err
 	}
 	if in.Aggregates, err = r.Aggregates(ctx, in.Environment, in.Flag); err != nil {
-		return nil, err
+		return err
 	}
 	if in.Splits, err = r.SplitHistory(ctx, in.Environment, in.Flag); err != nil {
-		return nil, err
+		return err
 	}
 	if in.Dimension != "" {
 		if in.DimensionAggregates, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, in.Dimension); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if in.Definition == nil && len(in.Aggregates) == 0 {
-		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
+		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
 	}
-	return Analyze(*in)
+	return nil
 }

@@ -177,6 +177,16 @@ func (e *Engine) run(ctx context.Context) {
 // *valueloop.ValidationError listing every problem and change nothing; a
 // flag with an active rollout is ECONFLICT.
 func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason string) (*Rollout, error) {
+	return e.StartAt(ctx, env, p, actor, reason, time.Time{})
+}
+
+// StartAt is Start with the start dated at (zero: now), for loading a
+// history whose traffic came after the start (serve --demo). A time
+// ahead of the engine's clock is refused (EINVALID).
+func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason string, at time.Time) (*Rollout, error) {
+	if !at.IsZero() && at.After(e.Now()) {
+		return nil, valueloop.Errorf(valueloop.EINVALID, "rollout start %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	live := e.Flags.Live(env)
@@ -208,7 +218,10 @@ func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason st
 	if err != nil {
 		return nil, err
 	}
-	now := e.Now()
+	now := at
+	if now.IsZero() {
+		now = e.Now()
+	}
 	r := Start(env, p, actor, now, Users(aggs)[p.Variant])
 	r.FlagVersion = f.Version
 	if reason == "" {

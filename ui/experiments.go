@@ -29,16 +29,35 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if err := experiment.ReadHypothesis(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	res, err := experiment.ReadAnalysis(ctx, u.Experiments, &in)
-	if err != nil {
+	if err := experiment.ReadInput(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
+	// Without a dimension the result is kept: the overview and the list
+	// read every experiment on each view, and one whose input has not
+	// changed is not analysed again.
+	var sum [32]byte
+	var kept *experiment.Result
+	if dimension == "" {
+		sum = inputSum(&in)
+		kept = u.analyses.get(&in, sum)
+	}
+	if kept == nil {
+		countAnalysis(ctx)
+		var err error
+		if kept, err = experiment.Analyze(in); err != nil {
+			return nil, in, err
+		}
+		if dimension == "" {
+			u.analyses.put(&in, sum, kept)
+		}
+	}
+	res := *kept // kept results are shared: this page's copy gets the history
 	if u.Verdicts != nil {
 		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
 			res.VerdictHistory = hist
 		}
 	}
-	return res, in, nil
+	return &res, in, nil
 }
 
 type experimentRow struct {
@@ -115,6 +134,7 @@ type overTimeRow struct {
 	Users    int64
 	Est      float64
 	Interval stats.Interval
+	Relative bool // Est and Interval are a relative lift, else a difference
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -152,15 +172,22 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		verdictVariant = res.Verdict.Variant
 	}
 	primary := ""
-	var minEffect []refLine // relative: an absolute one has no place on the charts of relative lifts
+	// The minimum effect is marked on the primary metric's charts of the
+	// same kind: relative lifts, or differences in the metric's units.
+	var minEffect effectRefs
 	if h := res.Hypothesis; h != nil {
 		primary = h.PrimaryMetric
-		if h.MinimumEffect > 0 && !h.Absolute {
+		if h.MinimumEffect > 0 {
 			me := h.MinimumEffect
 			if h.Direction == "decrease" {
 				me = -me
 			}
-			minEffect = []refLine{{Y: me, Label: "minimum effect"}}
+			line := []refLine{{Y: me, Label: "minimum effect"}}
+			if h.Absolute {
+				minEffect.Absolute = line
+			} else {
+				minEffect.Relative = line
+			}
 		}
 	}
 	for _, m := range res.Metrics {
@@ -181,8 +208,8 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 			f = signedPct
 		}
 		var refs []refLine
-		if m.Metric == primary && mv.Relative {
-			refs = minEffect
+		if m.Metric == primary {
+			refs = minEffect.of(mv.Relative)
 		}
 		if g, ok := guardrailOf(res.Hypothesis, m.Metric); ok && mv.Relative == !g.Absolute {
 			harm := g.Tolerance // worse is the way the metric's definition calls worse
@@ -221,49 +248,77 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// effectRefs are the reference lines of a metric's charts by the kind of
+// effect charted.
+type effectRefs struct{ Relative, Absolute []refLine }
+
+func (e effectRefs) of(relative bool) []refLine {
+	if relative {
+		return e.Relative
+	}
+	return e.Absolute
+}
+
 // intervalOverTime draws the primary metric's lift with its sequential
-// interval at each replayed point, per treatment, and lists the same.
-func intervalOverTime(points []replayPoint, primary string, minEffect []refLine) (template.HTML, []overTimeRow) {
-	var rows []overTimeRow
-	bySeries := map[string]*series{}
-	var order []string
-	for _, p := range points {
-		for _, m := range p.Result.Metrics {
-			if m.Metric != primary {
-				continue
-			}
-			for _, v := range m.Variants {
-				e, _, ok := effectOf(v)
-				if !ok {
+// interval at each replayed point, per treatment, and lists the same: as
+// the results table writes it, a relative lift as a percentage, else the
+// difference in the metric's units. A relative lift at some points and
+// none at others (a control mean of zero early on) are not drawn on one
+// axis: all are differences then.
+func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs) (template.HTML, []overTimeRow) {
+	relative := true
+	each := func(fn func(p replayPoint, v experiment.VariantResult)) {
+		for _, p := range points {
+			for _, m := range p.Result.Metrics {
+				if m.Metric != primary {
 					continue
 				}
-				s := bySeries[v.Variant]
-				if s == nil {
-					s = &series{Name: v.Variant + " vs control", HasBand: true}
-					bySeries[v.Variant] = s
-					order = append(order, v.Variant)
+				for _, v := range m.Variants {
+					if v.Lift != nil {
+						fn(p, v)
+					}
 				}
-				// A one-sided interval's open side (held as 0) is drawn to
-				// the estimate: the band shows the bounded side only.
-				iv := e.Sequential
-				lo, hi := iv.Lower, iv.Upper
-				if iv.LowerUnbounded {
-					lo = e.Estimate
-				}
-				if iv.UpperUnbounded {
-					hi = e.Estimate
-				}
-				s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi})
-				rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Interval: iv})
 			}
 		}
 	}
+	each(func(_ replayPoint, v experiment.VariantResult) { relative = relative && v.Lift.Relative != nil })
+	var rows []overTimeRow
+	bySeries := map[string]*series{}
+	var order []string
+	each(func(p replayPoint, v experiment.VariantResult) {
+		e := v.Lift.Absolute
+		if relative {
+			e = *v.Lift.Relative
+		}
+		s := bySeries[v.Variant]
+		if s == nil {
+			s = &series{Name: v.Variant + " vs control", HasBand: true}
+			bySeries[v.Variant] = s
+			order = append(order, v.Variant)
+		}
+		// A one-sided interval's open side (held as 0) is drawn to the
+		// estimate: the band shows the bounded side only.
+		iv := e.Sequential
+		lo, hi := iv.Lower, iv.Upper
+		if iv.LowerUnbounded {
+			lo = e.Estimate
+		}
+		if iv.UpperUnbounded {
+			hi = e.Estimate
+		}
+		s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi})
+		rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Interval: iv, Relative: relative})
+	})
 	var ss []series
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	return lineChart(chartSpec{Title: "Lift of " + primary + " over time with its always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
-		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect...), YFmt: signedPct}), rows
+	what, yfmt := "Lift", signedPct
+	if !relative {
+		what, yfmt = "Difference", num
+	}
+	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
+		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt}), rows
 }
 
 // guardrailOf returns the hypothesis' guardrail on metric, if any.

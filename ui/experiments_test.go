@@ -2,7 +2,13 @@ package ui
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
 )
 
 // TestSortExperimentRows: the experiments list is grouped by environment,
@@ -29,5 +35,56 @@ func TestSortExperimentRows(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestAnalysisCacheBound: the kept results stay within maxKeptAnalyses,
+// dropping those used least recently; one used again survives.
+func TestAnalysisCacheBound(t *testing.T) {
+	c := newAnalysisCache()
+	var sum [32]byte
+	res := &experiment.Result{}
+	for i := range maxKeptAnalyses + 10 {
+		in := &experiment.Input{Environment: "e", Flag: strconv.Itoa(i)}
+		c.put(in, sum, res)
+		c.get(&experiment.Input{Environment: "e", Flag: "0"}, sum) // used all along
+		if len(c.m) > maxKeptAnalyses {
+			t.Fatalf("%d results kept after %d put, want at most %d", len(c.m), i+1, maxKeptAnalyses)
+		}
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "0"}, sum) == nil {
+		t.Errorf("the result used all along was dropped")
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "1"}, sum) != nil {
+		t.Errorf("the least recently used result was kept")
+	}
+	if c.get(&experiment.Input{Environment: "e", Flag: "0"}, [32]byte{1}) != nil {
+		t.Errorf("a result was reused for another input")
+	}
+}
+
+// TestIntervalOverTimeAbsolute: a primary metric with an absolute lift
+// only (its control's mean is zero) was charted and listed as percentages
+// (+150% for a difference of 1.5); it is written as the results table
+// writes it, in the metric's units, and its minimum effect, absolute, is
+// marked.
+func TestIntervalOverTimeAbsolute(t *testing.T) {
+	abs := stats.Effect{Estimate: 1.5, Sequential: stats.Interval{Lower: 0.5, Upper: 2.5}}
+	var points []replayPoint
+	for d := range 3 {
+		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: 100,
+			Metrics: []experiment.MetricResult{{Metric: "revenue", Variants: []experiment.VariantResult{
+				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Absolute: abs}}}}}}})
+	}
+	minEffect := effectRefs{Absolute: []refLine{{Y: 1, Label: "minimum effect"}}}
+	chart, rows := intervalOverTime(points, "revenue", minEffect)
+	if strings.Contains(string(chart), "%") || !strings.Contains(string(chart), "1.5") || !strings.Contains(string(chart), "minimum effect") {
+		t.Errorf("the chart of an absolute lift, want its units (1.5), no %%, and the minimum effect:\n%s", chart)
+	}
+	if !strings.Contains(string(chart), "Difference of revenue") {
+		t.Errorf("the chart's title, want it to say the difference:\n%.300s", chart)
+	}
+	if len(rows) != 3 || rows[0].Relative {
+		t.Errorf("rows %+v, want 3 absolute", rows)
 	}
 }

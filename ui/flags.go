@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"maps"
 	"net/http"
@@ -366,6 +367,13 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 		if code := valueloop.ErrorCode(err); code != valueloop.EINVALID && code != valueloop.ECONFLICT {
 			return err
 		}
+		// Changed since the form was loaded: what changed, and the form
+		// again at the version now, so that saving again replaces it.
+		if valueloop.ErrorCode(err) == valueloop.ECONFLICT && d.Version > 0 {
+			if msg, now, ok := u.changedMeanwhile(r, live.Environment.Key, key, d.Version, "Not saved"); ok {
+				d.Version, err = now.Version, valueloop.Errorf(valueloop.ECONFLICT, "%s Save again to replace it with the values below, or open the flag's page to see it as it is.", msg)
+			}
+		}
 		fieldErrors(err, d.Errors, &d.Other)
 	}
 	u.render(w, r, http.StatusUnprocessableEntity, "edit", page{Title: "Edit " + key, Nav: "flags", Data: d})
@@ -447,13 +455,59 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	if version == 0 {
 		version = -1
 	}
-	if _, err := u.Flags.SetState(r.Context(), live.Environment.Key, key, to, version, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
-		return err
-	}
 	verb := "Enabled"
 	if to == valueloop.StateDisabled {
 		verb = "Disabled"
 	}
+	if _, err := u.Flags.SetState(r.Context(), live.Environment.Key, key, to, version, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
+		if valueloop.ErrorCode(err) == valueloop.ECONFLICT && version > 0 {
+			if msg, now, ok := u.changedMeanwhile(r, live.Environment.Key, key, version, "Not "+strings.ToLower(verb)); ok {
+				msg += " It is " + now.State + " now, as shown below: make your change again if it still applies."
+				u.redirectNotice(w, r, flagURL(live.Environment.Key, key), msg)
+				return nil
+			}
+		}
+		return err
+	}
 	u.redirectDone(w, r, flagURL(live.Environment.Key, key), verb+" "+key+" in "+live.Environment.Key+".")
 	return nil
+}
+
+// changedMeanwhile says, for a change of flag key posted from a page that
+// showed version seen, that it was not made (not, "Not disabled") and what
+// changed since: the changes the audit trail holds (up to three, newest
+// first, who, how, why, what); now is the flag as it is. ok is false when
+// the flag is not at another version (the conflict is of another kind, a
+// read-only environment) or gone.
+func (u *UI) changedMeanwhile(r *http.Request, env, key string, seen int64, not string) (msg string, now *valueloop.Flag, ok bool) {
+	live := u.Flags.Live(env)
+	if live == nil {
+		return "", nil, false
+	}
+	cur := live.Snapshot.Set().Flags[key]
+	if cur == nil || cur.Version == seen {
+		return "", nil, false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s changed since you loaded the page (version %d then, %d now).", not, key, seen, cur.Version)
+	entries, err := u.Audit.Audit(r.Context(), valueloop.AuditFilter{Environment: env, Target: key, Limit: int(max(min(cur.Version-seen, 3), 1))})
+	if err == nil {
+		for _, e := range entries {
+			fmt.Fprintf(&b, " %s by %s at %s", e.Action, e.Actor, e.At.UTC().Format("2006-01-02 15:04 UTC"))
+			if e.Reason != "" {
+				fmt.Fprintf(&b, " (“%s”)", valueloop.Clip(e.Reason))
+			}
+			var what []string
+			for _, d := range auditDiff(e.Before, e.After) {
+				if d.Path != "" && len(what) < 3 {
+					what = append(what, fmt.Sprintf("%s %s → %s", strings.TrimPrefix(d.Path, "/"), valueloop.Clip(d.From), valueloop.Clip(d.Value)))
+				}
+			}
+			if len(what) > 0 {
+				fmt.Fprintf(&b, ": %s", strings.Join(what, ", "))
+			}
+			b.WriteString(".")
+		}
+	}
+	return b.String(), cur, true
 }

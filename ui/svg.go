@@ -118,14 +118,13 @@ func lineChart(c chartSpec) template.HTML {
 	}
 	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format("Jan 2 15:04"))
 	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format("Jan 2 15:04"))
+	bands := bandShapes(c.Series, x, y)
+	taken := []box{legendBox(c.Series)}
 	for i, r := range c.Refs {
-		// Labels alternate right and left, so that close lines stay legible.
-		lx, anchor := padL+w-4, "end"
-		if i%2 == 1 {
-			lx, anchor = padL+w*0.5, "middle"
-		}
 		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
-		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, y(r.Y)-4, anchor, esc(r.Label))
+		lx, ly, anchor := placeRefLabel(r.Label, i, y(r.Y), w, bands, taken)
+		taken = append(taken, labelBox(r.Label, lx, ly, anchor))
+		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, ly, anchor, esc(r.Label))
 	}
 	for i, s := range c.Series {
 		cls := fmt.Sprintf("s%d", i%6)
@@ -330,4 +329,124 @@ func meter(title string, pct float64) template.HTML {
 	pct = math.Max(0, math.Min(100, pct))
 	return template.HTML(fmt.Sprintf(`<svg class="meter" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><rect class="track" x="0" y="0" width="100" height="8" rx="2"/><rect class="fill" x="0" y="0" width="%.2f" height="8" rx="2"/></svg>`,
 		esc(title), esc(title), pct))
+}
+
+// box is a rectangle of a chart, in its coordinates (y down).
+type box struct{ x0, y0, x1, y1 float64 }
+
+func (a box) meets(b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+// bandShape is an interval band as drawn: at each point's x, its top and
+// bottom; one point is a vertical line.
+type bandShape []struct{ x, top, bottom float64 }
+
+// covers says whether the band covers any of r (sampled every 2px and at
+// its points).
+func (s bandShape) covers(r box) bool {
+	if len(s) == 0 {
+		return false
+	}
+	at := func(px float64) (top, bottom float64, ok bool) {
+		if len(s) == 1 {
+			return s[0].top, s[0].bottom, math.Abs(px-s[0].x) <= 1.5
+		}
+		for k := 1; k < len(s); k++ {
+			a, b := s[k-1], s[k]
+			if px >= a.x && px <= b.x {
+				f := 0.0
+				if b.x > a.x {
+					f = (px - a.x) / (b.x - a.x)
+				}
+				return a.top + f*(b.top-a.top), a.bottom + f*(b.bottom-a.bottom), true
+			}
+		}
+		return 0, 0, false
+	}
+	xs := []float64{r.x1}
+	for px := r.x0; px < r.x1; px += 2 {
+		xs = append(xs, px)
+	}
+	for _, p := range s {
+		if p.x >= r.x0 && p.x <= r.x1 {
+			xs = append(xs, p.x)
+		}
+	}
+	for _, px := range xs {
+		if top, bottom, ok := at(px); ok && r.y0 < bottom && top < r.y1 {
+			return true
+		}
+	}
+	return false
+}
+
+func bandShapes(ss []series, x func(time.Time) float64, y func(float64) float64) []bandShape {
+	var out []bandShape
+	for _, s := range ss {
+		if !s.HasBand {
+			continue
+		}
+		var b bandShape
+		for _, p := range s.Points {
+			b = append(b, struct{ x, top, bottom float64 }{x(p.T), y(p.Hi), y(p.Lo)})
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// labelBox is the box of a reference label (11px text, about 6.5px a
+// character) written at x, baseline y, with anchor.
+func labelBox(label string, x, y float64, anchor string) box {
+	wd := 6.5*float64(len([]rune(label))) + 4
+	x0 := x
+	switch anchor {
+	case "end":
+		x0 = x - wd
+	case "middle":
+		x0 = x - wd/2
+	}
+	return box{x0, y - 11, x0 + wd, y + 3}
+}
+
+// legendBox is where lineChart's legend is, top left.
+func legendBox(ss []series) box {
+	wd := 0.0
+	for _, s := range ss {
+		wd += 24 + 7*float64(len([]rune(s.Name)))
+	}
+	return box{padL + 8, padT + 4, padL + 8 + wd, padT + 14}
+}
+
+// placeRefLabel places the label of the reference line at lineY where it
+// lies on no interval band and no label placed before (taken): just above
+// or below the line, at the right end, the middle or the left. Labels
+// alternate right and middle by default (i), so that close lines stay
+// legible; when every place meets a band (one that covers the line all
+// along) the default is kept, the label's halo keeping it legible.
+func placeRefLabel(label string, i int, lineY, w float64, bands []bandShape, taken []box) (x, y float64, anchor string) {
+	type spot struct {
+		x      float64
+		anchor string
+	}
+	right, middle, left := spot{padL + w - 4, "end"}, spot{padL + w*0.5, "middle"}, spot{padL + 4, "start"}
+	spots := []spot{right, middle, left, {padL + w*0.75, "middle"}, {padL + w*0.25, "middle"}}
+	if i%2 == 1 {
+		spots[0], spots[1] = middle, right
+	}
+	for _, dy := range []float64{-4, 14} {
+		for _, sp := range spots {
+			bx := labelBox(label, sp.x, lineY+dy, sp.anchor)
+			clear := true
+			for _, b := range bands {
+				clear = clear && !b.covers(bx)
+			}
+			for _, t := range taken {
+				clear = clear && !t.meets(bx)
+			}
+			if clear {
+				return sp.x, lineY + dy, sp.anchor
+			}
+		}
+	}
+	return spots[0].x, lineY - 4, spots[0].anchor
 }

@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -152,6 +153,7 @@ type UI struct {
 	sessions sessions
 	limiter  *limiter
 	series   *seriesCache
+	analyses *analysisCache
 	mux      *http.ServeMux
 }
 
@@ -193,6 +195,7 @@ func (u *UI) Open() error {
 	u.sessions = sessions{store: u.Sessions, now: u.Now, idle: u.SessionTTL, absolute: 24 * time.Hour, perToken: u.SessionsPerToken}
 	u.limiter = newLimiter(u.Now, 5, time.Minute)
 	u.series = newSeriesCache()
+	u.analyses = newAnalysisCache()
 	u.mux = http.NewServeMux()
 	for _, r := range u.routeTable() {
 		u.mux.Handle(r.method+" "+r.pattern, u.guard(r))
@@ -215,7 +218,8 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm) // forms are small; a flag definition is the largest
 	}
-	r = r.WithContext(context.WithValue(r.Context(), startKey{}, time.Now()))
+	ctx := context.WithValue(r.Context(), startKey{}, time.Now())
+	r = r.WithContext(context.WithValue(ctx, analysesKey{}, new(atomic.Int64)))
 	if _, pattern := u.mux.Handler(r); pattern == "" {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 		return
@@ -227,13 +231,30 @@ type startKey struct{}
 
 // serverTiming says how long the server took for a page so far (the
 // Server-Timing header: browsers' developer tools show it, and the
-// benchmarks read it to time the server without the network and client).
+// benchmarks read it to time the server without the network and client),
+// and how many experiment analyses it ran.
 func serverTiming(r *http.Request) string {
 	start, ok := r.Context().Value(startKey{}).(time.Time)
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("page;dur=%.2f", float64(time.Since(start).Microseconds())/1000)
+	st := fmt.Sprintf("page;dur=%.2f", float64(time.Since(start).Microseconds())/1000)
+	if n, ok := r.Context().Value(analysesKey{}).(*atomic.Int64); ok {
+		st += fmt.Sprintf(`, analyses;desc="%d"`, n.Load())
+	}
+	return st
+}
+
+// analysesKey holds, in a page's context, the count of the experiment
+// analyses it ran (Server-Timing's "analyses"): a page reusing kept
+// results runs none.
+type analysesKey struct{}
+
+// countAnalysis counts one analysis run for the request of ctx.
+func countAnalysis(ctx context.Context) {
+	if n, ok := ctx.Value(analysesKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 }
 
 func (u *UI) loadAssets() error {
@@ -289,7 +310,8 @@ type page struct {
 	Session *session
 	CSRF    string
 	Flash   string
-	Refresh int // seconds between live refreshes, 0 for none
+	Notice  string // a warning: a change refused, and why
+	Refresh int    // seconds between live refreshes, 0 for none
 	Data    any
 }
 
@@ -311,6 +333,12 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 		}
 		u.setCookie(w, r, flashCookie, "", -1) // shown once
 	}
+	if c, err := r.Cookie(noticeCookie); err == nil {
+		if msg, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
+			p.Notice = string(msg)
+		}
+		u.setCookie(w, r, noticeCookie, "", -1)
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
 		u.Logger.Error("ui: render", "page", name, "err", err)
@@ -330,6 +358,17 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 // page the change redirects to, which shows it once. It is not in the URL:
 // a link could then put any words on the dashboard as its own.
 const flashCookie = "vl_flash"
+
+// noticeCookie carries, as flashCookie, a warning to the page a refused
+// change leads back to: what changed meanwhile.
+const noticeCookie = "vl_notice"
+
+// redirectNotice sends the browser to path with msg shown there as a
+// warning, once.
+func (u *UI) redirectNotice(w http.ResponseWriter, r *http.Request, path, msg string) {
+	u.setCookie(w, r, noticeCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
 
 // redirectDone sends the browser to path after a change, with msg for it
 // to show.

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -78,14 +80,20 @@ func runBackup(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	store := filepath.Join(*data, "valueloop.db")
 	if _, err := os.Stat(store); err != nil {
-		return usageErrorf("backup: --data %s: no Valueloop store there (%v)", *data, err)
+		return valueloop.Errorf(valueloop.ENOTFOUND, "backup: --data %s: no Valueloop store there (no valueloop.db): give the data directory the server runs on", *data)
+	}
+	if _, err := os.Stat(file); err == nil {
+		return usageErrorf("backup: %s already exists: give a new FILE name (a backup never overwrites a file)", file)
+	}
+	if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "backup: no directory %s to write %s in: create it first", filepath.Dir(file), filepath.Base(file))
 	}
 	size, err := sqlite.Backup(ctx, store, file)
 	if err != nil {
-		return err
+		return fmt.Errorf("backup: could not copy %s to %s (%v): check that %s is writable and has room, then run backup again", store, file, storeCause(err), filepath.Dir(file))
 	}
 	return e.report(*output, map[string]any{"store": store, "file": file, "bytes": size},
-		fmt.Sprintf("Backed up %s to %s (%d bytes).", store, file, size))
+		fmt.Sprintf("Backed up %s to %s (%s bytes).", store, file, valueloop.GroupDigits(size)))
 }
 
 func runRestore(ctx context.Context, e *cliEnv, args []string) error {
@@ -96,11 +104,17 @@ func runRestore(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := os.Stat(file); err != nil {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "restore: no file %s: give the file 'valueloop backup' wrote", file)
+	}
 	if err := sqlite.Check(ctx, file); err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return valueloop.Errorf(valueloop.EINVALID, "restore: %v: give a file written by 'valueloop backup'; nothing was changed", err)
 	}
 	unlock, err := lockDataDir(*data, "restore")
-	if err != nil {
+	var busy *dataDirBusy
+	if errors.As(err, &busy) {
+		return valueloop.Errorf(valueloop.ECONFLICT, "restore: %v", err)
+	} else if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer unlock()
@@ -113,10 +127,19 @@ func runRestore(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	if err := sqlite.Restore(ctx, file, store); err != nil {
-		return err
+		return fmt.Errorf("restore: could not put %s in place as %s (%v): check that --data %s is writable and has room, then run restore again", file, store, storeCause(err), *data)
 	}
 	return e.report(*output, map[string]any{"store": store, "file": file, "replaced": existed},
 		fmt.Sprintf("Restored %s from %s; start the server on --data %s.", store, file, *data))
+}
+
+// storeCause returns the cause of an error of package sqlite without its
+// "sqlite: backup:" prefix, which means nothing to the user.
+func storeCause(err error) error {
+	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "sqlite: ") {
+		return u
+	}
+	return err
 }
 
 // report writes a command's outcome: v as JSON, or the line.

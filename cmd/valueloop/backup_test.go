@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -190,5 +191,38 @@ func TestBackupDuringIngestion(t *testing.T) {
 	}
 	if n < before || n > after+100 {
 		t.Errorf("the backup holds %d events; %d were acknowledged before it began, %d when it ended", n, before, after)
+	}
+}
+
+// TestBackupRestoreExitCodes: backup and restore refusals exit with the
+// codes 'valueloop help' documents and say what to do, without a Go
+// package's prefix ("sqlite: backup:"); the size of a backup is printed
+// with its digits grouped, as other sizes are.
+func TestBackupRestoreExitCodes(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "backup.db")
+	code, out, errOut := runCLI(t, "backup", file, "--data", s.DataDir)
+	if code != exitOK || !regexp.MustCompile(`\(\d{1,3}(,\d{3})+ bytes\)\.`).MatchString(out) {
+		t.Errorf("backup: exit %d, %q %q; want the size with its digits grouped", code, out, errOut)
+	}
+	notStore := filepath.Join(dir, "x.db")
+	os.WriteFile(notStore, []byte("not a database"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"backup", file, "--data", s.DataDir}, exitUsage, "already exists: give a new FILE name"},
+		{[]string{"backup", filepath.Join(dir, "no-such-dir", "b.db"), "--data", s.DataDir}, exitNotFound, "create it first"},
+		{[]string{"backup", filepath.Join(dir, "b.db"), "--data", filepath.Join(dir, "empty")}, exitNotFound, "no Valueloop store"},
+		{[]string{"restore", filepath.Join(dir, "missing.db"), "--data", t.TempDir()}, exitNotFound, "no file"},
+		{[]string{"restore", notStore, "--data", t.TempDir()}, exitInvalid, "give a file written by 'valueloop backup'"},
+		{[]string{"restore", file, "--data", s.DataDir, "--force"}, exitConflict, "stop it first"},
+	} {
+		code, _, errOut := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "sqlite:") {
+			t.Errorf("%v: exit %d, %q; want %d with %q and no package prefix", tc.args, code, errOut, tc.code, tc.want)
+		}
 	}
 }

@@ -134,8 +134,8 @@ func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	empty := "No webhook sources. Add one with 'valueloop delivery source add NAME --kind github' (or gitlab, pagerduty, opsgenie)."
-	return writeList(e, cf, list, empty, "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED", func(w io.Writer, s delivery.Source) {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), s.UpdatedAt.Format(time.RFC3339))
+	return writeList(e, cf, list, empty, "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED (UTC)", func(w io.Writer, s delivery.Source) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), utcTime(s.UpdatedAt))
 	})
 }
 
@@ -252,7 +252,7 @@ func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	empty := "No webhook deliveries received" + expIf(*source != "", " from "+*source, "") + " yet."
 	return writeList(e, cf, list, empty, "RECEIVED (UTC)\tSOURCE\tKIND\tDELIVERY\tRECORDS\tIGNORED", func(w io.Writer, d delivery.DeliveryInfo) {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", d.ReceivedAt.Format("2006-01-02 15:04:05"), d.Source, d.Kind, d.ID, d.Records, orDash(d.Ignored))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", utcTime(d.ReceivedAt), d.Source, d.Kind, d.ID, d.Records, orDash(d.Ignored))
 	})
 }
 

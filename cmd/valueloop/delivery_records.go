@@ -149,7 +149,7 @@ func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
 		if t.IsZero() {
 			return "-"
 		}
-		return t.UTC().Format("2006-01-02 15:04:05")
+		return utcTime(t)
 	}
 	from := func(r delivery.Record) string { return r.Source + "/" + r.Delivery }
 	switch kind {
@@ -327,4 +327,10 @@ func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	return done(e, cf, map[string]any{"deleted": n, "kind": kind}, fmt.Sprintf("Deleted %s record %d.", strings.TrimSuffix(kind, "s"), n))
+}
+
+// utcTime writes t as the lists write times, to the second in UTC under a
+// column headed "(UTC)": 2026-03-01 12:00:00.
+func utcTime(t time.Time) string {
+	return t.UTC().Format(time.DateTime)
 }

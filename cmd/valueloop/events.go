@@ -144,7 +144,7 @@ func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageErrorf("events import: want one NDJSON file (one event per line), e.g. 'valueloop events import events.ndjson'")
+		return usageErrorf("events import: want one NDJSON file (one event per line), e.g. 'valueloop events import --env production events.ndjson'")
 	}
 	if *batch < 1 || *batch > 10000 {
 		return usageErrorf("events import: --batch must be from 1 to 10000")

@@ -41,24 +41,34 @@ func experimentCommand() *command {
 // their name in experiment.Settings.Set.
 type expSettingFlags map[string]*string
 
+// expSettings are the experiment settings the commands take as flags.
+var expSettings = []struct{ flag, name, help string }{
+	{"alpha", "alpha", "significance level, in (0, 0.5]"},
+	{"alternative", "alternative", "two-sided, greater or less"},
+	{"tuning", "sequentialTuning", "users at which the confidence sequence is narrowest"},
+	{"cuped", "cuped", "CUPED variance reduction: on or off"},
+	{"correction", "correction", "multiple-testing correction: none, holm, bh or bonferroni"},
+	{"cuped-theta", "cupedTheta", "CUPED θ: within (arms' common slope, default) or pooled (all users)"},
+	{"srm-threshold", "srmThreshold", "p-value below which the SRM check flags a mismatch (default 0.001)"},
+	{"prior", "prior", "normal prior MEAN:SD on the relative effect for the Bayesian view, e.g. 0:0.3 (default none: flat)"},
+	{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
+	{"control", "control", "control variant"},
+	{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
+}
+
 func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
 	f := expSettingFlags{}
-	for _, s := range []struct{ flag, name, help string }{
-		{"alpha", "alpha", "significance level, in (0, 0.5]"},
-		{"alternative", "alternative", "two-sided, greater or less"},
-		{"tuning", "sequentialTuning", "users at which the confidence sequence is narrowest"},
-		{"cuped", "cuped", "CUPED variance reduction: on or off"},
-		{"correction", "correction", "multiple-testing correction: none, holm, bh or bonferroni"},
-		{"cuped-theta", "cupedTheta", "CUPED θ: within (arms' common slope, default) or pooled (all users)"},
-		{"srm-threshold", "srmThreshold", "p-value below which the SRM check flags a mismatch (default 0.001)"},
-		{"prior", "prior", "normal prior MEAN:SD on the relative effect for the Bayesian view, e.g. 0:0.3 (default none: flat)"},
-		{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
-		{"control", "control", "control variant"},
-		{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
-	} {
+	for _, s := range expSettings {
 		f[s.name] = fs.String(s.flag, "", s.help)
 	}
 	return f
+}
+
+// addSettingFields adds the flags of the settings to ff: --alpha for settings.alpha.
+func addSettingFields(ff flagFields) {
+	for _, s := range expSettings {
+		ff.fields["settings."+s.name] = "--" + s.flag
+	}
 }
 
 // given returns the settings set on the command line.
@@ -98,7 +108,9 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	res, err := c.Results(ctx, *env, pos[0], q)
 	if err != nil {
-		return err
+		ff := flagFields{fields: map[string]string{"metrics": "--metric", "dimension": "--dimension"}}
+		addSettingFields(ff)
+		return ff.rename(err)
 	}
 	cols := outputWidth(e)
 	return writeOut(e, cf, res, func(w io.Writer, r *experiment.Result) { writeResultsFit(w, r, cols) })
@@ -179,11 +191,15 @@ func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
 		body, err = readInput(e, *file)
 	} else {
 		body, err = in.body()
+		err = in.fields().rename(err)
 	}
 	if err != nil {
 		return err
 	}
 	h, err := c.PutHypothesis(ctx, *env, key, body)
+	if err != nil && *file == "" {
+		return in.fields().rename(err)
+	}
 	if err != nil {
 		return inFile(*file, err)
 	}
@@ -225,6 +241,19 @@ func (in *hypothesisInput) body() ([]byte, error) {
 		h["settings"] = settings
 	}
 	return json.Marshal(h)
+}
+
+// fields names the flag that sets each field of the hypothesis, for errors.
+func (in *hypothesisInput) fields() flagFields {
+	ff := flagFields{fields: map[string]string{
+		"primaryMetric": "--primary", "minimumEffect": "--min-effect", "absolute": "--absolute",
+		"direction": "--direction", "power": "--power", "statement": "--statement",
+		"guardrails": "--guardrail",
+	}, lists: map[string][]string{
+		"guardrails": append(typed("--guardrail", in.guardrails), typed("--guardrail-abs", in.guardrailsAbs)...),
+	}}
+	addSettingFields(ff)
+	return ff
 }
 
 func (in *hypothesisInput) guardrailList() ([]map[string]any, error) {

@@ -168,6 +168,24 @@ func (f *featureFlags) apply(ft *value.Feature) error {
 	return nil
 }
 
+// fields names the flag that sets each field of the feature, for errors.
+func (f *featureFlags) fields() flagFields {
+	return flagFields{fields: map[string]string{
+		"title": "--title", "objective": "--objective",
+		"hypothesis.change": "--change", "hypothesis.for": "--for", "hypothesis.outcome": "--outcome",
+		"hypothesis.metric": "--metric", "hypothesis.minimumEffect": "--min-effect", "hypothesis.direction": "--min-effect",
+		"estimate.costOfDelay.userValue": "--user-value", "estimate.costOfDelay.timeCriticality": "--time-criticality",
+		"estimate.costOfDelay.riskReduction": "--risk-reduction", "estimate.costOfDelay": "--user-value, --time-criticality or --risk-reduction",
+		"estimate.size": "--size", "estimate.confidence": "--confidence", "estimate.reach": "--reach", "estimate.impact": "--impact",
+		"links.flags": "--flag", "links.services": "--service", "links.changes.labels": "--label",
+		"links.changes.branchPrefixes": "--branch-prefix", "dependsOn": "--depends-on",
+	}, lists: map[string][]string{
+		"links.flags": typed("--flag", f.flags), "links.services": typed("--service", f.services),
+		"links.changes.labels": typed("--label", f.labels), "links.changes.branchPrefixes": typed("--branch-prefix", f.prefixes),
+		"dependsOn": typed("--depends-on", f.deps),
+	}}
+}
+
 // applyEstimate sets the parts of the estimate given.
 func (f *featureFlags) applyEstimate(ft *value.Feature) {
 	type part struct {
@@ -221,7 +239,7 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	out, err := c.PutFeature(ctx, ft)
 	if err != nil {
-		return err
+		return f.fields().rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)

@@ -128,6 +128,12 @@ func (f *objectiveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.absolute, "absolute", false, "the target is an absolute move in the metric's units")
 }
 
+// objectiveFields names the flag that sets each field of an objective, for errors.
+var objectiveFields = flagFields{fields: map[string]string{
+	"title": "--title", "metric": "--metric", "target": "--target", "horizon": "--horizon",
+	"environment": "--env", "description": "--description",
+}}
+
 // apply sets the fields given on o.
 func (f *objectiveFlags) apply(o *value.Objective) error {
 	setIf(&o.Title, f.title)
@@ -179,7 +185,7 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	out, err := c.PutObjective(ctx, o)
 	if err != nil {
-		return err
+		return objectiveFields.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)

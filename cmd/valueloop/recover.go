@@ -54,6 +54,9 @@ func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
 		if secret = e.getenv("VALUELOOP_ADMIN_TOKEN"); secret == "" {
 			return usageErrorf("token recover: --from-env: VALUELOOP_ADMIN_TOKEN is not set")
 		}
+		if err := checkChosenAdminToken(secret); err != nil {
+			return err
+		}
 	}
 	if *name == "" {
 		*name = "recovered-admin-" + time.Now().UTC().Format("20060102T150405")

@@ -117,6 +117,9 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		printConfig(e.stdout, cfg, sources)
 		return nil
 	}
+	if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+		return err
+	}
 	return serve(ctx, e, cfg)
 }
 
@@ -295,7 +298,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	closers = append(closers, closeValue)
 	srv.Value = loop
 	if cfg.Demo {
-		if err := loadDemoValue(ctx, loop, recorder, deliveries, logger); err != nil {
+		if err := loadDemoValue(ctx, loop, recorder, deliveries, events.Pipeline, logger); err != nil {
 			return closeAll, err
 		}
 	}

@@ -153,13 +153,13 @@ func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeList(e, cf, tokens, "", "ID\tNAME\tSCOPE\tENVIRONMENT\tKIND\tORIGINS\tEXPOSURES\tCREATED\tSTATUS", func(w io.Writer, t valueloop.Token) {
+	return writeList(e, cf, tokens, "", "ID\tNAME\tSCOPE\tENVIRONMENT\tKIND\tORIGINS\tEXPOSURES\tCREATED (UTC)\tSTATUS", func(w io.Writer, t valueloop.Token) {
 		status := "active"
 		if t.RevokedAt != nil {
-			status = "revoked " + t.RevokedAt.Format(time.RFC3339)
+			status = "revoked " + utcTime(*t.RevokedAt) + " UTC"
 		}
 		kind, origins, exposures := tokenKind(t)
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), kind, origins, exposures, t.CreatedAt.Format(time.RFC3339), status)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, orAll(t.Environment), kind, origins, exposures, utcTime(t.CreatedAt), status)
 	})
 }
 

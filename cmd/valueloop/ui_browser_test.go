@@ -179,6 +179,7 @@ func (c *chrome) openPages() {
 		}
 		c.fits(p.path)
 		c.legible(p.path)
+		c.refLabelsClear(p.path)
 		c.shoot(p.name)
 	}
 	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
@@ -197,6 +198,43 @@ func (c *chrome) openPages() {
 		c.legible(p + ", dark")
 	}
 	c.scheme("light")
+}
+
+// refLabelsClear checks, by the boxes the browser lays out, that no
+// reference line's label (a rollout's "tolerance", "minimum effect") lies
+// on an interval band of its chart: the label's box must not meet the
+// band's box, or where the boxes meet (a band that crosses the line), no
+// point of the label's box may be inside the band's fill.
+func (c *chrome) refLabelsClear(path string) {
+	c.t.Helper()
+	over, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		for (const svg of document.querySelectorAll("svg.chart")) {
+			const bands = [...svg.querySelectorAll("polygon.band, line.band-line")];
+			for (const t of svg.querySelectorAll("text.reflabel")) {
+				const b = t.getBBox();
+				for (const band of bands) {
+					const bb = band.getBBox();
+					if (!(b.x < bb.x + bb.width && b.x + b.width > bb.x && b.y < bb.y + bb.height && b.y + b.height > bb.y)) continue;
+					let inside = band.tagName !== "polygon"; // a one-point band is a line: its box is all of it
+					for (let i = 0; i <= 16 && !inside; i++) for (let j = 0; j <= 4 && !inside; j++) {
+						const p = svg.createSVGPoint();
+						p.x = b.x + b.width * i / 16; p.y = b.y + b.height * j / 4;
+						inside = band.isPointInFill(p);
+					}
+					if (inside) out.push("the label " + JSON.stringify(t.textContent) + " (" + [b.x, b.y, b.width, b.height].map(Math.round) +
+						") lies on the interval band (" + [bb.x, bb.y, bb.width, bb.height].map(Math.round) + ") of " + JSON.stringify(svg.getAttribute("aria-label").slice(0, 50)));
+				}
+			}
+		}
+		return out;
+	})()`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", path, err)
+	}
+	for _, o := range over {
+		c.t.Errorf("%s: %s", path, o)
+	}
 }
 
 // fits checks that the open page fits the window's width and that nothing

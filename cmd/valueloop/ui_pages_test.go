@@ -251,23 +251,23 @@ func TestDashboardAuditNamesWhatChanged(t *testing.T) {
 }
 
 // TestDashboardSampleRatioUnchecked: an experiment whose sample ratio is
-// not checked yet (no users) says so in the list, as the CLI does ("SRM:
+// not checked yet (no users: the demo's kill switch has no exposures) says so in the list, as the CLI does ("SRM:
 // not checked yet"), rather than "ok".
 func TestDashboardSampleRatioUnchecked(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/theme/hypothesis", srv.Admin,
-		`{"statement":"a dark theme keeps evening visitors","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
-		t.Fatalf("hypothesis on theme: %d %s", resp.StatusCode, body)
+	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/kill-switch-payments/hypothesis", srv.Admin,
+		`{"statement":"payments stay on","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("hypothesis on kill-switch-payments: %d %s", resp.StatusCode, body)
 	}
-	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "theme", "--env", "production")
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "kill-switch-payments", "--env", "production")
 	if code != 0 || !strings.Contains(out, "SRM: not checked yet") {
-		t.Fatalf("valueloop experiment results theme: %d, want its SRM not checked yet:\n%s", code, out)
+		t.Fatalf("valueloop experiment results kill-switch-payments: %d, want its SRM not checked yet:\n%s", code, out)
 	}
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	_, page := admin.get("/experiments")
-	row := section(t, page, `<a href="/experiments/production/theme">`, "</tr>")
+	row := section(t, page, `<a href="/experiments/production/kill-switch-payments">`, "</tr>")
 	if !strings.Contains(row, "<td>not checked yet</td>") {
-		t.Errorf("theme's sample ratio on /experiments is not 'not checked yet':\n%s", row)
+		t.Errorf("kill-switch-payments' sample ratio on /experiments is not 'not checked yet':\n%s", row)
 	}
 }
 

@@ -623,3 +623,124 @@ func checkEstimateColumn(t *testing.T, _ *testServer, admin, _ *browser) {
 		}
 	}
 }
+
+// TestDashboardChangedMeanwhile: a kill switch posted from a confirmation
+// page loaded before someone else changed the flag ended on a bare
+// "Conflict" page whose only link led to the overview. It now leads back
+// to the flag's page, which shows the flag as it is, says the change was
+// not made and what changed meanwhile (who, how, why), and offers the
+// switch again; posting from there works.
+func TestDashboardChangedMeanwhile(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	ann := mustSignIn(t, srv.URL, srv.Admin)
+	_, confirm := ann.get("/flags/production/theme/state?to=DISABLED")
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(confirm)
+	if version == nil {
+		t.Fatalf("no version on the confirmation page")
+	}
+	// Someone else disables it with a reason, after ann loaded the page.
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "disable", "theme", "--env", "production", "--reason", "incident 42"); code != 0 {
+		t.Fatalf("flags disable: %d %s", code, errOut)
+	}
+	form := url.Values{"csrf": {csrfPattern.FindStringSubmatch(confirm)[1]}, "to": {"DISABLED"}, "version": version[1:], "reason": {"mine"}}
+	resp, _ := ann.post("/flags/production/theme/state", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/flags/production/theme" {
+		t.Fatalf("a stale kill switch: %d → %q, want 303 to the flag's page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page := ann.get("/flags/production/theme")
+	text := html.UnescapeString(page)
+	for _, want := range []string{`role="alert"`, "Not disabled: theme changed since you loaded the page", "flag.update by", "“incident 42”",
+		"It is DISABLED now", `id="enable"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the flag's page after a stale change lacks %q:\n%s", want, grepLines(text, "notice"))
+		}
+	}
+	for _, p := range checkHTML(page) {
+		t.Errorf("flag page with the notice: %s", p)
+	}
+	// The notice is shown once; the page's switch works.
+	_, again := ann.get("/flags/production/theme")
+	if strings.Contains(again, "Not disabled") {
+		t.Errorf("the notice is shown twice")
+	}
+	_, confirm = ann.get("/flags/production/theme/state?to=ENABLED")
+	form = url.Values{"csrf": {csrfPattern.FindStringSubmatch(confirm)[1]}, "to": {"ENABLED"},
+		"version": regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(confirm)[1:]}
+	if resp, _ := ann.post("/flags/production/theme/state", form); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("retry from the fresh page: %d", resp.StatusCode)
+	}
+	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+		t.Errorf("the retried change was not made: %s", got)
+	}
+
+	// The edit form, saved after a change meanwhile, says what changed and
+	// comes back at the version now, keeping what was typed: saving again
+	// works.
+	_, edit := ann.get("/flags/production/theme/edit")
+	stale := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(edit)
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "disable", "theme", "--env", "production", "--reason", "incident 43"); code != 0 {
+		t.Fatalf("flags disable: %d %s", code, errOut)
+	}
+	form = url.Values{"csrf": {csrfPattern.FindStringSubmatch(edit)[1]}, "version": stale[1:], "state": {"ENABLED"}, "defaultVariant": {"dark"},
+		"variants": {`{"light":{"bg":"white"},"dark":{"bg":"black"}}`}, "targeting": {""}}
+	resp, edit = ann.post("/flags/production/theme/edit", form)
+	text = html.UnescapeString(edit)
+	fresh := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(edit)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text, "Not saved: theme changed since you loaded the page") ||
+		!strings.Contains(text, "“incident 43”") || fresh == nil || fresh[1] == stale[1] {
+		t.Errorf("a stale edit: %d, want 422 saying what changed, at the version now:\n%s", resp.StatusCode, grepLines(text, "alert"))
+	}
+	form.Set("version", fresh[1])
+	if resp, _ := ann.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("saving the edit again: %d, want 303", resp.StatusCode)
+	}
+}
+
+// TestOverviewReusesAnalyses: the overview (and its live refresh, the same
+// page) analysed every experiment on every view, for any signed-in viewer.
+// Results are now kept by their inputs: a view when nothing changed runs
+// no analysis, a changed hypothesis re-runs only its experiment. The
+// Server-Timing header counts the analyses a page ran.
+func TestOverviewReusesAnalyses(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	viewer := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", ""))
+	// A second experiment beside the demo's: one changed re-runs alone.
+	if code, _, errOut := srv.cli(t, srv.Admin, "experiment", "hypothesis", "set", "theme", "--env", "production",
+		"--primary", "orders", "--min-effect", "2%"); code != 0 {
+		t.Fatalf("hypothesis set theme: %d %s", code, errOut)
+	}
+	analyses := func(b *browser, path string) int {
+		t.Helper()
+		resp, _ := b.get(path)
+		m := regexp.MustCompile(`analyses;desc="(\d+)"`).FindStringSubmatch(resp.Header.Get("Server-Timing"))
+		if resp.StatusCode != http.StatusOK || m == nil {
+			t.Fatalf("GET %s: %d, Server-Timing %q, want the analyses counted", path, resp.StatusCode, resp.Header.Get("Server-Timing"))
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	_, list := admin.get("/experiments")
+	experiments := strings.Count(list, `href="/experiments/production/`)
+	if first := analyses(admin, "/"); first > experiments || experiments != 2 {
+		t.Errorf("the first overview ran %d analyses for %d experiments", first, experiments)
+	}
+	for _, v := range []struct {
+		b    *browser
+		path string
+	}{{admin, "/"}, {admin, "/"}, {viewer, "/"}, {viewer, "/experiments"}} {
+		if n := analyses(v.b, v.path); n != 0 {
+			t.Errorf("GET %s with nothing changed ran %d analyses, want 0", v.path, n)
+		}
+	}
+	if code, _, errOut := srv.cli(t, srv.Admin, "experiment", "hypothesis", "set", "new-onboarding", "--env", "production",
+		"--primary", "onboarding-completed", "--min-effect", "3%"); code != 0 {
+		t.Fatalf("hypothesis set: %d %s", code, errOut)
+	}
+	if n := analyses(viewer, "/"); n != 1 {
+		t.Errorf("the overview after one hypothesis changed ran %d analyses, want 1", n)
+	}
+	if _, page := admin.get("/experiments/production/new-onboarding"); !strings.Contains(page, "3%") {
+		t.Errorf("the experiment's page does not show the changed minimum effect")
+	}
+}

@@ -71,8 +71,8 @@ func openValue(v *features.Service, svc *flags.Service, deliveries *delivery.Ser
 // that the audit trail tells new-onboarding's story in order (written down,
 // built, released, measured, then validated); the second sync records the
 // verdict before serving, so that `valueloop next` shows it at once.
-func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, logger *slog.Logger) error {
-	n, err := demo.LoadValue(ctx, loop, loop.Store, deliveries, time.Now())
+func loadDemoValue(ctx context.Context, loop *features.Service, recorder *verdicts.Recorder, deliveries *delivery.Service, p demo.Ingester, logger *slog.Logger) error {
+	n, err := demo.LoadValue(ctx, loop, loop.Store, deliveries, p, time.Now())
 	if err != nil {
 		return fmt.Errorf("demo value: %w", err)
 	}

@@ -431,8 +431,11 @@ func demoFileRoundTrip(t *testing.T, s *testServer) string {
 
 // TestDemoFeatureHistoryTrue: the demo's audit trail tells each feature's
 // story in the order it happened: every transition starts where the one
-// before it ended (or restates it) and none goes back along the lifecycle (new-onboarding
-// was once validated before its commits moved it from idea to building).
+// before it ended, none goes back along the lifecycle (new-onboarding was
+// once validated before its commits moved it from idea to building) and
+// none restates a stage (express-shipping, twenty-results and
+// winter-banner were once released twice: by the delivery history's first
+// deployment after their merge, then by their own earlier one).
 func TestDemoFeatureHistoryTrue(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	code, out, errOut := s.cli(t, s.Admin, "audit", "--limit", "1000", "--output", "json")
@@ -458,10 +461,7 @@ func TestDemoFeatureHistoryTrue(t *testing.T) {
 		}
 		n++
 		prev := last[e.Target]
-		// A transition may restate the stage it is in with earlier
-		// evidence (a deployment recorded after a later one shipped the
-		// same change); it may not go back.
-		if e.After.From != prev && e.After.To != prev || slices.Index(value.Stages, e.After.To) < slices.Index(value.Stages, prev) {
+		if e.After.From != prev || e.After.To == prev || slices.Index(value.Stages, e.After.To) < slices.Index(value.Stages, prev) {
 			t.Errorf("%s #%d: %s → %s after it was %q", e.Target, e.ID, e.After.From, e.After.To, prev)
 		}
 		last[e.Target] = e.After.To
@@ -524,5 +524,33 @@ func TestSetKeepsWhatItCannotRead(t *testing.T) {
 		if after := stored(); after != before {
 			t.Errorf("%s set with its stored value unreadable changed it:\nbefore %s\nafter  %s", tc.name, before, after)
 		}
+	}
+}
+
+// TestValueSetNamesFlags: feature set and objective set build the API's
+// JSON from flags; the server's refusal names the flag the user typed
+// (--confidence), not the JSON field (estimate.confidence), and the item of
+// a repeatable flag at fault. Nothing is stored.
+func TestValueSetNamesFlags(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"feature", "set", "new-onboarding", "--confidence", "2"}, "--confidence: must be a probability in (0, 1], got 2", "estimate."},
+		{[]string{"feature", "set", "new-onboarding", "--user-value", "800"}, "--user-value: must be between 0 and 100", "costOfDelay"},
+		{[]string{"feature", "set", "new-onboarding", "--impact", "9"}, "--impact: must be between 0.25", "estimate."},
+		{[]string{"feature", "set", "new-onboarding", "--flag", "production:new-onboarding", "--flag", "production:nope"}, `--flag production:nope: no flag "nope"`, "links."},
+		{[]string{"feature", "set", "new-onboarding", "--objective", "nope"}, `--objective: no objective "nope"`, "valueloop: objective:"},
+		{[]string{"objective", "set", "activation", "--metric", "nope"}, `--metric: no metric "nope"`, "valueloop: metric:"},
+	} {
+		code, _, errOut := s.cli(t, s.Admin, tc.args...)
+		if code != exitInvalid || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, tc.not) {
+			t.Errorf("%v: exit %d, %q; want %d with %q, without %q", tc.args, code, errOut, exitInvalid, tc.want, tc.not)
+		}
+	}
+	code, out, _ := s.cli(t, s.Admin, "feature", "show", "new-onboarding", "--output", "json")
+	if code != 0 || strings.Contains(out, "nope") || strings.Contains(out, `"confidence": 2`) {
+		t.Errorf("a refused set changed the feature: %d\n%s", code, out)
 	}
 }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWeakAdminTokenRefused: a chosen VALUELOOP_ADMIN_TOKEN that is short,
+// made of few different characters or holding whitespace is refused at
+// start (and by token recover --from-env), naming the variable and the
+// rule, before any store is made. Such tokens were once stored as given,
+// hashed with plain SHA-256: "admin" could be read back from a copy of the
+// database in no time.
+func TestWeakAdminTokenRefused(t *testing.T) {
+	for _, tc := range []struct{ token, want string }{
+		{"admin", "is 5 characters long; it must be at least 24"},
+		{"my-chosen-admin-token-4", "is 23 characters long; it must be at least 24"},
+		{strings.Repeat("ab", 20), "has 2 different characters; it must have at least 10"},
+		{"my chosen admin token is long", "must not contain whitespace"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		env := map[string]string{"VALUELOOP_ADMIN_TOKEN": tc.token}
+		// Bounded: a server that accepted the token would serve until
+		// the context ends (and then exit 0, having made the store).
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var out, errOut bytes.Buffer
+		code := Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, strings.NewReader(""), &out, &errOut, envMap(env))
+		cancel()
+		stderr := errOut.String()
+		if code != exitInvalid || !strings.Contains(stderr, "VALUELOOP_ADMIN_TOKEN") || !strings.Contains(stderr, tc.want) {
+			t.Errorf("serve with VALUELOOP_ADMIN_TOKEN=%q: exit %d, %q; want %d naming the variable and %q", tc.token, code, stderr, exitInvalid, tc.want)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("serve with a weak VALUELOOP_ADMIN_TOKEN=%q made the store (%v)", tc.token, err)
+		}
+		code, _, stderr = offline(t, env, "token", "recover", "--from-env", "--data", dir)
+		if code != exitInvalid || !strings.Contains(stderr, tc.want) {
+			t.Errorf("token recover --from-env with %q: exit %d, %q; want %d and %q", tc.token, code, stderr, exitInvalid, tc.want)
+		}
+	}
+	for _, ok := range []string{testAdminToken, "my-chosen-admin-token-42", ""} {
+		if err := checkChosenAdminToken(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package ui
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"sync"
+
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// maxKeptAnalyses bounds the results kept: one per experiment (flag with
+// a hypothesis, or analysed flag) of every environment; past it the
+// oldest half is dropped.
+const maxKeptAnalyses = 4096
+
+// analysisCache keeps the last result of each experiment (without a
+// dimension) with a digest of its input: a page whose experiment's input
+// has not changed reuses it instead of analysing again. The overview and
+// the experiments list read every experiment on each view and live
+// refresh; reading the input is a few indexed rows, the analysis is the
+// cost.
+type analysisCache struct {
+	mu   sync.Mutex
+	m    map[string]keptAnalysis
+	tick uint64
+}
+
+type keptAnalysis struct {
+	sum  [sha256.Size]byte
+	res  *experiment.Result
+	used uint64
+}
+
+func newAnalysisCache() *analysisCache { return &analysisCache{m: map[string]keptAnalysis{}} }
+
+// get returns the result kept for in's experiment when its input is the
+// same; the caller must not change it.
+func (c *analysisCache) get(in *experiment.Input, sum [sha256.Size]byte) *experiment.Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.m[in.Environment+"\x00"+in.Flag]
+	if !ok || k.sum != sum {
+		return nil
+	}
+	c.tick++
+	k.used = c.tick
+	c.m[in.Environment+"\x00"+in.Flag] = k
+	return k.res
+}
+
+func (c *analysisCache) put(in *experiment.Input, sum [sha256.Size]byte, res *experiment.Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxKeptAnalyses {
+		// Drop those used less recently than the median.
+		var ticks []uint64
+		for _, k := range c.m {
+			ticks = append(ticks, k.used)
+		}
+		median := quickMedian(ticks)
+		for key, k := range c.m {
+			if k.used <= median {
+				delete(c.m, key)
+			}
+		}
+	}
+	c.tick++
+	c.m[in.Environment+"\x00"+in.Flag] = keptAnalysis{sum: sum, res: res, used: c.tick}
+}
+
+func quickMedian(v []uint64) uint64 {
+	var lo, hi uint64 = ^uint64(0), 0
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo + (hi-lo)/2
+}
+
+// inputSum digests everything Analyze reads of an input without a
+// dimension: the definition (with its version), metrics, aggregates (with
+// their sums), splits, hypothesis and settings.
+func inputSum(in *experiment.Input) [sha256.Size]byte {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	var version int64
+	if in.Definition != nil {
+		version = in.Definition.Version
+	}
+	enc.Encode([]any{in.Environment, in.Flag, version, in.Definition, in.Metrics, in.Hypothesis, in.Settings, in.Only})
+	for _, s := range in.Splits {
+		binary.Write(h, binary.LittleEndian, s.Start)
+		enc.Encode(s)
+	}
+	for _, a := range in.Aggregates {
+		enc.Encode(a)
+		b, _ := a.Sums.MarshalBinary()
+		binary.Write(h, binary.LittleEndian, int64(len(b)))
+		h.Write(b)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
