@@ -367,7 +367,19 @@ func codeError(err error) error {
 }
 
 // connect opens a dedicated connection (not from the pool), for LISTEN and
-// session advisory locks.
+// session advisory locks. It asks the server for TCP keepalives of its own
+// (a silent peer is dropped within 25 s): a node whose host vanishes
+// (power cut, partition) sends no FIN, and with the system's defaults the
+// server would keep its session, and the leaders' locks, for two hours
+// and more.
 func (db *DB) connect(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("postgres: set the keepalives of a dedicated connection: %w", err)
+	}
+	return conn, nil
 }
