@@ -18,6 +18,8 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/postgres"
+	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -34,12 +36,43 @@ func TestCrashExposureLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin, data := buildBinary(t), filepath.Join(t.TempDir(), "data")
+	data := filepath.Join(t.TempDir(), "data")
+	crashExposureLoss(t, data, func() eventLog {
+		db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+// TestCrashExposureLossPostgres is TestCrashExposureLoss with the node on
+// PostgreSQL (--database): its pipeline writes the per-user states and
+// aggregates of several nodes' store.
+func TestCrashExposureLossPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dsn := pgtest.Database(t)
+	crashExposureLoss(t, filepath.Join(t.TempDir(), "data"), func() eventLog {
+		db := postgres.NewDB(dsn)
+		if err := db.Open(); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}, "--database", dsn)
+}
+
+// crashExposureLoss is TestCrashExposureLoss of a server started with
+// args, whose store open opens.
+func crashExposureLoss(t *testing.T, data string, open func() eventLog, args ...string) {
+	bin := buildBinary(t)
 	flags := "production=" + filepath.Join("..", "..", "bench", "flags.json")
-	cmd, url := startProcess(t, bin, data, "--flags-file", flags)
+	args = append(args, "--flags-file", flags)
+	cmd, url := startProcess(t, bin, data, args...)
 
 	answered, counted, killed := evaluateUntilKilled(t, cmd, url)
-	stored := storedExposures(t, data)
+	stored := storedExposures(t, open())
 	lost, oldest := 0, killed
 	for key, a := range answered {
 		v, ok := stored[key]
@@ -71,7 +104,7 @@ func TestCrashExposureLoss(t *testing.T) {
 
 	// Exact for what was recorded: after a restart, recomputing from the
 	// stored events changes no aggregate.
-	cmd, url = startProcess(t, bin, data, "--flags-file", flags)
+	cmd, url = startProcess(t, bin, data, args...)
 	res, err := client.New(url, testAdminToken).RebuildEvents(context.Background(), "production")
 	if err != nil {
 		t.Fatal(err)
@@ -175,14 +208,16 @@ func exposuresCounted(t *testing.T, url string) int {
 	return n
 }
 
+// eventLog is a store the exposures are read back from.
+type eventLog interface {
+	Events(ctx context.Context, env string, fn func(*ingest.Event) error) error
+	Close() error
+}
+
 // storedExposures returns the exposures stored in production: variant by
 // targeting key, failing on a key stored twice.
-func storedExposures(t *testing.T, data string) map[string]string {
+func storedExposures(t *testing.T, db eventLog) map[string]string {
 	t.Helper()
-	db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
 	defer db.Close()
 	stored := map[string]string{}
 	err := db.Events(context.Background(), "production", func(ev *ingest.Event) error {
