@@ -357,6 +357,33 @@ func (r *Rollout) flagReason() string {
 	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }
 
+// Loader is Flags whose live sets can be brought up to date with the store
+// (flags.Service.Load re-reads the sets whose stored version moved).
+type Loader interface {
+	Load(ctx context.Context) error
+}
+
+// currentFlag is flag, made sure of when its split is not r's: on several
+// nodes, a peer's step (an advance through its API) reaches this node's
+// live set a moment later, by up to 5 s after a lost notification, and the
+// old split would be taken for a change made outside the rollout.
+func (e *Engine) currentFlag(ctx context.Context, r *Rollout) (*valueloop.Flag, error) {
+	f := e.flag(r)
+	l, ok := e.Flags.(Loader)
+	if !ok {
+		return f, nil
+	}
+	if f != nil {
+		if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
+			return f, nil
+		}
+	}
+	if err := l.Load(ctx); err != nil {
+		return nil, err
+	}
+	return e.flag(r), nil
+}
+
 // flag returns the live definition of r's flag, or nil.
 func (e *Engine) flag(r *Rollout) *valueloop.Flag {
 	live := e.Flags.Live(r.Environment)
@@ -420,7 +447,10 @@ func (e *Engine) Tick(ctx context.Context) error {
 }
 
 func (e *Engine) tick(ctx context.Context, r Rollout) error {
-	f := e.flag(&r)
+	f, err := e.currentFlag(ctx, &r)
+	if err != nil {
+		return err
+	}
 	if f == nil {
 		if r.State == Running {
 			_, err := e.transition(ctx, r, KindPause, EngineActor, fmt.Sprintf("flag %q no longer exists in %s", r.Plan.Flag, r.Environment), nil, nil)
