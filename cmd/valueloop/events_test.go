@@ -138,9 +138,8 @@ func TestEventsAndMetricsCLI(t *testing.T) {
 		t.Errorf("metrics get after delete: exit %d, want %d", code, exitNotFound)
 	}
 	code, _, stderr = s.cli(t, s.Admin, "events", "import", "--env", "production")
-	// The example runs as given with an admin token: it names --env.
 	if code != exitUsage || !strings.Contains(stderr, "want one NDJSON file") || !strings.Contains(stderr, "'valueloop events import --env production events.ndjson'") {
-		t.Errorf("import without a file: exit %d: %s", code, stderr)
+		t.Errorf("import without a file: exit %d: %s; want a usage error whose example runs as given (it names --env)", code, stderr)
 	}
 }
 
