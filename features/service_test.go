@@ -17,6 +17,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/sqlite/sqlitetest"
+	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -176,35 +177,10 @@ func TestSyncsDoNotUndoEachOther(t *testing.T) {
 	held.mu.Lock()
 	held.release = release
 	held.mu.Unlock()
-	synced := make(chan error, 1)
-	go func() { // a sync as the periodic one: it derives "ready", then waits
-		_, err := svc.Sync(ctx, "a")
-		synced <- err
-	}()
-	<-held.entered
-	linked := make(chan error, 1)
-	go func() {
-		c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
-		linked <- svc.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}})
-	}()
-	// The held sync goes on once the link is done, or a moment after the
-	// link began if the link waits for it: either way the stored stage
-	// must be the link's.
-	select {
-	case err := <-linked:
-		close(release)
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(200 * time.Millisecond):
-		close(release)
-		if err := <-linked; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := <-synced; err != nil {
-		t.Fatal(err)
-	}
+	c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
+	storetest.LinkDuringHeldSync(t, held.entered, release,
+		func() error { _, err := svc.Sync(ctx, "a"); return err }, // as the periodic one: it derives "ready", then waits
+		func() error { return svc.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}}) })
 	ls, err := db.Lifecycles(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
+	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -79,34 +80,10 @@ func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.S
 		t.Fatal(err)
 	}
 	held.release, held.entered = make(chan struct{}), make(chan struct{})
-	synced := make(chan error, 1)
-	go func() { // A's periodic sync: it derives "ready", then waits
-		synced <- sync(ctx, svcA)
-	}()
-	<-held.entered
-	linked := make(chan error, 1)
-	go func() {
-		c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
-		linked <- svcB.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}})
-	}()
-	// A's sync goes on once B's link is done, or a moment after the link
-	// began if the link waits for it: either way the stored stage must be
-	// the link's.
-	select {
-	case err := <-linked:
-		close(held.release)
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(200 * time.Millisecond):
-		close(held.release)
-		if err := <-linked; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := <-synced; err != nil {
-		t.Fatal(err)
-	}
+	c := dora.Change{Repo: "acme/shop", SHA: "abc1234", AuthoredAt: time.Now().Add(time.Minute), MergedAt: time.Now().Add(time.Minute)}
+	storetest.LinkDuringHeldSync(t, held.entered, held.release,
+		func() error { return sync(ctx, svcA) }, // A's: it derives "ready", then waits
+		func() error { return svcB.Link(ctx, []delivery.ChangeText{{Change: c, Message: "Feature: a"}}) })
 	ls, err := b.Lifecycles(ctx)
 	if err != nil {
 		t.Fatal(err)
