@@ -250,16 +250,29 @@ const (
 // LockSync waits until no other node syncs the value loop's features and
 // holds their syncs off until release is called (features.SyncLocker): a
 // sync that read the evidence before another node's change would store
-// after it and undo it. The lock is a transaction's: a node that dies
-// releases it with its connection.
+// after it and undo it.
 func (db *DB) LockSync(ctx context.Context) (release func(), err error) {
+	return db.hold(ctx, "features", "the features' sync")
+}
+
+// LockRollouts waits until no other node makes a rollout transition and
+// holds theirs off until release is called (rollout.Locker): a leader's
+// tick between a peer's step and its flag write would write the flag too.
+func (db *DB) LockRollouts(ctx context.Context) (release func(), err error) {
+	return db.hold(ctx, "rollouts", "the rollouts")
+}
+
+// hold takes the lock called name (of class lockSync) in a transaction of
+// the pool kept open until release is called: a node that dies releases it
+// with its connection.
+func (db *DB) hold(ctx context.Context, name, what string) (release func(), err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: lock the features' sync: %w", err)
+		return nil, fmt.Errorf("postgres: lock %s: %w", what, err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSync, db.lockKey("features")); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSync, db.lockKey(name)); err != nil {
 		_ = tx.Rollback(context.Background())
-		return nil, fmt.Errorf("postgres: lock the features' sync: %w", err)
+		return nil, fmt.Errorf("postgres: lock %s: %w", what, err)
 	}
 	return func() { _ = tx.Rollback(context.Background()) }, nil
 }

@@ -1,12 +1,14 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -21,29 +23,9 @@ func TestRolloutTickAfterPeerStep(t *testing.T) {
 	ctx := t.Context()
 	dsn := pgtest.Schema(t)
 	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
-	if err := a.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}
-	if err := a.CreateMetric(ctx, "prod", &m, "t"); err != nil {
-		t.Fatal(err)
-	}
-	classic := "classic"
-	f := &valueloop.Flag{Key: "checkout", State: valueloop.StateEnabled, Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, DefaultVariant: &classic}
-	if _, _, err := a.PutFlag(ctx, "prod", f, 0, "t", ""); err != nil {
-		t.Fatal(err)
-	}
-	fa, fb := flags.NewService(a, nil), flags.NewService(b, nil)
-	for _, s := range []*flags.Service{fa, fb} {
-		if err := s.Load(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fa, fb := rolloutFlags(t, a, b)
 	ea, eb := rollout.NewEngine(a, fa, a, nil), rollout.NewEngine(b, fb, b, nil)
-	plan := rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps:      []rollout.Step{{Percent: 10, MinDuration: rollout.Duration(time.Hour)}, {Percent: 50, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}},
-		Guardrails: []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}}}
-	if _, err := ea.Start(ctx, "prod", plan, "t", ""); err != nil {
+	if _, err := ea.Start(ctx, "prod", checkoutPlan(), "t", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := fb.Load(ctx); err != nil { // B hears of the start
@@ -62,4 +44,91 @@ func TestRolloutTickAfterPeerStep(t *testing.T) {
 	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
 		t.Errorf("after A's tick the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
 	}
+}
+
+// tickingFlags is node B's flags whose next PutFlag, once armed, first
+// lets node A's engine tick: B has stored its transition and not yet
+// written the flag.
+type tickingFlags struct {
+	*flags.Service
+	tick func() error
+}
+
+func (f *tickingFlags) PutFlag(ctx context.Context, env string, fl *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	if tick := f.tick; tick != nil {
+		f.tick = nil
+		done := make(chan error, 1)
+		go func() { done <- tick() }()
+		select { // A's tick, or a moment of it if it waits for B
+		case <-done:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return f.Service.PutFlag(ctx, env, fl, ifVersion, actor, reason)
+}
+
+// TestRolloutActDuringPeerTick: node B advances a rollout and, between
+// storing the step and writing the flag, the leader A ticks. A must not
+// write the flag as well (it took the step for one whose flag write was
+// lost in a crash), so B's own write conflicting and B's advance failing,
+// or the rollout paused for a flag "someone changed first".
+func TestRolloutActDuringPeerTick(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
+	fa, fb := rolloutFlags(t, a, b)
+	tb := &tickingFlags{Service: fb}
+	ea, eb := rollout.NewEngine(a, fa, a, nil), rollout.NewEngine(b, tb, b, nil)
+	if _, err := ea.Start(ctx, "prod", checkoutPlan(), "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := fb.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tb.tick = func() error { return ea.Tick(ctx) }
+	if _, err := eb.Act(ctx, "prod", "checkout", rollout.KindAdvance, "t", "looks good"); err != nil {
+		t.Errorf("advance through B: %v", err)
+	}
+	if err := ea.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := eb.Status(ctx, "prod", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
+		t.Errorf("the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
+	}
+}
+
+// rolloutFlags stores environment prod with metric error-rate and flag
+// checkout, and returns the flag services of nodes a and b, loaded.
+func rolloutFlags(t *testing.T, a, b *postgres.DB) (*flags.Service, *flags.Service) {
+	ctx := t.Context()
+	if err := a.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}
+	if err := a.CreateMetric(ctx, "prod", &m, "t"); err != nil {
+		t.Fatal(err)
+	}
+	classic := "classic"
+	f := &valueloop.Flag{Key: "checkout", State: valueloop.StateEnabled, Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, DefaultVariant: &classic}
+	if _, _, err := a.PutFlag(ctx, "prod", f, 0, "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	fa, fb := flags.NewService(a, nil), flags.NewService(b, nil)
+	for _, s := range []*flags.Service{fa, fb} {
+		if err := s.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fa, fb
+}
+
+// checkoutPlan rolls one-page of checkout out in steps of 10, 50 and 100%.
+func checkoutPlan() rollout.Plan {
+	return rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps:      []rollout.Step{{Percent: 10, MinDuration: rollout.Duration(time.Hour)}, {Percent: 50, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}},
+		Guardrails: []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}}}
 }

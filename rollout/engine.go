@@ -187,8 +187,11 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if !at.IsZero() && at.After(e.Now()) {
 		return nil, valueloop.Errorf(valueloop.EINVALID, "rollout start %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	unlock, err := e.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	live := e.Flags.Live(env)
 	if live == nil {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
@@ -254,8 +257,11 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	default:
 		return nil, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	unlock, err := e.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r, err := e.latest(ctx, env, flag)
 	if err != nil {
 		return nil, err
@@ -357,6 +363,30 @@ func (r *Rollout) flagReason() string {
 	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }
 
+// Locker is a Store that several nodes share (PostgreSQL): LockRollouts
+// waits until no other node makes a transition and holds theirs off until
+// release is called. A step stores the rollout, then writes the flag: a
+// peer's tick in between would write the flag too.
+type Locker interface {
+	LockRollouts(ctx context.Context) (release func(), err error)
+}
+
+// lock holds off every other transition, of this node and, when the
+// store is a Locker, of the others, until the function returned is called.
+func (e *Engine) lock(ctx context.Context) (func(), error) {
+	e.mu.Lock()
+	l, ok := e.Store.(Locker)
+	if !ok {
+		return e.mu.Unlock, nil
+	}
+	release, err := l.LockRollouts(ctx)
+	if err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	return func() { release(); e.mu.Unlock() }, nil
+}
+
 // Loader is Flags whose live sets can be brought up to date with the store
 // (flags.Service.Load re-reads the sets whose stored version moved).
 type Loader interface {
@@ -430,8 +460,11 @@ func (e *Engine) pruneSizing(active []Rollout) {
 
 // Tick checks every active rollout once.
 func (e *Engine) Tick(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	unlock, err := e.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	active, err := e.Store.Rollouts(ctx, Filter{Active: true, Limit: 1000})
 	if err != nil {
 		return err
