@@ -14,6 +14,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -101,4 +102,20 @@ func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Cont
 		case <-t.C:
 		}
 	}
+}
+
+// Exclude locks mu, the lock of this node's work of one kind, then, when
+// lock is not nil, the same work's lock over the nodes (a store shared by
+// several: PostgreSQL); it returns the function that releases both.
+func Exclude(ctx context.Context, mu *sync.Mutex, lock func(ctx context.Context) (release func(), err error)) (func(), error) {
+	mu.Lock()
+	if lock == nil {
+		return mu.Unlock, nil
+	}
+	release, err := lock(ctx)
+	if err != nil {
+		mu.Unlock()
+		return nil, err
+	}
+	return func() { release(); mu.Unlock() }, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/cluster"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
@@ -62,17 +63,11 @@ func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
 // lockSync holds off every other sync, of this node and, when the store
 // is a SyncLocker, of the others, until the function returned is called.
 func (s *Service) lockSync(ctx context.Context) (func(), error) {
-	s.syncMu.Lock()
-	l, ok := s.Store.(SyncLocker)
-	if !ok {
-		return s.syncMu.Unlock, nil
+	var lock func(context.Context) (func(), error)
+	if l, ok := s.Store.(SyncLocker); ok {
+		lock = l.LockSync
 	}
-	release, err := l.LockSync(ctx)
-	if err != nil {
-		s.syncMu.Unlock()
-		return nil, err
-	}
-	return func() { release(); s.syncMu.Unlock() }, nil
+	return cluster.Exclude(ctx, &s.syncMu, lock)
 }
 
 // syncOne gathers f's evidence, derives its lifecycle and stores it,

@@ -20,30 +20,12 @@ import (
 // outside the rollout. Before, A paused the rollout: "the flag was changed
 // outside the rollout".
 func TestRolloutTickAfterPeerStep(t *testing.T) {
-	ctx := t.Context()
 	dsn := pgtest.Schema(t)
 	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
 	fa, fb := rolloutFlags(t, a, b)
 	ea, eb := rollout.NewEngine(a, fa, a, nil), rollout.NewEngine(b, fb, b, nil)
-	if _, err := ea.Start(ctx, "prod", checkoutPlan(), "t", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := fb.Load(ctx); err != nil { // B hears of the start
-		t.Fatal(err)
-	}
-	if _, err := eb.Act(ctx, "prod", "checkout", rollout.KindAdvance, "t", "looks good"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ea.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := eb.Status(ctx, "prod", "checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
-		t.Errorf("after A's tick the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
-	}
+	startOnA(t, ea, fb)
+	advanceOnBTickOnA(t, ea, eb)
 }
 
 // tickingFlags is node B's flags whose next PutFlag, once armed, first
@@ -79,26 +61,9 @@ func TestRolloutActDuringPeerTick(t *testing.T) {
 	fa, fb := rolloutFlags(t, a, b)
 	tb := &tickingFlags{Service: fb}
 	ea, eb := rollout.NewEngine(a, fa, a, nil), rollout.NewEngine(b, tb, b, nil)
-	if _, err := ea.Start(ctx, "prod", checkoutPlan(), "t", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := fb.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
+	startOnA(t, ea, fb)
 	tb.tick = func() error { return ea.Tick(ctx) }
-	if _, err := eb.Act(ctx, "prod", "checkout", rollout.KindAdvance, "t", "looks good"); err != nil {
-		t.Errorf("advance through B: %v", err)
-	}
-	if err := ea.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := eb.Status(ctx, "prod", "checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
-		t.Errorf("the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
-	}
+	advanceOnBTickOnA(t, ea, eb)
 }
 
 // rolloutFlags stores environment prod with metric error-rate and flag
@@ -131,4 +96,34 @@ func checkoutPlan() rollout.Plan {
 	return rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic",
 		Steps:      []rollout.Step{{Percent: 10, MinDuration: rollout.Duration(time.Hour)}, {Percent: 50, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}},
 		Guardrails: []rollout.Guardrail{{Metric: "error-rate", Tolerance: 0.02}}}
+}
+
+// startOnA starts checkoutPlan through node A's engine ea; B's flags fb
+// hear of it.
+func startOnA(t *testing.T, ea *rollout.Engine, fb *flags.Service) {
+	if _, err := ea.Start(t.Context(), "prod", checkoutPlan(), "t", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := fb.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// advanceOnBTickOnA advances the rollout through node B's engine eb, ticks
+// node A's ea, and checks the rollout runs at the second step.
+func advanceOnBTickOnA(t *testing.T, ea, eb *rollout.Engine) {
+	ctx := t.Context()
+	if _, err := eb.Act(ctx, "prod", "checkout", rollout.KindAdvance, "t", "looks good"); err != nil {
+		t.Errorf("advance through B: %v", err)
+	}
+	if err := ea.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := eb.Status(ctx, "prod", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
+		t.Errorf("after A's tick the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
+	}
 }

@@ -374,17 +374,11 @@ type Locker interface {
 // lock holds off every other transition, of this node and, when the
 // store is a Locker, of the others, until the function returned is called.
 func (e *Engine) lock(ctx context.Context) (func(), error) {
-	e.mu.Lock()
-	l, ok := e.Store.(Locker)
-	if !ok {
-		return e.mu.Unlock, nil
+	var lock func(context.Context) (func(), error)
+	if l, ok := e.Store.(Locker); ok {
+		lock = l.LockRollouts
 	}
-	release, err := l.LockRollouts(ctx)
-	if err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	return func() { release(); e.mu.Unlock() }, nil
+	return cluster.Exclude(ctx, &e.mu, lock)
 }
 
 // Loader is Flags whose live sets can be brought up to date with the store
