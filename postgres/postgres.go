@@ -81,6 +81,9 @@ type DB struct {
 	users   userCaches // per-user states of event ingestion (users.go)
 }
 
+// MinConns is the smallest connection pool Open accepts.
+const MinConns = 4
+
 // NewDB returns a store for the database at dsn.
 func NewDB(dsn string) *DB {
 	return &DB{DSN: dsn, Now: time.Now, ConnectTimeout: 5 * time.Second,
@@ -106,6 +109,13 @@ func (db *DB) Open() error {
 	}
 	if db.MaxConns > 0 {
 		cfg.MaxConns = db.MaxConns
+	}
+	// Work under the rollouts' and the features' cross-node locks holds one
+	// pooled connection for its lock and takes others for its reads and
+	// writes; with both under way, fewer connections than this wait on each
+	// other for ever.
+	if cfg.MaxConns < MinConns {
+		return fmt.Errorf("postgres: pool_max_conns is %d: at least %d connections are needed (work under a cross-node lock holds one for the lock and takes another)", cfg.MaxConns, MinConns)
 	}
 	db.cfg = cfg
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ConnConfig.ConnectTimeout+5*time.Second)

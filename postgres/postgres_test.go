@@ -86,6 +86,7 @@ func TestOpenErrors(t *testing.T) {
 		{"empty", "", "empty connection string"},
 		{"unknown database", pgtest.WithParam(t, strings.Replace(server, "/postgres?", "/vl_no_such_db?", 1), "password", secret), "does not exist"},
 		{"missing schema", pgtest.WithParam(t, server, "search_path", "vl_no_such_schema"), "no schema of the search_path"},
+		{"pool too small", pgtest.WithParam(t, server, "pool_max_conns", "2"), "pool_max_conns is 2: at least 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
