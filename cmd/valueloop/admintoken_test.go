@@ -49,3 +49,20 @@ func TestWeakAdminTokenRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestWeakAdminTokenOnExistingStore: the rule for a chosen admin token is
+// for the token a store is given first. On a store that has admin tokens
+// the variable creates nothing, so a weak value (the 16 characters once
+// allowed, say, left in a unit file) does not stop the server: it starts,
+// logging the variable ignored.
+func TestWeakAdminTokenOnExistingStore(t *testing.T) {
+	srv := MustServe(t, "")
+	srv.Stop(t)
+	again := MustServeEnv(t, srv.DataDir, map[string]string{"VALUELOOP_ADMIN_TOKEN": "sixteen-chars-ok"})
+	if code, _, stderr := again.cli(t, testAdminToken, "token", "list"); code != exitOK {
+		t.Errorf("the store's admin token is refused: %s", stderr)
+	}
+	if !strings.Contains(again.Stderr.String(), "VALUELOOP_ADMIN_TOKEN ignored") {
+		t.Errorf("the log does not say the variable is ignored:\n%s", again.Stderr.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -117,8 +118,13 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		printConfig(e.stdout, cfg, sources)
 		return nil
 	}
-	if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
-		return err
+	// A chosen admin token is checked before a new SQLite store is made;
+	// on an existing store it only matters when the store has no admin
+	// token yet (bootstrapAdmin checks it then).
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "valueloop.db")); cfg.Database == "" && os.IsNotExist(err) {
+		if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+			return err
+		}
 	}
 	return serve(ctx, e, cfg)
 }
@@ -401,12 +407,20 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 		case cfg.AdminToken == "":
 		case err == nil && t.Scope == valueloop.ScopeAdmin:
 			logger.Info("VALUELOOP_ADMIN_TOKEN is a live admin token of this store", "token", t.Name, "id", t.ID)
+			if checkChosenAdminToken(cfg.AdminToken) != nil {
+				logger.Warn("VALUELOOP_ADMIN_TOKEN is a weak admin token (under 24 characters, under 10 different ones, or holding whitespace), "+
+					"which could be guessed from a copy of the database; replace it: 'valueloop token recover --revoke-others' with --data or --database of this store",
+					"token", t.Name, "id", t.ID)
+			}
 		default:
 			logger.Warn("VALUELOOP_ADMIN_TOKEN ignored: this store already has admin tokens and it is not one of them; " +
 				"the variable only creates the first admin token of a new store. To make it an admin token, run " +
 				"'valueloop token recover --from-env' with --data or --database of this store")
 		}
 		return nil
+	}
+	if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+		return err
 	}
 	t := &valueloop.Token{Name: "bootstrap-admin", Scope: valueloop.ScopeAdmin}
 	secret, err := tokens.Create(ctx, t, cfg.AdminToken, "valueloop")
