@@ -24,7 +24,7 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&f.Actor, "actor", "", "only changes by this token name")
 	fs.IntVar(&f.Limit, "limit", 20, "at most this many entries (1-1000)")
 	fs.Int64Var(&f.BeforeID, "before", 0, "only entries older than this `ID` (the next page: the last ID shown)")
-	_, c, err := cf.parse(e, fs, args)
+	c, err := cf.parseNoArgs(e, fs, args)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func writeSourceSaved(w io.Writer, server string, out delivery.Source, secret st
 func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery source list")
 	cf := addClientFlags(e, fs)
-	_, c, err := cf.parse(e, fs, args)
+	c, err := cf.parseNoArgs(e, fs, args)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
 func runServiceList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "delivery service list")
 	cf := addClientFlags(e, fs)
-	_, c, err := cf.parse(e, fs, args)
+	c, err := cf.parseNoArgs(e, fs, args)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,15 @@ func (f *flagsCmd) parse(args []string) (*client.Client, error) {
 	return f.cf.client()
 }
 
+// parseNoArgs parses args that name no flag, and returns the client.
+func (f *flagsCmd) parseNoArgs(args []string) (*client.Client, error) {
+	c, err := f.parse(args)
+	if err == nil && len(f.pos) > 0 {
+		return nil, usageErrorf("flags %s takes flags only, got %q; run 'valueloop flags %s -h'", f.sub, f.pos, f.sub)
+	}
+	return c, err
+}
+
 // parseKey parses args that name one flag key, and returns the client
 // and the key.
 func (f *flagsCmd) parseKey(args []string) (*client.Client, string, error) {
@@ -80,7 +89,7 @@ func (f *flagsCmd) ifVersion() *int64 {
 
 func runFlagsList(ctx context.Context, e *cliEnv, args []string) error {
 	f := newFlagsCmd(e, "list")
-	c, err := f.parse(args)
+	c, err := f.parseNoArgs(args)
 	if err != nil {
 		return err
 	}
@@ -209,7 +218,7 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 func runFlagsExport(ctx context.Context, e *cliEnv, args []string) error {
 	f := newFlagsCmd(e, "export")
 	file := f.fs.String("f", "", "file to write (default: standard output)")
-	c, err := f.parse(args)
+	c, err := f.parseNoArgs(args)
 	if err != nil {
 		return err
 	}

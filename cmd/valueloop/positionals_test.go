@@ -47,6 +47,14 @@ func TestStrayArgumentsRefused(t *testing.T) {
 		{"events", "load", "extra", "--env", "production"},
 		{"token", "list", "extra"},
 		{"token", "create", "extra"},
+		// These dropped the word and went on: 'flags export production'
+		// exported VALUELOOP_ENV's flags, 'audit checkout-flow' listed
+		// every flag's changes.
+		{"flags", "list", "production", "--env", "development"},
+		{"flags", "export", "production", "--env", "development"},
+		{"audit", "checkout-flow"},
+		{"delivery", "source", "list", "extra"},
+		{"delivery", "service", "list", "extra"},
 	} {
 		code, _, stderr := runCLI(t, args...)
 		if code != exitUsage || !strings.Contains(stderr, "takes flags only") {

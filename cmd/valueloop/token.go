@@ -52,6 +52,15 @@ func (c *clientFlags) parse(e *cliEnv, fs *flag.FlagSet, args []string) ([]strin
 	return pos, cl, err
 }
 
+// parseNoArgs parses flags, refusing positional arguments, and returns
+// the client.
+func (c *clientFlags) parseNoArgs(e *cliEnv, fs *flag.FlagSet, args []string) (*client.Client, error) {
+	if err := e.parseNoArgs(fs, args, fs.Name()); err != nil {
+		return nil, err
+	}
+	return c.client()
+}
+
 func (c *clientFlags) client() (*client.Client, error) {
 	if c.output != "table" && c.output != "json" {
 		return nil, usageErrorf("--output must be table or json, not %q", c.output)
