@@ -19,14 +19,15 @@ const (
 // checkChosenAdminToken refuses a weak VALUELOOP_ADMIN_TOKEN: fewer than
 // minAdminTokenLen characters or minAdminTokenDistinct different ones, or
 // whitespace and control characters (which no Authorization header
-// carries intact). The empty token is no choice: one is generated.
-func checkChosenAdminToken(secret string) error {
+// carries intact). The empty token is no choice: one is generated. field
+// names where the token was given (VALUELOOP_ADMIN_TOKEN, or
+// adminTokenField's name of a flag or file).
+func checkChosenAdminToken(secret, field string) error {
 	if secret == "" {
 		return nil
 	}
-	const field = "VALUELOOP_ADMIN_TOKEN"
 	const why = "a chosen admin token is stored as a plain SHA-256 hash, so a weak one could be guessed from a copy of the database; " +
-		"unset it to have a strong one generated and printed once, or use 'openssl rand -hex 32'"
+		"leave it out to have a strong one generated and printed once, or use 'openssl rand -hex 32'"
 	distinct := map[rune]bool{}
 	n := 0
 	for _, r := range secret {
@@ -43,4 +44,17 @@ func checkChosenAdminToken(secret string) error {
 		return valueloop.FieldErrorf(field, "has %d different characters; it must have at least %d: %s", len(distinct), minAdminTokenDistinct, why)
 	}
 	return nil
+}
+
+// adminTokenField names where the admin-token setting came from, as the
+// other settings' errors do: VALUELOOP_ADMIN_TOKEN, or "admin-token (from
+// flag --admin-token)", "admin-token (from FILE)".
+func adminTokenField(sources []configSource) string {
+	const env = "VALUELOOP_ADMIN_TOKEN"
+	for _, s := range sources {
+		if s.setting.name == "admin-token" && s.from != env && s.from != "default" {
+			return "admin-token (from " + s.from + ")"
+		}
+	}
+	return env
 }

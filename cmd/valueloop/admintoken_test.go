@@ -44,7 +44,7 @@ func TestWeakAdminTokenRefused(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{testAdminToken, "my-chosen-admin-token-42", ""} {
-		if err := checkChosenAdminToken(ok); err != nil {
+		if err := checkChosenAdminToken(ok, "VALUELOOP_ADMIN_TOKEN"); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
 	}
@@ -64,5 +64,28 @@ func TestWeakAdminTokenOnExistingStore(t *testing.T) {
 	}
 	if !strings.Contains(again.Stderr.String(), "VALUELOOP_ADMIN_TOKEN ignored") {
 		t.Errorf("the log does not say the variable is ignored:\n%s", again.Stderr.String())
+	}
+}
+
+// TestWeakAdminTokenNamesItsSource: a weak admin token given with
+// --admin-token or in the config file is refused naming where it was
+// given; the refusal named VALUELOOP_ADMIN_TOKEN, which was not set.
+func TestWeakAdminTokenNamesItsSource(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "valueloop.yaml")
+	if err := os.WriteFile(cfgFile, []byte("admin-token: admin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin-token", "admin"}, "admin-token (from flag --admin-token): is 5 characters long"},
+		{[]string{"--config", cfgFile}, "admin-token (from " + cfgFile + "): is 5 characters long"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		code, _, stderr := offline(t, nil, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, c.args...)...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "VALUELOOP_ADMIN_TOKEN:") {
+			t.Errorf("serve %s: exit %d, %q; want %d and %q", strings.Join(c.args, " "), code, stderr, exitInvalid, c.want)
+		}
 	}
 }

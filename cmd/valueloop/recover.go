@@ -54,7 +54,7 @@ func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
 		if secret = e.getenv("VALUELOOP_ADMIN_TOKEN"); secret == "" {
 			return usageErrorf("token recover: --from-env: VALUELOOP_ADMIN_TOKEN is not set")
 		}
-		if err := checkChosenAdminToken(secret); err != nil {
+		if err := checkChosenAdminToken(secret, "VALUELOOP_ADMIN_TOKEN"); err != nil {
 			return err
 		}
 	}

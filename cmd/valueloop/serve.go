@@ -36,9 +36,12 @@ type serveConfig struct {
 	Demo       bool
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
-	LogLevel   slog.Level
-	LogFormat  string        // text or json
-	Rollouts   rolloutConfig // webhooks and engine interval (rollout.go)
+	// AdminTokenFrom names where AdminToken was given, for errors
+	// (adminTokenField).
+	AdminTokenFrom string
+	LogLevel       slog.Level
+	LogFormat      string        // text or json
+	Rollouts       rolloutConfig // webhooks and engine interval (rollout.go)
 	// Tracing is read from the standard OTEL_* variables (config.go).
 	Tracing tracing.Config
 	// Limits and FlagdAnonymousStreams bound what clients can make the
@@ -118,11 +121,12 @@ func runServe(ctx context.Context, e *cliEnv, args []string) error {
 		printConfig(e.stdout, cfg, sources)
 		return nil
 	}
+	cfg.AdminTokenFrom = adminTokenField(sources)
 	// A chosen admin token is checked before a new SQLite store is made;
 	// on an existing store it only matters when the store has no admin
 	// token yet (bootstrapAdmin checks it then).
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "valueloop.db")); cfg.Database == "" && os.IsNotExist(err) {
-		if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+		if err := checkChosenAdminToken(cfg.AdminToken, cfg.AdminTokenFrom); err != nil {
 			return err
 		}
 	}
@@ -407,7 +411,7 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 		case cfg.AdminToken == "":
 		case err == nil && t.Scope == valueloop.ScopeAdmin:
 			logger.Info("VALUELOOP_ADMIN_TOKEN is a live admin token of this store", "token", t.Name, "id", t.ID)
-			if checkChosenAdminToken(cfg.AdminToken) != nil {
+			if checkChosenAdminToken(cfg.AdminToken, cfg.AdminTokenFrom) != nil {
 				logger.Warn("VALUELOOP_ADMIN_TOKEN is a weak admin token (under 24 characters, under 10 different ones, or holding whitespace), "+
 					"which could be guessed from a copy of the database; replace it: 'valueloop token recover --revoke-others' with --data or --database of this store",
 					"token", t.Name, "id", t.ID)
@@ -419,7 +423,7 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 		}
 		return nil
 	}
-	if err := checkChosenAdminToken(cfg.AdminToken); err != nil {
+	if err := checkChosenAdminToken(cfg.AdminToken, cfg.AdminTokenFrom); err != nil {
 		return err
 	}
 	t := &valueloop.Token{Name: "bootstrap-admin", Scope: valueloop.ScopeAdmin}
@@ -430,7 +434,7 @@ func bootstrapAdmin(ctx context.Context, e *cliEnv, cfg serveConfig, tokens *aut
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("VALUELOOP_ADMIN_TOKEN: %w", err)
+		return fmt.Errorf("%s: %w", cfg.AdminTokenFrom, err)
 	}
 	if cfg.AdminToken == "" {
 		fmt.Fprintf(e.stderr, "\nCreated the first admin token. It is shown this once; keep it safe:\n\n    %s\n\n"+
