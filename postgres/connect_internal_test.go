@@ -33,3 +33,25 @@ func TestDedicatedConnectionKeepalives(t *testing.T) {
 		}
 	}
 }
+
+// TestPooledConnectionKeepalives: the pooled connections ask for the same
+// keepalives. The rollouts' and the features' cross-node locks
+// (LockRollouts, LockSync) are held in a transaction of a pooled
+// connection: a node that vanished while holding one kept every other
+// node's rollout transitions and syncs waiting for two hours and more.
+func TestPooledConnectionKeepalives(t *testing.T) {
+	db := NewDB(pgtest.Schema(t))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, want := range map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
+		var got string
+		if err := db.pool.QueryRow(t.Context(), "SHOW "+name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %s on a pooled connection, want %s", name, got, want)
+		}
+	}
+}

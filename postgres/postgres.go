@@ -118,6 +118,7 @@ func (db *DB) Open() error {
 		return fmt.Errorf("postgres: pool_max_conns is %d: at least %d connections are needed (work under a cross-node lock holds one for the lock and takes another)", cfg.MaxConns, MinConns)
 	}
 	db.cfg = cfg
+	cfg.AfterConnect = keepalives
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ConnConfig.ConnectTimeout+5*time.Second)
 	defer cancel()
 	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
@@ -400,9 +401,17 @@ func (db *DB) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`); err != nil {
+	if err := keepalives(ctx, conn); err != nil {
 		conn.Close(context.Background())
 		return nil, fmt.Errorf("postgres: set the keepalives of a dedicated connection: %w", err)
 	}
 	return conn, nil
+}
+
+// keepalives asks the server for TCP keepalives on conn (see connect). The
+// pool's connections ask too: the rollouts' and the features' cross-node
+// locks (hold) are held in a transaction of one.
+func keepalives(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`)
+	return err
 }

@@ -65,8 +65,9 @@ func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 
 // testDeliveryText: text a store cannot hold (NUL, invalid UTF-8) is
 // refused naming the field, or, in what Valueloop writes itself (the kind
-// and the reason a delivery was ignored, which quote a header), replaced;
-// so is a source's incident label that holds a NUL.
+// and the reason a delivery was ignored, which quote a header) and in free
+// text (an incident's title), replaced; a source's incident label that
+// holds a NUL is refused.
 // Before, PostgreSQL refused both with an internal error (500): a signed
 // push naming its repository "acme/sh\u0000op", and any signed body sent
 // again with an X-GitHub-Event header that was cut inside a character.
@@ -89,6 +90,16 @@ func testDeliveryText(t *testing.T, db DeliveryStore, _ *Clock) {
 	_, err = s.Receive(ctx, delivery.KindGitHub, hook("push", "d-1", push))
 	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "changes[0].repo" {
 		t.Errorf("a repository with a NUL: %v, want invalid naming changes[0].repo", err)
+	}
+	// An incident's title is free text: a NUL in it is replaced, and the
+	// incident kept (it was refused, naming incidents[0].title).
+	issue := []byte(`{"action": "opened", "repository": {"full_name": "acme/shop", "default_branch": "main"},
+		"issue": {"id": 7, "number": 7, "state": "open", "title": "checkout\u0000 down", "labels": [{"name": "incident"}],
+		"created_at": "2025-05-01T10:00:00Z", "html_url": "https://github.com/acme/shop/issues/7"}}`)
+	if r, err := s.Receive(ctx, delivery.KindGitHub, hook("issues", "d-title", issue)); err != nil || r.Incidents != 1 {
+		t.Errorf("an incident titled with a NUL: %+v, %v; want it stored", r, err)
+	} else if data, _, err := db.DeliveryData(ctx); err != nil || len(data.Incidents) != 1 || data.Incidents[0].Title != "checkout\uFFFD down" {
+		t.Errorf("the incident stored: %+v, %v; want its title with U+FFFD for the NUL", data.Incidents, err)
 	}
 	ping := []byte(`{"zen": "x"}`)
 	for i, event := range []string{"a" + strings.Repeat("é", 30), "push\xff\xfe"} {
