@@ -386,6 +386,17 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	if len(reason) > 1000 {
 		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
 	}
+	// A move the lifecycle would not follow (back to an earlier stage, or
+	// on after the path ended) would be stored and change nothing: the
+	// command said the feature stayed where it was, and succeeded.
+	cur, err := s.Record(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if !cur.Stage.Reachable(stage) {
+		return nil, valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
+			key, cur.Stage, cur.Since.UTC().Format("2006-01-02"), stage)
+	}
 	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{}); err != nil {
 		return nil, err
 	}

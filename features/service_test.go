@@ -365,3 +365,50 @@ func TestLinkToDeletedFlag(t *testing.T) {
 		t.Errorf("a new link to no flag: %v, want refused naming links.flags[0].flag", err)
 	}
 }
+
+// TestMoveThatCannotHappen: a move the lifecycle would not follow (back
+// to an earlier stage, or on from abandoned) is refused naming stage and
+// stores nothing. It was stored and changed nothing: `feature move
+// --to ready` on a validated feature printed "validated" and exited 0.
+func TestMoveThatCannotHappen(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	for _, k := range []string{"v", "x"} {
+		if err := svc.PutFeature(ctx, feature(k, ""), "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []struct {
+		key   string
+		stage value.Stage
+	}{{"v", value.Validated}, {"v", value.Validated}, {"x", value.Abandoned}} {
+		if _, err := svc.Move(ctx, m.key, m.stage, "", "t"); err != nil {
+			t.Fatalf("move %s to %s: %v", m.key, m.stage, err)
+		}
+	}
+	for _, m := range []struct {
+		key   string
+		stage value.Stage
+		now   value.Stage
+	}{{"v", value.Ready, value.Validated}, {"v", value.Measuring, value.Validated}, {"x", value.Ready, value.Abandoned}, {"x", value.Done, value.Abandoned}} {
+		before, _ := db.Moves(ctx, m.key)
+		_, err := svc.Move(ctx, m.key, m.stage, "", "t")
+		if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != "stage" || !strings.Contains(e.Message, "is "+string(m.now)) {
+			t.Errorf("move %s (%s) to %s: %v; want invalid naming stage and saying it is %s", m.key, m.now, m.stage, err, m.now)
+		}
+		if after, _ := db.Moves(ctx, m.key); len(after) != len(before) {
+			t.Errorf("move %s to %s refused, yet %d events stored", m.key, m.stage, len(after)-len(before))
+		}
+	}
+	for _, c := range []struct {
+		from, to value.Stage
+		ok       bool
+	}{
+		{value.Validated, value.Invalidated, true}, {value.Measuring, value.Validated, true}, {value.Ready, value.Abandoned, true},
+		{value.Done, value.Abandoned, false}, {value.Abandoned, value.Abandoned, true}, {value.Building, value.Ready, false},
+	} {
+		if got := c.from.Reachable(c.to); got != c.ok {
+			t.Errorf("%s reachable from %s: %v, want %v", c.to, c.from, got, c.ok)
+		}
+	}
+}

@@ -53,6 +53,22 @@ func (s Stage) rank() int {
 // Valid reports whether s is a stage.
 func (s Stage) Valid() bool { return s.rank() >= 0 || s == Abandoned }
 
+// Reachable reports whether a feature at stage s can still be moved to t:
+// stages never go back, and abandoned ends the path, as done does unless
+// the feature is abandoned before it. A move to s itself is reachable (it
+// changes nothing).
+func (s Stage) Reachable(t Stage) bool {
+	switch {
+	case s == t:
+		return true
+	case s == Abandoned:
+		return false
+	case t == Abandoned:
+		return s != Done
+	}
+	return t.rank() >= s.rank()
+}
+
 // Decided reports whether s is validated or invalidated.
 func (s Stage) Decided() bool { return s == Validated || s == Invalidated }
 
