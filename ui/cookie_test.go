@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
@@ -78,5 +80,47 @@ func TestParseCookieSecurity(t *testing.T) {
 	}
 	if _, err := ParseCookieSecurity("yes"); err == nil || !strings.Contains(err.Error(), "auto, always or never") {
 		t.Errorf("ParseCookieSecurity(yes): %v, want an error naming the choices", err)
+	}
+}
+
+// TestLongMessagesFitACookie: a conflict notice lists up to three changes
+// with their diffs, and variant names have no length limit; a cookie over
+// 4,096 bytes is dropped by browsers without a word, so the warning never
+// showed. Messages are cut between characters to fit.
+func TestLongMessagesFitACookie(t *testing.T) {
+	u := &UI{}
+	for _, tc := range []struct {
+		name, msg string
+		cut       bool
+	}{
+		{"short", "Saved theme.", false},
+		{"long, at a character", strings.Repeat("é", 3000) + "end", true},
+		{"long ASCII", strings.Repeat("x", 10000), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			u.redirectNotice(w, httptest.NewRequest("POST", "/flags/production/theme", nil), "/flags/production/theme", tc.msg)
+			header := w.Header().Get("Set-Cookie")
+			if len(header) > 4096 {
+				t.Fatalf("Set-Cookie is %d bytes, over the 4,096 browsers keep", len(header))
+			}
+			c, err := http.ParseSetCookie(header)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := base64.RawURLEncoding.DecodeString(c.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(b)
+			switch {
+			case !utf8.ValidString(got):
+				t.Errorf("the message was cut inside a character: %q", got[len(got)-8:])
+			case !tc.cut && got != tc.msg:
+				t.Errorf("a short message came back as %q", got)
+			case tc.cut && (!strings.HasSuffix(got, "…") || !strings.HasPrefix(tc.msg, strings.TrimSuffix(got, "…"))):
+				t.Errorf("a long message was not cut to a prefix and an ellipsis: ends %q", got[len(got)-12:])
+			}
+		})
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -366,14 +367,32 @@ const noticeCookie = "vl_notice"
 // redirectNotice sends the browser to path with msg shown there as a
 // warning, once.
 func (u *UI) redirectNotice(w http.ResponseWriter, r *http.Request, path, msg string) {
-	u.setCookie(w, r, noticeCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
+	u.setCookie(w, r, noticeCookie, cookieText(msg), 60)
 	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// maxCookieText bounds a message carried in a cookie: base64 makes it a
+// third longer, and browsers drop a cookie over 4,096 bytes (name,
+// value and attributes) without a word, so the message would not show.
+const maxCookieText = 2800
+
+// cookieText encodes msg for a cookie, cut to maxCookieText bytes between
+// characters.
+func cookieText(msg string) string {
+	if len(msg) > maxCookieText {
+		cut := maxCookieText - len("…")
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(msg))
 }
 
 // redirectDone sends the browser to path after a change, with msg for it
 // to show.
 func (u *UI) redirectDone(w http.ResponseWriter, r *http.Request, path, msg string) {
-	u.setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60)
+	u.setCookie(w, r, flashCookie, cookieText(msg), 60)
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
