@@ -86,14 +86,7 @@ func intervalText(iv stats.Interval, relative bool) string {
 	if relative {
 		f = signedPct
 	}
-	lo, hi := f(iv.Lower), f(iv.Upper)
-	if iv.LowerUnbounded {
-		lo = "-∞"
-	}
-	if iv.UpperUnbounded {
-		hi = "+∞"
-	}
-	return lo + " to " + hi
+	return intervalSide(iv.LowerUnbounded, "-∞", iv.Lower, f) + " to " + intervalSide(iv.UpperUnbounded, "+∞", iv.Upper, f)
 }
 
 // score writes a rank's score as its arithmetic and 'valueloop next' do:
