@@ -53,9 +53,13 @@ func FieldErrorf(field string, format string, args ...any) *Error {
 // Clip cuts s, a value of the input quoted back in a message, to its first
 // 64 bytes (at a rune boundary) and marks the cut with "…": a value as long
 // as a request body makes no message as long.
-func Clip(s string) string {
-	if len(s) > 64 {
-		return strings.ToValidUTF8(s[:64], "") + "…"
+func Clip(s string) string { return clipTo(s, 64) }
+
+// clipTo cuts s after n bytes, dropping a character the cut split, and
+// marks the cut with an ellipsis.
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
 }

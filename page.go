@@ -1,6 +1,5 @@
 package valueloop
 
-import "strings"
 
 // The list routes answer a page at a time: a store reads one item more
 // than the page's limit, which says whether there is a next page, and the
@@ -30,9 +29,4 @@ func LimitError(v string, max int) error {
 
 // clipQuery shortens a refused query value for its message: the value can
 // be as long as a URL, and its start is enough to recognise it.
-func clipQuery(v string) string {
-	if len(v) > 40 {
-		return strings.ToValidUTF8(v[:40], "") + "…"
-	}
-	return v
-}
+func clipQuery(v string) string { return clipTo(v, 40) }
