@@ -1,6 +1,5 @@
 package valueloop
 
-
 // The list routes answer a page at a time: a store reads one item more
 // than the page's limit, which says whether there is a next page, and the
 // next page starts after the last item of this one (its cursor). The value
