@@ -51,9 +51,19 @@ type completionNode struct {
 	words []string
 }
 
-// completionNodes walks the command tree. A leaf's flags are known only to
-// its run function: it is run with -h and hands over its flag set instead
-// of printing its help.
+// leafFlags returns the flags of the leaf c. They are known only to its
+// run function: it is run with -h and hands over its flag set instead of
+// printing its help.
+func leafFlags(ctx context.Context, c *command, getenv func(string) string) []*flag.Flag {
+	var flags []*flag.Flag
+	probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: getenv}
+	probe.onHelp = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) }) }
+	c.run(ctx, probe, []string{"-h"})
+	return flags
+}
+
+// completionNodes walks the command tree, asking each leaf its flags
+// (leafFlags).
 func completionNodes(ctx context.Context, e *cliEnv) []completionNode {
 	var nodes []completionNode
 	var walk func(c *command, path string)
@@ -67,17 +77,13 @@ func completionNodes(ctx context.Context, e *cliEnv) []completionNode {
 			nodes = append(nodes, n)
 			return
 		}
-		probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: e.getenv}
-		probe.onHelp = func(fs *flag.FlagSet) {
-			fs.VisitAll(func(f *flag.Flag) {
-				dashes := "--"
-				if len(f.Name) == 1 {
-					dashes = "-" // -f FILE, as the help writes it
-				}
-				n.words = append(n.words, dashes+f.Name)
-			})
+		for _, f := range leafFlags(ctx, c, e.getenv) {
+			dashes := "--"
+			if len(f.Name) == 1 {
+				dashes = "-" // -f FILE, as the help writes it
+			}
+			n.words = append(n.words, dashes+f.Name)
 		}
-		c.run(ctx, probe, []string{"-h"})
 		sort.Strings(n.words)
 		if path == "/help" { // help takes the name of a command
 			for _, s := range commandTree().subs {

@@ -236,7 +236,7 @@ func runDeliveries(ctx context.Context, e *cliEnv, args []string) error {
 	cf := addClientFlags(e, fs)
 	source := fs.String("source", "", "only this source (a source name, or api)")
 	limit := fs.Int("limit", 20, "at most this many (1-1000)")
-	if err := e.parseNoArgs(fs, args, "delivery deliveries"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := checkLimit(*limit); err != nil {

@@ -50,12 +50,8 @@ func checkRecordKind(path, kind string) error {
 	if err == nil {
 		return nil
 	}
-	hint := ""
 	kinds := []string{delivery.RecordChanges, delivery.RecordDeployments, delivery.RecordIncidents, delivery.RecordReviews}
-	if s := suggest(kind, kinds); s != "" {
-		hint = fmt.Sprintf("; did you mean %q?", s)
-	}
-	return usageErrorf("%s: %s%s", path, valueloop.ErrorMessage(err), hint)
+	return usageErrorf("%s: %s%s", path, valueloop.ErrorMessage(err), suggestion(kind, "", kinds))
 }
 
 // recordArgs reads KIND NUMBER.

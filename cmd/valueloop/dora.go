@@ -40,11 +40,7 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 		return usageErrorf("dora takes no arguments: name services with --service, e.g. 'valueloop dora --service checkout --since 30d'")
 	}
 	if buckets := []string{"day", "week", "month", "none"}; *bucket != "" && !slices.Contains(buckets, *bucket) {
-		hint := ""
-		if s := suggest(*bucket, buckets); s != "" {
-			hint = fmt.Sprintf("; did you mean %q?", s)
-		}
-		return usageErrorf("--bucket: must be day, week, month or none, not %q%s", *bucket, hint)
+		return usageErrorf("--bucket: must be day, week, month or none, not %q%s", *bucket, suggestion(*bucket, "", buckets))
 	}
 	c, err := cf.client()
 	if err != nil {

@@ -74,7 +74,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
 	var attrs listFlag
 	fs.Var(&attrs, "attr", "`KEY=VALUE` attribute of the event, a string (repeatable); on an exposure, where dimensions are read")
-	if err := e.parseNoArgs(fs, args, "events send"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}
@@ -159,7 +159,7 @@ func runEventsImport(ctx context.Context, e *cliEnv, args []string) error {
 
 func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "rebuild")
-	if err := e.parseNoArgs(fs, args, "events rebuild"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -197,7 +197,7 @@ func runEventsLoad(ctx context.Context, e *cliEnv, args []string) error {
 	users := fs.Int("users", 100_000, "distinct users")
 	conc := fs.Int("concurrency", 4, "requests in flight")
 	seed := fs.Int("seed", 1, "random seed")
-	if err := e.parseNoArgs(fs, args, "events load"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.client()

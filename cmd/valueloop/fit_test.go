@@ -86,7 +86,7 @@ func TestRolloutStatusFitsTheTerminal(t *testing.T) {
 // to, after checking that no line of it is wider than cols (0: no limit).
 func fits(t *testing.T, out, from, to string, cols int) string {
 	t.Helper()
-	table := out[strings.Index(out, from):strings.Index(out, to)]
+	table := section(t, out, from, to)
 	for _, line := range strings.Split(table, "\n") {
 		if n := utf8.RuneCountInString(line); cols > 0 && n > cols {
 			t.Errorf("%d columns: a line of %d:\n%s", cols, n, table)

@@ -17,7 +17,7 @@ func healthCommand() *command {
 			fs := newFlagSet(e, "health")
 			server := fs.String("server", envOr(e, "VALUELOOP_SERVER", "http://127.0.0.1:8080"), "server URL (VALUELOOP_SERVER)")
 			timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-			if err := e.parseNoArgs(fs, args, "health"); err != nil {
+			if err := e.parseNoArgs(fs, args); err != nil {
 				return err
 			}
 			if err := checkServerURL(*server); err != nil {

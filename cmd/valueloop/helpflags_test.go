@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,11 +26,9 @@ func TestHelpNamesOwnFlags(t *testing.T) {
 			return
 		}
 		var flags []string
-		probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(nil)}
-		probe.onHelp = func(fs *flag.FlagSet) {
-			fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+		for _, f := range leafFlags(context.Background(), c, envMap(nil)) {
+			flags = append(flags, f.Name)
 		}
-		c.run(context.Background(), probe, []string{"-h"})
 		more := c.more
 		if more == group {
 			more = "" // the group's text, of all its subcommands' flags
@@ -63,9 +59,9 @@ func TestUsageNamesRealFlags(t *testing.T) {
 			if c.run == nil {
 				return
 			}
-			probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: envMap(nil)}
-			probe.onHelp = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { all[f.Name] = true }) }
-			c.run(context.Background(), probe, []string{"-h"})
+			for _, f := range leafFlags(context.Background(), c, envMap(nil)) {
+				all[f.Name] = true
+			}
 		}
 		walk(c)
 		return all

@@ -78,7 +78,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	env := fs.String("env", "", "environment (required)")
 	file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
 	mf := addMetricFlags(fs)
-	if err := e.parseNoArgs(fs, args, "metrics create"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *env == "" {
@@ -122,7 +122,7 @@ func runMetricsList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "metrics list")
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment (required)")
-	if err := e.parseNoArgs(fs, args, "metrics list"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *env == "" {

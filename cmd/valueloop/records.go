@@ -62,7 +62,7 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.BoolVar(&in.Force, "force", false, "with --rollback: store it even though its target is not an earlier production deployment")
 	prod := fs.String("production", "", "true or false: whether --env is production, for an environment Valueloop does not know")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
-	if err := e.parseNoArgs(fs, args, "deploy record"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if in.Service == "" || in.Environment == "" || in.Status == "" {
@@ -109,7 +109,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	cf := addClientFlags(e, fs)
 	service := fs.String("service", "", "service (required)")
 	span := addTimeRange(fs)
-	if err := e.parseNoArgs(fs, args, "deploy list"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *service == "" {
@@ -198,7 +198,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	var labels listFlag
 	fs.Var(&labels, "label", "a pull request label (repeatable): a feature's label links the change to it")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
-	if err := e.parseNoArgs(fs, args, "change record"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if in.SHA == "" || (in.Service == "" && in.Repo == "") {

@@ -46,7 +46,7 @@ func runTokenRecover(ctx context.Context, e *cliEnv, args []string) error {
 	name := fs.String("name", "", "name of the new token (default: recovered-admin-TIME)")
 	fromEnv := fs.Bool("from-env", false, "use the value of VALUELOOP_ADMIN_TOKEN as the new token's secret instead of a new one")
 	revoke := fs.Bool("revoke-others", false, "revoke every other admin token (when one may have leaked)")
-	if err := e.parseNoArgs(fs, args, "token recover"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	secret := ""

@@ -221,13 +221,13 @@ func (e *cliEnv) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // parseNoArgs parses flags and refuses positional arguments.
-func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string, name string) error {
+func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string) error {
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErrorf("%s takes flags only, got %q; run 'valueloop %s -h'", name, pos, name)
+		return usageErrorf("%s takes flags only, got %q; run 'valueloop %s -h'", fs.Name(), pos, fs.Name())
 	}
 	return nil
 }

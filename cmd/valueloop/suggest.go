@@ -64,7 +64,13 @@ func (c *command) didYouMean(typed, prefix string) string {
 	for _, s := range c.subs {
 		names = append(names, s.name)
 	}
-	if s := suggest(typed, names); s != "" {
+	return suggestion(typed, prefix, names)
+}
+
+// suggestion is "; did you mean "week"?" when typed is close to one of
+// candidates (prefix before it), else "".
+func suggestion(typed, prefix string, candidates []string) string {
+	if s := suggest(typed, candidates); s != "" {
 		return fmt.Sprintf("; did you mean %q?", prefix+s)
 	}
 	return ""

@@ -55,7 +55,7 @@ func (c *clientFlags) parse(e *cliEnv, fs *flag.FlagSet, args []string) ([]strin
 // parseNoArgs parses flags, refusing positional arguments, and returns
 // the client.
 func (c *clientFlags) parseNoArgs(e *cliEnv, fs *flag.FlagSet, args []string) (*client.Client, error) {
-	if err := e.parseNoArgs(fs, args, fs.Name()); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return nil, err
 	}
 	return c.client()
@@ -110,7 +110,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	var origins listFlag
 	fs.Var(&origins, "origin", "with --client: a browser origin the token may be used from, e.g. https://shop.example (repeatable; none: any)")
 	noExposures := fs.Bool("no-exposures", false, "evaluations with this token record no exposures (QA, load tests, previews)")
-	if err := e.parseNoArgs(fs, args, "token create"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if len(origins) > 0 && !*clientSide {
@@ -151,7 +151,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 func runTokenList(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "token list")
 	cf := addClientFlags(e, fs)
-	if err := e.parseNoArgs(fs, args, "token list"); err != nil {
+	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.client()

@@ -15,7 +15,7 @@ func versionCommand() *command {
 		run: func(ctx context.Context, e *cliEnv, args []string) error {
 			fs := newFlagSet(e, "version")
 			short := fs.Bool("short", false, "print the version alone (v0.3.0, or (devel) for a build from a checkout)")
-			if err := e.parseNoArgs(fs, args, "version"); err != nil {
+			if err := e.parseNoArgs(fs, args); err != nil {
 				return err
 			}
 			info, ok := debug.ReadBuildInfo()
