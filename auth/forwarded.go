@@ -17,7 +17,7 @@ import (
 // every entry is a trusted proxy or there is no header.
 func ForwardedClient(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
 	peer = peer.Unmap()
-	if !isTrusted(peer, trusted) {
+	if !IsTrustedProxy(peer, trusted) {
 		return peer
 	}
 	client := peer
@@ -34,7 +34,7 @@ func ForwardedClient(peer netip.Addr, xff []string, trusted []netip.Prefix) neti
 			if !ok {
 				return client
 			}
-			if client = ip; !isTrusted(ip, trusted) {
+			if client = ip; !IsTrustedProxy(ip, trusted) {
 				return ip
 			}
 		}
@@ -54,7 +54,8 @@ func parseForwarded(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
+// IsTrustedProxy reports whether ip is in one of the trusted prefixes.
+func IsTrustedProxy(ip netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true

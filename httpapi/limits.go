@@ -732,7 +732,7 @@ func (g *guard) connect(addr net.Addr) (c *client, proxied, ok bool) {
 		return nil, false, true
 	}
 	ip := tcp.AddrPort().Addr().Unmap()
-	if slices.ContainsFunc(g.lim.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+	if auth.IsTrustedProxy(ip, g.lim.TrustedProxies) {
 		return nil, true, true
 	}
 	if ip.IsLoopback() && !g.lim.LimitLoopback {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"sync"
 
 	"github.com/valueloop/valueloop/experiment"
@@ -53,28 +54,22 @@ func (c *analysisCache) put(in *experiment.Input, sum [sha256.Size]byte, res *ex
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxKeptAnalyses {
-		// Drop those used less recently than the median.
-		var ticks []uint64
+		// Drop the half used least recently: those used before the median
+		// (uses are numbered one by one, so no two are equal).
+		ticks := make([]uint64, 0, len(c.m))
 		for _, k := range c.m {
 			ticks = append(ticks, k.used)
 		}
-		median := quickMedian(ticks)
+		slices.Sort(ticks)
+		median := ticks[len(ticks)/2]
 		for key, k := range c.m {
-			if k.used <= median {
+			if k.used < median {
 				delete(c.m, key)
 			}
 		}
 	}
 	c.tick++
 	c.m[in.Environment+"\x00"+in.Flag] = keptAnalysis{sum: sum, res: res, used: c.tick}
-}
-
-func quickMedian(v []uint64) uint64 {
-	var lo, hi uint64 = ^uint64(0), 0
-	for _, x := range v {
-		lo, hi = min(lo, x), max(hi, x)
-	}
-	return lo + (hi-lo)/2
 }
 
 // inputSum digests everything Analyze reads of an input without a

@@ -88,3 +88,28 @@ func TestIntervalOverTimeAbsolute(t *testing.T) {
 		t.Errorf("rows %+v, want 3 absolute", rows)
 	}
 }
+
+// TestAnalysisCacheDropsHalf: past the bound the least recently used half
+// is dropped, as the cache says. The cut was the midpoint of the oldest
+// and newest use, not the median: with one result long unused and the
+// rest used since, only that one went, and every later put scanned all
+// 4096 again to drop one.
+func TestAnalysisCacheDropsHalf(t *testing.T) {
+	c := newAnalysisCache()
+	var sum [32]byte
+	res := &experiment.Result{}
+	in := func(i int) *experiment.Input { return &experiment.Input{Environment: "e", Flag: strconv.Itoa(i)} }
+	for i := range maxKeptAnalyses {
+		c.put(in(i), sum, res)
+	}
+	for i := 1; i < maxKeptAnalyses; i++ {
+		c.get(in(i), sum) // all used again but the first
+	}
+	c.put(in(maxKeptAnalyses), sum, res)
+	if n := len(c.m); n > maxKeptAnalyses/2+1 {
+		t.Errorf("%d results kept after the bound was passed, want at most %d", n, maxKeptAnalyses/2+1)
+	}
+	if c.get(in(maxKeptAnalyses), sum) == nil {
+		t.Errorf("the result just put was dropped")
+	}
+}

@@ -86,14 +86,7 @@ func intervalText(iv stats.Interval, relative bool) string {
 	if relative {
 		f = signedPct
 	}
-	lo, hi := f(iv.Lower), f(iv.Upper)
-	if iv.LowerUnbounded {
-		lo = "-∞"
-	}
-	if iv.UpperUnbounded {
-		hi = "+∞"
-	}
-	return lo + " to " + hi
+	return intervalSide(iv.LowerUnbounded, "-∞", iv.Lower, f) + " to " + intervalSide(iv.UpperUnbounded, "+∞", iv.Upper, f)
 }
 
 // score writes a rank's score as its arithmetic and 'valueloop next' do:
@@ -172,11 +165,14 @@ func auditDiff(before, after []byte) []diffLine {
 }
 
 // clip shortens s to about 160 bytes, never within a character.
-func clip(s string) string {
-	if len(s) <= 160 {
+func clip(s string) string { return clipTo(s, 160) }
+
+// clipTo cuts s to at most n bytes, "…" included, between characters.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := 157
+	cut := n - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -29,7 +29,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -379,14 +378,7 @@ const maxCookieText = 2800
 // cookieText encodes msg for a cookie, cut to maxCookieText bytes between
 // characters.
 func cookieText(msg string) string {
-	if len(msg) > maxCookieText {
-		cut := maxCookieText - len("…")
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString([]byte(clipTo(msg, maxCookieText)))
 }
 
 // redirectDone sends the browser to path after a change, with msg for it
