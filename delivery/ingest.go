@@ -70,6 +70,10 @@ func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, er
 
 // receiveVerified parses and stores h, which src vouched for.
 func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source, h Hook) (Receipt, error) {
+	// A header's ID is bounded before the body is parsed.
+	if len(h.DeliveryID) > MaxDeliveryID {
+		return Receipt{}, longID(deliveryHeader(kind), h.DeliveryID)
+	}
 	var err error
 	id := h.DeliveryID
 	production := s.production()
@@ -93,15 +97,8 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if err != nil {
 		return Receipt{}, err
 	}
-	if id == "" {
-		id = bodyID(h.Body)
-	}
-	if len(id) > MaxDeliveryID {
-		if h.DeliveryID == "" {
-			id = bodyID(h.Body) // an ID from the body: its digest is as stable
-		} else {
-			return Receipt{}, longID(deliveryHeader(kind), id)
-		}
+	if id == "" || len(id) > MaxDeliveryID {
+		id = bodyID(h.Body) // for a long ID from the body, its digest is as stable
 	}
 	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
 		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/forge"
 )
 
 // Source kinds.
@@ -155,7 +156,7 @@ func (d *Delivery) validate() error {
 		// A title is free text someone typed into an incident tool: a NUL
 		// or a bad byte in it is replaced, not a reason to lose the
 		// incident (a webhook refused with 400 is not sent again).
-		inc.Title = repairText(inc.Title)
+		inc.Title = forge.RepairText(inc.Title)
 		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo),
 			texts("id", inc.ID, "service", inc.Service, "repo", inc.Repo, "deploymentId", inc.DeploymentID, "causeSha", inc.CauseSHA)); err != nil {
 			return at("incidents", i, err)
@@ -195,15 +196,6 @@ func bounded(field, v string, max int) error {
 // store can hold, valid UTF-8 without NUL (PostgreSQL refuses both). A
 // webhook body's strings are valid UTF-8 once decoded, but may hold
 // "\u0000".
-// repairText replaces what a store cannot hold (NUL, invalid UTF-8) with
-// U+FFFD.
-func repairText(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
-}
-
 func texts(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		v := pairs[i+1]

@@ -388,11 +388,15 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	}
 	// A move the lifecycle would not follow (back to an earlier stage, or
 	// on after the path ended) would be stored and change nothing: the
-	// command said the feature stayed where it was, and succeeded.
-	cur, err := s.Record(ctx, key)
+	// command said the feature stayed where it was, and succeeded. The
+	// stage is the one a sync derives now (the stored one may lag the
+	// evidence); the record with its flags' hypotheses is built once, after
+	// the move.
+	_, events, err := s.syncShown(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	cur := value.Derive(events)
 	if !cur.Stage.Reachable(stage) {
 		return nil, valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
 			key, cur.Stage, cur.Since.UTC().Format("2006-01-02"), stage)

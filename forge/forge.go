@@ -40,7 +40,7 @@ func Decode(body []byte, v any) error {
 // cut between characters, and invalid bytes (a header's) and NULs become
 // U+FFFD.
 func Truncate(s string) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	s = RepairText(s)
 	if len(s) <= 40 {
 		return s
 	}
@@ -49,6 +49,15 @@ func Truncate(s string) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// RepairText replaces what a store cannot hold as text (NUL, invalid
+// UTF-8) with U+FFFD.
+func RepairText(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
 }
 
 // Paths is the paths of a commit's added, modified and removed lists, each

@@ -30,6 +30,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"regexp"
 	"strings"
@@ -117,8 +118,16 @@ func (db *DB) Open() error {
 	if cfg.MaxConns < MinConns {
 		return fmt.Errorf("postgres: pool_max_conns is %d: at least %d connections are needed (work under a cross-node lock holds one for the lock and takes another)", cfg.MaxConns, MinConns)
 	}
+	// TCP keepalives of the server's own (a silent peer is dropped within
+	// 25 s), asked for at startup by every connection, pooled or dedicated
+	// (connect copies this configuration): a node whose host vanishes
+	// (power cut, partition) sends no FIN, and with the system's defaults
+	// the server would keep its session, and the locks it holds (the
+	// leaders', and the rollouts' and features' of hold), for two hours
+	// and more.
+	maps.Copy(cfg.ConnConfig.RuntimeParams, map[string]string{
+		"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"})
 	db.cfg = cfg
-	cfg.AfterConnect = keepalives
 	ctx, cancel := context.WithTimeout(context.Background(), 2*cfg.ConnConfig.ConnectTimeout+5*time.Second)
 	defer cancel()
 	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
@@ -391,27 +400,7 @@ func codeError(err error) error {
 }
 
 // connect opens a dedicated connection (not from the pool), for LISTEN and
-// session advisory locks. It asks the server for TCP keepalives of its own
-// (a silent peer is dropped within 25 s): a node whose host vanishes
-// (power cut, partition) sends no FIN, and with the system's defaults the
-// server would keep its session, and the leaders' locks, for two hours
-// and more.
+// session advisory locks. It asks for the keepalives Open configured.
 func (db *DB) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
-	if err != nil {
-		return nil, err
-	}
-	if err := keepalives(ctx, conn); err != nil {
-		conn.Close(context.Background())
-		return nil, fmt.Errorf("postgres: set the keepalives of a dedicated connection: %w", err)
-	}
-	return conn, nil
-}
-
-// keepalives asks the server for TCP keepalives on conn (see connect). The
-// pool's connections ask too: the rollouts' and the features' cross-node
-// locks (hold) are held in a transaction of one.
-func keepalives(ctx context.Context, conn *pgx.Conn) error {
-	_, err := conn.Exec(ctx, `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`)
-	return err
+	return pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
 }

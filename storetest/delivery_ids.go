@@ -44,6 +44,13 @@ func testDeliveryLongID(t *testing.T, db DeliveryStore, _ *Clock) {
 	if e, ok := err.(*valueloop.Error); !ok || e.Code != valueloop.EINVALID || e.Field != github.DeliveryHeader || len(e.Message) > 200 {
 		t.Errorf("webhook with a 9000-byte delivery ID: %v, want a short invalid error naming %s", err, github.DeliveryHeader)
 	}
+	// The ID is refused before the body is read: one that does not parse
+	// gets the same answer.
+	junk := []byte(`{"ref": `)
+	_, err = s.Receive(ctx, delivery.KindGitHub, delivery.Hook{Event: "push", DeliveryID: long, Credential: github.Sign([]byte(secret), junk), Body: junk})
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != github.DeliveryHeader {
+		t.Errorf("unparsable webhook with a 9000-byte delivery ID: %v, want an invalid error naming %s", err, github.DeliveryHeader)
+	}
 	// A signed body's values the store indexes: a commit's SHA.
 	push := []byte(`{"ref": "refs/heads/main", "after": "x", "repository": {"full_name": "acme/shop", "default_branch": "main"},
 		"commits": [{"id": "` + long + `", "timestamp": "2025-05-01T10:00:00Z"}]}`)
