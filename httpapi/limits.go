@@ -473,8 +473,10 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		// One allocation: the controller is a copy inside the body.
-		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load(), stream: stream}
+		// One allocation: the body keeps the writer, and makes a controller
+		// of it only when it sets a deadline (rarely: a copy of one made
+		// here was a second allocation per request).
+		body := &guardedBody{ReadCloser: r.Body, g: g, w: w, started: g.ticks.Load(), stream: stream}
 		if counted {
 			body.counted, body.client = true, cl
 		}
@@ -498,7 +500,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 				// which watch no longer keeps (rarely: handlers read
 				// their bodies, and refusals close the connection).
 				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
-				body.rc.SetReadDeadline(time.Now().Add(max(left, 0)))
+				body.rc().SetReadDeadline(time.Now().Add(max(left, 0)))
 			}
 		}()
 		h(w, r)
@@ -604,7 +606,7 @@ func (g *guard) streamSlot() (release func(), err error) {
 type guardedBody struct {
 	io.ReadCloser
 	g    *guard
-	rc   http.ResponseController
+	w    http.ResponseWriter // the request's, for its connection's deadlines (rc)
 	held int64
 	done atomic.Bool // the whole body was read
 	// started is the guard's tick when the body began, as the first scan
@@ -636,8 +638,11 @@ func (b *guardedBody) uncount() {
 // expire cuts the body's reads; the caller holds g.mu.
 func (b *guardedBody) expire() {
 	b.expired = true
-	b.rc.SetReadDeadline(time.Now())
+	b.rc().SetReadDeadline(time.Now())
 }
+
+// rc is the controller of the request's connection.
+func (b *guardedBody) rc() *http.ResponseController { return http.NewResponseController(b.w) }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
@@ -653,7 +658,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 			// The deadline was for the body. Past it, net/http reads the
 			// connection to notice a client that leaves, and a deadline
 			// there would cancel a handler that merely takes long.
-			b.rc.SetReadDeadline(time.Time{})
+			b.rc().SetReadDeadline(time.Time{})
 		}
 	}
 	if n > 0 {
