@@ -266,6 +266,9 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err != nil {
 		return nil, err
 	}
+	if f := e.flag(r); k == KindResume && r.State == Paused && f != nil && f.State != valueloop.StateEnabled {
+		return nil, valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, flag, disabledReason(*r))
+	}
 	_, figures, users, err := e.observe(ctx, r)
 	if err != nil {
 		return nil, err
@@ -485,6 +488,16 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 		}
 		return nil
 	}
+	if f.State != valueloop.StateEnabled {
+		// Disabling is the kill switch: nobody is exposed, so nothing
+		// guards the steps, and advancing on time alone would hand whoever
+		// enables the flag again a share nobody watched.
+		if r.State == Running {
+			_, err := e.transition(ctx, r, KindPause, EngineActor, disabledReason(r), nil, nil)
+			return err
+		}
+		return nil
+	}
 	want := Weight(r.Percent)
 	got, splitErr := SplitOf(f, r.Plan.Variant, r.Plan.Baseline)
 	switch {
@@ -526,6 +539,10 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	}
 	_, err = e.transition(ctx, r, d.Kind, EngineActor, d.Reason, figures, users)
 	return err
+}
+
+func disabledReason(r Rollout) string {
+	return fmt.Sprintf("flag %q is disabled in %s: enable it and resume, or roll back", r.Plan.Flag, r.Environment)
 }
 
 // announceHold records and announces, once per step, that r's step is

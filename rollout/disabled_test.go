@@ -1,0 +1,48 @@
+package rollout_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// TestDisabledFlagPausesTheRollout: disabling a flag is the kill switch.
+// A rollout whose flag someone disables must not go on advancing it on
+// time alone (nobody is exposed, so nothing guards it) and hand whoever
+// enables it again a release at a share nobody watched: it pauses and says
+// why, and leaves the flag disabled.
+func TestDisabledFlagPausesTheRollout(t *testing.T) {
+	w := newWorld(t, 7)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(1)}, {Percent: 50, MinDuration: hours(1)}, {Percent: 100}},
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.State = valueloop.StateDisabled
+	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "on-call", "kill switch"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.clock.Add(2 * time.Hour)
+		w.tick()
+	}
+	st := w.status()
+	if st.State != rollout.Paused || st.Percent != 10 || !strings.Contains(st.Reason, "disabled") {
+		t.Errorf("after 6 hours with the flag disabled: %s at %v%%, reason %q; want paused at 10%% naming the disabled flag", st.State, st.Percent, st.Reason)
+	}
+	if got := w.flags.Live(env).Snapshot.Set().Flags["checkout"]; got.State != valueloop.StateDisabled {
+		t.Errorf("the flag is %s, want it left disabled", got.State)
+	}
+	// Resuming a rollout of a disabled flag is refused with the reason.
+	if _, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindResume, ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("resuming with the flag disabled: %v, want a conflict naming the disabled flag", err)
+	}
+}
