@@ -30,6 +30,10 @@ func TestDisabledFlagPausesTheRollout(t *testing.T) {
 	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "on-call", "kill switch"); err != nil {
 		t.Fatal(err)
 	}
+	w.clock.Add(2 * time.Hour)
+	if st := w.status(); !strings.Contains(st.Waiting, "next tick: pause") {
+		t.Errorf("status with the flag disabled says %q, want the pause the next tick makes", st.Waiting)
+	}
 	for range 3 {
 		w.clock.Add(2 * time.Hour)
 		w.tick()

@@ -614,7 +614,8 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 	if st.Guardrails == nil {
 		st.Guardrails = []GuardrailResult{}
 	}
-	if f := e.flag(r); f != nil {
+	f := e.flag(r)
+	if f != nil {
 		if w, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil {
 			p := Percent(w)
 			st.LivePercent = &p
@@ -626,6 +627,13 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		st.Waiting, st.Held = d.Waiting, d.Held
 		if d.Kind != "" {
 			st.Waiting = "next tick: " + string(d.Kind) + " (" + d.Reason + ")"
+		}
+		if f != nil && f.State != valueloop.StateEnabled {
+			// The tick pauses it and decides nothing else (tick).
+			st.Waiting, st.Held = disabledReason(*r), nil
+			if r.State == Running {
+				st.Waiting = "next tick: pause (" + st.Waiting + ")"
+			}
 		}
 	}
 	return st, nil
