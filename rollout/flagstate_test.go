@@ -50,3 +50,34 @@ func TestDisabledFlagPausesTheRollout(t *testing.T) {
 		t.Errorf("resuming with the flag disabled: %v, want a conflict naming the disabled flag", err)
 	}
 }
+
+// TestRollbackOfDeletedFlag: a rollout whose flag was deleted pauses, and
+// rolling it back ends it without an error: there is no flag left to set to
+// the baseline, so nothing failed. (It answered 404 "flag no longer exists"
+// while the rollback was stored, and a retry was a conflict.)
+func TestRollbackOfDeletedFlag(t *testing.T) {
+	w := newWorld(t, 8)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(1)}, {Percent: 100}},
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "no longer exists") {
+		t.Fatalf("after the flag was deleted: %s, %q; want paused", st.State, st.Reason)
+	}
+	st, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindRollback, "")
+	if err != nil {
+		t.Fatalf("rolling back a rollout of a deleted flag: %v", err)
+	}
+	if st.State != rollout.RolledBack {
+		t.Errorf("after the rollback: %s, want rolled back", st.State)
+	}
+}
