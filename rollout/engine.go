@@ -322,7 +322,13 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 // applyFlag makes the flag's split match r.Percent. It writes only when the
 // split differs, against the version it read, and records the version.
 func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error {
-	f := e.flag(r)
+	// Made sure of: a manual action may run on a node whose live flags
+	// have not yet seen a peer's step, and writing over that stale flag
+	// would fail its version check and pause the rollout.
+	f, err := e.currentFlag(ctx, r)
+	if err != nil {
+		return err
+	}
 	if f == nil {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q no longer exists in %s", r.Plan.Flag, r.Environment)
 	}

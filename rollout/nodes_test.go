@@ -1,0 +1,51 @@
+package rollout_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// TestManualAdvanceOnALaggingNode: on several nodes a peer's step reaches
+// this node's live flags a moment later. An advance by hand on this node in
+// that moment must take the step, not write the split over the stale flag,
+// fail on the version check and pause the rollout.
+func TestManualAdvanceOnALaggingNode(t *testing.T) {
+	w := newWorld(t, 9)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 20, MinDuration: hours(24)}, {Percent: 40, MinDuration: hours(24)}, {Percent: 100}},
+	}
+	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Node B: its own flag service and engine on the same database, its
+	// live flags loaded now and not told of node A's next write.
+	flagsB := flags.NewService(w.db, nil)
+	if err := flagsB.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
+	engineB.Now = w.clock.Now
+
+	if _, err := w.engine.Act(ctx, env, "checkout", rollout.KindAdvance, "alice", "on node A"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := engineB.Act(ctx, env, "checkout", rollout.KindAdvance, "bob", "on node B")
+	if err != nil {
+		t.Fatalf("advance on node B: %v", err)
+	}
+	if r.State != rollout.Running || r.Percent != 40 {
+		t.Errorf("after advancing on node B: %s at %v%%, want running at 40%%", r.State, r.Percent)
+	}
+	if err := w.flags.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if got, err := rollout.SplitOf(f, "one-page", "classic"); err != nil || got != rollout.Weight(40) {
+		t.Errorf("the flag's split is %d (%v), want %d", got, err, rollout.Weight(40))
+	}
+}
