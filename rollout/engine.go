@@ -266,8 +266,10 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err != nil {
 		return nil, err
 	}
-	if f := e.flag(r); k == KindResume && r.State == Paused && f != nil && f.State != valueloop.StateEnabled {
-		return nil, valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, flag, disabledReason(*r))
+	if k == KindResume && r.State == Paused {
+		if err := e.checkEnabled(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	_, figures, users, err := e.observe(ctx, r)
 	if err != nil {
@@ -548,6 +550,25 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	}
 	_, err = e.transition(ctx, r, d.Kind, EngineActor, d.Reason, figures, users)
 	return err
+}
+
+// checkEnabled refuses to resume r while its flag is disabled: the next
+// tick would pause it again. A flag that looks disabled is made sure of
+// first, as a peer node may have enabled it a moment ago.
+func (e *Engine) checkEnabled(ctx context.Context, r *Rollout) error {
+	f := e.flag(r)
+	if f == nil || f.State == valueloop.StateEnabled {
+		return nil
+	}
+	if l, ok := e.Flags.(Loader); ok {
+		if err := l.Load(ctx); err != nil {
+			return err
+		}
+		if f = e.flag(r); f == nil || f.State == valueloop.StateEnabled {
+			return nil
+		}
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
 }
 
 func disabledReason(r Rollout) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -47,5 +48,43 @@ func TestManualAdvanceOnALaggingNode(t *testing.T) {
 	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
 	if got, err := rollout.SplitOf(f, "one-page", "classic"); err != nil || got != rollout.Weight(40) {
 		t.Errorf("the flag's split is %d (%v), want %d", got, err, rollout.Weight(40))
+	}
+}
+
+// TestResumeOnALaggingNodeAfterEnabling: a flag enabled again on one node
+// may still look disabled on another for a moment; resuming there must
+// not be refused for it.
+func TestResumeOnALaggingNodeAfterEnabling(t *testing.T) {
+	w := newWorld(t, 10)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 100}},
+	}
+	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
+		t.Fatal(err)
+	}
+	setState := func(state string) {
+		t.Helper()
+		f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+		if _, err := w.flags.SetState(ctx, env, "checkout", state, f.Version, "on-call", state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setState(valueloop.StateDisabled)
+	w.tick() // pauses it
+	flagsB := flags.NewService(w.db, nil)
+	if err := flagsB.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
+	engineB.Now = w.clock.Now
+	setState(valueloop.StateEnabled) // on node A; node B has not seen it
+	r, err := engineB.Act(ctx, env, "checkout", rollout.KindResume, "bob", "enabled again")
+	if err != nil {
+		t.Fatalf("resume on node B: %v", err)
+	}
+	if r.State != rollout.Running {
+		t.Errorf("after resuming on node B: %s, want running", r.State)
 	}
 }
