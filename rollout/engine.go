@@ -411,7 +411,9 @@ func (e *Engine) currentFlag(ctx context.Context, r *Rollout) (*valueloop.Flag, 
 	if !ok {
 		return f, nil
 	}
-	if f != nil {
+	// A disabled flag is made sure of too: a peer may have enabled it, and
+	// this node would pause the rollout (tick) or refuse to resume it.
+	if f != nil && f.State == valueloop.StateEnabled {
 		if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
 			return f, nil
 		}
@@ -554,19 +556,11 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 
 // checkEnabled refuses to resume r while its flag is disabled: the next
 // tick would pause it again. A flag that looks disabled is made sure of
-// first, as a peer node may have enabled it a moment ago.
+// first (currentFlag), as a peer node may have enabled it a moment ago.
 func (e *Engine) checkEnabled(ctx context.Context, r *Rollout) error {
-	f := e.flag(r)
-	if f == nil || f.State == valueloop.StateEnabled {
-		return nil
-	}
-	if l, ok := e.Flags.(Loader); ok {
-		if err := l.Load(ctx); err != nil {
-			return err
-		}
-		if f = e.flag(r); f == nil || f.State == valueloop.StateEnabled {
-			return nil
-		}
+	f, err := e.currentFlag(ctx, r)
+	if err != nil || f == nil || f.State == valueloop.StateEnabled {
+		return err
 	}
 	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
 }

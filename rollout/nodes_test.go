@@ -88,3 +88,40 @@ func TestResumeOnALaggingNodeAfterEnabling(t *testing.T) {
 		t.Errorf("after resuming on node B: %s, want running", r.State)
 	}
 }
+
+// TestLeaderLaggingBehindAnEnabledFlag: the node that ticks may not yet
+// have seen a peer enable the flag and resume the rollout; it must not
+// pause the rollout again for a flag it only thinks disabled.
+func TestLeaderLaggingBehindAnEnabledFlag(t *testing.T) {
+	w := newWorld(t, 11)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 100}},
+	}
+	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
+		t.Fatal(err)
+	}
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if _, err := w.flags.SetState(ctx, env, "checkout", valueloop.StateDisabled, f.Version, "on-call", "kill"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick() // pauses it
+	flagsB := flags.NewService(w.db, nil)
+	if err := flagsB.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
+	engineB.Now = w.clock.Now
+	f = flagsB.Live(env).Snapshot.Set().Flags["checkout"]
+	if _, err := flagsB.SetState(ctx, env, "checkout", valueloop.StateEnabled, f.Version, "on-call", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engineB.Act(ctx, env, "checkout", rollout.KindResume, "bob", "enabled again"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick() // node A, which has not seen the flag enabled
+	if st := w.status(); st.State != rollout.Running {
+		t.Errorf("after node A's tick: %s (%q), want still running", st.State, st.Reason)
+	}
+}
