@@ -25,11 +25,7 @@ func TestDisabledFlagPausesTheRollout(t *testing.T) {
 	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
 		t.Fatal(err)
 	}
-	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	f.State = valueloop.StateDisabled
-	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "on-call", "kill switch"); err != nil {
-		t.Fatal(err)
-	}
+	w.setState(w.flags, valueloop.StateDisabled)
 	w.clock.Add(2 * time.Hour)
 	if st := w.status(); !strings.Contains(st.Waiting, "next tick: pause") {
 		t.Errorf("status with the flag disabled says %q, want the pause the next tick makes", st.Waiting)
@@ -58,13 +54,7 @@ func TestDisabledFlagPausesTheRollout(t *testing.T) {
 func TestRollbackOfDeletedFlag(t *testing.T) {
 	w := newWorld(t, 8)
 	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(1)}, {Percent: 100}},
-	}
-	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
-		t.Fatal(err)
-	}
+	w.start(checkoutPlan(10, 100))
 	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
 	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
 		t.Fatal(err)

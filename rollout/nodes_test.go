@@ -9,6 +9,61 @@ import (
 	"github.com/valueloop/valueloop/rollout"
 )
 
+// checkoutPlan is a plan of the world's flag without guardrails, each step
+// but the last held for a day.
+func checkoutPlan(percents ...float64) rollout.Plan {
+	p := rollout.Plan{Flag: "checkout", Variant: "one-page", Baseline: "classic"}
+	for i, pct := range percents {
+		s := rollout.Step{Percent: pct}
+		if i < len(percents)-1 {
+			s.MinDuration = hours(24)
+		}
+		p.Steps = append(p.Steps, s)
+	}
+	return p
+}
+
+// start starts plan through the engine, by the release manager.
+func (w *world) start(plan rollout.Plan) {
+	w.t.Helper()
+	if _, err := w.engine.Start(context.Background(), env, plan, "release-manager", ""); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// peer is a second node on the world's database: its own flag service and
+// engine, its live flags loaded now and told of no later write of the
+// world's node (as a node is until the change notification arrives).
+func (w *world) peer() (*flags.Service, *rollout.Engine) {
+	w.t.Helper()
+	fl := flags.NewService(w.db, nil)
+	if err := fl.Load(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+	eng := rollout.NewEngine(w.db, fl, w.db, nil)
+	eng.Now = w.clock.Now
+	return fl, eng
+}
+
+// setState enables or disables the world's flag through fl.
+func (w *world) setState(fl *flags.Service, state string) {
+	w.t.Helper()
+	f := fl.Live(env).Snapshot.Set().Flags["checkout"]
+	if _, err := fl.SetState(context.Background(), env, "checkout", state, f.Version, "on-call", state); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// pausedByDisabling is a world whose rollout the tick paused for the flag
+// being disabled.
+func pausedByDisabling(t *testing.T, seed uint64) *world {
+	w := newWorld(t, seed)
+	w.start(checkoutPlan(10, 100))
+	w.setState(w.flags, valueloop.StateDisabled)
+	w.tick()
+	return w
+}
+
 // TestManualAdvanceOnALaggingNode: on several nodes a peer's step reaches
 // this node's live flags a moment later. An advance by hand on this node in
 // that moment must take the step, not write the split over the stale flag,
@@ -16,22 +71,8 @@ import (
 func TestManualAdvanceOnALaggingNode(t *testing.T) {
 	w := newWorld(t, 9)
 	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 20, MinDuration: hours(24)}, {Percent: 40, MinDuration: hours(24)}, {Percent: 100}},
-	}
-	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
-		t.Fatal(err)
-	}
-	// Node B: its own flag service and engine on the same database, its
-	// live flags loaded now and not told of node A's next write.
-	flagsB := flags.NewService(w.db, nil)
-	if err := flagsB.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
-	engineB.Now = w.clock.Now
-
+	w.start(checkoutPlan(10, 20, 40, 100))
+	_, engineB := w.peer()
 	if _, err := w.engine.Act(ctx, env, "checkout", rollout.KindAdvance, "alice", "on node A"); err != nil {
 		t.Fatal(err)
 	}
@@ -55,32 +96,10 @@ func TestManualAdvanceOnALaggingNode(t *testing.T) {
 // may still look disabled on another for a moment; resuming there must
 // not be refused for it.
 func TestResumeOnALaggingNodeAfterEnabling(t *testing.T) {
-	w := newWorld(t, 10)
-	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 100}},
-	}
-	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
-		t.Fatal(err)
-	}
-	setState := func(state string) {
-		t.Helper()
-		f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-		if _, err := w.flags.SetState(ctx, env, "checkout", state, f.Version, "on-call", state); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setState(valueloop.StateDisabled)
-	w.tick() // pauses it
-	flagsB := flags.NewService(w.db, nil)
-	if err := flagsB.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
-	engineB.Now = w.clock.Now
-	setState(valueloop.StateEnabled) // on node A; node B has not seen it
-	r, err := engineB.Act(ctx, env, "checkout", rollout.KindResume, "bob", "enabled again")
+	w := pausedByDisabling(t, 10)
+	_, engineB := w.peer()
+	w.setState(w.flags, valueloop.StateEnabled) // on node A; node B has not seen it
+	r, err := engineB.Act(context.Background(), env, "checkout", rollout.KindResume, "bob", "enabled again")
 	if err != nil {
 		t.Fatalf("resume on node B: %v", err)
 	}
@@ -93,31 +112,10 @@ func TestResumeOnALaggingNodeAfterEnabling(t *testing.T) {
 // have seen a peer enable the flag and resume the rollout; it must not
 // pause the rollout again for a flag it only thinks disabled.
 func TestLeaderLaggingBehindAnEnabledFlag(t *testing.T) {
-	w := newWorld(t, 11)
-	ctx := context.Background()
-	plan := rollout.Plan{
-		Flag: "checkout", Variant: "one-page", Baseline: "classic",
-		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(24)}, {Percent: 100}},
-	}
-	if _, err := w.engine.Start(ctx, env, plan, "release-manager", ""); err != nil {
-		t.Fatal(err)
-	}
-	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	if _, err := w.flags.SetState(ctx, env, "checkout", valueloop.StateDisabled, f.Version, "on-call", "kill"); err != nil {
-		t.Fatal(err)
-	}
-	w.tick() // pauses it
-	flagsB := flags.NewService(w.db, nil)
-	if err := flagsB.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	engineB := rollout.NewEngine(w.db, flagsB, w.db, nil)
-	engineB.Now = w.clock.Now
-	f = flagsB.Live(env).Snapshot.Set().Flags["checkout"]
-	if _, err := flagsB.SetState(ctx, env, "checkout", valueloop.StateEnabled, f.Version, "on-call", "fixed"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := engineB.Act(ctx, env, "checkout", rollout.KindResume, "bob", "enabled again"); err != nil {
+	w := pausedByDisabling(t, 11)
+	flagsB, engineB := w.peer()
+	w.setState(flagsB, valueloop.StateEnabled)
+	if _, err := engineB.Act(context.Background(), env, "checkout", rollout.KindResume, "bob", "enabled again"); err != nil {
 		t.Fatal(err)
 	}
 	w.tick() // node A, which has not seen the flag enabled
