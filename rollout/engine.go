@@ -308,11 +308,11 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		return r, err
 	}
 	e.notify(next, ev)
-	// Pausing holds the split and completing keeps it; the other
-	// transitions set it (a resume takes back a flag changed meanwhile).
 	if k == KindRollback && e.flag(&next) == nil {
 		return next, nil // no flag left to send back to the baseline
 	}
+	// Pausing holds the split and completing keeps it; the other
+	// transitions set it (a resume takes back a flag changed meanwhile).
 	if k == KindAdvance || k == KindResume || k == KindRollback {
 		if err := e.applyFlag(ctx, &next, actor); err != nil {
 			return next, e.flagFailed(ctx, &next, err)
