@@ -137,6 +137,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		return nil
 	}
 	primary := resultOf(h.PrimaryMetric)
+	ps := primaryPValues(primary, h, res.Settings)
 	v := &Verdict{}
 	for t := 1; t < len(res.Variants); t++ {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
@@ -154,14 +155,60 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 			}
 			vv.Guardrails = append(vv.Guardrails, c)
 		}
-		judgeVariant(&vv, res, h, primary, t)
+		judgeVariant(&vv, res, h, primary, t, ps)
 		v.Variants = append(v.Variants, vv)
 	}
 	summarize(v)
 	return v
 }
 
-func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int) {
+// primaryTest is the p-value that decides for one treatment: of the primary
+// metric's test on the hypothesis' scale, corrected over the treatments.
+type primaryTest struct {
+	p      float64
+	family int // treatments with a test: the correction's m
+}
+
+// primaryPValues returns, per variant (control's unused), the p-value of the
+// primary metric's test on the scale and inference that decide, corrected
+// (Settings.Correction) over the treatments with a test and nothing else.
+// The adjusted p-values of the result are corrected across every metric
+// shown, a family that changes with ?metric= and with every metric the
+// environment defines; the hypothesis names its one primary metric in
+// advance, so its family is that metric's comparisons (guardrails are
+// decided by their intervals, the other metrics are exploratory).
+func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryTest {
+	out := make([]primaryTest, len(primary.Variants))
+	var raw []float64
+	var idx []int
+	for t := 1; t < len(primary.Variants); t++ {
+		l := primary.Variants[t].Lift
+		if l == nil {
+			continue
+		}
+		e := &l.Absolute
+		if !h.Absolute {
+			if e = l.Relative; e == nil {
+				continue
+			}
+		}
+		p := e.SequentialPValue
+		if s.Inference == Fixed {
+			p = e.PValue
+		}
+		raw, idx = append(raw, p), append(idx, t)
+	}
+	adj, err := stats.Adjust(raw, s.Correction)
+	if err != nil { // p-values out of [0, 1]: uncorrected, as Analyze made them
+		adj = raw
+	}
+	for i, t := range idx {
+		out[t] = primaryTest{p: adj[i], family: len(raw)}
+	}
+	return out
+}
+
+func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int, ps []primaryTest) {
 	s := res.Settings
 	set := func(d Decision, code, format string, args ...any) {
 		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
@@ -196,9 +243,10 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		hi = -b.Lower
 	}
 	// The p-value of the test on the scale judged, whose interval is b.
-	p := eff.AdjustedSequentialPValue
-	if s.Inference == Fixed {
-		p = eff.AdjustedPValue
+	p := ps[t].p
+	sig := fmt.Sprintf("p = %.2g < %g", p, s.Alpha)
+	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+		sig = fmt.Sprintf("p = %.2g adjusted (%s) over the %d treatments < %g", p, s.Correction, ps[t].family, s.Alpha)
 	}
 	rel := !h.Absolute
 	m := h.MinimumEffect
@@ -235,7 +283,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			} else {
 				why += " (" + g.Reason + ")"
 			}
-			moved = fmt.Sprintf("%s (adjusted p = %.2g < %g)", moved, p, s.Alpha)
+			moved = fmt.Sprintf("%s (%s)", moved, sig)
 			// Users for the guardrails now, not for the primary metric.
 			remaining, planned = 0, false
 			for _, g := range vv.Guardrails {
@@ -259,7 +307,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		if len(vv.Guardrails) == 0 {
 			guards = "no guardrail is set"
 		}
-		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and %s", moved, p, s.Alpha, fmtEffect(d*m, rel), guards)
+		set(Validated, CodeWorthShipping, "%s (%s), at least the %s worth shipping, and %s", moved, sig, fmtEffect(d*m, rel), guards)
 		vv.RemainingUsers = nil
 	case hi < 0:
 		set(Invalidated, CodeWrongDirection, "%s: the wrong way, the %s was expected", moved, h.Direction)

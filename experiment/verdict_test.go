@@ -117,7 +117,7 @@ func TestVerdicts(t *testing.T) {
 		remaining string // "none", "positive" or "zero"
 	}{
 		{"worth shipping", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, nil,
-			Validated, CodeWorthShipping, []string{"signup moved +5.0% [+2.0%, +8.0%]", "adjusted p = 0.001 < 0.05", "+2.0% worth shipping"}, "treatment", "none"},
+			Validated, CodeWorthShipping, []string{"signup moved +5.0% [+2.0%, +8.0%]", "(p = 0.001 < 0.05)", "+2.0% worth shipping"}, "treatment", "none"},
 		{"SRM blocks even a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 1e-6}, nil,
 			Blocked, CodeSRM, []string{"sample ratio mismatch", "p = 1e-06"}, "", "none"},
 		{"SRM p just above the threshold does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 0.002}, nil,
@@ -153,7 +153,7 @@ func TestVerdicts(t *testing.T) {
 		{"expected decrease, went up", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, decrease,
 			Invalidated, CodeWrongDirection, []string{"the decrease was expected"}, "treatment", "none"},
 		{"best of two treatments", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(flat), lift(win)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
-			Validated, CodeWorthShipping, nil, "other", "none"},
+			Validated, CodeWorthShipping, []string{"p = 0.002 adjusted (holm) over the 2 treatments < 0.05"}, "other", "none"},
 		{"a treatment breaching a guardrail does not stop another", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(win), lift(win)}, guardrail: []*Lift{lift(breach), lift(harmless)}}, nil,
 			Validated, CodeWorthShipping, nil, "other", "none"},
 		{"every treatment invalidated", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(wrongWay), lift(tooSmall)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
@@ -362,5 +362,37 @@ func TestRemainingUsersCoverGuardrails(t *testing.T) {
 	if vv.Decision != KeepRunning || g.RemainingUsers == nil || vv.RemainingUsers == nil || *vv.RemainingUsers != *g.RemainingUsers ||
 		!strings.Contains(vv.Reason, "to show guardrail tickets non-inferior") {
 		t.Errorf("verdict %s %q, remaining %v, guardrail's %v", vv.Decision, vv.Reason, vv.RemainingUsers, g.RemainingUsers)
+	}
+}
+
+// TestVerdictIgnoresMetricsShown: the verdict's test is the primary
+// metric's, corrected over the treatments only. It once took the adjusted
+// p-value of the result's table, corrected across every metric shown, so
+// the same data was validated with ?metric=signup and kept running with
+// every metric of the environment (or once a metric was defined), and the
+// recorded verdict (every metric) disagreed with the one a filtered
+// results page showed.
+func TestVerdictIgnoresMetricsShown(t *testing.T) {
+	ms := testMetrics()
+	h := NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "signup", 0.05
+	s := DefaultSettings()
+	s.Inference = Fixed
+	for _, seed := range []uint64{11, 19} {
+		aggs := simulate(t, seed, "onboarding", ms, []arm{
+			{name: "control", users: 3000, signup: 0.20, spend: 5, tickets: 0.1},
+			{name: "treatment", users: 3000, signup: 0.235, spend: 5, tickets: 0.1},
+		})
+		var got []*Verdict
+		for _, only := range [][]string{{"signup"}, nil} {
+			res, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: s, Only: only})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, res.Verdict)
+		}
+		if got[0].Decision != got[1].Decision || got[0].Reason != got[1].Reason {
+			t.Errorf("seed %d: only the primary metric: %s %q\nevery metric: %s %q", seed, got[0].Decision, got[0].Reason, got[1].Decision, got[1].Reason)
+		}
 	}
 }
