@@ -274,6 +274,14 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			set(Inconclusive, pick(code == CodeNeedMoreUsers, CodePlannedSampleReached, code), "%s after the planned sample (%.0f%% power for %s); %s", why, 100*h.Power, fmtEffect(d*m, rel), moved)
 		}
 	}
+	if s.Inference == Fixed && !(planned && remaining == 0) {
+		// A fixed-horizon test holds its α when read once, at the planned
+		// sample; every look reads the verdict (the recorder's, each
+		// minute), so deciding on the first crossing before then is
+		// peeking. A harmed guardrail (above) still stops at once.
+		undecided(CodeNeedMoreUsers, "not decided yet: fixed-horizon inference decides once, at the planned sample")
+		return
+	}
 	switch {
 	case p < s.Alpha && est > 0 && est >= m:
 		if g, ok := firstUnknown(vv.Guardrails); ok {

@@ -221,15 +221,16 @@ func TestGuardrailChecks(t *testing.T) {
 func TestFixedInference(t *testing.T) {
 	s := DefaultSettings()
 	s.Inference = Fixed
-	// The sequential p (0.1) is not significant, the fixed one (0.01) is.
-	e := effect{0.05, 0.01, 0.09, 0.1}
+	// The sequential p (0.1) is not significant, the fixed one (0.01) is,
+	// and the planned sample is reached.
+	e := effect{0.025, 0.021, 0.029, 0.1}
 	v := judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result(), testHypothesis())
-	if v.Decision != Validated || !strings.Contains(v.Reason, "[+1.8%, +8.2%]") {
+	if v.Decision != Validated || !strings.Contains(v.Reason, "[+2.2%, +2.8%]") {
 		t.Errorf("fixed inference: %s %q, want validated on the fixed interval", v.Decision, v.Reason)
 	}
 	v = judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}}.result(), testHypothesis())
-	if v.Decision != KeepRunning {
-		t.Errorf("sequential inference: %s, want keep running", v.Decision)
+	if v.Decision != Inconclusive {
+		t.Errorf("sequential inference: %s, want inconclusive (not significant, planned sample reached)", v.Decision)
 	}
 }
 
@@ -394,5 +395,42 @@ func TestVerdictIgnoresMetricsShown(t *testing.T) {
 		if got[0].Decision != got[1].Decision || got[0].Reason != got[1].Reason {
 			t.Errorf("seed %d: only the primary metric: %s %q\nevery metric: %s %q", seed, got[0].Decision, got[0].Reason, got[1].Decision, got[1].Reason)
 		}
+	}
+}
+
+// TestFixedInferenceDecidesAtThePlannedSample: a fixed-horizon test is
+// valid when read once, at the planned sample. The verdict is read at every
+// look (the results route, the recorder every minute), so a fixed p-value
+// below α before the planned sample must not validate or invalidate: taking
+// the first crossing is the peeking a fixed design forbids (ten looks
+// at α = 0.05 reject a true null about 19% of the time, Armitage, McPherson
+// and Rowe 1969). A harmed guardrail still stops at once.
+func TestFixedInferenceDecidesAtThePlannedSample(t *testing.T) {
+	s := DefaultSettings()
+	s.Inference = Fixed
+	early := effect{0.05, 0.01, 0.09, 0.1}    // fixed p 0.01, far from the planned sample
+	planned := effect{0.025, 0.021, 0.029, 0.1} // fixed p 0.01, past it
+	for _, tc := range []struct {
+		name      string
+		primary   effect
+		guardrail effect
+		decision  Decision
+		code      string
+	}{
+		{"significant before the planned sample", early, harmless, KeepRunning, CodeNeedMoreUsers},
+		{"wrong way before the planned sample", effect{-0.05, -0.09, -0.01, 0.1}, harmless, KeepRunning, CodeNeedMoreUsers},
+		{"significant at the planned sample", planned, harmless, Validated, CodeWorthShipping},
+		{"guardrail breached before the planned sample", early, breach, Invalidated, CodeGuardrailBreached},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := scenario{users: fewUsers, primary: []*Lift{lift(tc.primary)}, guardrail: []*Lift{lift(tc.guardrail)}, settings: &s}
+			v := judge(sc.result(), testHypothesis())
+			if v.Decision != tc.decision || v.Code != tc.code {
+				t.Errorf("verdict %s/%s, want %s/%s: %s", v.Decision, v.Code, tc.decision, tc.code, v.Reason)
+			}
+			if tc.decision == KeepRunning && (v.RemainingUsers == nil || *v.RemainingUsers <= 0 || !strings.Contains(v.Reason, "fixed-horizon")) {
+				t.Errorf("remaining %v, reason %q: want the users to the planned sample and why", v.RemainingUsers, v.Reason)
+			}
+		})
 	}
 }
