@@ -408,7 +408,7 @@ func TestVerdictIgnoresMetricsShown(t *testing.T) {
 func TestFixedInferenceDecidesAtThePlannedSample(t *testing.T) {
 	s := DefaultSettings()
 	s.Inference = Fixed
-	early := effect{0.05, 0.01, 0.09, 0.1}    // fixed p 0.01, far from the planned sample
+	early := effect{0.05, 0.01, 0.09, 0.1}      // fixed p 0.01, far from the planned sample
 	planned := effect{0.025, 0.021, 0.029, 0.1} // fixed p 0.01, past it
 	for _, tc := range []struct {
 		name      string
