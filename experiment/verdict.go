@@ -149,7 +149,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided); ok {
+				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); ok {
 					c.RemainingUsers = &n
 				}
 			}
@@ -251,7 +251,14 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	rel := !h.Absolute
 	m := h.MinimumEffect
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
-	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative)
+	// The test is corrected over the treatments: planned at α/k (the
+	// Bonferroni bound of Holm's and BH's first step), the sample gives
+	// the planned power after the correction.
+	share := 1.0
+	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+		share = 1 / float64(ps[t].family)
+	}
+	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)
 	if planned {
 		vv.RemainingUsers = &remaining
 	}
@@ -457,12 +464,13 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // and treatment t. The per-unit standard deviations come from each arm's
 // standard error (so they include CUPED's reduction and a ratio's delta
 // method), one per arm; the critical value is that
-// of the deciding interval — for sequential inference the confidence
+// of the deciding interval at share·α (share < 1 for a test corrected over
+// several treatments) — for sequential inference the confidence
 // sequence's at the current sample, which grows slowly with n, so the
 // estimate is then a little optimistic. Users without a value of a mean
 // metric are accounted for by the share of users that have one. It reports
 // false when there is not enough data to estimate.
-func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative) (int64, bool) {
+func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, bool) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
@@ -473,15 +481,15 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
 		return 0, false
 	}
-	alpha := s.Alpha
+	alpha := s.Alpha * share
 	if s.Inference == Sequential {
 		b := bounds(trt.Lift.Absolute, Sequential)
 		crit := (b.Upper - b.Lower) / 2 / se
-		alpha = math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
+		a := math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
 		if alt != stats.TwoSided {
-			alpha /= 2
+			a /= 2
 		}
-		alpha = min(alpha, s.Alpha)
+		alpha = min(a*share, alpha)
 	}
 	cv, tv := res.Variants[0], res.Variants[t]
 	plan := stats.Plan{

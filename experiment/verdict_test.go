@@ -434,3 +434,41 @@ func TestFixedInferenceDecidesAtThePlannedSample(t *testing.T) {
 		})
 	}
 }
+
+// TestRemainingUsersPlanForTheCorrection: with two treatments the primary
+// metric's p-value is corrected over both (Holm), so the sample that gives
+// the planned power is the one at α/2 (Bonferroni's bound of Holm's first
+// step). Planned at α, the experiment was called inconclusive at a sample
+// whose power fell short of the plan (about 71% for a planned 80%).
+func TestRemainingUsersPlanForTheCorrection(t *testing.T) {
+	const sd, n = 0.4, 2000
+	se := sd * math.Sqrt(2.0/n)
+	s := DefaultSettings()
+	s.Inference = Fixed
+	mk := func() *Lift {
+		return &Lift{
+			Absolute: stats.Effect{Estimate: 0.002, SE: se, PValue: 0.5,
+				Interval: stats.Interval{Lower: 0.002 - 1.96*se, Upper: 0.002 + 1.96*se}},
+			Relative: &stats.Effect{Estimate: 0.01, PValue: 0.5, Interval: stats.Interval{Lower: -0.1, Upper: 0.12}},
+		}
+	}
+	for _, tc := range []struct {
+		correction stats.Correction
+		alpha      float64
+	}{{stats.Holm, 0.025}, {stats.Bonferroni, 0.025}, {stats.NoCorrection, 0.05}} {
+		t.Run(string(tc.correction), func(t *testing.T) {
+			s.Correction = tc.correction
+			res := scenario{users: []int64{n, n, n}, primary: []*Lift{mk(), mk()}, guardrail: []*Lift{lift(harmless), lift(harmless)}, settings: &s}.result()
+			v := judge(res, testHypothesis())
+			plan := stats.Plan{Alpha: tc.alpha, Alternative: stats.TwoSided, Power: 0.8, SD: sd, Relative: true, Baseline: baseline, Ratio: 1}
+			c, _, err := plan.SampleSize(0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(math.Ceil(3*c)) - 3*n // three arms of equal share
+			if v.RemainingUsers == nil || *v.RemainingUsers != want {
+				t.Errorf("remaining = %v, want %d (planned at α = %g): %s", v.RemainingUsers, want, tc.alpha, v.Reason)
+			}
+		})
+	}
+}
