@@ -26,23 +26,7 @@ var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
 // estimate on the chart.
 func TestDashboardOneSidedIntervals(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
-	resp, body := get(t, hypURL, srv.Admin)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
-	}
-	var h map[string]any
-	if err := json.Unmarshal([]byte(body), &h); err != nil {
-		t.Fatal(err)
-	}
-	h["settings"].(map[string]any)["alternative"] = "greater"
-	delete(h, "version")
-	delete(h, "updatedAt")
-	delete(h, "updatedBy")
-	b, _ := json.Marshal(h)
-	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("make the test one-sided: %d %s", resp.StatusCode, body)
-	}
+	setDemoSettings(t, srv, map[string]any{"alternative": "greater"})
 	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +61,31 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
 			t.Errorf("a forest plot draws its estimate at x=%s, off its 960 units", m[1])
 		}
+	}
+}
+
+// setDemoSettings sets settings of the demo experiment's hypothesis, the
+// rest of it as it is.
+func setDemoSettings(t *testing.T, srv *testServer, settings map[string]any) {
+	t.Helper()
+	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
+	resp, body := get(t, hypURL, srv.Admin)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range settings {
+		h["settings"].(map[string]any)[k] = v
+	}
+	delete(h, "version")
+	delete(h, "updatedAt")
+	delete(h, "updatedBy")
+	b, _ := json.Marshal(h)
+	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set %v: %d %s", settings, resp.StatusCode, body)
 	}
 }
 
@@ -373,21 +382,7 @@ func section(t *testing.T, page, from, to string) string {
 // not the one the verdict quoted.
 func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
-	_, body := get(t, hypURL, srv.Admin)
-	var h map[string]any
-	if err := json.Unmarshal([]byte(body), &h); err != nil {
-		t.Fatal(err)
-	}
-	h["settings"].(map[string]any)["alpha"] = 0.1
-	h["settings"].(map[string]any)["inference"] = "fixed"
-	delete(h, "version")
-	delete(h, "updatedAt")
-	delete(h, "updatedBy")
-	b, _ := json.Marshal(h)
-	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("set alpha 0.1 and fixed inference: %d %s", resp.StatusCode, body)
-	}
+	setDemoSettings(t, srv, map[string]any{"alpha": 0.1, "inference": "fixed"})
 	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
 	if err != nil {
 		t.Fatal(err)
