@@ -441,18 +441,30 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 }
 
 // bounds returns the estimate of e with the bounds of its deciding interval,
-// mirroring a one-sided interval around the estimate.
+// mirroring a one-sided interval around the estimate on the scale of its
+// test: for a log-ratio relative effect, around ln(t/c), since that test's
+// interval is symmetric there and not on t/c − 1 (mirrored on t/c − 1 its
+// upper bound fell far short of the test's own).
 func bounds(e stats.Effect, inf Inference) Bounds {
 	iv := e.Sequential
 	if inf == Fixed {
 		iv = e.Interval
 	}
 	b := Bounds{Estimate: e.Estimate, Lower: iv.Lower, Upper: iv.Upper}
+	mirror := func(x float64) float64 { return 2*e.Estimate - x }
+	if e.Method == "log-ratio" {
+		l := e.Statistic * e.SE // ln(t/c)
+		mirror = func(x float64) float64 {
+			// A bound at −100% (ln = −∞) mirrors to no bound at all:
+			// the largest number, so that JSON stays finite.
+			return min(math.Expm1(2*l-math.Log1p(x)), math.MaxFloat64)
+		}
+	}
 	switch {
 	case iv.UpperUnbounded:
-		b.Upper = 2*e.Estimate - iv.Lower
+		b.Upper = mirror(iv.Lower)
 	case iv.LowerUnbounded:
-		b.Lower = 2*e.Estimate - iv.Upper
+		b.Lower = mirror(iv.Upper)
 	}
 	return b
 }

@@ -243,6 +243,12 @@ func TestBoundsOfOneSidedIntervals(t *testing.T) {
 	if b := bounds(e, Sequential); b != (Bounds{2, 1.5, 2.5}) {
 		t.Errorf("(-inf, 2.5] around 2 = %+v, want [1.5, 2.5]", b)
 	}
+	// A log-ratio bound at −100% has no mirror image: the largest number,
+	// not +Inf, which JSON cannot hold.
+	e = stats.Effect{Estimate: 0, Method: "log-ratio", SE: 1, Sequential: stats.Interval{Lower: -1, UpperUnbounded: true}}
+	if b := bounds(e, Sequential); b.Upper != math.MaxFloat64 {
+		t.Errorf("[-100%%, +inf) of a log-ratio = %+v, want the largest number above", b)
+	}
 }
 
 // TestRemainingUsersFromPlan checks the estimate against stats.Plan with
@@ -470,5 +476,39 @@ func TestRemainingUsersPlanForTheCorrection(t *testing.T) {
 				t.Errorf("remaining = %v, want %d (planned at α = %g): %s", v.RemainingUsers, want, tc.alpha, v.Reason)
 			}
 		})
+	}
+}
+
+// TestOneSidedLogRatioBounds: a one-sided interval's open side is mirrored
+// around the estimate on the scale of its test. A relative effect tested
+// as ln(t/c) (Method "log-ratio") is symmetric on the log scale, not on
+// the relative one: mirrored there, the upper bound of a lower-is-better
+// guardrail's harm under alternative "greater" came out at −16% where the
+// test's own bound is +58%, and the guardrail was called ok (harm at most
+// its 30% tolerance) on a treatment that may raise errors by half.
+// Reference: z = scipy.stats.norm.ppf(0.95), ln(t/c) ± z·√(Var t/t² + Var c/c²).
+func TestOneSidedLogRatioBounds(t *testing.T) {
+	const z95 = 1.6448536269514722
+	s := stats.DefaultSettings()
+	s.Alternative, s.Correction = stats.Greater, stats.NoCorrection
+	res, err := stats.Analyze(s, stats.Input{
+		Variants: []stats.Variant{{Name: "control", Weight: 1, Units: 200}, {Name: "treatment", Weight: 1, Units: 200}},
+		Metrics: []stats.Metric{{Name: "errors", Kind: stats.Proportion, LowerIsBetter: true,
+			Summaries: []stats.Summary{stats.ProportionSummary(200, 6), stats.ProportionSummary(200, 3)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Metrics[0].Comparisons[0]
+	if c.Relative == nil || c.Relative.Method != "log-ratio" || !c.Relative.Interval.UpperUnbounded {
+		t.Fatalf("relative effect %+v: want a one-sided log-ratio test", c.Relative)
+	}
+	pc, pt := 6.0/200, 3.0/200
+	lse := math.Sqrt(pt*(1-pt)/200/(pt*pt) + pc*(1-pc)/200/(pc*pc))
+	wantUpper := math.Expm1(math.Log(pt/pc) + z95*lse)
+	m := &MetricResult{Metric: "errors", Direction: metric.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
+	g := checkGuardrail(m, Guardrail{Metric: "errors", Tolerance: 0.3}, 1, Fixed)
+	if g.Harm == nil || math.Abs(g.Harm.Upper-wantUpper) > 1e-9 || g.Status != GuardrailUnknown {
+		t.Errorf("harm %+v, status %s; want the upper bound %.6f (not yet known at a 30%% tolerance)", g.Harm, g.Status, wantUpper)
 	}
 }
