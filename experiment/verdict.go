@@ -77,8 +77,9 @@ type VariantVerdict struct {
 }
 
 // Bounds is an estimate with the lower and upper bounds of its interval. A
-// one-sided interval is mirrored around the estimate: the open side gets the
-// one-sided bound at the same level.
+// one-sided interval is mirrored around the estimate (on the log scale for
+// a log-ratio effect): the open side gets the one-sided bound at the same
+// level.
 type Bounds struct {
 	Estimate float64 `json:"estimate"`
 	Lower    float64 `json:"lower"`
