@@ -18,24 +18,6 @@ import (
 	"github.com/valueloop/valueloop/provider"
 )
 
-// syncBuffer is a log sink the provider's goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestEventPostNotTurnedIntoGet: an event post answered with a redirect
 // that Go's client would follow as a GET without the body (301, 302, 303)
 // is not followed: the batch stays queued (it was dropped as refused once
@@ -56,11 +38,7 @@ func TestEventPostNotTurnedIntoGet(t *testing.T) {
 			var mu sync.Mutex
 			var reached []string // method and body size at the new address
 			mux := http.NewServeMux()
-			mux.HandleFunc("GET /old/api/v1/environments/test/stream", func(w http.ResponseWriter, r *http.Request) {
-				startStream(w)
-				writeSet(w, "1", flagSet("a"))
-				<-r.Context().Done()
-			})
+			mux.HandleFunc("GET /old/api/v1/environments/test/stream", streamOneSet)
 			mux.HandleFunc("POST /old/api/v1/events", func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "/api/v1/events", tc.status)
 			})
@@ -78,19 +56,19 @@ func TestEventPostNotTurnedIntoGet(t *testing.T) {
 			})
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
-			var logs syncBuffer
+			var logs bytes.Buffer // read once Shutdown has stopped the provider's goroutines
 			p := scriptProvider(srv.URL + "/old")
 			p.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			p.FlushInterval = 10 * time.Millisecond
 			if err := p.Init(openfeature.EvaluationContext{}); err != nil {
 				t.Fatal(err)
 			}
-			defer p.Shutdown()
 			for i := range 3 {
 				p.Track(context.Background(), "e", openfeature.NewEvaluationContext(fmt.Sprint(i), nil), openfeature.NewTrackingEventDetails(0))
 			}
 			if tc.follow {
 				st := waitStats(t, p, "sent", func(s provider.Stats) bool { return s.Sent == 3 })
+				p.Shutdown()
 				mu.Lock()
 				defer mu.Unlock()
 				if len(reached) != 1 || !strings.HasPrefix(reached[0], "POST ") || reached[0] == "POST 0" || st.Rejected+st.Dropped != 0 {
@@ -99,6 +77,7 @@ func TestEventPostNotTurnedIntoGet(t *testing.T) {
 				return
 			}
 			st := waitStats(t, p, "failing to send", func(s provider.Stats) bool { return s.SendFailures >= 2 || s.Sent+s.Rejected+s.Dropped > 0 })
+			p.Shutdown()
 			if st.Queued != 3 || st.Sent+st.Rejected+st.Dropped != 0 {
 				t.Errorf("after a %d: stats %+v, want the 3 events still queued, none sent, rejected or dropped", tc.status, st)
 			}
