@@ -303,6 +303,11 @@ func (s *Service) syncShown(ctx context.Context, key string) (*value.Feature, []
 		return nil, nil, err
 	}
 	defer unlock()
+	return s.syncShownLocked(ctx, key)
+}
+
+// syncShownLocked is syncShown with the sync lock held by the caller.
+func (s *Service) syncShownLocked(ctx context.Context, key string) (*value.Feature, []value.Event, error) {
 	f, err := s.Store.Feature(ctx, key)
 	if err != nil {
 		return nil, nil, err

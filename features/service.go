@@ -386,25 +386,37 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	if len(reason) > 1000 {
 		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
 	}
-	// A move the lifecycle would not follow (back to an earlier stage, or
-	// on after the path ended) would be stored and change nothing: the
-	// command said the feature stayed where it was, and succeeded. The
-	// stage is the one a sync derives now (the stored one may lag the
-	// evidence); the record with its flags' hypotheses is built once, after
-	// the move.
-	_, events, err := s.syncShown(ctx, key)
-	if err != nil {
+	if err := s.move(ctx, key, stage, reason, actor); err != nil {
 		return nil, err
+	}
+	// The record with its flags' hypotheses is built once, after the move.
+	return s.Record(ctx, key)
+}
+
+// move stores a move the lifecycle follows. A move it would not follow
+// (back to an earlier stage, or on after the path ended) would be stored
+// and change nothing: the command said the feature stayed where it was,
+// and succeeded. The stage checked is the one a sync derives now (the
+// stored one may lag the evidence), and the check and the write are made
+// under the sync lock: a sync in between could move the feature on and
+// make the move one back.
+func (s *Service) move(ctx context.Context, key string, stage value.Stage, reason, actor string) error {
+	unlock, err := s.lockSync(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, events, err := s.syncShownLocked(ctx, key)
+	if err != nil {
+		return err
 	}
 	cur := value.Derive(events)
 	if !cur.Stage.Reachable(stage) {
-		return nil, valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
+		return valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
 			key, cur.Stage, cur.Since.UTC().Format("2006-01-02"), stage)
 	}
-	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{}); err != nil {
-		return nil, err
-	}
-	return s.Record(ctx, key)
+	_, err = s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{})
+	return err
 }
 
 // Recognizer returns the recognizer of the stored features' changes,

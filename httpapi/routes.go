@@ -114,9 +114,9 @@ func (s *Server) surfaces() http.Handler {
 		if s.Tracer != nil && strings.HasPrefix(r.pattern, "/ofrep/v1/evaluate/") {
 			h = s.evaluationSpan(r.pattern, h) // tracing.go
 		}
-		if methods, ok := browserRoutes[r.pattern]; ok {
+		if route, ok := browserRoutes[r.pattern]; ok {
 			h = s.cors(h) // cors.go
-			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(methods)))
+			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(route)))
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))
 		if r.method+" "+r.pattern == ofrepSingle {

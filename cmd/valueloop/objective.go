@@ -58,7 +58,7 @@ func argCountError(path string, fs *flag.FlagSet, pos []string, want int) error 
 		if len(pos) == 1 && fs.Lookup("f") != nil {
 			return usageErrorf("%s: give the file with -f: 'valueloop %s -f %s'", path, path, pos[0])
 		}
-		return usageErrorf("%s takes flags only, got %q; usage: %s", path, pos, usage)
+		return noArgsError(path, pos)
 	}
 	var names []string
 	for _, w := range strings.Fields(args) {
