@@ -62,7 +62,9 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 			// The effect hoped for, reached through a flag's hypothesis.
 			if h := firstHypothesis(facts, it.Feature); h != nil {
 				f := *it.Feature
-				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
+				// All four: the effect hoped for is only compared with a
+				// measured one of the same metric in the same units.
+				f.Hypothesis.Metric, f.Hypothesis.MinimumEffect, f.Hypothesis.Direction, f.Hypothesis.Absolute = h.PrimaryMetric, h.MinimumEffect, h.Direction, h.Absolute
 				it.Feature = &f
 			}
 		}

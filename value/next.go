@@ -188,7 +188,8 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 			b.Invalidated++
 		}
 		h := it.Feature.Hypothesis
-		if last.Effect != nil && h.MinimumEffect > 0 {
+		metric, absolute := measuredOn(last, h)
+		if last.Effect != nil && h.MinimumEffect > 0 && metric == h.Metric && absolute == h.Absolute {
 			sign := 1.0
 			if h.Direction == experiment.Decrease {
 				sign = -1
@@ -202,6 +203,16 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		b.Effect = (1 + b.RatioSum) / float64(1+b.Measured)
 	}
 	return out
+}
+
+// measuredOn says what verdict v's effect measured: the metric and units
+// the verdict recorded, or, for a verdict recorded before it said, those
+// hypothesis h states.
+func measuredOn(v *Event, h Hypothesis) (metric string, absolute bool) {
+	if v.EffectMetric != "" {
+		return v.EffectMetric, v.EffectAbsolute
+	}
+	return h.Metric, h.Absolute
 }
 
 // posterior is the mean of the Beta prior with mean c and strength 2,

@@ -303,3 +303,38 @@ func TestNextOnly(t *testing.T) {
 		t.Errorf("Only(growth) = %v (next %+v), want a field error naming objective, next unchanged", err, n)
 	}
 }
+
+// TestNextEffectMeasuredElsewhere: a verdict's effect is a ratio of the
+// effect hoped for only when both are of the same metric in the same units.
+// The verdict says what it measured (the flag's primary metric, relative
+// or absolute); a feature hoping for +5 % of m whose flag's experiment
+// measured +2 (absolute) of revenue did not beat its hope 40 times over.
+func TestNextEffectMeasuredElsewhere(t *testing.T) {
+	measured := func(id string, st Stage, effect float64, metric string, absolute bool) Event {
+		e := verdict(id, st, day(10), effect)
+		e.EffectMetric, e.EffectAbsolute = metric, absolute
+		return e
+	}
+	for _, tc := range []struct {
+		name     string
+		verdict  Event
+		measured int
+		effect   float64
+	}{
+		// 0.08 / 0.05 = 1.6: effect (1+1.6)/(1+1) = 1.3.
+		{"same metric and units", measured("v", Validated, 0.08, "m", false), 1, 1.3},
+		{"verdict from before metrics were recorded", verdict("v", Validated, day(10), 0.08), 1, 1.3},
+		{"another metric", measured("v", Validated, 2, "revenue", false), 0, 1},
+		{"absolute against relative", measured("v", Validated, 2, "m", true), 0, 1},
+		{"invalidated on another metric", measured("v", Invalidated, -4, "revenue", true), 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			items := []Item{feature("a1", "activation", nil, 0.05, nil, tc.verdict)}
+			b := ObjectiveBets(objectives(), items)["activation"]
+			if b.Measured != tc.measured || math.Abs(b.Effect-tc.effect) > 1e-9 || b.Validated+b.Invalidated != 1 {
+				t.Errorf("got %d measured, effect %v, %d+%d verdicts; want %d measured, effect %v, 1 verdict",
+					b.Measured, b.Effect, b.Validated, b.Invalidated, tc.measured, tc.effect)
+			}
+		})
+	}
+}
