@@ -329,7 +329,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 		c = DefaultConfidence
 	}
 	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
-	r.Score = r.Value * r.Confidence * r.Effect / r.Size
+	r.Score = significant(r.Value * r.Confidence * r.Effect / r.Size)
 	// One line: the score, then each factor with its own arithmetic.
 	conf := fmt.Sprintf("(%d×%s+%d)/(%d+%d+%d)", priorStrength, num(c), b.Validated, priorStrength, b.Validated, b.Invalidated)
 	why := fmt.Sprintf("%d validated, %d invalidated on %s", b.Validated, b.Invalidated, f.Objective)
@@ -345,6 +345,18 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",
 		num(r.Score), value, num(r.Size), num(r.Confidence), conf, why, num(r.Effect), eff)
 	return r, ""
+}
+
+// significant rounds a score to 12 significant digits. Beyond them lies
+// the floating point's noise, not the estimates': 21 × 0.5 / 0.7 is
+// 15.000000000000002 and 30 × 0.5 / 1 is 15, and unrounded the noise, not
+// the tie rule (the higher value first), would order the two.
+func significant(x float64) float64 {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	scale := math.Pow(10, 11-math.Floor(math.Log10(math.Abs(x))))
+	return math.Round(x*scale) / scale
 }
 
 // stopList finds what to stop or finish, in a fixed order: experiments to

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -336,5 +338,25 @@ func TestNextEffectMeasuredElsewhere(t *testing.T) {
 					b.Measured, b.Effect, b.Validated, b.Invalidated, tc.measured, tc.effect)
 			}
 		})
+	}
+}
+
+// TestNextTiesByValue: scores equal in the arithmetic of the estimates are
+// a tie whatever the floating point makes of them: 21 × 0.5 / 0.7 comes
+// out as 15.000000000000002 and 30 × 0.5 / 1 as 15, and the higher value
+// (its delay costs more) goes first, as the documented tie rule says.
+func TestNextTiesByValue(t *testing.T) {
+	items := []Item{
+		feature("a-small", "retention", wsjf(13, 5, 3, 0.7), 0.05, nil),
+		feature("b-large", "retention", wsjf(10, 10, 10, 1), 0.05, nil),
+		feature("c-tiny", "retention", wsjf(3, 0, 0, 0.1), 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	var got []string
+	for _, r := range n.Ranked {
+		got = append(got, r.Feature+"="+strconv.FormatFloat(r.Score, 'g', -1, 64))
+	}
+	if want := []string{"b-large=15", "a-small=15", "c-tiny=15"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
