@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -252,12 +254,30 @@ func checkKey(field, key string) error {
 	return nil
 }
 
+// checkText checks a text of up to max bytes: line breaks and tabs are
+// the only control characters it may hold. The CLI prints texts as they
+// are, so an escape sequence in one would clear or retitle the reader's
+// terminal (and a bell ring it).
 func checkText(field, s string, required bool, max int) error {
+	return checkControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
+}
+
+// checkTitle checks a title: one line of up to 200 bytes, no control
+// characters at all (a list prints one title per row).
+func checkTitle(field, s string) error {
+	return checkControl(field, s, true, 200, func(rune) bool { return true })
+}
+
+func checkControl(field, s string, required bool, max int, refused func(rune) bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		return valueloop.FieldErrorf(field, "required")
 	case len(s) > max:
 		return valueloop.FieldErrorf(field, "must be at most %d bytes long, got %d", max, len(s))
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && refused(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return valueloop.FieldErrorf(field, "must not hold control character %U at byte %d", r, i+1)
 	}
 	return nil
 }
@@ -297,7 +317,7 @@ func (o *Objective) Validate(c *Context) error {
 	if err := checkKey("key", o.Key); err != nil {
 		return err
 	}
-	if err := checkText("title", o.Title, true, 200); err != nil {
+	if err := checkTitle("title", o.Title); err != nil {
 		return err
 	}
 	if err := checkText("description", o.Description, false, 4000); err != nil {
@@ -344,7 +364,7 @@ func (f *Feature) Validate(c *Context) error {
 	if err := checkKey("key", f.Key); err != nil {
 		return err
 	}
-	if err := checkText("title", f.Title, true, 200); err != nil {
+	if err := checkTitle("title", f.Title); err != nil {
 		return err
 	}
 	if f.Objective == "" {
