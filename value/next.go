@@ -454,8 +454,14 @@ func days(d time.Duration) string {
 	return num(math.Round(x*10)/10) + "d"
 }
 
-// num writes a number with at most two decimals, without trailing zeros.
+// num writes a number with at most two decimals, without trailing zeros;
+// one too small for two decimals with two significant digits: 0.001 is a
+// valid size, and "size 0" is not what a score was divided by.
 func num(x float64) string {
+	if a := math.Abs(x); a != 0 && a < 0.005 {
+		s := strconv.FormatFloat(x, 'f', 1-int(math.Floor(math.Log10(a))), 64)
+		return strings.TrimRight(s, "0")
+	}
 	s := strconv.FormatFloat(math.Round(x*100)/100, 'f', 2, 64)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	if s == "-0" {

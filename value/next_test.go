@@ -360,3 +360,20 @@ func TestNextTiesByValue(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestNextExplainsSmallSizes: a size below 0.005 is a valid estimate (down
+// to 0.001); the explanation writes it with its digits, not rounded to the
+// "size 0" a division cannot have come from.
+func TestNextExplainsSmallSizes(t *testing.T) {
+	items := []Item{feature("tiny", "retention", wsjf(1, 0, 0, 0.001), 0.05, nil)}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	want := "500 = WSJF cost of delay 1 (1+0+0) / size 0.001 × confidence 0.5"
+	if len(n.Ranked) != 1 || !strings.HasPrefix(n.Ranked[0].Explanation, want) {
+		t.Errorf("got %+v, want an explanation starting %q", n.Ranked, want)
+	}
+	for x, want := range map[float64]string{0.001: "0.001", 0.0042: "0.0042", -0.003: "-0.003", 0.00001: "0.00001", 0.004999: "0.005", 0.005: "0.01", 2.5: "2.5", 0: "0"} {
+		if got := num(x); got != want {
+			t.Errorf("num(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
