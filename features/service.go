@@ -305,8 +305,27 @@ func unprefix(err error, n int) error {
 	return &c
 }
 
-// DeleteFeature deletes a feature.
+// DeleteFeature deletes a feature no other depends on. A dependency on a
+// deleted feature would name nothing: next would have its feature wait for
+// it forever, and the exported file would no longer apply back.
 func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
+	all, err := s.Store.Features(ctx)
+	if err != nil {
+		return err
+	}
+	var dependants []string
+	for _, f := range all {
+		if slices.Contains(f.DependsOn, key) {
+			dependants = append(dependants, f.Key)
+		}
+	}
+	if len(dependants) > 0 {
+		who := "features " + strings.Join(dependants, ", ") + " depend"
+		if len(dependants) == 1 {
+			who = "feature " + dependants[0] + " depends"
+		}
+		return valueloop.Errorf(valueloop.ECONFLICT, "feature %q cannot be deleted: %s on it; remove it from their dependsOn first", key, who)
+	}
 	if err := s.Store.DeleteFeature(ctx, key, actor); err != nil {
 		return err
 	}

@@ -412,3 +412,38 @@ func TestMoveThatCannotHappen(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteFeatureOthersDependOn: a feature others depend on cannot be
+// deleted: their dependency would name nothing, so next would have them
+// wait forever for it, and the exported file would no longer apply back
+// ("no feature in the set"). The refusal names the dependants and deletes
+// nothing; once they no longer depend on it, it goes.
+func TestDeleteFeatureOthersDependOn(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	for _, f := range []*value.Feature{feature("a", ""), feature("b", "", "a"), feature("c", "", "a", "b")} {
+		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := svc.DeleteFeature(ctx, "a", "t")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(valueloop.ErrorMessage(err), `features b, c depend on it`) {
+		t.Errorf("delete a: got %v, want a conflict naming b and c", err)
+	}
+	if _, err := db.Feature(ctx, "a"); err != nil {
+		t.Errorf("refused delete, then read: %v", err)
+	}
+	file, err := svc.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, file, false, true, "t"); err != nil {
+		t.Errorf("the export applies back: %v", err)
+	}
+	// c is deleted first (nothing depends on it), then b, then a.
+	for _, key := range []string{"c", "b", "a"} {
+		if err := svc.DeleteFeature(ctx, key, "t"); err != nil {
+			t.Errorf("delete %s: %v", key, err)
+		}
+	}
+}
