@@ -17,10 +17,12 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -225,6 +227,13 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 	}
 	for _, o := range objs {
 		c.Objectives = append(c.Objectives, o.Key)
+		// A metric deleted while an objective measures it stays valid for
+		// it, as a deleted flag does for the features linking it (see
+		// keepNamed): the objective stays editable and its file applies.
+		env := cmp.Or(o.Environment, c.Production)
+		if ms, ok := c.Metrics[env]; ok && !slices.Contains(ms, o.Metric) {
+			c.Metrics[env] = append(ms, o.Metric)
+		}
 	}
 	return c, nil
 }
@@ -253,7 +262,7 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	if err != nil {
 		return err
 	}
-	keepLinks(&c, all)
+	keepNamed(&c, all)
 	if err := f.Validate(&c); err != nil {
 		return err
 	}
@@ -275,17 +284,43 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	return err
 }
 
-// keepLinks adds to c the flags the stored features link: a link stays
-// valid once its flag is deleted, since cleaning up the flag is how a
-// feature gets done; a new link still needs a flag that exists.
-func keepLinks(c *value.Context, stored []value.Feature) {
+// keepNamed adds to c the flags the stored features link and the metrics
+// their hypotheses name: a link stays valid once its flag is deleted, since
+// cleaning up the flag is how a feature gets done; a new link still needs a
+// flag that exists. A deleted metric stays valid for the same reason of
+// history: a write validates every stored feature with the one sent, so one
+// feature naming a deleted metric would refuse every write, and the
+// exported file would not apply back.
+func keepNamed(c *value.Context, stored []value.Feature) {
 	for _, f := range stored {
 		for _, l := range f.Links.Flags {
 			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
 				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
 			}
 		}
+		if m := f.Hypothesis.Metric; m != "" && !anyEnvironmentHas(c, m) {
+			// A hypothesis' metric is looked for in any environment: the
+			// production one, or the first when none is.
+			env := c.Production
+			if _, ok := c.Metrics[env]; !ok {
+				envs := slices.Sorted(maps.Keys(c.Metrics))
+				if len(envs) == 0 {
+					continue
+				}
+				env = envs[0]
+			}
+			c.Metrics[env] = append(c.Metrics[env], m)
+		}
 	}
+}
+
+func anyEnvironmentHas(c *value.Context, metric string) bool {
+	for _, ms := range c.Metrics {
+		if slices.Contains(ms, metric) {
+			return true
+		}
+	}
+	return false
 }
 
 // unprefix turns "features[N].x" back into "x" for the feature at N, the
@@ -349,7 +384,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err != nil {
 		return nil, err
 	}
-	keepLinks(&c, cur.Features)
+	keepNamed(&c, cur.Features)
 	// One validation of the set that will be stored: with prune the file
 	// alone, which must define every objective its features name; without,
 	// the file's features first (so a field names the file's index) and the

@@ -447,3 +447,52 @@ func TestDeleteFeatureOthersDependOn(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedMetricStaysNamed: a metric deleted while an objective measures
+// it and a hypothesis names it stays valid for them, as a deleted flag does
+// for the features that link it. Before, every feature's write validated
+// every stored feature, so one deleted metric refused any new feature,
+// whatever it named, and the exported file no longer applied back.
+func TestDeletedMetricStaysNamed(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m2", Kind: metric.Conversion, Event: "e2"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	horizon, _ := value.ParseDate("2027-06-30")
+	o2 := value.Objective{Key: "o2", Title: "O2", Metric: "m2", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svc.PutObjective(ctx, &o2, "t"); err != nil {
+		t.Fatal(err)
+	}
+	a := feature("a", "")
+	a.Hypothesis.Metric, a.Hypothesis.MinimumEffect = "m2", 0.05
+	if err := svc.PutFeature(ctx, a, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteMetric(ctx, "production", "m2", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+		t.Errorf("a new feature naming no metric, after m2 was deleted: %v", err)
+	}
+	a.Title = "A, renamed"
+	if err := svc.PutFeature(ctx, a, "t"); err != nil {
+		t.Errorf("a feature naming the deleted metric, edited: %v", err)
+	}
+	o2.Title = "O2, renamed"
+	if err := svc.PutObjective(ctx, &o2, "t"); err != nil {
+		t.Errorf("the objective measuring the deleted metric, edited: %v", err)
+	}
+	file, err := svc.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, file, true, true, "t"); err != nil {
+		t.Errorf("the export applies back: %v", err)
+	}
+	// A metric nothing named before is still refused.
+	o3 := value.Objective{Key: "o3", Title: "O3", Metric: "m3", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svc.PutObjective(ctx, &o3, "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("an objective on a metric that never existed: got %v, want invalid", err)
+	}
+}
