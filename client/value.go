@@ -112,6 +112,18 @@ func (c *Client) PutFeature(ctx context.Context, f *value.Feature) (*value.Featu
 	return doJSON[value.Feature](ctx, c, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f)
 }
 
+// PutFeatureIf replaces a feature only if it is still at version (the
+// Version of what Feature read): a conflict error, storing nothing, when
+// someone changed or deleted it since.
+func (c *Client) PutFeatureIf(ctx context.Context, f *value.Feature, version string) (*value.Feature, error) {
+	var out value.Feature
+	err := c.do(ctx, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f, &out, map[string]string{"If-Match": `"` + version + `"`})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteFeature deletes a feature.
 func (c *Client) DeleteFeature(ctx context.Context, key string) error {
 	return c.Do(ctx, http.MethodDelete, "/api/v1/features/"+url.PathEscape(key), nil, nil)

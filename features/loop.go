@@ -245,6 +245,9 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 // Shown is a feature with its release record.
 type Shown struct {
 	Feature value.Feature `json:"feature"`
+	// Version is the feature's value.Feature.Version (also the ETag): a
+	// PUT with it as If-Match writes only over what was read.
+	Version string `json:"version"`
 	// FlagHypotheses are the experiment hypotheses stored on its flags,
 	// the per-flag form the feature's hypothesis is reached through.
 	FlagHypotheses []FlagHypothesis `json:"flagHypotheses,omitempty"`
@@ -274,7 +277,7 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Shown{Feature: *f}
+	out := &Shown{Feature: *f, Version: f.Version()}
 	for _, fl := range f.Links.Flags {
 		h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
 		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {

@@ -58,6 +58,10 @@ type Store interface {
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
 	DeleteObjective(ctx context.Context, key, actor string) error
 	PutFeature(ctx context.Context, f *value.Feature, actor string) error
+	// PutFeatureIf writes f only over the stored feature at version
+	// (value.Feature.Version): ECONFLICT, storing nothing, when it
+	// changed since or is gone.
+	PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error
 	DeleteFeature(ctx context.Context, key, actor string) error
 	// ApplyValue writes the objectives and features of ops from file in one
 	// transaction.
@@ -252,8 +256,9 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, actor st
 
 // PutFeature validates f alone and with the stored features (a flag,
 // label or prefix claimed twice, a dependency cycle), stores it, and
-// derives its first lifecycle.
-func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+// derives its first lifecycle. With a version (value.Feature.Version of
+// what the writer read), only over the stored feature at that version.
+func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, actor string) error {
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -276,7 +281,11 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 		}
 		return unprefix(err, len(others))
 	}
-	if err := s.Store.PutFeature(ctx, f, actor); err != nil {
+	put := s.Store.PutFeature
+	if version != "" {
+		put = func(ctx context.Context, f *value.Feature, actor string) error { return s.Store.PutFeatureIf(ctx, f, version, actor) }
+	}
+	if err := put(ctx, f, actor); err != nil {
 		return err
 	}
 	s.forgetRecognizer()

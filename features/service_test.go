@@ -59,7 +59,7 @@ func TestPutFeatureAgainstTheOthers(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2", "a")} {
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +71,7 @@ func TestPutFeatureAgainstTheOthers(t *testing.T) {
 		{feature("a", "f1", "b"), "dependsOn", "dependency cycle: a → b → a"},
 		{feature("d", "", "nobody"), "dependsOn[0]", `no feature "nobody"`},
 	} {
-		err := svc.PutFeature(ctx, tc.f, "t")
+		err := svc.PutFeature(ctx, tc.f, "", "t")
 		e, ok := err.(*valueloop.Error)
 		if !ok || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
 			t.Errorf("%s: got %v, want %s: …%s…", tc.f.Key, err, tc.field, tc.msg)
@@ -87,7 +87,7 @@ func TestApplyPrune(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2")} {
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,7 +114,7 @@ func TestTouchAndLink(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	svc.Interval = time.Hour // only touches sync after the first run
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Open(); err != nil {
@@ -167,7 +167,7 @@ func TestSyncsDoNotUndoEachOther(t *testing.T) {
 	ctx := context.Background()
 	held := &heldSave{Store: svc.Store, entered: make(chan struct{})}
 	svc.Store = held
-	if err := svc.PutFeature(ctx, feature("a", ""), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", ""), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {
@@ -222,7 +222,7 @@ func (failingHypotheses) Hypothesis(context.Context, string, string) (*experimen
 func TestNextHypothesisError(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	x := 0.04
@@ -268,16 +268,16 @@ func TestNextFollowsWrites(t *testing.T) {
 		want string
 	}{
 		{"two features", func() error {
-			if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+			if err := svc.PutFeature(ctx, feature("b", ""), "", "t"); err != nil {
 				return err
 			}
-			return svc.PutFeature(ctx, feature("d", ""), "t")
+			return svc.PutFeature(ctx, feature("d", ""), "", "t")
 		}, "b d"},
-		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "t") }, "a b d"},
+		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "", "t") }, "a b d"},
 		{"one estimated", func() error {
 			f := feature("b", "")
 			f.Estimate = &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 1}
-			return svc.PutFeature(ctx, f, "t")
+			return svc.PutFeature(ctx, f, "", "t")
 		}, "a d b*"},
 		{"one building", func() error {
 			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
@@ -321,7 +321,7 @@ func TestServicesReleaseOnly(t *testing.T) {
 	}{{"any", nil, day(3)}, {"api-only", []string{"api"}, day(5)}} {
 		f := feature(tc.key, "")
 		f.Links.Services = tc.services
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.LinkChanges(ctx, []features.ChangeLink{{Feature: tc.key, Change: c, By: "trailer"}}); err != nil {
@@ -347,7 +347,7 @@ func TestServicesReleaseOnly(t *testing.T) {
 func TestLinkToDeletedFlag(t *testing.T) {
 	svc, _ := mustService(t)
 	ctx := context.Background()
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	svc.Flags = func(string) []string { return []string{"f2"} } // f1 deleted
@@ -357,10 +357,10 @@ func TestLinkToDeletedFlag(t *testing.T) {
 	}
 	edited := feature("a", "f1")
 	edited.Title = "A, done"
-	if err := svc.PutFeature(ctx, edited, "t"); err != nil {
+	if err := svc.PutFeature(ctx, edited, "", "t"); err != nil {
 		t.Errorf("editing a done feature: %v", err)
 	}
-	err := svc.PutFeature(ctx, feature("b", "f3"), "t")
+	err := svc.PutFeature(ctx, feature("b", "f3"), "", "t")
 	if e, ok := err.(*valueloop.Error); !ok || e.Field != "links.flags[0].flag" {
 		t.Errorf("a new link to no flag: %v, want refused naming links.flags[0].flag", err)
 	}
@@ -374,7 +374,7 @@ func TestMoveThatCannotHappen(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, k := range []string{"v", "x"} {
-		if err := svc.PutFeature(ctx, feature(k, ""), "t"); err != nil {
+		if err := svc.PutFeature(ctx, feature(k, ""), "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -422,7 +422,7 @@ func TestDeleteFeatureOthersDependOn(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, f := range []*value.Feature{feature("a", ""), feature("b", "", "a"), feature("c", "", "a", "b")} {
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -466,17 +466,17 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 	}
 	a := feature("a", "")
 	a.Hypothesis.Metric, a.Hypothesis.MinimumEffect = "m2", 0.05
-	if err := svc.PutFeature(ctx, a, "t"); err != nil {
+	if err := svc.PutFeature(ctx, a, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.DeleteMetric(ctx, "production", "m2", "t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("b", ""), "", "t"); err != nil {
 		t.Errorf("a new feature naming no metric, after m2 was deleted: %v", err)
 	}
 	a.Title = "A, renamed"
-	if err := svc.PutFeature(ctx, a, "t"); err != nil {
+	if err := svc.PutFeature(ctx, a, "", "t"); err != nil {
 		t.Errorf("a feature naming the deleted metric, edited: %v", err)
 	}
 	o2.Title = "O2, renamed"

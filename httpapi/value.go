@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -241,6 +242,7 @@ func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", `"`+sh.Version+`"`)
 	writeJSON(w, http.StatusOK, sh)
 	return nil
 }
@@ -248,6 +250,10 @@ func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handlePutFeature(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.valueWriter(r)
+		if err != nil {
+			return err
+		}
+		version, err := featureIfMatch(r)
 		if err != nil {
 			return err
 		}
@@ -260,12 +266,27 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 			return err
 		}
 		f.CreatedAt, f.UpdatedAt = time.Time{}, time.Time{}
-		if err := v.PutFeature(r.Context(), &f, tokenOf(r).Name); err != nil {
+		if err := v.PutFeature(r.Context(), &f, version, tokenOf(r).Name); err != nil {
 			return err
 		}
+		w.Header().Set("ETag", `"`+f.Version()+`"`)
 		writeJSON(w, status, f)
 		return nil
 	}
+}
+
+// featureIfMatch reads the version a feature's write expects from
+// If-Match ("" when absent: the write is unconditional).
+func featureIfMatch(r *http.Request) (string, error) {
+	v := r.Header.Get("If-Match")
+	if v == "" {
+		return "", nil
+	}
+	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
+	if !value.ValidVersion(v) {
+		return "", valueloop.FieldErrorf("If-Match", "must be a feature version such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/features/{key}), got %q", valueloop.Clip(v))
+	}
+	return v, nil
 }
 
 func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) error {

@@ -73,7 +73,7 @@ func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.S
 		t.Fatal(err)
 	}
 	f := &value.Feature{Key: "a", Title: "a", Objective: "o", Hypothesis: value.Hypothesis{Change: "a"}}
-	if err := svcA.PutFeature(ctx, f, "t"); err != nil {
+	if err := svcA.PutFeature(ctx, f, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {

@@ -216,21 +216,41 @@ func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) e
 // error on objective when its objective does not exist. A new feature
 // keeps a creation time it carries (the demo's history). Audited.
 func (s *Store) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
-	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, actor) })
+	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, "", actor) })
 }
 
-func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, actor string) error {
+// PutFeatureIf writes f only over the stored feature at version (see
+// value.Feature.Version): ECONFLICT, storing nothing, when it changed
+// since or is gone.
+func (s *Store) PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, version, actor) })
+}
+
+// putFeature writes f; with a version, only over the stored feature at it.
+func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, version, actor string) error {
 	var before string
 	var created time.Time
 	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM features WHERE key = ?`+s.o.D.ForUpdate, f.Key).Scan(&before, timeDest{&created})
 	action := "feature.update"
 	if errors.Is(err, sql.ErrNoRows) {
+		if version != "" {
+			return valueloop.Errorf(valueloop.ECONFLICT, "feature %q was deleted since version %s was read", f.Key, version)
+		}
 		action, created = "feature.create", s.now()
 		if !f.CreatedAt.IsZero() {
 			created = f.CreatedAt.UTC()
 		}
 	} else if err != nil {
 		return err
+	}
+	if version != "" {
+		var stored value.Feature
+		if err := json.Unmarshal([]byte(before), &stored); err != nil {
+			return fmt.Errorf("%s: read feature %s: %w", s.o.D.Name, f.Key, err)
+		}
+		if now := stored.Version(); now != version {
+			return valueloop.Errorf(valueloop.ECONFLICT, "feature %q changed since version %s was read (it is at %s now): read it again and redo the change", f.Key, version, now)
+		}
 	}
 	var exists int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM objectives WHERE key = ?`, f.Objective).Scan(&exists); err != nil {
@@ -295,7 +315,7 @@ func (s *Store) ApplyValue(ctx context.Context, file *value.File, ops []value.Op
 			case op.Kind == "objective" && op.Action != "delete":
 				err = s.putObjective(ctx, tx, objs[op.Key], actor)
 			case op.Kind == "feature" && op.Action != "delete":
-				err = s.putFeature(ctx, tx, fs[op.Key], actor)
+				err = s.putFeature(ctx, tx, fs[op.Key], "", actor)
 			case op.Kind == "feature":
 				err = s.deleteFeature(ctx, tx, op.Key, actor)
 			case op.Kind == "objective":

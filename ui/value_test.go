@@ -122,7 +122,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 				Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}},
 			{Key: "unranked-retention", Title: "unranked-retention", Objective: "retention", Hypothesis: value.Hypothesis{Change: "y"}},
 		} {
-			if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 				t.Fatal(err)
 			}
 		}

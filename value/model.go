@@ -1,6 +1,9 @@
 package value
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -120,6 +123,25 @@ func (h Hypothesis) Experiment(base *experiment.Hypothesis) *experiment.Hypothes
 		out.Statement = s
 	}
 	return out
+}
+
+// Version identifies f's definition, its times aside: the ETag of GET
+// /api/v1/features/{key}, which a PUT's If-Match names to write only over
+// what it read (two people editing one feature would otherwise each write
+// back the other's field as they read it). A hash of the definition, so it
+// needs no column and a write that changes nothing keeps it.
+func (f *Feature) Version() string {
+	c := *f
+	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+	b, _ := json.Marshal(c) // a Feature always encodes: its fields are plain data
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// ValidVersion reports whether v has the form of a Version.
+func ValidVersion(v string) bool {
+	_, err := hex.DecodeString(v)
+	return len(v) == 16 && err == nil
 }
 
 // Estimate is the team's estimate of a feature's value and size. WSJF reads

@@ -228,17 +228,26 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	// Fields left out keep their stored values: a feature that cannot be
 	// read (other than not found: a new one) stops here, for writing one
 	// built from the flags alone would wipe the rest.
-	ft := &value.Feature{Key: pos[0]}
+	// The write is conditional on the version read: a change made by
+	// someone else in between would otherwise be written back over with
+	// the value read.
+	ft, version := &value.Feature{Key: pos[0]}, ""
 	if old, err := c.Feature(ctx, pos[0]); err == nil {
-		ft = &old.Feature
+		ft, version = &old.Feature, old.Version
 	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		return fmt.Errorf("feature set: reading the stored feature %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(ft); err != nil {
 		return err
 	}
-	out, err := c.PutFeature(ctx, ft)
-	if err != nil {
+	put := c.PutFeature
+	if version != "" {
+		put = func(ctx context.Context, ft *value.Feature) (*value.Feature, error) { return c.PutFeatureIf(ctx, ft, version) }
+	}
+	out, err := put(ctx, ft)
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return fmt.Errorf("feature set: %w; nothing was written: run the command again to apply your change to the current feature", err)
+	} else if err != nil {
 		return f.fields().rename(err)
 	}
 	if cf.output == "json" {

@@ -554,3 +554,40 @@ func TestValueSetNamesFlags(t *testing.T) {
 		t.Errorf("a refused set changed the feature: %d\n%s", code, out)
 	}
 }
+
+// TestFeatureSetLostUpdate: feature set reads the feature, changes the
+// fields given and writes it back. Another write between the read and the
+// write (here: ana renames it, just before ben's set reaches the server)
+// must not be undone by ben's copy of the old title: the write is
+// conditional on the version read, refused as a conflict, and ana's title
+// stays.
+func TestFeatureSetLostUpdate(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/api/v1/features/wishlist" {
+			var shown struct{ Feature map[string]any }
+			s.call(t, "GET", "/api/v1/features/wishlist", "", &shown)
+			shown.Feature["title"] = "Wishlists, renamed by ana"
+			body, _ := json.Marshal(shown.Feature)
+			s.call(t, "PUT", "/api/v1/features/wishlist", string(body), nil)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	var stdout, stderr strings.Builder
+	code := Run(context.Background(), []string{"feature", "set", "wishlist", "--size", "3"}, strings.NewReader(""), &stdout, &stderr,
+		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+	if code == 0 || !strings.Contains(stderr.String(), "changed since") {
+		t.Errorf("feature set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+	}
+	var after struct{ Feature value.Feature }
+	s.call(t, "GET", "/api/v1/features/wishlist", "", &after)
+	if after.Feature.Title != "Wishlists, renamed by ana" || after.Feature.Estimate.Size == 3 {
+		t.Errorf("after: title %q, size %v; want ana's title kept and ben's size not written", after.Feature.Title, after.Feature.Estimate.Size)
+	}
+}
