@@ -142,7 +142,7 @@ type Bets struct {
 const (
 	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon
 	CleanUpFlag      = "clean_up_flag"      // decided long ago, the flag still in place
-	TurnOffTreatment = "turn_off_treatment" // invalidated, the flag still serves the treatment
+	TurnOffTreatment = "turn_off_treatment" // invalidated or abandoned, the flag still serves the treatment
 )
 
 // Action is one thing to stop or finish.
@@ -396,12 +396,15 @@ func stopList(in NextInput) []Action {
 					a.Feature, a.Objective = f.Key, f.Objective
 					stop = append(stop, a)
 				}
-			case l.Stage.Decided() && present:
+			// Abandoned is a decision against the feature as much as
+			// invalidated: a flag still serving it (a rollout nobody
+			// stopped) is to turn off, and then to remove.
+			case (l.Stage.Decided() || l.Stage == Abandoned) && present:
 				since, _ := l.Entered(l.Stage)
-				if l.Stage == Invalidated && fs.ServesTreatment {
+				if l.Stage != Validated && fs.ServesTreatment {
 					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
-						Reason:        fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+						Reason:        fmt.Sprintf("%s %s ago, yet flag %s in %s still serves the treatment%s: turn it off", l.Stage, days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}
 				if in.Now.Sub(since) > after {
 					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,

@@ -377,3 +377,33 @@ func TestNextExplainsSmallSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestStopListAbandoned: a feature abandoned while its flag still serves
+// the treatment (a rollout under way, stopped by nobody) is as much to turn
+// off as an invalidated one, and its flag as much to clean up: the team
+// decided against it, and users still get it. An abandoned feature whose
+// flag is gone, or that never had one, asks for nothing.
+func TestStopListAbandoned(t *testing.T) {
+	flag := func(f string) []FlagLink { return []FlagLink{{Environment: "production", Flag: f}} }
+	items := []Item{
+		feature("x1", "revenue", nil, 0.05, flag("x1-flag"), ev("x1r", RolloutStarted, day(1)), moved("x1a", Abandoned, day(35))),
+		feature("x2", "revenue", nil, 0.05, flag("x2-flag"), ev("x2r", RolloutStarted, day(1)), moved("x2a", Abandoned, day(10))),
+		feature("x3", "revenue", nil, 0.05, flag("x3-flag"), moved("x3a", Abandoned, day(10))),
+		feature("x4", "revenue", nil, 0.05, nil, moved("x4a", Abandoned, day(10))),
+	}
+	in := NextInput{Objectives: objectives(), Items: items, Now: day(40), Flags: []FlagState{
+		{Environment: "production", Flag: "x1-flag", ServesTreatment: true},
+		{Environment: "production", Flag: "x2-flag"}, // turned off, not yet removed
+	}}
+	var got []string
+	for _, a := range ComputeNext(in).Stop {
+		got = append(got, a.Kind+" "+a.Feature+": "+a.Reason)
+	}
+	want := []string{
+		"turn_off_treatment x1: abandoned 5d ago, yet flag x1-flag in production still serves the treatment, no user exposed yet: turn it off",
+		"clean_up_flag x2: abandoned 30d ago (over 14d), flag x2-flag still in production, no user exposed yet: remove it to finish",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stop list:\ngot  %q\nwant %q", got, want)
+	}
+}
