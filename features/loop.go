@@ -195,13 +195,18 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 				events = append(events, value.RolloutEvents(r, h)...)
 			}
 		}
-		vs, err := s.Evidence.VerdictHistory(ctx, fl.Environment, fl.Flag)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if e, ok := value.VerdictEvent(v); ok {
-				events = append(events, e)
+		// Verdicts as rollouts: only production's decide. One reached on
+		// a development flag's test traffic would validate the feature and
+		// move every rank of its objective.
+		if production[fl.Environment] {
+			vs, err := s.Evidence.VerdictHistory(ctx, fl.Environment, fl.Flag)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range vs {
+				if e, ok := value.VerdictEvent(v); ok {
+					events = append(events, e)
+				}
 			}
 		}
 		audit, err := s.Evidence.Audit(ctx, valueloop.AuditFilter{Environment: fl.Environment, Target: fl.Flag, Limit: 1000})

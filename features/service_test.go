@@ -496,3 +496,41 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 		t.Errorf("an objective on a metric that never existed: got %v, want invalid", err)
 	}
 }
+
+// TestVerdictOutsideProduction: a feature's verdicts are those of its
+// flags in a production environment, as its rollouts, first exposures and
+// cleanup are. A verdict reached in development (a QA script's synthetic
+// users) validated the feature, counted in its objective's record of bets
+// and moved every other idea's rank.
+func TestVerdictOutsideProduction(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	dev := valueloop.Environment{Key: "development", Name: "development"}
+	if err := db.CreateEnvironment(ctx, dev, "t"); err != nil {
+		t.Fatal(err)
+	}
+	prod := svc.Environments()[0]
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
+	f := feature("a", "f1")
+	f.Links.Flags = append(f.Links.Flags, value.FlagLink{Environment: "development", Flag: "f1"})
+	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(env string) {
+		t.Helper()
+		if _, err := db.RecordVerdict(ctx, &experiment.VerdictRecord{Environment: env, Flag: "f1", Decision: experiment.Validated, Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Sync(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verdict("development")
+	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != value.Idea || ls["a"].Verdict != nil {
+		t.Errorf("after a verdict in development: %s, verdict %+v; want idea without one", ls["a"].Stage, ls["a"].Verdict)
+	}
+	verdict("production")
+	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != value.Validated {
+		t.Errorf("after a verdict in production: %s, want validated", ls["a"].Stage)
+	}
+}
