@@ -60,7 +60,7 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 		st := it.Lifecycle.Stage
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
-			if h := firstHypothesis(facts, it.Feature); h != nil {
+			if h := hopedHypothesis(facts, it.Feature, it.Lifecycle.Verdict); h != nil {
 				f := *it.Feature
 				// All four: the effect hoped for is only compared with a
 				// measured one of the same metric in the same units.
@@ -103,7 +103,13 @@ func needs(items []value.Item) map[flagKey]bool {
 	return out
 }
 
-func firstHypothesis(facts map[flagKey]*flagFacts, f *value.Feature) *experiment.Hypothesis {
+// hopedHypothesis is the experiment hypothesis the effect of verdict v
+// was hoped against: its own flag's when it has one (a verdict by hand
+// names none), else the first linked flag's that has one.
+func hopedHypothesis(facts map[flagKey]*flagFacts, f *value.Feature, v *value.Event) *experiment.Hypothesis {
+	if x := facts[flagKey{v.Environment, v.Flag}]; x != nil && x.hypothesis != nil {
+		return x.hypothesis
+	}
 	for _, fl := range f.Links.Flags {
 		if x := facts[flagKey{fl.Environment, fl.Flag}]; x != nil && x.hypothesis != nil {
 			return x.hypothesis

@@ -3,6 +3,7 @@ package features_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -532,5 +533,49 @@ func TestVerdictOutsideProduction(t *testing.T) {
 	verdict("production")
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != value.Validated {
 		t.Errorf("after a verdict in production: %s, want validated", ls["a"].Stage)
+	}
+}
+
+// TestNextHopedOnTheVerdictsFlag: a feature stating no minimum effect is
+// measured against the hypothesis of the flag whose verdict stands, not
+// of whichever linked flag is listed first: development's hypothesis (a
+// large effect, to see it move on test traffic) made production's +8 %
+// against its hoped +5 % look like a tenth of its hope.
+func TestNextHopedOnTheVerdictsFlag(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	dev := valueloop.Environment{Key: "development", Name: "development"}
+	if err := db.CreateEnvironment(ctx, dev, "t"); err != nil {
+		t.Fatal(err)
+	}
+	prod := svc.Environments()[0]
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
+	for env, hoped := range map[string]float64{"development": 0.5, "production": 0.05} {
+		h := experiment.NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "m", hoped
+		if err := db.PutHypothesis(ctx, env, "f1", h, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := feature("a", "")
+	f.Links.Flags = []value.FlagLink{{Environment: "development", Flag: "f1"}, {Environment: "production", Flag: "f1"}}
+	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &experiment.VerdictRecord{Environment: "production", Flag: "f1", Decision: experiment.Validated, Reason: "r",
+		Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+	if _, err := db.RecordVerdict(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Sync(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Next(ctx, features.NextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.08 / 0.05 = 1.6.
+	if b := n.Bets[0]; b.Measured != 1 || math.Abs(b.RatioSum-1.6) > 1e-9 {
+		t.Errorf("bets: %d measured, ratio sum %v; want 1 measured, 1.6", b.Measured, b.RatioSum)
 	}
 }
