@@ -55,6 +55,10 @@ type Store interface {
 	FeaturePage(ctx context.Context, q FeatureQuery) ([]ListedFeature, error)
 	// PutObjective creates or updates o (already validated).
 	PutObjective(ctx context.Context, o *value.Objective, actor string) error
+	// PutObjectiveIf writes o only over the stored objective at version
+	// (value.Objective.Version): ECONFLICT, storing nothing, when it
+	// changed since or is gone.
+	PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
 	DeleteObjective(ctx context.Context, key, actor string) error
 	PutFeature(ctx context.Context, f *value.Feature, actor string) error
@@ -242,14 +246,18 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 	return c, nil
 }
 
-// PutObjective validates and stores o.
-func (s *Service) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
+// PutObjective validates and stores o; with a version (value.Objective.
+// Version of what the writer read), only over the stored objective at it.
+func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
 	}
 	if err := o.Validate(&c); err != nil {
 		return err
+	}
+	if version != "" {
+		return s.Store.PutObjectiveIf(ctx, o, version, actor)
 	}
 	return s.Store.PutObjective(ctx, o, actor)
 }
@@ -281,11 +289,12 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 		}
 		return unprefix(err, len(others))
 	}
-	put := s.Store.PutFeature
 	if version != "" {
-		put = func(ctx context.Context, f *value.Feature, actor string) error { return s.Store.PutFeatureIf(ctx, f, version, actor) }
+		err = s.Store.PutFeatureIf(ctx, f, version, actor)
+	} else {
+		err = s.Store.PutFeature(ctx, f, actor)
 	}
-	if err := put(ctx, f, actor); err != nil {
+	if err != nil {
 		return err
 	}
 	s.forgetRecognizer()

@@ -40,7 +40,7 @@ func mustService(t *testing.T) (*features.Service, *sqlite.DB) {
 	svc.Flags = func(string) []string { return []string{"f1", "f2"} }
 	horizon, _ := value.ParseDate("2027-06-30")
 	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svc.PutObjective(ctx, &o, "t"); err != nil {
+	if err := svc.PutObjective(ctx, &o, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	return svc, db
@@ -462,7 +462,7 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 	}
 	horizon, _ := value.ParseDate("2027-06-30")
 	o2 := value.Objective{Key: "o2", Title: "O2", Metric: "m2", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svc.PutObjective(ctx, &o2, "t"); err != nil {
+	if err := svc.PutObjective(ctx, &o2, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	a := feature("a", "")
@@ -481,7 +481,7 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 		t.Errorf("a feature naming the deleted metric, edited: %v", err)
 	}
 	o2.Title = "O2, renamed"
-	if err := svc.PutObjective(ctx, &o2, "t"); err != nil {
+	if err := svc.PutObjective(ctx, &o2, "", "t"); err != nil {
 		t.Errorf("the objective measuring the deleted metric, edited: %v", err)
 	}
 	file, err := svc.Export(ctx)
@@ -493,7 +493,7 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 	}
 	// A metric nothing named before is still refused.
 	o3 := value.Objective{Key: "o3", Title: "O3", Metric: "m3", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svc.PutObjective(ctx, &o3, "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+	if err := svc.PutObjective(ctx, &o3, "", "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("an objective on a metric that never existed: got %v, want invalid", err)
 	}
 }

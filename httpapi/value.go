@@ -127,7 +127,8 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Progress: p})
+	w.Header().Set("ETag", `"`+o.Version()+`"`)
+	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Version: o.Version(), Progress: p})
 	return nil
 }
 
@@ -139,6 +140,10 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
+		version, err := valueIfMatch(r, "objective")
+		if err != nil {
+			return err
+		}
 		var o value.Objective
 		if err := decodeJSON(r, &o); err != nil {
 			return err
@@ -147,9 +152,10 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := v.PutObjective(r.Context(), &o, tokenOf(r).Name); err != nil {
+		if err := v.PutObjective(r.Context(), &o, version, tokenOf(r).Name); err != nil {
 			return err
 		}
+		w.Header().Set("ETag", `"`+o.Version()+`"`)
 		writeJSON(w, status, o)
 		return nil
 	}
@@ -253,7 +259,7 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		version, err := featureIfMatch(r)
+		version, err := valueIfMatch(r, "feature")
 		if err != nil {
 			return err
 		}
@@ -275,16 +281,16 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 	}
 }
 
-// featureIfMatch reads the version a feature's write expects from
-// If-Match ("" when absent: the write is unconditional).
-func featureIfMatch(r *http.Request) (string, error) {
+// valueIfMatch reads the version a feature's or objective's write expects
+// from If-Match ("" when absent: the write is unconditional).
+func valueIfMatch(r *http.Request, what string) (string, error) {
 	v := r.Header.Get("If-Match")
 	if v == "" {
 		return "", nil
 	}
 	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
 	if !value.ValidVersion(v) {
-		return "", valueloop.FieldErrorf("If-Match", "must be a feature version such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/features/{key}), got %q", valueloop.Clip(v))
+		return "", valueloop.FieldErrorf("If-Match", "must be a version such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/%ss/{key}), got %q", what, valueloop.Clip(v))
 	}
 	return v, nil
 }

@@ -92,6 +92,19 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	if _, err := s.Feature(ctx, "gone"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		t.Errorf("refused write over a version stored %v", err)
 	}
+	staleObjective := o.Version()
+	o.Title = "Activation, edited by ana"
+	if err := s.PutObjectiveIf(ctx, &o, staleObjective, "ana"); err != nil {
+		t.Errorf("objective written over its stored version: %v", err)
+	}
+	lostObjective := o
+	lostObjective.Title = "Activation, edited by ben"
+	if err := s.PutObjectiveIf(ctx, &lostObjective, staleObjective, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("objective written over a stale version: got %v, want conflict", err)
+	}
+	if got, _ := s.Objective(ctx, o.Key); got.Title != o.Title {
+		t.Errorf("objective after the stale write: %q, want %q", got.Title, o.Title)
+	}
 	if err := s.DeleteObjective(ctx, "activation", "ana"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
 		t.Errorf("delete an objective with features: got %v, want conflict", err)
 	}

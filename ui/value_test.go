@@ -113,7 +113,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		horizon, _ := value.ParseDate("2027-06-30")
 		// quiet: an objective nothing bets on yet, still one to filter by.
 		for _, o := range []string{"growth", "retention", "quiet"} {
-			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "t"); err != nil {
+			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
 				t.Fatal(err)
 			}
 		}

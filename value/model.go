@@ -133,7 +133,19 @@ func (h Hypothesis) Experiment(base *experiment.Hypothesis) *experiment.Hypothes
 func (f *Feature) Version() string {
 	c := *f
 	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
-	b, _ := json.Marshal(c) // a Feature always encodes: its fields are plain data
+	return versionOf(c)
+}
+
+// Version identifies o's definition, its times aside, as Feature.Version
+// does a feature's: the ETag of GET /api/v1/objectives/{key}.
+func (o *Objective) Version() string {
+	c := *o
+	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+	return versionOf(c)
+}
+
+func versionOf(definition any) string {
+	b, _ := json.Marshal(definition) // objectives and features always encode: their fields are plain data
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }

@@ -41,6 +41,9 @@ type Progress struct {
 // GET /api/v1/objectives/{key} answers and `valueloop objective show` reads.
 type ShownObjective struct {
 	Objective
+	// Version is the objective's Version (also the ETag): a PUT with it as
+	// If-Match writes only over what was read.
+	Version  string    `json:"version"`
 	Progress *Progress `json:"progress"`
 }
 

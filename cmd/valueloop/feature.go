@@ -242,7 +242,9 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	put := c.PutFeature
 	if version != "" {
-		put = func(ctx context.Context, ft *value.Feature) (*value.Feature, error) { return c.PutFeatureIf(ctx, ft, version) }
+		put = func(ctx context.Context, ft *value.Feature) (*value.Feature, error) {
+			return c.PutFeatureIf(ctx, ft, version)
+		}
 	}
 	out, err := put(ctx, ft)
 	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {

@@ -174,17 +174,26 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	// As feature set: an objective that cannot be read (other than not
 	// found: a new one) stops here rather than be overwritten.
-	o := &value.Objective{Key: pos[0]}
-	if old, err := c.Objective(ctx, pos[0]); err == nil {
-		o = old
+	// The write is conditional on the version read, as feature set's.
+	o, version := &value.Objective{Key: pos[0]}, ""
+	if old, err := c.ShowObjective(ctx, pos[0]); err == nil {
+		o, version = &old.Objective, old.Version
 	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		return fmt.Errorf("objective set: reading the stored objective %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(o); err != nil {
 		return err
 	}
-	out, err := c.PutObjective(ctx, o)
-	if err != nil {
+	put := c.PutObjective
+	if version != "" {
+		put = func(ctx context.Context, o *value.Objective) (*value.Objective, error) {
+			return c.PutObjectiveIf(ctx, o, version)
+		}
+	}
+	out, err := put(ctx, o)
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return fmt.Errorf("objective set: %w; nothing was written: run the command again to apply your change to the current objective", err)
+	} else if err != nil {
 		return objectiveFields.rename(err)
 	}
 	if cf.output == "json" {

@@ -591,3 +591,38 @@ func TestFeatureSetLostUpdate(t *testing.T) {
 		t.Errorf("after: title %q, size %v; want ana's title kept and ben's size not written", after.Feature.Title, after.Feature.Estimate.Size)
 	}
 }
+
+// TestObjectiveSetLostUpdate: objective set, like feature set, writes only
+// over the version it read: a rename made in between is not reverted.
+func TestObjectiveSetLostUpdate(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/api/v1/objectives/revenue" {
+			var o map[string]any
+			s.call(t, "GET", "/api/v1/objectives/revenue", "", &o)
+			delete(o, "progress")
+			delete(o, "version")
+			o["title"] = "Revenue, renamed by ana"
+			body, _ := json.Marshal(o)
+			s.call(t, "PUT", "/api/v1/objectives/revenue", string(body), nil)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	var stdout, stderr strings.Builder
+	code := Run(context.Background(), []string{"objective", "set", "revenue", "--horizon", "2027-12-31"}, strings.NewReader(""), &stdout, &stderr,
+		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+	if code == 0 || !strings.Contains(stderr.String(), "changed since") {
+		t.Errorf("objective set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+	}
+	var after value.Objective
+	s.call(t, "GET", "/api/v1/objectives/revenue", "", &after)
+	if after.Title != "Revenue, renamed by ana" || after.Horizon.String() == "2027-12-31" {
+		t.Errorf("after: title %q, horizon %s; want ana's title kept and the horizon not written", after.Title, after.Horizon)
+	}
+}
