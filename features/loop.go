@@ -338,7 +338,9 @@ func (s *Service) items(ctx context.Context, objective string) ([]value.Objectiv
 // items is Service.items of one snapshot.
 func (c *snapshot) items(objective string) ([]value.Objective, []value.Item, error) {
 	if objective != "" && !slices.ContainsFunc(c.objectives, func(o value.Objective) bool { return o.Key == objective }) {
-		return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
+		// A filter's value, not a resource: refused naming the parameter,
+		// as next's Only does.
+		return nil, nil, valueloop.FieldErrorf("objective", "there is no objective %q", objective)
 	}
 	items := make([]value.Item, 0, len(c.features))
 	for i := range c.features {
