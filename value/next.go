@@ -106,6 +106,9 @@ type Rank struct {
 	Explanation string `json:"explanation"`
 	// WaitsFor lists dependencies not yet done or decided.
 	WaitsFor []string `json:"waitsFor,omitempty"`
+	// Abandoned lists dependencies abandoned: never to be done or decided,
+	// so not waited for; the feature is to rethink.
+	Abandoned []string `json:"abandonedDependencies,omitempty"`
 }
 
 // Unranked is a feature that cannot be ranked yet, and why.
@@ -260,12 +263,18 @@ func ComputeNext(in NextInput) *Next {
 		}
 		r.Stage = l.Stage
 		for _, d := range f.DependsOn {
-			if s := stage[d]; s.rank() < Validated.rank() {
+			switch s := stage[d]; {
+			case s == Abandoned:
+				r.Abandoned = append(r.Abandoned, d)
+			case s.rank() < Validated.rank():
 				r.WaitsFor = append(r.WaitsFor, d)
 			}
 		}
 		if len(r.WaitsFor) > 0 {
 			r.Explanation += "; waits for " + strings.Join(r.WaitsFor, ", ")
+		}
+		if len(r.Abandoned) > 0 {
+			r.Explanation += "; depends on abandoned " + strings.Join(r.Abandoned, ", ") + ": rethink it"
 		}
 		n.Ranked = append(n.Ranked, r)
 	}

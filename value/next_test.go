@@ -407,3 +407,24 @@ func TestStopListAbandoned(t *testing.T) {
 		t.Errorf("stop list:\ngot  %q\nwant %q", got, want)
 	}
 }
+
+// TestNextAbandonedDependency: a dependency abandoned will never be done
+// or decided; the feature does not "wait for" it (that wait never ends)
+// but is told to depend on an abandoned feature, to rethink.
+func TestNextAbandonedDependency(t *testing.T) {
+	items := []Item{
+		feature("gone", "retention", nil, 0.05, nil, moved("ga", Abandoned, day(1))),
+		feature("later", "retention", nil, 0.05, nil),
+		feature("top", "retention", wsjf(1, 1, 1, 1), 0.05, nil),
+	}
+	items[2].Feature.DependsOn = []string{"gone", "later"}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items})
+	if len(n.Ranked) != 1 {
+		t.Fatalf("ranked %+v, want top alone", n.Ranked)
+	}
+	r := n.Ranked[0]
+	if !slices.Equal(r.WaitsFor, []string{"later"}) || !slices.Equal(r.Abandoned, []string{"gone"}) ||
+		!strings.HasSuffix(r.Explanation, "; waits for later; depends on abandoned gone: rethink it") {
+		t.Errorf("got waits for %v, abandoned %v, %q", r.WaitsFor, r.Abandoned, r.Explanation)
+	}
+}
