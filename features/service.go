@@ -455,8 +455,8 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	default:
 		return nil, valueloop.FieldErrorf("stage", "must be ready, measuring, validated, invalidated, done or abandoned (the other stages follow from evidence), got %q", stage)
 	}
-	if len(reason) > 1000 {
-		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
+	if err := value.CheckText("reason", reason, 1000); err != nil {
+		return nil, err
 	}
 	// A move the lifecycle would not follow (back to an earlier stage, or
 	// on after the path ended) would be stored and change nothing: the

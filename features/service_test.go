@@ -579,3 +579,24 @@ func TestNextHopedOnTheVerdictsFlag(t *testing.T) {
 		t.Errorf("bets: %d measured, ratio sum %v; want 1 measured, 1.6", b.Measured, b.RatioSum)
 	}
 }
+
+// TestMoveReasonText: a move's reason is printed in the release record as
+// the title is: control characters (an escape sequence) are refused as
+// they are in titles, naming the field, and nothing is moved.
+func TestMoveReasonText(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", ""), "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.Move(ctx, "a", value.Ready, "planned \x1b[2J", "t")
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "reason" || !strings.Contains(e.Message, "U+001B") {
+		t.Errorf("got %v, want a field error on reason naming U+001B", err)
+	}
+	if moves, _ := db.Moves(ctx, "a"); len(moves) != 0 {
+		t.Errorf("a refused move was stored: %+v", moves)
+	}
+	if _, err := svc.Move(ctx, "a", value.Ready, "planned\nin the sprint review", "t"); err != nil {
+		t.Errorf("a reason over two lines: %v", err)
+	}
+}
