@@ -177,17 +177,19 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 }
 
 // experiment is the state of a linked flag's experiment for the stop list:
-// started when the feature began releasing or measuring (the flag's first
-// sighting when neither has a transition).
+// started when the flag was first seen exposing users, since its users
+// are what the pace counts; when it was never seen, when the feature began
+// releasing or measuring. Not the release first: a deployment that
+// shipped the code dark, behind the flag, weeks before its rollout would
+// spread the experiment's users over weeks it did not run.
 func (x *flagFacts) experiment(fl value.FlagLink, seen Sighting, l *value.Lifecycle) *value.ExperimentState {
 	if x == nil || x.remaining == nil {
 		return nil
 	}
 	started := seen.FirstSeen
 	for _, t := range l.Transitions {
-		if t.To == value.Releasing || t.To == value.Measuring {
+		if started.IsZero() && (t.To == value.Releasing || t.To == value.Measuring) {
 			started = t.At
-			break
 		}
 	}
 	if started.IsZero() {
