@@ -360,12 +360,14 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 // the floating point's noise, not the estimates': 21 × 0.5 / 0.7 is
 // 15.000000000000002 and 30 × 0.5 / 1 is 15, and unrounded the noise, not
 // the tie rule (the higher value first), would order the two.
+// Through the decimal text, which no scale factor can overflow at either
+// end of the range.
 func significant(x float64) float64 {
-	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	if err != nil {
 		return x
 	}
-	scale := math.Pow(10, 11-math.Floor(math.Log10(math.Abs(x))))
-	return math.Round(x*scale) / scale
+	return r
 }
 
 // stopList finds what to stop or finish, in a fixed order: experiments to
@@ -470,7 +472,9 @@ func days(d time.Duration) string {
 // one too small for two decimals with two significant digits: 0.001 is a
 // valid size, and "size 0" is not what a score was divided by.
 func num(x float64) string {
-	if a := math.Abs(x); a != 0 && a < 0.005 {
+	if a := math.Abs(x); a != 0 && a < 0.0001 {
+		return strconv.FormatFloat(x, 'g', 2, 64) // 1.5e-07, not seven zeros
+	} else if a != 0 && a < 0.005 {
 		s := strconv.FormatFloat(x, 'f', 1-int(math.Floor(math.Log10(a))), 64)
 		return strings.TrimRight(s, "0")
 	}

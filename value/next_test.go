@@ -1,6 +1,7 @@
 package value
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -371,7 +372,7 @@ func TestNextExplainsSmallSizes(t *testing.T) {
 	if len(n.Ranked) != 1 || !strings.HasPrefix(n.Ranked[0].Explanation, want) {
 		t.Errorf("got %+v, want an explanation starting %q", n.Ranked, want)
 	}
-	for x, want := range map[float64]string{0.001: "0.001", 0.0042: "0.0042", -0.003: "-0.003", 0.00001: "0.00001", 0.004999: "0.005", 0.005: "0.01", 2.5: "2.5", 0: "0"} {
+	for x, want := range map[float64]string{0.001: "0.001", 0.0042: "0.0042", -0.003: "-0.003", 0.00001: "1e-05", 0.004999: "0.005", 0.005: "0.01", 2.5: "2.5", 0: "0"} {
 		if got := num(x); got != want {
 			t.Errorf("num(%v) = %q, want %q", x, got, want)
 		}
@@ -426,5 +427,26 @@ func TestNextAbandonedDependency(t *testing.T) {
 	if !slices.Equal(r.WaitsFor, []string{"later"}) || !slices.Equal(r.Abandoned, []string{"gone"}) ||
 		!strings.HasSuffix(r.Explanation, "; waits for later; depends on abandoned gone: rethink it") {
 		t.Errorf("got waits for %v, abandoned %v, %q", r.WaitsFor, r.Abandoned, r.Explanation)
+	}
+}
+
+// TestNextTinyEstimates: the smallest positive estimates still give a
+// finite score that JSON carries, and an explanation of sane length.
+func TestNextTinyEstimates(t *testing.T) {
+	items := []Item{
+		feature("tiny", "retention", &Estimate{CostOfDelay: &CostOfDelay{UserValue: 5e-324}, Size: 1000}, 0.05, nil),
+		feature("small", "retention", &Estimate{CostOfDelay: &CostOfDelay{UserValue: 1e-300}, Size: 1000}, 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	if _, err := json.Marshal(n); err != nil {
+		t.Fatalf("next does not encode: %v", err)
+	}
+	for _, r := range n.Ranked {
+		if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) || len(r.Explanation) > 400 {
+			t.Errorf("%s: score %v, explanation %d bytes: %.200s", r.Feature, r.Score, len(r.Explanation), r.Explanation)
+		}
+	}
+	if len(n.Ranked) != 2 || n.Ranked[0].Feature != "small" {
+		t.Errorf("ranked %+v, want small first", n.Ranked)
 	}
 }
