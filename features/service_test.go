@@ -506,12 +506,7 @@ func TestDeletedMetricStaysNamed(t *testing.T) {
 func TestVerdictOutsideProduction(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	dev := valueloop.Environment{Key: "development", Name: "development"}
-	if err := db.CreateEnvironment(ctx, dev, "t"); err != nil {
-		t.Fatal(err)
-	}
-	prod := svc.Environments()[0]
-	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
+	withDevelopment(t, svc, db)
 	f := feature("a", "f1")
 	f.Links.Flags = append(f.Links.Flags, value.FlagLink{Environment: "development", Flag: "f1"})
 	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
@@ -544,12 +539,7 @@ func TestVerdictOutsideProduction(t *testing.T) {
 func TestNextHopedOnTheVerdictsFlag(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	dev := valueloop.Environment{Key: "development", Name: "development"}
-	if err := db.CreateEnvironment(ctx, dev, "t"); err != nil {
-		t.Fatal(err)
-	}
-	prod := svc.Environments()[0]
-	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
+	withDevelopment(t, svc, db)
 	for env, hoped := range map[string]float64{"development": 0.5, "production": 0.05} {
 		h := experiment.NewHypothesis()
 		h.PrimaryMetric, h.MinimumEffect = "m", hoped
@@ -599,4 +589,16 @@ func TestMoveReasonText(t *testing.T) {
 	if _, err := svc.Move(ctx, "a", value.Ready, "planned\nin the sprint review", "t"); err != nil {
 		t.Errorf("a reason over two lines: %v", err)
 	}
+}
+
+// withDevelopment adds environment development, not production, beside
+// mustService's production.
+func withDevelopment(t *testing.T, svc *features.Service, db *sqlite.DB) {
+	t.Helper()
+	dev := valueloop.Environment{Key: "development", Name: "development"}
+	if err := db.CreateEnvironment(context.Background(), dev, "t"); err != nil {
+		t.Fatal(err)
+	}
+	prod := svc.Environments()[0]
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
 }

@@ -240,16 +240,8 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err := f.apply(ft); err != nil {
 		return err
 	}
-	put := c.PutFeature
-	if version != "" {
-		put = func(ctx context.Context, ft *value.Feature) (*value.Feature, error) {
-			return c.PutFeatureIf(ctx, ft, version)
-		}
-	}
-	out, err := put(ctx, ft)
-	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-		return fmt.Errorf("feature set: %w; nothing was written: run the command again to apply your change to the current feature", err)
-	} else if err != nil {
+	out, err := writeOverRead(ctx, "feature", ft, version, c.PutFeature, c.PutFeatureIf)
+	if err != nil {
 		return f.fields().rename(err)
 	}
 	if cf.output == "json" {
@@ -373,4 +365,19 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  (bars on one axis from %s to %s; ░ still there)\n", start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// writeOverRead writes v, read at version ("" when it is new), only over
+// that version: a change someone made since is not overwritten with the
+// value read. A conflict says what to do.
+func writeOverRead[T any](ctx context.Context, what string, v *T, version string,
+	put func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+	if version == "" {
+		return put(ctx, v)
+	}
+	out, err := putIf(ctx, v, version)
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
+	}
+	return out, err
 }

@@ -184,16 +184,8 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err := f.apply(o); err != nil {
 		return err
 	}
-	put := c.PutObjective
-	if version != "" {
-		put = func(ctx context.Context, o *value.Objective) (*value.Objective, error) {
-			return c.PutObjectiveIf(ctx, o, version)
-		}
-	}
-	out, err := put(ctx, o)
-	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-		return fmt.Errorf("objective set: %w; nothing was written: run the command again to apply your change to the current objective", err)
-	} else if err != nil {
+	out, err := writeOverRead(ctx, "objective", o, version, c.PutObjective, c.PutObjectiveIf)
+	if err != nil {
 		return objectiveFields.rename(err)
 	}
 	if cf.output == "json" {

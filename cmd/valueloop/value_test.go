@@ -555,74 +555,59 @@ func TestValueSetNamesFlags(t *testing.T) {
 	}
 }
 
-// TestFeatureSetLostUpdate: feature set reads the feature, changes the
-// fields given and writes it back. Another write between the read and the
-// write (here: ana renames it, just before ben's set reaches the server)
-// must not be undone by ben's copy of the old title: the write is
-// conditional on the version read, refused as a conflict, and ana's title
-// stays.
-func TestFeatureSetLostUpdate(t *testing.T) {
+// TestSetLostUpdate: feature set and objective set read, change the
+// fields given and write back over the version they read. Ana renames the
+// feature (or objective) between ben's read and ben's write: ben's command
+// fails saying so and writes nothing, and ana's title stays. Before, ben's
+// write put back the title he had read.
+func TestSetLostUpdate(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	target, err := url.Parse(s.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Path == "/api/v1/features/wishlist" {
-			var shown struct{ Feature map[string]any }
-			s.call(t, "GET", "/api/v1/features/wishlist", "", &shown)
-			shown.Feature["title"] = "Wishlists, renamed by ana"
-			body, _ := json.Marshal(shown.Feature)
-			s.call(t, "PUT", "/api/v1/features/wishlist", string(body), nil)
+	// stored is the definition at path, without what GET adds to it.
+	stored := func(path string) map[string]any {
+		var v map[string]any
+		s.call(t, "GET", path, "", &v)
+		if f, ok := v["feature"].(map[string]any); ok {
+			v = f
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer front.Close()
-	var stdout, stderr strings.Builder
-	code := Run(context.Background(), []string{"feature", "set", "wishlist", "--size", "3"}, strings.NewReader(""), &stdout, &stderr,
-		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
-	if code == 0 || !strings.Contains(stderr.String(), "changed since") {
-		t.Errorf("feature set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+		delete(v, "progress")
+		delete(v, "version")
+		return v
 	}
-	var after struct{ Feature value.Feature }
-	s.call(t, "GET", "/api/v1/features/wishlist", "", &after)
-	if after.Feature.Title != "Wishlists, renamed by ana" || after.Feature.Estimate.Size == 3 {
-		t.Errorf("after: title %q, size %v; want ana's title kept and ben's size not written", after.Feature.Title, after.Feature.Estimate.Size)
-	}
-}
-
-// TestObjectiveSetLostUpdate: objective set, like feature set, writes only
-// over the version it read: a rename made in between is not reverted.
-func TestObjectiveSetLostUpdate(t *testing.T) {
-	s := MustServe(t, "", "--demo")
-	target, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Path == "/api/v1/objectives/revenue" {
-			var o map[string]any
-			s.call(t, "GET", "/api/v1/objectives/revenue", "", &o)
-			delete(o, "progress")
-			delete(o, "version")
-			o["title"] = "Revenue, renamed by ana"
-			body, _ := json.Marshal(o)
-			s.call(t, "PUT", "/api/v1/objectives/revenue", string(body), nil)
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	defer front.Close()
-	var stdout, stderr strings.Builder
-	code := Run(context.Background(), []string{"objective", "set", "revenue", "--horizon", "2027-12-31"}, strings.NewReader(""), &stdout, &stderr,
-		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
-	if code == 0 || !strings.Contains(stderr.String(), "changed since") {
-		t.Errorf("objective set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
-	}
-	var after value.Objective
-	s.call(t, "GET", "/api/v1/objectives/revenue", "", &after)
-	if after.Title != "Revenue, renamed by ana" || after.Horizon.String() == "2027-12-31" {
-		t.Errorf("after: title %q, horizon %s; want ana's title kept and the horizon not written", after.Title, after.Horizon)
+	for _, tc := range []struct {
+		name, path string
+		args       []string
+		written    func(def map[string]any) bool // whether ben's change is stored
+	}{
+		{"feature", "/api/v1/features/wishlist", []string{"feature", "set", "wishlist", "--size", "3"},
+			func(d map[string]any) bool { return d["estimate"].(map[string]any)["size"] == 3.0 }},
+		{"objective", "/api/v1/objectives/revenue", []string{"objective", "set", "revenue", "--horizon", "2027-12-31"},
+			func(d map[string]any) bool { return d["horizon"] == "2027-12-31" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && r.URL.Path == tc.path {
+					def := stored(tc.path)
+					def["title"] = "Renamed by ana"
+					body, _ := json.Marshal(def)
+					s.call(t, "PUT", tc.path, string(body), nil)
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer front.Close()
+			var stdout, stderr strings.Builder
+			code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
+				envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+			if code == 0 || !strings.Contains(stderr.String(), "changed since") {
+				t.Errorf("set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+			}
+			if after := stored(tc.path); after["title"] != "Renamed by ana" || tc.written(after) {
+				t.Errorf("after: %v; want ana's title kept and ben's change not written", after)
+			}
+		})
 	}
 }
