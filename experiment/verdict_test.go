@@ -512,3 +512,38 @@ func TestOneSidedLogRatioBounds(t *testing.T) {
 		t.Errorf("harm %+v, status %s; want the upper bound %.6f (not yet known at a 30%% tolerance)", g.Harm, g.Status, wantUpper)
 	}
 }
+
+// TestOneSidedLogRatioBoundsLess: under alternative "less" the open side of
+// a log-ratio interval is its lower one, which the relative interval
+// states as −100% (ln(t/c) = −∞) without marking it unbounded, so it was
+// not mirrored: a higher-is-better guardrail's harm reached +100% whatever
+// the data (never shown within a tolerance below that), and a
+// lower-is-better primary metric could never be found below the minimum
+// effect or the wrong way. The lower bound is the upper one mirrored on
+// the log scale. Reference: z = scipy.stats.norm.ppf(0.95),
+// ln(t/c) ± z·√(Var t/t² + Var c/c²).
+func TestOneSidedLogRatioBoundsLess(t *testing.T) {
+	const z95 = 1.6448536269514722
+	s := stats.DefaultSettings()
+	s.Alternative, s.Correction = stats.Less, stats.NoCorrection
+	res, err := stats.Analyze(s, stats.Input{
+		Variants: []stats.Variant{{Name: "control", Weight: 1, Units: 200}, {Name: "treatment", Weight: 1, Units: 200}},
+		Metrics: []stats.Metric{{Name: "orders", Kind: stats.Proportion,
+			Summaries: []stats.Summary{stats.ProportionSummary(200, 6), stats.ProportionSummary(200, 9)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Metrics[0].Comparisons[0]
+	if c.Relative == nil || c.Relative.Method != "log-ratio" || c.Relative.Interval.Lower != -1 {
+		t.Fatalf("relative effect %+v: want a one-sided log-ratio test whose lower side is −100%%", c.Relative)
+	}
+	pc, pt := 6.0/200, 9.0/200
+	lse := math.Sqrt(pt*(1-pt)/200/(pt*pt) + pc*(1-pc)/200/(pc*pc))
+	wantLower := math.Expm1(math.Log(pt/pc) - z95*lse)
+	m := &MetricResult{Metric: "orders", Direction: metric.HigherIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
+	g := checkGuardrail(m, Guardrail{Metric: "orders", Tolerance: 0.5}, 1, Fixed)
+	if g.Harm == nil || math.Abs(g.Harm.Upper-(-wantLower)) > 1e-9 || g.Status != GuardrailOK {
+		t.Errorf("harm %+v, status %s; want the upper bound %.6f (ok at a 50%% tolerance)", g.Harm, g.Status, -wantLower)
+	}
+}
