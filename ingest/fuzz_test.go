@@ -183,6 +183,18 @@ func FuzzStoredData(f *testing.F) {
 	seedEngine.finish()
 	f.Add(EncodeLog(evs).Data, seedEngine.encodeUser(nil, seedEngine.users["u"]))
 	f.Add([]byte{logVersion, 1, 1, 0, 0}, []byte{stateFormat, 0, 0, 0})
+	// Sums past an int64 (two words in the state).
+	wideEngine := newEngine(metrics)
+	wideEngine.persistent = true
+	wide := evs[:1:1]
+	for i := range 12 {
+		wide = append(wide, Event{Type: Tracking, Name: "purchase", TargetingKey: "u", Time: 6 + int64(i), Value: MaxValue * Scale, HasValue: true})
+	}
+	if err := wideEngine.apply(wide, func(int64, func([]byte) error) error { return nil }); err != nil {
+		f.Fatal(err)
+	}
+	wideEngine.finish()
+	f.Add(EncodeLog(wide).Data, wideEngine.encodeUser(nil, wideEngine.users["u"]))
 	// A state with dimension values (the engine with testDims reads it).
 	dimEngine := newEngine(metrics, testDims...)
 	dimEngine.persistent = true
