@@ -346,7 +346,9 @@ func (e *engine) unitCells(vc *variantCells, dv dimVals, buf *[1 + metric.MaxDim
 
 // engineVersion changes whenever the meaning or layout of the per-user state
 // changes, so that state stored by an older engine is rebuilt.
-const engineVersion = "engine-3"
+// engine-4: sums of a user's values in 128 bits (state format 3); a
+// state of engine-3 may hold a sum that wrapped round.
+const engineVersion = "engine-4"
 
 // newEngine compiles metrics, and the dimensions (validated) by which each
 // cell is kept once more per value.

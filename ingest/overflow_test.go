@@ -1,12 +1,8 @@
 package ingest
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"encoding/binary"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -91,82 +87,6 @@ func TestLargeSumsDoNotWrap(t *testing.T) {
 	if d := diffAggregates(got, all); d != "" {
 		t.Errorf("incremental differs from the recomputation:\n%s", d)
 	}
-}
-
-// TestNarrowStatesRead: the states stored before sums took two words
-// (format 2, every sum one int64) load as they were, so a store written by
-// an older version needs no rebuild.
-func TestNarrowStatesRead(t *testing.T) {
-	metrics := testMetrics()
-	for _, dims := range [][]metric.Dimension{nil, testDims} {
-		r := rand.New(rand.NewPCG(3, uint64(len(dims))))
-		e := newEngine(metrics, dims...)
-		e.persistent = true
-		events := randomEvents(r, 2000)
-		if err := e.apply(events, func(int64, func([]byte) error) error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-		e.finish()
-		for key, u := range e.users {
-			want := e.encodeUser(nil, u)
-			f := newEngine(metrics, dims...)
-			if err := f.load(key, narrowState(e, u)); err != nil {
-				t.Fatalf("%d dimensions: format 2 state of %q: %v", len(dims), key, err)
-			}
-			if got := f.encodeUser(nil, f.users[key]); !bytes.Equal(got, want) {
-				t.Fatalf("%d dimensions: user %q read from format 2 is\n%x\nwant\n%x", len(dims), key, got, want)
-			}
-		}
-	}
-}
-
-// narrowState is encodeUser as it was in format 2, for users whose sums fit
-// an int64.
-func narrowState(e *engine, u *user) []byte {
-	buf := []byte{stateFormatNarrow}
-	buf = binary.AppendUvarint(buf, uint64(len(e.base)))
-	buf = binary.AppendUvarint(buf, uint64(e.nAcc))
-	for _, t := range u.totals {
-		buf = binary.AppendUvarint(buf, uint64(t.cnt))
-		if t.cnt != 0 {
-			buf = binary.AppendVarint(buf, t.sum.clamp())
-			buf = binary.AppendVarint(buf, t.maxT)
-		}
-	}
-	buf = binary.AppendUvarint(buf, uint64(len(u.units)))
-	idx := make([]int, len(u.units))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(u.units[a].flag, u.units[b].flag) })
-	maskLen := (e.nAcc + 7) / 8
-	for _, i := range idx {
-		un := &u.units[i]
-		buf = appendStr(buf, un.flag)
-		buf = appendStr(buf, un.variant)
-		buf = binary.AppendVarint(buf, un.t0)
-		buf = binary.AppendVarint(buf, un.period)
-		buf = append(buf, un.dv[:len(e.dims)]...)
-		if un.excluded {
-			buf = append(buf, 1)
-			continue
-		}
-		buf = append(buf, 0)
-		at := len(buf)
-		buf = append(buf, make([]byte, maskLen)...)
-		for j, a := range un.post {
-			if a.cnt != 0 || !a.sum.isZero() {
-				buf[at+j/8] |= 1 << (j % 8)
-				buf = binary.AppendUvarint(buf, uint64(a.cnt))
-				buf = binary.AppendVarint(buf, a.sum.clamp())
-			}
-		}
-		for _, h := range un.hist {
-			enc := h.Encode(nil)
-			buf = append(binary.AppendUvarint(buf, uint64(len(enc))), enc...)
-		}
-	}
-	return buf
 }
 
 func TestSum128(t *testing.T) {

@@ -85,12 +85,10 @@ func (e *errStale) Error() string {
 
 // stateFormat is the first byte of an encoded user state. Format 3 keeps
 // sums past an int64 (sum128): each count is written doubled, plus one when
-// the sum after it needs a second word. States of format 2 (counts as they
-// are, every sum an int64) are read as well.
-const (
-	stateFormat       = 3
-	stateFormatNarrow = 2
-)
+// the sum after it needs a second word. States of format 2 (every sum an
+// int64) are not read: they were written by engine-3, whose stored state a
+// pipeline rebuilds (engineVersion).
+const stateFormat = 3
 
 // appendCount appends a count and the sum it goes with (format 3).
 func appendCount(buf []byte, cnt int64, sum sum128) []byte {
@@ -194,10 +192,10 @@ func (e *engine) load(key string, state []byte) error {
 }
 
 func (e *engine) decodeUser(u *user, d []byte) error {
-	if len(d) == 0 || (d[0] != stateFormat && d[0] != stateFormatNarrow) {
+	if len(d) == 0 || d[0] != stateFormat {
 		return errBadState
 	}
-	r := stateReader{d: d[1:], narrow: d[0] == stateFormatNarrow}
+	r := stateReader{d: d[1:]}
 	if r.uvarint() != uint64(len(e.base)) || r.uvarint() != uint64(e.nAcc) || r.bad {
 		return errBadState
 	}
@@ -261,21 +259,13 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 }
 
 type stateReader struct {
-	d      []byte
-	bad    bool
-	narrow bool // format 2
+	d   []byte
+	bad bool
 }
 
-// count reads what appendCount wrote (in format 2: a count, then an int64
-// sum); a zero count of a total has no sum.
+// count reads what appendCount wrote; a zero count of a total has no sum.
 func (r *stateReader) count() (int64, sum128) {
 	c := r.uvarint()
-	if r.narrow {
-		if c == 0 {
-			return 0, sum128{}
-		}
-		return int64(c), sum128Of(r.varint())
-	}
 	if c == 0 {
 		return 0, sum128{}
 	}
