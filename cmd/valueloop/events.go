@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -99,9 +100,17 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 		if err != nil {
 			return usageErrorf("events send: --value must be a number, got %q", *value)
 		}
+		// ParseFloat reads NaN and Inf, which JSON cannot hold: the body
+		// would not marshal.
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return valueloop.FieldErrorf("--value", "must be a finite number, got %q", *value)
+		}
 		ev["value"] = v
 	}
-	body, _ := json.Marshal([]any{ev})
+	body, err := json.Marshal([]any{ev})
+	if err != nil {
+		return fmt.Errorf("events send: %w", err)
+	}
 	c, err := cf.client()
 	if err != nil {
 		return err
