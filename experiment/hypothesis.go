@@ -38,7 +38,9 @@ const (
 	// inflating the error rate. The default.
 	Sequential Inference = "sequential"
 	// Fixed uses the fixed-horizon intervals and p-values: valid only when
-	// the results are read once, at a sample size fixed in advance.
+	// the results are read once, at a sample size fixed in advance. The
+	// verdict therefore decides only once the planned sample is reached
+	// (a harmed guardrail excepted).
 	Fixed Inference = "fixed"
 )
 

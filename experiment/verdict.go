@@ -77,8 +77,9 @@ type VariantVerdict struct {
 }
 
 // Bounds is an estimate with the lower and upper bounds of its interval. A
-// one-sided interval is mirrored around the estimate: the open side gets the
-// one-sided bound at the same level.
+// one-sided interval is mirrored around the estimate (on the log scale for
+// a log-ratio effect): the open side gets the one-sided bound at the same
+// level.
 type Bounds struct {
 	Estimate float64 `json:"estimate"`
 	Lower    float64 `json:"lower"`
@@ -137,6 +138,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		return nil
 	}
 	primary := resultOf(h.PrimaryMetric)
+	ps := primaryPValues(primary, h, res.Settings)
 	v := &Verdict{}
 	for t := 1; t < len(res.Variants); t++ {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
@@ -148,20 +150,66 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided); ok {
+				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); ok {
 					c.RemainingUsers = &n
 				}
 			}
 			vv.Guardrails = append(vv.Guardrails, c)
 		}
-		judgeVariant(&vv, res, h, primary, t)
+		judgeVariant(&vv, res, h, primary, t, ps)
 		v.Variants = append(v.Variants, vv)
 	}
 	summarize(v)
 	return v
 }
 
-func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int) {
+// primaryTest is the p-value that decides for one treatment: of the primary
+// metric's test on the hypothesis' scale, corrected over the treatments.
+type primaryTest struct {
+	p      float64
+	family int // treatments with a test: the correction's m
+}
+
+// primaryPValues returns, per variant (control's unused), the p-value of the
+// primary metric's test on the scale and inference that decide, corrected
+// (Settings.Correction) over the treatments with a test and nothing else.
+// The adjusted p-values of the result are corrected across every metric
+// shown, a family that changes with ?metric= and with every metric the
+// environment defines; the hypothesis names its one primary metric in
+// advance, so its family is that metric's comparisons (guardrails are
+// decided by their intervals, the other metrics are exploratory).
+func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryTest {
+	out := make([]primaryTest, len(primary.Variants))
+	var raw []float64
+	var idx []int
+	for t := 1; t < len(primary.Variants); t++ {
+		l := primary.Variants[t].Lift
+		if l == nil {
+			continue
+		}
+		e := &l.Absolute
+		if !h.Absolute {
+			if e = l.Relative; e == nil {
+				continue
+			}
+		}
+		p := e.SequentialPValue
+		if s.Inference == Fixed {
+			p = e.PValue
+		}
+		raw, idx = append(raw, p), append(idx, t)
+	}
+	adj, err := stats.Adjust(raw, s.Correction)
+	if err != nil { // p-values out of [0, 1]: uncorrected, as Analyze made them
+		adj = raw
+	}
+	for i, t := range idx {
+		out[t] = primaryTest{p: adj[i], family: len(raw)}
+	}
+	return out
+}
+
+func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int, ps []primaryTest) {
 	s := res.Settings
 	set := func(d Decision, code, format string, args ...any) {
 		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
@@ -196,14 +244,22 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		hi = -b.Lower
 	}
 	// The p-value of the test on the scale judged, whose interval is b.
-	p := eff.AdjustedSequentialPValue
-	if s.Inference == Fixed {
-		p = eff.AdjustedPValue
+	p := ps[t].p
+	sig := fmt.Sprintf("p = %.2g < %g", p, s.Alpha)
+	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+		sig = fmt.Sprintf("p = %.2g adjusted (%s) over the %d treatments < %g", p, s.Correction, ps[t].family, s.Alpha)
 	}
 	rel := !h.Absolute
 	m := h.MinimumEffect
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
-	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative)
+	// The test is corrected over the treatments: planned at α/k (the
+	// Bonferroni bound of Holm's and BH's first step), the sample gives
+	// the planned power after the correction.
+	share := 1.0
+	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+		share = 1 / float64(ps[t].family)
+	}
+	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)
 	if planned {
 		vv.RemainingUsers = &remaining
 	}
@@ -226,6 +282,14 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			set(Inconclusive, pick(code == CodeNeedMoreUsers, CodePlannedSampleReached, code), "%s after the planned sample (%.0f%% power for %s); %s", why, 100*h.Power, fmtEffect(d*m, rel), moved)
 		}
 	}
+	if s.Inference == Fixed && !(planned && remaining == 0) {
+		// A fixed-horizon test holds its α when read once, at the planned
+		// sample; every look reads the verdict (the recorder's, each
+		// minute), so deciding on the first crossing before then is
+		// peeking. A harmed guardrail (above) still stops at once.
+		undecided(CodeNeedMoreUsers, "not decided yet: fixed-horizon inference decides once, at the planned sample")
+		return
+	}
 	switch {
 	case p < s.Alpha && est > 0 && est >= m:
 		if g, ok := firstUnknown(vv.Guardrails); ok {
@@ -235,7 +299,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 			} else {
 				why += " (" + g.Reason + ")"
 			}
-			moved = fmt.Sprintf("%s (adjusted p = %.2g < %g)", moved, p, s.Alpha)
+			moved = fmt.Sprintf("%s (%s)", moved, sig)
 			// Users for the guardrails now, not for the primary metric.
 			remaining, planned = 0, false
 			for _, g := range vv.Guardrails {
@@ -259,7 +323,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		if len(vv.Guardrails) == 0 {
 			guards = "no guardrail is set"
 		}
-		set(Validated, CodeWorthShipping, "%s (adjusted p = %.2g < %g), at least the %s worth shipping, and %s", moved, p, s.Alpha, fmtEffect(d*m, rel), guards)
+		set(Validated, CodeWorthShipping, "%s (%s), at least the %s worth shipping, and %s", moved, sig, fmtEffect(d*m, rel), guards)
 		vv.RemainingUsers = nil
 	case hi < 0:
 		set(Invalidated, CodeWrongDirection, "%s: the wrong way, the %s was expected", moved, h.Direction)
@@ -378,18 +442,30 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 }
 
 // bounds returns the estimate of e with the bounds of its deciding interval,
-// mirroring a one-sided interval around the estimate.
+// mirroring a one-sided interval around the estimate on the scale of its
+// test: for a log-ratio relative effect, around ln(t/c), since that test's
+// interval is symmetric there and not on t/c − 1 (mirrored on t/c − 1 its
+// upper bound fell far short of the test's own).
 func bounds(e stats.Effect, inf Inference) Bounds {
 	iv := e.Sequential
 	if inf == Fixed {
 		iv = e.Interval
 	}
 	b := Bounds{Estimate: e.Estimate, Lower: iv.Lower, Upper: iv.Upper}
+	mirror := func(x float64) float64 { return 2*e.Estimate - x }
+	if e.Method == "log-ratio" {
+		l := e.Statistic * e.SE // ln(t/c)
+		mirror = func(x float64) float64 {
+			// A bound at −100% (ln = −∞) mirrors to no bound at all:
+			// the largest number, so that JSON stays finite.
+			return min(math.Expm1(2*l-math.Log1p(x)), math.MaxFloat64)
+		}
+	}
 	switch {
 	case iv.UpperUnbounded:
-		b.Upper = 2*e.Estimate - iv.Lower
+		b.Upper = mirror(iv.Lower)
 	case iv.LowerUnbounded:
-		b.Lower = 2*e.Estimate - iv.Upper
+		b.Lower = mirror(iv.Upper)
 	}
 	return b
 }
@@ -401,12 +477,13 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // and treatment t. The per-unit standard deviations come from each arm's
 // standard error (so they include CUPED's reduction and a ratio's delta
 // method), one per arm; the critical value is that
-// of the deciding interval — for sequential inference the confidence
+// of the deciding interval at share·α (share < 1 for a test corrected over
+// several treatments) — for sequential inference the confidence
 // sequence's at the current sample, which grows slowly with n, so the
 // estimate is then a little optimistic. Users without a value of a mean
 // metric are accounted for by the share of users that have one. It reports
 // false when there is not enough data to estimate.
-func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative) (int64, bool) {
+func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, bool) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
@@ -417,15 +494,15 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
 		return 0, false
 	}
-	alpha := s.Alpha
+	alpha := s.Alpha * share
 	if s.Inference == Sequential {
 		b := bounds(trt.Lift.Absolute, Sequential)
 		crit := (b.Upper - b.Lower) / 2 / se
-		alpha = math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
+		a := math.Erfc(crit / math.Sqrt2) // two-sided tail beyond crit
 		if alt != stats.TwoSided {
-			alpha /= 2
+			a /= 2
 		}
-		alpha = min(alpha, s.Alpha)
+		alpha = min(a*share, alpha)
 	}
 	cv, tv := res.Variants[0], res.Variants[t]
 	plan := stats.Plan{

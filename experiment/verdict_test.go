@@ -117,7 +117,7 @@ func TestVerdicts(t *testing.T) {
 		remaining string // "none", "positive" or "zero"
 	}{
 		{"worth shipping", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, nil,
-			Validated, CodeWorthShipping, []string{"signup moved +5.0% [+2.0%, +8.0%]", "adjusted p = 0.001 < 0.05", "+2.0% worth shipping"}, "treatment", "none"},
+			Validated, CodeWorthShipping, []string{"signup moved +5.0% [+2.0%, +8.0%]", "(p = 0.001 < 0.05)", "+2.0% worth shipping"}, "treatment", "none"},
 		{"SRM blocks even a winner", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 1e-6}, nil,
 			Blocked, CodeSRM, []string{"sample ratio mismatch", "p = 1e-06"}, "", "none"},
 		{"SRM p just above the threshold does not block", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}, srmP: 0.002}, nil,
@@ -153,7 +153,7 @@ func TestVerdicts(t *testing.T) {
 		{"expected decrease, went up", scenario{users: fewUsers, primary: []*Lift{lift(win)}, guardrail: []*Lift{lift(harmless)}}, decrease,
 			Invalidated, CodeWrongDirection, []string{"the decrease was expected"}, "treatment", "none"},
 		{"best of two treatments", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(flat), lift(win)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
-			Validated, CodeWorthShipping, nil, "other", "none"},
+			Validated, CodeWorthShipping, []string{"p = 0.002 adjusted (holm) over the 2 treatments < 0.05"}, "other", "none"},
 		{"a treatment breaching a guardrail does not stop another", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(win), lift(win)}, guardrail: []*Lift{lift(breach), lift(harmless)}}, nil,
 			Validated, CodeWorthShipping, nil, "other", "none"},
 		{"every treatment invalidated", scenario{users: []int64{1000, 1000, 1000}, primary: []*Lift{lift(wrongWay), lift(tooSmall)}, guardrail: []*Lift{lift(harmless), lift(harmless)}}, nil,
@@ -221,15 +221,16 @@ func TestGuardrailChecks(t *testing.T) {
 func TestFixedInference(t *testing.T) {
 	s := DefaultSettings()
 	s.Inference = Fixed
-	// The sequential p (0.1) is not significant, the fixed one (0.01) is.
-	e := effect{0.05, 0.01, 0.09, 0.1}
+	// The sequential p (0.1) is not significant, the fixed one (0.01) is,
+	// and the planned sample is reached.
+	e := effect{0.025, 0.021, 0.029, 0.1}
 	v := judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result(), testHypothesis())
-	if v.Decision != Validated || !strings.Contains(v.Reason, "[+1.8%, +8.2%]") {
+	if v.Decision != Validated || !strings.Contains(v.Reason, "[+2.2%, +2.8%]") {
 		t.Errorf("fixed inference: %s %q, want validated on the fixed interval", v.Decision, v.Reason)
 	}
 	v = judge(scenario{users: fewUsers, primary: []*Lift{lift(e)}, guardrail: []*Lift{lift(harmless)}}.result(), testHypothesis())
-	if v.Decision != KeepRunning {
-		t.Errorf("sequential inference: %s, want keep running", v.Decision)
+	if v.Decision != Inconclusive {
+		t.Errorf("sequential inference: %s, want inconclusive (not significant, planned sample reached)", v.Decision)
 	}
 }
 
@@ -241,6 +242,12 @@ func TestBoundsOfOneSidedIntervals(t *testing.T) {
 	e.Sequential = stats.Interval{Upper: 2.5, LowerUnbounded: true}
 	if b := bounds(e, Sequential); b != (Bounds{2, 1.5, 2.5}) {
 		t.Errorf("(-inf, 2.5] around 2 = %+v, want [1.5, 2.5]", b)
+	}
+	// A log-ratio bound at −100% has no mirror image: the largest number,
+	// not +Inf, which JSON cannot hold.
+	e = stats.Effect{Estimate: 0, Method: "log-ratio", SE: 1, Sequential: stats.Interval{Lower: -1, UpperUnbounded: true}}
+	if b := bounds(e, Sequential); b.Upper != math.MaxFloat64 {
+		t.Errorf("[-100%%, +inf) of a log-ratio = %+v, want the largest number above", b)
 	}
 }
 
@@ -362,5 +369,146 @@ func TestRemainingUsersCoverGuardrails(t *testing.T) {
 	if vv.Decision != KeepRunning || g.RemainingUsers == nil || vv.RemainingUsers == nil || *vv.RemainingUsers != *g.RemainingUsers ||
 		!strings.Contains(vv.Reason, "to show guardrail tickets non-inferior") {
 		t.Errorf("verdict %s %q, remaining %v, guardrail's %v", vv.Decision, vv.Reason, vv.RemainingUsers, g.RemainingUsers)
+	}
+}
+
+// TestVerdictIgnoresMetricsShown: the verdict's test is the primary
+// metric's, corrected over the treatments only. It once took the adjusted
+// p-value of the result's table, corrected across every metric shown, so
+// the same data was validated with ?metric=signup and kept running with
+// every metric of the environment (or once a metric was defined), and the
+// recorded verdict (every metric) disagreed with the one a filtered
+// results page showed.
+func TestVerdictIgnoresMetricsShown(t *testing.T) {
+	ms := testMetrics()
+	h := NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "signup", 0.05
+	s := DefaultSettings()
+	s.Inference = Fixed
+	for _, seed := range []uint64{11, 19} {
+		aggs := simulate(t, seed, "onboarding", ms, []arm{
+			{name: "control", users: 3000, signup: 0.20, spend: 5, tickets: 0.1},
+			{name: "treatment", users: 3000, signup: 0.235, spend: 5, tickets: 0.1},
+		})
+		var got []*Verdict
+		for _, only := range [][]string{{"signup"}, nil} {
+			res, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: s, Only: only})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, res.Verdict)
+		}
+		if got[0].Decision != got[1].Decision || got[0].Reason != got[1].Reason {
+			t.Errorf("seed %d: only the primary metric: %s %q\nevery metric: %s %q", seed, got[0].Decision, got[0].Reason, got[1].Decision, got[1].Reason)
+		}
+	}
+}
+
+// TestFixedInferenceDecidesAtThePlannedSample: a fixed-horizon test is
+// valid when read once, at the planned sample. The verdict is read at every
+// look (the results route, the recorder every minute), so a fixed p-value
+// below α before the planned sample must not validate or invalidate: taking
+// the first crossing is the peeking a fixed design forbids (ten looks
+// at α = 0.05 reject a true null about 19% of the time, Armitage, McPherson
+// and Rowe 1969). A harmed guardrail still stops at once.
+func TestFixedInferenceDecidesAtThePlannedSample(t *testing.T) {
+	s := DefaultSettings()
+	s.Inference = Fixed
+	early := effect{0.05, 0.01, 0.09, 0.1}      // fixed p 0.01, far from the planned sample
+	planned := effect{0.025, 0.021, 0.029, 0.1} // fixed p 0.01, past it
+	for _, tc := range []struct {
+		name      string
+		primary   effect
+		guardrail effect
+		decision  Decision
+		code      string
+	}{
+		{"significant before the planned sample", early, harmless, KeepRunning, CodeNeedMoreUsers},
+		{"wrong way before the planned sample", effect{-0.05, -0.09, -0.01, 0.1}, harmless, KeepRunning, CodeNeedMoreUsers},
+		{"significant at the planned sample", planned, harmless, Validated, CodeWorthShipping},
+		{"guardrail breached before the planned sample", early, breach, Invalidated, CodeGuardrailBreached},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := scenario{users: fewUsers, primary: []*Lift{lift(tc.primary)}, guardrail: []*Lift{lift(tc.guardrail)}, settings: &s}
+			v := judge(sc.result(), testHypothesis())
+			if v.Decision != tc.decision || v.Code != tc.code {
+				t.Errorf("verdict %s/%s, want %s/%s: %s", v.Decision, v.Code, tc.decision, tc.code, v.Reason)
+			}
+			if tc.decision == KeepRunning && (v.RemainingUsers == nil || *v.RemainingUsers <= 0 || !strings.Contains(v.Reason, "fixed-horizon")) {
+				t.Errorf("remaining %v, reason %q: want the users to the planned sample and why", v.RemainingUsers, v.Reason)
+			}
+		})
+	}
+}
+
+// TestRemainingUsersPlanForTheCorrection: with two treatments the primary
+// metric's p-value is corrected over both (Holm), so the sample that gives
+// the planned power is the one at α/2 (Bonferroni's bound of Holm's first
+// step). Planned at α, the experiment was called inconclusive at a sample
+// whose power fell short of the plan (about 71% for a planned 80%).
+func TestRemainingUsersPlanForTheCorrection(t *testing.T) {
+	const sd, n = 0.4, 2000
+	se := sd * math.Sqrt(2.0/n)
+	s := DefaultSettings()
+	s.Inference = Fixed
+	mk := func() *Lift {
+		return &Lift{
+			Absolute: stats.Effect{Estimate: 0.002, SE: se, PValue: 0.5,
+				Interval: stats.Interval{Lower: 0.002 - 1.96*se, Upper: 0.002 + 1.96*se}},
+			Relative: &stats.Effect{Estimate: 0.01, PValue: 0.5, Interval: stats.Interval{Lower: -0.1, Upper: 0.12}},
+		}
+	}
+	for _, tc := range []struct {
+		correction stats.Correction
+		alpha      float64
+	}{{stats.Holm, 0.025}, {stats.Bonferroni, 0.025}, {stats.NoCorrection, 0.05}} {
+		t.Run(string(tc.correction), func(t *testing.T) {
+			s.Correction = tc.correction
+			res := scenario{users: []int64{n, n, n}, primary: []*Lift{mk(), mk()}, guardrail: []*Lift{lift(harmless), lift(harmless)}, settings: &s}.result()
+			v := judge(res, testHypothesis())
+			plan := stats.Plan{Alpha: tc.alpha, Alternative: stats.TwoSided, Power: 0.8, SD: sd, Relative: true, Baseline: baseline, Ratio: 1}
+			c, _, err := plan.SampleSize(0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(math.Ceil(3*c)) - 3*n // three arms of equal share
+			if v.RemainingUsers == nil || *v.RemainingUsers != want {
+				t.Errorf("remaining = %v, want %d (planned at α = %g): %s", v.RemainingUsers, want, tc.alpha, v.Reason)
+			}
+		})
+	}
+}
+
+// TestOneSidedLogRatioBounds: a one-sided interval's open side is mirrored
+// around the estimate on the scale of its test. A relative effect tested
+// as ln(t/c) (Method "log-ratio") is symmetric on the log scale, not on
+// the relative one: mirrored there, the upper bound of a lower-is-better
+// guardrail's harm under alternative "greater" came out at −16% where the
+// test's own bound is +58%, and the guardrail was called ok (harm at most
+// its 30% tolerance) on a treatment that may raise errors by half.
+// Reference: z = scipy.stats.norm.ppf(0.95), ln(t/c) ± z·√(Var t/t² + Var c/c²).
+func TestOneSidedLogRatioBounds(t *testing.T) {
+	const z95 = 1.6448536269514722
+	s := stats.DefaultSettings()
+	s.Alternative, s.Correction = stats.Greater, stats.NoCorrection
+	res, err := stats.Analyze(s, stats.Input{
+		Variants: []stats.Variant{{Name: "control", Weight: 1, Units: 200}, {Name: "treatment", Weight: 1, Units: 200}},
+		Metrics: []stats.Metric{{Name: "errors", Kind: stats.Proportion, LowerIsBetter: true,
+			Summaries: []stats.Summary{stats.ProportionSummary(200, 6), stats.ProportionSummary(200, 3)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Metrics[0].Comparisons[0]
+	if c.Relative == nil || c.Relative.Method != "log-ratio" || !c.Relative.Interval.UpperUnbounded {
+		t.Fatalf("relative effect %+v: want a one-sided log-ratio test", c.Relative)
+	}
+	pc, pt := 6.0/200, 3.0/200
+	lse := math.Sqrt(pt*(1-pt)/200/(pt*pt) + pc*(1-pc)/200/(pc*pc))
+	wantUpper := math.Expm1(math.Log(pt/pc) + z95*lse)
+	m := &MetricResult{Metric: "errors", Direction: metric.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
+	g := checkGuardrail(m, Guardrail{Metric: "errors", Tolerance: 0.3}, 1, Fixed)
+	if g.Harm == nil || math.Abs(g.Harm.Upper-wantUpper) > 1e-9 || g.Status != GuardrailUnknown {
+		t.Errorf("harm %+v, status %s; want the upper bound %.6f (not yet known at a 30%% tolerance)", g.Harm, g.Status, wantUpper)
 	}
 }

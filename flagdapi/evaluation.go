@@ -204,8 +204,22 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 // v1 is flagd.evaluation.v1.Service.
 type v1 struct{ s *Server }
 
+// resolve is Server.resolve for v1, whose answers always carry a value: a
+// flag that defers to the caller's default (no defaultVariant, and no
+// variant from its rule) is FLAG_NOT_FOUND there, as flagd answers v1
+// calls, so that the provider serves the code default rather than the
+// type's zero value. (A disabled flag answers DISABLED with the zero value
+// on v1, as in flagd.)
+func (e v1) resolve(ctx context.Context, header http.Header, key string, in *structpb.Struct, want string) (evaluation.Result, error) {
+	res, err := e.s.resolve(ctx, header, key, in, want)
+	if err == nil && res.Value == nil && res.Reason == evaluation.ReasonDefault {
+		return res, connect.NewError(connect.CodeNotFound, fmt.Errorf("FLAG_NOT_FOUND: flag %q has no default variant, so the caller's default applies", key))
+	}
+	return res, err
+}
+
 func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.ResolveBooleanRequest]) (*connect.Response[evalv1.ResolveBooleanResponse], error) {
-	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
+	res, err := e.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "bool")
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +228,7 @@ func (e v1) ResolveBoolean(ctx context.Context, req *connect.Request[evalv1.Reso
 }
 
 func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.ResolveStringRequest]) (*connect.Response[evalv1.ResolveStringResponse], error) {
-	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
+	res, err := e.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "string")
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +237,7 @@ func (e v1) ResolveString(ctx context.Context, req *connect.Request[evalv1.Resol
 }
 
 func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.ResolveFloatRequest]) (*connect.Response[evalv1.ResolveFloatResponse], error) {
-	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
+	res, err := e.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "float")
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +246,7 @@ func (e v1) ResolveFloat(ctx context.Context, req *connect.Request[evalv1.Resolv
 }
 
 func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveIntRequest]) (*connect.Response[evalv1.ResolveIntResponse], error) {
-	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
+	res, err := e.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "int")
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +255,7 @@ func (e v1) ResolveInt(ctx context.Context, req *connect.Request[evalv1.ResolveI
 }
 
 func (e v1) ResolveObject(ctx context.Context, req *connect.Request[evalv1.ResolveObjectRequest]) (*connect.Response[evalv1.ResolveObjectResponse], error) {
-	res, err := e.s.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
+	res, err := e.resolve(ctx, req.Header(), req.Msg.GetFlagKey(), req.Msg.GetContext(), "object")
 	if err != nil {
 		return nil, err
 	}

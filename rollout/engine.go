@@ -266,6 +266,11 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err != nil {
 		return nil, err
 	}
+	if k == KindResume && r.State == Paused {
+		if err := e.checkEnabled(ctx, r); err != nil {
+			return nil, err
+		}
+	}
 	_, figures, users, err := e.observe(ctx, r)
 	if err != nil {
 		return nil, err
@@ -303,6 +308,9 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		return r, err
 	}
 	e.notify(next, ev)
+	if k == KindRollback && e.flag(&next) == nil {
+		return next, nil // no flag left to send back to the baseline
+	}
 	// Pausing holds the split and completing keeps it; the other
 	// transitions set it (a resume takes back a flag changed meanwhile).
 	if k == KindAdvance || k == KindResume || k == KindRollback {
@@ -316,7 +324,13 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 // applyFlag makes the flag's split match r.Percent. It writes only when the
 // split differs, against the version it read, and records the version.
 func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error {
-	f := e.flag(r)
+	// Made sure of: a manual action may run on a node whose live flags
+	// have not yet seen a peer's step, and writing over that stale flag
+	// would fail its version check and pause the rollout.
+	f, err := e.currentFlag(ctx, r)
+	if err != nil {
+		return err
+	}
 	if f == nil {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q no longer exists in %s", r.Plan.Flag, r.Environment)
 	}
@@ -397,7 +411,9 @@ func (e *Engine) currentFlag(ctx context.Context, r *Rollout) (*valueloop.Flag, 
 	if !ok {
 		return f, nil
 	}
-	if f != nil {
+	// A disabled flag is made sure of too: a peer may have enabled it, and
+	// this node would pause the rollout (tick) or refuse to resume it.
+	if f != nil && f.State == valueloop.StateEnabled {
 		if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
 			return f, nil
 		}
@@ -485,6 +501,16 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 		}
 		return nil
 	}
+	if f.State != valueloop.StateEnabled {
+		// Disabling is the kill switch: nobody is exposed, so nothing
+		// guards the steps, and advancing on time alone would hand whoever
+		// enables the flag again a share nobody watched.
+		if r.State == Running {
+			_, err := e.transition(ctx, r, KindPause, EngineActor, disabledReason(r), nil, nil)
+			return err
+		}
+		return nil
+	}
 	want := Weight(r.Percent)
 	got, splitErr := SplitOf(f, r.Plan.Variant, r.Plan.Baseline)
 	switch {
@@ -526,6 +552,21 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	}
 	_, err = e.transition(ctx, r, d.Kind, EngineActor, d.Reason, figures, users)
 	return err
+}
+
+// checkEnabled refuses to resume r while its flag is disabled: the next
+// tick would pause it again. A flag that looks disabled is made sure of
+// first (currentFlag), as a peer node may have enabled it a moment ago.
+func (e *Engine) checkEnabled(ctx context.Context, r *Rollout) error {
+	f, err := e.currentFlag(ctx, r)
+	if err != nil || f == nil || f.State == valueloop.StateEnabled {
+		return err
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+}
+
+func disabledReason(r Rollout) string {
+	return fmt.Sprintf("flag %q is disabled in %s: enable it and resume, or roll back", r.Plan.Flag, r.Environment)
 }
 
 // announceHold records and announces, once per step, that r's step is
@@ -597,7 +638,8 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 	if st.Guardrails == nil {
 		st.Guardrails = []GuardrailResult{}
 	}
-	if f := e.flag(r); f != nil {
+	f := e.flag(r)
+	if f != nil {
 		if w, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil {
 			p := Percent(w)
 			st.LivePercent = &p
@@ -609,6 +651,13 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		st.Waiting, st.Held = d.Waiting, d.Held
 		if d.Kind != "" {
 			st.Waiting = "next tick: " + string(d.Kind) + " (" + d.Reason + ")"
+		}
+		if f != nil && f.State != valueloop.StateEnabled {
+			// The tick pauses it and decides nothing else (tick).
+			st.Waiting, st.Held = disabledReason(*r), nil
+			if r.State == Running {
+				st.Waiting = "next tick: pause (" + st.Waiting + ")"
+			}
 		}
 	}
 	return st, nil

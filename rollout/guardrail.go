@@ -55,6 +55,16 @@ type GuardrailResult struct {
 	// that power when there is no harm); 0 when it cannot be computed (a
 	// tolerance of 0, a step at 100%, not enough data for the variance).
 	NeededUsers int64 `json:"neededUsers,omitempty"`
+	// FromZero marks a breach from a zero baseline, which has no relative
+	// change: it is judged on the absolute difference's always-valid
+	// interval (Reason states it), and Change and Interval are unset.
+	FromZero bool `json:"fromZero,omitempty"`
+}
+
+// HasRelative reports whether Change and Interval hold a relative change:
+// not without enough data, nor for a harm from a zero baseline (FromZero).
+func (g GuardrailResult) HasRelative() bool {
+	return g.Status != GuardrailNotEnoughData && !g.FromZero
 }
 
 // Breached reports whether the interval lies entirely beyond the tolerance
@@ -203,6 +213,13 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			continue
 		case c.Relative == nil:
 			r.Status, r.Reason = GuardrailNotEnoughData, "the baseline is 0, so there is no relative change yet"
+			if harmFromZero(g.Direction, c.Absolute.Sequential) {
+				// Any harm from 0 is an infinite relative change, beyond
+				// every tolerance: shown once the absolute difference's
+				// interval lies wholly on the harmful side of 0.
+				r.Status, r.FromZero = GuardrailBreached, true
+				r.Reason = zeroBreachReason(*r, p, c.Absolute)
+			}
 			continue
 		}
 		r.Change, r.Interval = c.Relative.Estimate, c.Relative.Sequential
@@ -331,6 +348,26 @@ func breachReason(r GuardrailResult, p *Plan) string {
 	return fmt.Sprintf("guardrail %s %s: %s is %s vs %s for %s (%s, %.4g%% interval %s), beyond the tolerated %s",
 		r.Metric, worse, p.Variant, num(r.Value), num(r.Baseline), p.Baseline,
 		signedPct(r.Change), r.Level*100, IntervalString(r.Interval), limit)
+}
+
+// harmFromZero reports whether an absolute difference's interval lies
+// wholly on the harmful side of 0.
+func harmFromZero(dir metric.Direction, iv stats.Interval) bool {
+	if dir == metric.HigherIsBetter {
+		return !iv.UpperUnbounded && iv.Upper < 0
+	}
+	return !iv.LowerUnbounded && iv.Lower > 0
+}
+
+// zeroBreachReason is breachReason for a zero baseline, in absolute terms:
+// there is no relative change to state.
+func zeroBreachReason(r GuardrailResult, p *Plan, abs stats.Effect) string {
+	worse := "rose"
+	if r.Direction == metric.HigherIsBetter {
+		worse = "fell"
+	}
+	return fmt.Sprintf("guardrail %s %s from 0: %s is %s vs 0 for %s (%+.4g, %.4g%% interval [%+.4g, %+.4g]), beyond any tolerance of a zero baseline",
+		r.Metric, worse, p.Variant, num(r.Value), p.Baseline, abs.Estimate, r.Level*100, abs.Sequential.Lower, abs.Sequential.Upper)
 }
 
 // IntervalString writes a relative interval as percentages.

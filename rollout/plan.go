@@ -164,6 +164,12 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 		if _, err := ApplySplit(flag, p.Variant, p.Baseline, 0); err != nil {
 			bad("/flag", "%s", valueloop.ErrorMessage(err))
 		}
+		// Without targeting everyone gets the default variant: the split
+		// of the first step would switch all but its share to the
+		// baseline at once unless the baseline is that variant.
+		if d := flag.DefaultVariant; isNull(flag.Targeting) && d != nil && *d != p.Baseline {
+			bad("/baseline", "flag %q serves %q to everyone (its defaultVariant, without targeting): the baseline must be the variant users get now, or the first step would switch the rest of them to %q at once", p.Flag, *d, p.Baseline)
+		}
 	}
 
 	switch n := len(p.Steps); {

@@ -58,6 +58,10 @@ func TestPlanCheckRejects(t *testing.T) {
 	disabled.State = valueloop.StateDisabled
 	twoSplits := checkoutFlag()
 	twoSplits.Targeting = json.RawMessage(`{"if":[{"var":"x"},{"fractional":[["classic",1],["one-page",1]]},{"fractional":[["classic",1],["one-page",1]]}]}`)
+	// Without targeting everyone gets the default variant: a rollout
+	// replacing another variant would switch the rest to it at once.
+	threeVariants := checkoutFlag()
+	threeVariants.Variants["legacy"] = "legacy"
 	cases := []struct {
 		name     string
 		edit     func(p *rollout.Plan)
@@ -84,6 +88,8 @@ func TestPlanCheckRejects(t *testing.T) {
 		{"unknown flag", func(p *rollout.Plan) {}, &valueloop.Flag{}, "/flag", `no flag "checkout"`},
 		{"disabled flag", func(p *rollout.Plan) {}, disabled, "/flag", "enable it"},
 		{"two splits", func(p *rollout.Plan) {}, twoSplits, "/flag", "2 `fractional` splits"},
+		{"baseline nobody gets", func(p *rollout.Plan) { p.Baseline = "legacy" }, threeVariants, "/baseline", `serves "classic" to everyone`},
+		{"releasing the default", func(p *rollout.Plan) { p.Variant, p.Baseline = "classic", "one-page" }, nil, "/baseline", `serves "classic" to everyone`},
 		{"bad onBreach", func(p *rollout.Plan) { p.OnBreach = "panic" }, nil, "/onBreach", `"rollback" or "pause"`},
 		{"bad alpha", func(p *rollout.Plan) { p.Alpha = 0.9 }, nil, "/alpha", "(0, 0.5]"},
 		{"tiny sample", func(p *rollout.Plan) { p.MinSample = 1 }, nil, "/minSample", "at least 2"},

@@ -482,9 +482,15 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 		// precision-weighted with the likelihood N(diff, se²).
 		m0, s0 := p.Mean*math.Abs(k.adjusted), p.SD*math.Abs(k.adjusted)
 		w0, w := 1/(s0*s0), 1/(se*se)
-		if finite(w0) && w0 > 0 {
-			postSE = math.Sqrt(1 / (w0 + w))
-			post = (w0*m0 + w*diff) / (w0 + w)
+		if finite(w0) && w0 > 0 && finite(m0) {
+			ps := math.Sqrt(1 / (w0 + w))
+			pm := (w0*m0 + w*diff) / (w0 + w)
+			// A prior beyond floating point on this scale (a huge mean
+			// times a huge control) says nothing usable: keep the flat
+			// prior rather than write Inf or NaN.
+			if finite(pm) && finite(ps) && ps > 0 && finite(pm/ps) {
+				post, postSE = pm, ps
+			}
 		}
 	}
 	b := bayes(post, postSE, lowerIsBetter)

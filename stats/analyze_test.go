@@ -370,3 +370,22 @@ func TestExtremeInputsStayFinite(t *testing.T) {
 		t.Errorf("only %d of 3000 inputs were answered (%d invalid): the test exercises too little", answered, invalid)
 	}
 }
+
+// TestPriorBeyondRangeStaysFinite: a prior is validated as finite, but on
+// the absolute scale it is scaled by the control mean, and a large mean
+// times a large control overflowed to +Inf: the posterior, the chance to
+// win, the losses and the credible interval became Inf and NaN, and the
+// result could not be written as JSON (every results request failed). Such
+// a prior says nothing the data can use; the flat prior is used instead.
+func TestPriorBeyondRangeStaysFinite(t *testing.T) {
+	for _, p := range []Prior{{Mean: 1e300, SD: 0.3}, {Mean: 0, SD: 1e300}, {Mean: 1e300, SD: 1e-300}} {
+		s := DefaultSettings()
+		s.Prior = &p
+		k := Summary{N: 1000, Mean: 1e10, M2: 1000 * 1e18}
+		tr := Summary{N: 1000, Mean: 1.1e10, M2: 1000 * 1e18}
+		res := mustAnalyze(t, s, twoArms(Mean, k, tr))
+		if _, err := json.Marshal(res); err != nil {
+			t.Errorf("prior %+v: %v (%+v)", p, err, res.Metrics[0].Comparisons[0])
+		}
+	}
+}

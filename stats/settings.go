@@ -112,7 +112,8 @@ type Settings struct {
 // 0.3 say "most changes move the metric by less than ±60%". It is applied
 // on the absolute scale as Normal(Mean·|c̄|, (SD·|c̄|)²), c̄ the control
 // estimate, and combined with the normal likelihood of the difference by
-// precision weighting.
+// precision weighting. A prior that overflows floating point on that scale
+// is ignored (the flat prior is used), so no Inf or NaN reaches a result.
 type Prior struct {
 	Mean float64 `json:"mean"`
 	SD   float64 `json:"sd"`

@@ -118,8 +118,15 @@ type metricView struct {
 }
 
 type experimentData struct {
-	Env, Flag    string
-	Result       *experiment.Result
+	Env, Flag string
+	Result    *experiment.Result
+	// Fixed says the fixed-horizon intervals decide (inference "fixed"),
+	// which the metrics' tables and forest plots then show; Level is their
+	// coverage ("95%") and Interval names them ("95% always-valid
+	// interval"), as the CLI's "LIFT (95% sequential)" does.
+	Fixed        bool
+	Level        string
+	Interval     string
 	Dimensions   []string   // the names the page links to
 	Split        *splitView // nil unless ?dimension=
 	Metrics      []metricView
@@ -135,6 +142,15 @@ type overTimeRow struct {
 	Est      float64
 	Interval stats.Interval
 	Relative bool // Est and Interval are a relative lift, else a difference
+}
+
+// deciding is the interval of e that decides: the fixed-horizon one with
+// fixed inference, else the always-valid one.
+func deciding(e stats.Effect, fixed bool) stats.Interval {
+	if fixed {
+		return e.Interval
+	}
+	return e.Sequential
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -163,7 +179,12 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.Dimension, in.DimensionAggregates = "", nil // the replay is of all users
-	d := experimentData{Env: env, Flag: key, Result: res, Split: splitOf(res)}
+	d := experimentData{Env: env, Flag: key, Result: res, Fixed: res.Settings.Inference == experiment.Fixed, Level: pct(1 - res.Settings.Alpha)}
+	d.Interval = d.Level + " always-valid interval"
+	if d.Fixed {
+		d.Interval = d.Level + " fixed-horizon interval"
+	}
+	d.Split = splitOf(res, d.Level)
 	for _, dim := range u.Dimensions {
 		d.Dimensions = append(d.Dimensions, dim.Name)
 	}
@@ -199,7 +220,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			mv.Relative = rel
-			row := forestRowOf(v.Variant+" vs control", e.Estimate, e.Sequential)
+			row := forestRowOf(v.Variant+" vs control", e.Estimate, deciding(e, d.Fixed))
 			row.Emphasis = v.Variant == verdictVariant
 			rows = append(rows, row)
 		}
@@ -223,7 +244,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 			what = "relative lift"
 		}
 		if len(rows) > 0 {
-			mv.Chart = forestPlot("Forest plot of "+m.Metric+": "+what+" of each variant against control, with its always-valid interval", rows, refs, f)
+			mv.Chart = forestPlot("Forest plot of "+m.Metric+": "+what+" of each variant against control, with its "+d.Interval, rows, refs, f)
 		}
 		d.Metrics = append(d.Metrics, mv)
 	}
@@ -243,7 +264,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	if !complete && u.Events != nil {
 		d.OverTimeNote = "The earlier days are being replayed from the event log; they show on the next refresh."
 	}
-	d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect)
+	d.OverTime, d.OverTimeRows = intervalOverTime(points, primary, minEffect, d.Level)
 	u.render(w, r, http.StatusOK, "experiment", page{Title: "Experiment · " + key, Nav: "experiments", Refresh: 60, Data: d})
 	return nil
 }
@@ -265,7 +286,7 @@ func (e effectRefs) of(relative bool) []refLine {
 // difference in the metric's units. A relative lift at some points and
 // none at others (a control mean of zero early on) are not drawn on one
 // axis: all are differences then.
-func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs) (template.HTML, []overTimeRow) {
+func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs, level string) (template.HTML, []overTimeRow) {
 	relative := true
 	each := func(fn func(p replayPoint, v experiment.VariantResult)) {
 		for _, p := range points {
@@ -317,7 +338,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 	if !relative {
 		what, yfmt = "Difference", num
 	}
-	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
+	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its " + level + " always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
 		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt}), rows
 }
 
@@ -350,7 +371,7 @@ type sliceChart struct {
 // interval would squeeze the others to dots: the axis reaches at most twice
 // the largest estimate (or the all-users interval), and wider intervals are
 // drawn to its edge (forestRow.Clip).
-func splitOf(res *experiment.Result) *splitView {
+func splitOf(res *experiment.Result, level string) *splitView {
 	d := res.Dimension
 	if d == nil {
 		return nil
@@ -389,7 +410,7 @@ func splitOf(res *experiment.Result) *splitView {
 			f = signedPct
 		}
 		v.Charts = append(v.Charts, sliceChart{Metric: m.Metric,
-			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its always-valid interval", rows, nil, f)})
+			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+level+" always-valid interval", rows, nil, f)})
 	}
 	return v
 }

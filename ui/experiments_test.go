@@ -77,8 +77,9 @@ func TestIntervalOverTimeAbsolute(t *testing.T) {
 				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Absolute: abs}}}}}}})
 	}
 	minEffect := effectRefs{Absolute: []refLine{{Y: 1, Label: "minimum effect"}}}
-	chart, rows := intervalOverTime(points, "revenue", minEffect)
-	if strings.Contains(string(chart), "%") || !strings.Contains(string(chart), "1.5") || !strings.Contains(string(chart), "minimum effect") {
+	chart, rows := intervalOverTime(points, "revenue", minEffect, "95%")
+	// The title says the interval's level (95%); no figure is a percentage.
+	if strings.Contains(strings.ReplaceAll(string(chart), "95% always-valid", ""), "%") || !strings.Contains(string(chart), "1.5") || !strings.Contains(string(chart), "minimum effect") {
 		t.Errorf("the chart of an absolute lift, want its units (1.5), no %%, and the minimum effect:\n%s", chart)
 	}
 	if !strings.Contains(string(chart), "Difference of revenue") {

@@ -125,7 +125,7 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 		gv := guardrailView{GuardrailResult: g}
 		s := series{Name: g.Metric + " change", HasBand: true}
 		add := func(at time.Time, x rollout.GuardrailResult) {
-			if x.Status == rollout.GuardrailNotEnoughData {
+			if !x.HasRelative() {
 				return
 			}
 			if !x.Interval.LowerUnbounded && !x.Interval.UpperUnbounded { // an unbounded side is held as 0

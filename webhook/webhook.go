@@ -43,6 +43,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -208,10 +209,11 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 	return errors.New("webhook: signature does not match")
 }
 
-// Sender delivers messages to every target in the background: each message
-// is posted to each target in turn, retried on network errors, 429 and 5xx
-// answers after the pause a Retry-After asks for, or else a jittered
-// exponential one. Construct with NewSender, set fields, Open;
+// Sender delivers messages to every target in the background. Each target
+// has its own queue, delivered in order, so that one that is down (and asks
+// for pauses) delays no other. A delivery is retried on network errors, 429
+// and 5xx answers after the pause a Retry-After asks for, or else a
+// jittered exponential one. Construct with NewSender, set fields, Open;
 // Close stops it (deliveries still queued are dropped and logged).
 type Sender struct {
 	Targets []Target
@@ -229,18 +231,20 @@ type Sender struct {
 	Jitter func(d time.Duration) time.Duration
 	// Wait pauses d or until ctx ends; nil: a timer. Tests record pauses.
 	Wait func(ctx context.Context, d time.Duration)
-	// Queue is the number of messages waiting at most; beyond, Send drops.
+	// Queue is the number of messages waiting at most per target; beyond,
+	// Send drops the message for that target.
 	Queue int
 	// Tracer, when set, traces each delivery (a span per message and
 	// target) and each attempt (a client span whose traceparent header
 	// the receiver gets). Set before Open.
 	Tracer *tracing.Tracer
 
-	queue  chan Message
+	queues []chan Message // one per target, so a target that is down holds up no other
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   sync.WaitGroup
 
-	// Delivered and Failed count deliveries (one per message and target).
+	// Delivered, Failed and Dropped count deliveries (one per message and
+	// target).
 	Delivered, Failed, Dropped atomic.Uint64
 }
 
@@ -265,10 +269,15 @@ func (s *Sender) Open() error {
 	if s.Attempts < 1 {
 		s.Attempts = 1
 	}
-	s.queue = make(chan Message, max(s.Queue, 1))
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.run(ctx)
+	s.cancel = cancel
+	s.queues = make([]chan Message, len(s.Targets))
+	for i, t := range s.Targets {
+		q := make(chan Message, max(s.Queue, 1))
+		s.queues[i] = q
+		s.done.Add(1)
+		go s.run(ctx, t, q)
+	}
 	return nil
 }
 
@@ -278,40 +287,43 @@ func (s *Sender) Close() error {
 		return nil
 	}
 	s.cancel()
-	<-s.done
+	s.done.Wait()
 	return nil
 }
 
 // Send queues m for every target without blocking; it reports false when
-// the queue is full or the sender is not open (m is dropped and counted).
+// a target's queue is full (m is dropped for that target and counted) or
+// the sender is not open.
 func (s *Sender) Send(m Message) bool {
-	if s.queue == nil || len(s.Targets) == 0 {
+	if len(s.queues) == 0 {
 		return false
 	}
-	select {
-	case s.queue <- m:
-		return true
-	default:
-		s.Dropped.Add(1)
-		s.Logger.Warn("webhook queue full; message dropped", "event", m.Event)
-		return false
+	ok := true
+	for i, q := range s.queues {
+		select {
+		case q <- m:
+		default:
+			ok = false
+			s.Dropped.Add(1)
+			s.Logger.Warn("webhook queue full; message dropped", "url", redact(s.Targets[i].URL), "event", m.Event)
+		}
 	}
+	return ok
 }
 
-func (s *Sender) run(ctx context.Context) {
-	defer close(s.done)
+// run delivers the messages of t's queue in order.
+func (s *Sender) run(ctx context.Context, t Target, q chan Message) {
+	defer s.done.Done()
 	for {
 		select {
 		case <-ctx.Done():
-			if n := len(s.queue); n > 0 {
+			if n := len(q); n > 0 {
 				s.Dropped.Add(uint64(n))
-				s.Logger.Warn("webhooks not delivered at shutdown", "messages", n)
+				s.Logger.Warn("webhooks not delivered at shutdown", "url", redact(t.URL), "messages", n)
 			}
 			return
-		case m := <-s.queue:
-			for _, t := range s.Targets {
-				s.deliver(ctx, t, m)
-			}
+		case m := <-q:
+			s.deliver(ctx, t, m)
 		}
 	}
 }

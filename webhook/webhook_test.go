@@ -403,3 +403,33 @@ func TestFailedDeliveryLogHidesTheURL(t *testing.T) {
 		t.Errorf("the log shows the URL's secret path:\n%s", logs.String())
 	}
 }
+
+// TestTargetsDoNotWaitForEachOther: a target that is down and asks for
+// pauses does not hold the others' deliveries: a rollback still reaches
+// the on-call hook while Slack answers 503s. (Targets were served in turn
+// by one goroutine, so one receiver's retries delayed every other by up to
+// Attempts × MaxRetryAfter per message.)
+func TestTargetsDoNotWaitForEachOther(t *testing.T) {
+	down, gotDown := scripted(t, answer{http.StatusServiceUnavailable, "60"}, answer{http.StatusServiceUnavailable, "60"})
+	up, gotUp := receiver(t)
+	s := webhook.NewSender([]webhook.Target{{URL: down.URL, Format: webhook.Slack}, {URL: up.URL, Format: webhook.Generic, Secret: secret}}, nil)
+	release := make(chan struct{})
+	s.Wait = func(ctx context.Context, d time.Duration) {
+		select { // the down target's pause lasts until the test is done
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer close(release)
+	if !s.Send(webhook.Message{Event: "rollout.rollback", Text: "Rollout 1 rolled back"}) {
+		t.Fatal("Send refused the message")
+	}
+	next(t, gotDown) // the first attempt failed, and its pause began
+	if d := next(t, gotUp); d.header.Get(webhook.HeaderEvent) != "rollout.rollback" {
+		t.Errorf("the working target got %q, want the rollback", d.header.Get(webhook.HeaderEvent))
+	}
+}

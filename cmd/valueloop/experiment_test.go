@@ -371,3 +371,24 @@ func TestVerdictDetailBeforeHistory(t *testing.T) {
 		t.Errorf("verdict, its guardrail, then the history; got:\n%s", b.String())
 	}
 }
+
+// TestResultsUsageNamesEveryChoice: the usage line of experiment results
+// lists every value its enumerated settings accept; it left out
+// bonferroni, the one correction with adjusted intervals.
+func TestResultsUsageNamesEveryChoice(t *testing.T) {
+	var args string
+	for _, c := range experimentCommand().subs {
+		if c.name == "results" {
+			args = c.args
+		}
+	}
+	for flag, values := range map[string][]string{
+		"correction":  {string(stats.NoCorrection), string(stats.Holm), string(stats.BenjaminiHochberg), string(stats.Bonferroni)},
+		"alternative": {string(stats.TwoSided), string(stats.Greater), string(stats.Less)},
+		"inference":   {string(experiment.Sequential), string(experiment.Fixed)},
+	} {
+		if want := "[--" + flag + " " + strings.Join(values, "|") + "]"; !strings.Contains(args, want) {
+			t.Errorf("usage %q lacks %s", args, want)
+		}
+	}
+}

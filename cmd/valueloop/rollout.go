@@ -399,11 +399,12 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 					limit = "-" + roPct(100*g.Tolerance) + "%"
 				}
 				change, iv, chart := "-", "-", strings.Repeat(" ", width)
-				if g.Status != rollout.GuardrailNotEnoughData {
+				relative := g.HasRelative()
+				if relative {
 					change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
 				}
 				status := strings.ReplaceAll(g.Status, "_", " ")
-				if g.Status == rollout.GuardrailNotEnoughData && g.Reason != "" {
+				if !relative && g.Reason != "" {
 					status += ": " + g.Reason
 				}
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chartCell(width, chart), status)
@@ -458,7 +459,7 @@ func stepLine(r rollout.Rollout) string {
 func guardrailAxis(gs []rollout.GuardrailResult) (lo, hi float64) {
 	for _, g := range gs {
 		lo, hi = math.Min(lo, -g.Tolerance), math.Max(hi, g.Tolerance)
-		if g.Status == rollout.GuardrailNotEnoughData {
+		if !g.HasRelative() {
 			continue
 		}
 		if !g.Interval.LowerUnbounded {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -25,23 +26,7 @@ var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
 // estimate on the chart.
 func TestDashboardOneSidedIntervals(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
-	resp, body := get(t, hypURL, srv.Admin)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
-	}
-	var h map[string]any
-	if err := json.Unmarshal([]byte(body), &h); err != nil {
-		t.Fatal(err)
-	}
-	h["settings"].(map[string]any)["alternative"] = "greater"
-	delete(h, "version")
-	delete(h, "updatedAt")
-	delete(h, "updatedBy")
-	b, _ := json.Marshal(h)
-	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("make the test one-sided: %d %s", resp.StatusCode, body)
-	}
+	setDemoSettings(t, srv, map[string]any{"alternative": "greater"})
 	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +61,31 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
 			t.Errorf("a forest plot draws its estimate at x=%s, off its 960 units", m[1])
 		}
+	}
+}
+
+// setDemoSettings sets settings of the demo experiment's hypothesis, the
+// rest of it as it is.
+func setDemoSettings(t *testing.T, srv *testServer, settings map[string]any) {
+	t.Helper()
+	hypURL := srv.URL + "/api/v1/environments/production/flags/" + demo.ExperimentFlag + "/hypothesis"
+	resp, body := get(t, hypURL, srv.Admin)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hypothesis: %d %s", resp.StatusCode, body)
+	}
+	var h map[string]any
+	if err := json.Unmarshal([]byte(body), &h); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range settings {
+		h["settings"].(map[string]any)[k] = v
+	}
+	delete(h, "version")
+	delete(h, "updatedAt")
+	delete(h, "updatedBy")
+	b, _ := json.Marshal(h)
+	if resp, body := put(t, hypURL, srv.Admin, string(b)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set %v: %d %s", settings, resp.StatusCode, body)
 	}
 }
 
@@ -362,4 +372,49 @@ func section(t *testing.T, page, from, to string) string {
 		return page[i : i+j]
 	}
 	return page[i:]
+}
+
+// TestDashboardIntervalSaysItsLevel: the experiment page shows the interval
+// that decides, and says which it is and at what level, as the CLI's
+// "LIFT (90% fixed)" does. It showed the always-valid interval under
+// "Always-valid interval" whatever the settings: at α = 0.1 a 90% interval
+// read as the usual 95%, and with fixed inference the table's interval was
+// not the one the verdict quoted.
+func TestDashboardIntervalSaysItsLevel(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	setDemoSettings(t, srv, map[string]any{"alpha": 0.1, "inference": "fixed"})
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	text := html.UnescapeString(page)
+	metrics := section(t, text, `<h2 id="me-h">`, "</section>")
+	if !strings.Contains(metrics, `<th scope="col">90% fixed-horizon interval</th>`) || strings.Contains(metrics, "Always-valid interval") {
+		t.Errorf("the metrics' tables do not head their interval '90%% fixed-horizon interval':\n%s", grepLines(metrics, "<th"))
+	}
+	if !strings.Contains(metrics, "with its 90% fixed-horizon interval") {
+		t.Errorf("the forest plots do not say their interval:\n%s", grepLines(metrics, "Forest plot"))
+	}
+	pc := func(x float64) string {
+		v := math.Round(x*1000) / 10
+		return map[bool]string{true: "+", false: ""}[v > 0] + strconv.FormatFloat(v+0, 'f', -1, 64) + "%"
+	}
+	shown := 0
+	for _, m := range res.Metrics {
+		for _, v := range m.Variants {
+			if v.Lift == nil || v.Lift.Relative == nil {
+				continue
+			}
+			iv := v.Lift.Relative.Interval
+			if want := "<td>" + pc(iv.Lower) + " to " + pc(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
+				t.Errorf("%s %s: the page lacks the fixed interval %s", m.Metric, v.Variant, want)
+			}
+			shown++
+		}
+	}
+	if shown == 0 {
+		t.Fatal("no relative lift in the demo's results: the test tests nothing")
+	}
 }

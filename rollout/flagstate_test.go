@@ -1,0 +1,73 @@
+package rollout_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// TestDisabledFlagPausesTheRollout: disabling a flag is the kill switch.
+// A rollout whose flag someone disables must not go on advancing it on
+// time alone (nobody is exposed, so nothing guards it) and hand whoever
+// enables it again a release at a share nobody watched: it pauses and says
+// why, and leaves the flag disabled.
+func TestDisabledFlagPausesTheRollout(t *testing.T) {
+	w := newWorld(t, 7)
+	ctx := context.Background()
+	plan := rollout.Plan{
+		Flag: "checkout", Variant: "one-page", Baseline: "classic",
+		Steps: []rollout.Step{{Percent: 10, MinDuration: hours(1)}, {Percent: 50, MinDuration: hours(1)}, {Percent: 100}},
+	}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.setState(w.flags, valueloop.StateDisabled)
+	w.clock.Add(2 * time.Hour)
+	if st := w.status(); !strings.Contains(st.Waiting, "next tick: pause") {
+		t.Errorf("status with the flag disabled says %q, want the pause the next tick makes", st.Waiting)
+	}
+	for range 3 {
+		w.clock.Add(2 * time.Hour)
+		w.tick()
+	}
+	st := w.status()
+	if st.State != rollout.Paused || st.Percent != 10 || !strings.Contains(st.Reason, "disabled") {
+		t.Errorf("after 6 hours with the flag disabled: %s at %v%%, reason %q; want paused at 10%% naming the disabled flag", st.State, st.Percent, st.Reason)
+	}
+	if got := w.flags.Live(env).Snapshot.Set().Flags["checkout"]; got.State != valueloop.StateDisabled {
+		t.Errorf("the flag is %s, want it left disabled", got.State)
+	}
+	// Resuming a rollout of a disabled flag is refused with the reason.
+	if _, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindResume, ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("resuming with the flag disabled: %v, want a conflict naming the disabled flag", err)
+	}
+}
+
+// TestRollbackOfDeletedFlag: a rollout whose flag was deleted pauses, and
+// rolling it back ends it without an error: there is no flag left to set to
+// the baseline, so nothing failed. (It answered 404 "flag no longer exists"
+// while the rollback was stored, and a retry was a conflict.)
+func TestRollbackOfDeletedFlag(t *testing.T) {
+	w := newWorld(t, 8)
+	ctx := context.Background()
+	w.start(checkoutPlan(10, 100))
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "no longer exists") {
+		t.Fatalf("after the flag was deleted: %s, %q; want paused", st.State, st.Reason)
+	}
+	st, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindRollback, "")
+	if err != nil {
+		t.Fatalf("rolling back a rollout of a deleted flag: %v", err)
+	}
+	if st.State != rollout.RolledBack {
+		t.Errorf("after the rollback: %s, want rolled back", st.State)
+	}
+}

@@ -1,0 +1,62 @@
+package rollout_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/storetest"
+)
+
+// TestGuardrailFromAZeroBaseline: a baseline of 0 has no relative change,
+// but a harm from 0 is beyond any tolerance. An error rate that rises from
+// none in 1,000 users of the baseline to 31 in 1,000 of the variant is
+// breached (it was "not enough data", so the rollout advanced on time
+// alone); a rise too small to tell from chance, no errors in either, or a
+// conversion rising from 0 (better) still have no figures to judge.
+func TestGuardrailFromAZeroBaseline(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		dir        string
+		variantHit int // users of the variant with the event, of 1000
+		want       string
+		reason     string
+	}{
+		{"errors rise from none", "lower", 31, rollout.GuardrailBreached, "rose from 0"},
+		{"one error is chance", "lower", 1, rollout.GuardrailNotEnoughData, "baseline is 0"},
+		{"no errors in either", "lower", 0, rollout.GuardrailNotEnoughData, ""},
+		{"conversions rise from none", "higher", 31, rollout.GuardrailNotEnoughData, "baseline is 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.Direction(c.dir)}
+			if err := m.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			p := goodPlan()
+			p.Guardrails = []rollout.Guardrail{{Metric: m.Key, Tolerance: 0.05}}
+			if err := p.Check(checkoutFlag(), []metric.Metric{m}); err != nil {
+				t.Fatal(err)
+			}
+			var events []ingest.Event
+			for i := range 1000 {
+				for _, v := range []string{"classic", "one-page"} {
+					key := v + strconv.Itoa(i)
+					events = append(events, ingest.Event{Type: ingest.Exposure, Flag: "checkout", Variant: v, TargetingKey: key, Time: 1_767_225_600_000, TimeSet: true})
+					if v == "one-page" && i < c.variantHit {
+						events = append(events, ingest.Event{Type: ingest.Tracking, Name: "error", TargetingKey: key, Time: 1_767_225_600_001, TimeSet: true})
+					}
+				}
+			}
+			g := rollout.Guardrails(&p, 50, []metric.Metric{m}, storetest.RecomputeEvents(t, []metric.Metric{m}, events))[0]
+			if g.Status != c.want || !strings.Contains(g.Reason, c.reason) {
+				t.Errorf("%s, %q; want %s naming %q", g.Status, g.Reason, c.want, c.reason)
+			}
+			if g.HasRelative() || g.FromZero != (c.want == rollout.GuardrailBreached) {
+				t.Errorf("HasRelative %v, FromZero %v: a zero baseline has no relative change", g.HasRelative(), g.FromZero)
+			}
+		})
+	}
+}
