@@ -93,21 +93,14 @@ func (db *DB) Open() error {
 	q.Add("_pragma", "journal_mode(WAL)")
 	// NORMAL in WAL mode loses nothing a process crash (kill -9) could take:
 	// a committed transaction is in the WAL file before COMMIT returns. Only a
-	// power loss or an OS crash could drop the last transactions: enough for
-	// the readers, which commit nothing of users'. The writer syncs at every
-	// commit (below).
-	dsn := "file:" + db.Path + "?" + q.Encode() + "&_pragma=synchronous(NORMAL)"
+	// power loss could drop the last transactions.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	dsn := "file:" + db.Path + "?" + q.Encode()
 	var err error
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
-	// What the writer commits is acknowledged as durable (events, flag
-	// changes): FULL syncs the log at each commit, so that a power loss
-	// cannot take what was acknowledged. The pipeline commits a group of
-	// requests at once, so the sync is paid per group, not per request; it
-	// costs the write path about a fifth (BenchmarkPipeline/state, paired
-	// at load average 15: 145k events/s with NORMAL, 117k with FULL).
-	wdsn := "file:" + db.Path + "?" + q.Encode() + "&_pragma=synchronous(FULL)&_txlock=immediate&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoints)) +
+	wdsn := dsn + "&_txlock=immediate&_pragma=" + url.QueryEscape(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpoints)) +
 		"&_pragma=" + url.QueryEscape(fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	if db.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
