@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 )
@@ -62,4 +63,36 @@ func IsTrustedProxy(ip netip.Addr, trusted []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// clientCtx carries a request's client: one allocation, as a context that
+// answers its own key and passes the others to its parent.
+type clientCtx struct {
+	context.Context
+	ip netip.Addr
+}
+
+type clientKey struct{}
+
+func (c *clientCtx) Value(key any) any {
+	if key == (clientKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// WithClient returns ctx carrying the client a request came from, found
+// once (ForwardedClient) by whatever reads the request first, for the
+// code further down that needs it again.
+func WithClient(ctx context.Context, ip netip.Addr) context.Context {
+	return &clientCtx{Context: ctx, ip: ip}
+}
+
+// ClientFrom returns the client WithClient put in ctx; false when none is.
+func ClientFrom(ctx context.Context) (netip.Addr, bool) {
+	c, ok := ctx.Value(clientKey{}).(*clientCtx)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return c.ip, true
 }

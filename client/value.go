@@ -112,6 +112,27 @@ func (c *Client) PutFeature(ctx context.Context, f *value.Feature) (*value.Featu
 	return doJSON[value.Feature](ctx, c, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f)
 }
 
+// PutFeatureIf replaces a feature only if it is still at version (the
+// Version of what Feature read): a conflict error, storing nothing, when
+// someone changed or deleted it since.
+func (c *Client) PutFeatureIf(ctx context.Context, f *value.Feature, version string) (*value.Feature, error) {
+	return putIf(ctx, c, "/api/v1/features/"+url.PathEscape(f.Key), f, version)
+}
+
+// PutObjectiveIf replaces an objective only if it is still at version (the
+// Version of what ShowObjective read), as PutFeatureIf a feature.
+func (c *Client) PutObjectiveIf(ctx context.Context, o *value.Objective, version string) (*value.Objective, error) {
+	return putIf(ctx, c, "/api/v1/objectives/"+url.PathEscape(o.Key), o, version)
+}
+
+func putIf[T any](ctx context.Context, c *Client, path string, in *T, version string) (*T, error) {
+	var out T
+	if err := c.do(ctx, http.MethodPut, path, in, &out, map[string]string{"If-Match": `"` + version + `"`}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // DeleteFeature deletes a feature.
 func (c *Client) DeleteFeature(ctx context.Context, key string) error {
 	return c.Do(ctx, http.MethodDelete, "/api/v1/features/"+url.PathEscape(key), nil, nil)

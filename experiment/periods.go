@@ -20,6 +20,11 @@ type SplitPeriod struct {
 	// Weights are the split's weights (any unit); a variant not served has
 	// none.
 	Weights map[string]float64 `json:"weights"`
+	// Ruled is true when a targeting rule assigned some users of the period
+	// by their attributes (a split under an "if", or no split): Weights
+	// are then not the users' expected shares and the period's
+	// sample-ratio check does not apply.
+	Ruled bool `json:"ruled,omitempty"`
 }
 
 // FlagVersion is a flag as it was defined from At on; Flag is nil once
@@ -59,17 +64,23 @@ func SplitOf(f *valueloop.Flag) map[string]float64 {
 func SplitHistory(versions []FlagVersion) []SplitPeriod {
 	var out []SplitPeriod
 	for _, v := range versions {
-		w := SplitOf(v.Flag)
-		if n := len(out); n > 0 && sameShares(out[n-1].Weights, w) {
+		w, ruled := SplitOf(v.Flag), ruledBy(v.Flag)
+		if n := len(out); n > 0 && sameShares(out[n-1].Weights, w) && out[n-1].Ruled == ruled {
 			continue
 		}
 		start := v.At.UnixMilli()
 		if len(out) == 0 {
 			start = 0
 		}
-		out = append(out, SplitPeriod{Start: start, Weights: w})
+		out = append(out, SplitPeriod{Start: start, Weights: w, Ruled: ruled})
 	}
 	return out
+}
+
+// ruledBy reports whether f, enabled, assigns some users by a targeting
+// rule rather than by its split alone (SplitPeriod.Ruled).
+func ruledBy(f *valueloop.Flag) bool {
+	return f != nil && f.State != valueloop.StateDisabled && len(f.Targeting) > 0 && !splitAlone(f)
 }
 
 // SplitChanges returns the starts of every period but the first: what
@@ -162,13 +173,17 @@ func stratified(in Input, flag string) bool {
 // splitAt returns the split in force from start: the period that starts
 // there, else the latest before it.
 func splitAt(splits []SplitPeriod, start int64) map[string]float64 {
-	var w map[string]float64
+	return periodAt(splits, start).Weights
+}
+
+func periodAt(splits []SplitPeriod, start int64) SplitPeriod {
+	var out SplitPeriod
 	for _, p := range splits {
 		if p.Start <= start {
-			w = p.Weights
+			out = p
 		}
 	}
-	return w
+	return out
 }
 
 // encodeWeights is for error messages.
@@ -217,9 +232,10 @@ func periodArms(def *valueloop.Flag, pc periodCells, splits []SplitPeriod, s Set
 func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metric.Metric) []stats.Stratum {
 	out := make([]stats.Stratum, len(pc.starts))
 	for p, start := range pc.starts {
-		c, split := pc.cells[p], splitAt(splits, start)
+		c, period := pc.cells[p], periodAt(splits, start)
+		split := period.Weights
 		st := stats.Stratum{Name: periodName(start), Weights: make([]float64, len(arms)), Units: make([]int64, len(arms)),
-			Summaries: make([][]stats.Summary, len(metrics))}
+			Summaries: make([][]stats.Summary, len(metrics)), SplitUnknown: period.Ruled}
 		for i, a := range arms {
 			st.Weights[i], st.Units[i] = split[a.Name], c.users[a.Name]
 		}

@@ -225,15 +225,17 @@ func Analyze(in Input) (*Result, error) {
 	cells := newCells(in.Flag, in.Aggregates)
 	var pcs periodCells
 	var arms []Variant
+	var unchecked string
 	if stratified(in, in.Flag) {
 		pcs = byPeriod(in.Flag, in.Aggregates)
 		arms, err = periodArms(in.Definition, pcs, in.Splits, s)
 	} else {
-		arms, err = resolveArms(in.Definition, cells, s)
+		arms, unchecked, err = resolveArms(in.Definition, cells, s)
 	}
 	if err != nil {
 		return nil, err
 	}
+	s.SplitUnknown = unchecked != ""
 	s.Control = arms[0].Name
 	s.Weights = make(map[string]float64, len(arms))
 
@@ -275,6 +277,9 @@ func Analyze(in Input) (*Result, error) {
 		return nil, err
 	}
 	res.SRM = sr.SRM
+	if unchecked != "" {
+		res.SRM.Reason = unchecked
+	}
 	if pcs.starts != nil {
 		res.Periods = periods(si.Strata, sr.Strata, pcs, arms)
 	}
@@ -378,8 +383,37 @@ func (c *cells) summary(variant string, m metric.Metric) stats.Summary {
 // resolveArms picks the variants that take part and their weights, control
 // first, the others by name: the weights of the settings, else the flag's
 // fractional split, else every variant with exposures (the flag's variants
-// when fewer than two have any) at equal weights.
-func resolveArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
+// when fewer than two have any) at equal weights. unchecked is why the
+// weights are not the users' expected shares ("" when they are): the
+// sample-ratio check then does not apply.
+func resolveArms(def *valueloop.Flag, c *cells, s Settings) (arms []Variant, unchecked string, err error) {
+	arms, err = pickArms(def, c, s)
+	return arms, uncheckedSplit(def, s), err
+}
+
+// uncheckedSplit is why the weights resolveArms picks do not say what
+// share of the users each variant should have, "" when they do: weights
+// set in the settings are taken as the caller's word, and a flag's split
+// is its users' chances only when it is enabled and the split is its whole
+// targeting.
+func uncheckedSplit(def *valueloop.Flag, s Settings) string {
+	switch {
+	case len(s.Weights) > 0:
+		return ""
+	case def == nil:
+		return "the flag is not defined in this environment, so its split is not known"
+	case def.State == valueloop.StateDisabled:
+		return "the flag is disabled (everyone gets its default variant), so no split assigned these users; set weights=… to test an earlier split"
+	case splitAlone(def):
+		return ""
+	}
+	if _, ok := FractionalSplit(def.Targeting); ok {
+		return "a targeting rule may give some users a variant of the flag's fractional split by their attributes, so the split's weights are not their expected shares"
+	}
+	return "the flag has no fractional split (a targeting rule or the default variant assigns its users), so there are no expected shares to test"
+}
+
+func pickArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 	weights := s.Weights
 	source := "settings.weights"
 	if len(weights) == 0 && def != nil {

@@ -2,7 +2,10 @@ package experiment
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
+
+	"github.com/valueloop/valueloop"
 )
 
 // FractionalSplit returns the variant weights of the first static
@@ -20,6 +23,59 @@ func FractionalSplit(targeting json.RawMessage) (map[string]float64, bool) {
 		return nil, false
 	}
 	return findSplit(rule)
+}
+
+// splitAlone reports whether every user the flag serves one of its
+// fractional split's variants got it from the split, so that the split's
+// weights are the expected shares of those users. Rules around the split are
+// fine as long as what they return otherwise is no variant of the split
+// ({"if": [staff, "staff", {"fractional": …}]}); a rule that may return one
+// ({"if": [staff, "one-page", {"fractional": [["classic", 95], ["one-page",
+// 5]]}]}), a computed result or a second split assigns some of those users by
+// their attributes, and a sample-ratio check against the split's weights
+// would raise false alarms. No split at all is false too.
+func splitAlone(f *valueloop.Flag) bool {
+	split, ok := FractionalSplit(f.Targeting)
+	if !ok {
+		return false
+	}
+	var rule any
+	if err := json.Unmarshal(f.Targeting, &rule); err != nil {
+		return false
+	}
+	served := func(v string) bool { return split[v] > 0 }
+	return outsideSplit(rule, split, served, f.DefaultVariant)
+}
+
+// outsideSplit reports whether the JsonLogic result node can only be the
+// split itself or variants it does not serve. Only "if" and the split are
+// followed; any other operator computes its result and is not trusted.
+func outsideSplit(node any, split map[string]float64, served func(string) bool, def *string) bool {
+	switch n := node.(type) {
+	case nil: // flagd: no result means the default variant
+		return def == nil || !served(*def)
+	case string:
+		return !served(n)
+	case map[string]any:
+		if len(n) != 1 {
+			return false
+		}
+		if args, ok := n["fractional"].([]any); ok {
+			w, ok := staticSplit(args)
+			return ok && maps.Equal(w, split)
+		}
+		args, ok := n["if"].([]any)
+		if !ok {
+			return false
+		}
+		for i, a := range args {
+			if (i%2 == 1 || i == len(args)-1) && !outsideSplit(a, split, served, def) {
+				return false
+			}
+		}
+		return len(args)%2 == 1 || outsideSplit(nil, split, served, def)
+	}
+	return false
 }
 
 func findSplit(node any) (map[string]float64, bool) {

@@ -195,13 +195,18 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 				events = append(events, value.RolloutEvents(r, h)...)
 			}
 		}
-		vs, err := s.Evidence.VerdictHistory(ctx, fl.Environment, fl.Flag)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if e, ok := value.VerdictEvent(v); ok {
-				events = append(events, e)
+		// Verdicts as rollouts: only production's decide. One reached on
+		// a development flag's test traffic would validate the feature and
+		// move every rank of its objective.
+		if production[fl.Environment] {
+			vs, err := s.Evidence.VerdictHistory(ctx, fl.Environment, fl.Flag)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range vs {
+				if e, ok := value.VerdictEvent(v); ok {
+					events = append(events, e)
+				}
 			}
 		}
 		audit, err := s.Evidence.Audit(ctx, valueloop.AuditFilter{Environment: fl.Environment, Target: fl.Flag, Limit: 1000})
@@ -245,6 +250,9 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 // Shown is a feature with its release record.
 type Shown struct {
 	Feature value.Feature `json:"feature"`
+	// Version is the feature's value.Feature.Version (also the ETag): a
+	// PUT with it as If-Match writes only over what was read.
+	Version string `json:"version"`
 	// FlagHypotheses are the experiment hypotheses stored on its flags,
 	// the per-flag form the feature's hypothesis is reached through.
 	FlagHypotheses []FlagHypothesis `json:"flagHypotheses,omitempty"`
@@ -274,7 +282,7 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Shown{Feature: *f}
+	out := &Shown{Feature: *f, Version: f.Version()}
 	for _, fl := range f.Links.Flags {
 		h, err := s.Evidence.Hypothesis(ctx, fl.Environment, fl.Flag)
 		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
@@ -303,6 +311,11 @@ func (s *Service) syncShown(ctx context.Context, key string) (*value.Feature, []
 		return nil, nil, err
 	}
 	defer unlock()
+	return s.syncShownLocked(ctx, key)
+}
+
+// syncShownLocked is syncShown with the sync lock held by the caller.
+func (s *Service) syncShownLocked(ctx context.Context, key string) (*value.Feature, []value.Event, error) {
 	f, err := s.Store.Feature(ctx, key)
 	if err != nil {
 		return nil, nil, err
@@ -330,7 +343,9 @@ func (s *Service) items(ctx context.Context, objective string) ([]value.Objectiv
 // items is Service.items of one snapshot.
 func (c *snapshot) items(objective string) ([]value.Objective, []value.Item, error) {
 	if objective != "" && !slices.ContainsFunc(c.objectives, func(o value.Objective) bool { return o.Key == objective }) {
-		return nil, nil, valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", objective)
+		// A filter's value, not a resource: refused naming the parameter,
+		// as next's Only does.
+		return nil, nil, valueloop.FieldErrorf("objective", "there is no objective %q", objective)
 	}
 	items := make([]value.Item, 0, len(c.features))
 	for i := range c.features {

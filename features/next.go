@@ -60,9 +60,11 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 		st := it.Lifecycle.Stage
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
-			if h := firstHypothesis(facts, it.Feature); h != nil {
+			if h := hopedHypothesis(facts, it.Feature, it.Lifecycle.Verdict); h != nil {
 				f := *it.Feature
-				f.Hypothesis.MinimumEffect, f.Hypothesis.Direction = h.MinimumEffect, h.Direction
+				// All four: the effect hoped for is only compared with a
+				// measured one of the same metric in the same units.
+				f.Hypothesis.Metric, f.Hypothesis.MinimumEffect, f.Hypothesis.Direction, f.Hypothesis.Absolute = h.PrimaryMetric, h.MinimumEffect, h.Direction, h.Absolute
 				it.Feature = &f
 			}
 		}
@@ -101,7 +103,13 @@ func needs(items []value.Item) map[flagKey]bool {
 	return out
 }
 
-func firstHypothesis(facts map[flagKey]*flagFacts, f *value.Feature) *experiment.Hypothesis {
+// hopedHypothesis is the experiment hypothesis the effect of verdict v
+// was hoped against: its own flag's when it has one (a verdict by hand
+// names none), else the first linked flag's that has one.
+func hopedHypothesis(facts map[flagKey]*flagFacts, f *value.Feature, v *value.Event) *experiment.Hypothesis {
+	if x := facts[flagKey{v.Environment, v.Flag}]; x != nil && x.hypothesis != nil {
+		return x.hypothesis
+	}
 	for _, fl := range f.Links.Flags {
 		if x := facts[flagKey{fl.Environment, fl.Flag}]; x != nil && x.hypothesis != nil {
 			return x.hypothesis
@@ -169,17 +177,19 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 }
 
 // experiment is the state of a linked flag's experiment for the stop list:
-// started when the feature began releasing or measuring (the flag's first
-// sighting when neither has a transition).
+// started when the flag was first seen exposing users, since its users
+// are what the pace counts; when it was never seen, when the feature began
+// releasing or measuring. Not the release first: a deployment that
+// shipped the code dark, behind the flag, weeks before its rollout would
+// spread the experiment's users over weeks it did not run.
 func (x *flagFacts) experiment(fl value.FlagLink, seen Sighting, l *value.Lifecycle) *value.ExperimentState {
 	if x == nil || x.remaining == nil {
 		return nil
 	}
 	started := seen.FirstSeen
 	for _, t := range l.Transitions {
-		if t.To == value.Releasing || t.To == value.Measuring {
+		if started.IsZero() && (t.To == value.Releasing || t.To == value.Measuring) {
 			started = t.At
-			break
 		}
 	}
 	if started.IsZero() {

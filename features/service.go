@@ -17,10 +17,12 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -53,9 +55,17 @@ type Store interface {
 	FeaturePage(ctx context.Context, q FeatureQuery) ([]ListedFeature, error)
 	// PutObjective creates or updates o (already validated).
 	PutObjective(ctx context.Context, o *value.Objective, actor string) error
+	// PutObjectiveIf writes o only over the stored objective at version
+	// (value.Objective.Version): ECONFLICT, storing nothing, when it
+	// changed since or is gone.
+	PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
 	DeleteObjective(ctx context.Context, key, actor string) error
 	PutFeature(ctx context.Context, f *value.Feature, actor string) error
+	// PutFeatureIf writes f only over the stored feature at version
+	// (value.Feature.Version): ECONFLICT, storing nothing, when it
+	// changed since or is gone.
+	PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error
 	DeleteFeature(ctx context.Context, key, actor string) error
 	// ApplyValue writes the objectives and features of ops from file in one
 	// transaction.
@@ -225,12 +235,20 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 	}
 	for _, o := range objs {
 		c.Objectives = append(c.Objectives, o.Key)
+		// A metric deleted while an objective measures it stays valid for
+		// it, as a deleted flag does for the features linking it (see
+		// keepNamed): the objective stays editable and its file applies.
+		env := cmp.Or(o.Environment, c.Production)
+		if ms, ok := c.Metrics[env]; ok && !slices.Contains(ms, o.Metric) {
+			c.Metrics[env] = append(ms, o.Metric)
+		}
 	}
 	return c, nil
 }
 
-// PutObjective validates and stores o.
-func (s *Service) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
+// PutObjective validates and stores o; with a version (value.Objective.
+// Version of what the writer read), only over the stored objective at it.
+func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -238,13 +256,17 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, actor st
 	if err := o.Validate(&c); err != nil {
 		return err
 	}
+	if version != "" {
+		return s.Store.PutObjectiveIf(ctx, o, version, actor)
+	}
 	return s.Store.PutObjective(ctx, o, actor)
 }
 
 // PutFeature validates f alone and with the stored features (a flag,
 // label or prefix claimed twice, a dependency cycle), stores it, and
-// derives its first lifecycle.
-func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+// derives its first lifecycle. With a version (value.Feature.Version of
+// what the writer read), only over the stored feature at that version.
+func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, actor string) error {
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -253,7 +275,7 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	if err != nil {
 		return err
 	}
-	keepLinks(&c, all)
+	keepNamed(&c, all)
 	if err := f.Validate(&c); err != nil {
 		return err
 	}
@@ -267,7 +289,12 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 		}
 		return unprefix(err, len(others))
 	}
-	if err := s.Store.PutFeature(ctx, f, actor); err != nil {
+	if version != "" {
+		err = s.Store.PutFeatureIf(ctx, f, version, actor)
+	} else {
+		err = s.Store.PutFeature(ctx, f, actor)
+	}
+	if err != nil {
 		return err
 	}
 	s.forgetRecognizer()
@@ -275,17 +302,43 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, actor string
 	return err
 }
 
-// keepLinks adds to c the flags the stored features link: a link stays
-// valid once its flag is deleted, since cleaning up the flag is how a
-// feature gets done; a new link still needs a flag that exists.
-func keepLinks(c *value.Context, stored []value.Feature) {
+// keepNamed adds to c the flags the stored features link and the metrics
+// their hypotheses name: a link stays valid once its flag is deleted, since
+// cleaning up the flag is how a feature gets done; a new link still needs a
+// flag that exists. A deleted metric stays valid for the same reason of
+// history: a write validates every stored feature with the one sent, so one
+// feature naming a deleted metric would refuse every write, and the
+// exported file would not apply back.
+func keepNamed(c *value.Context, stored []value.Feature) {
 	for _, f := range stored {
 		for _, l := range f.Links.Flags {
 			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
 				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
 			}
 		}
+		if m := f.Hypothesis.Metric; m != "" && !anyEnvironmentHas(c, m) {
+			// A hypothesis' metric is looked for in any environment: the
+			// production one, or the first when none is.
+			env := c.Production
+			if _, ok := c.Metrics[env]; !ok {
+				envs := slices.Sorted(maps.Keys(c.Metrics))
+				if len(envs) == 0 {
+					continue
+				}
+				env = envs[0]
+			}
+			c.Metrics[env] = append(c.Metrics[env], m)
+		}
 	}
+}
+
+func anyEnvironmentHas(c *value.Context, metric string) bool {
+	for _, ms := range c.Metrics {
+		if slices.Contains(ms, metric) {
+			return true
+		}
+	}
+	return false
 }
 
 // unprefix turns "features[N].x" back into "x" for the feature at N, the
@@ -305,8 +358,27 @@ func unprefix(err error, n int) error {
 	return &c
 }
 
-// DeleteFeature deletes a feature.
+// DeleteFeature deletes a feature no other depends on. A dependency on a
+// deleted feature would name nothing: next would have its feature wait for
+// it forever, and the exported file would no longer apply back.
 func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
+	all, err := s.Store.Features(ctx)
+	if err != nil {
+		return err
+	}
+	var dependants []string
+	for _, f := range all {
+		if slices.Contains(f.DependsOn, key) {
+			dependants = append(dependants, f.Key)
+		}
+	}
+	if len(dependants) > 0 {
+		who := "features " + strings.Join(dependants, ", ") + " depend"
+		if len(dependants) == 1 {
+			who = "feature " + dependants[0] + " depends"
+		}
+		return valueloop.Errorf(valueloop.ECONFLICT, "feature %q cannot be deleted: %s on it; remove it from their dependsOn first", key, who)
+	}
 	if err := s.Store.DeleteFeature(ctx, key, actor); err != nil {
 		return err
 	}
@@ -330,7 +402,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err != nil {
 		return nil, err
 	}
-	keepLinks(&c, cur.Features)
+	keepNamed(&c, cur.Features)
 	// One validation of the set that will be stored: with prune the file
 	// alone, which must define every objective its features name; without,
 	// the file's features first (so a field names the file's index) and the
@@ -383,28 +455,40 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	default:
 		return nil, valueloop.FieldErrorf("stage", "must be ready, measuring, validated, invalidated, done or abandoned (the other stages follow from evidence), got %q", stage)
 	}
-	if len(reason) > 1000 {
-		return nil, valueloop.FieldErrorf("reason", "must be at most 1000 bytes long")
-	}
-	// A move the lifecycle would not follow (back to an earlier stage, or
-	// on after the path ended) would be stored and change nothing: the
-	// command said the feature stayed where it was, and succeeded. The
-	// stage is the one a sync derives now (the stored one may lag the
-	// evidence); the record with its flags' hypotheses is built once, after
-	// the move.
-	_, events, err := s.syncShown(ctx, key)
-	if err != nil {
+	if err := value.CheckText("reason", reason, 1000); err != nil {
 		return nil, err
+	}
+	if err := s.move(ctx, key, stage, reason, actor); err != nil {
+		return nil, err
+	}
+	// The record with its flags' hypotheses is built once, after the move.
+	return s.Record(ctx, key)
+}
+
+// move stores a move the lifecycle follows. A move it would not follow
+// (back to an earlier stage, or on after the path ended) would be stored
+// and change nothing: the command said the feature stayed where it was,
+// and succeeded. The stage checked is the one a sync derives now (the
+// stored one may lag the evidence), and the check and the write are made
+// under the sync lock: a sync in between could move the feature on and
+// make the move one back.
+func (s *Service) move(ctx context.Context, key string, stage value.Stage, reason, actor string) error {
+	unlock, err := s.lockSync(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, events, err := s.syncShownLocked(ctx, key)
+	if err != nil {
+		return err
 	}
 	cur := value.Derive(events)
 	if !cur.Stage.Reachable(stage) {
-		return nil, valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
+		return valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
 			key, cur.Stage, cur.Since.UTC().Format("2006-01-02"), stage)
 	}
-	if _, err := s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{}); err != nil {
-		return nil, err
-	}
-	return s.Record(ctx, key)
+	_, err = s.Store.MoveFeature(ctx, key, stage, reason, actor, time.Time{})
+	return err
 }
 
 // Recognizer returns the recognizer of the stored features' changes,

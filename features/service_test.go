@@ -3,6 +3,7 @@ package features_test
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ func mustService(t *testing.T) (*features.Service, *sqlite.DB) {
 	svc.Flags = func(string) []string { return []string{"f1", "f2"} }
 	horizon, _ := value.ParseDate("2027-06-30")
 	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svc.PutObjective(ctx, &o, "t"); err != nil {
+	if err := svc.PutObjective(ctx, &o, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	return svc, db
@@ -59,7 +60,7 @@ func TestPutFeatureAgainstTheOthers(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2", "a")} {
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +72,7 @@ func TestPutFeatureAgainstTheOthers(t *testing.T) {
 		{feature("a", "f1", "b"), "dependsOn", "dependency cycle: a → b → a"},
 		{feature("d", "", "nobody"), "dependsOn[0]", `no feature "nobody"`},
 	} {
-		err := svc.PutFeature(ctx, tc.f, "t")
+		err := svc.PutFeature(ctx, tc.f, "", "t")
 		e, ok := err.(*valueloop.Error)
 		if !ok || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
 			t.Errorf("%s: got %v, want %s: …%s…", tc.f.Key, err, tc.field, tc.msg)
@@ -87,7 +88,7 @@ func TestApplyPrune(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, f := range []*value.Feature{feature("a", "f1"), feature("b", "f2")} {
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,7 +115,7 @@ func TestTouchAndLink(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	svc.Interval = time.Hour // only touches sync after the first run
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Open(); err != nil {
@@ -167,7 +168,7 @@ func TestSyncsDoNotUndoEachOther(t *testing.T) {
 	ctx := context.Background()
 	held := &heldSave{Store: svc.Store, entered: make(chan struct{})}
 	svc.Store = held
-	if err := svc.PutFeature(ctx, feature("a", ""), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", ""), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {
@@ -222,7 +223,7 @@ func (failingHypotheses) Hypothesis(context.Context, string, string) (*experimen
 func TestNextHypothesisError(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	x := 0.04
@@ -268,16 +269,16 @@ func TestNextFollowsWrites(t *testing.T) {
 		want string
 	}{
 		{"two features", func() error {
-			if err := svc.PutFeature(ctx, feature("b", ""), "t"); err != nil {
+			if err := svc.PutFeature(ctx, feature("b", ""), "", "t"); err != nil {
 				return err
 			}
-			return svc.PutFeature(ctx, feature("d", ""), "t")
+			return svc.PutFeature(ctx, feature("d", ""), "", "t")
 		}, "b d"},
-		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "t") }, "a b d"},
+		{"one added before them", func() error { return svc.PutFeature(ctx, feature("a", ""), "", "t") }, "a b d"},
 		{"one estimated", func() error {
 			f := feature("b", "")
 			f.Estimate = &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 1}
-			return svc.PutFeature(ctx, f, "t")
+			return svc.PutFeature(ctx, f, "", "t")
 		}, "a d b*"},
 		{"one building", func() error {
 			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
@@ -321,7 +322,7 @@ func TestServicesReleaseOnly(t *testing.T) {
 	}{{"any", nil, day(3)}, {"api-only", []string{"api"}, day(5)}} {
 		f := feature(tc.key, "")
 		f.Links.Services = tc.services
-		if err := svc.PutFeature(ctx, f, "t"); err != nil {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.LinkChanges(ctx, []features.ChangeLink{{Feature: tc.key, Change: c, By: "trailer"}}); err != nil {
@@ -347,7 +348,7 @@ func TestServicesReleaseOnly(t *testing.T) {
 func TestLinkToDeletedFlag(t *testing.T) {
 	svc, _ := mustService(t)
 	ctx := context.Background()
-	if err := svc.PutFeature(ctx, feature("a", "f1"), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	svc.Flags = func(string) []string { return []string{"f2"} } // f1 deleted
@@ -357,10 +358,10 @@ func TestLinkToDeletedFlag(t *testing.T) {
 	}
 	edited := feature("a", "f1")
 	edited.Title = "A, done"
-	if err := svc.PutFeature(ctx, edited, "t"); err != nil {
+	if err := svc.PutFeature(ctx, edited, "", "t"); err != nil {
 		t.Errorf("editing a done feature: %v", err)
 	}
-	err := svc.PutFeature(ctx, feature("b", "f3"), "t")
+	err := svc.PutFeature(ctx, feature("b", "f3"), "", "t")
 	if e, ok := err.(*valueloop.Error); !ok || e.Field != "links.flags[0].flag" {
 		t.Errorf("a new link to no flag: %v, want refused naming links.flags[0].flag", err)
 	}
@@ -374,7 +375,7 @@ func TestMoveThatCannotHappen(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
 	for _, k := range []string{"v", "x"} {
-		if err := svc.PutFeature(ctx, feature(k, ""), "t"); err != nil {
+		if err := svc.PutFeature(ctx, feature(k, ""), "", "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -411,4 +412,193 @@ func TestMoveThatCannotHappen(t *testing.T) {
 			t.Errorf("%s reachable from %s: %v, want %v", c.to, c.from, got, c.ok)
 		}
 	}
+}
+
+// TestDeleteFeatureOthersDependOn: a feature others depend on cannot be
+// deleted: their dependency would name nothing, so next would have them
+// wait forever for it, and the exported file would no longer apply back
+// ("no feature in the set"). The refusal names the dependants and deletes
+// nothing; once they no longer depend on it, it goes.
+func TestDeleteFeatureOthersDependOn(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	for _, f := range []*value.Feature{feature("a", ""), feature("b", "", "a"), feature("c", "", "a", "b")} {
+		if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := svc.DeleteFeature(ctx, "a", "t")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(valueloop.ErrorMessage(err), `features b, c depend on it`) {
+		t.Errorf("delete a: got %v, want a conflict naming b and c", err)
+	}
+	if _, err := db.Feature(ctx, "a"); err != nil {
+		t.Errorf("refused delete, then read: %v", err)
+	}
+	file, err := svc.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, file, false, true, "t"); err != nil {
+		t.Errorf("the export applies back: %v", err)
+	}
+	// c is deleted first (nothing depends on it), then b, then a.
+	for _, key := range []string{"c", "b", "a"} {
+		if err := svc.DeleteFeature(ctx, key, "t"); err != nil {
+			t.Errorf("delete %s: %v", key, err)
+		}
+	}
+}
+
+// TestDeletedMetricStaysNamed: a metric deleted while an objective measures
+// it and a hypothesis names it stays valid for them, as a deleted flag does
+// for the features that link it. Before, every feature's write validated
+// every stored feature, so one deleted metric refused any new feature,
+// whatever it named, and the exported file no longer applied back.
+func TestDeletedMetricStaysNamed(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m2", Kind: metric.Conversion, Event: "e2"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	horizon, _ := value.ParseDate("2027-06-30")
+	o2 := value.Objective{Key: "o2", Title: "O2", Metric: "m2", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svc.PutObjective(ctx, &o2, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	a := feature("a", "")
+	a.Hypothesis.Metric, a.Hypothesis.MinimumEffect = "m2", 0.05
+	if err := svc.PutFeature(ctx, a, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteMetric(ctx, "production", "m2", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutFeature(ctx, feature("b", ""), "", "t"); err != nil {
+		t.Errorf("a new feature naming no metric, after m2 was deleted: %v", err)
+	}
+	a.Title = "A, renamed"
+	if err := svc.PutFeature(ctx, a, "", "t"); err != nil {
+		t.Errorf("a feature naming the deleted metric, edited: %v", err)
+	}
+	o2.Title = "O2, renamed"
+	if err := svc.PutObjective(ctx, &o2, "", "t"); err != nil {
+		t.Errorf("the objective measuring the deleted metric, edited: %v", err)
+	}
+	file, err := svc.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, file, true, true, "t"); err != nil {
+		t.Errorf("the export applies back: %v", err)
+	}
+	// A metric nothing named before is still refused.
+	o3 := value.Objective{Key: "o3", Title: "O3", Metric: "m3", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svc.PutObjective(ctx, &o3, "", "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+		t.Errorf("an objective on a metric that never existed: got %v, want invalid", err)
+	}
+}
+
+// TestVerdictOutsideProduction: a feature's verdicts are those of its
+// flags in a production environment, as its rollouts, first exposures and
+// cleanup are. A verdict reached in development (a QA script's synthetic
+// users) validated the feature, counted in its objective's record of bets
+// and moved every other idea's rank.
+func TestVerdictOutsideProduction(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	withDevelopment(t, svc, db)
+	f := feature("a", "f1")
+	f.Links.Flags = append(f.Links.Flags, value.FlagLink{Environment: "development", Flag: "f1"})
+	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	verdict := func(env string) {
+		t.Helper()
+		if _, err := db.RecordVerdict(ctx, &experiment.VerdictRecord{Environment: env, Flag: "f1", Decision: experiment.Validated, Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Sync(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verdict("development")
+	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != value.Idea || ls["a"].Verdict != nil {
+		t.Errorf("after a verdict in development: %s, verdict %+v; want idea without one", ls["a"].Stage, ls["a"].Verdict)
+	}
+	verdict("production")
+	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != value.Validated {
+		t.Errorf("after a verdict in production: %s, want validated", ls["a"].Stage)
+	}
+}
+
+// TestNextHopedOnTheVerdictsFlag: a feature stating no minimum effect is
+// measured against the hypothesis of the flag whose verdict stands, not
+// of whichever linked flag is listed first: development's hypothesis (a
+// large effect, to see it move on test traffic) made production's +8 %
+// against its hoped +5 % look like a tenth of its hope.
+func TestNextHopedOnTheVerdictsFlag(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	withDevelopment(t, svc, db)
+	for env, hoped := range map[string]float64{"development": 0.5, "production": 0.05} {
+		h := experiment.NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "m", hoped
+		if err := db.PutHypothesis(ctx, env, "f1", h, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := feature("a", "")
+	f.Links.Flags = []value.FlagLink{{Environment: "development", Flag: "f1"}, {Environment: "production", Flag: "f1"}}
+	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &experiment.VerdictRecord{Environment: "production", Flag: "f1", Decision: experiment.Validated, Reason: "r",
+		Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+	if _, err := db.RecordVerdict(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Sync(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Next(ctx, features.NextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.08 / 0.05 = 1.6.
+	if b := n.Bets[0]; b.Measured != 1 || math.Abs(b.RatioSum-1.6) > 1e-9 {
+		t.Errorf("bets: %d measured, ratio sum %v; want 1 measured, 1.6", b.Measured, b.RatioSum)
+	}
+}
+
+// TestMoveReasonText: a move's reason is printed in the release record as
+// the title is: control characters (an escape sequence) are refused as
+// they are in titles, naming the field, and nothing is moved.
+func TestMoveReasonText(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	if err := svc.PutFeature(ctx, feature("a", ""), "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.Move(ctx, "a", value.Ready, "planned \x1b[2J", "t")
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "reason" || !strings.Contains(e.Message, "U+001B") {
+		t.Errorf("got %v, want a field error on reason naming U+001B", err)
+	}
+	if moves, _ := db.Moves(ctx, "a"); len(moves) != 0 {
+		t.Errorf("a refused move was stored: %+v", moves)
+	}
+	if _, err := svc.Move(ctx, "a", value.Ready, "planned\nin the sprint review", "t"); err != nil {
+		t.Errorf("a reason over two lines: %v", err)
+	}
+}
+
+// withDevelopment adds environment development, not production, beside
+// mustService's production.
+func withDevelopment(t *testing.T, svc *features.Service, db *sqlite.DB) {
+	t.Helper()
+	dev := valueloop.Environment{Key: "development", Name: "development"}
+	if err := db.CreateEnvironment(context.Background(), dev, "t"); err != nil {
+		t.Fatal(err)
+	}
+	prod := svc.Environments()[0]
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
 }

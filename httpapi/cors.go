@@ -10,15 +10,21 @@ import (
 )
 
 // browserRoutes are the routes a web page on another origin may call, with
-// the methods they take: evaluation and event ingestion. Every other route
-// (the admin API above all) sends no CORS headers, so browsers keep it
-// same-origin.
-var browserRoutes = map[string]string{
-	"/ofrep/v1/evaluate/flags/{key}": "POST",
-	"/ofrep/v1/evaluate/flags":       "POST",
-	"/ofrep/v1/configuration":        "GET",
-	"/api/v1/events":                 "POST",
+// the methods they take and the request headers their preflight allows:
+// evaluation and event ingestion. Every other route (the admin API above
+// all) sends no CORS headers, so browsers keep it same-origin.
+var browserRoutes = map[string]browserRoute{
+	"/ofrep/v1/evaluate/flags/{key}": {"POST", corsAllowHeaders},
+	"/ofrep/v1/evaluate/flags":       {"POST", corsAllowHeaders},
+	"/ofrep/v1/configuration":        {"GET", corsAllowHeaders},
+	// Event bodies may come gzipped (handleEvents): a page compressing its
+	// batch (CompressionStream) sends Content-Encoding, which is not a
+	// safelisted header. The other routes take no compressed body.
+	"/api/v1/events": {"POST", corsAllowHeaders + ", Content-Encoding"},
 }
+
+// browserRoute is what a browser route's preflight allows.
+type browserRoute struct{ methods, headers string }
 
 // CORS answers. Max-age is Chromium's ceiling (Firefox allows more): a
 // cached preflight costs no safety, since every request is checked against
@@ -71,7 +77,8 @@ func allowOrigin(w http.ResponseWriter, origin string) {
 // preflight answers the OPTIONS request browsers send before a
 // cross-origin call. It carries no token, so the origin is checked against
 // every live client token; the call that follows is checked against its own.
-func (s *Server) preflight(methods string) handlerFunc {
+func (s *Server) preflight(route browserRoute) handlerFunc {
+	methods := route.methods
 	allow := methods + ", OPTIONS"
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
@@ -89,7 +96,7 @@ func (s *Server) preflight(methods string) handlerFunc {
 		}
 		allowOrigin(w, origin)
 		w.Header().Set("Access-Control-Allow-Methods", allow)
-		w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		w.Header().Set("Access-Control-Allow-Headers", route.headers)
 		w.Header().Set("Access-Control-Max-Age", corsMaxAge)
 		w.WriteHeader(http.StatusNoContent)
 		return nil

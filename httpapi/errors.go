@@ -20,7 +20,7 @@ func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() && r.ProtoMajor < 2 {
-				closeUnread(w, &b.rc)
+				closeUnread(w, b.rc())
 			}
 			s.writeError(w, r, err)
 		}

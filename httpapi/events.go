@@ -220,7 +220,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}()
 		// What is held is the decompressed body: count it too.
 		if gb, ok := r.Body.(*guardedBody); ok {
-			body = &guardedBody{ReadCloser: io.NopCloser(zr), g: gb.g, rc: gb.rc}
+			body = &guardedBody{ReadCloser: io.NopCloser(zr), g: gb.g, w: gb.w}
 			defer func() { gb.g.buffered.Add(-body.(*guardedBody).held) }()
 		} else {
 			body = zr

@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+)
 
 // Routes returns "METHOD /pattern" for every route s serves (for tests).
 func Routes(s *Server) []string {
@@ -43,3 +47,15 @@ func HookBytes(s *Server) int64 { return s.guard.hookBytes.Load() }
 
 // StreamEncodes counts the flag set events encoded for streams.
 func StreamEncodes(s *Server) uint64 { return s.sse.Made() }
+
+// CountForwarded counts, from now on, the X-Forwarded-For headers s reads
+// to find a request's client. Call it before sending requests.
+func CountForwarded(s *Server) *atomic.Int64 {
+	n := new(atomic.Int64)
+	read := s.guard.forwarded
+	s.guard.forwarded = func(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+		n.Add(1)
+		return read(peer, xff, trusted)
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +18,15 @@ import (
 func TestFailureLimiterFull(t *testing.T) {
 	f := newFailureLimiter(20, time.Hour, false)
 	for i := range maxAddrs + 25 {
-		f.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+		failAddr(f, fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 	}
-	if f.blocked("203.0.113.7") {
+	if blockedAddr(f, "203.0.113.7") {
 		t.Error("an address that never failed is throttled once the table is full")
 	}
 	for range 20 {
-		f.fail("10.0.0.1")
+		failAddr(f, "10.0.0.1")
 	}
-	if !f.blocked("10.0.0.1") {
+	if !blockedAddr(f, "10.0.0.1") {
 		t.Error("an address tracked before the table filled, with 21 failures, is not throttled")
 	}
 }
@@ -37,26 +38,26 @@ func TestFailureLimiterFull(t *testing.T) {
 func TestFailureLimiterIPv6Prefix(t *testing.T) {
 	f := newFailureLimiter(20, time.Hour, false)
 	for i := range 20 {
-		f.fail(fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		failAddr(f, fmt.Sprintf("2001:db8:1:2::%x", i+1))
 	}
-	if !f.blocked("2001:db8:1:2:ffff::1") {
+	if !blockedAddr(f, "2001:db8:1:2:ffff::1") {
 		t.Error("another address of the /64 that failed 20 times is not throttled")
 	}
-	if f.blocked("2001:db8:1:3::1") {
+	if blockedAddr(f, "2001:db8:1:3::1") {
 		t.Error("an address of another /64 is throttled")
 	}
-	if f.blocked("192.0.2.1") {
+	if blockedAddr(f, "192.0.2.1") {
 		t.Error("an IPv4 address is throttled")
 	}
 	// IPv4 clients behind a translator (64:ff9b::/96) share one /64 but
 	// are counted one by one: one of them failing locks out only itself.
 	for range 20 {
-		f.fail("64:ff9b::198.51.100.1")
+		failAddr(f, "64:ff9b::198.51.100.1")
 	}
-	if !f.blocked("198.51.100.1") || !f.blocked("64:ff9b::c633:6401") {
+	if !blockedAddr(f, "198.51.100.1") || !blockedAddr(f, "64:ff9b::c633:6401") {
 		t.Error("a translated IPv4 client that failed 20 times is not throttled")
 	}
-	if f.blocked("64:ff9b::198.51.100.2") {
+	if blockedAddr(f, "64:ff9b::198.51.100.2") {
 		t.Error("another translated IPv4 client is throttled with the one that failed")
 	}
 }
@@ -88,12 +89,12 @@ func TestFailureLimiterWindow(t *testing.T) {
 	for i, s := range steps {
 		now = now.Add(s.advance)
 		if s.fail != "" {
-			f.fail(s.fail)
+			failAddr(f, s.fail)
 		}
-		if got := f.blocked(a); got != s.blockedA {
+		if got := blockedAddr(f, a); got != s.blockedA {
 			t.Errorf("step %d: blocked(a) = %v, want %v", i, got, s.blockedA)
 		}
-		if got := f.blocked(b); got != s.blockedB {
+		if got := blockedAddr(f, b); got != s.blockedB {
 			t.Errorf("step %d: blocked(b) = %v, want %v", i, got, s.blockedB)
 		}
 		if got := f.throttled.Load(); got != s.throttledN {
@@ -109,7 +110,7 @@ func TestFailureLimiterWindow(t *testing.T) {
 func TestFailureLimiterOverflow(t *testing.T) {
 	f := newFailureLimiter(10, time.Hour, false)
 	for i := range maxAddrs + 5000 {
-		f.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+		failAddr(f, fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 	}
 	// An address whose two cells no other failed in: with others in both,
 	// it would be throttled before its own 10th failure, as the sketch
@@ -117,27 +118,27 @@ func TestFailureLimiterOverflow(t *testing.T) {
 	addr := ""
 	for i := 0; addr == ""; i++ {
 		a := fmt.Sprintf("198.51.%d.%d", i>>8&255, i&255)
-		key, _ := f.key(a)
+		key, _ := f.key(netip.MustParseAddr(a), true)
 		if x, y := f.cells(key); f.overflow[0][x] == 0 && f.overflow[1][y] == 0 {
 			addr = a
 		}
 	}
 	for range 10 {
-		if f.blocked(addr) {
+		if blockedAddr(f, addr) {
 			t.Fatal("an untracked address is throttled before its 10th failure")
 		}
-		f.fail(addr)
+		failAddr(f, addr)
 	}
-	if !f.blocked(addr) {
+	if !blockedAddr(f, addr) {
 		t.Error("an address past the full table, with 10 failures, is not throttled")
 	}
-	if f.blocked("203.0.113.7") {
+	if blockedAddr(f, "203.0.113.7") {
 		t.Error("an address that never failed is throttled")
 	}
 	now := time.Now()
 	f.now = func() time.Time { return now.Add(2 * time.Hour) }
-	f.fail("10.0.0.1") // the next window: the counts start again
-	if f.blocked("198.51.100.9") {
+	failAddr(f, "10.0.0.1") // the next window: the counts start again
+	if blockedAddr(f, "198.51.100.9") {
 		t.Error("the untracked address is still throttled in the next window")
 	}
 }
@@ -178,4 +179,17 @@ func TestBodyDeadlineLateWatch(t *testing.T) {
 	if !ran {
 		t.Fatal("the handler did not run")
 	}
+}
+
+// failAddr counts a failure of the client addr, as the server does with
+// the address it found.
+func failAddr(f *failureLimiter, addr string) {
+	ip, err := netip.ParseAddr(addr)
+	f.fail(ip, err == nil)
+}
+
+// blockedAddr reports whether the client addr is throttled.
+func blockedAddr(f *failureLimiter, addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	return f.blocked(ip, err == nil)
 }

@@ -235,6 +235,9 @@ type guard struct {
 	// hookBytes: webhook body bytes read and not yet verified, now.
 	hookBytes atomic.Int64
 	failures  *failureLimiter
+	// forwarded reads a request's X-Forwarded-For (auth.ForwardedClient);
+	// tests count its calls.
+	forwarded func(peer netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr
 	// requests under way now (MaxRequests), and those refused.
 	requests        atomic.Int64
 	requestsRefused atomic.Uint64
@@ -278,6 +281,7 @@ func newGuard(lim Limits) *guard {
 		lim:          lim,
 		hookSlots:    make(chan struct{}, lim.MaxHookBodies),
 		failures:     newFailureLimiter(lim.AuthFailures, lim.AuthWindow, lim.ThrottleLoopback),
+		forwarded:    auth.ForwardedClient,
 		clients:      map[netip.Addr]*client{},
 		tick:         tick,
 		timeoutTicks: int64((lim.BodyTimeout + tick - 1) / tick),
@@ -435,6 +439,13 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 	g := s.guard
 	return func(w http.ResponseWriter, r *http.Request) {
 		st, _ := r.Context().Value(connKey{}).(*connState)
+		if st != nil && st.proxied {
+			// The handlers get a copy with the client in its context;
+			// tracing, outside, reads the mux's pattern on r.
+			outer := r
+			r = g.withClient(r)
+			defer func() { outer.Pattern = r.Pattern }()
+		}
 		noBody := r.Body == nil || r.Body == http.NoBody
 		stream := g.isStream(r)
 		if stream {
@@ -473,8 +484,10 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		// One allocation: the controller is a copy inside the body.
-		body := &guardedBody{ReadCloser: r.Body, g: g, rc: *http.NewResponseController(w), started: g.ticks.Load(), stream: stream}
+		// One allocation: the body keeps the writer, and makes a controller
+		// of it only when it sets a deadline (rarely: a copy of one made
+		// here was a second allocation per request).
+		body := &guardedBody{ReadCloser: r.Body, g: g, w: w, started: g.ticks.Load(), stream: stream}
 		if counted {
 			body.counted, body.client = true, cl
 		}
@@ -498,7 +511,7 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 				// which watch no longer keeps (rarely: handlers read
 				// their bodies, and refusals close the connection).
 				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
-				body.rc.SetReadDeadline(time.Now().Add(max(left, 0)))
+				body.rc().SetReadDeadline(time.Now().Add(max(left, 0)))
 			}
 		}()
 		h(w, r)
@@ -604,7 +617,7 @@ func (g *guard) streamSlot() (release func(), err error) {
 type guardedBody struct {
 	io.ReadCloser
 	g    *guard
-	rc   http.ResponseController
+	w    http.ResponseWriter // the request's, for its connection's deadlines (rc)
 	held int64
 	done atomic.Bool // the whole body was read
 	// started is the guard's tick when the body began, as the first scan
@@ -636,8 +649,11 @@ func (b *guardedBody) uncount() {
 // expire cuts the body's reads; the caller holds g.mu.
 func (b *guardedBody) expire() {
 	b.expired = true
-	b.rc.SetReadDeadline(time.Now())
+	b.rc().SetReadDeadline(time.Now())
 }
+
+// rc is the controller of the request's connection.
+func (b *guardedBody) rc() *http.ResponseController { return http.NewResponseController(b.w) }
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
@@ -653,7 +669,7 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 			// The deadline was for the body. Past it, net/http reads the
 			// connection to notice a client that leaves, and a deadline
 			// there would cancel a handler that merely takes long.
-			b.rc.SetReadDeadline(time.Time{})
+			b.rc().SetReadDeadline(time.Time{})
 		}
 	}
 	if n > 0 {
@@ -781,7 +797,7 @@ func (g *guard) dropLocked(c *client) {
 // (nil, with a release that does nothing, for a loopback client unless
 // LimitLoopback).
 func (g *guard) forwardedClient(r *http.Request) (c *client, release func()) {
-	ip, ok := g.clientIP(r)
+	ip, ok := g.client(r)
 	if !ok || (ip.IsLoopback() && !g.lim.LimitLoopback) {
 		return nil, func() {}
 	}
@@ -1023,13 +1039,13 @@ func (f *failureLimiter) count(key netip.Addr) int {
 	return int(min(f.overflow[0][i], f.overflow[1][j]))
 }
 
-// key is what the failures of addr are counted by (auth.ClientKey: an
-// IPv4 address, an IPv6 address's /64); exempt reports an address not
-// throttled. It allocates nothing: every authenticated request asks.
-func (f *failureLimiter) key(addr string) (key netip.Addr, exempt bool) {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return netip.Addr{}, false // not an IP (another kind of listener): one shared key
+// key is what the failures of the client ip are counted by
+// (auth.ClientKey: an IPv4 address, an IPv6 address's /64); exempt reports
+// an address not throttled. isIP is false for a client that has no IP
+// (another kind of listener): those share one key.
+func (f *failureLimiter) key(ip netip.Addr, isIP bool) (key netip.Addr, exempt bool) {
+	if !isIP {
+		return netip.Addr{}, false
 	}
 	return auth.ClientKey(ip), !f.loopback && ip.Unmap().IsLoopback()
 }
@@ -1041,12 +1057,13 @@ func (f *failureLimiter) roll() {
 	}
 }
 
-// blocked reports whether addr has used up its failures for the window.
-func (f *failureLimiter) blocked(addr string) bool {
+// blocked reports whether the client ip (guard.client) has used up its
+// failures for the window.
+func (f *failureLimiter) blocked(ip netip.Addr, isIP bool) bool {
 	if !f.full.Load() {
 		return false
 	}
-	key, exempt := f.key(addr)
+	key, exempt := f.key(ip, isIP)
 	if exempt {
 		return false
 	}
@@ -1060,10 +1077,10 @@ func (f *failureLimiter) blocked(addr string) bool {
 	return false
 }
 
-// fail counts a failed authentication from addr.
-func (f *failureLimiter) fail(addr string) {
+// fail counts a failed authentication from the client ip (guard.client).
+func (f *failureLimiter) fail(ip netip.Addr, isIP bool) {
 	f.failed.Add(1)
-	key, exempt := f.key(addr)
+	key, exempt := f.key(ip, isIP)
 	if exempt {
 		return
 	}
@@ -1089,32 +1106,38 @@ func (f *failureLimiter) fail(addr string) {
 	}
 }
 
-// clientAddr is the address of r's client, which failures are counted
-// by: the connection's IP, or from a trusted proxy what its
-// X-Forwarded-For says (auth.ForwardedClient; from anyone else the header
-// is the client's to forge).
-func (g *guard) clientAddr(r *http.Request) string {
-	if len(g.lim.TrustedProxies) == 0 {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			return r.RemoteAddr
-		}
-		return host
+// client is the address of r's client, which failures are counted by: the
+// one guarded found for a request through a trusted proxy, carried in its
+// context (so that its X-Forwarded-For is read once), else clientIP's. False
+// when the connection's address is not an IP (another kind of listener).
+func (g *guard) client(r *http.Request) (netip.Addr, bool) {
+	if ip, ok := auth.ClientFrom(r.Context()); ok {
+		return ip, true
 	}
-	if ip, ok := g.clientIP(r); ok {
-		return ip.String()
-	}
-	return r.RemoteAddr
+	return g.clientIP(r)
 }
 
-// clientIP is clientAddr parsed; false when the connection's address is
-// not an IP (another kind of listener).
+// withClient returns r with its client in its context (auth.WithClient),
+// for a request from a trusted proxy: the connection's IP is not the
+// client's, and its X-Forwarded-For is read here, once.
+func (g *guard) withClient(r *http.Request) *http.Request {
+	ip, ok := g.clientIP(r)
+	if !ok {
+		return r
+	}
+	return r.WithContext(auth.WithClient(r.Context(), ip))
+}
+
+// clientIP reads r's client: the connection's IP, or from a trusted proxy
+// what its X-Forwarded-For says (auth.ForwardedClient; from anyone else the
+// header is the client's to forge). False when the connection's address is
+// not an IP.
 func (g *guard) clientIP(r *http.Request) (netip.Addr, bool) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return auth.ForwardedClient(ap.Addr(), r.Header.Values("X-Forwarded-For"), g.lim.TrustedProxies), true
+	return g.forwarded(ap.Addr(), r.Header.Values("X-Forwarded-For"), g.lim.TrustedProxies), true
 }
 
 // throttled gives another protocol's handler (flagd's) the failed
@@ -1123,8 +1146,8 @@ func (g *guard) clientIP(r *http.Request) (netip.Addr, bool) {
 func (s *Server) throttled(h http.Handler) http.HandlerFunc {
 	f := s.guard.failures
 	return func(w http.ResponseWriter, r *http.Request) {
-		addr := s.guard.clientAddr(r)
-		t := auth.NewThrottle(func() bool { return f.blocked(addr) }, func() { f.fail(addr) })
+		ip, isIP := s.guard.client(r)
+		t := auth.NewThrottle(func() bool { return f.blocked(ip, isIP) }, func() { f.fail(ip, isIP) })
 		h.ServeHTTP(w, r.WithContext(auth.WithThrottle(r.Context(), t)))
 	}
 }

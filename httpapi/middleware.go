@@ -30,13 +30,13 @@ func tokenOf(r *http.Request) *valueloop.Token {
 // the window is answered 429 without its token being looked at, so that
 // guessing tokens is slow.
 func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
-	addr := s.guard.clientAddr(r)
-	if s.guard.failures.blocked(addr) {
+	ip, isIP := s.guard.client(r)
+	if s.guard.failures.blocked(ip, isIP) {
 		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
 	}
 	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
-		s.guard.failures.fail(addr)
+		s.guard.failures.fail(ip, isIP)
 	}
 	return t, err
 }

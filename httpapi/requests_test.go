@@ -451,3 +451,34 @@ func BenchmarkWaitingRequest(b *testing.B) {
 		waitRequests(b, srv, 0)
 	}
 }
+
+// TestTrustedProxyHeaderReadOnce: behind a trusted proxy, a request's
+// X-Forwarded-For is read once, where the guard counts the request against
+// its client, and the client found is carried in the request's context to
+// the authentication's failure throttle: it was read again there (and once
+// more by other protocols' throttle), for every request.
+func TestTrustedProxyHeaderReadOnce(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, LimitLoopback: true}, nil)
+	reads := httpapi.CountForwarded(srv)
+	xff := map[string]string{"X-Forwarded-For": "6.6.6.6, 203.0.113.5"}
+	for _, tc := range []struct {
+		name string
+		c    call
+		code int
+	}{
+		{"an evaluation (a body)", call{method: "POST", path: "/ofrep/v1/evaluate/flags/checkout", token: e.eval, body: `{"context":{"targetingKey":"u1"}}`, headers: xff}, http.StatusOK},
+		{"a read (no body)", call{method: "GET", path: "/api/v1/environments/production/flags", token: e.eval, headers: xff}, http.StatusForbidden},
+		{"a wrong token", call{method: "POST", path: "/ofrep/v1/evaluate/flags/checkout", token: "vl_wrong", body: `{"context":{"targetingKey":"u1"}}`, headers: xff}, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := reads.Load()
+			if resp, body := doCall(t, srv.URL(), tc.c); resp.StatusCode != tc.code {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, body, tc.code)
+			}
+			if n := reads.Load() - before; n != 1 {
+				t.Errorf("X-Forwarded-For read %d times for one request, want once", n)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -126,7 +127,8 @@ func (s *Server) handleGetObjective(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Progress: p})
+	w.Header().Set("ETag", `"`+o.Version()+`"`)
+	writeJSON(w, http.StatusOK, value.ShownObjective{Objective: *o, Version: o.Version(), Progress: p})
 	return nil
 }
 
@@ -138,6 +140,10 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
+		version, err := valueIfMatch(r, "objective")
+		if err != nil {
+			return err
+		}
 		var o value.Objective
 		if err := decodeJSON(r, &o); err != nil {
 			return err
@@ -146,9 +152,10 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := v.PutObjective(r.Context(), &o, tokenOf(r).Name); err != nil {
+		if err := v.PutObjective(r.Context(), &o, version, tokenOf(r).Name); err != nil {
 			return err
 		}
+		w.Header().Set("ETag", `"`+o.Version()+`"`)
 		writeJSON(w, status, o)
 		return nil
 	}
@@ -241,6 +248,7 @@ func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", `"`+sh.Version+`"`)
 	writeJSON(w, http.StatusOK, sh)
 	return nil
 }
@@ -248,6 +256,10 @@ func (s *Server) handleShowFeature(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handlePutFeature(create bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.valueWriter(r)
+		if err != nil {
+			return err
+		}
+		version, err := valueIfMatch(r, "feature")
 		if err != nil {
 			return err
 		}
@@ -260,12 +272,27 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 			return err
 		}
 		f.CreatedAt, f.UpdatedAt = time.Time{}, time.Time{}
-		if err := v.PutFeature(r.Context(), &f, tokenOf(r).Name); err != nil {
+		if err := v.PutFeature(r.Context(), &f, version, tokenOf(r).Name); err != nil {
 			return err
 		}
+		w.Header().Set("ETag", `"`+f.Version()+`"`)
 		writeJSON(w, status, f)
 		return nil
 	}
+}
+
+// valueIfMatch reads the version a feature's or objective's write expects
+// from If-Match ("" when absent: the write is unconditional).
+func valueIfMatch(r *http.Request, what string) (string, error) {
+	v := r.Header.Get("If-Match")
+	if v == "" {
+		return "", nil
+	}
+	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
+	if !value.ValidVersion(v) {
+		return "", valueloop.FieldErrorf("If-Match", "must be a version such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/%ss/{key}), got %q", what, valueloop.Clip(v))
+	}
+	return v, nil
 }
 
 func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) error {

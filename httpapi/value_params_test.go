@@ -243,3 +243,16 @@ func TestValuePutKey(t *testing.T) {
 		}
 	}
 }
+
+// TestValueUnknownObjective: an objective filter naming no objective is a
+// 400 naming the parameter on every route that takes one, as on next: flow
+// answered 404, as if the route did not exist.
+func TestValueUnknownObjective(t *testing.T) {
+	e := mustFullServer(t)
+	for _, path := range []string{"/api/v1/value/next?objective=nope", "/api/v1/value/flow?objective=nope"} {
+		status, body := send(t, e.srv.URL(), "GET", path, adminSecret, "")
+		if status != 400 || !strings.Contains(body, `"field": "objective"`) || !strings.Contains(body, `no objective \"nope\"`) {
+			t.Errorf("GET %s: got %d %.300s, want 400 naming the field objective", path, status, body)
+		}
+	}
+}

@@ -323,6 +323,12 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			case fType:
 				typ = b
 			case fID:
+				// "" is taken as no id, like null: many serializers
+				// write an unset string field as "" (Go without
+				// omitempty, Jackson and System.Text.Json defaults,
+				// proto3 JSON), and refusing it would reject every event
+				// of such a client, where accepting it costs only the
+				// deduplication its events never had (docs/events.md).
 				ev.ID = d.str(b)
 			case fFlag:
 				ev.Flag = d.intern(b)

@@ -62,6 +62,11 @@ type Handler struct {
 	// evaluation (tracing); it must not block or keep res. Nil costs
 	// nothing.
 	EvaluatedInBulk func(r *http.Request, c Caller, ctx map[string]any, res *evaluation.Result)
+	// Key, if set, returns the flag key of a single-flag evaluation; nil
+	// reads it as r.PathValue("key"). A router that finds the route
+	// without a mux has the key at hand, and setting it as a path value
+	// would allocate a map per request.
+	Key func(r *http.Request) string
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -194,7 +199,12 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key s
 
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
 func (h *Handler) Evaluate(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+	var key string
+	if h.Key != nil {
+		key = h.Key(r)
+	} else {
+		key = r.PathValue("key")
+	}
 	snap, caller, ctx, sc := h.begin(w, r, false, key)
 	if sc == nil {
 		return

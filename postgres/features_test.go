@@ -69,11 +69,11 @@ func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.S
 	svcA, svcB := node(held, a), node(b, b)
 	horizon, _ := value.ParseDate("2027-06-30")
 	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svcA.PutObjective(ctx, &o, "t"); err != nil {
+	if err := svcA.PutObjective(ctx, &o, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	f := &value.Feature{Key: "a", Title: "a", Objective: "o", Hypothesis: value.Hypothesis{Change: "a"}}
-	if err := svcA.PutFeature(ctx, f, "t"); err != nil {
+	if err := svcA.PutFeature(ctx, f, "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.MoveFeature(ctx, "a", value.Ready, "planned", "t", time.Time{}); err != nil {

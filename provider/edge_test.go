@@ -54,6 +54,14 @@ func startStream(w http.ResponseWriter) {
 	w.(http.Flusher).Flush()
 }
 
+// streamOneSet serves a stream of one set, f at a, held open until the
+// client goes: for tests of what the provider does besides following flags.
+func streamOneSet(w http.ResponseWriter, r *http.Request) {
+	startStream(w)
+	writeSet(w, "1", flagSet("a"))
+	<-r.Context().Done()
+}
+
 // script serves each stream connection with the next function; it records
 // the Last-Event-ID each connection sent. Connections beyond the script get
 // the last function.

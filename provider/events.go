@@ -325,7 +325,12 @@ func (p *Provider) post(ctx context.Context, batch []event) (tally, error) {
 	req.Header.Set("Authorization", "Bearer "+p.Token)
 	// Tokens bound to an environment ignore it; admin tokens need it.
 	req.Header.Set("Valueloop-Environment", p.Environment)
-	resp, err := p.HTTPClient.Do(req)
+	client := *p.HTTPClient // its own CheckRedirect for posts, the rest shared
+	client.CheckRedirect = keepPost(p.HTTPClient.CheckRedirect)
+	resp, err := client.Do(req)
+	if re := (*redirectError)(nil); errors.As(err, &re) {
+		return tally{}, fmt.Errorf("valueloop events: %w", re) // not url.Error's relative Location
+	}
 	if err != nil {
 		return tally{}, fmt.Errorf("valueloop events: %w", err)
 	}
@@ -348,4 +353,41 @@ func (p *Provider) post(ctx context.Context, batch []event) (tally, error) {
 		p.Logger.Warn("valueloop events: server rejected events", "rejected", rejected, "answer", string(data[:min(len(data), 1000)]))
 	}
 	return tally{sent: uint64(len(batch) - rejected), rejected: uint64(rejected)}, nil
+}
+
+// redirectError is an event post not sent on through a redirect that would
+// have turned it into a GET.
+type redirectError struct {
+	status   int
+	from, to string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("POST %s was redirected to %s (%d), which would receive it as a GET without the events, so it was not sent there; the events stay queued: give that server's address as the provider's URL", e.from, e.to, e.status)
+}
+
+// keepPost follows the redirects of an event post that keep its method and
+// body (307, 308), as next allows (next is the HTTPClient's own
+// CheckRedirect, nil for Go's default of 10), and refuses the others (301,
+// 302, 303): Go's client would send a GET without the body, the batch would
+// be lost, and the GET's refusal taken for the server refusing the events.
+// Not following is not final: the events are kept and retried, the log
+// says where the server points.
+func keepPost(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if first := via[0]; req.Method != first.Method {
+			status := 0
+			if req.Response != nil {
+				status = req.Response.StatusCode
+			}
+			return &redirectError{status: status, from: first.URL.String(), to: req.URL.String()}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }

@@ -167,11 +167,7 @@ func TestShutdownFlushes(t *testing.T) {
 			var mu sync.Mutex
 			posts := 0
 			mux := http.NewServeMux()
-			mux.HandleFunc("GET /api/v1/environments/test/stream", func(w http.ResponseWriter, r *http.Request) {
-				startStream(w)
-				writeSet(w, "1", flagSet("a"))
-				<-r.Context().Done()
-			})
+			mux.HandleFunc("GET /api/v1/environments/test/stream", streamOneSet)
 			mux.HandleFunc("POST /api/v1/events", func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
 				posts++

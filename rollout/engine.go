@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -115,7 +116,10 @@ type Engine struct {
 
 	sizingMu sync.Mutex
 	sizing   map[int64]*stepSizing // per active rollout, its current step's
-	done     chan struct{}
+	// announced is, per active rollout, the step (index and start) whose
+	// hold this node knows was announced (announceHold), under sizingMu.
+	announced map[int64]heldStep
+	done      chan struct{}
 }
 
 // NewEngine returns an engine with the default clock and interval.
@@ -457,15 +461,38 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, [
 	return aggs, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), Users(aggs), nil
 }
 
-// pruneSizing forgets the sizing of rollouts no longer active.
+// pruneSizing forgets the sizing and the announced holds of rollouts no
+// longer active.
 func (e *Engine) pruneSizing(active []Rollout) {
 	e.sizingMu.Lock()
 	defer e.sizingMu.Unlock()
-	for id := range e.sizing {
-		if !slices.ContainsFunc(active, func(r Rollout) bool { return r.ID == id }) {
-			delete(e.sizing, id)
-		}
+	isActive := func(id int64) bool { return slices.ContainsFunc(active, func(r Rollout) bool { return r.ID == id }) }
+	maps.DeleteFunc(e.sizing, func(id int64, _ *stepSizing) bool { return !isActive(id) })
+	maps.DeleteFunc(e.announced, func(id int64, _ heldStep) bool { return !isActive(id) })
+}
+
+// holdKnown reports whether this node knows the hold of r's current step
+// was announced; markHold records that it was.
+func (e *Engine) holdKnown(r Rollout) bool {
+	e.sizingMu.Lock()
+	defer e.sizingMu.Unlock()
+	h, ok := e.announced[r.ID]
+	return ok && h.step == r.Step && h.started.Equal(r.StepStartedAt)
+}
+
+func (e *Engine) markHold(r Rollout) {
+	e.sizingMu.Lock()
+	defer e.sizingMu.Unlock()
+	if e.announced == nil {
+		e.announced = map[int64]heldStep{}
 	}
+	e.announced[r.ID] = heldStep{r.Step, r.StepStartedAt}
+}
+
+// heldStep is a step whose hold was announced.
+type heldStep struct {
+	step    int
+	started time.Time
 }
 
 // Tick checks every active rollout once.
@@ -572,14 +599,20 @@ func disabledReason(r Rollout) string {
 // announceHold records and announces, once per step, that r's step is
 // held: a KindHold entry in its history (and so the audit trail) and a
 // notification, as a transition has. The history says whether this step's
-// hold was announced already, on this node or another.
+// hold was announced already, on this node or another; it is read once per
+// held step and node, not every tick of a hold that may last days (it
+// grows with the rollout), since an announced hold stays announced.
 func (e *Engine) announceHold(ctx context.Context, r Rollout, h *Hold, figures []GuardrailResult) error {
+	if e.holdKnown(r) {
+		return nil
+	}
 	hist, err := e.Store.RolloutEvents(ctx, r.ID)
 	if err != nil {
 		return err
 	}
 	for _, ev := range hist {
 		if ev.Kind == KindHold && ev.Step == r.Step && !ev.At.Before(r.StepStartedAt) {
+			e.markHold(r)
 			return nil
 		}
 	}
@@ -589,6 +622,7 @@ func (e *Engine) announceHold(ctx context.Context, r Rollout, h *Hold, figures [
 	if err := e.Store.UpdateRollout(ctx, &r, &ev); err != nil {
 		return err
 	}
+	e.markHold(r)
 	e.notify(r, ev)
 	return nil
 }

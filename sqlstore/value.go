@@ -146,10 +146,18 @@ func (s *Store) ValueVersion(ctx context.Context) (int64, error) {
 // PutObjective creates or replaces o (validated by the caller) and sets
 // its times. Audited: objective.create or objective.update.
 func (s *Store) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
-	return s.write(ctx, func(tx Tx) error { return s.putObjective(ctx, tx, o, actor) })
+	return s.write(ctx, func(tx Tx) error { return s.putObjective(ctx, tx, o, "", actor) })
 }
 
-func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, actor string) error {
+// PutObjectiveIf writes o only over the stored objective at version (see
+// value.Objective.Version): ECONFLICT, storing nothing, when it changed
+// since or is gone.
+func (s *Store) PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.putObjective(ctx, tx, o, version, actor) })
+}
+
+// putObjective writes o; with a version, only over the stored objective at it.
+func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, version, actor string) error {
 	var before string
 	var created time.Time
 	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM objectives WHERE key = ?`+s.o.D.ForUpdate, o.Key).Scan(&before, timeDest{&created})
@@ -157,6 +165,9 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, act
 	if errors.Is(err, sql.ErrNoRows) {
 		action, created = "objective.create", s.now()
 	} else if err != nil {
+		return err
+	}
+	if err := s.checkVersion("objective", o.Key, before, version, &value.Objective{}); err != nil {
 		return err
 	}
 	after, err := definitionJSON(o)
@@ -174,6 +185,25 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, act
 		return err
 	}
 	return s.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
+}
+
+// checkVersion refuses (ECONFLICT) a write expecting version of what over
+// a stored definition before ("" when none is stored) at another version;
+// no version expects nothing. stored decodes before.
+func (s *Store) checkVersion(what, key, before, version string, stored interface{ Version() string }) error {
+	switch {
+	case version == "":
+		return nil
+	case before == "":
+		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q was deleted since version %s was read", what, key, version)
+	}
+	if err := json.Unmarshal([]byte(before), stored); err != nil {
+		return fmt.Errorf("%s: read %s %s: %w", s.o.D.Name, what, key, err)
+	}
+	if now := stored.Version(); now != version {
+		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q changed since version %s was read (it is at %s now): read it again and redo the change", what, key, version, now)
+	}
+	return nil
 }
 
 func nullBytes(s string) []byte {
@@ -216,10 +246,18 @@ func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) e
 // error on objective when its objective does not exist. A new feature
 // keeps a creation time it carries (the demo's history). Audited.
 func (s *Store) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
-	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, actor) })
+	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, "", actor) })
 }
 
-func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, actor string) error {
+// PutFeatureIf writes f only over the stored feature at version (see
+// value.Feature.Version): ECONFLICT, storing nothing, when it changed
+// since or is gone.
+func (s *Store) PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error {
+	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, version, actor) })
+}
+
+// putFeature writes f; with a version, only over the stored feature at it.
+func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, version, actor string) error {
 	var before string
 	var created time.Time
 	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM features WHERE key = ?`+s.o.D.ForUpdate, f.Key).Scan(&before, timeDest{&created})
@@ -230,6 +268,9 @@ func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, actor s
 			created = f.CreatedAt.UTC()
 		}
 	} else if err != nil {
+		return err
+	}
+	if err := s.checkVersion("feature", f.Key, before, version, &value.Feature{}); err != nil {
 		return err
 	}
 	var exists int
@@ -293,9 +334,9 @@ func (s *Store) ApplyValue(ctx context.Context, file *value.File, ops []value.Op
 			var err error
 			switch {
 			case op.Kind == "objective" && op.Action != "delete":
-				err = s.putObjective(ctx, tx, objs[op.Key], actor)
+				err = s.putObjective(ctx, tx, objs[op.Key], "", actor)
 			case op.Kind == "feature" && op.Action != "delete":
-				err = s.putFeature(ctx, tx, fs[op.Key], actor)
+				err = s.putFeature(ctx, tx, fs[op.Key], "", actor)
 			case op.Kind == "feature":
 				err = s.deleteFeature(ctx, tx, op.Key, actor)
 			case op.Kind == "objective":

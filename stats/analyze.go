@@ -21,6 +21,12 @@ type Status string
 const (
 	OK            Status = "ok"
 	NotEnoughData Status = "not_enough_data"
+	// NotApplicable is the sample-ratio check's when no configured split
+	// says what share of the units each variant should have (a targeting
+	// rule assigned them, Settings.SplitUnknown): more data would not
+	// make it computable, and testing assumed weights would raise false
+	// alarms.
+	NotApplicable Status = "not_applicable"
 )
 
 // Variant is one arm of an experiment as configured and as observed.
@@ -210,7 +216,7 @@ func Analyze(s Settings, in Input) (*Result, error) {
 	a := newAnalyzer(s)
 	res := &Result{Metrics: make([]MetricResult, len(in.Metrics))}
 
-	unchecked := SRM{Status: NotEnoughData, Reason: "not checked: the configured split is not known", Threshold: s.srmThreshold()}
+	unchecked := SRM{Status: NotApplicable, Reason: "the configured split is not known", Threshold: s.srmThreshold()}
 	switch {
 	case len(in.Strata) > 0 && s.SplitUnknown:
 		a.strata, a.weights = in.Strata, stratumWeights(in)

@@ -100,7 +100,7 @@ type Settings struct {
 	SRMThreshold float64 `json:"srmThreshold,omitempty"`
 	// SplitUnknown says the caller does not know the configured split:
 	// weights then only say which variants are served (positive) and no
-	// sample-ratio check is made (Result.SRM is NotEnoughData). Set in code,
+	// sample-ratio check is made (Result.SRM is NotApplicable). Set in code,
 	// never read from a request.
 	SplitUnknown bool `json:"-"`
 	// Prior is an informative normal prior on the relative effect for the

@@ -52,6 +52,10 @@ type Stratum struct {
 	// Summaries holds, per metric of Input.Metrics, one Summary per
 	// variant.
 	Summaries [][]Summary `json:"summaries"`
+	// SplitUnknown says Weights are not the units' expected shares in this
+	// stratum (a targeting rule assigned some of them): only which are
+	// positive matters, and its sample-ratio check does not apply.
+	SplitUnknown bool `json:"-"`
 }
 
 // StratumResult is what the analysis says of one stratum.
@@ -61,7 +65,8 @@ type StratumResult struct {
 	// an arm has no units in it).
 	Weight float64 `json:"weight"`
 	// SRM checks the stratum's units against its own split, over the
-	// variants it serves; NotEnoughData when it serves fewer than two.
+	// variants it serves; NotEnoughData when it serves fewer than two,
+	// NotApplicable when Stratum.SplitUnknown.
 	SRM SRM `json:"srm"`
 }
 
@@ -125,7 +130,8 @@ func stratumWeights(in Input) []float64 {
 
 // strataSRM checks each stratum against its own split and sums them up: the
 // overall SRM is the stratum with the smallest p-value, a mismatch when any
-// stratum is one.
+// stratum is one; when none could be checked, NotApplicable if the check
+// does not apply to some stratum (more data would not change that).
 func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumResult) {
 	out := make([]StratumResult, len(in.Strata))
 	overall := SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no period of the split serves two variants and has users", Threshold: threshold}
@@ -134,6 +140,9 @@ func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumRe
 		out[p] = StratumResult{Name: st.Name, Weight: weights[p], SRM: stratumSRM(st, threshold)}
 		r := out[p].SRM
 		if r.Status != OK {
+			if r.Status == NotApplicable && overall.Status != OK {
+				overall.Status, overall.Reason = r.Status, r.Reason
+			}
 			continue
 		}
 		mismatch = mismatch || r.Mismatch
@@ -150,6 +159,9 @@ func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumRe
 // are counted in no arm of the stratum's test (a cached evaluation, an
 // override).
 func stratumSRM(st Stratum, threshold float64) SRM {
+	if st.SplitUnknown {
+		return SRM{Status: NotApplicable, Reason: "a targeting rule may have given users of this period a variant of the split by their attributes, so its weights are not their expected shares", Threshold: threshold}
+	}
 	var idx [8]int
 	served := idx[:0]
 	for i, w := range st.Weights {

@@ -171,11 +171,11 @@ func TestSplitUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if unknown.SRM.Status != NotEnoughData || unknown.SRM.Mismatch || len(unknown.Strata) != len(in.Strata) {
+		if unknown.SRM.Status != NotApplicable || unknown.SRM.Mismatch || len(unknown.Strata) != len(in.Strata) {
 			t.Errorf("%s, split unknown: SRM %+v with %d strata, want not checked and one entry per stratum", name, unknown.SRM, len(unknown.Strata))
 		}
 		for p := range unknown.Strata {
-			if unknown.Strata[p].SRM.Status != NotEnoughData || unknown.Strata[p].Weight != checked.Strata[p].Weight {
+			if unknown.Strata[p].SRM.Status != NotApplicable || unknown.Strata[p].Weight != checked.Strata[p].Weight {
 				t.Errorf("%s, split unknown: stratum %d %+v, want its weight %v and no SRM", name, p, unknown.Strata[p], checked.Strata[p].Weight)
 			}
 		}

@@ -71,6 +71,40 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	if got, _ := s.Feature(ctx, f.Key); got.Title != f.Title || !got.CreatedAt.Equal(t0.Add(time.Hour)) || !got.UpdatedAt.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("updated feature: %+v", got)
 	}
+	// A write over a version: only over the stored one, else a conflict
+	// that stores nothing.
+	stale := f.Version()
+	f.Title = "Guided onboarding, edited by ana"
+	if err := s.PutFeatureIf(ctx, &f, stale, "ana"); err != nil {
+		t.Errorf("write over the stored version: %v", err)
+	}
+	lost := f
+	lost.Title = "Guided onboarding, edited by ben"
+	if err := s.PutFeatureIf(ctx, &lost, stale, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("write over a stale version: got %v, want conflict", err)
+	}
+	if err := s.PutFeatureIf(ctx, &value.Feature{Key: "gone", Title: "G", Objective: "activation", Hypothesis: value.Hypothesis{Change: "g"}}, stale, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("write over a version of a feature that is not stored: got %v, want conflict", err)
+	}
+	if got, _ := s.Feature(ctx, f.Key); got.Title != f.Title || got.Version() != f.Version() {
+		t.Errorf("after the stale write: %q at %s, want %q at %s", got.Title, got.Version(), f.Title, f.Version())
+	}
+	if _, err := s.Feature(ctx, "gone"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("refused write over a version stored %v", err)
+	}
+	staleObjective := o.Version()
+	o.Title = "Activation, edited by ana"
+	if err := s.PutObjectiveIf(ctx, &o, staleObjective, "ana"); err != nil {
+		t.Errorf("objective written over its stored version: %v", err)
+	}
+	lostObjective := o
+	lostObjective.Title = "Activation, edited by ben"
+	if err := s.PutObjectiveIf(ctx, &lostObjective, staleObjective, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("objective written over a stale version: got %v, want conflict", err)
+	}
+	if got, _ := s.Objective(ctx, o.Key); got.Title != o.Title {
+		t.Errorf("objective after the stale write: %q, want %q", got.Title, o.Title)
+	}
 	if err := s.DeleteObjective(ctx, "activation", "ana"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
 		t.Errorf("delete an objective with features: got %v, want conflict", err)
 	}
@@ -141,7 +175,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	for _, a := range audit {
 		actions = append(actions, a.Action)
 	}
-	want := []string{"feature.transition", "feature.transition", "feature.transition", "feature.move", "feature.move", "feature.update", "feature.create"}
+	want := []string{"feature.transition", "feature.transition", "feature.transition", "feature.move", "feature.move", "feature.update", "feature.update", "feature.create"}
 	if !reflect.DeepEqual(actions, want) {
 		t.Errorf("audit: got %v, want %v", actions, want)
 	}

@@ -90,7 +90,7 @@ func (p *Progress) Clear() {
 // Width is the width of the terminal w is, in cells: COLUMNS when it is a
 // positive number, else what the terminal says, else 80.
 func Width(w io.Writer, getenv func(string) string) int {
-	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+	if n := columns(getenv); n > 0 {
 		return n
 	}
 	if f, ok := w.(*os.File); ok {
@@ -99,6 +99,24 @@ func Width(w io.Writer, getenv func(string) string) int {
 		}
 	}
 	return 80
+}
+
+// OutputWidth is the width output to w should fit in: Width on a
+// terminal; on a file or a pipe COLUMNS when it is a positive number, else
+// 0 (no limit), since nothing wraps there.
+func OutputWidth(w io.Writer, getenv func(string) string) int {
+	if IsTerminal(w) {
+		return Width(w, getenv)
+	}
+	return columns(getenv)
+}
+
+// columns is COLUMNS when it is a positive number, else 0.
+func columns(getenv func(string) string) int {
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 // IsTerminal reports whether w is a character device, a terminal.

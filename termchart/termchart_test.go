@@ -2,7 +2,9 @@ package termchart_test
 
 import (
 	"bytes"
+	"io"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +139,31 @@ func TestWidth(t *testing.T) {
 	for v, want := range map[string]int{"40": 40, "": 80, "abc": 80, "0": 80} {
 		if got := termchart.Width(&buf, env(v)); got != want {
 			t.Errorf("COLUMNS=%q: Width = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestOutputWidth: output to a file or a pipe fits COLUMNS when it is set,
+// and has no limit (0) otherwise, where Width would say 80.
+func TestOutputWidth(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	var buf bytes.Buffer
+	for v, want := range map[string]int{"40": 40, "": 0, "abc": 0, "0": 0, "-3": 0} {
+		getenv := func(k string) string {
+			if k == "COLUMNS" {
+				return v
+			}
+			return ""
+		}
+		for name, out := range map[string]io.Writer{"pipe": w, "buffer": &buf} {
+			if got := termchart.OutputWidth(out, getenv); got != want {
+				t.Errorf("%s, COLUMNS=%q: OutputWidth = %d, want %d", name, v, got, want)
+			}
 		}
 	}
 }

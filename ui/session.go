@@ -221,17 +221,20 @@ func newLimiter(now func() time.Time, max int, window time.Duration) *limiter {
 // key (auth.ClientKey: an IPv4 address, an IPv6 address's /64), or the
 // remote address as it is when it holds no IP. The client is the
 // connection's, or from one of the trusted proxies what its
-// X-Forwarded-For says (auth.ForwardedClient).
+// X-Forwarded-For says (auth.ForwardedClient): found already when the API
+// server's guard put it in the request's context, read here otherwise.
 func clientAddr(r *http.Request, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	ip, found := auth.ClientFrom(r.Context())
+	if !found {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if ip, err = netip.ParseAddr(host); err != nil {
+			return host
+		}
+		ip = auth.ForwardedClient(ip, r.Header.Values("X-Forwarded-For"), trusted)
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = auth.ForwardedClient(ip, r.Header.Values("X-Forwarded-For"), trusted)
 	key := auth.ClientKey(ip)
 	if key.Is6() {
 		return key.String() + "/64"

@@ -113,7 +113,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		horizon, _ := value.ParseDate("2027-06-30")
 		// quiet: an objective nothing bets on yet, still one to filter by.
 		for _, o := range []string{"growth", "retention", "quiet"} {
-			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "t"); err != nil {
+			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -122,7 +122,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 				Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}},
 			{Key: "unranked-retention", Title: "unranked-retention", Objective: "retention", Hypothesis: value.Hypothesis{Change: "y"}},
 		} {
-			if err := svc.PutFeature(ctx, f, "t"); err != nil {
+			if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
 				t.Fatal(err)
 			}
 		}

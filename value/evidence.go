@@ -142,7 +142,7 @@ func VerdictEvent(rec experiment.VerdictRecord) (Event, bool) {
 		Cause: fmt.Sprintf("verdict on %s in %s: %s", rec.Flag, rec.Environment, rec.Decision), Detail: rec.Reason}
 	if f := rec.Figures.Effect; f != nil {
 		x := f.Estimate
-		e.Effect = &x
+		e.Effect, e.EffectMetric, e.EffectAbsolute = &x, rec.Figures.PrimaryMetric, rec.Figures.Absolute
 	}
 	return e, true
 }

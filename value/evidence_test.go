@@ -46,7 +46,7 @@ func TestEvidenceFromRecords(t *testing.T) {
 		t.Error("keep running is not a verdict")
 	}
 	v, _ := VerdictEvent(experiment.VerdictRecord{Environment: "production", Flag: "new-onboarding", Decision: experiment.Validated, At: day(15),
-		Figures: experiment.VerdictFigures{Effect: &experiment.Bounds{Estimate: 0.09}}})
+		Figures: experiment.VerdictFigures{PrimaryMetric: "onboarding-completed", Absolute: true, Effect: &experiment.Bounds{Estimate: 0.09}}})
 	events = append(events, v)
 	if _, ok := AuditEvent(valueloop.AuditEntry{ID: 40, Action: "token.create"}); ok {
 		t.Error("a token is no evidence")
@@ -65,7 +65,7 @@ func TestEvidenceFromRecords(t *testing.T) {
 	if got, want := path(l), "idea@0 ready@1 building@2 releasing@4 measuring@5.5 validated@15 done@20"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if l.Verdict == nil || *l.Verdict.Effect != 0.09 {
+	if l.Verdict == nil || *l.Verdict.Effect != 0.09 || l.Verdict.EffectMetric != "onboarding-completed" || !l.Verdict.EffectAbsolute {
 		t.Errorf("verdict: %+v", l.Verdict)
 	}
 	rec := NewRecord(f, events, day(30))

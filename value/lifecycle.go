@@ -118,6 +118,14 @@ type Event struct {
 	// Effect is a verdict's measured effect of the primary metric, in the
 	// hypothesis' units; nil when not measured.
 	Effect *float64 `json:"effect,omitempty"`
+	// EffectMetric and EffectAbsolute say what Effect measured: the metric
+	// the verdict was decided on (its flag's primary metric) and its units.
+	// A feature's hypothesis may name another metric or other units than
+	// its flag's experiment, and an effect is compared with the effect
+	// hoped for only when both are of one metric in one unit. EffectMetric
+	// is empty for a verdict recorded before these were kept.
+	EffectMetric   string `json:"effectMetric,omitempty"`
+	EffectAbsolute bool   `json:"effectAbsolute,omitempty"`
 }
 
 // Proves returns the stage e shows the feature reached, and false for

@@ -1,12 +1,17 @@
 package value
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -118,6 +123,37 @@ func (h Hypothesis) Experiment(base *experiment.Hypothesis) *experiment.Hypothes
 		out.Statement = s
 	}
 	return out
+}
+
+// Version identifies f's definition, its times aside: the ETag of GET
+// /api/v1/features/{key}, which a PUT's If-Match names to write only over
+// what it read (two people editing one feature would otherwise each write
+// back the other's field as they read it). A hash of the definition, so it
+// needs no column and a write that changes nothing keeps it.
+func (f *Feature) Version() string {
+	c := *f
+	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+	return versionOf(c)
+}
+
+// Version identifies o's definition, its times aside, as Feature.Version
+// does a feature's: the ETag of GET /api/v1/objectives/{key}.
+func (o *Objective) Version() string {
+	c := *o
+	c.CreatedAt, c.UpdatedAt = time.Time{}, time.Time{}
+	return versionOf(c)
+}
+
+func versionOf(definition any) string {
+	b, _ := json.Marshal(definition) // objectives and features always encode: their fields are plain data
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// ValidVersion reports whether v has the form of a Version.
+func ValidVersion(v string) bool {
+	_, err := hex.DecodeString(v)
+	return len(v) == 16 && err == nil
 }
 
 // Estimate is the team's estimate of a feature's value and size. WSJF reads
@@ -252,12 +288,35 @@ func checkKey(field, key string) error {
 	return nil
 }
 
+// checkText checks a text of up to max bytes: line breaks and tabs are
+// the only control characters it may hold. The CLI prints texts as they
+// are, so an escape sequence in one would clear or retitle the reader's
+// terminal (and a bell ring it).
 func checkText(field, s string, required bool, max int) error {
+	return checkControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
+}
+
+// CheckText checks an optional text of up to max bytes as the texts of
+// objectives and features are checked: a move's reason is printed as they
+// are.
+func CheckText(field, s string, max int) error { return checkText(field, s, false, max) }
+
+// checkTitle checks a title: one line of up to 200 bytes, no control
+// characters at all (a list prints one title per row).
+func checkTitle(field, s string) error {
+	return checkControl(field, s, true, 200, func(rune) bool { return true })
+}
+
+func checkControl(field, s string, required bool, max int, refused func(rune) bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		return valueloop.FieldErrorf(field, "required")
 	case len(s) > max:
 		return valueloop.FieldErrorf(field, "must be at most %d bytes long, got %d", max, len(s))
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && refused(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return valueloop.FieldErrorf(field, "must not hold control character %U at byte %d", r, i+1)
 	}
 	return nil
 }
@@ -297,7 +356,7 @@ func (o *Objective) Validate(c *Context) error {
 	if err := checkKey("key", o.Key); err != nil {
 		return err
 	}
-	if err := checkText("title", o.Title, true, 200); err != nil {
+	if err := checkTitle("title", o.Title); err != nil {
 		return err
 	}
 	if err := checkText("description", o.Description, false, 4000); err != nil {
@@ -344,7 +403,7 @@ func (f *Feature) Validate(c *Context) error {
 	if err := checkKey("key", f.Key); err != nil {
 		return err
 	}
-	if err := checkText("title", f.Title, true, 200); err != nil {
+	if err := checkTitle("title", f.Title); err != nil {
 		return err
 	}
 	if f.Objective == "" {

@@ -52,6 +52,12 @@ func TestValidateBadInput(t *testing.T) {
 		{"hypothesis metric unknown", func(f *File) { f.Features[1].Hypothesis.Metric = "nps" }, "features[1].hypothesis.metric", `no metric "nps" in any environment`},
 		{"minimum effect without metric", func(f *File) { f.Features[2].Hypothesis.MinimumEffect = 0.1 }, "features[2].hypothesis.metric", "required when"},
 		{"no change in hypothesis", func(f *File) { f.Features[0].Hypothesis.Change = " " }, "features[0].hypothesis.change", "required"},
+		// Texts are printed as they are by the CLI: an escape sequence in
+		// one would clear or retitle the reader's terminal.
+		{"escape in title", func(f *File) { f.Features[0].Title = "Guided \x1b[2J onboarding" }, "features[0].title", "control character U+001B at byte 8"},
+		{"line break in title", func(f *File) { f.Objectives[0].Title = "Activation\nrate" }, "objectives[0].title", "control character U+000A at byte 11"},
+		{"bell in description", func(f *File) { f.Objectives[0].Description = "a\nb\x07" }, "objectives[0].description", "control character U+0007 at byte 4"},
+		{"C1 control in hypothesis", func(f *File) { f.Features[0].Hypothesis.Outcome = "more \u009b31m" }, "features[0].hypothesis.outcome", "control character U+009B at byte 6"},
 		{"negative minimum effect", func(f *File) { f.Features[0].Hypothesis.MinimumEffect = -0.05 }, "features[0].hypothesis.minimumEffect", "must be a positive number"},
 		{"bad direction", func(f *File) { f.Features[0].Hypothesis.Direction = "up" }, "features[0].hypothesis.direction", `must be "increase" or "decrease"`},
 		{"unknown flag", func(f *File) { f.Features[0].Links.Flags[0].Flag = "onboarding" }, "features[0].links.flags[0].flag", `no flag "onboarding" in environment production`},

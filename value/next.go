@@ -106,6 +106,9 @@ type Rank struct {
 	Explanation string `json:"explanation"`
 	// WaitsFor lists dependencies not yet done or decided.
 	WaitsFor []string `json:"waitsFor,omitempty"`
+	// Abandoned lists dependencies abandoned: never to be done or decided,
+	// so not waited for; the feature is to rethink.
+	Abandoned []string `json:"abandonedDependencies,omitempty"`
 }
 
 // Unranked is a feature that cannot be ranked yet, and why.
@@ -142,7 +145,7 @@ type Bets struct {
 const (
 	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon
 	CleanUpFlag      = "clean_up_flag"      // decided long ago, the flag still in place
-	TurnOffTreatment = "turn_off_treatment" // invalidated, the flag still serves the treatment
+	TurnOffTreatment = "turn_off_treatment" // invalidated or abandoned, the flag still serves the treatment
 )
 
 // Action is one thing to stop or finish.
@@ -188,7 +191,8 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 			b.Invalidated++
 		}
 		h := it.Feature.Hypothesis
-		if last.Effect != nil && h.MinimumEffect > 0 {
+		metric, absolute := measuredOn(last, h)
+		if last.Effect != nil && h.MinimumEffect > 0 && metric == h.Metric && absolute == h.Absolute {
 			sign := 1.0
 			if h.Direction == experiment.Decrease {
 				sign = -1
@@ -202,6 +206,16 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		b.Effect = (1 + b.RatioSum) / float64(1+b.Measured)
 	}
 	return out
+}
+
+// measuredOn says what verdict v's effect measured: the metric and units
+// the verdict recorded, or, for a verdict recorded before it said, those
+// hypothesis h states.
+func measuredOn(v *Event, h Hypothesis) (metric string, absolute bool) {
+	if v.EffectMetric != "" {
+		return v.EffectMetric, v.EffectAbsolute
+	}
+	return h.Metric, h.Absolute
 }
 
 // posterior is the mean of the Beta prior with mean c and strength 2,
@@ -249,12 +263,18 @@ func ComputeNext(in NextInput) *Next {
 		}
 		r.Stage = l.Stage
 		for _, d := range f.DependsOn {
-			if s := stage[d]; s.rank() < Validated.rank() {
+			switch s := stage[d]; {
+			case s == Abandoned:
+				r.Abandoned = append(r.Abandoned, d)
+			case s.rank() < Validated.rank():
 				r.WaitsFor = append(r.WaitsFor, d)
 			}
 		}
 		if len(r.WaitsFor) > 0 {
 			r.Explanation += "; waits for " + strings.Join(r.WaitsFor, ", ")
+		}
+		if len(r.Abandoned) > 0 {
+			r.Explanation += "; depends on abandoned " + strings.Join(r.Abandoned, ", ") + ": rethink it"
 		}
 		n.Ranked = append(n.Ranked, r)
 	}
@@ -318,7 +338,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 		c = DefaultConfidence
 	}
 	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
-	r.Score = r.Value * r.Confidence * r.Effect / r.Size
+	r.Score = significant(r.Value * r.Confidence * r.Effect / r.Size)
 	// One line: the score, then each factor with its own arithmetic.
 	conf := fmt.Sprintf("(%d×%s+%d)/(%d+%d+%d)", priorStrength, num(c), b.Validated, priorStrength, b.Validated, b.Invalidated)
 	why := fmt.Sprintf("%d validated, %d invalidated on %s", b.Validated, b.Invalidated, f.Objective)
@@ -334,6 +354,20 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",
 		num(r.Score), value, num(r.Size), num(r.Confidence), conf, why, num(r.Effect), eff)
 	return r, ""
+}
+
+// significant rounds a score to 12 significant digits. Beyond them lies
+// the floating point's noise, not the estimates': 21 × 0.5 / 0.7 is
+// 15.000000000000002 and 30 × 0.5 / 1 is 15, and unrounded the noise, not
+// the tie rule (the higher value first), would order the two.
+// Through the decimal text, which no scale factor can overflow at either
+// end of the range.
+func significant(x float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
 }
 
 // stopList finds what to stop or finish, in a fixed order: experiments to
@@ -373,12 +407,15 @@ func stopList(in NextInput) []Action {
 					a.Feature, a.Objective = f.Key, f.Objective
 					stop = append(stop, a)
 				}
-			case l.Stage.Decided() && present:
+			// Abandoned is a decision against the feature as much as
+			// invalidated: a flag still serving it (a rollout nobody
+			// stopped) is to turn off, and then to remove.
+			case (l.Stage.Decided() || l.Stage == Abandoned) && present:
 				since, _ := l.Entered(l.Stage)
-				if l.Stage == Invalidated && fs.ServesTreatment {
+				if l.Stage != Validated && fs.ServesTreatment {
 					off = append(off, Action{Kind: TurnOffTreatment, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,
 						LastEvaluated: fs.LastEvaluated,
-						Reason:        fmt.Sprintf("invalidated %s ago, yet flag %s in %s still serves the treatment%s: turn it off", days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
+						Reason:        fmt.Sprintf("%s %s ago, yet flag %s in %s still serves the treatment%s: turn it off", l.Stage, days(in.Now.Sub(since)), fl.Flag, fl.Environment, lastSeen(fs.LastEvaluated, in.Now))})
 				}
 				if in.Now.Sub(since) > after {
 					clean = append(clean, Action{Kind: CleanUpFlag, Feature: f.Key, Objective: f.Objective, Environment: fl.Environment, Flag: fl.Flag, Since: since,
@@ -431,8 +468,16 @@ func days(d time.Duration) string {
 	return num(math.Round(x*10)/10) + "d"
 }
 
-// num writes a number with at most two decimals, without trailing zeros.
+// num writes a number with at most two decimals, without trailing zeros;
+// one too small for two decimals with two significant digits: 0.001 is a
+// valid size, and "size 0" is not what a score was divided by.
 func num(x float64) string {
+	if a := math.Abs(x); a != 0 && a < 0.0001 {
+		return strconv.FormatFloat(x, 'g', 2, 64) // 1.5e-07, not seven zeros
+	} else if a != 0 && a < 0.005 {
+		s := strconv.FormatFloat(x, 'f', 1-int(math.Floor(math.Log10(a))), 64)
+		return strings.TrimRight(s, "0")
+	}
 	s := strconv.FormatFloat(math.Round(x*100)/100, 'f', 2, 64)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	if s == "-0" {

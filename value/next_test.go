@@ -1,9 +1,12 @@
 package value
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -301,5 +304,149 @@ func TestNextOnly(t *testing.T) {
 	err := n.Only("growth")
 	if fe := (*valueloop.Error)(nil); !errors.As(err, &fe) || fe.Field != "objective" || !strings.Contains(err.Error(), `"growth"`) || !reflect.DeepEqual(n, full()) {
 		t.Errorf("Only(growth) = %v (next %+v), want a field error naming objective, next unchanged", err, n)
+	}
+}
+
+// TestNextEffectMeasuredElsewhere: a verdict's effect is a ratio of the
+// effect hoped for only when both are of the same metric in the same units.
+// The verdict says what it measured (the flag's primary metric, relative
+// or absolute); a feature hoping for +5 % of m whose flag's experiment
+// measured +2 (absolute) of revenue did not beat its hope 40 times over.
+func TestNextEffectMeasuredElsewhere(t *testing.T) {
+	measured := func(id string, st Stage, effect float64, metric string, absolute bool) Event {
+		e := verdict(id, st, day(10), effect)
+		e.EffectMetric, e.EffectAbsolute = metric, absolute
+		return e
+	}
+	for _, tc := range []struct {
+		name     string
+		verdict  Event
+		measured int
+		effect   float64
+	}{
+		// 0.08 / 0.05 = 1.6: effect (1+1.6)/(1+1) = 1.3.
+		{"same metric and units", measured("v", Validated, 0.08, "m", false), 1, 1.3},
+		{"verdict from before metrics were recorded", verdict("v", Validated, day(10), 0.08), 1, 1.3},
+		{"another metric", measured("v", Validated, 2, "revenue", false), 0, 1},
+		{"absolute against relative", measured("v", Validated, 2, "m", true), 0, 1},
+		{"invalidated on another metric", measured("v", Invalidated, -4, "revenue", true), 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			items := []Item{feature("a1", "activation", nil, 0.05, nil, tc.verdict)}
+			b := ObjectiveBets(objectives(), items)["activation"]
+			if b.Measured != tc.measured || math.Abs(b.Effect-tc.effect) > 1e-9 || b.Validated+b.Invalidated != 1 {
+				t.Errorf("got %d measured, effect %v, %d+%d verdicts; want %d measured, effect %v, 1 verdict",
+					b.Measured, b.Effect, b.Validated, b.Invalidated, tc.measured, tc.effect)
+			}
+		})
+	}
+}
+
+// TestNextTiesByValue: scores equal in the arithmetic of the estimates are
+// a tie whatever the floating point makes of them: 21 × 0.5 / 0.7 comes
+// out as 15.000000000000002 and 30 × 0.5 / 1 as 15, and the higher value
+// (its delay costs more) goes first, as the documented tie rule says.
+func TestNextTiesByValue(t *testing.T) {
+	items := []Item{
+		feature("a-small", "retention", wsjf(13, 5, 3, 0.7), 0.05, nil),
+		feature("b-large", "retention", wsjf(10, 10, 10, 1), 0.05, nil),
+		feature("c-tiny", "retention", wsjf(3, 0, 0, 0.1), 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	var got []string
+	for _, r := range n.Ranked {
+		got = append(got, r.Feature+"="+strconv.FormatFloat(r.Score, 'g', -1, 64))
+	}
+	if want := []string{"b-large=15", "a-small=15", "c-tiny=15"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// TestNextExplainsSmallSizes: a size below 0.005 is a valid estimate (down
+// to 0.001); the explanation writes it with its digits, not rounded to the
+// "size 0" a division cannot have come from.
+func TestNextExplainsSmallSizes(t *testing.T) {
+	items := []Item{feature("tiny", "retention", wsjf(1, 0, 0, 0.001), 0.05, nil)}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	want := "500 = WSJF cost of delay 1 (1+0+0) / size 0.001 × confidence 0.5"
+	if len(n.Ranked) != 1 || !strings.HasPrefix(n.Ranked[0].Explanation, want) {
+		t.Errorf("got %+v, want an explanation starting %q", n.Ranked, want)
+	}
+	for x, want := range map[float64]string{0.001: "0.001", 0.0042: "0.0042", -0.003: "-0.003", 0.00001: "1e-05", 0.004999: "0.005", 0.005: "0.01", 2.5: "2.5", 0: "0"} {
+		if got := num(x); got != want {
+			t.Errorf("num(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// TestStopListAbandoned: a feature abandoned while its flag still serves
+// the treatment (a rollout under way, stopped by nobody) is as much to turn
+// off as an invalidated one, and its flag as much to clean up: the team
+// decided against it, and users still get it. An abandoned feature whose
+// flag is gone, or that never had one, asks for nothing.
+func TestStopListAbandoned(t *testing.T) {
+	flag := func(f string) []FlagLink { return []FlagLink{{Environment: "production", Flag: f}} }
+	items := []Item{
+		feature("x1", "revenue", nil, 0.05, flag("x1-flag"), ev("x1r", RolloutStarted, day(1)), moved("x1a", Abandoned, day(35))),
+		feature("x2", "revenue", nil, 0.05, flag("x2-flag"), ev("x2r", RolloutStarted, day(1)), moved("x2a", Abandoned, day(10))),
+		feature("x3", "revenue", nil, 0.05, flag("x3-flag"), moved("x3a", Abandoned, day(10))),
+		feature("x4", "revenue", nil, 0.05, nil, moved("x4a", Abandoned, day(10))),
+	}
+	in := NextInput{Objectives: objectives(), Items: items, Now: day(40), Flags: []FlagState{
+		{Environment: "production", Flag: "x1-flag", ServesTreatment: true},
+		{Environment: "production", Flag: "x2-flag"}, // turned off, not yet removed
+	}}
+	var got []string
+	for _, a := range ComputeNext(in).Stop {
+		got = append(got, a.Kind+" "+a.Feature+": "+a.Reason)
+	}
+	want := []string{
+		"turn_off_treatment x1: abandoned 5d ago, yet flag x1-flag in production still serves the treatment, no user exposed yet: turn it off",
+		"clean_up_flag x2: abandoned 30d ago (over 14d), flag x2-flag still in production, no user exposed yet: remove it to finish",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("stop list:\ngot  %q\nwant %q", got, want)
+	}
+}
+
+// TestNextAbandonedDependency: a dependency abandoned will never be done
+// or decided; the feature does not "wait for" it (that wait never ends)
+// but is told to depend on an abandoned feature, to rethink.
+func TestNextAbandonedDependency(t *testing.T) {
+	items := []Item{
+		feature("gone", "retention", nil, 0.05, nil, moved("ga", Abandoned, day(1))),
+		feature("later", "retention", nil, 0.05, nil),
+		feature("top", "retention", wsjf(1, 1, 1, 1), 0.05, nil),
+	}
+	items[2].Feature.DependsOn = []string{"gone", "later"}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items})
+	if len(n.Ranked) != 1 {
+		t.Fatalf("ranked %+v, want top alone", n.Ranked)
+	}
+	r := n.Ranked[0]
+	if !slices.Equal(r.WaitsFor, []string{"later"}) || !slices.Equal(r.Abandoned, []string{"gone"}) ||
+		!strings.HasSuffix(r.Explanation, "; waits for later; depends on abandoned gone: rethink it") {
+		t.Errorf("got waits for %v, abandoned %v, %q", r.WaitsFor, r.Abandoned, r.Explanation)
+	}
+}
+
+// TestNextTinyEstimates: the smallest positive estimates still give a
+// finite score that JSON carries, and an explanation of sane length.
+func TestNextTinyEstimates(t *testing.T) {
+	items := []Item{
+		feature("tiny", "retention", &Estimate{CostOfDelay: &CostOfDelay{UserValue: 5e-324}, Size: 1000}, 0.05, nil),
+		feature("small", "retention", &Estimate{CostOfDelay: &CostOfDelay{UserValue: 1e-300}, Size: 1000}, 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	if _, err := json.Marshal(n); err != nil {
+		t.Fatalf("next does not encode: %v", err)
+	}
+	for _, r := range n.Ranked {
+		if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) || len(r.Explanation) > 400 {
+			t.Errorf("%s: score %v, explanation %d bytes: %.200s", r.Feature, r.Score, len(r.Explanation), r.Explanation)
+		}
+	}
+	if len(n.Ranked) != 2 || n.Ranked[0].Feature != "small" {
+		t.Errorf("ranked %+v, want small first", n.Ranked)
 	}
 }

@@ -41,6 +41,9 @@ type Progress struct {
 // GET /api/v1/objectives/{key} answers and `valueloop objective show` reads.
 type ShownObjective struct {
 	Objective
+	// Version is the objective's Version (also the ETag): a PUT with it as
+	// If-Match writes only over what was read.
+	Version  string    `json:"version"`
 	Progress *Progress `json:"progress"`
 }
 
@@ -60,12 +63,13 @@ func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 			continue
 		}
 		why := ""
+		metric, absolute := measuredOn(v, f.Hypothesis)
 		switch {
 		case v.Effect == nil:
 			why = "no effect measured"
-		case f.Hypothesis.Metric != "" && f.Hypothesis.Metric != o.Metric:
-			why = fmt.Sprintf("measured on %s, not %s", f.Hypothesis.Metric, o.Metric)
-		case f.Hypothesis.Absolute != o.Target.Absolute:
+		case metric != "" && metric != o.Metric:
+			why = fmt.Sprintf("measured on %s, not %s", metric, o.Metric)
+		case absolute != o.Target.Absolute:
 			why = "measured in other units (relative vs absolute)"
 		case !o.Horizon.IsZero() && v.At.After(o.Horizon.End()):
 			why = "validated after the horizon " + o.Horizon.String()

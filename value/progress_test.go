@@ -101,3 +101,24 @@ func TestObjectiveProgressDaysLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressMeasuredElsewhere: a feature stating the objective's metric
+// whose verdict measured another metric, or other units, does not count
+// toward the objective: the verdict says what it measured.
+func TestProgressMeasuredElsewhere(t *testing.T) {
+	o := Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}}
+	item := func(key, metric string, absolute bool) Item {
+		x := 0.05
+		f := &Feature{Key: key, Objective: "o", Hypothesis: Hypothesis{Change: key, Metric: "m"}}
+		v := &Event{Kind: VerdictRecorded, Stage: Validated, At: time.Now(), Effect: &x, EffectMetric: metric, EffectAbsolute: absolute}
+		return Item{Feature: f, Lifecycle: &Lifecycle{Stage: Validated, Verdict: v}}
+	}
+	p := ObjectiveProgress(&o, []Item{item("same", "m", false), item("old", "", false), item("other", "signups", false), item("units", "m", true)}, time.Now())
+	if want := []string{"old", "same"}; !slices.Equal(p.Counted, want) {
+		t.Errorf("counted %v, want %v (uncounted %v)", p.Counted, want, p.Uncounted)
+	}
+	want := []string{"other: measured on signups, not m", "units: measured in other units (relative vs absolute)"}
+	if !slices.Equal(p.Uncounted, want) {
+		t.Errorf("uncounted %q, want %q", p.Uncounted, want)
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -209,4 +211,43 @@ func exposuresRecorded(t *testing.T, srv *testServer) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// TestCORSGzipEvents: a page may send its events gzipped, as the server
+// accepts them: the events route's preflight allows Content-Encoding. The
+// evaluation routes, which take no compressed body, do not.
+func TestCORSGzipEvents(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	const shop = "https://shop.example"
+	client := srv.mustToken(t, "--env", "production", "--client", "--origin", shop, "--name", "web")
+	for _, tc := range []struct {
+		path string
+		gzip bool
+	}{
+		{"/api/v1/events", true},
+		{"/ofrep/v1/evaluate/flags", false},
+		{"/ofrep/v1/evaluate/flags/checkout-flow", false},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, body := request(t, "OPTIONS", srv.URL+tc.path, "", map[string]string{"Origin": shop,
+				"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-encoding,content-type"})
+			if resp.StatusCode != 204 {
+				t.Fatalf("preflight: %d %s, want 204", resp.StatusCode, body)
+			}
+			allowed := strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "content-encoding")
+			if allowed != tc.gzip {
+				t.Errorf("Access-Control-Allow-Headers %q: Content-Encoding allowed %v, want %v", resp.Header.Get("Access-Control-Allow-Headers"), allowed, tc.gzip)
+			}
+		})
+	}
+	// The post the preflight lets through: stored, and readable by the page.
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`[{"type":"tracking","name":"page_view","targetingKey":"u1"}]`))
+	zw.Close()
+	resp, body := request(t, "POST", srv.URL+"/api/v1/events", gz.String(), map[string]string{"Origin": shop,
+		"Authorization": "Bearer " + client, "Content-Type": "application/json", "Content-Encoding": "gzip"})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"stored": 1,`) || resp.Header.Get("Access-Control-Allow-Origin") != shop {
+		t.Errorf("gzipped events from the page: %d, Allow-Origin %q, %s; want 200, %s, one stored", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), body, shop)
+	}
 }

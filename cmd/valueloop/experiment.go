@@ -552,6 +552,8 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 		parts = append(parts, fmt.Sprintf("%s %s (%.1f%%, expected %.1f%%)", v.Name, valueloop.GroupDigits(v.Users), 100*share, 100*v.Share))
 	}
 	switch {
+	case r.SRM.Status == stats.NotApplicable:
+		fmt.Fprintf(w, "SRM: does not apply (%s)\n", r.SRM.Reason)
 	case r.SRM.Status != stats.OK:
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
@@ -584,6 +586,8 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		}
 		srm := "SRM not checked: " + p.SRM.Reason
 		switch {
+		case p.SRM.Status == stats.NotApplicable:
+			srm = "SRM does not apply: " + p.SRM.Reason
 		case p.SRM.Status == stats.OK && p.SRM.Mismatch:
 			srm = fmt.Sprintf("SRM MISMATCH, p = %.2g", p.SRM.PValue)
 		case p.SRM.Status == stats.OK:

@@ -228,16 +228,19 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	// Fields left out keep their stored values: a feature that cannot be
 	// read (other than not found: a new one) stops here, for writing one
 	// built from the flags alone would wipe the rest.
-	ft := &value.Feature{Key: pos[0]}
+	// The write is conditional on the version read: a change made by
+	// someone else in between would otherwise be written back over with
+	// the value read.
+	ft, version := &value.Feature{Key: pos[0]}, ""
 	if old, err := c.Feature(ctx, pos[0]); err == nil {
-		ft = &old.Feature
+		ft, version = &old.Feature, old.Version
 	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		return fmt.Errorf("feature set: reading the stored feature %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(ft); err != nil {
 		return err
 	}
-	out, err := c.PutFeature(ctx, ft)
+	out, err := writeOverRead(ctx, "feature", ft, version, c.PutFeature, c.PutFeatureIf)
 	if err != nil {
 		return f.fields().rename(err)
 	}
@@ -362,4 +365,19 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  (bars on one axis from %s to %s; ░ still there)\n", start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// writeOverRead writes v, read at version ("" when it is new), only over
+// that version: a change someone made since is not overwritten with the
+// value read. A conflict says what to do.
+func writeOverRead[T any](ctx context.Context, what string, v *T, version string,
+	put func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+	if version == "" {
+		return put(ctx, v)
+	}
+	out, err := putIf(ctx, v, version)
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
+	}
+	return out, err
 }

@@ -1,25 +1,16 @@
 package main
 
 import (
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/termchart"
 )
 
-// outputWidth is the width tables on standard output should fit in: the
-// terminal's, or COLUMNS when set; 0 (no limit) when the output goes to a
-// file or a pipe without COLUMNS, where nothing wraps.
-func outputWidth(e *cliEnv) int {
-	if termchart.IsTerminal(e.stdout) {
-		return termchart.Width(e.stdout, e.getenv)
-	}
-	if n, err := strconv.Atoi(e.getenv("COLUMNS")); err == nil && n > 0 {
-		return n
-	}
-	return 0
-}
+// outputWidth is the width tables on standard output should fit in
+// (termchart.OutputWidth): 0, no limit, on a file or a pipe without
+// COLUMNS.
+func outputWidth(e *cliEnv) int { return termchart.OutputWidth(e.stdout, e.getenv) }
 
 // minChart is the narrowest chart worth drawing: narrower, a table that
 // does not fit leaves its chart out.

@@ -61,7 +61,7 @@ func (f *flagsCmd) parse(args []string) (*client.Client, error) {
 func (f *flagsCmd) parseNoArgs(args []string) (*client.Client, error) {
 	c, err := f.parse(args)
 	if err == nil && len(f.pos) > 0 {
-		return nil, usageErrorf("flags %s takes flags only, got %q; run 'valueloop flags %s -h'", f.sub, f.pos, f.sub)
+		return nil, noArgsError("flags "+f.sub, f.pos)
 	}
 	return c, err
 }

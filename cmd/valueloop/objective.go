@@ -58,7 +58,7 @@ func argCountError(path string, fs *flag.FlagSet, pos []string, want int) error 
 		if len(pos) == 1 && fs.Lookup("f") != nil {
 			return usageErrorf("%s: give the file with -f: 'valueloop %s -f %s'", path, path, pos[0])
 		}
-		return usageErrorf("%s takes flags only, got %q; usage: %s", path, pos, usage)
+		return noArgsError(path, pos)
 	}
 	var names []string
 	for _, w := range strings.Fields(args) {
@@ -174,16 +174,17 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	// As feature set: an objective that cannot be read (other than not
 	// found: a new one) stops here rather than be overwritten.
-	o := &value.Objective{Key: pos[0]}
-	if old, err := c.Objective(ctx, pos[0]); err == nil {
-		o = old
+	// The write is conditional on the version read, as feature set's.
+	o, version := &value.Objective{Key: pos[0]}, ""
+	if old, err := c.ShowObjective(ctx, pos[0]); err == nil {
+		o, version = &old.Objective, old.Version
 	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		return fmt.Errorf("objective set: reading the stored objective %s, whose fields not given are kept: %w", pos[0], err)
 	}
 	if err := f.apply(o); err != nil {
 		return err
 	}
-	out, err := c.PutObjective(ctx, o)
+	out, err := writeOverRead(ctx, "objective", o, version, c.PutObjective, c.PutObjectiveIf)
 	if err != nil {
 		return objectiveFields.rename(err)
 	}

@@ -34,10 +34,13 @@ func TestPositionalsAnywhere(t *testing.T) {
 	}
 }
 
-// TestStrayArgumentsRefused: a command that takes flags only refuses a word
-// that is not one, instead of ignoring it (and, before, every flag after
-// it: 'metrics create x2 --env production ...' answered "--env is
-// required"; 'events send ... stray' stored the event).
+// TestStrayArgumentsRefused: a command that takes options only refuses a
+// word that is not one, instead of ignoring it (and, before, every flag
+// after it: 'metrics create x2 --env production ...' answered "--env is
+// required"; 'events send ... stray' stored the event). Every such command
+// says so in the same words, once with where its help is: the refusal said
+// "takes flags only" in three wordings, which of 'flags list production'
+// read as if it took feature flags.
 func TestStrayArgumentsRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"metrics", "create", "x2", "--env", "production", "--kind", "count", "--event", "x"},
@@ -55,10 +58,19 @@ func TestStrayArgumentsRefused(t *testing.T) {
 		{"audit", "checkout-flow"},
 		{"delivery", "source", "list", "extra"},
 		{"delivery", "service", "list", "extra"},
+		{"feature", "list", "extra"},
+		{"objective", "list", "extra"},
 	} {
 		code, _, stderr := runCLI(t, args...)
-		if code != exitUsage || !strings.Contains(stderr, "takes flags only") {
-			t.Errorf("valueloop %s: exit %d, stderr %q; want %d refusing the stray word", strings.Join(args, " "), code, stderr, exitUsage)
+		cmd := strings.Join(args[:2], " ")
+		if args[0] == "audit" {
+			cmd = "audit"
+		} else if args[0] == "delivery" {
+			cmd = strings.Join(args[:3], " ")
+		}
+		want := cmd + " takes no arguments, only options, got "
+		if code != exitUsage || !strings.Contains(stderr, want) || !strings.Contains(stderr, "Run 'valueloop help "+cmd+"' for usage.") {
+			t.Errorf("valueloop %s: exit %d, stderr %q; want %d with %q and where the help is", strings.Join(args, " "), code, stderr, exitUsage, want)
 		}
 	}
 }
@@ -75,7 +87,7 @@ func TestMissingArgumentNamed(t *testing.T) {
 		{[]string{"objective", "show"}, "objective show: want KEY, got none; usage: valueloop objective show KEY"},
 		{[]string{"feature", "delete"}, "feature delete: want KEY, got none"},
 		{[]string{"objective", "show", "a", "b"}, `objective show: want KEY, got "a" "b"`},
-		{[]string{"feature", "list", "x"}, `feature list takes flags only, got ["x"]`},
+		{[]string{"feature", "list", "x"}, `feature list takes no arguments, only options, got ["x"]`},
 		{[]string{"value", "apply", "v.yaml"}, "give the file with -f: 'valueloop value apply -f v.yaml'"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)

@@ -227,7 +227,15 @@ func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageErrorf("%s takes flags only, got %q; run 'valueloop %s -h'", fs.Name(), pos, fs.Name())
+		return noArgsError(fs.Name(), pos)
 	}
 	return nil
+}
+
+// noArgsError refuses the words pos given to the command at path, which
+// takes options only. "Options", not "flags": of 'flags list production'
+// that would read as if the command took feature flags. The line that
+// follows every usage error says where the command's help is.
+func noArgsError(path string, pos []string) error {
+	return usageErrorf("%s takes no arguments, only options, got %q", path, pos)
 }

@@ -260,24 +260,47 @@ func TestDashboardAuditNamesWhatChanged(t *testing.T) {
 	}
 }
 
-// TestDashboardSampleRatioUnchecked: an experiment whose sample ratio is
-// not checked yet (no users: the demo's kill switch has no exposures) says so in the list, as the CLI does ("SRM:
-// not checked yet"), rather than "ok".
-func TestDashboardSampleRatioUnchecked(t *testing.T) {
+// TestSampleRatioDoesNotApply: where no split says what share each variant
+// should have, the CLI, the API and the dashboard all say the sample-ratio
+// check does not apply, rather than "ok" or a false mismatch against equal
+// weights: the demo's kill switch (no split, no exposures) and its disabled
+// banner, whose 4,000 users all saw one variant.
+func TestSampleRatioDoesNotApply(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/kill-switch-payments/hypothesis", srv.Admin,
-		`{"statement":"payments stay on","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
-		t.Fatalf("hypothesis on kill-switch-payments: %d %s", resp.StatusCode, body)
-	}
-	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "kill-switch-payments", "--env", "production")
-	if code != 0 || !strings.Contains(out, "SRM: not checked yet") {
-		t.Fatalf("valueloop experiment results kill-switch-payments: %d, want its SRM not checked yet:\n%s", code, out)
-	}
 	admin := mustSignIn(t, srv.URL, srv.Admin)
-	_, page := admin.get("/experiments")
-	row := section(t, page, `<a href="/experiments/production/kill-switch-payments">`, "</tr>")
-	if !strings.Contains(row, "<td>not checked yet</td>") {
-		t.Errorf("kill-switch-payments' sample ratio on /experiments is not 'not checked yet':\n%s", row)
+	for _, tc := range []struct{ flag, reason string }{
+		{"kill-switch-payments", "the flag has no fractional split"},
+		{"banner", "the flag is disabled"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/"+tc.flag+"/hypothesis", srv.Admin,
+				`{"statement":"no change","primaryMetric":"onboarding-completed","minimumEffect":0.05}`); resp.StatusCode/100 != 2 {
+				t.Fatalf("hypothesis on %s: %d %s", tc.flag, resp.StatusCode, body)
+			}
+			code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", tc.flag, "--env", "production")
+			if code != 0 || !strings.Contains(out, "SRM: does not apply ("+tc.reason) || strings.Contains(out, "MISMATCH") {
+				t.Fatalf("valueloop experiment results %s: %d, want its SRM not to apply (%s):\n%s", tc.flag, code, tc.reason, out)
+			}
+			resp, body := get(t, srv.URL+"/api/v1/environments/production/flags/"+tc.flag+"/results", srv.Admin)
+			var res struct {
+				SRM struct {
+					Status   string `json:"status"`
+					Reason   string `json:"reason"`
+					Mismatch bool   `json:"mismatch"`
+				} `json:"srm"`
+			}
+			if err := json.Unmarshal([]byte(body), &res); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("results of %s: %d %v %s", tc.flag, resp.StatusCode, err, body)
+			}
+			if res.SRM.Status != "not_applicable" || res.SRM.Mismatch || !strings.HasPrefix(res.SRM.Reason, tc.reason) {
+				t.Errorf("API srm of %s = %+v, want not_applicable: %s", tc.flag, res.SRM, tc.reason)
+			}
+			_, page := admin.get("/experiments")
+			row := section(t, page, `<a href="/experiments/production/`+tc.flag+`">`, "</tr>")
+			if !strings.Contains(row, ">does not apply</span></td>") {
+				t.Errorf("%s's sample ratio on /experiments is not 'does not apply':\n%s", tc.flag, row)
+			}
+		})
 	}
 }
 

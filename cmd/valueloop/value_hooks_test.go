@@ -109,6 +109,16 @@ func recordCauses(f shownFeature) string {
 // remaining users R give R / 400 days needed, past a horizon ten days
 // away since a 1 % effect on a 10 % conversion needs tens of thousands.
 func TestValueStopExperiment(t *testing.T) {
+	t.Run("released today", func(t *testing.T) { testStopExperiment(t, false) })
+	// Shipped dark 60 days before: the code was deployed behind its flag,
+	// which exposed nobody until today's rollout. The experiment's pace is
+	// its users over the days it has run, not over the 60 days since the
+	// deployment: 400 users a day, not 400 in 60 days (6.7 a day), which
+	// put on the stop list experiments that had just begun.
+	t.Run("deployed 60 days before", func(t *testing.T) { testStopExperiment(t, true) })
+}
+
+func testStopExperiment(t *testing.T, deployedBefore bool) {
 	s := MustServe(t, "")
 	loopSetUp(t, s)
 	horizon := time.Now().UTC().AddDate(0, 0, 10).Format("2006-01-02")
@@ -118,6 +128,13 @@ func TestValueStopExperiment(t *testing.T) {
 	}
 	if code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(loopFeature, `"minimumEffect":0.1`, `"minimumEffect":0.01`, 1), nil); code != 201 {
 		t.Fatalf("feature: %d %s", code, body)
+	}
+	if deployedBefore {
+		at := time.Now().UTC().AddDate(0, 0, -60).Format(time.RFC3339)
+		s.mustRun(t,
+			[]string{"change", "record", "--repo", "acme/shop", "--sha", loopSHA, "--merged-at", at, "--message", "Guided checkout\n\nFeature: guided-checkout"},
+			[]string{"deploy", "record", "--service", "shop", "--repo", "acme/shop", "--env", "production", "--sha", loopSHA, "--status", "success", "--at", at},
+		)
 	}
 	s.mustRun(t,
 		[]string{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},

@@ -554,3 +554,60 @@ func TestValueSetNamesFlags(t *testing.T) {
 		t.Errorf("a refused set changed the feature: %d\n%s", code, out)
 	}
 }
+
+// TestSetLostUpdate: feature set and objective set read, change the
+// fields given and write back over the version they read. Ana renames the
+// feature (or objective) between ben's read and ben's write: ben's command
+// fails saying so and writes nothing, and ana's title stays. Before, ben's
+// write put back the title he had read.
+func TestSetLostUpdate(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// stored is the definition at path, without what GET adds to it.
+	stored := func(path string) map[string]any {
+		var v map[string]any
+		s.call(t, "GET", path, "", &v)
+		if f, ok := v["feature"].(map[string]any); ok {
+			v = f
+		}
+		delete(v, "progress")
+		delete(v, "version")
+		return v
+	}
+	for _, tc := range []struct {
+		name, path string
+		args       []string
+		written    func(def map[string]any) bool // whether ben's change is stored
+	}{
+		{"feature", "/api/v1/features/wishlist", []string{"feature", "set", "wishlist", "--size", "3"},
+			func(d map[string]any) bool { return d["estimate"].(map[string]any)["size"] == 3.0 }},
+		{"objective", "/api/v1/objectives/revenue", []string{"objective", "set", "revenue", "--horizon", "2027-12-31"},
+			func(d map[string]any) bool { return d["horizon"] == "2027-12-31" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && r.URL.Path == tc.path {
+					def := stored(tc.path)
+					def["title"] = "Renamed by ana"
+					body, _ := json.Marshal(def)
+					s.call(t, "PUT", tc.path, string(body), nil)
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer front.Close()
+			var stdout, stderr strings.Builder
+			code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
+				envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+			if code == 0 || !strings.Contains(stderr.String(), "changed since") {
+				t.Errorf("set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+			}
+			if after := stored(tc.path); after["title"] != "Renamed by ana" || tc.written(after) {
+				t.Errorf("after: %v; want ana's title kept and ben's change not written", after)
+			}
+		})
+	}
+}
