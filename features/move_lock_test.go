@@ -32,7 +32,7 @@ func (m *moveWatcher) MoveFeature(ctx context.Context, key string, stage value.S
 func TestMoveCheckedUnderSyncLock(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	if err := svc.PutFeature(ctx, feature("a", ""), "t"); err != nil {
+	if err := svc.PutFeature(ctx, feature("a", ""), "", "t"); err != nil {
 		t.Fatal(err)
 	}
 	w := &moveWatcher{Store: db, svc: svc}
