@@ -8,3 +8,13 @@ func SyncLocked(s *Service) bool {
 	}
 	return true
 }
+
+// WritesLocked reports whether a write of objectives or features holds
+// s's write lock now.
+func WritesLocked(s *Service) bool {
+	if s.writeMu.TryLock() {
+		s.writeMu.Unlock()
+		return false
+	}
+	return true
+}

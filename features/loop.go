@@ -70,6 +70,17 @@ func (s *Service) lockSync(ctx context.Context) (func(), error) {
 	return cluster.Exclude(ctx, &s.syncMu, lock)
 }
 
+// lockWrites holds off every other write of objectives and features, of
+// this node and, when the store is a WriteLocker, of the others, until the
+// function returned is called.
+func (s *Service) lockWrites(ctx context.Context) (func(), error) {
+	var lock func(context.Context) (func(), error)
+	if l, ok := s.Store.(WriteLocker); ok {
+		lock = l.LockValueWrites
+	}
+	return cluster.Exclude(ctx, &s.writeMu, lock)
+}
+
 // syncOne gathers f's evidence, derives its lifecycle and stores it,
 // logging each new transition; it returns the evidence and those.
 func (s *Service) syncOne(ctx context.Context, f *value.Feature, sightings map[flagKey]Sighting) ([]value.Event, []value.Transition, error) {

@@ -102,6 +102,14 @@ type SyncLocker interface {
 	LockSync(ctx context.Context) (release func(), err error)
 }
 
+// WriteLocker is a Store that several nodes share (PostgreSQL):
+// LockValueWrites waits until no other node writes objectives or features
+// and holds their writes off until release is called. Without it, the
+// writes of this node only are serialised.
+type WriteLocker interface {
+	LockValueWrites(ctx context.Context) (release func(), err error)
+}
+
 // FeatureQuery selects a page of features.
 type FeatureQuery struct {
 	Objective string      // "": any
@@ -184,7 +192,15 @@ type Service struct {
 	// before another sync's evidence (a change just linked) stored after
 	// it would put the feature back where it was, until the next periodic
 	// sync. A Store that is a SyncLocker holds other nodes' syncs off too.
-	syncMu     sync.Mutex
+	syncMu sync.Mutex
+	// writeMu lets one write of objectives or features (PutObjective,
+	// PutFeature, DeleteFeature, Apply) check and store at a time: the
+	// checks read the stored features (a flag claimed twice, a cycle, a
+	// dependant of a deleted feature), and two writes checked against the
+	// same stored set could each pass and together store what neither
+	// check allows. A Store that is a WriteLocker holds other nodes'
+	// writes off too.
+	writeMu    sync.Mutex
 	mu         sync.Mutex // guards recognizer, cache and touched
 	recognizer *value.Recognizer
 	cache      *snapshot
@@ -249,6 +265,11 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 // PutObjective validates and stores o; with a version (value.Objective.
 // Version of what the writer read), only over the stored objective at it.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -267,6 +288,22 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version,
 // derives its first lifecycle. With a version (value.Feature.Version of
 // what the writer read), only over the stored feature at that version.
 func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, actor string) error {
+	if err := s.writeFeature(ctx, f, version, actor); err != nil {
+		return err
+	}
+	s.forgetRecognizer()
+	_, err := s.Sync(ctx, f.Key)
+	return err
+}
+
+// writeFeature checks f against the stored features and stores it, both
+// under the write lock (see writeMu).
+func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, actor string) error {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -290,16 +327,9 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 		return unprefix(err, len(others))
 	}
 	if version != "" {
-		err = s.Store.PutFeatureIf(ctx, f, version, actor)
-	} else {
-		err = s.Store.PutFeature(ctx, f, actor)
+		return s.Store.PutFeatureIf(ctx, f, version, actor)
 	}
-	if err != nil {
-		return err
-	}
-	s.forgetRecognizer()
-	_, err = s.Sync(ctx, f.Key)
-	return err
+	return s.Store.PutFeature(ctx, f, actor)
 }
 
 // keepNamed adds to c the flags the stored features link and the metrics
@@ -362,6 +392,11 @@ func unprefix(err error, n int) error {
 // deleted feature would name nothing: next would have its feature wait for
 // it forever, and the exported file would no longer apply back.
 func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	all, err := s.Store.Features(ctx)
 	if err != nil {
 		return err
@@ -394,6 +429,23 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err := file.CheckSize(); err != nil {
 		return nil, err
 	}
+	ops, err := s.applyChecked(ctx, file, prune, dryRun, actor)
+	if err != nil || dryRun || len(ops) == 0 {
+		return ops, err
+	}
+	s.forgetRecognizer()
+	_, err = s.Sync(ctx)
+	return ops, err
+}
+
+// applyChecked validates and plans file against what is stored and,
+// unless dryRun, writes the plan, all under the write lock (see writeMu).
+func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	c, err := s.Context(ctx)
 	if err != nil {
 		return nil, err
@@ -429,9 +481,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 	if err := s.Store.ApplyValue(ctx, file, ops, actor); err != nil {
 		return nil, err
 	}
-	s.forgetRecognizer()
-	_, err = s.Sync(ctx)
-	return ops, err
+	return ops, nil
 }
 
 // Export returns what is stored, as a file.

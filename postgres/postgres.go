@@ -275,6 +275,15 @@ func (db *DB) LockSync(ctx context.Context) (release func(), err error) {
 	return db.hold(ctx, "features", "the features' sync")
 }
 
+// LockValueWrites waits until no other node writes objectives or
+// features and holds their writes off until release is called
+// (features.WriteLocker): a write's checks against the stored features (a
+// flag claimed twice, a dependency cycle, a dependant of a deleted
+// feature) and its write must see no other node's write in between.
+func (db *DB) LockValueWrites(ctx context.Context) (release func(), err error) {
+	return db.hold(ctx, "value writes", "the objectives' and features' writes")
+}
+
 // LockRollouts waits until no other node makes a rollout transition and
 // holds theirs off until release is called (rollout.Locker): a leader's
 // tick between a peer's step and its flag write would write the flag too.

@@ -1,0 +1,210 @@
+package features_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/value"
+)
+
+// sharedStore is one store that two services write through, as two nodes
+// share PostgreSQL: LockValueWrites excludes their writes as the advisory
+// lock does. Once armed, the next write of objectives or features pauses,
+// its checks passed, until release is closed; asked is signalled when
+// another write asks for the lock meanwhile.
+type sharedStore struct {
+	features.Store
+	mu      sync.Mutex
+	armed   atomic.Bool
+	holding atomic.Bool
+	paused  chan struct{}
+	release chan struct{}
+	asked   chan struct{}
+}
+
+func newSharedStore(st features.Store) *sharedStore {
+	return &sharedStore{Store: st, paused: make(chan struct{}), release: make(chan struct{}), asked: make(chan struct{}, 1)}
+}
+
+func (s *sharedStore) LockValueWrites(ctx context.Context) (func(), error) {
+	if s.holding.Load() {
+		select {
+		case s.asked <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Lock()
+	return s.mu.Unlock, nil
+}
+
+// hold pauses the first write after arming.
+func (s *sharedStore) hold() {
+	if s.armed.CompareAndSwap(true, false) {
+		s.holding.Store(true)
+		close(s.paused)
+		<-s.release
+	}
+}
+
+func (s *sharedStore) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+	s.hold()
+	return s.Store.PutFeature(ctx, f, actor)
+}
+
+func (s *sharedStore) DeleteFeature(ctx context.Context, key, actor string) error {
+	s.hold()
+	return s.Store.DeleteFeature(ctx, key, actor)
+}
+
+func (s *sharedStore) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error {
+	s.hold()
+	return s.Store.ApplyValue(ctx, file, ops, actor)
+}
+
+// TestConcurrentWritesKeepTheChecks: two writes each valid against the
+// stored features but not together. The first pauses between its checks
+// and its write; the second, through another service on the same store,
+// must be checked against the first's result and refused naming its
+// field. The checks read the stored features before the write's
+// transaction, unlocked, so the second passed and the two stored a flag
+// claimed twice, a cycle, a dependency on a deleted feature.
+func TestConcurrentWritesKeepTheChecks(t *testing.T) {
+	put := func(f *value.Feature) func(context.Context, *features.Service) error {
+		return func(ctx context.Context, s *features.Service) error { return s.PutFeature(ctx, f, "", "t") }
+	}
+	for _, tc := range []struct {
+		name          string
+		first, second func(context.Context, *features.Service) error
+		field, msg    string
+	}{
+		{"flag claimed twice", put(feature("c", "f1")), put(feature("d", "f1")), "links.flags[0].flag", `already linked to feature "c"`},
+		{"dependency cycle", put(feature("a", "", "b")), put(feature("b", "", "a")), "dependsOn", "dependency cycle"},
+		{"dependency on a deleted feature",
+			func(ctx context.Context, s *features.Service) error { return s.DeleteFeature(ctx, "a", "t") },
+			put(feature("d", "", "a")), "dependsOn[0]", `no feature "a"`},
+		{"dependant of a deleted feature", put(feature("d", "", "a")),
+			func(ctx context.Context, s *features.Service) error { return s.DeleteFeature(ctx, "a", "t") },
+			"", `feature d depends on it`},
+		{"applied file claims the flag",
+			func(ctx context.Context, s *features.Service) error {
+				_, err := s.Apply(ctx, &value.File{Features: []value.Feature{*feature("c", "f1")}}, false, false, "t")
+				return err
+			},
+			put(feature("d", "f1")), "links.flags[0].flag", `already linked to feature "c"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			one, db := mustService(t)
+			ctx := context.Background()
+			st := newSharedStore(db)
+			one.Store = st
+			two := features.New(st, db)
+			two.Environments, two.Flags = one.Environments, one.Flags
+			for _, f := range []*value.Feature{feature("a", ""), feature("b", "")} {
+				if err := one.PutFeature(ctx, f, "", "t"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st.armed.Store(true)
+			done1, done2 := make(chan error, 1), make(chan error, 1)
+			go func() { done1 <- tc.first(ctx, one) }()
+			<-st.paused
+			go func() { done2 <- tc.second(ctx, two) }()
+			// The second either finishes while the first is paused (its
+			// checks ran against the set without the first's write) or
+			// waits for the lock the first holds.
+			var err2 error
+			finished := false
+			select {
+			case err2 = <-done2:
+				finished = true
+			case <-st.asked:
+			}
+			close(st.release)
+			if err := <-done1; err != nil {
+				t.Fatalf("first write: %v", err)
+			}
+			if !finished {
+				err2 = <-done2
+			}
+			e, ok := err2.(*valueloop.Error)
+			if !ok || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
+				fs, _ := db.Features(ctx)
+				var stored []string
+				for _, f := range fs {
+					stored = append(stored, fmt.Sprintf("%s%v→%v", f.Key, f.Links.Flags, f.DependsOn))
+				}
+				t.Errorf("second write: got %v, want %q: …%s…; stored %v", err2, tc.field, tc.msg, stored)
+			}
+		})
+	}
+}
+
+// TestWritesHoldTheWriteLock: each write of objectives and features
+// stores with the write lock held, and lets go of it after.
+func TestWritesHoldTheWriteLock(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	w := &lockWatcher{Store: db, svc: svc}
+	svc.Store = w
+	o, err := db.Objective(ctx, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { return svc.PutObjective(ctx, o, "", "t") },
+		func() error { return svc.PutFeature(ctx, feature("a", "f1"), "", "t") },
+		func() error {
+			_, err := svc.Apply(ctx, &value.File{Features: []value.Feature{*feature("b", "f2")}}, false, false, "t")
+			return err
+		},
+		func() error { return svc.DeleteFeature(ctx, "b", "t") },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if want := []bool{true, true, true, true}; !slices.Equal(w.locked, want) {
+		t.Errorf("writes stored with the write lock held: %v, want %v", w.locked, want)
+	}
+	if features.WritesLocked(svc) {
+		t.Error("the write lock is still held after the writes")
+	}
+}
+
+// lockWatcher records whether the write lock was held at each write of
+// objectives and features.
+type lockWatcher struct {
+	features.Store
+	svc    *features.Service
+	locked []bool
+}
+
+func (w *lockWatcher) saw() { w.locked = append(w.locked, features.WritesLocked(w.svc)) }
+
+func (w *lockWatcher) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
+	w.saw()
+	return w.Store.PutObjective(ctx, o, actor)
+}
+
+func (w *lockWatcher) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
+	w.saw()
+	return w.Store.PutFeature(ctx, f, actor)
+}
+
+func (w *lockWatcher) DeleteFeature(ctx context.Context, key, actor string) error {
+	w.saw()
+	return w.Store.DeleteFeature(ctx, key, actor)
+}
+
+func (w *lockWatcher) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error {
+	w.saw()
+	return w.Store.ApplyValue(ctx, file, ops, actor)
+}
