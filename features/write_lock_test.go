@@ -5,68 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/value"
 )
-
-// sharedStore is one store that two services write through, as two nodes
-// share PostgreSQL: LockValueWrites excludes their writes as the advisory
-// lock does. Once armed, the next write of objectives or features pauses,
-// its checks passed, until release is closed; asked is signalled when
-// another write asks for the lock meanwhile.
-type sharedStore struct {
-	features.Store
-	mu      sync.Mutex
-	armed   atomic.Bool
-	holding atomic.Bool
-	paused  chan struct{}
-	release chan struct{}
-	asked   chan struct{}
-}
-
-func newSharedStore(st features.Store) *sharedStore {
-	return &sharedStore{Store: st, paused: make(chan struct{}), release: make(chan struct{}), asked: make(chan struct{}, 1)}
-}
-
-func (s *sharedStore) LockValueWrites(ctx context.Context) (func(), error) {
-	if s.holding.Load() {
-		select {
-		case s.asked <- struct{}{}:
-		default:
-		}
-	}
-	s.mu.Lock()
-	return s.mu.Unlock, nil
-}
-
-// hold pauses the first write after arming.
-func (s *sharedStore) hold() {
-	if s.armed.CompareAndSwap(true, false) {
-		s.holding.Store(true)
-		close(s.paused)
-		<-s.release
-	}
-}
-
-func (s *sharedStore) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
-	s.hold()
-	return s.Store.PutFeature(ctx, f, actor)
-}
-
-func (s *sharedStore) DeleteFeature(ctx context.Context, key, actor string) error {
-	s.hold()
-	return s.Store.DeleteFeature(ctx, key, actor)
-}
-
-func (s *sharedStore) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error {
-	s.hold()
-	return s.Store.ApplyValue(ctx, file, ops, actor)
-}
 
 // TestConcurrentWritesKeepTheChecks: two writes each valid against the
 // stored features but not together. The first pauses between its checks
@@ -102,7 +47,7 @@ func TestConcurrentWritesKeepTheChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			one, db := mustService(t)
 			ctx := context.Background()
-			st := newSharedStore(db)
+			st := storetest.NewHeldWrites(db)
 			one.Store = st
 			two := features.New(st, db)
 			two.Environments, two.Flags = one.Environments, one.Flags
@@ -111,28 +56,7 @@ func TestConcurrentWritesKeepTheChecks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			st.armed.Store(true)
-			done1, done2 := make(chan error, 1), make(chan error, 1)
-			go func() { done1 <- tc.first(ctx, one) }()
-			<-st.paused
-			go func() { done2 <- tc.second(ctx, two) }()
-			// The second either finishes while the first is paused (its
-			// checks ran against the set without the first's write) or
-			// waits for the lock the first holds.
-			var err2 error
-			finished := false
-			select {
-			case err2 = <-done2:
-				finished = true
-			case <-st.asked:
-			}
-			close(st.release)
-			if err := <-done1; err != nil {
-				t.Fatalf("first write: %v", err)
-			}
-			if !finished {
-				err2 = <-done2
-			}
+			err2 := storetest.WriteDuringHeldWrite(t, st, st, func() error { return tc.first(ctx, one) }, func() error { return tc.second(ctx, two) })
 			e, ok := err2.(*valueloop.Error)
 			if !ok || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
 				fs, _ := db.Features(ctx)

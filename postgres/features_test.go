@@ -93,37 +93,6 @@ func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.S
 	}
 }
 
-// heldPut is a node's store whose next PutFeature, once armed, waits until
-// released: a write whose checks passed and that has not stored yet.
-type heldPut struct {
-	*postgres.DB
-	release chan struct{}
-	entered chan struct{} // closed when the held write has begun
-}
-
-func (h *heldPut) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
-	if h.release != nil {
-		close(h.entered)
-		<-h.release
-	}
-	return h.DB.PutFeature(ctx, f, actor)
-}
-
-// askingLock is a node's store that says when a write asks for the
-// cross-node write lock.
-type askingLock struct {
-	*postgres.DB
-	asked chan struct{}
-}
-
-func (a *askingLock) LockValueWrites(ctx context.Context) (func(), error) {
-	select {
-	case a.asked <- struct{}{}:
-	default:
-	}
-	return a.DB.LockValueWrites(ctx)
-}
-
 // TestFeatureWritesOfTwoNodes: node A's write of a feature claiming flag
 // f1 passed its checks and has not stored yet when node B writes another
 // feature claiming f1. B's checks must see A's write: B is refused naming
@@ -140,7 +109,7 @@ func TestFeatureWritesOfTwoNodes(t *testing.T) {
 	if err := a.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
 		t.Fatal(err)
 	}
-	held, asking := &heldPut{DB: a}, &askingLock{DB: b, asked: make(chan struct{}, 1)}
+	held, asking := storetest.NewHeldWrites(a), storetest.NewHeldWrites(b)
 	node := func(store features.Store, db *postgres.DB) *features.Service {
 		s := features.New(store, db)
 		s.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
@@ -157,27 +126,9 @@ func TestFeatureWritesOfTwoNodes(t *testing.T) {
 		return &value.Feature{Key: key, Title: key, Objective: "o", Hypothesis: value.Hypothesis{Change: key},
 			Links: value.Links{Flags: []value.FlagLink{{Environment: "production", Flag: "f1"}}}}
 	}
-	held.release, held.entered = make(chan struct{}), make(chan struct{})
-	doneA, doneB := make(chan error, 1), make(chan error, 1)
-	go func() { doneA <- svcA.PutFeature(ctx, claim("c"), "", "t") }()
-	<-held.entered
-	go func() { doneB <- svcB.PutFeature(ctx, claim("d"), "", "t") }()
-	// B either finishes while A waits (checked against the features
-	// without A's) or asks for the lock A holds.
-	var errB error
-	finished := false
-	select {
-	case errB = <-doneB:
-		finished = true
-	case <-asking.asked:
-	}
-	close(held.release)
-	if err := <-doneA; err != nil {
-		t.Fatalf("A: %v", err)
-	}
-	if !finished {
-		errB = <-doneB
-	}
+	errB := storetest.WriteDuringHeldWrite(t, held, asking,
+		func() error { return svcA.PutFeature(ctx, claim("c"), "", "t") },
+		func() error { return svcB.PutFeature(ctx, claim("d"), "", "t") })
 	if e, ok := errB.(*valueloop.Error); !ok || e.Field != "links.flags[0].flag" {
 		fs, _ := b.Features(ctx)
 		t.Errorf("B: got %v, want an error naming links.flags[0].flag; %d features stored", errB, len(fs))
