@@ -262,14 +262,38 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 	return c, nil
 }
 
+// Absent, as the version of a write of an objective or a feature, makes it
+// a creation: refused (ECONFLICT, storing nothing) when the key is stored.
+// The check is made with the others, under the write lock: made before,
+// two creations of one key at once would both succeed and the later
+// silently replace the earlier.
+const Absent = "absent"
+
+// absent refuses a creation of key that get finds stored.
+func absent[T any](ctx context.Context, get func(context.Context, string) (T, error), what, key string) error {
+	if _, err := get(ctx, key); err == nil {
+		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists (created meanwhile): read it and change it instead", what, key)
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return err
+	}
+	return nil
+}
+
 // PutObjective validates and stores o; with a version (value.Objective.
-// Version of what the writer read), only over the stored objective at it.
+// Version of what the writer read), only over the stored objective at it;
+// with Absent, only when no objective has its key.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
 	unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	if version == Absent {
+		if err := absent(ctx, s.Store.Objective, "objective", o.Key); err != nil {
+			return err
+		}
+		version = ""
+	}
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -286,7 +310,8 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version,
 // PutFeature validates f alone and with the stored features (a flag,
 // label or prefix claimed twice, a dependency cycle), stores it, and
 // derives its first lifecycle. With a version (value.Feature.Version of
-// what the writer read), only over the stored feature at that version.
+// what the writer read), only over the stored feature at that version;
+// with Absent, only when no feature has its key.
 func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, actor string) error {
 	if err := s.writeFeature(ctx, f, version, actor); err != nil {
 		return err
@@ -304,6 +329,12 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 		return err
 	}
 	defer unlock()
+	if version == Absent {
+		if err := absent(ctx, s.Store.Feature, "feature", f.Key); err != nil {
+			return err
+		}
+		version = ""
+	}
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err

@@ -140,7 +140,7 @@ func (s *Server) handlePutObjective(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		version, err := valueIfMatch(r, "objective")
+		version, err := createOrIfMatch(r, create, "objective")
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		version, err := valueIfMatch(r, "feature")
+		version, err := createOrIfMatch(r, create, "feature")
 		if err != nil {
 			return err
 		}
@@ -279,6 +279,18 @@ func (s *Server) handlePutFeature(create bool) handlerFunc {
 		writeJSON(w, status, f)
 		return nil
 	}
+}
+
+// createOrIfMatch is valueIfMatch, and features.Absent for a creation
+// without If-Match: putKey's check that the key is new is made again with
+// the write's checks, so that of two creations of one key at once the
+// later is refused rather than replacing the earlier.
+func createOrIfMatch(r *http.Request, create bool, what string) (string, error) {
+	version, err := valueIfMatch(r, what)
+	if err == nil && create && version == "" {
+		version = features.Absent
+	}
+	return version, err
 }
 
 // valueIfMatch reads the version a feature's or objective's write expects

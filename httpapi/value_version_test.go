@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/storetest"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -59,5 +64,58 @@ func TestFeatureIfMatch(t *testing.T) {
 	}
 	if status, _, _ = put("F without a check", ""); status != 200 {
 		t.Errorf("a write without If-Match: %d, want 200 (unconditional, as before)", status)
+	}
+}
+
+// TestCreateCreatedMeanwhile: a POST creating an objective or a feature
+// while another write of the same key has passed its checks and not
+// stored yet. The POST checked that the key was new before the write and
+// was answered 201 while the other write then replaced what it created
+// (or it replaced the other's): of two creations one was lost and both
+// were told they created. The POST is now checked with the write's
+// checks, under the write lock, and answered 409.
+func TestCreateCreatedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, path, body string
+		first            func(*features.Service) error
+	}{
+		{"objective", "/api/v1/objectives", `{"key":"o2","title":"by ben","metric":"m","target":{"direction":"increase","value":0.1},"horizon":"2027-06-30"}`,
+			func(s *features.Service) error {
+				horizon, _ := value.ParseDate("2027-06-30")
+				return s.PutObjective(ctx, &value.Objective{Key: "o2", Title: "by ana", Metric: "m",
+					Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "ana")
+			}},
+		{"feature", "/api/v1/features", `{"key":"f","title":"by ben","objective":"o","hypothesis":{"change":"c"}}`,
+			func(s *features.Service) error {
+				return s.PutFeature(ctx, &value.Feature{Key: "f", Title: "by ana", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "", "ana")
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustFullServer(t)
+			if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+				t.Fatal(err)
+			}
+			st := storetest.NewHeldWrites(e.db)
+			e.srv.Value.Store = st
+			e.srv.Value.Environments = func() []valueloop.Environment {
+				return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
+			}
+			other := features.New(st, e.db) // another node, on the same store
+			other.Environments = e.srv.Value.Environments
+			var status int
+			var body string
+			err := storetest.WriteDuringHeldWrite(t, st, st, func() error { return tc.first(other) }, func() error {
+				resp, b := e.do(t, call{method: "POST", path: tc.path, token: adminSecret, body: tc.body})
+				status, body = resp.StatusCode, b
+				return nil
+			})
+			if err != nil || status != 409 || !strings.Contains(body, "exists") {
+				t.Errorf("POST while another write creates the key: %d %.300s (%v); want 409 saying it exists", status, body, err)
+			}
+		})
 	}
 }

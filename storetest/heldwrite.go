@@ -93,7 +93,11 @@ func WriteDuringHeldWrite(t testing.TB, held, asking *HeldWrites, first, second 
 	held.Hold()
 	done1, done2 := make(chan error, 1), make(chan error, 1)
 	go func() { done1 <- first() }()
-	<-held.entered
+	select {
+	case <-held.entered:
+	case err := <-done1:
+		t.Fatalf("first write ended before its write was held: %v", err)
+	}
 	for len(asking.asked) > 0 { // the first write's own ask, on a shared store
 		<-asking.asked
 	}
