@@ -582,7 +582,14 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		}
 		var users []string
 		for _, v := range r.Variants {
-			users = append(users, fmt.Sprintf("%s %s (split %.1f%%)", v.Name, valueloop.GroupDigits(p.Users[v.Name]), 100*p.Weights[v.Name]/total))
+			u := v.Name + " " + valueloop.GroupDigits(p.Users[v.Name])
+			if total > 0 { // else the flag was disabled: no split, no shares
+				u += fmt.Sprintf(" (split %.1f%%)", 100*p.Weights[v.Name]/total)
+			}
+			users = append(users, u)
+		}
+		if total == 0 && len(users) > 0 {
+			users[len(users)-1] += " (no split)"
 		}
 		srm := "SRM not checked: " + p.SRM.Reason
 		switch {

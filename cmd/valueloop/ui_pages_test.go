@@ -300,6 +300,11 @@ func TestSampleRatioDoesNotApply(t *testing.T) {
 			if !strings.Contains(row, ">does not apply</span></td>") {
 				t.Errorf("%s's sample ratio on /experiments is not 'does not apply':\n%s", tc.flag, row)
 			}
+			// Split by a dimension, each slice's check says the same.
+			_, split := admin.get("/experiments/production/" + tc.flag + "?dimension=platform")
+			if rows := strings.Count(split, `<tr class="slice">`); rows > 0 && strings.Count(split, `">does not apply</span></td>`) != rows {
+				t.Errorf("%s's slices do not all say their sample ratio check does not apply:\n%s", tc.flag, section(t, split, `<table class="slices">`, "</table>"))
+			}
 		})
 	}
 }
