@@ -56,14 +56,16 @@ type Store interface {
 	// PutObjective creates or updates o (already validated).
 	PutObjective(ctx context.Context, o *value.Objective, actor string) error
 	// PutObjectiveIf writes o only over the stored objective at version
-	// (value.Objective.Version): ECONFLICT, storing nothing, when it
+	// (value.Objective.Version; or any condition value.VersionMatches
+	// takes): ECONFLICT, storing nothing, when it
 	// changed since or is gone.
 	PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
 	DeleteObjective(ctx context.Context, key, actor string) error
 	PutFeature(ctx context.Context, f *value.Feature, actor string) error
 	// PutFeatureIf writes f only over the stored feature at version
-	// (value.Feature.Version): ECONFLICT, storing nothing, when it
+	// (value.Feature.Version; or any condition value.VersionMatches
+	// takes): ECONFLICT, storing nothing, when it
 	// changed since or is gone.
 	PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error
 	DeleteFeature(ctx context.Context, key, actor string) error

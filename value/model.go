@@ -156,6 +156,17 @@ func ValidVersion(v string) bool {
 	return len(v) == 16 && err == nil
 }
 
+// AnyVersion is the version condition of If-Match: *, which any stored
+// version meets (and no version when nothing is stored).
+const AnyVersion = "*"
+
+// VersionMatches reports whether a definition at version now meets cond,
+// the versions a write expects as If-Match lists them: AnyVersion, or one
+// or more versions joined by "," (any of which matches).
+func VersionMatches(cond, now string) bool {
+	return cond == AnyVersion || slices.Contains(strings.Split(cond, ","), now)
+}
+
 // Estimate is the team's estimate of a feature's value and size. WSJF reads
 // CostOfDelay and Size; RICE reads Reach, Impact and Size (as effort). Both
 // read Confidence, the team's own belief that the bet pays off, which the
