@@ -318,6 +318,12 @@ func checkTitle(field, s string) error {
 	return checkControl(field, s, true, 200, func(rune) bool { return true })
 }
 
+// checkName checks a name printed on one line (a service, a label): no
+// control characters at all.
+func checkName(field, s string) error {
+	return checkControl(field, s, false, len(s), func(rune) bool { return true })
+}
+
 func checkControl(field, s string, required bool, max int, refused func(rune) bool) error {
 	switch {
 	case required && strings.TrimSpace(s) == "":
@@ -542,6 +548,9 @@ func (l *Links) validate(c *Context) error {
 		if !slices.Contains(c.Flags[fl.Environment], fl.Flag) {
 			return valueloop.FieldErrorf(field+".flag", "no flag %q in environment %s", fl.Flag, fl.Environment)
 		}
+		if err := checkName(field+".variant", fl.Variant); err != nil {
+			return err
+		}
 		k := [2]string{fl.Environment, fl.Flag}
 		if j, ok := envFlag[k]; ok || seen[fl] {
 			return valueloop.FieldErrorf(field+".flag", "flag %s in %s is already linked as links.flags[%d]", fl.Flag, fl.Environment, j)
@@ -554,12 +563,18 @@ func (l *Links) validate(c *Context) error {
 		if strings.TrimSpace(s) == "" || len(s) > 200 {
 			return valueloop.FieldErrorf(field, "must be a service name of 1 to 200 bytes, got %q", valueloop.Clip(s))
 		}
+		if err := checkName(field, s); err != nil {
+			return err
+		}
 		if slices.Contains(l.Services[:i], s) {
 			return valueloop.FieldErrorf(field, "service %q is listed twice", s)
 		}
 	}
 	for i, s := range l.Changes.Labels {
 		field := fmt.Sprintf("links.changes.labels[%d]", i)
+		if err := checkName(field, s); err != nil {
+			return err
+		}
 		if !labelPattern.MatchString(s) {
 			return valueloop.FieldErrorf(field, "must be a pull request label of 1 to 100 characters without commas, got %q", valueloop.Clip(s))
 		}
@@ -569,6 +584,9 @@ func (l *Links) validate(c *Context) error {
 	}
 	for i, p := range l.Changes.BranchPrefixes {
 		field := fmt.Sprintf("links.changes.branchPrefixes[%d]", i)
+		if err := checkName(field, p); err != nil {
+			return err
+		}
 		if len(p) < 3 || len(p) > 200 || strings.ContainsAny(p, " \t\n~^:?*[\\") {
 			return valueloop.FieldErrorf(field, "must be a branch name prefix of 3 to 200 characters (such as \"feature/onboarding-\"), got %q", valueloop.Clip(p))
 		}
