@@ -15,14 +15,7 @@ import (
 // version as its ETag; a PUT with If-Match writes only over that version,
 // and a stale one is a 409 that stores nothing.
 func TestFeatureIfMatch(t *testing.T) {
-	e := mustFullServer(t)
-	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := mustFeatureServer(t)
 	resp, body := e.do(t, call{method: "GET", path: "/api/v1/features/f", token: adminSecret})
 	etag := resp.Header.Get("ETag")
 	var shown struct {
@@ -68,14 +61,7 @@ func TestFeatureIfMatch(t *testing.T) {
 // version. Both were refused as malformed (400), so a client sending the
 // standard forms could not write at all.
 func TestFeatureIfMatchForms(t *testing.T) {
-	e := mustFullServer(t)
-	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := mustFeatureServer(t)
 	const stale, other = `"0123456789abcdef"`, `"fedcba9876543210"`
 	current := func() string {
 		resp, _ := e.do(t, call{method: "GET", path: "/api/v1/features/f", token: adminSecret})
@@ -110,4 +96,18 @@ func TestFeatureIfMatchForms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustFeatureServer is a server storing objective o and its feature f.
+func mustFeatureServer(t *testing.T) (*env, context.Context) {
+	t.Helper()
+	e := mustFullServer(t)
+	ctx := context.Background()
+	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	return e, ctx
 }
