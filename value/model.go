@@ -300,9 +300,10 @@ func checkKey(field, key string) error {
 }
 
 // checkText checks a text of up to max bytes: line breaks and tabs are
-// the only control characters it may hold. The CLI prints texts as they
-// are, so an escape sequence in one would clear or retitle the reader's
-// terminal (and a bell ring it).
+// the only control characters it may hold. Texts reach terminals and
+// files through every client, where an escape sequence in one would clear
+// or retitle the reader's terminal (and a bell ring it); the CLI escapes
+// them as well, other clients may not.
 func checkText(field, s string, required bool, max int) error {
 	return checkControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
 }
