@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -96,3 +97,12 @@ func neutralise(b []byte) []byte {
 	}
 	return out
 }
+
+// oneLine is free text printed in a one-line field (a reason after an
+// audit entry, in a row of a table): its line breaks and tabs written
+// escaped, which textWriter leaves for multi-line blocks. A line break
+// would start a line of its own (an audit entry or a rollout step that
+// never happened), a tab a column.
+func oneLine(s string) string { return lineBreaks.Replace(s) }
+
+var lineBreaks = strings.NewReplacer("\n", `\n`, "\t", `\t`)

@@ -21,11 +21,17 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 	s, _ := greetServer(t)
 	const evil = "ok\x1b]0;pwned\x07\x1b[2J\r\u009b31m"
 	const shown = `ok\x1b]0;pwned\x07\x1b[2J\x0d\u009b31m`
+	// A line break in a one-line field would start a line of its own: an
+	// audit entry or a rollout step that never happened.
+	const spoof = "lunch\n#99 2026-01-01 00:00:00 UTC admin flag.delete production/greet"
 	ctx := context.Background()
 	c := client.New(s.URL, s.Admin)
 	plan := rollout.Plan{Flag: "greet", Variant: "on", Baseline: "off", Steps: []rollout.Step{{Percent: 10, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}}}
 	if _, err := c.StartRollout(ctx, "production", plan, evil); err != nil {
 		t.Fatalf("start rollout with the reason: %v", err)
+	}
+	if _, err := c.RolloutAction(ctx, "production", "greet", rollout.KindPause, spoof); err != nil {
+		t.Fatalf("pause with the reason: %v", err)
 	}
 	hyp, _ := json.Marshal(map[string]any{"statement": evil, "primaryMetric": "errors", "direction": "decrease", "minimumEffect": 0.1})
 	if _, err := c.PutHypothesis(ctx, "production", "greet", hyp); err != nil {
@@ -43,6 +49,9 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 			}
 			if strings.ContainsAny(out, "\x1b\x07\r\u009b") || !strings.Contains(out, shown) {
 				t.Errorf("text output holds raw controls or lacks %s:\n%q", shown, out)
+			}
+			if args[0] != "experiment" && (strings.Contains(out, "\n#99") || !strings.Contains(out, `lunch\n#99`)) {
+				t.Errorf("a reason's line break starts a line of its own:\n%s", out)
 			}
 			code, out, errOut = s.cli(t, s.Admin, append(args, "--output", "json")...)
 			if code != 0 || !strings.Contains(out, `\u001b]0;pwned\u0007\u001b[2J\r`+"\u009b31m") {
