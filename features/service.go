@@ -284,9 +284,10 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
 	// f last: a flag, label or prefix it claims that another holds is f's
 	// problem. A cycle is then told from f, so checked with f first.
-	if err := value.ValidateAll(c, nil, append(slices.Clone(others), *f)); err != nil {
+	// f was checked alone above, the others are stored: the set's rules only.
+	if err := value.ValidateAmong(c, nil, append(slices.Clone(others), *f), 0); err != nil {
 		if e, ok := err.(*valueloop.Error); ok && strings.HasPrefix(e.Message, "dependency cycle") {
-			err = unprefix(value.ValidateAll(c, nil, append([]value.Feature{*f}, others...)), 0)
+			err = unprefix(value.ValidateAmong(c, nil, append([]value.Feature{*f}, others...), 0), 0)
 			return err
 		}
 		return unprefix(err, len(others))
@@ -421,7 +422,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 			}
 		}
 	}
-	if err := value.ValidateAll(c, file.Objectives, set); err != nil {
+	if err := value.ValidateAmong(c, file.Objectives, set, len(file.Features)); err != nil {
 		return nil, err
 	}
 	ops := value.Plan(cur, file, prune)
