@@ -42,7 +42,7 @@ type Outcome struct {
 type Limits struct {
 	MaxEvents     int           // events per batch; default 10,000
 	MaxEventBytes int           // bytes of one encoded event; default 32 KiB
-	MaxKeyBytes   int           // bytes of an id, key, name, flag or variant; default 256
+	MaxKeyBytes   int           // bytes of an id, key, name, flag or variant; default and at most MaxKeyBytes
 	MaxFuture     time.Duration // how far ahead of the server clock a time may be; default 5 minutes
 	MinTime       time.Time     // earliest time accepted; default 2000-01-01
 }
@@ -54,8 +54,8 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxEventBytes <= 0 {
 		l.MaxEventBytes = 32 << 10
 	}
-	if l.MaxKeyBytes <= 0 {
-		l.MaxKeyBytes = 256
+	if l.MaxKeyBytes <= 0 || l.MaxKeyBytes > MaxKeyBytes {
+		l.MaxKeyBytes = MaxKeyBytes
 	}
 	if l.MaxFuture <= 0 {
 		l.MaxFuture = 5 * time.Minute
@@ -468,11 +468,8 @@ func (d *decoder) validate(ev *Event) (field, reason string) {
 	if field, reason := ev.missing(); field != "" {
 		return field, reason
 	}
-	max := d.lim.MaxKeyBytes
-	for _, f := range [...]struct{ name, v string }{{"id", ev.ID}, {"targetingKey", ev.TargetingKey}, {"flag", ev.Flag}, {"variant", ev.Variant}, {"name", ev.Name}} {
-		if len(f.v) > max {
-			return f.name, fmt.Sprintf("longer than %d bytes", max)
-		}
+	if field, reason := ev.badText(d.lim.MaxKeyBytes); field != "" {
+		return field, reason
 	}
 	switch ev.Type {
 	case Exposure:

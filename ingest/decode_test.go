@@ -42,6 +42,12 @@ func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
 		{"value given twice", `{"type":"tracking","name":"buy","targetingKey":"u","value":1,"value":2.5}`, "value", "more than once"},
 		{"type given twice", `{"type":"tracking","name":"buy","targetingKey":"u","type":"exposure"}`, "type", "more than once"},
 		{"long key", `{"type":"tracking","name":"buy","targetingKey":"` + strings.Repeat("k", 300) + `"}`, "targetingKey", "longer than 256"},
+		// PostgreSQL's text refuses U+0000: both stores must refuse it alike.
+		{"NUL in targeting key", `{"type":"tracking","name":"buy","targetingKey":"u\u0000"}`, "targetingKey", "NUL"},
+		{"NUL in name", `{"type":"tracking","name":"b\u0000uy","targetingKey":"u"}`, "name", "NUL"},
+		{"NUL in flag", `{"type":"exposure","flag":"\u0000","variant":"a","targetingKey":"u"}`, "flag", "NUL"},
+		{"NUL in variant", `{"type":"exposure","flag":"f","variant":"a\u0000","targetingKey":"u"}`, "variant", "NUL"},
+		{"NUL in id", `{"type":"tracking","id":"\u0000","name":"buy","targetingKey":"u"}`, "id", "NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -107,11 +108,88 @@ type cmetric struct {
 	hasCap bool
 }
 
-type total struct{ cnt, sum, maxT int64 }
+type total struct {
+	cnt  int64
+	sum  sum128
+	maxT int64
+}
 
-type acc struct{ cnt, sum int64 }
+type acc struct {
+	cnt int64
+	sum sum128
+}
 
-func (a *acc) add(v int64) { a.cnt++; a.sum += v }
+func (a *acc) add(v int64) { a.cnt++; a.sum.add(v) }
+
+// sum128 is an exact sum of a user's values in millionths: an int64 passed
+// its bound after ten values of MaxValue and wrapped round to the other
+// sign, which no cap caught. Two's complement, so that additions and the
+// subtraction of the pre-exposure part commute, whatever the order of the
+// events, as they did in an int64.
+type sum128 struct {
+	lo uint64
+	hi int64
+}
+
+func (s *sum128) add(v int64) {
+	lo, carry := bits.Add64(s.lo, uint64(v), 0)
+	s.lo, s.hi = lo, s.hi+v>>63+int64(carry)
+}
+
+func (s sum128) minus(o sum128) sum128 {
+	lo, borrow := bits.Sub64(s.lo, o.lo, 0)
+	return sum128{lo, s.hi - o.hi - int64(borrow)}
+}
+
+func (s sum128) isZero() bool { return s.lo == 0 && s.hi == 0 }
+
+// small reports whether s fits an int64.
+func (s sum128) small() bool { return s.hi == int64(s.lo)>>63 }
+
+// sum128Of is v as a sum128.
+func sum128Of(v int64) sum128 { return sum128{uint64(v), v >> 63} }
+
+// clamp returns s as a per-user value: s itself, or beyond an int64 of
+// millionths (±9.2e12) the nearest one.
+func (s sum128) clamp() int64 {
+	switch {
+	case s.small():
+		return int64(s.lo)
+	case s.hi < 0:
+		return math.MinInt64
+	}
+	return math.MaxInt64
+}
+
+// divRound returns s/n rounded half away from zero (n > 0): the mean of n
+// values within ±MaxValue, which fits an int64 whatever their sum.
+func (s sum128) divRound(n int64) int64 {
+	if s.small() {
+		return divRound(int64(s.lo), n)
+	}
+	neg := s.hi < 0
+	if neg {
+		s = sum128{}.minus(s)
+	}
+	d := uint64(n)
+	q := uint64(math.MaxUint64)
+	if uint64(s.hi) < d { // else the quotient passes 64 bits: it cannot, with values within bounds
+		var r uint64
+		q, r = bits.Div64(uint64(s.hi), s.lo, d)
+		if r >= d-r {
+			q++
+		}
+	}
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++ // -2⁶³ is an int64
+	}
+	q = min(q, limit)
+	if neg {
+		return -int64(q)
+	}
+	return int64(q)
+}
 
 type user struct {
 	key     string
@@ -268,7 +346,9 @@ func (e *engine) unitCells(vc *variantCells, dv dimVals, buf *[1 + metric.MaxDim
 
 // engineVersion changes whenever the meaning or layout of the per-user state
 // changes, so that state stored by an older engine is rebuilt.
-const engineVersion = "engine-3"
+// engine-4: sums of a user's values in 128 bits (state format 3); a
+// state of engine-3 may hold a sum that wrapped round.
+const engineVersion = "engine-4"
 
 // newEngine compiles metrics, and the dimensions (validated) by which each
 // cell is kept once more per value.
@@ -771,7 +851,7 @@ func (e *engine) track(u *user, ni int32, t, v int64) {
 		tot.maxT = t
 	}
 	tot.cnt++
-	tot.sum += v
+	tot.sum.add(v)
 	for i := range u.units {
 		if un := &u.units[i]; !un.excluded && t >= un.t0 {
 			e.addPost(un, ni, t-un.t0, v)
@@ -934,7 +1014,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 	post := un.post[m.slot[0]]
 	n0 := m.name[0]
 	all := un.post[e.base[n0]]
-	pre := acc{u.totals[n0].cnt - all.cnt, u.totals[n0].sum - all.sum}
+	pre := acc{u.totals[n0].cnt - all.cnt, u.totals[n0].sum.minus(all.sum)}
 	var v val
 	switch m.Kind {
 	case metric.Conversion:
@@ -949,7 +1029,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 	case metric.Count:
 		v.x, v.c = post.cnt*Scale, pre.cnt*Scale
 	case metric.Sum:
-		v.x, v.c = post.sum, pre.sum
+		v.x, v.c = post.sum.clamp(), pre.sum.clamp()
 	case metric.Mean, metric.Quantile:
 		if post.cnt == 0 {
 			return v
@@ -963,9 +1043,9 @@ func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 			}
 			return v
 		}
-		v.x = divRound(post.sum, post.cnt)
+		v.x = post.sum.divRound(post.cnt)
 		if pre.cnt > 0 {
-			v.c = divRound(pre.sum, pre.cnt)
+			v.c = pre.sum.divRound(pre.cnt)
 		}
 	case metric.Ratio:
 		v.x, v.c = pick(post, m.numSum), pick(pre, m.numSum)
@@ -984,7 +1064,7 @@ func (m *cmetric) value(e *engine, u *user, un *unit, enc bool) val {
 
 func pick(a acc, sum bool) int64 {
 	if sum {
-		return a.sum
+		return a.sum.clamp()
 	}
 	return a.cnt * Scale
 }

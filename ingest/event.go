@@ -22,6 +22,7 @@ package ingest
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop/metric"
@@ -113,6 +114,40 @@ func (e *Event) missing() (field, reason string) {
 		return "name", "required for a tracking event: what the user did"
 	}
 	return "", ""
+}
+
+// MaxKeyBytes bounds the id, targeting key, flag, variant and name of any
+// event a pipeline stores (Limits.MaxKeyBytes may only lower it for a
+// request). The stores index targeting keys, flags and variants, and
+// PostgreSQL's index entries hold about 2.7 kB at most: one longer key,
+// once in the user log, failed every compaction of it and with that every
+// later write of its environment.
+const MaxKeyBytes = 256
+
+// badText names the first text field of the event that no store can keep,
+// and why, or returns "": longer than max bytes, or holding U+0000, which
+// PostgreSQL's text refuses (SQLite's does not: the two stores must judge
+// an event alike, and the user log of a store that took it would fail
+// later, at compaction, for every write of the environment).
+func (e *Event) badText(max int) (field, reason string) {
+	for _, f := range [...]struct{ name, v string }{{"id", e.ID}, {"targetingKey", e.TargetingKey}, {"flag", e.Flag}, {"variant", e.Variant}, {"name", e.Name}} {
+		if reason := textProblem(f.v, max); reason != "" {
+			return f.name, reason
+		}
+	}
+	return "", ""
+}
+
+// textProblem says why s cannot be stored as an event's text field, or
+// returns "".
+func textProblem(s string, max int) string {
+	if len(s) > max {
+		return fmt.Sprintf("longer than %d bytes", max)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return `must not contain the NUL character (\u0000)`
+	}
+	return ""
 }
 
 // TimeOf returns the event time as a time.Time in UTC.

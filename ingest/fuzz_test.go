@@ -15,7 +15,7 @@ import (
 // body. Decode must never panic; its counts must add up; an array body is
 // accepted exactly when it is valid JSON in UTF-8 nested no deeper than the
 // decoder allows; and every event it accepts has the fields encoding/json
-// reads from the same element or line.
+// reads from the same element or line, each one a store can keep.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`[{"type":"tracking","id":"a","name":"buy","targetingKey":"u","value":19.99,"time":"2026-06-01T11:00:00Z"}]`,
@@ -74,6 +74,11 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("event %d has index %d of %d elements", i, idx, len(elems))
 			}
 			checkAgainstEncodingJSON(t, elems[idx], &ev)
+			// What Decode accepts every store can keep (PostgreSQL's text
+			// holds no U+0000).
+			if field, reason := ev.badText(MaxKeyBytes); field != "" {
+				t.Fatalf("event %d accepted with %s: %s", i, field, reason)
+			}
 		}
 	})
 }
@@ -178,6 +183,18 @@ func FuzzStoredData(f *testing.F) {
 	seedEngine.finish()
 	f.Add(EncodeLog(evs).Data, seedEngine.encodeUser(nil, seedEngine.users["u"]))
 	f.Add([]byte{logVersion, 1, 1, 0, 0}, []byte{stateFormat, 0, 0, 0})
+	// Sums past an int64 (two words in the state).
+	wideEngine := newEngine(metrics)
+	wideEngine.persistent = true
+	wide := evs[:1:1]
+	for i := range 12 {
+		wide = append(wide, Event{Type: Tracking, Name: "purchase", TargetingKey: "u", Time: 6 + int64(i), Value: MaxValue * Scale, HasValue: true})
+	}
+	if err := wideEngine.apply(wide, func(int64, func([]byte) error) error { return nil }); err != nil {
+		f.Fatal(err)
+	}
+	wideEngine.finish()
+	f.Add(EncodeLog(wide).Data, wideEngine.encodeUser(nil, wideEngine.users["u"]))
 	// A state with dimension values (the engine with testDims reads it).
 	dimEngine := newEngine(metrics, testDims...)
 	dimEngine.persistent = true

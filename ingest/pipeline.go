@@ -294,7 +294,11 @@ func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fres
 	// anything, and an exposure without a variant would be counted as an
 	// exclusion.
 	for i := range events {
-		if field, reason := events[i].missing(); field != "" {
+		field, reason := events[i].missing()
+		if field == "" {
+			field, reason = events[i].badText(MaxKeyBytes)
+		}
+		if field != "" {
 			return nil, valueloop.Errorf(valueloop.EINVALID, "event %d: %s: %s", i, field, reason)
 		}
 	}
@@ -335,12 +339,21 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 // RecordExposure buffers an exposure observed by the server (an OFREP
 // evaluation) for the next batch. It never blocks, allocates nothing and
 // calls nothing of the store: when the buffer is full the exposure is
-// dropped and counted. It reports whether it was buffered. attrs, a JSON
-// object or nil, are the exposure's attributes, where Dimensions are read;
-// the pipeline keeps them (the caller must not change them).
+// dropped and counted. It reports whether it was buffered: a targeting
+// key, flag or variant that no store can keep (longer than MaxKeyBytes, or
+// holding U+0000) is not. attrs, a JSON object or nil, are the exposure's
+// attributes, where Dimensions are read; the pipeline keeps them (the
+// caller must not change them).
 func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
+	}
+	// A key no store can keep would fail its whole transaction of
+	// exposures (and on PostgreSQL every later compaction): see badText.
+	for _, v := range [...]string{targetingKey, flag, variant} {
+		if textProblem(v, MaxKeyBytes) != "" {
+			return false
+		}
 	}
 	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
 		p.counters.ExposuresDropped.Add(1)

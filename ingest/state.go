@@ -83,8 +83,30 @@ func (e *errStale) Error() string {
 	return fmt.Sprintf("ingest: stored state of %s has version %q, not the one of the metric definitions", e.env, e.stored)
 }
 
-// stateFormat is the first byte of an encoded user state.
-const stateFormat = 2
+// stateFormat is the first byte of an encoded user state. Format 3 keeps
+// sums past an int64 (sum128): each count is written doubled, plus one when
+// the sum after it needs a second word. States of format 2 (every sum an
+// int64) are not read: they were written by engine-3, whose stored state a
+// pipeline rebuilds (engineVersion).
+const stateFormat = 3
+
+// appendCount appends a count and the sum it goes with (format 3).
+func appendCount(buf []byte, cnt int64, sum sum128) []byte {
+	wide := !sum.small()
+	buf = binary.AppendUvarint(buf, uint64(cnt)<<1|uint64(b2i(wide)))
+	buf = binary.AppendVarint(buf, int64(sum.lo))
+	if wide {
+		buf = binary.AppendVarint(buf, sum.hi)
+	}
+	return buf
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 var errBadState = errors.New("ingest: corrupt or foreign per-user state")
 
@@ -97,11 +119,12 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(e.base)))
 	buf = binary.AppendUvarint(buf, uint64(e.nAcc))
 	for _, t := range u.totals {
-		buf = binary.AppendUvarint(buf, uint64(t.cnt))
-		if t.cnt != 0 {
-			buf = binary.AppendVarint(buf, t.sum)
-			buf = binary.AppendVarint(buf, t.maxT)
+		if t.cnt == 0 {
+			buf = append(buf, 0)
+			continue
 		}
+		buf = appendCount(buf, t.cnt, t.sum)
+		buf = binary.AppendVarint(buf, t.maxT)
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(u.units)))
 	var order [8]int
@@ -130,10 +153,9 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 			buf = append(buf, 0)
 		}
 		for j, a := range un.post {
-			if a.cnt != 0 || a.sum != 0 {
+			if a.cnt != 0 || !a.sum.isZero() {
 				buf[at+j/8] |= 1 << (j % 8)
-				buf = binary.AppendUvarint(buf, uint64(a.cnt))
-				buf = binary.AppendVarint(buf, a.sum)
+				buf = appendCount(buf, a.cnt, a.sum)
 			}
 		}
 		for _, h := range un.hist {
@@ -178,9 +200,9 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		return errBadState
 	}
 	for i := range u.totals {
-		t := total{cnt: int64(r.uvarint())}
-		if t.cnt != 0 {
-			t.sum, t.maxT = r.varint(), r.varint()
+		var t total
+		if t.cnt, t.sum = r.count(); t.cnt != 0 {
+			t.maxT = r.varint()
 		}
 		u.totals[i] = t
 	}
@@ -221,7 +243,7 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 		}
 		for j := range un.post {
 			if mask[j/8]&(1<<(j%8)) != 0 {
-				un.post[j] = acc{int64(r.uvarint()), r.varint()}
+				un.post[j].cnt, un.post[j].sum = r.count()
 			}
 		}
 		for j := range un.hist {
@@ -239,6 +261,19 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 type stateReader struct {
 	d   []byte
 	bad bool
+}
+
+// count reads what appendCount wrote; a zero count of a total has no sum.
+func (r *stateReader) count() (int64, sum128) {
+	c := r.uvarint()
+	if c == 0 {
+		return 0, sum128{}
+	}
+	sum := sum128Of(r.varint())
+	if c&1 != 0 {
+		sum.hi = r.varint()
+	}
+	return int64(c >> 1), sum
 }
 
 func (r *stateReader) uvarint() uint64 {

@@ -62,6 +62,12 @@ type DB struct {
 	// of a running server (token recover), which must not change the schema
 	// under it.
 	KeepSchema bool
+	// SyncFull makes every commit wait until the disk has it (SQLite's
+	// synchronous=FULL), so that an OS crash or a power loss loses no
+	// acknowledged write; by default (NORMAL) only a crash of the process
+	// is survived, and a power loss can take the transactions committed
+	// since the last checkpoint. It costs an fsync per transaction.
+	SyncFull bool
 
 	db  *sql.DB // readers
 	wdb *sql.DB // the single writer: SQLite serialises writes anyway, and one
@@ -92,9 +98,14 @@ func (db *DB) Open() error {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	// NORMAL in WAL mode loses nothing a process crash (kill -9) could take:
-	// a committed transaction is in the WAL file before COMMIT returns. Only a
-	// power loss could drop the last transactions.
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// a committed transaction is in the WAL file before COMMIT returns. Only
+	// an OS crash or a power loss could drop the last transactions, which
+	// FULL (SyncFull) prevents at the price of an fsync per commit.
+	if db.SyncFull {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	dsn := "file:" + db.Path + "?" + q.Encode()
 	var err error
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {

@@ -76,6 +76,21 @@ func storeSettings() []setting {
 				c.DataDir = v
 				return nil
 			}, get: func(c *serveConfig) any { return c.DataDir }},
+		{name: "sync", env: "VALUELOOP_SYNC", def: "normal",
+			usage: "`MODE` of the embedded store's commits: normal (an acknowledged write survives the process's crash) or full (also an OS crash or power loss: each commit waits for the disk, ingestion about a fifth slower); PostgreSQL's synchronous_commit decides for --database",
+			set: func(c *serveConfig, v string) error {
+				switch v {
+				case "normal", "full":
+					c.SyncFull = v == "full"
+					return nil
+				}
+				return fmt.Errorf("want normal or full, not %q", v)
+			}, get: func(c *serveConfig) any {
+				if c.SyncFull {
+					return "full"
+				}
+				return "normal"
+			}},
 		{name: "database", env: "VALUELOOP_DATABASE", secret: true,
 			usage: "`URL` of a PostgreSQL database shared by several nodes, postgres://USER[:PASSWORD]@HOST:PORT/DATABASE; default: the embedded store in --data",
 			set: func(c *serveConfig, v string) error {
@@ -283,6 +298,11 @@ func resolveConfig(settings []setting, raws []*rawFlag, flagSet map[string]bool,
 	}
 	if cfg.Demo {
 		problems = append(problems, demoFileProblems(cfg, sources)...)
+	}
+	if cfg.SyncFull && cfg.Database != "" {
+		// Refused rather than ignored: whoever asked for full expects power
+		// loss to lose nothing, which only the database server can promise.
+		problems = append(problems, "sync: full applies to the embedded store; with --database, set synchronous_commit on the PostgreSQL server (on by default)")
 	}
 	var err error
 	if cfg.Tracing, err = tracing.FromEnv(getenv); err != nil {

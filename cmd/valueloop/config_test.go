@@ -91,6 +91,8 @@ func TestConfigValidation(t *testing.T) {
 		{"key given twice", nil, nil, "addr: :1\naddr: :2\n", []string{"addr: given twice (line 2)"}},
 		{"list of mappings", nil, nil, "webhook:\n  - url: https://x\n", []string{"webhook: want a list of values, not of lists or mappings (line 2)"}},
 		{"database not a URL", []string{"--database", "mysql://x"}, nil, "", []string{"database (from flag --database): want a PostgreSQL URL"}},
+		{"sync mode unknown", nil, map[string]string{"VALUELOOP_SYNC": "always"}, "", []string{`sync (from VALUELOOP_SYNC): want normal or full, not "always"`}},
+		{"sync full on PostgreSQL", []string{"--sync", "full", "--database", "postgres://x@db/v"}, nil, "", []string{"sync: full applies to the embedded store"}},
 		{"flags file without env", []string{"--flags-file", "flags.json"}, nil, "", []string{"flags-file (from flag --flags-file): want ENV=PATH"}},
 		{"one env, two files", []string{"--flags-file", "p=a.json", "--flags-file", "p=b.json"}, nil, "", []string{`environment "p" is given two files`}},
 		{"webhook without secret", []string{"--webhook", "https://hooks.example.com/x"}, nil, "", []string{"set webhook-secret (VALUELOOP_WEBHOOK_SECRET)"}},

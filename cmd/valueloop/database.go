@@ -86,6 +86,7 @@ func openStorage(cfg serveConfig, logger *slog.Logger) (*storage, error) {
 		}
 		db := sqlite.NewDB(filepath.Join(cfg.DataDir, "valueloop.db"))
 		db.Tracer = cfg.tracer
+		db.SyncFull = cfg.SyncFull
 		if err := db.Open(); err != nil {
 			unlock()
 			return nil, err

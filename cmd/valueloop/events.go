@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -99,9 +100,17 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 		if err != nil {
 			return usageErrorf("events send: --value must be a number, got %q", *value)
 		}
+		// ParseFloat reads NaN and Inf, which JSON cannot hold: the body
+		// would not marshal.
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return valueloop.FieldErrorf("--value", "must be a finite number, got %q", *value)
+		}
 		ev["value"] = v
 	}
-	body, _ := json.Marshal([]any{ev})
+	body, err := json.Marshal([]any{ev})
+	if err != nil {
+		return fmt.Errorf("events send: %w", err)
+	}
 	c, err := cf.client()
 	if err != nil {
 		return err
@@ -249,13 +258,25 @@ func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
 	}
 	w := im.e.rawErr()
 	im.bar = &termchart.Progress{W: w, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(w), Cols: termchart.Width(w, im.e.getenv)}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	lineNo := 0
-	for sc.Scan() {
-		lineNo++
-		b := sc.Bytes()
-		im.read += int64(len(b)) + 1
+	r := bufio.NewReaderSize(f, 64<<10)
+	var buf []byte
+	for lineNo := 1; ; lineNo++ {
+		b, n, long, err := readLine(r, buf[:0])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			im.bar.Clear()
+			return fmt.Errorf("reading %s at line %d (the lines before it were sent): %w", name, lineNo, err)
+		}
+		im.read += n
+		buf = b
+		if long {
+			if err := im.rejectLong(ctx, lineNo); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
@@ -267,10 +288,6 @@ func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
 				return err
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		im.bar.Clear()
-		return fmt.Errorf("reading %s at line %d: %w", name, lineNo+1, err)
 	}
 	if err := im.flush(ctx); err != nil {
 		return err
@@ -298,25 +315,82 @@ func (im *importer) flush(ctx context.Context) error {
 	sum.Duplicates += res.Duplicates
 	sum.Rejected += res.Rejected
 	for _, r := range res.Results {
-		if r.Status != ingest.StatusRejected || im.shown >= maxShown {
+		if r.Status != ingest.StatusRejected {
 			continue
-		}
-		im.shown++
-		im.bar.Clear()
-		field := ""
-		if r.Field != "" {
-			field = r.Field + ": "
 		}
 		line := -1
 		if r.Index < len(im.lines) {
 			line = im.lines[r.Index]
 		}
-		fmt.Fprintf(im.e.stderr, "%s:%d: rejected: %s%s\n", sum.File, line, field, r.Reason)
+		im.show(line, r.Field, r.Reason)
 	}
 	im.body.Reset()
 	im.lines = im.lines[:0]
 	im.bar.Draw(im.read, sum.Events)
 	return nil
+}
+
+// show lists a rejected event by its line, while fewer than maxShown were.
+func (im *importer) show(line int, field, reason string) {
+	if im.shown >= maxShown {
+		return
+	}
+	im.shown++
+	im.bar.Clear()
+	if field != "" {
+		field += ": "
+	}
+	fmt.Fprintf(im.e.stderr, "%s:%d: rejected: %s%s\n", im.sum.File, line, field, reason)
+}
+
+// maxLine bounds a line the importer holds: far more than an event may be
+// (32 KiB by default), so that a longer line is rejected here, by its
+// number, without being held or sent, and the lines after it are read on.
+const maxLine = 1 << 20
+
+// rejectLong counts the line lineNo, longer than maxLine, as a rejected
+// event, after sending the lines before it so that rejections are listed
+// in the order of the file.
+func (im *importer) rejectLong(ctx context.Context, lineNo int) error {
+	if err := im.flush(ctx); err != nil {
+		return err
+	}
+	im.sum.Events++
+	im.sum.Rejected++
+	im.show(lineNo, "", fmt.Sprintf("line longer than %d bytes, more than an event may hold: not sent", maxLine))
+	return nil
+}
+
+// readLine reads the next line of r into buf, without its end of line (a
+// \r before the \n too), and n, the bytes it took from r. A line longer
+// than maxLine is skipped to its end, long set and not kept. err is io.EOF
+// only when no line is left.
+func readLine(r *bufio.Reader, buf []byte) (line []byte, n int64, long bool, err error) {
+	line = buf
+	for {
+		chunk, err := r.ReadSlice('\n')
+		n += int64(len(chunk))
+		if !long && len(line)+len(chunk) > maxLine+2 {
+			long, line = true, line[:0]
+		}
+		if !long {
+			line = append(line, chunk...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && n > 0:
+			err = nil
+		}
+		if err != nil {
+			return nil, n, false, err
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte{'\n'}), []byte{'\r'})
+		if long || len(line) > maxLine {
+			return nil, n, true, nil
+		}
+		return line, n, false, nil
+	}
 }
 
 // report writes the summary of the import.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -415,5 +418,66 @@ func TestRecomputingCallsOutliveTheClientTimeout(t *testing.T) {
 	}
 	if err := c.DeleteMetric(context.Background(), "production", m.Key); err != nil {
 		t.Errorf("delete metric: %v; want it bounded by its context alone", err)
+	}
+}
+
+// TestImportLongLineRejected: a line longer than the importer reads (1
+// MiB, far more than an event may hold) is one rejected event, listed by
+// its line, and the lines around it are sent. Before, the import stopped
+// there with "token too long", the batch read before it unsent and no word
+// of which lines were stored: a re-run stored the earlier events without
+// ids twice.
+func TestImportLongLineRejected(t *testing.T) {
+	s := MustServe(t, "")
+	file := filepath.Join(t.TempDir(), "long.ndjson")
+	good := `{"type":"tracking","name":"purchase","targetingKey":"u1","value":1,"time":"2026-01-01T00:02:00Z"}`
+	long := `{"type":"tracking","name":"purchase","targetingKey":"u1","attributes":{"x":"` + strings.Repeat("y", 2<<20) + `"}}`
+	mustWrite(t, file, good+"\n"+long+"\n"+good+"\n")
+	code, stdout, stderr := s.cli(t, s.Admin, "events", "import", "--env", "production", file)
+	if code != exitInvalid || !strings.Contains(stderr, "long.ndjson:2: rejected: ") || !strings.Contains(stderr, "1 event was rejected") {
+		t.Errorf("exit %d, stderr %q; want line 2 rejected, and named", code, stderr)
+	}
+	if !strings.Contains(stdout, "3 events: 2 stored") {
+		t.Errorf("stdout %q; want 3 events, the 2 short ones stored", stdout)
+	}
+}
+
+// TestReadLine: readLine splits as bufio.Scanner's lines did (a last line
+// without an end, \r\n), keeps a line of maxLine bytes and skips a longer
+// one to its end.
+func TestReadLine(t *testing.T) {
+	full := strings.Repeat("a", maxLine)
+	tests := []struct {
+		name, in string
+		want     []string // "LONG" for a line skipped as too long
+	}{
+		{"ends", "a\nb\r\n\nc", []string{"a", "b", "", "c"}},
+		{"empty", "", nil},
+		{"longest kept", full + "\r\nx\n", []string{full, "x"}},
+		{"one byte more", full + "b\nx", []string{"LONG", "x"}},
+		{"long at the end", "x\n" + full + full, []string{"x", "LONG"}},
+	}
+	for _, tt := range tests {
+		r := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
+		var got []string
+		var read int64
+		for {
+			line, n, long, err := readLine(r, nil)
+			read += n
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if long {
+				got = append(got, "LONG")
+			} else {
+				got = append(got, string(line))
+			}
+		}
+		if !slices.Equal(got, tt.want) || read != int64(len(tt.in)) {
+			t.Errorf("%s: %d lines (%d bytes read), want %d (%d bytes)", tt.name, len(got), read, len(tt.want), len(tt.in))
+		}
 	}
 }

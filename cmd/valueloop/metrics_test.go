@@ -36,6 +36,11 @@ func TestEventsSendNamesFlags(t *testing.T) {
 		{[]string{"--key", "u1"}, "valueloop: --name: required"},
 		{[]string{"--key", "u1", "--type", "exposure"}, "valueloop: --flag: required"},
 		{[]string{"--key", "u1", "--name", "x", "--time", "yesterday"}, "valueloop: --time: must be"},
+		// ParseFloat reads these, and JSON holds neither: the body was
+		// sent empty and refused as such, naming no flag.
+		{[]string{"--key", "u1", "--name", "x", "--value", "NaN"}, `valueloop: --value: must be a finite number, got "NaN"`},
+		{[]string{"--key", "u1", "--name", "x", "--value", "-Inf"}, `valueloop: --value: must be a finite number, got "-Inf"`},
+		{[]string{"--key", "u1", "--name", "x", "--value", "1e13"}, "valueloop: --value: must lie within"},
 	} {
 		args := append([]string{"events", "send", "--env", "production"}, c.args...)
 		code, _, stderr := s.cli(t, s.Admin, args...)

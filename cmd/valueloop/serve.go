@@ -30,9 +30,12 @@ import (
 // serveConfig is the configuration of `valueloop serve`: flags over
 // environment variables over the --config file over defaults (config.go).
 type serveConfig struct {
-	Addr       string
-	DataDir    string
-	Database   string // PostgreSQL DSN; may hold a password: never printed
+	Addr     string
+	DataDir  string
+	Database string // PostgreSQL DSN; may hold a password: never printed
+	// SyncFull makes the embedded store sync every commit to disk
+	// (sqlite.DB.SyncFull).
+	SyncFull   bool
 	Demo       bool
 	FlagFiles  []flagFile
 	AdminToken string // secret; never printed
