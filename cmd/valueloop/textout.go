@@ -26,8 +26,11 @@ type textWriter struct {
 }
 
 func (t *textWriter) Write(p []byte) (int, error) {
-	b := append(t.held, p...)
-	t.held = nil
+	b := p // not copied in the common case: held is copied out below
+	if len(t.held) > 0 {
+		b = append(t.held, p...)
+		t.held = nil
+	}
 	if i := partialTail(b); i < len(b) {
 		t.held = append([]byte(nil), b[i:]...)
 		b = b[:i]
