@@ -464,7 +464,11 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 	switch {
 	case iv.UpperUnbounded:
 		b.Upper = mirror(iv.Lower)
-	case iv.LowerUnbounded:
+	case iv.LowerUnbounded, e.Method == "log-ratio" && iv.Lower == -1:
+		// A log-ratio interval's open lower side (ln = −∞, alternative
+		// "less") is stated as −100%, not marked unbounded
+		// (stats.expm1Interval). Mirroring a two-sided one's lower bound
+		// changes nothing: it is symmetric on the log scale.
 		b.Lower = mirror(iv.Upper)
 	}
 	return b

@@ -486,29 +486,54 @@ func TestRemainingUsersPlanForTheCorrection(t *testing.T) {
 // guardrail's harm under alternative "greater" came out at −16% where the
 // test's own bound is +58%, and the guardrail was called ok (harm at most
 // its 30% tolerance) on a treatment that may raise errors by half.
+//
+// Under alternative "less" the open side is the lower one, which the
+// relative interval states as −100% (ln(t/c) = −∞) without marking it
+// unbounded, and it was not mirrored at all: a higher-is-better
+// guardrail's harm reached +100% whatever the data (never shown within a
+// tolerance below that), and a lower-is-better primary metric could never
+// be found below the minimum effect or the wrong way.
 // Reference: z = scipy.stats.norm.ppf(0.95), ln(t/c) ± z·√(Var t/t² + Var c/c²).
 func TestOneSidedLogRatioBounds(t *testing.T) {
-	const z95 = 1.6448536269514722
-	s := stats.DefaultSettings()
-	s.Alternative, s.Correction = stats.Greater, stats.NoCorrection
-	res, err := stats.Analyze(s, stats.Input{
-		Variants: []stats.Variant{{Name: "control", Weight: 1, Units: 200}, {Name: "treatment", Weight: 1, Units: 200}},
-		Metrics: []stats.Metric{{Name: "errors", Kind: stats.Proportion, LowerIsBetter: true,
-			Summaries: []stats.Summary{stats.ProportionSummary(200, 6), stats.ProportionSummary(200, 3)}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := res.Metrics[0].Comparisons[0]
-	if c.Relative == nil || c.Relative.Method != "log-ratio" || !c.Relative.Interval.UpperUnbounded {
-		t.Fatalf("relative effect %+v: want a one-sided log-ratio test", c.Relative)
-	}
-	pc, pt := 6.0/200, 3.0/200
-	lse := math.Sqrt(pt*(1-pt)/200/(pt*pt) + pc*(1-pc)/200/(pc*pc))
-	wantUpper := math.Expm1(math.Log(pt/pc) + z95*lse)
-	m := &MetricResult{Metric: "errors", Direction: metric.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
-	g := checkGuardrail(m, Guardrail{Metric: "errors", Tolerance: 0.3}, 1, Fixed)
-	if g.Harm == nil || math.Abs(g.Harm.Upper-wantUpper) > 1e-9 || g.Status != GuardrailUnknown {
-		t.Errorf("harm %+v, status %s; want the upper bound %.6f (not yet known at a 30%% tolerance)", g.Harm, g.Status, wantUpper)
+	const z95, n = 1.6448536269514722, 200
+	for _, tc := range []struct {
+		name        string
+		alt         stats.Alternative
+		dir         metric.Direction
+		ctrl, trt   int64 // conversions of n
+		tolerance   float64
+		status      string
+		harmUpperAt float64 // the bound of ln(t/c) the harm's upper one is: +z or −z
+	}{
+		{"greater, lower-is-better", stats.Greater, metric.LowerIsBetter, 6, 3, 0.3, GuardrailUnknown, z95},
+		{"less, higher-is-better", stats.Less, metric.HigherIsBetter, 6, 9, 0.5, GuardrailOK, -z95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := stats.DefaultSettings()
+			s.Alternative, s.Correction = tc.alt, stats.NoCorrection
+			res, err := stats.Analyze(s, stats.Input{
+				Variants: []stats.Variant{{Name: "control", Weight: 1, Units: n}, {Name: "treatment", Weight: 1, Units: n}},
+				Metrics: []stats.Metric{{Name: "m", Kind: stats.Proportion, LowerIsBetter: tc.dir == metric.LowerIsBetter,
+					Summaries: []stats.Summary{stats.ProportionSummary(n, tc.ctrl), stats.ProportionSummary(n, tc.trt)}}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := res.Metrics[0].Comparisons[0]
+			if c.Relative == nil || c.Relative.Method != "log-ratio" || !(c.Relative.Interval.UpperUnbounded || c.Relative.Interval.Lower == -1) {
+				t.Fatalf("relative effect %+v: want a one-sided log-ratio test", c.Relative)
+			}
+			pc, pt := float64(tc.ctrl)/n, float64(tc.trt)/n
+			lse := math.Sqrt(pt*(1-pt)/n/(pt*pt) + pc*(1-pc)/n/(pc*pc))
+			want := math.Expm1(math.Log(pt/pc) + tc.harmUpperAt*lse)
+			if tc.dir == metric.HigherIsBetter {
+				want = -want // a fall is harm
+			}
+			m := &MetricResult{Metric: "m", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
+			g := checkGuardrail(m, Guardrail{Metric: "m", Tolerance: tc.tolerance}, 1, Fixed)
+			if g.Harm == nil || math.Abs(g.Harm.Upper-want) > 1e-9 || g.Status != tc.status {
+				t.Errorf("harm %+v, status %s; want the upper bound %.6f (%s at a %g tolerance)", g.Harm, g.Status, want, tc.status, tc.tolerance)
+			}
+		})
 	}
 }

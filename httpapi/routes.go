@@ -94,8 +94,10 @@ func (s *Server) routeTable() []route {
 // deadline (net/http discards a small unread body before answering). The
 // guard is inside tracing: tracing wraps the body in its own reader, and
 // the handlers find MaxAPIBody through the guarded body (apiBodyLimit), so
-// it must be the last wrapper. The guard changes the request in place, so
-// tracing still sees the mux's pattern on the request it passed down.
+// it must be the last wrapper. The guard changes the request in place, or
+// for a request through a trusted proxy passes down a copy with the client
+// in its context and copies its pattern back, so tracing still sees the
+// mux's pattern on the request it passed down.
 func (s *Server) routes() http.Handler {
 	return s.Tracer.Handler(s.guarded(s.surfaces().ServeHTTP), s.tracedElsewhere) // tracing.go
 }

@@ -356,14 +356,14 @@ func (p *Provider) post(ctx context.Context, batch []event) (tally, error) {
 }
 
 // redirectError is an event post not sent on through a redirect that would
-// have turned it into a GET.
+// have turned it into a GET, or sent it without its token.
 type redirectError struct {
-	status   int
-	from, to string
+	status        int
+	from, to, how string // how: as what the new address would receive it
 }
 
 func (e *redirectError) Error() string {
-	return fmt.Sprintf("POST %s was redirected to %s (%d), which would receive it as a GET without the events, so it was not sent there; the events stay queued: give that server's address as the provider's URL", e.from, e.to, e.status)
+	return fmt.Sprintf("POST %s was redirected to %s (%d), which would receive it %s, so it was not sent there; the events stay queued: give that server's address as the provider's URL", e.from, e.to, e.status, e.how)
 }
 
 // keepPost follows the redirects of an event post that keep its method and
@@ -371,16 +371,28 @@ func (e *redirectError) Error() string {
 // CheckRedirect, nil for Go's default of 10), and refuses the others (301,
 // 302, 303): Go's client would send a GET without the body, the batch would
 // be lost, and the GET's refusal taken for the server refusing the events.
-// Not following is not final: the events are kept and retried, the log
-// says where the server points.
+// It refuses too a redirect to another host (not the same or a subdomain),
+// where Go's client sends no Authorization: the 401 that follows would be
+// taken for a final refusal and the batch dropped. Not following is not
+// final: the events are kept and retried, the log says where the server
+// points.
 func keepPost(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if first := via[0]; req.Method != first.Method {
+		first := via[0]
+		how := ""
+		switch {
+		case req.Method != first.Method:
+			how = "as a " + req.Method + " without the events"
+		case first.Header.Get("Authorization") != "" && req.Header.Get("Authorization") == "":
+			// The client has already copied the headers it keeps.
+			how = "without the token (another host)"
+		}
+		if how != "" {
 			status := 0
 			if req.Response != nil {
 				status = req.Response.StatusCode
 			}
-			return &redirectError{status: status, from: first.URL.String(), to: req.URL.String()}
+			return &redirectError{status: status, from: first.URL.String(), to: req.URL.String(), how: how}
 		}
 		if next != nil {
 			return next(req, via)

@@ -22,27 +22,28 @@ import (
 // that Go's client would follow as a GET without the body (301, 302, 303)
 // is not followed: the batch stays queued (it was dropped as refused once
 // the GET got its 405) and the log says where the server sent it. A 307 or
-// 308 keeps the method and the body: the batch is posted there.
+// 308 keeps the method and the body: the batch is posted there, unless
+// the new address is on another host, which Go's client sends no
+// Authorization: the batch was posted without its token, refused 401 and
+// dropped as refused.
 func TestEventPostNotTurnedIntoGet(t *testing.T) {
 	for _, tc := range []struct {
-		status int
-		follow bool
+		status    int
+		otherHost bool // the new address is on another host
+		follow    bool
 	}{
-		{http.StatusMovedPermanently, false},
-		{http.StatusFound, false},
-		{http.StatusSeeOther, false},
-		{http.StatusTemporaryRedirect, true},
-		{http.StatusPermanentRedirect, true},
+		{http.StatusMovedPermanently, false, false},
+		{http.StatusFound, false, false},
+		{http.StatusSeeOther, false, false},
+		{http.StatusTemporaryRedirect, false, true},
+		{http.StatusPermanentRedirect, false, true},
+		{http.StatusTemporaryRedirect, true, false},
+		{http.StatusPermanentRedirect, true, false},
 	} {
-		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.status, map[bool]string{true: " to another host"}[tc.otherHost]), func(t *testing.T) {
 			var mu sync.Mutex
 			var reached []string // method and body size at the new address
-			mux := http.NewServeMux()
-			mux.HandleFunc("GET /old/api/v1/environments/test/stream", streamOneSet)
-			mux.HandleFunc("POST /old/api/v1/events", func(w http.ResponseWriter, r *http.Request) {
-				http.Redirect(w, r, "/api/v1/events", tc.status)
-			})
-			mux.HandleFunc("/api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+			dest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				mu.Lock()
 				reached = append(reached, fmt.Sprintf("%s %d", r.Method, len(body)))
@@ -51,8 +52,22 @@ func TestEventPostNotTurnedIntoGet(t *testing.T) {
 					http.Error(w, `{"error":{"code":"method_not_allowed","message":"POST only"}}`, http.StatusMethodNotAllowed)
 					return
 				}
+				if r.Header.Get("Authorization") == "" {
+					http.Error(w, `{"error":{"code":"unauthorized","message":"no token"}}`, http.StatusUnauthorized)
+					return
+				}
 				w.Header().Set("Content-Type", "application/json")
 				w.Write([]byte(`{"received":3,"stored":3,"duplicates":0,"rejected":0,"results":[]}`))
+			}))
+			defer dest.Close()
+			to := dest.URL + "/api/v1/events" // the same host, another port
+			if tc.otherHost {
+				to = strings.Replace(to, "127.0.0.1", "localhost", 1)
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /old/api/v1/environments/test/stream", streamOneSet)
+			mux.HandleFunc("POST /old/api/v1/events", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, to, tc.status)
 			})
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
@@ -83,10 +98,10 @@ func TestEventPostNotTurnedIntoGet(t *testing.T) {
 			}
 			mu.Lock()
 			if len(reached) != 0 {
-				t.Errorf("after a %d: %v reached the new address, want nothing (a GET without the events)", tc.status, reached)
+				t.Errorf("after a %d: %v reached the new address, want nothing (a GET without the events, or a post without the token)", tc.status, reached)
 			}
 			mu.Unlock()
-			if log := logs.String(); !strings.Contains(log, "redirected to "+srv.URL+"/api/v1/events") {
+			if log := logs.String(); !strings.Contains(log, "redirected to "+to) {
 				t.Errorf("the log does not say where the events were redirected:\n%s", log)
 			}
 		})

@@ -312,13 +312,17 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		return r, err
 	}
 	e.notify(next, ev)
-	if k == KindRollback && e.flag(&next) == nil {
-		return next, nil // no flag left to send back to the baseline
-	}
 	// Pausing holds the split and completing keeps it; the other
 	// transitions set it (a resume takes back a flag changed meanwhile).
 	if k == KindAdvance || k == KindResume || k == KindRollback {
 		if err := e.applyFlag(ctx, &next, actor); err != nil {
+			if k == KindRollback && valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+				// No flag left to send back to the baseline: nothing
+				// failed. Known only once applyFlag has made sure of
+				// it, as this node's live flags may not yet have seen
+				// a peer delete it.
+				return next, nil
+			}
 			return next, e.flagFailed(ctx, &next, err)
 		}
 	}

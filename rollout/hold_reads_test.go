@@ -29,6 +29,7 @@ func TestHeldRolloutTickReadsNoHistory(t *testing.T) {
 	w := newWorld(t, 7)
 	ctx := context.Background()
 	plan := untoleratedPlan()
+	plan.Steps = []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 50, MinDuration: hours(1)}, {Percent: 100}}
 	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +45,34 @@ func TestHeldRolloutTickReadsNoHistory(t *testing.T) {
 	if n := counter.reads.Load() - before; n != 0 {
 		t.Errorf("%d history reads in 10 ticks of a held rollout whose hold was announced, want 0", n)
 	}
+	if n := holds(t, w); n != 1 {
+		t.Errorf("%d hold entries in the history, want 1", n)
+	}
+	// The next step, taken by hand, is held too: announced once more.
+	if _, err := w.engine.Act(ctx, env, "checkout", rollout.KindAdvance, "alice", "next step"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.clock.Add(2 * time.Hour)
+		w.tick()
+	}
+	if n := holds(t, w); n != 2 {
+		t.Errorf("%d hold entries in the history after the next step was held, want 2", n)
+	}
+}
+
+// holds counts the hold entries of the world's rollout, which must be held.
+func holds(t *testing.T, w *world) int {
+	t.Helper()
 	st := w.status()
 	if st.Held == nil {
 		t.Fatalf("status %+v: want held", st.Rollout)
 	}
-	holds := 0
+	n := 0
 	for _, ev := range st.History {
 		if ev.Kind == rollout.KindHold {
-			holds++
+			n++
 		}
 	}
-	if holds != 1 {
-		t.Errorf("%d hold entries in the history, want 1", holds)
-	}
+	return n
 }

@@ -123,3 +123,26 @@ func TestLeaderLaggingBehindAnEnabledFlag(t *testing.T) {
 		t.Errorf("after node A's tick: %s (%q), want still running", st.State, st.Reason)
 	}
 }
+
+// TestRollbackOnALaggingNodeOfADeletedFlag: a flag deleted on one node may
+// still be live on another for a moment; rolling its rollout back there
+// must end it without an error, as it does on the node that saw the
+// deletion (TestRollbackOfDeletedFlag), not store the rollback and then
+// answer 404 for the flag it could not write.
+func TestRollbackOnALaggingNodeOfADeletedFlag(t *testing.T) {
+	w := newWorld(t, 12)
+	ctx := context.Background()
+	w.start(checkoutPlan(10, 100))
+	_, engineB := w.peer()
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := engineB.Act(ctx, env, "checkout", rollout.KindRollback, "bob", "flag gone")
+	if err != nil {
+		t.Fatalf("rollback on node B: %v", err)
+	}
+	if r.State != rollout.RolledBack {
+		t.Errorf("after rolling back on node B: %s, want rolled back", r.State)
+	}
+}

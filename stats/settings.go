@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/valueloop/valueloop"
 )
@@ -120,6 +121,14 @@ type Prior struct {
 }
 
 func (s Settings) srmThreshold() float64 { return cmp.Or(s.SRMThreshold, SRMThreshold) }
+
+// Level is the intervals' coverage, 1 − Alpha, as a percentage for people
+// ("95%", "99.96%"): to ten significant digits, so that neither a rounding
+// to a tenth of a percent (99.996% is not 100%) nor the binary noise of
+// 1 − Alpha (99.96000000000001) shows.
+func (s Settings) Level() string {
+	return strconv.FormatFloat(100*(1-s.Alpha), 'g', 10, 64) + "%"
+}
 
 // DefaultSettings are the settings most experiments start from: two-sided at
 // α = 0.05, confidence sequences tuned for 10,000 units, CUPED on and Holm's

@@ -179,7 +179,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.Dimension, in.DimensionAggregates = "", nil // the replay is of all users
-	d := experimentData{Env: env, Flag: key, Result: res, Fixed: res.Settings.Inference == experiment.Fixed, Level: pct(1 - res.Settings.Alpha)}
+	d := experimentData{Env: env, Flag: key, Result: res, Fixed: res.Settings.Inference == experiment.Fixed, Level: res.Settings.Level()}
 	d.Interval = d.Level + " always-valid interval"
 	if d.Fixed {
 		d.Interval = d.Level + " fixed-horizon interval"

@@ -242,6 +242,7 @@ type Sender struct {
 	queues []chan Message // one per target, so a target that is down holds up no other
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+	closed atomic.Bool // set by Close: Send then drops, as no goroutine reads the queues
 
 	// Delivered, Failed and Dropped count deliveries (one per message and
 	// target).
@@ -286,6 +287,7 @@ func (s *Sender) Close() error {
 	if s.cancel == nil {
 		return nil
 	}
+	s.closed.Store(true)
 	s.cancel()
 	s.done.Wait()
 	return nil
@@ -293,9 +295,14 @@ func (s *Sender) Close() error {
 
 // Send queues m for every target without blocking; it reports false when
 // a target's queue is full (m is dropped for that target and counted) or
-// the sender is not open.
+// the sender is not open (or closed: nothing would read the queues).
 func (s *Sender) Send(m Message) bool {
 	if len(s.queues) == 0 {
+		return false
+	}
+	if s.closed.Load() {
+		s.Dropped.Add(uint64(len(s.queues)))
+		s.Logger.Warn("webhook sender closed; message dropped", "event", m.Event)
 		return false
 	}
 	ok := true

@@ -433,3 +433,21 @@ func TestTargetsDoNotWaitForEachOther(t *testing.T) {
 		t.Errorf("the working target got %q, want the rollback", d.header.Get(webhook.HeaderEvent))
 	}
 }
+
+// TestSendAfterClose: a message sent once the sender is closed is refused
+// and counted as dropped; it was queued with no goroutine left to read it,
+// and Send reported it taken.
+func TestSendAfterClose(t *testing.T) {
+	up, _ := receiver(t)
+	s := webhook.NewSender([]webhook.Target{{URL: up.URL, Format: webhook.Slack}}, nil)
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s.Send(webhook.Message{Event: "rollout.rollback", Text: "late"}) {
+		t.Error("Send after Close reported the message taken")
+	}
+	if d := s.Dropped.Load(); d != 1 {
+		t.Errorf("dropped %d, want 1", d)
+	}
+}

@@ -393,7 +393,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		fmt.Fprintln(w)
 	}
 	seq := r.Settings.Inference != experiment.Fixed
-	level := fmt.Sprintf("%g%%", 100*(1-r.Settings.Alpha))
+	level := r.Settings.Level()
 	kindOfInterval := expIf(seq, "sequential", "fixed")
 	for _, m := range r.Metrics {
 		fmt.Fprintln(w)
