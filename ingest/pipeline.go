@@ -328,11 +328,26 @@ func (p *Pipeline) submit(ctx context.Context, r *request) error {
 	case <-p.done:
 		return ErrClosed
 	}
+	return p.await(r)
+}
+
+// await returns the writer's answer to r, or ErrClosed when the writer
+// ended without answering. The writer answers before it ends (run closes
+// done last), so an answer given is the answer even when done is closed
+// too: a select between the two, both ready, picked either, and a write
+// stored in the log at Close was reported failed now and then (a client
+// would send it again).
+func (p *Pipeline) await(r *request) error {
 	select {
 	case err := <-r.done:
 		return err
 	case <-p.done:
-		return ErrClosed
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 

@@ -64,7 +64,12 @@ func (p *Pipeline) awaitRebuild(ctx context.Context, j *rebuildJob, enqueue bool
 	case <-ctx.Done():
 		return RebuildResult{}, ctx.Err()
 	case <-p.done:
-		return RebuildResult{}, ErrClosed
+		select { // a job finished before the writer ended gives its result (as Pipeline.await)
+		case <-j.done:
+			return j.result, j.err
+		default:
+			return RebuildResult{}, ErrClosed
+		}
 	}
 }
 
