@@ -235,7 +235,7 @@ func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metr
 		c, period := pc.cells[p], periodAt(splits, start)
 		split := period.Weights
 		st := stats.Stratum{Name: periodName(start), Weights: make([]float64, len(arms)), Units: make([]int64, len(arms)),
-			Summaries: make([][]stats.Summary, len(metrics)), SplitUnknown: period.Ruled}
+			Summaries: make([][]stats.Summary, len(metrics)), Unchecked: periodUnchecked(period, arms)}
 		for i, a := range arms {
 			st.Weights[i], st.Units[i] = split[a.Name], c.users[a.Name]
 		}
@@ -248,6 +248,32 @@ func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metr
 		out[p] = st
 	}
 	return out
+}
+
+// periodUnchecked is why the sample-ratio check does not apply to a
+// period, "" when it does (stats.Stratum.Unchecked): a rule may have
+// assigned its users, or its split serves fewer than two of the arms, so
+// that there is no ratio to test however many users come.
+func periodUnchecked(p SplitPeriod, arms []Variant) string {
+	if p.Ruled {
+		return "a targeting rule may have given users of this period a variant of the split by their attributes, so its weights are not their expected shares"
+	}
+	if len(p.Weights) == 0 {
+		return "the flag was disabled in this period (everyone got its default variant), so no split assigned its users"
+	}
+	var served []string
+	for _, a := range arms {
+		if p.Weights[a.Name] > 0 {
+			served = append(served, a.Name)
+		}
+	}
+	switch len(served) {
+	case 0:
+		return "the split of this period serves none of the analysis' variants, so there is no ratio to check"
+	case 1:
+		return "the split of this period serves only " + served[0] + " (a 0% or 100% step), so there is no ratio to check"
+	}
+	return ""
 }
 
 // periods describes the periods of a result.

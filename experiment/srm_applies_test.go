@@ -105,3 +105,49 @@ func TestSRMNotCheckedInRuledPeriod(t *testing.T) {
 		t.Errorf("overall SRM = %+v, want no mismatch", res.SRM)
 	}
 }
+
+// TestSRMNotApplicableInPeriod: a period whose split serves fewer than two
+// variants (the flag disabled, a 0% or 100% step) has no ratio to test,
+// and more users would not give it one: its check is not_applicable with
+// the reason, as a disabled flag's overall check is, not not_enough_data
+// as if it were waiting for users.
+func TestSRMNotApplicableInPeriod(t *testing.T) {
+	ms := testMetrics()
+	const t1 = int64(1_767_300_000_000)
+	even := []arm{{name: "control", users: 500, signup: 0.3}, {name: "treatment", users: 500, signup: 0.3}}
+	split := testFlag()
+	split.Targeting = []byte(`{"fractional":[["control",50],["treatment",50]]}`)
+	disabled, all := testFlag(), testFlag()
+	disabled.State = valueloop.StateDisabled
+	all.Targeting = []byte(`{"fractional":[["control",0],["treatment",100]]}`)
+	for _, tc := range []struct {
+		name   string
+		then   *valueloop.Flag
+		arms   []arm
+		reason string
+	}{
+		{"disabled", disabled, []arm{{name: "control", users: 400, signup: 0.3}}, "the flag was disabled"},
+		{"100% step", all, []arm{{name: "treatment", users: 400, signup: 0.3}}, "serves only treatment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aggs, _ := rolloutAggregates(t, ms, []rolloutPeriod{{0, nil, even}, {t1, nil, tc.arms}})
+			splits := SplitHistory([]FlagVersion{{Flag: split}, {At: time.UnixMilli(t1), Flag: tc.then}})
+			res, err := Analyze(Input{Flag: "onboarding", Definition: tc.then, Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Periods) != 2 {
+				t.Fatalf("%d periods, want 2", len(res.Periods))
+			}
+			if p := res.Periods[0].SRM; p.Status != stats.OK {
+				t.Errorf("first period SRM = %+v, want checked", p)
+			}
+			if p := res.Periods[1].SRM; p.Status != stats.NotApplicable || !strings.Contains(p.Reason, tc.reason) {
+				t.Errorf("second period SRM = %+v, want not_applicable saying %q", p, tc.reason)
+			}
+			if res.SRM.Status != stats.OK {
+				t.Errorf("overall SRM = %+v, want the checked period's", res.SRM)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -150,7 +151,7 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, ok := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); ok {
+				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); err == nil {
 					c.RemainingUsers = &n
 				}
 			}
@@ -259,14 +260,15 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
 		share = 1 / float64(ps[t].family)
 	}
-	remaining, planned := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)
+	remaining, noPlan := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)
+	planned := noPlan == nil
 	if planned {
 		vv.RemainingUsers = &remaining
 	}
 	undecided := func(code, why string) {
 		switch {
 		case !planned:
-			set(KeepRunning, code, "%s; %s (the remaining users cannot be estimated yet)", why, moved)
+			set(KeepRunning, code, "%s; %s (%v)", why, moved, noPlan)
 		case remaining > 0:
 			set(KeepRunning, code, "%s; %s; about %s to reach %.0f%% power for %s", why, moved, valueloop.Count(remaining, "more user"), 100*h.Power, fmtEffect(d*m, rel))
 			// A guardrail that needs more users than the primary metric
@@ -287,6 +289,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		// sample; every look reads the verdict (the recorder's, each
 		// minute), so deciding on the first crossing before then is
 		// peeking. A harmed guardrail (above) still stops at once.
+		if !planned && !errors.Is(noPlan, errPlanLater) {
+			// No planned sample will ever come: say so, and what to
+			// change, rather than let the verdict wait for it unsaid.
+			set(KeepRunning, CodeNeedMoreUsers, "not decided, and fixed-horizon inference will not decide: it decides once, at the planned sample, and %v (or use inference=sequential, which needs no planned sample); %s", noPlan, moved)
+			return
+		}
 		undecided(CodeNeedMoreUsers, "not decided yet: fixed-horizon inference decides once, at the planned sample")
 		return
 	}
@@ -485,18 +493,22 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // several treatments) — for sequential inference the confidence
 // sequence's at the current sample, which grows slowly with n, so the
 // estimate is then a little optimistic. Users without a value of a mean
-// metric are accounted for by the share of users that have one. It reports
-// false when there is not enough data to estimate.
-func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, bool) {
+// metric are accounted for by the share of users that have one. The error
+// is errPlanLater when more data may allow an estimate, else it says why
+// there is no planned sample and what to change.
+func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
-		return 0, false
+		return 0, errPlanLater
 	}
 	nc, nt := float64(ctrl.Users), float64(trt.Users)
 	se := trt.Lift.Absolute.SE
 	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
-		return 0, false
+		return 0, errPlanLater
+	}
+	if err := alternativeFits(alt, effect); err != nil {
+		return 0, err
 	}
 	alpha := s.Alpha * share
 	if s.Inference == Sequential {
@@ -523,7 +535,11 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	}
 	needC, needT, err := plan.SampleSize(effect)
 	if err != nil {
-		return 0, false
+		var e *valueloop.Error
+		if errors.As(err, &e) { // the field is the plan's, not the request's
+			return 0, fmt.Errorf("no planned sample can be computed: the plan's %s %s", e.Field, e.Message)
+		}
+		return 0, fmt.Errorf("no planned sample can be computed: %w", err)
 	}
 	// Metric units to exposed users.
 	if cv.Users > 0 && nc < float64(cv.Users) {
@@ -536,7 +552,26 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if !(total < 1e15) {
 		total = 1e15
 	}
-	return max(0, int64(math.Ceil(total))-res.Users), true
+	return max(0, int64(math.Ceil(total))-res.Users), nil
+}
+
+// errPlanLater: the remaining users need more data to be estimated (users
+// in both arms, a spread of values, a control mean).
+var errPlanLater = errors.New("the remaining users cannot be estimated yet")
+
+// alternativeFits is nil when a test of alternative alt can detect effect
+// (signed as expected), else the error says to change the alternative: a
+// one-sided test against the hypothesis' direction (an ?alternative=
+// override, say) has no sample that gives it power.
+func alternativeFits(alt stats.Alternative, effect float64) error {
+	want, dir := stats.Greater, "increase"
+	if effect < 0 {
+		want, dir = stats.Less, "decrease"
+	}
+	if alt == stats.TwoSided || alt == want {
+		return nil
+	}
+	return fmt.Errorf("no planned sample can be computed: the alternative is %q, a one-sided test that cannot detect the %s the hypothesis expects; set the alternative to %q or %q", alt, dir, stats.TwoSided, want)
 }
 
 // fmtEffect writes an effect: relative as a signed percentage, absolute as

@@ -537,3 +537,52 @@ func TestOneSidedLogRatioBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestVerdictWithoutAPlannedSample: where no planned sample can ever be
+// computed (a one-sided alternative against the hypothesis' direction, a
+// power no higher than α), the verdict's reason says why and what to do,
+// rather than that the remaining users "cannot be estimated yet": with
+// fixed inference the verdict waits for the planned sample, so it would
+// otherwise wait for ever, implying an answer that does not come. The
+// decisions stay those of TestFixedInferenceDecidesAtThePlannedSample.
+func TestVerdictWithoutAPlannedSample(t *testing.T) {
+	decreaseGreater := func(h *Hypothesis, s *Settings) { h.Direction, s.Alternative = Decrease, stats.Greater }
+	increaseLess := func(h *Hypothesis, s *Settings) { s.Alternative = stats.Less }
+	lowPower := func(h *Hypothesis, s *Settings) { s.Alpha, h.Power = 0.5, 0.4 }
+	up, down := effect{0.05, 0.01, 0.09, 0.1}, effect{-0.05, -0.09, -0.01, 0.1}
+	for _, tc := range []struct {
+		name      string
+		inference Inference
+		edit      func(*Hypothesis, *Settings)
+		primary   effect
+		reason    []string
+	}{
+		{"fixed, greater against a decrease", Fixed, decreaseGreater, down,
+			[]string{`alternative is "greater"`, "decrease", `"two-sided" or "less"`, "will not decide", "inference=sequential"}},
+		{"fixed, less against an increase", Fixed, increaseLess, up,
+			[]string{`alternative is "less"`, "increase", `"two-sided" or "greater"`, "will not decide"}},
+		{"fixed, power below alpha", Fixed, lowPower, up,
+			[]string{"power must be in (alpha, 1)", "will not decide"}},
+		{"sequential, greater against a decrease", Sequential, decreaseGreater, effect{-0.01, -0.05, 0.03, 0.6},
+			[]string{`alternative is "greater"`, `"two-sided" or "less"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, h := DefaultSettings(), testHypothesis()
+			s.Inference = tc.inference
+			tc.edit(h, &s)
+			sc := scenario{users: fewUsers, primary: []*Lift{lift(tc.primary)}, guardrail: []*Lift{lift(harmless)}, settings: &s}
+			v := judge(sc.result(), h)
+			if v.Decision != KeepRunning || v.Code != CodeNeedMoreUsers || v.RemainingUsers != nil {
+				t.Errorf("verdict %s/%s, remaining %v, want keep_running/need_more_users without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
+			}
+			for _, want := range tc.reason {
+				if !strings.Contains(v.Reason, want) {
+					t.Errorf("reason %q lacks %q", v.Reason, want)
+				}
+			}
+			if strings.Contains(v.Reason, "cannot be estimated yet") || tc.inference == Fixed && strings.Contains(v.Reason, "yet") {
+				t.Errorf("reason %q implies a planned sample, or a decision, will come", v.Reason)
+			}
+		})
+	}
+}

@@ -56,14 +56,16 @@ type Store interface {
 	// PutObjective creates or updates o (already validated).
 	PutObjective(ctx context.Context, o *value.Objective, actor string) error
 	// PutObjectiveIf writes o only over the stored objective at version
-	// (value.Objective.Version): ECONFLICT, storing nothing, when it
+	// (value.Objective.Version; or any condition value.VersionMatches
+	// takes): ECONFLICT, storing nothing, when it
 	// changed since or is gone.
 	PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error
 	// DeleteObjective refuses (ECONFLICT) while a feature bets on it.
 	DeleteObjective(ctx context.Context, key, actor string) error
 	PutFeature(ctx context.Context, f *value.Feature, actor string) error
 	// PutFeatureIf writes f only over the stored feature at version
-	// (value.Feature.Version): ECONFLICT, storing nothing, when it
+	// (value.Feature.Version; or any condition value.VersionMatches
+	// takes): ECONFLICT, storing nothing, when it
 	// changed since or is gone.
 	PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error
 	DeleteFeature(ctx context.Context, key, actor string) error
@@ -350,9 +352,10 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 	others := slices.DeleteFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
 	// f last: a flag, label or prefix it claims that another holds is f's
 	// problem. A cycle is then told from f, so checked with f first.
-	if err := value.ValidateAll(c, nil, append(slices.Clone(others), *f)); err != nil {
+	// f was checked alone above, the others are stored: the set's rules only.
+	if err := value.ValidateAmong(c, nil, append(slices.Clone(others), *f), 0); err != nil {
 		if e, ok := err.(*valueloop.Error); ok && strings.HasPrefix(e.Message, "dependency cycle") {
-			err = unprefix(value.ValidateAll(c, nil, append([]value.Feature{*f}, others...)), 0)
+			err = unprefix(value.ValidateAmong(c, nil, append([]value.Feature{*f}, others...), 0), 0)
 			return err
 		}
 		return unprefix(err, len(others))
@@ -502,7 +505,7 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 			}
 		}
 	}
-	if err := value.ValidateAll(c, file.Objectives, set); err != nil {
+	if err := value.ValidateAmong(c, file.Objectives, set, len(file.Features)); err != nil {
 		return nil, err
 	}
 	ops := value.Plan(cur, file, prune)

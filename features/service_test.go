@@ -602,3 +602,29 @@ func withDevelopment(t *testing.T, svc *features.Service, db *sqlite.DB) {
 	prod := svc.Environments()[0]
 	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod, dev} }
 }
+
+// TestPutFeatureBesideOldText: a feature stored before titles refused
+// control characters (older data, written to the store directly) does not
+// refuse the writes of every other feature: each write is checked with the
+// stored set, and the old title was a problem of that feature alone, to
+// fix when it is next edited.
+func TestPutFeatureBesideOldText(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	old := feature("old", "")
+	old.Title = "Old \x1b[2J title"
+	old.Links.Services = []string{"web\x07"}
+	if err := db.PutFeature(ctx, old, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutFeature(ctx, feature("new", "f1"), "", "t"); err != nil {
+		t.Errorf("a new feature beside the old one: %v", err)
+	}
+	file := &value.File{Features: []value.Feature{*feature("applied", "f2")}}
+	if _, err := svc.Apply(ctx, file, false, false, "t"); err != nil {
+		t.Errorf("a file beside the old feature: %v", err)
+	}
+	if err := svc.PutFeature(ctx, old, "", "t"); err == nil || !strings.Contains(err.Error(), "title") {
+		t.Errorf("the old feature written again: %v, want its title refused", err)
+	}
+}

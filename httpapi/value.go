@@ -293,18 +293,28 @@ func createOrIfMatch(r *http.Request, create bool, what string) (string, error) 
 	return version, err
 }
 
-// valueIfMatch reads the version a feature's or objective's write expects
-// from If-Match ("" when absent: the write is unconditional).
+// valueIfMatch reads the versions a feature's or objective's write
+// expects from If-Match, as value.VersionMatches takes them: "*", or the
+// list's versions joined by "," ("" when absent: the write is
+// unconditional). A weak tag counts as its version, as for flags: the
+// version names the definition, not the bytes of one encoding of it.
 func valueIfMatch(r *http.Request, what string) (string, error) {
-	v := r.Header.Get("If-Match")
-	if v == "" {
+	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
+	if h == "" {
 		return "", nil
 	}
-	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
-	if !value.ValidVersion(v) {
-		return "", valueloop.FieldErrorf("If-Match", "must be a version such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/%ss/{key}), got %q", what, valueloop.Clip(v))
+	if h == value.AnyVersion {
+		return h, nil
 	}
-	return v, nil
+	var vs []string
+	for _, tag := range strings.Split(h, ",") {
+		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
+		if !value.ValidVersion(v) {
+			return "", valueloop.FieldErrorf("If-Match", "must be * or versions such as \"3f2a9c1e04b7d6a8\" (the ETag of GET /api/v1/%ss/{key}), separated by commas, got %q", what, valueloop.Clip(tag))
+		}
+		vs = append(vs, v)
+	}
+	return strings.Join(vs, ","), nil
 }
 
 func (s *Server) handleDeleteFeature(w http.ResponseWriter, r *http.Request) error {

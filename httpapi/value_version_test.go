@@ -20,14 +20,7 @@ import (
 // version as its ETag; a PUT with If-Match writes only over that version,
 // and a stale one is a 409 that stores nothing.
 func TestFeatureIfMatch(t *testing.T) {
-	e := mustFullServer(t)
-	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := mustFeatureServer(t)
 	resp, body := e.do(t, call{method: "GET", path: "/api/v1/features/f", token: adminSecret})
 	etag := resp.Header.Get("ETag")
 	var shown struct {
@@ -118,4 +111,61 @@ func TestCreateCreatedMeanwhile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFeatureIfMatchForms: If-Match is a list of entity tags or "*"
+// (RFC 9110 13.1.1). "*" writes over any stored feature and fails only
+// when there is none; a list writes when any of its tags is the current
+// version. Both were refused as malformed (400), so a client sending the
+// standard forms could not write at all.
+func TestFeatureIfMatchForms(t *testing.T) {
+	e, ctx := mustFeatureServer(t)
+	const stale, other = `"0123456789abcdef"`, `"fedcba9876543210"`
+	current := func() string {
+		resp, _ := e.do(t, call{method: "GET", path: "/api/v1/features/f", token: adminSecret})
+		return resp.Header.Get("ETag")
+	}
+	for _, tc := range []struct {
+		name, key, ifMatch string
+		want               int
+	}{
+		{"star over a stored feature", "f", "*", 200},
+		{"star over no feature", "new", "*", 409},
+		{"a list holding the current version", "f", stale + ", " + "CURRENT", 200},
+		{"a list without it", "f", stale + "," + other, 409},
+		{"a list with a malformed tag", "f", stale + ", nope", 400},
+		{"an empty list element", "f", stale + ", ,", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := strings.ReplaceAll(tc.ifMatch, "CURRENT", current())
+			before := current()
+			title := "F " + tc.name
+			resp, body := e.do(t, call{method: "PUT", path: "/api/v1/features/" + tc.key, token: adminSecret,
+				headers: map[string]string{"If-Match": h},
+				body:    `{"key":"` + tc.key + `","title":"` + title + `","objective":"o","hypothesis":{"change":"c"}}`})
+			if resp.StatusCode != tc.want {
+				t.Fatalf("If-Match %s: %d %.300s; want %d", h, resp.StatusCode, body, tc.want)
+			}
+			if tc.want != 200 && current() != before {
+				t.Errorf("a refused write changed the feature")
+			}
+			if _, err := e.db.Feature(ctx, "new"); err == nil {
+				t.Errorf("If-Match %s created feature new, which did not exist", h)
+			}
+		})
+	}
+}
+
+// mustFeatureServer is a server storing objective o and its feature f.
+func mustFeatureServer(t *testing.T) (*env, context.Context) {
+	t.Helper()
+	e := mustFullServer(t)
+	ctx := context.Background()
+	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	return e, ctx
 }

@@ -150,8 +150,8 @@ func (s *Store) PutObjective(ctx context.Context, o *value.Objective, actor stri
 }
 
 // PutObjectiveIf writes o only over the stored objective at version (see
-// value.Objective.Version): ECONFLICT, storing nothing, when it changed
-// since or is gone.
+// value.Objective.Version, value.VersionMatches): ECONFLICT, storing
+// nothing, when it changed since or is gone.
 func (s *Store) PutObjectiveIf(ctx context.Context, o *value.Objective, version, actor string) error {
 	return s.write(ctx, func(tx Tx) error { return s.putObjective(ctx, tx, o, version, actor) })
 }
@@ -188,19 +188,24 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, ver
 }
 
 // checkVersion refuses (ECONFLICT) a write expecting version of what over
-// a stored definition before ("" when none is stored) at another version;
-// no version expects nothing. stored decodes before.
+// a stored definition before ("" when none is stored) that does not meet
+// it (see value.VersionMatches); no version expects nothing. stored
+// decodes before.
 func (s *Store) checkVersion(what, key, before, version string, stored interface{ Version() string }) error {
 	switch {
 	case version == "":
 		return nil
+	case before == "" && version == value.AnyVersion:
+		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q does not exist, and If-Match: * writes only over a stored one", what, key)
 	case before == "":
 		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q was deleted since version %s was read", what, key, version)
+	case version == value.AnyVersion:
+		return nil
 	}
 	if err := json.Unmarshal([]byte(before), stored); err != nil {
 		return fmt.Errorf("%s: read %s %s: %w", s.o.D.Name, what, key, err)
 	}
-	if now := stored.Version(); now != version {
+	if now := stored.Version(); !value.VersionMatches(version, now) {
 		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q changed since version %s was read (it is at %s now): read it again and redo the change", what, key, version, now)
 	}
 	return nil
@@ -250,8 +255,8 @@ func (s *Store) PutFeature(ctx context.Context, f *value.Feature, actor string) 
 }
 
 // PutFeatureIf writes f only over the stored feature at version (see
-// value.Feature.Version): ECONFLICT, storing nothing, when it changed
-// since or is gone.
+// value.Feature.Version, value.VersionMatches): ECONFLICT, storing
+// nothing, when it changed since or is gone.
 func (s *Store) PutFeatureIf(ctx context.Context, f *value.Feature, version, actor string) error {
 	return s.write(ctx, func(tx Tx) error { return s.putFeature(ctx, tx, f, version, actor) })
 }

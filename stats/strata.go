@@ -52,10 +52,11 @@ type Stratum struct {
 	// Summaries holds, per metric of Input.Metrics, one Summary per
 	// variant.
 	Summaries [][]Summary `json:"summaries"`
-	// SplitUnknown says Weights are not the units' expected shares in this
-	// stratum (a targeting rule assigned some of them): only which are
-	// positive matters, and its sample-ratio check does not apply.
-	SplitUnknown bool `json:"-"`
+	// Unchecked is why Weights are not the units' expected shares in this
+	// stratum ("" when they are): a targeting rule assigned some of them,
+	// say. Only which weights are positive matters then, and the stratum's
+	// sample-ratio check does not apply.
+	Unchecked string `json:"-"`
 }
 
 // StratumResult is what the analysis says of one stratum.
@@ -65,8 +66,8 @@ type StratumResult struct {
 	// an arm has no units in it).
 	Weight float64 `json:"weight"`
 	// SRM checks the stratum's units against its own split, over the
-	// variants it serves; NotEnoughData when it serves fewer than two,
-	// NotApplicable when Stratum.SplitUnknown.
+	// variants it serves; NotApplicable when it serves fewer than two (no
+	// ratio to test, whatever the units) or Stratum.Unchecked says why not.
 	SRM SRM `json:"srm"`
 }
 
@@ -134,7 +135,7 @@ func stratumWeights(in Input) []float64 {
 // does not apply to some stratum (more data would not change that).
 func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumResult) {
 	out := make([]StratumResult, len(in.Strata))
-	overall := SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no period of the split serves two variants and has users", Threshold: threshold}
+	overall := SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no period whose split serves two variants has users yet", Threshold: threshold}
 	mismatch := false
 	for p, st := range in.Strata {
 		out[p] = StratumResult{Name: st.Name, Weight: weights[p], SRM: stratumSRM(st, threshold)}
@@ -159,8 +160,8 @@ func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumRe
 // are counted in no arm of the stratum's test (a cached evaluation, an
 // override).
 func stratumSRM(st Stratum, threshold float64) SRM {
-	if st.SplitUnknown {
-		return SRM{Status: NotApplicable, Reason: "a targeting rule may have given users of this period a variant of the split by their attributes, so its weights are not their expected shares", Threshold: threshold}
+	if st.Unchecked != "" {
+		return SRM{Status: NotApplicable, Reason: st.Unchecked, Threshold: threshold}
 	}
 	var idx [8]int
 	served := idx[:0]
@@ -170,7 +171,7 @@ func stratumSRM(st Stratum, threshold float64) SRM {
 		}
 	}
 	if len(served) < 2 {
-		return SRM{Status: NotEnoughData, Reason: fmt.Sprintf("%v: the split of this period serves %d variant(s) of the analysis", ErrNotEnoughData, len(served)), Threshold: threshold}
+		return SRM{Status: NotApplicable, Reason: fmt.Sprintf("the split of this period serves %d variant(s) of the analysis, so there is no ratio to check", len(served)), Threshold: threshold}
 	}
 	return srm(len(served), threshold, func(i int) (int64, float64) { return st.Units[served[i]], st.Weights[served[i]] })
 }

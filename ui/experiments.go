@@ -153,6 +153,15 @@ func deciding(e stats.Effect, fixed bool) stats.Interval {
 	return e.Sequential
 }
 
+// decidingAdjustedP is the adjusted p-value of deciding's interval: the
+// fixed-horizon test's with fixed inference, else the sequential one's.
+func decidingAdjustedP(e stats.Effect, fixed bool) float64 {
+	if fixed {
+		return e.AdjustedPValue
+	}
+	return e.AdjustedSequentialPValue
+}
+
 // effectOf returns the lift of a variant result in the units shown:
 // relative when there is one, else absolute.
 func effectOf(v experiment.VariantResult) (stats.Effect, bool, bool) {
@@ -184,7 +193,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	if d.Fixed {
 		d.Interval = d.Level + " fixed-horizon interval"
 	}
-	d.Split = splitOf(res, d.Level)
+	d.Split = splitOf(res, d.Fixed, d.Interval)
 	for _, dim := range u.Dimensions {
 		d.Dimensions = append(d.Dimensions, dim.Name)
 	}
@@ -370,8 +379,9 @@ type sliceChart struct {
 // splitOf draws res's split, nil without one. A small slice's wide
 // interval would squeeze the others to dots: the axis reaches at most twice
 // the largest estimate (or the all-users interval), and wider intervals are
-// drawn to its edge (forestRow.Clip).
-func splitOf(res *experiment.Result, level string) *splitView {
+// drawn to its edge (forestRow.Clip). Each interval is the one that
+// decides (fixed says which, deciding), named interval.
+func splitOf(res *experiment.Result, fixed bool, interval string) *splitView {
 	d := res.Dimension
 	if d == nil {
 		return nil
@@ -382,7 +392,8 @@ func splitOf(res *experiment.Result, level string) *splitView {
 		relative, most := false, 0.0
 		for _, all := range m.Variants {
 			if e, _, ok := effectOf(all); ok {
-				most = math.Max(most, math.Max(math.Abs(e.Sequential.Lower), math.Abs(e.Sequential.Upper)))
+				iv := deciding(e, fixed)
+				most = math.Max(most, math.Max(math.Abs(iv.Lower), math.Abs(iv.Upper)))
 			}
 		}
 		for _, s := range d.Slices {
@@ -394,7 +405,7 @@ func splitOf(res *experiment.Result, level string) *splitView {
 					if e, rel, ok := effectOf(sv); ok {
 						relative = rel
 						most = math.Max(most, math.Abs(e.Estimate))
-						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, e.Sequential))
+						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, deciding(e, fixed)))
 					}
 				}
 			}
@@ -410,7 +421,7 @@ func splitOf(res *experiment.Result, level string) *splitView {
 			f = signedPct
 		}
 		v.Charts = append(v.Charts, sliceChart{Metric: m.Metric,
-			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+level+" always-valid interval", rows, nil, f)})
+			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+interval, rows, nil, f)})
 	}
 	return v
 }

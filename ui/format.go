@@ -32,6 +32,7 @@ func (u *UI) funcs() template.FuncMap {
 		"spct":     signedPct,
 		"ivl":      intervalText,
 		"deciding": deciding,
+		"adjp":     decidingAdjustedP,
 		"num":      num,
 		"score":    score,
 		"thous":    valueloop.GroupDigits,

@@ -156,6 +156,17 @@ func ValidVersion(v string) bool {
 	return len(v) == 16 && err == nil
 }
 
+// AnyVersion is the version condition of If-Match: *, which any stored
+// version meets (and no version when nothing is stored).
+const AnyVersion = "*"
+
+// VersionMatches reports whether a definition at version now meets cond,
+// the versions a write expects as If-Match lists them: AnyVersion, or one
+// or more versions joined by "," (any of which matches).
+func VersionMatches(cond, now string) bool {
+	return cond == AnyVersion || slices.Contains(strings.Split(cond, ","), now)
+}
+
 // Estimate is the team's estimate of a feature's value and size. WSJF reads
 // CostOfDelay and Size; RICE reads Reach, Impact and Size (as effort). Both
 // read Confidence, the team's own belief that the bet pays off, which the
@@ -289,9 +300,10 @@ func checkKey(field, key string) error {
 }
 
 // checkText checks a text of up to max bytes: line breaks and tabs are
-// the only control characters it may hold. The CLI prints texts as they
-// are, so an escape sequence in one would clear or retitle the reader's
-// terminal (and a bell ring it).
+// the only control characters it may hold. Texts reach terminals and
+// files through every client, where an escape sequence in one would clear
+// or retitle the reader's terminal (and a bell ring it); the CLI escapes
+// them as well, other clients may not.
 func checkText(field, s string, required bool, max int) error {
 	return checkControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
 }
@@ -305,6 +317,12 @@ func CheckText(field, s string, max int) error { return checkText(field, s, fals
 // characters at all (a list prints one title per row).
 func checkTitle(field, s string) error {
 	return checkControl(field, s, true, 200, func(rune) bool { return true })
+}
+
+// checkName checks a name printed on one line (a service, a label): no
+// control characters at all.
+func checkName(field, s string) error {
+	return checkControl(field, s, false, len(s), func(rune) bool { return true })
 }
 
 func checkControl(field, s string, required bool, max int, refused func(rune) bool) error {
@@ -531,6 +549,9 @@ func (l *Links) validate(c *Context) error {
 		if !slices.Contains(c.Flags[fl.Environment], fl.Flag) {
 			return valueloop.FieldErrorf(field+".flag", "no flag %q in environment %s", fl.Flag, fl.Environment)
 		}
+		if err := checkName(field+".variant", fl.Variant); err != nil {
+			return err
+		}
 		k := [2]string{fl.Environment, fl.Flag}
 		if j, ok := envFlag[k]; ok || seen[fl] {
 			return valueloop.FieldErrorf(field+".flag", "flag %s in %s is already linked as links.flags[%d]", fl.Flag, fl.Environment, j)
@@ -543,12 +564,18 @@ func (l *Links) validate(c *Context) error {
 		if strings.TrimSpace(s) == "" || len(s) > 200 {
 			return valueloop.FieldErrorf(field, "must be a service name of 1 to 200 bytes, got %q", valueloop.Clip(s))
 		}
+		if err := checkName(field, s); err != nil {
+			return err
+		}
 		if slices.Contains(l.Services[:i], s) {
 			return valueloop.FieldErrorf(field, "service %q is listed twice", s)
 		}
 	}
 	for i, s := range l.Changes.Labels {
 		field := fmt.Sprintf("links.changes.labels[%d]", i)
+		if err := checkName(field, s); err != nil {
+			return err
+		}
 		if !labelPattern.MatchString(s) {
 			return valueloop.FieldErrorf(field, "must be a pull request label of 1 to 100 characters without commas, got %q", valueloop.Clip(s))
 		}
@@ -558,6 +585,9 @@ func (l *Links) validate(c *Context) error {
 	}
 	for i, p := range l.Changes.BranchPrefixes {
 		field := fmt.Sprintf("links.changes.branchPrefixes[%d]", i)
+		if err := checkName(field, p); err != nil {
+			return err
+		}
 		if len(p) < 3 || len(p) > 200 || strings.ContainsAny(p, " \t\n~^:?*[\\") {
 			return valueloop.FieldErrorf(field, "must be a branch name prefix of 3 to 200 characters (such as \"feature/onboarding-\"), got %q", valueloop.Clip(p))
 		}
@@ -577,6 +607,15 @@ func (l *Links) validate(c *Context) error {
 // feature it proves), dependencies on unknown features and dependency
 // cycles. Fields are named "objectives[1].metric", "features[3].links...".
 func ValidateAll(c Context, objectives []Objective, features []Feature) error {
+	return ValidateAmong(c, objectives, features, len(features))
+}
+
+// ValidateAmong is ValidateAll of a set whose features after the first
+// written are stored ones, checked only with the set: a rule added since
+// one of them was stored (a title without control characters) is its own
+// problem, met when it is next written, and would otherwise refuse every
+// write of every other feature.
+func ValidateAmong(c Context, objectives []Objective, features []Feature, written int) error {
 	c.Objectives = slices.Clone(c.Objectives)
 	okeys := map[string]int{}
 	for i := range objectives {
@@ -600,7 +639,9 @@ func ValidateAll(c Context, objectives []Objective, features []Feature) error {
 	for i := range features {
 		f := &features[i]
 		at := fmt.Sprintf("features[%d].", i)
-		if err := f.Validate(&c); err != nil {
+		if i >= written {
+			// Stored: checked with the set below only.
+		} else if err := f.Validate(&c); err != nil {
 			return valueloop.PrefixField(at, err)
 		}
 		if j, ok := fkeys[f.Key]; ok {

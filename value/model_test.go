@@ -58,6 +58,11 @@ func TestValidateBadInput(t *testing.T) {
 		{"line break in title", func(f *File) { f.Objectives[0].Title = "Activation\nrate" }, "objectives[0].title", "control character U+000A at byte 11"},
 		{"bell in description", func(f *File) { f.Objectives[0].Description = "a\nb\x07" }, "objectives[0].description", "control character U+0007 at byte 4"},
 		{"C1 control in hypothesis", func(f *File) { f.Features[0].Hypothesis.Outcome = "more \u009b31m" }, "features[0].hypothesis.outcome", "control character U+009B at byte 6"},
+		// And so are the links' names, `feature show` prints them too.
+		{"escape in service", func(f *File) { f.Features[0].Links.Services = []string{"web\x1b]0;x\x07"} }, "features[0].links.services[0]", "control character U+001B at byte 4"},
+		{"escape in label", func(f *File) { f.Features[1].Links.Changes.Labels = []string{"a\x1b[2J"} }, "features[1].links.changes.labels[0]", "control character U+001B at byte 2"},
+		{"escape in branch prefix", func(f *File) { f.Features[1].Links.Changes.BranchPrefixes = []string{"fix\x1b]0;x"} }, "features[1].links.changes.branchPrefixes[0]", "control character U+001B at byte 4"},
+		{"escape in flag variant", func(f *File) { f.Features[0].Links.Flags[0].Variant = "on\u009b2J" }, "features[0].links.flags[0].variant", "control character U+009B at byte 3"},
 		{"negative minimum effect", func(f *File) { f.Features[0].Hypothesis.MinimumEffect = -0.05 }, "features[0].hypothesis.minimumEffect", "must be a positive number"},
 		{"bad direction", func(f *File) { f.Features[0].Hypothesis.Direction = "up" }, "features[0].hypothesis.direction", `must be "increase" or "decrease"`},
 		{"unknown flag", func(f *File) { f.Features[0].Links.Flags[0].Flag = "onboarding" }, "features[0].links.flags[0].flag", `no flag "onboarding" in environment production`},

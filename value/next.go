@@ -326,6 +326,9 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 			value = fmt.Sprintf("WSJF cost of delay %s (%s+%s+%s)", num(r.Value), num(c.UserValue), num(c.TimeCriticality), num(c.RiskReduction))
 		}
 	}
+	// The value breaks ties of the score, and is rounded as the score is:
+	// a cost of delay of 0.1 + 0.2 is the 0.3 of another feature.
+	r.Value = significant(r.Value)
 	if e.Size <= 0 {
 		missing = append(missing, "estimate.size")
 	}

@@ -450,3 +450,22 @@ func TestNextTinyEstimates(t *testing.T) {
 		t.Errorf("ranked %+v, want small first", n.Ranked)
 	}
 }
+
+// TestNextTiesByValueRounded: the tie rule's second key, the value, is
+// compared as the score is, to 12 significant digits: a cost of delay of
+// 0.1 + 0.2 is the 0.3 of another feature, not 0.30000000000000004 above
+// it, and equal scores and values leave the order to the key.
+func TestNextTiesByValueRounded(t *testing.T) {
+	items := []Item{
+		feature("a-whole", "retention", wsjf(0.3, 0, 0, 1), 0.05, nil),
+		feature("b-parts", "retention", wsjf(0.1, 0.2, 0, 1), 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	var got []string
+	for _, r := range n.Ranked {
+		got = append(got, r.Feature)
+	}
+	if want := []string{"a-whole", "b-parts"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v (equal scores and values: by key)", got, want)
+	}
+}

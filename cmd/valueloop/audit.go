@@ -54,7 +54,7 @@ func writeAudit(w io.Writer, entries []client.AuditEntry) {
 	for _, en := range entries {
 		fmt.Fprintf(w, "#%d %s %s %s %s/%s", en.ID, en.At.UTC().Format(time.DateTime+" UTC"), en.Actor, en.Action, orDash(en.Environment), en.Target)
 		if en.Reason != "" {
-			fmt.Fprintf(w, " — %s", en.Reason)
+			fmt.Fprintf(w, " — %s", oneLine(en.Reason))
 		}
 		fmt.Fprintln(w)
 		for _, op := range en.Diff {

@@ -145,7 +145,7 @@ func storeCause(err error) error {
 // report writes a command's outcome: v as JSON, or the line.
 func (e *cliEnv) report(output string, v any, line string) error {
 	if output == "json" {
-		enc := json.NewEncoder(e.stdout)
+		enc := json.NewEncoder(e.dataOut())
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}

@@ -56,7 +56,7 @@ type completionNode struct {
 // printing its help.
 func leafFlags(ctx context.Context, c *command, getenv func(string) string) []*flag.Flag {
 	var flags []*flag.Flag
-	probe := &cliEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: getenv}
+	probe := newCLIEnv(strings.NewReader(""), io.Discard, io.Discard, getenv)
 	probe.onHelp = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f) }) }
 	c.run(ctx, probe, []string{"-h"})
 	return flags

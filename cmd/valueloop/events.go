@@ -181,7 +181,7 @@ func runEventsRebuild(ctx context.Context, e *cliEnv, args []string) error {
 	// The wait is bounded by ctx alone (RebuildEventsWatching): millions of
 	// events take longer than the client's usual timeout; Ctrl-C stops it.
 	start := time.Now()
-	report, clear := rebuildProgress(e.stderr, termchart.IsTerminal(e.stderr), termchart.Width(e.stderr, e.getenv))
+	report, clear := rebuildProgress(e.rawErr(), termchart.IsTerminal(e.rawErr()), termchart.Width(e.rawErr(), e.getenv))
 	res, err := c.RebuildEventsWatching(ctx, *env, report)
 	clear()
 	if err != nil {
@@ -256,7 +256,8 @@ func (im *importer) run(ctx context.Context, batch int, asJSON bool) error {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	im.bar = &termchart.Progress{W: im.e.stderr, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(im.e.stderr), Cols: termchart.Width(im.e.stderr, im.e.getenv)}
+	w := im.e.rawErr()
+	im.bar = &termchart.Progress{W: w, Total: size, Start: time.Now(), TTY: termchart.IsTerminal(w), Cols: termchart.Width(w, im.e.getenv)}
 	r := bufio.NewReaderSize(f, 64<<10)
 	var buf []byte
 	for lineNo := 1; ; lineNo++ {

@@ -582,7 +582,14 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		}
 		var users []string
 		for _, v := range r.Variants {
-			users = append(users, fmt.Sprintf("%s %s (split %.1f%%)", v.Name, valueloop.GroupDigits(p.Users[v.Name]), 100*p.Weights[v.Name]/total))
+			u := v.Name + " " + valueloop.GroupDigits(p.Users[v.Name])
+			if total > 0 { // else the flag was disabled: no split, no shares
+				u += fmt.Sprintf(" (split %.1f%%)", 100*p.Weights[v.Name]/total)
+			}
+			users = append(users, u)
+		}
+		if total == 0 && len(users) > 0 {
+			users[len(users)-1] += " (no split)"
 		}
 		srm := "SRM not checked: " + p.SRM.Reason
 		switch {
@@ -603,11 +610,11 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 		fmt.Fprintf(w, "Verdict: none, the flag has no hypothesis: set one with 'valueloop experiment hypothesis set %s --env %s --primary METRIC --min-effect 2%%'\n", r.Flag, r.Environment)
 		return
 	}
-	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), v.Reason)
+	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), oneLine(v.Reason))
 	defer writeVerdictHistory(w, r.VerdictHistory) // after the lines that explain the verdict
 	for _, vv := range v.Variants {
 		if len(v.Variants) > 1 {
-			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), vv.Reason)
+			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), oneLine(vv.Reason))
 		}
 		for _, g := range vv.Guardrails {
 			fmt.Fprintf(w, "  guardrail %s on %s: %s", g.Metric, vv.Variant, strings.ReplaceAll(g.Status, "_", " "))

@@ -316,7 +316,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 			if ev.Detail != "" {
 				line += " [" + ev.Detail + "]"
 			}
-			fmt.Fprintf(w, "  %s  %-19s %s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, line)
+			fmt.Fprintf(w, "  %s  %-19s %s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, oneLine(line))
 		}
 	}
 }
@@ -361,7 +361,7 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 		if t.Manual {
 			how += " (by hand)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.To, t.At.UTC().Format("2006-01-02 15:04"), bar, dur, how)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.To, t.At.UTC().Format("2006-01-02 15:04"), bar, dur, oneLine(how))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  (bars on one axis from %s to %s; ░ still there)\n", start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"))

@@ -10,7 +10,7 @@ import (
 // outputWidth is the width tables on standard output should fit in
 // (termchart.OutputWidth): 0, no limit, on a file or a pipe without
 // COLUMNS.
-func outputWidth(e *cliEnv) int { return termchart.OutputWidth(e.stdout, e.getenv) }
+func outputWidth(e *cliEnv) int { return termchart.OutputWidth(e.dataOut(), e.getenv) }
 
 // minChart is the narrowest chart worth drawing: narrower, a table that
 // does not fit leaves its chart out.

@@ -227,7 +227,7 @@ func runFlagsExport(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	if *file == "" || *file == "-" {
-		_, err = e.stdout.Write(data)
+		_, err = e.dataOut().Write(data)
 		return err
 	}
 	return os.WriteFile(*file, data, 0o644)

@@ -215,7 +215,7 @@ func runValueExport(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.stdout.Write(out)
+	_, err = e.dataOut().Write(out)
 	return err
 }
 

@@ -354,7 +354,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	fmt.Fprintf(w, "Rollout %d of %s in %s: %s, step %d of %d\n", r.ID, r.Plan.Flag, r.Environment, strings.ReplaceAll(string(r.State), "_", " "), r.Step+1, len(r.Plan.Steps))
 	fmt.Fprintf(w, "%s replaces %s; on breach: %s; started %s UTC by %s\n", r.Plan.Variant, r.Plan.Baseline, r.Plan.OnBreach, r.StartedAt.UTC().Format("2006-01-02 15:04"), r.StartedBy)
 	if r.Reason != "" {
-		fmt.Fprintf(w, "reason: %s\n", r.Reason)
+		fmt.Fprintf(w, "reason: %s\n", oneLine(r.Reason))
 	}
 	fmt.Fprintln(w)
 	live := ""
@@ -364,7 +364,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Held != nil {
-		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), st.Held.Reason)
+		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
 	}
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)
@@ -420,7 +420,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 		fmt.Fprintln(w, "\nHISTORY (UTC)")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, ev := range st.History {
-			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, ev.Reason)
+			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, oneLine(ev.Reason))
 		}
 		tw.Flush()
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -25,7 +26,8 @@ const (
 // Run runs the valueloop command with args (without the program name) and
 // returns its exit code. Tests call it directly.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	env := newCLIEnv(stdin, stdout, stderr, getenv)
+	defer env.flush()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -86,14 +88,42 @@ meanwhile, or a state that forbids it), 6 token missing, wrong or not allowed.
 `
 
 type cliEnv struct {
-	stdin          io.Reader
+	stdin io.Reader
+	// stdout and stderr take text (see textWriter); data and logs are the
+	// same streams as they are (dataOut, rawErr). A cliEnv built without
+	// them (tests) writes those to stdout and stderr.
 	stdout, stderr io.Writer
+	data, logs     io.Writer
 	getenv         func(string) string
 	// onHelp, when set, receives the flag set of a leaf asked for -h
 	// instead of its help being printed: the completion scripts collect
 	// the flags of every leaf this way.
 	onHelp func(fs *flag.FlagSet)
 }
+
+// newCLIEnv is the environment of a command writing to stdout and stderr.
+func newCLIEnv(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *cliEnv {
+	return &cliEnv{stdin: stdin, stdout: &textWriter{w: stdout}, stderr: &textWriter{w: stderr},
+		data: stdout, logs: stderr, getenv: getenv}
+}
+
+// flush writes what the text writers hold.
+func (e *cliEnv) flush() {
+	for _, w := range []io.Writer{e.stdout, e.stderr} {
+		if t, ok := w.(*textWriter); ok {
+			t.Flush()
+		}
+	}
+}
+
+// dataOut is where JSON and exported files go: stdout, bytes unchanged.
+func (e *cliEnv) dataOut() io.Writer { return cmp.Or[io.Writer](e.data, e.stdout) }
+
+// rawErr is stderr, bytes unchanged: for the server's logs (a log handler
+// quotes or escapes what it writes) and the CLI's own progress bars, whose
+// carriage returns redraw their line and which ask whether it is a
+// terminal.
+func (e *cliEnv) rawErr() io.Writer { return cmp.Or[io.Writer](e.logs, e.stderr) }
 
 // usageError is a mistake on the command line.
 type usageError struct {

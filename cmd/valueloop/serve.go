@@ -145,7 +145,7 @@ func envOr(e *cliEnv, name, def string) string {
 
 // serve runs the server until ctx ends.
 func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
-	logger := newLogger(e.stderr, cfg)
+	logger := newLogger(e.rawErr(), cfg)
 	closeTracing, err := openTracing(ctx, &cfg, logger)
 	if err != nil {
 		return err

@@ -260,7 +260,7 @@ func writeList[T any](e *cliEnv, cf *clientFlags, rows []T, empty, header string
 }
 
 func writeJSONOut(e *cliEnv, v any) error {
-	enc := json.NewEncoder(e.stdout)
+	enc := json.NewEncoder(e.dataOut())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

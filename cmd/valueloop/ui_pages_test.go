@@ -300,6 +300,11 @@ func TestSampleRatioDoesNotApply(t *testing.T) {
 			if !strings.Contains(row, ">does not apply</span></td>") {
 				t.Errorf("%s's sample ratio on /experiments is not 'does not apply':\n%s", tc.flag, row)
 			}
+			// Split by a dimension, each slice's check says the same.
+			_, split := admin.get("/experiments/production/" + tc.flag + "?dimension=platform")
+			if rows := strings.Count(split, `<tr class="slice">`); rows > 0 && strings.Count(split, `">does not apply</span></td>`) != rows {
+				t.Errorf("%s's slices do not all say their sample ratio check does not apply:\n%s", tc.flag, section(t, split, `<table class="slices">`, "</table>"))
+			}
 		})
 	}
 }
@@ -432,10 +437,6 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 	}
 	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
 	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
-	pc := func(x float64) string {
-		v := math.Round(x*1000) / 10
-		return map[bool]string{true: "+", false: ""}[v > 0] + strconv.FormatFloat(v+0, 'f', -1, 64) + "%"
-	}
 	shown := 0
 	for _, m := range res.Metrics {
 		for _, v := range m.Variants {
@@ -443,7 +444,7 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 				continue
 			}
 			iv := v.Lift.Relative.Interval
-			if want := "<td>" + pc(iv.Lower) + " to " + pc(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
+			if want := "<td>" + pagePct(iv.Lower) + " to " + pagePct(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
 				t.Errorf("%s %s: the page lacks the fixed interval %s", m.Metric, v.Variant, want)
 			}
 			shown++
@@ -451,5 +452,57 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 	}
 	if shown == 0 {
 		t.Fatal("no relative lift in the demo's results: the test tests nothing")
+	}
+	checkSlicesShowDecidingInterval(t, srv, admin, "90% fixed-horizon interval")
+}
+
+// pagePct writes a relative lift as the dashboard does: signed, to a
+// tenth of a percent.
+func pagePct(x float64) string {
+	v := math.Round(x*1000) / 10
+	return map[bool]string{true: "+", false: ""}[v > 0] + strconv.FormatFloat(v+0, 'f', -1, 64) + "%"
+}
+
+// checkSlicesShowDecidingInterval: split by a dimension under fixed
+// inference, the slices' table and forest plots show each slice's
+// fixed-horizon interval and its adjusted p, as the CLI's '--dimension'
+// does, and name it; they showed the always-valid ones whatever the
+// settings.
+func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *browser, name string) {
+	t.Helper()
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, url.Values{"dimension": {"platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=platform")
+	split := section(t, html.UnescapeString(page), `<h2 id="dm-h">`, "</section>")
+	if !strings.Contains(split, `<th scope="col">`+name+`</th>`) || strings.Contains(split, "always-valid") {
+		t.Errorf("the slices' table does not head its interval %q:\n%s", name, grepLines(split, "<th"))
+	}
+	if !strings.Contains(split, "with its "+name) {
+		t.Errorf("the slices' forest plots do not say their interval:\n%s", grepLines(split, "Forest plot"))
+	}
+	g4 := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+	shown := 0
+	for _, s := range res.Dimension.Slices {
+		for _, m := range s.Metrics {
+			for _, v := range m.Variants {
+				if v.Lift == nil {
+					continue
+				}
+				e, f := v.Lift.Absolute, g4
+				if v.Lift.Relative != nil {
+					e, f = *v.Lift.Relative, pagePct
+				}
+				want := "<td>" + f(e.Interval.Lower) + " to " + f(e.Interval.Upper) + `</td><td class="n">` + g4(e.AdjustedPValue) + "</td>"
+				if !strings.Contains(split, want) {
+					t.Errorf("%s %s %s: the split page lacks the fixed interval and its adjusted p %s", s.Value, m.Metric, v.Variant, want)
+				}
+				shown++
+			}
+		}
+	}
+	if shown == 0 {
+		t.Fatal("no slice's lift in the demo's results: the test tests nothing")
 	}
 }

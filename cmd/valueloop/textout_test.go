@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// TestTextOutputNeutralisesControls: free text the server keeps (a
+// rollout's reason, an audit entry's, a hypothesis' statement) reaches the
+// CLI from any writer of the API, and printed as it is an escape sequence
+// in it would retitle, clear or recolour the reader's terminal. Table
+// output shows each control character escaped; JSON output carries the
+// text unchanged (its encoding escapes what it must).
+func TestTextOutputNeutralisesControls(t *testing.T) {
+	s, _ := greetServer(t)
+	const evil = "ok\x1b]0;pwned\x07\x1b[2J\r\u009b31m"
+	const shown = `ok\x1b]0;pwned\x07\x1b[2J\x0d\u009b31m`
+	// A line break in a one-line field would start a line of its own: an
+	// audit entry or a rollout step that never happened.
+	const spoof = "lunch\n#99 2026-01-01 00:00:00 UTC admin flag.delete production/greet"
+	ctx := context.Background()
+	c := client.New(s.URL, s.Admin)
+	plan := rollout.Plan{Flag: "greet", Variant: "on", Baseline: "off", Steps: []rollout.Step{{Percent: 10, MinDuration: rollout.Duration(time.Hour)}, {Percent: 100}}}
+	if _, err := c.StartRollout(ctx, "production", plan, evil); err != nil {
+		t.Fatalf("start rollout with the reason: %v", err)
+	}
+	if _, err := c.RolloutAction(ctx, "production", "greet", rollout.KindPause, spoof); err != nil {
+		t.Fatalf("pause with the reason: %v", err)
+	}
+	hyp, _ := json.Marshal(map[string]any{"statement": evil, "primaryMetric": "errors", "direction": "decrease", "minimumEffect": 0.1})
+	if _, err := c.PutHypothesis(ctx, "production", "greet", hyp); err != nil {
+		t.Fatalf("hypothesis with the statement: %v", err)
+	}
+	for _, args := range [][]string{
+		{"rollout", "status", "greet", "--env", "production"},
+		{"audit", "--env", "production"},
+		{"experiment", "results", "greet", "--env", "production"},
+	} {
+		t.Run(strings.Join(args[:2], " "), func(t *testing.T) {
+			code, out, errOut := s.cli(t, s.Admin, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if strings.ContainsAny(out, "\x1b\x07\r\u009b") || !strings.Contains(out, shown) {
+				t.Errorf("text output holds raw controls or lacks %s:\n%q", shown, out)
+			}
+			if args[0] != "experiment" && (strings.Contains(out, "\n#99") || !strings.Contains(out, `lunch\n#99`)) {
+				t.Errorf("a reason's line break starts a line of its own:\n%s", out)
+			}
+			code, out, errOut = s.cli(t, s.Admin, append(args, "--output", "json")...)
+			if code != 0 || !strings.Contains(out, `\u001b]0;pwned\u0007\u001b[2J\r`+"\u009b31m") {
+				t.Errorf("JSON output changed: exit %d %s\n%q", code, errOut, out)
+			}
+		})
+	}
+}
+
+// TestTextWriter: what textWriter makes of each kind of byte, written at
+// once and split at every byte (a buffered writer may cut a character
+// anywhere).
+func TestTextWriter(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain text and box drawing", "a\tb\n█·é ✓\n", "a\tb\n█·é ✓\n"},
+		{"escape sequence", "\x1b[2Jx", `\x1b[2Jx`},
+		{"bell, carriage return, NUL, DEL", "\a\r\x00\x7f", `\x07\x0d\x00\x7f`},
+		{"C1 control", "a\u009b31m", `a\u009b31m`},
+		{"not UTF-8", "a\x9bb\xff", `a\x9bb\xff`},
+		{"a sequence never completed", "a\xe2\x96", `a\xe2\x96`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for split := 0; split <= len(tc.in); split++ {
+				var out strings.Builder
+				w := &textWriter{w: &out}
+				if n, err := w.Write([]byte(tc.in[:split])); err != nil || n != split {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+				w.Write([]byte(tc.in[split:]))
+				w.Flush()
+				if out.String() != tc.want {
+					t.Errorf("split at %d: got %q, want %q", split, out.String(), tc.want)
+				}
+			}
+		})
+	}
+}
