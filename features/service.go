@@ -271,31 +271,35 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 // silently replace the earlier.
 const Absent = "absent"
 
-// absent refuses a creation of key that get finds stored.
-func absent[T any](ctx context.Context, get func(context.Context, string) (T, error), what, key string) error {
-	if _, err := get(ctx, key); err == nil {
-		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists (created meanwhile): read it and change it instead", what, key)
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		return err
+// lockWrite takes the write lock (see writeMu) for a write of key with
+// version and, for a creation (Absent), refuses a key that get finds
+// stored. It returns the version the store is to write with ("" for a
+// creation) and the release of the lock.
+func lockWrite[T any](ctx context.Context, s *Service, version string, get func(context.Context, string) (T, error), what, key string) (string, func(), error) {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil || version != Absent {
+		return version, unlock, err
 	}
-	return nil
+	if _, err := get(ctx, key); err == nil {
+		err = valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists (created meanwhile): read it and change it instead", what, key)
+		unlock()
+		return "", nil, err
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		unlock()
+		return "", nil, err
+	}
+	return "", unlock, nil
 }
 
 // PutObjective validates and stores o; with a version (value.Objective.
 // Version of what the writer read), only over the stored objective at it;
 // with Absent, only when no objective has its key.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
-	unlock, err := s.lockWrites(ctx)
+	version, unlock, err := lockWrite(ctx, s, version, s.Store.Objective, "objective", o.Key)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if version == Absent {
-		if err := absent(ctx, s.Store.Objective, "objective", o.Key); err != nil {
-			return err
-		}
-		version = ""
-	}
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err
@@ -326,17 +330,11 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 // writeFeature checks f against the stored features and stores it, both
 // under the write lock (see writeMu).
 func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, actor string) error {
-	unlock, err := s.lockWrites(ctx)
+	version, unlock, err := lockWrite(ctx, s, version, s.Store.Feature, "feature", f.Key)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if version == Absent {
-		if err := absent(ctx, s.Store.Feature, "feature", f.Key); err != nil {
-			return err
-		}
-		version = ""
-	}
 	c, err := s.Context(ctx)
 	if err != nil {
 		return err

@@ -75,7 +75,9 @@ func TestConcurrentWritesKeepTheChecks(t *testing.T) {
 func TestWritesHoldTheWriteLock(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
-	w := &lockWatcher{Store: db, svc: svc}
+	var locked []bool
+	w := storetest.NewHeldWrites(db)
+	w.Seen = func() { locked = append(locked, features.WritesLocked(svc)) }
 	svc.Store = w
 	o, err := db.Objective(ctx, "o")
 	if err != nil {
@@ -95,40 +97,10 @@ func TestWritesHoldTheWriteLock(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	if want := []bool{true, true, true, true}; !slices.Equal(w.locked, want) {
-		t.Errorf("writes stored with the write lock held: %v, want %v", w.locked, want)
+	if want := []bool{true, true, true, true}; !slices.Equal(locked, want) {
+		t.Errorf("writes stored with the write lock held: %v, want %v", locked, want)
 	}
 	if features.WritesLocked(svc) {
 		t.Error("the write lock is still held after the writes")
 	}
-}
-
-// lockWatcher records whether the write lock was held at each write of
-// objectives and features.
-type lockWatcher struct {
-	features.Store
-	svc    *features.Service
-	locked []bool
-}
-
-func (w *lockWatcher) saw() { w.locked = append(w.locked, features.WritesLocked(w.svc)) }
-
-func (w *lockWatcher) PutObjective(ctx context.Context, o *value.Objective, actor string) error {
-	w.saw()
-	return w.Store.PutObjective(ctx, o, actor)
-}
-
-func (w *lockWatcher) PutFeature(ctx context.Context, f *value.Feature, actor string) error {
-	w.saw()
-	return w.Store.PutFeature(ctx, f, actor)
-}
-
-func (w *lockWatcher) DeleteFeature(ctx context.Context, key, actor string) error {
-	w.saw()
-	return w.Store.DeleteFeature(ctx, key, actor)
-}
-
-func (w *lockWatcher) ApplyValue(ctx context.Context, file *value.File, ops []value.Op, actor string) error {
-	w.saw()
-	return w.Store.ApplyValue(ctx, file, ops, actor)
 }

@@ -51,27 +51,8 @@ func TestFeatureSyncsOfTwoNodes(t *testing.T) {
 
 func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.Service) error) {
 	ctx := t.Context()
-	dsn := pgtest.Schema(t)
-	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
-	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
-	if err := a.CreateEnvironment(ctx, prod, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	held := &heldSave{DB: a}
-	node := func(store features.Store, db *postgres.DB) *features.Service {
-		s := features.New(store, db)
-		s.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
-		return s
-	}
-	svcA, svcB := node(held, a), node(b, b)
-	horizon, _ := value.ParseDate("2027-06-30")
-	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svcA.PutObjective(ctx, &o, "", "t"); err != nil {
-		t.Fatal(err)
-	}
+	var held *heldSave
+	svcA, svcB, a, b := twoValueNodes(t, func(a *postgres.DB) features.Store { held = &heldSave{DB: a}; return held }, nil)
 	f := &value.Feature{Key: "a", Title: "a", Objective: "o", Hypothesis: value.Hypothesis{Change: "a"}}
 	if err := svcA.PutFeature(ctx, f, "", "t"); err != nil {
 		t.Fatal(err)
@@ -100,28 +81,10 @@ func featureSyncsOfTwoNodes(t *testing.T, sync func(context.Context, *features.S
 // the features stored before either write and both were stored.
 func TestFeatureWritesOfTwoNodes(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.Schema(t)
-	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
-	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
-	if err := a.CreateEnvironment(ctx, prod, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	held, asking := storetest.NewHeldWrites(a), storetest.NewHeldWrites(b)
-	node := func(store features.Store, db *postgres.DB) *features.Service {
-		s := features.New(store, db)
-		s.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
-		s.Flags = func(string) []string { return []string{"f1"} }
-		return s
-	}
-	svcA, svcB := node(held, a), node(asking, b)
-	horizon, _ := value.ParseDate("2027-06-30")
-	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
-	if err := svcA.PutObjective(ctx, &o, "", "t"); err != nil {
-		t.Fatal(err)
-	}
+	var held, asking *storetest.HeldWrites
+	svcA, svcB, _, b := twoValueNodes(t,
+		func(a *postgres.DB) features.Store { held = storetest.NewHeldWrites(a); return held },
+		func(b *postgres.DB) features.Store { asking = storetest.NewHeldWrites(b); return asking })
 	claim := func(key string) *value.Feature {
 		return &value.Feature{Key: key, Title: key, Objective: "o", Hypothesis: value.Hypothesis{Change: key},
 			Links: value.Links{Flags: []value.FlagLink{{Environment: "production", Flag: "f1"}}}}
@@ -133,4 +96,39 @@ func TestFeatureWritesOfTwoNodes(t *testing.T) {
 		fs, _ := b.Features(ctx)
 		t.Errorf("B: got %v, want an error naming links.flags[0].flag; %d features stored", errB, len(fs))
 	}
+}
+
+// twoValueNodes opens two nodes on one schema storing environment
+// production (metric m, flag f1) and objective o, and their services; a
+// node's service writes through what wrap makes of its store (nil: the
+// store itself).
+func twoValueNodes(t *testing.T, wrapA, wrapB func(*postgres.DB) features.Store) (svcA, svcB *features.Service, a, b *postgres.DB) {
+	t.Helper()
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a, b = MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
+	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+	if err := a.CreateEnvironment(ctx, prod, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	node := func(db *postgres.DB, wrap func(*postgres.DB) features.Store) *features.Service {
+		var store features.Store = db
+		if wrap != nil {
+			store = wrap(db)
+		}
+		s := features.New(store, db)
+		s.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+		s.Flags = func(string) []string { return []string{"f1"} }
+		return s
+	}
+	svcA, svcB = node(a, wrapA), node(b, wrapB)
+	horizon, _ := value.ParseDate("2027-06-30")
+	o := value.Objective{Key: "o", Title: "O", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
+	if err := svcA.PutObjective(ctx, &o, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	return svcA, svcB, a, b
 }

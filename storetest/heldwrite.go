@@ -17,6 +17,8 @@ import (
 // database; each call is signalled on asked.
 type HeldWrites struct {
 	features.Store
+	// Seen, when set, is called as each write begins.
+	Seen    func()
 	mu      sync.Mutex // guards held, entered, release
 	lock    sync.Mutex // the write lock when Store has none
 	held    bool
@@ -38,6 +40,9 @@ func (h *HeldWrites) Hold() {
 }
 
 func (h *HeldWrites) wait() {
+	if h.Seen != nil {
+		h.Seen()
+	}
 	h.mu.Lock()
 	held := h.held
 	h.held = false
