@@ -70,6 +70,12 @@ func (c *Client) PutObjective(ctx context.Context, o *value.Objective) (*value.O
 	return doJSON[value.Objective](ctx, c, http.MethodPut, "/api/v1/objectives/"+url.PathEscape(o.Key), o)
 }
 
+// CreateObjective creates an objective: a conflict error, storing
+// nothing, when its key is stored (created meanwhile, say).
+func (c *Client) CreateObjective(ctx context.Context, o *value.Objective) (*value.Objective, error) {
+	return doJSON[value.Objective](ctx, c, http.MethodPost, "/api/v1/objectives", o)
+}
+
 // DeleteObjective deletes an objective no feature bets on.
 func (c *Client) DeleteObjective(ctx context.Context, key string) error {
 	return c.Do(ctx, http.MethodDelete, "/api/v1/objectives/"+url.PathEscape(key), nil, nil)
@@ -110,6 +116,12 @@ func (c *Client) Feature(ctx context.Context, key string) (*features.Shown, erro
 // PutFeature creates or replaces a feature.
 func (c *Client) PutFeature(ctx context.Context, f *value.Feature) (*value.Feature, error) {
 	return doJSON[value.Feature](ctx, c, http.MethodPut, "/api/v1/features/"+url.PathEscape(f.Key), f)
+}
+
+// CreateFeature creates a feature: a conflict error, storing nothing,
+// when its key is stored (created meanwhile, say).
+func (c *Client) CreateFeature(ctx context.Context, f *value.Feature) (*value.Feature, error) {
+	return doJSON[value.Feature](ctx, c, http.MethodPost, "/api/v1/features", f)
 }
 
 // PutFeatureIf replaces a feature only if it is still at version (the

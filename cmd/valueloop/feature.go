@@ -240,7 +240,7 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err := f.apply(ft); err != nil {
 		return err
 	}
-	out, err := writeOverRead(ctx, "feature", ft, version, c.PutFeature, c.PutFeatureIf)
+	out, err := writeOverRead(ctx, "feature", ft, version, c.CreateFeature, c.PutFeatureIf)
 	if err != nil {
 		return f.fields().rename(err)
 	}
@@ -369,13 +369,18 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 
 // writeOverRead writes v, read at version ("" when it is new), only over
 // that version: a change someone made since is not overwritten with the
-// value read. A conflict says what to do.
+// value read. A new one is created, refused when someone created its key
+// since the read (a PUT would replace theirs with one built from the
+// flags alone). A conflict says what to do.
 func writeOverRead[T any](ctx context.Context, what string, v *T, version string,
-	put func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+	create func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+	var out *T
+	var err error
 	if version == "" {
-		return put(ctx, v)
+		out, err = create(ctx, v)
+	} else {
+		out, err = putIf(ctx, v, version)
 	}
-	out, err := putIf(ctx, v, version)
 	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
 		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
 	}

@@ -184,7 +184,7 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err := f.apply(o); err != nil {
 		return err
 	}
-	out, err := writeOverRead(ctx, "objective", o, version, c.PutObjective, c.PutObjectiveIf)
+	out, err := writeOverRead(ctx, "objective", o, version, c.CreateObjective, c.PutObjectiveIf)
 	if err != nil {
 		return objectiveFields.rename(err)
 	}

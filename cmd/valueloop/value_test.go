@@ -611,3 +611,54 @@ func TestSetLostUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestSetCreatedMeanwhile: feature set and objective set of a key not
+// stored when read create it. Ana creates the key between ben's read and
+// ben's write: ben's command fails saying it exists and writes nothing,
+// and ana's value stays. Before, ben's unconditional PUT replaced ana's
+// feature (or objective) with one built from his flags alone.
+func TestSetCreatedMeanwhile(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	target, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, collection, key, ana string
+		args                       []string
+	}{
+		{"feature", "/api/v1/features", "fresh-feature",
+			`{"key":"fresh-feature","title":"Created by ana","objective":"activation","hypothesis":{"change":"a","for":"b","outcome":"c"}}`,
+			[]string{"feature", "set", "fresh-feature", "--title", "Ben's", "--objective", "activation", "--change", "x", "--for", "y", "--outcome", "z"}},
+		{"objective", "/api/v1/objectives", "fresh-objective",
+			`{"key":"fresh-objective","title":"Created by ana","metric":"onboarding-completed","target":{"direction":"increase","value":0.05},"horizon":"2027-06-30"}`,
+			[]string{"objective", "set", "fresh-objective", "--title", "Ben's", "--metric", "onboarding-completed", "--target", "+5%", "--horizon", "2027-06-30"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, tc.collection) {
+					if code, body := s.call(t, "POST", tc.collection, tc.ana, nil); code != http.StatusCreated {
+						t.Errorf("ana's creation: %d %s", code, body)
+					}
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer front.Close()
+			var stdout, stderr strings.Builder
+			code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
+				envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+			if code == 0 || !strings.Contains(stderr.String(), "exists") {
+				t.Errorf("set over a concurrent creation: exit %d, stderr %q; want a failure saying it exists", code, stderr.String())
+			}
+			var after map[string]any
+			s.call(t, "GET", tc.collection+"/"+tc.key, "", &after)
+			if f, ok := after["feature"].(map[string]any); ok {
+				after = f
+			}
+			if after["title"] != "Created by ana" {
+				t.Errorf("after: %v; want ana's value kept", after)
+			}
+		})
+	}
+}
