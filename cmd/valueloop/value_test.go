@@ -588,22 +588,16 @@ func TestSetLostUpdate(t *testing.T) {
 			func(d map[string]any) bool { return d["horizon"] == "2027-12-31" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			code, stderr := runBehind(t, s, target, tc.args, func(r *http.Request) {
 				if r.Method == http.MethodPut && r.URL.Path == tc.path {
 					def := stored(tc.path)
 					def["title"] = "Renamed by ana"
 					body, _ := json.Marshal(def)
 					s.call(t, "PUT", tc.path, string(body), nil)
 				}
-				proxy.ServeHTTP(w, r)
-			}))
-			defer front.Close()
-			var stdout, stderr strings.Builder
-			code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
-				envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
-			if code == 0 || !strings.Contains(stderr.String(), "changed since") {
-				t.Errorf("set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr.String())
+			})
+			if code == 0 || !strings.Contains(stderr, "changed since") {
+				t.Errorf("set over a concurrent change: exit %d, stderr %q; want a failure saying it changed", code, stderr)
 			}
 			if after := stored(tc.path); after["title"] != "Renamed by ana" || tc.written(after) {
 				t.Errorf("after: %v; want ana's title kept and ben's change not written", after)
@@ -635,21 +629,15 @@ func TestSetCreatedMeanwhile(t *testing.T) {
 			[]string{"objective", "set", "fresh-objective", "--title", "Ben's", "--metric", "onboarding-completed", "--target", "+5%", "--horizon", "2027-06-30"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			proxy := httputil.NewSingleHostReverseProxy(target)
-			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			code, stderr := runBehind(t, s, target, tc.args, func(r *http.Request) {
 				if r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, tc.collection) {
 					if code, body := s.call(t, "POST", tc.collection, tc.ana, nil); code != http.StatusCreated {
 						t.Errorf("ana's creation: %d %s", code, body)
 					}
 				}
-				proxy.ServeHTTP(w, r)
-			}))
-			defer front.Close()
-			var stdout, stderr strings.Builder
-			code := Run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr,
-				envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
-			if code == 0 || !strings.Contains(stderr.String(), "exists") {
-				t.Errorf("set over a concurrent creation: exit %d, stderr %q; want a failure saying it exists", code, stderr.String())
+			})
+			if code == 0 || !strings.Contains(stderr, "exists") {
+				t.Errorf("set over a concurrent creation: exit %d, stderr %q; want a failure saying it exists", code, stderr)
 			}
 			var after map[string]any
 			s.call(t, "GET", tc.collection+"/"+tc.key, "", &after)
@@ -661,4 +649,22 @@ func TestSetCreatedMeanwhile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runBehind runs the CLI with args against s through a proxy that calls
+// meanwhile on each request before passing it on (another user's write
+// between the command's read and its write), and returns the exit code
+// and stderr.
+func runBehind(t *testing.T, s *testServer, target *url.URL, args []string, meanwhile func(*http.Request)) (int, string) {
+	t.Helper()
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		meanwhile(r)
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	var stdout, stderr strings.Builder
+	code := Run(context.Background(), args, strings.NewReader(""), &stdout, &stderr,
+		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
+	return code, stderr.String()
 }
