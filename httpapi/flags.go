@@ -116,7 +116,11 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 		return err
 	}
 	f.Key = key
-	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
+	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, reason)
 	if err != nil {
 		return err
 	}
@@ -139,7 +143,11 @@ func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, reason); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -158,7 +166,11 @@ func (s *Server) handleSetState(state string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+		reason, err := flagReason(r)
+		if err != nil {
+			return err
+		}
+		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, reason)
 		if err != nil {
 			return err
 		}
@@ -199,13 +211,25 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
 	if !dryRun {
-		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, reason); err != nil {
 			return err
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dryRun": dryRun, "prune": prune, "change": change})
 	return nil
+}
+
+// flagReason reads a flag write's reason for the audit trail: one line,
+// as the reasons of rollouts and moves (a header cannot carry a line break,
+// but it can a tab or a C1 control).
+func flagReason(r *http.Request) (string, error) {
+	reason := r.Header.Get(ReasonHeader)
+	return reason, valueloop.CheckLine(ReasonHeader, reason)
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
