@@ -42,6 +42,11 @@ type Flag struct {
 	Version int64 `json:"-"`
 }
 
+// IfFlagExists is the expected version of a flag write that only asks that
+// the flag exist, whatever its version (If-Match: *): a write over a missing
+// flag is refused as with an expected version, rather than creating it.
+const IfFlagExists int64 = -2
+
 // FlagSet is the complete flag configuration of one environment: what one flagd
 // file holds.
 type FlagSet struct {

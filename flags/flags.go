@@ -263,7 +263,7 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 
 // PutFlag creates or updates one flag after checking that the environment's
 // set still compiles with it; ifVersion as for the store (-1 any, 0 create
-// only, n update version n).
+// only, n update version n, valueloop.IfFlagExists update any version).
 func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
 	if err := s.writable(env); err != nil {
 		return 0, err

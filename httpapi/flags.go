@@ -73,7 +73,11 @@ func (s *Server) handleCreateFlag(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handlePutFlag(w http.ResponseWriter, r *http.Request) error {
-	ifVersion, err := ifMatch(r)
+	live, err := s.liveEnv(r)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := ifMatch(r, live, r.PathValue("key"))
 	if err != nil {
 		return err
 	}
@@ -112,12 +116,16 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 		return err
 	}
 	f.Key = key
-	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
+	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, reason)
 	if err != nil {
 		return err
 	}
 	status := http.StatusOK
-	if version == 1 && ifVersion <= 0 {
+	if version == 1 && (ifVersion == 0 || ifVersion == -1) {
 		status = http.StatusCreated
 	}
 	f.Version = version
@@ -131,11 +139,15 @@ func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	ifVersion, err := ifMatch(r)
+	ifVersion, err := ifMatch(r, live, r.PathValue("key"))
 	if err != nil {
 		return err
 	}
-	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Flags.DeleteFlag(r.Context(), live.Environment.Key, r.PathValue("key"), ifVersion, tokenOf(r).Name, reason); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -149,12 +161,16 @@ func (s *Server) handleSetState(state string) handlerFunc {
 		if err != nil {
 			return err
 		}
-		ifVersion, err := ifMatch(r)
+		key := r.PathValue("key")
+		ifVersion, err := ifMatch(r, live, key)
 		if err != nil {
 			return err
 		}
-		key := r.PathValue("key")
-		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, r.Header.Get(ReasonHeader))
+		reason, err := flagReason(r)
+		if err != nil {
+			return err
+		}
+		version, err := s.Flags.SetState(r.Context(), live.Environment.Key, key, state, ifVersion, tokenOf(r).Name, reason)
 		if err != nil {
 			return err
 		}
@@ -195,8 +211,12 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	reason, err := flagReason(r)
+	if err != nil {
+		return err
+	}
 	if !dryRun {
-		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, r.Header.Get(ReasonHeader)); err != nil {
+		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, reason); err != nil {
 			return err
 		}
 	}
@@ -204,18 +224,47 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// flagReason reads a flag write's reason for the audit trail: one line,
+// as the reasons of rollouts and moves (a header cannot carry a line break,
+// but it can a tab or a C1 control).
+func flagReason(r *http.Request) (string, error) {
+	reason := r.Header.Get(ReasonHeader)
+	return reason, valueloop.CheckLine(ReasonHeader, reason)
+}
+
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// ifMatch reads the expected flag version from If-Match; -1 when absent.
-func ifMatch(r *http.Request) (int64, error) {
-	v := r.Header.Get("If-Match")
-	if v == "" {
+// ifMatch reads the flag version a write expects from If-Match, as the
+// flags store takes it: -1 when absent (unconditional),
+// valueloop.IfFlagExists for "*" (RFC 9110: any current representation,
+// so the flag must exist), or a version. A list matches when any of its
+// versions is the current one: the one the live set shows is chosen, else
+// the first, and the store checks the choice in the write's transaction,
+// so a set that lags behind the store can refuse a write (409), never let
+// a stale one through. A weak tag counts as its version: the version names
+// the definition, not the bytes of one encoding of it.
+func ifMatch(r *http.Request, live *flags.Live, key string) (int64, error) {
+	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
+	if h == "" {
 		return -1, nil
 	}
-	v = strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		return 0, valueloop.FieldErrorf("If-Match", "must be a flag version such as \"3\" (the ETag of GET)")
+	if h == "*" {
+		return valueloop.IfFlagExists, nil
 	}
-	return n, nil
+	var current int64
+	if f, ok := live.Snapshot.Set().Flags[key]; ok {
+		current = f.Version
+	}
+	var chosen int64
+	for _, tag := range strings.Split(h, ",") {
+		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return 0, valueloop.FieldErrorf("If-Match", "must be * or flag versions such as \"3\" (the ETag of GET), separated by commas, got %q", valueloop.Clip(tag))
+		}
+		if chosen == 0 || n == current {
+			chosen = n
+		}
+	}
+	return chosen, nil
 }

@@ -188,6 +188,9 @@ func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason st
 // history whose traffic came after the start (serve --demo). A time
 // ahead of the engine's clock is refused (EINVALID).
 func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason string, at time.Time) (*Rollout, error) {
+	if err := valueloop.CheckLine("reason", reason); err != nil {
+		return nil, err // a reason is one line of the history and the audit trail
+	}
 	if !at.IsZero() && at.After(e.Now()) {
 		return nil, valueloop.Errorf(valueloop.EINVALID, "rollout start %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
 	}
@@ -260,6 +263,9 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	case KindPause, KindResume, KindAdvance, KindRollback:
 	default:
 		return nil, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
+	}
+	if err := valueloop.CheckLine("reason", reason); err != nil {
+		return nil, err // a reason is one line of the history and the audit trail
 	}
 	unlock, err := e.lock(ctx)
 	if err != nil {

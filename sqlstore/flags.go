@@ -152,7 +152,9 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 // PutFlag creates or updates one flag of env. ifVersion guards against lost
 // updates: -1 writes whatever is stored, 0 only creates (ECONFLICT when the
 // flag exists), n > 0 only updates version n (ECONFLICT when the stored
-// version differs, ENOTFOUND when there is no such flag). It returns the
+// version differs, ENOTFOUND when there is no such flag), and
+// valueloop.IfFlagExists only updates, any version (ENOTFOUND when there is
+// no such flag). It returns the
 // flag's new version and the environment's; an identical definition writes
 // nothing and returns the current versions.
 func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
@@ -175,7 +177,7 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 		switch {
 		case ifVersion == 0 && exists:
 			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already exists in %s", f.Key, env)
-		case ifVersion > 0 && !exists:
+		case (ifVersion > 0 || ifVersion == valueloop.IfFlagExists) && !exists:
 			return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", f.Key, env)
 		case ifVersion > 0 && flagVersion != ifVersion:
 			return valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", f.Key, flagVersion, ifVersion)
@@ -213,7 +215,8 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 	return flagVersion, envVersion, err
 }
 
-// DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1: any). It
+// DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1 and
+// valueloop.IfFlagExists: any; a missing flag is ENOTFOUND whatever it is). It
 // returns the environment's new version.
 func (s *Store) DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error) {
 	err = s.write(ctx, func(tx Tx) error {

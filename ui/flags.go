@@ -357,6 +357,9 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 	if len(d.Errors) == 0 {
 		f, err := flagd.ParseFlag("form", key, mustJSON(def))
 		if err == nil {
+			err = valueloop.CheckLine("reason", d.Reason) // one line of the audit trail, as over the API
+		}
+		if err == nil {
 			f.Key = key
 			_, err = u.Flags.PutFlag(r.Context(), live.Environment.Key, f, d.Version, sessionOf(r).Token.Name, d.Reason)
 		}
@@ -454,6 +457,9 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	version, _ := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	if version == 0 {
 		version = -1
+	}
+	if err := valueloop.CheckLine("reason", r.PostFormValue("reason")); err != nil {
+		return err // one line of the audit trail, as over the API
 	}
 	verb := "Enabled"
 	if to == valueloop.StateDisabled {

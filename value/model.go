@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -300,12 +298,10 @@ func checkKey(field, key string) error {
 }
 
 // checkText checks a text of up to max bytes: line breaks and tabs are
-// the only control characters it may hold. Texts reach terminals and
-// files through every client, where an escape sequence in one would clear
-// or retitle the reader's terminal (and a bell ring it); the CLI escapes
-// them as well, other clients may not.
+// the only control characters it may hold (see valueloop.CheckControl for
+// why any are refused; the CLI escapes them as well, other clients may not).
 func checkText(field, s string, required bool, max int) error {
-	return checkControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
+	return valueloop.CheckControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
 }
 
 // CheckText checks an optional text of up to max bytes as the texts of
@@ -316,28 +312,12 @@ func CheckText(field, s string, max int) error { return checkText(field, s, fals
 // checkTitle checks a title: one line of up to 200 bytes, no control
 // characters at all (a list prints one title per row).
 func checkTitle(field, s string) error {
-	return checkControl(field, s, true, 200, func(rune) bool { return true })
+	return valueloop.CheckControl(field, s, true, 200, func(rune) bool { return true })
 }
 
 // checkName checks a name printed on one line (a service, a label): no
 // control characters at all.
-func checkName(field, s string) error {
-	return checkControl(field, s, false, len(s), func(rune) bool { return true })
-}
-
-func checkControl(field, s string, required bool, max int, refused func(rune) bool) error {
-	switch {
-	case required && strings.TrimSpace(s) == "":
-		return valueloop.FieldErrorf(field, "required")
-	case len(s) > max:
-		return valueloop.FieldErrorf(field, "must be at most %d bytes long, got %d", max, len(s))
-	}
-	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && refused(r) }); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		return valueloop.FieldErrorf(field, "must not hold control character %U at byte %d", r, i+1)
-	}
-	return nil
-}
+func checkName(field, s string) error { return valueloop.CheckLine(field, s) }
 
 // Context is what validation checks names against: the environments with
 // their metric keys and flag keys, and the objectives that exist.

@@ -291,8 +291,21 @@ func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
 	if _, body = admin.post("/flags/production/theme/edit", form); !strings.Contains(body, `id="va-err"`) {
 		t.Errorf("malformed variants: no error next to the field")
 	}
+	form.Set("variants", `{"light":{"bg":"white"},"dark":{"bg":"black"}}`)
+	form.Set("defaultVariant", "light")
+	form.Set("reason", "a\x1b[2Jb")
+	if resp, body = admin.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "001B at byte 2") {
+		t.Errorf("a reason with an escape: %d, want 422 naming the character\n%s", resp.StatusCode, grepLines(body, "control"))
+	}
 	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
 		t.Errorf("a refused edit changed the flag: %s", got)
+	}
+	state := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "to": {"DISABLED"}, "reason": {"a\tb"}}
+	if resp, body = admin.post("/flags/production/theme/state", state); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "0009 at byte 2") {
+		t.Errorf("disable with a tab in the reason: %d, want 400 naming the character\n%s", resp.StatusCode, grepLines(body, "control"))
+	}
+	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
+		t.Errorf("a refused disable changed the flag: %s", got)
 	}
 }
 
