@@ -242,7 +242,12 @@ type Sender struct {
 	queues []chan Message // one per target, so a target that is down holds up no other
 	cancel context.CancelFunc
 	done   sync.WaitGroup
-	closed atomic.Bool // set by Close: Send then drops, as no goroutine reads the queues
+	// closing is held shared by Send while it queues and exclusively by
+	// Close while it sets closed, so that no message is queued after the
+	// delivery goroutines drained their queues at the end (and would sit
+	// there uncounted). Send never blocks while holding it.
+	closing sync.RWMutex
+	closed  bool // set by Close: Send then drops, as no goroutine reads the queues
 
 	// Delivered, Failed and Dropped count deliveries (one per message and
 	// target).
@@ -287,7 +292,9 @@ func (s *Sender) Close() error {
 	if s.cancel == nil {
 		return nil
 	}
-	s.closed.Store(true)
+	s.closing.Lock()
+	s.closed = true
+	s.closing.Unlock()
 	s.cancel()
 	s.done.Wait()
 	return nil
@@ -300,7 +307,9 @@ func (s *Sender) Send(m Message) bool {
 	if len(s.queues) == 0 {
 		return false
 	}
-	if s.closed.Load() {
+	s.closing.RLock()
+	defer s.closing.RUnlock()
+	if s.closed {
 		s.Dropped.Add(uint64(len(s.queues)))
 		s.Logger.Warn("webhook sender closed; message dropped", "event", m.Event)
 		return false
