@@ -15,11 +15,13 @@ func rolloutsPath(env string) string {
 
 // StartRollout starts a rollout of plan in env and returns its status. A bad
 // plan comes back as a *valueloop.ValidationError listing every problem.
+// The reason is sent as one line, as a flag change's (the server keeps
+// reasons to one line: line breaks and other controls become spaces).
 func (c *Client) StartRollout(ctx context.Context, env string, plan rollout.Plan, reason string) (*rollout.Status, error) {
 	body := struct {
 		rollout.Plan
 		Reason string `json:"reason,omitempty"`
-	}{plan, reason}
+	}{plan, oneLine(reason)}
 	var out rollout.Status
 	err := c.Do(ctx, http.MethodPost, rolloutsPath(env), body, &out)
 	return &out, err
@@ -36,7 +38,7 @@ func (c *Client) RolloutStatus(ctx context.Context, env, flag string) (*rollout.
 // rollout.KindPause, KindResume, KindAdvance or KindRollback.
 func (c *Client) RolloutAction(ctx context.Context, env, flag string, k rollout.Kind, reason string) (*rollout.Status, error) {
 	var out rollout.Status
-	err := c.Do(ctx, http.MethodPost, rolloutsPath(env)+"/"+url.PathEscape(flag)+"/"+url.PathEscape(string(k)), map[string]string{"reason": reason}, &out)
+	err := c.Do(ctx, http.MethodPost, rolloutsPath(env)+"/"+url.PathEscape(flag)+"/"+url.PathEscape(string(k)), map[string]string{"reason": oneLine(reason)}, &out)
 	return &out, err
 }
 
