@@ -24,12 +24,16 @@ import (
 // all with ids), four requests in flight, five metrics, into a SQLite file.
 // "state" keeps the per-user state in the store (as serve does), "memory"
 // hides the StateStore so that the pipeline keeps it in memory (the cost of
-// persisting it is the difference).
+// persisting it is the difference); "syncfull" is "state" on a store that
+// syncs every commit (serve --sync full: the figure docs/operations.md
+// quotes is the ratio of the two).
 func BenchmarkPipeline(b *testing.B) {
-	for _, mode := range []string{"state", "memory"} {
+	for _, mode := range []string{"state", "memory", "syncfull"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := b.Context()
-			db := MustOpen(b, nil)
+			d := sqlite.NewDB(filepath.Join(b.TempDir(), "test.db"))
+			d.SyncFull = mode == "syncfull"
+			db := storetest.Opened(b, d, &d.Now, nil)
 			storetest.CreateEnvWithMetrics(b, db, "prod", storetest.Metrics(b))
 			var store ingest.Store = db
 			if mode == "memory" {

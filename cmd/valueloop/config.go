@@ -77,7 +77,7 @@ func storeSettings() []setting {
 				return nil
 			}, get: func(c *serveConfig) any { return c.DataDir }},
 		{name: "sync", env: "VALUELOOP_SYNC", def: "normal",
-			usage: "`MODE` of the embedded store's commits: normal (an acknowledged write survives the process's crash) or full (also an OS crash or power loss: each commit waits for the disk, ingestion about a fifth slower); PostgreSQL's synchronous_commit decides for --database",
+			usage: "`MODE` of the embedded store's commits: normal (an acknowledged write survives the process's crash) or full (also an OS crash or power loss: each commit waits for the disk, ingestion 20–40% slower); PostgreSQL's synchronous_commit decides for --database",
 			set: func(c *serveConfig, v string) error {
 				switch v {
 				case "normal", "full":
