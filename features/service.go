@@ -375,24 +375,21 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 // feature naming a deleted metric would refuse every write, and the
 // exported file would not apply back.
 func keepNamed(c *value.Context, stored []value.Feature) {
+	// A hypothesis' metric is looked for in any environment: a kept one
+	// goes to the production one, or the first when none is (none at all:
+	// nowhere to keep it).
+	home, ok := c.Production, false
+	if _, ok = c.Metrics[home]; !ok && len(c.Metrics) > 0 {
+		home, ok = slices.Sorted(maps.Keys(c.Metrics))[0], true
+	}
 	for _, f := range stored {
 		for _, l := range f.Links.Flags {
 			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
 				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
 			}
 		}
-		if m := f.Hypothesis.Metric; m != "" && !anyEnvironmentHas(c, m) {
-			// A hypothesis' metric is looked for in any environment: the
-			// production one, or the first when none is.
-			env := c.Production
-			if _, ok := c.Metrics[env]; !ok {
-				envs := slices.Sorted(maps.Keys(c.Metrics))
-				if len(envs) == 0 {
-					continue
-				}
-				env = envs[0]
-			}
-			c.Metrics[env] = append(c.Metrics[env], m)
+		if m := f.Hypothesis.Metric; ok && m != "" && !anyEnvironmentHas(c, m) {
+			c.Metrics[home] = append(c.Metrics[home], m)
 		}
 	}
 }
