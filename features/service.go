@@ -271,37 +271,35 @@ func (s *Service) Context(ctx context.Context) (value.Context, error) {
 // silently replace the earlier.
 const Absent = "absent"
 
-// lockWrite takes the write lock (see writeMu) for a write of key with
-// version and, for a creation (Absent), refuses a key that get finds
-// stored. It returns the version the store is to write with ("" for a
-// creation) and the release of the lock.
-func lockWrite[T any](ctx context.Context, s *Service, version string, get func(context.Context, string) (T, error), what, key string) (string, func(), error) {
-	unlock, err := s.lockWrites(ctx)
-	if err != nil || version != Absent {
-		return version, unlock, err
+// creation settles a write's version once the stored keys are read under
+// the write lock (see writeMu): for Absent, it refuses a key that exists
+// and returns "" (the store writes unconditionally); any other version is
+// returned as is, for the store to check.
+func creation(version, what, key string, exists bool) (string, error) {
+	if version != Absent {
+		return version, nil
 	}
-	if _, err := get(ctx, key); err == nil {
-		err = valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists (created meanwhile): read it and change it instead", what, key)
-		unlock()
-		return "", nil, err
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		unlock()
-		return "", nil, err
+	if exists {
+		return "", valueloop.Errorf(valueloop.ECONFLICT, "%s %q exists (created meanwhile): read it and change it instead", what, key)
 	}
-	return "", unlock, nil
+	return "", nil
 }
 
 // PutObjective validates and stores o; with a version (value.Objective.
 // Version of what the writer read), only over the stored objective at it;
 // with Absent, only when no objective has its key.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
-	version, unlock, err := lockWrite(ctx, s, version, s.Store.Objective, "objective", o.Key)
+	unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	c, err := s.Context(ctx)
 	if err != nil {
+		return err
+	}
+	// The stored objectives' keys are c's: no second read for a creation.
+	if version, err = creation(version, "objective", o.Key, slices.Contains(c.Objectives, o.Key)); err != nil {
 		return err
 	}
 	if err := o.Validate(&c); err != nil {
@@ -330,7 +328,7 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 // writeFeature checks f against the stored features and stores it, both
 // under the write lock (see writeMu).
 func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, actor string) error {
-	version, unlock, err := lockWrite(ctx, s, version, s.Store.Feature, "feature", f.Key)
+	unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err
 	}
@@ -341,6 +339,11 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 	}
 	all, err := s.Store.Features(ctx)
 	if err != nil {
+		return err
+	}
+	// The stored features are all: no second read for a creation.
+	stored := slices.ContainsFunc(all, func(x value.Feature) bool { return x.Key == f.Key })
+	if version, err = creation(version, "feature", f.Key, stored); err != nil {
 		return err
 	}
 	keepNamed(&c, all)
@@ -372,24 +375,21 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 // feature naming a deleted metric would refuse every write, and the
 // exported file would not apply back.
 func keepNamed(c *value.Context, stored []value.Feature) {
+	// A hypothesis' metric is looked for in any environment: a kept one
+	// goes to the production one, or the first when none is (none at all:
+	// nowhere to keep it).
+	home, ok := c.Production, false
+	if _, ok = c.Metrics[home]; !ok && len(c.Metrics) > 0 {
+		home, ok = slices.Sorted(maps.Keys(c.Metrics))[0], true
+	}
 	for _, f := range stored {
 		for _, l := range f.Links.Flags {
 			if !slices.Contains(c.Flags[l.Environment], l.Flag) {
 				c.Flags[l.Environment] = append(c.Flags[l.Environment], l.Flag)
 			}
 		}
-		if m := f.Hypothesis.Metric; m != "" && !anyEnvironmentHas(c, m) {
-			// A hypothesis' metric is looked for in any environment: the
-			// production one, or the first when none is.
-			env := c.Production
-			if _, ok := c.Metrics[env]; !ok {
-				envs := slices.Sorted(maps.Keys(c.Metrics))
-				if len(envs) == 0 {
-					continue
-				}
-				env = envs[0]
-			}
-			c.Metrics[env] = append(c.Metrics[env], m)
+		if m := f.Hypothesis.Metric; ok && m != "" && !anyEnvironmentHas(c, m) {
+			c.Metrics[home] = append(c.Metrics[home], m)
 		}
 	}
 }
