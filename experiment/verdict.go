@@ -246,8 +246,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	}
 	// The p-value of the test on the scale judged, whose interval is b.
 	p := ps[t].p
+	corrected := ps[t].family > 1 && s.Correction != stats.NoCorrection
 	sig := fmt.Sprintf("p = %.2g < %g", p, s.Alpha)
-	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+	if corrected {
 		sig = fmt.Sprintf("p = %.2g adjusted (%s) over the %d treatments < %g", p, s.Correction, ps[t].family, s.Alpha)
 	}
 	rel := !h.Absolute
@@ -257,7 +258,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	// Bonferroni bound of Holm's and BH's first step), the sample gives
 	// the planned power after the correction.
 	share := 1.0
-	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+	if corrected {
 		share = 1 / float64(ps[t].family)
 	}
 	remaining, noPlan := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)

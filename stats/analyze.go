@@ -662,8 +662,8 @@ func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, b
 	// A control mean within its own two-sided interval of zero makes the
 	// ratio meaningless: a tiny, uncertain denominator.
 	if math.Abs(k.adjusted) < a.zCentral*math.Sqrt(k.v) {
-		e.Note = fmt.Sprintf("the control mean %.3g is within %.3g of zero (its %g%% interval includes 0), so a relative change is not meaningful: read the absolute effect",
-			k.adjusted, a.zCentral*math.Sqrt(k.v), 100*(1-a.s.Alpha))
+		e.Note = fmt.Sprintf("the control mean %.3g is within %.3g of zero (its %s interval includes 0), so a relative change is not meaningful: read the absolute effect",
+			k.adjusted, a.zCentral*math.Sqrt(k.v), a.s.Level())
 	}
 	return e, true
 }

@@ -389,3 +389,20 @@ func TestPriorBeyondRangeStaysFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestNearZeroNoteLevel: the note on a control mean near zero names its
+// interval's level as every other text does (Settings.Level): at α = 0.0004
+// "99.96%", not the binary noise of 1 − α ("99.96000000000001%").
+func TestNearZeroNoteLevel(t *testing.T) {
+	s := DefaultSettings()
+	s.Alpha = 0.0004
+	k := Summary{N: 1000, Mean: 0.01, M2: 1000}
+	tr := Summary{N: 1000, Mean: 0.02, M2: 1000}
+	rel := mustAnalyze(t, s, twoArms(Mean, k, tr)).Metrics[0].Comparisons[0].Relative
+	if rel == nil {
+		t.Fatal("no relative effect: the test exercises nothing")
+	}
+	if want := "its " + s.Level() + " interval includes 0"; !strings.Contains(rel.Note, want) {
+		t.Errorf("note %q, want it to say %q", rel.Note, want)
+	}
+}
