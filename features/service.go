@@ -305,6 +305,13 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version,
 	if err := o.Validate(&c); err != nil {
 		return err
 	}
+	cur, err := s.Export(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fits(replaced(cur.Objectives, *o, func(x value.Objective) string { return x.Key }), cur.Features); err != nil {
+		return err
+	}
 	if version != "" {
 		return s.Store.PutObjectiveIf(ctx, o, version, actor)
 	}
@@ -361,10 +368,37 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 		}
 		return unprefix(err, len(others))
 	}
+	objs, err := s.Store.Objectives(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fits(objs, append(others, *f)); err != nil {
+		return err
+	}
 	if version != "" {
 		return s.Store.PutFeatureIf(ctx, f, version, actor)
 	}
 	return s.Store.PutFeature(ctx, f, actor)
+}
+
+// fits refuses a write after which the store would hold more than one
+// file takes (value.File.CheckSize): its export would not apply back.
+func fits(objectives []value.Objective, features []value.Feature) error {
+	err := (&value.File{Objectives: objectives, Features: features}).CheckSize()
+	var e *valueloop.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "the server would hold more than one file takes (%s %s), and its export (value export) would not apply back: delete some first", e.Field, e.Message)
+}
+
+// replaced returns list with x in place of the item of its key, or added.
+func replaced[T any](list []T, x T, key func(T) string) []T {
+	if i := slices.IndexFunc(list, func(y T) bool { return key(y) == key(x) }); i >= 0 {
+		list[i] = x
+		return list
+	}
+	return append(list, x)
 }
 
 // keepNamed adds to c the flags the stored features link and the metrics
@@ -505,6 +539,15 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 	}
 	if err := value.ValidateAmong(c, file.Objectives, set, len(file.Features)); err != nil {
 		return nil, err
+	}
+	if !prune { // with prune the file is the set, checked by Apply
+		objs := slices.Clone(file.Objectives)
+		for _, o := range cur.Objectives {
+			objs = replaced(objs, o, func(x value.Objective) string { return x.Key })
+		}
+		if err := fits(objs, set); err != nil {
+			return nil, err
+		}
 	}
 	ops := value.Plan(cur, file, prune)
 	if dryRun || len(ops) == 0 {
