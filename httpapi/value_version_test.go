@@ -130,7 +130,10 @@ func TestFeatureIfMatchForms(t *testing.T) {
 		want               int
 	}{
 		{"star over a stored feature", "f", "*", 200},
-		{"star over no feature", "new", "*", 409},
+		// As a flag's: a conditional write needs the feature (RFC 9110),
+		// and a missing one is not found, whatever the condition.
+		{"star over no feature", "new", "*", 404},
+		{"a version of no feature", "new", stale, 404},
 		{"a list holding the current version", "f", stale + ", " + "CURRENT", 200},
 		{"a list without it", "f", stale + "," + other, 409},
 		{"a list with a malformed tag", "f", stale + ", nope", 400},
@@ -153,6 +156,17 @@ func TestFeatureIfMatchForms(t *testing.T) {
 				t.Errorf("If-Match %s created feature new, which did not exist", h)
 			}
 		})
+	}
+	e.srv.Value.Environments = func() []valueloop.Environment {
+		return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
+	}
+	resp, body := e.do(t, call{method: "PUT", path: "/api/v1/objectives/new", token: adminSecret, headers: map[string]string{"If-Match": "*"},
+		body: `{"key":"new","title":"N","metric":"m","target":{"direction":"increase","value":0.1},"horizon":"2027-03-31"}`})
+	if resp.StatusCode != 404 || !strings.Contains(body, "not found") {
+		t.Errorf("objective: If-Match * over no objective: %d %.300s; want 404", resp.StatusCode, body)
+	}
+	if _, err := e.db.Objective(ctx, "new"); err == nil {
+		t.Error("If-Match * created objective new, which did not exist")
 	}
 }
 
