@@ -506,3 +506,17 @@ func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *brows
 		t.Fatal("no slice's lift in the demo's results: the test tests nothing")
 	}
 }
+
+// TestDashboardRecordCreditsOnce: a release record's flag change and
+// hypothesis say who made them in their cause ("stated by demo"), and the
+// feature page added its own "by demo" after: "stated by demo by demo".
+// Each entry names its actor once.
+func TestDashboardRecordCreditsOnce(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value/features/new-onboarding")
+	entry := section(t, page, "<strong>hypothesis</strong>", "</li>")
+	if n := strings.Count(entry, "by demo"); n != 1 {
+		t.Errorf("the hypothesis entry names its actor %d times, want once:\n%s", n, entry)
+	}
+}
