@@ -520,3 +520,39 @@ func TestDashboardRecordCreditsOnce(t *testing.T) {
 		t.Errorf("the hypothesis entry names its actor %d times, want once:\n%s", n, entry)
 	}
 }
+
+// TestDashboardRecordOfBets: the value page ranked activation's ideas
+// first without saying what the CLI's next says beside them: the record
+// of bets each rank's confidence and effect come from, and that
+// activation already reached its target. The page shows each
+// objective's record and progress as next does.
+func TestDashboardRecordOfBets(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value")
+	bets := html.UnescapeString(section(t, page, `id="bets-h"`, "</section>"))
+	var next struct {
+		Bets []struct {
+			Objective              string
+			Validated, Invalidated int
+			Progress               *struct{ Summary string }
+		}
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Bets) != 2 {
+		t.Fatalf("next: %d %.500s", code, body)
+	}
+	for _, b := range next.Bets {
+		want := []string{b.Objective, fmt.Sprintf("%d validated, %d invalidated", b.Validated, b.Invalidated)}
+		if b.Progress != nil {
+			want = append(want, b.Progress.Summary)
+		}
+		for _, w := range want {
+			if !strings.Contains(bets, w) {
+				t.Errorf("the record of bets lacks %q, which next answers:\n%s", w, bets)
+			}
+		}
+	}
+	if !strings.Contains(bets, "of the target: reached") {
+		t.Errorf("the record of bets does not say activation reached its target:\n%s", bets)
+	}
+}
