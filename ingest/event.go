@@ -60,6 +60,13 @@ type Event struct {
 	Type EventType
 	// ID identifies the event for deduplication; empty for none.
 	ID string
+	// Public marks an event sent by a public sender (a token shipped in web
+	// pages, which anyone can read). Its ID is deduplicated only against the
+	// IDs of other public events: a public sender could otherwise send an ID
+	// a back end is about to send (an order number, say) and have the back
+	// end's event dropped as its duplicate. Not stored: it matters only
+	// when the event is claimed.
+	Public bool
 	// Time is when the event happened (Unix ms). TimeSet is false when the
 	// sender gave no time and the server's receive time was used.
 	Time    int64
@@ -83,10 +90,23 @@ type Event struct {
 // affordable at hundreds of thousands of events per second.
 type DedupKey struct{ Time, Hash int64 }
 
+// publicIDs prefixes the IDs of public events in their hash (see
+// Event.Public).
+const publicIDs = "public\x00"
+
 // Key returns the identity of an event with an ID.
 func (e *Event) Key() DedupKey {
-	// FNV-1a, 64 bits (hash/fnv), without its allocations.
+	// FNV-1a, 64 bits (hash/fnv), without its allocations. A public
+	// event's ID is hashed after a prefix no server-side ID can share the
+	// hash state of; server-side IDs keep the plain hash the store already
+	// holds.
 	h := uint64(14695981039346656037)
+	if e.Public {
+		for i := 0; i < len(publicIDs); i++ {
+			h ^= uint64(publicIDs[i])
+			h *= 1099511628211
+		}
+	}
 	for i := 0; i < len(e.ID); i++ {
 		h ^= uint64(e.ID[i])
 		h *= 1099511628211
