@@ -223,7 +223,9 @@ func TestSyncSetBuiltOncePerChange(t *testing.T) {
 // flags' rules, so it reports those flags changed), new set metadata every
 // flag (each carries it, and flagd's RPC providers cache STATIC answers
 // with their metadata until told the flag changed). Both were told as a
-// change of no flag.
+// change of no flag. Each flag is named with flagd's type of change
+// (core/pkg/notifications: "write" for a new flag, "delete" for a removed
+// one, "update" otherwise); added and removed flags were told as "update".
 func TestChangeOfSharedParts(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
 	read := func(name string) string {
@@ -244,8 +246,8 @@ func TestChangeOfSharedParts(t *testing.T) {
 			close(ready)
 		case "configuration_change":
 			keys := []string{}
-			for k := range data.GetFields()["flags"].GetStructValue().GetFields() {
-				keys = append(keys, k)
+			for k, v := range data.GetFields()["flags"].GetStructValue().GetFields() {
+				keys = append(keys, k+":"+v.GetStructValue().GetFields()["type"].GetStringValue())
 			}
 			sort.Strings(keys)
 			changes <- keys
@@ -257,8 +259,9 @@ func TestChangeOfSharedParts(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"evaluators_changed.json", []string{"banner"}},
-		{"metadata_changed.json", []string{"banner", "plain"}},
+		{"evaluators_changed.json", []string{"banner:update"}},
+		{"metadata_changed.json", []string{"banner:update", "plain:update"}},
+		{"flag_replaced.json", []string{"banner:update", "fresh:write", "plain:delete"}},
 	} {
 		apply(read(step.file))
 		select {
