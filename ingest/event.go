@@ -20,6 +20,8 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -91,25 +93,27 @@ type Event struct {
 type DedupKey struct{ Time, Hash int64 }
 
 // publicIDs prefixes the IDs of public events in their hash (see
-// Event.Public).
+// Event.Public); no ID holds a NUL.
 const publicIDs = "public\x00"
 
 // Key returns the identity of an event with an ID.
 func (e *Event) Key() DedupKey {
-	// FNV-1a, 64 bits (hash/fnv), without its allocations. A public
-	// event's ID is hashed after a prefix no server-side ID can share the
-	// hash state of; server-side IDs keep the plain hash the store already
-	// holds.
-	h := uint64(14695981039346656037)
+	var h uint64
 	if e.Public {
-		for i := 0; i < len(publicIDs); i++ {
-			h ^= uint64(publicIDs[i])
+		// SHA-256, not FNV: FNV is no defence against a sender who
+		// crafts an ID whose hash is that of an ID a back end sends
+		// (its preimages can be computed), and public senders are
+		// anyone. Server-side IDs keep the FNV hash the store holds.
+		var buf [len(publicIDs) + 256]byte
+		sum := sha256.Sum256(append(append(buf[:0], publicIDs...), e.ID...))
+		h = binary.BigEndian.Uint64(sum[:8])
+	} else {
+		// FNV-1a, 64 bits (hash/fnv), without its allocations.
+		h = 14695981039346656037
+		for i := 0; i < len(e.ID); i++ {
+			h ^= uint64(e.ID[i])
 			h *= 1099511628211
 		}
-	}
-	for i := 0; i < len(e.ID); i++ {
-		h ^= uint64(e.ID[i])
-		h *= 1099511628211
 	}
 	k := DedupKey{Hash: int64(h)}
 	if e.TimeSet {
