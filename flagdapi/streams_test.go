@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,5 +273,55 @@ func TestChangeOfSharedParts(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("%s: no configuration_change", step.file)
 		}
+	}
+}
+
+// TestSyncContextIsStaticContext: what flagd's sync service gives as
+// sync_context (and, deprecated, as GetMetadata's metadata) is the static
+// evaluation context its in-process providers add to every evaluation (the
+// testbed's contextEnrichment feature), not the flag set's metadata.
+// Valueloop configures none, so both are empty; GetMetadata answered the
+// set's metadata, and flagd's Java provider, which asks for it when a
+// stream carries no sync_context, put flagSetId, version and the rest into
+// every evaluation's context.
+func TestSyncContextIsStaticContext(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}},
+ "metadata": {"flagSetId": "shop", "version": "7", "team": "checkout"}}`)
+	srv := serveHTTP(t, s)
+	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	//lint:ignore SA1019 flagd's Java provider still asks for it
+	mreq := connect.NewRequest(&syncv1.GetMetadataRequest{})
+	mreq.Header().Set("Authorization", "Bearer "+secret)
+	md, err := c.GetMetadata(ctx, mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	//lint:ignore SA1019 see above
+	if got := md.Msg.GetMetadata().AsMap(); len(got) != 0 {
+		t.Errorf("GetMetadata: %v, want no static context", got)
+	}
+
+	req := connect.NewRequest(&syncv1.SyncFlagsRequest{})
+	req.Header().Set("Authorization", "Bearer "+secret)
+	stream, err := c.SyncFlags(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stream.Receive() {
+		t.Fatalf("no sync message: %v", stream.Err())
+	}
+	msg := stream.Msg()
+	switch {
+	case msg.SyncContext == nil:
+		t.Error("SyncFlags: no sync_context; flagd's Java provider then asks GetMetadata for one")
+	case len(msg.SyncContext.AsMap()) != 0:
+		t.Errorf("SyncFlags: sync_context %v, want empty", msg.SyncContext.AsMap())
+	}
+	if !strings.Contains(msg.GetFlagConfiguration(), `"team"`) {
+		t.Errorf("the set's metadata is no longer in the flag configuration: %s", msg.GetFlagConfiguration())
 	}
 }
