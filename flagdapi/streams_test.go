@@ -296,11 +296,11 @@ func TestSyncContextIsStaticContext(t *testing.T) {
 	//lint:ignore SA1019 flagd's Java provider still asks for it
 	mreq := connect.NewRequest(&syncv1.GetMetadataRequest{})
 	mreq.Header().Set("Authorization", "Bearer "+secret)
+	//lint:ignore SA1019 see above
 	md, err := c.GetMetadata(ctx, mreq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	//lint:ignore SA1019 see above
 	if got := md.Msg.GetMetadata().AsMap(); len(got) != 0 {
 		t.Errorf("GetMetadata: %v, want no static context", got)
 	}
