@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -28,9 +27,7 @@ func TestValueExportAppliesBackAtBound(t *testing.T) {
 	}
 	e := mustFullServer(t)
 	ctx := context.Background()
-	e.srv.Value.Environments = func() []valueloop.Environment {
-		return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
-	}
+	e.srv.Value.Environments = productionOnly
 	file := boundFile(t)
 	if err := e.db.ApplyValue(ctx, file, value.Plan(&value.File{}, file, false), "test"); err != nil {
 		t.Fatal(err)

@@ -94,9 +94,7 @@ func TestCreateCreatedMeanwhile(t *testing.T) {
 			}
 			st := storetest.NewHeldWrites(e.db)
 			e.srv.Value.Store = st
-			e.srv.Value.Environments = func() []valueloop.Environment {
-				return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
-			}
+			e.srv.Value.Environments = productionOnly
 			other := features.New(st, e.db) // another node, on the same store
 			other.Environments = e.srv.Value.Environments
 			var status int
@@ -157,9 +155,7 @@ func TestFeatureIfMatchForms(t *testing.T) {
 			}
 		})
 	}
-	e.srv.Value.Environments = func() []valueloop.Environment {
-		return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
-	}
+	e.srv.Value.Environments = productionOnly
 	resp, body := e.do(t, call{method: "PUT", path: "/api/v1/objectives/new", token: adminSecret, headers: map[string]string{"If-Match": "*"},
 		body: `{"key":"new","title":"N","metric":"m","target":{"direction":"increase","value":0.1},"horizon":"2027-03-31"}`})
 	if resp.StatusCode != 404 || !strings.Contains(body, "not found") {
@@ -182,4 +178,10 @@ func mustFeatureServer(t *testing.T) (*env, context.Context) {
 		t.Fatal(err)
 	}
 	return e, ctx
+}
+
+// productionOnly is the environments of a value service that validates
+// against production alone (the test servers' features.New has none).
+func productionOnly() []valueloop.Environment {
+	return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
 }
