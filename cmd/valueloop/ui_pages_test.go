@@ -556,3 +556,15 @@ func TestDashboardRecordOfBets(t *testing.T) {
 		t.Errorf("the record of bets does not say activation reached its target:\n%s", bets)
 	}
 }
+
+// TestDashboardMethodNamed: the value page said "ranked by wsjf", the
+// method's key, where its form and docs name it WSJF or RICE.
+func TestDashboardMethodNamed(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{"/value": "ranked by WSJF", "/value?method=rice": "ranked by RICE"} {
+		if _, page := admin.get(path); !strings.Contains(page, want) {
+			t.Errorf("%s does not say %q", path, want)
+		}
+	}
+}
