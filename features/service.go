@@ -309,7 +309,8 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version,
 	if err != nil {
 		return err
 	}
-	if err := fits(replaced(cur.Objectives, *o, func(x value.Objective) string { return x.Key }), cur.Features); err != nil {
+	others := slices.DeleteFunc(cur.Objectives, func(x value.Objective) bool { return x.Key == o.Key })
+	if err := fits(append(others, *o), cur.Features); err != nil {
 		return err
 	}
 	if version != "" {
@@ -390,15 +391,6 @@ func fits(objectives []value.Objective, features []value.Feature) error {
 		return err
 	}
 	return valueloop.Errorf(valueloop.ECONFLICT, "the server would hold more than one file takes (%s %s), and its export (value export) would not apply back: delete some first", e.Field, e.Message)
-}
-
-// replaced returns list with x in place of the item of its key, or added.
-func replaced[T any](list []T, x T, key func(T) string) []T {
-	if i := slices.IndexFunc(list, func(y T) bool { return key(y) == key(x) }); i >= 0 {
-		list[i] = x
-		return list
-	}
-	return append(list, x)
 }
 
 // keepNamed adds to c the flags the stored features link and the metrics
@@ -543,7 +535,9 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 	if !prune { // with prune the file is the set, checked by Apply
 		objs := slices.Clone(file.Objectives)
 		for _, o := range cur.Objectives {
-			objs = replaced(objs, o, func(x value.Objective) string { return x.Key })
+			if !slices.ContainsFunc(file.Objectives, func(x value.Objective) bool { return x.Key == o.Key }) {
+				objs = append(objs, o)
+			}
 		}
 		if err := fits(objs, set); err != nil {
 			return nil, err

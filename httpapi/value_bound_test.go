@@ -74,6 +74,18 @@ func TestValueExportAppliesBackAtBound(t *testing.T) {
 	if _, err := e.db.Feature(ctx, "one-more"); err == nil {
 		t.Error("feature one-more stored, want nothing stored")
 	}
+	// An apply without prune keeps what the file lacks: the store after
+	// it is the file's objective, grown, with every stored feature.
+	o := file.Objectives[0]
+	o.Description = strings.Repeat("d", 1000)
+	grownFile, _ := json.Marshal(value.File{Objectives: []value.Objective{o}})
+	status, out = send(t, e.srv.URL(), "PUT", "/api/v1/value/file", adminSecret, string(grownFile))
+	if status != 409 || !strings.Contains(out, "bytes") {
+		t.Errorf("an apply growing the objective past the bytes: %d %.300s; want 409 naming the bound", status, out)
+	}
+	if stored, err := e.db.Objective(ctx, "o"); err != nil || stored.Description != "" {
+		t.Errorf("stored description %q (%v), want the refused apply to store nothing", stored.Description, err)
+	}
 }
 
 // boundFile returns a file of value.MaxFileFeatures features whose compact
