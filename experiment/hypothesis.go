@@ -44,6 +44,26 @@ const (
 	Fixed Inference = "fixed"
 )
 
+// Test is one effect's test under an inference: its interval with the
+// p-values of the same test, raw and adjusted (Settings.Correction), so that
+// p < α exactly when the interval excludes 0.
+type Test struct {
+	Interval       stats.Interval
+	PValue         float64
+	AdjustedPValue float64
+}
+
+// Deciding returns the test of e that decides under inf: the fixed-horizon
+// one with Fixed, else the always-valid one. The verdict, the dashboard and
+// the CLI all take it from here, so that the interval and p shown are the
+// ones the verdict quotes.
+func (inf Inference) Deciding(e stats.Effect) Test {
+	if inf == Fixed {
+		return Test{Interval: e.Interval, PValue: e.PValue, AdjustedPValue: e.AdjustedPValue}
+	}
+	return Test{Interval: e.Sequential, PValue: e.SequentialPValue, AdjustedPValue: e.AdjustedSequentialPValue}
+}
+
 // Settings are the analysis settings of an experiment: those of package
 // stats (alpha, alternative, sequentialTuning, cuped, correction) and which
 // inference decides, which variant is control and the configured traffic

@@ -194,11 +194,7 @@ func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryT
 				continue
 			}
 		}
-		p := e.SequentialPValue
-		if s.Inference == Fixed {
-			p = e.PValue
-		}
-		raw, idx = append(raw, p), append(idx, t)
+		raw, idx = append(raw, s.Inference.Deciding(*e).PValue), append(idx, t)
 	}
 	adj, err := stats.Adjust(raw, s.Correction)
 	if err != nil { // p-values out of [0, 1]: uncorrected, as Analyze made them
@@ -456,10 +452,7 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 // interval is symmetric there and not on t/c − 1 (mirrored on t/c − 1 its
 // upper bound fell far short of the test's own).
 func bounds(e stats.Effect, inf Inference) Bounds {
-	iv := e.Sequential
-	if inf == Fixed {
-		iv = e.Interval
-	}
+	iv := inf.Deciding(e).Interval
 	b := Bounds{Estimate: e.Estimate, Lower: iv.Lower, Upper: iv.Upper}
 	mirror := func(x float64) float64 { return 2*e.Estimate - x }
 	if e.Method == "log-ratio" {
