@@ -560,7 +560,7 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 				}
 				e := v.Lift.Relative.Estimate
 				want := fmt.Sprintf("%s [%s, %s]", fmtLift(e, true), fmtLift(iv.Lower, true), fmtLift(iv.Upper, true))
-				row := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(v.Variant) + `\s.*$`).FindAllString(section(t, table, "["+primary.Metric+"] (", "\n\n"), -1)
+				row := regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(v.Variant)+`\s.*$`).FindAllString(section(t, table, "["+primary.Metric+"] (", "\n\n"), -1)
 				if len(row) != 1 || !strings.Contains(row[0], want) || !strings.Contains(row[0], fmtP(test.PValue)+"  "+fmtP(test.AdjustedPValue)) {
 					t.Errorf("%s %s: the CLI's row %q lacks %q with p %s and adjusted p %s", inf, v.Variant, row, want, fmtP(test.PValue), fmtP(test.AdjustedPValue))
 				}
