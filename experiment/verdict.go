@@ -43,6 +43,11 @@ const (
 	CodeNotEnoughData        = "not_enough_data"
 	CodeZeroBaseline         = "zero_baseline"
 	CodeNeedMoreUsers        = "need_more_users"
+	// CodeNoPlannedSample: no planned sample can be computed with these
+	// settings, whatever the data (remainingUsers is absent); the reason
+	// says what to change. With fixed inference the verdict cannot decide
+	// until they change.
+	CodeNoPlannedSample = "no_planned_sample"
 	CodeGuardrailUnknown     = "guardrail_not_yet_known"
 	CodePlannedSampleReached = "planned_sample_reached"
 )
@@ -265,6 +270,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	undecided := func(code, why string) {
 		switch {
 		case !planned:
+			if !errors.Is(noPlan, errPlanLater) { // users will not give one
+				code = CodeNoPlannedSample
+			}
 			set(KeepRunning, code, "%s; %s (%v)", why, moved, noPlan)
 		case remaining > 0:
 			set(KeepRunning, code, "%s; %s; about %s to reach %.0f%% power for %s", why, moved, valueloop.Count(remaining, "more user"), 100*h.Power, fmtEffect(d*m, rel))
@@ -289,7 +297,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		if !planned && !errors.Is(noPlan, errPlanLater) {
 			// No planned sample will ever come: say so, and what to
 			// change, rather than let the verdict wait for it unsaid.
-			set(KeepRunning, CodeNeedMoreUsers, "not decided, and fixed-horizon inference will not decide: it decides once, at the planned sample, and %v (or use inference=sequential, which needs no planned sample); %s", noPlan, moved)
+			set(KeepRunning, CodeNoPlannedSample, "not decided, and fixed-horizon inference will not decide: it decides once, at the planned sample, and %v (or use inference=sequential, which needs no planned sample); %s", noPlan, moved)
 			return
 		}
 		undecided(CodeNeedMoreUsers, "not decided yet: fixed-horizon inference decides once, at the planned sample")

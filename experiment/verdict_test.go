@@ -544,7 +544,10 @@ func TestOneSidedLogRatioBounds(t *testing.T) {
 // rather than that the remaining users "cannot be estimated yet": with
 // fixed inference the verdict waits for the planned sample, so it would
 // otherwise wait for ever, implying an answer that does not come. The
-// decisions stay those of TestFixedInferenceDecidesAtThePlannedSample.
+// decisions stay those of TestFixedInferenceDecidesAtThePlannedSample; the
+// code is no_planned_sample: it was need_more_users, which told a program
+// to wait for users that, with fixed inference, never decide, and promised
+// a remainingUsers that never comes.
 func TestVerdictWithoutAPlannedSample(t *testing.T) {
 	decreaseGreater := func(h *Hypothesis, s *Settings) { h.Direction, s.Alternative = Decrease, stats.Greater }
 	increaseLess := func(h *Hypothesis, s *Settings) { s.Alternative = stats.Less }
@@ -572,8 +575,8 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 			tc.edit(h, &s)
 			sc := scenario{users: fewUsers, primary: []*Lift{lift(tc.primary)}, guardrail: []*Lift{lift(harmless)}, settings: &s}
 			v := judge(sc.result(), h)
-			if v.Decision != KeepRunning || v.Code != CodeNeedMoreUsers || v.RemainingUsers != nil {
-				t.Errorf("verdict %s/%s, remaining %v, want keep_running/need_more_users without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
+			if v.Decision != KeepRunning || v.Code != CodeNoPlannedSample || v.RemainingUsers != nil {
+				t.Errorf("verdict %s/%s, remaining %v, want keep_running/no_planned_sample without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
 			}
 			for _, want := range tc.reason {
 				if !strings.Contains(v.Reason, want) {

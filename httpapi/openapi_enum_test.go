@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -71,4 +72,60 @@ func correctionEnum(v map[string]any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestOpenAPIVerdictCodes: the verdict's code and each treatment's list
+// exactly the codes the verdict gives, so that a client generated from the
+// document accepts every verdict. The document listed guardrail_at_risk,
+// a code never given, for guardrail_not_yet_known, and lacked
+// no_planned_sample.
+func TestOpenAPIVerdictCodes(t *testing.T) {
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	given := []string{experiment.CodeSRM, experiment.CodeWorthShipping, experiment.CodeGuardrailBreached,
+		experiment.CodeWrongDirection, experiment.CodeBelowMinimum, experiment.CodeNotEnoughData,
+		experiment.CodeZeroBaseline, experiment.CodeNeedMoreUsers, experiment.CodeNoPlannedSample,
+		experiment.CodeGuardrailUnknown, experiment.CodePlannedSampleReached}
+	slices.Sort(given)
+	found := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if props, ok := v["properties"].(map[string]any); ok && props["decision"] != nil {
+				if code, ok := props["code"].(map[string]any); ok {
+					var enum []string
+					listed, _ := code["enum"].([]any)
+					for _, e := range listed {
+						s, _ := e.(string)
+						enum = append(enum, s)
+					}
+					// Only verdicts: a recorded verdict's code has no enum.
+					if _, history := props["at"]; !history {
+						found++
+						if slices.Sort(enum); !slices.Equal(enum, given) {
+							t.Errorf("a verdict code enum lists %v; the verdict gives %v", enum, given)
+						}
+					}
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+	if found < 2 {
+		t.Errorf("found %d verdict code enums, want the verdict's and its treatments'", found)
+	}
 }
