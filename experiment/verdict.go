@@ -35,19 +35,19 @@ const (
 // Codes of the reason of a verdict, for programs; Verdict.Reason says the
 // same for people, with the numbers.
 const (
-	CodeSRM                  = "sample_ratio_mismatch"
-	CodeWorthShipping        = "worth_shipping"
-	CodeGuardrailBreached    = "guardrail_breached"
-	CodeWrongDirection       = "wrong_direction"
-	CodeBelowMinimum         = "below_minimum_effect"
-	CodeNotEnoughData        = "not_enough_data"
-	CodeZeroBaseline         = "zero_baseline"
-	CodeNeedMoreUsers        = "need_more_users"
+	CodeSRM               = "sample_ratio_mismatch"
+	CodeWorthShipping     = "worth_shipping"
+	CodeGuardrailBreached = "guardrail_breached"
+	CodeWrongDirection    = "wrong_direction"
+	CodeBelowMinimum      = "below_minimum_effect"
+	CodeNotEnoughData     = "not_enough_data"
+	CodeZeroBaseline      = "zero_baseline"
+	CodeNeedMoreUsers     = "need_more_users"
 	// CodeNoPlannedSample: no planned sample can be computed with these
 	// settings, whatever the data (remainingUsers is absent); the reason
 	// says what to change. With fixed inference the verdict cannot decide
 	// until they change.
-	CodeNoPlannedSample = "no_planned_sample"
+	CodeNoPlannedSample      = "no_planned_sample"
 	CodeGuardrailUnknown     = "guardrail_not_yet_known"
 	CodePlannedSampleReached = "planned_sample_reached"
 )
