@@ -253,7 +253,7 @@ func TestBadInput(t *testing.T) {
 		{"weight of an unknown variant", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "nope": 1} }, "settings.weights.nope"},
 		{"negative weight", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "treatment": -1} }, "settings.weights.treatment"},
 		{"one weight", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1} }, "settings.weights"},
-		{"unknown metric asked for", func(in *Input) { in.Only = []string{"signup", "nope"} }, "metrics"},
+		{"unknown metric asked for", func(in *Input) { in.Only = []string{"signup", "nope"} }, "metric"},
 		{"hypothesis without primary metric", hyp(func(h *Hypothesis) { h.PrimaryMetric = "" }), "hypothesis.primaryMetric"},
 		{"hypothesis on an unknown metric", hyp(func(h *Hypothesis) { h.PrimaryMetric = "nope" }), "hypothesis.primaryMetric"},
 		{"guardrail on an unknown metric", hyp(func(h *Hypothesis) { h.Guardrails[0].Metric = "nope" }), "hypothesis.guardrails[0].metric"},

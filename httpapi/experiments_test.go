@@ -215,7 +215,7 @@ func TestResultsAPI(t *testing.T) {
 		// dimension is, rather than the first taken silently.
 		{"alpha=0.2&alpha=0.01", "settings.alpha"},
 		{"weights=control:1,treatment:1&weights=control:1,treatment:3", "settings.weights"},
-		{"metric=nope", "metrics"},
+		{"metric=nope", "metric"},
 		{"bogus=1", "bogus"},
 	} {
 		resp, body := e.do(t, call{method: "GET", path: resultsPath + "?" + tc.query, token: adminSecret})

@@ -108,7 +108,7 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	res, err := c.Results(ctx, *env, pos[0], q)
 	if err != nil {
-		ff := flagFields{fields: map[string]string{"metrics": "--metric", "dimension": "--dimension"}}
+		ff := flagFields{fields: map[string]string{"metric": "--metric", "dimension": "--dimension"}}
 		addSettingFields(ff)
 		return ff.rename(err)
 	}
