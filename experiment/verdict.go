@@ -366,7 +366,10 @@ func summarize(v *Verdict) {
 		case Invalidated:
 			invalid++
 		case KeepRunning:
-			if keep == nil {
+			// The one needing the most users: the overall remainingUsers
+			// is theirs (every treatment needs its users to decide), and
+			// the reason, which says the number, must be too.
+			if keep == nil || vv.RemainingUsers != nil && (keep.RemainingUsers == nil || *vv.RemainingUsers > *keep.RemainingUsers) {
 				keep = vv
 			}
 		case Inconclusive:
@@ -393,11 +396,9 @@ func summarize(v *Verdict) {
 		}
 	case keep != nil:
 		from(keep)
-		for _, vv := range v.Variants {
-			if vv.Decision == KeepRunning && vv.RemainingUsers != nil && (v.RemainingUsers == nil || *vv.RemainingUsers > *v.RemainingUsers) {
-				n := *vv.RemainingUsers
-				v.RemainingUsers = &n
-			}
+		if keep.RemainingUsers != nil {
+			n := *keep.RemainingUsers
+			v.RemainingUsers = &n
 		}
 	default:
 		from(inconclusive)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -587,5 +588,32 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 				t.Errorf("reason %q implies a planned sample, or a decision, will come", v.Reason)
 			}
 		})
+	}
+}
+
+// TestOverallRemainingUsersMatchReason: with several treatments kept
+// running, the overall verdict's remainingUsers is the largest of theirs
+// (every treatment needs its users to decide), and its reason is that
+// treatment's, so that the two say the same number. It took the first
+// treatment's reason ("about 2,345 more users") beside another's larger
+// remainingUsers.
+func TestOverallRemainingUsersMatchReason(t *testing.T) {
+	wide := effect{0.01, -0.06, 0.08, 0.7} // more users to decide than flat
+	for _, order := range [][]*Lift{{lift(flat), lift(wide)}, {lift(wide), lift(flat)}} {
+		sc := scenario{users: []int64{1000, 1000, 1000}, primary: order, guardrail: []*Lift{lift(harmless), lift(harmless)}}
+		v := judge(sc.result(), testHypothesis())
+		if v.Decision != KeepRunning || v.RemainingUsers == nil || len(v.Variants) != 2 {
+			t.Fatalf("verdict %s, remaining %v: want keep running with an estimate: %s", v.Decision, v.RemainingUsers, v.Reason)
+		}
+		a, b := v.Variants[0].RemainingUsers, v.Variants[1].RemainingUsers
+		if a == nil || b == nil || *a == *b {
+			t.Fatalf("remaining users %v and %v: want two different estimates, or the test tests nothing", a, b)
+		}
+		if n := max(*a, *b); *v.RemainingUsers != n {
+			t.Errorf("remaining users %d, want the largest, %d", *v.RemainingUsers, n)
+		}
+		if want := valueloop.Count(*v.RemainingUsers, "more user"); !strings.Contains(v.Reason, want) {
+			t.Errorf("reason %q does not say the remaining users, %s", v.Reason, want)
+		}
 	}
 }
