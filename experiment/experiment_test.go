@@ -301,8 +301,17 @@ func TestSettingsSet(t *testing.T) {
 		// the SRM check then tests a split nobody meant.
 		{"weights", "control:50,treatment:50,control:30", "settings.weights.control"},
 		{"beta", "1", "beta"},
+		// Given empty (?control=), a setting was set to "": the control
+		// and CUPED's θ went back to their defaults silently, overriding
+		// the hypothesis' own for one look.
+		{"control", "", "settings.control"},
+		{"cupedTheta", " ", "settings.cupedTheta"},
 	} {
+		before := s
 		valuelooptest.WantFieldError(t, s.Set(tc.name, tc.value), tc.field)
+		if !reflect.DeepEqual(s, before) {
+			t.Errorf("Set(%s, %q) refused, but changed the settings to %+v", tc.name, tc.value, s)
+		}
 	}
 }
 

@@ -97,8 +97,6 @@ func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-// resultSettings are the query parameters that override analysis settings.
-var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
 
 // handleResults answers with the flag's experiment results: the stored
 // aggregates analysed with the hypothesis' settings (or the defaults),
@@ -117,6 +115,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	resultSettings := experiment.SettingNames() // the query parameters that override settings
 	for name, values := range q {
 		switch {
 		case name == "dimension":
@@ -164,7 +163,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 
 // overridden reports whether the query overrides an analysis setting.
 func overridden(q url.Values) bool {
-	for _, name := range resultSettings {
+	for _, name := range experiment.SettingNames() {
 		if q.Has(name) {
 			return true
 		}

@@ -216,6 +216,8 @@ func TestResultsAPI(t *testing.T) {
 		{"alpha=0.2&alpha=0.01", "settings.alpha"},
 		{"weights=control:1,treatment:1&weights=control:1,treatment:3", "settings.weights"},
 		{"metric=nope", "metric"},
+		{"control=", "settings.control"},
+		{"cupedTheta=", "settings.cupedTheta"},
 		{"bogus=1", "bogus"},
 	} {
 		resp, body := e.do(t, call{method: "GET", path: resultsPath + "?" + tc.query, token: adminSecret})
