@@ -97,7 +97,6 @@ func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-
 // handleResults answers with the flag's experiment results: the stored
 // aggregates analysed with the hypothesis' settings (or the defaults),
 // overridden by query parameters, and the verdict when there is a
