@@ -129,9 +129,12 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 		case name == "metric":
 			for _, v := range values {
 				for k := range strings.SplitSeq(v, ",") {
-					if k = strings.TrimSpace(k); k != "" {
-						in.Only = append(in.Only, k)
+					// An empty key would be dropped, and ?metric= show
+					// every metric, as if it were left out.
+					if k = strings.TrimSpace(k); k == "" {
+						return valueloop.FieldErrorf("metric", "an empty metric key in %q: give metric keys, or leave metric out to show every metric", v)
 					}
+					in.Only = append(in.Only, k)
 				}
 			}
 		case !slices.Contains(resultSettings, name):

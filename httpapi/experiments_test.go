@@ -217,6 +217,8 @@ func TestResultsAPI(t *testing.T) {
 		{"weights=control:1,treatment:1&weights=control:1,treatment:3", "settings.weights"},
 		{"metric=nope", "metric"},
 		{"control=", "settings.control"},
+		{"metric=", "metric"},
+		{"metric=signup,%20", "metric"},
 		{"cupedTheta=", "settings.cupedTheta"},
 		{"bogus=1", "bogus"},
 	} {
