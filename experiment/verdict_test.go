@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -614,6 +615,36 @@ func TestOverallRemainingUsersMatchReason(t *testing.T) {
 		}
 		if want := valueloop.Count(*v.RemainingUsers, "more user"); !strings.Contains(v.Reason, want) {
 			t.Errorf("reason %q does not say the remaining users, %s", v.Reason, want)
+		}
+	}
+}
+
+// TestVerdictReadsTheDecidingTest: under each inference the verdict's
+// effect bounds and the p-value its reason quotes are those of
+// Inference.Deciding, the test the dashboard and the CLI show (see
+// TestEveryViewShowsTheDecidingTest in cmd/valueloop for the views).
+func TestVerdictReadsTheDecidingTest(t *testing.T) {
+	e := stats.Effect{Interval: stats.Interval{Lower: 1, Upper: 2}, PValue: 0.1, AdjustedPValue: 0.2,
+		Sequential: stats.Interval{Lower: 3, Upper: 4}, SequentialPValue: 0.3, AdjustedSequentialPValue: 0.4}
+	if got, want := Fixed.Deciding(e), (Test{e.Interval, 0.1, 0.2}); got != want {
+		t.Errorf("fixed: %+v, want the fixed-horizon test %+v", got, want)
+	}
+	if got, want := Sequential.Deciding(e), (Test{e.Sequential, 0.3, 0.4}); got != want {
+		t.Errorf("sequential: %+v, want the always-valid test %+v", got, want)
+	}
+	past := effect{0.025, 0.021, 0.029, 0.01} // past the planned sample: fixed inference decides
+	for _, inf := range []Inference{Sequential, Fixed} {
+		s := DefaultSettings()
+		s.Inference, s.Correction = inf, stats.NoCorrection
+		res := scenario{users: fewUsers, primary: []*Lift{lift(past)}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result()
+		v := judge(res, testHypothesis())
+		test := inf.Deciding(*res.Metrics[0].Variants[1].Lift.Relative)
+		e := v.Variants[0].Effect
+		if e == nil || e.Lower != test.Interval.Lower || e.Upper != test.Interval.Upper {
+			t.Errorf("%s: verdict effect %+v, want the deciding interval %v", inf, e, test.Interval)
+		}
+		if want := fmt.Sprintf("p = %.2g <", test.PValue); !strings.Contains(v.Reason, want) {
+			t.Errorf("%s: reason %q lacks the deciding p, %q", inf, v.Reason, want)
 		}
 	}
 }
