@@ -97,6 +97,9 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if err != nil {
 		return Receipt{}, err
 	}
+	if err := src.admitsEvent(&ev); err != nil {
+		return Receipt{}, err
+	}
 	if id == "" || len(id) > MaxDeliveryID {
 		id = bodyID(h.Body) // for a long ID from the body, its digest is as stable
 	}
@@ -114,6 +117,38 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 		s.linked(ctx, changeTexts(kind, h.Body, ev.Changes))
 	}
 	return r, err
+}
+
+// admitsEvent refuses an event naming a repository the source may not post
+// for (Source.Repos), naming the first record at fault: nothing of it is
+// stored. A record naming no repository is refused by a source that names
+// some, as it cannot show it is one of them.
+func (src *Source) admitsEvent(ev *dora.Event) error {
+	if len(src.Repos) == 0 {
+		return nil
+	}
+	check := func(kind string, i int, repo string) error {
+		if src.admits(repo) {
+			return nil
+		}
+		return &valueloop.Error{Code: valueloop.EFORBIDDEN, Field: fmt.Sprintf("%s[%d].repo", kind, i), Message: fmt.Sprintf(
+			"webhook source %q may post for %s only, not for %q: add the repository to the source (valueloop delivery source set %s --repo …) or send its events to a source of its own",
+			src.Name, strings.Join(src.Repos, ", "), valueloop.Clip(repo), src.Name)}
+	}
+	var err error
+	for i := 0; err == nil && i < len(ev.Changes); i++ {
+		err = check("changes", i, ev.Changes[i].Repo)
+	}
+	for i := 0; err == nil && i < len(ev.Deployments); i++ {
+		err = check("deployments", i, ev.Deployments[i].Repo)
+	}
+	for i := 0; err == nil && i < len(ev.Incidents); i++ {
+		err = check("incidents", i, ev.Incidents[i].Repo)
+	}
+	for i := 0; err == nil && i < len(ev.Reviews); i++ {
+		err = check("reviews", i, ev.Reviews[i].Repo)
+	}
+	return err
 }
 
 // MaxDeliveryID bounds a delivery's ID: a forge's delivery header or an
