@@ -399,9 +399,9 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Kind               string `json:"kind"`
-		Secret             string `json:"secret"`
-		IncidentLabel      string `json:"incidentLabel"`
+		Kind               string   `json:"kind"`
+		Secret             string   `json:"secret"`
+		IncidentLabel      string   `json:"incidentLabel"`
 		ReleaseEnvironment string   `json:"releaseEnvironment"`
 		Repos              []string `json:"repos"`
 	}

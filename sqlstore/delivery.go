@@ -430,7 +430,7 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 }
 
 // sourceRepos encodes a source's repositories as the column holds them: a
-// JSON array, or '' for none (every repository).
+// JSON array, or the empty string for none (every repository).
 func sourceRepos(repos []string) string {
 	if len(repos) == 0 {
 		return ""
