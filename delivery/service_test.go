@@ -823,3 +823,44 @@ func TestSourceRepos(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceReposNamedService: a record of a repository the source may
+// post for can name its service (a service:NAME label, a deployment's
+// payload.service), and that service must be one of those repositories'.
+// Before, an issue of acme-shop/lib labelled service:checkout-api opened
+// an incident of checkout-api, whose code is acme-shop/checkout, through
+// the source tied to acme-shop/lib.
+func TestSourceReposNamedService(t *testing.T) {
+	ctx := t.Context()
+	s, db, _ := mustService(t)
+	const libSecret = "lib-webhook-secret-0123456"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "lib-gh", Kind: delivery.KindGitHub, Secret: []byte(libSecret),
+		Repos: []string{"acme-shop/lib"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc := dora.Service{Name: "checkout-api", Sources: []dora.Source{{Repo: "acme-shop/checkout"}}}
+	if err := s.PutService(ctx, svc, "t"); err != nil {
+		t.Fatal(err)
+	}
+	// issues.opened.json is labelled incident and service:checkout-api.
+	issue := bytes.ReplaceAll(fixture(t, "github/testdata/issues.opened.json"), []byte("acme-shop/checkout"), []byte("acme-shop/lib"))
+	hook := func(id string) delivery.Hook {
+		return delivery.Hook{Event: "issues", DeliveryID: id, Credential: github.Sign([]byte(libSecret), issue), Body: issue}
+	}
+	_, err := s.Receive(ctx, delivery.KindGitHub, hook("i-1"))
+	var e *valueloop.Error
+	if !asError(err, &e) || e.Code != valueloop.EFORBIDDEN || e.Field != "incidents[0].service" {
+		t.Fatalf("incident of checkout-api from acme-shop/lib's source: %v, want forbidden naming incidents[0].service", err)
+	}
+	if data, _, _ := db.DeliveryData(ctx); len(data.Incidents) != 0 {
+		t.Errorf("stored %+v", data.Incidents)
+	}
+	// Once the service is (also) acme-shop/lib's, its issues may name it.
+	svc.Sources = append(svc.Sources, dora.Source{Repo: "Acme-Shop/Lib", Path: "api/"})
+	if err := s.PutService(ctx, svc, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Receive(ctx, delivery.KindGitHub, hook("i-2")); err != nil || r.Incidents != 1 {
+		t.Errorf("incident of a service of acme-shop/lib: %+v, %v", r, err)
+	}
+}
