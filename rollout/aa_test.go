@@ -199,6 +199,8 @@ type memFlags struct {
 	mu   sync.Mutex
 	set  *valueloop.FlagSet
 	live *flags.Live
+	// reasons are those of the changes PutFlag made, oldest first.
+	reasons []string
 }
 
 func newMemFlags(t testing.TB, fs ...*valueloop.Flag) *memFlags {
@@ -246,6 +248,7 @@ func (m *memFlags) PutFlag(ctx context.Context, e string, f *valueloop.Flag, ifV
 	}
 	nf := *f
 	nf.Version = cur.Version + 1
+	m.reasons = append(m.reasons, reason)
 	next.Flags[f.Key] = &nf
 	return nf.Version, m.swap(next, m.live.Version+1)
 }

@@ -188,7 +188,7 @@ func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason st
 // history whose traffic came after the start (serve --demo). A time
 // ahead of the engine's clock is refused (EINVALID).
 func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason string, at time.Time) (*Rollout, error) {
-	if err := valueloop.CheckLine("reason", reason); err != nil {
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err // a reason is one line of the history and the audit trail
 	}
 	if !at.IsZero() && at.After(e.Now()) {
@@ -264,7 +264,7 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	default:
 		return nil, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
 	}
-	if err := valueloop.CheckLine("reason", reason); err != nil {
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err // a reason is one line of the history and the audit trail
 	}
 	unlock, err := e.lock(ctx)
@@ -383,10 +383,12 @@ func (e *Engine) flagFailed(ctx context.Context, r *Rollout, err error) error {
 	return err
 }
 
+// flagReason is the reason of the engine's change of the flag, for its
+// audit trail.
 func (r *Rollout) flagReason() string {
 	switch r.State {
 	case RolledBack:
-		return fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason)
+		return valueloop.FitReason(fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason))
 	}
 	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }

@@ -136,7 +136,13 @@ func Start(env string, p Plan, actor string, now time.Time, variantUsers int64) 
 // resume acknowledges those breached). A transition that makes no sense in
 // the current state (resuming a running rollout, advancing a finished one)
 // is an ECONFLICT error that says why.
+//
+// The reason is fitted to one line of at most valueloop.MaxReason bytes
+// (valueloop.FitReason): a person's was checked already and is kept as
+// given, while the engine's own (every breached guardrail with its
+// figures, an error message) is recorded whatever it says.
 func (r Rollout) Apply(k Kind, now time.Time, variantUsers int64, actor, reason string, figures []GuardrailResult) (Rollout, Event, error) {
+	reason = valueloop.FitReason(reason)
 	next := r
 	next.UpdatedAt = now
 	next.Acknowledged = slices.Clone(r.Acknowledged)
@@ -279,7 +285,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	}
 	var hold *Hold
 	if len(held) > 0 && !now.Before(stepEnd) {
-		hold = &Hold{Since: stepEnd, Guardrails: held, Reason: holdReason(r, held)}
+		hold = &Hold{Since: stepEnd, Guardrails: held, Reason: valueloop.FitReason(holdReason(r, held))}
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
 		for _, g := range figures {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
@@ -545,4 +547,33 @@ func elementByID(t *testing.T, page, id string) string {
 		}
 	}
 	return ""
+}
+
+// TestDashboardReasonLimit: the dashboard's forms hold a reason to what
+// the API does, valueloop.MaxReason bytes: a longer one is refused naming
+// the field, and neither the flag nor the rollout changes.
+func TestDashboardReasonLimit(t *testing.T) {
+	s, _ := greetServer(t)
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off", "--steps", "5%:1d,100%", "--guardrail", "errors"); code != 0 {
+		t.Fatalf("rollout start: %d %s", code, stderr)
+	}
+	long := strings.Repeat("x", valueloop.MaxReason+1)
+	admin := mustSignIn(t, s.URL, s.Admin)
+	for _, c := range []struct{ path, page string }{
+		{"/flags/production/greet/state", "/flags/production/greet"},
+		{"/rollouts/production/greet/pause", "/rollouts/production/greet/pause"},
+	} {
+		resp, page := admin.post(c.path, url.Values{"csrf": {admin.csrf(c.page)}, "to": {"DISABLED"}, "reason": {long}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "must be at most 1000 bytes long, got 1001") {
+			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 400 saying the reason is too long:\n%s", c.path, resp.StatusCode, grepLines(page, "reason"))
+		}
+	}
+	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
+	var st rollout.Status
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.State != rollout.Running || len(st.History) != 1 {
+		t.Errorf("rollout after the refused forms: %s with %d history entries (%v), want running with its start only", st.State, len(st.History), err)
+	}
+	if _, out, _ := s.cli(t, s.Admin, "flags", "get", "greet", "--env", "production"); !strings.Contains(out, "ENABLED") {
+		t.Errorf("flag after the refused forms:\n%s", out)
+	}
 }
