@@ -657,9 +657,13 @@ type Status struct {
 	// StepMinUsers is the number of users the released variant must gain
 	// in the current step, and StepMinUsersReason where it comes from (see
 	// StepMinUsers).
-	StepMinUsers       int64   `json:"stepMinUsers"`
-	StepMinUsersReason string  `json:"stepMinUsersReason,omitempty"`
-	History            []Event `json:"history"`
+	StepMinUsers       int64  `json:"stepMinUsers"`
+	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
+	// Warnings say what the figures do not show, in words: users the
+	// flag's targeting serves a variant outside the split are in them
+	// (OutsideSplit).
+	Warnings []string `json:"warnings,omitempty"`
+	History  []Event  `json:"history"`
 }
 
 // Status returns the newest rollout of flag in env with its figures.
@@ -689,6 +693,9 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 		if w, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil {
 			p := Percent(w)
 			st.LivePercent = &p
+		}
+		if w := OutsideSplit(f, r.Plan.Variant, r.Plan.Baseline); w != "" && len(r.Plan.Guardrails) > 0 {
+			st.Warnings = append(st.Warnings, w)
 		}
 	}
 	if r.State.Active() {

@@ -32,7 +32,10 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rollout status: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout"} {
+	// The demo's staff and NZ/IE users get one-page by rule, outside the
+	// split, and are in the guardrail's figures: the status says so.
+	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout",
+		`WARNING   the flag's targeting serves "one-page" to the users a rule picks`} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
@@ -44,6 +47,13 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	}
 	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailNoHarmDetected || st.StepMinUsers != st.Guardrails[0].NeededUsers {
 		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
+	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "the guardrails count those users too") {
+		t.Errorf("demo rollout's warnings: %q, want the one of users outside the split", st.Warnings)
+	}
+	admin := mustSignIn(t, s.URL, s.Admin)
+	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {
+		t.Errorf("the rollout page shows no warning:\n%s", grepLines(page, "arning"))
 	}
 	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
