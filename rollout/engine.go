@@ -280,6 +280,9 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 		if err := e.checkEnabled(ctx, r); err != nil {
 			return nil, err
 		}
+		if err := e.restartClock(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	_, figures, users, err := e.observe(ctx, r)
 	if err != nil {
@@ -293,6 +296,34 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 		return nil, err
 	}
 	return &next, nil
+}
+
+// restartClock moves the start of paused r's step on by the time it was
+// paused, so that the step's MinDuration counts the time it ran: paused,
+// the step's share is held or, with the flag disabled (the kill switch),
+// served to nobody, and a resume would otherwise advance at the next tick
+// on time nobody watched as a running step. When it was paused is the
+// history's last pause; a step begun while paused (an advance by hand)
+// counts from the resume.
+func (e *Engine) restartClock(ctx context.Context, r *Rollout) error {
+	hist, err := e.Store.RolloutEvents(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Kind != KindPause {
+			continue
+		}
+		from := hist[i].At
+		if from.Before(r.StepStartedAt) {
+			from = r.StepStartedAt
+		}
+		if paused := e.Now().Sub(from); paused > 0 {
+			r.StepStartedAt = r.StepStartedAt.Add(paused)
+		}
+		return nil
+	}
+	return nil
 }
 
 // latest returns the newest rollout of flag in env.

@@ -78,8 +78,10 @@ type Rollout struct {
 	Step int `json:"step"`
 	// Percent of users the flag serves the released variant now.
 	Percent float64 `json:"percent"`
-	// StepStartedAt is when the current step began; StepStartUsers the
-	// users of the released variant then (for the step's MinUsers).
+	// StepStartedAt is when the current step began, moved on by the time
+	// it was paused (a resume does: the step's MinDuration counts the time
+	// it ran); StepStartUsers the users of the released variant when it
+	// began (for the step's MinUsers).
 	StepStartedAt  time.Time `json:"stepStartedAt"`
 	StepStartUsers int64     `json:"stepStartUsers"`
 	// Reason says why the rollout is paused, rolled back or completed.
