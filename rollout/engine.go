@@ -302,28 +302,42 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 // paused, so that the step's MinDuration counts the time it ran: paused,
 // the step's share is held or, with the flag disabled (the kill switch),
 // served to nobody, and a resume would otherwise advance at the next tick
-// on time nobody watched as a running step. When it was paused is the
-// history's last pause; a step begun while paused (an advance by hand)
-// counts from the resume.
+// on time nobody watched as a running step.
 func (e *Engine) restartClock(ctx context.Context, r *Rollout) error {
 	hist, err := e.Store.RolloutEvents(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	for i := len(hist) - 1; i >= 0; i-- {
-		if hist[i].Kind != KindPause {
-			continue
-		}
-		from := hist[i].At
-		if from.Before(r.StepStartedAt) {
-			from = r.StepStartedAt
-		}
+	if from, ok := clockStopped(*r, hist); ok {
 		if paused := e.Now().Sub(from); paused > 0 {
 			r.StepStartedAt = r.StepStartedAt.Add(paused)
 		}
-		return nil
 	}
 	return nil
+}
+
+// clockStopped is when paused r's step stopped counting its time: its last
+// pause (the history's), or the step's start for a step begun while paused
+// (an advance by hand), which counts from the resume.
+func clockStopped(r Rollout, hist []Event) (time.Time, bool) {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Kind == KindPause {
+			if hist[i].At.Before(r.StepStartedAt) {
+				return r.StepStartedAt, true
+			}
+			return hist[i].At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// pausedLeft is the time paused r's step has left of its MinDuration.
+func pausedLeft(r Rollout, hist []Event) time.Duration {
+	from, ok := clockStopped(r, hist)
+	if !ok {
+		return 0
+	}
+	return r.StepStartedAt.Add(time.Duration(r.Plan.Steps[r.Step].MinDuration)).Sub(from)
 }
 
 // latest returns the newest rollout of flag in env.
@@ -742,6 +756,9 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 			if r.State == Running {
 				st.Waiting = "next tick: pause (" + st.Waiting + ")"
 			}
+		}
+		if left := pausedLeft(*r, hist); r.State == Paused && d.Kind == "" && left > 0 {
+			st.Waiting += "; the step's clock is stopped with " + Duration(left.Round(time.Minute)).String() + " of its " + r.Plan.Steps[r.Step].MinDuration.String() + " left"
 		}
 	}
 	return st, nil

@@ -98,6 +98,9 @@ func TestPauseStopsTheStepClock(t *testing.T) {
 				t.Fatalf("after the pause: %s", st.State)
 			}
 			w.clock.Add(5 * time.Hour)
+			if st := w.status(); !strings.Contains(st.Waiting, "the step's clock is stopped with 30m of its 1h left") {
+				t.Errorf("paused for 5 hours, the status says %q; want the 30m the step has left", st.Waiting)
+			}
 			if how == "kill switch" {
 				w.setState(w.flags, valueloop.StateEnabled)
 			}
