@@ -96,18 +96,26 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 		if _, err := pipe.Ingest(ctx, env, batch); err != nil {
 			t.Fatal(err)
 		}
-		if err := eng.Tick(ctx); err != nil {
-			t.Fatal(err)
-		}
-		st, err := eng.Status(ctx, env, "checkout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.State.Active() {
+		if st := mustTickStatus(t, eng); !st.State.Active() {
 			return st.State
 		}
 	}
 	return rollout.Running
+}
+
+// mustTickStatus ticks eng once and returns the status of the checkout
+// flag's rollout.
+func mustTickStatus(tb testing.TB, eng *rollout.Engine) *rollout.Status {
+	tb.Helper()
+	ctx := context.Background()
+	if err := eng.Tick(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := eng.Status(ctx, env, "checkout")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
 }
 
 // memEvents is an in-memory ingest.Store and rollout.Data for one

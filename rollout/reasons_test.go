@@ -64,13 +64,7 @@ func TestEngineReasonsFit(t *testing.T) {
 	if _, err := eng.Start(ctx, env, p, "test", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Tick(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st, err := eng.Status(ctx, env, "checkout")
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := mustTickStatus(t, eng)
 	if st.State != rollout.RolledBack || !strings.HasPrefix(st.Reason, "guardrail checkout-error-rate-00 rose") {
 		t.Fatalf("state %s, reason %.80q…; want rolled back on the guardrails", st.State, st.Reason)
 	}
