@@ -90,6 +90,10 @@ type Bounds struct {
 	Estimate float64 `json:"estimate"`
 	Lower    float64 `json:"lower"`
 	Upper    float64 `json:"upper"`
+	// Level is the confidence level of the interval: 1 − α, or 1 − α/k
+	// when the verdict is corrected over k treatments (see atFamily), so
+	// then wider than the results table's, which is each comparison's own.
+	Level float64 `json:"level,omitempty"`
 }
 
 // Guardrail statuses. A guardrail is a non-inferiority question — is the
@@ -150,13 +154,14 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
 		for _, g := range h.Guardrails {
 			m := resultOf(g.Metric)
-			c := checkGuardrail(m, g, t, res.Settings.Inference)
+			k := family(m, g.Absolute, res.Settings)
+			c := checkGuardrail(m, g, t, res.Settings, k)
 			if c.Status == GuardrailUnknown {
 				eff := g.Tolerance
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); err == nil {
+				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1/float64(k)); err == nil {
 					c.RemainingUsers = &n
 				}
 			}
@@ -238,7 +243,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	if eff.Note != "" { // whatever is decided, say the relative figure may mislead
 		defer func() { vv.Reason += " (note: " + eff.Note + ")" }()
 	}
-	b := bounds(eff, s.Inference)
+	// Every decision on the primary metric reads the interval of the
+	// corrected test: at α/k over k treatments (Bonferroni's interval), so
+	// that "below the minimum" or "the wrong way" holds for the family as
+	// the p-value's claim does, not only per comparison.
+	b := bounds(atFamily(eff, primary, t, s, ps[t].family), s.Inference)
+	b.Level = 1 - familyAlpha(s, ps[t].family)
 	vv.Effect = &b
 	d := h.Direction.sign()
 	est, hi := d*b.Estimate, d*b.Upper // turned so that positive is expected
@@ -255,6 +265,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	rel := !h.Absolute
 	m := h.MinimumEffect
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
+	if corrected {
+		moved += " " + familyLevel(s, ps[t].family)
+	}
 	// The test is corrected over the treatments: planned at α/k (the
 	// Bonferroni bound of Holm's and BH's first step), the sample gives
 	// the planned power after the correction.
@@ -422,8 +435,52 @@ func firstUnknown(gs []GuardrailCheck) (GuardrailCheck, bool) {
 	return GuardrailCheck{}, false
 }
 
-// checkGuardrail judges guardrail g on treatment t of metric m.
-func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) GuardrailCheck {
+// family is the number of treatments the verdict corrects over on metric m
+// (those with a test on the scale judged: relative unless absolute); 1
+// without a correction, which leaves every interval at 1 − α.
+func family(m *MetricResult, absolute bool, s Settings) int {
+	if s.Correction == stats.NoCorrection {
+		return 1
+	}
+	k := 0
+	for _, v := range m.Variants[1:] {
+		if v.Lift != nil && (absolute || v.Lift.Relative != nil) {
+			k++
+		}
+	}
+	return max(k, 1)
+}
+
+// atFamily returns e, of treatment t on metric m, with its intervals at
+// level 1 − α/k when the verdict is corrected over k > 1 treatments: the
+// Bonferroni interval, which holds for all k at once with probability
+// 1 − α (Holm's and BH's adjusted p-values have no interval of their own;
+// Bonferroni's bounds Holm's first step). With k ≤ 1 or no correction, e.
+func atFamily(e stats.Effect, m *MetricResult, t int, s Settings, k int) stats.Effect {
+	if a := familyAlpha(s, k); a != s.Alpha {
+		units := float64(m.Variants[0].Users + m.Variants[t].Users)
+		e.Interval, e.Sequential = s.IntervalsAt(e, a, m.Variants[t].Lift.DF, units)
+	}
+	return e
+}
+
+// familyAlpha is the α of each interval of a verdict corrected over k
+// treatments: α/k, or α for one treatment or without a correction.
+func familyAlpha(s Settings, k int) float64 {
+	if k < 2 || s.Correction == stats.NoCorrection {
+		return s.Alpha
+	}
+	return s.Alpha / float64(k)
+}
+
+// familyLevel labels an interval corrected over k treatments.
+func familyLevel(s Settings, k int) string {
+	return fmt.Sprintf("(%.4g%% interval: α/%d over the %d treatments)", 100*(1-s.Alpha/float64(k)), k, k)
+}
+
+// checkGuardrail judges guardrail g on treatment t of metric m, on the
+// interval corrected over the k treatments (see atFamily).
+func checkGuardrail(m *MetricResult, g Guardrail, t int, s Settings, k int) GuardrailCheck {
 	c := GuardrailCheck{Metric: g.Metric, Tolerance: g.Tolerance, Absolute: g.Absolute, Status: GuardrailNoData}
 	v := m.Variants[t]
 	if v.Lift == nil {
@@ -438,11 +495,12 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 		}
 		eff = *v.Lift.Relative
 	}
-	b := bounds(eff, inf)
+	b := bounds(atFamily(eff, m, t, s, k), s.Inference)
 	harm := Bounds{Estimate: -b.Estimate, Lower: -b.Upper, Upper: -b.Lower} // higher is better: a fall is harm
 	if m.Direction == metric.LowerIsBetter {
 		harm = b
 	}
+	harm.Level = 1 - familyAlpha(s, k)
 	c.Harm = &harm
 	switch {
 	case harm.Lower > g.Tolerance:
