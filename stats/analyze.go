@@ -316,7 +316,7 @@ type analyzer struct {
 }
 
 func newAnalyzer(s Settings) analyzer {
-	a := analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning)}
+	a := analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning, s.Alternative)}
 	a.zCentral = -normQuantile(s.Alpha / 2)
 	a.zCrit = a.zCentral
 	if s.Alternative != TwoSided {
@@ -735,7 +735,7 @@ func (s Settings) IntervalsAt(e Effect, alpha, df, units float64) (fixed, seq In
 	if df > 0 {
 		crit = -tQuantile(tail, df)
 	}
-	q := newSequential(s.Alpha, s.SequentialTuning)
+	q := newSequential(s.Alpha, s.SequentialTuning, s.Alternative)
 	q.alpha = alpha
 	center := e.Estimate
 	if e.Method == "log-ratio" {
