@@ -190,7 +190,7 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			}
 			fl := map[string]any{}
 			for _, k := range s.changes.keys(env, last, cur) {
-				fl[k] = map[string]any{"type": "update"}
+				fl[k] = map[string]any{"type": changeType(last, cur, k)}
 			}
 			last = cur
 			data, _ := structpb.NewStruct(map[string]any{"flags": fl})
@@ -199,6 +199,19 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			}
 		}
 	}
+}
+
+// changeType is flagd's name for the change of flag key between two sets
+// (core/pkg/notifications): "write" for a new flag, "delete" for a
+// removed one, "update" otherwise.
+func changeType(old, cur *flags.Live, key string) string {
+	switch {
+	case old == nil || old.Snapshot.Set().Flags[key] == nil:
+		return "write"
+	case cur.Snapshot.Set().Flags[key] == nil:
+		return "delete"
+	}
+	return "update"
 }
 
 // v1 is flagd.evaluation.v1.Service.

@@ -256,20 +256,19 @@ func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.
 	return connect.NewResponse(&syncv1.FetchAllFlagsResponse{FlagConfiguration: string(data)}), nil
 }
 
-// GetMetadata answers the flag set's metadata (flagd's providers merge it
-// into every evaluation's flag metadata). The RPC is deprecated in flagd's
-// proto but part of the service, and older providers still call it.
+// GetMetadata answers the static evaluation context, as flagd does
+// (its --context-value): what in-process providers add to the context of
+// every evaluation (flagd's Java provider asks for it when a stream
+// carries no sync_context). Valueloop configures none, so it is empty; the
+// set's metadata reaches providers in the flag configuration. The RPC is
+// deprecated in flagd's proto but part of the service, and older
+// providers still call it. The token is checked all the same.
 //
 //lint:ignore SA1019 part of the service interface, called by older providers
 func (s *Server) GetMetadata(ctx context.Context, req *connect.Request[syncv1.GetMetadataRequest]) (*connect.Response[syncv1.GetMetadataResponse], error) {
-	live, err := s.environment(ctx, req.Header(), "")
-	if err != nil {
+	if _, err := s.environment(ctx, req.Header(), ""); err != nil {
 		return nil, err
 	}
-	md, err := structpb.NewStruct(live.Snapshot.Set().Metadata)
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
 	//lint:ignore SA1019 see above
-	return connect.NewResponse(&syncv1.GetMetadataResponse{Metadata: md}), nil
+	return connect.NewResponse(&syncv1.GetMetadataResponse{Metadata: &structpb.Struct{}}), nil
 }

@@ -9,6 +9,7 @@ import (
 	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagplan"
@@ -113,5 +114,8 @@ func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &syncv1.SyncFlagsResponse{FlagConfiguration: string(data)}, nil
+	// An empty sync_context, as flagd sends its static context (none
+	// here): without one flagd's Java provider takes GetMetadata's answer
+	// instead, and older servers answered the set's metadata there.
+	return &syncv1.SyncFlagsResponse{FlagConfiguration: string(data), SyncContext: &structpb.Struct{}}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,7 +224,9 @@ func TestSyncSetBuiltOncePerChange(t *testing.T) {
 // flags' rules, so it reports those flags changed), new set metadata every
 // flag (each carries it, and flagd's RPC providers cache STATIC answers
 // with their metadata until told the flag changed). Both were told as a
-// change of no flag.
+// change of no flag. Each flag is named with flagd's type of change
+// (core/pkg/notifications: "write" for a new flag, "delete" for a removed
+// one, "update" otherwise); added and removed flags were told as "update".
 func TestChangeOfSharedParts(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
 	read := func(name string) string {
@@ -244,8 +247,8 @@ func TestChangeOfSharedParts(t *testing.T) {
 			close(ready)
 		case "configuration_change":
 			keys := []string{}
-			for k := range data.GetFields()["flags"].GetStructValue().GetFields() {
-				keys = append(keys, k)
+			for k, v := range data.GetFields()["flags"].GetStructValue().GetFields() {
+				keys = append(keys, k+":"+v.GetStructValue().GetFields()["type"].GetStringValue())
 			}
 			sort.Strings(keys)
 			changes <- keys
@@ -257,8 +260,9 @@ func TestChangeOfSharedParts(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"evaluators_changed.json", []string{"banner"}},
-		{"metadata_changed.json", []string{"banner", "plain"}},
+		{"evaluators_changed.json", []string{"banner:update"}},
+		{"metadata_changed.json", []string{"banner:update", "plain:update"}},
+		{"flag_replaced.json", []string{"banner:update", "fresh:write", "plain:delete"}},
 	} {
 		apply(read(step.file))
 		select {
@@ -269,5 +273,55 @@ func TestChangeOfSharedParts(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("%s: no configuration_change", step.file)
 		}
+	}
+}
+
+// TestSyncContextIsStaticContext: what flagd's sync service gives as
+// sync_context (and, deprecated, as GetMetadata's metadata) is the static
+// evaluation context its in-process providers add to every evaluation (the
+// testbed's contextEnrichment feature), not the flag set's metadata.
+// Valueloop configures none, so both are empty; GetMetadata answered the
+// set's metadata, and flagd's Java provider, which asks for it when a
+// stream carries no sync_context, put flagSetId, version and the rest into
+// every evaluation's context.
+func TestSyncContextIsStaticContext(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}},
+ "metadata": {"flagSetId": "shop", "version": "7", "team": "checkout"}}`)
+	srv := serveHTTP(t, s)
+	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	//lint:ignore SA1019 flagd's Java provider still asks for it
+	mreq := connect.NewRequest(&syncv1.GetMetadataRequest{})
+	mreq.Header().Set("Authorization", "Bearer "+secret)
+	//lint:ignore SA1019 see above
+	md, err := c.GetMetadata(ctx, mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := md.Msg.GetMetadata().AsMap(); len(got) != 0 {
+		t.Errorf("GetMetadata: %v, want no static context", got)
+	}
+
+	req := connect.NewRequest(&syncv1.SyncFlagsRequest{})
+	req.Header().Set("Authorization", "Bearer "+secret)
+	stream, err := c.SyncFlags(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stream.Receive() {
+		t.Fatalf("no sync message: %v", stream.Err())
+	}
+	msg := stream.Msg()
+	switch {
+	case msg.SyncContext == nil:
+		t.Error("SyncFlags: no sync_context; flagd's Java provider then asks GetMetadata for one")
+	case len(msg.SyncContext.AsMap()) != 0:
+		t.Errorf("SyncFlags: sync_context %v, want empty", msg.SyncContext.AsMap())
+	}
+	if !strings.Contains(msg.GetFlagConfiguration(), `"team"`) {
+		t.Errorf("the set's metadata is no longer in the flag configuration: %s", msg.GetFlagConfiguration())
 	}
 }

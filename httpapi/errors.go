@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/httpstatus"
@@ -64,6 +65,10 @@ type problem struct {
 	// Errors names each field at fault: one for a request's bad field,
 	// every problem of an invalid definition (a flag, a rollout plan).
 	Errors []fieldError `json:"errors,omitempty"`
+	// ErrorDetails repeats Detail on OFREP's routes: the member OFREP
+	// defines for a 500 (generalErrorResponse) and that each of its
+	// failures carries, which OFREP providers read for the message.
+	ErrorDetails string `json:"errorDetails,omitempty"`
 }
 
 // fieldError is one entry of a problem's errors.
@@ -107,6 +112,9 @@ func (s *Server) problem(r *http.Request, err error) problem {
 		Detail:   valueloop.ErrorMessage(err),
 		Instance: r.URL.Path,
 		Code:     code,
+	}
+	if strings.HasPrefix(r.URL.Path, "/ofrep/") {
+		p.ErrorDetails = p.Detail
 	}
 	var ve *valueloop.ValidationError
 	var e *valueloop.Error

@@ -183,7 +183,7 @@ var gzipPool sync.Pool
 // handleEvents serves POST /api/v1/events for evaluate and admin tokens of
 // the environment (see eventsResponse for what the answer means).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
-	env, err := s.eventEnvironment(r)
+	env, t, err := s.eventEnvironment(r)
 	if err != nil {
 		return err
 	}
@@ -245,6 +245,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if t.Client {
+		for i := range batch.Events {
+			batch.Events[i].Public = true
+		}
+	}
 	fresh, err := s.Events.Pipeline.Ingest(r.Context(), env, batch.Events)
 	if err != nil {
 		if errors.Is(err, ingest.ErrClosed) {
@@ -273,26 +278,26 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // eventEnvironment authenticates an event request and returns its
-// environment: the token's own, or for unbound admin tokens the one named by
-// the Valueloop-Environment header.
-func (s *Server) eventEnvironment(r *http.Request) (string, error) {
+// environment (the token's own, or for unbound admin tokens the one named by
+// the Valueloop-Environment header) and the token.
+func (s *Server) eventEnvironment(r *http.Request) (string, *valueloop.Token, error) {
 	t, err := s.authenticate(r)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	env := t.Environment
 	if env == "" {
 		if env = r.Header.Get(EnvironmentHeader); env == "" {
-			return "", valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
+			return "", nil, valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
 		}
 	}
 	if !t.CanSendEvents(env) {
-		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not send events to this environment")
+		return "", nil, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not send events to this environment")
 	}
 	if s.Flags.Live(env) == nil {
-		return "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return "", nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
-	return env, nil
+	return env, t, nil
 }
 
 // adminEnv returns the {env} of a route after checking the token covers it.

@@ -439,3 +439,47 @@ func TestAggregatesUnknownParameter(t *testing.T) {
 		t.Fatalf("aggregates?flg=: %d %s, want 400 naming flg", resp.StatusCode, body)
 	}
 }
+
+// TestEventIDSpaces: a public client token, which anyone who opens a page
+// can read, must not be able to send an id a back end will send later and so
+// have the back end's event dropped as its duplicate. Ids sent with client
+// tokens are deduplicated among themselves (a page's retry stays safe), ids
+// sent with server tokens (evaluate, admin) among themselves.
+func TestEventIDSpaces(t *testing.T) {
+	db, a := openStore(t)
+	f := flags.NewService(db, nil)
+	addEnvironment(t, f, valueloop.Environment{Key: "production", Name: "production"}, "")
+	eval := mustEvalToken(t, a)
+	browser, err := a.Create(context.Background(), &valueloop.Token{Name: "browser", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.NewServer(a, f, db, nil)
+	srv.Events = &httpapi.Events{Pipeline: storetest.OpenPipeline(t, db), Store: db, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }}
+	openServer(t, srv)
+
+	order := func(id string) []byte {
+		return []byte(`[{"type":"tracking","id":"` + id + `","name":"purchase","targetingKey":"u1","value":10,"time":"2026-06-01T10:00:00Z"}]`)
+	}
+	admin := []string{"Valueloop-Environment", "production"}
+	steps := []struct {
+		name, token string
+		header      []string
+		id          string
+		want        string
+	}{
+		{"client token sends a server's id first", browser, nil, "order-1", `"stored": 1`},
+		{"the server's event is still stored", eval, nil, "order-1", `"stored": 1`},
+		{"the server's retry is a duplicate", eval, nil, "order-1", `"duplicates": 1`},
+		{"an admin token shares the server tokens' ids", adminSecret, admin, "order-1", `"duplicates": 1`},
+		{"the client's retry is a duplicate", browser, nil, "order-1", `"duplicates": 1`},
+		{"a server id first", eval, nil, "order-2", `"stored": 1`},
+		{"is no duplicate for a client token", browser, nil, "order-2", `"stored": 1`},
+	}
+	for _, s := range steps {
+		status, body := sendEvents(t, srv.URL(), s.token, "application/json", "", order(s.id), s.header...)
+		if status != 200 || !strings.Contains(body, s.want) {
+			t.Errorf("%s: %d %s, want %s", s.name, status, body, s.want)
+		}
+	}
+}

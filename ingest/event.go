@@ -20,6 +20,8 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strings"
@@ -60,6 +62,13 @@ type Event struct {
 	Type EventType
 	// ID identifies the event for deduplication; empty for none.
 	ID string
+	// Public marks an event sent by a public sender (a token shipped in web
+	// pages, which anyone can read). Its ID is deduplicated only against the
+	// IDs of other public events: a public sender could otherwise send an ID
+	// a back end is about to send (an order number, say) and have the back
+	// end's event dropped as its duplicate. Not stored: it matters only
+	// when the event is claimed.
+	Public bool
 	// Time is when the event happened (Unix ms). TimeSet is false when the
 	// sender gave no time and the server's receive time was used.
 	Time    int64
@@ -83,13 +92,28 @@ type Event struct {
 // affordable at hundreds of thousands of events per second.
 type DedupKey struct{ Time, Hash int64 }
 
+// publicIDs prefixes the IDs of public events in their hash (see
+// Event.Public); no ID holds a NUL.
+const publicIDs = "public\x00"
+
 // Key returns the identity of an event with an ID.
 func (e *Event) Key() DedupKey {
-	// FNV-1a, 64 bits (hash/fnv), without its allocations.
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(e.ID); i++ {
-		h ^= uint64(e.ID[i])
-		h *= 1099511628211
+	var h uint64
+	if e.Public {
+		// SHA-256, not FNV: FNV is no defence against a sender who
+		// crafts an ID whose hash is that of an ID a back end sends
+		// (its preimages can be computed), and public senders are
+		// anyone. Server-side IDs keep the FNV hash the store holds.
+		var buf [len(publicIDs) + 256]byte
+		sum := sha256.Sum256(append(append(buf[:0], publicIDs...), e.ID...))
+		h = binary.BigEndian.Uint64(sum[:8])
+	} else {
+		// FNV-1a, 64 bits (hash/fnv), without its allocations.
+		h = 14695981039346656037
+		for i := 0; i < len(e.ID); i++ {
+			h ^= uint64(e.ID[i])
+			h *= 1099511628211
+		}
 	}
 	k := DedupKey{Hash: int64(h)}
 	if e.TimeSet {
