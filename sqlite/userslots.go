@@ -139,6 +139,12 @@ func (t *slotTable) release(x *userSlot) {
 // freed: compaction costs at most as much as the writes that made the
 // dead bytes. The keys and states handed out before stay valid: the
 // chunks let go are only no longer the arena's.
+//
+// It is done at once, not a little at each write: with a million users of
+// 40-byte states replaced at random it comes once per million replacements
+// and took 100-170 ms of the writer's CPU (load 14 on two cores; the
+// scheduler preempts it every 10 ms for the requests). Marking a million
+// small objects, which it replaces, the collector did at every cycle.
 func (t *slotTable) tidy() {
 	a := &t.arena
 	if a.deadBytes <= a.liveBytes || a.deadBytes < 4*arenaChunk {
