@@ -31,3 +31,31 @@ func CheckControl(field, s string, required bool, max int, refused func(rune) bo
 func CheckLine(field, s string) error {
 	return CheckControl(field, s, false, len(s), func(rune) bool { return true })
 }
+
+// MaxReason is the longest reason, in bytes, that a change may carry (of a
+// flag, through the API's Valueloop-Reason header or the dashboard; of a
+// rollout, started or acted on): one line of the history and the audit
+// trail, read in lists and chat messages, not a document.
+const MaxReason = 1000
+
+// CheckReason checks the reason a person gave for a change: optional, one
+// line (no control character, as CheckLine) and at most MaxReason bytes.
+// Every surface that takes a reason checks it here.
+func CheckReason(field, s string) error {
+	return CheckControl(field, s, false, MaxReason, func(rune) bool { return true })
+}
+
+// FitReason makes a reason the program composed (the rollout engine's,
+// quoting names, figures and error messages) one CheckReason accepts:
+// control characters become spaces, and beyond MaxReason bytes it is cut,
+// the cut marked with an ellipsis. The program's own decisions are
+// recorded whatever their text, never refused for it.
+func FitReason(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return clipTo(s, MaxReason-len("…"))
+}

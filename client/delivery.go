@@ -116,7 +116,7 @@ func (c *Client) DeliverySources(ctx context.Context) ([]delivery.Source, error)
 // keeps an existing source's secret, or has the server generate one for a
 // new source, returned this once.
 func (c *Client) PutDeliverySource(ctx context.Context, s delivery.Source) (delivery.Source, string, error) {
-	in := map[string]string{"kind": s.Kind, "incidentLabel": s.IncidentLabel, "releaseEnvironment": s.ReleaseEnvironment}
+	in := map[string]any{"kind": s.Kind, "incidentLabel": s.IncidentLabel, "releaseEnvironment": s.ReleaseEnvironment, "repos": s.Repos}
 	if len(s.Secret) > 0 {
 		in["secret"] = string(s.Secret)
 	}

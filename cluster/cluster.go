@@ -107,8 +107,13 @@ func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Cont
 // Exclude locks mu, the lock of this node's work of one kind, then, when
 // lock is not nil, the same work's lock over the nodes (a store shared by
 // several: PostgreSQL); it returns the function that releases both.
+// A caller whose ctx ends while mu is held elsewhere stops waiting with
+// ctx's error (a request whose client went away, a tick at shutdown); the
+// wait it gave up on takes mu and lets it go at once when mu comes free.
 func Exclude(ctx context.Context, mu *sync.Mutex, lock func(ctx context.Context) (release func(), err error)) (func(), error) {
-	mu.Lock()
+	if err := lockContext(ctx, mu); err != nil {
+		return nil, err
+	}
 	if lock == nil {
 		return mu.Unlock, nil
 	}
@@ -118,4 +123,28 @@ func Exclude(ctx context.Context, mu *sync.Mutex, lock func(ctx context.Context)
 		return nil, err
 	}
 	return func() { release(); mu.Unlock() }, nil
+}
+
+// lockContext locks mu, or returns ctx's error when ctx ends first. A free
+// mu costs what mu.Lock does; only a wait starts a goroutine, as a
+// sync.Mutex cannot be waited for beside a channel.
+func lockContext(ctx context.Context, mu *sync.Mutex) error {
+	if mu.TryLock() {
+		return nil
+	}
+	locked := make(chan struct{})
+	go func() {
+		mu.Lock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+		return nil
+	case <-ctx.Done():
+		go func() {
+			<-locked
+			mu.Unlock()
+		}()
+		return ctx.Err()
+	}
 }

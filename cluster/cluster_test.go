@@ -214,3 +214,29 @@ func TestEveryRunsAtOnceAndLogsFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestExcludeHonoursContext: a caller waiting for the node's lock gives up
+// when its context ends, rather than waiting for whoever holds it; the lock
+// it gave up on is not left held once the holder lets go.
+func TestExcludeHonoursContext(t *testing.T) {
+	var mu sync.Mutex
+	mu.Lock() // another transition of this node is under way
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	locked := false
+	release, err := cluster.Exclude(ctx, &mu, func(context.Context) (func(), error) {
+		locked = true
+		return func() {}, nil
+	})
+	if !errors.Is(err, context.Canceled) || release != nil || locked {
+		t.Fatalf("Exclude with its context ended while the lock is held = (%v, %v), over-node lock taken %v; want context.Canceled, nil, false", release != nil, err, locked)
+	}
+	mu.Unlock()
+	// The abandoned wait must not keep the lock: a later caller gets it
+	// (before the fix of the wait, Exclude above never returned).
+	release, err = cluster.Exclude(context.Background(), &mu, nil)
+	if err != nil {
+		t.Fatalf("Exclude after the holder let go: %v", err)
+	}
+	release()
+}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +98,9 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	if err != nil {
 		return Receipt{}, err
 	}
+	if err := s.admitsEvent(ctx, src, &ev); err != nil {
+		return Receipt{}, err
+	}
 	if id == "" || len(id) > MaxDeliveryID {
 		id = bodyID(h.Body) // for a long ID from the body, its digest is as stable
 	}
@@ -114,6 +118,66 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 		s.linked(ctx, changeTexts(kind, h.Body, ev.Changes))
 	}
 	return r, err
+}
+
+// admitsEvent refuses an event naming a repository the source may not post
+// for (Source.Repos), naming the first record at fault: nothing of it is
+// stored. A record naming no repository is refused by a source that names
+// some, as it cannot show it is one of them. A record that names its
+// service (a service:NAME label, a deployment's payload.service) must name
+// a service the catalog gives one of the source's repositories, or one of
+// those repositories as a service of its own: else the secret of one
+// repository could still record deployments and incidents of another's
+// service.
+func (s *Service) admitsEvent(ctx context.Context, src *Source, ev *dora.Event) error {
+	if len(src.Repos) == 0 {
+		return nil
+	}
+	forbidden := func(field, format string, args ...any) error {
+		return &valueloop.Error{Code: valueloop.EFORBIDDEN, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	var services map[string][]dora.Source // read once, when a record names a service
+	check := func(kind string, i int, repo, service string) error {
+		if !src.admits(repo) {
+			return forbidden(fmt.Sprintf("%s[%d].repo", kind, i),
+				"webhook source %q may post for %s only, not for %q: add the repository to the source (valueloop delivery source set %s --repo …) or send its events to a source of its own",
+				src.Name, strings.Join(src.Repos, ", "), valueloop.Clip(repo), src.Name)
+		}
+		if service == "" {
+			return nil
+		}
+		if services == nil {
+			cat, err := s.Store.Catalog(ctx)
+			if err != nil {
+				return err
+			}
+			services = map[string][]dora.Source{}
+			for _, c := range cat.Services {
+				services[c.Name] = c.Sources
+			}
+		}
+		repos, known := services[service]
+		if !known && src.admits(service) || slices.ContainsFunc(repos, func(r dora.Source) bool { return src.admits(r.Repo) }) {
+			return nil
+		}
+		return forbidden(fmt.Sprintf("%s[%d].service", kind, i),
+			"names service %q, which is not a service of %s (the repositories webhook source %q may post for): give it one of them in the catalog (valueloop delivery service set), or send its events to a source of its own",
+			valueloop.Clip(service), strings.Join(src.Repos, ", "), src.Name)
+	}
+	var err error
+	for i := 0; err == nil && i < len(ev.Changes); i++ {
+		err = check("changes", i, ev.Changes[i].Repo, ev.Changes[i].Service)
+	}
+	for i := 0; err == nil && i < len(ev.Deployments); i++ {
+		err = check("deployments", i, ev.Deployments[i].Repo, ev.Deployments[i].Service)
+	}
+	for i := 0; err == nil && i < len(ev.Incidents); i++ {
+		err = check("incidents", i, ev.Incidents[i].Repo, ev.Incidents[i].Service)
+	}
+	for i := 0; err == nil && i < len(ev.Reviews); i++ {
+		err = check("reviews", i, ev.Reviews[i].Repo, "")
+	}
+	return err
 }
 
 // MaxDeliveryID bounds a delivery's ID: a forge's delivery header or an

@@ -43,9 +43,15 @@ type Source struct {
 	// ReleaseEnvironment names the environment a published release deploys
 	// to, for repositories whose releases are their deployments; empty:
 	// releases are ignored.
-	ReleaseEnvironment string    `json:"releaseEnvironment,omitempty"`
-	CreatedAt          time.Time `json:"createdAt,omitzero"`
-	UpdatedAt          time.Time `json:"updatedAt,omitzero"`
+	ReleaseEnvironment string `json:"releaseEnvironment,omitempty"`
+	// Repos are the repositories a GitHub or GitLab source may post for
+	// ("owner/name", or "owner/*" for every repository under owner, in
+	// subgroups too); empty: every repository of the forge. The secret
+	// of a webhook on one repository must not record deployments and
+	// incidents of another, whose metrics may be another team's.
+	Repos     []string  `json:"repos,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -72,7 +78,57 @@ func (s *Source) Validate() error {
 	case len(s.ReleaseEnvironment) > 200:
 		return valueloop.FieldErrorf("releaseEnvironment", "must be at most 200 characters long")
 	}
+	if err := s.validateRepos(); err != nil {
+		return err
+	}
 	return texts("incidentLabel", s.IncidentLabel, "releaseEnvironment", s.ReleaseEnvironment)
+}
+
+// MaxSourceRepos bounds the repositories of one source: an organisation
+// or group needs one "owner/*", not a list of its repositories.
+const MaxSourceRepos = 100
+
+func (s *Source) validateRepos() error {
+	if len(s.Repos) > 0 && s.Kind != KindGitHub && s.Kind != KindGitLab {
+		return valueloop.FieldErrorf("repos", "a %s source sends incidents of services, not events of repositories: only GitHub and GitLab sources name repositories", s.Kind)
+	}
+	if len(s.Repos) > MaxSourceRepos {
+		return valueloop.FieldErrorf("repos", "names %d repositories: at most %d (use \"owner/*\" for every repository of an owner)", len(s.Repos), MaxSourceRepos)
+	}
+	for i, r := range s.Repos {
+		field := fmt.Sprintf("repos[%d]", i)
+		owner, all := strings.CutSuffix(r, "/*")
+		switch {
+		case strings.TrimSpace(r) != r || r == "" || strings.HasPrefix(r, "/") || strings.HasSuffix(r, "/"):
+			return valueloop.FieldErrorf(field, "want a repository \"owner/name\" or \"owner/*\", not %q", valueloop.Clip(r))
+		case strings.Contains(owner, "*"):
+			return valueloop.FieldErrorf(field, "%q: only a final \"/*\" may stand for every repository of an owner", valueloop.Clip(r))
+		case !all && !strings.Contains(r, "/"):
+			return valueloop.FieldErrorf(field, "%q names no repository: want \"owner/name\", or \"%s/*\" for all of the owner's", valueloop.Clip(r), valueloop.Clip(r))
+		}
+		if err := cmp.Or(bounded(field, r, maxRepo), texts(field, r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admits reports whether the source may post records of repo: repository
+// names are compared without case, as GitHub and GitLab resolve them.
+func (s *Source) admits(repo string) bool {
+	if len(s.Repos) == 0 {
+		return true
+	}
+	for _, r := range s.Repos {
+		if owner, all := strings.CutSuffix(r, "/*"); all {
+			if len(repo) > len(owner)+1 && strings.EqualFold(repo[:len(owner)+1], owner+"/") {
+				return true
+			}
+		} else if strings.EqualFold(repo, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // Delivery is one batch of records received at once: a webhook delivery or

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -738,5 +739,128 @@ func TestShippedBy(t *testing.T) {
 	}
 	if none, err := s.ShippedBy(ctx, changes, nil); err != nil || len(none) != 0 {
 		t.Errorf("ShippedBy no service: %+v, %v", none, err)
+	}
+}
+
+// TestSourceRepos: a source's secret vouches only for the repositories the
+// source names. Before, any source's secret could post records for any
+// repository: whoever held the webhook secret of acme-shop/lib could record
+// deployments and incidents of acme-shop/checkout, whose metrics are another
+// team's. A delivery naming a repository outside the source's is refused
+// (403, naming the record's field) and nothing is stored; a source naming
+// none keeps taking every repository of its forge.
+func TestSourceRepos(t *testing.T) {
+	ctx := t.Context()
+	s, db, _ := mustService(t)
+	const libSecret = "lib-webhook-secret-0123456"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "lib-gh", Kind: delivery.KindGitHub, Secret: []byte(libSecret),
+		Repos: []string{"acme-shop/lib", "other-org/*"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	const glLibSecret = "lib-gitlab-token-0123456789"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "lib-gl", Kind: delivery.KindGitLab, Secret: []byte(glLibSecret),
+		Repos: []string{"acme-shop/lib"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	signed := func(body []byte, event, id, source string) delivery.Hook {
+		return delivery.Hook{Source: source, Event: event, DeliveryID: id, Credential: github.Sign([]byte(libSecret), body), Body: body}
+	}
+	push := fixture(t, "github/testdata/push.json") // acme-shop/checkout
+	for _, c := range []struct {
+		name, kind string
+		hook       delivery.Hook
+		field      string
+	}{
+		{"push, source named", delivery.KindGitHub, signed(push, "push", "x-1", "lib-gh"), "changes[0].repo"},
+		{"push, source found by its secret", delivery.KindGitHub, signed(push, "push", "x-2", ""), "changes[0].repo"},
+		{"deployment status", delivery.KindGitHub, signed(fixture(t, "github/testdata/deployment_status.success.json"), "deployment_status", "x-3", ""), "deployments[0].repo"},
+		{"incident", delivery.KindGitHub, signed(fixture(t, "github/testdata/issues.opened.json"), "issues", "x-4", ""), "incidents[0].repo"},
+		{"gitlab deployment", delivery.KindGitLab, delivery.Hook{Event: "Deployment Hook", DeliveryID: "x-5", Credential: glLibSecret, Body: fixture(t, "gitlab/testdata/deployment.success.json")}, "deployments[0].repo"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.Receive(ctx, c.kind, c.hook)
+			var e *valueloop.Error
+			if !asError(err, &e) || e.Code != valueloop.EFORBIDDEN || e.Field != c.field {
+				t.Fatalf("got %v, want forbidden naming %s", err, c.field)
+			}
+		})
+	}
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(data.Changes) + len(data.Deployments) + len(data.Incidents); n != 0 {
+		t.Errorf("stored %d records of refused deliveries", n)
+	}
+	if log, _ := s.Deliveries(ctx, "", 0); len(log) != 0 {
+		t.Errorf("refused deliveries logged as received: %+v", log)
+	}
+	// Its own repositories, and any under other-org, it may post for.
+	own := bytes.ReplaceAll(push, []byte("acme-shop/checkout"), []byte("acme-shop/lib"))
+	sub := bytes.ReplaceAll(push, []byte("acme-shop/checkout"), []byte("Other-Org/tools"))
+	for i, body := range [][]byte{own, sub} {
+		if r, err := s.Receive(ctx, delivery.KindGitHub, signed(body, "push", fmt.Sprint("z-", i), "")); err != nil || r.Changes != 2 {
+			t.Errorf("push of a repository of the source: %+v, %v", r, err)
+		}
+	}
+	// A source naming no repository takes every one, as before.
+	if r, err := s.Receive(ctx, delivery.KindGitHub, ghHook(push, "push", "y-1")); err != nil || r.Changes != 2 {
+		t.Errorf("push to the unscoped source: %+v, %v", r, err)
+	}
+	for _, bad := range []delivery.Source{
+		{Name: "x", Kind: delivery.KindGitHub, Secret: []byte(libSecret), Repos: []string{""}},
+		{Name: "x", Kind: delivery.KindGitHub, Secret: []byte(libSecret), Repos: []string{"acme/*/x"}},
+		{Name: "x", Kind: delivery.KindOpsgenie, Secret: []byte(libSecret), Repos: []string{"acme/shop"}},
+	} {
+		if _, _, err := s.PutSource(ctx, bad, "t"); valueloop.ErrorCode(err) != valueloop.EINVALID {
+			t.Errorf("%+v: %v, want invalid", bad.Repos, err)
+		}
+	}
+	list, _ := s.Sources(ctx)
+	for _, l := range list {
+		if l.Name == "lib-gh" && strings.Join(l.Repos, ",") != "acme-shop/lib,other-org/*" {
+			t.Errorf("stored repos %q", l.Repos)
+		}
+	}
+}
+
+// TestSourceReposNamedService: a record of a repository the source may
+// post for can name its service (a service:NAME label, a deployment's
+// payload.service), and that service must be one of those repositories'.
+// Before, an issue of acme-shop/lib labelled service:checkout-api opened
+// an incident of checkout-api, whose code is acme-shop/checkout, through
+// the source tied to acme-shop/lib.
+func TestSourceReposNamedService(t *testing.T) {
+	ctx := t.Context()
+	s, db, _ := mustService(t)
+	const libSecret = "lib-webhook-secret-0123456"
+	if _, _, err := s.PutSource(ctx, delivery.Source{Name: "lib-gh", Kind: delivery.KindGitHub, Secret: []byte(libSecret),
+		Repos: []string{"acme-shop/lib"}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc := dora.Service{Name: "checkout-api", Sources: []dora.Source{{Repo: "acme-shop/checkout"}}}
+	if err := s.PutService(ctx, svc, "t"); err != nil {
+		t.Fatal(err)
+	}
+	// issues.opened.json is labelled incident and service:checkout-api.
+	issue := bytes.ReplaceAll(fixture(t, "github/testdata/issues.opened.json"), []byte("acme-shop/checkout"), []byte("acme-shop/lib"))
+	hook := func(id string) delivery.Hook {
+		return delivery.Hook{Event: "issues", DeliveryID: id, Credential: github.Sign([]byte(libSecret), issue), Body: issue}
+	}
+	_, err := s.Receive(ctx, delivery.KindGitHub, hook("i-1"))
+	var e *valueloop.Error
+	if !asError(err, &e) || e.Code != valueloop.EFORBIDDEN || e.Field != "incidents[0].service" {
+		t.Fatalf("incident of checkout-api from acme-shop/lib's source: %v, want forbidden naming incidents[0].service", err)
+	}
+	if data, _, _ := db.DeliveryData(ctx); len(data.Incidents) != 0 {
+		t.Errorf("stored %+v", data.Incidents)
+	}
+	// Once the service is (also) acme-shop/lib's, its issues may name it.
+	svc.Sources = append(svc.Sources, dora.Source{Repo: "Acme-Shop/Lib", Path: "api/"})
+	if err := s.PutService(ctx, svc, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Receive(ctx, delivery.KindGitHub, hook("i-2")); err != nil || r.Incidents != 1 {
+		t.Errorf("incident of a service of acme-shop/lib: %+v, %v", r, err)
 	}
 }

@@ -24,9 +24,10 @@
 //     repository missing from the Catalog is a service of its own, named after
 //     it, so nothing disappears silently.
 //   - A successful production deployment delivers the changes of its service
-//     that landed up to the deployed commit (or, when the SHA is unknown, up to
-//     the deployment time) and were not delivered before: the commits between
-//     it and the previous successful deployment. Whether an environment is
+//     that landed up to the deployed commit (for a commit known only on
+//     another branch, such as a hotfix, those landed before it was made; when
+//     the SHA is unknown, up to the deployment time) and were not delivered
+//     before: the commits between it and the previous successful deployment. Whether an environment is
 //     production is an attribute of the environment, never a name match.
 //   - A deployment fails when its status is a failure, when it is rolled back,
 //     or when it causes an incident. An incident is linked to a deployment

@@ -116,7 +116,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	}
 	t.deployedBy = make([]int32, len(t.ch))
 	for _, l := range t.lines {
-		t.deliver(l, wanted)
+		t.deliver(l, wanted, skew)
 	}
 	t.deployedBy = nil
 	t.linkIncidents(incs, wanted, skew)
@@ -214,7 +214,7 @@ func outcome(status string) int {
 
 // deliver walks the service's successful deployments in time order and hands
 // each the changes it delivered; it recognises rollbacks on the way.
-func (t *Timeline) deliver(l *line, wanted map[int32][]depRef) {
+func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 	reach := int64(math.MinInt64)      // changes landed up to here are in production
 	reachKnown := int64(math.MinInt64) // the same, counting only deployments whose commit is known
 	// SHAs deployed so far: changes are stamped with the line in
@@ -231,8 +231,15 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef) {
 		sha := d.SHA
 		d.cutoff = d.at
 		j, known := t.lookupName(d.Repo, sha)
-		if known && t.ch[j].landed != notLanded {
+		switch {
+		case known && t.ch[j].landed != notLanded:
 			d.cutoff, d.shaKnown = t.ch[j].landed, true
+		case known:
+			// A commit of another branch (a hotfix or release branch, a
+			// pull request deployed before merging) holds at most the
+			// default branch's changes made before it: not those that
+			// landed between it and the deployment.
+			d.cutoff = min(d.at, t.ch[j].authored+skew)
 		}
 		seen := false
 		switch {

@@ -206,6 +206,39 @@ func TestFirstDeploymentAndNoNewCommits(t *testing.T) {
 	}
 }
 
+// TestBranchCommitDeployed: a deployment of a commit known only on
+// another branch (a hotfix or release branch, a pull request deployed
+// before it merges) delivers the default branch's changes made up to that
+// commit, not those up to the deployment. Before, d1 of the hotfix h1 was
+// credited with c2, which landed on main after the hotfix branch's commit
+// and was not in it; d2, which shipped c2, delivered nothing, and c2's
+// lead time read 5h instead of 23h.
+func TestBranchCommitDeployed(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", "c1", "2025-01-01 09:00", "2025-01-01 10:00").
+		commit("o/r", "h1", "2025-01-01 12:00", ""). // pushed to branch hotfix
+		commit("o/r", "c2", "2025-01-01 13:00", "2025-01-01 14:00").
+		deploy("d1", "o/r", "h1", StatusSuccess, "2025-01-01 18:00").
+		deploy("d2", "o/r", "c2", StatusSuccess, "2025-01-02 12:00")
+	f.data.ClockSkew = 5 * time.Minute
+	tl := f.timeline()
+	want := map[string][]string{"d1": {"c1"}, "d2": {"c2"}}
+	got := delivered(tl, "o/r")
+	for id, w := range want {
+		if !slices.Equal(got[id], w) {
+			t.Errorf("%s delivered %v, want %v", id, got[id], w)
+		}
+	}
+	if lt := leadTimes(tl, "o/r"); lt["c2"] != 23*time.Hour {
+		t.Errorf("lead time of c2 %v, want 23h (to d2)", lt["c2"])
+	}
+	for _, d := range tl.Deployments("o/r") {
+		if d.Rollback || d.Failed || d.Rework {
+			t.Errorf("%s: rollback %v failed %v rework %v, want none", d.ID, d.Rollback, d.Failed, d.Rework)
+		}
+	}
+}
+
 func TestRollbacks(t *testing.T) {
 	base := func(t *testing.T) *fixture {
 		return newFixture(t).

@@ -253,7 +253,7 @@ func TestBadInput(t *testing.T) {
 		{"weight of an unknown variant", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "nope": 1} }, "settings.weights.nope"},
 		{"negative weight", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1, "treatment": -1} }, "settings.weights.treatment"},
 		{"one weight", func(in *Input) { in.Settings.Weights = map[string]float64{"control": 1} }, "settings.weights"},
-		{"unknown metric asked for", func(in *Input) { in.Only = []string{"signup", "nope"} }, "metrics"},
+		{"unknown metric asked for", func(in *Input) { in.Only = []string{"signup", "nope"} }, "metric"},
 		{"hypothesis without primary metric", hyp(func(h *Hypothesis) { h.PrimaryMetric = "" }), "hypothesis.primaryMetric"},
 		{"hypothesis on an unknown metric", hyp(func(h *Hypothesis) { h.PrimaryMetric = "nope" }), "hypothesis.primaryMetric"},
 		{"guardrail on an unknown metric", hyp(func(h *Hypothesis) { h.Guardrails[0].Metric = "nope" }), "hypothesis.guardrails[0].metric"},
@@ -301,8 +301,17 @@ func TestSettingsSet(t *testing.T) {
 		// the SRM check then tests a split nobody meant.
 		{"weights", "control:50,treatment:50,control:30", "settings.weights.control"},
 		{"beta", "1", "beta"},
+		// Given empty (?control=), a setting was set to "": the control
+		// and CUPED's θ went back to their defaults silently, overriding
+		// the hypothesis' own for one look.
+		{"control", "", "settings.control"},
+		{"cupedTheta", " ", "settings.cupedTheta"},
 	} {
+		before := s
 		valuelooptest.WantFieldError(t, s.Set(tc.name, tc.value), tc.field)
+		if !reflect.DeepEqual(s, before) {
+			t.Errorf("Set(%s, %q) refused, but changed the settings to %+v", tc.name, tc.value, s)
+		}
 	}
 }
 

@@ -44,6 +44,26 @@ const (
 	Fixed Inference = "fixed"
 )
 
+// Test is one effect's test under an inference: its interval with the
+// p-values of the same test, raw and adjusted (Settings.Correction), so that
+// p < α exactly when the interval excludes 0.
+type Test struct {
+	Interval       stats.Interval
+	PValue         float64
+	AdjustedPValue float64
+}
+
+// Deciding returns the test of e that decides under inf: the fixed-horizon
+// one with Fixed, else the always-valid one. The verdict, the dashboard and
+// the CLI all take it from here, so that the interval and p shown are the
+// ones the verdict quotes.
+func (inf Inference) Deciding(e stats.Effect) Test {
+	if inf == Fixed {
+		return Test{Interval: e.Interval, PValue: e.PValue, AdjustedPValue: e.AdjustedPValue}
+	}
+	return Test{Interval: e.Sequential, PValue: e.SequentialPValue, AdjustedPValue: e.AdjustedSequentialPValue}
+}
+
 // Settings are the analysis settings of an experiment: those of package
 // stats (alpha, alternative, sequentialTuning, cuped, correction) and which
 // inference decides, which variant is control and the configured traffic
@@ -93,22 +113,28 @@ func (s Settings) Validate() error {
 // Set applies one setting given as text, as a query parameter or a command
 // line flag carries it: alpha, alternative, sequentialTuning, cuped,
 // correction, inference, control, or weights ("control:50,treatment:50").
-// The error names the field.
+// The error names the field, and s is left as it was.
 func (s *Settings) Set(name, value string) error {
 	field := "settings." + name
-	number := func() (float64, error) {
+	number := func(dst *float64) error {
 		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
-			return 0, valueloop.FieldErrorf(field, "must be a number, got %q", value)
+			return valueloop.FieldErrorf(field, "must be a number, got %q", value)
 		}
-		return v, nil
+		*dst = v
+		return nil
+	}
+	if strings.TrimSpace(value) == "" && slices.Contains(SettingNames(), name) {
+		// "" would be taken as a value: the default control or θ in place
+		// of the hypothesis' own.
+		return valueloop.FieldErrorf(field, "is empty: give a value, or leave %s out to keep the hypothesis' own", name)
 	}
 	var err error
 	switch name {
 	case "alpha":
-		s.Alpha, err = number()
+		err = number(&s.Alpha)
 	case "sequentialTuning":
-		s.SequentialTuning, err = number()
+		err = number(&s.SequentialTuning)
 	case "alternative":
 		s.Alternative = stats.Alternative(value)
 	case "correction":
@@ -129,7 +155,7 @@ func (s *Settings) Set(name, value string) error {
 	case "cupedTheta":
 		s.CUPEDTheta = stats.CUPEDTheta(value)
 	case "srmThreshold":
-		s.SRMThreshold, err = number()
+		err = number(&s.SRMThreshold)
 	case "prior":
 		// MEAN:SD of the relative effect, e.g. 0:0.3; "none" for flat.
 		if strings.EqualFold(strings.TrimSpace(value), "none") {
@@ -164,9 +190,15 @@ func (s *Settings) Set(name, value string) error {
 		}
 		s.Weights = w
 	default:
-		return valueloop.FieldErrorf(name, "unknown setting: want alpha, alternative, sequentialTuning, cuped, cupedTheta, correction, srmThreshold, prior, inference, control or weights")
+		return valueloop.FieldErrorf(name, "unknown setting: want %s", strings.Join(SettingNames(), ", "))
 	}
 	return err
+}
+
+// SettingNames are the settings Set knows, in a fixed order: the query
+// parameters of the results route that override the hypothesis' settings.
+func SettingNames() []string {
+	return []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
 }
 
 // DefaultPower is the planned power when a hypothesis names none.

@@ -300,7 +300,8 @@ func Analyze(in Input) (*Result, error) {
 
 // selectMetrics returns the metrics to analyse: the hypothesis' primary
 // metric, its guardrails, then the others (all, or those named in only) by
-// key.
+// key. An unknown key's error names the field "metric", the query
+// parameter and CLI flag that give only.
 func selectMetrics(all []metric.Metric, only []string, h *Hypothesis) ([]metric.Metric, error) {
 	byKey := make(map[string]int, len(all))
 	for i, m := range all {
@@ -308,7 +309,7 @@ func selectMetrics(all []metric.Metric, only []string, h *Hypothesis) ([]metric.
 	}
 	for _, k := range only {
 		if _, ok := byKey[k]; !ok {
-			return nil, valueloop.FieldErrorf("metrics", "no metric %q in this environment (have %s)", k, metricKeys(all))
+			return nil, valueloop.FieldErrorf("metric", "no metric %q in this environment (have %s)", k, metricKeys(all))
 		}
 	}
 	out := make([]metric.Metric, 0, len(all))

@@ -35,14 +35,19 @@ const (
 // Codes of the reason of a verdict, for programs; Verdict.Reason says the
 // same for people, with the numbers.
 const (
-	CodeSRM                  = "sample_ratio_mismatch"
-	CodeWorthShipping        = "worth_shipping"
-	CodeGuardrailBreached    = "guardrail_breached"
-	CodeWrongDirection       = "wrong_direction"
-	CodeBelowMinimum         = "below_minimum_effect"
-	CodeNotEnoughData        = "not_enough_data"
-	CodeZeroBaseline         = "zero_baseline"
-	CodeNeedMoreUsers        = "need_more_users"
+	CodeSRM               = "sample_ratio_mismatch"
+	CodeWorthShipping     = "worth_shipping"
+	CodeGuardrailBreached = "guardrail_breached"
+	CodeWrongDirection    = "wrong_direction"
+	CodeBelowMinimum      = "below_minimum_effect"
+	CodeNotEnoughData     = "not_enough_data"
+	CodeZeroBaseline      = "zero_baseline"
+	CodeNeedMoreUsers     = "need_more_users"
+	// CodeNoPlannedSample: no planned sample can be computed with these
+	// settings, whatever the data (remainingUsers is absent); the reason
+	// says what to change. With fixed inference the verdict cannot decide
+	// until they change.
+	CodeNoPlannedSample      = "no_planned_sample"
 	CodeGuardrailUnknown     = "guardrail_not_yet_known"
 	CodePlannedSampleReached = "planned_sample_reached"
 )
@@ -194,11 +199,7 @@ func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryT
 				continue
 			}
 		}
-		p := e.SequentialPValue
-		if s.Inference == Fixed {
-			p = e.PValue
-		}
-		raw, idx = append(raw, p), append(idx, t)
+		raw, idx = append(raw, s.Inference.Deciding(*e).PValue), append(idx, t)
 	}
 	adj, err := stats.Adjust(raw, s.Correction)
 	if err != nil { // p-values out of [0, 1]: uncorrected, as Analyze made them
@@ -269,6 +270,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	undecided := func(code, why string) {
 		switch {
 		case !planned:
+			if !errors.Is(noPlan, errPlanLater) { // users will not give one
+				code = CodeNoPlannedSample
+			}
 			set(KeepRunning, code, "%s; %s (%v)", why, moved, noPlan)
 		case remaining > 0:
 			set(KeepRunning, code, "%s; %s; about %s to reach %.0f%% power for %s", why, moved, valueloop.Count(remaining, "more user"), 100*h.Power, fmtEffect(d*m, rel))
@@ -293,7 +297,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		if !planned && !errors.Is(noPlan, errPlanLater) {
 			// No planned sample will ever come: say so, and what to
 			// change, rather than let the verdict wait for it unsaid.
-			set(KeepRunning, CodeNeedMoreUsers, "not decided, and fixed-horizon inference will not decide: it decides once, at the planned sample, and %v (or use inference=sequential, which needs no planned sample); %s", noPlan, moved)
+			set(KeepRunning, CodeNoPlannedSample, "not decided, and fixed-horizon inference will not decide: it decides once, at the planned sample, and %v (or use inference=sequential, which needs no planned sample); %s", noPlan, moved)
 			return
 		}
 		undecided(CodeNeedMoreUsers, "not decided yet: fixed-horizon inference decides once, at the planned sample")
@@ -362,7 +366,10 @@ func summarize(v *Verdict) {
 		case Invalidated:
 			invalid++
 		case KeepRunning:
-			if keep == nil {
+			// The one needing the most users: the overall remainingUsers
+			// is theirs (every treatment needs its users to decide), and
+			// the reason, which says the number, must be too.
+			if keep == nil || vv.RemainingUsers != nil && (keep.RemainingUsers == nil || *vv.RemainingUsers > *keep.RemainingUsers) {
 				keep = vv
 			}
 		case Inconclusive:
@@ -389,11 +396,9 @@ func summarize(v *Verdict) {
 		}
 	case keep != nil:
 		from(keep)
-		for _, vv := range v.Variants {
-			if vv.Decision == KeepRunning && vv.RemainingUsers != nil && (v.RemainingUsers == nil || *vv.RemainingUsers > *v.RemainingUsers) {
-				n := *vv.RemainingUsers
-				v.RemainingUsers = &n
-			}
+		if keep.RemainingUsers != nil {
+			n := *keep.RemainingUsers
+			v.RemainingUsers = &n
 		}
 	default:
 		from(inconclusive)
@@ -456,10 +461,7 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 // interval is symmetric there and not on t/c − 1 (mirrored on t/c − 1 its
 // upper bound fell far short of the test's own).
 func bounds(e stats.Effect, inf Inference) Bounds {
-	iv := e.Sequential
-	if inf == Fixed {
-		iv = e.Interval
-	}
+	iv := inf.Deciding(e).Interval
 	b := Bounds{Estimate: e.Estimate, Lower: iv.Lower, Upper: iv.Upper}
 	mirror := func(x float64) float64 { return 2*e.Estimate - x }
 	if e.Method == "log-ratio" {

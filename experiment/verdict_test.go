@@ -1,10 +1,12 @@
 package experiment
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -544,7 +546,10 @@ func TestOneSidedLogRatioBounds(t *testing.T) {
 // rather than that the remaining users "cannot be estimated yet": with
 // fixed inference the verdict waits for the planned sample, so it would
 // otherwise wait for ever, implying an answer that does not come. The
-// decisions stay those of TestFixedInferenceDecidesAtThePlannedSample.
+// decisions stay those of TestFixedInferenceDecidesAtThePlannedSample; the
+// code is no_planned_sample: it was need_more_users, which told a program
+// to wait for users that, with fixed inference, never decide, and promised
+// a remainingUsers that never comes.
 func TestVerdictWithoutAPlannedSample(t *testing.T) {
 	decreaseGreater := func(h *Hypothesis, s *Settings) { h.Direction, s.Alternative = Decrease, stats.Greater }
 	increaseLess := func(h *Hypothesis, s *Settings) { s.Alternative = stats.Less }
@@ -572,8 +577,8 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 			tc.edit(h, &s)
 			sc := scenario{users: fewUsers, primary: []*Lift{lift(tc.primary)}, guardrail: []*Lift{lift(harmless)}, settings: &s}
 			v := judge(sc.result(), h)
-			if v.Decision != KeepRunning || v.Code != CodeNeedMoreUsers || v.RemainingUsers != nil {
-				t.Errorf("verdict %s/%s, remaining %v, want keep_running/need_more_users without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
+			if v.Decision != KeepRunning || v.Code != CodeNoPlannedSample || v.RemainingUsers != nil {
+				t.Errorf("verdict %s/%s, remaining %v, want keep_running/no_planned_sample without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
 			}
 			for _, want := range tc.reason {
 				if !strings.Contains(v.Reason, want) {
@@ -584,5 +589,62 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 				t.Errorf("reason %q implies a planned sample, or a decision, will come", v.Reason)
 			}
 		})
+	}
+}
+
+// TestOverallRemainingUsersMatchReason: with several treatments kept
+// running, the overall verdict's remainingUsers is the largest of theirs
+// (every treatment needs its users to decide), and its reason is that
+// treatment's, so that the two say the same number. It took the first
+// treatment's reason ("about 2,345 more users") beside another's larger
+// remainingUsers.
+func TestOverallRemainingUsersMatchReason(t *testing.T) {
+	wide := effect{0.01, -0.06, 0.08, 0.7} // more users to decide than flat
+	for _, order := range [][]*Lift{{lift(flat), lift(wide)}, {lift(wide), lift(flat)}} {
+		sc := scenario{users: []int64{1000, 1000, 1000}, primary: order, guardrail: []*Lift{lift(harmless), lift(harmless)}}
+		v := judge(sc.result(), testHypothesis())
+		if v.Decision != KeepRunning || v.RemainingUsers == nil || len(v.Variants) != 2 {
+			t.Fatalf("verdict %s, remaining %v: want keep running with an estimate: %s", v.Decision, v.RemainingUsers, v.Reason)
+		}
+		a, b := v.Variants[0].RemainingUsers, v.Variants[1].RemainingUsers
+		if a == nil || b == nil || *a == *b {
+			t.Fatalf("remaining users %v and %v: want two different estimates, or the test tests nothing", a, b)
+		}
+		if n := max(*a, *b); *v.RemainingUsers != n {
+			t.Errorf("remaining users %d, want the largest, %d", *v.RemainingUsers, n)
+		}
+		if want := valueloop.Count(*v.RemainingUsers, "more user"); !strings.Contains(v.Reason, want) {
+			t.Errorf("reason %q does not say the remaining users, %s", v.Reason, want)
+		}
+	}
+}
+
+// TestVerdictReadsTheDecidingTest: under each inference the verdict's
+// effect bounds and the p-value its reason quotes are those of
+// Inference.Deciding, the test the dashboard and the CLI show (see
+// TestEveryViewShowsTheDecidingTest in cmd/valueloop for the views).
+func TestVerdictReadsTheDecidingTest(t *testing.T) {
+	e := stats.Effect{Interval: stats.Interval{Lower: 1, Upper: 2}, PValue: 0.1, AdjustedPValue: 0.2,
+		Sequential: stats.Interval{Lower: 3, Upper: 4}, SequentialPValue: 0.3, AdjustedSequentialPValue: 0.4}
+	if got, want := Fixed.Deciding(e), (Test{e.Interval, 0.1, 0.2}); got != want {
+		t.Errorf("fixed: %+v, want the fixed-horizon test %+v", got, want)
+	}
+	if got, want := Sequential.Deciding(e), (Test{e.Sequential, 0.3, 0.4}); got != want {
+		t.Errorf("sequential: %+v, want the always-valid test %+v", got, want)
+	}
+	past := effect{0.025, 0.021, 0.029, 0.01} // past the planned sample: fixed inference decides
+	for _, inf := range []Inference{Sequential, Fixed} {
+		s := DefaultSettings()
+		s.Inference, s.Correction = inf, stats.NoCorrection
+		res := scenario{users: fewUsers, primary: []*Lift{lift(past)}, guardrail: []*Lift{lift(harmless)}, settings: &s}.result()
+		v := judge(res, testHypothesis())
+		test := inf.Deciding(*res.Metrics[0].Variants[1].Lift.Relative)
+		e := v.Variants[0].Effect
+		if e == nil || e.Lower != test.Interval.Lower || e.Upper != test.Interval.Upper {
+			t.Errorf("%s: verdict effect %+v, want the deciding interval %v", inf, e, test.Interval)
+		}
+		if want := fmt.Sprintf("p = %.2g <", test.PValue); !strings.Contains(v.Reason, want) {
+			t.Errorf("%s: reason %q lacks the deciding p, %q", inf, v.Reason, want)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	need := needs(items)
+	need := needs(items, s.production())
 	now, ttl := s.Now(), s.factsTTL()
 	background := s.cancel != nil
 	out := make(map[flagKey]*flagFacts, len(need))

@@ -101,6 +101,16 @@ func (s *Service) syncOne(ctx context.Context, f *value.Feature, sightings map[f
 
 type flagKey struct{ env, flag string }
 
+// production says which environments are production ones: only their
+// exposures, rollouts, verdicts and cleanups move a feature.
+func (s *Service) production() map[string]bool {
+	out := map[string]bool{}
+	for _, e := range s.Environments() {
+		out[e.Key] = e.Production
+	}
+	return out
+}
+
 // see records the linked flags serving users: a flag whose exposed users
 // grew since the last look was seen now. The times are those of the looks
 // (the sync's interval is their precision): the event log is not read.
@@ -176,10 +186,7 @@ func (s *Service) evidence(ctx context.Context, f *value.Feature, sightings map[
 		changes = append(changes, l.Change)
 		events = append(events, value.ChangeEvents(l.Change, l.By)...)
 	}
-	production := map[string]bool{}
-	for _, e := range s.Environments() {
-		production[e.Key] = e.Production
-	}
+	production := s.production()
 	seenFlag := map[string]bool{}
 	for _, fl := range f.Links.Flags {
 		if !seenFlag[fl.Flag] {

@@ -55,6 +55,7 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 		return nil, err
 	}
 	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
+	production := s.production()
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
@@ -74,7 +75,10 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 				in.Flags = append(in.Flags, value.FlagState{Environment: fl.Environment, Flag: fl.Flag,
 					LastEvaluated: seen[k].LastSeen, ServesTreatment: value.ServesVariant(def, fl.Variant)})
 			}
-			if st == value.Releasing || st == value.Measuring {
+			// Production's experiments only, as the record's exposures
+			// and the verdicts that decide: a development flag's test
+			// traffic is no pace toward the objective's horizon.
+			if (st == value.Releasing || st == value.Measuring) && production[fl.Environment] {
 				if x := facts[k].experiment(fl, seen[k], it.Lifecycle); x != nil {
 					in.Experiments = append(in.Experiments, *x)
 				}
@@ -86,8 +90,8 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 
 // needs says which flags Next needs facts of, and how much of them: the
 // hypothesis of a decided feature's flags (its effect hoped for), an
-// analysis of a releasing or measuring feature's.
-func needs(items []value.Item) map[flagKey]bool {
+// analysis of a releasing or measuring feature's flags in production.
+func needs(items []value.Item, production map[string]bool) map[flagKey]bool {
 	out := map[flagKey]bool{}
 	for _, it := range items {
 		st := it.Lifecycle.Stage
@@ -97,7 +101,7 @@ func needs(items []value.Item) map[flagKey]bool {
 		}
 		for _, fl := range it.Feature.Links.Flags {
 			k := flagKey{fl.Environment, fl.Flag}
-			out[k] = out[k] || analyse
+			out[k] = out[k] || (analyse && production[fl.Environment])
 		}
 	}
 	return out

@@ -305,6 +305,14 @@ func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version,
 	if err := o.Validate(&c); err != nil {
 		return err
 	}
+	cur, err := s.Export(ctx)
+	if err != nil {
+		return err
+	}
+	others := slices.DeleteFunc(cur.Objectives, func(x value.Objective) bool { return x.Key == o.Key })
+	if err := fits(append(others, *o), cur.Features); err != nil {
+		return err
+	}
 	if version != "" {
 		return s.Store.PutObjectiveIf(ctx, o, version, actor)
 	}
@@ -361,10 +369,28 @@ func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, a
 		}
 		return unprefix(err, len(others))
 	}
+	objs, err := s.Store.Objectives(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fits(objs, append(others, *f)); err != nil {
+		return err
+	}
 	if version != "" {
 		return s.Store.PutFeatureIf(ctx, f, version, actor)
 	}
 	return s.Store.PutFeature(ctx, f, actor)
+}
+
+// fits refuses a write after which the store would hold more than one
+// file takes (value.File.CheckSize): its export would not apply back.
+func fits(objectives []value.Objective, features []value.Feature) error {
+	err := (&value.File{Objectives: objectives, Features: features}).CheckSize()
+	var e *valueloop.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "the server would hold more than one file takes (%s %s), and its export (value export) would not apply back: delete some first", e.Field, e.Message)
 }
 
 // keepNamed adds to c the flags the stored features link and the metrics
@@ -505,6 +531,17 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 	}
 	if err := value.ValidateAmong(c, file.Objectives, set, len(file.Features)); err != nil {
 		return nil, err
+	}
+	if !prune { // with prune the file is the set, checked by Apply
+		objs := slices.Clone(file.Objectives)
+		for _, o := range cur.Objectives {
+			if !slices.ContainsFunc(file.Objectives, func(x value.Objective) bool { return x.Key == o.Key }) {
+				objs = append(objs, o)
+			}
+		}
+		if err := fits(objs, set); err != nil {
+			return nil, err
+		}
 	}
 	ops := value.Plan(cur, file, prune)
 	if dryRun || len(ops) == 0 {

@@ -9,9 +9,9 @@ import (
 	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
-// referenceDir holds real public GitHub payloads (see its SOURCES.md),
-// outside the module: the test runs only where it is present.
-const referenceDir = "../../shared/reference/webhooks/github"
+// referenceDir holds real public GitHub payloads, each with its source in
+// SOURCES.md beside it.
+const referenceDir = "testdata/reference"
 
 func TestReferencePayloads(t *testing.T) {
 	cfg := Config{Production: map[string]bool{"production": true}, ReleaseEnvironment: "production", IncidentLabel: "bug"}

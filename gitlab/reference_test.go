@@ -7,9 +7,9 @@ import (
 	"github.com/valueloop/valueloop/forge/forgetest"
 )
 
-// referenceDir holds real public GitLab payloads (see its SOURCES.md),
-// outside the module: the test runs only where it is present.
-const referenceDir = "../../shared/reference/webhooks/gitlab"
+// referenceDir holds real public GitLab payloads, each with its source in
+// SOURCES.md beside it.
+const referenceDir = "testdata/reference"
 
 func TestReferencePayloads(t *testing.T) {
 	cfg := Config{Production: map[string]bool{"staging": true}, ReleaseEnvironment: "production", IncidentLabel: "critical"}

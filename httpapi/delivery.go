@@ -399,15 +399,16 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Kind               string `json:"kind"`
-		Secret             string `json:"secret"`
-		IncidentLabel      string `json:"incidentLabel"`
-		ReleaseEnvironment string `json:"releaseEnvironment"`
+		Kind               string   `json:"kind"`
+		Secret             string   `json:"secret"`
+		IncidentLabel      string   `json:"incidentLabel"`
+		ReleaseEnvironment string   `json:"releaseEnvironment"`
+		Repos              []string `json:"repos"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	src := delivery.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment}
+	src := delivery.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment, Repos: in.Repos}
 	if in.Secret != "" {
 		src.Secret = []byte(in.Secret)
 	}

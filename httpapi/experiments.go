@@ -97,9 +97,6 @@ func (s *Server) handleDeleteHypothesis(w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-// resultSettings are the query parameters that override analysis settings.
-var resultSettings = []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
-
 // handleResults answers with the flag's experiment results: the stored
 // aggregates analysed with the hypothesis' settings (or the defaults),
 // overridden by query parameters, and the verdict when there is a
@@ -117,6 +114,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	resultSettings := experiment.SettingNames() // the query parameters that override settings
 	for name, values := range q {
 		switch {
 		case name == "dimension":
@@ -131,9 +129,12 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 		case name == "metric":
 			for _, v := range values {
 				for k := range strings.SplitSeq(v, ",") {
-					if k = strings.TrimSpace(k); k != "" {
-						in.Only = append(in.Only, k)
+					// An empty key would be dropped, and ?metric= show
+					// every metric, as if it were left out.
+					if k = strings.TrimSpace(k); k == "" {
+						return valueloop.FieldErrorf("metric", "an empty metric key in %q: give metric keys, or leave metric out to show every metric", v)
 					}
+					in.Only = append(in.Only, k)
 				}
 			}
 		case !slices.Contains(resultSettings, name):
@@ -164,7 +165,7 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 
 // overridden reports whether the query overrides an analysis setting.
 func overridden(q url.Values) bool {
-	for _, name := range resultSettings {
+	for _, name := range experiment.SettingNames() {
 		if q.Has(name) {
 			return true
 		}

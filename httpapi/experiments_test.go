@@ -215,7 +215,11 @@ func TestResultsAPI(t *testing.T) {
 		// dimension is, rather than the first taken silently.
 		{"alpha=0.2&alpha=0.01", "settings.alpha"},
 		{"weights=control:1,treatment:1&weights=control:1,treatment:3", "settings.weights"},
-		{"metric=nope", "metrics"},
+		{"metric=nope", "metric"},
+		{"control=", "settings.control"},
+		{"metric=", "metric"},
+		{"metric=signup,%20", "metric"},
+		{"cupedTheta=", "settings.cupedTheta"},
 		{"bogus=1", "bogus"},
 	} {
 		resp, body := e.do(t, call{method: "GET", path: resultsPath + "?" + tc.query, token: adminSecret})

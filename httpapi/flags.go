@@ -224,12 +224,12 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// flagReason reads a flag write's reason for the audit trail: one line,
-// as the reasons of rollouts and moves (a header cannot carry a line break,
-// but it can a tab or a C1 control).
+// flagReason reads a flag write's reason for the audit trail: one line of
+// at most valueloop.MaxReason bytes, as the reasons of rollouts (a header
+// cannot carry a line break, but it can a tab or a C1 control).
 func flagReason(r *http.Request) (string, error) {
 	reason := r.Header.Get(ReasonHeader)
-	return reason, valueloop.CheckLine(ReasonHeader, reason)
+	return reason, valueloop.CheckReason(ReasonHeader, reason)
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

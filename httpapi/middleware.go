@@ -170,11 +170,16 @@ const DefaultMaxAPIBody = 4 << 20
 // content types are refused: the API is for programs holding tokens, not
 // browsers.
 func decodeJSON(r *http.Request, v any) error {
+	return decodeJSONUpTo(r, v, apiBodyLimit(r))
+}
+
+// decodeJSONUpTo is decodeJSON of a body of at most limit bytes.
+func decodeJSONUpTo(r *http.Request, v any, limit int64) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json")
 	}
-	body, err := readBody(r, apiBodyLimit(r))
+	body, err := readBody(r, limit)
 	if err != nil {
 		return err
 	}

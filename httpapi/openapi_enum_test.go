@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -13,14 +14,6 @@ import (
 // multiple-testing corrections lists exactly the ones the statistics accept,
 // so a client generated from it can ask for each of them.
 func TestOpenAPICorrectionEnums(t *testing.T) {
-	raw, err := os.ReadFile("openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
 	var accepted []string
 	for _, c := range []stats.Correction{stats.NoCorrection, stats.Holm, stats.BenjaminiHochberg, stats.Bonferroni, "sidak", ""} {
 		s := stats.DefaultSettings()
@@ -30,16 +23,35 @@ func TestOpenAPICorrectionEnums(t *testing.T) {
 		}
 	}
 	found := 0
+	eachObject(t, func(v map[string]any) {
+		if enum := correctionEnum(v); enum != nil {
+			found++
+			if !slices.Equal(slices.Sorted(slices.Values(enum)), slices.Sorted(slices.Values(accepted))) {
+				t.Errorf("a correction enum lists %v; the statistics accept %v", enum, accepted)
+			}
+		}
+	})
+	if found < 3 {
+		t.Errorf("found %d correction enums, want the settings schema, the query parameter and the slices' correction", found)
+	}
+}
+
+// eachObject calls fn with every JSON object of the OpenAPI document.
+func eachObject(t *testing.T, fn func(map[string]any)) {
+	t.Helper()
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if enum := correctionEnum(v); enum != nil {
-				found++
-				if !slices.Equal(slices.Sorted(slices.Values(enum)), slices.Sorted(slices.Values(accepted))) {
-					t.Errorf("a correction enum lists %v; the statistics accept %v", enum, accepted)
-				}
-			}
+			fn(v)
 			for _, x := range v {
 				walk(x)
 			}
@@ -50,9 +62,6 @@ func TestOpenAPICorrectionEnums(t *testing.T) {
 		}
 	}
 	walk(doc)
-	if found < 3 {
-		t.Errorf("found %d correction enums, want the settings schema, the query parameter and the slices' correction", found)
-	}
 }
 
 // correctionEnum returns the enum of a "correction" property or parameter.
@@ -64,6 +73,11 @@ func correctionEnum(v map[string]any) []string {
 	if v["name"] == "correction" {
 		schema, _ = v["schema"].(map[string]any)
 	}
+	return enumOf(schema)
+}
+
+// enumOf returns the enum of a schema, nil when it has none.
+func enumOf(schema map[string]any) []string {
 	enum, _ := schema["enum"].([]any)
 	var out []string
 	for _, e := range enum {
@@ -71,4 +85,34 @@ func correctionEnum(v map[string]any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestOpenAPIVerdictCodes: the verdict's code and each treatment's list
+// exactly the codes the verdict gives, so that a client generated from the
+// document accepts every verdict. The document listed guardrail_at_risk,
+// a code never given, for guardrail_not_yet_known, and lacked
+// no_planned_sample.
+func TestOpenAPIVerdictCodes(t *testing.T) {
+	given := []string{experiment.CodeSRM, experiment.CodeWorthShipping, experiment.CodeGuardrailBreached,
+		experiment.CodeWrongDirection, experiment.CodeBelowMinimum, experiment.CodeNotEnoughData,
+		experiment.CodeZeroBaseline, experiment.CodeNeedMoreUsers, experiment.CodeNoPlannedSample,
+		experiment.CodeGuardrailUnknown, experiment.CodePlannedSampleReached}
+	slices.Sort(given)
+	found := 0
+	eachObject(t, func(v map[string]any) {
+		props, _ := v["properties"].(map[string]any)
+		code, _ := props["code"].(map[string]any)
+		// Verdicts: a decision beside the code; a recorded verdict's
+		// ("at") has no enum.
+		if _, history := props["at"]; props["decision"] == nil || code == nil || history {
+			return
+		}
+		found++
+		if enum := slices.Sorted(slices.Values(enumOf(code))); !slices.Equal(enum, given) {
+			t.Errorf("a verdict code enum lists %v; the verdict gives %v", enum, given)
+		}
+	})
+	if found < 2 {
+		t.Errorf("found %d verdict code enums, want the verdict's and its treatments'", found)
+	}
 }

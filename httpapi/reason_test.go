@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/valueloop/valueloop"
 )
 
 // TestReasonControlCharacters: a reason is one line of the audit trail and
@@ -16,6 +18,7 @@ func TestReasonControlCharacters(t *testing.T) {
 	flags := "/api/v1/environments/production/flags"
 	rollouts := "/api/v1/environments/production/rollouts"
 	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}`
+	long := strings.Repeat("x", valueloop.MaxReason+1)
 	for _, tc := range []struct {
 		name, method, path, body, header, want string
 	}{
@@ -27,6 +30,9 @@ func TestReasonControlCharacters(t *testing.T) {
 		{"rollout start, escape", "POST", rollouts, strings.Replace(killPlan, "%s", `a\u001b]0;x\u0007`, 1), "", `U+001B at byte 2`},
 		{"rollout start, line break", "POST", rollouts, strings.Replace(killPlan, "%s", `two\nlines`, 1), "", `U+000A at byte 4`},
 		{"rollout start, header tab", "POST", rollouts, strings.Replace(killPlan, `,"reason":"%s"`, "", 1), "a\tb", `U+0009`},
+		{"flag put, too long", "PUT", flags + "/kill", def, long, `must be at most 1000 bytes long, got 1001`},
+		{"flagd apply, too long", "PUT", "/api/v1/environments/production/flagd", `{"flags":{}}`, long, `got 1001`},
+		{"rollout start, too long", "POST", rollouts, strings.Replace(killPlan, "%s", long, 1), "", `must be at most 1000 bytes long, got 1001`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := map[string]string{}
@@ -55,9 +61,11 @@ func TestReasonControlCharacters(t *testing.T) {
 		t.Fatalf("start: %d %s", resp.StatusCode, body)
 	}
 	for _, action := range []string{"pause", "advance", "rollback"} {
-		resp, body := e.do(t, call{method: "POST", path: rollouts + "/kill/" + action, token: adminSecret, body: `{"reason":"x\u001b[2Jy"}`})
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"field": "reason"`) || !strings.Contains(body, "U+001B at byte 2") {
-			t.Errorf("%s: %d %s, want 400 naming reason", action, resp.StatusCode, body)
+		for reason, want := range map[string]string{`x\u001b[2Jy`: "U+001B at byte 2", long: "at most 1000 bytes long, got 1001"} {
+			resp, body := e.do(t, call{method: "POST", path: rollouts + "/kill/" + action, token: adminSecret, body: `{"reason":"` + reason + `"}`})
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"field": "reason"`) || !strings.Contains(body, want) {
+				t.Errorf("%s: %d %.200s, want 400 naming reason: %s", action, resp.StatusCode, body, want)
+			}
 		}
 	}
 	if _, body := e.do(t, call{method: "GET", path: rollouts + "?flag=kill", token: adminSecret}); !strings.Contains(body, `"state": "running"`) {

@@ -454,8 +454,11 @@ func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) error 
 	if err := checkParams(r.URL.Query(), "dryRun", "prune"); err != nil {
 		return err
 	}
+	// An export applies back whatever the server's MaxAPIBody: the store
+	// keeps within one file (features.Service), and the file may come in
+	// an export's layout.
 	var f value.File
-	if err := decodeJSON(r, &f); err != nil {
+	if err := decodeJSONUpTo(r, &f, max(apiBodyLimit(r), value.MaxFileTextBytes)); err != nil {
 		return err
 	}
 	q := r.URL.Query()

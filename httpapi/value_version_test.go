@@ -94,9 +94,7 @@ func TestCreateCreatedMeanwhile(t *testing.T) {
 			}
 			st := storetest.NewHeldWrites(e.db)
 			e.srv.Value.Store = st
-			e.srv.Value.Environments = func() []valueloop.Environment {
-				return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
-			}
+			e.srv.Value.Environments = productionOnly
 			other := features.New(st, e.db) // another node, on the same store
 			other.Environments = e.srv.Value.Environments
 			var status int
@@ -130,7 +128,10 @@ func TestFeatureIfMatchForms(t *testing.T) {
 		want               int
 	}{
 		{"star over a stored feature", "f", "*", 200},
-		{"star over no feature", "new", "*", 409},
+		// As a flag's: a conditional write needs the feature (RFC 9110),
+		// and a missing one is not found, whatever the condition.
+		{"star over no feature", "new", "*", 404},
+		{"a version of no feature", "new", stale, 404},
 		{"a list holding the current version", "f", stale + ", " + "CURRENT", 200},
 		{"a list without it", "f", stale + "," + other, 409},
 		{"a list with a malformed tag", "f", stale + ", nope", 400},
@@ -154,6 +155,15 @@ func TestFeatureIfMatchForms(t *testing.T) {
 			}
 		})
 	}
+	e.srv.Value.Environments = productionOnly
+	resp, body := e.do(t, call{method: "PUT", path: "/api/v1/objectives/new", token: adminSecret, headers: map[string]string{"If-Match": "*"},
+		body: `{"key":"new","title":"N","metric":"m","target":{"direction":"increase","value":0.1},"horizon":"2027-03-31"}`})
+	if resp.StatusCode != 404 || !strings.Contains(body, "not found") {
+		t.Errorf("objective: If-Match * over no objective: %d %.300s; want 404", resp.StatusCode, body)
+	}
+	if _, err := e.db.Objective(ctx, "new"); err == nil {
+		t.Error("If-Match * created objective new, which did not exist")
+	}
 }
 
 // mustFeatureServer is a server storing objective o and its feature f.
@@ -168,4 +178,10 @@ func mustFeatureServer(t *testing.T) (*env, context.Context) {
 		t.Fatal(err)
 	}
 	return e, ctx
+}
+
+// productionOnly is the environments of a value service that validates
+// against production alone (the test servers' features.New has none).
+func productionOnly() []valueloop.Environment {
+	return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
 }

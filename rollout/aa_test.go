@@ -96,18 +96,26 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 		if _, err := pipe.Ingest(ctx, env, batch); err != nil {
 			t.Fatal(err)
 		}
-		if err := eng.Tick(ctx); err != nil {
-			t.Fatal(err)
-		}
-		st, err := eng.Status(ctx, env, "checkout")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.State.Active() {
+		if st := mustTickStatus(t, eng); !st.State.Active() {
 			return st.State
 		}
 	}
 	return rollout.Running
+}
+
+// mustTickStatus ticks eng once and returns the status of the checkout
+// flag's rollout.
+func mustTickStatus(tb testing.TB, eng *rollout.Engine) *rollout.Status {
+	tb.Helper()
+	ctx := context.Background()
+	if err := eng.Tick(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := eng.Status(ctx, env, "checkout")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
 }
 
 // memEvents is an in-memory ingest.Store and rollout.Data for one
@@ -199,6 +207,8 @@ type memFlags struct {
 	mu   sync.Mutex
 	set  *valueloop.FlagSet
 	live *flags.Live
+	// reasons are those of the changes PutFlag made, oldest first.
+	reasons []string
 }
 
 func newMemFlags(t testing.TB, fs ...*valueloop.Flag) *memFlags {
@@ -246,6 +256,7 @@ func (m *memFlags) PutFlag(ctx context.Context, e string, f *valueloop.Flag, ifV
 	}
 	nf := *f
 	nf.Version = cur.Version + 1
+	m.reasons = append(m.reasons, reason)
 	next.Flags[f.Key] = &nf
 	return nf.Version, m.swap(next, m.live.Version+1)
 }

@@ -188,7 +188,7 @@ func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason st
 // history whose traffic came after the start (serve --demo). A time
 // ahead of the engine's clock is refused (EINVALID).
 func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason string, at time.Time) (*Rollout, error) {
-	if err := valueloop.CheckLine("reason", reason); err != nil {
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err // a reason is one line of the history and the audit trail
 	}
 	if !at.IsZero() && at.After(e.Now()) {
@@ -264,7 +264,7 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	default:
 		return nil, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
 	}
-	if err := valueloop.CheckLine("reason", reason); err != nil {
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err // a reason is one line of the history and the audit trail
 	}
 	unlock, err := e.lock(ctx)
@@ -280,6 +280,9 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 		if err := e.checkEnabled(ctx, r); err != nil {
 			return nil, err
 		}
+		if err := e.restartClock(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	_, figures, users, err := e.observe(ctx, r)
 	if err != nil {
@@ -293,6 +296,48 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 		return nil, err
 	}
 	return &next, nil
+}
+
+// restartClock moves the start of paused r's step on by the time it was
+// paused, so that the step's MinDuration counts the time it ran: paused,
+// the step's share is held or, with the flag disabled (the kill switch),
+// served to nobody, and a resume would otherwise advance at the next tick
+// on time nobody watched as a running step.
+func (e *Engine) restartClock(ctx context.Context, r *Rollout) error {
+	hist, err := e.Store.RolloutEvents(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if from, ok := clockStopped(*r, hist); ok {
+		if paused := e.Now().Sub(from); paused > 0 {
+			r.StepStartedAt = r.StepStartedAt.Add(paused)
+		}
+	}
+	return nil
+}
+
+// clockStopped is when paused r's step stopped counting its time: its last
+// pause (the history's), or the step's start for a step begun while paused
+// (an advance by hand), which counts from the resume.
+func clockStopped(r Rollout, hist []Event) (time.Time, bool) {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Kind == KindPause {
+			if hist[i].At.Before(r.StepStartedAt) {
+				return r.StepStartedAt, true
+			}
+			return hist[i].At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// pausedLeft is the time paused r's step has left of its MinDuration.
+func pausedLeft(r Rollout, hist []Event) time.Duration {
+	from, ok := clockStopped(r, hist)
+	if !ok {
+		return 0
+	}
+	return r.StepStartedAt.Add(time.Duration(r.Plan.Steps[r.Step].MinDuration)).Sub(from)
 }
 
 // latest returns the newest rollout of flag in env.
@@ -383,10 +428,12 @@ func (e *Engine) flagFailed(ctx context.Context, r *Rollout, err error) error {
 	return err
 }
 
+// flagReason is the reason of the engine's change of the flag, for its
+// audit trail.
 func (r *Rollout) flagReason() string {
 	switch r.State {
 	case RolledBack:
-		return fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason)
+		return valueloop.FitReason(fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason))
 	}
 	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }
@@ -655,9 +702,13 @@ type Status struct {
 	// StepMinUsers is the number of users the released variant must gain
 	// in the current step, and StepMinUsersReason where it comes from (see
 	// StepMinUsers).
-	StepMinUsers       int64   `json:"stepMinUsers"`
-	StepMinUsersReason string  `json:"stepMinUsersReason,omitempty"`
-	History            []Event `json:"history"`
+	StepMinUsers       int64  `json:"stepMinUsers"`
+	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
+	// Warnings say what the figures do not show, in words: users the
+	// flag's targeting serves a variant outside the split are in them
+	// (OutsideSplit).
+	Warnings []string `json:"warnings,omitempty"`
+	History  []Event  `json:"history"`
 }
 
 // Status returns the newest rollout of flag in env with its figures.
@@ -688,6 +739,9 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 			p := Percent(w)
 			st.LivePercent = &p
 		}
+		if w := OutsideSplit(f, r.Plan.Variant, r.Plan.Baseline); w != "" && len(r.Plan.Guardrails) > 0 {
+			st.Warnings = append(st.Warnings, w)
+		}
 	}
 	if r.State.Active() {
 		d := Decide(*r, users[r.Plan.Variant], figures, e.Now())
@@ -702,6 +756,9 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 			if r.State == Running {
 				st.Waiting = "next tick: pause (" + st.Waiting + ")"
 			}
+		}
+		if left := pausedLeft(*r, hist); r.State == Paused && d.Kind == "" && left > 0 {
+			st.Waiting += "; the step's clock is stopped with " + Duration(left.Round(time.Minute)).String() + " of its " + r.Plan.Steps[r.Step].MinDuration.String() + " left"
 		}
 	}
 	return st, nil

@@ -71,3 +71,51 @@ func TestRollbackOfDeletedFlag(t *testing.T) {
 		t.Errorf("after the rollback: %s, want rolled back", st.State)
 	}
 }
+
+// TestPauseStopsTheStepClock: a step's minDuration counts the time the
+// rollout ran, not the time it was paused. A flag disabled 30 minutes into
+// a 1-hour step and enabled and resumed five hours later served nobody in
+// between: the step has its 30 minutes left, not an advance at the next
+// tick on time nobody watched (which the pause on disabling is there to
+// prevent). A pause by hand stops the clock the same way.
+func TestPauseStopsTheStepClock(t *testing.T) {
+	for _, how := range []string{"kill switch", "by hand"} {
+		t.Run(how, func(t *testing.T) {
+			w := newWorld(t, 9)
+			ctx := context.Background()
+			w.start(rollout.Plan{
+				Flag: "checkout", Variant: "one-page", Baseline: "classic",
+				Steps: []rollout.Step{{Percent: 10, MinDuration: hours(1)}, {Percent: 50, MinDuration: hours(1)}, {Percent: 100}},
+			})
+			w.clock.Add(30 * time.Minute)
+			if how == "kill switch" {
+				w.setState(w.flags, valueloop.StateDisabled)
+				w.tick()
+			} else if _, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindPause, "looking into a report"); err != nil {
+				t.Fatal(err)
+			}
+			if st := w.status(); st.State != rollout.Paused {
+				t.Fatalf("after the pause: %s", st.State)
+			}
+			w.clock.Add(5 * time.Hour)
+			if st := w.status(); !strings.Contains(st.Waiting, "the step's clock is stopped with 30m of its 1h left") {
+				t.Errorf("paused for 5 hours, the status says %q; want the 30m the step has left", st.Waiting)
+			}
+			if how == "kill switch" {
+				w.setState(w.flags, valueloop.StateEnabled)
+			}
+			if _, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindResume, "fixed"); err != nil {
+				t.Fatal(err)
+			}
+			w.tick()
+			if st := w.status(); st.State != rollout.Running || st.Percent != 10 || !strings.Contains(st.Waiting, "30m more at 10%") {
+				t.Fatalf("at the resume: %s at %v%%, waiting %q; want running at 10%% with 30m of the step left", st.State, st.Percent, st.Waiting)
+			}
+			w.clock.Add(30 * time.Minute)
+			w.tick()
+			if st := w.status(); st.State != rollout.Running || st.Percent != 50 {
+				t.Errorf("30 minutes after the resume: %s at %v%%, want advanced to 50%%", st.State, st.Percent)
+			}
+		})
+	}
+}

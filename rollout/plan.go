@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -154,6 +155,14 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 		case flag != nil && !hasVariant(flag, v.name):
 			bad(v.path, "flag %q has no variant %q (it has %s)", p.Flag, v.name, variantList(flag))
 			variantsOK = false
+		default:
+			// The names go into every reason the engine writes, one
+			// line of the history, the audit trail and chat.
+			var e *valueloop.Error
+			if errors.As(valueloop.CheckLine(v.path, v.name), &e) {
+				bad(v.path, "%s", e.Message)
+				variantsOK = false
+			}
 		}
 	}
 	if p.Variant != "" && p.Variant == p.Baseline {
@@ -167,8 +176,21 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 		// Without targeting everyone gets the default variant: the split
 		// of the first step would switch all but its share to the
 		// baseline at once unless the baseline is that variant.
-		if d := flag.DefaultVariant; isNull(flag.Targeting) && d != nil && *d != p.Baseline {
+		// Without a defaultVariant either, everyone gets the code's
+		// default, which is no variant: the split would switch them all.
+		switch d := flag.DefaultVariant; {
+		case !isNull(flag.Targeting):
+		case d == nil:
+			bad("/baseline", "flag %q has no defaultVariant and no targeting: everyone gets the application's code default, which is no variant, and the first step would switch them all to %q or %q; set its defaultVariant to %q first, if that is what they get now", p.Flag, p.Baseline, p.Variant, p.Baseline)
+		case *d != p.Baseline:
 			bad("/baseline", "flag %q serves %q to everyone (its defaultVariant, without targeting): the baseline must be the variant users get now, or the first step would switch the rest of them to %q at once", p.Flag, *d, p.Baseline)
+		}
+		// A split set by hand already serves the variant to some users:
+		// a first step below it would take it away from most of them,
+		// the one thing a rollout promises not to do.
+		if cur, err := SplitOf(flag, p.Variant, p.Baseline); err == nil && len(p.Steps) > 0 && validPercent(p.Steps[0].Percent) && Weight(p.Steps[0].Percent) < cur {
+			bad("/steps/0/percent", "flag %q already serves %s%% %s through its split: the first step must be at least that, or some users who have %q would be switched back to %q (start at %s%%, or set the split lower by hand first)",
+				p.Flag, trimFloat(Percent(cur)), p.Variant, p.Variant, p.Baseline, trimFloat(Percent(cur)))
 		}
 	}
 
@@ -181,7 +203,7 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	for i, s := range p.Steps {
 		path := fmt.Sprintf("/steps/%d", i)
 		switch {
-		case math.IsNaN(s.Percent) || s.Percent <= 0 || s.Percent > 100:
+		case !validPercent(s.Percent):
 			bad(path+"/percent", "must be more than 0 and at most 100, got %v", s.Percent)
 		case math.Abs(s.Percent*TotalWeight/100-float64(Weight(s.Percent))) > 1e-6:
 			bad(path+"/percent", "at most two decimals (0.01%% resolution), got %v", s.Percent)
@@ -251,6 +273,9 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	}
 	return nil
 }
+
+// validPercent reports whether a step's percentage is in (0, 100].
+func validPercent(p float64) bool { return p > 0 && p <= 100 }
 
 func hasVariant(f *valueloop.Flag, name string) bool {
 	_, ok := f.Variants[name]

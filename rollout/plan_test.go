@@ -62,6 +62,16 @@ func TestPlanCheckRejects(t *testing.T) {
 	// replacing another variant would switch the rest to it at once.
 	threeVariants := checkoutFlag()
 	threeVariants.Variants["legacy"] = "legacy"
+	// A split set by hand serves one-page to 5%: a first step below it
+	// would take the variant away from users who have it.
+	handSet := checkoutFlag()
+	handSet.Targeting = json.RawMessage(`{"fractional":[["classic",95],["one-page",5]]}`)
+	// Without a defaultVariant or targeting everyone gets the code's
+	// default, no variant: a split would switch them all.
+	noDefault := checkoutFlag()
+	noDefault.DefaultVariant = nil
+	escape := checkoutFlag()
+	escape.Variants["one\x1b]0;x\x07page"] = "x"
 	cases := []struct {
 		name     string
 		edit     func(p *rollout.Plan)
@@ -90,6 +100,9 @@ func TestPlanCheckRejects(t *testing.T) {
 		{"two splits", func(p *rollout.Plan) {}, twoSplits, "/flag", "2 `fractional` splits"},
 		{"baseline nobody gets", func(p *rollout.Plan) { p.Baseline = "legacy" }, threeVariants, "/baseline", `serves "classic" to everyone`},
 		{"releasing the default", func(p *rollout.Plan) { p.Variant, p.Baseline = "classic", "one-page" }, nil, "/baseline", `serves "classic" to everyone`},
+		{"first step below the hand-set split", func(p *rollout.Plan) {}, handSet, "/steps/0/percent", "already serves 5% one-page"},
+		{"no default variant", func(p *rollout.Plan) {}, noDefault, "/baseline", "has no defaultVariant"},
+		{"variant with a control character", func(p *rollout.Plan) { p.Variant = "one\x1b]0;x\x07page" }, escape, "/variant", "control character U+001B at byte 4"},
 		{"bad onBreach", func(p *rollout.Plan) { p.OnBreach = "panic" }, nil, "/onBreach", `"rollback" or "pause"`},
 		{"bad alpha", func(p *rollout.Plan) { p.Alpha = 0.9 }, nil, "/alpha", "(0, 0.5]"},
 		{"tiny sample", func(p *rollout.Plan) { p.MinSample = 1 }, nil, "/minSample", "at least 2"},

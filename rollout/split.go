@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/valueloop/valueloop"
 )
@@ -218,3 +219,83 @@ func encode(v any) (json.RawMessage, error) {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// OutsideSplit says which users f's targeting serves variant or baseline
+// without its split choosing them, in words, or "" when the split decides
+// for everyone (the targeting is the split alone, or every branch ends in
+// it). Such users are in the guardrails' figures all the same: an exposure
+// records the variant served, not which branch of the rule served it, so
+// the comparison is not the split's alone. It reads the `if` branches of
+// the rule (`if`, `?:`): a branch that is a variant's name serves it by rule, a missing
+// else (or a null) serves the defaultVariant, and a branch computed some
+// other way may serve either.
+func OutsideSplit(f *valueloop.Flag, variant, baseline string) string {
+	if f == nil || isNull(f.Targeting) {
+		return ""
+	}
+	rule, err := decode(f.Targeting)
+	if err != nil {
+		return ""
+	}
+	var o outside
+	o.results(rule)
+	var parts []string
+	for _, v := range []string{variant, baseline} {
+		if o.literal[v] {
+			parts = append(parts, fmt.Sprintf("%q to the users a rule picks", v))
+		}
+	}
+	if d := f.DefaultVariant; o.fallsThrough && d != nil && (*d == variant || *d == baseline) {
+		parts = append(parts, fmt.Sprintf("%q (the defaultVariant) to the users no branch of the rule reaches", *d))
+	}
+	if o.computed {
+		parts = append(parts, "what a computed branch of the rule names")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; an exposure does not record which part of the rule chose a variant, so the guardrails count those users too (and a step's minimum of users counts them), although the split did not choose them; put the split on a rule of its own for a comparison of the split alone"
+}
+
+// outside is what the branches of a rule lead to, besides the split.
+type outside struct {
+	literal      map[string]bool // variant names a branch serves as is
+	fallsThrough bool            // some users get no branch: the defaultVariant
+	computed     bool            // a branch computes its result
+}
+
+func (o *outside) results(node any) {
+	switch v := node.(type) {
+	case nil:
+		o.fallsThrough = true
+	case string:
+		if o.literal == nil {
+			o.literal = map[string]bool{}
+		}
+		o.literal[v] = true
+	case map[string]any:
+		if _, ok := v["fractional"]; ok && len(v) == 1 {
+			return // the split
+		}
+		args, ok := v["if"].([]any)
+		if !ok {
+			args, ok = v["?:"].([]any) // JsonLogic's other name of if
+		}
+		if !ok || len(v) != 1 || len(args) < 2 {
+			o.computed = true
+			return
+		}
+		// [cond, then, cond, then, ..., else]: the thens, and the else
+		// when there is one (an odd length); without it, null.
+		for i := 1; i < len(args); i += 2 {
+			o.results(args[i])
+		}
+		if len(args)%2 == 1 {
+			o.results(args[len(args)-1])
+		} else {
+			o.fallsThrough = true
+		}
+	default:
+		o.computed = true
+	}
+}

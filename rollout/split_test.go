@@ -145,3 +145,34 @@ func TestBucketsAreMonotonic(t *testing.T) {
 		})
 	}
 }
+
+// TestOutsideSplit: the users a flag's targeting serves the variant or the
+// baseline without its split are named, as the guardrails count them too;
+// targeting that is the split, or whose every branch ends in it, names none.
+func TestOutsideSplit(t *testing.T) {
+	split := `{"fractional":[["classic",95],["one-page",5]]}`
+	cases := []struct{ name, targeting, want string }{
+		{"no targeting", ``, ""},
+		{"the split alone", split, ""},
+		{"every branch ends in the split", `{"if":[{"var":"beta"},` + split + `,` + split[:len(split)-1] + `}]}`, ""},
+		{"a third variant by rule", `{"if":[{"var":"legacy"},"legacy",` + split + `]}`, ""},
+		{"staff forced onto the variant", `{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page",` + split + `]}`, `"one-page" to the users a rule picks`},
+		{"?: is if", `{"?:":[{"var":"staff"},"classic",` + split + `]}`, `"classic" to the users a rule picks`},
+		{"no else: the default", `{"if":[{"in":[{"var":"country"},["NZ"]]},` + split + `]}`, `"classic" (the defaultVariant) to the users no branch`},
+		{"null branch: the default", `{"if":[{"var":"x"},null,` + split + `]}`, `(the defaultVariant)`},
+		{"computed branch", `{"if":[{"var":"x"},{"var":"variant"},` + split + `]}`, `computed branch`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := checkoutFlag()
+			f.Targeting = json.RawMessage(c.targeting)
+			got := rollout.OutsideSplit(f, "one-page", "classic")
+			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+				t.Errorf("OutsideSplit = %q, want %q", got, c.want)
+			}
+			if c.want != "" && !strings.Contains(got, "the guardrails count those users too") {
+				t.Errorf("OutsideSplit = %q, want it to say what it means for the guardrails", got)
+			}
+		})
+	}
+}

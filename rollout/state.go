@@ -78,8 +78,10 @@ type Rollout struct {
 	Step int `json:"step"`
 	// Percent of users the flag serves the released variant now.
 	Percent float64 `json:"percent"`
-	// StepStartedAt is when the current step began; StepStartUsers the
-	// users of the released variant then (for the step's MinUsers).
+	// StepStartedAt is when the current step began, moved on by the time
+	// it was paused (a resume does: the step's MinDuration counts the time
+	// it ran); StepStartUsers the users of the released variant when it
+	// began (for the step's MinUsers).
 	StepStartedAt  time.Time `json:"stepStartedAt"`
 	StepStartUsers int64     `json:"stepStartUsers"`
 	// Reason says why the rollout is paused, rolled back or completed.
@@ -136,7 +138,13 @@ func Start(env string, p Plan, actor string, now time.Time, variantUsers int64) 
 // resume acknowledges those breached). A transition that makes no sense in
 // the current state (resuming a running rollout, advancing a finished one)
 // is an ECONFLICT error that says why.
+//
+// The reason is fitted to one line of at most valueloop.MaxReason bytes
+// (valueloop.FitReason): a person's was checked already and is kept as
+// given, while the engine's own (every breached guardrail with its
+// figures, an error message) is recorded whatever it says.
 func (r Rollout) Apply(k Kind, now time.Time, variantUsers int64, actor, reason string, figures []GuardrailResult) (Rollout, Event, error) {
+	reason = valueloop.FitReason(reason)
 	next := r
 	next.UpdatedAt = now
 	next.Acknowledged = slices.Clone(r.Acknowledged)
@@ -279,7 +287,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 	}
 	var hold *Hold
 	if len(held) > 0 && !now.Before(stepEnd) {
-		hold = &Hold{Since: stepEnd, Guardrails: held, Reason: holdReason(r, held)}
+		hold = &Hold{Since: stepEnd, Guardrails: held, Reason: valueloop.FitReason(holdReason(r, held))}
 	}
 	if r.Plan.RequireNonInferiority && r.Step+2 == len(r.Plan.Steps) {
 		for _, g := range figures {

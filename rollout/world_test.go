@@ -46,9 +46,10 @@ const (
 	env         = "production"
 )
 
-// The flag under test: the demo's one-page checkout, staff always in it.
+// The flag under test: the demo's one-page checkout, staff always in it,
+// its split at 1%, where the plans under test start.
 const checkoutFlags = `{"flags":{"checkout":{"state":"ENABLED","variants":{"classic":"classic","one-page":"one-page"},"defaultVariant":"classic",
- "targeting":{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page",{"fractional":[["classic",95],["one-page",5]]}]}}}}`
+ "targeting":{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page",{"fractional":[["classic",99],["one-page",1]]}]}}}}`
 
 // world is the whole server in-process: SQLite, the flag service, the
 // ingestion pipeline, the rollout engine and the HTTP API on a free port.

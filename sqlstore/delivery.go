@@ -412,14 +412,14 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 
 // Sources returns the webhook sources, secrets included, by name.
 func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
-	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at, updated_at
+	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at, updated_at
 		FROM delivery_sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
 	out, err := collectList(rows, func(rows *sql.Rows) (delivery.Source, error) {
 		var src delivery.Source
-		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment,
+		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment, reposDest{&src.Repos},
 			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
 		return src, err
 	})
@@ -427,6 +427,37 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
 	}
 	return out, nil
+}
+
+// sourceRepos encodes a source's repositories as the column holds them: a
+// JSON array, or the empty string for none (every repository).
+func sourceRepos(repos []string) string {
+	if len(repos) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(repos)
+	return string(b)
+}
+
+// reposDest scans the column sourceRepos writes.
+type reposDest struct{ repos *[]string }
+
+func (d reposDest) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	case nil:
+	default:
+		return fmt.Errorf("repos: cannot scan %T", src)
+	}
+	*d.repos = nil
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, d.repos)
 }
 
 // sourceAudit is what the audit trail records of a source: never the
@@ -450,8 +481,8 @@ func (s *Store) PutSource(ctx context.Context, src *delivery.Source, actor strin
 			return err
 		}
 		var old delivery.Source
-		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, created_at FROM delivery_sources WHERE name = ?`, src.Name).
-			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, timeDest{&old.CreatedAt})
+		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at FROM delivery_sources WHERE name = ?`, src.Name).
+			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, reposDest{&old.Repos}, timeDest{&old.CreatedAt})
 		exists := err == nil
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -472,10 +503,10 @@ func (s *Store) PutSource(ctx context.Context, src *delivery.Source, actor strin
 			}
 			c.CreatedAt = old.CreatedAt
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
-			release_environment = excluded.release_environment, updated_at = excluded.updated_at`,
-			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt))
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, repos, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
+			release_environment = excluded.release_environment, repos = excluded.repos, updated_at = excluded.updated_at`,
+			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, sourceRepos(c.Repos), s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt))
 		if err != nil {
 			return fmt.Errorf("%s: put source %s: %w", s.o.D.Name, src.Name, err)
 		}
@@ -503,8 +534,8 @@ func (s *Store) DeleteSource(ctx context.Context, name, actor string) error {
 			return err
 		}
 		var src delivery.Source
-		err := tx.QueryRow(ctx, `DELETE FROM delivery_sources WHERE name = ? RETURNING name, kind, incident_label, release_environment, created_at, updated_at`, name).
-			Scan(&src.Name, &src.Kind, &src.IncidentLabel, &src.ReleaseEnvironment, timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
+		err := tx.QueryRow(ctx, `DELETE FROM delivery_sources WHERE name = ? RETURNING name, kind, incident_label, release_environment, repos, created_at, updated_at`, name).
+			Scan(&src.Name, &src.Kind, &src.IncidentLabel, &src.ReleaseEnvironment, reposDest{&src.Repos}, timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
 		if errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "no webhook source named %q", name)
 		} else if err != nil {

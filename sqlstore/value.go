@@ -187,18 +187,18 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, ver
 	return s.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
 }
 
-// checkVersion refuses (ECONFLICT) a write expecting version of what over
-// a stored definition before ("" when none is stored) that does not meet
-// it (see value.VersionMatches); no version expects nothing. stored
-// decodes before.
+// checkVersion refuses a write expecting version of what over a stored
+// definition before ("" when none is stored) that does not meet it (see
+// value.VersionMatches): ECONFLICT over another version, ENOTFOUND when
+// none is stored, whatever the version expected, as a flag's write (a
+// condition needs a stored definition, RFC 9110 13.1.1, and the write
+// creates nothing). No version expects nothing. stored decodes before.
 func (s *Store) checkVersion(what, key, before, version string, stored interface{ Version() string }) error {
 	switch {
 	case version == "":
 		return nil
-	case before == "" && version == value.AnyVersion:
-		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q does not exist, and If-Match: * writes only over a stored one", what, key)
 	case before == "":
-		return valueloop.Errorf(valueloop.ECONFLICT, "%s %q was deleted since version %s was read", what, key, version)
+		return valueloop.Errorf(valueloop.ENOTFOUND, "%s %q not found (never stored, or deleted since it was read), and If-Match writes only over a stored one: nothing was created", what, key)
 	case version == value.AnyVersion:
 		return nil
 	}

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 
@@ -131,25 +132,29 @@ func stratumWeights(in Input) []float64 {
 
 // strataSRM checks each stratum against its own split and sums them up: the
 // overall SRM is the stratum with the smallest p-value, a mismatch when any
-// stratum is one; when none could be checked, NotApplicable if the check
-// does not apply to some stratum (more data would not change that).
+// stratum is one; when none could be checked, NotEnoughData while some
+// stratum waits for units, else NotApplicable: the check applies to no
+// stratum, and more data would not change that.
 func strataSRM(in Input, weights []float64, threshold float64) (SRM, []StratumResult) {
 	out := make([]StratumResult, len(in.Strata))
 	overall := SRM{Status: NotEnoughData, Reason: ErrNotEnoughData.Error() + ": no period whose split serves two variants has users yet", Threshold: threshold}
-	mismatch := false
+	mismatch, waiting, notApplicable := false, false, ""
 	for p, st := range in.Strata {
 		out[p] = StratumResult{Name: st.Name, Weight: weights[p], SRM: stratumSRM(st, threshold)}
-		r := out[p].SRM
-		if r.Status != OK {
-			if r.Status == NotApplicable && overall.Status != OK {
-				overall.Status, overall.Reason = r.Status, r.Reason
+		switch r := out[p].SRM; r.Status {
+		case OK:
+			mismatch = mismatch || r.Mismatch
+			if overall.Status != OK || r.PValue < overall.PValue {
+				overall = r
 			}
-			continue
+		case NotApplicable:
+			notApplicable = cmp.Or(notApplicable, r.Reason)
+		default:
+			waiting = true
 		}
-		mismatch = mismatch || r.Mismatch
-		if overall.Status != OK || r.PValue < overall.PValue {
-			overall = r
-		}
+	}
+	if overall.Status != OK && !waiting && notApplicable != "" {
+		overall.Status, overall.Reason = NotApplicable, notApplicable
 	}
 	overall.Mismatch = mismatch
 	return overall, out

@@ -185,3 +185,52 @@ func TestSplitUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestStrataSRMOverall: the overall check of a stratified analysis sums up
+// its periods' so that it neither hides a mismatch nor blocks a verdict
+// falsely: a mismatch in any checked period is the overall one, whatever
+// the others say; a period the check does not apply to (a 100% step)
+// changes nothing beside a checked one; and with none checked yet, the
+// overall status is not_enough_data while some checkable period waits for
+// units, not_applicable only when no period can ever be checked. It said
+// not_applicable, "more data would not change that", beside a checkable
+// period that only had no units yet.
+func TestStrataSRMOverall(t *testing.T) {
+	fine := Stratum{Weights: []float64{1, 1}, Units: []int64{500, 510}}
+	broken := Stratum{Weights: []float64{1, 1}, Units: []int64{500, 300}}
+	waiting := Stratum{Weights: []float64{1, 1}, Units: []int64{0, 0}}
+	step := Stratum{Weights: []float64{0, 1}, Units: []int64{0, 400}}
+	ruled := Stratum{Weights: []float64{1, 1}, Units: []int64{900, 100}, Unchecked: "a targeting rule"}
+	for _, tc := range []struct {
+		name     string
+		strata   []Stratum
+		status   Status
+		mismatch bool
+	}{
+		{"a step beside a fine period", []Stratum{step, fine}, OK, false},
+		{"a step beside a broken period", []Stratum{step, broken}, OK, true},
+		{"a broken period beside a step", []Stratum{broken, step}, OK, true},
+		{"a broken period beside a fine one", []Stratum{broken, fine}, OK, true},
+		{"a fine period beside a broken one", []Stratum{fine, broken}, OK, true},
+		{"a lopsided ruled period beside a fine one", []Stratum{ruled, fine}, OK, false},
+		{"a step beside a period with no units yet", []Stratum{step, waiting}, NotEnoughData, false},
+		{"a period with no units yet beside a step", []Stratum{waiting, step}, NotEnoughData, false},
+		{"only steps and rules", []Stratum{step, ruled}, NotApplicable, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, per := strataSRM(Input{Strata: tc.strata}, make([]float64, len(tc.strata)), SRMThreshold)
+			if got.Status != tc.status || got.Mismatch != tc.mismatch || got.Reason == "" && got.Status != OK {
+				t.Errorf("overall SRM %+v, want status %s, mismatch %v, and a reason unless checked", got, tc.status, tc.mismatch)
+			}
+			min := 1.0
+			for _, p := range per {
+				if p.SRM.Status == OK {
+					min = math.Min(min, p.SRM.PValue)
+				}
+			}
+			if got.Status == OK && got.PValue != min {
+				t.Errorf("overall p %v, want the smallest period's %v", got.PValue, min)
+			}
+		})
+	}
+}

@@ -207,7 +207,7 @@ func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
 		t.Errorf("put set times %v, %v; want %v", s.CreatedAt, s.UpdatedAt, created)
 	}
 	clock.T = clock.T.Add(time.Hour)
-	update := &delivery.Source{Name: "acme", Kind: "github", IncidentLabel: "outage"} // keeps the secret
+	update := &delivery.Source{Name: "acme", Kind: "github", IncidentLabel: "outage", Repos: []string{"acme/shop", "acme-ops/*"}} // keeps the secret
 	if err := db.PutSource(ctx, update, "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +220,7 @@ func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
 	}
 	got := list[0]
 	if string(got.Secret) != "a-very-secret-secret" || got.IncidentLabel != "outage" || got.Kind != "github" ||
+		strings.Join(got.Repos, " ") != "acme/shop acme-ops/*" ||
 		!got.CreatedAt.Equal(created) || !got.UpdatedAt.Equal(clock.T) {
 		t.Errorf("after update: %+v", got)
 	}

@@ -83,8 +83,14 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	if err := s.PutFeatureIf(ctx, &lost, stale, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
 		t.Errorf("write over a stale version: got %v, want conflict", err)
 	}
-	if err := s.PutFeatureIf(ctx, &value.Feature{Key: "gone", Title: "G", Objective: "activation", Hypothesis: value.Hypothesis{Change: "g"}}, stale, "ben"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
-		t.Errorf("write over a version of a feature that is not stored: got %v, want conflict", err)
+	if err := s.PutFeatureIf(ctx, &value.Feature{Key: "gone", Title: "G", Objective: "activation", Hypothesis: value.Hypothesis{Change: "g"}}, stale, "ben"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("write over a version of a feature that is not stored: got %v, want not found (as a flag's)", err)
+	}
+	if err := s.PutObjectiveIf(ctx, &value.Objective{Key: "gone", Title: "G", Metric: "m"}, value.AnyVersion, "ben"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("write over any version of an objective that is not stored: got %v, want not found (as a flag's)", err)
+	}
+	if _, err := s.Objective(ctx, "gone"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		t.Errorf("objective gone: %v, want it not created", err)
 	}
 	if got, _ := s.Feature(ctx, f.Key); got.Title != f.Title || got.Version() != f.Version() {
 		t.Errorf("after the stale write: %q at %s, want %q at %s", got.Title, got.Version(), f.Title, f.Version())

@@ -120,11 +120,11 @@ type metricView struct {
 type experimentData struct {
 	Env, Flag string
 	Result    *experiment.Result
-	// Fixed says the fixed-horizon intervals decide (inference "fixed"),
-	// which the metrics' tables and forest plots then show; Level is their
+	// Inference says which intervals decide (Inference.Deciding), which
+	// the metrics' tables and forest plots then show; Level is their
 	// coverage ("95%") and Interval names them ("95% always-valid
 	// interval"), as the CLI's "LIFT (95% sequential)" does.
-	Fixed        bool
+	Inference    experiment.Inference
 	Level        string
 	Interval     string
 	Dimensions   []string   // the names the page links to
@@ -142,24 +142,6 @@ type overTimeRow struct {
 	Est      float64
 	Interval stats.Interval
 	Relative bool // Est and Interval are a relative lift, else a difference
-}
-
-// deciding is the interval of e that decides: the fixed-horizon one with
-// fixed inference, else the always-valid one.
-func deciding(e stats.Effect, fixed bool) stats.Interval {
-	if fixed {
-		return e.Interval
-	}
-	return e.Sequential
-}
-
-// decidingAdjustedP is the adjusted p-value of deciding's interval: the
-// fixed-horizon test's with fixed inference, else the sequential one's.
-func decidingAdjustedP(e stats.Effect, fixed bool) float64 {
-	if fixed {
-		return e.AdjustedPValue
-	}
-	return e.AdjustedSequentialPValue
 }
 
 // effectOf returns the lift of a variant result in the units shown:
@@ -188,12 +170,12 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.Dimension, in.DimensionAggregates = "", nil // the replay is of all users
-	d := experimentData{Env: env, Flag: key, Result: res, Fixed: res.Settings.Inference == experiment.Fixed, Level: res.Settings.Level()}
+	d := experimentData{Env: env, Flag: key, Result: res, Inference: res.Settings.Inference, Level: res.Settings.Level()}
 	d.Interval = d.Level + " always-valid interval"
-	if d.Fixed {
+	if d.Inference == experiment.Fixed {
 		d.Interval = d.Level + " fixed-horizon interval"
 	}
-	d.Split = splitOf(res, d.Fixed, d.Interval)
+	d.Split = splitOf(res, d.Interval)
 	for _, dim := range u.Dimensions {
 		d.Dimensions = append(d.Dimensions, dim.Name)
 	}
@@ -229,7 +211,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 				continue
 			}
 			mv.Relative = rel
-			row := forestRowOf(v.Variant+" vs control", e.Estimate, deciding(e, d.Fixed))
+			row := forestRowOf(v.Variant+" vs control", e.Estimate, d.Inference.Deciding(e).Interval)
 			row.Emphasis = v.Variant == verdictVariant
 			rows = append(rows, row)
 		}
@@ -380,19 +362,20 @@ type sliceChart struct {
 // interval would squeeze the others to dots: the axis reaches at most twice
 // the largest estimate (or the all-users interval), and wider intervals are
 // drawn to its edge (forestRow.Clip). Each interval is the one that
-// decides (fixed says which, deciding), named interval.
-func splitOf(res *experiment.Result, fixed bool, interval string) *splitView {
+// decides (Inference.Deciding), named interval.
+func splitOf(res *experiment.Result, interval string) *splitView {
 	d := res.Dimension
 	if d == nil {
 		return nil
 	}
 	v := &splitView{DimensionSplit: d}
+	inf := res.Settings.Inference
 	for _, m := range res.Metrics {
 		var rows []forestRow
 		relative, most := false, 0.0
 		for _, all := range m.Variants {
 			if e, _, ok := effectOf(all); ok {
-				iv := deciding(e, fixed)
+				iv := inf.Deciding(e).Interval
 				most = math.Max(most, math.Max(math.Abs(iv.Lower), math.Abs(iv.Upper)))
 			}
 		}
@@ -405,7 +388,7 @@ func splitOf(res *experiment.Result, fixed bool, interval string) *splitView {
 					if e, rel, ok := effectOf(sv); ok {
 						relative = rel
 						most = math.Max(most, math.Abs(e.Estimate))
-						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, deciding(e, fixed)))
+						rows = append(rows, forestRowOf(s.Value+": "+sv.Variant, e.Estimate, inf.Deciding(e).Interval))
 					}
 				}
 			}

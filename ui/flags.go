@@ -357,7 +357,7 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 	if len(d.Errors) == 0 {
 		f, err := flagd.ParseFlag("form", key, mustJSON(def))
 		if err == nil {
-			err = valueloop.CheckLine("reason", d.Reason) // one line of the audit trail, as over the API
+			err = valueloop.CheckReason("reason", d.Reason) // one line of the audit trail, as over the API
 		}
 		if err == nil {
 			f.Key = key
@@ -458,7 +458,7 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	if version == 0 {
 		version = -1
 	}
-	if err := valueloop.CheckLine("reason", r.PostFormValue("reason")); err != nil {
+	if err := valueloop.CheckReason("reason", r.PostFormValue("reason")); err != nil {
 		return err // one line of the audit trail, as over the API
 	}
 	verb := "Enabled"

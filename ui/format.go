@@ -31,8 +31,7 @@ func (u *UI) funcs() template.FuncMap {
 		"weeks":    func() int { return weeks },
 		"spct":     signedPct,
 		"ivl":      intervalText,
-		"deciding": deciding,
-		"adjp":     decidingAdjustedP,
+		"deciding": experiment.Inference.Deciding,
 		"num":      num,
 		"score":    score,
 		"thous":    valueloop.GroupDigits,
@@ -43,6 +42,9 @@ func (u *UI) funcs() template.FuncMap {
 		"ago":      func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
 		"label":    label,
 		"jsonval":  jsonValue,
+		// credited: a cause that already says who (an audited flag
+		// change, "stated by ana") needs no byline after it.
+		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },
 	}
 }
 

@@ -38,15 +38,24 @@ func ParseFile(data []byte, c Context) (*File, error) {
 	return f, nil
 }
 
-// MaxFileBytes bounds a file of objectives and features: the server takes
-// at most 4 MiB of JSON in one request (httpapi's maxAPIBody), so a larger
-// file is refused before it is decoded.
-const MaxFileBytes = 4 << 20
+// MaxFileBytes bounds a file of objectives and features as one apply
+// carries it, its compact JSON (what the CLI sends, whatever the file's
+// layout). The server keeps what it stores within it and within
+// MaxFileObjectives and MaxFileFeatures (features.Service refuses a write
+// past them), so that an export always applies back. About 20,000
+// features of a few hundred bytes each fit.
+const MaxFileBytes = 8 << 20
+
+// MaxFileTextBytes bounds a file's text as written: the layout of an
+// export (indented JSON, YAML) and a team's comments take room beyond its
+// compact JSON (an export at the bounds is a sixth larger as indented
+// JSON, TestValueExportAppliesBackAtBound). It is what value apply reads
+// of a file and what the apply route reads of a body.
+const MaxFileTextBytes = 4 * MaxFileBytes
 
 // The most items one file (or one apply request) may hold, and one feature
 // may list in each of its links and dependencies: what is refused before
-// any of it is validated against the store. Ten thousand features with
-// their links fit in MaxFileBytes; the caps leave room above that.
+// any of it is validated against the store.
 const (
 	MaxFileObjectives = 1000
 	MaxFileFeatures   = 20000
@@ -54,7 +63,8 @@ const (
 )
 
 // CheckSize refuses a file with more objectives or features than one
-// apply takes, naming the list.
+// apply takes, naming the list, or larger than MaxFileBytes as compact
+// JSON, naming the file.
 func (f *File) CheckSize() error {
 	if len(f.Objectives) > MaxFileObjectives {
 		return valueloop.FieldErrorf("objectives", "lists %d objectives, want at most %d in one file", len(f.Objectives), MaxFileObjectives)
@@ -62,14 +72,43 @@ func (f *File) CheckSize() error {
 	if len(f.Features) > MaxFileFeatures {
 		return valueloop.FieldErrorf("features", "lists %d features, want at most %d in one file", len(f.Features), MaxFileFeatures)
 	}
+	if n := f.Bytes(); n > MaxFileBytes {
+		return valueloop.FieldErrorf("file", "is %d bytes as compact JSON, want at most %d in one file", n, MaxFileBytes)
+	}
 	return nil
+}
+
+// Bytes is the size of f's compact JSON without the times the store
+// keeps: what an export of it carries in one apply.
+func (f *File) Bytes() int {
+	n := len(`{"objectives":[],"features":[]}`)
+	for i, o := range f.Objectives {
+		o.CreatedAt, o.UpdatedAt = time.Time{}, time.Time{}
+		n += size(o, i)
+	}
+	for i, ft := range f.Features {
+		ft.CreatedAt, ft.UpdatedAt = time.Time{}, time.Time{}
+		n += size(ft, i)
+	}
+	return n
+}
+
+// size is the length of v's JSON, with the comma before it unless first.
+func size(v any, i int) int {
+	js, err := json.Marshal(v)
+	if err != nil {
+		// The types always encode; a value that did not could not be
+		// exported either.
+		panic(err)
+	}
+	return len(js) + min(i, 1)
 }
 
 // DecodeFile reads a file as ParseFile does without validating it against
 // the environments: the CLI reads the team's file, the server validates.
 func DecodeFile(data []byte) (*File, error) {
-	if len(data) > MaxFileBytes {
-		return nil, valueloop.FieldErrorf("file", "is %d bytes, want at most %d", len(data), MaxFileBytes)
+	if len(data) > MaxFileTextBytes {
+		return nil, valueloop.FieldErrorf("file", "is %d bytes, want at most %d", len(data), MaxFileTextBytes)
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {

@@ -60,7 +60,10 @@ func TestParseFileBadInput(t *testing.T) {
 		name, data, field, msg string
 	}{
 		{"empty", "  \n", "file", "empty"},
-		{"too large", "objectives: []\n" + strings.Repeat("#", MaxFileBytes), "file", "want at most"},
+		{"too large", "objectives: []\n" + strings.Repeat("#", MaxFileTextBytes), "file", "want at most"},
+		// An indented file may be larger than MaxFileBytes: its compact
+		// JSON, what one apply carries, may not.
+		{"too large as compact JSON", `{"features": [` + strings.Repeat(`{"hypothesis": {"change": "`+strings.Repeat("c", 1000)+`"}},`, MaxFileBytes/1000) + `{}]}`, "file", "bytes as compact JSON, want at most"},
 		{"not YAML", "objectives: [", "file", "not valid YAML"},
 		{"too many objectives", `{"objectives": [` + strings.Repeat(`{},`, MaxFileObjectives) + `{}]}`, "objectives", "lists 1001 objectives, want at most 1000"},
 		{"unknown field", "objectives: []\nfeatures:\n  - key: a\n    titel: A\n", "titel", "unknown field"},

@@ -315,10 +315,6 @@ func checkTitle(field, s string) error {
 	return valueloop.CheckControl(field, s, true, 200, func(rune) bool { return true })
 }
 
-// checkName checks a name printed on one line (a service, a label): no
-// control characters at all.
-func checkName(field, s string) error { return valueloop.CheckLine(field, s) }
-
 // Context is what validation checks names against: the environments with
 // their metric keys and flag keys, and the objectives that exist.
 type Context struct {
@@ -529,7 +525,7 @@ func (l *Links) validate(c *Context) error {
 		if !slices.Contains(c.Flags[fl.Environment], fl.Flag) {
 			return valueloop.FieldErrorf(field+".flag", "no flag %q in environment %s", fl.Flag, fl.Environment)
 		}
-		if err := checkName(field+".variant", fl.Variant); err != nil {
+		if err := valueloop.CheckLine(field+".variant", fl.Variant); err != nil {
 			return err
 		}
 		k := [2]string{fl.Environment, fl.Flag}
@@ -544,7 +540,7 @@ func (l *Links) validate(c *Context) error {
 		if strings.TrimSpace(s) == "" || len(s) > 200 {
 			return valueloop.FieldErrorf(field, "must be a service name of 1 to 200 bytes, got %q", valueloop.Clip(s))
 		}
-		if err := checkName(field, s); err != nil {
+		if err := valueloop.CheckLine(field, s); err != nil {
 			return err
 		}
 		if slices.Contains(l.Services[:i], s) {
@@ -553,7 +549,7 @@ func (l *Links) validate(c *Context) error {
 	}
 	for i, s := range l.Changes.Labels {
 		field := fmt.Sprintf("links.changes.labels[%d]", i)
-		if err := checkName(field, s); err != nil {
+		if err := valueloop.CheckLine(field, s); err != nil {
 			return err
 		}
 		if !labelPattern.MatchString(s) {
@@ -565,7 +561,7 @@ func (l *Links) validate(c *Context) error {
 	}
 	for i, p := range l.Changes.BranchPrefixes {
 		field := fmt.Sprintf("links.changes.branchPrefixes[%d]", i)
-		if err := checkName(field, p); err != nil {
+		if err := valueloop.CheckLine(field, p); err != nil {
 			return err
 		}
 		if len(p) < 3 || len(p) > 200 || strings.ContainsAny(p, " \t\n~^:?*[\\") {

@@ -443,15 +443,15 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	a.UsersPerDay = float64(x.Users) / running
 	left := h.End().Sub(now).Hours() / 24
 	if a.UsersPerDay <= 0 {
-		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s and has had none in %s days: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(running), h)
+		a.Reason = fmt.Sprintf("experiment on %s in %s needs %s and has had none in %s: it cannot finish by the horizon %s", x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), dayCount(running), h)
 		return a, true
 	}
 	a.DaysNeeded = float64(a.RemainingUsers) / a.UsersPerDay
 	if a.DaysNeeded <= left {
 		return a, false
 	}
-	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s: at %s users/day (%s in %s days) that is %s days, past the horizon %s (%s days left): stop it or widen it",
-		x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(a.UsersPerDay), valueloop.Count(x.Users, "user"), num(running), num(a.DaysNeeded), h, num(max(left, 0)))
+	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s: at %s users/day (%s in %s) that is %s, past the horizon %s (%s left): stop it or widen it",
+		x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(a.UsersPerDay), valueloop.Count(x.Users, "user"), dayCount(running), dayCount(a.DaysNeeded), h, dayCount(max(left, 0)))
 	return a, true
 }
 
@@ -460,6 +460,15 @@ func lastSeen(t, now time.Time) string {
 		return ", no user exposed yet"
 	}
 	return ", last exposed a new user " + t.UTC().Format("2006-01-02 15:04 UTC") + " (" + days(now.Sub(t)) + " ago)"
+}
+
+// dayCount is a number of days as num writes it, with its noun: "1 day",
+// "1.5 days".
+func dayCount(x float64) string {
+	if n := num(x); n != "1" {
+		return n + " days"
+	}
+	return "1 day"
 }
 
 // days writes a duration in days: "3d", "2.5d", "<1d".

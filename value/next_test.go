@@ -250,6 +250,20 @@ func TestStopList(t *testing.T) {
 	}
 }
 
+// TestStopListOneDay: an experiment a day old, or a horizon a day away,
+// said "in 1 days" and "(1 days left)".
+func TestStopListOneDay(t *testing.T) {
+	remaining := int64(40000)
+	in := NextInput{Objectives: objectives(), Now: day(59), // the horizon 2026-12-31 ends in a day
+		Items:       []Item{feature("m1", "activation", nil, 0.05, []FlagLink{{Environment: "production", Flag: "m1-flag"}}, ev("m1x", ExperimentStarted, day(58.5)))},
+		Experiments: []ExperimentState{{Environment: "production", Flag: "m1-flag", Started: day(58.5), Users: 400, RemainingUsers: &remaining}}}
+	got := ComputeNext(in).Stop
+	want := "experiment on m1-flag in production needs 40,000 more users: at 400 users/day (400 users in 1 day) that is 100 days, past the horizon 2026-12-31 (1 day left): stop it or widen it"
+	if len(got) != 1 || got[0].Reason != want {
+		t.Errorf("got %+v\nwant %q", got, want)
+	}
+}
+
 func TestServesVariant(t *testing.T) {
 	str := func(s string) *string { return &s }
 	for _, tc := range []struct {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +43,7 @@ func deliveryCommand() *command {
 	}}
 }
 
-const sourceArgs = "NAME --kind github|gitlab|pagerduty|opsgenie [--secret-file FILE|-] [--incident-label LABEL] [--release-env ENV]"
+const sourceArgs = "NAME --kind github|gitlab|pagerduty|opsgenie [--secret-file FILE|-] [--repo OWNER/NAME|OWNER/*]... [--incident-label LABEL] [--release-env ENV]"
 
 const deliveryMore = `Records and metrics:
 
@@ -61,7 +63,9 @@ Webhooks: point GitHub at SERVER/hooks/github and GitLab at SERVER/hooks/gitlab,
 Opsgenie at SERVER/hooks/pagerduty and SERVER/hooks/opsgenie (docs/delivery.md).
 `
 
-// runSourcePut returns delivery source add or set (sub).
+// runSourcePut returns delivery source add or set (sub). Set changes what
+// its flags name and keeps the rest of the source (the API's PUT replaces
+// it whole), so rotating a secret keeps its labels and repositories.
 func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string) error {
 	return func(ctx context.Context, e *cliEnv, args []string) error {
 		fs := newFlagSet(e, "delivery source "+sub)
@@ -71,6 +75,8 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		secretFile := fs.String("secret-file", "", "file holding the webhook secret (- for standard input); default: keep the secret, or generate one for a new source")
 		fs.StringVar(&src.IncidentLabel, "incident-label", "", "label that marks incident issues (default incident); for opsgenie, a tag that marks incident alerts (default: every alert)")
 		fs.StringVar(&src.ReleaseEnvironment, "release-env", "", "environment a published release deploys to (default: releases are ignored)")
+		var repos listFlag
+		fs.Var(&repos, "repo", "OWNER/NAME, or OWNER/* for all of an owner's, that the source may post for (repeatable; default: every repository; with set, --repo '' clears)")
 		pos, c, err := cf.parse(e, fs, args)
 		if err != nil {
 			return err
@@ -79,6 +85,16 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 			return usageErrorf("delivery source %s: want a name and --kind, e.g. 'valueloop delivery source add acme-github --kind github'", sub)
 		}
 		src.Name = pos[0]
+		for _, r := range repos {
+			if r != "" {
+				src.Repos = append(src.Repos, r)
+			}
+		}
+		if sub == "set" {
+			if src, err = keepUnnamed(ctx, c, fs, src); err != nil {
+				return err
+			}
+		}
 		if *secretFile != "" {
 			b, err := readInput(e, *secretFile)
 			if err != nil {
@@ -100,6 +116,32 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		writeSourceSaved(e.stdout, cf.server, out, secret)
 		return nil
 	}
+}
+
+// keepUnnamed returns the stored source src.Name with the fields fs set
+// replaced by src's.
+func keepUnnamed(ctx context.Context, c *client.Client, fs *flag.FlagSet, src delivery.Source) (delivery.Source, error) {
+	list, err := c.DeliverySources(ctx)
+	if err != nil {
+		return src, err
+	}
+	i := slices.IndexFunc(list, func(s delivery.Source) bool { return s.Name == src.Name })
+	if i < 0 {
+		return src, usageErrorf("delivery source set: there is no source named %q; add it with 'valueloop delivery source add %s --kind %s'", src.Name, src.Name, src.Kind)
+	}
+	out := list[i]
+	out.Kind = src.Kind // a change of kind is the server's to refuse
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "incident-label":
+			out.IncidentLabel = src.IncidentLabel
+		case "release-env":
+			out.ReleaseEnvironment = src.ReleaseEnvironment
+		case "repo":
+			out.Repos = src.Repos
+		}
+	})
+	return out, nil
 }
 
 // writeSourceSaved tells where to point the forge's webhook, with the
@@ -134,9 +176,20 @@ func runSourceList(ctx context.Context, e *cliEnv, args []string) error {
 		return err
 	}
 	empty := "No webhook sources. Add one with 'valueloop delivery source add NAME --kind github' (or gitlab, pagerduty, opsgenie)."
-	return writeList(e, cf, list, empty, "NAME\tKIND\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED (UTC)", func(w io.Writer, s delivery.Source) {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), utcTime(s.UpdatedAt))
+	return writeList(e, cf, list, empty, "NAME\tKIND\tREPOSITORIES\tINCIDENT LABEL\tRELEASES DEPLOY TO\tUPDATED (UTC)", func(w io.Writer, s delivery.Source) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, sourceRepos(s), orDash(s.IncidentLabel), orDash(s.ReleaseEnvironment), utcTime(s.UpdatedAt))
 	})
+}
+
+// sourceRepos says which repositories a source may post for.
+func sourceRepos(s delivery.Source) string {
+	switch {
+	case len(s.Repos) > 0:
+		return strings.Join(s.Repos, ",")
+	case s.Kind == delivery.KindGitHub || s.Kind == delivery.KindGitLab:
+		return "any"
+	}
+	return "–"
 }
 
 // deliveryName parses the args of a delete and returns the one name they

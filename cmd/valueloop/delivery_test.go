@@ -233,3 +233,73 @@ func postHook(t *testing.T, url, body string, headers map[string]string) (int, s
 	resp, answer := request(t, http.MethodPost, url, body, header)
 	return resp.StatusCode, answer
 }
+
+// TestSourceSetKeepsWhatItDoesNotName: docs/delivery.md rotates a secret
+// with 'delivery source set NAME --kind github --secret-file new.txt'.
+// That PUT the source with only what the command named, so the rotation
+// cleared its incident label and release environment: incidents labelled
+// "sev" stopped being read, releases stopped being deployments. Set now
+// changes what its flags name and keeps the rest; a flag given empty
+// clears its field.
+func TestSourceSetKeepsWhatItDoesNotName(t *testing.T) {
+	s := MustServe(t, "")
+	secret := filepath.Join(t.TempDir(), "new.txt")
+	if err := os.WriteFile(secret, []byte("a-new-webhook-secret-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"delivery", "source", "add", "acme", "--kind", "github", "--incident-label", "sev", "--release-env", "app-store"},
+		{"delivery", "source", "set", "acme", "--kind", "github", "--secret-file", secret},
+	} {
+		if code, out, errOut := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%s: %d %s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	source := func() delivery.Source {
+		t.Helper()
+		code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "list", "--output", "json")
+		var list []delivery.Source
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 {
+			t.Fatalf("source list: %d %s%s", code, out, errOut)
+		}
+		return list[0]
+	}
+	if got := source(); got.IncidentLabel != "sev" || got.ReleaseEnvironment != "app-store" {
+		t.Errorf("after rotating the secret: %+v; want incident label sev and releases to app-store kept", got)
+	}
+	body, err := os.ReadFile(filepath.Join("..", "..", "github", "testdata", "push.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := postHook(t, s.URL+"/hooks/github?source=acme", string(body), map[string]string{
+		github.EventHeader: "push", github.DeliveryHeader: "d-1", github.SignatureHeader: github.Sign([]byte("a-new-webhook-secret-0123"), body)}); code != 200 {
+		t.Errorf("push signed with the new secret: %d, want 200", code)
+	}
+	if code, out, errOut := s.cli(t, s.Admin, "delivery", "source", "set", "acme", "--kind", "github", "--release-env", ""); code != 0 {
+		t.Fatalf("source set --release-env '': %d %s%s", code, out, errOut)
+	}
+	if got := source(); got.IncidentLabel != "sev" || got.ReleaseEnvironment != "" {
+		t.Errorf("after clearing the release environment: %+v", got)
+	}
+	// Tied to another repository, the source's secret no longer records
+	// the checkout's pushes (403, nothing stored); a later set keeps the tie.
+	for _, args := range [][]string{
+		{"delivery", "source", "set", "acme", "--kind", "github", "--repo", "acme-shop/lib"},
+		{"delivery", "source", "set", "acme", "--kind", "github", "--incident-label", "outage"},
+	} {
+		if code, out, errOut := s.cli(t, s.Admin, args...); code != 0 {
+			t.Fatalf("%s: %d %s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	if got := source(); strings.Join(got.Repos, ",") != "acme-shop/lib" || got.IncidentLabel != "outage" {
+		t.Errorf("after tying it to acme-shop/lib: %+v", got)
+	}
+	code, resp := postHook(t, s.URL+"/hooks/github?source=acme", string(body), map[string]string{
+		github.EventHeader: "push", github.DeliveryHeader: "d-2", github.SignatureHeader: github.Sign([]byte("a-new-webhook-secret-0123"), body)})
+	if code != http.StatusForbidden || !strings.Contains(resp, "changes[0].repo") {
+		t.Errorf("push of acme-shop/checkout to a source of acme-shop/lib: %d %s, want 403 naming changes[0].repo", code, resp)
+	}
+	if code, out, _ := s.cli(t, s.Admin, "delivery", "deliveries"); code != 0 || strings.Contains(out, "d-2") {
+		t.Errorf("deliveries list the refused one:\n%s", out)
+	}
+}

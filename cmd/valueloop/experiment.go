@@ -108,7 +108,7 @@ func runExperimentResults(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	res, err := c.Results(ctx, *env, pos[0], q)
 	if err != nil {
-		ff := flagFields{fields: map[string]string{"metrics": "--metric", "dimension": "--dimension"}}
+		ff := flagFields{fields: map[string]string{"metric": "--metric", "dimension": "--dimension"}}
 		addSettingFields(ff)
 		return ff.rename(err)
 	}
@@ -392,9 +392,9 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		}
 		fmt.Fprintln(w)
 	}
-	seq := r.Settings.Inference != experiment.Fixed
+	inf := r.Settings.Inference
 	level := r.Settings.Level()
-	kindOfInterval := expIf(seq, "sequential", "fixed")
+	kindOfInterval := expIf(inf == experiment.Fixed, "fixed", "sequential")
 	for _, m := range r.Metrics {
 		fmt.Fprintln(w)
 		desc := []string{string(m.Kind), string(m.Direction) + " is better"}
@@ -403,7 +403,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		}
 		desc = append(desc, cupedLabel(r.Settings.CUPED, m))
 		fmt.Fprintf(w, "%s (%s)\n", expIf(m.Name != "" && m.Name != m.Metric, m.Name+" ["+m.Metric+"]", m.Metric), strings.Join(desc, ", "))
-		scale, rel := barScale(m, seq)
+		scale, rel := barScale(m, inf)
 		var notes []string
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			notes = nil
@@ -422,7 +422,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 				case v.Lift == nil:
 					fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
 				default:
-					if note := liftCells(tw, v.Lift, seq, scale, width); note != "" {
+					if note := liftCells(tw, v.Lift, inf, scale, width); note != "" {
 						notes = append(notes, v.Variant+": "+note)
 					}
 					fmt.Fprintln(tw)
@@ -456,13 +456,10 @@ func chartCell(width int, chart string) string {
 
 // liftCells writes a treatment's lift as the cells LIFT (with its
 // interval), the bar, P, ADJ P and WIN, and returns the effect's note.
-func liftCells(tw io.Writer, l *experiment.Lift, seq bool, scale float64, width int) string {
+func liftCells(tw io.Writer, l *experiment.Lift, inf experiment.Inference, scale float64, width int) string {
 	e, rel := liftEffect(l)
-	iv := e.Interval
-	p, adj := e.PValue, e.AdjustedPValue // the test of the interval shown
-	if seq {
-		iv, p, adj = e.Sequential, e.SequentialPValue, e.AdjustedSequentialPValue
-	}
+	test := inf.Deciding(e)
+	iv, p, adj := test.Interval, test.PValue, test.AdjustedPValue
 	fmt.Fprintf(tw, "%s [%s, %s]%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
 		expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
 		chartCell(width, bar(e.Estimate, iv, scale, width)), fmtP(p), fmtP(adj), 100*l.ChanceToWin)
@@ -476,7 +473,7 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 	d := r.Dimension
 	fmt.Fprintf(w, "\nBy %s: %s; p-values adjusted (%s) across all %s of the slices.\n", d.Dimension, valueloop.Count(int64(len(d.Slices)), "slice"), d.Correction, valueloop.Count(int64(d.Comparisons), "comparison"))
 	fmt.Fprintf(w, "Warning: %s\n", d.Warning)
-	seq := r.Settings.Inference != experiment.Fixed
+	inf := r.Settings.Inference
 	for _, m := range r.Metrics {
 		// One scale for every slice's bars: the metric with the variants
 		// of all slices.
@@ -488,12 +485,12 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 				}
 			}
 		}
-		scale, rel := barScale(all, seq)
+		scale, rel := barScale(all, inf)
 		// A small slice's wide interval would squeeze every other bar to a
 		// dot: the scale is at most twice the largest of the all-users
 		// bars and the slices' estimates, and wider intervals run to the
 		// edge.
-		most, _ := barScale(m, seq)
+		most, _ := barScale(m, inf)
 		for _, v := range all.Variants {
 			if v.Lift != nil {
 				e, _ := liftEffect(v.Lift)
@@ -504,7 +501,7 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 		fmt.Fprintf(w, "\n%s by %s\n", m.Metric, d.Dimension)
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			var b strings.Builder
-			writeSlices(&b, d, m.Metric, seq, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
+			writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
 			return b.String()
 		})
 		fmt.Fprint(w, table)
@@ -513,7 +510,7 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 
 // writeSlices writes the table of one metric's slices under header, the
 // bars width cells wide.
-func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, seq bool, scale float64, width int, header string) {
+func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64, width int, header string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, header)
 	for _, s := range d.Slices {
@@ -535,7 +532,7 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, seq b
 				fmt.Fprintf(tw, "%s%s\t\t\t\t%s\n", v.Reason, chartCell(width, ""), srm)
 				continue
 			}
-			liftCells(tw, v.Lift, seq, scale, width)
+			liftCells(tw, v.Lift, inf, scale, width)
 			fmt.Fprintf(tw, "\t%s\n", srm)
 		}
 	}
@@ -657,14 +654,14 @@ const barWidth = 25 // odd: zero sits in the middle; narrower to fit (fitChart)
 
 // barScale is the largest magnitude the metric's bars must show, and
 // whether they show relative effects.
-func barScale(m experiment.MetricResult, seq bool) (scale float64, relative bool) {
+func barScale(m experiment.MetricResult, inf experiment.Inference) (scale float64, relative bool) {
 	for _, v := range m.Variants {
 		if v.Lift == nil {
 			continue
 		}
 		e, rel := liftEffect(v.Lift)
 		relative = rel
-		iv := expIf(seq, e.Sequential, e.Interval)
+		iv := inf.Deciding(e).Interval
 		for _, x := range []float64{e.Estimate, expIf(iv.LowerUnbounded, 0, iv.Lower), expIf(iv.UpperUnbounded, 0, iv.Upper)} {
 			scale = math.Max(scale, math.Abs(x))
 		}

@@ -381,7 +381,7 @@ func writeOverRead[T any](ctx context.Context, what string, v *T, version string
 	} else {
 		out, err = putIf(ctx, v, version)
 	}
-	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+	if code := valueloop.ErrorCode(err); code == valueloop.ECONFLICT || code == valueloop.ENOTFOUND {
 		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
 	}
 	return out, err

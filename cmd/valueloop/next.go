@@ -233,7 +233,7 @@ func runValueApply(ctx context.Context, e *cliEnv, args []string) error {
 	if file == "" {
 		return usageErrorf("value apply: want -f FILE, e.g. 'valueloop value apply -f valueloop.yaml --dry-run'")
 	}
-	data, err := readBounded(file, value.MaxFileBytes)
+	data, err := readBounded(file, value.MaxFileTextBytes)
 	if err != nil {
 		return err
 	}

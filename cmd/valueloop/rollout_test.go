@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
@@ -30,7 +32,10 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rollout status: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout"} {
+	// The demo's staff and NZ/IE users get one-page by rule, outside the
+	// split, and are in the guardrail's figures: the status says so.
+	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout",
+		`WARNING   the flag's targeting serves "one-page" to the users a rule picks`} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
@@ -42,6 +47,13 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	}
 	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailNoHarmDetected || st.StepMinUsers != st.Guardrails[0].NeededUsers {
 		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
+	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "the guardrails count those users too") {
+		t.Errorf("demo rollout's warnings: %q, want the one of users outside the split", st.Warnings)
+	}
+	admin := mustSignIn(t, s.URL, s.Admin)
+	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {
+		t.Errorf("the rollout page shows no warning:\n%s", grepLines(page, "arning"))
 	}
 	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
@@ -545,4 +557,33 @@ func elementByID(t *testing.T, page, id string) string {
 		}
 	}
 	return ""
+}
+
+// TestDashboardReasonLimit: the dashboard's forms hold a reason to what
+// the API does, valueloop.MaxReason bytes: a longer one is refused naming
+// the field, and neither the flag nor the rollout changes.
+func TestDashboardReasonLimit(t *testing.T) {
+	s, _ := greetServer(t)
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "greet", "--env", "production", "--variant", "on", "--baseline", "off", "--steps", "5%:1d,100%", "--guardrail", "errors"); code != 0 {
+		t.Fatalf("rollout start: %d %s", code, stderr)
+	}
+	long := strings.Repeat("x", valueloop.MaxReason+1)
+	admin := mustSignIn(t, s.URL, s.Admin)
+	for _, c := range []struct{ path, page string }{
+		{"/flags/production/greet/state", "/flags/production/greet"},
+		{"/rollouts/production/greet/pause", "/rollouts/production/greet/pause"},
+	} {
+		resp, page := admin.post(c.path, url.Values{"csrf": {admin.csrf(c.page)}, "to": {"DISABLED"}, "reason": {long}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "must be at most 1000 bytes long, got 1001") {
+			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 400 saying the reason is too long:\n%s", c.path, resp.StatusCode, grepLines(page, "reason"))
+		}
+	}
+	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
+	var st rollout.Status
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.State != rollout.Running || len(st.History) != 1 {
+		t.Errorf("rollout after the refused forms: %s with %d history entries (%v), want running with its start only", st.State, len(st.History), err)
+	}
+	if _, out, _ := s.cli(t, s.Admin, "flags", "get", "greet", "--env", "production"); !strings.Contains(out, "ENABLED") {
+		t.Errorf("flag after the refused forms:\n%s", out)
+	}
 }

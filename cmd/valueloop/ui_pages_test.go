@@ -15,6 +15,8 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
 )
 
 var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
@@ -504,5 +506,134 @@ func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *brows
 	}
 	if shown == 0 {
 		t.Fatal("no slice's lift in the demo's results: the test tests nothing")
+	}
+}
+
+// TestDashboardRecordCreditsOnce: a release record's flag change and
+// hypothesis say who made them in their cause ("stated by demo"), and the
+// feature page added its own "by demo" after: "stated by demo by demo".
+// Each entry names its actor once.
+func TestDashboardRecordCreditsOnce(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value/features/new-onboarding")
+	entry := section(t, page, "<strong>hypothesis</strong>", "</li>")
+	if n := strings.Count(entry, "by demo"); n != 1 {
+		t.Errorf("the hypothesis entry names its actor %d times, want once:\n%s", n, entry)
+	}
+}
+
+// TestDashboardRecordOfBets: the value page ranked activation's ideas
+// first without saying what the CLI's next says beside them: the record
+// of bets each rank's confidence and effect come from, and that
+// activation already reached its target. The page shows each
+// objective's record and progress as next does.
+func TestDashboardRecordOfBets(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value")
+	bets := html.UnescapeString(section(t, page, `id="bets-h"`, "</section>"))
+	var next struct {
+		Bets []struct {
+			Objective              string
+			Validated, Invalidated int
+			Progress               *struct{ Summary string }
+		}
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Bets) != 2 {
+		t.Fatalf("next: %d %.500s", code, body)
+	}
+	for _, b := range next.Bets {
+		want := []string{b.Objective, fmt.Sprintf("%d validated, %d invalidated", b.Validated, b.Invalidated)}
+		if b.Progress != nil {
+			want = append(want, b.Progress.Summary)
+		}
+		for _, w := range want {
+			if !strings.Contains(bets, w) {
+				t.Errorf("the record of bets lacks %q, which next answers:\n%s", w, bets)
+			}
+		}
+	}
+	if !strings.Contains(bets, "of the target: reached") {
+		t.Errorf("the record of bets does not say activation reached its target:\n%s", bets)
+	}
+}
+
+// TestDashboardMethodNamed: the value page said "ranked by wsjf", the
+// method's key, where its form and docs name it WSJF or RICE.
+func TestDashboardMethodNamed(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{"/value": "ranked by WSJF", "/value?method=rice": "ranked by RICE"} {
+		if _, page := admin.get(path); !strings.Contains(page, want) {
+			t.Errorf("%s does not say %q", path, want)
+		}
+	}
+}
+
+// TestEveryViewShowsTheDecidingTest: under each inference the verdict's
+// effect, the dashboard's metrics table and the CLI's table show the same
+// interval and p-values, the deciding test's (experiment.Inference.
+// Deciding). Each view once chose it with its own copy of the rule, so that
+// a change to one (adjusted or not, fixed or sequential) could set the
+// page's interval apart from the one the verdict quotes.
+func TestEveryViewShowsTheDecidingTest(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	shownAt := map[experiment.Inference]stats.Interval{}
+	for _, inf := range []experiment.Inference{experiment.Fixed, experiment.Sequential} {
+		setDemoSettings(t, srv, map[string]any{"inference": inf, "alternative": "two-sided"})
+		res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict == nil || res.Hypothesis == nil || res.Hypothesis.Absolute {
+			t.Fatalf("%s: the demo has no verdict on a relative effect: %+v", inf, res.Verdict)
+		}
+		_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+		metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
+		code, table, stderr := srv.cli(t, srv.Admin, "experiment", "results", demo.ExperimentFlag, "--env", "production")
+		if code != 0 {
+			t.Fatalf("%s: results: exit %d: %s", inf, code, stderr)
+		}
+		var primary *experiment.MetricResult
+		for i := range res.Metrics {
+			if res.Metrics[i].Metric == res.Hypothesis.PrimaryMetric {
+				primary = &res.Metrics[i]
+			}
+		}
+		if primary == nil || primary.Name == primary.Metric {
+			t.Fatalf("%s: the demo's primary metric is not named apart from its key (the CLI's heading): %+v", inf, primary)
+		}
+		checked := 0
+		for _, vv := range res.Verdict.Variants {
+			for _, v := range primary.Variants {
+				if v.Variant != vv.Variant || v.Lift == nil || v.Lift.Relative == nil || vv.Effect == nil {
+					continue
+				}
+				test := inf.Deciding(*v.Lift.Relative)
+				iv := test.Interval
+				shownAt[inf] = iv
+				if vv.Effect.Lower != iv.Lower || vv.Effect.Upper != iv.Upper {
+					t.Errorf("%s %s: the verdict's effect [%v, %v], the deciding interval %v", inf, v.Variant, vv.Effect.Lower, vv.Effect.Upper, iv)
+				}
+				if want := "<td>" + pagePct(iv.Lower) + " to " + pagePct(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
+					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, grepLines(metrics, "<td>"))
+				}
+				e := v.Lift.Relative.Estimate
+				want := fmt.Sprintf("%s [%s, %s]", fmtLift(e, true), fmtLift(iv.Lower, true), fmtLift(iv.Upper, true))
+				row := regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(v.Variant)+`\s.*$`).FindAllString(section(t, table, "["+primary.Metric+"] (", "\n\n"), -1)
+				if len(row) != 1 || !strings.Contains(row[0], want) || !strings.Contains(row[0], fmtP(test.PValue)+"  "+fmtP(test.AdjustedPValue)) {
+					t.Errorf("%s %s: the CLI's row %q lacks %q with p %s and adjusted p %s", inf, v.Variant, row, want, fmtP(test.PValue), fmtP(test.AdjustedPValue))
+				}
+				checked++
+			}
+		}
+		if checked == 0 {
+			t.Fatalf("%s: no treatment with an effect in the demo's verdict: the test tests nothing", inf)
+		}
+	}
+	if shownAt[experiment.Fixed] == shownAt[experiment.Sequential] {
+		t.Errorf("the fixed and sequential intervals are the same (%v): the test cannot tell them apart", shownAt[experiment.Fixed])
 	}
 }

@@ -428,7 +428,7 @@ func checkValueForm(t *testing.T, srv *testServer, admin *browser) {
 		t.Errorf("the overview's What is next does not start with the first rank, %s", wsjf.Ranked[0].Feature)
 	}
 	_, page := admin.get("/value?method=rice")
-	if !strings.Contains(page, `<option value="rice" selected>`) || !strings.Contains(page, "ranked by rice") ||
+	if !strings.Contains(page, `<option value="rice" selected>`) || !strings.Contains(page, "ranked by RICE") ||
 		!strings.Contains(page, `<label for="method">`) || !strings.Contains(page, `<label for="objective">`) {
 		t.Errorf("/value?method=rice does not rank by RICE with the choice selected in a labelled form")
 	}

@@ -109,24 +109,40 @@ func recordCauses(f shownFeature) string {
 // remaining users R give R / 400 days needed, past a horizon ten days
 // away since a 1 % effect on a 10 % conversion needs tens of thousands.
 func TestValueStopExperiment(t *testing.T) {
-	t.Run("released today", func(t *testing.T) { testStopExperiment(t, false) })
+	t.Run("released today", func(t *testing.T) { testStopExperiment(t, false, false) })
 	// Shipped dark 60 days before: the code was deployed behind its flag,
 	// which exposed nobody until today's rollout. The experiment's pace is
 	// its users over the days it has run, not over the 60 days since the
 	// deployment: 400 users a day, not 400 in 60 days (6.7 a day), which
 	// put on the stop list experiments that had just begun.
-	t.Run("deployed 60 days before", func(t *testing.T) { testStopExperiment(t, true) })
+	t.Run("deployed 60 days before", func(t *testing.T) { testStopExperiment(t, true, false) })
+	// The flag linked in development too, with an experiment on its test
+	// traffic: the stop list listed it beside production's ("needs ...
+	// more users: at 40 users/day"), while the record and the verdicts
+	// count production's exposures only. It lists production's alone.
+	t.Run("linked in development too", func(t *testing.T) { testStopExperiment(t, false, true) })
 }
 
-func testStopExperiment(t *testing.T, deployedBefore bool) {
+func testStopExperiment(t *testing.T, deployedBefore, development bool) {
 	s := MustServe(t, "")
 	loopSetUp(t, s)
+	feature := strings.Replace(loopFeature, `"minimumEffect":0.1`, `"minimumEffect":0.01`, 1)
+	if development {
+		def := writeFile(t, `{"state":"ENABLED","variants":{"control":false,"treatment":true},"defaultVariant":"control"}`)
+		s.mustRun(t,
+			[]string{"flags", "set", "guided-checkout", "--env", "development", "-f", def},
+			[]string{"metrics", "create", "--env", "development", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
+			[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "development", "--primary", "purchased", "--min-effect", "1%"},
+		)
+		feature = strings.Replace(feature, `"flags":[`, `"flags":[{"environment":"development","flag":"guided-checkout","variant":"treatment"},`, 1)
+		s.mustSendEvents(t, s.mustToken(t, "--env", "development", "--scope", "evaluate"), stopEvents(40))
+	}
 	horizon := time.Now().UTC().AddDate(0, 0, 10).Format("2006-01-02")
 	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"` + horizon + `"}`
 	if code, body := s.call(t, "PUT", "/api/v1/objectives/conversion", objective, nil); code != 200 {
 		t.Fatalf("objective: %d %s", code, body)
 	}
-	if code, body := s.call(t, "POST", "/api/v1/features", strings.Replace(loopFeature, `"minimumEffect":0.1`, `"minimumEffect":0.01`, 1), nil); code != 201 {
+	if code, body := s.call(t, "POST", "/api/v1/features", feature, nil); code != 201 {
 		t.Fatalf("feature: %d %s", code, body)
 	}
 	if deployedBefore {
@@ -140,22 +156,13 @@ func testStopExperiment(t *testing.T, deployedBefore bool) {
 		[]string{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
 		[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "1%"},
 	)
-	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
-	var events []map[string]any
-	for i := range 400 {
-		user := fmt.Sprintf("u%d", i)
-		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "guided-checkout", "variant": []string{"control", "treatment"}[i%2], "targetingKey": user})
-		if i%10 < 2 { // one in ten of each variant buys
-			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
-	s.mustSendEvents(t, token, events)
+	s.mustSendEvents(t, s.mustToken(t, "--env", "production", "--scope", "evaluate"), stopEvents(400))
 	s.show(t, "measuring")
 	var next struct {
 		Stop []struct {
-			Kind, Feature, Flag, Reason string
-			RemainingUsers              int64
-			UsersPerDay, DaysNeeded     float64
+			Kind, Feature, Flag, Environment, Reason string
+			RemainingUsers                           int64
+			UsersPerDay, DaysNeeded                  float64
 		}
 	}
 	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 1 {
@@ -163,6 +170,9 @@ func testStopExperiment(t *testing.T, deployedBefore bool) {
 		t.Fatalf("next: %d %.2000s\nresults %.3000s", code, body, res)
 	}
 	a := next.Stop[0]
+	if a.Environment != "production" {
+		t.Errorf("stop: %+v, want production's experiment", a)
+	}
 	if a.Kind != "stop_experiment" || a.Feature != "guided-checkout" || a.Flag != "guided-checkout" || a.UsersPerDay != 400 {
 		t.Errorf("stop: %+v, want guided-checkout's experiment at 400 users/day", a)
 	}
@@ -172,4 +182,18 @@ func testStopExperiment(t *testing.T, deployedBefore bool) {
 	if !strings.Contains(a.Reason, "past the horizon "+horizon) || !strings.Contains(a.Reason, "400 users/day") {
 		t.Errorf("reason: %s", a.Reason)
 	}
+}
+
+// stopEvents is n users exposed half to control, half to treatment, one
+// in ten of each buying.
+func stopEvents(n int) []map[string]any {
+	var events []map[string]any
+	for i := range n {
+		user := fmt.Sprintf("u%d", i)
+		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "guided-checkout", "variant": []string{"control", "treatment"}[i%2], "targetingKey": user})
+		if i%10 < 2 {
+			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
+		}
+	}
+	return events
 }

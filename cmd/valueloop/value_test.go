@@ -418,10 +418,10 @@ func demoFileRoundTrip(t *testing.T, s *testServer) string {
 	if code != exitInvalid || !strings.Contains(errOut, "links.flags[0].flag") || !strings.Contains(errOut, `no flag "themes"`) {
 		t.Errorf("bad file: exit %d, %s", code, errOut)
 	}
-	huge := writeFile(t, exported+strings.Repeat("#", value.MaxFileBytes))
+	huge := writeFile(t, exported+strings.Repeat("#", value.MaxFileTextBytes))
 	code, _, errOut = s.cli(t, s.Admin, "value", "apply", "-f", huge)
 	if code != exitInvalid || !strings.Contains(errOut, "larger than") {
-		t.Errorf("a file past value.MaxFileBytes: exit %d, %s", code, errOut)
+		t.Errorf("a file past value.MaxFileTextBytes: exit %d, %s", code, errOut)
 	}
 	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("a refused file changed something: %s", out)
