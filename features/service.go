@@ -529,23 +529,13 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 	if prune {
 		c.Objectives = nil
 	} else {
-		set = slices.Clone(file.Features)
-		for _, f := range cur.Features {
-			if !slices.ContainsFunc(file.Features, func(x value.Feature) bool { return x.Key == f.Key }) {
-				set = append(set, f)
-			}
-		}
+		set = keptBeside(file.Features, cur.Features, func(f value.Feature) string { return f.Key })
 	}
 	if err := value.ValidateAmong(c, file.Objectives, set, len(file.Features)); err != nil {
 		return nil, err
 	}
 	if !prune { // with prune the file is the set, checked by Apply
-		objs := slices.Clone(file.Objectives)
-		for _, o := range cur.Objectives {
-			if !slices.ContainsFunc(file.Objectives, func(x value.Objective) bool { return x.Key == o.Key }) {
-				objs = append(objs, o)
-			}
-		}
+		objs := keptBeside(file.Objectives, cur.Objectives, func(o value.Objective) string { return o.Key })
 		if err := fits(&value.File{Objectives: objs, Features: set}, cur); err != nil {
 			return nil, err
 		}
@@ -558,6 +548,24 @@ func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dry
 		return nil, err
 	}
 	return ops, nil
+}
+
+// keptBeside returns the file's items followed by the stored ones whose key
+// the file does not name: what an apply without prune leaves stored. (A
+// key set, not a search of the file per stored item: 20,000 features each
+// side were 400 million comparisons.)
+func keptBeside[T any](file, stored []T, key func(T) string) []T {
+	named := make(map[string]struct{}, len(file))
+	for _, x := range file {
+		named[key(x)] = struct{}{}
+	}
+	out := slices.Clone(file)
+	for _, x := range stored {
+		if _, ok := named[key(x)]; !ok {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Export returns what is stored, as a file.
