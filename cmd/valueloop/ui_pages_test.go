@@ -792,6 +792,15 @@ func TestDashboardFeaturePage(t *testing.T) {
 		}
 	})
 
+	t.Run("a token of one environment", func(t *testing.T) {
+		prod := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", "production"))
+		_, page := prod.get("/value/features/new-onboarding")
+		flags := section(t, page, `id="flags-h"`, "</section>")
+		if !strings.Contains(flags, `href="/flags/production/new-onboarding"`) || strings.Contains(flags, `href="/flags/development/`) || !strings.Contains(flags, "Your token does not read development.") {
+			t.Errorf("a production viewer's flags of new-onboarding: want production's linked and development's not read:\n%s", flags)
+		}
+	})
+
 	t.Run("viewer sees the same", func(t *testing.T) {
 		page := get("/value/features/wishlist")
 		_, seen := viewer.get("/value/features/wishlist")
