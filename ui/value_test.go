@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -165,6 +166,83 @@ func TestValueObjectiveFromNext(t *testing.T) {
 			if strings.Contains(body, s) {
 				t.Errorf("GET %s shows %q", tc.path, s)
 			}
+		}
+	}
+}
+
+// featureCalls is the value store counting its reads of one feature and of
+// one feature's evidence (its moves by hand).
+type featureCalls struct {
+	*sqlite.DB
+	feature, moves atomic.Int64
+}
+
+func (s *featureCalls) Feature(ctx context.Context, key string) (*value.Feature, error) {
+	s.feature.Add(1)
+	return s.DB.Feature(ctx, key)
+}
+
+func (s *featureCalls) Moves(ctx context.Context, key string) ([]value.Event, error) {
+	s.moves.Add(1)
+	return s.DB.Moves(ctx, key)
+}
+
+// TestFeaturePageReadsItsOwn: a feature's page reads the one feature it
+// shows and its evidence, and its place, dependencies and dependants from
+// the snapshot next ranks: no read per dependency or dependant, however
+// many there are. Their titles are escaped.
+func TestFeaturePageReadsItsOwn(t *testing.T) {
+	var calls featureCalls
+	d := newTestDashboard(t, func(u *UI) {
+		calls.DB = u.Audit.(*sqlite.DB)
+		svc := features.New(&calls, calls.DB)
+		ctx := context.Background()
+		est := &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}
+		prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+		if err := calls.DB.CreateEnvironment(ctx, prod, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := calls.DB.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+			t.Fatal(err)
+		}
+		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+		horizon, _ := value.ParseDate("2027-06-30")
+		if err := svc.PutObjective(ctx, &value.Objective{Key: "o", Title: "o", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
+			t.Fatal(err)
+		}
+		put := func(f *value.Feature) {
+			f.Objective = "o"
+			if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(&value.Feature{Key: "base", Title: "<b>base</b>", Hypothesis: value.Hypothesis{Change: "x"}, Estimate: est})
+		put(&value.Feature{Key: "shown", Title: "shown", Hypothesis: value.Hypothesis{Change: "x"}, Estimate: est, DependsOn: []string{"base"}})
+		for i := range 12 {
+			put(&value.Feature{Key: fmt.Sprintf("later-%02d", i), Title: "later", Hypothesis: value.Hypothesis{Change: "x"}, DependsOn: []string{"shown"}})
+		}
+		u.Value = svc
+	})
+	c := d.signedIn(t)
+	calls.feature.Store(0)
+	calls.moves.Store(0)
+	resp, err := c.Get(d.srv.URL + "/value/features/shown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /value/features/shown: %d\n%s", resp.StatusCode, body)
+	}
+	if f, m := calls.feature.Load(), calls.moves.Load(); f != 1 || m != 1 {
+		t.Errorf("the page read %d features and %d features' moves, want 1 and 1 (its own)", f, m)
+	}
+	for _, want := range []string{`Waits for <a href="/value/features/base">base</a>.`, `<span class="stmt">&lt;b&gt;base&lt;/b&gt;</span>`,
+		`href="/value/features/later-00"`, `href="/value/features/later-11"`, "They wait for this feature", "Rank <strong>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
 		}
 	}
 }
