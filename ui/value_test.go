@@ -101,23 +101,9 @@ func TestValueObjectiveFromNext(t *testing.T) {
 	var reads featureReads
 	d := newTestDashboard(t, func(u *UI) {
 		reads.DB = u.Audit.(*sqlite.DB)
-		svc := features.New(reads.DB, reads.DB)
 		ctx := context.Background()
-		prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
-		if err := reads.DB.CreateEnvironment(ctx, prod, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := reads.DB.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
-			t.Fatal(err)
-		}
-		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
-		horizon, _ := value.ParseDate("2027-06-30")
 		// quiet: an objective nothing bets on yet, still one to filter by.
-		for _, o := range []string{"growth", "retention", "quiet"} {
-			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		svc := newValueLoop(t, reads.DB, reads.DB, "growth", "retention", "quiet")
 		for _, f := range []*value.Feature{
 			{Key: "ranked-growth", Title: "ranked-growth", Objective: "growth", Hypothesis: value.Hypothesis{Change: "x"},
 				Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}},
@@ -195,21 +181,9 @@ func TestFeaturePageReadsItsOwn(t *testing.T) {
 	var calls featureCalls
 	d := newTestDashboard(t, func(u *UI) {
 		calls.DB = u.Audit.(*sqlite.DB)
-		svc := features.New(&calls, calls.DB)
 		ctx := context.Background()
+		svc := newValueLoop(t, &calls, calls.DB, "o")
 		est := &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}
-		prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
-		if err := calls.DB.CreateEnvironment(ctx, prod, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := calls.DB.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
-			t.Fatal(err)
-		}
-		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
-		horizon, _ := value.ParseDate("2027-06-30")
-		if err := svc.PutObjective(ctx, &value.Objective{Key: "o", Title: "o", Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
-			t.Fatal(err)
-		}
 		put := func(f *value.Feature) {
 			f.Objective = "o"
 			if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
@@ -245,4 +219,27 @@ func TestFeaturePageReadsItsOwn(t *testing.T) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+}
+
+// newValueLoop returns the value loop on store (db beneath it), with a
+// production environment, a metric m and the objectives on m.
+func newValueLoop(t *testing.T, store features.Store, db *sqlite.DB, objectives ...string) *features.Service {
+	t.Helper()
+	ctx := context.Background()
+	svc := features.New(store, db)
+	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+	if err := db.CreateEnvironment(ctx, prod, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+	horizon, _ := value.ParseDate("2027-06-30")
+	for _, o := range objectives {
+		if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return svc
 }
