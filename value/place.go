@@ -26,6 +26,8 @@ type Place struct {
 	// Blocking says its dependants wait for it: it is not yet done or
 	// decided.
 	Blocking bool `json:"blocking"`
+	// Stop is what next says to stop or finish of it.
+	Stop []Action `json:"stop"`
 }
 
 // Neighbour is a feature on either side of a dependency, with its stage.
@@ -59,6 +61,11 @@ func (n *Next) PlaceOf(items []Item, key string) *Place {
 	if i := slices.IndexFunc(n.Unranked, func(u Unranked) bool { return u.Feature == key }); i >= 0 {
 		u := n.Unranked[i]
 		p.Unranked = &u
+	}
+	for _, a := range n.Stop {
+		if a.Feature == key {
+			p.Stop = append(p.Stop, a)
+		}
 	}
 	byKey := make(map[string]Item, len(items))
 	for _, it := range items {

@@ -48,7 +48,8 @@ func TestPlaceOf(t *testing.T) {
 	if p := n.PlaceOf(items, "a-later"); p.Rank != nil || p.Unranked == nil || p.Unranked.Reason != n.Unranked[0].Reason {
 		t.Errorf("a-later's place: %+v %+v, want next's reason %q", p.Rank, p.Unranked, n.Unranked[0].Reason)
 	}
-	if p := n.PlaceOf(items, "decided"); p.Rank != nil || p.Unranked != nil || p.Blocking {
-		t.Errorf("decided's place: %+v %+v blocking %v, want none and blocking nothing", p.Rank, p.Unranked, p.Blocking)
+	n.Stop = []Action{{Kind: CleanUpFlag, Feature: "decided", Reason: "r"}, {Kind: CleanUpFlag, Feature: "other"}}
+	if p := n.PlaceOf(items, "decided"); p.Rank != nil || p.Unranked != nil || p.Blocking || !reflect.DeepEqual(p.Stop, n.Stop[:1]) {
+		t.Errorf("decided's place: %+v %+v blocking %v stop %+v, want none, blocking nothing, its own stop action", p.Rank, p.Unranked, p.Blocking, p.Stop)
 	}
 }

@@ -721,6 +721,19 @@ func TestDashboardFeaturePage(t *testing.T) {
 		}
 	})
 
+	t.Run("stop or finish", func(t *testing.T) {
+		var next struct{ Stop []struct{ Kind, Feature, Reason string } }
+		if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) == 0 {
+			t.Fatalf("next: %d %.300s, want something to stop or finish in the demo", code, body)
+		}
+		for _, a := range next.Stop {
+			rank := html.UnescapeString(section(t, get("/value/features/"+a.Feature), `id="rank-h"`, "<h3>Estimate"))
+			if !strings.Contains(rank, "<h3>Stop or finish</h3>") || !strings.Contains(rank, strings.ReplaceAll(a.Kind, "_", " ")) || !strings.Contains(rank, a.Reason) {
+				t.Errorf("%s's page does not say to %s: %q:\n%s", a.Feature, a.Kind, a.Reason, rank)
+			}
+		}
+	})
+
 	t.Run("estimate", func(t *testing.T) {
 		est := section(t, get("/value/features/wishlist"), "<h3>Estimate", "</section>")
 		for _, want := range []string{"<dd>21 <span class=\"hint\">user value 13 + time criticality 5 + risk reduction 3</span>", "<dt>Size</dt><dd>8</dd>", "not stated: 0.5"} {
