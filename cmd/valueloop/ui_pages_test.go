@@ -722,7 +722,9 @@ func TestDashboardFeaturePage(t *testing.T) {
 	})
 
 	t.Run("stop or finish", func(t *testing.T) {
-		var next struct{ Stop []struct{ Kind, Feature, Reason string } }
+		var next struct {
+			Stop []struct{ Kind, Feature, Reason string }
+		}
 		if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) == 0 {
 			t.Fatalf("next: %d %.300s, want something to stop or finish in the demo", code, body)
 		}
