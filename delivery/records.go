@@ -219,9 +219,13 @@ type Edit struct {
 
 // EditRecord replaces what record e.Record.Record says, keeping where it
 // came from, and returns it as stored. A deployment marked as a rollback
-// must restore an earlier production deployment unless forced.
+// must restore an earlier production deployment unless forced. The reason
+// is one line of the audit trail, checked as every reason is.
 func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
 	r := e.Record
+	if err := valueloop.CheckReason("reason", e.Reason); err != nil {
+		return Record{}, err
+	}
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}
@@ -304,6 +308,9 @@ func (r *Record) times() []recordTime {
 func (s *Service) DeleteRecord(ctx context.Context, kind string, n int64, actor, reason string) error {
 	if err := CheckRecordKind(kind); err != nil {
 		return err
+	}
+	if err := valueloop.CheckReason("reason", reason); err != nil {
+		return err // one line of the audit trail, as an edit's
 	}
 	return s.Store.DeleteRecord(ctx, kind, n, actor, reason)
 }
