@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +415,22 @@ func TestResultsUsageNamesEveryChoice(t *testing.T) {
 		if want := "[--" + flag + " " + strings.Join(values, "|") + "]"; !strings.Contains(args, want) {
 			t.Errorf("usage %q lacks %s", args, want)
 		}
+	}
+}
+
+// TestSettingFlagsAreTheSettings: the commands' setting flags (expSettings)
+// are exactly the settings experiment.Settings.Set knows, the list the
+// results route takes its parameters from, so that a setting added there
+// cannot be missing from the CLI, nor a flag name one Set refuses.
+func TestSettingFlagsAreTheSettings(t *testing.T) {
+	var flags []string
+	for _, s := range expSettings {
+		flags = append(flags, s.name)
+	}
+	want := experiment.SettingNames()
+	sort.Strings(flags)
+	sort.Strings(want)
+	if !reflect.DeepEqual(flags, want) {
+		t.Errorf("the CLI's setting flags set %v; experiment.Settings.Set knows %v", flags, want)
 	}
 }
