@@ -178,3 +178,41 @@ func TestGuardrailRemainingUsersPlanForTheCorrection(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatedVerdictQuotesTheIntervalOfItsTest: a treatment validated by
+// Holm's (or BH's) step is quoted with the interval of the test that
+// validated it, which excludes 0 as its corrected p-value is below α — not
+// Bonferroni's α/k interval, which Holm's later steps and BH need not
+// clear: "validated, p = 0.04 adjusted < 0.05" next to an interval
+// reaching below 0 says two contrary things. The second treatment's
+// always-valid p is 0.04 (scipy: the confidence sequence's formula at 2,000
+// units tuned for 10,000): its 95% sequence is [+0.18%, +11.8%], its 97.5%
+// one [−0.37%, +12.4%]. Before, the verdict quoted the latter.
+func TestValidatedVerdictQuotesTheIntervalOfItsTest(t *testing.T) {
+	for _, c := range []struct {
+		correction stats.Correction
+		label      string
+	}{
+		{stats.Holm, "95% interval: Holm's step 2 of 2, at α/1"},
+		{stats.BenjaminiHochberg, "95% interval: α·2/2 for the 2 of 2 treatments Benjamini–Hochberg keeps"},
+	} {
+		t.Run(string(c.correction), func(t *testing.T) {
+			s := DefaultSettings()
+			s.Correction = c.correction
+			harmless := func() *Lift { return consistentLift(0, 0.002, -0.005, 0.005, 1) }
+			sc := scenario{users: []int64{1000, 1000, 1000}, settings: &s,
+				primary:   []*Lift{consistentLift(0.1, 0.003, 0.09, 0.11, 1e-20), consistentLift(0.06, 0.017289414278221938, 0.0018403515235156584, 0.11815964847648433, 0.04)},
+				guardrail: []*Lift{harmless(), harmless()}}
+			vv := judge(sc.result(), testHypothesis()).Variants[1]
+			if vv.Decision != Validated {
+				t.Fatalf("verdict %s/%s, want validated: %s", vv.Decision, vv.Code, vv.Reason)
+			}
+			if e := vv.Effect; e == nil || !(e.Lower > 0) || math.Abs(e.Lower-0.0018403515235156584) > 1e-9 || e.Level != 0.95 {
+				t.Errorf("validated on p = 0.04 < 0.05 but quotes %+v, want [+0.18%%, …] at 0.95", vv.Effect)
+			}
+			if !strings.Contains(vv.Reason, c.label) {
+				t.Errorf("reason %q does not say %q", vv.Reason, c.label)
+			}
+		})
+	}
+}

@@ -179,6 +179,11 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 type primaryTest struct {
 	p      float64
 	family int // treatments with a test: the correction's m
+	// alpha is the level at which the correction's step tested this
+	// treatment when it rejects (p < α), so that its interval at alpha
+	// excludes 0 as p does; label says which step. See decidedAlpha.
+	alpha float64
+	label string
 }
 
 // primaryPValues returns, per variant (control's unused), the p-value of the
@@ -212,8 +217,46 @@ func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryT
 	}
 	for i, t := range idx {
 		out[t] = primaryTest{p: adj[i], family: len(raw)}
+		if adj[i] < s.Alpha {
+			out[t].alpha, out[t].label = decidedAlpha(raw, adj, i, s)
+		}
 	}
 	return out
+}
+
+// decidedAlpha is the level at which the correction tested treatment i of
+// raw (adj its corrected p-values, adj[i] < α) and the label of its
+// interval. Bonferroni tests each at α/k. Holm's step j (j − 1 treatments
+// with a smaller p before it) tests at α/(k − j + 1), and adj[i] < α
+// implies raw[i] below it. Benjamini–Hochberg keeping R of k tests each
+// kept one at αR/k (the level of Benjamini and Yekutieli's (2005) false
+// coverage rate intervals for the kept): adj[i] < α implies raw[i] < αR/k.
+// So the interval at the returned level excludes 0 exactly as adj[i] < α
+// says, where Bonferroni's α/k interval, which the other decisions read,
+// need not.
+func decidedAlpha(raw, adj []float64, i int, s Settings) (float64, string) {
+	k := len(raw)
+	switch s.Correction {
+	case stats.Holm:
+		j := 1
+		for _, p := range raw {
+			if p < raw[i] {
+				j++
+			}
+		}
+		a := s.Alpha / float64(k-j+1)
+		return a, fmt.Sprintf("%.4g%% interval: Holm's step %d of %d, at α/%d", 100*(1-a), j, k, k-j+1)
+	case stats.BenjaminiHochberg:
+		r := 0
+		for _, p := range adj {
+			if p < s.Alpha {
+				r++
+			}
+		}
+		a := s.Alpha * float64(r) / float64(k)
+		return a, fmt.Sprintf("%.4g%% interval: α·%d/%d for the %d of %d treatments Benjamini–Hochberg keeps", 100*(1-a), r, k, r, k)
+	}
+	return familyAlpha(s, k), familyLevel(s, k)
 }
 
 func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int, ps []primaryTest) {
@@ -318,6 +361,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	}
 	switch {
 	case p < s.Alpha && est > 0 && est >= m:
+		if corrected { // quote the interval of the test that decided
+			db := bounds(atAlpha(eff, primary, t, s, ps[t].alpha), s.Inference)
+			db.Level = 1 - ps[t].alpha
+			vv.Effect = &db
+			moved = fmt.Sprintf("%s moved %s (%s)", primary.Metric, fmtBounds(db, rel), ps[t].label)
+		}
 		if g, ok := firstUnknown(vv.Guardrails); ok {
 			why := fmt.Sprintf("the primary metric is worth shipping but guardrail %s is not yet known to be within its tolerance", g.Metric)
 			if g.Harm != nil {
@@ -457,7 +506,13 @@ func family(m *MetricResult, absolute bool, s Settings) int {
 // 1 − α (Holm's and BH's adjusted p-values have no interval of their own;
 // Bonferroni's bounds Holm's first step). With k ≤ 1 or no correction, e.
 func atFamily(e stats.Effect, m *MetricResult, t int, s Settings, k int) stats.Effect {
-	if a := familyAlpha(s, k); a != s.Alpha {
+	return atAlpha(e, m, t, s, familyAlpha(s, k))
+}
+
+// atAlpha returns e, of treatment t on metric m, with its intervals at
+// level 1 − a (e itself at the analysis' α).
+func atAlpha(e stats.Effect, m *MetricResult, t int, s Settings, a float64) stats.Effect {
+	if a != s.Alpha {
 		units := float64(m.Variants[0].Users + m.Variants[t].Users)
 		e.Interval, e.Sequential = s.IntervalsAt(e, a, m.Variants[t].Lift.DF, units)
 	}
