@@ -92,7 +92,8 @@ type Bounds struct {
 	Upper    float64 `json:"upper"`
 	// Level is the confidence level of the interval: 1 − α, or 1 − α/k
 	// when the verdict is corrected over k treatments (see atFamily), so
-	// then wider than the results table's, which is each comparison's own.
+	// then wider than the results table's, which is each comparison's own;
+	// a validated treatment's is its correction step's (see decidedAlpha).
 	Level float64 `json:"level,omitempty"`
 }
 
