@@ -282,13 +282,13 @@ func TestBadInput(t *testing.T) {
 func TestSettingsSet(t *testing.T) {
 	s := DefaultSettings()
 	for name, v := range map[string]string{"alpha": "0.1", "alternative": "greater", "sequentialTuning": "5000", "cuped": "off",
-		"correction": "bh", "inference": "fixed", "control": "a", "weights": "a:1, b:3"} {
+		"correction": "bh", "inference": "fixed", "control": " a", "weights": "a:1, b: 3 , c :0.5"} {
 		if err := s.Set(name, v); err != nil {
 			t.Fatalf("Set(%s, %s): %v", name, v, err)
 		}
 	}
 	want := Settings{Settings: stats.Settings{Alpha: 0.1, Alternative: stats.Greater, SequentialTuning: 5000, CUPED: false, Correction: stats.BenjaminiHochberg},
-		Inference: Fixed, Control: "a", Weights: map[string]float64{"a": 1, "b": 3}}
+		Inference: Fixed, Control: "a", Weights: map[string]float64{"a": 1, "b": 3, "c": 0.5}}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("settings = %+v, want %+v", s, want)
 	}
@@ -300,6 +300,9 @@ func TestSettingsSet(t *testing.T) {
 		// A variant named twice would keep its last weight silently, and
 		// the SRM check then tests a split nobody meant.
 		{"weights", "control:50,treatment:50,control:30", "settings.weights.control"},
+		// Spaces are trimmed, so " control" is control named twice.
+		{"weights", "control:50, control :30", "settings.weights.control"},
+		{"weights", " :50,treatment:50", "settings.weights"},
 		{"beta", "1", "beta"},
 		// Given empty (?control=), a setting was set to "": the control
 		// and CUPED's θ went back to their defaults silently, overriding

@@ -116,18 +116,22 @@ func (s Settings) Validate() error {
 // Set applies one setting given as text, as a query parameter or a command
 // line flag carries it: alpha, alternative, sequentialTuning, cuped,
 // correction, inference, control, or weights ("control:50,treatment:50").
+// Spaces around the value, and around each name and number of a list, are
+// trimmed, as people type them ("control: 50, treatment: 50"); no variant,
+// metric or setting value begins or ends with one.
 // The error names the field, and s is left as it was.
 func (s *Settings) Set(name, value string) error {
 	field := "settings." + name
+	value = strings.TrimSpace(value)
 	number := func(dst *float64) error {
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
 			return valueloop.FieldErrorf(field, "must be a number, got %q", value)
 		}
 		*dst = v
 		return nil
 	}
-	if strings.TrimSpace(value) == "" && slices.Contains(SettingNames(), name) {
+	if value == "" && slices.Contains(SettingNames(), name) {
 		// "" would be taken as a value: the default control or θ in place
 		// of the hypothesis' own.
 		return valueloop.FieldErrorf(field, "is empty: give a value, or leave %s out to keep the hypothesis' own", name)
@@ -161,7 +165,7 @@ func (s *Settings) Set(name, value string) error {
 		err = number(&s.SRMThreshold)
 	case "prior":
 		// MEAN:SD of the relative effect, e.g. 0:0.3; "none" for flat.
-		if strings.EqualFold(strings.TrimSpace(value), "none") {
+		if strings.EqualFold(value, "none") {
 			s.Prior = nil
 			break
 		}
@@ -175,9 +179,13 @@ func (s *Settings) Set(name, value string) error {
 	case "weights":
 		w := map[string]float64{}
 		for part := range strings.SplitSeq(value, ",") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), ":")
+			k, v, ok := strings.Cut(part, ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 			if !ok {
 				return valueloop.FieldErrorf(field, "want VARIANT:WEIGHT pairs separated by commas, e.g. control:50,treatment:50; got %q", part)
+			}
+			if k == "" {
+				return valueloop.FieldErrorf(field, "a variant name is empty in %q: want VARIANT:WEIGHT, e.g. control:50", part)
 			}
 			f, perr := strconv.ParseFloat(v, 64)
 			if perr != nil {

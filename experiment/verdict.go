@@ -44,8 +44,11 @@ const (
 	CodeZeroBaseline      = "zero_baseline"
 	CodeNeedMoreUsers     = "need_more_users"
 	// CodeNoPlannedSample: no planned sample can be computed with these
-	// settings, whatever the data (remainingUsers is absent); the reason
-	// says what to change. With fixed inference the verdict cannot decide
+	// settings, whatever the data (remainingUsers is absent): a one-sided
+	// alternative against the hypothesis' direction, or an alpha not below
+	// the power; the reason says what to change. Where the data give no
+	// plan yet (a zero control mean), the code is the one the verdict
+	// would have, and the reason says why there is no estimate yet. With fixed inference the verdict cannot decide
 	// until they change.
 	CodeNoPlannedSample      = "no_planned_sample"
 	CodeGuardrailUnknown     = "guardrail_not_yet_known"
@@ -650,13 +653,25 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if !absolute {
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
 	}
+	// The plan's α is at most this analysis' (share·α, or the sequential
+	// one below it), so a power not above both is the settings' doing
+	// (an ?alpha= above the hypothesis' power), whatever the data.
+	if h.Power <= s.Alpha*share && !(h.Power > alpha) {
+		return 0, fmt.Errorf("no planned sample can be computed: the hypothesis' power %v is not above this analysis' α %v%s; set a lower alpha, or a higher power in the hypothesis",
+			h.Power, s.Alpha*share, pick(share < 1, fmt.Sprintf(" (%v over the treatments compared)", s.Alpha), ""))
+	}
 	needC, needT, err := plan.SampleSize(effect)
 	if err != nil {
+		// Every other refusal is of numbers read from the data: a control
+		// mean of zero for a relative effect (CUPED's adjusted mean can be
+		// zero where the raw one is not), a spread that is not finite, a
+		// sequential α that underflows. More data may give a plan, so it
+		// is not no_planned_sample, which says none ever comes.
 		var e *valueloop.Error
 		if errors.As(err, &e) { // the field is the plan's, not the request's
-			return 0, fmt.Errorf("no planned sample can be computed: the plan's %s %s", e.Field, e.Message)
+			return 0, fmt.Errorf("%w from these data: the plan's %s %s", errPlanLater, e.Field, e.Message)
 		}
-		return 0, fmt.Errorf("no planned sample can be computed: %w", err)
+		return 0, fmt.Errorf("%w from these data: %w", errPlanLater, err)
 	}
 	// Metric units to exposed users.
 	if cv.Users > 0 && nc < float64(cv.Users) {

@@ -567,7 +567,7 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 		{"fixed, less against an increase", Fixed, increaseLess, up,
 			[]string{`alternative is "less"`, "increase", `"two-sided" or "greater"`, "will not decide"}},
 		{"fixed, power below alpha", Fixed, lowPower, up,
-			[]string{"power must be in (alpha, 1)", "will not decide"}},
+			[]string{"power 0.4 is not above this analysis' α 0.5", "set a lower alpha", "will not decide"}},
 		{"sequential, greater against a decrease", Sequential, decreaseGreater, effect{-0.01, -0.05, 0.03, 0.6},
 			[]string{`alternative is "greater"`, `"two-sided" or "less"`}},
 	} {
@@ -587,6 +587,53 @@ func TestVerdictWithoutAPlannedSample(t *testing.T) {
 			}
 			if strings.Contains(v.Reason, "cannot be estimated yet") || tc.inference == Fixed && strings.Contains(v.Reason, "yet") {
 				t.Errorf("reason %q implies a planned sample, or a decision, will come", v.Reason)
+			}
+		})
+	}
+}
+
+// TestVerdictWithoutAPlannedSampleYet: where the data, not the settings,
+// give no planned sample (a control mean of zero for a relative effect,
+// which CUPED's adjusted mean can be where the raw one is not; a spread
+// that is not finite), more data may give one, so the verdict keeps its
+// code (need_more_users) and says the estimate cannot be made yet, and
+// why. It was no_planned_sample, whose reason ("no planned sample can be
+// computed", and with fixed inference "will not decide") was untrue.
+func TestVerdictWithoutAPlannedSampleYet(t *testing.T) {
+	zeroMean := func(r *Result) { r.Metrics[0].Variants[0].AdjustedMean = ptr(0.0) }
+	infiniteSD := func(r *Result) {
+		inf := math.Inf(1) // ptr would give nil
+		for i := range r.Metrics[0].Variants {
+			r.Metrics[0].Variants[i].SE = &inf
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		inference Inference
+		edit      func(*Result)
+		want      string
+	}{
+		{"fixed, zero control mean", Fixed, zeroMean, "baseline"},
+		{"sequential, zero control mean", Sequential, zeroMean, "baseline"},
+		{"fixed, infinite spread", Fixed, infiniteSD, "sd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, h := DefaultSettings(), testHypothesis()
+			s.Inference = tc.inference
+			sc := scenario{users: fewUsers, primary: []*Lift{lift(flat)}, guardrail: []*Lift{lift(harmless)}, settings: &s}
+			res := sc.result()
+			tc.edit(res)
+			v := judge(res, h)
+			if v.Decision != KeepRunning || v.Code != CodeNeedMoreUsers || v.RemainingUsers != nil {
+				t.Errorf("verdict %s/%s, remaining %v, want keep_running/need_more_users without an estimate: %s", v.Decision, v.Code, v.RemainingUsers, v.Reason)
+			}
+			for _, want := range []string{"cannot be estimated yet from these data", tc.want} {
+				if !strings.Contains(v.Reason, want) {
+					t.Errorf("reason %q lacks %q", v.Reason, want)
+				}
+			}
+			if strings.Contains(v.Reason, "no planned sample can be computed") || strings.Contains(v.Reason, "will not decide") {
+				t.Errorf("reason %q says no planned sample will ever come", v.Reason)
 			}
 		})
 	}

@@ -436,6 +436,16 @@ func settingNames(settings []setting) string {
 	return strings.Join(ns, ", ")
 }
 
+// splitTrim splits s at sep and trims the spaces around each part, as
+// people type them in a flag's list ("5%: 1h", "production: checkout").
+func splitTrim(s, sep string) []string {
+	parts := strings.Split(s, sep)
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {

@@ -53,7 +53,7 @@ var expSettings = []struct{ flag, name, help string }{
 	{"prior", "prior", "normal prior MEAN:SD on the relative effect for the Bayesian view, e.g. 0:0.3 (default none: flat)"},
 	{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
 	{"control", "control", "control variant"},
-	{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50"},
+	{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50 (spaces around names and numbers are ignored)"},
 }
 
 func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {

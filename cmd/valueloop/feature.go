@@ -146,7 +146,7 @@ func (f *featureFlags) apply(ft *value.Feature) error {
 	if len(f.flags) > 0 {
 		ft.Links.Flags = nil
 		for _, fl := range f.flags {
-			parts := strings.Split(fl, ":")
+			parts := splitTrim(fl, ":")
 			if len(parts) < 2 || len(parts) > 3 {
 				return usageErrorf("--flag: want ENV:FLAG or ENV:FLAG:VARIANT, got %q", fl)
 			}

@@ -274,7 +274,7 @@ func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrai
 
 // parseStep reads PERCENT[:MIN_DURATION[:MIN_USERS]].
 func parseStep(s string) (rollout.Step, error) {
-	parts := strings.Split(s, ":")
+	parts := splitTrim(s, ":")
 	if len(parts) > 3 || parts[0] == "" {
 		return rollout.Step{}, fmt.Errorf("%q: want PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%%:1h", s)
 	}
@@ -298,7 +298,7 @@ func parseStep(s string) (rollout.Step, error) {
 
 // parseGuardrail reads METRIC[:lower|higher][:TOLERANCE].
 func parseGuardrail(s string) (rollout.Guardrail, error) {
-	parts := strings.Split(s, ":")
+	parts := splitTrim(s, ":")
 	g := rollout.Guardrail{Metric: parts[0]}
 	if g.Metric == "" || len(parts) > 3 {
 		return g, fmt.Errorf("want METRIC[:lower|higher][:TOLERANCE], e.g. error-rate:2%%")

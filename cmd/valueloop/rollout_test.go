@@ -242,6 +242,8 @@ func TestParseStepAndGuardrail(t *testing.T) {
 		{"25:2d:5000", rollout.Step{Percent: 25, MinDuration: rollout.Duration(48 * time.Hour), MinUsers: 5000}},
 		{"100%", rollout.Step{Percent: 100}},
 		{"0.5%:30m", rollout.Step{Percent: 0.5, MinDuration: rollout.Duration(30 * time.Minute)}},
+		// Spaces as people type them, as in --weights.
+		{"25% : 2d: 5000", rollout.Step{Percent: 25, MinDuration: rollout.Duration(48 * time.Hour), MinUsers: 5000}},
 	}
 	for _, c := range steps {
 		got, err := parseStep(c.in)
@@ -249,7 +251,7 @@ func TestParseStepAndGuardrail(t *testing.T) {
 			t.Errorf("parseStep(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for _, in := range []string{"", "five%", "5%:1h:many", "5:1h:2:3"} {
+	for _, in := range []string{"", "five%", "5%:1h:many", "5:1h:2:3", " :1h"} {
 		if _, err := parseStep(in); err == nil {
 			t.Errorf("parseStep(%q) accepted", in)
 		}
@@ -261,6 +263,7 @@ func TestParseStepAndGuardrail(t *testing.T) {
 		{"error-rate:2%", rollout.Guardrail{Metric: "error-rate", Tolerance: 0.02}},
 		{"conversion:higher:0.01", rollout.Guardrail{Metric: "conversion", Direction: metric.HigherIsBetter, Tolerance: 0.01}},
 		{"latency:lower", rollout.Guardrail{Metric: "latency", Direction: metric.LowerIsBetter}},
+		{"conversion : higher: 1%", rollout.Guardrail{Metric: "conversion", Direction: metric.HigherIsBetter, Tolerance: 0.01}},
 	}
 	for _, c := range guards {
 		got, err := parseGuardrail(c.in)

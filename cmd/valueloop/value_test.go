@@ -668,3 +668,18 @@ func runBehind(t *testing.T, s *testServer, target *url.URL, args []string, mean
 		envMap(map[string]string{"VALUELOOP_SERVER": front.URL, "VALUELOOP_TOKEN": s.Admin}))
 	return code, stderr.String()
 }
+
+// TestFeatureFlagLinkSpaces: --flag ENV:FLAG[:VARIANT] trims the spaces
+// around each part, as --steps, --guardrail and --weights do; " checkout"
+// was kept as the flag's key, and the link refused as naming no flag.
+func TestFeatureFlagLinkSpaces(t *testing.T) {
+	f := featureFlags{flags: listFlag{"production: checkout : treatment"}}
+	var ft value.Feature
+	if err := f.apply(&ft); err != nil {
+		t.Fatal(err)
+	}
+	want := []value.FlagLink{{Environment: "production", Flag: "checkout", Variant: "treatment"}}
+	if !slices.Equal(ft.Links.Flags, want) {
+		t.Errorf("links %+v, want %+v", ft.Links.Flags, want)
+	}
+}
