@@ -171,3 +171,32 @@ func TestReviewRecordCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployRecordProductionFlag: --production alone means true (it was a
+// string flag, so `--production --sha X` took "--sha" as its value and
+// refused X as an argument); --production=false still marks an
+// environment as not production, and a bad value or a value after a space
+// is a usage error naming the flag.
+func TestDeployRecordProductionFlag(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	base := []string{"deploy", "record", "--service", "shop", "--env", "live-eu", "--status", "success", "--at", "2026-02-02T11:00:00Z"}
+	if out := run(0, append(base, "--production", "--sha", "aaaaaaa")...); !strings.Contains(out, "(production)") {
+		t.Errorf("--production alone: %s; want the deployment counted as production", out)
+	}
+	if out := run(0, append(base, "--production=false", "--sha", "bbbbbbb", "--env", "staging-eu")...); !strings.Contains(out, "is not production") {
+		t.Errorf("--production=false: %s; want the deployment not counted", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--production=maybe"}, `invalid boolean value "maybe" for -production`},
+		{[]string{"--production", "false"}, "--production=false"},
+		{[]string{"--rollback", "true"}, "--rollback=true"},
+	} {
+		if out := run(exitUsage, append(base, tc.args...)...); !strings.Contains(out, tc.want) {
+			t.Errorf("%v: %s; want a usage error with %q", tc.args, out, tc.want)
+		}
+	}
+}

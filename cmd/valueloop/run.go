@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -257,7 +258,32 @@ func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
+		if err := boolValueError(fs, args, pos[0]); err != nil {
+			return err
+		}
 		return noArgsError(fs.Name(), pos)
+	}
+	return nil
+}
+
+// boolValueError explains the argument word left over by a boolean flag
+// given its value after a space (--production false): such a flag stands
+// alone for true and takes its value after "=", so the word was not its
+// value; nil when word follows no boolean flag.
+func boolValueError(fs *flag.FlagSet, args []string, word string) error {
+	if _, err := strconv.ParseBool(word); err != nil {
+		return nil
+	}
+	for i := 1; i < len(args); i++ {
+		name := strings.TrimLeft(args[i-1], "-")
+		if args[i] != word || name == args[i-1] || strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				return usageErrorf("%s: --%s takes its value after '=' (--%s=%s); alone it means true", fs.Name(), name, name, word)
+			}
+		}
 	}
 	return nil
 }
