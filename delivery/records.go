@@ -221,6 +221,9 @@ type Edit struct {
 // came from, and returns it as stored. A deployment marked as a rollback
 // must restore an earlier production deployment unless forced.
 func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
+	if err := valueloop.CheckReason("reason", e.Reason); err != nil {
+		return Record{}, err
+	}
 	r := e.Record
 	if err := r.validate(); err != nil {
 		return Record{}, err
@@ -303,6 +306,9 @@ func (r *Record) times() []recordTime {
 // stores nothing.
 func (s *Service) DeleteRecord(ctx context.Context, kind string, n int64, actor, reason string) error {
 	if err := CheckRecordKind(kind); err != nil {
+		return err
+	}
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return err
 	}
 	return s.Store.DeleteRecord(ctx, kind, n, actor, reason)

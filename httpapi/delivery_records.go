@@ -93,8 +93,6 @@ func (s *Server) handleEditRecord(w http.ResponseWriter, r *http.Request) error 
 		return valueloop.FieldErrorf("record", "%d differs from the record in the path, %d", in.Record.Record, n)
 	case in.Kind != "" && in.Kind != kind:
 		return valueloop.FieldErrorf("kind", "%q differs from the kind in the path, %q", in.Kind, kind)
-	case len(in.Reason) > 1000:
-		return valueloop.FieldErrorf("reason", "must be at most 1000 characters long")
 	}
 	rec, err := svc.EditRecord(r.Context(), delivery.Edit{
 		Record: delivery.Record{Record: n, Kind: kind, Change: in.Change, Deployment: in.Deployment, Incident: in.Incident, Review: in.Review},

@@ -53,7 +53,9 @@ func TestDeliveryRecordCLI(t *testing.T) {
 		t.Fatalf("last page: exit %d, %+v %v, stderr %q; want record %d and no cursor", code, first, err, stderr, list[1].Record)
 	}
 	rb := strconv.FormatInt(list[0].Record, 10)
-	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
+	// A reason typed over two lines is folded into one by the client (the
+	// server takes one line, valueloop.CheckReason).
+	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target\n\tsee incident 4")
 	run(4, "delivery", "record", "delete", "deployments", rb)
 
 	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaaaaaa", "--output", "json")), &list); err != nil || len(list) != 1 {
@@ -88,7 +90,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 			t.Errorf("dora output lacks %q:\n%s", want, out)
 		}
 	}
-	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target") {
+	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target see incident 4") {
 		t.Errorf("audit of the deletion: %s", out)
 	}
 	if out := run(0, "audit", "--flag", "change/"+ch); !strings.Contains(out, "delivery.change.edit") {
