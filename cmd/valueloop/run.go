@@ -244,11 +244,28 @@ func (e *cliEnv) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			return pos, optionAsValue(fs)
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// optionAsValue refuses an option that took another option of the command
+// as its value (`--cuped --alpha 0.1`: cuped = "--alpha"), which would
+// otherwise be reported as the value left over, an argument too many.
+func optionAsValue(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); err != nil || (ok && b.IsBoolFlag()) || !strings.HasPrefix(v, "-") {
+			return
+		}
+		if name, _, _ := strings.Cut(strings.TrimLeft(v, "-"), "="); fs.Lookup(name) != nil {
+			err = usageErrorf("%s: --%s took %q as its value: give it one (%s)", fs.Name(), f.Name, v, f.Usage)
+		}
+	})
+	return err
 }
 
 // parseNoArgs parses flags and refuses positional arguments.
