@@ -219,12 +219,13 @@ type Edit struct {
 
 // EditRecord replaces what record e.Record.Record says, keeping where it
 // came from, and returns it as stored. A deployment marked as a rollback
-// must restore an earlier production deployment unless forced.
+// must restore an earlier production deployment unless forced. The reason
+// is one line of the audit trail, checked as every reason is.
 func (s *Service) EditRecord(ctx context.Context, e Edit) (Record, error) {
+	r := e.Record
 	if err := valueloop.CheckReason("reason", e.Reason); err != nil {
 		return Record{}, err
 	}
-	r := e.Record
 	if err := r.validate(); err != nil {
 		return Record{}, err
 	}
@@ -309,7 +310,7 @@ func (s *Service) DeleteRecord(ctx context.Context, kind string, n int64, actor,
 		return err
 	}
 	if err := valueloop.CheckReason("reason", reason); err != nil {
-		return err
+		return err // one line of the audit trail, as an edit's
 	}
 	return s.Store.DeleteRecord(ctx, kind, n, actor, reason)
 }

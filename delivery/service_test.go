@@ -408,46 +408,6 @@ func TestEditsNotAhead(t *testing.T) {
 	}
 }
 
-// TestRecordReasonText: the reason of an edit or a deletion is one line of
-// the audit trail, checked as every reason is (valueloop.CheckReason).
-// Before, an edit's reason was checked for its length only (by the API)
-// and a deletion's not at all, so a line break or an escape sequence went
-// into the audit trail. A refused edit or deletion changes nothing.
-func TestRecordReasonText(t *testing.T) {
-	ctx := t.Context()
-	s, _, _ := mustService(t)
-	if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0", MergedAt: ptr(time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC))}, ""); err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Limit: 1}, "")
-	if err != nil || len(p.Records) != 1 {
-		t.Fatalf("records: %+v, %v", p, err)
-	}
-	r := p.Records[0]
-	edited := r
-	c := *r.Change
-	c.PR = "9"
-	edited.Change = &c
-	for reason, want := range map[string]string{
-		"fixed\nthe sha": "U+000A",
-		"x\x1b[2J":       "U+001B",
-		strings.Repeat("x", valueloop.MaxReason+1): "at most 1000 bytes",
-	} {
-		_, err := s.EditRecord(ctx, delivery.Edit{Record: edited, Actor: "t", Reason: reason})
-		if e := (*valueloop.Error)(nil); !asError(err, &e) || e.Field != "reason" || !strings.Contains(e.Message, want) {
-			t.Errorf("edit, reason %.20q: %v; want invalid reason, %s", reason, err, want)
-		}
-		err = s.DeleteRecord(ctx, delivery.RecordChanges, r.Record, "t", reason)
-		if e := (*valueloop.Error)(nil); !asError(err, &e) || e.Field != "reason" || !strings.Contains(e.Message, want) {
-			t.Errorf("delete, reason %.20q: %v; want invalid reason, %s", reason, err, want)
-		}
-	}
-	p, err = s.Records(ctx, delivery.RecordFilter{Kind: delivery.RecordChanges, Limit: 1}, "")
-	if err != nil || len(p.Records) != 1 || p.Records[0].Change.PR != r.Change.PR {
-		t.Errorf("after refused edits and deletions: %+v, %v; want the record unchanged", p.Records, err)
-	}
-}
-
 func ptr[T any](v T) *T { return &v }
 
 func asError(err error, target **valueloop.Error) bool {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,48 @@ func TestDeliveryRecordPages(t *testing.T) {
 		if !strings.Contains(body, `"field": "`+c.field+`"`) || !strings.Contains(body, c.says) || strings.Contains(body, long[:100]) {
 			t.Errorf("?%.80s: %.300s, want an error naming %s that says %.100s", c.query, body, c.field, c.says)
 		}
+	}
+}
+
+// TestDeliveryRecordReasonChecked: the reason of a record's edit (the
+// body's "reason") or deletion (?reason=) is one line of the audit trail,
+// checked as every other reason (valueloop.CheckReason): a control
+// character or more than valueloop.MaxReason bytes is refused naming
+// reason, and the record is neither edited nor deleted. The edit checked
+// its length alone and the deletion nothing.
+func TestDeliveryRecordReasonChecked(t *testing.T) {
+	e, _ := mustDeliveryServer(t, nil)
+	e.expect(t, call{method: "POST", path: "/api/v1/delivery/changes", token: adminSecret,
+		body: `{"service":"shop","sha":"aaaaaaa","authoredAt":"2026-01-05T00:00:00Z","mergedAt":"2026-01-05T01:00:00Z"}`}, 201)
+	var list struct{ Records []delivery.Record }
+	if err := json.Unmarshal([]byte(e.expect(t, call{method: "GET", path: "/api/v1/delivery/records/changes?id=aaaaaaa", token: adminSecret}, 200)), &list); err != nil || len(list.Records) != 1 {
+		t.Fatalf("change records: %+v, %v", list.Records, err)
+	}
+	rec := list.Records[0]
+	path := fmt.Sprintf("/api/v1/delivery/records/changes/%d", rec.Record)
+	edited := *rec.Change
+	edited.AuthoredAt = time.Date(2026, 1, 5, 0, 30, 0, 0, time.UTC)
+	long := strings.Repeat("x", valueloop.MaxReason+1)
+	for _, tc := range []struct{ name, reason, want string }{
+		{"escape", "x\u001b[2Jy", "U+001B at byte 2"},
+		{"line break", "two\nlines", "U+000A at byte 4"},
+		{"too long", long, "at most 1000 bytes long, got 1001"},
+	} {
+		t.Run("edit, "+tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]any{"change": edited, "reason": tc.reason})
+			resp, out := e.do(t, call{method: "PUT", path: path, token: adminSecret, body: string(body)})
+			if resp.StatusCode != 400 || !strings.Contains(out, `"field": "reason"`) || !strings.Contains(out, tc.want) {
+				t.Errorf("%d %.300s; want 400 naming reason: %s", resp.StatusCode, out, tc.want)
+			}
+		})
+		t.Run("delete, "+tc.name, func(t *testing.T) {
+			resp, out := e.do(t, call{method: "DELETE", path: path + "?reason=" + url.QueryEscape(tc.reason), token: adminSecret})
+			if resp.StatusCode != 400 || !strings.Contains(out, `"field": "reason"`) || !strings.Contains(out, tc.want) {
+				t.Errorf("%d %.300s; want 400 naming reason: %s", resp.StatusCode, out, tc.want)
+			}
+		})
+	}
+	if body := e.expect(t, call{method: "GET", path: path, token: adminSecret}, 200); !strings.Contains(body, `"authoredAt": "2026-01-05T00:00:00Z"`) {
+		t.Errorf("the record after refused edits and deletions: %s; want it as recorded", body)
 	}
 }

@@ -129,3 +129,62 @@ func dependsOn(i int) []string {
 	}
 	return d
 }
+
+// TestValueStorePastBoundStaysEditable: a store already past a bound (one
+// filled before the server kept them, 9 MiB of compact JSON here) takes
+// the writes that do not grow it: an edit that shortens a feature, an
+// apply without prune that shortens one. It answered 409 ('delete some
+// first') to every write, so no feature of it could be corrected. A write
+// that grows it is still refused, storing nothing.
+func TestValueStorePastBoundStaysEditable(t *testing.T) {
+	e := mustFullServer(t)
+	ctx := context.Background()
+	e.srv.Value.Environments = productionOnly
+	horizon, err := value.ParseDate("2027-03-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := &value.File{Objectives: []value.Objective{{Key: "o", Title: "O", Metric: "m",
+		Target: value.Target{Direction: "increase", Value: 0.1}, Horizon: horizon}}}
+	for i := range 3000 { // of about 3,100 bytes each
+		file.Features = append(file.Features, value.Feature{Key: fmt.Sprintf("f%05d", i), Title: "T", Objective: "o",
+			Hypothesis: value.Hypothesis{Change: strings.Repeat("c", 1000), For: strings.Repeat("f", 1000), Outcome: strings.Repeat("o", 1000)}})
+	}
+	if n := file.Bytes(); n <= value.MaxFileBytes {
+		t.Fatalf("the store is %d bytes, want it past %d", n, value.MaxFileBytes)
+	}
+	if err := e.db.ApplyValue(ctx, file, value.Plan(&value.File{}, file, false), "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	shorter := file.Features[0]
+	shorter.Hypothesis.Outcome = "sign-ups"
+	body, _ := json.Marshal(shorter)
+	if status, out := send(t, e.srv.URL(), "PUT", "/api/v1/features/"+shorter.Key, adminSecret, string(body)); status != 200 {
+		t.Errorf("an edit shortening a feature of the store past the bound: %d %.300s; want 200", status, out)
+	}
+	shorter = file.Features[1]
+	shorter.Hypothesis.For = "everyone"
+	body, _ = json.Marshal(value.File{Features: []value.Feature{shorter}})
+	if status, out := send(t, e.srv.URL(), "PUT", "/api/v1/value/file", adminSecret, string(body)); status != 200 {
+		t.Errorf("an apply shortening a feature of the store past the bound: %d %.300s; want 200", status, out)
+	}
+	for _, f := range []string{"f00000", "f00001"} {
+		if stored, err := e.db.Feature(ctx, f); err != nil || len(stored.Hypothesis.Outcome)+len(stored.Hypothesis.For) > 1100 {
+			t.Errorf("feature %s stored with an outcome and for of %d bytes (%v), want one of them shortened", f, len(stored.Hypothesis.Outcome)+len(stored.Hypothesis.For), err)
+		}
+	}
+
+	grown := file.Features[2]
+	grown.Title = "Te"
+	body, _ = json.Marshal(grown)
+	if status, out := send(t, e.srv.URL(), "PUT", "/api/v1/features/"+grown.Key, adminSecret, string(body)); status != 409 || !strings.Contains(out, "bytes") {
+		t.Errorf("an edit growing the store past the bound: %d %.300s; want 409 naming the bound", status, out)
+	}
+	if status, out := send(t, e.srv.URL(), "POST", "/api/v1/features", adminSecret, `{"key":"one-more","title":"T","objective":"o","hypothesis":{"change":"c"}}`); status != 409 {
+		t.Errorf("a feature more in the store past the bound: %d %.300s; want 409", status, out)
+	}
+	if stored, err := e.db.Feature(ctx, grown.Key); err != nil || stored.Title != "T" {
+		t.Errorf("stored title %q (%v), want the refused write to store nothing", stored.Title, err)
+	}
+}

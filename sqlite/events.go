@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -210,50 +209,6 @@ type envUsers struct {
 	live map[int64][]int32
 }
 
-type userSlot struct {
-	key   string
-	state []byte // nil: free
-	// seq is the user log record that holds this state, the latest; 0 when
-	// it is in event_users (it may then be dropped from memory).
-	seq int64
-}
-
-// slotTable holds the slots in blocks of a fixed size, so that a slot keeps
-// its place and adding one never copies the others: one slice of a million
-// slots grew by copying tens of megabytes of pointers at a time, a sixth
-// of the writer's CPU under first-seen traffic (profiled).
-type slotTable struct {
-	blocks [][]userSlot
-	n      int32
-}
-
-const slotBlock = 4096
-
-// at returns slot i (0 ≤ i < len).
-func (t *slotTable) at(i int32) *userSlot { return &t.blocks[i/slotBlock][i%slotBlock] }
-
-func (t *slotTable) len() int32 { return t.n }
-
-// add returns a new empty slot's index.
-func (t *slotTable) add() int32 {
-	if int(t.n) == len(t.blocks)*slotBlock {
-		t.blocks = append(t.blocks, make([]userSlot, slotBlock))
-	}
-	t.n++
-	return t.n - 1
-}
-
-// all yields every slot up to len.
-func (t *slotTable) all() iter.Seq2[int32, *userSlot] {
-	return func(yield func(int32, *userSlot) bool) {
-		for i := range t.n {
-			if !yield(i, t.at(i)) {
-				return
-			}
-		}
-	}
-}
-
 func (ev *events) env(id int64) *envUsers {
 	if ev.users == nil {
 		ev.users = map[int64]*envUsers{}
@@ -269,8 +224,8 @@ func (ev *events) env(id int64) *envUsers {
 func (ev *events) drop(id int64) {
 	if u := ev.users[id]; u != nil {
 		for _, x := range u.slots.all() {
-			if x.state != nil {
-				ev.bytes -= stateBytes(x.key, x.state)
+			if x.hasState() {
+				ev.bytes -= stateBytes(x.klen, x.slen)
 			}
 		}
 		delete(ev.users, id)
@@ -278,11 +233,9 @@ func (ev *events) drop(id int64) {
 }
 
 // set keeps a copy of a user's state in slot i, or in a new slot when
-// i < 0 (with ev.mu held), and returns the slot. The slot's key and state
-// are one allocation, made here: k and s need only be valid during the
-// call. (A copy of the key apart, made once, and of the state, made when
-// it was put, were two allocations per new user, and as many objects in
-// memory for the collector to mark.)
+// i < 0 (with ev.mu held), and returns the slot. k and s need only be
+// valid during the call: the slot's key and state are copied into its
+// table's arena (slotTable).
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
 	// A slot given is the one LoadUsers found or reserved for k in this
 	// transaction: nothing evicts during one, so it is k's (comparing the
@@ -294,25 +247,23 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 		}
 	}
 	x := u.slots.at(i)
-	if x.state != nil {
-		ev.bytes -= stateBytes(x.key, x.state)
+	if x.hasState() {
+		ev.bytes -= stateBytes(x.klen, x.slen)
 	}
-	buf := make([]byte, len(k)+len(s))
-	copy(buf, k)
-	copy(buf[len(k):], s)
-	x.key = unsafe.String(unsafe.SliceData(buf), len(k)) // never written again
-	x.state, x.seq = buf[len(k):len(buf):len(buf)], seq
+	if s == nil {
+		s = []byte{} // a state, if empty
+	}
+	u.slots.put(i, k, s)
+	x.seq = seq
 	if seq != 0 {
 		u.live[seq] = append(u.live[seq], i)
 	}
-	ev.bytes += stateBytes(k, s)
+	ev.bytes += stateBytes(x.klen, x.slen)
 	return i
 }
 
-// newSlot returns a slot for k, not in the index, with no state yet. It
-// keeps k itself, which must stay valid until set gives the slot its
-// state (or freeSlot frees it) in the same transaction: the key may point
-// into a request's buffer.
+// newSlot returns a slot for k, not in the index, with no state yet (a
+// copy of k).
 func (ev *events) newSlot(u *envUsers, k string) int32 {
 	var i int32
 	if n := len(u.free); n > 0 {
@@ -320,23 +271,25 @@ func (ev *events) newSlot(u *envUsers, k string) int32 {
 	} else {
 		i = u.slots.add()
 	}
+	u.slots.put(i, k, nil)
 	u.index.set(k, i)
-	u.slots.at(i).key = k
 	return i
 }
 
 // freeSlot removes slot i's user from memory.
 func (ev *events) freeSlot(u *envUsers, i int32) {
 	x := u.slots.at(i)
-	if x.state != nil {
-		ev.bytes -= stateBytes(x.key, x.state)
+	if x.hasState() {
+		ev.bytes -= stateBytes(x.klen, x.slen)
 	}
-	u.index.del(x.key, i)
-	*x = userSlot{}
+	u.index.del(u.slots.key(i), i)
+	u.slots.free(i)
 	u.free = append(u.free, i)
 }
 
-func stateBytes(k string, s []byte) int64 { return int64(len(k) + len(s) + 64) }
+// stateBytes is what a user's state of slen bytes, of a key of klen, is
+// counted to take in memory, for userCacheBytes.
+func stateBytes(klen uint32, slen int32) int64 { return int64(klen) + int64(slen) + 64 }
 
 // finish applies what a transaction staged once it committed, and forgets
 // the environments whose state it read otherwise.
@@ -398,6 +351,9 @@ func (ev *events) finish(t *eventTx, committed bool) {
 	if ev.bytes > ev.cacheBytes() {
 		ev.evict()
 	}
+	for _, u := range ev.users {
+		u.slots.tidy()
+	}
 }
 
 // unreserve frees the slots LoadUsers reserved for new users whose state
@@ -410,7 +366,7 @@ func (ev *events) finish(t *eventTx, committed bool) {
 // is, run one after another (the pipeline's one goroutine).
 func (ev *events) unreserve(u *envUsers, e *txEnv) {
 	for _, i := range e.reserved {
-		if u.slots.at(i).state == nil {
+		if !u.slots.at(i).hasState() {
 			ev.freeSlot(u, i)
 		}
 	}
@@ -431,7 +387,7 @@ func (ev *events) evict() {
 			}
 			i := u.evictAt
 			u.evictAt++
-			if x := u.slots.at(i); x.state != nil && x.seq == 0 {
+			if x := u.slots.at(i); x.hasState() && x.seq == 0 {
 				u.complete = false
 				ev.freeSlot(u, i)
 			}
@@ -896,7 +852,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 		if !ok {
 			var i int32
 			if i, ok = u.index.get(k, &u.slots); ok {
-				s = u.slots.at(i).state
+				s = u.slots.state(i)
 				e.loaded = append(e.loaded, loadedUser{k, i})
 			}
 		}
@@ -1058,13 +1014,14 @@ func (t *eventTx) compactOldest(e *txEnv, u *envUsers) (bool, error) {
 	ev.mu.Lock()
 	for _, i := range u.live[seq] {
 		x := u.slots.at(i)
-		if x.state == nil || x.seq != seq {
+		if !x.hasState() || x.seq != seq {
 			continue // replaced by a later record
 		}
-		if _, put := e.put(x.key); put {
+		k := u.slots.key(i)
+		if _, put := e.put(k); put {
 			continue // replaced in this transaction
 		}
-		latest = append(latest, latestState{ingest.UserState{Key: x.key, State: x.state}, i})
+		latest = append(latest, latestState{ingest.UserState{Key: k, State: u.slots.state(i)}, i})
 	}
 	ev.mu.Unlock()
 	slices.SortFunc(latest, func(a, b latestState) int { return strings.Compare(a.Key, b.Key) })

@@ -94,8 +94,8 @@ func testUserLogCompaction(t *testing.T, cache int64) {
 		db.ev.mu.Lock()
 		for id, u := range db.ev.users {
 			for i, x := range u.slots.all() {
-				if x.state != nil && x.seq != 0 && !slices.Contains(u.live[x.seq], i) {
-					t.Errorf("environment %d: user %s, latest in user log record %d, is not listed under it", id, x.key, x.seq)
+				if x.hasState() && x.seq != 0 && !slices.Contains(u.live[x.seq], i) {
+					t.Errorf("environment %d: user %s, latest in user log record %d, is not listed under it", id, u.slots.key(i), x.seq)
 				}
 			}
 			evicted = evicted || len(u.free) > 0
@@ -150,7 +150,7 @@ func TestUserIndex(t *testing.T) {
 			t.Fatalf("get(%q) before set: found", k)
 		}
 		i := slots.add()
-		slots.at(i).key = k
+		slots.put(i, k, nil)
 		x.set(k, i)
 		want[k] = i
 	}
@@ -188,7 +188,7 @@ func TestUserIndex(t *testing.T) {
 	// An entry of another slot with the hash of "a" (as another key of the
 	// same 32 bits of hash would have) is passed over.
 	other := slots.add()
-	slots.at(other).key = "not-a"
+	slots.put(other, "not-a", nil)
 	x.set("a", other) // as set would for "not-a", had it a's hash
 	x.n--             // not a key of want
 	for _, k := range []string{"a", "not-a"} {
@@ -306,7 +306,7 @@ func (m *indexModel) add(k string) {
 	} else {
 		s = m.slots.add()
 	}
-	m.slots.at(s).key = k
+	m.slots.put(s, k, nil)
 	m.x.set(k, s)
 	m.want[k] = s
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"testing"
@@ -231,9 +233,12 @@ func TestMigrationKeepsEventIDs(t *testing.T) {
 // BenchmarkRecordedExposures measures what the writer spends storing the
 // exposures the server records (RecordExposure) for users never seen
 // before, as under first-seen OFREP traffic: per exposure, the CPU of the
-// whole process (the writer's, as nothing else runs), and the number of
-// transactions (of at most ingest.ExposureChunk: how long the writer keeps
-// a core from the requests at a time).
+// whole process (the writer's, as nothing else runs) and of the garbage
+// collector's marking; the number of transactions (of at most
+// ingest.ExposureChunk: how long the writer keeps a core from the requests
+// at a time); and at the end, every user in memory, the heap the collector
+// scans and the objects it marks at each cycle (run with -benchtime
+// 1000000x to see them for a million users).
 func BenchmarkRecordedExposures(b *testing.B) {
 	db := MustOpen(b, nil)
 	storetest.CreateEnvWithMetrics(b, db, "prod", storetest.Metrics(b))
@@ -245,6 +250,7 @@ func BenchmarkRecordedExposures(b *testing.B) {
 	keys := make([]string, 0, 1<<16)
 	at := time.UnixMilli(1_700_000_000_000)
 	n := 0
+	mark0 := gcMarkSeconds()
 	cpu0 := cputime.Seconds()
 	for b.Loop() {
 		n++
@@ -260,4 +266,18 @@ func BenchmarkRecordedExposures(b *testing.B) {
 		b.ReportMetric((cpu1-cpu0)/float64(n)*1e6, "cpu-us/exposure")
 	}
 	b.ReportMetric(float64(p.Counters().Transactions.Load()), "transactions")
+	b.ReportMetric((gcMarkSeconds()-mark0)/float64(n)*1e6, "gc-mark-cpu-us/exposure")
+	runtime.GC()
+	heap := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}, {Name: "/gc/heap/objects:objects"}}
+	metrics.Read(heap)
+	b.ReportMetric(float64(heap[0].Value.Uint64())/1e6, "scanned-MB")
+	b.ReportMetric(float64(heap[1].Value.Uint64()), "heap-objects")
+}
+
+// gcMarkSeconds is the CPU time the garbage collector has spent marking.
+func gcMarkSeconds() float64 {
+	mark := []metrics.Sample{{Name: "/cpu/classes/gc/mark/assist:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/dedicated:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(mark)
+	return mark[0].Value.Float64() + mark[1].Value.Float64() + mark[2].Value.Float64()
 }

@@ -79,7 +79,7 @@ func lookup(tab []indexEntry, h uint32, k string, slots *slotTable) (int32, bool
 		if e.slot == 0 {
 			return 0, false
 		}
-		if e.hash == h && e.slot != gone && slots.at(e.slot-1).key == k {
+		if e.hash == h && e.slot != gone && slots.key(e.slot-1) == k {
 			return e.slot - 1, true
 		}
 	}
