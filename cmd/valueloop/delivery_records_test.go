@@ -53,9 +53,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 		t.Fatalf("last page: exit %d, %+v %v, stderr %q; want record %d and no cursor", code, first, err, stderr, list[1].Record)
 	}
 	rb := strconv.FormatInt(list[0].Record, 10)
-	// A reason typed over two lines is folded into one by the client (the
-	// server takes one line, valueloop.CheckReason).
-	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target\n\tsee incident 4")
+	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target\n\tsee incident 4") // the client folds it into one line
 	run(4, "delivery", "record", "delete", "deployments", rb)
 
 	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaaaaaa", "--output", "json")), &list); err != nil || len(list) != 1 {

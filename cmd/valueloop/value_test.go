@@ -392,15 +392,16 @@ func TestDemoValueLoop(t *testing.T) {
 	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("after a restart: %s", out)
 	}
-	// A move's reason typed over two lines is folded into one by the
-	// client (the server takes one line, valueloop.CheckReason).
-	for _, f := range list {
-		if f.Stage == "idea" {
-			if code, _, errOut := s.cli(t, s.Admin, "feature", "move", f.Key, "--to", "abandoned", "--reason", "superseded\nby the new checkout"); code != 0 {
-				t.Errorf("feature move with a reason over two lines: exit %d, %s", code, errOut)
-			}
-			break
-		}
+	checkMoveReasonFolded(t, s)
+}
+
+// checkMoveReasonFolded moves a feature with a reason typed over two lines:
+// the client folds it into one, which the server takes
+// (valueloop.CheckReason).
+func checkMoveReasonFolded(t *testing.T, s *testServer) {
+	t.Helper()
+	if code, _, errOut := s.cli(t, s.Admin, "feature", "move", "wishlist", "--to", "abandoned", "--reason", "superseded\nby the new checkout"); code != 0 {
+		t.Errorf("feature move with a reason over two lines: exit %d, %s", code, errOut)
 	}
 }
 
