@@ -17,6 +17,20 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// needBrowser returns the path of a Chromium or Chrome binary, or skips
+// the test without one (fails it in CI).
+func needBrowser(t *testing.T) string {
+	t.Helper()
+	bin := findBrowser()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no chromium in CI: .ci/run installs it with apt-get install chromium")
+		}
+		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
+	}
+	return bin
+}
+
 // findBrowser returns the path of a Chromium or Chrome binary, or "".
 func findBrowser() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
@@ -58,13 +72,7 @@ var docShots = map[string]bool{
 // the change in the audit and on OFREP, pauses a rollout, signs out, and
 // checks that a viewer sees no buttons and has its POST refused.
 func TestDashboardBrowser(t *testing.T) {
-	bin := findBrowser()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium in CI: .ci/run installs it with apt-get install chromium")
-		}
-		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
-	}
+	bin := needBrowser(t)
 	srv := MustServe(t, "", "--demo")
 	warm := mustSignIn(t, srv.URL, srv.Admin) // the screenshots show the charts over time
 	waitForCharts(t, warm, "/experiments/production/new-onboarding")
@@ -498,13 +506,7 @@ func (c *chrome) liveRefresh() {
 // a key of validated and invalidated, each swatch filled as its bars are,
 // laid out inside the chart and on no bar or axis label.
 func TestThroughputLegendBrowser(t *testing.T) {
-	bin := findBrowser()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium in CI: .ci/run installs it with apt-get install chromium")
-		}
-		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
-	}
+	bin := needBrowser(t)
 	srv := MustServe(t, "", "--demo")
 	c := newChrome(t, bin, srv)
 	c.signIn(srv.Admin)
