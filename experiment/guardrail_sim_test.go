@@ -34,7 +34,7 @@ func TestGuardrailFalseOKRate(t *testing.T) {
 				}
 				c := res.Metrics[0].Comparisons[0]
 				m := &MetricResult{Metric: "latency", Direction: metric.LowerIsBetter, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
-				if checkGuardrail(m, Guardrail{Metric: "latency", Tolerance: tol}, 1, inf).Status == GuardrailOK {
+				if checkGuardrail(m, Guardrail{Metric: "latency", Tolerance: tol}, 1, s, 1).Status == GuardrailOK {
 					ok++
 				}
 			}

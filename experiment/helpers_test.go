@@ -103,3 +103,10 @@ func testFlag() *valueloop.Flag {
 		Targeting:      []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"staff",{"fractional":[["control",50],["treatment",50]]}]}`),
 	}
 }
+
+// inferred is DefaultSettings deciding with inf.
+func inferred(inf Inference) Settings {
+	s := DefaultSettings()
+	s.Inference = inf
+	return s
+}

@@ -45,8 +45,11 @@ const (
 )
 
 // Test is one effect's test under an inference: its interval with the
-// p-values of the same test, raw and adjusted (Settings.Correction), so that
-// p < α exactly when the interval excludes 0.
+// p-values of the same test, raw (p < α exactly when the interval excludes
+// 0) and adjusted (Settings.Correction, over every comparison shown; the
+// interval stays unadjusted, Bonferroni's adjusted ones are the Effect's
+// AdjustedInterval and AdjustedSequential, and the verdict corrects the
+// primary metric's raw p over the treatments only: primaryPValues).
 type Test struct {
 	Interval       stats.Interval
 	PValue         float64
@@ -55,8 +58,8 @@ type Test struct {
 
 // Deciding returns the test of e that decides under inf: the fixed-horizon
 // one with Fixed, else the always-valid one. The verdict, the dashboard and
-// the CLI all take it from here, so that the interval and p shown are the
-// ones the verdict quotes.
+// the CLI all take it from here, so that the interval and raw p shown are
+// the ones the verdict reads.
 func (inf Inference) Deciding(e stats.Effect) Test {
 	if inf == Fixed {
 		return Test{Interval: e.Interval, PValue: e.PValue, AdjustedPValue: e.AdjustedPValue}

@@ -90,6 +90,11 @@ type Bounds struct {
 	Estimate float64 `json:"estimate"`
 	Lower    float64 `json:"lower"`
 	Upper    float64 `json:"upper"`
+	// Level is the confidence level of the interval: 1 − α, or 1 − α/k
+	// when the verdict is corrected over k treatments (see atFamily), so
+	// then wider than the results table's, which is each comparison's own;
+	// a validated treatment's is its correction step's (see decidedAlpha).
+	Level float64 `json:"level,omitempty"`
 }
 
 // Guardrail statuses. A guardrail is a non-inferiority question — is the
@@ -150,13 +155,14 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 		vv := VariantVerdict{Variant: res.Variants[t].Name}
 		for _, g := range h.Guardrails {
 			m := resultOf(g.Metric)
-			c := checkGuardrail(m, g, t, res.Settings.Inference)
+			k := family(m, g.Absolute, res.Settings)
+			c := checkGuardrail(m, g, t, res.Settings, k)
 			if c.Status == GuardrailUnknown {
 				eff := g.Tolerance
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1); err == nil {
+				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1/float64(k)); err == nil {
 					c.RemainingUsers = &n
 				}
 			}
@@ -174,6 +180,11 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 type primaryTest struct {
 	p      float64
 	family int // treatments with a test: the correction's m
+	// alpha is the level at which the correction's step tested this
+	// treatment when it rejects (p < α), so that its interval at alpha
+	// excludes 0 as p does; label says which step. See decidedAlpha.
+	alpha float64
+	label string
 }
 
 // primaryPValues returns, per variant (control's unused), the p-value of the
@@ -207,8 +218,46 @@ func primaryPValues(primary *MetricResult, h *Hypothesis, s Settings) []primaryT
 	}
 	for i, t := range idx {
 		out[t] = primaryTest{p: adj[i], family: len(raw)}
+		if adj[i] < s.Alpha {
+			out[t].alpha, out[t].label = decidedAlpha(raw, adj, i, s)
+		}
 	}
 	return out
+}
+
+// decidedAlpha is the level at which the correction tested treatment i of
+// raw (adj its corrected p-values, adj[i] < α) and the label of its
+// interval. Bonferroni tests each at α/k. Holm's step j (j − 1 treatments
+// with a smaller p before it) tests at α/(k − j + 1), and adj[i] < α
+// implies raw[i] below it. Benjamini–Hochberg keeping R of k tests each
+// kept one at αR/k (the level of Benjamini and Yekutieli's (2005) false
+// coverage rate intervals for the kept): adj[i] < α implies raw[i] < αR/k.
+// So the interval at the returned level excludes 0 exactly as adj[i] < α
+// says, where Bonferroni's α/k interval, which the other decisions read,
+// need not.
+func decidedAlpha(raw, adj []float64, i int, s Settings) (float64, string) {
+	k := len(raw)
+	switch s.Correction {
+	case stats.Holm:
+		j := 1
+		for _, p := range raw {
+			if p < raw[i] {
+				j++
+			}
+		}
+		a := s.Alpha / float64(k-j+1)
+		return a, fmt.Sprintf("%.4g%% interval: Holm's step %d of %d, at α/%d", 100*(1-a), j, k, k-j+1)
+	case stats.BenjaminiHochberg:
+		r := 0
+		for _, p := range adj {
+			if p < s.Alpha {
+				r++
+			}
+		}
+		a := s.Alpha * float64(r) / float64(k)
+		return a, fmt.Sprintf("%.4g%% interval: α·%d/%d for the %d of %d treatments Benjamini–Hochberg keeps", 100*(1-a), r, k, r, k)
+	}
+	return familyAlpha(s, k), familyLevel(s, k)
 }
 
 func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int, ps []primaryTest) {
@@ -238,7 +287,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	if eff.Note != "" { // whatever is decided, say the relative figure may mislead
 		defer func() { vv.Reason += " (note: " + eff.Note + ")" }()
 	}
-	b := bounds(eff, s.Inference)
+	// Every decision on the primary metric reads the interval of the
+	// corrected test: at α/k over k treatments (Bonferroni's interval), so
+	// that "below the minimum" or "the wrong way" holds for the family as
+	// the p-value's claim does, not only per comparison.
+	b := bounds(atFamily(eff, primary, t, s, ps[t].family), s.Inference)
+	b.Level = 1 - familyAlpha(s, ps[t].family)
 	vv.Effect = &b
 	d := h.Direction.sign()
 	est, hi := d*b.Estimate, d*b.Upper // turned so that positive is expected
@@ -255,6 +309,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	rel := !h.Absolute
 	m := h.MinimumEffect
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
+	if corrected {
+		moved += " " + familyLevel(s, ps[t].family)
+	}
 	// The test is corrected over the treatments: planned at α/k (the
 	// Bonferroni bound of Holm's and BH's first step), the sample gives
 	// the planned power after the correction.
@@ -305,6 +362,12 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	}
 	switch {
 	case p < s.Alpha && est > 0 && est >= m:
+		if corrected { // quote the interval of the test that decided
+			db := bounds(atAlpha(eff, primary, t, s, ps[t].alpha), s.Inference)
+			db.Level = 1 - ps[t].alpha
+			vv.Effect = &db
+			moved = fmt.Sprintf("%s moved %s (%s)", primary.Metric, fmtBounds(db, rel), ps[t].label)
+		}
 		if g, ok := firstUnknown(vv.Guardrails); ok {
 			why := fmt.Sprintf("the primary metric is worth shipping but guardrail %s is not yet known to be within its tolerance", g.Metric)
 			if g.Harm != nil {
@@ -422,8 +485,58 @@ func firstUnknown(gs []GuardrailCheck) (GuardrailCheck, bool) {
 	return GuardrailCheck{}, false
 }
 
-// checkGuardrail judges guardrail g on treatment t of metric m.
-func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) GuardrailCheck {
+// family is the number of treatments the verdict corrects over on metric m
+// (those with a test on the scale judged: relative unless absolute); 1
+// without a correction, which leaves every interval at 1 − α.
+func family(m *MetricResult, absolute bool, s Settings) int {
+	if s.Correction == stats.NoCorrection {
+		return 1
+	}
+	k := 0
+	for _, v := range m.Variants[1:] {
+		if v.Lift != nil && (absolute || v.Lift.Relative != nil) {
+			k++
+		}
+	}
+	return max(k, 1)
+}
+
+// atFamily returns e, of treatment t on metric m, with its intervals at
+// level 1 − α/k when the verdict is corrected over k > 1 treatments: the
+// Bonferroni interval, which holds for all k at once with probability
+// 1 − α (Holm's and BH's adjusted p-values have no interval of their own;
+// Bonferroni's bounds Holm's first step). With k ≤ 1 or no correction, e.
+func atFamily(e stats.Effect, m *MetricResult, t int, s Settings, k int) stats.Effect {
+	return atAlpha(e, m, t, s, familyAlpha(s, k))
+}
+
+// atAlpha returns e, of treatment t on metric m, with its intervals at
+// level 1 − a (e itself at the analysis' α).
+func atAlpha(e stats.Effect, m *MetricResult, t int, s Settings, a float64) stats.Effect {
+	if a != s.Alpha {
+		units := float64(m.Variants[0].Users + m.Variants[t].Users)
+		e.Interval, e.Sequential = s.IntervalsAt(e, a, m.Variants[t].Lift.DF, units)
+	}
+	return e
+}
+
+// familyAlpha is the α of each interval of a verdict corrected over k
+// treatments: α/k, or α for one treatment or without a correction.
+func familyAlpha(s Settings, k int) float64 {
+	if k < 2 || s.Correction == stats.NoCorrection {
+		return s.Alpha
+	}
+	return s.Alpha / float64(k)
+}
+
+// familyLevel labels an interval corrected over k treatments.
+func familyLevel(s Settings, k int) string {
+	return fmt.Sprintf("(%.4g%% interval: α/%d over the %d treatments)", 100*(1-s.Alpha/float64(k)), k, k)
+}
+
+// checkGuardrail judges guardrail g on treatment t of metric m, on the
+// interval corrected over the k treatments (see atFamily).
+func checkGuardrail(m *MetricResult, g Guardrail, t int, s Settings, k int) GuardrailCheck {
 	c := GuardrailCheck{Metric: g.Metric, Tolerance: g.Tolerance, Absolute: g.Absolute, Status: GuardrailNoData}
 	v := m.Variants[t]
 	if v.Lift == nil {
@@ -438,11 +551,12 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, inf Inference) Guardrai
 		}
 		eff = *v.Lift.Relative
 	}
-	b := bounds(eff, inf)
+	b := bounds(atFamily(eff, m, t, s, k), s.Inference)
 	harm := Bounds{Estimate: -b.Estimate, Lower: -b.Upper, Upper: -b.Lower} // higher is better: a fall is harm
 	if m.Direction == metric.LowerIsBetter {
 		harm = b
 	}
+	harm.Level = 1 - familyAlpha(s, k)
 	c.Harm = &harm
 	switch {
 	case harm.Lower > g.Tolerance:

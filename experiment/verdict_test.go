@@ -207,14 +207,14 @@ func TestGuardrailChecks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &MetricResult{Metric: "g", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: lift(tc.e)}}}
-			c := checkGuardrail(m, Guardrail{Metric: "g", Tolerance: 0.05}, 1, Sequential)
+			c := checkGuardrail(m, Guardrail{Metric: "g", Tolerance: 0.05}, 1, inferred(Sequential), 1)
 			if c.Status != tc.status {
 				t.Errorf("status = %s (harm %+v), want %s", c.Status, c.Harm, tc.status)
 			}
 		})
 	}
 	m := &MetricResult{Metric: "g", Variants: []VariantResult{{}, {Reason: "not enough data: x"}}}
-	if c := checkGuardrail(m, Guardrail{Metric: "g"}, 1, Sequential); c.Status != GuardrailNoData || c.Reason != "not enough data: x" {
+	if c := checkGuardrail(m, Guardrail{Metric: "g"}, 1, inferred(Sequential), 1); c.Status != GuardrailNoData || c.Reason != "not enough data: x" {
 		t.Errorf("guardrail without data = %+v", c)
 	}
 }
@@ -238,11 +238,11 @@ func TestFixedInference(t *testing.T) {
 
 func TestBoundsOfOneSidedIntervals(t *testing.T) {
 	e := stats.Effect{Estimate: 2, Sequential: stats.Interval{Lower: 1, UpperUnbounded: true}}
-	if b := bounds(e, Sequential); b != (Bounds{2, 1, 3}) {
+	if b := bounds(e, Sequential); b != (Bounds{Estimate: 2, Lower: 1, Upper: 3}) {
 		t.Errorf("[1, +inf) around 2 = %+v, want [1, 3]", b)
 	}
 	e.Sequential = stats.Interval{Upper: 2.5, LowerUnbounded: true}
-	if b := bounds(e, Sequential); b != (Bounds{2, 1.5, 2.5}) {
+	if b := bounds(e, Sequential); b != (Bounds{Estimate: 2, Lower: 1.5, Upper: 2.5}) {
 		t.Errorf("(-inf, 2.5] around 2 = %+v, want [1.5, 2.5]", b)
 	}
 	// A log-ratio bound at −100% has no mirror image: the largest number,
@@ -532,7 +532,7 @@ func TestOneSidedLogRatioBounds(t *testing.T) {
 				want = -want // a fall is harm
 			}
 			m := &MetricResult{Metric: "m", Direction: tc.dir, Variants: []VariantResult{{}, {Lift: &Lift{Absolute: c.Absolute, Relative: c.Relative}}}}
-			g := checkGuardrail(m, Guardrail{Metric: "m", Tolerance: tc.tolerance}, 1, Fixed)
+			g := checkGuardrail(m, Guardrail{Metric: "m", Tolerance: tc.tolerance}, 1, inferred(Fixed), 1)
 			if g.Harm == nil || math.Abs(g.Harm.Upper-want) > 1e-9 || g.Status != tc.status {
 				t.Errorf("harm %+v, status %s; want the upper bound %.6f (%s at a %g tolerance)", g.Harm, g.Status, want, tc.status, tc.tolerance)
 			}

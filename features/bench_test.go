@@ -188,9 +188,9 @@ func (w *benchWorld) service(store features.Store) *features.Service {
 // ValueChanges.
 type onlyStore struct{ features.Store }
 
-// BenchmarkService is the server's work for 'valueloop next' and
-// 'valueloop flow --since 90d' (less the HTTP encoding) over the world
-// above:
+// BenchmarkService is the server's work for 'valueloop next', a feature
+// page's place in it (Place) and 'valueloop flow --since 90d' (less the
+// HTTP encoding) over the world above:
 //
 //   - warm: the features and the linked flags' facts cached;
 //   - cold: the first read after a write (a feature's title changed
@@ -209,6 +209,15 @@ func BenchmarkService(b *testing.B) {
 			n, err := svc.Next(ctx, features.NextOptions{})
 			if err == nil && (len(n.Ranked) != 4000 || len(n.Stop) == 0) {
 				err = fmt.Errorf("%d ranked, %d to stop", len(n.Ranked), len(n.Stop))
+			}
+			return err
+		}
+	}
+	place := func(svc *features.Service) func() error {
+		return func() error {
+			p, err := svc.Place(ctx, "feature-00001", features.NextOptions{})
+			if err == nil && p.Of != 4000 {
+				err = fmt.Errorf("place of %d ranked", p.Of)
 			}
 			return err
 		}
@@ -245,6 +254,8 @@ func BenchmarkService(b *testing.B) {
 		{"next/warm", next(svc), false},
 		{"next/cold", next(svc), true},
 		{"next/cold-full-read", next(full), true},
+		{"place/warm", place(svc), false},
+		{"place/cold", place(svc), true},
 		{"flow/warm", flow(svc), false},
 		{"flow/cold", flow(svc), true},
 		{"flow/cold-full-read", flow(full), true},

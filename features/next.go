@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -30,6 +31,32 @@ func (s *Service) Next(ctx context.Context, o NextOptions) (*value.Next, error) 
 		return nil, err
 	}
 	return s.next(ctx, c, o)
+}
+
+// Place is feature key's place in the backlog that Next ranks (its rank
+// and arithmetic, or why it is not ranked) and among its dependencies and
+// dependants with their stages: one read of the store's snapshot, as Next,
+// whatever the number of features.
+func (s *Service) Place(ctx context.Context, key string, o NextOptions) (*value.Place, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	c, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	next, err := s.next(ctx, c, o)
+	if err != nil {
+		return nil, err
+	}
+	_, items, err := c.items("")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(items, func(it value.Item) bool { return it.Feature.Key == key }) {
+		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q (see 'valueloop feature list')", key)
+	}
+	return next.PlaceOf(items, key), nil
 }
 
 func (o NextOptions) check() error {

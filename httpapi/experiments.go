@@ -115,7 +115,10 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	resultSettings := experiment.SettingNames() // the query parameters that override settings
-	for name, values := range q {
+	// In a fixed order, so that a query with several bad parameters is
+	// refused naming the same one every time.
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		values := q[name]
 		switch {
 		case name == "dimension":
 			if len(values) != 1 || values[0] == "" {

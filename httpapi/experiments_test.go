@@ -277,3 +277,25 @@ func mustMetrics(t *testing.T, e *env) []metric.Metric {
 	}
 	return ms
 }
+
+// TestResultsQueryErrorIsStable: a query with several bad parameters is
+// refused naming the same one every time, as the settings' order already
+// made it for them: the parameters were read in the query map's random
+// order, so ?metric=&bogus=1 named metric or bogus by chance.
+func TestResultsQueryErrorIsStable(t *testing.T) {
+	e := experimentServer(t)
+	named := map[string]bool{}
+	var field struct {
+		Errors []struct{ Field string } `json:"errors"`
+	}
+	for range 30 {
+		resp, body := e.do(t, call{method: "GET", path: resultsPath + "?metric=&bogus=1&dimension=&alpha=1&alpha=2", token: adminSecret})
+		if err := json.Unmarshal([]byte(body), &field); resp.StatusCode != 400 || err != nil || len(field.Errors) != 1 {
+			t.Fatalf("%d %s (%v): want 400 naming one field", resp.StatusCode, body, err)
+		}
+		named[field.Errors[0].Field] = true
+	}
+	if len(named) != 1 {
+		t.Errorf("the same query was refused naming %v: want one field, every time", named)
+	}
+}

@@ -116,3 +116,28 @@ func TestOpenAPIVerdictCodes(t *testing.T) {
 		t.Errorf("found %d verdict code enums, want the verdict's and its treatments'", found)
 	}
 }
+
+// TestOpenAPIGuardrailStatuses: a verdict's guardrail check lists exactly
+// the statuses the verdict gives. The document listed at_risk and
+// breached, statuses never given, for not_yet_known and harmed, so a
+// client generated from it rejected every guardrail not yet known.
+func TestOpenAPIGuardrailStatuses(t *testing.T) {
+	given := []string{experiment.GuardrailOK, experiment.GuardrailHarmed, experiment.GuardrailUnknown, experiment.GuardrailNoData}
+	slices.Sort(given)
+	found := 0
+	eachObject(t, func(v map[string]any) {
+		props, _ := v["properties"].(map[string]any)
+		status, _ := props["status"].(map[string]any)
+		// A guardrail check: a status beside its harm and tolerance.
+		if status == nil || props["harm"] == nil || props["tolerance"] == nil {
+			return
+		}
+		found++
+		if enum := slices.Sorted(slices.Values(enumOf(status))); !slices.Equal(enum, given) {
+			t.Errorf("a guardrail status enum lists %v; the verdict gives %v", enum, given)
+		}
+	})
+	if found == 0 {
+		t.Error("found no guardrail check with a status in the document")
+	}
+}

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -174,6 +176,25 @@ func TestDedupKeyIsFNV1a(t *testing.T) {
 		ev := Event{ID: id, Time: 7, TimeSet: true}
 		if got, want := ev.Key(), (DedupKey{Time: 7, Hash: int64(h.Sum64())}); got != want {
 			t.Errorf("Key(%q) = %+v, want %+v (stored keys must not change)", id, got, want)
+		}
+	}
+}
+
+// TestPublicDedupKeyIsSHA256 pins the key of an ID sent with a public
+// client token: the first 8 bytes (big-endian) of SHA-256("public\x00"+ID).
+// The store holds these keys as it holds the FNV ones, so a change would
+// store a page's retry across it twice; and the key must differ from the
+// same ID's server-side one (TestEventIDSpaces in httpapi).
+func TestPublicDedupKeyIsSHA256(t *testing.T) {
+	for _, id := range []string{"a", "order-1", "3f1c9a0b-ünï", "nul\x00inside", strings.Repeat("x", 300)} {
+		sum := sha256.Sum256([]byte("public\x00" + id))
+		ev := Event{ID: id, Public: true, Time: 7, TimeSet: true}
+		if got, want := ev.Key(), (DedupKey{Time: 7, Hash: int64(binary.BigEndian.Uint64(sum[:8]))}); got != want {
+			t.Errorf("Key(%.20q, public) = %+v, want %+v (stored keys must not change)", id, got, want)
+		}
+		server := Event{ID: id, Time: 7, TimeSet: true}
+		if ev.Key() == server.Key() {
+			t.Errorf("Key(%.20q) is the same for a public and a server-side sender", id)
 		}
 	}
 }

@@ -93,7 +93,9 @@ type Event struct {
 type DedupKey struct{ Time, Hash int64 }
 
 // publicIDs prefixes the IDs of public events in their hash (see
-// Event.Public); no ID holds a NUL.
+// Event.Public). What keeps them apart from server-side IDs is the other
+// hash, not the prefix (an ID may hold a NUL, sent as \u0000); the prefix
+// is part of the keys the store holds, so it stays.
 const publicIDs = "public\x00"
 
 // Key returns the identity of an event with an ID.

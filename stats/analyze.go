@@ -316,7 +316,7 @@ type analyzer struct {
 }
 
 func newAnalyzer(s Settings) analyzer {
-	a := analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning)}
+	a := analyzer{s: s, seq: newSequential(s.Alpha, s.SequentialTuning, s.Alternative)}
 	a.zCentral = -normQuantile(s.Alpha / 2)
 	a.zCrit = a.zCentral
 	if s.Alternative != TwoSided {
@@ -701,15 +701,6 @@ func (a *analyzer) bonferroniIntervals(res *Result) {
 			continue // a family of one is not corrected (see correct)
 		}
 		alpha := a.s.Alpha / float64(m)
-		tail := alpha
-		if a.s.Alternative == TwoSided {
-			tail /= 2
-		}
-		zCrit := -normQuantile(tail)
-		// The same sequence (its ρ is tuned at α) read at level α/m, which is
-		// what m times its always-valid p-value tests.
-		seq := a.seq
-		seq.alpha = alpha
 		for mi := range res.Metrics {
 			for ci := range res.Metrics[mi].Comparisons {
 				c := &res.Metrics[mi].Comparisons[ci]
@@ -720,20 +711,39 @@ func (a *analyzer) bonferroniIntervals(res *Result) {
 				if f >= 2 {
 					e = c.Relative
 				}
-				crit := zCrit
-				if c.tt.df > 0 {
-					crit = -tQuantile(tail, c.tt.df)
-				}
-				mult := seq.multiplier(c.tt.units)
-				// The test's own scale: the estimate, or ln(t/c) for a
-				// log-ratio effect.
-				center := e.Statistic * e.SE
-				fixed, sequential := interval(center, crit*e.SE, a.s.Alternative), interval(center, mult*e.SE, a.s.Alternative)
-				if e.Method == "log-ratio" {
-					fixed, sequential = expm1Interval(fixed), expm1Interval(sequential)
-				}
+				fixed, sequential := a.s.IntervalsAt(*e, alpha, c.tt.df, c.tt.units)
 				e.AdjustedInterval, e.AdjustedSequential = &fixed, &sequential
 			}
 		}
 	}
+}
+
+// IntervalsAt returns the fixed-horizon and sequential intervals of e at
+// level 1 − alpha, built as the analysis under s builds them at 1 − s.Alpha:
+// the same alternative, distribution (a t test's df, 0 for the normal) and
+// confidence sequence (its ρ tuned at s.Alpha, read at alpha, which is what
+// its always-valid p-value tests against alpha), on the scale of e's test
+// (ln(t/c) for a log-ratio effect, transformed back). units is the
+// sequence's time, the units of both arms. A verdict corrected over k
+// treatments reads its intervals at alpha = s.Alpha/k.
+func (s Settings) IntervalsAt(e Effect, alpha, df, units float64) (fixed, seq Interval) {
+	tail := alpha
+	if s.Alternative == TwoSided {
+		tail /= 2
+	}
+	crit := -normQuantile(tail)
+	if df > 0 {
+		crit = -tQuantile(tail, df)
+	}
+	q := newSequential(s.Alpha, s.SequentialTuning, s.Alternative)
+	q.alpha = alpha
+	center := e.Estimate
+	if e.Method == "log-ratio" {
+		center = e.Statistic * e.SE // ln(t/c)
+	}
+	fixed, seq = interval(center, crit*e.SE, s.Alternative), interval(center, q.multiplier(units)*e.SE, s.Alternative)
+	if e.Method == "log-ratio" {
+		fixed, seq = expm1Interval(fixed), expm1Interval(seq)
+	}
+	return fixed, seq
 }

@@ -530,7 +530,7 @@ func TestGoldenBayes(t *testing.T) {
 
 func TestGoldenSequential(t *testing.T) {
 	for _, c := range loadGolden(t).Sequential {
-		q := newSequential(c.Alpha, c.Tuning)
+		q := newSequential(c.Alpha, c.Tuning, TwoSided)
 		name := fmt.Sprintf("sequential(alpha=%v, tuning=%v, t=%v)", c.Alpha, c.Tuning, c.T)
 		checkClose(t, name+".multiplier", q.multiplier(c.T), c.Multiplier, goldenTol)
 		checkClose(t, name+".pValue", q.pValue(c.Z, c.T, TwoSided), c.PValue, goldenTol)

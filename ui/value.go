@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/rollout"
 
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/value"
 )
 
 // ValueReader is what the value pages read (*features.Service): the ranked
-// backlog, the flow of value and one feature's release record.
+// backlog, the flow of value, one feature with its release record, and its
+// place in the backlog and among its dependencies.
 type ValueReader interface {
 	Next(ctx context.Context, o features.NextOptions) (*value.Next, error)
 	NextAndFlow(ctx context.Context, no features.NextOptions, fo features.FlowOptions) (*value.Next, *value.Flow, error)
-	Record(ctx context.Context, key string) (*value.Record, error)
+	Show(ctx context.Context, key string) (*features.Shown, error)
+	Place(ctx context.Context, key string, o features.NextOptions) (*value.Place, error)
 }
 
 // FeatureLister lists the value loop's features with their stored
@@ -125,6 +131,13 @@ func throughputChart(weeks []value.Week) (template.HTML, string) {
 
 type recordData struct {
 	R *value.Record
+	// F is the feature's definition: its estimate, dependencies and links.
+	F value.Feature
+	// Place is its rank in next (by Method) and its dependencies and
+	// dependants with their stages.
+	Place  *value.Place
+	Method value.Method
+	Flags  []linkedFlag
 	// Lead and Learning are the loop's two figures in words ("" when not
 	// yet given: Missing says why).
 	Lead, Learning string
@@ -137,16 +150,43 @@ type stageTime struct {
 	Open     bool
 }
 
+// linkedFlag is one of the feature's flags as its page shows it.
+type linkedFlag struct {
+	value.FlagLink
+	// Readable: the session's token may read the flag's environment; the
+	// rest is left empty when it may not.
+	Readable bool
+	// State is the flag's state now, "" when it is no longer defined.
+	State string
+	// Rollout is the flag's latest rollout, nil when it never had one.
+	Rollout *rollout.Rollout
+	// Experiment: the flag has a hypothesis; Verdict is the last verdict
+	// recorded on it, nil while none is.
+	Experiment bool
+	Verdict    *experiment.VerdictRecord
+}
+
 func (u *UI) handleFeature(w http.ResponseWriter, r *http.Request) error {
 	if u.Value == nil {
 		u.renderError(w, r, nil, http.StatusNotFound, "The value loop is not running on this server.")
 		return nil
 	}
-	rec, err := u.Value.Record(r.Context(), r.PathValue("key"))
+	ctx := r.Context()
+	sh, err := u.Value.Show(ctx, r.PathValue("key"))
 	if err != nil {
 		return err
 	}
-	d := recordData{R: rec}
+	// After Show: its sync may have moved the feature, and the rank is of
+	// the stage it shows.
+	place, err := u.Value.Place(ctx, sh.Feature.Key, features.NextOptions{Method: value.Method(r.URL.Query().Get("method"))})
+	if err != nil {
+		return err // names the field: method must be wsjf or rice
+	}
+	rec := sh.Record
+	d := recordData{R: rec, F: sh.Feature, Place: place, Method: place.Method}
+	if d.Flags, err = u.linkedFlags(r, sh); err != nil {
+		return err
+	}
 	if rec.LeadTimeToCustomer != nil {
 		d.Lead = humanDuration(rec.LeadTimeToCustomer.D())
 	}
@@ -158,4 +198,48 @@ func (u *UI) handleFeature(w http.ResponseWriter, r *http.Request) error {
 	}
 	u.render(w, r, http.StatusOK, "feature", page{Title: rec.Feature, Nav: "value", Data: d})
 	return nil
+}
+
+// linkedFlags reads what the feature page shows of each linked flag: its
+// state from the live flags (memory), its latest rollout and, when it has
+// a hypothesis (Show read them), its last recorded verdict. Two reads per
+// linked flag at most, whatever the number of features.
+func (u *UI) linkedFlags(r *http.Request, sh *features.Shown) ([]linkedFlag, error) {
+	ctx := r.Context()
+	var out []linkedFlag
+	for _, fl := range sh.Feature.Links.Flags {
+		lf := linkedFlag{FlagLink: fl, Readable: sessionOf(r).Token.CanRead(fl.Environment)}
+		if !lf.Readable {
+			out = append(out, lf)
+			continue
+		}
+		if live := u.Flags.Live(fl.Environment); live != nil {
+			if def := live.Snapshot.Set().Flags[fl.Flag]; def != nil {
+				lf.State = def.State
+			}
+		}
+		if u.Rollouts != nil {
+			list, err := u.Rollouts.List(ctx, rollout.Filter{Environment: fl.Environment, Flag: fl.Flag, Limit: 1})
+			if err != nil {
+				return nil, fmt.Errorf("rollouts of flag %s in %s: %w", fl.Flag, fl.Environment, err)
+			}
+			if len(list) > 0 {
+				lf.Rollout = &list[0]
+			}
+		}
+		lf.Experiment = slices.ContainsFunc(sh.FlagHypotheses, func(h features.FlagHypothesis) bool {
+			return h.Environment == fl.Environment && h.Flag == fl.Flag
+		})
+		if lf.Experiment && u.Verdicts != nil {
+			hist, err := u.Verdicts.History(ctx, fl.Environment, fl.Flag)
+			if err != nil {
+				return nil, fmt.Errorf("verdicts of flag %s in %s: %w", fl.Flag, fl.Environment, err)
+			}
+			if len(hist) > 0 {
+				lf.Verdict = &hist[len(hist)-1]
+			}
+		}
+		out = append(out, lf)
+	}
+	return out, nil
 }

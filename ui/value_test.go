@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -106,23 +107,9 @@ func TestValueObjectiveFromNext(t *testing.T) {
 	var reads featureReads
 	d := newTestDashboard(t, func(u *UI) {
 		reads.DB = u.Audit.(*sqlite.DB)
-		svc := features.New(reads.DB, reads.DB)
 		ctx := context.Background()
-		prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
-		if err := reads.DB.CreateEnvironment(ctx, prod, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := reads.DB.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
-			t.Fatal(err)
-		}
-		svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
-		horizon, _ := value.ParseDate("2027-06-30")
 		// quiet: an objective nothing bets on yet, still one to filter by.
-		for _, o := range []string{"growth", "retention", "quiet"} {
-			if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		svc := newValueLoop(t, reads.DB, reads.DB, "growth", "retention", "quiet")
 		for _, f := range []*value.Feature{
 			{Key: "ranked-growth", Title: "ranked-growth", Objective: "growth", Hypothesis: value.Hypothesis{Change: "x"},
 				Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}},
@@ -173,4 +160,92 @@ func TestValueObjectiveFromNext(t *testing.T) {
 			}
 		}
 	}
+}
+
+// featureCalls is the value store counting its reads of one feature and of
+// one feature's evidence (its moves by hand).
+type featureCalls struct {
+	*sqlite.DB
+	feature, moves atomic.Int64
+}
+
+func (s *featureCalls) Feature(ctx context.Context, key string) (*value.Feature, error) {
+	s.feature.Add(1)
+	return s.DB.Feature(ctx, key)
+}
+
+func (s *featureCalls) Moves(ctx context.Context, key string) ([]value.Event, error) {
+	s.moves.Add(1)
+	return s.DB.Moves(ctx, key)
+}
+
+// TestFeaturePageReadsItsOwn: a feature's page reads the one feature it
+// shows and its evidence, and its place, dependencies and dependants from
+// the snapshot next ranks: no read per dependency or dependant, however
+// many there are. Their titles are escaped.
+func TestFeaturePageReadsItsOwn(t *testing.T) {
+	var calls featureCalls
+	d := newTestDashboard(t, func(u *UI) {
+		calls.DB = u.Audit.(*sqlite.DB)
+		ctx := context.Background()
+		svc := newValueLoop(t, &calls, calls.DB, "o")
+		est := &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 5}, Size: 2}
+		put := func(f *value.Feature) {
+			f.Objective = "o"
+			if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(&value.Feature{Key: "base", Title: "<b>base</b>", Hypothesis: value.Hypothesis{Change: "x"}, Estimate: est})
+		put(&value.Feature{Key: "shown", Title: "shown", Hypothesis: value.Hypothesis{Change: "x"}, Estimate: est, DependsOn: []string{"base"}})
+		for i := range 12 {
+			put(&value.Feature{Key: fmt.Sprintf("later-%02d", i), Title: "later", Hypothesis: value.Hypothesis{Change: "x"}, DependsOn: []string{"shown"}})
+		}
+		u.Value = svc
+	})
+	c := d.signedIn(t)
+	calls.feature.Store(0)
+	calls.moves.Store(0)
+	resp, err := c.Get(d.srv.URL + "/value/features/shown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /value/features/shown: %d\n%s", resp.StatusCode, body)
+	}
+	if f, m := calls.feature.Load(), calls.moves.Load(); f != 1 || m != 1 {
+		t.Errorf("the page read %d features and %d features' moves, want 1 and 1 (its own)", f, m)
+	}
+	for _, want := range []string{`Waits for <a href="/value/features/base">base</a>.`, `<span class="stmt">&lt;b&gt;base&lt;/b&gt;</span>`,
+		`href="/value/features/later-00"`, `href="/value/features/later-11"`, "They wait for this feature", "Rank <strong>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+// newValueLoop returns the value loop on store (db beneath it), with a
+// production environment, a metric m and the objectives on m.
+func newValueLoop(t *testing.T, store features.Store, db *sqlite.DB, objectives ...string) *features.Service {
+	t.Helper()
+	ctx := context.Background()
+	svc := features.New(store, db)
+	prod := valueloop.Environment{Key: "production", Name: "production", Production: true}
+	if err := db.CreateEnvironment(ctx, prod, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{prod} }
+	horizon, _ := value.ParseDate("2027-06-30")
+	for _, o := range objectives {
+		if err := svc.PutObjective(ctx, &value.Objective{Key: o, Title: o, Metric: "m", Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}, "", "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return svc
 }

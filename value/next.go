@@ -266,7 +266,7 @@ func ComputeNext(in NextInput) *Next {
 			switch s := stage[d]; {
 			case s == Abandoned:
 				r.Abandoned = append(r.Abandoned, d)
-			case s.rank() < Validated.rank():
+			case waitsFor(s):
 				r.WaitsFor = append(r.WaitsFor, d)
 			}
 		}

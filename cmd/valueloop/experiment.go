@@ -616,7 +616,13 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 		for _, g := range vv.Guardrails {
 			fmt.Fprintf(w, "  guardrail %s on %s: %s", g.Metric, vv.Variant, strings.ReplaceAll(g.Status, "_", " "))
 			if g.Harm != nil {
-				fmt.Fprintf(w, ", harm %s [%s, %s] (tolerance %s)", fmtLift(g.Harm.Estimate, !g.Absolute), fmtLift(g.Harm.Lower, !g.Absolute), fmtLift(g.Harm.Upper, !g.Absolute), expSize(g.Tolerance, !g.Absolute))
+				// Corrected over the treatments, the interval is wider than
+				// the table's: say its level.
+				level := ""
+				if l := g.Harm.Level; l > 0 && math.Abs(l-(1-r.Settings.Alpha)) > 1e-12 {
+					level = fmt.Sprintf("%.4g%% interval; ", 100*l)
+				}
+				fmt.Fprintf(w, ", harm %s [%s, %s] (%stolerance %s)", fmtLift(g.Harm.Estimate, !g.Absolute), fmtLift(g.Harm.Lower, !g.Absolute), fmtLift(g.Harm.Upper, !g.Absolute), level, expSize(g.Tolerance, !g.Absolute))
 			} else if g.Reason != "" {
 				fmt.Fprintf(w, ": %s", g.Reason)
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -372,6 +373,30 @@ func TestVerdictDetailBeforeHistory(t *testing.T) {
 	}
 }
 
+// TestVerdictGuardrailLevel: a guardrail decided on the interval corrected
+// over two treatments (97.5%) says so, for its bounds are not the table's
+// 95% ones; at the result's own level nothing is added.
+func TestVerdictGuardrailLevel(t *testing.T) {
+	for _, tc := range []struct {
+		level float64
+		want  string
+	}{
+		{0.975, ", harm +1.0% [-20.0%, +20.0%] (97.5% interval; tolerance 30%)"},
+		{0.95, ", harm +1.0% [-20.0%, +20.0%] (tolerance 30%)"},
+	} {
+		r := &experiment.Result{Flag: "f", Environment: "production", Settings: experiment.DefaultSettings(),
+			Verdict: &experiment.Verdict{Decision: experiment.KeepRunning, Reason: "not decided yet", Variants: []experiment.VariantVerdict{{
+				Variant: "treatment", Decision: experiment.KeepRunning,
+				Guardrails: []experiment.GuardrailCheck{{Metric: "tickets", Status: experiment.GuardrailOK, Harm: &experiment.Bounds{Estimate: 0.01, Lower: -0.2, Upper: 0.2, Level: tc.level}, Tolerance: 0.3}},
+			}}}}
+		var b strings.Builder
+		writeVerdict(&b, r)
+		if !strings.Contains(b.String(), "guardrail tickets on treatment: ok"+tc.want+"\n") {
+			t.Errorf("level %g: want %q in:\n%s", tc.level, tc.want, b.String())
+		}
+	}
+}
+
 // TestResultsUsageNamesEveryChoice: the usage line of experiment results
 // lists every value its enumerated settings accept; it left out
 // bonferroni, the one correction with adjusted intervals.
@@ -390,5 +415,22 @@ func TestResultsUsageNamesEveryChoice(t *testing.T) {
 		if want := "[--" + flag + " " + strings.Join(values, "|") + "]"; !strings.Contains(args, want) {
 			t.Errorf("usage %q lacks %s", args, want)
 		}
+	}
+}
+
+// TestSettingFlagsAreTheSettings: the commands' setting flags (expSettings)
+// are exactly the settings experiment.Settings.Set knows, the list the
+// results route takes its parameters from, so that a setting added there
+// cannot be missing from the CLI, nor a flag name one Set refuses.
+func TestSettingFlagsAreTheSettings(t *testing.T) {
+	var flags []string
+	for _, s := range expSettings {
+		flags = append(flags, s.name)
+	}
+	want := experiment.SettingNames()
+	sort.Strings(flags)
+	sort.Strings(want)
+	if !reflect.DeepEqual(flags, want) {
+		t.Errorf("the CLI's setting flags set %v; experiment.Settings.Set knows %v", flags, want)
 	}
 }

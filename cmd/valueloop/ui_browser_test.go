@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -79,6 +80,7 @@ func TestDashboardBrowser(t *testing.T) {
 	waitForCharts(t, warm, "/flags/production/checkout-flow")
 	c := newChrome(t, bin, srv)
 	c.openPages()
+	c.featureRank()
 	c.editError()
 	c.killSwitch()
 	c.pauseAndSignOut()
@@ -167,6 +169,30 @@ func (c *chrome) signIn(token string) {
 		chromedp.Submit(chromedp.CSS(`#token`)),
 		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)),
 	)
+}
+
+// featureRank: a ranked feature's page says, as the browser shows it, the
+// rank and arithmetic next gives it.
+func (c *chrome) featureRank() {
+	c.t.Helper()
+	var next struct {
+		Ranked []struct {
+			Feature, Explanation string
+			Position             int
+		}
+	}
+	if code, body := c.srv.call(c.t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Ranked) == 0 {
+		c.t.Fatalf("next: %d %.300s", code, body)
+	}
+	r := next.Ranked[len(next.Ranked)-1] // the last: a rank that is not 1
+	c.open("/value/features/" + r.Feature)
+	want := fmt.Sprintf("Rank %d of %d by WSJF in what to build next", r.Position, len(next.Ranked))
+	if got := c.text(`section[aria-labelledby="rank-h"] p`); !strings.HasPrefix(got, want) {
+		c.t.Errorf("%s's page says %q, want %q as next ranks it", r.Feature, got, want)
+	}
+	if got := c.text(`section[aria-labelledby="rank-h"] .explain`); got != r.Explanation {
+		c.t.Errorf("%s's page explains %q, want next's %q", r.Feature, got, r.Explanation)
+	}
 }
 
 // openPages signs in as admin and opens every page, in both themes.

@@ -637,3 +637,192 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 		t.Errorf("the fixed and sequential intervals are the same (%v): the test cannot tell them apart", shownAt[experiment.Fixed])
 	}
 }
+
+// TestDashboardFeaturePage: a feature's page shows what deciding what to
+// build next needs, each from the source the API answers from: its rank
+// and the arithmetic behind it as next gives them (by WSJF and by RICE), or
+// why it is not ranked; its estimate; its dependencies and dependants with
+// their stages and what blocks it; its linked flags with their state,
+// rollout and verdict. A viewer sees the same, and user text is escaped.
+func TestDashboardFeaturePage(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	// The demo has no dependencies: wishlist is given one on a feature
+	// still being built and one on a decided feature, and a title to
+	// escape.
+	var wish struct{ Feature map[string]any }
+	if code, body := srv.call(t, "GET", "/api/v1/features/wishlist", "", &wish); code != 200 {
+		t.Fatalf("GET wishlist: %d %s", code, body)
+	}
+	const title = `Wishlists <em>& more</em>`
+	wish.Feature["dependsOn"], wish.Feature["title"] = []string{"saved-carts", "new-onboarding"}, title
+	put, _ := json.Marshal(wish.Feature)
+	if code, body := srv.call(t, "PUT", "/api/v1/features/wishlist", string(put), nil); code != 200 {
+		t.Fatalf("PUT wishlist: %d %s", code, body)
+	}
+	stage := func(key string) string {
+		var f shownFeature
+		if code, body := srv.call(t, "GET", "/api/v1/features/"+key, "", &f); code != 200 {
+			t.Fatalf("GET %s: %d %s", key, code, body)
+		}
+		return f.Record.Stage
+	}
+	if s := stage("saved-carts"); s != "building" {
+		t.Fatalf("the demo's saved-carts is %s, want building (a dependency waited for)", s)
+	}
+	if s := stage("new-onboarding"); s != "validated" {
+		t.Fatalf("the demo's new-onboarding is %s, want validated (a dependency done)", s)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	viewer := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", ""))
+	get := func(path string) string {
+		t.Helper()
+		resp, page := admin.get(path)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		for _, p := range checkHTML(page) {
+			t.Errorf("%s: %s", path, p)
+		}
+		return page
+	}
+
+	// The demo estimates for WSJF only: by RICE every idea is unranked,
+	// each saying which inputs it lacks.
+	t.Run("rank as next gives it", func(t *testing.T) {
+		for _, method := range []string{"wsjf", "rice"} {
+			var next struct {
+				Ranked []struct {
+					Feature, Explanation string
+					Position             int
+				}
+				Unranked []struct{ Feature, Reason string }
+			}
+			if code, body := srv.call(t, "GET", "/api/v1/value/next?method="+method, "", &next); code != 200 || len(next.Ranked)+len(next.Unranked) == 0 {
+				t.Fatalf("next by %s: %d %.300s", method, code, body)
+			}
+			for _, r := range next.Ranked {
+				rank := html.UnescapeString(section(t, get("/value/features/"+r.Feature+"?method="+method), `id="rank-h"`, "<h3>Estimate"))
+				want := fmt.Sprintf("Rank <strong>%d</strong> of %d by %s", r.Position, len(next.Ranked), strings.ToUpper(method))
+				if !strings.Contains(rank, want) || !strings.Contains(rank, r.Explanation) {
+					t.Errorf("%s by %s: the page's rank\n%s\nwant %q and next's arithmetic %q", r.Feature, method, rank, want, r.Explanation)
+				}
+			}
+			for _, u := range next.Unranked {
+				if rank := html.UnescapeString(section(t, get("/value/features/"+u.Feature+"?method="+method), `id="rank-h"`, "<h3>Estimate")); !strings.Contains(rank, "Not ranked: "+u.Reason) {
+					t.Errorf("unranked %s by %s: the page's rank\n%s\nwant next's reason %q", u.Feature, method, rank, u.Reason)
+				}
+			}
+		}
+		if rank := section(t, get("/value/features/new-onboarding"), `id="rank-h"`, "<h3>Estimate"); !strings.Contains(rank, "Not in the backlog") {
+			t.Errorf("validated new-onboarding's rank: %s, want not in the backlog", rank)
+		}
+		if resp, body := admin.get("/value/features/wishlist?method=fastest"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "method") {
+			t.Errorf("an unknown method: %d, want 400 naming the field", resp.StatusCode)
+		}
+	})
+
+	t.Run("stop or finish", func(t *testing.T) {
+		var next struct {
+			Stop []struct{ Kind, Feature, Reason string }
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) == 0 {
+			t.Fatalf("next: %d %.300s, want something to stop or finish in the demo", code, body)
+		}
+		for _, a := range next.Stop {
+			rank := html.UnescapeString(section(t, get("/value/features/"+a.Feature), `id="rank-h"`, "<h3>Estimate"))
+			if !strings.Contains(rank, "<h3>Stop or finish</h3>") || !strings.Contains(rank, strings.ReplaceAll(a.Kind, "_", " ")) || !strings.Contains(rank, a.Reason) {
+				t.Errorf("%s's page does not say to %s: %q:\n%s", a.Feature, a.Kind, a.Reason, rank)
+			}
+		}
+	})
+
+	t.Run("estimate", func(t *testing.T) {
+		est := section(t, get("/value/features/wishlist"), "<h3>Estimate", "</section>")
+		for _, want := range []string{"<dd>21 <span class=\"hint\">user value 13 + time criticality 5 + risk reduction 3</span>", "<dt>Size</dt><dd>8</dd>", "not stated: 0.5"} {
+			if !strings.Contains(est, want) {
+				t.Errorf("wishlist's estimate lacks %q:\n%s", want, est)
+			}
+		}
+	})
+
+	t.Run("dependencies and dependants", func(t *testing.T) {
+		page := get("/value/features/wishlist")
+		deps := section(t, page, `id="deps-h"`, "</section>")
+		for _, want := range []string{
+			`Waits for <a href="/value/features/saved-carts">saved-carts</a>.`,
+			`<a href="/value/features/saved-carts">saved-carts</a><br><span class="stmt">Carts saved across devices</span></td>
+      <td><span class="verdict v-building">building</span></td>
+      <td><span class="bad">yes</span>`,
+			`<a href="/value/features/new-onboarding">new-onboarding</a><br><span class="stmt">Guided three-step onboarding</span></td>
+      <td><span class="verdict v-validated">validated</span></td>
+      <td>no</td>`,
+			"No feature depends on it.",
+		} {
+			if !strings.Contains(deps, want) {
+				t.Errorf("wishlist's dependencies lack %q:\n%s", want, deps)
+			}
+		}
+		if !strings.Contains(page, html.EscapeString(title)) || strings.Contains(page, "<em>") {
+			t.Errorf("wishlist's title is not escaped")
+		}
+		wishStage := stage("wishlist")
+		for key, holds := range map[string]string{"saved-carts": "They wait for this feature", "new-onboarding": "This feature no longer holds them back"} {
+			deps := section(t, get("/value/features/"+key), `id="deps-h"`, "</section>")
+			row := `<a href="/value/features/wishlist">wishlist</a><br><span class="stmt">` + html.EscapeString(title) + `</span></td><td><span class="verdict v-` + wishStage + `">` + wishStage + `</span>`
+			if !strings.Contains(deps, row) || !strings.Contains(deps, holds) {
+				t.Errorf("%s's dependants lack wishlist at %s and %q:\n%s", key, wishStage, holds, deps)
+			}
+		}
+	})
+
+	t.Run("linked flags", func(t *testing.T) {
+		var res struct {
+			VerdictHistory []struct{ Decision, Reason string }
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/environments/production/flags/new-onboarding/results", "", &res); code != 200 || len(res.VerdictHistory) == 0 {
+			t.Fatalf("new-onboarding's results: %d %.300s, want a recorded verdict in the demo", code, body)
+		}
+		v := res.VerdictHistory[len(res.VerdictHistory)-1]
+		flags := html.UnescapeString(section(t, get("/value/features/new-onboarding"), `id="flags-h"`, "</section>"))
+		for _, want := range []string{`<a href="/flags/production/new-onboarding">new-onboarding</a>`, `<a href="/flags/development/new-onboarding">new-onboarding</a>`,
+			`<a href="/experiments/production/new-onboarding"><span class="verdict v-` + v.Decision + `">` + strings.ReplaceAll(v.Decision, "_", " ") + `</span></a>`, v.Reason} {
+			if !strings.Contains(flags, want) {
+				t.Errorf("new-onboarding's flags lack %q:\n%s", want, flags)
+			}
+		}
+		var ro struct {
+			Percent float64
+			State   string
+			Step    int
+			Plan    struct{ Steps []any }
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/environments/production/rollouts/checkout-flow", "", &ro); code != 200 {
+			t.Fatalf("checkout-flow's rollout: %d %.300s", code, body)
+		}
+		flags = section(t, get("/value/features/one-page-checkout"), `id="flags-h"`, "</section>")
+		want := fmt.Sprintf(`<a href="/rollouts/production/checkout-flow">%s%% %s</a> <span class="hint">step %d of %d</span>`,
+			strconv.FormatFloat(math.Round(ro.Percent*10)/10, 'f', -1, 64), strings.ReplaceAll(ro.State, "_", " "), ro.Step+1, len(ro.Plan.Steps))
+		if !strings.Contains(flags, want) || !strings.Contains(flags, "<td>ENABLED</td>") {
+			t.Errorf("one-page-checkout's flags lack its rollout %q and state ENABLED:\n%s", want, flags)
+		}
+	})
+
+	t.Run("a token of one environment", func(t *testing.T) {
+		prod := mustSignIn(t, srv.URL, createToken(t, srv, "viewer", "production"))
+		_, page := prod.get("/value/features/new-onboarding")
+		flags := section(t, page, `id="flags-h"`, "</section>")
+		if !strings.Contains(flags, `href="/flags/production/new-onboarding"`) || strings.Contains(flags, `href="/flags/development/`) || !strings.Contains(flags, "Your token does not read development.") {
+			t.Errorf("a production viewer's flags of new-onboarding: want production's linked and development's not read:\n%s", flags)
+		}
+	})
+
+	t.Run("viewer sees the same", func(t *testing.T) {
+		page := get("/value/features/wishlist")
+		_, seen := viewer.get("/value/features/wishlist")
+		for _, id := range []string{`id="rank-h"`, `id="deps-h"`, `id="flags-h"`} {
+			if got, want := section(t, seen, id, "</section>"), section(t, page, id, "</section>"); got != want {
+				t.Errorf("the viewer's %s section differs from the admin's:\n%s\nwant\n%s", id, got, want)
+			}
+		}
+	})
+}

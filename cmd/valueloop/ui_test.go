@@ -37,6 +37,7 @@ var dashboardPages = []struct{ name, path, want string }{
 	{"delivery", "/delivery", "Deployments to production"},
 	{"value", "/value", "What to build next"},
 	{"value-feature", "/value/features/new-onboarding", "Release record"},
+	{"value-feature-ranked", "/value/features/wishlist", "Place in the backlog"},
 }
 
 // browser is a signed-in HTTP client of the dashboard (no JavaScript).
