@@ -33,7 +33,7 @@ func (c *Client) DeliveryRecord(ctx context.Context, kind string, n int64) (deli
 // to a target that is not an earlier production deployment; reason goes
 // to the audit trail.
 func (c *Client) EditDeliveryRecord(ctx context.Context, r delivery.Record, force bool, reason string) (delivery.Record, error) {
-	in := map[string]any{"change": r.Change, "deployment": r.Deployment, "incident": r.Incident, "review": r.Review, "force": force, "reason": reason}
+	in := map[string]any{"change": r.Change, "deployment": r.Deployment, "incident": r.Incident, "review": r.Review, "force": force, "reason": oneLine(reason)}
 	for k, v := range map[string]bool{"change": r.Change == nil, "deployment": r.Deployment == nil, "incident": r.Incident == nil, "review": r.Review == nil} {
 		if v {
 			delete(in, k)
@@ -49,7 +49,7 @@ func (c *Client) EditDeliveryRecord(ctx context.Context, r delivery.Record, forc
 func (c *Client) DeleteDeliveryRecord(ctx context.Context, kind string, n int64, reason string) error {
 	path := recordPath(kind, n)
 	if reason != "" {
-		path += "?" + url.Values{"reason": {reason}}.Encode()
+		path += "?" + url.Values{"reason": {oneLine(reason)}}.Encode()
 	}
 	return c.Do(ctx, http.MethodDelete, path, nil, nil)
 }

@@ -103,8 +103,10 @@ func conditional(ifVersion int64, reason string) map[string]string {
 
 // oneLine folds a reason's line breaks, tabs and other control characters
 // (each run of them, with the spaces around it) into one space: a header
-// cannot carry them, and Go's client would refuse to send the request. A
-// reason without them is sent as it is.
+// cannot carry them, and Go's client would refuse to send the request; in
+// a body or a query the server refuses them, as a reason is one line of the
+// audit trail (valueloop.CheckReason). A reason without them is sent as it
+// is.
 func oneLine(s string) string {
 	if strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s

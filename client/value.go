@@ -152,7 +152,7 @@ func (c *Client) DeleteFeature(ctx context.Context, key string) error {
 
 // MoveFeature moves a feature by hand and returns its record.
 func (c *Client) MoveFeature(ctx context.Context, key string, stage value.Stage, reason string) (*value.Record, error) {
-	in := map[string]string{"stage": string(stage), "reason": reason}
+	in := map[string]string{"stage": string(stage), "reason": oneLine(reason)}
 	return doJSON[value.Record](ctx, c, http.MethodPost, "/api/v1/features/"+url.PathEscape(key)+"/move", in)
 }
 

@@ -52,7 +52,7 @@ func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body i
 		return Receipt{}, err
 	}
 	if verify := bodyFreeCheck(kind, h.Credential); verify != nil {
-		src, err := pickSource(sources, kind, h.Source, verify)
+		srcs, err := pickSources(sources, kind, h.Source, verify)
 		if err != nil {
 			return Receipt{}, err
 		}
@@ -64,13 +64,13 @@ func (s *Service) ReceiveStream(ctx context.Context, kind string, h Hook, body i
 		if h.Body, err = sp.bytes(); err != nil {
 			return Receipt{}, err
 		}
-		return s.receiveVerified(ctx, kind, src, h)
+		return s.receiveVerified(ctx, kind, srcs, h)
 	}
-	src, err := s.verifyStream(sources, kind, &h, body, lim)
+	srcs, err := s.verifyStream(sources, kind, &h, body, lim)
 	if err != nil {
 		return Receipt{}, err
 	}
-	return s.receiveVerified(ctx, kind, src, h)
+	return s.receiveVerified(ctx, kind, srcs, h)
 }
 
 // bodyFreeCheck is how a source of kind vouches for a delivery whose
@@ -87,8 +87,8 @@ func bodyFreeCheck(kind, credential string) func(*Source) error {
 }
 
 // verifyStream reads body through the MAC of every candidate source and
-// sets h.Body once one of them verifies it.
-func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.Reader, lim HookBody) (*Source, error) {
+// sets h.Body once one of them verifies it; it returns those that do.
+func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.Reader, lim HookBody) ([]*Source, error) {
 	newMAC, verifySum := github.NewMAC, github.VerifySum
 	if kind == KindPagerDuty {
 		newMAC, verifySum = pagerduty.NewMAC, pagerduty.VerifySum
@@ -105,7 +105,7 @@ func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.R
 	if len(writers) == 0 {
 		// No source could verify it (none of kind, none by that name, or
 		// none with a secret): refused with that reason before the body.
-		return pickSource(sources, kind, h.Source, func(src *Source) error { return verifySum(src.Secret, nil, h.Credential) })
+		return pickSources(sources, kind, h.Source, func(src *Source) error { return verifySum(src.Secret, nil, h.Credential) })
 	}
 	sp, err := spoolBody(body, lim, writers)
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.R
 	if heldAtVerdict != nil {
 		heldAtVerdict(int64(sp.mem.Len()))
 	}
-	src, err := pickSource(sources, kind, h.Source, func(src *Source) error {
+	srcs, err := pickSources(sources, kind, h.Source, func(src *Source) error {
 		var sum []byte
 		if m := macs[src.Name]; m != nil {
 			sum = m.Sum(nil)
@@ -126,7 +126,7 @@ func (s *Service) verifyStream(sources []Source, kind string, h *Hook, body io.R
 		return nil, err
 	}
 	h.Body, err = sp.bytes()
-	return src, err
+	return srcs, err
 }
 
 // spool holds a body being read: the first lim.Memory bytes in memory,

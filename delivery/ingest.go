@@ -62,19 +62,47 @@ func receipt(d *Delivery, stored bool) Receipt {
 // metrics is acknowledged with Receipt.Ignored; a redelivery stores nothing
 // and is acknowledged with Receipt.Duplicate.
 func (s *Service) Receive(ctx context.Context, kind string, h Hook) (Receipt, error) {
-	src, err := s.verify(ctx, kind, h)
+	srcs, err := s.verify(ctx, kind, h)
 	if err != nil {
 		return Receipt{}, err
 	}
-	return s.receiveVerified(ctx, kind, src, h)
+	return s.receiveVerified(ctx, kind, srcs, h)
 }
 
-// receiveVerified parses and stores h, which src vouched for.
-func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source, h Hook) (Receipt, error) {
+// receiveVerified parses and stores h, which srcs vouched for (their
+// secrets verify it; in the order of Sources, by name). Sources may share
+// a secret and each take their own repositories (Source.Repos): the first
+// one whose repositories admit the delivery takes it, and when none does
+// the first one's refusal is returned.
+func (s *Service) receiveVerified(ctx context.Context, kind string, srcs []*Source, h Hook) (Receipt, error) {
 	// A header's ID is bounded before the body is parsed.
 	if len(h.DeliveryID) > MaxDeliveryID {
 		return Receipt{}, longID(deliveryHeader(kind), h.DeliveryID)
 	}
+	var refused error
+	for _, src := range srcs {
+		ev, id, err := s.parseHook(kind, src, h)
+		if err != nil {
+			return Receipt{}, err
+		}
+		err = s.admitsEvent(ctx, src, &ev)
+		if valueloop.ErrorCode(err) == valueloop.EFORBIDDEN {
+			if refused == nil {
+				refused = err
+			}
+			continue
+		}
+		if err != nil {
+			return Receipt{}, err
+		}
+		return s.recordHook(ctx, kind, src, h, ev, id)
+	}
+	return Receipt{}, refused
+}
+
+// parseHook parses h as src configures its kind, and returns the event and
+// the delivery's ID (the header's, or one the event carries).
+func (s *Service) parseHook(kind string, src *Source, h Hook) (dora.Event, string, error) {
 	var err error
 	id := h.DeliveryID
 	production := s.production()
@@ -95,12 +123,11 @@ func (s *Service) receiveVerified(ctx context.Context, kind string, src *Source,
 	case KindGitLab:
 		ev, err = gitlab.Parse(h.Event, id, h.Body, gitlab.Config{IncidentLabel: src.IncidentLabel, Production: production, ReleaseEnvironment: src.ReleaseEnvironment, Now: s.Now()})
 	}
-	if err != nil {
-		return Receipt{}, err
-	}
-	if err := s.admitsEvent(ctx, src, &ev); err != nil {
-		return Receipt{}, err
-	}
+	return ev, id, err
+}
+
+// recordHook stores the event ev of h, which src admitted, under id.
+func (s *Service) recordHook(ctx context.Context, kind string, src *Source, h Hook, ev dora.Event, id string) (Receipt, error) {
 	if id == "" || len(id) > MaxDeliveryID {
 		id = bodyID(h.Body) // for a long ID from the body, its digest is as stable
 	}
@@ -197,9 +224,9 @@ func deliveryHeader(kind string) string {
 	return gitlab.IdempotencyHeader
 }
 
-// verify finds the source that vouches for h: the one named, or the first
+// verify finds the sources that vouch for h: the one named, or every
 // source of kind whose secret verifies it.
-func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, error) {
+func (s *Service) verify(ctx context.Context, kind string, h Hook) ([]*Source, error) {
 	sources, err := s.Store.Sources(ctx)
 	if err != nil {
 		return nil, err
@@ -213,7 +240,7 @@ func (s *Service) verify(ctx context.Context, kind string, h Hook) (*Source, err
 			return github.Verify(src.Secret, h.Body, h.Credential)
 		}
 	}
-	return pickSource(sources, kind, h.Source, check)
+	return pickSources(sources, kind, h.Source, check)
 }
 
 // CheckHeaders refuses a delivery whose headers no source could accept,
@@ -235,10 +262,11 @@ func CheckHeaders(kind string, h Hook) error {
 	return nil
 }
 
-// pickSource returns the first source of kind (named name, if not empty)
-// that check accepts, or the first refusal.
-func pickSource(sources []Source, kind, name string, check func(*Source) error) (*Source, error) {
+// pickSources returns the sources of kind (named name, if not empty) that
+// check accepts, in their order, or the first refusal when none does.
+func pickSources(sources []Source, kind, name string, check func(*Source) error) ([]*Source, error) {
 	var first error
+	var picked []*Source
 	for i := range sources {
 		src := &sources[i]
 		if src.Kind != kind || (name != "" && src.Name != name) {
@@ -246,11 +274,13 @@ func pickSource(sources []Source, kind, name string, check func(*Source) error) 
 		}
 		err := check(src)
 		if err == nil {
-			return src, nil
-		}
-		if first == nil {
+			picked = append(picked, src)
+		} else if first == nil {
 			first = err
 		}
+	}
+	if len(picked) > 0 {
+		return picked, nil
 	}
 	if first != nil {
 		return nil, first

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -821,6 +822,74 @@ func TestSourceRepos(t *testing.T) {
 		if l.Name == "lib-gh" && strings.Join(l.Repos, ",") != "acme-shop/lib,other-org/*" {
 			t.Errorf("stored repos %q", l.Repos)
 		}
+	}
+}
+
+// TestSharedSecretSourcesByRepos: two sources sharing one secret, each
+// tied to its own repositories. Without ?source=, the first source (by
+// name) whose secret matched was used even when its repos refused the
+// delivery, so the second source's repository could not post at all; now
+// the first matching source that admits the delivery takes it, and a
+// delivery that none admits is refused with the first one's reason. For a
+// signed (GitHub, read as a stream) and a token (GitLab) kind alike.
+func TestSharedSecretSourcesByRepos(t *testing.T) {
+	ctx := t.Context()
+	s, _, _ := mustService(t)
+	const secret = "shared-webhook-secret-0123456"
+	for _, src := range []delivery.Source{
+		{Name: "a-lib", Kind: delivery.KindGitHub, Repos: []string{"acme-shop/lib"}},
+		{Name: "b-checkout", Kind: delivery.KindGitHub, Repos: []string{"acme-shop/checkout"}},
+		{Name: "a-lib-gl", Kind: delivery.KindGitLab, Repos: []string{"acme-shop/lib"}},
+		{Name: "b-checkout-gl", Kind: delivery.KindGitLab, Repos: []string{"acme-shop/storefront"}},
+	} {
+		src.Secret = []byte(secret)
+		if _, _, err := s.PutSource(ctx, src, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push := fixture(t, "github/testdata/push.json")                   // acme-shop/checkout
+	glDeploy := fixture(t, "gitlab/testdata/deployment.success.json") // acme-shop/storefront
+	signed := func(body []byte, id string) delivery.Hook {
+		return delivery.Hook{Event: "push", DeliveryID: id, Credential: github.Sign([]byte(secret), body), Body: body}
+	}
+	lim := delivery.HookBody{Max: 1 << 20, Memory: 1 << 20}
+	for _, c := range []struct {
+		name, kind string
+		hook       delivery.Hook
+		source     string // the source the delivery is logged under; "" refused
+	}{
+		{"github, second source's repository", delivery.KindGitHub, signed(push, "s-1"), "b-checkout"},
+		{"github, first source's repository", delivery.KindGitHub, signed(bytes.ReplaceAll(push, []byte("acme-shop/checkout"), []byte("acme-shop/lib")), "s-2"), "a-lib"},
+		{"github, neither's repository", delivery.KindGitHub, signed(bytes.ReplaceAll(push, []byte("acme-shop/checkout"), []byte("acme-shop/other")), "s-3"), ""},
+		{"gitlab, second source's repository", delivery.KindGitLab, delivery.Hook{Event: "Deployment Hook", DeliveryID: "s-4", Credential: secret, Body: glDeploy}, "b-checkout-gl"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, stream := range []bool{false, true} {
+				h := c.hook
+				h.DeliveryID += fmt.Sprint(stream)
+				var err error
+				if stream {
+					body := h.Body
+					h.Body = nil
+					_, err = s.ReceiveStream(ctx, c.kind, h, bytes.NewReader(body), lim)
+				} else {
+					_, err = s.Receive(ctx, c.kind, h)
+				}
+				if c.source == "" {
+					if e := (*valueloop.Error)(nil); !asError(err, &e) || e.Code != valueloop.EFORBIDDEN || !strings.Contains(e.Message, `"a-lib"`) {
+						t.Errorf("stream %v: %v, want forbidden by the first source, a-lib", stream, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("stream %v: %v, want it received by %s", stream, err, c.source)
+				}
+				log, _ := s.Deliveries(ctx, c.source, 0)
+				if !slices.ContainsFunc(log, func(d delivery.DeliveryInfo) bool { return d.ID == h.DeliveryID }) {
+					t.Errorf("stream %v: delivery %s not logged under %s: %+v", stream, h.DeliveryID, c.source, log)
+				}
+			}
+		})
 	}
 }
 

@@ -589,7 +589,9 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 	default:
 		return nil, valueloop.FieldErrorf("stage", "must be ready, measuring, validated, invalidated, done or abandoned (the other stages follow from evidence), got %q", stage)
 	}
-	if err := value.CheckText("reason", reason, 1000); err != nil {
+	// A move's reason is one line of the feature's history and the audit
+	// trail, as every reason of a change is.
+	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err
 	}
 	if err := s.move(ctx, key, stage, reason, actor); err != nil {

@@ -570,9 +570,11 @@ func TestNextHopedOnTheVerdictsFlag(t *testing.T) {
 	}
 }
 
-// TestMoveReasonText: a move's reason is printed in the release record as
-// the title is: control characters (an escape sequence) are refused as
-// they are in titles, naming the field, and nothing is moved.
+// TestMoveReasonText: a move's reason is one line of the history and the
+// audit trail, checked as every reason is (valueloop.CheckReason): control
+// characters (an escape sequence, a line break, which it took before) are
+// refused naming the field, and nothing is moved. The Go client folds a
+// reason typed over several lines into one.
 func TestMoveReasonText(t *testing.T) {
 	svc, db := mustService(t)
 	ctx := context.Background()
@@ -586,8 +588,15 @@ func TestMoveReasonText(t *testing.T) {
 	if moves, _ := db.Moves(ctx, "a"); len(moves) != 0 {
 		t.Errorf("a refused move was stored: %+v", moves)
 	}
-	if _, err := svc.Move(ctx, "a", value.Ready, "planned\nin the sprint review", "t"); err != nil {
-		t.Errorf("a reason over two lines: %v", err)
+	_, err = svc.Move(ctx, "a", value.Ready, "planned\nin the sprint review", "t")
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "reason" || !strings.Contains(e.Message, "U+000A") {
+		t.Errorf("a reason over two lines: %v, want a field error on reason naming U+000A", err)
+	}
+	if moves, _ := db.Moves(ctx, "a"); len(moves) != 0 {
+		t.Errorf("a refused move was stored: %+v", moves)
+	}
+	if _, err := svc.Move(ctx, "a", value.Ready, "planned in the sprint review", "t"); err != nil {
+		t.Errorf("a reason of one line: %v", err)
 	}
 }
 

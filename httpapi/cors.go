@@ -14,17 +14,27 @@ import (
 // evaluation and event ingestion. Every other route (the admin API above
 // all) sends no CORS headers, so browsers keep it same-origin.
 var browserRoutes = map[string]browserRoute{
-	"/ofrep/v1/evaluate/flags/{key}": {"POST", corsAllowHeaders},
-	"/ofrep/v1/evaluate/flags":       {"POST", corsAllowHeaders},
-	"/ofrep/v1/configuration":        {"GET", corsAllowHeaders},
+	// OFREP's routes also take the token as X-API-Key (ofrepSecret).
+	"/ofrep/v1/evaluate/flags/{key}": {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
+	"/ofrep/v1/evaluate/flags":       {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
+	"/ofrep/v1/configuration":        {"GET", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
 	// Event bodies may come gzipped (handleEvents): a page compressing its
 	// batch (CompressionStream) sends Content-Encoding, which is not a
 	// safelisted header. The other routes take no compressed body.
-	"/api/v1/events": {"POST", corsAllowHeaders + ", Content-Encoding"},
+	"/api/v1/events": {"POST", corsAllowHeaders + ", Content-Encoding", bearerSecret},
 }
 
-// browserRoute is what a browser route's preflight allows.
-type browserRoute struct{ methods, headers string }
+// browserRoute is what a browser route's preflight allows, and how its
+// requests carry their token.
+type browserRoute struct {
+	methods, headers string
+	secret           func(*http.Request) (string, error)
+}
+
+// bearerSecret is the token of a route that takes the bearer header only.
+func bearerSecret(r *http.Request) (string, error) {
+	return auth.BearerToken(r.Header.Get("Authorization")), nil
+}
 
 // CORS answers. Max-age is Chromium's ceiling (Firefox allows more): a
 // cached preflight costs no safety, since every request is checked against
@@ -45,17 +55,21 @@ const (
 // origin still works, another origin cannot read the answer, and such a
 // secret does not belong in a page anyway. Requests without an Origin
 // header (servers, mobile apps, curl) pass through untouched.
-func (s *Server) cors(h handlerFunc) handlerFunc {
+func (s *Server) cors(route browserRoute, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		origin := r.Header.Get("Origin")
 		if origin == "" {
 			return h(w, r)
 		}
 		w.Header().Add("Vary", "Origin")
-		t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+		secret, err := route.secret(r)
+		var t *valueloop.Token
+		if err == nil {
+			t, err = s.Auth.Authenticate(secret)
+		}
 		switch {
 		case err != nil:
-			// Let the page read the 401 if its origin could be served at all,
+			// Let the page read the 401 (or the 400 of two tokens) if its origin could be served at all,
 			// so that a mistyped token is not reported as a CORS failure.
 			if s.Auth.AllowsOrigin(origin) {
 				allowOrigin(w, origin)

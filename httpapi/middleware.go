@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -30,15 +31,41 @@ func tokenOf(r *http.Request) *valueloop.Token {
 // the window is answered 429 without its token being looked at, so that
 // guessing tokens is slow.
 func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
+	return s.authenticateSecret(r, auth.BearerToken(r.Header.Get("Authorization")))
+}
+
+// authenticateSecret is authenticate of secret, the token r carries.
+func (s *Server) authenticateSecret(r *http.Request, secret string) (*valueloop.Token, error) {
 	ip, isIP := s.guard.client(r)
 	if s.guard.failures.blocked(ip, isIP) {
 		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
 	}
-	t, err := s.Auth.Authenticate(auth.BearerToken(r.Header.Get("Authorization")))
+	t, err := s.Auth.Authenticate(secret)
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
 		s.guard.failures.fail(ip, isIP)
 	}
 	return t, err
+}
+
+// APIKeyHeader carries the token on the OFREP routes as OFREP's ApiKeyAuth
+// scheme sends it (open-feature/protocol service.yaml; the Go OFREP
+// provider's WithApiKeyAuth). The other routes take the bearer header only
+// (docs/security.md).
+const APIKeyHeader = "X-API-Key"
+
+// ofrepSecret returns the token of an OFREP request: its bearer token or its
+// X-API-Key, which must be the same token when both are sent, so that no
+// request is ever checked against one token and served under another.
+func ofrepSecret(r *http.Request) (string, error) {
+	bearer := auth.BearerToken(r.Header.Get("Authorization"))
+	key := strings.TrimSpace(r.Header.Get(APIKeyHeader))
+	if bearer != "" && key != "" && bearer != key {
+		return "", valueloop.FieldErrorf(APIKeyHeader, "header carries another token than the Authorization header: send the token in one of them")
+	}
+	if key != "" {
+		return key, nil
+	}
+	return bearer, nil
 }
 
 // EnvironmentHeader selects the environment for tokens not bound to one.
@@ -48,7 +75,11 @@ const EnvironmentHeader = "Valueloop-Environment"
 // its environment: the token's own, or for unbound admin tokens the one named
 // by the Valueloop-Environment header.
 func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Caller, error) {
-	t, err := s.authenticate(r)
+	secret, err := ofrepSecret(r)
+	if err != nil {
+		return nil, ofrep.Caller{}, err
+	}
+	t, err := s.authenticateSecret(r, secret)
 	if err != nil {
 		return nil, ofrep.Caller{}, err
 	}

@@ -117,7 +117,7 @@ func (s *Server) surfaces() http.Handler {
 			h = s.evaluationSpan(r.pattern, h) // tracing.go
 		}
 		if route, ok := browserRoutes[r.pattern]; ok {
-			h = s.cors(h) // cors.go
+			h = s.cors(route, h) // cors.go
 			mux.HandleFunc("OPTIONS "+r.pattern, s.serve(s.preflight(route)))
 		}
 		mux.HandleFunc(r.method+" "+r.pattern, s.serve(h))

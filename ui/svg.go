@@ -165,9 +165,7 @@ func lineChart(c chartSpec) template.HTML {
 		if len(c.Series) == 1 && !s.HasBand {
 			break
 		}
-		fmt.Fprintf(&b, `<rect class="dot s%d" x="%.1f" y="%.1f" width="10" height="10" rx="2"/>`, i%6, lx, padT+4)
-		fmt.Fprintf(&b, `<text class="legend" x="%.1f" y="%.1f">%s</text>`, lx+14, padT+13, esc(s.Name))
-		lx += 24 + 7*float64(len([]rune(s.Name)))
+		lx = legendEntry(&b, fmt.Sprintf("dot s%d", i%6), s.Name, lx, padT+4)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -412,10 +410,23 @@ func labelBox(label string, x, y float64, anchor string) box {
 func legendBox(ss []series) box {
 	wd := 0.0
 	for _, s := range ss {
-		wd += 24 + 7*float64(len([]rune(s.Name)))
+		wd += legendWidth(s.Name)
 	}
 	return box{padL + 8, padT + 4, padL + 8 + wd, padT + 14}
 }
+
+// legendEntry writes one entry of a chart's key at x, y (its top left): a
+// swatch of class, as the marks it explains are drawn, and name beside
+// it. It returns where the next entry goes.
+func legendEntry(b *strings.Builder, class, name string, x, y float64) float64 {
+	fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="10" height="10" rx="2"/>`, class, x, y)
+	fmt.Fprintf(b, `<text class="legend" x="%.1f" y="%.1f">%s</text>`, x+14, y+9, esc(name))
+	return x + legendWidth(name)
+}
+
+// legendWidth is the width an entry of a key takes: the swatch, the name
+// (7 units a character at the legend's 12px) and a gap.
+func legendWidth(name string) float64 { return 24 + 7*float64(len([]rune(name))) }
 
 // placeRefLabel places the label of the reference line at lineY where it
 // lies on no interval band and no label placed before (taken): just above

@@ -84,7 +84,9 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) error {
 }
 
 // throughputChart draws the verdicts reached each week as stacked bars
-// (validated below, invalidated above) and says the same in words.
+// (validated below, invalidated above) under a key of their colours, and
+// says the same in words. The bars stay below the key: the tallest reaches
+// keyH from the top.
 func throughputChart(weeks []value.Week) (template.HTML, string) {
 	var words []string
 	top := 1
@@ -96,13 +98,14 @@ func throughputChart(weeks []value.Week) (template.HTML, string) {
 	if len(weeks) == 0 {
 		text = "Verdicts per week: no weeks in the window"
 	}
-	const w, h, base = 480.0, 120.0, 104.0
+	const w, h, base, keyH = 480.0, 140.0, 124.0, 20.0
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="bars" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(text), esc(text))
+	legendEntry(&b, "bar badbar key", "invalidated", legendEntry(&b, "bar good key", "validated", 0, 2), 2)
 	fmt.Fprintf(&b, `<line class="axis" x1="0" x2="%.0f" y1="%.0f" y2="%.0f"/>`, w, base, base)
 	if n := len(weeks); n > 0 {
 		slot := w / float64(n)
-		unit := (base - 4) / float64(top)
+		unit := (base - keyH) / float64(top)
 		for i, wk := range weeks {
 			x := float64(i)*slot + slot*0.15
 			bw := slot * 0.7

@@ -19,7 +19,8 @@ import (
 )
 
 // TestValueThroughputChart: the weekly verdicts chart has its figures as its
-// title and text alternative, one bar per kind of verdict reached a week.
+// title and text alternative, one bar per kind of verdict reached a week,
+// and a key of their colours.
 func TestValueThroughputChart(t *testing.T) {
 	mon := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	week := func(i, v, inv int) value.Week {
@@ -41,8 +42,13 @@ func TestValueThroughputChart(t *testing.T) {
 			if !strings.HasPrefix(s, `<svg class="bars"`) || !strings.Contains(s, `role="img"`) || !strings.Contains(s, `aria-label="`+esc(text)+`"><title>`+esc(text)+`</title>`) {
 				t.Errorf("chart lacks role=img and its text as aria-label and title: %.200s", s)
 			}
-			if got := strings.Count(s, `<rect class="bar `); got != c.bars {
+			if got := strings.Count(s, `<rect class="bar good" `) + strings.Count(s, `<rect class="bar badbar" `); got != c.bars {
 				t.Errorf("bars: got %d, want %d", got, c.bars)
+			}
+			// The key on screen (TestThroughputLegendBrowser lays it out).
+			if !strings.Contains(s, `<rect class="bar good key"`) || !strings.Contains(s, `>validated</text>`) ||
+				!strings.Contains(s, `<rect class="bar badbar key"`) || !strings.Contains(s, `>invalidated</text>`) {
+				t.Errorf("chart lacks its key of validated and invalidated: %.300s", s)
 			}
 			for _, w := range c.wantText {
 				if !strings.Contains(text, w) {

@@ -304,11 +304,6 @@ func checkText(field, s string, required bool, max int) error {
 	return valueloop.CheckControl(field, s, required, max, func(r rune) bool { return r != '\n' && r != '\t' })
 }
 
-// CheckText checks an optional text of up to max bytes as the texts of
-// objectives and features are checked: a move's reason is printed as they
-// are.
-func CheckText(field, s string, max int) error { return checkText(field, s, false, max) }
-
 // checkTitle checks a title: one line of up to 200 bytes, no control
 // characters at all (a list prints one title per row).
 func checkTitle(field, s string) error {

@@ -344,6 +344,28 @@ type pageSnapshot struct {
 // values, polls with If-None-Match and gets 304 while nothing changes, and
 // sees a change made through the CLI.
 func TestClientSuiteBrowser(t *testing.T) {
+	srv, b, tests := browserReady(t, false)
+	checkPolled(t, b.next(t, "polled"))
+
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable banner: exit %d: %s", code, stderr)
+	}
+	checkChanged(t, b.next(t, "changed"), tests)
+}
+
+// TestClientSuiteBrowserAPIKey: the web provider given the client token as
+// X-API-Key (OFREP's API-key scheme, through its headers option) gets past
+// the preflight and becomes READY with the right values.
+func TestClientSuiteBrowserAPIKey(t *testing.T) {
+	browserReady(t, true)
+}
+
+// browserReady starts a server with the demo and the browser suite's page
+// on another origin, with a client token of that origin sent as a bearer
+// token or, with apiKey, as X-API-Key; it checks that the provider became
+// READY with the right values and returns what runs.
+func browserReady(t *testing.T, apiKey bool) (*testServer, *browserRun, []browserCase) {
+	t.Helper()
 	needClientSuite(t)
 	needChromium(t)
 	srv := MustServe(t, "", "--demo")
@@ -357,7 +379,7 @@ func TestClientSuiteBrowser(t *testing.T) {
 	tests := browserCases()
 	cases := clientCases(tests)
 	setup, _ := json.Marshal(map[string]any{
-		"token": token, "cases": cases, "poll": 1000,
+		"token": token, "apiKey": apiKey, "cases": cases, "poll": 1000,
 		"context": map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev", "appVersion": "2.5.1", "prefersDark": true},
 	})
 	if _, err := b.stdin.Write(append(setup, '\n')); err != nil {
@@ -376,12 +398,14 @@ func TestClientSuiteBrowser(t *testing.T) {
 	for _, tc := range tests {
 		checkSDK(t, "ready: "+tc.Name, snap.Values[tc.Name], tc.want)
 	}
-	checkPolled(t, b.next(t, "polled"))
-
-	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
-		t.Fatalf("flags enable banner: exit %d: %s", code, stderr)
+	want := `["authorization"]`
+	if apiKey {
+		want = `["x-api-key"]`
 	}
-	checkChanged(t, b.next(t, "changed"), tests)
+	if got := canonical(ready["auth"]); got != want {
+		t.Errorf("the page's evaluations carried the auth headers %s, want %s", got, want)
+	}
+	return srv, b, tests
 }
 
 // checkPolled: the first bulk evaluation is a 200, the polls after it 304s.

@@ -140,6 +140,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"flags", "list", "--frob"}, "flags list: flag provided but not defined: -frob\nRun 'valueloop help flags list' for usage."},
 		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"`},
 		{[]string{"delivery", "service", "delete"}, "want the service name\nRun 'valueloop help delivery service delete' for usage."},
+		// An option given no value takes the next option as its value: said
+		// so, not "want one flag key" of the value left over.
+		{[]string{"experiment", "results", "x", "--env", "production", "--cuped", "--alpha", "0.1"}, `experiment results: --cuped took "--alpha" as its value: give it one`},
+		{[]string{"deploy", "record", "--service", "s", "--env", "e", "--status", "success", "--production", "false"}, "--production takes its value after '=' (--production=false)"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)

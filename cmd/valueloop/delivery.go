@@ -49,7 +49,7 @@ const deliveryMore = `Records and metrics:
 
   dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
   deploy record --service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME]
-                [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]
+                [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production[=false]] [--key KEY]
   deploy list --service S [--since 30d | --from TIME --to TIME]
   change record (--service S | --repo R) --sha SHA [--authored-at TIME] [--merged-at TIME] [--pr N]
                 [--opened-at TIME] [--reviewed-at TIME]

@@ -53,7 +53,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 		t.Fatalf("last page: exit %d, %+v %v, stderr %q; want record %d and no cursor", code, first, err, stderr, list[1].Record)
 	}
 	rb := strconv.FormatInt(list[0].Record, 10)
-	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target")
+	run(0, "delivery", "record", "delete", "deployments", rb, "--reason", "wrong target\n\tsee incident 4") // the client folds it into one line
 	run(4, "delivery", "record", "delete", "deployments", rb)
 
 	if err := json.Unmarshal([]byte(run(0, "delivery", "record", "list", "changes", "--id", "aaaaaaa", "--output", "json")), &list); err != nil || len(list) != 1 {
@@ -88,7 +88,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 			t.Errorf("dora output lacks %q:\n%s", want, out)
 		}
 	}
-	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target") {
+	if out := run(0, "audit", "--flag", "deployment/"+rb); !strings.Contains(out, "delivery.deployment.delete") || !strings.Contains(out, "wrong target see incident 4") {
 		t.Errorf("audit of the deletion: %s", out)
 	}
 	if out := run(0, "audit", "--flag", "change/"+ch); !strings.Contains(out, "delivery.change.edit") {
@@ -168,6 +168,35 @@ func TestReviewRecordCLI(t *testing.T) {
 	for _, want := range []string{"delivery.review.edit", "delivery.review.delete", "bot approval"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit of review/%s lacks %q:\n%s", n, want, out)
+		}
+	}
+}
+
+// TestDeployRecordProductionFlag: --production alone means true (it was a
+// string flag, so `--production --sha X` took "--sha" as its value and
+// refused X as an argument); --production=false still marks an
+// environment as not production, and a bad value or a value after a space
+// is a usage error naming the flag.
+func TestDeployRecordProductionFlag(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	base := []string{"deploy", "record", "--service", "shop", "--env", "live-eu", "--status", "success", "--at", "2026-02-02T11:00:00Z"}
+	if out := run(0, append(base, "--production", "--sha", "aaaaaaa")...); !strings.Contains(out, "(production)") {
+		t.Errorf("--production alone: %s; want the deployment counted as production", out)
+	}
+	if out := run(0, append(base, "--production=false", "--sha", "bbbbbbb", "--env", "staging-eu")...); !strings.Contains(out, "is not production") {
+		t.Errorf("--production=false: %s; want the deployment not counted", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--production=maybe"}, `invalid boolean value "maybe" for -production`},
+		{[]string{"--production", "false"}, "--production=false"},
+		{[]string{"--rollback", "true"}, "--rollback=true"},
+	} {
+		if out := run(exitUsage, append(base, tc.args...)...); !strings.Contains(out, tc.want) {
+			t.Errorf("%v: %s; want a usage error with %q", tc.args, out, tc.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,30 @@ type listFlag []string
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	*l = append(*l, v)
+	return nil
+}
+
+// optBoolFlag is a boolean flag that may be left unset (nil): the server
+// decides then. Like a flag.Bool, it stands alone for true and takes
+// false after an equals sign (--production=false), so that it cannot
+// swallow the next option as its value.
+type optBoolFlag struct{ v *bool }
+
+func (f *optBoolFlag) IsBoolFlag() bool { return true }
+
+func (f *optBoolFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return strconv.FormatBool(*f.v)
+}
+
+func (f *optBoolFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	f.v = &b
 	return nil
 }
 

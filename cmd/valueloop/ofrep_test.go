@@ -189,3 +189,65 @@ func TestOFREPBulkETag(t *testing.T) {
 		t.Error("a different context must give a different ETag")
 	}
 }
+
+// TestOFREPAPIKey: OFREP's API-key scheme (X-API-Key, what the Go OFREP
+// provider's WithApiKeyAuth sends) authenticates the OFREP routes like a
+// bearer token; two different tokens in one request are refused, and the
+// other routes take the bearer header only (docs/security.md).
+func TestOFREPAPIKey(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
+	other := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "other")
+
+	if err := openfeature.SetNamedProviderAndWait("apikey", ofrep.NewProvider(srv.URL, ofrep.WithApiKeyAuth(token))); err != nil {
+		t.Fatal(err)
+	}
+	d, err := openfeature.NewClient("apikey").BooleanValueDetails(context.Background(), "kill-switch-payments", false, ofrepUser("u1", nil))
+	checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{true, "on", openfeature.StaticReason, ""})
+
+	single := srv.URL + "/ofrep/v1/evaluate/flags/kill-switch-payments"
+	body := `{"context":{"targetingKey":"u1"}}`
+	for _, tc := range []struct {
+		name, method, url string
+		header            map[string]string
+		status            int
+		inBody            string
+	}{
+		{"api key, single", "POST", single, map[string]string{"X-API-Key": token}, 200, `"value":true`},
+		{"api key, bulk", "POST", srv.URL + "/ofrep/v1/evaluate/flags", map[string]string{"X-API-Key": token}, 200, `"flags"`},
+		{"api key, configuration", "GET", srv.URL + "/ofrep/v1/configuration", map[string]string{"X-API-Key": token}, 200, `"capabilities"`},
+		{"both headers, same token", "POST", single, map[string]string{"X-API-Key": token, "Authorization": "Bearer " + token}, 200, `"value":true`},
+		{"both headers, different tokens", "POST", single, map[string]string{"X-API-Key": other, "Authorization": "Bearer " + token}, 400, "X-API-Key"},
+		{"unknown api key", "POST", single, map[string]string{"X-API-Key": "vl_eval_nosuchtoken0000000000"}, 401, ""},
+		{"api key on an admin route", "GET", srv.URL + "/api/v1/environments", map[string]string{"X-API-Key": srv.Admin}, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := map[string]string{"Content-Type": "application/json"}
+			for k, v := range tc.header {
+				h[k] = v
+			}
+			b := body
+			if tc.method == "GET" {
+				b = ""
+			}
+			resp, got := request(t, tc.method, tc.url, b, h)
+			if resp.StatusCode != tc.status || !strings.Contains(got, tc.inBody) {
+				t.Errorf("status %d, body %s; want %d with %q", resp.StatusCode, got, tc.status, tc.inBody)
+			}
+		})
+	}
+
+	// A browser page sending its client token as X-API-Key: the preflight
+	// must allow the header, and the answer must carry CORS headers.
+	const shop = "https://shop.example"
+	client := srv.mustToken(t, "--env", "production", "--client", "--origin", shop)
+	resp, got := request(t, "OPTIONS", single, "", map[string]string{"Origin": shop,
+		"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-api-key"})
+	if allow := resp.Header.Get("Access-Control-Allow-Headers"); resp.StatusCode != 204 || !strings.Contains(strings.ToLower(allow), "x-api-key") {
+		t.Errorf("preflight: status %d, Allow-Headers %q (%s); want 204 allowing X-API-Key", resp.StatusCode, allow, got)
+	}
+	resp, got = request(t, "POST", single, body, map[string]string{"Origin": shop, "Content-Type": "application/json", "X-API-Key": client})
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != shop {
+		t.Errorf("cross-origin evaluation by X-API-Key: status %d, Allow-Origin %q (%s); want 200 for %s", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), got, shop)
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 func deployCommand() *command {
 	return &command{name: "deploy", summary: "record and list deployments", more: timeHelp, subs: []*command{
-		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production true|false] [--key KEY]",
+		{name: "record", args: "--service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME] [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production[=false]] [--key KEY]",
 			summary: "record a deployment or a change of its status", more: timeHelp, run: runDeployRecord},
 		{name: "list", args: "--service S [--since 30d | --from TIME --to TIME]", summary: "list a service's production deployments with their changes and incidents", more: timeHelp, run: runDeployList},
 	}}
@@ -60,7 +60,8 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	fs.StringVar(&in.Repo, "repo", "", "repository (OWNER/NAME)")
 	fs.BoolVar(&in.Rollback, "rollback", false, "the deployment restores an earlier version (--sha or --version of an earlier production deployment)")
 	fs.BoolVar(&in.Force, "force", false, "with --rollback: store it even though its target is not an earlier production deployment")
-	prod := fs.String("production", "", "true or false: whether --env is production, for an environment Valueloop does not know")
+	var prod optBoolFlag
+	fs.Var(&prod, "production", "whether --env is production, for an environment Valueloop does not know (--production=false: it is not)")
 	key := fs.String("key", "", "idempotency key: recording again with it stores nothing")
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
@@ -68,14 +69,7 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	if in.Service == "" || in.Environment == "" || in.Status == "" {
 		return usageErrorf("deploy record: want --service, --env and --status, e.g. 'valueloop deploy record --service checkout --env production --sha 4c1e9a0 --status success'")
 	}
-	switch *prod {
-	case "":
-	case "true", "false":
-		p := *prod == "true"
-		in.Production = &p
-	default:
-		return usageErrorf("deploy record: --production must be true or false, not %q", *prod)
-	}
+	in.Production = prod.v
 	in.At = at.t
 	c, err := cf.client()
 	if err != nil {

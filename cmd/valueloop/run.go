@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/valueloop/valueloop"
@@ -243,11 +244,28 @@ func (e *cliEnv) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			return pos, optionAsValue(fs)
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// optionAsValue refuses an option that took another option of the command
+// as its value (`--cuped --alpha 0.1`: cuped = "--alpha"), which would
+// otherwise be reported as the value left over, an argument too many.
+func optionAsValue(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); err != nil || (ok && b.IsBoolFlag()) || !strings.HasPrefix(v, "-") {
+			return
+		}
+		if name, _, _ := strings.Cut(strings.TrimLeft(v, "-"), "="); fs.Lookup(name) != nil {
+			err = usageErrorf("%s: --%s took %q as its value: give it one (%s)", fs.Name(), f.Name, v, f.Usage)
+		}
+	})
+	return err
 }
 
 // parseNoArgs parses flags and refuses positional arguments.
@@ -257,7 +275,32 @@ func (e *cliEnv) parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
+		if err := boolValueError(fs, args, pos[0]); err != nil {
+			return err
+		}
 		return noArgsError(fs.Name(), pos)
+	}
+	return nil
+}
+
+// boolValueError explains the argument word left over by a boolean flag
+// given its value after a space (--production false): such a flag stands
+// alone for true and takes its value after "=", so the word was not its
+// value; nil when word follows no boolean flag.
+func boolValueError(fs *flag.FlagSet, args []string, word string) error {
+	if _, err := strconv.ParseBool(word); err != nil {
+		return nil
+	}
+	for i := 1; i < len(args); i++ {
+		name := strings.TrimLeft(args[i-1], "-")
+		if args[i] != word || name == args[i-1] || strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+				return usageErrorf("%s: --%s takes its value after '=' (--%s=%s); alone it means true", fs.Name(), name, name, word)
+			}
+		}
 	}
 	return nil
 }

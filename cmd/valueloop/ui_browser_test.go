@@ -18,6 +18,20 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// needBrowser returns the path of a Chromium or Chrome binary, or skips
+// the test without one (fails it in CI).
+func needBrowser(t *testing.T) string {
+	t.Helper()
+	bin := findBrowser()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no chromium in CI: .ci/run installs it with apt-get install chromium")
+		}
+		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
+	}
+	return bin
+}
+
 // findBrowser returns the path of a Chromium or Chrome binary, or "".
 func findBrowser() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
@@ -59,13 +73,7 @@ var docShots = map[string]bool{
 // the change in the audit and on OFREP, pauses a rollout, signs out, and
 // checks that a viewer sees no buttons and has its POST refused.
 func TestDashboardBrowser(t *testing.T) {
-	bin := findBrowser()
-	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no chromium in CI: .ci/run installs it with apt-get install chromium")
-		}
-		t.Skip("no chromium or chrome binary on PATH: install it (apt-get install chromium) to run the browser test")
-	}
+	bin := needBrowser(t)
 	srv := MustServe(t, "", "--demo")
 	warm := mustSignIn(t, srv.URL, srv.Admin) // the screenshots show the charts over time
 	waitForCharts(t, warm, "/experiments/production/new-onboarding")
@@ -518,3 +526,59 @@ func (c *chrome) liveRefresh() {
 		c.t.Errorf("the state changed without a reload of the page (%v, %v): want the script's reload", same, err)
 	}
 }
+
+// TestThroughputLegendBrowser: the value page's throughput chart says on
+// screen which colour is which (before, only its screen-reader text did):
+// a key of validated and invalidated, each swatch filled as its bars are,
+// laid out inside the chart and on no bar or axis label.
+func TestThroughputLegendBrowser(t *testing.T) {
+	bin := needBrowser(t)
+	srv := MustServe(t, "", "--demo")
+	c := newChrome(t, bin, srv)
+	c.signIn(srv.Admin)
+	for _, scheme := range []string{"light", "dark"} {
+		c.scheme(scheme)
+		c.open("/value")
+		problems, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](throughputLegendScript))
+		if err != nil {
+			t.Fatalf("measure the throughput chart: %v", err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s theme: throughput chart: %s", scheme, p)
+		}
+	}
+	c.shoot("value-throughput")
+}
+
+// throughputLegendScript lists what is wrong with the throughput chart's
+// key, by the boxes and colours the browser computes.
+const throughputLegendScript = `(() => {
+  const svg = document.querySelector("svg.bars");
+  if (!svg) return ["no chart"];
+  const out = [];
+  const texts = [...svg.querySelectorAll("text.legend")];
+  const names = texts.map(t => t.textContent.trim());
+  if (names.join(",") !== "validated,invalidated") out.push("key says " + JSON.stringify(names) + ", want validated, invalidated");
+  const bars = [...svg.querySelectorAll("rect.bar:not(.key)")];
+  if (bars.length === 0) out.push("no bars to explain");
+  const box = el => el.getBoundingClientRect();
+  const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const outer = box(svg);
+  const labels = [...svg.querySelectorAll("text.axis")];
+  for (const [cls, name] of [["good", "validated"], ["badbar", "invalidated"]]) {
+    const sw = svg.querySelector("rect.key." + cls);
+    if (!sw) { out.push("no swatch for " + name); continue; }
+    const fill = getComputedStyle(sw).fill;
+    const bar = svg.querySelector("rect.bar." + cls + ":not(.key)");
+    if (bar && getComputedStyle(bar).fill !== fill) out.push(name + " swatch is " + fill + ", its bars " + getComputedStyle(bar).fill);
+  }
+  for (const el of [...svg.querySelectorAll("rect.key")].concat(texts)) {
+    const b = box(el);
+    if (b.width === 0 || b.height === 0) out.push(el.tagName + "." + el.getAttribute("class") + " is not laid out");
+    if (b.left < outer.left || b.right > outer.right || b.top < outer.top || b.bottom > outer.bottom) out.push(JSON.stringify(el.textContent || el.getAttribute("class")) + " lies outside the chart");
+    for (const o of bars.concat(labels)) {
+      if (meet(b, box(o))) out.push(JSON.stringify(el.textContent || el.getAttribute("class")) + " lies on " + o.tagName + "." + o.getAttribute("class"));
+    }
+  }
+  return out;
+})()`

@@ -392,6 +392,17 @@ func TestDemoValueLoop(t *testing.T) {
 	if code, out, _ := s.cli(t, s.Admin, "value", "apply", "-f", edited, "--dry-run"); code != 0 || !strings.Contains(out, "Nothing to change") {
 		t.Errorf("after a restart: %s", out)
 	}
+	checkMoveReasonFolded(t, s)
+}
+
+// checkMoveReasonFolded moves a feature with a reason typed over two lines:
+// the client folds it into one, which the server takes
+// (valueloop.CheckReason).
+func checkMoveReasonFolded(t *testing.T, s *testServer) {
+	t.Helper()
+	if code, _, errOut := s.cli(t, s.Admin, "feature", "move", "wishlist", "--to", "abandoned", "--reason", "superseded\nby the new checkout"); code != 0 {
+		t.Errorf("feature move with a reason over two lines: exit %d, %s", code, errOut)
+	}
 }
 
 // demoFileRoundTrip exports the demo's file and applies it back (nothing to

@@ -4,8 +4,9 @@
 // cmd/valueloop/clients_test.go over stdin/stdout, one JSON object a line:
 //
 //   -> {"event":"origin","origin":...}      the page's origin, for the client token
-//   <- {"token":...,"cases":[...],"context":{...},"poll":ms}
-//   -> {"event":"ready",...}                after the provider is READY (or failed)
+//   <- {"token":...,"apiKey":bool,"cases":[...],"context":{...},"poll":ms}
+//   -> {"event":"ready",...}                after the provider is READY (or failed),
+//                                           with the auth headers its requests carried
 //   -> {"event":"polled",...}               after two unchanged polls (304)
 //   -> {"event":"changed",...}              after the provider saw a change
 //
@@ -57,14 +58,19 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   const bulk = []; // statuses of the bulk evaluations the page made, in order
+  const auth = new Set(); // the auth headers they carried
   page.on('response', (r) => {
-    if (r.request().method() === 'POST' && r.url() === `${server}/ofrep/v1/evaluate/flags`) bulk.push(r.status());
+    if (r.request().method() === 'POST' && r.url() === `${server}/ofrep/v1/evaluate/flags`) {
+      bulk.push(r.status());
+      for (const h of ['authorization', 'x-api-key']) if (r.request().headers()[h]) auth.add(h);
+    }
   });
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
   const q = new URLSearchParams({
     server,
     token: setup.token,
+    apiKey: setup.apiKey ? '1' : '',
     cases: JSON.stringify(setup.cases),
     context: JSON.stringify(setup.context),
     poll: String(setup.poll),
@@ -73,7 +79,7 @@ try {
   await page.waitForFunction(() => window.valueloop && window.valueloop.status !== 'starting', null, { timeout: 30000 });
   const state = () => page.evaluate(() => window.valueloop);
   let s = await state();
-  send({ event: 'ready', status: s.status, snapshot: s.snapshots[0], errors: s.errors, bulk: [...bulk], logs });
+  send({ event: 'ready', status: s.status, snapshot: s.snapshots[0], errors: s.errors, bulk: [...bulk], auth: [...auth], logs });
   if (s.status !== 'ready') process.exit(0);
 
   const unchanged = () => bulk.filter((x) => x === 304).length;

@@ -1,6 +1,6 @@
 // The web page of the browser test, bundled by esbuild with
 // @openfeature/web-sdk and @openfeature/ofrep-web-provider. It reads the
-// server URL and token from its query string, evaluates every flag it is
+// server URL and token (sent as apiKey says) from its query string, evaluates every flag it is
 // asked for and keeps the results on window.valueloop for browser.mjs to read:
 // after READY, and again after every configuration change the provider
 // reports (which it learns by polling the bulk endpoint).
@@ -30,7 +30,9 @@ try {
   await OpenFeature.setProviderAndWait(
     new OFREPWebProvider({
       baseUrl: q.get('server'),
-      headers: [['Authorization', `Bearer ${q.get('token')}`]],
+      // OFREP's two schemes: a bearer token, or with apiKey the same token
+      // as X-API-Key (the provider has no option of its own for either).
+      headers: [q.get('apiKey') ? ['X-API-Key', q.get('token')] : ['Authorization', `Bearer ${q.get('token')}`]],
       pollInterval: Number(q.get('poll')),
     }),
   );
