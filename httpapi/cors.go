@@ -65,9 +65,20 @@ func (s *Server) cors(route browserRoute, h handlerFunc) handlerFunc {
 		secret, err := route.secret(r)
 		var t *valueloop.Token
 		if err == nil {
+			// Throttled before the token is looked up, as authenticate
+			// is: else a throttled address would still tell which of its
+			// guesses is a client token (403 from another origin).
+			err = s.authThrottled(r)
+		}
+		if err == nil {
 			t, err = s.Auth.Authenticate(secret)
 		}
 		switch {
+		case valueloop.ErrorCode(err) == valueloop.ETOOMANY:
+			if s.Auth.AllowsOrigin(origin) {
+				allowOrigin(w, origin)
+			}
+			return err
 		case err != nil:
 			// Let the page read the 401 (or the 400 of two tokens) if its origin could be served at all,
 			// so that a mistyped token is not reported as a CORS failure.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/opsgenie"
@@ -814,5 +815,45 @@ func TestHookBodiesPerConn(t *testing.T) {
 	push := readTestdata(t, "github/testdata/push.json")
 	if resp, body := doCall(t, srv.URL(), githubCall(push, "push", "another-conn-1")); resp.StatusCode != http.StatusOK {
 		t.Errorf("a signed delivery on another connection: %d %.300s, want 200", resp.StatusCode, body)
+	}
+}
+
+// TestAuthThrottleCrossOrigin: an address past Limits.AuthFailures is
+// answered 429 on the browser routes too, whatever Origin it sends and
+// wherever the token goes (bearer or OFREP's X-API-Key). The CORS check
+// looked the token up before the handler's throttle: a live client token
+// sent from an origin it does not allow was answered 403, an unknown one
+// 429, so a throttled address could still tell client tokens from guesses.
+func TestAuthThrottleCrossOrigin(t *testing.T) {
+	e := MustServer(t)
+	client, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "shop", Scope: valueloop.ScopeEvaluate,
+		Environment: "production", Client: true, Origins: []string{"https://shop.example"}}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := limitedServer(t, e, httpapi.Limits{AuthFailures: 3, AuthWindow: time.Hour, ThrottleLoopback: true}, nil)
+	const path = "/ofrep/v1/evaluate/flags/kill"
+	body := `{"context":{"targetingKey":"u1"}}`
+	for i, want := range []int{401, 401, 401, 429} {
+		resp, _ := doCall(t, srv.URL(), call{method: "POST", path: path, body: body,
+			headers: map[string]string{httpapi.APIKeyHeader: fmt.Sprintf("vl_eval_guess%d", i), "Origin": "https://evil.example"}})
+		if resp.StatusCode != want {
+			t.Errorf("X-API-Key guess %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	for _, tc := range []struct{ name, origin string }{{"another origin", "https://evil.example"}, {"its origin", "https://shop.example"}} {
+		for _, h := range []map[string]string{{"Authorization": "Bearer " + client}, {httpapi.APIKeyHeader: client}} {
+			h["Origin"] = tc.origin
+			if resp, got := doCall(t, srv.URL(), call{method: "POST", path: path, body: body, headers: h}); resp.StatusCode != 429 {
+				t.Errorf("live client token from %s (%v): %d %s, want 429", tc.name, h, resp.StatusCode, got)
+			} else if tc.origin == "https://shop.example" && (resp.Header.Get("Access-Control-Allow-Origin") == "" || resp.Header.Get("Retry-After") == "") {
+				t.Errorf("429 to an allowed origin: headers %v, want Access-Control-Allow-Origin and Retry-After", resp.Header)
+			}
+		}
+	}
+	// Each refused request is counted as throttled once: the guess past
+	// the limit and the four above.
+	if _, got := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"}); !strings.Contains(got, "valueloop_auth_throttled_total 5\n") {
+		t.Errorf("metrics: %s; want valueloop_auth_throttled_total 5", grepLines(got, "valueloop_auth"))
 	}
 }

@@ -36,15 +36,24 @@ func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
 
 // authenticateSecret is authenticate of secret, the token r carries.
 func (s *Server) authenticateSecret(r *http.Request, secret string) (*valueloop.Token, error) {
-	ip, isIP := s.guard.client(r)
-	if s.guard.failures.blocked(ip, isIP) {
-		return nil, valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
+	if err := s.authThrottled(r); err != nil {
+		return nil, err
 	}
 	t, err := s.Auth.Authenticate(secret)
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
+		ip, isIP := s.guard.client(r)
 		s.guard.failures.fail(ip, isIP)
 	}
 	return t, err
+}
+
+// authThrottled refuses r's client when it is past Limits.AuthFailures in
+// the window (counted as throttled once per call).
+func (s *Server) authThrottled(r *http.Request) error {
+	if ip, isIP := s.guard.client(r); s.guard.failures.blocked(ip, isIP) {
+		return valueloop.Errorf(valueloop.ETOOMANY, "too many failed authentications from this address: retry later")
+	}
+	return nil
 }
 
 // APIKeyHeader carries the token on the OFREP routes as OFREP's ApiKeyAuth
