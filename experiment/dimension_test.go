@@ -217,7 +217,7 @@ func TestDimensionBadInput(t *testing.T) {
 // (relative lifts 0.0493), so that 0.0535 was noise, not inflation.
 func TestDimensionAAFamilyWise(t *testing.T) {
 	if testing.Short() {
-		t.Skip("2,000 simulated experiments")
+		t.Skip("4,000 simulated experiments")
 	}
 	ms := []metric.Metric{
 		{Key: "m1", Kind: metric.Mean, Event: "e1"},

@@ -117,8 +117,11 @@ func (s Settings) Validate() error {
 // line flag carries it: alpha, alternative, sequentialTuning, cuped,
 // correction, inference, control, or weights ("control:50,treatment:50").
 // Spaces around the value, and around each name and number of a list, are
-// trimmed, as people type them ("control: 50, treatment: 50"); no variant,
-// metric or setting value begins or ends with one.
+// trimmed, as people type them ("control: 50, treatment: 50"). Metric keys
+// and setting values hold no space; a variant may (flagd allows any name),
+// and one whose name begins or ends with a space is named in the
+// hypothesis' JSON only: here it is refused as a variant the flag lacks
+// (checkVariants), never taken for another.
 // The error names the field, and s is left as it was.
 func (s *Settings) Set(name, value string) error {
 	field := "settings." + name
