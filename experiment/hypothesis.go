@@ -120,8 +120,8 @@ func (s Settings) Validate() error {
 // trimmed, as people type them ("control: 50, treatment: 50"). Metric keys
 // and setting values hold no space; a variant may (flagd allows any name),
 // and one whose name begins or ends with a space is named in the
-// hypothesis' JSON only: here it is refused as a variant the flag lacks
-// (checkVariants), never taken for another.
+// hypothesis' JSON only: here its trimmed name is refused as a variant the
+// flag lacks (checkVariants), unless the flag has that one too.
 // The error names the field, and s is left as it was.
 func (s *Settings) Set(name, value string) error {
 	field := "settings." + name
