@@ -144,6 +144,8 @@ func TestUsageErrors(t *testing.T) {
 		// so, not "want one flag key" of the value left over.
 		{[]string{"experiment", "results", "x", "--env", "production", "--cuped", "--alpha", "0.1"}, `experiment results: --cuped took "--alpha" as its value: give it one`},
 		{[]string{"deploy", "record", "--service", "s", "--env", "e", "--status", "success", "--production", "false"}, "--production takes its value after '=' (--production=false)"},
+		// A repeatable option's values are each checked, not their list.
+		{[]string{"experiment", "results", "x", "--env", "production", "--metric", "m", "--metric", "--alpha", "0.1"}, `experiment results: --metric took "--alpha" as its value: give it one`},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)

@@ -253,16 +253,26 @@ func (e *cliEnv) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // optionAsValue refuses an option that took another option of the command
 // as its value (`--cuped --alpha 0.1`: cuped = "--alpha"), which would
-// otherwise be reported as the value left over, an argument too many.
+// otherwise be reported as the value left over, an argument too many. Each
+// value of a repeatable option is checked: its String joins them.
 func optionAsValue(fs *flag.FlagSet) error {
 	var err error
 	fs.Visit(func(f *flag.Flag) {
-		v := f.Value.String()
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); err != nil || (ok && b.IsBoolFlag()) || !strings.HasPrefix(v, "-") {
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); err != nil || (ok && b.IsBoolFlag()) {
 			return
 		}
-		if name, _, _ := strings.Cut(strings.TrimLeft(v, "-"), "="); fs.Lookup(name) != nil {
-			err = usageErrorf("%s: --%s took %q as its value: give it one (%s)", fs.Name(), f.Name, v, f.Usage)
+		values := []string{f.Value.String()}
+		if l, ok := f.Value.(*listFlag); ok {
+			values = *l
+		}
+		for _, v := range values {
+			if !strings.HasPrefix(v, "-") {
+				continue
+			}
+			if name, _, _ := strings.Cut(strings.TrimLeft(v, "-"), "="); fs.Lookup(name) != nil {
+				err = usageErrorf("%s: --%s took %q as its value: give it one (%s)", fs.Name(), f.Name, v, f.Usage)
+				return
+			}
 		}
 	})
 	return err
