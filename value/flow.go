@@ -62,6 +62,9 @@ type Flow struct {
 	Progress *Progress `json:"progress,omitempty"`
 }
 
+// Undecided counts the shipped features without a standing verdict.
+func (f *Flow) Undecided() int { return f.Shipped - f.Validated - f.Invalidated }
+
 // StageFlow is one stage's work in progress and flow time.
 type StageFlow struct {
 	Stage Stage `json:"stage"`

@@ -188,7 +188,7 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
 	}
 	fmt.Fprintf(w, "\nShipped %d (released to their users in the window): %d validated, %d invalidated, %d undecided; validated share %s\n",
-		f.Shipped, f.Validated, f.Invalidated, f.Shipped-f.Validated-f.Invalidated, share)
+		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), share)
 	if f.Progress != nil {
 		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")
 		writeProgress(w, f.Progress)

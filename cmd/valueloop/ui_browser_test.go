@@ -64,6 +64,7 @@ func screenshotDir(t *testing.T) string {
 var docShots = map[string]bool{
 	"overview": true, "flags": true, "flag": true, "flag-edit-error": true, "rollout": true,
 	"experiment": true, "experiment-dark": true, "delivery": true, "value": true, "value-feature": true,
+	"value-feature-ranked": true,
 }
 
 // TestDashboardBrowser drives Debian's chromium through the DevTools

@@ -559,6 +559,23 @@ func TestDashboardRecordOfBets(t *testing.T) {
 	}
 }
 
+// TestDashboardShippedAddsUp: the value page's shipped line counts every
+// shipped feature: it said "Shipped 5: 3 validated, 1 invalidated;
+// validated share 60%", the one still undecided left for the reader to
+// find, where the CLI's flow names it.
+func TestDashboardShippedAddsUp(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	var flow struct{ Shipped, Validated, Invalidated int }
+	if code, body := srv.call(t, "GET", "/api/v1/value/flow", "", &flow); code != 200 || flow.Shipped == flow.Validated+flow.Invalidated {
+		t.Fatalf("flow: %d %.300s, want a shipped feature without a verdict in the demo", code, body)
+	}
+	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/value")
+	want := fmt.Sprintf("Shipped %d: %d validated, %d invalidated, %d undecided;", flow.Shipped, flow.Validated, flow.Invalidated, flow.Shipped-flow.Validated-flow.Invalidated)
+	if !strings.Contains(page, want) {
+		t.Errorf("the value page does not say %q:\n%s", want, grepLines(page, "Shipped"))
+	}
+}
+
 // TestDashboardMethodNamed: the value page said "ranked by wsjf", the
 // method's key, where its form and docs name it WSJF or RICE.
 func TestDashboardMethodNamed(t *testing.T) {
