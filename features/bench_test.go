@@ -180,6 +180,7 @@ func (w *benchWorld) service(store features.Store) *features.Service {
 	svc.Now = func() time.Time { return w.now }
 	svc.Environments = func() []valueloop.Environment { return []valueloop.Environment{w.env} }
 	svc.Definition = func(env, flag string) *valueloop.Flag { return w.flags[flag] }
+	svc.FlagsVersion = func() string { return "1" } // the flags never change
 	return svc
 }
 

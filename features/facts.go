@@ -35,6 +35,9 @@ type factCache struct {
 	sightingsAt time.Time
 	// gen moves with every Forget: what was read before it is not kept.
 	gen int
+	// changes moves with every change of what is cached: next's result
+	// is kept while it stands (see memo).
+	changes int
 }
 
 func (s *Service) factsTTL() time.Duration {
@@ -99,6 +102,7 @@ func (s *Service) keepFacts(gen int, k flagKey, x *flagFacts) {
 	s.factsMu.Lock()
 	if s.facts.gen == gen {
 		s.facts.flags[k] = x
+		s.facts.changes++
 	}
 	s.factsMu.Unlock()
 }
@@ -118,6 +122,7 @@ func (s *Service) readSightings(ctx context.Context, gen int) (map[flagKey]Sight
 	s.factsMu.Lock()
 	if s.facts.gen == gen {
 		s.facts.sightings, s.facts.sightingsAt = seen, at
+		s.facts.changes++
 	}
 	s.factsMu.Unlock()
 	return seen, nil
@@ -140,6 +145,7 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 			jobs = append(jobs, job{k, x.analysed})
 		default:
 			delete(s.facts.flags, k)
+			s.facts.changes++
 		}
 	}
 	oldSightings, gen := now.Sub(s.facts.sightingsAt) > ttl, s.facts.gen
@@ -167,6 +173,7 @@ func (s *Service) forgetFlag(k flagKey) {
 	s.factsMu.Lock()
 	delete(s.facts.flags, k)
 	s.facts.gen++ // a read under way may hold the flag as it was
+	s.facts.changes++
 	s.factsMu.Unlock()
 }
 
@@ -187,6 +194,7 @@ func (s *Service) noteSightings(seen []Sighting) {
 		m[flagKey{x.Environment, x.Flag}] = x
 	}
 	s.facts.sightings = m
+	s.facts.changes++
 }
 
 // Forget drops what Next cached of the linked flags (their hypotheses,
@@ -195,6 +203,6 @@ func (s *Service) noteSightings(seen []Sighting) {
 // history).
 func (s *Service) Forget() {
 	s.factsMu.Lock()
-	s.facts = factCache{flags: map[flagKey]*flagFacts{}, gen: s.facts.gen + 1}
+	s.facts = factCache{flags: map[flagKey]*flagFacts{}, gen: s.facts.gen + 1, changes: s.facts.changes + 1}
 	s.factsMu.Unlock()
 }

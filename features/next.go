@@ -77,12 +77,37 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 	if err != nil {
 		return nil, err
 	}
+	// The facts' version before they are read: a change while they are
+	// read keeps the result under a version no later request asks for.
+	s.factsMu.Lock()
+	changes := s.facts.changes
+	s.factsMu.Unlock()
+	// Read (and marked used, stale ones refreshed behind) whether the
+	// result is kept or not.
 	facts, seen, err := s.flagFacts(ctx, items)
 	if err != nil {
 		return nil, err
 	}
-	in := value.NextInput{Objectives: objs, Items: items, Now: s.Now(), Method: o.Method, CleanupAfter: o.CleanupAfter}
 	production := s.production()
+	if s.FlagsVersion == nil {
+		return s.rank(objs, items, facts, seen, production, o, s.Now()), nil
+	}
+	key := memoKey{version: c.version, flags: s.FlagsVersion(), facts: changes, environments: fmt.Sprint(s.Environments()),
+		method: o.Method, cleanupAfter: o.CleanupAfter}
+	s.memoMu.Lock()
+	defer s.memoMu.Unlock()
+	now := s.Now()
+	n := s.memoised(key, now)
+	if n == nil {
+		n = s.rank(objs, items, facts, seen, production, o, now)
+		s.keep(key, now, n)
+	}
+	return own(n), nil
+}
+
+// rank is value.ComputeNext of items with what is known of their flags.
+func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[flagKey]*flagFacts, seen map[flagKey]Sighting, production map[string]bool, o NextOptions, now time.Time) *value.Next {
+	in := value.NextInput{Objectives: objs, Items: items, Now: now, Method: o.Method, CleanupAfter: o.CleanupAfter}
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
@@ -112,7 +137,7 @@ func (s *Service) next(ctx context.Context, c *snapshot, o NextOptions) (*value.
 			}
 		}
 	}
-	return value.ComputeNext(in), nil
+	return value.ComputeNext(in)
 }
 
 // needs says which flags Next needs facts of, and how much of them: the

@@ -182,10 +182,15 @@ type Service struct {
 	// Definition returns a flag as env defines it now, nil when it does not.
 	Definition func(env, flag string) *valueloop.Flag
 	// Flags lists the flag keys of env.
-	Flags    func(env string) []string
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Interval time.Duration
+	Flags func(env string) []string
+	// FlagsVersion moves whenever what Definition returns changes (on this
+	// node or, through the store, another): next's result is kept while it
+	// and everything else it reads stand (see memo). Nil: it is computed
+	// again for every request.
+	FlagsVersion func() string
+	Now          func() time.Time
+	Logger       *slog.Logger
+	Interval     time.Duration
 	// Leader runs the periodic sync on one node at a time; nil runs it here.
 	Leader cluster.Singleton
 
@@ -211,8 +216,12 @@ type Service struct {
 	factsMu    sync.Mutex // guards facts
 	facts      factCache
 	refresh    chan struct{}
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	// memoMu lets one next be computed at a time: requests that arrive
+	// meanwhile wait for it and are served its result.
+	memoMu sync.Mutex // guards memo
+	memo   []memoEntry
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // DefaultInterval is how often the periodic sync runs.

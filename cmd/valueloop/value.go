@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -49,6 +51,16 @@ func openValue(v *features.Service, svc *flags.Service, deliveries *delivery.Ser
 			return nil
 		}
 		return live.Snapshot.Set().Flags[flag]
+	}
+	// Each environment's store version: it moves with every change of its
+	// flags or segments, on every node once it has loaded them.
+	v.FlagsVersion = func() string {
+		lives := svc.Environments()
+		var b strings.Builder
+		for _, env := range slices.Sorted(maps.Keys(lives)) {
+			fmt.Fprintf(&b, "%s:%d ", env, lives[env].Version)
+		}
+		return b.String()
 	}
 	v.Flags = func(env string) []string {
 		live := svc.Live(env)
