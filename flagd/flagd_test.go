@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"runtime"
@@ -396,4 +397,42 @@ func TestFlagKeys(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestNullTargetingKept: flagd runs "targeting": null as a rule that yields
+// null (reason DEFAULT, json.go), so Parse keeps it apart from no targeting
+// (STATIC), through Marshal and in the ETag.
+func TestNullTargetingKept(t *testing.T) {
+	const doc = `{"flags": {"f": {"state": "ENABLED", "defaultVariant": "on", "variants": {"on": true, "off": false}, "targeting": %s}}}`
+	reasons := map[string]evaluation.Reason{}
+	etags := map[string]string{}
+	for _, targeting := range []string{"null", "{}"} {
+		set, err := flagd.Parse("f.json", []byte(fmt.Sprintf(doc, targeting)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := flagd.Marshal(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := flagd.Parse("marshalled.json", out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(set)): %v\n%s", err, out)
+		}
+		snap, err := evaluation.Compile(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := snap.Evaluate("f", nil)
+		if res.Value != true || res.Variant != "on" {
+			t.Errorf("targeting %s: got %v/%q, want true/on", targeting, res.Value, res.Variant)
+		}
+		reasons[targeting], etags[targeting] = res.Reason, snap.ETag()
+	}
+	if reasons["null"] != evaluation.ReasonDefault || reasons["{}"] != evaluation.ReasonStatic {
+		t.Errorf("reasons: got null %s, {} %s; want DEFAULT, STATIC", reasons["null"], reasons["{}"])
+	}
+	if etags["null"] == etags["{}"] {
+		t.Errorf("null and {} targeting share an ETag, but answer different reasons")
+	}
 }
