@@ -90,8 +90,9 @@ func TestParseYAML(t *testing.T) {
 	}
 }
 
-func TestMarshalRoundTrip(t *testing.T) {
-	set := mustParse(t, "testdata/checkout.flagd.json")
+// mustRoundTrip returns Parse(Marshal(set)) and the marshalled text.
+func mustRoundTrip(t *testing.T, set *valueloop.FlagSet) (*valueloop.FlagSet, []byte) {
+	t.Helper()
 	out, err := flagd.Marshal(set)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +101,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal(set)): %v\n%s", err, out)
 	}
+	return again, out
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	set := mustParse(t, "testdata/checkout.flagd.json")
+	again, out := mustRoundTrip(t, set)
 	if !reflect.DeepEqual(set, again) {
 		t.Errorf("Parse(Marshal(set)) differs from set:\n%s", out)
 	}
@@ -411,14 +418,7 @@ func TestNullTargetingKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := flagd.Marshal(set)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := flagd.Parse("marshalled.json", out)
-		if err != nil {
-			t.Fatalf("Parse(Marshal(set)): %v\n%s", err, out)
-		}
+		again, _ := mustRoundTrip(t, set)
 		snap, err := evaluation.Compile(again)
 		if err != nil {
 			t.Fatal(err)
