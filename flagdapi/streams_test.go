@@ -92,7 +92,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 // newStreamServer returns a Server over a SQLite store whose production
 // environment holds setBefore, a function that applies another flagd file
 // to it, and an evaluate token of production.
-func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
+func newStreamServer(t testing.TB) (*Server, func(doc string), string) {
 	t.Helper()
 	ctx := context.Background()
 	db := sqlitetest.Open(t, nil)
