@@ -38,7 +38,8 @@ const (
 
 // TestChangedKeysComparedOncePerChange: many event streams of one
 // environment are told the keys of a change, and the sets are compared
-// once for all of them (they once were compared per stream).
+// once for all of them (they once were compared per stream), and the
+// message built once and shared (it was built per stream).
 func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
 	ctx := context.Background()
@@ -51,6 +52,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	told.Add(streams)
 	var mu sync.Mutex
 	var got [][]string
+	messages := map[*structpb.Struct]bool{}
 	for range streams {
 		go s.eventStream(streamCtx, header, func(typ string, data *structpb.Struct) error {
 			switch typ {
@@ -64,6 +66,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 				sort.Strings(keys)
 				mu.Lock()
 				got = append(got, keys)
+				messages[data] = true
 				mu.Unlock()
 				told.Done()
 			}
@@ -86,6 +89,9 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	}
 	if n := s.changes.computed.Load(); n != 1 {
 		t.Errorf("the sets were compared %d times for %d streams, want once", n, streams)
+	}
+	if len(messages) != 1 {
+		t.Errorf("%d streams were sent %d configuration_change messages, want one shared", streams, len(messages))
 	}
 }
 
