@@ -25,45 +25,18 @@ func TestEventStreamsShareEncoding(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	// Each opens a stream and returns a function that reads its next
-	// message's type and data.
-	type next func() (string, *structpb.Struct, error)
-	v1Stream := func(opts ...connect.ClientOption) next {
-		req := connect.NewRequest(&evalv1.EventStreamRequest{})
-		req.Header().Set("Authorization", "Bearer "+secret)
-		st, err := evaluationv1connect.NewServiceClient(srv.Client(), srv.URL, opts...).EventStream(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return func() (string, *structpb.Struct, error) {
-			if !st.Receive() {
-				return "", nil, st.Err()
-			}
-			return st.Msg().GetType(), st.Msg().GetData(), nil
-		}
+	v1 := func(opts ...connect.ClientOption) func() (string, *structpb.Struct, error) {
+		return openEvents(t, ctx, secret, &evalv1.EventStreamRequest{}, evaluationv1connect.NewServiceClient(srv.Client(), srv.URL, opts...).EventStream)
 	}
-	v2Stream := func(opts ...connect.ClientOption) next {
-		req := connect.NewRequest(&evalv2.EventStreamRequest{})
-		req.Header().Set("Authorization", "Bearer "+secret)
-		st, err := evaluationv2connect.NewServiceClient(srv.Client(), srv.URL, opts...).EventStream(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return func() (string, *structpb.Struct, error) {
-			if !st.Receive() {
-				return "", nil, st.Err()
-			}
-			return st.Msg().GetType(), st.Msg().GetData(), nil
-		}
+	v2 := func(opts ...connect.ClientOption) func() (string, *structpb.Struct, error) {
+		return openEvents(t, ctx, secret, &evalv2.EventStreamRequest{}, evaluationv2connect.NewServiceClient(srv.Client(), srv.URL, opts...).EventStream)
 	}
-	streams := map[string]next{
-		"v1 grpc":    v1Stream(connect.WithGRPC()),
-		"v1 connect": v1Stream(),
-		"v2 grpc":    v2Stream(connect.WithGRPC()),
-		"v2 connect": v2Stream(),
-		"v2 json":    v2Stream(connect.WithProtoJSON()),
+	streams := map[string]func() (string, *structpb.Struct, error){
+		"v1 grpc":    v1(connect.WithGRPC()),
+		"v1 connect": v1(),
+		"v2 grpc":    v2(connect.WithGRPC()),
+		"v2 connect": v2(),
+		"v2 json":    v2(connect.WithProtoJSON()),
 	}
 	for name, read := range streams {
 		if typ, _, err := read(); typ != "provider_ready" {
@@ -91,5 +64,30 @@ func TestEventStreamsShareEncoding(t *testing.T) {
 	}
 	if n := s.changes.encoded.Load(); n != 1 {
 		t.Errorf("the change's data was encoded %d times for 4 streams in protobuf, want once", n)
+	}
+}
+
+// openEvents opens an event stream of either evaluation version with
+// secret, and returns a function that reads its next message's type and
+// data.
+func openEvents[Req, Res any, M interface {
+	*Res
+	GetType() string
+	GetData() *structpb.Struct
+}](t *testing.T, ctx context.Context, secret string, msg *Req, open func(context.Context, *connect.Request[Req]) (*connect.ServerStreamForClient[Res], error)) func() (string, *structpb.Struct, error) {
+	t.Helper()
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+secret)
+	st, err := open(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return func() (string, *structpb.Struct, error) {
+		if !st.Receive() {
+			return "", nil, st.Err()
+		}
+		m := M(st.Msg())
+		return m.GetType(), m.GetData(), nil
 	}
 }
