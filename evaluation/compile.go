@@ -504,10 +504,14 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 	f.meta = nonEmpty(meta)
 
 	var rule any
-	hasRule := false
+	hasRule, nullRule := false, false
 	if len(fl.Targeting) > 0 {
 		if err := json.Unmarshal(fl.Targeting, &rule); err != nil {
 			bad(path+"/targeting", "targeting is not valid JSON: %v", err)
+		} else if rule == nil {
+			// flagd runs a null targeting as a rule, which yields null: the
+			// default variant is served with reason DEFAULT, not STATIC.
+			nullRule = true
 		} else if m, ok := rule.(map[string]any); ok {
 			hasRule = len(m) > 0 // flagd treats {} as no targeting
 		} else if rule != nil {
@@ -540,6 +544,8 @@ func compileFlag(key string, fl *valueloop.Flag, setMeta map[string]any, evals *
 	case f.def == nil:
 		// flagd: FALLBACK, reported as DEFAULT with no value.
 		f.fixed = Result{FlagKey: key, Reason: ReasonDefault, Metadata: f.meta}
+	case nullRule:
+		f.fixed = Result{FlagKey: key, Value: f.def.value, Variant: f.def.name, Reason: ReasonDefault, Metadata: f.meta}
 	default:
 		f.fixed = Result{FlagKey: key, Value: f.def.value, Variant: f.def.name, Reason: ReasonStatic, Metadata: f.meta}
 	}

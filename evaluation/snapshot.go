@@ -304,7 +304,7 @@ func etag(set *valueloop.FlagSet) string {
 		State          string         `json:"state"`
 		Variants       map[string]any `json:"variants"`
 		DefaultVariant *string        `json:"defaultVariant"`
-		Targeting      any            `json:"targeting"`
+		Targeting      *any           `json:"targeting,omitempty"` // nil: none; *nil: null, which answers DEFAULT
 		Metadata       map[string]any `json:"metadata"`
 	}
 	canon := struct {
@@ -315,7 +315,8 @@ func etag(set *valueloop.FlagSet) string {
 	for k, f := range set.Flags {
 		cf := canonFlag{State: f.State, Variants: f.Variants, DefaultVariant: f.DefaultVariant, Metadata: f.Metadata}
 		if len(f.Targeting) > 0 {
-			_ = json.Unmarshal(f.Targeting, &cf.Targeting)
+			cf.Targeting = new(any)
+			_ = json.Unmarshal(f.Targeting, cf.Targeting)
 		}
 		canon.Flags[k] = cf
 	}

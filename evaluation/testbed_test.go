@@ -51,8 +51,11 @@
 // snapshot clock behind $flagd.timestamp is fixed at testbedNow; the testbed's
 // two Time-based rows compare it with 1 (1970) and 4133980802 (2101).
 //
-// Two rows are Valueloop's own, not the testbed's: "Time-based operations/equal
-// to the snapshot clock" (reachable only with a fixed clock) and "Use enriched
+// Three rows are Valueloop's own, not the testbed's: "Errors and edge
+// cases/targeting JSON null" (flagd runs "targeting": null as a rule that
+// yields null, so DEFAULT, not STATIC: core/pkg/evaluator/json.go at
+// open-feature/flagd bbb05d4), "Time-based operations/equal to the snapshot
+// clock" (reachable only with a fixed clock) and "Use enriched
 // context, attribute passed by the caller", which stands in for the skipped
 // "Use enriched context": flagd merges static context configured on the server
 // (the testbed sets injectedmetadata=set) and Valueloop's engine has no such

@@ -354,7 +354,9 @@ func (p *parser) flag(key string, raw json.RawMessage, path string, keyAllowed b
 				p.problem(key, fp, "targeting is not valid JSON: %v", err)
 				continue
 			}
-			if t := buf.String(); t != "null" && t != "{}" {
+			// {} is no targeting to flagd (STATIC); null is kept, as flagd
+			// runs it as a rule that yields null (DEFAULT).
+			if buf.String() != "{}" {
 				f.Targeting = json.RawMessage(buf.Bytes())
 			}
 		case "metadata":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"runtime"
@@ -89,8 +90,9 @@ func TestParseYAML(t *testing.T) {
 	}
 }
 
-func TestMarshalRoundTrip(t *testing.T) {
-	set := mustParse(t, "testdata/checkout.flagd.json")
+// mustRoundTrip returns Parse(Marshal(set)) and the marshalled text.
+func mustRoundTrip(t *testing.T, set *valueloop.FlagSet) (*valueloop.FlagSet, []byte) {
+	t.Helper()
 	out, err := flagd.Marshal(set)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,12 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(Marshal(set)): %v\n%s", err, out)
 	}
+	return again, out
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	set := mustParse(t, "testdata/checkout.flagd.json")
+	again, out := mustRoundTrip(t, set)
 	if !reflect.DeepEqual(set, again) {
 		t.Errorf("Parse(Marshal(set)) differs from set:\n%s", out)
 	}
@@ -396,4 +404,35 @@ func TestFlagKeys(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestNullTargetingKept: flagd runs "targeting": null as a rule that yields
+// null (reason DEFAULT, json.go), so Parse keeps it apart from no targeting
+// (STATIC), through Marshal and in the ETag.
+func TestNullTargetingKept(t *testing.T) {
+	const doc = `{"flags": {"f": {"state": "ENABLED", "defaultVariant": "on", "variants": {"on": true, "off": false}, "targeting": %s}}}`
+	reasons := map[string]evaluation.Reason{}
+	etags := map[string]string{}
+	for _, targeting := range []string{"null", "{}"} {
+		set, err := flagd.Parse("f.json", []byte(fmt.Sprintf(doc, targeting)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := mustRoundTrip(t, set)
+		snap, err := evaluation.Compile(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := snap.Evaluate("f", nil)
+		if res.Value != true || res.Variant != "on" {
+			t.Errorf("targeting %s: got %v/%q, want true/on", targeting, res.Value, res.Variant)
+		}
+		reasons[targeting], etags[targeting] = res.Reason, snap.ETag()
+	}
+	if reasons["null"] != evaluation.ReasonDefault || reasons["{}"] != evaluation.ReasonStatic {
+		t.Errorf("reasons: got null %s, {} %s; want DEFAULT, STATIC", reasons["null"], reasons["{}"])
+	}
+	if etags["null"] == etags["{}"] {
+		t.Errorf("null and {} targeting share an ETag, but answer different reasons")
+	}
 }

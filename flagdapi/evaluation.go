@@ -188,12 +188,8 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			if cur == nil || cur == last {
 				continue
 			}
-			fl := map[string]any{}
-			for _, k := range s.changes.keys(env, last, cur) {
-				fl[k] = map[string]any{"type": changeType(last, cur, k)}
-			}
+			data := s.changes.message(env, last, cur)
 			last = cur
-			data, _ := structpb.NewStruct(map[string]any{"flags": fl})
 			if err := send("configuration_change", data); err != nil {
 				return err
 			}

@@ -116,8 +116,12 @@ func (s *Server) Handlers() map[string]http.Handler {
 		func() (string, http.Handler) {
 			return syncv1connect.NewFlagSyncServiceHandler(s, append(opts, uncompressedSync)...)
 		},
-		func() (string, http.Handler) { return evaluationv1connect.NewServiceHandler(v1{s}, opts...) },
-		func() (string, http.Handler) { return evaluationv2connect.NewServiceHandler(v2{s}, opts...) },
+		func() (string, http.Handler) {
+			return evaluationv1connect.NewServiceHandler(v1{s}, append(opts, s.eventCodec())...)
+		},
+		func() (string, http.Handler) {
+			return evaluationv2connect.NewServiceHandler(v2{s}, append(opts, s.eventCodec())...)
+		},
 	} {
 		path, h := mount()
 		out[path] = h

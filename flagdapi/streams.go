@@ -9,6 +9,7 @@ import (
 	syncv1 "buf.build/gen/go/open-feature/flagd/protocolbuffers/go/flagd/sync/v1"
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop"
@@ -57,42 +58,89 @@ func (s *Server) Register(reg prometheus.Registerer) {
 	)
 }
 
-// changeMemo shares the changed keys of a change between the event
-// streams of an environment: each stream asks for the keys between the
-// set it last told its client about and the live one, and all of them
-// (but those that missed a change) ask for the same pair, so it is
-// compared once, not once per stream.
+// changeMemo shares the configuration_change of a change between the
+// event streams of an environment: each stream asks for the message
+// between the set it last told its client about and the live one, and all
+// of them (but those that missed a change) ask for the same pair, so the
+// sets are compared and the message built once, not once per stream (it
+// cost some 200 µs per stream with 100 of 1,000 flags changed: 2 s of CPU
+// for 10,000 streams). The message is shared, never modified: connect only
+// reads it to encode it.
 type changeMemo struct {
 	mu       sync.Mutex
 	byEnv    map[string]*changeEntry
-	computed atomic.Int64 // comparisons made (tests)
+	byData   map[*structpb.Struct]*changeEntry // the entries of byEnv
+	computed atomic.Int64                      // messages built (tests)
+	encoded  atomic.Int64                      // messages encoded (tests)
 }
 
 type changeEntry struct {
-	once     sync.Once
-	old, cur *flags.Live
-	keys     []string
+	once, wireOnce sync.Once
+	old, cur       *flags.Live
+	data           *structpb.Struct
+	wire           []byte // data in protobuf's wire format
 }
 
-// keys returns changedKeys(old, cur), computed once per pair for env.
-func (m *changeMemo) keys(env string, old, cur *flags.Live) []string {
+// message returns configurationChange(old, cur), built once per pair for
+// env. A stream that missed a change (its old is another) gets a message
+// of its own pair, which replaces the held one.
+func (m *changeMemo) message(env string, old, cur *flags.Live) *structpb.Struct {
 	m.mu.Lock()
 	if m.byEnv == nil {
 		m.byEnv = map[string]*changeEntry{}
 	}
 	e := m.byEnv[env]
 	if e == nil || e.old != old || e.cur != cur {
+		if e != nil {
+			delete(m.byData, e.data)
+		}
 		e = &changeEntry{old: old, cur: cur}
 		m.byEnv[env] = e
 	}
 	m.mu.Unlock()
-	// Compared outside the lock: the streams of other environments do not
-	// wait, those of this one wait for the one comparison.
+	// Built outside the lock: the streams of other environments do not
+	// wait, those of this one wait for the one message.
 	e.once.Do(func() {
 		m.computed.Add(1)
-		e.keys = changedKeys(old, cur)
+		data := configurationChange(old, cur)
+		m.mu.Lock()
+		e.data = data          // under mu: a replacing pair reads it to forget it
+		if m.byEnv[env] == e { // not replaced by another pair meanwhile
+			if m.byData == nil {
+				m.byData = map[*structpb.Struct]*changeEntry{}
+			}
+			m.byData[e.data] = e
+		}
+		m.mu.Unlock()
 	})
-	return e.keys
+	return e.data
+}
+
+// wire returns data in protobuf's wire format, encoded once, if data is a
+// message held by m; nil otherwise.
+func (m *changeMemo) wire(data *structpb.Struct) []byte {
+	m.mu.Lock()
+	e := m.byData[data]
+	m.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	e.wireOnce.Do(func() {
+		m.encoded.Add(1)
+		e.wire, _ = proto.Marshal(data)
+	})
+	return e.wire
+}
+
+// configurationChange is the data of flagd's configuration_change from old
+// to cur: each changed flag's key with its type of change.
+func configurationChange(old, cur *flags.Live) *structpb.Struct {
+	fl := map[string]any{}
+	for _, k := range changedKeys(old, cur) {
+		fl[k] = map[string]any{"type": changeType(old, cur, k)}
+	}
+	data, _ := structpb.NewStruct(map[string]any{"flags": fl})
+	return data
 }
 
 // changedKeys are the keys of the flags whose evaluation may differ

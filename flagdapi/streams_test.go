@@ -38,7 +38,8 @@ const (
 
 // TestChangedKeysComparedOncePerChange: many event streams of one
 // environment are told the keys of a change, and the sets are compared
-// once for all of them (they once were compared per stream).
+// once for all of them (they once were compared per stream), and the
+// message built once and shared (it was built per stream).
 func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	s, apply, secret := newStreamServer(t)
 	ctx := context.Background()
@@ -51,6 +52,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	told.Add(streams)
 	var mu sync.Mutex
 	var got [][]string
+	messages := map[*structpb.Struct]bool{}
 	for range streams {
 		go s.eventStream(streamCtx, header, func(typ string, data *structpb.Struct) error {
 			switch typ {
@@ -64,6 +66,7 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 				sort.Strings(keys)
 				mu.Lock()
 				got = append(got, keys)
+				messages[data] = true
 				mu.Unlock()
 				told.Done()
 			}
@@ -87,12 +90,15 @@ func TestChangedKeysComparedOncePerChange(t *testing.T) {
 	if n := s.changes.computed.Load(); n != 1 {
 		t.Errorf("the sets were compared %d times for %d streams, want once", n, streams)
 	}
+	if len(messages) != 1 {
+		t.Errorf("%d streams were sent %d configuration_change messages, want one shared", streams, len(messages))
+	}
 }
 
 // newStreamServer returns a Server over a SQLite store whose production
 // environment holds setBefore, a function that applies another flagd file
 // to it, and an evaluate token of production.
-func newStreamServer(t *testing.T) (*Server, func(doc string), string) {
+func newStreamServer(t testing.TB) (*Server, func(doc string), string) {
 	t.Helper()
 	ctx := context.Background()
 	db := sqlitetest.Open(t, nil)

@@ -7,7 +7,8 @@
 //   - a variant chosen by a fractional split is reported as SPLIT, not
 //     TARGETING_MATCH;
 //   - the OFREP reason enum is STATIC, TARGETING_MATCH, SPLIT, DISABLED and
-//     UNKNOWN. The engine's DEFAULT (targeting ran and chose nothing, so the
+//     UNKNOWN (service/openapi.yaml, evaluationSuccess.reason, still so at
+//     protocol commit d1a63a4; see docs/flags.md). The engine's DEFAULT (targeting ran and chose nothing, so the
 //     default variant was served) has no OFREP spelling and is reported as
 //     UNKNOWN; in-process evaluation keeps DEFAULT;
 //   - a flag whose definition defers to the code default (no defaultVariant)
