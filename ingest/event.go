@@ -106,7 +106,7 @@ func (e *Event) Key() DedupKey {
 		// crafts an ID whose hash is that of an ID a back end sends
 		// (its preimages can be computed), and public senders are
 		// anyone. Server-side IDs keep the FNV hash the store holds.
-		var buf [len(publicIDs) + 256]byte
+		var buf [len(publicIDs) + MaxKeyBytes]byte // on the stack: IDs are at most MaxKeyBytes
 		sum := sha256.Sum256(append(append(buf[:0], publicIDs...), e.ID...))
 		h = binary.BigEndian.Uint64(sum[:8])
 	} else {
