@@ -237,23 +237,26 @@ func (ev *events) drop(id int64) {
 // valid during the call: the slot's key and state are copied into its
 // table's arena (slotTable).
 func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32 {
-	// A slot given is the one LoadUsers found or reserved for k in this
-	// transaction: nothing evicts during one, so it is k's (comparing the
-	// keys would cost a cache miss per user).
-	if i < 0 || i >= u.slots.len() {
-		ok := false
-		if i, ok = u.index.get(k, &u.slots); !ok {
-			i = ev.newSlot(u, k)
-		}
-	}
-	x := u.slots.at(i)
-	if x.hasState() {
-		ev.bytes -= stateBytes(x.klen, x.slen)
-	}
 	if s == nil {
 		s = []byte{} // a state, if empty
 	}
-	u.slots.put(i, k, s)
+	// A slot given is the one LoadUsers found or reserved for k in this
+	// transaction: nothing evicts during one, so it is k's (comparing the
+	// keys would cost a cache miss per user).
+	fresh := false
+	if i < 0 || i >= u.slots.len() {
+		ok := false
+		if i, ok = u.index.get(k, &u.slots); !ok {
+			i, fresh = ev.newSlot(u, k, s), true // key and state copied once
+		}
+	}
+	x := u.slots.at(i)
+	if !fresh {
+		if x.hasState() {
+			ev.bytes -= stateBytes(x.klen, x.slen)
+		}
+		u.slots.put(i, k, s)
+	}
 	x.seq = seq
 	if seq != 0 {
 		u.live[seq] = append(u.live[seq], i)
@@ -262,16 +265,16 @@ func (ev *events) set(u *envUsers, i int32, k string, s []byte, seq int64) int32
 	return i
 }
 
-// newSlot returns a slot for k, not in the index, with no state yet (a
-// copy of k).
-func (ev *events) newSlot(u *envUsers, k string) int32 {
+// newSlot returns a slot for k, not in the index, with state s (copies of
+// both; nil: no state yet, for a slot reserved).
+func (ev *events) newSlot(u *envUsers, k string, s []byte) int32 {
 	var i int32
 	if n := len(u.free); n > 0 {
 		i, u.free = u.free[n-1], u.free[:n-1]
 	} else {
 		i = u.slots.add()
 	}
-	u.slots.put(i, k, nil)
+	u.slots.put(i, k, s)
 	u.index.set(k, i)
 	return i
 }
@@ -866,7 +869,7 @@ func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state
 			// while the lookup that found none has its part of the index
 			// in the cache: added in finish, it was another cache miss
 			// per user. finish frees it should no state come.
-			i := ev.newSlot(u, k)
+			i := ev.newSlot(u, k, nil)
 			e.loaded = append(e.loaded, loadedUser{k, i})
 			e.reserved = append(e.reserved, i)
 		default:
