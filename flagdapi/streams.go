@@ -62,9 +62,10 @@ func (s *Server) Register(reg prometheus.Registerer) {
 // event streams of an environment: each stream asks for the message
 // between the set it last told its client about and the live one, and all
 // of them (but those that missed a change) ask for the same pair, so the
-// sets are compared and the message built once, not once per stream (it
-// cost some 200 µs per stream with 100 of 1,000 flags changed: 2 s of CPU
-// for 10,000 streams). The message is shared, never modified: connect only
+// sets are compared and the message built once, not once per stream (built
+// and encoded per stream it cost some 250 µs per stream with 100 of 1,000
+// flags changed, 2.5 s of CPU for 10,000 streams: BenchmarkEventStreamFanOut,
+// bench/RESULTS.md). The message is shared, never modified: connect only
 // reads it to encode it.
 type changeMemo struct {
 	mu       sync.Mutex
