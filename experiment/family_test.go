@@ -1,13 +1,12 @@
 package experiment
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // familyCases mirrors testdata/family_intervals.json, written by
@@ -44,14 +43,7 @@ func consistentLift(est, se, lo, hi, p float64) *Lift {
 // verdict decided on the 95% one. Reference: scipy's normal quantile and
 // the confidence sequence's formula, testdata/gen_family_intervals.py.
 func TestVerdictDecidesOnTheFamilyInterval(t *testing.T) {
-	b, err := os.ReadFile("testdata/family_intervals.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g familyCases
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := valuelooptest.ReadJSON[familyCases](t, "testdata/family_intervals.json")
 	if len(g.Cases) == 0 {
 		t.Fatal("no cases in family_intervals.json")
 	}

@@ -1,13 +1,12 @@
 package httpapi_test
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // TestOpenAPICorrectionEnums: every place the document lists the
@@ -39,14 +38,7 @@ func TestOpenAPICorrectionEnums(t *testing.T) {
 // eachObject calls fn with every JSON object of the OpenAPI document.
 func eachObject(t *testing.T, fn func(map[string]any)) {
 	t.Helper()
-	raw, err := os.ReadFile("openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := valuelooptest.ReadJSON[any](t, "openapi.json")
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {

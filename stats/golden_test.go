@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // golden mirrors testdata/golden.json, written by testdata/gen_golden.py from
@@ -234,14 +236,7 @@ type wantTest struct {
 
 func loadGolden(t *testing.T) *golden {
 	t.Helper()
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := valuelooptest.ReadJSON[golden](t, "testdata/golden.json")
 	return &g
 }
 

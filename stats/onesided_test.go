@@ -1,10 +1,10 @@
 package stats
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
+
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // oneSidedGolden mirrors the reference part of
@@ -18,14 +18,7 @@ type oneSidedGolden struct {
 
 func loadOneSided(t *testing.T) oneSidedGolden {
 	t.Helper()
-	b, err := os.ReadFile("testdata/one_sided_sequence.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g oneSidedGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := valuelooptest.ReadJSON[oneSidedGolden](t, "testdata/one_sided_sequence.json")
 	if len(g.OneSided) == 0 {
 		t.Fatal("no one-sided cases in one_sided_sequence.json")
 	}

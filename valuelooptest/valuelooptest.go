@@ -1,10 +1,13 @@
-// Package valuelooptest checks, for the tests of any package, what the
-// domain package valueloop promises of errors: a refusal of bad input is an
-// EINVALID *valueloop.Error naming the field.
+// Package valuelooptest holds what the tests of any package share: a
+// check of what the domain package valueloop promises of errors (a refusal
+// of bad input is an EINVALID *valueloop.Error naming the field), and the
+// reading of a JSON test file (golden values a script made, a document).
 package valuelooptest
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/valueloop/valueloop"
@@ -21,4 +24,19 @@ func WantFieldError(tb testing.TB, err error, field string) {
 	if e.Code != valueloop.EINVALID || e.Field != field {
 		tb.Errorf("error = %v (code %q, field %q), want code %q, field %q", err, e.Code, e.Field, valueloop.EINVALID, field)
 	}
+}
+
+// ReadJSON returns the JSON file at path decoded into a T, failing the test
+// when it cannot be read or decoded.
+func ReadJSON[T any](tb testing.TB, path string) T {
+	tb.Helper()
+	var v T
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	return v
 }
