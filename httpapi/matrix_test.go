@@ -34,6 +34,16 @@ func matrixPath(pattern string) (method, path string) {
 // not streams) body.
 func send(t *testing.T, base, method, path, token, body string) (int, string) {
 	t.Helper()
+	var h map[string]string
+	if token != "" {
+		h = map[string]string{"Authorization": "Bearer " + token}
+	}
+	return sendHeaders(t, base, method, path, h, body)
+}
+
+// sendHeaders is send with the token (or none) in the given headers.
+func sendHeaders(t *testing.T, base, method, path string, headers map[string]string, body string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var rd io.Reader
@@ -43,8 +53,8 @@ func send(t *testing.T, base, method, path, token, body string) (int, string) {
 	req, _ := http.NewRequestWithContext(ctx, method, base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(httpapi.EnvironmentHeader, "production")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -89,7 +99,8 @@ var globalAdminRoutes = map[string]bool{
 // later are covered without editing this test) with every kind of token:
 // none, unknown, evaluate, admin bound to another environment, admin. The
 // webhooks (public: they authenticate by signature or secret) refuse every
-// bearer token alike.
+// bearer token alike. A token in X-API-Key is let in on OFREP's routes
+// and on no other.
 func TestRouteTokenMatrix(t *testing.T) {
 	e := mustFullServer(t)
 	stagingAdmin := mustStagingAdmin(t, e)
@@ -151,6 +162,21 @@ func TestRouteTokenMatrix(t *testing.T) {
 				}
 				if goTypeNames.MatchString(body) {
 					t.Errorf("%s: the answer names Go types: %.300s", tc.kind, body)
+				}
+			}
+			// X-API-Key carries a token on OFREP's routes only: elsewhere
+			// a token sent in it is no token at all, whatever its scope.
+			ofrep := strings.HasPrefix(path, "/ofrep/")
+			for kind, token := range map[string]string{"evaluate token": e.eval, "admin token": adminSecret} {
+				status, body := sendHeaders(t, e.srv.URL(), method, path, map[string]string{httpapi.APIKeyHeader: token}, "")
+				if status == 404 && strings.Contains(body, "does not serve") {
+					continue
+				}
+				if ofrep && (status == 401 || status == 403 || status >= 500) {
+					t.Errorf("%s as %s: %d %.300s, want it allowed on OFREP's routes", kind, httpapi.APIKeyHeader, status, body)
+				}
+				if !ofrep && status != 401 {
+					t.Errorf("%s as %s: %d %.300s, want 401 (only OFREP's routes read %s)", kind, httpapi.APIKeyHeader, status, body, httpapi.APIKeyHeader)
 				}
 			}
 		})

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -186,5 +189,49 @@ func TestValueStorePastBoundStaysEditable(t *testing.T) {
 	}
 	if stored, err := e.db.Feature(ctx, grown.Key); err != nil || stored.Title != "T" {
 		t.Errorf("stored title %q (%v), want the refused write to store nothing", stored.Title, err)
+	}
+}
+
+// TestValueApplyRefusedBeforeBody: value apply takes bodies up to
+// value.MaxFileTextBytes whatever MaxAPIBody, so a request that may not
+// apply must be refused before a byte of its body is read, and one
+// declaring more than the bound before it is read either. Each request
+// declares its length but sends no body: an answer at all shows that
+// nothing waited for it.
+func TestValueApplyRefusedBeforeBody(t *testing.T) {
+	e := mustFullServer(t)
+	viewer, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, token string
+		length      int64
+		want        int
+	}{
+		{"no token", "", value.MaxFileTextBytes, 401},
+		{"evaluate token", e.eval, value.MaxFileTextBytes, 403},
+		{"viewer token", viewer, value.MaxFileTextBytes, 403},
+		{"admin token past the bound", adminSecret, value.MaxFileTextBytes + 1, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, never := io.Pipe()
+			defer never.Close()
+			req, _ := http.NewRequest("PUT", e.srv.URL()+"/api/v1/value/file", body)
+			req.ContentLength = tc.length
+			req.Header.Set("Content-Type", "application/json")
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				out, _ := io.ReadAll(resp.Body)
+				t.Errorf("%d %.300s, want %d", resp.StatusCode, out, tc.want)
+			}
+		})
 	}
 }
