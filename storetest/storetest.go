@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Rollouts", testRollouts},
 		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
+		{"FixedDecisions", testFixedDecisions},
 		{"Value", testValue},
 		{"Sessions", testSessions},
 		{"ValueChanges", testValueChanges},
