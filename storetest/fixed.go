@@ -2,7 +2,7 @@ package storetest
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -104,13 +104,7 @@ func testFixedDecisions(t *testing.T, st Store, clock *Clock) {
 	}
 	for _, b := range bad {
 		ok, err := s.DecideFixed(ctx, &b.d)
-		if ok || valueloop.ErrorCode(err) != b.code {
-			t.Errorf("DecideFixed(%+v) = %v, %v; want kind %s", b.d, ok, err, b.code)
-		}
-		var ve *valueloop.Error
-		if b.field != "" && (!errors.As(err, &ve) || ve.Field != b.field) {
-			t.Errorf("DecideFixed(%+v): error %v does not name field %q", b.d, err, b.field)
-		}
+		refused(t, fmt.Sprintf("DecideFixed(%+v)", b.d), ok, err, b.code, b.field)
 	}
 	got, _ = s.FixedDecision(ctx, "prod", "checkout")
 	same("after bad input", got, changed)

@@ -15,17 +15,24 @@ import (
 // as the route serves it.
 func look(t *testing.T, s *store, rec *verdicts.Recorder, flag string, aggs []metric.Aggregate) *experiment.Result {
 	t.Helper()
-	ctx := context.Background()
 	s.setAggregates("prod", flag, aggs)
+	res := analyze(t, s, rec, flag)
+	if _, err := rec.Record(context.Background(), res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// analyze analyses flag's stored aggregates with its hypothesis' settings.
+func analyze(t *testing.T, s *store, rec *verdicts.Recorder, flag string) *experiment.Result {
+	t.Helper()
+	ctx := context.Background()
 	in := experiment.Input{Environment: "prod", Flag: flag, Definition: rec.Definition("prod", flag)}
 	if err := experiment.ReadHypothesis(ctx, s, &in); err != nil {
 		t.Fatal(err)
 	}
 	res, err := experiment.ReadAnalysis(ctx, s, &in)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rec.Record(ctx, res); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -114,14 +121,7 @@ func TestFixedDecisionTerms(t *testing.T) {
 	// Settle, as the dashboard calls it, stores nothing.
 	putFixed(t, s, "other", "", 0.3)
 	s.setAggregates("prod", "other", aggregates(t, "other", 2000, 0.2, 0.24))
-	in := experiment.Input{Environment: "prod", Flag: "other", Definition: rec.Definition("prod", "other")}
-	if err := experiment.ReadHypothesis(ctx, s, &in); err != nil {
-		t.Fatal(err)
-	}
-	res, err := experiment.ReadAnalysis(ctx, s, &in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := analyze(t, s, rec, "other")
 	if err := rec.Settle(ctx, res); err != nil || res.Verdict.Decided != nil {
 		t.Errorf("Settle without a stored decision: %v, decided %+v; want nothing applied", err, res.Verdict.Decided)
 	}
