@@ -352,20 +352,37 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 	if err := s.writable(env); err != nil {
 		return 0, err
 	}
-	live := s.Live(env)
-	if live == nil {
-		return 0, s.UnknownEnvironment(env)
+	for attempt := 1; ; attempt++ {
+		live := s.Live(env)
+		if live == nil {
+			return 0, s.UnknownEnvironment(env)
+		}
+		version, err := s.setState(ctx, live, key, state, ifVersion, actor, reason)
+		if attempt == maxMerges || (valueloop.ErrorCode(err) != valueloop.ENOTFOUND && (ifVersion >= 0 || valueloop.ErrorCode(err) != valueloop.ECONFLICT)) {
+			return version, err
+		}
+		// The live set may lag behind a peer's change of the flag (its
+		// creation, a rollout's step): a switch for which no version was
+		// asked is made on the stored flag, as on a single node.
+		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
+			return version, err
+		}
 	}
+}
+
+// setState writes live's flag key with its state set to state, over the
+// flag's version ifVersion, or its live version when ifVersion < 0.
+func (s *Service) setState(ctx context.Context, live *Live, key, state string, ifVersion int64, actor, reason string) (int64, error) {
 	cur, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key)
 	}
 	f := *cur
 	f.Key, f.State = key, state
 	if ifVersion < 0 {
 		ifVersion = cur.Version
 	}
-	return s.PutFlag(ctx, env, &f, ifVersion, actor, reason)
+	return s.PutFlag(ctx, live.Environment.Key, &f, ifVersion, actor, reason)
 }
 
 // DeleteFlag removes a flag; ifVersion as for PutFlag.

@@ -130,3 +130,41 @@ func applyDoc(t *testing.T, n *node, doc string) {
 		t.Fatal(err)
 	}
 }
+
+// TestKillSwitchThroughLaggingNode: node a changes flag x and creates flag
+// y; node b, whose live set shows neither yet, is asked to disable both
+// without a version (no If-Match). Both are disabled, x keeping a's change:
+// b wrote over the versions its live set showed and answered 409 "someone
+// changed it first" and 404, a kill switch refused for a change nobody
+// asked it to respect.
+func TestKillSwitchThroughLaggingNode(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a := openNode(t, dsn, false, time.Hour)
+	if err := a.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
+	b := openNode(t, dsn, false, time.Hour) // follows nothing
+	on := "on"
+	for _, key := range []string{"x", "y"} {
+		f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}
+		if _, err := a.flags.PutFlag(ctx, "prod", f, -1, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, key := range []string{"y", "x"} { // y first: x's retry would show b y
+		if _, err := b.flags.SetState(ctx, "prod", key, valueloop.StateDisabled, -1, "bob", "incident"); err != nil {
+			t.Errorf("disable %s through node b: %v", key, err)
+		}
+	}
+	stored, _, err := a.store.FlagSet(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"x", "y"} {
+		if f := stored.Flags[key]; f.State != valueloop.StateDisabled || *f.DefaultVariant != "on" {
+			t.Errorf("stored %s: %s, default %s; want DISABLED, default on (a's)", key, f.State, *f.DefaultVariant)
+		}
+	}
+}
