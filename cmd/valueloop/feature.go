@@ -50,7 +50,7 @@ func runFeatureList(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	list, err := c.Features(ctx, objective, stage)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"objective": "--objective", "stage": "--stage"}}.rename(err)
 	}
 	return writeList(e, cf, list, "No features. Create one with 'valueloop feature set KEY --title ... --objective ... --change ...' or 'valueloop value apply -f FILE'.",
 		"KEY\tSTAGE\tSINCE\tOBJECTIVE\tTITLE", func(w io.Writer, f client.FeatureSummary) {
@@ -265,7 +265,7 @@ func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	rec, err := c.MoveFeature(ctx, pos[0], value.Stage(to), reason)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"stage": "--to", "reason": "--reason"}}.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, rec)

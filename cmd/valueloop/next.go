@@ -62,7 +62,7 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	n, err := c.Next(ctx, method, objective, after)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"method": "--method", "objective": "--objective", "cleanupAfter": "--cleanup-after"}}.rename(err)
 	}
 	return writeOut(e, cf, n, writeNext)
 }
@@ -138,7 +138,7 @@ func runFlow(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	f, err := c.Flow(ctx, objective, span)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"objective": "--objective", "since": "--since"}}.rename(err)
 	}
 	return writeOut(e, cf, f, func(w io.Writer, f *value.Flow) { writeFlow(w, f, objective) })
 }
