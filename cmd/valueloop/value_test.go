@@ -694,3 +694,35 @@ func TestFeatureFlagLinkSpaces(t *testing.T) {
 		t.Errorf("links %+v, want %+v", ft.Links.Flags, want)
 	}
 }
+
+// TestFlowFitsInColumns: on a terminal of 80 columns (COLUMNS=80) the
+// stage table of flow fits: the columns of fixed width first, then as many
+// of each stage's oldest features as fit, "+N more" for the rest, their
+// count and how many are stuck when not one fits. It was 126 columns wide
+// with the demo, every line wrapped. Without a width it lists them all.
+func TestFlowFitsInColumns(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	flow := func(columns string) string {
+		var out, errOut strings.Builder
+		getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": s.Admin, "COLUMNS": columns})
+		if code := Run(context.Background(), []string{"flow", "--since", "90d"}, strings.NewReader(""), &out, &errOut, getenv); code != 0 {
+			t.Fatalf("flow with COLUMNS=%q: exit %d, %s", columns, code, errOut.String())
+		}
+		table, _, _ := strings.Cut(out.String(), "\nThroughput")
+		return table
+	}
+	narrow := flow("80")
+	for line := range strings.Lines(narrow) {
+		if n := len([]rune(strings.TrimRight(line, "\n"))); n > 80 {
+			t.Errorf("a line of %d columns at COLUMNS=80: %q", n, line)
+		}
+	}
+	for _, want := range []string{"  idea ", "wishlist 9d0h, +2 more", "2 features, 1 STUCK"} {
+		if !strings.Contains(narrow, want) {
+			t.Errorf("flow at COLUMNS=80 lacks %q:\n%s", want, narrow)
+		}
+	}
+	if wide := flow(""); !strings.Contains(wide, "wishlist 9d0h, onboarding-checklist 6d0h, one-click-reorder 4d0h") || !strings.Contains(wide, "twenty-results 30d0h STUCK") {
+		t.Errorf("flow without a width left features out:\n%s", wide)
+	}
+}
