@@ -137,10 +137,7 @@ func (f *featureFlags) apply(ft *value.Feature) error {
 		if err != nil {
 			return usageErrorf("--min-effect: %v", err)
 		}
-		h.MinimumEffect, h.Direction = math.Abs(x), experiment.Increase
-		if x < 0 {
-			h.Direction = experiment.Decrease
-		}
+		h.MinimumEffect, h.Direction = experiment.SplitSigned(x)
 	}
 	f.applyEstimate(ft)
 	if len(f.flags) > 0 {
@@ -292,10 +289,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 	fmt.Fprintf(w, "%s: %s (objective %s)\n", r.Feature, r.Title, r.Objective)
 	fmt.Fprintf(w, "  %s\n", r.Hypothesis)
 	for _, h := range sh.FlagHypotheses {
-		x := h.Hypothesis.MinimumEffect
-		if h.Hypothesis.Direction == experiment.Decrease {
-			x = -x
-		}
+		x := h.Hypothesis.Direction.Sign() * h.Hypothesis.MinimumEffect
 		fmt.Fprintf(w, "  flag %s in %s tests it: %s moves %+g%%\n", h.Flag, h.Environment, h.Hypothesis.PrimaryMetric, 100*x)
 	}
 	fmt.Fprintf(w, "  stage: %s since %s\n\n", strings.ToUpper(string(r.Stage)), r.Since.UTC().Format("2006-01-02 15:04 UTC"))

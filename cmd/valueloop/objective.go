@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 
@@ -145,10 +144,8 @@ func (f *objectiveFlags) apply(o *value.Objective) error {
 		if err != nil {
 			return usageErrorf("--target: %v", err)
 		}
-		o.Target = value.Target{Direction: experiment.Increase, Value: math.Abs(t), Absolute: f.absolute}
-		if t < 0 {
-			o.Target.Direction = experiment.Decrease
-		}
+		o.Target = value.Target{Absolute: f.absolute}
+		o.Target.Value, o.Target.Direction = experiment.SplitSigned(t)
 	}
 	if f.horizon != "" {
 		d, err := value.ParseDate(f.horizon)
@@ -207,10 +204,7 @@ func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 func targetText(t value.Target) string {
-	x := t.Value
-	if t.Direction == experiment.Decrease {
-		x = -x
-	}
+	x := t.Direction.Sign() * t.Value
 	if t.Absolute {
 		return fmt.Sprintf("%+g", x)
 	}
