@@ -222,24 +222,12 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Fields left out keep their stored values: a feature that cannot be
-	// read (other than not found: a new one) stops here, for writing one
-	// built from the flags alone would wipe the rest.
-	// The write is conditional on the version read: a change made by
-	// someone else in between would otherwise be written back over with
-	// the value read.
-	ft, version := &value.Feature{Key: pos[0]}, ""
-	if old, err := c.Feature(ctx, pos[0]); err == nil {
-		ft, version = &old.Feature, old.Version
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		return fmt.Errorf("feature set: reading the stored feature %s, whose fields not given are kept: %w", pos[0], err)
-	}
-	if err := f.apply(ft); err != nil {
-		return err
-	}
-	out, err := writeOverRead(ctx, "feature", ft, version, c.CreateFeature, c.PutFeatureIf)
+	records := recordSet[features.Shown, value.Feature]{what: "feature", fields: f.fields(),
+		read: c.Feature, stored: func(sh *features.Shown) (*value.Feature, string) { return &sh.Feature, sh.Version },
+		create: c.CreateFeature, putIf: c.PutFeatureIf}
+	out, err := records.set(ctx, pos[0], &value.Feature{Key: pos[0]}, f.apply)
 	if err != nil {
-		return f.fields().rename(err)
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)
@@ -361,22 +349,49 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 	fmt.Fprintf(w, "  (bars on one axis from %s to %s; ░ still there)\n", start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-// writeOverRead writes v, read at version ("" when it is new), only over
-// that version: a change someone made since is not overwritten with the
-// value read. A new one is created, refused when someone created its key
-// since the read (a PUT would replace theirs with one built from the
-// flags alone). A conflict says what to do.
-func writeOverRead[T any](ctx context.Context, what string, v *T, version string,
-	create func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+// recordSet is how a set command (feature set, objective set) reaches
+// one kind of record T: read shows the stored one as S, from which stored
+// takes it and its version; create writes a new one, putIf one over a
+// version read. fields names the flags of its fields.
+type recordSet[S, T any] struct {
+	what   string
+	fields flagFields
+	read   func(context.Context, string) (*S, error)
+	stored func(*S) (*T, string)
+	create func(context.Context, *T) (*T, error)
+	putIf  func(context.Context, *T, string) (*T, error)
+}
+
+// set changes the record key by apply, which sets the fields given; the
+// others keep their stored values. A record that cannot be read (other
+// than not found: a new one, fresh) stops here, for writing one built from
+// the flags alone would wipe the rest. The write is only over the version
+// read: a change someone made since is not overwritten with the value
+// read. A new one is created, refused when someone created its key since
+// the read (a PUT would replace theirs with one built from the flags
+// alone). A conflict says what to do; a field error names the flag.
+func (s recordSet[S, T]) set(ctx context.Context, key string, fresh *T, apply func(*T) error) (*T, error) {
+	v, version := fresh, ""
+	if sh, err := s.read(ctx, key); err == nil {
+		v, version = s.stored(sh)
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return nil, fmt.Errorf("%s set: reading the stored %s %s, whose fields not given are kept: %w", s.what, s.what, key, err)
+	}
+	if err := apply(v); err != nil {
+		return nil, err
+	}
 	var out *T
 	var err error
 	if version == "" {
-		out, err = create(ctx, v)
+		out, err = s.create(ctx, v)
 	} else {
-		out, err = putIf(ctx, v, version)
+		out, err = s.putIf(ctx, v, version)
 	}
 	if code := valueloop.ErrorCode(err); code == valueloop.ECONFLICT || code == valueloop.ENOTFOUND {
-		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
+		err = fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", s.what, err, s.what)
 	}
-	return out, err
+	if err != nil {
+		return nil, s.fields.rename(err)
+	}
+	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/value"
@@ -169,21 +168,12 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// As feature set: an objective that cannot be read (other than not
-	// found: a new one) stops here rather than be overwritten.
-	// The write is conditional on the version read, as feature set's.
-	o, version := &value.Objective{Key: pos[0]}, ""
-	if old, err := c.ShowObjective(ctx, pos[0]); err == nil {
-		o, version = &old.Objective, old.Version
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		return fmt.Errorf("objective set: reading the stored objective %s, whose fields not given are kept: %w", pos[0], err)
-	}
-	if err := f.apply(o); err != nil {
-		return err
-	}
-	out, err := writeOverRead(ctx, "objective", o, version, c.CreateObjective, c.PutObjectiveIf)
+	records := recordSet[value.ShownObjective, value.Objective]{what: "objective", fields: objectiveFields,
+		read: c.ShowObjective, stored: func(sh *value.ShownObjective) (*value.Objective, string) { return &sh.Objective, sh.Version },
+		create: c.CreateObjective, putIf: c.PutObjectiveIf}
+	out, err := records.set(ctx, pos[0], &value.Objective{Key: pos[0]}, f.apply)
 	if err != nil {
-		return objectiveFields.rename(err)
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)
