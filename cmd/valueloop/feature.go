@@ -26,7 +26,8 @@ func featureCommand() *command {
 		{name: "set", args: featureSetArgs, summary: "create or change a feature", more: featureSetMore, run: runFeatureSet},
 		{name: "move", args: "KEY --to ready|measuring|validated|invalidated|done|abandoned [--reason TEXT]",
 			summary: "move a feature by hand where no event proves the stage", run: runFeatureMove},
-		{name: "delete", args: "KEY", summary: "delete a feature with its links and moves", run: runFeatureDelete},
+		{name: "delete", args: "KEY", summary: "delete a feature with its links and moves",
+			run: runDelete("feature delete", leafKey, (*client.Client).DeleteFeature, "Feature %s deleted.")},
 	}}
 }
 
@@ -257,17 +258,6 @@ func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Feature %s is %s since %s.\n", rec.Feature, rec.Stage, rec.Since.UTC().Format("2006-01-02 15:04 UTC"))
 	return nil
-}
-
-func runFeatureDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, cf, err := leafClient(e, "feature delete", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteFeature(ctx, pos[0]); err != nil {
-		return err
-	}
-	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Feature %s deleted.", pos[0]))
 }
 
 // writeFeature draws a feature's release record: the hypothesis, one bar

@@ -19,7 +19,8 @@ func objectiveCommand() *command {
 		{name: "show", args: "KEY", summary: "show an objective", run: runObjectiveShow},
 		{name: "set", args: "KEY [--title T] [--metric M] [--target +10%] [--horizon 2027-03-31] [--env ENV] [--description D] [--absolute]",
 			summary: "create or change an objective", more: "Fields left out keep their stored values.\n", run: runObjectiveSet},
-		{name: "delete", args: "KEY", summary: "delete an objective no feature bets on", run: runObjectiveDelete},
+		{name: "delete", args: "KEY", summary: "delete an objective no feature bets on",
+			run: runDelete("objective delete", leafKey, (*client.Client).DeleteObjective, "Objective %s deleted.")},
 	}}
 }
 
@@ -41,6 +42,33 @@ func leafClient(e *cliEnv, path string, args []string, want int, register func(*
 	}
 	c, err := cf.client()
 	return pos, c, cf, err
+}
+
+// leafKey is leafClient for a leaf that takes one argument, a key.
+func leafKey(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error) {
+	pos, c, cf, err := leafClient(e, path, args, 1, nil)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return pos[0], c, cf, nil
+}
+
+// runDelete returns the run of the leaf at path that deletes the one
+// thing its argument names (feature delete, delivery source delete):
+// name parses the args into that name and a client, del deletes it, said
+// says so.
+func runDelete(path string, name func(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error),
+	del func(c *client.Client, ctx context.Context, name string) error, said string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		n, c, cf, err := name(e, path, args)
+		if err != nil {
+			return err
+		}
+		if err := del(c, ctx, n); err != nil {
+			return err
+		}
+		return done(e, cf, map[string]any{"deleted": n}, fmt.Sprintf(said, n))
+	}
 }
 
 // argCountError says what a leaf wants in place of the arguments pos: the
@@ -180,17 +208,6 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Objective %s stored: %s by %s by %s.\n", out.Key, out.Metric, targetText(out.Target), out.Horizon)
 	return nil
-}
-
-func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, cf, err := leafClient(e, "objective delete", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteObjective(ctx, pos[0]); err != nil {
-		return err
-	}
-	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Objective %s deleted.", pos[0]))
 }
 
 func targetText(t value.Target) string {
