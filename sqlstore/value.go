@@ -158,13 +158,9 @@ func (s *Store) PutObjectiveIf(ctx context.Context, o *value.Objective, version,
 
 // putObjective writes o; with a version, only over the stored objective at it.
 func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, version, actor string) error {
-	before, created, err := s.storedForWrite(ctx, tx, "objective", o.Key, version, &value.Objective{})
+	before, created, action, err := s.storedForWrite(ctx, tx, "objective", o.Key, version, &value.Objective{})
 	if err != nil {
 		return err
-	}
-	action := "objective.update"
-	if before == "" {
-		action, created = "objective.create", s.now()
 	}
 	after, err := definitionJSON(o)
 	if err != nil || before == string(after) {
@@ -184,17 +180,25 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, ver
 }
 
 // storedForWrite reads, locked for the write, the stored definition of
-// what key (a row of the table named what+"s") and its creation time: ""
-// and zero when none is stored. A write expecting a version it does not
-// meet is refused (checkVersion; stored decodes the definition).
-func (s *Store) storedForWrite(ctx context.Context, tx Tx, what, key, version string, stored interface{ Version() string }) (string, time.Time, error) {
-	var before string
-	var created time.Time
-	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM `+what+`s WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before, timeDest{&created})
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", time.Time{}, err
+// what key (a row of the table named what+"s") and its creation time, and
+// names the write for the audit trail: what.update, or, when none is
+// stored, what.create with before "" and created now. A write expecting a
+// version it does not meet is refused (checkVersion; stored decodes the
+// definition).
+func (s *Store) storedForWrite(ctx context.Context, tx Tx, what, key, version string, stored interface{ Version() string }) (before string, created time.Time, action string, err error) {
+	err = tx.QueryRow(ctx, `SELECT definition, created_at FROM `+what+`s WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before, timeDest{&created})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		before, created, action = "", s.now(), what+".create"
+	case err != nil:
+		return "", time.Time{}, "", err
+	default:
+		action = what + ".update"
 	}
-	return before, created, s.checkVersion(what, key, before, version, stored)
+	if err := s.checkVersion(what, key, before, version, stored); err != nil {
+		return "", time.Time{}, "", err
+	}
+	return before, created, action, nil
 }
 
 // checkVersion refuses a write expecting version of what over a stored
@@ -287,16 +291,12 @@ func (s *Store) PutFeatureIf(ctx context.Context, f *value.Feature, version, act
 
 // putFeature writes f; with a version, only over the stored feature at it.
 func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, version, actor string) error {
-	before, created, err := s.storedForWrite(ctx, tx, "feature", f.Key, version, &value.Feature{})
+	before, created, action, err := s.storedForWrite(ctx, tx, "feature", f.Key, version, &value.Feature{})
 	if err != nil {
 		return err
 	}
-	action := "feature.update"
-	if before == "" {
-		action, created = "feature.create", s.now()
-		if !f.CreatedAt.IsZero() {
-			created = f.CreatedAt.UTC()
-		}
+	if before == "" && !f.CreatedAt.IsZero() {
+		created = f.CreatedAt.UTC()
 	}
 	var exists int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM objectives WHERE key = ?`, f.Objective).Scan(&exists); err != nil {
