@@ -114,22 +114,10 @@ func matrixTokens(t *testing.T, e *env) []matrixToken {
 		return secret
 	}
 	stagingAdmin := mustStagingAdmin(t, e)
-	revoked := create(valueloop.Token{Name: "gone", Scope: valueloop.ScopeAdmin})
-	tokens, err := e.auth.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range tokens {
-		if tok.Name == "gone" {
-			if err := e.auth.Revoke(ctx, tok.ID, "test"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	return []matrixToken{
 		{"no token", ""},
 		{"unknown token", "vl_admin_guess"},
-		{"revoked admin token", revoked},
+		{"revoked admin token", mustRevokedToken(t, e)},
 		{"evaluate token", e.eval},
 		{"client token", create(valueloop.Token{Name: "browser", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true})},
 		{"viewer token", create(valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer})},
@@ -385,6 +373,25 @@ func mustStagingAdmin(t *testing.T, e *env) string {
 	}
 	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
 	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// mustRevokedToken returns the secret of an admin token of every
+// environment, revoked.
+func mustRevokedToken(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "gone", Scope: valueloop.ScopeAdmin}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.auth.Authenticate(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.auth.Revoke(ctx, tok.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return secret
