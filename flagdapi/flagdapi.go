@@ -58,13 +58,17 @@ type Server struct {
 	// credentials (flagd's JavaScript provider opens them so); beyond it
 	// they are refused with ResourceExhausted. Default 256.
 	MaxAnonymousStreams int
-	// StreamSlot, when set, is called once a stream with credentials
-	// (SyncFlags, an event stream) is authorized, and refuses it
+	// StreamSlot, when set, is called once a stream (SyncFlags, an event
+	// stream) is authorized, with the call's context, and refuses it
 	// (ResourceExhausted) when the server holds as many flag streams as
-	// it may (httpapi.Server.StreamSlot: the SSE streams' MaxStreams).
-	// Without it such streams were bounded only by connections times
-	// HTTP/2 streams per connection, about a million of some 20 KiB each.
-	StreamSlot func() (release func(), err error)
+	// it may, or its client address does (httpapi.Server.StreamSlot: the
+	// SSE streams' MaxStreams and MaxStreamsPerClient); anonymous: an
+	// event stream without credentials, which MaxAnonymousStreams bounds
+	// instead of the server's slots, but which counts against its
+	// client's all the same. Without it streams with credentials were
+	// bounded only by connections times HTTP/2 streams per connection,
+	// about a million of some 20 KiB each.
+	StreamSlot func(ctx context.Context, anonymous bool) (release func(), err error)
 	// Evaluated, if set, is called after every single-flag evaluation over
 	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
 	// NoExposures. It must not block.
@@ -205,7 +209,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	if err != nil {
 		return err
 	}
-	release, err := s.streamSlot()
+	release, err := s.streamSlot(ctx, false)
 	if err != nil {
 		return err
 	}
