@@ -109,6 +109,11 @@ func TestFlagdTokenMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	viewer, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := mustRevokedToken(t, e)
 	allowed := func(code string) bool {
 		return code != "unauthenticated" && code != "permission_denied" && code != "internal" && code != "unknown" && !strings.Contains(code, " ")
 	}
@@ -126,6 +131,8 @@ func TestFlagdTokenMatrix(t *testing.T) {
 				{"unknown token as selector", "", "vl_eval_guess", func(c string) bool { return c == "unauthenticated" }, "unauthenticated"},
 				{"evaluate token", e.eval, "", allowed, "allowed"},
 				{"client token", client, "", func(c string) bool { return (definitions && c == "permission_denied") || (!definitions && allowed(c)) }, "denied the definitions, else allowed"},
+				{"revoked token", revoked, "production", func(c string) bool { return c == "unauthenticated" }, "unauthenticated"},
+				{"viewer token", viewer, "production", allowed, "allowed (it reads the definitions; its evaluations record no exposures)"},
 				{"admin of another environment", stagingAdmin, "production", func(c string) bool { return c == "permission_denied" }, "permission_denied"},
 				{"admin token", adminSecret, "production", allowed, "allowed"},
 			} {
@@ -269,7 +276,13 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 // refused with ResourceExhausted; cancel closes it.
 func openFlagdStream(t *testing.T, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
 	t.Helper()
-	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, base+procedure, connect.WithProtoJSON())
+	return openFlagdStreamVia(t, http.DefaultClient, base, procedure, token)
+}
+
+// openFlagdStreamVia is openFlagdStream through hc.
+func openFlagdStreamVia(t *testing.T, hc *http.Client, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
+	t.Helper()
+	c := connect.NewClient[structpb.Struct, structpb.Struct](hc, base+procedure, connect.WithProtoJSON())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req := connect.NewRequest(&structpb.Struct{})
