@@ -15,6 +15,7 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
 )
@@ -865,5 +866,51 @@ func (w *featurePage) viewerSees(t *testing.T) {
 		if got, want := section(t, seen, id, "</section>"), section(t, page, id, "</section>"); got != want {
 			t.Errorf("the viewer's %s section differs from the admin's:\n%s\nwant\n%s", id, got, want)
 		}
+	}
+}
+
+// TestDashboardIncidentCause: the delivery page's incidents name the
+// deployment that caused each, as the change failure rate counts it and
+// `deploy list` says ("incidents inc-…"): the deployment the incident
+// names, or else its service's latest before it opened (the demo's name
+// none). The deployments list says how many of the range's it shows.
+func TestDashboardIncidentCause(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/delivery")
+	m := regexp.MustCompile(`<time datetime="([^"]+)">Mon [^<]+</time> to <time datetime="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("/delivery does not state its range")
+	}
+	incidents := section(t, page, `id="inc-h"`, "</section>")
+	causes, all := 0, 0
+	for _, service := range []string{"checkout", "search"} {
+		var got struct {
+			Deployments []dora.DeploymentFacts
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/delivery/deployments?service="+service+"&from="+url.QueryEscape(m[1])+"&to="+url.QueryEscape(m[2]), "", &got); code != 200 {
+			t.Fatalf("deployments of %s: %d %s", service, code, body)
+		}
+		all += len(got.Deployments)
+		for _, d := range got.Deployments {
+			for _, id := range d.Incidents {
+				causes++
+				row := incidents[strings.Index(incidents, id):]
+				row = row[:strings.Index(row, "</tr>")]
+				want := service + " <code>" + dora.ShortSHA(d.SHA) + "</code>"
+				if d.Version != "" {
+					want = service + " <code>" + d.Version + "</code>"
+				}
+				if !strings.Contains(row, want) {
+					t.Errorf("incident %s, caused by %s's deployment %s of %s: its row says\n%s", id, service, dora.ShortSHA(d.SHA), d.At, row)
+				}
+			}
+		}
+	}
+	if causes == 0 {
+		t.Fatal("the demo's deployments caused no incident")
+	}
+	if want := fmt.Sprintf("The latest 15 of the %d in this range", all); all > 15 && !strings.Contains(page, want) {
+		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
 	}
 }
