@@ -631,7 +631,7 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 // "Quantile", a mean metric under "Mean".
 func checkEstimateColumn(t *testing.T, _ *testServer, admin, _ *browser) {
 	_, page := admin.get("/experiments/production/new-onboarding")
-	for _, want := range []string{`<th scope="col">Quantile</th>`, `<th scope="col">Mean</th>`} {
+	for _, want := range []string{`<th scope="col" class="n">Quantile</th>`, `<th scope="col" class="n">Mean</th>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the experiment page has no %s", want)
 		}
