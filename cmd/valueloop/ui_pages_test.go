@@ -914,3 +914,40 @@ func TestDashboardIncidentCause(t *testing.T) {
 		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
 	}
 }
+
+// TestDashboardEstimateFigures: a feature's page writes its estimate as
+// next's arithmetic beside it does ("reach 12000"), not in exponent
+// notation ("1.2e+04"): a RICE reach runs to thousands of users.
+func TestDashboardEstimateFigures(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	var wish struct{ Feature map[string]any }
+	if code, body := srv.call(t, "GET", "/api/v1/features/wishlist", "", &wish); code != 200 {
+		t.Fatalf("GET wishlist: %d %s", code, body)
+	}
+	est := wish.Feature["estimate"].(map[string]any)
+	est["reach"], est["impact"], est["confidence"] = 12000, 2, 0.125
+	put, _ := json.Marshal(wish.Feature)
+	if code, body := srv.call(t, "PUT", "/api/v1/features/wishlist", string(put), nil); code != 200 {
+		t.Fatalf("PUT wishlist: %d %s", code, body)
+	}
+	var next struct {
+		Ranked []struct{ Feature, Explanation string }
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next?method=rice", "", &next); code != 200 || len(next.Ranked) == 0 || next.Ranked[0].Feature != "wishlist" {
+		t.Fatalf("next by RICE: %d %.300s, want wishlist ranked", code, body)
+	}
+	if !strings.Contains(next.Ranked[0].Explanation, "reach 12000 × impact 2") {
+		t.Fatalf("next's arithmetic %q, want reach 12000 × impact 2", next.Ranked[0].Explanation)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value/features/wishlist?method=rice")
+	rank := section(t, page, `id="rank-h"`, "</section>")
+	for _, want := range []string{`<td class="n">24000</td><td class="n">8</td>`, `<dd>12000</dd>`, `<dd>2</dd>`, `<dd>0.125 <span class="hint">stated`} {
+		if !strings.Contains(rank, want) {
+			t.Errorf("wishlist's page lacks %q as next writes figures:\n%s", want, rank)
+		}
+	}
+	if strings.Contains(rank, "e+0") {
+		t.Errorf("wishlist's page writes a figure in exponent notation:\n%s", rank)
+	}
+}
