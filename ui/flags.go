@@ -384,7 +384,7 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 }
 
 // formFields are the edit form's fields, as validation paths name them.
-var formFields = []string{"defaultVariant", "variants", "targeting", "state"}
+var formFields = []string{"defaultVariant", "variants", "targeting", "state", "reason"}
 
 // fieldErrors sorts the problems of a validation error to the form fields
 // they concern; the rest go to other.
@@ -424,6 +424,9 @@ type stateData struct {
 	Key     string
 	To      string
 	Version int64
+	// Reason and ReasonError: the reason as typed and what is wrong with
+	// it, when the change was refused for it.
+	Reason, ReasonError string
 }
 
 // handleStatePage is the kill switch's confirm step: it names the flag,
@@ -459,7 +462,13 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 		version = -1
 	}
 	if err := valueloop.CheckReason("reason", r.PostFormValue("reason")); err != nil {
-		return err // one line of the audit trail, as over the API
+		// One line of the audit trail, as over the API. The confirm step
+		// again, with the problem next to the field and the reason as
+		// typed: a kill switch refused for a tab pasted in its reason must
+		// not leave the person on an error page.
+		u.render(w, r, http.StatusUnprocessableEntity, "state", page{Title: "Confirm", Nav: "flags",
+			Data: stateData{Env: live, Key: key, To: to, Version: version, Reason: r.PostFormValue("reason"), ReasonError: valueloop.ErrorMessage(err)}})
+		return nil
 	}
 	verb := "Enabled"
 	if to == valueloop.StateDisabled {
