@@ -951,3 +951,20 @@ func TestDashboardEstimateFigures(t *testing.T) {
 		t.Errorf("wishlist's page writes a figure in exponent notation:\n%s", rank)
 	}
 }
+
+// TestDashboardSampleRatioOnExperiment: an experiment's page says the
+// result of its sample-ratio check, as `experiment results` does, not only
+// when it fails: the demo's p = 0.046 is close enough to look at.
+func TestDashboardSampleRatioOnExperiment(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "new-onboarding", "--env", "production")
+	m := regexp.MustCompile(`SRM: ok, p = (\S+) \(a mismatch is p < (\S+)\)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("valueloop experiment results new-onboarding: %d, want its SRM ok:\n%s", code, out)
+	}
+	_, page := admin.get("/experiments/production/new-onboarding")
+	if want := "Sample ratio: ok, p = " + m[1] + " (a mismatch is p &lt; " + m[2] + ")"; !strings.Contains(page, want) {
+		t.Errorf("the experiment page does not say %q as the CLI does:\n%s", want, grepLines(page, "analysed"))
+	}
+}
