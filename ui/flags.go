@@ -429,6 +429,15 @@ type stateData struct {
 	Reason, ReasonError string
 }
 
+// title names the change the confirm step asks for, as its heading does.
+func (d stateData) title() string {
+	verb := "Enable "
+	if d.To == valueloop.StateDisabled {
+		verb = "Disable "
+	}
+	return verb + d.Key + " in " + d.Env.Environment.Name + "?"
+}
+
 // handleStatePage is the kill switch's confirm step: it names the flag,
 // the environment and the new state, and posts the change.
 func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) error {
@@ -444,7 +453,8 @@ func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) error {
 	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
 		return valueloop.FieldErrorf("to", "must be ENABLED or DISABLED")
 	}
-	u.render(w, r, http.StatusOK, "state", page{Title: "Confirm", Nav: "flags", Data: stateData{Env: live, Key: key, To: to, Version: f.Version}})
+	d := stateData{Env: live, Key: key, To: to, Version: f.Version}
+	u.render(w, r, http.StatusOK, "state", page{Title: d.title(), Nav: "flags", Data: d})
 	return nil
 }
 
@@ -466,8 +476,8 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 		// again, with the problem next to the field and the reason as
 		// typed: a kill switch refused for a tab pasted in its reason must
 		// not leave the person on an error page.
-		u.render(w, r, http.StatusUnprocessableEntity, "state", page{Title: "Confirm", Nav: "flags",
-			Data: stateData{Env: live, Key: key, To: to, Version: version, Reason: r.PostFormValue("reason"), ReasonError: valueloop.ErrorMessage(err)}})
+		d := stateData{Env: live, Key: key, To: to, Version: version, Reason: r.PostFormValue("reason"), ReasonError: valueloop.ErrorMessage(err)}
+		u.render(w, r, http.StatusUnprocessableEntity, "state", page{Title: d.title(), Nav: "flags", Data: d})
 		return nil
 	}
 	verb := "Enabled"

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -168,6 +169,11 @@ type rolloutActionData struct {
 	Reason, ReasonError string
 }
 
+// title names the action the confirm step asks for, as its heading does.
+func (d rolloutActionData) title() string {
+	return strings.ToUpper(d.Action[:1]) + d.Action[1:] + " the rollout of " + d.Key + " in " + d.Env + "?"
+}
+
 // handleRolloutActionPage is the confirm step of a rollout action (used
 // without script; with it, the button asks in a dialog and posts).
 func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) error {
@@ -184,8 +190,8 @@ func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "rollout_action", page{Title: "Confirm", Nav: "rollouts",
-		Data: rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}})
+	d := rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}
+	u.render(w, r, http.StatusOK, "rollout_action", page{Title: d.title(), Nav: "rollouts", Data: d})
 	return nil
 }
 
@@ -209,8 +215,8 @@ func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) error {
 		var e *valueloop.Error
 		if errors.As(err, &e) && e.Field == "reason" {
 			if st, serr := u.Rollouts.Status(r.Context(), env, key); serr == nil {
-				u.render(w, r, http.StatusUnprocessableEntity, "rollout_action", page{Title: "Confirm", Nav: "rollouts",
-					Data: rolloutActionData{Env: env, Key: key, Action: action, Status: st, Reason: reason, ReasonError: valueloop.ErrorMessage(err)}})
+				d := rolloutActionData{Env: env, Key: key, Action: action, Status: st, Reason: reason, ReasonError: valueloop.ErrorMessage(err)}
+				u.render(w, r, http.StatusUnprocessableEntity, "rollout_action", page{Title: d.title(), Nav: "rollouts", Data: d})
 				return nil
 			}
 		}

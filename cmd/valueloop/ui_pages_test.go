@@ -968,3 +968,21 @@ func TestDashboardSampleRatioOnExperiment(t *testing.T) {
 		t.Errorf("the experiment page does not say %q as the CLI does:\n%s", want, grepLines(page, "analysed"))
 	}
 }
+
+// TestDashboardConfirmTitles: a confirm step's title (the tab's name, the
+// first thing a screen reader says) names the change, the flag and the
+// environment, as its heading does, not "Confirm" for each of them.
+func TestDashboardConfirmTitles(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{
+		"/flags/production/theme/state?to=DISABLED":   "<title>Disable theme in Production? · Valueloop</title>",
+		"/flags/production/banner/state?to=ENABLED":   "<title>Enable banner in Production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/rollback": "<title>Rollback the rollout of checkout-flow in production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/pause":    "<title>Pause the rollout of checkout-flow in production? · Valueloop</title>",
+	} {
+		if resp, page := admin.get(path); resp.StatusCode != 200 || !strings.Contains(page, want) {
+			t.Errorf("GET %s: %d, want %s:\n%s", path, resp.StatusCode, want, grepLines(page, "<title>"))
+		}
+	}
+}
