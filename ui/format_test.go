@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -53,7 +54,7 @@ func TestFig(t *testing.T) {
 	for _, tc := range []struct {
 		x    float64
 		want string
-	}{{12000, "12000"}, {24000, "24000"}, {3e12, "3000000000000"}, {0.001, "0.001"}, {0.125, "0.125"}, {0.1 * 3, "0.3"}, {21, "21"}, {-0.0, "0"}} {
+	}{{12000, "12000"}, {24000, "24000"}, {3e12, "3000000000000"}, {0.001, "0.001"}, {0.125, "0.125"}, {0.1 * 3, "0.3"}, {21, "21"}, {math.Copysign(0, -1), "0"}} {
 		if got := fig(tc.x); got != tc.want {
 			t.Errorf("fig(%v) = %q, want %q", tc.x, got, tc.want)
 		}
