@@ -145,7 +145,8 @@ func TestFollowerActsOnChanges(t *testing.T) {
 }
 
 // checkEvery5ms starts a Follower of s without a feed, checking the
-// versions every 5ms, and waits for its first check.
+// versions every 5ms, and waits for its first check, which ends by
+// reloading the tokens.
 func checkEvery5ms(t *testing.T, s *store) {
 	t.Helper()
 	f := &cluster.Follower{Versions: s.Versions, Interval: 5 * time.Millisecond, Flags: s, Tokens: s}
@@ -153,7 +154,7 @@ func checkEvery5ms(t *testing.T, s *store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.versions }) >= 1 })
+	waitFor(t, "the first version check", func() bool { return s.get(func() int { return s.reloads }) >= 1 })
 }
 
 func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
@@ -161,9 +162,10 @@ func TestFollowerVersionCheckCatchesMissedChanges(t *testing.T) {
 	checkEvery5ms(t, s)
 	s.mu.Lock()
 	s.stored["prod"], s.stored["dev"], s.tokens = 5, 1, 1
+	before := s.reloads
 	s.mu.Unlock()
 	waitFor(t, "a missed change of prod, a new environment and a token change", func() bool {
-		return s.Live("prod").Version == 5 && s.Live("dev") != nil && s.get(func() int { return s.reloads }) == 1
+		return s.Live("prod").Version == 5 && s.Live("dev") != nil && s.get(func() int { return s.reloads }) == before+1
 	})
 }
 
@@ -174,8 +176,9 @@ func TestFollowerRetriesFailedTokenReload(t *testing.T) {
 	checkEvery5ms(t, s)
 	s.mu.Lock()
 	s.tokens, s.failReloads = 1, 1
+	before := s.reloads
 	s.mu.Unlock()
-	waitFor(t, "the tokens reloaded after a failed reload", func() bool { return s.get(func() int { return s.reloads }) == 1 })
+	waitFor(t, "the tokens reloaded after a failed reload", func() bool { return s.get(func() int { return s.reloads }) == before+1 })
 }
 
 // Every runs at once (the interval here is far longer than the test) and

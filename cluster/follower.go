@@ -201,7 +201,13 @@ func (f *Follower) check(ctx context.Context) {
 		f.loadFlags(ctx)
 	}
 	f.mu.Lock()
-	tokens := f.checked && v.Tokens != f.tokensSeen
+	// The first check reloads the tokens whatever their version: a change
+	// made after the node first read them but before its feed listened
+	// (serve reads them, applies its seeds, then follows) reached no feed
+	// here, and taking the version found for the one read would keep a
+	// token revoked meanwhile valid on this node until the next change of
+	// any token.
+	tokens := !f.checked || v.Tokens != f.tokensSeen
 	metrics := f.checked && v.Metrics != f.metrSeen
 	if !tokens {
 		f.tokensSeen = v.Tokens

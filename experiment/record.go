@@ -46,6 +46,9 @@ func RecordOf(r *Result) (VerdictRecord, bool) {
 	v := r.Verdict
 	rec := VerdictRecord{Environment: r.Environment, Flag: r.Flag, Decision: v.Decision, Code: v.Code, Reason: v.Reason,
 		Figures: VerdictFigures{Variant: v.Variant, Users: r.Users}}
+	if v.Decided != nil { // a fixed decision: the users it was decided on
+		rec.Figures.Users = v.Decided.Users
+	}
 	if r.Hypothesis != nil {
 		rec.Figures.PrimaryMetric, rec.Figures.Absolute = r.Hypothesis.PrimaryMetric, r.Hypothesis.Absolute
 	}

@@ -69,6 +69,10 @@ type Verdict struct {
 	// effect; present when keeping it running and the estimate can be made.
 	RemainingUsers *int64           `json:"remainingUsers,omitempty"`
 	Variants       []VariantVerdict `json:"variants,omitempty"`
+	// Decided, under fixed inference once the planned sample was reached,
+	// says when and on how many users this verdict was decided: it is the
+	// stored FixedDecision, and later looks do not change it.
+	Decided *Decided `json:"decided,omitempty"`
 }
 
 // VariantVerdict is the verdict on one treatment.

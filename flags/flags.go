@@ -29,8 +29,8 @@ type Store interface {
 	Environments(ctx context.Context) ([]valueloop.Environment, error)
 	CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error
 	FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error)
-	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error)
-	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error)
+	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error)
+	PutFlagOver(ctx context.Context, env string, over int64, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error)
 	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error)
 }
 
@@ -227,16 +227,69 @@ func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet,
 	if _, err := evaluation.Compile(set); err != nil {
 		return valueloop.FlagSetChange{}, err
 	}
-	change, err := s.store.ReplaceFlagSet(ctx, env, set, actor, reason)
+	change, err := s.store.ReplaceFlagSet(ctx, env, set, -1, actor, reason)
 	if err != nil {
 		return change, err
 	}
 	return change, s.reload(ctx, live.Environment)
 }
 
+// maxMerges bounds how often Merge and PutFlag check again after a peer's
+// write came between their check and their write.
+const maxMerges = 5
+
+// Merge applies set to env as Plan describes it (with prune false, the
+// flags of env that set lacks are kept) and returns what changed. The flags
+// kept are the stored ones, not this node's live copies: on several nodes
+// the live set may not show yet a peer's change of a moment ago (a flag
+// disabled there, the kill switch), and writing the live copy back would
+// undo it. So the merge is made with the stored set and written only over
+// that set's version; a peer's write in between is merged again.
+func (s *Service) Merge(ctx context.Context, env string, set *valueloop.FlagSet, prune bool, actor, reason string) (valueloop.FlagSetChange, error) {
+	if err := s.writable(env); err != nil {
+		return valueloop.FlagSetChange{}, err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	live := s.Live(env)
+	if live == nil {
+		return valueloop.FlagSetChange{}, s.UnknownEnvironment(env)
+	}
+	for attempt := 1; ; attempt++ {
+		stored, version, err := s.store.FlagSet(ctx, env)
+		if err != nil {
+			return valueloop.FlagSetChange{}, err
+		}
+		next := set
+		if !prune {
+			next = merge(stored, set)
+		}
+		if _, err := evaluation.Compile(next); err != nil {
+			return valueloop.FlagSetChange{}, err
+		}
+		change, err := s.store.ReplaceFlagSet(ctx, env, next, version, actor, reason)
+		if valueloop.ErrorCode(err) == valueloop.ECONFLICT && attempt < maxMerges {
+			continue // a peer's write came in between: merge with it
+		}
+		if err != nil {
+			return change, err
+		}
+		return change, s.reload(ctx, live.Environment)
+	}
+}
+
+// merge is set over cur: cur's flags that set lacks are kept; the
+// evaluators and metadata are set's.
+func merge(cur, set *valueloop.FlagSet) *valueloop.FlagSet {
+	next := &valueloop.FlagSet{Flags: make(map[string]*valueloop.Flag, len(cur.Flags)+len(set.Flags)), Evaluators: set.Evaluators, Metadata: set.Metadata}
+	maps.Copy(next.Flags, cur.Flags)
+	maps.Copy(next.Flags, set.Flags)
+	return next
+}
+
 // Plan returns what applying set to env would change, without changing
-// anything. With prune false, flags of env that set lacks are kept: the
-// returned set is what Apply should be given.
+// anything, judged against the live set. With prune false, flags of env
+// that set lacks are kept. Merge makes the change.
 func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valueloop.FlagSet, valueloop.FlagSetChange, error) {
 	live := s.Live(env)
 	if live == nil {
@@ -245,13 +298,7 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 	cur := live.Snapshot.Set()
 	next := set
 	if !prune {
-		next = &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}, Evaluators: set.Evaluators, Metadata: set.Metadata}
-		for k, f := range cur.Flags {
-			next.Flags[k] = f
-		}
-		for k, f := range set.Flags {
-			next.Flags[k] = f
-		}
+		next = merge(cur, set)
 	}
 	if _, err := evaluation.Compile(next); err != nil {
 		return nil, valueloop.FlagSetChange{}, err
@@ -264,30 +311,39 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 // PutFlag creates or updates one flag after checking that the environment's
 // set still compiles with it; ifVersion as for the store (-1 any, 0 create
 // only, n update version n, valueloop.IfFlagExists update any version).
+// The check holds for the set it was made with only, so the flag is written
+// only over that set's version: on several nodes, the live set may not show
+// yet a peer's change of a moment ago (an evaluator removed there that the
+// flag names), which would leave a stored set no node can compile.
 func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
 	if err := s.writable(env); err != nil {
 		return 0, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	live := s.Live(env)
-	if live == nil {
-		return 0, s.UnknownEnvironment(env)
+	for attempt := 1; ; attempt++ {
+		live := s.Live(env)
+		if live == nil {
+			return 0, s.UnknownEnvironment(env)
+		}
+		cur := live.Snapshot.Set()
+		next := merge(cur, &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{f.Key: f}, Evaluators: cur.Evaluators, Metadata: cur.Metadata})
+		if _, err := evaluation.Compile(next); err != nil {
+			return 0, err
+		}
+		version, _, err := s.store.PutFlagOver(ctx, env, live.Version, f, ifVersion, actor, reason)
+		if err == nil {
+			return version, s.reload(ctx, live.Environment)
+		}
+		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || attempt == maxMerges {
+			return 0, err
+		}
+		// The set moved on (or the flag is not at ifVersion, which the
+		// store says again): check against the stored set.
+		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
+			return 0, err
+		}
 	}
-	cur := live.Snapshot.Set()
-	next := &valueloop.FlagSet{Flags: make(map[string]*valueloop.Flag, len(cur.Flags)+1), Evaluators: cur.Evaluators, Metadata: cur.Metadata}
-	for k, v := range cur.Flags {
-		next.Flags[k] = v
-	}
-	next.Flags[f.Key] = f
-	if _, err := evaluation.Compile(next); err != nil {
-		return 0, err
-	}
-	version, _, err := s.store.PutFlag(ctx, env, f, ifVersion, actor, reason)
-	if err != nil {
-		return 0, err
-	}
-	return version, s.reload(ctx, live.Environment)
 }
 
 // SetState enables or disables a flag (the kill switch), keeping the rest of
@@ -296,20 +352,37 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 	if err := s.writable(env); err != nil {
 		return 0, err
 	}
-	live := s.Live(env)
-	if live == nil {
-		return 0, s.UnknownEnvironment(env)
+	for attempt := 1; ; attempt++ {
+		live := s.Live(env)
+		if live == nil {
+			return 0, s.UnknownEnvironment(env)
+		}
+		version, err := s.setState(ctx, live, key, state, ifVersion, actor, reason)
+		if attempt == maxMerges || (valueloop.ErrorCode(err) != valueloop.ENOTFOUND && (ifVersion >= 0 || valueloop.ErrorCode(err) != valueloop.ECONFLICT)) {
+			return version, err
+		}
+		// The live set may lag behind a peer's change of the flag (its
+		// creation, a rollout's step): a switch for which no version was
+		// asked is made on the stored flag, as on a single node.
+		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
+			return version, err
+		}
 	}
+}
+
+// setState writes live's flag key with its state set to state, over the
+// flag's version ifVersion, or its live version when ifVersion < 0.
+func (s *Service) setState(ctx context.Context, live *Live, key, state string, ifVersion int64, actor, reason string) (int64, error) {
 	cur, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
-		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, env)
+		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key)
 	}
 	f := *cur
 	f.Key, f.State = key, state
 	if ifVersion < 0 {
 		ifVersion = cur.Version
 	}
-	return s.PutFlag(ctx, env, &f, ifVersion, actor, reason)
+	return s.PutFlag(ctx, live.Environment.Key, &f, ifVersion, actor, reason)
 }
 
 // DeleteFlag removes a flag; ifVersion as for PutFlag.

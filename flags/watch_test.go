@@ -22,12 +22,12 @@ type outageStore struct {
 	refusals atomic.Int64
 }
 
-func (s *outageStore) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+func (s *outageStore) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error) {
 	if s.down.Load() {
 		s.refusals.Add(1)
 		return valueloop.FlagSetChange{}, errors.New("database unreachable")
 	}
-	return s.Store.ReplaceFlagSet(ctx, env, set, actor, reason)
+	return s.Store.ReplaceFlagSet(ctx, env, set, ifVersion, actor, reason)
 }
 
 // TestWatchFileRetriesAfterStoreFailure: a file edit that could not be

@@ -207,7 +207,7 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	next, change, err := s.Flags.Plan(live.Environment.Key, set, prune)
+	_, change, err := s.Flags.Plan(live.Environment.Key, set, prune)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,9 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if !dryRun {
-		if change, err = s.Flags.Apply(r.Context(), live.Environment.Key, next, tokenOf(r).Name, reason); err != nil {
+		// Merged with the stored set, not the live one Plan saw: it may
+		// lag behind a peer's change (Merge).
+		if change, err = s.Flags.Merge(r.Context(), live.Environment.Key, set, prune, tokenOf(r).Name, reason); err != nil {
 			return err
 		}
 	}

@@ -307,6 +307,42 @@ func TestFollowerPropagates(t *testing.T) {
 	}
 }
 
+// TestRevokedBeforeFollowing: a token revoked through node a after node b
+// read its tokens at start but before b listened (serve reads the tokens,
+// applies its seeds, then follows) is refused by b once b follows. b's
+// first version check took the tokens' version it found for that of the
+// tokens it had read, and the revoked token stayed valid on b until the
+// next change of any token.
+func TestRevokedBeforeFollowing(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a := openNode(t, dsn, false, time.Hour)
+	tok := &valueloop.Token{Name: "ci", Scope: valueloop.ScopeAdmin}
+	secret, err := a.tokens.Create(ctx, tok, "", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := MustOpen(t, dsn, nil)
+	tokens := auth.NewService(s)
+	if err := tokens.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.tokens.Revoke(ctx, tok.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	l := postgres.NewListener(s)
+	if err := l.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &cluster.Follower{Changes: l.Changes(), Versions: s.Versions, Interval: time.Hour, Flags: flags.NewService(s, nil), Tokens: tokens}
+	if err := f.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	eventually(t, "the revocation reaches node b", func() bool { _, err := tokens.Authenticate(secret); return err != nil })
+}
+
 // TestConnectionsCut cuts every connection of the database again and again
 // while flags and events are written: writes in flight may fail (they are
 // not acknowledged), and every acknowledged one must be stored. While the

@@ -20,7 +20,7 @@ func BenchmarkFlagSet(b *testing.B) {
 		key := "flag-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 		set.Flags[key] = &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}}
 	}
-	if _, err := db.ReplaceFlagSet(ctx, "prod", set, "t", ""); err != nil {
+	if _, err := db.ReplaceFlagSet(ctx, "prod", set, -1, "t", ""); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

@@ -25,8 +25,9 @@ var dialect = sqlstore.Dialect{
 }
 
 // lockShared is the advisory lock class of the locks the shared store
-// methods take (today: one flag's verdicts, so that two nodes never record
-// the same transition twice).
+// methods take (today: one flag's verdicts and its decision under fixed
+// inference, so that two nodes never record the same transition twice nor
+// store two decisions at the planned sample).
 const lockShared int32 = 0x564c0002
 
 // openShared gives the shared store methods a database/sql handle over the

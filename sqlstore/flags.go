@@ -97,12 +97,18 @@ func (s *Store) flagSet(ctx context.Context, tx Tx, env string, lock bool) (*val
 // ReplaceFlagSet makes set the complete flag set of env, in one transaction:
 // flags that differ are written with their version increased, flags not in set
 // are removed, each change is audited. Identical content writes nothing.
-func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+// ifVersion guards a set made from a stored one (a merge): -1 writes
+// whatever is stored, n >= 0 only over the environment's version n
+// (ECONFLICT when it moved, and nothing is written).
+func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error) {
 	var change valueloop.FlagSetChange
 	err := s.write(ctx, func(tx Tx) error {
 		change = valueloop.FlagSetChange{}
 		old, version, err := s.flagSet(ctx, tx, env, true)
 		if err != nil {
+			return err
+		}
+		if err := setMoved(env, version, ifVersion); err != nil {
 			return err
 		}
 		plan, err := flagplan.Compare(old, set)
@@ -158,10 +164,22 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 // flag's new version and the environment's; an identical definition writes
 // nothing and returns the current versions.
 func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
+	return s.PutFlagOver(ctx, env, -1, f, ifVersion, actor, reason)
+}
+
+// PutFlagOver is PutFlag for a flag checked against the environment's set
+// at version over (-1: any): ECONFLICT, and nothing written, when the
+// environment's version moved on. A check against the rest of the set
+// (a $ref to an evaluator, which a peer may have removed) holds only for
+// the set it was made with.
+func (s *Store) PutFlagOver(ctx context.Context, env string, over int64, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error) {
 	err = s.write(ctx, func(tx Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT version FROM environments WHERE key = ?`+s.o.D.ForUpdate, env).Scan(&envVersion); errors.Is(err, sql.ErrNoRows) {
 			return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 		} else if err != nil {
+			return err
+		}
+		if err := setMoved(env, envVersion, over); err != nil {
 			return err
 		}
 		after, err := flagplan.EncodeFlag(f)
@@ -213,6 +231,15 @@ func (s *Store) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVe
 		return s.changed(ctx, tx, KindFlags, env)
 	})
 	return flagVersion, envVersion, err
+}
+
+// setMoved is the ECONFLICT of a write made for env's set at version want
+// (-1: any) when the set is at version got.
+func setMoved(env string, got, want int64) error {
+	if want < 0 || got == want {
+		return nil
+	}
+	return valueloop.Errorf(valueloop.ECONFLICT, "the flags of %s are at version %d, not %d: someone changed them first", env, got, want)
 }
 
 // DeleteFlag removes one flag of env; ifVersion as for PutFlag (-1 and

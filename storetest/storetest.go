@@ -22,12 +22,13 @@ type Store interface {
 	Environments(ctx context.Context) ([]valueloop.Environment, error)
 	CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error
 	FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error)
-	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error)
+	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error)
 	CreateToken(ctx context.Context, t *valueloop.Token, hash []byte, actor string) error
 	Tokens(ctx context.Context) ([]valueloop.StoredToken, error)
 	RevokeToken(ctx context.Context, id int64, actor string) error
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
 	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, int64, error)
+	PutFlagOver(ctx context.Context, env string, over int64, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, int64, error)
 	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (int64, error)
 }
 
@@ -77,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Rollouts", testRollouts},
 		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
+		{"FixedDecisions", testFixedDecisions},
 		{"Value", testValue},
 		{"Sessions", testSessions},
 		{"ValueChanges", testValueChanges},
@@ -152,7 +154,7 @@ func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
 	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	change, err := s.ReplaceFlagSet(ctx, "prod", testSet(), "alice", "first")
+	change, err := s.ReplaceFlagSet(ctx, "prod", testSet(), -1, "alice", "first")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +179,7 @@ func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
 	// The same content again, whitespace aside: nothing changes.
 	same := testSet()
 	same.Flags["a"].Targeting = json.RawMessage(`{"if":[{"==":[{"var":"tier"},"gold"]},"on",null]}`)
-	change, err = s.ReplaceFlagSet(ctx, "prod", same, "alice", "again")
+	change, err = s.ReplaceFlagSet(ctx, "prod", same, -1, "alice", "again")
 	if err != nil || !change.Empty() || change.Version != 1 {
 		t.Errorf("identical replace: %+v, %v; want no change at version 1", change, err)
 	}
@@ -187,7 +189,7 @@ func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
 	next.Flags["a"].State = valueloop.StateDisabled
 	delete(next.Flags, "b")
 	next.Flags["c"] = &valueloop.Flag{State: valueloop.StateEnabled, Variants: map[string]any{"n": 1.5}, DefaultVariant: strp("n")}
-	change, err = s.ReplaceFlagSet(ctx, "prod", next, "bob", "second")
+	change, err = s.ReplaceFlagSet(ctx, "prod", next, -1, "bob", "second")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,10 +204,22 @@ func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
 	if v := got.Flags["c"].Variants["n"]; v != 1.5 {
 		t.Errorf("number variant = %v (%T), want 1.5", v, v)
 	}
+
+	// A set merged from version 1 is refused over version 2, and changes
+	// nothing (it would undo the second replace).
+	if _, err := s.ReplaceFlagSet(ctx, "prod", testSet(), 1, "carol", "stale"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("replace over version 1 at version 2 = %v, want kind conflict", err)
+	}
+	if got, version, _ := s.FlagSet(ctx, "prod"); version != 2 || got.Flags["b"] != nil {
+		t.Errorf("refused replace changed the set: version %d, b %v", version, got.Flags["b"])
+	}
+	if change, err := s.ReplaceFlagSet(ctx, "prod", testSet(), 2, "carol", "current"); err != nil || change.Version != 3 {
+		t.Errorf("replace over the current version 2 = %+v, %v; want version 3", change, err)
+	}
 }
 
 func testReplaceUnknownEnv(t *testing.T, s Store, _ *Clock) {
-	_, err := s.ReplaceFlagSet(context.Background(), "ghost", testSet(), "alice", "")
+	_, err := s.ReplaceFlagSet(context.Background(), "ghost", testSet(), -1, "alice", "")
 	if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
 		t.Errorf("ReplaceFlagSet(unknown env) = %v, want kind not_found", err)
 	}
@@ -269,13 +283,13 @@ func testAudit(t *testing.T, s Store, clock *Clock) {
 	ctx := context.Background()
 	s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "root")
 	clock.T = clock.T.Add(time.Minute)
-	if _, err := s.ReplaceFlagSet(ctx, "prod", testSet(), "alice", "launch"); err != nil {
+	if _, err := s.ReplaceFlagSet(ctx, "prod", testSet(), -1, "alice", "launch"); err != nil {
 		t.Fatal(err)
 	}
 	next := testSet()
 	next.Flags["a"].DefaultVariant = strp("on")
 	clock.T = clock.T.Add(time.Minute)
-	if _, err := s.ReplaceFlagSet(ctx, "prod", next, "bob", "turn it on"); err != nil {
+	if _, err := s.ReplaceFlagSet(ctx, "prod", next, -1, "bob", "turn it on"); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "a"})
@@ -330,6 +344,10 @@ func testPutFlag(t *testing.T, s Store, _ *Clock) {
 	f.DefaultVariant = strp("off")
 	if _, _, err := s.PutFlag(ctx, "prod", f, 1, "bob", "stale"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
 		t.Errorf("stale update: %v, want conflict", err)
+	}
+	// Checked against the set at version 1, the environment being at 2.
+	if _, _, err := s.PutFlagOver(ctx, "prod", 1, f, -1, "bob", "stale set"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("write over a stale set: %v, want conflict", err)
 	}
 	got, _, _ := s.FlagSet(ctx, "prod")
 	if *got.Flags["x"].DefaultVariant != "on" {

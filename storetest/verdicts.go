@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -90,13 +91,7 @@ func testVerdicts(t *testing.T, st Store, clock *Clock) {
 	}
 	for _, b := range bad {
 		ok, err := s.RecordVerdict(ctx, &b.rec)
-		if ok || valueloop.ErrorCode(err) != b.code {
-			t.Errorf("RecordVerdict(%+v) = %v, %v; want kind %s", b.rec, ok, err, b.code)
-		}
-		var ve *valueloop.Error
-		if b.field != "" && (!errors.As(err, &ve) || ve.Field != b.field) {
-			t.Errorf("RecordVerdict(%+v): error %v does not name field %q", b.rec, err, b.field)
-		}
+		refused(t, fmt.Sprintf("RecordVerdict(%+v)", b.rec), ok, err, b.code, b.field)
 	}
 	if after, _ := s.VerdictHistory(ctx, "prod", "onboarding"); len(after) != 3 {
 		t.Errorf("bad input changed the history: %d records, want 3", len(after))
@@ -129,5 +124,18 @@ func testVerdicts(t *testing.T, st Store, clock *Clock) {
 	wantFlags := []experiment.FlagRef{{Environment: "dev", Flag: "a"}, {Environment: "prod", Flag: "a"}, {Environment: "prod", Flag: "b"}}
 	if err != nil || !reflect.DeepEqual(flags, wantFlags) {
 		t.Errorf("HypothesisFlags() = %+v, %v; want %+v", flags, err, wantFlags)
+	}
+}
+
+// refused checks that call, given bad input, wrote nothing (ok false) and
+// failed with an error of kind code naming field (when not "").
+func refused(t *testing.T, call string, ok bool, err error, code, field string) {
+	t.Helper()
+	if ok || valueloop.ErrorCode(err) != code {
+		t.Errorf("%s = %v, %v; want kind %s", call, ok, err, code)
+	}
+	var ve *valueloop.Error
+	if field != "" && (!errors.As(err, &ve) || ve.Field != field) {
+		t.Errorf("%s: error %v does not name field %q", call, err, field)
 	}
 }

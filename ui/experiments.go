@@ -53,6 +53,11 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	}
 	res := *kept // kept results are shared: this page's copy gets the history
 	if u.Verdicts != nil {
+		// Under fixed inference, the decision taken at the planned sample
+		// is the verdict; Settle replaces res.Verdict, never kept's.
+		if err := u.Verdicts.Settle(ctx, &res); err != nil {
+			u.Logger.Warn("ui: fixed decision not read", "env", env, "flag", key, "err", err)
+		}
 		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
 			res.VerdictHistory = hist
 		}

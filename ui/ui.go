@@ -77,9 +77,11 @@ type EventReader interface {
 	ScanLog(ctx context.Context, env string, since int64, fn func(data []byte) error) error
 }
 
-// VerdictHistory returns the recorded verdicts of a flag (package verdicts).
+// VerdictHistory returns the recorded verdicts of a flag (package verdicts)
+// and settles a result under fixed inference on the flag's stored decision.
 type VerdictHistory interface {
 	History(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
+	Settle(ctx context.Context, res *experiment.Result) error
 }
 
 // RolloutEngine is what the rollout pages use (*rollout.Engine).

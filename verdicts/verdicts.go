@@ -5,6 +5,12 @@
 // the store, which keeps it when it is a transition: the first final
 // verdict of the flag, or one different from the last recorded.
 //
+// Under fixed inference a hypothesis is tested once, at its planned
+// sample: the first verdict the Recorder sees there is stored as the
+// flag's decision (experiment.FixedDecision), and every later result with
+// the same terms carries that decision instead of a re-test of all users
+// so far.
+//
 // Verdicts are seen in two places: the results route (package httpapi calls
 // Record with the result it serves, when the request overrides no
 // setting), and a periodic check (Open) that analyses every flag with a
@@ -39,6 +45,12 @@ type Store interface {
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 	RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord) (bool, error)
 	VerdictHistory(ctx context.Context, env, flag string) ([]experiment.VerdictRecord, error)
+	// FixedDecision is the flag's stored decision under fixed inference,
+	// nil when none; DecideFixed stores one unless one with the same
+	// terms stands, and reports whether it did (d becomes the one that
+	// stands).
+	FixedDecision(ctx context.Context, env, flag string) (*experiment.FixedDecision, error)
+	DecideFixed(ctx context.Context, d *experiment.FixedDecision) (bool, error)
 }
 
 // LeaderName is the lock name the periodic check runs under.
@@ -77,7 +89,17 @@ func New(store Store) *Recorder {
 // reports whether it did. res must be analysed with the hypothesis' own
 // settings: a verdict under settings overridden for one request is not the
 // hypothesis' verdict.
+//
+// Under fixed inference, res's verdict first becomes the flag's stored
+// decision when one holds for the hypothesis' terms (see Settle); else,
+// when res is the first look at the planned sample, its verdict is stored
+// as that decision. So the verdict recorded, and the one res then
+// carries, is the one decided at the planned sample, whatever later looks
+// say.
 func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, error) {
+	if err := r.decide(ctx, res); err != nil {
+		return false, err
+	}
 	rec, ok := experiment.RecordOf(res)
 	if !ok {
 		return false, nil
@@ -90,6 +112,55 @@ func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, er
 		}
 	}
 	return recorded, err
+}
+
+// decide settles res on the flag's stored fixed decision, or stores the
+// decision res makes when it makes one (experiment.NewFixedDecision).
+func (r *Recorder) decide(ctx context.Context, res *experiment.Result) error {
+	settled, err := r.settle(ctx, res)
+	if err != nil || settled {
+		return err
+	}
+	d, ok := experiment.NewFixedDecision(res)
+	if !ok {
+		return nil
+	}
+	stored, err := r.Store.DecideFixed(ctx, &d)
+	if err != nil {
+		return err
+	}
+	if stored {
+		r.Logger.Info("fixed decision stored", "env", d.Environment, "flag", d.Flag, "decision", d.Verdict.Decision, "users", d.Users, "at", d.At)
+	}
+	// d is the decision that stands: another node's, when it stored one
+	// first with the same terms.
+	d.Apply(res)
+	return nil
+}
+
+// Settle makes the verdict of res, analysed with the hypothesis' own
+// settings under fixed inference, the flag's stored decision when one
+// holds for the hypothesis' terms (experiment.FixedDecision.Apply); the
+// verdict res had stays as its Decided.Current, descriptive. It stores
+// nothing: the dashboard calls it; the results route and the periodic
+// check call Record, which settles too.
+func (r *Recorder) Settle(ctx context.Context, res *experiment.Result) error {
+	_, err := r.settle(ctx, res)
+	return err
+}
+
+func (r *Recorder) settle(ctx context.Context, res *experiment.Result) (bool, error) {
+	if res == nil || res.Hypothesis == nil || res.Settings.Inference != experiment.Fixed {
+		return false, nil
+	}
+	if res.Verdict != nil && res.Verdict.Decided != nil {
+		return true, nil // settled already
+	}
+	d, err := r.Store.FixedDecision(ctx, res.Environment, res.Flag)
+	if err != nil || d == nil {
+		return false, err
+	}
+	return d.Apply(res), nil
 }
 
 // History returns the recorded verdicts of flag in env, oldest first.

@@ -141,6 +141,9 @@ func TestCheck(t *testing.T) {
 	if h, _ := rec.History(ctx, "prod", "flat"); len(h) != 0 {
 		t.Errorf("flat experiment: history %+v, want none", h)
 	}
+	if d, err := s.FixedDecision(ctx, "prod", "win"); d != nil || err != nil {
+		t.Errorf("sequential inference: fixed decision %+v, %v; want none", d, err)
+	}
 	d, at, err := rec.Latest(ctx, "prod", "win")
 	if err != nil || d != string(experiment.Invalidated) || !at.Equal(time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)) {
 		t.Errorf("Latest() = %q at %v, %v; want invalidated at 15:00", d, at, err)

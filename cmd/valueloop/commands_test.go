@@ -241,6 +241,11 @@ func TestCompletion(t *testing.T) {
 		{"valueloop flags list --env prod --o", "--output"},
 		{"valueloop token create --sc", "--scope"},
 		{"valueloop help ro", "rollout"},
+		// help takes a path: after a group its subcommands, after a leaf
+		// nothing (both offered the top-level commands again).
+		{"valueloop help flags ''", "list get set enable disable delete apply export"},
+		{"valueloop help delivery record ''", "list show edit delete"},
+		{"valueloop help flags list ''", ""},
 	}
 	for _, c := range cases {
 		script := "source " + file + "\nCOMP_WORDS=(" + c.line + ")\nCOMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n_valueloop\necho \"${COMPREPLY[*]}\"\n"

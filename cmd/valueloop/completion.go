@@ -93,6 +93,22 @@ func completionNodes(ctx context.Context, e *cliEnv) []completionNode {
 		nodes = append(nodes, n)
 	}
 	walk(commandTree(), "")
+	return append(nodes, helpNodes(commandTree(), "/help")...)
+}
+
+// helpNodes are the paths help takes (help COMMAND [SUB]...): under
+// "/help", each group of the tree offers its subcommands again and a leaf
+// nothing, so that 'help flags ' completes flags' subcommands, not the
+// top-level commands once more. "/help" itself is help's own node.
+func helpNodes(c *command, path string) []completionNode {
+	var nodes []completionNode
+	for _, s := range c.subs {
+		n := completionNode{path: path + "/" + s.name}
+		for _, sub := range s.subs {
+			n.words = append(n.words, sub.name)
+		}
+		nodes = append(append(nodes, n), helpNodes(s, n.path)...)
+	}
 	return nodes
 }
 

@@ -104,7 +104,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		}
 		out, secret, err := c.PutDeliverySource(ctx, src)
 		if err != nil {
-			return err
+			return sourceFlags(src.Repos).rename(err)
 		}
 		if cf.output == "json" {
 			v := map[string]any{"source": out}
@@ -116,6 +116,13 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 		writeSourceSaved(e.stdout, cf.server, out, secret)
 		return nil
 	}
+}
+
+// sourceFlags are the flags of delivery source add and set by the field
+// each sets; repos as typed, so that a refused repository is quoted.
+func sourceFlags(repos []string) flagFields {
+	return flagFields{fields: map[string]string{"kind": "--kind", "secret": "--secret-file", "repos": "--repo",
+		"incidentLabel": "--incident-label", "releaseEnvironment": "--release-env"}, lists: map[string][]string{"repos": typed("--repo", repos)}}
 }
 
 // keepUnnamed returns the stored source src.Name with the fields fs set
@@ -246,7 +253,7 @@ func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	out, err := c.PutDeliveryService(ctx, s)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"team": "--team", "sources": "--repo"}, lists: map[string][]string{"sources": typed("--repo", repos)}}.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)

@@ -104,7 +104,7 @@ func TestDeliveryRecordCLI(t *testing.T) {
 func TestChangeRecordBreakdown(t *testing.T) {
 	s := MustServe(t, "")
 	run := adminCLI(t, s)
-	if out := run(3, "change", "record", "--service", "cart", "--sha", "c500000", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "reviewedAt") {
+	if out := run(3, "change", "record", "--service", "cart", "--sha", "c500000", "--reviewed-at", "2026-02-02T03:00:00Z"); !strings.Contains(out, "--reviewed-at: needs the pull request") {
 		t.Errorf("review without a pull request: %s", out)
 	}
 	run(0, "change", "record", "--service", "cart", "--repo", "acme/cart", "--pr", "5", "--sha", "c500000", "--authored-at", "2026-02-02T00:00:00Z",

@@ -136,7 +136,7 @@ func checkDeliveryMistakes(t *testing.T, run func(want int, args ...string) stri
 		{2, []string{"change", "record", "--sha", "x"}, "--service or --repo"},
 		{3, []string{"change", "record", "--service", "shop", "--sha", "zz"}, `sha: want a commit SHA of 7 to 64 hexadecimal digits, not "zz"`},
 		{3, []string{"deploy", "record", "--service", "shop", "--env", "production", "--status", "success", "--sha", "v2"}, `sha: want a commit SHA of 7 to 64 hexadecimal digits, not "v2"`},
-		{3, []string{"incident", "open", "--service", "shop", "--cause-sha", "HEAD"}, `causeSha: want a commit SHA of 7 to 64 hexadecimal digits, not "head"`},
+		{3, []string{"incident", "open", "--service", "shop", "--cause-sha", "HEAD"}, `--cause-sha: want a commit SHA of 7 to 64 hexadecimal digits, not "head"`},
 	} {
 		if out := run(c.code, c.args...); !strings.Contains(out, c.want) {
 			t.Errorf("valueloop %s: %s\nwant %q", strings.Join(c.args, " "), out, c.want)

@@ -609,6 +609,7 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 	}
 	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), oneLine(v.Reason))
 	defer writeVerdictHistory(w, r.VerdictHistory) // after the lines that explain the verdict
+	writeDecided(w, v.Decided)
 	for _, vv := range v.Variants {
 		if len(v.Variants) > 1 {
 			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), oneLine(vv.Reason))
@@ -628,6 +629,19 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 			}
 			fmt.Fprintln(w)
 		}
+	}
+}
+
+// writeDecided says when a verdict under fixed inference was decided, and
+// what the figures now would say, marked as no decision.
+func writeDecided(w io.Writer, d *experiment.Decided) {
+	if d == nil {
+		return
+	}
+	fmt.Fprintf(w, "Decided: %s on %s, at the planned sample (fixed-horizon: tested once; later data do not change it)\n",
+		d.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(d.Users, "user"))
+	if c := d.Current; c != nil {
+		fmt.Fprintf(w, "Now (descriptive, not a decision): %s — %s\n", strings.ReplaceAll(string(c.Decision), "_", " "), oneLine(c.Reason))
 	}
 }
 

@@ -50,7 +50,7 @@ func runFeatureList(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	list, err := c.Features(ctx, objective, stage)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"objective": "--objective", "stage": "--stage"}}.rename(err)
 	}
 	return writeList(e, cf, list, "No features. Create one with 'valueloop feature set KEY --title ... --objective ... --change ...' or 'valueloop value apply -f FILE'.",
 		"KEY\tSTAGE\tSINCE\tOBJECTIVE\tTITLE", func(w io.Writer, f client.FeatureSummary) {
@@ -71,7 +71,8 @@ func runFeatureShow(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeOut(e, cf, sh, func(w io.Writer, sh *features.Shown) { writeFeature(w, sh, time.Now()) })
+	cols := outputWidth(e)
+	return writeOut(e, cf, sh, func(w io.Writer, sh *features.Shown) { writeFeature(w, sh, time.Now(), cols) })
 }
 
 // optFloat is a number flag that remembers whether it was given.
@@ -265,7 +266,7 @@ func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	rec, err := c.MoveFeature(ctx, pos[0], value.Stage(to), reason)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"stage": "--to", "reason": "--reason"}}.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, rec)
@@ -287,7 +288,7 @@ func runFeatureDelete(ctx context.Context, e *cliEnv, args []string) error {
 
 // writeFeature draws a feature's release record: the hypothesis, one bar
 // per stage on a common time axis, the loop's figures and the timeline.
-func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
+func writeFeature(w io.Writer, sh *features.Shown, now time.Time, cols int) {
 	r := sh.Record
 	fmt.Fprintf(w, "%s: %s (objective %s)\n", r.Feature, r.Title, r.Objective)
 	fmt.Fprintf(w, "  %s\n", r.Hypothesis)
@@ -299,7 +300,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 		fmt.Fprintf(w, "  flag %s in %s tests it: %s moves %+g%%\n", h.Flag, h.Environment, h.Hypothesis.PrimaryMetric, 100*x)
 	}
 	fmt.Fprintf(w, "  stage: %s since %s\n\n", strings.ToUpper(string(r.Stage)), r.Since.UTC().Format("2006-01-02 15:04 UTC"))
-	writeStages(w, r.Transitions, now)
+	writeStages(w, r.Transitions, now, cols)
 	sec := func(s *value.Seconds) string {
 		if s == nil {
 			return "–"
@@ -323,8 +324,10 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time) {
 
 // writeStages draws one bar per stage entered, on one time axis from the
 // first transition to now (or to the end of the loop); ░ marks the stage
-// the feature is still in.
-func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
+// the feature is still in. In cols (0: no limit) each line's cause is cut
+// to what fits, marked …, so that the bars do not wrap: the release record
+// below gives every cause whole.
+func writeStages(w io.Writer, ts []value.Transition, now time.Time, cols int) {
 	if len(ts) == 0 {
 		return
 	}
@@ -333,8 +336,14 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 	if last := ts[len(ts)-1]; ended(last) {
 		end = last.At
 	}
-	const width = 40
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	// 40 cells, narrowed to 20 in a terminal too narrow for the bars and
+	// 30 cells of cause (the columns around a bar take 43).
+	width := 40
+	if cols > 0 {
+		width = min(40, max(20, cols-43-30))
+	}
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for i, t := range ts {
 		to, open := now, !ended(t)
 		if i+1 < len(ts) {
@@ -344,8 +353,8 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 		}
 		bar := strings.Repeat(" ", width)
 		if end.After(start) {
-			a := int(math.Round(float64(t.At.Sub(start)) / float64(end.Sub(start)) * width))
-			b := int(math.Round(float64(to.Sub(start)) / float64(end.Sub(start)) * width))
+			a := int(math.Round(float64(t.At.Sub(start)) / float64(end.Sub(start)) * float64(width)))
+			b := int(math.Round(float64(to.Sub(start)) / float64(end.Sub(start)) * float64(width)))
 			a, b = min(max(a, 0), width-1), min(max(b, a+1), width)
 			fill := "█"
 			if open {
@@ -364,7 +373,23 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.To, t.At.UTC().Format("2006-01-02 15:04"), bar, dur, oneLine(how))
 	}
 	tw.Flush()
+	w.Write([]byte(cutLines(buf.String(), cols)))
 	fmt.Fprintf(w, "  (bars on one axis from %s to %s; ░ still there)\n", start.UTC().Format("2006-01-02 15:04"), end.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// cutLines cuts each line of s longer than cols cells (0: no limit) to
+// cols, its last cell …, for free text at the end of a chart's lines.
+func cutLines(s string, cols int) string {
+	if cols <= 0 {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if r := []rune(l); len(r) > cols {
+			lines[i] = string(r[:cols-1]) + "…"
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // writeOverRead writes v, read at version ("" when it is new), only over

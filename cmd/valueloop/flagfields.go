@@ -64,3 +64,28 @@ func typed(flag string, values []string) []string {
 	}
 	return out
 }
+
+// recordFlags are the flags of a command that sends one delivery record
+// of kind ("deployments"): the server names a field of it bare ("sha") or
+// within the delivery ("deployments[0].status"), either of which becomes
+// the flag that set it.
+func recordFlags(kind string, byField map[string]string) flagFields {
+	ff := flagFields{fields: map[string]string{}}
+	for field, flag := range byField {
+		ff.fields[field] = flag
+		ff.fields[kind+"."+field] = flag
+	}
+	return ff
+}
+
+// The flags of deploy record, change record and incident open and
+// resolve, by the record's field each sets.
+var (
+	deployFlags = recordFlags("deployments", map[string]string{"service": "--service", "environment": "--env", "sha": "--sha",
+		"status": "--status", "at": "--at", "id": "--id", "version": "--version", "repo": "--repo", "rollback": "--rollback", "production": "--production"})
+	changeFlags = recordFlags("changes", map[string]string{"service": "--service", "repo": "--repo", "sha": "--sha", "pr": "--pr",
+		"branch": "--branch", "paths": "--path", "authoredAt": "--authored-at", "mergedAt": "--merged-at", "openedAt": "--opened-at",
+		"reviewedAt": "--reviewed-at", "flags": "--flag", "message": "--message", "labels": "--label"})
+	incidentFlags = recordFlags("incidents", map[string]string{"service": "--service", "id": "--id", "title": "--title", "repo": "--repo",
+		"openedAt": "--at", "resolvedAt": "--at", "at": "--at", "deploymentId": "--deployment", "causeSha": "--cause-sha"})
+)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,12 +12,13 @@ import (
 	"unicode"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/jsondecode"
 	"github.com/valueloop/valueloop/metric"
 )
 
 func metricsCommand() *command {
 	return &command{name: "metrics", summary: "define the metrics computed from tracking events", subs: []*command{
-		{name: "create", args: "--env ENV --key KEY --kind KIND --event EVENT [flags] | --env ENV --file FILE|-", summary: "define a metric; its figures are computed from the events stored so far", run: runMetricsCreate},
+		{name: "create", args: "--env ENV --key KEY --kind KIND --event EVENT [flags] | --env ENV -f FILE|-", summary: "define a metric; its figures are computed from the events stored so far", run: runMetricsCreate},
 		{name: "list", args: "--env ENV", summary: "list the metrics of an environment", run: runMetricsList},
 		{name: "get", args: "KEY --env ENV", summary: "print a metric's definition as JSON", run: runMetricsGetDelete("get")},
 		{name: "delete", args: "KEY --env ENV", summary: "delete a metric", run: runMetricsGetDelete("delete")},
@@ -77,6 +77,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	cf := addClientFlags(e, fs)
 	env := fs.String("env", "", "environment (required)")
 	file := fs.String("file", "", "read the definition from a JSON file ('-' for stdin) instead of flags")
+	fs.StringVar(file, "f", "", "the same as --file, as for the other commands that read a file")
 	mf := addMetricFlags(fs)
 	if err := e.parseNoArgs(fs, args); err != nil {
 		return err
@@ -91,8 +92,11 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 			return err
 		}
 		m = mf.m
-		if err := json.Unmarshal(data, &m); err != nil {
-			return usageErrorf("metrics create: %s is not a metric definition: %v", *file, err)
+		// As the server reads a definition it is sent: a field it does not
+		// have ("windw") or a key given twice is refused, not dropped on
+		// the way and the metric created without it.
+		if err := jsondecode.Decode(data, &m, jsondecode.Options{DisallowUnknownFields: true}); err != nil {
+			return usageErrorf("metrics create: %s is not a metric definition: %s", *file, valueloop.ErrorMessage(err))
 		}
 	} else {
 		var err error

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,5 +70,39 @@ func TestRolloutStartNamesFlags(t *testing.T) {
 		if code != exitInvalid || !strings.Contains(stderr, c.want) {
 			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
 		}
+	}
+}
+
+// TestMetricsCreateFile: a definition file is read as the server reads a
+// definition it is sent (jsondecode): a field it does not have, or a key
+// given twice, is refused naming it and creates nothing. Before, the file
+// was decoded leniently and sent on without the field: "windw" made a
+// metric with no window, exit 0. -f reads the file, as it does for every
+// other command that takes one.
+func TestMetricsCreateFile(t *testing.T) {
+	s := MustServe(t, "")
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, def, want string }{
+		{"unknown field", `{"key":"conv","kind":"conversion","event":"buy","windw":"7d"}`, `windw: is not a known field`},
+		{"key twice", `{"key":"conv","kind":"conversion","event":"buy","event":"sell"}`, `event: appears more than once`},
+	} {
+		file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+		if err := os.WriteFile(file, []byte(tc.def), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--file", file)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "valueloop: invalid") {
+			t.Errorf("%s: exit %d, stderr %q; want %d with %q", tc.name, code, stderr, exitUsage, tc.want)
+		}
+	}
+	if code, out, _ := s.cli(t, s.Admin, "metrics", "list", "--env", "production"); code != 0 || strings.Contains(out, "conv") {
+		t.Errorf("a refused file created a metric: exit %d\n%s", code, out)
+	}
+	file := filepath.Join(dir, "ok.json")
+	if err := os.WriteFile(file, []byte(`{"key":"conv","kind":"conversion","event":"buy","window":"7d"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "metrics", "create", "--env", "production", "-f", file); code != 0 {
+		t.Errorf("metrics create -f %s: exit %d, %s", file, code, stderr)
 	}
 }

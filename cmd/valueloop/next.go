@@ -7,9 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -62,7 +64,7 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	n, err := c.Next(ctx, method, objective, after)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"method": "--method", "objective": "--objective", "cleanupAfter": "--cleanup-after"}}.rename(err)
 	}
 	return writeOut(e, cf, n, writeNext)
 }
@@ -138,42 +140,22 @@ func runFlow(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	f, err := c.Flow(ctx, objective, span)
 	if err != nil {
-		return err
+		return flagFields{fields: map[string]string{"objective": "--objective", "since": "--since"}}.rename(err)
 	}
-	return writeOut(e, cf, f, func(w io.Writer, f *value.Flow) { writeFlow(w, f, objective) })
+	cols := outputWidth(e)
+	return writeOut(e, cf, f, func(w io.Writer, f *value.Flow) { writeFlow(w, f, objective, cols) })
 }
 
 // writeFlow prints the flow of value: per stage the work in progress (with
 // a bar), the oldest items (stuck ones marked) and the flow time; then the
 // weekly throughput as a sparkline and the validated share.
-func writeFlow(w io.Writer, f *value.Flow, objective string) {
+func writeFlow(w io.Writer, f *value.Flow, objective string, cols int) {
 	scope := "all objectives"
 	if objective != "" {
 		scope = "objective " + objective
 	}
 	fmt.Fprintf(w, "Flow of value, %s, %s to %s\n\n", scope, f.Since.UTC().Format("2006-01-02"), f.Until.UTC().Format("2006-01-02"))
-	top := 0
-	for _, s := range f.Stages {
-		top = max(top, s.WIP)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  STAGE\tWIP\t\tOLDEST\tFLOW TIME (median / p85)")
-	for _, s := range f.Stages {
-		var oldest []string
-		for _, a := range s.Oldest {
-			o := a.Feature + " " + termchart.Duration(a.Age.D())
-			if a.Stuck {
-				o += " STUCK"
-			}
-			oldest = append(oldest, o)
-		}
-		flow := "–"
-		if s.FlowTime.Count > 0 {
-			flow = fmt.Sprintf("%s / %s (%d)", termchart.Duration(s.FlowTime.Median.D()), termchart.Duration(s.FlowTime.P85.D()), s.FlowTime.Count)
-		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", s.Stage, s.WIP, termchart.Bar(100*float64(s.WIP)/float64(max(top, 1)), 12), strings.Join(oldest, ", "), flow)
-	}
-	tw.Flush()
+	writeFlowStages(w, f.Stages, cols)
 	vals, ok := make([]float64, len(f.Throughput)), make([]bool, len(f.Throughput))
 	total, validated := 0, 0
 	for i, wk := range f.Throughput {
@@ -193,6 +175,74 @@ func writeFlow(w io.Writer, f *value.Flow, objective string) {
 		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")
 		writeProgress(w, f.Progress)
 	}
+}
+
+// writeFlowStages prints a line per stage: its work in progress drawn, its
+// flow time, and its oldest features last, as many as fit in cols (0: no
+// limit) with the number left out, so that the table does not wrap on a
+// terminal of 80 columns.
+func writeFlowStages(w io.Writer, stages []value.StageFlow, cols int) {
+	top := 0
+	for _, s := range stages {
+		top = max(top, s.WIP)
+	}
+	rows := [][]string{{"STAGE", "WIP", "", "FLOW TIME p50 / p85", "OLDEST"}}
+	for _, s := range stages {
+		flow := "–"
+		if s.FlowTime.Count > 0 {
+			flow = fmt.Sprintf("%s / %s (%d)", termchart.Duration(s.FlowTime.Median.D()), termchart.Duration(s.FlowTime.P85.D()), s.FlowTime.Count)
+		}
+		rows = append(rows, []string{string(s.Stage), strconv.Itoa(s.WIP), termchart.Bar(100*float64(s.WIP)/float64(max(top, 1)), 12), flow, ""})
+	}
+	widths := make([]int, 4)
+	for _, r := range rows {
+		for i := range widths {
+			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
+		}
+	}
+	indent := 2
+	for _, wd := range widths {
+		indent += wd + 2
+	}
+	for i, s := range stages {
+		rows[i+1][4] = oldestFitting(s, cols-indent)
+	}
+	for _, r := range rows {
+		line := "  "
+		for i, wd := range widths {
+			line += r[i] + strings.Repeat(" ", wd-utf8.RuneCountInString(r[i])+2)
+		}
+		fmt.Fprintln(w, strings.TrimRight(line+r[4], " "))
+	}
+}
+
+// oldestFitting lists the stage's oldest features as "KEY AGE[ STUCK]",
+// oldest first, in at most room cells (room <= 0: all), ending with
+// "+N more" for those left out; when not even one fits, their count and
+// how many are stuck.
+func oldestFitting(s value.StageFlow, room int) string {
+	var items []string
+	for _, a := range s.Oldest {
+		o := a.Feature + " " + termchart.Duration(a.Age.D())
+		if a.Stuck {
+			o += " STUCK"
+		}
+		items = append(items, o)
+	}
+	all := strings.Join(items, ", ")
+	if room <= 0 || utf8.RuneCountInString(all) <= room {
+		return all
+	}
+	for n := len(items) - 1; n > 0; n-- {
+		line := strings.Join(items[:n], ", ") + fmt.Sprintf(", +%d more", len(items)-n)
+		if utf8.RuneCountInString(line) <= room {
+			return line
+		}
+	}
+	if s.Stuck > 0 {
+		return fmt.Sprintf("%s, %d STUCK", plural(len(items), "feature"), s.Stuck)
+	}
+	return plural(len(items), "feature")
 }
 
 func runValueExport(ctx context.Context, e *cliEnv, args []string) error {

@@ -77,7 +77,7 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	d, rec, err := c.RecordDeployment(ctx, in, *key)
 	if err != nil {
-		return err
+		return deployFlags.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"deployment": d, "receipt": rec})
@@ -205,7 +205,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	ch, rec, err := c.RecordChange(ctx, in, *key)
 	if err != nil {
-		return err
+		return changeFlags.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"change": ch, "receipt": rec})
@@ -260,7 +260,7 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 		inc, rec, err = c.ResolveIncident(ctx, pos[0], at.t, *key)
 	}
 	if err != nil {
-		return err
+		return incidentFlags.rename(err)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"incident": inc, "receipt": rec})

@@ -242,7 +242,7 @@ func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrai
 		// As the server reads a plan it is sent: a key given twice, or
 		// naming a field only ignoring case, is refused, not read.
 		if err := jsondecode.Decode(data, &p, jsondecode.Options{DisallowUnknownFields: true}); err != nil {
-			return p, usageErrorf("rollout start: %s is not a rollout plan: %v", file, err)
+			return p, usageErrorf("rollout start: %s is not a rollout plan: %s", file, valueloop.ErrorMessage(err))
 		}
 		if p.Flag == "" {
 			p.Flag = key

@@ -331,8 +331,13 @@ var (
 // reading through the same services the API's routes use.
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
 	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
-		Verdicts: srv.Verdicts, Rollouts: srv.Rollouts, Delivery: srv.Delivery,
+		Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
+	// The recorder (a *verdicts.Recorder, see the assertions above) also
+	// settles results under fixed inference on their stored decision.
+	if v, ok := srv.Verdicts.(ui.VerdictHistory); ok {
+		dashboard.Verdicts = v
+	}
 	if srv.Value != nil {
 		dashboard.Value, dashboard.Features = srv.Value, srv.Value.Store
 	}

@@ -694,3 +694,70 @@ func TestFeatureFlagLinkSpaces(t *testing.T) {
 		t.Errorf("links %+v, want %+v", ft.Links.Flags, want)
 	}
 }
+
+// TestFlowFitsInColumns: on a terminal of 80 columns (COLUMNS=80) the
+// stage table of flow fits: the columns of fixed width first, then as many
+// of each stage's oldest features as fit, "+N more" for the rest, their
+// count and how many are stuck when not one fits. It was 126 columns wide
+// with the demo, every line wrapped. Without a width it lists them all.
+func TestFlowFitsInColumns(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	flow := func(columns string) string {
+		table, _, _ := strings.Cut(s.cliColumns(t, columns, "flow", "--since", "90d"), "\nThroughput")
+		return table
+	}
+	narrow := flow("80")
+	for line := range strings.Lines(narrow) {
+		if n := len([]rune(strings.TrimRight(line, "\n"))); n > 80 {
+			t.Errorf("a line of %d columns at COLUMNS=80: %q", n, line)
+		}
+	}
+	for _, want := range []string{"  idea ", "wishlist 9d0h, +2 more", "2 features, 1 STUCK"} {
+		if !strings.Contains(narrow, want) {
+			t.Errorf("flow at COLUMNS=80 lacks %q:\n%s", want, narrow)
+		}
+	}
+	if wide := flow(""); !strings.Contains(wide, "wishlist 9d0h, onboarding-checklist 6d0h, one-click-reorder 4d0h") || !strings.Contains(wide, "twenty-results 30d0h STUCK") {
+		t.Errorf("flow without a width left features out:\n%s", wide)
+	}
+}
+
+// cliColumns runs a client command against s as the admin with COLUMNS set
+// to columns ("": unset), as in a terminal that wide, and returns its
+// output.
+func (s *testServer) cliColumns(t *testing.T, columns string, args ...string) string {
+	t.Helper()
+	var out, errOut strings.Builder
+	getenv := envMap(map[string]string{"VALUELOOP_SERVER": s.URL, "VALUELOOP_TOKEN": s.Admin, "COLUMNS": columns})
+	if code := Run(context.Background(), args, strings.NewReader(""), &out, &errOut, getenv); code != 0 {
+		t.Fatalf("valueloop %s with COLUMNS=%q: exit %d, %s", strings.Join(args, " "), columns, code, errOut.String())
+	}
+	return out.String()
+}
+
+// TestFeatureShowFitsInColumns: at COLUMNS=80 the bars of feature show's
+// stages are 20 cells and each line's cause is cut to what is left,
+// marked …; the lines were 116 to 169 columns wide and wrapped, the bars
+// (40 cells) and the durations past column 80 already. The release record
+// below them keeps every cause whole, and without a width nothing is cut.
+func TestFeatureShowFitsInColumns(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	narrow := s.cliColumns(t, "80", "feature", "show", "new-onboarding")
+	bars := 0
+	for line := range strings.Lines(narrow) {
+		line = strings.TrimRight(line, "\n")
+		if !strings.ContainsAny(line, "█░") || strings.HasPrefix(line, "  (") {
+			continue
+		}
+		bars++
+		if n := len([]rune(line)); n > 80 || !strings.HasSuffix(line, "…") {
+			t.Errorf("a bar's line of %d columns at COLUMNS=80, want at most 80 ending in …: %q", n, line)
+		}
+	}
+	if bars != 5 || !strings.Contains(narrow, "shipped 1 linked change\n") {
+		t.Errorf("feature show at COLUMNS=80: %d bars, want 5 and the release record's causes whole:\n%s", bars, narrow)
+	}
+	if wide := s.cliColumns(t, "", "feature", "show", "new-onboarding"); strings.Contains(wide, "…") {
+		t.Errorf("feature show without a width cut a line:\n%s", wide)
+	}
+}

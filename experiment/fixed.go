@@ -1,0 +1,126 @@
+package experiment
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/valueloop/valueloop/stats"
+)
+
+// FixedDecision is the verdict of a hypothesis under fixed inference at the
+// first look that reached its planned sample: a fixed-horizon test is one
+// test, read once, so this verdict is the hypothesis' from then on, however
+// many users come later (see Apply). Every later look re-tested all users
+// so far at α, and a null effect was declared validated or invalidated at
+// one look or more in 12–23% of simulated experiments
+// (testdata/sim_fixed_after_horizon.py). The store keeps one per flag; At
+// is its clock when it stored it.
+type FixedDecision struct {
+	Environment string `json:"environment"`
+	Flag        string `json:"flag"`
+	// Terms are the hypothesis' terms the decision was taken under
+	// (FixedTerms); the decision holds while they stay the same.
+	Terms string `json:"terms"`
+	// Verdict is the verdict as it was decided, per treatment included.
+	Verdict Verdict `json:"verdict"`
+	// Users is the number of users analysed when it was decided.
+	Users int64     `json:"users"`
+	At    time.Time `json:"at"`
+}
+
+// Decided says, on a verdict that is a stored FixedDecision, when it was
+// decided and on how many users.
+type Decided struct {
+	At    time.Time `json:"at"`
+	Users int64     `json:"users"`
+	// Current is the verdict the figures give now, descriptive only: it
+	// re-tests every user so far, which a fixed-horizon test must not
+	// decide on.
+	Current *Verdict `json:"current,omitempty"`
+}
+
+// fixedTerms are what a decision under fixed inference depends on: the
+// test (metric, direction, scale, α, alternative, correction over the
+// treatments, CUPED, control and weights, inference) and the planned sample
+// (minimum effect, power), with the guardrails judged beside it. A change
+// of any of them makes another test, whose decision is taken anew at its
+// own planned sample. The statement, the prior (chance to win only), the
+// sequential tuning (sequential inference only) and the sample-ratio
+// threshold (which blocks a verdict, it does not decide one) are left out.
+type fixedTerms struct {
+	PrimaryMetric string             `json:"primaryMetric"`
+	Direction     Direction          `json:"direction"`
+	MinimumEffect float64            `json:"minimumEffect"`
+	Absolute      bool               `json:"absolute"`
+	Power         float64            `json:"power"`
+	Guardrails    []Guardrail        `json:"guardrails"`
+	Alpha         float64            `json:"alpha"`
+	Alternative   stats.Alternative  `json:"alternative"`
+	Correction    stats.Correction   `json:"correction"`
+	CUPED         bool               `json:"cuped"`
+	CUPEDTheta    stats.CUPEDTheta   `json:"cupedTheta"`
+	Control       string             `json:"control"`
+	Weights       map[string]float64 `json:"weights"`
+	Inference     Inference          `json:"inference"`
+}
+
+// FixedTerms returns the terms of h (normalised) that a decision under
+// fixed inference holds for, as canonical JSON: equal terms give equal
+// text (map keys sorted, guardrails in the hypothesis' order).
+func FixedTerms(h *Hypothesis) string {
+	s := h.Settings
+	b, err := json.Marshal(fixedTerms{
+		PrimaryMetric: h.PrimaryMetric, Direction: h.Direction, MinimumEffect: h.MinimumEffect,
+		Absolute: h.Absolute, Power: h.Power, Guardrails: h.Guardrails,
+		Alpha: s.Alpha, Alternative: s.Alternative, Correction: s.Correction, CUPED: s.CUPED,
+		CUPEDTheta: s.CUPEDTheta, Control: s.Control, Weights: s.Weights, Inference: s.Inference,
+	})
+	if err != nil { // numbers a hypothesis cannot hold (Normalize refuses them)
+		panic("experiment: fixed terms: " + err.Error())
+	}
+	return string(b)
+}
+
+// NewFixedDecision returns the decision res makes under fixed inference,
+// and false when res makes none: its verdict is not under fixed inference,
+// has no hypothesis, or was not decided at the planned sample. Under fixed
+// inference the verdict decides (validated, invalidated or inconclusive)
+// only at the planned sample, except a guardrail harmed beyond its
+// tolerance, which invalidates at any look: a verdict invalidated by
+// breached guardrails alone is not one taken at the planned sample, and
+// stays a verdict of its look. At is left for the store.
+func NewFixedDecision(res *Result) (FixedDecision, bool) {
+	if res == nil || res.Hypothesis == nil || res.Verdict == nil || res.Settings.Inference != Fixed || res.Verdict.Decided != nil {
+		return FixedDecision{}, false
+	}
+	v := *res.Verdict
+	switch v.Decision {
+	case Validated, Inconclusive:
+	case Invalidated:
+		atPlan := false
+		for _, vv := range v.Variants {
+			atPlan = atPlan || vv.Code != CodeGuardrailBreached
+		}
+		if !atPlan {
+			return FixedDecision{}, false
+		}
+	default:
+		return FixedDecision{}, false
+	}
+	return FixedDecision{Environment: res.Environment, Flag: res.Flag, Terms: FixedTerms(res.Hypothesis), Verdict: v, Users: res.Users}, true
+}
+
+// Apply makes d the verdict of res when it holds for res: res is of d's
+// flag, analysed under fixed inference with the terms d was decided under.
+// The verdict res had is kept as Decided.Current, descriptive. It reports
+// whether it applied d; res is left as it was when not.
+func (d *FixedDecision) Apply(res *Result) bool {
+	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed ||
+		res.Environment != d.Environment || res.Flag != d.Flag || FixedTerms(res.Hypothesis) != d.Terms {
+		return false
+	}
+	v := d.Verdict
+	v.Decided = &Decided{At: d.At, Users: d.Users, Current: res.Verdict}
+	res.Verdict = &v
+	return true
+}

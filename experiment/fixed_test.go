@@ -1,0 +1,86 @@
+package experiment
+
+import (
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/stats"
+)
+
+// fixedResult is a result under fixed inference with verdict v.
+func fixedResult(v Verdict) *Result {
+	h := &Hypothesis{PrimaryMetric: "signup", Direction: Increase, MinimumEffect: 0.1, Power: 0.8, Settings: DefaultSettings()}
+	h.Settings.Inference = Fixed
+	return &Result{Environment: "prod", Flag: "f", Settings: h.Settings, Hypothesis: h, Users: 5000, Verdict: &v}
+}
+
+// TestFixedTerms: the terms change with what decides the test and its
+// planned sample, and not with the statement, the prior or the sequential
+// tuning.
+func TestFixedTerms(t *testing.T) {
+	base := fixedResult(Verdict{}).Hypothesis
+	same := []func(h *Hypothesis){
+		func(h *Hypothesis) { h.Statement = "something else" },
+		func(h *Hypothesis) { h.Settings.Prior = &stats.Prior{Mean: 0, SD: 0.3} },
+		func(h *Hypothesis) { h.Settings.SequentialTuning = 5000 },
+		func(h *Hypothesis) { h.Version, h.UpdatedBy = 7, "bob" },
+	}
+	other := []func(h *Hypothesis){
+		func(h *Hypothesis) { h.MinimumEffect = 0.05 },
+		func(h *Hypothesis) { h.Power = 0.9 },
+		func(h *Hypothesis) { h.Settings.Alpha = 0.1 },
+		func(h *Hypothesis) { h.Settings.CUPED = !h.Settings.CUPED },
+		func(h *Hypothesis) { h.Settings.Weights = map[string]float64{"control": 1, "treatment": 2} },
+		func(h *Hypothesis) { h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.01}} },
+		func(h *Hypothesis) { h.PrimaryMetric = "revenue" },
+	}
+	for i, change := range append(same, other...) {
+		c := *base
+		change(&c)
+		if got, want := FixedTerms(&c) == FixedTerms(base), i < len(same); got != want {
+			t.Errorf("change %d: terms unchanged %v, want %v", i, got, want)
+		}
+	}
+}
+
+// TestNewFixedDecision: a decision is taken by a verdict under fixed
+// inference at the planned sample, not by one still running, one under
+// sequential inference, one invalidated only by a breached guardrail (at
+// any look), nor one that is already a stored decision; Apply makes it the
+// verdict only under the terms it was taken under.
+func TestNewFixedDecision(t *testing.T) {
+	at := Verdict{Decision: Inconclusive, Code: CodePlannedSampleReached, Variants: []VariantVerdict{{Variant: "t", Decision: Inconclusive, Code: CodePlannedSampleReached}}}
+	breached := Verdict{Decision: Invalidated, Code: CodeGuardrailBreached, Variants: []VariantVerdict{{Variant: "t", Decision: Invalidated, Code: CodeGuardrailBreached}}}
+	sequential := fixedResult(at)
+	sequential.Settings.Inference = Sequential
+	decided := fixedResult(at)
+	decided.Verdict.Decided = &Decided{Users: 1}
+	for name, res := range map[string]*Result{
+		"keep running": fixedResult(Verdict{Decision: KeepRunning}), "sequential": sequential,
+		"breached guardrail": fixedResult(breached), "already decided": decided,
+	} {
+		if d, ok := NewFixedDecision(res); ok {
+			t.Errorf("%s: decision %+v, want none", name, d)
+		}
+	}
+	d, ok := NewFixedDecision(fixedResult(at))
+	if !ok || d.Users != 5000 || d.Verdict.Decision != Inconclusive {
+		t.Fatalf("at the planned sample: %+v %v, want inconclusive on 5000 users", d, ok)
+	}
+	d.At = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+	later := fixedResult(Verdict{Decision: Invalidated, Code: CodeBelowMinimum})
+	later.Users = 20000
+	if !d.Apply(later) || later.Verdict.Decision != Inconclusive || later.Verdict.Decided.Users != 5000 ||
+		!later.Verdict.Decided.At.Equal(d.At) || later.Verdict.Decided.Current.Decision != Invalidated {
+		t.Errorf("Apply to a later look: %+v", later.Verdict)
+	}
+	if rec, ok := RecordOf(later); ok {
+		t.Errorf("RecordOf(inconclusive decision) = %+v, want none", rec)
+	}
+	changed := fixedResult(Verdict{Decision: Invalidated})
+	changed.Hypothesis.MinimumEffect = 0.2
+	if d.Apply(changed) || changed.Verdict.Decision != Invalidated || changed.Verdict.Decided != nil {
+		t.Errorf("Apply under other terms changed the verdict: %+v", changed.Verdict)
+	}
+}

@@ -1,0 +1,126 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
+)
+
+// FixedDecisionStore keeps the decisions of hypotheses under fixed
+// inference taken at the planned sample. A store that implements it runs
+// the FixedDecisions case of the contract.
+type FixedDecisionStore interface {
+	Store
+	FixedDecision(ctx context.Context, env, flag string) (*experiment.FixedDecision, error)
+	DecideFixed(ctx context.Context, d *experiment.FixedDecision) (bool, error)
+}
+
+// testFixedDecisions: the first decision stands against any later one
+// with the same terms, a decision under other terms replaces it, times
+// come from the store's clock, the verdict (per treatment, with its
+// bounds) comes back as stored, bad input changes nothing, and each
+// decision stored is audited.
+func testFixedDecisions(t *testing.T, st Store, clock *Clock) {
+	s := kept[FixedDecisionStore](t, st, "the store keeps no fixed decisions")
+	ctx := context.Background()
+	for _, env := range []string{"prod", "dev"} {
+		if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: env, Name: env}, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.FixedDecision(ctx, "prod", "checkout"); got != nil || err != nil {
+		t.Errorf("FixedDecision before any = %+v, %v; want nil, nil", got, err)
+	}
+	zero := int64(0)
+	decision := func(terms string, d experiment.Decision, users int64) experiment.FixedDecision {
+		return experiment.FixedDecision{Environment: "prod", Flag: "checkout", Terms: terms, Users: users,
+			Verdict: experiment.Verdict{Decision: d, Code: "code-" + string(d), Reason: "because " + string(d), Variant: "treatment",
+				Variants: []experiment.VariantVerdict{{Variant: "treatment", Decision: d, Code: "code-" + string(d), Reason: "because " + string(d), RemainingUsers: &zero,
+					Effect: &experiment.Bounds{Estimate: 0.012, Lower: -0.003, Upper: 0.0271, Level: 0.95}}}}}
+	}
+	decide := func(d experiment.FixedDecision) (experiment.FixedDecision, bool) {
+		t.Helper()
+		ok, err := s.DecideFixed(ctx, &d)
+		if err != nil {
+			t.Fatalf("DecideFixed(%s, %s): %v", d.Terms, d.Verdict.Decision, err)
+		}
+		return d, ok
+	}
+	same := func(what string, got *experiment.FixedDecision, want experiment.FixedDecision) {
+		t.Helper()
+		if got == nil || !got.At.Equal(want.At) {
+			t.Fatalf("%s: %+v, want at %v", what, got, want.At)
+		}
+		c := *got
+		c.At = want.At
+		if !reflect.DeepEqual(c, want) {
+			t.Errorf("%s:\n%+v\nwant\n%+v", what, c, want)
+		}
+	}
+
+	start := clock.T
+	first, ok := decide(decision("terms-a", experiment.Inconclusive, 4000))
+	if !ok || !first.At.Equal(start) {
+		t.Errorf("first decision: stored %v at %v, want true at %v", ok, first.At, start)
+	}
+	clock.T = clock.T.Add(time.Hour)
+	later, ok := decide(decision("terms-a", experiment.Validated, 6000))
+	if ok {
+		t.Errorf("a later decision with the same terms was stored")
+	}
+	same("a later decision with the same terms becomes", &later, first)
+	got, err := s.FixedDecision(ctx, "prod", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("stored", got, first)
+
+	clock.T = clock.T.Add(time.Hour)
+	changed, ok := decide(decision("terms-b", experiment.Invalidated, 7000))
+	if !ok || !changed.At.Equal(clock.T) {
+		t.Errorf("a decision under other terms: stored %v at %v, want true at %v", ok, changed.At, clock.T)
+	}
+	got, _ = s.FixedDecision(ctx, "prod", "checkout")
+	same("after the terms changed", got, changed)
+	if other, err := s.FixedDecision(ctx, "dev", "checkout"); other != nil || err != nil {
+		t.Errorf("another environment: %+v, %v; want none", other, err)
+	}
+
+	// Bad input changes nothing.
+	bad := []struct {
+		d     experiment.FixedDecision
+		field string
+		code  string
+	}{
+		{decision("terms-c", experiment.KeepRunning, 10), "verdict.decision", valueloop.EINVALID},
+		{decision("", experiment.Validated, 10), "terms", valueloop.EINVALID},
+		{experiment.FixedDecision{Environment: "prod", Terms: "terms-c", Verdict: experiment.Verdict{Decision: experiment.Validated}}, "flag", valueloop.EINVALID},
+		{experiment.FixedDecision{Environment: "nowhere", Flag: "checkout", Terms: "terms-c", Verdict: experiment.Verdict{Decision: experiment.Validated}}, "", valueloop.ENOTFOUND},
+	}
+	for _, b := range bad {
+		ok, err := s.DecideFixed(ctx, &b.d)
+		refused(t, fmt.Sprintf("DecideFixed(%+v)", b.d), ok, err, b.code, b.field)
+	}
+	got, _ = s.FixedDecision(ctx, "prod", "checkout")
+	same("after bad input", got, changed)
+
+	// One audit entry per decision stored; the replacing one has the
+	// replaced decision as before.
+	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "checkout"})
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit: %d entries, %v; want 2", len(entries), err)
+	}
+	for _, e := range entries {
+		if e.Action != "experiment.fixed_decision" {
+			t.Errorf("audit action %q, want experiment.fixed_decision", e.Action)
+		}
+	}
+	if entries[0].Before == nil || entries[1].Before != nil {
+		t.Errorf("audit: newest before %s, oldest before %s; want the replaced decision, then none", entries[0].Before, entries[1].Before)
+	}
+}
