@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // withFlagd mounts flagd's protocols (package flagdapi) on srv as serve
@@ -158,7 +159,7 @@ func TestFlagdAuthThrottle(t *testing.T) {
 	}
 	_, body := e.do(t, call{method: "GET", path: "/metrics"})
 	if !strings.Contains(body, "valueloop_auth_failures_total 3") {
-		t.Errorf("metrics do not count the 3 flagd failures:\n%s", grepLines(body, "valueloop_auth"))
+		t.Errorf("metrics do not count the 3 flagd failures:\n%s", valuelooptest.GrepLines(body, "valueloop_auth"))
 	}
 }
 
@@ -191,7 +192,7 @@ func TestFlagdAnonymousStreamCap(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics after closing one stream:\n%s", grepLines(body, "valueloop_flagd"))
+			t.Fatalf("metrics after closing one stream:\n%s", valuelooptest.GrepLines(body, "valueloop_flagd"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -254,7 +255,7 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics after closing one stream:\n%s", grepLines(body, "valueloop_stream"))
+			t.Fatalf("metrics after closing one stream:\n%s", valuelooptest.GrepLines(body, "valueloop_stream"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

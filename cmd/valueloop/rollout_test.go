@@ -22,6 +22,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 	"github.com/valueloop/valueloop/webhook"
 )
 
@@ -54,7 +55,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	}
 	admin := mustSignIn(t, s.URL, s.Admin)
 	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {
-		t.Errorf("the rollout page shows no warning:\n%s", grepLines(page, "arning"))
+		t.Errorf("the rollout page shows no warning:\n%s", valuelooptest.GrepLines(page, "arning"))
 	}
 	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
@@ -582,7 +583,7 @@ func TestDashboardReasonLimit(t *testing.T) {
 		resp, page := admin.post(c.path, url.Values{"csrf": {admin.csrf(c.page)}, "to": {"DISABLED"}, "reason": {long}})
 		// The confirm step again (422), the problem next to the field.
 		if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="reason-err">[^<]*must be at most 1000 bytes long, got 1001`).MatchString(page) {
-			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 422 saying next to the field that the reason is too long:\n%s", c.path, resp.StatusCode, grepLines(page, "reason-err"))
+			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 422 saying next to the field that the reason is too long:\n%s", c.path, resp.StatusCode, valuelooptest.GrepLines(page, "reason-err"))
 		}
 	}
 	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
