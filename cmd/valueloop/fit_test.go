@@ -90,7 +90,7 @@ func TestChartsAtEightyColumns(t *testing.T) {
 				// figures alone are wider); prose (hypotheses, warnings,
 				// verdicts) wraps as the terminal wraps it.
 				table := strings.HasPrefix(line, "  ") && strings.ContainsAny(line, "│┼●├┤█[") && !strings.Contains(line, ":")
-				chart := strings.Contains(line, "●") || strings.HasPrefix(line, "  LIFT ") || strings.HasPrefix(line, "  CHANGE ")
+				chart := strings.Contains(line, "●") || strings.HasPrefix(line, "  LIFT ") || strings.HasPrefix(line, "  CHANGE ") || strings.HasPrefix(line, "  progress ")
 				if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > cols && (chart || cols == 80 && table) {
 					t.Errorf("%v at COLUMNS=%d: a line of %d: %q", args, cols, n, line)
 				}

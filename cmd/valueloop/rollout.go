@@ -362,7 +362,8 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	if st.LivePercent != nil && *st.LivePercent != r.Percent {
 		live = fmt.Sprintf("  (the flag serves %s%%!)", roPct(*st.LivePercent))
 	}
-	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
+	after := fmt.Sprintf(" %s%% %s%s", roPct(r.Percent), r.Plan.Variant, live)
+	fmt.Fprintf(w, "  progress  %s%s\n", termchart.Bar(r.Percent, progressWidth(cols, after)), after)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Held != nil {
 		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
@@ -441,6 +442,15 @@ func writeGuardrails(w io.Writer, st *rollout.Status, cols int) {
 }
 
 const guardWidth = 31
+
+// progressWidth is the width of the progress bar: 40 cells, narrower to
+// fit cols (0: no limit) with the text after it, down to 10.
+func progressWidth(cols int, after string) int {
+	if cols <= 0 {
+		return 40
+	}
+	return max(10, min(40, cols-utf8.RuneCountInString("  progress  []"+after)))
+}
 
 // legendLines writes the parts of a legend as "  (a, b, c)", on as many
 // lines as it takes to fit cols cells (0: no limit), the next indented
