@@ -17,6 +17,7 @@ import (
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
@@ -51,13 +52,13 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 	text := html.UnescapeString(page)
 	overTime := text[strings.Index(text, "The interval over time"):]
 	if strings.Contains(overTime[:strings.Index(overTime, "</section>")], "no data yet") || !strings.Contains(overTime, " to +∞</td></tr>") {
-		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", grepLines(overTime, "<td>"))
+		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", valuelooptest.GrepLines(overTime, "<td>"))
 	}
 	if got := strings.Count(text[:strings.Index(text, "The interval over time")], " to +∞</td>"); got != unbounded {
-		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, grepLines(text, " to "))
+		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, valuelooptest.GrepLines(text, " to "))
 	}
 	if strings.Contains(text, "% to 0%</td>") {
-		t.Errorf("the page shows an unbounded side as 0%%:\n%s", grepLines(text, "% to 0%"))
+		t.Errorf("the page shows an unbounded side as 0%%:\n%s", valuelooptest.GrepLines(text, "% to 0%"))
 	}
 	for _, m := range estimateX.FindAllStringSubmatch(page, -1) {
 		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
@@ -110,7 +111,7 @@ func TestDashboardFreshServer(t *testing.T) {
 		t.Run(p.path, func(t *testing.T) { checkPage(t, admin, p.path, p.want) })
 	}
 	if _, page := admin.get("/"); strings.Contains(page, `class="level l-`) {
-		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", grepLines(page, `class="level l-`))
+		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", valuelooptest.GrepLines(page, `class="level l-`))
 	}
 }
 
@@ -128,7 +129,7 @@ func TestDashboardValuesAsTyped(t *testing.T) {
 	for _, path := range []string{"/flags/production/landing", "/flags/production/landing/edit"} {
 		_, page := admin.get(path)
 		if strings.Contains(page, `\u00`) {
-			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, grepLines(page, `\u00`))
+			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, valuelooptest.GrepLines(page, `\u00`))
 		}
 		if !strings.Contains(page, "?utm=x&amp;ref=&lt;home&gt;") || !strings.Contains(page, "gold&amp;silver") {
 			t.Errorf("%s does not show the values as typed", path)
@@ -145,14 +146,14 @@ func TestDashboardFlashFromServer(t *testing.T) {
 	anon := newBrowser(t, srv.URL)
 	lure := "Your token has expired. Paste it at evil.example to renew it."
 	if _, page := anon.get("/signin?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
-		t.Errorf("the sign-in page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+		t.Errorf("the sign-in page shows a message from its link:\n%s", valuelooptest.GrepLines(page, "evil.example"))
 	}
 	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, `{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
 		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
 	}
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	if _, page := admin.get("/flags/production/landing?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
-		t.Errorf("the flag page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+		t.Errorf("the flag page shows a message from its link:\n%s", valuelooptest.GrepLines(page, "evil.example"))
 	}
 	resp, _ := admin.post("/flags/production/landing/state", url.Values{"csrf": {admin.csrf("/flags/production/landing")}, "to": {"DISABLED"}, "reason": {"test"}})
 	if resp.StatusCode != http.StatusSeeOther {
@@ -208,13 +209,13 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 		}
 	}
 	if !strings.Contains(delivery, `<div class="kval">`+overall[1]+`</div>`) {
-		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], grepLines(delivery, "/day"))
+		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], valuelooptest.GrepLines(delivery, "/day"))
 	}
 
 	_, page := admin.get("/value")
 	rows := rankRow.FindAllStringSubmatch(page, -1)
 	if len(rows) == 0 {
-		t.Fatalf("no ranked row on /value:\n%s", grepLines(page, "explain"))
+		t.Fatalf("no ranked row on /value:\n%s", valuelooptest.GrepLines(page, "explain"))
 	}
 	for _, r := range rows {
 		if r[1] != r[2] {
@@ -223,7 +224,7 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 	}
 	_, overview := admin.get("/")
 	if strings.Contains(overview, "score 1.969") || !strings.Contains(overview, "score 1.97,") {
-		t.Errorf("the overview's scores are not the ranking's:\n%s", grepLines(overview, "score "))
+		t.Errorf("the overview's scores are not the ranking's:\n%s", valuelooptest.GrepLines(overview, "score "))
 	}
 }
 
@@ -242,7 +243,7 @@ func TestDashboardEnvironmentToken(t *testing.T) {
 		t.Fatalf("/flags/development for a development token: %d", resp.StatusCode)
 	}
 	if strings.Contains(page, `href="/flags/production"`) {
-		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", grepLines(page, `href="/flags/production"`))
+		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", valuelooptest.GrepLines(page, `href="/flags/production"`))
 	}
 	if resp, _ := dev.get("/flags/production"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("/flags/production for a development token: %d, want 403", resp.StatusCode)
@@ -327,7 +328,7 @@ func TestDashboardAbsoluteMinimumEffect(t *testing.T) {
 		t.Fatal("the primary metric's forest plot is no longer of relative lifts: the test tests nothing")
 	}
 	if strings.Contains(page, ">minimum effect</text>") {
-		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", grepLines(page, ">minimum effect</text>")[:300])
+		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", valuelooptest.GrepLines(page, ">minimum effect</text>")[:300])
 	}
 }
 
@@ -361,7 +362,7 @@ func TestDashboardEditKeepsMetadata(t *testing.T) {
 	}
 	form.Set("reason", "saved unchanged")
 	if resp, body := admin.post("/flags/production/checkout-flow/edit", form); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, grepLines(body, "error"))
+		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "error"))
 	}
 	_, after := get(t, flagURL, srv.Admin)
 	var b, a map[string]any
@@ -385,7 +386,7 @@ func TestDashboardEditKeepsNumbers(t *testing.T) {
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	for _, path := range []string{"/flags/production/big", "/flags/production/big/edit"} {
 		if _, page := admin.get(path); !strings.Contains(page, "12345678901234567891") {
-			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, grepLines(page, "123456789"))
+			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, valuelooptest.GrepLines(page, "123456789"))
 		}
 	}
 }
@@ -427,10 +428,10 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 		_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
 		metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
 		if !strings.Contains(metrics, `<th scope="col">`+tc.name+`</th>`) || strings.Contains(metrics, "Always-valid interval") {
-			t.Errorf("α = %g: the metrics' tables do not head their interval %q:\n%s", tc.alpha, tc.name, grepLines(metrics, "<th"))
+			t.Errorf("α = %g: the metrics' tables do not head their interval %q:\n%s", tc.alpha, tc.name, valuelooptest.GrepLines(metrics, "<th"))
 		}
 		if !strings.Contains(metrics, "with its "+tc.name) {
-			t.Errorf("α = %g: the forest plots do not say their interval:\n%s", tc.alpha, grepLines(metrics, "Forest plot"))
+			t.Errorf("α = %g: the forest plots do not say their interval:\n%s", tc.alpha, valuelooptest.GrepLines(metrics, "Forest plot"))
 		}
 	}
 	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
@@ -479,10 +480,10 @@ func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *brows
 	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=platform")
 	split := section(t, html.UnescapeString(page), `<h2 id="dm-h">`, "</section>")
 	if !strings.Contains(split, `<th scope="col">`+name+`</th>`) || strings.Contains(split, "always-valid") {
-		t.Errorf("the slices' table does not head its interval %q:\n%s", name, grepLines(split, "<th"))
+		t.Errorf("the slices' table does not head its interval %q:\n%s", name, valuelooptest.GrepLines(split, "<th"))
 	}
 	if !strings.Contains(split, "with its "+name) {
-		t.Errorf("the slices' forest plots do not say their interval:\n%s", grepLines(split, "Forest plot"))
+		t.Errorf("the slices' forest plots do not say their interval:\n%s", valuelooptest.GrepLines(split, "Forest plot"))
 	}
 	g4 := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 	shown := 0
@@ -572,7 +573,7 @@ func TestDashboardShippedAddsUp(t *testing.T) {
 	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/value")
 	want := fmt.Sprintf("Shipped %d: %d validated, %d invalidated, %d undecided;", flow.Shipped, flow.Validated, flow.Invalidated, flow.Shipped-flow.Validated-flow.Invalidated)
 	if !strings.Contains(page, want) {
-		t.Errorf("the value page does not say %q:\n%s", want, grepLines(page, "Shipped"))
+		t.Errorf("the value page does not say %q:\n%s", want, valuelooptest.GrepLines(page, "Shipped"))
 	}
 }
 
@@ -635,7 +636,7 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 					t.Errorf("%s %s: the verdict's effect [%v, %v], the deciding interval %v", inf, v.Variant, vv.Effect.Lower, vv.Effect.Upper, iv)
 				}
 				if want := "<td>" + pagePct(iv.Lower) + " to " + pagePct(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
-					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, grepLines(metrics, "<td>"))
+					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, valuelooptest.GrepLines(metrics, "<td>"))
 				}
 				e := v.Lift.Relative.Estimate
 				want := fmt.Sprintf("%s [%s, %s]", fmtLift(e, true), fmtLift(iv.Lower, true), fmtLift(iv.Upper, true))
