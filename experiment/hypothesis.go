@@ -21,12 +21,24 @@ const (
 	Decrease Direction = "decrease"
 )
 
-// sign is +1 for Increase and −1 for Decrease.
-func (d Direction) sign() float64 {
+// Sign is −1 for Decrease and +1 otherwise (Increase, or no direction
+// given): a size in the direction times it is the signed move.
+func (d Direction) Sign() float64 {
 	if d == Decrease {
 		return -1
 	}
 	return 1
+}
+
+// SplitSigned splits a signed move into its size and direction, as the
+// command line writes one: −5% is a decrease of 5%, and 0 or more an
+// increase. Sign turns them back into x.
+func SplitSigned(x float64) (float64, Direction) {
+	d := Increase
+	if x < 0 {
+		d = Decrease
+	}
+	return math.Abs(x), d
 }
 
 // Inference chooses the intervals and p-values that decide.

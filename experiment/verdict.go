@@ -301,7 +301,7 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	b := bounds(atFamily(eff, primary, t, s, ps[t].family), s.Inference)
 	b.Level = 1 - familyAlpha(s, ps[t].family)
 	vv.Effect = &b
-	d := h.Direction.sign()
+	d := h.Direction.Sign()
 	est, hi := d*b.Estimate, d*b.Upper // turned so that positive is expected
 	if d < 0 {
 		hi = -b.Lower

@@ -294,19 +294,30 @@ func creation(version, what, key string, exists bool) (string, error) {
 	return "", nil
 }
 
+// lockedContext takes the write lock (lockWrites) and reads the context
+// writes are validated against under it, so that no other write changes
+// what was checked before this one is stored. The caller calls unlock when
+// done; on an error nothing is held.
+func (s *Service) lockedContext(ctx context.Context) (c value.Context, unlock func(), err error) {
+	if unlock, err = s.lockWrites(ctx); err != nil {
+		return value.Context{}, nil, err
+	}
+	if c, err = s.Context(ctx); err != nil {
+		unlock()
+		return value.Context{}, nil, err
+	}
+	return c, unlock, nil
+}
+
 // PutObjective validates and stores o; with a version (value.Objective.
 // Version of what the writer read), only over the stored objective at it;
 // with Absent, only when no objective has its key.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
-	unlock, err := s.lockWrites(ctx)
+	c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := s.Context(ctx)
-	if err != nil {
-		return err
-	}
 	// The stored objectives' keys are c's: no second read for a creation.
 	if version, err = creation(version, "objective", o.Key, slices.Contains(c.Objectives, o.Key)); err != nil {
 		return err
@@ -345,15 +356,11 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 // writeFeature checks f against the stored features and stores it, both
 // under the write lock (see writeMu).
 func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, actor string) error {
-	unlock, err := s.lockWrites(ctx)
+	c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := s.Context(ctx)
-	if err != nil {
-		return err
-	}
 	all, err := s.Store.Features(ctx)
 	if err != nil {
 		return err
@@ -515,15 +522,11 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 // applyChecked validates and plans file against what is stored and,
 // unless dryRun, writes the plan, all under the write lock (see writeMu).
 func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
-	unlock, err := s.lockWrites(ctx)
+	c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := s.Context(ctx)
-	if err != nil {
-		return nil, err
-	}
 	cur, err := s.Export(ctx)
 	if err != nil {
 		return nil, err

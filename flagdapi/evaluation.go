@@ -134,17 +134,24 @@ func (s *Server) eventStream(ctx context.Context, header http.Header, send func(
 			return err
 		}
 		env = live.Environment.Key
-		release, err := s.streamSlot()
+		release, err := s.streamSlot(ctx, false)
 		if err != nil {
 			return err
 		}
 		defer release()
 	} else {
-		release, err := s.anonymousSlot()
+		// Its client's place first: one address must not take every
+		// anonymous slot either.
+		release, err := s.streamSlot(ctx, true)
 		if err != nil {
 			return err
 		}
 		defer release()
+		releaseAnonymous, err := s.anonymousSlot()
+		if err != nil {
+			return err
+		}
+		defer releaseAnonymous()
 	}
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)

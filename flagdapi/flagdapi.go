@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -58,13 +59,17 @@ type Server struct {
 	// credentials (flagd's JavaScript provider opens them so); beyond it
 	// they are refused with ResourceExhausted. Default 256.
 	MaxAnonymousStreams int
-	// StreamSlot, when set, is called once a stream with credentials
-	// (SyncFlags, an event stream) is authorized, and refuses it
+	// StreamSlot, when set, is called once a stream (SyncFlags, an event
+	// stream) is authorized, with the call's context, and refuses it
 	// (ResourceExhausted) when the server holds as many flag streams as
-	// it may (httpapi.Server.StreamSlot: the SSE streams' MaxStreams).
-	// Without it such streams were bounded only by connections times
-	// HTTP/2 streams per connection, about a million of some 20 KiB each.
-	StreamSlot func() (release func(), err error)
+	// it may, or its client address does (httpapi.Server.StreamSlot: the
+	// SSE streams' MaxStreams and MaxStreamsPerClient); anonymous: an
+	// event stream without credentials, which MaxAnonymousStreams bounds
+	// instead of the server's slots, but which counts against its
+	// client's all the same. Without it streams with credentials were
+	// bounded only by connections times HTTP/2 streams per connection,
+	// about a million of some 20 KiB each.
+	StreamSlot func(ctx context.Context, anonymous bool) (release func(), err error)
 	// Evaluated, if set, is called after every single-flag evaluation over
 	// RPC, as OFREP's are (metrics, exposures); quiet is the token's
 	// NoExposures. It must not block.
@@ -124,9 +129,64 @@ func (s *Server) Handlers() map[string]http.Handler {
 		},
 	} {
 		path, h := mount()
-		out[path] = h
+		out[path] = s.credentialsFirst(h)
 	}
 	return out
+}
+
+// credentialsFirst refuses a call whose credentials do not authenticate
+// before connect reads its request message, which connect does before it
+// calls the handler: else every such call was read and decoded (up to
+// MaxMessageBytes) before its token was looked at, also from an address
+// throttled for failed authentications, and one whose message never came
+// held the call until the body deadline. What it checks are the headers:
+// a call with a token there (authorization, or a selector that is a
+// token) must authenticate, and an evaluation (its token travels in
+// headers only) must carry one. A sync call without one may name its
+// token in the message's selector, and an event stream may have none (an
+// anonymous stream): those are left to the handler. The handler checks
+// the token again, with the environment it asks for.
+func (s *Server) credentialsFirst(h http.Handler) http.Handler {
+	errs := connect.NewErrorWriter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, _ := credentials(r.Header, "")
+		evaluation := strings.HasPrefix(r.URL.Path, "/flagd.evaluation.") && !slices.Contains(StreamPaths, r.URL.Path)
+		if secret == "" && !evaluation {
+			h.ServeHTTP(w, r)
+			return
+		}
+		throttle := auth.ThrottleOf(r.Context())
+		var err error
+		if throttle.Blocked() {
+			err = errThrottled()
+		} else if _, authErr := s.Auth.Authenticate(secret); authErr != nil {
+			throttle.Fail()
+			err = errUnauthenticated()
+		}
+		if err != nil {
+			if r.ProtoMajor < 2 && r.Body != nil && r.Body != http.NoBody {
+				// Answered now and the connection closed, not after
+				// net/http has read the rest of a message that may never
+				// come. HTTP/2 resets the stream alone.
+				w.Header().Set("Connection", "close")
+				http.NewResponseController(w).EnableFullDuplex()
+			}
+			errs.Write(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The answers to calls whose credentials do not authenticate, new for
+// each (a connect.Error makes its metadata when asked for it: one shared
+// by calls would be written by all of them).
+func errThrottled() error {
+	return connect.NewError(connect.CodeResourceExhausted, errors.New("too many failed authentications from this address: retry later"))
+}
+
+func errUnauthenticated() error {
+	return connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
 }
 
 // environment authenticates a sync call and returns the environment whose
@@ -149,13 +209,13 @@ func (s *Server) environment(ctx context.Context, header http.Header, field stri
 func (s *Server) authorize(ctx context.Context, header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
 	throttle := auth.ThrottleOf(ctx)
 	if throttle.Blocked() {
-		return nil, nil, connect.NewError(connect.CodeResourceExhausted, errors.New("too many failed authentications from this address: retry later"))
+		return nil, nil, errThrottled()
 	}
 	secret, env := credentials(header, field)
 	t, err := s.Auth.Authenticate(secret)
 	if err != nil {
 		throttle.Fail()
-		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or invalid token: send authorization: Bearer <token> metadata, or the token as the selector"))
+		return nil, nil, errUnauthenticated()
 	}
 	if env == "" {
 		env = t.Environment
@@ -205,7 +265,7 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	if err != nil {
 		return err
 	}
-	release, err := s.streamSlot()
+	release, err := s.streamSlot(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package flagdapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -35,13 +36,13 @@ func (s *Server) anonymousSlot() (release func(), err error) {
 	return func() { s.anonymous.Add(-1) }, nil
 }
 
-// streamSlot takes a StreamSlot for a stream with credentials, if the
-// server bounds them.
-func (s *Server) streamSlot() (release func(), err error) {
+// streamSlot takes a StreamSlot for a stream of ctx, if the server bounds
+// them; anonymous: an event stream without credentials.
+func (s *Server) streamSlot(ctx context.Context, anonymous bool) (release func(), err error) {
 	if s.StreamSlot == nil {
 		return func() {}, nil
 	}
-	release, err = s.StreamSlot()
+	release, err = s.StreamSlot(ctx, anonymous)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("too many flag streams are open: retry later (%w)", err))
 	}

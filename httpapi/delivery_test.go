@@ -15,6 +15,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 const (
@@ -258,7 +259,7 @@ func TestWebhooksToDORA(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gauges not in /metrics:\n%s", grepLines(metrics, "valueloop_delivery"))
+			t.Fatalf("gauges not in /metrics:\n%s", valuelooptest.GrepLines(metrics, "valueloop_delivery"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // withFlagd mounts flagd's protocols (package flagdapi) on srv as serve
@@ -108,6 +109,11 @@ func TestFlagdTokenMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	viewer, err := e.auth.Create(context.Background(), &valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := mustRevokedToken(t, e)
 	allowed := func(code string) bool {
 		return code != "unauthenticated" && code != "permission_denied" && code != "internal" && code != "unknown" && !strings.Contains(code, " ")
 	}
@@ -125,6 +131,8 @@ func TestFlagdTokenMatrix(t *testing.T) {
 				{"unknown token as selector", "", "vl_eval_guess", func(c string) bool { return c == "unauthenticated" }, "unauthenticated"},
 				{"evaluate token", e.eval, "", allowed, "allowed"},
 				{"client token", client, "", func(c string) bool { return (definitions && c == "permission_denied") || (!definitions && allowed(c)) }, "denied the definitions, else allowed"},
+				{"revoked token", revoked, "production", func(c string) bool { return c == "unauthenticated" }, "unauthenticated"},
+				{"viewer token", viewer, "production", allowed, "allowed (it reads the definitions; its evaluations record no exposures)"},
 				{"admin of another environment", stagingAdmin, "production", func(c string) bool { return c == "permission_denied" }, "permission_denied"},
 				{"admin token", adminSecret, "production", allowed, "allowed"},
 			} {
@@ -158,7 +166,7 @@ func TestFlagdAuthThrottle(t *testing.T) {
 	}
 	_, body := e.do(t, call{method: "GET", path: "/metrics"})
 	if !strings.Contains(body, "valueloop_auth_failures_total 3") {
-		t.Errorf("metrics do not count the 3 flagd failures:\n%s", grepLines(body, "valueloop_auth"))
+		t.Errorf("metrics do not count the 3 flagd failures:\n%s", valuelooptest.GrepLines(body, "valueloop_auth"))
 	}
 }
 
@@ -191,7 +199,7 @@ func TestFlagdAnonymousStreamCap(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics after closing one stream:\n%s", grepLines(body, "valueloop_flagd"))
+			t.Fatalf("metrics after closing one stream:\n%s", valuelooptest.GrepLines(body, "valueloop_flagd"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -254,7 +262,7 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics after closing one stream:\n%s", grepLines(body, "valueloop_stream"))
+			t.Fatalf("metrics after closing one stream:\n%s", valuelooptest.GrepLines(body, "valueloop_stream"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -268,7 +276,13 @@ func TestFlagdStreamsShareMaxStreams(t *testing.T) {
 // refused with ResourceExhausted; cancel closes it.
 func openFlagdStream(t *testing.T, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
 	t.Helper()
-	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, base+procedure, connect.WithProtoJSON())
+	return openFlagdStreamVia(t, http.DefaultClient, base, procedure, token)
+}
+
+// openFlagdStreamVia is openFlagdStream through hc.
+func openFlagdStreamVia(t *testing.T, hc *http.Client, base, procedure, token string) (ok bool, cancel context.CancelFunc) {
+	t.Helper()
+	c := connect.NewClient[structpb.Struct, structpb.Struct](hc, base+procedure, connect.WithProtoJSON())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req := connect.NewRequest(&structpb.Struct{})

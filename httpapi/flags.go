@@ -38,6 +38,21 @@ func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
 	return live, nil
 }
 
+// flagToChange is what a change of the flag at the path starts from: its
+// environment's live set (liveEnv) and the version the change expects
+// (ifMatch).
+func (s *Server) flagToChange(r *http.Request) (*flags.Live, int64, error) {
+	live, err := s.liveEnv(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	ifVersion, err := ifMatch(r, live, r.PathValue("key"))
+	if err != nil {
+		return nil, 0, err
+	}
+	return live, ifVersion, nil
+}
+
 func (s *Server) handleListFlags(w http.ResponseWriter, r *http.Request) error {
 	live, err := s.liveEnv(r)
 	if err != nil {
@@ -73,11 +88,7 @@ func (s *Server) handleCreateFlag(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handlePutFlag(w http.ResponseWriter, r *http.Request) error {
-	live, err := s.liveEnv(r)
-	if err != nil {
-		return err
-	}
-	ifVersion, err := ifMatch(r, live, r.PathValue("key"))
+	_, ifVersion, err := s.flagToChange(r)
 	if err != nil {
 		return err
 	}
@@ -135,11 +146,7 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 }
 
 func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) error {
-	live, err := s.liveEnv(r)
-	if err != nil {
-		return err
-	}
-	ifVersion, err := ifMatch(r, live, r.PathValue("key"))
+	live, ifVersion, err := s.flagToChange(r)
 	if err != nil {
 		return err
 	}
@@ -157,12 +164,8 @@ func (s *Server) handleDeleteFlag(w http.ResponseWriter, r *http.Request) error 
 // handleSetState serves the kill switch: enable or disable a flag.
 func (s *Server) handleSetState(state string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		live, err := s.liveEnv(r)
-		if err != nil {
-			return err
-		}
 		key := r.PathValue("key")
-		ifVersion, err := ifMatch(r, live, key)
+		live, ifVersion, err := s.flagToChange(r)
 		if err != nil {
 			return err
 		}

@@ -103,6 +103,16 @@ type Limits struct {
 	// stream is answered 503 with Retry-After (flagd: ResourceExhausted).
 	// Default 2048.
 	MaxStreams int
+	// MaxStreamsPerClient bounds the flag streams one client address
+	// (auth.ClientKey, as MaxRequestsPerClient counts them) holds at once,
+	// of every kind together: SSE, flagd's streams with credentials and
+	// flagd's anonymous event streams; beyond it 429 with Retry-After
+	// (flagd: ResourceExhausted). Without it one address took every
+	// MaxStreams slot with nothing but the client token every web page of
+	// an app carries (it opens flagd event streams), and every in-process
+	// SDK's stream was refused. Loopback addresses are not counted unless
+	// LimitLoopback. Default a quarter of MaxStreams (512).
+	MaxStreamsPerClient int
 	// MaxRequests bounds the requests under way at once, flag streams
 	// aside (MaxStreams bounds them once their request has been read),
 	// checked before anything is done for a request; beyond it 503 with
@@ -128,8 +138,8 @@ type Limits struct {
 	// quarter of MaxConns: browsers behind one corporate NAT each hold
 	// one).
 	MaxConnsPerClient int
-	// LimitLoopback applies MaxRequestsPerClient and MaxConnsPerClient to
-	// loopback addresses.
+	// LimitLoopback applies MaxRequestsPerClient, MaxConnsPerClient and
+	// MaxStreamsPerClient to loopback addresses.
 	LimitLoopback bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For says
 	// who the client is (auth.ForwardedClient): behind them every client
@@ -201,6 +211,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxStreams <= 0 {
 		l.MaxStreams = 2048
 	}
+	if l.MaxStreamsPerClient <= 0 {
+		l.MaxStreamsPerClient = max(l.MaxStreams/4, 1)
+	}
 	if l.MaxRequests <= 0 {
 		l.MaxRequests = 16384
 	}
@@ -241,6 +254,9 @@ type guard struct {
 	// requests under way now (MaxRequests), and those refused.
 	requests        atomic.Int64
 	requestsRefused atomic.Uint64
+	// streamsRefusedPerClient: flag streams refused for
+	// MaxStreamsPerClient.
+	streamsRefusedPerClient atomic.Uint64
 	// streamPaths are the paths of other protocols' flag streams
 	// (Server.StreamPaths).
 	streamPaths []string
@@ -354,6 +370,8 @@ func (g *guard) register(reg *prometheus.Registry) {
 		counter("valueloop_auth_throttled_total", "Requests answered 429 because their address failed authentication too often.", &g.failures.throttled),
 		gauge("valueloop_stream_max", "Flag streams that may be open at once (Limits.MaxStreams).", func() float64 { return float64(g.lim.MaxStreams) }),
 		gauge("valueloop_stream_slots", "Flag streams open now that count against Limits.MaxStreams: SSE, and flagd's SyncFlags and event streams with credentials.", func() float64 { return float64(g.streams.Load()) }),
+		gauge("valueloop_stream_per_client_max", "Flag streams one client address may hold open at once (Limits.MaxStreamsPerClient).", func() float64 { return float64(g.lim.MaxStreamsPerClient) }),
+		counter("valueloop_stream_refused_per_client_total", "Flag streams refused because their client address held MaxStreamsPerClient.", &g.streamsRefusedPerClient),
 		gauge("valueloop_auth_failures_limit", "Failed authentications allowed per address and window (Limits.AuthFailures).", func() float64 { return float64(g.lim.AuthFailures) }),
 		gauge("valueloop_auth_failures_window_seconds", "The window of Limits.AuthFailures, in seconds.", func() float64 { return g.lim.AuthWindow.Seconds() }),
 		gauge("valueloop_http_requests", "Requests under way now, flag streams aside (Limits.MaxRequests).", func() float64 { return float64(g.requests.Load()) }),
@@ -595,21 +613,63 @@ func apiBodyLimit(r *http.Request) int64 {
 	return DefaultMaxAPIBody
 }
 
-// StreamSlot takes one of the MaxStreams slots for a flag stream served by
-// another protocol on the server's port (flagd's SyncFlags and event
-// streams, package flagdapi), so that they and the SSE streams are bounded
-// together; release gives it back. Call it once the server is open.
-func (s *Server) StreamSlot() (release func(), err error) { return s.guard.streamSlot() }
+// StreamSlot takes a place for a flag stream served by another protocol
+// on the server's port (flagd's SyncFlags and event streams, package
+// flagdapi), so that they and the SSE streams are bounded together: one
+// of its client's MaxStreamsPerClient, found from ctx (the request's),
+// and unless anonymous one of the MaxStreams slots (flagd's anonymous
+// event streams have a cap of their own); release gives them back. Call
+// it once the server is open.
+func (s *Server) StreamSlot(ctx context.Context, anonymous bool) (release func(), err error) {
+	return s.guard.streamSlot(ctx, !anonymous)
+}
 
-// streamSlot takes one of the MaxStreams slots for a flag stream;
-// release gives it back.
-func (g *guard) streamSlot() (release func(), err error) {
-	if g.streams.Add(1) > int64(g.lim.MaxStreams) {
+// streamSlot takes one of the MaxStreamsPerClient places of the client of
+// ctx and, when slot, one of the MaxStreams slots, for a flag stream;
+// release gives them back.
+func (g *guard) streamSlot(ctx context.Context, slot bool) (release func(), err error) {
+	if slot && g.streams.Add(1) > int64(g.lim.MaxStreams) {
 		g.streams.Add(-1)
 		g.overload.Add(1)
 		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many flag streams open as it may (%d): retry shortly, or evaluate with OFREP", g.lim.MaxStreams)
 	}
-	return func() { g.streams.Add(-1) }, nil
+	giveBack := func() {
+		if slot {
+			g.streams.Add(-1)
+		}
+	}
+	c, let := g.streamClient(ctx)
+	if c != nil && c.streams.Add(1) > int64(g.lim.MaxStreamsPerClient) {
+		c.streams.Add(-1)
+		let()
+		giveBack()
+		g.streamsRefusedPerClient.Add(1)
+		return nil, valueloop.Errorf(valueloop.ETOOMANY, "this client address holds as many flag streams open as it may (%d): close one, or retry later", g.lim.MaxStreamsPerClient)
+	}
+	return func() {
+		if c != nil {
+			c.streams.Add(-1)
+		}
+		let()
+		giveBack()
+	}, nil
+}
+
+// streamClient finds the client a flag stream of ctx (its request's
+// context) counts against, and holds it until let: the connection's, or
+// through a trusted proxy the one its X-Forwarded-For names (guarded put
+// it in the context). Nil when none is counted (loopback, unless
+// LimitLoopback; a stream served without httpServer).
+func (g *guard) streamClient(ctx context.Context) (c *client, let func()) {
+	st, _ := ctx.Value(connKey{}).(*connState)
+	switch {
+	case st == nil:
+		return nil, func() {}
+	case !st.proxied:
+		return st.client, func() {} // the stream holds its connection open
+	}
+	ip, ok := auth.ClientFrom(ctx)
+	return g.holdClient(ip, ok)
 }
 
 // guardedBody counts the bytes read from a body against the server's
@@ -736,6 +796,7 @@ type client struct {
 	// that came through a trusted proxy (forwardedClient).
 	conns, forwarded int
 	requests         atomic.Int64
+	streams          atomic.Int64 // flag streams open (MaxStreamsPerClient)
 }
 
 // connect finds the client of a connection from addr, or nil when it is
@@ -797,7 +858,13 @@ func (g *guard) dropLocked(c *client) {
 // (nil, with a release that does nothing, for a loopback client unless
 // LimitLoopback).
 func (g *guard) forwardedClient(r *http.Request) (c *client, release func()) {
-	ip, ok := g.client(r)
+	return g.holdClient(g.client(r))
+}
+
+// holdClient finds the client of ip and holds it until release (nil, with
+// a release that does nothing, when ok is false or for a loopback client
+// unless LimitLoopback).
+func (g *guard) holdClient(ip netip.Addr, ok bool) (c *client, release func()) {
 	if !ok || (ip.IsLoopback() && !g.lim.LimitLoopback) {
 		return nil, func() {}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/opsgenie"
 	"github.com/valueloop/valueloop/pagerduty"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // limitedServer opens a second server on e's store with lim (and delivery
@@ -365,7 +366,7 @@ func TestConnectionCap(t *testing.T) {
 	waitState(t, srv, "2 connections", func(c, _ int64, _ int) bool { return c == 2 })
 	resp, body := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"})
 	if resp.StatusCode != 200 || !strings.Contains(body, "valueloop_http_connections_refused_total 1") {
-		t.Errorf("metrics: %d, want 200 counting 1 refused connection:\n%s", resp.StatusCode, grepLines(body, "valueloop_http_connections"))
+		t.Errorf("metrics: %d, want 200 counting 1 refused connection:\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "valueloop_http_connections"))
 	}
 }
 
@@ -542,7 +543,7 @@ func TestAuthThrottle(t *testing.T) {
 	_, body := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"})
 	for _, want := range []string{"valueloop_auth_failures_total 3", "valueloop_auth_throttled_total 3", "valueloop_auth_failures_limit 3"} {
 		if !strings.Contains(body, want) {
-			t.Errorf("metrics lack %q:\n%s", want, grepLines(body, "valueloop_auth"))
+			t.Errorf("metrics lack %q:\n%s", want, valuelooptest.GrepLines(body, "valueloop_auth"))
 		}
 	}
 }
@@ -854,6 +855,6 @@ func TestAuthThrottleCrossOrigin(t *testing.T) {
 	// Each refused request is counted as throttled once: the guess past
 	// the limit and the four above.
 	if _, got := doCall(t, srv.URL(), call{method: "GET", path: "/metrics"}); !strings.Contains(got, "valueloop_auth_throttled_total 5\n") {
-		t.Errorf("metrics: %s; want valueloop_auth_throttled_total 5", grepLines(got, "valueloop_auth"))
+		t.Errorf("metrics: %s; want valueloop_auth_throttled_total 5", valuelooptest.GrepLines(got, "valueloop_auth"))
 	}
 }

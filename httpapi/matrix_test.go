@@ -95,15 +95,81 @@ var globalAdminRoutes = map[string]bool{
 	"PUT /api/v1/value/file":                          true,
 }
 
+// matrixToken is one kind of token TestRouteTokenMatrix sends every route.
+type matrixToken struct{ kind, secret string }
+
+// matrixTokens makes one token of every kind: none, unknown, revoked (an
+// admin token, revoked), evaluate, client (a public evaluate token for
+// browsers), viewer, viewer and admin bound to another environment
+// (staging), admin. All but the admin of another environment are of
+// production or of every environment.
+func matrixTokens(t *testing.T, e *env) []matrixToken {
+	t.Helper()
+	ctx := context.Background()
+	create := func(tok valueloop.Token) string {
+		secret, err := e.auth.Create(ctx, &tok, "", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	stagingAdmin := mustStagingAdmin(t, e)
+	return []matrixToken{
+		{"no token", ""},
+		{"unknown token", "vl_admin_guess"},
+		{"revoked admin token", mustRevokedToken(t, e)},
+		{"evaluate token", e.eval},
+		{"client token", create(valueloop.Token{Name: "browser", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true})},
+		{"viewer token", create(valueloop.Token{Name: "pm", Scope: valueloop.ScopeViewer})},
+		{"viewer of another environment", create(valueloop.Token{Name: "staging-pm", Scope: valueloop.ScopeViewer, Environment: "staging"})},
+		{"admin of another environment", stagingAdmin},
+		{"admin token", adminSecret},
+	}
+}
+
+// matrixWant is the answer a route (its pattern and the scope of the
+// route table) owes a token of kind: "401", "403" or "allowed" (neither
+// of them nor a server error).
+func matrixWant(kind, pattern, scope string) string {
+	method, _, _ := strings.Cut(pattern, " ")
+	read := method == "GET"
+	events := pattern == "POST /api/v1/events"
+	stream := strings.HasSuffix(pattern, "/stream")
+	// A token of staging is refused production's routes and those that
+	// need a token of every environment; its OFREP requests go to its
+	// own environment whatever the header says.
+	elsewhere := strings.Contains(pattern, "{env}") || globalAdminRoutes[pattern]
+	allowedIf := func(ok bool) string {
+		if ok {
+			return "allowed"
+		}
+		return "403"
+	}
+	switch kind {
+	case "no token", "unknown token", "revoked admin token":
+		return "401"
+	case "evaluate token":
+		return allowedIf(scope != "admin")
+	case "client token": // evaluates and sends events; reads no definitions
+		return allowedIf(scope != "admin" && !stream)
+	case "viewer token": // reads everything, changes nothing, sends no events
+		return allowedIf(read || (scope == "evaluate" && !events))
+	case "viewer of another environment":
+		return allowedIf((read && !elsewhere) || (scope == "evaluate" && !events && !stream))
+	case "admin of another environment":
+		return allowedIf(!elsewhere)
+	}
+	return "allowed"
+}
+
 // TestRouteTokenMatrix: every route of the route table (so routes added
-// later are covered without editing this test) with every kind of token:
-// none, unknown, evaluate, admin bound to another environment, admin. The
-// webhooks (public: they authenticate by signature or secret) refuse every
-// bearer token alike. A token in X-API-Key is let in on OFREP's routes
-// and on no other.
+// later are covered without editing this test) with every kind of token
+// (matrixTokens), each answered as matrixWant says. The webhooks (public:
+// they authenticate by signature or secret) refuse every bearer token
+// alike. A token in X-API-Key is let in on OFREP's routes and on no other.
 func TestRouteTokenMatrix(t *testing.T) {
 	e := mustFullServer(t)
-	stagingAdmin := mustStagingAdmin(t, e)
+	tokens := matrixTokens(t, e)
 	scopes := httpapi.RouteScopes(e.srv)
 	if len(scopes) < 40 {
 		t.Fatalf("only %d routes in the table", len(scopes))
@@ -116,70 +182,75 @@ func TestRouteTokenMatrix(t *testing.T) {
 	for pattern, scope := range scopes {
 		method, path := matrixPath(pattern)
 		hook := strings.HasPrefix(path, "/hooks/")
-		if (scope == "public" && !hook) || (method == "DELETE" && strings.Contains(path, "/tokens/")) {
+		if scope == "public" && !hook {
 			continue
 		}
+		hookBody := ""
 		if hook {
-			t.Run(pattern, func(t *testing.T) {
-				for kind, token := range map[string]string{"no token": "", "unknown token": "vl_admin_guess", "evaluate token": e.eval, "admin of another environment": stagingAdmin, "admin token": adminSecret} {
-					if status, body := send(t, e.srv.URL(), method, path, token, "{}"); status != 401 {
-						t.Errorf("%s: %d %.300s, want 401 (a bearer token is no webhook credential)", kind, status, body)
-					}
-				}
-			})
-			continue
+			hookBody = "{}"
 		}
 		t.Run(pattern, func(t *testing.T) {
-			for _, tc := range []struct {
-				kind, token string
-				want        func(status int) bool
-				what        string
-			}{
-				{"no token", "", func(s int) bool { return s == 401 }, "401"},
-				{"unknown token", "vl_admin_guess", func(s int) bool { return s == 401 }, "401"},
-				{"evaluate token", e.eval, func(s int) bool {
-					if scope == "admin" {
-						return s == 403
-					}
-					return s != 401 && s != 403 && s < 500
-				}, "403 on admin routes, else allowed"},
-				// A bound token's OFREP and event requests go to its own
-				// environment whatever the header says.
-				{"admin of another environment", stagingAdmin, func(s int) bool {
-					if strings.Contains(pattern, "{env}") || globalAdminRoutes[pattern] {
-						return s == 403
-					}
-					return s != 401 && s != 403 && s < 500
-				}, "403 on production's routes and on those of every environment, else allowed"},
-				{"admin token", adminSecret, func(s int) bool { return s != 401 && s != 403 && s < 500 }, "allowed"},
-			} {
-				status, body := send(t, e.srv.URL(), method, path, tc.token, "")
-				if status == 404 && strings.Contains(body, "does not serve") {
-					continue // a part MustServer leaves out
+			for _, tok := range tokens {
+				want := matrixWant(tok.kind, pattern, scope)
+				if hook {
+					want = "401" // a bearer token is no webhook credential
 				}
-				if !tc.want(status) {
-					t.Errorf("%s: %d %.300s, want %s", tc.kind, status, body, tc.what)
+				if want == "allowed" && method == "DELETE" && strings.Contains(path, "/tokens/") {
+					continue // it would revoke the admin token the test runs on
+				}
+				status, body := send(t, e.srv.URL(), method, path, tok.secret, hookBody)
+				if status == 404 && strings.Contains(body, "does not serve") {
+					continue // a part the server leaves out
+				}
+				if got := matrixClass(status); got != want {
+					t.Errorf("%s: %d %.300s, want %s", tok.kind, status, body, want)
 				}
 				if goTypeNames.MatchString(body) {
-					t.Errorf("%s: the answer names Go types: %.300s", tc.kind, body)
+					t.Errorf("%s: the answer names Go types: %.300s", tok.kind, body)
 				}
 			}
-			// X-API-Key carries a token on OFREP's routes only: elsewhere
-			// a token sent in it is no token at all, whatever its scope.
-			ofrep := strings.HasPrefix(path, "/ofrep/")
-			for kind, token := range map[string]string{"evaluate token": e.eval, "admin token": adminSecret} {
-				status, body := sendHeaders(t, e.srv.URL(), method, path, map[string]string{httpapi.APIKeyHeader: token}, "")
-				if status == 404 && strings.Contains(body, "does not serve") {
-					continue
-				}
-				if ofrep && (status == 401 || status == 403 || status >= 500) {
-					t.Errorf("%s as %s: %d %.300s, want it allowed on OFREP's routes", kind, httpapi.APIKeyHeader, status, body)
-				}
-				if !ofrep && status != 401 {
-					t.Errorf("%s as %s: %d %.300s, want 401 (only OFREP's routes read %s)", kind, httpapi.APIKeyHeader, status, body, httpapi.APIKeyHeader)
-				}
+			if !hook {
+				checkAPIKeyHeader(t, e, method, path, tokens)
 			}
 		})
+	}
+}
+
+// matrixClass sorts a status as matrixWant names answers; a server error
+// is none of them.
+func matrixClass(status int) string {
+	switch {
+	case status == 401:
+		return "401"
+	case status == 403:
+		return "403"
+	case status >= 500:
+		return "a server error"
+	}
+	return "allowed"
+}
+
+// checkAPIKeyHeader: X-API-Key carries a token on OFREP's routes only:
+// there every token that may evaluate is let in; elsewhere a token sent
+// in it is no token at all, whatever its kind.
+func checkAPIKeyHeader(t *testing.T, e *env, method, path string, tokens []matrixToken) {
+	t.Helper()
+	ofrep := strings.HasPrefix(path, "/ofrep/")
+	for _, tok := range tokens {
+		if tok.secret == "" {
+			continue
+		}
+		want := "401"
+		if ofrep {
+			want = matrixWant(tok.kind, method+" /ofrep/", "evaluate")
+		}
+		status, body := sendHeaders(t, e.srv.URL(), method, path, map[string]string{httpapi.APIKeyHeader: tok.secret}, "")
+		if status == 404 && strings.Contains(body, "does not serve") {
+			continue
+		}
+		if got := matrixClass(status); got != want {
+			t.Errorf("%s as %s: %d %.300s, want %s (only OFREP's routes read %s)", tok.kind, httpapi.APIKeyHeader, status, body, want, httpapi.APIKeyHeader)
+		}
 	}
 }
 
@@ -302,6 +373,25 @@ func mustStagingAdmin(t *testing.T, e *env) string {
 	}
 	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "staging-admin", Scope: valueloop.ScopeAdmin, Environment: "staging"}, "", "test")
 	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// mustRevokedToken returns the secret of an admin token of every
+// environment, revoked.
+func mustRevokedToken(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := context.Background()
+	secret, err := e.auth.Create(ctx, &valueloop.Token{Name: "gone", Scope: valueloop.ScopeAdmin}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.auth.Authenticate(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.auth.Revoke(ctx, tok.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return secret

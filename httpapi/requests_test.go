@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // h2Raw is a cleartext HTTP/2 connection written frame by frame: a client
@@ -225,7 +226,7 @@ func TestConnectionCapPerClient(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(body), "valueloop_http_connections_refused_per_client_total 1\n") {
-		t.Errorf("metrics: want 1 connection refused per client:\n%s", grepLines(string(body), "valueloop_http_connections"))
+		t.Errorf("metrics: want 1 connection refused per client:\n%s", valuelooptest.GrepLines(string(body), "valueloop_http_connections"))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop/sqlite"
 	"github.com/valueloop/valueloop/sqlite/sqlitetest"
 	"github.com/valueloop/valueloop/storetest"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 const adminSecret = "admin-secret-for-tests-0123"
@@ -534,16 +535,6 @@ func TestOFREPRecordsExposures(t *testing.T) {
 	}
 	_, metrics := e.do(t, call{method: "GET", path: "/metrics"})
 	if !strings.Contains(metrics, "valueloop_exposures_recorded_total 3") {
-		t.Errorf("/metrics should count 3 recorded exposures:\n%s", grepLines(metrics, "exposures"))
+		t.Errorf("/metrics should count 3 recorded exposures:\n%s", valuelooptest.GrepLines(metrics, "exposures"))
 	}
-}
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -31,7 +31,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("streaming not supported by this connection")
 	}
 	// The slot first: a stream refused at MaxStreams does no other work.
-	release, err := s.guard.streamSlot()
+	release, err := s.guard.streamSlot(r.Context(), true)
 	if err != nil {
 		return err
 	}

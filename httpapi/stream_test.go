@@ -12,6 +12,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/httpapi"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // openStream opens the production flag stream with token and returns a
@@ -100,7 +101,7 @@ func TestStreamEndsOnRevoke(t *testing.T) {
 	}
 	_, body := e.do(t, call{method: "GET", path: "/metrics"})
 	if !strings.Contains(body, "valueloop_stream_revoked_total 1") {
-		t.Errorf("metrics:\n%s", grepLines(body, "valueloop_stream"))
+		t.Errorf("metrics:\n%s", valuelooptest.GrepLines(body, "valueloop_stream"))
 	}
 }
 

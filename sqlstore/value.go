@@ -158,16 +158,8 @@ func (s *Store) PutObjectiveIf(ctx context.Context, o *value.Objective, version,
 
 // putObjective writes o; with a version, only over the stored objective at it.
 func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, version, actor string) error {
-	var before string
-	var created time.Time
-	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM objectives WHERE key = ?`+s.o.D.ForUpdate, o.Key).Scan(&before, timeDest{&created})
-	action := "objective.update"
-	if errors.Is(err, sql.ErrNoRows) {
-		action, created = "objective.create", s.now()
-	} else if err != nil {
-		return err
-	}
-	if err := s.checkVersion("objective", o.Key, before, version, &value.Objective{}); err != nil {
+	before, created, action, err := s.storedForWrite(ctx, tx, "objective", o.Key, version, &value.Objective{})
+	if err != nil {
 		return err
 	}
 	after, err := definitionJSON(o)
@@ -185,6 +177,28 @@ func (s *Store) putObjective(ctx context.Context, tx Tx, o *value.Objective, ver
 		return err
 	}
 	return s.audit(ctx, tx, actor, "", action, "objective:"+o.Key, nullBytes(before), after, "")
+}
+
+// storedForWrite reads, locked for the write, the stored definition of
+// what key (a row of the table named what+"s") and its creation time, and
+// names the write for the audit trail: what.update, or, when none is
+// stored, what.create with before "" and created now. A write expecting a
+// version it does not meet is refused (checkVersion; stored decodes the
+// definition).
+func (s *Store) storedForWrite(ctx context.Context, tx Tx, what, key, version string, stored interface{ Version() string }) (before string, created time.Time, action string, err error) {
+	err = tx.QueryRow(ctx, `SELECT definition, created_at FROM `+what+`s WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before, timeDest{&created})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		before, created, action = "", s.now(), what+".create"
+	case err != nil:
+		return "", time.Time{}, "", err
+	default:
+		action = what + ".update"
+	}
+	if err := s.checkVersion(what, key, before, version, stored); err != nil {
+		return "", time.Time{}, "", err
+	}
+	return before, created, action, nil
 }
 
 // checkVersion refuses a write expecting version of what over a stored
@@ -224,27 +238,41 @@ func (s *Store) DeleteObjective(ctx context.Context, key, actor string) error {
 }
 
 func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) error {
+	return s.deleteStored(ctx, tx, "objective", key, actor, func() error {
+		var n int
+		var one string
+		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(min(key), '') FROM features WHERE objective = ?`, key).Scan(&n, &one); err != nil {
+			return err
+		}
+		if n > 0 {
+			return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s…): delete or move them first", key, n, one)
+		}
+		return nil
+	})
+}
+
+// deleteStored deletes what key (a row of the table named what+"s"),
+// ENOTFOUND when none is stored, unless refuse, run once the row is
+// locked, returns an error. Audited: what.delete.
+func (s *Store) deleteStored(ctx context.Context, tx Tx, what, key, actor string, refuse func() error) error {
 	var before string
-	if err := tx.QueryRow(ctx, `SELECT definition FROM objectives WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before); errors.Is(err, sql.ErrNoRows) {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "no objective %q", key)
+	if err := tx.QueryRow(ctx, `SELECT definition FROM `+what+`s WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before); errors.Is(err, sql.ErrNoRows) {
+		return valueloop.Errorf(valueloop.ENOTFOUND, "no %s %q", what, key)
 	} else if err != nil {
 		return err
 	}
-	var n int
-	var one string
-	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(min(key), '') FROM features WHERE objective = ?`, key).Scan(&n, &one); err != nil {
-		return err
+	if refuse != nil {
+		if err := refuse(); err != nil {
+			return err
+		}
 	}
-	if n > 0 {
-		return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s…): delete or move them first", key, n, one)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM objectives WHERE key = ?`, key); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM `+what+`s WHERE key = ?`, key); err != nil {
 		return err
 	}
 	if _, err := s.bump(ctx, tx); err != nil {
 		return err
 	}
-	return s.audit(ctx, tx, actor, "", "objective.delete", "objective:"+key, []byte(before), nil, "")
+	return s.audit(ctx, tx, actor, "", what+".delete", what+":"+key, []byte(before), nil, "")
 }
 
 // PutFeature creates or replaces f (validated by the caller); a field
@@ -263,20 +291,12 @@ func (s *Store) PutFeatureIf(ctx context.Context, f *value.Feature, version, act
 
 // putFeature writes f; with a version, only over the stored feature at it.
 func (s *Store) putFeature(ctx context.Context, tx Tx, f *value.Feature, version, actor string) error {
-	var before string
-	var created time.Time
-	err := tx.QueryRow(ctx, `SELECT definition, created_at FROM features WHERE key = ?`+s.o.D.ForUpdate, f.Key).Scan(&before, timeDest{&created})
-	action := "feature.update"
-	if errors.Is(err, sql.ErrNoRows) {
-		action, created = "feature.create", s.now()
-		if !f.CreatedAt.IsZero() {
-			created = f.CreatedAt.UTC()
-		}
-	} else if err != nil {
+	before, created, action, err := s.storedForWrite(ctx, tx, "feature", f.Key, version, &value.Feature{})
+	if err != nil {
 		return err
 	}
-	if err := s.checkVersion("feature", f.Key, before, version, &value.Feature{}); err != nil {
-		return err
+	if before == "" && !f.CreatedAt.IsZero() {
+		created = f.CreatedAt.UTC()
 	}
 	var exists int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM objectives WHERE key = ?`, f.Objective).Scan(&exists); err != nil {
@@ -308,19 +328,7 @@ func (s *Store) DeleteFeature(ctx context.Context, key, actor string) error {
 }
 
 func (s *Store) deleteFeature(ctx context.Context, tx Tx, key, actor string) error {
-	var before string
-	if err := tx.QueryRow(ctx, `SELECT definition FROM features WHERE key = ?`+s.o.D.ForUpdate, key).Scan(&before); errors.Is(err, sql.ErrNoRows) {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q", key)
-	} else if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM features WHERE key = ?`, key); err != nil {
-		return err
-	}
-	if _, err := s.bump(ctx, tx); err != nil {
-		return err
-	}
-	return s.audit(ctx, tx, actor, "", "feature.delete", "feature:"+key, []byte(before), nil, "")
+	return s.deleteStored(ctx, tx, "feature", key, actor, nil)
 }
 
 // ApplyValue writes ops, taking the definitions from file, in one

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/experiment"
 )
 
 // Method is how the backlog is ranked.
@@ -193,12 +192,8 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		h := it.Feature.Hypothesis
 		metric, absolute := measuredOn(last, h)
 		if last.Effect != nil && h.MinimumEffect > 0 && metric == h.Metric && absolute == h.Absolute {
-			sign := 1.0
-			if h.Direction == experiment.Decrease {
-				sign = -1
-			}
 			b.Measured++
-			b.RatioSum += min(max(sign**last.Effect/h.MinimumEffect, 0), maxEffectRatio)
+			b.RatioSum += min(max(h.Direction.Sign()**last.Effect/h.MinimumEffect, 0), maxEffectRatio)
 		}
 	}
 	for _, b := range out {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/experiment"
 )
 
 // Progress is an objective's measured movement toward its target: the
@@ -90,10 +89,7 @@ func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 	if relative {
 		combined--
 	}
-	if o.Target.Direction == experiment.Decrease {
-		combined = -combined
-	}
-	p.Measured = combined
+	p.Measured = o.Target.Direction.Sign() * combined
 	if o.Target.Value != 0 {
 		p.Share = p.Measured / o.Target.Value
 	}
@@ -107,10 +103,7 @@ func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 
 func (p *Progress) summary(terms []string, relative bool) string {
 	// Both in the metric's own direction: a fall reads as a fall.
-	sign := 1.0
-	if p.Target.Direction == experiment.Decrease {
-		sign = -1
-	}
+	sign := p.Target.Direction.Sign()
 	target := fmtEffect(sign*p.Target.Value, relative)
 	var b strings.Builder
 	if len(p.Counted) == 0 {

@@ -1,13 +1,15 @@
 // Package valuelooptest holds what the tests of any package share: a
 // check of what the domain package valueloop promises of errors (a refusal
-// of bad input is an EINVALID *valueloop.Error naming the field), and the
-// reading of a JSON test file (golden values a script made, a document).
+// of bad input is an EINVALID *valueloop.Error naming the field), the
+// reading of a JSON test file (golden values a script made, a document),
+// and the lines of a long text that matter to a failure message.
 package valuelooptest
 
 import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop"
@@ -39,4 +41,16 @@ func ReadJSON[T any](tb testing.TB, path string) T {
 		tb.Fatalf("%s: %v", path, err)
 	}
 	return v
+}
+
+// GrepLines returns the lines of s that contain sub, for a failure message
+// that shows the part of a long page or response that matters.
+func GrepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -14,15 +14,15 @@ import (
 func TestLimitSettings(t *testing.T) {
 	cfg, err := loadConfig(t, []string{"--max-api-body", "1KiB", "--max-streams", "3", "--max-hook-buffered", "8MiB", "--max-requests", "100", "--per-client-limit-loopback", "--trusted-proxies", "10.0.0.0/8", "--trusted-proxies", "192.0.2.1"},
 		map[string]string{"VALUELOOP_MAX_EVENT_BODY": "2MiB", "VALUELOOP_BODY_TIMEOUT": "5s", "VALUELOOP_MAX_STREAMS": "9", "VALUELOOP_MAX_ANONYMOUS_BODIES_PER_CONNECTION": "2",
-			"VALUELOOP_MAX_REQUESTS_PER_CLIENT": "7", "VALUELOOP_RESPONSE_TIMEOUT": "90s", "VALUELOOP_MAX_CONNECTIONS_PER_CLIENT": "5"})
+			"VALUELOOP_MAX_REQUESTS_PER_CLIENT": "7", "VALUELOOP_RESPONSE_TIMEOUT": "90s", "VALUELOOP_MAX_CONNECTIONS_PER_CLIENT": "5", "VALUELOOP_MAX_STREAMS_PER_CLIENT": "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := cfg.Limits
 	if l.MaxAPIBody != 1<<10 || l.MaxEventBody != 2<<20 || l.BodyTimeout.String() != "5s" || l.MaxStreams != 3 || l.MaxConns != 4096 || l.MaxHookBody != 25<<20 || l.MaxHookBuffered != 8<<20 || l.MaxAnonBodiesPerConn != 2 ||
-		l.MaxRequests != 100 || !l.LimitLoopback || l.MaxRequestsPerClient != 7 || l.ResponseTimeout != 90*time.Second || l.MaxConnsPerClient != 5 || l.ThrottleLoopback ||
+		l.MaxRequests != 100 || !l.LimitLoopback || l.MaxRequestsPerClient != 7 || l.ResponseTimeout != 90*time.Second || l.MaxConnsPerClient != 5 || l.MaxStreamsPerClient != 2 || l.ThrottleLoopback ||
 		fmt.Sprint(l.TrustedProxies) != "[10.0.0.0/8 192.0.2.1/32]" {
-		t.Errorf("limits %+v: want api body 1KiB, hook buffered 8MiB, 100 requests and per-client limits on loopback and trusted proxies 10.0.0.0/8, 192.0.2.1/32 (flags), event body 2MiB, body timeout 5s, 2 anonymous bodies per connection, 7 requests and 5 connections per client and response timeout 90s (env), streams 3 (flag over env), defaults otherwise", l)
+		t.Errorf("limits %+v: want api body 1KiB, hook buffered 8MiB, 100 requests and per-client limits on loopback and trusted proxies 10.0.0.0/8, 192.0.2.1/32 (flags), event body 2MiB, body timeout 5s, 2 anonymous bodies per connection, 7 requests, 5 connections and 2 streams per client and response timeout 90s (env), streams 3 (flag over env), defaults otherwise", l)
 	}
 	_, err = loadConfig(t, []string{"--max-hook-body", "10KB", "--max-connections", "0", "--auth-window", "soon", "--trusted-proxies", "10.0.0.0/33"}, nil)
 	for _, want := range []string{
@@ -79,7 +79,7 @@ func TestChangedLimitsTakeEffect(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	metrics, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"valueloop_http_connections_max 100", "valueloop_stream_max 1"} {
+	for _, want := range []string{"valueloop_http_connections_max 100", "valueloop_stream_max 1", "valueloop_stream_per_client_max 1"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

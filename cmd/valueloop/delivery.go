@@ -29,12 +29,12 @@ func deliveryCommand() *command {
 			{name: "add", args: sourceArgs, summary: "add a webhook source and print its secret once", run: runSourcePut("add")},
 			{name: "set", args: sourceArgs, summary: "change a webhook source", run: runSourcePut("set")},
 			{name: "list", summary: "list the webhook sources", run: runSourceList},
-			{name: "delete", args: "NAME", summary: "delete a webhook source; what it delivered stays", run: runDeliveryDelete("delivery source delete", (*client.Client).DeleteDeliverySource, "Deleted webhook source %s; what it delivered stays.")},
+			{name: "delete", args: "NAME", summary: "delete a webhook source; what it delivered stays", run: runDelete("delivery source delete", deliveryName, (*client.Client).DeleteDeliverySource, "Deleted webhook source %s; what it delivered stays.")},
 		}},
 		{name: "service", summary: "the service catalog: which repositories make a service", subs: []*command{
 			{name: "set", args: "NAME [--team TEAM] --repo OWNER/NAME[:PATH] ...", summary: "add or change a service", run: runServiceSet},
 			{name: "list", summary: "list the services, and the names records use outside the catalog", run: runServiceList},
-			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDeliveryDelete("delivery service delete", (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
+			{name: "delete", args: "NAME", summary: "remove a service from the catalog; its records stay", run: runDelete("delivery service delete", deliveryName, (*client.Client).DeleteDeliveryService, "Removed %s from the catalog; its records stay.")},
 		}},
 		deliveryRecordCommand(),
 		deliveryImportCommand(),
@@ -216,21 +216,6 @@ func deliveryName(e *cliEnv, path string, args []string) (string, *client.Client
 		return "", nil, nil, usageErrorf("%s: want the %s name", path, strings.Fields(path)[1])
 	}
 	return pos[0], c, cf, nil
-}
-
-// runDeliveryDelete returns delivery source delete or delivery service
-// delete: del deletes the named thing, said says so.
-func runDeliveryDelete(path string, del func(c *client.Client, ctx context.Context, name string) error, said string) func(ctx context.Context, e *cliEnv, args []string) error {
-	return func(ctx context.Context, e *cliEnv, args []string) error {
-		name, c, cf, err := deliveryName(e, path, args)
-		if err != nil {
-			return err
-		}
-		if err := del(c, ctx, name); err != nil {
-			return err
-		}
-		return done(e, cf, map[string]any{"deleted": name}, fmt.Sprintf(said, name))
-	}
 }
 
 func runServiceSet(ctx context.Context, e *cliEnv, args []string) error {

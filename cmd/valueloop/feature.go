@@ -26,7 +26,8 @@ func featureCommand() *command {
 		{name: "set", args: featureSetArgs, summary: "create or change a feature", more: featureSetMore, run: runFeatureSet},
 		{name: "move", args: "KEY --to ready|measuring|validated|invalidated|done|abandoned [--reason TEXT]",
 			summary: "move a feature by hand where no event proves the stage", run: runFeatureMove},
-		{name: "delete", args: "KEY", summary: "delete a feature with its links and moves", run: runFeatureDelete},
+		{name: "delete", args: "KEY", summary: "delete a feature with its links and moves",
+			run: runDelete("feature delete", leafKey, (*client.Client).DeleteFeature, "Feature %s deleted.")},
 	}}
 }
 
@@ -138,10 +139,7 @@ func (f *featureFlags) apply(ft *value.Feature) error {
 		if err != nil {
 			return usageErrorf("--min-effect: %v", err)
 		}
-		h.MinimumEffect, h.Direction = math.Abs(x), experiment.Increase
-		if x < 0 {
-			h.Direction = experiment.Decrease
-		}
+		h.MinimumEffect, h.Direction = experiment.SplitSigned(x)
 	}
 	f.applyEstimate(ft)
 	if len(f.flags) > 0 {
@@ -226,24 +224,12 @@ func runFeatureSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Fields left out keep their stored values: a feature that cannot be
-	// read (other than not found: a new one) stops here, for writing one
-	// built from the flags alone would wipe the rest.
-	// The write is conditional on the version read: a change made by
-	// someone else in between would otherwise be written back over with
-	// the value read.
-	ft, version := &value.Feature{Key: pos[0]}, ""
-	if old, err := c.Feature(ctx, pos[0]); err == nil {
-		ft, version = &old.Feature, old.Version
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		return fmt.Errorf("feature set: reading the stored feature %s, whose fields not given are kept: %w", pos[0], err)
-	}
-	if err := f.apply(ft); err != nil {
-		return err
-	}
-	out, err := writeOverRead(ctx, "feature", ft, version, c.CreateFeature, c.PutFeatureIf)
+	records := recordSet[features.Shown, value.Feature]{what: "feature", fields: f.fields(),
+		read: c.Feature, stored: func(sh *features.Shown) (*value.Feature, string) { return &sh.Feature, sh.Version },
+		create: c.CreateFeature, putIf: c.PutFeatureIf}
+	out, err := records.set(ctx, pos[0], &value.Feature{Key: pos[0]}, f.apply)
 	if err != nil {
-		return f.fields().rename(err)
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)
@@ -275,17 +261,6 @@ func runFeatureMove(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-func runFeatureDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, cf, err := leafClient(e, "feature delete", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteFeature(ctx, pos[0]); err != nil {
-		return err
-	}
-	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Feature %s deleted.", pos[0]))
-}
-
 // writeFeature draws a feature's release record: the hypothesis, one bar
 // per stage on a common time axis, the loop's figures and the timeline.
 func writeFeature(w io.Writer, sh *features.Shown, now time.Time, cols int) {
@@ -293,10 +268,7 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time, cols int) {
 	fmt.Fprintf(w, "%s: %s (objective %s)\n", r.Feature, r.Title, r.Objective)
 	fmt.Fprintf(w, "  %s\n", r.Hypothesis)
 	for _, h := range sh.FlagHypotheses {
-		x := h.Hypothesis.MinimumEffect
-		if h.Hypothesis.Direction == experiment.Decrease {
-			x = -x
-		}
+		x := h.Hypothesis.Direction.Sign() * h.Hypothesis.MinimumEffect
 		fmt.Fprintf(w, "  flag %s in %s tests it: %s moves %+g%%\n", h.Flag, h.Environment, h.Hypothesis.PrimaryMetric, 100*x)
 	}
 	fmt.Fprintf(w, "  stage: %s since %s\n\n", strings.ToUpper(string(r.Stage)), r.Since.UTC().Format("2006-01-02 15:04 UTC"))
@@ -392,22 +364,49 @@ func cutLines(s string, cols int) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeOverRead writes v, read at version ("" when it is new), only over
-// that version: a change someone made since is not overwritten with the
-// value read. A new one is created, refused when someone created its key
-// since the read (a PUT would replace theirs with one built from the
-// flags alone). A conflict says what to do.
-func writeOverRead[T any](ctx context.Context, what string, v *T, version string,
-	create func(context.Context, *T) (*T, error), putIf func(context.Context, *T, string) (*T, error)) (*T, error) {
+// recordSet is how a set command (feature set, objective set) reaches
+// one kind of record T: read shows the stored one as S, from which stored
+// takes it and its version; create writes a new one, putIf one over a
+// version read. fields names the flags of its fields.
+type recordSet[S, T any] struct {
+	what   string
+	fields flagFields
+	read   func(context.Context, string) (*S, error)
+	stored func(*S) (*T, string)
+	create func(context.Context, *T) (*T, error)
+	putIf  func(context.Context, *T, string) (*T, error)
+}
+
+// set changes the record key by apply, which sets the fields given; the
+// others keep their stored values. A record that cannot be read (other
+// than not found: a new one, fresh) stops here, for writing one built from
+// the flags alone would wipe the rest. The write is only over the version
+// read: a change someone made since is not overwritten with the value
+// read. A new one is created, refused when someone created its key since
+// the read (a PUT would replace theirs with one built from the flags
+// alone). A conflict says what to do; a field error names the flag.
+func (s recordSet[S, T]) set(ctx context.Context, key string, fresh *T, apply func(*T) error) (*T, error) {
+	v, version := fresh, ""
+	if sh, err := s.read(ctx, key); err == nil {
+		v, version = s.stored(sh)
+	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return nil, fmt.Errorf("%s set: reading the stored %s %s, whose fields not given are kept: %w", s.what, s.what, key, err)
+	}
+	if err := apply(v); err != nil {
+		return nil, err
+	}
 	var out *T
 	var err error
 	if version == "" {
-		out, err = create(ctx, v)
+		out, err = s.create(ctx, v)
 	} else {
-		out, err = putIf(ctx, v, version)
+		out, err = s.putIf(ctx, v, version)
 	}
 	if code := valueloop.ErrorCode(err); code == valueloop.ECONFLICT || code == valueloop.ENOTFOUND {
-		return nil, fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", what, err, what)
+		err = fmt.Errorf("%s set: %w; nothing was written: run the command again to apply your change to the current %s", s.what, err, s.what)
 	}
-	return out, err
+	if err != nil {
+		return nil, s.fields.rename(err)
+	}
+	return out, nil
 }

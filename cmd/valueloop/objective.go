@@ -5,11 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/value"
@@ -21,7 +19,8 @@ func objectiveCommand() *command {
 		{name: "show", args: "KEY", summary: "show an objective", run: runObjectiveShow},
 		{name: "set", args: "KEY [--title T] [--metric M] [--target +10%] [--horizon 2027-03-31] [--env ENV] [--description D] [--absolute]",
 			summary: "create or change an objective", more: "Fields left out keep their stored values.\n", run: runObjectiveSet},
-		{name: "delete", args: "KEY", summary: "delete an objective no feature bets on", run: runObjectiveDelete},
+		{name: "delete", args: "KEY", summary: "delete an objective no feature bets on",
+			run: runDelete("objective delete", leafKey, (*client.Client).DeleteObjective, "Objective %s deleted.")},
 	}}
 }
 
@@ -43,6 +42,33 @@ func leafClient(e *cliEnv, path string, args []string, want int, register func(*
 	}
 	c, err := cf.client()
 	return pos, c, cf, err
+}
+
+// leafKey is leafClient for a leaf that takes one argument, a key.
+func leafKey(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error) {
+	pos, c, cf, err := leafClient(e, path, args, 1, nil)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return pos[0], c, cf, nil
+}
+
+// runDelete returns the run of the leaf at path that deletes the one
+// thing its argument names (feature delete, delivery source delete):
+// name parses the args into that name and a client, del deletes it, said
+// says so.
+func runDelete(path string, name func(e *cliEnv, path string, args []string) (string, *client.Client, *clientFlags, error),
+	del func(c *client.Client, ctx context.Context, name string) error, said string) func(ctx context.Context, e *cliEnv, args []string) error {
+	return func(ctx context.Context, e *cliEnv, args []string) error {
+		n, c, cf, err := name(e, path, args)
+		if err != nil {
+			return err
+		}
+		if err := del(c, ctx, n); err != nil {
+			return err
+		}
+		return done(e, cf, map[string]any{"deleted": n}, fmt.Sprintf(said, n))
+	}
 }
 
 // argCountError says what a leaf wants in place of the arguments pos: the
@@ -145,10 +171,8 @@ func (f *objectiveFlags) apply(o *value.Objective) error {
 		if err != nil {
 			return usageErrorf("--target: %v", err)
 		}
-		o.Target = value.Target{Direction: experiment.Increase, Value: math.Abs(t), Absolute: f.absolute}
-		if t < 0 {
-			o.Target.Direction = experiment.Decrease
-		}
+		o.Target = value.Target{Absolute: f.absolute}
+		o.Target.Value, o.Target.Direction = experiment.SplitSigned(t)
 	}
 	if f.horizon != "" {
 		d, err := value.ParseDate(f.horizon)
@@ -172,21 +196,12 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	// As feature set: an objective that cannot be read (other than not
-	// found: a new one) stops here rather than be overwritten.
-	// The write is conditional on the version read, as feature set's.
-	o, version := &value.Objective{Key: pos[0]}, ""
-	if old, err := c.ShowObjective(ctx, pos[0]); err == nil {
-		o, version = &old.Objective, old.Version
-	} else if valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
-		return fmt.Errorf("objective set: reading the stored objective %s, whose fields not given are kept: %w", pos[0], err)
-	}
-	if err := f.apply(o); err != nil {
-		return err
-	}
-	out, err := writeOverRead(ctx, "objective", o, version, c.CreateObjective, c.PutObjectiveIf)
+	records := recordSet[value.ShownObjective, value.Objective]{what: "objective", fields: objectiveFields,
+		read: c.ShowObjective, stored: func(sh *value.ShownObjective) (*value.Objective, string) { return &sh.Objective, sh.Version },
+		create: c.CreateObjective, putIf: c.PutObjectiveIf}
+	out, err := records.set(ctx, pos[0], &value.Objective{Key: pos[0]}, f.apply)
 	if err != nil {
-		return objectiveFields.rename(err)
+		return err
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, out)
@@ -195,22 +210,8 @@ func runObjectiveSet(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
-func runObjectiveDelete(ctx context.Context, e *cliEnv, args []string) error {
-	pos, c, cf, err := leafClient(e, "objective delete", args, 1, nil)
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteObjective(ctx, pos[0]); err != nil {
-		return err
-	}
-	return done(e, cf, map[string]any{"deleted": pos[0]}, fmt.Sprintf("Objective %s deleted.", pos[0]))
-}
-
 func targetText(t value.Target) string {
-	x := t.Value
-	if t.Direction == experiment.Decrease {
-		x = -x
-	}
+	x := t.Direction.Sign() * t.Value
 	if t.Absolute {
 		return fmt.Sprintf("%+g", x)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 	"github.com/valueloop/valueloop/webhook"
 )
 
@@ -53,7 +55,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	}
 	admin := mustSignIn(t, s.URL, s.Admin)
 	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {
-		t.Errorf("the rollout page shows no warning:\n%s", grepLines(page, "arning"))
+		t.Errorf("the rollout page shows no warning:\n%s", valuelooptest.GrepLines(page, "arning"))
 	}
 	code, _, stderr = s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%")
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
@@ -565,7 +567,7 @@ func elementByID(t *testing.T, page, id string) string {
 }
 
 // TestDashboardReasonLimit: the dashboard's forms hold a reason to what
-// the API does, valueloop.MaxReason bytes: a longer one is refused naming
+// the API does, valueloop.MaxReason bytes: a longer one is refused next to
 // the field, and neither the flag nor the rollout changes.
 func TestDashboardReasonLimit(t *testing.T) {
 	s, _ := greetServer(t)
@@ -579,8 +581,9 @@ func TestDashboardReasonLimit(t *testing.T) {
 		{"/rollouts/production/greet/pause", "/rollouts/production/greet/pause"},
 	} {
 		resp, page := admin.post(c.path, url.Values{"csrf": {admin.csrf(c.page)}, "to": {"DISABLED"}, "reason": {long}})
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "must be at most 1000 bytes long, got 1001") {
-			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 400 saying the reason is too long:\n%s", c.path, resp.StatusCode, grepLines(page, "reason"))
+		// The confirm step again (422), the problem next to the field.
+		if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="reason-err">[^<]*must be at most 1000 bytes long, got 1001`).MatchString(page) {
+			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 422 saying next to the field that the reason is too long:\n%s", c.path, resp.StatusCode, valuelooptest.GrepLines(page, "reason-err"))
 		}
 	}
 	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")

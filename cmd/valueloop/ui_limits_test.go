@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // TestDashboardBodyDeadline: a sign-in form whose body stalls is answered
@@ -29,7 +31,7 @@ func TestDashboardBodyDeadline(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "did not reach the server") {
-		t.Errorf("status %d, want 408 saying the form did not reach the server:\n%s", resp.StatusCode, grepLines(string(body), "form"))
+		t.Errorf("status %d, want 408 saying the form did not reach the server:\n%s", resp.StatusCode, valuelooptest.GrepLines(string(body), "form"))
 	}
 	if n, err := c.Read(make([]byte, 1)); err == nil {
 		t.Errorf("connection read %d bytes after the answer, want it closed", n)

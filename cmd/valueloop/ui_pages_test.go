@@ -15,8 +15,10 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 var estimateX = regexp.MustCompile(`<rect class="est [^"]*" x="([-0-9.]+)"`)
@@ -51,13 +53,13 @@ func TestDashboardOneSidedIntervals(t *testing.T) {
 	text := html.UnescapeString(page)
 	overTime := text[strings.Index(text, "The interval over time"):]
 	if strings.Contains(overTime[:strings.Index(overTime, "</section>")], "no data yet") || !strings.Contains(overTime, " to +∞</td></tr>") {
-		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", grepLines(overTime, "<td>"))
+		t.Errorf("the interval over time of a one-sided test shows no data, or no interval ending at +∞:\n%s", valuelooptest.GrepLines(overTime, "<td>"))
 	}
 	if got := strings.Count(text[:strings.Index(text, "The interval over time")], " to +∞</td>"); got != unbounded {
-		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, grepLines(text, " to "))
+		t.Errorf("the page shows %d intervals ending at +∞, want %d (every relative lift's, as the CLI shows them):\n%s", got, unbounded, valuelooptest.GrepLines(text, " to "))
 	}
 	if strings.Contains(text, "% to 0%</td>") {
-		t.Errorf("the page shows an unbounded side as 0%%:\n%s", grepLines(text, "% to 0%"))
+		t.Errorf("the page shows an unbounded side as 0%%:\n%s", valuelooptest.GrepLines(text, "% to 0%"))
 	}
 	for _, m := range estimateX.FindAllStringSubmatch(page, -1) {
 		if x, _ := strconv.ParseFloat(m[1], 64); x < 0 || x > 960 {
@@ -110,7 +112,7 @@ func TestDashboardFreshServer(t *testing.T) {
 		t.Run(p.path, func(t *testing.T) { checkPage(t, admin, p.path, p.want) })
 	}
 	if _, page := admin.get("/"); strings.Contains(page, `class="level l-`) {
-		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", grepLines(page, `class="level l-`))
+		t.Errorf("the overview of a server with no delivery records gives a DORA level:\n%s", valuelooptest.GrepLines(page, `class="level l-`))
 	}
 }
 
@@ -128,7 +130,7 @@ func TestDashboardValuesAsTyped(t *testing.T) {
 	for _, path := range []string{"/flags/production/landing", "/flags/production/landing/edit"} {
 		_, page := admin.get(path)
 		if strings.Contains(page, `\u00`) {
-			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, grepLines(page, `\u00`))
+			t.Errorf("%s shows JSON escaped for HTML:\n%s", path, valuelooptest.GrepLines(page, `\u00`))
 		}
 		if !strings.Contains(page, "?utm=x&amp;ref=&lt;home&gt;") || !strings.Contains(page, "gold&amp;silver") {
 			t.Errorf("%s does not show the values as typed", path)
@@ -145,14 +147,14 @@ func TestDashboardFlashFromServer(t *testing.T) {
 	anon := newBrowser(t, srv.URL)
 	lure := "Your token has expired. Paste it at evil.example to renew it."
 	if _, page := anon.get("/signin?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
-		t.Errorf("the sign-in page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+		t.Errorf("the sign-in page shows a message from its link:\n%s", valuelooptest.GrepLines(page, "evil.example"))
 	}
 	if resp, body := put(t, srv.URL+"/api/v1/environments/production/flags/landing", srv.Admin, `{"state":"ENABLED","defaultVariant":"on","variants":{"on":true,"off":false}}`); resp.StatusCode/100 != 2 {
 		t.Fatalf("create the flag: %d %s", resp.StatusCode, body)
 	}
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	if _, page := admin.get("/flags/production/landing?done=" + url.QueryEscape(lure)); strings.Contains(page, "evil.example") {
-		t.Errorf("the flag page shows a message from its link:\n%s", grepLines(page, "evil.example"))
+		t.Errorf("the flag page shows a message from its link:\n%s", valuelooptest.GrepLines(page, "evil.example"))
 	}
 	resp, _ := admin.post("/flags/production/landing/state", url.Values{"csrf": {admin.csrf("/flags/production/landing")}, "to": {"DISABLED"}, "reason": {"test"}})
 	if resp.StatusCode != http.StatusSeeOther {
@@ -208,13 +210,13 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 		}
 	}
 	if !strings.Contains(delivery, `<div class="kval">`+overall[1]+`</div>`) {
-		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], grepLines(delivery, "/day"))
+		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], valuelooptest.GrepLines(delivery, "/day"))
 	}
 
 	_, page := admin.get("/value")
 	rows := rankRow.FindAllStringSubmatch(page, -1)
 	if len(rows) == 0 {
-		t.Fatalf("no ranked row on /value:\n%s", grepLines(page, "explain"))
+		t.Fatalf("no ranked row on /value:\n%s", valuelooptest.GrepLines(page, "explain"))
 	}
 	for _, r := range rows {
 		if r[1] != r[2] {
@@ -223,7 +225,7 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 	}
 	_, overview := admin.get("/")
 	if strings.Contains(overview, "score 1.969") || !strings.Contains(overview, "score 1.97,") {
-		t.Errorf("the overview's scores are not the ranking's:\n%s", grepLines(overview, "score "))
+		t.Errorf("the overview's scores are not the ranking's:\n%s", valuelooptest.GrepLines(overview, "score "))
 	}
 }
 
@@ -242,7 +244,7 @@ func TestDashboardEnvironmentToken(t *testing.T) {
 		t.Fatalf("/flags/development for a development token: %d", resp.StatusCode)
 	}
 	if strings.Contains(page, `href="/flags/production"`) {
-		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", grepLines(page, `href="/flags/production"`))
+		t.Errorf("a development token's flags page links to production's, which it may not read:\n%s", valuelooptest.GrepLines(page, `href="/flags/production"`))
 	}
 	if resp, _ := dev.get("/flags/production"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("/flags/production for a development token: %d, want 403", resp.StatusCode)
@@ -327,7 +329,7 @@ func TestDashboardAbsoluteMinimumEffect(t *testing.T) {
 		t.Fatal("the primary metric's forest plot is no longer of relative lifts: the test tests nothing")
 	}
 	if strings.Contains(page, ">minimum effect</text>") {
-		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", grepLines(page, ">minimum effect</text>")[:300])
+		t.Errorf("a chart of relative lifts marks the absolute minimum effect 0.02 as +2%%:\n%s", valuelooptest.GrepLines(page, ">minimum effect</text>")[:300])
 	}
 }
 
@@ -361,7 +363,7 @@ func TestDashboardEditKeepsMetadata(t *testing.T) {
 	}
 	form.Set("reason", "saved unchanged")
 	if resp, body := admin.post("/flags/production/checkout-flow/edit", form); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, grepLines(body, "error"))
+		t.Fatalf("save the form unchanged: %d\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "error"))
 	}
 	_, after := get(t, flagURL, srv.Admin)
 	var b, a map[string]any
@@ -385,7 +387,7 @@ func TestDashboardEditKeepsNumbers(t *testing.T) {
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	for _, path := range []string{"/flags/production/big", "/flags/production/big/edit"} {
 		if _, page := admin.get(path); !strings.Contains(page, "12345678901234567891") {
-			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, grepLines(page, "123456789"))
+			t.Errorf("%s does not show the user id 12345678901234567891 as stored:\n%s", path, valuelooptest.GrepLines(page, "123456789"))
 		}
 	}
 }
@@ -427,10 +429,10 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 		_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
 		metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
 		if !strings.Contains(metrics, `<th scope="col">`+tc.name+`</th>`) || strings.Contains(metrics, "Always-valid interval") {
-			t.Errorf("α = %g: the metrics' tables do not head their interval %q:\n%s", tc.alpha, tc.name, grepLines(metrics, "<th"))
+			t.Errorf("α = %g: the metrics' tables do not head their interval %q:\n%s", tc.alpha, tc.name, valuelooptest.GrepLines(metrics, "<th"))
 		}
 		if !strings.Contains(metrics, "with its "+tc.name) {
-			t.Errorf("α = %g: the forest plots do not say their interval:\n%s", tc.alpha, grepLines(metrics, "Forest plot"))
+			t.Errorf("α = %g: the forest plots do not say their interval:\n%s", tc.alpha, valuelooptest.GrepLines(metrics, "Forest plot"))
 		}
 	}
 	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
@@ -479,10 +481,10 @@ func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *brows
 	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=platform")
 	split := section(t, html.UnescapeString(page), `<h2 id="dm-h">`, "</section>")
 	if !strings.Contains(split, `<th scope="col">`+name+`</th>`) || strings.Contains(split, "always-valid") {
-		t.Errorf("the slices' table does not head its interval %q:\n%s", name, grepLines(split, "<th"))
+		t.Errorf("the slices' table does not head its interval %q:\n%s", name, valuelooptest.GrepLines(split, "<th"))
 	}
 	if !strings.Contains(split, "with its "+name) {
-		t.Errorf("the slices' forest plots do not say their interval:\n%s", grepLines(split, "Forest plot"))
+		t.Errorf("the slices' forest plots do not say their interval:\n%s", valuelooptest.GrepLines(split, "Forest plot"))
 	}
 	g4 := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 	shown := 0
@@ -572,7 +574,7 @@ func TestDashboardShippedAddsUp(t *testing.T) {
 	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/value")
 	want := fmt.Sprintf("Shipped %d: %d validated, %d invalidated, %d undecided;", flow.Shipped, flow.Validated, flow.Invalidated, flow.Shipped-flow.Validated-flow.Invalidated)
 	if !strings.Contains(page, want) {
-		t.Errorf("the value page does not say %q:\n%s", want, grepLines(page, "Shipped"))
+		t.Errorf("the value page does not say %q:\n%s", want, valuelooptest.GrepLines(page, "Shipped"))
 	}
 }
 
@@ -635,7 +637,7 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 					t.Errorf("%s %s: the verdict's effect [%v, %v], the deciding interval %v", inf, v.Variant, vv.Effect.Lower, vv.Effect.Upper, iv)
 				}
 				if want := "<td>" + pagePct(iv.Lower) + " to " + pagePct(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
-					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, grepLines(metrics, "<td>"))
+					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, valuelooptest.GrepLines(metrics, "<td>"))
 				}
 				e := v.Lift.Relative.Estimate
 				want := fmt.Sprintf("%s [%s, %s]", fmtLift(e, true), fmtLift(iv.Lower, true), fmtLift(iv.Upper, true))
@@ -864,6 +866,124 @@ func (w *featurePage) viewerSees(t *testing.T) {
 	for _, id := range []string{`id="rank-h"`, `id="deps-h"`, `id="flags-h"`} {
 		if got, want := section(t, seen, id, "</section>"), section(t, page, id, "</section>"); got != want {
 			t.Errorf("the viewer's %s section differs from the admin's:\n%s\nwant\n%s", id, got, want)
+		}
+	}
+}
+
+// TestDashboardIncidentCause: the delivery page's incidents name the
+// deployment that caused each, as the change failure rate counts it and
+// `deploy list` says ("incidents inc-…"): the deployment the incident
+// names, or else its service's latest before it opened (the demo's name
+// none). The deployments list says how many of the range's it shows.
+func TestDashboardIncidentCause(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/delivery")
+	m := regexp.MustCompile(`<time datetime="([^"]+)">Mon [^<]+</time> to <time datetime="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("/delivery does not state its range")
+	}
+	incidents := section(t, page, `id="inc-h"`, "</section>")
+	causes, all := 0, 0
+	for _, service := range []string{"checkout", "search"} {
+		var got struct {
+			Deployments []dora.DeploymentFacts
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/delivery/deployments?service="+service+"&from="+url.QueryEscape(m[1])+"&to="+url.QueryEscape(m[2]), "", &got); code != 200 {
+			t.Fatalf("deployments of %s: %d %s", service, code, body)
+		}
+		all += len(got.Deployments)
+		for _, d := range got.Deployments {
+			for _, id := range d.Incidents {
+				causes++
+				row := incidents[strings.Index(incidents, id):]
+				row = row[:strings.Index(row, "</tr>")]
+				want := service + " <code>" + dora.ShortSHA(d.SHA) + "</code>"
+				if d.Version != "" {
+					want = service + " <code>" + d.Version + "</code>"
+				}
+				if !strings.Contains(row, want) {
+					t.Errorf("incident %s, caused by %s's deployment %s of %s: its row says\n%s", id, service, dora.ShortSHA(d.SHA), d.At, row)
+				}
+			}
+		}
+	}
+	if causes == 0 {
+		t.Fatal("the demo's deployments caused no incident")
+	}
+	if want := fmt.Sprintf("The latest 15 of the %d in this range", all); all > 15 && !strings.Contains(page, want) {
+		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
+	}
+}
+
+// TestDashboardEstimateFigures: a feature's page writes its estimate as
+// next's arithmetic beside it does ("reach 12000"), not in exponent
+// notation ("1.2e+04"): a RICE reach runs to thousands of users.
+func TestDashboardEstimateFigures(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	var wish struct{ Feature map[string]any }
+	if code, body := srv.call(t, "GET", "/api/v1/features/wishlist", "", &wish); code != 200 {
+		t.Fatalf("GET wishlist: %d %s", code, body)
+	}
+	est := wish.Feature["estimate"].(map[string]any)
+	est["reach"], est["impact"], est["confidence"] = 12000, 2, 0.125
+	put, _ := json.Marshal(wish.Feature)
+	if code, body := srv.call(t, "PUT", "/api/v1/features/wishlist", string(put), nil); code != 200 {
+		t.Fatalf("PUT wishlist: %d %s", code, body)
+	}
+	var next struct {
+		Ranked []struct{ Feature, Explanation string }
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next?method=rice", "", &next); code != 200 || len(next.Ranked) == 0 || next.Ranked[0].Feature != "wishlist" {
+		t.Fatalf("next by RICE: %d %.300s, want wishlist ranked", code, body)
+	}
+	if !strings.Contains(next.Ranked[0].Explanation, "reach 12000 × impact 2") {
+		t.Fatalf("next's arithmetic %q, want reach 12000 × impact 2", next.Ranked[0].Explanation)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value/features/wishlist?method=rice")
+	rank := section(t, page, `id="rank-h"`, "</section>")
+	for _, want := range []string{`<td class="n">24000</td><td class="n">8</td>`, `<dd>12000</dd>`, `<dd>2</dd>`, `<dd>0.125 <span class="hint">stated`} {
+		if !strings.Contains(rank, want) {
+			t.Errorf("wishlist's page lacks %q as next writes figures:\n%s", want, rank)
+		}
+	}
+	if strings.Contains(rank, "e+0") {
+		t.Errorf("wishlist's page writes a figure in exponent notation:\n%s", rank)
+	}
+}
+
+// TestDashboardSampleRatioOnExperiment: an experiment's page says the
+// result of its sample-ratio check, as `experiment results` does, not only
+// when it fails: the demo's p = 0.046 is close enough to look at.
+func TestDashboardSampleRatioOnExperiment(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "new-onboarding", "--env", "production")
+	m := regexp.MustCompile(`SRM: ok, p = (\S+) \(a mismatch is p < (\S+)\)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("valueloop experiment results new-onboarding: %d, want its SRM ok:\n%s", code, out)
+	}
+	_, page := admin.get("/experiments/production/new-onboarding")
+	if want := "Sample ratio: ok, p = " + m[1] + " (a mismatch is p &lt; " + m[2] + ")"; !strings.Contains(page, want) {
+		t.Errorf("the experiment page does not say %q as the CLI does:\n%s", want, valuelooptest.GrepLines(page, "analysed"))
+	}
+}
+
+// TestDashboardConfirmTitles: a confirm step's title (the tab's name, the
+// first thing a screen reader says) names the change, the flag and the
+// environment, as its heading does, not "Confirm" for each of them.
+func TestDashboardConfirmTitles(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{
+		"/flags/production/theme/state?to=DISABLED":   "<title>Disable theme in Production? · Valueloop</title>",
+		"/flags/production/banner/state?to=ENABLED":   "<title>Enable banner in Production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/rollback": "<title>Rollback the rollout of checkout-flow in production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/pause":    "<title>Pause the rollout of checkout-flow in production? · Valueloop</title>",
+	} {
+		if resp, page := admin.get(path); resp.StatusCode != 200 || !strings.Contains(page, want) {
+			t.Errorf("GET %s: %d, want %s:\n%s", path, resp.StatusCode, want, valuelooptest.GrepLines(page, "<title>"))
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/termchart"
+	"github.com/valueloop/valueloop/valuelooptest"
 )
 
 // dashboardPages are the pages of the demo, each checked and timed.
@@ -282,7 +283,7 @@ func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
 		"variants": {`{"light":{"bg":"white"},"dark":{"bg":"black"}}`}, "targeting": {""}}
 	resp, body := admin.post("/flags/production/theme/edit", form)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="dv-err">[^<]*nope`).MatchString(body) {
-		t.Errorf("a bad default variant: %d, want 422 and the problem next to the field\n%s", resp.StatusCode, grepLines(body, "err"))
+		t.Errorf("a bad default variant: %d, want 422 and the problem next to the field\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "err"))
 	}
 	for _, p := range checkHTML(body) {
 		t.Errorf("edit page with errors: %s", p)
@@ -295,18 +296,34 @@ func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
 	form.Set("variants", `{"light":{"bg":"white"},"dark":{"bg":"black"}}`)
 	form.Set("defaultVariant", "light")
 	form.Set("reason", "a\x1b[2Jb")
-	if resp, body = admin.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "001B at byte 2") {
-		t.Errorf("a reason with an escape: %d, want 422 naming the character\n%s", resp.StatusCode, grepLines(body, "control"))
+	if resp, body = admin.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="reason-err">[^<]*001B at byte 2`).MatchString(body) {
+		t.Errorf("a reason with an escape: %d, want 422 naming the character next to the field\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "control"))
 	}
 	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
 		t.Errorf("a refused edit changed the flag: %s", got)
 	}
-	state := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "to": {"DISABLED"}, "reason": {"a\tb"}}
-	if resp, body = admin.post("/flags/production/theme/state", state); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "0009 at byte 2") {
-		t.Errorf("disable with a tab in the reason: %d, want 400 naming the character\n%s", resp.StatusCode, grepLines(body, "control"))
+	// The kill switch's confirm step comes back with the problem next to
+	// the reason and the reason as typed (a tab pasted from a ticket), not
+	// as an error page to navigate away from.
+	state := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "to": {"DISABLED"}, "reason": {"INC-7\tcheckout down"}, "version": {"1"}}
+	if resp, body = admin.post("/flags/production/theme/state", state); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!regexp.MustCompile(`id="reason-err">[^<]*0009 at byte 6`).MatchString(body) || !strings.Contains(body, `value="INC-7`+"\t"+`checkout down"`) ||
+		!strings.Contains(body, `id="confirm"`) || !strings.Contains(body, `name="version" value="1"`) {
+		t.Errorf("disable with a tab in the reason: %d, want 422, the confirm step again naming the character next to the field, the reason as typed\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "reason"))
+	}
+	for _, p := range checkHTML(body) {
+		t.Errorf("confirm step with an error: %s", p)
 	}
 	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
 		t.Errorf("a refused disable changed the flag: %s", got)
+	}
+	rollback := url.Values{"csrf": {admin.csrf("/")}, "reason": {"INC-7\tcheckout down"}}
+	if resp, body = admin.post("/rollouts/production/checkout-flow/rollback", rollback); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!regexp.MustCompile(`id="reason-err">[^<]*0009 at byte 6`).MatchString(body) || !strings.Contains(body, `value="INC-7`+"\t"+`checkout down"`) {
+		t.Errorf("roll back with a tab in the reason: %d, want 422, the confirm step again naming the character next to the field, the reason as typed\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "reason"))
+	}
+	if _, body = admin.get("/rollouts/production/checkout-flow"); !strings.Contains(body, `state-running`) {
+		t.Errorf("a refused rollback changed the rollout:\n%s", valuelooptest.GrepLines(body, "state-"))
 	}
 }
 
@@ -555,16 +572,6 @@ func checkRateLimit(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 }
 
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // waitForCharts views path until its charts over time are computed (the
 // page no longer says they are being computed), for 60 seconds at most.
 func waitForCharts(t testing.TB, b *browser, path string) {
@@ -631,7 +638,7 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 // "Quantile", a mean metric under "Mean".
 func checkEstimateColumn(t *testing.T, _ *testServer, admin, _ *browser) {
 	_, page := admin.get("/experiments/production/new-onboarding")
-	for _, want := range []string{`<th scope="col">Quantile</th>`, `<th scope="col">Mean</th>`} {
+	for _, want := range []string{`<th scope="col" class="n">Quantile</th>`, `<th scope="col" class="n">Mean</th>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the experiment page has no %s", want)
 		}
@@ -666,7 +673,7 @@ func TestDashboardChangedMeanwhile(t *testing.T) {
 	for _, want := range []string{`role="alert"`, "Not disabled: theme changed since you loaded the page", "flag.update by", "“incident 42”",
 		"It is DISABLED now", `id="enable"`} {
 		if !strings.Contains(text, want) {
-			t.Errorf("the flag's page after a stale change lacks %q:\n%s", want, grepLines(text, "notice"))
+			t.Errorf("the flag's page after a stale change lacks %q:\n%s", want, valuelooptest.GrepLines(text, "notice"))
 		}
 	}
 	for _, p := range checkHTML(page) {
@@ -702,7 +709,7 @@ func TestDashboardChangedMeanwhile(t *testing.T) {
 	fresh := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(edit)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(text, "Not saved: theme changed since you loaded the page") ||
 		!strings.Contains(text, "“incident 43”") || fresh == nil || fresh[1] == stale[1] {
-		t.Errorf("a stale edit: %d, want 422 saying what changed, at the version now:\n%s", resp.StatusCode, grepLines(text, "alert"))
+		t.Errorf("a stale edit: %d, want 422 saying what changed, at the version now:\n%s", resp.StatusCode, valuelooptest.GrepLines(text, "alert"))
 	}
 	form.Set("version", fresh[1])
 	if resp, _ := ann.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusSeeOther {
