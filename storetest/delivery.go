@@ -34,6 +34,7 @@ var deliveryCases = []struct {
 	{"LongID", testDeliveryLongID},
 	{"Text", testDeliveryText},
 	{"IgnoredRedelivered", testDeliveryIgnoredRedelivered},
+	{"Replayed", testDeliveryReplayed},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {
