@@ -124,6 +124,10 @@ type deploymentRow struct {
 type incidentRow struct {
 	dora.Incident
 	Recovery string
+	// Cause is the deployment the timeline links the incident to (named
+	// by the incident, or else its service's latest before it opened), as
+	// the change failure rate counts it; nil when there is none.
+	Cause *dora.DeploymentFacts
 }
 
 type deliveryData struct {
@@ -133,7 +137,10 @@ type deliveryData struct {
 	Rows        []doraRow      // teams, then services
 	Breakdown   []breakdownRow // all services, teams, then services
 	Deployments []deploymentRow
-	Incidents   []incidentRow
+	// AllDeployments counts the range's deployments, of which Deployments
+	// are the latest.
+	AllDeployments int
+	Incidents      []incidentRow
 }
 
 // deliveryReport reports the last weeks by week, starting on a Monday.
@@ -169,20 +176,29 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true)})
 		d.Breakdown = append(d.Breakdown, breakdownOf("Team "+s.Name, "", s.Total.LeadTimeBreakdown))
 	}
+	// An incident of the range may have been caused by a deployment
+	// before it: the causes are looked up among all deployments.
+	causes := map[string]*dora.DeploymentFacts{}
 	for _, s := range rep.Services {
 		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true)})
 		d.Breakdown = append(d.Breakdown, breakdownOf(s.Name, s.Team, s.Total.LeadTimeBreakdown))
-		deps, err := u.Delivery.Deployments(r.Context(), s.Name, rep.From, rep.To)
+		deps, err := u.Delivery.Deployments(r.Context(), s.Name, time.Time{}, rep.To)
 		if err != nil {
 			return err
 		}
-		for _, dep := range deps {
-			d.Deployments = append(d.Deployments, deploymentRow{DeploymentFacts: dep})
+		for i := range deps {
+			for _, id := range deps[i].Incidents {
+				causes[id] = &deps[i]
+			}
+			if !deps[i].At.Before(rep.From) {
+				d.Deployments = append(d.Deployments, deploymentRow{DeploymentFacts: deps[i]})
+			}
 		}
 	}
 	sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].At.After(d.Deployments[j].At) })
-	if len(d.Deployments) > 15 {
-		d.Deployments = d.Deployments[:15]
+	d.AllDeployments = len(d.Deployments)
+	if len(d.Deployments) > maxDeployments {
+		d.Deployments = d.Deployments[:maxDeployments]
 	}
 	if u.Incidents != nil {
 		data, _, err := u.Incidents.DeliveryData(r.Context())
@@ -190,10 +206,16 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		d.Incidents = latestIncidents(data.Incidents, rep.From)
+		for i := range d.Incidents {
+			d.Incidents[i].Cause = causes[d.Incidents[i].ID]
+		}
 	}
 	u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery", Data: d})
 	return nil
 }
+
+// maxDeployments is how many of the latest deployments the page lists.
+const maxDeployments = 15
 
 // latestIncidents keeps the latest snapshot of each incident opened since
 // from, newest first, with its recovery time.

@@ -270,7 +270,7 @@ func exposureChart(flag string, variants []string, byDay map[string]map[time.Tim
 		rows = append(rows, row)
 	}
 	chart := lineChart(chartSpec{Title: "Exposures of " + flag + " per day, by variant (" + strings.Join(variants, ", ") + ")",
-		Series: ss, YFmt: func(y float64) string { return valueloop.GroupDigits(int64(y)) }})
+		Series: ss, Days: true, YFmt: func(y float64) string { return valueloop.GroupDigits(int64(y)) }})
 	return chart, rows
 }
 
@@ -384,7 +384,7 @@ func (u *UI) handleEditFlag(w http.ResponseWriter, r *http.Request) error {
 }
 
 // formFields are the edit form's fields, as validation paths name them.
-var formFields = []string{"defaultVariant", "variants", "targeting", "state"}
+var formFields = []string{"defaultVariant", "variants", "targeting", "state", "reason"}
 
 // fieldErrors sorts the problems of a validation error to the form fields
 // they concern; the rest go to other.
@@ -424,6 +424,18 @@ type stateData struct {
 	Key     string
 	To      string
 	Version int64
+	// Reason and ReasonError: the reason as typed and what is wrong with
+	// it, when the change was refused for it.
+	Reason, ReasonError string
+}
+
+// title names the change the confirm step asks for, as its heading does.
+func (d stateData) title() string {
+	verb := "Enable "
+	if d.To == valueloop.StateDisabled {
+		verb = "Disable "
+	}
+	return verb + d.Key + " in " + d.Env.Environment.Name + "?"
 }
 
 // handleStatePage is the kill switch's confirm step: it names the flag,
@@ -441,7 +453,8 @@ func (u *UI) handleStatePage(w http.ResponseWriter, r *http.Request) error {
 	if to != valueloop.StateEnabled && to != valueloop.StateDisabled {
 		return valueloop.FieldErrorf("to", "must be ENABLED or DISABLED")
 	}
-	u.render(w, r, http.StatusOK, "state", page{Title: "Confirm", Nav: "flags", Data: stateData{Env: live, Key: key, To: to, Version: f.Version}})
+	d := stateData{Env: live, Key: key, To: to, Version: f.Version}
+	u.render(w, r, http.StatusOK, "state", page{Title: d.title(), Nav: "flags", Data: d})
 	return nil
 }
 
@@ -459,7 +472,13 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 		version = -1
 	}
 	if err := valueloop.CheckReason("reason", r.PostFormValue("reason")); err != nil {
-		return err // one line of the audit trail, as over the API
+		// One line of the audit trail, as over the API. The confirm step
+		// again, with the problem next to the field and the reason as
+		// typed: a kill switch refused for a tab pasted in its reason must
+		// not leave the person on an error page.
+		d := stateData{Env: live, Key: key, To: to, Version: version, Reason: r.PostFormValue("reason"), ReasonError: valueloop.ErrorMessage(err)}
+		u.render(w, r, http.StatusUnprocessableEntity, "state", page{Title: d.title(), Nav: "flags", Data: d})
+		return nil
 	}
 	verb := "Enabled"
 	if to == valueloop.StateDisabled {

@@ -33,6 +33,7 @@ func (u *UI) funcs() template.FuncMap {
 		"ivl":      intervalText,
 		"deciding": experiment.Inference.Deciding,
 		"num":      num,
+		"fig":      fig,
 		"score":    score,
 		"thous":    valueloop.GroupDigits,
 		"count":    count,
@@ -98,6 +99,14 @@ func intervalText(iv stats.Interval, relative bool) string {
 func score(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100+0, 'f', -1, 64) }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+
+// fig writes a figure people set (an estimate: a reach of 12000 users, a
+// size of 0.001) or one made of them as next's arithmetic beside it writes
+// them: in full, never in exponent notation as num does past four digits
+// ("1.2e+04"), and without a product's float noise (four decimals at most).
+func fig(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1e4)/1e4+0, 'f', -1, 64)
+}
 
 // humanDuration says a duration the way the terminal views do (3d4h,
 // 2h10m, 45s), whichever way it points.

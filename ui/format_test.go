@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -44,5 +45,18 @@ func TestJSONShownAsTyped(t *testing.T) {
 	long := strings.Repeat("é", 200)
 	if got := clip(long); !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
 		t.Errorf("clip of 200 é: %q, want valid UTF-8 ending in …", got)
+	}
+}
+
+// TestFig: estimates are written in full, as typed, without a product's
+// float noise: never "1.2e+04" for a reach of 12000.
+func TestFig(t *testing.T) {
+	for _, tc := range []struct {
+		x    float64
+		want string
+	}{{12000, "12000"}, {24000, "24000"}, {3e12, "3000000000000"}, {0.001, "0.001"}, {0.125, "0.125"}, {0.1 * 3, "0.3"}, {21, "21"}, {math.Copysign(0, -1), "0"}} {
+		if got := fig(tc.x); got != tc.want {
+			t.Errorf("fig(%v) = %q, want %q", tc.x, got, tc.want)
+		}
 	}
 }

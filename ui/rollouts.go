@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -162,6 +164,14 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 type rolloutActionData struct {
 	Env, Key, Action string
 	Status           *rollout.Status
+	// Reason and ReasonError: the reason as typed and what is wrong with
+	// it, when the action was refused for it.
+	Reason, ReasonError string
+}
+
+// title names the action the confirm step asks for, as its heading does.
+func (d rolloutActionData) title() string {
+	return strings.ToUpper(d.Action[:1]) + d.Action[1:] + " the rollout of " + d.Key + " in " + d.Env + "?"
 }
 
 // handleRolloutActionPage is the confirm step of a rollout action (used
@@ -180,8 +190,8 @@ func (u *UI) handleRolloutActionPage(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "rollout_action", page{Title: "Confirm", Nav: "rollouts",
-		Data: rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}})
+	d := rolloutActionData{Env: live.Environment.Key, Key: r.PathValue("key"), Action: action, Status: st}
+	u.render(w, r, http.StatusOK, "rollout_action", page{Title: d.title(), Nav: "rollouts", Data: d})
 	return nil
 }
 
@@ -197,7 +207,19 @@ func (u *UI) handleRolloutAction(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	env, key := live.Environment.Key, r.PathValue("key")
-	if _, err := u.Rollouts.Act(r.Context(), env, key, kind, sessionOf(r).Token.Name, r.PostFormValue("reason")); err != nil {
+	reason := r.PostFormValue("reason")
+	if _, err := u.Rollouts.Act(r.Context(), env, key, kind, sessionOf(r).Token.Name, reason); err != nil {
+		// Refused for its reason: the confirm step again, the problem next
+		// to the field and the reason as typed (a rollback must not end on
+		// an error page for a tab pasted in it).
+		var e *valueloop.Error
+		if errors.As(err, &e) && e.Field == "reason" {
+			if st, serr := u.Rollouts.Status(r.Context(), env, key); serr == nil {
+				d := rolloutActionData{Env: env, Key: key, Action: action, Status: st, Reason: reason, ReasonError: valueloop.ErrorMessage(err)}
+				u.render(w, r, http.StatusUnprocessableEntity, "rollout_action", page{Title: d.title(), Nav: "rollouts", Data: d})
+				return nil
+			}
+		}
 		return err
 	}
 	done := map[string]string{"pause": "Paused", "resume": "Resumed", "advance": "Advanced", "rollback": "Rolled back"}[action]

@@ -41,6 +41,7 @@ type chartSpec struct {
 	Refs   []refLine
 	YFmt   func(float64) string
 	Step   bool    // draw as steps (a percentage held until changed)
+	Days   bool    // the points are whole days: the time axis says days, not hours
 	YMax   float64 // when set, the axis ends there (100 for percentages)
 	Width  int
 	Height int
@@ -100,7 +101,8 @@ func lineChart(c chartSpec) template.HTML {
 	if nonNegative && ylo < 0 {
 		ylo = 0 // counts and percentages do not go below zero
 	}
-	if !t1.After(t0) {
+	single := !t1.After(t0)
+	if single {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
 	w, h := float64(c.Width)-padL-padR, float64(c.Height)-padT-padB
@@ -116,8 +118,17 @@ func lineChart(c chartSpec) template.HTML {
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
 	}
-	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format("Jan 2 15:04"))
-	fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format("Jan 2 15:04"))
+	if c.Days && single && n > 0 { // one day: its name under it, not the hours padded around it
+		mid := t0.Add(time.Hour)
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(mid), c.Height-8, mid.Format("Jan 2"))
+	} else {
+		layout := "Jan 2 15:04"
+		if c.Days {
+			layout = "Jan 2"
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format(layout))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format(layout))
+	}
 	bands := bandShapes(c.Series, x, y)
 	taken := []box{legendBox(c.Series)}
 	for i, r := range c.Refs {

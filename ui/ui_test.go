@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,33 @@ func TestPercent(t *testing.T) {
 		}
 		if got := signedPct(tc.x); got != tc.spct {
 			t.Errorf("signedPct(%v) = %q, want %q", tc.x, got, tc.spct)
+		}
+	}
+}
+
+// TestExposureChartDays: the exposures per day are labelled with days, not
+// hours: one day of exposures (the demo's, a new flag's) read "Dec 6 23:00"
+// to "Dec 7 01:00", an axis of hours for figures of a day.
+func TestExposureChartDays(t *testing.T) {
+	day := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for name, days := range map[string][]time.Time{"one day": {day}, "three days": {day.AddDate(0, 0, -2), day.AddDate(0, 0, -1), day}} {
+		byDay := map[string]map[time.Time]int64{"on": {}, "off": {}}
+		for _, d := range days {
+			byDay["on"][d], byDay["off"][d] = 10, 5
+		}
+		chart, _ := exposureChart("f", []string{"off", "on"}, byDay)
+		var labels []string
+		for _, m := range regexp.MustCompile(`<text class="axis" x="[^"]*" y="(\d+)"[^>]*>([^<]*)</text>`).FindAllStringSubmatch(string(chart), -1) {
+			if m[1] == "252" { // the time axis, under the plot (height 260 - 8)
+				labels = append(labels, m[2])
+			}
+		}
+		want := []string{"Dec 5", "Dec 7"}
+		if len(days) == 1 {
+			want = []string{"Dec 7"}
+		}
+		if !slices.Equal(labels, want) {
+			t.Errorf("%s: the time axis reads %q, want %q", name, labels, want)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,7 +92,88 @@ func checkHTML(page string) []string {
 	if len(stack) > 0 {
 		bad("unclosed elements at the end: %v", stack)
 	}
-	return append(probs, checkAccessible(page)...)
+	return append(append(probs, checkAccessible(page)...), checkNumberColumns(page)...)
+}
+
+// checkNumberColumns checks that a column of numbers (cells of class n,
+// right-aligned) is headed by a right-aligned heading (class n) too: a
+// heading left over a column of numbers sits nearer the next column's
+// figures than its own (the feature page's confidence 0.75 read as the
+// effect beside it).
+func checkNumberColumns(page string) []string {
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		return []string{"parse: " + err.Error()}
+	}
+	var probs []string
+	// cells lists a row's cells by column, a cell spanning columns once.
+	cells := func(tr *html.Node) []*html.Node {
+		var out []*html.Node
+		for c := tr.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && (c.DataAtom == atom.Th || c.DataAtom == atom.Td) {
+				out = append(out, c)
+				if span, _ := strconv.Atoi(attr(c, "colspan")); span > 1 {
+					out = append(out, make([]*html.Node, span-1)...) // the columns it spans
+				}
+			}
+		}
+		return out
+	}
+	var tables []*html.Node
+	var find func(n *html.Node)
+	find = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.DataAtom == atom.Table {
+			tables = append(tables, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			find(c)
+		}
+	}
+	find(doc)
+	for _, tb := range tables {
+		var head []*html.Node
+		numeric := map[int]bool{}
+		for part := tb.FirstChild; part != nil; part = part.NextSibling {
+			for tr := part.FirstChild; tr != nil; tr = tr.NextSibling {
+				if tr.DataAtom != atom.Tr {
+					continue
+				}
+				row := cells(tr)
+				if part.DataAtom == atom.Thead && head == nil {
+					head = row
+					continue
+				}
+				for i, c := range row {
+					if c != nil && c.DataAtom == atom.Td && attr(c, "colspan") == "" && slices.Contains(strings.Fields(attr(c, "class")), "n") {
+						numeric[i] = true
+					}
+				}
+			}
+		}
+		for i := range numeric {
+			if i < len(head) && head[i] != nil && !slices.Contains(strings.Fields(attr(head[i], "class")), "n") {
+				probs = append(probs, fmt.Sprintf("the column %q holds numbers, right-aligned, under a heading that is not (class n)", textOf(head[i])))
+			}
+		}
+	}
+	slices.Sort(probs)
+	return slices.Compact(probs)
+}
+
+// textOf is the text of n and its descendants.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return strings.TrimSpace(b.String())
 }
 
 // checkAccessible checks what assistive technology needs: a label for
@@ -182,6 +265,8 @@ func TestCheckHTML(t *testing.T) {
 		{"unclosed element", `<div><p>text</div>`, "</div> closes"},
 		{"duplicate id", `<p id="x"></p><p id="x"></p>`, `id "x" used twice`},
 		{"image without alt", `<img src="a.png">`, "no alt text"},
+		{"number column headed left", `<table><thead><tr><th>Flag</th><th>Users</th></tr></thead><tbody><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, `the column "Users" holds numbers`},
+		{"number column headed right", `<table><thead><tr><th>Flag</th><th class="n">Users</th></tr></thead><tbody><tr><td colspan="2">none</td></tr><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := strings.Join(checkHTML(head+tc.body+tail), "\n")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -566,7 +567,7 @@ func elementByID(t *testing.T, page, id string) string {
 }
 
 // TestDashboardReasonLimit: the dashboard's forms hold a reason to what
-// the API does, valueloop.MaxReason bytes: a longer one is refused naming
+// the API does, valueloop.MaxReason bytes: a longer one is refused next to
 // the field, and neither the flag nor the rollout changes.
 func TestDashboardReasonLimit(t *testing.T) {
 	s, _ := greetServer(t)
@@ -580,8 +581,9 @@ func TestDashboardReasonLimit(t *testing.T) {
 		{"/rollouts/production/greet/pause", "/rollouts/production/greet/pause"},
 	} {
 		resp, page := admin.post(c.path, url.Values{"csrf": {admin.csrf(c.page)}, "to": {"DISABLED"}, "reason": {long}})
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "must be at most 1000 bytes long, got 1001") {
-			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 400 saying the reason is too long:\n%s", c.path, resp.StatusCode, valuelooptest.GrepLines(page, "reason"))
+		// The confirm step again (422), the problem next to the field.
+		if resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="reason-err">[^<]*must be at most 1000 bytes long, got 1001`).MatchString(page) {
+			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 422 saying next to the field that the reason is too long:\n%s", c.path, resp.StatusCode, valuelooptest.GrepLines(page, "reason-err"))
 		}
 	}
 	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")

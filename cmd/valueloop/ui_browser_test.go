@@ -215,6 +215,7 @@ func (c *chrome) openPages() {
 		c.fits(p.path)
 		c.legible(p.path)
 		c.refLabelsClear(p.path)
+		c.rowHeadings(p.path)
 		c.shoot(p.name)
 	}
 	c.open("/flags/production/theme") // object-valued variants: long JSON in a half-width card
@@ -269,6 +270,22 @@ func (c *chrome) refLabelsClear(path string) {
 	}
 	for _, o := range over {
 		c.t.Errorf("%s: %s", path, o)
+	}
+}
+
+// rowHeadings checks that a row's heading (a team, a service, a stage)
+// reads as the row's name, not dressed as the columns' headings are (small
+// capitals, muted): "CHECKOUT TEAM PAYMENTS" ran a service and its team
+// together.
+func (c *chrome) rowHeadings(path string) {
+	c.t.Helper()
+	caps, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('th[scope="row"]')]
+		.filter(e => getComputedStyle(e).textTransform === "uppercase").map(e => e.textContent.trim())`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", path, err)
+	}
+	if len(caps) > 0 {
+		c.t.Errorf("%s: row headings dressed as column headings (capitals): %q", path, caps)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/valuelooptest"
@@ -865,6 +866,124 @@ func (w *featurePage) viewerSees(t *testing.T) {
 	for _, id := range []string{`id="rank-h"`, `id="deps-h"`, `id="flags-h"`} {
 		if got, want := section(t, seen, id, "</section>"), section(t, page, id, "</section>"); got != want {
 			t.Errorf("the viewer's %s section differs from the admin's:\n%s\nwant\n%s", id, got, want)
+		}
+	}
+}
+
+// TestDashboardIncidentCause: the delivery page's incidents name the
+// deployment that caused each, as the change failure rate counts it and
+// `deploy list` says ("incidents inc-…"): the deployment the incident
+// names, or else its service's latest before it opened (the demo's name
+// none). The deployments list says how many of the range's it shows.
+func TestDashboardIncidentCause(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/delivery")
+	m := regexp.MustCompile(`<time datetime="([^"]+)">Mon [^<]+</time> to <time datetime="([^"]+)">`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("/delivery does not state its range")
+	}
+	incidents := section(t, page, `id="inc-h"`, "</section>")
+	causes, all := 0, 0
+	for _, service := range []string{"checkout", "search"} {
+		var got struct {
+			Deployments []dora.DeploymentFacts
+		}
+		if code, body := srv.call(t, "GET", "/api/v1/delivery/deployments?service="+service+"&from="+url.QueryEscape(m[1])+"&to="+url.QueryEscape(m[2]), "", &got); code != 200 {
+			t.Fatalf("deployments of %s: %d %s", service, code, body)
+		}
+		all += len(got.Deployments)
+		for _, d := range got.Deployments {
+			for _, id := range d.Incidents {
+				causes++
+				row := incidents[strings.Index(incidents, id):]
+				row = row[:strings.Index(row, "</tr>")]
+				want := service + " <code>" + dora.ShortSHA(d.SHA) + "</code>"
+				if d.Version != "" {
+					want = service + " <code>" + d.Version + "</code>"
+				}
+				if !strings.Contains(row, want) {
+					t.Errorf("incident %s, caused by %s's deployment %s of %s: its row says\n%s", id, service, dora.ShortSHA(d.SHA), d.At, row)
+				}
+			}
+		}
+	}
+	if causes == 0 {
+		t.Fatal("the demo's deployments caused no incident")
+	}
+	if want := fmt.Sprintf("The latest 15 of the %d in this range", all); all > 15 && !strings.Contains(page, want) {
+		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
+	}
+}
+
+// TestDashboardEstimateFigures: a feature's page writes its estimate as
+// next's arithmetic beside it does ("reach 12000"), not in exponent
+// notation ("1.2e+04"): a RICE reach runs to thousands of users.
+func TestDashboardEstimateFigures(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	var wish struct{ Feature map[string]any }
+	if code, body := srv.call(t, "GET", "/api/v1/features/wishlist", "", &wish); code != 200 {
+		t.Fatalf("GET wishlist: %d %s", code, body)
+	}
+	est := wish.Feature["estimate"].(map[string]any)
+	est["reach"], est["impact"], est["confidence"] = 12000, 2, 0.125
+	put, _ := json.Marshal(wish.Feature)
+	if code, body := srv.call(t, "PUT", "/api/v1/features/wishlist", string(put), nil); code != 200 {
+		t.Fatalf("PUT wishlist: %d %s", code, body)
+	}
+	var next struct {
+		Ranked []struct{ Feature, Explanation string }
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/value/next?method=rice", "", &next); code != 200 || len(next.Ranked) == 0 || next.Ranked[0].Feature != "wishlist" {
+		t.Fatalf("next by RICE: %d %.300s, want wishlist ranked", code, body)
+	}
+	if !strings.Contains(next.Ranked[0].Explanation, "reach 12000 × impact 2") {
+		t.Fatalf("next's arithmetic %q, want reach 12000 × impact 2", next.Ranked[0].Explanation)
+	}
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	_, page := admin.get("/value/features/wishlist?method=rice")
+	rank := section(t, page, `id="rank-h"`, "</section>")
+	for _, want := range []string{`<td class="n">24000</td><td class="n">8</td>`, `<dd>12000</dd>`, `<dd>2</dd>`, `<dd>0.125 <span class="hint">stated`} {
+		if !strings.Contains(rank, want) {
+			t.Errorf("wishlist's page lacks %q as next writes figures:\n%s", want, rank)
+		}
+	}
+	if strings.Contains(rank, "e+0") {
+		t.Errorf("wishlist's page writes a figure in exponent notation:\n%s", rank)
+	}
+}
+
+// TestDashboardSampleRatioOnExperiment: an experiment's page says the
+// result of its sample-ratio check, as `experiment results` does, not only
+// when it fails: the demo's p = 0.046 is close enough to look at.
+func TestDashboardSampleRatioOnExperiment(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	code, out, _ := srv.cli(t, srv.Admin, "experiment", "results", "new-onboarding", "--env", "production")
+	m := regexp.MustCompile(`SRM: ok, p = (\S+) \(a mismatch is p < (\S+)\)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("valueloop experiment results new-onboarding: %d, want its SRM ok:\n%s", code, out)
+	}
+	_, page := admin.get("/experiments/production/new-onboarding")
+	if want := "Sample ratio: ok, p = " + m[1] + " (a mismatch is p &lt; " + m[2] + ")"; !strings.Contains(page, want) {
+		t.Errorf("the experiment page does not say %q as the CLI does:\n%s", want, valuelooptest.GrepLines(page, "analysed"))
+	}
+}
+
+// TestDashboardConfirmTitles: a confirm step's title (the tab's name, the
+// first thing a screen reader says) names the change, the flag and the
+// environment, as its heading does, not "Confirm" for each of them.
+func TestDashboardConfirmTitles(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{
+		"/flags/production/theme/state?to=DISABLED":   "<title>Disable theme in Production? · Valueloop</title>",
+		"/flags/production/banner/state?to=ENABLED":   "<title>Enable banner in Production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/rollback": "<title>Rollback the rollout of checkout-flow in production? · Valueloop</title>",
+		"/rollouts/production/checkout-flow/pause":    "<title>Pause the rollout of checkout-flow in production? · Valueloop</title>",
+	} {
+		if resp, page := admin.get(path); resp.StatusCode != 200 || !strings.Contains(page, want) {
+			t.Errorf("GET %s: %d, want %s:\n%s", path, resp.StatusCode, want, valuelooptest.GrepLines(page, "<title>"))
 		}
 	}
 }

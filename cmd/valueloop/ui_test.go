@@ -296,18 +296,34 @@ func checkEditErrors(t *testing.T, srv *testServer, admin, anon *browser) {
 	form.Set("variants", `{"light":{"bg":"white"},"dark":{"bg":"black"}}`)
 	form.Set("defaultVariant", "light")
 	form.Set("reason", "a\x1b[2Jb")
-	if resp, body = admin.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "001B at byte 2") {
-		t.Errorf("a reason with an escape: %d, want 422 naming the character\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "control"))
+	if resp, body = admin.post("/flags/production/theme/edit", form); resp.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="reason-err">[^<]*001B at byte 2`).MatchString(body) {
+		t.Errorf("a reason with an escape: %d, want 422 naming the character next to the field\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "control"))
 	}
 	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "nope") {
 		t.Errorf("a refused edit changed the flag: %s", got)
 	}
-	state := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "to": {"DISABLED"}, "reason": {"a\tb"}}
-	if resp, body = admin.post("/flags/production/theme/state", state); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "0009 at byte 2") {
-		t.Errorf("disable with a tab in the reason: %d, want 400 naming the character\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "control"))
+	// The kill switch's confirm step comes back with the problem next to
+	// the reason and the reason as typed (a tab pasted from a ticket), not
+	// as an error page to navigate away from.
+	state := url.Values{"csrf": {admin.csrf("/flags/production/theme/edit")}, "to": {"DISABLED"}, "reason": {"INC-7\tcheckout down"}, "version": {"1"}}
+	if resp, body = admin.post("/flags/production/theme/state", state); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!regexp.MustCompile(`id="reason-err">[^<]*0009 at byte 6`).MatchString(body) || !strings.Contains(body, `value="INC-7`+"\t"+`checkout down"`) ||
+		!strings.Contains(body, `id="confirm"`) || !strings.Contains(body, `name="version" value="1"`) {
+		t.Errorf("disable with a tab in the reason: %d, want 422, the confirm step again naming the character next to the field, the reason as typed\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "reason"))
+	}
+	for _, p := range checkHTML(body) {
+		t.Errorf("confirm step with an error: %s", p)
 	}
 	if got := ofrepAnswer(t, srv, "theme"); strings.Contains(got, "DISABLED") {
 		t.Errorf("a refused disable changed the flag: %s", got)
+	}
+	rollback := url.Values{"csrf": {admin.csrf("/")}, "reason": {"INC-7\tcheckout down"}}
+	if resp, body = admin.post("/rollouts/production/checkout-flow/rollback", rollback); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!regexp.MustCompile(`id="reason-err">[^<]*0009 at byte 6`).MatchString(body) || !strings.Contains(body, `value="INC-7`+"\t"+`checkout down"`) {
+		t.Errorf("roll back with a tab in the reason: %d, want 422, the confirm step again naming the character next to the field, the reason as typed\n%s", resp.StatusCode, valuelooptest.GrepLines(body, "reason"))
+	}
+	if _, body = admin.get("/rollouts/production/checkout-flow"); !strings.Contains(body, `state-running`) {
+		t.Errorf("a refused rollback changed the rollout:\n%s", valuelooptest.GrepLines(body, "state-"))
 	}
 }
 
@@ -622,7 +638,7 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 // "Quantile", a mean metric under "Mean".
 func checkEstimateColumn(t *testing.T, _ *testServer, admin, _ *browser) {
 	_, page := admin.get("/experiments/production/new-onboarding")
-	for _, want := range []string{`<th scope="col">Quantile</th>`, `<th scope="col">Mean</th>`} {
+	for _, want := range []string{`<th scope="col" class="n">Quantile</th>`, `<th scope="col" class="n">Mean</th>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the experiment page has no %s", want)
 		}
