@@ -1,15 +1,12 @@
 package httpapi_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/sqlite"
@@ -35,23 +32,7 @@ func TestFlagdRefusedInEveryProtocol(t *testing.T) {
 	}
 	for name, p := range protocols {
 		for _, m := range flagdMethods(t) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c := connect.NewClient[structpb.Struct, structpb.Struct](p.client, e.srv.URL()+m.procedure, p.opts...)
-			req := connect.NewRequest(&structpb.Struct{})
-			req.Header().Set("Authorization", "Bearer vl_eval_guess")
-			var err error
-			if m.streaming {
-				var stream *connect.ServerStreamForClient[structpb.Struct]
-				if stream, err = c.CallServerStream(ctx, req); err == nil {
-					if !stream.Receive() {
-						err = stream.Err()
-					}
-					stream.Close()
-				}
-			} else {
-				_, err = c.CallUnary(ctx, req)
-			}
-			cancel()
+			err := flagdCallWith(p.client, e.srv.URL(), m, "vl_eval_guess", "", p.opts...)
 			var ce *connect.Error
 			if !errors.As(err, &ce) || ce.Code() != connect.CodeUnauthenticated || !strings.Contains(ce.Message(), "invalid token") {
 				t.Errorf("%s: %s with an unknown token: %v, want unauthenticated", name, m.procedure, err)

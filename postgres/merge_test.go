@@ -139,13 +139,7 @@ func applyDoc(t *testing.T, n *node, doc string) {
 // asked it to respect.
 func TestKillSwitchThroughLaggingNode(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.Schema(t)
-	a := openNode(t, dsn, false, time.Hour)
-	if err := a.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
-	b := openNode(t, dsn, false, time.Hour) // follows nothing
+	a, b := laggingPair(t)
 	on := "on"
 	for _, key := range []string{"x", "y"} {
 		f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}
@@ -177,13 +171,7 @@ func TestKillSwitchThroughLaggingNode(t *testing.T) {
 // allowed, undoing a's change unasked.
 func TestKillSwitchIfMatchThroughLaggingNode(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.Schema(t)
-	a := openNode(t, dsn, false, time.Hour)
-	if err := a.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
-	b := openNode(t, dsn, false, time.Hour) // follows nothing
+	a, b := laggingPair(t)
 	on := "on"
 	v, err := a.flags.PutFlag(ctx, "prod", &valueloop.Flag{Key: "x", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}, -1, "alice", "")
 	if err != nil {
@@ -199,4 +187,17 @@ func TestKillSwitchIfMatchThroughLaggingNode(t *testing.T) {
 	if f := stored.Flags["x"]; f.State != valueloop.StateDisabled || *f.DefaultVariant != "on" {
 		t.Errorf("stored x: %s, default %s; want DISABLED, default on (a's change, at the version asked)", f.State, *f.DefaultVariant)
 	}
+}
+
+// laggingPair opens node a, with flag x (version 1, default off) in
+// environment prod, and node b, which reads that set and then follows
+// nothing: its live set lags behind every change a makes after.
+func laggingPair(t *testing.T) (a, b *node) {
+	dsn := pgtest.Schema(t)
+	a = openNode(t, dsn, false, time.Hour)
+	if err := a.flags.EnsureEnvironment(t.Context(), valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
+	return a, openNode(t, dsn, false, time.Hour)
 }
