@@ -96,17 +96,7 @@ func (s *Source) validateRepos() error {
 		return valueloop.FieldErrorf("repos", "names %d repositories: at most %d (use \"owner/*\" for every repository of an owner)", len(s.Repos), MaxSourceRepos)
 	}
 	for i, r := range s.Repos {
-		field := fmt.Sprintf("repos[%d]", i)
-		owner, all := strings.CutSuffix(r, "/*")
-		switch {
-		case strings.TrimSpace(r) != r || r == "" || strings.HasPrefix(r, "/") || strings.HasSuffix(r, "/"):
-			return valueloop.FieldErrorf(field, "want a repository \"owner/name\" or \"owner/*\", not %q", valueloop.Clip(r))
-		case strings.Contains(owner, "*"):
-			return valueloop.FieldErrorf(field, "%q: only a final \"/*\" may stand for every repository of an owner", valueloop.Clip(r))
-		case !all && !strings.Contains(r, "/"):
-			return valueloop.FieldErrorf(field, "%q names no repository: want \"owner/name\", or \"%s/*\" for all of the owner's", valueloop.Clip(r), valueloop.Clip(r))
-		}
-		if err := cmp.Or(bounded(field, r, maxRepo), texts(field, r)); err != nil {
+		if err := dora.CheckRepo(fmt.Sprintf("repos[%d]", i), r, true); err != nil {
 			return err
 		}
 	}
@@ -191,7 +181,7 @@ func (d *Delivery) validate() error {
 	}
 	for i := range d.Changes {
 		c := &d.Changes[i]
-		err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA), bounded("repo", c.Repo, maxRepo),
+		err := cmp.Or(c.Validate(), bounded("sha", c.SHA, maxSHA),
 			texts("repo", c.Repo, "service", c.Service, "sha", c.SHA, "pr", c.PR, "branch", c.Branch))
 		for j := 0; err == nil && j < len(c.Paths); j++ {
 			err = texts(fmt.Sprintf("paths[%d]", j), c.Paths[j])
@@ -202,7 +192,7 @@ func (d *Delivery) validate() error {
 	}
 	for i := range d.Deployments {
 		dep := &d.Deployments[i]
-		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID), bounded("repo", dep.Repo, maxRepo),
+		if err := cmp.Or(dep.Validate(), bounded("id", dep.ID, maxRecordID),
 			texts("id", dep.ID, "service", dep.Service, "repo", dep.Repo, "environment", dep.Environment, "sha", dep.SHA, "version", dep.Version)); err != nil {
 			return at("deployments", i, err)
 		}
@@ -213,7 +203,7 @@ func (d *Delivery) validate() error {
 		// or a bad byte in it is replaced, not a reason to lose the
 		// incident (a webhook refused with 400 is not sent again).
 		inc.Title = forge.RepairText(inc.Title)
-		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID), bounded("repo", inc.Repo, maxRepo),
+		if err := cmp.Or(inc.Validate(), bounded("id", inc.ID, maxRecordID),
 			texts("id", inc.ID, "service", inc.Service, "repo", inc.Repo, "deploymentId", inc.DeploymentID, "causeSha", inc.CauseSHA)); err != nil {
 			return at("incidents", i, err)
 		}
@@ -225,7 +215,11 @@ func (d *Delivery) validate() error {
 		}
 	}
 	for i, l := range d.Links {
-		if err := cmp.Or(checkFlagKey(l.Flag), texts("repo", l.Repo, "sha", l.SHA)); err != nil {
+		err := cmp.Or(checkFlagKey(l.Flag), texts("repo", l.Repo, "sha", l.SHA))
+		if err == nil && l.Repo != "" {
+			err = dora.CheckRepo("repo", l.Repo, false)
+		}
+		if err != nil {
 			return at("links", i, err)
 		}
 	}
@@ -238,7 +232,6 @@ func (d *Delivery) validate() error {
 const (
 	maxSHA      = 64 // SHA-256 in hex
 	maxRecordID = 200
-	maxRepo     = 1000
 )
 
 func bounded(field, v string, max int) error {

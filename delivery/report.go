@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,6 +159,13 @@ func (s *Service) PutService(ctx context.Context, svc dora.Service, actor string
 	}
 	if len(svc.Team) > 200 {
 		return valueloop.FieldErrorf("team", "must be at most 200 characters long")
+	}
+	// Each repository is checked here, before the store, so that the
+	// refusal names the source at fault as the request holds it.
+	for i, src := range svc.Sources {
+		if err := dora.CheckRepo(fmt.Sprintf("sources[%d].repo", i), src.Repo, false); err != nil {
+			return err
+		}
 	}
 	return s.Store.PutService(ctx, svc, actor)
 }

@@ -27,6 +27,9 @@ func (r *Review) Validate() error {
 	case r.At.IsZero():
 		return valueloop.FieldErrorf("at", "is required")
 	}
+	if err := CheckRepo("repo", r.Repo, false); err != nil {
+		return err
+	}
 	return checkTime("at", r.At)
 }
 

@@ -58,6 +58,10 @@ func (c *Catalog) Validate() error {
 				add(fmt.Sprintf("%s/sources/%d/repo", p, j), "is required")
 				continue
 			}
+			if err := CheckRepo("repo", src.Repo, false); err != nil {
+				add(fmt.Sprintf("%s/sources/%d/repo", p, j), "%s", err.(*valueloop.Error).Message)
+				continue
+			}
 			key := strings.ToLower(src.Repo) + "\x00" + cleanPrefix(src.Path)
 			if other, ok := sources[key]; ok {
 				add(fmt.Sprintf("%s/sources/%d", p, j), "%s %q is already the source of service %q", src.Repo, src.Path, other)

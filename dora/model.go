@@ -134,6 +134,9 @@ func (c *Change) Validate() error {
 	case c.AuthoredAt.IsZero():
 		return valueloop.FieldErrorf("authoredAt", "is required")
 	}
+	if err := optionalRepo(c.Repo); err != nil {
+		return err
+	}
 	if err := checkTime("authoredAt", c.AuthoredAt); err != nil {
 		return err
 	}
@@ -152,6 +155,9 @@ func (d *Deployment) Validate() error {
 		return valueloop.FieldErrorf("service", "a deployment needs a service or a repository")
 	case d.At.IsZero():
 		return valueloop.FieldErrorf("at", "is required")
+	}
+	if err := optionalRepo(d.Repo); err != nil {
+		return err
 	}
 	if err := checkTime("at", d.At); err != nil {
 		return err
@@ -175,6 +181,9 @@ func (i *Incident) Validate() error {
 	case i.ResolvedAt != nil && i.ResolvedAt.Before(i.OpenedAt):
 		return valueloop.FieldErrorf("resolvedAt", "is before openedAt")
 	}
+	if err := optionalRepo(i.Repo); err != nil {
+		return err
+	}
 	if err := checkTime("openedAt", i.OpenedAt); err != nil {
 		return err
 	}
@@ -182,6 +191,15 @@ func (i *Incident) Validate() error {
 		return checkTime("resolvedAt", *i.ResolvedAt)
 	}
 	return nil
+}
+
+// optionalRepo checks the repository of a record that may name a service
+// instead: empty, or one repository.
+func optionalRepo(repo string) error {
+	if repo == "" {
+		return nil
+	}
+	return CheckRepo("repo", repo, false)
 }
 
 // Times must lie where nanosecond arithmetic is exact; anything outside is a

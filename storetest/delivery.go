@@ -264,6 +264,14 @@ func testDeliveryCatalog(t *testing.T, db DeliveryStore, _ *Clock) {
 	if err := db.PutService(ctx, clash, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID {
 		t.Errorf("a path another service owns: %v, want invalid", err)
 	}
+	// A repository no webhook can send ("nope", without its owner) would
+	// match no delivery: refused, as a source's is, and nothing stored.
+	for _, repo := range []string{"nope", "acme/shop ", "https://github.com/acme/shop", "acme/*"} {
+		bad := dora.Service{Name: "cart", Sources: []dora.Source{{Repo: repo}}}
+		if err := db.PutService(ctx, bad, "alice"); valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.Contains(fmt.Sprint(err), "/services/2/sources/0/repo") {
+			t.Errorf("service with repository %q: %v; want invalid, naming /services/2/sources/0/repo", repo, err)
+		}
+	}
 	if v2, _ := db.DeliveryVersion(ctx); v2 != v {
 		t.Errorf("a refused change moved the version from %d to %d", v, v2)
 	}

@@ -475,7 +475,11 @@ func (u *UI) handleSetState(w http.ResponseWriter, r *http.Request) error {
 		// One line of the audit trail, as over the API. The confirm step
 		// again, with the problem next to the field and the reason as
 		// typed: a kill switch refused for a tab pasted in its reason must
-		// not leave the person on an error page.
+		// not leave the person on an error page. A flag this node does not
+		// have has no confirm step (404, as handleStatePage answers).
+		if _, ok := live.Snapshot.Set().Flags[key]; !ok {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "there is no flag %q", key)
+		}
 		d := stateData{Env: live, Key: key, To: to, Version: version, Reason: r.PostFormValue("reason"), ReasonError: valueloop.ErrorMessage(err)}
 		u.render(w, r, http.StatusUnprocessableEntity, "state", page{Title: d.title(), Nav: "flags", Data: d})
 		return nil

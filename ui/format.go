@@ -103,8 +103,14 @@ func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 // fig writes a figure people set (an estimate: a reach of 12000 users, a
 // size of 0.001) or one made of them as next's arithmetic beside it writes
 // them: in full, never in exponent notation as num does past four digits
-// ("1.2e+04"), and without a product's float noise (four decimals at most).
+// ("1.2e+04"), and without a product's float noise (four decimals at most;
+// below one, four significant digits, so that a valid confidence or reach
+// of 0.00001 does not read 0).
 func fig(x float64) string {
+	if a := math.Abs(x); a != 0 && a < 1 {
+		x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64)
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
 	return strconv.FormatFloat(math.Round(x*1e4)/1e4+0, 'f', -1, 64)
 }
 

@@ -49,12 +49,15 @@ func TestJSONShownAsTyped(t *testing.T) {
 }
 
 // TestFig: estimates are written in full, as typed, without a product's
-// float noise: never "1.2e+04" for a reach of 12000.
+// float noise: never "1.2e+04" for a reach of 12000. A figure below one
+// keeps four significant digits: a stated confidence of 0.00001 (valid)
+// read "0 stated", a reach × impact of 0.00006 "0.0001".
 func TestFig(t *testing.T) {
 	for _, tc := range []struct {
 		x    float64
 		want string
-	}{{12000, "12000"}, {24000, "24000"}, {3e12, "3000000000000"}, {0.001, "0.001"}, {0.125, "0.125"}, {0.1 * 3, "0.3"}, {21, "21"}, {math.Copysign(0, -1), "0"}} {
+	}{{12000, "12000"}, {24000, "24000"}, {3e12, "3000000000000"}, {0.001, "0.001"}, {0.125, "0.125"}, {0.1 * 3, "0.3"}, {21, "21"}, {math.Copysign(0, -1), "0"},
+		{0.00001, "0.00001"}, {0.00006, "0.00006"}, {0.000123456, "0.0001235"}, {1.5e-7, "0.00000015"}, {-0.00002, "-0.00002"}} {
 		if got := fig(tc.x); got != tc.want {
 			t.Errorf("fig(%v) = %q, want %q", tc.x, got, tc.want)
 		}

@@ -41,8 +41,8 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int { return &c.Limits.MaxAnonBodiesPerConn }),
 		intSetting("max-streams", "2048", "flag streams open at once: SSE, flagd SyncFlags and event streams with credentials (503 or ResourceExhausted beyond them)",
 			func(c *serveConfig) *int { return &c.Limits.MaxStreams }),
-		intSetting("max-streams-per-client", "", "flag streams of every kind (SSE, flagd's, anonymous ones included) one client address, an IPv6 /64, holds open at once (default a quarter of max-streams; 429 or ResourceExhausted beyond them; loopback only with per-client-limit-loopback)",
-			func(c *serveConfig) *int { return &c.Limits.MaxStreamsPerClient }),
+		streamsPerClient(intSetting("max-streams-per-client", "", "flag streams of every kind (SSE, flagd's, anonymous ones included) one client address, an IPv6 /64, holds open at once (default a quarter of max-streams; 429 or ResourceExhausted beyond them; loopback only with per-client-limit-loopback)",
+			func(c *serveConfig) *int { return &c.Limits.MaxStreamsPerClient })),
 		intSetting("max-flagd-anonymous-streams", "256", "flagd event streams opened without credentials (flagd's JavaScript provider)",
 			func(c *serveConfig) *int { return &c.FlagdAnonymousStreams }),
 		intSetting("max-requests", "16384", "requests under way at once, flag streams aside (503 beyond them)",
@@ -103,6 +103,19 @@ func boolSetting(name, def, usage string, field func(*serveConfig) *bool) settin
 
 func envName(name string) string {
 	return "VALUELOOP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// streamsPerClient prints max-streams-per-client as the server takes it:
+// left unset (0), a quarter of max-streams, so that --print-config writes a
+// value --config reads back.
+func streamsPerClient(s setting) setting {
+	s.get = func(c *serveConfig) any {
+		if n := c.Limits.MaxStreamsPerClient; n > 0 {
+			return n
+		}
+		return max(c.Limits.MaxStreams/4, 1)
+	}
+	return s
 }
 
 func intSetting(name, def, usage string, field func(*serveConfig) *int) setting {

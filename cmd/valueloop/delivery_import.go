@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/backfill"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/git"
 	"github.com/valueloop/valueloop/github"
 	"github.com/valueloop/valueloop/gitlab"
@@ -117,6 +118,11 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 		}
 		if len(pos) != 1 || !strings.Contains(pos[0], "/") {
 			return usageErrorf("delivery import %s: want the repository, e.g. 'valueloop delivery import %s acme/shop'", kind, kind)
+		}
+		// Checked as the records' repository will be, before the token is
+		// read or a request made: the name is a part of every URL.
+		if err := dora.CheckRepo("repository", pos[0], false); err != nil {
+			return err
 		}
 		in.repo = pos[0]
 		token, err := in.token(e)
@@ -247,6 +253,10 @@ func runImportGit(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(pos) != 1 || o.Repo == "" {
 		return usageErrorf("delivery import git: want the repository's directory and --repo, e.g. 'valueloop delivery import git . --repo acme/shop --tags v*'")
+	}
+	// Checked before the repository is read: every record carries it.
+	if err := dora.CheckRepo("--repo", o.Repo, false); err != nil {
+		return err
 	}
 	o.Dir = pos[0]
 	if o.Since, err = parseSince(f.since); err != nil {

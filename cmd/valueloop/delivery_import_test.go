@@ -110,3 +110,31 @@ func TestDeliveryImportGitHub(t *testing.T) {
 		t.Errorf("the token was printed:\n%s%s", stdout, stderr)
 	}
 }
+
+// TestDeliveryImportRepoChecked: the repository of an import is checked as
+// the records' repository is (dora.CheckRepo), before the repository is
+// read or a forge asked: git's --repo named as the flag, a forge's as the
+// repository argument, and nothing stored. A git import stored "shop" in
+// every record, matching no webhook; a forge import put "acme/sh op" into
+// its URLs.
+func TestDeliveryImportRepoChecked(t *testing.T) {
+	repo := gitRepo(t)
+	srv := MustServe(t, "")
+	code, stdout, stderr := offline(t, nil, "delivery", "import", "git", repo, "--repo", "shop", "--data", srv.DataDir)
+	if code != exitInvalid || !strings.Contains(stderr, `--repo: "shop" names no owner: want "owner/name"`) {
+		t.Errorf("import git --repo shop: exit %d\n%s%s; want %d naming --repo", code, stdout, stderr, exitInvalid)
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the import asked the forge for %s", r.URL)
+		http.NotFound(w, r)
+	}))
+	defer api.Close()
+	code, stdout, stderr = offline(t, map[string]string{"GITLAB_TOKEN": "glpat-cli-test-token"},
+		"delivery", "import", "gitlab", "acme/sh op", "--base-url", api.URL, "--data", srv.DataDir)
+	if code != exitInvalid || !strings.Contains(stderr, `repository: "acme/sh op" is not a repository name`) {
+		t.Errorf("import gitlab 'acme/sh op': exit %d\n%s%s; want %d naming the repository", code, stdout, stderr, exitInvalid)
+	}
+	if code, stdout, stderr := srv.cli(t, srv.Admin, "delivery", "record", "list", "changes", "--output", "json"); code != exitOK || strings.Contains(stdout, `"repo"`) {
+		t.Errorf("changes after refused imports: exit %d\n%s%s; want none", code, stdout, stderr)
+	}
+}

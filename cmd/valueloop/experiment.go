@@ -430,7 +430,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 			}
 			tw.Flush()
 			return b.String()
-		})
+		}, liftBlock(scale, rel, liftRows(m.Variants, inf, scale, func(v experiment.VariantResult) string { return v.Variant })))
 		fmt.Fprint(w, table)
 		for _, n := range notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
@@ -503,9 +503,43 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 			var b strings.Builder
 			writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
 			return b.String()
-		})
+		}, liftBlock(scale, rel, sliceRows(d, m.Metric, inf, scale)))
 		fmt.Fprint(w, table)
 	}
+}
+
+// liftBlock is the chart of a results table's lifts drawn apart from it
+// (fitChart), on the axis of the table's bar column.
+func liftBlock(scale float64, relative bool, rows []chartRow) chartBlock {
+	return chartBlock{title: "LIFT", axis: func(width int) string { return barAxis(scale, relative, width) }, rows: rows}
+}
+
+// liftRows are the chart rows of the variants with a lift, each labelled
+// label(v).
+func liftRows(vs []experiment.VariantResult, inf experiment.Inference, scale float64, label func(experiment.VariantResult) string) []chartRow {
+	var rows []chartRow
+	for _, v := range vs {
+		if v.Lift == nil || v.Control {
+			continue
+		}
+		e, _ := liftEffect(v.Lift)
+		rows = append(rows, chartRow{label: label(v), chart: func(width int) string {
+			return bar(e.Estimate, inf.Deciding(e).Interval, scale, width)
+		}})
+	}
+	return rows
+}
+
+// sliceRows are the chart rows of a metric's slices, labelled with the
+// slice and the variant, in the order of writeSlices.
+func sliceRows(d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64) []chartRow {
+	var rows []chartRow
+	for _, s := range d.Slices {
+		if i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == metric }); i >= 0 {
+			rows = append(rows, liftRows(s.Metrics[i].Variants, inf, scale, func(v experiment.VariantResult) string { return s.Value + " " + v.Variant })...)
+		}
+	}
+	return rows
 }
 
 // writeSlices writes the table of one metric's slices under header, the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -13,9 +14,11 @@ import (
 
 // TestResultsFitTheTerminal: the results tables were 96 to 99 cells wide
 // whatever the terminal: on an 80-column one every treatment row wrapped
-// into the next. A table now fits the width: its bars narrow, and are left
-// out where even a narrow one would not fit; the figures stay. Without a
-// width (a file, a pipe) the bars are drawn whole.
+// into the next. A table now fits the width: its bars narrow; where even a
+// narrow one would not fit, the table keeps its figures and the bars are
+// drawn under it, one labelled line per treatment below an axis (they were
+// left out, and a standard terminal never showed one). Without a width (a
+// file, a pipe) the bars are drawn whole in the table.
 func TestResultsFitTheTerminal(t *testing.T) {
 	control, treatment := 0.3791, 0.4621
 	lift := stats.Effect{Estimate: 0.219, Interval: stats.Interval{Lower: 0.13, Upper: 0.308}, Sequential: stats.Interval{Lower: 0.077, Upper: 0.361}, SequentialPValue: 0.0003, AdjustedSequentialPValue: 0.002}
@@ -26,22 +29,72 @@ func TestResultsFitTheTerminal(t *testing.T) {
 	r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m}}
 	r.Settings.Settings = stats.DefaultSettings()
 	for _, c := range []struct {
-		cols     int
-		bar      bool
-		barCells int // of ─ and the marks, when drawn
-	}{{0, true, 25}, {120, true, 25}, {90, true, 0}, {80, false, 0}, {72, false, 0}} {
+		cols  int
+		inRow bool   // the bar drawn in the treatment's row
+		whole string // the whole 25-cell bar, where it is drawn so
+	}{{0, true, "│  ├───●────┤"}, {120, true, "│  ├───●────┤"}, {90, true, ""}, {80, false, "│  ├───●────┤"}, {72, false, "│  ├───●────┤"}, {60, false, "│  ├───●────┤"}} {
 		var b strings.Builder
 		writeResultsFit(&b, r, c.cols)
 		out := b.String()
-		table := fits(t, out, "  VARIANT", "\nSRM", c.cols)
-		if got := strings.Contains(table, "●"); got != c.bar {
-			t.Errorf("%d columns: bar drawn %v, want %v:\n%s", c.cols, got, c.bar, table)
+		// Below 73 columns the figures alone are wider: the bars fit.
+		table := section(t, out, "  VARIANT", "\nSRM")
+		fits(t, out, expIf(c.cols >= 73 || c.cols == 0, "  VARIANT", "\n  LIFT "), "\nSRM", c.cols)
+		row := section(t, table, "  treatment", "\n")
+		if got := strings.Contains(row, "●"); got != c.inRow {
+			t.Errorf("%d columns: bar in the row %v, want %v:\n%s", c.cols, got, c.inRow, table)
 		}
-		if !strings.Contains(table, "+21.9% [+7.7%, +36.1%]") || !strings.Contains(table, "3e-04") {
+		if !strings.Contains(row, "+21.9% [+7.7%, +36.1%]") || !strings.Contains(row, "3e-04") {
 			t.Errorf("%d columns: the figures are cut:\n%s", c.cols, table)
 		}
-		if c.barCells > 0 && !strings.Contains(table, "│  ├───●────┤") || c.barCells == 0 && c.bar && !strings.Contains(table, "├") {
+		if c.whole != "" && !strings.Contains(table, c.whole) || c.whole == "" && !strings.Contains(row, "├") {
 			t.Errorf("%d columns: want the whole bar:\n%s", c.cols, table)
+		}
+		if !c.inRow && !strings.Contains(table, "\n\n  LIFT       -36.1%      0      +36.1%\n  treatment              │  ├───●────┤\n") {
+			t.Errorf("%d columns: want the bar under the table, labelled, on its axis:\n%s", c.cols, table)
+		}
+	}
+}
+
+// TestChartsAtEightyColumns: at COLUMNS=80 (and 60) experiment results,
+// with and without a dimension, and rollout status draw as many interval
+// charts as without a width, and their tables and charts fit. At 80 they
+// drew none: the figures alone were ~73 cells, and a chart narrower than
+// minChart was left out.
+func TestChartsAtEightyColumns(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	charts := func(out string) int {
+		n := 0
+		for line := range strings.Lines(out) {
+			if strings.Contains(line, "●") && !strings.Contains(line, "● estimate") && !strings.HasPrefix(line, "  steps ") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, args := range [][]string{
+		{"experiment", "results", "new-onboarding", "--env", "production"},
+		{"experiment", "results", "new-onboarding", "--env", "production", "--dimension", "platform"},
+		{"rollout", "status", "checkout-flow", "--env", "production"},
+	} {
+		want := charts(s.cliColumns(t, "", args...))
+		if want == 0 {
+			t.Fatalf("%v draws no chart without a width", args)
+		}
+		for _, cols := range []int{80, 60} {
+			out := s.cliColumns(t, strconv.Itoa(cols), args...)
+			if got := charts(out); got != want {
+				t.Errorf("%v at COLUMNS=%d: %d charts, want %d as without a width:\n%s", args, cols, got, want, out)
+			}
+			for line := range strings.Lines(out) {
+				// At 80 the tables and charts fit, at 60 the charts (the
+				// figures alone are wider); prose (hypotheses, warnings,
+				// verdicts) wraps as the terminal wraps it.
+				table := strings.HasPrefix(line, "  ") && strings.ContainsAny(line, "│┼●├┤█[") && !strings.Contains(line, ":")
+				chart := strings.Contains(line, "●") || strings.HasPrefix(line, "  LIFT ") || strings.HasPrefix(line, "  CHANGE ") || strings.HasPrefix(line, "  progress ")
+				if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > cols && (chart || cols == 80 && table) {
+					t.Errorf("%v at COLUMNS=%d: a line of %d: %q", args, cols, n, line)
+				}
+			}
 		}
 	}
 }
@@ -58,25 +111,32 @@ func TestOutputWidth(t *testing.T) {
 }
 
 // TestRolloutStatusFitsTheTerminal: the guardrail table was 110 cells wide
-// whatever the terminal; it narrows its chart to fit, or leaves it out with
-// its legend.
+// whatever the terminal; it narrows its chart to fit, or draws it under
+// the table, labelled with the guardrail, with its legend wrapped to fit
+// (it was left out with its legend).
 func TestRolloutStatusFitsTheTerminal(t *testing.T) {
 	st := &rollout.Status{Rollout: rollout.Rollout{ID: 1, Environment: "production", State: rollout.Running, Percent: 5,
 		Plan: rollout.Plan{Flag: "checkout-flow", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}},
 		Guardrails: []rollout.GuardrailResult{{Metric: "checkout-errors", Direction: metric.LowerIsBetter, Tolerance: 0.05, Status: "no_harm_detected",
 			Change: 0.07, Interval: stats.Interval{Lower: -0.364, Upper: 0.505}}}}
 	for _, c := range []struct {
-		cols int
-		bar  bool
-	}{{0, true}, {100, true}, {80, false}} {
+		cols  int
+		inRow bool
+	}{{0, true}, {100, true}, {80, false}, {60, false}} {
 		var b strings.Builder
 		writeRolloutStatusFit(&b, st, c.cols)
 		out := b.String()
-		table := fits(t, out, "  GUARDRAIL", "  (relative", c.cols)
-		if strings.Contains(table, "●") != c.bar || strings.Contains(out, "● estimate") != c.bar {
-			t.Errorf("%d columns: want the chart and its legend %v:\n%s", c.cols, c.bar, out)
+		// Below 80 columns the figures alone are wider: the chart fits.
+		table := section(t, out, "  progress", "\n\nHISTORY")
+		fits(t, out, expIf(c.cols >= 80 || c.cols == 0, "  progress", "\n  CHANGE "), "\n\nHISTORY", c.cols)
+		row := section(t, table, "  checkout-errors", "\n")
+		if strings.Contains(row, "●") != c.inRow || !strings.Contains(out, "● estimate") {
+			t.Errorf("%d columns: want the chart in the row %v, and its legend:\n%s", c.cols, c.inRow, out)
 		}
-		if !strings.Contains(table, "+7.0%   [-36.4%, +50.5%]") || !strings.Contains(table, "no harm detected") {
+		if !c.inRow && !strings.Contains(table, "\n\n  CHANGE           -40.7%                   +54.8%\n  checkout-errors   ├───────────┼┃●─────────────┤\n") {
+			t.Errorf("%d columns: want the chart under the table, labelled, on its axis:\n%s", c.cols, table)
+		}
+		if !strings.Contains(row, "+7.0%   [-36.4%, +50.5%]") || !strings.Contains(row, "no harm detected") {
 			t.Errorf("%d columns: the figures are cut:\n%s", c.cols, table)
 		}
 	}

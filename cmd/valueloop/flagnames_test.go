@@ -11,7 +11,10 @@ import (
 // flags name the flag the user typed when the server refuses a value, not
 // the field of the request: deploy record said "deployments[0].status",
 // delivery source add "secret" for --secret-file and "repos[1]" for the
-// second --repo, feature move "stage" for --to, next "method".
+// second --repo, feature move "stage" for --to, next "method". A
+// repository no webhook can send is refused by delivery service set,
+// change record, deploy record and incident open as by source add, each
+// naming --repo: the first three stored it.
 func TestCommandsNameFlags(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	short := filepath.Join(t.TempDir(), "secret.txt")
@@ -27,6 +30,11 @@ func TestCommandsNameFlags(t *testing.T) {
 		{[]string{"change", "record", "--service", "checkout", "--sha", "zz"}, `--sha: want a commit SHA`, "valueloop: sha:"},
 		{[]string{"delivery", "source", "add", "acme-pd", "--kind", "pagerduty", "--secret-file", short}, "--secret-file: must be at least 16 characters", "valueloop: secret:"},
 		{[]string{"delivery", "source", "add", "acme", "--kind", "github", "--repo", "acme/shop", "--repo", "bad repo"}, `--repo bad repo: "bad repo" names no repository`, "repos["},
+		{[]string{"delivery", "service", "set", "shop", "--repo", "acme/shop", "--repo", "nope"}, `--repo nope: "nope" names no owner: want "owner/name"`, "sources["},
+		{[]string{"delivery", "service", "set", "shop", "--repo", "acme/shop :app"}, `--repo acme/shop :app: "acme/shop " is not a repository name`, "sources["},
+		{[]string{"change", "record", "--repo", "bad", "--sha", "4c1e9a0"}, `--repo: "bad" names no owner`, "changes["},
+		{[]string{"deploy", "record", "--service", "checkout", "--repo", "acme/*", "--env", "production", "--sha", "4c1e9a0", "--status", "success"}, `--repo: "acme/*" is a pattern`, "deployments["},
+		{[]string{"incident", "open", "--service", "checkout", "--repo", "acme", "--title", "down"}, `--repo: "acme" names no owner`, "incidents["},
 		{[]string{"delivery", "source", "add", "acme", "--kind", "gitlb"}, `--kind: must be github, gitlab`, "valueloop: kind:"},
 		{[]string{"feature", "move", "wishlist", "--to", "redy"}, `--to: must be ready, measuring`, "valueloop: stage:"},
 		{[]string{"feature", "list", "--stage", "ideas"}, `--stage: no stage "ideas"`, "valueloop: stage:"},

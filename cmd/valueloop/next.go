@@ -204,8 +204,14 @@ func writeFlowStages(w io.Writer, stages []value.StageFlow, cols int) {
 	for _, wd := range widths {
 		indent += wd + 2
 	}
+	// In a terminal narrower than the columns before OLDEST, the shortest
+	// form (their count), not all of them as without a limit.
+	room := 0
+	if cols > 0 {
+		room = max(cols-indent, 1)
+	}
 	for i, s := range stages {
-		rows[i+1][4] = oldestFitting(s, cols-indent)
+		rows[i+1][4] = oldestFitting(s, room)
 	}
 	for _, r := range rows {
 		line := "  "

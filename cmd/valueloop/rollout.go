@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -361,7 +362,8 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	if st.LivePercent != nil && *st.LivePercent != r.Percent {
 		live = fmt.Sprintf("  (the flag serves %s%%!)", roPct(*st.LivePercent))
 	}
-	fmt.Fprintf(w, "  progress  %s %s%% %s%s\n", termchart.Bar(r.Percent, 40), roPct(r.Percent), r.Plan.Variant, live)
+	after := fmt.Sprintf(" %s%% %s%s", roPct(r.Percent), r.Plan.Variant, live)
+	fmt.Fprintf(w, "  progress  %s%s\n", termchart.Bar(r.Percent, progressWidth(cols, after)), after)
 	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
 	if st.Held != nil {
 		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
@@ -390,34 +392,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	fmt.Fprintf(w, "  users     %s\n", strings.Join(users, " · "))
 
 	if len(st.Guardrails) > 0 {
-		fmt.Fprintln(w)
-		lo, hi := guardrailAxis(st.Guardrails)
-		table, width := fitChart(cols, guardWidth, func(width int) string {
-			var b strings.Builder
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
-			for _, g := range st.Guardrails {
-				limit := "+" + roPct(100*g.Tolerance) + "%"
-				if g.Direction == metric.HigherIsBetter {
-					limit = "-" + roPct(100*g.Tolerance) + "%"
-				}
-				change, iv, chart := "-", "-", strings.Repeat(" ", width)
-				relative := g.HasRelative()
-				if relative {
-					change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
-				}
-				status := strings.ReplaceAll(g.Status, "_", " ")
-				if !relative && g.Reason != "" {
-					status += ": " + g.Reason
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chartCell(width, chart), status)
-			}
-			tw.Flush()
-			return b.String()
-		})
-		fmt.Fprint(w, table)
-		legend := ", ● estimate ├─┤ always-valid interval, │ no change, ┃ tolerated limit"
-		fmt.Fprintf(w, "  (relative change of %s vs %s%s)\n", r.Plan.Variant, r.Plan.Baseline, expIf(width > 0, legend, ""))
+		writeGuardrails(w, st, cols)
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nHISTORY (UTC)")
@@ -429,7 +404,71 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	}
 }
 
+// writeGuardrails draws the guardrail table of a rollout's status, its
+// chart fit to cols cells (see fitChart), and the chart's legend.
+func writeGuardrails(w io.Writer, st *rollout.Status, cols int) {
+	r := st.Rollout
+	fmt.Fprintln(w)
+	lo, hi := guardrailAxis(st.Guardrails)
+	table, width := fitChart(cols, guardWidth, func(width int) string {
+		var b strings.Builder
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
+		for _, g := range st.Guardrails {
+			limit := "+" + roPct(100*g.Tolerance) + "%"
+			if g.Direction == metric.HigherIsBetter {
+				limit = "-" + roPct(100*g.Tolerance) + "%"
+			}
+			change, iv, chart := "-", "-", strings.Repeat(" ", width)
+			relative := g.HasRelative()
+			if relative {
+				change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
+			}
+			status := strings.ReplaceAll(g.Status, "_", " ")
+			if !relative && g.Reason != "" {
+				status += ": " + g.Reason
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s%s\t%s\n", g.Metric, g.Direction, limit, change, iv, chartCell(width, chart), status)
+		}
+		tw.Flush()
+		return b.String()
+	}, guardrailBlock(st.Guardrails, lo, hi))
+	fmt.Fprint(w, table)
+	legend := []string{fmt.Sprintf("relative change of %s vs %s", r.Plan.Variant, r.Plan.Baseline)}
+	if width > 0 {
+		legend = append(legend, "● estimate ├─┤ always-valid interval", "│ no change", "┃ tolerated limit")
+	}
+	fmt.Fprint(w, legendLines(legend, cols))
+}
+
 const guardWidth = 31
+
+// progressWidth is the width of the progress bar: 40 cells, narrower to
+// fit cols (0: no limit) with the text after it, down to 10.
+func progressWidth(cols int, after string) int {
+	if cols <= 0 {
+		return 40
+	}
+	return max(10, min(40, cols-utf8.RuneCountInString("  progress  []"+after)))
+}
+
+// legendLines writes the parts of a legend as "  (a, b, c)", on as many
+// lines as it takes to fit cols cells (0: no limit), the next indented
+// under the first's text; a part is not split.
+func legendLines(parts []string, cols int) string {
+	var b strings.Builder
+	line := "  (" + parts[0]
+	for _, p := range parts[1:] {
+		if cols > 0 && utf8.RuneCountInString(line+", "+p+")") > cols {
+			b.WriteString(line + ",\n")
+			line = "   " + p
+			continue
+		}
+		line += ", " + p
+	}
+	b.WriteString(line + ")\n")
+	return b.String()
+}
 
 // stepLine lists the steps with the ones done ticked and the current one
 // marked.
@@ -475,6 +514,18 @@ func guardrailAxis(gs []rollout.GuardrailResult) (lo, hi float64) {
 	span := math.Max(hi-lo, 0.02)
 	lo, hi = math.Max(-1, lo-span*0.05), math.Min(1, hi+span*0.05)
 	return lo, hi
+}
+
+// guardrailBlock is the guardrails' chart drawn apart from their table
+// (fitChart): one row per guardrail with a relative change.
+func guardrailBlock(gs []rollout.GuardrailResult, lo, hi float64) chartBlock {
+	b := chartBlock{title: "CHANGE", axis: func(width int) string { return axisLabel(lo, hi, width) }}
+	for _, g := range gs {
+		if g.HasRelative() {
+			b.rows = append(b.rows, chartRow{label: g.Metric, chart: func(width int) string { return guardrailBar(g, lo, hi, width) }})
+		}
+	}
+	return b
 }
 
 func axisLabel(lo, hi float64, width int) string {

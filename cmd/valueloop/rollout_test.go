@@ -586,6 +586,11 @@ func TestDashboardReasonLimit(t *testing.T) {
 			t.Errorf("POST %s with a reason of 1001 bytes: %d, want 422 saying next to the field that the reason is too long:\n%s", c.path, resp.StatusCode, valuelooptest.GrepLines(page, "reason-err"))
 		}
 	}
+	// A flag that does not exist has no confirm step to show again: 404,
+	// as its confirm step answers, not a page asking to disable it.
+	if resp, page := admin.post("/flags/production/no-such-flag/state", url.Values{"csrf": {admin.csrf("/flags/production/greet")}, "to": {"DISABLED"}, "reason": {long}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST the state of a missing flag with a reason of 1001 bytes: %d, want 404:\n%s", resp.StatusCode, valuelooptest.GrepLines(page, "no-such-flag"))
+	}
 	_, stdout, _ := s.cli(t, s.Admin, "rollout", "status", "greet", "--env", "production", "--output", "json")
 	var st rollout.Status
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.State != rollout.Running || len(st.History) != 1 {

@@ -717,6 +717,11 @@ func TestFlowFitsInColumns(t *testing.T) {
 			t.Errorf("flow at COLUMNS=80 lacks %q:\n%s", want, narrow)
 		}
 	}
+	// Narrower than the columns before OLDEST: the shortest form, the
+	// count, not every feature (which the no-limit case prints).
+	if tiny := flow("40"); strings.Contains(tiny, "wishlist") || !strings.Contains(tiny, "2 features, 1 STUCK") {
+		t.Errorf("flow at COLUMNS=40 lists features, not their count:\n%s", tiny)
+	}
 	if wide := flow(""); !strings.Contains(wide, "wishlist 9d0h, onboarding-checklist 6d0h, one-click-reorder 4d0h") || !strings.Contains(wide, "twenty-results 30d0h STUCK") {
 		t.Errorf("flow without a width left features out:\n%s", wide)
 	}
