@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/valueloop/valueloop/stats"
@@ -88,12 +89,19 @@ func FixedTerms(h *Hypothesis) string {
 // only at the planned sample, except a guardrail harmed beyond its
 // tolerance, which invalidates at any look: a verdict invalidated by
 // breached guardrails alone is not one taken at the planned sample, and
-// stays a verdict of its look. At is left for the store.
+// stays a verdict of its look. With several treatments the test's
+// planned sample is every treatment's: a verdict validated on one while
+// another still needs users for its own (keep_running) is not decided
+// there either, or that treatment would never be read at its planned
+// sample. At is left for the store.
 func NewFixedDecision(res *Result) (FixedDecision, bool) {
 	if res == nil || res.Hypothesis == nil || res.Verdict == nil || res.Settings.Inference != Fixed || res.Verdict.Decided != nil {
 		return FixedDecision{}, false
 	}
 	v := *res.Verdict
+	if slices.ContainsFunc(v.Variants, func(vv VariantVerdict) bool { return vv.Decision == KeepRunning }) {
+		return FixedDecision{}, false
+	}
 	switch v.Decision {
 	case Validated, Inconclusive:
 	case Invalidated:

@@ -55,9 +55,14 @@ func TestNewFixedDecision(t *testing.T) {
 	sequential.Settings.Inference = Sequential
 	decided := fixedResult(at)
 	decided.Verdict.Decided = &Decided{Users: 1}
+	// One treatment validated at its planned sample, the other short of
+	// its own: the hypothesis' test has not reached its planned sample.
+	oneShort := Verdict{Decision: Validated, Code: CodeWorthShipping, Variant: "a", Variants: []VariantVerdict{
+		{Variant: "a", Decision: Validated, Code: CodeWorthShipping}, {Variant: "b", Decision: KeepRunning, Code: CodeNeedMoreUsers}}}
 	for name, res := range map[string]*Result{
 		"keep running": fixedResult(Verdict{Decision: KeepRunning}), "sequential": sequential,
 		"breached guardrail": fixedResult(breached), "already decided": decided,
+		"a treatment short of its planned sample": fixedResult(oneShort),
 	} {
 		if d, ok := NewFixedDecision(res); ok {
 			t.Errorf("%s: decision %+v, want none", name, d)

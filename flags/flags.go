@@ -358,12 +358,14 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 			return 0, s.UnknownEnvironment(env)
 		}
 		version, err := s.setState(ctx, live, key, state, ifVersion, actor, reason)
-		if attempt == maxMerges || (valueloop.ErrorCode(err) != valueloop.ENOTFOUND && (ifVersion >= 0 || valueloop.ErrorCode(err) != valueloop.ECONFLICT)) {
+		if code := valueloop.ErrorCode(err); attempt == maxMerges || (code != valueloop.ENOTFOUND && code != valueloop.ECONFLICT) {
 			return version, err
 		}
 		// The live set may lag behind a peer's change of the flag (its
 		// creation, a rollout's step): a switch for which no version was
-		// asked is made on the stored flag, as on a single node.
+		// asked is made on the stored flag, as on a single node, and one
+		// asked at a version live does not show yet on the flag at that
+		// version.
 		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
 			return version, err
 		}
@@ -371,11 +373,18 @@ func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersio
 }
 
 // setState writes live's flag key with its state set to state, over the
-// flag's version ifVersion, or its live version when ifVersion < 0.
+// flag's version ifVersion, or its live version when ifVersion < 0. The
+// flag written is live's copy with its state changed, so it is written
+// only over the version that copy is: live's copy of another version
+// (live lags behind a peer's change, which the caller read) written over
+// ifVersion would undo that change.
 func (s *Service) setState(ctx context.Context, live *Live, key, state string, ifVersion int64, actor, reason string) (int64, error) {
 	cur, ok := live.Snapshot.Set().Flags[key]
 	if !ok {
 		return 0, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s", key, live.Environment.Key)
+	}
+	if ifVersion >= 0 && cur.Version != ifVersion {
+		return 0, valueloop.Errorf(valueloop.ECONFLICT, "flag %q is at version %d, not %d: someone changed it first", key, cur.Version, ifVersion)
 	}
 	f := *cur
 	f.Key, f.State = key, state

@@ -61,9 +61,23 @@ func flagdMethods(t *testing.T) []flagdMethod {
 // error's code, or "ok" (for a stream: its first message arrived).
 func flagdCall(t *testing.T, base string, m flagdMethod, token, selector string) string {
 	t.Helper()
+	err := flagdCallWith(http.DefaultClient, base, m, token, selector, connect.WithProtoJSON())
+	if err == nil {
+		return "ok"
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce.Code().String()
+	}
+	return err.Error()
+}
+
+// flagdCallWith calls m through hc with opts (the protocol, the codec) and
+// returns its error, nil for a stream whose first message arrived.
+func flagdCallWith(hc *http.Client, base string, m flagdMethod, token, selector string, opts ...connect.ClientOption) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := connect.NewClient[structpb.Struct, structpb.Struct](http.DefaultClient, base+m.procedure, connect.WithProtoJSON())
+	c := connect.NewClient[structpb.Struct, structpb.Struct](hc, base+m.procedure, opts...)
 	msg, _ := structpb.NewStruct(map[string]any{"flagKey": "checkout"})
 	if strings.Contains(m.procedure, "sync") || strings.HasSuffix(m.procedure, "/ResolveAll") || strings.HasSuffix(m.procedure, "/EventStream") {
 		msg = &structpb.Struct{}
@@ -88,14 +102,7 @@ func flagdCall(t *testing.T, base string, m flagdMethod, token, selector string)
 	} else {
 		_, err = c.CallUnary(ctx, req)
 	}
-	if err == nil {
-		return "ok"
-	}
-	var ce *connect.Error
-	if errors.As(err, &ce) {
-		return ce.Code().String()
-	}
-	return err.Error()
+	return err
 }
 
 // TestFlagdTokenMatrix: every method of flagd's services with every kind

@@ -139,13 +139,7 @@ func applyDoc(t *testing.T, n *node, doc string) {
 // asked it to respect.
 func TestKillSwitchThroughLaggingNode(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.Schema(t)
-	a := openNode(t, dsn, false, time.Hour)
-	if err := a.flags.EnsureEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
-	b := openNode(t, dsn, false, time.Hour) // follows nothing
+	a, b := laggingPair(t)
 	on := "on"
 	for _, key := range []string{"x", "y"} {
 		f := &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}
@@ -167,4 +161,43 @@ func TestKillSwitchThroughLaggingNode(t *testing.T) {
 			t.Errorf("stored %s: %s, default %s; want DISABLED, default on (a's)", key, f.State, *f.DefaultVariant)
 		}
 	}
+}
+
+// TestKillSwitchIfMatchThroughLaggingNode: node a changes flag x (its
+// version 2); node b, whose live set still shows version 1, is asked to
+// disable x with If-Match 2, the version the client read from a. x is
+// disabled and keeps a's change: b took x from its live set (version 1),
+// set its state, and wrote that copy over version 2, which the If-Match
+// allowed, undoing a's change unasked.
+func TestKillSwitchIfMatchThroughLaggingNode(t *testing.T) {
+	ctx := t.Context()
+	a, b := laggingPair(t)
+	on := "on"
+	v, err := a.flags.PutFlag(ctx, "prod", &valueloop.Flag{Key: "x", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}, -1, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.flags.SetState(ctx, "prod", "x", valueloop.StateDisabled, v, "bob", "incident"); err != nil {
+		t.Fatalf("disable x at version %d through node b: %v", v, err)
+	}
+	stored, _, err := a.store.FlagSet(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := stored.Flags["x"]; f.State != valueloop.StateDisabled || *f.DefaultVariant != "on" {
+		t.Errorf("stored x: %s, default %s; want DISABLED, default on (a's change, at the version asked)", f.State, *f.DefaultVariant)
+	}
+}
+
+// laggingPair opens node a, with flag x (version 1, default off) in
+// environment prod, and node b, which reads that set and then follows
+// nothing: its live set lags behind every change a makes after.
+func laggingPair(t *testing.T) (a, b *node) {
+	dsn := pgtest.Schema(t)
+	a = openNode(t, dsn, false, time.Hour)
+	if err := a.flags.EnsureEnvironment(t.Context(), valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	applyDoc(t, a, `{"flags":{"x":{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}}}`)
+	return a, openNode(t, dsn, false, time.Hour)
 }
