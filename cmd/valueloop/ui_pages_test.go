@@ -679,6 +679,19 @@ func checkPageP(t *testing.T, page string, m *experiment.MetricResult, variant s
 	}
 }
 
+// TestDashboardPWithoutCorrection: with correction none the adjusted p is
+// the raw p, and the experiment page shows the p column alone, not a
+// second copy headed as adjusted.
+func TestDashboardPWithoutCorrection(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	setDemoSettings(t, srv, map[string]any{"correction": "none"})
+	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/experiments/production/" + demo.ExperimentFlag)
+	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
+	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n">Chance to win</th>`) {
+		t.Errorf("with correction none the tables are not headed p then chance to win:\n%s", valuelooptest.GrepLines(metrics, "<th"))
+	}
+}
+
 // TestDashboardFeaturePage: a feature's page shows what deciding what to
 // build next needs, each from the source the API answers from: its rank
 // and the arithmetic behind it as next gives them (by WSJF and by RICE), or
