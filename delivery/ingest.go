@@ -131,7 +131,7 @@ func (s *Service) recordHook(ctx context.Context, kind string, src *Source, h Ho
 	if id == "" || len(id) > MaxDeliveryID {
 		id = bodyID(h.Body) // for a long ID from the body, its digest is as stable
 	}
-	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), Ignored: ev.Ignored,
+	d := &Delivery{Source: src.Name, ID: id, Kind: ev.Kind, ReceivedAt: s.Now().UTC(), BodyDigest: bodyDigest(h.Body), Ignored: ev.Ignored,
 		Changes: ev.Changes, Deployments: ev.Deployments, Incidents: ev.Incidents, Reviews: ev.Reviews}
 	if d.Kind == "" {
 		d.Kind = h.Event

@@ -131,6 +131,12 @@ type Delivery struct {
 	// Kind is the event type ("push", "Merge Request Hook", "deployment").
 	Kind       string    `json:"kind"`
 	ReceivedAt time.Time `json:"receivedAt"`
+	// BodyDigest is the SHA-256 digest of a webhook delivery's raw body
+	// (hex); empty for an API call. A body a source already delivered is a
+	// redelivery whatever its ID: the signature covers the body only, not
+	// the delivery header, so a captured body sent again under a new ID
+	// must not be recorded again.
+	BodyDigest string `json:"-"`
 	// Ignored says why a delivery that carries nothing for the metrics was
 	// acknowledged without records.
 	Ignored     string            `json:"ignored,omitempty"`

@@ -24,7 +24,9 @@ type Store interface {
 	// stored, with the version they are at, from one consistent snapshot.
 	DeliveryData(ctx context.Context) (dora.Data, int64, error)
 	// RecordDelivery stores d whole in one transaction, and returns false
-	// without storing anything when d.Source and d.ID are already stored.
+	// without storing anything when d.Source and d.ID, or d.Source and
+	// d.BodyDigest (when not empty), are already stored; a stored delivery
+	// that was ignored is replaced by one that is not.
 	RecordDelivery(ctx context.Context, d *Delivery) (bool, error)
 	IncidentSnapshots(ctx context.Context, id string) ([]dora.Incident, error)
 	FlagChanges(ctx context.Context, flag string) ([]dora.Change, error)
@@ -257,6 +259,13 @@ func newID(prefix string) string {
 	var b [6]byte
 	rand.Read(b[:])
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// bodyDigest is Delivery.BodyDigest of body: all of SHA-256, as it
+// identifies what a source sent, not only names it.
+func bodyDigest(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // bodyID identifies a delivery that came without an ID by its content, so

@@ -70,6 +70,7 @@ func TestReceiveGitHub(t *testing.T) {
 	ctx := t.Context()
 	s, db, _ := mustService(t)
 	push := fixture(t, "github/testdata/push.json")
+	push2 := append(bytes.Clone(push), '\n') // another body: distinct pushes always differ in theirs
 	cases := []struct {
 		name string
 		hook delivery.Hook
@@ -78,7 +79,10 @@ func TestReceiveGitHub(t *testing.T) {
 	}{
 		{"push", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2}},
 		{"redelivery", ghHook(push, "push", "d-1"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-1", Kind: "push", Changes: 2, Duplicate: true}},
-		{"named source", func() delivery.Hook { h := ghHook(push, "push", "d-2"); h.Source = "acme-gh"; return h }(), "",
+		// The same body under another ID (X-GitHub-Delivery is not signed:
+		// a replay) is a duplicate too.
+		{"replayed", ghHook(push, "push", "d-r"), "", delivery.Receipt{Source: "acme-gh", Delivery: "d-r", Kind: "push", Changes: 2, Duplicate: true}},
+		{"named source", func() delivery.Hook { h := ghHook(push2, "push", "d-2"); h.Source = "acme-gh"; return h }(), "",
 			delivery.Receipt{Source: "acme-gh", Delivery: "d-2", Kind: "push", Changes: 2}},
 		{"unknown source name", func() delivery.Hook { h := ghHook(push, "push", "d-3"); h.Source = "nope"; return h }(), valueloop.EUNAUTHORIZED, delivery.Receipt{}},
 		{"forged", delivery.Hook{Event: "push", DeliveryID: "d-4", Credential: github.Sign([]byte("wrong-secret-0123456"), push), Body: push}, valueloop.EUNAUTHORIZED, delivery.Receipt{}},
@@ -123,7 +127,9 @@ func TestReceiveGitLab(t *testing.T) {
 	if _, err := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", DeliveryID: "uuid-2", Credential: ghSecret, Body: body}); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
 		t.Errorf("the GitHub secret as GitLab token: %v, want unauthorized", err)
 	}
-	// Without a delivery ID, the body identifies the delivery.
+	// Without a delivery ID, the body identifies the delivery. (The same
+	// body under another ID is a duplicate too: another body here.)
+	body = append(body, '\n')
 	r1, err1 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
 	r2, err2 := s.Receive(ctx, delivery.KindGitLab, delivery.Hook{Event: "Push Hook", Credential: glSecret, Body: body})
 	if err1 != nil || err2 != nil || r1.Duplicate || !r2.Duplicate || !strings.HasPrefix(r1.Delivery, "sha256:") {
@@ -869,6 +875,12 @@ func TestSharedSecretSourcesByRepos(t *testing.T) {
 				h.DeliveryID += fmt.Sprint(stream)
 				var err error
 				if stream {
+					// Another body: the same one again is a duplicate
+					// whatever its ID, and logged under the first's.
+					h.Body = append(bytes.Clone(h.Body), '\n')
+					if c.kind == delivery.KindGitHub {
+						h.Credential = github.Sign([]byte(secret), h.Body)
+					}
 					body := h.Body
 					h.Body = nil
 					_, err = s.ReceiveStream(ctx, c.kind, h, bytes.NewReader(body), lim)

@@ -157,6 +157,39 @@ func TestGitHubWebhooks(t *testing.T) {
 	}
 }
 
+// TestGitHubReplayUnderNewID: X-GitHub-Delivery is not covered by the
+// signature (X-Hub-Signature-256 signs the body only), so anyone who saw
+// a signed delivery (a log, a proxy) can send its body again under a new
+// ID. Real payloads (github/testdata/reference) replayed so are answered
+// as duplicates and change nothing. Failed before the fix: each replay
+// was stored again, another deployment or change counted.
+func TestGitHubReplayUnderNewID(t *testing.T) {
+	e, svc := mustDeliveryServer(t, nil)
+	for _, f := range []string{"deployment_status.success.json", "pull_request.closed.merged.json", "pull_request.closed.merged.2.json"} {
+		body := readTestdata(t, "github/testdata/reference/"+f)
+		event := strings.SplitN(f, ".", 2)[0]
+		if out := e.expect(t, githubCall(body, event, "guid-"+f), 200); strings.Contains(out, `"duplicate"`) {
+			t.Fatalf("%s: %s, want it stored", f, out)
+		}
+		n := deliveryCount(t, e)
+		data, _, err := svc.Store.DeliveryData(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := e.expect(t, githubCall(body, event, "replayed-"+f), 200); !strings.Contains(out, `"duplicate": true`) {
+			t.Errorf("%s under a new %s: %s, want a duplicate", f, github.DeliveryHeader, out)
+		}
+		after, _, err := svc.Store.DeliveryData(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := deliveryCount(t, e); m != n || len(after.Changes) != len(data.Changes) || len(after.Deployments) != len(data.Deployments) {
+			t.Errorf("%s replayed: %d deliveries, %d changes, %d deployments; want %d, %d, %d as before", f,
+				m, len(after.Changes), len(after.Deployments), n, len(data.Changes), len(data.Deployments))
+		}
+	}
+}
+
 func TestGitLabWebhooks(t *testing.T) {
 	e, _ := mustDeliveryServer(t, nil)
 	push := readTestdata(t, "gitlab/testdata/push.json")

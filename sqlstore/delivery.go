@@ -42,26 +42,39 @@ func (s *Store) DeliveryVersion(ctx context.Context) (int64, error) {
 }
 
 // RecordDelivery stores d and its records in one transaction. It returns
-// false, storing nothing, when a delivery with the same source and ID is
+// false, storing nothing, when a delivery with the same source and ID, or
+// the same source and body (d.BodyDigest: a replay under another ID), is
 // already stored (a redelivery), whichever node stored it: the unique
-// (source, delivery_id) decides, and a concurrent copy waits for the first
-// to commit. A delivery stored as ignored is replaced by a redelivery that
-// is not.
+// (source, delivery_id) and (source, body_digest) decide, and a concurrent
+// copy waits for the first to commit. A delivery stored as ignored is
+// replaced by a redelivery that is not.
 func (s *Store) RecordDelivery(ctx context.Context, d *delivery.Delivery) (bool, error) {
+	var digest *string // NULL, which no other equals, for an API call
+	if d.BodyDigest != "" {
+		digest = &d.BodyDigest
+	}
 	var stored bool
 	err := s.write(ctx, func(tx Tx) error {
 		stored = false
 		var id int64
-		err := tx.QueryRow(ctx, `INSERT INTO delivery_deliveries (source, delivery_id, kind, received_at, ignored, records)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
-			d.Source, d.ID, d.Kind, s.o.D.Time(d.ReceivedAt), d.Ignored, d.Records()).Scan(&id)
+		err := tx.QueryRow(ctx, `INSERT INTO delivery_deliveries (source, delivery_id, kind, received_at, ignored, records, body_digest)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+			d.Source, d.ID, d.Kind, s.o.D.Time(d.ReceivedAt), d.Ignored, d.Records(), digest).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) && d.Ignored == "" {
 			// A redelivery of one that was ignored, and now is not (its
 			// source was configured since: GitHub's Redeliver keeps the
-			// ID), takes its place; one stored before stays.
-			err = tx.QueryRow(ctx, `UPDATE delivery_deliveries SET kind = ?, received_at = ?, ignored = '', records = ?
-				WHERE source = ? AND delivery_id = ? AND ignored <> '' RETURNING id`,
-				d.Kind, s.o.D.Time(d.ReceivedAt), d.Records(), d.Source, d.ID).Scan(&id)
+			// ID), takes its place; one stored before stays. The delivery
+			// it repeats is the one of its ID or of its body: one of them
+			// stored (not ignored) makes it a duplicate, and of ignored
+			// ones the one of its body is taken, which can then hold the
+			// digest (one stored before the digests were kept has none).
+			err = tx.QueryRow(ctx, `UPDATE delivery_deliveries SET kind = ?, received_at = ?, ignored = '', records = ?,
+					body_digest = COALESCE(body_digest, ?)
+				WHERE ignored <> '' AND id = (SELECT id FROM delivery_deliveries
+					WHERE source = ? AND (delivery_id = ? OR body_digest = ?)
+					ORDER BY ignored = '' DESC, COALESCE(body_digest = ?, FALSE) DESC, id LIMIT 1)
+				RETURNING id`,
+				d.Kind, s.o.D.Time(d.ReceivedAt), d.Records(), digest, d.Source, d.ID, digest, digest).Scan(&id)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // a redelivery

@@ -34,6 +34,7 @@ var deliveryCases = []struct {
 	{"LongID", testDeliveryLongID},
 	{"Text", testDeliveryText},
 	{"IgnoredRedelivered", testDeliveryIgnoredRedelivered},
+	{"Replayed", testDeliveryReplayed},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {
@@ -151,7 +152,8 @@ func testDeliveryRecords(t *testing.T, db DeliveryStore, _ *Clock) {
 }
 
 // testDeliveryConcurrentRedelivery: copies of one delivery sent at once
-// (a forge retrying, two nodes behind a load balancer) store it once.
+// (a forge retrying, two nodes behind a load balancer), some of them
+// replayed under other IDs with the same body, store it once.
 func testDeliveryConcurrentRedelivery(t *testing.T, db DeliveryStore, _ *Clock) {
 	ctx := context.Background()
 	const copies = 8
@@ -163,7 +165,11 @@ func testDeliveryConcurrentRedelivery(t *testing.T, db DeliveryStore, _ *Clock) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := &delivery.Delivery{Source: "gh", ID: "same", Kind: "deployment_status", ReceivedAt: at,
+			id := "same"
+			if i%2 == 1 {
+				id = fmt.Sprint("replayed-", i)
+			}
+			d := &delivery.Delivery{Source: "gh", ID: id, Kind: "deployment_status", ReceivedAt: at, BodyDigest: strings.Repeat("ab", 32),
 				Deployments: []dora.Deployment{{ID: "dep-1", Service: "shop", Environment: "production", Production: true,
 					Status: dora.StatusSuccess, At: at}}}
 			stored[i], errs[i] = db.RecordDelivery(ctx, d)
