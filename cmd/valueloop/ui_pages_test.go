@@ -672,7 +672,7 @@ func checkPageP(t *testing.T, page string, m *experiment.MetricResult, variant s
 	if !strings.Contains(card, heads) {
 		t.Errorf("%s: the card's table is not headed %s:\n%s", m.Metric, heads, valuelooptest.GrepLines(card, "<th"))
 	}
-	row := regexp.MustCompile(`(?s)<tr>\s*<td>`+regexp.QuoteMeta(variant)+`</td>.*?</tr>`).FindString(card)
+	row := regexp.MustCompile(`(?s)<tr>\s*<td>` + regexp.QuoteMeta(variant) + `</td>.*?</tr>`).FindString(card)
 	want := `<td class="n">` + valueloop.FormatP(test.PValue) + `</td><td class="n">` + valueloop.FormatP(test.AdjustedPValue) + `</td>`
 	if !strings.Contains(row, want) {
 		t.Errorf("%s %s: the page's row lacks the deciding p and adjusted p %s:\n%s", m.Metric, variant, want, row)
