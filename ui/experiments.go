@@ -129,9 +129,13 @@ type experimentData struct {
 	// the metrics' tables and forest plots then show; Level is their
 	// coverage ("95%") and Interval names them ("95% always-valid
 	// interval"), as the CLI's "LIFT (95% sequential)" does.
-	Inference    experiment.Inference
-	Level        string
-	Interval     string
+	Inference experiment.Inference
+	Level     string
+	Interval  string
+	// Correction names the multiple-testing correction of the adjusted
+	// p-values ("holm"), the CLI's ADJ P; empty under none, where they
+	// are the raw p and the page leaves their column out.
+	Correction   string
 	Dimensions   []string   // the names the page links to
 	Split        *splitView // nil unless ?dimension=
 	Metrics      []metricView
@@ -149,16 +153,22 @@ type overTimeRow struct {
 	Relative bool // Est and Interval are a relative lift, else a difference
 }
 
+// shownEffect is the effect of a lift in the units shown: relative when
+// there is one, else absolute (as effectOf, for the templates).
+func shownEffect(l *experiment.Lift) stats.Effect {
+	if l.Relative != nil {
+		return *l.Relative
+	}
+	return l.Absolute
+}
+
 // effectOf returns the lift of a variant result in the units shown:
 // relative when there is one, else absolute.
 func effectOf(v experiment.VariantResult) (stats.Effect, bool, bool) {
 	if v.Lift == nil {
 		return stats.Effect{}, false, false
 	}
-	if v.Lift.Relative != nil {
-		return *v.Lift.Relative, true, true
-	}
-	return v.Lift.Absolute, false, true
+	return shownEffect(v.Lift), v.Lift.Relative != nil, true
 }
 
 func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
@@ -179,6 +189,9 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	d.Interval = d.Level + " always-valid interval"
 	if d.Inference == experiment.Fixed {
 		d.Interval = d.Level + " fixed-horizon interval"
+	}
+	if c := res.Settings.Correction; c != stats.NoCorrection {
+		d.Correction = string(c)
 	}
 	d.Split = splitOf(res, d.Interval)
 	for _, dim := range u.Dimensions {

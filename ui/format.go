@@ -32,6 +32,8 @@ func (u *UI) funcs() template.FuncMap {
 		"spct":     signedPct,
 		"ivl":      intervalText,
 		"deciding": experiment.Inference.Deciding,
+		"shown":    shownEffect,
+		"pval":     valueloop.FormatP,
 		"num":      num,
 		"fig":      fig,
 		"score":    score,

@@ -462,7 +462,7 @@ func liftCells(tw io.Writer, l *experiment.Lift, inf experiment.Inference, scale
 	iv, p, adj := test.Interval, test.PValue, test.AdjustedPValue
 	fmt.Fprintf(tw, "%s [%s, %s]%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
 		expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
-		chartCell(width, bar(e.Estimate, iv, scale, width)), fmtP(p), fmtP(adj), 100*l.ChanceToWin)
+		chartCell(width, bar(e.Estimate, iv, scale, width)), valueloop.FormatP(p), valueloop.FormatP(adj), 100*l.ChanceToWin)
 	return e.Note
 }
 
@@ -550,7 +550,7 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf e
 	for _, s := range d.Slices {
 		srm := "-"
 		if s.SRM != nil && s.SRM.Status == stats.OK {
-			srm = expIf(s.SRM.Mismatch, "MISMATCH p="+fmtP(s.SRM.PValue), "ok")
+			srm = expIf(s.SRM.Mismatch, "MISMATCH p="+valueloop.FormatP(s.SRM.PValue), "ok")
 		}
 		i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == metric })
 		if i < 0 {
@@ -788,13 +788,6 @@ func figure(x float64, digits int, zeros bool) string {
 		return strconv.FormatFloat(x, 'g', digits, 64)
 	}
 	return strings.TrimSuffix(fmt.Sprintf("%#.*g", digits, x), ".")
-}
-
-func fmtP(p float64) string {
-	if p < 0.001 {
-		return fmt.Sprintf("%.0e", p)
-	}
-	return fmt.Sprintf("%.3f", p)
 }
 
 func onOff(b bool) string { return expIf(b, "on", "off") }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/dora"
@@ -593,7 +594,8 @@ func TestDashboardMethodNamed(t *testing.T) {
 // TestEveryViewShowsTheDecidingTest: under each inference the verdict's
 // effect, the dashboard's metrics table and the CLI's table show the same
 // interval and p-values, the deciding test's (experiment.Inference.
-// Deciding). Each view once chose it with its own copy of the rule, so that
+// Deciding); the page showed no p at all, nor the metric's title the CLI
+// heads its table with (checkPageP). Each view once chose it with its own copy of the rule, so that
 // a change to one (adjusted or not, fixed or sequential) could set the
 // page's interval apart from the one the verdict quotes.
 func TestEveryViewShowsTheDecidingTest(t *testing.T) {
@@ -639,11 +641,12 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 				if want := "<td>" + pagePct(iv.Lower) + " to " + pagePct(iv.Upper) + "</td>"; !strings.Contains(metrics, want) {
 					t.Errorf("%s %s: the page lacks the deciding interval %s:\n%s", inf, v.Variant, want, valuelooptest.GrepLines(metrics, "<td>"))
 				}
+				checkPageP(t, page, primary, v.Variant, test, res.Settings.Correction)
 				e := v.Lift.Relative.Estimate
 				want := fmt.Sprintf("%s [%s, %s]", fmtLift(e, true), fmtLift(iv.Lower, true), fmtLift(iv.Upper, true))
 				row := regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(v.Variant)+`\s.*$`).FindAllString(section(t, table, "["+primary.Metric+"] (", "\n\n"), -1)
-				if len(row) != 1 || !strings.Contains(row[0], want) || !strings.Contains(row[0], fmtP(test.PValue)+"  "+fmtP(test.AdjustedPValue)) {
-					t.Errorf("%s %s: the CLI's row %q lacks %q with p %s and adjusted p %s", inf, v.Variant, row, want, fmtP(test.PValue), fmtP(test.AdjustedPValue))
+				if len(row) != 1 || !strings.Contains(row[0], want) || !strings.Contains(row[0], valueloop.FormatP(test.PValue)+"  "+valueloop.FormatP(test.AdjustedPValue)) {
+					t.Errorf("%s %s: the CLI's row %q lacks %q with p %s and adjusted p %s", inf, v.Variant, row, want, valueloop.FormatP(test.PValue), valueloop.FormatP(test.AdjustedPValue))
 				}
 				checked++
 			}
@@ -654,6 +657,38 @@ func TestEveryViewShowsTheDecidingTest(t *testing.T) {
 	}
 	if shownAt[experiment.Fixed] == shownAt[experiment.Sequential] {
 		t.Errorf("the fixed and sequential intervals are the same (%v): the test cannot tell them apart", shownAt[experiment.Fixed])
+	}
+}
+
+// checkPageP: the experiment page's card of metric m is headed with its
+// title and key, as the CLI heads its table, and variant's row shows the
+// deciding test's p and, under a correction, its adjusted p, written as
+// the CLI writes them, under headings that say which is which.
+func checkPageP(t *testing.T, page string, m *experiment.MetricResult, variant string, test experiment.Test, correction stats.Correction) {
+	t.Helper()
+	page = html.UnescapeString(page)
+	card := section(t, page, "<h3>"+m.Name+" ["+m.Metric+"]", "</table>")
+	heads := `<th scope="col" class="n">p</th><th scope="col" class="n">Adjusted p (` + string(correction) + `)</th>`
+	if !strings.Contains(card, heads) {
+		t.Errorf("%s: the card's table is not headed %s:\n%s", m.Metric, heads, valuelooptest.GrepLines(card, "<th"))
+	}
+	row := regexp.MustCompile(`(?s)<tr>\s*<td>` + regexp.QuoteMeta(variant) + `</td>.*?</tr>`).FindString(card)
+	want := `<td class="n">` + valueloop.FormatP(test.PValue) + `</td><td class="n">` + valueloop.FormatP(test.AdjustedPValue) + `</td>`
+	if !strings.Contains(row, want) {
+		t.Errorf("%s %s: the page's row lacks the deciding p and adjusted p %s:\n%s", m.Metric, variant, want, row)
+	}
+}
+
+// TestDashboardPWithoutCorrection: with correction none the adjusted p is
+// the raw p, and the experiment page shows the p column alone, not a
+// second copy headed as adjusted.
+func TestDashboardPWithoutCorrection(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	setDemoSettings(t, srv, map[string]any{"correction": "none"})
+	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/experiments/production/" + demo.ExperimentFlag)
+	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
+	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n">Chance to win</th>`) {
+		t.Errorf("with correction none the tables are not headed p then chance to win:\n%s", valuelooptest.GrepLines(metrics, "<th"))
 	}
 }
 
