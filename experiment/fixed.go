@@ -48,6 +48,12 @@ type Decided struct {
 // own planned sample. The statement, the prior (chance to win only), the
 // sequential tuning (sequential inference only) and the sample-ratio
 // threshold (which blocks a verdict, it does not decide one) are left out.
+// Arms are the variants the analysis compared, its resolved control first:
+// the hypothesis' control and weights may be unset (the flag's default
+// variant, its split), and a flag that gained a variant, or whose default
+// variant changed, since the decision is another test, whose new arm the
+// old decision never judged. The split's shares are not in them, so a
+// rollout's steps (the same arms at other shares) keep the decision.
 type fixedTerms struct {
 	PrimaryMetric string             `json:"primaryMetric"`
 	Direction     Direction          `json:"direction"`
@@ -63,23 +69,45 @@ type fixedTerms struct {
 	Control       string             `json:"control"`
 	Weights       map[string]float64 `json:"weights"`
 	Inference     Inference          `json:"inference"`
+	Arms          []string           `json:"arms,omitempty"`
 }
 
 // FixedTerms returns the terms of h (normalised) that a decision under
-// fixed inference holds for, as canonical JSON: equal terms give equal
-// text (map keys sorted, guardrails in the hypothesis' order).
-func FixedTerms(h *Hypothesis) string {
+// fixed inference holds for, with the arms compared (resolved control
+// first, then the treatments in any order), as canonical JSON: equal terms
+// give equal text (map keys sorted, treatments sorted, guardrails in the
+// hypothesis' order).
+func FixedTerms(h *Hypothesis, arms []string) string {
 	s := h.Settings
+	if len(arms) > 1 {
+		arms = slices.Clone(arms)
+		slices.Sort(arms[1:])
+	}
 	b, err := json.Marshal(fixedTerms{
 		PrimaryMetric: h.PrimaryMetric, Direction: h.Direction, MinimumEffect: h.MinimumEffect,
 		Absolute: h.Absolute, Power: h.Power, Guardrails: h.Guardrails,
 		Alpha: s.Alpha, Alternative: s.Alternative, Correction: s.Correction, CUPED: s.CUPED,
 		CUPEDTheta: s.CUPEDTheta, Control: s.Control, Weights: s.Weights, Inference: s.Inference,
+		Arms: arms,
 	})
 	if err != nil { // numbers a hypothesis cannot hold (Normalize refuses them)
 		panic("experiment: fixed terms: " + err.Error())
 	}
 	return string(b)
+}
+
+// termsOf are the FixedTerms of res's hypothesis and arms.
+func termsOf(res *Result) string {
+	arms := make([]string, 0, len(res.Variants))
+	if c := res.Settings.Control; c != "" {
+		arms = append(arms, c)
+	}
+	for _, v := range res.Variants {
+		if v.Name != res.Settings.Control {
+			arms = append(arms, v.Name)
+		}
+	}
+	return FixedTerms(res.Hypothesis, arms)
 }
 
 // NewFixedDecision returns the decision res makes under fixed inference,
@@ -115,7 +143,7 @@ func NewFixedDecision(res *Result) (FixedDecision, bool) {
 	default:
 		return FixedDecision{}, false
 	}
-	return FixedDecision{Environment: res.Environment, Flag: res.Flag, Terms: FixedTerms(res.Hypothesis), Verdict: v, Users: res.Users}, true
+	return FixedDecision{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Verdict: v, Users: res.Users}, true
 }
 
 // Apply makes d the verdict of res when it holds for res: res is of d's
@@ -124,7 +152,7 @@ func NewFixedDecision(res *Result) (FixedDecision, bool) {
 // whether it applied d; res is left as it was when not.
 func (d *FixedDecision) Apply(res *Result) bool {
 	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed ||
-		res.Environment != d.Environment || res.Flag != d.Flag || FixedTerms(res.Hypothesis) != d.Terms {
+		res.Environment != d.Environment || res.Flag != d.Flag || termsOf(res) != d.Terms {
 		return false
 	}
 	v := d.Verdict

@@ -11,7 +11,9 @@ import (
 func fixedResult(v Verdict) *Result {
 	h := &Hypothesis{PrimaryMetric: "signup", Direction: Increase, MinimumEffect: 0.1, Power: 0.8, Settings: DefaultSettings()}
 	h.Settings.Inference = Fixed
-	return &Result{Environment: "prod", Flag: "f", Settings: h.Settings, Hypothesis: h, Users: 5000, Verdict: &v}
+	h.Settings.Control = "c"
+	return &Result{Environment: "prod", Flag: "f", Settings: h.Settings, Hypothesis: h, Users: 5000, Verdict: &v,
+		Variants: []Variant{{Name: "c", Control: true}, {Name: "t"}}}
 }
 
 // TestFixedTerms: the terms change with what decides the test and its
@@ -37,7 +39,7 @@ func TestFixedTerms(t *testing.T) {
 	for i, change := range append(same, other...) {
 		c := *base
 		change(&c)
-		if got, want := FixedTerms(&c) == FixedTerms(base), i < len(same); got != want {
+		if got, want := FixedTerms(&c, nil) == FixedTerms(base, nil), i < len(same); got != want {
 			t.Errorf("change %d: terms unchanged %v, want %v", i, got, want)
 		}
 	}
@@ -87,5 +89,26 @@ func TestNewFixedDecision(t *testing.T) {
 	changed.Hypothesis.MinimumEffect = 0.2
 	if d.Apply(changed) || changed.Verdict.Decision != Invalidated || changed.Verdict.Decided != nil {
 		t.Errorf("Apply under other terms changed the verdict: %+v", changed.Verdict)
+	}
+	// The arms compared are terms too, resolved: with control and weights
+	// unset, a flag that gained a variant, or whose default variant (the
+	// control) changed, is another test; the old decision never judged
+	// the new arm. The order the treatments come in is not.
+	for name, arms := range map[string][]Variant{
+		"a variant gained":        {{Name: "c", Control: true}, {Name: "t"}, {Name: "u"}},
+		"another default variant": {{Name: "t", Control: true}, {Name: "c"}},
+	} {
+		other := fixedResult(Verdict{Decision: Invalidated})
+		other.Variants, other.Settings.Control = arms, arms[0].Name
+		if d.Apply(other) {
+			t.Errorf("%s: the decision on c and t applied to %v", name, arms)
+		}
+	}
+	two, _ := NewFixedDecision(fixedResult(at))
+	reordered := fixedResult(Verdict{Decision: Invalidated})
+	reordered.Variants = []Variant{{Name: "c", Control: true}, {Name: "u"}, {Name: "t"}}
+	two.Terms = termsOf(&Result{Hypothesis: reordered.Hypothesis, Settings: reordered.Settings, Variants: []Variant{{Name: "c"}, {Name: "t"}, {Name: "u"}}})
+	if !two.Apply(reordered) {
+		t.Errorf("treatments in another order: the decision did not apply")
 	}
 }
