@@ -103,11 +103,13 @@ func score(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100+
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 
 // fig writes a figure people set (an estimate: a reach of 12000 users, a
-// size of 0.001) or one made of them as next's arithmetic beside it writes
-// them: in full, never in exponent notation as num does past four digits
-// ("1.2e+04"), and without a product's float noise (four decimals at most;
-// below one, four significant digits, so that a valid confidence or reach
-// of 0.00001 does not read 0).
+// size of 0.001) or one made of them: in full, never in exponent notation
+// as num does past four digits ("1.2e+04"), and without a product's float
+// noise (four decimals at most; below one, four significant digits, so
+// that a valid confidence or reach of 0.00001 does not read 0). It agrees
+// with next's arithmetic beside it (value's num) on whole numbers and up
+// to two decimals; past those it writes more digits than that line does
+// (a size of 1.2345 there reads 1.23), and never its exponent (1.5e-07).
 func fig(x float64) string {
 	if a := math.Abs(x); a != 0 && a < 1 {
 		x, _ = strconv.ParseFloat(strconv.FormatFloat(x, 'g', 4, 64), 64)
