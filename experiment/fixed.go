@@ -20,7 +20,7 @@ type FixedDecision struct {
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	// Terms are the hypothesis' terms the decision was taken under
-	// (FixedTerms); the decision holds while they stay the same.
+	// (termsOf); the decision holds while they stay the same.
 	Terms string `json:"terms"`
 	// Verdict is the verdict as it was decided, per treatment included.
 	Verdict Verdict `json:"verdict"`
@@ -72,15 +72,23 @@ type fixedTerms struct {
 	Arms          []string           `json:"arms,omitempty"`
 }
 
-// FixedTerms returns the terms of h (normalised) that a decision under
-// fixed inference holds for, with the arms compared (resolved control
-// first, then the treatments in any order), as canonical JSON: equal terms
-// give equal text (map keys sorted, treatments sorted, guardrails in the
-// hypothesis' order).
-func FixedTerms(h *Hypothesis, arms []string) string {
-	s := h.Settings
+// termsOf returns the terms of res's hypothesis (normalised) that a
+// decision under fixed inference holds for, with the arms res compared
+// (its resolved control first, then the treatments), as canonical JSON:
+// equal terms give equal text (map keys sorted, treatments sorted,
+// guardrails in the hypothesis' order).
+func termsOf(res *Result) string {
+	h, s := res.Hypothesis, res.Hypothesis.Settings
+	arms := make([]string, 0, len(res.Variants))
+	if c := res.Settings.Control; c != "" {
+		arms = append(arms, c)
+	}
+	for _, v := range res.Variants {
+		if v.Name != res.Settings.Control {
+			arms = append(arms, v.Name)
+		}
+	}
 	if len(arms) > 1 {
-		arms = slices.Clone(arms)
 		slices.Sort(arms[1:])
 	}
 	b, err := json.Marshal(fixedTerms{
@@ -94,20 +102,6 @@ func FixedTerms(h *Hypothesis, arms []string) string {
 		panic("experiment: fixed terms: " + err.Error())
 	}
 	return string(b)
-}
-
-// termsOf are the FixedTerms of res's hypothesis and arms.
-func termsOf(res *Result) string {
-	arms := make([]string, 0, len(res.Variants))
-	if c := res.Settings.Control; c != "" {
-		arms = append(arms, c)
-	}
-	for _, v := range res.Variants {
-		if v.Name != res.Settings.Control {
-			arms = append(arms, v.Name)
-		}
-	}
-	return FixedTerms(res.Hypothesis, arms)
 }
 
 // NewFixedDecision returns the decision res makes under fixed inference,

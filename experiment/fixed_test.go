@@ -39,7 +39,7 @@ func TestFixedTerms(t *testing.T) {
 	for i, change := range append(same, other...) {
 		c := *base
 		change(&c)
-		if got, want := FixedTerms(&c, nil) == FixedTerms(base, nil), i < len(same); got != want {
+		if got, want := termsOf(&Result{Hypothesis: &c}) == termsOf(&Result{Hypothesis: base}), i < len(same); got != want {
 			t.Errorf("change %d: terms unchanged %v, want %v", i, got, want)
 		}
 	}

@@ -45,16 +45,18 @@ func (s *Service) Place(ctx context.Context, key string, o NextOptions) (*value.
 	if err != nil {
 		return nil, err
 	}
-	next, err := s.next(ctx, c, o)
-	if err != nil {
-		return nil, err
-	}
+	// An unknown feature is refused before the ranking and its flags'
+	// facts are computed for nothing.
 	_, items, err := c.items("")
 	if err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(items, func(it value.Item) bool { return it.Feature.Key == key }) {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "no feature %q (see 'valueloop feature list')", key)
+	}
+	next, err := s.next(ctx, c, o)
+	if err != nil {
+		return nil, err
 	}
 	return next.PlaceOf(items, key), nil
 }
