@@ -155,15 +155,7 @@ func (s *Server) credentialsFirst(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		throttle := auth.ThrottleOf(r.Context())
-		var err error
-		if throttle.Blocked() {
-			err = errThrottled()
-		} else if _, authErr := s.Auth.Authenticate(secret); authErr != nil {
-			throttle.Fail()
-			err = errUnauthenticated()
-		}
-		if err != nil {
+		if _, err := s.token(r.Context(), secret); err != nil {
 			if r.ProtoMajor < 2 && r.Body != nil && r.Body != http.NoBody {
 				// Answered now and the connection closed, not after
 				// net/http has read the rest of a message that may never
@@ -207,15 +199,10 @@ func (s *Server) environment(ctx context.Context, header http.Header, field stri
 // are; an address past its failures is refused before its token is
 // looked at.
 func (s *Server) authorize(ctx context.Context, header http.Header, field string, definitions bool) (*flags.Live, *valueloop.Token, error) {
-	throttle := auth.ThrottleOf(ctx)
-	if throttle.Blocked() {
-		return nil, nil, errThrottled()
-	}
 	secret, env := credentials(header, field)
-	t, err := s.Auth.Authenticate(secret)
+	t, err := s.token(ctx, secret)
 	if err != nil {
-		throttle.Fail()
-		return nil, nil, errUnauthenticated()
+		return nil, nil, err
 	}
 	if env == "" {
 		env = t.Environment
@@ -234,6 +221,22 @@ func (s *Server) authorize(ctx context.Context, header http.Header, field string
 		return nil, nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found (the selector names an environment)", env))
 	}
 	return live, t, nil
+}
+
+// token authenticates secret, counting a failure against the caller's
+// address by the throttle the HTTP server puts in ctx (auth.ThrottleOf);
+// an address past its failures is refused before its token is looked at.
+func (s *Server) token(ctx context.Context, secret string) (*valueloop.Token, error) {
+	throttle := auth.ThrottleOf(ctx)
+	if throttle.Blocked() {
+		return nil, errThrottled()
+	}
+	t, err := s.Auth.Authenticate(secret)
+	if err != nil {
+		throttle.Fail()
+		return nil, errUnauthenticated()
+	}
+	return t, nil
 }
 
 // credentials returns the token and the environment a call names: the

@@ -234,7 +234,7 @@ func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet,
 	return change, s.reload(ctx, live.Environment)
 }
 
-// maxMerges bounds how often Merge and PutFlag check again after a peer's
+// maxMerges bounds how often Merge and againstStored check again after a peer's
 // write came between their check and their write.
 const maxMerges = 5
 
@@ -321,55 +321,65 @@ func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, if
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	return s.againstStored(ctx, env, func(live *Live) (int64, error) {
+		return s.putFlag(ctx, live, f, ifVersion, actor, reason)
+	})
+}
+
+// putFlag writes f when live's set compiles with it, over live's version
+// only (PutFlag).
+func (s *Service) putFlag(ctx context.Context, live *Live, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	cur := live.Snapshot.Set()
+	next := merge(cur, &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{f.Key: f}, Evaluators: cur.Evaluators, Metadata: cur.Metadata})
+	if _, err := evaluation.Compile(next); err != nil {
+		return 0, err
+	}
+	version, _, err := s.store.PutFlagOver(ctx, live.Environment.Key, live.Version, f, ifVersion, actor, reason)
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
+}
+
+// againstStored calls write with env's live set, and reloads env once it
+// wrote; when it fails with ECONFLICT or ENOTFOUND and reloading env shows
+// a newer set, it calls write again with that one, up to maxMerges times
+// (one loop: PutFlag and SetState each retried, SetState around PutFlag): on several nodes the live set may lag
+// behind a peer's change (the flag's creation, a rollout's step, an
+// evaluator removed). The caller holds writeMu.
+func (s *Service) againstStored(ctx context.Context, env string, write func(*Live) (int64, error)) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		live := s.Live(env)
 		if live == nil {
 			return 0, s.UnknownEnvironment(env)
 		}
-		cur := live.Snapshot.Set()
-		next := merge(cur, &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{f.Key: f}, Evaluators: cur.Evaluators, Metadata: cur.Metadata})
-		if _, err := evaluation.Compile(next); err != nil {
-			return 0, err
-		}
-		version, _, err := s.store.PutFlagOver(ctx, env, live.Version, f, ifVersion, actor, reason)
+		version, err := write(live)
 		if err == nil {
 			return version, s.reload(ctx, live.Environment)
 		}
-		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || attempt == maxMerges {
-			return 0, err
+		if code := valueloop.ErrorCode(err); attempt == maxMerges || (code != valueloop.ENOTFOUND && code != valueloop.ECONFLICT) {
+			return version, err
 		}
-		// The set moved on (or the flag is not at ifVersion, which the
-		// store says again): check against the stored set.
 		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
-			return 0, err
+			return version, err
 		}
 	}
 }
 
 // SetState enables or disables a flag (the kill switch), keeping the rest of
-// its definition.
+// its definition; ifVersion as for PutFlag (-1: whatever version it is at).
+// A switch for which no version was asked is made on the stored flag, as on
+// a single node, and one asked at a version the live set does not show yet
+// on the flag at that version (againstStored).
 func (s *Service) SetState(ctx context.Context, env, key, state string, ifVersion int64, actor, reason string) (int64, error) {
 	if err := s.writable(env); err != nil {
 		return 0, err
 	}
-	for attempt := 1; ; attempt++ {
-		live := s.Live(env)
-		if live == nil {
-			return 0, s.UnknownEnvironment(env)
-		}
-		version, err := s.setState(ctx, live, key, state, ifVersion, actor, reason)
-		if code := valueloop.ErrorCode(err); attempt == maxMerges || (code != valueloop.ENOTFOUND && code != valueloop.ECONFLICT) {
-			return version, err
-		}
-		// The live set may lag behind a peer's change of the flag (its
-		// creation, a rollout's step): a switch for which no version was
-		// asked is made on the stored flag, as on a single node, and one
-		// asked at a version live does not show yet on the flag at that
-		// version.
-		if rerr := s.reload(ctx, live.Environment); rerr != nil || s.Live(env).Version == live.Version {
-			return version, err
-		}
-	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.againstStored(ctx, env, func(live *Live) (int64, error) {
+		return s.setState(ctx, live, key, state, ifVersion, actor, reason)
+	})
 }
 
 // setState writes live's flag key with its state set to state, over the
@@ -391,7 +401,7 @@ func (s *Service) setState(ctx context.Context, live *Live, key, state string, i
 	if ifVersion < 0 {
 		ifVersion = cur.Version
 	}
-	return s.PutFlag(ctx, live.Environment.Key, &f, ifVersion, actor, reason)
+	return s.putFlag(ctx, live, &f, ifVersion, actor, reason)
 }
 
 // DeleteFlag removes a flag; ifVersion as for PutFlag.
