@@ -344,9 +344,10 @@ func (s *Service) putFlag(ctx context.Context, live *Live, f *valueloop.Flag, if
 // againstStored calls write with env's live set, and reloads env once it
 // wrote; when it fails with ECONFLICT or ENOTFOUND and reloading env shows
 // a newer set, it calls write again with that one, up to maxMerges times
-// (one loop: PutFlag and SetState each retried, SetState around PutFlag): on several nodes the live set may lag
-// behind a peer's change (the flag's creation, a rollout's step, an
-// evaluator removed). The caller holds writeMu.
+// in all: on several nodes the live set may lag behind a peer's change
+// (the flag's creation, a rollout's step, an evaluator removed). PutFlag
+// and SetState share this one loop rather than each retrying (SetState
+// around PutFlag was up to 25 writes). The caller holds writeMu.
 func (s *Service) againstStored(ctx context.Context, env string, write func(*Live) (int64, error)) (int64, error) {
 	for attempt := 1; ; attempt++ {
 		live := s.Live(env)
