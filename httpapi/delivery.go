@@ -155,17 +155,23 @@ func checkParams(q url.Values, known ...string) error {
 }
 
 // handleDORA answers the DORA metrics of a range (since=30d, or from and
-// to), by service, team and overall, bucketed by day, week or month.
+// to), by service, team and overall, bucketed by day, week or month in the
+// zone tz (default: the server's, delivery.Service.TimeZone).
 func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team"); err != nil {
+	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team", "tz"); err != nil {
 		return err
 	}
-	query := dora.Query{Bucket: dora.Bucket(q.Get("bucket"))}
+	query := dora.Query{Bucket: dora.Bucket(q.Get("bucket")), Location: svc.Zone()}
+	if q.Has("tz") {
+		if query.Location, err = delivery.ParseZone("tz", q.Get("tz")); err != nil {
+			return err
+		}
+	}
 	if query.Services, err = queryList(q, "service"); err != nil {
 		return err
 	}
@@ -175,7 +181,7 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	if query.Bucket == "none" {
 		query.Bucket = dora.BucketNone
 	}
-	if query.From, query.To, err = delivery.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
+	if query.From, query.To, err = delivery.ParseRangeIn(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now(), query.Location); err != nil {
 		return err
 	}
 	rep, err := svc.Report(r.Context(), query)
