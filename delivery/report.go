@@ -223,7 +223,9 @@ func (s *Service) Sources(ctx context.Context) ([]Source, error) {
 
 // PutSource creates or replaces a webhook source. A new source without a
 // secret gets a generated one, returned this once; an existing source
-// without one keeps its secret. The returned source has no secret.
+// without one keeps its secret. src.Version, when set, is the version the
+// write was made from (Source.Version). The returned source has no secret
+// and its new version.
 func (s *Service) PutSource(ctx context.Context, src Source, actor string) (Source, string, error) {
 	generated := ""
 	if src.Secret == nil {
