@@ -23,8 +23,14 @@ import (
 
 func doraCommand() *command {
 	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none] [--tz ZONE|local]",
-		summary: "show the DORA delivery metrics with their levels and trends", more: rangeTimeHelp, run: runDORA}
+		summary: "show the DORA delivery metrics with their levels and trends", more: doraHelp, run: runDORA}
 }
+
+const doraHelp = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date: midnight in the
+report's zone, which also cuts its days, weeks (from Monday) and months: --tz, else the
+server's (its delivery-time-zone setting, UTC unless set), so that without --tz the figures are
+the dashboard's wherever the CLI runs.
+`
 
 func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "dora")
