@@ -139,7 +139,7 @@ func parseTimeIn(field, v string, loc *time.Location) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc).UTC(), nil
+		return dora.DayStart(t.Year(), t.Month(), t.Day(), loc).UTC(), nil
 	}
 	return time.Time{}, valueloop.FieldErrorf(field, "want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not %q", valueloop.Clip(v))
 }

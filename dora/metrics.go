@@ -262,7 +262,7 @@ func (q *Query) periods() ([]period, error) {
 	}
 	from, to := q.From.In(q.location()), q.To.In(q.location())
 	// Boundaries are counted in calendar days from the first one, each
-	// found afresh (dayStart), never by adding hours: days across daylight
+	// found afresh (DayStart), never by adding hours: days across daylight
 	// saving changes are 23 or 25 hours long.
 	y, m, d := from.Date()
 	var boundary func(k int) time.Time
@@ -271,14 +271,14 @@ func (q *Query) periods() ([]period, error) {
 	case BucketNone:
 		return nil, nil
 	case BucketDay:
-		boundary = func(k int) time.Time { return dayStart(y, m, d+k, from.Location()) }
+		boundary = func(k int) time.Time { return DayStart(y, m, d+k, from.Location()) }
 		days = func(int) float64 { return 1 }
 	case BucketWeek:
 		d -= (int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday()) + 6) % 7
-		boundary = func(k int) time.Time { return dayStart(y, m, d+7*k, from.Location()) }
+		boundary = func(k int) time.Time { return DayStart(y, m, d+7*k, from.Location()) }
 		days = func(int) float64 { return 7 }
 	case BucketMonth:
-		boundary = func(k int) time.Time { return dayStart(y, m+time.Month(k), 1, from.Location()) }
+		boundary = func(k int) time.Time { return DayStart(y, m+time.Month(k), 1, from.Location()) }
 		days = func(k int) float64 {
 			return float64(time.Date(y, m+time.Month(k)+1, 0, 0, 0, 0, 0, time.UTC).Day())
 		}
@@ -302,12 +302,13 @@ func (q *Query) periods() ([]period, error) {
 	return out, nil
 }
 
-// dayStart returns the first instant of the calendar day y-m-d in loc (d
-// may overflow the month, as for time.Date). That is midnight, except where
+// DayStart returns the first instant of the calendar day y-m-d in loc (d
+// may overflow the month, as for time.Date): where buckets start, and what
+// a date given for a range means. That is midnight, except where
 // a daylight saving change skips midnight itself (America/Santiago springs
 // from 00:00 to 01:00): then it is the instant of the change, which
 // time.Date does not promise to give.
-func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 	y, m, d = time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Date()
 	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
 	if h, min, sec := t.Clock(); h == 0 && min == 0 && sec == 0 {

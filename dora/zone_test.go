@@ -109,14 +109,14 @@ func TestDayStartWhereMidnightIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sun, mon := dayStart(2026, 9, 6, loc), dayStart(2026, 9, 7, loc)
+	sun, mon := DayStart(2026, 9, 6, loc), DayStart(2026, 9, 7, loc)
 	if got := sun.UTC().Format(time.RFC3339); got != "2026-09-06T04:00:00Z" {
 		t.Errorf("Sunday starts at %s, want 2026-09-06T04:00:00Z", got)
 	}
 	if h := mon.Sub(sun).Hours(); h != 23 {
 		t.Errorf("Sunday is %v hours long, want 23", h)
 	}
-	if sat := dayStart(2026, 9, 5, loc); sun.Sub(sat).Hours() != 24 {
+	if sat := DayStart(2026, 9, 5, loc); sun.Sub(sat).Hours() != 24 {
 		t.Errorf("Saturday is %v hours long, want 24", sun.Sub(sat).Hours())
 	}
 }

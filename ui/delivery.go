@@ -152,7 +152,7 @@ func (u *UI) deliveryReport(r *http.Request) (*dora.Report, error) {
 	y, m, d := to.Date()
 	d -= 7 * weeks
 	d += (8 - int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday())) % 7 // on to a Monday
-	from := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	from := dora.DayStart(y, m, d, loc)
 	rep, err := u.Delivery.Report(r.Context(), dora.Query{From: from, To: to, Bucket: dora.BucketWeek, Location: loc})
 	if err != nil {
 		return nil, err
