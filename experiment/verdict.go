@@ -436,20 +436,21 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
 		share = 1 / float64(ps[t].family)
 	}
-	remaining, noPlan := remainingUsers(res, h, primary, t, h.Direction.Sign()*h.MinimumEffect, h.Absolute, s.Alternative, share)
-	plannedUsers := res.Users + remaining
-	if n, ok := res.Plan.users(s, vv.Variant); ok {
+	n, noPlan := plannedSample(res, h, primary, t, h.Direction.Sign()*h.MinimumEffect, h.Absolute, s.Alternative, share)
+	if p, ok := res.Plan.users(s, vv.Variant); ok {
 		// The plan fixed at its first computation, not this look's
 		// estimate, says whether this look is at the planned sample.
-		remaining, noPlan, plannedUsers = max(0, n-res.Users), nil, n
+		n, noPlan = p, nil
 	}
-	if noPlan == nil {
-		vv.RemainingUsers = &remaining
-		if s.Inference == Fixed {
-			vv.PlannedUsers = &plannedUsers
-		}
+	if noPlan != nil {
+		return 0, noPlan
 	}
-	return remaining, noPlan
+	remaining := max(0, n-res.Users)
+	vv.RemainingUsers = &remaining
+	if s.Inference == Fixed {
+		vv.PlannedUsers = &n
+	}
+	return remaining, nil
 }
 
 // summarize fills the overall verdict from the treatments'.
@@ -654,6 +655,14 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // is errPlanLater when more data may allow an estimate, else it says why
 // there is no planned sample and what to change.
 func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
+	n, err := plannedSample(res, h, pm, t, effect, absolute, alt, share)
+	return max(0, n-res.Users), err
+}
+
+// plannedSample is the planned sample remainingUsers counts down to: the
+// users (all variants together) the test needs, whether or not res has
+// reached them.
+func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
@@ -721,7 +730,7 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if !(total < 1e15) {
 		total = 1e15
 	}
-	return max(0, int64(math.Ceil(total))-res.Users), nil
+	return int64(math.Ceil(total)), nil
 }
 
 // errPlanLater: the remaining users need more data to be estimated (users
