@@ -12,8 +12,9 @@ import (
 )
 
 // FixedDecisionStore keeps the decisions of hypotheses under fixed
-// inference taken at the planned sample. A store that implements it runs
-// the FixedDecisions case of the contract.
+// inference taken at the planned sample, and their planned samples. A
+// store that implements it runs the FixedDecisions and FixedPlans cases of
+// the contract.
 type FixedDecisionStore interface {
 	Store
 	FixedDecision(ctx context.Context, env, flag string) (*experiment.FixedDecision, error)
@@ -113,18 +114,7 @@ func testFixedDecisions(t *testing.T, st Store, clock *Clock) {
 
 	// One audit entry per decision stored; the replacing one has the
 	// replaced decision as before.
-	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "checkout"})
-	if err != nil || len(entries) != 2 {
-		t.Fatalf("audit: %d entries, %v; want 2", len(entries), err)
-	}
-	for _, e := range entries {
-		if e.Action != "experiment.fixed_decision" {
-			t.Errorf("audit action %q, want experiment.fixed_decision", e.Action)
-		}
-	}
-	if entries[0].Before == nil || entries[1].Before != nil {
-		t.Errorf("audit: newest before %s, oldest before %s; want the replaced decision, then none", entries[0].Before, entries[1].Before)
-	}
+	replacedOnce(t, s, "experiment.fixed_decision")
 }
 
 // testFixedPlans: the first plan stands against any later one with the
@@ -211,16 +201,23 @@ func testFixedPlans(t *testing.T, st Store, clock *Clock) {
 	got, _ = s.FixedPlan(ctx, "prod", "checkout")
 	same("after bad input", got, changed)
 
-	entries, err := s.Audit(ctx, valueloop.AuditFilter{Environment: "prod", Target: "checkout"})
+	replacedOnce(t, s, "experiment.fixed_plan")
+}
+
+// replacedOnce checks the audit of prod's checkout: two entries of action,
+// the newest with the replaced one as before, the oldest without.
+func replacedOnce(t *testing.T, s FixedDecisionStore, action string) {
+	t.Helper()
+	entries, err := s.Audit(context.Background(), valueloop.AuditFilter{Environment: "prod", Target: "checkout"})
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("audit: %d entries, %v; want 2", len(entries), err)
 	}
 	for _, e := range entries {
-		if e.Action != "experiment.fixed_plan" {
-			t.Errorf("audit action %q, want experiment.fixed_plan", e.Action)
+		if e.Action != action {
+			t.Errorf("audit action %q, want %s", e.Action, action)
 		}
 	}
 	if entries[0].Before == nil || entries[1].Before != nil {
-		t.Errorf("audit: newest before %s, oldest before %s; want the replaced plan, then none", entries[0].Before, entries[1].Before)
+		t.Errorf("audit: newest before %s, oldest before %s; want the replaced one, then none", entries[0].Before, entries[1].Before)
 	}
 }
