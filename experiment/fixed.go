@@ -140,13 +140,19 @@ func NewFixedDecision(res *Result) (FixedDecision, bool) {
 	return FixedDecision{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Verdict: v, Users: res.Users}, true
 }
 
+// Holds reports whether d holds for res: res is of d's flag, analysed
+// under fixed inference with the terms d was decided under.
+func (d *FixedDecision) Holds(res *Result) bool {
+	return res != nil && res.Hypothesis != nil && res.Settings.Inference == Fixed &&
+		res.Environment == d.Environment && res.Flag == d.Flag && termsOf(res) == d.Terms
+}
+
 // Apply makes d the verdict of res when it holds for res: res is of d's
 // flag, analysed under fixed inference with the terms d was decided under.
 // The verdict res had is kept as Decided.Current, descriptive. It reports
 // whether it applied d; res is left as it was when not.
 func (d *FixedDecision) Apply(res *Result) bool {
-	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed ||
-		res.Environment != d.Environment || res.Flag != d.Flag || termsOf(res) != d.Terms {
+	if !d.Holds(res) {
 		return false
 	}
 	v := d.Verdict

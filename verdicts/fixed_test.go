@@ -187,4 +187,22 @@ func TestFixedPlanStands(t *testing.T) {
 	if err := rec.Settle(ctx, res); err != nil || res.Plan == nil || res.Verdict.Decided == nil {
 		t.Errorf("Settle with a stored plan and decision: %v, plan %+v, decided %+v", err, res.Plan, res.Verdict.Decided)
 	}
+
+	// A decision stored without a plan (before plans were stored) stands,
+	// and no plan is fixed after it.
+	putFixed(t, s, "old", "", 0.3)
+	s.setAggregates("prod", "old", aggregates(t, "old", 2000, 0.2, 0.25))
+	d, ok := experiment.NewFixedDecision(analyze(t, s, rec, "old"))
+	if !ok {
+		t.Fatal("no decision at the planned sample")
+	}
+	if _, err := s.DecideFixed(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if v := look(t, s, rec, "old", aggregates(t, "old", 8000, 0.2, 0.2)).Verdict; v.Decided == nil || v.Decided.Users != 2000 {
+		t.Errorf("a decision stored without a plan: %s, decided %+v; want it standing", v.Decision, v.Decided)
+	}
+	if p, _ := s.FixedPlan(ctx, "prod", "old"); p != nil {
+		t.Errorf("a plan fixed after the decision: %+v", p)
+	}
 }

@@ -175,14 +175,16 @@ func (r *Recorder) settle(ctx context.Context, res *experiment.Result, store boo
 	if res.Verdict != nil && res.Verdict.Decided != nil {
 		return true, nil // settled already
 	}
-	if err := r.plan(ctx, res, store); err != nil {
-		return false, err
-	}
 	d, err := r.Store.FixedDecision(ctx, res.Environment, res.Flag)
-	if err != nil || d == nil {
+	if err != nil {
 		return false, err
 	}
-	return d.Apply(res), nil
+	// A decision that holds was taken at its planned sample: a plan fixed
+	// now (one decided before plans were stored) would be fixed after it.
+	if err := r.plan(ctx, res, store && (d == nil || !d.Holds(res))); err != nil {
+		return false, err
+	}
+	return d != nil && d.Apply(res), nil
 }
 
 // plan judges res on the flag's stored plan when it holds; else, with
