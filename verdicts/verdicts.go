@@ -99,10 +99,11 @@ func New(store Store) *Recorder {
 // settings: a verdict under settings overridden for one request is not the
 // hypothesis' verdict.
 //
-// Under fixed inference, res's verdict first becomes the flag's stored
-// decision when one holds for the hypothesis' terms (see Settle); else,
-// when res is the first look at the planned sample, its verdict is stored
-// as that decision. So the verdict recorded, and the one res then
+// Under fixed inference, res is first judged on the flag's stored plan,
+// fixing it when res is the first look that can compute it, and its
+// verdict becomes the flag's stored decision when one holds for the
+// hypothesis' terms (see Settle); else, when res is the first look at the
+// planned sample, its verdict is stored as that decision. So the verdict recorded, and the one res then
 // carries, is the one decided at the planned sample, whatever later looks
 // say.
 func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, error) {
