@@ -114,8 +114,9 @@ func fixedEvents(flag string, from, n int, control, treatment float64) []map[str
 // now would plan over ten times as many. On the plan, the remaining users
 // take about a day and a quarter at the pace so far, within the horizon
 // five days away: nothing to stop. Read from an analysis without the plan,
-// as next did, the experiment needed over 15,000 more users, eleven days,
-// and was listed to stop.
+// as next did, the experiment needed over 14,000 more users, ten days,
+// and was listed to stop. Past the plan the decision is stored, and the
+// spread (over 40,000 more users) lists nothing either.
 func TestValueNextFixedPlan(t *testing.T) {
 	s := MustServe(t, "")
 	loopSetUp(t, s)
@@ -157,5 +158,15 @@ func TestValueNextFixedPlan(t *testing.T) {
 	}
 	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 0 {
 		t.Errorf("next: %d, stop list %+v; want nothing to stop: on its plan (%d users) the experiment ends within the horizon\n%.1500s", code, next.Stop, planned, body)
+	}
+
+	// Past the plan the decision is stored; the spread now would want
+	// ten times the users again, and next still has nothing to stop.
+	s.mustSendEvents(t, token, fixedEvents("guided-checkout", 1400, int(planned), 0.01, 0.01))
+	if res, err = c.Results(ctx, "production", "guided-checkout", nil); err != nil || res.Verdict.Decided == nil {
+		t.Fatalf("past the plan: %v, verdict %+v; want it decided", err, res.Verdict)
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 0 {
+		t.Errorf("next after the decision: %d, stop list %+v; want nothing to stop\n%.1500s", code, next.Stop, body)
 	}
 }
