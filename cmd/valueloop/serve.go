@@ -306,6 +306,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	closers = append(closers, closeVerdicts)
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	loop.Settle = recorder.Settle
 	// The value loop: objectives, features and their lifecycles (value.go).
 	closeValue, err := openValue(loop, svc, deliveries, st.leader, logger)
 	if err != nil {
