@@ -164,8 +164,8 @@ func (d *FixedDecision) Apply(res *Result) bool {
 // FixedPlan is the planned sample of a hypothesis under fixed inference,
 // fixed at the first look that could compute it for every treatment (both
 // arms with users, a spread of the primary metric, a control mean for a
-// relative effect: the first look at which the spread can be estimated at
-// all; see NewFixedPlan). Before it was fixed the estimate followed the
+// relative effect) from a pilot large enough (PilotUsers, PilotShare; see
+// NewFixedPlan). Before it was fixed the estimate followed the
 // observed spread at every look, so which look reached it, and so decided,
 // depended on the data being tested: a mild form of peeking. Fixed at its
 // first computation, the look that decides is the first with at least
@@ -198,8 +198,9 @@ func (p *FixedPlan) Planned() int64 {
 // NewFixedPlan returns the plan res fixes under fixed inference, and false
 // when it fixes none: not under fixed inference, no hypothesis, a plan
 // applied already, a verdict blocked (a sample ratio mismatch: its figures
-// cannot be trusted, its spread neither) or decided, or a treatment whose
-// planned sample cannot be computed yet. One plan for every treatment at
+// cannot be trusted, its spread neither) or decided, a treatment whose
+// planned sample cannot be computed yet, or a pilot too small to fix it
+// (pilotEnough). One plan for every treatment at
 // once, so that one look fixes the test's plan. At is left for the store.
 func NewFixedPlan(res *Result) (FixedPlan, bool) {
 	if res == nil || res.Hypothesis == nil || res.Verdict == nil || res.Settings.Inference != Fixed ||
@@ -208,12 +209,30 @@ func NewFixedPlan(res *Result) (FixedPlan, bool) {
 	}
 	users := map[string]int64{}
 	for _, vv := range res.Verdict.Variants {
-		if vv.PlannedUsers == nil {
+		if vv.PlannedUsers == nil || !pilotEnough(res.Users, *vv.PlannedUsers) {
 			return FixedPlan{}, false
 		}
 		users[vv.Variant] = *vv.PlannedUsers
 	}
 	return FixedPlan{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Users: users, FixedOn: res.Users}, true
+}
+
+// The plan is fixed from an internal pilot (Wittes and Brittain, 1990):
+// the first look whose users are at least PilotUsers and at least
+// 1/PilotShare of the sample it plans. Fixed on the first look that could
+// compute a spread at all (a handful of users, a verdict check a minute
+// after the start), the plan followed the noise of a few users: one
+// conversion among the first four users of a 5% metric planned for a
+// 50% one, and the test was decided, underpowered, at a few hundred.
+const (
+	PilotUsers = 200
+	PilotShare = 10
+)
+
+// pilotEnough reports whether users analysed are pilot enough to fix a
+// planned sample of planned users.
+func pilotEnough(users, planned int64) bool {
+	return users >= PilotUsers && users*PilotShare >= planned
 }
 
 // Apply makes p the planned sample of res when it holds for res (res is of

@@ -145,7 +145,21 @@ func TestFixedPlan(t *testing.T) {
 	decided.Verdict.Decided = &Decided{Users: 1}
 	planned := analyze(Fixed)
 	planned.Plan = &p
-	for name, r := range map[string]*Result{"sequential": analyze(Sequential), "no planned sample yet": noPlan, "decided": decided, "planned already": planned} {
+	// A pilot too small: fewer than PilotUsers, or less than a tenth of
+	// what it plans (one conversion among the first users plans for a
+	// rate far from the metric's). Both failed before the pilot rule.
+	smallAggs := simulate(t, 3, "onboarding", ms, []arm{{name: "control", users: 60, signup: 0.2}, {name: "treatment", users: 60, signup: 0.22}})
+	small := analyze(Fixed)
+	if small, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: smallAggs, Hypothesis: small.Hypothesis, Settings: small.Settings}); err != nil {
+		t.Fatal(err)
+	} else if vv := small.Verdict.Variants[0]; vv.PlannedUsers == nil || small.Users >= PilotUsers {
+		t.Fatalf("the small pilot: %d users, planned %v; want a planned sample computed on fewer than %d users", small.Users, vv.PlannedUsers, PilotUsers)
+	} else if got, ok := NewFixedPlan(small); ok {
+		t.Errorf("a plan fixed on %d users: %+v, want none below %d", small.Users, got, PilotUsers)
+	}
+	tenth := analyze(Fixed)
+	*tenth.Verdict.Variants[0].PlannedUsers = 10*tenth.Users + 1
+	for name, r := range map[string]*Result{"sequential": analyze(Sequential), "no planned sample yet": noPlan, "decided": decided, "planned already": planned, "under a tenth of the plan": tenth} {
 		if got, ok := NewFixedPlan(r); ok {
 			t.Errorf("%s: plan %+v, want none", name, got)
 		}
