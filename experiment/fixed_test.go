@@ -157,6 +157,18 @@ func TestFixedPlan(t *testing.T) {
 	} else if got, ok := NewFixedPlan(small); ok {
 		t.Errorf("a plan fixed on %d users: %+v, want none below %d", small.Users, got, PilotUsers)
 	}
+	// Nor is any look before the pilot at the planned sample: a test of
+	// a large effect planned fewer than 150 users, and decided there before.
+	bigAggs := simulate(t, 3, "onboarding", ms, []arm{{name: "control", users: 75, signup: 0.2}, {name: "treatment", users: 75, signup: 0.6}})
+	bigH := *small.Hypothesis
+	bigH.MinimumEffect = 2 // +200%: a few dozen users would do
+	big, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: bigAggs, Hypothesis: &bigH, Settings: bigH.Settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vv := big.Verdict.Variants[0]; vv.RemainingUsers == nil || *vv.RemainingUsers != PilotUsers-big.Users || vv.Decision != KeepRunning {
+		t.Errorf("a look at %d users of a large effect: %s (%s); want keep_running until the %d of the pilot", big.Users, vv.Decision, vv.Reason, PilotUsers)
+	}
 	tenth := analyze(Fixed)
 	*tenth.Verdict.Variants[0].PlannedUsers = 10*tenth.Users + 1
 	for name, r := range map[string]*Result{"sequential": analyze(Sequential), "no planned sample yet": noPlan, "decided": decided, "planned already": planned, "under a tenth of the plan": tenth} {

@@ -438,9 +438,13 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 	}
 	n, noPlan := plannedSample(res, h, primary, t, h.Direction.Sign()*h.MinimumEffect, h.Absolute, s.Alternative, share)
 	if p, ok := res.Plan.users(s, vv.Variant); ok {
-		// The plan fixed at its first computation, not this look's
-		// estimate, says whether this look is at the planned sample.
+		// The plan fixed from its pilot, not this look's estimate, says
+		// whether this look is at the planned sample.
 		n, noPlan = p, nil
+	} else if s.Inference == Fixed && noPlan == nil {
+		// Not before the pilot a plan is fixed from (PilotUsers): an
+		// estimate from fewer users would decide on their noise.
+		n = max(n, PilotUsers)
 	}
 	if noPlan != nil {
 		return 0, noPlan
