@@ -68,6 +68,12 @@ type Handler struct {
 	// without a mux has the key at hand, and setting it as a path value
 	// would allocate a map per request.
 	Key func(r *http.Request) string
+	// EventStream, if set, returns the path and query (from "/") of the
+	// change notification stream of the request's caller, announced in
+	// every bulk answer as its eventStreams (OFREP 0.3.0, ADR-0008: an
+	// "sse" entry whose endpoint the provider resolves against its OFREP
+	// base URL); "" announces none.
+	EventStream func(r *http.Request, c Caller) string
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -246,9 +252,15 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	// ETag, and a 304 needs no evaluation. When a rule reads the clock the
 	// answer is also a function of the time, and the ETag is the answer's
 	// own hash instead.
+	// The announced stream is the caller's (its URL carries the caller's
+	// credential), so the ETag covers it too.
+	var stream string
+	if h.EventStream != nil {
+		stream = h.EventStream(r, caller)
+	}
 	var etag string
 	if !snap.ReadsClock() {
-		etag = bulkETag(snap.ETag(), bytes.TrimSpace(buf.Bytes()))
+		etag = bulkETag(snap.ETag()+"\x00"+stream, bytes.TrimSpace(buf.Bytes()))
 		if notModified(w, r, etag) {
 			return
 		}
@@ -273,6 +285,11 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	if md := snap.Set().Metadata; len(md) > 0 {
 		out.WriteString(`,"metadata":`)
 		appendValue(out, md)
+	}
+	if stream != "" {
+		out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":`)
+		appendString(out, stream)
+		out.WriteString(`}}]`)
 	}
 	out.WriteString(`}`)
 	if etag == "" && notModified(w, r, bulkETag("", out.Bytes())) {
