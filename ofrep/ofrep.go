@@ -17,8 +17,10 @@
 //     answer depends on both (and, when a rule reads $flagd.timestamp, it is
 //     the answer's own hash, since the answer depends on the time too).
 //
-// Authentication and the choice of environment are the caller's: a Handler
-// asks Environment for the environment of each request.
+// Bulk answers announce the caller's change notification stream
+// (eventStreams, OFREP 0.3.0) when Handler.EventStream gives one; serving it
+// is the caller's too, as are authentication and the choice of environment:
+// a Handler asks Snapshot for the snapshot of each request.
 package ofrep
 
 import (
