@@ -32,8 +32,10 @@ type Service struct {
 
 	mu      sync.Mutex // serialises reloads
 	tokens  atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
-	// tickets maps each live token's Ticket to it (AuthenticateTicket).
-	tickets atomic.Pointer[map[string]*valueloop.Token]
+	// tickets maps each live token's Ticket to it (AuthenticateTicket),
+	// ticketOfHash each live token's hash to its Ticket (TicketOf).
+	tickets      atomic.Pointer[map[string]*valueloop.Token]
+	ticketOfHash atomic.Pointer[map[[sha256.Size]byte]string]
 	origins atomic.Pointer[originSet]
 	// changed is closed (and replaced) by every Reload: long-lived
 	// requests (flag streams) wait on it to check their token again.
@@ -53,6 +55,7 @@ func NewService(store Store) *Service {
 	empty := map[[sha256.Size]byte]*valueloop.Token{}
 	s.tokens.Store(&empty)
 	s.tickets.Store(&map[string]*valueloop.Token{})
+	s.ticketOfHash.Store(&map[[sha256.Size]byte]string{})
 	ch := make(chan struct{})
 	s.changed.Store(&ch)
 	s.origins.Store(&originSet{})
@@ -152,11 +155,15 @@ func (s *Service) install(m map[[sha256.Size]byte]*valueloop.Token) {
 		}
 	}
 	tickets := make(map[string]*valueloop.Token, len(m))
+	byHash := make(map[[sha256.Size]byte]string, len(m))
 	for h, t := range m {
-		tickets[ticketOf(h)] = t
+		ticket := ticketOf(h)
+		tickets[ticket] = t
+		byHash[h] = ticket
 	}
 	s.tokens.Store(&m)
 	s.tickets.Store(&tickets)
+	s.ticketOfHash.Store(&byHash)
 	s.origins.Store(origins)
 	next := make(chan struct{})
 	close(*s.changed.Swap(&next))
@@ -207,6 +214,16 @@ func Ticket(secret string) string { return ticketOf(Hash(secret)) }
 func ticketOf(hash [sha256.Size]byte) string {
 	t := sha256.Sum256(append([]byte("valueloop ticket\x00"), hash[:]...))
 	return base64.RawURLEncoding.EncodeToString(t[:])
+}
+
+// TicketOf is Ticket(secret), made once per live token rather than per
+// call (every OFREP bulk answer carries its caller's).
+func (s *Service) TicketOf(secret string) string {
+	h := Hash(secret)
+	if t, ok := (*s.ticketOfHash.Load())[h]; ok {
+		return t
+	}
+	return ticketOf(h)
 }
 
 // AuthenticateTicket returns the live token whose Ticket is ticket, or an

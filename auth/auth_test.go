@@ -288,6 +288,12 @@ func TestTicket(t *testing.T) {
 	if got, err := s.AuthenticateTicket(ticket); err != nil || got.ID != tok.ID {
 		t.Fatalf("AuthenticateTicket = %+v, %v", got, err)
 	}
+	if got := s.TicketOf(secret); got != ticket {
+		t.Errorf("TicketOf (held) = %q, want %q", got, ticket)
+	}
+	if got, want := s.TicketOf("vl_eval_unknown"), auth.Ticket("vl_eval_unknown"); got != want {
+		t.Errorf("TicketOf (made) = %q, want %q", got, want)
+	}
 	fresh := auth.NewService(db)
 	if err := fresh.Reload(ctx); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
-	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ofrep"
 )
@@ -27,7 +26,7 @@ func (s *Server) ofrepEventStream(r *http.Request, c ofrep.Caller) string {
 	if err != nil || secret == "" {
 		return ""
 	}
-	return ofrepStreamPath + "?environment=" + url.QueryEscape(c.Environment) + "&ticket=" + auth.Ticket(secret)
+	return ofrepStreamPath + "?environment=" + url.QueryEscape(c.Environment) + "&ticket=" + s.Auth.TicketOf(secret)
 }
 
 // handleOFREPStream serves the change notifications of an environment to

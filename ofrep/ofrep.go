@@ -70,7 +70,8 @@ type Handler struct {
 	// without a mux has the key at hand, and setting it as a path value
 	// would allocate a map per request.
 	Key func(r *http.Request) string
-	// EventStream, if set, returns the path and query (from "/") of the
+	// EventStream, if set, returns the path and query (from "/", of
+	// characters that need no escape in a JSON string: a URL's) of the
 	// change notification stream of the request's caller, announced in
 	// every bulk answer as its eventStreams (OFREP 0.3.0, ADR-0008: an
 	// "sse" entry whose endpoint the provider resolves against its OFREP
@@ -262,7 +263,7 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	}
 	var etag string
 	if !snap.ReadsClock() {
-		etag = bulkETag(snap.ETag()+"\x00"+stream, bytes.TrimSpace(buf.Bytes()))
+		etag = bulkETag(snap.ETag(), stream, bytes.TrimSpace(buf.Bytes()))
 		if notModified(w, r, etag) {
 			return
 		}
@@ -289,12 +290,14 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 		appendValue(out, md)
 	}
 	if stream != "" {
-		out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":`)
-		appendString(out, stream)
-		out.WriteString(`}}]`)
+		// A path and query of URL-safe characters: no JSON escape needed
+		// (appendString would turn its & into \u0026).
+		out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":"`)
+		out.WriteString(stream)
+		out.WriteString(`"}}]`)
 	}
 	out.WriteString(`}`)
-	if etag == "" && notModified(w, r, bulkETag("", out.Bytes())) {
+	if etag == "" && notModified(w, r, bulkETag("", "", out.Bytes())) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out.Bytes())
@@ -306,9 +309,11 @@ func (h *Handler) Configuration(w http.ResponseWriter, r *http.Request) {
 }
 
 // bulkETag hashes what a bulk answer is a function of.
-func bulkETag(setETag string, data []byte) string {
+func bulkETag(setETag, stream string, data []byte) string {
 	hash := sha256.New()
 	io.WriteString(hash, setETag)
+	hash.Write([]byte{0})
+	io.WriteString(hash, stream)
 	hash.Write([]byte{0})
 	hash.Write(data)
 	return `"` + hex.EncodeToString(hash.Sum(nil)[:16]) + `"`
