@@ -30,13 +30,13 @@ type Store interface {
 type Service struct {
 	store Store
 
-	mu      sync.Mutex // serialises reloads
-	tokens  atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
+	mu     sync.Mutex // serialises reloads
+	tokens atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
 	// tickets maps each live token's Ticket to it (AuthenticateTicket),
 	// ticketOfHash each live token's hash to its Ticket (TicketOf).
 	tickets      atomic.Pointer[map[string]*valueloop.Token]
 	ticketOfHash atomic.Pointer[map[[sha256.Size]byte]string]
-	origins atomic.Pointer[originSet]
+	origins      atomic.Pointer[originSet]
 	// changed is closed (and replaced) by every Reload: long-lived
 	// requests (flag streams) wait on it to check their token again.
 	changed atomic.Pointer[chan struct{}]

@@ -420,9 +420,12 @@ func browserReady(t *testing.T, apiKey bool, changeDetection string) (*testServe
 	token := srv.mustToken(t, "--env", "production", "--client", "--origin", origin, "--name", "browser-suite")
 	tests := browserCases()
 	cases := clientCases(tests)
+	poll := 0 // ms: none
+	if changeDetection == "polling" {
+		poll = 1000
+	}
 	setup, _ := json.Marshal(map[string]any{
-		"token": token, "apiKey": apiKey, "cases": cases, "poll": map[bool]int{true: 1000}[changeDetection == "polling"],
-		"changeDetection": changeDetection,
+		"token": token, "apiKey": apiKey, "cases": cases, "poll": poll, "changeDetection": changeDetection,
 		"context": map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev", "appVersion": "2.5.1", "prefersDark": true},
 	})
 	if _, err := b.stdin.Write(append(setup, '\n')); err != nil {
