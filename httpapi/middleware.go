@@ -36,10 +36,28 @@ func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
 
 // authenticateSecret is authenticate of secret, the token r carries.
 func (s *Server) authenticateSecret(r *http.Request, secret string) (*valueloop.Token, error) {
+	return s.authenticateAs(r, secret, false)
+}
+
+// authenticateTicket is authenticateSecret of a ticket (auth.Ticket), the
+// credential of OFREP's change stream.
+func (s *Server) authenticateTicket(r *http.Request, ticket string) (*valueloop.Token, error) {
+	return s.authenticateAs(r, ticket, true)
+}
+
+// authenticateAs finds the token of cred, a secret or a ticket:
+// throttled, and an unknown one counts as a failed authentication.
+func (s *Server) authenticateAs(r *http.Request, cred string, ticket bool) (*valueloop.Token, error) {
 	if err := s.authThrottled(r); err != nil {
 		return nil, err
 	}
-	t, err := s.Auth.Authenticate(secret)
+	var t *valueloop.Token
+	var err error
+	if ticket {
+		t, err = s.Auth.AuthenticateTicket(cred)
+	} else {
+		t, err = s.Auth.Authenticate(cred)
+	}
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
 		ip, isIP := s.guard.client(r)
 		s.guard.failures.fail(ip, isIP)

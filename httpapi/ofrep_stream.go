@@ -56,20 +56,6 @@ func (s *Server) handleOFREPStream(w http.ResponseWriter, r *http.Request) error
 	}, &s.ofrepSSE, ofrepSSEEvent)
 }
 
-// authenticateTicket is authenticateSecret of a ticket (auth.Ticket):
-// throttled, and a wrong one counts as a failed authentication.
-func (s *Server) authenticateTicket(r *http.Request, ticket string) (*valueloop.Token, error) {
-	if err := s.authThrottled(r); err != nil {
-		return nil, err
-	}
-	t, err := s.Auth.AuthenticateTicket(ticket)
-	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
-		ip, isIP := s.guard.client(r)
-		s.guard.failures.fail(ip, isIP)
-	}
-	return t, err
-}
-
 // ticketSecret is the credential of the OFREP stream: its ticket.
 func ticketSecret(r *http.Request) (string, error) { return r.URL.Query().Get("ticket"), nil }
 

@@ -278,3 +278,22 @@ func TestOFREPFetchAwaitsNotifiedVersion(t *testing.T) {
 		t.Errorf("fetch of version %d: %d %s %v, want kill DISABLED", v+1, r.status, r.body, r.errs)
 	}
 }
+
+// TestOFREPStreamTicketGuessesThrottled: wrong tickets count as failed
+// authentications, so an address guessing them is throttled (429), even
+// with a right one, as for tokens.
+func TestOFREPStreamTicketGuessesThrottled(t *testing.T) {
+	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) {
+		srv.Limits = httpapi.Limits{AuthFailures: 3, AuthWindow: time.Hour, ThrottleLoopback: true}
+	})
+	_, streams, _ := bulkStreams(t, e, e.eval, "", nil)
+	uri := ofrepStreamURI(t, streams)
+	for i := range 3 {
+		if resp, _ := openOFREPStream(t, e, "/ofrep/v1/stream?ticket=guess"+strconv.Itoa(i), "", nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	if resp, _ := openOFREPStream(t, e, uri, "", nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right ticket after 3 guesses: %d, want 429", resp.StatusCode)
+	}
+}
