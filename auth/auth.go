@@ -30,9 +30,13 @@ type Store interface {
 type Service struct {
 	store Store
 
-	mu      sync.Mutex // serialises reloads
-	tokens  atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
-	origins atomic.Pointer[originSet]
+	mu     sync.Mutex // serialises reloads
+	tokens atomic.Pointer[map[[sha256.Size]byte]*valueloop.Token]
+	// tickets maps each live token's Ticket to it (AuthenticateTicket),
+	// ticketOfHash each live token's hash to its Ticket (TicketOf).
+	tickets      atomic.Pointer[map[string]*valueloop.Token]
+	ticketOfHash atomic.Pointer[map[[sha256.Size]byte]string]
+	origins      atomic.Pointer[originSet]
 	// changed is closed (and replaced) by every Reload: long-lived
 	// requests (flag streams) wait on it to check their token again.
 	changed atomic.Pointer[chan struct{}]
@@ -50,6 +54,8 @@ func NewService(store Store) *Service {
 	s := &Service{store: store}
 	empty := map[[sha256.Size]byte]*valueloop.Token{}
 	s.tokens.Store(&empty)
+	s.tickets.Store(&map[string]*valueloop.Token{})
+	s.ticketOfHash.Store(&map[[sha256.Size]byte]string{})
 	ch := make(chan struct{})
 	s.changed.Store(&ch)
 	s.origins.Store(&originSet{})
@@ -68,12 +74,19 @@ func (s *Service) Changed() <-chan struct{} { return *s.changed.Load() }
 type Watch struct {
 	s      *Service
 	secret string
+	ticket bool // secret is a Ticket
 	ch     <-chan struct{}
 }
 
 // Watch returns a Watch of secret from now on.
 func (s *Service) Watch(secret string) *Watch {
 	return &Watch{s: s, secret: secret, ch: s.Changed()}
+}
+
+// WatchTicket returns a Watch of the token of ticket (a Ticket) from now
+// on: it is revoked with the token.
+func (s *Service) WatchTicket(ticket string) *Watch {
+	return &Watch{s: s, secret: ticket, ticket: true, ch: s.Changed()}
 }
 
 // C is closed when the tokens were reloaded since the last Revoked; nil
@@ -99,7 +112,12 @@ func (w *Watch) Revoked() bool {
 		return false
 	}
 	w.ch = w.s.Changed() // before checking, so a later reload is seen next time
-	_, err := w.s.Authenticate(w.secret)
+	var err error
+	if w.ticket {
+		_, err = w.s.AuthenticateTicket(w.secret)
+	} else {
+		_, err = w.s.Authenticate(w.secret)
+	}
 	return err != nil
 }
 
@@ -136,7 +154,16 @@ func (s *Service) install(m map[[sha256.Size]byte]*valueloop.Token) {
 			}
 		}
 	}
+	tickets := make(map[string]*valueloop.Token, len(m))
+	byHash := make(map[[sha256.Size]byte]string, len(m))
+	for h, t := range m {
+		ticket := ticketOf(h)
+		tickets[ticket] = t
+		byHash[h] = ticket
+	}
 	s.tokens.Store(&m)
+	s.tickets.Store(&tickets)
+	s.ticketOfHash.Store(&byHash)
 	s.origins.Store(origins)
 	next := make(chan struct{})
 	close(*s.changed.Swap(&next))
@@ -173,6 +200,41 @@ func (s *Service) Authenticate(secret string) (*valueloop.Token, error) {
 		}
 	}
 	return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "missing or invalid token")
+}
+
+// Ticket returns the ticket of secret: a credential for a URL, where a
+// secret must not go (URLs end up in access logs, proxies and browser
+// history), for a client that cannot send headers (a browser's
+// EventSource). It is a hash of the stored hash, so the server derives it
+// without the secret and nobody derives the secret from it; what a ticket
+// opens is the route's to decide (OFREP's change notifications: no flag
+// values), and it dies with its token.
+func Ticket(secret string) string { return ticketOf(Hash(secret)) }
+
+func ticketOf(hash [sha256.Size]byte) string {
+	t := sha256.Sum256(append([]byte("valueloop ticket\x00"), hash[:]...))
+	return base64.RawURLEncoding.EncodeToString(t[:])
+}
+
+// TicketOf is Ticket(secret), made once per live token rather than per
+// call (every OFREP bulk answer carries its caller's).
+func (s *Service) TicketOf(secret string) string {
+	h := Hash(secret)
+	if t, ok := (*s.ticketOfHash.Load())[h]; ok {
+		return t
+	}
+	return ticketOf(h)
+}
+
+// AuthenticateTicket returns the live token whose Ticket is ticket, or an
+// EUNAUTHORIZED error that says nothing more.
+func (s *Service) AuthenticateTicket(ticket string) (*valueloop.Token, error) {
+	if ticket != "" {
+		if t, ok := (*s.tickets.Load())[ticket]; ok {
+			return t, nil
+		}
+	}
+	return nil, valueloop.Errorf(valueloop.EUNAUTHORIZED, "missing or invalid ticket")
 }
 
 // HasAdmin reports whether any live admin token exists.

@@ -269,3 +269,58 @@ func TestRevokeWithoutReload(t *testing.T) {
 		t.Errorf("another token: %v", err)
 	}
 }
+
+// TestTicket: a token's ticket finds the token (after a reload too) but is
+// no secret, a secret is no ticket, and revoking the token kills the ticket
+// and tells its watch.
+func TestTicket(t *testing.T) {
+	ctx := t.Context()
+	s, db := newService(t)
+	tok := &valueloop.Token{Name: "web", Scope: valueloop.ScopeEvaluate, Environment: "production", Client: true}
+	secret, err := s.Create(ctx, tok, "", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := auth.Ticket(secret)
+	if ticket == secret || strings.Contains(secret, ticket) || strings.Contains(ticket, secret) {
+		t.Fatalf("ticket %q shows the secret", ticket)
+	}
+	if got, err := s.AuthenticateTicket(ticket); err != nil || got.ID != tok.ID {
+		t.Fatalf("AuthenticateTicket = %+v, %v", got, err)
+	}
+	if got := s.TicketOf(secret); got != ticket {
+		t.Errorf("TicketOf (held) = %q, want %q", got, ticket)
+	}
+	if got, want := s.TicketOf("vl_eval_unknown"), auth.Ticket("vl_eval_unknown"); got != want {
+		t.Errorf("TicketOf (made) = %q, want %q", got, want)
+	}
+	fresh := auth.NewService(db)
+	if err := fresh.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fresh.AuthenticateTicket(ticket); err != nil || got.ID != tok.ID {
+		t.Fatalf("after a reload: AuthenticateTicket = %+v, %v", got, err)
+	}
+	if _, err := s.Authenticate(ticket); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("ticket as a secret: %v, want unauthorized", err)
+	}
+	if _, err := s.AuthenticateTicket(secret); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("secret as a ticket: %v, want unauthorized", err)
+	}
+	if _, err := s.AuthenticateTicket(""); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("empty ticket: %v, want unauthorized", err)
+	}
+	w := s.WatchTicket(ticket)
+	if w.Revoked() {
+		t.Fatal("revoked before the revocation")
+	}
+	if err := s.Revoke(ctx, tok.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateTicket(ticket); valueloop.ErrorCode(err) != valueloop.EUNAUTHORIZED {
+		t.Errorf("ticket of a revoked token: %v, want unauthorized", err)
+	}
+	if !w.Revoked() {
+		t.Error("the ticket's watch was not told")
+	}
+}

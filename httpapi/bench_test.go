@@ -38,6 +38,20 @@ func BenchmarkOFREPHandler(b *testing.B) {
 			}
 		})
 	}
+	// Bulk: every flag, and the change stream the answer announces (the
+	// caller's ticket: two hashes).
+	b.Run("bulk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest("POST", "/ofrep/v1/evaluate/flags", strings.NewReader(`{"context":{"targetingKey":"user-123"}}`))
+			req.Header.Set("Authorization", "Bearer "+e.eval)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+	})
 	b.Run("bare", func(b *testing.B) {
 		b.ReportAllocs()
 		bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

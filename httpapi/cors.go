@@ -15,13 +15,16 @@ import (
 // all) sends no CORS headers, so browsers keep it same-origin.
 var browserRoutes = map[string]browserRoute{
 	// OFREP's routes also take the token as X-API-Key (ofrepSecret).
-	"/ofrep/v1/evaluate/flags/{key}": {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
-	"/ofrep/v1/evaluate/flags":       {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
-	"/ofrep/v1/configuration":        {"GET", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret},
+	"/ofrep/v1/evaluate/flags/{key}": {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret, false},
+	"/ofrep/v1/evaluate/flags":       {"POST", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret, false},
+	"/ofrep/v1/configuration":        {"GET", corsAllowHeaders + ", " + APIKeyHeader, ofrepSecret, false},
+	// A browser's EventSource sends no token: its URL carries a ticket
+	// (ofrep_stream.go), and Last-Event-ID when it reconnects.
+	ofrepStreamPath: {"GET", corsAllowHeaders + ", Last-Event-ID", ticketSecret, true},
 	// Event bodies may come gzipped (handleEvents): a page compressing its
 	// batch (CompressionStream) sends Content-Encoding, which is not a
 	// safelisted header. The other routes take no compressed body.
-	"/api/v1/events": {"POST", corsAllowHeaders + ", Content-Encoding", bearerSecret},
+	"/api/v1/events": {"POST", corsAllowHeaders + ", Content-Encoding", bearerSecret, false},
 }
 
 // browserRoute is what a browser route's preflight allows, and how its
@@ -29,6 +32,7 @@ var browserRoutes = map[string]browserRoute{
 type browserRoute struct {
 	methods, headers string
 	secret           func(*http.Request) (string, error)
+	ticket           bool // secret is an auth.Ticket
 }
 
 // bearerSecret is the token of a route that takes the bearer header only.
@@ -70,7 +74,11 @@ func (s *Server) cors(route browserRoute, h handlerFunc) handlerFunc {
 			// guesses is a client token (403 from another origin).
 			err = s.authThrottled(r)
 		}
-		if err == nil {
+		switch {
+		case err != nil:
+		case route.ticket:
+			t, err = s.Auth.AuthenticateTicket(secret)
+		default:
 			t, err = s.Auth.Authenticate(secret)
 		}
 		switch {

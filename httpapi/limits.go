@@ -905,11 +905,11 @@ func (g *guard) leave(c *client) {
 	}
 }
 
-// isStream reports a request for a flag stream: the SSE stream, or another
+// isStream reports a request for a flag stream: the SSE streams, or another
 // protocol's (Server.StreamPaths).
 func (g *guard) isStream(r *http.Request) bool {
 	p := r.URL.Path
-	if r.Method == http.MethodGet && strings.HasSuffix(p, "/stream") && strings.HasPrefix(p, "/api/v1/environments/") {
+	if r.Method == http.MethodGet && (p == ofrepStreamPath || strings.HasSuffix(p, "/stream") && strings.HasPrefix(p, "/api/v1/environments/")) {
 		return true
 	}
 	return slices.Contains(g.streamPaths, p)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/httpapi"
@@ -134,7 +135,8 @@ func matrixWant(kind, pattern, scope string) string {
 	method, _, _ := strings.Cut(pattern, " ")
 	read := method == "GET"
 	events := pattern == "POST /api/v1/events"
-	stream := strings.HasSuffix(pattern, "/stream")
+	// Flag streams send definitions; OFREP's change notifications do not.
+	stream := strings.HasSuffix(pattern, "/stream") && !strings.HasPrefix(pattern, "GET /ofrep/")
 	// A token of staging is refused production's routes and those that
 	// need a token of every environment; its OFREP requests go to its
 	// own environment whatever the header says.
@@ -199,6 +201,10 @@ func TestRouteTokenMatrix(t *testing.T) {
 					continue // it would revoke the admin token the test runs on
 				}
 				status, body := send(t, e.srv.URL(), method, path, tok.secret, hookBody)
+				if pattern == "GET /ofrep/v1/stream" {
+					// Its credential is the token's ticket, in the URL.
+					status, body = sendHeaders(t, e.srv.URL(), method, path+"?environment=production&ticket="+auth.Ticket(tok.secret), nil, "")
+				}
 				if status == 404 && strings.Contains(body, "does not serve") {
 					continue // a part the server leaves out
 				}
@@ -235,7 +241,7 @@ func matrixClass(status int) string {
 // in it is no token at all, whatever its kind.
 func checkAPIKeyHeader(t *testing.T, e *env, method, path string, tokens []matrixToken) {
 	t.Helper()
-	ofrep := strings.HasPrefix(path, "/ofrep/")
+	ofrep := strings.HasPrefix(path, "/ofrep/") && path != "/ofrep/v1/stream" // that one takes a ticket
 	for _, tok := range tokens {
 		if tok.secret == "" {
 			continue

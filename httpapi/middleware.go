@@ -36,10 +36,28 @@ func (s *Server) authenticate(r *http.Request) (*valueloop.Token, error) {
 
 // authenticateSecret is authenticate of secret, the token r carries.
 func (s *Server) authenticateSecret(r *http.Request, secret string) (*valueloop.Token, error) {
+	return s.authenticateAs(r, secret, false)
+}
+
+// authenticateTicket is authenticateSecret of a ticket (auth.Ticket), the
+// credential of OFREP's change stream.
+func (s *Server) authenticateTicket(r *http.Request, ticket string) (*valueloop.Token, error) {
+	return s.authenticateAs(r, ticket, true)
+}
+
+// authenticateAs finds the token of cred, a secret or a ticket:
+// throttled, and an unknown one counts as a failed authentication.
+func (s *Server) authenticateAs(r *http.Request, cred string, ticket bool) (*valueloop.Token, error) {
 	if err := s.authThrottled(r); err != nil {
 		return nil, err
 	}
-	t, err := s.Auth.Authenticate(secret)
+	var t *valueloop.Token
+	var err error
+	if ticket {
+		t, err = s.Auth.AuthenticateTicket(cred)
+	} else {
+		t, err = s.Auth.Authenticate(cred)
+	}
 	if valueloop.ErrorCode(err) == valueloop.EUNAUTHORIZED {
 		ip, isIP := s.guard.client(r)
 		s.guard.failures.fail(ip, isIP)
@@ -92,20 +110,36 @@ func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Cal
 	if err != nil {
 		return nil, ofrep.Caller{}, err
 	}
-	env := t.Environment
-	if env == "" {
-		if env = r.Header.Get(EnvironmentHeader); env == "" {
-			return nil, ofrep.Caller{}, valueloop.FieldErrorf(EnvironmentHeader, "header required: this token is not bound to an environment")
-		}
-	}
-	if !t.CanEvaluate(env) {
-		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not evaluate this environment")
+	env, err := evaluatedEnvironment(t, r.Header.Get(EnvironmentHeader), EnvironmentHeader, "header")
+	if err != nil {
+		return nil, ofrep.Caller{}, err
 	}
 	live := s.Flags.Live(env)
+	if v, ok := configVersion(r); ok && live != nil && live.Version < v {
+		// A fetch triggered by a change notification (ofrep_stream.go)
+		// of a version this node has not loaded yet.
+		live = s.awaitVersion(r.Context(), env, v)
+	}
 	if live == nil {
 		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
 	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: !t.RecordsExposures()}, nil
+}
+
+// evaluatedEnvironment is the environment an OFREP request of token t
+// evaluates: the token's own, or for an unbound token the one asked (in
+// field, a header or a query parameter as kind says), if t may evaluate it.
+func evaluatedEnvironment(t *valueloop.Token, asked, field, kind string) (string, error) {
+	env := t.Environment
+	if env == "" {
+		if env = asked; env == "" {
+			return "", valueloop.FieldErrorf(field, "%s required: this token is not bound to an environment", kind)
+		}
+	}
+	if !t.CanEvaluate(env) {
+		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not evaluate this environment")
+	}
+	return env, nil
 }
 
 // Evaluated records an evaluation made outside OFREP (flagd's RPC service)

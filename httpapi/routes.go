@@ -28,7 +28,7 @@ const (
 
 // routeTable lists every route of the API surface.
 func (s *Server) routeTable() []route {
-	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated, Key: ofrepKey}
+	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated, Key: ofrepKey, EventStream: s.ofrepEventStream}
 	if s.Tracer != nil {
 		o.EvaluatedInBulk = s.evaluatedInBulk // tracing.go
 	}
@@ -43,6 +43,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/ofrep/v1/evaluate/flags/{key}", evaluate, s.timed("ofrep_single", plain(o.Evaluate))},
 		{"POST", "/ofrep/v1/evaluate/flags", evaluate, s.timed("ofrep_bulk", plain(o.EvaluateAll))},
 		{"GET", "/ofrep/v1/configuration", evaluate, s.withEvaluator(plain(o.Configuration))},
+		{"GET", ofrepStreamPath, evaluate, s.handleOFREPStream}, // ofrep_stream.go; the ticket is the credential
 
 		// Streaming to in-process SDKs.
 		{"GET", "/api/v1/environments/{env}/stream", evaluate, s.withEnvEvaluator(s.handleStream)},

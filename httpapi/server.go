@@ -89,6 +89,7 @@ type Server struct {
 	done      chan error
 	guard     *guard
 	sse       flags.Encoded[[]byte] // each environment's SSE event, shared by its streams
+	ofrepSSE  flags.Encoded[[]byte] // each environment's OFREP change notification, shared likewise
 	closeOnce sync.Once
 	closeErr  error
 

@@ -27,6 +27,24 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	if s.Flags.Live(env) == nil {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 	}
+	// A revoked token ends its streams: at every reload of the tokens
+	// (revocations here and, propagated, on other nodes) the stream's
+	// token is checked again.
+	secret := auth.BearerToken(r.Header.Get("Authorization"))
+	return s.streamChanges(w, r, env, s.Auth.Watch(secret), func() error {
+		_, err := s.Auth.Authenticate(secret)
+		return err
+	}, &s.sse, sseEvent)
+}
+
+// streamChanges serves env's changes as Server-Sent Events, one event of
+// encode (cached in cache, shared by the environment's streams) per
+// version: at once unless Last-Event-ID names the current version, then
+// after each committed change, until the client leaves, the server shuts
+// down or token (the stream's credential, checked by check after it is
+// watched, so that no revocation falls between) is revoked.
+func (s *Server) streamChanges(w http.ResponseWriter, r *http.Request, env string, token *auth.Watch, check func() error,
+	cache *flags.Encoded[[]byte], encode func(*flags.Live) ([]byte, error)) error {
 	if _, ok := w.(http.Flusher); !ok {
 		return fmt.Errorf("streaming not supported by this connection")
 	}
@@ -39,12 +57,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
-	// A revoked token ends its streams: at every reload of the tokens
-	// (revocations here and, propagated, on other nodes) the stream's
-	// token is checked again.
-	secret := auth.BearerToken(r.Header.Get("Authorization"))
-	token := s.Auth.Watch(secret)
-	if _, err := s.Auth.Authenticate(secret); err != nil {
+	if err := check(); err != nil {
 		return err
 	}
 	s.metrics.streams.Inc()
@@ -77,7 +90,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		if live != nil && live.Version != sent {
-			event, err := s.sse.Get(live, sseEvent)
+			event, err := cache.Get(live, encode)
 			if err != nil {
 				s.Logger.Error("stream: encode flag set", "environment", env, "err", err)
 				return nil

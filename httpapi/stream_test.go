@@ -30,6 +30,12 @@ func openStream(t *testing.T, base, token string) <-chan string {
 	if resp.StatusCode != 200 {
 		t.Fatalf("stream: %d", resp.StatusCode)
 	}
+	return sseEvents(resp)
+}
+
+// sseEvents reads resp's Server-Sent Events into a channel (heartbeats
+// left out), closed when the stream ends.
+func sseEvents(resp *http.Response) <-chan string {
 	events := make(chan string, 100)
 	go func() {
 		defer close(events)

@@ -17,8 +17,10 @@
 //     answer depends on both (and, when a rule reads $flagd.timestamp, it is
 //     the answer's own hash, since the answer depends on the time too).
 //
-// Authentication and the choice of environment are the caller's: a Handler
-// asks Environment for the environment of each request.
+// Bulk answers announce the caller's change notification stream
+// (eventStreams, OFREP 0.3.0) when Handler.EventStream gives one; serving it
+// is the caller's too, as are authentication and the choice of environment:
+// a Handler asks Snapshot for the snapshot of each request.
 package ofrep
 
 import (
@@ -68,6 +70,13 @@ type Handler struct {
 	// without a mux has the key at hand, and setting it as a path value
 	// would allocate a map per request.
 	Key func(r *http.Request) string
+	// EventStream, if set, returns the path and query (from "/", of
+	// characters that need no escape in a JSON string: a URL's) of the
+	// change notification stream of the request's caller, announced in
+	// every bulk answer as its eventStreams (OFREP 0.3.0, ADR-0008: an
+	// "sse" entry whose endpoint the provider resolves against its OFREP
+	// base URL); "" announces none.
+	EventStream func(r *http.Request, c Caller) string
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -246,9 +255,15 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	// ETag, and a 304 needs no evaluation. When a rule reads the clock the
 	// answer is also a function of the time, and the ETag is the answer's
 	// own hash instead.
+	// The announced stream is the caller's (its URL carries the caller's
+	// credential), so the ETag covers it too.
+	var stream string
+	if h.EventStream != nil {
+		stream = h.EventStream(r, caller)
+	}
 	var etag string
 	if !snap.ReadsClock() {
-		etag = bulkETag(snap.ETag(), bytes.TrimSpace(buf.Bytes()))
+		etag = bulkETag(snap.ETag(), stream, bytes.TrimSpace(buf.Bytes()))
 		if notModified(w, r, etag) {
 			return
 		}
@@ -274,8 +289,15 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 		out.WriteString(`,"metadata":`)
 		appendValue(out, md)
 	}
+	if stream != "" {
+		// A path and query of URL-safe characters: no JSON escape needed
+		// (appendString would turn its & into \u0026).
+		out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":"`)
+		out.WriteString(stream)
+		out.WriteString(`"}}]`)
+	}
 	out.WriteString(`}`)
-	if etag == "" && notModified(w, r, bulkETag("", out.Bytes())) {
+	if etag == "" && notModified(w, r, bulkETag("", "", out.Bytes())) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out.Bytes())
@@ -287,9 +309,11 @@ func (h *Handler) Configuration(w http.ResponseWriter, r *http.Request) {
 }
 
 // bulkETag hashes what a bulk answer is a function of.
-func bulkETag(setETag string, data []byte) string {
+func bulkETag(setETag, stream string, data []byte) string {
 	hash := sha256.New()
 	io.WriteString(hash, setETag)
+	hash.Write([]byte{0})
+	io.WriteString(hash, stream)
 	hash.Write([]byte{0})
 	hash.Write(data)
 	return `"` + hex.EncodeToString(hash.Sum(nil)[:16]) + `"`

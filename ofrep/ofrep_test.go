@@ -21,6 +21,12 @@ import (
 // real HTTP server with the OFREP routes.
 func serve(t *testing.T, file string, now *atomic.Int64) *httptest.Server {
 	t.Helper()
+	return serveWith(t, file, now, nil)
+}
+
+// serveWith is serve with configure (if not nil) called on the handler.
+func serveWith(t *testing.T, file string, now *atomic.Int64, configure func(*Handler)) *httptest.Server {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +42,9 @@ func serve(t *testing.T, file string, now *atomic.Int64) *httptest.Server {
 	h := &Handler{
 		Snapshot: func(*http.Request) (*evaluation.Snapshot, Caller, error) { return snap, Caller{}, nil },
 		Error:    func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	}
+	if configure != nil {
+		configure(h)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ofrep/v1/evaluate/flags/{key}", h.Evaluate)
@@ -194,5 +203,51 @@ func TestNullTargetingKeyIsAbsent(t *testing.T) {
 	resp, out := post(t, srv, "/ofrep/v1/evaluate/flags/split", `{"context":{"targetingKey":7}}`, "")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(out, "INVALID_CONTEXT") || !strings.Contains(out, "targetingKey") {
 		t.Errorf("targetingKey 7: %d %s, want 400 INVALID_CONTEXT naming targetingKey", resp.StatusCode, out)
+	}
+}
+
+// TestBulkEventStreams: a bulk answer announces the stream EventStream
+// gives its caller, in OFREP 0.3.0's shape, and none when it gives none;
+// the ETag covers it, so one caller's ETag is no 304 for another, whether
+// or not the set reads the clock.
+func TestBulkEventStreams(t *testing.T) {
+	const body = `{"context":{"targetingKey":"u1"}}`
+	for _, file := range []string{"static.json", "clock.json"} {
+		t.Run(file, func(t *testing.T) {
+			var now atomic.Int64
+			now.Store(1799999999)
+			srv := serveWith(t, file, &now, func(h *Handler) {
+				h.EventStream = func(r *http.Request, _ Caller) string {
+					if c := r.URL.Query().Get("caller"); c != "" {
+						return "/stream?ticket=" + c
+					}
+					return ""
+				}
+			})
+			_, none := post(t, srv, "/ofrep/v1/evaluate/flags", body, "")
+			if strings.Contains(none, "eventStreams") {
+				t.Errorf("no stream given, answer %s", none)
+			}
+			ra, a := post(t, srv, "/ofrep/v1/evaluate/flags?caller=a", body, "")
+			if want := `"eventStreams":[{"type":"sse","endpoint":{"requestUri":"/stream?ticket=a"}}]}`; !strings.HasSuffix(a, want) {
+				t.Errorf("answer %s, want it to end with %s", a, want)
+			}
+			var decoded struct {
+				EventStreams []struct {
+					Type     string
+					Endpoint struct{ RequestURI string }
+				}
+			}
+			if err := json.Unmarshal([]byte(a), &decoded); err != nil || len(decoded.EventStreams) != 1 || decoded.EventStreams[0].Endpoint.RequestURI != "/stream?ticket=a" {
+				t.Errorf("decoded %+v, %v", decoded, err)
+			}
+			rb, _ := post(t, srv, "/ofrep/v1/evaluate/flags?caller=b", body, ra.Header.Get("ETag"))
+			if rb.StatusCode != 200 || rb.Header.Get("ETag") == ra.Header.Get("ETag") {
+				t.Errorf("caller b with a's ETag: %d, ETag %s (a's %s), want 200 and another", rb.StatusCode, rb.Header.Get("ETag"), ra.Header.Get("ETag"))
+			}
+			if r, _ := post(t, srv, "/ofrep/v1/evaluate/flags?caller=a", body, ra.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
+				t.Errorf("caller a again: %d, want 304", r.StatusCode)
+			}
+		})
 	}
 }

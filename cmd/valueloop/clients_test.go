@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -341,10 +343,10 @@ type pageSnapshot struct {
 // TestClientSuiteBrowser: a page on another origin uses @openfeature/web-sdk
 // with @openfeature/ofrep-web-provider and a client token limited to that
 // origin, in headless Chromium: the provider becomes READY with the right
-// values, polls with If-None-Match and gets 304 while nothing changes, and
-// sees a change made through the CLI.
+// values, polls (changeDetection "polling") with If-None-Match and gets 304
+// while nothing changes, and sees a change made through the CLI.
 func TestClientSuiteBrowser(t *testing.T) {
-	srv, b, tests := browserReady(t, false)
+	srv, b, tests := browserReady(t, false, "polling")
 	checkPolled(t, b.next(t, "polled"))
 
 	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
@@ -357,14 +359,54 @@ func TestClientSuiteBrowser(t *testing.T) {
 // X-API-Key (OFREP's API-key scheme, through its headers option) gets past
 // the preflight and becomes READY with the right values.
 func TestClientSuiteBrowserAPIKey(t *testing.T) {
-	browserReady(t, true)
+	browserReady(t, true, "polling")
+}
+
+// TestClientSuiteBrowserEventStream: the web provider with its default
+// changeDetection ("sse") and no polling opens the change stream its bulk
+// answer announces (OFREP 0.3.0 eventStreams), from the page's origin,
+// fetches again when told (with flagConfigEtag), and so sees a change made
+// through the CLI: nothing else would tell it.
+func TestClientSuiteBrowserEventStream(t *testing.T) {
+	srv, b, tests := browserReady(t, false, "sse")
+	streaming := b.next(t, "streaming")
+	var streams, bulk []int
+	var triggered []string
+	json.Unmarshal(streaming["streams"], &streams)
+	json.Unmarshal(streaming["bulk"], &bulk)
+	json.Unmarshal(streaming["triggered"], &triggered)
+	etag := regexp.MustCompile(`^\?flagConfigEtag=([0-9]+)$`)
+	if len(streams) != 1 || streams[0] != 200 || len(triggered) != 1 || !etag.MatchString(triggered[0]) ||
+		fmt.Sprint(bulk) != "[200 304]" {
+		t.Fatalf("change streams answered %v, bulk evaluations %v, those notifications triggered %q: want one stream, "+
+			"and its first notification's fetch (?flagConfigEtag=<version>) a 304", streams, bulk, triggered)
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "enable", "banner", "--env", "production"); code != 0 {
+		t.Fatalf("flags enable banner: exit %d: %s", code, stderr)
+	}
+	changed := b.next(t, "changed")
+	checkChanged(t, changed, tests)
+	json.Unmarshal(changed["triggered"], &triggered)
+	version := func(query string) int {
+		m := etag.FindStringSubmatch(query)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.Atoi(m[1])
+		return v
+	}
+	if version(triggered[len(triggered)-1]) <= version(triggered[0]) {
+		t.Errorf("fetches triggered %q: want the last one of a later version than the first", triggered)
+	}
 }
 
 // browserReady starts a server with the demo and the browser suite's page
 // on another origin, with a client token of that origin sent as a bearer
-// token or, with apiKey, as X-API-Key; it checks that the provider became
-// READY with the right values and returns what runs.
-func browserReady(t *testing.T, apiKey bool) (*testServer, *browserRun, []browserCase) {
+// token or, with apiKey, as X-API-Key, and the web provider's
+// changeDetection ("polling": every second; "sse": no polling); it checks
+// that the provider became READY with the right values and returns what
+// runs.
+func browserReady(t *testing.T, apiKey bool, changeDetection string) (*testServer, *browserRun, []browserCase) {
 	t.Helper()
 	needClientSuite(t)
 	needChromium(t)
@@ -378,8 +420,12 @@ func browserReady(t *testing.T, apiKey bool) (*testServer, *browserRun, []browse
 	token := srv.mustToken(t, "--env", "production", "--client", "--origin", origin, "--name", "browser-suite")
 	tests := browserCases()
 	cases := clientCases(tests)
+	poll := 0 // ms: none
+	if changeDetection == "polling" {
+		poll = 1000
+	}
 	setup, _ := json.Marshal(map[string]any{
-		"token": token, "apiKey": apiKey, "cases": cases, "poll": 1000,
+		"token": token, "apiKey": apiKey, "cases": cases, "poll": poll, "changeDetection": changeDetection,
 		"context": map[string]any{"targetingKey": "u2", "email": "ann@valueloop.dev", "appVersion": "2.5.1", "prefersDark": true},
 	})
 	if _, err := b.stdin.Write(append(setup, '\n')); err != nil {

@@ -4,10 +4,13 @@
 // cmd/valueloop/clients_test.go over stdin/stdout, one JSON object a line:
 //
 //   -> {"event":"origin","origin":...}      the page's origin, for the client token
-//   <- {"token":...,"apiKey":bool,"cases":[...],"context":{...},"poll":ms}
+//   <- {"token":...,"apiKey":bool,"cases":[...],"context":{...},"poll":ms,
+//       "changeDetection":"polling"|"sse"}
 //   -> {"event":"ready",...}                after the provider is READY (or failed),
 //                                           with the auth headers its requests carried
-//   -> {"event":"polled",...}               after two unchanged polls (304)
+//   -> {"event":"polled",...}               polling: after two unchanged polls (304)
+//   -> {"event":"streaming",...}            sse: after the change stream opened and
+//                                           the fetch its first notification triggered
 //   -> {"event":"changed",...}              after the provider saw a change
 //
 // Chromium: CHROMIUM or /usr/bin/chromium; Playwright gives it a temporary
@@ -58,12 +61,18 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   const bulk = []; // statuses of the bulk evaluations the page made, in order
+  const triggered = []; // the queries of those a change notification triggered
+  const streams = []; // statuses of the change streams (eventStreams) it opened
   const auth = new Set(); // the auth headers they carried
   page.on('response', (r) => {
-    if (r.request().method() === 'POST' && r.url() === `${server}/ofrep/v1/evaluate/flags`) {
+    const url = new URL(r.url());
+    if (url.origin !== server) return;
+    if (r.request().method() === 'POST' && url.pathname === '/ofrep/v1/evaluate/flags') {
       bulk.push(r.status());
+      if (url.search) triggered.push(url.search);
       for (const h of ['authorization', 'x-api-key']) if (r.request().headers()[h]) auth.add(h);
     }
+    if (r.request().method() === 'GET' && url.pathname === '/ofrep/v1/stream') streams.push(r.status());
   });
   const logs = [];
   page.on('console', (m) => logs.push(m.text()));
@@ -74,6 +83,7 @@ try {
     cases: JSON.stringify(setup.cases),
     context: JSON.stringify(setup.context),
     poll: String(setup.poll),
+    changeDetection: setup.changeDetection,
   });
   await page.goto(`${origin}/?${q}`);
   await page.waitForFunction(() => window.valueloop && window.valueloop.status !== 'starting', null, { timeout: 30000 });
@@ -82,13 +92,20 @@ try {
   send({ event: 'ready', status: s.status, snapshot: s.snapshots[0], errors: s.errors, bulk: [...bulk], auth: [...auth], logs });
   if (s.status !== 'ready') process.exit(0);
 
-  const unchanged = () => bulk.filter((x) => x === 304).length;
-  for (const deadline = Date.now() + 30000; unchanged() < 2 && Date.now() < deadline; ) await page.waitForTimeout(100);
-  send({ event: 'polled', notModified: unchanged(), bulk: [...bulk] });
+  if (setup.changeDetection === 'sse') {
+    for (const deadline = Date.now() + 30000; (streams.length === 0 || triggered.length === 0) && Date.now() < deadline; ) {
+      await page.waitForTimeout(100);
+    }
+    send({ event: 'streaming', streams: [...streams], bulk: [...bulk], triggered: [...triggered] });
+  } else {
+    const unchanged = () => bulk.filter((x) => x === 304).length;
+    for (const deadline = Date.now() + 30000; unchanged() < 2 && Date.now() < deadline; ) await page.waitForTimeout(100);
+    send({ event: 'polled', notModified: unchanged(), bulk: [...bulk], streams: [...streams] });
+  }
 
   await page.waitForFunction(() => window.valueloop.snapshots.some((x) => x.why === 'changed'), null, { timeout: 30000 });
   s = await state();
-  send({ event: 'changed', snapshot: s.snapshots.find((x) => x.why === 'changed'), errors: s.errors, bulk: [...bulk] });
+  send({ event: 'changed', snapshot: s.snapshots.find((x) => x.why === 'changed'), errors: s.errors, bulk: [...bulk], triggered: [...triggered] });
 } finally {
   await browser.close();
   http.close();

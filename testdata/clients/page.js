@@ -3,7 +3,9 @@
 // server URL and token (sent as apiKey says) from its query string, evaluates every flag it is
 // asked for and keeps the results on window.valueloop for browser.mjs to read:
 // after READY, and again after every configuration change the provider
-// reports (which it learns by polling the bulk endpoint).
+// reports (which it learns, as changeDetection says, by polling the bulk
+// endpoint or from the change notification stream the bulk answer
+// announces: OFREP's eventStreams).
 import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
 import { detailsMethod, plain } from './details.mjs';
@@ -34,6 +36,7 @@ try {
       // as X-API-Key (the provider has no option of its own for either).
       headers: [q.get('apiKey') ? ['X-API-Key', q.get('token')] : ['Authorization', `Bearer ${q.get('token')}`]],
       pollInterval: Number(q.get('poll')),
+      changeDetection: q.get('changeDetection'),
     }),
   );
   snapshot('ready');
