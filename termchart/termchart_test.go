@@ -194,7 +194,7 @@ func TestRateUnitFor(t *testing.T) {
 		{[]float64{1, 0.05}, []string{"30.0/month", "1.5/month"}},
 		{[]float64{0, 0}, []string{"0/day", "0/day"}},
 	} {
-		u := RateUnitFor(tc.rates...)
+		u := termchart.RateUnitFor(tc.rates...)
 		for i, r := range tc.rates {
 			if got := u.Format(r); got != tc.want[i] {
 				t.Errorf("RateUnitFor(%v).Format(%v) = %q, want %q", tc.rates, r, got, tc.want[i])
