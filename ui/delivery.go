@@ -92,15 +92,14 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 }
 
 // frequencyUnit is the one unit of a page's deployment frequencies, its
-// rows' and their weeks' (termchart.RateUnitFor), so that a column does
-// not mix /day, /week and /month.
+// rows' and their trends' words (termchart.RateUnitFor of the rows'
+// figures), so that a column does not mix /day, /week and /month. The
+// weeks do not choose it: one quiet week would write every row per month
+// (29.0/month for 6.8/week); a quiet week reads 0.7/week.
 func frequencyUnit(ss ...dora.Series) termchart.RateUnit {
 	var all []float64
 	for _, s := range ss {
 		all = append(all, s.Total.DeploymentsPerDay)
-		for _, b := range s.Buckets {
-			all = append(all, b.DeploymentsPerDay)
-		}
 	}
 	return termchart.RateUnitFor(all...)
 }
