@@ -29,7 +29,7 @@ type doraRow struct {
 
 // doraKeys summarises a series over the whole range with a weekly trend;
 // fourKeys adds Four Keys' change failure rate beside the default one.
-// Deployment frequencies are written in unit, the page's one for them.
+// Deployment frequencies are written in unit, their column's.
 func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	name := s.Name
 	if name == "" {
@@ -91,8 +91,8 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	return keys
 }
 
-// frequencyUnit is the one unit of a page's deployment frequencies, its
-// rows' and their trends' words (termchart.RateUnitFor of the rows'
+// frequencyUnit is the one unit of a column of deployment frequencies,
+// its rows' and their trends' words (termchart.RateUnitFor of the rows'
 // figures), so that a column does not mix /day, /week and /month. The
 // weeks do not choose it: one quiet week would write every row per month
 // (29.0/month for 6.8/week); a quiet week reads 0.7/week.
@@ -188,8 +188,10 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	unit := frequencyUnit(append(append([]dora.Series{rep.Overall}, rep.Teams...), rep.Services...)...)
-	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, unit)}
+	unit := frequencyUnit(append(slices.Clone(rep.Teams), rep.Services...)...)
+	// The card of all services is no column: its figure reads as the
+	// CLI's overall line does.
+	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, frequencyUnit(rep.Overall))}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil
