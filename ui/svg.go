@@ -57,20 +57,25 @@ type chartSpec struct {
 // the next one up).
 var chartWidths = []int{320, 600, 960}
 
-// sized writes the drawings of one chart, one per width.
-func sized(draw func(b *strings.Builder, width int)) template.HTML {
+// sized writes the drawings of one chart, one per width (of
+// chartWidths, or barWidths for the bar chart).
+func sized(widths []int, draw func(b *strings.Builder, width int)) template.HTML {
 	var b strings.Builder
 	b.WriteString(`<div class="chartbox">`)
-	for _, w := range chartWidths {
+	for _, w := range widths {
 		draw(&b, w)
 	}
 	b.WriteString(`</div>`)
 	return template.HTML(b.String())
 }
 
-// chartStart opens the svg of one drawing.
-func chartStart(b *strings.Builder, title string, width int, height float64) {
-	fmt.Fprintf(b, `<svg class="chart w%d" viewBox="0 0 %d %.0f" role="img" aria-label="%s"><title>%s</title>`, width, width, height, esc(title), esc(title))
+// barWidths are the widths of the throughput's bars, which are never
+// drawn wider than 480px (style.css shows w480 from 440px on).
+var barWidths = []int{320, 480}
+
+// chartStart opens the svg of one drawing, of class kind (chart, bars).
+func chartStart(b *strings.Builder, kind, title string, width int, height float64) {
+	fmt.Fprintf(b, `<svg class="%s w%d" viewBox="0 0 %d %.0f" role="img" aria-label="%s"><title>%s</title>`, kind, width, width, height, esc(title), esc(title))
 }
 
 const (
@@ -84,7 +89,7 @@ func lineChart(c chartSpec) template.HTML {
 	if c.YFmt == nil {
 		c.YFmt = func(y float64) string { return fmt.Sprintf("%.3g", y) }
 	}
-	return sized(func(b *strings.Builder, width int) { drawLines(b, c, width) })
+	return sized(chartWidths, func(b *strings.Builder, width int) { drawLines(b, c, width) })
 }
 
 // lineHeight is a line chart's height at width: lower on a phone, where
@@ -112,7 +117,7 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 			ylo, yhi = math.Min(ylo, lo), math.Max(yhi, hi)
 		}
 	}
-	chartStart(b, c.Title, width, float64(height))
+	chartStart(b, "chart", c.Title, width, float64(height))
 	if n == 0 {
 		fmt.Fprintf(b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, width/2, height/2)
 		return
@@ -277,7 +282,7 @@ func intervalSide(open bool, inf string, x float64, f func(float64) string) stri
 // forestPlot draws estimates with intervals on one axis, with a line at
 // zero and, when given, at the minimum effect worth shipping.
 func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float64) string) template.HTML {
-	return sized(func(b *strings.Builder, width int) { drawForest(b, title, rows, refs, fmtX, float64(width)) })
+	return sized(chartWidths, func(b *strings.Builder, width int) { drawForest(b, title, rows, refs, fmtX, float64(width)) })
 }
 
 // drawForest draws a forest plot width wide: each row's label left of
@@ -308,7 +313,7 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
 	w := width - labelW - padR - 20
 	x := func(v float64) float64 { return labelW + w*(v-lo)/(hi-lo) }
-	chartStart(b, title, int(width), height)
+	chartStart(b, "chart", title, int(width), height)
 	for v := lo; v <= hi+step/2; v += step {
 		anchor := "middle"
 		switch {

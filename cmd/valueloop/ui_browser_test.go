@@ -571,7 +571,7 @@ func TestThroughputLegendBrowser(t *testing.T) {
 // throughputLegendScript lists what is wrong with the throughput chart's
 // key, by the boxes and colours the browser computes.
 const throughputLegendScript = `(() => {
-  const svg = document.querySelector("svg.bars");
+  const svg = [...document.querySelectorAll("svg.bars")].find(s => s.getBoundingClientRect().width > 0); // the drawing shown
   if (!svg) return ["no chart"];
   const out = [];
   const texts = [...svg.querySelectorAll("text.legend")];
@@ -603,7 +603,7 @@ const throughputLegendScript = `(() => {
 
 // TestChartTextBrowser: every chart's text (axis ticks, row labels,
 // reference labels, keys) on the experiment, rollout and delivery pages
-// is at least 10 CSS px tall as the browser renders it, on a phone
+// (and a flag's exposures, the value page's bars) is at least 10 CSS px tall as the browser renders it, on a phone
 // (390×844) and on a desktop (1280 wide), and nothing overflows
 // sideways. Before, each chart was one 960-wide drawing scaled to its
 // card: on a phone its 11px text rendered about 3.5px tall.
@@ -617,7 +617,7 @@ func TestChartTextBrowser(t *testing.T) {
 	for _, size := range [][2]int64{{390, 844}, {1280, 900}} {
 		c.do("viewport", chromedp.EmulateViewport(size[0], size[1]))
 		for _, p := range []string{"/experiments/production/new-onboarding", "/experiments/production/new-onboarding?dimension=platform",
-			"/rollouts/production/checkout-flow", "/delivery"} {
+			"/rollouts/production/checkout-flow", "/delivery", "/flags/production/checkout-flow", "/value"} {
 			c.open(p)
 			where := fmt.Sprintf("%s at %dpx", p, size[0])
 			if size[0] > 1000 {
@@ -646,7 +646,7 @@ func TestChartTextBrowser(t *testing.T) {
 const chartTextScript = `(() => {
   const out = [], root = document.documentElement;
   if (root.scrollWidth > root.clientWidth) out.push("the page: " + root.scrollWidth + "px wide in " + root.clientWidth);
-  for (const svg of document.querySelectorAll("svg.chart")) {
+  for (const svg of document.querySelectorAll("svg.chart, svg.bars")) {
     const r = svg.getBoundingClientRect(), card = svg.closest(".card");
     if (r.width === 0 || !card) continue;
     const cr = card.getBoundingClientRect();
