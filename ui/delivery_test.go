@@ -31,6 +31,8 @@ func (f fakeDelivery) Report(_ context.Context, q dora.Query) (*delivery.Report,
 		Services: []dora.Series{series("checkout", 2), series("search", 2.0/7)}}}, nil
 }
 
+func (fakeDelivery) Zone() *time.Location { return time.UTC }
+
 func (f fakeDelivery) Deployments(_ context.Context, service string, _, _ time.Time) ([]dora.DeploymentFacts, error) {
 	if service != "search" {
 		return nil, nil
