@@ -149,8 +149,8 @@ type GuardrailCheck struct {
 func judge(res *Result, h *Hypothesis) *Verdict {
 	if res.SRM.Status == stats.OK && res.SRM.Mismatch {
 		return &Verdict{Decision: Blocked, Code: CodeSRM, Reason: fmt.Sprintf(
-			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %.2g < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
-			res.SRM.PValue, res.SRM.Limit())}
+			"no verdict: the users per variant do not match the configured split (sample ratio mismatch, p = %s < %g), so assignment or logging is broken and no number can be trusted; fix it, or correct the weights if they are wrong",
+			valueloop.FormatP(res.SRM.PValue), res.SRM.Limit())}
 	}
 	resultOf := func(key string) *MetricResult {
 		for i := range res.Metrics {
@@ -325,9 +325,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	// The p-value of the test on the scale judged, whose interval is b.
 	p := ps[t].p
 	corrected := ps[t].family > 1 && s.Correction != stats.NoCorrection
-	sig := fmt.Sprintf("p = %.2g < %g", p, s.Alpha)
+	sig := fmt.Sprintf("p = %s < %g", valueloop.FormatP(p), s.Alpha)
 	if corrected {
-		sig = fmt.Sprintf("p = %.2g adjusted (%s) over the %d treatments < %g", p, s.Correction, ps[t].family, s.Alpha)
+		sig = fmt.Sprintf("p = %s adjusted (%s) over the %d treatments < %g", valueloop.FormatP(p), s.Correction, ps[t].family, s.Alpha)
 	}
 	rel := !h.Absolute
 	m := h.MinimumEffect

@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -690,7 +689,7 @@ func TestVerdictReadsTheDecidingTest(t *testing.T) {
 		if e == nil || e.Lower != test.Interval.Lower || e.Upper != test.Interval.Upper {
 			t.Errorf("%s: verdict effect %+v, want the deciding interval %v", inf, e, test.Interval)
 		}
-		if want := fmt.Sprintf("p = %.2g <", test.PValue); !strings.Contains(v.Reason, want) {
+		if want := "p = " + valueloop.FormatP(test.PValue) + " <"; !strings.Contains(v.Reason, want) {
 			t.Errorf("%s: reason %q lacks the deciding p, %q", inf, v.Reason, want)
 		}
 	}

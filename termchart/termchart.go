@@ -63,16 +63,48 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 
 // PerDay writes a rate of events per day in the unit that reads best:
 // 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
-func PerDay(v float64) string {
-	switch {
-	case v == 0:
-		return "0/day"
-	case v >= 1:
-		return fmt.Sprintf("%.1f/day", v)
-	case v >= 1.0/7:
-		return fmt.Sprintf("%.1f/week", v*7)
+func PerDay(v float64) string { return RateUnitFor(v).Format(v) }
+
+// RateUnit is a unit of a rate of events: per day, week or month (30
+// days).
+type RateUnit struct {
+	Name string
+	Days float64
+}
+
+var (
+	PerDayUnit   = RateUnit{"day", 1}
+	PerWeekUnit  = RateUnit{"week", 7}
+	PerMonthUnit = RateUnit{"month", 30}
+)
+
+// RateUnitFor is the one unit for a column of rates per day (a table's
+// deployment frequencies, a trend's weeks): the unit PerDay picks for the
+// smallest rate that is not zero, so that no figure of the column reads
+// 0.0 and they compare at a glance (2.0/day beside 0.2/week read as if
+// the second were the larger). Zeros read in any unit: alone, per day.
+func RateUnitFor(perDay ...float64) RateUnit {
+	least := math.Inf(1)
+	for _, v := range perDay {
+		if v > 0 {
+			least = math.Min(least, v)
+		}
 	}
-	return fmt.Sprintf("%.1f/month", v*30)
+	switch {
+	case math.IsInf(least, 1) || least >= 1:
+		return PerDayUnit
+	case least >= 1.0/7:
+		return PerWeekUnit
+	}
+	return PerMonthUnit
+}
+
+// Format writes a rate of events per day in the unit: 2.0/week.
+func (u RateUnit) Format(perDay float64) string {
+	if perDay == 0 {
+		return "0/" + u.Name
+	}
+	return fmt.Sprintf("%.1f/%s", perDay*u.Days, u.Name)
 }
 
 // Duration writes a duration with its two largest units: 45s, 12m,

@@ -181,3 +181,24 @@ func TestBarOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestRateUnitFor: a column of rates gets the unit that writes its
+// smallest rate best, zeros aside, and each figure is written in it.
+func TestRateUnitFor(t *testing.T) {
+	for _, tc := range []struct {
+		rates []float64
+		want  []string
+	}{
+		{[]float64{2, 2.0 / 7}, []string{"14.0/week", "2.0/week"}},
+		{[]float64{3, 1.5, 0}, []string{"3.0/day", "1.5/day", "0/day"}},
+		{[]float64{1, 0.05}, []string{"30.0/month", "1.5/month"}},
+		{[]float64{0, 0}, []string{"0/day", "0/day"}},
+	} {
+		u := termchart.RateUnitFor(tc.rates...)
+		for i, r := range tc.rates {
+			if got := u.Format(r); got != tc.want[i] {
+				t.Errorf("RateUnitFor(%v).Format(%v) = %q, want %q", tc.rates, r, got, tc.want[i])
+			}
+		}
+	}
+}

@@ -29,7 +29,8 @@ type doraRow struct {
 
 // doraKeys summarises a series over the whole range with a weekly trend;
 // fourKeys adds Four Keys' change failure rate beside the default one.
-func doraKeys(s dora.Series, fourKeys bool) []doraKey {
+// Deployment frequencies are written in unit, their column's.
+func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	name := s.Name
 	if name == "" {
 		name = "all services"
@@ -60,8 +61,8 @@ func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
 		keys = append(keys, k)
 	}
-	add(doraKey{Name: "Deployment frequency", Value: termchart.PerDay(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},
-		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, termchart.PerDay)
+	add(doraKey{Name: "Deployment frequency", Value: unit.Format(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},
+		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, unit.Format)
 	// A figure with no deployments or changes behind it shows as a dash.
 	rate := func(r dora.Rate) string {
 		if v, ok := r.Value(); ok {
@@ -88,6 +89,19 @@ func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 	add(doraKey{Name: "Rework rate", Value: rate(t.ReworkRate)},
 		func(m dora.Metrics) (float64, bool) { return m.ReworkRate.Value() }, pct)
 	return keys
+}
+
+// frequencyUnit is the one unit of a column of deployment frequencies,
+// its rows' and their trends' words (termchart.RateUnitFor of the rows'
+// figures), so that a column does not mix /day, /week and /month. The
+// weeks do not choose it: one quiet week would write every row per month
+// (29.0/month for 6.8/week); a quiet week reads 0.7/week.
+func frequencyUnit(ss ...dora.Series) termchart.RateUnit {
+	var all []float64
+	for _, s := range ss {
+		all = append(all, s.Total.DeploymentsPerDay)
+	}
+	return termchart.RateUnitFor(all...)
 }
 
 // stageCell is one stage of the lead-time breakdown as the report has it.
@@ -123,11 +137,19 @@ type deploymentRow struct {
 
 type incidentRow struct {
 	dora.Incident
-	Recovery string
+	// OpenFor is opened → resolved ("open" while it is): how long the
+	// incident stayed open, not DORA's recovery time, which starts at the
+	// failed deployment (DeployRecovery).
+	OpenFor string
 	// Cause is the deployment the timeline links the incident to (named
 	// by the incident, or else its service's latest before it opened), as
 	// the change failure rate counts it; nil when there is none.
 	Cause *dora.DeploymentFacts
+	// DeployRecovery is the cause's failed-deployment recovery time as
+	// DORA defines it and the key counts it (deployed → recovered, the
+	// earliest of the next success, the rollback and its incidents'
+	// resolution), "not yet", or "" without a cause.
+	DeployRecovery string
 }
 
 type deliveryData struct {
@@ -169,21 +191,24 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
+	unit := frequencyUnit(append(slices.Clone(rep.Teams), rep.Services...)...)
+	// The card of all services is no column: its figure reads as the
+	// CLI's overall line does.
+	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, frequencyUnit(rep.Overall))}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil
 	}
 	d.Breakdown = append(d.Breakdown, breakdownOf("All services", "", rep.Overall.Total.LeadTimeBreakdown))
 	for _, s := range rep.Teams {
-		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true)})
+		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true, unit)})
 		d.Breakdown = append(d.Breakdown, breakdownOf("Team "+s.Name, "", s.Total.LeadTimeBreakdown))
 	}
 	// An incident of the range may have been caused by a deployment
 	// before it: the causes are looked up among all deployments.
 	causes := map[string]*dora.DeploymentFacts{}
 	for _, s := range rep.Services {
-		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true)})
+		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true, unit)})
 		d.Breakdown = append(d.Breakdown, breakdownOf(s.Name, s.Team, s.Total.LeadTimeBreakdown))
 		deps, err := u.Delivery.Deployments(r.Context(), s.Name, time.Time{}, rep.To)
 		if err != nil {
@@ -210,7 +235,13 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Incidents = latestIncidents(data.Incidents, rep.From)
 		for i := range d.Incidents {
-			d.Incidents[i].Cause = causes[d.Incidents[i].ID]
+			in := &d.Incidents[i]
+			if in.Cause = causes[in.ID]; in.Cause != nil {
+				in.DeployRecovery = "not yet"
+				if !in.Cause.RecoveredAt.IsZero() {
+					in.DeployRecovery = humanDuration(in.Cause.RecoveredAt.Sub(in.Cause.At))
+				}
+			}
 		}
 	}
 	u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery", Data: d})
@@ -221,7 +252,7 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 const maxDeployments = 15
 
 // latestIncidents keeps the latest snapshot of each incident opened since
-// from, newest first, with its recovery time.
+// from, newest first, with how long it was open.
 func latestIncidents(all []dora.Incident, from time.Time) []incidentRow {
 	latest := map[string]dora.Incident{}
 	for _, in := range all {
@@ -234,9 +265,9 @@ func latestIncidents(all []dora.Incident, from time.Time) []incidentRow {
 		if in.Void || in.OpenedAt.Before(from) {
 			continue
 		}
-		row := incidentRow{Incident: in, Recovery: "open"}
+		row := incidentRow{Incident: in, OpenFor: "open"}
 		if in.ResolvedAt != nil {
-			row.Recovery = humanDuration(in.ResolvedAt.Sub(in.OpenedAt))
+			row.OpenFor = humanDuration(in.ResolvedAt.Sub(in.OpenedAt))
 		}
 		out = append(out, row)
 	}

@@ -34,6 +34,7 @@ func (u *UI) funcs() template.FuncMap {
 		"deciding": experiment.Inference.Deciding,
 		"shown":    shownEffect,
 		"pval":     valueloop.FormatP,
+		"chance":   valueloop.FormatChance,
 		"num":      num,
 		"fig":      fig,
 		"score":    score,

@@ -159,7 +159,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if len(rep.Teams)+len(rep.Services) > 0 { // else no figures to judge: the page says so
-			d.Delivery = doraKeys(rep.Overall, false)
+			d.Delivery = doraKeys(rep.Overall, false, frequencyUnit(rep.Overall))
 		}
 	}
 	// What is next: the value loop's ranking, then what needs a person's

@@ -15,6 +15,13 @@ import (
 // and the page shows the same figures as text or a table beside it. Colours
 // come from CSS classes (s0…s5, band, axis, ref), so the charts follow the
 // light and dark themes.
+//
+// A chart is drawn for the width it gets: each comes as a few drawings
+// (chartWidths), of which CSS shows the one for its box's width (a
+// container query), so that its text is drawn between 0.9 and 1.7 times
+// its size, never scaled down to a phone's 3.5px. The narrower drawings
+// have fewer ticks and forest plots put each row's label above its
+// interval. Without container queries the narrowest shows.
 
 // point is one observation of a series.
 type point struct {
@@ -43,8 +50,32 @@ type chartSpec struct {
 	Step   bool    // draw as steps (a percentage held until changed)
 	Days   bool    // the points are whole days: the time axis says days, not hours
 	YMax   float64 // when set, the axis ends there (100 for percentages)
-	Width  int
-	Height int
+}
+
+// chartWidths are the widths each chart is drawn for; style.css shows
+// the drawing of class wN whose width suits its box (at 550px and 880px
+// the next one up).
+var chartWidths = []int{320, 600, 960}
+
+// sized writes the drawings of one chart, one per width (of
+// chartWidths, or barWidths for the bar chart).
+func sized(widths []int, draw func(b *strings.Builder, width int)) template.HTML {
+	var b strings.Builder
+	b.WriteString(`<div class="chartbox">`)
+	for _, w := range widths {
+		draw(&b, w)
+	}
+	b.WriteString(`</div>`)
+	return template.HTML(b.String())
+}
+
+// barWidths are the widths of the throughput's bars, which are never
+// drawn wider than 480px (style.css shows w480 from 440px on).
+var barWidths = []int{320, 480}
+
+// chartStart opens the svg of one drawing, of class kind (chart, bars).
+func chartStart(b *strings.Builder, kind, title string, width int, height float64) {
+	fmt.Fprintf(b, `<svg class="%s w%d" viewBox="0 0 %d %.0f" role="img" aria-label="%s"><title>%s</title>`, kind, width, width, height, esc(title), esc(title))
 }
 
 const (
@@ -55,12 +86,18 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 
 // lineChart draws series over time, with interval bands and reference lines.
 func lineChart(c chartSpec) template.HTML {
-	if c.Width == 0 {
-		c.Width, c.Height = 960, 260
-	}
 	if c.YFmt == nil {
 		c.YFmt = func(y float64) string { return fmt.Sprintf("%.3g", y) }
 	}
+	return sized(chartWidths, func(b *strings.Builder, width int) { drawLines(b, c, width) })
+}
+
+// lineHeight is a line chart's height at width: lower on a phone, where
+// its width would otherwise make it a square.
+func lineHeight(width int) int { return 200 + width/16 }
+
+func drawLines(b *strings.Builder, c chartSpec, width int) {
+	height := lineHeight(width)
 	var t0, t1 time.Time
 	ylo, yhi := math.Inf(1), math.Inf(-1)
 	n := 0
@@ -80,11 +117,10 @@ func lineChart(c chartSpec) template.HTML {
 			ylo, yhi = math.Min(ylo, lo), math.Max(yhi, hi)
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s"><title>%s</title>`, c.Width, c.Height, esc(c.Title), esc(c.Title))
+	chartStart(b, "chart", c.Title, width, float64(height))
 	if n == 0 {
-		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, c.Width/2, c.Height/2)
-		return template.HTML(b.String())
+		fmt.Fprintf(b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, width/2, height/2)
+		return
 	}
 	for _, r := range c.Refs {
 		ylo, yhi = math.Min(ylo, r.Y), math.Max(yhi, r.Y)
@@ -105,7 +141,7 @@ func lineChart(c chartSpec) template.HTML {
 	if single {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
-	w, h := float64(c.Width)-padL-padR, float64(c.Height)-padT-padB
+	w, h := float64(width)-padL-padR, float64(height)-padT-padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
 	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
 	// Axes: round y ticks, first and last time.
@@ -115,27 +151,28 @@ func lineChart(c chartSpec) template.HTML {
 		yhi = c.YMax
 	}
 	for v := ylo; v <= yhi+step/2; v += step {
-		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
+		fmt.Fprintf(b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
+		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
 	}
 	if c.Days && single && n > 0 { // one day: its name under it, not the hours padded around it
 		mid := t0.Add(time.Hour)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(mid), c.Height-8, mid.Format("Jan 2"))
+		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(mid), height-8, mid.Format("Jan 2"))
 	} else {
 		layout := "Jan 2 15:04"
 		if c.Days {
 			layout = "Jan 2"
 		}
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, c.Height-8, t0.Format(layout))
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, c.Height-8, t1.Format(layout))
+		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, height-8, t0.Format(layout))
+		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, height-8, t1.Format(layout))
 	}
 	bands := bandShapes(c.Series, x, y)
-	taken := []box{legendBox(c.Series)}
+	keys := legendSpots(c.Series, padL+w)
+	taken := []box{legendBox(c.Series, keys)}
 	for i, r := range c.Refs {
-		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
+		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
 		lx, ly, anchor := placeRefLabel(r.Label, i, y(r.Y), w, bands, taken)
 		taken = append(taken, labelBox(r.Label, lx, ly, anchor))
-		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, ly, anchor, esc(r.Label))
+		fmt.Fprintf(b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, ly, anchor, esc(r.Label))
 	}
 	for i, s := range c.Series {
 		cls := fmt.Sprintf("s%d", i%6)
@@ -150,9 +187,9 @@ func lineChart(c chartSpec) template.HTML {
 			}
 			if len(s.Points) == 1 {
 				p := s.Points[0]
-				fmt.Fprintf(&b, `<line class="band-line %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(p.T), x(p.T), y(p.Lo), y(p.Hi))
+				fmt.Fprintf(b, `<line class="band-line %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x(p.T), x(p.T), y(p.Lo), y(p.Hi))
 			} else {
-				fmt.Fprintf(&b, `<polygon class="band %s" points="%s %s"/>`, cls, strings.Join(up, " "), strings.Join(down, " "))
+				fmt.Fprintf(b, `<polygon class="band %s" points="%s %s"/>`, cls, strings.Join(up, " "), strings.Join(down, " "))
 			}
 		}
 		var pts []string
@@ -165,21 +202,19 @@ func lineChart(c chartSpec) template.HTML {
 		if c.Step && len(s.Points) > 0 {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", padL+w, y(s.Points[len(s.Points)-1].Y)))
 		}
-		fmt.Fprintf(&b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
+		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
 		for _, p := range s.Points {
-			fmt.Fprintf(&b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(p.Y)))
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(p.Y)))
 		}
 	}
 	// Legend, top left, when there is more than one series or a band.
-	lx := padL + 8
 	for i, s := range c.Series {
 		if len(c.Series) == 1 && !s.HasBand {
 			break
 		}
-		lx = legendEntry(&b, fmt.Sprintf("dot s%d", i%6), s.Name, lx, padT+4)
+		legendEntry(b, fmt.Sprintf("dot s%d", i%6), s.Name, keys[i].x, keys[i].y)
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
 }
 
 // niceStep rounds a step up to 1, 2, 2.5 or 5 times a power of ten.
@@ -247,9 +282,20 @@ func intervalSide(open bool, inf string, x float64, f func(float64) string) stri
 // forestPlot draws estimates with intervals on one axis, with a line at
 // zero and, when given, at the minimum effect worth shipping.
 func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float64) string) template.HTML {
-	width, rowH := 960.0, 34.0
-	labelW := 170.0
-	height := padT + rowH*float64(len(rows)) + padB
+	return sized(chartWidths, func(b *strings.Builder, width int) { drawForest(b, title, rows, refs, fmtX, float64(width)) })
+}
+
+// drawForest draws a forest plot width wide: each row's label left of
+// its interval, or above it in a narrow drawing (where a label column
+// would leave the intervals no room), with fewer ticks the narrower.
+func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLine, fmtX func(float64) string, width float64) {
+	narrow := width < 480
+	rowH, labelW, top := 34.0, 170.0, padT
+	if narrow {
+		// The reference labels get a line of their own above the rows.
+		rowH, labelW, top = 44.0, 12.0, padT+14
+	}
+	height := top + rowH*float64(len(rows)) + padB
 	lo, hi := 0.0, 0.0
 	for _, r := range rows {
 		rlo, rhi := r.drawn()
@@ -263,49 +309,59 @@ func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float6
 	}
 	pad := (hi - lo) * 0.08
 	lo, hi = lo-pad, hi+pad
-	step := niceStep((hi - lo) / 5)
+	step := niceStep((hi - lo) / math.Max(2, math.Floor(width/190))) // a tick per 190 units or so: 5 at 960, 3 at 600, 2 at 320
 	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
 	w := width - labelW - padR - 20
 	x := func(v float64) float64 { return labelW + w*(v-lo)/(hi-lo) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, width, height, esc(title), esc(title))
+	chartStart(b, "chart", title, int(width), height)
 	for v := lo; v <= hi+step/2; v += step {
 		anchor := "middle"
-		if v+step > hi+step/2 {
+		switch {
+		case v+step > hi+step/2:
 			anchor = "end"
+		case narrow && v == lo:
+			anchor = "start" // the first tick at the drawing's left edge
 		}
-		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(v), x(v), padT, height-padB)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(v), height-10, anchor, esc(fmtX(v)))
+		fmt.Fprintf(b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(v), x(v), top, height-padB)
+		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(v), height-10, anchor, esc(fmtX(v)))
 	}
-	fmt.Fprintf(&b, `<line class="zero" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(0), x(0), padT, height-padB)
+	fmt.Fprintf(b, `<line class="zero" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(0), x(0), top, height-padB)
 	for _, r := range refs {
-		fmt.Fprintf(&b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(r.Y), x(r.Y), padT, height-padB)
-		fmt.Fprintf(&b, `<text class="reflabel" x="%.1f" y="%.1f">%s</text>`, x(r.Y)+3, padT+8, esc(r.Label))
+		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, x(r.Y), x(r.Y), top, height-padB)
+		lx, anchor := x(r.Y)+3, "start"
+		if bx := labelBox(r.Label, lx, 0, anchor); bx.x1 > width {
+			lx, anchor = x(r.Y)-3, "end" // left of its line, inside the drawing
+		}
+		fmt.Fprintf(b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, padT+8, anchor, esc(r.Label))
 	}
 	for i, r := range rows {
-		cy := padT + rowH*(float64(i)+0.5)
+		cy := top + rowH*(float64(i)+0.5)
 		cls := "s1"
 		if r.Emphasis {
 			cls = "s0"
 		}
-		fmt.Fprintf(&b, `<text class="label" x="8" y="%.1f">%s</text>`, cy+4, esc(r.Label))
+		if narrow {
+			fmt.Fprintf(b, `<text class="label" x="%.1f" y="%.1f">%s</text>`, labelW, cy-6, esc(r.Label))
+			cy += 8
+		} else {
+			fmt.Fprintf(b, `<text class="label" x="8" y="%.1f">%s</text>`, cy+4, esc(r.Label))
+		}
 		x1, x2 := r.drawn()
 		x1, x2 = x(x1), x(x2)
 		if r.LoOpen { // to the axis' end, with an arrowhead
 			x1 = x(lo)
-			fmt.Fprintf(&b, `<path class="open %s" d="M%.1f %.1fl7 -4v8z"/>`, cls, x1, cy)
+			fmt.Fprintf(b, `<path class="open %s" d="M%.1f %.1fl7 -4v8z"/>`, cls, x1, cy)
 		}
 		if r.HiOpen {
 			x2 = x(hi)
-			fmt.Fprintf(&b, `<path class="open %s" d="M%.1f %.1fl-7 -4v8z"/>`, cls, x2, cy)
+			fmt.Fprintf(b, `<path class="open %s" d="M%.1f %.1fl-7 -4v8z"/>`, cls, x2, cy)
 		}
-		fmt.Fprintf(&b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x1, x2, cy, cy)
+		fmt.Fprintf(b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x1, x2, cy, cy)
 		blo, bhi := r.bounds(fmtX)
-		fmt.Fprintf(&b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
+		fmt.Fprintf(b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
 			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(blo), esc(bhi))
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
 }
 
 // sparkline draws a small trend of values (oldest first) with a label.
@@ -417,13 +473,29 @@ func labelBox(label string, x, y float64, anchor string) box {
 	return box{x0, y - 11, x0 + wd, y + 3}
 }
 
-// legendBox is where lineChart's legend is, top left.
-func legendBox(ss []series) box {
-	wd := 0.0
-	for _, s := range ss {
-		wd += legendWidth(s.Name)
+// legendSpots places lineChart's legend entries, top left, in lines
+// that end before right (a narrow drawing's key takes two lines).
+func legendSpots(ss []series, right float64) []struct{ x, y float64 } {
+	spots := make([]struct{ x, y float64 }, len(ss))
+	x, y := padL+8, padT+4
+	for i, s := range ss {
+		if x > padL+8 && x+legendWidth(s.Name) > right {
+			x, y = padL+8, y+16
+		}
+		spots[i].x, spots[i].y = x, y
+		x += legendWidth(s.Name)
 	}
-	return box{padL + 8, padT + 4, padL + 8 + wd, padT + 14}
+	return spots
+}
+
+// legendBox is where lineChart's legend is, laid out at spots.
+func legendBox(ss []series, spots []struct{ x, y float64 }) box {
+	r := box{padL + 8, padT + 4, padL + 8, padT + 14}
+	for i, s := range ss {
+		r.x1 = math.Max(r.x1, spots[i].x+legendWidth(s.Name))
+		r.y1 = math.Max(r.y1, spots[i].y+10)
+	}
+	return r
 }
 
 // legendEntry writes one entry of a chart's key at x, y (its top left): a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,35 +99,47 @@ func throughputChart(weeks []value.Week) (template.HTML, string) {
 	if len(weeks) == 0 {
 		text = "Verdicts per week: no weeks in the window"
 	}
-	const w, h, base, keyH = 480.0, 140.0, 124.0, 20.0
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="bars" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(text), esc(text))
-	legendEntry(&b, "bar badbar key", "invalidated", legendEntry(&b, "bar good key", "validated", 0, 2), 2)
-	fmt.Fprintf(&b, `<line class="axis" x1="0" x2="%.0f" y1="%.0f" y2="%.0f"/>`, w, base, base)
+	return sized(barWidths, func(b *strings.Builder, width int) { drawBars(b, weeks, top, text, float64(width)) }), text
+}
+
+// drawBars draws throughputChart's bars width wide, a week's date under
+// every bar or, where they would touch, under every second or third.
+func drawBars(b *strings.Builder, weeks []value.Week, top int, text string, w float64) {
+	const h, base, keyH = 140.0, 124.0, 20.0
+	chartStart(b, "bars", text, int(w), h)
+	legendEntry(b, "bar badbar key", "invalidated", legendEntry(b, "bar good key", "validated", 0, 2), 2)
+	fmt.Fprintf(b, `<line class="axis" x1="0" x2="%.0f" y1="%.0f" y2="%.0f"/>`, w, base, base)
 	if n := len(weeks); n > 0 {
 		slot := w / float64(n)
 		unit := (base - keyH) / float64(top)
+		every := max(1, int(math.Ceil(40/slot))) // a date ("Nov 30") takes about 40 units
 		for i, wk := range weeks {
 			x := float64(i)*slot + slot*0.15
 			bw := slot * 0.7
 			hv := float64(wk.Validated) * unit
 			hi := float64(wk.Invalidated) * unit
 			label := fmt.Sprintf("week of %s: %d validated, %d invalidated", wk.Start.Format("Jan 2"), wk.Validated, wk.Invalidated)
-			fmt.Fprintf(&b, `<g><title>%s</title>`, esc(label))
+			fmt.Fprintf(b, `<g><title>%s</title>`, esc(label))
 			if hv > 0 {
-				fmt.Fprintf(&b, `<rect class="bar good" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-hv, bw, hv)
+				fmt.Fprintf(b, `<rect class="bar good" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-hv, bw, hv)
 			}
 			if hi > 0 {
-				fmt.Fprintf(&b, `<rect class="bar badbar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-hv-hi, bw, hi)
+				fmt.Fprintf(b, `<rect class="bar badbar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-hv-hi, bw, hi)
 			}
 			b.WriteString(`</g>`)
-			if i%2 == 0 || n <= 8 {
-				fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.0f" text-anchor="middle">%s</text>`, x+bw/2, h-3, esc(wk.Start.Format("Jan 2")))
+			if i%every == 0 { // under its bar, inside the drawing at its ends
+				cx, anchor := x+bw/2, "middle"
+				switch {
+				case cx < 20:
+					cx, anchor = 0, "start"
+				case cx > w-20:
+					cx, anchor = w, "end"
+				}
+				fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.0f" text-anchor="%s">%s</text>`, cx, h-3, anchor, esc(wk.Start.Format("Jan 2")))
 			}
 		}
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()), text
 }
 
 type recordData struct {

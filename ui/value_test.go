@@ -38,8 +38,10 @@ func TestValueThroughputChart(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			svg, text := throughputChart(c.weeks)
-			s := string(svg)
-			if !strings.HasPrefix(s, `<svg class="bars"`) || !strings.Contains(s, `role="img"`) || !strings.Contains(s, `aria-label="`+esc(text)+`"><title>`+esc(text)+`</title>`) {
+			all := string(svg)
+			// Drawn for two widths (barWidths): the widest is checked.
+			s := all[strings.LastIndex(all, `<svg `):]
+			if strings.Count(all, `<svg class="bars w`) != len(barWidths) || !strings.HasPrefix(s, `<svg class="bars w480"`) || !strings.Contains(s, `role="img"`) || !strings.Contains(s, `aria-label="`+esc(text)+`"><title>`+esc(text)+`</title>`) {
 				t.Errorf("chart lacks role=img and its text as aria-label and title: %.200s", s)
 			}
 			if got := strings.Count(s, `<rect class="bar good" `) + strings.Count(s, `<rect class="bar badbar" `); got != c.bars {

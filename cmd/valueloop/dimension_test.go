@@ -201,7 +201,7 @@ func checkDimensionPage(t *testing.T, srv *testServer, admin, _ *browser) {
 	if want := len(res.Dimension.Slices) * len(res.Metrics); rows != want {
 		t.Errorf("the split page has %d rows of slices, want %d (slices × metrics, one treatment)", rows, want)
 	}
-	if got := strings.Count(split, "<figure><svg"); got < 2 {
+	if got := strings.Count(split, `<figure><div class="chartbox">`); got < 2 {
 		t.Errorf("the split page has %d charts, want one per metric with data", got)
 	}
 	if resp, body := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=country"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(body), `"country" is not a dimension kept`) {

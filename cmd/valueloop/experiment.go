@@ -460,9 +460,9 @@ func liftCells(tw io.Writer, l *experiment.Lift, inf experiment.Inference, scale
 	e, rel := liftEffect(l)
 	test := inf.Deciding(e)
 	iv, p, adj := test.Interval, test.PValue, test.AdjustedPValue
-	fmt.Fprintf(tw, "%s [%s, %s]%s\t%s\t%s\t%.1f%%", fmtLift(e.Estimate, rel),
+	fmt.Fprintf(tw, "%s [%s, %s]%s\t%s\t%s\t%s", fmtLift(e.Estimate, rel),
 		expIf(iv.LowerUnbounded, "-∞", fmtLift(iv.Lower, rel)), expIf(iv.UpperUnbounded, "+∞", fmtLift(iv.Upper, rel)),
-		chartCell(width, bar(e.Estimate, iv, scale, width)), valueloop.FormatP(p), valueloop.FormatP(adj), 100*l.ChanceToWin)
+		chartCell(width, bar(e.Estimate, iv, scale, width)), valueloop.FormatP(p), valueloop.FormatP(adj), valueloop.FormatChance(l.ChanceToWin))
 	return e.Note
 }
 
@@ -588,9 +588,9 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 	case r.SRM.Status != stats.OK:
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
-		fmt.Fprintf(w, "SRM: MISMATCH, p = %.2g < %g: %s — the split is broken; no verdict until it is fixed\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: MISMATCH, p = %s < %g: %s — the split is broken; no verdict until it is fixed\n", valueloop.FormatP(r.SRM.PValue), r.SRM.Limit(), strings.Join(parts, ", "))
 	default:
-		fmt.Fprintf(w, "SRM: ok, p = %.2g (a mismatch is p < %g): %s\n", r.SRM.PValue, r.SRM.Limit(), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "SRM: ok, p = %s (a mismatch is p < %g): %s\n", valueloop.FormatP(r.SRM.PValue), r.SRM.Limit(), strings.Join(parts, ", "))
 	}
 	writePeriods(w, r)
 }
@@ -627,9 +627,9 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		case p.SRM.Status == stats.NotApplicable:
 			srm = "SRM does not apply: " + p.SRM.Reason
 		case p.SRM.Status == stats.OK && p.SRM.Mismatch:
-			srm = fmt.Sprintf("SRM MISMATCH, p = %.2g", p.SRM.PValue)
+			srm = "SRM MISMATCH, p = " + valueloop.FormatP(p.SRM.PValue)
 		case p.SRM.Status == stats.OK:
-			srm = fmt.Sprintf("SRM ok, p = %.2g", p.SRM.PValue)
+			srm = "SRM ok, p = " + valueloop.FormatP(p.SRM.PValue)
 		}
 		fmt.Fprintf(w, "  %s: %s; weight %.1f%%; %s\n", since, strings.Join(users, ", "), 100*p.Weight, srm)
 	}

@@ -571,7 +571,7 @@ func TestThroughputLegendBrowser(t *testing.T) {
 // throughputLegendScript lists what is wrong with the throughput chart's
 // key, by the boxes and colours the browser computes.
 const throughputLegendScript = `(() => {
-  const svg = document.querySelector("svg.bars");
+  const svg = [...document.querySelectorAll("svg.bars")].find(s => s.getBoundingClientRect().width > 0); // the drawing shown
   if (!svg) return ["no chart"];
   const out = [];
   const texts = [...svg.querySelectorAll("text.legend")];
@@ -598,5 +598,72 @@ const throughputLegendScript = `(() => {
       if (meet(b, box(o))) out.push(JSON.stringify(el.textContent || el.getAttribute("class")) + " lies on " + o.tagName + "." + o.getAttribute("class"));
     }
   }
+  return out;
+})()`
+
+// TestChartTextBrowser: every chart's text (axis ticks, row labels,
+// reference labels, keys) on the experiment, rollout and delivery pages
+// (and a flag's exposures, the value page's bars) is at least 10 CSS px tall as the browser renders it, on a phone
+// (390×844) and on a desktop (1280 wide), and nothing overflows
+// sideways. Before, each chart was one 960-wide drawing scaled to its
+// card: on a phone its 11px text rendered about 3.5px tall.
+func TestChartTextBrowser(t *testing.T) {
+	bin := needBrowser(t)
+	srv := MustServe(t, "", "--demo")
+	warm := mustSignIn(t, srv.URL, srv.Admin)
+	waitForCharts(t, warm, "/experiments/production/new-onboarding")
+	c := newChrome(t, bin, srv)
+	c.signIn(srv.Admin)
+	for _, size := range [][2]int64{{390, 844}, {1280, 900}} {
+		c.do("viewport", chromedp.EmulateViewport(size[0], size[1]))
+		for _, p := range []string{"/experiments/production/new-onboarding", "/experiments/production/new-onboarding?dimension=platform",
+			"/rollouts/production/checkout-flow", "/delivery", "/flags/production/checkout-flow", "/value"} {
+			c.open(p)
+			where := fmt.Sprintf("%s at %dpx", p, size[0])
+			if size[0] > 1000 {
+				c.fits(where) // on a phone a wide table scrolls inside its card, by design
+			}
+			small, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](chartTextScript))
+			if err != nil {
+				t.Fatalf("measure %s: %v", where, err)
+			}
+			for _, s := range small {
+				t.Errorf("%s: %s", where, s)
+			}
+			if size[0] < 1000 {
+				c.shoot("phone" + strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(p))
+			}
+		}
+	}
+}
+
+// chartTextScript lists the visible text of the page's charts rendered
+// less than 10 CSS px tall (its font size as drawn, the computed size
+// times the chart's scale, and the height of its box) or cut off by its
+// chart's edge, a chart wider than its card, and a page wider than the
+// window; "no chart text" when an experiment or rollout page shows none
+// (the check would prove nothing).
+const chartTextScript = `(() => {
+  const out = [], root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) out.push("the page: " + root.scrollWidth + "px wide in " + root.clientWidth);
+  for (const svg of document.querySelectorAll("svg.chart, svg.bars")) {
+    const r = svg.getBoundingClientRect(), card = svg.closest(".card");
+    if (r.width === 0 || !card) continue;
+    const cr = card.getBoundingClientRect();
+    if (r.left < cr.left || r.right > cr.right) out.push("a chart " + Math.round(r.width) + "px wide spills out of its card " + Math.round(cr.width) + "px wide");
+    for (const t of svg.querySelectorAll("text")) {
+      const b = t.getBoundingClientRect();
+      if (b.left < r.left - 1 || b.right > r.right + 1) out.push(JSON.stringify(t.textContent.slice(0, 30)) + " is cut off by its chart's edge");
+    }
+  }
+  let seen = 0;
+  for (const t of document.querySelectorAll("svg text")) {
+    const r = t.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue; // not displayed
+    seen++;
+    const drawn = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
+    if (drawn < 10 || r.height < 10) out.push(JSON.stringify(t.textContent.slice(0, 30)) + " (" + t.getAttribute("class") + ") drawn " + drawn.toFixed(1) + "px, box " + r.height.toFixed(1) + "px tall");
+  }
+  if (seen === 0 && !location.pathname.startsWith("/delivery")) out.push("no chart text");
   return out;
 })()`

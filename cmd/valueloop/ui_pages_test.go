@@ -182,6 +182,18 @@ var (
 	pageFrom     = regexp.MustCompile(`valueloop dora --from (\S+)</code>`)
 )
 
+// perDay reads a rate as termchart writes it ("6.8/week") as events per
+// day, with the unit's days.
+func perDay(s string) (v, days float64, ok bool) {
+	n, unit, found := strings.Cut(s, "/")
+	days = map[string]float64{"day": 1, "week": 7, "month": 30}[unit]
+	x, err := strconv.ParseFloat(n, 64)
+	if !found || days == 0 || err != nil {
+		return 0, 0, false
+	}
+	return x / days, days, true
+}
+
 // TestDashboardFiguresAsCLI: the figures the dashboard and the CLI both
 // give read the same. A rank's score reads as its arithmetic on the same
 // line and as 'valueloop next' give it (1.97, not 1.969); a deployment
@@ -204,14 +216,22 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 	if len(services) == 0 || overall == nil {
 		t.Fatalf("no deployment frequency in valueloop dora's output:\n%s", out)
 	}
+	// The page writes every frequency in one unit (the smallest's), the
+	// CLI each in its own: the same figure, within the rounding of both.
+	same := func(page, cli string) bool {
+		pv, pd, ok1 := perDay(page)
+		cv, cd, ok2 := perDay(cli)
+		return ok1 && ok2 && math.Abs(pv-cv) <= 0.05/pd+0.05/cd
+	}
+	kv := regexp.MustCompile(`<span class="kv">([^<]*)</span>`)
 	for _, s := range services {
 		row := section(t, delivery, `<th scope="row">`+s[1], "</tr>")
-		if !strings.Contains(row, `<span class="kv">`+s[2]+`</span>`) {
+		if m := kv.FindStringSubmatch(row); m == nil || !same(m[1], s[2]) {
 			t.Errorf("%s deploys %s by valueloop dora; its row on /delivery:\n%s", s[1], s[2], row)
 		}
 	}
-	if !strings.Contains(delivery, `<div class="kval">`+overall[1]+`</div>`) {
-		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], valuelooptest.GrepLines(delivery, "/day"))
+	if m := regexp.MustCompile(`<div class="kval">([^<]*/(?:day|week|month))</div>`).FindStringSubmatch(delivery); m == nil || !same(m[1], overall[1]) {
+		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], valuelooptest.GrepLines(delivery, "kval"))
 	}
 
 	_, page := admin.get("/value")
@@ -499,7 +519,7 @@ func checkSlicesShowDecidingInterval(t *testing.T, srv *testServer, admin *brows
 				if v.Lift.Relative != nil {
 					e, f = *v.Lift.Relative, pagePct
 				}
-				want := "<td>" + f(e.Interval.Lower) + " to " + f(e.Interval.Upper) + `</td><td class="n">` + g4(e.AdjustedPValue) + "</td>"
+				want := "<td>" + f(e.Interval.Lower) + " to " + f(e.Interval.Upper) + `</td><td class="n">` + valueloop.FormatP(e.AdjustedPValue) + "</td>"
 				if !strings.Contains(split, want) {
 					t.Errorf("%s %s %s: the split page lacks the fixed interval and its adjusted p %s", s.Value, m.Metric, v.Variant, want)
 				}
@@ -1021,4 +1041,77 @@ func TestDashboardConfirmTitles(t *testing.T) {
 			t.Errorf("GET %s: %d, want %s:\n%s", path, resp.StatusCode, want, valuelooptest.GrepLines(page, "<title>"))
 		}
 	}
+}
+
+// TestEveryViewWritesProbabilitiesAlike: the experiment page and `experiment
+// results` write a chance to win as one rule says (never 100% or 0% for
+// one that is not exactly 1 or 0: ">99.9%", "<0.1%"), and every p as
+// valueloop.FormatP writes it: the verdict's sentence wrote p = 0.00031
+// where the tables wrote 3e-04, and the page's table by dimension wrote
+// the adjusted p with four significant figures where the CLI writes three
+// decimals (TestDashboardIntervalSaysItsLevel checks that table).
+func TestEveryViewWritesProbabilitiesAlike(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	c := client.New(srv.URL, srv.Admin)
+	res, err := c.Results(context.Background(), "production", demo.ExperimentFlag, url.Values{"dimension": {"platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag + "?dimension=platform")
+	page = html.UnescapeString(page)
+	code, table, stderr := srv.cli(t, srv.Admin, "experiment", "results", demo.ExperimentFlag, "--env", "production", "--dimension", "platform")
+	if code != 0 {
+		t.Fatalf("results: exit %d: %s", code, stderr)
+	}
+	chance := func(p float64) string { // the rule, written out
+		switch {
+		case p > 0.9995 && p < 1:
+			return ">99.9%"
+		case p < 0.0005 && p > 0:
+			return "<0.1%"
+		}
+		return fmt.Sprintf("%.1f%%", 100*p)
+	}
+	near := 0
+	for _, m := range res.Metrics {
+		card := section(t, page, "<h3>"+m.Name+" ["+m.Metric+"]", "</table>")
+		for _, v := range m.Variants {
+			if v.Lift == nil {
+				continue
+			}
+			if v.Lift.ChanceToWin > 0.9995 || v.Lift.ChanceToWin < 0.0005 {
+				near++
+			}
+			want := chance(v.Lift.ChanceToWin)
+			row := regexp.MustCompile(`(?s)<tr>\s*<td>` + regexp.QuoteMeta(v.Variant) + `</td>.*?</tr>`).FindString(card)
+			if !strings.Contains(row, `<td class="n">`+want+`</td>`) {
+				t.Errorf("%s %s: the page's chance to win is not %s (%v):\n%s", m.Metric, v.Variant, want, v.Lift.ChanceToWin, row)
+			}
+			cli := regexp.MustCompile(`(?m)^\s*`+regexp.QuoteMeta(v.Variant)+`\s.*$`).FindAllString(section(t, table, "["+m.Metric+"] (", "\n\n"), -1)
+			if len(cli) != 1 || !strings.HasSuffix(strings.TrimSpace(cli[0]), " "+want) {
+				t.Errorf("%s %s: the CLI's row %q does not end with the chance to win %s", m.Metric, v.Variant, cli, want)
+			}
+		}
+	}
+	if near == 0 {
+		t.Errorf("no chance to win of the demo within 0.05%% of 0 or 1: the test does not test the rule")
+	}
+	// Every "p = X" of the verdict, the sample-ratio line and their CLI
+	// counterparts is written as FormatP writes X.
+	pIs := regexp.MustCompile(`p = ([-0-9.e+]+)`)
+	for where, text := range map[string]string{"the verdict": res.Verdict.Reason, "the page": section(t, page, "<main", "</main>"), "the CLI": table} {
+		found := pIs.FindAllStringSubmatch(text, -1)
+		if len(found) == 0 {
+			t.Errorf("%s writes no p = X", where)
+		}
+		for _, f := range found {
+			p, err := strconv.ParseFloat(f[1], 64)
+			if err != nil || valueloop.FormatP(p) != f[1] {
+				t.Errorf("%s writes p = %s, FormatP writes %s", where, f[1], valueloop.FormatP(p))
+			}
+		}
+	}
+	// The table by dimension's adjusted p: checkSlicesShowDecidingInterval
+	// (it wrote four significant figures, 0.3889 for the CLI's 0.389).
 }

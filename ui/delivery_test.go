@@ -1,0 +1,92 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/dora"
+)
+
+// fakeDelivery is a delivery report of two services, one deploying twice
+// a day and one twice a week, and one incident that a deployment of the
+// second caused.
+type fakeDelivery struct{ now time.Time }
+
+func (f fakeDelivery) Report(_ context.Context, q dora.Query) (*delivery.Report, error) {
+	series := func(name string, perDay float64) dora.Series {
+		s := dora.Series{Name: name, Team: "shop", Total: dora.Metrics{Start: q.From, End: q.To, DeploymentsPerDay: perDay, Deployments: int(perDay * 42)}}
+		for w := q.From; w.Before(q.To); w = w.AddDate(0, 0, 7) {
+			s.Buckets = append(s.Buckets, dora.Metrics{Start: w, End: w.AddDate(0, 0, 7), DeploymentsPerDay: perDay})
+		}
+		return s
+	}
+	return &delivery.Report{Report: dora.Report{From: q.From, To: q.To, Bucket: q.Bucket,
+		Overall:  series("", 2+2.0/7),
+		Services: []dora.Series{series("checkout", 2), series("search", 2.0/7)}}}, nil
+}
+
+func (fakeDelivery) Zone() *time.Location { return time.UTC }
+
+func (f fakeDelivery) Deployments(_ context.Context, service string, _, _ time.Time) ([]dora.DeploymentFacts, error) {
+	if service != "search" {
+		return nil, nil
+	}
+	at := f.now.Add(-5 * time.Hour)
+	return []dora.DeploymentFacts{{Deployment: dora.Deployment{ID: "d1", Service: "search", Production: true, Status: "success", Version: "v7", At: at},
+		Failed: true, Incidents: []string{"inc-1"}, RecoveredAt: at.Add(50 * time.Minute)}}, nil
+}
+
+func (f fakeDelivery) DeliveryData(context.Context) (dora.Data, int64, error) {
+	opened, resolved := f.now.Add(-4*time.Hour-30*time.Minute), f.now.Add(-2*time.Hour)
+	return dora.Data{Incidents: []dora.Incident{{ID: "inc-1", Service: "search", OpenedAt: opened, ResolvedAt: &resolved, UpdatedAt: resolved}}}, 1, nil
+}
+
+// TestDeliveryPageUnitsAndRecovery: the delivery page's table writes its
+// deployment frequencies in one unit (it wrote 2.0/day above 2.0/week in
+// one column), and an incident's time from opened to resolved is not
+// called a recovery time: DORA's failed-deployment recovery time is the
+// failed deployment's, shown beside it (its deployment → recovered).
+func TestDeliveryPageUnitsAndRecovery(t *testing.T) {
+	now := time.Now().UTC()
+	fake := fakeDelivery{now: now}
+	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
+	c := d.signedIn(t)
+	resp, err := c.Get(d.srv.URL + "/delivery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /delivery: %d %.300s", resp.StatusCode, page)
+	}
+	units := map[string]bool{}
+	table := page[strings.Index(page, `id="by-h"`):strings.Index(page, `id="lt-h"`)]
+	for _, m := range regexp.MustCompile(`<span class="kv">[0-9.]+/(day|week|month)</span>`).FindAllStringSubmatch(table, -1) {
+		units[m[1]] = true
+	}
+	if len(units) != 1 {
+		t.Errorf("the table's deployment frequencies in %d units (%v), want one", len(units), units)
+	}
+	for _, m := range regexp.MustCompile(`weekly deployment frequency of [^"]*`).FindAllString(page, -1) {
+		if strings.Contains(m, "/day") == strings.Contains(m, "/week") {
+			t.Errorf("a trend's words mix units or have none: %s", m)
+		}
+	}
+	inc := page[strings.Index(page, `id="inc-h"`):]
+	if strings.Contains(inc, ">Recovery time<") {
+		t.Errorf("the incidents' table calls opened → resolved a recovery time:\n%.600s", inc)
+	}
+	for _, want := range []string{"Open for", "2h30m", "Failed deployment recovery time", "50m"} {
+		if !strings.Contains(inc, want) {
+			t.Errorf("the incidents' table does not show %q:\n%.1500s", want, inc)
+		}
+	}
+}
