@@ -25,11 +25,11 @@ import (
 // writes with a running server's).
 func deliveryImportCommand() *command {
 	return &command{name: "import", summary: "backfill delivery history from GitHub, GitLab or a local git repository", subs: []*command{
-		{name: "github", args: "OWNER/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--data DIR]",
+		{name: "github", args: "OWNER/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--since TIME] [--incident-label L] [--release-env ENV|none] [--checkpoint FILE] [--data DIR]",
 			summary: "import merged pull requests, reviews, deployments, releases and incident issues", more: importForgeMore, run: runImportForge(delivery.KindGitHub)},
-		{name: "gitlab", args: "GROUP/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--data DIR]",
+		{name: "gitlab", args: "GROUP/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--since TIME] [--incident-label L] [--release-env ENV|none] [--checkpoint FILE] [--data DIR]",
 			summary: "import merged merge requests, approvals, deployments, releases and incidents", more: importForgeMore, run: runImportForge(delivery.KindGitLab)},
-		{name: "git", args: "DIR --repo OWNER/NAME [--branch B] [--tags GLOB] [--release-branches GLOB] [--env ENV] [--data DIR]",
+		{name: "git", args: "DIR --repo OWNER/NAME [--branch B] [--tags GLOB] [--release-branches GLOB] [--env ENV] [--since TIME] [--checkpoint FILE] [--data DIR]",
 			summary: "import the commits of the main branch, and tags or release branches as deployments", more: importGitMore, run: runImportGit},
 	}}
 }

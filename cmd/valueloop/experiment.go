@@ -26,7 +26,7 @@ import (
 
 func experimentCommand() *command {
 	return &command{name: "experiment", summary: "results and hypotheses of a flag's experiment", more: "Settings given to results override the hypothesis' for that look only.\n", subs: []*command{
-		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]",
+		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W] [--cuped-theta within|pooled] [--srm-threshold P] [--prior MEAN:SD]",
 			summary: "show the experiment's results and verdict", more: "Settings given to results override the hypothesis' for that look only.\n", run: runExperimentResults},
 		{name: "hypothesis", summary: "the hypothesis an experiment tests", subs: []*command{
 			{name: "get", args: "FLAG --env ENV", summary: "show a flag's hypothesis", run: runHypothesisGet},

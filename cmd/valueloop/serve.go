@@ -89,7 +89,7 @@ func addrInUseHint(err error) error {
 }
 
 func serveCommand() *command {
-	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]",
+	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...] [flags]",
 		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
 }
 
