@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,6 +139,9 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 		im, err := in.run(ctx, e, s, f, token)
 		if im != nil {
 			writeImportSummary(e, f.output, in.repo, im.Summary, err == nil)
+		}
+		if de := (*net.DNSError)(nil); errors.As(err, &de) && de.IsNotFound {
+			err = fmt.Errorf("%w; check --base-url", err) // the one part of the URL that is the user's
 		}
 		return err
 	}
