@@ -32,7 +32,7 @@ type Server struct {
 	// Listener, when set, is served instead of listening on Addr: the
 	// caller binds the port first, to fail on a busy one before slow work.
 	Listener net.Listener
-	Logger *slog.Logger
+	Logger   *slog.Logger
 
 	Auth  *auth.Service
 	Flags *flags.Service
