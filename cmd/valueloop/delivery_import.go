@@ -151,7 +151,7 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 // repositories only, within a small rate limit.
 func (in *forgeImport) token(e *cliEnv) (string, error) {
 	if in.tokenFile != "" {
-		b, err := readInput(e, in.tokenFile)
+		b, err := readInput(e, "--token-file", in.tokenFile)
 		return strings.TrimSpace(string(b)), err
 	}
 	t := e.getenv(strings.ToUpper(in.kind) + "_TOKEN")

@@ -188,7 +188,7 @@ func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	var body []byte
 	if *file != "" {
-		body, err = readInput(e, *file)
+		body, err = readInput(e, "-f", *file)
 	} else {
 		body, err = in.body()
 		err = in.fields().rename(err)

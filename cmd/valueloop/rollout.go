@@ -236,7 +236,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrails []string, onBreach string, alpha float64, minSample int64) (rollout.Plan, error) {
 	var p rollout.Plan
 	if file != "" {
-		data, err := readInput(e, file)
+		data, err := readInput(e, "-f", file)
 		if err != nil {
 			return p, err
 		}
