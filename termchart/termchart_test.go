@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -105,13 +104,19 @@ func TestInterval(t *testing.T) {
 // fits on one line of the terminal; wrapped, each redraw left a line
 // behind. Before, a rebuild's "pass 2/2, events:" line with millions of
 // events ran past 80 columns, and a 40-column terminal wrapped every line.
+// A label of wide characters (導入 is two cells a character) counts as
+// wide as it is drawn.
 func TestProgressFitsTheTerminal(t *testing.T) {
-	for _, cols := range []int{80, 40, 20} {
+	for _, c := range []struct {
+		cols  int
+		label string
+	}{{80, "pass 2/2, events:"}, {40, "pass 2/2, events:"}, {20, "pass 2/2, events:"}, {40, "導入イベント:"}, {20, "導入イベント 2/2:"}} {
+		cols := c.cols
 		var buf bytes.Buffer
-		p := &termchart.Progress{W: &buf, TTY: true, Cols: cols, Total: 1000, Start: time.Now().Add(-time.Hour), Label: "pass 2/2, events:"}
+		p := &termchart.Progress{W: &buf, TTY: true, Cols: cols, Total: 1000, Start: time.Now().Add(-time.Hour), Label: c.label}
 		p.Draw(500, 12_345_678)
 		line := strings.TrimPrefix(buf.String(), "\r")
-		if n := utf8.RuneCountInString(line); n >= cols || n == 0 {
+		if n := termchart.Cells(line); n >= cols || n == 0 {
 			t.Errorf("%d columns: the line is %d wide: %q", cols, n, line)
 		}
 		if cols >= 40 && !strings.Contains(line, "50%") {
@@ -119,8 +124,8 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 		}
 		buf.Reset()
 		p.Clear()
-		if erased := strings.Count(buf.String(), " "); erased < utf8.RuneCountInString(line) || erased >= cols {
-			t.Errorf("%d columns: %d cells erased after a line of %d", cols, erased, utf8.RuneCountInString(line))
+		if erased := strings.Count(buf.String(), " "); erased < termchart.Cells(line) || erased >= cols {
+			t.Errorf("%d columns: %d cells erased after a line of %d", cols, erased, termchart.Cells(line))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // TestResultsFitTheTerminal: the results tables were 96 to 99 cells wide
@@ -153,4 +154,28 @@ func fits(t *testing.T, out, from, to string, cols int) string {
 		}
 	}
 	return table
+}
+
+// TestCutLinesCountsCells: cutLines and the other helpers that fit a line
+// to the terminal count cells, not runes: a wide character (CJK, emoji)
+// takes two, a combining mark none. Counting runes, a line of CJK text
+// cut to 20 runes took 39 cells; one with an accent made of two runes was
+// cut a cell early.
+func TestCutLinesCountsCells(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"  rollback  checkout", "  rollback  checkout"},
+		{"  回滚因为结帐错误率上升了很多很多", "  回滚因为结帐错误…"},
+		{"  🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀", "  🚀🚀🚀🚀🚀🚀🚀🚀…"},
+		{"  re\u0301sume\u0301 of the rollout", "  re\u0301sume\u0301 of the rol…"},
+	} {
+		got := cutLines(c.in, 20)
+		if got != c.want || termchart.Cells(got) > 20 {
+			t.Errorf("cutLines(%q, 20) = %q, %d cells; want %q", c.in, got, termchart.Cells(got), c.want)
+		}
+	}
+	for line := range strings.Lines(legendLines([]string{"结帐错误率上升", "回滚", "暂停"}, 20)) {
+		if n := termchart.Cells(strings.TrimSuffix(line, "\n")); n > 20 {
+			t.Errorf("legendLines at 20 columns: %q is %d cells", line, n)
+		}
+	}
 }
