@@ -56,6 +56,52 @@ func TestResultsFitTheTerminal(t *testing.T) {
 	}
 }
 
+// TestReasonKeepsTheTableNarrow: a row without a lift says why in a cell
+// no wider than the LIFT column's head, and the whole reason follows the
+// table as a note, once for every row it is of; it stood in the cell whole,
+// and the demo's checkout-errors table was 96 cells wide at 80 columns.
+func TestReasonKeepsTheTableNarrow(t *testing.T) {
+	zero := 0.0
+	why := "not enough data: the metric does not vary in either arm"
+	m := experiment.MetricResult{Metric: "checkout-errors", Kind: "conversion", Analysis: stats.Proportion, Direction: "lower", Variants: []experiment.VariantResult{
+		{Variant: "control", Control: true, Users: 2063, Status: stats.OK, Mean: &zero},
+		{Variant: "treatment", Users: 1937, Status: stats.NotEnoughData, Mean: &zero, Reason: why},
+	}}
+	r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m},
+		Dimension: &experiment.DimensionSplit{Dimension: "platform", Slices: []experiment.Slice{
+			{Value: "ios", Users: 1267, Metrics: []experiment.MetricResult{m}},
+			{Value: "web", Users: 1267, Metrics: []experiment.MetricResult{m}},
+			{Value: "tv", Users: 3, Reason: "not enough data: need at least 2 users in every variant, have 1 in control"},
+		}}}
+	r.Settings.Settings = stats.DefaultSettings()
+	for _, cols := range []int{0, 80, 100} { // below 80 the figures alone are wider
+		var b strings.Builder
+		writeResultsFit(&b, r, cols)
+		out := b.String()
+		for _, c := range []struct{ from, to, row, note string }{
+			{"  VARIANT", "\nSRM", "  treatment  1,937  0     not enough data\n", "  note: treatment: " + why + "\n"},
+			{"  PLATFORM", "\n\n", "  web       treatment  1,267  not enough data", "  note: ios treatment, web treatment: " + why + "\n"},
+		} {
+			table := section(t, out, c.from, c.to)
+			head := strings.SplitN(table, "\n", 2)[0]
+			for line := range strings.Lines(table) {
+				if strings.HasPrefix(line, "  note: ") {
+					continue
+				}
+				if n := termchart.Cells(strings.TrimSuffix(line, "\n")); n > termchart.Cells(head) || cols > 0 && n > cols {
+					t.Errorf("%d columns: %q is %d cells, wider than its head (%d):\n%s", cols, line, n, termchart.Cells(head), table)
+				}
+			}
+			if !strings.Contains(table, c.row) || !strings.Contains(table, c.note) {
+				t.Errorf("%d columns: want the row %q and the note %q:\n%s", cols, c.row, c.note, table)
+			}
+		}
+		if !strings.Contains(out, "  note: tv: not enough data: need at least 2 users") {
+			t.Errorf("%d columns: the slice's reason is not in a note:\n%s", cols, out)
+		}
+	}
+}
+
 // TestChartsAtEightyColumns: at COLUMNS=80 (and 60) experiment results,
 // with and without a dimension, and rollout status draw as many interval
 // charts as without a width, and their tables and charts fit. At 80 they
@@ -149,7 +195,7 @@ func fits(t *testing.T, out, from, to string, cols int) string {
 	t.Helper()
 	table := section(t, out, from, to)
 	for _, line := range strings.Split(table, "\n") {
-		if n := utf8.RuneCountInString(line); cols > 0 && n > cols {
+		if n := termchart.Cells(line); cols > 0 && n > cols {
 			t.Errorf("%d columns: a line of %d:\n%s", cols, n, table)
 		}
 	}
