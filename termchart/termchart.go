@@ -63,16 +63,35 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 
 // PerDay writes a rate of events per day in the unit that reads best:
 // 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
-func PerDay(v float64) string {
-	switch {
-	case v == 0:
-		return "0/day"
-	case v >= 1:
-		return fmt.Sprintf("%.1f/day", v)
-	case v >= 1.0/7:
-		return fmt.Sprintf("%.1f/week", v*7)
+func PerDay(v float64) string { return PerDayIn(v)(v) }
+
+// PerDayIn returns how to write rates per day in one unit, for figures
+// read down a column: PerDay's unit for the slowest of vs that is not
+// zero. A column of 3.3/week over 2.3/month read as if the first were the
+// smaller; in the slowest's unit every figure is at least as legible as
+// the slowest alone (14.1/month over 2.3/month), where the fastest's unit
+// would write the slow ones as 0.0/day.
+func PerDayIn(vs ...float64) func(float64) string {
+	slowest := 0.0
+	for _, v := range vs {
+		if v > 0 && (slowest == 0 || v < slowest) {
+			slowest = v
+		}
 	}
-	return fmt.Sprintf("%.1f/month", v*30)
+	unit, days := "day", 1.0
+	switch {
+	case slowest == 0 || slowest >= 1:
+	case slowest >= 1.0/7:
+		unit, days = "week", 7
+	default:
+		unit, days = "month", 30
+	}
+	return func(v float64) string {
+		if v == 0 {
+			return "0/" + unit
+		}
+		return fmt.Sprintf("%.1f/%s", v*days, unit)
+	}
 }
 
 // Duration writes a duration with its two largest units: 45s, 12m,

@@ -186,3 +186,29 @@ func TestBarOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestPerDayIn: figures written for one column share a unit, the one the
+// slowest alone would take; PerDay alone picks the unit that reads best.
+func TestPerDayIn(t *testing.T) {
+	for _, c := range []struct {
+		vs   []float64
+		want []string
+	}{
+		{[]float64{3.3 / 7, 2.3 / 30, 3.8 / 7}, []string{"14.1/month", "2.3/month", "16.3/month"}},
+		{[]float64{1.5, 2.0 / 7, 0}, []string{"10.5/week", "2.0/week", "0/week"}},
+		{[]float64{1.5, 4}, []string{"1.5/day", "4.0/day"}},
+		{[]float64{0, 0}, []string{"0/day", "0/day"}},
+	} {
+		write := termchart.PerDayIn(c.vs...)
+		for i, v := range c.vs {
+			if got := write(v); got != c.want[i] {
+				t.Errorf("PerDayIn(%v)(%v) = %q, want %q", c.vs, v, got, c.want[i])
+			}
+		}
+	}
+	for v, want := range map[float64]string{0: "0/day", 1.1: "1.1/day", 6.8 / 7: "6.8/week", 3.0 / 30: "3.0/month"} {
+		if got := termchart.PerDay(v); got != want {
+			t.Errorf("PerDay(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

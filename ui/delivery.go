@@ -29,7 +29,9 @@ type doraRow struct {
 
 // doraKeys summarises a series over the whole range with a weekly trend;
 // fourKeys adds Four Keys' change failure rate beside the default one.
-func doraKeys(s dora.Series, fourKeys bool) []doraKey {
+// Deployment frequencies are written by perDay, in the one unit of the
+// report's (termchart.PerDayIn), as 'valueloop dora' writes them.
+func doraKeys(s dora.Series, fourKeys bool, perDay func(float64) string) []doraKey {
 	name := s.Name
 	if name == "" {
 		name = "all services"
@@ -60,8 +62,8 @@ func doraKeys(s dora.Series, fourKeys bool) []doraKey {
 		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
 		keys = append(keys, k)
 	}
-	add(doraKey{Name: "Deployment frequency", Value: termchart.PerDay(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},
-		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, termchart.PerDay)
+	add(doraKey{Name: "Deployment frequency", Value: perDay(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},
+		func(m dora.Metrics) (float64, bool) { return m.DeploymentsPerDay, true }, perDay)
 	// A figure with no deployments or changes behind it shows as a dash.
 	rate := func(r dora.Rate) string {
 		if v, ok := r.Value(); ok {
@@ -166,21 +168,22 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
+	perDay := termchart.PerDayIn(rep.DeploymentsPerDay()...)
+	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, perDay)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil
 	}
 	d.Breakdown = append(d.Breakdown, breakdownOf("All services", "", rep.Overall.Total.LeadTimeBreakdown))
 	for _, s := range rep.Teams {
-		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true)})
+		d.Rows = append(d.Rows, doraRow{Name: "Team " + s.Name, Keys: doraKeys(s, true, perDay)})
 		d.Breakdown = append(d.Breakdown, breakdownOf("Team "+s.Name, "", s.Total.LeadTimeBreakdown))
 	}
 	// An incident of the range may have been caused by a deployment
 	// before it: the causes are looked up among all deployments.
 	causes := map[string]*dora.DeploymentFacts{}
 	for _, s := range rep.Services {
-		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true)})
+		d.Rows = append(d.Rows, doraRow{Name: s.Name, Team: s.Team, Keys: doraKeys(s, true, perDay)})
 		d.Breakdown = append(d.Breakdown, breakdownOf(s.Name, s.Team, s.Total.LeadTimeBreakdown))
 		deps, err := u.Delivery.Deployments(r.Context(), s.Name, time.Time{}, rep.To)
 		if err != nil {
