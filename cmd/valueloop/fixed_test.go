@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	c := client.New(s.URL, s.Admin)
 	ctx := context.Background()
 
-	s.mustSendEvents(t, token, fixedEvents(0, 2000, 0.24))
+	s.mustSendEvents(t, token, fixedTraffic(0, 2000, 0.24))
 	at, err := c.Results(ctx, "production", "fixed-test", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +39,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	if v := at.Verdict; at.Users != 2000 || v == nil || v.Decided == nil || v.Decided.Users != 2000 || v.Decision == experiment.KeepRunning {
 		t.Fatalf("at the planned sample (%d users): verdict %+v; want one decided on 2000 users", at.Users, at.Verdict)
 	}
-	s.mustSendEvents(t, token, fixedEvents(2000, 6000, 0.2))
+	s.mustSendEvents(t, token, fixedTraffic(2000, 6000, 0.2))
 	later, err := c.Results(ctx, "production", "fixed-test", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -73,21 +72,8 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	}
 }
 
-// fixedEvents are n users from user from on, alternately in control and
+// fixedTraffic is n users from user from on, alternately in control and
 // treatment; control buys with probability 0.2, treatment with treatment.
-func fixedEvents(from, n int, treatment float64) []map[string]any {
-	r := rand.New(rand.NewPCG(uint64(from), 8))
-	var events []map[string]any
-	for i := from; i < from+n; i++ {
-		user, variant, buy := fmt.Sprintf("u%d", i), "control", 0.2
-		if i%2 == 1 {
-			variant, buy = "treatment", treatment
-		}
-		id := func() string { return fmt.Sprintf("e%d-%d", from, len(events)) }
-		events = append(events, map[string]any{"id": id(), "type": "exposure", "flag": "fixed-test", "variant": variant, "targetingKey": user})
-		if r.Float64() < buy {
-			events = append(events, map[string]any{"id": id(), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
-	return events
+func fixedTraffic(from, n int, treatment float64) []map[string]any {
+	return traffic{flag: "fixed-test", from: from, users: n, buy: [2]float64{0.2, treatment}, seed: [2]uint64{uint64(from), 8}, idPrefix: fmt.Sprintf("e%d-", from)}.events()
 }
