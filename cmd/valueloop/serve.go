@@ -57,6 +57,9 @@ type serveConfig struct {
 	Dimensions []metric.Dimension
 	// SecureCookies says when the dashboard's cookies are Secure.
 	SecureCookies ui.CookieSecurity
+	// DeliveryZone cuts the DORA buckets of requests that name no zone
+	// (delivery.Service.TimeZone).
+	DeliveryZone *time.Location
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 
