@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,7 +22,8 @@ const MaxPage = 32 << 20
 // GitLab's X-Next-Page), and waits out rate limits: the primary limit
 // (X-RateLimit-Remaining 0 until X-RateLimit-Reset, or GitLab's
 // RateLimit-* headers), Retry-After, and 403/429 answers that say a limit
-// was hit. Server errors and dropped connections are retried a few times.
+// was hit. Server errors and dropped connections are retried a few times;
+// a host name that does not resolve is not.
 type Fetcher struct {
 	HTTP *http.Client
 	// Auth sets the credentials on a request. The token lives only there:
@@ -114,6 +116,8 @@ func (f *Fetcher) Get(ctx context.Context, u string) (Page, error) {
 			return Page{}, ctx.Err()
 		case err != nil && errors.As(err, &se) && se.Status < 500:
 			return Page{}, err
+		case unresolvable(err):
+			return Page{}, err
 		case err != nil:
 			if failures++; failures > f.Retries {
 				return Page{}, err
@@ -156,6 +160,9 @@ func (f *Fetcher) try(ctx context.Context, u string) (Page, time.Duration, strin
 	}
 	f.Requests++
 	resp, err := f.HTTP.Do(req)
+	if unresolvable(err) {
+		return Page{}, 0, "", fmt.Errorf("GET %s: host %q does not resolve: %w", u, req.URL.Hostname(), scrub(err))
+	}
 	if err != nil {
 		return Page{}, 0, "", fmt.Errorf("GET %s: %w", u, scrub(err))
 	}
@@ -179,6 +186,14 @@ func (f *Fetcher) try(ctx context.Context, u string) (Page, time.Duration, strin
 		return Page{}, wait, why, nil
 	}
 	return Page{}, 0, "", &StatusError{URL: u, Status: resp.StatusCode, Message: message(body)}
+}
+
+// unresolvable reports a name the resolver says does not exist: retrying
+// cannot change that (a resolver that timed out or failed is another
+// matter, and is retried as a dropped connection is).
+func unresolvable(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
 }
 
 // scrub drops the URL's query from a transport error: it never holds the

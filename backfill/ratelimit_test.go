@@ -146,3 +146,47 @@ func TestNextPageOnAnotherHost(t *testing.T) {
 		t.Errorf("import: %v, want the next page on another host refused", err)
 	}
 }
+
+// TestRetriesOnlyTransient: a host whose name does not resolve fails at
+// once, naming the host and what to check (it waited out five retries, 62
+// s, before); a 5xx answer and a dropped connection are still retried.
+func TestRetriesOnlyTransient(t *testing.T) {
+	failOnce := func(fail func(w http.ResponseWriter)) string {
+		n := 0
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n++; n == 1 {
+				fail(w)
+				return
+			}
+			w.Write([]byte(`[]`))
+		}))
+		t.Cleanup(api.Close)
+		return api.URL + "/repos/acme/shop/pulls"
+	}
+	for _, c := range []struct {
+		name, url string
+		waits     int
+		err       string
+	}{
+		// RFC 2606: .invalid never resolves, with or without a network.
+		{"unresolvable host", "https://api.github.invalid/repos/acme/shop/pulls", 0, `host "api.github.invalid" does not resolve`},
+		{"server error", failOnce(func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }), 1, ""},
+		{"connection dropped", failOnce(func(w http.ResponseWriter) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}), 1, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newClock()
+			f := fetcher(clock, nil)
+			f.Retries = 5
+			_, err := f.Get(context.Background(), c.url)
+			if got := len(clock.Waits()); got != c.waits {
+				t.Errorf("waited %v, want %d waits", clock.Waits(), c.waits)
+			}
+			if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+				t.Errorf("Get: %v, want %q", err, c.err)
+			}
+		})
+	}
+}

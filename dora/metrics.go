@@ -64,6 +64,20 @@ type Report struct {
 	Services []Series `json:"services"`
 }
 
+// DeploymentsPerDay lists the deployment frequencies of the report's
+// series over the whole range, overall first: what a view writing them in
+// one unit chooses it from.
+func (r *Report) DeploymentsPerDay() []float64 {
+	vs := []float64{r.Overall.Total.DeploymentsPerDay}
+	for _, s := range r.Teams {
+		vs = append(vs, s.Total.DeploymentsPerDay)
+	}
+	for _, s := range r.Services {
+		vs = append(vs, s.Total.DeploymentsPerDay)
+	}
+	return vs
+}
+
 // Series is the metrics of one service, team, or everything, over the whole
 // range and per bucket.
 type Series struct {

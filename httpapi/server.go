@@ -28,8 +28,11 @@ import (
 // Server serves the HTTP API. Construct with NewServer, then Open.
 type Server struct {
 	// Addr to listen on, e.g. "127.0.0.1:8080" or ":0".
-	Addr   string
-	Logger *slog.Logger
+	Addr string
+	// Listener, when set, is served instead of listening on Addr: the
+	// caller binds the port first, to fail on a busy one before slow work.
+	Listener net.Listener
+	Logger   *slog.Logger
 
 	Auth  *auth.Service
 	Flags *flags.Service
@@ -130,9 +133,12 @@ func (s *Server) Open() error {
 	if s.Delivery != nil {
 		s.registerDeliveryMetrics()
 	}
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)
+	ln := s.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.Addr); err != nil {
+			return fmt.Errorf("httpapi: listen on %s: %w", s.Addr, err)
+		}
 	}
 	s.ln = &limitListener{Listener: ln, g: s.guard}
 	s.srv = s.httpServer(s.routes())

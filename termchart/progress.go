@@ -56,18 +56,16 @@ func (p *Progress) Draw(done int64, count int) {
 		line = label + strings.TrimPrefix(after, " ")
 		// The bar takes what room is left, 30 cells at most, or none
 		// below 10.
-		if w := min(30, room-runeLen(label)-2-runeLen(after)); w >= 10 {
+		if w := min(30, room-Cells(label)-2-Cells(after)); w >= 10 {
 			n := int(frac * float64(w))
 			line = label + "[" + strings.Repeat("=", n) + strings.Repeat(" ", w-n) + "]" + after
 		}
 	} else {
 		line = fmt.Sprintf("%s%d %s%s ", label, count, unit, rate)
 	}
-	if r := []rune(line); len(r) > room {
-		line = string(r[:max(room, 0)])
-	}
+	line = Prefix(line, max(room, 0))
 	fmt.Fprintf(p.W, "\r%s", line)
-	p.drawn = max(p.drawn, runeLen(line))
+	p.drawn = max(p.drawn, Cells(line))
 }
 
 func (p *Progress) cols() int {
@@ -76,8 +74,6 @@ func (p *Progress) cols() int {
 	}
 	return 80
 }
-
-func runeLen(s string) int { return len([]rune(s)) }
 
 // Clear erases the lines drawn, if any.
 func (p *Progress) Clear() {

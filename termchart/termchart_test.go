@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -105,13 +104,19 @@ func TestInterval(t *testing.T) {
 // fits on one line of the terminal; wrapped, each redraw left a line
 // behind. Before, a rebuild's "pass 2/2, events:" line with millions of
 // events ran past 80 columns, and a 40-column terminal wrapped every line.
+// A label of wide characters (導入 is two cells a character) counts as
+// wide as it is drawn.
 func TestProgressFitsTheTerminal(t *testing.T) {
-	for _, cols := range []int{80, 40, 20} {
+	for _, c := range []struct {
+		cols  int
+		label string
+	}{{80, "pass 2/2, events:"}, {40, "pass 2/2, events:"}, {20, "pass 2/2, events:"}, {40, "導入イベント:"}, {20, "導入イベント 2/2:"}} {
+		cols := c.cols
 		var buf bytes.Buffer
-		p := &termchart.Progress{W: &buf, TTY: true, Cols: cols, Total: 1000, Start: time.Now().Add(-time.Hour), Label: "pass 2/2, events:"}
+		p := &termchart.Progress{W: &buf, TTY: true, Cols: cols, Total: 1000, Start: time.Now().Add(-time.Hour), Label: c.label}
 		p.Draw(500, 12_345_678)
 		line := strings.TrimPrefix(buf.String(), "\r")
-		if n := utf8.RuneCountInString(line); n >= cols || n == 0 {
+		if n := termchart.Cells(line); n >= cols || n == 0 {
 			t.Errorf("%d columns: the line is %d wide: %q", cols, n, line)
 		}
 		if cols >= 40 && !strings.Contains(line, "50%") {
@@ -119,8 +124,8 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 		}
 		buf.Reset()
 		p.Clear()
-		if erased := strings.Count(buf.String(), " "); erased < utf8.RuneCountInString(line) || erased >= cols {
-			t.Errorf("%d columns: %d cells erased after a line of %d", cols, erased, utf8.RuneCountInString(line))
+		if erased := strings.Count(buf.String(), " "); erased < termchart.Cells(line) || erased >= cols {
+			t.Errorf("%d columns: %d cells erased after a line of %d", cols, erased, termchart.Cells(line))
 		}
 	}
 }
@@ -199,6 +204,32 @@ func TestRateUnitFor(t *testing.T) {
 			if got := u.Format(r); got != tc.want[i] {
 				t.Errorf("RateUnitFor(%v).Format(%v) = %q, want %q", tc.rates, r, got, tc.want[i])
 			}
+		}
+	}
+}
+
+// TestOneUnit: figures written for one column share a unit, the one the
+// slowest alone would take; PerDay alone picks the unit that reads best.
+func TestOneUnit(t *testing.T) {
+	for _, c := range []struct {
+		vs   []float64
+		want []string
+	}{
+		{[]float64{3.3 / 7, 2.3 / 30, 3.8 / 7}, []string{"14.1/month", "2.3/month", "16.3/month"}},
+		{[]float64{1.5, 2.0 / 7, 0}, []string{"10.5/week", "2.0/week", "0/week"}},
+		{[]float64{1.5, 4}, []string{"1.5/day", "4.0/day"}},
+		{[]float64{0, 0}, []string{"0/day", "0/day"}},
+	} {
+		write := termchart.RateUnitFor(c.vs...).Format
+		for i, v := range c.vs {
+			if got := write(v); got != c.want[i] {
+				t.Errorf("RateUnitFor(%v).Format(%v) = %q, want %q", c.vs, v, got, c.want[i])
+			}
+		}
+	}
+	for v, want := range map[float64]string{0: "0/day", 1.1: "1.1/day", 6.8 / 7: "6.8/week", 3.0 / 30: "3.0/month"} {
+		if got := termchart.PerDay(v); got != want {
+			t.Errorf("PerDay(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -91,19 +91,6 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	return keys
 }
 
-// frequencyUnit is the one unit of a column of deployment frequencies,
-// its rows' and their trends' words (termchart.RateUnitFor of the rows'
-// figures), so that a column does not mix /day, /week and /month. The
-// weeks do not choose it: one quiet week would write every row per month
-// (29.0/month for 6.8/week); a quiet week reads 0.7/week.
-func frequencyUnit(ss ...dora.Series) termchart.RateUnit {
-	var all []float64
-	for _, s := range ss {
-		all = append(all, s.Total.DeploymentsPerDay)
-	}
-	return termchart.RateUnitFor(all...)
-}
-
 // stageCell is one stage of the lead-time breakdown as the report has it.
 type stageCell struct {
 	Name, Median, P85 string
@@ -191,10 +178,11 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	unit := frequencyUnit(append(slices.Clone(rep.Teams), rep.Services...)...)
-	// The card of all services is no column: its figure reads as the
-	// CLI's overall line does.
-	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, frequencyUnit(rep.Overall))}
+	// One unit for the report's deployment frequencies, the slowest's,
+	// as 'valueloop dora' writes them (a quiet week of a trend does not
+	// choose it: it reads 0.7/week, not every row per month).
+	unit := termchart.RateUnitFor(rep.DeploymentsPerDay()...)
+	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, unit)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil

@@ -63,3 +63,17 @@ func TestFig(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelWidthsCountCells: a chart's legend entries and reference labels
+// are as wide as their text is drawn: a CJK character is two Latin ones
+// wide, and counting runes made a CJK name overlap the entry after it.
+func TestLabelWidthsCountCells(t *testing.T) {
+	for _, c := range [][2]string{{"結帳", "abcd"}, {"🚀 go", "abcde"}, {"café", "cafe"}} {
+		if a, b := legendWidth(c[0]), legendWidth(c[1]); a != b {
+			t.Errorf("legend of %q %.1f wide, of %q %.1f: want the same", c[0], a, c[1], b)
+		}
+		if a, b := labelBox(c[0], 0, 0, "start"), labelBox(c[1], 0, 0, "start"); a != b {
+			t.Errorf("label of %q %v, of %q %v: want the same", c[0], a, c[1], b)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -159,7 +160,7 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if len(rep.Teams)+len(rep.Services) > 0 { // else no figures to judge: the page says so
-			d.Delivery = doraKeys(rep.Overall, false, frequencyUnit(rep.Overall))
+			d.Delivery = doraKeys(rep.Overall, false, termchart.RateUnitFor(rep.DeploymentsPerDay()...))
 		}
 	}
 	// What is next: the value loop's ranking, then what needs a person's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // Charts are drawn on the server as inline SVG: no script, no library.
@@ -460,9 +461,10 @@ func bandShapes(ss []series, x func(time.Time) float64, y func(float64) float64)
 }
 
 // labelBox is the box of a reference label (11px text, about 6.5px a
-// character) written at x, baseline y, with anchor.
+// character, twice that for a wide one: termchart.Cells) written at x,
+// baseline y, with anchor.
 func labelBox(label string, x, y float64, anchor string) box {
-	wd := 6.5*float64(len([]rune(label))) + 4
+	wd := 6.5*float64(termchart.Cells(label)) + 4
 	x0 := x
 	switch anchor {
 	case "end":
@@ -508,8 +510,9 @@ func legendEntry(b *strings.Builder, class, name string, x, y float64) float64 {
 }
 
 // legendWidth is the width an entry of a key takes: the swatch, the name
-// (7 units a character at the legend's 12px) and a gap.
-func legendWidth(name string) float64 { return 24 + 7*float64(len([]rune(name))) }
+// (7 units a character at the legend's 12px, twice that for a wide one:
+// CJK names overlapped the next entry) and a gap.
+func legendWidth(name string) float64 { return 24 + 7*float64(termchart.Cells(name)) }
 
 // placeRefLabel places the label of the reference line at lineY where it
 // lies on no interval band and no label placed before (taken): just above

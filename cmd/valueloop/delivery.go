@@ -96,7 +96,7 @@ func runSourcePut(sub string) func(ctx context.Context, e *cliEnv, args []string
 			}
 		}
 		if *secretFile != "" {
-			b, err := readInput(e, *secretFile)
+			b, err := readInput(e, "--secret-file", *secretFile)
 			if err != nil {
 				return err
 			}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,11 +27,11 @@ import (
 // writes with a running server's).
 func deliveryImportCommand() *command {
 	return &command{name: "import", summary: "backfill delivery history from GitHub, GitLab or a local git repository", subs: []*command{
-		{name: "github", args: "OWNER/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--data DIR]",
+		{name: "github", args: "OWNER/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--since TIME] [--incident-label L] [--release-env ENV|none] [--checkpoint FILE] [--data DIR]",
 			summary: "import merged pull requests, reviews, deployments, releases and incident issues", more: importForgeMore, run: runImportForge(delivery.KindGitHub)},
-		{name: "gitlab", args: "GROUP/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--data DIR]",
+		{name: "gitlab", args: "GROUP/NAME [--base-url URL] [--token-file FILE] [--source NAME] [--since TIME] [--incident-label L] [--release-env ENV|none] [--checkpoint FILE] [--data DIR]",
 			summary: "import merged merge requests, approvals, deployments, releases and incidents", more: importForgeMore, run: runImportForge(delivery.KindGitLab)},
-		{name: "git", args: "DIR --repo OWNER/NAME [--branch B] [--tags GLOB] [--release-branches GLOB] [--env ENV] [--data DIR]",
+		{name: "git", args: "DIR --repo OWNER/NAME [--branch B] [--tags GLOB] [--release-branches GLOB] [--env ENV] [--since TIME] [--checkpoint FILE] [--data DIR]",
 			summary: "import the commits of the main branch, and tags or release branches as deployments", more: importGitMore, run: runImportGit},
 	}}
 }
@@ -138,6 +140,9 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 		if im != nil {
 			writeImportSummary(e, f.output, in.repo, im.Summary, err == nil)
 		}
+		if de := (*net.DNSError)(nil); errors.As(err, &de) && de.IsNotFound {
+			err = fmt.Errorf("%w; check --base-url", err) // the one part of the URL that is the user's
+		}
 		return err
 	}
 }
@@ -146,7 +151,7 @@ func runImportForge(kind string) func(ctx context.Context, e *cliEnv, args []str
 // repositories only, within a small rate limit.
 func (in *forgeImport) token(e *cliEnv) (string, error) {
 	if in.tokenFile != "" {
-		b, err := readInput(e, in.tokenFile)
+		b, err := readInput(e, "--token-file", in.tokenFile)
 		return strings.TrimSpace(string(b)), err
 	}
 	t := e.getenv(strings.ToUpper(in.kind) + "_TOKEN")

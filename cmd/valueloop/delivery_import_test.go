@@ -138,3 +138,24 @@ func TestDeliveryImportRepoChecked(t *testing.T) {
 		t.Errorf("changes after refused imports: exit %d\n%s%s; want none", code, stdout, stderr)
 	}
 }
+
+// TestDeliveryImportUnresolvableHost: a --base-url whose host does not
+// resolve fails at once, naming the host and --base-url, without waiting
+// out the retries (62 s of them before) that a 5xx or a dropped
+// connection gets. .invalid never resolves (RFC 2606).
+func TestDeliveryImportUnresolvableHost(t *testing.T) {
+	data := t.TempDir()
+	db := sqlite.NewDB(filepath.Join(data, "valueloop.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, stdout, stderr := offline(t, map[string]string{"GITHUB_TOKEN": "ghp_cli-test-token"},
+		"delivery", "import", "github", "acme/shop", "--base-url", "https://github.example.invalid", "--data", data)
+	if code == exitOK || !strings.Contains(stderr, `host "github.example.invalid" does not resolve`) || !strings.Contains(stderr, "check --base-url") {
+		t.Errorf("import from an unresolvable host: exit %d\n%s%s; want a failure naming the host and --base-url", code, stdout, stderr)
+	}
+	if strings.Contains(stderr, "waiting") {
+		t.Errorf("the import waited to retry a name that does not resolve:\n%s", stderr)
+	}
+}

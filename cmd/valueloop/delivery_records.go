@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -37,7 +38,7 @@ Reviews (pull request reviews, merge request approvals: the first of a request e
 stage) name a repository and a pull request, not a service: list them with --repo and --id PR.
 --set takes the record's JSON field names (see 'show'): --set authoredAt=2026-03-01T09:00:00Z,
 --set rollback=false, --set resolvedAt=null. A value that is JSON (a number, true, false, null)
-is taken as such; anything else as a string. Times are RFC 3339.
+is taken as such; anything else as a string. Times are RFC 3339 or a date (midnight UTC).
 A deployment marked rollback must restore an earlier successful production deployment of its
 service (its sha or version); --force stores it anyway. Edits and deletions are in the audit
 trail with --reason.
@@ -264,9 +265,19 @@ func applySets(r *delivery.Record, sets []string) error {
 		if !ok || name == "" {
 			return usageErrorf("delivery record edit: --set %q: want FIELD=VALUE", s)
 		}
-		if (stringField(cur, name) && value != "null") || !json.Valid([]byte(value)) {
+		ft := fieldType(cur, name)
+		switch {
+		case ft == reflect.TypeFor[time.Time]() && value != "null":
+			// Read as --at and the other time flags read theirs, so the
+			// error names the field and the forms a time may take.
+			t, err := delivery.ParseTime("--set "+name, value)
+			if ve := (*valueloop.Error)(nil); errors.As(err, &ve) {
+				return usageErrorf("delivery record edit: %s: %s", ve.Field, ve.Message)
+			}
+			fields[name], _ = json.Marshal(t)
+		case (ft != nil && ft.Kind() == reflect.String && value != "null") || !json.Valid([]byte(value)):
 			fields[name], _ = json.Marshal(value)
-		} else {
+		default:
 			fields[name] = json.RawMessage(value)
 		}
 	}
@@ -294,9 +305,9 @@ func applySets(r *delivery.Record, sets []string) error {
 	return nil
 }
 
-// stringField says whether the JSON field name of the struct v points to
-// is written as a string (a string or a time).
-func stringField(v any, name string) bool {
+// fieldType is the type (a pointer's element type) of the JSON field name
+// of the struct v points to; nil when it has none.
+func fieldType(v any, name string) reflect.Type {
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -305,10 +316,10 @@ func stringField(v any, name string) bool {
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			return ft.Kind() == reflect.String || ft == reflect.TypeFor[time.Time]()
+			return ft
 		}
 	}
-	return false
+	return nil
 }
 
 func runRecordDelete(ctx context.Context, e *cliEnv, args []string) error {

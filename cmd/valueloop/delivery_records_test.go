@@ -200,3 +200,28 @@ func TestDeployRecordProductionFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordEditTimes: --set of a time field reads the value as --at reads
+// a time (RFC 3339 with any offset, or a date), and refuses anything else
+// naming the field, the value and the forms, not with Go's parse error
+// ('parsing time "yesterday" as "2006-01-02T15:04:05Z07:00"').
+func TestRecordEditTimes(t *testing.T) {
+	for _, c := range []struct {
+		set, want, err string
+	}{
+		{"at=2026-03-01T09:30:00+01:00", "2026-03-01T08:30:00Z", ""},
+		{"at=2026-03-01", "2026-03-01T00:00:00Z", ""},
+		{"at=yesterday", "", `delivery record edit: --set at: want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not "yesterday"`},
+	} {
+		r := delivery.Record{Record: 1, Kind: "reviews", Review: &dora.Review{Repo: "acme/shop", PR: "1", At: time.Date(2026, 2, 2, 0, 0, 0, 0, time.UTC)}}
+		err := applySets(&r, []string{c.set})
+		switch {
+		case c.err != "" && (err == nil || err.Error() != c.err):
+			t.Errorf("--set %s: %v, want %q", c.set, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("--set %s: %v", c.set, err)
+		case c.err == "" && r.Review.At.Format(time.RFC3339) != c.want:
+			t.Errorf("--set %s: at %s, want %s", c.set, r.Review.At.Format(time.RFC3339), c.want)
+		}
+	}
+}

@@ -41,7 +41,7 @@ func eventsCommand() *command {
 		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
 		{name: "import", args: "FILE.ndjson [--env ENV] [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
 		{name: "rebuild", args: "--env ENV", summary: "recompute an environment's aggregates from its stored events", run: runEventsRebuild},
-		{name: "load", args: "[--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
+		{name: "load", args: "[--env ENV] [--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
 	}}
 }
 

@@ -26,7 +26,7 @@ import (
 
 func experimentCommand() *command {
 	return &command{name: "experiment", summary: "results and hypotheses of a flag's experiment", more: "Settings given to results override the hypothesis' for that look only.\n", subs: []*command{
-		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W]",
+		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W] [--cuped-theta within|pooled] [--srm-threshold P] [--prior MEAN:SD]",
 			summary: "show the experiment's results and verdict", more: "Settings given to results override the hypothesis' for that look only.\n", run: runExperimentResults},
 		{name: "hypothesis", summary: "the hypothesis an experiment tests", subs: []*command{
 			{name: "get", args: "FLAG --env ENV", summary: "show a flag's hypothesis", run: runHypothesisGet},
@@ -188,7 +188,7 @@ func runHypothesisSet(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	var body []byte
 	if *file != "" {
-		body, err = readInput(e, *file)
+		body, err = readInput(e, "-f", *file)
 	} else {
 		body, err = in.body()
 		err = in.fields().rename(err)
@@ -420,7 +420,11 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 				case v.Control && v.Status == stats.OK:
 					fmt.Fprint(tw, "baseline\t\t\t\t\n")
 				case v.Lift == nil:
-					fmt.Fprintf(tw, "%s\t\t\t\t\n", v.Reason)
+					cell, note := reasonCell(v.Reason)
+					fmt.Fprintf(tw, "%s\t\t\t\t\n", cell)
+					if note != "" {
+						notes = append(notes, v.Variant+": "+note)
+					}
 				default:
 					if note := liftCells(tw, v.Lift, inf, scale, width); note != "" {
 						notes = append(notes, v.Variant+": "+note)
@@ -432,9 +436,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 			return b.String()
 		}, liftBlock(scale, rel, liftRows(m.Variants, inf, scale, func(v experiment.VariantResult) string { return v.Variant })))
 		fmt.Fprint(w, table)
-		for _, n := range notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
-		}
+		writeNotes(w, notes)
 	}
 	fmt.Fprintln(w)
 	writeSRM(w, r)
@@ -442,6 +444,61 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 	writeVerdict(w, r)
 	if r.Dimension != nil {
 		writeDimension(w, r, level, kindOfInterval, cols)
+	}
+}
+
+// reasonCell is what a row without a lift shows in the LIFT column: its
+// reason when short, else the reason's head ("not enough data") and the
+// whole reason as a note under the table. A long reason in the cell
+// widened the column, and the table past the terminal (96 cells for the
+// demo's checkout-errors at 80 columns).
+func reasonCell(reason string) (cell, note string) {
+	const most = len("LIFT (95% fixed)") // not wider than the column's head
+	if termchart.Cells(reason) <= most {
+		return reason, ""
+	}
+	head, _, _ := strings.Cut(reason, ": ")
+	if termchart.Cells(head) > most {
+		head = "no lift: see note"
+	}
+	return head, reason
+}
+
+// reasonNotes collects the reasons reasonCell moves under a table: one
+// note a reason, naming its rows (every slice of a metric that does not
+// vary gives the same one).
+type reasonNotes struct {
+	reasons []string
+	rows    map[string][]string
+}
+
+// cell is the LIFT cell of row, whose reason is reason.
+func (n *reasonNotes) cell(row, reason string) string {
+	cell, note := reasonCell(reason)
+	if note != "" {
+		if n.rows == nil {
+			n.rows = map[string][]string{}
+		}
+		if n.rows[note] == nil {
+			n.reasons = append(n.reasons, note)
+		}
+		n.rows[note] = append(n.rows[note], row)
+	}
+	return cell
+}
+
+func (n *reasonNotes) list() []string {
+	var out []string
+	for _, r := range n.reasons {
+		out = append(out, strings.Join(n.rows[r], ", ")+": "+r)
+	}
+	return out
+}
+
+// writeNotes writes the notes of a table under it.
+func writeNotes(w io.Writer, notes []string) {
+	for _, n := range notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 }
 
@@ -499,12 +556,14 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 		}
 		scale = math.Min(scale, 2*most)
 		fmt.Fprintf(w, "\n%s by %s\n", m.Metric, d.Dimension)
+		var notes []string
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			var b strings.Builder
-			writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
+			notes = writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
 			return b.String()
 		}, liftBlock(scale, rel, sliceRows(d, m.Metric, inf, scale)))
 		fmt.Fprint(w, table)
+		writeNotes(w, notes)
 	}
 }
 
@@ -543,8 +602,10 @@ func sliceRows(d *experiment.DimensionSplit, metric string, inf experiment.Infer
 }
 
 // writeSlices writes the table of one metric's slices under header, the
-// bars width cells wide.
-func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64, width int, header string) {
+// bars width cells wide, and returns the notes to write under it.
+func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64, width int, header string) []string {
+	var notes reasonNotes
+	reason := notes.cell
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, header)
 	for _, s := range d.Slices {
@@ -554,7 +615,7 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf e
 		}
 		i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == metric })
 		if i < 0 {
-			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), s.Reason)
+			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), reason(s.Value, s.Reason))
 			continue
 		}
 		for _, v := range s.Metrics[i].Variants {
@@ -563,7 +624,7 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf e
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, valueloop.GroupDigits(s.Users))
 			if v.Lift == nil {
-				fmt.Fprintf(tw, "%s%s\t\t\t\t%s\n", v.Reason, chartCell(width, ""), srm)
+				fmt.Fprintf(tw, "%s%s\t\t\t\t%s\n", reason(s.Value+" "+v.Variant, v.Reason), chartCell(width, ""), srm)
 				continue
 			}
 			liftCells(tw, v.Lift, inf, scale, width)
@@ -571,6 +632,7 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf e
 		}
 	}
 	tw.Flush()
+	return notes.list()
 }
 
 func writeSRM(w io.Writer, r *experiment.Result) {

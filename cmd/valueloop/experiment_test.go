@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,7 +34,9 @@ func TestExperimentEndToEnd(t *testing.T) {
 	)
 	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 
-	events := experimentEvents()
+	// 500 users a variant, treatment buying more; purchases before the
+	// exposure give CUPED a covariate.
+	events := traffic{flag: "checkout-test", users: 1000, buy: [2]float64{0.2, 0.3}, seed: [2]uint64{3, 4}, covariate: true}.events()
 	s.mustSendEvents(t, token, events)
 
 	code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
@@ -123,37 +123,6 @@ func checkExperimentTable(t *testing.T, s *testServer, api *experiment.Result) {
 	if code != 0 || !strings.Contains(out, "purchased should increase by at least 10%") || !strings.Contains(out, "errors may get at most 50% worse") {
 		t.Errorf("hypothesis get: exit %d:\n%s", code, out)
 	}
-}
-
-// experimentEvents are 500 users per variant; treatment buys more.
-// Pre-exposure purchases give CUPED a covariate.
-func experimentEvents() []map[string]any {
-	r := rand.New(rand.NewPCG(3, 4))
-	var events []map[string]any
-	for i := range 1000 {
-		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
-		ev := func(m map[string]any) {
-			m["id"] = fmt.Sprint(len(events))
-			m["targetingKey"] = user
-			events = append(events, m)
-		}
-		spend := 10 + 5*r.Float64()
-		if r.Float64() < 0.4 {
-			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend, "time": "2026-01-01T00:00:00Z"})
-		}
-		ev(map[string]any{"type": "exposure", "flag": "checkout-test", "variant": variant, "time": "2026-01-02T00:00:00Z"})
-		buy := 0.2
-		if variant == "treatment" {
-			buy = 0.3
-		}
-		if r.Float64() < buy {
-			ev(map[string]any{"type": "tracking", "name": "purchase", "value": spend + r.Float64(), "time": "2026-01-02T01:00:00Z"})
-		}
-		if r.Float64() < 0.05 {
-			ev(map[string]any{"type": "tracking", "name": "error", "time": "2026-01-02T02:00:00Z"})
-		}
-	}
-	return events
 }
 
 // analyzeAggregates runs stats.Analyze on the aggregates the API serves.

@@ -357,9 +357,7 @@ func cutLines(s string, cols int) string {
 	}
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		if r := []rune(l); len(r) > cols {
-			lines[i] = string(r[:cols-1]) + "…"
-		}
+		lines[i] = termchart.Cut(l, cols)
 	}
 	return strings.Join(lines, "\n")
 }

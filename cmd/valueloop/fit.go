@@ -2,7 +2,6 @@ package main
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop/termchart"
 )
@@ -47,7 +46,7 @@ func fitChart(cols, widest int, render func(width int) string, block chartBlock)
 	}
 	over := 0
 	for line := range strings.SplitSeq(out, "\n") {
-		over = max(over, utf8.RuneCountInString(line)-cols)
+		over = max(over, termchart.Cells(line)-cols)
 	}
 	if over <= 0 {
 		return out, widest
@@ -64,9 +63,9 @@ func fitChart(cols, widest int, render func(width int) string, block chartBlock)
 // after a blank line; nothing when there is no row or a chart would be
 // narrower than minChart. It returns the block and the charts' width.
 func (b chartBlock) draw(cols, widest int) (string, int) {
-	labels := utf8.RuneCountInString(b.title)
+	labels := termchart.Cells(b.title)
 	for _, r := range b.rows {
-		labels = max(labels, utf8.RuneCountInString(r.label))
+		labels = max(labels, termchart.Cells(r.label))
 	}
 	width := odd(min(widest, cols-len("  ")-labels-len("  ")))
 	if len(b.rows) == 0 || width < minChart {
@@ -74,7 +73,7 @@ func (b chartBlock) draw(cols, widest int) (string, int) {
 	}
 	var s strings.Builder
 	line := func(label, chart string) {
-		s.WriteString("  " + label + strings.Repeat(" ", labels-utf8.RuneCountInString(label)) + "  " + chart + "\n")
+		s.WriteString("  " + label + strings.Repeat(" ", labels-termchart.Cells(label)) + "  " + chart + "\n")
 	}
 	s.WriteString("\n")
 	line(b.title, b.axis(width))

@@ -10,6 +10,7 @@ import (
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // TestResultsFitTheTerminal: the results tables were 96 to 99 cells wide
@@ -51,6 +52,52 @@ func TestResultsFitTheTerminal(t *testing.T) {
 		}
 		if !c.inRow && !strings.Contains(table, "\n\n  LIFT       -36.1%      0      +36.1%\n  treatment              │  ├───●────┤\n") {
 			t.Errorf("%d columns: want the bar under the table, labelled, on its axis:\n%s", c.cols, table)
+		}
+	}
+}
+
+// TestReasonKeepsTheTableNarrow: a row without a lift says why in a cell
+// no wider than the LIFT column's head, and the whole reason follows the
+// table as a note, once for every row it is of; it stood in the cell whole,
+// and the demo's checkout-errors table was 96 cells wide at 80 columns.
+func TestReasonKeepsTheTableNarrow(t *testing.T) {
+	zero := 0.0
+	why := "not enough data: the metric does not vary in either arm"
+	m := experiment.MetricResult{Metric: "checkout-errors", Kind: "conversion", Analysis: stats.Proportion, Direction: "lower", Variants: []experiment.VariantResult{
+		{Variant: "control", Control: true, Users: 2063, Status: stats.OK, Mean: &zero},
+		{Variant: "treatment", Users: 1937, Status: stats.NotEnoughData, Mean: &zero, Reason: why},
+	}}
+	r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m},
+		Dimension: &experiment.DimensionSplit{Dimension: "platform", Slices: []experiment.Slice{
+			{Value: "ios", Users: 1267, Metrics: []experiment.MetricResult{m}},
+			{Value: "web", Users: 1267, Metrics: []experiment.MetricResult{m}},
+			{Value: "tv", Users: 3, Reason: "not enough data: need at least 2 users in every variant, have 1 in control"},
+		}}}
+	r.Settings.Settings = stats.DefaultSettings()
+	for _, cols := range []int{0, 80, 100} { // below 80 the figures alone are wider
+		var b strings.Builder
+		writeResultsFit(&b, r, cols)
+		out := b.String()
+		for _, c := range []struct{ from, to, row, note string }{
+			{"  VARIANT", "\nSRM", "  treatment  1,937  0     not enough data\n", "  note: treatment: " + why + "\n"},
+			{"  PLATFORM", "\n\n", "  web       treatment  1,267  not enough data", "  note: ios treatment, web treatment: " + why + "\n"},
+		} {
+			table := section(t, out, c.from, c.to)
+			head := strings.SplitN(table, "\n", 2)[0]
+			for line := range strings.Lines(table) {
+				if strings.HasPrefix(line, "  note: ") {
+					continue
+				}
+				if n := termchart.Cells(strings.TrimSuffix(line, "\n")); n > termchart.Cells(head) || cols > 0 && n > cols {
+					t.Errorf("%d columns: %q is %d cells, wider than its head (%d):\n%s", cols, line, n, termchart.Cells(head), table)
+				}
+			}
+			if !strings.Contains(table, c.row) || !strings.Contains(table, c.note) {
+				t.Errorf("%d columns: want the row %q and the note %q:\n%s", cols, c.row, c.note, table)
+			}
+		}
+		if !strings.Contains(out, "  note: tv: not enough data: need at least 2 users") {
+			t.Errorf("%d columns: the slice's reason is not in a note:\n%s", cols, out)
 		}
 	}
 }
@@ -148,9 +195,33 @@ func fits(t *testing.T, out, from, to string, cols int) string {
 	t.Helper()
 	table := section(t, out, from, to)
 	for _, line := range strings.Split(table, "\n") {
-		if n := utf8.RuneCountInString(line); cols > 0 && n > cols {
+		if n := termchart.Cells(line); cols > 0 && n > cols {
 			t.Errorf("%d columns: a line of %d:\n%s", cols, n, table)
 		}
 	}
 	return table
+}
+
+// TestCutLinesCountsCells: cutLines and the other helpers that fit a line
+// to the terminal count cells, not runes: a wide character (CJK, emoji)
+// takes two, a combining mark none. Counting runes, a line of CJK text
+// cut to 20 runes took 39 cells; one with an accent made of two runes was
+// cut a cell early.
+func TestCutLinesCountsCells(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"  rollback  checkout", "  rollback  checkout"},
+		{"  回滚因为结帐错误率上升了很多很多", "  回滚因为结帐错误…"},
+		{"  🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀", "  🚀🚀🚀🚀🚀🚀🚀🚀…"},
+		{"  re\u0301sume\u0301 of the rollout", "  re\u0301sume\u0301 of the rol…"},
+	} {
+		got := cutLines(c.in, 20)
+		if got != c.want || termchart.Cells(got) > 20 {
+			t.Errorf("cutLines(%q, 20) = %q, %d cells; want %q", c.in, got, termchart.Cells(got), c.want)
+		}
+	}
+	for line := range strings.Lines(legendLines([]string{"结帐错误率上升", "回滚", "暂停"}, 20)) {
+		if n := termchart.Cells(strings.TrimSuffix(line, "\n")); n > 20 {
+			t.Errorf("legendLines at 20 columns: %q is %d cells", line, n)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,20 +90,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 // fixedEvents are n users of flag from user from on, alternately in
 // control and treatment, who buy with probability control and treatment.
 func fixedEvents(flag string, from, n int, control, treatment float64) []map[string]any {
-	r := rand.New(rand.NewPCG(uint64(from), 8))
-	var events []map[string]any
-	for i := from; i < from+n; i++ {
-		user, variant, buy := fmt.Sprintf("u%d", i), "control", control
-		if i%2 == 1 {
-			variant, buy = "treatment", treatment
-		}
-		id := func() string { return fmt.Sprintf("e%d-%d", from, len(events)) }
-		events = append(events, map[string]any{"id": id(), "type": "exposure", "flag": flag, "variant": variant, "targetingKey": user})
-		if r.Float64() < buy {
-			events = append(events, map[string]any{"id": id(), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
-	return events
+	return traffic{flag: flag, from: from, users: n, buy: [2]float64{control, treatment}, seed: [2]uint64{uint64(from), 8}, idPrefix: fmt.Sprintf("e%d-", from)}.events()
 }
 
 // TestValueNextFixedPlan: the value backlog's stop list reads an

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -132,7 +133,7 @@ func runFlagsSet(ctx context.Context, e *cliEnv, args []string) error {
 	if *file == "" {
 		return usageErrorf("flags set: -f FILE is required (the flag's flagd definition as JSON; - for standard input)")
 	}
-	def, err := readInput(e, *file)
+	def, err := readInput(e, "-f", *file)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func runFlagsApply(ctx context.Context, e *cliEnv, args []string) error {
 	if *file == "" {
 		return usageErrorf("flags apply: -f FILE is required (a flagd file, JSON or YAML; - for standard input)")
 	}
-	data, err := readInput(e, *file)
+	data, err := readInput(e, "-f", *file)
 	if err != nil {
 		return err
 	}
@@ -282,17 +283,28 @@ func inFile(name string, err error) error {
 	return valueloop.Errorf(valueloop.EINVALID, "%s: %s", name, ae.Message)
 }
 
-// readInput reads the file name, or standard input for "-".
-func readInput(e *cliEnv, name string) ([]byte, error) {
+// readInput reads the file name, or standard input for "-", given by the
+// flag flagName; an error names the flag.
+func readInput(e *cliEnv, flagName, name string) ([]byte, error) {
 	if name == "" {
-		return nil, usageErrorf("-f FILE is required (- for standard input)")
+		return nil, usageErrorf("%s FILE is required (- for standard input)", flagName)
 	}
+	var data []byte
+	var err error
 	if name == "-" {
-		return io.ReadAll(e.stdin)
+		data, err = io.ReadAll(e.stdin)
+	} else if data, err = os.ReadFile(name); err != nil {
+		return nil, usageErrorf("%s: cannot read %s: %v", flagName, name, err)
 	}
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, usageErrorf("cannot read %s: %v", name, err)
+	// Nothing read is a mistake (a pipe from a command that failed, a
+	// redirect of the wrong file), better named here than as the
+	// server's "unexpected end of JSON input".
+	if err == nil && len(bytes.TrimSpace(data)) == 0 {
+		what := "the file"
+		if name == "-" {
+			what = "standard input"
+		}
+		return nil, usageErrorf("%s %s: %s is empty", flagName, name, what)
 	}
-	return data, nil
+	return data, err
 }

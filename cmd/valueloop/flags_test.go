@@ -137,6 +137,35 @@ func TestDefinitionFileNamed(t *testing.T) {
 	}
 }
 
+// TestEmptyInputNamed: a file flag given "-" with nothing on standard
+// input, or an empty file, is refused naming the flag before a request
+// is made ('flags set -f -' used to say the server's "unexpected end of
+// JSON input", naming no flag).
+func TestEmptyInputNamed(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"VALUELOOP_SERVER": "http://127.0.0.1:1", "VALUELOOP_TOKEN": "vl_admin_unused"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"flags", "set", "x", "--env", "production", "-f", "-"}, "-f -: standard input is empty"},
+		{[]string{"flags", "set", "x", "--env", "production", "-f", empty}, "-f " + empty + ": the file is empty"},
+		{[]string{"flags", "apply", "--env", "production", "-f", "-"}, "-f -: standard input is empty"},
+		{[]string{"experiment", "hypothesis", "set", "x", "--env", "production", "-f", "-"}, "-f -: standard input is empty"},
+		{[]string{"metrics", "create", "--env", "production", "-f", "-"}, "-f -: standard input is empty"},
+		{[]string{"rollout", "start", "x", "--env", "production", "-f", "-"}, "-f -: standard input is empty"},
+		{[]string{"delivery", "import", "github", "acme/shop", "--token-file", "-", "--data", t.TempDir()}, "--token-file -: standard input is empty"},
+	} {
+		code, _, stderr := runCLIEnv(t, env, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d saying %q", strings.Join(c.args, " "), code, stderr, exitUsage, c.want)
+		}
+	}
+}
+
 // TestReasonOverSeveralLines: a --reason of several lines (a commit
 // message, say) goes into the audit trail on one line, and one in any
 // script as it was typed. A header cannot carry a line break: the change

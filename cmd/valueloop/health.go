@@ -12,7 +12,7 @@ import (
 // when it is ready. The container image's HEALTHCHECK runs it, since a
 // static image has no curl.
 func healthCommand() *command {
-	return &command{name: "health", args: "[--server URL]", summary: "check that a server is up and ready (exit 0) or not (exit 1)",
+	return &command{name: "health", args: "[--server URL] [--timeout 3s]", summary: "check that a server is up and ready (exit 0) or not (exit 1)",
 		run: func(ctx context.Context, e *cliEnv, args []string) error {
 			fs := newFlagSet(e, "health")
 			server := fs.String("server", envOr(e, "VALUELOOP_SERVER", "http://127.0.0.1:8080"), "server URL (VALUELOOP_SERVER)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,4 +95,47 @@ func TestUsageNamesRealFlags(t *testing.T) {
 	if !strings.Contains(usage, "valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]") {
 		t.Errorf("valueloop help: the dora line is not dora's usage line")
 	}
+}
+
+// TestUsageNamesEveryFlag: every flag a leaf accepts, beyond the ones
+// every client command shares (--server, --token, --output), is named in
+// its usage line or help text, the converse of TestHelpNamesOwnFlags;
+// 'events load' accepted --env and its usage did not say so, nor did the
+// forge imports' say --since. A usage line with "[flags]" (serve's
+// thirty limits) defers to the list of flags the help prints; "[settings
+// as for results]" names experiment results' flags; a second name of a
+// flag (-f and --file) is covered by the first.
+func TestUsageNamesEveryFlag(t *testing.T) {
+	shared := map[string]bool{"server": true, "token": true, "output": true}
+	results := map[string]bool{}
+	for _, f := range leafFlags(context.Background(), commandTree().find("experiment").find("results"), envMap(nil)) {
+		results[f.Name] = true
+	}
+	var walk func(c *command)
+	walk = func(c *command) {
+		for _, s := range c.subs {
+			walk(s)
+		}
+		if c.run == nil || c.path == "help" || strings.Contains(c.args, "[flags]") {
+			return
+		}
+		text := c.args + "\n" + c.more
+		flags := leafFlags(context.Background(), c, envMap(nil))
+		named := func(f *flag.Flag) bool {
+			dashes := "--"
+			if len(f.Name) == 1 {
+				dashes = "-"
+			}
+			return regexp.MustCompile(regexp.QuoteMeta(dashes+f.Name) + `\b`).MatchString(text)
+		}
+		for _, f := range flags {
+			alias := slices.ContainsFunc(flags, func(g *flag.Flag) bool { return g != f && g.Value == f.Value && named(g) })
+			if shared[f.Name] || alias || named(f) ||
+				strings.Contains(c.args, "[settings as for results]") && results[f.Name] {
+				continue
+			}
+			t.Errorf("valueloop %s: accepts --%s, and its usage %q does not name it", c.path, f.Name, c.args)
+		}
+	}
+	walk(commandTree())
 }

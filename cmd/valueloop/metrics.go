@@ -87,7 +87,7 @@ func runMetricsCreate(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	var m metric.Metric
 	if *file != "" {
-		data, err := readInput(e, *file)
+		data, err := readInput(e, "-f", *file)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -197,7 +196,7 @@ func writeFlowStages(w io.Writer, stages []value.StageFlow, cols int) {
 	widths := make([]int, 4)
 	for _, r := range rows {
 		for i := range widths {
-			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
+			widths[i] = max(widths[i], termchart.Cells(r[i]))
 		}
 	}
 	indent := 2
@@ -216,7 +215,7 @@ func writeFlowStages(w io.Writer, stages []value.StageFlow, cols int) {
 	for _, r := range rows {
 		line := "  "
 		for i, wd := range widths {
-			line += r[i] + strings.Repeat(" ", wd-utf8.RuneCountInString(r[i])+2)
+			line += r[i] + strings.Repeat(" ", wd-termchart.Cells(r[i])+2)
 		}
 		fmt.Fprintln(w, strings.TrimRight(line+r[4], " "))
 	}
@@ -236,12 +235,12 @@ func oldestFitting(s value.StageFlow, room int) string {
 		items = append(items, o)
 	}
 	all := strings.Join(items, ", ")
-	if room <= 0 || utf8.RuneCountInString(all) <= room {
+	if room <= 0 || termchart.Cells(all) <= room {
 		return all
 	}
 	for n := len(items) - 1; n > 0; n-- {
 		line := strings.Join(items[:n], ", ") + fmt.Sprintf(", +%d more", len(items)-n)
-		if utf8.RuneCountInString(line) <= room {
+		if termchart.Cells(line) <= room {
 			return line
 		}
 	}

@@ -30,7 +30,7 @@ func changeCommand() *command {
 
 func incidentCommand() *command {
 	return &command{name: "incident", summary: "open and resolve incidents for change failure and recovery time", more: timeHelp, subs: []*command{
-		{name: "open", args: "--service S [--id ID] [--title TEXT] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]", summary: "open an incident", more: timeHelp, run: runIncident("open")},
+		{name: "open", args: "--service S [--id ID] [--title TEXT] [--repo OWNER/NAME] [--at TIME] [--deployment ID] [--cause-sha SHA] [--key KEY]", summary: "open an incident", more: timeHelp, run: runIncident("open")},
 		{name: "resolve", args: "ID [--at TIME] [--key KEY]", summary: "resolve an incident", more: timeHelp, run: runIncident("resolve")},
 	}}
 }

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -236,7 +235,7 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 func rolloutPlan(e *cliEnv, key, file, variant, baseline, steps string, guardrails []string, onBreach string, alpha float64, minSample int64) (rollout.Plan, error) {
 	var p rollout.Plan
 	if file != "" {
-		data, err := readInput(e, file)
+		data, err := readInput(e, "-f", file)
 		if err != nil {
 			return p, err
 		}
@@ -449,7 +448,7 @@ func progressWidth(cols int, after string) int {
 	if cols <= 0 {
 		return 40
 	}
-	return max(10, min(40, cols-utf8.RuneCountInString("  progress  []"+after)))
+	return max(10, min(40, cols-termchart.Cells("  progress  []"+after)))
 }
 
 // legendLines writes the parts of a legend as "  (a, b, c)", on as many
@@ -459,7 +458,7 @@ func legendLines(parts []string, cols int) string {
 	var b strings.Builder
 	line := "  (" + parts[0]
 	for _, p := range parts[1:] {
-		if cols > 0 && utf8.RuneCountInString(line+", "+p+")") > cols {
+		if cols > 0 && termchart.Cells(line+", "+p+")") > cols {
 			b.WriteString(line + ",\n")
 			line = "   " + p
 			continue

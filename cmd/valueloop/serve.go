@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,16 +84,22 @@ func (f *flagFiles) Set(v string) error {
 	return nil
 }
 
-// addrInUseHint says what to try next when the address is taken.
-func addrInUseHint(err error) error {
+// listen binds the server's address before anything slow or lasting is
+// done (the store made, the demo loaded): a busy port fails at once, and
+// says what to try next.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w: another program listens there; give this server another --addr (or VALUELOOP_ADDR), e.g. --addr 127.0.0.1:8081", err)
+		return nil, fmt.Errorf("--addr %s: %w; another program listens there: give this server another --addr (or VALUELOOP_ADDR, or addr: in the --config file), e.g. --addr 127.0.0.1:8081", addr, err)
 	}
-	return err
+	if err != nil {
+		return nil, fmt.Errorf("--addr %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 func serveCommand() *command {
-	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...]",
+	return &command{name: "serve", args: "[--addr 127.0.0.1:8080] [--data DIR | --database postgres://...] [--demo] [--flags-file ENV=PATH ...] [flags]",
 		summary: "run the server: OFREP, the API, the rollout engine and event ingestion", more: serveMore, run: runServe}
 }
 
@@ -154,6 +161,11 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	defer closeTracing()
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // once served, srv.Close closes it first
 
 	st, err := openStorage(cfg, logger)
 	if err != nil {
@@ -162,15 +174,8 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	defer st.Close()
 	db := st.store
 
-	tokens := auth.NewService(db)
-	if err := tokens.Reload(ctx); err != nil {
-		return err
-	}
-	svc := flags.NewService(db, logger)
-	if err := svc.Load(ctx); err != nil {
-		return err
-	}
-	if err := seed(ctx, e, cfg, svc, logger); err != nil {
+	tokens, svc, err := loadServices(ctx, e, cfg, db, logger)
+	if err != nil {
 		return err
 	}
 	if err := st.follow(svc, tokens, logger); err != nil {
@@ -184,7 +189,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	}
 
 	srv := httpapi.NewServer(tokens, svc, db, logger)
-	srv.Addr = cfg.Addr
+	srv.Listener = ln
 	srv.Limits = cfg.Limits
 	srv.Storage, srv.Tracer = st.ready, cfg.tracer
 	st.register(srv.Registry)
@@ -204,7 +209,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 		return err
 	}
 	if err := srv.Open(); err != nil {
-		return addrInUseHint(err)
+		return err
 	}
 	// The first admin token is made (and printed) only now that the server
 	// listens: a start that fails, on "address already in use" say, leaves
@@ -226,6 +231,20 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
 	return srv.Close(shutdown)
+}
+
+// loadServices reads the tokens and the flags from db, and seeds the
+// default environments (and the demo's flags with --demo).
+func loadServices(ctx context.Context, e *cliEnv, cfg serveConfig, db store, logger *slog.Logger) (*auth.Service, *flags.Service, error) {
+	tokens := auth.NewService(db)
+	if err := tokens.Reload(ctx); err != nil {
+		return nil, nil, err
+	}
+	svc := flags.NewService(db, logger)
+	if err := svc.Load(ctx); err != nil {
+		return nil, nil, err
+	}
+	return tokens, svc, seed(ctx, e, cfg, svc, logger)
 }
 
 // openTracing starts the tracer of cfg.Tracing and sets cfg.tracer, or

@@ -71,19 +71,34 @@ func TestInvalidFlagsFileAtStart(t *testing.T) {
 	}
 }
 
-// TestAddressInUse: a port another program holds is reported with what to
-// try next (another --addr), exit 1, and no admin token printed.
+// TestAddressInUse: a port another program holds is reported with the
+// address and what to try next (another --addr, VALUELOOP_ADDR or the
+// config key), exit 1, no admin token printed, and before anything else
+// is done: no store made, no demo loaded (serve --demo loaded the demo
+// first).
 func TestAddressInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var stderr strings.Builder
-	code := Run(context.Background(), []string{"serve", "--addr", ln.Addr().String(), "--data", t.TempDir()},
-		strings.NewReader(""), io.Discard, &stderr, envMap(nil))
-	if code != exitError || !strings.Contains(stderr.String(), "--addr") || !strings.Contains(stderr.String(), "VALUELOOP_ADDR") || strings.Contains(stderr.String(), "vl_admin_") {
-		t.Errorf("exit %d, stderr:\n%s\nwant exit %d saying to give another --addr or VALUELOOP_ADDR", code, stderr.String(), exitError)
+	for _, extra := range [][]string{nil, {"--demo"}} {
+		data := t.TempDir()
+		var stderr strings.Builder
+		code := Run(context.Background(), append([]string{"serve", "--addr", ln.Addr().String(), "--data", data}, extra...),
+			strings.NewReader(""), io.Discard, &stderr, envMap(nil))
+		msg := stderr.String()
+		for _, want := range []string{"--addr " + ln.Addr().String(), "address already in use", "VALUELOOP_ADDR", "addr: in the --config file"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("serve %v: stderr does not say %q:\n%s", extra, want, msg)
+			}
+		}
+		if code != exitError || strings.Contains(msg, "vl_admin_") || strings.Contains(msg, "demo") {
+			t.Errorf("serve %v: exit %d, stderr:\n%s\nwant exit %d, no token, no demo loaded", extra, code, msg, exitError)
+		}
+		if _, err := os.Stat(filepath.Join(data, "valueloop.db")); err == nil {
+			t.Errorf("serve %v on a busy port made a store in %s", extra, data)
+		}
 	}
 }
 

@@ -135,7 +135,7 @@ func testStopExperiment(t *testing.T, deployedBefore, development bool) {
 			[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "development", "--primary", "purchased", "--min-effect", "1%"},
 		)
 		feature = strings.Replace(feature, `"flags":[`, `"flags":[{"environment":"development","flag":"guided-checkout","variant":"treatment"},`, 1)
-		s.mustSendEvents(t, s.mustToken(t, "--env", "development", "--scope", "evaluate"), stopEvents(40))
+		s.mustSendEvents(t, s.mustToken(t, "--env", "development", "--scope", "evaluate"), stopTraffic(40))
 	}
 	horizon := time.Now().UTC().AddDate(0, 0, 10).Format("2006-01-02")
 	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"` + horizon + `"}`
@@ -156,7 +156,7 @@ func testStopExperiment(t *testing.T, deployedBefore, development bool) {
 		[]string{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
 		[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "1%"},
 	)
-	s.mustSendEvents(t, s.mustToken(t, "--env", "production", "--scope", "evaluate"), stopEvents(400))
+	s.mustSendEvents(t, s.mustToken(t, "--env", "production", "--scope", "evaluate"), stopTraffic(400))
 	s.show(t, "measuring")
 	var next struct {
 		Stop []struct {
@@ -184,16 +184,8 @@ func testStopExperiment(t *testing.T, deployedBefore, development bool) {
 	}
 }
 
-// stopEvents is n users exposed half to control, half to treatment, one
-// in ten of each buying.
-func stopEvents(n int) []map[string]any {
-	var events []map[string]any
-	for i := range n {
-		user := fmt.Sprintf("u%d", i)
-		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "guided-checkout", "variant": []string{"control", "treatment"}[i%2], "targetingKey": user})
-		if i%10 < 2 {
-			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
-	return events
+// stopTraffic is n users exposed half to control, half to treatment, one
+// in five of each buying.
+func stopTraffic(n int) []map[string]any {
+	return traffic{flag: "guided-checkout", users: n, buy: [2]float64{0.2, 0.2}}.events()
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +33,8 @@ func TestVerdictTimeEndToEnd(t *testing.T) {
 	)
 	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
 
-	events := verdictEvents()
+	// 2,000 users a variant; treatment buys twice as often.
+	events := traffic{flag: "checkout-test", users: 4000, buy: [2]float64{0.1, 0.2}, seed: [2]uint64{5, 6}}.events()
 	s.mustSendEvents(t, token, events)
 	if code, _, stderr := s.cli(t, s.Admin, "experiment", "hypothesis", "set", "checkout-test", "--env", "production",
 		"--primary", "purchased", "--min-effect", "10%"); code != 0 {
@@ -133,22 +132,4 @@ func checkVerdictRecordedOnce(t *testing.T, s *testServer, c *client.Client, ver
 	if n != 1 {
 		t.Errorf("audit: %d experiment.verdict entries, want 1", n)
 	}
-}
-
-// verdictEvents are 2,000 users per variant; treatment buys twice as often.
-func verdictEvents() []map[string]any {
-	r := rand.New(rand.NewPCG(5, 6))
-	var events []map[string]any
-	for i := range 4000 {
-		user, variant := fmt.Sprintf("u%d", i), []string{"control", "treatment"}[i%2]
-		events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "exposure", "flag": "checkout-test", "variant": variant, "targetingKey": user})
-		buy := 0.1
-		if variant == "treatment" {
-			buy = 0.2
-		}
-		if r.Float64() < buy {
-			events = append(events, map[string]any{"id": fmt.Sprint(len(events)), "type": "tracking", "name": "purchase", "targetingKey": user})
-		}
-	}
-	return events
 }

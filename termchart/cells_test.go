@@ -1,0 +1,32 @@
+package termchart
+
+import "testing"
+
+// TestCells: a width is counted in terminal cells, not runes: wide
+// characters (CJK, emoji) take two, combining marks none; and a cut line
+// keeps within the width with them.
+func TestCells(t *testing.T) {
+	for _, c := range []struct {
+		s     string
+		cells int
+		cut6  string
+	}{
+		{"checkout", 8, "check…"},
+		{"café", 4, "café"},
+		{"cafe\u0301s", 5, "cafe\u0301s"}, // e + combining acute
+		{"結帳の流れ", 10, "結帳…"},
+		{"🚀 launch", 9, "🚀 la…"},
+		{"ＡＢＣ", 6, "ＡＢＣ"},   // fullwidth
+		{"👍🏽ok", 4, "👍🏽ok"}, // skin tone: part of the emoji
+		{"👍🏽👍🏽👍🏽", 6, "👍🏽👍🏽👍🏽"},
+		{"👍🏽👍🏽👍🏽👍🏽", 8, "👍🏽👍🏽…"},
+	} {
+		if got := Cells(c.s); got != c.cells {
+			t.Errorf("Cells(%q) = %d, want %d", c.s, got, c.cells)
+		}
+		got := Cut(c.s, 6)
+		if got != c.cut6 || Cells(got) > 6 {
+			t.Errorf("Cut(%q, 6) = %q (%d cells), want %q", c.s, got, Cells(got), c.cut6)
+		}
+	}
+}
