@@ -564,7 +564,7 @@ func RecomputeDimensions(metrics []metric.Metric, dims []metric.Dimension, perio
 	err := scan(func(ev *Event) error {
 		n++
 		if ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes)
+			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes, ev.OutsideSplit)
 		}
 		return nil
 	})
@@ -1216,23 +1216,24 @@ func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stor
 func (g *group) logExposures(env string, fresh []Event) []Event {
 	type unit struct{ key, flag string }
 	type seen struct {
-		variant  string
-		t0       int64
-		excluded bool
+		variant           string
+		t0                int64
+		excluded, outside bool
 	}
 	units := map[unit]*seen{}
 	for _, ev := range g.expsEnv[env] {
 		k := unit{ev.TargetingKey, ev.Flag}
 		switch s := units[k]; {
 		case s == nil:
-			units[k] = &seen{variant: ev.Variant, t0: ev.Time}
-		case s.excluded || (s.variant == ev.Variant && ev.Time >= s.t0):
+			units[k] = &seen{variant: ev.Variant, t0: ev.Time, outside: ev.OutsideSplit}
+		case s.excluded || (s.variant == ev.Variant && noLater(&ev, s.t0, s.outside)):
 			g.redundant++
 			continue
 		case s.variant != ev.Variant:
 			s.excluded = true
 		default:
-			s.t0 = ev.Time
+			// Earlier, or at t0 in the split (noLater): ev's mark is the unit's.
+			s.t0, s.outside = ev.Time, ev.OutsideSplit
 		}
 		fresh = append(fresh, ev)
 		g.recorded++
