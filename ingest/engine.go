@@ -217,8 +217,8 @@ type unit struct {
 	// cells only (metric.OutsideDimension). Of two exposures at t0, one in
 	// the split wins, so that the order of arrival cannot change it.
 	outside bool
-	pending       bool
-	post          []acc // nil when excluded
+	pending bool
+	post    []acc // nil when excluded
 	// hist are the bucket counts of the values of the events in the
 	// accumulators a quantile over events reads (see engine.hist): its
 	// interval needs each user's events, not only their count and sum.
