@@ -358,8 +358,9 @@ func (p *Pipeline) await(r *request) error {
 // key, flag or variant that no store can keep (longer than MaxKeyBytes, or
 // holding U+0000) is not. attrs, a JSON object or nil, are the exposure's
 // attributes, where Dimensions are read; the pipeline keeps them (the
-// caller must not change them).
-func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
+// caller must not change them). outside says that the evaluation did not
+// draw the variant from the flag's split (Event.OutsideSplit).
+func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte, outside bool) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
@@ -370,7 +371,7 @@ func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at ti
 			return false
 		}
 	}
-	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs, outside: outside}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}

@@ -652,7 +652,7 @@ func TestRecordedExposuresInChunks(t *testing.T) {
 	const n = 3*ExposureChunk + 17
 	for i := range n {
 		at := time.UnixMilli(1_700_000_000_000 + r.Int64N(200))
-		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at, nil) {
+		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at, nil, false) {
 			t.Fatalf("exposure %d not buffered", i)
 		}
 	}
