@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,8 +70,12 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Users != others {
-		t.Errorf("results: %d users, want the %d of the split", res.Users, others)
+	if res.Users != others || res.OutsideSplit != staff {
+		t.Errorf("results: %d users, %d outside the split; want the %d of the split, the %d staff outside", res.Users, res.OutsideSplit, others, staff)
+	}
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "pricing", "--env", "production")
+	if want := "30 served outside the split, not counted"; code != 0 || !strings.Contains(table, want) {
+		t.Errorf("results table: exit %d %s, lacks %q:\n%s", code, stderr, want, table)
 	}
 	for _, m := range res.Metrics {
 		for _, v := range m.Variants {
