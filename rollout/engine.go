@@ -710,7 +710,9 @@ func (e *Engine) announceHold(ctx context.Context, r Rollout, h *Hold, figures [
 // Status is a rollout with its live figures and history.
 type Status struct {
 	Rollout
-	// Users is the number of exposed users per variant of the flag.
+	// Users is the number of exposed users per variant of the flag: all it
+	// reached, those served outside the split too (the guardrails leave
+	// them out).
 	Users map[string]int64 `json:"users"`
 	// Guardrails are judged on the figures now.
 	Guardrails []GuardrailResult `json:"guardrails"`
@@ -727,9 +729,10 @@ type Status struct {
 	// StepMinUsers).
 	StepMinUsers       int64  `json:"stepMinUsers"`
 	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
-	// Warnings say what the figures do not show, in words: users the
-	// flag's targeting serves a variant outside the split are in them
-	// (OutsideSplit).
+	// Warnings say what the figures may not show, in words: users the
+	// flag's targeting serves a variant outside the split are in them when
+	// their exposures do not say so (OutsideSplit). Users counts them, as
+	// users reached.
 	Warnings []string `json:"warnings,omitempty"`
 	History  []Event  `json:"history"`
 }
