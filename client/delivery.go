@@ -114,17 +114,27 @@ func (c *Client) DeliverySources(ctx context.Context) ([]delivery.Source, error)
 
 // PutDeliverySource creates or replaces a webhook source. An empty secret
 // keeps an existing source's secret, or has the server generate one for a
-// new source, returned this once.
+// new source, returned this once. A source read from DeliverySources
+// carries its Version, sent as If-Match: the write is refused (409) when
+// someone changed the source since (404 when deleted); 0 writes whatever
+// is stored.
 func (c *Client) PutDeliverySource(ctx context.Context, s delivery.Source) (delivery.Source, string, error) {
 	in := map[string]any{"kind": s.Kind, "incidentLabel": s.IncidentLabel, "releaseEnvironment": s.ReleaseEnvironment, "repos": s.Repos}
 	if len(s.Secret) > 0 {
 		in["secret"] = string(s.Secret)
 	}
+	var headers map[string]string
+	switch {
+	case s.Version == delivery.SourceExists:
+		headers = map[string]string{"If-Match": "*"}
+	case s.Version > 0:
+		headers = map[string]string{"If-Match": `"` + strconv.FormatInt(s.Version, 10) + `"`}
+	}
 	var out struct {
 		Source delivery.Source `json:"source"`
 		Secret string          `json:"secret"`
 	}
-	err := c.Do(ctx, http.MethodPut, "/api/v1/delivery/sources/"+url.PathEscape(s.Name), in, &out)
+	err := c.do(ctx, http.MethodPut, "/api/v1/delivery/sources/"+url.PathEscape(s.Name), in, &out, headers)
 	return out.Source, out.Secret, err
 }
 

@@ -52,7 +52,18 @@ type Source struct {
 	Repos     []string  `json:"repos,omitempty"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	// Version counts the source's writes: 1 when made. Given to a write,
+	// it is the version the write was made from (an admin's If-Match):
+	// the store refuses it (ECONFLICT) when the source changed since, or
+	// (ENOTFOUND) was deleted, so two admins rotating one source's secret
+	// or repositories at once cannot silently undo each other. 0 writes
+	// whatever is stored; SourceExists any version of an existing source.
+	Version int64 `json:"version,omitempty"`
 }
+
+// SourceExists is the Version of a write that asks only that the source
+// exist (If-Match: *).
+const SourceExists int64 = -1
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 

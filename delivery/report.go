@@ -30,6 +30,9 @@ func (s *Service) Report(ctx context.Context, q dora.Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if q.Location == nil {
+		q.Location = s.Zone()
+	}
 	r, err := snap.tl.Report(q)
 	if err != nil {
 		return nil, err
@@ -37,14 +40,43 @@ func (s *Service) Report(ctx context.Context, q dora.Query) (*Report, error) {
 	return &Report{Report: r, AsOf: snap.builtAt.UTC(), Skipped: snap.tl.Skipped}, nil
 }
 
+// Zone is the zone of reports that name none: TimeZone, else UTC.
+func (s *Service) Zone() *time.Location {
+	if s.TimeZone == nil {
+		return time.UTC
+	}
+	return s.TimeZone
+}
+
+// ParseZone reads a time zone's IANA name (Pacific/Auckland, UTC). "Local"
+// is refused: it would be whatever zone the server's machine is set to,
+// not one a team can name. The zone database is embedded (tzdata.go), so
+// this works on a machine without one.
+func ParseZone(field, name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, valueloop.FieldErrorf(field, "want an IANA time zone name such as Europe/Berlin, America/Los_Angeles or UTC, not %q", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, valueloop.FieldErrorf(field, "unknown time zone %q: want an IANA name such as Europe/Berlin, America/Los_Angeles or UTC", valueloop.Clip(name))
+	}
+	return loc, nil
+}
+
 // ParseRange reads a report's range: since ("30d", "12w", "36h", "90m" or
 // a Go duration) back from to, or from and to (RFC 3339 with any offset, or
 // a date, midnight UTC). to defaults to now and the range to the last 30
 // days.
 func ParseRange(since, from, to string, now time.Time) (time.Time, time.Time, error) {
+	return ParseRangeIn(since, from, to, now, time.UTC)
+}
+
+// ParseRangeIn is ParseRange with dates read as midnight in loc: a team
+// in Auckland asking from 2026-03-02 means its own Monday's midnight.
+func ParseRangeIn(since, from, to string, now time.Time, loc *time.Location) (time.Time, time.Time, error) {
 	end := now.UTC()
 	if to != "" {
-		t, err := ParseTime("to", to)
+		t, err := parseTimeIn("to", to, loc)
 		if err != nil {
 			return time.Time{}, time.Time{}, err
 		}
@@ -54,7 +86,7 @@ func ParseRange(since, from, to string, now time.Time) (time.Time, time.Time, er
 	case since != "" && from != "":
 		return time.Time{}, time.Time{}, valueloop.FieldErrorf("since", "give since or from, not both")
 	case from != "":
-		t, err := ParseTime("from", from)
+		t, err := parseTimeIn("from", from, loc)
 		return t, end, err
 	case since == "":
 		since = "30d"
@@ -95,6 +127,11 @@ func ParseSince(v string) (time.Duration, error) {
 // ParseTime reads a time given by people: RFC 3339 (its offset honoured),
 // or a date (midnight UTC). The result is in UTC.
 func ParseTime(field, v string) (time.Time, error) {
+	return parseTimeIn(field, v, time.UTC)
+}
+
+// parseTimeIn is ParseTime with a date read as midnight in loc.
+func parseTimeIn(field, v string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), nil
 	}
@@ -102,7 +139,7 @@ func ParseTime(field, v string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t, nil
+		return dora.DayStart(t.Year(), t.Month(), t.Day(), loc).UTC(), nil
 	}
 	return time.Time{}, valueloop.FieldErrorf(field, "want a time such as 2026-03-01T14:30:00+01:00 or a date such as 2026-03-01, not %q", valueloop.Clip(v))
 }
@@ -186,7 +223,9 @@ func (s *Service) Sources(ctx context.Context) ([]Source, error) {
 
 // PutSource creates or replaces a webhook source. A new source without a
 // secret gets a generated one, returned this once; an existing source
-// without one keeps its secret. The returned source has no secret.
+// without one keeps its secret. src.Version, when set, is the version the
+// write was made from (Source.Version). The returned source has no secret
+// and its new version.
 func (s *Service) PutSource(ctx context.Context, src Source, actor string) (Source, string, error) {
 	generated := ""
 	if src.Secret == nil {

@@ -92,6 +92,10 @@ type Service struct {
 	// the background. Faster builds are redone before answering, so a
 	// reader sees every write made before it (defaults 250ms and 30s).
 	SlowBuild, MaxStale time.Duration
+	// TimeZone is the zone of reports that name none (a dora.Query
+	// without Location): the server's configured default, so the API, the
+	// CLI and the dashboard cut days and weeks alike. nil is UTC.
+	TimeZone *time.Location
 
 	mu       sync.Mutex
 	closed   bool // no more background builds

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -943,5 +944,31 @@ func TestSourceReposNamedService(t *testing.T) {
 	}
 	if r, err := s.Receive(ctx, delivery.KindGitHub, hook("i-2")); err != nil || r.Incidents != 1 {
 		t.Errorf("incident of a service of acme-shop/lib: %+v, %v", r, err)
+	}
+}
+
+func TestParseRangeInZone(t *testing.T) {
+	auckland, err := delivery.ParseZone("tz", "Pacific/Auckland")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	// A date is midnight in the zone: 2026-03-02 00:00 NZDT (+13) is
+	// 2026-03-01 11:00 UTC; a time with an offset keeps its own.
+	from, to, err := delivery.ParseRangeIn("", "2026-03-02", "2026-03-09T00:00:00Z", now, auckland)
+	if err != nil || !from.Equal(time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)) || !to.Equal(time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("got %v – %v, %v; want 2026-03-01T11:00Z – 2026-03-09T00:00Z", from, to, err)
+	}
+	// Santiago springs from Saturday 24:00 (-04) to Sunday 01:00 (-03):
+	// Sunday 2026-09-06 starts at 04:00 UTC, not in the day before.
+	santiago, _ := delivery.ParseZone("tz", "America/Santiago")
+	if from, _, err := delivery.ParseRangeIn("", "2026-09-06", "2026-09-07", now.AddDate(1, 0, 0), santiago); err != nil || !from.Equal(time.Date(2026, 9, 6, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("a day whose midnight is skipped starts at %v, %v; want 2026-09-06T04:00Z", from, err)
+	}
+	for _, bad := range []string{"", "Local", "Mars/Olympus", "../../etc/passwd"} {
+		var e *valueloop.Error
+		if _, err := delivery.ParseZone("tz", bad); !errors.As(err, &e) || e.Code != valueloop.EINVALID || e.Field != "tz" {
+			t.Errorf("ParseZone(%q): %v; want an EINVALID error naming tz", bad, err)
+		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 // Bucket is the width of the periods a Report is broken into.
 type Bucket string
 
-// Buckets. Days start at midnight UTC, weeks on Monday (ISO 8601), months on
-// the first.
+// Buckets. Days start at midnight in the query's zone (UTC unless
+// Query.Location says otherwise), weeks on Monday (ISO 8601), months on the
+// first. A day across a change to or from daylight saving time is 23 or 25
+// hours long, and still one day.
 const (
 	BucketNone  Bucket = ""
 	BucketDay   Bucket = "day"
@@ -34,17 +36,32 @@ type Query struct {
 	// these services and the services of these teams; empty means all.
 	Services []string `json:"services,omitempty"`
 	Teams    []string `json:"teams,omitempty"`
+	// Location is the time zone whose midnights cut the buckets; nil is
+	// UTC. A team in Auckland deploying on its Monday morning deploys on
+	// Sunday in UTC: its buckets must follow its own calendar.
+	Location *time.Location `json:"-"`
+}
+
+// location is q's zone, UTC when none is set.
+func (q *Query) location() *time.Location {
+	if q.Location == nil {
+		return time.UTC
+	}
+	return q.Location
 }
 
 // Report holds the metrics of every selected service, of their teams and of
 // all of them together.
 type Report struct {
-	From     time.Time `json:"from"`
-	To       time.Time `json:"to"`
-	Bucket   Bucket    `json:"bucket,omitempty"`
-	Overall  Series    `json:"overall"`
-	Teams    []Series  `json:"teams"`
-	Services []Series  `json:"services"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Bucket Bucket    `json:"bucket,omitempty"`
+	// TimeZone names the zone of the buckets (an IANA name, or "UTC");
+	// From, To and every period's Start and End are given in it.
+	TimeZone string   `json:"timeZone"`
+	Overall  Series   `json:"overall"`
+	Teams    []Series `json:"teams"`
+	Services []Series `json:"services"`
 }
 
 // Series is the metrics of one service, team, or everything, over the whole
@@ -155,8 +172,14 @@ func Compute(in Data, q Query) (Report, error) {
 	return t.Report(q)
 }
 
-// period is one [start, end) of a report, in Unix nanoseconds.
-type period struct{ start, end int64 }
+// period is one [start, end) of a report, in Unix nanoseconds, and its
+// length in days: calendar days for a whole day, week or month (a day
+// across a daylight saving change is one day, though 23 or 25 hours long),
+// else its duration over 24 hours.
+type period struct {
+	start, end int64
+	days       float64
+}
 
 // tally is one line's figures for one period before durations are summarised.
 type tally struct {
@@ -177,7 +200,7 @@ func (t *Timeline) Report(q Query) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	total := period{nanos(q.From), nanos(q.To)}
+	total := period{nanos(q.From), nanos(q.To), float64(nanos(q.To)-nanos(q.From)) / float64(day)}
 	tallies := make([][]tally, len(lines)) // [line][0: total, 1..: buckets]
 	for i, l := range lines {
 		tallies[i] = make([]tally, 1+len(periods))
@@ -186,14 +209,14 @@ func (t *Timeline) Report(q Query) (Report, error) {
 			tallies[i][1+b] = l.tally(p)
 		}
 	}
-	s := summariser{periods: append([]period{total}, periods...)}
+	s := summariser{periods: append([]period{total}, periods...), loc: q.location()}
 	most := 0 // the largest set of durations: all lead times of the selection
 	for _, l := range lines {
 		most += l.delivered
 	}
 	s.scratch = make([]int64, 0, most)
 	s.stages.deploy = make([]int64, 0, most)
-	r := Report{From: q.From.UTC(), To: q.To.UTC(), Bucket: q.Bucket}
+	r := Report{From: q.From.In(s.loc), To: q.To.In(s.loc), Bucket: q.Bucket, TimeZone: s.loc.String()}
 	all := make([]int, len(lines))
 	teams := map[string][]int{}
 	for i, l := range lines {
@@ -237,33 +260,65 @@ func (q *Query) periods() ([]period, error) {
 	if err := checkTime("to", q.To); err != nil {
 		return nil, err
 	}
-	from, to := q.From.UTC(), q.To.UTC()
-	var start time.Time
-	var next func(time.Time) time.Time
-	midnight := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	from, to := q.From.In(q.location()), q.To.In(q.location())
+	// Boundaries are counted in calendar days from the first one, each
+	// found afresh (DayStart), never by adding hours: days across daylight
+	// saving changes are 23 or 25 hours long.
+	y, m, d := from.Date()
+	var boundary func(k int) time.Time
+	var days func(k int) float64
 	switch q.Bucket {
 	case BucketNone:
 		return nil, nil
 	case BucketDay:
-		start, next = midnight, func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }
+		boundary = func(k int) time.Time { return DayStart(y, m, d+k, from.Location()) }
+		days = func(int) float64 { return 1 }
 	case BucketWeek:
-		start = midnight.AddDate(0, 0, -((int(midnight.Weekday()) + 6) % 7))
-		next = func(t time.Time) time.Time { return t.AddDate(0, 0, 7) }
+		d -= (int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday()) + 6) % 7
+		boundary = func(k int) time.Time { return DayStart(y, m, d+7*k, from.Location()) }
+		days = func(int) float64 { return 7 }
 	case BucketMonth:
-		start = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
-		next = func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }
+		boundary = func(k int) time.Time { return DayStart(y, m+time.Month(k), 1, from.Location()) }
+		days = func(k int) float64 {
+			return float64(time.Date(y, m+time.Month(k)+1, 0, 0, 0, 0, 0, time.UTC).Day())
+		}
 	default:
 		return nil, valueloop.FieldErrorf("bucket", "must be day, week or month, not %q", q.Bucket)
 	}
 	var out []period
-	for s := start; s.Before(to); s = next(s) {
+	for k, s := 0, boundary(0); s.Before(to); k++ {
 		if len(out) == MaxBuckets {
 			return nil, valueloop.FieldErrorf("bucket", "the range holds more than %d %ss; choose a wider bucket or a shorter range", MaxBuckets, q.Bucket)
 		}
-		e := next(s)
-		out = append(out, period{nanos(latest(s, from)), nanos(earlier(e, to))})
+		e := boundary(k + 1)
+		p := period{nanos(latest(s, from)), nanos(earlier(e, to)), days(k)}
+		if s.Before(from) || to.Before(e) {
+			// A partial bucket at either end of the range: its own length.
+			p.days = float64(p.end-p.start) / float64(day)
+		}
+		out = append(out, p)
+		s = e
 	}
 	return out, nil
+}
+
+// DayStart returns the first instant of the calendar day y-m-d in loc (d
+// may overflow the month, as for time.Date): where buckets start, and what
+// a date given for a range means. That is midnight, except where
+// a daylight saving change skips midnight itself (America/Santiago springs
+// from 00:00 to 01:00): then it is the instant of the change, which
+// time.Date does not promise to give.
+func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	y, m, d = time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if h, min, sec := t.Clock(); h == 0 && min == 0 && sec == 0 {
+		return t
+	}
+	start, end := t.ZoneBounds()
+	if _, _, td := t.Date(); td != d {
+		return end // t fell back into the day before: the day starts when its zone ends
+	}
+	return start
 }
 
 func earlier(a, b time.Time) time.Time {
@@ -376,6 +431,7 @@ func (l *line) tally(p period) tally {
 // the durations.
 type summariser struct {
 	periods []period
+	loc     *time.Location
 	scratch []int64
 	stages  stageScratch
 }
@@ -395,7 +451,7 @@ func (s *summariser) series(name, team string, lines []*line, tallies [][]tally,
 
 func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []int) Metrics {
 	per := s.periods[p]
-	m := Metrics{Start: time.Unix(0, per.start).UTC(), End: time.Unix(0, per.end).UTC()}
+	m := Metrics{Start: time.Unix(0, per.start).In(s.loc), End: time.Unix(0, per.end).In(s.loc)}
 	s.scratch = s.scratch[:0]
 	for _, i := range members {
 		t := &tallies[i][p]
@@ -430,8 +486,7 @@ func (s *summariser) metrics(p int, lines []*line, tallies [][]tally, members []
 	m.ChangeFailureRateFourKeys = Rate{m.FailedDeployments, m.Deployments}
 	m.ReworkRate = Rate{m.Rework, m.Deployments}
 
-	days := float64(per.end-per.start) / float64(day)
-	m.DeploymentsPerDay = float64(m.Deployments) / days
+	m.DeploymentsPerDay = float64(m.Deployments) / per.days
 	m.Levels.DeploymentFrequency = DeploymentFrequencyLevel(m.DeploymentsPerDay)
 	if m.LeadTime.Count > 0 {
 		m.Levels.LeadTime = LeadTimeLevel(m.LeadTime.Median)

@@ -140,17 +140,124 @@ func NewFixedDecision(res *Result) (FixedDecision, bool) {
 	return FixedDecision{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Verdict: v, Users: res.Users}, true
 }
 
+// Holds reports whether d holds for res: res is of d's flag, analysed
+// under fixed inference with the terms d was decided under.
+func (d *FixedDecision) Holds(res *Result) bool {
+	return res != nil && res.Hypothesis != nil && res.Settings.Inference == Fixed &&
+		res.Environment == d.Environment && res.Flag == d.Flag && termsOf(res) == d.Terms
+}
+
 // Apply makes d the verdict of res when it holds for res: res is of d's
 // flag, analysed under fixed inference with the terms d was decided under.
 // The verdict res had is kept as Decided.Current, descriptive. It reports
 // whether it applied d; res is left as it was when not.
 func (d *FixedDecision) Apply(res *Result) bool {
-	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed ||
-		res.Environment != d.Environment || res.Flag != d.Flag || termsOf(res) != d.Terms {
+	if !d.Holds(res) {
 		return false
 	}
 	v := d.Verdict
 	v.Decided = &Decided{At: d.At, Users: d.Users, Current: res.Verdict}
 	res.Verdict = &v
 	return true
+}
+
+// FixedPlan is the planned sample of a hypothesis under fixed inference,
+// fixed at the first look that could compute it for every treatment (both
+// arms with users, a spread of the primary metric, a control mean for a
+// relative effect) from a pilot large enough (PilotUsers, PilotShare; see
+// NewFixedPlan). Before it was fixed the estimate followed the
+// observed spread at every look, so which look reached it, and so decided,
+// depended on the data being tested: a mild form of peeking. Fixed at its
+// first computation, the look that decides is the first with at least
+// these users, whatever the spread does later. The store keeps one per
+// flag, with the terms it holds for (a change of them is another test
+// with its own plan); At is its clock when it stored it.
+type FixedPlan struct {
+	Environment string `json:"environment"`
+	Flag        string `json:"flag"`
+	Terms       string `json:"terms"`
+	// Users is, per treatment, the users of the analysis (all variants
+	// together) at which that treatment's test is read: its planned
+	// sample, as remainingUsers estimated it then.
+	Users map[string]int64 `json:"users"`
+	// FixedOn is the number of users analysed when it was fixed.
+	FixedOn int64     `json:"fixedOn"`
+	At      time.Time `json:"at"`
+}
+
+// Planned returns the largest planned sample of p's treatments: the users
+// at which the test, every treatment read, decides.
+func (p *FixedPlan) Planned() int64 {
+	var n int64
+	for _, u := range p.Users {
+		n = max(n, u)
+	}
+	return n
+}
+
+// NewFixedPlan returns the plan res fixes under fixed inference, and false
+// when it fixes none: not under fixed inference, no hypothesis, a plan
+// applied already, a verdict blocked (a sample ratio mismatch: its figures
+// cannot be trusted, its spread neither) or decided, a treatment whose
+// planned sample cannot be computed yet, or a pilot too small to fix it
+// (pilotEnough). One plan for every treatment at
+// once, so that one look fixes the test's plan. At is left for the store.
+func NewFixedPlan(res *Result) (FixedPlan, bool) {
+	if res == nil || res.Hypothesis == nil || res.Verdict == nil || res.Settings.Inference != Fixed ||
+		res.Plan != nil || res.Verdict.Decided != nil || len(res.Verdict.Variants) == 0 {
+		return FixedPlan{}, false
+	}
+	users := map[string]int64{}
+	for _, vv := range res.Verdict.Variants {
+		if vv.PlannedUsers == nil || !pilotEnough(res.Users, *vv.PlannedUsers) {
+			return FixedPlan{}, false
+		}
+		users[vv.Variant] = *vv.PlannedUsers
+	}
+	return FixedPlan{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Users: users, FixedOn: res.Users}, true
+}
+
+// The plan is fixed from an internal pilot (Wittes and Brittain, 1990):
+// the first look whose users are at least PilotUsers and at least
+// 1/PilotShare of the sample it plans. Fixed on the first look that could
+// compute a spread at all (a handful of users, a verdict check a minute
+// after the start), the plan followed the noise of a few users: one
+// conversion among the first four users of a 5% metric planned for a
+// 50% one, and the test was decided, underpowered, at a few hundred.
+const (
+	PilotUsers = 200
+	PilotShare = 10
+)
+
+// pilotEnough reports whether users analysed are pilot enough to fix a
+// planned sample of planned users.
+func pilotEnough(users, planned int64) bool {
+	return users >= PilotUsers && users*PilotShare >= planned
+}
+
+// Apply makes p the planned sample of res when it holds for res (res is of
+// p's flag, analysed under fixed inference with the terms p was fixed
+// under, not yet settled on a stored decision) and judges res again on
+// it: its remaining users, and whether this look is at the planned
+// sample, are p's. It reports whether it applied p; res is left as it was
+// when not.
+func (p *FixedPlan) Apply(res *Result) bool {
+	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed || res.Verdict == nil ||
+		res.Verdict.Decided != nil || res.Environment != p.Environment || res.Flag != p.Flag || termsOf(res) != p.Terms {
+		return false
+	}
+	c := *p
+	res.Plan = &c
+	res.Verdict = judge(res, res.Hypothesis)
+	return true
+}
+
+// users is treatment variant's planned sample in p under settings s: only
+// under fixed inference, and only for a treatment p has (nil p: none).
+func (p *FixedPlan) users(s Settings, variant string) (int64, bool) {
+	if p == nil || s.Inference != Fixed {
+		return 0, false
+	}
+	n, ok := p.Users[variant]
+	return n, ok
 }

@@ -112,3 +112,76 @@ func TestNewFixedDecision(t *testing.T) {
 		t.Errorf("treatments in another order: the decision did not apply")
 	}
 }
+
+// TestFixedPlan: a look under fixed inference fixes a plan when every
+// treatment's planned sample can be computed, and not under sequential
+// inference, with a plan applied or a decision settled already, or while
+// a treatment has none; Apply judges the look on the plan, not on its own
+// estimate: at the plan's users it is no longer keep_running, short of
+// them it needs the plan's remaining users; it does not apply under other
+// terms.
+func TestFixedPlan(t *testing.T) {
+	ms := testMetrics()
+	aggs := simulate(t, 3, "onboarding", ms, []arm{{name: "control", users: 500, signup: 0.2}, {name: "treatment", users: 500, signup: 0.22}})
+	analyze := func(inf Inference) *Result {
+		t.Helper()
+		h := NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "signup", 0.3
+		h.Settings.Inference = inf
+		res, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: h.Settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := analyze(Fixed)
+	p, ok := NewFixedPlan(res)
+	if !ok || p.FixedOn != 1000 || p.Users["treatment"] != *res.Verdict.Variants[0].PlannedUsers || p.Users["treatment"] <= 1000 {
+		t.Fatalf("plan %+v %v; want fixed on 1,000 users, the treatment's estimate beyond them (verdict %s)", p, ok, res.Verdict.Reason)
+	}
+	noPlan := analyze(Fixed)
+	noPlan.Verdict.Variants[0].PlannedUsers = nil
+	decided := analyze(Fixed)
+	decided.Verdict.Decided = &Decided{Users: 1}
+	planned := analyze(Fixed)
+	planned.Plan = &p
+	// A pilot too small: fewer than PilotUsers, or less than a tenth of
+	// what it plans (one conversion among the first users plans for a
+	// rate far from the metric's). Both failed before the pilot rule.
+	smallAggs := simulate(t, 3, "onboarding", ms, []arm{{name: "control", users: 60, signup: 0.2}, {name: "treatment", users: 60, signup: 0.22}})
+	small := analyze(Fixed)
+	if small, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: smallAggs, Hypothesis: small.Hypothesis, Settings: small.Settings}); err != nil {
+		t.Fatal(err)
+	} else if vv := small.Verdict.Variants[0]; vv.PlannedUsers == nil || small.Users >= PilotUsers {
+		t.Fatalf("the small pilot: %d users, planned %v; want a planned sample computed on fewer than %d users", small.Users, vv.PlannedUsers, PilotUsers)
+	} else if got, ok := NewFixedPlan(small); ok {
+		t.Errorf("a plan fixed on %d users: %+v, want none below %d", small.Users, got, PilotUsers)
+	}
+	tenth := analyze(Fixed)
+	*tenth.Verdict.Variants[0].PlannedUsers = 10*tenth.Users + 1
+	for name, r := range map[string]*Result{"sequential": analyze(Sequential), "no planned sample yet": noPlan, "decided": decided, "planned already": planned, "under a tenth of the plan": tenth} {
+		if got, ok := NewFixedPlan(r); ok {
+			t.Errorf("%s: plan %+v, want none", name, got)
+		}
+	}
+
+	reached := p
+	reached.Users = map[string]int64{"treatment": 900}
+	if r := analyze(Fixed); !reached.Apply(r) || r.Plan == nil || r.Verdict.Decision == KeepRunning || *r.Verdict.Variants[0].PlannedUsers != 900 {
+		t.Errorf("a plan of 900 users on a look at 1,000: %s (%s), want decided at the planned sample", r.Verdict.Decision, r.Verdict.Reason)
+	}
+	far := p
+	far.Users = map[string]int64{"treatment": 5000}
+	if r := analyze(Fixed); !far.Apply(r) || r.Verdict.Decision != KeepRunning || *r.Verdict.RemainingUsers != 4000 {
+		t.Errorf("a plan of 5,000 users on a look at 1,000: %s, remaining %v; want keep_running, 4,000 remaining", r.Verdict.Decision, r.Verdict.RemainingUsers)
+	}
+	other := analyze(Fixed)
+	other.Hypothesis.MinimumEffect = 0.2
+	before := *other.Verdict
+	if far.Apply(other) || other.Plan != nil || other.Verdict.Decision != before.Decision {
+		t.Errorf("a plan applied under other terms: %+v", other.Plan)
+	}
+	if r := analyze(Sequential); far.Apply(r) {
+		t.Errorf("a plan applied under sequential inference")
+	}
+}

@@ -87,6 +87,11 @@ type Result struct {
 	Dimension *DimensionSplit `json:"dimension,omitempty"`
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
+	// Plan, under fixed inference once the planned sample was fixed (the
+	// first look that could compute it), is that plan: the verdict's
+	// remaining users, and the look that decides, are its. The server
+	// applies it (FixedPlan.Apply); Analyze does not.
+	Plan *FixedPlan `json:"plan,omitempty"`
 	// VerdictHistory is the recorded transitions of the verdict, oldest
 	// first; the server fills it, Analyze does not.
 	VerdictHistory []VerdictRecord `json:"verdictHistory,omitempty"`

@@ -82,6 +82,11 @@ type VariantVerdict struct {
 	Code           string   `json:"code"`
 	Reason         string   `json:"reason"`
 	RemainingUsers *int64   `json:"remainingUsers,omitempty"`
+	// PlannedUsers, under fixed inference, is the planned sample of this
+	// treatment's test (users of all variants together): the stored
+	// plan's (Result.Plan) once fixed, else the estimate from this look's
+	// spread; absent when it cannot be computed.
+	PlannedUsers *int64 `json:"plannedUsers,omitempty"`
 	// Effect is the primary metric's effect in the hypothesis' units
 	// (relative unless Absolute) with the bounds of the deciding interval;
 	// absent when it could not be computed.
@@ -272,13 +277,24 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	set := func(d Decision, code, format string, args ...any) {
 		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
 	}
+	// The plan first, whatever decides below: under fixed inference the
+	// first look that can compute every treatment's planned sample fixes
+	// it (NewFixedPlan), a look whose guardrail is breached included.
+	remaining, noPlan := planVariant(vv, res, h, primary, t, ps)
+	planned := noPlan == nil
 	for _, g := range vv.Guardrails {
 		if g.Status == GuardrailHarmed {
 			set(Invalidated, CodeGuardrailBreached, "guardrail %s got worse beyond its tolerance: harm %s, more than the %s tolerated", g.Metric, fmtBounds(*g.Harm, !g.Absolute), unsigned(g.Tolerance, !g.Absolute))
+			vv.RemainingUsers = nil
 			return
 		}
 	}
 	trt := primary.Variants[t]
+	if trt.Lift == nil || !h.Absolute && trt.Lift.Relative == nil {
+		// No effect on the scale judged: no estimate either, not even
+		// from a spread that happens to be there.
+		vv.RemainingUsers, vv.PlannedUsers = nil, nil
+	}
 	if trt.Lift == nil {
 		set(KeepRunning, CodeNotEnoughData, "%s: %s", primary.Metric, cmp.Or(trt.Reason, stats.ErrNotEnoughData.Error()))
 		return
@@ -318,18 +334,6 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	moved := fmt.Sprintf("%s moved %s", primary.Metric, fmtBounds(b, rel))
 	if corrected {
 		moved += " " + familyLevel(s, ps[t].family)
-	}
-	// The test is corrected over the treatments: planned at α/k (the
-	// Bonferroni bound of Holm's and BH's first step), the sample gives
-	// the planned power after the correction.
-	share := 1.0
-	if corrected {
-		share = 1 / float64(ps[t].family)
-	}
-	remaining, noPlan := remainingUsers(res, h, primary, t, d*m, h.Absolute, s.Alternative, share)
-	planned := noPlan == nil
-	if planned {
-		vv.RemainingUsers = &remaining
 	}
 	undecided := func(code, why string) {
 		switch {
@@ -417,6 +421,36 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	default:
 		undecided(CodeNeedMoreUsers, "not decided yet")
 	}
+}
+
+// planVariant estimates the users treatment t still needs for its planned
+// sample (remainingUsers) and sets vv's RemainingUsers and, under fixed
+// inference, PlannedUsers; with a plan fixed (res.Plan), the plan's. The
+// error says why there is no estimate.
+func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *MetricResult, t int, ps []primaryTest) (int64, error) {
+	s := res.Settings
+	// The test is corrected over the treatments: planned at α/k (the
+	// Bonferroni bound of Holm's and BH's first step), the sample gives
+	// the planned power after the correction.
+	share := 1.0
+	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
+		share = 1 / float64(ps[t].family)
+	}
+	n, noPlan := plannedSample(res, h, primary, t, h.Direction.Sign()*h.MinimumEffect, h.Absolute, s.Alternative, share)
+	if p, ok := res.Plan.users(s, vv.Variant); ok {
+		// The plan fixed at its first computation, not this look's
+		// estimate, says whether this look is at the planned sample.
+		n, noPlan = p, nil
+	}
+	if noPlan != nil {
+		return 0, noPlan
+	}
+	remaining := max(0, n-res.Users)
+	vv.RemainingUsers = &remaining
+	if s.Inference == Fixed {
+		vv.PlannedUsers = &n
+	}
+	return remaining, nil
 }
 
 // summarize fills the overall verdict from the treatments'.
@@ -621,6 +655,14 @@ func bounds(e stats.Effect, inf Inference) Bounds {
 // is errPlanLater when more data may allow an estimate, else it says why
 // there is no planned sample and what to change.
 func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
+	n, err := plannedSample(res, h, pm, t, effect, absolute, alt, share)
+	return max(0, n-res.Users), err
+}
+
+// plannedSample is the planned sample remainingUsers counts down to: the
+// users (all variants together) the test needs, whether or not res has
+// reached them.
+func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
@@ -688,7 +730,7 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 	if !(total < 1e15) {
 		total = 1e15
 	}
-	return max(0, int64(math.Ceil(total))-res.Users), nil
+	return int64(math.Ceil(total)), nil
 }
 
 // errPlanLater: the remaining users need more data to be estimated (users

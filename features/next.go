@@ -195,7 +195,8 @@ func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Met
 
 // readFacts reads a flag's hypothesis and, with analyse, analyses its
 // experiment with the hypothesis' settings: its users so far and the users
-// it still needs. A failed read is an error, not a missing hypothesis: the
+// it still needs (under fixed inference, on the stored plan and decision:
+// see Settle). A failed read is an error, not a missing hypothesis: the
 // record of bets would silently lose a ratio.
 func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, analyse bool) (*flagFacts, error) {
 	x := &flagFacts{at: s.Now(), analysed: analyse}
@@ -230,7 +231,17 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 	if err != nil || res.Verdict == nil {
 		return x, nil // an experiment that cannot be analysed is the results page's to explain
 	}
+	if s.Settle != nil {
+		if err := s.Settle(ctx, res); err != nil {
+			return nil, fmt.Errorf("fixed plan and decision of flag %s in %s: %w", k.flag, k.env, err)
+		}
+	}
 	x.users, x.remaining = res.Users, res.Verdict.RemainingUsers
+	if res.Verdict.Decided != nil {
+		// Decided at its planned sample: it needs no more users, whatever
+		// the figures now would estimate.
+		x.remaining = new(int64)
+	}
 	return x, nil
 }
 

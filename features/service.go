@@ -185,6 +185,13 @@ type Service struct {
 	Environments func() []valueloop.Environment
 	// Definition returns a flag as env defines it now, nil when it does not.
 	Definition func(env, flag string) *valueloop.Flag
+	// Settle, when set, settles an experiment's analysis under fixed
+	// inference on the flag's stored plan and decision
+	// (verdicts.Recorder.Settle), as the results serve it: a decided
+	// experiment needs no more users, and one whose planned sample is
+	// fixed needs that plan's, not the estimate of the spread now. Nil:
+	// the analysis as it is.
+	Settle func(ctx context.Context, res *experiment.Result) error
 	// Flags lists the flag keys of env.
 	Flags func(env string) []string
 	// FlagsVersion moves whenever what Definition returns changes (on this

@@ -155,17 +155,23 @@ func checkParams(q url.Values, known ...string) error {
 }
 
 // handleDORA answers the DORA metrics of a range (since=30d, or from and
-// to), by service, team and overall, bucketed by day, week or month.
+// to), by service, team and overall, bucketed by day, week or month in the
+// zone tz (default: the server's, delivery.Service.TimeZone).
 func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.deliveryService()
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team"); err != nil {
+	if err := checkParams(q, "since", "from", "to", "bucket", "service", "team", "tz"); err != nil {
 		return err
 	}
-	query := dora.Query{Bucket: dora.Bucket(q.Get("bucket"))}
+	query := dora.Query{Bucket: dora.Bucket(q.Get("bucket")), Location: svc.Zone()}
+	if q.Has("tz") {
+		if query.Location, err = delivery.ParseZone("tz", q.Get("tz")); err != nil {
+			return err
+		}
+	}
 	if query.Services, err = queryList(q, "service"); err != nil {
 		return err
 	}
@@ -175,7 +181,7 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) error {
 	if query.Bucket == "none" {
 		query.Bucket = dora.BucketNone
 	}
-	if query.From, query.To, err = delivery.ParseRange(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now()); err != nil {
+	if query.From, query.To, err = delivery.ParseRangeIn(q.Get("since"), q.Get("from"), q.Get("to"), svc.Now(), query.Location); err != nil {
 		return err
 	}
 	rep, err := svc.Report(r.Context(), query)
@@ -392,9 +398,15 @@ func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) error
 
 // handlePutSource creates or replaces a webhook source. Without a secret,
 // a new source gets a generated one, answered this once as "secret"; an
-// existing source keeps its own.
+// existing source keeps its own. If-Match names the version the write was
+// made from (the source's "version" in the list, the ETag of a PUT): a
+// source changed since is a 409, one deleted since a 404, as for flags.
 func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.globalDeliveryService(r)
+	if err != nil {
+		return err
+	}
+	version, err := sourceIfMatch(r, svc, r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -408,7 +420,7 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	src := delivery.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment, Repos: in.Repos}
+	src := delivery.Source{Name: r.PathValue("name"), Kind: in.Kind, IncidentLabel: in.IncidentLabel, ReleaseEnvironment: in.ReleaseEnvironment, Repos: in.Repos, Version: version}
 	if in.Secret != "" {
 		src.Secret = []byte(in.Secret)
 	}
@@ -420,8 +432,46 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) error {
 	if secret != "" {
 		body["secret"] = secret
 	}
+	w.Header().Set("ETag", etag(out.Version))
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// sourceIfMatch reads the source version a write expects from If-Match,
+// as delivery.Source.Version takes it: 0 when absent (unconditional),
+// delivery.SourceExists for "*", or a version. Of a list, the stored
+// version is chosen when it is one of them, else the first; the store
+// checks the choice in the write's transaction. A weak tag counts as its
+// version, as for flags.
+func sourceIfMatch(r *http.Request, svc *delivery.Service, name string) (int64, error) {
+	h := strings.TrimSpace(strings.Join(r.Header.Values("If-Match"), ","))
+	switch h {
+	case "":
+		return 0, nil
+	case "*":
+		return delivery.SourceExists, nil
+	}
+	var versions []int64
+	for _, tag := range strings.Split(h, ",") {
+		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(tag), "W/"), `"`)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return 0, valueloop.FieldErrorf("If-Match", "must be * or source versions such as \"3\" (the source's version in GET /api/v1/delivery/sources), separated by commas, got %q", valueloop.Clip(tag))
+		}
+		versions = append(versions, n)
+	}
+	if len(versions) > 1 {
+		list, err := svc.Sources(r.Context())
+		if err != nil {
+			return 0, err
+		}
+		for _, src := range list {
+			if src.Name == name && slices.Contains(versions, src.Version) {
+				return src.Version, nil
+			}
+		}
+	}
+	return versions[0], nil
 }
 
 // handleDeliveries lists the latest deliveries received, newest first.

@@ -359,6 +359,15 @@ func TestDeliveryAPI(t *testing.T) {
 		{"dora bad bucket", call{method: "GET", path: "/api/v1/dora?bucket=year", token: adminSecret}, 400, `"field": "bucket"`, ""},
 		{"dora bad since", call{method: "GET", path: "/api/v1/dora?since=soon", token: adminSecret}, 400, `"field": "since"`, ""},
 		{"dora unknown parameter", call{method: "GET", path: "/api/v1/dora?services=shop", token: adminSecret}, 400, `"field": "services"`, ""},
+		// The deployment at 2026-01-05T09:00Z is on Monday evening in
+		// Auckland (22:00 NZDT) and on Monday 01:00 in Los Angeles: not on
+		// its Sunday 01-04, whose midnights are 08:00Z.
+		{"dora in a zone", call{method: "GET", path: "/api/v1/dora?from=2026-01-05&to=2026-01-06&bucket=day&service=shop&tz=Pacific/Auckland", token: adminSecret}, 200,
+			`"start": "2026-01-05T00:00:00+13:00"`, ""},
+		{"dora in a zone, its Sunday", call{method: "GET", path: "/api/v1/dora?from=2026-01-04&to=2026-01-05&bucket=day&service=shop&tz=America/Los_Angeles", token: adminSecret}, 200,
+			`"timeZone": "America/Los_Angeles"`, `"deployments": 1`},
+		{"dora bad tz", call{method: "GET", path: "/api/v1/dora?tz=Mars/Olympus", token: adminSecret}, 400, `"field": "tz"`, ""},
+		{"dora empty tz", call{method: "GET", path: "/api/v1/dora?tz=", token: adminSecret}, 400, `"field": "tz"`, ""},
 		{"dora unknown service", call{method: "GET", path: "/api/v1/dora?service=nope", token: adminSecret}, 404, "nope", ""},
 		// Each name is looked up, and repeats were found comparing each
 		// name with all before it (a second of CPU for a 60 KiB query).

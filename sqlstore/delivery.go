@@ -425,7 +425,7 @@ func (s *Store) Deliveries(ctx context.Context, source string, limit int) ([]del
 
 // Sources returns the webhook sources, secrets included, by name.
 func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
-	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at, updated_at
+	rows, err := s.read().Query(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at, updated_at, version
 		FROM delivery_sources ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sources: %w", s.o.D.Name, err)
@@ -433,7 +433,7 @@ func (s *Store) Sources(ctx context.Context) ([]delivery.Source, error) {
 	out, err := collectList(rows, func(rows *sql.Rows) (delivery.Source, error) {
 		var src delivery.Source
 		err := rows.Scan(&src.Name, &src.Kind, &src.Secret, &src.IncidentLabel, &src.ReleaseEnvironment, reposDest{&src.Repos},
-			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt})
+			timeDest{&src.CreatedAt}, timeDest{&src.UpdatedAt}, &src.Version)
 		return src, err
 	})
 	if err != nil {
@@ -480,7 +480,9 @@ func sourceAudit(s *delivery.Source) []byte {
 	return b
 }
 
-// PutSource creates or replaces the source src.Name and sets its times. A
+// PutSource creates or replaces the source src.Name and sets its times and
+// version. src.Version is the version the write expects (see
+// delivery.Source.Version; 0: any, or none). A
 // nil Secret keeps the stored secret (EINVALID for a new source). Changing
 // the kind of a source is refused: its secret was made for the other
 // forge. Writers of sources and the catalog take the version's row lock
@@ -494,32 +496,36 @@ func (s *Store) PutSource(ctx context.Context, src *delivery.Source, actor strin
 			return err
 		}
 		var old delivery.Source
-		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at FROM delivery_sources WHERE name = ?`, src.Name).
-			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, reposDest{&old.Repos}, timeDest{&old.CreatedAt})
+		err := tx.QueryRow(ctx, `SELECT name, kind, secret, incident_label, release_environment, repos, created_at, updated_at, version FROM delivery_sources WHERE name = ?`, src.Name).
+			Scan(&old.Name, &old.Kind, &old.Secret, &old.IncidentLabel, &old.ReleaseEnvironment, reposDest{&old.Repos}, timeDest{&old.CreatedAt}, timeDest{&old.UpdatedAt}, &old.Version)
 		exists := err == nil
 		switch {
+		case errors.Is(err, sql.ErrNoRows) && src.Version != 0:
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no webhook source named %q: deleted since it was read?", src.Name)
 		case errors.Is(err, sql.ErrNoRows):
 			if src.Secret == nil {
 				return valueloop.FieldErrorf("secret", "is required for a new source")
 			}
 		case err != nil:
 			return fmt.Errorf("%s: source %s: %w", s.o.D.Name, src.Name, err)
+		case src.Version > 0 && old.Version != src.Version:
+			return valueloop.Errorf(valueloop.ECONFLICT, "source %q is at version %d, not %d: someone changed it first (changed %s); read it again", src.Name, old.Version, src.Version, old.UpdatedAt.Format(time.RFC3339))
 		case old.Kind != src.Kind:
 			return valueloop.FieldErrorf("kind", "source %q is a %s source; delete it and add it again to change its kind", src.Name, old.Kind)
 		}
 		now := s.now()
 		c := *src
-		c.CreatedAt, c.UpdatedAt = now, now
+		c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
 		if exists {
 			if c.Secret == nil {
 				c.Secret = old.Secret
 			}
-			c.CreatedAt = old.CreatedAt
+			c.CreatedAt, c.Version = old.CreatedAt, old.Version+1
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, repos, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
-			release_environment = excluded.release_environment, repos = excluded.repos, updated_at = excluded.updated_at`,
-			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, sourceRepos(c.Repos), s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt))
+		_, err = tx.Exec(ctx, `INSERT INTO delivery_sources (name, kind, secret, incident_label, release_environment, repos, created_at, updated_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET secret = excluded.secret, incident_label = excluded.incident_label,
+			release_environment = excluded.release_environment, repos = excluded.repos, updated_at = excluded.updated_at, version = excluded.version`,
+			c.Name, c.Kind, c.Secret, c.IncidentLabel, c.ReleaseEnvironment, sourceRepos(c.Repos), s.o.D.Time(c.CreatedAt), s.o.D.Time(c.UpdatedAt), c.Version)
 		if err != nil {
 			return fmt.Errorf("%s: put source %s: %w", s.o.D.Name, src.Name, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
@@ -44,71 +45,186 @@ func (s *Store) fixedDecision(ctx context.Context, q querier, env, flag string) 
 // invalidated or inconclusive is EINVALID; an unknown environment
 // ENOTFOUND.
 func (s *Store) DecideFixed(ctx context.Context, d *experiment.FixedDecision) (bool, error) {
+	if err := checkFixed(d.Environment, d.Flag, d.Terms); err != nil {
+		return false, err
+	}
 	switch dec := d.Verdict.Decision; {
-	case d.Environment == "":
-		return false, valueloop.FieldErrorf("environment", "required")
-	case d.Flag == "":
-		return false, valueloop.FieldErrorf("flag", "required")
-	case d.Terms == "":
-		return false, valueloop.FieldErrorf("terms", "required: the hypothesis' terms the decision holds for")
 	case !experiment.Final(dec) && dec != experiment.Inconclusive:
 		return false, valueloop.FieldErrorf("verdict.decision", "%q is not a decision at the planned sample: want %s, %s or %s", dec, experiment.Validated, experiment.Invalidated, experiment.Inconclusive)
 	case d.Users < 0:
 		return false, valueloop.FieldErrorf("users", "must not be negative, got %d", d.Users)
 	}
-	var stored bool
-	var out experiment.FixedDecision
-	err := s.write(ctx, func(tx Tx) error {
-		stored = false
-		// Two nodes reaching the planned sample at once must store one
-		// decision: the lock is the one verdict records take.
-		if err := s.lock(ctx, tx, d.Environment+"\x00"+d.Flag); err != nil {
-			return err
-		}
-		old, err := s.fixedDecision(ctx, tx, d.Environment, d.Flag)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			old = nil
-		case err != nil:
-			return err
-		case old.Terms == d.Terms:
-			out = *old
-			return nil
-		}
-		c := *d
-		c.At = s.now()
-		verdict, err := json.Marshal(&c.Verdict)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM fixed_decisions WHERE environment = ? AND flag = ?`, c.Environment, c.Flag); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO fixed_decisions (environment, flag, terms, decision, verdict, users, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.Environment, c.Flag, c.Terms, string(c.Verdict.Decision), string(verdict), c.Users, s.o.D.Time(c.At))
-		if err != nil {
-			if s.isCode(err, valueloop.ENOTFOUND) {
-				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", c.Environment)
+	out, stored, err := keepFirst(ctx, s, fixedWrite[experiment.FixedDecision]{
+		table: "fixed_decisions", action: "experiment.fixed_decision", env: d.Environment, flag: d.Flag, terms: d.Terms,
+		read: func(q querier) (string, *experiment.FixedDecision, error) {
+			old, err := s.fixedDecision(ctx, q, d.Environment, d.Flag)
+			if err != nil {
+				return "", nil, err
 			}
-			return fmt.Errorf("%s: store fixed decision %s/%s: %w", s.o.D.Name, c.Environment, c.Flag, err)
-		}
-		var before []byte
-		if old != nil {
-			before, _ = json.Marshal(old)
-		}
-		after, err := json.Marshal(&c)
-		if err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, VerdictActor, c.Environment, "experiment.fixed_decision", c.Flag, before, after, c.Verdict.Reason); err != nil {
-			return err
-		}
-		out, stored = c, true
-		return nil
+			return old.Terms, old, nil
+		},
+		insert: func(tx Tx, at time.Time) (*experiment.FixedDecision, string, error) {
+			c := *d
+			c.At = at
+			verdict, err := json.Marshal(&c.Verdict)
+			if err != nil {
+				return nil, "", err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO fixed_decisions (environment, flag, terms, decision, verdict, users, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				c.Environment, c.Flag, c.Terms, string(c.Verdict.Decision), string(verdict), c.Users, s.o.D.Time(c.At))
+			return &c, c.Verdict.Reason, err
+		},
 	})
 	if err != nil {
 		return false, err
 	}
 	*d = out
 	return stored, nil
+}
+
+// FixedPlan returns the stored plan under fixed inference of flag in env
+// (experiment.FixedPlan); nil when there is none.
+func (s *Store) FixedPlan(ctx context.Context, env, flag string) (*experiment.FixedPlan, error) {
+	p, err := s.fixedPlan(ctx, s.read(), env, flag)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return p, s.domainError(err)
+}
+
+func (s *Store) fixedPlan(ctx context.Context, q querier, env, flag string) (*experiment.FixedPlan, error) {
+	p := &experiment.FixedPlan{Environment: env, Flag: flag}
+	var users string
+	err := q.QueryRow(ctx, `SELECT terms, users, fixed_on, at FROM fixed_plans WHERE environment = ? AND flag = ?`, env, flag).
+		Scan(&p.Terms, &users, &p.FixedOn, timeDest{&p.At})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(users), &p.Users); err != nil {
+		return nil, fmt.Errorf("%s: fixed plan %s/%s: %w", s.o.D.Name, env, flag, err)
+	}
+	return p, nil
+}
+
+// PlanFixed stores p as the planned sample under fixed inference of its
+// flag, unless the flag has one stored with the same terms: that one
+// stands, and p becomes it (two nodes fixing the plan at once store one).
+// A plan stored under other terms is replaced. It reports whether it
+// stored p, and then sets p.At to the store's clock and audits an
+// experiment.fixed_plan entry with the flag as target. A plan without
+// treatments, or with a planned sample below one user, is EINVALID; an
+// unknown environment ENOTFOUND.
+func (s *Store) PlanFixed(ctx context.Context, p *experiment.FixedPlan) (bool, error) {
+	if err := checkFixed(p.Environment, p.Flag, p.Terms); err != nil {
+		return false, err
+	}
+	if len(p.Users) == 0 {
+		return false, valueloop.FieldErrorf("users", "required: the planned sample of each treatment")
+	}
+	for v, n := range p.Users {
+		if v == "" || n < 1 {
+			return false, valueloop.FieldErrorf("users", "want a treatment and a planned sample of at least 1 user, got %q: %d", v, n)
+		}
+	}
+	if p.FixedOn < 0 {
+		return false, valueloop.FieldErrorf("fixedOn", "must not be negative, got %d", p.FixedOn)
+	}
+	out, stored, err := keepFirst(ctx, s, fixedWrite[experiment.FixedPlan]{
+		table: "fixed_plans", action: "experiment.fixed_plan", env: p.Environment, flag: p.Flag, terms: p.Terms,
+		read: func(q querier) (string, *experiment.FixedPlan, error) {
+			old, err := s.fixedPlan(ctx, q, p.Environment, p.Flag)
+			if err != nil {
+				return "", nil, err
+			}
+			return old.Terms, old, nil
+		},
+		insert: func(tx Tx, at time.Time) (*experiment.FixedPlan, string, error) {
+			c := *p
+			c.At = at
+			users, err := json.Marshal(c.Users)
+			if err != nil {
+				return nil, "", err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO fixed_plans (environment, flag, terms, users, fixed_on, at) VALUES (?, ?, ?, ?, ?, ?)`,
+				c.Environment, c.Flag, c.Terms, string(users), c.FixedOn, s.o.D.Time(c.At))
+			return &c, fmt.Sprintf("planned sample %d users, fixed on %d", c.Planned(), c.FixedOn), err
+		},
+	})
+	if err != nil {
+		return false, err
+	}
+	*p = out
+	return stored, nil
+}
+
+// checkFixed checks what a fixed decision or plan is stored under.
+func checkFixed(env, flag, terms string) error {
+	switch {
+	case env == "":
+		return valueloop.FieldErrorf("environment", "required")
+	case flag == "":
+		return valueloop.FieldErrorf("flag", "required")
+	case terms == "":
+		return valueloop.FieldErrorf("terms", "required: the hypothesis' terms it holds for")
+	}
+	return nil
+}
+
+// fixedWrite is one write of a flag's fixed decision or plan (T): read
+// returns the stored one's terms and itself (sql.ErrNoRows when none), insert stores the new
+// one at the store's time and returns it with the audit entry's reason.
+type fixedWrite[T any] struct {
+	table, action, env, flag, terms string
+	read                            func(q querier) (string, *T, error)
+	insert                          func(tx Tx, at time.Time) (*T, string, error)
+}
+
+// keepFirst stores w's new one unless one with the same terms stands:
+// then it returns that one, not stored. One stored under other terms (the
+// hypothesis changed since) is replaced, and is the audit entry's before.
+// Two nodes writing at once store one: the write takes the flag's lock,
+// the one verdict records take, before it reads.
+func keepFirst[T any](ctx context.Context, s *Store, w fixedWrite[T]) (T, bool, error) {
+	var out T
+	var stored bool
+	err := s.write(ctx, func(tx Tx) error {
+		stored = false
+		if err := s.lock(ctx, tx, w.env+"\x00"+w.flag); err != nil {
+			return err
+		}
+		oldTerms, old, err := w.read(tx)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			old = nil
+		case err != nil:
+			return err
+		case oldTerms == w.terms:
+			out = *old
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM `+w.table+` WHERE environment = ? AND flag = ?`, w.env, w.flag); err != nil {
+			return err
+		}
+		c, reason, err := w.insert(tx, s.now())
+		if err != nil {
+			if s.isCode(err, valueloop.ENOTFOUND) {
+				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", w.env)
+			}
+			return fmt.Errorf("%s: store %s %s/%s: %w", s.o.D.Name, w.action, w.env, w.flag, err)
+		}
+		var before []byte
+		if old != nil {
+			before, _ = json.Marshal(old)
+		}
+		after, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, VerdictActor, w.env, w.action, w.flag, before, after, reason); err != nil {
+			return err
+		}
+		out, stored = *c, true
+		return nil
+	})
+	return out, stored, err
 }

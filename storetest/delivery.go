@@ -29,6 +29,7 @@ var deliveryCases = []struct {
 	{"Records", testDeliveryRecords},
 	{"ConcurrentRedelivery", testDeliveryConcurrentRedelivery},
 	{"Sources", testDeliverySources},
+	{"SourceVersions", testDeliverySourceVersions},
 	{"Catalog", testDeliveryCatalog},
 	{"Corrections", testDeliveryCorrections},
 	{"LongID", testDeliveryLongID},
@@ -250,6 +251,49 @@ func testDeliverySources(t *testing.T, db DeliveryStore, clock *Clock) {
 	}
 	if list, err := db.Sources(ctx); err != nil || len(list) != 0 {
 		t.Errorf("after delete: %+v, %v", list, err)
+	}
+}
+
+// testDeliverySourceVersions: a write made from a version read refuses to
+// overwrite a change made since (two admins rotating one source at once),
+// and one made from a source deleted since; nothing is written either way.
+func testDeliverySourceVersions(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := context.Background()
+	s := &delivery.Source{Name: "acme", Kind: "github", Secret: []byte("a-very-secret-secret")}
+	if err := db.PutSource(ctx, s, "alice"); err != nil || s.Version != 1 {
+		t.Fatalf("created at version %d, %v; want 1", s.Version, err)
+	}
+	// Alice and Bob both read version 1; Alice writes first.
+	alice := &delivery.Source{Name: "acme", Kind: "github", Secret: []byte("alices-new-secret-1"), Version: 1}
+	if err := db.PutSource(ctx, alice, "alice"); err != nil || alice.Version != 2 {
+		t.Fatalf("alice's write over version 1: version %d, %v; want 2", alice.Version, err)
+	}
+	bob := &delivery.Source{Name: "acme", Kind: "github", Repos: []string{"acme/shop"}, Version: 1}
+	if err := db.PutSource(ctx, bob, "bob"); valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "version 2, not 1") {
+		t.Errorf("bob's write over version 1, now 2: %v; want a conflict naming both versions", err)
+	}
+	list, err := db.Sources(ctx)
+	if err != nil || len(list) != 1 || list[0].Version != 2 || string(list[0].Secret) != "alices-new-secret-1" || list[0].Repos != nil {
+		t.Fatalf("after the refused write: %+v, %v; want alice's version 2 as she wrote it", list, err)
+	}
+	for _, v := range []int64{2, delivery.SourceExists, 0} {
+		w := &delivery.Source{Name: "acme", Kind: "github", IncidentLabel: "sev", Version: v}
+		if err := db.PutSource(ctx, w, "bob"); err != nil || w.Version != list[0].Version+1 {
+			t.Errorf("write with version %d over %d: now %d, %v; want %d", v, list[0].Version, w.Version, err, list[0].Version+1)
+		}
+		list[0].Version = w.Version
+	}
+	if err := db.DeleteSource(ctx, "acme", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{5, delivery.SourceExists} {
+		w := &delivery.Source{Name: "acme", Kind: "github", Secret: []byte("a-very-secret-secret"), Version: v}
+		if err := db.PutSource(ctx, w, "alice"); valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+			t.Errorf("write with version %d over a deleted source: %v; want not found", v, err)
+		}
+	}
+	if list, err := db.Sources(ctx); err != nil || len(list) != 0 {
+		t.Errorf("a write over a deleted source made it again: %+v, %v", list, err)
 	}
 }
 

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
 		{"FixedDecisions", testFixedDecisions},
+		{"FixedPlans", testFixedPlans},
 		{"Value", testValue},
 		{"Sessions", testSessions},
 		{"ValueChanges", testValueChanges},

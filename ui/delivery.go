@@ -132,7 +132,8 @@ type incidentRow struct {
 
 type deliveryData struct {
 	From, To    time.Time
-	Days        int // whole days in [From, To), to compare with valueloop dora --since
+	Zone        string // of From, To and the weeks: the server's zone of reports
+	Days        int    // whole days in [From, To), to compare with valueloop dora --since
 	Overall     []doraKey
 	Rows        []doraRow      // teams, then services
 	Breakdown   []breakdownRow // all services, teams, then services
@@ -143,14 +144,16 @@ type deliveryData struct {
 	Incidents      []incidentRow
 }
 
-// deliveryReport reports the last weeks by week, starting on a Monday.
+// deliveryReport reports the last weeks by week, starting on a Monday at
+// midnight in the server's zone of reports.
 func (u *UI) deliveryReport(r *http.Request) (*dora.Report, error) {
-	to := u.Now().UTC()
-	from := to.Truncate(24*time.Hour).AddDate(0, 0, -7*weeks)
-	for from.Weekday() != time.Monday {
-		from = from.AddDate(0, 0, 1)
-	}
-	rep, err := u.Delivery.Report(r.Context(), dora.Query{From: from, To: to, Bucket: dora.BucketWeek})
+	loc := u.Delivery.Zone()
+	to := u.Now().In(loc)
+	y, m, d := to.Date()
+	d -= 7 * weeks
+	d += (8 - int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday())) % 7 // on to a Monday
+	from := dora.DayStart(y, m, d, loc)
+	rep, err := u.Delivery.Report(r.Context(), dora.Query{From: from, To: to, Bucket: dora.BucketWeek, Location: loc})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +169,7 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := deliveryData{From: rep.From, To: rep.To, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
+	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil

@@ -53,8 +53,9 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	}
 	res := *kept // kept results are shared: this page's copy gets the history
 	if u.Verdicts != nil {
-		// Under fixed inference, the decision taken at the planned sample
-		// is the verdict; Settle replaces res.Verdict, never kept's.
+		// Under fixed inference, the stored plan judges the look and the
+		// decision taken at the planned sample is the verdict; Settle
+		// replaces res.Verdict and res.Plan, never kept's.
 		if err := u.Verdicts.Settle(ctx, &res); err != nil {
 			u.Logger.Warn("ui: fixed decision not read", "env", env, "flag", key, "err", err)
 		}

@@ -94,6 +94,9 @@ type RolloutEngine interface {
 // DeliveryReader is what the delivery page reads (*delivery.Service).
 type DeliveryReader interface {
 	Report(ctx context.Context, q dora.Query) (*delivery.Report, error)
+	// Zone is the server's zone of reports (--delivery-time-zone): the
+	// page's weeks start on its Mondays.
+	Zone() *time.Location
 	Deployments(ctx context.Context, service string, from, to time.Time) ([]dora.DeploymentFacts, error)
 }
 

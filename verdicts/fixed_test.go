@@ -129,3 +129,80 @@ func TestFixedDecisionTerms(t *testing.T) {
 		t.Errorf("Settle stored a decision: %+v", d)
 	}
 }
+
+// TestFixedPlanStands: the planned sample is fixed at the first look that
+// can compute it, and decides which look is at the planned sample however
+// the observed spread moves later. The first look (400 users converting
+// at 30%) plans fewer users than the later looks' spread (20% against 25%)
+// would: judged on each look's own estimate, the look at 1,200 users
+// would still keep running and a later one decide; on the plan fixed at
+// the first look, it decides.
+func TestFixedPlanStands(t *testing.T) {
+	ctx := context.Background()
+	s, rec, clock := setup(t)
+	putFixed(t, s, "fixed", "a bigger button sells", 0.3)
+	fixedAt := clock.T
+	first := look(t, s, rec, "fixed", aggregates(t, "fixed", 400, 0.3, 0.3))
+
+	// The look at 1,200 users judged on its own estimate keeps running;
+	// on the plan fixed at the first look, it decides.
+	clock.T = clock.T.Add(time.Hour)
+	s.setAggregates("prod", "fixed", aggregates(t, "fixed", 1200, 0.2, 0.25))
+	own := analyze(t, s, rec, "fixed")
+	if v := own.Verdict; v.Decision != experiment.KeepRunning || v.Variants[0].PlannedUsers == nil || *v.Variants[0].PlannedUsers <= 1200 {
+		t.Fatalf("the look at 1,200 users on its own estimate: %s, planned %v (%s); want keep_running, planned beyond 1,200", v.Decision, v.Variants[0].PlannedUsers, v.Reason)
+	}
+	at := look(t, s, rec, "fixed", aggregates(t, "fixed", 1200, 0.2, 0.25))
+	if v := at.Verdict; v.Decided == nil || v.Decided.Users != 1200 || v.Decision == experiment.KeepRunning {
+		t.Errorf("the look at 1,200 users on the fixed plan: %s (%s), decided %+v; want decided on 1,200 users", v.Decision, v.Reason, v.Decided)
+	}
+
+	p, err := s.FixedPlan(ctx, "prod", "fixed")
+	if err != nil || p == nil {
+		t.Fatalf("no plan stored at the first look that computes one: %+v, %v (verdict %s: %s)", p, err, first.Verdict.Decision, first.Verdict.Reason)
+	}
+	if p.FixedOn != 400 || !p.At.Equal(fixedAt) || len(p.Users) != 1 || p.Users["treatment"] > 1200 {
+		t.Fatalf("plan %+v; want fixed on 400 users at %v, treatment's planned sample at most 1,200", p, fixedAt)
+	}
+	if first.Plan == nil || first.Plan.Planned() != p.Planned() || first.Verdict.Decision != experiment.KeepRunning ||
+		*first.Verdict.RemainingUsers != p.Planned()-400 {
+		t.Errorf("first look: plan %+v, %s, remaining %v; want the stored plan, keep_running, %d remaining", first.Plan, first.Verdict.Decision, first.Verdict.RemainingUsers, p.Planned()-400)
+	}
+	if at.Plan == nil || at.Plan.Planned() != p.Planned() || !at.Plan.At.Equal(p.At) {
+		t.Errorf("the decided look's plan %+v, want the stored %+v", at.Plan, p)
+	}
+
+	// Settle (the dashboard, the value loop) applies a stored plan and
+	// stores none.
+	putFixed(t, s, "other", "", 0.3)
+	s.setAggregates("prod", "other", aggregates(t, "other", 400, 0.3, 0.3))
+	res := analyze(t, s, rec, "other")
+	if err := rec.Settle(ctx, res); err != nil || res.Plan != nil {
+		t.Errorf("Settle without a stored plan: %v, plan %+v; want none", err, res.Plan)
+	}
+	if p, _ := s.FixedPlan(ctx, "prod", "other"); p != nil {
+		t.Errorf("Settle stored a plan: %+v", p)
+	}
+	res = analyze(t, s, rec, "fixed")
+	if err := rec.Settle(ctx, res); err != nil || res.Plan == nil || res.Verdict.Decided == nil {
+		t.Errorf("Settle with a stored plan and decision: %v, plan %+v, decided %+v", err, res.Plan, res.Verdict.Decided)
+	}
+
+	// A decision stored without a plan (before plans were stored) stands,
+	// and no plan is fixed after it.
+	putFixed(t, s, "old", "", 0.3)
+	s.setAggregates("prod", "old", aggregates(t, "old", 2000, 0.2, 0.25))
+	d, ok := experiment.NewFixedDecision(analyze(t, s, rec, "old"))
+	if !ok {
+		t.Fatal("no decision at the planned sample")
+	}
+	if _, err := s.DecideFixed(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if v := look(t, s, rec, "old", aggregates(t, "old", 8000, 0.2, 0.2)).Verdict; v.Decided == nil || v.Decided.Users != 2000 {
+		t.Errorf("a decision stored without a plan: %s, decided %+v; want it standing", v.Decision, v.Decided)
+	}
+	if p, _ := s.FixedPlan(ctx, "prod", "old"); p != nil {
+		t.Errorf("a plan fixed after the decision: %+v", p)
+	}
+}

@@ -6,10 +6,12 @@
 // verdict of the flag, or one different from the last recorded.
 //
 // Under fixed inference a hypothesis is tested once, at its planned
-// sample: the first verdict the Recorder sees there is stored as the
-// flag's decision (experiment.FixedDecision), and every later result with
-// the same terms carries that decision instead of a re-test of all users
-// so far.
+// sample: the planned sample the Recorder first sees computed is stored as
+// the flag's plan (experiment.FixedPlan), and later looks are judged on it
+// rather than on their own estimate; the first verdict it sees at that
+// planned sample is stored as the flag's decision
+// (experiment.FixedDecision), and every later result with the same terms
+// carries that decision instead of a re-test of all users so far.
 //
 // Verdicts are seen in two places: the results route (package httpapi calls
 // Record with the result it serves, when the request overrides no
@@ -51,6 +53,12 @@ type Store interface {
 	// stands).
 	FixedDecision(ctx context.Context, env, flag string) (*experiment.FixedDecision, error)
 	DecideFixed(ctx context.Context, d *experiment.FixedDecision) (bool, error)
+	// FixedPlan is the flag's stored planned sample under fixed
+	// inference, nil when none; PlanFixed stores one unless one with the
+	// same terms stands, and reports whether it did (p becomes the one
+	// that stands).
+	FixedPlan(ctx context.Context, env, flag string) (*experiment.FixedPlan, error)
+	PlanFixed(ctx context.Context, p *experiment.FixedPlan) (bool, error)
 }
 
 // LeaderName is the lock name the periodic check runs under.
@@ -70,9 +78,10 @@ type Recorder struct {
 	Leader   cluster.Singleton
 	Interval time.Duration
 	Logger   *slog.Logger
-	// Recorded, when set, learns of each verdict transition recorded (the
-	// value loop moves the features of the flag at once). It must not
-	// block.
+	// Recorded, when set, learns of each verdict transition recorded,
+	// and of each fixed plan or decision stored (the value loop moves the
+	// features of the flag at once, and reads their experiments again).
+	// It must not block.
 	Recorded func(env, flag string)
 
 	cancel context.CancelFunc
@@ -90,10 +99,11 @@ func New(store Store) *Recorder {
 // settings: a verdict under settings overridden for one request is not the
 // hypothesis' verdict.
 //
-// Under fixed inference, res's verdict first becomes the flag's stored
-// decision when one holds for the hypothesis' terms (see Settle); else,
-// when res is the first look at the planned sample, its verdict is stored
-// as that decision. So the verdict recorded, and the one res then
+// Under fixed inference, res is first judged on the flag's stored plan,
+// fixing it when res is the first look that can compute it, and its
+// verdict becomes the flag's stored decision when one holds for the
+// hypothesis' terms (see Settle); else, when res is the first look at the
+// planned sample, its verdict is stored as that decision. So the verdict recorded, and the one res then
 // carries, is the one decided at the planned sample, whatever later looks
 // say.
 func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, error) {
@@ -107,17 +117,16 @@ func (r *Recorder) Record(ctx context.Context, res *experiment.Result) (bool, er
 	recorded, err := r.Store.RecordVerdict(ctx, &rec)
 	if recorded {
 		r.Logger.Info("verdict recorded", "env", rec.Environment, "flag", rec.Flag, "decision", rec.Decision, "at", rec.At)
-		if r.Recorded != nil {
-			r.Recorded(rec.Environment, rec.Flag)
-		}
+		r.touch(rec.Environment, rec.Flag)
 	}
 	return recorded, err
 }
 
-// decide settles res on the flag's stored fixed decision, or stores the
-// decision res makes when it makes one (experiment.NewFixedDecision).
+// decide settles res on the flag's stored plan and decision, storing the
+// plan res fixes (experiment.NewFixedPlan) and the decision it makes
+// (experiment.NewFixedDecision) when there is none under its terms.
 func (r *Recorder) decide(ctx context.Context, res *experiment.Result) error {
-	settled, err := r.settle(ctx, res)
+	settled, err := r.settle(ctx, res, true)
 	if err != nil || settled {
 		return err
 	}
@@ -131,6 +140,7 @@ func (r *Recorder) decide(ctx context.Context, res *experiment.Result) error {
 	}
 	if stored {
 		r.Logger.Info("fixed decision stored", "env", d.Environment, "flag", d.Flag, "decision", d.Verdict.Decision, "users", d.Users, "at", d.At)
+		r.touch(d.Environment, d.Flag)
 	}
 	// d is the decision that stands: another node's, when it stored one
 	// first with the same terms.
@@ -138,18 +148,28 @@ func (r *Recorder) decide(ctx context.Context, res *experiment.Result) error {
 	return nil
 }
 
-// Settle makes the verdict of res, analysed with the hypothesis' own
-// settings under fixed inference, the flag's stored decision when one
-// holds for the hypothesis' terms (experiment.FixedDecision.Apply); the
-// verdict res had stays as its Decided.Current, descriptive. It stores
-// nothing: the dashboard calls it; the results route and the periodic
-// check call Record, which settles too.
+// touch tells Recorded that what the flag's results say changed.
+func (r *Recorder) touch(env, flag string) {
+	if r.Recorded != nil {
+		r.Recorded(env, flag)
+	}
+}
+
+// Settle makes res, analysed with the hypothesis' own settings under
+// fixed inference, judged on the flag's stored plan when one holds for
+// the hypothesis' terms (experiment.FixedPlan.Apply), and its verdict the
+// flag's stored decision when one holds (experiment.FixedDecision.Apply);
+// the verdict res had stays as its Decided.Current, descriptive. It
+// stores nothing: the dashboard and the value loop call it; the results
+// route and the periodic check call Record, which settles too.
 func (r *Recorder) Settle(ctx context.Context, res *experiment.Result) error {
-	_, err := r.settle(ctx, res)
+	_, err := r.settle(ctx, res, false)
 	return err
 }
 
-func (r *Recorder) settle(ctx context.Context, res *experiment.Result) (bool, error) {
+// settle applies the stored plan, or with store fixes the plan res makes,
+// then applies the stored decision; it reports whether a decision holds.
+func (r *Recorder) settle(ctx context.Context, res *experiment.Result, store bool) (bool, error) {
 	if res == nil || res.Hypothesis == nil || res.Settings.Inference != experiment.Fixed {
 		return false, nil
 	}
@@ -157,10 +177,42 @@ func (r *Recorder) settle(ctx context.Context, res *experiment.Result) (bool, er
 		return true, nil // settled already
 	}
 	d, err := r.Store.FixedDecision(ctx, res.Environment, res.Flag)
-	if err != nil || d == nil {
+	if err != nil {
 		return false, err
 	}
-	return d.Apply(res), nil
+	// A decision that holds was taken at its planned sample: a plan fixed
+	// now (one decided before plans were stored) would be fixed after it.
+	if err := r.plan(ctx, res, store && (d == nil || !d.Holds(res))); err != nil {
+		return false, err
+	}
+	return d != nil && d.Apply(res), nil
+}
+
+// plan judges res on the flag's stored plan when it holds; else, with
+// store, stores the plan res fixes, if it fixes one, and judges res on
+// the plan that then stands (another node's, when it stored one first).
+func (r *Recorder) plan(ctx context.Context, res *experiment.Result, store bool) error {
+	if res.Plan != nil {
+		return nil
+	}
+	p, err := r.Store.FixedPlan(ctx, res.Environment, res.Flag)
+	if err != nil || p != nil && p.Apply(res) || !store {
+		return err
+	}
+	np, ok := experiment.NewFixedPlan(res)
+	if !ok {
+		return nil
+	}
+	stored, err := r.Store.PlanFixed(ctx, &np)
+	if err != nil {
+		return err
+	}
+	if stored {
+		r.Logger.Info("fixed plan stored", "env", np.Environment, "flag", np.Flag, "planned", np.Planned(), "fixedOn", np.FixedOn, "at", np.At)
+		r.touch(np.Environment, np.Flag)
+	}
+	np.Apply(res)
+	return nil
 }
 
 // History returns the recorded verdicts of flag in env, oldest first.

@@ -17,6 +17,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
@@ -190,6 +192,14 @@ func runSettings() []setting {
 				}
 				return s
 			}},
+		{name: "delivery-time-zone", env: "VALUELOOP_DELIVERY_TIME_ZONE", def: "UTC", usage: "IANA `ZONE` (Europe/Berlin) whose midnights cut the days, weeks and months of the DORA metrics when a request names none: the dashboard's, and the API's and CLI's default",
+			set: func(c *serveConfig, v string) (err error) {
+				var e *valueloop.Error
+				if c.DeliveryZone, err = delivery.ParseZone("delivery-time-zone", v); errors.As(err, &e) {
+					return errors.New(e.Message) // the problem line names the setting
+				}
+				return err
+			}, get: func(c *serveConfig) any { return c.DeliveryZone.String() }},
 		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
 			set: func(c *serveConfig, v string) error {
 				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

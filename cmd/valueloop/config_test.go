@@ -90,6 +90,7 @@ func TestConfigValidation(t *testing.T) {
 		{"list for a scalar", nil, nil, "addr: [a, b]\n", []string{"addr: want one value, not a list"}},
 		{"key given twice", nil, nil, "addr: :1\naddr: :2\n", []string{"addr: given twice (line 2)"}},
 		{"list of mappings", nil, nil, "webhook:\n  - url: https://x\n", []string{"webhook: want a list of values, not of lists or mappings (line 2)"}},
+		{"unknown delivery time zone", nil, map[string]string{"VALUELOOP_DELIVERY_TIME_ZONE": "Mars/Olympus"}, "", []string{`delivery-time-zone (from VALUELOOP_DELIVERY_TIME_ZONE): unknown time zone "Mars/Olympus"`}},
 		{"database not a URL", []string{"--database", "mysql://x"}, nil, "", []string{"database (from flag --database): want a PostgreSQL URL"}},
 		{"sync mode unknown", nil, map[string]string{"VALUELOOP_SYNC": "always"}, "", []string{`sync (from VALUELOOP_SYNC): want normal or full, not "always"`}},
 		{"sync full on PostgreSQL", []string{"--sync", "full", "--database", "postgres://x@db/v"}, nil, "", []string{"sync: full applies to the embedded store"}},

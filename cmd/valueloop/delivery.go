@@ -434,6 +434,7 @@ func openDelivery(ctx context.Context, cfg serveConfig, db store, svc *flags.Ser
 		return out
 	}
 	d.Rollouts = delivery.RolloutTimesFrom(db)
+	d.TimeZone = cfg.DeliveryZone
 	if cfg.Demo {
 		n, err := demo.LoadDelivery(ctx, d, time.Now())
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,12 +87,39 @@ func TestDeliveryCLIToDORA(t *testing.T) {
 			t.Errorf("dora table lacks %q:\n%s", want, table)
 		}
 	}
+	checkDORAZone(t, run)
 	list := run(0, "deploy", "list", "--service", "shop", "--from", "2026-02-01")
 	if !strings.Contains(list, "incidents INC-7") || !strings.Contains(list, "2026-02-03 18:00") {
 		t.Errorf("deploy list:\n%s", list)
 	}
 	checkDeliveryLoop(t, run)
 	checkDeliveryMistakes(t, run)
+}
+
+// checkDORAZone reads the same days in Auckland (+13): the deployments of
+// 02-02 12:00Z and 02-03 18:00Z are made on its 02-03 01:00 and 02-04
+// 07:00, so its days from 02-02 hold 0, 1 and 1 deployments (in UTC 1, 1
+// and 0).
+func checkDORAZone(t *testing.T, run func(want int, args ...string) string) {
+	t.Helper()
+	out := run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--bucket", "day", "--tz", "Pacific/Auckland", "--output", "json")
+	var rep delivery.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("dora --tz --output json: %v\n%s", err, out)
+	}
+	var got []int
+	for _, b := range rep.Overall.Buckets {
+		got = append(got, b.Deployments)
+	}
+	if rep.TimeZone != "Pacific/Auckland" || !slices.Equal(got, []int{0, 1, 1}) || rep.From.Format(time.RFC3339) != "2026-02-02T00:00:00+13:00" {
+		t.Errorf("dora --tz Pacific/Auckland: zone %q, from %s, deployments by day %v; want Pacific/Auckland, 2026-02-02T00:00:00+13:00, [0 1 1]", rep.TimeZone, rep.From, got)
+	}
+	if table := run(0, "dora", "--service", "shop", "--from", "2026-02-02", "--to", "2026-02-05", "--tz", "Pacific/Auckland"); !strings.Contains(table, "DORA metrics 2026-02-02 00:00 to 2026-02-05 00:00 Pacific/Auckland (3 days)") {
+		t.Errorf("dora --tz table heading:\n%s", table)
+	}
+	if out := run(2, "dora", "--tz", "Mars/Olympus"); !strings.Contains(out, `--tz: unknown time zone "Mars/Olympus"`) {
+		t.Errorf("dora --tz Mars/Olympus: %s", out)
+	}
 }
 
 // checkDeliveryLoop checks the loop figures of the flag the changes name, as JSON and as a table.

@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,15 +22,22 @@ import (
 )
 
 func doraCommand() *command {
-	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]",
-		summary: "show the DORA delivery metrics with their levels and trends", more: rangeTimeHelp, run: runDORA}
+	return &command{name: "dora", args: "[--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none] [--tz ZONE|local]",
+		summary: "show the DORA delivery metrics with their levels and trends", more: doraHelp, run: runDORA}
 }
+
+const doraHelp = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date: midnight in the
+report's zone, which also cuts its days, weeks (from Monday) and months: --tz, else the
+server's (its delivery-time-zone setting, UTC unless set), so that without --tz the figures are
+the dashboard's wherever the CLI runs.
+`
 
 func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	fs := newFlagSet(e, "dora")
 	cf := addClientFlags(e, fs)
 	span := addTimeRange(fs)
 	bucket := fs.String("bucket", "", "day, week, month or none (default: by the length of the range)")
+	tz := fs.String("tz", "", "IANA `ZONE` whose midnights cut the days and weeks (Pacific/Auckland), or local for this machine's (default: the server's, as on the dashboard)")
 	var services, teams listFlag
 	fs.Var(&services, "service", "only this service (repeatable)")
 	fs.Var(&teams, "team", "only the services of this team (repeatable)")
@@ -54,6 +63,13 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 		*bucket = autoBucket(span.since, span.from, span.to)
 	}
 	q.Set("bucket", *bucket)
+	if *tz != "" {
+		name, err := zoneName(e, *tz)
+		if err != nil {
+			return err
+		}
+		q.Set("tz", name)
+	}
 	for _, s := range services {
 		q.Add("service", s)
 	}
@@ -99,6 +115,27 @@ func (r *timeRange) query() (url.Values, error) {
 	return q, nil
 }
 
+// zoneName checks --tz and returns the zone's IANA name; "local" is this
+// machine's zone, by name (TZ, else where /etc/localtime links to): the
+// server has no other way to know it. The default, no --tz, leaves the
+// zone to the server so that everyone's CLI, wherever it runs, gives the
+// dashboard's figures.
+func zoneName(e *cliEnv, tz string) (string, error) {
+	if tz == "local" {
+		tz = strings.TrimPrefix(e.getenv("TZ"), ":")
+		if target, err := os.Readlink("/etc/localtime"); tz == "" && err == nil {
+			_, tz, _ = strings.Cut(target, "zoneinfo/")
+		}
+		if tz == "" {
+			return "", usageErrorf("--tz local: this machine's zone has no name (TZ is unset, /etc/localtime names none): give one, e.g. --tz Europe/Berlin")
+		}
+	}
+	if _, err := delivery.ParseZone("tz", tz); err != nil {
+		return "", flagError(err)
+	}
+	return tz, nil
+}
+
 // flagError turns a field error of a parser into a usage error naming the
 // flag, which has the field's name: "--since: want a duration ...".
 func flagError(err error) error {
@@ -131,7 +168,11 @@ func autoBucket(since, from, to string) string {
 // trend over the buckets.
 func writeDORA(w io.Writer, r *delivery.Report) {
 	days := r.To.Sub(r.From).Hours() / 24
-	fmt.Fprintf(w, "DORA metrics %s to %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04 UTC"), plural(int(math.Round(days)), "day"))
+	zone := r.TimeZone
+	if zone == "" {
+		zone = "UTC" // a server from before time zones
+	}
+	fmt.Fprintf(w, "DORA metrics %s to %s %s (%s)", r.From.Format("2006-01-02 15:04"), r.To.Format("2006-01-02 15:04"), zone, plural(int(math.Round(days)), "day"))
 	if r.Bucket != "" && len(r.Overall.Buckets) > 0 {
 		n := strconv.Itoa(len(r.Overall.Buckets))
 		if len(r.Overall.Buckets) > sparkMax {

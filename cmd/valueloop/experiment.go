@@ -647,6 +647,7 @@ func writeVerdict(w io.Writer, r *experiment.Result) {
 	fmt.Fprintf(w, "Verdict: %s — %s\n", strings.ToUpper(strings.ReplaceAll(string(v.Decision), "_", " ")), oneLine(v.Reason))
 	defer writeVerdictHistory(w, r.VerdictHistory) // after the lines that explain the verdict
 	writeDecided(w, v.Decided)
+	writePlan(w, r.Plan)
 	for _, vv := range v.Variants {
 		if len(v.Variants) > 1 {
 			fmt.Fprintf(w, "  %s: %s — %s\n", vv.Variant, strings.ReplaceAll(string(vv.Decision), "_", " "), oneLine(vv.Reason))
@@ -680,6 +681,24 @@ func writeDecided(w io.Writer, d *experiment.Decided) {
 	if c := d.Current; c != nil {
 		fmt.Fprintf(w, "Now (descriptive, not a decision): %s — %s\n", strings.ReplaceAll(string(c.Decision), "_", " "), oneLine(c.Reason))
 	}
+}
+
+// writePlan says the planned sample under fixed inference and when it was
+// fixed: with several treatments, each one's.
+func writePlan(w io.Writer, p *experiment.FixedPlan) {
+	if p == nil {
+		return
+	}
+	each := ""
+	if len(p.Users) > 1 {
+		var parts []string
+		for _, v := range slices.Sorted(maps.Keys(p.Users)) {
+			parts = append(parts, v+": "+valueloop.GroupDigits(p.Users[v]))
+		}
+		each = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(w, "Plan: %s%s, fixed %s on %s (fixed-horizon: read once, at the first look with at least these users)\n",
+		valueloop.Count(p.Planned(), "user"), each, p.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(p.FixedOn, "user"))
 }
 
 // cupedLabel agrees with the settings line and with what the engine did:

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
 )
@@ -32,7 +34,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	c := client.New(s.URL, s.Admin)
 	ctx := context.Background()
 
-	s.mustSendEvents(t, token, fixedEvents(0, 2000, 0.24))
+	s.mustSendEvents(t, token, fixedEvents("fixed-test", 0, 2000, 0.2, 0.24))
 	at, err := c.Results(ctx, "production", "fixed-test", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	if v := at.Verdict; at.Users != 2000 || v == nil || v.Decided == nil || v.Decided.Users != 2000 || v.Decision == experiment.KeepRunning {
 		t.Fatalf("at the planned sample (%d users): verdict %+v; want one decided on 2000 users", at.Users, at.Verdict)
 	}
-	s.mustSendEvents(t, token, fixedEvents(2000, 6000, 0.2))
+	s.mustSendEvents(t, token, fixedEvents("fixed-test", 2000, 6000, 0.2, 0.2))
 	later, err := c.Results(ctx, "production", "fixed-test", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -51,12 +53,22 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 		t.Fatalf("later look on %d users: verdict %+v; want the decision on 2000 users, %s", later.Users, v, at.Verdict.Decision)
 	}
 	t.Logf("decided %s on 2000 users; the re-test on 8000 would say %s", v.Decision, v.Decided.Current.Decision)
+	// The plan was fixed at the first look, the one that decided.
+	if p := later.Plan; p == nil || p.FixedOn != 2000 || p.Planned() > 2000 || p.At.After(at.Verdict.Decided.At) {
+		t.Errorf("plan %+v; want fixed on 2,000 users by %v, at most 2,000 planned", p, at.Verdict.Decided.At)
+	}
 
 	decided := fmt.Sprintf("Decided: %s on 2,000 users, at the planned sample", v.Decided.At.UTC().Format("2006-01-02 15:04:05 UTC"))
 	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "fixed-test", "--env", "production")
 	if code != 0 || !strings.Contains(table, "Verdict: "+strings.ToUpper(string(v.Decision))) || !strings.Contains(table, decided) ||
 		!strings.Contains(table, "Now (descriptive, not a decision): "+strings.ReplaceAll(string(v.Decided.Current.Decision), "_", " ")) {
 		t.Errorf("results table (exit %d, %s) lacks the decision, %q or the descriptive line:\n%s", code, stderr, decided, table)
+	}
+	if later.Plan != nil {
+		plan := fmt.Sprintf("Plan: %s, fixed %s on 2,000 users", valueloop.Count(later.Plan.Planned(), "user"), later.Plan.At.UTC().Format("2006-01-02 15:04:05 UTC"))
+		if !strings.Contains(table, plan) {
+			t.Errorf("results table lacks %q", plan)
+		}
 	}
 	t.Logf("\n%s", table)
 
@@ -71,23 +83,90 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	if got := elementByID(t, page, "ve-current"); !strings.HasPrefix(got, "Descriptive only, not a decision") {
 		t.Errorf("dashboard: current line %q, want it marked descriptive", got)
 	}
+	if got := elementByID(t, page, "ve-plan"); !strings.Contains(got, "on 2,000 users, the first look that could compute it") {
+		t.Errorf("dashboard: plan line %q, want the planned sample and when it was fixed", got)
+	}
 }
 
-// fixedEvents are n users from user from on, alternately in control and
-// treatment; control buys with probability 0.2, treatment with treatment.
-func fixedEvents(from, n int, treatment float64) []map[string]any {
+// fixedEvents are n users of flag from user from on, alternately in
+// control and treatment, who buy with probability control and treatment.
+func fixedEvents(flag string, from, n int, control, treatment float64) []map[string]any {
 	r := rand.New(rand.NewPCG(uint64(from), 8))
 	var events []map[string]any
 	for i := from; i < from+n; i++ {
-		user, variant, buy := fmt.Sprintf("u%d", i), "control", 0.2
+		user, variant, buy := fmt.Sprintf("u%d", i), "control", control
 		if i%2 == 1 {
 			variant, buy = "treatment", treatment
 		}
 		id := func() string { return fmt.Sprintf("e%d-%d", from, len(events)) }
-		events = append(events, map[string]any{"id": id(), "type": "exposure", "flag": "fixed-test", "variant": variant, "targetingKey": user})
+		events = append(events, map[string]any{"id": id(), "type": "exposure", "flag": flag, "variant": variant, "targetingKey": user})
 		if r.Float64() < buy {
 			events = append(events, map[string]any{"id": id(), "type": "tracking", "name": "purchase", "targetingKey": user})
 		}
 	}
 	return events
+}
+
+// TestValueNextFixedPlan: the value backlog's stop list reads an
+// experiment under fixed inference as its results do, on its stored plan.
+// The plan was fixed at the first look (400 users, half buying: about
+// 3,000 users for +10%); the 1,000 users since buy at 1%, so the spread
+// now would plan over ten times as many. On the plan, the remaining users
+// take about a day and a quarter at the pace so far, within the horizon
+// five days away: nothing to stop. Read from an analysis without the plan,
+// as next did, the experiment needed over 14,000 more users, ten days,
+// and was listed to stop. Past the plan the decision is stored, and the
+// spread (over 40,000 more users) lists nothing either.
+func TestValueNextFixedPlan(t *testing.T) {
+	s := MustServe(t, "")
+	loopSetUp(t, s)
+	horizon := time.Now().UTC().AddDate(0, 0, 5).Format("2006-01-02")
+	objective := `{"key":"conversion","title":"More visitors buy","metric":"purchased","target":{"direction":"increase","value":0.1},"horizon":"` + horizon + `"}`
+	if code, body := s.call(t, "PUT", "/api/v1/objectives/conversion", objective, nil); code != 200 {
+		t.Fatalf("objective: %d %s", code, body)
+	}
+	if code, body := s.call(t, "POST", "/api/v1/features", loopFeature, nil); code != 201 {
+		t.Fatalf("feature: %d %s", code, body)
+	}
+	s.mustRun(t,
+		[]string{"rollout", "start", "guided-checkout", "--env", "production", "--variant", "treatment", "--baseline", "control", "--steps", "50%:1h,100%"},
+		[]string{"experiment", "hypothesis", "set", "guided-checkout", "--env", "production", "--primary", "purchased", "--min-effect", "10%", "--inference", "fixed"},
+	)
+	token := s.mustToken(t, "--env", "production", "--scope", "evaluate")
+	c := client.New(s.URL, s.Admin)
+	ctx := context.Background()
+	s.mustSendEvents(t, token, fixedEvents("guided-checkout", 0, 400, 0.5, 0.5))
+	first, err := c.Results(ctx, "production", "guided-checkout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Plan == nil || first.Plan.FixedOn != 400 {
+		t.Fatalf("first look: plan %+v, want one fixed on 400 users (verdict %+v)", first.Plan, first.Verdict)
+	}
+	planned := first.Plan.Planned()
+	s.mustSendEvents(t, token, fixedEvents("guided-checkout", 400, 1000, 0.01, 0.01))
+	res, err := c.Results(ctx, "production", "guided-checkout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Verdict; res.Users != 1400 || v.Decision != experiment.KeepRunning || v.RemainingUsers == nil || *v.RemainingUsers != planned-1400 {
+		t.Fatalf("second look on %d users: %s, remaining %v; want keep_running with the plan's %d - 1,400", res.Users, v.Decision, v.RemainingUsers, planned)
+	}
+	s.show(t, "measuring")
+	var next struct {
+		Stop []struct{ Kind, Flag, Reason string }
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 0 {
+		t.Errorf("next: %d, stop list %+v; want nothing to stop: on its plan (%d users) the experiment ends within the horizon\n%.1500s", code, next.Stop, planned, body)
+	}
+
+	// Past the plan the decision is stored; the spread now would want
+	// ten times the users again, and next still has nothing to stop.
+	s.mustSendEvents(t, token, fixedEvents("guided-checkout", 1400, int(planned), 0.01, 0.01))
+	if res, err = c.Results(ctx, "production", "guided-checkout", nil); err != nil || res.Verdict.Decided == nil {
+		t.Fatalf("past the plan: %v, verdict %+v; want it decided", err, res.Verdict)
+	}
+	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 0 {
+		t.Errorf("next after the decision: %d, stop list %+v; want nothing to stop\n%.1500s", code, next.Stop, body)
+	}
 }

@@ -40,9 +40,6 @@ func incidentCommand() *command {
 const timeHelp = timeIs + ` --key makes a record idempotent: sending it again stores nothing.
 `
 
-// rangeTimeHelp explains the TIME of a range's --from and --to.
-const rangeTimeHelp = timeIs + "\n"
-
 const timeIs = `TIME is RFC 3339 with any offset (2026-03-01T14:30:00+01:00) or a date (midnight UTC);
 it is stored in UTC.`
 

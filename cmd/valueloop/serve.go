@@ -56,6 +56,9 @@ type serveConfig struct {
 	Dimensions []metric.Dimension
 	// SecureCookies says when the dashboard's cookies are Secure.
 	SecureCookies ui.CookieSecurity
+	// DeliveryZone cuts the DORA buckets of requests that name no zone
+	// (delivery.Service.TimeZone).
+	DeliveryZone *time.Location
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 
@@ -303,6 +306,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	closers = append(closers, closeVerdicts)
 	srv.Verdicts = recorder
 	deliveries.Verdicts = recorder.Latest
+	loop.Settle = recorder.Settle
 	// The value loop: objectives, features and their lifecycles (value.go).
 	closeValue, err := openValue(loop, svc, deliveries, st.leader, logger)
 	if err != nil {
