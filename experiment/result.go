@@ -80,7 +80,8 @@ type Result struct {
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Plan, under fixed inference once the planned sample was fixed (the
-	// first look that could compute it), is that plan: the verdict's
+	// first look that could compute it from a pilot large enough: see
+	// NewFixedPlan), is that plan: the verdict's
 	// remaining users, and the look that decides, are its. The server
 	// applies it (FixedPlan.Apply); Analyze does not.
 	Plan *FixedPlan `json:"plan,omitempty"`
