@@ -380,6 +380,9 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 	if r.Excluded > 0 || r.OtherUsers > 0 {
 		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", valueloop.GroupDigits(r.Excluded), valueloop.GroupDigits(r.OtherUsers))
 	}
+	if r.OutsideSplit > 0 {
+		fmt.Fprintf(w, "; %s served outside the split, not counted", valueloop.GroupDigits(r.OutsideSplit))
+	}
 	fmt.Fprintln(w)
 	if r.Hypothesis != nil {
 		h := r.Hypothesis
