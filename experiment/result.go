@@ -52,6 +52,10 @@ type Input struct {
 
 // Result is the analysis of a flag's experiment in one environment.
 type Result struct {
+	// split is each arm's share of the arms' users under the split now
+	// (the last period's, with a split history): the allocation a fixed
+	// plan is sized at (PlanInputs). Nil: the arms' Share.
+	split       map[string]float64
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	// Settings are the settings applied, control and weights resolved.
@@ -276,6 +280,19 @@ func Analyze(in Input) (*Result, error) {
 	for name, n := range cells.users {
 		if !slices.ContainsFunc(arms, func(a Variant) bool { return a.Name == name }) {
 			res.OtherUsers += n
+		}
+	}
+	if pcs.starts != nil && len(in.Splits) > 0 {
+		res.split = map[string]float64{}
+		now := in.Splits[len(in.Splits)-1].Weights
+		var sum float64
+		for _, a := range arms {
+			sum += now[a.Name]
+		}
+		for _, a := range arms {
+			if sum > 0 {
+				res.split[a.Name] = now[a.Name] / sum
+			}
 		}
 	}
 	if pcs.starts != nil {
