@@ -161,6 +161,13 @@ func (d *FixedDecision) Apply(res *Result) bool {
 	v := d.Verdict
 	v.Decided = &Decided{At: d.At, Users: d.Users, Current: res.Verdict}
 	res.Verdict = &v
+	if res.Plan != nil {
+		// The test was read: the plan's sizing at this look's split, past
+		// the decision, sizes nothing.
+		c := *res.Plan
+		c.Current = nil
+		res.Plan = &c
+	}
 	return true
 }
 

@@ -745,22 +745,28 @@ func writeDecided(w io.Writer, d *experiment.Decided) {
 	}
 }
 
-// writePlan says the planned sample under fixed inference and when it was
-// fixed: with several treatments, each one's.
+// writePlan says the planned sample under fixed inference at the split
+// now and when it was fixed: with several treatments, each one's.
 func writePlan(w io.Writer, p *experiment.FixedPlan) {
 	if p == nil {
 		return
 	}
+	users, then := p.Current, ""
+	if len(users) == 0 { // a decided test: the plan as it was fixed
+		users = p.Users
+	} else if p.Initial() != p.Planned() {
+		then = fmt.Sprintf(" (%s at the split then)", valueloop.GroupDigits(p.Initial()))
+	}
 	each := ""
-	if len(p.Users) > 1 {
+	if len(users) > 1 {
 		var parts []string
-		for _, v := range slices.Sorted(maps.Keys(p.Users)) {
-			parts = append(parts, v+": "+valueloop.GroupDigits(p.Users[v]))
+		for _, v := range slices.Sorted(maps.Keys(users)) {
+			parts = append(parts, v+": "+valueloop.GroupDigits(users[v]))
 		}
 		each = " (" + strings.Join(parts, ", ") + ")"
 	}
-	fmt.Fprintf(w, "Plan: %s%s, fixed %s on %s (fixed-horizon: read once, at the first look with at least these users)\n",
-		valueloop.Count(p.Planned(), "user"), each, p.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(p.FixedOn, "user"))
+	fmt.Fprintf(w, "Plan: %s%s%s, fixed %s on %s (fixed-horizon: the pilot's precision, sized at the split now; read once, at the first look whose arms' users give it)\n",
+		valueloop.Count(p.Planned(), "user"), each, then, p.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(p.FixedOn, "user"))
 }
 
 // cupedLabel agrees with the settings line and with what the engine did:
