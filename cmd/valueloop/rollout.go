@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -329,7 +328,7 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 }
 
 func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED (UTC)\tBY")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s%%\t%s → %s\t%s\t%s\n", r.ID, r.Plan.Flag, r.State, r.Step+1, len(r.Plan.Steps),
@@ -395,7 +394,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nHISTORY (UTC)")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := termchart.NewTable(w)
 		for _, ev := range st.History {
 			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, oneLine(ev.Reason))
 		}
@@ -411,7 +410,7 @@ func writeGuardrails(w io.Writer, st *rollout.Status, cols int) {
 	lo, hi := guardrailAxis(st.Guardrails)
 	table, width := fitChart(cols, guardWidth, func(width int) string {
 		var b strings.Builder
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		tw := termchart.NewTable(&b)
 		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
 		for _, g := range st.Guardrails {
 			limit := "+" + roPct(100*g.Tolerance) + "%"
