@@ -12,8 +12,9 @@ const tableGap = 2
 // Table lays out tab-separated lines in aligned columns, as
 // text/tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) does, but measuring text in
 // terminal cells (Cells) where tabwriter counts runes: a CJK name or an
-// emoji, two cells each, would shift every column after it. Text written
-// to it is buffered until Flush.
+// emoji, two cells each, would shift every column after it, and so would
+// a control character, which the CLI prints as its escape (\x1b, four
+// cells). Text written to it is buffered until Flush.
 //
 // The layout is tabwriter's, so ASCII tables come out byte for byte as
 // before: a cell is text ended by a tab; the text after a line's last tab

@@ -109,6 +109,8 @@ func TestTableWideCells(t *testing.T) {
 			nil, "a中b😀c   x\n全角ＡＢ  y\nascii     z\n"},
 		{"empty cell", "中文\t\tend\nab\t\tend\n",
 			nil, "中文    end\nab      end\n"},
+		{"control", "a\x1bb\tx\nabcdef\ty\n", // as printed: a\x1bb
+			nil, "a\x1bb  x\nabcdef  y\n"},
 		{"right", "NAME\tUSERS\tNOTE\n中文\t1,234\tok\nb\t7\t–\n",
 			[]int{1}, "NAME  USERS  NOTE\n中文  1,234  ok\nb         7  –\n"},
 	}
