@@ -225,3 +225,25 @@ func TestCutLinesCountsCells(t *testing.T) {
 		}
 	}
 }
+
+// TestCutLinesCountsWhatIsPrinted: a line is cut to the cells it takes
+// once printed, and the CLI prints a control character or a byte that is
+// not UTF-8 escaped (textWriter: \x1b is four cells, \u009b six), not as
+// nothing: a cause carrying an escape sequence ran past the terminal.
+func TestCutLinesCountsWhatIsPrinted(t *testing.T) {
+	for _, in := range []string{
+		"  rollback \x1b[2J after the checkout errors",
+		"  rollback \u009b2J after the checkout errors",
+		"  rollback \xff\xfe after the checkout errors",
+		"  \x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b",
+	} {
+		printed := string(neutralise([]byte(cutLines(in, 20))))
+		if n := termchart.Cells(printed); n > 20 {
+			t.Errorf("cutLines(%q, 20) prints %q, %d cells", in, printed, n)
+		}
+	}
+	// What fits once printed is not cut.
+	if got := cutLines("  a\x1bb", 20); got != "  a\x1bb" {
+		t.Errorf("cutLines of a short line = %q", got)
+	}
+}
