@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,8 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 	eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
 		touch(n.Rollout.Environment, n.Rollout.Plan.Flag)
 		if hooks != nil {
-			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
+			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n,
+				Link: dashboardLink(cfg.PublicURL, "rollouts", n.Rollout.Environment, n.Rollout.Plan.Flag)})
 		}
 	})
 	closeAll := func() {
@@ -586,4 +588,15 @@ func registerWebhookMetrics(reg prometheus.Registerer, hooks *webhook.Sender) {
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(n.Load()) }))
 	}
+}
+
+// dashboardLink is the absolute URL of the dashboard's page at the path of
+// segments under the server's public URL, for messages read outside the
+// dashboard (a Slack channel); "" unless public-url names a host, since
+// nothing else says where people reach the server.
+func dashboardLink(public *url.URL, segments ...string) string {
+	if public == nil || public.Host == "" {
+		return ""
+	}
+	return public.JoinPath(segments...).String()
 }
