@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -229,7 +228,7 @@ func writeDORA(w io.Writer, r *delivery.Report) {
 func writeSeries(w io.Writer, title string, s dora.Series, perDay func(float64) string) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	m := s.Total
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	trend := func(f func(m *dora.Metrics) (float64, bool)) string {
 		if len(s.Buckets) == 0 {
 			return ""
