@@ -86,8 +86,8 @@ type VariantVerdict struct {
 	// treatment's test (users of all variants together): once a plan is
 	// fixed (Result.Plan), the users at which the arms reach the plan's
 	// precision if the split stays as it is now (this look's users once
-	// they have), else the estimate from this look's spread; absent when
-	// it cannot be computed.
+	// they have), else the estimate from this look's spread by the same
+	// rule; absent when it cannot be computed.
 	PlannedUsers *int64 `json:"plannedUsers,omitempty"`
 	// inputs, under fixed inference before a plan is fixed, are what
 	// this look estimated of the treatment's test, for NewFixedPlan.
@@ -444,15 +444,27 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 	}
 	effect := h.Direction.Sign() * h.MinimumEffect
 	n, noPlan := plannedSample(res, h, primary, t, effect, h.Absolute, s.Alternative, share)
-	if in, ok := res.Plan.inputs(s, vv.Variant); ok {
-		// The plan fixed from its pilot, not this look's estimate, says
-		// whether this look is at the planned sample: its precision, at
-		// the arms' users now, sized at the split now.
+	// Under fixed inference the rule of the plan (PlanInputs.remaining):
+	// the plan fixed from its pilot, not this look's estimate, says
+	// whether this look is at the planned sample, its precision at the
+	// arms' users now, sized at the split now; before it, the estimate
+	// is this look's by the same rule, so that the plan it fixes plans
+	// what it said.
+	in, planned := res.Plan.inputs(s, vv.Variant)
+	if !planned && s.Inference == Fixed && noPlan == nil {
+		if sz, err := sizeTest(res, h, primary, t, effect, h.Absolute, s.Alternative, share); err == nil {
+			vv.inputs = sz.inputs(effect)
+			in = *vv.inputs
+		}
+	}
+	if planned || vv.inputs != nil {
 		more, err := in.remaining(allocation(res, t))
 		if err != nil {
 			return 0, planLater(err)
 		}
 		n, noPlan = res.Users+more, nil
+	}
+	if planned {
 		if res.Plan.Current == nil {
 			res.Plan.Current = map[string]int64{}
 		}
@@ -461,9 +473,6 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 		// Not before the pilot a plan is fixed from (PilotUsers): an
 		// estimate from fewer users would decide on their noise.
 		n = max(n, PilotUsers)
-		if sz, err := sizeTest(res, h, primary, t, effect, h.Absolute, s.Alternative, share); err == nil {
-			vv.inputs = sz.inputs(effect)
-		}
 	}
 	if noPlan != nil {
 		return 0, noPlan

@@ -754,7 +754,7 @@ func writePlan(w io.Writer, p *experiment.FixedPlan) {
 	if len(users) == 0 { // a decided test: the plan as it was fixed
 		users = p.Users
 	} else if p.Initial() != p.Planned() {
-		then = fmt.Sprintf(" (%s at the split then)", valueloop.GroupDigits(p.Initial()))
+		then = fmt.Sprintf(" (%s when fixed)", valueloop.GroupDigits(p.Initial()))
 	}
 	each := ""
 	if len(users) > 1 {

@@ -158,7 +158,7 @@ func TestValueNextFixedPlan(t *testing.T) {
 }
 
 // TestWritePlan: the Plan: line gives the planned sample at the split now
-// and, when the split changed since the plan was fixed, the one then; a
+// and, when it differs (a rollout's step since), the one when fixed; a
 // decided test's plan (no current sizing) is the one fixed.
 func TestWritePlan(t *testing.T) {
 	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -168,7 +168,7 @@ func TestWritePlan(t *testing.T) {
 		want    string
 	}{
 		{"the split then", map[string]int64{"t": 5219}, "Plan: 5,219 users, fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
-		{"a ramp since", map[string]int64{"t": 2675}, "Plan: 2,675 users (5,219 at the split then), fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
+		{"a ramp since", map[string]int64{"t": 2675}, "Plan: 2,675 users (5,219 when fixed), fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
 		{"decided", nil, "Plan: 5,219 users, fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
 	} {
 		var b strings.Builder
