@@ -183,7 +183,7 @@ func (d *FixedDecision) Apply(res *Result) bool {
 // terms (a rollout's steps keep the test), and a count planned at a 10%
 // canary is ten times what the same test needs at 50/50. Each look reads
 // the test at its planned sample when both arms' users now give the
-// stored precision (PlanInputs.Reached), and sizes what is left at the
+// stored precision (PlanInputs.remaining), and sizes what is left at the
 // split now: both from the design and the stored inputs, never from the
 // outcomes being tested. The store keeps one per flag, with the terms it
 // holds for (a change of them is another test with its own plan); At is
