@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,12 @@ func TestOpenWindowsEndToEnd(t *testing.T) {
 			if v.Users != perArm || v.Mean == nil || *v.Mean != want {
 				t.Errorf("excludeOpenWindows=%s: %s has %d users, mean %v; want %d and %v", exclude, v.Variant, v.Users, v.Mean, perArm, want)
 			}
+		}
+	}
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "pricing", "--env", "production", "--weights", "control:1,treatment:1", "--exclude-open-windows", "on")
+	for _, want := range []string{"Open windows: ", "whose 3d window may still be open", "open windows excluded"} {
+		if code != 0 || !strings.Contains(table, want) {
+			t.Errorf("results table: exit %d %s, lacks %q:\n%s", code, stderr, want, table)
 		}
 	}
 	if _, err := c.Results(context.Background(), "production", "pricing", url.Values{"excludeOpenWindows": {"sometimes"}}); err == nil {
