@@ -388,6 +388,10 @@ func newCells(flag string, aggs []metric.Aggregate) *cells {
 		a := &aggs[i]
 		switch {
 		case a.Flag != flag:
+		case a.Dimension != "":
+			// A slice, the users outside the split, a day of exposure: a
+			// recomputation returns them beside the cells of all users,
+			// which they would count twice.
 		case a.Variant == "":
 			c.excluded += a.Sums.N
 		case a.Metric == "":

@@ -172,3 +172,23 @@ func fieldError(err error, field string) bool {
 	e, ok := err.(*valueloop.Error)
 	return ok && e.Code == valueloop.EINVALID && e.Field == field
 }
+
+// A recomputation returns the cells by day of exposure (and those of the
+// users outside the split, and the slices) beside the cells of all users;
+// an analysis given them all among its aggregates, as the dashboard's
+// interval over time did, counted every user twice.
+func TestAnalyzeCountsTheCellsOfAllUsersOnly(t *testing.T) {
+	in := windowInput(t, time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC))
+	want, err := Analyze(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Aggregates = append(append([]metric.Aggregate(nil), in.Aggregates...), in.Days...)
+	got, err := Analyze(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Users != want.Users || !reflect.DeepEqual(got.Metrics, want.Metrics) {
+		t.Errorf("with the days' cells among the aggregates: %d users, metrics %+v; want %d, %+v", got.Users, got.Metrics, want.Users, want.Metrics)
+	}
+}
