@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -415,7 +414,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			notes = nil
 			var b strings.Builder
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			tw := termchart.NewTable(&b)
 			fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width)))
 			for _, v := range m.Variants {
 				mean := "-"
@@ -616,7 +615,7 @@ func sliceRows(d *experiment.DimensionSplit, metric string, inf experiment.Infer
 func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64, width int, header string) []string {
 	var notes reasonNotes
 	reason := notes.cell
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	fmt.Fprint(tw, header)
 	for _, s := range d.Slices {
 		srm := "-"

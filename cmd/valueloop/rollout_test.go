@@ -606,3 +606,44 @@ func TestDashboardReasonLimit(t *testing.T) {
 		t.Errorf("flag after the refused forms:\n%s", out)
 	}
 }
+
+// TestRolloutWebhookLinksToTheDashboard: with public-url, a rollout's
+// webhook messages link to its dashboard page there (the Slack message's
+// context, the generic payload's link), for people reading them in a
+// channel; without it they link nowhere, since nothing else says where
+// people reach the server.
+func TestRolloutWebhookLinksToTheDashboard(t *testing.T) {
+	bodies := make(chan string, 64)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- r.URL.Path + " " + string(b)
+	}))
+	defer hook.Close()
+	env := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken, "VALUELOOP_WEBHOOK_SECRET": "whsec_c2VjcmV0LXNlY3JldA=="}
+	s := MustServeEnv(t, "", env, "--demo", "--public-url", "https://example.com/flags/",
+		"--slack-webhook", hook.URL+"/slack", "--webhook", hook.URL+"/generic")
+	s.mustRun(t, []string{"rollout", "pause", "checkout-flow", "--env", "production", "--reason", "a look"})
+	const page = "https://example.com/flags/rollouts/production/checkout-flow"
+	want := map[string]string{
+		"/slack":   "<" + page + "|open in Valueloop>",
+		"/generic": `"link":"` + page + `"`,
+	}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case b := <-bodies:
+			path, body, _ := strings.Cut(b, " ")
+			// encoding/json writes < > & as \u escapes.
+			body = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(body)
+			if !strings.Contains(body, "pause") {
+				continue
+			}
+			if !strings.Contains(body, want[path]) {
+				t.Errorf("%s message lacks %s: %s", path, want[path], body)
+			}
+			delete(want, path)
+		case <-deadline:
+			t.Fatalf("no pause message to %v", want)
+		}
+	}
+}
