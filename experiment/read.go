@@ -86,6 +86,23 @@ func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	return nil
 }
 
+// SetCells sets in's Aggregates, Outside and Days from the cells of a
+// recomputation (ingest.Recompute), which returns them all together: as
+// ReadInput reads them from a store. Slices by dimension are dropped.
+func (in *Input) SetCells(aggs []metric.Aggregate) {
+	in.Aggregates, in.Outside, in.Days = nil, nil, nil
+	for _, a := range aggs {
+		switch a.Dimension {
+		case "":
+			in.Aggregates = append(in.Aggregates, a)
+		case metric.OutsideDimension:
+			in.Outside = append(in.Outside, a)
+		case metric.ExposureDayDimension:
+			in.Days = append(in.Days, a)
+		}
+	}
+}
+
 // DayReader reads a flag's cells of one dimension: what ReadDays needs.
 type DayReader interface {
 	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)

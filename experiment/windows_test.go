@@ -56,14 +56,7 @@ func windowInput(t *testing.T, now time.Time) Input {
 	}
 	in := Input{Environment: "prod", Flag: "checkout", Metrics: ms, Settings: DefaultSettings(), Now: now}
 	in.Settings.Weights = map[string]float64{"control": 1, "treatment": 1}
-	for _, a := range aggs {
-		switch a.Dimension {
-		case "":
-			in.Aggregates = append(in.Aggregates, a)
-		case metric.ExposureDayDimension:
-			in.Days = append(in.Days, a)
-		}
-	}
+	in.SetCells(aggs)
 	return in
 }
 

@@ -341,17 +341,8 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 		// The recomputation's cells as ReadInput reads them from a store,
 		// and the time of the cut: the windows open then, not now.
 		at := in
-		at.Aggregates, at.Outside, at.Days, at.Now = nil, nil, nil, cut
-		for _, a := range aggs {
-			switch a.Dimension {
-			case "":
-				at.Aggregates = append(at.Aggregates, a)
-			case metric.OutsideDimension:
-				at.Outside = append(at.Outside, a)
-			case metric.ExposureDayDimension:
-				at.Days = append(at.Days, a)
-			}
-		}
+		at.SetCells(aggs)
+		at.Now = cut
 		res, err := experiment.Analyze(at)
 		if err != nil {
 			return err
