@@ -73,6 +73,9 @@ type fixedTerms struct {
 	Weights       map[string]float64 `json:"weights"`
 	Inference     Inference          `json:"inference"`
 	Arms          []string           `json:"arms,omitempty"`
+	// ExcludeOpenWindows changes the users each windowed metric reads, so
+	// the test; left out when off, so terms stored before it still hold.
+	ExcludeOpenWindows bool `json:"excludeOpenWindows,omitempty"`
 }
 
 // termsOf returns the terms of res's hypothesis (normalised) that a
@@ -99,7 +102,7 @@ func termsOf(res *Result) string {
 		Absolute: h.Absolute, Power: h.Power, Guardrails: h.Guardrails,
 		Alpha: s.Alpha, Alternative: s.Alternative, Correction: s.Correction, CUPED: s.CUPED,
 		CUPEDTheta: s.CUPEDTheta, Control: s.Control, Weights: s.Weights, Inference: s.Inference,
-		Arms: arms,
+		Arms: arms, ExcludeOpenWindows: s.ExcludeOpenWindows,
 	})
 	if err != nil { // numbers a hypothesis cannot hold (Normalize refuses them)
 		panic("experiment: fixed terms: " + err.Error())

@@ -35,6 +35,7 @@ func TestFixedTerms(t *testing.T) {
 		func(h *Hypothesis) { h.Settings.Weights = map[string]float64{"control": 1, "treatment": 2} },
 		func(h *Hypothesis) { h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.01}} },
 		func(h *Hypothesis) { h.PrimaryMetric = "revenue" },
+		func(h *Hypothesis) { h.Settings.ExcludeOpenWindows = true },
 	}
 	for i, change := range append(same, other...) {
 		c := *base
