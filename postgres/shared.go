@@ -34,8 +34,8 @@ func (db *DB) openShared() {
 		Changed:       db.changed,
 		InsertRecords: insertRecords,
 		Tracer:        db.Tracer,
-		LockFlag: db.lockFlag,
-		Fence:    db.fence,
+		LockFlag:      db.lockFlag,
+		Fence:         db.fence,
 	})
 }
 
