@@ -133,6 +133,9 @@ func TestNextHolderWaitsForFencedWrite(t *testing.T) {
 			for fenceWaiters(t, a, l.name) == 0 {
 				select {
 				case r := <-got:
+					if r.err == nil {
+						r.release() // the pool closes only once it is back
+					}
 					t.Fatalf("B took the lock while A's write was under way (err %v)", r.err)
 				case <-time.After(5 * time.Millisecond):
 				}
