@@ -52,7 +52,9 @@ type Source struct {
 	Repos     []string  `json:"repos,omitempty"`
 	CreatedAt time.Time `json:"createdAt,omitzero"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
-	// Version counts the source's writes: 1 when made. Given to a write,
+	// Version counts the source's writes from where it was made: the
+	// delivery data's version then (1 in a new store), so a source
+	// deleted and made again never has a version it had before. Given to a write,
 	// it is the version the write was made from (an admin's If-Match):
 	// the store refuses it (ECONFLICT) when the source changed since, or
 	// (ENOTFOUND) was deleted, so two admins rotating one source's secret

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
@@ -100,10 +101,17 @@ func LoadRollout(ctx context.Context, store RolloutStore, eng RolloutEngine, p i
 	for i := range 20000 {
 		key := fmt.Sprintf("shopper-%05d", i)
 		ctxMap["targetingKey"] = key
-		variant := snap.Evaluate(RolloutFlag, ctxMap).Variant
+		// One shopper in 25 is in New Zealand, whom the flag's rule serves
+		// the one-page checkout: outside the split, in the rollout's reach
+		// and not its guardrails (ingest.Event.OutsideSplit).
+		delete(ctxMap, "country")
+		if i%25 == 0 {
+			ctxMap["country"] = "NZ"
+		}
+		res := snap.Evaluate(RolloutFlag, ctxMap)
 		t0 := start.Add(time.Duration(r.Int64N(int64(6*time.Hour - 10*time.Minute))))
-		events = append(events, ingest.Event{Type: ingest.Exposure, ID: "demo-checkout-x" + key, Flag: RolloutFlag, Variant: variant,
-			TargetingKey: key, Time: t0.UnixMilli(), TimeSet: true})
+		events = append(events, ingest.Event{Type: ingest.Exposure, ID: "demo-checkout-x" + key, Flag: RolloutFlag, Variant: res.Variant,
+			TargetingKey: key, Time: t0.UnixMilli(), TimeSet: true, OutsideSplit: res.Reason != evaluation.ReasonSplit})
 		if r.Float64() < 0.05 {
 			at := t0.Add(time.Duration(r.Int64N(int64(5 * time.Minute))))
 			events = append(events, ingest.Event{Type: ingest.Tracking, ID: "demo-checkout-e" + key, Name: "checkout_error",

@@ -29,10 +29,12 @@ type sighting struct {
 // validated, its flag still there: the cleanup list) and the winter
 // banner, on for everyone during the week of the sale and disabled since
 // it ended six days ago (winter-banner, measuring the sale by a survey:
-// the demo files keep the banner disabled). The theme's visitors finish onboarding alike in both
-// variants: the hoped-for lift did not come. Users are drawn half and
-// half between the two variants, as the results' sample ratio check
-// expects of a flag without a fractional split.
+// the demo files keep the banner disabled). The theme's visitors finish
+// onboarding alike in both variants: the hoped-for lift did not come.
+// Users are drawn half and half between the two variants. None of these
+// flags has a split: a rule or the default serves every variant, so their
+// users are exposed outside the split, counted in the flags' reach (the
+// value loop's sightings) and in no experiment's figures.
 func sightings(now time.Time) []sighting {
 	day := 24 * time.Hour
 	return []sighting{
@@ -65,8 +67,11 @@ func loadExposures(ctx context.Context, p Ingester, x sighting) (int64, error) {
 	for i := range x.users {
 		key := fmt.Sprintf("visitor-%05d", i)
 		at := x.first.Add(span * time.Duration(i) / time.Duration(x.users-1))
+		// No split draws these variants: a rule or the default serves
+		// them (the banner was on for everyone), so the users count in
+		// the flag's reach, not in an experiment.
 		events = append(events, ingest.Event{Type: ingest.Exposure, ID: "demo-seen-" + x.flag + "-" + key, Flag: x.flag,
-			Variant: x.variant(r), TargetingKey: key, Time: at.UnixMilli(), TimeSet: true})
+			Variant: x.variant(r), TargetingKey: key, Time: at.UnixMilli(), TimeSet: true, OutsideSplit: true})
 		if r.Float64() < x.completion {
 			done := at.Add(time.Duration(r.Int64N(int64(20 * time.Minute))))
 			if done.After(x.last) {

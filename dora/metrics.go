@@ -214,7 +214,7 @@ func (t *Timeline) Report(q Query) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	total := period{nanos(q.From), nanos(q.To), float64(nanos(q.To)-nanos(q.From)) / float64(day)}
+	total := period{nanos(q.From), nanos(q.To), calendarDays(q.From, q.To, q.location())}
 	tallies := make([][]tally, len(lines)) // [line][0: total, 1..: buckets]
 	for i, l := range lines {
 		tallies[i] = make([]tally, 1+len(periods))
@@ -307,13 +307,39 @@ func (q *Query) periods() ([]period, error) {
 		e := boundary(k + 1)
 		p := period{nanos(latest(s, from)), nanos(earlier(e, to)), days(k)}
 		if s.Before(from) || to.Before(e) {
-			// A partial bucket at either end of the range: its own length.
-			p.days = float64(p.end-p.start) / float64(day)
+			// A partial bucket at either end of the range: its own days.
+			p.days = calendarDays(latest(s, from), earlier(e, to), from.Location())
 		}
 		out = append(out, p)
 		s = e
 	}
 	return out, nil
+}
+
+// calendarDays is the length in days of [from, to) in loc, as buckets
+// count them: the calendar days wholly inside, however many hours each
+// has, and the parts of a day at either end by their hours over 24. The
+// whole range's deployments a day then agree with its buckets' across a
+// daylight saving change.
+func calendarDays(from, to time.Time, loc *time.Location) float64 {
+	from, to = from.In(loc), to.In(loc)
+	if !from.Before(to) {
+		return 0
+	}
+	y, m, d := from.Date()
+	first := DayStart(y, m, d, loc) // the first midnight at or after from
+	if first.Before(from) {
+		first = DayStart(y, m, d+1, loc)
+	}
+	y, m, d = to.Date()
+	last := DayStart(y, m, d, loc) // the last midnight at or before to
+	if !first.Before(last) {
+		return float64(to.Sub(from)) / float64(day)
+	}
+	fy, fm, fd := first.Date()
+	ly, lm, ld := last.Date()
+	whole := time.Date(ly, lm, ld, 0, 0, 0, 0, time.UTC).Sub(time.Date(fy, fm, fd, 0, 0, 0, 0, time.UTC)) / day
+	return float64(whole) + float64(first.Sub(from)+to.Sub(last))/float64(day)
 }
 
 // DayStart returns the first instant of the calendar day y-m-d in loc (d

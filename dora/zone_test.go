@@ -1,6 +1,7 @@
 package dora
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -118,5 +119,52 @@ func TestDayStartWhereMidnightIsSkipped(t *testing.T) {
 	}
 	if sat := DayStart(2026, 9, 5, loc); sun.Sub(sat).Hours() != 24 {
 		t.Errorf("Saturday is %v hours long, want 24", sun.Sub(sat).Hours())
+	}
+}
+
+// TestRangeDaysInZone: the whole range's deployments a day count its
+// calendar days in the zone, as its buckets do, not its hours over 24.
+// America/Los_Angeles' Sunday 2026-03-08 is 23 hours long, so the two
+// weeks from Monday 2026-03-02 are 13 days and 23 hours yet 14 days; the
+// range from Wednesday 2026-03-04 to Monday 2026-03-09 (one partial week
+// bucket) is 5 days. us/app deploys l1, l2, l3 (see TestBucketsInZone).
+func TestRangeDaysInZone(t *testing.T) {
+	f := newFixture(t).
+		commit("us/app", "c2", "2026-03-01 00:00", "2026-03-01 00:00").
+		deploy("l1", "us/app", "c2", StatusSuccess, "2026-03-03 01:00").
+		deploy("l2", "us/app", "c2", StatusSuccess, "2026-03-09 05:00").
+		deploy("l3", "us/app", "c2", StatusSuccess, "2026-03-09 07:30")
+	tl := f.timeline()
+	loc, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name             string
+		from, to         time.Time
+		bucket           Bucket
+		total, firstBckt float64 // deployments a day
+	}{
+		{"two whole weeks", DayStart(2026, 3, 2, loc), DayStart(2026, 3, 16, loc), BucketWeek, 3.0 / 14, 2.0 / 7},
+		{"two whole weeks by day", DayStart(2026, 3, 2, loc), DayStart(2026, 3, 16, loc), BucketDay, 3.0 / 14, 1},
+		{"no buckets", DayStart(2026, 3, 2, loc), DayStart(2026, 3, 16, loc), BucketNone, 3.0 / 14, 0},
+		{"a partial week", DayStart(2026, 3, 4, loc), DayStart(2026, 3, 9, loc), BucketWeek, 1.0 / 5, 1.0 / 5},
+		// Whole days inside, an hour at each end: 5 days and 2 hours, l2
+		// and l3 (00:30 PDT on Monday) in them.
+		{"partial days", DayStart(2026, 3, 4, loc).Add(-time.Hour), DayStart(2026, 3, 9, loc).Add(time.Hour), BucketNone, 2 / (5 + 2.0/24), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := tl.Report(Query{From: tt.from, To: tt.to, Bucket: tt.bucket, Location: loc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Overall.Total.DeploymentsPerDay; math.Abs(got-tt.total) > 1e-12 {
+				t.Errorf("the range: %v deployments a day, want %v", got, tt.total)
+			}
+			if b := r.Overall.Buckets; len(b) > 0 && math.Abs(b[0].DeploymentsPerDay-tt.firstBckt) > 1e-12 {
+				t.Errorf("the first bucket: %v deployments a day, want %v", b[0].DeploymentsPerDay, tt.firstBckt)
+			}
+		})
 	}
 }

@@ -50,9 +50,10 @@ func ReadAnalysis(ctx context.Context, r Reader, in *Input) (*Result, error) {
 }
 
 // ReadInput reads what ReadAnalysis analyses into in: the environment's
-// metrics, the flag's aggregates and split history (and, with
-// in.Dimension, its cells by that dimension). A caller keeping results
-// reads the input, and analyses only when it changed.
+// metrics, the flag's aggregates and split history, its cells of the users
+// served outside the split (and, with in.Dimension, its cells by that
+// dimension). A caller keeping results reads the input, and analyses only
+// when it changed.
 func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	var err error
 	if in.Metrics, err = r.Metrics(ctx, in.Environment); err != nil {
@@ -64,12 +65,15 @@ func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	if in.Splits, err = r.SplitHistory(ctx, in.Environment, in.Flag); err != nil {
 		return err
 	}
+	if in.Outside, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.OutsideDimension); err != nil {
+		return err
+	}
 	if in.Dimension != "" {
 		if in.DimensionAggregates, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, in.Dimension); err != nil {
 			return err
 		}
 	}
-	if in.Definition == nil && len(in.Aggregates) == 0 {
+	if in.Definition == nil && len(in.Aggregates) == 0 && len(in.Outside) == 0 {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
 	}
 	return nil

@@ -15,6 +15,7 @@ type fakeReader struct {
 	h             *Hypothesis
 	ms            []metric.Metric
 	aggs, byDim   []metric.Aggregate
+	outside       []metric.Aggregate // metric.OutsideDimension's cells
 	err           error
 	dimensionRead string
 }
@@ -33,6 +34,9 @@ func (f *fakeReader) Aggregates(context.Context, string, string) ([]metric.Aggre
 	return f.aggs, f.err
 }
 func (f *fakeReader) DimensionAggregates(_ context.Context, _, _, dimension string) ([]metric.Aggregate, error) {
+	if dimension == metric.OutsideDimension {
+		return f.outside, f.err
+	}
 	f.dimensionRead = dimension
 	return f.byDim, f.err
 }
@@ -80,6 +84,30 @@ func TestReadAnalysis(t *testing.T) {
 		}
 		if res.Settings.Alpha != DefaultSettings().Alpha || res.Hypothesis != nil || res.Verdict != nil || r.dimensionRead != "" {
 			t.Errorf("got alpha %v, hypothesis %v, dimension read %q; want the defaults and no dimension read", res.Settings.Alpha, res.Hypothesis, r.dimensionRead)
+		}
+	})
+	t.Run("users outside the split", func(t *testing.T) {
+		outside := []metric.Aggregate{
+			{Flag: "onboarding", Variant: "treatment", Dimension: metric.OutsideDimension, Sums: metric.Sums{N: 40}},
+			{Flag: "onboarding", Variant: "treatment", Dimension: metric.OutsideDimension, Metric: "signup", Sums: metric.Sums{N: 40}},
+			{Flag: "onboarding", Variant: "control", Period: 5, Dimension: metric.OutsideDimension, Sums: metric.Sums{N: 2}},
+		}
+		plain, err := ReadAnalysis(ctx, &fakeReader{ms: ms, aggs: all}, &Input{Environment: "production", Flag: "onboarding", Definition: testFlag(), Settings: DefaultSettings()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ReadAnalysis(ctx, &fakeReader{ms: ms, aggs: all, outside: outside}, &Input{Environment: "production", Flag: "onboarding", Definition: testFlag(), Settings: DefaultSettings()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OutsideSplit != 42 || res.Users != plain.Users || res.Variants[1].Users != plain.Variants[1].Users {
+			t.Errorf("outside %d, users %d (treatment %d); want 42 outside and the users without them, %d (%d)", res.OutsideSplit, res.Users, res.Variants[1].Users, plain.Users, plain.Variants[1].Users)
+		}
+		// Exposed only outside the split, and no longer defined: there
+		// were exposures, so not "not found".
+		_, err = ReadAnalysis(ctx, &fakeReader{ms: ms, outside: outside}, &Input{Environment: "production", Flag: "ghost", Settings: DefaultSettings()})
+		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+			t.Errorf("a flag exposed outside its split only: %v; want it found", err)
 		}
 	})
 	t.Run("neither defined nor exposed", func(t *testing.T) {

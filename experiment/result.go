@@ -45,6 +45,9 @@ type Input struct {
 	Dimension           string
 	Dimensions          []metric.Dimension
 	DimensionAggregates []metric.Aggregate
+	// Outside are the flag's cells of the users served outside its split
+	// (metric.OutsideDimension): counted in Result.OutsideSplit only.
+	Outside []metric.Aggregate
 }
 
 // Result is the analysis of a flag's experiment in one environment.
@@ -63,6 +66,11 @@ type Result struct {
 	// the weights).
 	Excluded   int64 `json:"excluded"`
 	OtherUsers int64 `json:"otherUsers"`
+	// OutsideSplit counts the users whose first exposure was served
+	// outside the flag's split (a targeting rule, the default variant, a
+	// static flag: Input.Outside), never randomised and left out of every
+	// figure.
+	OutsideSplit int64 `json:"outsideSplit"`
 	// SRM is the sample-ratio-mismatch check of Users against the weights;
 	// for a result by period, the period with the smallest p-value, a
 	// mismatch when any period is one.
@@ -80,7 +88,7 @@ type Result struct {
 	// Verdict judges the hypothesis; nil without one.
 	Verdict *Verdict `json:"verdict,omitempty"`
 	// Plan, under fixed inference once the planned sample was fixed (the
-	// first look that could compute it), is that plan: the verdict's
+	// first look with a pilot large enough: FixedPlan), is that plan: the verdict's
 	// remaining users, and the look that decides, are its. The server
 	// applies it (FixedPlan.Apply); Analyze does not.
 	Plan *FixedPlan `json:"plan,omitempty"`
@@ -245,6 +253,11 @@ func Analyze(in Input) (*Result, error) {
 	s.Weights = make(map[string]float64, len(arms))
 
 	res := &Result{Environment: in.Environment, Flag: in.Flag, Hypothesis: h, Variants: arms, Excluded: cells.excluded}
+	for _, a := range in.Outside {
+		if a.Metric == "" {
+			res.OutsideSplit += a.Sums.N
+		}
+	}
 	si := stats.Input{Variants: make([]stats.Variant, len(arms)), Metrics: make([]stats.Metric, len(metrics))}
 	var wsum float64
 	for _, a := range arms {

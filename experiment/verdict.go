@@ -278,8 +278,9 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 		vv.Decision, vv.Code, vv.Reason = d, code, fmt.Sprintf(format, args...)
 	}
 	// The plan first, whatever decides below: under fixed inference the
-	// first look that can compute every treatment's planned sample fixes
-	// it (NewFixedPlan), a look whose guardrail is breached included.
+	// first look that can compute every treatment's planned sample from a
+	// pilot large enough fixes it (NewFixedPlan), a look whose guardrail
+	// is breached included.
 	remaining, noPlan := planVariant(vv, res, h, primary, t, ps)
 	planned := noPlan == nil
 	for _, g := range vv.Guardrails {

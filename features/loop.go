@@ -11,6 +11,7 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 	"github.com/valueloop/valueloop/value"
 )
@@ -154,14 +155,19 @@ func (s *Service) see(ctx context.Context, features []value.Feature) (map[flagKe
 }
 
 // users counts the users exposed to flag in env: the aggregates' user
-// cells (metric "").
+// cells (metric ""), those of the users served outside the split too (a
+// rule or a static flag reaches users as much as a split does).
 func (s *Service) users(ctx context.Context, env, flag string) (int64, error) {
 	aggs, err := s.Evidence.Aggregates(ctx, env, flag)
 	if err != nil {
 		return 0, err
 	}
+	outside, err := s.Evidence.DimensionAggregates(ctx, env, flag, metric.OutsideDimension)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	for _, a := range aggs {
+	for _, a := range slices.Concat(aggs, outside) {
 		if a.Metric == "" && a.Variant != "" {
 			n += a.Sums.N
 		}

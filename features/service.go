@@ -160,6 +160,10 @@ type Evidence interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// DimensionAggregates serves the cells of the users a flag served
+	// outside its split (dimension metric.OutsideDimension), which its
+	// reach counts and its experiment does not.
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)

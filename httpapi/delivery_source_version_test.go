@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,27 +23,32 @@ func TestSourceIfMatch(t *testing.T) {
 		resp, b := e.do(t, c)
 		return resp.StatusCode, resp.Header.Get("ETag"), b
 	}
-	if code, tag, body := put("", `{"kind":"github","secret":"first-secret-of-rot"}`); code != 200 || tag != `"1"` || !strings.Contains(body, `"version": 1`) {
-		t.Fatalf("create: %d ETag %s %s; want 200, \"1\"", code, tag, body)
+	// A source starts at the delivery data's version (the server's
+	// fixture has written before): versions below are counted from it.
+	code, tag, body := put("", `{"kind":"github","secret":"first-secret-of-rot"}`)
+	v1, err := strconv.ParseInt(strings.Trim(tag, `"`), 10, 64)
+	if code != 200 || err != nil || v1 < 1 || !strings.Contains(body, fmt.Sprintf(`"version": %d`, v1)) {
+		t.Fatalf("create: %d ETag %s %s; want 200 and the version as ETag", code, tag, body)
 	}
-	if code, tag, body := put(`"1"`, `{"kind":"github","secret":"alices-rotated-secret"}`); code != 200 || tag != `"2"` {
-		t.Fatalf("alice's write over version 1: %d ETag %s %s; want 200, \"2\"", code, tag, body)
+	q := func(n int64) string { return fmt.Sprintf(`"%d"`, v1+n) }
+	if code, tag, body := put(q(0), `{"kind":"github","secret":"alices-rotated-secret"}`); code != 200 || tag != q(1) {
+		t.Fatalf("alice's write over version %s: %d ETag %s %s; want 200, %s", q(0), code, tag, body, q(1))
 	}
-	if code, _, body := put(`"1"`, `{"kind":"github","repos":["acme/shop"]}`); code != 409 || !strings.Contains(body, "version 2, not 1") {
-		t.Errorf("bob's write over version 1, now 2: %d %s; want 409 naming the versions", code, body)
+	if code, _, body := put(q(0), `{"kind":"github","repos":["acme/shop"]}`); code != 409 || !strings.Contains(body, fmt.Sprintf("version %d, not %d", v1+1, v1)) {
+		t.Errorf("bob's write over version %s, now %s: %d %s; want 409 naming the versions", q(0), q(1), code, body)
 	}
 	_, list := e.do(t, call{method: "GET", path: "/api/v1/delivery/sources", token: adminSecret})
-	if i := strings.Index(list, `"name": "rot"`); i < 0 || !strings.Contains(list[i:], `"version": 2`) || strings.Contains(list[i:], "acme/shop") {
-		t.Errorf("after the refused write the list shows %s; want version 2 without bob's repos", list)
+	if i := strings.Index(list, `"name": "rot"`); i < 0 || !strings.Contains(list[i:], fmt.Sprintf(`"version": %d`, v1+1)) || strings.Contains(list[i:], "acme/shop") {
+		t.Errorf("after the refused write the list shows %s; want version %s without bob's repos", list, q(1))
 	}
 	for _, c := range []struct {
 		ifMatch string
 		code    int
 		want    string
 	}{
-		{`"1", "2"`, 200, `"3"`}, // a list matches when any of its versions is current
-		{`W/"3"`, 200, `"4"`},
-		{`*`, 200, `"5"`},
+		{q(0) + ", " + q(1), 200, q(2)}, // a list matches when any of its versions is current
+		{"W/" + q(2), 200, q(3)},
+		{`*`, 200, q(4)},
 		{`three`, 400, `"field": "If-Match"`},
 		{`"0"`, 400, `"field": "If-Match"`},
 	} {
@@ -53,7 +60,7 @@ func TestSourceIfMatch(t *testing.T) {
 	if resp, body := e.do(t, call{method: "DELETE", path: "/api/v1/delivery/sources/rot", token: adminSecret}); resp.StatusCode != 204 {
 		t.Fatalf("delete: %d %s", resp.StatusCode, body)
 	}
-	for _, ifMatch := range []string{`"5"`, `*`} {
+	for _, ifMatch := range []string{q(4), `*`} {
 		if code, _, body := put(ifMatch, `{"kind":"github","secret":"first-secret-of-rot"}`); code != 404 {
 			t.Errorf("If-Match %s over a deleted source: %d %s; want 404", ifMatch, code, body)
 		}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/evaluation"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
@@ -47,6 +50,7 @@ type EventStore interface {
 	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 	DeleteMetric(ctx context.Context, env, key, actor string) error
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 }
 
 // MaxEventBody is the default bound of an event request body after
@@ -88,10 +92,14 @@ func (s *Server) registerEventMetrics() {
 
 // recordExposure hands the exposure of an OFREP evaluation, with the
 // attributes of ctx that Dimensions name, to the pipeline without
-// blocking; under overload it is dropped and counted.
-func (s *Server) recordExposure(env, flag, variant, targetingKey string, ctx map[string]any) {
+// blocking; under overload it is dropped and counted. Only a variant the
+// flag's split drew (reason SPLIT) is in the split: one a targeting rule,
+// the default variant or a static flag chose was not randomised, and the
+// pipeline counts its user apart from the experiment's (see
+// ingest.Event.OutsideSplit).
+func (s *Server) recordExposure(env, flag, variant, targetingKey string, reason evaluation.Reason, ctx map[string]any) {
 	if s.Events != nil && s.Events.Pipeline != nil {
-		s.Events.Pipeline.RecordExposure(env, flag, variant, targetingKey, s.Events.Now(), exposureAttributes(s.Dimensions, ctx))
+		s.Events.Pipeline.RecordExposure(env, flag, variant, targetingKey, s.Events.Now(), exposureAttributes(s.Dimensions, ctx), reason != evaluation.ReasonSplit)
 	}
 }
 
@@ -484,11 +492,16 @@ type FlagAggregates struct {
 }
 
 // VariantAggregates are the figures of one variant: the users whose first
-// exposure it was, and per metric the summary that package stats analyses.
+// exposure it was, drawn by the flag's split, and per metric the summary
+// that package stats analyses of them. OutsideSplit counts the users whose
+// first exposure was this variant served outside the split (a targeting
+// rule, the default variant, a static flag: metric.OutsideDimension), in
+// neither Users nor Metrics; Users + OutsideSplit are all it reached.
 type VariantAggregates struct {
-	Variant string                      `json:"variant"`
-	Users   int64                       `json:"users"`
-	Metrics map[string]MetricAggregates `json:"metrics"`
+	Variant      string                      `json:"variant"`
+	Users        int64                       `json:"users"`
+	OutsideSplit int64                       `json:"outsideSplit"`
+	Metrics      map[string]MetricAggregates `json:"metrics"`
 }
 
 // MetricAggregates is one metric's figure in one variant.
@@ -540,17 +553,27 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error 
 	for _, m := range ms {
 		byKey[m.Key] = m
 	}
-	aggs, err := s.Events.Store.Aggregates(r.Context(), env, r.URL.Query().Get("flag"))
+	flag := r.URL.Query().Get("flag")
+	aggs, err := s.Events.Store.Aggregates(r.Context(), env, flag)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, aggregatesJSON(aggs, byKey))
+	outside, err := s.Events.Store.DimensionAggregates(r.Context(), env, flag, metric.OutsideDimension)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, aggregatesJSON(slices.Concat(aggs, outside), byKey))
 	return nil
 }
 
-// aggregatesJSON groups sorted cells by flag and variant.
+// aggregatesJSON groups cells by flag and variant: those of all users and
+// those of the users outside the split (their users only), each sorted.
 func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) AggregatesJSON {
 	out := AggregatesJSON{Flags: []FlagAggregates{}}
+	aggs = slices.Clone(aggs)
+	slices.SortStableFunc(aggs, func(a, b metric.Aggregate) int {
+		return cmp.Or(strings.Compare(a.Flag, b.Flag), strings.Compare(a.Variant, b.Variant))
+	})
 	for _, a := range aggs {
 		if len(out.Flags) == 0 || out.Flags[len(out.Flags)-1].Flag != a.Flag {
 			out.Flags = append(out.Flags, FlagAggregates{Flag: a.Flag, Variants: []VariantAggregates{}})
@@ -564,6 +587,12 @@ func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) A
 			f.Variants = append(f.Variants, VariantAggregates{Variant: a.Variant, Metrics: map[string]MetricAggregates{}})
 		}
 		v := &f.Variants[len(f.Variants)-1]
+		if a.Dimension == metric.OutsideDimension {
+			if a.Metric == "" {
+				v.OutsideSplit += a.Sums.N // over the split periods
+			}
+			continue
+		}
 		if a.Metric == "" {
 			v.Users = a.Sums.N
 			continue

@@ -9,9 +9,11 @@ import (
 // exposures this node has already handed to the ingestion pipeline, so that
 // the thousands of evaluations of a flag for the same user cost one buffered
 // exposure, not one each. Only the first exposure per variant matters to the
-// analysis (its time starts the user's measurement; a second variant
-// excludes the user), and evaluations arrive in time order on one node, so a
-// repeat carries no information.
+// analysis (its time starts the user's measurement, its reason says whether
+// the split drew the variant; a second variant excludes the user), and
+// evaluations arrive in time order on one node, so a repeat carries no
+// information: not even a repeat the split drew after a rule served the
+// same variant, since only the first exposure's mark counts.
 //
 // It is the cheap, approximate first check on the request path; the exact
 // one is the pipeline's, off it, against the stored per-user state (an

@@ -163,7 +163,7 @@ func (s *Server) evaluated(r *http.Request, c ofrep.Caller, ctx map[string]any, 
 	s.metrics.evaluation(env, flag, string(res.Reason))
 	if res.Variant != "" && res.ErrorCode == "" && !c.NoExposures {
 		if key, _ := ctx["targetingKey"].(string); key != "" && s.exposures.first(env, res.FlagKey, res.Variant, key) {
-			s.recordExposure(env, res.FlagKey, res.Variant, key, ctx)
+			s.recordExposure(env, res.FlagKey, res.Variant, key, res.Reason, ctx)
 		}
 	}
 }

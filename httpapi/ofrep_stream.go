@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -26,7 +27,53 @@ func (s *Server) ofrepEventStream(r *http.Request, c ofrep.Caller) string {
 	if err != nil || secret == "" {
 		return ""
 	}
-	return ofrepStreamPath + "?environment=" + url.QueryEscape(c.Environment) + "&ticket=" + s.Auth.TicketOf(secret)
+	return s.publicLink(ofrepStreamPath + "?environment=" + url.QueryEscape(c.Environment) + "&ticket=" + s.Auth.TicketOf(secret))
+}
+
+// publicLink is the link a client follows to pathQuery (from "/") of this
+// server: pathQuery itself at the root of the origin, under PublicURL's
+// path when it is a prefix, and absolute when PublicURL names a host.
+// OFREP resolves an endpoint's requestUri against the origin alone, so
+// without it a client of https://example.com/flags/ would miss /flags.
+func (s *Server) publicLink(pathQuery string) string {
+	if s.PublicURL == nil {
+		return pathQuery
+	}
+	prefix := s.PublicURL.EscapedPath()
+	if s.PublicURL.Host == "" {
+		return prefix + pathQuery
+	}
+	return s.PublicURL.Scheme + "://" + s.PublicURL.Host + prefix + pathQuery
+}
+
+// ParsePublicURL reads the public URL of a server (Server.PublicURL): an
+// absolute http or https URL with a host, or a path from "/" (the prefix
+// under which a proxy mounts the server on every host it answers), with
+// neither a query, a fragment nor user information, since links are
+// built by appending a path to it. A trailing slash is dropped; "" is
+// none (nil), the root of the origin asked.
+func ParsePublicURL(v string) (*url.URL, error) {
+	if v == "" {
+		return nil, nil
+	}
+	const want = "want an absolute http(s) URL such as https://example.com/flags, or a path such as /flags"
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s, not %q", want, v)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
+		return nil, fmt.Errorf("%q has a query or fragment, and paths are appended to it: %s", v, want)
+	case u.User != nil:
+		// Not quoted: it may hold a password.
+		return nil, fmt.Errorf("holds user information, which every client would be handed: %s, without it", want)
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(v, "//"):
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == "":
+	default:
+		return nil, fmt.Errorf("%s, not %q", want, v)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
 }
 
 // handleOFREPStream serves the change notifications of an environment to

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -67,6 +68,13 @@ type Server struct {
 	// Value serves objectives, features, next and flow when set (see
 	// value.go).
 	Value *features.Service
+	// PublicURL is where clients reach this server, when that is not the
+	// root of the origin they asked (a reverse proxy that mounts it under
+	// a path prefix): an absolute http(s) URL, or a path from "/", with
+	// no query, fragment or trailing slash (ParsePublicURL). Links the
+	// server hands to clients, OFREP's change stream first, are built on
+	// it; nil: the root of the origin.
+	PublicURL *url.URL
 	// Limits bound connections, bodies and failed authentications
 	// (limits.go); zero fields mean the defaults.
 	Limits Limits

@@ -511,7 +511,9 @@ func TestOpenAPIScopes(t *testing.T) {
 }
 
 // TestOFREPRecordsExposures: evaluations with a targeting key reach the
-// ingestion pipeline as exposures, off the request path.
+// ingestion pipeline as exposures, off the request path. A targeting rule
+// serves the gold tier "b": outside the split, in the variant's reach
+// (outsideSplit) and not its randomised users.
 func TestOFREPRecordsExposures(t *testing.T) {
 	e := MustServer(t)
 	for _, user := range []string{"u1", "u2", "u3"} {
@@ -525,7 +527,7 @@ func TestOFREPRecordsExposures(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, body := e.do(t, call{method: "GET", path: "/api/v1/environments/production/aggregates?flag=checkout", token: adminSecret})
-		if strings.Contains(body, `"variant": "b"`) && strings.Contains(body, `"users": 3`) {
+		if strings.Contains(body, `"variant": "b"`) && strings.Contains(body, `"users": 0`) && strings.Contains(body, `"outsideSplit": 3`) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -23,6 +23,10 @@ const (
 	flagTimeSet = 1 << iota
 	flagHasValue
 	flagAttributes
+	// flagOutside is Event.OutsideSplit. Records written before it have
+	// the bit clear, which reads as in the split: what they were counted
+	// as when written, so stored logs need no migration.
+	flagOutside
 )
 
 // EncodeLog encodes events (which must not be empty) as one record.
@@ -49,6 +53,9 @@ func EncodeLog(events []Event) LogRecord {
 		}
 		if e.Attributes != nil {
 			f |= flagAttributes
+		}
+		if e.OutsideSplit && e.Type == Exposure {
+			f |= flagOutside
 		}
 		buf = append(buf, byte(e.Type), f)
 		buf = binary.AppendVarint(buf, e.Time-prev)
@@ -96,7 +103,7 @@ func DecodeLog(data []byte, fn func(*Event) error) error {
 	}
 	var ev Event
 	return decodeRecord(data, func(r *rawEvent) error {
-		ev = Event{Type: r.typ, Time: r.time, TimeSet: r.timeSet, Value: r.value, HasValue: r.hasValue, Attributes: r.attrs}
+		ev = Event{Type: r.typ, Time: r.time, TimeSet: r.timeSet, Value: r.value, HasValue: r.hasValue, Attributes: r.attrs, OutsideSplit: r.outside}
 		if len(r.id) > 0 {
 			ev.ID = string(r.id)
 		}
@@ -129,6 +136,7 @@ type rawEvent struct {
 	typ                    EventType
 	time                   int64
 	timeSet, hasValue      bool
+	outside                bool // Event.OutsideSplit
 	value                  int64
 	id, key, flag, variant []byte
 	name, attrs            []byte
@@ -178,6 +186,7 @@ func decodeRecord(data []byte, fn func(*rawEvent) error) error {
 		d = d[k:]
 		prev += dt
 		r.time, r.timeSet = prev, f&flagTimeSet != 0
+		r.outside = f&flagOutside != 0 && r.typ == Exposure
 		r.id = bytesOf()
 		r.key = bytesOf()
 		switch r.typ {

@@ -295,7 +295,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		}
 	}
 	var typ, tm []byte
-	var hasTime bool
+	var hasTime, hasReason bool
 	var value float64
 	var given uint16 // the fields already read (eventField)
 	err = p.object(func(key []byte) error {
@@ -307,7 +307,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		}
 		given |= f
 		switch f {
-		case fType, fID, fFlag, fVariant, fName, fTargetingKey, fTime:
+		case fType, fID, fFlag, fVariant, fName, fTargetingKey, fTime, fReason:
 			b, isNull, ok, err := p.stringOrNull()
 			if err != nil {
 				return err
@@ -340,6 +340,8 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 				ev.TargetingKey = d.str(b)
 			case fTime:
 				tm, hasTime = b, true
+			case fReason:
+				ev.OutsideSplit, hasReason = outsideReason(b), true
 			}
 		case fValue:
 			start := p.i
@@ -377,7 +379,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 				return err
 			}
 			k := string(key)
-			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, name, value and attributes; put anything else in attributes)", k))
+			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, reason, name, value and attributes; put anything else in attributes)", k))
 		}
 		return nil
 	})
@@ -389,6 +391,9 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 		ev.Type = Exposure
 	case "tracking":
 		ev.Type = Tracking
+		if hasReason {
+			return ev, "reason", "a tracking event has no reason (the reason of an evaluation belongs to its exposure)", nil
+		}
 	case "":
 		return ev, "type", `required: "exposure" or "tracking"`, nil
 	default:
@@ -425,7 +430,24 @@ const (
 	fTime
 	fValue
 	fAttributes
+	fReason
 )
+
+// outsideReason reports whether an exposure's reason (the OpenFeature
+// reason of the evaluation that served it) says that the variant was not
+// drawn by the flag's split: DEFAULT, STATIC and DISABLED. SPLIT is in the
+// split. TARGETING_MATCH is not sure either way (flagd's in-process
+// providers give it for a fractional split too: counted outside, every
+// user of such a split would leave the experiment) and counts as in, as
+// does any other reason (UNKNOWN, CACHED, a provider's own), which is what
+// an exposure without a reason gets too.
+func outsideReason(b []byte) bool {
+	switch string(b) {
+	case "DEFAULT", "STATIC", "DISABLED":
+		return true
+	}
+	return false
+}
 
 // eventField returns the bit of a known event field, 0 for any other key.
 func eventField(key []byte) uint16 {
@@ -448,6 +470,8 @@ func eventField(key []byte) uint16 {
 		return fValue
 	case "attributes":
 		return fAttributes
+	case "reason":
+		return fReason
 	}
 	return 0
 }

@@ -38,6 +38,9 @@ func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
 		{"tracking with flag", `{"type":"tracking","name":"buy","targetingKey":"u","flag":"f"}`, "flag", "no flag or variant"},
 		{"tracking with variant", `{"type":"tracking","name":"buy","targetingKey":"u","variant":"a"}`, "variant", "no flag or variant"},
 		{"attributes not an object", `{"type":"tracking","name":"buy","targetingKey":"u","attributes":[1]}`, "attributes", "JSON object"},
+		{"reason not a string", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":3}`, "reason", "must be a string"},
+		{"tracking with reason", `{"type":"tracking","name":"buy","targetingKey":"u","reason":"SPLIT"}`, "reason", "no reason"},
+		{"reason given twice", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":"SPLIT","reason":"STATIC"}`, "reason", "more than once"},
 		{"not an object", `42`, "", "must be a JSON object"},
 		{"variant given twice", `{"type":"exposure","flag":"f","variant":"a","variant":"b","targetingKey":"u"}`, "variant", "more than once"},
 		{"variant given, then null", `{"type":"exposure","flag":"f","variant":"a","variant":null,"targetingKey":"u"}`, "variant", "more than once"},
@@ -145,13 +148,41 @@ func TestDecodeAgreesWithEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestDecodeReason: only the reasons that say the split did not draw the
+// variant mark an exposure outside it; TARGETING_MATCH (a fractional split
+// of flagd answers it), SPLIT, other strings, null and none count as in.
+func TestDecodeReason(t *testing.T) {
+	for _, tc := range []struct {
+		reason  string // JSON, "" for none
+		outside bool
+	}{
+		{"", false}, {`null`, false}, {`"SPLIT"`, false}, {`"TARGETING_MATCH"`, false}, {`"CACHED"`, false}, {`"my-own"`, false},
+		{`"DEFAULT"`, true}, {`"STATIC"`, true}, {`"DISABLED"`, true},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			ev := `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u"`
+			if tc.reason != "" {
+				ev += `,"reason":` + tc.reason
+			}
+			b, err := Decode([]byte("["+ev+"}]"), now, Limits{})
+			if err != nil || len(b.Events) != 1 {
+				t.Fatalf("Decode: %+v, %v", b, err)
+			}
+			if got := b.Events[0].OutsideSplit; got != tc.outside {
+				t.Errorf("OutsideSplit = %v, want %v", got, tc.outside)
+			}
+		})
+	}
+}
+
 func TestLogRoundTrip(t *testing.T) {
 	in := []Event{
 		{Type: Exposure, ID: "x", Flag: "f", Variant: "a", TargetingKey: "u", Time: 5, TimeSet: true},
+		{Type: Exposure, Flag: "f", Variant: "b", TargetingKey: "w", Time: 4, OutsideSplit: true},
 		{Type: Tracking, Name: "n", TargetingKey: "v", Time: 3, Value: -7, HasValue: true, Attributes: []byte(`{"a":1}`)},
 	}
 	rec := EncodeLog(in)
-	if rec.MinTime != 3 || rec.MaxTime != 5 || rec.Count != 2 {
+	if rec.MinTime != 3 || rec.MaxTime != 5 || rec.Count != 3 {
 		t.Errorf("record bounds %+v", rec)
 	}
 	var out []Event

@@ -56,7 +56,8 @@ func naiveDims(metrics []metric.Metric, dims []metric.Dimension, events []Event,
 					}
 				}
 				for _, a := range naive(metrics, part, splits) {
-					if a.Flag == flag && a.Variant != "" {
+					// Users first exposed outside the split are in no slice.
+					if a.Flag == flag && a.Variant != "" && a.Dimension != metric.OutsideDimension {
 						a.Dimension, a.Value = dim.Name, dim.Label(v)
 						out = append(out, a)
 					}
@@ -109,6 +110,9 @@ func TestDimensionSlicesAddUp(t *testing.T) {
 	var values []string
 	for _, a := range all {
 		k := cellKey{a.Flag, a.Variant, a.Metric, a.Period, a.Dimension, ""}
+		if a.Dimension == metric.OutsideDimension {
+			continue // users served outside the split: in no slice
+		}
 		if a.Dimension == "" {
 			whole[k] = a.Sums
 			continue
@@ -146,7 +150,7 @@ func TestDimensionSlicesAddUp(t *testing.T) {
 func TestDimensionStateRejectsBadIndex(t *testing.T) {
 	e := newEngine(testMetrics(), testDims...)
 	u := e.touch("u1")
-	e.expose(u, "f1", "on", 10, []byte(`{"country":"GB","platform":"android"}`))
+	e.expose(u, "f1", "on", 10, []byte(`{"country":"GB","platform":"android"}`), false)
 	e.finish()
 	state := e.encodeUser(nil, u)
 	if err := newEngine(testMetrics(), testDims...).load("u1", state); err != nil {

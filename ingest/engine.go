@@ -212,8 +212,13 @@ type unit struct {
 	period        int64   // the split period of t0 that the unit's sums are in
 	dv            dimVals // the dimension values of t0's exposure
 	excluded      bool
-	pending       bool
-	post          []acc // nil when excluded
+	// outside: t0's exposure was served outside the flag's split
+	// (Event.OutsideSplit), so the unit counts in its variant's outside
+	// cells only (metric.OutsideDimension). Of two exposures at t0, one in
+	// the split wins, so that the order of arrival cannot change it.
+	outside bool
+	pending bool
+	post    []acc // nil when excluded
 	// hist are the bucket counts of the values of the events in the
 	// accumulators a quantile over events reads (see engine.hist): its
 	// interval needs each user's events, not only their count and sum.
@@ -227,6 +232,7 @@ type unit struct {
 	oldVariant string
 	oldPeriod  int64
 	oldDv      dimVals
+	oldOutside bool
 	old        int // index into engine.vals of len(metrics) values
 }
 
@@ -268,6 +274,9 @@ type variantCells struct {
 	// value name a slice's own cells.
 	slices     []*variantCells
 	dim, value string
+	// outside holds the same figures for the users whose first exposure was
+	// outside the split (unit.outside), who count there only; nil until one.
+	outside *variantCells
 }
 
 // dimVals are a unit's dimension values: per engine.dims, the index that
@@ -334,9 +343,23 @@ func (e *engine) sliceOf(vc *variantCells, d int, v uint8) *variantCells {
 	return s
 }
 
+// outsideOf returns the outside cells of vc, created when new.
+func (e *engine) outsideOf(vc *variantCells) *variantCells {
+	if vc.outside == nil {
+		vc.outside = &variantCells{name: vc.name, period: vc.period, cells: make([]metric.Sums, len(e.metrics)), dirty: true,
+			dim: metric.OutsideDimension}
+	}
+	return vc.outside
+}
+
 // unitCells returns the cells a unit with dimension values dv counts in:
-// vc, its variant's in its period, then one per dimension.
-func (e *engine) unitCells(vc *variantCells, dv dimVals, buf *[1 + metric.MaxDimensions]*variantCells) []*variantCells {
+// vc, its variant's in its period, then one per dimension; for a unit first
+// exposed outside the split, its variant's outside cells only (neither the
+// cells of all users nor the slices, which hold randomised users only).
+func (e *engine) unitCells(vc *variantCells, dv dimVals, outside bool, buf *[1 + metric.MaxDimensions]*variantCells) []*variantCells {
+	if outside {
+		return append(buf[:0], e.outsideOf(vc))
+	}
 	out := append(buf[:0], vc)
 	for d := range e.dims {
 		out = append(out, e.sliceOf(vc, d, dv[d]))
@@ -347,8 +370,10 @@ func (e *engine) unitCells(vc *variantCells, dv dimVals, buf *[1 + metric.MaxDim
 // engineVersion changes whenever the meaning or layout of the per-user state
 // changes, so that state stored by an older engine is rebuilt.
 // engine-4: sums of a user's values in 128 bits (state format 3); a
-// state of engine-3 may hold a sum that wrapped round.
-const engineVersion = "engine-4"
+// state of engine-3 may hold a sum that wrapped round. engine-5: units
+// first exposed outside the split count in their own cells (state format
+// 4); the cells of engine-4 count them with the randomised users.
+const engineVersion = "engine-5"
 
 // newEngine compiles metrics, and the dimensions (validated) by which each
 // cell is kept once more per value.
@@ -426,13 +451,14 @@ func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 		}
 	}
 	e.dims = dims
-	e.version = fingerprint(ms, dims)
+	e.version = fingerprint(engineVersion, ms, dims)
 	return e
 }
 
 // fingerprint identifies what the per-user state and the sums depend on:
-// the engine and the metric definitions (not their names or descriptions).
-func fingerprint(ms []metric.Metric, dims []metric.Dimension) string {
+// the engine (of version engine) and the metric definitions, sorted by key
+// (not their names or descriptions).
+func fingerprint(engine string, ms []metric.Metric, dims []metric.Dimension) string {
 	type def struct {
 		Key, Kind, Event, Aggregate string
 		Denominator                 *metric.Part
@@ -456,8 +482,8 @@ func fingerprint(ms []metric.Metric, dims []metric.Dimension) string {
 		d, _ := json.Marshal(dims)
 		b = append(append(b, '\n'), d...)
 	}
-	h := sha256.Sum256(append([]byte(engineVersion+"\n"), b...))
-	return engineVersion + ":" + hex.EncodeToString(h[:12])
+	h := sha256.Sum256(append([]byte(engine+"\n"), b...))
+	return engine + ":" + hex.EncodeToString(h[:12])
 }
 
 func (e *engine) intern(b []byte) string {
@@ -551,7 +577,7 @@ func (e *engine) mark(u *user) {
 	e.touched = append(e.touched, u)
 	for i := range u.units {
 		un := &u.units[i]
-		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod, un.oldDv = true, un.excluded, un.variant, un.period, un.dv
+		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod, un.oldDv, un.oldOutside = true, un.excluded, un.variant, un.period, un.dv, un.outside
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
@@ -574,7 +600,7 @@ func (u *user) unitOf(flag string) int {
 // addUnit appends a unit for flag and returns its index. Units are only
 // ever appended, so that indexes held during a group stay valid; encoding
 // writes them sorted by flag.
-func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) int {
+func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals, outside bool) int {
 	n := len(u.units)
 	var post []acc
 	var hist []metric.UserHist
@@ -593,7 +619,7 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals) in
 		hist = make([]metric.UserHist, e.nHist)
 	}
 	hist = hist[:e.nHist]
-	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, post: post, hist: hist, old: -1})
+	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, outside: outside, post: post, hist: hist, old: -1})
 	e.resetPost(&u.units[n])
 	return n
 }
@@ -706,7 +732,7 @@ func (e *engine) keys(events []Event, exps []Event) []string {
 func (e *engine) apply(events []Event, history func(since int64, fn func(data []byte) error) error) error {
 	for i := range events {
 		if ev := &events[i]; ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time, ev.Attributes)
+			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time, ev.Attributes, ev.OutsideSplit)
 		}
 	}
 	if err := e.resolvePending(history); err != nil {
@@ -723,8 +749,9 @@ func (e *engine) apply(events []Event, history func(since int64, fn func(data []
 }
 
 // redundant reports whether an exposure would change nothing: the user is
-// excluded for the flag already, or saw the same variant no later. In store
-// mode the user must be loaded.
+// excluded for the flag already, or saw the same variant no later (at the
+// same time, in the split or outside it as this one is). In store mode the
+// user must be loaded.
 func (e *engine) redundant(ev *Event) bool {
 	u := e.users[ev.TargetingKey]
 	if u == nil {
@@ -735,19 +762,28 @@ func (e *engine) redundant(ev *Event) bool {
 		return false
 	}
 	un := &u.units[i]
-	return un.excluded || (un.variant == ev.Variant && ev.Time >= un.t0)
+	return un.excluded || (un.variant == ev.Variant && noLater(ev, un.t0, un.outside))
 }
 
-// expose folds an exposure with attributes attrs (a JSON object or nil).
-// The unit's dimension values are those of its earliest exposure; of two
-// at the same time, the smaller values, so that the order of arrival
-// cannot change them.
-func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte) {
+// noLater reports whether exposure ev, of the variant a unit first saw at
+// t0 (outside the split when outside), leaves the unit's t0 and outside
+// mark as they are: it is later, or at t0 and cannot bring the unit into the
+// split.
+func noLater(ev *Event, t0 int64, outside bool) bool {
+	return ev.Time > t0 || (ev.Time == t0 && (ev.OutsideSplit || !outside))
+}
+
+// expose folds an exposure with attributes attrs (a JSON object or nil),
+// served outside the flag's split when outside. The unit's dimension values
+// and outside mark are those of its earliest exposure; of two at the same
+// time, the smaller values and in the split over outside, so that the order
+// of arrival cannot change them.
+func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte, outside bool) {
 	period := e.periodOf(flag, t)
 	e.cellsOf(flag, variant, period)
 	i := u.unitOf(flag)
 	if i < 0 {
-		i = e.addUnit(u, flag, variant, t, e.dimsOf(attrs))
+		i = e.addUnit(u, flag, variant, t, e.dimsOf(attrs), outside)
 		u.units[i].period, u.units[i].periodSet = period, true
 		e.derive(u, i)
 		return
@@ -758,9 +794,13 @@ func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte) {
 	case variant != un.variant:
 		un.excluded, un.pending, un.post, un.hist = true, false, nil, nil
 	case t < un.t0:
-		un.t0, un.period, un.periodSet, un.dv = t, period, true, e.dimsOf(attrs)
+		un.t0, un.period, un.periodSet, un.dv, un.outside = t, period, true, e.dimsOf(attrs), outside
 		e.derive(u, i)
-	case t == un.t0 && len(e.dims) > 0:
+	case t == un.t0:
+		un.outside = un.outside && outside
+		if len(e.dims) == 0 {
+			break
+		}
 		if dv := e.dimsOf(attrs); bytes.Compare(dv[:], un.dv[:]) < 0 {
 			un.dv = dv
 		}
@@ -883,9 +923,9 @@ func (e *engine) settle(u *user, un *unit) {
 	}
 	var buf [1 + metric.MaxDimensions]*variantCells
 	if oldIn || newIn {
-		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period && un.oldDv == un.dv {
+		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period && un.oldDv == un.dv && un.oldOutside == un.outside {
 			fc, vi := e.cellsOf(un.flag, un.variant, un.period)
-			cs := e.unitCells(&fc.variants[vi], un.dv, &buf)
+			cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, &buf)
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
 				nv, ov := m.value(e, u, un, true), e.vals[un.old+mi]
@@ -905,7 +945,7 @@ func (e *engine) settle(u *user, un *unit) {
 		} else {
 			if oldIn {
 				fc, vi := e.cellsOf(un.flag, un.oldVariant, un.oldPeriod)
-				for _, vc := range e.unitCells(&fc.variants[vi], un.oldDv, &buf) {
+				for _, vc := range e.unitCells(&fc.variants[vi], un.oldDv, un.oldOutside, &buf) {
 					vc.users--
 					vc.dirty = true
 					for mi := range e.metrics {
@@ -928,7 +968,7 @@ func (e *engine) settle(u *user, un *unit) {
 func (e *engine) contribute(u *user, un *unit, sign int) {
 	fc, vi := e.cellsOf(un.flag, un.variant, un.period)
 	var buf [1 + metric.MaxDimensions]*variantCells
-	cs := e.unitCells(&fc.variants[vi], un.dv, &buf)
+	cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, &buf)
 	for _, vc := range cs {
 		vc.users += int64(sign)
 		vc.dirty = true
@@ -1106,6 +1146,10 @@ func (e *engine) takeDirty() []metric.Aggregate {
 					out = e.appendVariant(out, fc.key, s)
 				}
 			}
+			if s := vc.outside; s != nil && s.dirty {
+				s.dirty = false
+				out = e.appendVariant(out, fc.key, s)
+			}
 		}
 	}
 	sortAggregates(out)
@@ -1139,6 +1183,9 @@ func (e *engine) all() []metric.Aggregate {
 				if s != nil {
 					out = e.appendVariant(out, fc.key, s)
 				}
+			}
+			if vc.outside != nil {
+				out = e.appendVariant(out, fc.key, vc.outside)
 			}
 		}
 	}

@@ -84,6 +84,14 @@ type Event struct {
 	// Attributes of the event (for an exposure: the context it was served
 	// in, where dimensions are read): a raw JSON object, or nil.
 	Attributes []byte
+	// OutsideSplit marks an exposure whose variant was not drawn by the
+	// flag's split: a targeting rule, the default variant, a static or a
+	// disabled flag chose it. A user whose first exposure to a flag was
+	// outside the split was never randomised, so the engine counts them
+	// apart from the variant's cells that experiments read (see
+	// metric.OutsideDimension). False when unknown (older records, SDKs
+	// that send no reason): counted as in the split, as before the bit.
+	OutsideSplit bool
 }
 
 // DedupKey is the identity of an event that carries an ID: its time as sent

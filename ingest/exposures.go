@@ -54,10 +54,12 @@ type exposurePart struct {
 
 // recordedExposure is an exposure as a request recorded it: the strings it
 // already had and the time, without building an Event; attrs are the
-// attributes of the configured dimensions (nil without them).
+// attributes of the configured dimensions (nil without them), outside is
+// Event.OutsideSplit (8 bytes more with its padding, 104: no allocation).
 type recordedExposure struct {
 	env, flag, variant, key string
 	at                      int64
+	outside                 bool
 	attrs                   []byte
 }
 
@@ -152,5 +154,5 @@ type takeKey struct {
 }
 
 func (x *recordedExposure) event() Event {
-	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true, Attributes: x.attrs}
+	return Event{Type: Exposure, Flag: x.flag, Variant: x.variant, TargetingKey: x.key, Time: x.at, TimeSet: true, Attributes: x.attrs, OutsideSplit: x.outside}
 }

@@ -33,6 +33,7 @@ func FuzzDecode(f *testing.F) {
 		"[{\"type\":\"tracking\",\"name\":\"n\xff\",\"targetingKey\":\"u\"}]",
 		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`[{"type":"tracking","name":"n","targetingKey":"u","value":-0,"time":"2026-05-20T10:11:12.123456789Z"}]`,
+		`[{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":"STATIC"},{"type":"exposure","flag":"f","variant":"a","targetingKey":"v","reason":"TARGETING_MATCH"},{"type":"exposure","flag":"f","variant":"a","targetingKey":"w","reason":"D\u0045FAULT"},{"type":"tracking","name":"n","targetingKey":"u","reason":null}]`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -121,6 +122,9 @@ func checkAgainstEncodingJSON(t *testing.T, raw []byte, ev *Event) {
 	} else if ev.TimeSet || ev.Time != now.UnixMilli() {
 		t.Errorf("time %d (set %v) without a time sent, want the server's", ev.Time, ev.TimeSet)
 	}
+	if reason, _ := str("reason"); ev.OutsideSplit != (reason == "DEFAULT" || reason == "STATIC" || reason == "DISABLED") {
+		t.Errorf("outside the split %v, encoding/json read reason %q", ev.OutsideSplit, reason)
+	}
 	if v, ok := m["value"]; ok && string(v) != "null" {
 		var f float64
 		if err := json.Unmarshal(v, &f); err != nil {
@@ -172,6 +176,8 @@ func FuzzStoredData(f *testing.F) {
 	seedEngine.persistent = true
 	evs := []Event{
 		{Type: Exposure, ID: "x", Flag: "f", Variant: "a", TargetingKey: "u", Time: 5, TimeSet: true},
+		// a unit first exposed outside the split (its mark in the state)
+		{Type: Exposure, Flag: "g", Variant: "b", TargetingKey: "u", Time: 4, OutsideSplit: true},
 		{Type: Tracking, Name: "purchase", TargetingKey: "u", Time: 9, Value: -7, HasValue: true, Attributes: []byte(`{"a":1}`)},
 		// a value in the bucket counts of the quantile over events
 		{Type: Tracking, Name: "load", TargetingKey: "u", Time: 6, Value: 2_500_000, HasValue: true},

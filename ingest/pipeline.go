@@ -358,8 +358,9 @@ func (p *Pipeline) await(r *request) error {
 // key, flag or variant that no store can keep (longer than MaxKeyBytes, or
 // holding U+0000) is not. attrs, a JSON object or nil, are the exposure's
 // attributes, where Dimensions are read; the pipeline keeps them (the
-// caller must not change them).
-func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte) bool {
+// caller must not change them). outside says that the evaluation did not
+// draw the variant from the flag's split (Event.OutsideSplit).
+func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at time.Time, attrs []byte, outside bool) bool {
 	if targetingKey == "" || variant == "" || flag == "" || p.exposures == nil {
 		return false
 	}
@@ -370,7 +371,7 @@ func (p *Pipeline) RecordExposure(env, flag, variant, targetingKey string, at ti
 			return false
 		}
 	}
-	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs}) {
+	if !p.exposures.add(recordedExposure{env: env, flag: flag, variant: variant, key: targetingKey, at: at.UnixMilli(), attrs: attrs, outside: outside}) {
 		p.counters.ExposuresDropped.Add(1)
 		return false
 	}
@@ -564,7 +565,7 @@ func RecomputeDimensions(metrics []metric.Metric, dims []metric.Dimension, perio
 	err := scan(func(ev *Event) error {
 		n++
 		if ev.Type == Exposure {
-			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes)
+			e.expose(e.touch(ev.TargetingKey), e.intern([]byte(ev.Flag)), e.intern([]byte(ev.Variant)), ev.Time, ev.Attributes, ev.OutsideSplit)
 		}
 		return nil
 	})
@@ -1216,23 +1217,24 @@ func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stor
 func (g *group) logExposures(env string, fresh []Event) []Event {
 	type unit struct{ key, flag string }
 	type seen struct {
-		variant  string
-		t0       int64
-		excluded bool
+		variant           string
+		t0                int64
+		excluded, outside bool
 	}
 	units := map[unit]*seen{}
 	for _, ev := range g.expsEnv[env] {
 		k := unit{ev.TargetingKey, ev.Flag}
 		switch s := units[k]; {
 		case s == nil:
-			units[k] = &seen{variant: ev.Variant, t0: ev.Time}
-		case s.excluded || (s.variant == ev.Variant && ev.Time >= s.t0):
+			units[k] = &seen{variant: ev.Variant, t0: ev.Time, outside: ev.OutsideSplit}
+		case s.excluded || (s.variant == ev.Variant && noLater(&ev, s.t0, s.outside)):
 			g.redundant++
 			continue
 		case s.variant != ev.Variant:
 			s.excluded = true
 		default:
-			s.t0 = ev.Time
+			// Earlier, or at t0 in the split (noLater): ev's mark is the unit's.
+			s.t0, s.outside = ev.Time, ev.OutsideSplit
 		}
 		fresh = append(fresh, ev)
 		g.recorded++

@@ -224,7 +224,7 @@ func closeDuringStale(t *testing.T, p *Pipeline, s *gatedStore, events []Event, 
 func TestStaleRebuildEndsAtClose(t *testing.T) {
 	p, s := openStale(t)
 	err := closeDuringStale(t, p, s, staleEvents(), func() {
-		p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil)
+		p.RecordExposure("prod", "f1", "on", "u1", time.UnixMilli(1_700_000_000_600), nil, false)
 	})
 	if err != nil {
 		t.Errorf("write whose recomputation Close cancelled: %v, want it stored in the log", err)
@@ -245,9 +245,9 @@ func TestCloseDuringStaleRebuildStoresLog(t *testing.T) {
 	before := len(s.events("prod"))
 	at := func(ms int64) time.Time { return time.UnixMilli(1_700_000_000_000 + ms) }
 	err := closeDuringStale(t, p, s, staleEvents(), func() {
-		p.RecordExposure("prod", "f1", "on", "late-user", at(600), nil)
-		p.RecordExposure("prod", "f1", "on", "late-user", at(700), nil) // redundant: same variant, later
-		p.RecordExposure("prod", "f2", "off", "late-user", at(650), nil)
+		p.RecordExposure("prod", "f1", "on", "late-user", at(600), nil, false)
+		p.RecordExposure("prod", "f1", "on", "late-user", at(700), nil, false) // redundant: same variant, later
+		p.RecordExposure("prod", "f2", "off", "late-user", at(650), nil, false)
 	})
 	if err != nil {
 		t.Fatalf("write whose recomputation Close cancelled: %v", err)
@@ -377,7 +377,7 @@ func TestCloseStoresAfterOtherNodeRebuilt(t *testing.T) {
 	if _, err := b.Rebuild(t.Context(), "prod"); err != nil {
 		t.Fatal(err)
 	}
-	if !a.RecordExposure("prod", "f1", "on", "newcomer", time.UnixMilli(1_700_000_000_100), nil) {
+	if !a.RecordExposure("prod", "f1", "on", "newcomer", time.UnixMilli(1_700_000_000_100), nil, false) {
 		t.Fatal("exposure not buffered")
 	}
 	s.hold.Store(true) // a recomputation now would wait: there must be none

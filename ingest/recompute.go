@@ -151,7 +151,7 @@ func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 		x := eventRef{key: ev.key, t: ev.time}
 		switch {
 		case exposures && ev.typ == Exposure:
-			x.flag, x.variant, x.attrs = e.intern(ev.flag), e.intern(ev.variant), ev.attrs
+			x.flag, x.variant, x.attrs, x.outside = e.intern(ev.flag), e.intern(ev.variant), ev.attrs, ev.outside
 		case !exposures && ev.typ == Tracking:
 			ni, ok := e.names[string(ev.name)]
 			if !ok {
@@ -174,7 +174,7 @@ func (r *recomputation) feed(i int, data []byte, exposures bool) error {
 			x.u = e.touchBytes(x.key) // new, or created by an earlier event of the record
 		}
 		if exposures {
-			e.expose(x.u, x.flag, x.variant, x.t, x.attrs)
+			e.expose(x.u, x.flag, x.variant, x.t, x.attrs, x.outside)
 		} else {
 			e.track(x.u, x.name, x.t, x.v)
 		}
@@ -196,6 +196,7 @@ type eventRef struct {
 	u             *user
 	flag, variant string // exposure
 	attrs         []byte // exposure: its attributes, aliasing the record
+	outside       bool   // exposure: Event.OutsideSplit
 	name          int32  // tracking: index of the event name
 	t, v          int64
 }

@@ -87,8 +87,17 @@ func (e *errStale) Error() string {
 // sums past an int64 (sum128): each count is written doubled, plus one when
 // the sum after it needs a second word. States of format 2 (every sum an
 // int64) are not read: they were written by engine-3, whose stored state a
-// pipeline rebuilds (engineVersion).
-const stateFormat = 3
+// pipeline rebuilds (engineVersion). Format 4 marks a unit first exposed
+// outside the split (unitOutside); states of format 3 were written by
+// engine-4, rebuilt likewise.
+const stateFormat = 4
+
+// The mark of a unit in an encoded state.
+const (
+	unitIn       = 0
+	unitExcluded = 1
+	unitOutside  = 2 // counted, in its variant's outside cells
+)
 
 // appendCount appends a count and the sum it goes with (format 3).
 func appendCount(buf []byte, cnt int64, sum sum128) []byte {
@@ -111,8 +120,8 @@ func b2i(b bool) int {
 var errBadState = errors.New("ingest: corrupt or foreign per-user state")
 
 // encodeUser appends u's state: the totals, then per unit (sorted by flag)
-// the flag, variant, t0 and either the excluded mark or a bit mask of the
-// accumulators that are not zero followed by them, and the bucket counts
+// the flag, variant, t0, its mark (unitIn, unitExcluded, unitOutside) and,
+// unless excluded, a bit mask of the accumulators that are not zero followed by them, and the bucket counts
 // each quantile over events needs (each its length and Sketch.Encode).
 func (e *engine) encodeUser(buf []byte, u *user) []byte {
 	buf = append(buf, stateFormat)
@@ -144,10 +153,14 @@ func (e *engine) encodeUser(buf []byte, u *user) []byte {
 		buf = binary.AppendVarint(buf, un.period)
 		buf = append(buf, un.dv[:len(e.dims)]...)
 		if un.excluded {
-			buf = append(buf, 1)
+			buf = append(buf, unitExcluded)
 			continue
 		}
-		buf = append(buf, 0)
+		if un.outside {
+			buf = append(buf, unitOutside)
+		} else {
+			buf = append(buf, unitIn)
+		}
 		at := len(buf)
 		for range maskLen {
 			buf = append(buf, 0)
@@ -225,15 +238,15 @@ func (e *engine) decodeUser(u *user, d []byte) error {
 			}
 		}
 		ex := r.bytes(1)
-		// encodeUser writes each flag once, in order, and marks 0 or 1.
-		if r.bad || (k > 0 && string(flag) <= string(prev)) || ex[0] > 1 {
+		// encodeUser writes each flag once, in order, and one of the marks.
+		if r.bad || (k > 0 && string(flag) <= string(prev)) || ex[0] > unitOutside {
 			return errBadState
 		}
 		prev = flag
-		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0, dv)
+		i := e.addUnit(u, e.intern(flag), e.intern(variant), t0, dv, ex[0] == unitOutside)
 		un := &u.units[i]
 		un.period = period
-		if ex[0] == 1 {
+		if ex[0] == unitExcluded {
 			un.excluded, un.post, un.hist = true, nil, nil
 			continue
 		}

@@ -652,7 +652,7 @@ func TestRecordedExposuresInChunks(t *testing.T) {
 	const n = 3*ExposureChunk + 17
 	for i := range n {
 		at := time.UnixMilli(1_700_000_000_000 + r.Int64N(200))
-		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at, nil) {
+		if !p.RecordExposure("prod", "f1", []string{"on", "off"}[r.IntN(2)], fmt.Sprintf("u%d", i%40), at, nil, false) {
 			t.Fatalf("exposure %d not buffered", i)
 		}
 	}
@@ -668,5 +668,65 @@ func TestRecordedExposuresInChunks(t *testing.T) {
 	got, want := ss.stored("prod"), naive(metrics, ss.events("prod"), ss.splits["prod"])
 	if d := diffAggregates(got, want); d != "" {
 		t.Fatalf("stored aggregates differ from recomputation:\n%s", d)
+	}
+}
+
+// TestUpgradeRebuildsOutsideCells: state written by engine-4 counted the
+// users first exposed outside the split with the randomised ones. Its
+// version is not the current engine's, so the first write after the
+// upgrade rebuilds env from the log (whose records keep the bit) without
+// reading the old users' states, and the outside users move to their own
+// cells.
+func TestUpgradeRebuildsOutsideCells(t *testing.T) {
+	metrics := testMetrics()
+	store := newStateStore()
+	store.metrics["prod"] = metrics
+	events := randomEvents(rand.New(rand.NewPCG(21, 22)), 300)
+	p := NewPipeline(store, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Ingest(t.Context(), "prod", events[:250]); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	// What engine-4 left: its version, its states (format 3, which this
+	// engine refuses to read) and cells without the outside ones.
+	old := make([]Event, 0, 250)
+	for _, ev := range store.events("prod") {
+		ev.OutsideSplit = false
+		old = append(old, ev)
+	}
+	store.mu.Lock()
+	sorted := slices.Clone(metrics)
+	slices.SortFunc(sorted, func(a, b metric.Metric) int { return cmp.Compare(a.Key, b.Key) })
+	store.versions["prod"] = fingerprint("engine-4", sorted, nil)
+	for k := range store.users["prod"] {
+		store.users["prod"][k] = []byte{3, 0}
+	}
+	store.aggs["prod"] = nil
+	store.putAggregates("prod", naive(metrics, old, nil))
+	store.mu.Unlock()
+	if !slices.ContainsFunc(store.stored("prod"), func(a metric.Aggregate) bool { return a.Dimension == "" && a.Variant != "" && a.Sums.N > 0 }) {
+		t.Fatal("setup: no cells of engine-4")
+	}
+
+	p = NewPipeline(store, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Ingest(t.Context(), "prod", events[250:]); err != nil {
+		t.Fatal(err)
+	}
+	got, want := store.stored("prod"), naive(metrics, store.events("prod"), nil)
+	if d := diffAggregates(got, want); d != "" {
+		t.Fatalf("after the upgrade: stored aggregates differ from recomputation:\n%s", d)
+	}
+	if !slices.ContainsFunc(got, func(a metric.Aggregate) bool { return a.Dimension == metric.OutsideDimension && a.Sums.N > 0 }) {
+		t.Error("no outside cells after the upgrade")
+	}
+	if v := store.versions["prod"]; !strings.HasPrefix(v, engineVersion+":") {
+		t.Errorf("stored version %q, want one of %s", v, engineVersion)
 	}
 }

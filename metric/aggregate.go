@@ -210,7 +210,9 @@ func (s *Sums) fields() [9]*i192 {
 // Dimension (see Dimension) holds the same figures for the users whose value
 // of that attribute at first exposure was Value: the variant rows (Metric ""
 // and the metrics) are kept once more per dimension value, the row of
-// excluded users is not.
+// excluded users is not. The users whose first exposure was served outside
+// the flag's split are in none of these: their variant rows have Dimension
+// OutsideDimension and Value "".
 type Aggregate struct {
 	Flag      string `json:"flag"`
 	Variant   string `json:"variant"`

@@ -37,6 +37,20 @@ const (
 	firstDimensionValue = 2 // index of Values[0]: 0 is None, 1 is Other
 )
 
+// OutsideDimension is the reserved Aggregate.Dimension of the cells of
+// users whose first exposure to the flag was served outside its split (a
+// targeting rule, the default variant, a static or disabled flag chose
+// their variant: see ingest.Event.OutsideSplit), with Value "". They were
+// never randomised, so they are not in the cells of all users (Dimension
+// ""), which experiment analysis, SRM, guardrails and sketches read as
+// they are, nor in any dimension's slices. Readers that mean everyone
+// who saw a variant (reach, user counts) add these cells: a store serves
+// them as the cells of this dimension. A reserved dimension rather than a
+// field of Aggregate, so that every reader of the cells of all users reads
+// randomised users without a change, and none can add the outside users by
+// forgetting a check.
+const OutsideDimension = "(outside split)"
+
 // ValidateDimensions checks a configuration of dimensions against the caps:
 // names unique and non-empty, values unique, non-empty and not one of the
 // reserved labels. The error names the offending entry.
@@ -54,6 +68,8 @@ func ValidateDimensions(ds []Dimension) error {
 			return dimErr(field+".name", fmt.Sprintf("longer than %d bytes", MaxDimensionBytes))
 		case names[d.Name]:
 			return dimErr(field+".name", fmt.Sprintf("%q given twice", d.Name))
+		case d.Name == OutsideDimension:
+			return dimErr(field+".name", fmt.Sprintf("%q is reserved for the users served outside the split", d.Name))
 		case len(d.Values) == 0:
 			return dimErr(field+".values", fmt.Sprintf("required: the values of %q to keep (others count as %q)", d.Name, OtherValue))
 		case len(d.Values) > MaxDimensionValues:

@@ -70,12 +70,14 @@ type Handler struct {
 	// without a mux has the key at hand, and setting it as a path value
 	// would allocate a map per request.
 	Key func(r *http.Request) string
-	// EventStream, if set, returns the path and query (from "/", of
-	// characters that need no escape in a JSON string: a URL's) of the
-	// change notification stream of the request's caller, announced in
-	// every bulk answer as its eventStreams (OFREP 0.3.0, ADR-0008: an
-	// "sse" entry whose endpoint the provider resolves against its OFREP
-	// base URL); "" announces none.
+	// EventStream, if set, returns where the change notification stream
+	// of the request's caller is, announced in every bulk answer as its
+	// eventStreams (OFREP 0.3.0, ADR-0008): a path and query (from "/")
+	// is written as the entry's endpoint.requestUri, which the provider
+	// resolves against its OFREP base URL's origin; an absolute URL is
+	// written as the entry's url, used as it is (a server behind a proxy
+	// that knows its public URL). Either is of characters that need no
+	// escape in a JSON string (a URL's); "" announces none.
 	EventStream func(r *http.Request, c Caller) string
 }
 
@@ -292,9 +294,15 @@ func (h *Handler) EvaluateAll(w http.ResponseWriter, r *http.Request) {
 	if stream != "" {
 		// A path and query of URL-safe characters: no JSON escape needed
 		// (appendString would turn its & into \u0026).
-		out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":"`)
-		out.WriteString(stream)
-		out.WriteString(`"}}]`)
+		if stream[0] == '/' {
+			out.WriteString(`,"eventStreams":[{"type":"sse","endpoint":{"requestUri":"`)
+			out.WriteString(stream)
+			out.WriteString(`"}}]`)
+		} else {
+			out.WriteString(`,"eventStreams":[{"type":"sse","url":"`)
+			out.WriteString(stream)
+			out.WriteString(`"}]`)
+		}
 	}
 	out.WriteString(`}`)
 	if etag == "" && notModified(w, r, bulkETag("", "", out.Bytes())) {

@@ -218,7 +218,9 @@ func TestBulkEventStreams(t *testing.T) {
 			now.Store(1799999999)
 			srv := serveWith(t, file, &now, func(h *Handler) {
 				h.EventStream = func(r *http.Request, _ Caller) string {
-					if c := r.URL.Query().Get("caller"); c != "" {
+					if c := r.URL.Query().Get("caller"); strings.HasPrefix(c, "https://") {
+						return c + "?ticket=" + c
+					} else if c != "" {
 						return "/stream?ticket=" + c
 					}
 					return ""
@@ -247,6 +249,12 @@ func TestBulkEventStreams(t *testing.T) {
 			}
 			if r, _ := post(t, srv, "/ofrep/v1/evaluate/flags?caller=a", body, ra.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
 				t.Errorf("caller a again: %d, want 304", r.StatusCode)
+			}
+			// An absolute URL (a public URL behind a proxy) is the
+			// entry's url, which OFREP takes as it is.
+			_, abs := post(t, srv, "/ofrep/v1/evaluate/flags?caller=https://example.com/flags/stream", body, "")
+			if want := `"eventStreams":[{"type":"sse","url":"https://example.com/flags/stream?ticket=https://example.com/flags/stream"}]}`; !strings.HasSuffix(abs, want) {
+				t.Errorf("answer %s, want it to end with %s", abs, want)
 			}
 		})
 	}

@@ -34,11 +34,11 @@ func TestUnstorableKeysRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{long.String(), "nul\x00"} {
-		if p.RecordExposure("prod", "checkout", "on", key, at, nil) {
+		if p.RecordExposure("prod", "checkout", "on", key, at, nil, false) {
 			t.Errorf("RecordExposure with a key of %d bytes (NUL: %v) buffered it, want refused", len(key), strings.Contains(key, "\x00"))
 		}
 	}
-	p.RecordExposure("prod", "checkout", "on", "good", at, nil)
+	p.RecordExposure("prod", "checkout", "on", "good", at, nil, false)
 	p.Close()
 	p = storetest.OpenPipeline(t, db)
 	for _, key := range []string{long.String(), "nul\x00"} {

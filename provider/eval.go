@@ -90,7 +90,7 @@ var notReadyDetail = openfeature.ProviderResolutionDetail{
 // variant was served; small enough to be inlined in each typed method.
 func (p *Provider) served(r *evaluation.Result, flatCtx openfeature.FlattenedContext) {
 	if r.Variant != "" && !p.NoExposures {
-		p.expose(r.FlagKey, r.Variant, flatCtx)
+		p.expose(r.FlagKey, r.Variant, string(r.Reason), flatCtx)
 	}
 }
 
@@ -131,8 +131,8 @@ func resolutionError(code evaluation.ErrorCode, msg string) openfeature.Resoluti
 // expose queues an exposure of a variant served to the context's targeting
 // key (an exposure must name who was exposed). The queue exists: Init makes
 // it before any flag set can arrive.
-func (p *Provider) expose(flag, variant string, flatCtx openfeature.FlattenedContext) {
+func (p *Provider) expose(flag, variant, reason string, flatCtx openfeature.FlattenedContext) {
 	if key, _ := flatCtx[openfeature.TargetingKey].(string); key != "" {
-		p.queue.Load().expose(flag, variant, key)
+		p.queue.Load().expose(flag, variant, key, reason)
 	}
 }

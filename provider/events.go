@@ -29,15 +29,19 @@ const (
 // the user did, with a value and attributes, and carries a random id so
 // that a batch sent twice (its answer was lost) is stored once.
 type event struct {
-	Type         string         `json:"type"`
-	ID           string         `json:"id,omitempty"`
-	Time         time.Time      `json:"time"`
-	TargetingKey string         `json:"targetingKey"`
-	Flag         string         `json:"flag,omitempty"`
-	Variant      string         `json:"variant,omitempty"`
-	Name         string         `json:"name,omitempty"`
-	Value        *float64       `json:"value,omitempty"`
-	Attributes   map[string]any `json:"attributes,omitempty"`
+	Type         string    `json:"type"`
+	ID           string    `json:"id,omitempty"`
+	Time         time.Time `json:"time"`
+	TargetingKey string    `json:"targetingKey"`
+	Flag         string    `json:"flag,omitempty"`
+	Variant      string    `json:"variant,omitempty"`
+	// Reason is an exposure's: the evaluation's reason, by which the
+	// server tells a variant the split drew from one a rule or a static
+	// flag served (docs/events.md).
+	Reason     string         `json:"reason,omitempty"`
+	Name       string         `json:"name,omitempty"`
+	Value      *float64       `json:"value,omitempty"`
+	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
 // maxValue is the largest magnitude of a value the server accepts.
@@ -135,7 +139,7 @@ func newQueue(limit, batch int, now func() time.Time) *queue {
 // expose queues an exposure unless the same one is already queued in this
 // interval. It is on the evaluation path: one lock and two lookups by string
 // (the runtime's fast path; a struct of three strings hashes far slower).
-func (q *queue) expose(flag, variant, targetingKey string) {
+func (q *queue) expose(flag, variant, targetingKey, reason string) {
 	q.mu.Lock()
 	byKey := q.seen[flag]
 	if v, ok := byKey[targetingKey]; ok && v == variant {
@@ -154,7 +158,7 @@ func (q *queue) expose(flag, variant, targetingKey string) {
 	}
 	byKey[targetingKey] = variant
 	q.nseen++
-	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey})
+	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey, Reason: reason})
 	q.mu.Unlock()
 }
 

@@ -46,7 +46,8 @@ func waitStats(t *testing.T, p *provider.Provider, what string, ok func(provider
 
 // TestExposuresAndTrackingDelivered: exposures (once per flag, variant and
 // user within an interval) and tracking events reach the real server's
-// event endpoint in batches and are stored as sent.
+// event endpoint in batches and are stored as sent, each exposure with its
+// evaluation's reason: the split's (SPLIT) in it, a static flag's outside.
 func TestExposuresAndTrackingDelivered(t *testing.T) {
 	srv := MustServe(t)
 	p := eventProvider(srv)
@@ -61,6 +62,8 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 			assigned[key] = d.Variant
 		}
 	}
+	// A static flag's variant: an exposure outside the split.
+	p.BooleanEvaluation(ctx, "dark-mode", true, openfeature.FlattenedContext{"targetingKey": "user-0"})
 	// No exposure: no targeting key; no variant (disabled, missing flag).
 	p.BooleanEvaluation(ctx, "dark-mode", true, nil)
 	p.BooleanEvaluation(ctx, "holiday-banner", true, openfeature.FlattenedContext{"targetingKey": "user-1"})
@@ -75,9 +78,9 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 	p.Track(ctx, "purchase", openfeature.NewEvaluationContext("", nil), openfeature.NewTrackingEventDetails(1))
 	p.Track(ctx, "purchase", openfeature.NewEvaluationContext(strings.Repeat("k", 300), nil), openfeature.NewTrackingEventDetails(1))
 
-	st := waitStats(t, p, "all judged", func(s provider.Stats) bool { return s.Sent+s.Rejected == 15 && s.Queued == 0 })
-	if st.Sent != 13 || st.Rejected != 2 || st.Dropped != 0 {
-		t.Errorf("stats = %+v, want Sent 13, Rejected 2, Dropped 0", st)
+	st := waitStats(t, p, "all judged", func(s provider.Stats) bool { return s.Sent+s.Rejected == 16 && s.Queued == 0 })
+	if st.Sent != 14 || st.Rejected != 2 || st.Dropped != 0 {
+		t.Errorf("stats = %+v, want Sent 14, Rejected 2, Dropped 0", st)
 	}
 
 	stored := srv.StoredEvents(t)
@@ -86,7 +89,13 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 	for _, ev := range stored {
 		switch ev.Type {
 		case ingest.Exposure:
-			if ev.Flag != "checkout" || !ev.TimeSet {
+			if ev.Flag == "dark-mode" {
+				if ev.TargetingKey != "user-0" || !ev.OutsideSplit {
+					t.Errorf("exposure %+v, want user-0's, outside the split", ev)
+				}
+				continue
+			}
+			if ev.Flag != "checkout" || !ev.TimeSet || ev.OutsideSplit {
 				t.Errorf("exposure %+v, want flag checkout with a time", ev)
 			}
 			if _, dup := exposures[ev.TargetingKey]; dup {

@@ -15,14 +15,14 @@ func TestQueueExposures(t *testing.T) {
 		queued  int
 		dropped uint64
 	}{
-		{"first exposure", func() { q.expose("f", "a", "u1") }, 1, 0},
-		{"same again: nothing", func() { q.expose("f", "a", "u1"); q.expose("f", "a", "u1") }, 1, 0},
-		{"other flag or user", func() { q.expose("g", "a", "u1"); q.expose("f", "a", "u2") }, 3, 0},
-		{"queue full: dropped and counted", func() { q.expose("f", "a", "u3"); q.expose("f", "a", "u4") }, 3, 2},
-		{"full and seen: no recount", func() { q.expose("f", "a", "u3") }, 3, 2},
-		{"after sending, in the same interval: nothing", func() { q.remove(3, tally{sent: 3}); q.expose("f", "a", "u1") }, 0, 2},
-		{"another variant: reported", func() { q.expose("f", "b", "u1") }, 1, 2},
-		{"new interval: reported again", func() { q.newInterval(); q.expose("g", "a", "u1") }, 2, 2},
+		{"first exposure", func() { q.expose("f", "a", "u1", "") }, 1, 0},
+		{"same again: nothing", func() { q.expose("f", "a", "u1", ""); q.expose("f", "a", "u1", "") }, 1, 0},
+		{"other flag or user", func() { q.expose("g", "a", "u1", ""); q.expose("f", "a", "u2", "") }, 3, 0},
+		{"queue full: dropped and counted", func() { q.expose("f", "a", "u3", ""); q.expose("f", "a", "u4", "") }, 3, 2},
+		{"full and seen: no recount", func() { q.expose("f", "a", "u3", "") }, 3, 2},
+		{"after sending, in the same interval: nothing", func() { q.remove(3, tally{sent: 3}); q.expose("f", "a", "u1", "") }, 0, 2},
+		{"another variant: reported", func() { q.expose("f", "b", "u1", "") }, 1, 2},
+		{"new interval: reported again", func() { q.newInterval(); q.expose("g", "a", "u1", "") }, 2, 2},
 	}
 	for _, s := range steps {
 		s.do()

@@ -54,7 +54,7 @@ func aaRun(t *testing.T, seed uint64) rollout.State {
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	m := errorMetric()
-	events := &memEvents{metrics: []metric.Metric{m}, aggs: map[[3]string]metric.Aggregate{}}
+	events := &memEvents{metrics: []metric.Metric{m}, aggs: map[[4]string]metric.Aggregate{}}
 	pipe := ingest.NewPipeline(events, nil)
 	pipe.ExposureQueue = 1 // the runs send no server-side exposures
 	if err := pipe.Open(); err != nil {
@@ -124,7 +124,7 @@ type memEvents struct {
 	metrics []metric.Metric
 	mu      sync.Mutex
 	log     []ingest.LogRecord
-	aggs    map[[3]string]metric.Aggregate
+	aggs    map[[4]string]metric.Aggregate // by flag, variant, metric, dimension
 }
 
 func (s *memEvents) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
@@ -150,11 +150,15 @@ func (s *memEvents) IngestTx(ctx context.Context, fn func(ingest.Tx) error) erro
 }
 
 func (s *memEvents) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return s.DimensionAggregates(ctx, env, flag, "")
+}
+
+func (s *memEvents) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []metric.Aggregate
 	for k, a := range s.aggs {
-		if k[0] == flag {
+		if k[0] == flag && k[3] == dimension {
 			out = append(out, a)
 		}
 	}
@@ -190,7 +194,7 @@ func (tx memEventsTx) PutAggregates(env string, aggs []metric.Aggregate) error {
 	tx.s.mu.Lock()
 	defer tx.s.mu.Unlock()
 	for _, a := range aggs {
-		tx.s.aggs[[3]string{a.Flag, a.Variant, a.Metric}] = a
+		tx.s.aggs[[4]string{a.Flag, a.Variant, a.Metric, a.Dimension}] = a
 	}
 	return nil
 }

@@ -51,10 +51,25 @@ type Flags interface {
 }
 
 // Data is what the engine reads of the feedback: metric definitions and a
-// flag's aggregates (package ingest keeps them, a store serves them).
+// flag's aggregates (package ingest keeps them, a store serves them): the
+// cells of the randomised users, which the guardrails read, and those of
+// the users served outside the split (dimension metric.OutsideDimension),
+// which count in the users a rollout reached.
 type Data interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
+}
+
+// reached returns the users per variant of flag that aggs (its cells of
+// randomised users) count, plus those served it outside the split: every
+// user the flag exposed.
+func (e *Engine) reached(ctx context.Context, env, flag string, aggs []metric.Aggregate) (map[string]int64, error) {
+	outside, err := e.Data.DimensionAggregates(ctx, env, flag, metric.OutsideDimension)
+	if err != nil {
+		return nil, err
+	}
+	return Users(slices.Concat(aggs, outside)), nil
 }
 
 // Notification announces a transition.
@@ -232,7 +247,11 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if now.IsZero() {
 		now = e.Now()
 	}
-	r := Start(env, p, actor, now, Users(aggs)[p.Variant])
+	users, err := e.reached(ctx, env, p.Flag, aggs)
+	if err != nil {
+		return nil, err
+	}
+	r := Start(env, p, actor, now, users[p.Variant])
 	r.FlagVersion = f.Version
 	if reason == "" {
 		reason = "started: " + stepsString(p.Steps)
@@ -506,6 +525,10 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, [
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	users, err := e.reached(ctx, r.Environment, r.Plan.Flag, aggs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	e.sizingMu.Lock()
 	defer e.sizingMu.Unlock()
 	if e.sizing == nil {
@@ -516,7 +539,7 @@ func (e *Engine) observe(ctx context.Context, r *Rollout) ([]metric.Aggregate, [
 		sz = &stepSizing{step: r.Step}
 		e.sizing[r.ID] = sz
 	}
-	return aggs, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), Users(aggs), nil
+	return aggs, guardrails(&r.Plan, r.Percent, metrics, aggs, sz), users, nil
 }
 
 // pruneSizing forgets the sizing and the announced holds of rollouts no
@@ -688,7 +711,9 @@ func (e *Engine) announceHold(ctx context.Context, r Rollout, h *Hold, figures [
 // Status is a rollout with its live figures and history.
 type Status struct {
 	Rollout
-	// Users is the number of exposed users per variant of the flag.
+	// Users is the number of exposed users per variant of the flag: all it
+	// reached, those served outside the split too (the guardrails leave
+	// them out).
 	Users map[string]int64 `json:"users"`
 	// Guardrails are judged on the figures now.
 	Guardrails []GuardrailResult `json:"guardrails"`
@@ -705,9 +730,10 @@ type Status struct {
 	// StepMinUsers).
 	StepMinUsers       int64  `json:"stepMinUsers"`
 	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
-	// Warnings say what the figures do not show, in words: users the
-	// flag's targeting serves a variant outside the split are in them
-	// (OutsideSplit).
+	// Warnings say what the figures may not show, in words: users the
+	// flag's targeting serves a variant outside the split are in them when
+	// their exposures do not say so (OutsideSplit). Users counts them, as
+	// users reached.
 	Warnings []string `json:"warnings,omitempty"`
 	History  []Event  `json:"history"`
 }

@@ -25,6 +25,9 @@ func (d fixedData) Metrics(context.Context, string) ([]metric.Metric, error) { r
 func (d fixedData) Aggregates(context.Context, string, string) ([]metric.Aggregate, error) {
 	return d.aggs, nil
 }
+func (d fixedData) DimensionAggregates(context.Context, string, string, string) ([]metric.Aggregate, error) {
+	return nil, nil
+}
 
 // TestEngineReasonsFit: the reasons the engine writes itself are held to
 // what a person's reason is (valueloop.CheckReason): a rollback on twelve

@@ -223,9 +223,11 @@ func sortStrings(s []string) { sort.Strings(s) }
 // OutsideSplit says which users f's targeting serves variant or baseline
 // without its split choosing them, in words, or "" when the split decides
 // for everyone (the targeting is the split alone, or every branch ends in
-// it). Such users are in the guardrails' figures all the same: an exposure
-// records the variant served, not which branch of the rule served it, so
-// the comparison is not the split's alone. It reads the `if` branches of
+// it). An exposure the server records, or an SDK sends with its
+// evaluation's reason, says that the split did not choose: such users are
+// left out of the guardrails' figures (ingest.Event.OutsideSplit). An SDK's
+// exposure without a reason cannot say so, and its user counts in them, so
+// the comparison may not be the split's alone. It reads the `if` branches of
 // the rule (`if`, `?:`): a branch that is a variant's name serves it by rule, a missing
 // else (or a null) serves the defaultVariant, and a branch computed some
 // other way may serve either.
@@ -254,7 +256,7 @@ func OutsideSplit(f *valueloop.Flag, variant, baseline string) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; an exposure does not record which part of the rule chose a variant, so the guardrails count those users too (and a step's minimum of users counts them), although the split did not choose them; put the split on a rule of its own for a comparison of the split alone"
+	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (those the server records, and those SDKs send with the evaluation's reason), though a step's minimum of users counts them as users reached; exposures sent without a reason cannot say so, and the guardrails count those users too: send the reason, or put the split on a rule of its own for a comparison of the split alone"
 }
 
 // outside is what the branches of a rule lead to, besides the split.

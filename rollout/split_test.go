@@ -147,8 +147,9 @@ func TestBucketsAreMonotonic(t *testing.T) {
 }
 
 // TestOutsideSplit: the users a flag's targeting serves the variant or the
-// baseline without its split are named, as the guardrails count them too;
-// targeting that is the split, or whose every branch ends in it, names none.
+// baseline without its split are named, as the guardrails count them when
+// their exposures do not say so; targeting that is the split, or whose
+// every branch ends in it, names none.
 func TestOutsideSplit(t *testing.T) {
 	split := `{"fractional":[["classic",95],["one-page",5]]}`
 	cases := []struct{ name, targeting, want string }{
@@ -170,7 +171,7 @@ func TestOutsideSplit(t *testing.T) {
 			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
 				t.Errorf("OutsideSplit = %q, want %q", got, c.want)
 			}
-			if c.want != "" && !strings.Contains(got, "the guardrails count those users too") {
+			if c.want != "" && (!strings.Contains(got, "the guardrails leave those users out when their exposures say so") || !strings.Contains(got, "exposures sent without a reason")) {
 				t.Errorf("OutsideSplit = %q, want it to say what it means for the guardrails", got)
 			}
 		})

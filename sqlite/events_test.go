@@ -255,7 +255,7 @@ func BenchmarkRecordedExposures(b *testing.B) {
 	for b.Loop() {
 		n++
 		keys = append(keys[:0], fmt.Sprintf("new-%d", n))
-		for !p.RecordExposure("prod", "checkout", "on", keys[0], at, nil) {
+		for !p.RecordExposure("prod", "checkout", "on", keys[0], at, nil, false) {
 			time.Sleep(time.Millisecond) // the buffer is full: let the writer catch up
 		}
 	}

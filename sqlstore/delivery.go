@@ -482,7 +482,9 @@ func sourceAudit(s *delivery.Source) []byte {
 
 // PutSource creates or replaces the source src.Name and sets its times and
 // version. src.Version is the version the write expects (see
-// delivery.Source.Version; 0: any, or none). A
+// delivery.Source.Version; 0: any, or none). A source made starts at the
+// delivery version, which every write moves: never at a version one of
+// its name had before it was deleted. A
 // nil Secret keeps the stored secret (EINVALID for a new source). Changing
 // the kind of a source is refused: its secret was made for the other
 // forge. Writers of sources and the catalog take the version's row lock
@@ -515,7 +517,14 @@ func (s *Store) PutSource(ctx context.Context, src *delivery.Source, actor strin
 		}
 		now := s.now()
 		c := *src
-		c.CreatedAt, c.UpdatedAt, c.Version = now, now, 1
+		c.CreatedAt, c.UpdatedAt = now, now
+		// A source made, or made again after a delete, starts at the
+		// delivery data's version, just moved: above every version a
+		// source of its name had before, so that a write from one read
+		// before the delete is refused, not taken as this source's.
+		if err := tx.QueryRow(ctx, `SELECT version FROM delivery_version WHERE id = 1`).Scan(&c.Version); err != nil {
+			return fmt.Errorf("%s: delivery version: %w", s.o.D.Name, err)
+		}
 		if exists {
 			if c.Secret == nil {
 				c.Secret = old.Secret

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,6 +295,30 @@ func testDeliverySourceVersions(t *testing.T, db DeliveryStore, _ *Clock) {
 	}
 	if list, err := db.Sources(ctx); err != nil || len(list) != 0 {
 		t.Errorf("a write over a deleted source made it again: %+v, %v", list, err)
+	}
+	// Alice reads beta at its first version; Bob deletes it and makes it
+	// again with other repositories. Alice's write from what she read is
+	// over another source: refused, as a change since her read is. Made
+	// again at version 1, it took her version for its own and her write
+	// silently replaced Bob's repositories.
+	beta := &delivery.Source{Name: "beta", Kind: "github", Secret: []byte("a-very-secret-secret"), Repos: []string{"acme/old"}}
+	if err := db.PutSource(ctx, beta, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	read := beta.Version
+	if err := db.DeleteSource(ctx, "beta", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	again := &delivery.Source{Name: "beta", Kind: "github", Secret: []byte("bobs-other-secret-1"), Repos: []string{"acme/new"}}
+	if err := db.PutSource(ctx, again, "bob"); err != nil || again.Version <= read {
+		t.Errorf("beta made again: version %d, %v; want above the %d it had before", again.Version, err, read)
+	}
+	w := &delivery.Source{Name: "beta", Kind: "github", Repos: []string{"acme/old"}, Version: read}
+	if err := db.PutSource(ctx, w, "alice"); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("alice's write from version %d of the deleted beta over the one made again: %v; want a conflict", read, err)
+	}
+	if list, err := db.Sources(ctx); err != nil || len(list) != 1 || !slices.Equal(list[0].Repos, []string{"acme/new"}) {
+		t.Errorf("beta after alice's stale write: %+v, %v; want bob's acme/new", list, err)
 	}
 }
 

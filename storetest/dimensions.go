@@ -17,7 +17,9 @@ import (
 // users apart from those per country (Aggregates returns only the former),
 // each as a recomputation from the stored events gives them, in its order
 // (bytewise: "GB" before "US" before "de", whatever a database's collation
-// says), and a rebuild changes nothing.
+// says), and a rebuild changes nothing. Some exposures were served outside
+// the split: the log keeps the mark, and their users' cells are those of
+// metric.OutsideDimension only.
 func testDimensionAggregates(t *testing.T, s EventStore) { DimensionAggregates(t, s) }
 
 // DimensionAggregates is the contract case Events/DimensionAggregates, for
@@ -41,7 +43,12 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 			fmt.Sscanf(ev.TargetingKey, "user-%d", &u)
 			// US, GB, de, one not listed (other) and none, by user.
 			ev.Attributes = [][]byte{[]byte(`{"country":"US"}`), []byte(`{"country":"GB"}`), []byte(`{"country":"de"}`), []byte(`{"country":"FR"}`), nil}[u%5]
+			ev.OutsideSplit = u%7 == 3
 		}
+	}
+	sentOutside := 0
+	for _, ev := range events {
+		sentOutside += b2i(ev.OutsideSplit)
 	}
 	for len(events) > 0 {
 		k := min(len(events), 1+r.IntN(300))
@@ -58,11 +65,21 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wantAll, wantCountry []metric.Aggregate
+	storedOutside := 0
+	if err := s.Events(ctx, "prod", func(ev *ingest.Event) error { storedOutside += b2i(ev.OutsideSplit); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if storedOutside != sentOutside || sentOutside == 0 {
+		t.Errorf("the log holds %d exposures outside the split, want the %d sent", storedOutside, sentOutside)
+	}
+	var wantAll, wantCountry, wantOutside []metric.Aggregate
 	for _, a := range all {
-		if a.Dimension == "" {
+		switch a.Dimension {
+		case "":
 			wantAll = append(wantAll, a)
-		} else {
+		case metric.OutsideDimension:
+			wantOutside = append(wantOutside, a)
+		default:
 			wantCountry = append(wantCountry, a)
 		}
 	}
@@ -90,6 +107,13 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	if want := []string{metric.NoneValue, metric.OtherValue, "GB", "US", "de"}; !slices.Equal(values, want) {
 		t.Errorf("values %q, want %q", values, want)
 	}
+	got, err = s.DimensionAggregates(ctx, "prod", "checkout", metric.OutsideDimension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, wantOutside) || !slices.ContainsFunc(got, func(a metric.Aggregate) bool { return a.Sums.N > 0 }) {
+		t.Fatalf("DimensionAggregates: the cells outside the split differ from the recomputation or count nobody:\n got %v\nwant %v", got, wantOutside)
+	}
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
 	}
@@ -97,4 +121,11 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	if err != nil || res.Changed {
 		t.Errorf("Rebuild = %+v, %v; want unchanged", res, err)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

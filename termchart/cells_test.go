@@ -20,6 +20,13 @@ func TestCells(t *testing.T) {
 		{"👍🏽ok", 4, "👍🏽ok"}, // skin tone: part of the emoji
 		{"👍🏽👍🏽👍🏽", 6, "👍🏽👍🏽👍🏽"},
 		{"👍🏽👍🏽👍🏽👍🏽", 8, "👍🏽👍🏽…"},
+		// Controls and bytes that are not UTF-8 take the cells of the
+		// escapes the CLI prints for them: \x1b, \u009b, \xff.
+		{"a\x1bb", 6, "a\x1bb"},
+		{"\x1b[2J", 7, "\x1b[…"},
+		{"\u009bx", 7, "…"},
+		{"ab\xffcd", 8, "ab…"},
+		{"a\tb", 2, "a\tb"}, // laid out by the caller
 	} {
 		if got := Cells(c.s); got != c.cells {
 			t.Errorf("Cells(%q) = %d, want %d", c.s, got, c.cells)
@@ -28,5 +35,8 @@ func TestCells(t *testing.T) {
 		if got != c.cut6 || Cells(got) > 6 {
 			t.Errorf("Cut(%q, 6) = %q (%d cells), want %q", c.s, got, Cells(got), c.cut6)
 		}
+	}
+	if got := Cut("checkout", 0); got != "" {
+		t.Errorf("Cut(checkout, 0) = %q, want nothing", got)
 	}
 }

@@ -1,7 +1,7 @@
 // Package termchart draws figures for a terminal in plain text: filled
-// bars, sparklines, short durations and a
-// redrawn progress line. It knows nothing of what the figures mean; the
-// commands in cmd/valueloop decide what to draw and where.
+// bars, sparklines, short durations, a redrawn progress line, and tables
+// aligned in terminal cells. It knows nothing of what the figures mean;
+// the commands in cmd/valueloop decide what to draw and where.
 package termchart
 
 import (

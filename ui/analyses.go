@@ -74,7 +74,8 @@ func (c *analysisCache) put(in *experiment.Input, sum [sha256.Size]byte, res *ex
 
 // inputSum digests everything Analyze reads of an input without a
 // dimension: the definition (with its version), metrics, aggregates (with
-// their sums), splits, hypothesis and settings.
+// their sums, and those of the users outside the split), splits,
+// hypothesis and settings.
 func inputSum(in *experiment.Input) [sha256.Size]byte {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
@@ -87,7 +88,9 @@ func inputSum(in *experiment.Input) [sha256.Size]byte {
 		binary.Write(h, binary.LittleEndian, s.Start)
 		enc.Encode(s)
 	}
-	for _, a := range in.Aggregates {
+	// The users outside the split too: the result counts them
+	// (OutsideSplit), and their cells are told apart by their dimension.
+	for _, a := range slices.Concat(in.Aggregates, in.Outside) {
 		enc.Encode(a)
 		b, _ := a.Sums.MarshalBinary()
 		binary.Write(h, binary.LittleEndian, int64(len(b)))

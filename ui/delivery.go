@@ -2,6 +2,7 @@ package ui
 
 import (
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -142,7 +143,7 @@ type incidentRow struct {
 type deliveryData struct {
 	From, To    time.Time
 	Zone        string // of From, To and the weeks: the server's zone of reports
-	Days        int    // whole days in [From, To), to compare with valueloop dora --since
+	Days        int    // days in [From, To), as valueloop dora's heading counts them (rangeDays)
 	Overall     []doraKey
 	Rows        []doraRow      // teams, then services
 	Breakdown   []breakdownRow // all services, teams, then services
@@ -182,7 +183,7 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	// as 'valueloop dora' writes them (a quiet week of a trend does not
 	// choose it: it reads 0.7/week, not every row per month).
 	unit := termchart.RateUnitFor(rep.DeploymentsPerDay()...)
-	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: int(rep.To.Sub(rep.From).Hours() / 24), Overall: doraKeys(rep.Overall, true, unit)}
+	d := deliveryData{From: rep.From, To: rep.To, Zone: rep.TimeZone, Days: rangeDays(rep.From, rep.To), Overall: doraKeys(rep.Overall, true, unit)}
 	if len(rep.Teams)+len(rep.Services) == 0 {
 		u.render(w, r, http.StatusOK, "delivery", page{Title: "Delivery", Nav: "delivery"})
 		return nil
@@ -261,4 +262,12 @@ func latestIncidents(all []dora.Incident, from time.Time) []incidentRow {
 	}
 	slices.SortFunc(out, func(a, b incidentRow) int { return b.OpenedAt.Compare(a.OpenedAt) })
 	return out
+}
+
+// rangeDays is the length of [from, to) in days, to the nearest, as
+// valueloop dora's heading writes it: the page names the dora command that
+// gives its figures, and a range from Monday's midnight to now read "42
+// days" here and "43 days" there.
+func rangeDays(from, to time.Time) int {
+	return int(math.Round(to.Sub(from).Hours() / 24))
 }

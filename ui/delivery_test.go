@@ -90,3 +90,22 @@ func TestDeliveryPageUnitsAndRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestRangeDaysAsTheCLI: the page counts its range's days as valueloop
+// dora's heading does (to the nearest day), since it names the dora
+// command that gives its figures; whole days gave 42 where dora said 43.
+func TestRangeDaysAsTheCLI(t *testing.T) {
+	monday := time.Date(2026, 10, 26, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		to   time.Duration
+		want int
+	}{
+		{42*24*time.Hour + 23*time.Hour + 33*time.Minute, 43},
+		{42*24*time.Hour + 11*time.Hour, 42},
+		{41*24*time.Hour + 23*time.Hour, 42}, // a range across a 25-hour day
+	} {
+		if got := rangeDays(monday, monday.Add(c.to)); got != c.want {
+			t.Errorf("rangeDays over %v = %d, want %d", c.to, got, c.want)
+		}
+	}
+}

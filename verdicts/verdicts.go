@@ -100,7 +100,8 @@ func New(store Store) *Recorder {
 // hypothesis' verdict.
 //
 // Under fixed inference, res is first judged on the flag's stored plan,
-// fixing it when res is the first look that can compute it, and its
+// fixing it when res is the first look that can compute it from a
+// pilot large enough (experiment.NewFixedPlan), and its
 // verdict becomes the flag's stored decision when one holds for the
 // hypothesis' terms (see Settle); else, when res is the first look at the
 // planned sample, its verdict is stored as that decision. So the verdict recorded, and the one res then

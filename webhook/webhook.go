@@ -125,6 +125,10 @@ type Message struct {
 	Text string
 	// Data is the generic payload's data, encoded as JSON.
 	Data any
+	// Link, if set, is the absolute URL of the dashboard's page of what
+	// happened (the server's public-url setting gives it): the generic
+	// payload's link, and a link in the Slack message.
+	Link string
 }
 
 // Payload is the body of a generic delivery.
@@ -134,6 +138,7 @@ type Payload struct {
 	At    time.Time       `json:"at"`
 	Text  string          `json:"text"`
 	Data  json.RawMessage `json:"data"`
+	Link  string          `json:"link,omitempty"`
 }
 
 // SlackPayload is the body of a Slack delivery.
@@ -486,16 +491,21 @@ func Encode(f Format, m Message, at time.Time) ([]byte, string, error) {
 	var v any
 	switch f {
 	case Slack:
+		context := "Valueloop · " + slackEscape(m.Event)
+		if m.Link != "" {
+			// mrkdwn's <URL|text>; a URL's own & < > escaped as Slack asks.
+			context += " · <" + slackEscape(m.Link) + "|open in Valueloop>"
+		}
 		v = SlackPayload{Text: m.Text, Blocks: []SlackBlock{
 			{Type: "section", Text: &SlackText{Type: "mrkdwn", Text: slackEscape(m.Text)}},
-			{Type: "context", Elements: []*SlackText{{Type: "mrkdwn", Text: "Valueloop · " + slackEscape(m.Event)}}},
+			{Type: "context", Elements: []*SlackText{{Type: "mrkdwn", Text: context}}},
 		}}
 	default:
 		data, err := json.Marshal(m.Data)
 		if err != nil {
 			return nil, "", err
 		}
-		v = Payload{ID: id, Event: m.Event, At: at.UTC(), Text: m.Text, Data: data}
+		v = Payload{ID: id, Event: m.Event, At: at.UTC(), Text: m.Text, Data: data, Link: m.Link}
 	}
 	body, err := json.Marshal(v)
 	return body, id, err

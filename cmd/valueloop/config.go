@@ -20,6 +20,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
+	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 	"github.com/valueloop/valueloop/ui"
@@ -172,6 +173,16 @@ func runSettings() []setting {
 				c.SecureCookies = m
 				return err
 			}, get: func(c *serveConfig) any { return c.SecureCookies.String() }},
+		{name: "public-url", env: "VALUELOOP_PUBLIC_URL", usage: "`URL` where clients reach this server behind a reverse proxy that mounts it under a path (https://example.com/flags, or the path /flags alone), for the links it hands them: OFREP's change stream, and a URL's rollout webhook messages link to the dashboard (default: the root of the origin asked)",
+			set: func(c *serveConfig, v string) (err error) {
+				c.PublicURL, err = httpapi.ParsePublicURL(v)
+				return err
+			}, get: func(c *serveConfig) any {
+				if c.PublicURL == nil {
+					return ""
+				}
+				return c.PublicURL.String()
+			}},
 		{name: "dimension", env: "VALUELOOP_DIMENSION", kind: kindList,
 			usage: "`NAME=V1|V2|…`: a context attribute of exposures that results can be split by, with the values kept (others count as (other)); repeatable, at most 5 of at most 50 values; the same on every node (docs/experiments.md)",
 			set: func(c *serveConfig, v string) error {

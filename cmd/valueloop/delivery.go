@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -261,7 +260,7 @@ func runServiceList(ctx context.Context, e *cliEnv, args []string) error {
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"services": services, "uncatalogued": uncatalogued})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(e.stdout)
 	fmt.Fprintln(tw, "SERVICE\tTEAM\tREPOSITORIES")
 	for _, s := range services {
 		var srcs []string
@@ -382,7 +381,7 @@ func writeLoop(w io.Writer, l *delivery.Loop, now time.Time) {
 		}
 	}
 	const width = 40
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	for _, s := range stages {
 		bar := ""
 		if !s.from.IsZero() && end.After(start) {

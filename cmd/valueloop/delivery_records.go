@@ -12,13 +12,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/dora"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // deliveryRecordCommand is `valueloop delivery record`: corrections of
@@ -141,7 +141,7 @@ func runRecordList(ctx context.Context, e *cliEnv, args []string) error {
 // writeRecords prints records as a table of the fields that matter for
 // their kind.
 func writeRecords(e *cliEnv, kind string, list []delivery.Record) {
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(e.stdout)
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -55,7 +54,7 @@ func runDORA(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := span.query()
+	q, err := span.query(true)
 	if err != nil {
 		return err
 	}
@@ -98,12 +97,17 @@ func addTimeRange(fs *flag.FlagSet) *timeRange {
 // query checks the range with the parser the server uses
 // (delivery.ParseRange, whose --since is flow's) and returns its query: a
 // bad --since, --from or --to is a usage error here, exit 2, as flow's is.
-func (r *timeRange) query() (url.Values, error) {
+// zoned: the server reads a date as midnight in the report's zone (its
+// default, unknown here, without --tz), so the order of a date and a time
+// (now, when --to is left out: --from today, in Auckland's morning) is
+// the server's to check, not midnight UTC's; two dates keep their order
+// in every zone.
+func (r *timeRange) query(zoned bool) (url.Values, error) {
 	from, to, err := delivery.ParseRange(r.since, r.from, r.to, time.Now())
 	if err != nil {
 		return nil, flagError(err)
 	}
-	if !to.After(from) {
+	if !to.After(from) && !(zoned && isDate(r.from) != isDate(r.to)) {
 		return nil, usageErrorf("--to: must be after --from (%s), got %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	q := url.Values{}
@@ -113,6 +117,12 @@ func (r *timeRange) query() (url.Values, error) {
 		}
 	}
 	return q, nil
+}
+
+// isDate reports whether v is a date alone (2026-03-02), not a time.
+func isDate(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
 }
 
 // zoneName checks --tz and returns the zone's IANA name; "local" is this
@@ -218,7 +228,7 @@ func writeDORA(w io.Writer, r *delivery.Report) {
 func writeSeries(w io.Writer, title string, s dora.Series, perDay func(float64) string) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	m := s.Total
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	trend := func(f func(m *dora.Metrics) (float64, bool)) string {
 		if len(s.Buckets) == 0 {
 			return ""

@@ -36,3 +36,23 @@ func TestDeliveryTimeZone(t *testing.T) {
 		t.Errorf("/delivery starts at %s; want a Monday's midnight in Auckland (+12:00 or +13:00)", m[1])
 	}
 }
+
+// TestDORARangeOrderInZone: a date in --from or --to is midnight in the
+// report's zone, which the server knows: in Los Angeles --to 2026-03-02
+// is 08:00Z, after a --from of 03:00Z, and the report is served. The CLI
+// checked the order itself, with the date at midnight UTC (00:00Z, before
+// 03:00Z), and refused it (exit 2); a range reversed in the zone is still
+// refused, by the server, naming to.
+func TestDORARangeOrderInZone(t *testing.T) {
+	srv := MustServe(t, "", "--delivery-time-zone", "America/Los_Angeles")
+	run := adminCLI(t, srv)
+	for _, tz := range [][]string{nil, {"--tz", "America/Los_Angeles"}} {
+		out := run(0, append([]string{"dora", "--from", "2026-03-02T03:00:00Z", "--to", "2026-03-02"}, tz...)...)
+		if !strings.Contains(out, "2026-03-01 19:00 to 2026-03-02 00:00 America/Los_Angeles") {
+			t.Errorf("dora %v: %s; want the range from 19:00 to midnight in Los Angeles", tz, out)
+		}
+	}
+	if out := run(3, "dora", "--from", "2026-03-02T09:00:00Z", "--to", "2026-03-02"); !strings.Contains(out, "to") || !strings.Contains(out, "must be after from") {
+		t.Errorf("a range reversed in the zone: %s; want the server's refusal naming to", out)
+	}
+}

@@ -38,7 +38,7 @@ func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension
 
 func eventsCommand() *command {
 	return &command{name: "events", summary: "send, import and recompute events, and load-test ingestion (docs/events.md)", subs: []*command{
-		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
+		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V [--reason REASON]] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
 		{name: "import", args: "FILE.ndjson [--env ENV] [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
 		{name: "rebuild", args: "--env ENV", summary: "recompute an environment's aggregates from its stored events", run: runEventsRebuild},
 		{name: "load", args: "[--env ENV] [--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
@@ -71,6 +71,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	value := fs.String("value", "", "tracking: a number")
 	flagKey := fs.String("flag", "", "exposure: flag key")
 	variant := fs.String("variant", "", "exposure: variant served")
+	reason := fs.String("reason", "", "exposure: the evaluation's OpenFeature `REASON`; STATIC, DEFAULT or DISABLED: served outside the split, kept out of experiments")
 	id := fs.String("id", "", "event id, so that sending again is harmless")
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
 	var attrs listFlag
@@ -90,7 +91,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 		}
 		ev["attributes"] = m
 	}
-	for k, v := range map[string]string{"name": *name, "flag": *flagKey, "variant": *variant, "id": *id, "time": *at} {
+	for k, v := range map[string]string{"name": *name, "flag": *flagKey, "variant": *variant, "reason": *reason, "id": *id, "time": *at} {
 		if v != "" {
 			ev[k] = v
 		}
@@ -137,7 +138,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 // refusal of an event sent from the command line names what was typed.
 func sendFlag(field string) string {
 	flags := map[string]string{"targetingKey": "key", "type": "type", "name": "name", "value": "value",
-		"flag": "flag", "variant": "variant", "id": "id", "time": "time", "attributes": "attr"}
+		"flag": "flag", "variant": "variant", "reason": "reason", "id": "id", "time": "time", "attributes": "attr"}
 	if f, ok := flags[strings.SplitN(field, ".", 2)[0]]; ok {
 		return "--" + f
 	}

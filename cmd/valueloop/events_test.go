@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -479,5 +480,37 @@ func TestReadLine(t *testing.T) {
 		if !slices.Equal(got, tt.want) || read != int64(len(tt.in)) {
 			t.Errorf("%s: %d lines (%d bytes read), want %d (%d bytes)", tt.name, len(got), read, len(tt.want), len(tt.in))
 		}
+	}
+}
+
+// TestEventsSendReason: events send gives an exposure the evaluation's
+// reason (docs/events.md, "Exposures outside the split"), so a user a rule
+// or a static flag served is counted apart, in outsideSplit, and not in
+// the variant's users.
+func TestEventsSendReason(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct{ key, reason string }{{"u1", "SPLIT"}, {"staff-1", "STATIC"}, {"staff-2", "DEFAULT"}} {
+		code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", c.key, "--flag", "checkout", "--variant", "on", "--reason", c.reason)
+		if code != 0 {
+			t.Fatalf("events send --reason %s: exit %d: %s", c.reason, code, stderr)
+		}
+	}
+	raw, err := client.New(s.URL, s.Admin).Aggregates(context.Background(), "production", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Flags []struct {
+			Variants []struct {
+				Variant             string
+				Users, OutsideSplit int
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &got); err != nil || len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
+		t.Fatalf("aggregates %s (%v)", raw, err)
+	}
+	if v := got.Flags[0].Variants[0]; v.Users != 1 || v.OutsideSplit != 2 {
+		t.Errorf("variant %+v, want 1 user and 2 outside the split", v)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -380,6 +379,9 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 	if r.Excluded > 0 || r.OtherUsers > 0 {
 		fmt.Fprintf(w, " (%s excluded for seeing several variants, %s in variants outside the weights)", valueloop.GroupDigits(r.Excluded), valueloop.GroupDigits(r.OtherUsers))
 	}
+	if r.OutsideSplit > 0 {
+		fmt.Fprintf(w, "; %s served outside the split, not counted", valueloop.GroupDigits(r.OutsideSplit))
+	}
 	fmt.Fprintln(w)
 	if r.Hypothesis != nil {
 		h := r.Hypothesis
@@ -408,7 +410,7 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			notes = nil
 			var b strings.Builder
-			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			tw := termchart.NewTable(&b)
 			fmt.Fprintf(tw, "  VARIANT\tUSERS\t%s\tLIFT (%s %s)%s\tP\tADJ P\tWIN\n", strings.ToUpper(m.Estimate()), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width)))
 			for _, v := range m.Variants {
 				mean := "-"
@@ -606,7 +608,7 @@ func sliceRows(d *experiment.DimensionSplit, metric string, inf experiment.Infer
 func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf experiment.Inference, scale float64, width int, header string) []string {
 	var notes reasonNotes
 	reason := notes.cell
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	fmt.Fprint(tw, header)
 	for _, s := range d.Slices {
 		srm := "-"

@@ -8,7 +8,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -315,7 +314,7 @@ func writeStages(w io.Writer, ts []value.Transition, now time.Time, cols int) {
 		width = min(40, max(20, cols-43-30))
 	}
 	var buf strings.Builder
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(&buf)
 	for i, t := range ts {
 		to, open := now, !ended(t)
 		if i+1 < len(ts) {

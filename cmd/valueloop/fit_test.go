@@ -225,3 +225,62 @@ func TestCutLinesCountsCells(t *testing.T) {
 		}
 	}
 }
+
+// TestWideNamesFitLikeASCII: a variant or guardrail named in CJK, ten cells
+// in five characters, lays out, narrows its chart to the terminal and
+// draws it under the table exactly as a ten-letter ASCII name does. Tables
+// counted runes: the wide name's row stood five cells out of line, and
+// took the chart five cells narrower than the terminal needed.
+func TestWideNamesFitLikeASCII(t *testing.T) {
+	const wide, ascii = "新结帐流程", "abcdefghij"
+	control, treatment := 0.3791, 0.4621
+	lift := stats.Effect{Estimate: 0.219, Interval: stats.Interval{Lower: 0.13, Upper: 0.308}, Sequential: stats.Interval{Lower: 0.077, Upper: 0.361}, SequentialPValue: 0.0003, AdjustedSequentialPValue: 0.002}
+	results := func(name string) func(*strings.Builder, int) {
+		m := experiment.MetricResult{Metric: "onboarding-completed", Kind: "conversion", Analysis: stats.Proportion, Direction: "higher", Variants: []experiment.VariantResult{
+			{Variant: "control", Control: true, Users: 2063, Status: stats.OK, Mean: &control},
+			{Variant: name, Users: 1937, Status: stats.OK, Mean: &treatment, Lift: &experiment.Lift{Absolute: lift, Relative: &lift, ChanceToWin: 1}},
+		}}
+		r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m}}
+		r.Settings.Settings = stats.DefaultSettings()
+		return func(b *strings.Builder, cols int) { writeResultsFit(b, r, cols) }
+	}
+	status := func(name string) func(*strings.Builder, int) {
+		st := &rollout.Status{Rollout: rollout.Rollout{ID: 1, Environment: "production", State: rollout.Running, Percent: 5,
+			Plan: rollout.Plan{Flag: "checkout-flow", Variant: "one-page", Baseline: "classic", Steps: []rollout.Step{{Percent: 5}, {Percent: 100}}}},
+			Guardrails: []rollout.GuardrailResult{{Metric: name, Direction: metric.LowerIsBetter, Tolerance: 0.05, Status: "no_harm_detected",
+				Change: 0.07, Interval: stats.Interval{Lower: -0.364, Upper: 0.505}}}}
+		return func(b *strings.Builder, cols int) { writeRolloutStatusFit(b, st, cols) }
+	}
+	for _, write := range []func(string) func(*strings.Builder, int){results, status} {
+		for _, cols := range []int{0, 120, 100, 90, 80, 60} {
+			var w, a strings.Builder
+			write(wide)(&w, cols)
+			write(ascii)(&a, cols)
+			if got := strings.ReplaceAll(w.String(), wide, ascii); got != a.String() {
+				t.Errorf("%d columns: with %s\n%s\nwith %s\n%s", cols, wide, w.String(), ascii, a.String())
+			}
+		}
+	}
+}
+
+// TestCutLinesCountsWhatIsPrinted: a line is cut to the cells it takes
+// once printed, and the CLI prints a control character or a byte that is
+// not UTF-8 escaped (textWriter: \x1b is four cells, \u009b six), not as
+// nothing: a cause carrying an escape sequence ran past the terminal.
+func TestCutLinesCountsWhatIsPrinted(t *testing.T) {
+	for _, in := range []string{
+		"  rollback \x1b[2J after the checkout errors",
+		"  rollback \u009b2J after the checkout errors",
+		"  rollback \xff\xfe after the checkout errors",
+		"  \x1b\x1b\x1b\x1b\x1b\x1b\x1b\x1b",
+	} {
+		printed := string(neutralise([]byte(cutLines(in, 20))))
+		if n := termchart.Cells(printed); n > 20 {
+			t.Errorf("cutLines(%q, 20) prints %q, %d cells", in, printed, n)
+		}
+	}
+	// What fits once printed is not cut.
+	if got := cutLines("  a\x1bb", 20); got != "  a\x1bb" {
+		t.Errorf("cutLines of a short line = %q", got)
+	}
+}

@@ -82,7 +82,7 @@ func TestFixedDecisionEndToEnd(t *testing.T) {
 	if got := elementByID(t, page, "ve-current"); !strings.HasPrefix(got, "Descriptive only, not a decision") {
 		t.Errorf("dashboard: current line %q, want it marked descriptive", got)
 	}
-	if got := elementByID(t, page, "ve-plan"); !strings.Contains(got, "on 2,000 users, the first look that could compute it") {
+	if got := elementByID(t, page, "ve-plan"); !strings.Contains(got, "on 2,000 users, the first look with a pilot large enough to compute it") {
 		t.Errorf("dashboard: plan line %q, want the planned sample and when it was fixed", got)
 	}
 }

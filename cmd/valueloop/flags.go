@@ -10,10 +10,10 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 func flagsCommand() *command {
@@ -101,7 +101,7 @@ func runFlagsList(ctx context.Context, e *cliEnv, args []string) error {
 	if f.cf.output == "json" {
 		return writeJSONOut(e, list)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := termchart.NewTable(e.stdout)
 	fmt.Fprintln(tw, "KEY\tSTATE\tDEFAULT\tVARIANTS\tTARGETING\tVERSION")
 	for _, fl := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", fl.Key, fl.State, deref(fl.DefaultVariant), variantNames(fl.Variants), yesNo(len(fl.Targeting) > 0), fl.Version)

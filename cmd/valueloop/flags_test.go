@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // TestFlagsCLI drives flag management through the CLI against the real
@@ -183,5 +185,30 @@ func TestReasonOverSeveralLines(t *testing.T) {
 	code, out, _ := srv.cli(t, srv.Admin, "audit", "--env", "production", "--flag", "kill-switch-payments")
 	if code != 0 || !strings.Contains(out, "incident 7: payments down see the runbook") || !strings.Contains(out, "régression → réparée") {
 		t.Errorf("audit:\n%s", out)
+	}
+}
+
+// TestFlagsListWideVariants: a variant named in CJK (two cells a
+// character) keeps the columns after it aligned on a terminal, where a
+// table counting runes shifted them left by a cell per character.
+func TestFlagsListWideVariants(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	def := filepath.Join(t.TempDir(), "flag.json")
+	os.WriteFile(def, []byte(`{"state":"ENABLED","variants":{"中文":"zh","en":"en"},"defaultVariant":"中文"}`), 0o644)
+	if code, _, errOut := srv.cli(t, srv.Admin, "flags", "set", "wide", "--env", "production", "-f", def); code != 0 {
+		t.Fatalf("set: %d %s", code, errOut)
+	}
+	code, out, errOut := srv.cli(t, srv.Admin, "flags", "list", "--env", "production")
+	if code != 0 || !strings.Contains(out, "中文") {
+		t.Fatalf("flags list: %d\n%s%s", code, out, errOut)
+	}
+	// VERSION, the last column, starts at the same cell on every line.
+	starts := map[int][]string{}
+	for line := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
+		at := termchart.Cells(line[:strings.LastIndex(line, " ")+1])
+		starts[at] = append(starts[at], line)
+	}
+	if len(starts) != 1 {
+		t.Errorf("the VERSION column starts at %d different cells:\n%s", len(starts), out)
 	}
 }

@@ -43,6 +43,7 @@ func TestEventsSendNamesFlags(t *testing.T) {
 		{[]string{"--key", "u1", "--name", "x", "--value", "NaN"}, `valueloop: --value: must be a finite number, got "NaN"`},
 		{[]string{"--key", "u1", "--name", "x", "--value", "-Inf"}, `valueloop: --value: must be a finite number, got "-Inf"`},
 		{[]string{"--key", "u1", "--name", "x", "--value", "1e13"}, "valueloop: --value: must lie within"},
+		{[]string{"--key", "u1", "--name", "x", "--reason", "STATIC"}, "valueloop: --reason: "},
 	} {
 		args := append([]string{"events", "send", "--env", "production"}, c.args...)
 		code, _, stderr := s.cli(t, s.Admin, args...)

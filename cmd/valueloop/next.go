@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -88,7 +87,7 @@ func writeNext(w io.Writer, n *value.Next) {
 	for _, r := range n.Ranked {
 		top = math.Max(top, r.Score)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	for _, r := range n.Ranked {
 		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%.2f\t%s\n", r.Position, r.Feature, r.Objective, r.Stage, r.Score, termchart.Bar(100*r.Score/top, 20))
 	}
@@ -104,7 +103,7 @@ func writeNext(w io.Writer, n *value.Next) {
 	}
 	if len(n.Bets) > 0 {
 		fmt.Fprintln(w, "\nRecord of bets per objective:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw = termchart.NewTable(w)
 		for _, b := range n.Bets {
 			progress := ""
 			if b.Progress != nil {

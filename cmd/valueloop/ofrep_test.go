@@ -1,11 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	ofrep "github.com/open-feature/go-sdk-contrib/providers/ofrep"
 	"github.com/open-feature/go-sdk/openfeature"
@@ -249,5 +257,86 @@ func TestOFREPAPIKey(t *testing.T) {
 	resp, got = request(t, "POST", single, body, map[string]string{"Origin": shop, "Content-Type": "application/json", "X-API-Key": client})
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != shop {
 		t.Errorf("cross-origin evaluation by X-API-Key: status %d, Allow-Origin %q (%s); want 200 for %s", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), got, shop)
+	}
+}
+
+// TestOFREPStreamBehindPathPrefix: behind a reverse proxy that mounts the
+// server under /flags, the change stream a bulk answer announces is found
+// by an OFREP client through the proxy when public-url says where the
+// server is: as the entry's url for a whole URL, as a requestUri under the
+// prefix (which OFREP resolves against the base URL's origin) for a path.
+// Without it the announced /ofrep/v1/stream is the proxy's 404.
+func TestOFREPStreamBehindPathPrefix(t *testing.T) {
+	var backend atomic.Pointer[url.URL]
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/flags/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		r.URL.Path, r.URL.RawPath = "/"+rest, ""
+		rp := httputil.NewSingleHostReverseProxy(backend.Load())
+		rp.FlushInterval = -1 // server-sent events as they come
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		// field is the eventStreams entry's field that locates the stream.
+		field string
+	}{
+		{"none", nil, nil, "requestUri"},
+		{"whole URL", nil, []string{"--public-url", proxy.URL + "/flags/"}, "url"},
+		{"path", map[string]string{"VALUELOOP_PUBLIC_URL": "/flags"}, nil, "requestUri"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken}
+			maps.Copy(env, c.env)
+			srv := MustServeEnv(t, "", env, append([]string{"--demo"}, c.args...)...)
+			u, _ := url.Parse(srv.URL)
+			backend.Store(u)
+			token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
+			base := proxy.URL + "/flags" // the OFREP client's base URL
+			resp, body := post(t, base+"/ofrep/v1/evaluate/flags", token, `{"context":{"targetingKey":"u1"}}`)
+			var answer struct {
+				EventStreams []struct {
+					Type     string
+					URL      string
+					Endpoint *struct{ RequestURI string }
+				}
+			}
+			if err := json.Unmarshal([]byte(body), &answer); err != nil || resp.StatusCode != 200 || len(answer.EventStreams) != 1 {
+				t.Fatalf("bulk through the proxy: %d %s (%v)", resp.StatusCode, body, err)
+			}
+			es := answer.EventStreams[0]
+			// OFREP: url as it is, else the base URL's origin + requestUri.
+			stream := es.URL
+			if es.Endpoint != nil {
+				stream = proxy.URL + es.Endpoint.RequestURI
+			}
+			if got := map[bool]string{true: "url", false: "requestUri"}[es.URL != ""]; got != c.field || (es.URL != "") == (es.Endpoint != nil) {
+				t.Fatalf("entry %+v: want its %s alone", es, c.field)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, stream, nil)
+			sr, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sr.Body.Close()
+			if c.name == "none" {
+				if sr.StatusCode != http.StatusNotFound {
+					t.Fatalf("without public-url the announced %s answered %d through the proxy; the test's proxy is wrong", stream, sr.StatusCode)
+				}
+				return
+			}
+			line, err := bufio.NewReader(sr.Body).ReadString('\n')
+			if sr.StatusCode != 200 || sr.Header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(line, "id: ") {
+				t.Fatalf("stream %s through the proxy: %d %s, first line %q (%v)", stream, sr.StatusCode, sr.Header.Get("Content-Type"), line, err)
+			}
+		})
 	}
 }

@@ -110,7 +110,7 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, err := span.query()
+	q, err := span.query(false) // deployments are listed in UTC days
 	if err != nil {
 		return err
 	}

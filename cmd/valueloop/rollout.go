@@ -7,11 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +74,8 @@ func openRollouts(ctx context.Context, cfg serveConfig, rs rolloutStore, svc *fl
 	eng.Notifier = rollout.NotifierFunc(func(n rollout.Notification) {
 		touch(n.Rollout.Environment, n.Rollout.Plan.Flag)
 		if hooks != nil {
-			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n})
+			hooks.Send(webhook.Message{Event: "rollout." + string(n.Event.Kind), Text: n.Text, Data: n,
+				Link: dashboardLink(cfg.PublicURL, "rollouts", n.Rollout.Environment, n.Rollout.Plan.Flag)})
 		}
 	})
 	closeAll := func() {
@@ -329,7 +330,7 @@ func parseGuardrail(s string) (rollout.Guardrail, error) {
 }
 
 func writeRolloutList(w io.Writer, list []rollout.Rollout) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := termchart.NewTable(w)
 	fmt.Fprintln(tw, "ID\tFLAG\tSTATE\tSTEP\tPERCENT\tVARIANT\tSTARTED (UTC)\tBY")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s%%\t%s → %s\t%s\t%s\n", r.ID, r.Plan.Flag, r.State, r.Step+1, len(r.Plan.Steps),
@@ -395,7 +396,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	}
 	if len(st.History) > 0 {
 		fmt.Fprintln(w, "\nHISTORY (UTC)")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := termchart.NewTable(w)
 		for _, ev := range st.History {
 			fmt.Fprintf(tw, "  %s\t%s\t%s%%\t%s\t%s\n", ev.At.UTC().Format("2006-01-02 15:04"), ev.Kind, roPct(ev.Percent), ev.Actor, oneLine(ev.Reason))
 		}
@@ -411,7 +412,7 @@ func writeGuardrails(w io.Writer, st *rollout.Status, cols int) {
 	lo, hi := guardrailAxis(st.Guardrails)
 	table, width := fitChart(cols, guardWidth, func(width int) string {
 		var b strings.Builder
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		tw := termchart.NewTable(&b)
 		fmt.Fprintf(tw, "  GUARDRAIL\tBETTER\tTOLERATED\tCHANGE\tINTERVAL%s\tSTATUS\n", chartCell(width, axisLabel(lo, hi, width)))
 		for _, g := range st.Guardrails {
 			limit := "+" + roPct(100*g.Tolerance) + "%"
@@ -587,4 +588,15 @@ func registerWebhookMetrics(reg prometheus.Registerer, hooks *webhook.Sender) {
 			ConstLabels: prometheus.Labels{"outcome": outcome},
 		}, func() float64 { return float64(n.Load()) }))
 	}
+}
+
+// dashboardLink is the absolute URL of the dashboard's page at the path of
+// segments under the server's public URL, for messages read outside the
+// dashboard (a Slack channel); "" unless public-url names a host, since
+// nothing else says where people reach the server.
+func dashboardLink(public *url.URL, segments ...string) string {
+	if public == nil || public.Host == "" {
+		return ""
+	}
+	return public.JoinPath(segments...).String()
 }

@@ -35,7 +35,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 		t.Fatalf("rollout status: exit %d: %s", code, stderr)
 	}
 	// The demo's staff and NZ/IE users get one-page by rule, outside the
-	// split, and are in the guardrail's figures: the status says so.
+	// split: the status warns of the exposures that could not say so.
 	for _, want := range []string{"Rollout 1 of checkout-flow in production: running, step 1 of 4", "5% one-page", "●5% 1d → 25% 1d", "checkout-errors", "┃", "├", "no harm detected", "step min", "to detect a 5% harm on checkout-errors with 80% power", "HISTORY", "demo: release the one-page checkout",
 		`WARNING   the flag's targeting serves "one-page" to the users a rule picks`} {
 		if !strings.Contains(stdout, want) {
@@ -50,8 +50,14 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailNoHarmDetected || st.StepMinUsers != st.Guardrails[0].NeededUsers {
 		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
 	}
-	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "the guardrails count those users too") {
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "the guardrails leave those users out when their exposures say so") {
 		t.Errorf("demo rollout's warnings: %q, want the one of users outside the split", st.Warnings)
+	}
+	// The demo's 800 New Zealand shoppers (one in 25) were served one-page
+	// by rule, and their exposures say so: among its users, not in its
+	// guardrail.
+	if len(st.Guardrails) == 1 && st.Users["one-page"]-st.Guardrails[0].VariantUsers != 800 {
+		t.Errorf("one-page: %d users, %d in the guardrail; want the 800 shoppers served by rule left out of it", st.Users["one-page"], st.Guardrails[0].VariantUsers)
 	}
 	admin := mustSignIn(t, s.URL, s.Admin)
 	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {
@@ -598,5 +604,46 @@ func TestDashboardReasonLimit(t *testing.T) {
 	}
 	if _, out, _ := s.cli(t, s.Admin, "flags", "get", "greet", "--env", "production"); !strings.Contains(out, "ENABLED") {
 		t.Errorf("flag after the refused forms:\n%s", out)
+	}
+}
+
+// TestRolloutWebhookLinksToTheDashboard: with public-url, a rollout's
+// webhook messages link to its dashboard page there (the Slack message's
+// context, the generic payload's link), for people reading them in a
+// channel; without it they link nowhere, since nothing else says where
+// people reach the server.
+func TestRolloutWebhookLinksToTheDashboard(t *testing.T) {
+	bodies := make(chan string, 64)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- r.URL.Path + " " + string(b)
+	}))
+	defer hook.Close()
+	env := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken, "VALUELOOP_WEBHOOK_SECRET": "whsec_c2VjcmV0LXNlY3JldA=="}
+	s := MustServeEnv(t, "", env, "--demo", "--public-url", "https://example.com/flags/",
+		"--slack-webhook", hook.URL+"/slack", "--webhook", hook.URL+"/generic")
+	s.mustRun(t, []string{"rollout", "pause", "checkout-flow", "--env", "production", "--reason", "a look"})
+	const page = "https://example.com/flags/rollouts/production/checkout-flow"
+	want := map[string]string{
+		"/slack":   "<" + page + "|open in Valueloop>",
+		"/generic": `"link":"` + page + `"`,
+	}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case b := <-bodies:
+			path, body, _ := strings.Cut(b, " ")
+			// encoding/json writes < > & as \u escapes.
+			body = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(body)
+			if !strings.Contains(body, "pause") {
+				continue
+			}
+			if !strings.Contains(body, want[path]) {
+				t.Errorf("%s message lacks %s: %s", path, want[path], body)
+			}
+			delete(want, path)
+		case <-deadline:
+			t.Fatalf("no pause message to %v", want)
+		}
 	}
 }

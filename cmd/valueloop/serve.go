@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,9 @@ type serveConfig struct {
 	// DeliveryZone cuts the DORA buckets of requests that name no zone
 	// (delivery.Service.TimeZone).
 	DeliveryZone *time.Location
+	// PublicURL is where clients reach the server behind a proxy
+	// (httpapi.Server.PublicURL); nil: the root of the origin.
+	PublicURL *url.URL
 	// Ready, if set, receives the server's base URL once it serves (tests).
 	Ready func(url string)
 
@@ -191,6 +195,7 @@ func serve(ctx context.Context, e *cliEnv, cfg serveConfig) error {
 	srv := httpapi.NewServer(tokens, svc, db, logger)
 	srv.Listener = ln
 	srv.Limits = cfg.Limits
+	srv.PublicURL = cfg.PublicURL
 	srv.Storage, srv.Tracer = st.ready, cfg.tracer
 	st.register(srv.Registry)
 	closeAll, err := openServices(ctx, cfg, st, svc, srv, logger)

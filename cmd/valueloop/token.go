@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
+	"github.com/valueloop/valueloop/termchart"
 )
 
 // clientFlags are the flags every client command takes.
@@ -251,7 +251,7 @@ func writeList[T any](e *cliEnv, cf *clientFlags, rows []T, empty, header string
 		fmt.Fprintln(e.stdout, empty)
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	tw := termchart.NewTable(e.stdout)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
 		row(tw, r)
