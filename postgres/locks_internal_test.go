@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	valueloop "github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/postgres/pgtest"
@@ -40,14 +42,37 @@ func openNodes(t *testing.T, dsn string, n int) []*DB {
 // none does.
 func holder(t *testing.T, db *DB, name string) int {
 	t.Helper()
-	var pid int
-	err := db.pool.QueryRow(t.Context(), `SELECT coalesce(max(pid), 0) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 2 AND granted`,
-		int64(uint32(lockSync)), int64(uint32(db.lockKey(name)))).Scan(&pid)
+	return slices.Max(append(backends(t, db, lockSync, name, true), 0))
+}
+
+// backends are the backends holding (granted) or waiting for the lock of
+// class and name.
+func backends(t *testing.T, db *DB, class int32, name string, granted bool) []int {
+	t.Helper()
+	rows, err := db.pool.Query(t.Context(), `SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 2 AND granted = $3`,
+		int64(uint32(class)), int64(uint32(db.lockKey(name))), granted)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pid
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// lockedOnA opens two nodes a and b on one schema and takes a's lock
+// (released at the end of the test), under ctxA.
+func lockedOnA(t *testing.T, lock func(*DB, context.Context) (context.Context, func(), error)) (a, b *DB, ctxA context.Context) {
+	t.Helper()
+	dbs := openNodes(t, pgtest.Schema(t), 2)
+	ctxA, release, err := lock(dbs[0], t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return dbs[0], dbs[1], ctxA
 }
 
 // TestLostLockFailsWrite: a node whose lock's backend is terminated (an
@@ -58,13 +83,7 @@ func holder(t *testing.T, db *DB, name string) int {
 func TestLostLockFailsWrite(t *testing.T) {
 	for _, l := range crossNodeLocks {
 		t.Run(l.name, func(t *testing.T) {
-			dbs := openNodes(t, pgtest.Schema(t), 2)
-			a, b := dbs[0], dbs[1]
-			ctxA, releaseA, err := l.lock(a, t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer releaseA()
+			a, b, ctxA := lockedOnA(t, l.lock)
 			pid := holder(t, a, l.name)
 			if pid == 0 {
 				t.Fatal("no backend holds the lock A took")
@@ -86,8 +105,8 @@ func TestLostLockFailsWrite(t *testing.T) {
 			t.Logf("A's write: %v", err)
 			if envs, err := a.Environments(t.Context()); err != nil {
 				t.Fatal(err)
-			} else if got := fmt.Sprint(len(envs)); got != "1" {
-				t.Errorf("%s environments stored, want B's only", got)
+			} else if len(envs) != 1 {
+				t.Errorf("%d environments stored, want B's only", len(envs))
 			}
 		})
 	}
@@ -100,13 +119,7 @@ func TestLostLockFailsWrite(t *testing.T) {
 func TestNextHolderWaitsForFencedWrite(t *testing.T) {
 	for _, l := range crossNodeLocks {
 		t.Run(l.name, func(t *testing.T) {
-			dbs := openNodes(t, pgtest.Schema(t), 2)
-			a, b := dbs[0], dbs[1]
-			ctxA, releaseA, err := l.lock(a, t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer releaseA()
+			a, b, ctxA := lockedOnA(t, l.lock)
 			tx, err := a.sdb.BeginTx(t.Context(), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +143,7 @@ func TestNextHolderWaitsForFencedWrite(t *testing.T) {
 				ctx, release, err := l.lock(b, t.Context())
 				got <- locked{ctx, release, err}
 			}()
-			for fenceWaiters(t, a, l.name) == 0 {
+			for len(backends(t, a, lockFence, l.name, false)) == 0 {
 				select {
 				case r := <-got:
 					if r.err == nil {
@@ -157,20 +170,6 @@ func TestNextHolderWaitsForFencedWrite(t *testing.T) {
 			}
 		})
 	}
-}
-
-// fenceWaiters is the number of backends waiting for the fence of the
-// lock called name.
-func fenceWaiters(t *testing.T, db *DB, name string) int {
-	t.Helper()
-	var n int
-	err := db.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 2 AND NOT granted`,
-		int64(uint32(lockFence)), int64(uint32(db.lockKey(name)))).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestLockOutlivesIdleTimeout: a server (or role) with
