@@ -179,14 +179,16 @@ func TestNextHolderWaitsForFencedWrite(t *testing.T) {
 func TestLockOutlivesIdleTimeout(t *testing.T) {
 	for _, l := range crossNodeLocks {
 		t.Run(l.name, func(t *testing.T) {
-			dsn := pgtest.WithParam(t, pgtest.Schema(t), "idle_in_transaction_session_timeout", "50")
+			// The timeout ends the write's own transaction too when a pause
+			// between its statements exceeds it (50 ms did, under load).
+			dsn := pgtest.WithParam(t, pgtest.Schema(t), "idle_in_transaction_session_timeout", "400")
 			db := openNodes(t, dsn, 1)[0]
 			ctx, release, err := l.lock(db, t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer release()
-			time.Sleep(300 * time.Millisecond) // six times the timeout
+			time.Sleep(1200 * time.Millisecond) // three times the timeout
 			if holder(t, db, l.name) == 0 {
 				t.Fatal("the lock was dropped with its idle transaction")
 			}
