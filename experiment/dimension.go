@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
@@ -80,6 +81,10 @@ func splitByDimension(in Input, res *Result, dim metric.Dimension) (*DimensionSp
 	out := &DimensionSplit{Dimension: dim.Name, Warning: SliceWarning, Correction: res.Settings.Correction}
 	slice := in
 	slice.Hypothesis, slice.DimensionAggregates, slice.Dimension = nil, nil, ""
+	// The cells by day of exposure are of all users: a slice's open
+	// windows are not known (and excludeOpenWindows is refused with a
+	// dimension).
+	slice.Days, slice.Now = nil, time.Time{}
 	slice.Settings.Control = res.Settings.Control
 	slice.Only = make([]string, len(res.Metrics))
 	for i, m := range res.Metrics {

@@ -1,10 +1,13 @@
 package experiment
 
 import (
+	"cmp"
 	"encoding/json"
+	"math"
 	"slices"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -70,6 +73,9 @@ type fixedTerms struct {
 	Weights       map[string]float64 `json:"weights"`
 	Inference     Inference          `json:"inference"`
 	Arms          []string           `json:"arms,omitempty"`
+	// ExcludeOpenWindows changes the users each windowed metric reads, so
+	// the test; left out when off, so terms stored before it still hold.
+	ExcludeOpenWindows bool `json:"excludeOpenWindows,omitempty"`
 }
 
 // termsOf returns the terms of res's hypothesis (normalised) that a
@@ -96,7 +102,7 @@ func termsOf(res *Result) string {
 		Absolute: h.Absolute, Power: h.Power, Guardrails: h.Guardrails,
 		Alpha: s.Alpha, Alternative: s.Alternative, Correction: s.Correction, CUPED: s.CUPED,
 		CUPEDTheta: s.CUPEDTheta, Control: s.Control, Weights: s.Weights, Inference: s.Inference,
-		Arms: arms,
+		Arms: arms, ExcludeOpenWindows: s.ExcludeOpenWindows,
 	})
 	if err != nil { // numbers a hypothesis cannot hold (Normalize refuses them)
 		panic("experiment: fixed terms: " + err.Error())
@@ -158,38 +164,200 @@ func (d *FixedDecision) Apply(res *Result) bool {
 	v := d.Verdict
 	v.Decided = &Decided{At: d.At, Users: d.Users, Current: res.Verdict}
 	res.Verdict = &v
+	if res.Plan != nil {
+		// The test was read: the plan's sizing at this look's split, past
+		// the decision, sizes nothing.
+		c := *res.Plan
+		c.Current = nil
+		res.Plan = &c
+	}
 	return true
 }
 
-// FixedPlan is the planned sample of a hypothesis under fixed inference,
+// FixedPlan is the plan of a hypothesis' test under fixed inference,
 // fixed at the first look that could compute it for every treatment (both
 // arms with users, a spread of the primary metric, a control mean for a
 // relative effect) from a pilot large enough (PilotUsers, PilotShare; see
 // NewFixedPlan). Before it was fixed the estimate followed the
 // observed spread at every look, so which look reached it, and so decided,
-// depended on the data being tested: a mild form of peeking. Fixed at its
-// first computation, the look that decides is the first with at least
-// these users, whatever the spread does later. The store keeps one per
-// flag, with the terms it holds for (a change of them is another test
-// with its own plan); At is its clock when it stored it.
+// depended on the data being tested: a mild form of peeking. What the
+// pilot fixes is the test's required precision and the spread it is
+// sized with (Inputs), not a count of users: the split is not in the
+// terms (a rollout's steps keep the test), and a count planned at a 10%
+// canary is nearly three times what the same test needs at 50/50. Each look reads
+// the test at its planned sample when both arms' users now give the
+// stored precision (PlanInputs.remaining), and sizes what is left at the
+// split now: both from the design and the stored inputs, never from the
+// outcomes being tested. The store keeps one per flag, with the terms it
+// holds for (a change of them is another test with its own plan); At is
+// its clock when it stored it.
 type FixedPlan struct {
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	Terms       string `json:"terms"`
-	// Users is, per treatment, the users of the analysis (all variants
-	// together) at which that treatment's test is read: its planned
-	// sample, as remainingUsers estimated it then.
+	// Users is, per treatment, the planned sample (users of the analysis,
+	// all variants together) when the plan was fixed, at the split then.
 	Users map[string]int64 `json:"users"`
+	// Inputs is, per treatment, what the pilot estimated of its test.
+	Inputs map[string]PlanInputs `json:"inputs"`
+	// Current is, per treatment, the planned sample at the look the plan
+	// was applied to (Apply): the users at which the arms reach the
+	// precision of Inputs if the split stays as it is now, or the look's
+	// users once they have. Not stored.
+	Current map[string]int64 `json:"current,omitempty"`
 	// FixedOn is the number of users analysed when it was fixed.
 	FixedOn int64     `json:"fixedOn"`
 	At      time.Time `json:"at"`
 }
 
-// Planned returns the largest planned sample of p's treatments: the users
-// at which the test, every treatment read, decides.
+// PlanInputs are what a pilot estimated of one treatment's test: the
+// stats.Plan inputs (α after the correction over the treatments, power,
+// alternative, baseline for a relative effect, and each arm's standard
+// deviation per exposed user: per metric unit, scaled by the exposed users
+// per unit with a value) and the effect it is to detect, signed as
+// expected. Everything but the allocation (Ratio, unset): the test is sized
+// at the split of each look.
+type PlanInputs struct {
+	stats.Plan
+	Effect float64 `json:"effect"`
+}
+
+// inputs are the plan inputs of sz for effect: the spread per exposed user.
+func (sz sized) inputs(effect float64) *PlanInputs {
+	p := sz.plan
+	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.coverT)
+	p.SD *= math.Sqrt(sz.coverC)
+	p.Ratio = 0
+	return &PlanInputs{Plan: p, Effect: effect}
+}
+
+// Check says what makes in unusable for a plan: the error names the field.
+func (in PlanInputs) Check() error {
+	if in.Ratio != 0 || in.T || in.Proportion {
+		return valueloop.FieldErrorf("inputs", "want a normal-approximation plan without an allocation (ratio, t, proportion unset)")
+	}
+	_, err := in.RequiredSE(in.Effect)
+	return err
+}
+
+// arms are the users of a control and a treatment first exposed in one
+// period of the split (the whole test when it never changed).
+type arms struct{ c, t float64 }
+
+// allocation is how res assigned control and treatment t: their users per
+// period of the split, and their shares of the arms' users now, at
+// which the users to come are assigned.
+func allocation(res *Result, t int) (periods []arms, sc, st float64) {
+	cv, tv := res.Variants[0], res.Variants[t]
+	sc, st = cv.Share, tv.Share
+	if res.split != nil {
+		sc, st = res.split[cv.Name], res.split[tv.Name]
+	}
+	for _, p := range res.Periods {
+		periods = append(periods, arms{float64(p.Users[cv.Name]), float64(p.Users[tv.Name])})
+	}
+	if len(periods) == 0 {
+		return []arms{{float64(cv.Users), float64(tv.Users)}}, sc, st
+	}
+	// A split that changed since the last period with users: the users
+	// to come are a period of their own.
+	last := res.Periods[len(res.Periods)-1].Weights
+	var sum float64
+	for _, v := range res.Variants {
+		sum += last[v.Name]
+	}
+	if sum > 0 && (math.Abs(last[cv.Name]/sum-sc) > 1e-9 || math.Abs(last[tv.Name]/sum-st) > 1e-9) {
+		periods = append(periods, arms{})
+	}
+	return periods, sc, st
+}
+
+// variance is the variance of the test's difference with periods' users
+// and in's spreads: the periods' differences combined with the analysis'
+// weights W_p ∝ 1/(1/n_c + 1/n_t) (stats' stratified analysis; a period
+// where an arm has fewer than 2 users gets none),
+//
+//	Σ_p W_p² (σ_c²/n_{c,p} + σ_t²/n_{t,p}),
+//
+// which is σ_c²/n_c + σ_t²/n_t when the split never changed. +Inf when no
+// period has both arms.
+func (in PlanInputs) variance(periods []arms) float64 {
+	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
+	var sum, wsum float64
+	for _, p := range periods {
+		if p.c < 2 || p.t < 2 {
+			continue
+		}
+		w := 1 / (1/p.c + 1/p.t)
+		sum += w * w * (vc/p.c + vt/p.t)
+		wsum += w
+	}
+	if wsum == 0 {
+		return math.Inf(1)
+	}
+	return sum / (wsum * wsum)
+}
+
+// mostUsers caps a planned sample that a split never reaches (a share of 0).
+const mostUsers = 1e15
+
+// remaining is the fewest users (all the arms together) periods still
+// need for the precision in plans if they come at the shares sc and st of
+// control and treatment, into the last period: the smallest x ≥ 0 at which
+// the variance of the difference is at most the square of the standard
+// error at which the test has its power (stats.Plan.RequiredSE),
+//
+//	Var(x) ≤ SE*²,
+//
+// capped at mostUsers. It is 0 when the look is at the planned sample: the
+// rule that decides under fixed inference, on counts and stored figures
+// only, whatever split the users came in.
+func (in PlanInputs) remaining(periods []arms, sc, st float64) (int64, error) {
+	se, err := in.RequiredSE(in.Effect)
+	if err != nil {
+		return 0, err
+	}
+	last := len(periods) - 1
+	grown := slices.Clone(periods)
+	short := func(x int64) bool {
+		grown[last] = arms{periods[last].c + float64(x)*sc, periods[last].t + float64(x)*st}
+		return in.variance(grown) > se*se
+	}
+	if !short(0) {
+		return 0, nil
+	}
+	lo, hi := int64(0), int64(mostUsers)
+	if short(hi) {
+		return hi, nil
+	}
+	for hi-lo > 1 { // short(lo), not short(hi): the variance falls as users come
+		mid := lo + (hi-lo)/2
+		if short(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
+
+// Planned returns the largest planned sample of p's treatments, at the
+// split of the look it was applied to (Current) or, not applied, when it
+// was fixed: the users at which the test, every treatment read, decides.
 func (p *FixedPlan) Planned() int64 {
+	if len(p.Current) > 0 {
+		return maxUsers(p.Current)
+	}
+	return p.Initial()
+}
+
+// Initial returns the largest planned sample of p's treatments when it
+// was fixed, at the split then.
+func (p *FixedPlan) Initial() int64 { return maxUsers(p.Users) }
+
+func maxUsers(users map[string]int64) int64 {
 	var n int64
-	for _, u := range p.Users {
+	for _, u := range users {
 		n = max(n, u)
 	}
 	return n
@@ -207,14 +375,14 @@ func NewFixedPlan(res *Result) (FixedPlan, bool) {
 		res.Plan != nil || res.Verdict.Decided != nil || len(res.Verdict.Variants) == 0 {
 		return FixedPlan{}, false
 	}
-	users := map[string]int64{}
+	users, inputs := map[string]int64{}, map[string]PlanInputs{}
 	for _, vv := range res.Verdict.Variants {
-		if vv.PlannedUsers == nil || !pilotEnough(res.Users, *vv.PlannedUsers) {
+		if vv.PlannedUsers == nil || vv.inputs == nil || !pilotEnough(res.Users, *vv.PlannedUsers) {
 			return FixedPlan{}, false
 		}
-		users[vv.Variant] = *vv.PlannedUsers
+		users[vv.Variant], inputs[vv.Variant] = *vv.PlannedUsers, *vv.inputs
 	}
-	return FixedPlan{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Users: users, FixedOn: res.Users}, true
+	return FixedPlan{Environment: res.Environment, Flag: res.Flag, Terms: termsOf(res), Users: users, Inputs: inputs, FixedOn: res.Users}, true
 }
 
 // The plan is fixed from an internal pilot (Wittes and Brittain, 1990):
@@ -235,29 +403,30 @@ func pilotEnough(users, planned int64) bool {
 	return users >= PilotUsers && users*PilotShare >= planned
 }
 
-// Apply makes p the planned sample of res when it holds for res (res is of
-// p's flag, analysed under fixed inference with the terms p was fixed
-// under, not yet settled on a stored decision) and judges res again on
-// it: its remaining users, and whether this look is at the planned
-// sample, are p's. It reports whether it applied p; res is left as it was
-// when not.
+// Apply makes p the plan of res when it holds for res (res is of p's
+// flag, analysed under fixed inference with the terms p was fixed under,
+// not yet settled on a stored decision) and judges res again on it: its
+// remaining users, and whether this look is at the planned sample, are
+// p's at res's split and arms' users (res.Plan.Current). It reports
+// whether it applied p; res is left as it was when not.
 func (p *FixedPlan) Apply(res *Result) bool {
 	if res == nil || res.Hypothesis == nil || res.Settings.Inference != Fixed || res.Verdict == nil ||
 		res.Verdict.Decided != nil || res.Environment != p.Environment || res.Flag != p.Flag || termsOf(res) != p.Terms {
 		return false
 	}
 	c := *p
+	c.Current = map[string]int64{}
 	res.Plan = &c
 	res.Verdict = judge(res, res.Hypothesis)
 	return true
 }
 
-// users is treatment variant's planned sample in p under settings s: only
+// inputs are treatment variant's plan inputs in p under settings s: only
 // under fixed inference, and only for a treatment p has (nil p: none).
-func (p *FixedPlan) users(s Settings, variant string) (int64, bool) {
+func (p *FixedPlan) inputs(s Settings, variant string) (PlanInputs, bool) {
 	if p == nil || s.Inference != Fixed {
-		return 0, false
+		return PlanInputs{}, false
 	}
-	n, ok := p.Users[variant]
-	return n, ok
+	in, ok := p.Inputs[variant]
+	return in, ok
 }

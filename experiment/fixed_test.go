@@ -35,6 +35,7 @@ func TestFixedTerms(t *testing.T) {
 		func(h *Hypothesis) { h.Settings.Weights = map[string]float64{"control": 1, "treatment": 2} },
 		func(h *Hypothesis) { h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.01}} },
 		func(h *Hypothesis) { h.PrimaryMetric = "revenue" },
+		func(h *Hypothesis) { h.Settings.ExcludeOpenWindows = true },
 	}
 	for i, change := range append(same, other...) {
 		c := *base
@@ -177,15 +178,25 @@ func TestFixedPlan(t *testing.T) {
 		}
 	}
 
-	reached := p
-	reached.Users = map[string]int64{"treatment": 900}
-	if r := analyze(Fixed); !reached.Apply(r) || r.Plan == nil || r.Verdict.Decision == KeepRunning || *r.Verdict.Variants[0].PlannedUsers != 900 {
-		t.Errorf("a plan of 900 users on a look at 1,000: %s (%s), want decided at the planned sample", r.Verdict.Decision, r.Verdict.Reason)
+	// The plan's precision, not this look's spread, says whether a look
+	// is at the planned sample: an effect twice the size needs a quarter
+	// of the users, one half the size four times as many.
+	scaled := func(k float64) FixedPlan {
+		q := p
+		in := p.Inputs["treatment"]
+		in.Effect *= k
+		q.Inputs = map[string]PlanInputs{"treatment": in}
+		return q
 	}
-	far := p
-	far.Users = map[string]int64{"treatment": 5000}
-	if r := analyze(Fixed); !far.Apply(r) || r.Verdict.Decision != KeepRunning || *r.Verdict.RemainingUsers != 4000 {
-		t.Errorf("a plan of 5,000 users on a look at 1,000: %s, remaining %v; want keep_running, 4,000 remaining", r.Verdict.Decision, r.Verdict.RemainingUsers)
+	reached := scaled(2)
+	if r := analyze(Fixed); !reached.Apply(r) || r.Plan == nil || r.Verdict.Decision == KeepRunning || *r.Verdict.Variants[0].PlannedUsers != 1000 {
+		t.Errorf("a plan of about %d users on a look at 1,000: %s (%s), want decided at the planned sample", p.Users["treatment"]/4, r.Verdict.Decision, r.Verdict.Reason)
+	}
+	far := scaled(0.5)
+	if r := analyze(Fixed); !far.Apply(r) || r.Verdict.Decision != KeepRunning || *r.Verdict.RemainingUsers != r.Plan.Planned()-1000 ||
+		r.Plan.Planned() < 4*p.Users["treatment"]-20 || r.Plan.Planned() > 4*p.Users["treatment"]+20 {
+		t.Errorf("a plan of about %d users on a look at 1,000: %s, remaining %v, planned %d; want keep_running, the rest of four times %d remaining",
+			4*p.Users["treatment"], r.Verdict.Decision, r.Verdict.RemainingUsers, r.Plan.Planned(), p.Users["treatment"])
 	}
 	other := analyze(Fixed)
 	other.Hypothesis.MinimumEffect = 0.2

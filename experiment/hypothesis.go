@@ -95,6 +95,12 @@ type Settings struct {
 	// fractional split when its targeting has one, else equal weights for
 	// every variant with exposures.
 	Weights map[string]float64 `json:"weights,omitempty"`
+	// ExcludeOpenWindows leaves out of each metric with a window the users
+	// whose window may still be open at the time of the analysis: those
+	// first exposed on a UTC day whose end plus the window has not passed
+	// (see MetricResult.OpenWindows). Off, they count with the events sent
+	// so far. Users and the sample-ratio check count everyone either way.
+	ExcludeOpenWindows bool `json:"excludeOpenWindows,omitempty"`
 }
 
 // DefaultSettings are stats.DefaultSettings with sequential inference.
@@ -127,7 +133,8 @@ func (s Settings) Validate() error {
 
 // Set applies one setting given as text, as a query parameter or a command
 // line flag carries it: alpha, alternative, sequentialTuning, cuped,
-// correction, inference, control, or weights ("control:50,treatment:50").
+// correction, inference, control, excludeOpenWindows (on or off), or
+// weights ("control:50,treatment:50").
 // Spaces around the value, and around each name and number of a list, are
 // trimmed, as people type them ("control: 50, treatment: 50"). Metric keys
 // and setting values hold no space; a variant may (flagd allows any name),
@@ -166,14 +173,9 @@ func (s *Settings) Set(name, value string) error {
 	case "control":
 		s.Control = value
 	case "cuped":
-		switch strings.ToLower(value) {
-		case "true", "on", "1", "yes":
-			s.CUPED = true
-		case "false", "off", "0", "no":
-			s.CUPED = false
-		default:
-			return valueloop.FieldErrorf(field, "must be on or off, got %q", value)
-		}
+		return onOff(field, value, &s.CUPED)
+	case "excludeOpenWindows":
+		return onOff(field, value, &s.ExcludeOpenWindows)
 	case "cupedTheta":
 		s.CUPEDTheta = stats.CUPEDTheta(value)
 	case "srmThreshold":
@@ -221,10 +223,23 @@ func (s *Settings) Set(name, value string) error {
 	return err
 }
 
+// onOff sets *dst from a switch given as text.
+func onOff(field, value string, dst *bool) error {
+	switch strings.ToLower(value) {
+	case "true", "on", "1", "yes":
+		*dst = true
+	case "false", "off", "0", "no":
+		*dst = false
+	default:
+		return valueloop.FieldErrorf(field, "must be on or off, got %q", value)
+	}
+	return nil
+}
+
 // SettingNames are the settings Set knows, in a fixed order: the query
 // parameters of the results route that override the hypothesis' settings.
 func SettingNames() []string {
-	return []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights"}
+	return []string{"alpha", "alternative", "sequentialTuning", "cuped", "cupedTheta", "correction", "srmThreshold", "prior", "inference", "control", "weights", "excludeOpenWindows"}
 }
 
 // DefaultPower is the planned power when a hypothesis names none.

@@ -141,7 +141,7 @@ func byPeriod(flag string, aggs []metric.Aggregate) periodCells {
 	var pc periodCells
 	idx := map[int64][]metric.Aggregate{}
 	for _, a := range aggs {
-		if a.Flag == flag && a.Variant != "" {
+		if a.Flag == flag && a.Variant != "" && a.Dimension == "" {
 			idx[a.Period] = append(idx[a.Period], a)
 		}
 	}

@@ -2,6 +2,8 @@ package experiment
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
@@ -52,8 +54,10 @@ func ReadAnalysis(ctx context.Context, r Reader, in *Input) (*Result, error) {
 // ReadInput reads what ReadAnalysis analyses into in: the environment's
 // metrics, the flag's aggregates and split history, its cells of the users
 // served outside the split (and, with in.Dimension, its cells by that
-// dimension). A caller keeping results reads the input, and analyses only
-// when it changed.
+// dimension), and with a metric with a window its cells by day of first
+// exposure (ReadDays). A caller keeping results reads the input, and
+// analyses only when it changed (ClosedThrough says what changes with time
+// alone).
 func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	var err error
 	if in.Metrics, err = r.Metrics(ctx, in.Environment); err != nil {
@@ -68,6 +72,9 @@ func ReadInput(ctx context.Context, r Reader, in *Input) error {
 	if in.Outside, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.OutsideDimension); err != nil {
 		return err
 	}
+	if err := ReadDays(ctx, r, in); err != nil {
+		return err
+	}
 	if in.Dimension != "" {
 		if in.DimensionAggregates, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, in.Dimension); err != nil {
 			return err
@@ -77,4 +84,42 @@ func ReadInput(ctx context.Context, r Reader, in *Input) error {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
 	}
 	return nil
+}
+
+// SetCells sets in's Aggregates, Outside and Days from the cells of a
+// recomputation (ingest.Recompute), which returns them all together: as
+// ReadInput reads them from a store. Slices by dimension are dropped.
+func (in *Input) SetCells(aggs []metric.Aggregate) {
+	in.Aggregates, in.Outside, in.Days = nil, nil, nil
+	for _, a := range aggs {
+		switch a.Dimension {
+		case "":
+			in.Aggregates = append(in.Aggregates, a)
+		case metric.OutsideDimension:
+			in.Outside = append(in.Outside, a)
+		case metric.ExposureDayDimension:
+			in.Days = append(in.Days, a)
+		}
+	}
+}
+
+// DayReader reads a flag's cells of one dimension: what ReadDays needs.
+type DayReader interface {
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
+}
+
+// ReadDays sets in.Now, unless set, to the current time and, when a metric
+// of in.Metrics has a window, reads into in.Days the flag's cells by day of
+// first exposure (metric.ExposureDayDimension), so that the analysis can
+// count and leave out the users whose window may still be open.
+func ReadDays(ctx context.Context, r DayReader, in *Input) error {
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	if !slices.ContainsFunc(in.Metrics, func(m metric.Metric) bool { return m.Window > 0 }) {
+		return nil
+	}
+	var err error
+	in.Days, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.ExposureDayDimension)
+	return err
 }

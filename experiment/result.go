@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/metric"
@@ -48,10 +49,22 @@ type Input struct {
 	// Outside are the flag's cells of the users served outside its split
 	// (metric.OutsideDimension): counted in Result.OutsideSplit only.
 	Outside []metric.Aggregate
+	// Now is the time of the analysis and Days the flag's cells by UTC
+	// day of first exposure (metric.ExposureDayDimension, kept when a
+	// metric has a window): with them each metric with a window says how
+	// many users' windows may still be open (MetricResult.OpenWindows), and
+	// Settings.ExcludeOpenWindows can leave them out. A zero Now means
+	// the days were not read: neither is possible.
+	Now  time.Time
+	Days []metric.Aggregate
 }
 
 // Result is the analysis of a flag's experiment in one environment.
 type Result struct {
+	// split is each arm's share of the arms' users under the split now
+	// (the last period's, with a split history): the allocation a fixed
+	// plan is sized at (PlanInputs). Nil: the arms' Share.
+	split       map[string]float64
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	// Settings are the settings applied, control and weights resolved.
@@ -132,6 +145,10 @@ type MetricResult struct {
 	Theta float64 `json:"theta"`
 	// Variants holds one entry per variant, control first.
 	Variants []VariantResult `json:"variants"`
+	// OpenWindows, for a metric with a window in an analysis that read the
+	// cells by day of first exposure (Input.Days), counts the users whose
+	// window may still be open; absent otherwise.
+	OpenWindows *OpenWindows `json:"openWindows,omitempty"`
 }
 
 // Estimate names what a variant's Mean is for this metric, for the heading
@@ -235,6 +252,10 @@ func Analyze(in Input) (*Result, error) {
 		}
 	}
 
+	open, err := openWindows(&in, metrics)
+	if err != nil {
+		return nil, err
+	}
 	cells := newCells(in.Flag, in.Aggregates)
 	var pcs periodCells
 	var arms []Variant
@@ -278,6 +299,19 @@ func Analyze(in Input) (*Result, error) {
 			res.OtherUsers += n
 		}
 	}
+	if pcs.starts != nil && len(in.Splits) > 0 {
+		res.split = map[string]float64{}
+		now := in.Splits[len(in.Splits)-1].Weights
+		var sum float64
+		for _, a := range arms {
+			sum += now[a.Name]
+		}
+		for _, a := range arms {
+			if sum > 0 {
+				res.split[a.Name] = now[a.Name] / sum
+			}
+		}
+	}
 	if pcs.starts != nil {
 		s.Weights = nil // each period's own, in Periods
 		si.Strata = strata(pcs, in.Splits, arms, metrics)
@@ -304,6 +338,7 @@ func Analyze(in Input) (*Result, error) {
 	res.Metrics = make([]MetricResult, len(metrics))
 	for i, m := range metrics {
 		res.Metrics[i] = metricResult(m, h, si.Metrics[i], sr.Metrics[i], s.CUPED)
+		res.Metrics[i].OpenWindows = open.of(m, arms)
 	}
 	if h != nil {
 		res.Verdict = judge(res, h)
@@ -370,6 +405,10 @@ func newCells(flag string, aggs []metric.Aggregate) *cells {
 		a := &aggs[i]
 		switch {
 		case a.Flag != flag:
+		case a.Dimension != "":
+			// A slice, the users outside the split, a day of exposure: a
+			// recomputation returns them beside the cells of all users,
+			// which they would count twice.
 		case a.Variant == "":
 			c.excluded += a.Sums.N
 		case a.Metric == "":

@@ -83,10 +83,15 @@ type VariantVerdict struct {
 	Reason         string   `json:"reason"`
 	RemainingUsers *int64   `json:"remainingUsers,omitempty"`
 	// PlannedUsers, under fixed inference, is the planned sample of this
-	// treatment's test (users of all variants together): the stored
-	// plan's (Result.Plan) once fixed, else the estimate from this look's
-	// spread; absent when it cannot be computed.
+	// treatment's test (users of all variants together): once a plan is
+	// fixed (Result.Plan), the users at which the arms reach the plan's
+	// precision if the split stays as it is now (this look's users once
+	// they have), else the estimate from this look's spread by the same
+	// rule; absent when it cannot be computed.
 	PlannedUsers *int64 `json:"plannedUsers,omitempty"`
+	// inputs, under fixed inference before a plan is fixed, are what
+	// this look estimated of the treatment's test, for NewFixedPlan.
+	inputs *PlanInputs
 	// Effect is the primary metric's effect in the hypothesis' units
 	// (relative unless Absolute) with the bounds of the deciding interval;
 	// absent when it could not be computed.
@@ -437,11 +442,33 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 	if ps[t].family > 1 && s.Correction != stats.NoCorrection {
 		share = 1 / float64(ps[t].family)
 	}
-	n, noPlan := plannedSample(res, h, primary, t, h.Direction.Sign()*h.MinimumEffect, h.Absolute, s.Alternative, share)
-	if p, ok := res.Plan.users(s, vv.Variant); ok {
-		// The plan fixed from its pilot, not this look's estimate, says
-		// whether this look is at the planned sample.
-		n, noPlan = p, nil
+	effect := h.Direction.Sign() * h.MinimumEffect
+	n, noPlan := plannedSample(res, h, primary, t, effect, h.Absolute, s.Alternative, share)
+	// Under fixed inference the rule of the plan (PlanInputs.remaining):
+	// the plan fixed from its pilot, not this look's estimate, says
+	// whether this look is at the planned sample, its precision at the
+	// arms' users now, sized at the split now; before it, the estimate
+	// is this look's by the same rule, so that the plan it fixes plans
+	// what it said.
+	in, planned := res.Plan.inputs(s, vv.Variant)
+	if !planned && s.Inference == Fixed && noPlan == nil {
+		if sz, err := sizeTest(res, h, primary, t, effect, h.Absolute, s.Alternative, share); err == nil {
+			vv.inputs = sz.inputs(effect)
+			in = *vv.inputs
+		}
+	}
+	if planned || vv.inputs != nil {
+		more, err := in.remaining(allocation(res, t))
+		if err != nil {
+			return 0, planLater(err)
+		}
+		n, noPlan = res.Users+more, nil
+	}
+	if planned {
+		if res.Plan.Current == nil {
+			res.Plan.Current = map[string]int64{}
+		}
+		res.Plan.Current[vv.Variant] = n
 	} else if s.Inference == Fixed && noPlan == nil {
 		// Not before the pilot a plan is fixed from (PilotUsers): an
 		// estimate from fewer users would decide on their noise.
@@ -666,20 +693,52 @@ func remainingUsers(res *Result, h *Hypothesis, pm *MetricResult, t int, effect 
 
 // plannedSample is the planned sample remainingUsers counts down to: the
 // users (all variants together) the test needs, whether or not res has
-// reached them.
+// reached them, at the arms' shares.
 func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (int64, error) {
+	sz, err := sizeTest(res, h, pm, t, effect, absolute, alt, share)
+	if err != nil {
+		return 0, err
+	}
+	cv, tv := res.Variants[0], res.Variants[t]
+	plan := sz.plan
+	plan.Ratio = tv.Share / cv.Share
+	needC, needT, err := plan.SampleSize(effect)
+	if err != nil {
+		return 0, planLater(err)
+	}
+	// Metric units to exposed users.
+	needC, needT = needC*sz.coverC, needT*sz.coverT
+	total := math.Max(needC/cv.Share, needT/tv.Share)
+	if !(total < 1e15) {
+		total = 1e15
+	}
+	return int64(math.Ceil(total)), nil
+}
+
+// sized is what sizeTest estimated of a test: its plan, without the
+// allocation, with the spread per metric unit, and the exposed users per
+// metric unit of each arm (1 when every user has a value).
+type sized struct {
+	plan           stats.Plan
+	coverC, coverT float64
+}
+
+// sizeTest estimates what sizes the test of effect on metric pm between
+// control and treatment t (remainingUsers says how); the error is
+// errPlanLater when more data may allow an estimate.
+func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float64, absolute bool, alt stats.Alternative, share float64) (sized, error) {
 	s := res.Settings
 	ctrl, trt := pm.Variants[0], pm.Variants[t]
 	if trt.Lift == nil {
-		return 0, errPlanLater
+		return sized{}, errPlanLater
 	}
 	nc, nt := float64(ctrl.Users), float64(trt.Users)
 	se := trt.Lift.Absolute.SE
 	if nc < 2 || nt < 2 || !(se > 0) || ctrl.AdjustedMean == nil {
-		return 0, errPlanLater
+		return sized{}, errPlanLater
 	}
 	if err := alternativeFits(alt, effect); err != nil {
-		return 0, err
+		return sized{}, err
 	}
 	alpha := s.Alpha * share
 	if s.Inference == Sequential {
@@ -691,11 +750,9 @@ func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect f
 		}
 		alpha = min(a*share, alpha)
 	}
-	cv, tv := res.Variants[0], res.Variants[t]
 	plan := stats.Plan{
 		Alpha: alpha, Alternative: alt, Power: h.Power,
-		SD:    se / math.Sqrt(1/nc+1/nt),
-		Ratio: tv.Share / cv.Share,
+		SD: se / math.Sqrt(1/nc+1/nt),
 	}
 	// Each arm's own per-unit SD when both are known (CUPED-adjusted).
 	if ctrl.SE != nil && trt.SE != nil && *ctrl.SE > 0 && *trt.SE > 0 {
@@ -708,34 +765,30 @@ func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect f
 	// one below it), so a power not above both is the settings' doing
 	// (an ?alpha= above the hypothesis' power), whatever the data.
 	if h.Power <= s.Alpha*share && !(h.Power > alpha) {
-		return 0, fmt.Errorf("no planned sample can be computed: the hypothesis' power %v is not above this analysis' α %v%s; set a lower alpha, or a higher power in the hypothesis",
+		return sized{}, fmt.Errorf("no planned sample can be computed: the hypothesis' power %v is not above this analysis' α %v%s; set a lower alpha, or a higher power in the hypothesis",
 			h.Power, s.Alpha*share, pick(share < 1, fmt.Sprintf(" (%v over the treatments compared)", s.Alpha), ""))
 	}
-	needC, needT, err := plan.SampleSize(effect)
-	if err != nil {
-		// Every other refusal is of numbers read from the data: a control
-		// mean of zero for a relative effect (CUPED's adjusted mean can be
-		// zero where the raw one is not), a spread that is not finite, a
-		// sequential α that underflows. More data may give a plan, so it
-		// is not no_planned_sample, which says none ever comes.
-		var e *valueloop.Error
-		if errors.As(err, &e) { // the field is the plan's, not the request's
-			return 0, fmt.Errorf("%w from these data: the plan's %s %s", errPlanLater, e.Field, e.Message)
-		}
-		return 0, fmt.Errorf("%w from these data: %w", errPlanLater, err)
+	sz := sized{plan: plan, coverC: 1, coverT: 1}
+	if cv := res.Variants[0]; cv.Users > 0 && nc < float64(cv.Users) {
+		sz.coverC = float64(cv.Users) / nc
 	}
-	// Metric units to exposed users.
-	if cv.Users > 0 && nc < float64(cv.Users) {
-		needC *= float64(cv.Users) / nc
+	if tv := res.Variants[t]; tv.Users > 0 && nt < float64(tv.Users) {
+		sz.coverT = float64(tv.Users) / nt
 	}
-	if tv.Users > 0 && nt < float64(tv.Users) {
-		needT *= float64(tv.Users) / nt
+	return sz, nil
+}
+
+// planLater says why a plan's sizing refused numbers read from the data:
+// a control mean of zero for a relative effect (CUPED's adjusted mean can
+// be zero where the raw one is not), a spread that is not finite, a
+// sequential α that underflows. More data may give a plan, so it is not
+// no_planned_sample, which says none ever comes.
+func planLater(err error) error {
+	var e *valueloop.Error
+	if errors.As(err, &e) { // the field is the plan's, not the request's
+		return fmt.Errorf("%w from these data: the plan's %s %s", errPlanLater, e.Field, e.Message)
 	}
-	total := math.Max(needC/cv.Share, needT/tv.Share)
-	if !(total < 1e15) {
-		total = 1e15
-	}
-	return int64(math.Ceil(total)), nil
+	return fmt.Errorf("%w from these data: %w", errPlanLater, err)
 }
 
 // errPlanLater: the remaining users need more data to be estimated (users

@@ -226,8 +226,14 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 	if err != nil {
 		return nil, err
 	}
-	res, err := experiment.Analyze(experiment.Input{Environment: k.env, Flag: k.flag, Definition: s.Definition(k.env, k.flag), Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
+	in := experiment.Input{Environment: k.env, Flag: k.flag, Definition: s.Definition(k.env, k.flag), Hypothesis: h,
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits}
+	// The users whose window may still be open, as the results page counts
+	// them (and leaves them out when the hypothesis says so).
+	if err := experiment.ReadDays(ctx, ev, &in); err != nil {
+		return nil, err
+	}
+	res, err := experiment.Analyze(in)
 	if err != nil || res.Verdict == nil {
 		return x, nil // an experiment that cannot be analysed is the results page's to explain
 	}

@@ -56,8 +56,9 @@ func naiveDims(metrics []metric.Metric, dims []metric.Dimension, events []Event,
 					}
 				}
 				for _, a := range naive(metrics, part, splits) {
-					// Users first exposed outside the split are in no slice.
-					if a.Flag == flag && a.Variant != "" && a.Dimension != metric.OutsideDimension {
+					// Users first exposed outside the split are in no slice, and the
+					// cells by day of exposure are not split by dimension.
+					if a.Flag == flag && a.Variant != "" && a.Dimension == "" {
 						a.Dimension, a.Value = dim.Name, dim.Label(v)
 						out = append(out, a)
 					}

@@ -73,6 +73,11 @@ type engine struct {
 	// dims are the dimensions each unit's first exposure is classified by
 	// (dimVals); nil for none, the usual case, which costs nothing.
 	dims []metric.Dimension
+	// byDay: some metric has a window, so every cell of the randomised
+	// users is kept once more per UTC day of first exposure
+	// (metric.ExposureDayDimension), which lets the analysis leave out the
+	// users whose window is still open, exactly.
+	byDay bool
 
 	persistent bool // memory and bulk modes
 	bulk       bool
@@ -233,6 +238,7 @@ type unit struct {
 	oldPeriod  int64
 	oldDv      dimVals
 	oldOutside bool
+	oldT0      int64
 	old        int // index into engine.vals of len(metrics) values
 }
 
@@ -277,6 +283,9 @@ type variantCells struct {
 	// outside holds the same figures for the users whose first exposure was
 	// outside the split (unit.outside), who count there only; nil until one.
 	outside *variantCells
+	// days hold the same figures per UTC day of first exposure (Unix day
+	// number) when the engine keeps them (engine.byDay); nil until one.
+	days map[int64]*variantCells
 }
 
 // dimVals are a unit's dimension values: per engine.dims, the index that
@@ -352,17 +361,40 @@ func (e *engine) outsideOf(vc *variantCells) *variantCells {
 	return vc.outside
 }
 
-// unitCells returns the cells a unit with dimension values dv counts in:
-// vc, its variant's in its period, then one per dimension; for a unit first
-// exposed outside the split, its variant's outside cells only (neither the
-// cells of all users nor the slices, which hold randomised users only).
-func (e *engine) unitCells(vc *variantCells, dv dimVals, outside bool, buf *[1 + metric.MaxDimensions]*variantCells) []*variantCells {
+// dayOf returns the cells of vc of the users first exposed on UTC day
+// (a Unix day number), created when new.
+func (e *engine) dayOf(vc *variantCells, day int64) *variantCells {
+	s := vc.days[day]
+	if s == nil {
+		if vc.days == nil {
+			vc.days = map[int64]*variantCells{}
+		}
+		s = &variantCells{name: vc.name, period: vc.period, cells: make([]metric.Sums, len(e.metrics)), dirty: true,
+			dim: metric.ExposureDayDimension, value: metric.DayLabel(day)}
+		vc.days[day] = s
+	}
+	return s
+}
+
+// cellsBuf holds the cells a unit counts in: its variant's, one per
+// dimension and its day's.
+type cellsBuf [2 + metric.MaxDimensions]*variantCells
+
+// unitCells returns the cells a unit with dimension values dv, first
+// exposed at t0, counts in: vc, its variant's in its period, then one per
+// dimension, then its day's (engine.byDay); for a unit first exposed outside
+// the split, its variant's outside cells only (neither the cells of all
+// users nor the slices nor the days, which hold randomised users only).
+func (e *engine) unitCells(vc *variantCells, dv dimVals, outside bool, t0 int64, buf *cellsBuf) []*variantCells {
 	if outside {
 		return append(buf[:0], e.outsideOf(vc))
 	}
 	out := append(buf[:0], vc)
 	for d := range e.dims {
 		out = append(out, e.sliceOf(vc, d, dv[d]))
+	}
+	if e.byDay {
+		out = append(out, e.dayOf(vc, metric.DayOf(t0)))
 	}
 	return out
 }
@@ -372,8 +404,10 @@ func (e *engine) unitCells(vc *variantCells, dv dimVals, outside bool, buf *[1 +
 // engine-4: sums of a user's values in 128 bits (state format 3); a
 // state of engine-3 may hold a sum that wrapped round. engine-5: units
 // first exposed outside the split count in their own cells (state format
-// 4); the cells of engine-4 count them with the randomised users.
-const engineVersion = "engine-5"
+// 4); the cells of engine-4 count them with the randomised users. engine-6:
+// with a windowed metric, cells per day of first exposure
+// (metric.ExposureDayDimension), which engine-5 did not keep.
+const engineVersion = "engine-6"
 
 // newEngine compiles metrics, and the dimensions (validated) by which each
 // cell is kept once more per value.
@@ -397,6 +431,7 @@ func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 			}
 			if w := int64(m.Window / 1e6); w > 0 {
 				win[n][w] = true
+				e.byDay = true
 			}
 		}
 	}
@@ -577,7 +612,7 @@ func (e *engine) mark(u *user) {
 	e.touched = append(e.touched, u)
 	for i := range u.units {
 		un := &u.units[i]
-		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod, un.oldDv, un.oldOutside = true, un.excluded, un.variant, un.period, un.dv, un.outside
+		un.had, un.wasExcluded, un.oldVariant, un.oldPeriod, un.oldDv, un.oldOutside, un.oldT0 = true, un.excluded, un.variant, un.period, un.dv, un.outside, un.t0
 		if !un.excluded {
 			un.old = len(e.vals)
 			for mi := range e.metrics {
@@ -921,11 +956,12 @@ func (e *engine) settle(u *user, un *unit) {
 	if un.excluded && !(un.had && un.wasExcluded) {
 		e.countExcluded(un).dirty = true
 	}
-	var buf [1 + metric.MaxDimensions]*variantCells
+	var buf cellsBuf
 	if oldIn || newIn {
-		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period && un.oldDv == un.dv && un.oldOutside == un.outside {
+		sameDay := !e.byDay || metric.DayOf(un.oldT0) == metric.DayOf(un.t0)
+		if oldIn && newIn && un.oldVariant == un.variant && un.oldPeriod == un.period && un.oldDv == un.dv && un.oldOutside == un.outside && sameDay {
 			fc, vi := e.cellsOf(un.flag, un.variant, un.period)
-			cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, &buf)
+			cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, un.t0, &buf)
 			for mi := range e.metrics {
 				m := &e.metrics[mi]
 				nv, ov := m.value(e, u, un, true), e.vals[un.old+mi]
@@ -945,7 +981,7 @@ func (e *engine) settle(u *user, un *unit) {
 		} else {
 			if oldIn {
 				fc, vi := e.cellsOf(un.flag, un.oldVariant, un.oldPeriod)
-				for _, vc := range e.unitCells(&fc.variants[vi], un.oldDv, un.oldOutside, &buf) {
+				for _, vc := range e.unitCells(&fc.variants[vi], un.oldDv, un.oldOutside, un.oldT0, &buf) {
 					vc.users--
 					vc.dirty = true
 					for mi := range e.metrics {
@@ -967,8 +1003,8 @@ func (e *engine) settle(u *user, un *unit) {
 // its period.
 func (e *engine) contribute(u *user, un *unit, sign int) {
 	fc, vi := e.cellsOf(un.flag, un.variant, un.period)
-	var buf [1 + metric.MaxDimensions]*variantCells
-	cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, &buf)
+	var buf cellsBuf
+	cs := e.unitCells(&fc.variants[vi], un.dv, un.outside, un.t0, &buf)
 	for _, vc := range cs {
 		vc.users += int64(sign)
 		vc.dirty = true
@@ -1150,6 +1186,12 @@ func (e *engine) takeDirty() []metric.Aggregate {
 				s.dirty = false
 				out = e.appendVariant(out, fc.key, s)
 			}
+			for _, s := range vc.days {
+				if s.dirty {
+					s.dirty = false
+					out = e.appendVariant(out, fc.key, s)
+				}
+			}
 		}
 	}
 	sortAggregates(out)
@@ -1186,6 +1228,9 @@ func (e *engine) all() []metric.Aggregate {
 			}
 			if vc.outside != nil {
 				out = e.appendVariant(out, fc.key, vc.outside)
+			}
+			for _, s := range vc.days {
+				out = e.appendVariant(out, fc.key, s)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -246,6 +247,9 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 		}
 		return cells[k]
 	}
+	// With a windowed metric the randomised users count once more in the
+	// cells of their UTC day of first exposure.
+	byDay := slices.ContainsFunc(metrics, func(m metric.Metric) bool { return m.Window > 0 })
 	for flag, users := range flags {
 		cell(cellKey{flag: flag})
 		for _, x := range users {
@@ -265,7 +269,17 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 			if x.outside {
 				dim = metric.OutsideDimension
 			}
-			cell(cellKey{flag, x.first, "", period(flag, x.t0), dim, ""}).N++
+			keys := func(m string) []cellKey {
+				ks := []cellKey{{flag, x.first, m, period(flag, x.t0), dim, ""}}
+				if byDay && !x.outside {
+					day := time.UnixMilli(x.t0).UTC().Format("2006-01-02")
+					ks = append(ks, cellKey{flag, x.first, m, period(flag, x.t0), metric.ExposureDayDimension, day})
+				}
+				return ks
+			}
+			for _, k := range keys("") {
+				cell(k).N++
+			}
 			for _, m := range metrics {
 				// count and sum of an event name before t0 and in the window
 				agg := func(name string, post bool) (cnt, sum int64) {
@@ -337,23 +351,24 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 				if !pok || m.PerEvent() {
 					cv = 0
 				}
-				k := cellKey{flag, x.first, m.Key, period(flag, x.t0), dim, ""}
-				cell(k).Apply(xv, yv, cv, 1)
-				if m.PerEvent() {
-					// the user's own bucket counts of the events in the window
-					var h metric.UserHist
-					for _, ev := range byUser[user] {
-						if ev.Name == m.Event && ev.Time >= x.t0 && (m.Window == 0 || ev.Time < x.t0+int64(time.Duration(m.Window)/time.Millisecond)) {
-							h.Add(ev.Value, 1)
+				for _, k := range keys(m.Key) {
+					cell(k).Apply(xv, yv, cv, 1)
+					if m.PerEvent() {
+						// the user's own bucket counts of the events in the window
+						var h metric.UserHist
+						for _, ev := range byUser[user] {
+							if ev.Name == m.Event && ev.Time >= x.t0 && (m.Window == 0 || ev.Time < x.t0+int64(time.Duration(m.Window)/time.Millisecond)) {
+								h.Add(ev.Value, 1)
+							}
 						}
+						ek := perEvent[k]
+						ek.AddUser(h, 1)
+						perEvent[k] = ek
+					} else if m.Kind == metric.Quantile {
+						sk := sketches[k]
+						sk.Add(xv, 1)
+						sketches[k] = sk
 					}
-					ek := perEvent[k]
-					ek.AddUser(h, 1)
-					perEvent[k] = ek
-				} else if m.Kind == metric.Quantile {
-					sk := sketches[k]
-					sk.Add(xv, 1)
-					sketches[k] = sk
 				}
 			}
 		}
@@ -364,7 +379,7 @@ func naive(metrics []metric.Metric, events []Event, splits map[string][]int64) [
 		if ek, ok := perEvent[k]; ok {
 			s.SetEventSketch(ek)
 		}
-		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Period: k.period, Dimension: k.dim, Sums: *s})
+		out = append(out, metric.Aggregate{Flag: k.flag, Variant: k.variant, Metric: k.metric, Period: k.period, Dimension: k.dim, Value: k.value, Sums: *s})
 	}
 	sortAggregates(out)
 	return out
@@ -390,6 +405,11 @@ func testMetrics() []metric.Metric {
 	return ms
 }
 
+// propBase is the earliest time of randomEvents: 100 ms before a UTC
+// midnight, so that first exposures fall on two days and one moving earlier
+// can move its user to the day before (the cells by day of exposure).
+const propBase = 1_700_006_400_000 - 100
+
 // randomEvents makes events of a few users, flags and names at random
 // times, a few with large values (so that naive float sums would lose
 // digits) and a few with ids.
@@ -400,7 +420,7 @@ func randomEvents(r *rand.Rand, n int) []Event {
 		ev := Event{
 			ID:           fmt.Sprintf("e%d", i),
 			TargetingKey: fmt.Sprintf("u%d", r.IntN(12)),
-			Time:         1_700_000_000_000 + r.Int64N(200),
+			Time:         propBase + r.Int64N(200),
 			TimeSet:      true,
 		}
 		if r.IntN(4) == 0 {
@@ -457,8 +477,8 @@ func TestIncrementalEqualsRecomputation(t *testing.T) {
 					if seed%2 == 0 {
 						// Splits that changed: the cells are kept per period.
 						store.splits = map[string]map[string][]int64{"prod": {
-							"f1": {1_700_000_000_050, 1_700_000_000_120},
-							"f2": {1_700_000_000_000 + int64(seed)},
+							"f1": {propBase + 50, propBase + 120},
+							"f2": {propBase + int64(seed)},
 						}}
 					}
 					testIncremental(t, r, metrics, store, ingestStore, c.dims...)

@@ -3,6 +3,7 @@ package metric
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/valueloop/valueloop"
 )
@@ -51,6 +52,50 @@ const (
 // forgetting a check.
 const OutsideDimension = "(outside split)"
 
+// ExposureDayDimension is the reserved Aggregate.Dimension of the cells of
+// the randomised users by UTC day of first exposure, Value the day as
+// "2006-01-02" (DayLabel). They are kept, like a dimension's slices, for
+// every flag when some metric of the environment has a Window: the users of
+// a day whose last moment plus the window has passed have all had their
+// whole window, so an analysis can leave out, exactly and by whole days,
+// the users whose window is still open (see WindowClosed).
+const ExposureDayDimension = "(exposure day)"
+
+const msPerDay = 24 * 60 * 60 * 1000
+
+// DayOf is the UTC day (days since 1970-01-01) of a time in Unix
+// milliseconds, as event times are.
+func DayOf(ms int64) int64 {
+	d := ms / msPerDay
+	if ms%msPerDay < 0 {
+		d-- // floor, for times before 1970
+	}
+	return d
+}
+
+// DayLabel writes a day of DayOf as "2006-01-02".
+func DayLabel(day int64) string {
+	return time.UnixMilli(day * msPerDay).UTC().Format(time.DateOnly)
+}
+
+// ParseDayLabel reads what DayLabel wrote.
+func ParseDayLabel(s string) (int64, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, fmt.Errorf("exposure day %q: %w", s, err)
+	}
+	return DayOf(t.UnixMilli()), nil
+}
+
+// WindowClosed reports whether every user first exposed on day has had
+// the whole window by now: the day's last moment plus the window is
+// before now. A user first exposed at t0 has until t0 + window, and t0 is
+// before the day's end.
+func WindowClosed(day int64, window Window, now time.Time) bool {
+	end := time.UnixMilli((day + 1) * msPerDay).Add(time.Duration(window))
+	return !end.After(now)
+}
+
 // ValidateDimensions checks a configuration of dimensions against the caps:
 // names unique and non-empty, values unique, non-empty and not one of the
 // reserved labels. The error names the offending entry.
@@ -70,6 +115,8 @@ func ValidateDimensions(ds []Dimension) error {
 			return dimErr(field+".name", fmt.Sprintf("%q given twice", d.Name))
 		case d.Name == OutsideDimension:
 			return dimErr(field+".name", fmt.Sprintf("%q is reserved for the users served outside the split", d.Name))
+		case d.Name == ExposureDayDimension:
+			return dimErr(field+".name", fmt.Sprintf("%q is reserved for the cells by day of first exposure", d.Name))
 		case len(d.Values) == 0:
 			return dimErr(field+".values", fmt.Sprintf("required: the values of %q to keep (others count as %q)", d.Name, OtherValue))
 		case len(d.Values) > MaxDimensionValues:

@@ -27,6 +27,7 @@ func TestParseDimensions(t *testing.T) {
 		{"country=(none)", nil, "dimensions[0].values[0]"},
 		{"country=(other)", nil, "dimensions[0].values[0]"},
 		{"country=US;" + OutsideDimension + "=x", nil, "dimensions[1].name"},
+		{"country=US;" + ExposureDayDimension + "=x", nil, "dimensions[1].name"},
 		{"a=1;b=1;c=1;d=1;e=1;f=1", nil, "dimensions"},
 		{"country=" + strings.Repeat("x|", 50) + "y", nil, "dimensions[0].values"},
 		{strings.Repeat("n", 129) + "=x", nil, "dimensions[0].name"},

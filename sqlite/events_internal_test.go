@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // TestUserLogCompaction makes the user log compact every few transactions:
@@ -82,10 +83,11 @@ func testUserLogCompaction(t *testing.T, cache int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _, err := ingest.Recompute([]metric.Metric{m}, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "prod", fn) })
+		all, _, err := ingest.Recompute([]metric.Metric{m}, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "prod", fn) })
 		if err != nil {
 			t.Fatal(err)
 		}
+		want := storetest.AllUsers(all)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("stored aggregates differ from the recomputation:\n got %v\nwant %v", got, want)
 		}

@@ -94,13 +94,13 @@ func (s *Store) FixedPlan(ctx context.Context, env, flag string) (*experiment.Fi
 
 func (s *Store) fixedPlan(ctx context.Context, q querier, env, flag string) (*experiment.FixedPlan, error) {
 	p := &experiment.FixedPlan{Environment: env, Flag: flag}
-	var users string
-	err := q.QueryRow(ctx, `SELECT terms, users, fixed_on, at FROM fixed_plans WHERE environment = ? AND flag = ?`, env, flag).
-		Scan(&p.Terms, &users, &p.FixedOn, timeDest{&p.At})
+	var users, inputs string
+	err := q.QueryRow(ctx, `SELECT terms, users, inputs, fixed_on, at FROM fixed_plans WHERE environment = ? AND flag = ?`, env, flag).
+		Scan(&p.Terms, &users, &inputs, &p.FixedOn, timeDest{&p.At})
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(users), &p.Users); err != nil {
+	if err := errors.Join(json.Unmarshal([]byte(users), &p.Users), json.Unmarshal([]byte(inputs), &p.Inputs)); err != nil {
 		return nil, fmt.Errorf("%s: fixed plan %s/%s: %w", s.o.D.Name, env, flag, err)
 	}
 	return p, nil
@@ -112,7 +112,8 @@ func (s *Store) fixedPlan(ctx context.Context, q querier, env, flag string) (*ex
 // A plan stored under other terms is replaced. It reports whether it
 // stored p, and then sets p.At to the store's clock and audits an
 // experiment.fixed_plan entry with the flag as target. A plan without
-// treatments, or with a planned sample below one user, is EINVALID; an
+// treatments, with a planned sample below one user, or without usable
+// inputs (PlanInputs.Check) for each treatment, is EINVALID; an
 // unknown environment ENOTFOUND.
 func (s *Store) PlanFixed(ctx context.Context, p *experiment.FixedPlan) (bool, error) {
 	if err := checkFixed(p.Environment, p.Flag, p.Terms); err != nil {
@@ -125,6 +126,16 @@ func (s *Store) PlanFixed(ctx context.Context, p *experiment.FixedPlan) (bool, e
 		if v == "" || n < 1 {
 			return false, valueloop.FieldErrorf("users", "want a treatment and a planned sample of at least 1 user, got %q: %d", v, n)
 		}
+		in, ok := p.Inputs[v]
+		if !ok {
+			return false, valueloop.FieldErrorf("inputs", "required for each treatment: %q has none", v)
+		}
+		if err := in.Check(); err != nil {
+			return false, valueloop.FieldErrorf("inputs", "of %q: %v", v, err)
+		}
+	}
+	if len(p.Inputs) != len(p.Users) {
+		return false, valueloop.FieldErrorf("inputs", "want one per treatment of users, got %d for %d", len(p.Inputs), len(p.Users))
 	}
 	if p.FixedOn < 0 {
 		return false, valueloop.FieldErrorf("fixedOn", "must not be negative, got %d", p.FixedOn)
@@ -141,13 +152,18 @@ func (s *Store) PlanFixed(ctx context.Context, p *experiment.FixedPlan) (bool, e
 		insert: func(tx Tx, at time.Time) (*experiment.FixedPlan, string, error) {
 			c := *p
 			c.At = at
+			c.Current = nil // a look's, not the plan's
 			users, err := json.Marshal(c.Users)
 			if err != nil {
 				return nil, "", err
 			}
-			_, err = tx.Exec(ctx, `INSERT INTO fixed_plans (environment, flag, terms, users, fixed_on, at) VALUES (?, ?, ?, ?, ?, ?)`,
-				c.Environment, c.Flag, c.Terms, string(users), c.FixedOn, s.o.D.Time(c.At))
-			return &c, fmt.Sprintf("planned sample %d users, fixed on %d", c.Planned(), c.FixedOn), err
+			inputs, err := json.Marshal(c.Inputs)
+			if err != nil {
+				return nil, "", err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO fixed_plans (environment, flag, terms, users, inputs, fixed_on, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				c.Environment, c.Flag, c.Terms, string(users), string(inputs), c.FixedOn, s.o.D.Time(c.At))
+			return &c, fmt.Sprintf("planned sample %d users at the split then, fixed on %d", c.Initial(), c.FixedOn), err
 		},
 	})
 	if err != nil {

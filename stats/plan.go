@@ -276,15 +276,9 @@ func (p Plan) PowerAt(effect, control float64) (float64, error) {
 // numbers are not rounded: round both up. A one-sided plan needs an effect
 // in the direction of its alternative.
 func (p Plan) SampleSize(effect float64) (control, treatment float64, err error) {
-	if err := p.validate(true); err != nil {
+	d, err := p.detectable(effect)
+	if err != nil {
 		return 0, 0, err
-	}
-	d := p.absolute(effect)
-	switch {
-	case math.IsNaN(d) || math.IsInf(d, 0) || d == 0:
-		return 0, 0, valueloop.FieldErrorf("effect", "must be a finite, non-zero number, got %v", effect)
-	case p.Alternative == Greater && d < 0, p.Alternative == Less && d > 0:
-		return 0, 0, valueloop.FieldErrorf("effect", "a %s test detects only effects in its direction, got %v", p.Alternative, effect)
 	}
 	v, ok := p.unitVar(d)
 	if !ok {
@@ -306,6 +300,36 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 		}
 	}
 	return control, control * p.ratio(), nil
+}
+
+// detectable validates p for sizing and returns effect in the metric's
+// units, refused when the test cannot detect it.
+func (p Plan) detectable(effect float64) (float64, error) {
+	if err := p.validate(true); err != nil {
+		return 0, err
+	}
+	d := p.absolute(effect)
+	switch {
+	case math.IsNaN(d) || math.IsInf(d, 0) || d == 0:
+		return 0, valueloop.FieldErrorf("effect", "must be a finite, non-zero number, got %v", effect)
+	case p.Alternative == Greater && d < 0, p.Alternative == Less && d > 0:
+		return 0, valueloop.FieldErrorf("effect", "a %s test detects only effects in its direction, got %v", p.Alternative, effect)
+	}
+	return d, nil
+}
+
+// RequiredSE is the standard error of the difference of the means at
+// which the test, in the normal approximation, has probability Power to
+// detect effect (absolute, or relative to Baseline): |d|/u with u the
+// standardised shift of the power. It does not depend on the allocation
+// (Ratio) nor on the spread: any arms whose σ_c²/n_c + σ_t²/n_t is at most
+// its square have the power, however the units were split between them.
+func (p Plan) RequiredSE(effect float64) (float64, error) {
+	d, err := p.detectable(effect)
+	if err != nil {
+		return 0, err
+	}
+	return math.Abs(d) / p.shift(), nil
 }
 
 // MDE returns the minimum detectable effect with control units in control

@@ -19,7 +19,8 @@ import (
 // (bytewise: "GB" before "US" before "de", whatever a database's collation
 // says), and a rebuild changes nothing. Some exposures were served outside
 // the split: the log keeps the mark, and their users' cells are those of
-// metric.OutsideDimension only.
+// metric.OutsideDimension only. A metric has a window, so the randomised
+// users' cells are kept by day of exposure too (metric.ExposureDayDimension).
 func testDimensionAggregates(t *testing.T, s EventStore) { DimensionAggregates(t, s) }
 
 // DimensionAggregates is the contract case Events/DimensionAggregates, for
@@ -72,13 +73,15 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	if storedOutside != sentOutside || sentOutside == 0 {
 		t.Errorf("the log holds %d exposures outside the split, want the %d sent", storedOutside, sentOutside)
 	}
-	var wantAll, wantCountry, wantOutside []metric.Aggregate
+	var wantAll, wantCountry, wantOutside, wantDays []metric.Aggregate
 	for _, a := range all {
 		switch a.Dimension {
 		case "":
 			wantAll = append(wantAll, a)
 		case metric.OutsideDimension:
 			wantOutside = append(wantOutside, a)
+		case metric.ExposureDayDimension:
+			wantDays = append(wantDays, a)
 		default:
 			wantCountry = append(wantCountry, a)
 		}
@@ -113,6 +116,15 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	}
 	if !reflect.DeepEqual(got, wantOutside) || !slices.ContainsFunc(got, func(a metric.Aggregate) bool { return a.Sums.N > 0 }) {
 		t.Fatalf("DimensionAggregates: the cells outside the split differ from the recomputation or count nobody:\n got %v\nwant %v", got, wantOutside)
+	}
+	// A metric has a window: the cells by day of first exposure are kept
+	// and served as a dimension's.
+	got, err = s.DimensionAggregates(ctx, "prod", "checkout", metric.ExposureDayDimension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, wantDays) || len(got) == 0 {
+		t.Fatalf("DimensionAggregates: the cells by day of exposure differ from the recomputation or are missing:\n got %v\nwant %v", got, wantDays)
 	}
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)

@@ -106,8 +106,8 @@ func GenEvents(r *rand.Rand, start, n, users int) []ingest.Event {
 	return out
 }
 
-// Recompute returns the aggregates of env computed from scratch from the
-// stored events.
+// Recompute returns the cells of all users of env (what Aggregates
+// serves) computed from scratch from the stored events.
 func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	tb.Helper()
 	ms, err := s.Metrics(context.Background(), env)
@@ -125,18 +125,32 @@ func Recompute(tb testing.TB, s EventStore, env string) []metric.Aggregate {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return all
+	return AllUsers(all)
 }
 
-// RecomputeEvents returns the aggregates of ms computed from scratch from
-// events, through the real ingestion code.
+// AllUsers returns the cells of all users of aggs (Dimension ""), in
+// order: what Aggregates serves, without the cells a recomputation keeps
+// per dimension, outside the split and by day of exposure.
+func AllUsers(aggs []metric.Aggregate) []metric.Aggregate {
+	var out []metric.Aggregate
+	for _, a := range aggs {
+		if a.Dimension == "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// RecomputeEvents returns the cells of all users of ms (what Aggregates
+// serves) computed from scratch from events, through the real ingestion
+// code.
 func RecomputeEvents(tb testing.TB, ms []metric.Metric, events []ingest.Event) []metric.Aggregate {
 	tb.Helper()
 	all, _, err := ingest.Recompute(ms, ingest.ScanEvents(events))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return all
+	return AllUsers(all)
 }
 
 // CreateEnvWithMetrics creates environment env holding the metrics ms.

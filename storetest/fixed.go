@@ -9,6 +9,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/stats"
 )
 
 // FixedDecisionStore keeps the decisions of hypotheses under fixed
@@ -124,8 +125,20 @@ func testFixedPlans(t *testing.T, st Store, clock *Clock) {
 	if got, err := s.FixedPlan(ctx, "prod", "checkout"); got != nil || err != nil {
 		t.Errorf("FixedPlan before any = %+v, %v; want nil, nil", got, err)
 	}
+	// The inputs of each treatment: a spread the planned users fit.
+	inputsOf := func(users map[string]int64) map[string]experiment.PlanInputs {
+		in := map[string]experiment.PlanInputs{}
+		for v, n := range users {
+			in[v] = experiment.PlanInputs{Plan: stats.Plan{Alpha: 0.05, Alternative: stats.TwoSided, Power: 0.8, SD: 0.4, TreatmentSD: 0.41, Baseline: 0.2, Relative: true}, Effect: 0.1 * float64(n) / 1000}
+		}
+		return in
+	}
 	plan := func(terms string, users map[string]int64, on int64) experiment.FixedPlan {
-		return experiment.FixedPlan{Environment: "prod", Flag: "checkout", Terms: terms, Users: users, FixedOn: on}
+		return experiment.FixedPlan{Environment: "prod", Flag: "checkout", Terms: terms, Users: users, Inputs: inputsOf(users), FixedOn: on}
+	}
+	withInputs := func(p experiment.FixedPlan, in map[string]experiment.PlanInputs) experiment.FixedPlan {
+		p.Inputs = in
+		return p
 	}
 	fix := func(p experiment.FixedPlan) (experiment.FixedPlan, bool) {
 		t.Helper()
@@ -176,9 +189,12 @@ func testFixedPlans(t *testing.T, st Store, clock *Clock) {
 		{plan("terms-c", nil, 10), "users", valueloop.EINVALID},
 		{plan("terms-c", map[string]int64{"b": 0}, 10), "users", valueloop.EINVALID},
 		{plan("terms-c", map[string]int64{"b": 10}, -1), "fixedOn", valueloop.EINVALID},
+		{withInputs(plan("terms-c", map[string]int64{"b": 10}, 10), nil), "inputs", valueloop.EINVALID},
+		{withInputs(plan("terms-c", map[string]int64{"b": 10}, 10), map[string]experiment.PlanInputs{"b": {Plan: stats.Plan{Alpha: 0.05, Power: 0.8, SD: 1, Alternative: stats.TwoSided}}}), "inputs", valueloop.EINVALID},
+		{withInputs(plan("terms-c", map[string]int64{"b": 10}, 10), inputsOf(map[string]int64{"b": 10, "c": 10})), "inputs", valueloop.EINVALID},
 		{plan("", map[string]int64{"b": 10}, 10), "terms", valueloop.EINVALID},
-		{experiment.FixedPlan{Environment: "prod", Terms: "terms-c", Users: map[string]int64{"b": 10}}, "flag", valueloop.EINVALID},
-		{experiment.FixedPlan{Environment: "nowhere", Flag: "checkout", Terms: "terms-c", Users: map[string]int64{"b": 10}}, "", valueloop.ENOTFOUND},
+		{experiment.FixedPlan{Environment: "prod", Terms: "terms-c", Users: map[string]int64{"b": 10}, Inputs: inputsOf(map[string]int64{"b": 10})}, "flag", valueloop.EINVALID},
+		{experiment.FixedPlan{Environment: "nowhere", Flag: "checkout", Terms: "terms-c", Users: map[string]int64{"b": 10}, Inputs: inputsOf(map[string]int64{"b": 10})}, "", valueloop.ENOTFOUND},
 	}
 	for _, b := range bad {
 		ok, err := s.PlanFixed(ctx, &b.p)

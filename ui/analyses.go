@@ -88,9 +88,15 @@ func inputSum(in *experiment.Input) [sha256.Size]byte {
 		binary.Write(h, binary.LittleEndian, s.Start)
 		enc.Encode(s)
 	}
+	// The days whose users' windows have closed change with the time
+	// alone: a result kept from before a day closed is not this one.
+	if len(in.Days) > 0 {
+		enc.Encode(experiment.ClosedThrough(in.Metrics, in.Now))
+	}
 	// The users outside the split too: the result counts them
-	// (OutsideSplit), and their cells are told apart by their dimension.
-	for _, a := range slices.Concat(in.Aggregates, in.Outside) {
+	// (OutsideSplit), and their cells are told apart by their dimension;
+	// and the cells by day of exposure, which count the open windows.
+	for _, a := range slices.Concat(in.Aggregates, in.Outside, in.Days) {
 		enc.Encode(a)
 		b, _ := a.Sums.MarshalBinary()
 		binary.Write(h, binary.LittleEndian, int64(len(b)))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -112,5 +113,25 @@ func TestAnalysisCacheDropsHalf(t *testing.T) {
 	}
 	if c.get(in(maxKeptAnalyses), sum) == nil {
 		t.Errorf("the result just put was dropped")
+	}
+}
+
+// TestAnalysisKeptUntilAWindowCloses: a kept result counts the users whose
+// window may still be open at its time, so the input's sum changes when a
+// day's users' window closes, with nothing else changed, and not before.
+func TestAnalysisKeptUntilAWindowCloses(t *testing.T) {
+	day := metric.DayOf(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	in := experiment.Input{Environment: "e", Flag: "f",
+		Metrics: []metric.Metric{{Key: "bought", Kind: metric.Conversion, Event: "buy", Window: metric.Window(72 * time.Hour)}},
+		Days:    []metric.Aggregate{{Flag: "f", Variant: "on", Dimension: metric.ExposureDayDimension, Value: metric.DayLabel(day), Sums: metric.Sums{N: 1}}},
+		Now:     time.Date(2026, 3, 5, 23, 0, 0, 0, time.UTC)} // the 1st closes on the 6th at 00:00
+	open := inputSum(&in)
+	in.Now = in.Now.Add(59 * time.Minute)
+	if inputSum(&in) != open {
+		t.Errorf("an hour later, the same days closed: the sum changed, the kept result would be analysed again")
+	}
+	in.Now = in.Now.Add(time.Minute)
+	if inputSum(&in) == open {
+		t.Errorf("the 1st's window closed: the sum did not change, the kept result would count its users as open")
 	}
 }

@@ -338,8 +338,11 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 		if err != nil {
 			return err
 		}
+		// The recomputation's cells as ReadInput reads them from a store,
+		// and the time of the cut: the windows open then, not now.
 		at := in
-		at.Aggregates = aggs
+		at.SetCells(aggs)
+		at.Now = cut
 		res, err := experiment.Analyze(at)
 		if err != nil {
 			return err

@@ -40,6 +40,9 @@ import (
 type Store interface {
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// DimensionAggregates are the flag's cells of one dimension: those by
+	// day of first exposure (experiment.ReadDays).
+	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
@@ -292,8 +295,14 @@ func (r *Recorder) analyze(ctx context.Context, f experiment.FlagRef, ms []metri
 	if err != nil {
 		return nil, err
 	}
-	return experiment.Analyze(experiment.Input{Environment: f.Environment, Flag: f.Flag, Definition: def, Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits})
+	in := experiment.Input{Environment: f.Environment, Flag: f.Flag, Definition: def, Hypothesis: h,
+		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits}
+	// The verdict recorded is the results page's: with the users whose
+	// window may still be open counted, or left out, as it does.
+	if err := experiment.ReadDays(ctx, r.Store, &in); err != nil {
+		return nil, err
+	}
+	return experiment.Analyze(in)
 }
 
 // Open starts the periodic check: at once, then every Interval, on the

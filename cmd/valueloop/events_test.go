@@ -21,6 +21,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // TestQuantileOverEventsCLI: metrics create --over event defines a
@@ -305,10 +306,11 @@ func checkStoredOnce(t *testing.T, data string, n int) {
 		}
 	}
 	metrics, _ := db.Metrics(ctx, "production")
-	want, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "production", fn) })
+	all, _, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error { return db.Events(ctx, "production", fn) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := storetest.AllUsers(all)
 	got, err := db.Aggregates(ctx, "production", "")
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ import (
 
 func experimentCommand() *command {
 	return &command{name: "experiment", summary: "results and hypotheses of a flag's experiment", more: "Settings given to results override the hypothesis' for that look only.\n", subs: []*command{
-		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W] [--cuped-theta within|pooled] [--srm-threshold P] [--prior MEAN:SD]",
+		{name: "results", args: "FLAG --env ENV [--metric KEY ...] [--dimension NAME] [--alpha A] [--alternative two-sided|greater|less] [--tuning USERS] [--cuped on|off] [--correction none|holm|bh|bonferroni] [--inference sequential|fixed] [--control VARIANT] [--weights V:W,V:W] [--cuped-theta within|pooled] [--srm-threshold P] [--prior MEAN:SD] [--exclude-open-windows on|off]",
 			summary: "show the experiment's results and verdict", more: "Settings given to results override the hypothesis' for that look only.\n", run: runExperimentResults},
 		{name: "hypothesis", summary: "the hypothesis an experiment tests", subs: []*command{
 			{name: "get", args: "FLAG --env ENV", summary: "show a flag's hypothesis", run: runHypothesisGet},
@@ -53,6 +53,7 @@ var expSettings = []struct{ flag, name, help string }{
 	{"inference", "inference", "which intervals decide: sequential (safe to peek) or fixed"},
 	{"control", "control", "control variant"},
 	{"weights", "weights", "variant weights for the SRM check, e.g. control:50,treatment:50 (spaces around names and numbers are ignored)"},
+	{"exclude-open-windows", "excludeOpenWindows", "leave out of each metric with a window the users whose window may still be open: on or off (default off)"},
 }
 
 func addExpSettingFlags(fs *flag.FlagSet) expSettingFlags {
@@ -356,6 +357,9 @@ func settingsLine(s experiment.Settings) string {
 	if s.Control != "" {
 		fmt.Fprintf(&b, ", control %s", s.Control)
 	}
+	if s.ExcludeOpenWindows {
+		b.WriteString(", open windows excluded")
+	}
 	if len(s.Weights) > 0 {
 		var ws []string
 		for _, k := range slices.Sorted(maps.Keys(s.Weights)) {
@@ -439,6 +443,9 @@ func writeResultsFit(w io.Writer, r *experiment.Result, cols int) {
 		}, liftBlock(scale, rel, liftRows(m.Variants, inf, scale, func(v experiment.VariantResult) string { return v.Variant })))
 		fmt.Fprint(w, table)
 		writeNotes(w, notes)
+		if ow := m.OpenWindows; ow != nil && ow.Users > 0 {
+			fmt.Fprintf(w, "  Open windows: %s\n", ow.Note)
+		}
 	}
 	fmt.Fprintln(w)
 	writeSRM(w, r)
@@ -744,22 +751,28 @@ func writeDecided(w io.Writer, d *experiment.Decided) {
 	}
 }
 
-// writePlan says the planned sample under fixed inference and when it was
-// fixed: with several treatments, each one's.
+// writePlan says the planned sample under fixed inference at the split
+// now and when it was fixed: with several treatments, each one's.
 func writePlan(w io.Writer, p *experiment.FixedPlan) {
 	if p == nil {
 		return
 	}
+	users, then := p.Current, ""
+	if len(users) == 0 { // a decided test: the plan as it was fixed
+		users = p.Users
+	} else if p.Initial() != p.Planned() {
+		then = fmt.Sprintf(" (%s when fixed)", valueloop.GroupDigits(p.Initial()))
+	}
 	each := ""
-	if len(p.Users) > 1 {
+	if len(users) > 1 {
 		var parts []string
-		for _, v := range slices.Sorted(maps.Keys(p.Users)) {
-			parts = append(parts, v+": "+valueloop.GroupDigits(p.Users[v]))
+		for _, v := range slices.Sorted(maps.Keys(users)) {
+			parts = append(parts, v+": "+valueloop.GroupDigits(users[v]))
 		}
 		each = " (" + strings.Join(parts, ", ") + ")"
 	}
-	fmt.Fprintf(w, "Plan: %s%s, fixed %s on %s (fixed-horizon: read once, at the first look with at least these users)\n",
-		valueloop.Count(p.Planned(), "user"), each, p.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(p.FixedOn, "user"))
+	fmt.Fprintf(w, "Plan: %s%s%s, fixed %s on %s (fixed-horizon: the pilot's precision, sized at the split now; read once, at the first look whose arms' users give it)\n",
+		valueloop.Count(p.Planned(), "user"), each, then, p.At.UTC().Format("2006-01-02 15:04:05 UTC"), valueloop.Count(p.FixedOn, "user"))
 }
 
 // cupedLabel agrees with the settings line and with what the engine did:

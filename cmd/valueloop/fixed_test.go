@@ -156,3 +156,25 @@ func TestValueNextFixedPlan(t *testing.T) {
 		t.Errorf("next after the decision: %d, stop list %+v; want nothing to stop\n%.1500s", code, next.Stop, body)
 	}
 }
+
+// TestWritePlan: the Plan: line gives the planned sample at the split now
+// and, when it differs (a rollout's step since), the one when fixed; a
+// decided test's plan (no current sizing) is the one fixed.
+func TestWritePlan(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		current map[string]int64
+		want    string
+	}{
+		{"the split then", map[string]int64{"t": 5219}, "Plan: 5,219 users, fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
+		{"a ramp since", map[string]int64{"t": 2675}, "Plan: 2,675 users (5,219 when fixed), fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
+		{"decided", nil, "Plan: 5,219 users, fixed 2026-12-07 10:00:00 UTC on 1,000 users ("},
+	} {
+		var b strings.Builder
+		writePlan(&b, &experiment.FixedPlan{Users: map[string]int64{"t": 5219}, Current: c.current, FixedOn: 1000, At: at})
+		if !strings.HasPrefix(b.String(), c.want) {
+			t.Errorf("%s: %q, want it to start %q", c.name, b.String(), c.want)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// pilotPrecision is, by hand, what the pilot look res fixes for its
+// treatment under the normal approximation: each arm's variance per
+// user (SE²·n of the primary metric, signup: a conversion, so every
+// exposed user has a value) and the target variance of the difference,
+// (|d|/(z_{1−α/2} + z_{power}))² for the +30% relative effect on the
+// control rate at α = 0.05 and 80% power (the far tail of a two-sided
+// test adds about 1e-6 of power, nothing here).
+func pilotPrecision(t *testing.T, res *Result) (vc, vt, target float64) {
+	t.Helper()
+	pm := res.Metrics[0]
+	if pm.Metric != "signup" {
+		t.Fatalf("primary metric %s", pm.Metric)
+	}
+	c, tr := pm.Variants[0], pm.Variants[1]
+	vc, vt = *c.SE**c.SE*float64(c.Users), *tr.SE**tr.SE*float64(tr.Users)
+	d := 0.3 * *c.AdjustedMean
+	se := d / (1.959963984540054 + 0.8416212335729143)
+	return vc, vt, se * se
+}
+
+// fromScratch is, by hand, the users planned at shares sc and st:
+// vc/(N·sc) + vt/(N·st) = target.
+func fromScratch(vc, vt, target, sc, st float64) int64 {
+	return int64(math.Ceil((vc/sc + vt/st) / target))
+}
+
+// twoPeriods is, by hand, the variance of the difference of a test whose
+// users came in two periods of the split, nc1/nt1 then nc2/nt2, combined
+// with the weights W ∝ 1/(1/n_c + 1/n_t) of the stratified analysis.
+func twoPeriods(vc, vt float64, nc1, nt1, nc2, nt2 float64) float64 {
+	w1, w2 := 1/(1/nc1+1/nt1), 1/(1/nc2+1/nt2)
+	return (w1*w1*(vc/nc1+vt/nt1) + w2*w2*(vc/nc2+vt/nt2)) / ((w1 + w2) * (w1 + w2))
+}
+
+// TestFixedPlanFollowsTheSplit: a plan fixed from a pilot at a 10/90
+// split, then read at 50/50 (a rollout's step: the same test), needs the
+// users the pilot's precision needs at 50/50, far fewer than planned at
+// 10/90, and decides at the first look whose arms' users give that
+// precision, whatever the outcomes. Before, the plan was the count of
+// users planned at 10/90, and the test ran past it. The other way, a
+// treatment's share going down from 50% to 10% raises the planned
+// sample: before, the test was read, underpowered, at the count planned
+// at 50/50.
+func TestFixedPlanFollowsTheSplit(t *testing.T) {
+	ms := testMetrics()
+	const t1 = int64(1_767_300_000_000)
+	analyze := func(periods []rolloutPeriod) *Result {
+		t.Helper()
+		aggs, splits := rolloutAggregates(t, ms, periods)
+		h := NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "signup", 0.3
+		h.Settings.Inference = Fixed
+		h.Settings.Control = "control"
+		f := testFlag() // serving the last period's split
+		w := periods[len(periods)-1].split
+		f.Targeting = fmt.Appendf(nil, `{"fractional":[["control",%v],["treatment",%v]]}`, w["control"], w["treatment"])
+		res, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: f, Metrics: ms, Aggregates: aggs, Splits: splits, Hypothesis: h, Settings: h.Settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict == nil || len(res.Verdict.Variants) != 1 {
+			t.Fatalf("verdict %+v", res.Verdict)
+		}
+		return res
+	}
+	canary := func(nc, nt int, pc, pt float64) rolloutPeriod {
+		return rolloutPeriod{0, map[string]float64{"control": 10, "treatment": 90}, []arm{{name: "control", users: nc, signup: pc}, {name: "treatment", users: nt, signup: pt}}}
+	}
+	even := func(start int64, n int, pc, pt float64) rolloutPeriod {
+		return rolloutPeriod{start, map[string]float64{"control": 50, "treatment": 50}, []arm{{name: "control", users: n, signup: pc}, {name: "treatment", users: n, signup: pt}}}
+	}
+	pilot := analyze([]rolloutPeriod{canary(100, 900, 0.2, 0.22)})
+	p, ok := NewFixedPlan(pilot)
+	if !ok {
+		t.Fatalf("no plan from the pilot: %s", pilot.Verdict.Reason)
+	}
+	vc, vt, target := pilotPrecision(t, pilot)
+	at10, at50 := fromScratch(vc, vt, target, 0.1, 0.9), fromScratch(vc, vt, target, 0.5, 0.5)
+	if got := *pilot.Verdict.Variants[0].PlannedUsers; math.Abs(float64(got-at10)) > 1 {
+		t.Fatalf("the pilot planned %d users at 10/90, by hand %d", got, at10)
+	}
+
+	// The split moves to 50/50: the users to come are a period of their
+	// own, and the test is read when the two periods' users give the
+	// pilot's precision: the smallest n per arm at 50/50 with
+	// twoPeriods(100, 900, n, n) at most the target.
+	n := 2
+	for twoPeriods(vc, vt, 100, 900, float64(n), float64(n)) > target {
+		n++
+	}
+	ramp := canary(100, 900, 0.2, 0.22)
+	read := func(n int, pc, pt float64) (*Result, VariantVerdict) {
+		t.Helper()
+		r := analyze([]rolloutPeriod{ramp, even(t1, n, pc, pt)})
+		if !p.Apply(r) {
+			t.Fatalf("the plan fixed at 10/90 did not apply at 50/50")
+		}
+		return r, r.Verdict.Variants[0]
+	}
+	r, vv := read(2, 0.5, 0.5)
+	more := *vv.RemainingUsers
+	if !(1004+more < at10) || r.Plan.Planned() != 1004+more || vv.Decision != KeepRunning {
+		t.Errorf("at 50/50 just after the step: %s, %d more users, planned %d; want keep_running, the planned sample below the %d planned at 10/90", vv.Decision, more, r.Plan.Planned(), at10)
+	}
+	x := 0.0
+	for twoPeriods(vc, vt, 100, 900, 2+x/2, 2+x/2) > target {
+		x++
+	}
+	if want := int64(1004 + x); r.Plan.Planned() != want {
+		t.Errorf("planned at 50/50: %d, by hand %d (%d from scratch at 50/50, %d at 10/90)", r.Plan.Planned(), want, at50, at10)
+	}
+	// Which look decides is the counts' doing, never the outcomes'.
+	for _, rates := range [][2]float64{{0.2, 0.22}, {0.2, 0.2}, {0.3, 0.1}, {0.05, 0.5}} {
+		if _, vv := read(n-1, rates[0], rates[1]); vv.Decision != KeepRunning || vv.Code != CodeNeedMoreUsers {
+			t.Errorf("rates %v, %d per arm at 50/50, one short of the precision: %s (%s), want keep_running", rates, n-1, vv.Decision, vv.Reason)
+		}
+		if _, vv := read(n, rates[0], rates[1]); vv.Decision == KeepRunning || vv.RemainingUsers != nil && *vv.RemainingUsers != 0 {
+			t.Errorf("rates %v, %d per arm at 50/50, at the precision: %s (%s), want decided", rates, n, vv.Decision, vv.Reason)
+		}
+	}
+
+	// A share going down: fixed at 50/50, then the treatment at 10%.
+	flat := analyze([]rolloutPeriod{even(0, 500, 0.2, 0.22)})
+	q, ok := NewFixedPlan(flat)
+	if !ok {
+		t.Fatalf("no plan from the 50/50 pilot: %s", flat.Verdict.Reason)
+	}
+	vc, vt, target = pilotPrecision(t, flat)
+	// 50/50 until now, the users to come at 90/10.
+	down := even(0, 500, 0.2, 0.22)
+	next := rolloutPeriod{t1, map[string]float64{"control": 90, "treatment": 10}, []arm{{name: "control", users: 9, signup: 0.2}, {name: "treatment", users: 2, signup: 0.22}}}
+	r = analyze([]rolloutPeriod{down, next})
+	if !q.Apply(r) {
+		t.Fatal("the plan fixed at 50/50 did not apply at 90/10")
+	}
+	vv = r.Verdict.Variants[0]
+	x = 0
+	for twoPeriods(vc, vt, 500, 500, 9+0.9*x, 2+0.1*x) > target {
+		x++
+	}
+	was := *flat.Verdict.Variants[0].PlannedUsers
+	if want := 1011 + x; float64(r.Plan.Planned()) != want || !(r.Plan.Planned() > was) || vv.Decision != KeepRunning {
+		t.Errorf("at 90/10: %s, planned %d; want keep_running, planned about %.0f by hand, above the %d planned at 50/50", vv.Decision, r.Plan.Planned(), want, was)
+	}
+}
