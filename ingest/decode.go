@@ -296,6 +296,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	}
 	var typ, tm []byte
 	var hasTime, hasReason bool
+	split := byte(0) // 't' or 'f' when the event says whether its split chose it
 	var value float64
 	var given uint16 // the fields already read (eventField)
 	err = p.object(func(key []byte) error {
@@ -361,6 +362,18 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 			default:
 				bad("value", "must be a number")
 			}
+		case fSplit:
+			kind, err := p.value(0)
+			if err != nil {
+				return err
+			}
+			switch kind {
+			case 'n':
+			case 't', 'f':
+				split = kind
+			default:
+				bad("split", "must be true or false")
+			}
 		case fAttributes:
 			start := p.i
 			kind, err := p.value(0)
@@ -379,7 +392,7 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 				return err
 			}
 			k := string(key)
-			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, reason, name, value and attributes; put anything else in attributes)", k))
+			bad(k, fmt.Sprintf("unknown field %q (an event has type, id, time, targetingKey, flag, variant, reason, split, name, value and attributes; put anything else in attributes)", k))
 		}
 		return nil
 	})
@@ -389,10 +402,17 @@ func (d *decoder) event(p *parser) (ev Event, field, reason string, err error) {
 	switch string(typ) {
 	case "exposure":
 		ev.Type = Exposure
+		if split != 0 {
+			// Said outright, it overrides what the reason suggests.
+			ev.OutsideSplit = split == 'f'
+		}
 	case "tracking":
 		ev.Type = Tracking
 		if hasReason {
 			return ev, "reason", "a tracking event has no reason (the reason of an evaluation belongs to its exposure)", nil
+		}
+		if split != 0 {
+			return ev, "split", "a tracking event has no split (whether the split chose the variant belongs to its exposure)", nil
 		}
 	case "":
 		return ev, "type", `required: "exposure" or "tracking"`, nil
@@ -431,6 +451,7 @@ const (
 	fValue
 	fAttributes
 	fReason
+	fSplit
 )
 
 // outsideReason reports whether an exposure's reason (the OpenFeature
@@ -440,7 +461,9 @@ const (
 // providers give it for a fractional split too: counted outside, every
 // user of such a split would leave the experiment) and counts as in, as
 // does any other reason (UNKNOWN, CACHED, a provider's own), which is what
-// an exposure without a reason gets too.
+// an exposure without a reason gets too. An exposure's `split` (true or
+// false), sent by an SDK whose evaluator knows (Valueloop's Go provider,
+// an OFREP client reading Valueloop's SPLIT), overrides the reason.
 func outsideReason(b []byte) bool {
 	switch string(b) {
 	case "DEFAULT", "STATIC", "DISABLED":
@@ -472,6 +495,8 @@ func eventField(key []byte) uint16 {
 		return fAttributes
 	case "reason":
 		return fReason
+	case "split":
+		return fSplit
 	}
 	return 0
 }

@@ -40,6 +40,8 @@ func TestDecodeRejectsBadEventsOneByOne(t *testing.T) {
 		{"attributes not an object", `{"type":"tracking","name":"buy","targetingKey":"u","attributes":[1]}`, "attributes", "JSON object"},
 		{"reason not a string", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":3}`, "reason", "must be a string"},
 		{"tracking with reason", `{"type":"tracking","name":"buy","targetingKey":"u","reason":"SPLIT"}`, "reason", "no reason"},
+		{"split not a boolean", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","split":"yes"}`, "split", "true or false"},
+		{"tracking with split", `{"type":"tracking","name":"buy","targetingKey":"u","split":true}`, "split", "no split"},
 		{"reason given twice", `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":"SPLIT","reason":"STATIC"}`, "reason", "more than once"},
 		{"not an object", `42`, "", "must be a JSON object"},
 		{"variant given twice", `{"type":"exposure","flag":"f","variant":"a","variant":"b","targetingKey":"u"}`, "variant", "more than once"},
@@ -158,6 +160,9 @@ func TestDecodeReason(t *testing.T) {
 	}{
 		{"", false}, {`null`, false}, {`"SPLIT"`, false}, {`"TARGETING_MATCH"`, false}, {`"CACHED"`, false}, {`"my-own"`, false},
 		{`"DEFAULT"`, true}, {`"STATIC"`, true}, {`"DISABLED"`, true},
+		// split, when given, says it outright, whatever the reason.
+		{`"TARGETING_MATCH","split":false`, true}, {`"SPLIT","split":false`, true}, {`"DEFAULT","split":true`, false},
+		{`"TARGETING_MATCH","split":null`, false}, {`null,"split":false`, true},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
 			ev := `{"type":"exposure","flag":"f","variant":"a","targetingKey":"u"`

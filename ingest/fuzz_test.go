@@ -34,6 +34,7 @@ func FuzzDecode(f *testing.F) {
 		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`[{"type":"tracking","name":"n","targetingKey":"u","value":-0,"time":"2026-05-20T10:11:12.123456789Z"}]`,
 		`[{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":"STATIC"},{"type":"exposure","flag":"f","variant":"a","targetingKey":"v","reason":"TARGETING_MATCH"},{"type":"exposure","flag":"f","variant":"a","targetingKey":"w","reason":"D\u0045FAULT"},{"type":"tracking","name":"n","targetingKey":"u","reason":null}]`,
+		`[{"type":"exposure","flag":"f","variant":"a","targetingKey":"u","reason":"TARGETING_MATCH","split":false},{"type":"exposure","flag":"f","variant":"a","targetingKey":"v","split":true},{"type":"exposure","flag":"f","variant":"a","targetingKey":"w","split":null},{"type":"exposure","flag":"f","variant":"a","targetingKey":"x","split":1}]`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -122,8 +123,17 @@ func checkAgainstEncodingJSON(t *testing.T, raw []byte, ev *Event) {
 	} else if ev.TimeSet || ev.Time != now.UnixMilli() {
 		t.Errorf("time %d (set %v) without a time sent, want the server's", ev.Time, ev.TimeSet)
 	}
-	if reason, _ := str("reason"); ev.OutsideSplit != (reason == "DEFAULT" || reason == "STATIC" || reason == "DISABLED") {
-		t.Errorf("outside the split %v, encoding/json read reason %q", ev.OutsideSplit, reason)
+	reason, _ := str("reason")
+	outside := reason == "DEFAULT" || reason == "STATIC" || reason == "DISABLED"
+	if v, ok := m["split"]; ok && string(v) != "null" {
+		var split bool
+		if err := json.Unmarshal(v, &split); err != nil {
+			t.Fatalf("split of an accepted event: encoding/json: %v", err)
+		}
+		outside = !split
+	}
+	if ev.OutsideSplit != outside {
+		t.Errorf("outside the split %v, encoding/json read reason %q and split %s", ev.OutsideSplit, reason, m["split"])
 	}
 	if v, ok := m["value"]; ok && string(v) != "null" {
 		var f float64

@@ -38,7 +38,13 @@ type event struct {
 	// Reason is an exposure's: the evaluation's reason, by which the
 	// server tells a variant the split drew from one a rule or a static
 	// flag served (docs/events.md).
-	Reason     string         `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Split says whether the split chose the variant: this provider's
+	// evaluator says SPLIT for a fractional split and nothing else, so
+	// it knows, where the reason alone (TARGETING_MATCH, which flagd's
+	// providers also give for a split) would count a rule's variant as
+	// the split's.
+	Split      *bool          `json:"split,omitempty"`
 	Name       string         `json:"name,omitempty"`
 	Value      *float64       `json:"value,omitempty"`
 	Attributes map[string]any `json:"attributes,omitempty"`
@@ -136,6 +142,18 @@ func newQueue(limit, batch int, now func() time.Time) *queue {
 	return &queue{limit: limit, batch: batch, seenLimit: max(4*limit, 1024), now: now, wake: make(chan struct{}, 1), seen: map[string]map[string]string{}}
 }
 
+// inSplit and outsideSplit are what Split points to: shared, so that an
+// exposure costs no allocation for it.
+var inSplit, outsideSplit = true, false
+
+// splitOf is an exposure's Split for the evaluation's reason.
+func splitOf(reason string) *bool {
+	if reason == "SPLIT" {
+		return &inSplit
+	}
+	return &outsideSplit
+}
+
 // expose queues an exposure unless the same one is already queued in this
 // interval. It is on the evaluation path: one lock and two lookups by string
 // (the runtime's fast path; a struct of three strings hashes far slower).
@@ -158,7 +176,7 @@ func (q *queue) expose(flag, variant, targetingKey, reason string) {
 	}
 	byKey[targetingKey] = variant
 	q.nseen++
-	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey, Reason: reason})
+	q.pushLocked(event{Type: typeExposure, Time: q.now().UTC(), Flag: flag, Variant: variant, TargetingKey: targetingKey, Reason: reason, Split: splitOf(reason)})
 	q.mu.Unlock()
 }
 

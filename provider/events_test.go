@@ -47,7 +47,8 @@ func waitStats(t *testing.T, p *provider.Provider, what string, ok func(provider
 // TestExposuresAndTrackingDelivered: exposures (once per flag, variant and
 // user within an interval) and tracking events reach the real server's
 // event endpoint in batches and are stored as sent, each exposure with its
-// evaluation's reason: the split's (SPLIT) in it, a static flag's outside.
+// evaluation's reason and whether the split chose the variant: the
+// split's (SPLIT) in it, a static flag's and a rule's outside.
 func TestExposuresAndTrackingDelivered(t *testing.T) {
 	srv := MustServe(t)
 	p := eventProvider(srv)
@@ -62,8 +63,10 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 			assigned[key] = d.Variant
 		}
 	}
-	// A static flag's variant: an exposure outside the split.
+	// A static flag's variant, and a rule's (TARGETING_MATCH, which alone
+	// would count as in): exposures outside the split.
 	p.BooleanEvaluation(ctx, "dark-mode", true, openfeature.FlattenedContext{"targetingKey": "user-0"})
+	p.FloatEvaluation(ctx, "discount", 0, openfeature.FlattenedContext{"targetingKey": "user-0", "country": "NZ"})
 	// No exposure: no targeting key; no variant (disabled, missing flag).
 	p.BooleanEvaluation(ctx, "dark-mode", true, nil)
 	p.BooleanEvaluation(ctx, "holiday-banner", true, openfeature.FlattenedContext{"targetingKey": "user-1"})
@@ -78,9 +81,9 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 	p.Track(ctx, "purchase", openfeature.NewEvaluationContext("", nil), openfeature.NewTrackingEventDetails(1))
 	p.Track(ctx, "purchase", openfeature.NewEvaluationContext(strings.Repeat("k", 300), nil), openfeature.NewTrackingEventDetails(1))
 
-	st := waitStats(t, p, "all judged", func(s provider.Stats) bool { return s.Sent+s.Rejected == 16 && s.Queued == 0 })
-	if st.Sent != 14 || st.Rejected != 2 || st.Dropped != 0 {
-		t.Errorf("stats = %+v, want Sent 14, Rejected 2, Dropped 0", st)
+	st := waitStats(t, p, "all judged", func(s provider.Stats) bool { return s.Sent+s.Rejected == 17 && s.Queued == 0 })
+	if st.Sent != 15 || st.Rejected != 2 || st.Dropped != 0 {
+		t.Errorf("stats = %+v, want Sent 15, Rejected 2, Dropped 0", st)
 	}
 
 	stored := srv.StoredEvents(t)
@@ -89,7 +92,7 @@ func TestExposuresAndTrackingDelivered(t *testing.T) {
 	for _, ev := range stored {
 		switch ev.Type {
 		case ingest.Exposure:
-			if ev.Flag == "dark-mode" {
+			if ev.Flag == "dark-mode" || ev.Flag == "discount" {
 				if ev.TargetingKey != "user-0" || !ev.OutsideSplit {
 					t.Errorf("exposure %+v, want user-0's, outside the split", ev)
 				}

@@ -32,8 +32,8 @@ func TestQueueExposures(t *testing.T) {
 		}
 	}
 	want := []event{
-		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "f", Variant: "b"},
-		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "g", Variant: "a"},
+		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "f", Variant: "b", Split: &outsideSplit},
+		{Type: typeExposure, Time: clock, TargetingKey: "u1", Flag: "g", Variant: "a", Split: &outsideSplit},
 	}
 	if got := q.peek(10); !reflect.DeepEqual(got, want) {
 		t.Errorf("queued %+v,\nwant %+v", got, want)

@@ -191,7 +191,7 @@ func TestOutsideSplitAdviceFitsTheReason(t *testing.T) {
 		says, not       []string
 	}{
 		{"a rule's variant", `{"if":[{"var":"staff"},"one-page",` + split + `]}`,
-			[]string{"TARGETING_MATCH", "put the split on a rule of its own"}, []string{"send the reason"}},
+			[]string{"TARGETING_MATCH", "send split", "put the split on a rule of its own"}, []string{"send the reason"}},
 		{"a computed branch", `{"if":[{"var":"x"},{"var":"variant"},` + split + `]}`,
 			[]string{"TARGETING_MATCH"}, []string{"send the reason"}},
 		{"the default alone", `{"if":[{"in":[{"var":"country"},["NZ"]]},` + split + `]}`,
