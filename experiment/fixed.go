@@ -241,54 +241,90 @@ func (in PlanInputs) Check() error {
 }
 
 // arms are the users of a control and a treatment first exposed in one
-// period of the split (the whole test when it never changed).
-type arms struct{ c, t float64 }
+// period of the split (the whole test when it never changed), or their
+// shares of the users to come.
+type arms struct {
+	c, t float64
+	// rest are the same of the analysis' other arms, with a split history
+	// only: the stratified analysis weighs a period by all its arms.
+	rest []float64
+	// off: some arm of the analysis had no share in the period, which the
+	// analysis then leaves out (a 0% step, an arm added later).
+	off bool
+}
 
 // allocation is how res assigned control and treatment t: their users per
-// period of the split, and their shares of the arms' users now, at
-// which the users to come are assigned.
-func allocation(res *Result, t int) (periods []arms, sc, st float64) {
+// period of the split (with the other arms', which weigh the periods),
+// and their shares of the arms' users now, at which the users to come
+// are assigned.
+func allocation(res *Result, t int) (periods []arms, now arms) {
 	cv, tv := res.Variants[0], res.Variants[t]
-	sc, st = cv.Share, tv.Share
+	now = arms{c: cv.Share, t: tv.Share}
+	if len(res.Periods) == 0 {
+		return []arms{{c: float64(cv.Users), t: float64(tv.Users)}}, now
+	}
 	if res.split != nil {
-		sc, st = res.split[cv.Name], res.split[tv.Name]
+		now.c, now.t = res.split[cv.Name], res.split[tv.Name]
 	}
-	for _, p := range res.Periods {
-		periods = append(periods, arms{float64(p.Users[cv.Name]), float64(p.Users[tv.Name])})
-	}
-	if len(periods) == 0 {
-		return []arms{{float64(cv.Users), float64(tv.Users)}}, sc, st
+	var lastSum float64
+	last := res.Periods[len(res.Periods)-1].Weights
+	for _, v := range res.Variants {
+		lastSum += last[v.Name]
 	}
 	// A split that changed since the last period with users: the users
 	// to come are a period of their own.
-	last := res.Periods[len(res.Periods)-1].Weights
-	var sum float64
-	for _, v := range res.Variants {
-		sum += last[v.Name]
+	changed := false
+	for i, v := range res.Variants {
+		s := v.Share
+		if res.split != nil {
+			s = res.split[v.Name]
+		}
+		if lastSum > 0 && math.Abs(last[v.Name]/lastSum-s) > 1e-9 {
+			changed = true
+		}
+		if i != 0 && i != t {
+			now.rest = append(now.rest, s)
+		}
 	}
-	if sum > 0 && (math.Abs(last[cv.Name]/sum-sc) > 1e-9 || math.Abs(last[tv.Name]/sum-st) > 1e-9) {
-		periods = append(periods, arms{})
+	now.off = slices.Contains(now.rest, 0)
+	for _, p := range res.Periods {
+		a := arms{c: float64(p.Users[cv.Name]), t: float64(p.Users[tv.Name])}
+		for i, v := range res.Variants {
+			if i != 0 && i != t {
+				a.rest = append(a.rest, float64(p.Users[v.Name]))
+			}
+			a.off = a.off || p.Weights[v.Name] <= 0
+		}
+		periods = append(periods, a)
 	}
-	return periods, sc, st
+	if changed {
+		periods = append(periods, arms{rest: make([]float64, len(now.rest)), off: now.off})
+	}
+	return periods, now
 }
 
 // variance is the variance of the test's difference with periods' users
 // and in's spreads: the periods' differences combined with the analysis'
-// weights W_p ∝ 1/(1/n_c + 1/n_t) (stats' stratified analysis; a period
-// where an arm has fewer than 2 users gets none),
+// weights W_p ∝ 1/Σ_a 1/n_{a,p} over all its arms (stats' stratified
+// analysis; a period where an arm has fewer than 2 users or no share gets
+// none),
 //
 //	Σ_p W_p² (σ_c²/n_{c,p} + σ_t²/n_{t,p}),
 //
 // which is σ_c²/n_c + σ_t²/n_t when the split never changed. +Inf when no
-// period has both arms.
+// period has every arm.
 func (in PlanInputs) variance(periods []arms) float64 {
 	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
 	var sum, wsum float64
 	for _, p := range periods {
-		if p.c < 2 || p.t < 2 {
+		if p.off || p.c < 2 || p.t < 2 || slices.ContainsFunc(p.rest, func(n float64) bool { return n < 2 }) {
 			continue
 		}
-		w := 1 / (1/p.c + 1/p.t)
+		inv := 1/p.c + 1/p.t
+		for _, n := range p.rest {
+			inv += 1 / n
+		}
+		w := 1 / inv
 		sum += w * w * (vc/p.c + vt/p.t)
 		wsum += w
 	}
@@ -312,7 +348,7 @@ const mostUsers = 1e15
 // capped at mostUsers. It is 0 when the look is at the planned sample: the
 // rule that decides under fixed inference, on counts and stored figures
 // only, whatever split the users came in.
-func (in PlanInputs) remaining(periods []arms, sc, st float64) (int64, error) {
+func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
 	se, err := in.RequiredSE(in.Effect)
 	if err != nil {
 		return 0, err
@@ -320,7 +356,12 @@ func (in PlanInputs) remaining(periods []arms, sc, st float64) (int64, error) {
 	last := len(periods) - 1
 	grown := slices.Clone(periods)
 	short := func(x int64) bool {
-		grown[last] = arms{periods[last].c + float64(x)*sc, periods[last].t + float64(x)*st}
+		p := periods[last]
+		g := arms{c: p.c + float64(x)*now.c, t: p.t + float64(x)*now.t, rest: slices.Clone(p.rest), off: p.off}
+		for i := range g.rest {
+			g.rest[i] += float64(x) * now.rest[i]
+		}
+		grown[last] = g
 		return in.variance(grown) > se*se
 	}
 	if !short(0) {
