@@ -458,7 +458,7 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 const (
 	appendSQL         = `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`
 	userLogSQL        = `INSERT INTO event_user_log (env, count, data) VALUES (?, ?, ?)`
-	flagAggregatesSQL = `SELECT variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
+	flagAggregatesSQL = `SELECT metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ? AND variant = ? AND dimension = ? AND value = ?`
 	savepointSQL      = `SAVEPOINT claim`
 	releaseSQL        = `RELEASE claim`
 	rollbackToSQL     = `ROLLBACK TO claim`
@@ -1160,37 +1160,43 @@ func decodeUserLog(data []byte, fn func(key string, state []byte)) error {
 }
 
 // AddAggregates adds each delta to its stored cell, reading the stored
-// cells of each flag once.
+// cells of each variant's slice (flag, variant, dimension, value) the
+// deltas touch once: not every cell of the flag, which with cells per day
+// of first exposure (metric.ExposureDayDimension) grow by a day's for as
+// long as the flag runs, while a group touches today's.
 func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	get, err := t.stmt(flagAggregatesSQL)
 	if err != nil {
 		return err
 	}
+	type slice struct{ flag, variant, dimension, value string }
 	type cell struct {
-		variant, dimension, value, metric string
-		period                            int64
+		slice
+		metric string
+		period int64
 	}
-	var flag string
-	var stored map[cell]metric.Sums
+	stored := map[cell]metric.Sums{}
+	read := map[slice]bool{}
 	sum := make([]metric.Aggregate, 0, len(deltas))
 	for _, d := range deltas {
-		if stored == nil || d.Flag != flag {
-			flag, stored = d.Flag, map[cell]metric.Sums{}
-			rows, err := get.QueryContext(t.ctx, env, flag)
+		sl := slice{d.Flag, d.Variant, d.Dimension, d.Value}
+		if !read[sl] {
+			read[sl] = true
+			rows, err := get.QueryContext(t.ctx, env, sl.flag, sl.variant, sl.dimension, sl.value)
 			if err != nil {
-				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, flag, err)
+				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, sl.flag, err)
 			}
 			var buf sql.RawBytes
 			for rows.Next() {
-				var c cell
+				c := cell{slice: sl}
 				var s metric.Sums
-				if err := rows.Scan(&c.variant, &c.dimension, &c.value, &c.metric, &c.period, &buf); err != nil {
+				if err := rows.Scan(&c.metric, &c.period, &buf); err != nil {
 					rows.Close()
 					return err
 				}
 				if err := s.UnmarshalBinary(buf); err != nil {
 					rows.Close()
-					return fmt.Errorf("sqlite: aggregate %s/%s/%s: %w", flag, c.variant, c.metric, err)
+					return fmt.Errorf("sqlite: aggregate %s/%s/%s: %w", sl.flag, sl.variant, c.metric, err)
 				}
 				stored[c] = s
 			}
@@ -1198,7 +1204,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 				return err
 			}
 		}
-		s := stored[cell{d.Variant, d.Dimension, d.Value, d.Metric, d.Period}]
+		s := stored[cell{sl, d.Metric, d.Period}]
 		s.Add(d.Sums)
 		d.Sums = s
 		sum = append(sum, d)
