@@ -260,11 +260,11 @@ type arms struct {
 func allocation(res *Result, t int) (periods []arms, now arms) {
 	cv, tv := res.Variants[0], res.Variants[t]
 	now = arms{c: cv.Share, t: tv.Share}
-	if len(res.Periods) == 0 {
-		return []arms{{c: float64(cv.Users), t: float64(tv.Users)}}, now
-	}
 	if res.split != nil {
 		now.c, now.t = res.split[cv.Name], res.split[tv.Name]
+	}
+	if len(res.Periods) == 0 {
+		return []arms{{c: float64(cv.Users), t: float64(tv.Users)}}, now
 	}
 	var lastSum float64
 	last := res.Periods[len(res.Periods)-1].Weights
