@@ -213,8 +213,9 @@ type FixedPlan struct {
 // PlanInputs are what a pilot estimated of one treatment's test: the
 // stats.Plan inputs (α after the correction over the treatments, power,
 // alternative, baseline for a relative effect, and each arm's standard
-// deviation per exposed user: per metric unit, scaled by the exposed users
-// per unit with a value) and the effect it is to detect, signed as
+// deviation per exposed user the metric reads: per metric unit, scaled by
+// those users per unit with a value; with excludeOpenWindows, the users
+// whose window has ended) and the effect it is to detect, signed as
 // expected. Everything but the allocation (Ratio, unset): the test is sized
 // at the split of each look.
 type PlanInputs struct {
@@ -222,11 +223,11 @@ type PlanInputs struct {
 	Effect float64 `json:"effect"`
 }
 
-// inputs are the plan inputs of sz for effect: the spread per exposed user.
+// inputs are the plan inputs of sz for effect: the spread per user read.
 func (sz sized) inputs(effect float64) *PlanInputs {
 	p := sz.plan
-	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.coverT)
-	p.SD *= math.Sqrt(sz.coverC)
+	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.readT)
+	p.SD *= math.Sqrt(sz.readC)
 	p.Ratio = 0
 	return &PlanInputs{Plan: p, Effect: effect}
 }
@@ -245,6 +246,11 @@ func (in PlanInputs) Check() error {
 // shares of the users to come.
 type arms struct {
 	c, t float64
+	// rc and rt are those of c and t whom the primary metric reads: all
+	// but the users whose window may still be open, when
+	// excludeOpenWindows leaves them out. The analysis weighs a period by
+	// all its users and reads the metric of these.
+	rc, rt float64
 	// rest are the same of the analysis' other arms, with a split history
 	// only: the stratified analysis weighs a period by all its arms.
 	rest []float64
@@ -263,8 +269,16 @@ func allocation(res *Result, t int) (periods []arms, now arms) {
 	if res.split != nil {
 		now.c, now.t = res.split[cv.Name], res.split[tv.Name]
 	}
+	key := ""
+	if res.Hypothesis != nil {
+		key = res.Hypothesis.PrimaryMetric
+	}
+	read := func(v string, users, period int64, all bool) float64 {
+		return float64(users - res.open.unread(key, v, period, all))
+	}
 	if len(res.Periods) == 0 {
-		return []arms{{c: float64(cv.Users), t: float64(tv.Users)}}, now
+		return []arms{{c: float64(cv.Users), t: float64(tv.Users),
+			rc: read(cv.Name, cv.Users, 0, true), rt: read(tv.Name, tv.Users, 0, true)}}, now
 	}
 	var lastSum float64
 	last := res.Periods[len(res.Periods)-1].Weights
@@ -288,7 +302,12 @@ func allocation(res *Result, t int) (periods []arms, now arms) {
 	}
 	now.off = slices.Contains(now.rest, 0)
 	for _, p := range res.Periods {
-		a := arms{c: float64(p.Users[cv.Name]), t: float64(p.Users[tv.Name])}
+		var start int64
+		if p.Start != nil {
+			start = p.Start.UnixMilli()
+		}
+		a := arms{c: float64(p.Users[cv.Name]), t: float64(p.Users[tv.Name]),
+			rc: read(cv.Name, p.Users[cv.Name], start, false), rt: read(tv.Name, p.Users[tv.Name], start, false)}
 		for i, v := range res.Variants {
 			if i != 0 && i != t {
 				a.rest = append(a.rest, float64(p.Users[v.Name]))
@@ -309,15 +328,16 @@ func allocation(res *Result, t int) (periods []arms, now arms) {
 // analysis; a period where an arm has fewer than 2 users or no share gets
 // none),
 //
-//	Σ_p W_p² (σ_c²/n_{c,p} + σ_t²/n_{t,p}),
+//	Σ_p W_p² (σ_c²/r_{c,p} + σ_t²/r_{t,p}),
 //
-// which is σ_c²/n_c + σ_t²/n_t when the split never changed. +Inf when no
+// r the users the primary metric reads (arms.rc, arms.rt), which is
+// σ_c²/r_c + σ_t²/r_t when the split never changed. +Inf when no
 // period has every arm.
 func (in PlanInputs) variance(periods []arms) float64 {
 	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
 	var sum, wsum float64
 	for _, p := range periods {
-		if p.off || p.c < 2 || p.t < 2 || slices.ContainsFunc(p.rest, func(n float64) bool { return n < 2 }) {
+		if p.off || p.rc < 2 || p.rt < 2 || slices.ContainsFunc(p.rest, func(n float64) bool { return n < 2 }) {
 			continue
 		}
 		inv := 1/p.c + 1/p.t
@@ -325,7 +345,7 @@ func (in PlanInputs) variance(periods []arms) float64 {
 			inv += 1 / n
 		}
 		w := 1 / inv
-		sum += w * w * (vc/p.c + vt/p.t)
+		sum += w * w * (vc/p.rc + vt/p.rt)
 		wsum += w
 	}
 	if wsum == 0 {
@@ -357,7 +377,10 @@ func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
 	grown := slices.Clone(periods)
 	short := func(x int64) bool {
 		p := periods[last]
-		g := arms{c: p.c + float64(x)*now.c, t: p.t + float64(x)*now.t, rest: slices.Clone(p.rest), off: p.off}
+		// The users to come are counted as read: remainingUsers counts
+		// users, complete or not.
+		g := arms{c: p.c + float64(x)*now.c, t: p.t + float64(x)*now.t, rc: p.rc + float64(x)*now.c, rt: p.rt + float64(x)*now.t,
+			rest: slices.Clone(p.rest), off: p.off}
 		for i := range g.rest {
 			g.rest[i] += float64(x) * now.rest[i]
 		}

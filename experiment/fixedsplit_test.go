@@ -193,3 +193,30 @@ func TestFixedPlanNewArm(t *testing.T) {
 		}
 	}
 }
+
+// TestFixedPlanReadUsers: with excludeOpenWindows, the primary metric's
+// test reads only the users whose window has ended, and the plan's rule
+// counts those: the users of open days, per period, are not in the
+// precision the look has. Before, every user counted, so that after a
+// ramp (many users in their window) the look was read at its planned
+// sample on a precision it did not have: 1,000 per arm counted where the
+// analysis read 400.
+func TestFixedPlanReadUsers(t *testing.T) {
+	h := NewHypothesis()
+	h.PrimaryMetric = "signup"
+	res := &Result{
+		Hypothesis: h,
+		Variants:   []Variant{{Name: "control", Users: 1000, Share: 0.5}, {Name: "treatment", Users: 1000, Share: 0.5}},
+		open: windowState{"signup": {excluded: true,
+			users:   map[string]int64{"control": 600, "treatment": 600},
+			periods: map[variantPeriod]int64{{"control", 0}: 600, {"treatment", 0}: 600}}},
+	}
+	periods, now := allocation(res, 1)
+	if len(periods) != 1 || periods[0].rc != 400 || periods[0].rt != 400 || periods[0].c != 1000 || now.c != 0.5 {
+		t.Errorf("allocation %+v at %+v: want the 400 users per arm the metric reads", periods, now)
+	}
+	res.open["signup"] = windowCounts{excluded: false, users: res.open["signup"].users, periods: res.open["signup"].periods}
+	if periods, _ := allocation(res, 1); periods[0].rc != 1000 {
+		t.Errorf("open windows counted in: %+v, want every user", periods)
+	}
+}

@@ -35,9 +35,18 @@ type OpenWindows struct {
 type windowState map[string]windowCounts
 
 type windowCounts struct {
-	users    map[string]int64 // per variant, the users of days still open
-	closed   int64            // last closed day (metric.DayOf)
+	users map[string]int64 // per variant, the users of days still open
+	// periods are the same per variant and period of the split (its
+	// start, Aggregate.Period): what a fixed plan's rule leaves out of the
+	// users of each period when they are excluded.
+	periods  map[variantPeriod]int64
+	closed   int64 // last closed day (metric.DayOf)
 	excluded bool
+}
+
+type variantPeriod struct {
+	variant string
+	period  int64
 }
 
 // closedThrough is the last UTC day whose users have all had a window of w
@@ -100,7 +109,7 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 	st := windowState{}
 	closedSums := map[cell]metric.Sums{}
 	for _, m := range windowed {
-		st[m.Key] = windowCounts{users: map[string]int64{}, closed: closedThrough(m.Window, in.Now), excluded: exclude}
+		st[m.Key] = windowCounts{users: map[string]int64{}, periods: map[variantPeriod]int64{}, closed: closedThrough(m.Window, in.Now), excluded: exclude}
 	}
 	for _, a := range in.Days {
 		if a.Flag != in.Flag || a.Variant == "" || a.Dimension != metric.ExposureDayDimension {
@@ -114,6 +123,7 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 			for _, wc := range st {
 				if day > wc.closed {
 					wc.users[a.Variant] += a.Sums.N
+					wc.periods[variantPeriod{a.Variant, a.Period}] += a.Sums.N
 				}
 			}
 			continue
@@ -168,4 +178,19 @@ func closedLabel(ow *OpenWindows) string {
 		return "the start"
 	}
 	return ow.ClosedThrough
+}
+
+// unread is the users of variant first exposed in the period of the split
+// starting at period (in any, when all) whom metric key leaves out: those
+// whose window may still be open, when excludeOpenWindows excludes them;
+// 0 otherwise.
+func (st windowState) unread(key, variant string, period int64, all bool) int64 {
+	wc, ok := st[key]
+	switch {
+	case !ok || !wc.excluded:
+		return 0
+	case all:
+		return wc.users[variant]
+	}
+	return wc.periods[variantPeriod{variant, period}]
 }
