@@ -77,11 +77,12 @@ func ClosedThrough(ms []metric.Metric, now time.Time) []int64 {
 
 // openWindows counts, per metric of ms with a window, the users of in.Days
 // whose window may still be open; with Settings.ExcludeOpenWindows it
-// replaces in.Aggregates (a copy) by the sums of the closed days' cells of
-// those metrics, so that the analysis reads only users whose window has
-// ended. The cells of the days add up exactly to the cells of all users
-// (ingest keeps both by the same deltas), so the closed days' sums are the
-// exact figures of those users.
+// replaces in.Aggregates (a copy) by the sums of the closed days of those
+// metrics, so that the analysis reads only users whose window has ended:
+// the cells of all users less those of the open days. The cells of the
+// days add up exactly to the cells of all users (ingest keeps both by the
+// same deltas), so these are the exact figures of those users, and
+// in.Days need hold only the open days (ReadDays reads no more).
 func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 	exclude := in.Settings.ExcludeOpenWindows
 	var windowed []metric.Metric
@@ -107,7 +108,7 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 		period          int64
 	}
 	st := windowState{}
-	closedSums := map[cell]metric.Sums{}
+	openSums := map[cell]metric.Sums{}
 	for _, m := range windowed {
 		st[m.Key] = windowCounts{users: map[string]int64{}, periods: map[variantPeriod]int64{}, closed: closedThrough(m.Window, in.Now), excluded: exclude}
 	}
@@ -128,18 +129,18 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 			}
 			continue
 		}
-		if wc, ok := st[a.Metric]; ok && exclude && day <= wc.closed {
+		if wc, ok := st[a.Metric]; ok && exclude && day > wc.closed {
 			k := cell{a.Variant, a.Metric, a.Period}
-			s := closedSums[k]
+			s := openSums[k]
 			s.Add(a.Sums)
-			closedSums[k] = s
+			openSums[k] = s
 		}
 	}
 	if exclude {
 		aggs := make([]metric.Aggregate, len(in.Aggregates))
 		for i, a := range in.Aggregates {
 			if _, ok := st[a.Metric]; ok && a.Flag == in.Flag && a.Variant != "" && a.Dimension == "" {
-				a.Sums = closedSums[cell{a.Variant, a.Metric, a.Period}]
+				a.Sums.Sub(openSums[cell{a.Variant, a.Metric, a.Period}])
 			}
 			aggs[i] = a
 		}

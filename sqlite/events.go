@@ -31,13 +31,22 @@ var (
 // of all with flag "", ordered by flag, variant and metric. It reads only the
 // aggregate rows: its cost does not grow with the number of events or users.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, "")
+	return aggregates(ctx, db.db, env, flag, "", "")
 }
 
 // DimensionAggregates returns the stored figures of one flag of env per
 // value of dimension (not ""), ordered by variant, value and metric.
 func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, dimension)
+	return aggregates(ctx, db.db, env, flag, dimension, "")
+}
+
+// DayAggregatesFrom returns the stored figures of one flag of env by
+// UTC day of first exposure (metric.ExposureDayDimension) of the days from
+// from ("2006-01-02") on: those whose windows may still be open, which an
+// analysis reads without the days before (experiment.ReadDays), so that
+// its cost does not grow with the days the flag has run.
+func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
 
 // everyDimension asks aggregates for the cells of all users and of every
@@ -46,7 +55,7 @@ const everyDimension = "\x00every"
 
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, env, flag, dimension string) ([]metric.Aggregate, error) {
+}, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
@@ -56,6 +65,10 @@ func aggregates(ctx context.Context, q interface {
 	if dimension != everyDimension {
 		query += ` AND dimension = ?`
 		args = append(args, dimension)
+	}
+	if from != "" {
+		query += ` AND value >= ?`
+		args = append(args, from)
 	}
 	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
 	if err != nil {
@@ -1214,7 +1227,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 
 // Aggregates returns env's cells, sorted.
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "", everyDimension)
+	return aggregates(t.ctx, t.tx, env, "", everyDimension, "")
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {
