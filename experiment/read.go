@@ -108,8 +108,9 @@ type DayReader interface {
 	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 }
 
-// DaysFromReader reads a flag's cells by day of first exposure from a day
-// on (the stores'): what ReadDays reads when it can.
+// DaysFromReader reads, in one read, a flag's cells of all users and
+// those by day of first exposure from a day on (the stores'): what
+// ReadDays reads when it can.
 type DaysFromReader interface {
 	DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error)
 }
@@ -120,7 +121,9 @@ type DaysFromReader interface {
 // count and leave out the users whose window may still be open: only the
 // days after the first whose windows have all closed, when r can
 // (DaysFromReader), for a cost that does not grow with the days the flag
-// has run (the analysis needs no more: openWindows); else every day.
+// has run (the analysis needs no more: openWindows), and then in.Aggregates
+// again with them, of the same moment, as the closed days' figures are
+// all users' less the open days'; else every day.
 func ReadDays(ctx context.Context, r DayReader, in *Input) error {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
@@ -131,8 +134,19 @@ func ReadDays(ctx context.Context, r DayReader, in *Input) error {
 	}
 	var err error
 	if dr, ok := r.(DaysFromReader); ok {
-		in.Days, err = dr.DayAggregatesFrom(ctx, in.Environment, in.Flag, metric.DayLabel(slices.Min(closed)+1))
-		return err
+		cells, err := dr.DayAggregatesFrom(ctx, in.Environment, in.Flag, metric.DayLabel(slices.Min(closed)+1))
+		if err != nil {
+			return err
+		}
+		in.Aggregates, in.Days = nil, nil
+		for _, a := range cells {
+			if a.Dimension == "" {
+				in.Aggregates = append(in.Aggregates, a)
+			} else {
+				in.Days = append(in.Days, a)
+			}
+		}
+		return nil
 	}
 	in.Days, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.ExposureDayDimension)
 	return err

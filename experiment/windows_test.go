@@ -189,11 +189,12 @@ func TestAnalyzeCountsTheCellsOfAllUsersOnly(t *testing.T) {
 	}
 }
 
-// daysFrom serves the cells by day of first exposure of the days from a
-// day on, as the stores' DayAggregatesFrom does, and says which it read.
+// daysFrom serves the cells of all users and by day of first exposure of
+// the days from a day on, as the stores' DayAggregatesFrom does, and says
+// which it read.
 type daysFrom struct {
-	days []metric.Aggregate
-	from string
+	all, days []metric.Aggregate
+	from      string
 }
 
 func (d *daysFrom) DimensionAggregates(context.Context, string, string, string) ([]metric.Aggregate, error) {
@@ -202,7 +203,7 @@ func (d *daysFrom) DimensionAggregates(context.Context, string, string, string) 
 
 func (d *daysFrom) DayAggregatesFrom(_ context.Context, _, _, from string) ([]metric.Aggregate, error) {
 	d.from = from
-	var out []metric.Aggregate
+	out := slices.Clone(d.all)
 	for _, a := range d.days {
 		if a.Value >= from {
 			out = append(out, a)
@@ -226,12 +227,12 @@ func TestReadDaysReadsOpenDays(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &daysFrom{days: in.Days}
-		in.Days = nil
+		r := &daysFrom{all: in.Aggregates, days: in.Days}
+		in.Days, in.Aggregates = nil, nil
 		if err := ReadDays(t.Context(), r, &in); err != nil {
 			t.Fatal(err)
 		}
-		if r.from != "2026-03-07" || len(in.Days) == 0 || slices.ContainsFunc(in.Days, func(a metric.Aggregate) bool { return a.Value < "2026-03-07" }) {
+		if r.from != "2026-03-07" || len(in.Days) == 0 || len(in.Aggregates) == 0 || slices.ContainsFunc(in.Days, func(a metric.Aggregate) bool { return a.Value < "2026-03-07" }) {
 			t.Fatalf("read the days from %q (%d cells), want from 2026-03-07, the first still open", r.from, len(in.Days))
 		}
 		got, err := Analyze(in)

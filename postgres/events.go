@@ -36,11 +36,13 @@ func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension stri
 	return aggregates(ctx, db.pool, env, flag, dimension, "")
 }
 
-// DayAggregatesFrom returns the stored figures of one flag of env by
-// UTC day of first exposure (metric.ExposureDayDimension) of the days from
-// from ("2006-01-02") on: those whose windows may still be open, which an
-// analysis reads without the days before (experiment.ReadDays), so that
-// its cost does not grow with the days the flag has run.
+// DayAggregatesFrom returns, in one read, the stored figures of all users
+// of one flag of env and those by UTC day of first exposure
+// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
+// those whose windows may still be open, which an analysis reads without
+// the days before (experiment.ReadDays), so that its cost does not grow
+// with the days the flag has run. One read, so that all users' cells less
+// the days' are of one moment whatever is written meanwhile.
 func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
 	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
@@ -56,13 +58,13 @@ func aggregates(ctx context.Context, q querier, env, flag, dimension, from strin
 		args = append(args, flag)
 		query += fmt.Sprintf(` AND flag = $%d`, len(args))
 	}
-	if dimension != everyDimension {
+	switch {
+	case from != "": // DayAggregatesFrom's
+		args = append(args, dimension, from)
+		query += fmt.Sprintf(` AND (dimension = '' OR (dimension = $%d AND value >= $%d))`, len(args)-1, len(args))
+	case dimension != everyDimension:
 		args = append(args, dimension)
 		query += fmt.Sprintf(` AND dimension = $%d`, len(args))
-	}
-	if from != "" {
-		args = append(args, from)
-		query += fmt.Sprintf(` AND value >= $%d`, len(args))
 	}
 	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
 	if err != nil {

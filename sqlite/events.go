@@ -40,11 +40,13 @@ func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension stri
 	return aggregates(ctx, db.db, env, flag, dimension, "")
 }
 
-// DayAggregatesFrom returns the stored figures of one flag of env by
-// UTC day of first exposure (metric.ExposureDayDimension) of the days from
-// from ("2006-01-02") on: those whose windows may still be open, which an
-// analysis reads without the days before (experiment.ReadDays), so that
-// its cost does not grow with the days the flag has run.
+// DayAggregatesFrom returns, in one read, the stored figures of all users
+// of one flag of env and those by UTC day of first exposure
+// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
+// those whose windows may still be open, which an analysis reads without
+// the days before (experiment.ReadDays), so that its cost does not grow
+// with the days the flag has run. One read, so that all users' cells less
+// the days' are of one moment whatever is written meanwhile.
 func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
 	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
@@ -62,13 +64,13 @@ func aggregates(ctx context.Context, q interface {
 		query += ` AND flag = ?`
 		args = append(args, flag)
 	}
-	if dimension != everyDimension {
+	switch {
+	case from != "": // DayAggregatesFrom's
+		query += ` AND (dimension = '' OR (dimension = ? AND value >= ?))`
+		args = append(args, dimension, from)
+	case dimension != everyDimension:
 		query += ` AND dimension = ?`
 		args = append(args, dimension)
-	}
-	if from != "" {
-		query += ` AND value >= ?`
-		args = append(args, from)
 	}
 	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
 	if err != nil {
