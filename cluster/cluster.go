@@ -106,23 +106,24 @@ func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Cont
 
 // Exclude locks mu, the lock of this node's work of one kind, then, when
 // lock is not nil, the same work's lock over the nodes (a store shared by
-// several: PostgreSQL); it returns the function that releases both.
-// A caller whose ctx ends while mu is held elsewhere stops waiting with
+// several: PostgreSQL); it returns the context to work under (the store's
+// writes under it commit only while the lock over the nodes is held) and
+// the function that releases both. A caller whose ctx ends while mu is held elsewhere stops waiting with
 // ctx's error (a request whose client went away, a tick at shutdown); the
 // wait it gave up on takes mu and lets it go at once when mu comes free.
-func Exclude(ctx context.Context, mu *sync.Mutex, lock func(ctx context.Context) (release func(), err error)) (func(), error) {
+func Exclude(ctx context.Context, mu *sync.Mutex, lock func(ctx context.Context) (context.Context, func(), error)) (context.Context, func(), error) {
 	if err := lockContext(ctx, mu); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if lock == nil {
-		return mu.Unlock, nil
+		return ctx, mu.Unlock, nil
 	}
-	release, err := lock(ctx)
+	ctx, release, err := lock(ctx)
 	if err != nil {
 		mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
-	return func() { release(); mu.Unlock() }, nil
+	return ctx, func() { release(); mu.Unlock() }, nil
 }
 
 // lockContext locks mu, or returns ctx's error when ctx ends first. A free

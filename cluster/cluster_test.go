@@ -227,9 +227,9 @@ func TestExcludeHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	locked := false
-	release, err := cluster.Exclude(ctx, &mu, func(context.Context) (func(), error) {
+	_, release, err := cluster.Exclude(ctx, &mu, func(ctx context.Context) (context.Context, func(), error) {
 		locked = true
-		return func() {}, nil
+		return ctx, func() {}, nil
 	})
 	if !errors.Is(err, context.Canceled) || release != nil || locked {
 		t.Fatalf("Exclude with its context ended while the lock is held = (%v, %v), over-node lock taken %v; want context.Canceled, nil, false", release != nil, err, locked)
@@ -237,7 +237,7 @@ func TestExcludeHonoursContext(t *testing.T) {
 	mu.Unlock()
 	// The abandoned wait must not keep the lock: a later caller gets it
 	// (before the fix of the wait, Exclude above never returned).
-	release, err = cluster.Exclude(context.Background(), &mu, nil)
+	_, release, err = cluster.Exclude(context.Background(), &mu, nil)
 	if err != nil {
 		t.Fatalf("Exclude after the holder let go: %v", err)
 	}

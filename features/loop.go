@@ -20,7 +20,7 @@ import (
 // none), derives their lifecycles and stores them; each new transition
 // lands in the audit trail. It returns the number of new transitions.
 func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
-	unlock, err := s.lockSync(ctx)
+	ctx, unlock, err := s.lockSync(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -63,8 +63,8 @@ func (s *Service) Sync(ctx context.Context, keys ...string) (int, error) {
 
 // lockSync holds off every other sync, of this node and, when the store
 // is a SyncLocker, of the others, until the function returned is called.
-func (s *Service) lockSync(ctx context.Context) (func(), error) {
-	var lock func(context.Context) (func(), error)
+func (s *Service) lockSync(ctx context.Context) (context.Context, func(), error) {
+	var lock func(context.Context) (context.Context, func(), error)
 	if l, ok := s.Store.(SyncLocker); ok {
 		lock = l.LockSync
 	}
@@ -74,8 +74,8 @@ func (s *Service) lockSync(ctx context.Context) (func(), error) {
 // lockWrites holds off every other write of objectives and features, of
 // this node and, when the store is a WriteLocker, of the others, until the
 // function returned is called.
-func (s *Service) lockWrites(ctx context.Context) (func(), error) {
-	var lock func(context.Context) (func(), error)
+func (s *Service) lockWrites(ctx context.Context) (context.Context, func(), error) {
+	var lock func(context.Context) (context.Context, func(), error)
 	if l, ok := s.Store.(WriteLocker); ok {
 		lock = l.LockValueWrites
 	}
@@ -330,7 +330,7 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 // syncShown syncs feature key as Sync does and returns it with its
 // evidence.
 func (s *Service) syncShown(ctx context.Context, key string) (*value.Feature, []value.Event, error) {
-	unlock, err := s.lockSync(ctx)
+	ctx, unlock, err := s.lockSync(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

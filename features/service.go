@@ -99,17 +99,20 @@ type Store interface {
 
 // SyncLocker is a Store that several nodes share (PostgreSQL): LockSync
 // waits until no other node syncs and holds their syncs off until release
-// is called. Without it, the syncs of this node only are serialised.
+// is called; the store's writes under the context it returns commit only
+// while the lock is held. Without it, the syncs of this node only are
+// serialised.
 type SyncLocker interface {
-	LockSync(ctx context.Context) (release func(), err error)
+	LockSync(ctx context.Context) (_ context.Context, release func(), err error)
 }
 
 // WriteLocker is a Store that several nodes share (PostgreSQL):
 // LockValueWrites waits until no other node writes objectives or features
 // and holds their writes off until release is called. Without it, the
-// writes of this node only are serialised.
+// writes of this node only are serialised. The store's writes under the
+// context it returns commit only while the lock is held.
 type WriteLocker interface {
-	LockValueWrites(ctx context.Context) (release func(), err error)
+	LockValueWrites(ctx context.Context) (_ context.Context, release func(), err error)
 }
 
 // FeatureQuery selects a page of features.
@@ -308,23 +311,23 @@ func creation(version, what, key string, exists bool) (string, error) {
 // lockedContext takes the write lock (lockWrites) and reads the context
 // writes are validated against under it, so that no other write changes
 // what was checked before this one is stored. The caller calls unlock when
-// done; on an error nothing is held.
-func (s *Service) lockedContext(ctx context.Context) (c value.Context, unlock func(), err error) {
-	if unlock, err = s.lockWrites(ctx); err != nil {
-		return value.Context{}, nil, err
+// done and works under the context returned; on an error nothing is held.
+func (s *Service) lockedContext(ctx context.Context) (_ context.Context, c value.Context, unlock func(), err error) {
+	if ctx, unlock, err = s.lockWrites(ctx); err != nil {
+		return nil, value.Context{}, nil, err
 	}
 	if c, err = s.Context(ctx); err != nil {
 		unlock()
-		return value.Context{}, nil, err
+		return nil, value.Context{}, nil, err
 	}
-	return c, unlock, nil
+	return ctx, c, unlock, nil
 }
 
 // PutObjective validates and stores o; with a version (value.Objective.
 // Version of what the writer read), only over the stored objective at it;
 // with Absent, only when no objective has its key.
 func (s *Service) PutObjective(ctx context.Context, o *value.Objective, version, actor string) error {
-	c, unlock, err := s.lockedContext(ctx)
+	ctx, c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -367,7 +370,7 @@ func (s *Service) PutFeature(ctx context.Context, f *value.Feature, version, act
 // writeFeature checks f against the stored features and stores it, both
 // under the write lock (see writeMu).
 func (s *Service) writeFeature(ctx context.Context, f *value.Feature, version, actor string) error {
-	c, unlock, err := s.lockedContext(ctx)
+	ctx, c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return err
 	}
@@ -484,7 +487,7 @@ func unprefix(err error, n int) error {
 // deleted feature would name nothing: next would have its feature wait for
 // it forever, and the exported file would no longer apply back.
 func (s *Service) DeleteFeature(ctx context.Context, key, actor string) error {
-	unlock, err := s.lockWrites(ctx)
+	ctx, unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err
 	}
@@ -533,7 +536,7 @@ func (s *Service) Apply(ctx context.Context, file *value.File, prune, dryRun boo
 // applyChecked validates and plans file against what is stored and,
 // unless dryRun, writes the plan, all under the write lock (see writeMu).
 func (s *Service) applyChecked(ctx context.Context, file *value.File, prune, dryRun bool, actor string) ([]value.Op, error) {
-	c, unlock, err := s.lockedContext(ctx)
+	ctx, c, unlock, err := s.lockedContext(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -632,7 +635,7 @@ func (s *Service) Move(ctx context.Context, key string, stage value.Stage, reaso
 // under the sync lock: a sync in between could move the feature on and
 // make the move one back.
 func (s *Service) move(ctx context.Context, key string, stage value.Stage, reason, actor string) error {
-	unlock, err := s.lockSync(ctx)
+	ctx, unlock, err := s.lockSync(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flags"
@@ -50,7 +52,8 @@ func (s *Server) publicLink(pathQuery string) string {
 // absolute http or https URL with a host, or a path from "/" (the prefix
 // under which a proxy mounts the server on every host it answers), with
 // neither a query, a fragment nor user information, since links are
-// built by appending a path to it. A trailing slash is dropped; "" is
+// built by appending a path to it, and a host a client can reach
+// (checkPublicHost). A trailing slash is dropped; "" is
 // none (nil), the root of the origin asked.
 func ParsePublicURL(v string) (*url.URL, error) {
 	if v == "" {
@@ -71,9 +74,46 @@ func ParsePublicURL(v string) (*url.URL, error) {
 	default:
 		return nil, fmt.Errorf("%s, not %q", want, v)
 	}
+	if u.Host != "" {
+		if err := checkPublicHost(u); err != nil {
+			return nil, fmt.Errorf("%q: %v", v, err)
+		}
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
+}
+
+// checkPublicHost refuses a host no client could reach through a link:
+// url.Parse lets < > " through in a host name, and any digits as a port.
+// An IPv6 zone names an interface of one machine, meaningless to others.
+func checkPublicHost(u *url.URL) error {
+	if port := u.Port(); port != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not a port from 1 to 65535", port)
+		}
+	}
+	name := u.Hostname()
+	if strings.HasPrefix(u.Host, "[") {
+		if a, err := netip.ParseAddr(name); err == nil && a.Zone() != "" {
+			return fmt.Errorf("host %q has an IPv6 zone, which names an interface of this machine alone", name)
+		}
+		return nil // url.Parse checked the address in brackets
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if label == "" {
+			return fmt.Errorf("host %q has an empty label", name)
+		}
+		for _, r := range label {
+			switch {
+			case r >= utf8.RuneSelf:
+				return fmt.Errorf("host %q is not ASCII: write an international name in its ASCII form (xn--…)", name)
+			case r != '-' && r != '_' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'):
+				return fmt.Errorf("host %q is no host name (letters, digits, - and . only)", name)
+			}
+		}
+	}
+	return nil
 }
 
 // handleOFREPStream serves the change notifications of an environment to

@@ -33,6 +33,7 @@ import (
 	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -260,18 +261,23 @@ func (db *DB) connectError(err error) error {
 
 // Advisory lock classes (the first key of the two-key form); the second key
 // is a hash of the schema and a name, so several schemas of one database
-// (tests) do not contend.
+// (tests) do not contend. One class per purpose: a 32-bit hash of one
+// purpose's name (a flag's) equal to another's ("rollouts") cannot make
+// the two wait for each other.
 const (
 	lockMigrate int32 = 0x564c0001
 	lockLeader  int32 = 0x564c0002
 	lockSync    int32 = 0x564c0005
+	lockFence   int32 = 0x564c0006
+	lockFlag    int32 = 0x564c0007
 )
 
 // LockSync waits until no other node syncs the value loop's features and
 // holds their syncs off until release is called (features.SyncLocker): a
 // sync that read the evidence before another node's change would store
-// after it and undo it.
-func (db *DB) LockSync(ctx context.Context) (release func(), err error) {
+// after it and undo it. The store's writes under the context returned
+// commit only while the lock is held (hold).
+func (db *DB) LockSync(ctx context.Context) (context.Context, func(), error) {
 	return db.hold(ctx, "features", "the features' sync")
 }
 
@@ -280,30 +286,88 @@ func (db *DB) LockSync(ctx context.Context) (release func(), err error) {
 // (features.WriteLocker): a write's checks against the stored features (a
 // flag claimed twice, a dependency cycle, a dependant of a deleted
 // feature) and its write must see no other node's write in between.
-func (db *DB) LockValueWrites(ctx context.Context) (release func(), err error) {
+func (db *DB) LockValueWrites(ctx context.Context) (context.Context, func(), error) {
 	return db.hold(ctx, "value writes", "the objectives' and features' writes")
 }
 
 // LockRollouts waits until no other node makes a rollout transition and
 // holds theirs off until release is called (rollout.Locker): a leader's
 // tick between a peer's step and its flag write would write the flag too.
-func (db *DB) LockRollouts(ctx context.Context) (release func(), err error) {
+func (db *DB) LockRollouts(ctx context.Context) (context.Context, func(), error) {
 	return db.hold(ctx, "rollouts", "the rollouts")
 }
 
 // hold takes the lock called name (of class lockSync) in a transaction of
 // the pool kept open until release is called: a node that dies releases it
-// with its connection.
-func (db *DB) hold(ctx context.Context, name, what string) (release func(), err error) {
+// with its connection. The work under it reads and writes on other
+// connections, so the lock could be lost unnoticed (the holding backend
+// terminated) while a peer takes it and writes; hence a fence: every write
+// of the store under the context returned (fence) first takes the name's
+// lockFence shared and finds the holding backend still holding the lock,
+// or fails; and a new holder, once it has the lock, waits for lockFence
+// exclusive, that is for every write that passed that check to end. A
+// write either commits before the next holder reads or does not commit.
+// The holding transaction is idle between the work's statements, so it
+// is exempt from idle_in_transaction_session_timeout.
+func (db *DB) hold(ctx context.Context, name, what string) (_ context.Context, release func(), err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: lock %s: %w", what, err)
+		return nil, nil, fmt.Errorf("postgres: lock %s: %w", what, err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSync, db.lockKey(name)); err != nil {
-		_ = tx.Rollback(context.Background())
-		return nil, fmt.Errorf("postgres: lock %s: %w", what, err)
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.Background())
+			err = fmt.Errorf("postgres: lock %s: %w", what, err)
+		}
+	}()
+	if _, err = tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = 0`); err != nil {
+		return nil, nil, err
 	}
-	return func() { _ = tx.Rollback(context.Background()) }, nil
+	h := held{name: name, what: what, key: db.lockKey(name)}
+	if err = tx.QueryRow(ctx, `SELECT pg_backend_pid() FROM (SELECT pg_advisory_xact_lock($1, $2)) AS l`, lockSync, h.key).Scan(&h.pid); err != nil {
+		return nil, nil, err
+	}
+	// A statement of its own is a transaction of its own: the lock is
+	// taken once every fenced write of the former holder ended, and let go.
+	if _, err = db.pool.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockFence, h.key); err != nil {
+		return nil, nil, err
+	}
+	holds, _ := ctx.Value(heldKey{}).([]held)
+	ctx = context.WithValue(ctx, heldKey{}, append(slices.Clip(holds), h))
+	return ctx, func() { _ = tx.Rollback(context.Background()) }, nil
+}
+
+// held is a cross-node lock held (hold), by the backend pid.
+type held struct {
+	name, what string
+	key        int32
+	pid        int
+}
+
+type heldKey struct{}
+
+// fence fails the write transaction tx unless every cross-node lock ctx
+// was given under (hold) is still held by its backend, and makes the next
+// holder of each wait for tx to end.
+func (db *DB) fence(ctx context.Context, tx *sql.Tx) error {
+	holds, _ := ctx.Value(heldKey{}).([]held)
+	for _, h := range holds {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1, $2)`, lockFence, h.key); err != nil {
+			return fmt.Errorf("postgres: fence of the lock of %s: %w", h.what, err)
+		}
+		var ok bool
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_locks
+			WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::int8 = $1 AND objid::int8 = $2 AND objsubid = 2 AND pid = $3 AND granted)`,
+			int64(uint32(lockSync)), int64(uint32(h.key)), h.pid).Scan(&ok)
+		if err != nil {
+			return fmt.Errorf("postgres: fence of the lock of %s: %w", h.what, err)
+		}
+		if !ok {
+			return valueloop.Errorf(valueloop.EUNAVAILABLE, "postgres: the lock of %s was lost (its connection ended); nothing written", h.what)
+		}
+	}
+	return nil
 }
 
 func (db *DB) lockKey(name string) int32 {

@@ -24,12 +24,6 @@ var dialect = sqlstore.Dialect{
 	Retryable:   retryable,
 }
 
-// lockShared is the advisory lock class of the locks the shared store
-// methods take (today: one flag's verdicts and its decision under fixed
-// inference, so that two nodes never record the same transition twice nor
-// store two decisions at the planned sample).
-const lockShared int32 = 0x564c0002
-
 // openShared gives the shared store methods a database/sql handle over the
 // pool, through pgx's stdlib adapter.
 func (db *DB) openShared() {
@@ -40,12 +34,29 @@ func (db *DB) openShared() {
 		Changed:       db.changed,
 		InsertRecords: insertRecords,
 		Tracer:        db.Tracer,
-		Lock: func(ctx context.Context, tx *sql.Tx, name string) error {
-			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockShared, db.lockKey(name))
-			return err
-		},
+		LockFlag:      db.lockFlag,
+		Fence:         db.fence,
 	})
 }
+
+// lockFlag takes, for the rest of tx, the lock of flag in env (its
+// verdicts, its decision and plan under fixed inference), in a class of its
+// own: the previous version took it in the leaders' class, where a flag
+// whose name hashed as "rollouts" waited for as long as a node led the
+// rollouts. During a rolling upgrade the old and new nodes' locks do not
+// exclude each other; the primary keys of verdicts (a transition's
+// sequence number), fixed decisions and fixed plans then fail the second
+// of two writes of one flag rather than store it.
+func (db *DB) lockFlag(ctx context.Context, tx *sql.Tx, env, flag string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockFlag, db.lockKey(flagLockName(env, flag)))
+	if err != nil {
+		return fmt.Errorf("postgres: lock flag %s in %s: %w", flag, env, err)
+	}
+	return nil
+}
+
+// flagLockName is the name of flag's lock in env.
+func flagLockName(env, flag string) string { return env + "\x00" + flag }
 
 // changed tells peers of a change of the shared store methods: tokens and
 // metrics raise their change counter, flags notify (their counter is the

@@ -209,7 +209,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if !at.IsZero() && at.After(e.Now()) {
 		return nil, valueloop.Errorf(valueloop.EINVALID, "rollout start %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
 	}
-	unlock, err := e.lock(ctx)
+	ctx, unlock, err := e.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err := valueloop.CheckReason("reason", reason); err != nil {
 		return nil, err // a reason is one line of the history and the audit trail
 	}
-	unlock, err := e.lock(ctx)
+	ctx, unlock, err := e.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -460,15 +460,16 @@ func (r *Rollout) flagReason() string {
 // Locker is a Store that several nodes share (PostgreSQL): LockRollouts
 // waits until no other node makes a transition and holds theirs off until
 // release is called. A step stores the rollout, then writes the flag: a
-// peer's tick in between would write the flag too.
+// peer's tick in between would write the flag too. The store's writes
+// under the context it returns commit only while the lock is held.
 type Locker interface {
-	LockRollouts(ctx context.Context) (release func(), err error)
+	LockRollouts(ctx context.Context) (_ context.Context, release func(), err error)
 }
 
 // lock holds off every other transition, of this node and, when the
 // store is a Locker, of the others, until the function returned is called.
-func (e *Engine) lock(ctx context.Context) (func(), error) {
-	var lock func(context.Context) (func(), error)
+func (e *Engine) lock(ctx context.Context) (context.Context, func(), error) {
+	var lock func(context.Context) (context.Context, func(), error)
 	if l, ok := e.Store.(Locker); ok {
 		lock = l.LockRollouts
 	}
@@ -577,7 +578,7 @@ type heldStep struct {
 
 // Tick checks every active rollout once.
 func (e *Engine) Tick(ctx context.Context) error {
-	unlock, err := e.lock(ctx)
+	ctx, unlock, err := e.lock(ctx)
 	if err != nil {
 		return err
 	}

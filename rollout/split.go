@@ -223,11 +223,12 @@ func sortStrings(s []string) { sort.Strings(s) }
 // OutsideSplit says which users f's targeting serves variant or baseline
 // without its split choosing them, in words, or "" when the split decides
 // for everyone (the targeting is the split alone, or every branch ends in
-// it). An exposure the server records, or an SDK sends with its
-// evaluation's reason, says that the split did not choose: such users are
-// left out of the guardrails' figures (ingest.Event.OutsideSplit). An SDK's
-// exposure without a reason cannot say so, and its user counts in them, so
-// the comparison may not be the split's alone. It reads the `if` branches of
+// it). An exposure the server records, or an SDK sends with the reason
+// DEFAULT, STATIC or DISABLED, says that the split did not choose: such
+// users are left out of the guardrails' figures (ingest.Event.OutsideSplit).
+// An SDK's exposure without a reason, or with TARGETING_MATCH, cannot say
+// so, and its user counts in them, so the comparison may not be the
+// split's alone. It reads the `if` branches of
 // the rule (`if`, `?:`): a branch that is a variant's name serves it by rule, a missing
 // else (or a null) serves the defaultVariant, and a branch computed some
 // other way may serve either.
@@ -256,7 +257,14 @@ func OutsideSplit(f *valueloop.Flag, variant, baseline string) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (those the server records, and those SDKs send with the evaluation's reason), though a step's minimum of users counts them as users reached; exposures sent without a reason cannot say so, and the guardrails count those users too: send the reason, or put the split on a rule of its own for a comparison of the split alone"
+	// An SDK's reason marks the default variant (DEFAULT) but not a rule's:
+	// TARGETING_MATCH counts as in the split (flagd's providers answer it
+	// for a split too), and the Go provider sends it for a rule's variant.
+	unmarked, advice := "", "send the reason, or put"
+	if o.computed || o.literal[variant] || o.literal[baseline] {
+		unmarked, advice = ", nor can an SDK's TARGETING_MATCH (a rule's variant, the Go provider's too: flagd's providers answer it for a split as well, so it counts as in)", "evaluate over OFREP or flagd's RPC service, or put"
+	}
+	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (those the server records from its evaluations, and an SDK's sent with the reason DEFAULT, STATIC or DISABLED), though a step's minimum of users counts them as users reached; exposures sent without a reason cannot say so" + unmarked + ", and the guardrails count those users too: " + advice + " the split on a rule of its own for a comparison of the split alone"
 }
 
 // outside is what the branches of a rule lead to, besides the split.

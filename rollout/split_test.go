@@ -177,3 +177,39 @@ func TestOutsideSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestOutsideSplitAdviceFitsTheReason: an SDK's exposure carries the
+// evaluation's reason, which says "outside the split" for the default
+// variant (DEFAULT) but not for a rule's: TARGETING_MATCH counts as in
+// (flagd's providers answer it for a split too), and the Go provider
+// sends it for a rule's variant. So the warning tells to send the reason
+// only when that would leave the users out.
+func TestOutsideSplitAdviceFitsTheReason(t *testing.T) {
+	split := `{"fractional":[["classic",95],["one-page",5]]}`
+	cases := []struct {
+		name, targeting string
+		says, not       []string
+	}{
+		{"a rule's variant", `{"if":[{"var":"staff"},"one-page",` + split + `]}`,
+			[]string{"TARGETING_MATCH", "put the split on a rule of its own"}, []string{"send the reason"}},
+		{"a computed branch", `{"if":[{"var":"x"},{"var":"variant"},` + split + `]}`,
+			[]string{"TARGETING_MATCH"}, []string{"send the reason"}},
+		{"the default alone", `{"if":[{"in":[{"var":"country"},["NZ"]]},` + split + `]}`,
+			[]string{"DEFAULT", "send the reason"}, []string{"TARGETING_MATCH"}},
+	}
+	for _, c := range cases {
+		f := checkoutFlag()
+		f.Targeting = json.RawMessage(c.targeting)
+		got := rollout.OutsideSplit(f, "one-page", "classic")
+		for _, s := range c.says {
+			if !strings.Contains(got, s) {
+				t.Errorf("%s: %q lacks %q", c.name, got, s)
+			}
+		}
+		for _, s := range c.not {
+			if strings.Contains(got, s) {
+				t.Errorf("%s: %q says %q", c.name, got, s)
+			}
+		}
+	}
+}

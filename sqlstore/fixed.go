@@ -205,7 +205,7 @@ func keepFirst[T any](ctx context.Context, s *Store, w fixedWrite[T]) (T, bool, 
 	var stored bool
 	err := s.write(ctx, func(tx Tx) error {
 		stored = false
-		if err := s.lock(ctx, tx, w.env+"\x00"+w.flag); err != nil {
+		if err := s.lockFlag(ctx, tx, w.env, w.flag); err != nil {
 			return err
 		}
 		oldTerms, old, err := w.read(tx)

@@ -91,9 +91,14 @@ type Options struct {
 	// (empty for kinds not of one environment), so that peers learn of it
 	// when the transaction commits.
 	Changed func(ctx context.Context, tx *sql.Tx, kind, env string) error
-	// Lock, when set, takes a lock named name that the transaction holds
-	// until it ends; nil where writes are serialised anyway.
-	Lock func(ctx context.Context, tx *sql.Tx, name string) error
+	// LockFlag, when set, takes the lock of flag in env that the
+	// transaction holds until it ends (its verdicts, its decision and plan
+	// under fixed inference); nil where writes are serialised anyway.
+	LockFlag func(ctx context.Context, tx *sql.Tx, env, flag string) error
+	// Fence, when set, runs first in every write transaction and fails it
+	// when a lock ctx says the write is made under is no longer held
+	// (PostgreSQL: a cross-node lock held on another connection).
+	Fence func(ctx context.Context, tx *sql.Tx) error
 	// InsertRecords, when set, stores the records of delivery id in its
 	// own way (PostgreSQL: one statement per kind of record, whatever
 	// their number); nil: one prepared statement per kind, run per record.
@@ -208,6 +213,11 @@ func (s *Store) writeOnce(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("%s: begin: %w", s.o.D.Name, err)
 	}
 	defer tx.Rollback()
+	if s.o.Fence != nil {
+		if err := s.o.Fence(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if err := fn(Tx{Tx: tx, s: s, span: s.txSpan(ctx)}); err != nil {
 		return err
 	}
@@ -262,11 +272,14 @@ func (s *Store) changed(ctx context.Context, tx Tx, kind, env string) error {
 	return s.o.Changed(ctx, tx.Tx, kind, env)
 }
 
-func (s *Store) lock(ctx context.Context, tx Tx, name string) error {
-	if s.o.Lock == nil {
+// lockFlag takes flag's lock in env for the rest of tx: two nodes must
+// never record one verdict transition twice nor store two decisions or
+// plans of a flag.
+func (s *Store) lockFlag(ctx context.Context, tx Tx, env, flag string) error {
+	if s.o.LockFlag == nil {
 		return nil
 	}
-	return s.o.Lock(ctx, tx.Tx, name)
+	return s.o.LockFlag(ctx, tx.Tx, env, flag)
 }
 
 // TimeFormat is how SQLite stores timestamps: sub-second precision, and

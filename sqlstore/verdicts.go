@@ -34,10 +34,8 @@ func (s *Store) RecordVerdict(ctx context.Context, rec *experiment.VerdictRecord
 	var out experiment.VerdictRecord
 	err := s.write(ctx, func(tx Tx) error {
 		recorded = false
-		// Two nodes must never record the same transition twice. (The
-		// name is the one nodes of the previous version lock, so that
-		// they exclude each other during a rolling upgrade.)
-		if err := s.lock(ctx, tx, rec.Environment+"\x00"+rec.Flag); err != nil {
+		// Two nodes must never record the same transition twice.
+		if err := s.lockFlag(ctx, tx, rec.Environment, rec.Flag); err != nil {
 			return err
 		}
 		var seq int64

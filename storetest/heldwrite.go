@@ -54,7 +54,7 @@ func (h *HeldWrites) wait() {
 }
 
 // LockValueWrites is features.WriteLocker.
-func (h *HeldWrites) LockValueWrites(ctx context.Context) (func(), error) {
+func (h *HeldWrites) LockValueWrites(ctx context.Context) (context.Context, func(), error) {
 	select {
 	case h.asked <- struct{}{}:
 	default:
@@ -63,7 +63,7 @@ func (h *HeldWrites) LockValueWrites(ctx context.Context) (func(), error) {
 		return l.LockValueWrites(ctx)
 	}
 	h.lock.Lock()
-	return h.lock.Unlock, nil
+	return ctx, h.lock.Unlock, nil
 }
 
 func (h *HeldWrites) PutObjective(ctx context.Context, o *value.Objective, actor string) error {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,21 @@ func envRequired(sub, env string, err error) error {
 	return err
 }
 
+// openFeatureReasons are the reasons OpenFeature defines, upper case.
+var openFeatureReasons = []string{"STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "CACHED", "DISABLED", "UNKNOWN", "STALE", "ERROR"}
+
+// checkReasonCase refuses one of OpenFeature's reasons in another case:
+// the server reads the reason as sent, and any string but DEFAULT, STATIC
+// and DISABLED as in the split, so --reason static would count a user
+// served outside the split as randomised, without a word.
+func checkReasonCase(reason string) error {
+	up := strings.ToUpper(reason)
+	if reason != up && slices.Contains(openFeatureReasons, up) {
+		return valueloop.FieldErrorf("--reason", "OpenFeature's reasons are upper case: %s, not %q (another string counts as in the split)", up, reason)
+	}
+	return nil
+}
+
 func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := eventsFlags(e, "send")
 	typ := fs.String("type", "tracking", "tracking or exposure")
@@ -77,6 +93,9 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	var attrs listFlag
 	fs.Var(&attrs, "attr", "`KEY=VALUE` attribute of the event, a string (repeatable); on an exposure, where dimensions are read")
 	if err := e.parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkReasonCase(*reason); err != nil {
 		return err
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}

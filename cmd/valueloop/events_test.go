@@ -516,3 +516,28 @@ func TestEventsSendReason(t *testing.T) {
 		t.Errorf("variant %+v, want 1 user and 2 outside the split", v)
 	}
 }
+
+// TestEventsSendReasonCase: OpenFeature's reasons are upper case, and the
+// server reads any other string as in the split, so --reason static would
+// count a user served outside it as randomised without a word. The CLI
+// refuses a known reason in another case, naming --reason, and sends
+// nothing; a provider's own reason goes as it is.
+func TestEventsSendReasonCase(t *testing.T) {
+	s := MustServe(t, "")
+	for _, reason := range []string{"static", "Default", "disabled"} {
+		code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u-"+reason, "--flag", "checkout", "--variant", "on", "--reason", reason)
+		if code == 0 || !strings.Contains(stderr, "--reason") || !strings.Contains(stderr, strings.ToUpper(reason)) {
+			t.Errorf("--reason %s: exit %d, %s; want it refused, naming --reason and %s", reason, code, stderr, strings.ToUpper(reason))
+		}
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u-own", "--flag", "checkout", "--variant", "on", "--reason", "cached-by-app"); code != 0 {
+		t.Errorf("--reason cached-by-app: exit %d: %s", code, stderr)
+	}
+	raw, err := client.New(s.URL, s.Admin).Aggregates(context.Background(), "production", "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), `"variant"`); n != 1 || !strings.Contains(string(raw), `"users": 1,`) {
+		t.Errorf("aggregates after the refused sends: %s, want the one user sent", raw)
+	}
+}
