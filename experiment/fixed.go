@@ -213,8 +213,9 @@ type FixedPlan struct {
 // PlanInputs are what a pilot estimated of one treatment's test: the
 // stats.Plan inputs (α after the correction over the treatments, power,
 // alternative, baseline for a relative effect, and each arm's standard
-// deviation per exposed user: per metric unit, scaled by the exposed users
-// per unit with a value) and the effect it is to detect, signed as
+// deviation per exposed user the metric reads: per metric unit, scaled by
+// those users per unit with a value; with excludeOpenWindows, the users
+// whose window has ended) and the effect it is to detect, signed as
 // expected. Everything but the allocation (Ratio, unset): the test is sized
 // at the split of each look.
 type PlanInputs struct {
@@ -222,11 +223,11 @@ type PlanInputs struct {
 	Effect float64 `json:"effect"`
 }
 
-// inputs are the plan inputs of sz for effect: the spread per exposed user.
+// inputs are the plan inputs of sz for effect: the spread per user read.
 func (sz sized) inputs(effect float64) *PlanInputs {
 	p := sz.plan
-	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.coverT)
-	p.SD *= math.Sqrt(sz.coverC)
+	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.readT)
+	p.SD *= math.Sqrt(sz.readC)
 	p.Ratio = 0
 	return &PlanInputs{Plan: p, Effect: effect}
 }
@@ -241,55 +242,110 @@ func (in PlanInputs) Check() error {
 }
 
 // arms are the users of a control and a treatment first exposed in one
-// period of the split (the whole test when it never changed).
-type arms struct{ c, t float64 }
+// period of the split (the whole test when it never changed), or their
+// shares of the users to come.
+type arms struct {
+	c, t float64
+	// rc and rt are those of c and t whom the primary metric reads: all
+	// but the users whose window may still be open, when
+	// excludeOpenWindows leaves them out. The analysis weighs a period by
+	// all its users and reads the metric of these.
+	rc, rt float64
+	// rest are the same of the analysis' other arms, with a split history
+	// only: the stratified analysis weighs a period by all its arms.
+	rest []float64
+	// off: some arm of the analysis had no share in the period, which the
+	// analysis then leaves out (a 0% step, an arm added later).
+	off bool
+}
 
 // allocation is how res assigned control and treatment t: their users per
-// period of the split, and their shares of the arms' users now, at
-// which the users to come are assigned.
-func allocation(res *Result, t int) (periods []arms, sc, st float64) {
+// period of the split (with the other arms', which weigh the periods),
+// and their shares of the arms' users now, at which the users to come
+// are assigned.
+func allocation(res *Result, t int) (periods []arms, now arms) {
 	cv, tv := res.Variants[0], res.Variants[t]
-	sc, st = cv.Share, tv.Share
+	now = arms{c: cv.Share, t: tv.Share}
 	if res.split != nil {
-		sc, st = res.split[cv.Name], res.split[tv.Name]
+		now.c, now.t = res.split[cv.Name], res.split[tv.Name]
 	}
-	for _, p := range res.Periods {
-		periods = append(periods, arms{float64(p.Users[cv.Name]), float64(p.Users[tv.Name])})
+	key := ""
+	if res.Hypothesis != nil {
+		key = res.Hypothesis.PrimaryMetric
 	}
-	if len(periods) == 0 {
-		return []arms{{float64(cv.Users), float64(tv.Users)}}, sc, st
+	read := func(v string, users, period int64, all bool) float64 {
+		return float64(users - res.open.unread(key, v, period, all))
+	}
+	if len(res.Periods) == 0 {
+		return []arms{{c: float64(cv.Users), t: float64(tv.Users),
+			rc: read(cv.Name, cv.Users, 0, true), rt: read(tv.Name, tv.Users, 0, true)}}, now
+	}
+	var lastSum float64
+	last := res.Periods[len(res.Periods)-1].Weights
+	for _, v := range res.Variants {
+		lastSum += last[v.Name]
 	}
 	// A split that changed since the last period with users: the users
 	// to come are a period of their own.
-	last := res.Periods[len(res.Periods)-1].Weights
-	var sum float64
-	for _, v := range res.Variants {
-		sum += last[v.Name]
+	changed := false
+	for i, v := range res.Variants {
+		s := v.Share
+		if res.split != nil {
+			s = res.split[v.Name]
+		}
+		if lastSum > 0 && math.Abs(last[v.Name]/lastSum-s) > 1e-9 {
+			changed = true
+		}
+		if i != 0 && i != t {
+			now.rest = append(now.rest, s)
+		}
 	}
-	if sum > 0 && (math.Abs(last[cv.Name]/sum-sc) > 1e-9 || math.Abs(last[tv.Name]/sum-st) > 1e-9) {
-		periods = append(periods, arms{})
+	now.off = slices.Contains(now.rest, 0)
+	for _, p := range res.Periods {
+		var start int64
+		if p.Start != nil {
+			start = p.Start.UnixMilli()
+		}
+		a := arms{c: float64(p.Users[cv.Name]), t: float64(p.Users[tv.Name]),
+			rc: read(cv.Name, p.Users[cv.Name], start, false), rt: read(tv.Name, p.Users[tv.Name], start, false)}
+		for i, v := range res.Variants {
+			if i != 0 && i != t {
+				a.rest = append(a.rest, float64(p.Users[v.Name]))
+			}
+			a.off = a.off || p.Weights[v.Name] <= 0
+		}
+		periods = append(periods, a)
 	}
-	return periods, sc, st
+	if changed {
+		periods = append(periods, arms{rest: make([]float64, len(now.rest)), off: now.off})
+	}
+	return periods, now
 }
 
 // variance is the variance of the test's difference with periods' users
 // and in's spreads: the periods' differences combined with the analysis'
-// weights W_p ∝ 1/(1/n_c + 1/n_t) (stats' stratified analysis; a period
-// where an arm has fewer than 2 users gets none),
+// weights W_p ∝ 1/Σ_a 1/n_{a,p} over all its arms (stats' stratified
+// analysis; a period where an arm has fewer than 2 users or no share gets
+// none),
 //
-//	Σ_p W_p² (σ_c²/n_{c,p} + σ_t²/n_{t,p}),
+//	Σ_p W_p² (σ_c²/r_{c,p} + σ_t²/r_{t,p}),
 //
-// which is σ_c²/n_c + σ_t²/n_t when the split never changed. +Inf when no
-// period has both arms.
+// r the users the primary metric reads (arms.rc, arms.rt), which is
+// σ_c²/r_c + σ_t²/r_t when the split never changed. +Inf when no
+// period has every arm.
 func (in PlanInputs) variance(periods []arms) float64 {
 	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
 	var sum, wsum float64
 	for _, p := range periods {
-		if p.c < 2 || p.t < 2 {
+		if p.off || p.rc < 2 || p.rt < 2 || slices.ContainsFunc(p.rest, func(n float64) bool { return n < 2 }) {
 			continue
 		}
-		w := 1 / (1/p.c + 1/p.t)
-		sum += w * w * (vc/p.c + vt/p.t)
+		inv := 1/p.c + 1/p.t
+		for _, n := range p.rest {
+			inv += 1 / n
+		}
+		w := 1 / inv
+		sum += w * w * (vc/p.rc + vt/p.rt)
 		wsum += w
 	}
 	if wsum == 0 {
@@ -312,7 +368,7 @@ const mostUsers = 1e15
 // capped at mostUsers. It is 0 when the look is at the planned sample: the
 // rule that decides under fixed inference, on counts and stored figures
 // only, whatever split the users came in.
-func (in PlanInputs) remaining(periods []arms, sc, st float64) (int64, error) {
+func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
 	se, err := in.RequiredSE(in.Effect)
 	if err != nil {
 		return 0, err
@@ -320,7 +376,15 @@ func (in PlanInputs) remaining(periods []arms, sc, st float64) (int64, error) {
 	last := len(periods) - 1
 	grown := slices.Clone(periods)
 	short := func(x int64) bool {
-		grown[last] = arms{periods[last].c + float64(x)*sc, periods[last].t + float64(x)*st}
+		p := periods[last]
+		// The users to come are counted as read: remainingUsers counts
+		// users, complete or not.
+		g := arms{c: p.c + float64(x)*now.c, t: p.t + float64(x)*now.t, rc: p.rc + float64(x)*now.c, rt: p.rt + float64(x)*now.t,
+			rest: slices.Clone(p.rest), off: p.off}
+		for i := range g.rest {
+			g.rest[i] += float64(x) * now.rest[i]
+		}
+		grown[last] = g
 		return in.variance(grown) > se*se
 	}
 	if !short(0) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/valueloop/valueloop/stats"
 )
 
 // pilotPrecision is, by hand, what the pilot look res fixes for its
@@ -149,5 +151,72 @@ func TestFixedPlanFollowsTheSplit(t *testing.T) {
 	was := *flat.Verdict.Variants[0].PlannedUsers
 	if want := 1011 + x; float64(r.Plan.Planned()) != want || !(r.Plan.Planned() > was) || vv.Decision != KeepRunning {
 		t.Errorf("at 90/10: %s, planned %d; want keep_running, planned about %.0f by hand, above the %d planned at 50/50", vv.Decision, r.Plan.Planned(), want, was)
+	}
+}
+
+// TestFixedPlanNewArm: the stratified analysis weighs a period by all its
+// arms, W_p ∝ 1/Σ_a 1/n_{a,p}, and gives none to a period in which an
+// arm of the analysis had no users or no share (an arm added later, a 0%
+// step). The plan's precision is that analysis' own: a treatment's test is
+// not at its planned sample on the users of a period the analysis leaves
+// out. Before, a third arm added after 2,000 users at 50/50 left the
+// other treatment's test at its precision on users the analysis does not
+// read: 10 per arm read as the planned sample.
+func TestFixedPlanNewArm(t *testing.T) {
+	in := PlanInputs{Effect: 0.05}
+	in.Alpha, in.Power, in.SD, in.Alternative = 0.05, 0.8, 0.5, stats.TwoSided
+	res := &Result{
+		Variants: []Variant{{Name: "control", Users: 1010, Share: 1. / 3}, {Name: "a", Users: 1010, Share: 1. / 3}, {Name: "b", Users: 10, Share: 1. / 3}},
+		Periods: []Period{
+			{Weights: map[string]float64{"control": 50, "a": 50}, Users: map[string]int64{"control": 1000, "a": 1000, "b": 0}},
+			{Weights: map[string]float64{"control": 1, "a": 1, "b": 1}, Users: map[string]int64{"control": 10, "a": 10, "b": 10}},
+		},
+		split: map[string]float64{"control": 1. / 3, "a": 1. / 3, "b": 1. / 3},
+	}
+	se, err := in.RequiredSE(in.Effect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By hand: only the second period is read, then n per arm more at a
+	// third each: 2σ²/(10+n) ≤ SE*².
+	n := 0
+	for 2*0.25/float64(10+n) > se*se {
+		n++
+	}
+	for tr, want := range map[int]int64{1: int64(3 * n), 2: int64(3 * n)} {
+		got, err := in.remaining(allocation(res, tr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got - want; d < -3 || d > 3 {
+			t.Errorf("treatment %s: %d users more, by hand %d (the first period, without arm b, has no weight)", res.Variants[tr].Name, got, want)
+		}
+	}
+}
+
+// TestFixedPlanReadUsers: with excludeOpenWindows, the primary metric's
+// test reads only the users whose window has ended, and the plan's rule
+// counts those: the users of open days, per period, are not in the
+// precision the look has. Before, every user counted, so that after a
+// ramp (many users in their window) the look was read at its planned
+// sample on a precision it did not have: 1,000 per arm counted where the
+// analysis read 400.
+func TestFixedPlanReadUsers(t *testing.T) {
+	h := NewHypothesis()
+	h.PrimaryMetric = "signup"
+	res := &Result{
+		Hypothesis: h,
+		Variants:   []Variant{{Name: "control", Users: 1000, Share: 0.5}, {Name: "treatment", Users: 1000, Share: 0.5}},
+		open: windowState{"signup": {excluded: true,
+			users:   map[string]int64{"control": 600, "treatment": 600},
+			periods: map[variantPeriod]int64{{"control", 0}: 600, {"treatment", 0}: 600}}},
+	}
+	periods, now := allocation(res, 1)
+	if len(periods) != 1 || periods[0].rc != 400 || periods[0].rt != 400 || periods[0].c != 1000 || now.c != 0.5 {
+		t.Errorf("allocation %+v at %+v: want the 400 users per arm the metric reads", periods, now)
+	}
+	res.open["signup"] = windowCounts{excluded: false, users: res.open["signup"].users, periods: res.open["signup"].periods}
+	if periods, _ := allocation(res, 1); periods[0].rc != 1000 {
+		t.Errorf("open windows counted in: %+v, want every user", periods)
 	}
 }

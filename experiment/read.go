@@ -108,18 +108,46 @@ type DayReader interface {
 	DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error)
 }
 
+// DaysFromReader reads, in one read, a flag's cells of all users and
+// those by day of first exposure from a day on (the stores'): what
+// ReadDays reads when it can.
+type DaysFromReader interface {
+	DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error)
+}
+
 // ReadDays sets in.Now, unless set, to the current time and, when a metric
 // of in.Metrics has a window, reads into in.Days the flag's cells by day of
 // first exposure (metric.ExposureDayDimension), so that the analysis can
-// count and leave out the users whose window may still be open.
+// count and leave out the users whose window may still be open: only the
+// days after the first whose windows have all closed, when r can
+// (DaysFromReader), for a cost that does not grow with the days the flag
+// has run (the analysis needs no more: openWindows), and then in.Aggregates
+// again with them, of the same moment, as the closed days' figures are
+// all users' less the open days'; else every day.
 func ReadDays(ctx context.Context, r DayReader, in *Input) error {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	if !slices.ContainsFunc(in.Metrics, func(m metric.Metric) bool { return m.Window > 0 }) {
+	closed := ClosedThrough(in.Metrics, in.Now)
+	if len(closed) == 0 {
 		return nil
 	}
 	var err error
+	if dr, ok := r.(DaysFromReader); ok {
+		cells, err := dr.DayAggregatesFrom(ctx, in.Environment, in.Flag, metric.DayLabel(slices.Min(closed)+1))
+		if err != nil {
+			return err
+		}
+		in.Aggregates, in.Days = nil, nil
+		for _, a := range cells {
+			if a.Dimension == "" {
+				in.Aggregates = append(in.Aggregates, a)
+			} else {
+				in.Days = append(in.Days, a)
+			}
+		}
+		return nil
+	}
 	in.Days, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.ExposureDayDimension)
 	return err
 }

@@ -64,7 +64,11 @@ type Result struct {
 	// split is each arm's share of the arms' users under the split now
 	// (the last period's, with a split history): the allocation a fixed
 	// plan is sized at (PlanInputs). Nil: the arms' Share.
-	split       map[string]float64
+	split map[string]float64
+	// open are the users of each windowed metric whose window may still
+	// be open (openWindows): a fixed plan's rule counts the users the
+	// primary metric reads.
+	open        windowState
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	// Settings are the settings applied, control and weights resolved.
@@ -273,7 +277,7 @@ func Analyze(in Input) (*Result, error) {
 	s.Control = arms[0].Name
 	s.Weights = make(map[string]float64, len(arms))
 
-	res := &Result{Environment: in.Environment, Flag: in.Flag, Hypothesis: h, Variants: arms, Excluded: cells.excluded}
+	res := &Result{Environment: in.Environment, Flag: in.Flag, Hypothesis: h, Variants: arms, Excluded: cells.excluded, open: open}
 	for _, a := range in.Outside {
 		if a.Metric == "" {
 			res.OutsideSplit += a.Sums.N

@@ -721,6 +721,9 @@ func plannedSample(res *Result, h *Hypothesis, pm *MetricResult, t int, effect f
 type sized struct {
 	plan           stats.Plan
 	coverC, coverT float64
+	// readC and readT are the same per user the metric reads (fewer than
+	// the exposed users when excludeOpenWindows leaves some out).
+	readC, readT float64
 }
 
 // sizeTest estimates what sizes the test of effect on metric pm between
@@ -768,12 +771,21 @@ func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float6
 		return sized{}, fmt.Errorf("no planned sample can be computed: the hypothesis' power %v is not above this analysis' α %v%s; set a lower alpha, or a higher power in the hypothesis",
 			h.Power, s.Alpha*share, pick(share < 1, fmt.Sprintf(" (%v over the treatments compared)", s.Alpha), ""))
 	}
-	sz := sized{plan: plan, coverC: 1, coverT: 1}
-	if cv := res.Variants[0]; cv.Users > 0 && nc < float64(cv.Users) {
+	sz := sized{plan: plan, coverC: 1, coverT: 1, readC: 1, readT: 1}
+	cv, tv := res.Variants[0], res.Variants[t]
+	if cv.Users > 0 && nc < float64(cv.Users) {
 		sz.coverC = float64(cv.Users) / nc
 	}
-	if tv := res.Variants[t]; tv.Users > 0 && nt < float64(tv.Users) {
+	if tv.Users > 0 && nt < float64(tv.Users) {
 		sz.coverT = float64(tv.Users) / nt
+	}
+	// Per user the metric reads: all but those whose window may still be
+	// open when they are left out (the rule's arms.rc and arms.rt).
+	if uc := cv.Users - res.open.unread(h.PrimaryMetric, cv.Name, 0, true); uc > 0 && nc < float64(uc) {
+		sz.readC = float64(uc) / nc
+	}
+	if ut := tv.Users - res.open.unread(h.PrimaryMetric, tv.Name, 0, true); ut > 0 && nt < float64(ut) {
+		sz.readT = float64(ut) / nt
 	}
 	return sz, nil
 }

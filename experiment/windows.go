@@ -35,9 +35,18 @@ type OpenWindows struct {
 type windowState map[string]windowCounts
 
 type windowCounts struct {
-	users    map[string]int64 // per variant, the users of days still open
-	closed   int64            // last closed day (metric.DayOf)
+	users map[string]int64 // per variant, the users of days still open
+	// periods are the same per variant and period of the split (its
+	// start, Aggregate.Period): what a fixed plan's rule leaves out of the
+	// users of each period when they are excluded.
+	periods  map[variantPeriod]int64
+	closed   int64 // last closed day (metric.DayOf)
 	excluded bool
+}
+
+type variantPeriod struct {
+	variant string
+	period  int64
 }
 
 // closedThrough is the last UTC day whose users have all had a window of w
@@ -68,11 +77,12 @@ func ClosedThrough(ms []metric.Metric, now time.Time) []int64 {
 
 // openWindows counts, per metric of ms with a window, the users of in.Days
 // whose window may still be open; with Settings.ExcludeOpenWindows it
-// replaces in.Aggregates (a copy) by the sums of the closed days' cells of
-// those metrics, so that the analysis reads only users whose window has
-// ended. The cells of the days add up exactly to the cells of all users
-// (ingest keeps both by the same deltas), so the closed days' sums are the
-// exact figures of those users.
+// replaces in.Aggregates (a copy) by the sums of the closed days of those
+// metrics, so that the analysis reads only users whose window has ended:
+// the cells of all users less those of the open days. The cells of the
+// days add up exactly to the cells of all users (ingest keeps both by the
+// same deltas), so these are the exact figures of those users, and
+// in.Days need hold only the open days (ReadDays reads no more).
 func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 	exclude := in.Settings.ExcludeOpenWindows
 	var windowed []metric.Metric
@@ -98,9 +108,9 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 		period          int64
 	}
 	st := windowState{}
-	closedSums := map[cell]metric.Sums{}
+	openSums := map[cell]metric.Sums{}
 	for _, m := range windowed {
-		st[m.Key] = windowCounts{users: map[string]int64{}, closed: closedThrough(m.Window, in.Now), excluded: exclude}
+		st[m.Key] = windowCounts{users: map[string]int64{}, periods: map[variantPeriod]int64{}, closed: closedThrough(m.Window, in.Now), excluded: exclude}
 	}
 	for _, a := range in.Days {
 		if a.Flag != in.Flag || a.Variant == "" || a.Dimension != metric.ExposureDayDimension {
@@ -114,22 +124,23 @@ func openWindows(in *Input, ms []metric.Metric) (windowState, error) {
 			for _, wc := range st {
 				if day > wc.closed {
 					wc.users[a.Variant] += a.Sums.N
+					wc.periods[variantPeriod{a.Variant, a.Period}] += a.Sums.N
 				}
 			}
 			continue
 		}
-		if wc, ok := st[a.Metric]; ok && exclude && day <= wc.closed {
+		if wc, ok := st[a.Metric]; ok && exclude && day > wc.closed {
 			k := cell{a.Variant, a.Metric, a.Period}
-			s := closedSums[k]
+			s := openSums[k]
 			s.Add(a.Sums)
-			closedSums[k] = s
+			openSums[k] = s
 		}
 	}
 	if exclude {
 		aggs := make([]metric.Aggregate, len(in.Aggregates))
 		for i, a := range in.Aggregates {
 			if _, ok := st[a.Metric]; ok && a.Flag == in.Flag && a.Variant != "" && a.Dimension == "" {
-				a.Sums = closedSums[cell{a.Variant, a.Metric, a.Period}]
+				a.Sums.Sub(openSums[cell{a.Variant, a.Metric, a.Period}])
 			}
 			aggs[i] = a
 		}
@@ -168,4 +179,19 @@ func closedLabel(ow *OpenWindows) string {
 		return "the start"
 	}
 	return ow.ClosedThrough
+}
+
+// unread is the users of variant first exposed in the period of the split
+// starting at period (in any, when all) whom metric key leaves out: those
+// whose window may still be open, when excludeOpenWindows excludes them;
+// 0 otherwise.
+func (st windowState) unread(key, variant string, period int64, all bool) int64 {
+	wc, ok := st[key]
+	switch {
+	case !ok || !wc.excluded:
+		return 0
+	case all:
+		return wc.users[variant]
+	}
+	return wc.periods[variantPeriod{variant, period}]
 }

@@ -1,8 +1,11 @@
 package experiment
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -183,5 +186,61 @@ func TestAnalyzeCountsTheCellsOfAllUsersOnly(t *testing.T) {
 	}
 	if got.Users != want.Users || !reflect.DeepEqual(got.Metrics, want.Metrics) {
 		t.Errorf("with the days' cells among the aggregates: %d users, metrics %+v; want %d, %+v", got.Users, got.Metrics, want.Users, want.Metrics)
+	}
+}
+
+// daysFrom serves the cells of all users and by day of first exposure of
+// the days from a day on, as the stores' DayAggregatesFrom does, and says
+// which it read.
+type daysFrom struct {
+	all, days []metric.Aggregate
+	from      string
+}
+
+func (d *daysFrom) DimensionAggregates(context.Context, string, string, string) ([]metric.Aggregate, error) {
+	return nil, errors.New("read every day")
+}
+
+func (d *daysFrom) DayAggregatesFrom(_ context.Context, _, _, from string) ([]metric.Aggregate, error) {
+	d.from = from
+	out := slices.Clone(d.all)
+	for _, a := range d.days {
+		if a.Value >= from {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// TestReadDaysReadsOpenDays: an analysis reads the cells of the days whose
+// windows may still be open only, not every day the flag has run (a
+// year's are read at every results request and verdict check), and its
+// figures are those of every day, bit for bit: the closed days are all
+// users' cells less the open days'. Before, it read every day, and the
+// closed days' figures were their own cells' sums.
+func TestReadDaysReadsOpenDays(t *testing.T) {
+	now := time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC)
+	for _, exclude := range []bool{false, true} {
+		in := windowInput(t, now)
+		in.Settings.ExcludeOpenWindows = exclude
+		want, err := Analyze(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &daysFrom{all: in.Aggregates, days: in.Days}
+		in.Days, in.Aggregates = nil, nil
+		if err := ReadDays(t.Context(), r, &in); err != nil {
+			t.Fatal(err)
+		}
+		if r.from != "2026-03-07" || len(in.Days) == 0 || len(in.Aggregates) == 0 || slices.ContainsFunc(in.Days, func(a metric.Aggregate) bool { return a.Value < "2026-03-07" }) {
+			t.Fatalf("read the days from %q (%d cells), want from 2026-03-07, the first still open", r.from, len(in.Days))
+		}
+		got, err := Analyze(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("exclude %v: from the open days\n%+v\nfrom every day\n%+v", exclude, got.Metrics[0], want.Metrics[0])
+		}
 	}
 }

@@ -568,8 +568,11 @@ func (s *Server) handleAggregates(w http.ResponseWriter, r *http.Request) error 
 
 // aggregatesJSON groups cells by flag and variant: those of all users and
 // those of the users outside the split (their users only), each sorted.
+// A flag whose split changed has its cells per period: a variant's
+// figures are over all of them.
 func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) AggregatesJSON {
 	out := AggregatesJSON{Flags: []FlagAggregates{}}
+	var pooled map[string]metric.Sums // the current variant's, per metric
 	aggs = slices.Clone(aggs)
 	slices.SortStableFunc(aggs, func(a, b metric.Aggregate) int {
 		return cmp.Or(strings.Compare(a.Flag, b.Flag), strings.Compare(a.Variant, b.Variant))
@@ -585,6 +588,7 @@ func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) A
 		}
 		if len(f.Variants) == 0 || f.Variants[len(f.Variants)-1].Variant != a.Variant {
 			f.Variants = append(f.Variants, VariantAggregates{Variant: a.Variant, Metrics: map[string]MetricAggregates{}})
+			pooled = map[string]metric.Sums{}
 		}
 		v := &f.Variants[len(f.Variants)-1]
 		if a.Dimension == metric.OutsideDimension {
@@ -594,14 +598,17 @@ func aggregatesJSON(aggs []metric.Aggregate, metrics map[string]metric.Metric) A
 			continue
 		}
 		if a.Metric == "" {
-			v.Users = a.Sums.N
+			v.Users += a.Sums.N
 			continue
 		}
 		m, ok := metrics[a.Metric]
 		if !ok {
 			continue // a metric deleted since
 		}
-		v.Metrics[a.Metric] = metricAggregates(m, a.Sums)
+		sum := pooled[a.Metric]
+		sum.Add(a.Sums)
+		pooled[a.Metric] = sum
+		v.Metrics[a.Metric] = metricAggregates(m, sum)
 	}
 	return out
 }

@@ -108,6 +108,28 @@ func (s *Sums) Add(d Sums) {
 	}
 }
 
+// Sub takes d from s: the inverse of Add, exact (sums and sketch counts
+// are integers), so that the cells of some users are those of all less
+// those of the others.
+func (s *Sums) Sub(d Sums) {
+	s.N -= d.N
+	df := d.fields()
+	for i, v := range s.fields() {
+		v.sub(*df[i])
+	}
+	if d.q != "" {
+		k, o := s.Sketch(), d.Sketch()
+		for i, c := range o.Pos {
+			k.Pos = bump(k.Pos, i, -c)
+		}
+		for i, c := range o.Neg {
+			k.Neg = bump(k.Neg, i, -c)
+		}
+		k.Zero -= o.Zero
+		s.SetSketch(k)
+	}
+}
+
 // IsZero reports whether s summarises nobody.
 func (s Sums) IsZero() bool { return s == Sums{} }
 

@@ -24,3 +24,30 @@ func TestSumsExact(t *testing.T) {
 		t.Errorf("mul64 = %s", got)
 	}
 }
+
+// TestSumsSub: what Add added, Sub takes away exactly, sketches too: the
+// cells of the users whose window has ended are those of all users less
+// those of the days still open.
+func TestSumsSub(t *testing.T) {
+	cell := func(xs ...int64) Sums {
+		var s Sums
+		var k Sketch
+		for _, x := range xs {
+			s.Apply(x, x/3, x/7, 1)
+			k.Add(x, 1)
+		}
+		s.SetSketch(k)
+		return s
+	}
+	closed, open := cell(1_000_000, -2_500_000, 0, 9_000_000_000), cell(4_000_000, 0, 1_000_000)
+	all := closed
+	all.Add(open)
+	all.Sub(open)
+	if all != closed {
+		t.Errorf("all less open = %+v, want %+v", all, closed)
+	}
+	all.Sub(closed)
+	if !all.IsZero() {
+		t.Errorf("closed less itself = %+v, want zero", all)
+	}
+}

@@ -27,27 +27,42 @@ type querier interface {
 // of all with flag "", ordered by flag, variant and metric: they include
 // every acknowledged event, whichever node received it.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, "")
+	return aggregates(ctx, db.pool, env, flag, "", "")
 }
 
 // DimensionAggregates returns the stored figures of one flag of env per
 // value of dimension (not ""), ordered by variant, value and metric.
 func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, dimension)
+	return aggregates(ctx, db.pool, env, flag, dimension, "")
+}
+
+// DayAggregatesFrom returns, in one read, the stored figures of all users
+// of one flag of env and those by UTC day of first exposure
+// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
+// those whose windows may still be open, which an analysis reads without
+// the days before (experiment.ReadDays), so that its cost does not grow
+// with the days the flag has run. One read, so that all users' cells less
+// the days' are of one moment whatever is written meanwhile.
+func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
 
 // everyDimension asks aggregates for the cells of all users and of every
 // dimension: what a rebuild compares.
 const everyDimension = "\x00every"
 
-func aggregates(ctx context.Context, q querier, env, flag, dimension string) ([]metric.Aggregate, error) {
+func aggregates(ctx context.Context, q querier, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = $1`
 	args := []any{env}
 	if flag != "" {
 		args = append(args, flag)
 		query += fmt.Sprintf(` AND flag = $%d`, len(args))
 	}
-	if dimension != everyDimension {
+	switch {
+	case from != "": // DayAggregatesFrom's
+		args = append(args, dimension, from)
+		query += fmt.Sprintf(` AND (dimension = '' OR (dimension = $%d AND value >= $%d))`, len(args)-1, len(args))
+	case dimension != everyDimension:
 		args = append(args, dimension)
 		query += fmt.Sprintf(` AND dimension = $%d`, len(args))
 	}

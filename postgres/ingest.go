@@ -278,7 +278,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 }
 
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "", everyDimension)
+	return aggregates(t.ctx, t.tx, env, "", everyDimension, "")
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {

@@ -31,13 +31,24 @@ var (
 // of all with flag "", ordered by flag, variant and metric. It reads only the
 // aggregate rows: its cost does not grow with the number of events or users.
 func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, "")
+	return aggregates(ctx, db.db, env, flag, "", "")
 }
 
 // DimensionAggregates returns the stored figures of one flag of env per
 // value of dimension (not ""), ordered by variant, value and metric.
 func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, dimension)
+	return aggregates(ctx, db.db, env, flag, dimension, "")
+}
+
+// DayAggregatesFrom returns, in one read, the stored figures of all users
+// of one flag of env and those by UTC day of first exposure
+// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
+// those whose windows may still be open, which an analysis reads without
+// the days before (experiment.ReadDays), so that its cost does not grow
+// with the days the flag has run. One read, so that all users' cells less
+// the days' are of one moment whatever is written meanwhile.
+func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
 
 // everyDimension asks aggregates for the cells of all users and of every
@@ -46,14 +57,18 @@ const everyDimension = "\x00every"
 
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, env, flag, dimension string) ([]metric.Aggregate, error) {
+}, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
 	args := []any{env}
 	if flag != "" {
 		query += ` AND flag = ?`
 		args = append(args, flag)
 	}
-	if dimension != everyDimension {
+	switch {
+	case from != "": // DayAggregatesFrom's
+		query += ` AND (dimension = '' OR (dimension = ? AND value >= ?))`
+		args = append(args, dimension, from)
+	case dimension != everyDimension:
 		query += ` AND dimension = ?`
 		args = append(args, dimension)
 	}
@@ -458,7 +473,7 @@ func (ev *events) prepare(ctx context.Context, wdb *sql.DB) error {
 const (
 	appendSQL         = `INSERT INTO event_log (environment, min_time, max_time, count, data) VALUES (?, ?, ?, ?, ?)`
 	userLogSQL        = `INSERT INTO event_user_log (env, count, data) VALUES (?, ?, ?)`
-	flagAggregatesSQL = `SELECT variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ?`
+	flagAggregatesSQL = `SELECT metric, period, sums FROM event_aggregates WHERE environment = ? AND flag = ? AND variant = ? AND dimension = ? AND value = ?`
 	savepointSQL      = `SAVEPOINT claim`
 	releaseSQL        = `RELEASE claim`
 	rollbackToSQL     = `ROLLBACK TO claim`
@@ -1160,37 +1175,43 @@ func decodeUserLog(data []byte, fn func(key string, state []byte)) error {
 }
 
 // AddAggregates adds each delta to its stored cell, reading the stored
-// cells of each flag once.
+// cells of each variant's slice (flag, variant, dimension, value) the
+// deltas touch once: not every cell of the flag, which with cells per day
+// of first exposure (metric.ExposureDayDimension) grow by a day's for as
+// long as the flag runs, while a group touches today's.
 func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 	get, err := t.stmt(flagAggregatesSQL)
 	if err != nil {
 		return err
 	}
+	type slice struct{ flag, variant, dimension, value string }
 	type cell struct {
-		variant, dimension, value, metric string
-		period                            int64
+		slice
+		metric string
+		period int64
 	}
-	var flag string
-	var stored map[cell]metric.Sums
+	stored := map[cell]metric.Sums{}
+	read := map[slice]bool{}
 	sum := make([]metric.Aggregate, 0, len(deltas))
 	for _, d := range deltas {
-		if stored == nil || d.Flag != flag {
-			flag, stored = d.Flag, map[cell]metric.Sums{}
-			rows, err := get.QueryContext(t.ctx, env, flag)
+		sl := slice{d.Flag, d.Variant, d.Dimension, d.Value}
+		if !read[sl] {
+			read[sl] = true
+			rows, err := get.QueryContext(t.ctx, env, sl.flag, sl.variant, sl.dimension, sl.value)
 			if err != nil {
-				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, flag, err)
+				return fmt.Errorf("sqlite: read aggregates of %s/%s: %w", env, sl.flag, err)
 			}
 			var buf sql.RawBytes
 			for rows.Next() {
-				var c cell
+				c := cell{slice: sl}
 				var s metric.Sums
-				if err := rows.Scan(&c.variant, &c.dimension, &c.value, &c.metric, &c.period, &buf); err != nil {
+				if err := rows.Scan(&c.metric, &c.period, &buf); err != nil {
 					rows.Close()
 					return err
 				}
 				if err := s.UnmarshalBinary(buf); err != nil {
 					rows.Close()
-					return fmt.Errorf("sqlite: aggregate %s/%s/%s: %w", flag, c.variant, c.metric, err)
+					return fmt.Errorf("sqlite: aggregate %s/%s/%s: %w", sl.flag, sl.variant, c.metric, err)
 				}
 				stored[c] = s
 			}
@@ -1198,7 +1219,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 				return err
 			}
 		}
-		s := stored[cell{d.Variant, d.Dimension, d.Value, d.Metric, d.Period}]
+		s := stored[cell{sl, d.Metric, d.Period}]
 		s.Add(d.Sums)
 		d.Sums = s
 		sum = append(sum, d)
@@ -1208,7 +1229,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 
 // Aggregates returns env's cells, sorted.
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "", everyDimension)
+	return aggregates(t.ctx, t.tx, env, "", everyDimension, "")
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 )
@@ -45,6 +46,7 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 			// US, GB, de, one not listed (other) and none, by user.
 			ev.Attributes = [][]byte{[]byte(`{"country":"US"}`), []byte(`{"country":"GB"}`), []byte(`{"country":"de"}`), []byte(`{"country":"FR"}`), nil}[u%5]
 			ev.OutsideSplit = u%7 == 3
+			ev.Time += int64(u%3) * 24 * 60 * 60 * 1000 // first exposures on three days
 		}
 	}
 	sentOutside := 0
@@ -125,6 +127,27 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	}
 	if !reflect.DeepEqual(got, wantDays) || len(got) == 0 {
 		t.Fatalf("DimensionAggregates: the cells by day of exposure differ from the recomputation or are missing:\n got %v\nwant %v", got, wantDays)
+	}
+	// What an analysis reads of them: the days from one on, those whose
+	// windows may still be open (experiment.ReadDays).
+	if dr, ok := s.(experiment.DaysFromReader); ok {
+		var days []string
+		for _, a := range wantDays {
+			if !slices.Contains(days, a.Value) {
+				days = append(days, a.Value)
+			}
+		}
+		if len(days) < 2 {
+			t.Fatalf("setup: first exposures on %d days, want two or more", len(days))
+		}
+		slices.Sort(days)
+		want := slices.DeleteFunc(slices.Clone(all), func(a metric.Aggregate) bool {
+			return a.Dimension != "" && (a.Dimension != metric.ExposureDayDimension || a.Value < days[1])
+		})
+		got, err := dr.DayAggregatesFrom(ctx, "prod", "checkout", days[1])
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("DayAggregatesFrom(%s) = %v, %v; want %v", days[1], got, err, want)
+		}
 	}
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
