@@ -57,7 +57,7 @@ func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) error {
 	tabs := u.envTabs(r, "")
 	for _, t := range tabs {
 		if t.Key == "production" {
-			http.Redirect(w, r, "/flags/production", http.StatusSeeOther)
+			u.redirect(w, r, "/flags/production")
 			return nil
 		}
 	}
@@ -65,7 +65,7 @@ func (u *UI) handleFlagsIndex(w http.ResponseWriter, r *http.Request) error {
 		u.renderError(w, r, nil, http.StatusNotFound, "There are no environments yet.")
 		return nil
 	}
-	http.Redirect(w, r, "/flags/"+url.PathEscape(tabs[0].Key), http.StatusSeeOther)
+	u.redirect(w, r, "/flags/"+url.PathEscape(tabs[0].Key))
 	return nil
 }
 

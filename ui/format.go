@@ -23,7 +23,11 @@ import (
 // funcs are the helpers templates may call.
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":    func(name string) string { return u.assetURL[name] },
+		"asset": func(name string) string { return u.assetURL[name] },
+		// root starts every link and form action of a template
+		// (href="{{root}}/flags"): the path the dashboard is mounted
+		// under behind a proxy, empty at the root.
+		"root":     func() string { return u.PathPrefix },
 		"pct":      pct,
 		"p100":     func(x float64) string { return pct(x / 100) },
 		"inc":      func(i int) int { return i + 1 },

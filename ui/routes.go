@@ -114,7 +114,7 @@ func (u *UI) guard(rt route) http.Handler {
 		}
 		if ses == nil {
 			if r.Method == http.MethodGet {
-				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				u.redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()))
 				return
 			}
 			u.renderError(w, r, nil, http.StatusUnauthorized, "Your session has ended. Sign in again.")
@@ -219,7 +219,7 @@ func (u *UI) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	u.setCookie(w, r, sessionCookie, id, int((24 * time.Hour).Seconds()))
 	u.setCookie(w, r, signinCookie, "", -1)
 	u.Logger.Info("ui: signed in", "token", t.Name, "scope", t.Scope)
-	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	u.redirect(w, r, safeNext(r.PostFormValue("next")))
 	return nil
 }
 

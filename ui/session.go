@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -190,10 +191,12 @@ func (c CookieSecurity) secure(r *http.Request) bool {
 
 // setCookie sets a cookie the way every cookie of the UI is set: HttpOnly,
 // SameSite=Strict (Lax would send it on cross-site top-level GETs, which
-// the dashboard does not need), Secure as SecureCookies says.
+// the dashboard does not need), Secure as SecureCookies says, for the
+// dashboard's paths only (PathPrefix): behind a proxy the origin's other
+// applications do not get them.
 func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Name: name, Value: value, Path: cmp.Or(u.PathPrefix, "/"), MaxAge: maxAge,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: u.SecureCookies.secure(r),
 	})

@@ -145,6 +145,12 @@ type UI struct {
 	// SecureCookies says when cookies are marked Secure (default
 	// SecureAuto).
 	SecureCookies CookieSecurity
+	// PathPrefix is the path a reverse proxy mounts the dashboard under
+	// and strips before passing requests on ("/flags", no trailing slash,
+	// escaped), from the server's public URL; empty: the root. Every link,
+	// form, asset and redirect the dashboard writes starts with it, and
+	// its cookies are scoped to it, so that none escapes the mount.
+	PathPrefix string
 	// ChartWait is how long a page with nothing kept for its charts over
 	// time waits for them to be computed (default 20ms; negative: not at
 	// all); a larger environment's show on a later view.
@@ -278,7 +284,7 @@ func (u *UI) loadAssets() error {
 		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
 		typ := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}[ext]
 		u.assets[hashed] = asset{body: body, typ: typ}
-		u.assetURL[name] = "/static/" + hashed
+		u.assetURL[name] = u.PathPrefix + "/static/" + hashed
 		return nil
 	})
 }
@@ -372,7 +378,7 @@ const noticeCookie = "vl_notice"
 // warning, once.
 func (u *UI) redirectNotice(w http.ResponseWriter, r *http.Request, path, msg string) {
 	u.setCookie(w, r, noticeCookie, cookieText(msg), 60)
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	u.redirect(w, r, path)
 }
 
 // maxCookieText bounds a message carried in a cookie: base64 makes it a
@@ -390,7 +396,13 @@ func cookieText(msg string) string {
 // to show.
 func (u *UI) redirectDone(w http.ResponseWriter, r *http.Request, path, msg string) {
 	u.setCookie(w, r, flashCookie, cookieText(msg), 60)
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	u.redirect(w, r, path)
+}
+
+// redirect sends the browser to path, a path of the dashboard ("/flags"),
+// under PathPrefix: every redirect of the dashboard goes through here.
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, u.PathPrefix+path, http.StatusSeeOther)
 }
 
 // renderError shows a message page; err, when given, is logged or shown

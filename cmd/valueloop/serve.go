@@ -361,6 +361,9 @@ func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.
 	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
 		Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
+	if cfg.PublicURL != nil {
+		dashboard.PathPrefix = cfg.PublicURL.EscapedPath()
+	}
 	// The recorder (a *verdicts.Recorder, see the assertions above) also
 	// settles results under fixed inference on their stored decision.
 	if v, ok := srv.Verdicts.(ui.VerdictHistory); ok {
