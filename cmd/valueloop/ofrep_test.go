@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,19 +264,7 @@ func TestOFREPAPIKey(t *testing.T) {
 // prefix (which OFREP resolves against the base URL's origin) for a path.
 // Without it the announced /ofrep/v1/stream is the proxy's 404.
 func TestOFREPStreamBehindPathPrefix(t *testing.T) {
-	var backend atomic.Pointer[url.URL]
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, "/flags/")
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		r.URL.Path, r.URL.RawPath = "/"+rest, ""
-		rp := httputil.NewSingleHostReverseProxy(backend.Load())
-		rp.FlushInterval = -1 // server-sent events as they come
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
+	proxy, backend := prefixProxy(t)
 	for _, c := range []struct {
 		name string
 		env  map[string]string
