@@ -173,7 +173,7 @@ func runSettings() []setting {
 				c.SecureCookies = m
 				return err
 			}, get: func(c *serveConfig) any { return c.SecureCookies.String() }},
-		{name: "public-url", env: "VALUELOOP_PUBLIC_URL", usage: "`URL` where clients reach this server behind a reverse proxy that mounts it under a path (https://example.com/flags, or the path /flags alone), for the links it hands them: OFREP's change stream, and a URL's rollout webhook messages link to the dashboard (default: the root of the origin asked)",
+		{name: "public-url", env: "VALUELOOP_PUBLIC_URL", usage: "`URL` where clients reach this server behind a reverse proxy that mounts it under a path (https://example.com/flags, or the path /flags alone), for the links it hands them: OFREP's change stream, the dashboard's links, forms, redirects and cookie path, and a URL's rollout webhook messages link to the dashboard (default: the root of the origin asked)",
 			set: func(c *serveConfig, v string) (err error) {
 				c.PublicURL, err = httpapi.ParsePublicURL(v)
 				return err
