@@ -104,7 +104,7 @@ type Server struct {
 	// awaiting, when set (tests only), is called by a fetch waiting for a
 	// notified version once it listens for it, so a test can land the
 	// version only then and know the fetch did not read the older one.
-	awaiting func()
+	awaiting  func()
 	closeOnce sync.Once
 	closeErr  error
 
