@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,10 @@ import (
 func TestOutsideSplitEndToEnd(t *testing.T) {
 	s := MustServe(t, "")
 	flagFile := filepath.Join(t.TempDir(), "flag.json")
-	os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
-		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600)
+	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s.mustRun(t,
 		[]string{"flags", "set", "pricing", "--env", "production", "-f", flagFile},
 		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
@@ -76,6 +79,17 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "pricing", "--env", "production")
 	if want := "30 served outside the split, not counted"; code != 0 || !strings.Contains(table, want) {
 		t.Errorf("results table: exit %d %s, lacks %q:\n%s", code, stderr, want, table)
+	}
+	// Every variant of the one metric is checked: an empty list would
+	// pass the loop below.
+	var arms []string
+	for _, m := range res.Metrics {
+		for _, v := range m.Variants {
+			arms = append(arms, m.Metric+"/"+v.Variant)
+		}
+	}
+	if want := []string{"purchased/control", "purchased/treatment"}; !slices.Equal(arms, want) {
+		t.Fatalf("results give metric/variants %v, want %v", arms, want)
 	}
 	for _, m := range res.Metrics {
 		for _, v := range m.Variants {
