@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -277,11 +275,7 @@ func TestOFREPStreamBehindPathPrefix(t *testing.T) {
 		{"path", map[string]string{"VALUELOOP_PUBLIC_URL": "/flags"}, nil, "requestUri"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			env := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken}
-			maps.Copy(env, c.env)
-			srv := MustServeEnv(t, "", env, append([]string{"--demo"}, c.args...)...)
-			u, _ := url.Parse(srv.URL)
-			backend.Store(u)
+			srv := serveBehind(t, backend, c.env, c.args...)
 			token := srv.mustToken(t, "--env", "production", "--scope", "evaluate")
 			base := proxy.URL + "/flags" // the OFREP client's base URL
 			resp, body := post(t, base+"/ofrep/v1/evaluate/flags", token, `{"context":{"targetingKey":"u1"}}`)

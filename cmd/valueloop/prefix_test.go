@@ -37,6 +37,17 @@ func prefixProxy(t *testing.T) (proxy *httptest.Server, backend *atomic.Pointer[
 	return proxy, backend
 }
 
+// serveBehind serves the demo with env and args added, behind the proxy
+// whose backend it sets.
+func serveBehind(t *testing.T, backend *atomic.Pointer[url.URL], env map[string]string, args ...string) *testServer {
+	all := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken}
+	maps.Copy(all, env)
+	srv := MustServeEnv(t, "", all, append([]string{"--demo"}, args...)...)
+	u, _ := url.Parse(srv.URL)
+	backend.Store(u)
+	return srv
+}
+
 // TestDashboardBehindPathPrefix: behind a proxy that mounts the server
 // under /flags, with public-url saying so (a whole URL or the path), one
 // signs in through the proxy, every link, asset and form of every page
@@ -54,11 +65,7 @@ func TestDashboardBehindPathPrefix(t *testing.T) {
 		{"path", map[string]string{"VALUELOOP_PUBLIC_URL": "/flags"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			env := map[string]string{"VALUELOOP_ADMIN_TOKEN": testAdminToken}
-			maps.Copy(env, c.env)
-			srv := MustServeEnv(t, "", env, append([]string{"--demo"}, c.args...)...)
-			u, _ := url.Parse(srv.URL)
-			backend.Store(u)
+			srv := serveBehind(t, backend, c.env, c.args...)
 			b := newBrowser(t, proxy.URL+"/flags")
 			resp, _ := b.get("/")
 			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/flags/signin?next=%2F" {
@@ -172,9 +179,7 @@ func checkChangeUnderPrefix(t *testing.T, b *browser) {
 func TestDashboardBrowserBehindPathPrefix(t *testing.T) {
 	bin := needBrowser(t)
 	proxy, backend := prefixProxy(t)
-	srv := MustServe(t, "", "--demo", "--public-url", "/flags")
-	u, _ := url.Parse(srv.URL)
-	backend.Store(u)
+	srv := serveBehind(t, backend, nil, "--public-url", "/flags")
 	through := *srv
 	through.URL = proxy.URL + "/flags"
 	c := newChrome(t, bin, &through)
