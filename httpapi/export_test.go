@@ -59,3 +59,8 @@ func CountForwarded(s *Server) *atomic.Int64 {
 	}
 	return n
 }
+
+// OnAwait makes a bulk evaluation waiting for a notified version it has
+// not loaded (flagConfigEtag) call f once it listens for that version.
+// Call it before sending requests.
+func OnAwait(s *Server, f func()) { s.awaiting = f }

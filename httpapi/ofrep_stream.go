@@ -176,6 +176,9 @@ func (s *Server) awaitVersion(ctx context.Context, env string, v int64) *flags.L
 	changes := make(chan string, 1)
 	cancel := s.Flags.Subscribe(changes)
 	defer cancel()
+	if s.awaiting != nil {
+		s.awaiting()
+	}
 	timer := time.NewTimer(freshnessWait)
 	defer timer.Stop()
 	for {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/sqlite"
 )
@@ -266,16 +267,40 @@ func TestOFREPStreamCapPerClient(t *testing.T) {
 // TestOFREPFetchAwaitsNotifiedVersion: a fetch triggered by the
 // notification of a version the node has not loaded yet (the stream and the
 // fetch may reach different nodes) answers that version's flags once it
-// lands, not the older ones (kill disabled).
+// lands, not the older ones (kill disabled). The race is forced: another
+// node (a second flags service on the same store) makes the change, and
+// this node loads it only once the fetch waits for it (OnAwait); a fetch
+// that does not wait answers at once, with kill still enabled.
 func TestOFREPFetchAwaitsNotifiedVersion(t *testing.T) {
-	e := MustServer(t)
-	v := e.flags.Live("production").Version
+	waiting := make(chan struct{}, 1)
+	e := mustServer(t, func(srv *httpapi.Server, _ *sqlite.DB) {
+		httpapi.OnAwait(srv, func() { waiting <- struct{}{} })
+	})
+	ctx := context.Background()
+	peer := flags.NewService(e.db, nil)
+	if err := peer.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := peer.SetState(ctx, "production", "kill", "DISABLED", -1, "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live := e.flags.Live("production"); live.Version >= v {
+		t.Fatalf("this node already has version %d of the peer's change (%d)", live.Version, v)
+	}
 	done := goCall(t, e.srv.URL(), call{method: "POST", token: e.eval, body: `{"context":{"targetingKey":"u1"}}`,
-		path: "/ofrep/v1/evaluate/flags?flagConfigEtag=" + strconv.FormatInt(v+1, 10)})
-	e.do(t, call{method: "POST", path: "/api/v1/environments/production/flags/kill/disable", token: adminSecret})
-	r := <-done
+		path: "/ofrep/v1/evaluate/flags?flagConfigEtag=" + strconv.FormatInt(v, 10)})
+	var r callResult
+	select {
+	case <-waiting:
+		if err := e.flags.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r = <-done
+	case r = <-done: // answered without waiting: kill still enabled
+	}
 	if r.errs != nil || r.status != 200 || !strings.Contains(r.body, `{"key":"kill","reason":"DISABLED"}`) {
-		t.Errorf("fetch of version %d: %d %s %v, want kill DISABLED", v+1, r.status, r.body, r.errs)
+		t.Errorf("fetch of version %d: %d %s %v, want kill DISABLED", v, r.status, r.body, r.errs)
 	}
 }
 

@@ -101,6 +101,10 @@ type Server struct {
 	guard     *guard
 	sse       flags.Encoded[[]byte] // each environment's SSE event, shared by its streams
 	ofrepSSE  flags.Encoded[[]byte] // each environment's OFREP change notification, shared likewise
+	// awaiting, when set (tests only), is called by a fetch waiting for a
+	// notified version once it listens for it, so a test can land the
+	// version only then and know the fetch did not read the older one.
+	awaiting  func()
 	closeOnce sync.Once
 	closeErr  error
 

@@ -99,12 +99,17 @@ func TestUsageNamesRealFlags(t *testing.T) {
 
 // TestUsageNamesEveryFlag: every flag a leaf accepts, beyond the ones
 // every client command shares (--server, --token, --output), is named in
-// its usage line or help text, the converse of TestHelpNamesOwnFlags;
-// 'events load' accepted --env and its usage did not say so, nor did the
-// forge imports' say --since. A usage line with "[flags]" (serve's
-// thirty limits) defers to the list of flags the help prints; "[settings
-// as for results]" names experiment results' flags; a second name of a
-// flag (-f and --file) is covered by the first.
+// its usage line, the converse of TestHelpNamesOwnFlags; 'events load'
+// accepted --env and its usage did not say so, nor did the forge imports'
+// say --since. The rule: a flag a user can pass appears in the usage line
+// (the first line 'valueloop help CMD' shows), or the usage line defers
+// to an explicit list: "[flags]" (serve's thirty limits) to the Flags list
+// the help prints, "[settings as for results]" to experiment results'
+// flags. Help prose after the flags does not count: a flag mentioned only
+// there ("--key makes a record idempotent") is one a reader of the usage
+// line does not know of. A flag is named by its exact token, bounded by
+// characters no flag name holds, so --at is not named by --at-time; a
+// second name of a flag (-f and --file) is covered by the first.
 func TestUsageNamesEveryFlag(t *testing.T) {
 	shared := map[string]bool{"server": true, "token": true, "output": true}
 	results := map[string]bool{}
@@ -119,14 +124,14 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		if c.run == nil || c.path == "help" || strings.Contains(c.args, "[flags]") {
 			return
 		}
-		text := c.args + "\n" + c.more
+		text := c.args
 		flags := leafFlags(context.Background(), c, envMap(nil))
 		named := func(f *flag.Flag) bool {
 			dashes := "--"
 			if len(f.Name) == 1 {
 				dashes = "-"
 			}
-			return regexp.MustCompile(regexp.QuoteMeta(dashes+f.Name) + `\b`).MatchString(text)
+			return regexp.MustCompile(`(^|[^A-Za-z0-9-])` + regexp.QuoteMeta(dashes+f.Name) + `($|[^A-Za-z0-9-])`).MatchString(text)
 		}
 		for _, f := range flags {
 			alias := slices.ContainsFunc(flags, func(g *flag.Flag) bool { return g != f && g.Value == f.Value && named(g) })

@@ -70,6 +70,9 @@ func TestOpenWindowsEndToEnd(t *testing.T) {
 		if exclude == "on" {
 			perArm = 10 - ow.Users/2
 		}
+		if len(m.Variants) != 2 {
+			t.Fatalf("excludeOpenWindows=%s: variants %+v, want control and treatment", exclude, m.Variants)
+		}
 		for _, v := range m.Variants {
 			want := 0.0
 			if v.Variant == "treatment" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,10 @@ import (
 func TestOutsideSplitEndToEnd(t *testing.T) {
 	s := MustServe(t, "")
 	flagFile := filepath.Join(t.TempDir(), "flag.json")
-	os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
-		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600)
+	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s.mustRun(t,
 		[]string{"flags", "set", "pricing", "--env", "production", "-f", flagFile},
 		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
@@ -77,8 +80,10 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 	if want := "30 served outside the split, not counted"; code != 0 || !strings.Contains(table, want) {
 		t.Errorf("results table: exit %d %s, lacks %q:\n%s", code, stderr, want, table)
 	}
+	var arms []string // checked below: no variants would pass this loop
 	for _, m := range res.Metrics {
 		for _, v := range m.Variants {
+			arms = append(arms, m.Metric+"/"+v.Variant)
 			want := float64(converted[v.Variant]) / float64(split[v.Variant])
 			if v.Mean == nil {
 				t.Fatalf("%s/%s: no mean", m.Metric, v.Variant)
@@ -87,6 +92,9 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 				t.Errorf("%s/%s: %d users, mean %v; want the split's %d, %v", m.Metric, v.Variant, v.Users, *v.Mean, split[v.Variant], want)
 			}
 		}
+	}
+	if want := []string{"purchased/control", "purchased/treatment"}; !slices.Equal(arms, want) {
+		t.Errorf("results give metric/variants %v, want %v", arms, want)
 	}
 }
 
