@@ -38,7 +38,9 @@ type Flag struct {
 	Targeting      json.RawMessage `json:"targeting,omitempty"`
 	Metadata       map[string]any  `json:"metadata,omitempty"`
 	// Version increases by one with every committed change; 0 for a flag that
-	// has never been stored.
+	// has never been stored. A flag made starts at its environment's version
+	// then (1 in a new environment), so one deleted and made again never has
+	// a version a client read before the delete.
 	Version int64 `json:"-"`
 }
 

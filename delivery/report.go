@@ -64,7 +64,8 @@ func ParseZone(field, name string) (*time.Location, error) {
 }
 
 // ParseRange reads a report's range: since ("30d", "12w", "36h", "90m" or
-// a Go duration) back from to, or from and to (RFC 3339 with any offset, or
+// a Go duration) back from to (days and weeks as calendar days, UTC's here,
+// the zone's in ParseRangeIn), or from and to (RFC 3339 with any offset, or
 // a date, midnight UTC). to defaults to now and the range to the last 30
 // days.
 func ParseRange(since, from, to string, now time.Time) (time.Time, time.Time, error) {
@@ -95,7 +96,40 @@ func ParseRangeIn(since, from, to string, now time.Time, loc *time.Location) (ti
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
+	if days, ok := sinceDays(since); ok {
+		return daysBack(end, days, loc), end, nil
+	}
 	return end.Add(-d), end, nil
+}
+
+// sinceDays is the number of calendar days a since in days or weeks
+// ("30d", "12w") names; ok false for one in hours, minutes or a Go duration,
+// which stays that many hours.
+func sinceDays(since string) (int, bool) {
+	n, err := strconv.Atoi(since[:len(since)-1])
+	switch {
+	case err != nil:
+		return 0, false
+	case strings.HasSuffix(since, "d"):
+		return n, true
+	case strings.HasSuffix(since, "w"):
+		return 7 * n, true
+	}
+	return 0, false
+}
+
+// daysBack is end's clock time days calendar days before, in loc: 30d is a
+// month of loc's days, not 720 hours, which across a change of daylight
+// saving time started an hour off loc's midnight and made a report's first
+// daily bucket a one-hour sliver. An end at loc's start of a day goes back
+// to the start of that day (dora.DayStart: a midnight a zone skips).
+func daysBack(end time.Time, days int, loc *time.Location) time.Time {
+	t := end.In(loc)
+	y, m, d := t.Date()
+	if t.Equal(dora.DayStart(y, m, d, loc)) {
+		return dora.DayStart(y, m, d-days, loc).UTC()
+	}
+	return t.AddDate(0, 0, -days).UTC()
 }
 
 // ParseSince reads a look-back duration: "30d", "12w", "36h", "90m" or a Go

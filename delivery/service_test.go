@@ -972,3 +972,35 @@ func TestParseRangeInZone(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRangeSinceCalendarDays: since in days or weeks is that many of
+// the zone's calendar days back, not 24-hour multiples: Los Angeles springs
+// from 2026-03-08 02:00 PST (-8) to 03:00 PDT (-7), so 30 days back from
+// 2026-03-20 00:00 PDT (07:00Z) is 2026-02-18 00:00 PST (08:00Z), where
+// 720 hours were 07:00Z, 23:00 the day before, and a daily report's first
+// bucket an hour long. Hours stay hours.
+func TestParseRangeSinceCalendarDays(t *testing.T) {
+	la, err := delivery.ParseZone("tz", "America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		since string
+		to    time.Time
+		loc   *time.Location
+		want  time.Time
+	}{
+		{"30d", time.Date(2026, 3, 20, 7, 0, 0, 0, time.UTC), la, time.Date(2026, 2, 18, 8, 0, 0, 0, time.UTC)},
+		// 12:30 PDT two weeks back is 12:30 PST: 20:30Z, not 19:30Z.
+		{"2w", time.Date(2026, 3, 20, 19, 30, 0, 0, time.UTC), la, time.Date(2026, 3, 6, 20, 30, 0, 0, time.UTC)},
+		{"1d", time.Date(2026, 3, 9, 7, 0, 0, 0, time.UTC), la, time.Date(2026, 3, 8, 8, 0, 0, 0, time.UTC)},
+		{"36h", time.Date(2026, 3, 20, 7, 0, 0, 0, time.UTC), la, time.Date(2026, 3, 18, 19, 0, 0, 0, time.UTC)},
+		{"720h", time.Date(2026, 3, 20, 7, 0, 0, 0, time.UTC), la, time.Date(2026, 2, 18, 7, 0, 0, 0, time.UTC)},
+		{"30d", time.Date(2026, 3, 20, 7, 0, 0, 0, time.UTC), time.UTC, time.Date(2026, 2, 18, 7, 0, 0, 0, time.UTC)},
+	} {
+		from, _, err := delivery.ParseRangeIn(c.since, "", c.to.Format(time.RFC3339), c.to, c.loc)
+		if err != nil || !from.Equal(c.want) {
+			t.Errorf("since %s to %s in %s: from %v, %v; want %v", c.since, c.to.Format(time.RFC3339), c.loc, from, err, c.want)
+		}
+	}
+}

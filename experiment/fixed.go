@@ -2,12 +2,15 @@ package experiment
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -57,6 +60,10 @@ type Decided struct {
 // variant changed, since the decision is another test, whose new arm the
 // old decision never judged. The split's shares are not in them, so a
 // rollout's steps (the same arms at other shares) keep the decision.
+// Measures fingerprints the primary and guardrail metrics' definitions
+// (measuresOf): the terms named them by key only, so a metric redefined
+// under its key (another event, window, aggregate, denominator, kind)
+// kept a decision taken on another measurement.
 type fixedTerms struct {
 	PrimaryMetric string             `json:"primaryMetric"`
 	Direction     Direction          `json:"direction"`
@@ -76,6 +83,39 @@ type fixedTerms struct {
 	// ExcludeOpenWindows changes the users each windowed metric reads, so
 	// the test; left out when off, so terms stored before it still hold.
 	ExcludeOpenWindows bool `json:"excludeOpenWindows,omitempty"`
+	// Measures is always set by Analyze for a hypothesis: terms stored
+	// before it lack it and differ, so each such decision and plan gives
+	// way to a new test once (docs/verdicts.md). Held instead, an old
+	// decision would hold over every later redefinition too, its terms
+	// never naming the definitions it was taken on.
+	Measures string `json:"measures,omitempty"`
+}
+
+// measuresOf fingerprints the definitions of h's primary and guardrail
+// metrics among metrics, in that order: everything that changes their
+// figures or how a guardrail's harm is read (kind, event, aggregate,
+// denominator, direction, window, cap, quantile) but their name,
+// description and times. A field metrics gain later is in it unless left
+// out here: a new test rather than a decision on another measurement.
+func measuresOf(h *Hypothesis, metrics []metric.Metric) string {
+	keys := []string{h.PrimaryMetric}
+	for _, g := range h.Guardrails {
+		keys = append(keys, g.Metric)
+	}
+	defs := make([]metric.Metric, len(keys))
+	for i, k := range keys {
+		if j := slices.IndexFunc(metrics, func(m metric.Metric) bool { return m.Key == k }); j >= 0 {
+			defs[i] = metrics[j]
+		}
+		defs[i].Key = k
+		defs[i].Name, defs[i].Description, defs[i].CreatedAt, defs[i].UpdatedAt = "", "", time.Time{}, time.Time{}
+	}
+	b, err := json.Marshal(defs)
+	if err != nil { // a metric's numbers Validate refuses
+		panic("experiment: metric definitions: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // termsOf returns the terms of res's hypothesis (normalised) that a
@@ -102,7 +142,7 @@ func termsOf(res *Result) string {
 		Absolute: h.Absolute, Power: h.Power, Guardrails: h.Guardrails,
 		Alpha: s.Alpha, Alternative: s.Alternative, Correction: s.Correction, CUPED: s.CUPED,
 		CUPEDTheta: s.CUPEDTheta, Control: s.Control, Weights: s.Weights, Inference: s.Inference,
-		Arms: arms, ExcludeOpenWindows: s.ExcludeOpenWindows,
+		Arms: arms, ExcludeOpenWindows: s.ExcludeOpenWindows, Measures: res.measures,
 	})
 	if err != nil { // numbers a hypothesis cannot hold (Normalize refuses them)
 		panic("experiment: fixed terms: " + err.Error())

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -206,5 +207,47 @@ func TestFixedPlan(t *testing.T) {
 	}
 	if r := analyze(Sequential); far.Apply(r) {
 		t.Errorf("a plan applied under sequential inference")
+	}
+}
+
+// TestFixedTermsMetricDefinitions: the terms change with the definition of
+// the primary metric or a guardrail under the same key (what it measures:
+// event, window, aggregate, kind, direction, cap), not with its name or
+// description nor with a metric the hypothesis does not name. Named by key
+// only, a metric redefined kept a decision taken on another measurement.
+func TestFixedTermsMetricDefinitions(t *testing.T) {
+	aggs := simulate(t, 3, "onboarding", testMetrics(), []arm{{name: "control", users: 500, signup: 0.2}, {name: "treatment", users: 500, signup: 0.22}})
+	terms := func(change func(ms []metric.Metric)) string {
+		t.Helper()
+		ms := testMetrics()
+		change(ms)
+		h := NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "signup", 0.3
+		h.Guardrails = []Guardrail{{Metric: "tickets", Tolerance: 0.05}}
+		h.Settings.Inference = Fixed
+		res, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: aggs, Hypothesis: h, Settings: h.Settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return termsOf(res)
+	}
+	base := terms(func([]metric.Metric) {})
+	limit := 3.0
+	for _, c := range []struct {
+		name   string
+		change func(ms []metric.Metric) // ms: signup, revenue, tickets, …
+		same   bool
+	}{
+		{"primary's name and description", func(ms []metric.Metric) { ms[0].Name, ms[0].Description = "Sign-ups", "who signed up" }, true},
+		{"a metric the hypothesis does not name", func(ms []metric.Metric) { ms[1].Event = "refund" }, true},
+		{"primary's window", func(ms []metric.Metric) { ms[0].Window = metric.Window(7 * 24 * time.Hour) }, false},
+		{"primary's event", func(ms []metric.Metric) { ms[0].Event = "signup-completed" }, false},
+		{"guardrail's kind", func(ms []metric.Metric) { ms[2].Kind = metric.Conversion }, false},
+		{"guardrail's direction", func(ms []metric.Metric) { ms[2].Direction = metric.HigherIsBetter }, false},
+		{"guardrail's cap", func(ms []metric.Metric) { ms[2].Cap = &limit }, false},
+	} {
+		if got := terms(c.change) == base; got != c.same {
+			t.Errorf("%s: terms unchanged %v, want %v", c.name, got, c.same)
+		}
 	}
 }

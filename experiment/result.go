@@ -68,7 +68,10 @@ type Result struct {
 	// open are the users of each windowed metric whose window may still
 	// be open (openWindows): a fixed plan's rule counts the users the
 	// primary metric reads.
-	open        windowState
+	open windowState
+	// measures fingerprints the definitions of the hypothesis' primary and
+	// guardrail metrics (measuresOf): a fixed decision's terms.
+	measures    string
 	Environment string `json:"environment"`
 	Flag        string `json:"flag"`
 	// Settings are the settings applied, control and weights resolved.
@@ -278,6 +281,9 @@ func Analyze(in Input) (*Result, error) {
 	s.Weights = make(map[string]float64, len(arms))
 
 	res := &Result{Environment: in.Environment, Flag: in.Flag, Hypothesis: h, Variants: arms, Excluded: cells.excluded, open: open}
+	if h != nil {
+		res.measures = measuresOf(h, in.Metrics)
+	}
 	for _, a := range in.Outside {
 		if a.Metric == "" {
 			res.OutsideSplit += a.Sums.N

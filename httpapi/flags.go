@@ -135,8 +135,11 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 	if err != nil {
 		return err
 	}
+	// Made, not replaced: a create-only write that succeeded, or one
+	// without If-Match of a flag the set it was made over lacked. (A flag
+	// starts at its environment's version, not 1: the version cannot say.)
 	status := http.StatusOK
-	if version == 1 && (ifVersion == 0 || ifVersion == -1) {
+	if _, had := live.Snapshot.Set().Flags[key]; ifVersion == 0 || ifVersion == -1 && !had {
 		status = http.StatusCreated
 	}
 	f.Version = version

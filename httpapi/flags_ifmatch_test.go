@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,47 +18,85 @@ func TestFlagIfMatchAnyAndList(t *testing.T) {
 		name, method, suffix, ifMatch string
 		exists                        bool
 		want                          int
-		wantVersion                   int64 // after; 0: the flag is absent
+		wantVersion                   int64 // after, above the created flag's; -1: the flag is absent
 		wantBody                      string
 	}{
-		{"put any existing", "PUT", "", `*`, true, 200, 2, ""},
-		{"put any missing", "PUT", "", `*`, false, 404, 0, "not found"},
-		{"delete any existing", "DELETE", "", `*`, true, 204, 0, ""},
-		{"delete any missing", "DELETE", "", `*`, false, 404, 0, "not found"},
-		{"disable any existing", "POST", "/disable", `*`, true, 200, 2, ""},
-		{"disable any missing", "POST", "/disable", `*`, false, 404, 0, "not found"},
-		{"put list with current", "PUT", "", `"7", W/"1"`, true, 200, 2, ""},
-		{"delete list with current", "DELETE", "", `"1","9"`, true, 204, 0, ""},
-		{"put list without current", "PUT", "", `"7", "8"`, true, 409, 1, "someone changed it first"},
-		{"delete list without current", "DELETE", "", `"7", "8"`, true, 409, 1, "someone changed it first"},
-		{"put list on missing", "PUT", "", `"1", "2"`, false, 404, 0, "not found"},
-		{"put list with bad tag", "PUT", "", `"1", "x"`, true, 400, 1, "If-Match"},
-		{"put any in a list", "PUT", "", `"1", *`, true, 400, 1, "If-Match"},
+		{"put any existing", "PUT", "", `*`, true, 200, 1, ""},
+		{"put any missing", "PUT", "", `*`, false, 404, -1, "not found"},
+		{"delete any existing", "DELETE", "", `*`, true, 204, -1, ""},
+		{"delete any missing", "DELETE", "", `*`, false, 404, -1, "not found"},
+		{"disable any existing", "POST", "/disable", `*`, true, 200, 1, ""},
+		{"disable any missing", "POST", "/disable", `*`, false, 404, -1, "not found"},
+		{"put list with current", "PUT", "", `"{v+6}", W/"{v}"`, true, 200, 1, ""},
+		{"delete list with current", "DELETE", "", `"{v}","{v+8}"`, true, 204, -1, ""},
+		{"put list without current", "PUT", "", `"{v+6}", "{v+7}"`, true, 409, 0, "someone changed it first"},
+		{"delete list without current", "DELETE", "", `"{v+6}", "{v+7}"`, true, 409, 0, "someone changed it first"},
+		{"put list on missing", "PUT", "", `"1", "2"`, false, 404, -1, "not found"},
+		{"put list with bad tag", "PUT", "", `"{v}", "x"`, true, 400, 0, "If-Match"},
+		{"put any in a list", "PUT", "", `"{v}", *`, true, 400, 0, "If-Match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := strings.ReplaceAll(tc.name, " ", "-")
 			path := "/api/v1/environments/production/flags/" + key
+			// A flag starts at its environment's version: the tags are
+			// counted from the created flag's, v.
+			var v int64
 			if tc.exists {
-				if resp, body := e.do(t, call{method: "PUT", path: path, token: adminSecret, body: def}); resp.StatusCode != 201 {
+				resp, body := e.do(t, call{method: "PUT", path: path, token: adminSecret, body: def})
+				if resp.StatusCode != 201 {
 					t.Fatalf("create: %d %s", resp.StatusCode, body)
 				}
+				v = e.flags.Live("production").Snapshot.Set().Flags[key].Version
 			}
+			ifMatch := regexp.MustCompile(`\{v(\+\d+)?\}`).ReplaceAllStringFunc(tc.ifMatch, func(m string) string {
+				n, _ := strconv.ParseInt(strings.Trim(m, "{v+}"), 10, 64)
+				return strconv.FormatInt(v+n, 10)
+			})
 			body := ""
 			if tc.method == "PUT" {
 				body = strings.Replace(def, `"off"}`, `"on"}`, 1) // a real change
 			}
 			resp, got := e.do(t, call{method: tc.method, path: path + tc.suffix, token: adminSecret, body: body,
-				headers: map[string]string{"If-Match": tc.ifMatch}})
+				headers: map[string]string{"If-Match": ifMatch}})
 			if resp.StatusCode != tc.want || !strings.Contains(got, tc.wantBody) {
-				t.Errorf("If-Match %s: %d %s, want %d with %q", tc.ifMatch, resp.StatusCode, got, tc.want, tc.wantBody)
+				t.Errorf("If-Match %s: %d %s, want %d with %q", ifMatch, resp.StatusCode, got, tc.want, tc.wantBody)
 			}
-			var version int64
+			version := int64(-1)
 			if f, ok := e.flags.Live("production").Snapshot.Set().Flags[key]; ok {
-				version = f.Version
+				version = f.Version - v
 			}
 			if version != tc.wantVersion {
-				t.Errorf("after: version %d, want %d (0: absent)", version, tc.wantVersion)
+				t.Errorf("after: version %d above the created %d, want %d (-1: absent)", version, v, tc.wantVersion)
 			}
 		})
+	}
+}
+
+// TestFlagRecreatedIfMatch: Alice reads flag checkout; Bob deletes it and
+// makes it anew. Alice's PUT with If-Match of the version she read is
+// refused (409) and Bob's flag stands: made again at version 1, the new
+// flag had her version and her write silently replaced it.
+func TestFlagRecreatedIfMatch(t *testing.T) {
+	e := MustServer(t)
+	path := "/api/v1/environments/production/flags/checkout-recreated"
+	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}`
+	resp, body := e.do(t, call{method: "PUT", path: path, token: adminSecret, body: def})
+	read := resp.Header.Get("ETag")
+	if resp.StatusCode != 201 || read == "" {
+		t.Fatalf("create: %d ETag %q %s", resp.StatusCode, read, body)
+	}
+	if resp, body := e.do(t, call{method: "DELETE", path: path, token: adminSecret}); resp.StatusCode != 204 {
+		t.Fatalf("bob's delete: %d %s", resp.StatusCode, body)
+	}
+	bobs := strings.Replace(def, `"off"}`, `"on"}`, 1)
+	if resp, body := e.do(t, call{method: "PUT", path: path, token: adminSecret, body: bobs}); resp.StatusCode != 201 || resp.Header.Get("ETag") == read {
+		t.Fatalf("bob's create again: %d ETag %s %s; want 201 and an ETag other than %s", resp.StatusCode, resp.Header.Get("ETag"), body, read)
+	}
+	resp, body = e.do(t, call{method: "PUT", path: path, token: adminSecret, body: def, headers: map[string]string{"If-Match": read}})
+	if resp.StatusCode != 409 {
+		t.Errorf("alice's PUT with If-Match %s over the flag made again: %d %s; want 409", read, resp.StatusCode, body)
+	}
+	if f := e.flags.Live("production").Snapshot.Set().Flags["checkout-recreated"]; f == nil || *f.DefaultVariant != "on" {
+		t.Errorf("after alice's stale PUT: %+v; want bob's flag, on", f)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -298,8 +299,12 @@ func TestFlagCRUDAndConflicts(t *testing.T) {
 	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}`
 	resp, body := e.do(t, call{method: "POST", path: "/api/v1/environments/production/flags", token: adminSecret,
 		body: `{"key":"new-ui","state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"off"}`})
-	if resp.StatusCode != 201 || resp.Header.Get("ETag") != `"1"` {
-		t.Fatalf("create: %d %s etag %q", resp.StatusCode, body, resp.Header.Get("ETag"))
+	// A flag starts at its environment's version (the fixture's flags
+	// were written first): the ETag is that version, v.
+	created := resp.Header.Get("ETag")
+	v, err := strconv.ParseInt(strings.Trim(created, `"`), 10, 64)
+	if resp.StatusCode != 201 || err != nil || v < 1 || !strings.Contains(body, fmt.Sprintf(`"version": %d`, v)) {
+		t.Fatalf("create: %d %s etag %q", resp.StatusCode, body, created)
 	}
 	resp, _ = e.do(t, call{method: "POST", path: "/api/v1/environments/production/flags", token: adminSecret, body: `{"key":"new-ui",` + def[1:]})
 	if resp.StatusCode != 409 {
@@ -321,12 +326,12 @@ func TestFlagCRUDAndConflicts(t *testing.T) {
 		t.Errorf("unknown environment: %d %s", resp.StatusCode, body)
 	}
 
-	// Concurrent conflicting updates at version 1: exactly one wins.
+	// Concurrent conflicting updates at version v: exactly one wins.
 	racing := make([]<-chan callResult, 6)
 	for i := range racing {
 		d := strings.Replace(def, `"off"}`, `"off","metadata":{"writer":`+string(rune('0'+i))+`}}`, 1)
 		racing[i] = goCall(t, e.srv.URL(), call{method: "PUT", path: "/api/v1/environments/production/flags/new-ui", token: adminSecret, body: d,
-			headers: map[string]string{"If-Match": `"1"`, "Valueloop-Reason": "race"}})
+			headers: map[string]string{"If-Match": created, "Valueloop-Reason": "race"}})
 	}
 	count := map[int]int{}
 	for _, done := range racing {
@@ -340,7 +345,7 @@ func TestFlagCRUDAndConflicts(t *testing.T) {
 		t.Errorf("racing updates: %v, want one 200 and five 409", count)
 	}
 	live := e.flags.Live("production").Snapshot.Set().Flags["new-ui"]
-	if live.Version != 2 || live.Metadata["writer"] == nil {
+	if live.Version != v+1 || live.Metadata["writer"] == nil {
 		t.Errorf("after the race: version %d metadata %v", live.Version, live.Metadata)
 	}
 
@@ -358,7 +363,7 @@ func TestFlagCRUDAndConflicts(t *testing.T) {
 	if !strings.Contains(body, `"reason": "incident 42"`) || !strings.Contains(body, `"path": "/state"`) || !strings.Contains(body, `"actor": "root"`) {
 		t.Errorf("audit of the kill switch: %s", body)
 	}
-	resp, _ = e.do(t, call{method: "DELETE", path: "/api/v1/environments/production/flags/new-ui", token: adminSecret, headers: map[string]string{"If-Match": `"1"`}})
+	resp, _ = e.do(t, call{method: "DELETE", path: "/api/v1/environments/production/flags/new-ui", token: adminSecret, headers: map[string]string{"If-Match": created}})
 	if resp.StatusCode != 409 {
 		t.Errorf("stale delete: %d, want 409", resp.StatusCode)
 	}

@@ -122,7 +122,8 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 			switch {
 			case w.Before == nil:
 				action = "flag.create"
-				_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`, env, w.Key, string(w.After), now)
+				// Made at the environment's next version: see PutFlagOver.
+				_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, ?, ?)`, env, w.Key, string(w.After), version+1, now)
 			case w.After == nil:
 				action = "flag.delete"
 				_, err = tx.Exec(ctx, `DELETE FROM flags WHERE environment = ? AND key = ?`, env, w.Key)
@@ -211,9 +212,15 @@ func (s *Store) PutFlagOver(ctx context.Context, env string, over int64, f *valu
 			_, err = tx.Exec(ctx, `UPDATE flags SET definition = ?, version = ?, updated_at = ? WHERE environment = ? AND key = ?`,
 				string(after), flagVersion, now, env, f.Key)
 		} else {
-			flagVersion = 1
-			_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
-				env, f.Key, string(after), now)
+			// A flag made, or made again after a delete, starts at the
+			// environment's version, just moved: every write of a flag
+			// moves it too, so it is above every version a flag of this
+			// key had before, and a write from one read before the delete
+			// is refused rather than taken as this flag's. Made at 1, it
+			// took such a write's version for its own.
+			flagVersion = envVersion
+			_, err = tx.Exec(ctx, `INSERT INTO flags (environment, key, definition, version, updated_at) VALUES (?, ?, ?, ?, ?)`,
+				env, f.Key, string(after), flagVersion, now)
 		}
 		if err != nil {
 			return err

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"Audit", testAudit},
 		{"PutFlag", testPutFlag},
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
+		{"FlagRecreated", testFlagRecreated},
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
 		{"RolloutsReached", testRolloutsReached},
@@ -199,7 +200,8 @@ func testReplaceFlagSet(t *testing.T, s Store, _ *Clock) {
 		t.Errorf("second replace = %+v, want %+v", change, want)
 	}
 	got, _, _ = s.FlagSet(ctx, "prod")
-	if got.Flags["a"].Version != 2 || got.Flags["c"].Version != 1 || got.Flags["b"] != nil {
+	// c is made at the environment's version, 2: see testFlagRecreated.
+	if got.Flags["a"].Version != 2 || got.Flags["c"].Version != 2 || got.Flags["b"] != nil {
 		t.Errorf("versions after change: a=%d c=%d b=%v", got.Flags["a"].Version, got.Flags["c"].Version, got.Flags["b"])
 	}
 	if v := got.Flags["c"].Variants["n"]; v != 1.5 {
@@ -372,6 +374,56 @@ func testPutFlag(t *testing.T, s Store, _ *Clock) {
 	entries, _ := s.Audit(ctx, valueloop.AuditFilter{Target: "x"})
 	if len(entries) != 3 || entries[0].Action != "flag.delete" || entries[0].Reason != "gone" {
 		t.Errorf("audit of x: %+v", entries)
+	}
+}
+
+// testFlagRecreated: Alice reads flag x at its first version; Bob deletes
+// it and makes it again. Alice's write from what she read is over another
+// flag: refused, as a change since her read is. Made again at version 1,
+// it took her version for its own and her write silently replaced Bob's
+// flag. The same through a whole set (ReplaceFlagSet) as through PutFlag.
+func testFlagRecreated(t *testing.T, s Store, _ *Clock) {
+	ctx := context.Background()
+	s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "Prod"}, "root")
+	flag := func(def string) *valueloop.Flag {
+		return &valueloop.Flag{Key: "x", State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp(def)}
+	}
+	read, _, err := s.PutFlag(ctx, "prod", flag("off"), 0, "bob", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteFlag(ctx, "prod", "x", read, "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := s.PutFlag(ctx, "prod", flag("on"), 0, "bob", "")
+	if err != nil || again <= read {
+		t.Errorf("x made again: version %d, %v; want above the %d it had before", again, err, read)
+	}
+	if _, _, err := s.PutFlag(ctx, "prod", flag("off"), read, "alice", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("alice's write from version %d of the deleted x over the one made again: %v; want a conflict", read, err)
+	}
+	if _, err := s.DeleteFlag(ctx, "prod", "x", read, "alice", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("alice's delete from version %d of the deleted x: %v; want a conflict", read, err)
+	}
+	got, _, _ := s.FlagSet(ctx, "prod")
+	if got.Flags["x"] == nil || *got.Flags["x"].DefaultVariant != "on" {
+		t.Fatalf("x after alice's stale writes: %+v; want bob's, on", got.Flags["x"])
+	}
+	// Through whole sets: removed, then added again.
+	read = got.Flags["x"].Version
+	if _, err := s.ReplaceFlagSet(ctx, "prod", &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}, -1, "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	set := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{"x": flag("off")}}
+	if _, err := s.ReplaceFlagSet(ctx, "prod", set, -1, "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = s.FlagSet(ctx, "prod")
+	if got.Flags["x"] == nil || got.Flags["x"].Version <= read {
+		t.Errorf("x added again by a set: %+v; want a version above %d", got.Flags["x"], read)
+	}
+	if _, _, err := s.PutFlag(ctx, "prod", flag("on"), read, "alice", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Errorf("alice's write from version %d over x added again by a set: %v; want a conflict", read, err)
 	}
 }
 

@@ -263,11 +263,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 	if primary == "" && len(res.Metrics) > 0 {
 		primary = res.Metrics[0].Metric
 	}
-	var hv int64
-	if res.Hypothesis != nil {
-		hv = res.Hypothesis.Version
-	}
-	points, complete, err := u.replay(r.Context(), in, hv, res)
+	points, complete, err := u.replay(r.Context(), in, res)
 	if err != nil {
 		return err
 	}

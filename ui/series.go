@@ -212,13 +212,13 @@ func (u *UI) countExposures(ctx context.Context, env string) error {
 // how the result, and its sequential interval, moved. Complete reports
 // whether the past days are in (false while the first replay of a large
 // environment is under way).
-func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64, current *experiment.Result) (points []replayPoint, complete bool, err error) {
+func (u *UI) replay(ctx context.Context, in experiment.Input, current *experiment.Result) (points []replayPoint, complete bool, err error) {
 	now := u.Now()
 	points = []replayPoint{{At: now, Result: current}}
 	if u.Events == nil {
 		return points, false, nil
 	}
-	key := replayKey(in, hypVersion)
+	key := replayKey(in)
 	u.series.mu.Lock()
 	s := u.series.replays[key]
 	u.series.mu.Unlock()
@@ -246,9 +246,17 @@ func (u *UI) replay(ctx context.Context, in experiment.Input, hypVersion int64, 
 }
 
 // replayKey names an experiment's past points: they change with its
-// hypothesis (settings) and its metric definitions.
-func replayKey(in experiment.Input, hypVersion int64) string {
-	k := in.Environment + "\x00" + in.Flag + "\x00" + itoa(int(hypVersion))
+// hypothesis (settings) and its metric definitions. The hypothesis is
+// named by its definition, not its version: a hypothesis deleted and set
+// again starts at version 1, and keyed by version it was served the
+// points of the one deleted, judged under other terms.
+func replayKey(in experiment.Input) string {
+	var h experiment.Hypothesis
+	if in.Hypothesis != nil {
+		h = *in.Hypothesis
+		h.Version, h.UpdatedAt, h.UpdatedBy = 0, time.Time{}, ""
+	}
+	k := in.Environment + "\x00" + in.Flag + "\x00" + jsonValue(h) + "\x00" + jsonValue(in.Settings)
 	for _, m := range in.Metrics {
 		k += "\x00" + metricFingerprint(m)
 	}

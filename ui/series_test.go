@@ -88,7 +88,7 @@ func TestChartsOverTime(t *testing.T) {
 	points := make([][]replayPoint, 8)
 	for i := range points {
 		wg.Go(func() {
-			p, complete, err := u.replay(ctx, in, 1, current)
+			p, complete, err := u.replay(ctx, in, current)
 			if err != nil || !complete {
 				t.Errorf("first view of a small environment: complete %v, %v", complete, err)
 			}
@@ -129,7 +129,7 @@ func TestChartsOverTime(t *testing.T) {
 	log.add(dayOfEvents(time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), 5)...)
 	before := log.scans.Load()
 	c.t = c.t.Add(time.Hour)
-	p, _, _ := u.replay(ctx, in, 1, current)
+	p, _, _ := u.replay(ctx, in, current)
 	if log.scans.Load() != before || len(p) != 5 || !p[4].At.Equal(c.t) {
 		t.Errorf("a view after new events of today: %d scans, %d points; want none and 5", log.scans.Load()-before, len(p))
 	}
@@ -142,12 +142,12 @@ func TestChartsOverTime(t *testing.T) {
 	log.mu.Lock()
 	log.gate = gate
 	log.mu.Unlock()
-	if p, _, _ := u.replay(ctx, in, 1, current); len(p) != 5 {
+	if p, _, _ := u.replay(ctx, in, current); len(p) != 5 {
 		t.Errorf("the view that starts the new day's replay: %d points, want the 5 kept", len(p))
 	}
 	close(gate)
 	waitFor(t, func() bool {
-		p, _, _ := u.replay(ctx, in, 1, current)
+		p, _, _ := u.replay(ctx, in, current)
 		return len(p) == 6
 	})
 	if got := log.scans.Load() - before; got != 2 {
@@ -232,3 +232,25 @@ func TestExposuresWhileCounted(t *testing.T) {
 }
 
 var exposureCells = regexp.MustCompile(`<td class="n"[^>]*>[^<]*</td></tr>`)
+
+// TestReplayKeyHypothesis: the replay's key follows the hypothesis'
+// definition, not its version: one deleted and set again at version 1
+// with another alpha is another replay, and a new version of the same
+// definition is the same one. Keyed by version, the new hypothesis was
+// served the deleted one's points.
+func TestReplayKeyHypothesis(t *testing.T) {
+	h := experiment.NewHypothesis()
+	h.PrimaryMetric, h.Version = "signup", 1
+	in := experiment.Input{Environment: "prod", Flag: "f", Hypothesis: h, Settings: h.Settings}
+	base := replayKey(in)
+	again := *h
+	again.Settings.Alpha = 0.1
+	if replayKey(experiment.Input{Environment: "prod", Flag: "f", Hypothesis: &again, Settings: again.Settings}) == base {
+		t.Errorf("a hypothesis set again at version 1 with another alpha has the deleted one's replay key")
+	}
+	rewritten := *h
+	rewritten.Version, rewritten.UpdatedBy = 2, "bob"
+	if replayKey(experiment.Input{Environment: "prod", Flag: "f", Hypothesis: &rewritten, Settings: rewritten.Settings}) != base {
+		t.Errorf("the same definition at version 2 has another replay key")
+	}
+}

@@ -206,3 +206,40 @@ func TestFixedPlanStands(t *testing.T) {
 		t.Errorf("a plan fixed after the decision: %+v", p)
 	}
 }
+
+// TestFixedDecisionMetricRedefined: the primary metric made again under its
+// key with a name only keeps the decision; with a window it is another
+// measurement, a new test, which the next look judges on its own. The terms named the metric
+// by key only, and the decision on the metric without a window stood.
+func TestFixedDecisionMetricRedefined(t *testing.T) {
+	ctx := context.Background()
+	s, rec, clock := setup(t)
+	putFixed(t, s, "fixed", "a bigger button sells", 0.3)
+	look(t, s, rec, "fixed", aggregates(t, "fixed", 2000, 0.2, 0.25))
+	redefine := func(m metric.Metric) {
+		t.Helper()
+		if err := s.DeleteMetric(ctx, "prod", "signup", "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateMetric(ctx, "prod", &m, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.T = clock.T.Add(time.Hour)
+	named := signup
+	named.Name, named.Description = "Sign-ups", "users who signed up"
+	redefine(named)
+	if v := look(t, s, rec, "fixed", aggregates(t, "fixed", 8000, 0.2, 0.2)).Verdict; v.Decided == nil || v.Decided.Users != 2000 {
+		t.Errorf("after a new name: %s, decided %+v; want the decision on 2000 users", v.Decision, v.Decided)
+	}
+	windowed := named
+	windowed.Window = metric.Window(7 * 24 * time.Hour)
+	redefine(windowed)
+	// A windowed metric is read by day of first exposure, which this
+	// test's store does not keep: the new test has no figures yet, and
+	// the decision taken without a window must not stand in for them.
+	v := look(t, s, rec, "fixed", aggregates(t, "fixed", 8000, 0.2, 0.2)).Verdict
+	if v.Decided != nil || v.Decision != experiment.KeepRunning {
+		t.Errorf("after a window: %s (%s), decided %+v; want a new test, keep_running, not the decision on 2000 users", v.Decision, v.Reason, v.Decided)
+	}
+}
