@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -237,11 +238,24 @@ func (u *UI) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 // safeNext keeps a redirect target on this site: a path, not a URL.
 // Browsers drop tabs and newlines anywhere in a URL (and read "\\" as "/"),
 // so "/\t/evil.example" would be "//evil.example", another site: a target
-// holding any control character is refused with the rest.
+// holding any control character or, before its query, a backslash is
+// refused with the rest (the dashboard's own paths escape it). The path is
+// cleaned here, as http.Redirect would clean it after the check
+// ("/./\\evil.example" to "/\\evil.example"), so that what is checked is
+// what is sent, and no ".." climbs out of the path prefix the redirect
+// adds.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+	p, query, hasQuery := strings.Cut(next, "?")
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') ||
 		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
-	return next
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	if hasQuery {
+		clean += "?" + query
+	}
+	return clean
 }

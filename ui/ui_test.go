@@ -169,9 +169,33 @@ func TestSafeNext(t *testing.T) {
 		// characters and spaces around it: each of these is //evil.example.
 		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r\n/evil.example": "/", "/\t\\evil.example": "/",
 		"/x\x00": "/", "/flags/production?q=a b": "/flags/production?q=a b",
+		// http.Redirect cleans the path (up to "?"): each of these was
+		// sent as Location: /\evil.example, //evil.example to a browser.
+		"/./\\evil.example": "/", "/../\\evil.example": "/", "/a/../\\evil.example": "/", "/x#/../\\evil.example": "/",
+		// Dot segments are resolved here, so that none climbs out of the
+		// path prefix the redirect adds.
+		"/../signin": "/signin", "/flags/./production/": "/flags/production/", "/a/..?x=/../y": "/?x=/../y",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSignInRedirectStaysUnderPrefix: whatever next a sign-in is given,
+// the redirect after it stays on this site and, behind a proxy, under
+// the dashboard's path prefix.
+func TestSignInRedirectStaysUnderPrefix(t *testing.T) {
+	for _, prefix := range []string{"", "/flags"} {
+		u := &UI{PathPrefix: prefix}
+		for _, next := range []string{"/", "/flags/production", "/./\\evil.example", "/../\\evil.example", "/..//evil.example",
+			"/../../other-app", "/a/../\\evil.example", "/x#/../\\evil.example", "/%2e%2e/x", "/..?next=//evil.example"} {
+			w := httptest.NewRecorder()
+			u.redirect(w, httptest.NewRequest("POST", "/signin", nil), safeNext(next))
+			loc := w.Header().Get("Location")
+			if !strings.HasPrefix(loc, prefix+"/") || strings.HasPrefix(loc, "//") || strings.ContainsRune(loc, '\\') {
+				t.Errorf("prefix %q, next %q: Location %q, want a path under %q/ without a backslash", prefix, next, loc, prefix)
+			}
 		}
 	}
 }
