@@ -202,3 +202,25 @@ func TestFormBodyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCleaningRedirectUnderPrefix: the redirect net/http's mux makes to a
+// path's clean form ("/flags//production") keeps the dashboard's path
+// prefix, as every other redirect of the dashboard does.
+func TestCleaningRedirectUnderPrefix(t *testing.T) {
+	for _, prefix := range []string{"", "/vl"} {
+		d := newTestDashboard(t, func(u *UI) { u.PathPrefix = prefix })
+		for path, want := range map[string]string{
+			"/flags//production?q=a": "/flags/production?q=a", "/flags/./production": "/flags/production",
+			"/static/../signin": "/signin",
+		} {
+			resp, err := d.client(t).Get(d.srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusTemporaryRedirect || loc != prefix+want {
+				t.Errorf("prefix %q, GET %s: %d Location %q, want 307 to %q", prefix, path, resp.StatusCode, loc, prefix+want)
+			}
+		}
+	}
+}

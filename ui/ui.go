@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -235,6 +236,12 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 		return
 	}
+	// The mux would redirect a path to its clean form ("/flags//x") itself,
+	// outside the path prefix: the same redirect, under it.
+	if p := r.URL.EscapedPath(); cleanPath(p) != p {
+		u.redirectStatus(w, r, (&url.URL{Path: cleanPath(p), RawQuery: r.URL.RawQuery}).String(), http.StatusTemporaryRedirect)
+		return
+	}
 	u.mux.ServeHTTP(w, r)
 }
 
@@ -402,7 +409,27 @@ func (u *UI) redirectDone(w http.ResponseWriter, r *http.Request, path, msg stri
 // redirect sends the browser to path, a path of the dashboard ("/flags"),
 // under PathPrefix: every redirect of the dashboard goes through here.
 func (u *UI) redirect(w http.ResponseWriter, r *http.Request, path string) {
-	http.Redirect(w, r, u.PathPrefix+path, http.StatusSeeOther)
+	u.redirectStatus(w, r, path, http.StatusSeeOther)
+}
+
+func (u *UI) redirectStatus(w http.ResponseWriter, r *http.Request, path string, status int) {
+	http.Redirect(w, r, u.PathPrefix+path, status)
+}
+
+// cleanPath is p as net/http's mux cleans it before it routes: rooted, no
+// dot segments or doubled slashes, a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // renderError shows a message page; err, when given, is logged or shown
