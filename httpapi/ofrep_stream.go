@@ -79,6 +79,14 @@ func ParsePublicURL(v string) (*url.URL, error) {
 			return nil, fmt.Errorf("%q: %v", v, err)
 		}
 	}
+	// The escaped path keeps ' ( ) and ; as written; the dashboard's
+	// links (html/template) escape the first three and its cookie path
+	// cannot hold ;, so its links, redirects and cookie would name
+	// different paths: the browser would leave its session behind.
+	if i := strings.IndexAny(u.EscapedPath(), "'();"); i >= 0 {
+		c := u.EscapedPath()[i]
+		return nil, fmt.Errorf("%q: the path holds %q, which the dashboard's links would escape or its cookie path drop: write it escaped (%%%02X)", v, string(c), c)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil

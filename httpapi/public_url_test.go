@@ -29,6 +29,13 @@ func TestParsePublicURL(t *testing.T) {
 		{"https://example.com:/flags", "", "port"},
 		{"http://[fe80::1%25en0]:8080/flags", "", "zone"},
 		{"https://[zz::1]/flags", "", "want an absolute"},
+		// The dashboard's links (html/template) escape ' ( ) and its
+		// cookie path drops ;: links, redirects and cookies would differ.
+		{"/a'b", "", `"'", which the dashboard's links would escape`},
+		{"https://example.com/a(b)", "", `"(", which`},
+		{"/a;b", "", `";", which`},
+		{"/a%27b%3Bc", "/a%27b%3Bc/ofrep/v1/stream?x=1", ""},
+		{"/a!$&*+,:=@b", "/a!$&*+,:=@b/ofrep/v1/stream?x=1", ""},
 	}
 	for _, c := range cases {
 		u, err := ParsePublicURL(c.in)
