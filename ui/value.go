@@ -44,7 +44,7 @@ type valueData struct {
 	// Throughput is the weekly bar chart of verdicts, named (its <title>)
 	// by the same figures in words.
 	Throughput template.HTML
-	FlowTimes      []flowTime
+	FlowTimes  []flowTime
 }
 
 // flowTime is the time features spent in one stage, over the window.
