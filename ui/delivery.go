@@ -20,7 +20,6 @@ const weeks = 6
 type doraKey struct {
 	Name, Value, Level string
 	Trend              template.HTML
-	TrendText          string
 }
 
 type doraRow struct {
@@ -37,7 +36,7 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 		name = "all services"
 	}
 	t := s.Total
-	trend := func(key string, f func(m dora.Metrics) (float64, bool), show func(float64) string) (template.HTML, string) {
+	trend := func(key string, f func(m dora.Metrics) (float64, bool), show func(float64) string) template.HTML {
 		var vals []float64
 		var words []string
 		for _, b := range s.Buckets {
@@ -52,14 +51,13 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 				words = append(words, b.Start.Format("Jan 2")+": none")
 			}
 		}
-		text := "weekly " + key + " of " + name + ": " + strings.Join(words, ", ")
-		return sparkline(text, vals), text
+		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals)
 	}
 	hours := func(d time.Duration) float64 { return d.Hours() }
 	showH := func(h float64) string { return humanDuration(time.Duration(h * float64(time.Hour))) }
 	var keys []doraKey
 	add := func(k doraKey, f func(m dora.Metrics) (float64, bool), show func(float64) string) {
-		k.Trend, k.TrendText = trend(strings.ToLower(k.Name), f, show)
+		k.Trend = trend(strings.ToLower(k.Name), f, show)
 		keys = append(keys, k)
 	}
 	add(doraKey{Name: "Deployment frequency", Value: unit.Format(t.DeploymentsPerDay), Level: string(t.Levels.DeploymentFrequency)},

@@ -12,8 +12,11 @@ import (
 )
 
 // Charts are drawn on the server as inline SVG: no script, no library.
-// Each has role="img", an aria-label and a <title> that say what it shows,
-// and the page shows the same figures as text or a table beside it. Colours
+// Each has role="img" and a leading <title> that says what it shows: the
+// title alone names it (SVG-AAM) and is its tooltip. An aria-label beside it
+// would make the title the description, which a screen reader reads as
+// well, so the name would be heard twice. The page shows the same figures
+// as text or a table beside it. Colours
 // come from CSS classes (s0…s5, band, axis, ref), so the charts follow the
 // light and dark themes.
 //
@@ -76,7 +79,7 @@ var barWidths = []int{320, 480}
 
 // chartStart opens the svg of one drawing, of class kind (chart, bars).
 func chartStart(b *strings.Builder, kind, title string, width int, height float64) {
-	fmt.Fprintf(b, `<svg class="%s w%d" viewBox="0 0 %d %.0f" role="img" aria-label="%s"><title>%s</title>`, kind, width, width, height, esc(title), esc(title))
+	fmt.Fprintf(b, `<svg class="%s w%d" viewBox="0 0 %d %.0f" role="img"><title>%s</title>`, kind, width, width, height, esc(title))
 }
 
 const (
@@ -369,7 +372,7 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 func sparkline(title string, values []float64) template.HTML {
 	const w, h = 120.0, 28.0
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title>`, w, h, esc(title), esc(title))
+	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img"><title>%s</title>`, w, h, esc(title))
 	if len(values) > 0 {
 		lo, hi := values[0], values[0]
 		for _, v := range values {
@@ -393,8 +396,8 @@ func sparkline(title string, values []float64) template.HTML {
 // meter draws a horizontal bar filled to pct percent (0–100).
 func meter(title string, pct float64) template.HTML {
 	pct = math.Max(0, math.Min(100, pct))
-	return template.HTML(fmt.Sprintf(`<svg class="meter" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title><rect class="track" x="0" y="0" width="100" height="8" rx="2"/><rect class="fill" x="0" y="0" width="%.2f" height="8" rx="2"/></svg>`,
-		esc(title), esc(title), pct))
+	return template.HTML(fmt.Sprintf(`<svg class="meter" viewBox="0 0 100 8" preserveAspectRatio="none" role="img"><title>%s</title><rect class="track" x="0" y="0" width="100" height="8" rx="2"/><rect class="fill" x="0" y="0" width="%.2f" height="8" rx="2"/></svg>`,
+		esc(title), pct))
 }
 
 // box is a rectangle of a chart, in its coordinates (y down).

@@ -41,11 +41,10 @@ type valueData struct {
 	Objective  string
 	Objectives []string
 	Flow       *value.Flow
-	// Throughput is the weekly bar chart of verdicts, ThroughputText the
-	// same figures in words.
-	Throughput     template.HTML
-	ThroughputText string
-	FlowTimes      []flowTime
+	// Throughput is the weekly bar chart of verdicts, named (its <title>)
+	// by the same figures in words.
+	Throughput template.HTML
+	FlowTimes  []flowTime
 }
 
 // flowTime is the time features spent in one stage, over the window.
@@ -72,7 +71,7 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := valueData{Next: next, Flow: flow, Method: next.Method, Objective: q.Get("objective"), Objectives: objectives}
-	d.Throughput, d.ThroughputText = throughputChart(flow.Throughput)
+	d.Throughput = throughputChart(flow.Throughput)
 	for _, s := range flow.Stages {
 		if s.FlowTime.Count > 0 {
 			d.FlowTimes = append(d.FlowTimes, flowTime{Stage: s.Stage, Count: s.FlowTime.Count,
@@ -85,10 +84,10 @@ func (u *UI) handleValue(w http.ResponseWriter, r *http.Request) error {
 }
 
 // throughputChart draws the verdicts reached each week as stacked bars
-// (validated below, invalidated above) under a key of their colours, and
-// says the same in words. The bars stay below the key: the tallest reaches
-// keyH from the top.
-func throughputChart(weeks []value.Week) (template.HTML, string) {
+// (validated below, invalidated above) under a key of their colours, named
+// by the same figures in words. The bars stay below the key: the tallest
+// reaches keyH from the top.
+func throughputChart(weeks []value.Week) template.HTML {
 	var words []string
 	top := 1
 	for _, wk := range weeks {
@@ -99,7 +98,7 @@ func throughputChart(weeks []value.Week) (template.HTML, string) {
 	if len(weeks) == 0 {
 		text = "Verdicts per week: no weeks in the window"
 	}
-	return sized(barWidths, func(b *strings.Builder, width int) { drawBars(b, weeks, top, text, float64(width)) }), text
+	return sized(barWidths, func(b *strings.Builder, width int) { drawBars(b, weeks, top, text, float64(width)) })
 }
 
 // drawBars draws throughputChart's bars width wide, a week's date under

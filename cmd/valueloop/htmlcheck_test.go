@@ -177,7 +177,7 @@ func textOf(n *html.Node) string {
 }
 
 // checkAccessible checks what assistive technology needs: a label for
-// every form control, a title and a name for every chart, alt text.
+// every form control, a name for every chart said once, alt text.
 func checkAccessible(page string) []string {
 	var probs []string
 	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
@@ -186,6 +186,7 @@ func checkAccessible(page string) []string {
 		return []string{"parse: " + err.Error()}
 	}
 	labels := map[string]bool{}
+	charts, hidden := map[string]bool{}, []string{} // the charts' names, the screen-reader-only texts
 	var walk func(n *html.Node, inLabel bool)
 	var controls []*html.Node
 	walk = func(n *html.Node, inLabel bool) {
@@ -208,12 +209,14 @@ func checkAccessible(page string) []string {
 				if attr(n, "aria-hidden") == "true" {
 					break
 				}
-				if attr(n, "role") != "img" || attr(n, "aria-label") == "" {
-					bad("<svg> without role=img and an aria-label")
+				name, p := checkChart(n)
+				if name != "" {
+					charts[name] = true
 				}
-				if t := firstElement(n); t == nil || t.Data != "title" || t.FirstChild == nil || strings.TrimSpace(t.FirstChild.Data) == "" {
-					bad("<svg aria-label=%q> does not start with a <title>", attr(n, "aria-label"))
-				}
+				probs = append(probs, p...)
+			}
+			if slices.Contains(strings.Fields(attr(n, "class")), "sr") {
+				hidden = append(hidden, textOf(n))
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -221,12 +224,37 @@ func checkAccessible(page string) []string {
 		}
 	}
 	walk(doc, false)
+	for _, h := range hidden {
+		if charts[h] {
+			bad("the screen-reader-only text %.60q only repeats a chart's name", h)
+		}
+	}
 	for _, c := range controls {
 		if id := attr(c, "id"); (id == "" || !labels[id]) && attr(c, "aria-label") == "" {
 			bad("<%s name=%q> has no label", c.Data, attr(c, "name"))
 		}
 	}
 	return probs
+}
+
+// checkChart checks a chart (an <svg> not hidden from assistive
+// technology) and returns its name: role=img, named by its leading <title>
+// and by nothing else. Chromium makes the <title> the description of an
+// <svg> named by aria-label, so a label beside the title is read twice.
+func checkChart(n *html.Node) (string, []string) {
+	var probs []string
+	t := firstElement(n)
+	if t == nil || t.Data != "title" || textOf(t) == "" {
+		return "", []string{"<svg> does not start with a <title> that names it"}
+	}
+	name := textOf(t)
+	if attr(n, "role") != "img" {
+		probs = append(probs, fmt.Sprintf("<svg> %.60q without role=img", name))
+	}
+	if _, ok := attrOK(n, "aria-label"); ok {
+		probs = append(probs, fmt.Sprintf("<svg> %.60q has an aria-label beside its <title>: read as its name and again as its description", name))
+	}
+	return name, probs
 }
 
 func attr(n *html.Node, key string) string {
@@ -257,11 +285,15 @@ func TestCheckHTML(t *testing.T) {
 	const head = `<!doctype html><html lang="en"><head><title>x</title></head><body>`
 	const tail = `</body></html>`
 	for _, tc := range []struct{ name, body, want string }{
-		{"valid", `<form><label for="a">A</label><input id="a" name="a"><input type="hidden" name="h"></form><svg role="img" aria-label="c"><title>c</title><line x1="0"/></svg>`, ""},
+		{"valid", `<form><label for="a">A</label><input id="a" name="a"><input type="hidden" name="h"></form><svg role="img"><title>c</title><line x1="0"/></svg><p class="sr">c, 3 of 4</p>`, ""},
 		{"unlabelled control", `<input id="a" name="q">`, `name="q"> has no label`},
 		{"unlabelled textarea", `<textarea name="t"></textarea>`, `<textarea name="t"> has no label`},
-		{"chart without title", `<svg role="img" aria-label="c"><line x1="0"/></svg>`, "does not start with a <title>"},
-		{"chart without name", `<svg><title>c</title></svg>`, "without role=img"},
+		{"chart without title", `<svg role="img"><line x1="0"/></svg>`, "does not start with a <title>"},
+		{"chart with an empty title", `<svg role="img"><title> </title></svg>`, "does not start with a <title>"},
+		{"chart without role", `<svg><title>c</title></svg>`, "without role=img"},
+		{"chart named twice", `<svg role="img" aria-label="c"><title>c</title></svg>`, "aria-label beside its <title>"},
+		{"text repeating a chart", `<svg role="img"><title>c</title></svg><p class="sr">c</p>`, "only repeats a chart's name"},
+		{"logo hidden", `<svg aria-hidden="true"><path d="M0 0"/></svg>`, ""},
 		{"unclosed element", `<div><p>text</div>`, "</div> closes"},
 		{"duplicate id", `<p id="x"></p><p id="x"></p>`, `id "x" used twice`},
 		{"image without alt", `<img src="a.png">`, "no alt text"},

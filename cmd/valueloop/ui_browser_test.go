@@ -259,7 +259,7 @@ func (c *chrome) refLabelsClear(path string) {
 						inside = band.isPointInFill(p);
 					}
 					if (inside) out.push("the label " + JSON.stringify(t.textContent) + " (" + [b.x, b.y, b.width, b.height].map(Math.round) +
-						") lies on the interval band (" + [bb.x, bb.y, bb.width, bb.height].map(Math.round) + ") of " + JSON.stringify(svg.getAttribute("aria-label").slice(0, 50)));
+						") lies on the interval band (" + [bb.x, bb.y, bb.width, bb.height].map(Math.round) + ") of " + JSON.stringify(svg.querySelector("title").textContent.slice(0, 50)));
 				}
 			}
 		}
