@@ -316,14 +316,27 @@ func (s *Service) Plan(env string, set *valueloop.FlagSet, prune bool) (*valuelo
 // yet a peer's change of a moment ago (an evaluator removed there that the
 // flag names), which would leave a stored set no node can compile.
 func (s *Service) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	version, _, err := s.PutFlagMade(ctx, env, f, ifVersion, actor, reason)
+	return version, err
+}
+
+// PutFlagMade is PutFlag that also says whether the flag was made rather
+// than replaced: absent from the set the write went over, which is the
+// stored set then (the write is refused over any other). The live set read
+// before the call cannot say: it may lack a flag a peer made a moment ago,
+// which the write, retried over the stored set, replaces.
+func (s *Service) PutFlagMade(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (version int64, made bool, err error) {
 	if err := s.writable(env); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	return s.againstStored(ctx, env, func(live *Live) (int64, error) {
+	version, err = s.againstStored(ctx, env, func(live *Live) (int64, error) {
+		_, had := live.Snapshot.Set().Flags[f.Key]
+		made = !had
 		return s.putFlag(ctx, live, f, ifVersion, actor, reason)
 	})
+	return version, made && err == nil, err
 }
 
 // putFlag writes f when live's set compiles with it, over live's version

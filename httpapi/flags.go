@@ -131,15 +131,15 @@ func (s *Server) putFlag(w http.ResponseWriter, r *http.Request, key string, ifV
 	if err != nil {
 		return err
 	}
-	version, err := s.Flags.PutFlag(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, reason)
+	// Made, not replaced, as the write found it (a flag starts at its
+	// environment's version, not 1: the version cannot say; nor can the
+	// live set read above, which may lack a flag a peer just made).
+	version, made, err := s.Flags.PutFlagMade(r.Context(), live.Environment.Key, f, ifVersion, tokenOf(r).Name, reason)
 	if err != nil {
 		return err
 	}
-	// Made, not replaced: a create-only write that succeeded, or one
-	// without If-Match of a flag the set it was made over lacked. (A flag
-	// starts at its environment's version, not 1: the version cannot say.)
 	status := http.StatusOK
-	if _, had := live.Snapshot.Set().Flags[key]; ifVersion == 0 || ifVersion == -1 && !had {
+	if made {
 		status = http.StatusCreated
 	}
 	f.Version = version

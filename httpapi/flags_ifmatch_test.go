@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	valueloop "github.com/valueloop/valueloop"
 )
 
 // TestFlagIfMatchAnyAndList: the flag routes read If-Match as RFC 9110 and
@@ -98,5 +101,30 @@ func TestFlagRecreatedIfMatch(t *testing.T) {
 	}
 	if f := e.flags.Live("production").Snapshot.Set().Flags["checkout-recreated"]; f == nil || *f.DefaultVariant != "on" {
 		t.Errorf("after alice's stale PUT: %+v; want bob's flag, on", f)
+	}
+}
+
+// TestFlagPutOverPeersCreate: a PUT without If-Match of a flag a peer made
+// a moment ago, which this node's live set does not show yet, replaces the
+// peer's flag (the write is retried over the stored set) and says 200, not
+// 201: it said 201 whenever the live set read before the write lacked the
+// flag.
+func TestFlagPutOverPeersCreate(t *testing.T) {
+	e := MustServer(t)
+	peers := &valueloop.Flag{Key: "made-by-peer", State: valueloop.StateEnabled,
+		Variants: map[string]any{"on": true, "off": false}, DefaultVariant: new("off")}
+	if _, _, err := e.db.PutFlag(context.Background(), "production", peers, 0, "peer", ""); err != nil {
+		t.Fatal(err)
+	}
+	if e.flags.Live("production").Snapshot.Set().Flags[peers.Key] != nil {
+		t.Fatal("this node's live set shows the peer's flag already: nothing to test")
+	}
+	def := `{"state":"ENABLED","variants":{"on":true,"off":false},"defaultVariant":"on"}`
+	resp, body := e.do(t, call{method: "PUT", path: "/api/v1/environments/production/flags/" + peers.Key, token: adminSecret, body: def})
+	if resp.StatusCode != 200 {
+		t.Errorf("PUT over the peer's flag: %d %s; want 200 (replaced, not created)", resp.StatusCode, body)
+	}
+	if f := e.flags.Live("production").Snapshot.Set().Flags[peers.Key]; f == nil || *f.DefaultVariant != "on" {
+		t.Errorf("after the PUT: %+v; want the flag replaced, on", f)
 	}
 }
