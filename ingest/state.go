@@ -277,9 +277,16 @@ type stateReader struct {
 }
 
 // count reads what appendCount wrote; a zero count of a total has no sum.
+// A zero count with a sum (c == 1, wide and nothing counted) is refused:
+// no state holds one, and read as one, it would be written back as a bare
+// 0 whose sum the next read takes for the fields after it.
 func (r *stateReader) count() (int64, sum128) {
 	c := r.uvarint()
 	if c == 0 {
+		return 0, sum128{}
+	}
+	if c == 1 {
+		r.bad = true
 		return 0, sum128{}
 	}
 	sum := sum128Of(r.varint())
