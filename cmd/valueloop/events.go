@@ -39,7 +39,7 @@ func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension
 
 func eventsCommand() *command {
 	return &command{name: "events", summary: "send, import and recompute events, and load-test ingestion (docs/events.md)", subs: []*command{
-		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V [--reason REASON]] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
+		{name: "send", args: "[--env ENV] --key USER [--type tracking|exposure] [--name NAME] [--value N] [--flag KEY --variant V [--reason REASON] [--split true|false]] [--attr KEY=VALUE ...] [--id ID] [--time TIME]", summary: "send one event", run: runEventsSend},
 		{name: "import", args: "FILE.ndjson [--env ENV] [--batch N] [--gzip]", summary: "send a file of events, one JSON object a line", run: runEventsImport},
 		{name: "rebuild", args: "--env ENV", summary: "recompute an environment's aggregates from its stored events", run: runEventsRebuild},
 		{name: "load", args: "[--env ENV] [--events N] [--batch N] [--users N] [--concurrency N] [--seed N]", summary: "the reproducible ingestion load test (bench/events.sh)", run: runEventsLoad},
@@ -88,6 +88,7 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	flagKey := fs.String("flag", "", "exposure: flag key")
 	variant := fs.String("variant", "", "exposure: variant served")
 	reason := fs.String("reason", "", "exposure: the evaluation's OpenFeature `REASON`; STATIC, DEFAULT or DISABLED: served outside the split, kept out of experiments")
+	split := fs.String("split", "", "exposure: `true` when the flag's split drew the variant, false when a rule, the default or a static flag served it (overrides --reason)")
 	id := fs.String("id", "", "event id, so that sending again is harmless")
 	at := fs.String("time", "", "RFC 3339 time (default: now)")
 	var attrs listFlag
@@ -100,13 +101,9 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	ev := map[string]any{"type": *typ, "targetingKey": *key}
 	if len(attrs) > 0 {
-		m := map[string]string{}
-		for _, a := range attrs {
-			k, v, ok := strings.Cut(a, "=")
-			if !ok || k == "" {
-				return usageErrorf("events send: --attr wants KEY=VALUE, e.g. --attr country=GB; got %q", a)
-			}
-			m[k] = v
+		m, err := sendAttributes(attrs)
+		if err != nil {
+			return err
 		}
 		ev["attributes"] = m
 	}
@@ -114,6 +111,13 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 		if v != "" {
 			ev[k] = v
 		}
+	}
+	if *split != "" {
+		b, err := strconv.ParseBool(*split)
+		if err != nil {
+			return usageErrorf("events send: --split wants true or false, got %q", *split)
+		}
+		ev["split"] = b
 	}
 	if *value != "" {
 		v, err := strconv.ParseFloat(*value, 64)
@@ -153,11 +157,24 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	return nil
 }
 
+// sendAttributes reads events send's --attr KEY=VALUE flags.
+func sendAttributes(attrs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, a := range attrs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, usageErrorf("events send: --attr wants KEY=VALUE, e.g. --attr country=GB; got %q", a)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
 // sendFlag is the flag of events send that gives the event's field: the
 // refusal of an event sent from the command line names what was typed.
 func sendFlag(field string) string {
 	flags := map[string]string{"targetingKey": "key", "type": "type", "name": "name", "value": "value",
-		"flag": "flag", "variant": "variant", "reason": "reason", "id": "id", "time": "time", "attributes": "attr"}
+		"flag": "flag", "variant": "variant", "reason": "reason", "split": "split", "id": "id", "time": "time", "attributes": "attr"}
 	if f, ok := flags[strings.SplitN(field, ".", 2)[0]]; ok {
 		return "--" + f
 	}

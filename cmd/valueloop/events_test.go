@@ -491,11 +491,19 @@ func TestReadLine(t *testing.T) {
 // the variant's users.
 func TestEventsSendReason(t *testing.T) {
 	s := MustServe(t, "")
-	for _, c := range []struct{ key, reason string }{{"u1", "SPLIT"}, {"staff-1", "STATIC"}, {"staff-2", "DEFAULT"}} {
-		code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", c.key, "--flag", "checkout", "--variant", "on", "--reason", c.reason)
+	for _, args := range [][]string{
+		{"--key", "u1", "--reason", "SPLIT"}, {"--key", "staff-1", "--reason", "STATIC"}, {"--key", "staff-2", "--reason", "DEFAULT"},
+		// split says it outright: a rule's TARGETING_MATCH outside, a
+		// DEFAULT the split drew in.
+		{"--key", "staff-3", "--reason", "TARGETING_MATCH", "--split", "false"}, {"--key", "u2", "--reason", "DEFAULT", "--split", "true"},
+	} {
+		code, _, stderr := s.cli(t, s.Admin, append([]string{"events", "send", "--env", "production", "--type", "exposure", "--flag", "checkout", "--variant", "on"}, args...)...)
 		if code != 0 {
-			t.Fatalf("events send --reason %s: exit %d: %s", c.reason, code, stderr)
+			t.Fatalf("events send %v: exit %d: %s", args, code, stderr)
 		}
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "events", "send", "--env", "production", "--type", "exposure", "--key", "u3", "--flag", "checkout", "--variant", "on", "--split", "maybe"); code != 2 || !strings.Contains(stderr, "--split") {
+		t.Errorf("--split maybe: exit %d, %s; want 2 naming --split", code, stderr)
 	}
 	raw, err := client.New(s.URL, s.Admin).Aggregates(context.Background(), "production", "checkout")
 	if err != nil {
@@ -512,8 +520,8 @@ func TestEventsSendReason(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil || len(got.Flags) != 1 || len(got.Flags[0].Variants) != 1 {
 		t.Fatalf("aggregates %s (%v)", raw, err)
 	}
-	if v := got.Flags[0].Variants[0]; v.Users != 1 || v.OutsideSplit != 2 {
-		t.Errorf("variant %+v, want 1 user and 2 outside the split", v)
+	if v := got.Flags[0].Variants[0]; v.Users != 2 || v.OutsideSplit != 3 {
+		t.Errorf("variant %+v, want 2 users and 3 outside the split", v)
 	}
 }
 
