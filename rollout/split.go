@@ -263,9 +263,9 @@ func OutsideSplit(f *valueloop.Flag, variant, baseline string) string {
 	// provider sends it).
 	unmarked, advice := "", "send the reason or split, or put"
 	if o.computed || o.literal[variant] || o.literal[baseline] {
-		unmarked, advice = ", nor can an SDK's TARGETING_MATCH without split: false (flagd's providers answer it for a split as well, so it counts as in)", "send split (the Go provider does), evaluate over OFREP or flagd's RPC service, or put"
+		unmarked, advice = ", nor can TARGETING_MATCH alone (flagd's providers give it for a split too)", "send split (the Go provider does), evaluate over OFREP or flagd's RPC service, or put"
 	}
-	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (those the server records from its evaluations, and an SDK's sent with split: false or the reason DEFAULT, STATIC or DISABLED), though a step's minimum of users counts them as users reached; exposures sent without a reason or split cannot say so" + unmarked + ", and the guardrails count those users too: " + advice + " the split on a rule of its own for a comparison of the split alone"
+	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (the server's own, an SDK's with split: false or reason DEFAULT, STATIC or DISABLED), though a step's minimum counts them as users reached; exposures sent without a reason or split cannot say so" + unmarked + ", and count in the guardrails: " + advice + " the split on a rule of its own"
 }
 
 // outside is what the branches of a rule lead to, besides the split.
