@@ -24,26 +24,12 @@ const tableGap = 2
 // it; cells are padded with spaces, the empty ones too, so a line ending
 // in a tab keeps the blanks of its cells.
 type Table struct {
-	w     io.Writer
-	buf   bytes.Buffer
-	right map[int]bool
+	w   io.Writer
+	buf bytes.Buffer
 }
 
 // NewTable is a Table writing to w on Flush.
 func NewTable(w io.Writer) *Table { return &Table{w: w} }
-
-// AlignRight aligns the cells of the given columns (0 is the first) to the
-// right of their column, for figures read down a column; the gap stays on
-// the right. It returns t.
-func (t *Table) AlignRight(columns ...int) *Table {
-	if t.right == nil {
-		t.right = map[int]bool{}
-	}
-	for _, c := range columns {
-		t.right[c] = true
-	}
-	return t
-}
 
 // Write buffers p; it never fails.
 func (t *Table) Write(p []byte) (int, error) { return t.buf.Write(p) }
@@ -73,12 +59,7 @@ func (t *Table) Flush() error {
 				out.WriteString(c)
 				break
 			}
-			pad := strings.Repeat(" ", widths[i][j]-Cells(c))
-			if t.right[j] {
-				out.WriteString(pad[tableGap:] + c + pad[:tableGap])
-			} else {
-				out.WriteString(c + pad)
-			}
+			out.WriteString(Pad(c, widths[i][j]))
 		}
 		if i+1 < len(rows) {
 			out.WriteByte('\n')
