@@ -61,12 +61,9 @@ func Sparkline(vals []float64, ok []bool, most int) string {
 	return b.String()
 }
 
-// PerDay writes a rate of events per day in the unit that reads best:
-// 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
-func PerDay(v float64) string { return RateUnitFor(v).Format(v) }
-
 // RateUnit is a unit of a rate of events: per day, week or month (30
-// days).
+// days). RateUnitFor(v).Format(v) writes one rate in the unit that reads
+// best: 1.1/day, 6.8/week, 4.3/month (DORA's deployment frequency).
 type RateUnit struct {
 	Name string
 	Days float64
@@ -79,8 +76,8 @@ var (
 )
 
 // RateUnitFor is the one unit for a column of rates per day (a table's
-// deployment frequencies, a trend's weeks): the unit PerDay picks for the
-// smallest rate that is not zero, so that no figure of the column reads
+// deployment frequencies, a trend's weeks): the unit that reads best for
+// the smallest rate that is not zero, so that no figure of the column reads
 // 0.0 and they compare at a glance (2.0/day beside 0.2/week read as if
 // the second were the larger). Zeros read in any unit: alone, per day.
 func RateUnitFor(perDay ...float64) RateUnit {

@@ -228,8 +228,8 @@ func TestOneUnit(t *testing.T) {
 		}
 	}
 	for v, want := range map[float64]string{0: "0/day", 1.1: "1.1/day", 6.8 / 7: "6.8/week", 3.0 / 30: "3.0/month"} {
-		if got := termchart.PerDay(v); got != want {
-			t.Errorf("PerDay(%v) = %q, want %q", v, got, want)
+		if got := termchart.RateUnitFor(v).Format(v); got != want {
+			t.Errorf("RateUnitFor(%v).Format(%v) = %q, want %q", v, v, got, want)
 		}
 	}
 }
