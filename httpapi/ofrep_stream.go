@@ -169,7 +169,11 @@ func ofrepSSEEvent(live *flags.Live) ([]byte, error) {
 const freshnessWait = 2 * time.Second
 
 // configVersion reads the flagConfigEtag of a bulk evaluation triggered by
-// a change notification: the version it was notified of.
+// a change notification: the version it was notified of. Any OFREP
+// evaluation carrying it waits alike (single-flag ones too, though
+// providers send it on bulk fetches only): it costs the caller at most
+// freshnessWait, within its per-client request limit, and telling the two
+// apart here would mean matching paths that a proxy may prefix.
 func configVersion(r *http.Request) (int64, bool) {
 	if r.URL.RawQuery == "" {
 		return 0, false
