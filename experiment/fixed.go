@@ -224,7 +224,7 @@ func (d *FixedDecision) Apply(res *Result) bool {
 // pilot fixes is the test's required precision and the spread it is
 // sized with (Inputs), not a count of users: the split is not in the
 // terms (a rollout's steps keep the test), and a count planned at a 10%
-// canary is nearly three times what the same test needs at 50/50. Each look reads
+// canary is about three times what the same test needs at 50/50. Each look reads
 // the test at its planned sample when both arms' users now give the
 // stored precision (PlanInputs.remaining), and sizes what is left at the
 // split now: both from the design and the stored inputs, never from the
