@@ -143,3 +143,78 @@ func variantNames(variants map[string]any) []string {
 	slices.Sort(names)
 	return names
 }
+
+// splitsDisagree returns why the weights of a flag's first fractional split
+// (FractionalSplit) are not the expected shares, over the variants it
+// serves, of the users the flag randomised; "" when they are. A user a rule
+// or the default variant served is recorded outside the split
+// (ingest.Event.OutsideSplit) and is not among them, so the rules around the
+// split do not matter: what does is every fractional split a user may
+// reach. They must be static and give the split's variants the same shares
+// (a split serving none of them adds no user to them); where they differ,
+// which one a user reaches depends on their attributes, and so does the
+// ratio. A shared evaluator ($ref) may hold a split of its own and is not
+// read here. No split at all has no shares to test.
+func splitsDisagree(targeting json.RawMessage) string {
+	first, ok := FractionalSplit(targeting)
+	if !ok {
+		return "the flag has no fractional split (a targeting rule or the default variant assigns its users), so there are no expected shares to test"
+	}
+	var rule any
+	if err := json.Unmarshal(targeting, &rule); err != nil {
+		return "the flag's targeting is not valid JSON, so its split is not known"
+	}
+	served := map[string]float64{}
+	for k, w := range first {
+		if w > 0 {
+			served[k] = w
+		}
+	}
+	why := ""
+	walkRule(rule, func(op string, args any) bool {
+		if op == "$ref" {
+			why = "the targeting uses a shared evaluator ($ref), whose splits are not read here, so the split's weights may not be the users' expected shares"
+			return false
+		}
+		list, _ := args.([]any)
+		w, ok := staticSplit(list)
+		if !ok {
+			why = "a fractional split of the targeting computes its variants or weights, so the users' expected shares are not known"
+			return false
+		}
+		over := make(map[string]float64, len(served))
+		for k := range served {
+			over[k] = w[k]
+		}
+		if total(over) > 0 && !sameShares(over, served) {
+			why = "the targeting has fractional splits that weigh the variants differently (" + encodeWeights(served) + " and " + encodeWeights(w) + "), and which one a user reaches depends on their attributes, so their expected shares are not known"
+			return false
+		}
+		return true
+	})
+	return why
+}
+
+// walkRule calls visit with every "fractional" and "$ref" operator of a
+// JsonLogic rule and its arguments, in document order, until visit returns
+// false.
+func walkRule(node any, visit func(op string, args any) bool) bool {
+	switch n := node.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(n) {
+			if (k == "fractional" || k == "$ref") && !visit(k, n[k]) {
+				return false
+			}
+			if !walkRule(n[k], visit) {
+				return false
+			}
+		}
+	case []any:
+		for _, c := range n {
+			if !walkRule(c, visit) {
+				return false
+			}
+		}
+	}
+	return true
+}
