@@ -489,7 +489,7 @@ func uncheckedSplit(def *valueloop.Flag, s Settings) string {
 // targeting rule may serve a variant of the flag's split: the users it
 // served count as randomised unless their exposures say otherwise, which
 // is the likeliest cause.
-const ruledMismatch = "a targeting rule may serve a variant of the split: users it served whose exposures were recorded as randomised (an SDK exposure without reason or split, or flagd's in-process providers answering TARGETING_MATCH for a fractional split) would skew the ratio; send split=false (or reason STATIC or DEFAULT) for them"
+const ruledMismatch = "a targeting rule may serve a variant of the split, and users it served whose exposures count as randomised (sent without reason or split, or with TARGETING_MATCH as flagd's in-process providers answer for a split) skew the ratio: send split=false with theirs"
 
 func pickArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 	weights := s.Weights

@@ -42,11 +42,11 @@ func TestSRMOnlyAgainstAKnownSplit(t *testing.T) {
 		{name: "rule may give a variant of the split, 90/10 as configured", targeting: `{"if":[` + staff + `,"treatment",{"fractional":[["control",90],["treatment",10]]}]}`,
 			arms: lopsided, checked: true},
 		{name: "rule may give a variant of the split, 50/50 broken", targeting: `{"if":[` + staff + `,"treatment",{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, checked: true, mismatch: true, reason: "users it served whose exposures were recorded as randomised"},
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
 		{name: "rule without else gives the default, a variant of the split", targeting: `{"if":[` + staff + `,{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, checked: true, mismatch: true, reason: "recorded as randomised"},
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
 		{name: "computed result beside the split", targeting: `{"if":[true,{"var":"v"},{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, checked: true, mismatch: true, reason: "recorded as randomised"},
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
 		{name: "two splits with the same weights", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[{"var":"org"},["control",9],["treatment",1]]}]}`,
 			arms: lopsided, checked: true},
 		{name: "a second split with the same shares of the analysed variants", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[["control",45],["treatment",5],["beta",50]]}]}`,
@@ -116,7 +116,7 @@ func TestSRMInRuledPeriod(t *testing.T) {
 		reason  string
 	}{
 		{"as configured", []*valueloop.Flag{ruled}, [2]int{960, 240}, true, ""},
-		{"rule users recorded as randomised", []*valueloop.Flag{ruled}, [2]int{900, 300}, true, "recorded as randomised"},
+		{"rule users recorded as randomised", []*valueloop.Flag{ruled}, [2]int{900, 300}, true, "count as randomised"},
 		{"splits that disagree", []*valueloop.Flag{ruled, mixed}, [2]int{960, 240}, false, "weigh the variants differently"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

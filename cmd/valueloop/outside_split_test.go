@@ -96,6 +96,52 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 	if want := []string{"purchased/control", "purchased/treatment"}; !slices.Equal(arms, want) {
 		t.Errorf("results give metric/variants %v, want %v", arms, want)
 	}
+	// Staff are outside, so the split's 50/50 is the randomised users'
+	// expected ratio: the check applies despite the rule, and passes.
+	if res.SRM.Status != "ok" || res.SRM.Mismatch {
+		t.Errorf("SRM = %+v, want checked against the split's 50/50 and passing", res.SRM)
+	}
+	if want := "SRM: ok"; !strings.Contains(table, want) {
+		t.Errorf("results table lacks %q:\n%s", want, table)
+	}
+}
+
+// TestRuleUsersSentAsRandomisedFailSRM: the flag of TestOutsideSplitEndToEnd,
+// but staff's exposures come from an SDK that sends no reason, so they
+// count as randomised, all in treatment: the sample-ratio check fails and
+// says that users of the rule recorded as randomised are the likely cause,
+// in the API's reason and the CLI's table.
+func TestRuleUsersSentAsRandomisedFailSRM(t *testing.T) {
+	s := MustServe(t, "")
+	flagFile := filepath.Join(t.TempDir(), "flag.json")
+	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun(t, []string{"flags", "set", "pricing", "--env", "production", "-f", flagFile})
+	const staff, others = 120, 200
+	var events []map[string]any
+	for i := range others {
+		events = append(events, map[string]any{"id": fmt.Sprint("u", i), "type": "exposure", "flag": "pricing", "variant": []string{"control", "treatment"}[i%2], "targetingKey": fmt.Sprint("user-", i), "reason": "SPLIT"})
+	}
+	for i := range staff { // no reason, no split: as randomised
+		events = append(events, map[string]any{"id": fmt.Sprint("s", i), "type": "exposure", "flag": "pricing", "variant": "treatment", "targetingKey": fmt.Sprint("staff-", i)})
+	}
+	s.mustSendEvents(t, s.mustToken(t, "--env", "production", "--scope", "evaluate"), events)
+	c := client.New(s.URL, s.Admin)
+	waitReach(t, c, staff+others)
+	res, err := c.Results(context.Background(), "production", "pricing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cause = "a targeting rule may serve a variant of the split"
+	if res.Users != staff+others || res.OutsideSplit != 0 || !res.SRM.Mismatch || !strings.Contains(res.SRM.Reason, cause) {
+		t.Errorf("results: %d users, %d outside, SRM %+v; want all %d randomised, a mismatch blaming the rule", res.Users, res.OutsideSplit, res.SRM, staff+others)
+	}
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "pricing", "--env", "production")
+	if want := "Likely cause: " + cause; code != 0 || !strings.Contains(table, "SRM: MISMATCH") || !strings.Contains(table, want) {
+		t.Errorf("results table: exit %d %s, lacks the mismatch and %q:\n%s", code, stderr, want, table)
+	}
 }
 
 // waitReach waits until the aggregates of pricing count n users in all
