@@ -22,13 +22,8 @@ import (
 // all convert: counted in treatment, they would lift it.
 func TestOutsideSplitEndToEnd(t *testing.T) {
 	s := MustServe(t, "")
-	flagFile := filepath.Join(t.TempDir(), "flag.json")
-	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
-		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	setStaffRule(t, s)
 	s.mustRun(t,
-		[]string{"flags", "set", "pricing", "--env", "production", "-f", flagFile},
 		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
 	)
 	const staff, others = 30, 200
@@ -110,15 +105,10 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 // but staff's exposures come from an SDK that sends no reason, so they
 // count as randomised, all in treatment: the sample-ratio check fails and
 // says that users of the rule recorded as randomised are the likely cause,
-// in the API's reason and the CLI's table.
+// in the API's reason, the CLI's table and the dashboard's banner.
 func TestRuleUsersSentAsRandomisedFailSRM(t *testing.T) {
 	s := MustServe(t, "")
-	flagFile := filepath.Join(t.TempDir(), "flag.json")
-	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
-		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.mustRun(t, []string{"flags", "set", "pricing", "--env", "production", "-f", flagFile})
+	setStaffRule(t, s)
 	const staff, others = 120, 200
 	var events []map[string]any
 	for i := range others {
@@ -142,6 +132,22 @@ func TestRuleUsersSentAsRandomisedFailSRM(t *testing.T) {
 	if want := "Likely cause: " + cause; code != 0 || !strings.Contains(table, "SRM: MISMATCH") || !strings.Contains(table, want) {
 		t.Errorf("results table: exit %d %s, lacks the mismatch and %q:\n%s", code, stderr, want, table)
 	}
+	_, page := mustSignIn(t, s.URL, s.Admin).get("/experiments/production/pricing")
+	if banner := section(t, page, `<div class="banner bad" role="alert"><strong>Sample ratio mismatch.`, "</div>"); !strings.Contains(banner, "Likely cause: "+cause) {
+		t.Errorf("the dashboard's mismatch banner does not give the likely cause:\n%s", banner)
+	}
+}
+
+// setStaffRule sets flag pricing in production: staff (an email ending in
+// @staff) get treatment by a rule, everyone else a 50/50 split.
+func setStaffRule(t *testing.T, s *testServer) {
+	t.Helper()
+	flagFile := filepath.Join(t.TempDir(), "flag.json")
+	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun(t, []string{"flags", "set", "pricing", "--env", "production", "-f", flagFile})
 }
 
 // waitReach waits until the aggregates of pricing count n users in all
