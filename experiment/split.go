@@ -153,8 +153,9 @@ func variantNames(variants map[string]any) []string {
 // reach. They must be static and give the split's variants the same shares
 // (a split serving none of them adds no user to them); where they differ,
 // which one a user reaches depends on their attributes, and so does the
-// ratio. A shared evaluator ($ref) may hold a split of its own and is not
-// read here. No split at all has no shares to test.
+// ratio. A shared evaluator ($ref) that may be the result may hold a split
+// of its own and is not read here; one in a condition only picks a branch
+// (the demo's staff). No split at all has no shares to test.
 func splitsDisagree(targeting json.RawMessage) string {
 	first, ok := FractionalSplit(targeting)
 	if !ok {
@@ -171,7 +172,7 @@ func splitsDisagree(targeting json.RawMessage) string {
 		}
 	}
 	why := ""
-	walkRule(rule, func(op string, args any) bool {
+	resultSplits(rule, func(op string, args any) bool {
 		if op == "$ref" {
 			why = "the targeting uses a shared evaluator ($ref), whose splits are not read here, so the split's weights may not be the users' expected shares"
 			return false
@@ -193,6 +194,24 @@ func splitsDisagree(targeting json.RawMessage) string {
 		return true
 	})
 	return why
+}
+
+// resultSplits calls visit with every "fractional" and "$ref" operator
+// that may give a JsonLogic rule's result, until visit returns false: the
+// branches of an "if" are followed and its conditions skipped (they pick a
+// branch, they serve nobody); under any other operator, every one counts.
+func resultSplits(node any, visit func(op string, args any) bool) bool {
+	if n, ok := node.(map[string]any); ok && len(n) == 1 {
+		if args, ok := n["if"].([]any); ok {
+			for i, a := range args {
+				if (i%2 == 1 || i == len(args)-1) && !resultSplits(a, visit) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return walkRule(node, visit)
 }
 
 // walkRule calls visit with every "fractional" and "$ref" operator of a
