@@ -13,18 +13,7 @@ import (
 // moves it) and pass, rather than the check not applying.
 func TestDemoCheckoutSRMChecked(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
-	resp, body := get(t, srv.URL+"/api/v1/environments/production/flags/checkout-flow/results", srv.Admin)
-	var res struct {
-		OutsideSplit int64 `json:"outsideSplit"`
-		SRM          struct {
-			Status   string `json:"status"`
-			Reason   string `json:"reason"`
-			Mismatch bool   `json:"mismatch"`
-		} `json:"srm"`
-	}
-	if err := json.Unmarshal([]byte(body), &res); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("results of checkout-flow: %d %v %s", resp.StatusCode, err, body)
-	}
+	res := getResultsSRM(t, srv, "checkout-flow")
 	if res.OutsideSplit == 0 || res.SRM.Status != "ok" || res.SRM.Mismatch {
 		t.Errorf("checkout-flow: %d outside the split, SRM %+v; want the rule's shoppers outside and the split's checked, passing", res.OutsideSplit, res.SRM)
 	}
@@ -32,4 +21,25 @@ func TestDemoCheckoutSRMChecked(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "SRM: ok") {
 		t.Errorf("valueloop experiment results checkout-flow: exit %d %s, want SRM ok:\n%s", code, stderr, out)
 	}
+}
+
+// resultsSRM is what the tests of the sample-ratio check read of a flag's
+// results in production.
+type resultsSRM struct {
+	OutsideSplit int64 `json:"outsideSplit"`
+	SRM          struct {
+		Status   string `json:"status"`
+		Reason   string `json:"reason"`
+		Mismatch bool   `json:"mismatch"`
+	} `json:"srm"`
+}
+
+func getResultsSRM(t *testing.T, srv *testServer, flag string) resultsSRM {
+	t.Helper()
+	resp, body := get(t, srv.URL+"/api/v1/environments/production/flags/"+flag+"/results", srv.Admin)
+	var res resultsSRM
+	if err := json.Unmarshal([]byte(body), &res); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("results of %s: %d %v %s", flag, resp.StatusCode, err, body)
+	}
+	return res
 }
