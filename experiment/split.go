@@ -32,8 +32,10 @@ func FractionalSplit(targeting json.RawMessage) (map[string]float64, bool) {
 // ({"if": [staff, "staff", {"fractional": …}]}); a rule that may return one
 // ({"if": [staff, "one-page", {"fractional": [["classic", 95], ["one-page",
 // 5]]}]}), a computed result or a second split assigns some of those users by
-// their attributes, and a sample-ratio check against the split's weights
-// would raise false alarms. No split at all is false too.
+// their attributes. Those users are recorded outside the split, so the
+// check still applies (splitsDisagree), but one recorded as randomised
+// skews it: a mismatch then names that cause (ruledMismatch). No split at
+// all is false too.
 func splitAlone(f *valueloop.Flag) bool {
 	split, ok := FractionalSplit(f.Targeting)
 	if !ok {
