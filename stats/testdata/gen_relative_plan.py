@@ -2,7 +2,8 @@
 """Generate relative_plan.json: power, sample size and MDE of plans whose
 effect is RELATIVE to the control mean, for stats.Plan with Relative set.
 
-Run with Debian's python (python3-scipy, python3-mpmath):
+Run with Debian's python (python3-scipy, python3-mpmath, python3-statsmodels
+for gen_golden.py, whose t quantile it uses):
 
     /usr/bin/python3 stats/testdata/gen_relative_plan.py
 
@@ -32,31 +33,16 @@ import json
 import math
 import os
 
-import mpmath as mp
 import scipy
 import scipy.stats as st
 from scipy.optimize import brentq
 
-mp.mp.dps = 50
+# Student's t quantile polished in mpmath (scipy's is good to about 1e-9).
+from gen_golden import t_ppf
 
 
 def f(x):
     return float(x)
-
-
-def t_ppf(p, df):
-    """scipy's t.ppf polished with Newton steps in mpmath (scipy's is good
-    to about 1e-9 only; see gen_golden.py)."""
-    q = mp.mpf(st.t.ppf(p, df))
-    dfm = mp.mpf(df)
-    for _ in range(6):
-        x = dfm / (dfm + q * q)
-        sf = mp.betainc(dfm / 2, mp.mpf(1) / 2, 0, x, regularized=True) / 2
-        sf = sf if q >= 0 else 1 - sf
-        pdf = (mp.exp(mp.loggamma((dfm + 1) / 2) - mp.loggamma(dfm / 2))
-               / mp.sqrt(dfm * mp.pi) * (1 + q * q / dfm) ** (-(dfm + 1) / 2))
-        q -= (1 - sf - p) / pdf
-    return f(q)
 
 
 def arm_vars(a, d):
