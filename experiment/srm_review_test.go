@@ -3,6 +3,7 @@ package experiment
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop/stats"
 )
@@ -44,5 +45,41 @@ func TestSplitInAConditionServesNobody(t *testing.T) {
 	}
 	if res.SRM.Status != stats.NotApplicable || !strings.Contains(res.SRM.Reason, "no fractional split") {
 		t.Errorf("SRM = %+v, want not applicable: no split serves anyone", res.SRM)
+	}
+}
+
+// TestSRMOneMergedPeriodWithSplitsThatDisagree: the versions of a flag
+// whose first split kept its shares make one period; when one of them had
+// splits that disagree, that period's weights are not its users' expected
+// shares (SplitPeriod.Unknown), also when all its users fall in it and the
+// result is not analysed period by period. Judged by the flag's current
+// definition alone, the check tested users half of whom a 50/50 split
+// assigned against 80/20.
+func TestSRMOneMergedPeriodWithSplitsThatDisagree(t *testing.T) {
+	ms := testMetrics()
+	mixed, ruled := testFlag(), testFlag()
+	mixed.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},{"fractional":[["control",80],["treatment",20]]},{"fractional":[["control",50],["treatment",50]]}]}`)
+	ruled.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",{"fractional":[["control",80],["treatment",20]]}]}`)
+	splits := SplitHistory([]FlagVersion{{Flag: mixed}, {At: time.UnixMilli(1_767_300_000_000), Flag: ruled}})
+	if len(splits) != 1 || splits[0].Unknown == "" {
+		t.Fatalf("split history = %+v, want one period whose weights are unknown", splits)
+	}
+	users := []arm{{name: "control", users: 650, signup: 0.3}, {name: "treatment", users: 350, signup: 0.3}}
+	res, err := Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, users), Splits: splits, Settings: DefaultSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SRM.Status != stats.NotApplicable || res.SRM.Reason != splits[0].Unknown {
+		t.Errorf("SRM = %+v, want not applicable: %s", res.SRM, splits[0].Unknown)
+	}
+	// Weights given in the settings are still tested.
+	s := DefaultSettings()
+	s.Weights = map[string]float64{"control": 65, "treatment": 35}
+	res, err = Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, users), Splits: splits, Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SRM.Status != stats.OK {
+		t.Errorf("SRM with weights given = %+v, want checked", res.SRM)
 	}
 }
