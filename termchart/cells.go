@@ -67,7 +67,8 @@ func Cells(s string) int {
 //   - emoji joined by zero-width joiners (U+200D): the cells of the
 //     widest, as the joined emoji is drawn as one ("👩‍💻" is 2, not 4);
 //   - a variation selector 16 (U+FE0F, emoji presentation) makes a
-//     one-cell base an emoji, two cells ("❤️", "1️⃣");
+//     one-cell base an emoji, two cells ("❤️", "1️⃣"), and so does a
+//     skin-tone modifier after an emoji ("✌🏽");
 //   - two regional indicators are one flag, two cells ("🇳🇿").
 //
 // Counted rune by rune, a joined emoji took the cells of each of its
@@ -105,6 +106,11 @@ func cellsAt(s string, i int) (cells, size int) {
 			size += n
 			cells = max(cells, 2)
 			pictographic = true
+		case skinTone(next) && pictographic:
+			// An emoji modifier sequence is drawn as an emoji, whatever
+			// the base's width alone ("✌🏽").
+			size += n
+			cells = max(cells, 2)
 		case extends(next):
 			size += n
 		default:
@@ -128,6 +134,8 @@ func extends(r rune) bool {
 }
 
 func regionalIndicator(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
+
+func skinTone(r rune) bool { return r >= 0x1F3FB && r <= 0x1F3FF }
 
 // emoji approximates Unicode's Extended_Pictographic, the characters a
 // zero-width joiner joins into one emoji: the emoji planes and the

@@ -46,6 +46,10 @@ func TestCells(t *testing.T) {
 		{"1\ufe0f\u20e3 one", 6, "1\ufe0f\u20e3 one"}, // keycap
 		{"a\u200db", 2, "a\u200db"},                   // a joiner joins emoji, not letters
 		{"👩\u200d", 2, "👩\u200d"},                     // nothing to join
+		// A skin tone makes a one-cell base an emoji, as a variation
+		// selector 16 does: an emoji modifier sequence is drawn as one.
+		{"✌🏽 peace", 8, "✌🏽 pe…"},
+		{"☝🏽", 2, "☝🏽"},
 		// Hangul decomposed (NFD, as macOS names files): a leading
 		// consonant takes the two cells of the syllable, the vowel and
 		// final consonant after it none (한국어, then 한 again).
