@@ -272,6 +272,12 @@ func Analyze(in Input) (*Result, error) {
 		arms, err = periodArms(in.Definition, pcs, in.Splits, s)
 	} else {
 		arms, unchecked, err = resolveArms(in.Definition, cells, s)
+		if n := len(in.Splits); unchecked == "" && len(s.Weights) == 0 && n > 0 {
+			// The flag's split now may have been its split under versions
+			// whose splits disagreed (one period, SplitHistory): the users
+			// exposed then are not known to have its shares either.
+			unchecked = in.Splits[n-1].Unknown
+		}
 	}
 	if err != nil {
 		return nil, err

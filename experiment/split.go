@@ -10,8 +10,8 @@ import (
 
 // FractionalSplit returns the variant weights of the first static
 // fractional split in a flag's JsonLogic targeting ({"fractional": [
-// ["control", 50], ["treatment", 50]]}, anywhere in the rule, in document
-// order), and false when there is none. A split whose variant names are
+// ["control", 50], ["treatment", 50]]}, anywhere in the rule but an "if"'s
+// conditions, in document order), and false when there is none. A split whose variant names are
 // computed is not static and is skipped; a bucket without a weight weighs 1,
 // as flagd counts it. The weights are in the split's own units.
 func FractionalSplit(targeting json.RawMessage) (map[string]float64, bool) {
@@ -80,6 +80,10 @@ func outsideSplit(node any, split map[string]float64, served func(string) bool, 
 	return false
 }
 
+// findSplit is FractionalSplit's search. The conditions of an "if" are
+// skipped: a split there only picks a branch ({"if": [{"==":
+// [{"fractional": …}, "pilot"]}, …]}) and serves nobody its variants, so
+// its weights are no user's shares.
 func findSplit(node any) (map[string]float64, bool) {
 	switch n := node.(type) {
 	case map[string]any:
@@ -87,6 +91,16 @@ func findSplit(node any) (map[string]float64, bool) {
 			if w, ok := staticSplit(args); ok {
 				return w, true
 			}
+		}
+		if args, ok := n["if"].([]any); ok && len(n) == 1 {
+			for i, a := range args {
+				if i%2 == 1 || i == len(args)-1 {
+					if w, ok := findSplit(a); ok {
+						return w, true
+					}
+				}
+			}
+			return nil, false
 		}
 		for _, k := range sortedKeys(n) { // one operator per object in JsonLogic
 			if w, ok := findSplit(n[k]); ok {

@@ -11,8 +11,11 @@ import (
 // RuneCells is the number of terminal cells r takes: 2 for East Asian
 // Wide and Fullwidth characters (CJK, most emoji), 0 for combining marks,
 // format characters (a zero-width joiner, a variation selector), line
-// breaks and tabs (laid out by the caller), and skin-tone modifiers
-// (drawn into the emoji before them), else 1. Another control character
+// breaks and tabs (laid out by the caller), skin-tone modifiers (drawn
+// into the emoji before them) and the vowels and final consonants of
+// decomposed Hangul (U+1160–U+11FF, U+D7B0–U+D7FF: drawn into the
+// syllable their leading consonant's two cells start, as wcwidth has
+// them; East Asian Width calls them neutral), else 1. Another control character
 // takes the cells of its escape (\x1b: 4, \u009b: 6), which is what the
 // CLI prints for it (cmd/valueloop's textWriter): counted as nothing, it
 // let a line run past the terminal. Ambiguous-width characters count 1,
@@ -27,7 +30,8 @@ func RuneCells(r rune) int {
 		return len(`\x1b`)
 	case r >= 0x80 && r < 0xA0:
 		return len(`\u009b`)
-	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf), r >= 0x1F3FB && r <= 0x1F3FF:
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf), r >= 0x1F3FB && r <= 0x1F3FF,
+		r >= 0x1160 && r <= 0x11FF, r >= 0xD7B0 && r <= 0xD7FF:
 		return 0
 	}
 	switch width.LookupRune(r).Kind() {
@@ -58,12 +62,13 @@ func Cells(s string) int {
 // Unicode's grapheme clusters (UAX #29) that decides widths:
 //
 //   - a base with the combining marks, format characters (emoji tags
-//     included) and skin-tone modifiers that follow it, which take no
-//     cells of their own;
+//     included), skin-tone modifiers and decomposed Hangul vowels and
+//     final consonants that follow it, which take no cells of their own;
 //   - emoji joined by zero-width joiners (U+200D): the cells of the
 //     widest, as the joined emoji is drawn as one ("👩‍💻" is 2, not 4);
 //   - a variation selector 16 (U+FE0F, emoji presentation) makes a
-//     one-cell base an emoji, two cells ("❤️", "1️⃣");
+//     one-cell base an emoji, two cells ("❤️", "1️⃣"), and so does a
+//     skin-tone modifier after an emoji ("✌🏽");
 //   - two regional indicators are one flag, two cells ("🇳🇿").
 //
 // Counted rune by rune, a joined emoji took the cells of each of its
@@ -101,6 +106,11 @@ func cellsAt(s string, i int) (cells, size int) {
 			size += n
 			cells = max(cells, 2)
 			pictographic = true
+		case skinTone(next) && pictographic:
+			// An emoji modifier sequence is drawn as an emoji, whatever
+			// the base's width alone ("✌🏽").
+			size += n
+			cells = max(cells, 2)
 		case extends(next):
 			size += n
 		default:
@@ -117,12 +127,15 @@ const (
 
 // extends reports whether r is drawn into the character before it:
 // combining marks, format characters (a joiner, a variation selector, an
-// emoji tag) and skin-tone modifiers, which RuneCells counts 0.
+// emoji tag), skin-tone modifiers and decomposed Hangul vowels and final
+// consonants, which RuneCells counts 0.
 func extends(r rune) bool {
 	return r >= 0xA0 && RuneCells(r) == 0
 }
 
 func regionalIndicator(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
+
+func skinTone(r rune) bool { return r >= 0x1F3FB && r <= 0x1F3FF }
 
 // emoji approximates Unicode's Extended_Pictographic, the characters a
 // zero-width joiner joins into one emoji: the emoji planes and the

@@ -46,6 +46,16 @@ func TestCells(t *testing.T) {
 		{"1\ufe0f\u20e3 one", 6, "1\ufe0f\u20e3 one"}, // keycap
 		{"a\u200db", 2, "a\u200db"},                   // a joiner joins emoji, not letters
 		{"👩\u200d", 2, "👩\u200d"},                     // nothing to join
+		// A skin tone makes a one-cell base an emoji, as a variation
+		// selector 16 does: an emoji modifier sequence is drawn as one.
+		{"✌🏽 peace", 8, "✌🏽 pe…"},
+		{"☝🏽", 2, "☝🏽"},
+		// Hangul decomposed (NFD, as macOS names files): a leading
+		// consonant takes the two cells of the syllable, the vowel and
+		// final consonant after it none (한국어, then 한 again).
+		{"\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165", 6, "\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165"},
+		{"\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165\u1112\u1161\u11ab", 8, "\u1112\u1161\u11ab\u1100\u116e\u11a8…"},
+		{"\ud7b0", 0, "\ud7b0"}, // a vowel of Hangul Jamo Extended-B: the same
 	} {
 		if got := Cells(c.s); got != c.cells {
 			t.Errorf("Cells(%q) = %d, want %d", c.s, got, c.cells)

@@ -1,0 +1,85 @@
+package experiment
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/stats"
+)
+
+// TestSplitInAConditionServesNobody: a fractional split in an "if"'s
+// condition only picks a branch (pilot organisations here); the split the
+// flag serves is the one in a branch. Taken for the flag's split, the
+// condition's weights named arms nobody was served (pilot, rest) and, as
+// a split no branch disagrees with, passed the sample-ratio check's
+// "known weights" test.
+func TestSplitInAConditionServesNobody(t *testing.T) {
+	const targeting = `{"if":[{"==":[{"fractional":[{"var":"org"},["pilot",20],["rest",80]]},"pilot"]},{"fractional":[["control",90],["treatment",10]]},"control"]}`
+	if w, ok := FractionalSplit([]byte(targeting)); !ok || w["control"] != 90 || w["treatment"] != 10 || len(w) != 2 {
+		t.Errorf("FractionalSplit = %v, %v; want the branch's control 90, treatment 10", w, ok)
+	}
+	ms := testMetrics()
+	f := testFlag()
+	f.Targeting = []byte(targeting)
+	lopsided := []arm{{name: "control", users: 900, signup: 0.3}, {name: "treatment", users: 100, signup: 0.3}}
+	res, err := Analyze(Input{Flag: "onboarding", Definition: f, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, lopsided), Settings: DefaultSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Variants) != 2 || res.Variants[0].Name != "control" || res.Variants[1].Name != "treatment" {
+		t.Fatalf("variants %+v, want control and treatment, the branch's split", res.Variants)
+	}
+	if res.SRM.Status != stats.OK || res.SRM.Mismatch {
+		t.Errorf("SRM = %+v, want checked against 90/10 and passing", res.SRM)
+	}
+	// Only in a condition, there is no split serving anyone.
+	cond := testFlag()
+	cond.Targeting = []byte(`{"if":[{"==":[{"fractional":[["pilot",50],["rest",50]]},"pilot"]},"treatment","control"]}`)
+	if w, ok := FractionalSplit(cond.Targeting); ok {
+		t.Errorf("FractionalSplit of a split in a condition only = %v; want none", w)
+	}
+	res, err = Analyze(Input{Flag: "onboarding", Definition: cond, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, lopsided), Settings: DefaultSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SRM.Status != stats.NotApplicable || !strings.Contains(res.SRM.Reason, "no fractional split") {
+		t.Errorf("SRM = %+v, want not applicable: no split serves anyone", res.SRM)
+	}
+}
+
+// TestSRMOneMergedPeriodWithSplitsThatDisagree: the versions of a flag
+// whose first split kept its shares make one period; when one of them had
+// splits that disagree, that period's weights are not its users' expected
+// shares (SplitPeriod.Unknown), also when all its users fall in it and the
+// result is not analysed period by period. Judged by the flag's current
+// definition alone, the check tested users half of whom a 50/50 split
+// assigned against 80/20.
+func TestSRMOneMergedPeriodWithSplitsThatDisagree(t *testing.T) {
+	ms := testMetrics()
+	mixed, ruled := testFlag(), testFlag()
+	mixed.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},{"fractional":[["control",80],["treatment",20]]},{"fractional":[["control",50],["treatment",50]]}]}`)
+	ruled.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",{"fractional":[["control",80],["treatment",20]]}]}`)
+	splits := SplitHistory([]FlagVersion{{Flag: mixed}, {At: time.UnixMilli(1_767_300_000_000), Flag: ruled}})
+	if len(splits) != 1 || splits[0].Unknown == "" {
+		t.Fatalf("split history = %+v, want one period whose weights are unknown", splits)
+	}
+	users := []arm{{name: "control", users: 650, signup: 0.3}, {name: "treatment", users: 350, signup: 0.3}}
+	res, err := Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, users), Splits: splits, Settings: DefaultSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SRM.Status != stats.NotApplicable || res.SRM.Reason != splits[0].Unknown {
+		t.Errorf("SRM = %+v, want not applicable: %s", res.SRM, splits[0].Unknown)
+	}
+	// Weights given in the settings are still tested.
+	s := DefaultSettings()
+	s.Weights = map[string]float64{"control": 65, "treatment": 35}
+	res, err = Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: simulate(t, 3, "onboarding", ms, users), Splits: splits, Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SRM.Status != stats.OK {
+		t.Errorf("SRM with weights given = %+v, want checked", res.SRM)
+	}
+}
