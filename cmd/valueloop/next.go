@@ -89,7 +89,7 @@ func writeNext(w io.Writer, n *value.Next) {
 	}
 	tw := termchart.NewTable(w)
 	for _, r := range n.Ranked {
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%.2f\t%s\n", r.Position, r.Feature, r.Objective, r.Stage, r.Score, termchart.Bar(100*r.Score/top, 20))
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%s\t%s\n", r.Position, r.Feature, r.Objective, r.Stage, value.Figure(r.Score), termchart.Bar(100*r.Score/top, 20))
 	}
 	tw.Flush()
 	for _, r := range n.Ranked {
