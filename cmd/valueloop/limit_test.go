@@ -94,6 +94,18 @@ func TestNextSmallScoreShown(t *testing.T) {
 	}
 }
 
+// TestNextTableSaysWaits: a feature waiting for a dependency ranked second
+// in the table with nothing on its row to say it cannot be started yet.
+func TestNextTableSaysWaits(t *testing.T) {
+	row := nextTableRow(t, value.Rank{Position: 1, Feature: "big", Objective: "o", Stage: value.Idea, Score: 2.5, WaitsFor: []string{"exp", "x"},
+		Abandoned: []string{"gone"}})
+	for _, want := range []string{"waits for exp, x", "depends on abandoned gone"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("table row %q, want %q", row, want)
+		}
+	}
+}
+
 // nextTableRow prints a backlog of r alone and returns its table row.
 func nextTableRow(t *testing.T, r value.Rank) string {
 	t.Helper()
