@@ -358,7 +358,7 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 	checkValueForm(t, srv, admin)
 	_, rec := admin.get("/value/features/new-onboarding")
-	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "Time to validated learning", "Time in each stage", "<time datetime="} {
+	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "first commit → released to its audience", "Time to validated learning", "Time in each stage", "<time datetime="} {
 		if !strings.Contains(rec, want) {
 			t.Errorf("new-onboarding's record does not show %q", want)
 		}
