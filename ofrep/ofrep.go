@@ -147,6 +147,12 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // many bodies as it may) as serverErr, for Handler.Error.
 func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, code, details string, serverErr error) {
 	buf := &sc.buf
+	// A length declared over the limit is refused from the headers: read
+	// first, the request held its connection and slot until the body came
+	// or body-timeout passed, for an answer known before.
+	if r.ContentLength > MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes", nil
+	}
 	sc.body = limitedReader{r: r.Body, n: MaxBodyBytes}
 	if _, err := buf.ReadFrom(&sc.body); err != nil {
 		var ve *valueloop.Error
