@@ -154,8 +154,13 @@ func TestGuardrailRemainingUsersPlanForTheCorrection(t *testing.T) {
 				primary:   []*Lift{consistentLift(0.01, 0.02, -0.03, 0.05, 0.6), consistentLift(0.01, 0.02, -0.03, 0.05, 0.6)},
 				guardrail: []*Lift{guard(), guard()}}.result()
 			g := judge(res, testHypothesis()).Variants[0].Guardrails[0]
-			plan := stats.Plan{Alpha: tc.alpha, Alternative: stats.TwoSided, Power: 0.8, SD: sd, Relative: true, Baseline: baseline, Ratio: 1}
-			c, _, err := plan.SampleSize(-0.05) // tickets: lower is better
+			// Planned at no harm: the relative interval's variance there is
+			// 2σ²/(n·μc²), the difference's over μc², so the -5% tolerance
+			// is 0.05·μc in the metric's units. A relative plan of -5%
+			// weighs the control arm by 0.95² (the variance were the true
+			// harm the tolerance), and planned 5% fewer users.
+			plan := stats.Plan{Alpha: tc.alpha, Alternative: stats.TwoSided, Power: 0.8, SD: sd, Ratio: 1}
+			c, _, err := plan.SampleSize(-0.05 * baseline) // tickets: lower is better
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -224,7 +224,7 @@ func (d *FixedDecision) Apply(res *Result) bool {
 // pilot fixes is the test's required precision and the spread it is
 // sized with (Inputs), not a count of users: the split is not in the
 // terms (a rollout's steps keep the test), and a count planned at a 10%
-// canary is nearly three times what the same test needs at 50/50. Each look reads
+// canary is about three times what the same test needs at 50/50. Each look reads
 // the test at its planned sample when both arms' users now give the
 // stored precision (PlanInputs.remaining), and sizes what is left at the
 // split now: both from the design and the stored inputs, never from the
@@ -362,20 +362,23 @@ func allocation(res *Result, t int) (periods []arms, now arms) {
 	return periods, now
 }
 
-// variance is the variance of the test's difference with periods' users
-// and in's spreads: the periods' differences combined with the analysis'
+// variance is the variance of the tested effect with periods' users and
+// in's spreads: the arms' means combine the periods with the analysis'
 // weights W_p ∝ 1/Σ_a 1/n_{a,p} over all its arms (stats' stratified
 // analysis; a period where an arm has fewer than 2 users or no share gets
 // none),
 //
-//	Σ_p W_p² (σ_c²/r_{c,p} + σ_t²/r_{t,p}),
+//	Var(c̄) = Σ_p W_p² σ_c²/r_{c,p},   Var(t̄) = Σ_p W_p² σ_t²/r_{t,p},
 //
 // r the users the primary metric reads (arms.rc, arms.rt), which is
-// σ_c²/r_c + σ_t²/r_t when the split never changed. +Inf when no
-// period has every arm.
+// σ_c²/r_c and σ_t²/r_t when the split never changed; the effect's is
+// stats.Plan.EffectVariance of them: Var(c̄) + Var(t̄) for an absolute
+// effect, the delta method's (q²·Var(c̄) + Var(t̄))/μ_c² at the minimum
+// effect for a relative one (q = 1 + δ), as the analysis tests it. +Inf
+// when no period has every arm.
 func (in PlanInputs) variance(periods []arms) float64 {
 	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
-	var sum, wsum float64
+	var sc, st, wsum float64
 	for _, p := range periods {
 		if p.off || p.rc < 2 || p.rt < 2 || slices.ContainsFunc(p.rest, func(n float64) bool { return n < 2 }) {
 			continue
@@ -385,13 +388,14 @@ func (in PlanInputs) variance(periods []arms) float64 {
 			inv += 1 / n
 		}
 		w := 1 / inv
-		sum += w * w * (vc/p.rc + vt/p.rt)
+		sc += w * w * vc / p.rc
+		st += w * w * vt / p.rt
 		wsum += w
 	}
 	if wsum == 0 {
 		return math.Inf(1)
 	}
-	return sum / (wsum * wsum)
+	return in.EffectVariance(in.Effect, sc/(wsum*wsum), st/(wsum*wsum))
 }
 
 // mostUsers caps a planned sample that a split never reaches (a share of 0).
@@ -400,8 +404,9 @@ const mostUsers = 1e15
 // remaining is the fewest users (all the arms together) periods still
 // need for the precision in plans if they come at the shares sc and st of
 // control and treatment, into the last period: the smallest x ≥ 0 at which
-// the variance of the difference is at most the square of the standard
-// error at which the test has its power (stats.Plan.RequiredSE),
+// the variance of the tested effect (absolute or relative) is at most the
+// square of the standard error at which the test has its power
+// (stats.Plan.RequiredSE, in the effect's units),
 //
 //	Var(x) ≤ SE*²,
 //

@@ -180,8 +180,10 @@ func TestFixedPlan(t *testing.T) {
 	}
 
 	// The plan's precision, not this look's spread, says whether a look
-	// is at the planned sample: an effect twice the size needs a quarter
-	// of the users, one half the size four times as many.
+	// is at the planned sample: an effect twice the size needs about a
+	// quarter of the users, one half the size about four times as many —
+	// less, as the relative effect's variance weighs the control arm by
+	// (1 + δ)² at the alternative: 1.15² rather than 1.3².
 	scaled := func(k float64) FixedPlan {
 		q := p
 		in := p.Inputs["treatment"]
@@ -194,10 +196,13 @@ func TestFixedPlan(t *testing.T) {
 		t.Errorf("a plan of about %d users on a look at 1,000: %s (%s), want decided at the planned sample", p.Users["treatment"]/4, r.Verdict.Decision, r.Verdict.Reason)
 	}
 	far := scaled(0.5)
+	in := p.Inputs["treatment"]
+	vc, vt := in.SD*in.SD, in.TreatmentSD*in.TreatmentSD
+	want := int64(float64(p.Users["treatment"]) * 4 * (1.15*1.15*vc + vt) / (1.3*1.3*vc + vt))
 	if r := analyze(Fixed); !far.Apply(r) || r.Verdict.Decision != KeepRunning || *r.Verdict.RemainingUsers != r.Plan.Planned()-1000 ||
-		r.Plan.Planned() < 4*p.Users["treatment"]-20 || r.Plan.Planned() > 4*p.Users["treatment"]+20 {
-		t.Errorf("a plan of about %d users on a look at 1,000: %s, remaining %v, planned %d; want keep_running, the rest of four times %d remaining",
-			4*p.Users["treatment"], r.Verdict.Decision, r.Verdict.RemainingUsers, r.Plan.Planned(), p.Users["treatment"])
+		r.Plan.Planned() < want-20 || r.Plan.Planned() > want+20 {
+		t.Errorf("a plan of about %d users on a look at 1,000: %s, remaining %d, planned %d; want keep_running, the rest of 4·(1.15²σc² + σt²)/(1.3²σc² + σt²) times %d remaining",
+			want, r.Verdict.Decision, *r.Verdict.RemainingUsers, r.Plan.Planned(), p.Users["treatment"])
 	}
 	other := analyze(Fixed)
 	other.Hypothesis.MinimumEffect = 0.2

@@ -11,10 +11,12 @@ import (
 // pilotPrecision is, by hand, what the pilot look res fixes for its
 // treatment under the normal approximation: each arm's variance per
 // user (SE²·n of the primary metric, signup: a conversion, so every
-// exposed user has a value) and the target variance of the difference,
-// (|d|/(z_{1−α/2} + z_{power}))² for the +30% relative effect on the
-// control rate at α = 0.05 and 80% power (the far tail of a two-sided
-// test adds about 1e-6 of power, nothing here).
+// exposed user has a value), the control's weighed by (1 + δ)² = 1.69 as
+// the relative effect's delta method weighs it at the alternative, and
+// the target variance in the metric's units, (|d|/(z_{1−α/2} +
+// z_{power}))² for the +30% relative effect on the control rate,
+// d = 0.3·μc, at α = 0.05 and 80% power (the far tail of a two-sided test
+// adds about 1e-6 of power, nothing here).
 func pilotPrecision(t *testing.T, res *Result) (vc, vt, target float64) {
 	t.Helper()
 	pm := res.Metrics[0]
@@ -22,7 +24,7 @@ func pilotPrecision(t *testing.T, res *Result) (vc, vt, target float64) {
 		t.Fatalf("primary metric %s", pm.Metric)
 	}
 	c, tr := pm.Variants[0], pm.Variants[1]
-	vc, vt = *c.SE**c.SE*float64(c.Users), *tr.SE**tr.SE*float64(tr.Users)
+	vc, vt = 1.3*1.3**c.SE**c.SE*float64(c.Users), *tr.SE**tr.SE*float64(tr.Users)
 	d := 0.3 * *c.AdjustedMean
 	se := d / (1.959963984540054 + 0.8416212335729143)
 	return vc, vt, se * se
@@ -218,5 +220,38 @@ func TestFixedPlanReadUsers(t *testing.T) {
 	res.open["signup"] = windowCounts{excluded: false, users: res.open["signup"].users, periods: res.open["signup"].periods}
 	if periods, _ := allocation(res, 1); periods[0].rc != 1000 {
 		t.Errorf("open windows counted in: %+v, want every user", periods)
+	}
+}
+
+// TestFixedPlanRelative: a hypothesis with a relative minimum effect is
+// decided on the relative effect's interval, whose variance at the
+// alternative μt = μc(1 + δ) is (q²σc²/nc + σt²/nt)/μc², q = 1 + δ. The
+// rule reads the plan's precision on that scale. Before, it weighed the
+// control arm by 1 (the absolute difference's variance against
+// (δ·μc/u)²): a +10% plan on equal arms was at its planned sample at
+// 1,005 users per arm, where the test has 80% power at 1,111 (76% at
+// 1,005).
+func TestFixedPlanRelative(t *testing.T) {
+	in := PlanInputs{Effect: 0.1}
+	in.Alpha, in.Power, in.SD, in.Alternative = 0.05, 0.8, 8, stats.TwoSided
+	in.Relative, in.Baseline = true, 10
+	at := func(n int64) *Result {
+		return &Result{
+			Variants: []Variant{{Name: "control", Users: n, Share: 0.5}, {Name: "b", Users: n, Share: 0.5}},
+			Periods:  []Period{{Weights: map[string]float64{"control": 50, "b": 50}, Users: map[string]int64{"control": n, "b": n}}},
+			split:    map[string]float64{"control": 0.5, "b": 0.5},
+		}
+	}
+	// By hand: scipy's 1,110.14 per arm for 80% two-sided
+	// (stats/testdata/relative_plan.json), so from 1,005 per arm
+	// 2·105.14 more at 50/50.
+	for n, want := range map[int64]int64{1005: 211, 1111: 0} {
+		got, err := in.remaining(allocation(at(n), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("at %d users per arm: %d users more, want %d", n, got, want)
+		}
 	}
 }

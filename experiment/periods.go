@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"slices"
@@ -20,11 +21,18 @@ type SplitPeriod struct {
 	// Weights are the split's weights (any unit); a variant not served has
 	// none.
 	Weights map[string]float64 `json:"weights"`
-	// Ruled is true when a targeting rule assigned some users of the period
-	// by their attributes (a split under an "if", or no split): Weights
-	// are then not the users' expected shares and the period's
-	// sample-ratio check does not apply.
+	// Ruled is true when a targeting rule may have served some users of the
+	// period a variant of the split by their attributes (a split under an
+	// "if" that may return one of its variants, or no split). Those users
+	// are recorded outside the split, so Weights are still the randomised
+	// users' expected shares unless Unknown says otherwise; a failed
+	// sample-ratio check then points at users recorded as randomised.
 	Ruled bool `json:"ruled,omitempty"`
+	// Unknown is why Weights are not the expected shares of the period's
+	// randomised users ("" when they are): no split, splits that disagree
+	// (splitsDisagree) in any version of the flag the period spans. Its
+	// sample-ratio check then does not apply.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // FlagVersion is a flag as it was defined from At on; Flag is nil once
@@ -65,14 +73,22 @@ func SplitHistory(versions []FlagVersion) []SplitPeriod {
 	var out []SplitPeriod
 	for _, v := range versions {
 		w, ruled := SplitOf(v.Flag), ruledBy(v.Flag)
+		var unknown string
+		if ruled { // else the split alone assigns, which splitsDisagree accepts
+			unknown = splitsDisagree(v.Flag.Targeting)
+		}
 		if n := len(out); n > 0 && sameShares(out[n-1].Weights, w) && out[n-1].Ruled == ruled {
+			// Periods start where they did before Unknown was kept (the
+			// aggregates are filed by them): within one, the first reason
+			// not to check stays.
+			out[n-1].Unknown = cmp.Or(out[n-1].Unknown, unknown)
 			continue
 		}
 		start := v.At.UnixMilli()
 		if len(out) == 0 {
 			start = 0
 		}
-		out = append(out, SplitPeriod{Start: start, Weights: w, Ruled: ruled})
+		out = append(out, SplitPeriod{Start: start, Weights: w, Ruled: ruled, Unknown: unknown})
 	}
 	return out
 }
@@ -251,12 +267,13 @@ func strata(pc periodCells, splits []SplitPeriod, arms []Variant, metrics []metr
 }
 
 // periodUnchecked is why the sample-ratio check does not apply to a
-// period, "" when it does (stats.Stratum.Unchecked): a rule may have
-// assigned its users, or its split serves fewer than two of the arms, so
-// that there is no ratio to test however many users come.
+// period, "" when it does (stats.Stratum.Unchecked): its split's weights
+// are not its randomised users' expected shares (SplitPeriod.Unknown), or
+// its split serves fewer than two of the arms, so that there is no ratio to
+// test however many users come.
 func periodUnchecked(p SplitPeriod, arms []Variant) string {
-	if p.Ruled {
-		return "a targeting rule may have given users of this period a variant of the split by their attributes, so its weights are not their expected shares"
+	if p.Unknown != "" {
+		return p.Unknown
 	}
 	if len(p.Weights) == 0 {
 		return "the flag was disabled in this period (everyone got its default variant), so no split assigned its users"
@@ -277,10 +294,13 @@ func periodUnchecked(p SplitPeriod, arms []Variant) string {
 }
 
 // periods describes the periods of a result.
-func periods(in []stats.Stratum, res []stats.StratumResult, pc periodCells, arms []Variant) []Period {
+func periods(in []stats.Stratum, res []stats.StratumResult, pc periodCells, arms []Variant, splits []SplitPeriod) []Period {
 	out := make([]Period, len(in))
 	for p, st := range in {
 		out[p] = Period{Weights: map[string]float64{}, Users: map[string]int64{}, Weight: res[p].Weight, SRM: res[p].SRM}
+		if out[p].SRM.Mismatch && periodAt(splits, pc.starts[p]).Ruled {
+			out[p].SRM.Reason = ruledMismatch
+		}
 		if start := pc.starts[p]; start != 0 {
 			t := time.UnixMilli(start).UTC()
 			out[p].Start = &t

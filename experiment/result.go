@@ -343,7 +343,14 @@ func Analyze(in Input) (*Result, error) {
 		res.SRM.Reason = unchecked
 	}
 	if pcs.starts != nil {
-		res.Periods = periods(si.Strata, sr.Strata, pcs, arms)
+		res.Periods = periods(si.Strata, sr.Strata, pcs, arms, in.Splits)
+		for _, p := range res.Periods {
+			if p.SRM.Mismatch && p.SRM.Reason == ruledMismatch {
+				res.SRM.Reason = ruledMismatch
+			}
+		}
+	} else if res.SRM.Mismatch && ruledBy(in.Definition) {
+		res.SRM.Reason = ruledMismatch
 	}
 	res.Metrics = make([]MetricResult, len(metrics))
 	for i, m := range metrics {
@@ -462,8 +469,10 @@ func resolveArms(def *valueloop.Flag, c *cells, s Settings) (arms []Variant, unc
 // uncheckedSplit is why the weights resolveArms picks do not say what
 // share of the users each variant should have, "" when they do: weights
 // set in the settings are taken as the caller's word, and a flag's split
-// is its users' chances only when it is enabled and the split is its whole
-// targeting.
+// is its randomised users' chances when it is enabled and every split a
+// user may reach agrees with it (splitsDisagree). Rules around the split
+// may serve its variants: their users are recorded outside the split, and
+// when one is not (ruledMismatch) the check says so.
 func uncheckedSplit(def *valueloop.Flag, s Settings) string {
 	switch {
 	case len(s.Weights) > 0:
@@ -472,14 +481,15 @@ func uncheckedSplit(def *valueloop.Flag, s Settings) string {
 		return "the flag is not defined in this environment, so its split is not known"
 	case def.State == valueloop.StateDisabled:
 		return "the flag is disabled (everyone gets its default variant), so no split assigned these users; set weights=… to test an earlier split"
-	case splitAlone(def):
-		return ""
 	}
-	if _, ok := FractionalSplit(def.Targeting); ok {
-		return "a targeting rule may give some users a variant of the flag's fractional split by their attributes, so the split's weights are not their expected shares"
-	}
-	return "the flag has no fractional split (a targeting rule or the default variant assigns its users), so there are no expected shares to test"
+	return splitsDisagree(def.Targeting)
 }
+
+// ruledMismatch is the reason a failed sample-ratio check gives when a
+// targeting rule may serve a variant of the flag's split: the users it
+// served count as randomised unless their exposures say otherwise, which
+// is the likeliest cause.
+const ruledMismatch = "a targeting rule may serve a variant of the split, and users it served whose exposures count as randomised (sent without reason or split, or with TARGETING_MATCH as flagd's in-process providers answer for a split) skew the ratio: send split=false with theirs"
 
 func pickArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 	weights := s.Weights

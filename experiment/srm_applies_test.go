@@ -9,42 +9,67 @@ import (
 	"github.com/valueloop/valueloop/stats"
 )
 
-// TestSRMOnlyAgainstAKnownSplit: the sample-ratio check compares the users
-// with the shares the flag actually gives them. Where no weights say that
-// (the flag disabled, no fractional split, a rule that may hand out a
-// variant of the split), the check does not apply and says why, rather
-// than raising a false alarm against equal weights (the demo's disabled
-// banner, whose users all saw one variant).
+// TestSRMOnlyAgainstAKnownSplit: the sample-ratio check compares the
+// randomised users with the shares the flag's split gives them. Users a
+// rule serves are recorded outside the split and are not among them, so a
+// rule around the split leaves its weights testable; where no weights say
+// what the shares are (the flag disabled, no fractional split, splits that
+// weigh the variants differently, a computed split, a shared evaluator),
+// the check does not apply and says why, rather than raising a false alarm
+// against equal weights (the demo's disabled banner, whose users all saw
+// one variant). A mismatch on a flag whose rule may serve a variant of the
+// split points at users recorded as randomised.
 func TestSRMOnlyAgainstAKnownSplit(t *testing.T) {
 	ms := testMetrics()
 	lopsided := []arm{{name: "control", users: 900, signup: 0.3}, {name: "treatment", users: 100, signup: 0.3}}
+	const staff = `{"ends_with":[{"var":"email"},"@x.dev"]}`
 	for _, tc := range []struct {
 		name      string
 		state     string
 		targeting string
 		arms      []arm
 		weights   map[string]float64
-		// checked: the SRM is computed (Status ok), else not applicable
-		// for the reason given; mismatch: it flags one.
+		// checked: the SRM is computed (Status ok), else not applicable;
+		// mismatch: it flags one. reason: what SRM.Reason says.
 		checked, mismatch bool
 		reason            string
 	}{
 		{name: "disabled, everyone on one variant", state: valueloop.StateDisabled,
 			arms: []arm{{name: "treatment", users: 4000, signup: 0.3}}, reason: "the flag is disabled"},
-		{name: "targeting rule without a split", targeting: `{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",null]}`,
+		{name: "targeting rule without a split", targeting: `{"if":[` + staff + `,"treatment",null]}`,
 			arms: lopsided, reason: "has no fractional split"},
 		{name: "no targeting at all", arms: lopsided, reason: "has no fractional split"},
-		{name: "rule may give a variant of the split", targeting: `{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, reason: "targeting rule may give some users a variant"},
-		{name: "rule without else gives the default, a variant of the split", targeting: `{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, reason: "targeting rule may give some users a variant"},
-		{name: "computed result", targeting: `{"if":[true,{"var":"v"},{"fractional":[["control",50],["treatment",50]]}]}`,
-			arms: lopsided, reason: "targeting rule may give some users a variant"},
+		{name: "rule may give a variant of the split, 90/10 as configured", targeting: `{"if":[` + staff + `,"treatment",{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, checked: true},
+		{name: "rule may give a variant of the split, 50/50 broken", targeting: `{"if":[` + staff + `,"treatment",{"fractional":[["control",50],["treatment",50]]}]}`,
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
+		{name: "rule without else gives the default, a variant of the split", targeting: `{"if":[` + staff + `,{"fractional":[["control",50],["treatment",50]]}]}`,
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
+		{name: "computed result beside the split", targeting: `{"if":[true,{"var":"v"},{"fractional":[["control",50],["treatment",50]]}]}`,
+			arms: lopsided, checked: true, mismatch: true, reason: "count as randomised"},
+		{name: "two splits with the same weights", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[{"var":"org"},["control",9],["treatment",1]]}]}`,
+			arms: lopsided, checked: true},
+		{name: "a second split with the same shares of the analysed variants", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[["control",45],["treatment",5],["beta",50]]}]}`,
+			arms: lopsided, checked: true},
+		{name: "a second split serving none of the analysed variants", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[["beta",50],["gamma",50]]}]}`,
+			arms: lopsided, checked: true},
+		{name: "two splits with different weights", targeting: `{"if":[` + staff + `,{"fractional":[["control",50],["treatment",50]]},{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, reason: "weigh the variants differently"},
+		{name: "a second split serving one of the analysed variants only", targeting: `{"if":[` + staff + `,{"fractional":[["control",90],["treatment",10]]},{"fractional":[["control",50],["beta",50]]}]}`,
+			arms: lopsided, reason: "weigh the variants differently"},
+		{name: "a computed split", targeting: `{"if":[` + staff + `,{"fractional":[[{"var":"v"},50],["treatment",50]]},{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, reason: "computes its variants or weights"},
+		{name: "a shared evaluator in a condition, as the demo's", targeting: `{"if":[{"or":[{"$ref":"staff"},{"in":[{"var":"country"},["NZ"]]}]},"treatment",{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, checked: true},
+		{name: "a shared evaluator as a result", targeting: `{"if":[` + staff + `,{"$ref":"beta"},{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, reason: "shared evaluator"},
+		{name: "a split under another operator counts", targeting: `{"if":[` + staff + `,{"cat":[{"fractional":[["control",50],["treatment",50]]}]},{"fractional":[["control",90],["treatment",10]]}]}`,
+			arms: lopsided, reason: "weigh the variants differently"},
 		{name: "split alone, 90/10 as configured", targeting: `{"fractional":[["control",90],["treatment",10]]}`,
 			arms: lopsided, checked: true},
-		{name: "split alone, 50/50 broken", targeting: `{"fractional":[["control",50],["treatment",50]]}`,
+		{name: "split alone, 50/50 broken: no rule to blame", targeting: `{"fractional":[["control",50],["treatment",50]]}`,
 			arms: lopsided, checked: true, mismatch: true},
-		{name: "rule to a variant outside the split", targeting: `{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"staff",{"fractional":[["control",50],["treatment",50]]}]}`,
+		{name: "rule to a variant outside the split: no rule to blame", targeting: `{"if":[` + staff + `,"staff",{"fractional":[["control",50],["treatment",50]]}]}`,
 			arms: lopsided, checked: true, mismatch: true},
 		{name: "weights given are tested, even on a disabled flag", state: valueloop.StateDisabled,
 			arms: lopsided, weights: map[string]float64{"control": 50, "treatment": 50}, checked: true, mismatch: true},
@@ -64,45 +89,72 @@ func TestSRMOnlyAgainstAKnownSplit(t *testing.T) {
 			if got := res.SRM.Status == stats.OK; got != tc.checked || res.SRM.Mismatch != tc.mismatch {
 				t.Fatalf("SRM = %+v, want checked %v, mismatch %v", res.SRM, tc.checked, tc.mismatch)
 			}
-			if !tc.checked && (res.SRM.Status != stats.NotApplicable || !strings.Contains(res.SRM.Reason, tc.reason)) {
-				t.Errorf("SRM reason %q, want it to say the check does not apply: %q", res.SRM.Reason, tc.reason)
+			if !tc.checked && res.SRM.Status != stats.NotApplicable {
+				t.Errorf("SRM status %q, want not_applicable", res.SRM.Status)
+			}
+			if tc.reason == "" && res.SRM.Reason != "" || !strings.Contains(res.SRM.Reason, tc.reason) {
+				t.Errorf("SRM reason %q, want %q", res.SRM.Reason, tc.reason)
 			}
 		})
 	}
 }
 
-// TestSRMNotCheckedInRuledPeriod: a period in which a targeting rule may give
-// users a variant of the split is not tested against the split's weights;
-// the periods the split alone assigned still are.
-func TestSRMNotCheckedInRuledPeriod(t *testing.T) {
+// TestSRMInRuledPeriod: a period in which a targeting rule may give users
+// a variant of the split is tested against its split's weights (the rule's
+// users are recorded outside the split), and a mismatch there points at
+// users recorded as randomised; a period whose splits weigh the variants
+// differently is not tested, even when only one version of the flag it
+// spans has them.
+func TestSRMInRuledPeriod(t *testing.T) {
 	ms := testMetrics()
 	const t1 = int64(1_767_300_000_000)
-	aggs, _ := rolloutAggregates(t, ms, []rolloutPeriod{
-		{0, nil, []arm{{name: "control", users: 500, signup: 0.3}, {name: "treatment", users: 500, signup: 0.3}}},
-		{t1, nil, []arm{{name: "control", users: 900, signup: 0.3}, {name: "treatment", users: 300, signup: 0.3}}},
-	})
-	alone, ruled := testFlag(), testFlag()
+	alone, ruled, mixed := testFlag(), testFlag(), testFlag()
 	alone.Targeting = []byte(`{"fractional":[["control",50],["treatment",50]]}`)
 	ruled.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",{"fractional":[["control",80],["treatment",20]]}]}`)
-	splits := SplitHistory([]FlagVersion{{Flag: alone}, {At: time.UnixMilli(t1), Flag: ruled}})
-	if len(splits) != 2 || splits[0].Ruled || !splits[1].Ruled {
-		t.Fatalf("split history = %+v, want the second period ruled", splits)
-	}
-	res, err := Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Periods) != 2 {
-		t.Fatalf("%d periods, want 2", len(res.Periods))
-	}
-	if p := res.Periods[0].SRM; p.Status != stats.OK || p.Mismatch {
-		t.Errorf("first period SRM = %+v, want checked, no mismatch", p)
-	}
-	if p := res.Periods[1].SRM; p.Status != stats.NotApplicable || !strings.HasPrefix(p.Reason, "a targeting rule") {
-		t.Errorf("ruled period SRM = %+v, want not checked, saying why", p)
-	}
-	if res.SRM.Mismatch {
-		t.Errorf("overall SRM = %+v, want no mismatch", res.SRM)
+	mixed.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},{"fractional":[["control",80],["treatment",20]]},{"fractional":[["control",50],["treatment",50]]}]}`)
+	for _, tc := range []struct {
+		name    string
+		then    []*valueloop.Flag // the versions of the second period
+		users   [2]int            // its control and treatment users
+		checked bool
+		reason  string
+	}{
+		{"as configured", []*valueloop.Flag{ruled}, [2]int{960, 240}, true, ""},
+		{"rule users recorded as randomised", []*valueloop.Flag{ruled}, [2]int{900, 300}, true, "count as randomised"},
+		{"splits that disagree", []*valueloop.Flag{ruled, mixed}, [2]int{960, 240}, false, "weigh the variants differently"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aggs, _ := rolloutAggregates(t, ms, []rolloutPeriod{
+				{0, nil, []arm{{name: "control", users: 500, signup: 0.3}, {name: "treatment", users: 500, signup: 0.3}}},
+				{t1, nil, []arm{{name: "control", users: tc.users[0], signup: 0.3}, {name: "treatment", users: tc.users[1], signup: 0.3}}},
+			})
+			versions := []FlagVersion{{Flag: alone}}
+			for i, f := range tc.then {
+				versions = append(versions, FlagVersion{At: time.UnixMilli(t1 + int64(i)), Flag: f})
+			}
+			splits := SplitHistory(versions)
+			if len(splits) != 2 || splits[0].Ruled || !splits[1].Ruled {
+				t.Fatalf("split history = %+v, want the second period ruled", splits)
+			}
+			res, err := Analyze(Input{Flag: "onboarding", Definition: tc.then[len(tc.then)-1], Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Periods) != 2 {
+				t.Fatalf("%d periods, want 2", len(res.Periods))
+			}
+			if p := res.Periods[0].SRM; p.Status != stats.OK || p.Mismatch {
+				t.Errorf("first period SRM = %+v, want checked, no mismatch", p)
+			}
+			p := res.Periods[1].SRM
+			mismatch := tc.checked && tc.reason != ""
+			if (p.Status == stats.OK) != tc.checked || p.Mismatch != mismatch || !strings.Contains(p.Reason, tc.reason) || tc.reason == "" && p.Reason != "" {
+				t.Errorf("ruled period SRM = %+v, want checked %v, mismatch %v, reason %q", p, tc.checked, mismatch, tc.reason)
+			}
+			if res.SRM.Status != stats.OK || res.SRM.Mismatch != mismatch || mismatch && res.SRM.Reason != p.Reason {
+				t.Errorf("overall SRM = %+v, want checked (the first period is), mismatch %v, the ruled period's reason", res.SRM, mismatch)
+			}
+		})
 	}
 }
 

@@ -175,11 +175,19 @@ func judge(res *Result, h *Hypothesis) *Verdict {
 			k := family(m, g.Absolute, res.Settings)
 			c := checkGuardrail(m, g, t, res.Settings, k)
 			if c.Status == GuardrailUnknown {
-				eff := g.Tolerance
+				eff, absolute := g.Tolerance, g.Absolute
 				if m.Direction == metric.LowerIsBetter {
 					eff = -eff
 				}
-				if n, err := remainingUsers(res, h, m, t, eff, g.Absolute, stats.TwoSided, 1/float64(k)); err == nil {
+				// Non-inferiority is planned at no harm, where the
+				// relative interval's variance is the difference's over
+				// μc² (no (1 + δ)² on the control arm, which a relative
+				// plan of the tolerance would weigh it by): the tolerance
+				// in the metric's units, on the absolute scale.
+				if c := m.Variants[0].AdjustedMean; !absolute && c != nil && *c != 0 {
+					eff, absolute = eff*math.Abs(*c), true
+				}
+				if n, err := remainingUsers(res, h, m, t, eff, absolute, stats.TwoSided, 1/float64(k)); err == nil {
 					c.RemainingUsers = &n
 				}
 			}

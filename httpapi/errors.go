@@ -75,6 +75,10 @@ type problem struct {
 	// defines for a 500 (generalErrorResponse) and that each of its
 	// failures carries, which OFREP providers read for the message.
 	ErrorDetails string `json:"errorDetails,omitempty"`
+	// ErrorCode and Key, on a 400 or 404 of OFREP's evaluation routes:
+	// the members OFREP requires of those statuses (ofrepFailure).
+	ErrorCode string `json:"errorCode,omitempty"`
+	Key       string `json:"key,omitempty"`
 }
 
 // fieldError is one entry of a problem's errors.
@@ -121,6 +125,7 @@ func (s *Server) problem(r *http.Request, err error) problem {
 	}
 	if strings.HasPrefix(r.URL.Path, "/ofrep/") {
 		p.ErrorDetails = p.Detail
+		ofrepFailure(&p, r)
 	}
 	var ve *valueloop.ValidationError
 	var e *valueloop.Error
@@ -133,6 +138,29 @@ func (s *Server) problem(r *http.Request, err error) problem {
 		p.Errors = []fieldError{{Field: e.Field, Message: e.Message}}
 	}
 	return p
+}
+
+// ofrepFailure gives a 400 or 404 the server answers on an OFREP
+// evaluation route before evaluating (an unbound token without the
+// environment header, two different tokens, an environment that does not
+// exist) the members OFREP's schema requires of those statuses: errorCode,
+// and the key on the single-flag route (evaluationFailure, flagNotFound,
+// bulkEvaluationFailure). OFREP providers take a 400 or 404 without them
+// as a malformed answer and drop its errorDetails. OFREP's 404 means a
+// flag not found: so it is, when its environment is.
+func ofrepFailure(p *problem, r *http.Request) {
+	if p.Status != http.StatusBadRequest && p.Status != http.StatusNotFound {
+		return
+	}
+	switch r.Pattern {
+	case ofrepSingle:
+		p.Key, p.ErrorCode = ofrepKey(r), "GENERAL"
+		if p.Status == http.StatusNotFound {
+			p.ErrorCode = "FLAG_NOT_FOUND"
+		}
+	case ofrepBulk:
+		p.ErrorCode = "GENERAL"
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -148,6 +148,9 @@ func (s *Server) surfaces() http.Handler {
 // takes nearly all of a busy server's requests.
 const ofrepSingle = "POST /ofrep/v1/evaluate/flags/{key}"
 
+// ofrepBulk is the pattern of bulk evaluation.
+const ofrepBulk = "POST /ofrep/v1/evaluate/flags"
+
 // ofrepFirst serves a single-flag evaluation without asking the mux: the
 // request the mux would give that route (its pattern and its key in
 // r.Pattern, and the key for ofrep.Handler.Key: r.PathValue is not set),

@@ -40,14 +40,29 @@ func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, loc
 
 // PutHypothesis makes h (already normalised) the hypothesis of flag in env,
 // creating or replacing it, and sets its Version, UpdatedAt and UpdatedBy.
+// A hypothesis made (again) starts above every version its flag's
+// hypothesis had before it was deleted, not at 1.
 // ENOTFOUND without the environment. The change is audited with the flag
 // as target.
 func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error {
 	return s.write(ctx, func(tx Tx) error {
 		var before []byte
+		first := int64(1)
 		old, err := s.hypothesis(ctx, tx, env, flag, true)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			// A hypothesis made, or made again after a delete, starts
+			// above every version one of this flag had before: every put
+			// raised the version by one and audited one hypothesis.put,
+			// so their count is at least the last version. Made at 1, a
+			// deleted hypothesis' versions came back, and a client that
+			// keyed what it kept by version (the dashboard's replay once
+			// did) took the new hypothesis for the old one.
+			var puts int64
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit WHERE environment = ? AND target = ? AND action = 'hypothesis.put'`, env, flag).Scan(&puts); err != nil {
+				return fmt.Errorf("%s: count the puts of hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
+			}
+			first = puts + 1
 		case err != nil:
 			return err
 		default:
@@ -59,10 +74,10 @@ func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experime
 		if err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, `INSERT INTO hypotheses (environment, flag, definition, version, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?)
+		err = tx.QueryRow(ctx, `INSERT INTO hypotheses (environment, flag, definition, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (environment, flag) DO UPDATE SET definition = excluded.definition, version = hypotheses.version + 1,
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by RETURNING version`,
-			env, flag, string(after), s.o.D.Time(c.UpdatedAt), actor).Scan(&c.Version)
+			env, flag, string(after), first, s.o.D.Time(c.UpdatedAt), actor).Scan(&c.Version)
 		if err != nil {
 			if s.isCode(err, valueloop.ENOTFOUND) {
 				return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)

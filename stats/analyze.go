@@ -22,10 +22,10 @@ const (
 	OK            Status = "ok"
 	NotEnoughData Status = "not_enough_data"
 	// NotApplicable is the sample-ratio check's when no configured split
-	// says what share of the units each variant should have (a targeting
-	// rule assigned them, Settings.SplitUnknown): more data would not
-	// make it computable, and testing assumed weights would raise false
-	// alarms.
+	// says what share of the units each variant should have (no split, or
+	// splits that weigh the variants differently: Settings.SplitUnknown):
+	// more data would not make it computable, and testing assumed weights
+	// would raise false alarms.
 	NotApplicable Status = "not_applicable"
 )
 

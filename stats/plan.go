@@ -19,6 +19,19 @@ import (
 // (Proportion set) σ_c² = p(1 − p) at the baseline rate and σ_t² at the
 // rate the effect gives: 2–5% more users than one shared σ for typical
 // conversion lifts.
+//
+// A Relative effect δ is tested on its own interval, the delta method's
+// (see Comparison.Relative):
+//
+//	Var(δ̂) ≈ σ_t²/(n_t·μ_c²) + μ_t²·σ_c²/(n_c·μ_c⁴),   μ_t = μ_c + δ·|μ_c|,
+//
+// so its statistic δ/SE(δ̂) is d/√(q²σ_c²/n_c + σ_t²/n_t) with d = δ·|μ_c|
+// the difference in the metric's units and q = μ_t/μ_c: the absolute test's
+// with the control term weighed by q² at the alternative. An increase of
+// 10% with equal arms needs about 10% more users than the difference d
+// would (whose plan has 76% power where 80% was asked), a decrease fewer.
+// GrowthBook's power calculator uses the same variance
+// (frequentistVariance, μ_B = μ_A(1 + δ)).
 type Plan struct {
 	// Alpha is the significance level, in (0, 0.5].
 	Alpha       float64     `json:"alpha"`
@@ -108,10 +121,38 @@ func (p Plan) crit() float64 {
 }
 
 // unitVar is n_c · Var(t̄ − c̄) = σ_c² + σ_t²/r for an absolute difference
-// d, or false when d takes a proportion out of [0, 1].
+// d, or false when d takes a proportion out of [0, 1]; for a Relative plan
+// q²σ_c² + σ_t²/r, μ_c² times the relative effect's (see Plan).
 func (p Plan) unitVar(d float64) (float64, bool) {
 	vc, vt, ok := p.armVars(d)
-	return vc + vt/p.ratio(), ok
+	return p.controlWeight(d)*vc + vt/p.ratio(), ok
+}
+
+// controlWeight is the weight q² = (μ_t/μ_c)² of the control arm's
+// variance in the variance of a relative effect at the absolute difference
+// d (times μ_c²), 1 for an absolute one.
+func (p Plan) controlWeight(d float64) float64 {
+	if !p.Relative {
+		return 1
+	}
+	q := (p.Baseline + d) / p.Baseline
+	return q * q
+}
+
+// EffectVariance is the variance of the effect the plan's test decides on
+// when the arms' means have variances varControl and varTreatment and the
+// effect is effect (absolute, or relative to Baseline): varControl +
+// varTreatment for an absolute effect, and for a relative one the delta
+// method's at the alternative, (q²·varControl + varTreatment)/μ_c² with
+// q = 1 + effect·|μ_c|/μ_c (see Plan). Its square root is compared with
+// RequiredSE.
+func (p Plan) EffectVariance(effect, varControl, varTreatment float64) float64 {
+	d := p.absolute(effect)
+	v := p.controlWeight(d)*varControl + varTreatment
+	if p.Relative {
+		v /= p.Baseline * p.Baseline
+	}
+	return v
 }
 
 // armVars are the per-unit variances σ_c² and σ_t².
@@ -135,12 +176,15 @@ func (p Plan) armVars(d float64) (vc, vt float64, ok bool) {
 // Welch–Satterthwaite degrees of freedom
 //
 //	ν = (a + b)² / (a²/(n_c − 1) + b²/(n_t − 1)),  a = σ_c²/n_c, b = σ_t²/n_t.
+//
+// A Relative plan's test is the analysis' relative one: the same ν (the
+// arms' means'), with its own SE, so noncentrality d/√(q²a + b).
 func (p Plan) tPower(d, nc float64) float64 {
 	vc, vt, _ := p.armVars(d)
 	nt := nc * p.ratio()
 	a, b := vc/nc, vt/nt
 	df := (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
-	delta := d / math.Sqrt(a+b)
+	delta := d / math.Sqrt(p.controlWeight(d)*a+b)
 	alpha := p.Alpha
 	if p.Alternative == TwoSided {
 		alpha /= 2
@@ -318,18 +362,19 @@ func (p Plan) detectable(effect float64) (float64, error) {
 	return d, nil
 }
 
-// RequiredSE is the standard error of the difference of the means at
-// which the test, in the normal approximation, has probability Power to
-// detect effect (absolute, or relative to Baseline): |d|/u with u the
-// standardised shift of the power. It does not depend on the allocation
-// (Ratio) nor on the spread: any arms whose σ_c²/n_c + σ_t²/n_t is at most
-// its square have the power, however the units were split between them.
+// RequiredSE is the standard error of the tested effect at which the test,
+// in the normal approximation, has probability Power to detect effect:
+// |effect|/u with u the standardised shift of the power, in the effect's
+// units — of the difference of the means, or for a Relative plan of the
+// relative effect (a fraction of Baseline). It does not depend on the
+// allocation (Ratio) nor on the spread: any arms whose EffectVariance at
+// effect is at most its square have the power, however the units were
+// split between them.
 func (p Plan) RequiredSE(effect float64) (float64, error) {
-	d, err := p.detectable(effect)
-	if err != nil {
+	if _, err := p.detectable(effect); err != nil {
 		return 0, err
 	}
-	return math.Abs(d) / p.shift(), nil
+	return math.Abs(effect) / p.shift(), nil
 }
 
 // MDE returns the minimum detectable effect with control units in control
@@ -346,22 +391,9 @@ func (p Plan) MDE(control float64) (float64, error) {
 	if p.Alternative == Less {
 		sign = -1
 	}
-	// d = ±shift·√(V(d)/n_c); V depends on d only for a proportion, and
-	// slowly: a fixed-point iteration converges in a few steps.
-	k := p.shift() / math.Sqrt(control)
-	v, _ := p.unitVar(0)
-	d := sign * k * math.Sqrt(v)
-	for i := 0; p.Proportion && i < 200; i++ {
-		v, ok := p.unitVar(d)
-		if !ok {
-			return 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
-		}
-		next := sign * k * math.Sqrt(v)
-		if math.Abs(next-d) <= 1e-16*math.Abs(d) {
-			d = next
-			break
-		}
-		d = next
+	d, err := p.normalMDE(sign, p.shift()/math.Sqrt(control))
+	if err != nil {
+		return 0, err
 	}
 	if p.T {
 		if control < p.minUnits() {
@@ -370,9 +402,55 @@ func (p Plan) MDE(control float64) (float64, error) {
 		// The normal MDE is too small for the t-test: search upwards in |d|.
 		m := bisect(func(x float64) float64 { return p.tPower(sign*x, control) }, p.Power, 0, 2*math.Abs(d))
 		d = sign * m
+		// A relative effect's power is bounded (see normalMDE): the search
+		// ran off when the t-test never reaches it.
+		if !(math.Abs(p.tPower(d, control)-p.Power) < 1e-6) {
+			return 0, valueloop.FieldErrorf("control", "too few units: the relative effect's t-test reaches power %v at no effect size", p.Power)
+		}
 	}
 	if p.Relative {
 		d /= math.Abs(p.Baseline)
+	}
+	return d, nil
+}
+
+// normalMDE is the difference d (of sign sign) at which the normal
+// statistic reaches k·√n_c, k the shift per √n_c: d² = k²·V(d), V the
+// unitVar. V is a quadratic in d — σ_t² = p_t(1 − p_t) of a proportion,
+// the weight q² = (1 + d/μ_c)² of a relative effect's control arm — so
+// this is the root of (1 − k²c₂)d² − k²c₁d − k²c₀ = 0, V = c₀ + c₁d + c₂d².
+// Its product of roots is negative when 1 − k²c₂ > 0: one root of each
+// sign. Otherwise (a relative effect whose control mean is not clear of
+// zero, √n_c·|μ_c|/σ_c ≤ k√n_c: the statistic stays below the shift
+// however large the effect) there is none to give.
+func (p Plan) normalMDE(sign, k float64) (float64, error) {
+	r := p.ratio()
+	vc, vt, _ := p.armVars(0)
+	// Treatment variance σ_t²(d) = vt + t1·d + t2·d².
+	var t1, t2 float64
+	if p.Proportion {
+		t1, t2 = 1-2*p.Baseline, -1
+	}
+	// Control weight q² = 1 + w1·d + w2·d².
+	var w1, w2 float64
+	if p.Relative {
+		w1, w2 = 2/p.Baseline, 1/(p.Baseline*p.Baseline)
+	}
+	c0, c1, c2 := vc+vt/r, w1*vc+t1/r, w2*vc+t2/r
+	k2 := k * k
+	a, b, c := 1-k2*c2, -k2*c1, -k2*c0
+	if !(a > 0) {
+		return 0, valueloop.FieldErrorf("control", "too few units: the control mean is not clear enough of zero for a relative effect of any size to have power %v", p.Power)
+	}
+	// The roots q/a and c/q, q = −(b + sgn(b)·√disc)/2, without cancellation.
+	s := math.Sqrt(b*b - 4*a*c)
+	q := -(b + math.Copysign(s, b)) / 2
+	d := q / a
+	if (d > 0) != (sign > 0) {
+		d = c / q
+	}
+	if _, ok := p.unitVar(d); !ok {
+		return 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
 	}
 	return d, nil
 }

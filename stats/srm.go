@@ -18,7 +18,10 @@ const SRMThreshold = 0.001
 // goodness of fit of the observed units per variant against the configured
 // weights (as scipy.stats.chisquare).
 type SRM struct {
-	Status    Status  `json:"status"`
+	Status Status `json:"status"`
+	// Reason says why the check was not made; with a mismatch, its likely
+	// cause when the caller knows one (package experiment: a targeting
+	// rule's users recorded as randomised).
 	Reason    string  `json:"reason,omitempty"`
 	ChiSquare float64 `json:"chiSquare"`
 	DF        int     `json:"df"`

@@ -54,8 +54,8 @@ type Stratum struct {
 	// variant.
 	Summaries [][]Summary `json:"summaries"`
 	// Unchecked is why Weights are not the units' expected shares in this
-	// stratum ("" when they are): a targeting rule assigned some of them,
-	// say. Only which weights are positive matters then, and the stratum's
+	// stratum ("" when they are): no split assigned them, or splits that
+	// weigh the variants differently did, say. Only which weights are positive matters then, and the stratum's
 	// sample-ratio check does not apply.
 	Unchecked string `json:"-"`
 }

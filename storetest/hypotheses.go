@@ -89,4 +89,18 @@ func Hypotheses(t *testing.T, s HypothesisStore, clock *Clock, reopen func() Hyp
 		entries[2].Action != "hypothesis.put" || entries[2].Before != nil || entries[2].Actor != "alice" {
 		t.Errorf("audit = %+v; want delete, put, put (the first, by alice, without before)", entries)
 	}
+	// Made again after the delete, the hypothesis starts above version 2,
+	// the deleted one's: at 1 again it would pass for the deleted one's
+	// first version with anyone who read that.
+	again := experiment.NewHypothesis()
+	again.PrimaryMetric, again.Direction, again.MinimumEffect = "signup", experiment.Increase, 0.2
+	if err := s.PutHypothesis(ctx, "prod", "onboarding", again, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	if again.Version <= 2 {
+		t.Errorf("made again after the delete at version %d; want above 2, the deleted one's last", again.Version)
+	}
+	if got, err := s.Hypothesis(ctx, "prod", "onboarding"); err != nil || got.Version != again.Version {
+		t.Errorf("made again: read %+v, %v; want version %d", got, err, again.Version)
+	}
 }

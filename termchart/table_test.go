@@ -76,16 +76,18 @@ func TestTableASCIILikeTabwriter(t *testing.T) {
 func columnStarts(line string) []int {
 	var starts []int
 	at, blanks := 0, 2
-	for _, r := range line {
-		if r != ' ' && blanks >= 2 {
+	for i := 0; i < len(line); {
+		cells, size := cellsAt(line, i)
+		if line[i] != ' ' && blanks >= 2 {
 			starts = append(starts, at)
 		}
-		if r == ' ' {
+		if line[i] == ' ' {
 			blanks++
 		} else {
 			blanks = 0
 		}
-		at += RuneCells(r)
+		at += cells
+		i += size
 	}
 	return starts
 }
@@ -110,6 +112,10 @@ func TestTableWideCells(t *testing.T) {
 			"中文    end\nab      end\n"},
 		{"control", "a\x1bb\tx\nabcdef\ty\n", // as printed: a\x1bb
 			"a\x1bb  x\nabcdef  y\n"},
+		// A joined emoji, a flag and an emoji-presentation heart each
+		// take the two cells of one emoji.
+		{"clusters", "👩\u200d💻 dev\tx\n🇳🇿 nz\ty\n❤\ufe0f ok\tz\nplain\tw\n",
+			"👩\u200d💻 dev  x\n🇳🇿 nz   y\n❤\ufe0f ok   z\nplain   w\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -69,10 +69,12 @@ type RateUnit struct {
 	Days float64
 }
 
+// The units RateUnitFor chooses from; a caller gets one from it, for its
+// figures, not by name.
 var (
-	PerDayUnit   = RateUnit{"day", 1}
-	PerWeekUnit  = RateUnit{"week", 7}
-	PerMonthUnit = RateUnit{"month", 30}
+	perDayUnit   = RateUnit{"day", 1}
+	perWeekUnit  = RateUnit{"week", 7}
+	perMonthUnit = RateUnit{"month", 30}
 )
 
 // RateUnitFor is the one unit for a column of rates per day (a table's
@@ -89,11 +91,11 @@ func RateUnitFor(perDay ...float64) RateUnit {
 	}
 	switch {
 	case math.IsInf(least, 1) || least >= 1:
-		return PerDayUnit
+		return perDayUnit
 	case least >= 1.0/7:
-		return PerWeekUnit
+		return perWeekUnit
 	}
-	return PerMonthUnit
+	return perMonthUnit
 }
 
 // Format writes a rate of events per day in the unit: 2.0/week.

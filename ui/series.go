@@ -248,8 +248,9 @@ func (u *UI) replay(ctx context.Context, in experiment.Input, current *experimen
 // replayKey names an experiment's past points: they change with its
 // hypothesis (settings) and its metric definitions. The hypothesis is
 // named by its definition, not its version: a hypothesis deleted and set
-// again starts at version 1, and keyed by version it was served the
-// points of the one deleted, judged under other terms.
+// again once started at version 1, and keyed by version it was served the
+// points of the one deleted, judged under other terms (the definition is
+// what the points were judged under, whatever the version says).
 func replayKey(in experiment.Input) string {
 	var h experiment.Hypothesis
 	if in.Hypothesis != nil {

@@ -224,3 +224,22 @@ func TestCleaningRedirectUnderPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundUnderPrefix: the 404 page names the path asked for as the
+// browser sent it, under the dashboard's path prefix (unescaped, as the
+// path is), not the path the proxy passed on with the prefix stripped.
+func TestNotFoundUnderPrefix(t *testing.T) {
+	for prefix, want := range map[string]string{"": "/no/such", "/vl": "/vl/no/such", "/my%20app": "/my app/no/such"} {
+		d := newTestDashboard(t, func(u *UI) { u.PathPrefix = prefix })
+		resp, err := d.client(t).Get(d.srv.URL + "/no/such") // signed out: a 404 is told before sign-in
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		says := "There is no page at " + want + "."
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(html.UnescapeString(string(body)), says) {
+			t.Errorf("prefix %q: %d, the page does not say %q:\n%s", prefix, resp.StatusCode, says, body)
+		}
+	}
+}

@@ -233,7 +233,13 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), startKey{}, time.Now())
 	r = r.WithContext(context.WithValue(ctx, analysesKey{}, new(atomic.Int64)))
 	if _, pattern := u.mux.Handler(r); pattern == "" {
-		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+		// The path as the browser asked for it: behind a proxy, under the
+		// prefix it stripped (PathPrefix is escaped, r.URL.Path is not).
+		prefix, err := url.PathUnescape(u.PathPrefix)
+		if err != nil {
+			prefix = u.PathPrefix
+		}
+		u.renderError(w, r, nil, http.StatusNotFound, "There is no page at "+prefix+r.URL.Path+".")
 		return
 	}
 	// The mux would redirect a path to its clean form ("/flags//x") itself,

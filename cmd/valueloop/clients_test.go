@@ -194,6 +194,25 @@ func TestClientSuiteNode(t *testing.T) {
 	}
 }
 
+// TestClientSuiteNodeServerFailure: a failure the server answers before it
+// evaluates (here the 400 of an admin token bound to no environment, sent
+// without the Valueloop-Environment header) reaches the application through
+// @openfeature/ofrep-provider with the server's errorDetails as its message:
+// the answer carries the errorCode and key OFREP requires of a 400. Without
+// them the provider took it for a malformed answer ("The OFREP response does
+// not match the expected format") and the detail was lost.
+func TestClientSuiteNodeServerFailure(t *testing.T) {
+	needClientSuite(t)
+	srv := MustServe(t, "", "--demo")
+	c := clientCase{"no environment", "kill-switch-payments", "boolean", false, evalContext("u1", nil)}
+	got := runNodeScript(t, "node.mjs", []clientCase{c}, "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+srv.Admin)
+	g := got[c.Name]
+	checkSDK(t, c.Name, g, wantDetails{Value: false, Reason: "ERROR", ErrorCode: "GENERAL"})
+	if !strings.Contains(g.ErrorMessage, "Valueloop-Environment") {
+		t.Errorf("error message %q, want the server's errorDetails (Valueloop-Environment header required)", g.ErrorMessage)
+	}
+}
+
 // needChromium skips the test without Chromium (fails in CI).
 func needChromium(t *testing.T) {
 	t.Helper()

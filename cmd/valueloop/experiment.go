@@ -660,6 +660,9 @@ func writeSRM(w io.Writer, r *experiment.Result) {
 		fmt.Fprintf(w, "SRM: not checked yet (%s)\n", r.SRM.Reason)
 	case r.SRM.Mismatch:
 		fmt.Fprintf(w, "SRM: MISMATCH, p = %s < %g: %s — the split is broken; no verdict until it is fixed\n", valueloop.FormatP(r.SRM.PValue), r.SRM.Limit(), strings.Join(parts, ", "))
+		if r.SRM.Reason != "" {
+			fmt.Fprintf(w, "  Likely cause: %s\n", r.SRM.Reason)
+		}
 	default:
 		fmt.Fprintf(w, "SRM: ok, p = %s (a mismatch is p < %g): %s\n", valueloop.FormatP(r.SRM.PValue), r.SRM.Limit(), strings.Join(parts, ", "))
 	}
@@ -698,7 +701,7 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 		case p.SRM.Status == stats.NotApplicable:
 			srm = "SRM does not apply: " + p.SRM.Reason
 		case p.SRM.Status == stats.OK && p.SRM.Mismatch:
-			srm = "SRM MISMATCH, p = " + valueloop.FormatP(p.SRM.PValue)
+			srm = "SRM MISMATCH, p = " + valueloop.FormatP(p.SRM.PValue) + expIf(p.SRM.Reason != "", " (see the likely cause above)", "")
 		case p.SRM.Status == stats.OK:
 			srm = "SRM ok, p = " + valueloop.FormatP(p.SRM.PValue)
 		}

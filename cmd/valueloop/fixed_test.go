@@ -98,7 +98,7 @@ func fixedEvents(flag string, from, n int, control, treatment float64) []map[str
 // The plan was fixed at the first look (400 users, half buying: about
 // 3,000 users for +10%); the 1,000 users since buy at 1%, so the spread
 // now would plan over ten times as many. On the plan, the remaining users
-// take about a day and a quarter at the pace so far, within the horizon
+// take under two days at the pace so far, within the horizon
 // five days away: nothing to stop. Read from an analysis without the plan,
 // as next did, the experiment needed over 14,000 more users, ten days,
 // and was listed to stop. Past the plan the decision is stored, and the

@@ -22,13 +22,8 @@ import (
 // all convert: counted in treatment, they would lift it.
 func TestOutsideSplitEndToEnd(t *testing.T) {
 	s := MustServe(t, "")
-	flagFile := filepath.Join(t.TempDir(), "flag.json")
-	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
-		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	setStaffRule(t, s)
 	s.mustRun(t,
-		[]string{"flags", "set", "pricing", "--env", "production", "-f", flagFile},
 		[]string{"metrics", "create", "--env", "production", "--key", "purchased", "--kind", "conversion", "--event", "purchase"},
 	)
 	const staff, others = 30, 200
@@ -96,6 +91,63 @@ func TestOutsideSplitEndToEnd(t *testing.T) {
 	if want := []string{"purchased/control", "purchased/treatment"}; !slices.Equal(arms, want) {
 		t.Errorf("results give metric/variants %v, want %v", arms, want)
 	}
+	// Staff are outside, so the split's 50/50 is the randomised users'
+	// expected ratio: the check applies despite the rule, and passes.
+	if res.SRM.Status != "ok" || res.SRM.Mismatch {
+		t.Errorf("SRM = %+v, want checked against the split's 50/50 and passing", res.SRM)
+	}
+	if want := "SRM: ok"; !strings.Contains(table, want) {
+		t.Errorf("results table lacks %q:\n%s", want, table)
+	}
+}
+
+// TestRuleUsersSentAsRandomisedFailSRM: the flag of TestOutsideSplitEndToEnd,
+// but staff's exposures come from an SDK that sends no reason, so they
+// count as randomised, all in treatment: the sample-ratio check fails and
+// says that users of the rule recorded as randomised are the likely cause,
+// in the API's reason, the CLI's table and the dashboard's banner.
+func TestRuleUsersSentAsRandomisedFailSRM(t *testing.T) {
+	s := MustServe(t, "")
+	setStaffRule(t, s)
+	const staff, others = 120, 200
+	var events []map[string]any
+	for i := range others {
+		events = append(events, map[string]any{"id": fmt.Sprint("u", i), "type": "exposure", "flag": "pricing", "variant": []string{"control", "treatment"}[i%2], "targetingKey": fmt.Sprint("user-", i), "reason": "SPLIT"})
+	}
+	for i := range staff { // no reason, no split: as randomised
+		events = append(events, map[string]any{"id": fmt.Sprint("s", i), "type": "exposure", "flag": "pricing", "variant": "treatment", "targetingKey": fmt.Sprint("staff-", i)})
+	}
+	s.mustSendEvents(t, s.mustToken(t, "--env", "production", "--scope", "evaluate"), events)
+	c := client.New(s.URL, s.Admin)
+	waitReach(t, c, staff+others)
+	res, err := c.Results(context.Background(), "production", "pricing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cause = "a targeting rule may serve a variant of the split"
+	if res.Users != staff+others || res.OutsideSplit != 0 || !res.SRM.Mismatch || !strings.Contains(res.SRM.Reason, cause) {
+		t.Errorf("results: %d users, %d outside, SRM %+v; want all %d randomised, a mismatch blaming the rule", res.Users, res.OutsideSplit, res.SRM, staff+others)
+	}
+	code, table, stderr := s.cli(t, s.Admin, "experiment", "results", "pricing", "--env", "production")
+	if want := "Likely cause: " + cause; code != 0 || !strings.Contains(table, "SRM: MISMATCH") || !strings.Contains(table, want) {
+		t.Errorf("results table: exit %d %s, lacks the mismatch and %q:\n%s", code, stderr, want, table)
+	}
+	_, page := mustSignIn(t, s.URL, s.Admin).get("/experiments/production/pricing")
+	if banner := section(t, page, `<div class="banner bad" role="alert"><strong>Sample ratio mismatch.`, "</div>"); !strings.Contains(banner, "Likely cause: "+cause) {
+		t.Errorf("the dashboard's mismatch banner does not give the likely cause:\n%s", banner)
+	}
+}
+
+// setStaffRule sets flag pricing in production: staff (an email ending in
+// @staff) get treatment by a rule, everyone else a 50/50 split.
+func setStaffRule(t *testing.T, s *testServer) {
+	t.Helper()
+	flagFile := filepath.Join(t.TempDir(), "flag.json")
+	if err := os.WriteFile(flagFile, []byte(`{"state":"ENABLED","variants":{"control":"a","treatment":"b"},"defaultVariant":"control",
+		"targeting":{"if":[{"ends_with":[{"var":"email"},"@staff"]},"treatment",{"fractional":[["control",50],["treatment",50]]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun(t, []string{"flags", "set", "pricing", "--env", "production", "-f", flagFile})
 }
 
 // waitReach waits until the aggregates of pricing count n users in all

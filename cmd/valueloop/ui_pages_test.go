@@ -306,17 +306,7 @@ func TestSampleRatioDoesNotApply(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "SRM: does not apply ("+tc.reason) || strings.Contains(out, "MISMATCH") {
 				t.Fatalf("valueloop experiment results %s: %d, want its SRM not to apply (%s):\n%s", tc.flag, code, tc.reason, out)
 			}
-			resp, body := get(t, srv.URL+"/api/v1/environments/production/flags/"+tc.flag+"/results", srv.Admin)
-			var res struct {
-				SRM struct {
-					Status   string `json:"status"`
-					Reason   string `json:"reason"`
-					Mismatch bool   `json:"mismatch"`
-				} `json:"srm"`
-			}
-			if err := json.Unmarshal([]byte(body), &res); err != nil || resp.StatusCode != 200 {
-				t.Fatalf("results of %s: %d %v %s", tc.flag, resp.StatusCode, err, body)
-			}
+			res := getResultsSRM(t, srv, tc.flag)
 			if res.SRM.Status != "not_applicable" || res.SRM.Mismatch || !strings.HasPrefix(res.SRM.Reason, tc.reason) {
 				t.Errorf("API srm of %s = %+v, want not_applicable: %s", tc.flag, res.SRM, tc.reason)
 			}
