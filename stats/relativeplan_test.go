@@ -33,7 +33,7 @@ type relativePlanCases struct {
 // t = c(1 + δ) weighs the control arm by (1 + δ)², so its power, sample
 // size and MDE are not the absolute difference's at δ·|c|. For δ = +10%
 // with equal arms the absolute form planned 1,005 users per arm where the
-// test needs 1,110, and had 76% power where 80% was asked.
+// test needs 1,111 (1,110.14), and had 76% power where 80% was asked.
 func TestGoldenRelativePlan(t *testing.T) {
 	g := valuelooptest.ReadJSON[struct{ Normal, T relativePlanCases }](t, "testdata/relative_plan.json")
 	if len(g.Normal.Power) == 0 || len(g.Normal.SampleSize) == 0 || len(g.Normal.MDE) == 0 || len(g.T.MDE) == 0 {
@@ -149,5 +149,22 @@ func TestRelativeMDEWhereThePowerIsBounded(t *testing.T) {
 				t.Errorf("%s: PowerAt(MDE %v) = %v, want %v", c.name, got, pw, p.Power)
 			}
 		}
+	}
+}
+
+// TestEffectVarianceGrowthBookVector: EffectVariance of a relative effect
+// is GrowthBook's frequentistVariance (power.ts, its test "delta method
+// variance relative correct": varA 2, meanA 7, nA 4, varB 0.5, meanB 5,
+// nB 15 give 0.00589), the arms' means' variances and the effect at the
+// alternative (5 − 7)/7.
+func TestEffectVarianceGrowthBookVector(t *testing.T) {
+	p := Plan{Baseline: 7, Relative: true}
+	got := p.EffectVariance((5.0-7)/7, 2.0/4, 0.5/15)
+	want := 0.5/(49*15) + 2*25/(2401*4.0)
+	if math.Abs(got-want) > 1e-15 || math.Abs(got-0.00589) > 5e-6 {
+		t.Errorf("EffectVariance = %v, want %v (GrowthBook's 0.00589)", got, want)
+	}
+	if got := (Plan{Baseline: 7}).EffectVariance(-2, 2.0/4, 0.5/15); math.Abs(got-(0.5+0.5/15)) > 1e-15 {
+		t.Errorf("absolute EffectVariance = %v, want %v", got, 0.5+0.5/15)
 	}
 }
