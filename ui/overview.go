@@ -172,7 +172,9 @@ func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Build = next.Ranked[:min(overviewRanks, len(next.Ranked))]
 		for _, a := range next.Stop {
-			d.Next = append(d.Next, label(a.Kind)+" "+a.Feature+": "+a.Reason)
+			// "for feature": the kind ends in what it acts on ("clean up
+			// flag"), and the feature's key after it read as that flag's.
+			d.Next = append(d.Next, label(a.Kind)+" for feature "+a.Feature+": "+a.Reason)
 		}
 	}
 	for _, ro := range active {

@@ -132,6 +132,9 @@ type Bets struct {
 	// RatioSum adds their measured/hoped (each capped at 3).
 	Measured int     `json:"measured"`
 	RatioSum float64 `json:"ratioSum"`
+	// Capped counts the ratios above 3 that count as 3, which the rank's
+	// explanation says: else its sum does not follow from the figures shown.
+	Capped int `json:"capped,omitempty"`
 	// Effect = (1 + RatioSum) / (1 + Measured): the objective's measured
 	// effects against their hopes, shrunk toward 1 (one pseudo-bet that met
 	// its hope exactly).
@@ -193,7 +196,11 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		metric, absolute := measuredOn(last, h)
 		if last.Effect != nil && h.MinimumEffect > 0 && metric == h.Metric && absolute == h.Absolute {
 			b.Measured++
-			b.RatioSum += min(max(h.Direction.Sign()**last.Effect/h.MinimumEffect, 0), maxEffectRatio)
+			ratio := h.Direction.Sign() * *last.Effect / h.MinimumEffect
+			if ratio > maxEffectRatio {
+				b.Capped++
+			}
+			b.RatioSum += min(max(ratio, 0), maxEffectRatio)
 		}
 	}
 	for _, b := range out {
@@ -348,6 +355,9 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	eff := "no measured effect yet"
 	if b.Measured > 0 {
 		eff = fmt.Sprintf("(1+%s)/(1+%d) measured/hoped", num(b.RatioSum), b.Measured)
+		if b.Capped > 0 {
+			eff += fmt.Sprintf(", %d capped at %d", b.Capped, maxEffectRatio)
+		}
 	}
 	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",
 		num(r.Score), value, num(r.Size), num(r.Confidence), conf, why, num(r.Effect), eff)

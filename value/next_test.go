@@ -483,3 +483,21 @@ func TestNextTiesByValueRounded(t *testing.T) {
 		t.Errorf("got %v, want %v (equal scores and values: by key)", got, want)
 	}
 }
+
+// TestNextEffectCapShown: a measured effect beyond three times its hope
+// counts as 3, and the rank's line says so; the demo's "(1+3)/(1+1)
+// measured/hoped" beside "+21.9%" of a hoped +5% left a newcomer to guess
+// where the 3 came from.
+func TestNextEffectCapShown(t *testing.T) {
+	items := []Item{
+		feature("a1", "activation", nil, 0.05, nil, verdict("a1v", Validated, day(10), 0.219)),
+		feature("i1", "activation", wsjf(5, 2, 1, 2), 0.05, nil),
+	}
+	n := ComputeNext(NextInput{Objectives: objectives(), Items: items, Now: day(20)})
+	if len(n.Ranked) != 1 {
+		t.Fatalf("ranked %+v, want i1", n.Ranked)
+	}
+	if got, want := n.Ranked[0].Explanation, "5.33 = WSJF cost of delay 8 (5+2+1) / size 2 × confidence 0.67 = (2×0.5+1)/(2+1+0) [1 validated, 0 invalidated on activation, prior 0.5] × effect 2 [(1+3)/(1+1) measured/hoped, 1 capped at 3]"; got != want {
+		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
+	}
+}

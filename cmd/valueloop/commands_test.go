@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -95,6 +96,22 @@ func TestUsageListsEveryCommand(t *testing.T) {
 	for _, s := range []string{"viewer", "admin", "--client"} {
 		if !strings.Contains(line, s) {
 			t.Errorf("usage's token create line %q lacks %s", line, s)
+		}
+	}
+}
+
+// TestUsagePointersRun: every "(see 'valueloop ...')" of the usage is a
+// command that shows help, exit 0; "see 'valueloop flags'" answered "want a
+// subcommand" with exit 2.
+func TestUsagePointersRun(t *testing.T) {
+	ptrs := regexp.MustCompile(`see '(valueloop [^']+)'`).FindAllStringSubmatch(usage, -1)
+	if len(ptrs) == 0 {
+		t.Fatal("the usage points to no command")
+	}
+	for _, m := range ptrs {
+		code, stdout, stderr := runCLI(t, strings.Fields(m[1])[1:]...)
+		if code != 0 || !strings.HasPrefix(stdout, "Usage: ") {
+			t.Errorf("the usage says see %q: exit %d, %.200s%.200s", m[1], code, stdout, stderr)
 		}
 	}
 }

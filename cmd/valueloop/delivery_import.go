@@ -308,6 +308,16 @@ func writeImportSummary(e *cliEnv, output, repo string, s backfill.Summary, comp
 		writeJSONOut(e, map[string]any{"repo": repo, "complete": complete, "summary": s})
 		return
 	}
+	if !complete && s.Read == 0 && s.Pages == 0 {
+		// Failed on its first request (a host that does not resolve, a
+		// token refused): "half-way" would promise progress there is none.
+		tried := ""
+		if s.Requests > 0 {
+			tried = " (" + plural(s.Requests, "request") + ")"
+		}
+		fmt.Fprintf(e.stdout, "Stopped before anything was read from %s%s; run the same command again once the error below is fixed.\n", repo, tried)
+		return
+	}
 	state := "Imported"
 	if !complete {
 		state = "Stopped half-way; run the same command again to resume. So far imported"

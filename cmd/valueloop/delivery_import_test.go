@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valueloop/valueloop/backfill"
 	"github.com/valueloop/valueloop/sqlite"
 )
 
@@ -157,5 +158,26 @@ func TestDeliveryImportUnresolvableHost(t *testing.T) {
 	}
 	if strings.Contains(stderr, "waiting") {
 		t.Errorf("the import waited to retry a name that does not resolve:\n%s", stderr)
+	}
+}
+
+// TestImportSummaryNothingRead: an import that failed on its first request
+// (a host that does not resolve, a refused token) read nothing; "Stopped
+// half-way ... 0 records read" told a newcomer it had got somewhere.
+func TestImportSummaryNothingRead(t *testing.T) {
+	for _, c := range []struct {
+		s        backfill.Summary
+		complete bool
+		want     string
+	}{
+		{backfill.Summary{Requests: 1}, false, "Stopped before anything was read from acme/shop (1 request); run the same command again once the error below is fixed.\n"},
+		{backfill.Summary{Pages: 2, Requests: 3, Read: 150, Stored: 150, Changes: 150}, false, "Stopped half-way; run the same command again to resume. So far imported acme/shop: 150 records read, 150 new stored"},
+		{backfill.Summary{Pages: 1, Requests: 1}, true, "Imported acme/shop: 0 records read, 0 new stored"},
+	} {
+		var out strings.Builder
+		writeImportSummary(&cliEnv{stdout: &out}, "table", "acme/shop", c.s, c.complete)
+		if !strings.HasPrefix(out.String(), c.want) {
+			t.Errorf("%+v complete %v: %q, want it to start %q", c.s, c.complete, out.String(), c.want)
+		}
 	}
 }

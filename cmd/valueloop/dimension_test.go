@@ -76,7 +76,9 @@ func TestResultsByDimension(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("results --dimension: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"By platform: 4 slices", "Warning: Results by dimension are exploratory", "onboarding-completed by platform", "android   treatment  1,266"} {
+	for _, want := range []string{"By platform: 4 slices", "Warning: Results by dimension are exploratory", "onboarding-completed by platform", // the slice's users (both arms) stand beside the slice, not after
+		// the variant, where they read as the treatment's
+		"  PLATFORM  USERS  VARIANT    LIFT", "android   1,266  treatment"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("CLI output lacks %q:\n%s", want, out)
 		}

@@ -568,7 +568,7 @@ func writeDimension(w io.Writer, r *experiment.Result, level, kindOfInterval str
 		var notes []string
 		table, _ := fitChart(cols, barWidth, func(width int) string {
 			var b strings.Builder
-			notes = writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tVARIANT\tUSERS\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
+			notes = writeSlices(&b, d, m.Metric, inf, scale, width, fmt.Sprintf("  %s\tUSERS\tVARIANT\tLIFT (%s %s)%s\tP\tADJ P\tWIN\tSRM\n", strings.ToUpper(d.Dimension), level, kindOfInterval, chartCell(width, barAxis(scale, rel, width))))
 			return b.String()
 		}, liftBlock(scale, rel, sliceRows(d, m.Metric, inf, scale)))
 		fmt.Fprint(w, table)
@@ -624,14 +624,16 @@ func writeSlices(w io.Writer, d *experiment.DimensionSplit, metric string, inf e
 		}
 		i := slices.IndexFunc(s.Metrics, func(sm experiment.MetricResult) bool { return sm.Metric == metric })
 		if i < 0 {
-			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), reason(s.Value, s.Reason))
+			fmt.Fprintf(tw, "  %s\t%s\t\t%s\t\t\t\t\t\n", s.Value, valueloop.GroupDigits(s.Users), reason(s.Value, s.Reason))
 			continue
 		}
+		// USERS are the slice's, every arm's: beside the slice, since after
+		// the variant they read as that variant's alone.
 		for _, v := range s.Metrics[i].Variants {
 			if v.Control {
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, v.Variant, valueloop.GroupDigits(s.Users))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t", s.Value, valueloop.GroupDigits(s.Users), v.Variant)
 			if v.Lift == nil {
 				fmt.Fprintf(tw, "%s%s\t\t\t\t%s\n", reason(s.Value+" "+v.Variant, v.Reason), chartCell(width, ""), srm)
 				continue

@@ -278,8 +278,10 @@ func writeFeature(w io.Writer, sh *features.Shown, now time.Time, cols int) {
 		}
 		return termchart.Duration(s.D())
 	}
-	fmt.Fprintf(w, "\n  lead time to customer (first commit → released to everyone)  %s\n", sec(r.LeadTimeToCustomer))
-	fmt.Fprintf(w, "  time to validated learning (first exposure → verdict)         %s\n", sec(r.TimeToValidatedLearning))
+	// "its audience", not "everyone": an experiment's split is released at
+	// its first exposure, to its share of the users (docs/value.md).
+	fmt.Fprintf(w, "\n  lead time to customer (first commit → released to its audience)  %s\n", sec(r.LeadTimeToCustomer))
+	fmt.Fprintf(w, "  time to validated learning (first exposure → verdict)            %s\n", sec(r.TimeToValidatedLearning))
 	writeMissing(w, r.Missing)
 	if len(r.Timeline) > 0 {
 		fmt.Fprintf(w, "\nRelease record (%s):\n", valueloop.Count(int64(len(r.Timeline)), "event"))

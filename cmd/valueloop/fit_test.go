@@ -80,7 +80,7 @@ func TestReasonKeepsTheTableNarrow(t *testing.T) {
 		out := b.String()
 		for _, c := range []struct{ from, to, row, note string }{
 			{"  VARIANT", "\nSRM", "  treatment  1,937  0     not enough data\n", "  note: treatment: " + why + "\n"},
-			{"  PLATFORM", "\n\n", "  web       treatment  1,267  not enough data", "  note: ios treatment, web treatment: " + why + "\n"},
+			{"  PLATFORM", "\n\n", "  web       1,267  treatment  not enough data", "  note: ios treatment, web treatment: " + why + "\n"},
 		} {
 			table := section(t, out, c.from, c.to)
 			head := strings.SplitN(table, "\n", 2)[0]

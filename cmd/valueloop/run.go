@@ -56,12 +56,12 @@ Usage:
   valueloop token list
   valueloop token revoke ID
   valueloop token recover [--data DIR | --database postgres://...] (a new admin token, server running or not)
-  valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop flags')
+  valueloop flags list|get|set|enable|disable|delete|apply|export ... (see 'valueloop help flags')
   valueloop audit [--env ENV] [--flag KEY] [--actor NAME] [--limit N] [--before ID]
   valueloop events send|import FILE.ndjson|rebuild|load ... (see docs/events.md)
   valueloop metrics create|list|get|delete --env ENV ...
-  valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop rollout')
-  valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop experiment')
+  valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop help rollout')
+  valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop help experiment')
   valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
   valueloop delivery source|service|record|import|deliveries|loop ... (webhooks, catalog, corrections, history, loop figures; see docs/delivery.md)

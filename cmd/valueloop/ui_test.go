@@ -358,7 +358,7 @@ func checkValuePages(t *testing.T, srv *testServer, admin, anon *browser) {
 	}
 	checkValueForm(t, srv, admin)
 	_, rec := admin.get("/value/features/new-onboarding")
-	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "Time to validated learning", "Time in each stage", "<time datetime="} {
+	for _, want := range []string{`class="verdict v-validated"`, "Lead time to customer", "first commit → released to its audience", "Time to validated learning", "Time in each stage", "<time datetime="} {
 		if !strings.Contains(rec, want) {
 			t.Errorf("new-onboarding's record does not show %q", want)
 		}
@@ -444,6 +444,22 @@ func checkValueForm(t *testing.T, srv *testServer, admin *browser) {
 	next := overview[strings.Index(overview, "What is next"):]
 	if !strings.Contains(next, `<li><a href="/value/features/`+wsjf.Ranked[0].Feature+`"`) {
 		t.Errorf("the overview's What is next does not start with the first rank, %s", wsjf.Ranked[0].Feature)
+	}
+	// Each thing to stop or finish names its feature as a feature: "clean
+	// up flag twenty-results" read as if the feature were the flag (the
+	// demo's flag is search-results-per-page).
+	var stop struct {
+		Stop []struct{ Kind, Feature, Flag string }
+	}
+	srv.call(t, "GET", "/api/v1/value/next", "", &stop)
+	if len(stop.Stop) == 0 {
+		t.Fatal("the demo has nothing to stop or finish")
+	}
+	for _, a := range stop.Stop {
+		kind := strings.ReplaceAll(a.Kind, "_", " ")
+		if !strings.Contains(next, "<li>"+kind+" for feature "+a.Feature+": ") || strings.Contains(next, kind+" "+a.Feature) {
+			t.Errorf("the overview's What is next does not say %q for feature %s (flag %s):\n%.1500s", kind, a.Feature, a.Flag, next)
+		}
 	}
 	_, page := admin.get("/value?method=rice")
 	if !strings.Contains(page, `<option value="rice" selected>`) || !strings.Contains(page, "ranked by RICE") ||
