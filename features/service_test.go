@@ -228,7 +228,7 @@ func TestNextHypothesisError(t *testing.T) {
 	}
 	x := 0.04
 	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now().Add(-time.Hour)},
-		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}})
+		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}}, nil)
 	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestNextFollowsWrites(t *testing.T) {
 			return svc.PutFeature(ctx, f, "", "t")
 		}, "a d b*"},
 		{"one building", func() error {
-			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
+			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}}, nil)
 			_, err := db.SaveLifecycle(ctx, "d", &l)
 			return err
 		}, "a b*"},
