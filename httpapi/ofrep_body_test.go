@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,5 +67,60 @@ func TestOFREPRefusedUnread(t *testing.T) {
 				t.Errorf("status %d, Connection: close %v; want %d and the connection not kept for another request", resp.StatusCode, resp.Close, tc.status)
 			}
 		})
+	}
+}
+
+// TestOFREPRefusedKeepsHTTP2: over HTTP/2 an OFREP request refused before
+// its body was read (its token unknown, its declared length over
+// ofrep.MaxBodyBytes) leaves its connection to the requests after it.
+// Connection: close is not HTTP/2's (RFC 9113 8.2.2): net/http's server
+// takes it for a shutdown of the whole connection (GOAWAY), so answering
+// a refusal with it would end every other stream a client has open there.
+func TestOFREPRefusedKeepsHTTP2(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{BodyTimeout: time.Hour}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	h2c := h2cConn(t, ctx, srv)
+	const path = "/ofrep/v1/evaluate/flags/kill"
+	send := func(token string, length int64) *http.Response {
+		t.Helper()
+		// A pipe: the body never comes, as a stalling client's.
+		r, w := io.Pipe()
+		t.Cleanup(func() { w.Close() })
+		var body io.Reader = r
+		if length < 0 {
+			body = strings.NewReader(`{"context":{"targetingKey":"user-1"}}`)
+			length = int64(body.(*strings.Reader).Len())
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL()+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := h2c.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("on the connection: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name, token string
+		length      int64
+		status      int
+	}{
+		{"unknown token", "vl_eval_unknown", 100, http.StatusUnauthorized},
+		{"declared too long", e.eval, 1 << 20, http.StatusRequestEntityTooLarge},
+	} {
+		if resp := send(tc.token, tc.length); resp.ProtoMajor != 2 || resp.StatusCode != tc.status {
+			t.Errorf("%s: HTTP/%d %d, want HTTP/2 %d", tc.name, resp.ProtoMajor, resp.StatusCode, tc.status)
+		}
+		if resp := send(e.eval, -1); resp.StatusCode != http.StatusOK {
+			t.Errorf("after %s, an evaluation on the connection: %d, want 200", tc.name, resp.StatusCode)
+		}
 	}
 }
