@@ -15,7 +15,9 @@ import (
 // TestOFREPBodyLimit: a body of ofrep.MaxBodyBytes is evaluated, one byte
 // more is answered 413 (the body is padded with spaces, which JSON allows),
 // in the shape of the route's failures (and of openapi.json: the bulk
-// route's has no key).
+// route's has no key). Sent chunked, its length not declared, the limit is
+// the read's: a declared length over it is refused from the header before
+// the read, so without these cases nothing tested the read's limit.
 func TestOFREPBodyLimit(t *testing.T) {
 	e := MustServer(t)
 	ctx := `{"context":{"targetingKey":"user-1"}}`
@@ -25,17 +27,46 @@ func TestOFREPBodyLimit(t *testing.T) {
 		size       int
 		status     int
 		want       string
+		chunked    bool
 	}{
-		{"at the limit", single, ofrep.MaxBodyBytes, 200, `"variant":"on"`},
-		{"a byte over", single, ofrep.MaxBodyBytes + 1, 413, `{"key":"kill","errorCode":"GENERAL"`},
-		{"far over", single, 4 * ofrep.MaxBodyBytes, 413, "request body larger than 65536 bytes"},
-		{"bulk, a byte over", bulk, ofrep.MaxBodyBytes + 1, 413, `{"errorCode":"GENERAL"`},
+		{"at the limit", single, ofrep.MaxBodyBytes, 200, `"variant":"on"`, false},
+		{"a byte over", single, ofrep.MaxBodyBytes + 1, 413, `{"key":"kill","errorCode":"GENERAL"`, false},
+		{"far over", single, 4 * ofrep.MaxBodyBytes, 413, "request body larger than 65536 bytes", false},
+		{"bulk, a byte over", bulk, ofrep.MaxBodyBytes + 1, 413, `{"errorCode":"GENERAL"`, false},
+		{"chunked, at the limit", single, ofrep.MaxBodyBytes, 200, `"variant":"on"`, true},
+		{"chunked, a byte over", single, ofrep.MaxBodyBytes + 1, 413, `{"key":"kill","errorCode":"GENERAL"`, true},
+		{"chunked, bulk, far over", bulk, 4 * ofrep.MaxBodyBytes, 413, `{"errorCode":"GENERAL","errorDetails":"request body larger than 65536 bytes"`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := ctx + strings.Repeat(" ", tc.size-len(ctx))
-			resp, answer := e.do(t, call{method: "POST", path: tc.path, token: e.eval, body: body})
-			if resp.StatusCode != tc.status || !strings.Contains(answer, tc.want) {
-				t.Errorf("status %d, answer %.200s; want %d with %s", resp.StatusCode, answer, tc.status, tc.want)
+			if !tc.chunked {
+				resp, answer := e.do(t, call{method: "POST", path: tc.path, token: e.eval, body: body})
+				if resp.StatusCode != tc.status || !strings.Contains(answer, tc.want) {
+					t.Errorf("status %d, answer %.200s; want %d with %s", resp.StatusCode, answer, tc.status, tc.want)
+				}
+				return
+			}
+			req, err := http.NewRequest("POST", e.srv.URL()+tc.path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+e.eval)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			checkResponse(t, "POST", tc.path, resp, string(b))
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+				t.Errorf("status %d, answer %.200s; want %d with %s", resp.StatusCode, b, tc.status, tc.want)
+			}
+			// Refused with the rest of its body unread: not kept for
+			// another request (TestOFREPRefusedUnread).
+			if resp.Close != (tc.status != http.StatusOK) {
+				t.Errorf("status %d, Connection: close %v", resp.StatusCode, resp.Close)
 			}
 		})
 	}
