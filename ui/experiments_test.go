@@ -141,11 +141,12 @@ func TestAnalysisKeptUntilAWindowCloses(t *testing.T) {
 // the y-axis, so the latest interval, a few percent wide, was drawn as a
 // flat line near zero. The axis is fitted to the later days: the latest
 // interval takes a fair share of the plot's height, and the first day's,
-// beyond it, is cut at the edge and marked, its tooltip giving its bounds.
+// beyond it, is cut at the edge and marked, its tooltip giving its bounds;
+// zero stays inside the plot.
 func TestIntervalOverTimeFocus(t *testing.T) {
 	var points []replayPoint
 	// From -200% to +600% on the first day down to +1% to +9%.
-	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.1, 0.12}, {0.07, 0.07}, {0.06, 0.05}, {0.05, 0.04}}
+	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
 	for d, day := range days {
 		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
 		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
@@ -171,6 +172,11 @@ func TestIntervalOverTimeFocus(t *testing.T) {
 		yOf := func(s string) float64 { v, _ := strconv.ParseFloat(s[strings.Index(s, ",")+1:], 64); return v }
 		if span := yOf(xy[n]) - yOf(xy[n-1]); span < plot/8 {
 			t.Errorf("w%d: the latest interval (+1%% to +9%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", width, span, plot)
+		}
+		// No effect (the first reference line) is inside the plot, not on
+		// its bottom edge, where the cut ends below it would hide it.
+		if ref := regexp.MustCompile(`<line class="ref" [^>]*y1="([0-9.]+)"`).FindStringSubmatch(m[0]); ref == nil || yOf(","+ref[1]) > padT+plot-4 {
+			t.Errorf("w%d: the line of no effect at %v, want it above the plot's bottom edge %.0f", width, ref, padT+plot)
 		}
 		if !strings.Contains(m[0], `<path class="clip s0"`) || !strings.Contains(m[0], "+600%") {
 			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, m[0])

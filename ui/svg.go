@@ -142,7 +142,9 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		}
 	}
 	pad := (yhi - ylo) * 0.08
-	nonNegative := ylo >= 0
+	// A focused chart's zero is a reference (no effect), drawn inside it:
+	// at the edge, the cut ends of the intervals below it would hide it.
+	nonNegative := ylo >= 0 && !c.Focus
 	ylo, yhi = ylo-pad, yhi+pad
 	if nonNegative && ylo < 0 {
 		ylo = 0 // counts and percentages do not go below zero
