@@ -200,6 +200,10 @@ func (c *chrome) featureRank() {
 func (c *chrome) openPages() {
 	c.do("open", chromedp.Navigate(c.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
 	c.shoot("signin")
+	// The command of the sign-in hint is one line: it wrapped after "--".
+	if lines, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`document.querySelector(".signin code").getClientRects().length`)); err != nil || lines != 1 {
+		c.t.Errorf("the sign-in hint's command is drawn on %d lines, want 1 (%v)", lines, err)
+	}
 	c.signIn(c.srv.Admin)
 	if h := c.text("h1"); h != "The loop" {
 		c.t.Errorf("after sign-in the page says %q, want the loop overview", h)
