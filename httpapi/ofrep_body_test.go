@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/valueloop/valueloop/httpapi"
 	"github.com/valueloop/valueloop/ofrep"
 )
 
@@ -31,6 +34,35 @@ func TestOFREPBodyLimit(t *testing.T) {
 			resp, answer := e.do(t, call{method: "POST", path: tc.path, token: e.eval, body: body})
 			if resp.StatusCode != tc.status || !strings.Contains(answer, tc.want) {
 				t.Errorf("status %d, answer %.200s; want %d with %s", resp.StatusCode, answer, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// TestOFREPRefusedUnread: over HTTP/1.1 an OFREP request refused before
+// its body was read whole — its token unknown or missing, its declared
+// length over ofrep.MaxBodyBytes — is answered at once, its connection
+// not kept for another request, while its body stalls. OFREP answers its own errors, and
+// net/http read up to 256 KiB of the rest before writing them: a client
+// sending a byte a second got its 401 or 413 only at body-timeout,
+// holding its request and connection that long.
+func TestOFREPRefusedUnread(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{BodyTimeout: time.Hour}, nil)
+	for _, tc := range []struct {
+		name, path, token string
+		length, status    int
+	}{
+		{"unknown token", "/ofrep/v1/evaluate/flags", "vl_eval_unknown", 100, http.StatusUnauthorized},
+		{"no token", "/ofrep/v1/evaluate/flags/kill", "", 100, http.StatusUnauthorized},
+		{"declared too long, bulk", "/ofrep/v1/evaluate/flags", e.eval, ofrep.MaxBodyBytes + 1, http.StatusRequestEntityTooLarge},
+		{"declared too long, one flag", "/ofrep/v1/evaluate/flags/kill", e.eval, 1 << 20, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := rawConn(t, srv)
+			startBody(t, c, "POST", tc.path, tc.token, tc.length, "{")
+			if resp := readResponse(t, c); resp.StatusCode != tc.status || !resp.Close {
+				t.Errorf("status %d, Connection: close %v; want %d and the connection not kept for another request", resp.StatusCode, resp.Close, tc.status)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // LogRecord is a batch of stored events in the compact binary form the store
@@ -32,7 +33,7 @@ const (
 // EncodeLog encodes events (which must not be empty) as one record.
 func EncodeLog(events []Event) LogRecord {
 	rec := LogRecord{MinTime: math.MaxInt64, MaxTime: math.MinInt64, Count: len(events)}
-	buf := make([]byte, 0, 64*len(events)+8)
+	buf := make([]byte, 0, logSize(events))
 	buf = append(buf, logVersion)
 	buf = binary.AppendUvarint(buf, uint64(len(events)))
 	var prev int64
@@ -78,6 +79,23 @@ func EncodeLog(events []Event) LogRecord {
 	}
 	rec.Data = buf
 	return rec
+}
+
+// logSize is at least the length of events' record, so that EncodeLog
+// allocates once: a guess per event grew the buffer by doubling when the
+// events carried attributes, which an event upload may fill up to
+// max-event-body — 88 MB allocated for a 17 MB upload, five times the
+// record's size, on top of the body and its decoding.
+func logSize(events []Event) int {
+	str := func(s int) int { return (bits.Len64(uint64(s)|1)+6)/7 + s } // a uvarint length and its bytes
+	n := 1 + binary.MaxVarintLen64
+	for i := range events {
+		e := &events[i]
+		// Type, flags, time and value (at most), then the strings.
+		n += 2 + 2*binary.MaxVarintLen64 + str(len(e.ID)) + str(len(e.TargetingKey)) + str(len(e.Attributes))
+		n += str(len(e.Flag)) + str(len(e.Variant)) + str(len(e.Name))
+	}
+	return n
 }
 
 var errCorrupt = errors.New("ingest: corrupt event log record")

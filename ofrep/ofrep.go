@@ -79,6 +79,14 @@ type Handler struct {
 	// that knows its public URL). Either is of characters that need no
 	// escape in a JSON string (a URL's); "" announces none.
 	EventStream func(r *http.Request, c Caller) string
+	// Refused, if set, is called before the answer to a request refused
+	// before its body was read whole (Snapshot's error, the server's
+	// refusal to read, a body over MaxBodyBytes), so that the server may
+	// answer it at once: net/http otherwise reads up to 256 KiB more of
+	// the body before it writes the answer, for as long as a client that
+	// stalls makes it wait. Called on other failures too; it must do
+	// nothing to a request whose body was read.
+	Refused func(w http.ResponseWriter, r *http.Request)
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -147,6 +155,12 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // many bodies as it may) as serverErr, for Handler.Error.
 func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, code, details string, serverErr error) {
 	buf := &sc.buf
+	// A length declared over the limit is refused from the headers: read
+	// first, the request held its connection and slot until the body came
+	// or body-timeout passed, for an answer known before.
+	if r.ContentLength > MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes", nil
+	}
 	sc.body = limitedReader{r: r.Body, n: MaxBodyBytes}
 	if _, err := buf.ReadFrom(&sc.body); err != nil {
 		var ve *valueloop.Error
@@ -190,11 +204,15 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key string) (*evaluation.Snapshot, Caller, map[string]any, *scratch) {
 	snap, caller, err := h.Snapshot(r)
 	if err != nil {
+		h.refused(w, r)
 		h.Error(w, r, err)
 		return nil, caller, nil, nil
 	}
 	sc := getScratch()
 	ctx, status, code, details, err := readContext(r, sc)
+	if err != nil || status != 0 {
+		h.refused(w, r)
+	}
 	switch {
 	case err != nil:
 		h.Error(w, r, err)
@@ -207,6 +225,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key s
 	}
 	sc.put()
 	return nil, caller, nil, nil
+}
+
+// refused calls Refused, if set.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request) {
+	if h.Refused != nil {
+		h.Refused(w, r)
+	}
 }
 
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.
