@@ -50,6 +50,13 @@ func TestOFREPChangeStreamAcrossNodes(t *testing.T) {
 		}
 		return nil
 	}
+	// The token was made on a; b learns of it through the database, and
+	// under load that can take longer than the fetch below waits for a
+	// flag version (it once answered 401 there).
+	waitUntil(t, "b takes the token made on a", 10*time.Second, func() bool {
+		resp, _ := post(t, b.URL+"/ofrep/v1/evaluate/flags", secret, `{"context":{"targetingKey":"u1"}}`)
+		return resp.StatusCode == 200
+	})
 	var first bulk
 	waitUntil(t, "a serves the flag made on b", 10*time.Second, func() bool {
 		first = fetch(a, "")
