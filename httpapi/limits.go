@@ -504,8 +504,14 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 		}
 		// One allocation: the body keeps the writer, and makes a controller
 		// of it only when it sets a deadline (rarely: a copy of one made
-		// here was a second allocation per request).
+		// here was a second allocation per request); the writer that
+		// closes the answers to an unread body (unreadWriter) is part of
+		// it too.
 		body := &guardedBody{ReadCloser: r.Body, g: g, w: w, started: g.ticks.Load(), stream: stream}
+		if r.ProtoMajor < 2 {
+			body.out = unreadWriter{ResponseWriter: w, b: body}
+			w = &body.out
+		}
 		if counted {
 			body.counted, body.client = true, cl
 		}
@@ -523,11 +529,20 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			unread := !body.done.Load() && !body.expired
 			body.uncount()
 			g.mu.Unlock()
-			if unread {
+			if unread && r.ProtoMajor < 2 {
+				body.out.answer(http.StatusOK) // if the handler wrote nothing
+			}
+			switch {
+			case unread && body.out.closing:
+				// net/http still reads up to 256 KiB of the rest when the
+				// body closes, after the answer has gone, for a
+				// connection it then closes: nothing to wait for.
+				body.rc().SetReadDeadline(time.Now())
+			case unread:
 				// net/http may read the rest after the handler, to reuse
-				// the connection: within what is left of the deadline,
-				// which watch no longer keeps (rarely: handlers read
-				// their bodies, and refusals close the connection).
+				// the connection (HTTP/2, a flag stream's answer): within
+				// what is left of the deadline, which watch no longer
+				// keeps.
 				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
 				body.rc().SetReadDeadline(time.Now().Add(max(left, 0)))
 			}
@@ -695,7 +710,70 @@ type guardedBody struct {
 	counted bool
 	stream  bool
 	client  *client
+	// out is the writer handlers get over HTTP/1.x (unreadWriter).
+	out unreadWriter
 }
+
+// unreadWriter answers an HTTP/1.x request whose body was declared and
+// not read to its end with Connection: close, whatever the answer: a
+// refusal (an error of a route, OFREP's, flagd's, the mux's 404 and 405)
+// or a route that reads no body (a GET sent with one). net/http otherwise
+// reads up to 256 KiB of the rest before it writes the answer, to reuse
+// the connection — it cannot tell the body is unread behind guardedBody
+// — so a client trickling its body got the answer, and gave back the
+// request's goroutine, only at BodyTimeout. A client whose body a
+// handler does not want loses its connection, no more. A flag stream is
+// the exception: its success is left to net/http, whose read of the body
+// a stalled client makes fail at BodyTimeout, which ends the stream (its
+// request would otherwise count against MaxRequests while it streams).
+// HTTP/2 needs none of this: it resets the stream alone.
+type unreadWriter struct {
+	http.ResponseWriter
+	b        *guardedBody
+	answered bool // the status line is decided
+	closing  bool // with Connection: close
+}
+
+// answer decides, before the answer's header goes out, whether it closes
+// the connection: when the body is not read whole by then.
+func (w *unreadWriter) answer(status int) {
+	if !w.answered {
+		w.answered = true
+		if !w.b.done.Load() && (status >= 400 || !w.b.stream) {
+			w.closing = true
+			w.ResponseWriter.Header().Set("Connection", "close")
+		}
+	}
+}
+
+func (w *unreadWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.answer(code) // not a 1xx that another answer follows
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *unreadWriter) Write(p []byte) (int, error) {
+	w.answer(http.StatusOK)
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush is FlushError for http.Flusher (connect's streams, SSE).
+func (w *unreadWriter) Flush() { w.FlushError() }
+
+func (w *unreadWriter) FlushError() error {
+	w.answer(http.StatusOK)
+	switch f := w.ResponseWriter.(type) {
+	case interface{ FlushError() error }:
+		return f.FlushError()
+	case http.Flusher:
+		f.Flush()
+		return nil
+	}
+	return http.ErrNotSupported
+}
+
+func (w *unreadWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // uncount gives back the request's place in MaxRequests and its client's,
 // once; the caller holds g.mu.
