@@ -51,8 +51,9 @@ type Limits struct {
 	// Last-Event-ID). Default 10s.
 	StreamWriteTimeout time.Duration
 	// MaxBufferedBytes bounds the request body bytes read and held by all
-	// requests at once (event uploads hold up to 32 MiB each); beyond it
-	// requests are answered 503 with Retry-After. Default 256 MiB.
+	// requests at once (event uploads hold up to 32 MiB each), and what
+	// decoding an event upload holds beside its body (ingest.DecodeCost);
+	// beyond it requests are answered 503 with Retry-After. Default 256 MiB.
 	MaxBufferedBytes int64
 	// MaxHookBodies bounds the webhook deliveries checked against the
 	// store at once before their body is read (the sources are read to
@@ -842,6 +843,20 @@ func (b bodyErrors) Read(p []byte) (int, error) {
 		err = bodyError(err)
 	}
 	return n, err
+}
+
+// reserve counts n more bytes against MaxBufferedBytes for a request
+// that holds own bytes of it already (its body), until release; beyond
+// the budget it is refused (503, Retry-After) — unless nothing else is
+// held: a request alone proceeds, or one that needs more than the budget
+// would be refused for ever.
+func (g *guard) reserve(n, own int64) (release func(), err error) {
+	if total := g.buffered.Add(n); total > g.lim.MaxBufferedBytes && total > n+own {
+		g.buffered.Add(-n)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies, and what decoding them takes, as it may (%d bytes): retry shortly; nothing was stored", g.lim.MaxBufferedBytes)
+	}
+	return func() { g.buffered.Add(-n) }, nil
 }
 
 // hookSlot takes one of the MaxHookBodies slots for checking an
