@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop/delivery"
@@ -33,12 +36,17 @@ func DeliveryServices() []dora.Service {
 // checkout deploys once or twice every working day, a few hours after the
 // commits, with one incident and one failed deployment; search deploys
 // once a week, days after the commits, with an incident and a rollback.
+// Each change merges a pull request, opened and first reviewed between its
+// commit and its merge, so that the lead time's coding, pickup and review
+// show (delivery.ChangeInput's PR, OpenedAt and ReviewedAt, as an import
+// from a forge records them).
 // The last changes of checkout ship behind RolloutFlag, so the loop
 // figures of the demo rollout have a first commit and a production date.
 // Every record carries a fixed idempotency key: loading again (a restart
 // with --demo) stores nothing. It returns the number of records stored.
 func LoadDelivery(ctx context.Context, r DeliveryRecorder, now time.Time) (int, error) {
-	g := &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), now: now.UTC()}
+	g := &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), prs: rand.New(rand.NewPCG(2026, 12)), now: now.UTC(),
+		pr: map[string]int{"valueloop-demo/shop": 1840, "valueloop-demo/search": 311}}
 	// A first record that says whether the history is already there.
 	first := g.now.Add(-35 * 24 * time.Hour).Truncate(24 * time.Hour)
 	_, rec, err := r.RecordChange(ctx, delivery.ChangeInput{Repo: "valueloop-demo/shop", SHA: g.sha(), Paths: []string{"README.md"},
@@ -65,8 +73,12 @@ func LoadDelivery(ctx context.Context, r DeliveryRecorder, now time.Time) (int, 
 }
 
 type deliveryGen struct {
-	r      DeliveryRecorder
-	rng    *rand.Rand
+	r   DeliveryRecorder
+	rng *rand.Rand
+	// prs draws the pull requests' times apart from rng, so that adding
+	// them moved none of the commits, deployments and incidents.
+	prs    *rand.Rand
+	pr     map[string]int // the last pull request number, by repository
 	now    time.Time
 	n      int // keys
 	stored int
@@ -85,11 +97,20 @@ func (g *deliveryGen) minutes(lo, hi int) time.Duration {
 	return time.Duration(lo+g.rng.IntN(hi-lo+1)) * time.Minute
 }
 
-// change records a merged change and returns its SHA.
-func (g *deliveryGen) change(ctx context.Context, repo, path string, authored, merged time.Time, flags ...string) (string, error) {
+// change records a change merged by a pull request and returns its SHA.
+// Between its first commit and its merge, the request is opened after
+// 35–65% of the time (coding) and first reviewed a fifth to seven tenths
+// of the way from its opening to its merge (pickup, then review), from a
+// branch named after the file it changes.
+func (g *deliveryGen) change(ctx context.Context, repo, file string, authored, merged time.Time, flags ...string) (string, error) {
 	sha := g.sha()
-	_, _, err := g.r.RecordChange(ctx, delivery.ChangeInput{Repo: repo, SHA: sha, Branch: "main", Paths: []string{path},
-		AuthoredAt: &authored, MergedAt: &merged, Flags: flags}, g.key())
+	g.pr[repo]++
+	span := float64(merged.Sub(authored))
+	opened := authored.Add(time.Duration(span * (0.35 + 0.3*g.prs.Float64()))).Truncate(time.Second)
+	reviewed := opened.Add(time.Duration(float64(merged.Sub(opened)) * (0.2 + 0.5*g.prs.Float64()))).Truncate(time.Second)
+	_, _, err := g.r.RecordChange(ctx, delivery.ChangeInput{Repo: repo, SHA: sha, PR: strconv.Itoa(g.pr[repo]),
+		Branch: strings.TrimSuffix(path.Base(file), path.Ext(file)) + "-" + strconv.Itoa(g.pr[repo]), Paths: []string{file},
+		AuthoredAt: &authored, MergedAt: &merged, OpenedAt: &opened, ReviewedAt: &reviewed, Flags: flags}, g.key())
 	g.stored++
 	return sha, err
 }

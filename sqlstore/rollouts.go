@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
@@ -18,8 +19,8 @@ const rolloutColumns = `id, environment, plan, state, step, percent, step_starte
 	acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version`
 
 // CreateRollout stores a new rollout and its first history entry, and
-// audits it; ECONFLICT when the flag has an active rollout in the
-// environment, ENOTFOUND without the environment.
+// audits it at the entry's time; ECONFLICT when the flag has an active
+// rollout in the environment, ENOTFOUND without the environment.
 func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) error {
 	return s.write(ctx, func(tx Tx) error {
 		plan, err := json.Marshal(r.Plan)
@@ -51,13 +52,13 @@ func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			return err
 		}
 		after, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": r.State, "step": r.Step, "percent": r.Percent, "plan": r.Plan})
-		return s.audit(ctx, tx, ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, nil, after, ev.Reason)
+		return s.auditAt(ctx, tx, s.eventTime(ev.At), ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, nil, after, ev.Reason)
 	})
 }
 
 // UpdateRollout stores r when the stored version is r.Version and
 // increases it; ECONFLICT when someone changed the rollout meanwhile. A
-// non-nil ev is appended to the history and audited.
+// non-nil ev is appended to the history and audited at its time.
 func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollout.Event) error {
 	return s.write(ctx, func(tx Tx) error {
 		var state string
@@ -90,13 +91,24 @@ func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			}
 			before, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": state, "step": step, "percent": percent})
 			after, _ := json.Marshal(map[string]any{"rollout": r.ID, "state": r.State, "step": r.Step, "percent": r.Percent})
-			if err := s.audit(ctx, tx, ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, before, after, ev.Reason); err != nil {
+			if err := s.auditAt(ctx, tx, s.eventTime(ev.At), ev.Actor, r.Environment, "rollout."+string(ev.Kind), r.Plan.Flag, before, after, ev.Reason); err != nil {
 				return err
 			}
 		}
 		r.Version = version + 1
 		return nil
 	})
+}
+
+// eventTime is when a rollout's transition is audited: the time of its
+// history entry, so that the audit trail and the rollout's page agree (a
+// start dated in the past, serve --demo's six hours ago, was audited at
+// the store's clock); the store's clock when the entry has none.
+func (s *Store) eventTime(at time.Time) time.Time {
+	if at.IsZero() {
+		return s.now()
+	}
+	return at.UTC()
 }
 
 func (s *Store) insertRolloutEvent(ctx context.Context, tx Tx, ev *rollout.Event) error {

@@ -379,7 +379,11 @@ func (p Plan) RequiredSE(effect float64) (float64, error) {
 
 // MDE returns the minimum detectable effect with control units in control
 // (treatment Ratio times as many) at the plan's Power: absolute, or relative
-// to Baseline when Relative is set; negative for a "less" alternative.
+// to Baseline when Relative is set; negative for a "less" alternative, the
+// increase's for a two-sided one. A relative effect's power is bounded when
+// the control mean is noisy (see normalMDE): then only an effect towards
+// zero (a decrease of a positive mean) may be detectable, and MDE is the
+// smallest that is, or refused when none is.
 func (p Plan) MDE(control float64) (float64, error) {
 	if err := p.validate(true); err != nil {
 		return 0, err
@@ -391,7 +395,7 @@ func (p Plan) MDE(control float64) (float64, error) {
 	if p.Alternative == Less {
 		sign = -1
 	}
-	d, err := p.normalMDE(sign, p.shift()/math.Sqrt(control))
+	d, peak, err := p.normalMDE(sign, p.shift()/math.Sqrt(control))
 	if err != nil {
 		return 0, err
 	}
@@ -399,8 +403,21 @@ func (p Plan) MDE(control float64) (float64, error) {
 		if control < p.minUnits() {
 			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
 		}
-		// The normal MDE is too small for the t-test: search upwards in |d|.
-		m := bisect(func(x float64) float64 { return p.tPower(sign*x, control) }, p.Power, 0, 2*math.Abs(d))
+		// The normal MDE is too small for the t-test: search upwards in |d|,
+		// up to the peak of a bounded statistic (see normalMDE), past which
+		// the power falls again.
+		hi := 2 * math.Abs(d)
+		if peak > 0 {
+			hi = peak
+			if p.Proportion { // the treatment rate stays in (0, 1)
+				room := 1 - p.Baseline
+				if sign < 0 {
+					room = p.Baseline
+				}
+				hi = math.Min(hi, room*(1-1e-9))
+			}
+		}
+		m := bisect(func(x float64) float64 { return p.tPower(sign*x, control) }, p.Power, 0, hi)
 		d = sign * m
 		// A relative effect's power is bounded (see normalMDE): the search
 		// ran off when the t-test never reaches it.
@@ -418,12 +435,19 @@ func (p Plan) MDE(control float64) (float64, error) {
 // statistic reaches k·√n_c, k the shift per √n_c: d² = k²·V(d), V the
 // unitVar. V is a quadratic in d — σ_t² = p_t(1 − p_t) of a proportion,
 // the weight q² = (1 + d/μ_c)² of a relative effect's control arm — so
-// this is the root of (1 − k²c₂)d² − k²c₁d − k²c₀ = 0, V = c₀ + c₁d + c₂d².
-// Its product of roots is negative when 1 − k²c₂ > 0: one root of each
-// sign. Otherwise (a relative effect whose control mean is not clear of
-// zero, √n_c·|μ_c|/σ_c ≤ k√n_c: the statistic stays below the shift
-// however large the effect) there is none to give.
-func (p Plan) normalMDE(sign, k float64) (float64, error) {
+// the statistic reaches the shift where f(d) = (1 − k²c₂)d² − k²c₁d − k²c₀
+// ≥ 0, V = c₀ + c₁d + c₂d², and f(0) < 0. The statistic² d²/V(d) has its
+// only turn away from 0 at d* = −2c₀/c₁, where its derivative's factor
+// 2V − dV′ = 2c₀ + c₁d vanishes. When a = 1 − k²c₂ > 0 the roots have
+// opposite signs and f > 0 beyond them: the root of sign sign. Otherwise
+// (a relative effect whose control mean is noisy, or a proportion's few
+// units) the statistic in the direction away from d* stays below its
+// limit 1/c₂ ≤ k², and towards d* (a relative effect towards zero: the
+// control arm's weight q² falls) it rises to d* and falls after, so the
+// MDE is the nearer root on d*'s side when the statistic reaches the shift
+// there at all (both roots of that sign, discriminant ≥ 0). peak is |d*|
+// then, the largest |d| worth searching (0 when a > 0).
+func (p Plan) normalMDE(sign, k float64) (d, peak float64, err error) {
 	r := p.ratio()
 	vc, vt, _ := p.armVars(0)
 	// Treatment variance σ_t²(d) = vt + t1·d + t2·d².
@@ -439,18 +463,32 @@ func (p Plan) normalMDE(sign, k float64) (float64, error) {
 	c0, c1, c2 := vc+vt/r, w1*vc+t1/r, w2*vc+t2/r
 	k2 := k * k
 	a, b, c := 1-k2*c2, -k2*c1, -k2*c0
+	disc := b*b - 4*a*c
 	if !(a > 0) {
-		return 0, valueloop.FieldErrorf("control", "too few units: the control mean is not clear enough of zero for a relative effect of any size to have power %v", p.Power)
+		peak = -2 * c0 / c1
+		if c1 == 0 || (peak > 0) != (sign > 0) || disc < 0 {
+			dir := "increase"
+			if sign < 0 {
+				dir = "decrease"
+			}
+			return 0, 0, valueloop.FieldErrorf("control", "too few units: the control mean is not clear enough of zero for a relative %s of any size to have power %v", dir, p.Power)
+		}
+		peak = math.Abs(peak)
 	}
-	// The roots q/a and c/q, q = −(b + sgn(b)·√disc)/2, without cancellation.
-	s := math.Sqrt(b*b - 4*a*c)
-	q := -(b + math.Copysign(s, b)) / 2
-	d := q / a
-	if (d > 0) != (sign > 0) {
-		d = c / q
+	if a == 0 {
+		d = -c / b
+	} else {
+		// The roots q/a and c/q, q = −(b + sgn(b)·√disc)/2, without
+		// cancellation: with a > 0 the one of sign sign, else (both of
+		// sign sign) the nearer.
+		q := -(b + math.Copysign(math.Sqrt(disc), b)) / 2
+		d = q / a
+		if (a > 0 && (d > 0) != (sign > 0)) || (a < 0 && math.Abs(c/q) < math.Abs(d)) {
+			d = c / q
+		}
 	}
 	if _, ok := p.unitVar(d); !ok {
-		return 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
+		return 0, 0, valueloop.FieldErrorf("control", "too few units: the detectable effect leaves [0, 1]")
 	}
-	return d, nil
+	return d, peak, nil
 }

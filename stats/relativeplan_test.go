@@ -33,7 +33,7 @@ type relativePlanCases struct {
 // t = c(1 + δ) weighs the control arm by (1 + δ)², so its power, sample
 // size and MDE are not the absolute difference's at δ·|c|. For δ = +10%
 // with equal arms the absolute form planned 1,005 users per arm where the
-// test needs 1,110, and had 76% power where 80% was asked.
+// test needs 1,111 (1,110.14), and had 76% power where 80% was asked.
 func TestGoldenRelativePlan(t *testing.T) {
 	g := valuelooptest.ReadJSON[struct{ Normal, T relativePlanCases }](t, "testdata/relative_plan.json")
 	if len(g.Normal.Power) == 0 || len(g.Normal.SampleSize) == 0 || len(g.Normal.MDE) == 0 || len(g.T.MDE) == 0 {
@@ -84,5 +84,87 @@ func TestRelativePlanPower(t *testing.T) {
 	se := math.Sqrt(64/nt/(c*c) + tr*tr*64/nc/(c*c*c*c))
 	if got := normSF(-normQuantile(0.025)-0.1/se) + normCDF(normQuantile(0.025)-0.1/se); math.Abs(got-0.8) > 1e-9 {
 		t.Errorf("power of the relative test at the planned sizes %v, want 0.8", got)
+	}
+}
+
+// TestRelativeMDEWhereThePowerIsBounded: a relative effect's statistic is
+// bounded when the control mean is noisy (few units): an effect away from
+// zero never reaches the power, but one towards zero can, as the control
+// arm's weight q² = (μt/μc)² falls with it (to 0 at −100% of a positive
+// mean, and a conversion's treatment variance with it). The MDE is the
+// smallest effect, in its direction, whose PowerAt reaches Power, and is
+// refused only when none does: found here by scanning PowerAt, which the
+// goldens check. MDE refused every decrease once √n_c·|μc|/σ_c fell to the
+// shift, where PowerAt gave −90% of a 5% conversion rate power 1.
+func TestRelativeMDEWhereThePowerIsBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Plan
+		n    float64
+	}{
+		{"conversion at 5%, less", Plan{Alternative: Less, Proportion: true, Baseline: 0.05}, 100},
+		{"conversion at 5%, less, t", Plan{Alternative: Less, Proportion: true, Baseline: 0.05, T: true}, 100},
+		{"noisy mean, less", Plan{Alternative: Less, SD: 30, TreatmentSD: 10, Baseline: 10}, 50},
+		{"noisy mean, less, t", Plan{Alternative: Less, SD: 30, TreatmentSD: 10, Baseline: 10, T: true}, 50},
+		{"noisy negative mean, greater", Plan{Alternative: Greater, SD: 30, TreatmentSD: 10, Baseline: -10}, 50},
+		{"noisy mean, less, ratio 3", Plan{Alternative: Less, SD: 30, TreatmentSD: 20, Baseline: 10, Ratio: 3}, 40},
+		{"noisy mean, greater: refused", Plan{Alternative: Greater, SD: 30, TreatmentSD: 10, Baseline: 10}, 50},
+		{"noisy mean, two-sided increase: refused", Plan{Alternative: TwoSided, SD: 30, TreatmentSD: 10, Baseline: 10}, 50},
+		{"noisy treatment too, less: refused", Plan{Alternative: Less, SD: 30, TreatmentSD: 30, Baseline: 10}, 20},
+	} {
+		p := c.p
+		p.Alpha, p.Power, p.Relative = 0.05, 0.8, true
+		sign, most := 1.0, 5.0
+		if p.Alternative == Less {
+			sign = -1
+		}
+		if p.Proportion {
+			most = 1 - 1e-9
+		}
+		// The first effect on a grid of 0.1% steps whose power is reached.
+		first := math.NaN()
+		for x := 0.001; x <= most; x += 0.001 {
+			pw, err := p.PowerAt(sign*x, c.n)
+			if err != nil {
+				t.Fatalf("%s: PowerAt(%v): %v", c.name, sign*x, err)
+			}
+			if pw >= p.Power {
+				first = sign * x
+				break
+			}
+		}
+		got, err := p.MDE(c.n)
+		switch {
+		case math.IsNaN(first) && err == nil:
+			t.Errorf("%s: MDE = %v, want refused: no effect up to %v×|μc| has power %v", c.name, got, most, p.Power)
+		case math.IsNaN(first):
+			valuelooptest.WantFieldError(t, err, "control")
+		case err != nil:
+			t.Errorf("%s: MDE refused (%v), but PowerAt(%v) reaches %v", c.name, err, first, p.Power)
+		default:
+			if math.Abs(got-first) > 0.001 {
+				t.Errorf("%s: MDE = %v, want the smallest effect with power %v, %v to 0.1%%", c.name, got, p.Power, first)
+			}
+			if pw, _ := p.PowerAt(got, c.n); !p.T && math.Abs(pw-p.Power) > 1e-9 {
+				t.Errorf("%s: PowerAt(MDE %v) = %v, want %v", c.name, got, pw, p.Power)
+			}
+		}
+	}
+}
+
+// TestEffectVarianceGrowthBookVector: EffectVariance of a relative effect
+// is GrowthBook's frequentistVariance (power.ts, its test "delta method
+// variance relative correct": varA 2, meanA 7, nA 4, varB 0.5, meanB 5,
+// nB 15 give 0.00589), the arms' means' variances and the effect at the
+// alternative (5 − 7)/7.
+func TestEffectVarianceGrowthBookVector(t *testing.T) {
+	p := Plan{Baseline: 7, Relative: true}
+	got := p.EffectVariance((5.0-7)/7, 2.0/4, 0.5/15)
+	want := 0.5/(49*15) + 2*25/(2401*4.0)
+	if math.Abs(got-want) > 1e-15 || math.Abs(got-0.00589) > 5e-6 {
+		t.Errorf("EffectVariance = %v, want %v (GrowthBook's 0.00589)", got, want)
+	}
+	if got := (Plan{Baseline: 7}).EffectVariance(-2, 2.0/4, 0.5/15); math.Abs(got-(0.5+0.5/15)) > 1e-15 {
+		t.Errorf("absolute EffectVariance = %v, want %v", got, 0.5+0.5/15)
 	}
 }

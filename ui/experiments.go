@@ -291,7 +291,8 @@ func (e effectRefs) of(relative bool) []refLine {
 // the results table writes it, a relative lift as a percentage, else the
 // difference in the metric's units. A relative lift at some points and
 // none at others (a control mean of zero early on) are not drawn on one
-// axis: all are differences then.
+// axis: all are differences then. The first days' intervals are wide: the
+// axis is fitted to the later ones (chartSpec.Focus).
 func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs, level string) (template.HTML, []overTimeRow) {
 	relative := true
 	each := func(fn func(p replayPoint, v experiment.VariantResult)) {
@@ -333,7 +334,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 		if iv.UpperUnbounded {
 			hi = e.Estimate
 		}
-		s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi})
+		s.Points = append(s.Points, point{T: p.At, Y: e.Estimate, Lo: lo, Hi: hi, Bounds: intervalText(iv, relative)})
 		rows = append(rows, overTimeRow{replayPoint: p, Variant: v.Variant, Users: p.Result.Users, Est: e.Estimate, Interval: iv, Relative: relative})
 	})
 	var ss []series
@@ -345,7 +346,7 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 		what, yfmt = "Difference", num
 	}
 	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its " + level + " always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
-		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt}), rows
+		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Focus: true}), rows
 }
 
 // guardrailOf returns the hypothesis' guardrail on metric, if any.

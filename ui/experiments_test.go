@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,5 +134,52 @@ func TestAnalysisKeptUntilAWindowCloses(t *testing.T) {
 	in.Now = in.Now.Add(time.Minute)
 	if inputSum(&in) == open {
 		t.Errorf("the 1st's window closed: the sum did not change, the kept result would count its users as open")
+	}
+}
+
+// TestIntervalOverTimeFocus: the first day's interval (up to +600%) set
+// the y-axis, so the latest interval, a few percent wide, was drawn as a
+// flat line near zero. The axis is fitted to the later days: the latest
+// interval takes a fair share of the plot's height, and the first day's,
+// beyond it, is cut at the edge and marked, its tooltip giving its bounds;
+// zero stays inside the plot.
+func TestIntervalOverTimeFocus(t *testing.T) {
+	var points []replayPoint
+	// From -200% to +600% on the first day down to +1% to +9%.
+	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
+	for d, day := range days {
+		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
+		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
+			Metrics: []experiment.MetricResult{{Metric: "signup", Variants: []experiment.VariantResult{
+				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Relative: &rel}}}}}}})
+	}
+	chart, _ := intervalOverTime(points, "signup", effectRefs{}, "95%")
+	svgs := regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1)
+	if len(svgs) != len(chartWidths) {
+		t.Fatalf("%d drawings, want %d", len(svgs), len(chartWidths))
+	}
+	for _, m := range svgs {
+		width, _ := strconv.Atoi(m[1])
+		plot := float64(lineHeight(width)) - padT - padB
+		band := regexp.MustCompile(`<polygon class="band s0" points="([^"]*)"`).FindStringSubmatch(m[0])
+		if band == nil {
+			t.Fatalf("w%d: no band:\n%s", width, m[0])
+		}
+		// The band's points run along its top, then back along its bottom:
+		// the latest point's top is the nth, its bottom the next.
+		xy := strings.Fields(band[1])
+		n := len(points)
+		yOf := func(s string) float64 { v, _ := strconv.ParseFloat(s[strings.Index(s, ",")+1:], 64); return v }
+		if span := yOf(xy[n]) - yOf(xy[n-1]); span < plot/8 {
+			t.Errorf("w%d: the latest interval (+1%% to +9%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", width, span, plot)
+		}
+		// No effect (the first reference line) is inside the plot, not on
+		// its bottom edge, where the cut ends below it would hide it.
+		if ref := regexp.MustCompile(`<line class="ref" [^>]*y1="([0-9.]+)"`).FindStringSubmatch(m[0]); ref == nil || yOf(","+ref[1]) > padT+plot-4 {
+			t.Errorf("w%d: the line of no effect at %v, want it above the plot's bottom edge %.0f", width, ref, padT+plot)
+		}
+		if !strings.Contains(m[0], `<path class="clip s0"`) || !strings.Contains(m[0], "+600%") {
+			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, m[0])
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/valueloop/valueloop/jsondiff"
 	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/termchart"
+	"github.com/valueloop/valueloop/value"
 )
 
 // funcs are the helpers templates may call.
@@ -102,8 +103,9 @@ func intervalText(iv stats.Interval, relative bool) string {
 }
 
 // score writes a rank's score as its arithmetic and 'valueloop next' do:
-// at most two decimals (1.97, not num's 1.969); +0 makes -0 0.
-func score(x float64) string { return strconv.FormatFloat(math.Round(x*100)/100+0, 'f', -1, 64) }
+// at most two decimals (1.97, not num's 1.969), and a score too small for
+// them with two significant digits (0.0005, not 0).
+func score(x float64) string { return value.Figure(x) }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
 

@@ -77,3 +77,17 @@ func TestLabelWidthsCountCells(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreAsExplained: a rank's score reads as in its explanation and in
+// 'valueloop next' (value.Figure): a WSJF of cost of delay 1 over size 1000
+// at confidence 0.5 is 0.0005, and read "0" beside the line saying 0.0005.
+func TestScoreAsExplained(t *testing.T) {
+	for _, tc := range []struct {
+		x    float64
+		want string
+	}{{5.2, "5.2"}, {1.969, "1.97"}, {2, "2"}, {0.0005, "0.0005"}, {0.004, "0.004"}, {1.5e-7, "1.5e-07"}, {math.Copysign(0, -1), "0"}} {
+		if got := score(tc.x); got != tc.want {
+			t.Errorf("score(%v) = %q, want %q", tc.x, got, tc.want)
+		}
+	}
+}

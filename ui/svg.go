@@ -32,6 +32,9 @@ type point struct {
 	T      time.Time
 	Y      float64
 	Lo, Hi float64 // an interval around Y, when HasBand
+	// Bounds says the interval in words for a tooltip (an open side as
+	// ∞); when empty, Lo and Hi are written.
+	Bounds string
 }
 
 type series struct {
@@ -54,6 +57,12 @@ type chartSpec struct {
 	Step   bool    // draw as steps (a percentage held until changed)
 	Days   bool    // the points are whole days: the time axis says days, not hours
 	YMax   float64 // when set, the axis ends there (100 for percentages)
+	// Focus sets the y-axis from the later half of each series (and the
+	// reference lines) when the whole would take more than twice that
+	// range: an interval over time starts wide (+600% on its first day),
+	// and an axis fitted to it drew the latest interval as a flat line.
+	// What leaves the axis is drawn to its edge and marked (focusClip).
+	Focus bool
 }
 
 // chartWidths are the widths each chart is drawn for; style.css shows
@@ -103,7 +112,6 @@ func lineHeight(width int) int { return 200 + width/16 }
 func drawLines(b *strings.Builder, c chartSpec, width int) {
 	height := lineHeight(width)
 	var t0, t1 time.Time
-	ylo, yhi := math.Inf(1), math.Inf(-1)
 	n := 0
 	for _, s := range c.Series {
 		for _, p := range s.Points {
@@ -114,20 +122,18 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 				t1 = p.T
 			}
 			n++
-			lo, hi := p.Y, p.Y
-			if s.HasBand {
-				lo, hi = math.Min(lo, p.Lo), math.Max(hi, p.Hi)
-			}
-			ylo, yhi = math.Min(ylo, lo), math.Max(yhi, hi)
+		}
+	}
+	ylo, yhi := yRange(c, 0)
+	if c.Focus {
+		if flo, fhi := yRange(c, 0.5); yhi-ylo > 2*(fhi-flo) {
+			ylo, yhi = flo, fhi
 		}
 	}
 	chartStart(b, "chart", c.Title, width, float64(height))
 	if n == 0 {
 		fmt.Fprintf(b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, width/2, height/2)
 		return
-	}
-	for _, r := range c.Refs {
-		ylo, yhi = math.Min(ylo, r.Y), math.Max(yhi, r.Y)
 	}
 	if yhi == ylo {
 		yhi, ylo = yhi+1, ylo-1
@@ -136,7 +142,9 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		}
 	}
 	pad := (yhi - ylo) * 0.08
-	nonNegative := ylo >= 0
+	// A focused chart's zero is a reference (no effect), drawn inside it:
+	// at the edge, the cut ends of the intervals below it would hide it.
+	nonNegative := ylo >= 0 && !c.Focus
 	ylo, yhi = ylo-pad, yhi+pad
 	if nonNegative && ylo < 0 {
 		ylo = 0 // counts and percentages do not go below zero
@@ -169,7 +177,11 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, height-8, t0.Format(layout))
 		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, height-8, t1.Format(layout))
 	}
-	bands := bandShapes(c.Series, x, y)
+	shown := c.Series
+	if c.Focus {
+		shown = clampSeries(c.Series, ylo, yhi)
+	}
+	bands := bandShapes(shown, x, y)
 	keys := legendSpots(c.Series, padL+w)
 	taken := []box{legendBox(c.Series, keys)}
 	for i, r := range c.Refs {
@@ -178,7 +190,7 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		taken = append(taken, labelBox(r.Label, lx, ly, anchor))
 		fmt.Fprintf(b, `<text class="reflabel" x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, lx, ly, anchor, esc(r.Label))
 	}
-	for i, s := range c.Series {
+	for i, s := range shown {
 		cls := fmt.Sprintf("s%d", i%6)
 		if s.HasBand && len(s.Points) > 0 {
 			var up, down []string
@@ -207,8 +219,12 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", padL+w, y(s.Points[len(s.Points)-1].Y)))
 		}
 		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
-		for _, p := range s.Points {
-			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(p.Y)))
+		for k, p := range s.Points {
+			orig := c.Series[i].Points[k] // its title says the figure, not where it is drawn
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(orig.Y)))
+			if c.Focus {
+				focusClip(b, cls, s.Name, orig, c.YFmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
+			}
 		}
 	}
 	// Legend, top left, when there is more than one series or a band.
@@ -219,6 +235,64 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		legendEntry(b, fmt.Sprintf("dot s%d", i%6), s.Name, keys[i].x, keys[i].y)
 	}
 	b.WriteString(`</svg>`)
+}
+
+// yRange is the range of the y values of c's series, each from its
+// point at share of its length on (0: all, 0.5: the later half, always
+// its last), and of its reference lines.
+func yRange(c chartSpec, share float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, s := range c.Series {
+		from := min(int(float64(len(s.Points))*share), len(s.Points)-1)
+		for _, p := range s.Points[max(from, 0):] {
+			plo, phi := p.Y, p.Y
+			if s.HasBand {
+				plo, phi = math.Min(plo, p.Lo), math.Max(phi, p.Hi)
+			}
+			lo, hi = math.Min(lo, plo), math.Max(hi, phi)
+		}
+	}
+	for _, r := range c.Refs {
+		lo, hi = math.Min(lo, r.Y), math.Max(hi, r.Y)
+	}
+	return lo, hi
+}
+
+// clampSeries is ss with every value held within lo and hi: drawn to the
+// axis' edge.
+func clampSeries(ss []series, lo, hi float64) []series {
+	out := make([]series, len(ss))
+	clamp := func(v float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+	for i, s := range ss {
+		out[i] = s
+		out[i].Points = make([]point, len(s.Points))
+		for k, p := range s.Points {
+			p.Y, p.Lo, p.Hi = clamp(p.Y), clamp(p.Lo), clamp(p.Hi)
+			out[i].Points[k] = p
+		}
+	}
+	return out
+}
+
+// focusClip marks a point of a focused chart whose interval or estimate
+// leaves the axis (lo to hi, at pixels bottom and top): a cut end, an
+// arrowhead at the edge it crosses, whose tooltip says the true figures.
+func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) string, px, bottom, top, lo, hi float64) {
+	above, below := math.Max(p.Y, p.Hi) > hi, math.Min(p.Y, p.Lo) < lo
+	if !above && !below {
+		return
+	}
+	bounds := p.Bounds
+	if bounds == "" {
+		bounds = f(p.Lo) + " to " + f(p.Hi)
+	}
+	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format("Jan 2 15:04"), f(p.Y), bounds)
+	if above {
+		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl-5 7h10z"><title>%s</title></path>`, cls, px, top, esc(tip))
+	}
+	if below {
+		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl-5 -7h10z"><title>%s</title></path>`, cls, px, bottom, esc(tip))
+	}
 }
 
 // niceStep rounds a step up to 1, 2, 2.5 or 5 times a power of ten.

@@ -92,7 +92,7 @@ const (
 	Exposed           EventKind = "exposure"            // a linked flag's first exposure without an experiment (a rollout's users): record only
 	ExperimentStarted EventKind = "experiment_started"  // a linked flag's first exposure in an experiment: measuring
 	VerdictRecorded   EventKind = "verdict"             // a final verdict (Event.Stage validated or invalidated)
-	FlagRemoved       EventKind = "flag_removed"        // the linked flags were cleaned up: done
+	FlagRemoved       EventKind = "flag_removed"        // a linked flag was cleaned up: done, once something was released
 )
 
 // Event is one piece of evidence about one feature. Events may arrive in
@@ -276,6 +276,13 @@ func Derive(events []Event) Lifecycle {
 			if abandon == nil {
 				abandon = e
 			}
+			continue
+		}
+		// A flag removed is the cleanup that ends the loop only once
+		// something was released (an event at or before it proves releasing
+		// or later: same-instant evidence sorts first). Before, it is a
+		// placeholder flag deleted, and the idea or build goes on.
+		if e.Kind == FlagRemoved && earliest[Releasing.rank()] == nil {
 			continue
 		}
 		r := s.rank()

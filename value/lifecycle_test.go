@@ -77,8 +77,19 @@ func TestDerive(t *testing.T) {
 		// after it, never before.
 		{"abandoned, time before evidence", []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(6)), moved("a", Abandoned, day(5))},
 			"idea@0 building@6 abandoned@6", Abandoned},
-		{"done before abandoned stays done", []Event{ev("c", Created, day(0)), ev("rm", FlagRemoved, day(3)), moved("a", Abandoned, day(5))},
-			"idea@0 done@3", Done},
+		{"done before abandoned stays done", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(2)), ev("rm", FlagRemoved, day(3)), moved("a", Abandoned, day(5))},
+			"idea@0 releasing@2 done@3", Done},
+		// A flag deleted before anything was released is no cleanup: the
+		// idea stays in the backlog instead of passing for done unbuilt.
+		{"flag removed before any release", []Event{ev("c", Created, day(0)), ev("rm", FlagRemoved, day(1))}, "idea@0", Idea},
+		{"flag removed while building", []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("rm", FlagRemoved, day(2))},
+			"idea@0 building@1", Building},
+		// Removed on day 2, then (a new flag of that name) released on day
+		// 4 and removed again on day 6: the second removal is the cleanup.
+		{"flag removed before release, again after", []Event{ev("c", Created, day(0)), ev("rm1", FlagRemoved, day(2)),
+			ev("rs", RolloutStarted, day(4)), ev("rm2", FlagRemoved, day(6))}, "idea@0 releasing@4 done@6", Done},
+		{"flag removed at the instant of release", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(3)), ev("rm", FlagRemoved, day(3))},
+			"idea@0 releasing@3 done@3", Done},
 		{"validated by hand", []Event{ev("c", Created, day(0)), moved("m", Validated, day(9))}, "idea@0 validated@9", Validated},
 		{"record-only events move nothing", []Event{ev("c", Created, day(0)), ev("h", HypothesisSet, day(1)),
 			ev("fc", FlagChanged, day(2)), ev("rb", RolloutRolledBack, day(3))}, "idea@0", Idea},
@@ -128,7 +139,7 @@ func TestStageTimes(t *testing.T) {
 	if got := l.StageTimes(day(10)); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	done := Derive([]Event{ev("c", Created, day(0)), ev("rm", FlagRemoved, day(2))})
+	done := Derive([]Event{ev("c", Created, day(0)), moved("m", Done, day(2))})
 	if got := done.StageTimes(day(10)); len(got) != 1 || got[0].Open {
 		t.Errorf("done is not a stage to measure up to now: got %+v", got)
 	}

@@ -485,6 +485,10 @@ func days(d time.Duration) string {
 	return num(math.Round(x*10)/10) + "d"
 }
 
+// Figure writes a number as a rank's explanation does (see num), for the
+// tables beside it: a score of 0.0005 is not "0.00" there.
+func Figure(x float64) string { return num(x) }
+
 // num writes a number with at most two decimals, without trailing zeros;
 // one too small for two decimals with two significant digits: 0.001 is a
 // valid size, and "size 0" is not what a score was divided by.

@@ -219,7 +219,8 @@ func TestDeliveryWebhookCLI(t *testing.T) {
 }
 
 // TestDemoDORA: serve --demo gives `valueloop dora` two services with
-// deployments, lead times and failures to show.
+// deployments, lead times and failures to show, and pull requests: the
+// lead time's coding, pickup and review were "–" (no pull request data).
 func TestDemoDORA(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	code, out, errOut := s.cli(t, s.Admin, "dora", "--since", "35d", "--output", "json")
@@ -237,6 +238,9 @@ func TestDemoDORA(t *testing.T) {
 		m := sr.Total
 		if m.Deployments < 4 || m.LeadTime.Count == 0 || m.Failed == 0 || sr.Team == "" {
 			t.Errorf("%s: %d deployments, %d lead times, %d failed, team %q", sr.Name, m.Deployments, m.LeadTime.Count, m.Failed, sr.Team)
+		}
+		if b := m.LeadTimeBreakdown; b.Coding.Count == 0 || b.Pickup.Count == 0 || b.Review.Count == 0 || b.Pickup.Median <= 0 {
+			t.Errorf("%s: lead time breakdown %+v, want coding, pickup and review from pull requests", sr.Name, b)
 		}
 	}
 	// A restart with --demo adds nothing.

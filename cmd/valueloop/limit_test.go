@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,41 @@ func TestNextNothingToRankSaysWhy(t *testing.T) {
 			t.Errorf("got:\n%s\nwant %q", b.String(), c.want)
 		}
 	}
+}
+
+// TestNextSmallScoreShown: the table printed every score with two decimals,
+// so a feature of cost of delay 1 and size 1000 (0.0005, as its line says)
+// read 0.00 beside its own arithmetic.
+func TestNextSmallScoreShown(t *testing.T) {
+	row := nextTableRow(t, value.Rank{Position: 1, Feature: "tiny", Objective: "o", Stage: value.Idea, Score: 0.0005})
+	if !strings.Contains(row, " 0.0005 ") {
+		t.Errorf("table row %q, want the score 0.0005", row)
+	}
+}
+
+// TestNextTableSaysWaits: a feature waiting for a dependency ranked second
+// in the table with nothing on its row to say it cannot be started yet.
+func TestNextTableSaysWaits(t *testing.T) {
+	row := nextTableRow(t, value.Rank{Position: 1, Feature: "big", Objective: "o", Stage: value.Idea, Score: 2.5, WaitsFor: []string{"exp", "x"},
+		Abandoned: []string{"gone"}})
+	for _, want := range []string{"waits for exp, x", "depends on abandoned gone"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("table row %q, want %q", row, want)
+		}
+	}
+}
+
+// nextTableRow prints a backlog of r alone and returns its table row.
+func nextTableRow(t *testing.T, r value.Rank) string {
+	t.Helper()
+	var b strings.Builder
+	writeNext(&b, &value.Next{Method: value.WSJF, Ranked: []value.Rank{r}})
+	prefix := fmt.Sprintf("%d.  %s ", r.Position, r.Feature)
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), prefix) {
+			return line
+		}
+	}
+	t.Fatalf("no table row starts %q:\n%s", prefix, b.String())
+	return ""
 }

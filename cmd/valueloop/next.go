@@ -83,13 +83,19 @@ func writeNext(w io.Writer, n *value.Next) {
 			fmt.Fprintln(w, "  Nothing to rank: no feature is an idea or ready.")
 		}
 	}
-	top := 0.0
+	top, wide := 0.0, 0
 	for _, r := range n.Ranked {
-		top = math.Max(top, r.Score)
+		top, wide = math.Max(top, r.Score), max(wide, len(value.Figure(r.Score)))
 	}
 	tw := termchart.NewTable(w)
 	for _, r := range n.Ranked {
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%.2f\t%s\n", r.Position, r.Feature, r.Objective, r.Stage, r.Score, termchart.Bar(100*r.Score/top, 20))
+		// Scores to the right, as numbers line up; what blocks a rank after
+		// its bar, only where something does (no trailing blanks).
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\t%*s\t%s", r.Position, r.Feature, r.Objective, r.Stage, wide, value.Figure(r.Score), termchart.Bar(100*r.Score/top, 20))
+		if b := blocked(r); b != "" {
+			fmt.Fprint(tw, "\t"+b)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	for _, r := range n.Ranked {
@@ -121,6 +127,20 @@ func writeNext(w io.Writer, n *value.Next) {
 	for _, a := range n.Stop {
 		fmt.Fprintf(w, "  %-8s  %s: %s\n", words[a.Kind], a.Feature, a.Reason)
 	}
+}
+
+// blocked says on a rank's table row what keeps it from being started, as
+// its line does: a high rank that waits for another feature is not the next
+// thing to build yet.
+func blocked(r value.Rank) string {
+	var out []string
+	if len(r.WaitsFor) > 0 {
+		out = append(out, "waits for "+strings.Join(r.WaitsFor, ", "))
+	}
+	if len(r.Abandoned) > 0 {
+		out = append(out, "depends on abandoned "+strings.Join(r.Abandoned, ", ")+": rethink it")
+	}
+	return strings.Join(out, "; ")
 }
 
 func runFlow(ctx context.Context, e *cliEnv, args []string) error {

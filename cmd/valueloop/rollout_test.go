@@ -27,7 +27,7 @@ import (
 )
 
 // TestDemoRolloutUnderWay: serve --demo puts checkout-flow's 5% under a
-// real rollout plan, with figures to show.
+// real rollout plan, with figures to show, audited when it started.
 func TestDemoRolloutUnderWay(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	code, stdout, stderr := s.cli(t, s.Admin, "rollout", "status", "checkout-flow", "--env", "production")
@@ -58,6 +58,25 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	// guardrail.
 	if len(st.Guardrails) == 1 && st.Users["one-page"]-st.Guardrails[0].VariantUsers != 800 {
 		t.Errorf("one-page: %d users, %d in the guardrail; want the 800 shoppers served by rule left out of it", st.Users["one-page"], st.Guardrails[0].VariantUsers)
+	}
+	// Its audit entry is dated as its start, six hours ago, not the
+	// moment the demo was loaded.
+	code, stdout, _ = s.cli(t, s.Admin, "audit", "--env", "production", "--flag", "checkout-flow", "--output", "json")
+	var audit []valueloop.AuditEntry
+	if err := json.Unmarshal([]byte(stdout), &audit); code != 0 || err != nil {
+		t.Fatalf("audit: exit %d, %v:\n%s", code, err, stdout)
+	}
+	started := 0
+	for _, a := range audit {
+		if a.Action == "rollout.start" {
+			started++
+			if !a.At.Equal(st.StartedAt) {
+				t.Errorf("the demo rollout's start is audited at %s, started at %s", a.At, st.StartedAt)
+			}
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d rollout.start entries in the audit trail, want 1", started)
 	}
 	admin := mustSignIn(t, s.URL, s.Admin)
 	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="notice"><strong>Warning:</strong> the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) {

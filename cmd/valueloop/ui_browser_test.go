@@ -200,6 +200,12 @@ func (c *chrome) featureRank() {
 func (c *chrome) openPages() {
 	c.do("open", chromedp.Navigate(c.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
 	c.shoot("signin")
+	// The command of the sign-in hint is one line: it wrapped after "--".
+	// (One rect per line and per element on it: the lines are their tops.)
+	lines, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`new Set([...document.querySelector(".signin code").getClientRects()].map(r => Math.round(r.top))).size`))
+	if err != nil || lines != 1 {
+		c.t.Errorf("the sign-in hint's command is drawn on %d lines, want 1 (%v)", lines, err)
+	}
 	c.signIn(c.srv.Admin)
 	if h := c.text("h1"); h != "The loop" {
 		c.t.Errorf("after sign-in the page says %q, want the loop overview", h)

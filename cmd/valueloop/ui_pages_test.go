@@ -198,7 +198,8 @@ func perDay(s string) (v, days float64, ok bool) {
 // give read the same. A rank's score reads as its arithmetic on the same
 // line and as 'valueloop next' give it (1.97, not 1.969); a deployment
 // frequency as 'valueloop dora' gives it for the same range (6.8/week,
-// 4.3/month, not 0.9762/day and 0.1429/day).
+// 4.3/month, not 0.9762/day and 0.1429/day); the demo's lead time in its
+// stages, coding, pickup and review included.
 func TestDashboardFiguresAsCLI(t *testing.T) {
 	srv := MustServe(t, "", "--demo")
 	admin := mustSignIn(t, srv.URL, srv.Admin)
@@ -232,6 +233,12 @@ func TestDashboardFiguresAsCLI(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`<div class="kval">([^<]*/(?:day|week|month))</div>`).FindStringSubmatch(delivery); m == nil || !same(m[1], overall[1]) {
 		t.Errorf("all services deploy %s by valueloop dora; /delivery:\n%s", overall[1], valuelooptest.GrepLines(delivery, "kval"))
+	}
+
+	// The demo's pull requests give the lead time's coding, pickup and
+	// review, on the page as in the CLI (they were "–" for want of them).
+	if strings.Contains(delivery, "no change with a known") {
+		t.Errorf("/delivery lacks a stage of the lead time:\n%s", valuelooptest.GrepLines(delivery, "no change with a known"))
 	}
 
 	_, page := admin.get("/value")
