@@ -533,19 +533,21 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			if unread && r.ProtoMajor < 2 {
 				body.out.answer(http.StatusOK) // if the handler wrote nothing
 			}
-			switch {
-			case unread && body.out.closing:
-				// net/http still reads up to 256 KiB of the rest when the
-				// body closes, after the answer has gone, for a
-				// connection it then closes: nothing to wait for.
-				body.rc().SetReadDeadline(time.Now())
-			case unread:
+			if unread {
 				// net/http may read the rest after the handler, to reuse
 				// the connection (HTTP/2, a flag stream's answer): within
 				// what is left of the deadline, which watch no longer
-				// keeps.
-				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
-				body.rc().SetReadDeadline(time.Now().Add(max(left, 0)))
+				// keeps. After an answer that closes the connection it
+				// still reads up to 256 KiB of the rest, the answer sent:
+				// for closeGrace at most, enough for a client that sends
+				// its body at once (closed with its bytes unread, the
+				// connection is reset, and the client may lose the
+				// answer), and no more of a goroutine for one trickling.
+				left := max(time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started))*g.tick, 0)
+				if body.out.closing {
+					left = min(left, closeGrace)
+				}
+				body.rc().SetReadDeadline(time.Now().Add(left))
 			}
 		}()
 		h(w, r)
@@ -714,6 +716,12 @@ type guardedBody struct {
 	// out is the writer handlers get over HTTP/1.x (unreadWriter).
 	out unreadWriter
 }
+
+// closeGrace is how long net/http may read the rest of a body after an
+// answer that closes its connection (guarded): net/http's own wait before
+// it closes a connection whose client may still be sending (its
+// rstAvoidanceDelay).
+const closeGrace = 500 * time.Millisecond
 
 // unreadWriter answers an HTTP/1.x request whose body was declared and
 // not read to its end with Connection: close, whatever the answer: a
