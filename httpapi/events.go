@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"cmp"
 	"compress/gzip"
 	"context"
@@ -182,7 +181,7 @@ type eventsResponse struct {
 	Results    []ingest.Outcome `json:"results"`
 }
 
-var eventBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var eventBufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // gzipPool keeps gzip readers (each holds tens of KiB of tables) between
 // requests.
@@ -238,32 +237,32 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc)
 	}
-	buf := eventBufPool.Get().(*bytes.Buffer)
+	bufp := eventBufPool.Get().(*[]byte)
 	putBuf := func() {
-		if buf != nil && int64(buf.Cap()) <= 4*maxBody {
-			buf.Reset()
-			eventBufPool.Put(buf)
+		if bufp != nil && int64(cap(*bufp)) <= 4*maxBody {
+			eventBufPool.Put(bufp)
 		}
-		buf = nil
+		bufp = nil
 	}
 	defer putBuf()
-	if body == io.Reader(r.Body) && r.ContentLength > 0 {
-		// Its length is known: read into a buffer of that size, not one
-		// grown by doubling to up to twice as much.
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	declared := int64(-1) // unknown: chunked, or decompressed
+	if body == io.Reader(r.Body) {
+		declared = r.ContentLength
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(body, maxBody+1)); err != nil {
+	buf, err := readUpload((*bufp)[:0], body, declared, maxBody)
+	*bufp = buf[:0]
+	if err != nil {
 		return bodyError(err)
 	}
-	if int64(buf.Len()) > maxBody {
+	if int64(len(buf)) > maxBody {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", maxBody)
 	}
-	release, err := s.decodeBudget(r, inner, buf.Bytes())
+	release, err := s.decodeBudget(r, inner, buf)
 	if err != nil {
 		return err
 	}
 	defer release()
-	batch, err := ingest.Decode(buf.Bytes(), s.Events.Now(), s.Events.Limits)
+	batch, err := ingest.Decode(buf, s.Events.Now(), s.Events.Limits)
 	// The events hold nothing of the body (Decode copies what they keep):
 	// it goes back now, not after they are stored.
 	putBuf()
@@ -300,6 +299,40 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	s.Events.rejected.Add(uint64(resp.Rejected))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// readUpload appends body, of declared bytes (-1: not known), to b and
+// returns it, reading at most limit bytes and one more (a longer body).
+// The buffer grows as the bytes arrive, doubling, never past the declared
+// length (and the byte that finds its end) nor past limit and one: sized
+// from Content-Length before reading, an upload that declared
+// max-event-body and sent ten bytes made the server hold all of it,
+// counted nowhere (bodies count the bytes read), and any holder of an
+// event token — a client token is public — could do so on every
+// connection it opened. Doubling holds at most twice what has come.
+func readUpload(b []byte, body io.Reader, declared, limit int64) ([]byte, error) {
+	most := limit + 1
+	if declared >= 0 {
+		most = min(most, declared+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			size := min(max(2*int64(cap(b)), 4<<10), most)
+			grown := make([]byte, len(b), max(size, int64(len(b))+1))
+			copy(grown, b)
+			b = grown
+		}
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		case int64(len(b)) > limit:
+			return b, nil
+		}
+	}
 }
 
 // decodeBudget counts what decoding and storing an upload, data, will

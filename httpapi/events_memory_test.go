@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,5 +103,32 @@ func TestEventUploadDecodeBudget(t *testing.T) {
 	waitState(t, srv, "nothing held", func(_, buffered int64, _ int) bool { return buffered == 0 })
 	if status, _, out := post(); status != http.StatusOK || !strings.Contains(out, `"stored": 20`) {
 		t.Fatalf("the same upload with the budget free: %d %.200s; want 200, 20 stored", status, out)
+	}
+}
+
+// TestEventUploadDeclaredLengthNotReserved: an upload that declares a
+// large body (here max-event-body, 32 MiB) and sends ten bytes makes the
+// server hold about what it sent, not what it declared. The buffer was
+// sized from Content-Length before a byte came: any holder of an event
+// token (a client token is public) made the server reserve 32 MiB per
+// connection, none of it counted against max-body-buffered, by sending
+// headers and stalling.
+func TestEventUploadDeclaredLengthNotReserved(t *testing.T) {
+	e := MustServer(t)
+	srv := limitedServer(t, e, httpapi.Limits{BodyTimeout: time.Hour}, nil)
+	const declared = httpapi.MaxEventBody
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC() // the pools' victims too
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	before := heap()
+	stalled := rawConn(t, srv)
+	startBody(t, stalled, "POST", "/api/v1/events", e.eval, declared, `[{"type":`)
+	waitState(t, srv, "the stalled upload's bytes read", func(_, buffered int64, _ int) bool { return buffered > 0 })
+	if grown := heap() - before; grown > declared/4 {
+		t.Errorf("a stalled upload declaring %d bytes and sending 10: the heap grew by %d bytes; want about what was sent", declared, grown)
 	}
 }
