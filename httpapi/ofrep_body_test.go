@@ -64,8 +64,11 @@ func TestOFREPBodyLimit(t *testing.T) {
 				t.Errorf("status %d, answer %.200s; want %d with %s", resp.StatusCode, b, tc.status, tc.want)
 			}
 			// Refused with the rest of its body unread: not kept for
-			// another request (TestOFREPRefusedUnread).
-			if resp.Close != (tc.status != http.StatusOK) {
+			// another request (TestOFREPRefusedUnread). A byte over may
+			// have been read to its end with that byte (the chunked end
+			// came with it), and may keep its connection: either is right.
+			unread := tc.size > ofrep.MaxBodyBytes+1
+			if resp.Close != unread && (tc.status == http.StatusOK || unread) {
 				t.Errorf("status %d, Connection: close %v", resp.StatusCode, resp.Close)
 			}
 		})
