@@ -144,15 +144,7 @@ func TestAnalysisKeptUntilAWindowCloses(t *testing.T) {
 // beyond it, is cut at the edge and marked, its tooltip giving its bounds;
 // zero stays inside the plot.
 func TestIntervalOverTimeFocus(t *testing.T) {
-	var points []replayPoint
-	// From -200% to +600% on the first day down to +1% to +9%.
-	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
-	for d, day := range days {
-		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
-		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
-			Metrics: []experiment.MetricResult{{Metric: "signup", Variants: []experiment.VariantResult{
-				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Relative: &rel}}}}}}})
-	}
+	points := narrowingDays()
 	chart, _ := intervalOverTime(points, "signup", effectRefs{}, "95%")
 	svgs := regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1)
 	if len(svgs) != len(chartWidths) {
@@ -180,6 +172,50 @@ func TestIntervalOverTimeFocus(t *testing.T) {
 		}
 		if !strings.Contains(m[0], `<path class="clip s0"`) || !strings.Contains(m[0], "+600%") {
 			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, m[0])
+		}
+	}
+}
+
+// narrowingDays are eight days of a treatment's lift whose interval
+// narrows from -200% to +600% on the first day down to +1% to +9%.
+func narrowingDays() []replayPoint {
+	var points []replayPoint
+	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
+	for d, day := range days {
+		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
+		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
+			Metrics: []experiment.MetricResult{{Metric: "signup", Variants: []experiment.VariantResult{
+				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Relative: &rel}}}}}}})
+	}
+	return points
+}
+
+// TestClipMarksClearOfLegend: the arrowheads of the intervals cut at the
+// top of a focused chart were drawn inside the plot, where the legend is
+// (top left): the second and third days' marks lay under "treatment vs
+// control". They are drawn beyond the edge they cross, clear of it.
+func TestClipMarksClearOfLegend(t *testing.T) {
+	chart, _ := intervalOverTime(narrowingDays(), "signup", effectRefs{}, "95%")
+	num := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+	for _, m := range regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1) {
+		key := regexp.MustCompile(`<rect class="dot s0" x="([0-9.]+)" y="([0-9.]+)" width="10" height="10" rx="2"/><text class="legend" x="([0-9.]+)" y="[0-9.]+">([^<]*)</text>`).FindStringSubmatch(m[0])
+		if key == nil {
+			t.Fatalf("w%s: no legend:\n%s", m[1], m[0])
+		}
+		legend := box{num(key[1]), num(key[2]), num(key[3]) + 7*float64(len(key[4])), num(key[2]) + 10}
+		marks := regexp.MustCompile(`<path class="clip s0" d="M([0-9.]+) ([0-9.]+)l(-?[0-9.]+) (-?[0-9.]+)h(-?[0-9.]+)z">`).FindAllStringSubmatch(m[0], -1)
+		if len(marks) < 3 {
+			t.Fatalf("w%s: %d marks of cut intervals, want the first days' (3 or more):\n%s", m[1], len(marks), m[0])
+		}
+		for _, k := range marks {
+			// M x y, l dx dy, h dx: a triangle.
+			x0, y0 := num(k[1]), num(k[2])
+			x1, y1 := x0+num(k[3]), y0+num(k[4])
+			x2 := x1 + num(k[5])
+			mark := box{min(x0, x1, x2), min(y0, y1), max(x0, x1, x2), max(y0, y1)}
+			if mark.meets(legend) {
+				t.Errorf("w%s: the mark %s lies on the legend %+v", m[1], k[0], legend)
+			}
 		}
 	}
 }
