@@ -80,7 +80,9 @@ type guardrailView struct {
 }
 
 // guardrailOverTime is guardrail g now, with the interval of its relative
-// change at each decision the engine recorded in history, and now.
+// change at each decision the engine recorded in history, and now. The
+// first decisions' intervals are wide: the axis is fitted to the later
+// ones (chartSpec.Focus).
 func guardrailOverTime(g rollout.GuardrailResult, history []rollout.Event, now time.Time) guardrailView {
 	gv := guardrailView{GuardrailResult: g}
 	s := series{Name: g.Metric + " change", HasBand: true}
@@ -106,7 +108,7 @@ func guardrailOverTime(g rollout.GuardrailResult, history []rollout.Event, now t
 		limit = -g.Tolerance
 	}
 	gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
-		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct})
+		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Focus: true})
 	return gv
 }
 
