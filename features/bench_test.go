@@ -106,7 +106,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 				evs = append(evs, value.Event{ID: key + "/v", Kind: value.VerdictRecorded, Stage: []value.Stage{value.Validated, value.Invalidated}[r.IntN(2)], At: at(30), Effect: &x, Cause: "verdict"})
 			}
 			if stage >= 4 {
-				evs = append(evs, value.Event{ID: key + "/rm", Kind: value.FlagRemoved, At: at(45), Cause: "removed"})
+				evs = append(evs, value.Event{ID: key + "/rm", Kind: value.FlagRemoved, At: at(45), Cause: "removed", Environment: "production", Flag: flag})
 			}
 		}
 		file.Features = append(file.Features, f)
@@ -115,9 +115,9 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	if err := w.db.ApplyValue(ctx, &file, value.Plan(&value.File{}, &file, false), "bench"); err != nil {
 		b.Fatal(err)
 	}
-	for key, evs := range events {
-		l := value.Derive(evs)
-		if _, err := w.db.SaveLifecycle(ctx, key, &l); err != nil {
+	for _, f := range file.Features {
+		l := value.Derive(events[f.Key], f.Links.Flags)
+		if _, err := w.db.SaveLifecycle(ctx, f.Key, &l); err != nil {
 			b.Fatal(err)
 		}
 	}

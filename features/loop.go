@@ -89,7 +89,7 @@ func (s *Service) syncOne(ctx context.Context, f *value.Feature, sightings map[f
 	if err != nil {
 		return nil, nil, err
 	}
-	l := value.Derive(events)
+	l := value.Derive(events, f.ProductionFlags(s.production()))
 	added, err := s.Store.SaveLifecycle(ctx, f.Key, &l)
 	if err != nil {
 		return nil, nil, err
@@ -323,7 +323,7 @@ func (s *Service) Show(ctx context.Context, key string) (*Shown, error) {
 		fh.Change, fh.For, fh.Outcome = f.Hypothesis.Change, f.Hypothesis.For, f.Hypothesis.Outcome
 		shown.Hypothesis = fh
 	}
-	out.Record = value.NewRecord(&shown, events, s.Now())
+	out.Record = value.NewRecord(&shown, events, f.ProductionFlags(s.production()), s.Now())
 	return out, nil
 }
 

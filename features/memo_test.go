@@ -48,7 +48,7 @@ func newMemoWorld(t *testing.T) *memoWorld {
 	}
 	x := 0.04
 	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: w.now.Add(-30 * 24 * time.Hour)},
-		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, Environment: "production", Flag: "f1", At: w.now.Add(-20 * 24 * time.Hour), Effect: &x}})
+		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, Environment: "production", Flag: "f1", At: w.now.Add(-20 * 24 * time.Hour), Effect: &x}}, nil)
 	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestNextKept(t *testing.T) {
 		{"a verdict", func() error {
 			x := 0.0
 			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: w.now.Add(-time.Hour)},
-				{ID: "v", Kind: value.VerdictRecorded, Stage: value.Invalidated, At: w.now, Effect: &x}})
+				{ID: "v", Kind: value.VerdictRecorded, Stage: value.Invalidated, At: w.now, Effect: &x}}, nil)
 			_, err := db.SaveLifecycle(ctx, "b", &l)
 			return err
 		}, "a: validated 20d ago"},

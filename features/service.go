@@ -640,11 +640,11 @@ func (s *Service) move(ctx context.Context, key string, stage value.Stage, reaso
 		return err
 	}
 	defer unlock()
-	_, events, err := s.syncShownLocked(ctx, key)
+	f, events, err := s.syncShownLocked(ctx, key)
 	if err != nil {
 		return err
 	}
-	cur := value.Derive(events)
+	cur := value.Derive(events, f.ProductionFlags(s.production()))
 	if !cur.Stage.Reachable(stage) {
 		return valueloop.FieldErrorf("stage", "%s is %s since %s and stages never go back (they follow evidence): it cannot be moved to %s",
 			key, cur.Stage, cur.Since.UTC().Format("2006-01-02"), stage)

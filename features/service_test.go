@@ -228,7 +228,7 @@ func TestNextHypothesisError(t *testing.T) {
 	}
 	x := 0.04
 	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now().Add(-time.Hour)},
-		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}})
+		{ID: "v", Kind: value.VerdictRecorded, Stage: value.Validated, At: time.Now(), Effect: &x}}, nil)
 	if _, err := db.SaveLifecycle(ctx, "a", &l); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestNextFollowsWrites(t *testing.T) {
 			return svc.PutFeature(ctx, f, "", "t")
 		}, "a d b*"},
 		{"one building", func() error {
-			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}})
+			l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: time.Now()}, {ID: "x", Kind: value.CommitPushed, At: time.Now()}}, nil)
 			_, err := db.SaveLifecycle(ctx, "d", &l)
 			return err
 		}, "a b*"},
@@ -636,4 +636,64 @@ func TestPutFeatureBesideOldText(t *testing.T) {
 	if err := svc.PutFeature(ctx, old, "", "t"); err == nil || !strings.Contains(err.Error(), "title") {
 		t.Errorf("the old feature written again: %v, want its title refused", err)
 	}
+}
+
+// TestCleanupOfEveryProductionFlag: a feature shipped behind two flags in
+// production was done once one of them was deleted, and the other, still
+// serving, left the list of flags to clean up (it lists decided and
+// abandoned features only). It stays validated, with the other flag on the
+// list, until that one is deleted too: done then. The development flag's
+// deletion counts for nothing either way.
+func TestCleanupOfEveryProductionFlag(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	withDevelopment(t, svc, db)
+	defs := map[[2]string]*valueloop.Flag{}
+	on := "on"
+	for _, k := range [][2]string{{"production", "f1"}, {"production", "f2"}, {"development", "f1"}} {
+		fl := &valueloop.Flag{Key: k[1], State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: &on}
+		if _, _, err := db.PutFlag(ctx, k[0], fl, -1, "t", ""); err != nil {
+			t.Fatal(err)
+		}
+		defs[k] = fl
+	}
+	svc.Definition = func(env, flag string) *valueloop.Flag { return defs[[2]string{env, flag}] }
+	f := feature("a", "f1")
+	f.Links.Flags = append(f.Links.Flags, value.FlagLink{Environment: "production", Flag: "f2"}, value.FlagLink{Environment: "development", Flag: "f1"})
+	if err := svc.PutFeature(ctx, f, "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordVerdict(ctx, &experiment.VerdictRecord{Environment: "production", Flag: "f1", Decision: experiment.Validated, Reason: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = func() time.Time { return time.Now().Add(30 * 24 * time.Hour) } // past the cleanup's 14 days
+	remove := func(env, flag string, want value.Stage, cleanup ...string) {
+		t.Helper()
+		if _, err := db.DeleteFlag(ctx, env, flag, 0, "t", "cleanup"); err != nil {
+			t.Fatal(err)
+		}
+		delete(defs, [2]string{env, flag})
+		if _, err := svc.Sync(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != want {
+			t.Errorf("%s/%s deleted: %s, want %s", env, flag, ls["a"].Stage, want)
+		}
+		n, err := svc.Next(ctx, features.NextOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range n.Stop {
+			if a.Kind == value.CleanUpFlag {
+				got = append(got, a.Environment+"/"+a.Flag)
+			}
+		}
+		if !slices.Equal(got, cleanup) {
+			t.Errorf("%s/%s deleted: flags to clean up %q, want %q", env, flag, got, cleanup)
+		}
+	}
+	remove("development", "f1", value.Validated, "production/f1", "production/f2")
+	remove("production", "f1", value.Validated, "production/f2")
+	remove("production", "f2", value.Done)
 }

@@ -102,7 +102,7 @@ func (c *snapshot) merge(ch *Changes) *snapshot {
 	for i := range ch.Features {
 		f, l := ch.Features[i], ch.Lifecycles[i]
 		if l.Stage == "" {
-			l = value.Derive([]value.Event{value.CreatedEvent(&f, "")})
+			l = value.Derive([]value.Event{value.CreatedEvent(&f, "")}, nil)
 		}
 		j, found := slices.BinarySearchFunc(n.features[:cached], f.Key, func(x value.Feature, k string) int { return cmp.Compare(x.Key, k) })
 		if found {
@@ -145,7 +145,7 @@ func (s *Service) readAll(ctx context.Context, v int64) (*snapshot, error) {
 	for i := range c.features {
 		l, ok := ls[c.features[i].Key]
 		if !ok {
-			l = value.Derive([]value.Event{value.CreatedEvent(&c.features[i], "")})
+			l = value.Derive([]value.Event{value.CreatedEvent(&c.features[i], "")}, nil)
 		}
 		c.lifecycles[i] = l
 	}

@@ -158,7 +158,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	}
 
 	// Lifecycles: new transitions are returned and audited once.
-	l := value.Derive([]value.Event{value.CreatedEvent(&f, "ana"), m1, value.ChangeEvents(c, "trailer")[0]})
+	l := value.Derive([]value.Event{value.CreatedEvent(&f, "ana"), m1, value.ChangeEvents(c, "trailer")[0]}, nil)
 	added, err := s.SaveLifecycle(ctx, f.Key, &l)
 	if err != nil || len(added) != 3 {
 		t.Fatalf("save: %d transitions, %v; want 3", len(added), err)
@@ -197,7 +197,7 @@ func testValue(t *testing.T, st Store, clock *Clock) {
 	if v2, _ := s.ValueVersion(ctx); v2 != v1 {
 		t.Errorf("saving the same lifecycle moved the version from %d to %d", v1, v2)
 	}
-	l2 := value.Derive([]value.Event{value.CreatedEvent(&f, "ana")})
+	l2 := value.Derive([]value.Event{value.CreatedEvent(&f, "ana")}, nil)
 	if _, err := s.SaveLifecycle(ctx, f.Key, &l2); err != nil {
 		t.Fatal(err)
 	}

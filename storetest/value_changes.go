@@ -48,7 +48,7 @@ func testValueChanges(t *testing.T, st Store, clock *Clock) {
 	if err != nil || keys(ch) != "a: " || ch.Features[0].Title != "A" || ch.Version <= all.Version || ch.Count != 2 {
 		t.Errorf("after a's title: %q (version %d after %d), %v; want a alone", keys(ch), ch.Version, all.Version, err)
 	}
-	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: clock.T}, {ID: "x", Kind: value.CommitPushed, At: clock.T}})
+	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: clock.T}, {ID: "x", Kind: value.CommitPushed, At: clock.T}}, nil)
 	if _, err := s.SaveLifecycle(ctx, "b", &l); err != nil {
 		t.Fatal(err)
 	}

@@ -102,9 +102,10 @@ func intervalText(iv stats.Interval, relative bool) string {
 	return intervalSide(iv.LowerUnbounded, "-∞", iv.Lower, f) + " to " + intervalSide(iv.UpperUnbounded, "+∞", iv.Upper, f)
 }
 
-// score writes a rank's score as its arithmetic and 'valueloop next' do:
-// at most two decimals (1.97, not num's 1.969), and a score too small for
-// them with two significant digits (0.0005, not 0).
+// score writes a rank's score, or its confidence or effect, as its
+// arithmetic and 'valueloop next' do: at most two decimals (1.97, not num's
+// 1.969), and a figure too small for them with two significant digits
+// (0.0005, not 0).
 func score(x float64) string { return value.Figure(x) }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }

@@ -260,3 +260,31 @@ func newValueLoop(t *testing.T, store features.Store, db *sqlite.DB, objectives 
 // regexpBarsTitle matches the widest drawing of the throughput's bars and
 // takes its name, the leading <title>.
 var regexpBarsTitle = regexp.MustCompile(`^<svg class="bars w480" [^>]*role="img"><title>([^<]+)</title>`)
+
+// TestFeaturePageFactorsAsExplained: the factors of a feature's score were
+// written with two decimals, so a stated confidence of 0.001 read 0.00
+// beside the score 0.001 and the line saying "confidence 0.001": they are
+// written as that line writes them (value.Figure), as the score is.
+func TestFeaturePageFactorsAsExplained(t *testing.T) {
+	d := newTestDashboard(t, func(u *UI) {
+		db := u.Audit.(*sqlite.DB)
+		svc := newValueLoop(t, db, db, "o")
+		f := &value.Feature{Key: "unsure", Title: "unsure", Objective: "o", Hypothesis: value.Hypothesis{Change: "x"},
+			Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 1}, Size: 1, Confidence: 0.001}}
+		if err := svc.PutFeature(context.Background(), f, "", "t"); err != nil {
+			t.Fatal(err)
+		}
+		u.Value = svc
+	})
+	resp, err := d.signedIn(t).Get(d.srv.URL + "/value/features/unsure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	// Cost of delay 1, size 1, confidence 0.001, effect 1, score 0.001.
+	if want := `<td class="n">1</td><td class="n">1</td><td class="n">0.001</td><td class="n">1</td><td class="n">0.001</td>`; !strings.Contains(body, want) {
+		t.Errorf("the factors are not written as explained, want %s in:\n%s", want, body)
+	}
+}

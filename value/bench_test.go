@@ -58,7 +58,7 @@ func benchPortfolio() (objs []Objective, features []Feature, events [][]Event) {
 				evs = append(evs, verdict(key+"/v", []Stage{Validated, Invalidated}[r.IntN(2)], at(30), r.Float64()/10))
 			}
 			if stage >= 4 {
-				evs = append(evs, ev(key+"/rm", FlagRemoved, at(45)))
+				evs = append(evs, removed(key+"/rm", f.Links.Flags[0], at(45)))
 			}
 		}
 		features = append(features, f)
@@ -73,7 +73,7 @@ func benchPortfolio() (objs []Objective, features []Feature, events [][]Event) {
 func deriveAll(features []Feature, events [][]Event) []Item {
 	items := make([]Item, len(features))
 	for i := range features {
-		l := Derive(events[i])
+		l := Derive(events[i], features[i].Links.Flags)
 		items[i] = Item{Feature: &features[i], Lifecycle: &l}
 	}
 	return items

@@ -61,14 +61,15 @@ func TestEvidenceFromRecords(t *testing.T) {
 	events = append(events, ChangeEvents(c, "Feature: new-onboarding")...)
 	events = append(events, RolloutEvents(r, history)...)
 
-	l := Derive(events)
+	prod := []FlagLink{{Environment: "production", Flag: "new-onboarding"}}
+	l := Derive(events, prod)
 	if got, want := path(l), "idea@0 ready@1 building@2 releasing@4 measuring@5.5 validated@15 done@20"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 	if l.Verdict == nil || *l.Verdict.Effect != 0.09 || l.Verdict.EffectMetric != "onboarding-completed" || !l.Verdict.EffectAbsolute {
 		t.Errorf("verdict: %+v", l.Verdict)
 	}
-	rec := NewRecord(f, events, day(30))
+	rec := NewRecord(f, events, prod, day(30))
 	// Lead time: commit day 2 → rollout complete day 8 = 6 days; learning:
 	// first exposure (rollout start, day 5) → verdict day 15 = 10 days.
 	if rec.LeadTimeToCustomer == nil || rec.LeadTimeToCustomer.D() != days2(6).D() || rec.TimeToValidatedLearning == nil || rec.TimeToValidatedLearning.D() != days2(10).D() {

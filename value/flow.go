@@ -47,9 +47,10 @@ type Flow struct {
 	// Throughput: features reaching their first verdict, per week (weeks
 	// start on Monday, UTC).
 	Throughput []Week `json:"throughput"`
-	// Shipped counts the features released to their users (entered
-	// measuring or beyond) in the window; Validated those of them whose
-	// verdict stands validated, Invalidated likewise.
+	// Shipped counts the features that entered measuring or beyond in the
+	// window, by evidence or by hand (an idea invalidated by hand counts,
+	// released or not); Validated those of them whose verdict stands
+	// validated, Invalidated likewise.
 	Shipped     int `json:"shipped"`
 	Validated   int `json:"validated"`
 	Invalidated int `json:"invalidated"`

@@ -14,8 +14,8 @@ func TestFlow(t *testing.T) {
 	items := []Item{
 		// f1 goes round the loop: idea 0→1, building 1→3, releasing 3→5,
 		// measuring 5→9, validated 9→12, done.
-		feature("f1", "o", nil, 0, nil, ev("f1c", CommitPushed, day(1)), ev("f1s", RolloutStarted, day(3)),
-			ev("f1f", RolloutCompleted, day(5)), verdict("f1v", Validated, day(9), 0.1), ev("f1r", FlagRemoved, day(12))),
+		feature("f1", "o", nil, 0, []FlagLink{prod("f1")}, ev("f1c", CommitPushed, day(1)), ev("f1s", RolloutStarted, day(3)),
+			ev("f1f", RolloutCompleted, day(5)), verdict("f1v", Validated, day(9), 0.1), removed("f1r", prod("f1"), day(12))),
 		// f2: idea 0→2, building 2→4, releasing 4→8, measuring 8→15,
 		// invalidated since 15 (13 days: not stuck, the limit is 14).
 		feature("f2", "o", nil, 0, nil, ev("f2c", CommitPushed, day(2)), ev("f2s", RolloutStarted, day(4)),
@@ -26,11 +26,11 @@ func TestFlow(t *testing.T) {
 		feature("f4", "o", nil, 0, nil, ev("f4c", CommitPushed, day(5))),
 		// f5: created day −40, building since day −35: 63 days, stuck (> 30);
 		// its idea stage ended before the window.
-		{Feature: &Feature{Key: "f5", Objective: "o"}, Lifecycle: ptr(Derive([]Event{ev("f5", Created, day(-40)), ev("f5c", CommitPushed, day(-35))}))},
+		{Feature: &Feature{Key: "f5", Objective: "o"}, Lifecycle: ptr(Derive([]Event{ev("f5", Created, day(-40)), ev("f5c", CommitPushed, day(-35))}, nil))},
 		// f6: an idea for 28 days; ideas are never stuck.
 		feature("f6", "o", nil, 0, nil),
 		// f7: created day 1 (after the idea of the others), ready since 2.
-		{Feature: &Feature{Key: "f7", Objective: "o"}, Lifecycle: ptr(Derive([]Event{ev("f7", Created, day(1)), moved("f7r", Ready, day(2))}))},
+		{Feature: &Feature{Key: "f7", Objective: "o"}, Lifecycle: ptr(Derive([]Event{ev("f7", Created, day(1)), moved("f7r", Ready, day(2))}, nil))},
 		// f8: idea 0→1, measuring 1→3, validated since 3: 25 days without
 		// cleanup, stuck (> 14).
 		feature("f8", "o", nil, 0, nil, ev("f8x", ExperimentStarted, day(1)), verdict("f8v", Validated, day(3), 0.1)),

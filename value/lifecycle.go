@@ -92,7 +92,7 @@ const (
 	Exposed           EventKind = "exposure"            // a linked flag's first exposure without an experiment (a rollout's users): record only
 	ExperimentStarted EventKind = "experiment_started"  // a linked flag's first exposure in an experiment: measuring
 	VerdictRecorded   EventKind = "verdict"             // a final verdict (Event.Stage validated or invalidated)
-	FlagRemoved       EventKind = "flag_removed"        // a linked flag was cleaned up: done, once something was released
+	FlagRemoved       EventKind = "flag_removed"        // a linked flag was removed: done once every production flag is, after a release
 )
 
 // Event is one piece of evidence about one feature. Events may arrive in
@@ -256,8 +256,12 @@ func Timeline(events []Event) []Event {
 //     is not listed and takes no time;
 //   - the decided step's outcome is the last final verdict: a verdict
 //     validated, later invalidated, is invalidated;
-//   - abandoned (by hand) ends the path unless the feature was done before.
-func Derive(events []Event) Lifecycle {
+//   - abandoned (by hand) ends the path unless the feature was done before;
+//   - done by evidence is the cleanup: every one of flags (the feature's
+//     flags linked in production, Feature.ProductionFlags) removed, the
+//     last removal after something was released. It is dated by that last
+//     removal; a removal of a flag not among flags proves nothing.
+func Derive(events []Event, flags []FlagLink) Lifecycle {
 	idx := order(events)
 	var l Lifecycle
 	// earliest[r]: the earliest event proving rank ≥ r; direct[r]: some event
@@ -266,6 +270,8 @@ func Derive(events []Event) Lifecycle {
 	var earliest [ranks]*Event
 	var direct [ranks]bool
 	var abandon, first, last *Event // abandonment, first and last verdicts
+	var gone []bool                 // gone[i]: flags[i] was removed
+	left := 0                       // the flags not removed yet, once one was
 	for _, i := range idx {
 		e := &events[i]
 		s, ok := e.Proves()
@@ -278,12 +284,28 @@ func Derive(events []Event) Lifecycle {
 			}
 			continue
 		}
-		// A flag removed is the cleanup that ends the loop only once
-		// something was released (an event at or before it proves releasing
-		// or later: same-instant evidence sorts first). Before, it is a
-		// placeholder flag deleted, and the idea or build goes on.
-		if e.Kind == FlagRemoved && earliest[Releasing.rank()] == nil {
-			continue
+		// A flag removed is the cleanup that ends the loop only once every
+		// flag linked in production is removed: one of several gone leaves
+		// the others to clean up (the finish list names them while the
+		// feature is decided). And only once something was released (an
+		// event at or before it proves releasing or later: same-instant
+		// evidence sorts first): before, it is a placeholder flag deleted,
+		// and the idea or build goes on.
+		if e.Kind == FlagRemoved {
+			i := slices.IndexFunc(flags, func(f FlagLink) bool { return f.Environment == e.Environment && f.Flag == e.Flag })
+			if i < 0 {
+				continue
+			}
+			if gone == nil {
+				gone, left = make([]bool, len(flags)), distinctFlags(flags)
+			}
+			if !gone[i] {
+				gone[i] = true
+				left--
+			}
+			if left > 0 || earliest[Releasing.rank()] == nil {
+				continue
+			}
 		}
 		r := s.rank()
 		direct[r] = true
@@ -336,6 +358,32 @@ func Derive(events []Event) Lifecycle {
 		l.Stage = Idea
 	}
 	return l
+}
+
+// distinctFlags counts the environment and flag pairs of flags: validation
+// refuses a flag linked twice, and were one, it is one flag to remove (not
+// two, which would leave the feature waiting for ever).
+func distinctFlags(flags []FlagLink) int {
+	n := 0
+	for i, f := range flags {
+		if slices.IndexFunc(flags, func(g FlagLink) bool { return g.Environment == f.Environment && g.Flag == f.Flag }) == i {
+			n++
+		}
+	}
+	return n
+}
+
+// ProductionFlags returns the flags f links in environments production
+// says are production ones: removing every one of them is the cleanup that
+// makes f done (Derive). A development flag's removal ends nothing.
+func (f *Feature) ProductionFlags(production map[string]bool) []FlagLink {
+	var out []FlagLink
+	for _, fl := range f.Links.Flags {
+		if production[fl.Environment] {
+			out = append(out, fl)
+		}
+	}
+	return out
 }
 
 // StageTime is the time a feature spent in one stage; Open marks the stage

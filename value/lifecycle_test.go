@@ -24,6 +24,35 @@ func verdict(id string, s Stage, at time.Time, effect float64) Event {
 	return e
 }
 
+func prod(flag string) FlagLink { return FlagLink{Environment: "production", Flag: flag} }
+
+// removed is the removal of flag fl, changed a change of its definition.
+func removed(id string, fl FlagLink, at time.Time) Event {
+	e := ev(id, FlagRemoved, at)
+	e.Environment, e.Flag = fl.Environment, fl.Flag
+	return e
+}
+
+func changed(id string, fl FlagLink, at time.Time) Event {
+	e := ev(id, FlagChanged, at)
+	e.Environment, e.Flag = fl.Environment, fl.Flag
+	return e
+}
+
+// linked returns the flags in production that events name: the feature's
+// flags linked in production, in the tables of TestDerive (a flag linked
+// and never removed is named by a change of its definition).
+func linked(events []Event) []FlagLink {
+	var out []FlagLink
+	for _, e := range events {
+		fl := prod(e.Flag)
+		if e.Flag != "" && e.Environment == fl.Environment && !slices.Contains(out, fl) {
+			out = append(out, fl)
+		}
+	}
+	return out
+}
+
 func moved(id string, s Stage, at time.Time) Event {
 	e := ev(id, Moved, at)
 	e.Stage = s
@@ -53,7 +82,7 @@ func TestDerive(t *testing.T) {
 			ev("c", Created, day(0)), moved("m", Ready, day(1)), ev("commit1", CommitPushed, day(3)),
 			ev("commit2", CommitPushed, day(4)), ev("pr", Merged, day(5)), ev("dep", Deployed, day(6)),
 			ev("rs", RolloutStarted, day(7)), ev("step", RolloutStep, day(8)), ev("rc", RolloutCompleted, day(10)),
-			verdict("v", Validated, day(17), 0.08), ev("rm", FlagRemoved, day(20)),
+			verdict("v", Validated, day(17), 0.08), removed("rm", prod("f"), day(20)),
 		}, "idea@0 ready@1 building@3 releasing@6 measuring@10 validated@17 done@20", Done},
 		// The deployment (day 2) comes before the commit's own time (day 3,
 		// a clock off on a laptop): it proves building too, so building is
@@ -77,19 +106,38 @@ func TestDerive(t *testing.T) {
 		// after it, never before.
 		{"abandoned, time before evidence", []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(6)), moved("a", Abandoned, day(5))},
 			"idea@0 building@6 abandoned@6", Abandoned},
-		{"done before abandoned stays done", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(2)), ev("rm", FlagRemoved, day(3)), moved("a", Abandoned, day(5))},
+		{"done before abandoned stays done", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(2)), removed("rm", prod("f"), day(3)), moved("a", Abandoned, day(5))},
 			"idea@0 releasing@2 done@3", Done},
 		// A flag deleted before anything was released is no cleanup: the
 		// idea stays in the backlog instead of passing for done unbuilt.
-		{"flag removed before any release", []Event{ev("c", Created, day(0)), ev("rm", FlagRemoved, day(1))}, "idea@0", Idea},
-		{"flag removed while building", []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("rm", FlagRemoved, day(2))},
+		{"flag removed before any release", []Event{ev("c", Created, day(0)), removed("rm", prod("f"), day(1))}, "idea@0", Idea},
+		{"flag removed while building", []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), removed("rm", prod("f"), day(2))},
 			"idea@0 building@1", Building},
 		// Removed on day 2, then (a new flag of that name) released on day
 		// 4 and removed again on day 6: the second removal is the cleanup.
-		{"flag removed before release, again after", []Event{ev("c", Created, day(0)), ev("rm1", FlagRemoved, day(2)),
-			ev("rs", RolloutStarted, day(4)), ev("rm2", FlagRemoved, day(6))}, "idea@0 releasing@4 done@6", Done},
-		{"flag removed at the instant of release", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(3)), ev("rm", FlagRemoved, day(3))},
+		{"flag removed before release, again after", []Event{ev("c", Created, day(0)), removed("rm1", prod("f"), day(2)),
+			ev("rs", RolloutStarted, day(4)), removed("rm2", prod("f"), day(6))}, "idea@0 releasing@4 done@6", Done},
+		{"flag removed at the instant of release", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(3)), removed("rm", prod("f"), day(3))},
 			"idea@0 releasing@3 done@3", Done},
+		// A feature shipped behind two flags is cleaned up once both are
+		// removed, dated by the last: with one still there it stays decided,
+		// and the finish list names the other.
+		{"one of two flags removed", []Event{ev("c", Created, day(0)), changed("fb", prod("b"), day(1)), ev("x", ExperimentStarted, day(2)),
+			verdict("v", Validated, day(5), 0.1), removed("rma", prod("a"), day(8))}, "idea@0 measuring@2 validated@5", Validated},
+		{"both flags removed, done at the last", []Event{ev("c", Created, day(0)), ev("x", ExperimentStarted, day(2)), verdict("v", Validated, day(5), 0.1),
+			removed("rma", prod("a"), day(8)), removed("rmb", prod("b"), day(10))}, "idea@0 measuring@2 validated@5 done@10", Done},
+		{"one flag removed twice, the other not", []Event{ev("c", Created, day(0)), ev("x", ExperimentStarted, day(2)), removed("rma", prod("a"), day(8)),
+			removed("rma2", prod("a"), day(9)), changed("fb", prod("b"), day(9))}, "idea@0 measuring@2", Measuring},
+		// A placeholder removed before the release is removed all the same:
+		// the removal of the last one, after the release, is the cleanup.
+		{"placeholder before release, the other after", []Event{ev("c", Created, day(0)), removed("rma", prod("a"), day(1)),
+			ev("dep", Deployed, day(3)), removed("rmb", prod("b"), day(6))}, "idea@0 releasing@3 done@6", Done},
+		{"every flag removed before release", []Event{ev("c", Created, day(0)), removed("rma", prod("a"), day(1)),
+			removed("rmb", prod("b"), day(2)), ev("dep", Deployed, day(3))}, "idea@0 releasing@3", Releasing},
+		// Only the flags linked in production count: a development flag's
+		// removal cleans up nothing.
+		{"development flag removed", []Event{ev("c", Created, day(0)), ev("dep", Deployed, day(3)), changed("f", prod("f"), day(1)),
+			removed("rmd", FlagLink{Environment: "development", Flag: "f"}, day(6))}, "idea@0 releasing@3", Releasing},
 		{"validated by hand", []Event{ev("c", Created, day(0)), moved("m", Validated, day(9))}, "idea@0 validated@9", Validated},
 		{"record-only events move nothing", []Event{ev("c", Created, day(0)), ev("h", HypothesisSet, day(1)),
 			ev("fc", FlagChanged, day(2)), ev("rb", RolloutRolledBack, day(3))}, "idea@0", Idea},
@@ -101,7 +149,7 @@ func TestDerive(t *testing.T) {
 			"idea@0 releasing@4", Releasing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := Derive(tc.events)
+			l := Derive(tc.events, linked(tc.events))
 			if got := path(l); got != tc.want {
 				t.Errorf("transitions: got %q, want %q", got, tc.want)
 			}
@@ -113,7 +161,7 @@ func TestDerive(t *testing.T) {
 }
 
 func TestDeriveTransitionFields(t *testing.T) {
-	l := Derive([]Event{ev("c", Created, day(0)), moved("m", Ready, day(1)), ev("commit", CommitPushed, day(3))})
+	l := Derive([]Event{ev("c", Created, day(0)), moved("m", Ready, day(1)), ev("commit", CommitPushed, day(3))}, nil)
 	want := []Transition{
 		{To: Idea, At: day(0), Cause: "created c", Event: "c"},
 		{From: Idea, To: Ready, At: day(1), Cause: "moved m", Event: "m", Manual: true},
@@ -129,7 +177,7 @@ func TestDeriveTransitionFields(t *testing.T) {
 
 func TestStageTimes(t *testing.T) {
 	l := Derive([]Event{ev("c", Created, day(0)), moved("m", Ready, day(1)), ev("commit", CommitPushed, day(3.5)),
-		ev("rs", RolloutStarted, day(6))})
+		ev("rs", RolloutStarted, day(6))}, nil)
 	// idea 0→1 = 1d, ready 1→3.5 = 2.5d, building 3.5→6 = 2.5d, releasing
 	// 6→now (day 10) = 4d, open.
 	want := []StageTime{
@@ -139,11 +187,14 @@ func TestStageTimes(t *testing.T) {
 	if got := l.StageTimes(day(10)); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	done := Derive([]Event{ev("c", Created, day(0)), moved("m", Done, day(2))})
+	done := Derive([]Event{ev("c", Created, day(0)), moved("m", Done, day(2))}, nil)
 	if got := done.StageTimes(day(10)); len(got) != 1 || got[0].Open {
 		t.Errorf("done is not a stage to measure up to now: got %+v", got)
 	}
 }
+
+// historyFlags are the flags linked in production in every history.
+var historyFlags = []FlagLink{prod("a"), prod("b")}
 
 // history is a feature's evidence with every kind, some at equal times,
 // some out of order, to shuffle.
@@ -155,7 +206,14 @@ func history(r *rand.Rand) []Event {
 		if r.IntN(4) == 0 {
 			continue // not every feature sees every kind
 		}
-		out = append(out, ev(string(k)+string(rune('a'+i)), k, day(float64(r.IntN(30)))))
+		e := ev(string(k)+string(rune('a'+i)), k, day(float64(r.IntN(30))))
+		if k == FlagRemoved {
+			e = removed(e.ID, historyFlags[r.IntN(2)], e.At)
+		}
+		out = append(out, e)
+	}
+	if r.IntN(2) == 0 { // the other flag of the two, or the same again
+		out = append(out, removed("rm2", historyFlags[r.IntN(2)], day(float64(r.IntN(30)))))
 	}
 	for i := range r.IntN(3) {
 		d := []Stage{Validated, Invalidated}[r.IntN(2)]
@@ -176,7 +234,7 @@ func TestDeriveProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
 	for n := range 500 {
 		events := history(r)
-		want := Derive(events)
+		want := Derive(events, historyFlags)
 		// Times never decrease along the transitions, and stages move forward.
 		for i := 1; i < len(want.Transitions); i++ {
 			a, b := want.Transitions[i-1], want.Transitions[i]
@@ -196,7 +254,7 @@ func TestDeriveProperties(t *testing.T) {
 				shuffled = append(shuffled, events[r.IntN(len(events))])
 			}
 			r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-			got := Derive(shuffled)
+			got := Derive(shuffled, historyFlags)
 			if !reflect.DeepEqual(got.Transitions, want.Transitions) || got.Stage != want.Stage || !reflect.DeepEqual(Timeline(shuffled), Timeline(events)) || !reflect.DeepEqual(got.Verdict, want.Verdict) {
 				t.Fatalf("history %d: arrival order changed the lifecycle:\ngot  %s\nwant %s", n, path(got), path(want))
 			}
@@ -205,7 +263,7 @@ func TestDeriveProperties(t *testing.T) {
 			// show it was entered earlier).
 			var prev Lifecycle
 			for i := range shuffled {
-				cur := Derive(shuffled[:i+1])
+				cur := Derive(shuffled[:i+1], historyFlags)
 				for _, s := range []Stage{Idea, Ready, Building, Releasing, Measuring, Done} {
 					before, ok := prev.Entered(s)
 					if !ok {

@@ -23,7 +23,7 @@ func objective(key string, horizon string) Objective {
 func feature(key, obj string, est *Estimate, hoped float64, flags []FlagLink, events ...Event) Item {
 	f := &Feature{Key: key, Title: "Feature " + key, Objective: obj, Estimate: est,
 		Hypothesis: Hypothesis{Change: key, Metric: "m", MinimumEffect: hoped}, Links: Links{Flags: flags}}
-	l := Derive(append([]Event{ev(key+"-created", Created, day(0))}, events...))
+	l := Derive(append([]Event{ev(key+"-created", Created, day(0))}, events...), f.ProductionFlags(map[string]bool{"production": true}))
 	return Item{Feature: f, Lifecycle: &l}
 }
 

@@ -37,9 +37,9 @@ func TestRecord(t *testing.T) {
 		ev("commit", CommitPushed, day(2)), ev("commit2", CommitPushed, day(3)),
 		ev("dep", Deployed, day(4)),
 		ev("rs", RolloutStarted, day(5)), ev("step", RolloutStep, day(6)), ev("rc", RolloutCompleted, day(9)),
-		verdict("v", Validated, day(19), 0.07), ev("rm", FlagRemoved, day(25)),
+		verdict("v", Validated, day(19), 0.07), removed("rm", f.Links.Flags[0], day(25)),
 	}
-	r := NewRecord(f, events, day(30))
+	r := NewRecord(f, events, f.ProductionFlags(map[string]bool{"production": true}), day(30))
 	// Lead time to customer: first commit day 2 → rollout complete day 9 = 7
 	// days. Time to validated learning: first exposure (rollout start) day 5
 	// → verdict day 19 = 14 days.
@@ -63,7 +63,7 @@ func TestRecord(t *testing.T) {
 	}
 
 	// Half way: rolled out to some, no verdict.
-	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ev("rs", RolloutStarted, day(5))}, day(30))
+	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ev("rs", RolloutStarted, day(5))}, nil, day(30))
 	if r.LeadTimeToCustomer != nil || r.TimeToValidatedLearning != nil || len(r.Missing) != 2 ||
 		r.Missing[0] != "lead time to customer: the rollout has not reached everyone yet" ||
 		r.Missing[1] != "time to validated learning: no verdict yet" {
@@ -73,7 +73,7 @@ func TestRecord(t *testing.T) {
 	// A flag without a rollout (an experiment): released at its first
 	// exposure. Commit day 2, exposure day 6: lead time 4 days.
 	r = NewRecord(f, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(2)), ExposureEvent("production", "new-onboarding", day(6), true),
-		verdict("v", Validated, day(20), 0.1)}, day(30))
+		verdict("v", Validated, day(20), 0.1)}, nil, day(30))
 	if r.LeadTimeToCustomer == nil || r.LeadTimeToCustomer.D() != days2(4).D() || r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(14).D() {
 		t.Errorf("experiment: lead %v, learning %v; want 4 and 14 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)
 	}
@@ -82,7 +82,7 @@ func TestRecord(t *testing.T) {
 	// is its first exposure.
 	noFlag := *f
 	noFlag.Links.Flags = nil
-	r = NewRecord(&noFlag, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("dep", Deployed, day(3)), verdict("v", Invalidated, day(10), 0)}, day(30))
+	r = NewRecord(&noFlag, []Event{ev("c", Created, day(0)), ev("commit", CommitPushed, day(1)), ev("dep", Deployed, day(3)), verdict("v", Invalidated, day(10), 0)}, nil, day(30))
 	if r.LeadTimeToCustomer == nil || r.LeadTimeToCustomer.D() != days2(2).D() || r.TimeToValidatedLearning == nil || r.TimeToValidatedLearning.D() != days2(7).D() {
 		t.Errorf("no flag: lead %v, learning %v; want 2 and 7 days", r.LeadTimeToCustomer, r.TimeToValidatedLearning)
 	}
@@ -107,7 +107,7 @@ func TestRecordVerdictByHand(t *testing.T) {
 		{"recorded, then overruled by hand", []Event{verdict("v", Validated, day(19), 0.07), moved("m", Invalidated, day(22))}, Invalidated, 22, 17},
 		{"by hand, then recorded", []Event{moved("m", Invalidated, day(15)), verdict("v", Validated, day(19), 0.07)}, Validated, 19, 14},
 	} {
-		r := NewRecord(f, append(append([]Event{}, start...), tc.events...), day(30))
+		r := NewRecord(f, append(append([]Event{}, start...), tc.events...), nil, day(30))
 		if r.Stage != tc.want || r.Verdict != tc.want || !r.VerdictAt.Equal(day(tc.at)) {
 			t.Errorf("%s: stage %s, verdict %s at %v; want %s at day %v", tc.name, r.Stage, r.Verdict, r.VerdictAt, tc.want, tc.at)
 		}

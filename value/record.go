@@ -58,9 +58,10 @@ type Record struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// NewRecord builds f's release record from its evidence, as of now.
-func NewRecord(f *Feature, events []Event, now time.Time) *Record {
-	l := Derive(events)
+// NewRecord builds f's release record from its evidence, as of now;
+// flags are f's flags linked in production, as Derive takes them.
+func NewRecord(f *Feature, events []Event, flags []FlagLink, now time.Time) *Record {
+	l := Derive(events, flags)
 	r := &Record{Feature: f.Key, Title: f.Title, Objective: f.Objective, Hypothesis: f.Hypothesis.Statement(),
 		Stage: l.Stage, Since: l.Since, Timeline: Timeline(events), Transitions: l.Transitions, StageTimes: l.StageTimes(now)}
 	if r.Transitions == nil {

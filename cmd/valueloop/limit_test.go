@@ -120,3 +120,24 @@ func nextTableRow(t *testing.T, r value.Rank) string {
 	t.Fatalf("no table row starts %q:\n%s", prefix, b.String())
 	return ""
 }
+
+// TestFlowShippedWords: flow said "Shipped 1 (released to their users in
+// the window)" of an idea invalidated by hand, which no user ever saw:
+// shipped counts the features that entered measuring or a later stage,
+// by evidence or by hand, and the line now says so.
+func TestFlowShippedWords(t *testing.T) {
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	l := value.Derive([]value.Event{{ID: "c", Kind: value.Created, At: now.AddDate(0, 0, -10)},
+		{ID: "m", Kind: value.Moved, Stage: value.Invalidated, At: now.AddDate(0, 0, -5)}}, nil)
+	f := value.ComputeFlow([]value.Item{{Feature: &value.Feature{Key: "a", Objective: "o"}, Lifecycle: &l}},
+		value.FlowOptions{Now: now, Since: now.AddDate(0, 0, -90)})
+	var b strings.Builder
+	writeFlow(&b, f, "", 0)
+	out := b.String()
+	if want := "Shipped 1 (entered measuring or a later stage in the window, by evidence or by hand): 0 validated, 1 invalidated, 0 undecided"; !strings.Contains(out, want) {
+		t.Errorf("flow does not say %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "released") {
+		t.Errorf("flow says a feature never released was released:\n%s", out)
+	}
+}

@@ -187,7 +187,9 @@ func writeFlow(w io.Writer, f *value.Flow, objective string, cols int) {
 	if f.ValidatedShare != nil {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
 	}
-	fmt.Fprintf(w, "\nShipped %d (released to their users in the window): %d validated, %d invalidated, %d undecided; validated share %s\n",
+	// Shipped is measuring or beyond, which a move by hand reaches too (an
+	// idea invalidated in planning): not "released to their users".
+	fmt.Fprintf(w, "\nShipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided; validated share %s\n",
 		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), share)
 	if f.Progress != nil {
 		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")

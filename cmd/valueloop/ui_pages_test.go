@@ -590,7 +590,7 @@ func TestDashboardShippedAddsUp(t *testing.T) {
 		t.Fatalf("flow: %d %.300s, want a shipped feature without a verdict in the demo", code, body)
 	}
 	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/value")
-	want := fmt.Sprintf("Shipped %d: %d validated, %d invalidated, %d undecided;", flow.Shipped, flow.Validated, flow.Invalidated, flow.Shipped-flow.Validated-flow.Invalidated)
+	want := fmt.Sprintf("Shipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided;", flow.Shipped, flow.Validated, flow.Invalidated, flow.Shipped-flow.Validated-flow.Invalidated)
 	if !strings.Contains(page, want) {
 		t.Errorf("the value page does not say %q:\n%s", want, valuelooptest.GrepLines(page, "Shipped"))
 	}
