@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,27 +27,12 @@ func TestGuardrailOverTimeFocus(t *testing.T) {
 			Guardrails: []rollout.GuardrailResult{result(iv[0], iv[1], iv[2])}})
 	}
 	gv := guardrailOverTime(result(0.01, -0.03, 0.05), history, start.Add(32*time.Hour))
-	svgs := regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(gv.Chart), -1)
-	if len(svgs) != len(chartWidths) {
-		t.Fatalf("%d drawings, want %d", len(svgs), len(chartWidths))
-	}
-	for _, m := range svgs {
-		width, _ := strconv.Atoi(m[1])
-		plot := float64(lineHeight(width)) - padT - padB
-		band := regexp.MustCompile(`<polygon class="band s0" points="([^"]*)"`).FindStringSubmatch(m[0])
-		if band == nil {
-			t.Fatalf("w%d: no band:\n%s", width, m[0])
+	for _, d := range focusedDrawings(t, gv.Chart, len(history)+1) {
+		if d.span < d.plot/8 {
+			t.Errorf("w%d: the latest interval (-3%% to +5%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", d.width, d.span, d.plot)
 		}
-		// Along the band's top, then back along its bottom: the latest
-		// point's top is the nth, its bottom the next.
-		xy := strings.Fields(band[1])
-		n := len(history) + 1
-		yOf := func(s string) float64 { v, _ := strconv.ParseFloat(s[strings.Index(s, ",")+1:], 64); return v }
-		if span := yOf(xy[n]) - yOf(xy[n-1]); span < plot/8 {
-			t.Errorf("w%d: the latest interval (-3%% to +5%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", width, span, plot)
-		}
-		if !strings.Contains(m[0], `<path class="clip s0"`) || !strings.Contains(m[0], "-80% to +200%") {
-			t.Errorf("w%d: the first decision's interval, beyond the axis, is not marked with its bounds (-80%% to +200%%):\n%s", width, m[0])
+		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "-80% to +200%") {
+			t.Errorf("w%d: the first decision's interval, beyond the axis, is not marked with its bounds (-80%% to +200%%):\n%s", d.width, d.svg)
 		}
 	}
 }
