@@ -22,6 +22,7 @@ package flagdapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -95,6 +96,16 @@ var (
 // refused (ResourceExhausted) before it is decoded.
 const MaxMessageBytes = ofrep.MaxBodyBytes
 
+// maxDeclaredBytes is the longest body a call whose message is within
+// MaxMessageBytes may declare: the message, the 5-byte envelope of the
+// streaming protocols (gRPC, gRPC-web, Connect's streams), and room for
+// the framing of a compressed message that did not shrink (gzip adds
+// about 20 bytes to 64 KiB). connect reads a body up to MaxMessageBytes
+// and discards the rest before it refuses it, so a call declaring more
+// is refused from its Content-Length, unread: read, a client trickling
+// it held the call until the body deadline.
+const maxDeclaredBytes = MaxMessageBytes + 5 + 1024
+
 // uncompressedSync sends the sync service's messages uncompressed, as
 // flagd does, although connect-go would gzip them for every client that
 // accepts gzip (its own clients do by default): a change goes to every
@@ -134,8 +145,9 @@ func (s *Server) Handlers() map[string]http.Handler {
 	return out
 }
 
-// credentialsFirst refuses a call whose credentials do not authenticate
-// before connect reads its request message, which connect does before it
+// credentialsFirst refuses a call declaring a body over maxDeclaredBytes,
+// and one whose credentials do not authenticate, before connect reads its
+// request message, which connect does before it
 // calls the handler: else every such call was read and decoded (up to
 // MaxMessageBytes) before its token was looked at, also from an address
 // throttled for failed authentications, and one whose message never came
@@ -145,10 +157,17 @@ func (s *Server) Handlers() map[string]http.Handler {
 // headers only) must carry one. A sync call without one may name its
 // token in the message's selector, and an event stream may have none (an
 // anonymous stream): those are left to the handler. The handler checks
-// the token again, with the environment it asks for.
+// the token again, with the environment it asks for. Over HTTP/1.1 the
+// server's guard (package httpapi) closes the connection after such an
+// answer instead of reading the rest of the message, as after any answer
+// given with the message unread.
 func (s *Server) credentialsFirst(h http.Handler) http.Handler {
 	errs := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxDeclaredBytes {
+			errs.Write(w, r, connect.NewError(connect.CodeResourceExhausted, fmt.Errorf("request body of %d bytes declared: a message may have at most %d", r.ContentLength, MaxMessageBytes)))
+			return
+		}
 		secret, _ := credentials(r.Header, "")
 		evaluation := strings.HasPrefix(r.URL.Path, "/flagd.evaluation.") && !slices.Contains(StreamPaths, r.URL.Path)
 		if secret == "" && !evaluation {
@@ -156,13 +175,6 @@ func (s *Server) credentialsFirst(h http.Handler) http.Handler {
 			return
 		}
 		if _, err := s.token(r.Context(), secret); err != nil {
-			if r.ProtoMajor < 2 && r.Body != nil && r.Body != http.NoBody {
-				// Answered now and the connection closed, not after
-				// net/http has read the rest of a message that may never
-				// come. HTTP/2 resets the stream alone.
-				w.Header().Set("Connection", "close")
-				http.NewResponseController(w).EnableFullDuplex()
-			}
 			errs.Write(w, r, err)
 			return
 		}

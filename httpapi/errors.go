@@ -20,17 +20,8 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) serve(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			refusedUnread(w, r)
 			s.writeError(w, r, err)
 		}
-	}
-}
-
-// refusedUnread prepares the answer to a request refused: closeUnread when
-// it is an HTTP/1.x request whose body was not read whole, nothing else.
-func refusedUnread(w http.ResponseWriter, r *http.Request) {
-	if b, ok := r.Body.(*guardedBody); ok && !b.done.Load() && r.ProtoMajor < 2 {
-		closeUnread(w, b.rc())
 	}
 }
 

@@ -206,6 +206,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes: send smaller batches; nothing was stored", maxBody)
 	}
 	var body io.Reader = r.Body
+	var inner *guardedBody // the decompressed body's count, when gzip
 	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 	case "", "identity":
 	case "gzip":
@@ -228,8 +229,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		}()
 		// What is held is the decompressed body: count it too.
 		if gb, ok := r.Body.(*guardedBody); ok {
-			body = &guardedBody{ReadCloser: io.NopCloser(zr), g: gb.g, w: gb.w}
-			defer func() { gb.g.buffered.Add(-body.(*guardedBody).held) }()
+			unzipped := &guardedBody{ReadCloser: io.NopCloser(zr), g: gb.g, w: gb.w}
+			body, inner = unzipped, unzipped
+			defer func() { gb.g.buffered.Add(-unzipped.held) }()
 		} else {
 			body = zr
 		}
@@ -237,19 +239,34 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Encoding %q is not supported: send identity or gzip", enc)
 	}
 	buf := eventBufPool.Get().(*bytes.Buffer)
-	defer func() {
-		if int64(buf.Cap()) <= 4*maxBody {
+	putBuf := func() {
+		if buf != nil && int64(buf.Cap()) <= 4*maxBody {
 			buf.Reset()
 			eventBufPool.Put(buf)
 		}
-	}()
+		buf = nil
+	}
+	defer putBuf()
+	if body == io.Reader(r.Body) && r.ContentLength > 0 {
+		// Its length is known: read into a buffer of that size, not one
+		// grown by doubling to up to twice as much.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
 	if _, err := buf.ReadFrom(io.LimitReader(body, maxBody+1)); err != nil {
 		return bodyError(err)
 	}
 	if int64(buf.Len()) > maxBody {
 		return valueloop.Errorf(valueloop.ETOOLARGE, "body larger than %d bytes (after decompression): send smaller batches; nothing was stored", maxBody)
 	}
+	release, err := s.decodeBudget(r, inner, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	defer release()
 	batch, err := ingest.Decode(buf.Bytes(), s.Events.Now(), s.Events.Limits)
+	// The events hold nothing of the body (Decode copies what they keep):
+	// it goes back now, not after they are stored.
+	putBuf()
 	if err != nil {
 		return err
 	}
@@ -283,6 +300,24 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	s.Events.rejected.Add(uint64(resp.Rejected))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// decodeBudget counts what decoding and storing an upload, data, will
+// hold beside its body (ingest.DecodeCost) against MaxBufferedBytes, once
+// the body has come and before it is decoded, until release. An upload
+// costs about three times its size at its peak, and only its body was
+// counted: concurrent uploads grew the server's memory past the budget.
+// Counted from the body read, not from its declared length: a client
+// that declares much and sends little holds only what it sent.
+func (s *Server) decodeBudget(r *http.Request, inner *guardedBody, data []byte) (release func(), err error) {
+	own := int64(0)
+	if gb, ok := r.Body.(*guardedBody); ok {
+		own = gb.held
+	}
+	if inner != nil {
+		own += inner.held
+	}
+	return s.guard.reserve(ingest.DecodeCost(data, s.Events.Limits), own)
 }
 
 // eventEnvironment authenticates an event request and returns its

@@ -51,8 +51,9 @@ type Limits struct {
 	// Last-Event-ID). Default 10s.
 	StreamWriteTimeout time.Duration
 	// MaxBufferedBytes bounds the request body bytes read and held by all
-	// requests at once (event uploads hold up to 32 MiB each); beyond it
-	// requests are answered 503 with Retry-After. Default 256 MiB.
+	// requests at once (event uploads hold up to 32 MiB each), and what
+	// decoding an event upload holds beside its body (ingest.DecodeCost);
+	// beyond it requests are answered 503 with Retry-After. Default 256 MiB.
 	MaxBufferedBytes int64
 	// MaxHookBodies bounds the webhook deliveries checked against the
 	// store at once before their body is read (the sources are read to
@@ -504,8 +505,14 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 		}
 		// One allocation: the body keeps the writer, and makes a controller
 		// of it only when it sets a deadline (rarely: a copy of one made
-		// here was a second allocation per request).
+		// here was a second allocation per request); the writer that
+		// closes the answers to an unread body (unreadWriter) is part of
+		// it too.
 		body := &guardedBody{ReadCloser: r.Body, g: g, w: w, started: g.ticks.Load(), stream: stream}
+		if r.ProtoMajor < 2 {
+			body.out = unreadWriter{ResponseWriter: w, b: body}
+			w = &body.out
+		}
 		if counted {
 			body.counted, body.client = true, cl
 		}
@@ -523,13 +530,24 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 			unread := !body.done.Load() && !body.expired
 			body.uncount()
 			g.mu.Unlock()
+			if unread && r.ProtoMajor < 2 {
+				body.out.answer(http.StatusOK) // if the handler wrote nothing
+			}
 			if unread {
 				// net/http may read the rest after the handler, to reuse
-				// the connection: within what is left of the deadline,
-				// which watch no longer keeps (rarely: handlers read
-				// their bodies, and refusals close the connection).
-				left := time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started)) * g.tick
-				body.rc().SetReadDeadline(time.Now().Add(max(left, 0)))
+				// the connection (HTTP/2, a flag stream's answer): within
+				// what is left of the deadline, which watch no longer
+				// keeps. After an answer that closes the connection it
+				// still reads up to 256 KiB of the rest, the answer sent:
+				// for closeGrace at most, enough for a client that sends
+				// its body at once (closed with its bytes unread, the
+				// connection is reset, and the client may lose the
+				// answer), and no more of a goroutine for one trickling.
+				left := max(time.Duration(g.timeoutTicks-(g.ticks.Load()-body.started))*g.tick, 0)
+				if body.out.closing {
+					left = min(left, closeGrace)
+				}
+				body.rc().SetReadDeadline(time.Now().Add(left))
 			}
 		}()
 		h(w, r)
@@ -695,7 +713,76 @@ type guardedBody struct {
 	counted bool
 	stream  bool
 	client  *client
+	// out is the writer handlers get over HTTP/1.x (unreadWriter).
+	out unreadWriter
 }
+
+// closeGrace is how long net/http may read the rest of a body after an
+// answer that closes its connection (guarded): net/http's own wait before
+// it closes a connection whose client may still be sending (its
+// rstAvoidanceDelay).
+const closeGrace = 500 * time.Millisecond
+
+// unreadWriter answers an HTTP/1.x request whose body was declared and
+// not read to its end with Connection: close, whatever the answer: a
+// refusal (an error of a route, OFREP's, flagd's, the mux's 404 and 405)
+// or a route that reads no body (a GET sent with one). net/http otherwise
+// reads up to 256 KiB of the rest before it writes the answer, to reuse
+// the connection — it cannot tell the body is unread behind guardedBody
+// — so a client trickling its body got the answer, and gave back the
+// request's goroutine, only at BodyTimeout. A client whose body a
+// handler does not want loses its connection, no more. A flag stream is
+// the exception: its success is left to net/http, whose read of the body
+// a stalled client makes fail at BodyTimeout, which ends the stream (its
+// request would otherwise count against MaxRequests while it streams).
+// HTTP/2 needs none of this: it resets the stream alone.
+type unreadWriter struct {
+	http.ResponseWriter
+	b        *guardedBody
+	answered bool // the status line is decided
+	closing  bool // with Connection: close
+}
+
+// answer decides, before the answer's header goes out, whether it closes
+// the connection: when the body is not read whole by then.
+func (w *unreadWriter) answer(status int) {
+	if !w.answered {
+		w.answered = true
+		if !w.b.done.Load() && (status >= 400 || !w.b.stream) {
+			w.closing = true
+			w.ResponseWriter.Header().Set("Connection", "close")
+		}
+	}
+}
+
+func (w *unreadWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.answer(code) // not a 1xx that another answer follows
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *unreadWriter) Write(p []byte) (int, error) {
+	w.answer(http.StatusOK)
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush is FlushError for http.Flusher (connect's streams, SSE).
+func (w *unreadWriter) Flush() { w.FlushError() }
+
+func (w *unreadWriter) FlushError() error {
+	w.answer(http.StatusOK)
+	switch f := w.ResponseWriter.(type) {
+	case interface{ FlushError() error }:
+		return f.FlushError()
+	case http.Flusher:
+		f.Flush()
+		return nil
+	}
+	return http.ErrNotSupported
+}
+
+func (w *unreadWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // uncount gives back the request's place in MaxRequests and its client's,
 // once; the caller holds g.mu.
@@ -764,6 +851,20 @@ func (b bodyErrors) Read(p []byte) (int, error) {
 		err = bodyError(err)
 	}
 	return n, err
+}
+
+// reserve counts n more bytes against MaxBufferedBytes for a request
+// that holds own bytes of it already (its body), until release; beyond
+// the budget it is refused (503, Retry-After) — unless nothing else is
+// held: a request alone proceeds, or one that needs more than the budget
+// would be refused for ever.
+func (g *guard) reserve(n, own int64) (release func(), err error) {
+	if total := g.buffered.Add(n); total > g.lim.MaxBufferedBytes && total > n+own {
+		g.buffered.Add(-n)
+		g.overload.Add(1)
+		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies, and what decoding them takes, as it may (%d bytes): retry shortly; nothing was stored", g.lim.MaxBufferedBytes)
+	}
+	return func() { g.buffered.Add(-n) }, nil
 }
 
 // hookSlot takes one of the MaxHookBodies slots for checking an

@@ -28,7 +28,7 @@ const (
 
 // routeTable lists every route of the API surface.
 func (s *Server) routeTable() []route {
-	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Refused: refusedUnread, Evaluated: s.evaluated, Key: ofrepKey, EventStream: s.ofrepEventStream}
+	o := &ofrep.Handler{Snapshot: s.ofrepSnapshot, Error: s.writeError, Evaluated: s.evaluated, Key: ofrepKey, EventStream: s.ofrepEventStream}
 	if s.Tracer != nil {
 		o.EvaluatedInBulk = s.evaluatedInBulk // tracing.go
 	}

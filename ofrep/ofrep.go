@@ -79,14 +79,6 @@ type Handler struct {
 	// that knows its public URL). Either is of characters that need no
 	// escape in a JSON string (a URL's); "" announces none.
 	EventStream func(r *http.Request, c Caller) string
-	// Refused, if set, is called before the answer to a request refused
-	// before its body was read whole (Snapshot's error, the server's
-	// refusal to read, a body over MaxBodyBytes), so that the server may
-	// answer it at once: net/http otherwise reads up to 256 KiB more of
-	// the body before it writes the answer, for as long as a client that
-	// stalls makes it wait. Called on other failures too; it must do
-	// nothing to a request whose body was read.
-	Refused func(w http.ResponseWriter, r *http.Request)
 }
 
 // Caller is what a request's credentials select, as Snapshot found it and
@@ -204,15 +196,11 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key string) (*evaluation.Snapshot, Caller, map[string]any, *scratch) {
 	snap, caller, err := h.Snapshot(r)
 	if err != nil {
-		h.refused(w, r)
 		h.Error(w, r, err)
 		return nil, caller, nil, nil
 	}
 	sc := getScratch()
 	ctx, status, code, details, err := readContext(r, sc)
-	if err != nil || status != 0 {
-		h.refused(w, r)
-	}
 	switch {
 	case err != nil:
 		h.Error(w, r, err)
@@ -225,13 +213,6 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, bulk bool, key s
 	}
 	sc.put()
 	return nil, caller, nil, nil
-}
-
-// refused calls Refused, if set.
-func (h *Handler) refused(w http.ResponseWriter, r *http.Request) {
-	if h.Refused != nil {
-		h.Refused(w, r)
-	}
 }
 
 // Evaluate serves POST /ofrep/v1/evaluate/flags/{key}.

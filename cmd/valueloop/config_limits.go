@@ -23,7 +23,7 @@ func limitSettings() []setting {
 			func(c *serveConfig) *time.Duration { return &c.Limits.BodyTimeout }),
 		durationSetting("stream-write-timeout", "10s", "time a flag stream client (SSE, OFREP's change stream, flagd) may take to receive each write, a flag set or a heartbeat, before it is dropped",
 			func(c *serveConfig) *time.Duration { return &c.Limits.StreamWriteTimeout }),
-		sizeSetting("max-body-buffered", "256MiB", "request body bytes all requests may hold at once (503 beyond it)",
+		sizeSetting("max-body-buffered", "256MiB", "request body bytes all requests may hold at once, and what decoding event uploads holds beside them (503 beyond it)",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxBufferedBytes }),
 		sizeSetting("max-api-body", "4MiB", "admin API request body (flagd files included)",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxAPIBody }),
