@@ -3,8 +3,10 @@ package demo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,18 +39,27 @@ func DeliveryServices() []dora.Service {
 // commits, with one incident and one failed deployment; search deploys
 // once a week, days after the commits, with an incident and a rollback.
 // Each change merges a pull request, opened and first reviewed between its
-// commit and its merge, so that the lead time's coding, pickup and review
-// show (delivery.ChangeInput's PR, OpenedAt and ReviewedAt, as an import
+// commit and its merge (a repository's numbered in the order opened), so
+// that the lead time's coding, pickup and review show (delivery.ChangeInput's PR, OpenedAt and ReviewedAt, as an import
 // from a forge records them).
 // The last changes of checkout ship behind RolloutFlag, so the loop
 // figures of the demo rollout have a first commit and a production date.
 // Every record carries a fixed idempotency key: loading again (a restart
 // with --demo) stores nothing. It returns the number of records stored.
 func LoadDelivery(ctx context.Context, r DeliveryRecorder, now time.Time) (int, error) {
-	g := &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), prs: rand.New(rand.NewPCG(2026, 12)), now: now.UTC(),
-		pr: map[string]int{"valueloop-demo/shop": 1840, "valueloop-demo/search": 311}}
+	first := now.UTC().Add(-35 * 24 * time.Hour).Truncate(24 * time.Hour)
+	// A forge numbers pull requests in the order they are opened, not in
+	// the order drawn here: a dry run, with the same draws, finds it.
+	dry := newDeliveryGen(discard{}, now, nil)
+	dry.sha() // the first record's
+	if err := dry.checkout(ctx, first); err != nil {
+		return 0, err
+	}
+	if err := dry.search(ctx, first); err != nil {
+		return 0, err
+	}
+	g := newDeliveryGen(r, now, dry.numbered())
 	// A first record that says whether the history is already there.
-	first := g.now.Add(-35 * 24 * time.Hour).Truncate(24 * time.Hour)
 	_, rec, err := r.RecordChange(ctx, delivery.ChangeInput{Repo: "valueloop-demo/shop", SHA: g.sha(), Paths: []string{"README.md"},
 		AuthoredAt: &first, MergedAt: &first}, "demo-delivery-start")
 	if err != nil {
@@ -77,11 +88,62 @@ type deliveryGen struct {
 	rng *rand.Rand
 	// prs draws the pull requests' times apart from rng, so that adding
 	// them moved none of the commits, deployments and incidents.
-	prs    *rand.Rand
-	pr     map[string]int // the last pull request number, by repository
+	prs *rand.Rand
+	// opened lists the pull requests as drawn; number, when set, is the
+	// number of each (by its index there), in the order opened.
+	opened []pullRequest
+	number []int
 	now    time.Time
 	n      int // keys
 	stored int
+}
+
+// pullRequest is one drawn by change: its repository and opening.
+type pullRequest struct {
+	repo   string
+	opened time.Time
+}
+
+// prBase is the number of each repository's last pull request before the
+// history.
+var prBase = map[string]int{"valueloop-demo/shop": 1840, "valueloop-demo/search": 311}
+
+func newDeliveryGen(r DeliveryRecorder, now time.Time, number []int) *deliveryGen {
+	return &deliveryGen{r: r, rng: rand.New(rand.NewPCG(2026, 6)), prs: rand.New(rand.NewPCG(2026, 12)), now: now.UTC(), number: number}
+}
+
+// numbered is the number of each pull request g drew, in the order drawn:
+// each repository's numbered from prBase on in the order they were opened.
+func (g *deliveryGen) numbered() []int {
+	order := make([]int, len(g.opened))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return g.opened[a].opened.Compare(g.opened[b].opened) })
+	next := maps.Clone(prBase)
+	number := make([]int, len(g.opened))
+	for _, i := range order {
+		next[g.opened[i].repo]++
+		number[i] = next[g.opened[i].repo]
+	}
+	return number
+}
+
+// discard is the recorder of a dry run: it stores nothing.
+type discard struct{}
+
+func (discard) PutService(context.Context, dora.Service, string) error { return nil }
+func (discard) RecordChange(context.Context, delivery.ChangeInput, string) (dora.Change, delivery.Receipt, error) {
+	return dora.Change{}, delivery.Receipt{}, nil
+}
+func (discard) RecordDeployment(context.Context, delivery.DeploymentInput, string) (dora.Deployment, delivery.Receipt, error) {
+	return dora.Deployment{}, delivery.Receipt{}, nil
+}
+func (discard) OpenIncident(context.Context, delivery.IncidentInput, string) (dora.Incident, delivery.Receipt, error) {
+	return dora.Incident{}, delivery.Receipt{}, nil
+}
+func (discard) ResolveIncident(context.Context, string, *time.Time, string) (dora.Incident, delivery.Receipt, error) {
+	return dora.Incident{}, delivery.Receipt{}, nil
 }
 
 func (g *deliveryGen) key() string {
@@ -101,15 +163,19 @@ func (g *deliveryGen) minutes(lo, hi int) time.Duration {
 // Between its first commit and its merge, the request is opened after
 // 35–65% of the time (coding) and first reviewed a fifth to seven tenths
 // of the way from its opening to its merge (pickup, then review), from a
-// branch named after the file it changes.
+// branch named after the file it changes and its number (g.number's).
 func (g *deliveryGen) change(ctx context.Context, repo, file string, authored, merged time.Time, flags ...string) (string, error) {
 	sha := g.sha()
-	g.pr[repo]++
 	span := float64(merged.Sub(authored))
 	opened := authored.Add(time.Duration(span * (0.35 + 0.3*g.prs.Float64()))).Truncate(time.Second)
 	reviewed := opened.Add(time.Duration(float64(merged.Sub(opened)) * (0.2 + 0.5*g.prs.Float64()))).Truncate(time.Second)
-	_, _, err := g.r.RecordChange(ctx, delivery.ChangeInput{Repo: repo, SHA: sha, PR: strconv.Itoa(g.pr[repo]),
-		Branch: strings.TrimSuffix(path.Base(file), path.Ext(file)) + "-" + strconv.Itoa(g.pr[repo]), Paths: []string{file},
+	pr := prBase[repo] + len(g.opened) + 1 // a dry run's
+	if len(g.opened) < len(g.number) {
+		pr = g.number[len(g.opened)]
+	}
+	g.opened = append(g.opened, pullRequest{repo, opened})
+	_, _, err := g.r.RecordChange(ctx, delivery.ChangeInput{Repo: repo, SHA: sha, PR: strconv.Itoa(pr),
+		Branch: strings.TrimSuffix(path.Base(file), path.Ext(file)) + "-" + strconv.Itoa(pr), Paths: []string{file},
 		AuthoredAt: &authored, MergedAt: &merged, OpenedAt: &opened, ReviewedAt: &reviewed, Flags: flags}, g.key())
 	g.stored++
 	return sha, err

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html/template"
 	"regexp"
 	"slices"
 	"strconv"
@@ -144,23 +145,41 @@ func TestAnalysisKeptUntilAWindowCloses(t *testing.T) {
 // beyond it, is cut at the edge and marked, its tooltip giving its bounds;
 // zero stays inside the plot.
 func TestIntervalOverTimeFocus(t *testing.T) {
-	var points []replayPoint
-	// From -200% to +600% on the first day down to +1% to +9%.
-	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
-	for d, day := range days {
-		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
-		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
-			Metrics: []experiment.MetricResult{{Metric: "signup", Variants: []experiment.VariantResult{
-				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Relative: &rel}}}}}}})
-	}
+	points := narrowingDays()
 	chart, _ := intervalOverTime(points, "signup", effectRefs{}, "95%")
+	for _, d := range focusedDrawings(t, chart, len(points)) {
+		width, plot := d.width, d.plot
+		if d.span < plot/8 {
+			t.Errorf("w%d: the latest interval (+1%% to +9%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", width, d.span, plot)
+		}
+		// No effect (the first reference line) is inside the plot, not on
+		// its bottom edge, where the cut ends below it would hide it.
+		if ref := regexp.MustCompile(`<line class="ref" [^>]*y1="([0-9.]+)"`).FindStringSubmatch(d.svg); ref == nil || parsed(ref[1]) > padT+plot-4 {
+			t.Errorf("w%d: the line of no effect at %v, want it above the plot's bottom edge %.0f", width, ref, padT+plot)
+		}
+		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "+600%") {
+			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, d.svg)
+		}
+	}
+}
+
+// focusedDrawing is one drawing of a chart of one series with a band of
+// n points, with the height its latest interval spans and the plot's.
+type focusedDrawing struct {
+	width      int
+	svg        string
+	span, plot float64
+}
+
+func focusedDrawings(t *testing.T, chart template.HTML, n int) []focusedDrawing {
+	t.Helper()
 	svgs := regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1)
 	if len(svgs) != len(chartWidths) {
 		t.Fatalf("%d drawings, want %d", len(svgs), len(chartWidths))
 	}
+	var out []focusedDrawing
 	for _, m := range svgs {
 		width, _ := strconv.Atoi(m[1])
-		plot := float64(lineHeight(width)) - padT - padB
 		band := regexp.MustCompile(`<polygon class="band s0" points="([^"]*)"`).FindStringSubmatch(m[0])
 		if band == nil {
 			t.Fatalf("w%d: no band:\n%s", width, m[0])
@@ -168,18 +187,53 @@ func TestIntervalOverTimeFocus(t *testing.T) {
 		// The band's points run along its top, then back along its bottom:
 		// the latest point's top is the nth, its bottom the next.
 		xy := strings.Fields(band[1])
-		n := len(points)
-		yOf := func(s string) float64 { v, _ := strconv.ParseFloat(s[strings.Index(s, ",")+1:], 64); return v }
-		if span := yOf(xy[n]) - yOf(xy[n-1]); span < plot/8 {
-			t.Errorf("w%d: the latest interval (+1%% to +9%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", width, span, plot)
+		yOf := func(s string) float64 { return parsed(s[strings.Index(s, ",")+1:]) }
+		out = append(out, focusedDrawing{width: width, svg: m[0], span: yOf(xy[n]) - yOf(xy[n-1]), plot: float64(lineHeight(width)) - padT - padB})
+	}
+	return out
+}
+
+func parsed(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+
+// narrowingDays are eight days of a treatment's lift whose interval
+// narrows from -200% to +600% on the first day down to +1% to +9%.
+func narrowingDays() []replayPoint {
+	var points []replayPoint
+	days := []struct{ est, half float64 }{{2, 4}, {0.6, 1.2}, {0.3, 0.5}, {0.15, 0.2}, {0.12, 0.1}, {0.07, 0.06}, {0.06, 0.05}, {0.05, 0.04}}
+	for d, day := range days {
+		rel := stats.Effect{Estimate: day.est, Sequential: stats.Interval{Lower: day.est - day.half, Upper: day.est + day.half}}
+		points = append(points, replayPoint{At: time.Date(2026, 3, 1+d, 0, 0, 0, 0, time.UTC), Result: &experiment.Result{Users: int64(100 * (d + 1)),
+			Metrics: []experiment.MetricResult{{Metric: "signup", Variants: []experiment.VariantResult{
+				{Variant: "control", Control: true}, {Variant: "treatment", Lift: &experiment.Lift{Relative: &rel}}}}}}})
+	}
+	return points
+}
+
+// TestClipMarksClearOfLegend: the arrowheads of the intervals cut at the
+// top of a focused chart were drawn inside the plot, where the legend is
+// (top left): the second and third days' marks lay under "treatment vs
+// control". They are drawn beyond the edge they cross, clear of it.
+func TestClipMarksClearOfLegend(t *testing.T) {
+	chart, _ := intervalOverTime(narrowingDays(), "signup", effectRefs{}, "95%")
+	for _, m := range regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1) {
+		key := regexp.MustCompile(`<rect class="dot s0" x="([0-9.]+)" y="([0-9.]+)" width="10" height="10" rx="2"/><text class="legend" x="([0-9.]+)" y="[0-9.]+">([^<]*)</text>`).FindStringSubmatch(m[0])
+		if key == nil {
+			t.Fatalf("w%s: no legend:\n%s", m[1], m[0])
 		}
-		// No effect (the first reference line) is inside the plot, not on
-		// its bottom edge, where the cut ends below it would hide it.
-		if ref := regexp.MustCompile(`<line class="ref" [^>]*y1="([0-9.]+)"`).FindStringSubmatch(m[0]); ref == nil || yOf(","+ref[1]) > padT+plot-4 {
-			t.Errorf("w%d: the line of no effect at %v, want it above the plot's bottom edge %.0f", width, ref, padT+plot)
+		legend := box{parsed(key[1]), parsed(key[2]), parsed(key[3]) + 7*float64(len(key[4])), parsed(key[2]) + 10}
+		marks := regexp.MustCompile(`<path class="clip s0" d="M([0-9.]+) ([0-9.]+)l(-?[0-9.]+) (-?[0-9.]+)h(-?[0-9.]+)z">`).FindAllStringSubmatch(m[0], -1)
+		if len(marks) < 3 {
+			t.Fatalf("w%s: %d marks of cut intervals, want the first days' (3 or more):\n%s", m[1], len(marks), m[0])
 		}
-		if !strings.Contains(m[0], `<path class="clip s0"`) || !strings.Contains(m[0], "+600%") {
-			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, m[0])
+		for _, k := range marks {
+			// M x y, l dx dy, h dx: a triangle.
+			x0, y0 := parsed(k[1]), parsed(k[2])
+			x1, y1 := x0+parsed(k[3]), y0+parsed(k[4])
+			x2 := x1 + parsed(k[5])
+			mark := box{min(x0, x1, x2), min(y0, y1), max(x0, x1, x2), max(y0, y1)}
+			if mark.meets(legend) {
+				t.Errorf("w%s: the mark %s lies on the legend %+v", m[1], k[0], legend)
+			}
 		}
 	}
 }

@@ -79,6 +79,39 @@ type guardrailView struct {
 	Rows  []guardrailPoint
 }
 
+// guardrailOverTime is guardrail g now, with the interval of its relative
+// change at each decision the engine recorded in history, and now. The
+// first decisions' intervals are wide: the axis is fitted to the later
+// ones (chartSpec.Focus).
+func guardrailOverTime(g rollout.GuardrailResult, history []rollout.Event, now time.Time) guardrailView {
+	gv := guardrailView{GuardrailResult: g}
+	s := series{Name: g.Metric + " change", HasBand: true}
+	add := func(at time.Time, x rollout.GuardrailResult) {
+		if !x.HasRelative() {
+			return
+		}
+		if !x.Interval.LowerUnbounded && !x.Interval.UpperUnbounded { // an unbounded side is held as 0
+			s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
+		}
+		gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Interval: x.Interval, Status: x.Status})
+	}
+	for _, ev := range history {
+		for _, x := range ev.Guardrails {
+			if x.Metric == g.Metric {
+				add(ev.At, x)
+			}
+		}
+	}
+	add(now, g)
+	limit := g.Tolerance
+	if g.Direction == "higher" {
+		limit = -g.Tolerance
+	}
+	gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
+		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Focus: true})
+	return gv
+}
+
 type guardrailPoint struct {
 	At       time.Time
 	Change   float64
@@ -121,35 +154,8 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Progress = lineChart(chartSpec{Title: "Share of users served " + st.Plan.Variant + " over time, in percent",
 		Series: []series{prog}, Refs: steps, Step: true, YMax: 100, YFmt: func(y float64) string { return pct(y / 100) }})
-	// Each guardrail: the interval of the relative change at each decision
-	// the engine recorded, and now.
 	for _, g := range st.Guardrails {
-		gv := guardrailView{GuardrailResult: g}
-		s := series{Name: g.Metric + " change", HasBand: true}
-		add := func(at time.Time, x rollout.GuardrailResult) {
-			if !x.HasRelative() {
-				return
-			}
-			if !x.Interval.LowerUnbounded && !x.Interval.UpperUnbounded { // an unbounded side is held as 0
-				s.Points = append(s.Points, point{T: at, Y: x.Change, Lo: x.Interval.Lower, Hi: x.Interval.Upper})
-			}
-			gv.Rows = append(gv.Rows, guardrailPoint{At: at, Change: x.Change, Interval: x.Interval, Status: x.Status})
-		}
-		for _, ev := range st.History {
-			for _, x := range ev.Guardrails {
-				if x.Metric == g.Metric {
-					add(ev.At, x)
-				}
-			}
-		}
-		add(now, g)
-		limit := g.Tolerance
-		if g.Direction == "higher" {
-			limit = -g.Tolerance
-		}
-		gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
-			Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct})
-		d.Guardrails = append(d.Guardrails, gv)
+		d.Guardrails = append(d.Guardrails, guardrailOverTime(g, st.History, now))
 	}
 	switch st.State {
 	case rollout.Running:

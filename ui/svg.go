@@ -276,7 +276,8 @@ func clampSeries(ss []series, lo, hi float64) []series {
 
 // focusClip marks a point of a focused chart whose interval or estimate
 // leaves the axis (lo to hi, at pixels bottom and top): a cut end, an
-// arrowhead at the edge it crosses, whose tooltip says the true figures.
+// arrowhead beyond the edge it crosses, whose tooltip says the true
+// figures. Drawn inside the plot, those at the top lay under the legend.
 func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) string, px, bottom, top, lo, hi float64) {
 	above, below := math.Max(p.Y, p.Hi) > hi, math.Min(p.Y, p.Lo) < lo
 	if !above && !below {
@@ -288,10 +289,10 @@ func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) st
 	}
 	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format("Jan 2 15:04"), f(p.Y), bounds)
 	if above {
-		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl-5 7h10z"><title>%s</title></path>`, cls, px, top, esc(tip))
+		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl5 7h-10z"><title>%s</title></path>`, cls, px, top-7, esc(tip))
 	}
 	if below {
-		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl-5 -7h10z"><title>%s</title></path>`, cls, px, bottom, esc(tip))
+		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl5 -7h-10z"><title>%s</title></path>`, cls, px, bottom+7, esc(tip))
 	}
 }
 
