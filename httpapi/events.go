@@ -309,7 +309,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 // max-event-body and sent ten bytes made the server hold all of it,
 // counted nowhere (bodies count the bytes read), and any holder of an
 // event token — a client token is public — could do so on every
-// connection it opened. Doubling holds at most twice what has come.
+// connection it opened. Doubling, and the last step to the declared
+// length taken once half of it would be reached, the buffer holds at most
+// four times what has come.
 func readUpload(b []byte, body io.Reader, declared, limit int64) ([]byte, error) {
 	most := limit + 1
 	if declared >= 0 {
@@ -318,6 +320,9 @@ func readUpload(b []byte, body io.Reader, declared, limit int64) ([]byte, error)
 	for {
 		if len(b) == cap(b) {
 			size := min(max(2*int64(cap(b)), 4<<10), most)
+			if declared >= 0 && 2*size >= most {
+				size = most // not a last doubling copied and thrown away
+			}
 			grown := make([]byte, len(b), max(size, int64(len(b))+1))
 			copy(grown, b)
 			b = grown
