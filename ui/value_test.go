@@ -288,3 +288,22 @@ func TestFeaturePageFactorsAsExplained(t *testing.T) {
 		t.Errorf("the factors are not written as explained, want %s in:\n%s", want, body)
 	}
 }
+
+// TestValueBetsFigures: the dashboard's record of bets writes confidence
+// and effect as its ranks do (value.Figure): 0.004, not "0.00".
+func TestValueBetsFigures(t *testing.T) {
+	u := &UI{}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	d := valueData{Next: &value.Next{Method: value.WSJF, Bets: []value.Bets{{Objective: "o", Invalidated: 9, Confidence: 0.004, Effect: 1.5, Measured: 1}}}, Flow: &value.Flow{}}
+	if err := u.pages["value"].ExecuteTemplate(&b, "content", page{Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<td class="n">0.004</td>`, `<td class="n">1.5 <span`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("record of bets lacks %q", want)
+		}
+	}
+}

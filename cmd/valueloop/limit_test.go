@@ -141,3 +141,16 @@ func TestFlowShippedWords(t *testing.T) {
 		t.Errorf("flow says a feature never released was released:\n%s", out)
 	}
 }
+
+// TestNextBetsFigures: the record of bets writes its confidence and effect
+// as the rank lines write theirs (value.Figure): a confidence of 0.004 is
+// not "0.00".
+func TestNextBetsFigures(t *testing.T) {
+	var b strings.Builder
+	writeNext(&b, &value.Next{Method: value.WSJF, Bets: []value.Bets{{Objective: "o", Invalidated: 9, Confidence: 0.004, Effect: 1.5, Measured: 1}}})
+	for _, want := range []string{"confidence 0.004", "effect 1.5 (1 measured)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("record of bets lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -115,7 +115,7 @@ func writeNext(w io.Writer, n *value.Next) {
 			if b.Progress != nil {
 				progress = b.Progress.Summary
 			}
-			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %.2f\teffect %.2f (%d measured)\t%s\n", b.Objective, b.Validated, b.Invalidated, b.Confidence, b.Effect, b.Measured, progress)
+			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %s\teffect %s (%d measured)\t%s\n", b.Objective, b.Validated, b.Invalidated, value.Figure(b.Confidence), value.Figure(b.Effect), b.Measured, progress)
 		}
 		tw.Flush()
 	}
