@@ -107,19 +107,21 @@ func (u RateUnit) Format(perDay float64) string {
 }
 
 // Duration writes a duration with its two largest units: 45s, 12m,
-// 5h12m, 3d4h.
+// 5h12m, 3d4h, rounded to the last unit written (17.98s is 18s, not 17s;
+// 59.6s is 1m), so that a figure near a unit's end takes the next one.
 func Duration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 24*time.Hour:
-		h := int(d.Hours())
-		return fmt.Sprintf("%dh%02dm", h, int(d.Minutes())-60*h)
+	if r := d.Round(time.Second); r < time.Minute {
+		return fmt.Sprintf("%ds", int(r.Seconds()))
 	}
-	days := int(d.Hours() / 24)
-	return fmt.Sprintf("%dd%dh", days, int(d.Hours())-24*days)
+	if r := d.Round(time.Minute); r < time.Hour {
+		return fmt.Sprintf("%dm", int(r.Minutes()))
+	} else if r < 24*time.Hour {
+		h := int(r.Hours())
+		return fmt.Sprintf("%dh%02dm", h, int(r.Minutes())-60*h)
+	}
+	r := d.Round(time.Hour)
+	days := int(r.Hours() / 24)
+	return fmt.Sprintf("%dd%dh", days, int(r.Hours())-24*days)
 }
 
 // Interval is an interval drawn on a track of Width cells: ├───●───┤ from

@@ -154,3 +154,13 @@ func TestNextBetsFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowTimeRounded: a stage's flow time is rounded as the CLI's other
+// durations are (termchart.Duration), not truncated: 17.98s is 18s.
+func TestFlowTimeRounded(t *testing.T) {
+	var b strings.Builder
+	writeFlowStages(&b, []value.StageFlow{{Stage: value.Measuring, FlowTime: value.Summary{Count: 2, Median: value.Seconds(17980 * time.Millisecond), P85: value.Seconds(59600 * time.Millisecond)}}}, 0)
+	if !strings.Contains(b.String(), "18s / 1m (2)") {
+		t.Errorf("flow time not rounded:\n%s", b.String())
+	}
+}
