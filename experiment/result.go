@@ -355,6 +355,8 @@ func Analyze(in Input) (*Result, error) {
 				res.SRM.Reason = ruledMismatch
 			}
 		}
+	} else if res.SRM.Mismatch && len(in.Settings.Weights) > 0 {
+		res.SRM.Reason = givenMismatch // the caller's weights, not a rule, may be wrong
 	} else if res.SRM.Mismatch && ruledBy(in.Definition) {
 		res.SRM.Reason = ruledMismatch
 	}
@@ -496,6 +498,11 @@ func uncheckedSplit(def *valueloop.Flag, s Settings) string {
 // served count as randomised unless their exposures say otherwise, which
 // is the likeliest cause.
 const ruledMismatch = "a targeting rule may serve a variant of the split, and users it served whose exposures count as randomised (sent without reason or split, or with TARGETING_MATCH as flagd's in-process providers answer for a split) skew the ratio: send split=false with theirs"
+
+// givenMismatch is the reason a failed sample-ratio check gives when its
+// weights were set in the analysis settings: they are the caller's word,
+// not the flag's split, so they are as likely a cause as any rule.
+const givenMismatch = "the weights given in the analysis settings (weights=…) may not be the shares these users were assigned with: check them against the flag's split when these users were exposed"
 
 func pickArms(def *valueloop.Flag, c *cells, s Settings) ([]Variant, error) {
 	weights := s.Weights

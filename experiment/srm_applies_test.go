@@ -72,7 +72,13 @@ func TestSRMOnlyAgainstAKnownSplit(t *testing.T) {
 		{name: "rule to a variant outside the split: no rule to blame", targeting: `{"if":[` + staff + `,"staff",{"fractional":[["control",50],["treatment",50]]}]}`,
 			arms: lopsided, checked: true, mismatch: true},
 		{name: "weights given are tested, even on a disabled flag", state: valueloop.StateDisabled,
-			arms: lopsided, weights: map[string]float64{"control": 50, "treatment": 50}, checked: true, mismatch: true},
+			arms: lopsided, weights: map[string]float64{"control": 50, "treatment": 50}, checked: true, mismatch: true, reason: "weights given in the analysis settings"},
+		// Weights given in the settings may be what is wrong: a rule is not
+		// blamed for their mismatch, the given weights are named.
+		{name: "weights given on a flag whose rule may serve a variant of the split", targeting: `{"if":[` + staff + `,"treatment",{"fractional":[["control",50],["treatment",50]]}]}`,
+			arms: lopsided, weights: map[string]float64{"control": 50, "treatment": 50}, checked: true, mismatch: true, reason: "weights given in the analysis settings"},
+		{name: "weights given on a flag with a split alone", targeting: `{"fractional":[["control",50],["treatment",50]]}`,
+			arms: lopsided, weights: map[string]float64{"control": 50, "treatment": 50}, checked: true, mismatch: true, reason: "weights given in the analysis settings"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := testFlag()
@@ -92,7 +98,7 @@ func TestSRMOnlyAgainstAKnownSplit(t *testing.T) {
 			if !tc.checked && res.SRM.Status != stats.NotApplicable {
 				t.Errorf("SRM status %q, want not_applicable", res.SRM.Status)
 			}
-			if tc.reason == "" && res.SRM.Reason != "" || !strings.Contains(res.SRM.Reason, tc.reason) {
+			if tc.reason == "" && res.SRM.Reason != "" || !strings.Contains(res.SRM.Reason, tc.reason) || strings.Contains(tc.reason, "settings") && strings.Contains(res.SRM.Reason, "targeting rule") {
 				t.Errorf("SRM reason %q, want %q", res.SRM.Reason, tc.reason)
 			}
 		})
