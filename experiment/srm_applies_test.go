@@ -209,3 +209,42 @@ func TestSRMNotApplicableInPeriod(t *testing.T) {
 		})
 	}
 }
+
+// TestSRMRuleBlamedOnlyWhereItMismatches: with several periods, the
+// overall reason names rule users only when a period that mismatches has a
+// rule that may serve a variant of its split, not when the ruled period is
+// one that passes.
+func TestSRMRuleBlamedOnlyWhereItMismatches(t *testing.T) {
+	ms := testMetrics()
+	const t1 = int64(1_767_300_000_000)
+	alone, ruled := testFlag(), testFlag()
+	alone.Targeting = []byte(`{"fractional":[["control",50],["treatment",50]]}`)
+	ruled.Targeting = []byte(`{"if":[{"ends_with":[{"var":"email"},"@x.dev"]},"treatment",{"fractional":[["control",80],["treatment",20]]}]}`)
+	for _, tc := range []struct {
+		name          string
+		first, second [2]int // control and treatment users per period
+		reason        string
+	}{
+		{"the split alone mismatches, the ruled period passes", [2]int{700, 300}, [2]int{960, 240}, ""},
+		{"the ruled period mismatches", [2]int{500, 500}, [2]int{900, 300}, "count as randomised"},
+		{"both mismatch", [2]int{700, 300}, [2]int{900, 300}, "count as randomised"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aggs, _ := rolloutAggregates(t, ms, []rolloutPeriod{
+				{0, nil, []arm{{name: "control", users: tc.first[0], signup: 0.3}, {name: "treatment", users: tc.first[1], signup: 0.3}}},
+				{t1, nil, []arm{{name: "control", users: tc.second[0], signup: 0.3}, {name: "treatment", users: tc.second[1], signup: 0.3}}},
+			})
+			splits := SplitHistory([]FlagVersion{{Flag: alone}, {At: time.UnixMilli(t1), Flag: ruled}})
+			res, err := Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.SRM.Mismatch {
+				t.Fatalf("overall SRM = %+v, want a mismatch", res.SRM)
+			}
+			if tc.reason == "" && res.SRM.Reason != "" || !strings.Contains(res.SRM.Reason, tc.reason) {
+				t.Errorf("overall SRM reason %q, want %q", res.SRM.Reason, tc.reason)
+			}
+		})
+	}
+}
