@@ -357,7 +357,7 @@ func Analyze(in Input) (*Result, error) {
 		}
 	} else if res.SRM.Mismatch && len(in.Settings.Weights) > 0 {
 		res.SRM.Reason = givenMismatch // the caller's weights, not a rule, may be wrong
-	} else if res.SRM.Mismatch && ruledBy(in.Definition) {
+	} else if res.SRM.Mismatch && unstratifiedRuled(in) {
 		res.SRM.Reason = ruledMismatch
 	}
 	res.Metrics = make([]MetricResult, len(metrics))
@@ -498,6 +498,18 @@ func uncheckedSplit(def *valueloop.Flag, s Settings) string {
 // served count as randomised unless their exposures say otherwise, which
 // is the likeliest cause.
 const ruledMismatch = "a targeting rule may serve a variant of the split, and users it served whose exposures count as randomised (sent without reason or split, or with TARGETING_MATCH as flagd's in-process providers answer for a split) skew the ratio: send split=false with theirs"
+
+// unstratifiedRuled is whether a rule may have served a variant of the
+// split to the users of a result not analysed by period: with a split
+// history they were all exposed in its first period (none in a later one,
+// or the result would be stratified), whose rules are the ones to blame,
+// not the flag's rules now.
+func unstratifiedRuled(in Input) bool {
+	if len(in.Splits) > 0 {
+		return in.Splits[0].Ruled
+	}
+	return ruledBy(in.Definition)
+}
 
 // givenMismatch is the reason a failed sample-ratio check gives when its
 // weights were set in the analysis settings: they are the caller's word,

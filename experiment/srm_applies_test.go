@@ -213,7 +213,7 @@ func TestSRMNotApplicableInPeriod(t *testing.T) {
 // TestSRMRuleBlamedOnlyWhereItMismatches: with several periods, the
 // overall reason names rule users only when a period that mismatches has a
 // rule that may serve a variant of its split, not when the ruled period is
-// one that passes.
+// one that passes or one no user was exposed in.
 func TestSRMRuleBlamedOnlyWhereItMismatches(t *testing.T) {
 	ms := testMetrics()
 	const t1 = int64(1_767_300_000_000)
@@ -228,12 +228,16 @@ func TestSRMRuleBlamedOnlyWhereItMismatches(t *testing.T) {
 		{"the split alone mismatches, the ruled period passes", [2]int{700, 300}, [2]int{960, 240}, ""},
 		{"the ruled period mismatches", [2]int{500, 500}, [2]int{900, 300}, "count as randomised"},
 		{"both mismatch", [2]int{700, 300}, [2]int{900, 300}, "count as randomised"},
+		// No user in the ruled period: the result is not analysed by period,
+		// and the rule added after its users were exposed is not to blame.
+		{"all users before the rule was added", [2]int{700, 300}, [2]int{0, 0}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			aggs, _ := rolloutAggregates(t, ms, []rolloutPeriod{
-				{0, nil, []arm{{name: "control", users: tc.first[0], signup: 0.3}, {name: "treatment", users: tc.first[1], signup: 0.3}}},
-				{t1, nil, []arm{{name: "control", users: tc.second[0], signup: 0.3}, {name: "treatment", users: tc.second[1], signup: 0.3}}},
-			})
+			periods := []rolloutPeriod{{0, nil, []arm{{name: "control", users: tc.first[0], signup: 0.3}, {name: "treatment", users: tc.first[1], signup: 0.3}}}}
+			if tc.second != [2]int{} {
+				periods = append(periods, rolloutPeriod{t1, nil, []arm{{name: "control", users: tc.second[0], signup: 0.3}, {name: "treatment", users: tc.second[1], signup: 0.3}}})
+			}
+			aggs, _ := rolloutAggregates(t, ms, periods)
 			splits := SplitHistory([]FlagVersion{{Flag: alone}, {At: time.UnixMilli(t1), Flag: ruled}})
 			res, err := Analyze(Input{Flag: "onboarding", Definition: ruled, Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
 			if err != nil {
