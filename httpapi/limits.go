@@ -243,9 +243,12 @@ type guard struct {
 	// MaxConnsPerClient.
 	refusedPerClient atomic.Uint64
 	buffered         atomic.Int64 // body bytes held by requests now
-	streams          atomic.Int64 // flag streams open now
-	overload         atomic.Uint64
-	hookSlots        chan struct{}
+	// refusing, when set (tests), runs while reserve refuses: what any
+	// other request would see of the budget then.
+	refusing  func()
+	streams   atomic.Int64 // flag streams open now
+	overload  atomic.Uint64
+	hookSlots chan struct{}
 	// hookBytes: webhook body bytes read and not yet verified, now.
 	hookBytes atomic.Int64
 	failures  *failureLimiter
@@ -866,6 +869,9 @@ func (g *guard) reserve(n, own int64) (release func(), err error) {
 	for {
 		held := g.buffered.Load()
 		if total := held + n; total > g.lim.MaxBufferedBytes && total > n+own {
+			if g.refusing != nil {
+				g.refusing()
+			}
 			g.overload.Add(1)
 			return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies, and what decoding them takes, as it may (%d bytes): retry shortly; nothing was stored", g.lim.MaxBufferedBytes)
 		}
