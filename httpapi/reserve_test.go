@@ -7,16 +7,23 @@ import (
 	"testing"
 )
 
+// halfHeld is a guard with a 100-byte budget of which 50 bytes are held
+// until the test ends: not alone, so the budget applies.
+func halfHeld(t *testing.T) *guard {
+	g := newGuard(Limits{MaxBufferedBytes: 100})
+	release, err := g.reserve(50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return g
+}
+
 // TestReserveRefusedUnseen: while a reservation is being refused for
 // being over the budget, another that fits beside what is held is
 // granted, and the count holds only what was granted.
 func TestReserveRefusedUnseen(t *testing.T) {
-	g := newGuard(Limits{MaxBufferedBytes: 100})
-	held, err := g.reserve(50, 0) // not alone: the budget applies
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held()
+	g := halfHeld(t)
 	var during error
 	g.refusing = func() {
 		g.refusing = nil // the one inside is granted, or refused without this
@@ -49,12 +56,7 @@ func TestReserveRefusedUnseen(t *testing.T) {
 // when reserve is right, and with reserve adding before checking it
 // fails when they do.
 func TestReserveRefusalUnseen(t *testing.T) {
-	g := newGuard(Limits{MaxBufferedBytes: 100})
-	held, err := g.reserve(50, 0) // not alone: the budget applies
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held()
+	g := halfHeld(t)
 
 	// Four requests of 10 bytes fit beside the 50 held, together.
 	const rounds, small = 100000, 4
