@@ -21,7 +21,6 @@
 # Needs: go, curl, taskset, and at least 2 CPUs.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 events=${1:-2000000}
 users=${2:-100000}
 port=${PORT:-18080}
@@ -29,15 +28,10 @@ for tool in go curl taskset; do
 	command -v "$tool" >/dev/null || { echo "events.sh: $tool not found" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-server=
-cleanup() {
-	if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(cd "$root" && go build -o "$work/valueloop" ./cmd/valueloop)
+build_valueloop
 bins=("$work/valueloop")
 if [[ -n "${BASELINE:-}" ]]; then
 	[[ -x "$BASELINE" ]] || { echo "events.sh: BASELINE='$BASELINE' is not an executable" >&2; exit 1; }
@@ -52,7 +46,7 @@ run() {
 	rm -rf "$data"
 	"$bin" serve --data "$data" --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 	server=$!
-	for _ in $(seq 100); do curl -fs -o /dev/null "$VALUELOOP_SERVER/healthz" && break; sleep 0.1; done
+	wait_healthy "$VALUELOOP_SERVER"
 	for m in "converted --kind conversion --event purchase --window 1h" "orders --kind count --event purchase" \
 		"revenue --kind sum --event purchase" "load-time --kind mean --event page --direction lower" \
 		"revenue-per-order --kind ratio --event purchase --denominator-event purchase"; do

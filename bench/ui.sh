@@ -7,25 +7,19 @@
 # (cmd/valueloop) times the same pages in process.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 events=${1:-2000000}
 users=${2:-1000000}
 port=${PORT:-18090}
-work=$(mktemp -d)
-server=
-cleanup() {
-	if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-(cd "$root" && go build -o "$work/valueloop" ./cmd/valueloop)
+build_valueloop
 export VALUELOOP_ADMIN_TOKEN=bench-ui-admin-token-0123456789
 export VALUELOOP_SERVER=http://127.0.0.1:$port VALUELOOP_TOKEN=$VALUELOOP_ADMIN_TOKEN
 bin=$work/valueloop
 "$bin" serve --demo --data "$work/data" --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "$VALUELOOP_SERVER/healthz" && break; sleep 0.1; done
+wait_healthy "$VALUELOOP_SERVER"
 for m in "b-converted --kind conversion --event purchase --window 1h" "b-orders --kind count --event purchase" \
 	"b-revenue --kind sum --event purchase" "b-load-time --kind mean --event page --direction lower" \
 	"b-revenue-per-order --kind ratio --event purchase --denominator-event purchase"; do

@@ -15,20 +15,15 @@
 # Needs: go, curl, awk; Linux (/proc).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 uploads=${UPLOADS:-6}
 port=${PORT:-18090}
-work=$(mktemp -d)
-server=
-cleanup() {
-	if [[ -n "$server" ]]; then kill "$server" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bin=${BIN:-}
 if [[ -z "$bin" ]]; then
-	(cd "$root" && go build -o "$work/valueloop" ./cmd/valueloop)
+	build_valueloop
 	bin=$work/valueloop
 fi
 for i in $(seq "$uploads"); do
@@ -48,7 +43,7 @@ token=bench-upload-admin-token-0123456789
 # shellcheck disable=SC2086 # SERVE_FLAGS are words
 VALUELOOP_ADMIN_TOKEN=$token "$bin" serve --data "$work/data" --addr "127.0.0.1:$port" ${SERVE_FLAGS:-} >"$work/server.log" 2>&1 &
 server=$!
-for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+wait_healthy "http://127.0.0.1:$port"
 rss() { awk -v k="$1:" '$1 == k { print int($2 / 1024) " MB" }' "/proc/$server/status"; }
 echo "upload: $(wc -c <"$work/upload-1.json") bytes; server RSS before: $(rss VmRSS)"
 pids=()

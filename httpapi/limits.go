@@ -243,9 +243,12 @@ type guard struct {
 	// MaxConnsPerClient.
 	refusedPerClient atomic.Uint64
 	buffered         atomic.Int64 // body bytes held by requests now
-	streams          atomic.Int64 // flag streams open now
-	overload         atomic.Uint64
-	hookSlots        chan struct{}
+	// refusing, when set (tests), runs while reserve refuses: what any
+	// other request would see of the budget then.
+	refusing  func()
+	streams   atomic.Int64 // flag streams open now
+	overload  atomic.Uint64
+	hookSlots chan struct{}
 	// hookBytes: webhook body bytes read and not yet verified, now.
 	hookBytes atomic.Int64
 	failures  *failureLimiter
@@ -858,13 +861,24 @@ func (b bodyErrors) Read(p []byte) (int, error) {
 // the budget it is refused (503, Retry-After) — unless nothing else is
 // held: a request alone proceeds, or one that needs more than the budget
 // would be refused for ever.
+//
+// It checks before it counts (compare and swap), so a refused
+// reservation never shows in the count: adding first and taking back
+// would, for that moment, refuse requests that fit beside what is held.
 func (g *guard) reserve(n, own int64) (release func(), err error) {
-	if total := g.buffered.Add(n); total > g.lim.MaxBufferedBytes && total > n+own {
-		g.buffered.Add(-n)
-		g.overload.Add(1)
-		return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies, and what decoding them takes, as it may (%d bytes): retry shortly; nothing was stored", g.lim.MaxBufferedBytes)
+	for {
+		held := g.buffered.Load()
+		if total := held + n; total > g.lim.MaxBufferedBytes && total > n+own {
+			if g.refusing != nil {
+				g.refusing()
+			}
+			g.overload.Add(1)
+			return nil, valueloop.Errorf(valueloop.EUNAVAILABLE, "the server holds as many request bodies, and what decoding them takes, as it may (%d bytes): retry shortly; nothing was stored", g.lim.MaxBufferedBytes)
+		}
+		if g.buffered.CompareAndSwap(held, held+n) {
+			return func() { g.buffered.Add(-n) }, nil
+		}
 	}
-	return func() { g.buffered.Add(-n) }, nil
 }
 
 // hookSlot takes one of the MaxHookBodies slots for checking an
