@@ -173,13 +173,17 @@ func byPeriod(flag string, aggs []metric.Aggregate) periodCells {
 
 // stratified reports whether in is analysed period by period: the weights
 // are not forced, the flag's split history is known, and its users were
-// assigned in more than one period (or in one that is not the first).
+// assigned in more than one period, in one that is not the first, or in the
+// first when the split has changed since. In that last case the flag's
+// split now is not the one that assigned them (a rollout step before anyone
+// came under it): their period's split weighs the arms and checks their
+// ratio, and the users to come are a period of their own.
 func stratified(in Input, flag string) bool {
 	if len(in.Settings.Weights) > 0 || len(in.Splits) == 0 {
 		return false
 	}
 	for _, a := range in.Aggregates {
-		if a.Flag == flag && a.Period != 0 {
+		if a.Flag == flag && (a.Period != 0 || len(in.Splits) > 1 && a.Variant != "" && a.Dimension == "") {
 			return true
 		}
 	}

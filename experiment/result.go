@@ -270,6 +270,16 @@ func Analyze(in Input) (*Result, error) {
 	if stratified(in, in.Flag) {
 		pcs = byPeriod(in.Flag, in.Aggregates)
 		arms, err = periodArms(in.Definition, pcs, in.Splits, s)
+		if first := in.Splits[0]; err != nil && len(pcs.starts) == 1 && pcs.starts[0] == 0 && len(first.Weights) < 2 {
+			// Every user came while the split served one variant (before a
+			// rollout started): the arms are the flag's now, and there is
+			// no ratio to check yet.
+			pcs = periodCells{}
+			arms, _, err = resolveArms(in.Definition, cells, s)
+			if err == nil {
+				unchecked = periodUnchecked(first, arms)
+			}
+		}
 	} else {
 		arms, unchecked, err = resolveArms(in.Definition, cells, s)
 		if n := len(in.Splits); unchecked == "" && len(s.Weights) == 0 && n > 0 {

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,52 @@ func TestSRMOneMergedPeriodWithSplitsThatDisagree(t *testing.T) {
 	}
 	if res.SRM.Status != stats.OK {
 		t.Errorf("SRM with weights given = %+v, want checked", res.SRM)
+	}
+}
+
+// TestSRMAfterTheSplitChanged: every user so far was exposed under the
+// first split (95/5), and the split changed since (a rollout step to 50/50)
+// before anyone was exposed under the new one. They are checked, and
+// weighed, against the split they were assigned by, not the flag's split
+// now: tested against 50/50, 1,900 against 100 was a certain mismatch.
+// When their split served only control (the rollout had not started), the
+// check has no ratio to test.
+func TestSRMAfterTheSplitChanged(t *testing.T) {
+	ms := testMetrics()
+	t1 := int64(1_767_300_000_000)
+	now := rolloutFlag()
+	now.Targeting = []byte(`{"fractional":[["control",50],["treatment",50]]}`)
+	cases := []struct {
+		name    string
+		first   map[string]float64
+		arms    []arm
+		status  stats.Status
+		reason  string
+		weights map[string]float64
+	}{
+		{"assigned 95/5", map[string]float64{"control": 95, "treatment": 5},
+			[]arm{{name: "control", users: 1900, signup: 0.3}, {name: "treatment", users: 100, signup: 0.3}}, stats.OK, "", map[string]float64{"control": 95, "treatment": 5}},
+		{"before the rollout", map[string]float64{"control": 1},
+			[]arm{{name: "control", users: 1000, signup: 0.3}}, stats.NotApplicable, "serves only control", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			aggs, splits := rolloutAggregates(t, ms, []rolloutPeriod{{0, c.first, c.arms}, {t1, map[string]float64{"control": 50, "treatment": 50}, nil}})
+			res, err := Analyze(Input{Flag: "onboarding", Definition: now, Metrics: ms, Aggregates: aggs, Splits: splits, Settings: DefaultSettings()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.SRM.Status != c.status || res.SRM.Mismatch || !strings.Contains(res.SRM.Reason, c.reason) {
+				t.Errorf("SRM = %+v, want %s (%q)", res.SRM, c.status, c.reason)
+			}
+			if len(res.Variants) != 2 || res.Variants[0].Name != "control" || res.Variants[1].Name != "treatment" {
+				t.Fatalf("variants = %+v, want control and treatment", res.Variants)
+			}
+			for _, v := range res.Variants {
+				if w, ok := c.weights[v.Name]; ok && math.Abs(v.Weight-w) > 1e-9 {
+					t.Errorf("%s weight = %v, want %v (the users' split)", v.Name, v.Weight, w)
+				}
+			}
+		})
 	}
 }

@@ -677,7 +677,7 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 	if len(r.Periods) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "By split period (the split changed %d time(s); each user counts in the period of first exposure, the SRM above is the worst period's):\n", len(r.Periods)-1)
+	fmt.Fprintf(w, "By split period (users first exposed in %d period(s) of the split, each counted in that one; the SRM above is the worst period's):\n", len(r.Periods))
 	for _, p := range r.Periods {
 		since := "since the start"
 		if p.Start != nil {
