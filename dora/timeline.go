@@ -21,6 +21,9 @@ type Timeline struct {
 	ch     []change // one per repository and SHA
 	merged []Change // the combined record of changes that several records name
 	index  changeIndex
+	// abbrev orders the changes by repository and the start of their SHA,
+	// for abbreviations; made by the first lookup that needs it.
+	abbrev []abbrevEntry
 	// deployedBy stamps, while deliveries are worked out, each change whose
 	// commit a line deployed with the line's id + 1.
 	deployedBy []int32
@@ -257,7 +260,7 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 		if prev >= 0 && !rollback {
 			// Deploying again a commit that a rollback took out of
 			// production rolls forward, not back.
-			back := seen && sha != l.deps[prev].SHA && !l.lastRolledBack(k, sha)
+			back := seen && !sameCommit(sha, l.deps[prev].SHA) && !l.lastRolledBack(k, sha)
 			older := d.shaKnown && d.cutoff < reachKnown
 			rollback = back || older
 		}
@@ -299,7 +302,7 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 		if !d.success || d.rolledBack {
 			continue
 		}
-		if sha != "" && d.SHA == sha {
+		if sha != "" && sameCommit(d.SHA, sha) {
 			return
 		}
 		if r.shaKnown && d.cutoff <= r.cutoff {
@@ -316,7 +319,7 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 // before k was taken out of production by a rollback.
 func (l *line) lastRolledBack(k int, sha string) bool {
 	for j := k - 1; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && d.SHA == sha {
+		if d := &l.deps[j]; d.success && sameCommit(d.SHA, sha) {
 			return d.rolledBack
 		}
 	}
@@ -325,7 +328,7 @@ func (l *line) lastRolledBack(k int, sha string) bool {
 
 func (l *line) deployedBefore(j int, sha string) bool {
 	for ; j >= 0; j-- {
-		if l.deps[j].success && l.deps[j].SHA == sha {
+		if l.deps[j].success && sameCommit(l.deps[j].SHA, sha) {
 			return true
 		}
 	}
