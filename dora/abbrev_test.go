@@ -58,6 +58,26 @@ func TestAbbreviatedSHAs(t *testing.T) {
 	}
 }
 
+// TestAbbreviatedRollback: production ran x1 then x2, both deployed by
+// webhooks with full SHAs; a deployment of x1 by its abbreviation takes x2
+// out of production.
+func TestAbbreviatedRollback(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaX1, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00").
+		deploy("d3", "o/r", shaX1[:7], StatusSuccess, "2026-03-02 16:00")
+	for _, d := range f.timeline().Deployments("o/r") {
+		if want := d.ID == "d3"; d.Rollback != want {
+			t.Errorf("%s: rollback %v, want %v", d.ID, d.Rollback, want)
+		}
+		if want := d.ID == "d2"; d.RolledBack != want || (d.ID == "d2" && d.RecoveredAt.IsZero()) {
+			t.Errorf("%s: rolled back %v (recovered at %v), want %v", d.ID, d.RolledBack, d.RecoveredAt, want)
+		}
+	}
+}
+
 // TestAbbreviatedSHAAmbiguous: an abbreviation that two commits share
 // names neither (git refuses it too): the deployment's commit is unknown.
 func TestAbbreviatedSHAAmbiguous(t *testing.T) {
