@@ -125,7 +125,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.linkIncidents(incs, wanted, skew)
 	for _, l := range t.lines {
 		l.settle()
-		l.leadTimes()
+		l.leadTimes(skew)
 	}
 	t.sorted = slices.Clone(t.lines)
 	slices.SortFunc(t.sorted, byLineName)
