@@ -161,13 +161,13 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 	}
 	streams := []Stream{
 		{Name: "pulls", URL: base + "/pulls?state=closed&sort=created&direction=asc&" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			changes, err := github.PullsPage(b, name, branch)
-			changes, _ = recent[dora.Change, any](repo.Since, changes, nil, merged)
+			changes, authors, err := github.PullsPage(b, name, branch)
+			changes, authors = recent(repo.Since, changes, authors, merged)
 			subs := make([]Sub, len(changes))
 			for i, c := range changes {
-				pr := c.PR
+				pr, author := c.PR, authors[i]
 				subs[i] = Sub{URL: base + "/pulls/" + pr + "/reviews?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-					rs, err := github.ReviewsPage(b, name, pr)
+					rs, err := github.ReviewsPage(b, name, pr, author)
 					return dora.Event{Reviews: rs}, nil, err
 				}}
 			}

@@ -72,6 +72,9 @@ func TestParseFixtures(t *testing.T) {
 		// captured delivery in the reference set).
 		{"pull_request_review.submitted.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "214", At: ts(t, "2025-04-07T09:02:15Z")}}}}, // 11:02:15+02:00
 		{"pull_request_review.dismissed.json", dora.Event{Ignored: "pull request review dismissed: only submitted reviews are read"}},
+		// The author's own comments on the request (notes for the
+		// reviewers) are no review of it: pickup waits for someone else.
+		{"pull_request_review.self.json", dora.Event{Ignored: "pull request review by the pull request's author: not a review of it"}},
 		{"pull_request.closed.unmerged.json", dora.Event{Ignored: "pull request closed without merging"}},
 		{"pull_request.opened.json", dora.Event{Ignored: "pull request opened: only merges are changes"}},
 		{"deployment.created.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusPending, "2025-04-07T16:40:00Z")}}},
