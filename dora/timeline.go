@@ -217,19 +217,31 @@ func outcome(status string) int {
 
 // deliver walks the service's successful deployments in time order and hands
 // each the changes it delivered; it recognises rollbacks on the way.
+// Changes are delivered by the first production deployment of them, to
+// whichever environment; a rollback is recognised within one environment
+// (a region, a cell): deploying c2 to one region after another runs c3 is
+// that region catching up, not a rollback.
 func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
-	reach := int64(math.MinInt64)      // changes landed up to here are in production
-	reachKnown := int64(math.MinInt64) // the same, counting only deployments whose commit is known
-	// SHAs deployed so far: changes are stamped with the line in
-	// t.deployedBy (lines are walked one at a time), others kept in a map.
-	var seenOther map[string]bool
+	reach := int64(math.MinInt64) // changes landed up to here are in production
+	// What each environment ran: the changes deployed to it are stamped
+	// with the line in t.deployedBy (lines are walked one at a time) when
+	// the line has one environment, else kept in its map.
+	envs := map[string]*envState{}
+	several := false
+	for k := range l.deps {
+		several = several || l.deps[k].Environment != l.deps[0].Environment
+	}
 	stamp := int32(l.id + 1)
-	prev := -1 // previous successful deployment
 	p := 0
 	for k := range l.deps {
 		d := &l.deps[k]
 		if !d.success {
 			continue
+		}
+		st := envs[d.Environment]
+		if st == nil {
+			st = &envState{reachKnown: math.MinInt64, prev: -1}
+			envs[d.Environment] = st
 		}
 		sha := d.SHA
 		d.cutoff = d.at
@@ -244,34 +256,23 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			// landed between it and the deployment.
 			d.cutoff = min(d.at, t.ch[j].authored+skew)
 		}
-		seen := false
-		switch {
-		case known:
-			seen = t.deployedBy[j] == stamp
-			t.deployedBy[j] = stamp
-		case sha != "":
-			seen = seenOther[sha]
-			if seenOther == nil {
-				seenOther = map[string]bool{}
-			}
-			seenOther[sha] = true
-		}
+		seen := st.deployed(t, j, known, sha, several, stamp)
 		rollback := d.Rollback
-		if prev >= 0 && !rollback {
+		if prev := st.prev; prev >= 0 && !rollback {
 			// Deploying again a commit that a rollback took out of
 			// production rolls forward, not back.
 			back := seen && !sameCommit(sha, l.deps[prev].SHA) && !l.lastRolledBack(k, sha)
-			older := d.shaKnown && d.cutoff < reachKnown
+			older := d.shaKnown && d.cutoff < st.reachKnown
 			rollback = back || older
 		}
 		d.lo, d.hi = int32(p), int32(p)
 		if rollback {
 			d.rollback = true
-			l.markRolledBack(k, prev, sha)
+			l.markRolledBack(k, st.prev, sha)
 		} else {
 			reach = max(reach, d.cutoff)
 			if d.shaKnown {
-				reachKnown = max(reachKnown, d.cutoff)
+				st.reachKnown = max(st.reachKnown, d.cutoff)
 			}
 			for ; p < len(l.changes) && l.changes[p].at <= reach; p++ {
 				j := l.changes[p].j
@@ -284,22 +285,56 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			}
 			d.hi = int32(p)
 		}
-		prev = k
+		st.prev = k
 	}
 	l.delivered = p
 }
 
+// envState is what deliver knows of one environment of a line.
+type envState struct {
+	reachKnown int64 // changes landed up to here ran there, by deployments whose commit is known
+	prev       int   // its previous successful deployment; -1: none
+	changes    map[int32]bool
+	others     map[string]bool // deployed SHAs that are no known change
+}
+
+// deployed notes that the environment runs change j (known) or sha, and
+// reports whether it ran it before.
+func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, several bool, stamp int32) bool {
+	switch {
+	case known && !several:
+		seen := t.deployedBy[j] == stamp
+		t.deployedBy[j] = stamp
+		return seen
+	case known:
+		seen := st.changes[j]
+		if st.changes == nil {
+			st.changes = map[int32]bool{}
+		}
+		st.changes[j] = true
+		return seen
+	case sha != "":
+		seen := st.others[sha]
+		if st.others == nil {
+			st.others = map[string]bool{}
+		}
+		st.others[sha] = true
+		return seen
+	}
+	return false
+}
+
 // markRolledBack marks the deployments that rollback k took out of
-// production: walking back from the one it replaced, every successful
-// deployment newer than what the rollback restored. When the restored version
-// cannot be placed (no SHA, or a SHA never deployed and unknown as a change),
-// only the replaced deployment is marked.
+// production: walking back from the one it replaced in its environment,
+// every successful deployment there newer than what the rollback restored.
+// When the restored version cannot be placed (no SHA, or a SHA never
+// deployed and unknown as a change), only the replaced deployment is marked.
 func (l *line) markRolledBack(k, prev int, sha string) {
 	r := &l.deps[k]
-	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, sha))
+	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, r.Environment, sha))
 	for j := prev; j >= 0; j-- {
 		d := &l.deps[j]
-		if !d.success || d.rolledBack {
+		if !d.success || d.rolledBack || d.Environment != r.Environment {
 			continue
 		}
 		if sha != "" && sameCommit(d.SHA, sha) {
@@ -316,19 +351,20 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 }
 
 // lastRolledBack reports whether the latest successful deployment of sha
-// before k was taken out of production by a rollback.
+// before k to k's environment was taken out of production by a rollback.
 func (l *line) lastRolledBack(k int, sha string) bool {
+	env := l.deps[k].Environment
 	for j := k - 1; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && sameCommit(d.SHA, sha) {
+		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
 			return d.rolledBack
 		}
 	}
 	return false
 }
 
-func (l *line) deployedBefore(j int, sha string) bool {
+func (l *line) deployedBefore(j int, env, sha string) bool {
 	for ; j >= 0; j-- {
-		if l.deps[j].success && sameCommit(l.deps[j].SHA, sha) {
+		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
 			return true
 		}
 	}
