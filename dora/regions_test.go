@@ -44,3 +44,26 @@ func TestRollbacksPerEnvironment(t *testing.T) {
 		t.Errorf("deployments %d, failed %d, rework %d, lead times %d; want 7, 1 (eu3), 1 (eu4), 3", m.Deployments, m.Failed, m.Rework, m.LeadTime.Count)
 	}
 }
+
+// TestFailedRunRecoveryPerEnvironment: a run that failed to deploy to one
+// region is recovered by the next successful deployment to that region,
+// not by another region's deployment meanwhile.
+func TestFailedRunRecoveryPerEnvironment(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", "c1", "2026-03-02 07:00", "2026-03-02 08:00").
+		commit("o/r", "c2", "2026-03-02 08:30", "2026-03-02 09:00")
+	deploy := func(id, env, sha, status, when string) {
+		f.deploy(id, "o/r", sha, status, when)
+		f.data.Deployments[len(f.data.Deployments)-1].Environment = env
+	}
+	deploy("eu1", "production-eu", "c1", StatusSuccess, "2026-03-02 08:30")
+	deploy("us1", "production-us", "c1", StatusSuccess, "2026-03-02 08:40")
+	deploy("eu2", "production-eu", "c2", StatusFailure, "2026-03-02 10:00")
+	deploy("us2", "production-us", "c2", StatusSuccess, "2026-03-02 10:05")
+	deploy("eu3", "production-eu", "c2", StatusSuccess, "2026-03-02 11:00")
+	for _, d := range f.timeline().Deployments("o/r") {
+		if d.ID == "eu2" && !d.RecoveredAt.Equal(at(t, "2026-03-02 11:00")) {
+			t.Errorf("eu2 recovered at %v, want 11:00 (eu3), not us2's 10:05", d.RecoveredAt)
+		}
+	}
+}

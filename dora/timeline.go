@@ -565,8 +565,9 @@ func (l *line) settle() {
 		return strings.Compare(a.ID, b.ID)
 	})
 	// The deployment index an incident points at survives the sort: only
-	// incidents moved.
-	nextSuccess := int64(0)
+	// incidents moved. A failed run is recovered by the next successful
+	// deployment to its environment.
+	nextSuccess := map[string]int64{}
 	for k := len(l.deps) - 1; k >= 0; k-- {
 		d := &l.deps[k]
 		end := int64(math.MaxInt64)
@@ -574,8 +575,8 @@ func (l *line) settle() {
 			d.failed = d.rolledBack || len(d.incidents) > 0
 		} else {
 			d.failed = true
-			if nextSuccess != 0 {
-				end = nextSuccess
+			if next, ok := nextSuccess[d.Environment]; ok {
+				end = next
 			}
 		}
 		if d.rolledBack {
@@ -588,7 +589,7 @@ func (l *line) settle() {
 			d.recoveredAt = max(end, d.at)
 		}
 		if d.success {
-			nextSuccess = d.at
+			nextSuccess[d.Environment] = d.at
 		}
 	}
 	// Rework: rollbacks, and deployments made while an incident of the
