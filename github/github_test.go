@@ -83,7 +83,7 @@ func TestParseFixtures(t *testing.T) {
 		{"deployment_status.failure.json", dora.Event{Deployments: []dora.Deployment{failed}}},
 		{"deployment_status.inactive.json", dora.Event{Ignored: "deployment status inactive: superseded by a newer deployment"}},
 		{"deployment_status.rollback.json", dora.Event{Deployments: []dora.Deployment{{
-			ID: "github:deployment:1873020999", Repo: repo, Environment: "production-us", Production: true,
+			ID: "github:deployment:1873020999", Repo: repo, Environment: "prod-eu", Production: true,
 			SHA: "0d3c2b1a9f8e7d6c5b4a39281706f5e4d3c2b1a0", Version: "v2.7.9", Status: dora.StatusSuccess,
 			At: ts(t, "2025-04-07T18:05:00Z"), Rollback: true,
 		}}}},
@@ -124,13 +124,13 @@ func TestParseFixtures(t *testing.T) {
 // An environment is production because configuration or GitHub says so,
 // never because of its name.
 func TestProductionIsAnAttribute(t *testing.T) {
-	body := readFixture(t, "deployment_status.rollback.json") // "production-us", no production_environment flag
+	body := readFixture(t, "deployment_status.rollback.json") // "prod-eu", no production_environment flag
 	ev, err := Parse("deployment_status", "d", body, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ev.Deployments[0].Production {
-		t.Error(`"production-us" is production by name alone`)
+		t.Error(`"prod-eu" is production by name alone`)
 	}
 	// GitHub's own flag counts when the environment is not configured...
 	ev, err = Parse("deployment_status", "d", readFixture(t, "deployment_status.success.json"), Config{})
