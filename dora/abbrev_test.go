@@ -89,3 +89,50 @@ func TestAbbreviatedSHAAmbiguous(t *testing.T) {
 		t.Errorf("d1 delivered %v, want both (its commit unknown, what landed before it)", got)
 	}
 }
+
+// TestDeploymentNamingItsService: a deployment recorded by CI with its
+// service and commit but no repository ('deploy record --service shop
+// --sha …', as the docs show) deploys that commit of the service's
+// repository: it delivers the changes up to it, not every change merged
+// before the deployment's time, and one of an older commit is a rollback.
+func TestDeploymentNamingItsService(t *testing.T) {
+	f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/r"}}}).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00")
+	for _, d := range []struct{ id, sha, when string }{{"d1", shaX1[:7], "2026-03-02 12:00"}, {"d2", shaX2, "2026-03-02 14:00"}, {"d3", shaX1, "2026-03-02 16:00"}} {
+		f.deploy(d.id, "", d.sha, StatusSuccess, d.when)
+		f.data.Deployments[len(f.data.Deployments)-1].Service = "shop"
+	}
+	tl := f.timeline()
+	got := delivered(tl, "shop")
+	for id, want := range map[string][]string{"d1": {shaX1}, "d2": {shaX2}, "d3": {}} {
+		if !slices.Equal(got[id], want) {
+			t.Errorf("%s delivered %v, want %v", id, got[id], want)
+		}
+	}
+	for _, d := range tl.Deployments("shop") {
+		if want := d.ID == "d3"; d.Rollback != want {
+			t.Errorf("%s: rollback %v, want %v", d.ID, d.Rollback, want)
+		}
+	}
+}
+
+// TestIncidentCauseNamingItsService: an incident opened by hand for a
+// service ('incident open --service shop --cause-sha …') is caused by the
+// deployment that delivered that commit of the service's repository, not
+// by the latest deployment before it opened.
+func TestIncidentCauseNamingItsService(t *testing.T) {
+	f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/r"}}}).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaX1, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00")
+	for _, cause := range []string{shaX1, shaX1[:7]} {
+		f.data.Incidents = []Incident{{ID: "i", Service: "shop", OpenedAt: at(t, "2026-03-02 15:00"), CauseSHA: cause}}
+		for _, d := range f.timeline().Deployments("shop") {
+			if want := d.ID == "d1"; (len(d.Incidents) > 0) != want {
+				t.Errorf("cause %s: %s caused %v, want the incident on d1 only", cause, d.ID, d.Incidents)
+			}
+		}
+	}
+}

@@ -51,6 +51,9 @@ type line struct {
 	delivered int
 	// Incidents ordered by opening time.
 	incidents []incFacts
+	// repos are the repositories of the changes, for the records that name
+	// the service only (lookupIn); nil until needed.
+	repos []int32
 	// stamps are the pull request times of changes, in the order of
 	// changes, while the timeline is built; nil when no change has any.
 	stamps []stamps
@@ -112,7 +115,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	wanted := map[int32][]depRef{}
 	for i := range incs {
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
-			if j, ok := t.lookupName(incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
+			if j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
 				wanted[j] = nil
 			}
 		}
@@ -245,7 +248,7 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 		}
 		sha := d.SHA
 		d.cutoff = d.at
-		j, known := t.lookupName(d.Repo, sha)
+		j, known := t.lookupIn(l, d.Repo, sha)
 		switch {
 		case known && t.ch[j].landed != notLanded:
 			d.cutoff, d.shaKnown = t.ch[j].landed, true
@@ -288,6 +291,31 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 		st.prev = k
 	}
 	l.delivered = p
+}
+
+// lookupIn finds the change of a commit that a record of line l names: in
+// the record's repository, or, for a record that names its service only (a
+// deployment or an incident recorded by CI or by hand: 'deploy record
+// --service checkout --sha 4c1e9a0'), in the repositories of the service's
+// changes. l may be nil (a service without records).
+func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
+	if repo != "" || sha == "" || l == nil {
+		return t.lookupName(repo, sha)
+	}
+	if l.repos == nil {
+		l.repos = []int32{}
+		for _, c := range l.changes {
+			if id := t.ch[c.j].repo; !slices.Contains(l.repos, id) {
+				l.repos = append(l.repos, id)
+			}
+		}
+	}
+	for _, id := range l.repos {
+		if j, ok := t.lookup(id, sha); ok {
+			return j, true
+		}
+	}
+	return 0, false
 }
 
 // envState is what deliver knows of one environment of a line.
@@ -470,7 +498,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			// A cause is typed by people: its case may differ.
 			sha := strings.ToLower(inc.CauseSHA)
 			var refs []depRef
-			if j, ok := t.lookupName(inc.Repo, sha); ok {
+			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
 				refs = append(refs, wanted[j]...)
 			}
 			if id, ok := t.repos.find(inc.Repo); ok {
