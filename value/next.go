@@ -510,9 +510,12 @@ func num(x float64) string {
 // ServesVariant reports whether flag f can still serve variant v: it is
 // enabled and v is its default variant or is named in its targeting. An
 // empty v means any variant but the default one (the feature's treatment
-// when its link names none). It reads the targeting as text: a variant
-// named in a rule that no user matches still counts, which errs on the
-// side of asking to look.
+// when its link names none). It reads the targeting as data, not as
+// rules: a variant named in a rule that no user matches still counts,
+// which errs on the side of asking to look. Only a `fractional` bucket
+// that weighs 0 (a negative weight is 0 too) serves nobody for sure: a
+// rollout rolled back leaves its treatment there, and its flag has nothing
+// left to turn off.
 func ServesVariant(f *valueloop.Flag, v string) bool {
 	if f == nil || f.State != valueloop.StateEnabled {
 		return false
@@ -536,8 +539,48 @@ func mentions(targeting json.RawMessage, variant string) bool {
 	if len(targeting) == 0 {
 		return false
 	}
-	q, _ := json.Marshal(variant)
-	return bytes.Contains(targeting, q)
+	var rules any
+	if err := json.Unmarshal(targeting, &rules); err != nil {
+		q, _ := json.Marshal(variant)
+		return bytes.Contains(targeting, q)
+	}
+	return named(rules, variant)
+}
+
+// named reports whether x names variant outside a fractional bucket of
+// weight 0: as an object's key or a string anywhere else.
+func named(x any, variant string) bool {
+	switch x := x.(type) {
+	case string:
+		return x == variant
+	case []any:
+		return slices.ContainsFunc(x, func(y any) bool { return named(y, variant) })
+	case map[string]any:
+		for k, y := range x {
+			if k == variant {
+				return true
+			}
+			if buckets, ok := y.([]any); ok && k == "fractional" {
+				y = slices.DeleteFunc(slices.Clone(buckets), weighsNothing)
+			}
+			if named(y, variant) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// weighsNothing reports whether b is a fractional bucket [variant, weight]
+// whose weight is a number of at most 0: flagd clamps a negative weight
+// at 0, so no user falls in it.
+func weighsNothing(b any) bool {
+	d, ok := b.([]any)
+	if !ok || len(d) != 2 {
+		return false
+	}
+	w, ok := d[1].(float64)
+	return ok && w <= 0
 }
 
 // Objectives lists, sorted, the objectives next names: those bet on and

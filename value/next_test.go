@@ -282,6 +282,20 @@ func TestServesVariant(t *testing.T) {
 		{"only the default", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"a": 1, "b": 2}, DefaultVariant: str("a"),
 			Targeting: []byte(`{"if":[true,"a",null]}`)}, "", false},
 		{"no flag", nil, "on", false},
+		// A rollout rolled back leaves the treatment in its split at
+		// weight 0: it serves nobody, so there is nothing to turn off.
+		{"rolled back: weight 0", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",0],["off",10000]]}`)}, "on", false},
+		{"rolled back, any treatment", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",0],["off",10000]]}`)}, "", false},
+		{"negative weight counts as 0", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[{"var":"email"},["on",-5],["off",1]]}`)}, "on", false},
+		{"weight left out is 1", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on"],["off",1]]}`)}, "on", true},
+		{"weight 0 in one rule, named in another", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"if":[{"==":[{"var":"staff"},true]},"on",{"fractional":[["on",0],["off",1]]}]}`)}, "on", true},
+		{"a rule's weight counts", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",{"var":"w"}],["off",1]]}`)}, "on", true},
 	} {
 		if got := ServesVariant(tc.flag, tc.variant); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
