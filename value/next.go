@@ -61,6 +61,9 @@ type ExperimentState struct {
 	// RemainingUsers is the verdict's estimate of how many more users the
 	// experiment needs for its planned power; nil when there is none.
 	RemainingUsers *int64 `json:"remainingUsers,omitempty"`
+	// Inconclusive says the experiment reached its planned sample and its
+	// verdict is inconclusive: it will not decide by itself.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
 // NextInput is everything next reads. Flags lists the linked flags that
@@ -145,7 +148,7 @@ type Bets struct {
 
 // Action kinds on the stop/finish list.
 const (
-	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon
+	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon, or reached it inconclusive
 	CleanUpFlag      = "clean_up_flag"      // decided long ago, the flag still in place
 	TurnOffTreatment = "turn_off_treatment" // invalidated or abandoned, the flag still serves the treatment
 )
@@ -406,6 +409,10 @@ func stopList(in NextInput) []Action {
 			switch {
 			case l.Stage == Measuring || l.Stage == Releasing:
 				x, ok := exps[k]
+				if ok && x.Inconclusive {
+					stop = append(stop, inconclusive(x, f, in.Now))
+					continue
+				}
 				if !ok || x.RemainingUsers == nil {
 					continue
 				}
@@ -458,6 +465,16 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	a.Reason = fmt.Sprintf("experiment on %s in %s needs %s: at %s users/day (%s in %s) that is %s, past the horizon %s (%s left): stop it or widen it",
 		x.Flag, x.Environment, valueloop.Count(a.RemainingUsers, "more user"), num(a.UsersPerDay), valueloop.Count(x.Users, "user"), dayCount(running), dayCount(a.DaysNeeded), h, dayCount(max(left, 0)))
 	return a, true
+}
+
+// inconclusive is the stop entry of x, an experiment of feature f that
+// reached its planned sample without a verdict: nothing will move f out of
+// measuring but a decision by hand.
+func inconclusive(x ExperimentState, f *Feature, now time.Time) Action {
+	running := max(now.Sub(x.Started).Hours()/24, 1)
+	return Action{Kind: StopExperiment, Feature: f.Key, Objective: f.Objective, Environment: x.Environment, Flag: x.Flag, Since: x.Started,
+		Reason: fmt.Sprintf("experiment on %s in %s is inconclusive after its planned sample (%s in %s): it will not decide by itself: decide by hand (valueloop feature move %s --to validated or invalidated) or stop it",
+			x.Flag, x.Environment, valueloop.Count(x.Users, "user"), dayCount(running), f.Key)}
 }
 
 func lastSeen(t, now time.Time) string {

@@ -250,6 +250,37 @@ func TestStopList(t *testing.T) {
 	}
 }
 
+// TestStopListInconclusive: an experiment that reached its planned sample
+// without a verdict will not decide by itself: its feature would stay
+// measuring for ever, on no list, so the stop list asks for a decision.
+// One still short of its sample, and on its way, asks nothing.
+func TestStopListInconclusive(t *testing.T) {
+	zero := int64(0)
+	link := func(f string) []FlagLink { return []FlagLink{{Environment: "production", Flag: f}} }
+	in := NextInput{Objectives: objectives(), Now: day(40),
+		Items: []Item{
+			feature("m1", "activation", nil, 0.05, link("m1-flag"), ev("m1x", ExperimentStarted, day(0))),
+			feature("m2", "activation", nil, 0.05, link("m2-flag"), ev("m2x", ExperimentStarted, day(0))),
+		},
+		Experiments: []ExperimentState{
+			{Environment: "production", Flag: "m1-flag", Started: day(0), Users: 20000, RemainingUsers: &zero, Inconclusive: true},
+			{Environment: "production", Flag: "m2-flag", Started: day(0), Users: 20000, Inconclusive: true},
+		}}
+	got := ComputeNext(in).Stop
+	want := []string{
+		"experiment on m1-flag in production is inconclusive after its planned sample (20,000 users in 40 days): it will not decide by itself: decide by hand (valueloop feature move m1 --to validated or invalidated) or stop it",
+		"experiment on m2-flag in production is inconclusive after its planned sample (20,000 users in 40 days): it will not decide by itself: decide by hand (valueloop feature move m2 --to validated or invalidated) or stop it",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d actions, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Kind != StopExperiment || got[i].Reason != w || got[i].Objective != "activation" {
+			t.Errorf("action %d:\ngot  %s %q (%s)\nwant %s %q (activation)", i, got[i].Kind, got[i].Reason, got[i].Objective, StopExperiment, w)
+		}
+	}
+}
+
 // TestStopListOneDay: an experiment a day old, or a horizon a day away,
 // said "in 1 days" and "(1 days left)".
 func TestStopListOneDay(t *testing.T) {
