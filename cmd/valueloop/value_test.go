@@ -366,7 +366,7 @@ func TestDemoValueLoop(t *testing.T) {
 	// (1 + 0.219) − 1 = 0.219 of a +10 % target, 219 %: reached.
 	for _, args := range [][]string{{"objective", "show", "activation"}, {"flow", "--objective", "activation"}} {
 		code, out, errOut := s.cli(t, s.Admin, args...)
-		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 218.95% of the target: reached") {
+		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 219% of the target: reached") {
 			t.Errorf("%v: %d %s\n%s", args, code, errOut, out)
 		}
 	}
