@@ -232,7 +232,7 @@ func TestChartsHaveTextAlternatives(t *testing.T) {
 		"line":   string(lineChart(chartSpec{Title: "T1", Series: []series{{Name: "a", Points: []point{{T: now, Y: 1}, {T: now.Add(time.Hour), Y: 2}}}}})),
 		"empty":  string(lineChart(chartSpec{Title: "T2"})),
 		"band":   string(lineChart(chartSpec{Title: "T3", Series: []series{{Name: "a", HasBand: true, Points: []point{{T: now, Y: 1, Lo: 0, Hi: 2}}}}})),
-		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct)),
+		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct, lift)),
 		"spark":  string(sparkline("T5", []float64{1, 2, 3})),
 		"meter":  string(meter("T6", 40)),
 	}
