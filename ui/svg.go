@@ -159,9 +159,19 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 	if single {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
-	w, h := float64(width)-padL-padR, float64(height)-padT-padB
+	w := float64(width) - padL - padR
+	keys := legendSpots(c.Series, padL+w)
+	legend := len(c.Series) > 1 || c.Series[0].HasBand
+	// The key has the top of the drawing to itself: inside the plot, the
+	// points and bands at its top left (a phone's one day of exposures,
+	// an interval's first days) were drawn under it.
+	top := padT
+	if legend {
+		top = legendBox(c.Series, keys).y1 + 8
+	}
+	h := float64(height) - top - padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
-	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
+	y := func(v float64) float64 { return top + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
 	// Axes: round y ticks, first and last time.
 	step := niceStep((yhi - ylo) / 4)
 	ylo, yhi = math.Floor(ylo/step)*step, math.Ceil(yhi/step)*step
@@ -188,7 +198,6 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		shown = clampSeries(c.Series, ylo, yhi)
 	}
 	bands := bandShapes(shown, x, y)
-	keys := legendSpots(c.Series, padL+w)
 	taken := []box{legendBox(c.Series, keys)}
 	for i, r := range c.Refs {
 		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
@@ -233,9 +242,10 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 			}
 		}
 	}
-	// Legend, top left, when there is more than one series or a band.
+	// Legend, above the plot's left, when there is more than one series
+	// or a band.
 	for i, s := range c.Series {
-		if len(c.Series) == 1 && !s.HasBand {
+		if !legend {
 			break
 		}
 		legendEntry(b, fmt.Sprintf("dot s%d", i%6), s.Name, keys[i].x, keys[i].y)
@@ -560,7 +570,7 @@ func labelBox(label string, x, y float64, anchor string) box {
 	return box{x0, y - 11, x0 + wd, y + 3}
 }
 
-// legendSpots places lineChart's legend entries, top left, in lines
+// legendSpots places lineChart's legend entries, above the plot's left, in lines
 // that end before right (a narrow drawing's key takes two lines).
 func legendSpots(ss []series, right float64) []struct{ x, y float64 } {
 	spots := make([]struct{ x, y float64 }, len(ss))
