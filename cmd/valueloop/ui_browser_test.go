@@ -372,6 +372,37 @@ func (c *chrome) phone() {
 			c.t.Errorf("%s on a phone: %dpx wide in %dpx", p.path, w[0], w[1])
 		}
 	}
+	c.open("/flags/production/checkout-flow") // its audit holds a whole rollout's and a whole flag's change
+	c.wordsWhole("the audit's paths", `table.diff td:nth-child(2)`)
+}
+
+// wordsWhole checks that no word of the text in sel (other than a path,
+// which may break at any character) is broken across two lines: the
+// audit's "(whole rollout)" read "(whole rollou / t)" on a phone.
+func (c *chrome) wordsWhole(what, sel string) {
+	c.t.Helper()
+	broken, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		for (const el of document.querySelectorAll(`+"`"+sel+"`"+`)) {
+			const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+			for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+				for (const m of n.textContent.matchAll(/[^\s\/]+/g)) {
+					if (n.textContent.includes("/")) continue; // a JSON pointer breaks anywhere
+					const r = document.createRange();
+					r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+					const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+					if (tops.size > 1) out.push(m[0]);
+				}
+			}
+		}
+		return out;
+	})()`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", what, err)
+	}
+	if len(broken) > 0 {
+		c.t.Errorf("%s on a phone break words across lines: %q", what, broken)
+	}
 }
 
 // legible checks the contrast of every piece of text on the open page

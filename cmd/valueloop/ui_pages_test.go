@@ -287,7 +287,7 @@ func TestDashboardAuditNamesWhatChanged(t *testing.T) {
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	_, page := admin.get("/flags/production/checkout-flow")
 	entry := section(t, page, "<strong>rollout.start</strong>", "</li>")
-	if !strings.Contains(entry, "<code>(whole rollout)</code>") {
+	if !strings.Contains(entry, ">(whole rollout)</code>") {
 		t.Errorf("the rollout's start is not shown as a whole rollout added:\n%s", entry)
 	}
 }
