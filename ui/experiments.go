@@ -112,7 +112,7 @@ func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Data: rows})
+	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Refresh: 60, Data: rows})
 	return nil
 }
 

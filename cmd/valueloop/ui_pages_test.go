@@ -1163,3 +1163,21 @@ func TestDashboardLiftsAsTheCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardLiveRefresh: the pages that watch something under way
+// reload themselves (data-refresh) as docs/ui.md says: the overview, a
+// flag, the rollouts, a rollout, the experiments and an experiment. The
+// experiments' list, which docs/ui.md says refreshes live with the
+// overview, did not: its users and verdicts stood still.
+func TestDashboardLiveRefresh(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{
+		"/": "60", "/flags/production/checkout-flow": "60", "/rollouts": "30", "/rollouts/production/checkout-flow": "30",
+		"/experiments": "60", "/experiments/production/new-onboarding": "60",
+	} {
+		if _, page := admin.get(path); !strings.Contains(page, `<body data-refresh="`+want+`">`) {
+			t.Errorf("%s does not refresh every %ss: %s", path, want, regexp.MustCompile(`<body[^>]*>`).FindString(page))
+		}
+	}
+}
