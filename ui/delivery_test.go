@@ -54,20 +54,7 @@ func (f fakeDelivery) DeliveryData(context.Context) (dora.Data, int64, error) {
 // called a recovery time: DORA's failed-deployment recovery time is the
 // failed deployment's, shown beside it (its deployment → recovered).
 func TestDeliveryPageUnitsAndRecovery(t *testing.T) {
-	now := time.Now().UTC()
-	fake := fakeDelivery{now: now}
-	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
-	c := d.signedIn(t)
-	resp, err := c.Get(d.srv.URL + "/delivery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /delivery: %d %.300s", resp.StatusCode, page)
-	}
+	page := fakeDeliveryPage(t)
 	units := map[string]bool{}
 	table := page[strings.Index(page, `id="by-h"`):strings.Index(page, `id="lt-h"`)]
 	for _, m := range regexp.MustCompile(`<span class="kv">[0-9.]+/(day|week|month)</span>`).FindAllStringSubmatch(table, -1) {
@@ -116,15 +103,7 @@ func TestRangeDaysAsTheCLI(t *testing.T) {
 // how long ago it was committed: "3d3h ago" beside a deployment of three
 // days ago said neither, with no heading to tell.
 func TestDeliveryChangesLeadTime(t *testing.T) {
-	fake := fakeDelivery{now: time.Now().UTC()}
-	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
-	resp, err := d.signedIn(t).Get(d.srv.URL + "/delivery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(body)
+	page := fakeDeliveryPage(t)
 	dep := page[strings.Index(page, `id="dep-h"`):strings.Index(page, `id="inc-h"`)]
 	for _, want := range []string{`<th scope="col">Changes shipped <span class="hint">lead time: committed → deployed</span></th>`, `#12 <span class="hint" title="committed `, `">3h20m</span>`} {
 		if !strings.Contains(dep, want) {
@@ -134,4 +113,21 @@ func TestDeliveryChangesLeadTime(t *testing.T) {
 	if strings.Contains(dep, " ago") {
 		t.Errorf("the deployments' table says how long ago changes were committed:\n%s", dep)
 	}
+}
+
+// fakeDeliveryPage is the delivery page of fakeDelivery's figures.
+func fakeDeliveryPage(t *testing.T) string {
+	t.Helper()
+	fake := fakeDelivery{now: time.Now().UTC()}
+	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
+	resp, err := d.signedIn(t).Get(d.srv.URL + "/delivery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /delivery: %d %.300s", resp.StatusCode, body)
+	}
+	return string(body)
 }
