@@ -213,6 +213,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	for i, e := range entries {
 		out[i].AuditEntry = e
 		out[i].Diff, _ = jsondiff.Diff(e.Before, e.After)
+		if out[i].Diff == nil {
+			out[i].Diff = []jsondiff.Op{} // an array, as the document says, not null
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 	return nil
