@@ -47,7 +47,7 @@ func TestValueUnknownParams(t *testing.T) {
 func TestValueListPages(t *testing.T) {
 	e := mustFullServer(t)
 	for _, key := range []string{"c", "a", "b"} {
-		if err := e.db.PutObjective(context.Background(), &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+		if err := e.db.PutObjective(context.Background(), mustObjective(t, key, "T"), "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,7 +148,7 @@ func TestValueListsPageInStore(t *testing.T) {
 	})
 	ctx := context.Background()
 	for _, key := range []string{"growth", "activation"} {
-		if err := e.db.PutObjective(ctx, &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+		if err := e.db.PutObjective(ctx, mustObjective(t, key, "T"), "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -216,7 +216,7 @@ func TestValueListsPageInStore(t *testing.T) {
 func TestValuePutKey(t *testing.T) {
 	e := mustFullServer(t)
 	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o1", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(ctx, mustObjective(t, "o1", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f1", Title: "T", Objective: "o1", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
