@@ -45,3 +45,36 @@ func TestApplyFlagdRefusesUnknownParams(t *testing.T) {
 		t.Errorf("a dry run applied the file: version %d, want 1", v)
 	}
 }
+
+// TestListParamsStrict: the audit trail's and the rollouts' lists refuse a
+// parameter they do not take and a malformed active, as the delivery and
+// value lists do: ?flg=checkout or ?active=1 listed everything, which reads
+// as an answer to the question asked.
+func TestListParamsStrict(t *testing.T) {
+	e := withRollouts(t)
+	for _, tc := range []struct{ path, field string }{
+		{"/api/v1/audit?flg=checkout", "flg"},
+		{"/api/v1/audit?environmnet=production", "environmnet"},
+		{"/api/v1/environments/production/rollouts?flg=checkout", "flg"},
+		{"/api/v1/environments/production/rollouts?active=1", "active"},
+		{"/api/v1/environments/production/rollouts?active=yes", "active"},
+	} {
+		resp, body := e.do(t, call{method: "GET", path: tc.path, token: adminSecret})
+		var p struct {
+			Errors []struct{ Field string } `json:"errors"`
+		}
+		json.Unmarshal([]byte(body), &p)
+		if resp.StatusCode != 400 || len(p.Errors) != 1 || p.Errors[0].Field != tc.field {
+			t.Errorf("GET %s: %d %.300s; want 400 naming %s", tc.path, resp.StatusCode, body, tc.field)
+		}
+	}
+	for _, path := range []string{
+		"/api/v1/audit?environment=production&flag=kill&actor=root&before=10&limit=5",
+		"/api/v1/environments/production/rollouts?flag=kill&active=true&limit=5",
+		"/api/v1/environments/production/rollouts?active=false",
+	} {
+		if resp, body := e.do(t, call{method: "GET", path: path, token: adminSecret}); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %.300s, want 200", path, resp.StatusCode, body)
+		}
+	}
+}

@@ -183,6 +183,9 @@ type AuditStore interface {
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	if err := checkParams(q, "environment", "flag", "actor", "before", "limit"); err != nil {
+		return err
+	}
 	f := valueloop.AuditFilter{Environment: q.Get("environment"), Target: q.Get("flag"), Actor: q.Get("actor")}
 	caller := tokenOf(r)
 	if caller.Environment != "" {

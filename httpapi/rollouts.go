@@ -42,7 +42,14 @@ func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
-	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: q.Get("active") == "true"}
+	if err := checkParams(q, "flag", "active", "limit"); err != nil {
+		return err
+	}
+	active, err := boolParam(q, "active")
+	if err != nil {
+		return err
+	}
+	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: active}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
