@@ -58,6 +58,8 @@ func TestListParamsStrict(t *testing.T) {
 		{"/api/v1/environments/production/rollouts?flg=checkout", "flg"},
 		{"/api/v1/environments/production/rollouts?active=1", "active"},
 		{"/api/v1/environments/production/rollouts?active=yes", "active"},
+		{"/api/v1/environments/production/rollouts?before=x", "before"},
+		{"/api/v1/environments/production/rollouts?before=0", "before"},
 	} {
 		resp, body := e.do(t, call{method: "GET", path: tc.path, token: adminSecret})
 		var p struct {
@@ -70,7 +72,7 @@ func TestListParamsStrict(t *testing.T) {
 	}
 	for _, path := range []string{
 		"/api/v1/audit?environment=production&flag=kill&actor=root&before=10&limit=5",
-		"/api/v1/environments/production/rollouts?flag=kill&active=true&limit=5",
+		"/api/v1/environments/production/rollouts?flag=kill&active=true&limit=5&before=9",
 		"/api/v1/environments/production/rollouts?active=false",
 	} {
 		if resp, body := e.do(t, call{method: "GET", path: path, token: adminSecret}); resp.StatusCode != 200 {

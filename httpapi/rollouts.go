@@ -42,7 +42,7 @@ func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
-	if err := checkParams(q, "flag", "active", "limit"); err != nil {
+	if err := checkParams(q, "flag", "active", "before", "limit"); err != nil {
 		return err
 	}
 	active, err := boolParam(q, "active")
@@ -50,6 +50,13 @@ func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: active}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return valueloop.FieldErrorf("before", "must be a rollout id (a positive integer): the last of the page before")
+		}
+		f.BeforeID = n
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
