@@ -178,27 +178,15 @@ func checkResponse(t testing.TB, method, path string, resp *http.Response, body 
 // so a member that is a $ref is replaced by a copy of the schema it names.
 func closeObjects(doc any) {
 	schemas := doc.(map[string]any)["components"].(map[string]any)["schemas"].(map[string]any)
-	var inline func(v any)
-	inline = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if all, ok := v["allOf"].([]any); ok {
-				for i, m := range all {
-					if ref, ok := m.(map[string]any)["$ref"].(string); ok {
-						all[i] = deepCopy(schemas[strings.TrimPrefix(ref, "#/components/schemas/")])
-					}
+	walkObjects(doc, func(v map[string]any) {
+		if all, ok := v["allOf"].([]any); ok {
+			for i, m := range all {
+				if ref, ok := m.(map[string]any)["$ref"].(string); ok {
+					all[i] = deepCopy(schemas[strings.TrimPrefix(ref, "#/components/schemas/")])
 				}
 			}
-			for _, x := range v {
-				inline(x)
-			}
-		case []any:
-			for _, x := range v {
-				inline(x)
-			}
 		}
-	}
-	inline(doc)
+	})
 	closeAll(doc, false)
 }
 
