@@ -23,7 +23,7 @@ type ExperimentStore interface {
 	CreateMetric(ctx context.Context, env string, m *metric.Metric, actor string) error
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
-	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
+	PutHypothesisAt(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string, at time.Time) error
 }
 
 // Ingester is the ingestion pipeline (ingest.Pipeline).
@@ -60,7 +60,8 @@ func ExperimentHypothesis() *experiment.Hypothesis {
 
 // LoadExperiment gives the demo experiment something to show: it creates
 // the demo metrics and the hypothesis of ExperimentFlag in env where they
-// are missing, then sends two weeks of synthetic exposures and tracking
+// are missing (the hypothesis dated before the experiment's traffic,
+// hypothesisStated), then sends two weeks of synthetic exposures and tracking
 // events of 4,000 users through the ingestion path the event API uses
 // (ingest.Decode, then the pipeline). The guided onboarding lifts
 // completion from about 38 % to 45 %; orders, revenue, tickets and the
@@ -108,7 +109,8 @@ func LoadExperiment(ctx context.Context, store ExperimentStore, p Ingester, env 
 		if err := h.Normalize(have, []string{"control", "treatment"}); err != nil {
 			return 0, err
 		}
-		if err := store.PutHypothesis(ctx, env, ExperimentFlag, h, "demo"); err != nil {
+		stated := now.Add(-hypothesisStated * 24 * time.Hour) // before the experiment's traffic
+		if err := store.PutHypothesisAt(ctx, env, ExperimentFlag, h, "demo", stated); err != nil {
 			return 0, err
 		}
 	} else if err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/evaluation"
@@ -30,6 +31,7 @@ type Store interface {
 	CreateEnvironment(ctx context.Context, env valueloop.Environment, actor string) error
 	FlagSet(ctx context.Context, env string) (*valueloop.FlagSet, int64, error)
 	ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error)
+	ReplaceFlagSetAt(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string, at time.Time) (valueloop.FlagSetChange, error)
 	PutFlagOver(ctx context.Context, env string, over int64, f *valueloop.Flag, ifVersion int64, actor, reason string) (flagVersion, envVersion int64, err error)
 	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (envVersion int64, err error)
 }
@@ -196,7 +198,18 @@ func (s *Service) Apply(ctx context.Context, env string, set *valueloop.FlagSet,
 	if err := s.writable(env); err != nil {
 		return valueloop.FlagSetChange{}, err
 	}
-	return s.apply(ctx, env, set, actor, reason)
+	return s.apply(ctx, env, set, actor, reason, time.Time{})
+}
+
+// ApplyAt is Apply with the change dated at, for loading a history whose
+// traffic came after its flags were made (serve --demo): only the creation
+// of flags env never had may be dated back (the store's ReplaceFlagSetAt),
+// to no later than now.
+func (s *Service) ApplyAt(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string, at time.Time) (valueloop.FlagSetChange, error) {
+	if err := s.writable(env); err != nil {
+		return valueloop.FlagSetChange{}, err
+	}
+	return s.apply(ctx, env, set, actor, reason, at)
 }
 
 // File returns the path of the flag file env is served from, or "".
@@ -217,7 +230,9 @@ func (s *Service) writable(env string) error {
 	return nil
 }
 
-func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string) (valueloop.FlagSetChange, error) {
+// apply is Apply without the check that env is writable, dated at (zero:
+// now).
+func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet, actor, reason string, at time.Time) (valueloop.FlagSetChange, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	live := s.Live(env)
@@ -227,7 +242,13 @@ func (s *Service) apply(ctx context.Context, env string, set *valueloop.FlagSet,
 	if _, err := evaluation.Compile(set); err != nil {
 		return valueloop.FlagSetChange{}, err
 	}
-	change, err := s.store.ReplaceFlagSet(ctx, env, set, -1, actor, reason)
+	var change valueloop.FlagSetChange
+	var err error
+	if at.IsZero() {
+		change, err = s.store.ReplaceFlagSet(ctx, env, set, -1, actor, reason)
+	} else {
+		change, err = s.store.ReplaceFlagSetAt(ctx, env, set, -1, actor, reason, at)
+	}
 	if err != nil {
 		return change, err
 	}

@@ -33,7 +33,7 @@ func (s *Service) applyFileData(ctx context.Context, env, path string, data []by
 	if err != nil {
 		return err
 	}
-	change, err := s.apply(ctx, env, set, "file:"+path, "flag file changed")
+	change, err := s.apply(ctx, env, set, "file:"+path, "flag file changed", time.Time{})
 	if err != nil {
 		return err
 	}

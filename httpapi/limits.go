@@ -492,9 +492,13 @@ func (s *Server) guarded(h http.HandlerFunc) http.HandlerFunc {
 				}
 				s.writeError(w, r, err)
 				if unread {
-					// net/http reads what is left of the body before it
-					// closes (after the answer is sent): nothing to wait for.
-					rc.SetReadDeadline(time.Now())
+					// net/http reads up to 256 KiB of what is left of the
+					// body after the answer is sent, before it closes: for
+					// closeGrace at most, as after the other answers to an
+					// unread body (unreadWriter), so that a client still
+					// sending its body is not reset before it reads the
+					// refusal. The request is not counted meanwhile.
+					rc.SetReadDeadline(time.Now().Add(min(closeGrace, g.lim.BodyTimeout)))
 				}
 				return
 			}

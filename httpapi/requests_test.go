@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -479,6 +480,39 @@ func TestTrustedProxyHeaderReadOnce(t *testing.T) {
 			}
 			if n := reads.Load() - before; n != 1 {
 				t.Errorf("X-Forwarded-For read %d times for one request, want once", n)
+			}
+		})
+	}
+}
+
+// TestRequestCapRefusalReadable: over HTTP/1.1 a request refused at
+// MaxRequests (503) or MaxRequestsPerClient (429) while its client is
+// still sending the body gets its answer, as the other answers to an
+// unread body do: net/http reads on for closeGrace before it closes.
+// The refusal used to cut the body at once, so the connection was reset
+// under a client still writing, and one that writes its body whole before
+// it reads the answer — Python's http.client, run here
+// (testdata/refused_body.py), sending the rest of a chunked body once the
+// answer has arrived — lost it to a broken pipe.
+func TestRequestCapRefusalReadable(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH: skipping the HTTP/1.1 client that sends its body before it reads")
+	}
+	e := MustServer(t)
+	for _, tc := range []struct {
+		name string
+		lim  httpapi.Limits
+		want string
+	}{
+		{"MaxRequests", httpapi.Limits{MaxRequests: 2, BodyTimeout: time.Hour}, "503"},
+		{"MaxRequestsPerClient", httpapi.Limits{MaxRequestsPerClient: 2, LimitLoopback: true, BodyTimeout: time.Hour}, "429"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := limitedServer(t, e, tc.lim, nil)
+			stallRequests(t, srv, e, nil, 2, 2)
+			out, err := exec.Command("python3", "testdata/refused_body.py", srv.URL()+"/ofrep/v1/evaluate/flags/checkout", e.eval, "131072").CombinedOutput()
+			if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
+				t.Errorf("a client sending 128 KiB while the limit is full: %q (%v), want the answer %s", got, err, tc.want)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flagplan"
@@ -101,6 +102,18 @@ func (s *Store) flagSet(ctx context.Context, tx Tx, env string, lock bool) (*val
 // whatever is stored, n >= 0 only over the environment's version n
 // (ECONFLICT when it moved, and nothing is written).
 func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string) (valueloop.FlagSetChange, error) {
+	return s.ReplaceFlagSetAt(ctx, env, set, ifVersion, actor, reason, time.Time{})
+}
+
+// ReplaceFlagSetAt is ReplaceFlagSet with the change dated at (zero: now),
+// for loading a history whose traffic came after its flags were made
+// (serve --demo). Only the creation of flags env never had may be dated
+// back, and no earlier than env's latest flag change: a flag's first
+// version starts no split period (experiment.SplitHistory), so the periods
+// the pipeline filed exposures by stay as they were, and the flag history
+// stays in order. Anything else, or a time ahead of the store's clock, is
+// EINVALID and writes nothing.
+func (s *Store) ReplaceFlagSetAt(ctx context.Context, env string, set *valueloop.FlagSet, ifVersion int64, actor, reason string, at time.Time) (valueloop.FlagSetChange, error) {
 	var change valueloop.FlagSetChange
 	err := s.write(ctx, func(tx Tx) error {
 		change = valueloop.FlagSetChange{}
@@ -115,8 +128,14 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 		if err != nil {
 			return valueloop.FieldErrorf("flags", "cannot encode: %v", err)
 		}
-		at := ChangeTime(s.now()) // after the lock: see ChangeTime
-		now := s.o.D.Time(at)
+		when := ChangeTime(s.now()) // after the lock: see ChangeTime
+		if !at.IsZero() && !plan.Empty() {
+			if err := s.mayDateBack(ctx, tx, env, plan.Writes, at); err != nil {
+				return err
+			}
+			when = ChangeTime(at)
+		}
+		now := s.o.D.Time(when)
 		for _, w := range plan.Writes {
 			action := "flag.update"
 			switch {
@@ -133,12 +152,12 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 			if err != nil {
 				return err
 			}
-			if err := s.auditAt(ctx, tx, at, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
+			if err := s.auditAt(ctx, tx, when, actor, env, action, w.Key, w.Before, w.After, reason); err != nil {
 				return err
 			}
 		}
 		if plan.SetAfter != nil {
-			if err := s.auditAt(ctx, tx, at, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
+			if err := s.auditAt(ctx, tx, when, actor, env, "flagset.update", env, plan.SetBefore, plan.SetAfter, reason); err != nil {
 				return err
 			}
 		}
@@ -154,6 +173,34 @@ func (s *Store) ReplaceFlagSet(ctx context.Context, env string, set *valueloop.F
 		return s.changed(ctx, tx, KindFlags, env)
 	})
 	return change, err
+}
+
+// mayDateBack checks that writes may be dated at (ReplaceFlagSetAt): at
+// is not ahead of the clock nor before env's latest flag change, and each
+// write creates a flag env's audit trail has never had.
+func (s *Store) mayDateBack(ctx context.Context, tx Tx, env string, writes []flagplan.Write, at time.Time) error {
+	if at.After(s.now()) {
+		return valueloop.Errorf(valueloop.EINVALID, "flag change time %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
+	}
+	const flagActions = `environment = ? AND action IN ('flag.create', 'flag.update', 'flag.delete', 'flagset.update')`
+	var latest time.Time
+	err := tx.QueryRow(ctx, `SELECT at FROM audit WHERE `+flagActions+` ORDER BY id DESC LIMIT 1`, env).Scan(timeDest{&latest})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: latest flag change of %s: %w", s.o.D.Name, env, err)
+	}
+	if at.Before(latest) {
+		return valueloop.Errorf(valueloop.EINVALID, "flag change time %s is before the latest flag change of %s (%s)", at.UTC().Format(time.RFC3339), env, latest.UTC().Format(time.RFC3339))
+	}
+	for _, w := range writes {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit WHERE `+flagActions+` AND target = ?`, env, w.Key).Scan(&n); err != nil {
+			return fmt.Errorf("%s: history of flag %s/%s: %w", s.o.D.Name, env, w.Key, err)
+		}
+		if w.Before != nil || n > 0 {
+			return valueloop.Errorf(valueloop.EINVALID, "flag %q: only the creation of a flag %s never had may be dated back", w.Key, env)
+		}
+	}
+	return nil
 }
 
 // PutFlag creates or updates one flag of env. ifVersion guards against lost

@@ -45,6 +45,18 @@ func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, loc
 // ENOTFOUND without the environment. The change is audited with the flag
 // as target.
 func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error {
+	return s.PutHypothesisAt(ctx, env, flag, h, actor, time.Time{})
+}
+
+// PutHypothesisAt is PutHypothesis with the change dated at (zero: now),
+// for loading a history whose experiment ran after its hypothesis was
+// stated (serve --demo). Only a hypothesis the flag never had in env may
+// be dated back, to no later than the store's clock; anything else is
+// EINVALID and writes nothing.
+func (s *Store) PutHypothesisAt(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string, at time.Time) error {
+	if !at.IsZero() && at.After(s.now()) {
+		return valueloop.Errorf(valueloop.EINVALID, "hypothesis time %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
+	}
 	return s.write(ctx, func(tx Tx) error {
 		var before []byte
 		first := int64(1)
@@ -68,8 +80,15 @@ func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experime
 		default:
 			before, _ = definition(old)
 		}
+		when := s.now()
+		if !at.IsZero() {
+			if before != nil || first > 1 {
+				return valueloop.Errorf(valueloop.EINVALID, "flag %q: only a hypothesis it never had in %s may be dated back", flag, env)
+			}
+			when = at.UTC()
+		}
 		c := *h
-		c.UpdatedAt, c.UpdatedBy = s.now(), actor
+		c.UpdatedAt, c.UpdatedBy = when, actor
 		after, err := definition(&c)
 		if err != nil {
 			return err
@@ -84,7 +103,7 @@ func (s *Store) PutHypothesis(ctx context.Context, env, flag string, h *experime
 			}
 			return fmt.Errorf("%s: store hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
 		}
-		if err := s.audit(ctx, tx, actor, env, "hypothesis.put", flag, before, after, ""); err != nil {
+		if err := s.auditAt(ctx, tx, when, actor, env, "hypothesis.put", flag, before, after, ""); err != nil {
 			return err
 		}
 		*h = c

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"PutFlag", testPutFlag},
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
 		{"FlagRecreated", testFlagRecreated},
+		{"DatedBack", testDatedBack},
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
 		{"RolloutsReached", testRolloutsReached},

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -89,5 +90,77 @@ func TestDemoStoryConsistent(t *testing.T) {
 	}
 	if traffic := started.Add(-6 * time.Hour); st.StartedAt.After(traffic) {
 		t.Errorf("the demo rollout started %s, after its traffic (from before %s)", st.StartedAt.Format(time.RFC3339), traffic.Format(time.RFC3339))
+	}
+}
+
+// TestDemoFlagsBeforeTheirTraffic: the demo's audit trail dates each
+// production flag's creation before the first user was served it, and the
+// experiment's hypothesis before its first exposure, as the demo's
+// rollout is dated before its traffic. They were dated at the server's
+// start, after the two weeks of the experiment and the months of
+// sightings the demo loads, so a feature's timeline showed its flag
+// created, and its hypothesis stated, after the experiment ran.
+func TestDemoFlagsBeforeTheirTraffic(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, errOut := s.cli(t, s.Admin, "audit", "--env", "production", "--limit", "1000", "--output", "json")
+	if code != 0 {
+		t.Fatalf("audit: %d %s", code, errOut)
+	}
+	var entries []struct {
+		Action, Target string
+		At             time.Time
+	}
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatal(err)
+	}
+	created, stated := map[string]time.Time{}, map[string]time.Time{}
+	for _, e := range entries {
+		switch e.Action {
+		case "flag.create":
+			created[e.Target] = e.At
+		case "hypothesis.put":
+			stated[e.Target] = e.At
+		}
+	}
+	var list struct{ Features []struct{ Key string } }
+	if code, body := s.call(t, "GET", "/api/v1/features", "", &list); code != 200 {
+		t.Fatalf("features: %d %s", code, body)
+	}
+	exposed := 0
+	for _, f := range list.Features {
+		var sh struct {
+			Record struct {
+				Timeline []struct {
+					Kind, Environment, Flag string
+					At                      time.Time
+				}
+			}
+		}
+		if code, body := s.call(t, "GET", "/api/v1/features/"+f.Key, "", &sh); code != 200 {
+			t.Fatalf("feature %s: %d %s", f.Key, code, body)
+		}
+		for _, e := range sh.Record.Timeline {
+			if e.Environment != "production" || (e.Kind != "exposure" && e.Kind != "experiment_started") {
+				continue
+			}
+			exposed++
+			if c, ok := created[e.Flag]; !ok || !c.Before(e.At) {
+				t.Errorf("%s: flag %s first served %s, created %s", f.Key, e.Flag, e.At.Format(time.RFC3339), c.Format(time.RFC3339))
+			}
+			if h, ok := stated[e.Flag]; ok && !h.Before(e.At) {
+				t.Errorf("%s: flag %s first served %s, its hypothesis stated %s", f.Key, e.Flag, e.At.Format(time.RFC3339), h.Format(time.RFC3339))
+			}
+		}
+	}
+	if exposed == 0 || len(stated) == 0 {
+		t.Fatalf("no first exposure in the demo's timelines (%d), or no hypothesis (%d)", exposed, len(stated))
+	}
+	code, out, errOut = s.cli(t, s.Admin, "rollout", "status", demo.RolloutFlag, "--env", "production", "--output", "json")
+	var st rollout.Status
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("rollout status: %d %v %s", code, err, errOut)
+	}
+	if c := created[demo.RolloutFlag]; !c.Before(st.StartedAt) {
+		t.Errorf("flag %s created %s, after its rollout started (%s)", demo.RolloutFlag, c.Format(time.RFC3339), st.StartedAt.Format(time.RFC3339))
 	}
 }

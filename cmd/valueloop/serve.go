@@ -18,7 +18,6 @@ import (
 	"github.com/valueloop/valueloop/delivery"
 	"github.com/valueloop/valueloop/demo"
 	"github.com/valueloop/valueloop/features"
-	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flagdapi"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/httpapi"
@@ -412,11 +411,7 @@ func seed(ctx context.Context, e *cliEnv, cfg serveConfig, svc *flags.Service, l
 			if len(svc.Live(d.Key).Snapshot.Keys()) > 0 {
 				continue // never overwrite flags someone has changed
 			}
-			set, err := flagd.Parse(d.File, d.Data)
-			if err != nil {
-				return fmt.Errorf("demo data: %w", err)
-			}
-			if _, err := svc.Apply(ctx, d.Key, set, "demo", "demo data set"); err != nil {
+			if err := demo.LoadFlags(ctx, svc, d, time.Now()); err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}
 			loaded = append(loaded, d.Key)
