@@ -34,7 +34,7 @@ func TestValueUnknownParams(t *testing.T) {
 		})
 	}
 	// The parameters the client sends are still taken.
-	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "x", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(context.Background(), mustObjective(t, "x", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/v1/features?stage=idea&objective=x", "/api/v1/value/next?method=rice&cleanupAfter=60", "/api/v1/value/flow?since=60", "/api/v1/value/file?format=yaml"} {
@@ -103,7 +103,7 @@ func TestValueListPages(t *testing.T) {
 // "No features. Create one ...", for a typo.
 func TestFeatureListUnknownObjective(t *testing.T) {
 	e := mustFullServer(t)
-	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "activation", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(context.Background(), mustObjective(t, "activation", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	status, body := send(t, e.srv.URL(), "GET", "/api/v1/features?objective=activaton", adminSecret, "")
