@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -136,10 +137,14 @@ func daysBack(end time.Time, days int, loc *time.Location) time.Time {
 // duration ("1h30m"), positive and at most 100 years.
 func ParseSince(v string) (time.Duration, error) {
 	bad := valueloop.FieldErrorf("since", "want a duration such as 30d, 12w, 36h or 90m, not %q", valueloop.Clip(v))
+	tooLong := valueloop.FieldErrorf("since", "must be at most %dd (100 years), not %q", maxSinceDays, valueloop.Clip(v))
 	var d time.Duration
 	if n, unit := strings.TrimRight(v, "dw"), strings.TrimLeft(v, "0123456789"); n != v && (unit == "d" || unit == "w") {
 		k, err := strconv.Atoi(n)
-		if err != nil || k > 36600 {
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && k > maxSinceDays:
+			return 0, tooLong
+		case err != nil:
 			return 0, bad
 		}
 		d = time.Duration(k) * 24 * time.Hour
@@ -152,11 +157,17 @@ func ParseSince(v string) (time.Duration, error) {
 			return 0, bad
 		}
 	}
-	if d <= 0 || d > 36600*24*time.Hour {
-		return 0, bad
+	switch {
+	case d <= 0:
+		return 0, valueloop.FieldErrorf("since", "must be longer than nothing, not %q", valueloop.Clip(v))
+	case d > maxSinceDays*24*time.Hour:
+		return 0, tooLong
 	}
 	return d, nil
 }
+
+// maxSinceDays bounds a span: a hundred years, beyond any history kept.
+const maxSinceDays = 36600
 
 // ParseTime reads a time given by people: RFC 3339 (its offset honoured),
 // or a date (midnight UTC). The result is in UTC.

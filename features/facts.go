@@ -18,6 +18,9 @@ type flagFacts struct {
 	hypothesis *experiment.Hypothesis
 	users      int64
 	remaining  *int64
+	// inconclusive: the analysis reached its planned sample without a
+	// verdict (see value.ExperimentState.Inconclusive).
+	inconclusive bool
 	// used says whether a Next read it since it was last refreshed: an
 	// entry nobody reads is dropped instead of refreshed.
 	used bool

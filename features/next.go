@@ -243,6 +243,7 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 		}
 	}
 	x.users, x.remaining = res.Users, res.Verdict.RemainingUsers
+	x.inconclusive = res.Verdict.Decision == experiment.Inconclusive
 	if res.Verdict.Decided != nil {
 		// Decided at its planned sample: it needs no more users, whatever
 		// the figures now would estimate.
@@ -258,7 +259,7 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 // shipped the code dark, behind the flag, weeks before its rollout would
 // spread the experiment's users over weeks it did not run.
 func (x *flagFacts) experiment(fl value.FlagLink, seen Sighting, l *value.Lifecycle) *value.ExperimentState {
-	if x == nil || x.remaining == nil {
+	if x == nil || (x.remaining == nil && !x.inconclusive) {
 		return nil
 	}
 	started := seen.FirstSeen
@@ -271,5 +272,5 @@ func (x *flagFacts) experiment(fl value.FlagLink, seen Sighting, l *value.Lifecy
 		return nil
 	}
 	return &value.ExperimentState{Environment: fl.Environment, Flag: fl.Flag, Started: started, Users: x.users,
-		RemainingUsers: x.remaining}
+		RemainingUsers: x.remaining, Inconclusive: x.inconclusive}
 }

@@ -224,6 +224,21 @@ func (s *Server) handleListFeatures(w http.ResponseWriter, r *http.Request) erro
 	if stage != "" && !stage.Valid() {
 		return valueloop.FieldErrorf("stage", "no stage %q (have idea, ready, building, releasing, measuring, validated, invalidated, done, abandoned)", stage)
 	}
+	// A filter's value, not a resource: an objective that does not exist
+	// is a mistake to name, as next and flow do, not an empty list.
+	// (Not of a key's form, it is not looked up: PostgreSQL refuses bytes
+	// that are not UTF-8.)
+	if o := q.Get("objective"); o != "" {
+		var err error = valueloop.Errorf(valueloop.ENOTFOUND, "not a key")
+		if value.ValidKey(o) {
+			_, err = v.Store.Objective(r.Context(), o)
+		}
+		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+			return valueloop.FieldErrorf("objective", "there is no objective %q", valueloop.Clip(o))
+		} else if err != nil {
+			return err
+		}
+	}
 	fs, err := v.Store.FeaturePage(r.Context(), features.FeatureQuery{Objective: q.Get("objective"), Stage: stage, After: cursor, Limit: limit + 1})
 	if err != nil {
 		return err

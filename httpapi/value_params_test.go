@@ -34,6 +34,9 @@ func TestValueUnknownParams(t *testing.T) {
 		})
 	}
 	// The parameters the client sends are still taken.
+	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "x", Title: "T", Metric: "m"}, "t"); err != nil {
+		t.Fatal(err)
+	}
 	for _, path := range []string{"/api/v1/features?stage=idea&objective=x", "/api/v1/value/next?method=rice&cleanupAfter=60", "/api/v1/value/flow?since=60", "/api/v1/value/file?format=yaml"} {
 		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 200 {
 			t.Errorf("GET %s: got %d %.300s, want 200", path, status, body)
@@ -91,6 +94,27 @@ func TestValueListPages(t *testing.T) {
 		if status, body := send(t, e.srv.URL(), "GET", path, adminSecret, ""); status != 400 || !strings.Contains(body, `"`+field+`"`) || strings.Contains(body, strings.Repeat("9", 100)) {
 			t.Errorf("GET %.100s: %d %.300s, want 400 naming %s", path, status, body, field)
 		}
+	}
+}
+
+// TestFeatureListUnknownObjective: a list of features filtered by an
+// objective that does not exist is refused naming the parameter, as next
+// and flow refuse it; it answered an empty list, which the CLI printed as
+// "No features. Create one ...", for a typo.
+func TestFeatureListUnknownObjective(t *testing.T) {
+	e := mustFullServer(t)
+	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "activation", Title: "T", Metric: "m"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	status, body := send(t, e.srv.URL(), "GET", "/api/v1/features?objective=activaton", adminSecret, "")
+	if status != 400 || !strings.Contains(body, `"objective"`) || !strings.Contains(body, `there is no objective \"activaton\"`) {
+		t.Errorf("unknown objective: got %d %.300s, want 400 naming objective", status, body)
+	}
+	if status, body := send(t, e.srv.URL(), "GET", "/api/v1/features?objective=%FF", adminSecret, ""); status != 400 || !strings.Contains(body, `"objective"`) {
+		t.Errorf("objective not a key: got %d %.300s, want 400 naming objective", status, body)
+	}
+	if status, body := send(t, e.srv.URL(), "GET", "/api/v1/features?objective=activation", adminSecret, ""); status != 200 {
+		t.Errorf("known objective without features: got %d %.300s, want 200", status, body)
 	}
 }
 

@@ -2,9 +2,11 @@ package value
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -120,7 +122,10 @@ func DecodeFile(data []byte) (*File, error) {
 		if err := yaml.Unmarshal(trimmed, &doc); err != nil {
 			return nil, valueloop.FieldErrorf("file", "not valid YAML: %v", err)
 		}
-		doc = fromYAML(doc)
+		doc, err := fromYAML(doc, "")
+		if err != nil {
+			return nil, err
+		}
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, valueloop.FieldErrorf("file", "YAML cannot be read as JSON: %v", err)
@@ -163,32 +168,52 @@ func decodeError(js []byte, err error) error {
 }
 
 // fromYAML turns decoded YAML into what JSON encodes: dates to
-// "2006-01-02", maps with other keys than strings to string keys.
-func fromYAML(v any) any {
+// "2006-01-02", maps with other keys than strings to string keys; a NaN or
+// an infinity, which JSON cannot carry, is refused naming its field (path,
+// as validation names it: "features[0].estimate.size").
+func fromYAML(v any, path string) (any, error) {
+	field := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	var err error
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			t[k] = fromYAML(x)
+			if t[k], err = fromYAML(x, field(k)); err != nil {
+				return nil, err
+			}
 		}
-		return t
+		return t, nil
 	case map[any]any:
 		m := make(map[string]any, len(t))
 		for k, x := range t {
-			m[fmt.Sprint(k)] = fromYAML(x)
+			if m[fmt.Sprint(k)], err = fromYAML(x, field(fmt.Sprint(k))); err != nil {
+				return nil, err
+			}
 		}
-		return m
+		return m, nil
 	case []any:
 		for i, x := range t {
-			t[i] = fromYAML(x)
+			if t[i], err = fromYAML(x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return nil, err
+			}
 		}
-		return t
+		return t, nil
+	case float64:
+		// YAML reads .nan and .inf, which JSON cannot carry.
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil, valueloop.FieldErrorf(cmp.Or(path, "file"), "must be a finite number, got %v", t)
+		}
 	case time.Time:
 		if t.Equal(t.Truncate(24 * time.Hour)) {
-			return t.Format(time.DateOnly)
+			return t.Format(time.DateOnly), nil
 		}
-		return t.Format(time.RFC3339Nano)
+		return t.Format(time.RFC3339Nano), nil
 	}
-	return v
+	return v, nil
 }
 
 // Export writes objectives and features as a file ParseFile reads back to

@@ -71,6 +71,10 @@ func TestParseFileBadInput(t *testing.T) {
 		{"not a file", "not json\n", "file", "must be an object, not a string"},
 		{"features not a list", "features: 3\n", "features", "must be an array, not a number"},
 		{"bad date", "objectives:\n  - key: a\n    horizon: next year\n", "file", "want a date"},
+		// YAML reads .nan and .inf, which JSON cannot carry: refused
+		// naming the field, not "file: YAML cannot be read as JSON".
+		{"NaN", "features:\n  - key: a\n    estimate:\n      size: .nan\n", "features[0].estimate.size", "must be a finite number, got NaN"},
+		{"Inf", "objectives:\n  - key: a\n    target: {direction: increase, value: -.inf}\n", "objectives[0].target.value", "must be a finite number, got -Inf"},
 		{"invalid after parsing", "objectives:\n  - key: a\n    title: A\n    metric: nps\n    target: {direction: increase, value: 1}\n    horizon: 2027-01-01\n", "objectives[0].metric", `no metric "nps"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,6 +61,9 @@ type ExperimentState struct {
 	// RemainingUsers is the verdict's estimate of how many more users the
 	// experiment needs for its planned power; nil when there is none.
 	RemainingUsers *int64 `json:"remainingUsers,omitempty"`
+	// Inconclusive says the experiment reached its planned sample and its
+	// verdict is inconclusive: it will not decide by itself.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
 // NextInput is everything next reads. Flags lists the linked flags that
@@ -145,7 +148,7 @@ type Bets struct {
 
 // Action kinds on the stop/finish list.
 const (
-	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon
+	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon, or reached it inconclusive
 	CleanUpFlag      = "clean_up_flag"      // decided long ago, the flag still in place
 	TurnOffTreatment = "turn_off_treatment" // invalidated or abandoned, the flag still serves the treatment
 )
@@ -406,6 +409,10 @@ func stopList(in NextInput) []Action {
 			switch {
 			case l.Stage == Measuring || l.Stage == Releasing:
 				x, ok := exps[k]
+				if ok && x.Inconclusive {
+					stop = append(stop, inconclusive(x, f, in.Now))
+					continue
+				}
 				if !ok || x.RemainingUsers == nil {
 					continue
 				}
@@ -460,6 +467,16 @@ func stopExperiment(x ExperimentState, h Date, now time.Time) (Action, bool) {
 	return a, true
 }
 
+// inconclusive is the stop entry of x, an experiment of feature f that
+// reached its planned sample without a verdict: nothing will move f out of
+// measuring but a decision by hand.
+func inconclusive(x ExperimentState, f *Feature, now time.Time) Action {
+	running := max(now.Sub(x.Started).Hours()/24, 1)
+	return Action{Kind: StopExperiment, Feature: f.Key, Objective: f.Objective, Environment: x.Environment, Flag: x.Flag, Since: x.Started,
+		Reason: fmt.Sprintf("experiment on %s in %s is inconclusive after its planned sample (%s in %s): it will not decide by itself: decide by hand (valueloop feature move %s --to validated or invalidated) or stop it",
+			x.Flag, x.Environment, valueloop.Count(x.Users, "user"), dayCount(running), f.Key)}
+}
+
 func lastSeen(t, now time.Time) string {
 	if t.IsZero() {
 		return ", no user exposed yet"
@@ -510,9 +527,12 @@ func num(x float64) string {
 // ServesVariant reports whether flag f can still serve variant v: it is
 // enabled and v is its default variant or is named in its targeting. An
 // empty v means any variant but the default one (the feature's treatment
-// when its link names none). It reads the targeting as text: a variant
-// named in a rule that no user matches still counts, which errs on the
-// side of asking to look.
+// when its link names none). It reads the targeting as data, not as
+// rules: a variant named in a rule that no user matches still counts,
+// which errs on the side of asking to look. Only a `fractional` bucket
+// that weighs 0 (a negative weight is 0 too) serves nobody for sure: a
+// rollout rolled back leaves its treatment there, and its flag has nothing
+// left to turn off.
 func ServesVariant(f *valueloop.Flag, v string) bool {
 	if f == nil || f.State != valueloop.StateEnabled {
 		return false
@@ -536,8 +556,48 @@ func mentions(targeting json.RawMessage, variant string) bool {
 	if len(targeting) == 0 {
 		return false
 	}
-	q, _ := json.Marshal(variant)
-	return bytes.Contains(targeting, q)
+	var rules any
+	if err := json.Unmarshal(targeting, &rules); err != nil {
+		q, _ := json.Marshal(variant)
+		return bytes.Contains(targeting, q)
+	}
+	return named(rules, variant)
+}
+
+// named reports whether x names variant outside a fractional bucket of
+// weight 0: as an object's key or a string anywhere else.
+func named(x any, variant string) bool {
+	switch x := x.(type) {
+	case string:
+		return x == variant
+	case []any:
+		return slices.ContainsFunc(x, func(y any) bool { return named(y, variant) })
+	case map[string]any:
+		for k, y := range x {
+			if k == variant {
+				return true
+			}
+			if buckets, ok := y.([]any); ok && k == "fractional" {
+				y = slices.DeleteFunc(slices.Clone(buckets), weighsNothing)
+			}
+			if named(y, variant) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// weighsNothing reports whether b is a fractional bucket [variant, weight]
+// whose weight is a number of at most 0: flagd clamps a negative weight
+// at 0, so no user falls in it.
+func weighsNothing(b any) bool {
+	d, ok := b.([]any)
+	if !ok || len(d) != 2 {
+		return false
+	}
+	w, ok := d[1].(float64)
+	return ok && w <= 0
 }
 
 // Objectives lists, sorted, the objectives next names: those bet on and

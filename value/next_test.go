@@ -250,6 +250,37 @@ func TestStopList(t *testing.T) {
 	}
 }
 
+// TestStopListInconclusive: an experiment that reached its planned sample
+// without a verdict will not decide by itself: its feature would stay
+// measuring for ever, on no list, so the stop list asks for a decision.
+// One still short of its sample, and on its way, asks nothing.
+func TestStopListInconclusive(t *testing.T) {
+	zero := int64(0)
+	link := func(f string) []FlagLink { return []FlagLink{{Environment: "production", Flag: f}} }
+	in := NextInput{Objectives: objectives(), Now: day(40),
+		Items: []Item{
+			feature("m1", "activation", nil, 0.05, link("m1-flag"), ev("m1x", ExperimentStarted, day(0))),
+			feature("m2", "activation", nil, 0.05, link("m2-flag"), ev("m2x", ExperimentStarted, day(0))),
+		},
+		Experiments: []ExperimentState{
+			{Environment: "production", Flag: "m1-flag", Started: day(0), Users: 20000, RemainingUsers: &zero, Inconclusive: true},
+			{Environment: "production", Flag: "m2-flag", Started: day(0), Users: 20000, Inconclusive: true},
+		}}
+	got := ComputeNext(in).Stop
+	want := []string{
+		"experiment on m1-flag in production is inconclusive after its planned sample (20,000 users in 40 days): it will not decide by itself: decide by hand (valueloop feature move m1 --to validated or invalidated) or stop it",
+		"experiment on m2-flag in production is inconclusive after its planned sample (20,000 users in 40 days): it will not decide by itself: decide by hand (valueloop feature move m2 --to validated or invalidated) or stop it",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d actions, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Kind != StopExperiment || got[i].Reason != w || got[i].Objective != "activation" {
+			t.Errorf("action %d:\ngot  %s %q (%s)\nwant %s %q (activation)", i, got[i].Kind, got[i].Reason, got[i].Objective, StopExperiment, w)
+		}
+	}
+}
+
 // TestStopListOneDay: an experiment a day old, or a horizon a day away,
 // said "in 1 days" and "(1 days left)".
 func TestStopListOneDay(t *testing.T) {
@@ -282,6 +313,20 @@ func TestServesVariant(t *testing.T) {
 		{"only the default", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"a": 1, "b": 2}, DefaultVariant: str("a"),
 			Targeting: []byte(`{"if":[true,"a",null]}`)}, "", false},
 		{"no flag", nil, "on", false},
+		// A rollout rolled back leaves the treatment in its split at
+		// weight 0: it serves nobody, so there is nothing to turn off.
+		{"rolled back: weight 0", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",0],["off",10000]]}`)}, "on", false},
+		{"rolled back, any treatment", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",0],["off",10000]]}`)}, "", false},
+		{"negative weight counts as 0", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[{"var":"email"},["on",-5],["off",1]]}`)}, "on", false},
+		{"weight left out is 1", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on"],["off",1]]}`)}, "on", true},
+		{"weight 0 in one rule, named in another", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"if":[{"==":[{"var":"staff"},true]},"on",{"fractional":[["on",0],["off",1]]}]}`)}, "on", true},
+		{"a rule's weight counts", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"fractional":[["on",{"var":"w"}],["off",1]]}`)}, "on", true},
 	} {
 		if got := ServesVariant(tc.flag, tc.variant); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,4 +133,19 @@ func (p *Progress) summary(terms []string, relative bool) string {
 	return b.String()
 }
 
-func share(x float64) string { return num(100*x) + "%" }
+// share writes x as a percentage as precisely as the effects it is
+// computed from are written (three significant digits, fmtEffect): +21.9 %
+// of +10 % is 219 %, not 218.95 %. Large shares keep their whole digits,
+// never an exponent.
+func share(x float64) string {
+	pct := 100 * x
+	if pct == 0 || math.IsInf(pct, 0) || math.IsNaN(pct) {
+		return num(pct) + "%"
+	}
+	decimals := max(0, 2-int(math.Floor(math.Log10(math.Abs(pct)))))
+	s := strconv.FormatFloat(pct, 'f', decimals, 64)
+	if decimals > 0 {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + "%"
+}

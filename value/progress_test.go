@@ -63,6 +63,19 @@ func TestObjectiveProgress(t *testing.T) {
 		{"reached", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
 			[]Item{verdict("r", "m", Validated, before, e(0.12), false)}, []string{"r"}, 0, 0.12, 1.2, 91,
 			"+12% of +10% measured ((1+0.12)−1 from 1 validated) = 120% of the target: reached"},
+		// The share is written as precisely as the effect it divides
+		// (three significant digits): the demo's +21.895 % read "+21.9 %
+		// of +10 % = 218.95 %", which nobody computes from the figures
+		// shown.
+		{"share as precise as the effect", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
+			[]Item{verdict("r", "m", Validated, before, e(0.21895), false)}, []string{"r"}, 0, 0.21895, 2.1895, 91,
+			"+21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 219% of the target: reached"},
+		{"a large share", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.01}, Horizon: horizon},
+			[]Item{verdict("r", "m", Validated, before, e(2.5), false)}, []string{"r"}, 0, 2.5, 250, 91,
+			"+250% of +1% measured ((1+2.5)−1 from 1 validated) = 25000% of the target: reached"},
+		{"a small share", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
+			[]Item{verdict("r", "m", Validated, before, e(0.000123), false)}, []string{"r"}, 0, 0.000123, 0.00123, 91,
+			"+0.0123% of +10% measured ((1+0.000123)−1 from 1 validated) = 0.123% of the target, 91 days left to the horizon 2026-12-31"},
 		{"no verdicts", Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}, Horizon: horizon},
 			nil, []string{}, 0, 0, 0, 91, "no validated effect yet toward +10%, 91 days left to the horizon 2026-12-31"},
 	} {

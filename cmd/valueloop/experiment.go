@@ -312,6 +312,10 @@ func parseShare(s string, abs bool) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("want a number such as 2%% or 0.02, got %q", s)
 	}
+	// ParseFloat reads NaN and Inf, which JSON cannot carry.
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("want a finite number such as 2%% or 0.02, got %q", s)
+	}
 	if !pct && !abs && math.Abs(v) >= 1 {
 		as := strconv.FormatFloat(v*100, 'f', -1, 64)
 		return 0, fmt.Errorf("%s is a fraction, %s%%: write %s%% for %s percent, or %s%% if that is meant", s, as, s, s, as)

@@ -310,6 +310,11 @@ func TestParseShare(t *testing.T) {
 		{"2", true, 2, ""},
 		{"2%", true, 0, "cannot be a percentage"},
 		{"two", false, 0, "want a number"},
+		// ParseFloat reads these, which JSON cannot carry: the request
+		// failed with "json: unsupported value", naming no flag.
+		{"NaN%", false, 0, "want a finite number"},
+		{"Inf%", false, 0, "want a finite number"},
+		{"-inf", true, 0, "want a finite number"},
 	} {
 		v, err := parseShare(tc.in, tc.abs)
 		switch {

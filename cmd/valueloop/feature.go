@@ -87,6 +87,10 @@ func (o *optFloat) Set(s string) error {
 	if err != nil {
 		return fmt.Errorf("want a number, got %q", s)
 	}
+	// ParseFloat reads NaN and Inf, which JSON cannot carry.
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("want a finite number, got %q", s)
+	}
 	o.v, o.set = v, true
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/client"
 	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/value"
 )
 
 // TestFixedDecisionEndToEnd: a real server, a hypothesis under fixed
@@ -102,7 +103,8 @@ func fixedEvents(flag string, from, n int, control, treatment float64) []map[str
 // five days away: nothing to stop. Read from an analysis without the plan,
 // as next did, the experiment needed over 14,000 more users, ten days,
 // and was listed to stop. Past the plan the decision is stored, and the
-// spread (over 40,000 more users) lists nothing either.
+// spread (over 40,000 more users) lists nothing for its pace either; the
+// decision, inconclusive, is listed to be made by hand.
 func TestValueNextFixedPlan(t *testing.T) {
 	s := MustServe(t, "")
 	loopSetUp(t, s)
@@ -152,8 +154,16 @@ func TestValueNextFixedPlan(t *testing.T) {
 	if res, err = c.Results(ctx, "production", "guided-checkout", nil); err != nil || res.Verdict.Decided == nil {
 		t.Fatalf("past the plan: %v, verdict %+v; want it decided", err, res.Verdict)
 	}
-	if code, body := s.call(t, "GET", "/api/v1/value/next", "", &next); code != 200 || len(next.Stop) != 0 {
-		t.Errorf("next after the decision: %d, stop list %+v; want nothing to stop\n%.1500s", code, next.Stop, body)
+	// Nothing for lack of pace; but decided inconclusive at its plan, the
+	// experiment will not move its feature out of measuring: a decision
+	// by hand is asked for (TestStopListInconclusive).
+	if v := res.Verdict; v.Decision != experiment.Inconclusive {
+		t.Fatalf("past the plan: %s, want inconclusive (no effect sent)", v.Decision)
+	}
+	code, body := s.call(t, "GET", "/api/v1/value/next", "", &next)
+	if code != 200 || len(next.Stop) != 1 || next.Stop[0].Kind != value.StopExperiment || next.Stop[0].Flag != "guided-checkout" ||
+		!strings.Contains(next.Stop[0].Reason, "is inconclusive after its planned sample") || strings.Contains(next.Stop[0].Reason, "more users") {
+		t.Errorf("next after the decision: %d, stop list %+v; want the inconclusive experiment to decide by hand, nothing for its pace\n%.1500s", code, next.Stop, body)
 	}
 }
 

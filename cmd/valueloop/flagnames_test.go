@@ -38,6 +38,7 @@ func TestCommandsNameFlags(t *testing.T) {
 		{[]string{"delivery", "source", "add", "acme", "--kind", "gitlb"}, `--kind: must be github, gitlab`, "valueloop: kind:"},
 		{[]string{"feature", "move", "wishlist", "--to", "redy"}, `--to: must be ready, measuring`, "valueloop: stage:"},
 		{[]string{"feature", "list", "--stage", "ideas"}, `--stage: no stage "ideas"`, "valueloop: stage:"},
+		{[]string{"feature", "list", "--objective", "activaton"}, `--objective: there is no objective "activaton"`, "valueloop: objective:"},
 		{[]string{"next", "--method", "wsfj"}, `--method: must be "wsjf" or "rice"`, "valueloop: method:"},
 		{[]string{"flow", "--objective", "nope"}, `--objective: there is no objective "nope"`, "valueloop: objective:"},
 	} {

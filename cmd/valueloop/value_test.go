@@ -366,7 +366,7 @@ func TestDemoValueLoop(t *testing.T) {
 	// (1 + 0.219) − 1 = 0.219 of a +10 % target, 219 %: reached.
 	for _, args := range [][]string{{"objective", "show", "activation"}, {"flow", "--objective", "activation"}} {
 		code, out, errOut := s.cli(t, s.Admin, args...)
-		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 218.95% of the target: reached") {
+		if code != 0 || !strings.Contains(out, "progress: +21.9% of +10% measured ((1+0.219)−1 from 1 validated) = 219% of the target: reached") {
 			t.Errorf("%v: %d %s\n%s", args, code, errOut, out)
 		}
 	}
@@ -766,5 +766,33 @@ func TestFeatureShowFitsInColumns(t *testing.T) {
 	}
 	if wide := s.cliColumns(t, "", "feature", "show", "new-onboarding"); strings.Contains(wide, "…") {
 		t.Errorf("feature show without a width cut a line:\n%s", wide)
+	}
+}
+
+// TestOptFloat: a number flag of feature set takes finite numbers only;
+// NaN and Inf, which ParseFloat reads, failed the request with "json:
+// unsupported value", naming no flag.
+func TestOptFloat(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		err  string
+	}{
+		{"2.5", 2.5, ""},
+		{"0", 0, ""},
+		{"NaN", 0, "want a finite number"},
+		{"Inf", 0, "want a finite number"},
+		{"-infinity", 0, "want a finite number"},
+		{"1e400", 0, "want a number"},
+		{"x", 0, "want a number"},
+	} {
+		var o optFloat
+		err := o.Set(tc.in)
+		switch {
+		case tc.err == "" && (err != nil || o.v != tc.want || !o.set):
+			t.Errorf("Set(%q): %v, %v, %v; want %v", tc.in, o.v, o.set, err, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || o.set):
+			t.Errorf("Set(%q): set %v, %v; want an error with %q", tc.in, o.set, err, tc.err)
+		}
 	}
 }
