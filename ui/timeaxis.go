@@ -30,8 +30,12 @@ func timeAxis(b *strings.Builder, days, single bool, t0, t1 time.Time, x func(ti
 	shown := placeTicks(ticks, x, ly, x(t1)+padR, endBoxes)
 	if len(shown) == 0 && len(ticks) > 0 {
 		// A narrow drawing has no room between its ends' labels: the
-		// round times alone say when.
+		// round times alone say when, the first with its day.
 		endBoxes = nil
+		ticks = slices.Clone(ticks)
+		if first := ticks[0]; strings.Contains(first.label, ":") {
+			ticks[0].label = first.t.Format("Jan 2 15:04")
+		}
 		shown = placeTicks(ticks, x, ly, x(t1)+padR, nil)
 	}
 	anchors := []string{"start", "end"}
