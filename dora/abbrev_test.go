@@ -136,3 +136,32 @@ func TestIncidentCauseNamingItsService(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownSHAProbesNoAbbreviations: a deployment of a commit recorded
+// as no change (a service whose pushes are not recorded, history deployed
+// before Valueloop listened) looks for a change recorded under an
+// abbreviation of its SHA only at the lengths some change was recorded
+// with: when every change has its full SHA, at none. It probed every
+// length from 39 down to 7, 33 random reads of the index per deployment
+// (100,000 such deployments over the benchmark's million changes: 2.6 s of
+// CPU to build the timeline instead of 1.0 to 1.5 s).
+func TestUnknownSHAProbesNoAbbreviations(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change string // SHA the change was recorded with
+		probes int
+	}{
+		{"every change in full", shaX1, 0},
+		{"one recorded with 9 digits", shaX1[:9], 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := newFixture(t).
+				commit("o/r", tc.change, "2026-03-02 08:00", "2026-03-02 09:00").
+				deploy("d1", "o/r", shaX2, StatusSuccess, "2026-03-02 12:00").
+				timeline()
+			if tl.abbrevProbes != tc.probes {
+				t.Errorf("probes for an abbreviation of %s: %d, want %d", shaX2, tl.abbrevProbes, tc.probes)
+			}
+		})
+	}
+}

@@ -24,6 +24,12 @@ type Timeline struct {
 	// abbrev orders the changes by repository and the start of their SHA,
 	// for abbreviations; made by the first lookup that needs it.
 	abbrev []abbrevEntry
+	// abbrevProbes counts the reads of the index for a change recorded
+	// under an abbreviation of a SHA looked up, for tests.
+	abbrevProbes int
+	// shaLens has bit n set when a change was recorded with a SHA of n
+	// hexadecimal digits, for n < 64: where lookup may find an abbreviation.
+	shaLens uint64
 	// deployedBy stamps, while deliveries are worked out, each change whose
 	// commit a line deployed with the line's id + 1.
 	deployedBy []int32
