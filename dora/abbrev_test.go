@@ -165,3 +165,29 @@ func TestUnknownSHAProbesNoAbbreviations(t *testing.T) {
 		})
 	}
 }
+
+// TestAbbreviatedRollbackUnrecordedCommit: commits recorded as no change
+// (a repository whose pushes Valueloop does not receive) are compared as
+// git would too: a redeploy of x1 by its abbreviation after x2 is a
+// rollback taking x2 out, as CheckRollback accepts it, whichever of the
+// two deployments of x1 was abbreviated.
+func TestAbbreviatedRollbackUnrecordedCommit(t *testing.T) {
+	for _, tc := range []struct{ first, again string }{
+		{shaX1, shaX1[:7]},
+		{shaX1[:8], shaX1},
+	} {
+		tl := newFixture(t).
+			deploy("d1", "o/r", tc.first, StatusSuccess, "2026-03-02 12:00").
+			deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00").
+			deploy("d3", "o/r", tc.again, StatusSuccess, "2026-03-02 16:00").
+			timeline()
+		for _, d := range tl.Deployments("o/r") {
+			if want := d.ID == "d3"; d.Rollback != want {
+				t.Errorf("%s then %s: %s rollback %v, want %v", tc.first, tc.again, d.ID, d.Rollback, want)
+			}
+			if want := d.ID == "d2"; d.RolledBack != want {
+				t.Errorf("%s then %s: %s rolled back %v, want %v", tc.first, tc.again, d.ID, d.RolledBack, want)
+			}
+		}
+	}
+}

@@ -329,7 +329,19 @@ type envState struct {
 	reachKnown int64 // changes landed up to here ran there, by deployments whose commit is known
 	prev       int   // its previous successful deployment; -1: none
 	changes    map[int32]bool
-	others     map[string]bool // deployed SHAs that are no known change
+	// others are the deployed SHAs that are no known change, by their
+	// first 7 digits (otherKey), so that an abbreviation finds the SHA it
+	// abbreviates, as sameCommit compares them.
+	others map[string][]string
+}
+
+// otherKey is where envState.others holds sha: under its first 7 digits
+// when it may abbreviate or be abbreviated, else under itself.
+func otherKey(sha string) string {
+	if len(sha) > minAbbrev && isHex(sha) {
+		return sha[:minAbbrev]
+	}
+	return sha
 }
 
 // deployed notes that the environment runs change j (known) or sha, and
@@ -348,12 +360,17 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 		st.changes[j] = true
 		return seen
 	case sha != "":
-		seen := st.others[sha]
 		if st.others == nil {
-			st.others = map[string]bool{}
+			st.others = map[string][]string{}
 		}
-		st.others[sha] = true
-		return seen
+		k := otherKey(sha)
+		for _, o := range st.others[k] {
+			if sameCommit(o, sha) {
+				return true
+			}
+		}
+		st.others[k] = append(st.others[k], sha)
+		return false
 	}
 	return false
 }
