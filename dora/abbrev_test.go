@@ -191,3 +191,26 @@ func TestAbbreviatedRollbackUnrecordedCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentCauseUnrecordedCommit: an incident whose cause is a commit
+// recorded as no change is caused by the deployment of that commit, named
+// in full or abbreviated, by its repository or only by its service, not
+// by the latest deployment before it opened.
+func TestIncidentCauseUnrecordedCommit(t *testing.T) {
+	for _, tc := range []struct{ deployed, cause, repo string }{
+		{shaX1, shaX1[:7], "o/r"},
+		{shaX1[:8], shaX1, "o/r"},
+		{shaX1, shaX1, ""},
+		{shaX1, shaX1[:9], ""},
+	} {
+		f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/r"}}}).
+			deploy("d1", "o/r", tc.deployed, StatusSuccess, "2026-03-02 12:00").
+			deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00")
+		f.data.Incidents = []Incident{{ID: "i", Service: "shop", Repo: tc.repo, OpenedAt: at(t, "2026-03-02 15:00"), CauseSHA: tc.cause}}
+		for _, d := range f.timeline().Deployments("shop") {
+			if want := d.ID == "d1"; (len(d.Incidents) > 0) != want {
+				t.Errorf("d1 of %s, cause %s of %q: %s caused %v, want the incident on d1 only", tc.deployed, tc.cause, tc.repo, d.ID, d.Incidents)
+			}
+		}
+	}
+}

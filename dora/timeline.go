@@ -469,18 +469,15 @@ func latest(a, b time.Time) time.Time {
 // linkIncidents attaches each incident to its service and to the deployment
 // that caused it.
 func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
-	type shaKey struct {
-		repo int32
-		sha  string
-	}
-	// Deployments by ID and by SHA, for the incidents that name one.
+	// Deployments by ID and by SHA (otherKey: abbreviations find what they
+	// abbreviate), for the incidents that name one.
 	var needID, needSHA bool
 	for i := range incs {
 		needID = needID || incs[i].DeploymentID != ""
 		needSHA = needSHA || (incs[i].DeploymentID == "" && incs[i].CauseSHA != "")
 	}
 	byID := map[string][]depRef{}
-	bySHA := map[shaKey][]depRef{}
+	bySHA := map[string][]depRef{}
 	for _, l := range t.lines {
 		for k := range l.deps {
 			d := &l.deps[k]
@@ -491,7 +488,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
 			}
 			if needSHA && d.SHA != "" {
-				sk := shaKey{t.repos.id(d.Repo), d.SHA}
+				sk := otherKey(d.SHA)
 				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
 			}
 		}
@@ -524,8 +521,14 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
 				refs = append(refs, wanted[j]...)
 			}
-			if id, ok := t.repos.find(inc.Repo); ok {
-				refs = append(refs, bySHA[shaKey{id, sha}]...)
+			// A deployment of that commit (it may be no recorded change), of
+			// the incident's repository, or of its service (first keeps the
+			// service's) when it names no repository.
+			for _, r := range bySHA[otherKey(sha)] {
+				d := r.l.deps[r.k].Deployment
+				if sameCommit(d.SHA, sha) && (inc.Repo == "" || strings.EqualFold(d.Repo, inc.Repo)) {
+					refs = append(refs, r)
+				}
 			}
 			ref, found = first(inc, refs)
 		}
