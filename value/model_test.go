@@ -83,7 +83,9 @@ func TestValidateBadInput(t *testing.T) {
 		{"negative time criticality", func(f *File) { f.Features[0].Estimate.CostOfDelay.TimeCriticality = -1 }, "features[0].estimate.costOfDelay.timeCriticality", "between 0 and 100"},
 		{"cost of delay of nothing", func(f *File) { f.Features[0].Estimate.CostOfDelay = &CostOfDelay{} }, "features[0].estimate.costOfDelay", "at least one part"},
 		{"size too large", func(f *File) { f.Features[0].Estimate.Size = 5000 }, "features[0].estimate.size", "up to 1000"},
-		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = 1.5 }, "features[1].estimate.confidence", "probability"},
+		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = new(1.5) }, "features[1].estimate.confidence", "probability"},
+		// 0 read as not given (0.5) although refused as out of (0, 1].
+		{"confidence 0", func(f *File) { f.Features[1].Estimate.Confidence = new(0.0) }, "features[1].estimate.confidence", "got 0: leave it out for no opinion"},
 		{"impact off the scale", func(f *File) { f.Features[1].Estimate.Impact = 0.1 }, "features[1].estimate.impact", "0.25 (minimal) and 3"},
 		// Either made next's score +Inf, which JSON cannot write: the
 		// whole backlog answered 200 with an empty body.

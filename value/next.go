@@ -361,10 +361,9 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	if len(missing) > 0 {
 		return r, "not estimated: set " + strings.Join(missing, ", ") + " to rank it by " + strings.ToUpper(string(method))
 	}
-	c := e.Confidence
-	stated := c > 0
-	if !stated {
-		c = DefaultConfidence
+	c, stated := DefaultConfidence, e.Confidence != nil
+	if stated {
+		c = *e.Confidence
 	}
 	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
 	r.Score = significant(r.Value * r.Confidence * r.Effect / r.Size)

@@ -61,7 +61,7 @@ func portfolio() []Item {
 		feature("i5", "retention", wsjf(4, 0, 2, 1.5), 0.05, nil),
 		// i6: stated confidence 0.9: (2×0.9 + 2)/(2 + 3) = 0.76;
 		//     15 × 0.76 × 0.95 / 5 = 2.166
-		feature("i6", "activation", &Estimate{CostOfDelay: &CostOfDelay{5, 5, 5}, Size: 5, Confidence: 0.9}, 0.05, nil),
+		feature("i6", "activation", &Estimate{CostOfDelay: &CostOfDelay{5, 5, 5}, Size: 5, Confidence: new(0.9)}, 0.05, nil),
 		feature("i7", "activation", nil, 0.05, nil),
 		feature("i8", "retention", &Estimate{CostOfDelay: &CostOfDelay{3, 0, 0}}, 0.05, nil),
 		// Building: not in the backlog whatever its estimate.

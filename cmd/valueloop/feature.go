@@ -207,7 +207,12 @@ func (f *featureFlags) applyEstimate(ft *value.Feature) {
 		{f.timeCrit, cod(func(c *value.CostOfDelay) *float64 { return &c.TimeCriticality })},
 		{f.riskRed, cod(func(c *value.CostOfDelay) *float64 { return &c.RiskReduction })},
 		{f.size, func(e *value.Estimate) *float64 { return &e.Size }},
-		{f.confidence, func(e *value.Estimate) *float64 { return &e.Confidence }},
+		{f.confidence, func(e *value.Estimate) *float64 {
+			if e.Confidence == nil { // stated: 0 too, which validation refuses
+				e.Confidence = new(float64)
+			}
+			return e.Confidence
+		}},
 		{f.reach, func(e *value.Estimate) *float64 { return &e.Reach }},
 		{f.impact, func(e *value.Estimate) *float64 { return &e.Impact }},
 	} {
