@@ -83,13 +83,9 @@ type optFloat struct {
 
 func (o *optFloat) String() string { return strconv.FormatFloat(o.v, 'g', -1, 64) }
 func (o *optFloat) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := parseFinite(s)
 	if err != nil {
-		return fmt.Errorf("want a number, got %q", s)
-	}
-	// ParseFloat reads NaN and Inf, which JSON cannot carry.
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("want a finite number, got %q", s)
+		return err
 	}
 	o.v, o.set = v, true
 	return nil
