@@ -57,6 +57,11 @@ func TestValidateBadInput(t *testing.T) {
 		{"escape in title", func(f *File) { f.Features[0].Title = "Guided \x1b[2J onboarding" }, "features[0].title", "control character U+001B at byte 8"},
 		{"line break in title", func(f *File) { f.Objectives[0].Title = "Activation\nrate" }, "objectives[0].title", "control character U+000A at byte 11"},
 		{"bell in description", func(f *File) { f.Objectives[0].Description = "a\nb\x07" }, "objectives[0].description", "control character U+0007 at byte 4"},
+		// Bidirectional overrides and isolates are formats (Cf), not
+		// controls: "invoice\u202Etxt.exe" read "invoiceexe.txt".
+		{"override in title", func(f *File) { f.Features[0].Title = "Guided \u202Eonboarding" }, "features[0].title", "bidirectional control character U+202E at byte 8"},
+		{"isolate in objective title", func(f *File) { f.Objectives[0].Title = "Activation \u2066rate\u2069" }, "objectives[0].title", "bidirectional control character U+2066 at byte 12"},
+		{"embedding in hypothesis", func(f *File) { f.Features[0].Hypothesis.Change = "a \u202Ab" }, "features[0].hypothesis.change", "bidirectional control character U+202A at byte 3"},
 		{"C1 control in hypothesis", func(f *File) { f.Features[0].Hypothesis.Outcome = "more \u009b31m" }, "features[0].hypothesis.outcome", "control character U+009B at byte 6"},
 		// And so are the links' names, `feature show` prints them too.
 		{"escape in service", func(f *File) { f.Features[0].Links.Services = []string{"web\x1b]0;x\x07"} }, "features[0].links.services[0]", "control character U+001B at byte 4"},
