@@ -14,6 +14,7 @@ const (
 	ECONFLICT     = "conflict"
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
+	EMETHOD       = "method_not_allowed" // the path is served, not with this method
 	ETOOLARGE     = "too_large"
 	EUNSUPPORTED  = "unsupported_media_type"
 	ETIMEOUT      = "timeout"     // the request (its body) did not arrive in time

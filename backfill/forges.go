@@ -2,7 +2,9 @@ package backfill
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -161,13 +163,13 @@ func GitHubStreams(ctx context.Context, f *Fetcher, repo Repo, cfg github.Config
 	}
 	streams := []Stream{
 		{Name: "pulls", URL: base + "/pulls?state=closed&sort=created&direction=asc&" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-			changes, err := github.PullsPage(b, name, branch)
-			changes, _ = recent[dora.Change, any](repo.Since, changes, nil, merged)
+			changes, authors, err := github.PullsPage(b, name, branch)
+			changes, authors = recent(repo.Since, changes, authors, merged)
 			subs := make([]Sub, len(changes))
 			for i, c := range changes {
-				pr := c.PR
+				pr, author := c.PR, authors[i]
 				subs[i] = Sub{URL: base + "/pulls/" + pr + "/reviews?" + list, Page: func(b []byte) (dora.Event, []Sub, error) {
-					rs, err := github.ReviewsPage(b, name, pr)
+					rs, err := github.ReviewsPage(b, name, pr, author)
 					return dora.Event{Reviews: rs}, nil, err
 				}}
 			}
@@ -206,6 +208,9 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 	}
 	base := root + "/projects/" + url.PathEscape(name)
 	list := fmt.Sprintf("per_page=%d", PerPage)
+	if cfg.Production, err = productionTiers(ctx, f, base+"/environments?"+list, cfg.Production); err != nil {
+		return nil, err
+	}
 	label := cfg.IncidentLabel
 	if label == "" {
 		label = gitlab.DefaultIncidentLabel
@@ -235,6 +240,39 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 		streams = append(streams, Stream{Name: "releases", URL: base + "/releases?" + list, Page: deploymentsPage(gitlab.ReleasesPage, name, cfg, repo.Since)})
 	}
 	return streams, nil
+}
+
+// productionTiers returns known, Valueloop's environments, with the
+// project's environments of tier production that it does not name added
+// as production: what the forge's hint says for the webhook. The list read
+// from u, every page; a project whose environments cannot be read (403,
+// 404: the feature turned off) has no tiers to add.
+func productionTiers(ctx context.Context, f *Fetcher, u string, known map[string]bool) (map[string]bool, error) {
+	out := maps.Clone(known)
+	for u != "" {
+		page, err := f.Get(ctx, u)
+		var se *StatusError
+		if errors.As(err, &se) && (se.Status == http.StatusForbidden || se.Status == http.StatusNotFound) {
+			return known, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		names, err := gitlab.EnvironmentsPage(page.Body)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", u, err)
+		}
+		for _, n := range names {
+			if _, ok := out[n]; !ok {
+				if out == nil {
+					out = map[string]bool{}
+				}
+				out[n] = true
+			}
+		}
+		u = page.Next
+	}
+	return out, nil
 }
 
 // approvals reads the approvals of merge request iid, and its notes when

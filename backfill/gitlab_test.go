@@ -24,6 +24,7 @@ func gitlabAPI(t testing.TB, clock *fakeClock) *replay {
 	r.route(p+"/merge_requests/11/approvals", "approvals.11.json", nil)
 	r.route(p+"/merge_requests/12/approvals", "approvals.12.json", nil)
 	r.route(p+"/merge_requests/12/notes?sort=asc&order_by=created_at&per_page=100", "notes.12.json", nil)
+	r.route(p+"/environments?per_page=100", "environments.json", nil)
 	r.route(p+"/deployments?order_by=id&sort=asc&per_page=100", "deployments.json", map[string]string{"RateLimit-Remaining": "1999", "RateLimit-Reset": "{reset+60}"})
 	r.route(p+"/issues?state=all&order_by=created_at&sort=asc&labels=incident&per_page=100", "issues.labelled.json", nil)
 	r.route(p+"/issues?state=all&order_by=created_at&sort=asc&issue_type=incident&per_page=100", "issues.incidents.json", nil)
@@ -105,6 +106,47 @@ func TestGitLabImport(t *testing.T) {
 	if err != nil || again.Summary.Stored != 0 {
 		t.Errorf("second import stored %d records (%v), want none", again.Summary.Stored, err)
 	}
+}
+
+// TestGitLabImportTier: the deployments API names each deployment's
+// environment without its tier (GitLab's EnvironmentBasic), so the import
+// reads the tiers from the project's environments: an environment
+// Valueloop does not know is production when its tier is, as the
+// Deployment Hook's environment_tier says for the webhook. Before, the
+// imported deployments to "production" of tier production were not
+// production, and the history counted none.
+func TestGitLabImportTier(t *testing.T) {
+	ctx := context.Background()
+	clock := newClock()
+	r := gitlabAPI(t, clock)
+	f := fetcher(clock, backfill.GitLabAuth(glToken))
+	streams, err := backfill.GitLabStreams(ctx, f, backfill.Repo{Root: r.srv.URL, Name: "acme/search"}, gitlab.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range streams {
+		if st.Name != "deployments" {
+			continue
+		}
+		page, err := f.Get(ctx, st.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _, err := st.Page(page.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Deployments) != 3 {
+			t.Fatalf("deployments %+v, want 3", ev.Deployments)
+		}
+		for _, d := range ev.Deployments {
+			if !d.Production {
+				t.Errorf("%s to %s: not production, want production (its tier)", d.ID, d.Environment)
+			}
+		}
+		return
+	}
+	t.Fatal("no deployments stream")
 }
 
 // TestGitLabRateLimit: GitLab's 429 names its reset in RateLimit-Reset

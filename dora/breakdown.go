@@ -43,8 +43,8 @@ func (r *Review) Validate() error {
 //
 // A stage counts only the changes whose two ends are known: a commit pushed
 // without a pull request has a deploy stage only; a pull request nobody
-// reviewed has no pickup or review stage. Clock skew that makes a stage
-// negative counts as 0.
+// reviewed before it merged (beyond Data.ClockSkew) has no pickup or review
+// stage. Clock skew that makes a stage negative counts as 0.
 type Breakdown struct {
 	Coding Stage `json:"coding"`
 	Pickup Stage `json:"pickup"`
@@ -168,8 +168,9 @@ func (s *stageTimes) of(lo, hi int) []int64 { return s.vals[s.at[lo]:s.at[hi]] }
 // leadTimes works out, once when the timeline is built, the lead time and
 // the stages of each change l delivered, so that a report, whatever its
 // series and periods, only copies the ranges it needs. Clock skew that
-// makes a duration negative counts as 0.
-func (l *line) leadTimes() {
+// makes a duration negative counts as 0. A pull request first reviewed more
+// than skew after it merged was merged unreviewed: no pickup or review.
+func (l *line) leadTimes(skew int64) {
 	n := l.delivered
 	l.lead, l.deploy = make([]int64, n), make([]int64, n)
 	for k := range n {
@@ -185,9 +186,10 @@ func (l *line) leadTimes() {
 	}
 	for k := range n {
 		c, s := l.changes[k], l.stamps[k]
+		reviewed := s.reviewed != 0 && s.reviewed <= c.at+skew
 		l.coding.add(s.opened != 0, s.opened-c.authored)
-		l.pickup.add(s.opened != 0 && s.reviewed != 0, s.reviewed-s.opened)
-		l.review.add(s.reviewed != 0, c.at-s.reviewed)
+		l.pickup.add(s.opened != 0 && reviewed, s.reviewed-s.opened)
+		l.review.add(reviewed, c.at-s.reviewed)
 	}
 	l.stamps = nil
 }

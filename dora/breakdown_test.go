@@ -106,3 +106,34 @@ func TestLeadTimeBreakdown(t *testing.T) {
 		t.Errorf("JSON breakdown %s, want review median 7260 s and p85 10800 s", b)
 	}
 }
+
+// TestReviewAfterMerge: a pull request merged without a review and reviewed
+// afterwards (a comment on the merged request days later) was not reviewed
+// before it landed: it has no pickup or review stage, as one nobody
+// reviewed, instead of a pickup running past its merge (here 3 days where
+// the request was open 2 hours). A first review up to the clock skew after
+// the merge is still its review.
+func TestReviewAfterMerge(t *testing.T) {
+	mon := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	h := func(x float64) time.Time { return mon.Add(time.Duration(x * float64(time.Hour))) }
+	data := Data{
+		ClockSkew: 5 * time.Minute,
+		Changes: []Change{
+			{Repo: "acme/shop", SHA: "p1", PR: "1", AuthoredAt: h(0), OpenedAt: h(1), MergedAt: h(3)},
+			{Repo: "acme/shop", SHA: "p2", PR: "2", AuthoredAt: h(0), OpenedAt: h(1), MergedAt: h(3)},
+		},
+		Reviews: []Review{
+			{Repo: "acme/shop", PR: "1", At: h(72)},   // after the merge: no review of it
+			{Repo: "acme/shop", PR: "2", At: h(3.05)}, // 3 minutes after: clock skew
+		},
+		Deployments: []Deployment{{ID: "d", Repo: "acme/shop", Environment: "prod", Production: true, SHA: "p2", Status: StatusSuccess, At: h(4)}},
+	}
+	r, err := Compute(data, Query{From: mon, To: mon.AddDate(0, 0, 7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Overall.Total.LeadTimeBreakdown
+	if got.Pickup.Count != 1 || got.Pickup.Median != 123*time.Minute || got.Review.Count != 1 || got.Review.Median != 0 {
+		t.Errorf("pickup %+v, review %+v; want PR 2's only: pickup 2h03m, review 0", got.Pickup, got.Review)
+	}
+}

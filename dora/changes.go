@@ -168,9 +168,96 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// lookup finds the change of repo and sha: the one recorded under sha,
+// else the one its abbreviation names. People and CI jobs write a commit
+// abbreviated ('deploy record --sha 4c1e9a0') where the forge's webhook
+// recorded it in full, and the other way round; git takes an
+// abbreviation (7 hexadecimal digits or more) for the one commit that
+// starts with it, and so does the timeline: a deployment whose commit is
+// not found delivers whatever landed before it, and is never a rollback.
+// An abbreviation that several changes share names none, as in git.
+// Lookups are made while the timeline is built only.
 func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
-	j, _ := t.index.find(t, repo, sha, keyOf(sha))
-	return j, j >= 0
+	if j, _ := t.index.find(t, repo, sha, keyOf(sha)); j >= 0 {
+		return j, true
+	}
+	if !isHex(sha) || len(sha) < minAbbrev {
+		return 0, false
+	}
+	// A change recorded under an abbreviation of sha.
+	for n := len(sha) - 1; n >= minAbbrev; n-- {
+		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 {
+			return j, true
+		}
+	}
+	if len(sha) >= 40 {
+		return 0, false // a full SHA abbreviates nothing
+	}
+	// A change whose SHA sha abbreviates: found among those sharing its
+	// first 7 digits, in the changes ordered by repository and those digits.
+	if t.abbrev == nil {
+		t.abbrev = make([]abbrevEntry, 0, len(t.ch))
+		for j := range t.ch {
+			if sha := t.changeSHA(int32(j)); len(sha) >= minAbbrev && isHex(sha) {
+				t.abbrev = append(t.abbrev, abbrevEntry{abbrevKey(t.ch[j].repo, sha), int32(j)})
+			}
+		}
+		slices.SortFunc(t.abbrev, func(a, b abbrevEntry) int { return cmp.Compare(a.key, b.key) })
+	}
+	k := abbrevKey(repo, sha)
+	i, _ := slices.BinarySearchFunc(t.abbrev, k, func(e abbrevEntry, k uint64) int { return cmp.Compare(e.key, k) })
+	found := int32(-1)
+	for ; i < len(t.abbrev) && t.abbrev[i].key == k; i++ {
+		if j := t.abbrev[i].j; strings.HasPrefix(t.changeSHA(j), sha) {
+			if found >= 0 {
+				return 0, false // ambiguous
+			}
+			found = j
+		}
+	}
+	return found, found >= 0
+}
+
+// abbrevEntry is a change by its repository and the first 7 digits of its
+// SHA (abbrevKey).
+type abbrevEntry struct {
+	key uint64
+	j   int32
+}
+
+// abbrevKey packs a repository and the first 7 hex digits of a SHA.
+func abbrevKey(repo int32, sha string) uint64 {
+	k := uint64(uint32(repo)) << 28
+	for i := range minAbbrev {
+		k |= uint64(hexValue[sha[i]]) << (4 * (minAbbrev - 1 - i))
+	}
+	return k
+}
+
+// minAbbrev is the shortest abbreviation of a commit git writes, and the
+// shortest SHA the API takes.
+const minAbbrev = 7
+
+func (t *Timeline) changeSHA(j int32) string { return t.recs[t.ch[j].rec].SHA }
+
+// isHex reports whether s is lower-case hexadecimal digits, as SHAs are
+// stored.
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if hexValue[s[i]] == 0xff {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// sameCommit reports whether two SHAs of deployments name one commit: they
+// are equal, or one abbreviates the other.
+func sameCommit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a == b || (len(a) >= minAbbrev && isHex(a) && strings.HasPrefix(b, a))
 }
 
 // find returns the change of repo and sha, or -1 and the empty slot where it

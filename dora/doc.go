@@ -27,7 +27,9 @@
 //     that landed up to the deployed commit (for a commit known only on
 //     another branch, such as a hotfix, those landed before it was made; when
 //     the SHA is unknown, up to the deployment time) and were not delivered
-//     before: the commits between it and the previous successful deployment. Whether an environment is
+//     before: the commits between it and the previous successful deployment. A SHA
+//     of 7 or more hexadecimal digits that abbreviates one change's SHA (or
+//     that a change's abbreviates) names that change, as in git. Whether an environment is
 //     production is an attribute of the environment, never a name match.
 //   - A deployment fails when its status is a failure, when it is rolled back,
 //     or when it causes an incident. An incident is linked to a deployment

@@ -131,8 +131,8 @@ type Metrics struct {
 
 	// Recovery is the failed-deployment recovery time of the deployments
 	// made in the period that failed and have recovered: from the deployment
-	// to the earliest of the next successful deployment (after a failed
-	// one), the rollback that took it out, and the resolution of the last of
+	// to the earliest of the next successful deployment to its environment
+	// (after a failed one), the rollback that took it out, and the resolution of the last of
 	// the incidents it caused. Unrecovered counts those not recovered yet.
 	Recovery    Durations `json:"recovery"`
 	Unrecovered int       `json:"unrecovered"`

@@ -65,8 +65,9 @@ type Deployment struct {
 	// At is when the deployment reached Status.
 	At time.Time `json:"at"`
 	// Rollback marks a deployment that the source declares a rollback. A
-	// deployment of an older commit than the one in production is recognised
-	// as one without the mark.
+	// deployment of an older commit than the one its environment runs is
+	// recognised as one without the mark (one region catching up on a
+	// commit another region has passed is not).
 	Rollback bool `json:"rollback,omitempty"`
 }
 

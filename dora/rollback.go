@@ -40,7 +40,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 			if !p.success || p.at >= at || p.ID == d.ID {
 				continue
 			}
-			if (field == "sha" && p.SHA == target) || (field == "version" && p.Version == target) {
+			if (field == "sha" && sameCommit(p.SHA, target)) || (field == "version" && p.Version == target) {
 				return nil
 			}
 			if latest == nil || p.at >= nanos(latest.At) {

@@ -21,6 +21,9 @@ type Timeline struct {
 	ch     []change // one per repository and SHA
 	merged []Change // the combined record of changes that several records name
 	index  changeIndex
+	// abbrev orders the changes by repository and the start of their SHA,
+	// for abbreviations; made by the first lookup that needs it.
+	abbrev []abbrevEntry
 	// deployedBy stamps, while deliveries are worked out, each change whose
 	// commit a line deployed with the line's id + 1.
 	deployedBy []int32
@@ -48,6 +51,9 @@ type line struct {
 	delivered int
 	// Incidents ordered by opening time.
 	incidents []incFacts
+	// repos are the repositories of the changes, for the records that name
+	// the service only (lookupIn); nil until needed.
+	repos []int32
 	// stamps are the pull request times of changes, in the order of
 	// changes, while the timeline is built; nil when no change has any.
 	stamps []stamps
@@ -109,7 +115,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	wanted := map[int32][]depRef{}
 	for i := range incs {
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
-			if j, ok := t.lookupName(incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
+			if j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
 				wanted[j] = nil
 			}
 		}
@@ -122,7 +128,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	t.linkIncidents(incs, wanted, skew)
 	for _, l := range t.lines {
 		l.settle()
-		l.leadTimes()
+		l.leadTimes(skew)
 	}
 	t.sorted = slices.Clone(t.lines)
 	slices.SortFunc(t.sorted, byLineName)
@@ -214,23 +220,35 @@ func outcome(status string) int {
 
 // deliver walks the service's successful deployments in time order and hands
 // each the changes it delivered; it recognises rollbacks on the way.
+// Changes are delivered by the first production deployment of them, to
+// whichever environment; a rollback is recognised within one environment
+// (a region, a cell): deploying c2 to one region after another runs c3 is
+// that region catching up, not a rollback.
 func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
-	reach := int64(math.MinInt64)      // changes landed up to here are in production
-	reachKnown := int64(math.MinInt64) // the same, counting only deployments whose commit is known
-	// SHAs deployed so far: changes are stamped with the line in
-	// t.deployedBy (lines are walked one at a time), others kept in a map.
-	var seenOther map[string]bool
+	reach := int64(math.MinInt64) // changes landed up to here are in production
+	// What each environment ran: the changes deployed to it are stamped
+	// with the line in t.deployedBy (lines are walked one at a time) when
+	// the line has one environment, else kept in its map.
+	envs := map[string]*envState{}
+	several := false
+	for k := range l.deps {
+		several = several || l.deps[k].Environment != l.deps[0].Environment
+	}
 	stamp := int32(l.id + 1)
-	prev := -1 // previous successful deployment
 	p := 0
 	for k := range l.deps {
 		d := &l.deps[k]
 		if !d.success {
 			continue
 		}
+		st := envs[d.Environment]
+		if st == nil {
+			st = &envState{reachKnown: math.MinInt64, prev: -1}
+			envs[d.Environment] = st
+		}
 		sha := d.SHA
 		d.cutoff = d.at
-		j, known := t.lookupName(d.Repo, sha)
+		j, known := t.lookupIn(l, d.Repo, sha)
 		switch {
 		case known && t.ch[j].landed != notLanded:
 			d.cutoff, d.shaKnown = t.ch[j].landed, true
@@ -241,34 +259,23 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			// landed between it and the deployment.
 			d.cutoff = min(d.at, t.ch[j].authored+skew)
 		}
-		seen := false
-		switch {
-		case known:
-			seen = t.deployedBy[j] == stamp
-			t.deployedBy[j] = stamp
-		case sha != "":
-			seen = seenOther[sha]
-			if seenOther == nil {
-				seenOther = map[string]bool{}
-			}
-			seenOther[sha] = true
-		}
+		seen := st.deployed(t, j, known, sha, several, stamp)
 		rollback := d.Rollback
-		if prev >= 0 && !rollback {
+		if prev := st.prev; prev >= 0 && !rollback {
 			// Deploying again a commit that a rollback took out of
 			// production rolls forward, not back.
-			back := seen && sha != l.deps[prev].SHA && !l.lastRolledBack(k, sha)
-			older := d.shaKnown && d.cutoff < reachKnown
+			back := seen && !sameCommit(sha, l.deps[prev].SHA) && !l.lastRolledBack(k, sha)
+			older := d.shaKnown && d.cutoff < st.reachKnown
 			rollback = back || older
 		}
 		d.lo, d.hi = int32(p), int32(p)
 		if rollback {
 			d.rollback = true
-			l.markRolledBack(k, prev, sha)
+			l.markRolledBack(k, st.prev, sha)
 		} else {
 			reach = max(reach, d.cutoff)
 			if d.shaKnown {
-				reachKnown = max(reachKnown, d.cutoff)
+				st.reachKnown = max(st.reachKnown, d.cutoff)
 			}
 			for ; p < len(l.changes) && l.changes[p].at <= reach; p++ {
 				j := l.changes[p].j
@@ -281,25 +288,84 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			}
 			d.hi = int32(p)
 		}
-		prev = k
+		st.prev = k
 	}
 	l.delivered = p
 }
 
+// lookupIn finds the change of a commit that a record of line l names: in
+// the record's repository, or, for a record that names its service only (a
+// deployment or an incident recorded by CI or by hand: 'deploy record
+// --service checkout --sha 4c1e9a0'), in the repositories of the service's
+// changes. l may be nil (a service without records).
+func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
+	if repo != "" || sha == "" || l == nil {
+		return t.lookupName(repo, sha)
+	}
+	if l.repos == nil {
+		l.repos = []int32{}
+		for _, c := range l.changes {
+			if id := t.ch[c.j].repo; !slices.Contains(l.repos, id) {
+				l.repos = append(l.repos, id)
+			}
+		}
+	}
+	for _, id := range l.repos {
+		if j, ok := t.lookup(id, sha); ok {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// envState is what deliver knows of one environment of a line.
+type envState struct {
+	reachKnown int64 // changes landed up to here ran there, by deployments whose commit is known
+	prev       int   // its previous successful deployment; -1: none
+	changes    map[int32]bool
+	others     map[string]bool // deployed SHAs that are no known change
+}
+
+// deployed notes that the environment runs change j (known) or sha, and
+// reports whether it ran it before.
+func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, several bool, stamp int32) bool {
+	switch {
+	case known && !several:
+		seen := t.deployedBy[j] == stamp
+		t.deployedBy[j] = stamp
+		return seen
+	case known:
+		seen := st.changes[j]
+		if st.changes == nil {
+			st.changes = map[int32]bool{}
+		}
+		st.changes[j] = true
+		return seen
+	case sha != "":
+		seen := st.others[sha]
+		if st.others == nil {
+			st.others = map[string]bool{}
+		}
+		st.others[sha] = true
+		return seen
+	}
+	return false
+}
+
 // markRolledBack marks the deployments that rollback k took out of
-// production: walking back from the one it replaced, every successful
-// deployment newer than what the rollback restored. When the restored version
-// cannot be placed (no SHA, or a SHA never deployed and unknown as a change),
-// only the replaced deployment is marked.
+// production: walking back from the one it replaced in its environment,
+// every successful deployment there newer than what the rollback restored.
+// When the restored version cannot be placed (no SHA, or a SHA never
+// deployed and unknown as a change), only the replaced deployment is marked.
 func (l *line) markRolledBack(k, prev int, sha string) {
 	r := &l.deps[k]
-	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, sha))
+	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, r.Environment, sha))
 	for j := prev; j >= 0; j-- {
 		d := &l.deps[j]
-		if !d.success || d.rolledBack {
+		if !d.success || d.rolledBack || d.Environment != r.Environment {
 			continue
 		}
-		if sha != "" && d.SHA == sha {
+		if sha != "" && sameCommit(d.SHA, sha) {
 			return
 		}
 		if r.shaKnown && d.cutoff <= r.cutoff {
@@ -313,19 +379,20 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 }
 
 // lastRolledBack reports whether the latest successful deployment of sha
-// before k was taken out of production by a rollback.
+// before k to k's environment was taken out of production by a rollback.
 func (l *line) lastRolledBack(k int, sha string) bool {
+	env := l.deps[k].Environment
 	for j := k - 1; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && d.SHA == sha {
+		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
 			return d.rolledBack
 		}
 	}
 	return false
 }
 
-func (l *line) deployedBefore(j int, sha string) bool {
+func (l *line) deployedBefore(j int, env, sha string) bool {
 	for ; j >= 0; j-- {
-		if l.deps[j].success && l.deps[j].SHA == sha {
+		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
 			return true
 		}
 	}
@@ -431,7 +498,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			// A cause is typed by people: its case may differ.
 			sha := strings.ToLower(inc.CauseSHA)
 			var refs []depRef
-			if j, ok := t.lookupName(inc.Repo, sha); ok {
+			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
 				refs = append(refs, wanted[j]...)
 			}
 			if id, ok := t.repos.find(inc.Repo); ok {
@@ -526,8 +593,9 @@ func (l *line) settle() {
 		return strings.Compare(a.ID, b.ID)
 	})
 	// The deployment index an incident points at survives the sort: only
-	// incidents moved.
-	nextSuccess := int64(0)
+	// incidents moved. A failed run is recovered by the next successful
+	// deployment to its environment.
+	nextSuccess := map[string]int64{}
 	for k := len(l.deps) - 1; k >= 0; k-- {
 		d := &l.deps[k]
 		end := int64(math.MaxInt64)
@@ -535,8 +603,8 @@ func (l *line) settle() {
 			d.failed = d.rolledBack || len(d.incidents) > 0
 		} else {
 			d.failed = true
-			if nextSuccess != 0 {
-				end = nextSuccess
+			if next, ok := nextSuccess[d.Environment]; ok {
+				end = next
 			}
 		}
 		if d.rolledBack {
@@ -549,7 +617,7 @@ func (l *line) settle() {
 			d.recoveredAt = max(end, d.at)
 		}
 		if d.success {
-			nextSuccess = d.at
+			nextSuccess[d.Environment] = d.at
 		}
 	}
 	// Rework: rollbacks, and deployments made while an incident of the

@@ -33,7 +33,7 @@ func TestForkBranch(t *testing.T) {
 		"merge_commit_sha": "bcb954310e04baa5a7974eb201a433be35488351",
 		"head": {"ref": "patch-1", "label": "octo-fork:patch-1", "repo": {"full_name": "octo-fork/shop"}},
 		"base": {"ref": "main", "label": "acme:main", "repo": {"full_name": "acme/shop"}}}]`)
-	cs, err := PullsPage(page, "acme/shop", "main")
+	cs, _, err := PullsPage(page, "acme/shop", "main")
 	if err != nil || len(cs) != 1 || cs[0].Branch != "octo-fork/shop:patch-1" {
 		t.Errorf("REST list: %+v, %v; want branch octo-fork/shop:patch-1", cs, err)
 	}

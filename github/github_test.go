@@ -72,6 +72,9 @@ func TestParseFixtures(t *testing.T) {
 		// captured delivery in the reference set).
 		{"pull_request_review.submitted.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "214", At: ts(t, "2025-04-07T09:02:15Z")}}}}, // 11:02:15+02:00
 		{"pull_request_review.dismissed.json", dora.Event{Ignored: "pull request review dismissed: only submitted reviews are read"}},
+		// The author's own comments on the request (notes for the
+		// reviewers) are no review of it: pickup waits for someone else.
+		{"pull_request_review.self.json", dora.Event{Ignored: "pull request review by the pull request's author: not a review of it"}},
 		{"pull_request.closed.unmerged.json", dora.Event{Ignored: "pull request closed without merging"}},
 		{"pull_request.opened.json", dora.Event{Ignored: "pull request opened: only merges are changes"}},
 		{"deployment.created.json", dora.Event{Deployments: []dora.Deployment{deploy(dora.StatusPending, "2025-04-07T16:40:00Z")}}},
@@ -80,7 +83,7 @@ func TestParseFixtures(t *testing.T) {
 		{"deployment_status.failure.json", dora.Event{Deployments: []dora.Deployment{failed}}},
 		{"deployment_status.inactive.json", dora.Event{Ignored: "deployment status inactive: superseded by a newer deployment"}},
 		{"deployment_status.rollback.json", dora.Event{Deployments: []dora.Deployment{{
-			ID: "github:deployment:1873020999", Repo: repo, Environment: "production-us", Production: true,
+			ID: "github:deployment:1873020999", Repo: repo, Environment: "prod-eu", Production: true,
 			SHA: "0d3c2b1a9f8e7d6c5b4a39281706f5e4d3c2b1a0", Version: "v2.7.9", Status: dora.StatusSuccess,
 			At: ts(t, "2025-04-07T18:05:00Z"), Rollback: true,
 		}}}},
@@ -121,13 +124,13 @@ func TestParseFixtures(t *testing.T) {
 // An environment is production because configuration or GitHub says so,
 // never because of its name.
 func TestProductionIsAnAttribute(t *testing.T) {
-	body := readFixture(t, "deployment_status.rollback.json") // "production-us", no production_environment flag
+	body := readFixture(t, "deployment_status.rollback.json") // "prod-eu", no production_environment flag
 	ev, err := Parse("deployment_status", "d", body, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ev.Deployments[0].Production {
-		t.Error(`"production-us" is production by name alone`)
+		t.Error(`"prod-eu" is production by name alone`)
 	}
 	// GitHub's own flag counts when the environment is not configured...
 	ev, err = Parse("deployment_status", "d", readFixture(t, "deployment_status.success.json"), Config{})

@@ -155,7 +155,9 @@ func mergedChange(repo repository, pr *pullRequest, prefix string) (c dora.Chang
 
 // parseReview reads a submitted pull request review: the first one of a
 // pull request ends its pickup (dora.Breakdown). Edits and dismissals say
-// nothing new.
+// nothing new, and the author's own reviews (comments for the reviewers,
+// replies to them) are no review: LinearB's pickup too waits for someone
+// other than the author.
 func parseReview(ev *dora.Event, body []byte) error {
 	var p reviewEvent
 	if err := forge.Decode(body, &p); err != nil {
@@ -170,6 +172,10 @@ func parseReview(ev *dora.Event, body []byte) error {
 	}
 	if p.PullRequest.Number == "" {
 		return valueloop.FieldErrorf("pull_request.number", "is required")
+	}
+	if byAuthor(p.Review.User, p.PullRequest.User) {
+		ev.Ignored = "pull request review by the pull request's author: not a review of it"
+		return nil
 	}
 	at, err := p.Review.SubmittedAt.Required("review.submitted_at")
 	if err != nil {

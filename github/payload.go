@@ -33,6 +33,7 @@ type pushEvent struct {
 // API's pull request list both write it (the list leaves out merged).
 type pullRequest struct {
 	Number         json.Number `json:"number"`
+	User           user        `json:"user"`
 	Merged         bool        `json:"merged"`
 	MergedAt       stamp       `json:"merged_at"`
 	CreatedAt      stamp       `json:"created_at"`
@@ -95,11 +96,25 @@ type reviewEvent struct {
 	Action string `json:"action"`
 	Review struct {
 		SubmittedAt stamp `json:"submitted_at"`
+		User        user  `json:"user"`
 	} `json:"review"`
 	PullRequest struct {
 		Number json.Number `json:"number"`
+		User   user        `json:"user"`
 	} `json:"pull_request"`
 	Repository repository `json:"repository"`
+}
+
+// user is who opened a pull request or submitted a review.
+type user struct {
+	Login string `json:"login"`
+}
+
+// byAuthor reports whether a review by reviewer of a pull request opened
+// by author is the author's own (their notes for the reviewers, their
+// replies): no review of it. Unknown logins are someone else's.
+func byAuthor(reviewer, author user) bool {
+	return reviewer.Login != "" && strings.EqualFold(reviewer.Login, author.Login)
 }
 
 type deployment struct {

@@ -31,27 +31,30 @@ func Repository(body []byte) (fullName, defaultBranch string, err error) {
 // PullsPage reads a page of GET /repos/{owner}/{repo}/pulls?state=closed:
 // the pull requests merged into the default branch become changes, as the
 // pull_request event "closed" with merged true would; the others are
-// skipped.
-func PullsPage(body []byte, fullName, defaultBranch string) ([]dora.Change, error) {
+// skipped. Beside each change, the login of its pull request's author, for
+// ReviewsPage.
+func PullsPage(body []byte, fullName, defaultBranch string) ([]dora.Change, []string, error) {
 	var page []pullRequest
 	if err := forge.Decode(body, &page); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	repo := repository{FullName: fullName, DefaultBranch: defaultBranch}
 	var out []dora.Change
+	var authors []string
 	for i := range page {
 		pr := &page[i]
 		// The list leaves out "merged": a merge time says it.
 		pr.Merged = pr.Merged || !isNull(pr.MergedAt)
 		c, ignored, err := mergedChange(repo, pr, fmt.Sprintf("[%d].", i))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ignored == "" {
 			out = append(out, c)
+			authors = append(authors, pr.User.Login)
 		}
 	}
-	return out, nil
+	return out, authors, nil
 }
 
 func isNull(s stamp) bool {
@@ -61,11 +64,13 @@ func isNull(s stamp) bool {
 
 // ReviewsPage reads a page of GET /repos/{owner}/{repo}/pulls/{pr}/reviews:
 // each submitted review (a pending one has no submitted_at) as the
-// pull_request_review event "submitted" gives it.
-func ReviewsPage(body []byte, fullName, pr string) ([]dora.Review, error) {
+// pull_request_review event "submitted" gives it; the reviews of author,
+// the pull request's, are not reviews of it.
+func ReviewsPage(body []byte, fullName, pr, author string) ([]dora.Review, error) {
 	var page []struct {
 		State       string `json:"state"`
 		SubmittedAt stamp  `json:"submitted_at"`
+		User        user   `json:"user"`
 	}
 	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
@@ -76,7 +81,7 @@ func ReviewsPage(body []byte, fullName, pr string) ([]dora.Review, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.State == "PENDING" || at.IsZero() {
+		if r.State == "PENDING" || at.IsZero() || byAuthor(r.User, user{author}) {
 			continue
 		}
 		out = append(out, dora.Review{Repo: fullName, PR: pr, At: at})

@@ -11,11 +11,11 @@ import (
 // restPages reads a page of the REST API by the kind of list it is.
 var restPages = map[string]func(body []byte) (dora.Event, error){
 	"pulls": func(b []byte) (dora.Event, error) {
-		cs, err := PullsPage(b, "o/r", "main")
+		cs, _, err := PullsPage(b, "o/r", "main")
 		return dora.Event{Changes: cs}, err
 	},
 	"reviews": func(b []byte) (dora.Event, error) {
-		rs, err := ReviewsPage(b, "o/r", "7")
+		rs, err := ReviewsPage(b, "o/r", "7", "octocat")
 		return dora.Event{Reviews: rs}, err
 	},
 	"deployments": func(b []byte) (dora.Event, error) {

@@ -33,6 +33,28 @@ func Project(body []byte) (path, defaultBranch string, err error) {
 	return p.PathWithNamespace, p.DefaultBranch, nil
 }
 
+// EnvironmentsPage reads a page of GET /projects/:id/environments: the
+// names of the environments of tier production. The deployments API names
+// a deployment's environment without its tier, so an import learns the
+// tiers here, the hint the Deployment Hook's environment_tier gives the
+// webhook.
+func EnvironmentsPage(body []byte) ([]string, error) {
+	var page []struct {
+		Name string `json:"name"`
+		Tier string `json:"tier"`
+	}
+	if err := forge.Decode(body, &page); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range page {
+		if e.Tier == "production" && e.Name != "" {
+			out = append(out, e.Name)
+		}
+	}
+	return out, nil
+}
+
 type restMergeRequest struct {
 	IID             json.Number `json:"iid"`
 	State           string      `json:"state"`

@@ -154,6 +154,18 @@ func checkParams(q url.Values, known ...string) error {
 	return nil
 }
 
+// boolParam reads the boolean parameter name: absent, true or false, and
+// anything else refused naming it (a dryRun read as absent would apply).
+func boolParam(q url.Values, name string) (bool, error) {
+	switch q.Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, valueloop.FieldErrorf(name, "must be true or false, got %q", q.Get(name))
+}
+
 // handleDORA answers the DORA metrics of a range (since=30d, or from and
 // to), by service, team and overall, bucketed by day, week or month in the
 // zone tz (default: the server's, delivery.Service.TimeZone).

@@ -24,8 +24,8 @@ const (
 )
 
 // mustDeliveryServer is MustServer with delivery metrics served, the
-// production environments prod-eu and production-us (as GitHub's fixtures
-// name them) and one
+// production environments prod-eu (as GitHub's fixtures name it) and
+// production-us, and one
 // GitHub and one GitLab source.
 // now is the service's clock (nil: time.Now).
 func mustDeliveryServer(t testing.TB, now func() time.Time) (*env, *delivery.Service) {

@@ -194,9 +194,25 @@ func (s *Server) handleApplyFlagd(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	// Read strictly: a misspelt or misvalued dryRun read as absent would
+	// apply the file meant to be planned.
 	q := r.URL.Query()
-	dryRun := q.Get("dryRun") == "true" || q.Get("dry_run") == "true" // dry_run: the spelling before camelCase
-	prune := q.Get("prune") == "true"
+	if err := checkParams(q, "dryRun", "dry_run", "prune"); err != nil { // dry_run: the spelling before camelCase
+		return err
+	}
+	dryRun, err := boolParam(q, "dryRun")
+	if err != nil {
+		return err
+	}
+	oldDryRun, err := boolParam(q, "dry_run")
+	if err != nil {
+		return err
+	}
+	dryRun = dryRun || oldDryRun
+	prune, err := boolParam(q, "prune")
+	if err != nil {
+		return err
+	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" && mt != "application/yaml" && mt != "application/x-yaml" {
 		return valueloop.Errorf(valueloop.EUNSUPPORTED, "Content-Type must be application/json or application/yaml")

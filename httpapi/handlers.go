@@ -183,6 +183,9 @@ type AuditStore interface {
 
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	if err := checkParams(q, "environment", "flag", "actor", "before", "limit"); err != nil {
+		return err
+	}
 	f := valueloop.AuditFilter{Environment: q.Get("environment"), Target: q.Get("flag"), Actor: q.Get("actor")}
 	caller := tokenOf(r)
 	if caller.Environment != "" {
@@ -213,6 +216,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	for i, e := range entries {
 		out[i].AuditEntry = e
 		out[i].Diff, _ = jsondiff.Diff(e.Before, e.After)
+		if out[i].Diff == nil {
+			out[i].Diff = []jsondiff.Op{} // an array, as the document says, not null
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 	return nil

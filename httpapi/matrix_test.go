@@ -32,7 +32,7 @@ func matrixPath(pattern string) (method, path string) {
 }
 
 // send sends one request and returns its status and (for answers that are
-// not streams) body.
+// not streams) body, which it checks against the document as doCall does.
 func send(t *testing.T, base, method, path, token, body string) (int, string) {
 	t.Helper()
 	var h map[string]string
@@ -66,6 +66,7 @@ func sendHeaders(t *testing.T, base, method, path string, headers map[string]str
 		return resp.StatusCode, "" // a stream: do not wait for its end
 	}
 	b, _ := io.ReadAll(resp.Body)
+	checkResponse(t, method, path, resp, string(b))
 	return resp.StatusCode, string(b)
 }
 

@@ -38,22 +38,23 @@ func TestOpenAPICorrectionEnums(t *testing.T) {
 // eachObject calls fn with every JSON object of the OpenAPI document.
 func eachObject(t *testing.T, fn func(map[string]any)) {
 	t.Helper()
-	doc := valuelooptest.ReadJSON[any](t, "openapi.json")
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			fn(v)
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
+	walkObjects(valuelooptest.ReadJSON[any](t, "openapi.json"), fn)
+}
+
+// walkObjects calls fn with every object in the decoded JSON value v,
+// parents before their members (which fn may change).
+func walkObjects(v any, fn func(map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		fn(v)
+		for _, x := range v {
+			walkObjects(x, fn)
+		}
+	case []any:
+		for _, x := range v {
+			walkObjects(x, fn)
 		}
 	}
-	walk(doc)
 }
 
 // correctionEnum returns the enum of a "correction" property or parameter.

@@ -42,7 +42,21 @@ func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
-	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: q.Get("active") == "true"}
+	if err := checkParams(q, "flag", "active", "before", "limit"); err != nil {
+		return err
+	}
+	active, err := boolParam(q, "active")
+	if err != nil {
+		return err
+	}
+	f := rollout.Filter{Environment: env, Flag: q.Get("flag"), Active: active}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return valueloop.FieldErrorf("before", "must be a rollout id (a positive integer): the last of the page before")
+		}
+		f.BeforeID = n
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {

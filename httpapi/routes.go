@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/ofrep"
 	"github.com/valueloop/valueloop/rollout"
 )
@@ -126,6 +127,9 @@ func (s *Server) surfaces() http.Handler {
 			single = s.serve(h)
 		}
 	}
+	for _, prefix := range unroutedPrefixes {
+		mux.HandleFunc(prefix, s.serve(unrouted(mux, prefix)))
+	}
 	// Other protocols get the same body deadline and in-flight byte budget
 	// as the API's routes (routes). Their streams (flagd's SyncFlags,
 	// EventStream) are not cut by it: a server stream's request is one
@@ -142,6 +146,38 @@ func (s *Server) surfaces() http.Handler {
 		all = s.withUI(mux)
 	}
 	return &ofrepFirst{single: single, rest: all}
+}
+
+// unroutedPrefixes are the paths of the API whose requests no route takes
+// are answered by unrouted. OFREP's are not: its specification says how
+// it answers.
+var unroutedPrefixes = []string{"/api/", "/hooks/"}
+
+// allMethods are the methods unrouted tries, in the order Allow lists them.
+var allMethods = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// unrouted answers a request under prefix that no route takes as problem
+// details, as every error of the API: 405 with Allow when the path has
+// routes for other methods, else 404. net/http's own answers are text
+// ("404 page not found"), which a client reading problems cannot decode.
+// Only refused requests get here, so trying each method costs nothing on
+// the routes.
+func unrouted(mux *http.ServeMux, prefix string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range allMethods {
+			try := *r
+			try.Method = m
+			if _, pattern := mux.Handler(&try); pattern != "" && pattern != prefix {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			return valueloop.Errorf(valueloop.ENOTFOUND, "no route of the API serves %s (the routes are listed in /api/v1/openapi.json)", r.URL.Path)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return valueloop.Errorf(valueloop.EMETHOD, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	}
 }
 
 // ofrepSingle is the pattern of single-flag evaluation, the route that

@@ -477,20 +477,11 @@ func (s *Server) handleApplyValue(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
-	flag := func(name string) (bool, error) {
-		switch q.Get(name) {
-		case "", "false":
-			return false, nil
-		case "true":
-			return true, nil
-		}
-		return false, valueloop.FieldErrorf(name, "must be true or false, got %q", q.Get(name))
-	}
-	dry, err := flag("dryRun")
+	dry, err := boolParam(q, "dryRun")
 	if err != nil {
 		return err
 	}
-	prune, err := flag("prune")
+	prune, err := boolParam(q, "prune")
 	if err != nil {
 		return err
 	}

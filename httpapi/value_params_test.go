@@ -34,7 +34,7 @@ func TestValueUnknownParams(t *testing.T) {
 		})
 	}
 	// The parameters the client sends are still taken.
-	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "x", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(context.Background(), mustObjective(t, "x", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/v1/features?stage=idea&objective=x", "/api/v1/value/next?method=rice&cleanupAfter=60", "/api/v1/value/flow?since=60", "/api/v1/value/file?format=yaml"} {
@@ -50,7 +50,7 @@ func TestValueUnknownParams(t *testing.T) {
 func TestValueListPages(t *testing.T) {
 	e := mustFullServer(t)
 	for _, key := range []string{"c", "a", "b"} {
-		if err := e.db.PutObjective(context.Background(), &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+		if err := e.db.PutObjective(context.Background(), mustObjective(t, key, "T"), "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestValueListPages(t *testing.T) {
 // "No features. Create one ...", for a typo.
 func TestFeatureListUnknownObjective(t *testing.T) {
 	e := mustFullServer(t)
-	if err := e.db.PutObjective(context.Background(), &value.Objective{Key: "activation", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(context.Background(), mustObjective(t, "activation", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	status, body := send(t, e.srv.URL(), "GET", "/api/v1/features?objective=activaton", adminSecret, "")
@@ -172,7 +172,7 @@ func TestValueListsPageInStore(t *testing.T) {
 	})
 	ctx := context.Background()
 	for _, key := range []string{"growth", "activation"} {
-		if err := e.db.PutObjective(ctx, &value.Objective{Key: key, Title: "T", Metric: "m"}, "t"); err != nil {
+		if err := e.db.PutObjective(ctx, mustObjective(t, key, "T"), "t"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -240,7 +240,7 @@ func TestValueListsPageInStore(t *testing.T) {
 func TestValuePutKey(t *testing.T) {
 	e := mustFullServer(t)
 	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o1", Title: "T", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(ctx, mustObjective(t, "o1", "T"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f1", Title: "T", Objective: "o1", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {

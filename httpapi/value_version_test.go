@@ -86,7 +86,7 @@ func TestCreateCreatedMeanwhile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := mustFullServer(t)
-			if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
+			if err := e.db.PutObjective(ctx, mustObjective(t, "o", "O"), "t"); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.db.CreateMetric(ctx, "production", &metric.Metric{Key: "m", Kind: metric.Conversion, Event: "e"}, "t"); err != nil {
@@ -171,7 +171,7 @@ func mustFeatureServer(t *testing.T) (*env, context.Context) {
 	t.Helper()
 	e := mustFullServer(t)
 	ctx := context.Background()
-	if err := e.db.PutObjective(ctx, &value.Objective{Key: "o", Title: "O", Metric: "m"}, "t"); err != nil {
+	if err := e.db.PutObjective(ctx, mustObjective(t, "o", "O"), "t"); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.db.PutFeature(ctx, &value.Feature{Key: "f", Title: "F", Objective: "o", Hypothesis: value.Hypothesis{Change: "c"}}, "t"); err != nil {
@@ -184,4 +184,16 @@ func mustFeatureServer(t *testing.T) (*env, context.Context) {
 // against production alone (the test servers' features.New has none).
 func productionOnly() []valueloop.Environment {
 	return []valueloop.Environment{{Key: "production", Name: "Production", Production: true}}
+}
+
+// mustObjective is an objective as the API would store it: with the target
+// and horizon it requires (the store takes objectives without them).
+func mustObjective(t testing.TB, key, title string) *value.Objective {
+	t.Helper()
+	horizon, err := value.ParseDate("2027-06-30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &value.Objective{Key: key, Title: title, Metric: "m",
+		Target: value.Target{Direction: experiment.Increase, Value: 0.1}, Horizon: horizon}
 }

@@ -21,6 +21,7 @@ var statuses = []struct {
 	{valueloop.ECONFLICT, http.StatusConflict},
 	{valueloop.EUNAUTHORIZED, http.StatusUnauthorized},
 	{valueloop.EFORBIDDEN, http.StatusForbidden},
+	{valueloop.EMETHOD, http.StatusMethodNotAllowed},
 	{valueloop.ETOOLARGE, http.StatusRequestEntityTooLarge},
 	{valueloop.EUNSUPPORTED, http.StatusUnsupportedMediaType},
 	{valueloop.ETIMEOUT, http.StatusRequestTimeout},

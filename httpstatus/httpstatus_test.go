@@ -75,6 +75,7 @@ func TestCode(t *testing.T) {
 		{401, valueloop.EUNAUTHORIZED},
 		{403, valueloop.EFORBIDDEN},
 		{404, valueloop.ENOTFOUND},
+		{405, valueloop.EMETHOD},
 		{408, valueloop.ETIMEOUT},
 		{409, valueloop.ECONFLICT},
 		{413, valueloop.ETOOLARGE},

@@ -42,6 +42,9 @@ type Filter struct {
 	Active bool
 	// Limit defaults to 100.
 	Limit int
+	// BeforeID keeps rollouts with a smaller ID: the next page after one
+	// whose last rollout it is.
+	BeforeID int64
 }
 
 // Flags is how the engine reads and writes flags: *flags.Service.

@@ -141,6 +141,9 @@ func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollo
 	if f.Active {
 		w.add("state IN ('running', 'paused')")
 	}
+	if f.BeforeID > 0 {
+		w.add("id < ?", f.BeforeID)
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}

@@ -120,4 +120,12 @@ func Rollouts(t *testing.T, s RolloutStore, reopen func() RolloutStore) {
 	if got, _ := s.Rollouts(ctx, rollout.Filter{Environment: "prod", Flag: "checkout", Limit: 1}); len(got) != 1 || got[0].ID != third.ID {
 		t.Errorf("newest rollout of checkout = %+v, want %d", got, third.ID)
 	}
+	// The next page starts before the last ID of the one before, as the
+	// audit trail's: older rollouts than the newest thousand are listed.
+	if got, _ := s.Rollouts(ctx, rollout.Filter{Environment: "prod", Flag: "checkout", Limit: 1, BeforeID: third.ID}); len(got) != 1 || got[0].ID != r.ID {
+		t.Errorf("rollouts of checkout before %d = %+v, want %d", third.ID, got, r.ID)
+	}
+	if got, _ := s.Rollouts(ctx, rollout.Filter{Environment: "prod", Flag: "checkout", BeforeID: r.ID}); len(got) != 0 {
+		t.Errorf("rollouts of checkout before the first = %+v, want none", got)
+	}
 }

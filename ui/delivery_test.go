@@ -39,7 +39,8 @@ func (f fakeDelivery) Deployments(_ context.Context, service string, _, _ time.T
 	}
 	at := f.now.Add(-5 * time.Hour)
 	return []dora.DeploymentFacts{{Deployment: dora.Deployment{ID: "d1", Service: "search", Production: true, Status: "success", Version: "v7", At: at},
-		Failed: true, Incidents: []string{"inc-1"}, RecoveredAt: at.Add(50 * time.Minute)}}, nil
+		Changes: []dora.Change{{SHA: "abc1234", PR: "12", AuthoredAt: at.Add(-3*time.Hour - 20*time.Minute)}},
+		Failed:  true, Incidents: []string{"inc-1"}, RecoveredAt: at.Add(50 * time.Minute)}}, nil
 }
 
 func (f fakeDelivery) DeliveryData(context.Context) (dora.Data, int64, error) {
@@ -53,20 +54,7 @@ func (f fakeDelivery) DeliveryData(context.Context) (dora.Data, int64, error) {
 // called a recovery time: DORA's failed-deployment recovery time is the
 // failed deployment's, shown beside it (its deployment → recovered).
 func TestDeliveryPageUnitsAndRecovery(t *testing.T) {
-	now := time.Now().UTC()
-	fake := fakeDelivery{now: now}
-	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
-	c := d.signedIn(t)
-	resp, err := c.Get(d.srv.URL + "/delivery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /delivery: %d %.300s", resp.StatusCode, page)
-	}
+	page := fakeDeliveryPage(t)
 	units := map[string]bool{}
 	table := page[strings.Index(page, `id="by-h"`):strings.Index(page, `id="lt-h"`)]
 	for _, m := range regexp.MustCompile(`<span class="kv">[0-9.]+/(day|week|month)</span>`).FindAllStringSubmatch(table, -1) {
@@ -108,4 +96,38 @@ func TestRangeDaysAsTheCLI(t *testing.T) {
 			t.Errorf("rangeDays over %v = %d, want %d", c.to, got, c.want)
 		}
 	}
+}
+
+// TestDeliveryChangesLeadTime: each change a deployment shipped shows its
+// lead time (committed → deployed), as deploy list's LEAD TIME does, not
+// how long ago it was committed: "3d3h ago" beside a deployment of three
+// days ago said neither, with no heading to tell.
+func TestDeliveryChangesLeadTime(t *testing.T) {
+	page := fakeDeliveryPage(t)
+	dep := page[strings.Index(page, `id="dep-h"`):strings.Index(page, `id="inc-h"`)]
+	for _, want := range []string{`<th scope="col">Changes shipped <span class="hint">lead time: committed → deployed</span></th>`, `#12 <span class="hint" title="committed `, `">3h20m</span>`} {
+		if !strings.Contains(dep, want) {
+			t.Errorf("the deployments' table lacks %s:\n%s", want, dep)
+		}
+	}
+	if strings.Contains(dep, " ago") {
+		t.Errorf("the deployments' table says how long ago changes were committed:\n%s", dep)
+	}
+}
+
+// fakeDeliveryPage is the delivery page of fakeDelivery's figures.
+func fakeDeliveryPage(t *testing.T) string {
+	t.Helper()
+	fake := fakeDelivery{now: time.Now().UTC()}
+	d := newTestDashboard(t, func(u *UI) { u.Delivery, u.Incidents = fake, fake })
+	resp, err := d.signedIn(t).Get(d.srv.URL + "/delivery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /delivery: %d %.300s", resp.StatusCode, body)
+	}
+	return string(body)
 }

@@ -112,7 +112,7 @@ func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Data: rows})
+	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Refresh: 60, Data: rows})
 	return nil
 }
 
@@ -234,9 +234,9 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 			row.Emphasis = v.Variant == verdictVariant
 			rows = append(rows, row)
 		}
-		f := num
+		f, fig := num, num
 		if mv.Relative {
-			f = signedPct
+			f, fig = signedPct, lift
 		}
 		var refs []refLine
 		if m.Metric == primary {
@@ -254,7 +254,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 			what = "relative lift"
 		}
 		if len(rows) > 0 {
-			mv.Chart = forestPlot("Forest plot of "+m.Metric+": "+what+" of each variant against control, with its "+d.Interval, rows, refs, f)
+			mv.Chart = forestPlot("Forest plot of "+m.Metric+": "+what+" of each variant against control, with its "+d.Interval, rows, refs, f, fig)
 		}
 		d.Metrics = append(d.Metrics, mv)
 	}
@@ -341,12 +341,12 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	what, yfmt := "Lift", signedPct
+	what, yfmt, fig := "Lift", signedPct, lift
 	if !relative {
-		what, yfmt = "Difference", num
+		what, yfmt, fig = "Difference", num, num
 	}
 	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its " + level + " always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
-		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Focus: true}), rows
+		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Fmt: fig, Focus: true}), rows
 }
 
 // guardrailOf returns the hypothesis' guardrail on metric, if any.
@@ -415,12 +415,12 @@ func splitOf(res *experiment.Result, interval string) *splitView {
 		for i := range rows {
 			rows[i].Clip = 2 * most
 		}
-		f := num
+		f, fig := num, num
 		if relative {
-			f = signedPct
+			f, fig = signedPct, lift
 		}
 		v.Charts = append(v.Charts, sliceChart{Metric: m.Metric,
-			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+interval, rows, nil, f)})
+			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+interval, rows, nil, f, fig)})
 	}
 	return v
 }

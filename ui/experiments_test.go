@@ -157,8 +157,8 @@ func TestIntervalOverTimeFocus(t *testing.T) {
 		if ref := regexp.MustCompile(`<line class="ref" [^>]*y1="([0-9.]+)"`).FindStringSubmatch(d.svg); ref == nil || parsed(ref[1]) > padT+plot-4 {
 			t.Errorf("w%d: the line of no effect at %v, want it above the plot's bottom edge %.0f", width, ref, padT+plot)
 		}
-		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "+600%") {
-			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600%%):\n%s", width, d.svg)
+		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "+600.0%") {
+			t.Errorf("w%d: the first day's interval, beyond the axis, is not marked with its bounds (+600.0%%):\n%s", width, d.svg)
 		}
 	}
 }

@@ -34,7 +34,7 @@ func (u *UI) funcs() template.FuncMap {
 		"inc":      func(i int) int { return i + 1 },
 		"title":    func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 		"weeks":    func() int { return weeks },
-		"spct":     signedPct,
+		"lift":     lift,
 		"ivl":      intervalText,
 		"deciding": experiment.Inference.Deciding,
 		"shown":    shownEffect,
@@ -49,8 +49,11 @@ func (u *UI) funcs() template.FuncMap {
 		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"short":    func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
 		"ago":      func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
-		"label":    label,
-		"jsonval":  jsonValue,
+		// lead is a change's lead time, committed → deployed, as deploy
+		// list counts it (a commit dated after its deployment: 0).
+		"lead":    func(deployed, committed time.Time) string { return humanDuration(max(deployed.Sub(committed), 0)) },
+		"label":   label,
+		"jsonval": jsonValue,
 		// credited: a cause that already says who (an audited flag
 		// change, "stated by ana") needs no byline after it.
 		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },
@@ -91,13 +94,20 @@ func signedPct(x float64) string {
 	return s
 }
 
+// lift writes a measured relative change (a lift, a guardrail's change,
+// their intervals' bounds) as the CLI writes it ('experiment results'
+// LIFT, 'rollout status' CHANGE): signed, to one decimal whatever the
+// figure, so that a column reads alike (+1.0% and +0.0% beside +21.9%,
+// where signedPct wrote +1% and 0%). Axis ticks keep signedPct's +10%.
+func lift(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
+
 // intervalText writes an interval as "lower to upper", relative ones as
-// signed percentages; an unbounded side (a one-sided test's, held as 0
+// lifts; an unbounded side (a one-sided test's, held as 0
 // and a flag) is -∞ or +∞, as the CLI writes it.
 func intervalText(iv stats.Interval, relative bool) string {
 	f := num
 	if relative {
-		f = signedPct
+		f = lift
 	}
 	return intervalSide(iv.LowerUnbounded, "-∞", iv.Lower, f) + " to " + intervalSide(iv.UpperUnbounded, "+∞", iv.Upper, f)
 }

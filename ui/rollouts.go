@@ -108,7 +108,7 @@ func guardrailOverTime(g rollout.GuardrailResult, history []rollout.Event, now t
 		limit = -g.Tolerance
 	}
 	gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
-		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Focus: true})
+		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Fmt: lift, Focus: true})
 	return gv
 }
 

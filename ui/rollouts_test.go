@@ -31,8 +31,8 @@ func TestGuardrailOverTimeFocus(t *testing.T) {
 		if d.span < d.plot/8 {
 			t.Errorf("w%d: the latest interval (-3%% to +5%%) spans %.1f of the plot's %.0f pixels, want at least an eighth", d.width, d.span, d.plot)
 		}
-		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "-80% to +200%") {
-			t.Errorf("w%d: the first decision's interval, beyond the axis, is not marked with its bounds (-80%% to +200%%):\n%s", d.width, d.svg)
+		if !strings.Contains(d.svg, `<path class="clip s0"`) || !strings.Contains(d.svg, "-80.0% to +200.0%") {
+			t.Errorf("w%d: the first decision's interval, beyond the axis, is not marked with its bounds (-80.0%% to +200.0%%):\n%s", d.width, d.svg)
 		}
 	}
 }

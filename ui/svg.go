@@ -53,10 +53,13 @@ type chartSpec struct {
 	Title  string
 	Series []series
 	Refs   []refLine
-	YFmt   func(float64) string
-	Step   bool    // draw as steps (a percentage held until changed)
-	Days   bool    // the points are whole days: the time axis says days, not hours
-	YMax   float64 // when set, the axis ends there (100 for percentages)
+	YFmt   func(float64) string // the axis' ticks
+	// Fmt writes a point's figures in its tooltip (YFmt when nil): a
+	// lift's +1.0% as the tables write it, where its tick says +10%.
+	Fmt  func(float64) string
+	Step bool    // draw as steps (a percentage held until changed)
+	Days bool    // the points are whole days: the time axis says days, not hours
+	YMax float64 // when set, the axis ends there (100 for percentages)
 	// Focus sets the y-axis from the later half of each series (and the
 	// reference lines) when the whole would take more than twice that
 	// range: an interval over time starts wide (+600% on its first day),
@@ -101,6 +104,9 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 func lineChart(c chartSpec) template.HTML {
 	if c.YFmt == nil {
 		c.YFmt = func(y float64) string { return fmt.Sprintf("%.3g", y) }
+	}
+	if c.Fmt == nil {
+		c.Fmt = c.YFmt
 	}
 	return sized(chartWidths, func(b *strings.Builder, width int) { drawLines(b, c, width) })
 }
@@ -153,9 +159,19 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 	if single {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
-	w, h := float64(width)-padL-padR, float64(height)-padT-padB
+	w := float64(width) - padL - padR
+	keys := legendSpots(c.Series, padL+w)
+	legend := len(c.Series) > 1 || c.Series[0].HasBand
+	// The key has the top of the drawing to itself: inside the plot, the
+	// points and bands at its top left (a phone's one day of exposures,
+	// an interval's first days) were drawn under it.
+	top := padT
+	if legend {
+		top = legendBox(c.Series, keys).y1 + 8
+	}
+	h := float64(height) - top - padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
-	y := func(v float64) float64 { return padT + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
+	y := func(v float64) float64 { return top + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
 	// Axes: round y ticks, first and last time.
 	step := niceStep((yhi - ylo) / 4)
 	ylo, yhi = math.Floor(ylo/step)*step, math.Ceil(yhi/step)*step
@@ -182,7 +198,6 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		shown = clampSeries(c.Series, ylo, yhi)
 	}
 	bands := bandShapes(shown, x, y)
-	keys := legendSpots(c.Series, padL+w)
 	taken := []box{legendBox(c.Series, keys)}
 	for i, r := range c.Refs {
 		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
@@ -221,15 +236,16 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
 		for k, p := range s.Points {
 			orig := c.Series[i].Points[k] // its title says the figure, not where it is drawn
-			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.YFmt(orig.Y)))
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.Fmt(orig.Y)))
 			if c.Focus {
-				focusClip(b, cls, s.Name, orig, c.YFmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
+				focusClip(b, cls, s.Name, orig, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
 			}
 		}
 	}
-	// Legend, top left, when there is more than one series or a band.
+	// Legend, above the plot's left, when there is more than one series
+	// or a band.
 	for i, s := range c.Series {
-		if len(c.Series) == 1 && !s.HasBand {
+		if !legend {
 			break
 		}
 		legendEntry(b, fmt.Sprintf("dot s%d", i%6), s.Name, keys[i].x, keys[i].y)
@@ -359,15 +375,16 @@ func intervalSide(open bool, inf string, x float64, f func(float64) string) stri
 }
 
 // forestPlot draws estimates with intervals on one axis, with a line at
-// zero and, when given, at the minimum effect worth shipping.
-func forestPlot(title string, rows []forestRow, refs []refLine, fmtX func(float64) string) template.HTML {
-	return sized(chartWidths, func(b *strings.Builder, width int) { drawForest(b, title, rows, refs, fmtX, float64(width)) })
+// zero and, when given, at the minimum effect worth shipping: fmtX writes
+// the axis' ticks, fig the figures of a row's tooltip.
+func forestPlot(title string, rows []forestRow, refs []refLine, fmtX, fig func(float64) string) template.HTML {
+	return sized(chartWidths, func(b *strings.Builder, width int) { drawForest(b, title, rows, refs, fmtX, fig, float64(width)) })
 }
 
 // drawForest draws a forest plot width wide: each row's label left of
 // its interval, or above it in a narrow drawing (where a label column
 // would leave the intervals no room), with fewer ticks the narrower.
-func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLine, fmtX func(float64) string, width float64) {
+func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLine, fmtX, fig func(float64) string, width float64) {
 	narrow := width < 480
 	rowH, labelW, top := 34.0, 170.0, padT
 	if narrow {
@@ -436,9 +453,9 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 			fmt.Fprintf(b, `<path class="open %s" d="M%.1f %.1fl-7 -4v8z"/>`, cls, x2, cy)
 		}
 		fmt.Fprintf(b, `<line class="ci %s" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, cls, x1, x2, cy, cy)
-		blo, bhi := r.bounds(fmtX)
+		blo, bhi := r.bounds(fig)
 		fmt.Fprintf(b, `<rect class="est %s" x="%.1f" y="%.1f" width="9" height="9"><title>%s: %s (%s to %s)</title></rect>`,
-			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fmtX(r.Est)), esc(blo), esc(bhi))
+			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fig(r.Est)), esc(blo), esc(bhi))
 	}
 	b.WriteString(`</svg>`)
 }
@@ -553,7 +570,7 @@ func labelBox(label string, x, y float64, anchor string) box {
 	return box{x0, y - 11, x0 + wd, y + 3}
 }
 
-// legendSpots places lineChart's legend entries, top left, in lines
+// legendSpots places lineChart's legend entries, above the plot's left, in lines
 // that end before right (a narrow drawing's key takes two lines).
 func legendSpots(ss []series, right float64) []struct{ x, y float64 } {
 	spots := make([]struct{ x, y float64 }, len(ss))

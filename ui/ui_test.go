@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"html/template"
+	"math"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
@@ -232,7 +234,7 @@ func TestChartsHaveTextAlternatives(t *testing.T) {
 		"line":   string(lineChart(chartSpec{Title: "T1", Series: []series{{Name: "a", Points: []point{{T: now, Y: 1}, {T: now.Add(time.Hour), Y: 2}}}}})),
 		"empty":  string(lineChart(chartSpec{Title: "T2"})),
 		"band":   string(lineChart(chartSpec{Title: "T3", Series: []series{{Name: "a", HasBand: true, Points: []point{{T: now, Y: 1, Lo: 0, Hi: 2}}}}})),
-		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct)),
+		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct, lift)),
 		"spark":  string(sparkline("T5", []float64{1, 2, 3})),
 		"meter":  string(meter("T6", 40)),
 	}
@@ -291,6 +293,52 @@ func TestExposureChartDays(t *testing.T) {
 		}
 		if !slices.Equal(labels, want) {
 			t.Errorf("%s: the time axis reads %q, want %q", name, labels, want)
+		}
+	}
+}
+
+// TestLegendClearOfData: a line chart's key lies above its plot, so no
+// point or interval is drawn under it at any width. It lay inside the
+// plot's top left: a flag's one day of exposures put the top variant's
+// point under the key's second entry on a phone (the 320 drawing), and
+// an interval over time ran its first days' band under it.
+func TestLegendClearOfData(t *testing.T) {
+	day := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	oneDay := map[string]map[time.Time]int64{"classic": {day: 18191}, "one-page": {day: 1809}}
+	exposures, _ := exposureChart("checkout-flow", []string{"classic", "one-page"}, oneDay)
+	falling := map[string]map[time.Time]int64{"a": {}, "b": {}}
+	for i := range 5 {
+		falling["a"][day.AddDate(0, 0, i)], falling["b"][day.AddDate(0, 0, i)] = int64(100-10*i), int64(50+i)
+	}
+	fallingChart, _ := exposureChart("f", []string{"a", "b"}, falling)
+	overTime, _ := intervalOverTime(narrowingDays(), "signup", effectRefs{}, "95%")
+	keyEntry := regexp.MustCompile(`<rect class="dot s\d" x="([0-9.]+)" y="([0-9.]+)" width="10" height="10" rx="2"/><text class="legend" x="([0-9.]+)" y="[0-9.]+">([^<]*)</text>`)
+	dot := regexp.MustCompile(`<circle class="dot s\d" cx="([0-9.]+)" cy="([0-9.]+)" r="3">`)
+	band := regexp.MustCompile(`<polygon class="band s\d" points="([^"]*)"/>`)
+	for name, chart := range map[string]template.HTML{"one day of exposures": exposures, "exposures highest first": fallingChart, "interval over time": overTime} {
+		for _, m := range regexp.MustCompile(`(?s)<svg class="chart w(\d+)".*?</svg>`).FindAllStringSubmatch(string(chart), -1) {
+			keys := keyEntry.FindAllStringSubmatch(m[0], -1)
+			if len(keys) == 0 {
+				t.Fatalf("%s w%s: no legend:\n%s", name, m[1], m[0])
+			}
+			legend := box{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+			for _, k := range keys {
+				legend = box{min(legend.x0, parsed(k[1])), min(legend.y0, parsed(k[2])),
+					max(legend.x1, parsed(k[3])+7*float64(len(k[4]))), max(legend.y1, parsed(k[2])+12)}
+			}
+			for _, d := range dot.FindAllStringSubmatch(m[0], -1) {
+				if cx, cy := parsed(d[1]), parsed(d[2]); (box{cx - 3, cy - 3, cx + 3, cy + 3}).meets(legend) {
+					t.Errorf("%s w%s: the point at %s,%s lies under the legend %+v", name, m[1], d[1], d[2], legend)
+				}
+			}
+			for _, p := range band.FindAllStringSubmatch(m[0], -1) {
+				for _, xy := range strings.Fields(p[1]) {
+					x, y, _ := strings.Cut(xy, ",")
+					if px, py := parsed(x), parsed(y); px >= legend.x0 && px <= legend.x1 && py < legend.y1 {
+						t.Errorf("%s w%s: the band's edge at %s runs above the legend's foot %+v", name, m[1], xy, legend)
+					}
+				}
+			}
 		}
 	}
 }

@@ -27,16 +27,16 @@ func TestDeliveryPostgres(t *testing.T) {
 	if strings.Contains(a.Stderr.String(), "not available") {
 		t.Fatalf("serve --database has no delivery metrics:\n%s", a.Stderr.String())
 	}
-	// The rollback fixture deploys to production-us without saying it is
+	// The rollback fixture deploys to prod-eu without saying it is
 	// production: the environment, created on node A, tells node B.
 	for _, env := range []string{`{"key":"prod-eu","name":"Production EU","production":true}`, `{"key":"production-us","name":"Production US","production":true}`} {
 		if resp, body := post(t, a.URL+"/api/v1/environments", a.Admin, env); resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
 			t.Fatalf("create environment %s: %d %s", env, resp.StatusCode, body)
 		}
 	}
-	waitUntil(t, "node B knows production-us", 10*time.Second, func() bool {
+	waitUntil(t, "node B knows prod-eu", 10*time.Second, func() bool {
 		_, body := getWithToken(t, b.URL+"/api/v1/environments", b.Admin)
-		return strings.Contains(body, "production-us")
+		return strings.Contains(body, "prod-eu")
 	})
 	code, out, errOut := a.cli(t, a.Admin, "delivery", "source", "add", "acme", "--kind", "github", "--output", "json")
 	if code != 0 {

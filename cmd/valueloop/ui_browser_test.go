@@ -87,6 +87,7 @@ func TestDashboardBrowser(t *testing.T) {
 	c.pauseAndSignOut()
 	c.viewer()
 	c.liveRefresh()
+	c.refreshWaits()
 }
 
 // chrome is one headless browser on the test server, with the test's
@@ -371,6 +372,37 @@ func (c *chrome) phone() {
 		if w[0] > w[1] {
 			c.t.Errorf("%s on a phone: %dpx wide in %dpx", p.path, w[0], w[1])
 		}
+	}
+	c.open("/flags/production/checkout-flow") // its audit holds a whole rollout's and a whole flag's change
+	c.wordsWhole("the audit's paths", `table.diff td:nth-child(2)`)
+}
+
+// wordsWhole checks that no word of the text in sel (other than a path,
+// which may break at any character) is broken across two lines: the
+// audit's "(whole rollout)" read "(whole rollou / t)" on a phone.
+func (c *chrome) wordsWhole(what, sel string) {
+	c.t.Helper()
+	broken, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		for (const el of document.querySelectorAll(`+"`"+sel+"`"+`)) {
+			const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+			for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+				for (const m of n.textContent.matchAll(/[^\s\/]+/g)) {
+					if (n.textContent.includes("/")) continue; // a JSON pointer breaks anywhere
+					const r = document.createRange();
+					r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+					const tops = new Set([...r.getClientRects()].map(b => Math.round(b.top)));
+					if (tops.size > 1) out.push(m[0]);
+				}
+			}
+		}
+		return out;
+	})()`))
+	if err != nil {
+		c.t.Fatalf("measure %s: %v", what, err)
+	}
+	if len(broken) > 0 {
+		c.t.Errorf("%s on a phone break words across lines: %q", what, broken)
 	}
 }
 
@@ -675,3 +707,39 @@ const chartTextScript = `(() => {
   if (seen === 0 && !location.pathname.startsWith("/delivery")) out.push("no chart text");
   return out;
 })()`
+
+// refreshWaits: the live refresh (sped up by liveRefresh) waits while a
+// link or button has the keyboard's focus or text is selected: a reload
+// sent a keyboard user's focus back to the top of the page, and dropped
+// a figure selected to copy.
+func (c *chrome) refreshWaits() {
+	c.t.Helper()
+	_, err := chromedp.Call(c.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `(function () { var si = window.setInterval; window.ticks = 0; window.setInterval = function (f, ms) { return si(function () { f(); window.ticks++; }, ms); }; })();`})
+	if err != nil {
+		c.t.Fatalf("count the page's refresh ticks: %v", err)
+	}
+	for _, tc := range []struct{ what, hold string }{
+		{"a link focused", `document.querySelector("main a").focus()`},
+		{"text selected", `document.activeElement.blur(), window.getSelection().selectAllChildren(document.querySelector("h1"))`},
+	} {
+		c.open("/flags/production/theme")
+		if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded = true, `+tc.hold+`, true`)); err != nil {
+			c.t.Fatal(err)
+		}
+		// Three ticks of the refresh, or a reload (a new page has no mark).
+		for {
+			done, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded !== true || window.ticks >= 3`))
+			if err == nil && done {
+				break
+			}
+			if c.ctx.Err() != nil {
+				c.t.Fatalf("with %s: neither a reload nor three refresh ticks: %v", tc.what, c.ctx.Err())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if same, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !same {
+			c.t.Errorf("with %s the live refresh reloaded the page (%v)", tc.what, err)
+		}
+	}
+}

@@ -287,7 +287,7 @@ func TestDashboardAuditNamesWhatChanged(t *testing.T) {
 	admin := mustSignIn(t, srv.URL, srv.Admin)
 	_, page := admin.get("/flags/production/checkout-flow")
 	entry := section(t, page, "<strong>rollout.start</strong>", "</li>")
-	if !strings.Contains(entry, "<code>(whole rollout)</code>") {
+	if !strings.Contains(entry, ">(whole rollout)</code>") {
 		t.Errorf("the rollout's start is not shown as a whole rollout added:\n%s", entry)
 	}
 }
@@ -478,12 +478,8 @@ func TestDashboardIntervalSaysItsLevel(t *testing.T) {
 	checkSlicesShowDecidingInterval(t, srv, admin, "90% fixed-horizon interval")
 }
 
-// pagePct writes a relative lift as the dashboard does: signed, to a
-// tenth of a percent.
-func pagePct(x float64) string {
-	v := math.Round(x*1000) / 10
-	return map[bool]string{true: "+", false: ""}[v > 0] + strconv.FormatFloat(v+0, 'f', -1, 64) + "%"
-}
+// pagePct writes a relative lift as the dashboard does: as the CLI does.
+func pagePct(x float64) string { return fmtLift(x, true) }
 
 // checkSlicesShowDecidingInterval: split by a dimension under fixed
 // inference, the slices' table and forest plots show each slice's
@@ -1111,4 +1107,77 @@ func TestEveryViewWritesProbabilitiesAlike(t *testing.T) {
 	}
 	// The table by dimension's adjusted p: checkSlicesShowDecidingInterval
 	// (it wrote four significant figures, 0.3889 for the CLI's 0.389).
+}
+
+// TestDashboardLiftsAsTheCLI: the experiment's tables write every
+// relative lift and its interval as 'experiment results' does, to one
+// decimal whatever the figure (+1.0%, +0.0%), and the rollout's guardrail
+// its change as 'rollout status' does. The page wrote +1% and 0% beside
+// +21.9% in the same column, and +52% where the CLI says +52.0%.
+func TestDashboardLiftsAsTheCLI(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	res, err := client.New(srv.URL, srv.Admin).Results(context.Background(), "production", demo.ExperimentFlag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page := admin.get("/experiments/production/" + demo.ExperimentFlag)
+	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
+	whole := 0 // lifts the old writing shortened: +1%, 0%
+	for _, m := range res.Metrics {
+		for _, v := range m.Variants {
+			if v.Lift == nil || v.Lift.Relative == nil {
+				continue
+			}
+			est, iv := v.Lift.Relative.Estimate, res.Settings.Inference.Deciding(*v.Lift.Relative).Interval
+			if math.Round(est*1000) == math.Round(est*100)*10 {
+				whole++
+			}
+			want := `<td class="n">` + fmtLift(est, true) + "</td><td>" + fmtLift(iv.Lower, true) + " to " + fmtLift(iv.Upper, true) + "</td>"
+			if !strings.Contains(metrics, want) {
+				t.Errorf("%s %s: the page lacks the CLI's lift and interval %s:\n%s", m.Metric, v.Variant, want, valuelooptest.GrepLines(metrics, "<td>"+v.Variant+"</td>"))
+			}
+		}
+	}
+	if whole == 0 {
+		t.Fatal("no lift of a whole percent in the demo's results: the test tests nothing")
+	}
+	var status struct {
+		Guardrails []struct {
+			Metric   string
+			Change   *float64
+			Interval *stats.Interval
+		}
+	}
+	if code, body := srv.call(t, "GET", "/api/v1/environments/production/rollouts/checkout-flow", "", &status); code != 200 {
+		t.Fatalf("rollout status: %d %.300s", code, body)
+	}
+	_, rollout := admin.get("/rollouts/production/checkout-flow")
+	for _, g := range status.Guardrails {
+		if g.Change == nil || g.Interval == nil {
+			continue
+		}
+		want := "Change " + roSigned(*g.Change) + ", 95% always-valid interval " + roSigned(g.Interval.Lower) + " to " + roSigned(g.Interval.Upper) + ";"
+		if !strings.Contains(html.UnescapeString(rollout), want) {
+			t.Errorf("guardrail %s: the rollout's page lacks the CLI's %q", g.Metric, want)
+		}
+	}
+}
+
+// TestDashboardLiveRefresh: the pages that watch something under way
+// reload themselves (data-refresh) as docs/ui.md says: the overview, a
+// flag, the rollouts, a rollout, the experiments and an experiment. The
+// experiments' list, which docs/ui.md says refreshes live with the
+// overview, did not: its users and verdicts stood still.
+func TestDashboardLiveRefresh(t *testing.T) {
+	srv := MustServe(t, "", "--demo")
+	admin := mustSignIn(t, srv.URL, srv.Admin)
+	for path, want := range map[string]string{
+		"/": "60", "/flags/production/checkout-flow": "60", "/rollouts": "30", "/rollouts/production/checkout-flow": "30",
+		"/experiments": "60", "/experiments/production/new-onboarding": "60",
+	} {
+		if _, page := admin.get(path); !strings.Contains(page, `<body data-refresh="`+want+`">`) {
+			t.Errorf("%s does not refresh every %ss: %s", path, want, regexp.MustCompile(`<body[^>]*>`).FindString(page))
+		}
+	}
 }

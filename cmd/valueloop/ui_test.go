@@ -185,7 +185,7 @@ func checkSignedOut(t *testing.T, anon *browser) {
 		t.Errorf("GET / signed out: %d → %s, want a redirect to /signin", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if resp, body := anon.get("/api/v1/nothing-here"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "<html") {
-		t.Errorf("an unknown API path: %d %q, want the plain 404", resp.StatusCode, body)
+		t.Errorf("an unknown API path: %d %q, want the API's own 404, not the dashboard", resp.StatusCode, body)
 	}
 	if resp, _ := anon.get("/healthz"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %d", resp.StatusCode)

@@ -1,6 +1,9 @@
 // Valueloop dashboard: the little script it has. Every page works without
 // it; it only adds confirm dialogs to forms marked data-confirm and a live
-// refresh of pages marked data-refresh (paused while a form is in use).
+// refresh of pages marked data-refresh (paused while a form is in use, a
+// link or button has the keyboard's focus, a table is open or text is
+// selected: a reload sent the focus back to the top and dropped a
+// selection).
 "use strict";
 document.addEventListener("submit", function (e) {
   var msg = e.target.getAttribute("data-confirm");
@@ -15,9 +18,10 @@ document.addEventListener("submit", function (e) {
   }
   setInterval(function () {
     var a = document.activeElement;
-    var busy = a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT");
+    var busy = a && a !== document.body && a !== document.documentElement;
     var open = document.querySelector("details[open]");
-    if (!busy && !open && document.visibilityState === "visible") {
+    var selected = String(window.getSelection()) !== "";
+    if (!busy && !open && !selected && document.visibilityState === "visible") {
       window.location.reload();
     }
   }, secs * 1000);

@@ -1,0 +1,138 @@
+package dora
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// Full SHAs of the tests of abbreviated commits.
+const (
+	shaX1 = "1111111aaaa1111111111111111111111111111a"
+	shaX2 = "2222222bbbb2222222222222222222222222222b"
+	shaX3 = "3333333cccc3333333333333333333333333333c"
+)
+
+// TestAbbreviatedSHAs: a CI job records its deployment with the SHA it
+// printed, abbreviated (valueloop deploy record --sha 1111111, as the docs
+// show), while the webhooks recorded the changes with full SHAs (and the
+// other way round). An abbreviation is the commit it abbreviates, as for
+// git: the deployment of x1 delivers x1, not x2 that landed after it, and a
+// deployment of an older commit by its abbreviation is a rollback.
+func TestAbbreviatedSHAs(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		commit("o/r", shaX3[:9], "2026-03-03 08:00", "2026-03-03 09:00"). // recorded abbreviated
+		deploy("d1", "o/r", shaX1[:7], StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00").
+		deploy("d3", "o/r", shaX1[:7], StatusSuccess, "2026-03-02 16:00"). // back to x1
+		deploy("d4", "o/r", shaX3, StatusSuccess, "2026-03-03 12:00")
+	tl := f.timeline()
+	got := delivered(tl, "o/r")
+	for id, want := range map[string][]string{"d1": {shaX1}, "d2": {shaX2}, "d3": {}, "d4": {shaX3[:9]}} {
+		if !slices.Equal(got[id], want) {
+			t.Errorf("%s delivered %v, want %v", id, got[id], want)
+		}
+	}
+	if lt := leadTimes(tl, "o/r")[shaX2]; lt != 4*time.Hour {
+		t.Errorf("lead time of x2: got %v, want 4h (10:00 → d2 at 14:00)", lt)
+	}
+	for _, d := range tl.Deployments("o/r") {
+		if want := d.ID == "d3"; d.Rollback != want {
+			t.Errorf("%s: rollback %v, want %v", d.ID, d.Rollback, want)
+		}
+		if want := d.ID == "d2"; d.RolledBack != want {
+			t.Errorf("%s: rolled back %v, want %v", d.ID, d.RolledBack, want)
+		}
+	}
+	// A rollback recorded by hand to x1, abbreviated, restores what d1 ran.
+	rb := Deployment{ID: "r", Repo: "o/r", Environment: "prod", Production: true, SHA: shaX1[:7],
+		Status: StatusSuccess, At: at(t, "2026-03-04 12:00"), Rollback: true}
+	if err := tl.CheckRollback(rb); err != nil {
+		t.Errorf("CheckRollback(%s): %v", rb.SHA, err)
+	}
+	rb.SHA = shaX2[:8] // d2's, recorded in full
+	if err := tl.CheckRollback(rb); err != nil {
+		t.Errorf("CheckRollback(%s): %v", rb.SHA, err)
+	}
+}
+
+// TestAbbreviatedRollback: production ran x1 then x2, both deployed by
+// webhooks with full SHAs; a deployment of x1 by its abbreviation takes x2
+// out of production.
+func TestAbbreviatedRollback(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaX1, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00").
+		deploy("d3", "o/r", shaX1[:7], StatusSuccess, "2026-03-02 16:00")
+	for _, d := range f.timeline().Deployments("o/r") {
+		if want := d.ID == "d3"; d.Rollback != want {
+			t.Errorf("%s: rollback %v, want %v", d.ID, d.Rollback, want)
+		}
+		if want := d.ID == "d2"; d.RolledBack != want || (d.ID == "d2" && d.RecoveredAt.IsZero()) {
+			t.Errorf("%s: rolled back %v (recovered at %v), want %v", d.ID, d.RolledBack, d.RecoveredAt, want)
+		}
+	}
+}
+
+// TestAbbreviatedSHAAmbiguous: an abbreviation that two commits share
+// names neither (git refuses it too): the deployment's commit is unknown.
+func TestAbbreviatedSHAAmbiguous(t *testing.T) {
+	f := newFixture(t).
+		commit("o/r", "abcdef01"+shaX1[8:], "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", "abcdef02"+shaX1[8:], "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", "abcdef0", StatusSuccess, "2026-03-02 12:00")
+	if got := delivered(f.timeline(), "o/r")["d1"]; len(got) != 2 {
+		t.Errorf("d1 delivered %v, want both (its commit unknown, what landed before it)", got)
+	}
+}
+
+// TestDeploymentNamingItsService: a deployment recorded by CI with its
+// service and commit but no repository ('deploy record --service shop
+// --sha …', as the docs show) deploys that commit of the service's
+// repository: it delivers the changes up to it, not every change merged
+// before the deployment's time, and one of an older commit is a rollback.
+func TestDeploymentNamingItsService(t *testing.T) {
+	f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/r"}}}).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00")
+	for _, d := range []struct{ id, sha, when string }{{"d1", shaX1[:7], "2026-03-02 12:00"}, {"d2", shaX2, "2026-03-02 14:00"}, {"d3", shaX1, "2026-03-02 16:00"}} {
+		f.deploy(d.id, "", d.sha, StatusSuccess, d.when)
+		f.data.Deployments[len(f.data.Deployments)-1].Service = "shop"
+	}
+	tl := f.timeline()
+	got := delivered(tl, "shop")
+	for id, want := range map[string][]string{"d1": {shaX1}, "d2": {shaX2}, "d3": {}} {
+		if !slices.Equal(got[id], want) {
+			t.Errorf("%s delivered %v, want %v", id, got[id], want)
+		}
+	}
+	for _, d := range tl.Deployments("shop") {
+		if want := d.ID == "d3"; d.Rollback != want {
+			t.Errorf("%s: rollback %v, want %v", d.ID, d.Rollback, want)
+		}
+	}
+}
+
+// TestIncidentCauseNamingItsService: an incident opened by hand for a
+// service ('incident open --service shop --cause-sha …') is caused by the
+// deployment that delivered that commit of the service's repository, not
+// by the latest deployment before it opened.
+func TestIncidentCauseNamingItsService(t *testing.T) {
+	f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/r"}}}).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaX1, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 14:00")
+	for _, cause := range []string{shaX1, shaX1[:7]} {
+		f.data.Incidents = []Incident{{ID: "i", Service: "shop", OpenedAt: at(t, "2026-03-02 15:00"), CauseSHA: cause}}
+		for _, d := range f.timeline().Deployments("shop") {
+			if want := d.ID == "d1"; (len(d.Incidents) > 0) != want {
+				t.Errorf("cause %s: %s caused %v, want the incident on d1 only", cause, d.ID, d.Incidents)
+			}
+		}
+	}
+}
