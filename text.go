@@ -23,8 +23,22 @@ func CheckControl(field, s string, required bool, max int, refused func(rune) bo
 		r, _ := utf8.DecodeRuneInString(s[i:])
 		return FieldErrorf(field, "must not hold control character %U at byte %d", r, i+1)
 	}
+	if i := strings.IndexFunc(s, Bidi); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return FieldErrorf(field, "must not hold bidirectional control character %U at byte %d: it reorders what a terminal shows", r, i+1)
+	}
 	return nil
 }
+
+// Bidi reports whether r is a bidirectional embedding, override or
+// isolate (U+202A–U+202E, U+2066–U+2069). They are no control characters
+// to unicode.IsControl (they are formats, Cf), yet a terminal or a page
+// shows the text after one reordered until its end: "ab\u202Edc" reads
+// "abcd" (the "Trojan Source" trick), so that a title or a reason reads
+// otherwise than it is. Every text CheckControl checks refuses them; the
+// marks that only set the direction of one place (U+200E, U+200F, U+061C),
+// which right-to-left text needs, stay.
+func Bidi(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }
 
 // CheckLine checks an optional text printed on one line (a name, a
 // reason): no control characters at all, not even a line break or a tab.
@@ -52,7 +66,7 @@ func CheckReason(field, s string) error {
 // recorded whatever their text, never refused for it.
 func FitReason(s string) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || Bidi(r) {
 			return ' '
 		}
 		return r

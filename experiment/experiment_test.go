@@ -359,3 +359,27 @@ func TestSplitSigned(t *testing.T) {
 		t.Errorf("no direction: Sign = %v, want +1", s)
 	}
 }
+
+// TestHypothesisStatementText: the statement is printed above every
+// result: a control character other than a line break or a tab, or a
+// bidirectional one, is refused naming the field (CheckText, which the
+// API's write calls); it was stored as sent.
+func TestHypothesisStatementText(t *testing.T) {
+	for _, c := range []struct {
+		statement, want string
+	}{
+		{"We believe\tthat\nit helps", ""},
+		{"We believe \u202Esti", "statement: must not hold bidirectional control character U+202E at byte 12"},
+		{"We believe\x1b[2J", "statement: must not hold control character U+001B at byte 11"},
+	} {
+		h := NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect, h.Statement = "tickets", 0.1, c.statement
+		err := h.CheckText()
+		if err == nil {
+			err = h.Normalize(testMetrics(), []string{"control", "treatment"})
+		}
+		if c.want == "" && err != nil || c.want != "" && (valueloop.ErrorCode(err) != valueloop.EINVALID || !strings.Contains(valueloop.ErrorMessage(err), c.want)) {
+			t.Errorf("statement %+q: %v, want %q", c.statement, err, c.want)
+		}
+	}
+}

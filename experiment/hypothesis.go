@@ -295,6 +295,15 @@ func NewHypothesis() *Hypothesis {
 // h against the environment's metrics and the flag's variants (nil when the
 // flag is unknown: variant names are then not checked). The error names the
 // field: primaryMetric, guardrails[1].metric, settings.control, ...
+// CheckText checks the hypothesis' text as it is written: the statement,
+// printed above every result, may hold line breaks and tabs but no other
+// control character and no bidirectional one (valueloop.CheckControl).
+// Not part of Normalize, which every analysis runs: a statement stored
+// before the rule is still analysed.
+func (h *Hypothesis) CheckText() error {
+	return valueloop.CheckControl("statement", h.Statement, false, len(h.Statement), func(r rune) bool { return r != '\n' && r != '\t' })
+}
+
 func (h *Hypothesis) Normalize(metrics []metric.Metric, variants []string) error {
 	find := func(key string) *metric.Metric {
 		for i := range metrics {

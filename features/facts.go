@@ -21,6 +21,10 @@ type flagFacts struct {
 	// inconclusive: the analysis reached its planned sample without a
 	// verdict (see value.ExperimentState.Inconclusive).
 	inconclusive bool
+	// mismatch: the analysis found a sample ratio mismatch, so the
+	// verdict on the flag counts in no record of bets
+	// (value.Item.SampleRatioMismatch).
+	mismatch bool
 	// used says whether a Next read it since it was last refreshed: an
 	// entry nobody reads is dropped instead of refreshed.
 	used bool

@@ -9,6 +9,7 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/stats"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -113,6 +114,11 @@ func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[fla
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
+		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" {
+			// No number of an experiment whose split is off can be
+			// trusted, its verdict's no more than the others.
+			it.SampleRatioMismatch = facts[flagKey{v.Environment, v.Flag}].srm()
+		}
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
 			if h := hopedHypothesis(facts, it.Feature, it.Lifecycle.Verdict); h != nil {
@@ -144,10 +150,15 @@ func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[fla
 
 // needs says which flags Next needs facts of, and how much of them: the
 // hypothesis of a decided feature's flags (its effect hoped for), an
-// analysis of a releasing or measuring feature's flags in production.
+// analysis of a releasing or measuring feature's flags in production, and
+// of the flag whose verdict stands (whether its experiment now shows a
+// sample ratio mismatch, which takes the verdict out of the record of bets).
 func needs(items []value.Item, production map[string]bool) map[flagKey]bool {
 	out := map[flagKey]bool{}
 	for _, it := range items {
+		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && production[v.Environment] {
+			out[flagKey{v.Environment, v.Flag}] = true
+		}
 		st := it.Lifecycle.Stage
 		analyse := st == value.Releasing || st == value.Measuring
 		if !analyse && (it.Lifecycle.Verdict == nil || it.Feature.Hypothesis.MinimumEffect != 0) {
@@ -234,6 +245,9 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 		return nil, err
 	}
 	res, err := experiment.Analyze(in)
+	if err == nil {
+		x.mismatch = res.SRM.Status == stats.OK && res.SRM.Mismatch
+	}
 	if err != nil || res.Verdict == nil {
 		return x, nil // an experiment that cannot be analysed is the results page's to explain
 	}
@@ -251,6 +265,9 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 	}
 	return x, nil
 }
+
+// srm says whether the flag's analysis found a sample ratio mismatch.
+func (x *flagFacts) srm() bool { return x != nil && x.mismatch }
 
 // experiment is the state of a linked flag's experiment for the stop list:
 // started when the flag was first seen exposing users, since its users

@@ -75,6 +75,9 @@ func (s *Server) handlePutHypothesis(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if err := h.CheckText(); err != nil {
+		return err
+	}
 	if err := h.Normalize(metrics, slices.Sorted(maps.Keys(def.Variants))); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package metric
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -150,6 +151,18 @@ func (m *Metric) Normalize() error {
 	}
 	if m.Event == "" {
 		bad("/event", "required: the name of the tracking event measured")
+	}
+	// Printed in lists and results through every client: no control
+	// character (a line break or a tab only in the description) nor a
+	// bidirectional one (valueloop.CheckControl).
+	for _, t := range []struct {
+		path, s string
+		allow   string
+	}{{"/name", m.Name, ""}, {"/description", m.Description, "\n\t"}} {
+		var e *valueloop.Error
+		if errors.As(valueloop.CheckControl(t.path, t.s, false, len(t.s), func(r rune) bool { return !strings.ContainsRune(t.allow, r) }), &e) {
+			bad(t.path, "%s", e.Message)
+		}
 	}
 	if m.Direction == "" {
 		m.Direction = HigherIsBetter

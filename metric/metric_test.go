@@ -49,3 +49,33 @@ func TestNormalizeQuantile(t *testing.T) {
 		})
 	}
 }
+
+// TestNormalizeText: a metric's name and description are printed in lists
+// and results through every client: a control character (a line break or a
+// tab only in the description) or a bidirectional one is refused naming
+// the field. Both were stored unchecked, an override reordering the
+// metrics list in the reader's terminal.
+func TestNormalizeText(t *testing.T) {
+	for _, c := range []struct {
+		name, mname, desc, path string
+	}{
+		{"plain", "Checkout rate", "Share of users\nwho\tpay", ""},
+		{"override in name", "rate \u202Etuokcehc", "", "/name"},
+		{"isolate in description", "", "a \u2067b\u2069", "/description"},
+		{"escape in name", "rate\x1b[2J", "", "/name"},
+		{"line break in name", "two\nlines", "", "/name"},
+		{"bell in description", "", "ding\x07", "/description"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := Metric{Key: "k", Event: "e", Kind: Conversion, Name: c.mname, Description: c.desc}
+			err := m.Normalize()
+			var e *valueloop.ValidationError
+			switch {
+			case c.path == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.path != "" && (!errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Path != c.path):
+				t.Errorf("got %v, want one problem at %s", err, c.path)
+			}
+		})
+	}
+}

@@ -270,7 +270,7 @@ func TestFeaturePageFactorsAsExplained(t *testing.T) {
 		db := u.Audit.(*sqlite.DB)
 		svc := newValueLoop(t, db, db, "o")
 		f := &value.Feature{Key: "unsure", Title: "unsure", Objective: "o", Hypothesis: value.Hypothesis{Change: "x"},
-			Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 1}, Size: 1, Confidence: 0.001}}
+			Estimate: &value.Estimate{CostOfDelay: &value.CostOfDelay{UserValue: 1}, Size: 1, Confidence: new(0.001)}}
 		if err := svc.PutFeature(context.Background(), f, "", "t"); err != nil {
 			t.Fatal(err)
 		}

@@ -139,7 +139,7 @@ func VerdictEvent(rec experiment.VerdictRecord) (Event, bool) {
 	}
 	e := Event{ID: fmt.Sprintf("verdict:%s/%s@%d", rec.Environment, rec.Flag, rec.At.UnixNano()), Kind: VerdictRecorded,
 		Stage: Stage(rec.Decision), At: rec.At, Actor: "valueloop", Environment: rec.Environment, Flag: rec.Flag,
-		Cause: fmt.Sprintf("verdict on %s in %s: %s", rec.Flag, rec.Environment, rec.Decision), Detail: rec.Reason}
+		Cause: fmt.Sprintf("verdict on %s in %s: %s", rec.Flag, rec.Environment, rec.Decision), Detail: rec.Reason, Code: rec.Code}
 	if f := rec.Figures.Effect; f != nil {
 		x := f.Estimate
 		e.Effect, e.EffectMetric, e.EffectAbsolute = &x, rec.Figures.PrimaryMetric, rec.Figures.Absolute

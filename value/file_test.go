@@ -75,6 +75,9 @@ func TestParseFileBadInput(t *testing.T) {
 		// naming the field, not "file: YAML cannot be read as JSON".
 		{"NaN", "features:\n  - key: a\n    estimate:\n      size: .nan\n", "features[0].estimate.size", "must be a finite number, got NaN"},
 		{"Inf", "objectives:\n  - key: a\n    target: {direction: increase, value: -.inf}\n", "objectives[0].target.value", "must be a finite number, got -Inf"},
+		// Read as not given (0.5: no opinion) although 0 is no
+		// probability in (0, 1].
+		{"confidence 0", "objectives:\n  - {key: o, title: O, metric: revenue, target: {direction: increase, value: 1}, horizon: 2027-01-01}\nfeatures:\n  - key: a\n    title: A\n    objective: o\n    hypothesis: {change: c}\n    estimate: {confidence: 0}\n", "features[0].estimate.confidence", "must be a probability in (0, 1], got 0"},
 		{"invalid after parsing", "objectives:\n  - key: a\n    title: A\n    metric: nps\n    target: {direction: increase, value: 1}\n    horizon: 2027-01-01\n", "objectives[0].metric", `no metric "nps"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

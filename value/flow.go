@@ -11,6 +11,11 @@ import (
 type Item struct {
 	Feature   *Feature
 	Lifecycle *Lifecycle
+	// SampleRatioMismatch says the experiment whose verdict stands (on
+	// the verdict's flag) now shows a sample ratio mismatch: its
+	// assignment or logging is broken, no number of it can be trusted,
+	// and its verdict counts in no record of bets (ObjectiveBets).
+	SampleRatioMismatch bool
 }
 
 // DefaultStuckAfter is how long a feature may stay in a stage before flow

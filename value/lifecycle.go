@@ -126,6 +126,9 @@ type Event struct {
 	// is empty for a verdict recorded before these were kept.
 	EffectMetric   string `json:"effectMetric,omitempty"`
 	EffectAbsolute bool   `json:"effectAbsolute,omitempty"`
+	// Code is a verdict's reason for programs (experiment.CodeWorthShipping,
+	// experiment.CodeGuardrailBreached, …); empty for other events.
+	Code string `json:"code,omitempty"`
 }
 
 // Proves returns the stage e shows the feature reached, and false for

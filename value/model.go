@@ -175,8 +175,10 @@ type Estimate struct {
 	// points, person-weeks. 0 means not estimated.
 	Size float64 `json:"size,omitempty"`
 	// Confidence is the prior probability that the hypothesis will be
-	// validated, in (0, 1]; 0 means not given (0.5: no opinion).
-	Confidence float64 `json:"confidence,omitempty"`
+	// validated, in (0, 1]; nil means not given (0.5: no opinion). A
+	// pointer, so that a confidence of 0 is refused rather than read as
+	// not given.
+	Confidence *float64 `json:"confidence,omitempty"`
 	// Reach: users affected per period, for RICE. Impact: 0.25 (minimal),
 	// 0.5, 1, 2 or 3 (massive), for RICE.
 	Reach  float64 `json:"reach,omitempty"`
@@ -489,8 +491,10 @@ func (e *Estimate) validate() error {
 		return valueloop.FieldErrorf("estimate.size", "must be a positive number up to %d, got %v", MaxSize, e.Size)
 	case e.Size > 0 && e.Size < MinSize:
 		return valueloop.FieldErrorf("estimate.size", "must be a number from %g up to %d, got %v", MinSize, MaxSize, e.Size)
-	case !(e.Confidence >= 0 && e.Confidence <= 1):
-		return valueloop.FieldErrorf("estimate.confidence", "must be a probability in (0, 1], got %v", e.Confidence)
+	case e.Confidence != nil && *e.Confidence == 0:
+		return valueloop.FieldErrorf("estimate.confidence", "must be a probability in (0, 1], got 0: leave it out for no opinion (0.5)")
+	case e.Confidence != nil && !(*e.Confidence > 0 && *e.Confidence <= 1):
+		return valueloop.FieldErrorf("estimate.confidence", "must be a probability in (0, 1], got %v", *e.Confidence)
 	case !(e.Reach >= 0 && e.Reach <= MaxReach):
 		return valueloop.FieldErrorf("estimate.reach", "must be zero or a positive number of users, at most %g, got %v", MaxReach, e.Reach)
 	case !(e.Impact >= 0 && e.Impact <= 3):

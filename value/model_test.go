@@ -57,6 +57,11 @@ func TestValidateBadInput(t *testing.T) {
 		{"escape in title", func(f *File) { f.Features[0].Title = "Guided \x1b[2J onboarding" }, "features[0].title", "control character U+001B at byte 8"},
 		{"line break in title", func(f *File) { f.Objectives[0].Title = "Activation\nrate" }, "objectives[0].title", "control character U+000A at byte 11"},
 		{"bell in description", func(f *File) { f.Objectives[0].Description = "a\nb\x07" }, "objectives[0].description", "control character U+0007 at byte 4"},
+		// Bidirectional overrides and isolates are formats (Cf), not
+		// controls: "invoice\u202Etxt.exe" read "invoiceexe.txt".
+		{"override in title", func(f *File) { f.Features[0].Title = "Guided \u202Eonboarding" }, "features[0].title", "bidirectional control character U+202E at byte 8"},
+		{"isolate in objective title", func(f *File) { f.Objectives[0].Title = "Activation \u2066rate\u2069" }, "objectives[0].title", "bidirectional control character U+2066 at byte 12"},
+		{"embedding in hypothesis", func(f *File) { f.Features[0].Hypothesis.Change = "a \u202Ab" }, "features[0].hypothesis.change", "bidirectional control character U+202A at byte 3"},
 		{"C1 control in hypothesis", func(f *File) { f.Features[0].Hypothesis.Outcome = "more \u009b31m" }, "features[0].hypothesis.outcome", "control character U+009B at byte 6"},
 		// And so are the links' names, `feature show` prints them too.
 		{"escape in service", func(f *File) { f.Features[0].Links.Services = []string{"web\x1b]0;x\x07"} }, "features[0].links.services[0]", "control character U+001B at byte 4"},
@@ -83,7 +88,9 @@ func TestValidateBadInput(t *testing.T) {
 		{"negative time criticality", func(f *File) { f.Features[0].Estimate.CostOfDelay.TimeCriticality = -1 }, "features[0].estimate.costOfDelay.timeCriticality", "between 0 and 100"},
 		{"cost of delay of nothing", func(f *File) { f.Features[0].Estimate.CostOfDelay = &CostOfDelay{} }, "features[0].estimate.costOfDelay", "at least one part"},
 		{"size too large", func(f *File) { f.Features[0].Estimate.Size = 5000 }, "features[0].estimate.size", "up to 1000"},
-		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = 1.5 }, "features[1].estimate.confidence", "probability"},
+		{"confidence above 1", func(f *File) { f.Features[1].Estimate.Confidence = new(1.5) }, "features[1].estimate.confidence", "probability"},
+		// 0 read as not given (0.5) although refused as out of (0, 1].
+		{"confidence 0", func(f *File) { f.Features[1].Estimate.Confidence = new(0.0) }, "features[1].estimate.confidence", "got 0: leave it out for no opinion"},
 		{"impact off the scale", func(f *File) { f.Features[1].Estimate.Impact = 0.1 }, "features[1].estimate.impact", "0.25 (minimal) and 3"},
 		// Either made next's score +Inf, which JSON cannot write: the
 		// whole backlog answered 200 with an empty body.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 )
 
 // Method is how the backlog is ranked.
@@ -138,6 +139,15 @@ type Bets struct {
 	// Capped counts the ratios above 3 that count as 3, which the rank's
 	// explanation says: else its sum does not follow from the figures shown.
 	Capped int `json:"capped,omitempty"`
+	// Harmed counts the measured bets invalidated because a guardrail was
+	// harmed: their treatment cannot ship, so whatever their primary
+	// metric did, each counts a ratio of 0 (the explanation says so).
+	Harmed int `json:"harmed,omitempty"`
+	// Mismatched counts the verdicts left out of this record, neither
+	// validated nor invalidated nor measured: their experiment now shows
+	// a sample ratio mismatch, so none of its numbers can be trusted
+	// (Item.SampleRatioMismatch).
+	Mismatched int `json:"mismatched,omitempty"`
 	// Effect = (1 + RatioSum) / (1 + Measured): the objective's measured
 	// effects against their hopes, shrunk toward 1 (one pseudo-bet that met
 	// its hope exactly).
@@ -190,6 +200,10 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		if last == nil {
 			continue
 		}
+		if it.SampleRatioMismatch {
+			b.Mismatched++
+			continue
+		}
 		if last.Stage == Validated {
 			b.Validated++
 		} else {
@@ -200,6 +214,13 @@ func ObjectiveBets(objectives []Objective, items []Item) map[string]*Bets {
 		if last.Effect != nil && h.MinimumEffect > 0 && metric == h.Metric && absolute == h.Absolute {
 			b.Measured++
 			ratio := h.Direction.Sign() * *last.Effect / h.MinimumEffect
+			if last.Stage == Invalidated && last.Code == experiment.CodeGuardrailBreached {
+				// Its primary metric may have beaten the hope: the
+				// treatment harms a guardrail and does not ship, so
+				// none of it reaches customers.
+				b.Harmed++
+				ratio = 0
+			}
 			if ratio > maxEffectRatio {
 				b.Capped++
 			}
@@ -340,10 +361,9 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	if len(missing) > 0 {
 		return r, "not estimated: set " + strings.Join(missing, ", ") + " to rank it by " + strings.ToUpper(string(method))
 	}
-	c := e.Confidence
-	stated := c > 0
-	if !stated {
-		c = DefaultConfidence
+	c, stated := DefaultConfidence, e.Confidence != nil
+	if stated {
+		c = *e.Confidence
 	}
 	r.Size, r.Confidence, r.Effect = e.Size, posterior(c, b), b.Effect
 	r.Score = significant(r.Value * r.Confidence * r.Effect / r.Size)
@@ -355,11 +375,21 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	} else {
 		why += ", prior " + num(c) + " stated"
 	}
+	if b.Mismatched > 0 {
+		what := "verdict"
+		if b.Mismatched != 1 {
+			what += "s"
+		}
+		why += fmt.Sprintf("; %d %s not counted: sample ratio mismatch", b.Mismatched, what)
+	}
 	eff := "no measured effect yet"
 	if b.Measured > 0 {
 		eff = fmt.Sprintf("(1+%s)/(1+%d) measured/hoped", num(b.RatioSum), b.Measured)
 		if b.Capped > 0 {
 			eff += fmt.Sprintf(", %d capped at %d", b.Capped, maxEffectRatio)
+		}
+		if b.Harmed > 0 {
+			eff += fmt.Sprintf(", %d harmed a guardrail: 0", b.Harmed)
 		}
 	}
 	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",

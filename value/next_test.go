@@ -61,7 +61,7 @@ func portfolio() []Item {
 		feature("i5", "retention", wsjf(4, 0, 2, 1.5), 0.05, nil),
 		// i6: stated confidence 0.9: (2×0.9 + 2)/(2 + 3) = 0.76;
 		//     15 × 0.76 × 0.95 / 5 = 2.166
-		feature("i6", "activation", &Estimate{CostOfDelay: &CostOfDelay{5, 5, 5}, Size: 5, Confidence: 0.9}, 0.05, nil),
+		feature("i6", "activation", &Estimate{CostOfDelay: &CostOfDelay{5, 5, 5}, Size: 5, Confidence: new(0.9)}, 0.05, nil),
 		feature("i7", "activation", nil, 0.05, nil),
 		feature("i8", "retention", &Estimate{CostOfDelay: &CostOfDelay{3, 0, 0}}, 0.05, nil),
 		// Building: not in the backlog whatever its estimate.
@@ -550,5 +550,53 @@ func TestNextEffectCapShown(t *testing.T) {
 	}
 	if got, want := n.Ranked[0].Explanation, "5.33 = WSJF cost of delay 8 (5+2+1) / size 2 × confidence 0.67 = (2×0.5+1)/(2+1+0) [1 validated, 0 invalidated on activation, prior 0.5] × effect 2 [(1+3)/(1+1) measured/hoped, 1 capped at 3]"; got != want {
 		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
+	}
+}
+
+// TestNextVerdictNotTrusted: a verdict whose experiment now shows a sample
+// ratio mismatch counts in no record of bets, neither way: the experiment's
+// assignment or logging is broken and none of its numbers can be trusted.
+// A validated +16 % against a hoped +5 % raised the objective's confidence
+// to 2/3 and its effect to 2 after the mismatch blocked the experiment. A
+// verdict invalidated because a guardrail was harmed counts a ratio of 0
+// whatever its primary metric did (its treatment does not ship): its +16 %
+// raised the effect factor to 2, so that a failed bet raised the ranks
+// of its objective's ideas.
+func TestNextVerdictNotTrusted(t *testing.T) {
+	harmed := verdict("v", Invalidated, day(10), 0.16)
+	harmed.Code = experiment.CodeGuardrailBreached
+	below := verdict("v", Invalidated, day(10), 0.01)
+	below.Code = experiment.CodeBelowMinimum
+	for _, tc := range []struct {
+		name                               string
+		verdict                            Event
+		mismatch                           bool
+		validated, invalidated, mismatched int
+		confidence, effect                 float64
+		explains                           string
+	}{
+		{"validated", verdict("v", Validated, day(10), 0.16), false, 1, 0, 0, 2.0 / 3, 2, "(1+3)/(1+1) measured/hoped, 1 capped at 3"},
+		{"validated, then a mismatch", verdict("v", Validated, day(10), 0.16), true, 0, 0, 1, 0.5, 1, "1 verdict not counted: sample ratio mismatch"},
+		{"invalidated, then a mismatch", below, true, 0, 0, 1, 0.5, 1, "no measured effect yet"},
+		// (1+0)/(1+1) = 0.5 and (2·0.5+0)/(2+0+1) = 1/3: both factors fall.
+		{"invalidated by a guardrail", harmed, false, 0, 1, 0, 1.0 / 3, 0.5, "(1+0)/(1+1) measured/hoped, 1 harmed a guardrail: 0"},
+		// 0.01 / 0.05 = 0.2: (1+0.2)/(1+1) = 0.6.
+		{"invalidated below the minimum", below, false, 0, 1, 0, 1.0 / 3, 0.6, "(1+0.2)/(1+1) measured/hoped]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			it := feature("a1", "activation", nil, 0.05, nil, tc.verdict)
+			it.SampleRatioMismatch = tc.mismatch
+			idea := feature("i1", "activation", wsjf(8, 5, 3, 4), 0.05, nil)
+			n := ComputeNext(NextInput{Objectives: objectives(), Items: []Item{it, idea}, Now: day(20)})
+			b := n.Bets[0]
+			if b.Validated != tc.validated || b.Invalidated != tc.invalidated || b.Mismatched != tc.mismatched ||
+				math.Abs(b.Confidence-tc.confidence) > 1e-9 || math.Abs(b.Effect-tc.effect) > 1e-9 {
+				t.Errorf("bets %+v; want %d validated, %d invalidated, %d mismatched, confidence %v, effect %v",
+					b, tc.validated, tc.invalidated, tc.mismatched, tc.confidence, tc.effect)
+			}
+			if len(n.Ranked) != 1 || !strings.Contains(n.Ranked[0].Explanation, tc.explains) {
+				t.Errorf("ranked %+v; want a line saying %q", n.Ranked, tc.explains)
+			}
+		})
 	}
 }

@@ -83,13 +83,9 @@ type optFloat struct {
 
 func (o *optFloat) String() string { return strconv.FormatFloat(o.v, 'g', -1, 64) }
 func (o *optFloat) Set(s string) error {
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := parseFinite(s)
 	if err != nil {
-		return fmt.Errorf("want a number, got %q", s)
-	}
-	// ParseFloat reads NaN and Inf, which JSON cannot carry.
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("want a finite number, got %q", s)
+		return err
 	}
 	o.v, o.set = v, true
 	return nil
@@ -207,7 +203,12 @@ func (f *featureFlags) applyEstimate(ft *value.Feature) {
 		{f.timeCrit, cod(func(c *value.CostOfDelay) *float64 { return &c.TimeCriticality })},
 		{f.riskRed, cod(func(c *value.CostOfDelay) *float64 { return &c.RiskReduction })},
 		{f.size, func(e *value.Estimate) *float64 { return &e.Size }},
-		{f.confidence, func(e *value.Estimate) *float64 { return &e.Confidence }},
+		{f.confidence, func(e *value.Estimate) *float64 {
+			if e.Confidence == nil { // stated: 0 too, which validation refuses
+				e.Confidence = new(float64)
+			}
+			return e.Confidence
+		}},
 		{f.reach, func(e *value.Estimate) *float64 { return &e.Reach }},
 		{f.impact, func(e *value.Estimate) *float64 { return &e.Impact }},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +11,21 @@ import (
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
 )
+
+// parseFinite reads a number typed on the command line: strconv.ParseFloat
+// reads NaN and Inf as well, which JSON cannot carry, so that the request
+// failed with "json: unsupported value", naming nothing. Every number flag
+// sent to the server reads through it; the caller names the flag.
+func parseFinite(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a number, got %q", s)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("want a finite number, got %q", s)
+	}
+	return v, nil
+}
 
 // listFlag collects a repeatable flag.
 type listFlag []string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -81,6 +82,35 @@ func TestNextNothingToRankSaysWhy(t *testing.T) {
 		if !strings.Contains(b.String(), c.want) {
 			t.Errorf("got:\n%s\nwant %q", b.String(), c.want)
 		}
+	}
+}
+
+// TestNextOfObjectiveNothingToRank: 'next --objective O' with nothing of O
+// to rank said "no feature is an idea or ready", as if the whole backlog
+// were empty; it says it of O. On the demo, objective activation's ideas
+// and ready features are abandoned; revenue's stay.
+func TestNextOfObjectiveNothingToRank(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	code, out, _ := s.cli(t, s.Admin, "next", "--objective", "activation", "--output", "json")
+	var n value.Next
+	if err := json.Unmarshal([]byte(out), &n); code != 0 || err != nil || len(n.Ranked)+len(n.Unranked) == 0 {
+		t.Fatalf("next --objective activation: exit %d, %v\n%s\nwant a feature to rank", code, err, out)
+	}
+	var keys []string
+	for _, r := range n.Ranked {
+		keys = append(keys, r.Feature)
+	}
+	for _, u := range n.Unranked {
+		keys = append(keys, u.Feature)
+	}
+	for _, key := range keys {
+		if code, _, errOut := s.cli(t, s.Admin, "feature", "move", key, "--to", "abandoned"); code != 0 {
+			t.Fatalf("feature move %s: exit %d, %s", key, code, errOut)
+		}
+	}
+	code, out, _ = s.cli(t, s.Admin, "next", "--objective", "activation")
+	if want := "Nothing to rank: no feature betting on objective activation is an idea or ready."; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("next --objective activation: exit %d\n%s\nwant %q", code, out, want)
 	}
 }
 

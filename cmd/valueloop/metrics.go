@@ -63,9 +63,9 @@ func (f *metricFlags) metric() (metric.Metric, error) {
 		m.Window = w
 	}
 	if *f.capv != "" {
-		v, err := strconv.ParseFloat(*f.capv, 64)
+		v, err := parseFinite(*f.capv)
 		if err != nil {
-			return m, usageErrorf("metrics create: --cap must be a number, got %q", *f.capv)
+			return m, usageErrorf("metrics create: --cap: %v", err)
 		}
 		m.Cap = &v
 	}

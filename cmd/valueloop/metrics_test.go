@@ -23,6 +23,14 @@ func TestMetricsCreateNamesFlags(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(stderr, "metric r: --denominator-aggregate: ") {
 		t.Errorf("metrics create --denominator-aggregate median: exit %d, stderr %q; want %d naming --denominator-aggregate", code, stderr, exitInvalid)
 	}
+	// ParseFloat reads these, and JSON holds neither: the request failed
+	// with "json: unsupported value: NaN", naming no flag.
+	for _, v := range []string{"NaN", "Inf", "-inf"} {
+		code, _, stderr = s.cli(t, s.Admin, "metrics", "create", "--env", "production", "--key", "s", "--kind", "sum", "--event", "x", "--cap", v)
+		if want := `--cap: want a finite number, got "` + v + `"`; code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("metrics create --cap %s: exit %d, stderr %q; want %d with %q", v, code, stderr, exitUsage, want)
+		}
+	}
 }
 
 // TestEventsSendNamesFlags: an event given by flags and refused is
@@ -65,11 +73,15 @@ func TestRolloutStartNamesFlags(t *testing.T) {
 	}{
 		{[]string{"--variant", "dark", "--on-breach", "rolback"}, `--on-breach: must be "rollback" or "pause", got "rolback"`},
 		{[]string{"--variant", "drak"}, `--variant: flag "theme" has no variant "drak"`},
+		// ParseFloat reads these, and JSON holds neither: "json:
+		// unsupported value: NaN", naming no flag (a usage error now).
+		{[]string{"--variant", "dark", "--steps", "NaN%:1h,100%"}, `--steps: "NaN%:1h": "NaN%" is not a finite percentage`},
+		{[]string{"--variant", "dark", "--steps", "10%:1h,+Inf%"}, `--steps: "+Inf%": "+Inf%" is not a finite percentage`},
 	} {
 		args := append(append([]string(nil), base...), c.args...)
 		code, _, stderr := s.cli(t, s.Admin, args...)
-		if code != exitInvalid || !strings.Contains(stderr, c.want) {
-			t.Errorf("%s: exit %d, stderr %q; want %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, c.want)
+		if code != exitInvalid && code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d or %d with %q", strings.Join(args, " "), code, stderr, exitInvalid, exitUsage, c.want)
 		}
 	}
 }

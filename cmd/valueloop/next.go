@@ -64,23 +64,32 @@ func runNext(ctx context.Context, e *cliEnv, args []string) error {
 	if err != nil {
 		return flagFields{fields: map[string]string{"method": "--method", "objective": "--objective", "cleanupAfter": "--cleanup-after"}}.rename(err)
 	}
-	return writeOut(e, cf, n, writeNext)
+	return writeOut(e, cf, n, func(w io.Writer, n *value.Next) { writeNextOf(w, n, objective) })
 }
 
 // writeNext prints the ranked backlog with a bar per score and each rank's
 // arithmetic, the features not estimated, the objectives' records of bets
 // and what to stop or finish.
-func writeNext(w io.Writer, n *value.Next) {
+func writeNext(w io.Writer, n *value.Next) { writeNextOf(w, n, "") }
+
+// writeNextOf is writeNext of the backlog n cut to objective (all of it
+// when ""): with nothing to rank it says so of that objective, not of the
+// whole backlog.
+func writeNextOf(w io.Writer, n *value.Next, objective string) {
 	formula := "cost of delay / size"
 	if n.Method == value.RICE {
 		formula = "reach × impact / effort"
 	}
 	fmt.Fprintf(w, "What to build next (%s: %s × confidence × effect, the last two from each objective's verdicts)\n\n", strings.ToUpper(string(n.Method)), formula)
 	if len(n.Ranked) == 0 {
+		of := ""
+		if objective != "" {
+			of = " betting on objective " + objective
+		}
 		if len(n.Unranked) > 0 {
-			fmt.Fprintf(w, "  Nothing to rank: no idea or ready feature has the estimates %s needs (see below).\n", strings.ToUpper(string(n.Method)))
+			fmt.Fprintf(w, "  Nothing to rank: no idea or ready feature%s has the estimates %s needs (see below).\n", of, strings.ToUpper(string(n.Method)))
 		} else {
-			fmt.Fprintln(w, "  Nothing to rank: no feature is an idea or ready.")
+			fmt.Fprintf(w, "  Nothing to rank: no feature%s is an idea or ready.\n", of)
 		}
 	}
 	top, wide := 0.0, 0

@@ -279,9 +279,9 @@ func parseStep(s string) (rollout.Step, error) {
 	if len(parts) > 3 || parts[0] == "" {
 		return rollout.Step{}, fmt.Errorf("%q: want PERCENT:MIN_DURATION[:MIN_USERS], e.g. 5%%:1h", s)
 	}
-	pct, err := strconv.ParseFloat(strings.TrimSuffix(parts[0], "%"), 64)
+	pct, err := parseFinite(strings.TrimSuffix(parts[0], "%"))
 	if err != nil {
-		return rollout.Step{}, fmt.Errorf("%q: %q is not a percentage", s, parts[0])
+		return rollout.Step{}, fmt.Errorf("%q: %q is not a finite percentage", s, parts[0])
 	}
 	step := rollout.Step{Percent: pct}
 	if len(parts) > 1 {

@@ -278,7 +278,7 @@ func TestParseStepAndGuardrail(t *testing.T) {
 			t.Errorf("parseStep(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
 		}
 	}
-	for _, in := range []string{"", "five%", "5%:1h:many", "5:1h:2:3", " :1h"} {
+	for _, in := range []string{"", "five%", "5%:1h:many", "5:1h:2:3", " :1h", "NaN%", "Inf:1h", "-inf%"} {
 		if _, err := parseStep(in); err == nil {
 			t.Errorf("parseStep(%q) accepted", in)
 		}

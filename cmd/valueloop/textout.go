@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/valueloop/valueloop"
 )
 
 // textWriter is the CLI's text output, stdout and stderr alike: it writes
@@ -70,7 +72,9 @@ func partialTail(b []byte) int {
 }
 
 // neutralise returns b with its control characters (but line breaks and
-// tabs) and its bytes that are not UTF-8 escaped; b itself when it has
+// tabs), its bidirectional ones (valueloop.Bidi: a title stored before
+// they were refused would reorder the rest of the line) and its bytes
+// that are not UTF-8 escaped; b itself when it has
 // none, the common case.
 func neutralise(b []byte) []byte {
 	clean := true
@@ -91,7 +95,7 @@ func neutralise(b []byte) []byte {
 			out = fmt.Appendf(out, `\x%02x`, b[0])
 		case r < 0x20 && r != '\n' && r != '\t', r == 0x7F:
 			out = fmt.Appendf(out, `\x%02x`, r)
-		case r >= 0x80 && r < 0xA0:
+		case r >= 0x80 && r < 0xA0, valueloop.Bidi(r):
 			out = fmt.Appendf(out, `\u%04x`, r)
 		default:
 			out = append(out, b[:n]...)

@@ -23,6 +23,7 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 	s, _ := greetServer(t)
 	const evil = "ok\x1b]0;pwned\x07\x1b[2J\r\u009b31m"
 	const shown = `ok\x1b]0;pwned\x07\x1b[2J\x0d\u009b31m`
+	const shownStatement = shown + `\u202e`
 	// A line break in a one-line field would start a line of its own: an
 	// audit entry or a rollout step that never happened.
 	const spoof = "lunch\n#99 2026-01-01 00:00:00 UTC admin flag.delete production/greet"
@@ -38,10 +39,13 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 	// The API refuses such reasons now; stored ones (by an older version)
 	// are written into the store behind its back.
 	storeReasons(t, s, map[string]string{"EVIL": evil, "SPOOF": spoof})
-	hyp, _ := json.Marshal(map[string]any{"statement": evil, "primaryMetric": "errors", "direction": "decrease", "minimumEffect": 0.1})
+	hyp, _ := json.Marshal(map[string]any{"statement": "EVIL", "primaryMetric": "errors", "direction": "decrease", "minimumEffect": 0.1})
 	if _, err := c.PutHypothesis(ctx, "production", "greet", hyp); err != nil {
 		t.Fatalf("hypothesis with the statement: %v", err)
 	}
+	// The API refuses such a statement now too (with a bidirectional
+	// override, which the text output escapes as well).
+	storeStatement(t, s, `"EVIL"`, evil+"\u202e")
 	for _, args := range [][]string{
 		{"rollout", "status", "greet", "--env", "production"},
 		{"audit", "--env", "production"},
@@ -52,7 +56,7 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			if strings.ContainsAny(out, "\x1b\x07\r\u009b") || !strings.Contains(out, shown) {
+			if strings.ContainsAny(out, "\x1b\x07\r\u009b\u202e") || !strings.Contains(out, shown) || args[0] == "experiment" && !strings.Contains(out, shownStatement) {
 				t.Errorf("text output holds raw controls or lacks %s:\n%q", shown, out)
 			}
 			if args[0] != "experiment" && (strings.Contains(out, "\n#99") || !strings.Contains(out, `lunch\n#99`)) {
@@ -66,6 +70,22 @@ func TestTextOutputNeutralisesControls(t *testing.T) {
 	}
 }
 
+// storeStatement replaces the statement old (as JSON) of the stored
+// hypotheses with text, behind the API's back, as an older version could
+// have stored it.
+func storeStatement(t *testing.T, s *testServer, old, text string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, "valueloop.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b, _ := json.Marshal(text)
+	if _, err := db.Exec(`UPDATE hypotheses SET definition = replace(definition, ?, ?)`, old, string(b)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTextWriter: what textWriter makes of each kind of byte, written at
 // once and split at every byte (a buffered writer may cut a character
 // anywhere).
@@ -75,6 +95,8 @@ func TestTextWriter(t *testing.T) {
 		{"escape sequence", "\x1b[2Jx", `\x1b[2Jx`},
 		{"bell, carriage return, NUL, DEL", "\a\r\x00\x7f", `\x07\x0d\x00\x7f`},
 		{"C1 control", "a\u009b31m", `a\u009b31m`},
+		{"bidirectional override and isolate", "a\u202Eb\u2066c", `a\u202eb\u2066c`},
+		{"right-to-left mark", "a\u200fb", "a\u200fb"},
 		{"not UTF-8", "a\x9bb\xff", `a\x9bb\xff`},
 		{"a sequence never completed", "a\xe2\x96", `a\xe2\x96`},
 	} {

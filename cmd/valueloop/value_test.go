@@ -551,6 +551,8 @@ func TestValueSetNamesFlags(t *testing.T) {
 		want, not string
 	}{
 		{[]string{"feature", "set", "new-onboarding", "--confidence", "2"}, "--confidence: must be a probability in (0, 1], got 2", "estimate."},
+		// Taken as no opinion (0.5) although the help says (0, 1].
+		{[]string{"feature", "set", "new-onboarding", "--confidence", "0"}, "--confidence: must be a probability in (0, 1], got 0", "estimate."},
 		{[]string{"feature", "set", "new-onboarding", "--user-value", "800"}, "--user-value: must be between 0 and 100", "costOfDelay"},
 		{[]string{"feature", "set", "new-onboarding", "--impact", "9"}, "--impact: must be between 0.25", "estimate."},
 		{[]string{"feature", "set", "new-onboarding", "--flag", "production:new-onboarding", "--flag", "production:nope"}, `--flag production:nope: no flag "nope"`, "links."},

@@ -1,0 +1,79 @@
+package features_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop/experiment"
+	"github.com/valueloop/valueloop/features"
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
+)
+
+// TestNextSampleRatioMismatch: a verdict stands in the feature's record
+// (the decision was taken), but once its experiment shows a sample ratio
+// mismatch (300 users on off, 100 on on, of a 50/50 split) its objective's
+// record of bets counts it neither way: it kept raising the objective's
+// confidence and effect factors although no number of the experiment
+// could be trusted.
+func TestNextSampleRatioMismatch(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	h := experiment.NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "m", 0.05
+	h.Settings.Weights = map[string]float64{"off": 1, "on": 1}
+	if err := h.Normalize([]metric.Metric{{Key: "m", Kind: metric.Conversion, Event: "e"}}, []string{"off", "on"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutHypothesis(ctx, "production", "f1", h, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutFeature(ctx, feature("a", "f1"), "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &experiment.VerdictRecord{Environment: "production", Flag: "f1", Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
+		Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+	if _, err := db.RecordVerdict(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Sync(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	bets := func() (int, int, int, float64) {
+		t.Helper()
+		n, err := svc.Next(ctx, features.NextOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := n.Bets[0]
+		return b.Validated, b.Mismatched, b.Measured, b.Effect
+	}
+	// 0.08 / 0.05 = 1.6: (1 + 1.6) / (1 + 1) = 1.3.
+	if v, m, x, e := bets(); v != 1 || m != 0 || x != 1 || math.Abs(e-1.3) > 1e-9 {
+		t.Errorf("before the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 1, 0, 1, 1.3", v, m, x, e)
+	}
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var events []ingest.Event
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	for u := range 400 {
+		events = append(events, ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: fmt.Sprintf("user-%d", u),
+			Flag: "f1", Variant: []string{"off", "off", "off", "on"}[u%4]})
+	}
+	if _, err := p.Ingest(ctx, "production", events); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	svc.Forget()
+	if v, m, x, e := bets(); v != 0 || m != 1 || x != 0 || e != 1 {
+		t.Errorf("after the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 0, 1, 0, 1", v, m, x, e)
+	}
+	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
+		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
+	}
+}
