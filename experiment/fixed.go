@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"slices"
 	"time"
@@ -398,8 +399,13 @@ func (in PlanInputs) variance(periods []arms) float64 {
 	return in.EffectVariance(in.Effect, sc/(wsum*wsum), st/(wsum*wsum))
 }
 
-// mostUsers caps a planned sample that a split never reaches (a share of 0).
+// mostUsers bounds the search for a planned sample: beyond it the split
+// never reaches it (a share of 0), errNeverReached.
 const mostUsers = 1e15
+
+// errNeverReached: the users to come under the split now never give the
+// planned precision.
+var errNeverReached = errors.New("the users to come under the split now never reach the planned sample")
 
 // remaining is the fewest users (all the arms together) periods still
 // need for the precision in plans if they come at the shares sc and st of
@@ -410,7 +416,8 @@ const mostUsers = 1e15
 //
 //	Var(x) ≤ SE*²,
 //
-// capped at mostUsers. It is 0 when the look is at the planned sample: the
+// errNeverReached beyond mostUsers (the split now gives an arm no share,
+// so the users to come add nothing to the test). It is 0 when the look is at the planned sample: the
 // rule that decides under fixed inference, on counts and stored figures
 // only, whatever split the users came in.
 func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
@@ -437,7 +444,7 @@ func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
 	}
 	lo, hi := int64(0), int64(mostUsers)
 	if short(hi) {
-		return hi, nil
+		return 0, errNeverReached
 	}
 	for hi-lo > 1 { // short(lo), not short(hi): the variance falls as users come
 		mid := lo + (hi-lo)/2

@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop/stats"
@@ -252,6 +253,35 @@ func TestFixedPlanRelative(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("at %d users per arm: %d users more, want %d", n, got, want)
+		}
+	}
+}
+
+// TestFixedPlanSplitServesNoArmNow: a fixed-horizon test whose split now
+// gives control no share (rolled out to 100%, or disabled) gets no more
+// users for control, so its planned sample is never reached: the verdict
+// says so and what to do, instead of "about 1,000,000,000,000,000 more
+// users" (the search's cap printed as a count).
+func TestFixedPlanSplitServesNoArmNow(t *testing.T) {
+	ms := testMetrics()
+	const t1 = int64(1_767_300_000_000)
+	for _, now := range []map[string]float64{{"treatment": 100}, nil} {
+		aggs, splits := rolloutAggregates(t, ms, []rolloutPeriod{
+			{0, map[string]float64{"control": 50, "treatment": 50}, []arm{{name: "control", users: 1000, signup: 0.3}, {name: "treatment", users: 1000, signup: 0.31}}},
+			{t1, now, nil},
+		})
+		h := NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "signup", 0.1
+		h.Settings.Inference = Fixed
+		h.Settings.Control = "control"
+		f := rolloutFlag()
+		res, err := Analyze(Input{Environment: "prod", Flag: "onboarding", Definition: f, Metrics: ms, Aggregates: aggs, Splits: splits, Hypothesis: h, Settings: h.Settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := res.Verdict
+		if v == nil || v.Decision != KeepRunning || v.Code != CodeNoPlannedSample || v.RemainingUsers != nil || !strings.Contains(v.Reason, "no share") {
+			t.Errorf("split now %v: verdict %+v; want no planned sample, the split giving an arm no share", now, v)
 		}
 	}
 }

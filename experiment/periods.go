@@ -152,17 +152,22 @@ type periodCells struct {
 }
 
 // byPeriod splits a flag's aggregates by period; the excluded count (a
-// flag-wide figure, period 0) goes to the pooled cells.
+// flag-wide figure, period 0) goes to the pooled cells. A period without
+// users (periodUsers) is none of the flag's periods.
 func byPeriod(flag string, aggs []metric.Aggregate) periodCells {
 	var pc periodCells
 	idx := map[int64][]metric.Aggregate{}
+	with := map[int64]bool{}
 	for _, a := range aggs {
 		if a.Flag == flag && a.Variant != "" && a.Dimension == "" {
 			idx[a.Period] = append(idx[a.Period], a)
+			with[a.Period] = with[a.Period] || periodUsers(a, flag)
 		}
 	}
 	for p := range idx {
-		pc.starts = append(pc.starts, p)
+		if with[p] {
+			pc.starts = append(pc.starts, p)
+		}
 	}
 	slices.Sort(pc.starts)
 	for _, p := range pc.starts {
@@ -183,11 +188,19 @@ func stratified(in Input, flag string) bool {
 		return false
 	}
 	for _, a := range in.Aggregates {
-		if a.Flag == flag && (a.Period != 0 || len(in.Splits) > 1 && a.Variant != "" && a.Dimension == "") {
+		if periodUsers(a, flag) && (a.Period != 0 || len(in.Splits) > 1) {
 			return true
 		}
 	}
 	return false
+}
+
+// periodUsers reports whether a is a cell of flag's users with some in it.
+// The ingestion keeps a cell of 0 users for a variant whose users were all
+// served outside the split or excluded since (they saw two variants): no
+// user of its period was assigned by the split.
+func periodUsers(a metric.Aggregate, flag string) bool {
+	return a.Flag == flag && a.Variant != "" && a.Dimension == "" && a.Metric == "" && a.Sums.N > 0
 }
 
 // splitAt returns the split in force from start: the period that starts

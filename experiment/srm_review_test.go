@@ -1,11 +1,15 @@
 package experiment
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop/ingest"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/stats"
 )
 
@@ -127,6 +131,73 @@ func TestSRMAfterTheSplitChanged(t *testing.T) {
 				if w, ok := c.weights[v.Name]; ok && math.Abs(v.Weight-w) > 1e-9 {
 					t.Errorf("%s weight = %v, want %v (the users' split)", v.Name, v.Weight, w)
 				}
+			}
+		})
+	}
+}
+
+// TestNoRandomisedUsersAfterTheSplitChanged: the ingestion keeps a cell of
+// 0 users for a variant whose users were all served outside the split (a
+// rule's staff) or excluded since (they saw two variants), beside the
+// outside and excluded counts. Those cells are no users of a period: a
+// flag whose split changed since is not analysed by period for them, and
+// a period with none of them is not one of its periods. Counted as users,
+// they made Analyze refuse the result ("the flag's split history serves 0
+// variant(s) to the users exposed: set the weights") where it has 0 users,
+// or users of a first split serving one variant only.
+func TestNoRandomisedUsersAfterTheSplitChanged(t *testing.T) {
+	ms := testMetrics()
+	const t0, t1 = int64(1_767_225_600_000), int64(1_767_300_000_000)
+	exposure := func(id, key, variant string, at int64, outside bool) ingest.Event {
+		return ingest.Event{ID: id, Type: ingest.Exposure, Flag: "onboarding", Variant: variant, TargetingKey: key, Time: at, TimeSet: true, OutsideSplit: outside}
+	}
+	var staff, excluded, before []ingest.Event
+	for i := range 50 {
+		staff = append(staff, exposure(fmt.Sprint("s", i), fmt.Sprint("staff-", i), "staff", t1+int64(i), true))
+		before = append(before, exposure(fmt.Sprint("b", i), fmt.Sprint("user-", i), "control", t0+int64(i), false))
+	}
+	excluded = []ingest.Event{exposure("x1", "both", "control", t0, false), exposure("x2", "both", "treatment", t0+1, false)}
+	staffBefore := slices.Clone(staff)
+	for i := range staffBefore {
+		staffBefore[i].Time -= t1 - t0
+	}
+	fiftyFifty := map[string]float64{"control": 50, "treatment": 50}
+	cases := []struct {
+		name     string
+		first    map[string]float64
+		events   []ingest.Event
+		users    int64
+		excluded int64
+		outside  int64
+	}{
+		{"served outside the split", fiftyFifty, staffBefore, 0, 0, 50},
+		{"excluded", fiftyFifty, excluded, 0, 1, 0},
+		{"outside the split in the period since", map[string]float64{"control": 1}, append(slices.Clone(before), staff...), 50, 0, 50},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			aggs, _, err := ingest.RecomputePeriods(ms, map[string][]int64{"onboarding": {t1}}, ingest.ScanEvents(c.events))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all, outside []metric.Aggregate
+			for _, a := range aggs {
+				if a.Dimension == metric.OutsideDimension {
+					outside = append(outside, a)
+				} else {
+					all = append(all, a)
+				}
+			}
+			splits := []SplitPeriod{{Weights: c.first, Ruled: true}, {Start: t1, Weights: fiftyFifty, Ruled: true}}
+			res, err := Analyze(Input{Flag: "onboarding", Definition: testFlag(), Metrics: ms, Aggregates: all, Outside: outside, Splits: splits, Settings: DefaultSettings()})
+			if err != nil {
+				t.Fatalf("Analyze: %v, want a result of %d user(s)", err, c.users)
+			}
+			if res.Users != c.users || res.Excluded != c.excluded || res.OutsideSplit != c.outside {
+				t.Errorf("users %d, excluded %d, outside the split %d; want %d, %d, %d", res.Users, res.Excluded, res.OutsideSplit, c.users, c.excluded, c.outside)
+			}
+			if len(res.Periods) != 0 {
+				t.Errorf("periods = %+v, want none (no period has users in two arms' split)", res.Periods)
 			}
 		})
 	}

@@ -467,6 +467,9 @@ func planVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metric
 	}
 	if planned || vv.inputs != nil {
 		more, err := in.remaining(allocation(res, t))
+		if errors.Is(err, errNeverReached) {
+			return 0, neverReached(res)
+		}
 		if err != nil {
 			return 0, planLater(err)
 		}
@@ -809,6 +812,22 @@ func planLater(err error) error {
 		return fmt.Errorf("%w from these data: the plan's %s %s", errPlanLater, e.Field, e.Message)
 	}
 	return fmt.Errorf("%w from these data: %w", errPlanLater, err)
+}
+
+// neverReached says which arms the split now leaves without users to
+// come (errNeverReached): while it does, no look reaches the planned
+// sample.
+func neverReached(res *Result) error {
+	var none []string
+	for _, v := range res.Variants {
+		if res.split != nil && res.split[v.Name] == 0 {
+			none = append(none, v.Name)
+		}
+	}
+	if len(none) == 0 {
+		return errNeverReached
+	}
+	return fmt.Errorf("the split now gives %s no share, so the users to come never reach the planned sample: give %s a share again, or decide by hand on what was measured", strings.Join(none, " and "), pick(len(none) == 1, "it", "them"))
 }
 
 // errPlanLater: the remaining users need more data to be estimated (users

@@ -130,7 +130,7 @@ func (s *Store) ReplaceFlagSetAt(ctx context.Context, env string, set *valueloop
 		}
 		when := ChangeTime(s.now()) // after the lock: see ChangeTime
 		if !at.IsZero() && !plan.Empty() {
-			if err := s.mayDateBack(ctx, tx, env, plan.Writes, at); err != nil {
+			if err := s.mayDateBack(ctx, tx, env, plan, at); err != nil {
 				return err
 			}
 			when = ChangeTime(at)
@@ -175,10 +175,12 @@ func (s *Store) ReplaceFlagSetAt(ctx context.Context, env string, set *valueloop
 	return change, err
 }
 
-// mayDateBack checks that writes may be dated at (ReplaceFlagSetAt): at
-// is not ahead of the clock nor before env's latest flag change, and each
-// write creates a flag env's audit trail has never had.
-func (s *Store) mayDateBack(ctx context.Context, tx Tx, env string, writes []flagplan.Write, at time.Time) error {
+// mayDateBack checks that plan may be dated at (ReplaceFlagSetAt): at is
+// not ahead of the clock nor before env's latest flag change, each write
+// creates a flag env's audit trail has never had, and the set's
+// $evaluators and metadata change only when env never had them (a $ref'd
+// fragment changed changes the flags that use it).
+func (s *Store) mayDateBack(ctx context.Context, tx Tx, env string, plan flagplan.Plan, at time.Time) error {
 	if at.After(s.now()) {
 		return valueloop.Errorf(valueloop.EINVALID, "flag change time %s is ahead of the server's clock", at.UTC().Format(time.RFC3339))
 	}
@@ -191,7 +193,16 @@ func (s *Store) mayDateBack(ctx context.Context, tx Tx, env string, writes []fla
 	if at.Before(latest) {
 		return valueloop.Errorf(valueloop.EINVALID, "flag change time %s is before the latest flag change of %s (%s)", at.UTC().Format(time.RFC3339), env, latest.UTC().Format(time.RFC3339))
 	}
-	for _, w := range writes {
+	if plan.SetAfter != nil {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit WHERE environment = ? AND action = 'flagset.update'`, env).Scan(&n); err != nil {
+			return fmt.Errorf("%s: set history of %s: %w", s.o.D.Name, env, err)
+		}
+		if n > 0 || len(plan.Writes) == 0 {
+			return valueloop.Errorf(valueloop.EINVALID, "flag set of %s: only the creation of flags it never had may be dated back, not a change of its $evaluators or metadata", env)
+		}
+	}
+	for _, w := range plan.Writes {
 		var n int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit WHERE `+flagActions+` AND target = ?`, env, w.Key).Scan(&n); err != nil {
 			return fmt.Errorf("%s: history of flag %s/%s: %w", s.o.D.Name, env, w.Key, err)

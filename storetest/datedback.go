@@ -39,7 +39,7 @@ func testDatedBack(t *testing.T, st Store, clock *Clock) {
 		return &valueloop.Flag{Key: key, State: valueloop.StateEnabled, Variants: map[string]any{"on": true, "off": false}, DefaultVariant: strp(def)}
 	}
 	set := func(fs ...*valueloop.Flag) *valueloop.FlagSet {
-		out := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}}
+		out := &valueloop.FlagSet{Flags: map[string]*valueloop.Flag{}, Metadata: map[string]any{"owner": "web"}}
 		for _, f := range fs {
 			out.Flags[f.Key] = f
 		}
@@ -73,6 +73,14 @@ func testDatedBack(t *testing.T, st Store, clock *Clock) {
 		{"before the latest change", set(flag("a", "off"), flag("b", "off")), now.Add(-40 * day)},
 		{"an update", set(flag("a", "on")), now.Add(-20 * day)},
 		{"a delete", set(), now.Add(-20 * day)},
+		// The set's $evaluators and metadata are the environment's: a
+		// change of those it had is no creation (a $ref'd fragment
+		// changes the flags that use it).
+		{"a change of the set's metadata", func() *valueloop.FlagSet {
+			out := set(flag("a", "off"), flag("b", "off"))
+			out.Metadata = map[string]any{"owner": "checkout"}
+			return out
+		}(), now.Add(-20 * day)},
 	} {
 		if _, err := s.ReplaceFlagSetAt(ctx, "prod", tc.set, -1, "demo", "", tc.at); valueloop.ErrorCode(err) != valueloop.EINVALID {
 			t.Errorf("%s dated back: %v, want invalid", tc.name, err)

@@ -341,12 +341,12 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	what, yfmt, fig := "Lift", signedPct, lift
+	what, yfmt, fig, ytitle := "Lift", signedPct, lift, "lift vs control (%)"
 	if !relative {
-		what, yfmt, fig = "Difference", num, num
+		what, yfmt, fig, ytitle = "Difference", num, num, "difference from control, in "+primary+"'s units"
 	}
 	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its " + level + " always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
-		Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Fmt: fig, Focus: true}), rows
+		YTitle: ytitle, Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Fmt: fig, Focus: true}), rows
 }
 
 // guardrailOf returns the hypothesis' guardrail on metric, if any.

@@ -270,7 +270,7 @@ func exposureChart(flag string, variants []string, byDay map[string]map[time.Tim
 		rows = append(rows, row)
 	}
 	chart := lineChart(chartSpec{Title: "Exposures of " + flag + " per day, by variant (" + strings.Join(variants, ", ") + ")",
-		Series: ss, Days: true, YFmt: func(y float64) string { return valueloop.GroupDigits(int64(y)) }})
+		YTitle: "exposures per day", Series: ss, Days: true, YFmt: func(y float64) string { return valueloop.GroupDigits(int64(y)) }})
 	return chart, rows
 }
 

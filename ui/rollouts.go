@@ -108,7 +108,7 @@ func guardrailOverTime(g rollout.GuardrailResult, history []rollout.Event, now t
 		limit = -g.Tolerance
 	}
 	gv.Chart = lineChart(chartSpec{Title: "Relative change of " + g.Metric + " (" + pct(g.Level) + " always-valid interval) against its tolerance of " + pct(g.Tolerance),
-		Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Fmt: lift, Focus: true})
+		YTitle: "change vs control (%)", Series: []series{s}, Refs: []refLine{{Y: 0, Label: "no change"}, {Y: limit, Label: "tolerance " + signedPct(limit)}}, YFmt: signedPct, Fmt: lift, Focus: true})
 	return gv
 }
 
@@ -153,7 +153,7 @@ func (u *UI) handleRollout(w http.ResponseWriter, r *http.Request) error {
 		steps = append(steps, refLine{Y: s.Percent, Label: pct(s.Percent/100) + " step"})
 	}
 	d.Progress = lineChart(chartSpec{Title: "Share of users served " + st.Plan.Variant + " over time, in percent",
-		Series: []series{prog}, Refs: steps, Step: true, YMax: 100, YFmt: func(y float64) string { return pct(y / 100) }})
+		YTitle: "users served " + st.Plan.Variant + " (%)", Series: []series{prog}, Refs: steps, Step: true, YMax: 100, YFmt: func(y float64) string { return pct(y / 100) }})
 	for _, g := range st.Guardrails {
 		d.Guardrails = append(d.Guardrails, guardrailOverTime(g, st.History, now))
 	}

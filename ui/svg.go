@@ -50,7 +50,10 @@ type refLine struct {
 }
 
 type chartSpec struct {
-	Title  string
+	Title string
+	// YTitle says what the y-axis' numbers are ("lift vs control (%)"),
+	// drawn above it and given to screen readers as the description.
+	YTitle string
 	Series []series
 	Refs   []refLine
 	YFmt   func(float64) string // the axis' ticks
@@ -93,6 +96,10 @@ var barWidths = []int{320, 480}
 func chartStart(b *strings.Builder, kind, title string, width int, height float64) {
 	fmt.Fprintf(b, `<svg class="%s w%d" viewBox="0 0 %d %.0f" role="img"><title>%s</title>`, kind, width, width, height, esc(title))
 }
+
+// yTitleH is the height of the line over a line chart's plot that names
+// its y-axis.
+const yTitleH = 14.0
 
 const (
 	padL, padR, padT, padB = 56.0, 16.0, 14.0, 30.0
@@ -137,6 +144,14 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		}
 	}
 	chartStart(b, "chart", c.Title, width, float64(height))
+	head := padT
+	if c.YTitle != "" {
+		// The desc is the image's description (SVG-AAM): the text drawn
+		// inside a role="img" is hidden from screen readers.
+		fmt.Fprintf(b, `<desc>Vertical axis: %s. Horizontal axis: time.</desc>`, esc(c.YTitle))
+		fmt.Fprintf(b, `<text class="axis ytitle" x="4" y="12">%s</text>`, esc(c.YTitle))
+		head += yTitleH
+	}
 	if n == 0 {
 		fmt.Fprintf(b, `<text class="axis" x="%d" y="%d" text-anchor="middle">no data yet</text></svg>`, width/2, height/2)
 		return
@@ -160,19 +175,20 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		t0, t1 = t0.Add(-time.Hour), t1.Add(time.Hour)
 	}
 	w := float64(width) - padL - padR
-	keys := legendSpots(c.Series, padL+w)
+	keys := legendSpots(c.Series, padL+w, head)
 	legend := len(c.Series) > 1 || c.Series[0].HasBand
 	// The key has the top of the drawing to itself: inside the plot, the
 	// points and bands at its top left (a phone's one day of exposures,
 	// an interval's first days) were drawn under it.
-	top := padT
+	top := head
 	if legend {
-		top = legendBox(c.Series, keys).y1 + 8
+		top = legendBox(c.Series, keys, head).y1 + 8
 	}
 	h := float64(height) - top - padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
 	y := func(v float64) float64 { return top + h*(1-(v-ylo)/(yhi-ylo)) } // ylo, yhi as rounded below
-	// Axes: round y ticks, first and last time.
+	// Axes: round y ticks; the first and last time with round times
+	// between them (timeAxis).
 	step := niceStep((yhi - ylo) / 4)
 	ylo, yhi = math.Floor(ylo/step)*step, math.Ceil(yhi/step)*step
 	if c.YMax != 0 && yhi > c.YMax {
@@ -182,23 +198,13 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<line class="grid" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(v), y(v))
 		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, padL-6, y(v)+4, esc(c.YFmt(v)))
 	}
-	if c.Days && single && n > 0 { // one day: its name under it, not the hours padded around it
-		mid := t0.Add(time.Hour)
-		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(mid), height-8, mid.Format("Jan 2"))
-	} else {
-		layout := "Jan 2 15:04"
-		if c.Days {
-			layout = "Jan 2"
-		}
-		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d">%s</text>`, padL, height-8, t0.Format(layout))
-		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%d" text-anchor="end">%s</text>`, padL+w, height-8, t1.Format(layout))
-	}
+	timeAxis(b, c.Days, single, t0, t1, x, top, top+h, height)
 	shown := c.Series
 	if c.Focus {
 		shown = clampSeries(c.Series, ylo, yhi)
 	}
 	bands := bandShapes(shown, x, y)
-	taken := []box{legendBox(c.Series, keys)}
+	taken := []box{legendBox(c.Series, keys, head)}
 	for i, r := range c.Refs {
 		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
 		lx, ly, anchor := placeRefLabel(r.Label, i, y(r.Y), w, bands, taken)
@@ -572,9 +578,9 @@ func labelBox(label string, x, y float64, anchor string) box {
 
 // legendSpots places lineChart's legend entries, above the plot's left, in lines
 // that end before right (a narrow drawing's key takes two lines).
-func legendSpots(ss []series, right float64) []struct{ x, y float64 } {
+func legendSpots(ss []series, right, head float64) []struct{ x, y float64 } {
 	spots := make([]struct{ x, y float64 }, len(ss))
-	x, y := padL+8, padT+4
+	x, y := padL+8, head+4
 	for i, s := range ss {
 		if x > padL+8 && x+legendWidth(s.Name) > right {
 			x, y = padL+8, y+16
@@ -586,8 +592,8 @@ func legendSpots(ss []series, right float64) []struct{ x, y float64 } {
 }
 
 // legendBox is where lineChart's legend is, laid out at spots.
-func legendBox(ss []series, spots []struct{ x, y float64 }) box {
-	r := box{padL + 8, padT + 4, padL + 8, padT + 14}
+func legendBox(ss []series, spots []struct{ x, y float64 }, head float64) box {
+	r := box{padL + 8, head + 4, padL + 8, head + 14}
 	for i, s := range ss {
 		r.x1 = math.Max(r.x1, spots[i].x+legendWidth(s.Name))
 		r.y1 = math.Max(r.y1, spots[i].y+10)

@@ -272,7 +272,8 @@ func TestPercent(t *testing.T) {
 
 // TestExposureChartDays: the exposures per day are labelled with days, not
 // hours: one day of exposures (the demo's, a new flag's) read "Dec 6 23:00"
-// to "Dec 7 01:00", an axis of hours for figures of a day.
+// to "Dec 7 01:00", an axis of hours for figures of a day. Between the
+// ends, each day is named (TestTimeAxisTicks).
 func TestExposureChartDays(t *testing.T) {
 	day := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 	for name, days := range map[string][]time.Time{"one day": {day}, "three days": {day.AddDate(0, 0, -2), day.AddDate(0, 0, -1), day}} {
@@ -287,7 +288,7 @@ func TestExposureChartDays(t *testing.T) {
 				labels = append(labels, m[2])
 			}
 		}
-		want := []string{"Dec 5", "Dec 7"}
+		want := []string{"Dec 5", "Dec 7", "Dec 6"} // the ends, then the ticks between
 		if len(days) == 1 {
 			want = []string{"Dec 7"}
 		}

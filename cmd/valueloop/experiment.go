@@ -681,7 +681,11 @@ func writePeriods(w io.Writer, r *experiment.Result) {
 	if len(r.Periods) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "By split period (users first exposed in %d period(s) of the split, each counted in that one; the SRM above is the worst period's):\n", len(r.Periods))
+	if len(r.Periods) == 1 {
+		fmt.Fprintln(w, "By split period (every user so far came under this split, which has changed since: the SRM above checks them against it):")
+	} else {
+		fmt.Fprintf(w, "By split period (users first exposed in %d periods of the split, each counted in that one; the SRM above is the worst period's):\n", len(r.Periods))
+	}
 	for _, p := range r.Periods {
 		since := "since the start"
 		if p.Start != nil {

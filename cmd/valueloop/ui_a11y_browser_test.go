@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/accessibility"
@@ -15,6 +17,8 @@ import (
 // description that repeats it. Before, each chart
 // had an aria-label and a <title> of the same text: the label named it,
 // the title became its description, and a screen reader read it twice.
+// Each line chart's description names its y-axis ("Vertical axis: lift vs
+// control (%)."): none said what its numbers are.
 func TestChartNamesBrowser(t *testing.T) {
 	bin := needBrowser(t)
 	srv := MustServe(t, "", "--demo")
@@ -23,6 +27,7 @@ func TestChartNamesBrowser(t *testing.T) {
 	waitForCharts(t, warm, "/flags/production/checkout-flow")
 	c := newChrome(t, bin, srv)
 	c.signIn(srv.Admin)
+	lines := 0
 	for _, p := range []string{"/experiments/production/new-onboarding", "/experiments/production/new-onboarding?dimension=platform",
 		"/rollouts/production/checkout-flow", "/delivery", "/flags/production/checkout-flow", "/value", "/", "/rollouts"} {
 		c.open(p)
@@ -31,7 +36,12 @@ func TestChartNamesBrowser(t *testing.T) {
 			t.Errorf("%s: no chart in the accessibility tree (the check would prove nothing)", p)
 		}
 		for _, im := range charts {
+			if lineChartName.MatchString(im.name) {
+				lines++
+			}
 			switch {
+			case lineChartName.MatchString(im.name) && !strings.HasPrefix(im.desc, "Vertical axis: "):
+				t.Errorf("%s: the line chart %.60q has the description %q, want its y-axis named", p, im.name, im.desc)
 			case im.name == "":
 				t.Errorf("%s: a chart has no accessible name", p)
 			case im.desc == im.name:
@@ -39,7 +49,13 @@ func TestChartNamesBrowser(t *testing.T) {
 			}
 		}
 	}
+	if lines < 3 { // the interval over time, a rollout's progress, a flag's exposures
+		t.Errorf("%d line charts over time found, want at least 3 (the check would prove little)", lines)
+	}
 }
+
+// lineChartName matches the names of the line charts over time.
+var lineChartName = regexp.MustCompile(`^(Lift|Difference) of .* over time|^Relative change of|^Share of users served|^Exposures of .* per day`)
 
 // axImage is an image of the accessibility tree: its name and description.
 type axImage struct{ name, desc string }
