@@ -224,11 +224,11 @@ func GitLabStreams(ctx context.Context, f *Fetcher, repo Repo, cfg gitlab.Config
 	}
 	streams := []Stream{
 		{Name: "merge_requests", URL: base + mrs, Page: func(b []byte) (dora.Event, []Sub, error) {
-			changes, err := gitlab.MergeRequestsPage(b, name, branch)
-			changes, _ = recent[dora.Change, any](repo.Since, changes, nil, merged)
+			changes, authors, err := gitlab.MergeRequestsPage(b, name, branch)
+			changes, authors = recent(repo.Since, changes, authors, merged)
 			subs := make([]Sub, len(changes))
 			for i, c := range changes {
-				subs[i] = approvals(base, name, c.PR)
+				subs[i] = approvals(base, name, c.PR, authors[i])
 			}
 			return dora.Event{Changes: changes}, subs, err
 		}},
@@ -276,16 +276,17 @@ func productionTiers(ctx context.Context, f *Fetcher, u string, known map[string
 }
 
 // approvals reads the approvals of merge request iid, and its notes when
-// the approvals API does not date them.
-func approvals(base, name, iid string) Sub {
+// the approvals API does not date them; those of author (the merge
+// request's) are no reviews of it.
+func approvals(base, name, iid, author string) Sub {
 	mr := base + "/merge_requests/" + iid
 	return Sub{URL: mr + "/approvals", Page: func(b []byte) (dora.Event, []Sub, error) {
-		rs, undated, err := gitlab.ApprovalsPage(b, name, iid)
+		rs, undated, err := gitlab.ApprovalsPage(b, name, iid, author)
 		if err != nil || undated == 0 {
 			return dora.Event{Reviews: rs}, nil, err
 		}
 		notes := Sub{URL: fmt.Sprintf("%s/notes?sort=asc&order_by=created_at&per_page=%d", mr, PerPage), Page: func(b []byte) (dora.Event, []Sub, error) {
-			rs, err := gitlab.NotesPage(b, name, iid)
+			rs, err := gitlab.NotesPage(b, name, iid, author)
 			return dora.Event{Reviews: rs}, nil, err
 		}}
 		return dora.Event{Reviews: rs}, []Sub{notes}, nil

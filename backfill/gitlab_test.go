@@ -49,7 +49,8 @@ func importGitLab(t testing.TB, s *delivery.Service, r *replay, f *backfill.Fetc
 }
 
 // TestGitLabImport: merge requests over two pages (X-Next-Page), approvals
-// dated by the approvals API or else by the system note, deployments keyed
+// dated by the approvals API or else by the system note (their author's
+// own approvals are no reviews, as the webhook ignores them), deployments keyed
 // by their job as the Deployment Hook keys them (one stored by the webhook
 // before is not stored again), an incident listed by both issue queries
 // stored once; a second import stores nothing.
@@ -83,10 +84,13 @@ func TestGitLabImport(t *testing.T) {
 	}
 	reviews := map[string]time.Time{}
 	for _, rv := range data.Reviews {
-		reviews[rv.PR] = rv.At
+		if first, ok := reviews[rv.PR]; !ok || rv.At.Before(first) {
+			reviews[rv.PR] = rv.At
+		}
 	}
+	// Their author's approvals (11 at 08:30, 12 at 08:45) are no reviews.
 	if !reviews["11"].Equal(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) || !reviews["12"].Equal(time.Date(2026, 3, 3, 9, 30, 0, 0, time.UTC)) {
-		t.Errorf("reviews %v, want 11 approved at 09:00 (approved_at) and 12 at 09:30 (its note)", reviews)
+		t.Errorf("first reviews %v, want 11 approved at 09:00 (approved_at) and 12 at 09:30 (its note)", reviews)
 	}
 	for _, c := range data.Changes {
 		if c.PR == "12" && c.SHA != "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" {

@@ -184,8 +184,15 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 	if !isHex(sha) || len(sha) < minAbbrev {
 		return 0, false
 	}
-	// A change recorded under an abbreviation of sha.
+	// A change recorded under an abbreviation of sha: probed at the lengths
+	// changes were recorded with only (none when every SHA is whole), not
+	// at every length, which cost each deployment of an unrecorded commit
+	// 33 random reads of the index.
 	for n := len(sha) - 1; n >= minAbbrev; n-- {
+		if t.shaLens&(1<<n) == 0 {
+			continue
+		}
+		t.abbrevProbes++
 		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 {
 			return j, true
 		}
@@ -350,6 +357,12 @@ func (t *Timeline) mergeChanges(in []Change) {
 				continue
 			}
 			t.ch = append(t.ch, change{authored: nanos(c.AuthoredAt), landed: landedAt(c), rec: recs[b], extra: -1, repo: repos[b], flags: flagsOf(c)})
+			switch n := len(c.SHA); {
+			case keys[b].exact:
+				t.shaLens |= 1 << 40
+			case n >= minAbbrev && n < 64 && isHex(c.SHA):
+				t.shaLens |= 1 << n
+			}
 			x.slots[slot] = indexEntry{keys[b], int32(len(t.ch)), repos[b]}
 		}
 	}

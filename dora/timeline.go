@@ -24,6 +24,12 @@ type Timeline struct {
 	// abbrev orders the changes by repository and the start of their SHA,
 	// for abbreviations; made by the first lookup that needs it.
 	abbrev []abbrevEntry
+	// abbrevProbes counts the reads of the index for a change recorded
+	// under an abbreviation of a SHA looked up, for tests.
+	abbrevProbes int
+	// shaLens has bit n set when a change was recorded with a SHA of n
+	// hexadecimal digits, for n < 64: where lookup may find an abbreviation.
+	shaLens uint64
 	// deployedBy stamps, while deliveries are worked out, each change whose
 	// commit a line deployed with the line's id + 1.
 	deployedBy []int32
@@ -323,7 +329,19 @@ type envState struct {
 	reachKnown int64 // changes landed up to here ran there, by deployments whose commit is known
 	prev       int   // its previous successful deployment; -1: none
 	changes    map[int32]bool
-	others     map[string]bool // deployed SHAs that are no known change
+	// others are the deployed SHAs that are no known change, by their
+	// first 7 digits (otherKey), so that an abbreviation finds the SHA it
+	// abbreviates, as sameCommit compares them.
+	others map[string][]string
+}
+
+// otherKey is where envState.others holds sha: under its first 7 digits
+// when it may abbreviate or be abbreviated, else under itself.
+func otherKey(sha string) string {
+	if len(sha) > minAbbrev && isHex(sha) {
+		return sha[:minAbbrev]
+	}
+	return sha
 }
 
 // deployed notes that the environment runs change j (known) or sha, and
@@ -342,12 +360,17 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 		st.changes[j] = true
 		return seen
 	case sha != "":
-		seen := st.others[sha]
 		if st.others == nil {
-			st.others = map[string]bool{}
+			st.others = map[string][]string{}
 		}
-		st.others[sha] = true
-		return seen
+		k := otherKey(sha)
+		for _, o := range st.others[k] {
+			if sameCommit(o, sha) {
+				return true
+			}
+		}
+		st.others[k] = append(st.others[k], sha)
+		return false
 	}
 	return false
 }
@@ -446,18 +469,15 @@ func latest(a, b time.Time) time.Time {
 // linkIncidents attaches each incident to its service and to the deployment
 // that caused it.
 func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
-	type shaKey struct {
-		repo int32
-		sha  string
-	}
-	// Deployments by ID and by SHA, for the incidents that name one.
+	// Deployments by ID and by SHA (otherKey: abbreviations find what they
+	// abbreviate), for the incidents that name one.
 	var needID, needSHA bool
 	for i := range incs {
 		needID = needID || incs[i].DeploymentID != ""
 		needSHA = needSHA || (incs[i].DeploymentID == "" && incs[i].CauseSHA != "")
 	}
 	byID := map[string][]depRef{}
-	bySHA := map[shaKey][]depRef{}
+	bySHA := map[string][]depRef{}
 	for _, l := range t.lines {
 		for k := range l.deps {
 			d := &l.deps[k]
@@ -468,7 +488,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
 			}
 			if needSHA && d.SHA != "" {
-				sk := shaKey{t.repos.id(d.Repo), d.SHA}
+				sk := otherKey(d.SHA)
 				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
 			}
 		}
@@ -501,8 +521,14 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
 				refs = append(refs, wanted[j]...)
 			}
-			if id, ok := t.repos.find(inc.Repo); ok {
-				refs = append(refs, bySHA[shaKey{id, sha}]...)
+			// A deployment of that commit (it may be no recorded change), of
+			// the incident's repository, or of its service (first keeps the
+			// service's) when it names no repository.
+			for _, r := range bySHA[otherKey(sha)] {
+				d := r.l.deps[r.k].Deployment
+				if sameCommit(d.SHA, sha) && (inc.Repo == "" || strings.EqualFold(d.Repo, inc.Repo)) {
+					refs = append(refs, r)
+				}
 			}
 			ref, found = first(inc, refs)
 		}

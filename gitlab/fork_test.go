@@ -14,7 +14,7 @@ func TestForkSourceBranch(t *testing.T) {
 		"merge_commit_sha": "78a76ee6b4992a6baf64c59fc4c44c7323d60438", "created_at": "2025-05-10T08:00:00Z", "merged_at": "2025-05-11T08:00:00Z"},
 		{"iid": 5, "state": "merged", "source_branch": "patch-1", "target_branch": "main", "source_project_id": 12, "target_project_id": 12,
 		"merge_commit_sha": "88a76ee6b4992a6baf64c59fc4c44c7323d60438", "created_at": "2025-05-10T08:00:00Z", "merged_at": "2025-05-11T08:00:00Z"}]`)
-	cs, err := MergeRequestsPage(page, "acme/shop", "main")
+	cs, _, err := MergeRequestsPage(page, "acme/shop", "main")
 	if err != nil || len(cs) != 2 || cs[0].Branch != "project 77:patch-1" || cs[1].Branch != "patch-1" {
 		t.Errorf("REST list: %+v, %v; want branches project 77:patch-1 and patch-1", cs, err)
 	}

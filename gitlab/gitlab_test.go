@@ -74,9 +74,13 @@ func TestParseFixtures(t *testing.T) {
 		}}},
 		{"merge_request.open.json", dora.Event{Ignored: "merge request open: only merges and approvals are read"}},
 		// Written from GitLab's documented Merge Request Hook with the
-		// approval actions (no captured delivery in the reference set).
+		// approval actions (no captured delivery in the reference set); the
+		// approver is the reviewer, Kenji Ito, not Ana Lima, the author.
 		{"merge_request.approved.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "318", At: ts(t, "2025-05-11T07:15:00Z")}}}}, // +0200
 		{"merge_request.approval.json", dora.Event{Reviews: []dora.Review{{Repo: repo, PR: "318", At: ts(t, "2025-05-10T17:30:00Z")}}}},
+		// The author approving their own request (a project may allow it)
+		// is no review of it, as a GitHub author's reviews are none.
+		{"merge_request.approval.self.json", dora.Event{Ignored: "merge request approval by the merge request's author: not a review of it"}},
 		// "2025-05-12 16:05:00 +0200"; tier production.
 		{"deployment.success.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusSuccess, "2025-05-12T14:05:00Z")}}},
 		{"deployment.running.json", dora.Event{Deployments: []dora.Deployment{production(dora.StatusPending, "2025-05-12T14:01:30Z")}}},

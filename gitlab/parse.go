@@ -126,6 +126,10 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 		defaultBranch = mr.Target.DefaultBranch
 	}
 	if mr.Action == "approved" || mr.Action == "approval" {
+		if byAuthor(p.User.ID, mr.AuthorID) {
+			ev.Ignored = "merge request approval by the merge request's author: not a review of it"
+			return nil
+		}
 		return parseApproval(ev, name, mr.IID, mr.UpdatedAt)
 	}
 	switch {
@@ -182,7 +186,8 @@ func parseMergeRequest(ev *dora.Event, body []byte) error {
 // parseApproval reads an approval of a merge request ("approval": one
 // approver; "approved": all required approvals given). The event is sent
 // as it happens, so the update time is the approval time; the first
-// approval ends the request's pickup (dora.Breakdown).
+// approval by someone other than the author ends the request's pickup
+// (dora.Breakdown).
 func parseApproval(ev *dora.Event, repo string, iid json.Number, updated stamp) error {
 	if iid == "" {
 		return valueloop.FieldErrorf("object_attributes.iid", "is required")

@@ -41,10 +41,13 @@ type pushEvent struct {
 }
 
 type mergeRequestEvent struct {
-	Project          project    `json:"project"`
-	Repository       repository `json:"repository"`
+	Project    project    `json:"project"`
+	Repository repository `json:"repository"`
+	// User did what the event reports: for an approval, the approver.
+	User             userRef `json:"user"`
 	ObjectAttributes struct {
 		IID             json.Number `json:"iid"`
+		AuthorID        json.Number `json:"author_id"`
 		Action          string      `json:"action"`
 		State           string      `json:"state"`
 		SourceBranch    string      `json:"source_branch"`
@@ -232,4 +235,18 @@ func (s stamp) Required(field string) (time.Time, error) {
 		err = valueloop.FieldErrorf(field, "is required")
 	}
 	return t, err
+}
+
+// userRef is a GitLab user as events and the REST API name one: by ID.
+type userRef struct {
+	ID json.Number `json:"id"`
+}
+
+// byAuthor reports whether an approval (or an approval's system note) by
+// the user of ID by of a merge request opened by the user of ID author is
+// the author's own: GitLab lets authors approve their merge requests when
+// the project allows it, and that is no review, as GitHub's author reviews
+// are none. Unknown IDs are someone else's.
+func byAuthor(by, author json.Number) bool {
+	return by != "" && by == author
 }

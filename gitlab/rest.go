@@ -68,6 +68,7 @@ type restMergeRequest struct {
 	CreatedAt       stamp       `json:"created_at"`
 	MergedAt        stamp       `json:"merged_at"`
 	UpdatedAt       stamp       `json:"updated_at"`
+	Author          userRef     `json:"author"`
 }
 
 // MergeRequestsPage reads a page of GET
@@ -75,13 +76,15 @@ type restMergeRequest struct {
 // into the default branch is a change, as the merge event gives it (the
 // landed commit is the merge commit, else the squash commit, else the head
 // of a fast-forward merge); its PR is the IID that its approvals are read
-// with.
-func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, error) {
+// with. Beside each change, the ID of its merge request's author, for
+// ApprovalsPage and NotesPage.
+func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, []string, error) {
 	var page []restMergeRequest
 	if err := forge.Decode(body, &page); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []dora.Change
+	var authors []string
 	for i := range page {
 		mr := &page[i]
 		f := fmt.Sprintf("[%d].", i)
@@ -89,26 +92,27 @@ func MergeRequestsPage(body []byte, path, defaultBranch string) ([]dora.Change, 
 			continue
 		}
 		if mr.IID == "" {
-			return nil, valueloop.FieldErrorf(f+"iid", "is required")
+			return nil, nil, valueloop.FieldErrorf(f+"iid", "is required")
 		}
 		sha := cmp.Or(mr.MergeCommitSHA, mr.SquashCommitSHA, mr.SHA)
 		if sha == "" {
-			return nil, valueloop.FieldErrorf(f+"merge_commit_sha", "is required")
+			return nil, nil, valueloop.FieldErrorf(f+"merge_commit_sha", "is required")
 		}
 		merged, err := firstTime(f, []stamp{mr.MergedAt, mr.UpdatedAt}, "merged_at", "updated_at")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		created, err := mr.CreatedAt.Required(f + "created_at")
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, dora.Change{
 			Repo: path, SHA: strings.ToLower(sha), PR: mr.IID.String(), Branch: sourceBranch(mr.SourceBranch, mr.SourceProjectID, mr.TargetProjectID, ""),
 			AuthoredAt: created, MergedAt: merged, OpenedAt: created,
 		})
+		authors = append(authors, mr.Author.ID.String())
 	}
-	return out, nil
+	return out, authors, nil
 }
 
 // firstTime is the first of times that is set; an error naming the last
@@ -126,11 +130,13 @@ func firstTime(prefix string, times []stamp, fields ...string) (time.Time, error
 // ApprovalsPage reads GET /projects/:id/merge_requests/:iid/approvals:
 // each approval with its approved_at (GitLab 18.4 and later) is a review.
 // undated counts the approvals without it, whose times only the merge
-// request's notes tell (NotesPage).
-func ApprovalsPage(body []byte, path, iid string) (reviews []dora.Review, undated int, err error) {
+// request's notes tell (NotesPage). The approvals of author, the merge
+// request's (an ID), are not reviews of it.
+func ApprovalsPage(body []byte, path, iid, author string) (reviews []dora.Review, undated int, err error) {
 	var a struct {
 		ApprovedBy []struct {
-			ApprovedAt stamp `json:"approved_at"`
+			User       userRef `json:"user"`
+			ApprovedAt stamp   `json:"approved_at"`
 		} `json:"approved_by"`
 	}
 	if err := forge.Decode(body, &a); err != nil {
@@ -140,6 +146,9 @@ func ApprovalsPage(body []byte, path, iid string) (reviews []dora.Review, undate
 		at, err := by.ApprovedAt.time(fmt.Sprintf("approved_by[%d].approved_at", i))
 		if err != nil {
 			return nil, 0, err
+		}
+		if byAuthor(by.User.ID, json.Number(author)) {
+			continue
 		}
 		if at.IsZero() {
 			undated++
@@ -152,19 +161,21 @@ func ApprovalsPage(body []byte, path, iid string) (reviews []dora.Review, undate
 
 // NotesPage reads a page of GET /projects/:id/merge_requests/:iid/notes:
 // the system notes "approved this merge request" date the approvals of
-// GitLab versions whose approvals API does not.
-func NotesPage(body []byte, path, iid string) ([]dora.Review, error) {
+// GitLab versions whose approvals API does not; those of author, the
+// merge request's (an ID), are not reviews of it.
+func NotesPage(body []byte, path, iid, author string) ([]dora.Review, error) {
 	var page []struct {
-		Body      string `json:"body"`
-		System    bool   `json:"system"`
-		CreatedAt stamp  `json:"created_at"`
+		Body      string  `json:"body"`
+		System    bool    `json:"system"`
+		Author    userRef `json:"author"`
+		CreatedAt stamp   `json:"created_at"`
 	}
 	if err := forge.Decode(body, &page); err != nil {
 		return nil, err
 	}
 	var out []dora.Review
 	for i, n := range page {
-		if !n.System || !strings.HasPrefix(strings.TrimSpace(n.Body), "approved this merge request") {
+		if !n.System || !strings.HasPrefix(strings.TrimSpace(n.Body), "approved this merge request") || byAuthor(n.Author.ID, json.Number(author)) {
 			continue
 		}
 		at, err := n.CreatedAt.Required(fmt.Sprintf("[%d].created_at", i))

@@ -11,15 +11,15 @@ import (
 // restPages reads a page of the REST API by the kind of list it is.
 var restPages = map[string]func(body []byte) (dora.Event, error){
 	"merge_requests": func(b []byte) (dora.Event, error) {
-		cs, err := MergeRequestsPage(b, "g/p", "main")
+		cs, _, err := MergeRequestsPage(b, "g/p", "main")
 		return dora.Event{Changes: cs}, err
 	},
 	"approvals": func(b []byte) (dora.Event, error) {
-		rs, _, err := ApprovalsPage(b, "g/p", "7")
+		rs, _, err := ApprovalsPage(b, "g/p", "7", "")
 		return dora.Event{Reviews: rs}, err
 	},
 	"notes": func(b []byte) (dora.Event, error) {
-		rs, err := NotesPage(b, "g/p", "7")
+		rs, err := NotesPage(b, "g/p", "7", "")
 		return dora.Event{Reviews: rs}, err
 	},
 	"deployments": func(b []byte) (dora.Event, error) {

@@ -532,7 +532,8 @@ func num(x float64) string {
 // which errs on the side of asking to look. Only a `fractional` bucket
 // that weighs 0 (a negative weight is 0 too) serves nobody for sure: a
 // rollout rolled back leaves its treatment there, and its flag has nothing
-// left to turn off.
+// left to turn off. A rule referring to a shared evaluator ($ref) may
+// serve any variant: the flag set's evaluators are not read.
 func ServesVariant(f *valueloop.Flag, v string) bool {
 	if f == nil || f.State != valueloop.StateEnabled {
 		return false
@@ -565,7 +566,9 @@ func mentions(targeting json.RawMessage, variant string) bool {
 }
 
 // named reports whether x names variant outside a fractional bucket of
-// weight 0: as an object's key or a string anywhere else.
+// weight 0: as an object's key or a string anywhere else. A reference to
+// one of the flag set's shared evaluators ({"$ref": name}), which are not
+// at hand, may name any.
 func named(x any, variant string) bool {
 	switch x := x.(type) {
 	case string:
@@ -573,6 +576,9 @@ func named(x any, variant string) bool {
 	case []any:
 		return slices.ContainsFunc(x, func(y any) bool { return named(y, variant) })
 	case map[string]any:
+		if _, ok := x["$ref"]; ok {
+			return true
+		}
 		for k, y := range x {
 			if k == variant {
 				return true

@@ -327,6 +327,12 @@ func TestServesVariant(t *testing.T) {
 			Targeting: []byte(`{"if":[{"==":[{"var":"staff"},true]},"on",{"fractional":[["on",0],["off",1]]}]}`)}, "on", true},
 		{"a rule's weight counts", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
 			Targeting: []byte(`{"fractional":[["on",{"var":"w"}],["off",1]]}`)}, "on", true},
+		// The flag set's shared evaluators ($evaluators) are not at hand:
+		// a rule that refers to one may serve any variant.
+		{"shared evaluator", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"if":[{"$ref":"staff"},"off",{"$ref":"rollout"}]}`)}, "on", true},
+		{"shared evaluator, any treatment", &valueloop.Flag{State: "ENABLED", Variants: map[string]any{"on": true, "off": false}, DefaultVariant: str("off"),
+			Targeting: []byte(`{"$ref":"rollout"}`)}, "", true},
 	} {
 		if got := ServesVariant(tc.flag, tc.variant); got != tc.want {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
