@@ -719,13 +719,27 @@ func (c *chrome) refreshWaits() {
 	if err != nil {
 		c.t.Fatalf("count the page's refresh ticks: %v", err)
 	}
-	for _, tc := range []struct{ what, hold string }{
-		{"a link focused", `document.querySelector("main a").focus()`},
-		{"text selected", `document.activeElement.blur(), window.getSelection().selectAllChildren(document.querySelector("h1"))`},
+	for _, tc := range []struct {
+		what, hold string
+		click      bool // then click main's first link with the mouse
+		reload     bool
+	}{
+		{what: "a link focused", hold: `document.querySelector("main a").focus()`},
+		{what: "text selected", hold: `document.activeElement.blur(), window.getSelection().selectAllChildren(document.querySelector("h1"))`},
+		// A link clicked with the mouse keeps the focus, without a ring,
+		// on the page it left (and on the page gone back to): nobody's
+		// keyboard is on it, and the page stood still for good.
+		{what: "a link clicked with the mouse", hold: `document.querySelector("main a").addEventListener("click", e => e.preventDefault())`, click: true, reload: true},
 	} {
 		c.open("/flags/production/theme")
 		if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded = true, `+tc.hold+`, true`)); err != nil {
 			c.t.Fatal(err)
+		}
+		if tc.click {
+			c.do("click main's first link", chromedp.Click(chromedp.CSS(`main a`)))
+			if focused, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector("main a")`)); err != nil || !focused {
+				c.t.Fatalf("the link clicked has not the focus (%v): the case tests nothing", err)
+			}
 		}
 		// Three ticks of the refresh, or a reload (a new page has no mark).
 		for {
@@ -738,8 +752,14 @@ func (c *chrome) refreshWaits() {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if same, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !same {
-			c.t.Errorf("with %s the live refresh reloaded the page (%v)", tc.what, err)
+		same, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.notReloaded === true`))
+		switch {
+		case err != nil:
+			c.t.Errorf("with %s: %v", tc.what, err)
+		case same && tc.reload:
+			c.t.Errorf("with %s the live refresh never reloaded the page", tc.what)
+		case !same && !tc.reload:
+			c.t.Errorf("with %s the live refresh reloaded the page", tc.what)
 		}
 	}
 }

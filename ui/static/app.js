@@ -1,7 +1,7 @@
 // Valueloop dashboard: the little script it has. Every page works without
 // it; it only adds confirm dialogs to forms marked data-confirm and a live
 // refresh of pages marked data-refresh (paused while a form is in use, a
-// link or button has the keyboard's focus, a table is open or text is
+// link or button has the keyboard's focus (not a mouse click's), a table is open or text is
 // selected: a reload sent the focus back to the top and dropped a
 // selection).
 "use strict";
@@ -18,7 +18,12 @@ document.addEventListener("submit", function (e) {
   }
   setInterval(function () {
     var a = document.activeElement;
-    var busy = a && a !== document.body && a !== document.documentElement;
+    // A field is in use however it got the focus; a link or button only
+    // when the keyboard put it there (:focus-visible): a mouse click
+    // leaves its link focused, without a ring, on the page it left and on
+    // the page gone back to, which would never refresh again.
+    var field = a && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT");
+    var busy = field || (a && a !== document.body && a !== document.documentElement && a.matches(":focus-visible"));
     var open = document.querySelector("details[open]");
     var selected = String(window.getSelection()) !== "";
     if (!busy && !open && !selected && document.visibilityState === "visible") {
