@@ -42,23 +42,28 @@ func (c *Client) RolloutAction(ctx context.Context, env, flag string, k rollout.
 	return &out, err
 }
 
-// Rollouts lists the rollouts of env, newest first: of one flag (or all
-// with flag ""), only active ones when active is true.
-func (c *Client) Rollouts(ctx context.Context, env, flag string, active bool, limit int) ([]rollout.Rollout, error) {
+// Rollouts lists the rollouts of f.Environment, newest first: of one flag
+// (or all with f.Flag ""), only active ones when f.Active is true, at most
+// f.Limit (the server's default, 100, when 0), older than f.BeforeID when
+// it is set: the next page after one whose last rollout it is.
+func (c *Client) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {
 	q := url.Values{}
-	if flag != "" {
-		q.Set("flag", flag)
+	if f.Flag != "" {
+		q.Set("flag", f.Flag)
 	}
-	if active {
+	if f.Active {
 		q.Set("active", "true")
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.BeforeID > 0 {
+		q.Set("before", strconv.FormatInt(f.BeforeID, 10))
 	}
 	var out struct {
 		Rollouts []rollout.Rollout `json:"rollouts"`
 	}
-	path := rolloutsPath(env)
+	path := rolloutsPath(f.Environment)
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}

@@ -43,10 +43,16 @@ func runAudit(ctx context.Context, e *cliEnv, args []string) error {
 		return nil
 	}
 	writeAudit(e.stdout, entries)
-	if n := len(entries); n > 0 && n == f.Limit {
-		fmt.Fprintf(e.stderr, "Older entries: add --before %d for the next page.\n", entries[n-1].ID)
-	}
+	nextPageHint(e, "entries", len(entries), f.Limit, func() int64 { return entries[len(entries)-1].ID })
 	return nil
+}
+
+// nextPageHint says, on stderr, how to read the next page when a list of
+// what came back filled its page of limit: with --before the last ID.
+func nextPageHint(e *cliEnv, what string, n, limit int, lastID func() int64) {
+	if n > 0 && n == limit {
+		fmt.Fprintf(e.stderr, "Older %s: add --before %d for the next page.\n", what, lastID())
+	}
 }
 
 // writeAudit writes the entries, each with its diff.

@@ -114,7 +114,7 @@ func rolloutCommand() *command {
 		{name: "start", args: "FLAG --env ENV (-f PLAN.json|- | --variant V --baseline B --steps 5%:1h,25%:1h,50%:1h:1000,100% [--guardrail METRIC[:lower|higher][:TOLERANCE] ...] [--on-breach rollback|pause] [--alpha 0.05] [--min-sample 100]) [--reason TEXT]",
 			summary: "start a rollout of a variant in steps", more: rolloutStartMore, run: runRolloutStart},
 		action("status", "show a rollout's progress, guardrails and history"),
-		{name: "list", args: "--env ENV [--flag KEY] [--active]", summary: "list the rollouts of an environment", run: runRolloutList},
+		{name: "list", args: "--env ENV [--flag KEY] [--active] [--limit N] [--before ID]", summary: "list the rollouts of an environment", run: runRolloutList},
 		action("pause", "hold a rollout at its step"),
 		action("resume", "let a paused rollout go on"),
 		action("advance", "move a rollout to its next step now"),
@@ -179,8 +179,11 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 
 func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 	fs, cf, env := envClientFlags(e, "rollout list")
-	flagKey := fs.String("flag", "", "only rollouts of this flag")
-	active := fs.Bool("active", false, "only running and paused rollouts")
+	var f rollout.Filter
+	fs.StringVar(&f.Flag, "flag", "", "only rollouts of this flag")
+	fs.BoolVar(&f.Active, "active", false, "only running and paused rollouts")
+	fs.IntVar(&f.Limit, "limit", 100, "at most this many rollouts, newest first (1-1000)")
+	fs.Int64Var(&f.BeforeID, "before", 0, "only rollouts older than this `ID` (the next page: the last ID shown)")
 	pos, err := e.parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -191,11 +194,15 @@ func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 	if len(pos) > 0 {
 		return usageErrorf("rollout list takes no arguments; filter with --flag KEY")
 	}
+	if err := checkLimit(f.Limit); err != nil {
+		return err
+	}
 	c, err := cf.client()
 	if err != nil {
 		return err
 	}
-	list, err := c.Rollouts(ctx, *env, *flagKey, *active, 0)
+	f.Environment = *env
+	list, err := c.Rollouts(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -204,10 +211,14 @@ func runRolloutList(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	if len(list) == 0 {
 		fmt.Fprintf(e.stdout, "No rollouts in %s%s. Start one with 'valueloop rollout start FLAG --env %s --variant V --baseline B --steps 5%%:1h,100%%'.\n",
-			*env, expIf(*active, " under way", ""), *env)
+			*env, expIf(f.Active, " under way", ""), *env)
 		return nil
 	}
-	return writeRolloutList(e.stdout, list)
+	if err := writeRolloutList(e.stdout, list); err != nil {
+		return err
+	}
+	nextPageHint(e, "rollouts", len(list), f.Limit, func() int64 { return list[len(list)-1].ID })
+	return nil
 }
 
 // runRolloutAction returns status, or the action sub on a rollout.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -664,5 +666,56 @@ func TestRolloutWebhookLinksToTheDashboard(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("no pause message to %v", want)
 		}
+	}
+}
+
+// TestRolloutListPages: rollout list reads a page at a time, --limit N of
+// them, older pages with --before (the API's ?before=), and says how to
+// read the next page when one is full, as audit does. It used to show the
+// server's default 100 newest rollouts and no more, saying nothing.
+func TestRolloutListPages(t *testing.T) {
+	s := MustServe(t, "", "--demo")
+	// The demo's rollout, rolled back, and a second one of the same flag.
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "rollback", "checkout-flow", "--env", "production"); code != 0 {
+		t.Fatalf("rollback: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "start", "checkout-flow", "--env", "production", "--variant", "one-page", "--baseline", "classic", "--steps", "10%:1h,100%"); code != 0 {
+		t.Fatalf("second start: exit %d, %s", code, stderr)
+	}
+	page := func(args ...string) ([]int64, string) {
+		t.Helper()
+		code, out, errOut := s.cli(t, s.Admin, append([]string{"rollout", "list", "--env", "production", "--output", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("rollout list %v: exit %d, %s", args, code, errOut)
+		}
+		var list []struct{ ID int64 }
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]int64, len(list))
+		for i, r := range list {
+			ids[i] = r.ID
+		}
+		return ids, errOut
+	}
+	all, hint := page()
+	if len(all) != 2 || all[0] <= all[1] || hint != "" {
+		t.Fatalf("all rollouts: %v (stderr %q); want 2, newest first, no hint", all, hint)
+	}
+	first, _ := page("--limit", "1")
+	if len(first) != 1 || first[0] != all[0] {
+		t.Fatalf("--limit 1: %v, want [%d]", first, all[0])
+	}
+	next, _ := page("--limit", "1", "--before", strconv.FormatInt(all[0], 10))
+	if len(next) != 1 || next[0] != all[1] {
+		t.Errorf("--before %d: %v, want [%d]", all[0], next, all[1])
+	}
+	code, stdout, stderr := s.cli(t, s.Admin, "rollout", "list", "--env", "production", "--limit", "1")
+	want := fmt.Sprintf("Older rollouts: add --before %d for the next page.", all[0])
+	if code != 0 || strings.Count(stdout, "checkout-flow") != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("text page: exit %d\n%s\nstderr %q, want %q", code, stdout, stderr, want)
+	}
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "list", "--env", "production", "--limit", "0"); code != exitUsage || !strings.Contains(stderr, "--limit") {
+		t.Errorf("--limit 0: exit %d, %q; want %d naming --limit", code, stderr, exitUsage)
 	}
 }
