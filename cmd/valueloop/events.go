@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -84,7 +83,8 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 	typ := fs.String("type", "tracking", "tracking or exposure")
 	key := fs.String("key", "", "targeting key of the user (required)")
 	name := fs.String("name", "", "tracking: what the user did")
-	value := fs.String("value", "", "tracking: a number")
+	var value optFloat
+	fs.Var(&value, "value", "tracking: a number")
 	flagKey := fs.String("flag", "", "exposure: flag key")
 	variant := fs.String("variant", "", "exposure: variant served")
 	reason := fs.String("reason", "", "exposure: the evaluation's OpenFeature `REASON`; STATIC, DEFAULT or DISABLED: served outside the split, kept out of experiments")
@@ -119,17 +119,8 @@ func runEventsSend(ctx context.Context, e *cliEnv, args []string) error {
 		}
 		ev["split"] = b
 	}
-	if *value != "" {
-		v, err := strconv.ParseFloat(*value, 64)
-		if err != nil {
-			return usageErrorf("events send: --value must be a number, got %q", *value)
-		}
-		// ParseFloat reads NaN and Inf, which JSON cannot hold: the body
-		// would not marshal.
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return valueloop.FieldErrorf("--value", "must be a finite number, got %q", *value)
-		}
-		ev["value"] = v
+	if value.set {
+		ev["value"] = value.v
 	}
 	body, err := json.Marshal([]any{ev})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -73,22 +72,6 @@ func runFeatureShow(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	cols := outputWidth(e)
 	return writeOut(e, cf, sh, func(w io.Writer, sh *features.Shown) { writeFeature(w, sh, time.Now(), cols) })
-}
-
-// optFloat is a number flag that remembers whether it was given.
-type optFloat struct {
-	v   float64
-	set bool
-}
-
-func (o *optFloat) String() string { return strconv.FormatFloat(o.v, 'g', -1, 64) }
-func (o *optFloat) Set(s string) error {
-	v, err := parseFinite(s)
-	if err != nil {
-		return err
-	}
-	o.v, o.set = v, true
-	return nil
 }
 
 // featureFlags are the fields feature set may change.

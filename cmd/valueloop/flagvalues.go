@@ -27,6 +27,50 @@ func parseFinite(s string) (float64, error) {
 	return v, nil
 }
 
+// finiteFloat is a number flag read by parseFinite: flag.Float64 reads
+// NaN and Inf as well. Every float flag of the commands is one (floatVar),
+// so that such a value is refused with the flag's name, exit 2.
+type finiteFloat float64
+
+func (f *finiteFloat) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
+func (f *finiteFloat) Set(s string) error {
+	v, err := parseFinite(s)
+	if err != nil {
+		return err
+	}
+	*f = finiteFloat(v)
+	return nil
+}
+
+// floatVar defines a finite number flag, as fs.Float64Var does.
+func floatVar(fs *flag.FlagSet, p *float64, name string, value float64, usage string) {
+	*p = value
+	fs.Var((*finiteFloat)(p), name, usage)
+}
+
+// floatFlag defines a finite number flag, as fs.Float64 does.
+func floatFlag(fs *flag.FlagSet, name string, value float64, usage string) *float64 {
+	p := new(float64)
+	floatVar(fs, p, name, value, usage)
+	return p
+}
+
+// optFloat is a number flag that remembers whether it was given.
+type optFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optFloat) String() string { return strconv.FormatFloat(o.v, 'g', -1, 64) }
+func (o *optFloat) Set(s string) error {
+	v, err := parseFinite(s)
+	if err != nil {
+		return err
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
 // listFlag collects a repeatable flag.
 type listFlag []string
 

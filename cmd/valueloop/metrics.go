@@ -27,8 +27,9 @@ func metricsCommand() *command {
 
 // metricFlags are the flags of metrics create that build a definition.
 type metricFlags struct {
-	m                                               metric.Metric
-	kind, denEvent, denAgg, direction, window, capv *string
+	m                                         metric.Metric
+	kind, denEvent, denAgg, direction, window *string
+	capv                                      optFloat
 }
 
 func addMetricFlags(fs *flag.FlagSet) *metricFlags {
@@ -36,7 +37,7 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	fs.StringVar(&f.m.Key, "key", "", "metric key")
 	fs.StringVar(&f.m.Name, "name", "", "display name")
 	f.kind = fs.String("kind", "", "conversion, count, sum, mean, ratio or quantile")
-	fs.Float64Var(&f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99")
+	floatVar(fs, &f.m.Quantile, "quantile", 0, "quantile: which one, in (0, 1), e.g. 0.99 for p99")
 	fs.StringVar(&f.m.Over, "over", "", "quantile: of the users' mean values (user, the default) or of all events' values (event)")
 	fs.StringVar(&f.m.Event, "event", "", "tracking event measured (a ratio's numerator)")
 	fs.StringVar(&f.m.Aggregate, "aggregate", "", "ratio numerator: sum (default) or count")
@@ -44,7 +45,7 @@ func addMetricFlags(fs *flag.FlagSet) *metricFlags {
 	f.denAgg = fs.String("denominator-aggregate", "", "ratio denominator: count (default) or sum")
 	f.direction = fs.String("direction", "higher", "higher or lower: which way is better")
 	f.window = fs.String("window", "", "count only events within this time after first exposure, e.g. 7d or 36h")
-	f.capv = fs.String("cap", "", "cap every per-user value at this number")
+	fs.Var(&f.capv, "cap", "cap every per-user value at this number")
 	return f
 }
 
@@ -62,11 +63,8 @@ func (f *metricFlags) metric() (metric.Metric, error) {
 		}
 		m.Window = w
 	}
-	if *f.capv != "" {
-		v, err := parseFinite(*f.capv)
-		if err != nil {
-			return m, usageErrorf("metrics create: --cap: %v", err)
-		}
+	if f.capv.set {
+		v := f.capv.v
 		m.Cap = &v
 	}
 	return m, nil
