@@ -136,7 +136,7 @@ func TestValueObjectiveFromNext(t *testing.T) {
 		{"/value", []string{"ranked-growth", "unranked-retention", `<option value="retention"`, `<option value="growth"`}, nil},
 		{"/value?objective=retention", []string{"unranked-retention"}, []string{"ranked-growth"}},
 		{"/value?objective=growth", []string{"ranked-growth"}, []string{"unranked-retention"}},
-		{"/value?objective=quiet", []string{"Nothing to rank", `<option value="quiet" selected`}, []string{"ranked-growth", "unranked-retention"}},
+		{"/value?objective=quiet", []string{"Nothing to rank: no feature betting on objective quiet is an idea or ready.", `<option value="quiet" selected`}, []string{"ranked-growth", "unranked-retention"}},
 	} {
 		before := reads.n.Load()
 		resp, err := c.Get(d.srv.URL + tc.path)
@@ -304,6 +304,39 @@ func TestValueBetsFigures(t *testing.T) {
 	for _, want := range []string{`<td class="n">0.004</td>`, `<td class="n">1.5 <span`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("record of bets lacks %q", want)
+		}
+	}
+}
+
+// TestValueNothingToRankOfObjective: /value?objective=X with nothing to
+// rank for X says so of X, as 'valueloop next --objective' does; it said
+// "Nothing to rank: add ideas with a value and a size", as if the whole
+// backlog were empty.
+func TestValueNothingToRankOfObjective(t *testing.T) {
+	u := &UI{}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	unranked := []value.Unranked{{Feature: "u", Objective: "growth", Stage: value.Idea, Reason: "no size"}}
+	for _, c := range []struct {
+		name      string
+		objective string
+		method    value.Method
+		unranked  []value.Unranked
+		want      string
+	}{
+		{"whole backlog", "", value.WSJF, nil, `<td colspan="5" class="none">Nothing to rank: add ideas with a value and a size (docs/value.md).</td>`},
+		{"objective without ideas", "growth", value.WSJF, nil, `<td colspan="5" class="none">Nothing to rank: no feature betting on objective growth is an idea or ready.</td>`},
+		{"objective without estimates", "growth", value.RICE, unranked, `<td colspan="5" class="none">Nothing to rank: no idea or ready feature betting on objective growth has the estimates RICE needs (see below).</td>`},
+		{"objective named in HTML", "a<b", value.WSJF, nil, `no feature betting on objective a&lt;b is an idea or ready.`},
+	} {
+		var b strings.Builder
+		d := valueData{Next: &value.Next{Method: c.method, Unranked: c.unranked}, Method: c.method, Objective: c.objective, Flow: &value.Flow{}}
+		if err := u.pages["value"].ExecuteTemplate(&b, "content", page{Data: d}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s: the backlog lacks %q", c.name, c.want)
 		}
 	}
 }
