@@ -492,7 +492,7 @@ func TestBadPlansChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	if rs, err := w.api.Rollouts(ctx, env, "", false, 0); err != nil || len(rs) != 0 {
+	if rs, err := w.api.Rollouts(ctx, rollout.Filter{Environment: env}); err != nil || len(rs) != 0 {
 		t.Errorf("rollouts after bad plans: %+v, %v; want none", rs, err)
 	}
 	flagAfter, _ := w.api.ExportFlagd(ctx, env)
@@ -508,7 +508,7 @@ func TestBadPlansChangeNothing(t *testing.T) {
 	if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "already has an active rollout") {
 		t.Errorf("second start: %v, want a conflict", err)
 	}
-	if rs, _ := w.api.Rollouts(ctx, env, "checkout", true, 0); len(rs) != 1 {
+	if rs, _ := w.api.Rollouts(ctx, rollout.Filter{Environment: env, Flag: "checkout", Active: true}); len(rs) != 1 {
 		t.Errorf("active rollouts of checkout: %d, want 1", len(rs))
 	}
 }
