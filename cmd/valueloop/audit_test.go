@@ -14,19 +14,7 @@ func TestAuditPages(t *testing.T) {
 	s := MustServe(t, "", "--demo")
 	page := func(args ...string) []int64 {
 		t.Helper()
-		code, out, errOut := s.cli(t, s.Admin, append([]string{"audit", "--output", "json"}, args...)...)
-		if code != 0 {
-			t.Fatalf("audit %v: exit %d, %s", args, code, errOut)
-		}
-		var entries []struct{ ID int64 }
-		if err := json.Unmarshal([]byte(out), &entries); err != nil {
-			t.Fatal(err)
-		}
-		ids := make([]int64, len(entries))
-		for i, e := range entries {
-			ids[i] = e.ID
-		}
-		return ids
+		return pageIDs(t, s, append([]string{"audit"}, args...)...)
 	}
 	first := page("--limit", "3")
 	if len(first) != 3 || first[0] < 10 {
@@ -37,4 +25,23 @@ func TestAuditPages(t *testing.T) {
 	if len(next) != 3 || next[0] != want[0] || next[1] != want[1] || next[2] != want[2] {
 		t.Errorf("page before #%d: %v, want %v", first[2], next, want)
 	}
+}
+
+// pageIDs runs a listing command with --output json and returns the IDs
+// of the page it lists, in its order.
+func pageIDs(t *testing.T, s *testServer, args ...string) []int64 {
+	t.Helper()
+	code, out, errOut := s.cli(t, s.Admin, append(args, "--output", "json")...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d, %s", args, code, errOut)
+	}
+	var list []struct{ ID int64 }
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(list))
+	for i, r := range list {
+		ids[i] = r.ID
+	}
+	return ids
 }
