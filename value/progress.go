@@ -48,7 +48,9 @@ type ShownObjective struct {
 }
 
 // ObjectiveProgress measures o's progress from its features' verdicts (the
-// items of other objectives are ignored).
+// items of other objectives are ignored). A verdict whose experiment shows
+// a sample ratio mismatch (Item.SampleRatioMismatch, which next knows and
+// objective show does not read) does not count.
 func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 	p := Progress{Objective: o.Key, Target: o.Target, Horizon: o.Horizon, Counted: []string{}}
 	relative := !o.Target.Absolute
@@ -67,6 +69,8 @@ func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 		switch {
 		case v.Effect == nil:
 			why = "no effect measured"
+		case it.SampleRatioMismatch:
+			why = "its experiment now shows a sample ratio mismatch"
 		case metric != "" && metric != o.Metric:
 			why = fmt.Sprintf("measured on %s, not %s", metric, o.Metric)
 		case absolute != o.Target.Absolute:

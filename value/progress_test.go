@@ -135,3 +135,22 @@ func TestProgressMeasuredElsewhere(t *testing.T) {
 		t.Errorf("uncounted %q, want %q", p.Uncounted, want)
 	}
 }
+
+// TestObjectiveProgressSampleRatioMismatch: a validated feature whose
+// experiment now shows a sample ratio mismatch (Item.SampleRatioMismatch,
+// which next knows) does not count toward the objective, as it counts in
+// no record of bets: none of its numbers can be trusted.
+func TestObjectiveProgressSampleRatioMismatch(t *testing.T) {
+	now := time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)
+	e := 0.05
+	item := func(key string, mismatch bool) Item {
+		f := &Feature{Key: key, Objective: "o", Hypothesis: Hypothesis{Change: key, Metric: "m"}}
+		l := &Lifecycle{Stage: Validated, Verdict: &Event{Kind: VerdictRecorded, Stage: Validated, At: now.AddDate(0, 0, -5), Effect: &e}}
+		return Item{Feature: f, Lifecycle: l, SampleRatioMismatch: mismatch}
+	}
+	o := Objective{Key: "o", Metric: "m", Target: Target{Direction: experiment.Increase, Value: 0.10}}
+	p := ObjectiveProgress(&o, []Item{item("ok", false), item("off", true)}, now)
+	if !slices.Equal(p.Counted, []string{"ok"}) || len(p.Uncounted) != 1 || p.Uncounted[0] != "off: its experiment now shows a sample ratio mismatch" {
+		t.Errorf("counted %v, uncounted %q; want ok counted, off not (sample ratio mismatch)", p.Counted, p.Uncounted)
+	}
+}
