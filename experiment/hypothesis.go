@@ -290,11 +290,6 @@ func NewHypothesis() *Hypothesis {
 	return &Hypothesis{Settings: DefaultSettings()}
 }
 
-// Normalize fills the defaults that depend on the environment (the
-// direction from the primary metric's definition, the power) and validates
-// h against the environment's metrics and the flag's variants (nil when the
-// flag is unknown: variant names are then not checked). The error names the
-// field: primaryMetric, guardrails[1].metric, settings.control, ...
 // CheckText checks the hypothesis' text as it is written: the statement,
 // printed above every result, may hold line breaks and tabs but no other
 // control character and no bidirectional one (valueloop.CheckControl).
@@ -304,6 +299,11 @@ func (h *Hypothesis) CheckText() error {
 	return valueloop.CheckControl("statement", h.Statement, false, len(h.Statement), func(r rune) bool { return r != '\n' && r != '\t' })
 }
 
+// Normalize fills the defaults that depend on the environment (the
+// direction from the primary metric's definition, the power) and validates
+// h against the environment's metrics and the flag's variants (nil when the
+// flag is unknown: variant names are then not checked). The error names the
+// field: primaryMetric, guardrails[1].metric, settings.control, ...
 func (h *Hypothesis) Normalize(metrics []metric.Metric, variants []string) error {
 	find := func(key string) *metric.Metric {
 		for i := range metrics {
