@@ -234,10 +234,7 @@ func (u *UI) handleExperiment(w http.ResponseWriter, r *http.Request) error {
 			row.Emphasis = v.Variant == verdictVariant
 			rows = append(rows, row)
 		}
-		f, fig := num, num
-		if mv.Relative {
-			f, fig = signedPct, lift
-		}
+		f, fig := figures(mv.Relative)
 		var refs []refLine
 		if m.Metric == primary {
 			refs = minEffect.of(mv.Relative)
@@ -341,9 +338,10 @@ func intervalOverTime(points []replayPoint, primary string, minEffect effectRefs
 	for _, v := range order {
 		ss = append(ss, *bySeries[v])
 	}
-	what, yfmt, fig, ytitle := "Lift", signedPct, lift, "lift vs control (%)"
+	yfmt, fig := figures(relative)
+	what, ytitle := "Lift", "lift vs control (%)"
 	if !relative {
-		what, yfmt, fig, ytitle = "Difference", num, num, "difference from control, in "+primary+"'s units"
+		what, ytitle = "Difference", "difference from control, in "+primary+"'s units"
 	}
 	return lineChart(chartSpec{Title: what + " of " + primary + " over time with its " + level + " always-valid (sequential) interval, at the end of each past day (from the events received by then) and now",
 		YTitle: ytitle, Series: ss, Refs: append([]refLine{{Y: 0, Label: "no effect"}}, minEffect.of(relative)...), YFmt: yfmt, Fmt: fig, Focus: true}), rows
@@ -415,10 +413,7 @@ func splitOf(res *experiment.Result, interval string) *splitView {
 		for i := range rows {
 			rows[i].Clip = 2 * most
 		}
-		f, fig := num, num
-		if relative {
-			f, fig = signedPct, lift
-		}
+		f, fig := figures(relative)
 		v.Charts = append(v.Charts, sliceChart{Metric: m.Metric,
 			Chart: forestPlot("Forest plot of "+m.Metric+" by "+d.Dimension+": each slice's lift against control, with its "+interval, rows, nil, f, fig)})
 	}

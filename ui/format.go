@@ -101,14 +101,21 @@ func signedPct(x float64) string {
 // where signedPct wrote +1% and 0%). Axis ticks keep signedPct's +10%.
 func lift(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
 
+// figures are how a figure is written, a relative one (a lift) or one in
+// the metric's units: tick on an axis (+10%), fig in tables and tooltips
+// (+1.0%).
+func figures(relative bool) (tick, fig func(float64) string) {
+	if relative {
+		return signedPct, lift
+	}
+	return num, num
+}
+
 // intervalText writes an interval as "lower to upper", relative ones as
 // lifts; an unbounded side (a one-sided test's, held as 0
 // and a flag) is -∞ or +∞, as the CLI writes it.
 func intervalText(iv stats.Interval, relative bool) string {
-	f := num
-	if relative {
-		f = lift
-	}
+	_, f := figures(relative)
 	return intervalSide(iv.LowerUnbounded, "-∞", iv.Lower, f) + " to " + intervalSide(iv.UpperUnbounded, "+∞", iv.Upper, f)
 }
 

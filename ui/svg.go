@@ -180,9 +180,10 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 	// The key has the top of the drawing to itself: inside the plot, the
 	// points and bands at its top left (a phone's one day of exposures,
 	// an interval's first days) were drawn under it.
+	lb := legendBox(c.Series, keys, head)
 	top := head
 	if legend {
-		top = legendBox(c.Series, keys, head).y1 + 8
+		top = lb.y1 + 8
 	}
 	h := float64(height) - top - padB
 	x := func(t time.Time) float64 { return padL + w*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
@@ -204,7 +205,7 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		shown = clampSeries(c.Series, ylo, yhi)
 	}
 	bands := bandShapes(shown, x, y)
-	taken := []box{legendBox(c.Series, keys, head)}
+	taken := []box{lb}
 	for i, r := range c.Refs {
 		fmt.Fprintf(b, `<line class="ref" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f"/>`, padL, padL+w, y(r.Y), y(r.Y))
 		lx, ly, anchor := placeRefLabel(r.Label, i, y(r.Y), w, bands, taken)

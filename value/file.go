@@ -190,7 +190,8 @@ func fromYAML(v any, path string) (any, error) {
 	case map[any]any:
 		m := make(map[string]any, len(t))
 		for k, x := range t {
-			if m[fmt.Sprint(k)], err = fromYAML(x, field(fmt.Sprint(k))); err != nil {
+			key := fmt.Sprint(k)
+			if m[key], err = fromYAML(x, field(key)); err != nil {
 				return nil, err
 			}
 		}
