@@ -106,6 +106,12 @@ func (u RateUnit) Format(perDay float64) string {
 	return fmt.Sprintf("%.1f/%s", perDay*u.Days, u.Name)
 }
 
+// Lift writes a measured relative change (a lift, a guardrail's change, an
+// end of their intervals) to one decimal, signed: +21.9%, +1.0%, +0.0%.
+// The CLI and the dashboard both write them with it, so that one figure
+// reads the same in both.
+func Lift(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
+
 // Duration writes a duration with its two largest units: 45s, 12m,
 // 5h12m, 3d4h, rounded to the last unit written (17.98s is 18s, not 17s;
 // 59.6s is 1m), so that a figure near a unit's end takes the next one.

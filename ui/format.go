@@ -96,10 +96,11 @@ func signedPct(x float64) string {
 
 // lift writes a measured relative change (a lift, a guardrail's change,
 // their intervals' bounds) as the CLI writes it ('experiment results'
-// LIFT, 'rollout status' CHANGE): signed, to one decimal whatever the
-// figure, so that a column reads alike (+1.0% and +0.0% beside +21.9%,
-// where signedPct wrote +1% and 0%). Axis ticks keep signedPct's +10%.
-func lift(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
+// LIFT, 'rollout status' CHANGE), with the same termchart.Lift: signed, to
+// one decimal whatever the figure, so that a column reads alike (+1.0% and
+// +0.0% beside +21.9%, where signedPct wrote +1% and 0%). Axis ticks keep
+// signedPct's +10%.
+var lift = termchart.Lift
 
 // figures are how a figure is written, a relative one (a lift) or one in
 // the metric's units: tick on an axis (+10%), fig in tables and tooltips

@@ -873,7 +873,7 @@ func bar(est float64, iv stats.Interval, scale float64, barWidth int) string {
 
 func fmtLift(x float64, relative bool) string {
 	if relative {
-		return fmt.Sprintf("%+.1f%%", 100*x)
+		return termchart.Lift(x)
 	}
 	// Trailing zeros trimmed, as the verdict writes effects (+0.01).
 	return expIf(x < 0, "", "+") + figure(x, 3, false)

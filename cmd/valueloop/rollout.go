@@ -433,7 +433,7 @@ func writeGuardrails(w io.Writer, st *rollout.Status, cols int) {
 			change, iv, chart := "-", "-", strings.Repeat(" ", width)
 			relative := g.HasRelative()
 			if relative {
-				change, iv, chart = roSigned(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
+				change, iv, chart = termchart.Lift(g.Change), rollout.IntervalString(g.Interval), guardrailBar(g, lo, hi, width)
 			}
 			status := strings.ReplaceAll(g.Status, "_", " ")
 			if !relative && g.Reason != "" {
@@ -540,7 +540,7 @@ func guardrailBlock(gs []rollout.GuardrailResult, lo, hi float64) chartBlock {
 }
 
 func axisLabel(lo, hi float64, width int) string {
-	l, r := roSigned(lo), roSigned(hi)
+	l, r := termchart.Lift(lo), termchart.Lift(hi)
 	if len(l)+len(r)+1 > width {
 		return strings.Repeat(" ", width)
 	}
@@ -583,10 +583,6 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 // roPct writes a percentage with up to two decimals.
 func roPct(p float64) string {
 	return strconv.FormatFloat(math.Round(p*100)/100, 'f', -1, 64)
-}
-
-func roSigned(x float64) string {
-	return fmt.Sprintf("%+.1f%%", 100*x)
 }
 
 // registerWebhookMetrics exports the sender's counts of outgoing rollout

@@ -19,6 +19,7 @@ import (
 	"github.com/valueloop/valueloop/dora"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/stats"
+	"github.com/valueloop/valueloop/termchart"
 	"github.com/valueloop/valueloop/valuelooptest"
 )
 
@@ -1157,7 +1158,7 @@ func TestDashboardLiftsAsTheCLI(t *testing.T) {
 		if g.Change == nil || g.Interval == nil {
 			continue
 		}
-		want := "Change " + roSigned(*g.Change) + ", 95% always-valid interval " + roSigned(g.Interval.Lower) + " to " + roSigned(g.Interval.Upper) + ";"
+		want := "Change " + termchart.Lift(*g.Change) + ", 95% always-valid interval " + termchart.Lift(g.Interval.Lower) + " to " + termchart.Lift(g.Interval.Upper) + ";"
 		if !strings.Contains(html.UnescapeString(rollout), want) {
 			t.Errorf("guardrail %s: the rollout's page lacks the CLI's %q", g.Metric, want)
 		}
