@@ -330,18 +330,9 @@ type envState struct {
 	prev       int   // its previous successful deployment; -1: none
 	changes    map[int32]bool
 	// others are the deployed SHAs that are no known change, by their
-	// first 7 digits (otherKey), so that an abbreviation finds the SHA it
+	// first 7 digits (ShortSHA), so that an abbreviation finds the SHA it
 	// abbreviates, as sameCommit compares them.
 	others map[string][]string
-}
-
-// otherKey is where envState.others holds sha: under its first 7 digits
-// when it may abbreviate or be abbreviated, else under itself.
-func otherKey(sha string) string {
-	if len(sha) > minAbbrev && isHex(sha) {
-		return sha[:minAbbrev]
-	}
-	return sha
 }
 
 // deployed notes that the environment runs change j (known) or sha, and
@@ -363,7 +354,7 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 		if st.others == nil {
 			st.others = map[string][]string{}
 		}
-		k := otherKey(sha)
+		k := ShortSHA(sha)
 		for _, o := range st.others[k] {
 			if sameCommit(o, sha) {
 				return true
@@ -469,7 +460,7 @@ func latest(a, b time.Time) time.Time {
 // linkIncidents attaches each incident to its service and to the deployment
 // that caused it.
 func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
-	// Deployments by ID and by SHA (otherKey: abbreviations find what they
+	// Deployments by ID and by SHA (ShortSHA: abbreviations find what they
 	// abbreviate), for the incidents that name one.
 	var needID, needSHA bool
 	for i := range incs {
@@ -488,7 +479,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
 			}
 			if needSHA && d.SHA != "" {
-				sk := otherKey(d.SHA)
+				sk := ShortSHA(d.SHA)
 				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
 			}
 		}
@@ -524,7 +515,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			// A deployment of that commit (it may be no recorded change), of
 			// the incident's repository, or of its service (first keeps the
 			// service's) when it names no repository.
-			for _, r := range bySHA[otherKey(sha)] {
+			for _, r := range bySHA[ShortSHA(sha)] {
 				d := r.l.deps[r.k].Deployment
 				if sameCommit(d.SHA, sha) && (inc.Repo == "" || strings.EqualFold(d.Repo, inc.Repo)) {
 					refs = append(refs, r)
