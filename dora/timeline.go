@@ -373,7 +373,7 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 // deployed and unknown as a change), only the replaced deployment is marked.
 func (l *line) markRolledBack(k, prev int, sha string) {
 	r := &l.deps[k]
-	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, r.Environment, sha))
+	placed := r.shaKnown || (sha != "" && l.lastDeployed(prev, r.Environment, sha) >= 0)
 	for j := prev; j >= 0; j-- {
 		d := &l.deps[j]
 		if !d.success || d.rolledBack || d.Environment != r.Environment {
@@ -395,22 +395,19 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 // lastRolledBack reports whether the latest successful deployment of sha
 // before k to k's environment was taken out of production by a rollback.
 func (l *line) lastRolledBack(k int, sha string) bool {
-	env := l.deps[k].Environment
-	for j := k - 1; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
-			return d.rolledBack
-		}
-	}
-	return false
+	j := l.lastDeployed(k-1, l.deps[k].Environment, sha)
+	return j >= 0 && l.deps[j].rolledBack
 }
 
-func (l *line) deployedBefore(j int, env, sha string) bool {
+// lastDeployed returns the latest successful deployment of sha to env at or
+// before j, or -1.
+func (l *line) lastDeployed(j int, env, sha string) int {
 	for ; j >= 0; j-- {
 		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
-			return true
+			return j
 		}
 	}
-	return false
+	return -1
 }
 
 // mergeIncidents keeps the latest snapshot of each incident and drops
