@@ -22,7 +22,8 @@ type Timeline struct {
 	merged []Change // the combined record of changes that several records name
 	index  changeIndex
 	// abbrev orders the changes by repository and the start of their SHA,
-	// for abbreviations; made by the first lookup that needs it.
+	// for abbreviations; made by the first lookup that needs it, dropped
+	// once the timeline is built.
 	abbrev []abbrevEntry
 	// abbrevProbes counts the reads of the index for a change recorded
 	// under an abbreviation of a SHA looked up, for tests.
@@ -132,6 +133,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	}
 	t.deployedBy = nil
 	t.linkIncidents(incs, wanted, skew)
+	t.abbrev = nil // lookups are over
 	for _, l := range t.lines {
 		l.settle()
 		l.leadTimes(skew)
