@@ -119,11 +119,14 @@ func NewTimeline(in Data) (*Timeline, error) {
 	// Incidents naming a cause commit need to know which deployment delivered
 	// it; note those changes before delivering.
 	incs := t.mergeIncidents(in.Incidents)
+	// causes holds the change each incident's cause commit is, or -1.
 	wanted := map[int32][]depRef{}
+	causes := make([]int32, len(incs))
 	for i := range incs {
+		causes[i] = -1
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
 			if j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
-				wanted[j] = nil
+				wanted[j], causes[i] = nil, j
 			}
 		}
 	}
@@ -132,7 +135,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 		t.deliver(l, wanted, skew)
 	}
 	t.deployedBy = nil
-	t.linkIncidents(incs, wanted, skew)
+	t.linkIncidents(incs, causes, wanted, skew)
 	t.abbrev = nil // lookups are over
 	for _, l := range t.lines {
 		l.settle()
@@ -457,8 +460,8 @@ func latest(a, b time.Time) time.Time {
 }
 
 // linkIncidents attaches each incident to its service and to the deployment
-// that caused it.
-func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
+// that caused it; causes[i] is the change incs[i] names as its cause, or -1.
+func (t *Timeline) linkIncidents(incs []Incident, causes []int32, wanted map[int32][]depRef, skew int64) {
 	// Deployments by ID and by SHA (ShortSHA: abbreviations find what they
 	// abbreviate), for the incidents that name one.
 	var needID, needSHA bool
@@ -508,7 +511,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			// A cause is typed by people: its case may differ.
 			sha := strings.ToLower(inc.CauseSHA)
 			var refs []depRef
-			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
+			if j := causes[i]; j >= 0 {
 				refs = append(refs, wanted[j]...)
 			}
 			// A deployment of that commit (it may be no recorded change), of
