@@ -214,3 +214,16 @@ func TestIncidentCauseUnrecordedCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestAbbrevIndexReleased: the index of SHA prefixes serves lookups, which
+// are made while the timeline is built only; a timeline kept for reports
+// does not hold it (16 bytes per change) after.
+func TestAbbrevIndexReleased(t *testing.T) {
+	tl := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		deploy("d1", "o/r", shaX1[:7], StatusSuccess, "2026-03-02 12:00").
+		timeline()
+	if tl.abbrev != nil {
+		t.Errorf("abbreviation index of %d entries kept after the timeline was built", len(tl.abbrev))
+	}
+}

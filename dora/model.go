@@ -17,8 +17,8 @@ const (
 // ShortSHA is the commit sha as people read it: its first 7 characters, as
 // git abbreviates; a shorter one (an abbreviation already) as it is.
 func ShortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
+	if len(sha) > minAbbrev {
+		return sha[:minAbbrev]
 	}
 	return sha
 }

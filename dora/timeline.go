@@ -22,7 +22,8 @@ type Timeline struct {
 	merged []Change // the combined record of changes that several records name
 	index  changeIndex
 	// abbrev orders the changes by repository and the start of their SHA,
-	// for abbreviations; made by the first lookup that needs it.
+	// for abbreviations; made by the first lookup that needs it, dropped
+	// once the timeline is built.
 	abbrev []abbrevEntry
 	// abbrevProbes counts the reads of the index for a change recorded
 	// under an abbreviation of a SHA looked up, for tests.
@@ -118,11 +119,14 @@ func NewTimeline(in Data) (*Timeline, error) {
 	// Incidents naming a cause commit need to know which deployment delivered
 	// it; note those changes before delivering.
 	incs := t.mergeIncidents(in.Incidents)
+	// causes holds the change each incident's cause commit is, or -1.
 	wanted := map[int32][]depRef{}
+	causes := make([]int32, len(incs))
 	for i := range incs {
+		causes[i] = -1
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
 			if j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
-				wanted[j] = nil
+				wanted[j], causes[i] = nil, j
 			}
 		}
 	}
@@ -131,7 +135,8 @@ func NewTimeline(in Data) (*Timeline, error) {
 		t.deliver(l, wanted, skew)
 	}
 	t.deployedBy = nil
-	t.linkIncidents(incs, wanted, skew)
+	t.linkIncidents(incs, causes, wanted, skew)
+	t.abbrev = nil // lookups are over
 	for _, l := range t.lines {
 		l.settle()
 		l.leadTimes(skew)
@@ -330,18 +335,9 @@ type envState struct {
 	prev       int   // its previous successful deployment; -1: none
 	changes    map[int32]bool
 	// others are the deployed SHAs that are no known change, by their
-	// first 7 digits (otherKey), so that an abbreviation finds the SHA it
+	// first 7 digits (ShortSHA), so that an abbreviation finds the SHA it
 	// abbreviates, as sameCommit compares them.
 	others map[string][]string
-}
-
-// otherKey is where envState.others holds sha: under its first 7 digits
-// when it may abbreviate or be abbreviated, else under itself.
-func otherKey(sha string) string {
-	if len(sha) > minAbbrev && isHex(sha) {
-		return sha[:minAbbrev]
-	}
-	return sha
 }
 
 // deployed notes that the environment runs change j (known) or sha, and
@@ -363,7 +359,7 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 		if st.others == nil {
 			st.others = map[string][]string{}
 		}
-		k := otherKey(sha)
+		k := ShortSHA(sha)
 		for _, o := range st.others[k] {
 			if sameCommit(o, sha) {
 				return true
@@ -382,7 +378,7 @@ func (st *envState) deployed(t *Timeline, j int32, known bool, sha string, sever
 // deployed and unknown as a change), only the replaced deployment is marked.
 func (l *line) markRolledBack(k, prev int, sha string) {
 	r := &l.deps[k]
-	placed := r.shaKnown || (sha != "" && l.deployedBefore(prev, r.Environment, sha))
+	placed := r.shaKnown || (sha != "" && l.lastDeployed(prev, r.Environment, sha) >= 0)
 	for j := prev; j >= 0; j-- {
 		d := &l.deps[j]
 		if !d.success || d.rolledBack || d.Environment != r.Environment {
@@ -404,22 +400,19 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 // lastRolledBack reports whether the latest successful deployment of sha
 // before k to k's environment was taken out of production by a rollback.
 func (l *line) lastRolledBack(k int, sha string) bool {
-	env := l.deps[k].Environment
-	for j := k - 1; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
-			return d.rolledBack
-		}
-	}
-	return false
+	j := l.lastDeployed(k-1, l.deps[k].Environment, sha)
+	return j >= 0 && l.deps[j].rolledBack
 }
 
-func (l *line) deployedBefore(j int, env, sha string) bool {
+// lastDeployed returns the latest successful deployment of sha to env at or
+// before j, or -1.
+func (l *line) lastDeployed(j int, env, sha string) int {
 	for ; j >= 0; j-- {
 		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
-			return true
+			return j
 		}
 	}
-	return false
+	return -1
 }
 
 // mergeIncidents keeps the latest snapshot of each incident and drops
@@ -467,9 +460,9 @@ func latest(a, b time.Time) time.Time {
 }
 
 // linkIncidents attaches each incident to its service and to the deployment
-// that caused it.
-func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, skew int64) {
-	// Deployments by ID and by SHA (otherKey: abbreviations find what they
+// that caused it; causes[i] is the change incs[i] names as its cause, or -1.
+func (t *Timeline) linkIncidents(incs []Incident, causes []int32, wanted map[int32][]depRef, skew int64) {
+	// Deployments by ID and by SHA (ShortSHA: abbreviations find what they
 	// abbreviate), for the incidents that name one.
 	var needID, needSHA bool
 	for i := range incs {
@@ -488,7 +481,7 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
 			}
 			if needSHA && d.SHA != "" {
-				sk := otherKey(d.SHA)
+				sk := ShortSHA(d.SHA)
 				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
 			}
 		}
@@ -518,13 +511,13 @@ func (t *Timeline) linkIncidents(incs []Incident, wanted map[int32][]depRef, ske
 			// A cause is typed by people: its case may differ.
 			sha := strings.ToLower(inc.CauseSHA)
 			var refs []depRef
-			if j, ok := t.lookupIn(t.byName[inc.Service], inc.Repo, sha); ok {
+			if j := causes[i]; j >= 0 {
 				refs = append(refs, wanted[j]...)
 			}
 			// A deployment of that commit (it may be no recorded change), of
 			// the incident's repository, or of its service (first keeps the
 			// service's) when it names no repository.
-			for _, r := range bySHA[otherKey(sha)] {
+			for _, r := range bySHA[ShortSHA(sha)] {
 				d := r.l.deps[r.k].Deployment
 				if sameCommit(d.SHA, sha) && (inc.Repo == "" || strings.EqualFold(d.Repo, inc.Repo)) {
 					refs = append(refs, r)
