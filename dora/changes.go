@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -168,6 +169,16 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// abbrevLengths has bit n set for each length n at which lookup reads the
+// index for a change recorded under an abbreviation of sha: the lengths
+// changes were recorded with only (none when every SHA is whole), not every
+// length from minAbbrev up, which cost each deployment of an unrecorded
+// commit 33 random reads of the index.
+func (t *Timeline) abbrevLengths(sha string) uint64 {
+	shorter := uint64(1)<<len(sha) - 1 // all ones from 64 digits on
+	return t.shaLens & shorter &^ (1<<minAbbrev - 1)
+}
+
 // lookup finds the change of repo and sha: the one recorded under sha,
 // else the one its abbreviation names. People and CI jobs write a commit
 // abbreviated ('deploy record --sha 4c1e9a0') where the forge's webhook
@@ -184,15 +195,10 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 	if !isHex(sha) || len(sha) < minAbbrev {
 		return 0, false
 	}
-	// A change recorded under an abbreviation of sha: probed at the lengths
-	// changes were recorded with only (none when every SHA is whole), not
-	// at every length, which cost each deployment of an unrecorded commit
-	// 33 random reads of the index.
-	for n := len(sha) - 1; n >= minAbbrev; n-- {
-		if t.shaLens&(1<<n) == 0 {
-			continue
-		}
-		t.abbrevProbes++
+	// A change recorded under an abbreviation of sha, longest first.
+	for lens := t.abbrevLengths(sha); lens != 0; {
+		n := 63 - bits.LeadingZeros64(lens)
+		lens &^= 1 << n
 		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 {
 			return j, true
 		}

@@ -25,9 +25,6 @@ type Timeline struct {
 	// for abbreviations; made by the first lookup that needs it, dropped
 	// once the timeline is built.
 	abbrev []abbrevEntry
-	// abbrevProbes counts the reads of the index for a change recorded
-	// under an abbreviation of a SHA looked up, for tests.
-	abbrevProbes int
 	// shaLens has bit n set when a change was recorded with a SHA of n
 	// hexadecimal digits, for n < 64: where lookup may find an abbreviation.
 	shaLens uint64
