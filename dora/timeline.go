@@ -692,6 +692,27 @@ type DeploymentFacts struct {
 	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
 }
 
+// LeadTime is the lead time of ch, a change d delivered, as the metrics
+// count it (see leadTimes): committed → deployed, 0 for a commit dated
+// after its deployment.
+func (d DeploymentFacts) LeadTime(ch Change) time.Duration {
+	return max(d.At.Sub(ch.AuthoredAt), 0)
+}
+
+// MedianLeadTime is the median lead time of the changes d delivered,
+// interpolated as the metrics' medians are; false when it delivered none.
+func (d DeploymentFacts) MedianLeadTime() (time.Duration, bool) {
+	if len(d.Changes) == 0 {
+		return 0, false
+	}
+	leads := make([]int64, len(d.Changes))
+	for i, ch := range d.Changes {
+		leads[i] = int64(d.LeadTime(ch))
+	}
+	median, _ := medianAnd(leads, 1, 2)
+	return time.Duration(median), true
+}
+
 // Deployments returns the production deployments of a service that succeeded
 // or failed, in time order, with what the timeline concluded about each.
 func (t *Timeline) Deployments(service string) []DeploymentFacts {

@@ -57,11 +57,8 @@ func (u *UI) funcs() template.FuncMap {
 		"when":     func(t time.Time) string { return t.UTC().Format(whenLayout) },
 		"short":    func(t time.Time) string { return t.UTC().Format(shortLayout) },
 		"ago":      func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
-		// lead is a change's lead time, committed → deployed, as deploy
-		// list counts it (a commit dated after its deployment: 0).
-		"lead":    func(deployed, committed time.Time) string { return humanDuration(max(deployed.Sub(committed), 0)) },
-		"label":   label,
-		"jsonval": jsonValue,
+		"label":    label,
+		"jsonval":  jsonValue,
 		// credited: a cause that already says who (an audited flag
 		// change, "stated by ana") needs no byline after it.
 		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },

@@ -125,10 +125,6 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 // deploymentRow is a deployment's line in deploy list: its lead time and
 // what became of it.
 func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
-	var leads []time.Duration
-	for _, ch := range d.Changes {
-		leads = append(leads, max(d.At.Sub(ch.AuthoredAt), 0))
-	}
 	var notes []string
 	if d.Rollback {
 		notes = append(notes, "rollback")
@@ -149,22 +145,15 @@ func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
 		notes = append(notes, "rework")
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(dora.ShortSHA(d.SHA)), d.Status,
-		len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
+		len(d.Changes), medianLead(d), strings.Join(notes, "; "))
 }
 
-func medianDuration(ds []time.Duration) string {
-	if len(ds) == 0 {
+// medianLead writes the median lead time of the changes d delivered, "–"
+// for none.
+func medianLead(d dora.DeploymentFacts) string {
+	m, ok := d.MedianLeadTime()
+	if !ok {
 		return "–"
-	}
-	s := append([]time.Duration(nil), ds...)
-	for i := 1; i < len(s); i++ { // a handful: insertion sort
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return termchart.Duration(m)
 }
