@@ -213,6 +213,41 @@ func TestClientSuiteNodeServerFailure(t *testing.T) {
 	}
 }
 
+// TestClientSuiteNodeRefusedContexts: a context the server refuses, too
+// large or nested too deeply, reaches the application through
+// @openfeature/ofrep-provider as an error that says why. The provider reads
+// the body of a 400, 404 or 500 only: the 413 the server answered an
+// oversized body with came out as "The OFREP response does not match the
+// expected format", and a deep context as PARSE_ERROR "malformed JSON",
+// though the JSON was well-formed.
+func TestClientSuiteNodeRefusedContexts(t *testing.T) {
+	needClientSuite(t)
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "node-limits")
+	deep := map[string]any{}
+	for range 250 {
+		deep = map[string]any{"a": deep}
+	}
+	tests := []struct {
+		clientCase
+		want    wantDetails
+		message string
+	}{
+		{clientCase{"oversized context", "kill-switch-payments", "boolean", false, evalContext("u1", map[string]any{"blob": strings.Repeat("a", 70<<10)})},
+			wantDetails{Value: false, Reason: "ERROR", ErrorCode: "GENERAL"}, "larger than 65536 bytes"},
+		{clientCase{"deep context", "kill-switch-payments", "boolean", false, evalContext("u1", map[string]any{"deep": deep})},
+			wantDetails{Value: false, Reason: "ERROR", ErrorCode: "INVALID_CONTEXT"}, "nested more than 200 levels"},
+	}
+	got := runNodeScript(t, "node.mjs", clientCases(tests), "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+token)
+	for _, tc := range tests {
+		g := got[tc.Name]
+		checkSDK(t, tc.Name, g, tc.want)
+		if !strings.Contains(g.ErrorMessage, tc.message) {
+			t.Errorf("%s: error message %q, want it to say %q", tc.Name, g.ErrorMessage, tc.message)
+		}
+	}
+}
+
 // needChromium skips the test without Chromium (fails in CI).
 func needChromium(t *testing.T) {
 	t.Helper()
