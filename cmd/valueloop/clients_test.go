@@ -162,6 +162,13 @@ func TestClientSuiteNode(t *testing.T) {
 		// The rule chose nothing: the default variant, reason UNKNOWN (OFREP has no DEFAULT).
 		{clientCase{"number default variant", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.3.0"})},
 			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+		// No targetingKey: a split has nothing to bucket by and, as in
+		// flagd, serves the default variant rather than an error.
+		{clientCase{"split without targetingKey", "new-onboarding", "boolean", true, map[string]any{"country": "DE"}},
+			wantDetails{Value: false, Variant: "control", Reason: "UNKNOWN"}},
+		// A context version sem_ver cannot read: no match, not an error (flagd).
+		{clientCase{"number, context not a version", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "latest"})},
+			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
 		{clientCase{"object targeting match", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
 			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
 		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
