@@ -92,3 +92,23 @@ func (h *heldStore) Metrics(ctx context.Context, env string) ([]metric.Metric, e
 	})
 	return h.memStore.Metrics(ctx, env)
 }
+
+// TestDrainWritesCarried: a request gather carried over to the next
+// transaction (MaxGroupBytes) when Close comes is stored, as it would
+// have been in the group it was taken with, not failed.
+func TestDrainWritesCarried(t *testing.T) {
+	s := newMemStore()
+	p := NewPipeline(s, nil)
+	// The writer's state, without its goroutine: drain runs here alone.
+	p.reqs, p.exposures, p.engines = make(chan *request, 1), newExposureBuffer(p.ExposureQueue), map[string]*engine{}
+	evs := []Event{{Type: Tracking, ID: "carried", TargetingKey: "user-1", Name: "purchase", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), TimeSet: true}}
+	p.carry = &request{ctx: context.Background(), env: "production", events: evs, size: logSize(evs), done: make(chan error, 1)}
+	r := p.carry
+	p.drain()
+	if err := <-r.done; err != nil {
+		t.Fatalf("the carried request was answered %v, want stored", err)
+	}
+	if got := s.events("production"); len(got) != 1 || got[0].ID != "carried" {
+		t.Errorf("stored %+v, want the carried event", got)
+	}
+}

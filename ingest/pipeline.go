@@ -451,8 +451,8 @@ func (p *Pipeline) gather(group []*request) ([]*request, *rebuildJob) {
 
 // waiting is where the writer takes its next request from: p.reqs, or
 // when gather carried one over (p.carry), a channel holding that one only,
-// so that it is written before any other (drain fails it, as it fails
-// the requests still queued, when Close comes first).
+// so that it is written before any other (or by drain, when Close comes
+// first: taken with the group before it, it would have been stored).
 func (p *Pipeline) waiting() <-chan *request {
 	if p.carry == nil {
 		return p.reqs
@@ -504,12 +504,13 @@ func (p *Pipeline) flushExposures(pause bool) {
 // have been slow for reasons of its own (a disk stalling a commit).
 const maxExposurePause = 5 * time.Millisecond
 
-// drain writes the exposures still buffered at Close and fails waiting
-// requests that were never picked up.
+// drain writes the request gather carried over and the exposures still
+// buffered at Close, and fails waiting requests that were never picked up.
 func (p *Pipeline) drain() {
-	if p.carry != nil {
-		p.carry.done <- ErrClosed
+	if r := p.carry; r != nil {
+		// Taken with the group before it, it would have been stored.
 		p.carry = nil
+		p.write([]*request{r}, nil)
 	}
 	for {
 		select {
