@@ -40,6 +40,8 @@ type Filter struct {
 	Flag        string
 	// Active keeps running and paused rollouts only.
 	Active bool
+	// State, when set, keeps rollouts in that state only.
+	State State
 	// Limit defaults to 100.
 	Limit int
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
@@ -591,13 +593,46 @@ func (e *Engine) Tick(ctx context.Context) error {
 		return err
 	}
 	e.pruneSizing(active)
+	// A rollback is stored before its flag is written, as every
+	// transition is; after a crash in between, the rollout is no longer
+	// active and only this finds the flag still serving the variant. A
+	// rollback left so is among the newest: the crash was just before
+	// the tick that follows the restart.
+	back, err := e.Store.Rollouts(ctx, Filter{State: RolledBack, Limit: 50})
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, r := range active {
 		if err := e.tick(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
 		}
 	}
+	for _, r := range back {
+		if err := e.finishRollback(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// finishRollback writes the baseline to the flag of rolled-back r when the
+// rollback's write did not land: the flag is still at the version r last
+// wrote or adopted and its split still serves the variant. A flag changed
+// since (by hand, by a later rollout) is left alone, as is one deleted.
+func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
+	f := e.flag(&r)
+	if f == nil || f.Version != r.FlagVersion {
+		return nil
+	}
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got == 0 {
+		return nil
+	}
+	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
+	if err := e.applyFlag(ctx, &r, EngineActor); err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return err
+	}
+	return nil
 }
 
 func (e *Engine) tick(ctx context.Context, r Rollout) error {
