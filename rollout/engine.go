@@ -404,9 +404,22 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 	return next, nil
 }
 
-// applyFlag makes the flag's split match r.Percent. It writes only when the
-// split differs, against the version it read, and records the version.
+// applyFlag makes the flag's split match r.Percent (applyFlagOnce). A
+// rollback's write that loses a race with an edit of the flag is made
+// again on the edited flag: everyone goes back to the baseline whatever
+// the flag was changed to a moment before, while a step's write that
+// loses one pauses the rollout (flagFailed) rather than fight the edit.
 func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error {
+	err := e.applyFlagOnce(ctx, r, actor)
+	for try := 0; try < 3 && r.State == RolledBack && valueloop.ErrorCode(err) == valueloop.ECONFLICT; try++ {
+		err = e.applyFlagOnce(ctx, r, actor)
+	}
+	return err
+}
+
+// applyFlagOnce makes the flag's split match r.Percent. It writes only when
+// the split differs, against the version it read, and records the version.
+func (e *Engine) applyFlagOnce(ctx context.Context, r *Rollout, actor string) error {
 	// Made sure of: a manual action may run on a node whose live flags
 	// have not yet seen a peer's step, and writing over that stale flag
 	// would fail its version check and pause the rollout.

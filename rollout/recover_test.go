@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -51,4 +53,43 @@ func livePercent(st *rollout.Status) string {
 		return "no split"
 	}
 	return fmt.Sprintf("%v%%", *st.LivePercent)
+}
+
+// editFirst is the engine's flags, on which someone edits the flag just
+// before the engine's first write lands (between its read and its write).
+type editFirst struct {
+	*flags.Service
+	edit func()
+	done bool
+}
+
+func (e *editFirst) PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, error) {
+	if !e.done {
+		e.done = true
+		e.edit()
+	}
+	return e.Service.PutFlag(ctx, env, f, ifVersion, actor, reason)
+}
+
+// TestRollbackWinsARaceWithAnEdit: an edit of the flag that lands between
+// the rollback's read of the flag and its write made the write fail its
+// version check: the rollout was stored rolled back, the answer was an
+// error, and the flag went on serving the variant (at the edited split)
+// with nothing to retry it. A rollback sends everyone to the baseline
+// whatever the flag was changed to a moment before.
+func TestRollbackWinsARaceWithAnEdit(t *testing.T) {
+	w := newWorld(t, 12)
+	ctx := context.Background()
+	w.start(checkoutPlan(20, 100))
+	w.engine.Flags = &editFirst{Service: w.flags, edit: w.halfByHand}
+	st, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindRollback, "errors in the logs")
+	if err != nil {
+		t.Fatalf("rollback racing an edit: %v", err)
+	}
+	if st.State != rollout.RolledBack || st.LivePercent == nil || *st.LivePercent != 0 {
+		t.Fatalf("after the rollback: %s, flag at %s; want rolled back with the flag at 0%%", st.State, livePercent(st))
+	}
+	if got := w.split(); got != 0 {
+		t.Errorf("%.1f%% of new users get one-page after the rollback, want 0", got)
+	}
 }
