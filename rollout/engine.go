@@ -300,10 +300,12 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err != nil {
 		return nil, err
 	}
-	if k == KindResume && r.State == Paused {
-		if err := e.checkEnabled(ctx, r); err != nil {
+	if (k == KindResume && r.State == Paused) || (k == KindAdvance && r.State.Active()) {
+		if err := e.checkFlag(ctx, r, k); err != nil {
 			return nil, err
 		}
+	}
+	if k == KindResume && r.State == Paused {
 		if err := e.restartClock(ctx, r); err != nil {
 			return nil, err
 		}
@@ -713,15 +715,23 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	return err
 }
 
-// checkEnabled refuses to resume r while its flag is disabled: the next
-// tick would pause it again. A flag that looks disabled is made sure of
-// first (currentFlag), as a peer node may have enabled it a moment ago.
-func (e *Engine) checkEnabled(ctx context.Context, r *Rollout) error {
+// checkFlag refuses to resume or advance r when its flag was deleted (the
+// transition would be stored and announced, its flag write fail and the
+// rollout pause again), and to resume it while its flag is disabled: the
+// next tick would pause it again. A flag that looks gone or disabled is
+// made sure of first (currentFlag), as a peer node may have enabled it a
+// moment ago.
+func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
 	f, err := e.currentFlag(ctx, r)
-	if err != nil || f == nil || f.State == valueloop.StateEnabled {
+	switch {
+	case err != nil:
 		return err
+	case f == nil:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q no longer exists in %s: roll the rollout back", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
+	case k == KindResume && f.State != valueloop.StateEnabled:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
 	}
-	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+	return nil
 }
 
 func disabledReason(r Rollout) string {

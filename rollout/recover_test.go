@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/valueloop/valueloop"
@@ -91,5 +92,34 @@ func TestRollbackWinsARaceWithAnEdit(t *testing.T) {
 	}
 	if got := w.split(); got != 0 {
 		t.Errorf("%.1f%% of new users get one-page after the rollback, want 0", got)
+	}
+}
+
+// TestResumeOfDeletedFlagChangesNothing: resuming or advancing a rollout
+// whose flag was deleted is refused, as resuming one whose flag is
+// disabled is, before anything is stored. A resume recorded and announced
+// itself, failed to write the flag, recorded and announced a pause, then
+// answered 404; an advance was recorded at the next step.
+func TestResumeOfDeletedFlagChangesNothing(t *testing.T) {
+	w := newWorld(t, 13)
+	ctx := context.Background()
+	w.start(checkoutPlan(10, 100))
+	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	before := len(w.status().History)
+	notes := len(w.notifications())
+	for _, k := range []rollout.Kind{rollout.KindResume, rollout.KindAdvance} {
+		_, err := w.api.RolloutAction(ctx, env, "checkout", k, "")
+		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "no longer exists") {
+			t.Errorf("%s of a rollout of a deleted flag: %v, want a conflict saying the flag no longer exists", k, err)
+		}
+	}
+	st := w.status()
+	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
+		t.Errorf("the refused resume left %s with %d history entries and %d notifications, want paused with %d and %d",
+			st.State, len(st.History), len(w.notifications()), before, notes)
 	}
 }
