@@ -715,7 +715,8 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	return err
 }
 
-// checkFlag refuses to resume or advance r when its flag was deleted (the
+// checkFlag refuses to resume or advance r when its flag was deleted or
+// its targeting changed to one without a split the rollout can drive (the
 // transition would be stored and announced, its flag write fail and the
 // rollout pause again), and to resume it while its flag is disabled: the
 // next tick would pause it again. A flag that looks gone or disabled is
@@ -730,6 +731,9 @@ func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q no longer exists in %s: roll the rollout back", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
 	case k == KindResume && f.State != valueloop.StateEnabled:
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+	}
+	if _, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent)); err != nil {
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: %s", r.ID, r.Plan.Flag, k, valueloop.ErrorMessage(err))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package rollout_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -120,6 +121,36 @@ func TestResumeOfDeletedFlagChangesNothing(t *testing.T) {
 	st := w.status()
 	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
 		t.Errorf("the refused resume left %s with %d history entries and %d notifications, want paused with %d and %d",
+			st.State, len(st.History), len(w.notifications()), before, notes)
+	}
+}
+
+// TestResumeOfAnUndrivableFlagChangesNothing: a flag whose targeting
+// someone replaced with one holding no split pauses its rollout; resuming
+// it is refused before anything is stored, with the reason, since the
+// split cannot be taken back. It recorded and announced a resume, failed
+// to write the flag, and recorded and announced a pause again.
+func TestResumeOfAnUndrivableFlagChangesNothing(t *testing.T) {
+	w := newWorld(t, 14)
+	ctx := context.Background()
+	w.start(checkoutPlan(10, 100))
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.Targeting = json.RawMessage(`{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page","classic"]}`)
+	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "someone", "staff only"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	before := len(w.status().History)
+	notes := len(w.notifications())
+	for _, k := range []rollout.Kind{rollout.KindResume, rollout.KindAdvance} {
+		_, err := w.api.RolloutAction(ctx, env, "checkout", k, "")
+		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "no `fractional` split") {
+			t.Errorf("%s of a rollout whose flag has no split: %v, want a conflict saying so", k, err)
+		}
+	}
+	st := w.status()
+	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
+		t.Errorf("the refused actions left %s with %d history entries and %d notifications, want paused with %d and %d",
 			st.State, len(st.History), len(w.notifications()), before, notes)
 	}
 }
