@@ -300,7 +300,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		return Decision{Waiting: strings.Join(waits, " and "), Held: hold}
 	}
 	if r.Step+1 >= len(r.Plan.Steps) {
-		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s with every guardrail holding", trimFloat(r.Percent), step.MinDuration)}
+		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s; %s", trimFloat(r.Percent), step.MinDuration, guardSummary(figures))}
 	}
 	nextPct := r.Plan.Steps[r.Step+1].Percent
 	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); %s: on to %s%%",

@@ -72,10 +72,14 @@ func TestDecide(t *testing.T) {
 		{"guardrails with too few users block", running(0), 0, fewUsers, t0.Add(time.Hour), "", "guardrail error-rate to have 100 users in each variant (it has 100 in classic and 99 in one-page)"},
 		{"guardrails with their users do not block", running(0), 0, zeroBaseline, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
 		{"an acknowledged guardrail without data does not block", ackedNoData, 0, noData, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
-		{"at 100% there is no baseline to wait for", running(2), 0, noData, t0, rollout.KindComplete, "held 100%"},
+		// Completing says what the guardrails showed, as an advance does:
+		// "with every guardrail holding" was said of a guardrail without
+		// data, and of a plan without guardrails.
+		{"at 100% there is no baseline to wait for", running(2), 0, noData, t0, rollout.KindComplete, "held 100% for 0s; no harm detected"},
+		{"completes without guardrails", running(2), 0, nil, t0, rollout.KindComplete, "held 100% for 0s; no guardrails"},
 		{"waits for its users", running(1), 99, ok, t0.Add(2 * time.Hour), "", "1 more user of one-page"},
 		{"advances with its users", running(1), 100, ok, t0.Add(2 * time.Hour), rollout.KindAdvance, "on to 100%"},
-		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100%"},
+		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100% for 0s; every guardrail shown within tolerance"},
 		{"breach rolls back at once", running(0), 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
 		{"breach rolls back a paused rollout", paused, 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
 		{"breach pauses", pauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), rollout.KindPause, "error-rate rose"},
