@@ -624,6 +624,11 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	for _, r := range back {
+		// A later rollout of the flag drives it now, whatever the split
+		// it found.
+		if slices.ContainsFunc(active, func(a Rollout) bool { return a.Environment == r.Environment && a.Plan.Flag == r.Plan.Flag }) {
+			continue
+		}
 		if err := e.finishRollback(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
 		}

@@ -19,19 +19,8 @@ import (
 // next tick must write the baseline, as it finishes an advance's write.
 func TestRollbackFinishedAfterACrash(t *testing.T) {
 	w := newWorld(t, 11)
-	ctx := context.Background()
 	w.start(checkoutPlan(20, 100))
-	rs, err := w.engine.List(ctx, rollout.Filter{Environment: env, Flag: "checkout", Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, ev, err := rs[0].Apply(rollout.KindRollback, w.clock.Now(), 0, rollout.EngineActor, "guardrail error-rate rose", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.db.UpdateRollout(ctx, &next, &ev); err != nil {
-		t.Fatal(err)
-	}
+	crashedRollback(t, w)
 	w.restart()
 	w.tick()
 	st := w.status()
@@ -46,6 +35,34 @@ func TestRollbackFinishedAfterACrash(t *testing.T) {
 	w.tick()
 	if got := w.split(); got < 40 {
 		t.Errorf("the engine undid a later edit by hand: %.1f%% one-page, want about 50", got)
+	}
+	// Nor is the split a later rollout took over, started before the
+	// first tick after the restart.
+	w.start(checkoutPlan(50, 100))
+	crashedRollback(t, w)
+	w.restart()
+	w.start(checkoutPlan(50, 100))
+	w.tick()
+	if st := w.status(); st.State != rollout.Running || st.LivePercent == nil || *st.LivePercent != 50 {
+		t.Errorf("a rollout started on the split a crashed rollback left: %s, flag at %s; want running at 50%%", st.State, livePercent(st))
+	}
+}
+
+// crashedRollback stores the rollback of the world's active rollout as
+// the engine does, and crashes before the engine writes the flag.
+func crashedRollback(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := w.engine.List(ctx, rollout.Filter{Environment: env, Flag: "checkout", Active: true, Limit: 1})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("active rollouts: %v, %v", rs, err)
+	}
+	next, ev, err := rs[0].Apply(rollout.KindRollback, w.clock.Now(), 0, rollout.EngineActor, "guardrail error-rate rose", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.UpdateRollout(ctx, &next, &ev); err != nil {
+		t.Fatal(err)
 	}
 }
 
