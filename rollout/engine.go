@@ -381,6 +381,13 @@ func (e *Engine) latest(ctx context.Context, env, flag string) (*Rollout, error)
 // transition applies k to r, stores it with its history entry, writes the
 // flag and announces it.
 func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reason string, figures []GuardrailResult, users map[string]int64) (Rollout, error) {
+	if k == KindAdvance && actor == EngineActor {
+		// An edit since the tick looked at the flag: no step over it;
+		// the next tick finds the edit and pauses, saying what it found.
+		if f, err := e.currentFlag(ctx, &r); err != nil || f == nil || f.Version != r.FlagVersion {
+			return r, err
+		}
+	}
 	next, ev, err := r.Apply(k, e.Now(), users[r.Plan.Variant], actor, reason, figures)
 	if err != nil {
 		return r, err
@@ -435,6 +442,15 @@ func (e *Engine) applyFlagOnce(ctx context.Context, r *Rollout, actor string) er
 	want := Weight(r.Percent)
 	version := f.Version
 	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got != want {
+		// The engine's own step is written over the flag as the tick
+		// found it, not over an edit made since (while it read the
+		// figures, or on a peer, up to 5 s before this node saw it):
+		// re-read, the flag's version would check nothing. A person's
+		// action (a resume, an advance by hand) and a rollback do write
+		// over it.
+		if actor == EngineActor && r.State == Running && f.Version != r.FlagVersion {
+			return valueloop.Errorf(valueloop.ECONFLICT, "the flag was changed outside the rollout while it stepped to %s%%: resume to set it, or roll back", trimFloat(r.Percent))
+		}
 		next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, want)
 		if err != nil {
 			return err

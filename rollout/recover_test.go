@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flags"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/rollout"
 )
 
@@ -169,5 +171,65 @@ func TestResumeOfAnUndrivableFlagChangesNothing(t *testing.T) {
 	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
 		t.Errorf("the refused actions left %s with %d history entries and %d notifications, want paused with %d and %d",
 			st.State, len(st.History), len(w.notifications()), before, notes)
+	}
+}
+
+// editOnRead is the engine's data, on which someone edits the flag while
+// the engine reads the figures (after it checked the flag, before it
+// writes a step).
+type editOnRead struct {
+	rollout.Data
+	edit func()
+}
+
+func (d *editOnRead) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	if d.edit != nil {
+		d.edit()
+		d.edit = nil
+	}
+	return d.Data.Aggregates(ctx, env, flag)
+}
+
+// TestStepDoesNotOverwriteAnEdit: an edit of the split made after a tick
+// found the flag as the rollout left it was overwritten by the step the
+// tick decided: the step's write re-read the flag and wrote over the fresh
+// version, so its version check caught nothing. The window is the tick's
+// read of the figures on one node, and on several the up to 5 s a peer's
+// edit takes to reach the leader. The engine leaves the edit in place and
+// pauses, as it does for an edit it finds.
+func TestStepDoesNotOverwriteAnEdit(t *testing.T) {
+	t.Run("while the figures are read", func(t *testing.T) {
+		w := newWorld(t, 15)
+		w.start(checkoutPlan(10, 20, 100))
+		w.clock.Add(25 * time.Hour)
+		w.engine.Data = &editOnRead{Data: w.db, edit: w.halfByHand}
+		w.tick()
+		w.tick()
+		stepKeptTheEdit(t, w)
+	})
+	t.Run("on a lagging node", func(t *testing.T) {
+		w := newWorld(t, 16)
+		w.start(checkoutPlan(10, 20, 100))
+		_, leader := w.peer() // sees no write of the world's node
+		w.clock.Add(25 * time.Hour)
+		w.halfByHand()
+		_ = leader.Tick(context.Background()) // the pause is reported as the error that caused it
+		stepKeptTheEdit(t, w)
+	})
+}
+
+// stepKeptTheEdit checks that the world's flag kept the split set by hand
+// and its rollout is paused.
+func stepKeptTheEdit(t *testing.T, w *world) {
+	t.Helper()
+	if err := w.flags.Load(context.Background()); err != nil { // a peer's writes
+		t.Fatal(err)
+	}
+	st := w.status()
+	if got := w.split(); got < 40 {
+		t.Errorf("the step overwrote the split set by hand: %.1f%% one-page, want about 50 (rollout %s at %v%%)", got, st.State, st.Percent)
+	}
+	if st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
+		t.Errorf("after the edit: %s, %q; want paused, saying the flag was changed outside the rollout", st.State, st.Reason)
 	}
 }
