@@ -337,7 +337,8 @@ func guardSummary(figures []GuardrailResult) string {
 // StepMinUsers is the number of users the released variant must gain in the
 // rollout's current step before it may end, and why: the step's MinUsers
 // when set; else the largest NeededUsers of the guardrails (a tolerance of 0
-// has no harm size to plan for and is skipped); else, while a guardrail with
+// has no harm size to plan for, and an acknowledged guardrail no longer
+// stops the rollout: both are skipped); else, while a guardrail with
 // a tolerance has no figures yet, the plan's MinSample; else none.
 func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	step := r.Plan.Steps[r.Step]
@@ -352,7 +353,9 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	waiting := false
 	for i, g := range figures {
 		switch {
-		case g.Tolerance == 0:
+		// An acknowledged guardrail no longer stops the rollout: not
+		// by its breach, nor by the users it would need.
+		case g.Tolerance == 0 || slices.Contains(r.Acknowledged, g.Metric):
 		case g.NeededUsers > need:
 			need, which = g.NeededUsers, &figures[i]
 		case g.NeededUsers == 0 && g.Status == GuardrailNotEnoughData:

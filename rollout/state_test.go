@@ -49,6 +49,7 @@ func TestDecide(t *testing.T) {
 	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
 	sizedOK := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK, Tolerance: 0.1, NeededUsers: 500}}
 	unsized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, Tolerance: 0.1}}
+	ackedSized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailBreached, Tolerance: 0.05, NeededUsers: 249104}}
 	large := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.01, NeededUsers: 200000}}
 	strict := running(1)
 	strict.Plan.RequireNonInferiority = true
@@ -85,6 +86,10 @@ func TestDecide(t *testing.T) {
 		{"breach pauses", pauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), rollout.KindPause, "error-rate rose"},
 		{"paused waits", pausedPauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), "", "paused"},
 		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
+		// Nor does it size the step: a resume after a breach of +231% on
+		// error-rate waited for the 249,104 users that detect a 5% harm
+		// on it, a guardrail that no longer stops the rollout.
+		{"acknowledged guardrail sets no minimum of users", acked, 0, ackedSized, t0.Add(time.Hour), rollout.KindAdvance, ""},
 		{"finished does nothing", done, 0, breached("error-rate"), t0, "", ""},
 		{"default minimum: the users that detect the tolerated harm", running(0), 499, sized, t0.Add(time.Hour), "", "1 more user of one-page (to detect a 10% harm on error-rate with 80% power)"},
 		{"large counts are digit-grouped", running(0), 24866, large, t0.Add(time.Hour), "", "175,134 more users of one-page"},
