@@ -144,14 +144,7 @@ func TestPlanCheckProblemsOnce(t *testing.T) {
 	p.Guardrails[0].Direction = ""
 	p.Steps[2].Percent = 120
 	err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
-	var ve *valueloop.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("Check = %v, want a validation error", err)
-	}
-	var got []string
-	for _, pr := range ve.Problems {
-		got = append(got, pr.Path)
-	}
+	ve, got := problemPaths(t, err)
 	if want := []string{"/steps/2/percent", "/guardrails/0/metric"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
 	}
@@ -166,14 +159,7 @@ func TestPlanCheckNoKnockOnProblems(t *testing.T) {
 	p.Alpha = 0.9
 	p.Steps[1].Percent = 150
 	err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
-	var ve *valueloop.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("Check = %v, want a validation error", err)
-	}
-	var got []string
-	for _, pr := range ve.Problems {
-		got = append(got, pr.Path)
-	}
+	ve, got := problemPaths(t, err)
 	if want := []string{"/steps/1/percent", "/alpha"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
 	}
@@ -187,6 +173,21 @@ func TestPlanCheckNoKnockOnProblems(t *testing.T) {
 			t.Errorf("alpha %v, power %v: %v, want a /power problem", c.alpha, c.power, err)
 		}
 	}
+}
+
+// problemPaths returns the validation error err must be, and the paths of
+// its problems.
+func problemPaths(t *testing.T, err error) (*valueloop.ValidationError, []string) {
+	t.Helper()
+	var ve *valueloop.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Check = %v, want a validation error", err)
+	}
+	var paths []string
+	for _, pr := range ve.Problems {
+		paths = append(paths, pr.Path)
+	}
+	return ve, paths
 }
 
 func TestDurationJSON(t *testing.T) {

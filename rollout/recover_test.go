@@ -115,63 +115,52 @@ func TestRollbackWinsARaceWithAnEdit(t *testing.T) {
 	}
 }
 
-// TestResumeOfDeletedFlagChangesNothing: resuming or advancing a rollout
-// whose flag was deleted is refused, as resuming one whose flag is
-// disabled is, before anything is stored. A resume recorded and announced
-// itself, failed to write the flag, recorded and announced a pause, then
-// answered 404; an advance was recorded at the next step.
-func TestResumeOfDeletedFlagChangesNothing(t *testing.T) {
-	w := newWorld(t, 13)
-	ctx := context.Background()
-	w.start(checkoutPlan(10, 100))
-	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
-		t.Fatal(err)
+// TestRefusedResumeChangesNothing: resuming or advancing a rollout whose
+// flag was deleted, or whose targeting someone replaced with one holding
+// no split to drive, is refused (409, with the reason) before anything is
+// stored, as resuming one whose flag is disabled is. A resume recorded and
+// announced itself, failed to write the flag, recorded and announced a
+// pause again and answered 404 or 400; an advance was recorded at the
+// next step.
+func TestRefusedResumeChangesNothing(t *testing.T) {
+	cases := []struct {
+		name, want string
+		change     func(w *world, f valueloop.Flag) error
+	}{
+		{"deleted flag", "no longer exists", (*world).deleteFlag},
+		{"targeting without a split", "no `fractional` split", func(w *world, f valueloop.Flag) error {
+			f.Targeting = json.RawMessage(`{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page","classic"]}`)
+			_, err := w.flags.PutFlag(context.Background(), env, &f, f.Version, "someone", "staff only")
+			return err
+		}},
 	}
-	w.tick()
-	before := len(w.status().History)
-	notes := len(w.notifications())
-	for _, k := range []rollout.Kind{rollout.KindResume, rollout.KindAdvance} {
-		_, err := w.api.RolloutAction(ctx, env, "checkout", k, "")
-		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "no longer exists") {
-			t.Errorf("%s of a rollout of a deleted flag: %v, want a conflict saying the flag no longer exists", k, err)
-		}
-	}
-	st := w.status()
-	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
-		t.Errorf("the refused resume left %s with %d history entries and %d notifications, want paused with %d and %d",
-			st.State, len(st.History), len(w.notifications()), before, notes)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, uint64(13+i))
+			w.start(checkoutPlan(10, 100))
+			if err := c.change(w, *w.flags.Live(env).Snapshot.Set().Flags["checkout"]); err != nil {
+				t.Fatal(err)
+			}
+			w.tick()
+			before, notes := len(w.status().History), len(w.notifications())
+			for _, k := range []rollout.Kind{rollout.KindResume, rollout.KindAdvance} {
+				_, err := w.api.RolloutAction(context.Background(), env, "checkout", k, "")
+				if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: %v, want a conflict saying %q", k, err, c.want)
+				}
+			}
+			st := w.status()
+			if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
+				t.Errorf("the refused actions left %s with %d history entries and %d notifications, want paused with %d and %d",
+					st.State, len(st.History), len(w.notifications()), before, notes)
+			}
+		})
 	}
 }
 
-// TestResumeOfAnUndrivableFlagChangesNothing: a flag whose targeting
-// someone replaced with one holding no split pauses its rollout; resuming
-// it is refused before anything is stored, with the reason, since the
-// split cannot be taken back. It recorded and announced a resume, failed
-// to write the flag, and recorded and announced a pause again.
-func TestResumeOfAnUndrivableFlagChangesNothing(t *testing.T) {
-	w := newWorld(t, 14)
-	ctx := context.Background()
-	w.start(checkoutPlan(10, 100))
-	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	f.Targeting = json.RawMessage(`{"if":[{"ends_with":[{"var":"email"},"@valueloop.dev"]},"one-page","classic"]}`)
-	if _, err := w.flags.PutFlag(ctx, env, &f, f.Version, "someone", "staff only"); err != nil {
-		t.Fatal(err)
-	}
-	w.tick()
-	before := len(w.status().History)
-	notes := len(w.notifications())
-	for _, k := range []rollout.Kind{rollout.KindResume, rollout.KindAdvance} {
-		_, err := w.api.RolloutAction(ctx, env, "checkout", k, "")
-		if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), "no `fractional` split") {
-			t.Errorf("%s of a rollout whose flag has no split: %v, want a conflict saying so", k, err)
-		}
-	}
-	st := w.status()
-	if len(st.History) != before || len(w.notifications()) != notes || st.State != rollout.Paused {
-		t.Errorf("the refused actions left %s with %d history entries and %d notifications, want paused with %d and %d",
-			st.State, len(st.History), len(w.notifications()), before, notes)
-	}
+// deleteFlag deletes the world's flag, f as last read, as someone would.
+func (w *world) deleteFlag(f valueloop.Flag) error {
+	return w.flags.DeleteFlag(context.Background(), env, "checkout", f.Version, "someone", "not needed")
 }
 
 // editOnRead is the engine's data, on which someone edits the flag while
