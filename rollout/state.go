@@ -372,5 +372,8 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	case waiting:
 		return r.Plan.MinSample, "the plan's minSample, until the guardrails have figures to size the step"
 	}
+	if len(r.Acknowledged) > 0 {
+		return 0, "no guardrail with a tolerance to size the step but those acknowledged (" + strings.Join(r.Acknowledged, ", ") + ")"
+	}
 	return 0, "no guardrail with a tolerance to size the step"
 }

@@ -116,6 +116,18 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestStepMinUsersSaysAcknowledged: a step that an acknowledged guardrail
+// no longer sizes says so, rather than that the plan has no guardrail with
+// a tolerance (it has one: error-rate, at 5%).
+func TestStepMinUsersSaysAcknowledged(t *testing.T) {
+	r := running(0)
+	r.Acknowledged = []string{"error-rate"}
+	figures := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailBreached, Tolerance: 0.05, NeededUsers: 249104}}
+	if n, why := rollout.StepMinUsers(r, figures); n != 0 || !strings.Contains(why, "acknowledged (error-rate)") {
+		t.Errorf("StepMinUsers = %d, %q; want 0 naming the acknowledged error-rate", n, why)
+	}
+}
+
 func TestApply(t *testing.T) {
 	r := running(0)
 	next, ev, err := r.Apply(rollout.KindAdvance, t0.Add(time.Hour), 40, "valueloop", "held", nil)
