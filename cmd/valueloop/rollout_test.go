@@ -315,6 +315,11 @@ func TestGuardrailBar(t *testing.T) {
 			"          │ ┃├──●──┤ "},
 		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
+		// The estimate past the axis (which stops at ±100%) is not drawn at
+		// its end, where it read as a change of +10% here, +100% in the
+		// status: the arrow says the interval runs off it.
+		{"breached beyond the axis", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: 2.31, Interval: stats.Interval{Lower: 1.435, Upper: 3.19}},
+			"          │ ┃       ►"},
 		{"limit off the axis: not drawn at its end", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.5, Change: 0.01, Interval: stats.Interval{Lower: -0.02, Upper: 0.04}},
 			"        ├─┼●──┤      "},
 	}
