@@ -264,7 +264,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	ev := Event{At: now, Kind: KindStart, Actor: actor, Step: 0, Percent: r.Percent, State: r.State, Reason: reason}
 	if err := e.Store.CreateRollout(ctx, &r, &ev); err != nil {
 		if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: pause, roll back or let it finish first", p.Flag, env)
+			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: roll it back or let it finish first (a paused one is still active)", p.Flag, env)
 		}
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 }
 
 func alreadyActive(r Rollout) error {
-	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s (rollout %d, %s at %s%%): pause, roll back or let it finish first",
+	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s (rollout %d, %s at %s%%): roll it back or let it finish first (a paused one is still active)",
 		r.Plan.Flag, r.Environment, r.ID, r.State, trimFloat(r.Percent))
 }
 
