@@ -10,18 +10,20 @@ import (
 )
 
 // flagFacts is what Next knows of one linked flag, as read at a time: its
-// experiment hypothesis (nil when none) and, when analysed, its experiment's
-// users and the users it still needs (nil when it has no verdict).
+// experiment hypothesis (nil when none), with checked (read) whether its
+// experiment shows a sample ratio mismatch and, when analysed, its
+// experiment's users and the users it still needs (nil when it has no
+// verdict).
 type flagFacts struct {
 	at         time.Time
-	analysed   bool
+	read       need
 	hypothesis *experiment.Hypothesis
 	users      int64
 	remaining  *int64
 	// inconclusive: the analysis reached its planned sample without a
 	// verdict (see value.ExperimentState.Inconclusive).
 	inconclusive bool
-	// mismatch: the analysis found a sample ratio mismatch, so the
+	// mismatch: the check found a sample ratio mismatch, so the
 	// verdict on the flag counts in no record of bets
 	// (value.Item.SampleRatioMismatch).
 	mismatch bool
@@ -58,17 +60,17 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	need := needs(items, s.production())
+	wanted := needs(items, s.production())
 	now, ttl := s.Now(), s.factsTTL()
 	background := s.cancel != nil
-	out := make(map[flagKey]*flagFacts, len(need))
+	out := make(map[flagKey]*flagFacts, len(wanted))
 	var missing []flagKey
 	stale := false
 	s.factsMu.Lock()
-	for k, analyse := range need {
+	for k, want := range wanted {
 		x := s.facts.flags[k]
 		old := x != nil && now.Sub(x.at) > ttl
-		if x == nil || (analyse && !x.analysed) || (old && !background) {
+		if x == nil || x.read < want || (old && !background) {
 			missing = append(missing, k)
 			continue
 		}
@@ -88,7 +90,7 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 	}
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
 	for _, k := range missing {
-		x, err := s.readFacts(ctx, ev, k, need[k])
+		x, err := s.readFacts(ctx, ev, k, wanted[k])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -140,8 +142,8 @@ func (s *Service) readSightings(ctx context.Context, gen int) (map[flagKey]Sight
 func (s *Service) refreshFacts(ctx context.Context) error {
 	now, ttl := s.Now(), s.factsTTL()
 	type job struct {
-		k       flagKey
-		analyse bool
+		k    flagKey
+		read need
 	}
 	var jobs []job
 	s.factsMu.Lock()
@@ -149,7 +151,7 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 		switch {
 		case now.Sub(x.at) <= ttl:
 		case x.used:
-			jobs = append(jobs, job{k, x.analysed})
+			jobs = append(jobs, job{k, x.read})
 		default:
 			delete(s.facts.flags, k)
 			s.facts.changes++
@@ -164,7 +166,7 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 	}
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
 	for _, j := range jobs {
-		x, err := s.readFacts(ctx, ev, j.k, j.analyse)
+		x, err := s.readFacts(ctx, ev, j.k, j.read)
 		if err != nil {
 			return err
 		}

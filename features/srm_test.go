@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/experiment"
 	"github.com/valueloop/valueloop/features"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/sqlite"
 )
 
 // TestNextSampleRatioMismatch: a verdict stands in the feature's record
@@ -75,5 +77,111 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	}
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
+	}
+}
+
+// countingEvidence counts the reads of a flag's cells.
+type countingEvidence struct {
+	*sqlite.DB
+	aggregates, users int
+}
+
+func (c *countingEvidence) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	c.aggregates++
+	return c.DB.Aggregates(ctx, env, flag)
+}
+
+func (c *countingEvidence) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	c.users++
+	return c.DB.UserAggregates(ctx, env, flag)
+}
+
+// TestSampleRatioReadsUsersOnly: the flag of a verdict is checked for a
+// sample ratio mismatch from its users per variant alone, not from every
+// metric's cells, and the check answers what the full analysis answers on
+// the same data: f1's 3:1 split of a 1:1 hypothesis is a mismatch, f2's
+// even split of its flag's 50/50 is none.
+func TestSampleRatioReadsUsersOnly(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	ms := []metric.Metric{{Key: "m", Kind: metric.Conversion, Event: "e"}}
+	for _, flag := range []string{"f1", "f2"} {
+		h := experiment.NewHypothesis()
+		h.PrimaryMetric, h.MinimumEffect = "m", 0.05
+		if flag == "f1" {
+			h.Settings.Weights = map[string]float64{"off": 1, "on": 1}
+		}
+		if err := h.Normalize(ms, []string{"off", "on"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutHypothesis(ctx, "production", flag, h, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.PutFeature(ctx, feature("a-"+flag, flag), "", "t"); err != nil {
+			t.Fatal(err)
+		}
+		rec := &experiment.VerdictRecord{Environment: "production", Flag: flag, Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
+			Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+		if _, err := db.RecordVerdict(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	split := &valueloop.Flag{Key: "f2", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: new("off"),
+		Targeting: []byte(`{"fractional":[["off",50],["on",50]]}`)}
+	svc.Definition = func(env, flag string) *valueloop.Flag {
+		if flag == "f2" {
+			return split
+		}
+		return nil
+	}
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	var events []ingest.Event
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	for u := range 400 {
+		user := fmt.Sprintf("user-%d", u)
+		events = append(events,
+			ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: user, Flag: "f1", Variant: []string{"off", "off", "off", "on"}[u%4]},
+			ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: user, Flag: "f2", Variant: []string{"off", "on"}[u%2]})
+		if u%3 == 0 {
+			events = append(events, ingest.Event{Type: ingest.Tracking, Name: "e", Time: at + 1, TimeSet: true, TargetingKey: user})
+		}
+	}
+	if _, err := p.Ingest(ctx, "production", events); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for _, key := range []string{"a-f1", "a-f2"} {
+		if _, err := svc.Sync(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for flag, want := range map[string]bool{"f1": true, "f2": false} {
+		full, err := features.Mismatch(svc, ctx, "production", flag, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, err := features.Mismatch(svc, ctx, "production", flag, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full != want || users != want {
+			t.Errorf("%s: mismatch %v by the analysis, %v by the users' check; want %v", flag, full, users, want)
+		}
+	}
+	ev := &countingEvidence{DB: db}
+	svc.Evidence = ev
+	svc.Forget()
+	n, err := svc.Next(ctx, features.NextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := n.Bets[0]; b.Validated != 1 || b.Mismatched != 1 {
+		t.Errorf("bets: %d validated, %d mismatched; want 1, 1", b.Validated, b.Mismatched)
+	}
+	if ev.aggregates != 0 || ev.users != 2 {
+		t.Errorf("next read every cell of %d flags and the users of %d; want none and 2", ev.aggregates, ev.users)
 	}
 }

@@ -47,6 +47,18 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
 
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.pool, env, flag, userCells, "")
+}
+
+// userCells asks aggregates for the cells of users only.
+const userCells = "\x00users"
+
 // everyDimension asks aggregates for the cells of all users and of every
 // dimension: what a rebuild compares.
 const everyDimension = "\x00every"
@@ -62,6 +74,8 @@ func aggregates(ctx context.Context, q querier, env, flag, dimension, from strin
 	case from != "": // DayAggregatesFrom's
 		args = append(args, dimension, from)
 		query += fmt.Sprintf(` AND (dimension = '' OR (dimension = $%d AND value >= $%d))`, len(args)-1, len(args))
+	case dimension == userCells:
+		query += ` AND dimension = '' AND metric = ''`
 	case dimension != everyDimension:
 		args = append(args, dimension)
 		query += fmt.Sprintf(` AND dimension = $%d`, len(args))

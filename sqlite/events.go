@@ -51,6 +51,18 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
 
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, userCells, "")
+}
+
+// userCells asks aggregates for the cells of users only.
+const userCells = "\x00users"
+
 // everyDimension asks aggregates for the cells of all users and of every
 // dimension: what a rebuild compares.
 const everyDimension = "\x00every"
@@ -68,6 +80,8 @@ func aggregates(ctx context.Context, q interface {
 	case from != "": // DayAggregatesFrom's
 		query += ` AND (dimension = '' OR (dimension = ? AND value >= ?))`
 		args = append(args, dimension, from)
+	case dimension == userCells:
+		query += ` AND dimension = '' AND metric = ''`
 	case dimension != everyDimension:
 		query += ` AND dimension = ?`
 		args = append(args, dimension)
