@@ -60,7 +60,11 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	wanted := needs(items, s.production())
+	return s.factsOf(ctx, needs(items, s.production()))
+}
+
+// factsOf is flagFacts of the flags wanted, as much as each is wanted.
+func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
 	now, ttl := s.Now(), s.factsTTL()
 	background := s.cancel != nil
 	out := make(map[flagKey]*flagFacts, len(wanted))

@@ -114,11 +114,7 @@ func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[fla
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
-		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" {
-			// No number of an experiment whose split is off can be
-			// trusted, its verdict's no more than the others.
-			it.SampleRatioMismatch = facts[flagKey{v.Environment, v.Flag}].srm()
-		}
+		markMismatch(it, facts)
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
 			if h := hopedHypothesis(facts, it.Feature, it.Lifecycle.Verdict); h != nil {
@@ -190,6 +186,41 @@ func needs(items []value.Item, production map[string]bool) map[flagKey]need {
 		}
 	}
 	return out
+}
+
+// markMismatch marks an item whose verdict's experiment shows a sample
+// ratio mismatch: no number of an experiment whose split is off can be
+// trusted, its verdict's no more than the others.
+func markMismatch(it *value.Item, facts map[flagKey]*flagFacts) {
+	if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" {
+		it.SampleRatioMismatch = facts[flagKey{v.Environment, v.Flag}].srm()
+	}
+}
+
+// markMismatches marks items as next does (markMismatch) for the
+// progress that objective show and flow measure: a verdict next leaves
+// out of the record of bets is left out of the progress toward the
+// objective everywhere. Only the verdicts' flags are read, and only
+// their users (needSRM), from the facts next caches.
+func (s *Service) markMismatches(ctx context.Context, items []value.Item) error {
+	production := s.production()
+	wanted := map[flagKey]need{}
+	for _, it := range items {
+		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && v.Stage == value.Validated && production[v.Environment] {
+			wanted[flagKey{v.Environment, v.Flag}] = needSRM
+		}
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	facts, _, err := s.factsOf(ctx, wanted)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		markMismatch(&items[i], facts)
+	}
+	return nil
 }
 
 // hopedHypothesis is the experiment hypothesis the effect of verdict v

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlite"
+	"github.com/valueloop/valueloop/value"
 )
 
 // TestNextSampleRatioMismatch: a verdict stands in the feature's record
@@ -74,6 +76,25 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	svc.Forget()
 	if v, m, x, e := bets(); v != 0 || m != 1 || x != 0 || e != 1 {
 		t.Errorf("after the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 0, 1, 0, 1", v, m, x, e)
+	}
+	// objective show and flow --objective leave it out of the progress
+	// as next does, and say so.
+	progress, err := svc.Progress(ctx, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := svc.Flow(ctx, features.FlowOptions{Objective: "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Next(ctx, features.NextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*value.Progress{"objective show": progress, "flow": flow.Progress, "next": n.Bets[0].Progress} {
+		if p == nil || len(p.Counted) != 0 || !strings.Contains(p.Summary, "1 verdict not counted: sample ratio mismatch") {
+			t.Errorf("%s: progress %+v; want a's verdict not counted, saying so", name, p)
+		}
 	}
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)

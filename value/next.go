@@ -376,11 +376,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 		why += ", prior " + num(c) + " stated"
 	}
 	if b.Mismatched > 0 {
-		what := "verdict"
-		if b.Mismatched != 1 {
-			what += "s"
-		}
-		why += fmt.Sprintf("; %d %s not counted: sample ratio mismatch", b.Mismatched, what)
+		why += "; " + mismatchedWords(b.Mismatched)
 	}
 	eff := "no measured effect yet"
 	if b.Measured > 0 {
