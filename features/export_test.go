@@ -1,10 +1,6 @@
 package features
 
-import (
-	"context"
-
-	"github.com/valueloop/valueloop/metric"
-)
+import "context"
 
 // SyncLocked reports whether a sync (or a move) holds s's sync lock now.
 func SyncLocked(s *Service) bool {
@@ -34,7 +30,7 @@ func Mismatch(s *Service, ctx context.Context, env, flag string, analysed bool) 
 	if analysed {
 		n = needAnalysis
 	}
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
+	ev := s.newRequestEvidence(nil)
 	x, err := s.readFacts(ctx, ev, flagKey{env, flag}, n)
 	if err != nil {
 		return false, err

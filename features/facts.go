@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/value"
 )
 
@@ -92,7 +91,7 @@ func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[fla
 	} else {
 		stale = stale || oldSightings
 	}
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
+	ev := s.newRequestEvidence(needOf(wanted, missing))
 	for _, k := range missing {
 		x, err := s.readFacts(ctx, ev, k, wanted[k])
 		if err != nil {
@@ -108,6 +107,15 @@ func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[fla
 		}
 	}
 	return out, seen, nil
+}
+
+// needOf is wanted of the keys given only.
+func needOf(wanted map[flagKey]need, keys []flagKey) map[flagKey]need {
+	out := make(map[flagKey]need, len(keys))
+	for _, k := range keys {
+		out[k] = wanted[k]
+	}
+	return out
 }
 
 // keepFacts caches x unless Forget was called since gen.
@@ -168,7 +176,11 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 			return err
 		}
 	}
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
+	reads := make(map[flagKey]need, len(jobs))
+	for _, j := range jobs {
+		reads[j.k] = j.read
+	}
+	ev := s.newRequestEvidence(reads)
 	for _, j := range jobs {
 		x, err := s.readFacts(ctx, ev, j.k, j.read)
 		if err != nil {

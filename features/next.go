@@ -239,9 +239,61 @@ func hopedHypothesis(facts map[flagKey]*flagFacts, f *value.Feature, v *value.Ev
 }
 
 // requestEvidence reads metrics once per refresh: flags share environments.
+// So are the users' cells of the flags to check for a sample ratio
+// mismatch, where many of one environment are (batchUsers): one read of
+// the environment's instead of one per flag, each of which costs a query
+// however few its rows.
 type requestEvidence struct {
 	Evidence
 	metrics map[string][]metric.Metric
+	// batch lists the environments whose users' cells are read at once;
+	// users holds them, by flag, once read.
+	batch map[string]bool
+	users map[string]map[string][]metric.Aggregate
+}
+
+// batchUsers is how many flags of one environment a request checks for a
+// sample ratio mismatch before it reads the users' cells of every flag of
+// the environment at once (a few rows per flag) rather than one query per
+// flag.
+const batchUsers = 32
+
+// newRequestEvidence returns the evidence of one request or refresh,
+// which reads the flags wanted, as much as each is wanted.
+func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
+	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string]bool{},
+		users: map[string]map[string][]metric.Aggregate{}}
+	count := map[string]int{}
+	for k, n := range wanted {
+		if n == needSRM {
+			count[k.env]++
+		}
+	}
+	for env, n := range count {
+		ev.batch[env] = n >= batchUsers
+	}
+	return ev
+}
+
+// userCells is UserAggregates of flag k, from one read of its
+// environment's when batched.
+func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Aggregate, error) {
+	if !r.batch[k.env] {
+		return r.UserAggregates(ctx, k.env, k.flag)
+	}
+	byFlag, ok := r.users[k.env]
+	if !ok {
+		all, err := r.UserAggregates(ctx, k.env, "")
+		if err != nil {
+			return nil, err
+		}
+		byFlag = map[string][]metric.Aggregate{}
+		for _, a := range all {
+			byFlag[a.Flag] = append(byFlag[a.Flag], a)
+		}
+		r.users[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
 }
 
 func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
@@ -303,7 +355,7 @@ func (s *Service) input(ctx context.Context, ev *requestEvidence, k flagKey, x *
 // flag needs, without reading and analysing every metric's cells. An
 // experiment that cannot be checked shows no mismatch, as in analyse.
 func (s *Service) checkSampleRatio(ctx context.Context, ev *requestEvidence, k flagKey, x *flagFacts) error {
-	users, err := ev.UserAggregates(ctx, k.env, k.flag)
+	users, err := ev.userCells(ctx, k)
 	if err != nil {
 		return err
 	}

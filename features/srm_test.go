@@ -206,3 +206,77 @@ func TestSampleRatioReadsUsersOnly(t *testing.T) {
 		t.Errorf("next read every cell of %d flags and the users of %d; want none and 2", ev.aggregates, ev.users)
 	}
 }
+
+// TestSampleRatioBatched: many verdict flags of one environment to check
+// are checked from one read of the environment's users' cells, each as
+// the full analysis of its own flag answers: 40 flags, every other one
+// split 3:1 against a 1:1 hypothesis.
+func TestSampleRatioBatched(t *testing.T) {
+	svc, db := mustService(t)
+	ctx := context.Background()
+	const n = 40
+	var keys []string
+	for i := range n {
+		keys = append(keys, fmt.Sprintf("f%02d", i))
+	}
+	svc.Flags = func(string) []string { return keys }
+	h := experiment.NewHypothesis()
+	h.PrimaryMetric, h.MinimumEffect = "m", 0.05
+	h.Settings.Weights = map[string]float64{"off": 1, "on": 1}
+	if err := h.Normalize([]metric.Metric{{Key: "m", Kind: metric.Conversion, Event: "e"}}, []string{"off", "on"}); err != nil {
+		t.Fatal(err)
+	}
+	var events []ingest.Event
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	for i, flag := range keys {
+		if err := db.PutHypothesis(ctx, "production", flag, h, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.PutFeature(ctx, feature("a-"+flag, flag), "", "t"); err != nil {
+			t.Fatal(err)
+		}
+		rec := &experiment.VerdictRecord{Environment: "production", Flag: flag, Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
+			Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+		if _, err := db.RecordVerdict(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		split := []string{"off", "on"}
+		if i%2 == 1 {
+			split = []string{"off", "off", "off", "on"}
+		}
+		for u := range 200 {
+			events = append(events, ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: fmt.Sprintf("user-%d", u), Flag: flag, Variant: split[u%len(split)]})
+		}
+	}
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Ingest(ctx, "production", events); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for _, flag := range keys {
+		if _, err := svc.Sync(ctx, "a-"+flag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := &countingEvidence{DB: db}
+	svc.Evidence = ev
+	next, err := svc.Next(ctx, features.NextOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := next.Bets[0]; b.Validated != n/2 || b.Mismatched != n/2 {
+		t.Errorf("bets: %d validated, %d mismatched; want %d, %d", b.Validated, b.Mismatched, n/2, n/2)
+	}
+	if ev.aggregates != 0 || ev.users != 1 {
+		t.Errorf("next read every cell of %d flags and the users %d times; want none and once", ev.aggregates, ev.users)
+	}
+	for i, flag := range keys {
+		full, err := features.Mismatch(svc, ctx, "production", flag, true)
+		if err != nil || full != (i%2 == 1) {
+			t.Errorf("%s: the analysis says mismatch %v, %v; want %v", flag, full, err, i%2 == 1)
+		}
+	}
+}
