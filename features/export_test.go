@@ -37,3 +37,8 @@ func Mismatch(s *Service, ctx context.Context, env, flag string, analysed bool) 
 	}
 	return x.srm(), nil
 }
+
+// AnalyseVerdicts makes s check a verdict's experiment for a sample ratio
+// mismatch by analysing it in full, as before the check read users only:
+// BenchmarkService's baseline.
+func AnalyseVerdicts(s *Service) { s.analyseVerdicts = true }

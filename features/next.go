@@ -163,14 +163,14 @@ const (
 // hypothesis of a decided feature's flags (its effect hoped for), an
 // analysis of a releasing or measuring feature's flags in production, and
 // of the flag whose verdict stands whether its experiment now shows a
-// sample ratio mismatch, which takes the verdict out of the record of
-// bets.
-func needs(items []value.Item, production map[string]bool) map[flagKey]need {
+// sample ratio mismatch (as much as verdicts says), which takes the
+// verdict out of the record of bets.
+func needs(items []value.Item, production map[string]bool, verdicts need) map[flagKey]need {
 	out := map[flagKey]need{}
 	for _, it := range items {
 		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && production[v.Environment] {
 			k := flagKey{v.Environment, v.Flag}
-			out[k] = max(out[k], needSRM)
+			out[k] = max(out[k], verdicts)
 		}
 		st := it.Lifecycle.Stage
 		analyse := st == value.Releasing || st == value.Measuring

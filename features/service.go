@@ -238,8 +238,12 @@ type Service struct {
 	// meanwhile wait for it and are served its result.
 	memoMu sync.Mutex // guards memo
 	memo   []memoEntry
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// analyseVerdicts checks a verdict's experiment by analysing it in
+	// full (needAnalysis), as before the check read users only: a
+	// benchmark's baseline, set by its test only.
+	analyseVerdicts bool
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // DefaultInterval is how often the periodic sync runs.
