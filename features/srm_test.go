@@ -59,20 +59,13 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	if v, m, x, e := bets(); v != 1 || m != 0 || x != 1 || math.Abs(e-1.3) > 1e-9 {
 		t.Errorf("before the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 1, 0, 1, 1.3", v, m, x, e)
 	}
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
 	var events []ingest.Event
 	at := time.Now().Add(-time.Hour).UnixMilli()
 	for u := range 400 {
 		events = append(events, ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: fmt.Sprintf("user-%d", u),
 			Flag: "f1", Variant: []string{"off", "off", "off", "on"}[u%4]})
 	}
-	if _, err := p.Ingest(ctx, "production", events); err != nil {
-		t.Fatal(err)
-	}
-	p.Close()
+	mustIngest(t, db, events)
 	svc.Forget()
 	if v, m, x, e := bets(); v != 0 || m != 1 || x != 0 || e != 1 {
 		t.Errorf("after the mismatch: %d validated, %d mismatched, %d measured, effect %v; want 0, 1, 0, 1", v, m, x, e)
@@ -98,6 +91,37 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 	}
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
+	}
+}
+
+// mustDecided stores hypothesis h on flag of production, feature a-FLAG
+// linking it, and a validated verdict on the flag (+8 % of m).
+func mustDecided(t *testing.T, svc *features.Service, db *sqlite.DB, flag string, h *experiment.Hypothesis) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.PutHypothesis(ctx, "production", flag, h, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutFeature(ctx, feature("a-"+flag, flag), "", "t"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &experiment.VerdictRecord{Environment: "production", Flag: flag, Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
+		Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
+	if _, err := db.RecordVerdict(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustIngest ingests events into production through the real pipeline.
+func mustIngest(t *testing.T, db *sqlite.DB, events []ingest.Event) {
+	t.Helper()
+	p := ingest.NewPipeline(db, nil)
+	if err := p.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Ingest(context.Background(), "production", events); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -135,17 +159,7 @@ func TestSampleRatioReadsUsersOnly(t *testing.T) {
 		if err := h.Normalize(ms, []string{"off", "on"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.PutHypothesis(ctx, "production", flag, h, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.PutFeature(ctx, feature("a-"+flag, flag), "", "t"); err != nil {
-			t.Fatal(err)
-		}
-		rec := &experiment.VerdictRecord{Environment: "production", Flag: flag, Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
-			Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
-		if _, err := db.RecordVerdict(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
+		mustDecided(t, svc, db, flag, h)
 	}
 	split := &valueloop.Flag{Key: "f2", State: valueloop.StateEnabled, Variants: map[string]any{"off": false, "on": true}, DefaultVariant: new("off"),
 		Targeting: []byte(`{"fractional":[["off",50],["on",50]]}`)}
@@ -154,10 +168,6 @@ func TestSampleRatioReadsUsersOnly(t *testing.T) {
 			return split
 		}
 		return nil
-	}
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
 	}
 	var events []ingest.Event
 	at := time.Now().Add(-time.Hour).UnixMilli()
@@ -170,10 +180,7 @@ func TestSampleRatioReadsUsersOnly(t *testing.T) {
 			events = append(events, ingest.Event{Type: ingest.Tracking, Name: "e", Time: at + 1, TimeSet: true, TargetingKey: user})
 		}
 	}
-	if _, err := p.Ingest(ctx, "production", events); err != nil {
-		t.Fatal(err)
-	}
-	p.Close()
+	mustIngest(t, db, events)
 	for _, key := range []string{"a-f1", "a-f2"} {
 		if _, err := svc.Sync(ctx, key); err != nil {
 			t.Fatal(err)
@@ -229,17 +236,7 @@ func TestSampleRatioBatched(t *testing.T) {
 	var events []ingest.Event
 	at := time.Now().Add(-time.Hour).UnixMilli()
 	for i, flag := range keys {
-		if err := db.PutHypothesis(ctx, "production", flag, h, "t"); err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.PutFeature(ctx, feature("a-"+flag, flag), "", "t"); err != nil {
-			t.Fatal(err)
-		}
-		rec := &experiment.VerdictRecord{Environment: "production", Flag: flag, Decision: experiment.Validated, Code: experiment.CodeWorthShipping, Reason: "r",
-			Figures: experiment.VerdictFigures{PrimaryMetric: "m", Effect: &experiment.Bounds{Estimate: 0.08}}}
-		if _, err := db.RecordVerdict(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
+		mustDecided(t, svc, db, flag, h)
 		split := []string{"off", "on"}
 		if i%2 == 1 {
 			split = []string{"off", "off", "off", "on"}
@@ -248,14 +245,7 @@ func TestSampleRatioBatched(t *testing.T) {
 			events = append(events, ingest.Event{Type: ingest.Exposure, Time: at, TimeSet: true, TargetingKey: fmt.Sprintf("user-%d", u), Flag: flag, Variant: split[u%len(split)]})
 		}
 	}
-	p := ingest.NewPipeline(db, nil)
-	if err := p.Open(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Ingest(ctx, "production", events); err != nil {
-		t.Fatal(err)
-	}
-	p.Close()
+	mustIngest(t, db, events)
 	for _, flag := range keys {
 		if _, err := svc.Sync(ctx, "a-"+flag); err != nil {
 			t.Fatal(err)
