@@ -6,7 +6,9 @@
 # starts `valueloop serve` on a fresh data directory, sends UPLOADS uploads
 # at once, each of 3,000 tracking events with 300 attributes (about 17 MB,
 # JSON), and prints each answer's status, the server's RSS before, its peak
-# RSS (VmHWM) after, and its RSS once the uploads are done.
+# RSS (VmHWM) after, its RSS once the uploads are done, and the peak of
+# the Go runtime's own memory (go_memstats_sys_bytes, sampled from /metrics
+# every 50 ms): the rest of the RSS is outside the Go heap (SQLite's).
 #
 # Usage:
 #   bench/upload-memory.sh            # UPLOADS=6
@@ -46,6 +48,9 @@ server=$!
 wait_healthy "http://127.0.0.1:$port"
 rss() { awk -v k="$1:" '$1 == k { print int($2 / 1024) " MB" }' "/proc/$server/status"; }
 echo "upload: $(wc -c <"$work/upload-1.json") bytes; server RSS before: $(rss VmRSS)"
+sampler() { while :; do curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "go_memstats_sys_bytes" { print $2 + 0 }'; sleep 0.05; done; }
+sampler >"$work/go-sys" 2>/dev/null &
+sampling=$!
 pids=()
 for i in $(seq "$uploads"); do
 	curl -s -o /dev/null -w "upload $i: %{http_code}\n" -H "Authorization: Bearer $token" -H "Valueloop-Environment: production" \
@@ -54,3 +59,5 @@ for i in $(seq "$uploads"); do
 done
 wait "${pids[@]}"
 echo "server RSS peak: $(rss VmHWM), after: $(rss VmRSS)"
+kill "$sampling"
+awk '$1 > m { m = $1 } END { print "Go runtime memory peak: " int(m / 1048576) " MiB (go_memstats_sys_bytes)" }' "$work/go-sys"

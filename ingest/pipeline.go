@@ -164,6 +164,16 @@ type Pipeline struct {
 	Logger *slog.Logger
 	// MaxGroupEvents bounds the events of one transaction.
 	MaxGroupEvents int
+	// MaxGroupBytes bounds the encoded size of the requests gathered into
+	// one transaction (a request larger alone is written alone). The log
+	// record of a transaction holds all of its events, and the store
+	// copies it outside the Go heap, where no budget counts it: SQLite
+	// (modernc) once for the bound blob and once for the row it builds.
+	// Uploads of 3,000 events with 300 attributes each (17.6 MB) were
+	// gathered four to a transaction, a 70 MB record, and a server with
+	// the default max-body-buffered (256 MiB) peaked at 495 MB of RSS, 190
+	// of them outside the Go runtime (bench/upload-memory.sh).
+	MaxGroupBytes int
 	// ExposureQueue is the capacity of the buffer of exposures recorded by
 	// the server; beyond it they are dropped and counted.
 	ExposureQueue int
@@ -179,6 +189,7 @@ type Pipeline struct {
 	Dimensions []metric.Dimension
 
 	reqs       chan *request
+	carry      *request // writer only: taken by gather for the next group (MaxGroupBytes)
 	exposures  *exposureBuffer
 	expBuf     []recordedExposure // writer only: the exposures taken from the buffer, reused
 	expEvents  []Event            // writer only: those of one transaction as events, reused (groupExposures)
@@ -214,7 +225,7 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: DefaultMaxGroupEvents,
+	return &Pipeline{Store: store, Now: time.Now, Logger: logger, MaxGroupEvents: DefaultMaxGroupEvents, MaxGroupBytes: DefaultMaxGroupBytes,
 		ExposureQueue: DefaultExposureQueue, FlushInterval: DefaultFlushInterval}
 }
 
@@ -224,6 +235,7 @@ func NewPipeline(store Store, logger *slog.Logger) *Pipeline {
 // at most ExposureQueue too), in transactions of ExposureChunk.
 const (
 	DefaultMaxGroupEvents = 20_000
+	DefaultMaxGroupBytes  = 8 << 20
 	DefaultExposureQueue  = 1 << 16
 	DefaultFlushInterval  = 100 * time.Millisecond
 )
@@ -232,6 +244,7 @@ type request struct {
 	ctx    context.Context
 	env    string
 	events []Event
+	size   int    // of events encoded (logSize): what the request adds to a transaction's log record
 	fresh  []bool // out: per event, true when stored, false when a duplicate
 	// rebuild asks for a recomputation of env instead of events.
 	rebuild *rebuildJob
@@ -302,7 +315,7 @@ func (p *Pipeline) Ingest(ctx context.Context, env string, events []Event) (fres
 			return nil, valueloop.Errorf(valueloop.EINVALID, "event %d: %s: %s", i, field, reason)
 		}
 	}
-	r := &request{ctx: ctx, env: env, events: events, done: make(chan error, 1)}
+	r := &request{ctx: ctx, env: env, events: events, size: logSize(events), done: make(chan error, 1)}
 	if err := p.submit(ctx, r); err != nil {
 		return nil, err
 	}
@@ -385,8 +398,8 @@ func (p *Pipeline) run(ctx context.Context) {
 	for {
 		var group []*request
 		select {
-		case r := <-p.reqs:
-			group = append(group, r)
+		case r := <-p.waiting():
+			group, p.carry = append(group, r), nil
 		case <-tick.C:
 			p.flushExposures(true)
 			continue
@@ -401,25 +414,52 @@ func (p *Pipeline) run(ctx context.Context) {
 			p.runRebuild(ctx, group[0].rebuild)
 			continue
 		}
-		n := len(group[0].events)
-	gather:
-		for n < p.MaxGroupEvents {
-			select {
-			case r := <-p.reqs:
-				if r.rebuild != nil {
-					p.write(group, nil)
-					group = nil
-					p.runRebuild(ctx, r.rebuild)
-					continue
-				}
-				group = append(group, r)
-				n += len(r.events)
-			default:
-				break gather
-			}
-		}
+		group, rebuild := p.gather(group)
 		p.write(group, nil)
+		if rebuild != nil {
+			p.runRebuild(ctx, rebuild)
+		}
 	}
+}
+
+// gather adds to group, which holds one request of events, the requests
+// waiting, up to MaxGroupEvents events and MaxGroupBytes of them encoded:
+// a request that would take the group past MaxGroupBytes is carried to
+// the next one (p.carry), and one larger alone is written alone. It stops
+// at a rebuild, which it returns to be run after the group is written.
+func (p *Pipeline) gather(group []*request) ([]*request, *rebuildJob) {
+	n, size := len(group[0].events), group[0].size
+	for n < p.MaxGroupEvents {
+		select {
+		case r := <-p.reqs:
+			if r.rebuild != nil {
+				return group, r.rebuild
+			}
+			if p.MaxGroupBytes > 0 && size+r.size > p.MaxGroupBytes {
+				p.carry = r
+				return group, nil
+			}
+			group = append(group, r)
+			n += len(r.events)
+			size += r.size
+		default:
+			return group, nil
+		}
+	}
+	return group, nil
+}
+
+// waiting is where the writer takes its next request from: p.reqs, or
+// when gather carried one over (p.carry), a channel holding that one only,
+// so that it is written before any other (or by drain, when Close comes
+// first: taken with the group before it, it would have been stored).
+func (p *Pipeline) waiting() <-chan *request {
+	if p.carry == nil {
+		return p.reqs
+	}
+	c := make(chan *request, 1)
+	c <- p.carry
+	return c
 }
 
 // ExposureChunk bounds the exposures of one transaction of those recorded
@@ -464,9 +504,14 @@ func (p *Pipeline) flushExposures(pause bool) {
 // have been slow for reasons of its own (a disk stalling a commit).
 const maxExposurePause = 5 * time.Millisecond
 
-// drain writes the exposures still buffered at Close and fails waiting
-// requests that were never picked up.
+// drain writes the request gather carried over and the exposures still
+// buffered at Close, and fails waiting requests that were never picked up.
 func (p *Pipeline) drain() {
+	if r := p.carry; r != nil {
+		// Taken with the group before it, it would have been stored.
+		p.carry = nil
+		p.write([]*request{r}, nil)
+	}
 	for {
 		select {
 		case r := <-p.reqs:
