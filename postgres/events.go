@@ -48,6 +48,15 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
 
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.pool, env, flag, sqlstore.UserCells, "")
+}
+
 func aggregates(ctx context.Context, q querier, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query, args := sqlstore.AggregatesQuery(env, flag, dimension, from)
 	rows, err := q.Query(ctx, dialect.Rebind(query), args...)

@@ -52,6 +52,15 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
 
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, sqlstore.UserCells, "")
+}
+
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, env, flag, dimension, from string) ([]metric.Aggregate, error) {

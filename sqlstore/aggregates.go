@@ -9,12 +9,17 @@ package sqlstore
 // every dimension: what a rebuild compares.
 const EveryDimension = "\x00every"
 
+// UserCells asks AggregatesQuery for the cells of all users of metric ""
+// only: the users per variant and split period a sample-ratio check reads
+// (UserAggregates).
+const UserCells = "\x00users"
+
 // AggregatesQuery is the read of the stored figures of env, of one flag or
 // of all with flag "": those of all users (dimension ""), or of one
 // dimension's values, or, with from ("2006-01-02"), those of all users and
 // of dimension's values from from on (DayAggregatesFrom), or, with
-// EveryDimension, all; ordered by flag, variant, dimension, value, metric
-// and period. Its columns: flag, variant, dimension, value, metric,
+// EveryDimension, all, or, with UserCells, the users' counts alone;
+// ordered by flag, variant, dimension, value, metric and period. Its columns: flag, variant, dimension, value, metric,
 // period, sums. Its placeholders are ?: run it through Dialect.Rebind.
 func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
 	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
@@ -27,6 +32,8 @@ func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
 	case from != "": // DayAggregatesFrom's
 		query += ` AND (dimension = '' OR (dimension = ? AND value >= ?))`
 		args = append(args, dimension, from)
+	case dimension == UserCells:
+		query += ` AND dimension = '' AND metric = ''`
 	case dimension != EveryDimension:
 		query += ` AND dimension = ?`
 		args = append(args, dimension)

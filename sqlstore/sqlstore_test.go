@@ -57,6 +57,7 @@ func TestAggregatesQueryPlaceholders(t *testing.T) {
 		{"f", "country", "", `environment = $1 AND flag = $2 AND dimension = $3 ORDER`},
 		{"f", "day", "2026-03-01", `environment = $1 AND flag = $2 AND (dimension = '' OR (dimension = $3 AND value >= $4)) ORDER`},
 		{"", EveryDimension, "", `environment = $1 ORDER`},
+		{"f", UserCells, "", `environment = $1 AND flag = $2 AND dimension = '' AND metric = '' ORDER`},
 	} {
 		q, args := AggregatesQuery("prod", c.flag, c.dimension, c.from)
 		if got := pg.Rebind(q); !strings.Contains(got, c.want) || strings.Count(q, "?") != len(args) {
