@@ -68,14 +68,27 @@ var errContextType = errors.New("context must be a JSON object")
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
 const maxDepth = 200
 
-// tooDeep is the syntaxError message of nesting beyond maxDepth.
-const tooDeep = "nested too deeply"
+// tooDeep and tooDeepBeside are the syntaxError messages of nesting
+// beyond maxDepth within the context and within a member beside it, which
+// the evaluation ignores: only the first is the context's fault.
+const (
+	tooDeep       = "nested too deeply"
+	tooDeepBeside = "nested too deeply beside the context"
+)
 
-// isTooDeep reports whether err is decodeRequest's refusal of nesting
-// beyond maxDepth: the JSON may be well-formed.
-func isTooDeep(err error) bool {
+// tooDeepIn says where decodeRequest refused nesting beyond maxDepth (the
+// JSON may be well-formed): "context", "request body" for a member beside
+// the context, "" when err is no such refusal.
+func tooDeepIn(err error) string {
 	var se *syntaxError
-	return errors.As(err, &se) && se.msg == tooDeep
+	switch {
+	case !errors.As(err, &se):
+	case se.msg == tooDeep:
+		return "context"
+	case se.msg == tooDeepBeside:
+		return "request body"
+	}
+	return ""
 }
 
 type parser struct {
@@ -118,6 +131,9 @@ func (p *parser) consume(c byte) bool {
 
 func (p *parser) value(depth int) (any, error) {
 	if depth > maxDepth {
+		if p.skipping {
+			return nil, p.fail(tooDeepBeside)
+		}
 		return nil, p.fail(tooDeep)
 	}
 	if p.i >= len(p.data) {

@@ -102,7 +102,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, gotErr := decodeRequest(data)
-		if isTooDeep(gotErr) {
+		if tooDeepIn(gotErr) != "" {
 			return
 		}
 		want, wantErr := reference(data)

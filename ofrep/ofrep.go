@@ -178,9 +178,13 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 	switch {
 	case err == errContextType:
 		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object", nil
-	case isTooDeep(err):
+	case tooDeepIn(err) == "context":
 		// Well-formed JSON, which "malformed JSON" would deny.
 		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context nested more than " + strconv.Itoa(maxDepth) + " levels deep", nil
+	case tooDeepIn(err) != "":
+		// A member the evaluation ignores: a limit of the body, as its
+		// size is (GENERAL), not a fault of the context.
+		return nil, http.StatusBadRequest, "GENERAL", "request body nested more than " + strconv.Itoa(maxDepth) + " levels deep", nil
 	case err != nil:
 		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
 	}
