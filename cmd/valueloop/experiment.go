@@ -308,7 +308,7 @@ func parseShare(s string, abs bool) (float64, error) {
 	if pct && abs {
 		return 0, fmt.Errorf("an absolute value cannot be a percentage, got %q", s)
 	}
-	v, err := parseFinite(num)
+	v, err := parseFiniteIn(num, s)
 	if err != nil {
 		return 0, fmt.Errorf("%w; write a share as 2%% or 0.02", err)
 	}

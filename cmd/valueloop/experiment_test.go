@@ -310,9 +310,11 @@ func TestParseShare(t *testing.T) {
 		{"2", true, 2, ""},
 		{"2%", true, 0, "cannot be a percentage"},
 		{"two", false, 0, "want a number"},
+		// The error quotes what was typed, its % included.
+		{"two%", false, 0, `want a number, got "two%"`},
 		// ParseFloat reads these, which JSON cannot carry: the request
 		// failed with "json: unsupported value", naming no flag.
-		{"NaN%", false, 0, "want a finite number"},
+		{"NaN%", false, 0, `want a finite number, got "NaN%"`},
 		{"Inf%", false, 0, "want a finite number"},
 		{"-inf", true, 0, "want a finite number"},
 	} {

@@ -16,13 +16,17 @@ import (
 // reads NaN and Inf as well, which JSON cannot carry, so that the request
 // failed with "json: unsupported value", naming nothing. Every number flag
 // sent to the server reads through it; the caller names the flag.
-func parseFinite(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
+func parseFinite(s string) (float64, error) { return parseFiniteIn(s, s) }
+
+// parseFiniteIn is parseFinite of num, the number within typed, which its
+// errors quote: a share's "two%" is refused as "two%", not as "two".
+func parseFiniteIn(num, typed string) (float64, error) {
+	v, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("want a number, got %q", s)
+		return 0, fmt.Errorf("want a number, got %q", typed)
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("want a finite number, got %q", s)
+		return 0, fmt.Errorf("want a finite number, got %q", typed)
 	}
 	return v, nil
 }
