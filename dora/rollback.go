@@ -8,11 +8,14 @@ import (
 
 // CheckRollback refuses a deployment d declared a rollback when what it
 // restores is not an earlier successful production deployment of its
-// service: a rollback to a newer commit would credit that commit's changes
+// service to its environment: a rollback to a newer commit would credit that commit's changes
 // to the rollback and hide the deployment that really shipped them. The
 // target is d.SHA, or d.Version without a SHA; records with d.ID (earlier
 // statuses of d itself) are not targets. A deployment that is not a
-// production rollback passes.
+// production rollback passes. The environment must match because the
+// timeline judges rollbacks within one environment (a region, a cell): a
+// commit another region ran is not what this one goes back to, and such a
+// record would take nothing of its own environment out of production.
 func (t *Timeline) CheckRollback(d Deployment) error {
 	if !d.Rollback || !d.Production || d.Status == StatusCanceled {
 		return nil
@@ -37,7 +40,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 		}
 		for k := range l.deps {
 			p := &l.deps[k]
-			if !p.success || p.at >= at || p.ID == d.ID {
+			if !p.success || p.at >= at || p.ID == d.ID || p.Environment != d.Environment {
 				continue
 			}
 			if (field == "sha" && sameCommit(p.SHA, target)) || (field == "version" && p.Version == target) {
@@ -56,8 +59,8 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 	if latest != nil {
 		now = "the latest is " + describeTarget(latest) + " at " + latest.At.Format(time.RFC3339)
 	}
-	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s (%s); record it without the rollback mark, or force it (\"force\": true; --force in the CLI)",
-		target, name, now)
+	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s to %q (%s); record it without the rollback mark, or force it (\"force\": true; --force in the CLI)",
+		target, name, d.Environment, now)
 }
 
 func describeTarget(d *Deployment) string {
