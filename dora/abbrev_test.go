@@ -227,3 +227,33 @@ func TestAbbrevIndexReleased(t *testing.T) {
 		t.Errorf("abbreviation index of %d entries kept after the timeline was built", len(tl.abbrev))
 	}
 }
+
+// TestAbbreviatedChangeIsOne: one commit recorded twice, once in full (the
+// push webhook) and once abbreviated ('change record --sha 1111111' by a CI
+// job), is one change, as git takes the abbreviation for the commit it
+// abbreviates: one delivered change of the deployment, its lead time from
+// the earliest commit time either record gives. An abbreviation that two
+// recorded commits share names neither, and stays a change of its own.
+func TestAbbreviatedChangeIsOne(t *testing.T) {
+	tl := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX1[:7], "2026-03-02 07:00", "2026-03-02 10:00"). // by hand, later
+		commit("o/r", shaX2[:9], "2026-03-02 10:00", "2026-03-02 11:00"). // abbreviated first
+		commit("o/r", shaX2, "2026-03-02 10:30", "2026-03-02 11:00").
+		commit("o/r", "abcdef01"+shaX1[8:], "2026-03-02 11:00", "2026-03-02 11:30").
+		commit("o/r", "abcdef02"+shaX1[8:], "2026-03-02 11:00", "2026-03-02 11:30").
+		commit("o/r", "abcdef0", "2026-03-02 11:00", "2026-03-02 11:30"). // ambiguous
+		deploy("d1", "o/r", shaX2, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", "abcdef02"+shaX1[8:], StatusSuccess, "2026-03-02 13:00").
+		timeline()
+	got := delivered(tl, "o/r")
+	if want := []string{shaX1, shaX2}; !slices.Equal(got["d1"], want) {
+		t.Errorf("d1 delivered %v, want %v: each commit once, by its full SHA", got["d1"], want)
+	}
+	if len(got["d2"]) != 3 {
+		t.Errorf("d2 delivered %v, want the two abcdef0… commits and the ambiguous abcdef0", got["d2"])
+	}
+	if lt := leadTimes(tl, "o/r")[shaX1]; lt != 5*time.Hour {
+		t.Errorf("lead time of x1: got %v, want 5h (07:00, the abbreviated record's, → d1 at 12:00)", lt)
+	}
+}
