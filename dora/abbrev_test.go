@@ -257,3 +257,35 @@ func TestAbbreviatedChangeIsOne(t *testing.T) {
 		t.Errorf("lead time of x1: got %v, want 5h (07:00, the abbreviated record's, → d1 at 12:00)", lt)
 	}
 }
+
+// TestAmbiguousDeployedSHA: a deployment naming an abbreviation that two
+// recorded commits share (abcdef0: abcdef01… and abcdef02…) names neither,
+// as git refuses it: its commit is unknown to every comparison, not only
+// to the lookup of changes. A rollback to it restores an unknown version
+// (only the deployment it replaced is rolled back, not every one back to
+// d1 of abcdef01…), an incident caused by abcdef0 is not d1's, and the
+// deployment says its SHA was ambiguous, where the user reads it.
+func TestAmbiguousDeployedSHA(t *testing.T) {
+	shaA, shaB := "abcdef01"+shaX1[8:], "abcdef02"+shaX1[8:]
+	f := newFixture(t).
+		commit("o/r", shaA, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaB, "2026-03-02 09:00", "2026-03-02 10:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaA, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 13:00").
+		deploy("d3", "o/r", shaX3, StatusSuccess, "2026-03-02 14:00").
+		deploy("d4", "o/r", "abcdef0", StatusSuccess, "2026-03-02 15:00")
+	f.data.Deployments[3].Rollback = true
+	f.data.Incidents = []Incident{{ID: "i", Repo: "o/r", OpenedAt: at(t, "2026-03-02 16:00"), CauseSHA: "abcdef0"}}
+	for _, d := range f.timeline().Deployments("o/r") {
+		if want := d.ID == "d3"; d.RolledBack != want {
+			t.Errorf("%s: rolled back %v, want %v (the rollback's version is unknown)", d.ID, d.RolledBack, want)
+		}
+		if d.ID == "d1" && len(d.Incidents) > 0 {
+			t.Errorf("d1 caused %v, want no incident: abcdef0 is not abcdef01…", d.Incidents)
+		}
+		if want := d.ID == "d4"; d.AmbiguousSHA != want {
+			t.Errorf("%s: ambiguous SHA %v, want %v", d.ID, d.AmbiguousSHA, want)
+		}
+	}
+}

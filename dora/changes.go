@@ -179,11 +179,12 @@ func hashString(s string) uint64 {
 // abbreviation (7 hexadecimal digits or more) for the one commit that
 // starts with it, and so does the timeline: a deployment whose commit is
 // not found delivers whatever landed before it, and is never a rollback.
-// An abbreviation that several changes share names none, as in git.
-// Lookups are made while the timeline is built only.
+// An abbreviation that several changes share names none, as in git: lookup
+// returns ambiguous. Lookups are made while the timeline is built only.
 func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
-	if j, _ := t.index.find(t, repo, sha, keyOf(sha)); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 {
-		return j, true
+	exact, _ := t.index.find(t, repo, sha, keyOf(sha))
+	if exact >= 0 && t.ch[exact].flags&ambiguousSHA == 0 {
+		return exact, true
 	}
 	if !isHex(sha) || len(sha) < minAbbrev {
 		return 0, false
@@ -211,12 +212,20 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 			continue
 		}
 		if found >= 0 {
-			return 0, false // ambiguous
+			return ambiguous, false
 		}
 		found = e.j
 	}
+	if found < 0 && exact >= 0 {
+		return ambiguous, false // recorded under an ambiguous abbreviation
+	}
 	return found, found >= 0
 }
+
+// ambiguous is what lookup returns, with false, for an abbreviation that
+// several recorded commits share: the record's commit is unknown, and
+// callers compare its SHA with no other (git refuses such an abbreviation).
+const ambiguous int32 = -2
 
 // abbreviating returns the changes of repo whose SHA starts with the same 7
 // digits as sha (a hexadecimal SHA of 7 digits or more): the candidates for
