@@ -643,8 +643,10 @@ func TestHookStoreWork(t *testing.T) {
 	}
 }
 
-// TestOFREPBodyLimits: an OFREP body over 64 KiB is answered 413 and a
-// context nested too deep 400, both naming the problem, single and bulk.
+// TestOFREPBodyLimits: an OFREP body over 64 KiB (GENERAL) and a context
+// nested too deep (INVALID_CONTEXT) are answered 400, the one failure
+// status whose body OFREP providers pass on, naming the problem, single
+// and bulk.
 func TestOFREPBodyLimits(t *testing.T) {
 	e := MustServer(t)
 	big := `{"context":{"targetingKey":"` + strings.Repeat("x", 64<<10) + `"}}`
@@ -655,8 +657,8 @@ func TestOFREPBodyLimits(t *testing.T) {
 			status     int
 			want       string
 		}{
-			{"too large", big, http.StatusRequestEntityTooLarge, "larger than 65536 bytes"},
-			{"too deep", deep, http.StatusBadRequest, "nest"},
+			{"too large", big, http.StatusBadRequest, `"errorCode":"GENERAL","errorDetails":"request body larger than 65536 bytes"`},
+			{"too deep", deep, http.StatusBadRequest, `"errorCode":"INVALID_CONTEXT","errorDetails":"context nested more than 200 levels deep"`},
 		} {
 			resp, body := e.do(t, call{method: "POST", path: path, token: e.eval, body: tc.body})
 			if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {

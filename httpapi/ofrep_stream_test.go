@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -76,9 +77,12 @@ func openOFREPStream(t *testing.T, e *env, uri, lastID string, headers map[strin
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		checkResponse(t, "GET", uri, resp, string(body))
 		return resp, nil
 	}
+	checkResponse(t, "GET", uri, resp, "")
 	return resp, sseEvents(resp)
 }
 
@@ -163,6 +167,7 @@ func TestOFREPStreamRefusals(t *testing.T) {
 		{"unbound token, no environment", "/ofrep/v1/stream?ticket=" + adminTicket, 400},
 		{"bound token, no environment", "/ofrep/v1/stream?ticket=" + ticket, 200},
 		{"unbound token", adminURI, 200},
+		{"unbound token, no such environment", "/ofrep/v1/stream?environment=nowhere&ticket=" + adminTicket, 404},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, _ := openOFREPStream(t, e, c.uri, "", nil)
@@ -250,7 +255,9 @@ func TestOFREPStreamCapPerClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		if resp.StatusCode != 200 {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			checkResponse(t, "GET", uri, resp, string(body))
 		} else {
 			t.Cleanup(func() { resp.Body.Close() })
 		}

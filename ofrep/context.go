@@ -68,6 +68,16 @@ var errContextType = errors.New("context must be a JSON object")
 // maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
 const maxDepth = 200
 
+// tooDeep is the syntaxError message of nesting beyond maxDepth.
+const tooDeep = "nested too deeply"
+
+// isTooDeep reports whether err is decodeRequest's refusal of nesting
+// beyond maxDepth: the JSON may be well-formed.
+func isTooDeep(err error) bool {
+	var se *syntaxError
+	return errors.As(err, &se) && se.msg == tooDeep
+}
+
 type parser struct {
 	data []byte
 	s    string // data as a string
@@ -108,7 +118,7 @@ func (p *parser) consume(c byte) bool {
 
 func (p *parser) value(depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, p.fail("nested too deeply")
+		return nil, p.fail(tooDeep)
 	}
 	if p.i >= len(p.data) {
 		return nil, p.fail("unexpected end of JSON input")

@@ -40,8 +40,14 @@ import (
 	"github.com/valueloop/valueloop/evaluation"
 )
 
-// MaxBodyBytes is the largest request body accepted; larger bodies get 413.
+// MaxBodyBytes is the largest request body accepted; larger bodies get a
+// 400 GENERAL that says so. Not 413: OFREP documents 400, 404 and 500 as
+// the failures whose body a provider reads, and the official ones take any
+// other status for a malformed answer, which drops the reason.
 const MaxBodyBytes = 64 << 10
+
+// tooLarge is the errorDetails of a body over MaxBodyBytes.
+var tooLarge = "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes"
 
 // Handler serves the OFREP endpoints.
 type Handler struct {
@@ -151,14 +157,14 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 	// first, the request held its connection and slot until the body came
 	// or body-timeout passed, for an answer known before.
 	if r.ContentLength > MaxBodyBytes {
-		return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes", nil
+		return nil, http.StatusBadRequest, "GENERAL", tooLarge, nil
 	}
 	sc.body = limitedReader{r: r.Body, n: MaxBodyBytes}
 	if _, err := buf.ReadFrom(&sc.body); err != nil {
 		var ve *valueloop.Error
 		switch {
 		case err == errTooLarge:
-			return nil, http.StatusRequestEntityTooLarge, "GENERAL", "request body larger than " + strconv.Itoa(MaxBodyBytes) + " bytes", nil
+			return nil, http.StatusBadRequest, "GENERAL", tooLarge, nil
 		case errors.As(err, &ve):
 			return nil, 0, "", "", ve
 		}
@@ -172,6 +178,9 @@ func readContext(r *http.Request, sc *scratch) (ctx map[string]any, status int, 
 	switch {
 	case err == errContextType:
 		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context must be a JSON object", nil
+	case isTooDeep(err):
+		// Well-formed JSON, which "malformed JSON" would deny.
+		return nil, http.StatusBadRequest, "INVALID_CONTEXT", "context nested more than " + strconv.Itoa(maxDepth) + " levels deep", nil
 	case err != nil:
 		return nil, http.StatusBadRequest, "PARSE_ERROR", "malformed JSON: " + err.Error(), nil
 	}

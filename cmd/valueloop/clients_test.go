@@ -162,6 +162,13 @@ func TestClientSuiteNode(t *testing.T) {
 		// The rule chose nothing: the default variant, reason UNKNOWN (OFREP has no DEFAULT).
 		{clientCase{"number default variant", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.3.0"})},
 			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+		// No targetingKey: a split has nothing to bucket by and, as in
+		// flagd, serves the default variant rather than an error.
+		{clientCase{"split without targetingKey", "new-onboarding", "boolean", true, map[string]any{"country": "DE"}},
+			wantDetails{Value: false, Variant: "control", Reason: "UNKNOWN"}},
+		// A context version sem_ver cannot read: no match, not an error (flagd).
+		{clientCase{"number, context not a version", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "latest"})},
+			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
 		{clientCase{"object targeting match", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
 			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
 		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
@@ -210,6 +217,41 @@ func TestClientSuiteNodeServerFailure(t *testing.T) {
 	checkSDK(t, c.Name, g, wantDetails{Value: false, Reason: "ERROR", ErrorCode: "GENERAL"})
 	if !strings.Contains(g.ErrorMessage, "Valueloop-Environment") {
 		t.Errorf("error message %q, want the server's errorDetails (Valueloop-Environment header required)", g.ErrorMessage)
+	}
+}
+
+// TestClientSuiteNodeRefusedContexts: a context the server refuses, too
+// large or nested too deeply, reaches the application through
+// @openfeature/ofrep-provider as an error that says why. The provider reads
+// the body of a 400, 404 or 500 only: the 413 the server answered an
+// oversized body with came out as "The OFREP response does not match the
+// expected format", and a deep context as PARSE_ERROR "malformed JSON",
+// though the JSON was well-formed.
+func TestClientSuiteNodeRefusedContexts(t *testing.T) {
+	needClientSuite(t)
+	srv := MustServe(t, "", "--demo")
+	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "node-limits")
+	deep := map[string]any{}
+	for range 250 {
+		deep = map[string]any{"a": deep}
+	}
+	tests := []struct {
+		clientCase
+		want    wantDetails
+		message string
+	}{
+		{clientCase{"oversized context", "kill-switch-payments", "boolean", false, evalContext("u1", map[string]any{"blob": strings.Repeat("a", 70<<10)})},
+			wantDetails{Value: false, Reason: "ERROR", ErrorCode: "GENERAL"}, "larger than 65536 bytes"},
+		{clientCase{"deep context", "kill-switch-payments", "boolean", false, evalContext("u1", map[string]any{"deep": deep})},
+			wantDetails{Value: false, Reason: "ERROR", ErrorCode: "INVALID_CONTEXT"}, "nested more than 200 levels"},
+	}
+	got := runNodeScript(t, "node.mjs", clientCases(tests), "VALUELOOP_URL="+srv.URL, "VALUELOOP_TOKEN="+token)
+	for _, tc := range tests {
+		g := got[tc.Name]
+		checkSDK(t, tc.Name, g, tc.want)
+		if !strings.Contains(g.ErrorMessage, tc.message) {
+			t.Errorf("%s: error message %q, want it to say %q", tc.Name, g.ErrorMessage, tc.message)
+		}
 	}
 }
 

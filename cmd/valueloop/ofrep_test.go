@@ -140,7 +140,7 @@ func TestOFREPBadInput(t *testing.T) {
 		{"unknown flag", srv.URL + "/ofrep/v1/evaluate/flags/nope", token, `{}`, 404, `"errorCode":"FLAG_NOT_FOUND"`},
 		{"no token", one, "", `{}`, 401, `"unauthorized"`},
 		{"wrong token", one, "vl_eval_forged", `{}`, 401, `"unauthorized"`},
-		{"too large", one, token, `{"context":{"x":"` + strings.Repeat("a", 70<<10) + `"}}`, 413, `"errorCode":"GENERAL"`},
+		{"too large", one, token, `{"context":{"x":"` + strings.Repeat("a", 70<<10) + `"}}`, 400, `"errorCode":"GENERAL"`},
 		{"bulk malformed", srv.URL + "/ofrep/v1/evaluate/flags", token, `nope`, 400, `"errorCode":"PARSE_ERROR"`},
 		{"empty body", one, token, ``, 200, `"value":"classic"`},
 	} {
