@@ -240,56 +240,66 @@ func hopedHypothesis(facts map[flagKey]*flagFacts, f *value.Feature, v *value.Ev
 
 // requestEvidence reads metrics once per refresh: flags share environments.
 // So are the users' cells of the flags to check for a sample ratio
-// mismatch, where many of one environment are (batchUsers): one read of
-// the environment's instead of one per flag, each of which costs a query
-// however few its rows.
+// mismatch, where many of one environment are (batchUsers): one read that
+// names them instead of one per flag, each of which costs a query however
+// few its rows.
 type requestEvidence struct {
 	Evidence
 	metrics map[string][]metric.Metric
-	// batch lists the environments whose users' cells are read at once;
-	// users holds them, by flag, once read.
-	batch map[string]bool
+	// batch lists, by environment, the flags whose users' cells are read
+	// at once; users holds them, by flag, once read.
+	batch map[string][]string
 	users map[string]map[string][]metric.Aggregate
 }
 
 // batchUsers is how many flags of one environment a request checks for a
-// sample ratio mismatch before it reads the users' cells of every flag of
-// the environment at once (a few rows per flag) rather than one query per
-// flag.
-const batchUsers = 32
+// sample ratio mismatch before it reads their users' cells at once (a few
+// rows per flag) rather than one query per flag; batchMax is the most
+// flags one read names, well within the parameters a statement may have
+// (SQLite's 32,766, PostgreSQL's 65,535).
+const (
+	batchUsers = 32
+	batchMax   = 1000
+)
 
 // newRequestEvidence returns the evidence of one request or refresh,
 // which reads the flags wanted, as much as each is wanted.
 func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string]bool{},
+	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string][]string{},
 		users: map[string]map[string][]metric.Aggregate{}}
-	count := map[string]int{}
 	for k, n := range wanted {
 		if n == needSRM {
-			count[k.env]++
+			ev.batch[k.env] = append(ev.batch[k.env], k.flag)
 		}
 	}
-	for env, n := range count {
-		ev.batch[env] = n >= batchUsers
+	for env, flags := range ev.batch {
+		if len(flags) < batchUsers {
+			delete(ev.batch, env)
+		}
 	}
 	return ev
 }
 
-// userCells is UserAggregates of flag k, from one read of its
-// environment's when batched.
+// userCells is UserAggregates of flag k, from one read of the flags of its
+// environment to check when batched. The read names them rather than
+// reading the environment's: the stored cells are keyed by environment
+// and flag, so that such a read would scan every cell of every flag in it.
 func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Aggregate, error) {
-	if !r.batch[k.env] {
+	flags, ok := r.batch[k.env]
+	if !ok || !slices.Contains(flags, k.flag) {
 		return r.UserAggregates(ctx, k.env, k.flag)
 	}
 	byFlag, ok := r.users[k.env]
 	if !ok {
-		all, err := r.UserAggregates(ctx, k.env, "")
-		if err != nil {
-			return nil, err
-		}
 		byFlag = map[string][]metric.Aggregate{}
-		for _, a := range all {
-			byFlag[a.Flag] = append(byFlag[a.Flag], a)
+		for chunk := range slices.Chunk(flags, batchMax) {
+			cells, err := r.UserAggregates(ctx, k.env, chunk...)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range cells {
+				byFlag[a.Flag] = append(byFlag[a.Flag], a)
+			}
 		}
 		r.users[k.env] = byFlag
 	}

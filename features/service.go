@@ -160,10 +160,10 @@ type Evidence interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
-	// UserAggregates serves the cells of a flag's users per variant and
-	// split period only (metric ""): all that the sample-ratio check of a
-	// verdict's experiment reads (experiment.SampleRatio).
-	UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// UserAggregates serves the cells of the users of the flags given per
+	// variant and split period only (metric ""): all that the sample-ratio
+	// check of a verdict's experiment reads (experiment.SampleRatio).
+	UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error)
 	// DimensionAggregates serves the cells of the users a flag served
 	// outside its split (dimension metric.OutsideDimension), which its
 	// reach counts and its experiment does not.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,10 +126,11 @@ func mustIngest(t *testing.T, db *sqlite.DB, events []ingest.Event) {
 	}
 }
 
-// countingEvidence counts the reads of a flag's cells.
+// countingEvidence counts the reads of a flag's cells, and notes the
+// reads of users that named no flag (every flag of the environment).
 type countingEvidence struct {
 	*sqlite.DB
-	aggregates, users int
+	aggregates, users, everyFlag int
 }
 
 func (c *countingEvidence) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
@@ -136,9 +138,12 @@ func (c *countingEvidence) Aggregates(ctx context.Context, env, flag string) ([]
 	return c.DB.Aggregates(ctx, env, flag)
 }
 
-func (c *countingEvidence) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+func (c *countingEvidence) UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error) {
 	c.users++
-	return c.DB.UserAggregates(ctx, env, flag)
+	if len(flags) == 0 || slices.Contains(flags, "") {
+		c.everyFlag++
+	}
+	return c.DB.UserAggregates(ctx, env, flags...)
 }
 
 // TestSampleRatioReadsUsersOnly: the flag of a verdict is checked for a
@@ -262,6 +267,12 @@ func TestSampleRatioBatched(t *testing.T) {
 	}
 	if ev.aggregates != 0 || ev.users != 1 {
 		t.Errorf("next read every cell of %d flags and the users %d times; want none and once", ev.aggregates, ev.users)
+	}
+	// The one read names the flags checked: one of the whole environment
+	// scans every cell of every flag in it (the table's key starts with
+	// environment and flag), however few of them are checked.
+	if ev.everyFlag != 0 {
+		t.Errorf("next read the users of every flag of the environment %d times; want the flags checked only", ev.everyFlag)
 	}
 	for i, flag := range keys {
 		full, err := features.Mismatch(svc, ctx, "production", flag, true)

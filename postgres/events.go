@@ -48,17 +48,27 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
 
-// UserAggregates returns the stored counts of users of one flag of env per
-// variant and split period (the cells of all users of metric ""), without
-// any metric's figures: what a sample-ratio check reads
+// UserAggregates returns the stored counts of users of the flags given of
+// env per variant and split period (the cells of all users of metric ""),
+// without any metric's figures: what a sample-ratio check reads
 // (experiment.SampleRatio), a few rows where Aggregates reads one per
-// metric as well.
-func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, sqlstore.UserCells, "")
+// metric as well; none without a flag.
+func (db *DB) UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	query, args := sqlstore.UserCellsQuery(env, flags)
+	return readAggregates(ctx, db.pool, env, query, args)
 }
 
 func aggregates(ctx context.Context, q querier, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query, args := sqlstore.AggregatesQuery(env, flag, dimension, from)
+	return readAggregates(ctx, q, env, query, args)
+}
+
+// readAggregates runs a read of the stored figures (sqlstore's
+// AggregatesQuery or UserCellsQuery) of env.
+func readAggregates(ctx context.Context, q querier, env, query string, args []any) ([]metric.Aggregate, error) {
 	rows, err := q.Query(ctx, dialect.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)

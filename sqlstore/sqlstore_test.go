@@ -57,11 +57,22 @@ func TestAggregatesQueryPlaceholders(t *testing.T) {
 		{"f", "country", "", `environment = $1 AND flag = $2 AND dimension = $3 ORDER`},
 		{"f", "day", "2026-03-01", `environment = $1 AND flag = $2 AND (dimension = '' OR (dimension = $3 AND value >= $4)) ORDER`},
 		{"", EveryDimension, "", `environment = $1 ORDER`},
-		{"f", UserCells, "", `environment = $1 AND flag = $2 AND dimension = '' AND metric = '' ORDER`},
 	} {
 		q, args := AggregatesQuery("prod", c.flag, c.dimension, c.from)
 		if got := pg.Rebind(q); !strings.Contains(got, c.want) || strings.Count(q, "?") != len(args) {
 			t.Errorf("AggregatesQuery(%q, %q, %q) = %q with %d arguments, want %q and one each", c.flag, c.dimension, c.from, got, len(args), c.want)
+		}
+	}
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"f"}, `environment = $1 AND flag IN ($2) AND dimension = '' AND metric = '' ORDER`},
+		{[]string{"f", "g", "h"}, `environment = $1 AND flag IN ($2, $3, $4) AND dimension = '' AND metric = '' ORDER`},
+	} {
+		q, args := UserCellsQuery("prod", c.flags)
+		if got := pg.Rebind(q); !strings.Contains(got, c.want) || strings.Count(q, "?") != len(args) {
+			t.Errorf("UserCellsQuery(%q) = %q with %d arguments, want %q and one each", c.flags, got, len(args), c.want)
 		}
 	}
 }

@@ -159,6 +159,14 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 		if err != nil || len(want) == 0 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("UserAggregates = %v, %v; want %v", got, err, want)
 		}
+		// Several flags in one read (next's batch), one without cells;
+		// none named, none read.
+		if got, err := ur.UserAggregates(ctx, "prod", "checkout", "absent"); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("UserAggregates of checkout and absent = %v, %v; want %v", got, err, want)
+		}
+		if got, err := ur.UserAggregates(ctx, "prod"); err != nil || len(got) != 0 {
+			t.Fatalf("UserAggregates of no flag = %v, %v; want none", got, err)
+		}
 	}
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
@@ -173,7 +181,7 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 // split period: what features.Evidence asks of a store for the sample-ratio
 // check of a verdict's experiment.
 type UserAggregatesReader interface {
-	UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error)
 }
 
 func b2i(b bool) int {
