@@ -382,9 +382,8 @@ func (e *Engine) latest(ctx context.Context, env, flag string) (*Rollout, error)
 // flag and announces it.
 func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reason string, figures []GuardrailResult, users map[string]int64) (Rollout, error) {
 	if k == KindAdvance && actor == EngineActor {
-		// An edit since the tick looked at the flag: no step over it;
-		// the next tick finds the edit and pauses, saying what it found.
-		if f, err := e.currentFlag(ctx, &r); err != nil || f == nil || f.Version != r.FlagVersion {
+		ok, err := e.stepOver(ctx, &r)
+		if err != nil || !ok {
 			return r, err
 		}
 	}
@@ -411,6 +410,33 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		}
 	}
 	return next, nil
+}
+
+// stepOver reports whether the engine may write its step over r's flag:
+// the flag is as the tick found it. An edit since (while the tick read the
+// figures) is not stepped over; the next tick finds it and pauses, saying
+// what it found. The flag is read from the store, as this node's live
+// flags may lag a peer's edit by up to 5 s: an edit that left the split
+// alone (metadata) is adopted, as the tick adopts one it sees, rather
+// than found at the write and taken for a change of the split there.
+func (e *Engine) stepOver(ctx context.Context, r *Rollout) (bool, error) {
+	if l, ok := e.Flags.(Loader); ok {
+		if err := l.Load(ctx); err != nil {
+			return false, err
+		}
+	}
+	f := e.flag(r)
+	switch {
+	case f == nil:
+		return false, nil
+	case f.Version == r.FlagVersion:
+		return true, nil
+	}
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got != Weight(r.Percent) || f.State != valueloop.StateEnabled {
+		return false, nil
+	}
+	r.FlagVersion = f.Version
+	return true, nil
 }
 
 // applyFlag makes the flag's split match r.Percent (applyFlagOnce). A
@@ -640,11 +666,6 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	for _, r := range back {
-		// A later rollout of the flag drives it now, whatever the split
-		// it found.
-		if slices.ContainsFunc(active, func(a Rollout) bool { return a.Environment == r.Environment && a.Plan.Flag == r.Plan.Flag }) {
-			continue
-		}
 		if err := e.finishRollback(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
 		}
@@ -653,22 +674,49 @@ func (e *Engine) Tick(ctx context.Context) error {
 }
 
 // finishRollback writes the baseline to the flag of rolled-back r when the
-// rollback's write did not land: the flag is still at the version r last
-// wrote or adopted and its split still serves the variant. A flag changed
-// since (by hand, by a later rollout) is left alone, as is one deleted.
+// rollback's write did not land: r is its flag's newest rollout (a later
+// one drives the flag, or left it as it is, whatever the split it found),
+// and the flag is still at the version r last wrote or adopted, its split
+// serving the variant. A flag changed since (by hand, by a later rollout)
+// is left alone, as is one deleted: the write is made against that
+// version only, with no retry, and the flag is read from the store
+// first, as this node's live flags may lag a peer's edit.
 func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
-	f := e.flag(&r)
-	if f == nil || f.Version != r.FlagVersion {
+	if !rollbackUnwritten(e.flag(&r), r) { // versions only grow: a live one ahead is changed
 		return nil
 	}
-	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got == 0 {
-		return nil
-	}
-	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
-	if err := e.applyFlag(ctx, &r, EngineActor); err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+	f, err := e.currentFlag(ctx, &r)
+	if err != nil || !rollbackUnwritten(f, r) {
 		return err
 	}
-	return nil
+	if newest, err := e.latest(ctx, r.Environment, r.Plan.Flag); err != nil || newest.ID != r.ID {
+		return err
+	}
+	next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent))
+	if err != nil {
+		return err
+	}
+	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
+	version, err := e.Flags.PutFlag(ctx, r.Environment, next, r.FlagVersion, EngineActor, r.flagReason())
+	switch valueloop.ErrorCode(err) {
+	case "":
+	case valueloop.ECONFLICT, valueloop.ENOTFOUND:
+		return nil // changed or deleted a moment ago: left as it is
+	default:
+		return err
+	}
+	r.FlagVersion = version
+	return e.Store.UpdateRollout(ctx, &r, nil)
+}
+
+// rollbackUnwritten reports whether f is rolled-back r's flag as r left
+// it, still serving the variant.
+func rollbackUnwritten(f *valueloop.Flag, r Rollout) bool {
+	if f == nil || f.Version != r.FlagVersion {
+		return false
+	}
+	got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline)
+	return err == nil && got != Weight(r.Percent)
 }
 
 func (e *Engine) tick(ctx context.Context, r Rollout) error {

@@ -202,7 +202,10 @@ func TestStepDoesNotOverwriteAnEdit(t *testing.T) {
 		_, leader := w.peer() // sees no write of the world's node
 		w.clock.Add(25 * time.Hour)
 		w.halfByHand()
-		_ = leader.Tick(context.Background()) // the pause is reported as the error that caused it
+		// The step is skipped on the edit read from the store; the next
+		// tick finds the edit and pauses.
+		_ = leader.Tick(context.Background())
+		_ = leader.Tick(context.Background())
 		stepKeptTheEdit(t, w)
 	})
 }
@@ -220,5 +223,71 @@ func stepKeptTheEdit(t *testing.T, w *world) {
 	}
 	if st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
 		t.Errorf("after the edit: %s, %q; want paused, saying the flag was changed outside the rollout", st.State, st.Reason)
+	}
+}
+
+// TestCrashedRollbackKeepsALaterEdit: a crashed rollback's write is
+// finished only on the flag as the rollout left it. On a leader whose live
+// flags have not yet seen a peer's edit, the stale flag passed that check
+// and the write re-read the flag and wrote the baseline over the edit: a
+// variant someone served again on purpose was taken away. Nor is a flag
+// that a later rollout, since ended, left as it was (its first step was
+// the split the crash left) written over.
+func TestCrashedRollbackKeepsALaterEdit(t *testing.T) {
+	t.Run("made on a peer", func(t *testing.T) {
+		w := newWorld(t, 17)
+		w.start(checkoutPlan(20, 100))
+		crashedRollback(t, w)
+		w.restart()
+		_, leader := w.peer() // sees no write of the world's node
+		w.halfByHand()
+		if err := leader.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.flags.Load(context.Background()); err != nil { // the leader's writes
+			t.Fatal(err)
+		}
+		if got := w.split(); got < 40 {
+			t.Errorf("the crashed rollback's write undid an edit by hand: %.1f%% one-page, want about 50", got)
+		}
+	})
+	t.Run("a later rollout's", func(t *testing.T) {
+		w := newWorld(t, 18)
+		w.start(checkoutPlan(20, 100))
+		crashedRollback(t, w)
+		w.restart()
+		w.start(checkoutPlan(20)) // on the split the crash left: no write
+		w.tick()                  // completes it at 20%
+		w.tick()
+		if st := w.status(); st.State != rollout.Completed || st.LivePercent == nil || *st.LivePercent != 20 {
+			t.Errorf("the later rollout: %s, flag at %s; want completed with the flag at 20%%", st.State, livePercent(st))
+		}
+	})
+}
+
+// TestLaggingStepAfterAMetadataEdit: an edit on a peer that leaves the
+// split alone (the flag's metadata) is no change of the rollout's split,
+// and the engine adopts it when it sees it (tick). A leader whose live
+// flags had not yet seen it decided the step on the stale flag, stored and
+// announced it, then found the edit at the write and paused the rollout
+// for a flag "changed outside the rollout".
+func TestLaggingStepAfterAMetadataEdit(t *testing.T) {
+	w := newWorld(t, 19)
+	w.start(checkoutPlan(10, 20, 100))
+	_, leader := w.peer() // sees no write of the world's node
+	w.clock.Add(25 * time.Hour)
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.Metadata = map[string]any{"owner": "checkout team"}
+	if _, err := w.flags.PutFlag(context.Background(), env, &f, f.Version, "someone", "owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Tick(context.Background()); err != nil {
+		t.Errorf("the leader's tick: %v", err)
+	}
+	if err := w.flags.Load(context.Background()); err != nil { // the leader's writes
+		t.Fatal(err)
+	}
+	if st := w.status(); st.State != rollout.Running || st.LivePercent == nil || *st.LivePercent != 20 {
+		t.Errorf("after a metadata edit: %s at %v%% (%q), flag at %s; want running at 20%%", st.State, st.Percent, st.Reason, livePercent(st))
 	}
 }
