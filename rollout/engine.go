@@ -199,7 +199,8 @@ func (e *Engine) run(ctx context.Context) {
 // Start validates p against the flag and metrics of env and starts it: the
 // flag's split is set to the first step. Bad plans are an EINVALID
 // *valueloop.ValidationError listing every problem and change nothing; a
-// flag with an active rollout is ECONFLICT.
+// flag with an active rollout is ECONFLICT, as is one changed between the
+// check and the write of its split, and neither changes anything.
 func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason string) (*Rollout, error) {
 	return e.StartAt(ctx, env, p, actor, reason, time.Time{})
 }
@@ -219,6 +220,13 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 		return nil, err
 	}
 	defer unlock()
+	// Made sure of: the plan is checked against the flag the split is
+	// written over, and this node's live flags may lag a peer's edit.
+	if l, ok := e.Flags.(Loader); ok {
+		if err := l.Load(ctx); err != nil {
+			return nil, err
+		}
+	}
 	live := e.Flags.Live(env)
 	if live == nil {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
@@ -261,18 +269,53 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if reason == "" {
 		reason = "started: " + stepsString(p.Steps)
 	}
+	// The split is written before the rollout is stored, unlike a
+	// transition's: a write refused (an edit since the check) then
+	// leaves no rollout behind, paused, that a start again would find
+	// active. A crash in between leaves the flag at the first step with
+	// no rollout, which a start again takes as it is.
+	if err := e.writeStart(ctx, &r, f, next); err != nil {
+		return nil, err
+	}
 	ev := Event{At: now, Kind: KindStart, Actor: actor, Step: 0, Percent: r.Percent, State: r.State, Reason: reason}
 	if err := e.Store.CreateRollout(ctx, &r, &ev); err != nil {
+		e.undoStart(ctx, r, f)
 		if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
 			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: roll it back or let it finish first (a paused one is still active)", p.Flag, env)
 		}
 		return nil, err
 	}
 	e.notify(r, ev)
-	if err := e.applyFlag(ctx, &r, actor); err != nil {
-		return &r, e.flagFailed(ctx, &r, err)
-	}
 	return &r, nil
+}
+
+// writeStart writes next, flag f with r's first step, over f's version
+// only (the one the plan was checked against), and records the version in
+// r. An edit since is ECONFLICT.
+func (e *Engine) writeStart(ctx context.Context, r *Rollout, f, next *valueloop.Flag) error {
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
+		return nil
+	}
+	version, err := e.Flags.PutFlag(ctx, r.Environment, next, f.Version, r.StartedBy, r.flagReason())
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return valueloop.Errorf(valueloop.ECONFLICT, "flag %q was changed in %s while the rollout started: nothing was started; check the flag and start again", r.Plan.Flag, r.Environment)
+	}
+	if err != nil {
+		return err
+	}
+	r.FlagVersion = version
+	return nil
+}
+
+// undoStart puts back flag f as it was before writeStart when the rollout
+// could not be stored: a split without the rollout that drives it.
+func (e *Engine) undoStart(ctx context.Context, r Rollout, f *valueloop.Flag) {
+	if r.FlagVersion == f.Version {
+		return
+	}
+	if _, err := e.Flags.PutFlag(ctx, r.Environment, f, r.FlagVersion, r.StartedBy, "rollout not started: split put back"); err != nil {
+		e.Logger.Error("rollouts: cannot put back the split of a rollout not started", "environment", r.Environment, "flag", r.Plan.Flag, "err", err)
+	}
 }
 
 func alreadyActive(r Rollout) error {
@@ -516,7 +559,11 @@ func (r *Rollout) flagReason() string {
 	case RolledBack:
 		return valueloop.FitReason(fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason))
 	}
-	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
+	name := fmt.Sprintf("rollout %d", r.ID)
+	if r.ID == 0 {
+		name = "rollout start" // written before the rollout is stored (writeStart)
+	}
+	return fmt.Sprintf("%s: step %d of %d, %s%% %s", name, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }
 
 // Locker is a Store that several nodes share (PostgreSQL): LockRollouts

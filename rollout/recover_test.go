@@ -291,3 +291,51 @@ func TestLaggingStepAfterAMetadataEdit(t *testing.T) {
 		t.Errorf("after a metadata edit: %s at %v%% (%q), flag at %s; want running at 20%%", st.State, st.Percent, st.Reason, livePercent(st))
 	}
 }
+
+// TestStartLosingARaceChangesNothing: a start whose write of the flag
+// loses a race with an edit (made between the engine's read and its
+// write) is refused (409), and the refusal changes nothing. The rollout
+// was stored first and paused by the failed write, so the retried start
+// answered that the flag already had an active rollout.
+func TestStartLosingARaceChangesNothing(t *testing.T) {
+	w := newWorld(t, 20)
+	ctx := context.Background()
+	w.engine.Flags = &editFirst{Service: w.flags, edit: w.halfByHand}
+	_, err := w.engine.Start(ctx, env, checkoutPlan(10, 100), "release-manager", "")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Fatalf("start racing an edit: %v, want a conflict", err)
+	}
+	if rs, err := w.engine.List(ctx, rollout.Filter{Environment: env, Flag: "checkout"}); err != nil || len(rs) != 0 || len(w.notifications()) != 0 {
+		t.Errorf("the refused start left rollouts %+v (%v) and %d notifications, want none", rs, err, len(w.notifications()))
+	}
+	if got := w.split(); got < 40 {
+		t.Errorf("the refused start wrote over the edit: %.1f%% one-page, want about 50", got)
+	}
+	// Started again on the split as it is now.
+	r, err := w.engine.Start(ctx, env, checkoutPlan(50, 100), "release-manager", "again")
+	if err != nil || r.State != rollout.Running {
+		t.Fatalf("the start again: %+v, %v; want running", r, err)
+	}
+}
+
+// failCreate is a store on which no rollout can be created.
+type failCreate struct{ rollout.Store }
+
+func (failCreate) CreateRollout(context.Context, *rollout.Rollout, *rollout.Event) error {
+	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout", "checkout")
+}
+
+// TestStartNotStoredPutsTheSplitBack: a start writes the split before it
+// stores the rollout (so that a refused write leaves none behind); a
+// rollout that then cannot be stored leaves the split as it was, not one
+// no rollout drives.
+func TestStartNotStoredPutsTheSplitBack(t *testing.T) {
+	w := newWorld(t, 21)
+	w.engine.Store = failCreate{w.db}
+	if _, err := w.engine.Start(context.Background(), env, checkoutPlan(10, 100), "release-manager", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Fatalf("start: %v, want a conflict", err)
+	}
+	if got := w.split(); got > 2 {
+		t.Errorf("a start not stored left %.1f%% one-page, want the 1%% it had", got)
+	}
+}
