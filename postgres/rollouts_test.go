@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,55 @@ func advanceOnBTickOnA(t *testing.T, ea, eb *rollout.Engine) {
 	}
 	if st.Rollout.State != rollout.Running || st.Rollout.Percent != 50 {
 		t.Errorf("after A's tick the rollout is %s at %v%% (%s), want running at 50%%", st.Rollout.State, st.Rollout.Percent, st.Rollout.Reason)
+	}
+}
+
+// TestRolloutCrashedRollbackFinishedOnce: a rollback stored and its flag
+// write lost (a crash in between) is finished by the ticks; two nodes
+// ticking at once, each on live flags that have not seen the other's
+// write, write the baseline once between them, without an error.
+func TestRolloutCrashedRollbackFinishedOnce(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.Schema(t)
+	a, b := MustOpen(t, dsn, nil), MustOpen(t, dsn, nil)
+	fa, fb := rolloutFlags(t, a, b)
+	ea, eb := rollout.NewEngine(a, fa, a, nil), rollout.NewEngine(b, fb, b, nil)
+	startOnA(t, ea, fb)
+	rs, err := a.Rollouts(ctx, rollout.Filter{Active: true})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("active rollouts: %v, %v", rs, err)
+	}
+	next, ev, err := rs[0].Apply(rollout.KindRollback, time.Now(), 0, rollout.EngineActor, "guardrail error-rate rose", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.UpdateRollout(ctx, &next, &ev); err != nil { // and crash
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, e := range []*rollout.Engine{ea, eb} {
+		go func() { errs <- e.Tick(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("tick: %v", err)
+		}
+	}
+	entries, err := a.Audit(ctx, valueloop.AuditFilter{Target: "checkout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := 0
+	for _, en := range entries {
+		if en.Action == "flag.update" && strings.Contains(en.Reason, "rolled back") {
+			writes++
+		}
+	}
+	if err := fa.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rollout.SplitOf(fa.Live("prod").Snapshot.Set().Flags["checkout"], "one-page", "classic")
+	if writes != 1 || err != nil || got != 0 {
+		t.Errorf("the rollback's write made %d times, the flag's split %d (%v); want once, 0", writes, got, err)
 	}
 }

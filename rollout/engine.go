@@ -199,7 +199,8 @@ func (e *Engine) run(ctx context.Context) {
 // Start validates p against the flag and metrics of env and starts it: the
 // flag's split is set to the first step. Bad plans are an EINVALID
 // *valueloop.ValidationError listing every problem and change nothing; a
-// flag with an active rollout is ECONFLICT.
+// flag with an active rollout is ECONFLICT, as is one changed between the
+// check and the write of its split, and neither changes anything.
 func (e *Engine) Start(ctx context.Context, env string, p Plan, actor, reason string) (*Rollout, error) {
 	return e.StartAt(ctx, env, p, actor, reason, time.Time{})
 }
@@ -219,6 +220,13 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 		return nil, err
 	}
 	defer unlock()
+	// Made sure of: the plan is checked against the flag the split is
+	// written over, and this node's live flags may lag a peer's edit.
+	if l, ok := e.Flags.(Loader); ok {
+		if err := l.Load(ctx); err != nil {
+			return nil, err
+		}
+	}
 	live := e.Flags.Live(env)
 	if live == nil {
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
@@ -261,18 +269,53 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	if reason == "" {
 		reason = "started: " + stepsString(p.Steps)
 	}
+	// The split is written before the rollout is stored, unlike a
+	// transition's: a write refused (an edit since the check) then
+	// leaves no rollout behind, paused, that a start again would find
+	// active. A crash in between leaves the flag at the first step with
+	// no rollout, which a start again takes as it is.
+	if err := e.writeStart(ctx, &r, f, next); err != nil {
+		return nil, err
+	}
 	ev := Event{At: now, Kind: KindStart, Actor: actor, Step: 0, Percent: r.Percent, State: r.State, Reason: reason}
 	if err := e.Store.CreateRollout(ctx, &r, &ev); err != nil {
+		e.undoStart(ctx, r, f)
 		if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
 			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: roll it back or let it finish first (a paused one is still active)", p.Flag, env)
 		}
 		return nil, err
 	}
 	e.notify(r, ev)
-	if err := e.applyFlag(ctx, &r, actor); err != nil {
-		return &r, e.flagFailed(ctx, &r, err)
-	}
 	return &r, nil
+}
+
+// writeStart writes next, flag f with r's first step, over f's version
+// only (the one the plan was checked against), and records the version in
+// r. An edit since is ECONFLICT.
+func (e *Engine) writeStart(ctx context.Context, r *Rollout, f, next *valueloop.Flag) error {
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err == nil && got == Weight(r.Percent) {
+		return nil
+	}
+	version, err := e.Flags.PutFlag(ctx, r.Environment, next, f.Version, r.StartedBy, r.flagReason())
+	if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
+		return valueloop.Errorf(valueloop.ECONFLICT, "flag %q was changed in %s while the rollout started: nothing was started; check the flag and start again", r.Plan.Flag, r.Environment)
+	}
+	if err != nil {
+		return err
+	}
+	r.FlagVersion = version
+	return nil
+}
+
+// undoStart puts back flag f as it was before writeStart when the rollout
+// could not be stored: a split without the rollout that drives it.
+func (e *Engine) undoStart(ctx context.Context, r Rollout, f *valueloop.Flag) {
+	if r.FlagVersion == f.Version {
+		return
+	}
+	if _, err := e.Flags.PutFlag(ctx, r.Environment, f, r.FlagVersion, r.StartedBy, "rollout not started: split put back"); err != nil {
+		e.Logger.Error("rollouts: cannot put back the split of a rollout not started", "environment", r.Environment, "flag", r.Plan.Flag, "err", err)
+	}
 }
 
 func alreadyActive(r Rollout) error {
@@ -382,9 +425,8 @@ func (e *Engine) latest(ctx context.Context, env, flag string) (*Rollout, error)
 // flag and announces it.
 func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reason string, figures []GuardrailResult, users map[string]int64) (Rollout, error) {
 	if k == KindAdvance && actor == EngineActor {
-		// An edit since the tick looked at the flag: no step over it;
-		// the next tick finds the edit and pauses, saying what it found.
-		if f, err := e.currentFlag(ctx, &r); err != nil || f == nil || f.Version != r.FlagVersion {
+		ok, err := e.stepOver(ctx, &r)
+		if err != nil || !ok {
 			return r, err
 		}
 	}
@@ -411,6 +453,33 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 		}
 	}
 	return next, nil
+}
+
+// stepOver reports whether the engine may write its step over r's flag:
+// the flag is as the tick found it. An edit since (while the tick read the
+// figures) is not stepped over; the next tick finds it and pauses, saying
+// what it found. The flag is read from the store, as this node's live
+// flags may lag a peer's edit by up to 5 s: an edit that left the split
+// alone (metadata) is adopted, as the tick adopts one it sees, rather
+// than found at the write and taken for a change of the split there.
+func (e *Engine) stepOver(ctx context.Context, r *Rollout) (bool, error) {
+	if l, ok := e.Flags.(Loader); ok {
+		if err := l.Load(ctx); err != nil {
+			return false, err
+		}
+	}
+	f := e.flag(r)
+	switch {
+	case f == nil:
+		return false, nil
+	case f.Version == r.FlagVersion:
+		return true, nil
+	}
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got != Weight(r.Percent) || f.State != valueloop.StateEnabled {
+		return false, nil
+	}
+	r.FlagVersion = f.Version
+	return true, nil
 }
 
 // applyFlag makes the flag's split match r.Percent (applyFlagOnce). A
@@ -490,7 +559,11 @@ func (r *Rollout) flagReason() string {
 	case RolledBack:
 		return valueloop.FitReason(fmt.Sprintf("rollout %d rolled back: %s", r.ID, r.Reason))
 	}
-	return fmt.Sprintf("rollout %d: step %d of %d, %s%% %s", r.ID, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
+	name := fmt.Sprintf("rollout %d", r.ID)
+	if r.ID == 0 {
+		name = "rollout start" // written before the rollout is stored (writeStart)
+	}
+	return fmt.Sprintf("%s: step %d of %d, %s%% %s", name, r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), r.Plan.Variant)
 }
 
 // Locker is a Store that several nodes share (PostgreSQL): LockRollouts
@@ -640,11 +713,6 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	for _, r := range back {
-		// A later rollout of the flag drives it now, whatever the split
-		// it found.
-		if slices.ContainsFunc(active, func(a Rollout) bool { return a.Environment == r.Environment && a.Plan.Flag == r.Plan.Flag }) {
-			continue
-		}
 		if err := e.finishRollback(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
 		}
@@ -653,22 +721,49 @@ func (e *Engine) Tick(ctx context.Context) error {
 }
 
 // finishRollback writes the baseline to the flag of rolled-back r when the
-// rollback's write did not land: the flag is still at the version r last
-// wrote or adopted and its split still serves the variant. A flag changed
-// since (by hand, by a later rollout) is left alone, as is one deleted.
+// rollback's write did not land: r is its flag's newest rollout (a later
+// one drives the flag, or left it as it is, whatever the split it found),
+// and the flag is still at the version r last wrote or adopted, its split
+// serving the variant. A flag changed since (by hand, by a later rollout)
+// is left alone, as is one deleted: the write is made against that
+// version only, with no retry, and the flag is read from the store
+// first, as this node's live flags may lag a peer's edit.
 func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
-	f := e.flag(&r)
-	if f == nil || f.Version != r.FlagVersion {
+	if !rollbackUnwritten(e.flag(&r), r) { // versions only grow: a live one ahead is changed
 		return nil
 	}
-	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got == 0 {
-		return nil
-	}
-	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
-	if err := e.applyFlag(ctx, &r, EngineActor); err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+	f, err := e.currentFlag(ctx, &r)
+	if err != nil || !rollbackUnwritten(f, r) {
 		return err
 	}
-	return nil
+	if newest, err := e.latest(ctx, r.Environment, r.Plan.Flag); err != nil || newest.ID != r.ID {
+		return err
+	}
+	next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent))
+	if err != nil {
+		return err
+	}
+	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
+	version, err := e.Flags.PutFlag(ctx, r.Environment, next, r.FlagVersion, EngineActor, r.flagReason())
+	switch valueloop.ErrorCode(err) {
+	case "":
+	case valueloop.ECONFLICT, valueloop.ENOTFOUND:
+		return nil // changed or deleted a moment ago: left as it is
+	default:
+		return err
+	}
+	r.FlagVersion = version
+	return e.Store.UpdateRollout(ctx, &r, nil)
+}
+
+// rollbackUnwritten reports whether f is rolled-back r's flag as r left
+// it, still serving the variant.
+func rollbackUnwritten(f *valueloop.Flag, r Rollout) bool {
+	if f == nil || f.Version != r.FlagVersion {
+		return false
+	}
+	got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline)
+	return err == nil && got != Weight(r.Percent)
 }
 
 func (e *Engine) tick(ctx context.Context, r Rollout) error {

@@ -202,7 +202,10 @@ func TestStepDoesNotOverwriteAnEdit(t *testing.T) {
 		_, leader := w.peer() // sees no write of the world's node
 		w.clock.Add(25 * time.Hour)
 		w.halfByHand()
-		_ = leader.Tick(context.Background()) // the pause is reported as the error that caused it
+		// The step is skipped on the edit read from the store; the next
+		// tick finds the edit and pauses.
+		_ = leader.Tick(context.Background())
+		_ = leader.Tick(context.Background())
 		stepKeptTheEdit(t, w)
 	})
 }
@@ -220,5 +223,119 @@ func stepKeptTheEdit(t *testing.T, w *world) {
 	}
 	if st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
 		t.Errorf("after the edit: %s, %q; want paused, saying the flag was changed outside the rollout", st.State, st.Reason)
+	}
+}
+
+// TestCrashedRollbackKeepsALaterEdit: a crashed rollback's write is
+// finished only on the flag as the rollout left it. On a leader whose live
+// flags have not yet seen a peer's edit, the stale flag passed that check
+// and the write re-read the flag and wrote the baseline over the edit: a
+// variant someone served again on purpose was taken away. Nor is a flag
+// that a later rollout, since ended, left as it was (its first step was
+// the split the crash left) written over.
+func TestCrashedRollbackKeepsALaterEdit(t *testing.T) {
+	t.Run("made on a peer", func(t *testing.T) {
+		w := newWorld(t, 17)
+		w.start(checkoutPlan(20, 100))
+		crashedRollback(t, w)
+		w.restart()
+		_, leader := w.peer() // sees no write of the world's node
+		w.halfByHand()
+		if err := leader.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.flags.Load(context.Background()); err != nil { // the leader's writes
+			t.Fatal(err)
+		}
+		if got := w.split(); got < 40 {
+			t.Errorf("the crashed rollback's write undid an edit by hand: %.1f%% one-page, want about 50", got)
+		}
+	})
+	t.Run("a later rollout's", func(t *testing.T) {
+		w := newWorld(t, 18)
+		w.start(checkoutPlan(20, 100))
+		crashedRollback(t, w)
+		w.restart()
+		w.start(checkoutPlan(20)) // on the split the crash left: no write
+		w.tick()                  // completes it at 20%
+		w.tick()
+		if st := w.status(); st.State != rollout.Completed || st.LivePercent == nil || *st.LivePercent != 20 {
+			t.Errorf("the later rollout: %s, flag at %s; want completed with the flag at 20%%", st.State, livePercent(st))
+		}
+	})
+}
+
+// TestLaggingStepAfterAMetadataEdit: an edit on a peer that leaves the
+// split alone (the flag's metadata) is no change of the rollout's split,
+// and the engine adopts it when it sees it (tick). A leader whose live
+// flags had not yet seen it decided the step on the stale flag, stored and
+// announced it, then found the edit at the write and paused the rollout
+// for a flag "changed outside the rollout".
+func TestLaggingStepAfterAMetadataEdit(t *testing.T) {
+	w := newWorld(t, 19)
+	w.start(checkoutPlan(10, 20, 100))
+	_, leader := w.peer() // sees no write of the world's node
+	w.clock.Add(25 * time.Hour)
+	f := *w.flags.Live(env).Snapshot.Set().Flags["checkout"]
+	f.Metadata = map[string]any{"owner": "checkout team"}
+	if _, err := w.flags.PutFlag(context.Background(), env, &f, f.Version, "someone", "owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Tick(context.Background()); err != nil {
+		t.Errorf("the leader's tick: %v", err)
+	}
+	if err := w.flags.Load(context.Background()); err != nil { // the leader's writes
+		t.Fatal(err)
+	}
+	if st := w.status(); st.State != rollout.Running || st.LivePercent == nil || *st.LivePercent != 20 {
+		t.Errorf("after a metadata edit: %s at %v%% (%q), flag at %s; want running at 20%%", st.State, st.Percent, st.Reason, livePercent(st))
+	}
+}
+
+// TestStartLosingARaceChangesNothing: a start whose write of the flag
+// loses a race with an edit (made between the engine's read and its
+// write) is refused (409), and the refusal changes nothing. The rollout
+// was stored first and paused by the failed write, so the retried start
+// answered that the flag already had an active rollout.
+func TestStartLosingARaceChangesNothing(t *testing.T) {
+	w := newWorld(t, 20)
+	ctx := context.Background()
+	w.engine.Flags = &editFirst{Service: w.flags, edit: w.halfByHand}
+	_, err := w.engine.Start(ctx, env, checkoutPlan(10, 100), "release-manager", "")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Fatalf("start racing an edit: %v, want a conflict", err)
+	}
+	if rs, err := w.engine.List(ctx, rollout.Filter{Environment: env, Flag: "checkout"}); err != nil || len(rs) != 0 || len(w.notifications()) != 0 {
+		t.Errorf("the refused start left rollouts %+v (%v) and %d notifications, want none", rs, err, len(w.notifications()))
+	}
+	if got := w.split(); got < 40 {
+		t.Errorf("the refused start wrote over the edit: %.1f%% one-page, want about 50", got)
+	}
+	// Started again on the split as it is now.
+	r, err := w.engine.Start(ctx, env, checkoutPlan(50, 100), "release-manager", "again")
+	if err != nil || r.State != rollout.Running {
+		t.Fatalf("the start again: %+v, %v; want running", r, err)
+	}
+}
+
+// failCreate is a store on which no rollout can be created.
+type failCreate struct{ rollout.Store }
+
+func (failCreate) CreateRollout(context.Context, *rollout.Rollout, *rollout.Event) error {
+	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout", "checkout")
+}
+
+// TestStartNotStoredPutsTheSplitBack: a start writes the split before it
+// stores the rollout (so that a refused write leaves none behind); a
+// rollout that then cannot be stored leaves the split as it was, not one
+// no rollout drives.
+func TestStartNotStoredPutsTheSplitBack(t *testing.T) {
+	w := newWorld(t, 21)
+	w.engine.Store = failCreate{w.db}
+	if _, err := w.engine.Start(context.Background(), env, checkoutPlan(10, 100), "release-manager", ""); valueloop.ErrorCode(err) != valueloop.ECONFLICT {
+		t.Fatalf("start: %v, want a conflict", err)
+	}
+	if got := w.split(); got > 2 {
+		t.Errorf("a start not stored left %.1f%% one-page, want the 1%% it had", got)
 	}
 }

@@ -321,17 +321,39 @@ func holdReason(r Rollout, held []HeldGuardrail) string {
 		r.Step+1, len(r.Plan.Steps), trimFloat(r.Percent), lasted, valueloop.Count(held[0].Needs, "user"), strings.Join(parts, "; "))
 }
 
-// guardSummary says what the guardrails show, without claiming more.
+// guardSummary says what the guardrails show, without claiming more. A
+// breached guardrail that lets the rollout go on was acknowledged (a
+// resume accepted it, Decide stops at any other): it is named as
+// breached, not counted in "no harm detected".
 func guardSummary(figures []GuardrailResult) string {
 	if len(figures) == 0 {
 		return "no guardrails"
 	}
+	var acked []string
+	allOK, othersOK := true, true
 	for _, g := range figures {
-		if g.Status != GuardrailOK {
-			return "no harm detected"
+		switch {
+		case g.Breached():
+			acked = append(acked, g.Metric)
+			allOK = false
+		case g.Status != GuardrailOK:
+			allOK, othersOK = false, false
 		}
 	}
-	return "every guardrail shown within tolerance"
+	switch {
+	case allOK:
+		return "every guardrail shown within tolerance"
+	case len(acked) == 0:
+		return "no harm detected"
+	}
+	s := strings.Join(acked, ", ") + " breached (acknowledged)"
+	switch {
+	case len(acked) == len(figures):
+		return s
+	case othersOK:
+		return s + "; every other guardrail shown within tolerance"
+	}
+	return s + "; no other harm detected"
 }
 
 // StepMinUsers is the number of users the released variant must gain in the

@@ -44,6 +44,8 @@ func TestDecide(t *testing.T) {
 	noData := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData}}
 	fewUsers := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, BaselineUsers: 100, VariantUsers: 99}}
 	zeroBaseline := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, BaselineUsers: 100, VariantUsers: 100}}
+	ackedDone := running(2)
+	ackedDone.Acknowledged = []string{"error-rate"}
 	ackedNoData := running(0)
 	ackedNoData.Acknowledged = []string{"error-rate"}
 	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
@@ -85,7 +87,10 @@ func TestDecide(t *testing.T) {
 		{"breach rolls back a paused rollout", paused, 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
 		{"breach pauses", pauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), rollout.KindPause, "error-rate rose"},
 		{"paused waits", pausedPauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), "", "paused"},
-		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
+		// ...and is not said to have detected no harm.
+		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, "; error-rate breached (acknowledged): on to 5%"},
+		{"completes past an acknowledged breach", ackedDone, 0, breached("error-rate"), t0, rollout.KindComplete, "held 100% for 0s; error-rate breached (acknowledged)"},
+		{"completes past an acknowledged breach, the others ok", ackedDone, 0, append(breached("error-rate"), rollout.GuardrailResult{Metric: "latency", Status: rollout.GuardrailOK}), t0, rollout.KindComplete, "; error-rate breached (acknowledged); every other guardrail shown within tolerance"},
 		// Nor does it size the step: a resume after a breach of +231% on
 		// error-rate waited for the 249,104 users that detect a 5% harm
 		// on it, a guardrail that no longer stops the rollout.
