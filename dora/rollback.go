@@ -52,7 +52,9 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 			if !p.success || p.at >= at || p.ID == d.ID || p.Environment != d.Environment {
 				continue
 			}
-			if (field == "sha" && sameCommit(p.SHA, target)) || (field == "version" && p.Version == target) {
+			// p.commit(): a deployment under an ambiguous abbreviation ran
+			// no commit the timeline knows, so nothing returns to it.
+			if (field == "sha" && sameCommit(p.commit(), target)) || (field == "version" && p.Version == target) {
 				return nil
 			}
 			if latest == nil || p.at >= nanos(latest.At) {
