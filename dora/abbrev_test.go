@@ -315,7 +315,7 @@ func TestAmbiguousAcrossRepositories(t *testing.T) {
 			t.Errorf("%s (%s): ambiguous SHA %v, want %v", d.ID, d.SHA, d.AmbiguousSHA, want)
 		}
 	}
-	if err := tl.CheckAbbreviation("sha", "shop", "", "abcdef0"); err == nil {
+	if err := tl.CheckAbbreviation("sha", "shop", "", "abcdef0", ""); err == nil {
 		t.Errorf("CheckAbbreviation of abcdef0 across o/a and o/b: nil, want ambiguous")
 	}
 }

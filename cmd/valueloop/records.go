@@ -100,6 +100,10 @@ func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
 	if field, rest, ok := strings.Cut(w, " "); ok && ff.fields[field] != "" {
 		w = ff.fields[field] + " " + rest
 	}
+	// The fields it says to give again, "id (…)", are flags here too.
+	for field, flag := range ff.fields {
+		w = strings.ReplaceAll(w, " "+field+" (", " "+flag+" (")
+	}
 	fmt.Fprintf(e.stderr, "warning: %s\n", w)
 }
 
