@@ -55,6 +55,15 @@ func TestAmbiguousSHAWarned(t *testing.T) {
 	if err != nil || !strings.HasPrefix(r.Warning, "causeSha ") || !strings.Contains(r.Warning, "same id (") {
 		t.Errorf("incident caused by abcdef0: warning %q, %v; want one naming causeSha", r.Warning, err)
 	}
+	// A change recorded so names neither commit either: it counts as one of
+	// its own, which the receipt says, with how to correct it.
+	merged := c.t.Add(-2 * time.Hour)
+	for sha, warned := range map[string]bool{"abcdef0": true, "1234567": false} {
+		_, r, err = s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", Repo: "acme/shop", SHA: sha, MergedAt: &merged}, "")
+		if got := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef02") && strings.Contains(r.Warning, "delivery record"); err != nil || got != warned || (!warned && r.Warning != "") {
+			t.Errorf("change %s: warning %q, %v; want one naming sha and how to correct it: %v", sha, r.Warning, err, warned)
+		}
+	}
 	// Earlier deployments of abcdef01… and abcdef0 do not make it a target.
 	now := c.t
 	rb := delivery.DeploymentInput{Service: "shop", Repo: "acme/shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: &now, Rollback: true}

@@ -444,7 +444,7 @@ func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha, a
 		return ""
 	}
 	var e *valueloop.Error
-	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, "stored all the same, it is placed by its time alone: to name the commit, "+again); errors.As(err, &e) {
+	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, "stored all the same, "+again); errors.As(err, &e) {
 		return e.Field + " " + e.Message
 	}
 	return ""
@@ -455,7 +455,7 @@ func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha, a
 // since recorded again without them it would be a second deployment or
 // incident, counted twice. The CLI names the fields by their flags.
 func recordAgain(verb, id, atField string, at time.Time) string {
-	return fmt.Sprintf("%s it again with more of its digits and the same id (%s) and %s (%s)", verb, id, atField, at.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("it is placed by its time alone: to name the commit, %s it again with more of its digits and the same id (%s) and %s (%s)", verb, id, atField, at.UTC().Format(time.RFC3339))
 }
 
 // checkDeploymentID refuses a deployment record whose given ID names a
@@ -568,6 +568,10 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	r, err := s.record(ctx, d)
 	if err == nil {
 		s.linked(ctx, []ChangeText{{Change: c, Message: in.Message, Labels: in.Labels}})
+		// A change under an ambiguous abbreviation is merged into none of
+		// the commits it abbreviates: it counts as one of its own.
+		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA,
+			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
 	}
 	return c, r, err
 }

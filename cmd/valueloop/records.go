@@ -224,6 +224,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", dora.ShortSHA(ch.SHA), orDash(cmp.Or(ch.Service, ch.Repo)),
 		ch.AuthoredAt.Format(time.RFC3339), ch.MergedAt.Format(time.RFC3339), linked, duplicateNote(rec))
+	warnReceipt(e, changeFlags, rec)
 	return nil
 }
 
