@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,18 +39,30 @@ func TestAmbiguousSHAWarned(t *testing.T) {
 		{"abcdef02" + tail, "acme/shop", false},
 	} {
 		in := delivery.DeploymentInput{Service: "shop", Repo: tc.repo, Environment: "prod-eu", SHA: tc.sha, Status: "success", At: &at}
-		_, r, err := s.RecordDeployment(ctx, in, "")
+		d, r, err := s.RecordDeployment(ctx, in, "")
 		if err != nil {
 			t.Fatalf("deployment of %s: %v", tc.sha, err)
 		}
-		warned := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef01") && strings.Contains(r.Warning, "abcdef02")
+		// What to do names the ID and time to record it again under: without
+		// them it would be another deployment.
+		redo := fmt.Sprintf("same id (%s) and at (%s)", d.ID, at.Format(time.RFC3339))
+		warned := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef01") && strings.Contains(r.Warning, "abcdef02") && strings.Contains(r.Warning, redo)
 		if warned != tc.warned || (!tc.warned && r.Warning != "") {
 			t.Errorf("deployment of %s: warning %q, want one naming both commits: %v", tc.sha, r.Warning, tc.warned)
 		}
 	}
 	_, r, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", CauseSHA: "abcdef0", OpenedAt: &at}, "")
-	if err != nil || !strings.HasPrefix(r.Warning, "causeSha ") {
+	if err != nil || !strings.HasPrefix(r.Warning, "causeSha ") || !strings.Contains(r.Warning, "same id (") {
 		t.Errorf("incident caused by abcdef0: warning %q, %v; want one naming causeSha", r.Warning, err)
+	}
+	// A change recorded so names neither commit either: it counts as one of
+	// its own, which the receipt says, with how to correct it.
+	merged := c.t.Add(-2 * time.Hour)
+	for sha, warned := range map[string]bool{"abcdef0": true, "1234567": false} {
+		_, r, err = s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", Repo: "acme/shop", SHA: sha, MergedAt: &merged}, "")
+		if got := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef02") && strings.Contains(r.Warning, "delivery record"); err != nil || got != warned || (!warned && r.Warning != "") {
+			t.Errorf("change %s: warning %q, %v; want one naming sha and how to correct it: %v", sha, r.Warning, err, warned)
+		}
 	}
 	// Earlier deployments of abcdef01… and abcdef0 do not make it a target.
 	now := c.t

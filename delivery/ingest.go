@@ -423,7 +423,7 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "sha", d.Service, d.Repo, d.SHA)
+		r.Warning = s.ambiguousSHA(ctx, "sha", d.Service, d.Repo, d.SHA, recordAgain("record", d.ID, "at", d.At))
 	}
 	return d, r, err
 }
@@ -435,7 +435,7 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 // job's deployment is a fact, and refusing it would lose it); the warning
 // is in the receipt, which the CLI prints. The check reads the current
 // timeline and is best effort: a failure to read it warns of nothing.
-func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha string) string {
+func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha, again string) string {
 	if len(sha) >= 40 || sha == "" {
 		return "" // a full SHA abbreviates nothing; the common case reads nothing
 	}
@@ -444,10 +444,18 @@ func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha st
 		return ""
 	}
 	var e *valueloop.Error
-	if err := snap.tl.CheckAbbreviation(field, service, repo, sha); errors.As(err, &e) {
-		return e.Field + " " + e.Message + "; the metrics place this record by its time alone"
+	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, "stored all the same, "+again); errors.As(err, &e) {
+		return e.Field + " " + e.Message
 	}
 	return ""
+}
+
+// recordAgain says how to correct a stored record's ambiguous SHA: record
+// it again under the same ID and time (the latest record of an ID wins),
+// since recorded again without them it would be a second deployment or
+// incident, counted twice. The CLI names the fields by their flags.
+func recordAgain(verb, id, atField string, at time.Time) string {
+	return fmt.Sprintf("it is placed by its time alone: to name the commit, %s it again with more of its digits and the same id (%s) and %s (%s)", verb, id, atField, at.UTC().Format(time.RFC3339))
 }
 
 // checkDeploymentID refuses a deployment record whose given ID names a
@@ -560,6 +568,10 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	r, err := s.record(ctx, d)
 	if err == nil {
 		s.linked(ctx, []ChangeText{{Change: c, Message: in.Message, Labels: in.Labels}})
+		// A change under an ambiguous abbreviation is merged into none of
+		// the commits it abbreviates: it counts as one of its own.
+		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA,
+			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
 	}
 	return c, r, err
 }
@@ -601,7 +613,7 @@ func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key Record
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA)
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
 	}
 	return i, r, err
 }
@@ -632,7 +644,7 @@ func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time,
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA)
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
 	}
 	return i, r, err
 }

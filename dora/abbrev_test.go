@@ -290,3 +290,32 @@ func TestAmbiguousDeployedSHA(t *testing.T) {
 		}
 	}
 }
+
+// TestAmbiguousAcrossRepositories: a deployment naming its service only
+// looks for its commit in each of the service's repositories; an
+// abbreviation that names abcdef01… in o/a and abcdef02… in o/b names
+// neither, as CheckAbbreviation (the receipt's warning, the rollback
+// check) already says. The timeline took o/a's, the first repository
+// found, so the warning said "placed by its time alone" of a deployment
+// the metrics placed at abcdef01…. An abbreviation found in one
+// repository only still names its commit.
+func TestAmbiguousAcrossRepositories(t *testing.T) {
+	shaA, shaB := "abcdef01"+shaX1[8:], "abcdef02"+shaX1[8:]
+	f := newFixture(t, Service{Name: "shop", Sources: []Source{{Repo: "o/a"}, {Repo: "o/b"}}}).
+		commit("o/a", shaA, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/b", shaB, "2026-03-02 09:00", "2026-03-02 10:00").
+		commit("o/a", shaX2, "2026-03-02 10:00", "2026-03-02 11:00")
+	for _, d := range []struct{ id, sha, when string }{{"d1", shaX2[:7], "2026-03-02 12:00"}, {"d2", "abcdef0", "2026-03-02 13:00"}} {
+		f.deploy(d.id, "", d.sha, StatusSuccess, d.when)
+		f.data.Deployments[len(f.data.Deployments)-1].Service = "shop"
+	}
+	tl := f.timeline()
+	for _, d := range tl.Deployments("shop") {
+		if want := d.ID == "d2"; d.AmbiguousSHA != want {
+			t.Errorf("%s (%s): ambiguous SHA %v, want %v", d.ID, d.SHA, d.AmbiguousSHA, want)
+		}
+	}
+	if err := tl.CheckAbbreviation("sha", "shop", "", "abcdef0", ""); err == nil {
+		t.Errorf("CheckAbbreviation of abcdef0 across o/a and o/b: nil, want ambiguous")
+	}
+}

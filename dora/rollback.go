@@ -32,7 +32,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 		return valueloop.FieldErrorf("sha", "a rollback must name the commit (sha) or version it restores")
 	}
 	if field == "sha" {
-		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target); err != nil {
+		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target, "give more of its digits"); err != nil {
 			return err
 		}
 	}
@@ -52,7 +52,9 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 			if !p.success || p.at >= at || p.ID == d.ID || p.Environment != d.Environment {
 				continue
 			}
-			if (field == "sha" && sameCommit(p.SHA, target)) || (field == "version" && p.Version == target) {
+			// p.commit(): a deployment under an ambiguous abbreviation ran
+			// no commit the timeline knows, so nothing returns to it.
+			if (field == "sha" && sameCommit(p.commit(), target)) || (field == "version" && p.Version == target) {
 				return nil
 			}
 			if latest == nil || p.at >= nanos(latest.At) {
@@ -90,12 +92,15 @@ func describeTarget(d *Deployment) string {
 // time alone, and a rollback to it restores nothing known. It reads every
 // change once (the index of abbreviations is gone once the timeline is
 // built), so it is for the records people send, not for bulk.
-func (t *Timeline) CheckAbbreviation(field, service, repo, sha string) error {
+//
+// remedy ends the message: what to do, which depends on whether the record
+// was refused or stored.
+func (t *Timeline) CheckAbbreviation(field, service, repo, sha, remedy string) error {
 	shas := t.abbreviates(service, repo, sha)
 	if shas == nil {
 		return nil
 	}
-	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; give more of its digits", sha, listSHAs(shas))
+	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; %s", sha, listSHAs(shas), remedy)
 }
 
 // abbreviates returns the recorded commits that sha abbreviates when they

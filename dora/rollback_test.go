@@ -104,3 +104,36 @@ func TestCheckRollbackEnvironment(t *testing.T) {
 		t.Errorf("rollback of eu to aaa: %v, want accepted", err)
 	}
 }
+
+// TestCheckRollbackPastAmbiguous: a deployment recorded under an
+// abbreviation that two recorded commits share (abcdef0: abcdef01… and
+// abcdef02…) ran neither as far as the timeline knows, so a rollback to
+// abcdef01… is not a return to it: refused, as the timeline would place it
+// nowhere it ran. A rollback to bbb, which ran, is accepted.
+func TestCheckRollbackPastAmbiguous(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 12, 0, 0, 0, time.UTC) }
+	tail := strings.Repeat("0", 32)
+	shaA, shaB := "abcdef01"+tail, "abcdef02"+tail
+	change := func(sha string, d int) Change {
+		return Change{Repo: "acme/shop", SHA: sha, AuthoredAt: day(d).Add(-2 * time.Hour), MergedAt: day(d).Add(-time.Hour)}
+	}
+	dep := func(id, sha string, d int) Deployment {
+		return Deployment{ID: id, Service: "shop", Repo: "acme/shop", Environment: "prod", Production: true, SHA: sha, Status: StatusSuccess, At: day(d)}
+	}
+	tl, err := NewTimeline(Data{
+		Changes:     []Change{change(shaA, 1), change(shaB, 1), change("bbb", 2), change("ccc", 3)},
+		Deployments: []Deployment{dep("d1", "bbb", 2), dep("d2", "abcdef0", 3), dep("d3", "ccc", 4)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := dep("r", shaA, 5)
+	rb.Rollback = true
+	if err := tl.CheckRollback(rb); err == nil || !strings.Contains(err.Error(), "not an earlier successful production deployment") {
+		t.Errorf("rollback to abcdef01… (deployed only as the ambiguous abcdef0): %v, want refused", err)
+	}
+	rb.SHA = "bbb"
+	if err := tl.CheckRollback(rb); err != nil {
+		t.Errorf("rollback to bbb: %v, want accepted", err)
+	}
+}

@@ -325,17 +325,26 @@ func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
 			}
 		}
 	}
-	res := int32(0)
+	// An abbreviation is looked up in every repository: one that names
+	// different commits in two of them names none, as CheckAbbreviation
+	// (the receipt's warning, the rollback check) says. A full SHA is the
+	// commit wherever it is found first.
+	found := int32(-1)
 	for _, id := range l.repos {
 		j, ok := t.lookup(id, sha)
-		if ok {
+		switch {
+		case j == ambiguous:
+			return ambiguous, false
+		case !ok:
+		case len(sha) >= 40:
 			return j, true
-		}
-		if j == ambiguous {
-			res = ambiguous
+		case found < 0:
+			found = j
+		case !sameCommit(t.changeSHA(found), t.changeSHA(j)):
+			return ambiguous, false
 		}
 	}
-	return res, false
+	return max(found, 0), found >= 0
 }
 
 // commit is the SHA of d's commit as deployments are compared: none when

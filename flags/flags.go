@@ -92,12 +92,18 @@ func (s *Service) Live(env string) *Live {
 // shows its fix. Give it only to callers allowed to know every
 // environment's name (not to a client token evaluating flags).
 func (s *Service) UnknownEnvironment(env string) *valueloop.Error {
+	return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found; %s", env, s.KnownEnvironments())
+}
+
+// KnownEnvironments names the environments there are, for a message
+// about one that is not: "the environments are dev, prod", or "there are
+// none".
+func (s *Service) KnownEnvironments() string {
 	names := slices.Sorted(maps.Keys(s.Environments()))
-	known := "there are none"
-	if len(names) > 0 {
-		known = "the environments are " + strings.Join(names, ", ")
+	if len(names) == 0 {
+		return "there are none"
 	}
-	return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found; %s", env, known)
+	return "the environments are " + strings.Join(names, ", ")
 }
 
 // Environments returns the live environments.

@@ -388,7 +388,8 @@ func (s *Server) adminEnv(r *http.Request) (string, error) {
 		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not administer environment %q", env)
 	}
 	if s.Flags.Live(env) == nil {
-		return "", valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		// As liveEnv: a token mayAccess let through may know every name.
+		return "", s.Flags.UnknownEnvironment(env)
 	}
 	return env, nil
 }

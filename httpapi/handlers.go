@@ -124,7 +124,12 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		return valueloop.Errorf(valueloop.EFORBIDDEN, "token may only create tokens for environment %q", caller.Environment)
 	}
 	if req.Environment != "" && s.Flags.Live(req.Environment) == nil {
-		return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
+		if caller.Environment != "" {
+			return valueloop.FieldErrorf("environment", "no environment %q", req.Environment)
+		}
+		// An unbound token may know every name: list them, as the
+		// environment's routes do.
+		return valueloop.FieldErrorf("environment", "no environment %q; %s", req.Environment, s.Flags.KnownEnvironments())
 	}
 	t := &valueloop.Token{Name: req.Name, Scope: req.Scope, Environment: req.Environment,
 		Client: req.Client, Origins: req.Origins, NoExposures: req.NoExposures}

@@ -243,4 +243,20 @@ func TestAmbiguousSHACLI(t *testing.T) {
 	if out := run(0, "deploy", "list", "--service", "shop", "--from", "2026-02-01", "--to", "2026-02-03"); !strings.Contains(out, "ambiguous sha") {
 		t.Errorf("deploy list does not note the ambiguous sha:\n%s", out)
 	}
+	// A change recorded so counts as one of its own: warned too.
+	if code, _, cerr := s.cli(t, s.Admin, "change", "record", "--service", "shop", "--sha", "abcdef0", "--merged-at", "2026-02-02T03:00:00Z"); code != 0 || !strings.Contains(cerr, "warning: --sha \"abcdef0\" is ambiguous") || !strings.Contains(cerr, "delivery record list changes") {
+		t.Errorf("change record --sha abcdef0: exit %d, stderr %q; want stored, warned with how to correct it", code, cerr)
+	}
+	// The warning says how to name the commit: record it again under its
+	// --id and --at (recorded again without them, it would be a second
+	// deployment). Doing so leaves one deployment, of abcdef02….
+	id, _, _ := strings.Cut(strings.TrimPrefix(stdout, "Recorded deployment "), " ")
+	if !strings.Contains(stderr, "--id ("+id+")") || !strings.Contains(stderr, "--at (2026-02-02T11:00:00Z)") {
+		t.Fatalf("warning %q does not say to record it again under --id (%s) and --at", stderr, id)
+	}
+	run(0, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "abcdef02", "--status", "success", "--at", "2026-02-02T11:00:00Z", "--id", id)
+	out := run(0, "deploy", "list", "--service", "shop", "--from", "2026-02-01", "--to", "2026-02-03")
+	if strings.Contains(out, "ambiguous sha") || strings.Count(out, "production") != 1 {
+		t.Errorf("deploy list after recording it again as the warning says, want one deployment, not ambiguous:\n%s", out)
+	}
 }

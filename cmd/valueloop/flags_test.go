@@ -26,15 +26,7 @@ func TestFlagsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "checkout-flow") || !strings.Contains(out, "KEY") {
 		t.Fatalf("flags list: %d\n%s%s", code, out, errOut)
 	}
-	// An environment that does not exist is named with the ones there
-	// are, as flags apply names them: "environment \"staging\" not found"
-	// left a newcomer to guess the demo's names.
-	for _, args := range [][]string{{"list"}, {"get", "checkout-flow"}} {
-		code, _, errOut = srv.cli(t, srv.Admin, append(append([]string{"flags"}, args...), "--env", "staging")...)
-		if code != exitNotFound || !strings.Contains(errOut, "the environments are development, production") {
-			t.Errorf("flags %v --env staging: exit %d, %q; want not found naming the environments", args, code, errOut)
-		}
-	}
+	checkUnknownEnvironmentNamed(t, srv)
 
 	// Kill switch, seen by OFREP within a second.
 	start := time.Now()
@@ -219,5 +211,26 @@ func TestFlagsListWideVariants(t *testing.T) {
 	}
 	if len(starts) != 1 {
 		t.Errorf("the VERSION column starts at %d different cells:\n%s", len(starts), out)
+	}
+}
+
+// checkUnknownEnvironmentNamed: an environment that does not exist is
+// named with the ones there are, on every route of an environment.
+func checkUnknownEnvironmentNamed(t *testing.T, srv *testServer) {
+	t.Helper()
+	// Flags, as flags apply names them ("environment \"staging\" not
+	// found" left a newcomer to guess the demo's names), metrics and
+	// experiments.
+	for _, args := range [][]string{{"flags", "list"}, {"flags", "get", "checkout-flow"}, {"metrics", "list"}, {"experiment", "results", "new-onboarding"}} {
+		code, _, errOut := srv.cli(t, srv.Admin, append(args, "--env", "staging")...)
+		if code != exitNotFound || !strings.Contains(errOut, "the environments are development, production") {
+			t.Errorf("%v --env staging: exit %d, %q; want not found naming the environments", args, code, errOut)
+		}
+	}
+	// A token for it too; the scopes without an environment are no answer
+	// to a misspelt one.
+	code, _, errOut := srv.cli(t, srv.Admin, "token", "create", "--name", "x", "--env", "staging")
+	if code != exitInvalid || !strings.Contains(errOut, "the environments are development, production") || strings.Contains(errOut, "--scope") {
+		t.Errorf("token create --env staging: exit %d, %q; want invalid naming the environments, no scope", code, errOut)
 	}
 }

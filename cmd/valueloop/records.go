@@ -100,6 +100,10 @@ func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
 	if field, rest, ok := strings.Cut(w, " "); ok && ff.fields[field] != "" {
 		w = ff.fields[field] + " " + rest
 	}
+	// The fields it says to give again, "id (…)", are flags here too.
+	for field, flag := range ff.fields {
+		w = strings.ReplaceAll(w, " "+field+" (", " "+flag+" (")
+	}
 	fmt.Fprintf(e.stderr, "warning: %s\n", w)
 }
 
@@ -220,6 +224,7 @@ func runChangeRecord(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Recorded change %s of %s, authored %s, merged %s%s.%s\n", dora.ShortSHA(ch.SHA), orDash(cmp.Or(ch.Service, ch.Repo)),
 		ch.AuthoredAt.Format(time.RFC3339), ch.MergedAt.Format(time.RFC3339), linked, duplicateNote(rec))
+	warnReceipt(e, changeFlags, rec)
 	return nil
 }
 

@@ -134,7 +134,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	t, secret, err := c.CreateToken(ctx, valueloop.Token{Name: *name, Scope: *scope, Environment: *env,
 		Client: *clientSide, Origins: origins, NoExposures: *noExposures})
 	if err != nil {
-		return envFlagNamed(err, *clientSide)
+		return envFlagNamed(err, *clientSide, *env == "")
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"token": t, "secret": secret})
@@ -152,12 +152,14 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 // envFlagNamed names the flag where the server names the API's field:
 // 'token create' alone makes an evaluate token, and "environment: an
 // evaluate token must be bound to one environment" left a newcomer to
-// guess that --env gives it.
-func envFlagNamed(err error, clientSide bool) error {
+// guess that --env gives it. The scopes that need no environment answer a
+// missing --env, not a misspelt one (the server lists the environments
+// there are).
+func envFlagNamed(err error, clientSide, noEnv bool) error {
 	var ve *valueloop.Error
 	if errors.As(err, &ve) && ve.Field == "environment" {
 		ve.Field = "--env"
-		if !clientSide {
+		if !clientSide && noEnv {
 			ve.Message += " (or --scope viewer or admin for a token of every environment)"
 		}
 	}
