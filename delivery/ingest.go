@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,6 +48,10 @@ type Receipt struct {
 	Incidents   int  `json:"incidents"`
 	Reviews     int  `json:"reviews"`
 	FlagLinks   int  `json:"flagLinks"`
+	// Warning says what of a record sent to the API the metrics cannot use
+	// as given, though it was stored: a SHA that abbreviates several
+	// recorded commits.
+	Warning string `json:"warning,omitempty"`
 }
 
 func receipt(d *Delivery, stored bool) Receipt {
@@ -417,7 +422,32 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	del := s.apiDelivery(key, "deployment")
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
+	if err == nil {
+		r.Warning = s.ambiguousSHA(ctx, "sha", d.Service, d.Repo, d.SHA)
+	}
 	return d, r, err
+}
+
+// ambiguousSHA warns of a SHA given by hand that abbreviates several
+// recorded commits of the record's repository (or its service's): it names
+// none of them, as git refuses such an abbreviation, so the metrics place
+// the record by its time alone. The record is stored all the same (a CI
+// job's deployment is a fact, and refusing it would lose it); the warning
+// is in the receipt, which the CLI prints. The check reads the current
+// timeline and is best effort: a failure to read it warns of nothing.
+func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha string) string {
+	if len(sha) >= 40 || sha == "" {
+		return "" // a full SHA abbreviates nothing; the common case reads nothing
+	}
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return ""
+	}
+	var e *valueloop.Error
+	if err := snap.tl.CheckAbbreviation(field, service, repo, sha); errors.As(err, &e) {
+		return e.Field + " " + e.Message + "; the metrics place this record by its time alone"
+	}
+	return ""
 }
 
 // checkDeploymentID refuses a deployment record whose given ID names a
@@ -570,6 +600,9 @@ func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key Record
 	d := s.apiDelivery(key, "incident")
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
+	if err == nil {
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA)
+	}
 	return i, r, err
 }
 
@@ -598,6 +631,9 @@ func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time,
 	d := s.apiDelivery(key, "incident")
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
+	if err == nil {
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA)
+	}
 	return i, r, err
 }
 

@@ -67,19 +67,6 @@ const (
 	MaxRecordPage     = 1000
 )
 
-// ParseRecordLimit reads a page's limit as a query gives it (?limit=):
-// DefaultRecordPage when empty, else an integer from 1 to MaxRecordPage.
-func ParseRecordLimit(v string) (int, error) {
-	if v == "" {
-		return DefaultRecordPage, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > MaxRecordPage {
-		return 0, valueloop.LimitError(v, MaxRecordPage)
-	}
-	return n, nil
-}
-
 // RecordPage is one page of a listing of records, newest first.
 type RecordPage struct {
 	Records []Record `json:"records"`
@@ -167,7 +154,7 @@ func (s *Service) Records(ctx context.Context, f RecordFilter, cursor string) (R
 	if err := CheckRecordKind(f.Kind); err != nil {
 		return RecordPage{}, err
 	}
-	if f.Limit < 1 || f.Limit > MaxRecordPage { // a Go caller's: the API's went through ParseRecordLimit
+	if f.Limit < 1 || f.Limit > MaxRecordPage { // a Go caller's: the API's was read by its limitParam
 		return RecordPage{}, valueloop.LimitError(strconv.Itoa(f.Limit), MaxRecordPage)
 	}
 	if f.Kind == RecordReviews && f.Service != "" {

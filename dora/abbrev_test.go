@@ -1,6 +1,7 @@
 package dora
 
 import (
+	"math/bits"
 	"slices"
 	"testing"
 	"time"
@@ -159,8 +160,8 @@ func TestUnknownSHAProbesNoAbbreviations(t *testing.T) {
 				commit("o/r", tc.change, "2026-03-02 08:00", "2026-03-02 09:00").
 				deploy("d1", "o/r", shaX2, StatusSuccess, "2026-03-02 12:00").
 				timeline()
-			if tl.abbrevProbes != tc.probes {
-				t.Errorf("probes for an abbreviation of %s: %d, want %d", shaX2, tl.abbrevProbes, tc.probes)
+			if got := bits.OnesCount64(tl.abbrevLengths(shaX2)); got != tc.probes {
+				t.Errorf("probes for an abbreviation of %s: %d, want %d", shaX2, got, tc.probes)
 			}
 		})
 	}
@@ -225,5 +226,67 @@ func TestAbbrevIndexReleased(t *testing.T) {
 		timeline()
 	if tl.abbrev != nil {
 		t.Errorf("abbreviation index of %d entries kept after the timeline was built", len(tl.abbrev))
+	}
+}
+
+// TestAbbreviatedChangeIsOne: one commit recorded twice, once in full (the
+// push webhook) and once abbreviated ('change record --sha 1111111' by a CI
+// job), is one change, as git takes the abbreviation for the commit it
+// abbreviates: one delivered change of the deployment, its lead time from
+// the earliest commit time either record gives. An abbreviation that two
+// recorded commits share names neither, and stays a change of its own.
+func TestAbbreviatedChangeIsOne(t *testing.T) {
+	tl := newFixture(t).
+		commit("o/r", shaX1, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaX1[:7], "2026-03-02 07:00", "2026-03-02 10:00"). // by hand, later
+		commit("o/r", shaX2[:9], "2026-03-02 10:00", "2026-03-02 11:00"). // abbreviated first
+		commit("o/r", shaX2, "2026-03-02 10:30", "2026-03-02 11:00").
+		commit("o/r", "abcdef01"+shaX1[8:], "2026-03-02 11:00", "2026-03-02 11:30").
+		commit("o/r", "abcdef02"+shaX1[8:], "2026-03-02 11:00", "2026-03-02 11:30").
+		commit("o/r", "abcdef0", "2026-03-02 11:00", "2026-03-02 11:30"). // ambiguous
+		deploy("d1", "o/r", shaX2, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", "abcdef02"+shaX1[8:], StatusSuccess, "2026-03-02 13:00").
+		timeline()
+	got := delivered(tl, "o/r")
+	if want := []string{shaX1, shaX2}; !slices.Equal(got["d1"], want) {
+		t.Errorf("d1 delivered %v, want %v: each commit once, by its full SHA", got["d1"], want)
+	}
+	if len(got["d2"]) != 3 {
+		t.Errorf("d2 delivered %v, want the two abcdef0… commits and the ambiguous abcdef0", got["d2"])
+	}
+	if lt := leadTimes(tl, "o/r")[shaX1]; lt != 5*time.Hour {
+		t.Errorf("lead time of x1: got %v, want 5h (07:00, the abbreviated record's, → d1 at 12:00)", lt)
+	}
+}
+
+// TestAmbiguousDeployedSHA: a deployment naming an abbreviation that two
+// recorded commits share (abcdef0: abcdef01… and abcdef02…) names neither,
+// as git refuses it: its commit is unknown to every comparison, not only
+// to the lookup of changes. A rollback to it restores an unknown version
+// (only the deployment it replaced is rolled back, not every one back to
+// d1 of abcdef01…), an incident caused by abcdef0 is not d1's, and the
+// deployment says its SHA was ambiguous, where the user reads it.
+func TestAmbiguousDeployedSHA(t *testing.T) {
+	shaA, shaB := "abcdef01"+shaX1[8:], "abcdef02"+shaX1[8:]
+	f := newFixture(t).
+		commit("o/r", shaA, "2026-03-02 08:00", "2026-03-02 09:00").
+		commit("o/r", shaB, "2026-03-02 09:00", "2026-03-02 10:00").
+		commit("o/r", shaX2, "2026-03-02 10:00", "2026-03-02 11:00").
+		deploy("d1", "o/r", shaA, StatusSuccess, "2026-03-02 12:00").
+		deploy("d2", "o/r", shaX2, StatusSuccess, "2026-03-02 13:00").
+		deploy("d3", "o/r", shaX3, StatusSuccess, "2026-03-02 14:00").
+		deploy("d4", "o/r", "abcdef0", StatusSuccess, "2026-03-02 15:00")
+	f.data.Deployments[3].Rollback = true
+	f.data.Incidents = []Incident{{ID: "i", Repo: "o/r", OpenedAt: at(t, "2026-03-02 16:00"), CauseSHA: "abcdef0"}}
+	for _, d := range f.timeline().Deployments("o/r") {
+		if want := d.ID == "d3"; d.RolledBack != want {
+			t.Errorf("%s: rolled back %v, want %v (the rollback's version is unknown)", d.ID, d.RolledBack, want)
+		}
+		if d.ID == "d1" && len(d.Incidents) > 0 {
+			t.Errorf("d1 caused %v, want no incident: abcdef0 is not abcdef01…", d.Incidents)
+		}
+		if want := d.ID == "d4"; d.AmbiguousSHA != want {
+			t.Errorf("%s: ambiguous SHA %v, want %v", d.ID, d.AmbiguousSHA, want)
+		}
 	}
 }

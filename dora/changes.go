@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ const notLanded = math.MinInt64
 const (
 	fromPR       uint8 = 1 << iota // a merged pull request with a source branch
 	namedService                   // the record names its service
+	// ambiguousSHA: recorded under an abbreviation that several recorded
+	// commits share. Git refuses such an abbreviation; lookups find no
+	// change by it.
+	ambiguousSHA
 )
 
 // repoTable interns repository names: case is compared once per spelling, not
@@ -168,6 +173,16 @@ func hashString(s string) uint64 {
 	return h
 }
 
+// abbrevLengths has bit n set for each length n at which lookup reads the
+// index for a change recorded under an abbreviation of sha: the lengths
+// changes were recorded with only (none when every SHA is whole), not every
+// length from minAbbrev up, which cost each deployment of an unrecorded
+// commit 33 random reads of the index.
+func (t *Timeline) abbrevLengths(sha string) uint64 {
+	shorter := uint64(1)<<len(sha) - 1 // all ones from 64 digits on
+	return t.shaLens & shorter &^ (1<<minAbbrev - 1)
+}
+
 // lookup finds the change of repo and sha: the one recorded under sha,
 // else the one its abbreviation names. People and CI jobs write a commit
 // abbreviated ('deploy record --sha 4c1e9a0') where the forge's webhook
@@ -175,33 +190,54 @@ func hashString(s string) uint64 {
 // abbreviation (7 hexadecimal digits or more) for the one commit that
 // starts with it, and so does the timeline: a deployment whose commit is
 // not found delivers whatever landed before it, and is never a rollback.
-// An abbreviation that several changes share names none, as in git.
-// Lookups are made while the timeline is built only.
+// An abbreviation that several changes share names none, as in git: lookup
+// returns ambiguous. Lookups are made while the timeline is built only.
 func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
-	if j, _ := t.index.find(t, repo, sha, keyOf(sha)); j >= 0 {
-		return j, true
+	exact, _ := t.index.find(t, repo, sha, keyOf(sha))
+	if exact >= 0 && t.ch[exact].flags&ambiguousSHA == 0 {
+		return exact, true
 	}
 	if !isHex(sha) || len(sha) < minAbbrev {
 		return 0, false
 	}
-	// A change recorded under an abbreviation of sha: probed at the lengths
-	// changes were recorded with only (none when every SHA is whole), not
-	// at every length, which cost each deployment of an unrecorded commit
-	// 33 random reads of the index.
-	for n := len(sha) - 1; n >= minAbbrev; n-- {
-		if t.shaLens&(1<<n) == 0 {
-			continue
-		}
-		t.abbrevProbes++
-		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 {
+	// A change recorded under an abbreviation of sha, longest first.
+	for lens := t.abbrevLengths(sha); lens != 0; {
+		n := 63 - bits.LeadingZeros64(lens)
+		lens &^= 1 << n
+		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 {
 			return j, true
 		}
 	}
 	if len(sha) >= 40 {
 		return 0, false // a full SHA abbreviates nothing
 	}
-	// A change whose SHA sha abbreviates: found among those sharing its
-	// first 7 digits, in the changes ordered by repository and those digits.
+	// A change whose SHA sha abbreviates.
+	found := int32(-1)
+	for _, e := range t.abbreviating(repo, sha) {
+		if t.ch[e.j].flags&ambiguousSHA != 0 || !strings.HasPrefix(t.changeSHA(e.j), sha) {
+			continue
+		}
+		if found >= 0 {
+			return ambiguous, false
+		}
+		found = e.j
+	}
+	if found < 0 && exact >= 0 {
+		return ambiguous, false // recorded under an ambiguous abbreviation
+	}
+	return found, found >= 0
+}
+
+// ambiguous is what lookup returns, with false, for an abbreviation that
+// several recorded commits share: the record's commit is unknown, and
+// callers compare its SHA with no other (git refuses such an abbreviation).
+const ambiguous int32 = -2
+
+// abbreviating returns the changes of repo whose SHA starts with the same 7
+// digits as sha (a hexadecimal SHA of 7 digits or more): the candidates for
+// what sha abbreviates, or for what abbreviates it. They are found in the
+// changes ordered by repository and those digits, made by the first call.
+func (t *Timeline) abbreviating(repo int32, sha string) []abbrevEntry {
 	if t.abbrev == nil {
 		t.abbrev = make([]abbrevEntry, 0, len(t.ch))
 		for j := range t.ch {
@@ -213,16 +249,11 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 	}
 	k := abbrevKey(repo, sha)
 	i, _ := slices.BinarySearchFunc(t.abbrev, k, func(e abbrevEntry, k uint64) int { return cmp.Compare(e.key, k) })
-	found := int32(-1)
-	for ; i < len(t.abbrev) && t.abbrev[i].key == k; i++ {
-		if j := t.abbrev[i].j; strings.HasPrefix(t.changeSHA(j), sha) {
-			if found >= 0 {
-				return 0, false // ambiguous
-			}
-			found = j
-		}
+	end := i
+	for end < len(t.abbrev) && t.abbrev[end].key == k {
+		end++
 	}
-	return found, found >= 0
+	return t.abbrev[i:end]
 }
 
 // abbrevEntry is a change by its repository and the first 7 digits of its
@@ -365,6 +396,95 @@ func (t *Timeline) mergeChanges(in []Change) {
 			}
 			x.slots[slot] = indexEntry{keys[b], int32(len(t.ch)), repos[b]}
 		}
+	}
+	if t.shaLens&^(1<<40) != 0 {
+		t.foldAbbreviations()
+	}
+}
+
+// foldAbbreviations makes a commit recorded both in full and abbreviated
+// (the push webhook's record and 'change record --sha 4c1e9a0' by a CI
+// job) one change, as git takes an abbreviation for the one commit that
+// starts with it: else the commit counted twice, in deployment frequency's
+// batch sizes and in lead times, and the abbreviated record's times were
+// not the commit's. Each change recorded abbreviated is merged into the
+// longest recorded SHA it abbreviates, when the others it abbreviates
+// abbreviate that one too; an abbreviation of several commits names none
+// and stays a change of its own, found by no lookup (ambiguousSHA). It
+// runs only when some change was recorded abbreviated.
+func (t *Timeline) foldAbbreviations() {
+	into := make([]int32, len(t.ch)) // the change j is merged into, or -1
+	folded := false
+	for j := range t.ch {
+		into[j] = -1
+		sha := t.changeSHA(int32(j))
+		if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
+			continue
+		}
+		target, ambiguous := t.abbreviated(int32(j), sha)
+		switch {
+		case ambiguous:
+			t.ch[j].flags |= ambiguousSHA
+		case target >= 0:
+			into[j], folded = target, true
+		}
+	}
+	if !folded {
+		return
+	}
+	for j, k := range into {
+		if k >= 0 {
+			c := *t.record(int32(j))
+			t.mergeRecord(k, &c)
+		}
+	}
+	t.dropFolded(into)
+}
+
+// abbreviated returns the change whose SHA change j's, sha, abbreviates:
+// the longest that starts with sha, unless another that does is not its
+// abbreviation (ambiguous); -1 when none does.
+func (t *Timeline) abbreviated(j int32, sha string) (target int32, ambiguous bool) {
+	target = -1
+	var longest string
+	repo := t.ch[j].repo
+	for _, e := range t.abbreviating(repo, sha) {
+		other := t.changeSHA(e.j)
+		if e.j == j || len(other) <= len(sha) || !strings.HasPrefix(other, sha) {
+			continue
+		}
+		switch {
+		case target < 0 || strings.HasPrefix(other, longest):
+			target, longest = e.j, other
+		case !strings.HasPrefix(longest, other):
+			ambiguous = true
+		}
+	}
+	if ambiguous {
+		return -1, true
+	}
+	return target, false
+}
+
+// dropFolded removes the changes merged into others (into[j] >= 0) and
+// indexes the others again: a folded abbreviation is found as an
+// abbreviation of the change it was merged into.
+func (t *Timeline) dropFolded(into []int32) {
+	kept := t.ch[:0]
+	for j := range t.ch {
+		if into[j] < 0 {
+			kept = append(kept, t.ch[j])
+		}
+	}
+	t.ch = kept
+	t.abbrev = nil // its change numbers are stale
+	x := &t.index
+	clear(x.slots)
+	for j := range t.ch {
+		sha, repo := t.changeSHA(int32(j)), t.ch[j].repo
+		k := keyOf(sha)
+		_, slot := x.find(t, repo, sha, k)
+		x.slots[slot] = indexEntry{k, int32(j + 1), repo}
 	}
 }
 

@@ -1,6 +1,10 @@
 package dora
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -8,11 +12,14 @@ import (
 
 // CheckRollback refuses a deployment d declared a rollback when what it
 // restores is not an earlier successful production deployment of its
-// service: a rollback to a newer commit would credit that commit's changes
+// service to its environment: a rollback to a newer commit would credit that commit's changes
 // to the rollback and hide the deployment that really shipped them. The
 // target is d.SHA, or d.Version without a SHA; records with d.ID (earlier
 // statuses of d itself) are not targets. A deployment that is not a
-// production rollback passes.
+// production rollback passes. The environment must match because the
+// timeline judges rollbacks within one environment (a region, a cell): a
+// commit another region ran is not what this one goes back to, and such a
+// record would take nothing of its own environment out of production.
 func (t *Timeline) CheckRollback(d Deployment) error {
 	if !d.Rollback || !d.Production || d.Status == StatusCanceled {
 		return nil
@@ -23,6 +30,11 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 	}
 	if target == "" {
 		return valueloop.FieldErrorf("sha", "a rollback must name the commit (sha) or version it restores")
+	}
+	if field == "sha" {
+		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target); err != nil {
+			return err
+		}
 	}
 	services := []string{d.Service}
 	if d.Service == "" {
@@ -37,7 +49,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 		}
 		for k := range l.deps {
 			p := &l.deps[k]
-			if !p.success || p.at >= at || p.ID == d.ID {
+			if !p.success || p.at >= at || p.ID == d.ID || p.Environment != d.Environment {
 				continue
 			}
 			if (field == "sha" && sameCommit(p.SHA, target)) || (field == "version" && p.Version == target) {
@@ -56,8 +68,8 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 	if latest != nil {
 		now = "the latest is " + describeTarget(latest) + " at " + latest.At.Format(time.RFC3339)
 	}
-	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s (%s); record it without the rollback mark, or force it (\"force\": true; --force in the CLI)",
-		target, name, now)
+	return valueloop.FieldErrorf(field, "rollback target %q is not an earlier successful production deployment of %s to %q (%s); record it without the rollback mark, or force it (\"force\": true; --force in the CLI)",
+		target, name, d.Environment, now)
 }
 
 func describeTarget(d *Deployment) string {
@@ -69,4 +81,78 @@ func describeTarget(d *Deployment) string {
 	default:
 		return "version " + d.Version
 	}
+}
+
+// CheckAbbreviation refuses, naming field, a SHA that abbreviates several
+// recorded commits: in repo, or, for a record naming its service only, in
+// the service's repositories. Such an abbreviation names none of them, as
+// in git, so a deployment or incident recorded with it is placed by its
+// time alone, and a rollback to it restores nothing known. It reads every
+// change once (the index of abbreviations is gone once the timeline is
+// built), so it is for the records people send, not for bulk.
+func (t *Timeline) CheckAbbreviation(field, service, repo, sha string) error {
+	shas := t.abbreviates(service, repo, sha)
+	if shas == nil {
+		return nil
+	}
+	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; give more of its digits", sha, listSHAs(shas))
+}
+
+// abbreviates returns the recorded commits that sha abbreviates when they
+// are several, sorted; nil otherwise.
+func (t *Timeline) abbreviates(service, repo, sha string) []string {
+	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
+		return nil
+	}
+	var repos []int32
+	if repo != "" {
+		id, ok := t.repos.find(repo)
+		if !ok {
+			return nil
+		}
+		repos = []int32{id}
+	} else if l := t.byName[service]; l != nil {
+		for _, c := range l.changes {
+			if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
+				repos = append(repos, id)
+			}
+		}
+	}
+	var found []string
+	for j := range t.ch {
+		ch := &t.ch[j]
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) {
+			continue
+		}
+		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
+			found = append(found, s)
+		}
+	}
+	// Several records may be one commit (an abbreviation that is no
+	// prefix of two): ambiguous only when two are not prefixes of one.
+	slices.SortFunc(found, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	for _, s := range found[min(1, len(found)):] {
+		if !strings.HasPrefix(found[0], s) {
+			slices.Sort(found)
+			return slices.Compact(found)
+		}
+	}
+	return nil
+}
+
+// listSHAs names recorded commits for a message: the first three, each by
+// its first 12 digits.
+func listSHAs(shas []string) string {
+	var b strings.Builder
+	for i, s := range shas {
+		if i == 3 {
+			fmt.Fprintf(&b, " and %d more", len(shas)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s[:min(12, len(s))])
+	}
+	return fmt.Sprintf("%d recorded commits (%s)", len(shas), b.String())
 }

@@ -76,3 +76,31 @@ func TestCheckRollback(t *testing.T) {
 		t.Errorf("error %q does not name the latest production deployment bbb", err)
 	}
 }
+
+// TestCheckRollbackEnvironment: a rollback restores what its own
+// environment ran, as the timeline judges rollbacks within one
+// environment (a region, a cell). eu ran aaa then bbb, us only ccc: a
+// rollback of us to aaa restores nothing us ever ran and is refused, naming
+// us's latest deployment; a rollback of eu to aaa is accepted.
+func TestCheckRollbackEnvironment(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 12, 0, 0, 0, time.UTC) }
+	dep := func(id, env, sha string, d int) Deployment {
+		return Deployment{ID: id, Service: "shop", Repo: "acme/shop", Environment: env, Production: true, SHA: sha, Status: StatusSuccess, At: day(d)}
+	}
+	tl, err := NewTimeline(Data{Deployments: []Deployment{
+		dep("e1", "eu", "aaa", 1), dep("e2", "eu", "bbb", 2), dep("u1", "us", "ccc", 3),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := dep("r", "us", "aaa", 4)
+	rb.Rollback = true
+	err = tl.CheckRollback(rb)
+	if e, ok := err.(*valueloop.Error); !ok || e.Field != "sha" || !strings.Contains(err.Error(), "latest is ccc") {
+		t.Errorf("rollback of us to aaa (run in eu only): %v, want refused on sha naming us's latest, ccc", err)
+	}
+	rb.Environment = "eu"
+	if err := tl.CheckRollback(rb); err != nil {
+		t.Errorf("rollback of eu to aaa: %v, want accepted", err)
+	}
+}

@@ -25,9 +25,6 @@ type Timeline struct {
 	// for abbreviations; made by the first lookup that needs it, dropped
 	// once the timeline is built.
 	abbrev []abbrevEntry
-	// abbrevProbes counts the reads of the index for a change recorded
-	// under an abbreviation of a SHA looked up, for tests.
-	abbrevProbes int
 	// shaLens has bit n set when a change was recorded with a SHA of n
 	// hexadecimal digits, for n < 64: where lookup may find an abbreviation.
 	shaLens uint64
@@ -77,6 +74,7 @@ type depFacts struct {
 	success                      bool
 	cutoff                       int64 // changes landed up to here are delivered
 	shaKnown                     bool  // cutoff is the landing time of the deployed commit
+	shaAmbiguous                 bool  // its SHA abbreviates several recorded commits: compared with none
 	rollback, rolledBack, failed bool
 	rework                       bool
 	rolledBackAt                 int64
@@ -119,14 +117,19 @@ func NewTimeline(in Data) (*Timeline, error) {
 	// Incidents naming a cause commit need to know which deployment delivered
 	// it; note those changes before delivering.
 	incs := t.mergeIncidents(in.Incidents)
-	// causes holds the change each incident's cause commit is, or -1.
+	// causes holds the change each incident's cause commit is, or -1, or
+	// ambiguous.
 	wanted := map[int32][]depRef{}
 	causes := make([]int32, len(incs))
 	for i := range incs {
 		causes[i] = -1
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
-			if j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA)); ok {
+			j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA))
+			switch {
+			case ok:
 				wanted[j], causes[i] = nil, j
+			case j == ambiguous:
+				causes[i] = ambiguous
 			}
 		}
 	}
@@ -257,9 +260,10 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			st = &envState{reachKnown: math.MinInt64, prev: -1}
 			envs[d.Environment] = st
 		}
-		sha := d.SHA
 		d.cutoff = d.at
-		j, known := t.lookupIn(l, d.Repo, sha)
+		j, known := t.lookupIn(l, d.Repo, d.SHA)
+		d.shaAmbiguous = j == ambiguous
+		sha := d.commit()
 		switch {
 		case known && t.ch[j].landed != notLanded:
 			d.cutoff, d.shaKnown = t.ch[j].landed, true
@@ -275,7 +279,7 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 		if prev := st.prev; prev >= 0 && !rollback {
 			// Deploying again a commit that a rollback took out of
 			// production rolls forward, not back.
-			back := seen && !sameCommit(sha, l.deps[prev].SHA) && !l.lastRolledBack(k, sha)
+			back := seen && !sameCommit(sha, l.deps[prev].commit()) && !l.lastRolledBack(k, sha)
 			older := d.shaKnown && d.cutoff < st.reachKnown
 			rollback = back || older
 		}
@@ -321,12 +325,26 @@ func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
 			}
 		}
 	}
+	res := int32(0)
 	for _, id := range l.repos {
-		if j, ok := t.lookup(id, sha); ok {
+		j, ok := t.lookup(id, sha)
+		if ok {
 			return j, true
 		}
+		if j == ambiguous {
+			res = ambiguous
+		}
 	}
-	return 0, false
+	return res, false
+}
+
+// commit is the SHA of d's commit as deployments are compared: none when
+// it is an abbreviation several recorded commits share.
+func (d *depFacts) commit() string {
+	if d.shaAmbiguous {
+		return ""
+	}
+	return d.SHA
 }
 
 // envState is what deliver knows of one environment of a line.
@@ -384,7 +402,7 @@ func (l *line) markRolledBack(k, prev int, sha string) {
 		if !d.success || d.rolledBack || d.Environment != r.Environment {
 			continue
 		}
-		if sha != "" && sameCommit(d.SHA, sha) {
+		if sha != "" && sameCommit(d.commit(), sha) {
 			return
 		}
 		if r.shaKnown && d.cutoff <= r.cutoff {
@@ -408,7 +426,7 @@ func (l *line) lastRolledBack(k int, sha string) bool {
 // before j, or -1.
 func (l *line) lastDeployed(j int, env, sha string) int {
 	for ; j >= 0; j-- {
-		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.SHA, sha) {
+		if d := &l.deps[j]; d.success && d.Environment == env && sameCommit(d.commit(), sha) {
 			return j
 		}
 	}
@@ -480,7 +498,7 @@ func (t *Timeline) linkIncidents(incs []Incident, causes []int32, wanted map[int
 			if needID {
 				byID[d.ID] = append(byID[d.ID], depRef{l, int32(k)})
 			}
-			if needSHA && d.SHA != "" {
+			if needSHA && d.commit() != "" {
 				sk := ShortSHA(d.SHA)
 				bySHA[sk] = append(bySHA[sk], depRef{l, int32(k)})
 			}
@@ -507,7 +525,7 @@ func (t *Timeline) linkIncidents(incs []Incident, causes []int32, wanted map[int
 		switch {
 		case inc.DeploymentID != "":
 			ref, found = first(inc, byID[inc.DeploymentID])
-		case inc.CauseSHA != "":
+		case inc.CauseSHA != "" && causes[i] != ambiguous:
 			// A cause is typed by people: its case may differ.
 			sha := strings.ToLower(inc.CauseSHA)
 			var refs []depRef
@@ -693,6 +711,31 @@ type DeploymentFacts struct {
 	// RecoveredAt is when a failed deployment was recovered from; zero if it
 	// did not fail or is not recovered yet.
 	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
+	// AmbiguousSHA: SHA abbreviates several recorded commits, so it names
+	// none (as in git): the deployment delivered what landed before it,
+	// and no other record is compared with its commit.
+	AmbiguousSHA bool `json:"ambiguousSha,omitempty"`
+}
+
+// LeadTime is the lead time of ch, a change d delivered, as the metrics
+// count it (see leadTimes): committed → deployed, 0 for a commit dated
+// after its deployment.
+func (d DeploymentFacts) LeadTime(ch Change) time.Duration {
+	return max(d.At.Sub(ch.AuthoredAt), 0)
+}
+
+// MedianLeadTime is the median lead time of the changes d delivered,
+// interpolated as the metrics' medians are; false when it delivered none.
+func (d DeploymentFacts) MedianLeadTime() (time.Duration, bool) {
+	if len(d.Changes) == 0 {
+		return 0, false
+	}
+	leads := make([]int64, len(d.Changes))
+	for i, ch := range d.Changes {
+		leads[i] = int64(d.LeadTime(ch))
+	}
+	median, _ := medianAnd(leads, 1, 2)
+	return time.Duration(median), true
 }
 
 // Deployments returns the production deployments of a service that succeeded
@@ -708,7 +751,7 @@ func (t *Timeline) Deployments(service string) []DeploymentFacts {
 		f := DeploymentFacts{
 			Deployment: *d.Deployment,
 			Rollback:   d.rollback, RolledBack: d.rolledBack, Failed: d.failed, Rework: d.rework,
-			Incidents: slices.Clone(d.incidents),
+			Incidents: slices.Clone(d.incidents), AmbiguousSHA: d.shaAmbiguous,
 		}
 		f.Service = l.name
 		f.Changes = make([]Change, 0, d.hi-d.lo)

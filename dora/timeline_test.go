@@ -619,3 +619,24 @@ func TestIndexSharedPrefixes(t *testing.T) {
 		t.Error("lookup of a stored SHA failed")
 	}
 }
+
+// TestDeploymentLeadTimes: a deployment's changes' lead times are counted
+// as the metrics count them, committed → deployed with a commit dated after
+// its deployment at 0, and their median is interpolated between the two
+// middle ones (what deploy list and the dashboard show).
+func TestDeploymentLeadTimes(t *testing.T) {
+	deployed := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	d := DeploymentFacts{Deployment: Deployment{At: deployed}}
+	if _, ok := d.MedianLeadTime(); ok {
+		t.Error("a deployment of no change has a median lead time")
+	}
+	for _, ago := range []time.Duration{4 * time.Hour, -time.Hour, time.Hour, 2 * time.Hour} {
+		d.Changes = append(d.Changes, Change{AuthoredAt: deployed.Add(-ago)})
+	}
+	if got := d.LeadTime(d.Changes[1]); got != 0 {
+		t.Errorf("lead time of a commit dated after its deployment: %v, want 0", got)
+	}
+	if got, ok := d.MedianLeadTime(); !ok || got != 90*time.Minute {
+		t.Errorf("median lead time of 4h, 0, 1h, 2h: %v, %v; want 1h30m", got, ok)
+	}
+}

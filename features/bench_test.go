@@ -204,7 +204,10 @@ type onlyStore struct{ features.Store }
 //   - cold-full-read: the same through a store that cannot tell what
 //     changed (every feature decoded again): the baseline of cold;
 //   - first: the first Next of a service, which reads and analyses every
-//     linked flag's experiment (done by Open before any request).
+//     linked flag's experiment (done by Open before any request), and
+//     checks the verdicts' for a sample ratio mismatch; analysed-cpu-ns/op
+//     is the same with every verdict's experiment analysed in full, as
+//     before the check read users only, and ratio the one over the other.
 //
 // Run: go test ./features -run '^$' -bench Service -benchtime 10x
 func BenchmarkService(b *testing.B) {
@@ -284,16 +287,31 @@ func BenchmarkService(b *testing.B) {
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+	// The first next, and alternately the same through the code before
+	// the sample-ratio check read users only (every verdict's experiment
+	// analysed in full): its baseline, measured in the same run so that
+	// the ratio holds whatever the machine's load.
 	b.Run("next/first", func(b *testing.B) {
-		var cpu time.Duration
+		var cpu, before time.Duration
 		for i := 0; i < b.N; i++ {
-			fresh := w.service(w.db)
-			start := cputime.Used()
-			if err := next(fresh)(); err != nil {
-				b.Fatal(err)
+			for _, analysed := range []bool{false, true} {
+				fresh := w.service(w.db)
+				if analysed {
+					features.AnalyseVerdicts(fresh)
+				}
+				start := cputime.Used()
+				if err := next(fresh)(); err != nil {
+					b.Fatal(err)
+				}
+				if analysed {
+					before += cputime.Used() - start
+				} else {
+					cpu += cputime.Used() - start
+				}
 			}
-			cpu += cputime.Used() - start
 		}
 		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(before)/float64(b.N), "analysed-cpu-ns/op")
+		b.ReportMetric(float64(cpu)/float64(before), "ratio")
 	})
 }

@@ -5,23 +5,24 @@ import (
 	"time"
 
 	"github.com/valueloop/valueloop/experiment"
-	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/value"
 )
 
 // flagFacts is what Next knows of one linked flag, as read at a time: its
-// experiment hypothesis (nil when none) and, when analysed, its experiment's
-// users and the users it still needs (nil when it has no verdict).
+// experiment hypothesis (nil when none), with checked (read) whether its
+// experiment shows a sample ratio mismatch and, when analysed, its
+// experiment's users and the users it still needs (nil when it has no
+// verdict).
 type flagFacts struct {
 	at         time.Time
-	analysed   bool
+	read       need
 	hypothesis *experiment.Hypothesis
 	users      int64
 	remaining  *int64
 	// inconclusive: the analysis reached its planned sample without a
 	// verdict (see value.ExperimentState.Inconclusive).
 	inconclusive bool
-	// mismatch: the analysis found a sample ratio mismatch, so the
+	// mismatch: the check found a sample ratio mismatch, so the
 	// verdict on the flag counts in no record of bets
 	// (value.Item.SampleRatioMismatch).
 	mismatch bool
@@ -58,17 +59,25 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	need := needs(items, s.production())
+	verdicts := needSRM
+	if s.analyseVerdicts {
+		verdicts = needAnalysis
+	}
+	return s.factsOf(ctx, needs(items, s.production(), verdicts))
+}
+
+// factsOf is flagFacts of the flags wanted, as much as each is wanted.
+func (s *Service) factsOf(ctx context.Context, wanted map[flagKey]need) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
 	now, ttl := s.Now(), s.factsTTL()
 	background := s.cancel != nil
-	out := make(map[flagKey]*flagFacts, len(need))
+	out := make(map[flagKey]*flagFacts, len(wanted))
 	var missing []flagKey
 	stale := false
 	s.factsMu.Lock()
-	for k, analyse := range need {
+	for k, want := range wanted {
 		x := s.facts.flags[k]
 		old := x != nil && now.Sub(x.at) > ttl
-		if x == nil || (analyse && !x.analysed) || (old && !background) {
+		if x == nil || x.read < want || (old && !background) {
 			missing = append(missing, k)
 			continue
 		}
@@ -86,9 +95,9 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 	} else {
 		stale = stale || oldSightings
 	}
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
+	ev := s.newRequestEvidence(needOf(wanted, missing))
 	for _, k := range missing {
-		x, err := s.readFacts(ctx, ev, k, need[k])
+		x, err := s.readFacts(ctx, ev, k, wanted[k])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -102,6 +111,15 @@ func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKe
 		}
 	}
 	return out, seen, nil
+}
+
+// needOf is wanted of the keys given only.
+func needOf(wanted map[flagKey]need, keys []flagKey) map[flagKey]need {
+	out := make(map[flagKey]need, len(keys))
+	for _, k := range keys {
+		out[k] = wanted[k]
+	}
+	return out
 }
 
 // keepFacts caches x unless Forget was called since gen.
@@ -140,8 +158,8 @@ func (s *Service) readSightings(ctx context.Context, gen int) (map[flagKey]Sight
 func (s *Service) refreshFacts(ctx context.Context) error {
 	now, ttl := s.Now(), s.factsTTL()
 	type job struct {
-		k       flagKey
-		analyse bool
+		k    flagKey
+		read need
 	}
 	var jobs []job
 	s.factsMu.Lock()
@@ -149,7 +167,7 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 		switch {
 		case now.Sub(x.at) <= ttl:
 		case x.used:
-			jobs = append(jobs, job{k, x.analysed})
+			jobs = append(jobs, job{k, x.read})
 		default:
 			delete(s.facts.flags, k)
 			s.facts.changes++
@@ -162,9 +180,13 @@ func (s *Service) refreshFacts(ctx context.Context) error {
 			return err
 		}
 	}
-	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}}
+	reads := make(map[flagKey]need, len(jobs))
 	for _, j := range jobs {
-		x, err := s.readFacts(ctx, ev, j.k, j.analyse)
+		reads[j.k] = j.read
+	}
+	ev := s.newRequestEvidence(reads)
+	for _, j := range jobs {
+		x, err := s.readFacts(ctx, ev, j.k, j.read)
 		if err != nil {
 			return err
 		}

@@ -396,7 +396,7 @@ func (s *Service) Flow(ctx context.Context, o FlowOptions) (*value.Flow, error) 
 	if err != nil {
 		return nil, err
 	}
-	return s.flow(c, o)
+	return s.flow(ctx, c, o)
 }
 
 // NextAndFlow is Next and Flow from one read of the store (one version,
@@ -416,7 +416,7 @@ func (s *Service) NextAndFlow(ctx context.Context, no NextOptions, fo FlowOption
 	if err != nil {
 		return nil, nil, err
 	}
-	flow, err := s.flow(c, fo)
+	flow, err := s.flow(ctx, c, fo)
 	return next, flow, err
 }
 
@@ -428,7 +428,7 @@ func (o FlowOptions) check() error {
 }
 
 // flow is Flow of snapshot c.
-func (s *Service) flow(c *snapshot, o FlowOptions) (*value.Flow, error) {
+func (s *Service) flow(ctx context.Context, c *snapshot, o FlowOptions) (*value.Flow, error) {
 	if o.Since == 0 {
 		o.Since = 90 * 24 * time.Hour
 	}
@@ -439,6 +439,9 @@ func (s *Service) flow(c *snapshot, o FlowOptions) (*value.Flow, error) {
 	now := s.Now().UTC()
 	f := value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)})
 	if i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == o.Objective }); i >= 0 {
+		if err := s.markMismatches(ctx, items); err != nil {
+			return nil, err
+		}
 		p := value.ObjectiveProgress(&objs[i], items, now)
 		f.Progress = &p
 	}
@@ -456,6 +459,9 @@ func (s *Service) Progress(ctx context.Context, objective string) (*value.Progre
 		return nil, err
 	}
 	i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == objective })
+	if err := s.markMismatches(ctx, items); err != nil {
+		return nil, err
+	}
 	p := value.ObjectiveProgress(&objs[i], items, s.Now().UTC())
 	return &p, nil
 }

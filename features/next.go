@@ -114,11 +114,7 @@ func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[fla
 	for i := range items {
 		it := &items[i]
 		st := it.Lifecycle.Stage
-		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" {
-			// No number of an experiment whose split is off can be
-			// trusted, its verdict's no more than the others.
-			it.SampleRatioMismatch = facts[flagKey{v.Environment, v.Flag}].srm()
-		}
+		markMismatch(it, facts)
 		if it.Feature.Hypothesis.MinimumEffect == 0 && it.Lifecycle.Verdict != nil {
 			// The effect hoped for, reached through a flag's hypothesis.
 			if h := hopedHypothesis(facts, it.Feature, it.Lifecycle.Verdict); h != nil {
@@ -148,16 +144,33 @@ func (s *Service) rank(objs []value.Objective, items []value.Item, facts map[fla
 	return value.ComputeNext(in)
 }
 
+// need is how much Next reads of a flag, each level with the ones before.
+type need int
+
+const (
+	// needHypothesis: its experiment hypothesis (a decided feature's
+	// effect hoped for).
+	needHypothesis need = iota
+	// needSRM: whether its experiment shows a sample ratio mismatch (the
+	// flag whose verdict stands): its users per variant and period only.
+	needSRM
+	// needAnalysis: its experiment analysed (a releasing or measuring
+	// feature's flag in production, for the stop list).
+	needAnalysis
+)
+
 // needs says which flags Next needs facts of, and how much of them: the
 // hypothesis of a decided feature's flags (its effect hoped for), an
 // analysis of a releasing or measuring feature's flags in production, and
-// of the flag whose verdict stands (whether its experiment now shows a
-// sample ratio mismatch, which takes the verdict out of the record of bets).
-func needs(items []value.Item, production map[string]bool) map[flagKey]bool {
-	out := map[flagKey]bool{}
+// of the flag whose verdict stands whether its experiment now shows a
+// sample ratio mismatch (as much as verdicts says), which takes the
+// verdict out of the record of bets.
+func needs(items []value.Item, production map[string]bool, verdicts need) map[flagKey]need {
+	out := map[flagKey]need{}
 	for _, it := range items {
 		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && production[v.Environment] {
-			out[flagKey{v.Environment, v.Flag}] = true
+			k := flagKey{v.Environment, v.Flag}
+			out[k] = max(out[k], verdicts)
 		}
 		st := it.Lifecycle.Stage
 		analyse := st == value.Releasing || st == value.Measuring
@@ -166,10 +179,48 @@ func needs(items []value.Item, production map[string]bool) map[flagKey]bool {
 		}
 		for _, fl := range it.Feature.Links.Flags {
 			k := flagKey{fl.Environment, fl.Flag}
-			out[k] = out[k] || (analyse && production[fl.Environment])
+			out[k] = max(out[k], needHypothesis)
+			if analyse && production[fl.Environment] {
+				out[k] = needAnalysis
+			}
 		}
 	}
 	return out
+}
+
+// markMismatch marks an item whose verdict's experiment shows a sample
+// ratio mismatch: no number of an experiment whose split is off can be
+// trusted, its verdict's no more than the others.
+func markMismatch(it *value.Item, facts map[flagKey]*flagFacts) {
+	if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" {
+		it.SampleRatioMismatch = facts[flagKey{v.Environment, v.Flag}].srm()
+	}
+}
+
+// markMismatches marks items as next does (markMismatch) for the
+// progress that objective show and flow measure: a verdict next leaves
+// out of the record of bets is left out of the progress toward the
+// objective everywhere. Only the verdicts' flags are read, and only
+// their users (needSRM), from the facts next caches.
+func (s *Service) markMismatches(ctx context.Context, items []value.Item) error {
+	production := s.production()
+	wanted := map[flagKey]need{}
+	for _, it := range items {
+		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && v.Stage == value.Validated && production[v.Environment] {
+			wanted[flagKey{v.Environment, v.Flag}] = needSRM
+		}
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	facts, _, err := s.factsOf(ctx, wanted)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		markMismatch(&items[i], facts)
+	}
+	return nil
 }
 
 // hopedHypothesis is the experiment hypothesis the effect of verdict v
@@ -188,9 +239,61 @@ func hopedHypothesis(facts map[flagKey]*flagFacts, f *value.Feature, v *value.Ev
 }
 
 // requestEvidence reads metrics once per refresh: flags share environments.
+// So are the users' cells of the flags to check for a sample ratio
+// mismatch, where many of one environment are (batchUsers): one read of
+// the environment's instead of one per flag, each of which costs a query
+// however few its rows.
 type requestEvidence struct {
 	Evidence
 	metrics map[string][]metric.Metric
+	// batch lists the environments whose users' cells are read at once;
+	// users holds them, by flag, once read.
+	batch map[string]bool
+	users map[string]map[string][]metric.Aggregate
+}
+
+// batchUsers is how many flags of one environment a request checks for a
+// sample ratio mismatch before it reads the users' cells of every flag of
+// the environment at once (a few rows per flag) rather than one query per
+// flag.
+const batchUsers = 32
+
+// newRequestEvidence returns the evidence of one request or refresh,
+// which reads the flags wanted, as much as each is wanted.
+func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
+	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string]bool{},
+		users: map[string]map[string][]metric.Aggregate{}}
+	count := map[string]int{}
+	for k, n := range wanted {
+		if n == needSRM {
+			count[k.env]++
+		}
+	}
+	for env, n := range count {
+		ev.batch[env] = n >= batchUsers
+	}
+	return ev
+}
+
+// userCells is UserAggregates of flag k, from one read of its
+// environment's when batched.
+func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Aggregate, error) {
+	if !r.batch[k.env] {
+		return r.UserAggregates(ctx, k.env, k.flag)
+	}
+	byFlag, ok := r.users[k.env]
+	if !ok {
+		all, err := r.UserAggregates(ctx, k.env, "")
+		if err != nil {
+			return nil, err
+		}
+		byFlag = map[string][]metric.Aggregate{}
+		for _, a := range all {
+			byFlag[a.Flag] = append(byFlag[a.Flag], a)
+		}
+		r.users[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
 }
 
 func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
@@ -204,13 +307,14 @@ func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Met
 	return ms, err
 }
 
-// readFacts reads a flag's hypothesis and, with analyse, analyses its
-// experiment with the hypothesis' settings: its users so far and the users
-// it still needs (under fixed inference, on the stored plan and decision:
-// see Settle). A failed read is an error, not a missing hypothesis: the
-// record of bets would silently lose a ratio.
-func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, analyse bool) (*flagFacts, error) {
-	x := &flagFacts{at: s.Now(), analysed: analyse}
+// readFacts reads a flag's hypothesis and, as much as n asks, checks its
+// experiment's sample ratio (from its users alone) or analyses it with the
+// hypothesis' settings: its users so far and the users it still needs
+// (under fixed inference, on the stored plan and decision: see Settle). A
+// failed read is an error, not a missing hypothesis: the record of bets
+// would silently lose a ratio.
+func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, n need) (*flagFacts, error) {
+	x := &flagFacts{at: s.Now(), read: n}
 	h, err := ev.Hypothesis(ctx, k.env, k.flag)
 	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
 		return x, nil
@@ -218,42 +322,77 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 		return nil, fmt.Errorf("hypothesis of flag %s in %s: %w", k.flag, k.env, err)
 	}
 	x.hypothesis = h
-	if !analyse {
-		return x, nil
+	switch n {
+	case needSRM:
+		return x, s.checkSampleRatio(ctx, ev, k, x)
+	case needAnalysis:
+		return x, s.analyse(ctx, ev, k, x)
+	}
+	return x, nil
+}
+
+// input is the analysis input of flag k with x's hypothesis and cells
+// aggs, its split history read; nil when aggs count nobody.
+func (s *Service) input(ctx context.Context, ev *requestEvidence, k flagKey, x *flagFacts, aggs []metric.Aggregate) (*experiment.Input, error) {
+	if len(aggs) == 0 {
+		return nil, nil
 	}
 	ms, err := ev.Metrics(ctx, k.env)
 	if err != nil {
 		return nil, err
-	}
-	aggs, err := ev.Aggregates(ctx, k.env, k.flag)
-	if err != nil {
-		return nil, err
-	}
-	if len(aggs) == 0 {
-		return x, nil
 	}
 	// A rollout moved the split: the analysis goes period by period.
 	splits, err := ev.SplitHistory(ctx, k.env, k.flag)
 	if err != nil {
 		return nil, err
 	}
-	in := experiment.Input{Environment: k.env, Flag: k.flag, Definition: s.Definition(k.env, k.flag), Hypothesis: h,
-		Settings: h.Settings, Metrics: ms, Aggregates: aggs, Splits: splits}
+	return &experiment.Input{Environment: k.env, Flag: k.flag, Definition: s.Definition(k.env, k.flag), Hypothesis: x.hypothesis,
+		Settings: x.hypothesis.Settings, Metrics: ms, Aggregates: aggs, Splits: splits}, nil
+}
+
+// checkSampleRatio sets x.mismatch from the flag's users per variant and
+// period alone (experiment.SampleRatio): what a decided feature's verdict
+// flag needs, without reading and analysing every metric's cells. An
+// experiment that cannot be checked shows no mismatch, as in analyse.
+func (s *Service) checkSampleRatio(ctx context.Context, ev *requestEvidence, k flagKey, x *flagFacts) error {
+	users, err := ev.userCells(ctx, k)
+	if err != nil {
+		return err
+	}
+	in, err := s.input(ctx, ev, k, x, users)
+	if in == nil || err != nil {
+		return err
+	}
+	srm, err := experiment.SampleRatio(*in)
+	x.mismatch = err == nil && srm.Status == stats.OK && srm.Mismatch
+	return nil
+}
+
+// analyse analyses the flag's experiment into x.
+func (s *Service) analyse(ctx context.Context, ev *requestEvidence, k flagKey, x *flagFacts) error {
+	aggs, err := ev.Aggregates(ctx, k.env, k.flag)
+	if err != nil {
+		return err
+	}
+	in, err := s.input(ctx, ev, k, x, aggs)
+	if in == nil || err != nil {
+		return err
+	}
 	// The users whose window may still be open, as the results page counts
 	// them (and leaves them out when the hypothesis says so).
-	if err := experiment.ReadDays(ctx, ev, &in); err != nil {
-		return nil, err
+	if err := experiment.ReadDays(ctx, ev, in); err != nil {
+		return err
 	}
-	res, err := experiment.Analyze(in)
+	res, err := experiment.Analyze(*in)
 	if err == nil {
 		x.mismatch = res.SRM.Status == stats.OK && res.SRM.Mismatch
 	}
 	if err != nil || res.Verdict == nil {
-		return x, nil // an experiment that cannot be analysed is the results page's to explain
+		return nil // an experiment that cannot be analysed is the results page's to explain
 	}
 	if s.Settle != nil {
 		if err := s.Settle(ctx, res); err != nil {
-			return nil, fmt.Errorf("fixed plan and decision of flag %s in %s: %w", k.flag, k.env, err)
+			return fmt.Errorf("fixed plan and decision of flag %s in %s: %w", k.flag, k.env, err)
 		}
 	}
 	x.users, x.remaining = res.Users, res.Verdict.RemainingUsers
@@ -263,7 +402,7 @@ func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey,
 		// the figures now would estimate.
 		x.remaining = new(int64)
 	}
-	return x, nil
+	return nil
 }
 
 // srm says whether the flag's analysis found a sample ratio mismatch.

@@ -160,6 +160,10 @@ type Evidence interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
 	Metrics(ctx context.Context, env string) ([]metric.Metric, error)
 	Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
+	// UserAggregates serves the cells of a flag's users per variant and
+	// split period only (metric ""): all that the sample-ratio check of a
+	// verdict's experiment reads (experiment.SampleRatio).
+	UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 	// DimensionAggregates serves the cells of the users a flag served
 	// outside its split (dimension metric.OutsideDimension), which its
 	// reach counts and its experiment does not.
@@ -234,8 +238,12 @@ type Service struct {
 	// meanwhile wait for it and are served its result.
 	memoMu sync.Mutex // guards memo
 	memo   []memoEntry
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// analyseVerdicts checks a verdict's experiment by analysing it in
+	// full (needAnalysis), as before the check read users only: a
+	// benchmark's baseline, set by its test only.
+	analyseVerdicts bool
+	cancel          context.CancelFunc
+	wg              sync.WaitGroup
 }
 
 // DefaultInterval is how often the periodic sync runs.

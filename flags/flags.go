@@ -475,5 +475,12 @@ func validateEnvironment(env valueloop.Environment) error {
 	if !keyPattern.MatchString(env.Key) {
 		return valueloop.FieldErrorf("key", "must be 1-64 lower-case letters, digits or - _ and start with a letter")
 	}
-	return nil
+	// Shown on one line by every client, as a title: no control
+	// character, bidirectional ones included (they reorder what a terminal
+	// or a page shows after them).
+	return valueloop.CheckControl("name", env.Name, false, MaxEnvironmentName, func(rune) bool { return true })
 }
+
+// MaxEnvironmentName is the longest name of an environment, in bytes, as
+// of a feature's title.
+const MaxEnvironmentName = 200

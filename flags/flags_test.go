@@ -134,3 +134,25 @@ func TestUnknownEnvironmentListsKnown(t *testing.T) {
 		t.Errorf("Plan in an unknown environment: %v; want not found, listing dev and prod", err)
 	}
 }
+
+// TestEnvironmentNameText: an environment's name is shown on one line by
+// every client (env list, the dashboard's menus), as a title is: one
+// without control characters, bidirectional ones included (they reorder
+// what a terminal shows), of at most 200 bytes; a refused one names the
+// field and creates nothing.
+func TestEnvironmentNameText(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	for _, name := range []string{"Stag\u202Eing", "Stag\u2066ing", "Stag\x1b[2Jing", "Stag\ning", strings.Repeat("x", 201)} {
+		err := s.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: name}, "t")
+		if e, ok := err.(*valueloop.Error); !ok || e.Field != "name" {
+			t.Errorf("name %q: got %v; want an error naming name", name, err)
+		}
+		if s.Live("staging") != nil {
+			t.Fatalf("name %q: the environment was created", name)
+		}
+	}
+	if err := s.EnsureEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "Staging \u200F(שלב)"}, "t"); err != nil {
+		t.Errorf("a name with a direction mark: %v; want it created", err)
+	}
+}

@@ -199,9 +199,11 @@ type restDeployment struct {
 		ID         json.Number `json:"id"`
 		FinishedAt stamp       `json:"finished_at"`
 	} `json:"deployable"`
+	// Environment is GitLab's EnvironmentBasic: id, name, slug,
+	// external_url, created_at, updated_at; no tier (GitLabStreams learns
+	// the tiers from the environments list, EnvironmentsPage).
 	Environment struct {
 		Name string `json:"name"`
-		Tier string `json:"tier"`
 	} `json:"environment"`
 }
 
@@ -242,7 +244,7 @@ func DeploymentsPage(body []byte, path string, cfg Config) ([]dora.Deployment, e
 			return nil, err
 		}
 		out = append(out, dora.Deployment{
-			ID: id, Repo: path, Environment: d.Environment.Name, Production: cfg.IsProduction(d.Environment.Name, d.Environment.Tier == "production"),
+			ID: id, Repo: path, Environment: d.Environment.Name, Production: cfg.IsProduction(d.Environment.Name, false),
 			SHA: strings.ToLower(d.SHA), Version: d.Ref, Status: status, At: at,
 		})
 	}

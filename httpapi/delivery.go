@@ -166,6 +166,20 @@ func boolParam(q url.Values, name string) (bool, error) {
 	return false, valueloop.FieldErrorf(name, "must be true or false, got %q", q.Get(name))
 }
 
+// limitParam reads ?limit=, the most items a list route answers: an integer
+// from 1 to max, def when absent.
+func limitParam(q url.Values, def, max int) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, valueloop.LimitError(v, max)
+	}
+	return n, nil
+}
+
 // handleDORA answers the DORA metrics of a range (since=30d, or from and
 // to), by service, team and overall, bucketed by day, week or month in the
 // zone tz (default: the server's, delivery.Service.TimeZone).
@@ -496,11 +510,9 @@ func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) error 
 	if err := checkParams(q, "source", "limit"); err != nil {
 		return err
 	}
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
-		}
+	limit, err := limitParam(q, 0, 1000)
+	if err != nil {
+		return err
 	}
 	list, err := svc.Deliveries(r.Context(), q.Get("source"), limit)
 	if err != nil {

@@ -34,7 +34,7 @@ func (s *Server) record(r *http.Request) (*delivery.Service, int64, error) {
 
 // handleListRecords lists the records of {kind} (changes, deployments,
 // incidents, reviews), newest first, filtered by service, repo and id, a
-// page of ?limit= (delivery.ParseRecordLimit) after ?cursor= (delivery.Service.Records
+// page of ?limit= (DefaultRecordPage, at most MaxRecordPage) after ?cursor= (delivery.Service.Records
 // checks it).
 func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.globalDeliveryService(r)
@@ -46,7 +46,7 @@ func (s *Server) handleListRecords(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	f := delivery.RecordFilter{Kind: r.PathValue("kind"), Service: q.Get("service"), Repo: q.Get("repo"), ID: q.Get("id")}
-	if f.Limit, err = delivery.ParseRecordLimit(q.Get("limit")); err != nil {
+	if f.Limit, err = limitParam(q, delivery.DefaultRecordPage, delivery.MaxRecordPage); err != nil {
 		return err
 	}
 	page, err := svc.Records(r.Context(), f, q.Get("cursor"))

@@ -33,7 +33,8 @@ func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		// mayAccess let an unbound token through: it may know every name.
+		return nil, s.Flags.UnknownEnvironment(env)
 	}
 	return live, nil
 }

@@ -201,12 +201,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.BeforeID = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = limitParam(q, 0, 1000); err != nil {
+		return err
 	}
 	entries, err := s.Audit.Audit(r.Context(), f)
 	if err != nil {

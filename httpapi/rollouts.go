@@ -57,12 +57,8 @@ func (s *Server) handleListRollouts(w http.ResponseWriter, r *http.Request) erro
 		}
 		f.BeforeID = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return valueloop.FieldErrorf("limit", "must be an integer from 1 to 1000")
-		}
-		f.Limit = n
+	if f.Limit, err = limitParam(q, 0, 1000); err != nil {
+		return err
 	}
 	list, err := eng.List(r.Context(), f)
 	if err != nil {

@@ -69,11 +69,9 @@ const (
 
 // valuePage reads ?limit= and ?cursor=.
 func valuePage(q url.Values) (limit int, cursor string, err error) {
-	limit, cursor = defaultValuePage, q.Get("cursor")
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxValuePage {
-			return 0, "", valueloop.LimitError(v, maxValuePage)
-		}
+	cursor = q.Get("cursor")
+	if limit, err = limitParam(q, defaultValuePage, maxValuePage); err != nil {
+		return 0, "", err
 	}
 	// The cursor is the last key of the page before: anything else was
 	// changed on the way, and is refused rather than read as an empty page.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
@@ -47,26 +48,18 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
 }
 
-// everyDimension asks aggregates for the cells of all users and of every
-// dimension: what a rebuild compares.
-const everyDimension = "\x00every"
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.pool, env, flag, sqlstore.UserCells, "")
+}
 
 func aggregates(ctx context.Context, q querier, env, flag, dimension, from string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = $1`
-	args := []any{env}
-	if flag != "" {
-		args = append(args, flag)
-		query += fmt.Sprintf(` AND flag = $%d`, len(args))
-	}
-	switch {
-	case from != "": // DayAggregatesFrom's
-		args = append(args, dimension, from)
-		query += fmt.Sprintf(` AND (dimension = '' OR (dimension = $%d AND value >= $%d))`, len(args)-1, len(args))
-	case dimension != everyDimension:
-		args = append(args, dimension)
-		query += fmt.Sprintf(` AND dimension = $%d`, len(args))
-	}
-	rows, err := q.Query(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
+	query, args := sqlstore.AggregatesQuery(env, flag, dimension, from)
+	rows, err := q.Query(ctx, dialect.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read aggregates of %s: %w", env, err)
 	}

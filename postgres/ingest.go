@@ -13,6 +13,7 @@ import (
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 // The store keeps the per-user state of event ingestion (ingest.StateStore),
@@ -278,7 +279,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 }
 
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "", everyDimension, "")
+	return aggregates(t.ctx, t.tx, env, "", sqlstore.EveryDimension, "")
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {

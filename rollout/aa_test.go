@@ -309,7 +309,7 @@ func (s *memRollouts) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout
 	var out []rollout.Rollout
 	for i := len(s.rs) - 1; i >= 0; i-- {
 		r := s.rs[i]
-		if (f.Environment == "" || r.Environment == f.Environment) && (f.Flag == "" || r.Plan.Flag == f.Flag) && (!f.Active || r.State.Active()) {
+		if (f.Environment == "" || r.Environment == f.Environment) && (f.Flag == "" || r.Plan.Flag == f.Flag) && (!f.Active || r.State.Active()) && (f.State == "" || r.State == f.State) {
 			out = append(out, r)
 		}
 	}

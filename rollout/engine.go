@@ -40,6 +40,8 @@ type Filter struct {
 	Flag        string
 	// Active keeps running and paused rollouts only.
 	Active bool
+	// State, when set, keeps rollouts in that state only.
+	State State
 	// Limit defaults to 100.
 	Limit int
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
@@ -262,7 +264,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 	ev := Event{At: now, Kind: KindStart, Actor: actor, Step: 0, Percent: r.Percent, State: r.State, Reason: reason}
 	if err := e.Store.CreateRollout(ctx, &r, &ev); err != nil {
 		if valueloop.ErrorCode(err) == valueloop.ECONFLICT {
-			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: pause, roll back or let it finish first", p.Flag, env)
+			return nil, valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s: roll it back or let it finish first (a paused one is still active)", p.Flag, env)
 		}
 		return nil, err
 	}
@@ -274,7 +276,7 @@ func (e *Engine) StartAt(ctx context.Context, env string, p Plan, actor, reason 
 }
 
 func alreadyActive(r Rollout) error {
-	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s (rollout %d, %s at %s%%): pause, roll back or let it finish first",
+	return valueloop.Errorf(valueloop.ECONFLICT, "flag %q already has an active rollout in %s (rollout %d, %s at %s%%): roll it back or let it finish first (a paused one is still active)",
 		r.Plan.Flag, r.Environment, r.ID, r.State, trimFloat(r.Percent))
 }
 
@@ -298,10 +300,12 @@ func (e *Engine) Act(ctx context.Context, env, flag string, k Kind, actor, reaso
 	if err != nil {
 		return nil, err
 	}
-	if k == KindResume && r.State == Paused {
-		if err := e.checkEnabled(ctx, r); err != nil {
+	if (k == KindResume && r.State == Paused) || (k == KindAdvance && r.State.Active()) {
+		if err := e.checkFlag(ctx, r, k); err != nil {
 			return nil, err
 		}
+	}
+	if k == KindResume && r.State == Paused {
 		if err := e.restartClock(ctx, r); err != nil {
 			return nil, err
 		}
@@ -377,6 +381,13 @@ func (e *Engine) latest(ctx context.Context, env, flag string) (*Rollout, error)
 // transition applies k to r, stores it with its history entry, writes the
 // flag and announces it.
 func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reason string, figures []GuardrailResult, users map[string]int64) (Rollout, error) {
+	if k == KindAdvance && actor == EngineActor {
+		// An edit since the tick looked at the flag: no step over it;
+		// the next tick finds the edit and pauses, saying what it found.
+		if f, err := e.currentFlag(ctx, &r); err != nil || f == nil || f.Version != r.FlagVersion {
+			return r, err
+		}
+	}
 	next, ev, err := r.Apply(k, e.Now(), users[r.Plan.Variant], actor, reason, figures)
 	if err != nil {
 		return r, err
@@ -402,9 +413,22 @@ func (e *Engine) transition(ctx context.Context, r Rollout, k Kind, actor, reaso
 	return next, nil
 }
 
-// applyFlag makes the flag's split match r.Percent. It writes only when the
-// split differs, against the version it read, and records the version.
+// applyFlag makes the flag's split match r.Percent (applyFlagOnce). A
+// rollback's write that loses a race with an edit of the flag is made
+// again on the edited flag: everyone goes back to the baseline whatever
+// the flag was changed to a moment before, while a step's write that
+// loses one pauses the rollout (flagFailed) rather than fight the edit.
 func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error {
+	err := e.applyFlagOnce(ctx, r, actor)
+	for try := 0; try < 3 && r.State == RolledBack && valueloop.ErrorCode(err) == valueloop.ECONFLICT; try++ {
+		err = e.applyFlagOnce(ctx, r, actor)
+	}
+	return err
+}
+
+// applyFlagOnce makes the flag's split match r.Percent. It writes only when
+// the split differs, against the version it read, and records the version.
+func (e *Engine) applyFlagOnce(ctx context.Context, r *Rollout, actor string) error {
 	// Made sure of: a manual action may run on a node whose live flags
 	// have not yet seen a peer's step, and writing over that stale flag
 	// would fail its version check and pause the rollout.
@@ -418,6 +442,15 @@ func (e *Engine) applyFlag(ctx context.Context, r *Rollout, actor string) error 
 	want := Weight(r.Percent)
 	version := f.Version
 	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got != want {
+		// The engine's own step is written over the flag as the tick
+		// found it, not over an edit made since (while it read the
+		// figures, or on a peer, up to 5 s before this node saw it):
+		// re-read, the flag's version would check nothing. A person's
+		// action (a resume, an advance by hand) and a rollback do write
+		// over it.
+		if actor == EngineActor && r.State == Running && f.Version != r.FlagVersion {
+			return valueloop.Errorf(valueloop.ECONFLICT, "the flag was changed outside the rollout while it stepped to %s%%: resume to set it, or roll back", trimFloat(r.Percent))
+		}
 		next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, want)
 		if err != nil {
 			return err
@@ -591,13 +624,51 @@ func (e *Engine) Tick(ctx context.Context) error {
 		return err
 	}
 	e.pruneSizing(active)
+	// A rollback is stored before its flag is written, as every
+	// transition is; after a crash in between, the rollout is no longer
+	// active and only this finds the flag still serving the variant. A
+	// rollback left so is among the newest: the crash was just before
+	// the tick that follows the restart.
+	back, err := e.Store.Rollouts(ctx, Filter{State: RolledBack, Limit: 50})
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, r := range active {
 		if err := e.tick(ctx, r); err != nil {
 			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
 		}
 	}
+	for _, r := range back {
+		// A later rollout of the flag drives it now, whatever the split
+		// it found.
+		if slices.ContainsFunc(active, func(a Rollout) bool { return a.Environment == r.Environment && a.Plan.Flag == r.Plan.Flag }) {
+			continue
+		}
+		if err := e.finishRollback(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("rollout %d (%s/%s): %w", r.ID, r.Environment, r.Plan.Flag, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// finishRollback writes the baseline to the flag of rolled-back r when the
+// rollback's write did not land: the flag is still at the version r last
+// wrote or adopted and its split still serves the variant. A flag changed
+// since (by hand, by a later rollout) is left alone, as is one deleted.
+func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
+	f := e.flag(&r)
+	if f == nil || f.Version != r.FlagVersion {
+		return nil
+	}
+	if got, err := SplitOf(f, r.Plan.Variant, r.Plan.Baseline); err != nil || got == 0 {
+		return nil
+	}
+	e.Logger.Warn("rollouts: finishing the flag write of a rollback", "rollout", r.ID, "environment", r.Environment, "flag", r.Plan.Flag)
+	if err := e.applyFlag(ctx, &r, EngineActor); err != nil && valueloop.ErrorCode(err) != valueloop.ENOTFOUND {
+		return err
+	}
+	return nil
 }
 
 func (e *Engine) tick(ctx context.Context, r Rollout) error {
@@ -665,15 +736,27 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 	return err
 }
 
-// checkEnabled refuses to resume r while its flag is disabled: the next
-// tick would pause it again. A flag that looks disabled is made sure of
-// first (currentFlag), as a peer node may have enabled it a moment ago.
-func (e *Engine) checkEnabled(ctx context.Context, r *Rollout) error {
+// checkFlag refuses to resume or advance r when its flag was deleted or
+// its targeting changed to one without a split the rollout can drive (the
+// transition would be stored and announced, its flag write fail and the
+// rollout pause again), and to resume it while its flag is disabled: the
+// next tick would pause it again. A flag that looks gone or disabled is
+// made sure of first (currentFlag), as a peer node may have enabled it a
+// moment ago.
+func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
 	f, err := e.currentFlag(ctx, r)
-	if err != nil || f == nil || f.State == valueloop.StateEnabled {
+	switch {
+	case err != nil:
 		return err
+	case f == nil:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q no longer exists in %s: roll the rollout back", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
+	case k == KindResume && f.State != valueloop.StateEnabled:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
 	}
-	return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+	if _, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent)); err != nil {
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: %s", r.ID, r.Plan.Flag, k, valueloop.ErrorMessage(err))
+	}
+	return nil
 }
 
 func disabledReason(r Rollout) string {

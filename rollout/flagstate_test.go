@@ -55,8 +55,7 @@ func TestRollbackOfDeletedFlag(t *testing.T) {
 	w := newWorld(t, 8)
 	ctx := context.Background()
 	w.start(checkoutPlan(10, 100))
-	f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]
-	if err := w.flags.DeleteFlag(ctx, env, "checkout", f.Version, "someone", "not needed"); err != nil {
+	if err := w.deleteFlag(*w.flags.Live(env).Snapshot.Set().Flags["checkout"]); err != nil {
 		t.Fatal(err)
 	}
 	w.tick()

@@ -200,6 +200,10 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	case n > MaxSteps:
 		bad("/steps", "at most %d steps, got %d", MaxSteps, n)
 	}
+	// prev is the last valid step's percentage: a step after one out of
+	// range is compared with the one before that, or "100% follows 150%"
+	// would be a second problem of the same mistake.
+	prev := 0.0
 	for i, s := range p.Steps {
 		path := fmt.Sprintf("/steps/%d", i)
 		switch {
@@ -207,8 +211,11 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 			bad(path+"/percent", "must be more than 0 and at most 100, got %v", s.Percent)
 		case math.Abs(s.Percent*TotalWeight/100-float64(Weight(s.Percent))) > 1e-6:
 			bad(path+"/percent", "at most two decimals (0.01%% resolution), got %v", s.Percent)
-		case i > 0 && s.Percent <= p.Steps[i-1].Percent && p.Steps[i-1].Percent > 0:
-			bad(path+"/percent", "steps must increase: %v%% follows %v%%", s.Percent, p.Steps[i-1].Percent)
+		case s.Percent <= prev:
+			bad(path+"/percent", "steps must increase: %v%% follows %v%%", s.Percent, prev)
+		}
+		if validPercent(s.Percent) {
+			prev = s.Percent
 		}
 		if s.MinDuration < 0 {
 			bad(path+"/minDuration", "must not be negative")
@@ -252,10 +259,13 @@ func (p *Plan) Check(flag *valueloop.Flag, metrics []metric.Metric) error {
 	if p.OnBreach != RollbackOnBreach && p.OnBreach != PauseOnBreach {
 		bad("/onBreach", "must be %q or %q, got %q", RollbackOnBreach, PauseOnBreach, p.OnBreach)
 	}
-	if !(p.Alpha > 0 && p.Alpha <= 0.5) {
+	alphaOK := p.Alpha > 0 && p.Alpha <= 0.5
+	if !alphaOK {
 		bad("/alpha", "must be in (0, 0.5], got %v", p.Alpha)
 	}
-	if !(p.Power > p.Alpha && p.Power < 1) {
+	// Against a bad alpha the power is checked alone: a power nobody gave
+	// (the default 0.8) is no second problem of --alpha 0.9.
+	if !(p.Power > 0 && p.Power < 1) || (alphaOK && p.Power <= p.Alpha) {
 		bad("/power", "must be more than alpha and less than 1 (0.8 detects a harm of the tolerated size 80%% of the time), got %v", p.Power)
 	}
 	if p.MinSample < 2 {

@@ -144,17 +144,50 @@ func TestPlanCheckProblemsOnce(t *testing.T) {
 	p.Guardrails[0].Direction = ""
 	p.Steps[2].Percent = 120
 	err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
+	ve, got := problemPaths(t, err)
+	if want := []string{"/steps/2/percent", "/guardrails/0/metric"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
+	}
+}
+
+// TestPlanCheckNoKnockOnProblems: a bad alpha is one problem, not also one
+// of the power nobody gave (the CLI has no --power: it answered "/power:
+// must be more than alpha ..., got 0.8" to --alpha 0.9), and a step above
+// 100% is one problem, not also one of the valid step after it.
+func TestPlanCheckNoKnockOnProblems(t *testing.T) {
+	p := goodPlan()
+	p.Alpha = 0.9
+	p.Steps[1].Percent = 150
+	err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
+	ve, got := problemPaths(t, err)
+	if want := []string{"/steps/1/percent", "/alpha"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
+	}
+	// A power below a valid alpha is still refused, and one that is no
+	// chance at all whatever the alpha.
+	for _, c := range []struct{ alpha, power float64 }{{0.05, 0.04}, {0.9, 1.5}} {
+		p := goodPlan()
+		p.Alpha, p.Power = c.alpha, c.power
+		err := p.Check(checkoutFlag(), []metric.Metric{errorMetric()})
+		if err == nil || !strings.Contains(err.Error(), "/power") {
+			t.Errorf("alpha %v, power %v: %v, want a /power problem", c.alpha, c.power, err)
+		}
+	}
+}
+
+// problemPaths returns the validation error err must be, and the paths of
+// its problems.
+func problemPaths(t *testing.T, err error) (*valueloop.ValidationError, []string) {
+	t.Helper()
 	var ve *valueloop.ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("Check = %v, want a validation error", err)
 	}
-	var got []string
+	var paths []string
 	for _, pr := range ve.Problems {
-		got = append(got, pr.Path)
+		paths = append(paths, pr.Path)
 	}
-	if want := []string{"/steps/2/percent", "/guardrails/0/metric"}; strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("problems at %q, want %q: %v", got, want, ve.Problems)
-	}
+	return ve, paths
 }
 
 func TestDurationJSON(t *testing.T) {

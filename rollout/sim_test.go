@@ -511,6 +511,15 @@ func TestBadPlansChangeNothing(t *testing.T) {
 	if rs, _ := w.api.Rollouts(ctx, rollout.Filter{Environment: env, Flag: "checkout", Active: true}); len(rs) != 1 {
 		t.Errorf("active rollouts of checkout: %d, want 1", len(rs))
 	}
+	// A paused rollout is still active: the conflict must not send the
+	// user to pause it, which they may just have done.
+	if _, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindPause, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.api.StartRollout(ctx, env, good(), "")
+	if valueloop.ErrorCode(err) != valueloop.ECONFLICT || strings.Contains(err.Error(), "pause,") || !strings.Contains(err.Error(), "roll it back") {
+		t.Errorf("start beside a paused rollout: %v, want a conflict that says to roll it back or let it finish", err)
+	}
 }
 
 // TestDefaultStepMinimumDetectsTheTolerance: without MinUsers, a step lasts

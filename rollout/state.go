@@ -300,7 +300,7 @@ func decide(r Rollout, variantUsers int64, figures []GuardrailResult, now time.T
 		return Decision{Waiting: strings.Join(waits, " and "), Held: hold}
 	}
 	if r.Step+1 >= len(r.Plan.Steps) {
-		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s with every guardrail holding", trimFloat(r.Percent), step.MinDuration)}
+		return Decision{Kind: KindComplete, Reason: fmt.Sprintf("held %s%% for %s; %s", trimFloat(r.Percent), step.MinDuration, guardSummary(figures))}
 	}
 	nextPct := r.Plan.Steps[r.Step+1].Percent
 	return Decision{Kind: KindAdvance, Reason: fmt.Sprintf("step %d of %d held (%s%% for %s); %s: on to %s%%",
@@ -337,7 +337,8 @@ func guardSummary(figures []GuardrailResult) string {
 // StepMinUsers is the number of users the released variant must gain in the
 // rollout's current step before it may end, and why: the step's MinUsers
 // when set; else the largest NeededUsers of the guardrails (a tolerance of 0
-// has no harm size to plan for and is skipped); else, while a guardrail with
+// has no harm size to plan for, and an acknowledged guardrail no longer
+// stops the rollout: both are skipped); else, while a guardrail with
 // a tolerance has no figures yet, the plan's MinSample; else none.
 func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	step := r.Plan.Steps[r.Step]
@@ -352,7 +353,9 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 	waiting := false
 	for i, g := range figures {
 		switch {
-		case g.Tolerance == 0:
+		// An acknowledged guardrail no longer stops the rollout: not
+		// by its breach, nor by the users it would need.
+		case g.Tolerance == 0 || slices.Contains(r.Acknowledged, g.Metric):
 		case g.NeededUsers > need:
 			need, which = g.NeededUsers, &figures[i]
 		case g.NeededUsers == 0 && g.Status == GuardrailNotEnoughData:
@@ -368,6 +371,9 @@ func StepMinUsers(r Rollout, figures []GuardrailResult) (int64, string) {
 		return need, fmt.Sprintf("to detect a %s harm on %s with %.0f%% power", pct(which.Tolerance), which.Metric, 100*power)
 	case waiting:
 		return r.Plan.MinSample, "the plan's minSample, until the guardrails have figures to size the step"
+	}
+	if len(r.Acknowledged) > 0 {
+		return 0, "no guardrail with a tolerance to size the step but those acknowledged (" + strings.Join(r.Acknowledged, ", ") + ")"
 	}
 	return 0, "no guardrail with a tolerance to size the step"
 }

@@ -49,6 +49,7 @@ func TestDecide(t *testing.T) {
 	sized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.1, NeededUsers: 500}}
 	sizedOK := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailOK, Tolerance: 0.1, NeededUsers: 500}}
 	unsized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNotEnoughData, Tolerance: 0.1}}
+	ackedSized := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailBreached, Tolerance: 0.05, NeededUsers: 249104}}
 	large := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailNoHarmDetected, Tolerance: 0.01, NeededUsers: 200000}}
 	strict := running(1)
 	strict.Plan.RequireNonInferiority = true
@@ -72,15 +73,23 @@ func TestDecide(t *testing.T) {
 		{"guardrails with too few users block", running(0), 0, fewUsers, t0.Add(time.Hour), "", "guardrail error-rate to have 100 users in each variant (it has 100 in classic and 99 in one-page)"},
 		{"guardrails with their users do not block", running(0), 0, zeroBaseline, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
 		{"an acknowledged guardrail without data does not block", ackedNoData, 0, noData, t0.Add(time.Hour), rollout.KindAdvance, "on to 5%"},
-		{"at 100% there is no baseline to wait for", running(2), 0, noData, t0, rollout.KindComplete, "held 100%"},
+		// Completing says what the guardrails showed, as an advance does:
+		// "with every guardrail holding" was said of a guardrail without
+		// data, and of a plan without guardrails.
+		{"at 100% there is no baseline to wait for", running(2), 0, noData, t0, rollout.KindComplete, "held 100% for 0s; no harm detected"},
+		{"completes without guardrails", running(2), 0, nil, t0, rollout.KindComplete, "held 100% for 0s; no guardrails"},
 		{"waits for its users", running(1), 99, ok, t0.Add(2 * time.Hour), "", "1 more user of one-page"},
 		{"advances with its users", running(1), 100, ok, t0.Add(2 * time.Hour), rollout.KindAdvance, "on to 100%"},
-		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100%"},
+		{"completes after the last step", running(2), 0, ok, t0, rollout.KindComplete, "held 100% for 0s; every guardrail shown within tolerance"},
 		{"breach rolls back at once", running(0), 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
 		{"breach rolls back a paused rollout", paused, 0, breached("error-rate"), t0, rollout.KindRollback, "error-rate rose"},
 		{"breach pauses", pauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), rollout.KindPause, "error-rate rose"},
 		{"paused waits", pausedPauser, 0, breached("error-rate"), t0.Add(5 * time.Hour), "", "paused"},
 		{"acknowledged breach ignored", acked, 0, breached("error-rate"), t0.Add(time.Hour), rollout.KindAdvance, ""},
+		// Nor does it size the step: a resume after a breach of +231% on
+		// error-rate waited for the 249,104 users that detect a 5% harm
+		// on it, a guardrail that no longer stops the rollout.
+		{"acknowledged guardrail sets no minimum of users", acked, 0, ackedSized, t0.Add(time.Hour), rollout.KindAdvance, ""},
 		{"finished does nothing", done, 0, breached("error-rate"), t0, "", ""},
 		{"default minimum: the users that detect the tolerated harm", running(0), 499, sized, t0.Add(time.Hour), "", "1 more user of one-page (to detect a 10% harm on error-rate with 80% power)"},
 		{"large counts are digit-grouped", running(0), 24866, large, t0.Add(time.Hour), "", "175,134 more users of one-page"},
@@ -104,6 +113,18 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide = %+v, want %q in it", d, c.reason)
 			}
 		})
+	}
+}
+
+// TestStepMinUsersSaysAcknowledged: a step that an acknowledged guardrail
+// no longer sizes says so, rather than that the plan has no guardrail with
+// a tolerance (it has one: error-rate, at 5%).
+func TestStepMinUsersSaysAcknowledged(t *testing.T) {
+	r := running(0)
+	r.Acknowledged = []string{"error-rate"}
+	figures := []rollout.GuardrailResult{{Metric: "error-rate", Status: rollout.GuardrailBreached, Tolerance: 0.05, NeededUsers: 249104}}
+	if n, why := rollout.StepMinUsers(r, figures); n != 0 || !strings.Contains(why, "acknowledged (error-rate)") {
+		t.Errorf("StepMinUsers = %d, %q; want 0 naming the acknowledged error-rate", n, why)
 	}
 }
 

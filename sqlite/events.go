@@ -15,6 +15,7 @@ import (
 
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/metric"
+	"github.com/valueloop/valueloop/sqlstore"
 )
 
 var (
@@ -51,28 +52,20 @@ func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]
 	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
 }
 
-// everyDimension asks aggregates for the cells of all users and of every
-// dimension: what a rebuild compares.
-const everyDimension = "\x00every"
+// UserAggregates returns the stored counts of users of one flag of env per
+// variant and split period (the cells of all users of metric ""), without
+// any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well.
+func (db *DB) UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	return aggregates(ctx, db.db, env, flag, sqlstore.UserCells, "")
+}
 
 func aggregates(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, env, flag, dimension, from string) ([]metric.Aggregate, error) {
-	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
-	args := []any{env}
-	if flag != "" {
-		query += ` AND flag = ?`
-		args = append(args, flag)
-	}
-	switch {
-	case from != "": // DayAggregatesFrom's
-		query += ` AND (dimension = '' OR (dimension = ? AND value >= ?))`
-		args = append(args, dimension, from)
-	case dimension != everyDimension:
-		query += ` AND dimension = ?`
-		args = append(args, dimension)
-	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY flag, variant, dimension, value, metric, period`, args...)
+	query, args := sqlstore.AggregatesQuery(env, flag, dimension, from)
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read aggregates of %s: %w", env, err)
 	}
@@ -1229,7 +1222,7 @@ func (t *eventTx) AddAggregates(env string, deltas []metric.Aggregate) error {
 
 // Aggregates returns env's cells, sorted.
 func (t *eventTx) Aggregates(env string) ([]metric.Aggregate, error) {
-	return aggregates(t.ctx, t.tx, env, "", everyDimension, "")
+	return aggregates(t.ctx, t.tx, env, "", sqlstore.EveryDimension, "")
 }
 
 func (t *eventTx) PutAggregates(env string, aggs []metric.Aggregate) error {

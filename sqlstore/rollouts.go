@@ -141,6 +141,9 @@ func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollo
 	if f.Active {
 		w.add("state IN ('running', 'paused')")
 	}
+	if f.State != "" {
+		w.add("state = ?", string(f.State))
+	}
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,5 +43,25 @@ func TestTimeRoundTrip(t *testing.T) {
 	}
 	if err := (timeDest{&null}).Scan("yesterday"); err == nil {
 		t.Error("scan of a bad timestamp: no error")
+	}
+}
+
+// TestAggregatesQueryPlaceholders: each read of the stored figures has one
+// placeholder per argument, whichever filters it has, so that PostgreSQL's
+// numbered ones ($1, $2, ...) follow the arguments' order.
+func TestAggregatesQueryPlaceholders(t *testing.T) {
+	pg := Dialect{Numbered: true}
+	for _, c := range []struct{ flag, dimension, from, want string }{
+		{"", "", "", `environment = $1 AND dimension = $2 ORDER`},
+		{"f", "", "", `environment = $1 AND flag = $2 AND dimension = $3 ORDER`},
+		{"f", "country", "", `environment = $1 AND flag = $2 AND dimension = $3 ORDER`},
+		{"f", "day", "2026-03-01", `environment = $1 AND flag = $2 AND (dimension = '' OR (dimension = $3 AND value >= $4)) ORDER`},
+		{"", EveryDimension, "", `environment = $1 ORDER`},
+		{"f", UserCells, "", `environment = $1 AND flag = $2 AND dimension = '' AND metric = '' ORDER`},
+	} {
+		q, args := AggregatesQuery("prod", c.flag, c.dimension, c.from)
+		if got := pg.Rebind(q); !strings.Contains(got, c.want) || strings.Count(q, "?") != len(args) {
+			t.Errorf("AggregatesQuery(%q, %q, %q) = %q with %d arguments, want %q and one each", c.flag, c.dimension, c.from, got, len(args), c.want)
+		}
 	}
 }

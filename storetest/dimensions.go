@@ -22,6 +22,8 @@ import (
 // the split: the log keeps the mark, and their users' cells are those of
 // metric.OutsideDimension only. A metric has a window, so the randomised
 // users' cells are kept by day of exposure too (metric.ExposureDayDimension).
+// UserAggregates reads the cells of all users that count users, and no
+// other.
 func testDimensionAggregates(t *testing.T, s EventStore) { DimensionAggregates(t, s) }
 
 // DimensionAggregates is the contract case Events/DimensionAggregates, for
@@ -149,6 +151,15 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 			t.Fatalf("DayAggregatesFrom(%s) = %v, %v; want %v", days[1], got, err, want)
 		}
 	}
+	// What a sample-ratio check reads of them: the users' cells only
+	// (experiment.SampleRatio), none of a metric, a dimension or a day.
+	if ur, ok := s.(UserAggregatesReader); ok {
+		want := slices.DeleteFunc(slices.Clone(wantAll), func(a metric.Aggregate) bool { return a.Metric != "" })
+		got, err := ur.UserAggregates(ctx, "prod", "checkout")
+		if err != nil || len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("UserAggregates = %v, %v; want %v", got, err, want)
+		}
+	}
 	if got, err := s.DimensionAggregates(ctx, "prod", "checkout", "platform"); err != nil || len(got) != 0 {
 		t.Errorf("a dimension not kept: %d cells, %v; want none", len(got), err)
 	}
@@ -156,6 +167,13 @@ func DimensionAggregates(t *testing.T, s EventStore) {
 	if err != nil || res.Changed {
 		t.Errorf("Rebuild = %+v, %v; want unchanged", res, err)
 	}
+}
+
+// UserAggregatesReader reads a flag's cells of users only, per variant and
+// split period: what features.Evidence asks of a store for the sample-ratio
+// check of a verdict's experiment.
+type UserAggregatesReader interface {
+	UserAggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error)
 }
 
 func b2i(b bool) int {

@@ -94,6 +94,9 @@ func Rollouts(t *testing.T, s RolloutStore, reopen func() RolloutStore) {
 	if err != nil || len(active) != 1 || active[0].Plan.Flag != "search" {
 		t.Errorf("active rollouts = %+v, %v; want only search", active, err)
 	}
+	if back, err := s.Rollouts(ctx, rollout.Filter{State: rollout.RolledBack}); err != nil || len(back) != 1 || back[0].ID != r.ID {
+		t.Errorf("rolled-back rollouts = %+v, %v; want only %d", back, err, r.ID)
+	}
 	hist, err := s.RolloutEvents(ctx, r.ID)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history = %+v, %v; want start and rollback", hist, err)

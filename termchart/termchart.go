@@ -144,6 +144,10 @@ type Interval struct {
 	// estimate is drawn (a tolerated limit, say).
 	Mark   rune
 	MarkAt int
+	// EstOff says the estimate lies past the axis: it is not drawn, as
+	// Est (clamped to an end) would show it at that end's value; the
+	// arrow of OffLeft or OffRight stands for it.
+	EstOff bool
 }
 
 // String draws the interval.
@@ -166,6 +170,8 @@ func (iv Interval) String() string {
 	if iv.Mark != 0 {
 		cells[iv.MarkAt] = iv.Mark
 	}
-	cells[iv.Est] = '●'
+	if !iv.EstOff {
+		cells[iv.Est] = '●'
+	}
 	return string(cells)
 }

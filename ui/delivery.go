@@ -46,9 +46,9 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 			}
 			vals = append(vals, v)
 			if ok {
-				words = append(words, b.Start.Format("Jan 2")+": "+show(v))
+				words = append(words, b.Start.Format(dayLayout)+": "+show(v))
 			} else {
-				words = append(words, b.Start.Format("Jan 2")+": none")
+				words = append(words, b.Start.Format(dayLayout)+": none")
 			}
 		}
 		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals)

@@ -522,7 +522,7 @@ func (u *UI) changedMeanwhile(r *http.Request, env, key string, seen int64, not 
 	entries, err := u.Audit.Audit(r.Context(), valueloop.AuditFilter{Environment: env, Target: key, Limit: int(max(min(cur.Version-seen, 3), 1))})
 	if err == nil {
 		for _, e := range entries {
-			fmt.Fprintf(&b, " %s by %s at %s", e.Action, e.Actor, e.At.UTC().Format("2006-01-02 15:04 UTC"))
+			fmt.Fprintf(&b, " %s by %s at %s", e.Action, e.Actor, e.At.UTC().Format(whenLayout))
 			if e.Reason != "" {
 				fmt.Fprintf(&b, " (“%s”)", valueloop.Clip(e.Reason))
 			}

@@ -21,6 +21,14 @@ import (
 	"github.com/valueloop/valueloop/value"
 )
 
+// The layouts the dashboard writes a time in, each written once so that a
+// table, a chart's axis and its tooltips say a moment alike.
+const (
+	dayLayout   = "Jan 2"                // a chart's day or week
+	shortLayout = "Jan 2 15:04"          // a moment on a chart or in a short list
+	whenLayout  = "2006-01-02 15:04 UTC" // a moment in full, for the record
+)
+
 // funcs are the helpers templates may call.
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -46,14 +54,11 @@ func (u *UI) funcs() template.FuncMap {
 		"thous":    valueloop.GroupDigits,
 		"count":    count,
 		"dur":      humanDuration,
-		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"short":    func(t time.Time) string { return t.UTC().Format("Jan 2 15:04") },
+		"when":     func(t time.Time) string { return t.UTC().Format(whenLayout) },
+		"short":    func(t time.Time) string { return t.UTC().Format(shortLayout) },
 		"ago":      func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
-		// lead is a change's lead time, committed → deployed, as deploy
-		// list counts it (a commit dated after its deployment: 0).
-		"lead":    func(deployed, committed time.Time) string { return humanDuration(max(deployed.Sub(committed), 0)) },
-		"label":   label,
-		"jsonval": jsonValue,
+		"label":    label,
+		"jsonval":  jsonValue,
 		// credited: a cause that already says who (an audited flag
 		// change, "stated by ana") needs no byline after it.
 		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },

@@ -243,7 +243,7 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
 		for k, p := range s.Points {
 			orig := c.Series[i].Points[k] // its title says the figure, not where it is drawn
-			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format("Jan 2 15:04"), esc(c.Fmt(orig.Y)))
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format(shortLayout), esc(c.Fmt(orig.Y)))
 			if c.Focus {
 				focusClip(b, cls, s.Name, orig, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
 			}
@@ -310,7 +310,7 @@ func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) st
 	if bounds == "" {
 		bounds = f(p.Lo) + " to " + f(p.Hi)
 	}
-	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format("Jan 2 15:04"), f(p.Y), bounds)
+	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format(shortLayout), f(p.Y), bounds)
 	if above {
 		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl5 7h-10z"><title>%s</title></path>`, cls, px, top-7, esc(tip))
 	}

@@ -14,9 +14,9 @@ import (
 // them, round times (timeTicks), each with a grid line, where its label
 // clears the others.
 func timeAxis(b *strings.Builder, days, single bool, t0, t1 time.Time, x func(time.Time) float64, top, bottom float64, height int) {
-	layout := "Jan 2 15:04"
+	layout := shortLayout
 	if days {
-		layout = "Jan 2"
+		layout = dayLayout
 	}
 	ly := float64(height - 8)
 	if single {
@@ -34,7 +34,7 @@ func timeAxis(b *strings.Builder, days, single bool, t0, t1 time.Time, x func(ti
 		endBoxes = nil
 		ticks = slices.Clone(ticks)
 		if first := ticks[0]; strings.Contains(first.label, ":") {
-			ticks[0].label = first.t.Format("Jan 2 15:04")
+			ticks[0].label = first.t.Format(shortLayout)
 		}
 		shown = placeTicks(ticks, x, ly, x(t1)+padR, nil)
 	}
@@ -53,7 +53,7 @@ func timeAxis(b *strings.Builder, days, single bool, t0, t1 time.Time, x func(ti
 // midnight.
 func endLabel(t time.Time, layout string) string {
 	if t.Hour() == 0 && t.Minute() == 0 {
-		return t.Format("Jan 2")
+		return t.Format(dayLayout)
 	}
 	return t.Format(layout)
 }
@@ -135,7 +135,7 @@ func timeTicks(t0, t1 time.Time, px float64, days bool) []timeTick {
 			if t.After(t0) {
 				label := t.Format("15:04")
 				if t.Hour() == 0 {
-					label = t.Format("Jan 2")
+					label = t.Format(dayLayout)
 				}
 				ticks = append(ticks, timeTick{t, label})
 			}
@@ -147,13 +147,13 @@ func timeTicks(t0, t1 time.Time, px float64, days bool) []timeTick {
 				n += 3 // the epoch was a Thursday: weeks start on Mondays
 			}
 			if t.After(t0) && n%int64(step.n) == 0 {
-				ticks = append(ticks, timeTick{t, t.Format("Jan 2")})
+				ticks = append(ticks, timeTick{t, t.Format(dayLayout)})
 			}
 		}
 	default:
 		for t := time.Date(y, m, 1, 0, 0, 0, 0, loc); t.Before(t1); t = t.AddDate(0, 1, 0) {
 			if t.After(t0) && (int(t.Month())-1)%step.n == 0 {
-				ticks = append(ticks, timeTick{t, t.Format("Jan 2")})
+				ticks = append(ticks, timeTick{t, t.Format(dayLayout)})
 			}
 		}
 	}

@@ -92,7 +92,7 @@ func throughputChart(weeks []value.Week) template.HTML {
 	top := 1
 	for _, wk := range weeks {
 		top = max(top, wk.Total())
-		words = append(words, fmt.Sprintf("week of %s: %d validated, %d invalidated", wk.Start.Format("Jan 2"), wk.Validated, wk.Invalidated))
+		words = append(words, fmt.Sprintf("week of %s: %d validated, %d invalidated", wk.Start.Format(dayLayout), wk.Validated, wk.Invalidated))
 	}
 	text := "Verdicts per week: " + strings.Join(words, "; ")
 	if len(weeks) == 0 {
@@ -117,7 +117,7 @@ func drawBars(b *strings.Builder, weeks []value.Week, top int, text string, w fl
 			bw := slot * 0.7
 			hv := float64(wk.Validated) * unit
 			hi := float64(wk.Invalidated) * unit
-			label := fmt.Sprintf("week of %s: %d validated, %d invalidated", wk.Start.Format("Jan 2"), wk.Validated, wk.Invalidated)
+			label := fmt.Sprintf("week of %s: %d validated, %d invalidated", wk.Start.Format(dayLayout), wk.Validated, wk.Invalidated)
 			fmt.Fprintf(b, `<g><title>%s</title>`, esc(label))
 			if hv > 0 {
 				fmt.Fprintf(b, `<rect class="bar good" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, x, base-hv, bw, hv)
@@ -134,7 +134,7 @@ func drawBars(b *strings.Builder, weeks []value.Week, top int, text string, w fl
 				case cx > w-20:
 					cx, anchor = w, "end"
 				}
-				fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.0f" text-anchor="%s">%s</text>`, cx, h-3, anchor, esc(wk.Start.Format("Jan 2")))
+				fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%.0f" text-anchor="%s">%s</text>`, cx, h-3, anchor, esc(wk.Start.Format(dayLayout)))
 			}
 		}
 	}

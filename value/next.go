@@ -156,6 +156,19 @@ type Bets struct {
 	Progress *Progress `json:"progress,omitempty"`
 }
 
+// Verdicts says the record's verdicts in words, as next's table and the
+// dashboard's record of bets write them: how many validated and
+// invalidated, and how many a sample ratio mismatch left out, which the
+// counts would otherwise hide (an objective whose only verdicts are left
+// out read "0 validated, 0 invalidated", as if nothing had been tried).
+func (b Bets) Verdicts() string {
+	s := fmt.Sprintf("%d validated, %d invalidated", b.Validated, b.Invalidated)
+	if b.Mismatched > 0 {
+		s += "; " + mismatchedWords(b.Mismatched)
+	}
+	return s
+}
+
 // Action kinds on the stop/finish list.
 const (
 	StopExperiment   = "stop_experiment"    // it will not reach its sample within the horizon, or reached it inconclusive
@@ -376,11 +389,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 		why += ", prior " + num(c) + " stated"
 	}
 	if b.Mismatched > 0 {
-		what := "verdict"
-		if b.Mismatched != 1 {
-			what += "s"
-		}
-		why += fmt.Sprintf("; %d %s not counted: sample ratio mismatch", b.Mismatched, what)
+		why += "; " + mismatchedWords(b.Mismatched)
 	}
 	eff := "no measured effect yet"
 	if b.Measured > 0 {

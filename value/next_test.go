@@ -3,6 +3,7 @@ package value
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -596,6 +597,15 @@ func TestNextVerdictNotTrusted(t *testing.T) {
 			}
 			if len(n.Ranked) != 1 || !strings.Contains(n.Ranked[0].Explanation, tc.explains) {
 				t.Errorf("ranked %+v; want a line saying %q", n.Ranked, tc.explains)
+			}
+			// The record's own words (next's table, the dashboard) say
+			// what was left out, not "0 validated, 0 invalidated" alone.
+			want := fmt.Sprintf("%d validated, %d invalidated", tc.validated, tc.invalidated)
+			if tc.mismatched > 0 {
+				want += "; 1 verdict not counted: sample ratio mismatch"
+			}
+			if got := b.Verdicts(); got != want {
+				t.Errorf("verdicts %q, want %q", got, want)
 			}
 		})
 	}

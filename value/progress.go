@@ -33,8 +33,11 @@ type Progress struct {
 	Share float64 `json:"share"`
 	// DaysLeft to the end of the horizon's day; negative once past.
 	DaysLeft float64 `json:"daysLeft"`
-	// Summary says it in one line with its arithmetic.
+	// Summary says it in one line with its arithmetic, and how many
+	// verdicts a sample ratio mismatch leaves out, as next's line does.
 	Summary string `json:"summary"`
+	// mismatched counts the Uncounted left out for a sample ratio mismatch.
+	mismatched int
 }
 
 // ShownObjective is an objective with its progress toward its target: what
@@ -49,8 +52,8 @@ type ShownObjective struct {
 
 // ObjectiveProgress measures o's progress from its features' verdicts (the
 // items of other objectives are ignored). A verdict whose experiment shows
-// a sample ratio mismatch (Item.SampleRatioMismatch, which next knows and
-// objective show does not read) does not count.
+// a sample ratio mismatch (Item.SampleRatioMismatch) does not count, and
+// the summary says how many were left out so.
 func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 	p := Progress{Objective: o.Key, Target: o.Target, Horizon: o.Horizon, Counted: []string{}}
 	relative := !o.Target.Absolute
@@ -67,10 +70,11 @@ func ObjectiveProgress(o *Objective, items []Item, now time.Time) Progress {
 		why := ""
 		metric, absolute := measuredOn(v, f.Hypothesis)
 		switch {
-		case v.Effect == nil:
-			why = "no effect measured"
 		case it.SampleRatioMismatch:
 			why = "its experiment now shows a sample ratio mismatch"
+			p.mismatched++
+		case v.Effect == nil:
+			why = "no effect measured"
 		case metric != "" && metric != o.Metric:
 			why = fmt.Sprintf("measured on %s, not %s", metric, o.Metric)
 		case absolute != o.Target.Absolute:
@@ -134,7 +138,16 @@ func (p *Progress) summary(terms []string, relative bool) string {
 		// the second, so that midnight to its end is a whole day.
 		fmt.Fprintf(&b, ", %s left to the horizon %s", valueloop.Count(int64(math.Round(p.DaysLeft*86400))/86400, "day"), p.Horizon)
 	}
+	if p.mismatched > 0 {
+		b.WriteString("; " + mismatchedWords(p.mismatched))
+	}
 	return b.String()
+}
+
+// mismatchedWords says that n verdicts were left out of a figure for their
+// experiments' sample ratio mismatch: in next's line and the progress alike.
+func mismatchedWords(n int) string {
+	return valueloop.Count(int64(n), "verdict") + " not counted: sample ratio mismatch"
 }
 
 // share writes x as a percentage as precisely as the effects it is

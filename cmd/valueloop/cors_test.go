@@ -28,6 +28,15 @@ func TestClientTokensAndCORS(t *testing.T) {
 	if code, _, stderr := srv.cli(t, srv.Admin, "token", "create", "--env", "production", "--client", "--origin", "https://*.example"); code != exitInvalid || !strings.Contains(stderr, "origins[0]") {
 		t.Errorf("wildcard origin: exit %d, %q; want invalid origins[0]", code, stderr)
 	}
+	// 'token create' alone makes an evaluate token, which needs an
+	// environment: the refusal names the flag that gives it, not the
+	// API's field ("environment: an evaluate token must be bound ...").
+	for _, args := range [][]string{{}, {"--client"}} {
+		code, _, stderr := srv.cli(t, srv.Admin, append([]string{"token", "create"}, args...)...)
+		if code != exitInvalid || !strings.Contains(stderr, "--env") {
+			t.Errorf("token create %v without --env: exit %d, %q; want invalid naming --env", args, code, stderr)
+		}
+	}
 
 	// token list shows the kind, the origins and whether exposures are recorded.
 	code, list, _ := srv.cli(t, srv.Admin, "token", "list")

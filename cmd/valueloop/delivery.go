@@ -46,7 +46,7 @@ const sourceArgs = "NAME --kind github|gitlab|pagerduty|opsgenie [--secret-file 
 
 const deliveryMore = `Records and metrics:
 
-  dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
+  dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none] [--tz ZONE|local]
   deploy record --service S --env E --status success|failure|pending|canceled [--sha SHA] [--at TIME]
                 [--id ID] [--version V] [--repo R] [--rollback [--force]] [--production[=false]] [--key KEY]
   deploy list --service S [--since 30d | --from TIME --to TIME]

@@ -225,3 +225,22 @@ func TestRecordEditTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestAmbiguousSHACLI: 'deploy record --sha abcdef0', an abbreviation two
+// recorded commits share, is stored with a warning on stderr naming both
+// (the CI job's log shows it; exit 0), and deploy list notes the
+// deployment's SHA as ambiguous: it names neither commit.
+func TestAmbiguousSHACLI(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	tail := strings.Repeat("0", 32)
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef01"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
+	code, stdout, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "abcdef0", "--status", "success", "--at", "2026-02-02T11:00:00Z")
+	if code != 0 || !strings.Contains(stdout, "Recorded deployment") || !strings.Contains(stderr, "warning: --sha \"abcdef0\" is ambiguous") || !strings.Contains(stderr, "abcdef020000") {
+		t.Errorf("deploy record --sha abcdef0: exit %d, stdout %q, stderr %q; want stored, warned naming both commits", code, stdout, stderr)
+	}
+	if out := run(0, "deploy", "list", "--service", "shop", "--from", "2026-02-01", "--to", "2026-02-03"); !strings.Contains(out, "ambiguous sha") {
+		t.Errorf("deploy list does not note the ambiguous sha:\n%s", out)
+	}
+}

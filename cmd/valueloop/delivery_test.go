@@ -243,6 +243,16 @@ func TestDemoDORA(t *testing.T) {
 			t.Errorf("%s: lead time breakdown %+v, want coding, pickup and review from pull requests", sr.Name, b)
 		}
 	}
+	// The story demo.LoadDelivery tells: checkout has one incident and one
+	// failed run and no rollback; search the rollback. The value loop's
+	// own deployments of checkout's feature commits, recorded days after
+	// the history's deployments had shipped them, were taken for
+	// rollbacks (rework 3, 9 failed, docs/delivery.md showing 2).
+	for _, sr := range rep.Services {
+		if m := sr.Total; sr.Name == "checkout" && (m.Rework != 0 || m.Failed != 2) {
+			t.Errorf("checkout: rework %d, %d failed; want 0 and 2 (its incident and its failed run)", m.Rework, m.Failed)
+		}
+	}
 	// A restart with --demo adds nothing.
 	dir := s.DataDir
 	s.Stop(t)

@@ -308,13 +308,9 @@ func parseShare(s string, abs bool) (float64, error) {
 	if pct && abs {
 		return 0, fmt.Errorf("an absolute value cannot be a percentage, got %q", s)
 	}
-	v, err := strconv.ParseFloat(num, 64)
+	v, err := parseFinite(num)
 	if err != nil {
-		return 0, fmt.Errorf("want a number such as 2%% or 0.02, got %q", s)
-	}
-	// ParseFloat reads NaN and Inf, which JSON cannot carry.
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("want a finite number such as 2%% or 0.02, got %q", s)
+		return 0, fmt.Errorf("%w; write a share as 2%% or 0.02", err)
 	}
 	if !pct && !abs && math.Abs(v) >= 1 {
 		as := strconv.FormatFloat(v*100, 'f', -1, 64)

@@ -26,6 +26,15 @@ func TestFlagsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "checkout-flow") || !strings.Contains(out, "KEY") {
 		t.Fatalf("flags list: %d\n%s%s", code, out, errOut)
 	}
+	// An environment that does not exist is named with the ones there
+	// are, as flags apply names them: "environment \"staging\" not found"
+	// left a newcomer to guess the demo's names.
+	for _, args := range [][]string{{"list"}, {"get", "checkout-flow"}} {
+		code, _, errOut = srv.cli(t, srv.Admin, append(append([]string{"flags"}, args...), "--env", "staging")...)
+		if code != exitNotFound || !strings.Contains(errOut, "the environments are development, production") {
+			t.Errorf("flags %v --env staging: exit %d, %q; want not found naming the environments", args, code, errOut)
+		}
+	}
 
 	// Kill switch, seen by OFREP within a second.
 	start := time.Now()

@@ -124,7 +124,7 @@ func writeNextOf(w io.Writer, n *value.Next, objective string) {
 			if b.Progress != nil {
 				progress = b.Progress.Summary
 			}
-			fmt.Fprintf(tw, "  %s\t%d validated, %d invalidated\tconfidence %s\teffect %s (%d measured)\t%s\n", b.Objective, b.Validated, b.Invalidated, value.Figure(b.Confidence), value.Figure(b.Effect), b.Measured, progress)
+			fmt.Fprintf(tw, "  %s\t%s\tconfidence %s\teffect %s (%d measured)\t%s\n", b.Objective, b.Verdicts(), value.Figure(b.Confidence), value.Figure(b.Effect), b.Measured, progress)
 		}
 		tw.Flush()
 	}

@@ -85,7 +85,22 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "Recorded deployment %s of %s to %s at %s: %s (%s).%s\n", d.ID, d.Service, d.Environment,
 		d.At.Format(time.RFC3339), d.Status, counts, duplicateNote(rec))
+	warnReceipt(e, deployFlags, rec)
 	return nil
+}
+
+// warnReceipt writes the receipt's warning on stderr: the record was
+// stored, but the metrics cannot use it as given (an ambiguous SHA). The
+// warning starts with the field it is about, named here by its flag.
+func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
+	if r.Warning == "" {
+		return
+	}
+	w := r.Warning
+	if field, rest, ok := strings.Cut(w, " "); ok && ff.fields[field] != "" {
+		w = ff.fields[field] + " " + rest
+	}
+	fmt.Fprintf(e.stderr, "warning: %s\n", w)
 }
 
 func duplicateNote(r delivery.Receipt) string {
@@ -125,10 +140,6 @@ func runDeployList(ctx context.Context, e *cliEnv, args []string) error {
 // deploymentRow is a deployment's line in deploy list: its lead time and
 // what became of it.
 func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
-	var leads []time.Duration
-	for _, ch := range d.Changes {
-		leads = append(leads, max(d.At.Sub(ch.AuthoredAt), 0))
-	}
 	var notes []string
 	if d.Rollback {
 		notes = append(notes, "rollback")
@@ -148,23 +159,19 @@ func deploymentRow(tw io.Writer, d dora.DeploymentFacts) {
 	if d.Rework {
 		notes = append(notes, "rework")
 	}
+	if d.AmbiguousSHA {
+		notes = append(notes, "ambiguous sha: names no recorded commit")
+	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.At.Format("2006-01-02 15:04"), d.Environment, orDash(dora.ShortSHA(d.SHA)), d.Status,
-		len(d.Changes), medianDuration(leads), strings.Join(notes, "; "))
+		len(d.Changes), medianLead(d), strings.Join(notes, "; "))
 }
 
-func medianDuration(ds []time.Duration) string {
-	if len(ds) == 0 {
+// medianLead writes the median lead time of the changes d delivered, "–"
+// for none.
+func medianLead(d dora.DeploymentFacts) string {
+	m, ok := d.MedianLeadTime()
+	if !ok {
 		return "–"
-	}
-	s := append([]time.Duration(nil), ds...)
-	for i := 1; i < len(s); i++ { // a handful: insertion sort
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return termchart.Duration(m)
 }
@@ -265,6 +272,7 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 	if sub == "open" {
 		fmt.Fprintf(e.stdout, "Opened incident %s on %s at %s.%s\nResolve it with: valueloop incident resolve %s\n", inc.ID, inc.Service,
 			inc.OpenedAt.Format(time.RFC3339), duplicateNote(rec), inc.ID)
+		warnReceipt(e, incidentFlags, rec)
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),

@@ -549,7 +549,9 @@ func axisLabel(lo, hi float64, width int) string {
 
 // guardrailBar draws a guardrail's interval ├──●──┤ on the axis [lo, hi]
 // with │ at no change (┼ inside the interval) and ┃ at the tolerated
-// limit (when on the axis); ◄ or ► where the interval runs off the axis.
+// limit (when on the axis); ◄ or ► where the interval runs off the axis,
+// and no ● when the estimate does too (drawn at the end, it read as that
+// end's change).
 func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	if width == 0 {
 		return ""
@@ -571,7 +573,8 @@ func guardrailBar(g rollout.GuardrailResult, lo, hi float64, width int) string {
 	}
 	iv := termchart.Interval{Width: width, From: a, To: b, Zero: pos(0), Est: pos(g.Change),
 		OffLeft:  g.Interval.LowerUnbounded || g.Interval.Lower < lo,
-		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi}
+		OffRight: g.Interval.UpperUnbounded || g.Interval.Upper > hi,
+		EstOff:   g.Change < lo || g.Change > hi}
 	// A limit past the axis (the axis stops at ±100%) is not drawn at its
 	// end, where it would read as a limit there; the TOLERATED column says it.
 	if lo <= limit && limit <= hi {

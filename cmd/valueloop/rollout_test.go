@@ -28,6 +28,27 @@ import (
 	"github.com/valueloop/valueloop/webhook"
 )
 
+// checkMetadataSaysNoShare advances the demo's rollout: the flag's
+// metadata, in every evaluation's answer, says no share, since the engine
+// moves the split and leaves the metadata as written ("one-page checkout
+// at 5%" was still answered at 25%).
+func checkMetadataSaysNoShare(t *testing.T, s *testServer) {
+	t.Helper()
+	if code, _, stderr := s.cli(t, s.Admin, "rollout", "advance", "checkout-flow", "--env", "production"); code != 0 {
+		t.Fatalf("advance: exit %d, %s", code, stderr)
+	}
+	code, stdout, _ := s.cli(t, s.Admin, "flags", "get", "checkout-flow", "--env", "production", "--output", "json")
+	var fl struct{ Metadata map[string]any }
+	if err := json.Unmarshal([]byte(stdout), &fl); code != 0 || err != nil {
+		t.Fatalf("flags get: exit %d, %v", code, err)
+	}
+	for k, v := range fl.Metadata {
+		if strings.Contains(fmt.Sprint(v), "%") {
+			t.Errorf("checkout-flow's metadata %s = %q at 25%%: a share the rollout does not keep up to date", k, v)
+		}
+	}
+}
+
 // TestDemoRolloutUnderWay: serve --demo puts checkout-flow's 5% under a
 // real rollout plan, with figures to show, audited when it started.
 func TestDemoRolloutUnderWay(t *testing.T) {
@@ -88,6 +109,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if code != exitConflict || !strings.Contains(stderr, "already has an active rollout") {
 		t.Errorf("second start: exit %d, %q; want %d", code, stderr, exitConflict)
 	}
+	checkMetadataSaysNoShare(t, s)
 	// A restart with --demo does not start another one, nor says it loaded
 	// what it left alone.
 	if log := s.Stderr.String(); !strings.Contains(log, "demo data loaded") || !strings.Contains(log, "demo rollout under way") {
@@ -315,6 +337,11 @@ func TestGuardrailBar(t *testing.T) {
 			"          │ ┃├──●──┤ "},
 		{"higher is better, off the axis", rollout.GuardrailResult{Direction: metric.HigherIsBetter, Tolerance: 0.05, Change: 0, Interval: stats.Interval{Lower: -0.3, Upper: 0.04}},
 			"◄────┃────●───┤      "},
+		// The estimate past the axis (which stops at ±100%) is not drawn at
+		// its end, where it read as a change of +10% here, +100% in the
+		// status: the arrow says the interval runs off it.
+		{"breached beyond the axis", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.02, Change: 2.31, Interval: stats.Interval{Lower: 1.435, Upper: 3.19}},
+			"          │ ┃       ►"},
 		{"limit off the axis: not drawn at its end", rollout.GuardrailResult{Direction: metric.LowerIsBetter, Tolerance: 0.5, Change: 0.01, Interval: stats.Interval{Lower: -0.02, Upper: 0.04}},
 			"        ├─┼●──┤      "},
 	}

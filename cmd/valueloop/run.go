@@ -62,7 +62,7 @@ Usage:
   valueloop metrics create|list|get|delete --env ENV ...
   valueloop rollout start|status|list|pause|resume|advance|rollback FLAG --env ENV ... (see 'valueloop help rollout')
   valueloop experiment results FLAG --env ENV | hypothesis get|set|delete FLAG --env ENV ... (see 'valueloop help experiment')
-  valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none]
+  valueloop dora [--since 30d | --from TIME --to TIME] [--service S ...] [--team T ...] [--bucket day|week|month|none] [--tz ZONE|local]
   valueloop deploy record|list, change record, incident open|resolve ... (see 'valueloop delivery help')
   valueloop delivery source|service|record|import|deliveries|loop ... (webhooks, catalog, corrections, history, loop figures; see docs/delivery.md)
   valueloop objective list|show|set|delete ..., feature list|show|set|move|delete ... (see docs/value.md)

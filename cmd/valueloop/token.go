@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -133,7 +134,7 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	t, secret, err := c.CreateToken(ctx, valueloop.Token{Name: *name, Scope: *scope, Environment: *env,
 		Client: *clientSide, Origins: origins, NoExposures: *noExposures})
 	if err != nil {
-		return err
+		return envFlagNamed(err, *clientSide)
 	}
 	if cf.output == "json" {
 		return writeJSONOut(e, map[string]any{"token": t, "secret": secret})
@@ -146,6 +147,21 @@ func runTokenCreate(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "Created %s token %q (id %d) for %s. The secret above is shown this once.\n", t.Scope, t.Name, t.ID, orAll(t.Environment))
 	return nil
+}
+
+// envFlagNamed names the flag where the server names the API's field:
+// 'token create' alone makes an evaluate token, and "environment: an
+// evaluate token must be bound to one environment" left a newcomer to
+// guess that --env gives it.
+func envFlagNamed(err error, clientSide bool) error {
+	var ve *valueloop.Error
+	if errors.As(err, &ve) && ve.Field == "environment" {
+		ve.Field = "--env"
+		if !clientSide {
+			ve.Message += " (or --scope viewer or admin for a token of every environment)"
+		}
+	}
+	return err
 }
 
 func runTokenList(ctx context.Context, e *cliEnv, args []string) error {

@@ -1,0 +1,62 @@
+package delivery_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/delivery"
+)
+
+// TestAmbiguousSHAWarned: a deployment or an incident's cause recorded by
+// hand with an abbreviation that two recorded commits of its repository
+// share (abcdef0: abcdef01… and abcdef02…) names neither, as git refuses
+// it, so the timeline places it by its time alone. It is stored, but the
+// receipt warns, naming both commits, so the CI job's log shows it; a
+// rollback to it is refused naming sha. An abbreviation of one commit,
+// and a full SHA, bring no warning.
+func TestAmbiguousSHAWarned(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	tail := strings.Repeat("0", 32)
+	for i, sha := range []string{"abcdef01" + tail, "abcdef02" + tail, "1234567a" + tail} {
+		merged := c.t.Add(time.Duration(i-5) * time.Hour)
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", Service: "shop", SHA: sha, MergedAt: &merged}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := c.t.Add(-time.Hour)
+	for _, tc := range []struct {
+		sha, repo string
+		warned    bool
+	}{
+		{"abcdef0", "acme/shop", true},
+		{"ABCDEF0", "", true}, // by its service only; case as typed
+		{"abcdef01", "acme/shop", false},
+		{"1234567", "", false},
+		{"abcdef02" + tail, "acme/shop", false},
+	} {
+		in := delivery.DeploymentInput{Service: "shop", Repo: tc.repo, Environment: "prod-eu", SHA: tc.sha, Status: "success", At: &at}
+		_, r, err := s.RecordDeployment(ctx, in, "")
+		if err != nil {
+			t.Fatalf("deployment of %s: %v", tc.sha, err)
+		}
+		warned := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef01") && strings.Contains(r.Warning, "abcdef02")
+		if warned != tc.warned || (!tc.warned && r.Warning != "") {
+			t.Errorf("deployment of %s: warning %q, want one naming both commits: %v", tc.sha, r.Warning, tc.warned)
+		}
+	}
+	_, r, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", CauseSHA: "abcdef0", OpenedAt: &at}, "")
+	if err != nil || !strings.HasPrefix(r.Warning, "causeSha ") {
+		t.Errorf("incident caused by abcdef0: warning %q, %v; want one naming causeSha", r.Warning, err)
+	}
+	// Earlier deployments of abcdef01… and abcdef0 do not make it a target.
+	now := c.t
+	rb := delivery.DeploymentInput{Service: "shop", Repo: "acme/shop", Environment: "prod-eu", SHA: "abcdef0", Status: "success", At: &now, Rollback: true}
+	_, _, err = s.RecordDeployment(ctx, rb, "")
+	var e *valueloop.Error
+	if !asError(err, &e) || e.Field != "sha" || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("rollback to abcdef0: %v, want refused as ambiguous, naming sha", err)
+	}
+}
