@@ -84,6 +84,7 @@ func (s *Server) registerEventMetrics() {
 		counter("valueloop_events_rejected_total", "Events rejected as invalid by the event API.", &s.Events.rejected),
 		counter("valueloop_exposures_recorded_total", "Exposures recorded from OFREP evaluations and stored.", &c.ExposuresRecorded),
 		counter("valueloop_exposures_redundant_total", "Exposures from evaluations that changed nothing (variant already seen no later) and were not stored.", &c.ExposuresRedundant),
+		counter("valueloop_exposures_unanalysed_total", "Exposures stored but not analysed: their user had max-flags-per-user other flags in the environment already.", &c.ExposuresUnanalysed),
 		counter("valueloop_exposures_dropped_total", "Exposures from evaluations dropped because the ingestion queue was full.", &c.ExposuresDropped),
 		counter("valueloop_event_transactions_total", "Ingestion transactions committed.", &c.Transactions),
 	)

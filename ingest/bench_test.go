@@ -94,7 +94,7 @@ func BenchmarkRecompute(b *testing.B) {
 				b.Run(fmt.Sprintf("log/parts=%d", parts), func(b *testing.B) {
 					cpu0 := cputime.Seconds()
 					for b.Loop() {
-						r, err := recomputeLog(metrics, nil, nil, parts, nil, scan)
+						r, err := recomputeLog(metrics, nil, 0, nil, parts, nil, scan)
 						if err != nil || r.events != int64(size.events) {
 							b.Fatal(r, err)
 						}
@@ -185,7 +185,7 @@ func BenchmarkRecomputeDimension(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			cpu0 := cputime.Seconds()
 			for b.Loop() {
-				r, err := recomputeLog(metrics, c.dims, nil, recomputeParts(), nil, scan)
+				r, err := recomputeLog(metrics, c.dims, 0, nil, recomputeParts(), nil, scan)
 				if err != nil || r.events != events {
 					b.Fatal(r, err)
 				}
@@ -218,7 +218,7 @@ func BenchmarkQuantileOver(b *testing.B) {
 		b.Run("over="+over, func(b *testing.B) {
 			cpu0 := cputime.Seconds()
 			for b.Loop() {
-				r, err := recomputeLog([]metric.Metric{m}, nil, nil, 1, nil, scan)
+				r, err := recomputeLog([]metric.Metric{m}, nil, 0, nil, 1, nil, scan)
 				if err != nil || r.events != events {
 					b.Fatal(r, err)
 				}

@@ -229,7 +229,14 @@ func (d *decoder) add(raw []byte) {
 	d.b.Index = append(d.b.Index, idx)
 }
 
+// reject records event idx as rejected. Its id is repeated only within
+// MaxKeyBytes: ids of up to an event's size made the answer as large as
+// the body. One over the limit is left out, not cut, which would name
+// another id; the index says which event it was.
 func (d *decoder) reject(idx int, id, field, reason string) {
+	if len(id) > d.lim.MaxKeyBytes {
+		id = ""
+	}
 	d.b.Rejected = append(d.b.Rejected, Outcome{Index: idx, ID: id, Status: StatusRejected, Field: field, Reason: reason})
 }
 

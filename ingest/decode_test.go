@@ -323,3 +323,35 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedLongIDNotEchoed: a rejected event's outcome repeats its id
+// only when the id is within MaxKeyBytes, so that the answer to a body of
+// events with 32 KiB ids is not as large as the body. An id over the limit
+// is left out (the index says which event it was); cut, it would name
+// another id.
+func TestRejectedLongIDNotEchoed(t *testing.T) {
+	long := strings.Repeat("i", 20_000)
+	ok := strings.Repeat("k", MaxKeyBytes)
+	body := `{"type":"tracking","id":"` + long + `","name":"a","targetingKey":"u"}` + "\n" +
+		`{"type":"tracking","id":"` + long + `","name":"a"}` + "\n" +
+		`{"type":"tracking","id":"` + long + `","name":"a","targetingKey":"u","value":"x"}` + "\n" +
+		`{"type":"tracking","id":"` + ok + `","name":"a"}` + "\n"
+	b, err := Decode([]byte(body), now, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Rejected) != 4 {
+		t.Fatalf("%d rejected, want 4: %+v", len(b.Rejected), b.Rejected)
+	}
+	for _, r := range b.Rejected[:3] {
+		if r.ID != "" {
+			t.Errorf("event %d (%s: %s): id of %d bytes repeated, want none over %d", r.Index, r.Field, r.Reason, len(r.ID), MaxKeyBytes)
+		}
+	}
+	if b.Rejected[0].Field != "id" {
+		t.Errorf("event 0 rejected for %q (%s), want for its id", b.Rejected[0].Field, b.Rejected[0].Reason)
+	}
+	if r := b.Rejected[3]; r.ID != ok {
+		t.Errorf("event 3: id %q repeated, want its own id of %d bytes", r.ID, len(ok))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -81,6 +82,14 @@ type engine struct {
 
 	persistent bool // memory and bulk modes
 	bulk       bool
+
+	// maxUnits bounds the flags analysed per user (Pipeline.MaxFlagsPerUser):
+	// an exposure to another flag of a user who has maxUnits units already
+	// is stored but not analysed, and counted in unanalysed. Which flags a
+	// user keeps depends only on the order of their exposures, the order of
+	// the log (see expose), so a recomputation keeps the same ones.
+	maxUnits   int
+	unanalysed uint64 // exposures left out by maxUnits, until takeUnanalysed
 
 	users map[string]*user
 	flags map[string]*flagCells
@@ -197,11 +206,14 @@ func (s sum128) divRound(n int64) int64 {
 }
 
 type user struct {
-	key     string
-	totals  []total
-	units   []unit // in order of first exposure
-	touched bool   // in the current group
-	dirty   bool   // changed since last encoded (store mode)
+	key    string
+	totals []total
+	units  []unit // in order of first exposure
+	// index maps a flag to its unit once the user has more than
+	// indexFrom of them (unitOf): a user may have up to maxUnits.
+	index   map[string]int32
+	touched bool // in the current group
+	dirty   bool // changed since last encoded (store mode)
 	// Room for the usual small cases (a short key, a few event names, one
 	// flag), so that a user is one allocation and its data is near its key:
 	// finding users is most of what recomputation costs.
@@ -406,8 +418,10 @@ func (e *engine) unitCells(vc *variantCells, dv dimVals, outside bool, t0 int64,
 // first exposed outside the split count in their own cells (state format
 // 4); the cells of engine-4 count them with the randomised users. engine-6:
 // with a windowed metric, cells per day of first exposure
-// (metric.ExposureDayDimension), which engine-5 did not keep.
-const engineVersion = "engine-6"
+// (metric.ExposureDayDimension), which engine-5 did not keep. engine-7: at
+// most DefaultMaxFlagsPerUser flags analysed per user (engine.maxUnits),
+// where engine-6 analysed every one.
+const engineVersion = "engine-7"
 
 // newEngine compiles metrics, and the dimensions (validated) by which each
 // cell is kept once more per value.
@@ -487,7 +501,32 @@ func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 	}
 	e.dims = dims
 	e.version = fingerprint(engineVersion, ms, dims)
+	e.maxUnits = DefaultMaxFlagsPerUser
 	return e
+}
+
+// DefaultMaxFlagsPerUser is the default of Pipeline.MaxFlagsPerUser: far
+// more flags than one user meets, few enough that a user's state (every
+// tracking event of theirs is added to each of their flags) stays small.
+const DefaultMaxFlagsPerUser = 1000
+
+// limitUnits sets the bound of flags analysed per user (n > 0). The figures
+// depend on it, so a bound other than the default is part of the version:
+// state built with another one is rebuilt.
+func (e *engine) limitUnits(n int) *engine {
+	if n > 0 && n != e.maxUnits {
+		e.maxUnits = n
+		e.version += "/flags-" + strconv.Itoa(n)
+	}
+	return e
+}
+
+// takeUnanalysed returns the exposures left out by maxUnits since the last
+// call.
+func (e *engine) takeUnanalysed() uint64 {
+	n := e.unanalysed
+	e.unanalysed = 0
+	return n
 }
 
 // fingerprint identifies what the per-user state and the sums depend on:
@@ -547,6 +586,7 @@ func (e *engine) newUser(key string) *user {
 		e.spare = e.spare[:n-1]
 		u.touched, u.dirty = false, false
 		u.units = u.units[:0]
+		clear(u.index)
 		clear(u.totals)
 	} else {
 		if len(e.slab) == 0 {
@@ -622,12 +662,32 @@ func (e *engine) mark(u *user) {
 	}
 }
 
+// indexFrom is the number of units beyond which a user's are found through
+// a map (user.index): a short scan is faster than hashing, and most users
+// have one or two.
+const indexFrom = 16
+
 // unitOf returns the index of u's unit of flag, or -1.
 func (u *user) unitOf(flag string) int {
-	for i := range u.units {
-		if u.units[i].flag == flag {
-			return i
+	if len(u.units) <= indexFrom {
+		for i := range u.units {
+			if u.units[i].flag == flag {
+				return i
+			}
 		}
+		return -1
+	}
+	if len(u.index) != len(u.units) { // first use, or a reused user's
+		if u.index == nil {
+			u.index = make(map[string]int32, 2*len(u.units))
+		}
+		clear(u.index)
+		for i := range u.units {
+			u.index[u.units[i].flag] = int32(i)
+		}
+	}
+	if i, ok := u.index[flag]; ok {
+		return int(i)
 	}
 	return -1
 }
@@ -655,6 +715,9 @@ func (e *engine) addUnit(u *user, flag, variant string, t0 int64, dv dimVals, ou
 	}
 	hist = hist[:e.nHist]
 	u.units = append(u.units, unit{flag: flag, variant: variant, t0: t0, dv: dv, outside: outside, post: post, hist: hist, old: -1})
+	if len(u.index) == n && n > indexFrom { // in step with units: keep it so
+		u.index[flag] = int32(n)
+	}
 	e.resetPost(&u.units[n])
 	return n
 }
@@ -765,6 +828,7 @@ func (e *engine) keys(events []Event, exps []Event) []string {
 // record that may hold a tracking event with time ≥ since (its other events
 // are ignored); it is called at most once. Call finish after apply.
 func (e *engine) apply(events []Event, history func(since int64, fn func(data []byte) error) error) error {
+	e.unanalysed = 0 // of a failed apply or a recomputation: counted by neither
 	for i := range events {
 		if ev := &events[i]; ev.Type == Exposure {
 			e.expose(e.touch(ev.TargetingKey), ev.Flag, ev.Variant, ev.Time, ev.Attributes, ev.OutsideSplit)
@@ -813,10 +877,25 @@ func noLater(ev *Event, t0 int64, outside bool) bool {
 // and outside mark are those of its earliest exposure; of two at the same
 // time, the smaller values and in the split over outside, so that the order
 // of arrival cannot change them.
+//
+// A user with maxUnits units gets no more: an exposure to another flag is
+// counted (unanalysed) and changes nothing, its flag's cells included. The
+// units a user keeps are thus those of the first maxUnits flags in the order
+// of their exposures, which is the order of the log: a group's exposures are
+// applied and stored in the same order, a recomputation reads the log in
+// that order (a user's, whichever part has them), and a store shared by
+// several nodes serialises the transactions of each user (StateTx), each of
+// whose records comes after those of the transactions before. Without the
+// bound, exposures of one user to ever new flags made each of their events
+// walk ever more units.
 func (e *engine) expose(u *user, flag, variant string, t int64, attrs []byte, outside bool) {
+	i := u.unitOf(flag)
+	if i < 0 && len(u.units) >= e.maxUnits {
+		e.unanalysed++
+		return
+	}
 	period := e.periodOf(flag, t)
 	e.cellsOf(flag, variant, period)
-	i := u.unitOf(flag)
 	if i < 0 {
 		i = e.addUnit(u, flag, variant, t, e.dimsOf(attrs), outside)
 		u.units[i].period, u.units[i].periodSet = period, true

@@ -187,6 +187,17 @@ type Pipeline struct {
 	// cell is kept once more per value. Changing them rebuilds the cells
 	// from the event log, as a change of metric definitions does.
 	Dimensions []metric.Dimension
+	// MaxFlagsPerUser bounds the flags analysed per user and environment
+	// (0: DefaultMaxFlagsPerUser, the same on every node): an exposure of a
+	// user to another flag is stored but not analysed, and counted
+	// (Counters.ExposuresUnanalysed). Each tracking event of a user is
+	// added to every flag of theirs, and exposures are accepted for any
+	// flag key: without a bound, anyone who may send events (with the
+	// client token that web pages carry) could make one user's events cost
+	// ever more of the single writer's time and memory. The flags kept are
+	// the user's first in the log, so a rebuild keeps the same ones.
+	// Changing it rebuilds the state, as a change of Dimensions does.
+	MaxFlagsPerUser int
 
 	reqs       chan *request
 	carry      *request // writer only: taken by gather for the next group (MaxGroupBytes)
@@ -209,6 +220,11 @@ type Pipeline struct {
 	counters Counters
 }
 
+// newEngine compiles metrics with the pipeline's dimensions and bound.
+func (p *Pipeline) newEngine(metrics []metric.Metric) *engine {
+	return newEngine(metrics, p.Dimensions...).limitUnits(p.MaxFlagsPerUser)
+}
+
 // Counters are cumulative figures for /metrics.
 type Counters struct {
 	Stored, Duplicates atomic.Uint64
@@ -217,7 +233,10 @@ type Counters struct {
 	// variant seen before) and were not stored; ExposuresDropped those lost
 	// because the queue was full.
 	ExposuresRecorded, ExposuresRedundant, ExposuresDropped atomic.Uint64
-	Transactions                                            atomic.Uint64
+	// ExposuresUnanalysed counts exposures stored but not analysed: their
+	// user had MaxFlagsPerUser other flags already.
+	ExposuresUnanalysed atomic.Uint64
+	Transactions        atomic.Uint64
 }
 
 // NewPipeline returns a pipeline writing to store.
@@ -560,7 +579,7 @@ func (p *Pipeline) recompute(ctx context.Context, env string, track *rebuildTrac
 		return nil, 0, err
 	}
 	// One part: the engine lives on, with every user.
-	r, err := recomputeLog(metrics, p.Dimensions, sp.changes, 1, track, func(fn func([]byte) error) error {
+	r, err := recomputeLog(metrics, p.Dimensions, p.MaxFlagsPerUser, sp.changes, 1, track, func(fn func([]byte) error) error {
 		return p.Store.ScanLog(ctx, env, math.MinInt64, fn)
 	})
 	if err != nil {
@@ -714,7 +733,7 @@ func (p *Pipeline) rebuildStateOnce(ctx context.Context, ss StateStore, env stri
 	if err != nil {
 		return RebuildResult{}, nil, err
 	}
-	e := newEngine(metrics, p.Dimensions...)
+	e := p.newEngine(metrics)
 	e.setSplits(sp)
 	var res RebuildResult
 	err = ss.StateTx(ctx, func(tx StateTx) error {
@@ -737,7 +756,7 @@ func (p *Pipeline) rebuildStateOnce(ctx context.Context, ss StateStore, env stri
 		}
 		track, untrack := p.tracker(env)
 		defer untrack()
-		b, err := recomputeLog(metrics, p.Dimensions, sp.changes, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
+		b, err := recomputeLog(metrics, p.Dimensions, p.MaxFlagsPerUser, sp.changes, recomputeParts(), track, func(fn func([]byte) error) error { return tx.ScanLog(env, math.MinInt64, fn) })
 		if err != nil {
 			return fmt.Errorf("ingest: recompute %s: %w", env, err)
 		}
@@ -787,7 +806,7 @@ type group struct {
 	// exposure is stored later than it (claim).
 	now int64
 	// counters of the transaction that committed
-	stored, dups, recorded, redundant uint64
+	stored, dups, recorded, redundant, unanalysed uint64
 }
 
 // write stores one group in one transaction and answers its requests.
@@ -846,6 +865,7 @@ func (p *Pipeline) write(reqs []*request, exps []recordedExposure) {
 	p.counters.Duplicates.Add(g.dups)
 	p.counters.ExposuresRecorded.Add(g.recorded)
 	p.counters.ExposuresRedundant.Add(g.redundant)
+	p.counters.ExposuresUnanalysed.Add(g.unanalysed)
 	for _, rs := range g.byEnv {
 		for _, r := range rs {
 			r.done <- nil
@@ -1018,7 +1038,7 @@ func (p *Pipeline) writeMemory(ctx context.Context, g *group) error {
 
 func (p *Pipeline) writeMemoryOnce(ctx context.Context, g *group, engines map[string]*engine) error {
 	return p.Store.IngestTx(ctx, func(tx Tx) error {
-		g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
+		g.stored, g.dups, g.recorded, g.redundant, g.unanalysed = 0, 0, 0, 0, 0
 		// Every environment's split changes checked before anything is
 		// applied, so that a retry finds the engines untouched.
 		for _, env := range g.envs {
@@ -1039,6 +1059,7 @@ func (p *Pipeline) writeMemoryOnce(ctx context.Context, g *group, engines map[st
 			if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
 				return err
 			}
+			g.unanalysed += e.takeUnanalysed()
 			e.finish()
 			if err := tx.Append(env, EncodeLog(fresh)); err != nil {
 				return err
@@ -1084,7 +1105,7 @@ func (p *Pipeline) writeState(ctx context.Context, ss StateStore, g *group) erro
 			return nil
 		}
 		err := ss.StateTx(ctx, func(tx StateTx) error {
-			g.stored, g.dups, g.recorded, g.redundant = 0, 0, 0, 0
+			g.stored, g.dups, g.recorded, g.redundant, g.unanalysed = 0, 0, 0, 0, 0
 			for _, env := range g.envs {
 				if err := p.writeEnv(ctx, tx, g, env, p.engines[env]); err != nil {
 					return err
@@ -1164,7 +1185,7 @@ func (p *Pipeline) stateEngine(ctx context.Context, env string) error {
 	if err != nil {
 		return err
 	}
-	e := newEngine(ms, p.Dimensions...)
+	e := p.newEngine(ms)
 	e.setSplits(sp)
 	p.engines[env] = e
 	return nil
@@ -1201,6 +1222,7 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 	if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
 		return err
 	}
+	g.unanalysed += e.takeUnanalysed()
 	e.finish()
 	if err := tx.Append(env, EncodeLog(fresh)); err != nil {
 		return err
@@ -1240,7 +1262,7 @@ func (p *Pipeline) writeLog(ctx context.Context, tx StateTx, g *group, env, stor
 	if err != nil {
 		return fmt.Errorf("ingest: metrics of %s: %w", env, err)
 	}
-	if newEngine(ms, p.Dimensions...).version == stored {
+	if p.newEngine(ms).version == stored {
 		return &errStale{env: env, stored: stored}
 	}
 	fresh, err := g.claim(env, tx.Claim)

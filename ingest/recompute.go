@@ -37,11 +37,12 @@ func recomputeParts() int { return min(runtime.GOMAXPROCS(0), maxRecomputeParts)
 // recomputeLog folds every event of the log records that scan yields into
 // new bulk engines of metrics, split in parts (at least one), in two passes
 // (exposures, then tracking events, so that no history scan is ever needed),
-// and computes the sums. scan is called twice.
-func recomputeLog(metrics []metric.Metric, dims []metric.Dimension, periods map[string][]int64, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
+// and computes the sums, with at most maxUnits flags per user (0: the
+// default). scan is called twice.
+func recomputeLog(metrics []metric.Metric, dims []metric.Dimension, maxUnits int, periods map[string][]int64, parts int, track *rebuildTracker, scan func(fn func(data []byte) error) error) (*recomputation, error) {
 	r := &recomputation{parts: make([]*engine, max(parts, 1)), seed: maphash.MakeSeed(), track: track}
 	for i := range r.parts {
-		e := newEngine(metrics, dims...)
+		e := newEngine(metrics, dims...).limitUnits(maxUnits)
 		e.persistent, e.bulk = true, true
 		e.periods = periods
 		r.parts[i] = e

@@ -43,7 +43,7 @@ func TestRecomputationInParts(t *testing.T) {
 				events[i].TargetingKey = fmt.Sprintf("user-%d", r.IntN(400))
 			}
 			scan := scanOf(logOf(r, events))
-			one, err := recomputeLog(metrics, nil, nil, 1, nil, scan)
+			one, err := recomputeLog(metrics, nil, 0, nil, 1, nil, scan)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func TestRecomputationInParts(t *testing.T) {
 				want = append(want, UserState{u.Key, append([]byte(nil), u.State...)})
 			}
 			for parts := 2; parts <= 4; parts++ {
-				got, err := recomputeLog(metrics, nil, nil, parts, nil, scan)
+				got, err := recomputeLog(metrics, nil, 0, nil, parts, nil, scan)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -101,7 +101,7 @@ func TestRecomputationCorruptRecord(t *testing.T) {
 			}
 			return nil
 		}
-		_, err := recomputeLog(testMetrics(), nil, nil, parts, nil, scan)
+		_, err := recomputeLog(testMetrics(), nil, 0, nil, parts, nil, scan)
 		if !errors.Is(err, errCorrupt) || strings.Count(err.Error(), "corrupt") != 1 {
 			t.Errorf("%d parts: err = %v, want errCorrupt, said once", parts, err)
 		}
@@ -145,7 +145,7 @@ func TestRecomputationReportsProgress(t *testing.T) {
 		}
 		return nil
 	}
-	rc, err := recomputeLog(testMetrics(), nil, nil, 1, track, scan)
+	rc, err := recomputeLog(testMetrics(), nil, 0, nil, 1, track, scan)
 	if err != nil {
 		t.Fatal(err)
 	}

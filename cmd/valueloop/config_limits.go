@@ -31,6 +31,8 @@ func limitSettings() []setting {
 			func(c *serveConfig) *int64 { return &c.Limits.MaxEventBody }),
 		intSetting("max-events", "10000", "events per upload (413 beyond it)",
 			func(c *serveConfig) *int { return &c.Limits.MaxEvents }),
+		intSetting("max-flags-per-user", "1000", "flags analysed per user and environment: exposures of a user to more are stored, not analysed (the same on every node; a change rebuilds the state)",
+			func(c *serveConfig) *int { return &c.MaxFlagsPerUser }),
 		sizeSetting("max-hook-body", "25MiB", "webhook body",
 			func(c *serveConfig) *int64 { return &c.Limits.MaxHookBody }),
 		intSetting("max-hook-bodies", "16", "webhook deliveries checked against the store at once before their body is read (the wait for the body is not counted)",

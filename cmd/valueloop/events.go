@@ -27,9 +27,10 @@ import (
 
 // openEvents starts the ingestion pipeline for serve: it writes to ing (the
 // store itself for SQLite; see storage) and the routes read db.
-func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension, logger *slog.Logger) (*httpapi.Events, func(), error) {
+func openEvents(ing ingest.Store, db httpapi.EventStore, dims []metric.Dimension, maxFlags int, logger *slog.Logger) (*httpapi.Events, func(), error) {
 	p := ingest.NewPipeline(ing, logger)
 	p.Dimensions = dims
+	p.MaxFlagsPerUser = maxFlags
 	if err := p.Open(); err != nil {
 		return nil, nil, err
 	}

@@ -55,6 +55,9 @@ type serveConfig struct {
 	// Dimensions are the context attributes by which exposures are kept,
 	// so that results can be split by them (metric.Dimension).
 	Dimensions []metric.Dimension
+	// MaxFlagsPerUser bounds the flags analysed per user
+	// (ingest.Pipeline.MaxFlagsPerUser).
+	MaxFlagsPerUser int
 	// SecureCookies says when the dashboard's cookies are Secure.
 	SecureCookies ui.CookieSecurity
 	// DeliveryZone cuts the DORA buckets of requests that name no zone
@@ -290,7 +293,7 @@ func openServices(ctx context.Context, cfg serveConfig, st *storage, svc *flags.
 	if cfg.Demo && len(cfg.Dimensions) == 0 {
 		cfg.Dimensions = demo.Dimensions()
 	}
-	events, closeEvents, err := openEvents(st.ingest, db, cfg.Dimensions, logger)
+	events, closeEvents, err := openEvents(st.ingest, db, cfg.Dimensions, cfg.MaxFlagsPerUser, logger)
 	if err != nil {
 		return closeAll, err
 	}
