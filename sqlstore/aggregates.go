@@ -19,7 +19,7 @@ const EveryDimension = "\x00every"
 // and period. Its columns: flag, variant, dimension, value, metric,
 // period, sums. Its placeholders are ?: run it through Dialect.Rebind.
 func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
-	query := `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
+	query := selectAggregates
 	args := []any{env}
 	if flag != "" {
 		query += ` AND flag = ?`
@@ -33,8 +33,16 @@ func AggregatesQuery(env, flag, dimension, from string) (string, []any) {
 		query += ` AND dimension = ?`
 		args = append(args, dimension)
 	}
-	return query + ` ORDER BY flag, variant, dimension, value, metric, period`, args
+	return query + orderAggregates, args
 }
+
+// selectAggregates and orderAggregates are what every read of the stored
+// figures selects and how it orders them: the rows readAggregates of
+// either store scans.
+const (
+	selectAggregates = `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ?`
+	orderAggregates  = ` ORDER BY flag, variant, dimension, value, metric, period`
+)
 
 // UserCellsQuery is the read of the cells of all users of metric "" of
 // env's flags given (at least one), as AggregatesQuery answers them: the
@@ -49,6 +57,5 @@ func UserCellsQuery(env string, flags []string) (string, []any) {
 		args = append(args, f)
 	}
 	marks := strings.Repeat(", ?", len(flags))[2:]
-	return `SELECT flag, variant, dimension, value, metric, period, sums FROM event_aggregates WHERE environment = ? AND flag IN (` +
-		marks + `) AND dimension = '' AND metric = '' ORDER BY flag, variant, dimension, value, metric, period`, args
+	return selectAggregates + ` AND flag IN (` + marks + `) AND dimension = '' AND metric = ''` + orderAggregates, args
 }
