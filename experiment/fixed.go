@@ -270,6 +270,9 @@ func (sz sized) inputs(effect float64) *PlanInputs {
 	p.TreatmentSD = cmp.Or(p.TreatmentSD, p.SD) * math.Sqrt(sz.readT)
 	p.SD *= math.Sqrt(sz.readC)
 	p.Ratio = 0
+	// The fixed plan's precision (RequiredSE) is the delta method's: it
+	// does not model the log ratio's test, so it stores no more than before.
+	p.NonNegative, p.SequentialTuning = false, 0
 	return &PlanInputs{Plan: p, Effect: effect}
 }
 

@@ -13,6 +13,7 @@ import (
 type relativePlanCase struct {
 	Kind                                Kind
 	Baseline, SD, TreatmentSD           float64
+	NonNegative                         bool
 	Alpha                               float64
 	Alternative                         Alternative
 	Effect, Control, Ratio, Power, Want float64
@@ -20,7 +21,8 @@ type relativePlanCase struct {
 
 func (c relativePlanCase) plan(t bool) Plan {
 	return Plan{Alpha: c.Alpha, Alternative: c.Alternative, Power: c.Power, Ratio: c.Ratio, T: t,
-		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD, Relative: true}
+		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD, Relative: true,
+		NonNegative: c.NonNegative}
 }
 
 type relativePlanCases struct {
@@ -64,6 +66,45 @@ func TestGoldenRelativePlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkClose(t, fmt.Sprintf("MDE(%+v, t %v)", c, set.t), got, c.Want, goldenTol)
+		}
+	}
+}
+
+// TestGoldenRelativePlanLogRatio: a large decrease of a non-negative
+// metric is tested by the analysis on the log ratio (its delta-method
+// interval reaches below −100%), whose SE is larger; the plan plans that
+// test (scipy, testdata/gen_relative_plan.py). The planner used the delta
+// method's: −90% of a 10% conversion rate, two-sided, got 11 users per arm
+// where the analysis' test needs 160 (15 times as many).
+func TestGoldenRelativePlanLogRatio(t *testing.T) {
+	type sized struct {
+		relativePlanCase
+		DeltaControl float64
+	}
+	g := valuelooptest.ReadJSON[struct {
+		LogRatio struct {
+			Power      []relativePlanCase
+			SampleSize []sized
+		}
+	}](t, "testdata/relative_plan.json")
+	if len(g.LogRatio.Power) == 0 || len(g.LogRatio.SampleSize) == 0 {
+		t.Fatal("no log-ratio plan cases in relative_plan.json")
+	}
+	for _, c := range g.LogRatio.Power {
+		got, err := c.plan(false).PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+	}
+	for _, c := range g.LogRatio.SampleSize {
+		control, _, err := c.plan(false).SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) (the delta method's %v)", c, c.DeltaControl), control, c.Control, 1e-8)
+		if pw, _ := c.plan(false).PowerAt(c.Effect, control); math.Abs(pw-c.Power) > 1e-6 && pw < c.Power {
+			t.Errorf("PowerAt(%+v, %v) = %v, below the planned %v", c, control, pw, c.Power)
 		}
 	}
 }
