@@ -517,7 +517,7 @@ func (p Plan) MDE(control float64) (float64, error) {
 		}
 	}
 	if _, isLog := p.power(d, control, analysisTest); isLog {
-		if d, err = p.logMDE(sign, d, control); err != nil {
+		if d, err = p.logMDE(sign, control); err != nil {
 			return 0, err
 		}
 	}
@@ -528,13 +528,14 @@ func (p Plan) MDE(control float64) (float64, error) {
 }
 
 // logMDE is the MDE when at the delta method's, d, the analysis tests the
-// log ratio (see logRatio), whose power is lower for a decrease: the
-// smallest |x| beyond |d| on a grid of a thousandth of the room up to the
-// largest effect (a proportion's rate in (0, 1), a positive mean's above
-// 0, 50·|μc| for an increase of a mean) at which the test the analysis runs
-// reaches Power, refined by bisection; refused when none does (the log
-// ratio's statistic falls again near −100%).
-func (p Plan) logMDE(sign, d, control float64) (float64, error) {
+// log ratio (see logRatio), whose power is lower for a decrease and higher
+// for an increase: the smallest |x| on a geometric grid of 2,000 points
+// from a millionth of the largest effect (a proportion's rate in (0, 1), a
+// positive mean's above 0, 50·|μc| for an increase of a mean) up to it at
+// which the test the analysis runs reaches Power, refined by bisection;
+// refused when none does (the log ratio's statistic falls again near
+// −100%).
+func (p Plan) logMDE(sign, control float64) (float64, error) {
 	most := 50 * math.Abs(p.Baseline)
 	switch {
 	case p.Proportion && sign > 0:
@@ -547,12 +548,14 @@ func (p Plan) logMDE(sign, d, control float64) (float64, error) {
 		dir = "decrease"
 	}
 	pw := func(x float64) float64 { v, _ := p.power(sign*x, control, analysisTest); return v }
-	lo := math.Abs(d)
-	step := (most - lo) / 1000
-	for x := lo + step; step > 0 && x <= most; x += step {
+	const steps = 2000
+	r := math.Pow(1e6, 1.0/steps)
+	for i, prev := 1, most/1e6; i <= steps; i++ {
+		x := math.Min(most, prev*r)
 		if pw(x) >= p.Power {
-			return sign * bisect(pw, p.Power, x-step, x), nil
+			return sign * bisect(pw, p.Power, prev, x), nil
 		}
+		prev = x
 	}
 	return 0, valueloop.FieldErrorf("control", "too few units: the analysis tests so large a relative %s on the log ratio (its delta-method interval reaches below −100%%), which reaches power %v at no effect size", dir, p.Power)
 }

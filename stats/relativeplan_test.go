@@ -209,3 +209,48 @@ func TestEffectVarianceGrowthBookVector(t *testing.T) {
 		t.Errorf("absolute EffectVariance = %v, want %v", got, 0.5+0.5/15)
 	}
 }
+
+// TestRelativeMDEOnTheLogRatio: where the analysis tests the log ratio at
+// the delta method's MDE, MDE is the smallest effect at which the test the
+// analysis runs has the power: PowerAt there is Power, and no effect on a
+// fine grid below it reaches Power. The first search went only upwards
+// from the delta method's MDE, right for a decrease (the log ratio is
+// weaker) but not for an increase (stronger): +275% at 10 units per arm of
+// a count with mean 10 and SD 8, whose power there was 0.999. At 30 units
+// a decrease of that count is refused: the log ratio's power peaks at 0.77
+// (at −67%).
+func TestRelativeMDEOnTheLogRatio(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Plan
+		n    float64
+	}{
+		{"count, two-sided increase", Plan{Alternative: TwoSided, SD: 8, Baseline: 10, NonNegative: true}, 10},
+		{"count, two-sided increase, t", Plan{Alternative: TwoSided, SD: 8, Baseline: 10, NonNegative: true, T: true}, 10},
+		{"count, less", Plan{Alternative: Less, SD: 8, Baseline: 10, NonNegative: true}, 60},
+		{"conversion at 10%, less", Plan{Alternative: Less, Proportion: true, Baseline: 0.1}, 150},
+	} {
+		p := c.p
+		p.Alpha, p.Power, p.Relative = 0.05, 0.8, true
+		if c.name == "count, less" {
+			if m, err := p.MDE(30); err == nil {
+				t.Errorf("%s: MDE(30) = %v, want refused: the log ratio's power peaks at 0.77", c.name, m)
+			}
+		}
+		m, err := p.MDE(c.n)
+		if err != nil {
+			t.Errorf("%s: MDE(%v): %v", c.name, c.n, err)
+			continue
+		}
+		if pw, err := p.PowerAt(m, c.n); err != nil || math.Abs(pw-p.Power) > 1e-6 {
+			t.Errorf("%s: PowerAt(MDE = %v) = %v (%v), want %v", c.name, m, pw, err, p.Power)
+		}
+		for i := 1; i < 1000; i++ {
+			x := m * float64(i) / 1000
+			if pw, _ := p.PowerAt(x, c.n); pw >= p.Power {
+				t.Errorf("%s: PowerAt(%v) = %v reaches %v below MDE = %v", c.name, x, pw, p.Power, m)
+				break
+			}
+		}
+	}
+}
