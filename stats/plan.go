@@ -215,7 +215,7 @@ func (p Plan) power(d, nc float64, test int) (float64, bool) {
 		}
 		crit = -tQuantile(alpha, df)
 	}
-	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, nc, crit)
+	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, crit)
 	mt := p.Baseline + d
 	if isLog || (test == logTest && p.Relative && p.Baseline > 0 && mt > 0) {
 		shift, isLog = math.Log(mt/p.Baseline)/math.Sqrt(b/(mt*mt)+a/(p.Baseline*p.Baseline)), true
@@ -239,24 +239,43 @@ func (p Plan) tPower(d, nc float64) float64 {
 }
 
 // logRatio says whether the analysis tests the relative effect on the log
-// ratio ln(μt/μc) when the true difference is d and control has nc units:
-// for a Relative plan of a non-negative metric, both means positive, when
-// the delta method's interval at the alternative, at the larger of the
-// critical value crit and the confidence sequence's multiplier, reaches
-// below −100% (the analysis' rule, see Comparison.Relative). Its SE is
-// √(σ_t²/(n_t·μt²) + σ_c²/(n_c·μc²)), larger than the delta method's for a
-// decrease: planned with the delta method, −90% of a 10% conversion rate
-// got 15 times too few users.
-func (p Plan) logRatio(d, nc, crit float64) bool {
+// ratio ln(μt/μc) when the true difference is d and the arms' means have
+// variances a (control) and b, units the units of both arms: for a Relative
+// plan of a non-negative metric, both means positive, when the delta
+// method's interval at the alternative, at the larger of the critical
+// value crit and the confidence sequence's multiplier, reaches below −100%
+// (the analysis' rule, see Comparison.Relative). Its SE is √(b/μt² +
+// a/μc²), larger than the delta method's for a decrease: planned with the
+// delta method, −90% of a 10% conversion rate got 15 times too few users.
+func (p Plan) logRatio(d, a, b, units, crit float64) bool {
 	mt := p.Baseline + d
 	if !p.Relative || !(p.NonNegative || p.Proportion) || !(p.Baseline > 0) || !(mt > 0) {
 		return false
 	}
-	vc, vt, _ := p.armVars(d)
-	nt := nc * p.ratio()
-	m := newSequential(p.Alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(nc + nt)
-	rse := math.Sqrt(p.controlWeight(d)*vc/nc+vt/nt) / p.Baseline
+	m := newSequential(p.Alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
+	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
 	return d/p.Baseline-math.Max(crit, m)*rse < -1
+}
+
+// Short says whether arms whose means have variances varControl and
+// varTreatment, units in both together, fall short of the precision at
+// which the test the analysis runs on effect has the plan's power in the
+// normal approximation: the delta method's, EffectVariance above
+// RequiredSE², or where the analysis tests the log ratio (see
+// NonNegative) its own, varTreatment/μt² + varControl/μc² above
+// (ln(μt/μc)/u)², u the shift of RequiredSE.
+func (p Plan) Short(effect, varControl, varTreatment, units float64) (bool, error) {
+	se, err := p.RequiredSE(effect)
+	if err != nil {
+		return false, err
+	}
+	d := p.absolute(effect)
+	if !p.logRatio(d, varControl, varTreatment, units, p.crit()) {
+		return p.EffectVariance(effect, varControl, varTreatment) > se*se, nil
+	}
+	mt := p.Baseline + d
+	l := math.Log(mt/p.Baseline) / p.shift()
+	return varTreatment/(mt*mt)+varControl/(p.Baseline*p.Baseline) > l*l, nil
 }
 
 // minUnits is the smallest control size with at least 2 units per arm.
