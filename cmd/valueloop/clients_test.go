@@ -159,20 +159,21 @@ func TestClientSuiteNode(t *testing.T) {
 			wantDetails{OneOf: []any{true, false}, Reason: "SPLIT"}},
 		{clientCase{"number targeting match", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.5.1"})},
 			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
-		// The rule chose nothing: the default variant, reason UNKNOWN (OFREP has no DEFAULT).
+		// The rule chose nothing: the default variant, reason DEFAULT, as flagd's
+		// own OFREP service answers it (docs/flags.md).
 		{clientCase{"number default variant", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.3.0"})},
-			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+			wantDetails{Value: 10, Variant: "ten", Reason: "DEFAULT"}},
 		// No targetingKey: a split has nothing to bucket by and, as in
 		// flagd, serves the default variant rather than an error.
 		{clientCase{"split without targetingKey", "new-onboarding", "boolean", true, map[string]any{"country": "DE"}},
-			wantDetails{Value: false, Variant: "control", Reason: "UNKNOWN"}},
+			wantDetails{Value: false, Variant: "control", Reason: "DEFAULT"}},
 		// A context version sem_ver cannot read: no match, not an error (flagd).
 		{clientCase{"number, context not a version", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "latest"})},
-			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+			wantDetails{Value: 10, Variant: "ten", Reason: "DEFAULT"}},
 		{clientCase{"object targeting match", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
 			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
 		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
-			wantDetails{Value: lightTheme, Variant: "light", Reason: "UNKNOWN"}},
+			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
 		// The registry's provider (0.1.3) predates OFREP's codeDefaultFlag:
 		// the right value (the code default) with reason ERROR/GENERAL. See
 		// docs/flags.md, "Disabled flags".
