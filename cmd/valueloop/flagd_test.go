@@ -430,11 +430,11 @@ func TestFlagdRPCExposures(t *testing.T) {
 	}
 }
 
-// TestClientSuiteFlagdNode: flagd's JavaScript provider
-// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
-// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
-// with the token as its selector.
-func TestClientSuiteFlagdNode(t *testing.T) {
+// flagdNodeServer starts the server with the demo for flagd.mjs and returns
+// it, an evaluate token of production and flagd.mjs's environment (host,
+// port, the token as selector).
+func flagdNodeServer(t *testing.T) (*testServer, string, []string) {
+	t.Helper()
 	needClientSuite(t)
 	srv := MustServe(t, "", "--demo")
 	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-node")
@@ -442,6 +442,15 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, token, []string{"VALUELOOP_HOST=" + u.Hostname(), "VALUELOOP_PORT=" + u.Port(), "VALUELOOP_TOKEN=" + token}
+}
+
+// TestClientSuiteFlagdNode: flagd's JavaScript provider
+// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
+// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
+// with the token as its selector.
+func TestClientSuiteFlagdNode(t *testing.T) {
+	_, token, env := flagdNodeServer(t)
 	tests := []struct {
 		clientCase
 		want wantDetails
@@ -463,8 +472,7 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 	cases := clientCases(tests)
 	for _, mode := range []string{"rpc", "in-process"} {
 		t.Run(mode, func(t *testing.T) {
-			got := runNodeScript(t, "flagd.mjs", cases, "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),
-				"VALUELOOP_TOKEN="+token, "FLAGD_MODE="+mode)
+			got := runNodeScript(t, "flagd.mjs", cases, append(env, "FLAGD_MODE="+mode)...)
 			for _, tc := range tests {
 				want := tc.want
 				if mode == "in-process" && want.Metadata != nil {
@@ -500,15 +508,8 @@ var (
 // reaches it as PROVIDER_CONFIGURATION_CHANGED naming that flag alone, and
 // its next evaluations use the new definition, the other flags unchanged.
 func TestClientSuiteFlagdNodeInProcessChange(t *testing.T) {
-	needClientSuite(t)
-	srv := MustServe(t, "", "--demo")
-	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-node-watch")
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := startScript(t, "flagd.mjs", "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),
-		"VALUELOOP_TOKEN="+token, "FLAGD_MODE=in-process", "FLAGD_WATCH=1")
+	srv, _, env := flagdNodeServer(t)
+	run := startScript(t, "flagd.mjs", append(env, "FLAGD_MODE=in-process", "FLAGD_WATCH=1")...)
 	tests := []struct {
 		clientCase
 		before, after wantDetails
