@@ -30,32 +30,16 @@ func TestLeaderSurvivesBlip(t *testing.T) {
 		stops.Add(1)
 		return ctx.Err()
 	}
-	run := func(l *postgres.Leader, fn func(context.Context) error) {
-		if err := l.Open(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			l.Run(ctx, "work", fn)
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			l.Close()
-		})
-	}
 	a := postgres.NewLeader(MustOpen(t, pgtest.WithParam(t, p.dsn, "application_name", "node-a"), nil))
 	a.Poll = 50 * time.Millisecond
 	a.Grace = time.Minute // longer than any wait below: a stop within it is not the grace's
-	run(a, work)
+	runLeader(t, a, work)
 	eventually(t, "a leads", func() bool { return a.Leading("work") })
 
 	b := postgres.NewLeader(MustOpen(t, pgtest.WithParam(t, dsn, "application_name", "node-b"), nil))
 	b.Poll = 50 * time.Millisecond
 	var bLed atomic.Bool
-	run(b, func(ctx context.Context) error {
+	runLeader(t, b, func(ctx context.Context) error {
 		bLed.Store(true)
 		<-ctx.Done()
 		return ctx.Err()
