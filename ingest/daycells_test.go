@@ -33,29 +33,32 @@ func TestDayCellsGrowPerFlagDay(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	perDay := map[int]int{} // users a day: cells
 	for _, users := range []int{50, 2000} {
-		var events []ingest.Event
-		for d := range days {
-			for u := range users {
-				key := fmt.Sprintf("u%d-%d", d, u)
-				at := start + int64(d)*86_400_000 + int64(u)*1000
-				events = append(events,
-					ingest.Event{Type: ingest.Exposure, Time: at, TargetingKey: key, Flag: "checkout", Variant: []string{"control", "treatment"}[u%variants]},
-					ingest.Event{Type: ingest.Tracking, Time: at + 1, TargetingKey: key, Name: "visit"},
-					ingest.Event{Type: ingest.Tracking, Time: at + 2, TargetingKey: key, Name: "click"},
-					ingest.Event{Type: ingest.Tracking, Time: at + 3, TargetingKey: key, Name: "purchase", Value: 12_000_000, HasValue: true})
-				if u%3 == 0 {
-					events = append(events, ingest.Event{Type: ingest.Tracking, Time: at + 4, TargetingKey: key, Name: "signup"})
-				}
-			}
-		}
-		cells, n, err := ingest.Recompute(metrics, func(fn func(*ingest.Event) error) error {
-			for i := range events {
-				if err := fn(&events[i]); err != nil {
-					return err
+		// The events are made as they are read (Recompute reads them twice).
+		scan := func(fn func(*ingest.Event) error) error {
+			for d := range days {
+				for u := range users {
+					key := fmt.Sprintf("u%d-%d", d, u)
+					at := start + int64(d)*86_400_000 + int64(u)*1000
+					evs := []ingest.Event{
+						{Type: ingest.Exposure, Time: at, TargetingKey: key, Flag: "checkout", Variant: []string{"control", "treatment"}[u%variants]},
+						{Type: ingest.Tracking, Time: at + 1, TargetingKey: key, Name: "visit"},
+						{Type: ingest.Tracking, Time: at + 2, TargetingKey: key, Name: "click"},
+						{Type: ingest.Tracking, Time: at + 3, TargetingKey: key, Name: "purchase", Value: 12_000_000, HasValue: true},
+						{Type: ingest.Tracking, Time: at + 4, TargetingKey: key, Name: "signup"},
+					}
+					if u%3 != 0 {
+						evs = evs[:4] // a third sign up
+					}
+					for i := range evs {
+						if err := fn(&evs[i]); err != nil {
+							return err
+						}
+					}
 				}
 			}
 			return nil
-		})
+		}
+		cells, n, err := ingest.Recompute(metrics, scan)
 		if err != nil {
 			t.Fatal(err)
 		}
