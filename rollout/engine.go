@@ -42,7 +42,7 @@ type Filter struct {
 	Active bool
 	// State, when set, keeps rollouts in that state only.
 	State State
-	// Limit defaults to 100.
+	// Limit defaults to 100; a Store lists at most 1,000 at once.
 	Limit int
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
 	// whose last rollout it is.
@@ -692,7 +692,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	active, err := e.Store.Rollouts(ctx, Filter{Active: true, Limit: 1000})
+	active, err := e.all(ctx, Filter{Active: true})
 	if err != nil {
 		return err
 	}
@@ -719,6 +719,27 @@ func (e *Engine) Tick(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// all lists every rollout f selects, page by page: a tick that read one
+// page of active rollouts never stepped nor guarded the older ones.
+func (e *Engine) all(ctx context.Context, f Filter) ([]Rollout, error) {
+	f.Limit, f.BeforeID = maxPage, 0
+	var out []Rollout
+	for {
+		page, err := e.Store.Rollouts(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < f.Limit {
+			return out, nil
+		}
+		f.BeforeID = page[len(page)-1].ID
+	}
+}
+
+// maxPage is the most rollouts a Store lists at once.
+const maxPage = 1000
 
 // finishRollback writes the baseline to the flag of rolled-back r when the
 // rollback's write did not land: r is its flag's newest rollout (a later

@@ -1,0 +1,36 @@
+package rollout_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/valueloop/valueloop/rollout"
+)
+
+// TestTickReachesEveryActiveRollout: the tick read the 1,000 newest active
+// rollouts only, so with more the oldest was never stepped nor guarded (a
+// breach on it never rolled back). Here the world's rollout is the oldest
+// of 1,001 active ones and its flag is edited by hand: a tick that looks
+// at it pauses it, saying what it found.
+func TestTickReachesEveryActiveRollout(t *testing.T) {
+	w := newWorld(t, 3)
+	w.start(checkoutPlan(20, 100))
+	ctx := context.Background()
+	for i := range 1000 {
+		// Paused rollouts of flags that do not exist: the tick looks at
+		// them and leaves them as they are.
+		r := rollout.Start(env, checkoutPlan(20, 100), "test", w.clock.Now(), 0)
+		r.Plan.Flag, r.State = fmt.Sprintf("other-%d", i), rollout.Paused
+		ev := rollout.Event{At: w.clock.Now(), Kind: rollout.KindStart, Actor: "test", State: r.State, Percent: r.Percent}
+		if err := w.db.CreateRollout(ctx, &r, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.halfByHand()
+	w.tick()
+	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
+		t.Errorf("the oldest of 1,001 active rollouts after a tick: %s (%q); want paused for the edit by hand", st.State, st.Reason)
+	}
+}
