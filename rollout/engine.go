@@ -42,6 +42,9 @@ type Filter struct {
 	Active bool
 	// State, when set, keeps rollouts in that state only.
 	State State
+	// FlagPending keeps rollouts whose flag write is still to be made
+	// (Rollout.FlagPending).
+	FlagPending bool
 	// Limit defaults to 100; a Store lists at most 1,000 at once.
 	Limit int
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
@@ -529,10 +532,10 @@ func (e *Engine) applyFlagOnce(ctx context.Context, r *Rollout, actor string) er
 			return err
 		}
 	}
-	if version == r.FlagVersion {
+	if version == r.FlagVersion && !r.FlagPending {
 		return nil
 	}
-	r.FlagVersion = version
+	r.FlagVersion, r.FlagPending = version, false
 	return e.Store.UpdateRollout(ctx, r, nil)
 }
 
@@ -699,10 +702,10 @@ func (e *Engine) Tick(ctx context.Context) error {
 	e.pruneSizing(active)
 	// A rollback is stored before its flag is written, as every
 	// transition is; after a crash in between, the rollout is no longer
-	// active and only this finds the flag still serving the variant. A
-	// rollback left so is among the newest: the crash was just before
-	// the tick that follows the restart.
-	back, err := e.Store.Rollouts(ctx, Filter{State: RolledBack, Limit: 50})
+	// active and only this finds the flag still serving the variant. The
+	// rollback marked its write pending (Rollout.FlagPending), so every
+	// rollout left so is found, however many were rolled back since.
+	back, err := e.all(ctx, Filter{State: RolledBack, FlagPending: true})
 	if err != nil {
 		return err
 	}
@@ -741,25 +744,38 @@ func (e *Engine) all(ctx context.Context, f Filter) ([]Rollout, error) {
 // maxPage is the most rollouts a Store lists at once.
 const maxPage = 1000
 
-// finishRollback writes the baseline to the flag of rolled-back r when the
-// rollback's write did not land: r is its flag's newest rollout (a later
-// one drives the flag, or left it as it is, whatever the split it found),
-// and the flag is still at the version r last wrote or adopted, its split
-// serving the variant. A flag changed since (by hand, by a later rollout)
-// is left alone, as is one deleted: the write is made against that
-// version only, with no retry, and the flag is read from the store
-// first, as this node's live flags may lag a peer's edit.
+// finishRollback writes the baseline to the flag of rolled-back r, whose
+// flag write is pending, when the rollback's write did not land: r is its
+// flag's newest rollout (a later one drives the flag, or left it as it is,
+// whatever the split it found), and the flag is still at the version r
+// last wrote or adopted, its split serving the variant. A flag changed
+// since (by hand, by a later rollout) is left alone, as is one deleted: the
+// write is made against that version only, with no retry, and the flag is
+// read from the store first, as this node's live flags may lag a peer's
+// edit. Either way the write is no longer pending: a failure to read or
+// write keeps it so, for the next tick.
 func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
-	if !rollbackUnwritten(e.flag(&r), r) { // versions only grow: a live one ahead is changed
-		return nil
-	}
 	f, err := e.currentFlag(ctx, &r)
-	if err != nil || !rollbackUnwritten(f, r) {
+	if err != nil {
 		return err
 	}
-	if newest, err := e.latest(ctx, r.Environment, r.Plan.Flag); err != nil || newest.ID != r.ID {
-		return err
+	if rollbackUnwritten(f, r) {
+		newest, err := e.latest(ctx, r.Environment, r.Plan.Flag)
+		if err != nil {
+			return err
+		}
+		if newest.ID == r.ID {
+			if err := e.finishWrite(ctx, &r, f); err != nil {
+				return err
+			}
+		}
 	}
+	r.FlagPending = false
+	return e.Store.UpdateRollout(ctx, &r, nil)
+}
+
+// finishWrite sets the split of f, rolled-back r's flag, to the baseline.
+func (e *Engine) finishWrite(ctx context.Context, r *Rollout, f *valueloop.Flag) error {
 	next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent))
 	if err != nil {
 		return err
@@ -768,13 +784,12 @@ func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
 	version, err := e.Flags.PutFlag(ctx, r.Environment, next, r.FlagVersion, EngineActor, r.flagReason())
 	switch valueloop.ErrorCode(err) {
 	case "":
+		r.FlagVersion = version
+		return nil
 	case valueloop.ECONFLICT, valueloop.ENOTFOUND:
 		return nil // changed or deleted a moment ago: left as it is
-	default:
-		return err
 	}
-	r.FlagVersion = version
-	return e.Store.UpdateRollout(ctx, &r, nil)
+	return err
 }
 
 // rollbackUnwritten reports whether f is rolled-back r's flag as r left

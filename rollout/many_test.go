@@ -34,3 +34,32 @@ func TestTickReachesEveryActiveRollout(t *testing.T) {
 		t.Errorf("the oldest of 1,001 active rollouts after a tick: %s (%q); want paused for the edit by hand", st.State, st.Reason)
 	}
 }
+
+// TestOldRollbackFinishedAfterACrash: recovery of a rollback whose flag
+// write a crash cut short looked only at the 50 newest rolled-back
+// rollouts, so one older than those stayed unfinished, its flag serving
+// the variant. The rollback marks its flag write pending in the store, and
+// the tick finishes every rollout so marked, however old.
+func TestOldRollbackFinishedAfterACrash(t *testing.T) {
+	w := newWorld(t, 12)
+	w.start(checkoutPlan(20, 100))
+	crashedRollback(t, w)
+	ctx := context.Background()
+	for i := range 60 {
+		r := rollout.Start(env, checkoutPlan(20, 100), "test", w.clock.Now(), 0)
+		r.Plan.Flag, r.State, r.Percent = fmt.Sprintf("other-%d", i), rollout.RolledBack, 0
+		ev := rollout.Event{At: w.clock.Now(), Kind: rollout.KindStart, Actor: "test", State: r.State}
+		if err := w.db.CreateRollout(ctx, &r, &ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.restart()
+	w.tick()
+	if got := w.split(); got != 0 {
+		t.Errorf("%.1f%% of new users get one-page after the rollback, older than 60 others, and a tick; want 0", got)
+	}
+	pending, err := w.db.Rollouts(ctx, rollout.Filter{FlagPending: true})
+	if err != nil || len(pending) != 0 {
+		t.Errorf("rollouts with a flag write pending after the tick: %d, %v; want none", len(pending), err)
+	}
+}
