@@ -870,8 +870,10 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 // checkFlag refuses to resume or advance r when its flag was deleted or
 // its targeting changed to one without a split the rollout can drive (the
 // transition would be stored and announced, its flag write fail and the
-// rollout pause again), and to resume it while its flag is disabled: the
-// next tick would pause it again. A flag that looks gone or disabled is
+// rollout pause again), and to resume or advance it while its flag is
+// disabled: the next tick would pause a resumed one again, and an advance
+// would take the next step (from the step before the last, 100%) with
+// nobody exposed at this one, served to everyone once the flag is enabled. A flag that looks gone or disabled is
 // made sure of first (currentFlag), as a peer node may have enabled it a
 // moment ago.
 func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
@@ -883,6 +885,9 @@ func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q no longer exists in %s: roll the rollout back", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
 	case k == KindResume && f.State != valueloop.StateEnabled:
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+	case k == KindAdvance && f.State != valueloop.StateEnabled:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot advance: flag %q is disabled in %s, so nobody is exposed at this step and the next would be taken unguarded: enable it and resume (then advance if you still mean to), or roll back",
+			r.ID, r.Plan.Flag, r.Plan.Flag, r.Environment)
 	}
 	if _, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent)); err != nil {
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: %s", r.ID, r.Plan.Flag, k, valueloop.ErrorMessage(err))
