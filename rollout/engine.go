@@ -384,6 +384,12 @@ func (e *Engine) restartClock(ctx context.Context, r *Rollout) error {
 		if paused := e.Now().Sub(from); paused > 0 {
 			r.StepStartedAt = r.StepStartedAt.Add(paused)
 		}
+		// A step whose time ran out before the pause (held) ends at the
+		// resume, not the pause's length after its end: a moment inside
+		// the pause, which a hold then gave as its "since".
+		if end := r.StepStartedAt.Add(time.Duration(r.Plan.Steps[r.Step].MinDuration)); end.Before(e.Now()) {
+			r.StepStartedAt = r.StepStartedAt.Add(e.Now().Sub(end))
+		}
 	}
 	return nil
 }
