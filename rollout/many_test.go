@@ -17,17 +17,9 @@ import (
 func TestTickReachesEveryActiveRollout(t *testing.T) {
 	w := newWorld(t, 3)
 	w.start(checkoutPlan(20, 100))
-	ctx := context.Background()
-	for i := range 1000 {
-		// Paused rollouts of flags that do not exist: the tick looks at
-		// them and leaves them as they are.
-		r := rollout.Start(env, checkoutPlan(20, 100), "test", w.clock.Now(), 0)
-		r.Plan.Flag, r.State = fmt.Sprintf("other-%d", i), rollout.Paused
-		ev := rollout.Event{At: w.clock.Now(), Kind: rollout.KindStart, Actor: "test", State: r.State, Percent: r.Percent}
-		if err := w.db.CreateRollout(ctx, &r, &ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Paused rollouts of flags that do not exist: the tick looks at them
+	// and leaves them as they are.
+	others(t, w, 1000, rollout.Paused)
 	w.halfByHand()
 	w.tick()
 	if st := w.status(); st.State != rollout.Paused || !strings.Contains(st.Reason, "changed outside the rollout") {
@@ -44,22 +36,28 @@ func TestOldRollbackFinishedAfterACrash(t *testing.T) {
 	w := newWorld(t, 12)
 	w.start(checkoutPlan(20, 100))
 	crashedRollback(t, w)
-	ctx := context.Background()
-	for i := range 60 {
-		r := rollout.Start(env, checkoutPlan(20, 100), "test", w.clock.Now(), 0)
-		r.Plan.Flag, r.State, r.Percent = fmt.Sprintf("other-%d", i), rollout.RolledBack, 0
-		ev := rollout.Event{At: w.clock.Now(), Kind: rollout.KindStart, Actor: "test", State: r.State}
-		if err := w.db.CreateRollout(ctx, &r, &ev); err != nil {
-			t.Fatal(err)
-		}
-	}
+	others(t, w, 60, rollout.RolledBack)
 	w.restart()
 	w.tick()
 	if got := w.split(); got != 0 {
 		t.Errorf("%.1f%% of new users get one-page after the rollback, older than 60 others, and a tick; want 0", got)
 	}
-	pending, err := w.db.Rollouts(ctx, rollout.Filter{FlagPending: true})
+	pending, err := w.db.Rollouts(context.Background(), rollout.Filter{FlagPending: true})
 	if err != nil || len(pending) != 0 {
 		t.Errorf("rollouts with a flag write pending after the tick: %d, %v; want none", len(pending), err)
+	}
+}
+
+// others stores n rollouts in state of flags that do not exist, newer than
+// the world's.
+func others(t *testing.T, w *world, n int, state rollout.State) {
+	t.Helper()
+	for i := range n {
+		r := rollout.Start(env, checkoutPlan(20, 100), "test", w.clock.Now(), 0)
+		r.Plan.Flag, r.State = fmt.Sprintf("other-%d", i), state
+		ev := rollout.Event{At: w.clock.Now(), Kind: rollout.KindStart, Actor: "test", State: r.State, Percent: r.Percent}
+		if err := w.db.CreateRollout(context.Background(), &r, &ev); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
