@@ -73,10 +73,9 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if st.State != rollout.Running || st.Percent != 5 || st.Users["one-page"] < 100 || st.Users["classic"] < 1000 || len(st.Guardrails) != 1 || st.Guardrails[0].Status != rollout.GuardrailNoHarmDetected {
 		t.Errorf("demo rollout: %+v users %v guardrails %+v", st.Rollout, st.Users, st.Guardrails)
 	}
-	// A newcomer sees a step that waits for its day only: the demo's six
-	// hours of traffic have the step's minimum of users. Without one, it
-	// waited for the 175,000 users that detect a 5% harm on the
-	// guardrail, more than the demo ever sends.
+	// A newcomer sees a step that waits for its day only: the demo's traffic
+	// has the step's minimum of users. Without one, it waited for the
+	// 175,000 that detect a 5% harm, more than the demo ever sends.
 	if !strings.Contains(st.Waiting, "more at 5%") || strings.Contains(st.Waiting, "users") || st.StepMinUsers != 1000 {
 		t.Errorf("demo rollout waits for %q (step minimum %d), want the step's time only", st.Waiting, st.StepMinUsers)
 	}
