@@ -37,21 +37,18 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	}
 	t := s.Total
 	trend := func(key string, f func(m dora.Metrics) (float64, bool), show func(float64) string) template.HTML {
-		var vals []float64
+		var vals []sparkPoint
 		var words []string
 		for _, b := range s.Buckets {
 			v, ok := f(b)
-			if !ok {
-				v = 0
-			}
-			vals = append(vals, v)
+			vals = append(vals, sparkPoint{V: v, OK: ok})
 			if ok {
 				words = append(words, b.Start.Format(dayLayout)+": "+show(v))
 			} else {
 				words = append(words, b.Start.Format(dayLayout)+": none")
 			}
 		}
-		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals)
+		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals, show)
 	}
 	hours := func(d time.Duration) float64 { return d.Hours() }
 	showH := func(h float64) string { return humanDuration(time.Duration(h * float64(time.Hour))) }

@@ -467,28 +467,59 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 	b.WriteString(`</svg>`)
 }
 
-// sparkline draws a small trend of values (oldest first) with a label.
-func sparkline(title string, values []float64) template.HTML {
+// sparkPoint is one week of a sparkline: its value, unless the week had
+// nothing to measure (no deployment, no incident).
+type sparkPoint struct {
+	V  float64
+	OK bool
+}
+
+// sparkline draws a small trend of values (oldest first), named by title
+// (which gives every value in words), with its scale beside it: the
+// highest and the lowest value written at its top and bottom, so that a
+// reader can tell a rise from 1 to 2 from one from 1 to 200. A week with
+// no value is a gap in the line: drawn as 0, a week without incidents
+// showed as an instant recovery.
+func sparkline(title string, values []sparkPoint, show func(float64) string) template.HTML {
 	const w, h = 120.0, 28.0
 	var b strings.Builder
+	b.WriteString(`<span class="sparkbox">`)
 	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img"><title>%s</title>`, w, h, esc(title))
-	if len(values) > 0 {
-		lo, hi := values[0], values[0]
-		for _, v := range values {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+	lo, hi, known := math.Inf(1), math.Inf(-1), false
+	for _, v := range values {
+		if v.OK {
+			lo, hi, known = math.Min(lo, v.V), math.Max(hi, v.V), true
 		}
+	}
+	if known {
+		top, bottom := hi, lo
 		if hi == lo {
 			hi, lo = hi+1, lo-1
 		}
-		var pts []string
+		var d strings.Builder
+		gap := true
 		for i, v := range values {
+			if !v.OK {
+				gap = true
+				continue
+			}
 			px := 2 + (w-4)*float64(i)/math.Max(1, float64(len(values)-1))
-			py := 3 + (h-6)*(1-(v-lo)/(hi-lo))
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
+			py := 3 + (h-6)*(1-(v.V-lo)/(hi-lo))
+			if gap {
+				fmt.Fprintf(&d, "M%.1f %.1fh0", px, py) // a lone week shows as a dot (round caps)
+			} else {
+				fmt.Fprintf(&d, "L%.1f %.1f", px, py)
+			}
+			gap = false
 		}
-		fmt.Fprintf(&b, `<polyline class="line s0" vector-effect="non-scaling-stroke" points="%s"/>`, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<path class="line s0" vector-effect="non-scaling-stroke" stroke-linecap="round" d="%s"/>`, d.String())
+		b.WriteString(`</svg>`)
+		// The title says every value: the scale is for the eye.
+		fmt.Fprintf(&b, `<span class="smax" aria-hidden="true">%s</span><span class="smin" aria-hidden="true">%s</span>`, esc(show(top)), esc(show(bottom)))
+	} else {
+		b.WriteString(`</svg><span class="smax" aria-hidden="true">none</span>`)
 	}
-	b.WriteString(`</svg>`)
+	b.WriteString(`</span>`)
 	return template.HTML(b.String())
 }
 
