@@ -243,9 +243,9 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
 		for k, p := range s.Points {
 			orig := c.Series[i].Points[k] // its title says the figure, not where it is drawn
-			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format(shortLayout), esc(c.Fmt(orig.Y)))
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), tipTime(p.T, c.Days), esc(c.Fmt(orig.Y)))
 			if c.Focus {
-				focusClip(b, cls, s.Name, orig, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
+				focusClip(b, cls, s.Name, orig, c.Days, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
 			}
 		}
 	}
@@ -301,7 +301,7 @@ func clampSeries(ss []series, lo, hi float64) []series {
 // leaves the axis (lo to hi, at pixels bottom and top): a cut end, an
 // arrowhead beyond the edge it crosses, whose tooltip says the true
 // figures. Drawn inside the plot, those at the top lay under the legend.
-func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) string, px, bottom, top, lo, hi float64) {
+func focusClip(b *strings.Builder, cls, name string, p point, days bool, f func(float64) string, px, bottom, top, lo, hi float64) {
 	above, below := math.Max(p.Y, p.Hi) > hi, math.Min(p.Y, p.Lo) < lo
 	if !above && !below {
 		return
@@ -310,7 +310,7 @@ func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) st
 	if bounds == "" {
 		bounds = f(p.Lo) + " to " + f(p.Hi)
 	}
-	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format(shortLayout), f(p.Y), bounds)
+	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, tipTime(p.T, days), f(p.Y), bounds)
 	if above {
 		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl5 7h-10z"><title>%s</title></path>`, cls, px, top-7, esc(tip))
 	}
@@ -465,6 +465,17 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 			cls, x(r.Est)-4.5, cy-4.5, esc(r.Label), esc(fig(r.Est)), esc(blo), esc(bhi))
 	}
 	b.WriteString(`</svg>`)
+}
+
+// tipTime writes a point's time in its tooltip as the page's tables write
+// it: its day (2026-12-04) on a chart of days, else the moment with its
+// zone (2026-12-04 16:23 UTC). The tooltips said "Dec 4 16:23", no zone,
+// beside tables in UTC; the axis keeps its short labels.
+func tipTime(t time.Time, days bool) string {
+	if days {
+		return t.Format(time.DateOnly)
+	}
+	return t.UTC().Format(whenLayout)
 }
 
 // sparkPoint is one week of a sparkline: its value, unless the week had
