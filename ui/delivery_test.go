@@ -157,7 +157,13 @@ func TestSparklineScale(t *testing.T) {
 		if got := regexp.MustCompile(`class="smin" aria-hidden="true">([^<]*)<`).FindStringSubmatch(html); tc.bottom != "" && (got == nil || got[1] != tc.bottom) {
 			t.Errorf("%s: bottom of the scale %q, want %q: %s", tc.name, got, tc.bottom, html)
 		}
-		d := regexp.MustCompile(` d="([^"]*)"`).FindStringSubmatch(html)
+		var d []string // the line's pieces, a lone week's dots with them
+		for _, m := range regexp.MustCompile(` d="([^"]*)"`).FindAllStringSubmatch(html, -1) {
+			d = append(d, m[1])
+		}
+		if d != nil {
+			d = []string{"", strings.Join(d, "")}
+		}
 		if (d != nil) != tc.wantLine {
 			t.Fatalf("%s: line drawn %v, want %v: %s", tc.name, d != nil, tc.wantLine, html)
 		}
@@ -168,6 +174,9 @@ func TestSparklineScale(t *testing.T) {
 			if got := regexp.MustCompile(`h0(M|$)`).FindAllString(d[1], -1); len(got) != tc.dots {
 				t.Errorf("%s: %d lone weeks drawn as dots, want %d: %s", tc.name, len(got), tc.dots, d[1])
 			}
+		}
+		if lone := strings.Contains(html, `class="line s0 lone"`); lone != (tc.dots > 0) {
+			t.Errorf("%s: a lone week drawn thicker: %v, want %v", tc.name, lone, tc.dots > 0)
 		}
 		if tc.none && !strings.Contains(html, `>none<`) {
 			t.Errorf("%s: a sparkline without values does not say so: %s", tc.name, html)

@@ -507,23 +507,37 @@ func sparkline(title string, values []sparkPoint, show func(float64) string) tem
 		if hi == lo {
 			hi, lo = hi+1, lo-1
 		}
-		var d strings.Builder
-		gap := true
-		for i, v := range values {
-			if !v.OK {
-				gap = true
+		// Runs of weeks with a value are lines; a week alone between gaps
+		// is a dot (a round cap on no length), drawn thicker to be seen.
+		var line, lone strings.Builder
+		for i := 0; i < len(values); i++ {
+			if !values[i].OK {
 				continue
 			}
-			px := 2 + (w-4)*float64(i)/math.Max(1, float64(len(values)-1))
-			py := 3 + (h-6)*(1-(v.V-lo)/(hi-lo))
-			if gap {
-				fmt.Fprintf(&d, "M%.1f %.1fh0", px, py) // a lone week shows as a dot (round caps)
-			} else {
-				fmt.Fprintf(&d, "L%.1f %.1f", px, py)
+			j := i
+			for j+1 < len(values) && values[j+1].OK {
+				j++
 			}
-			gap = false
+			d := &line
+			if i == j {
+				d = &lone
+			}
+			for k := i; k <= j; k++ {
+				px := 2 + (w-4)*float64(k)/math.Max(1, float64(len(values)-1))
+				py := 3 + (h-6)*(1-(values[k].V-lo)/(hi-lo))
+				if k == i {
+					fmt.Fprintf(d, "M%.1f %.1fh0", px, py)
+				} else {
+					fmt.Fprintf(d, "L%.1f %.1f", px, py)
+				}
+			}
+			i = j
 		}
-		fmt.Fprintf(&b, `<path class="line s0" vector-effect="non-scaling-stroke" stroke-linecap="round" d="%s"/>`, d.String())
+		for _, p := range []struct{ cls, d string }{{"line s0", line.String()}, {"line s0 lone", lone.String()}} {
+			if p.d != "" {
+				fmt.Fprintf(&b, `<path class="%s" vector-effect="non-scaling-stroke" stroke-linecap="round" d="%s"/>`, p.cls, p.d)
+			}
+		}
 		b.WriteString(`</svg>`)
 		// The title says every value: the scale is for the eye.
 		fmt.Fprintf(&b, `<span class="smax" aria-hidden="true">%s</span><span class="smin" aria-hidden="true">%s</span>`, esc(show(top)), esc(show(bottom)))
