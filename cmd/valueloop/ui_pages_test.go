@@ -701,7 +701,7 @@ func TestDashboardPWithoutCorrection(t *testing.T) {
 	setDemoSettings(t, srv, map[string]any{"correction": "none"})
 	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/experiments/production/" + demo.ExperimentFlag)
 	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
-	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n">Chance to win</th>`) {
+	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n" title="Bayesian: the posterior probability that the variant is better than control (flat prior, or the prior set); neither corrected for multiple comparisons nor safe to peek at">Chance to win</th>`) {
 		t.Errorf("with correction none the tables are not headed p then chance to win:\n%s", valuelooptest.GrepLines(metrics, "<th"))
 	}
 }
