@@ -32,7 +32,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 		return valueloop.FieldErrorf("sha", "a rollback must name the commit (sha) or version it restores")
 	}
 	if field == "sha" {
-		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target, "give more of its digits"); err != nil {
+		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target, d.At, "give more of its digits"); err != nil {
 			return err
 		}
 	}
@@ -91,12 +91,18 @@ func describeTarget(d *Deployment) string {
 // in git, so a deployment or incident recorded with it is placed by its
 // time alone, and a rollback to it restores nothing known. It reads every
 // change once (the index of abbreviations is gone once the timeline is
-// built), so it is for the records people send, not for bulk.
+// built), so it is for the records people send, not for bulk. at is the
+// record's time: a commit made after it (plus the clock skew) is not what
+// the record names, as the timeline reads it; zero compares every commit.
 //
 // remedy ends the message: what to do, which depends on whether the record
 // was refused or stored.
-func (t *Timeline) CheckAbbreviation(field, service, repo, sha, remedy string) error {
-	shas := t.abbreviates(service, repo, sha)
+func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.Time, remedy string) error {
+	asOf := anyTime
+	if !at.IsZero() {
+		asOf = nanos(at)
+	}
+	shas := t.abbreviates(service, repo, sha, asOf)
 	if shas == nil {
 		return nil
 	}
@@ -104,8 +110,8 @@ func (t *Timeline) CheckAbbreviation(field, service, repo, sha, remedy string) e
 }
 
 // abbreviates returns the recorded commits that sha abbreviates when they
-// are several, sorted; nil otherwise.
-func (t *Timeline) abbreviates(service, repo, sha string) []string {
+// (made by asOf) are several, sorted; nil otherwise.
+func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
 		return nil
 	}
@@ -126,7 +132,7 @@ func (t *Timeline) abbreviates(service, repo, sha string) []string {
 	var found []string
 	for j := range t.ch {
 		ch := &t.ch[j]
-		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) {
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
 			continue
 		}
 		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {

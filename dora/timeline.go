@@ -35,6 +35,7 @@ type Timeline struct {
 	sorted     []*line // by service name
 	byName     map[string]*line
 	stamps     []stamps // by change, while building: its pull request's opening and first review
+	skew       int64    // Data.ClockSkew
 	// Skipped counts input records left out because they lack what the
 	// metrics need (see the Validate methods).
 	Skipped int
@@ -104,8 +105,8 @@ func NewTimeline(in Data) (*Timeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Timeline{cat: cat, repos: newRepoTable(cat), byName: map[string]*line{}}
 	skew := int64(max(in.ClockSkew, 0))
+	t := &Timeline{cat: cat, repos: newRepoTable(cat), byName: map[string]*line{}, skew: skew}
 
 	t.mergeChanges(in.Changes)
 	t.absorbBranchCommits(skew)
@@ -124,7 +125,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	for i := range incs {
 		causes[i] = -1
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
-			j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA))
+			j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA), nanos(incs[i].OpenedAt))
 			switch {
 			case ok:
 				wanted[j], causes[i] = nil, j
@@ -261,7 +262,7 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			envs[d.Environment] = st
 		}
 		d.cutoff = d.at
-		j, known := t.lookupIn(l, d.Repo, d.SHA)
+		j, known := t.lookupIn(l, d.Repo, d.SHA, d.at)
 		d.shaAmbiguous = j == ambiguous
 		sha := d.commit()
 		switch {
@@ -313,9 +314,9 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 // deployment or an incident recorded by CI or by hand: 'deploy record
 // --service checkout --sha 4c1e9a0'), in the repositories of the service's
 // changes. l may be nil (a service without records).
-func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
+func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool) {
 	if repo != "" || sha == "" || l == nil {
-		return t.lookupName(repo, sha)
+		return t.lookupName(repo, sha, asOf)
 	}
 	if l.repos == nil {
 		l.repos = []int32{}
@@ -331,7 +332,7 @@ func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
 	// commit wherever it is found first.
 	found := int32(-1)
 	for _, id := range l.repos {
-		j, ok := t.lookup(id, sha)
+		j, ok := t.lookup(id, sha, asOf)
 		switch {
 		case j == ambiguous:
 			return ambiguous, false

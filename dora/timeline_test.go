@@ -567,7 +567,7 @@ func TestChangeIndex(t *testing.T) {
 	}
 	seen := map[int32]string{}
 	for _, q := range []struct{ repo, sha string }{{"o/r", a}, {"o/r", b}, {"o/r", upper}, {"o/r", tag}, {"o/other", a}} {
-		j, ok := tl.lookupName(q.repo, q.sha)
+		j, ok := tl.lookupName(q.repo, q.sha, anyTime)
 		if !ok {
 			t.Errorf("%s %s not found", q.repo, q.sha)
 			continue
@@ -581,7 +581,7 @@ func TestChangeIndex(t *testing.T) {
 		}
 	}
 	for _, q := range []struct{ repo, sha string }{{"o/r", "0123456789abcdef3333333333333333333333cc"}, {"o/none", a}, {"o/r", ""}} {
-		if _, ok := tl.lookupName(q.repo, q.sha); ok {
+		if _, ok := tl.lookupName(q.repo, q.sha, anyTime); ok {
 			t.Errorf("%s %q found; want not", q.repo, q.sha)
 		}
 	}
@@ -615,7 +615,7 @@ func TestIndexSharedPrefixes(t *testing.T) {
 	if avg := float64(probes) / n; avg > 4 {
 		t.Errorf("average probes per lookup = %.1f, want a few: keys are not spread", avg)
 	}
-	if _, ok := tl.lookupName("acme/app", fmt.Sprintf("%040x", 4242)); !ok {
+	if _, ok := tl.lookupName("acme/app", fmt.Sprintf("%040x", 4242), anyTime); !ok {
 		t.Error("lookup of a stored SHA failed")
 	}
 }
