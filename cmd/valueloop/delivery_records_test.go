@@ -260,3 +260,24 @@ func TestAmbiguousSHACLI(t *testing.T) {
 		t.Errorf("deploy list after recording it again as the warning says, want one deployment, not ambiguous:\n%s", out)
 	}
 }
+
+// TestIncidentResolveWarnsAmbiguous: every recording command prints the
+// receipt's warning. 'incident resolve' stores a new snapshot of an
+// incident whose --cause-sha names no commit, and its receipt said so, but
+// the CLI printed nothing, unlike 'incident open' and 'deploy record'.
+func TestIncidentResolveWarnsAmbiguous(t *testing.T) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	tail := strings.Repeat("0", 32)
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef01"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
+	for _, args := range [][]string{
+		{"incident", "open", "--service", "shop", "--id", "inc-1", "--cause-sha", "abcdef0", "--at", "2026-02-02T12:00:00Z"},
+		{"incident", "resolve", "inc-1", "--at", "2026-02-02T13:00:00Z"},
+	} {
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != 0 || stdout == "" || !strings.Contains(stderr, "warning: --cause-sha \"abcdef0\" is ambiguous") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want stored, warned of --cause-sha", strings.Join(args[:2], " "), code, stdout, stderr)
+		}
+	}
+}

@@ -277,10 +277,10 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 	if sub == "open" {
 		fmt.Fprintf(e.stdout, "Opened incident %s on %s at %s.%s\nResolve it with: valueloop incident resolve %s\n", inc.ID, inc.Service,
 			inc.OpenedAt.Format(time.RFC3339), duplicateNote(rec), inc.ID)
-		warnReceipt(e, incidentFlags, rec)
-		return nil
+	} else {
+		fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),
+			termchart.Duration(inc.ResolvedAt.Sub(inc.OpenedAt)), duplicateNote(rec))
 	}
-	fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),
-		termchart.Duration(inc.ResolvedAt.Sub(inc.OpenedAt)), duplicateNote(rec))
+	warnReceipt(e, incidentFlags, rec)
 	return nil
 }
