@@ -216,14 +216,27 @@ func (t *Timeline) addDeployments(in []Deployment) {
 			p.l.deps = append(p.l.deps, depFacts{Deployment: d, at: nanos(d.At), success: d.Status == StatusSuccess})
 		}
 	}
+	// At one instant, failed runs come before successes: the success is
+	// what production runs from then on, so it restores them at once,
+	// whatever the deployments' IDs (or the order they arrived in).
 	for _, l := range t.lines {
 		slices.SortFunc(l.deps, func(a, b depFacts) int {
 			if a.at != b.at {
 				return cmp.Compare(a.at, b.at)
 			}
+			if a.success != b.success {
+				return cmp.Compare(b2i(a.success), b2i(b.success))
+			}
 			return strings.Compare(a.ID, b.ID)
 		})
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func outcome(status string) int {
