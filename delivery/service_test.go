@@ -645,6 +645,44 @@ func TestLoop(t *testing.T) {
 	}
 }
 
+// TestLoopAbbreviatedLink: a CI job links its commit to a flag by the
+// abbreviation it printed ('change record --sha c1000aa --flag …') while
+// the webhook recorded the commit in full. The timeline makes them one
+// change, delivered under its full SHA, so the loop matched the link's
+// abbreviation against no deployed change: "1 linked change is not
+// deployed to production yet" for a change in production for days.
+func TestLoopAbbreviatedLink(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	commit := c.t.Add(-20 * 24 * time.Hour)
+	full := "c1000aa" + strings.Repeat("b", 33)
+	for _, in := range []delivery.ChangeInput{
+		{Service: "shop", SHA: full, AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour))},
+		{Service: "shop", SHA: full[:7], AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour)), Flags: []string{"new-checkout"}},
+	} {
+		if _, _, err := s.RecordChange(ctx, in, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deployed := commit.Add(24 * time.Hour)
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: full, Status: "success", At: &deployed}, ""); err != nil {
+		t.Fatal(err)
+	}
+	loop, err := s.Loop(ctx, "prod-eu", "new-checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loop.Undeployed != 0 || !loop.InProductionAt.Equal(deployed) || loop.CommitToProduction == nil || *loop.CommitToProduction != 24*time.Hour {
+		t.Errorf("linked by its abbreviation: undeployed %d, in production at %v, commit to production %v; want 0, %v, 24h (missing %q)",
+			loop.Undeployed, loop.InProductionAt, loop.CommitToProduction, deployed, loop.Missing)
+	}
+	// The value loop asks the same of a feature's changes.
+	shipped, err := s.Shipped(ctx, loop.Changes)
+	if err != nil || len(shipped) != 1 || shipped[0].Changes != 1 || !shipped[0].Deployment.At.Equal(deployed) {
+		t.Errorf("Shipped(the abbreviated link): %+v, %v; want its deployment, 1 change", shipped, err)
+	}
+}
+
 func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
