@@ -572,8 +572,31 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 		// the commits it abbreviates: it counts as one of its own.
 		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, c.AuthoredAt,
 			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
+		if r.Warning == "" {
+			r.Warning = s.forgePR(ctx, c)
+		}
 	}
 	return c, r, err
+}
+
+// forgePR warns of a pull request given by hand for a commit a forge
+// recorded as another one: the forge's wins (dora.Change.ByHand), in
+// whichever order the records arrive, so this record's number is not
+// used. Best effort, as ambiguousSHA.
+func (s *Service) forgePR(ctx context.Context, c dora.Change) string {
+	if c.PR == "" {
+		return ""
+	}
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return ""
+	}
+	pr, byHand := snap.tl.PullRequest(c.Service, c.Repo, strings.ToLower(c.SHA))
+	if pr == "" || pr == c.PR || byHand {
+		return ""
+	}
+	return fmt.Sprintf("pr %q is not used: a forge recorded commit %s as pull request %s, and a forge's pull request wins over one given by hand; if the forge's is wrong, edit its record (delivery record list changes finds it)",
+		c.PR, dora.ShortSHA(c.SHA), pr)
 }
 
 // IncidentInput opens an incident through the API.

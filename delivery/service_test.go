@@ -683,6 +683,47 @@ func TestLoopAbbreviatedLink(t *testing.T) {
 	}
 }
 
+// TestForgePRWinsWarned: 'change record --pr 99' for a commit a forge's
+// webhook recorded as pull request 12 is stored, but pull request 12 stays
+// the commit's (the later record used to win), and the receipt says that
+// its number is not used. Given by hand first, the forge's record still
+// wins when it arrives.
+func TestForgePRWinsWarned(t *testing.T) {
+	ctx := t.Context()
+	const shaPR = "c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+	for _, handFirst := range []bool{false, true} {
+		s, db, c := mustService(t)
+		authored := c.t.Add(-48 * time.Hour)
+		forge := func() {
+			d := &delivery.Delivery{Source: "acme-gh", ID: "gh-1", Kind: "pull_request", ReceivedAt: c.t,
+				Changes: []dora.Change{{Repo: "acme/shop", SHA: shaPR, PR: "12", AuthoredAt: authored, MergedAt: authored.Add(time.Hour)}}}
+			if _, err := db.RecordDelivery(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !handFirst {
+			forge()
+		}
+		_, r, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", SHA: shaPR[:7], PR: "99", AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(r.Warning, `pr "99" is not used`) && strings.Contains(r.Warning, "pull request 12"); warned == handFirst {
+			t.Errorf("hand first %v: warning %q; want one only when the forge's record came first", handFirst, r.Warning)
+		}
+		if handFirst {
+			forge()
+		}
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "acme/shop", Repo: "acme/shop", Environment: "prod-eu", SHA: shaPR, Status: "success", At: ptr(authored.Add(2 * time.Hour))}, ""); err != nil {
+			t.Fatal(err)
+		}
+		deps, err := s.Deployments(ctx, "acme/shop", authored, c.t)
+		if err != nil || len(deps) != 1 || len(deps[0].Changes) != 1 || deps[0].Changes[0].PR != "12" {
+			t.Errorf("hand first %v: deployments %+v, %v; want one change, pull request 12", handFirst, deps, err)
+		}
+	}
+}
+
 func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	cases := []struct {

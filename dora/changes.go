@@ -541,8 +541,11 @@ func (t *Timeline) mergeRecord(j int32, c *Change) {
 	if m.Service == "" {
 		m.Service = c.Service
 	}
-	if c.PR != "" {
-		m.PR = c.PR
+	// The latest record naming a pull request names it, except that a
+	// number given by hand never replaces a forge's (Change.ByHand); m.ByHand
+	// says where m.PR came from.
+	if c.PR != "" && (m.PR == "" || m.ByHand || !c.ByHand) {
+		m.PR, m.ByHand = c.PR, c.ByHand
 		if c.Branch != "" {
 			m.Branch = c.Branch // the source branch is what squash linking needs
 		}

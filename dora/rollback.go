@@ -109,19 +109,33 @@ func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.T
 	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; %s", sha, listSHAs(shas), remedy)
 }
 
-// abbreviates returns the recorded commits that sha abbreviates when they
-// (made by asOf) are several, sorted; nil otherwise.
-func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
-	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
-		return nil
+// PullRequest returns the pull request the timeline takes commit sha (of
+// repo, or of the service's repositories) to have merged, and whether that
+// number was given by hand (Change.ByHand): what a record naming another
+// one is told. Like CheckAbbreviation it reads every change, for the
+// records people send.
+func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand bool) {
+	repos := t.recordRepos(service, repo)
+	for j := range t.ch {
+		ch := &t.ch[j]
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !sameCommit(t.changeSHA(int32(j)), sha) {
+			continue
+		}
+		if c := t.record(int32(j)); c.PR != "" {
+			return c.PR, c.ByHand
+		}
 	}
+	return "", false
+}
+
+// recordRepos returns the repositories a record names: repo, or, for a
+// record naming its service only, the service's repositories.
+func (t *Timeline) recordRepos(service, repo string) []int32 {
 	var repos []int32
 	if repo != "" {
-		id, ok := t.repos.find(repo)
-		if !ok {
-			return nil
+		if id, ok := t.repos.find(repo); ok {
+			repos = []int32{id}
 		}
-		repos = []int32{id}
 	} else if l := t.byName[service]; l != nil {
 		for _, c := range l.changes {
 			if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
@@ -129,6 +143,16 @@ func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 			}
 		}
 	}
+	return repos
+}
+
+// abbreviates returns the recorded commits that sha abbreviates when they
+// (made by asOf) are several, sorted; nil otherwise.
+func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
+	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
+		return nil
+	}
+	repos := t.recordRepos(service, repo)
 	var found []string
 	for j := range t.ch {
 		ch := &t.ch[j]
