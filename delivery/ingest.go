@@ -569,8 +569,9 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	if err == nil {
 		s.linked(ctx, []ChangeText{{Change: c, Message: in.Message, Labels: in.Labels}})
 		// A change under an ambiguous abbreviation is merged into none of
-		// the commits it abbreviates: it counts as one of its own.
-		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, c.AuthoredAt,
+		// the commits it abbreviates: it counts as one of its own. It names
+		// the commits made by its latest time, as the timeline folds it.
+		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
 			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
 		if r.Warning == "" {
 			r.Warning = s.forgePR(ctx, c)

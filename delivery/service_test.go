@@ -724,6 +724,30 @@ func TestForgePRWinsWarned(t *testing.T) {
 	}
 }
 
+// TestAbbreviatedChangeWarnedAsFolded: a change recorded abbreviated
+// names the commits made by its latest time (the timeline folds it so):
+// one merged at 12:00 under an abbreviation of commits made at 07:00 and
+// 10:00 names neither, and its receipt says so. The receipt compared only
+// the commits made by its authoring time (08:00) and warned of nothing.
+func TestAbbreviatedChangeWarnedAsFolded(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	day := c.t.Add(-48 * time.Hour).Truncate(24 * time.Hour)
+	tail := strings.Repeat("0", 32)
+	for _, x := range []struct {
+		sha              string
+		authored, merged time.Duration
+	}{{"abcdef01" + tail, 7 * time.Hour, 7 * time.Hour}, {"abcdef02" + tail, 10 * time.Hour, 10 * time.Hour}} {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: x.sha, AuthoredAt: ptr(day.Add(x.authored)), MergedAt: ptr(day.Add(x.merged))}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, r, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0", AuthoredAt: ptr(day.Add(8 * time.Hour)), MergedAt: ptr(day.Add(12 * time.Hour))}, "")
+	if err != nil || !strings.Contains(r.Warning, "is ambiguous") {
+		t.Errorf("change abcdef0 merged after both commits: warning %q, %v; want ambiguous", r.Warning, err)
+	}
+}
+
 func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
