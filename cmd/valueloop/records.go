@@ -90,7 +90,8 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 // warnReceipt writes the receipt's warning on stderr: the record was
-// stored, but the metrics cannot use it as given (an ambiguous SHA). The
+// stored, but the metrics cannot use it as given (an ambiguous SHA, a
+// pull request a forge recorded otherwise). The
 // warning starts with the field it is about, named here by its flag.
 func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
 	if r.Warning == "" {
