@@ -804,12 +804,16 @@ func (t *eventTx) Append(env string, rec ingest.LogRecord) error {
 	return nil
 }
 
-// users returns the states in memory of env, reading its user log at first
-// use.
-func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
+// users returns env's transaction state and its states in memory, reading
+// its user log at first use.
+func (t *eventTx) users(env string) (*txEnv, *envUsers, error) {
+	e, err := t.env(env)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !e.versioned {
 		if _, err := t.StateVersion(env, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	e.usersRead = true
@@ -819,15 +823,15 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	loaded := u.loaded
 	ev.mu.Unlock()
 	if loaded {
-		return u, nil
+		return e, u, nil
 	}
 	var stored bool
 	if err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM event_users WHERE env = ?)`, e.id).Scan(&stored); err != nil {
-		return nil, fmt.Errorf("sqlite: read user states of %s: %w", env, err)
+		return nil, nil, fmt.Errorf("sqlite: read user states of %s: %w", env, err)
 	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, count, data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
+		return nil, nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
 	}
 	defer rows.Close()
 	ev.mu.Lock()
@@ -836,31 +840,27 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 		var seq, count int64
 		var data sql.RawBytes
 		if err := rows.Scan(&seq, &count, &data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		u.live[seq] = make([]int32, 0, count)
 		err := decodeUserLog(data, func(k string, s []byte) {
 			ev.set(u, -1, k, s, seq)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
+			return nil, nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u.loaded, u.complete, u.gen, u.logBytes = true, !stored, e.gen, e.logBytes
-	return u, nil
+	return e, u, nil
 }
 
 // LoadUsers reads the states of keys from memory, and those not there from
 // event_users (keeping them in memory).
 func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error {
-	e, err := t.env(env)
-	if err != nil {
-		return err
-	}
-	u, err := t.users(env, e)
+	e, u, err := t.users(env)
 	if err != nil {
 		return err
 	}
@@ -956,11 +956,7 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(users) == 0 {
 		return nil
 	}
-	e, err := t.env(env)
-	if err != nil {
-		return err
-	}
-	u, err := t.users(env, e)
+	e, u, err := t.users(env)
 	if err != nil {
 		return err
 	}
