@@ -15,9 +15,10 @@ import (
 )
 
 // BenchmarkOFREPHandler measures one OFREP single-flag evaluation (and a
-// bulk one) through the whole handler chain (routing, token check, body decode, evaluation,
-// metrics, encoding) without the network, and a bare handler that only reads
-// the body and writes a fixed answer: the ratio is Valueloop's own cost.
+// bulk one) through the whole handler chain (routing, token check, body
+// decode, evaluation, metrics, encoding) without the network, and a bare
+// handler that only reads the body and writes a fixed answer: the ratio is
+// Valueloop's own cost.
 func BenchmarkOFREPHandler(b *testing.B) {
 	e := MustServer(b)
 	h := httpapi.Handler(e.srv)
