@@ -198,15 +198,21 @@ func markMismatch(it *value.Item, facts map[flagKey]*flagFacts) {
 }
 
 // markMismatches marks items as next does (markMismatch) for the
-// progress that objective show and flow measure: a verdict next leaves
-// out of the record of bets is left out of the progress toward the
-// objective everywhere. Only the verdicts' flags are read, and only
-// their users (needSRM), from the facts next caches.
-func (s *Service) markMismatches(ctx context.Context, items []value.Item) error {
+// progress that objective show measures (validatedOnly: only validated
+// verdicts count in it) and for flow: a verdict next leaves out of the
+// record of bets is left out of the progress toward the objective and of
+// the flow's throughput and validated share everywhere. Only the
+// verdicts' flags are read, and only their users (needSRM), from the
+// facts next caches.
+func (s *Service) markMismatches(ctx context.Context, items []value.Item, validatedOnly bool) error {
 	production := s.production()
 	wanted := map[flagKey]need{}
 	for _, it := range items {
-		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && v.Stage == value.Validated && production[v.Environment] {
+		v := it.Lifecycle.Verdict
+		if v == nil || validatedOnly && v.Stage != value.Validated {
+			continue
+		}
+		if v.Flag != "" && production[v.Environment] {
 			wanted[flagKey{v.Environment, v.Flag}] = needSRM
 		}
 	}

@@ -90,6 +90,21 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 			t.Errorf("%s: progress %+v; want a's verdict not counted, saying so", name, p)
 		}
 	}
+	// flow's throughput and validated share leave it out too, and say
+	// so, with or without an objective.
+	for _, o := range []features.FlowOptions{{Objective: "o"}, {}} {
+		f, err := svc.Flow(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validated := 0
+		for _, w := range f.Throughput {
+			validated += w.Total()
+		}
+		if validated != 0 || f.Validated != 0 || f.Mismatched != 1 || f.Mismatches() != "1 verdict not counted: sample ratio mismatch" {
+			t.Errorf("flow %+v: %d verdicts in the throughput, %d validated shipped, %d mismatched; want 0, 0, 1", o, validated, f.Validated, f.Mismatched)
+		}
+	}
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
 	}

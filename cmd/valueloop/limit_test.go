@@ -172,6 +172,20 @@ func TestFlowShippedWords(t *testing.T) {
 	}
 }
 
+// TestFlowMismatchWords: flow says how many verdicts a sample ratio
+// mismatch left out of its throughput and of the shipped features'
+// validated and invalidated, as next and objective show say theirs.
+func TestFlowMismatchWords(t *testing.T) {
+	var b strings.Builder
+	writeFlow(&b, &value.Flow{Shipped: 3, Validated: 1, Mismatched: 2, ShippedMismatched: 1}, "", 0)
+	for _, want := range []string{"(0 validated, 0 invalidated); 2 verdicts not counted: sample ratio mismatch",
+		"1 validated, 0 invalidated, 2 undecided (1 of them with a verdict not counted: sample ratio mismatch)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("flow does not say %q:\n%s", want, b.String())
+		}
+	}
+}
+
 // TestNextBetsFigures: the record of bets writes its confidence and effect
 // as the rank lines write theirs (value.Figure): a confidence of 0.004 is
 // not "0.00".

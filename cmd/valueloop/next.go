@@ -191,15 +191,19 @@ func writeFlow(w io.Writer, f *value.Flow, objective string, cols int) {
 		validated += wk.Validated
 	}
 	fmt.Fprintln(w, "\nThroughput: features reaching a verdict per week")
-	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated)
+	left := ""
+	if m := f.Mismatches(); m != "" {
+		left = "; " + m
+	}
+	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)%s\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated, left)
 	share := "–"
 	if f.ValidatedShare != nil {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
 	}
 	// Shipped is measuring or beyond, which a move by hand reaches too (an
 	// idea invalidated in planning): not "released to their users".
-	fmt.Fprintf(w, "\nShipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided; validated share %s\n",
-		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), share)
+	fmt.Fprintf(w, "\nShipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided%s; validated share %s\n",
+		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), f.UndecidedMismatched(), share)
 	if f.Progress != nil {
 		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")
 		writeProgress(w, f.Progress)
