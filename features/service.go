@@ -238,12 +238,8 @@ type Service struct {
 	// meanwhile wait for it and are served its result.
 	memoMu sync.Mutex // guards memo
 	memo   []memoEntry
-	// analyseVerdicts checks a verdict's experiment by analysing it in
-	// full (needAnalysis), as before the check read users only: a
-	// benchmark's baseline, set by its test only.
-	analyseVerdicts bool
-	cancel          context.CancelFunc
-	wg              sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // DefaultInterval is how often the periodic sync runs.
