@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -256,6 +257,10 @@ type requestEvidence struct {
 	// at once; users holds them, by flag, once read.
 	batch map[string][]string
 	users map[string]map[string][]metric.Aggregate
+	// wanted lists, by environment, the flags whose hypotheses are read
+	// at once; hypotheses holds them, by flag, once read.
+	wanted     map[string][]string
+	hypotheses map[string]map[string]*experiment.Hypothesis
 }
 
 // batchUsers is how many flags of one environment a request checks for a
@@ -272,8 +277,9 @@ const (
 // which reads the flags wanted, as much as each is wanted.
 func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string][]string{},
-		users: map[string]map[string][]metric.Aggregate{}}
+		users: map[string]map[string][]metric.Aggregate{}, wanted: map[string][]string{}, hypotheses: map[string]map[string]*experiment.Hypothesis{}}
 	for k, n := range wanted {
+		ev.wanted[k.env] = append(ev.wanted[k.env], k.flag)
 		if n == needSRM {
 			ev.batch[k.env] = append(ev.batch[k.env], k.flag)
 		}
@@ -312,6 +318,33 @@ func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Ag
 	return byFlag[k.flag], nil
 }
 
+// hypothesis is the hypothesis of flag k (nil when it has none), from one
+// read of the hypotheses of the flags wanted of its environment: a query
+// per flag cost far more than its one row.
+func (r *requestEvidence) hypothesis(ctx context.Context, k flagKey) (*experiment.Hypothesis, error) {
+	flags := r.wanted[k.env]
+	if !slices.Contains(flags, k.flag) {
+		h, err := r.Hypothesis(ctx, k.env, k.flag)
+		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+			return nil, nil
+		}
+		return h, err
+	}
+	byFlag, ok := r.hypotheses[k.env]
+	if !ok {
+		byFlag = make(map[string]*experiment.Hypothesis, len(flags))
+		for chunk := range slices.Chunk(flags, batchMax) {
+			hs, err := r.Hypotheses(ctx, k.env, chunk...)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(byFlag, hs)
+		}
+		r.hypotheses[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
+}
+
 func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	if ms, ok := r.metrics[env]; ok {
 		return ms, nil
@@ -331,11 +364,11 @@ func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Met
 // would silently lose a ratio.
 func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, n need) (*flagFacts, error) {
 	x := &flagFacts{at: s.Now(), read: n}
-	h, err := ev.Hypothesis(ctx, k.env, k.flag)
-	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
-		return x, nil
-	} else if err != nil {
+	h, err := ev.hypothesis(ctx, k)
+	if err != nil {
 		return nil, fmt.Errorf("hypothesis of flag %s in %s: %w", k.flag, k.env, err)
+	} else if h == nil {
+		return x, nil
 	}
 	x.hypothesis = h
 	switch n {

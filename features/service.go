@@ -172,6 +172,9 @@ type Evidence interface {
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	// Hypotheses serves those of the flags given of env at once (a flag
+	// without one is absent), which next reads of many flags.
+	Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error)
 }
 
 // Service is the value loop inside the server. Construct with New, set

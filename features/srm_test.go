@@ -146,6 +146,19 @@ func mustIngest(t *testing.T, db *sqlite.DB, events []ingest.Event) {
 type countingEvidence struct {
 	*sqlite.DB
 	aggregates, users, everyFlag int
+	// hypothesis counts the reads of one flag's hypothesis, hypotheses
+	// those of many at once.
+	hypothesis, hypotheses int
+}
+
+func (c *countingEvidence) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
+	c.hypothesis++
+	return c.DB.Hypothesis(ctx, env, flag)
+}
+
+func (c *countingEvidence) Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error) {
+	c.hypotheses++
+	return c.DB.Hypotheses(ctx, env, flags...)
 }
 
 func (c *countingEvidence) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
@@ -288,6 +301,11 @@ func TestSampleRatioBatched(t *testing.T) {
 	// environment and flag), however few of them are checked.
 	if ev.everyFlag != 0 {
 		t.Errorf("next read the users of every flag of the environment %d times; want the flags checked only", ev.everyFlag)
+	}
+	// So are their hypotheses: one read of the environment's flags
+	// wanted, not a query per flag.
+	if ev.hypothesis != 0 || ev.hypotheses != 1 {
+		t.Errorf("next read %d hypotheses one at a time and %d batches; want none and one", ev.hypothesis, ev.hypotheses)
 	}
 	for i, flag := range keys {
 		full, err := features.Mismatch(svc, ctx, "production", flag, true)
