@@ -261,6 +261,9 @@ type requestEvidence struct {
 	// at once; hypotheses holds them, by flag, once read.
 	wanted     map[string][]string
 	hypotheses map[string]map[string]*experiment.Hypothesis
+	// splits holds the split histories of every flag, by environment,
+	// once read.
+	splits map[string]map[string][]experiment.SplitPeriod
 }
 
 // batchUsers is how many flags of one environment a request checks for a
@@ -277,7 +280,8 @@ const (
 // which reads the flags wanted, as much as each is wanted.
 func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string][]string{},
-		users: map[string]map[string][]metric.Aggregate{}, wanted: map[string][]string{}, hypotheses: map[string]map[string]*experiment.Hypothesis{}}
+		users: map[string]map[string][]metric.Aggregate{}, wanted: map[string][]string{}, hypotheses: map[string]map[string]*experiment.Hypothesis{},
+		splits: map[string]map[string][]experiment.SplitPeriod{}}
 	for k, n := range wanted {
 		ev.wanted[k.env] = append(ev.wanted[k.env], k.flag)
 		if n == needSRM {
@@ -345,6 +349,21 @@ func (r *requestEvidence) hypothesis(ctx context.Context, k flagKey) (*experimen
 	return byFlag[k.flag], nil
 }
 
+// splitHistory is the split history of flag k, from one read of its
+// environment's (cached by the store per environment version, but each
+// read of one flag's read that version again).
+func (r *requestEvidence) splitHistory(ctx context.Context, k flagKey) ([]experiment.SplitPeriod, error) {
+	byFlag, ok := r.splits[k.env]
+	if !ok {
+		var err error
+		if byFlag, err = r.SplitHistories(ctx, k.env); err != nil {
+			return nil, err
+		}
+		r.splits[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
+}
+
 func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	if ms, ok := r.metrics[env]; ok {
 		return ms, nil
@@ -391,7 +410,7 @@ func (s *Service) input(ctx context.Context, ev *requestEvidence, k flagKey, x *
 		return nil, err
 	}
 	// A rollout moved the split: the analysis goes period by period.
-	splits, err := ev.SplitHistory(ctx, k.env, k.flag)
+	splits, err := ev.splitHistory(ctx, k)
 	if err != nil {
 		return nil, err
 	}

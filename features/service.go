@@ -171,6 +171,9 @@ type Evidence interface {
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
+	// SplitHistories serves those of every flag of env at once (shared:
+	// not to be changed), which next reads of many flags.
+	SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
 	// Hypotheses serves those of the flags given of env at once (a flag
 	// without one is absent), which next reads of many flags.

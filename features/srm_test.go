@@ -149,6 +149,19 @@ type countingEvidence struct {
 	// hypothesis counts the reads of one flag's hypothesis, hypotheses
 	// those of many at once.
 	hypothesis, hypotheses int
+	// split counts the reads of one flag's split history, splits those
+	// of an environment's.
+	split, splits int
+}
+
+func (c *countingEvidence) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
+	c.split++
+	return c.DB.SplitHistory(ctx, env, flag)
+}
+
+func (c *countingEvidence) SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error) {
+	c.splits++
+	return c.DB.SplitHistories(ctx, env)
 }
 
 func (c *countingEvidence) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
@@ -306,6 +319,9 @@ func TestSampleRatioBatched(t *testing.T) {
 	// wanted, not a query per flag.
 	if ev.hypothesis != 0 || ev.hypotheses != 1 {
 		t.Errorf("next read %d hypotheses one at a time and %d batches; want none and one", ev.hypothesis, ev.hypotheses)
+	}
+	if ev.split != 0 || ev.splits != 1 {
+		t.Errorf("next read %d split histories one at a time and the environment's %d times; want none and once", ev.split, ev.splits)
 	}
 	for i, flag := range keys {
 		full, err := features.Mismatch(svc, ctx, "production", flag, true)
