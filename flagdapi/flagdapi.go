@@ -321,14 +321,15 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 	}
 }
 
-// FetchAllFlags answers the environment's flags as a flagd file.
+// FetchAllFlags answers the environment's flags as a flagd file, as
+// SyncFlags sends them (flagConfiguration).
 func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.FetchAllFlagsRequest]) (*connect.Response[syncv1.FetchAllFlagsResponse], error) {
 	//lint:ignore SA1019 older providers send the selector in the field, not the header
 	live, err := s.environment(ctx, req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return nil, err
 	}
-	data, err := live.FlagdJSON()
+	data, err := flagConfiguration(live)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/flagd"
 	"github.com/valueloop/valueloop/flagplan"
 	"github.com/valueloop/valueloop/flags"
 )
@@ -160,7 +162,7 @@ func changedKeys(old, cur *flags.Live) []string {
 // shared by the streams: Server.syncs), so that streams do not each copy
 // the set into a message of their own.
 func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
-	data, err := live.FlagdJSON()
+	data, err := flagConfiguration(live)
 	if err != nil {
 		return nil, err
 	}
@@ -168,4 +170,24 @@ func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
 	// here): without one flagd's Java provider takes GetMetadata's answer
 	// instead, and older servers answered the set's metadata there.
 	return &syncv1.SyncFlagsResponse{FlagConfiguration: string(data), SyncContext: &structpb.Struct{}}, nil
+}
+
+// flagConfiguration is live's set as the sync service sends it: a flagd
+// file whose metadata names the environment as its "scope", unless the set
+// has a scope of its own. flagd's in-process providers put their selector
+// into the metadata of every evaluation as "scope" where the flag has none
+// (@openfeature/flagd-provider 0.16.1), and the selector may be the token:
+// hooks, logs and traces that read flag metadata would get the secret.
+func flagConfiguration(live *flags.Live) ([]byte, error) {
+	set := live.Snapshot.Set()
+	if _, ok := set.Metadata["scope"]; ok {
+		return live.FlagdJSON()
+	}
+	scoped := *set
+	scoped.Metadata = maps.Clone(set.Metadata)
+	if scoped.Metadata == nil {
+		scoped.Metadata = map[string]any{}
+	}
+	scoped.Metadata["scope"] = live.Environment.Key
+	return flagd.Marshal(&scoped)
 }

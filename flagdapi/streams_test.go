@@ -331,3 +331,46 @@ func TestSyncContextIsStaticContext(t *testing.T) {
 		t.Errorf("the set's metadata is no longer in the flag configuration: %s", msg.GetFlagConfiguration())
 	}
 }
+
+// TestSyncScopeIsTheEnvironment: flagd's in-process providers copy their
+// selector into the metadata of every evaluation as "scope" when the flag's
+// metadata has none (@openfeature/flagd-provider 0.16.1), and the selector
+// may be the token: the set sent over SyncFlags and FetchAllFlags names the
+// environment as its scope, so that the provider keeps that instead of the
+// secret. A set with a scope of its own keeps it.
+func TestSyncScopeIsTheEnvironment(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	srv := serveHTTP(t, s)
+	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tc := range []struct{ name, metadata, want string }{
+		{"no scope of its own", `{"flagSetId": "shop"}`, "production"},
+		{"no metadata", `null`, "production"},
+		{"a scope of its own", `{"scope": "checkout"}`, "checkout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}, "metadata": ` + tc.metadata + `}`)
+			//lint:ignore SA1019 older providers send the selector in the field
+			stream, err := c.SyncFlags(ctx, connect.NewRequest(&syncv1.SyncFlagsRequest{Selector: secret}))
+			if err != nil || !stream.Receive() {
+				t.Fatalf("SyncFlags: %v %v", err, stream.Err())
+			}
+			defer stream.Close()
+			//lint:ignore SA1019 see above
+			all, err := c.FetchAllFlags(ctx, connect.NewRequest(&syncv1.FetchAllFlagsRequest{Selector: secret}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, conf := range map[string]string{"SyncFlags": stream.Msg().GetFlagConfiguration(), "FetchAllFlags": all.Msg.GetFlagConfiguration()} {
+				var set struct{ Metadata map[string]any }
+				if err := json.Unmarshal([]byte(conf), &set); err != nil {
+					t.Fatal(err)
+				}
+				if set.Metadata["scope"] != tc.want || strings.Contains(conf, secret) {
+					t.Errorf("%s: metadata %v, want scope %q (and no token)", name, set.Metadata, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -6,11 +6,13 @@
 // specification (open-feature/protocol service/openapi.yaml) instead:
 //   - a variant chosen by a fractional split is reported as SPLIT, not
 //     TARGETING_MATCH;
-//   - the OFREP reason enum is STATIC, TARGETING_MATCH, SPLIT, DISABLED and
-//     UNKNOWN (service/openapi.yaml, evaluationSuccess.reason, still so at
-//     protocol commit d1a63a4; see docs/flags.md). The engine's DEFAULT (targeting ran and chose nothing, so the
-//     default variant was served) has no OFREP spelling and is reported as
-//     UNKNOWN; in-process evaluation keeps DEFAULT;
+//   - the engine's DEFAULT (targeting ran and chose nothing, so the default
+//     variant was served) is sent as DEFAULT, as flagd's OFREP service sends
+//     it, although the enum of OFREP's schema (service/openapi.yaml,
+//     evaluationSuccess.reason) lists only STATIC, TARGETING_MATCH, SPLIT,
+//     DISABLED and UNKNOWN: every OFREP provider passes the reason through,
+//     and UNKNOWN would tell the application that the server could not say
+//     why (see docs/flags.md);
 //   - a flag whose definition defers to the code default (no defaultVariant)
 //     answers without a "value" field (the spec's codeDefaultFlag);
 //   - the bulk ETag covers the flag set AND the request's context, since the
@@ -379,10 +381,12 @@ func wireErrorCode(c evaluation.ErrorCode) string {
 	return "GENERAL"
 }
 
-// wireReason maps engine reasons onto the OFREP reason enum.
+// wireReason maps engine reasons onto OFREP's: the OpenFeature reasons the
+// engine gives are sent as they are (DEFAULT included, see the package
+// comment), anything else as UNKNOWN.
 func wireReason(r evaluation.Reason) string {
 	switch r {
-	case "STATIC", "TARGETING_MATCH", "SPLIT", "DISABLED":
+	case "STATIC", "TARGETING_MATCH", "SPLIT", "DISABLED", "DEFAULT":
 		return string(r)
 	}
 	return "UNKNOWN"

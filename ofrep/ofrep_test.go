@@ -259,3 +259,31 @@ func TestBulkEventStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestReasonsOnTheWire: each engine reason reaches the wire as the
+// OpenFeature reason it is, DEFAULT (the rule chose nothing) included, as
+// flagd's OFREP service sends it; it used to be sent as UNKNOWN, which tells
+// the application that the server could not say why.
+func TestReasonsOnTheWire(t *testing.T) {
+	var now atomic.Int64
+	srv := serve(t, "reasons.json", &now)
+	for _, tc := range []struct{ flag, context, reason string }{
+		{"static", `{"targetingKey":"u1"}`, "STATIC"},
+		{"rule", `{"targetingKey":"u1","plan":"pro"}`, "TARGETING_MATCH"},
+		{"rule", `{"targetingKey":"u1","plan":"free"}`, "DEFAULT"},
+		{"split", `{"targetingKey":"u1"}`, "SPLIT"},
+		{"split", `{}`, "DEFAULT"},
+		{"disabled", `{"targetingKey":"u1"}`, "DISABLED"},
+	} {
+		t.Run(tc.flag+" "+tc.context, func(t *testing.T) {
+			resp, body := post(t, srv, "/ofrep/v1/evaluate/flags/"+tc.flag, `{"context":`+tc.context+`}`, "")
+			var got struct{ Reason string }
+			if err := json.Unmarshal([]byte(body), &got); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d, body %s (%v)", resp.StatusCode, body, err)
+			}
+			if got.Reason != tc.reason {
+				t.Errorf("reason %q, want %q (%s)", got.Reason, tc.reason, body)
+			}
+		})
+	}
+}

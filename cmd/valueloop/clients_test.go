@@ -98,6 +98,8 @@ type wantDetails struct {
 	Variant   string
 	Reason    string
 	ErrorCode string
+	// Metadata, when not nil, is the flagMetadata the SDK must report.
+	Metadata map[string]any
 }
 
 func canonical(v any) string {
@@ -112,6 +114,9 @@ func checkSDK(t *testing.T, name string, got sdkDetails, want wantDetails) {
 		ok = ok && slices.ContainsFunc(want.OneOf, func(v any) bool { return canonical(v) == canonical(got.Value) }) && got.Variant != ""
 	} else {
 		ok = ok && canonical(got.Value) == canonical(want.Value) && got.Variant == want.Variant
+	}
+	if want.Metadata != nil && canonical(got.FlagMetadata) != canonical(want.Metadata) {
+		t.Errorf("%s: flagMetadata %s, want %s", name, canonical(got.FlagMetadata), canonical(want.Metadata))
 	}
 	if !ok {
 		t.Errorf("%s: got value %s variant %q reason %q error %q (%s);\nwant value %s%s variant %q reason %q error %q",
@@ -159,20 +164,21 @@ func TestClientSuiteNode(t *testing.T) {
 			wantDetails{OneOf: []any{true, false}, Reason: "SPLIT"}},
 		{clientCase{"number targeting match", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.5.1"})},
 			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
-		// The rule chose nothing: the default variant, reason UNKNOWN (OFREP has no DEFAULT).
+		// The rule chose nothing: the default variant, reason DEFAULT, as flagd's
+		// own OFREP service answers it (docs/flags.md).
 		{clientCase{"number default variant", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.3.0"})},
-			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+			wantDetails{Value: 10, Variant: "ten", Reason: "DEFAULT"}},
 		// No targetingKey: a split has nothing to bucket by and, as in
 		// flagd, serves the default variant rather than an error.
 		{clientCase{"split without targetingKey", "new-onboarding", "boolean", true, map[string]any{"country": "DE"}},
-			wantDetails{Value: false, Variant: "control", Reason: "UNKNOWN"}},
+			wantDetails{Value: false, Variant: "control", Reason: "DEFAULT"}},
 		// A context version sem_ver cannot read: no match, not an error (flagd).
 		{clientCase{"number, context not a version", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "latest"})},
-			wantDetails{Value: 10, Variant: "ten", Reason: "UNKNOWN"}},
+			wantDetails{Value: 10, Variant: "ten", Reason: "DEFAULT"}},
 		{clientCase{"object targeting match", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
 			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
 		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
-			wantDetails{Value: lightTheme, Variant: "light", Reason: "UNKNOWN"}},
+			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
 		// The registry's provider (0.1.3) predates OFREP's codeDefaultFlag:
 		// the right value (the code default) with reason ERROR/GENERAL. See
 		// docs/flags.md, "Disabled flags".
@@ -298,8 +304,10 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
-// browserRun is browser.mjs running: what it says, one JSON object a line.
-type browserRun struct {
+// scriptRun is a script of the suite running (browser.mjs, flagd.mjs with
+// FLAGD_WATCH): what it says, one JSON object a line, each with its "event".
+type scriptRun struct {
+	script string
 	ctx    context.Context
 	stdin  io.Writer
 	events chan map[string]json.RawMessage
@@ -309,14 +317,20 @@ type browserRun struct {
 
 // startBrowser starts browser.mjs against the server at serverURL; it stops
 // with the test.
-func startBrowser(t *testing.T, serverURL string) *browserRun {
+func startBrowser(t *testing.T, serverURL string) *scriptRun {
+	return startScript(t, "browser.mjs", "VALUELOOP_URL="+serverURL, "CHROMIUM="+chromiumPath())
+}
+
+// startScript starts script with env added; it stops with the test, its
+// stdin closed first.
+func startScript(t *testing.T, script string, env ...string) *scriptRun {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	cmd := exec.CommandContext(ctx, "node", "browser.mjs")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = clientSuiteDir
-	cmd.Env = append(os.Environ(), "VALUELOOP_URL="+serverURL, "CHROMIUM="+chromiumPath())
+	cmd.Env = append(os.Environ(), env...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	b := &browserRun{ctx: ctx, stdin: stdin, events: make(chan map[string]json.RawMessage), stderr: &syncBuffer{}, start: time.Now()}
+	b := &scriptRun{script: script, ctx: ctx, stdin: stdin, events: make(chan map[string]json.RawMessage), stderr: &syncBuffer{}, start: time.Now()}
 	cmd.Stderr = &stderrWriter{b.stderr}
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -343,22 +357,22 @@ func startBrowser(t *testing.T, serverURL string) *browserRun {
 }
 
 // next waits for the script's next event, which must be want.
-func (b *browserRun) next(t *testing.T, want string) map[string]json.RawMessage {
+func (b *scriptRun) next(t *testing.T, want string) map[string]json.RawMessage {
 	t.Helper()
 	select {
 	case m, ok := <-b.events:
 		if !ok {
-			t.Fatalf("browser.mjs ended before %q:\n%s", want, b.stderr.String())
+			t.Fatalf("%s ended before %q:\n%s", b.script, want, b.stderr.String())
 		}
 		var got string
 		json.Unmarshal(m["event"], &got)
 		if got != want {
-			t.Fatalf("browser.mjs said %s, want event %q:\n%s", canonical(m), want, b.stderr.String())
+			t.Fatalf("%s said %s, want event %q:\n%s", b.script, canonical(m), want, b.stderr.String())
 		}
 		t.Logf("%s after %v", want, time.Since(b.start).Round(time.Millisecond))
 		return m
 	case <-b.ctx.Done():
-		t.Fatalf("no %q from browser.mjs: %v\n%s", want, b.ctx.Err(), b.stderr.String())
+		t.Fatalf("no %q from %s: %v\n%s", want, b.script, b.ctx.Err(), b.stderr.String())
 	}
 	return nil
 }
@@ -467,7 +481,7 @@ func TestClientSuiteBrowserEventStream(t *testing.T) {
 // changeDetection ("polling": every second; "sse": no polling); it checks
 // that the provider became READY with the right values and returns what
 // runs.
-func browserReady(t *testing.T, apiKey bool, changeDetection string) (*testServer, *browserRun, []browserCase) {
+func browserReady(t *testing.T, apiKey bool, changeDetection string) (*testServer, *scriptRun, []browserCase) {
 	t.Helper()
 	needClientSuite(t)
 	needChromium(t)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -428,11 +430,11 @@ func TestFlagdRPCExposures(t *testing.T) {
 	}
 }
 
-// TestClientSuiteFlagdNode: flagd's JavaScript provider
-// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
-// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
-// with the token as its selector.
-func TestClientSuiteFlagdNode(t *testing.T) {
+// flagdNodeServer starts the server with the demo for flagd.mjs and returns
+// it, an evaluate token of production and flagd.mjs's environment (host,
+// port, the token as selector).
+func flagdNodeServer(t *testing.T) (*testServer, string, []string) {
+	t.Helper()
 	needClientSuite(t)
 	srv := MustServe(t, "", "--demo")
 	token := srv.mustToken(t, "--env", "production", "--scope", "evaluate", "--name", "flagd-node")
@@ -440,18 +442,28 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, token, []string{"VALUELOOP_HOST=" + u.Hostname(), "VALUELOOP_PORT=" + u.Port(), "VALUELOOP_TOKEN=" + token}
+}
+
+// TestClientSuiteFlagdNode: flagd's JavaScript provider
+// (@openfeature/flagd-provider from npm) against Valueloop, in RPC mode
+// (flagd.evaluation.v2 over gRPC) and in in-process mode (flagd.sync.v1),
+// with the token as its selector.
+func TestClientSuiteFlagdNode(t *testing.T) {
+	_, token, env := flagdNodeServer(t)
 	tests := []struct {
 		clientCase
 		want wantDetails
 	}{
+		// The flag set's metadata (demo/production.json) under the flag's own.
 		{clientCase{"boolean static", "kill-switch-payments", "boolean", false, evalContext("u1", nil)},
-			wantDetails{Value: true, Variant: "on", Reason: "STATIC"}},
+			wantDetails{Value: true, Variant: "on", Reason: "STATIC", Metadata: killSwitchMetadata}},
 		{clientCase{"string targeting match", "checkout-flow", "string", "none", evalContext("u2", map[string]any{"email": "ann@valueloop.dev"})},
 			wantDetails{Value: "one-page", Variant: "one-page", Reason: "TARGETING_MATCH"}},
 		{clientCase{"number targeting match", "search-results-per-page", "number", 0, evalContext("u5", map[string]any{"appVersion": "2.5.1"})},
 			wantDetails{Value: 20, Variant: "twenty", Reason: "TARGETING_MATCH"}},
 		{clientCase{"object default variant", "theme", "object", map[string]any{}, evalContext("u6", nil)},
-			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT"}},
+			wantDetails{Value: lightTheme, Variant: "light", Reason: "DEFAULT", Metadata: productionSetMetadata}},
 		{clientCase{"disabled flag", "banner", "object", codeBanner, evalContext("u7", nil)},
 			wantDetails{Value: codeBanner, Reason: "DISABLED"}},
 		{clientCase{"missing flag", "no-such-flag", "boolean", true, evalContext("u8", nil)},
@@ -460,12 +472,75 @@ func TestClientSuiteFlagdNode(t *testing.T) {
 	cases := clientCases(tests)
 	for _, mode := range []string{"rpc", "in-process"} {
 		t.Run(mode, func(t *testing.T) {
-			got := runNodeScript(t, "flagd.mjs", cases, "VALUELOOP_HOST="+u.Hostname(), "VALUELOOP_PORT="+u.Port(),
-				"VALUELOOP_TOKEN="+token, "FLAGD_MODE="+mode)
+			got := runNodeScript(t, "flagd.mjs", cases, append(env, "FLAGD_MODE="+mode)...)
 			for _, tc := range tests {
-				checkSDK(t, tc.Name, got[tc.Name], tc.want)
+				want := tc.want
+				if mode == "in-process" && want.Metadata != nil {
+					want.Metadata = inProcessMetadata(want.Metadata)
+				}
+				checkSDK(t, tc.Name, got[tc.Name], want)
+				if strings.Contains(canonical(got[tc.Name].FlagMetadata), token) {
+					t.Errorf("%s: the token is in the flag metadata the application sees: %s", tc.Name, canonical(got[tc.Name].FlagMetadata))
+				}
 			}
 		})
+	}
+}
+
+// inProcessMetadata is md as an in-process provider reports it: with the
+// "scope" the sync service gives the set (flagdapi.flagConfiguration),
+// which keeps the provider from putting its selector, the token, there.
+func inProcessMetadata(md map[string]any) map[string]any {
+	md = maps.Clone(md)
+	md["scope"] = "production"
+	return md
+}
+
+// The demo's production flag set metadata, and kill-switch-payments' own
+// over it, as flagd merges them (demo/production.json).
+var (
+	productionSetMetadata = map[string]any{"flagSetId": "shop", "version": "2026-11-25"}
+	killSwitchMetadata    = map[string]any{"flagSetId": "shop", "version": "2026-11-25", "owner": "payments"}
+)
+
+// TestClientSuiteFlagdNodeInProcessChange: flagd's JavaScript provider in
+// in-process mode follows the sync stream: a flag disabled through the CLI
+// reaches it as PROVIDER_CONFIGURATION_CHANGED naming that flag alone, and
+// its next evaluations use the new definition, the other flags unchanged.
+func TestClientSuiteFlagdNodeInProcessChange(t *testing.T) {
+	srv, _, env := flagdNodeServer(t)
+	run := startScript(t, "flagd.mjs", append(env, "FLAGD_MODE=in-process", "FLAGD_WATCH=1")...)
+	tests := []struct {
+		clientCase
+		before, after wantDetails
+	}{
+		{clientCase{"changed", "kill-switch-payments", "boolean", false, evalContext("u1", nil)},
+			wantDetails{Value: true, Variant: "on", Reason: "STATIC", Metadata: inProcessMetadata(killSwitchMetadata)},
+			wantDetails{Value: false, Reason: "DISABLED", Metadata: inProcessMetadata(killSwitchMetadata)}},
+		{clientCase{"unchanged", "theme", "object", map[string]any{}, evalContext("u6", map[string]any{"prefersDark": true})},
+			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"},
+			wantDetails{Value: darkTheme, Variant: "dark", Reason: "TARGETING_MATCH"}},
+	}
+	cases, _ := json.Marshal(clientCases(tests))
+	if _, err := run.stdin.Write(append(cases, '\n')); err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]sdkDetails
+	json.Unmarshal(run.next(t, "ready")["values"], &values)
+	for _, tc := range tests {
+		checkSDK(t, "ready: "+tc.Name, values[tc.Name], tc.before)
+	}
+	if code, _, stderr := srv.cli(t, srv.Admin, "flags", "disable", "kill-switch-payments", "--env", "production"); code != 0 {
+		t.Fatalf("flags disable: exit %d: %s", code, stderr)
+	}
+	changed := run.next(t, "changed")
+	if got := canonical(changed["flagsChanged"]); got != `["kill-switch-payments"]` {
+		t.Errorf("flagsChanged %s, want [\"kill-switch-payments\"]", got)
+	}
+	values = nil
+	json.Unmarshal(changed["values"], &values)
+	for _, tc := range tests {
+		checkSDK(t, "after the change: "+tc.Name, values[tc.Name], tc.after)
 	}
 }
 

@@ -72,9 +72,10 @@ func ofrepTypedCases(t *testing.T, client *openfeature.Client) {
 		d, err := client.IntValueDetails(ctx, "search-results-per-page", 0, ofrepUser("u4", map[string]any{"appVersion": "2.5.1"}))
 		checkDetails(t, anyDetails(d.Value, d.EvaluationDetails), err, ofrepWant{20, "twenty", openfeature.TargetingMatchReason, ""})
 		// No appVersion: the rule reads a missing attribute, which is normal
-		// traffic; the default variant is served. OFREP has no DEFAULT reason.
+		// traffic; the default variant is served, reason DEFAULT as flagd
+		// sends it (docs/flags.md), which the Go OFREP provider passes on.
 		f, err := client.FloatValueDetails(ctx, "search-results-per-page", 0, ofrepUser("u4", nil))
-		checkDetails(t, anyDetails(f.Value, f.EvaluationDetails), err, ofrepWant{10, "ten", openfeature.UnknownReason, ""})
+		checkDetails(t, anyDetails(f.Value, f.EvaluationDetails), err, ofrepWant{10, "ten", openfeature.DefaultReason, ""})
 	})
 	t.Run("object", func(t *testing.T) {
 		d, err := client.ObjectValueDetails(ctx, "theme", nil, ofrepUser("u5", map[string]any{"prefersDark": true}))

@@ -27,15 +27,21 @@ export function plain(d) {
   };
 }
 
-// evaluateStdin evaluates the cases that come as JSON on stdin (name, flag,
-// type, default, context) with a server SDK client and writes the details
-// of each to stdout, as one JSON object keyed by case name.
+// evaluate evaluates cases (name, flag, type, default, context) with a
+// server SDK client and returns the details of each, keyed by case name.
+export async function evaluate(client, cases) {
+  const out = {};
+  for (const c of cases) {
+    out[c.name] = plain(await detailsMethod(client, c.type).call(client, c.flag, c.default, c.context));
+  }
+  return out;
+}
+
+// evaluateStdin evaluates the cases that come as JSON on stdin with a
+// server SDK client and writes the details of each to stdout, as one JSON
+// object keyed by case name.
 export async function evaluateStdin(client) {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
-  const out = {};
-  for (const c of JSON.parse(input)) {
-    out[c.name] = plain(await detailsMethod(client, c.type).call(client, c.flag, c.default, c.context));
-  }
-  process.stdout.write(JSON.stringify(out) + '\n');
+  process.stdout.write(JSON.stringify(await evaluate(client, JSON.parse(input))) + '\n');
 }
