@@ -36,15 +36,19 @@ func RolloutMetric() metric.Metric {
 }
 
 // RolloutPlan is the demo rollout: it takes over the file's 5% split and
-// goes on to 25%, 50% and 100% a day apart while checkout errors do not
-// rise by more than 5%.
+// goes on to 25%, 50% and 100% a day apart, each step with a minimum of
+// new users of one-page, while checkout errors do not rise by more than
+// 5%. The minimums are set: by default a step waits for the users that
+// detect a 5% harm on a 5% error rate (about 175,000), which the demo's
+// 20,000 shoppers never reach, and a newcomer saw a step waiting for
+// them.
 func RolloutPlan() rollout.Plan {
 	day := rollout.Duration(24 * time.Hour)
 	return rollout.Plan{
 		Flag: RolloutFlag, Variant: "one-page", Baseline: "classic",
 		Steps: []rollout.Step{
-			{Percent: 5, MinDuration: day}, {Percent: 25, MinDuration: day, MinUsers: 200},
-			{Percent: 50, MinDuration: day}, {Percent: 100},
+			{Percent: 5, MinDuration: day, MinUsers: 1000}, {Percent: 25, MinDuration: day, MinUsers: 2000},
+			{Percent: 50, MinDuration: day, MinUsers: 5000}, {Percent: 100},
 		},
 		Guardrails: []rollout.Guardrail{{Metric: "checkout-errors", Tolerance: 0.05}},
 		OnBreach:   rollout.RollbackOnBreach,

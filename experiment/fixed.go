@@ -373,11 +373,11 @@ func allocation(res *Result, t int) (periods []arms, now arms) {
 //
 // r the users the primary metric reads (arms.rc, arms.rt), which is
 // σ_c²/r_c and σ_t²/r_t when the split never changed; the effect's is
-// stats.Plan.EffectVariance of them: Var(c̄) + Var(t̄) for an absolute
-// effect, the delta method's (q²·Var(c̄) + Var(t̄))/μ_c² at the minimum
-// effect for a relative one (q = 1 + δ), as the analysis tests it. +Inf
-// when no period has every arm.
-func (in PlanInputs) variance(periods []arms) float64 {
+// stats.Plan.Short compares them with the precision the test needs (the
+// delta method's or, for a large relative decrease of a non-negative
+// metric, the log ratio's), at the users of both arms; ok is false when no
+// period has every arm.
+func (in PlanInputs) variance(periods []arms) (varC, varT, units float64, ok bool) {
 	vc, vt := in.SD*in.SD, cmp.Or(in.TreatmentSD, in.SD)*cmp.Or(in.TreatmentSD, in.SD)
 	var sc, st, wsum float64
 	for _, p := range periods {
@@ -392,11 +392,12 @@ func (in PlanInputs) variance(periods []arms) float64 {
 		sc += w * w * vc / p.rc
 		st += w * w * vt / p.rt
 		wsum += w
+		units += p.c + p.t
 	}
 	if wsum == 0 {
-		return math.Inf(1)
+		return 0, 0, 0, false
 	}
-	return in.EffectVariance(in.Effect, sc/(wsum*wsum), st/(wsum*wsum))
+	return sc / (wsum * wsum), st / (wsum * wsum), units, true
 }
 
 // mostUsers bounds the search for a planned sample: beyond it the split
@@ -416,13 +417,14 @@ var errNeverReached = errors.New("the users to come under the split now never re
 //
 //	Var(x) ≤ SE*²,
 //
+// or, where the analysis tests a relative effect on the log ratio, that
+// test's (stats.Plan.Short);
 // errNeverReached beyond mostUsers (the split now gives an arm no share,
 // so the users to come add nothing to the test). It is 0 when the look is at the planned sample: the
 // rule that decides under fixed inference, on counts and stored figures
 // only, whatever split the users came in.
 func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
-	se, err := in.RequiredSE(in.Effect)
-	if err != nil {
+	if _, err := in.RequiredSE(in.Effect); err != nil {
 		return 0, err
 	}
 	last := len(periods) - 1
@@ -437,7 +439,12 @@ func (in PlanInputs) remaining(periods []arms, now arms) (int64, error) {
 			g.rest[i] += float64(x) * now.rest[i]
 		}
 		grown[last] = g
-		return in.variance(grown) > se*se
+		vc, vt, units, ok := in.variance(grown)
+		if !ok {
+			return true
+		}
+		short, _ := in.Short(in.Effect, vc, vt, units) // in.Effect checked above
+		return short
 	}
 	if !short(0) {
 		return 0, nil

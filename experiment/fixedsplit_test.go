@@ -257,6 +257,43 @@ func TestFixedPlanRelative(t *testing.T) {
 	}
 }
 
+// TestFixedPlanRelativeLogRatio: a fixed plan of a large relative decrease
+// of a non-negative metric is at its planned sample when the test the
+// analysis runs there, the log ratio's, has its power (stats.Plan.Short),
+// the users stats.Plan.SampleSize plans. It read the delta method's
+// precision: −90% of a 10% conversion rate was at its planned sample at 11
+// users per arm, where the log ratio's test needs 160.
+func TestFixedPlanRelativeLogRatio(t *testing.T) {
+	in := PlanInputs{Effect: -0.9}
+	in.Alpha, in.Power, in.Alternative = 0.05, 0.8, stats.TwoSided
+	in.SD, in.TreatmentSD = stats.ProportionSD(0.1), stats.ProportionSD(0.01)
+	in.Relative, in.Baseline, in.NonNegative = true, 0.1, true
+	nc, _, err := in.SampleSize(in.Effect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc < 150 || nc > 170 {
+		t.Fatalf("SampleSize(-90%%) = %v per arm, want about 160 (the log ratio's)", nc)
+	}
+	at := func(n int64) *Result {
+		return &Result{
+			Variants: []Variant{{Name: "control", Users: n, Share: 0.5}, {Name: "b", Users: n, Share: 0.5}},
+			Periods:  []Period{{Weights: map[string]float64{"control": 50, "b": 50}, Users: map[string]int64{"control": n, "b": n}}},
+			split:    map[string]float64{"control": 0.5, "b": 0.5},
+		}
+	}
+	need := int64(math.Ceil(nc))
+	for n, want := range map[int64]int64{11: 2 * (need - 11), need - 1: 2, need: 0} {
+		got, err := in.remaining(allocation(at(n), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < want-1 || got > want {
+			t.Errorf("at %d users per arm: %d users more, want %d (%v per arm planned)", n, got, want, nc)
+		}
+	}
+}
+
 // TestFixedPlanSplitServesNoArmNow: a fixed-horizon test whose split now
 // gives control no share (rolled out to 100%, or disabled) gets no more
 // users for control, so its planned sample is never reached: the verdict

@@ -687,6 +687,7 @@ func ptr(v float64) *float64 {
 // nonNegative says whether a metric's values can never be negative: a
 // conversion or a count. Sums, means and ratios of event values may be
 // (profit, a net change).
-func nonNegative(m metric.Metric) bool {
-	return m.Kind == metric.Conversion || m.Kind == metric.Count
-}
+func nonNegative(m metric.Metric) bool { return nonNegativeKind(m.Kind) }
+
+// nonNegativeKind says a metric of kind k is never negative.
+func nonNegativeKind(k metric.MetricKind) bool { return k == metric.Conversion || k == metric.Count }

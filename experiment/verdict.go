@@ -773,7 +773,10 @@ func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float6
 		plan.SD, plan.TreatmentSD = *ctrl.SE*math.Sqrt(nc), *trt.SE*math.Sqrt(nt)
 	}
 	if !absolute {
+		// The analysis tests a large decrease of a count or a conversion
+		// on the log ratio (stats.Plan.NonNegative).
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
+		plan.NonNegative, plan.SequentialTuning = nonNegativeKind(pm.Kind), s.SequentialTuning
 	}
 	// The plan's α is at most this analysis' (share·α, or the sequential
 	// one below it), so a power not above both is the settings' doing

@@ -230,7 +230,11 @@ func (s *Server) authorize(ctx context.Context, header http.Header, field string
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return nil, nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found (the selector names an environment)", env))
+		msg := fmt.Sprintf("environment %q not found (the selector names an environment)", env)
+		if t.Environment == "" { // it may know every name, as on the API's routes
+			msg += "; " + s.Flags.KnownEnvironments()
+		}
+		return nil, nil, connect.NewError(connect.CodeNotFound, valueloop.Errorf(valueloop.ENOTFOUND, "%s", msg))
 	}
 	return live, t, nil
 }

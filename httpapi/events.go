@@ -377,7 +377,7 @@ func (s *Server) eventEnvironment(r *http.Request) (string, *valueloop.Token, er
 		return "", nil, valueloop.Errorf(valueloop.EFORBIDDEN, "token may not send events to this environment")
 	}
 	if s.Flags.Live(env) == nil {
-		return "", nil, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return "", nil, s.notLive(t, env)
 	}
 	return env, t, nil
 }

@@ -121,9 +121,20 @@ func (s *Server) ofrepSnapshot(r *http.Request) (*evaluation.Snapshot, ofrep.Cal
 		live = s.awaitVersion(r.Context(), env, v)
 	}
 	if live == nil {
-		return nil, ofrep.Caller{}, valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return nil, ofrep.Caller{}, s.notLive(t, env)
 	}
 	return live.Snapshot, ofrep.Caller{Environment: env, NoExposures: !t.RecordsExposures()}, nil
+}
+
+// notLive is the error for env, asked by token t, that is not live: it
+// names env and, when t is bound to no environment (and so may know every
+// name), the environments there are (flags.Service.UnknownEnvironment).
+// A bound token asked for its own environment: it is told no other.
+func (s *Server) notLive(t *valueloop.Token, env string) error {
+	if t.Environment == "" {
+		return s.Flags.UnknownEnvironment(env)
+	}
+	return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
 }
 
 // evaluatedEnvironment is the environment an OFREP request of token t

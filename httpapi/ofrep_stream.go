@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/flags"
 	"github.com/valueloop/valueloop/ofrep"
 )
@@ -143,7 +142,7 @@ func (s *Server) handleOFREPStream(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if s.Flags.Live(env) == nil {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return s.notLive(t, env)
 	}
 	return s.streamChanges(w, r, env, s.Auth.WatchTicket(ticket), func() error {
 		_, err := s.Auth.AuthenticateTicket(ticket)

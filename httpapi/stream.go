@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/auth"
 	"github.com/valueloop/valueloop/flags"
 )
@@ -25,7 +24,7 @@ var defaultHeartbeat = 15 * time.Second
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 	env := r.PathValue("env")
 	if s.Flags.Live(env) == nil {
-		return valueloop.Errorf(valueloop.ENOTFOUND, "environment %q not found", env)
+		return s.notLive(tokenOf(r), env)
 	}
 	// A revoked token ends its streams: at every reload of the tokens
 	// (revocations here and, propagated, on other nodes) the stream's

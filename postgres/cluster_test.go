@@ -145,20 +145,7 @@ func TestLeaderTakeover(t *testing.T) {
 		s := MustOpen(t, pgtest.WithParam(t, dsn, "application_name", app), nil)
 		l := postgres.NewLeader(s)
 		l.Poll = 50 * time.Millisecond
-		if err := l.Open(); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			l.Run(ctx, "work", work(app))
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			l.Close()
-		})
+		cancel, done := runLeader(t, l, work(app))
 		return l, cancel, done
 	}
 	la, stopA, doneA := leader("node-a")
@@ -192,6 +179,27 @@ func TestLeaderTakeover(t *testing.T) {
 	eventually(t, "exactly one node leads after the takeover", func() bool {
 		return running.Load() == 1 && lb.Leading("work") != lc.Leading("work")
 	})
+}
+
+// runLeader opens l and runs fn as its work "work" until the returned
+// cancel is called (done then closes) or t ends.
+func runLeader(t *testing.T, l *postgres.Leader, fn func(context.Context) error) (context.CancelFunc, chan struct{}) {
+	t.Helper()
+	if err := l.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx, "work", fn)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		l.Close()
+	})
+	return cancel, done
 }
 
 func waitFor[T any](t *testing.T, ch <-chan T) T {

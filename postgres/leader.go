@@ -15,8 +15,13 @@ import (
 // holder of a PostgreSQL session advisory lock on a dedicated connection.
 // When the holder dies, its connection closes and PostgreSQL releases the
 // lock at once; another node's next attempt (every Poll) takes it. When the
-// holder's connection fails (the database restarted, the network broke), it
-// stops the work at once, since it can no longer know that it leads.
+// holder's connection closes (its backend terminated, the database
+// restarted), it stops the work at once: its session, and with it the lock,
+// is gone. A ping that is only slow or unanswered (a network blip, a
+// database busy for a moment) is waited for, and retried, up to Grace after
+// the last answer before the work stops: the server keeps the session, and
+// the lock, at least that long (see Grace), so no other node can lead
+// meanwhile.
 //
 // Construct with NewLeader, set fields, Open; Close stops leading.
 type Leader struct {
@@ -24,16 +29,28 @@ type Leader struct {
 	// and how often a leader checks its connection (default 500ms).
 	Poll time.Duration
 	// Pause after fn failed before it runs again (default 1s).
-	Pause  time.Duration
+	Pause time.Duration
+	// Grace is how long a leader keeps its work running while its pings
+	// go unanswered (default 5s). It must stay below the time the server
+	// keeps a silent client's session: the dedicated connection asks for
+	// TCP keepalives after 10 s of silence (connect), so before 10 s no
+	// keepalive can end the session and free the lock for another node.
+	Grace  time.Duration
 	Logger *slog.Logger
 
-	db      *DB
-	mu      sync.Mutex // guards conn and held
-	conn    *pgx.Conn
-	held    map[string]context.CancelFunc
-	cancel  context.CancelFunc
-	done    chan struct{}
-	closing bool
+	db   *DB
+	mu   sync.Mutex // guards conn, held and answered
+	conn *pgx.Conn
+	// heldMu guards held too, written under both: Leading (/metrics)
+	// does not wait for a ping, which may take up to Grace under mu.
+	heldMu sync.Mutex
+	// answered is when the server last answered on conn (a lock taken, a
+	// ping): the start of the grace of a leader whose pings fail.
+	answered time.Time
+	held     map[string]context.CancelFunc
+	cancel   context.CancelFunc
+	done     chan struct{}
+	closing  bool
 }
 
 var _ cluster.Singleton = (*Leader)(nil)
@@ -50,6 +67,9 @@ func (l *Leader) Open() error {
 	}
 	if l.Pause <= 0 {
 		l.Pause = time.Second
+	}
+	if l.Grace <= 0 {
+		l.Grace = 5 * time.Second
 	}
 	if l.Logger == nil {
 		l.Logger = slog.New(slog.DiscardHandler)
@@ -79,8 +99,8 @@ func (l *Leader) Close() error {
 
 // Leading reports whether this node holds the lock called name.
 func (l *Leader) Leading(name string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.heldMu.Lock()
+	defer l.heldMu.Unlock()
 	_, ok := l.held[name]
 	return ok
 }
@@ -153,8 +173,11 @@ func (l *Leader) acquire(ctx context.Context, name string) (context.Context, boo
 	if !ok {
 		return nil, false
 	}
+	l.answered = time.Now()
 	leadCtx, stop := context.WithCancel(ctx)
+	l.heldMu.Lock()
 	l.held[name] = stop
+	l.heldMu.Unlock()
 	return leadCtx, true
 }
 
@@ -167,7 +190,9 @@ func (l *Leader) release(name string) {
 		return // dropped with the connection
 	}
 	stop()
+	l.heldMu.Lock()
 	delete(l.held, name)
+	l.heldMu.Unlock()
 	if l.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -180,10 +205,12 @@ func (l *Leader) release(name string) {
 // dropLocked closes the connection, which releases every lock it held, and
 // stops the work of each. l.mu is held.
 func (l *Leader) dropLocked() {
+	l.heldMu.Lock()
 	for name, stop := range l.held {
 		stop()
 		delete(l.held, name)
 	}
+	l.heldMu.Unlock()
 	if l.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		l.conn.Close(ctx)
@@ -192,8 +219,9 @@ func (l *Leader) dropLocked() {
 	}
 }
 
-// watch checks the connection while it holds locks: a leader that cannot
-// reach the database stops its work.
+// watch checks the connection while it holds locks: a leader whose
+// connection closed, or that the database has not answered for Grace,
+// stops its work.
 func (l *Leader) watch(ctx context.Context) {
 	defer close(l.done)
 	t := time.NewTicker(l.Poll)
@@ -206,13 +234,35 @@ func (l *Leader) watch(ctx context.Context) {
 		}
 		l.mu.Lock()
 		if l.conn != nil && len(l.held) > 0 {
-			pctx, cancel := context.WithTimeout(ctx, max(l.Poll, time.Second))
-			if err := l.conn.Ping(pctx); err != nil {
-				l.Logger.Warn("singleton work: lost the database connection; stopping the work", "err", err)
-				l.dropLocked()
-			}
-			cancel()
+			l.checkLocked(ctx)
 		}
 		l.mu.Unlock()
+	}
+}
+
+// checkLocked pings the server and stops the work when the lock is gone or
+// may be: at once when the connection closed, since its session (and the
+// lock) went with it; else once Grace passed since the server last
+// answered. A slow answer is waited for until then: a ping's deadline is
+// the rest of the grace, not a fixed second, as one missed answer within
+// the grace proves nothing about the session. (A ping that outlives its
+// deadline closes the connection: pgx cannot tell what the server will
+// still send.) l.mu is held.
+func (l *Leader) checkLocked(ctx context.Context) {
+	left := l.Grace - time.Since(l.answered)
+	pctx, cancel := context.WithTimeout(ctx, max(left, time.Millisecond))
+	defer cancel()
+	err := l.conn.Ping(pctx)
+	switch {
+	case err == nil:
+		l.answered = time.Now()
+	case ctx.Err() != nil: // Close: it drops the locks itself
+	case l.conn.IsClosed() || time.Since(l.answered) >= l.Grace:
+		l.Logger.Warn("singleton work: lost the database connection; stopping the work", "err", err,
+			"unanswered", time.Since(l.answered).Round(time.Millisecond))
+		l.dropLocked()
+	default:
+		l.Logger.Warn("singleton work: the database did not answer; retrying within the grace", "err", err,
+			"grace", l.Grace)
 	}
 }

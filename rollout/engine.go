@@ -42,7 +42,10 @@ type Filter struct {
 	Active bool
 	// State, when set, keeps rollouts in that state only.
 	State State
-	// Limit defaults to 100.
+	// FlagPending keeps rollouts whose flag write is still to be made
+	// (Rollout.FlagPending).
+	FlagPending bool
+	// Limit defaults to 100; a Store lists at most 1,000 at once.
 	Limit int
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
 	// whose last rollout it is.
@@ -381,6 +384,12 @@ func (e *Engine) restartClock(ctx context.Context, r *Rollout) error {
 		if paused := e.Now().Sub(from); paused > 0 {
 			r.StepStartedAt = r.StepStartedAt.Add(paused)
 		}
+		// A step whose time ran out before the pause (held) ends at the
+		// resume, not the pause's length after its end: a moment inside
+		// the pause, which a hold then gave as its "since".
+		if end := r.StepStartedAt.Add(time.Duration(r.Plan.Steps[r.Step].MinDuration)); end.Before(e.Now()) {
+			r.StepStartedAt = r.StepStartedAt.Add(e.Now().Sub(end))
+		}
 	}
 	return nil
 }
@@ -529,10 +538,10 @@ func (e *Engine) applyFlagOnce(ctx context.Context, r *Rollout, actor string) er
 			return err
 		}
 	}
-	if version == r.FlagVersion {
+	if version == r.FlagVersion && !r.FlagPending {
 		return nil
 	}
-	r.FlagVersion = version
+	r.FlagVersion, r.FlagPending = version, false
 	return e.Store.UpdateRollout(ctx, r, nil)
 }
 
@@ -692,17 +701,17 @@ func (e *Engine) Tick(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	active, err := e.Store.Rollouts(ctx, Filter{Active: true, Limit: 1000})
+	active, err := e.all(ctx, Filter{Active: true})
 	if err != nil {
 		return err
 	}
 	e.pruneSizing(active)
 	// A rollback is stored before its flag is written, as every
 	// transition is; after a crash in between, the rollout is no longer
-	// active and only this finds the flag still serving the variant. A
-	// rollback left so is among the newest: the crash was just before
-	// the tick that follows the restart.
-	back, err := e.Store.Rollouts(ctx, Filter{State: RolledBack, Limit: 50})
+	// active and only this finds the flag still serving the variant. The
+	// rollback marked its write pending (Rollout.FlagPending), so every
+	// rollout left so is found, however many were rolled back since.
+	back, err := e.all(ctx, Filter{State: RolledBack, FlagPending: true})
 	if err != nil {
 		return err
 	}
@@ -720,25 +729,59 @@ func (e *Engine) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// finishRollback writes the baseline to the flag of rolled-back r when the
-// rollback's write did not land: r is its flag's newest rollout (a later
-// one drives the flag, or left it as it is, whatever the split it found),
-// and the flag is still at the version r last wrote or adopted, its split
-// serving the variant. A flag changed since (by hand, by a later rollout)
-// is left alone, as is one deleted: the write is made against that
-// version only, with no retry, and the flag is read from the store
-// first, as this node's live flags may lag a peer's edit.
+// all lists every rollout f selects, page by page: a tick that read one
+// page of active rollouts never stepped nor guarded the older ones.
+func (e *Engine) all(ctx context.Context, f Filter) ([]Rollout, error) {
+	f.Limit, f.BeforeID = maxPage, 0
+	var out []Rollout
+	for {
+		page, err := e.Store.Rollouts(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(page) < f.Limit {
+			return out, nil
+		}
+		f.BeforeID = page[len(page)-1].ID
+	}
+}
+
+// maxPage is the most rollouts a Store lists at once.
+const maxPage = 1000
+
+// finishRollback writes the baseline to the flag of rolled-back r, whose
+// flag write is pending, when the rollback's write did not land: r is its
+// flag's newest rollout (a later one drives the flag, or left it as it is,
+// whatever the split it found), and the flag is still at the version r
+// last wrote or adopted, its split serving the variant. A flag changed
+// since (by hand, by a later rollout) is left alone, as is one deleted: the
+// write is made against that version only, with no retry, and the flag is
+// read from the store first, as this node's live flags may lag a peer's
+// edit. Either way the write is no longer pending: a failure to read or
+// write keeps it so, for the next tick.
 func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
-	if !rollbackUnwritten(e.flag(&r), r) { // versions only grow: a live one ahead is changed
-		return nil
-	}
 	f, err := e.currentFlag(ctx, &r)
-	if err != nil || !rollbackUnwritten(f, r) {
+	if err != nil {
 		return err
 	}
-	if newest, err := e.latest(ctx, r.Environment, r.Plan.Flag); err != nil || newest.ID != r.ID {
-		return err
+	if rollbackUnwritten(f, r) {
+		newest, err := e.latest(ctx, r.Environment, r.Plan.Flag)
+		if err != nil {
+			return err
+		}
+		if newest.ID == r.ID {
+			if err := e.finishWrite(ctx, &r, f); err != nil {
+				return err
+			}
+		}
 	}
+	r.FlagPending = false
+	return e.Store.UpdateRollout(ctx, &r, nil)
+}
+
+// finishWrite sets the split of f, rolled-back r's flag, to the baseline.
+func (e *Engine) finishWrite(ctx context.Context, r *Rollout, f *valueloop.Flag) error {
 	next, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent))
 	if err != nil {
 		return err
@@ -747,13 +790,12 @@ func (e *Engine) finishRollback(ctx context.Context, r Rollout) error {
 	version, err := e.Flags.PutFlag(ctx, r.Environment, next, r.FlagVersion, EngineActor, r.flagReason())
 	switch valueloop.ErrorCode(err) {
 	case "":
+		r.FlagVersion = version
+		return nil
 	case valueloop.ECONFLICT, valueloop.ENOTFOUND:
 		return nil // changed or deleted a moment ago: left as it is
-	default:
-		return err
 	}
-	r.FlagVersion = version
-	return e.Store.UpdateRollout(ctx, &r, nil)
+	return err
 }
 
 // rollbackUnwritten reports whether f is rolled-back r's flag as r left
@@ -834,8 +876,10 @@ func (e *Engine) tick(ctx context.Context, r Rollout) error {
 // checkFlag refuses to resume or advance r when its flag was deleted or
 // its targeting changed to one without a split the rollout can drive (the
 // transition would be stored and announced, its flag write fail and the
-// rollout pause again), and to resume it while its flag is disabled: the
-// next tick would pause it again. A flag that looks gone or disabled is
+// rollout pause again), and to resume or advance it while its flag is
+// disabled: the next tick would pause a resumed one again, and an advance
+// would take the next step (from the step before the last, 100%) with
+// nobody exposed at this one, served to everyone once the flag is enabled. A flag that looks gone or disabled is
 // made sure of first (currentFlag), as a peer node may have enabled it a
 // moment ago.
 func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
@@ -847,6 +891,9 @@ func (e *Engine) checkFlag(ctx context.Context, r *Rollout, k Kind) error {
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: flag %q no longer exists in %s: roll the rollout back", r.ID, r.Plan.Flag, k, r.Plan.Flag, r.Environment)
 	case k == KindResume && f.State != valueloop.StateEnabled:
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot resume: %s", r.ID, r.Plan.Flag, disabledReason(*r))
+	case k == KindAdvance && f.State != valueloop.StateEnabled:
+		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot advance: flag %q is disabled in %s, so nobody is exposed at this step and the next would be taken unguarded: enable it and resume (then advance if you still mean to), or roll back",
+			r.ID, r.Plan.Flag, r.Plan.Flag, r.Environment)
 	}
 	if _, err := ApplySplit(f, r.Plan.Variant, r.Plan.Baseline, Weight(r.Percent)); err != nil {
 		return valueloop.Errorf(valueloop.ECONFLICT, "rollout %d of %q cannot %s: %s", r.ID, r.Plan.Flag, k, valueloop.ErrorMessage(err))

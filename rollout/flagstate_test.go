@@ -118,3 +118,46 @@ func TestPauseStopsTheStepClock(t *testing.T) {
 		})
 	}
 }
+
+// TestAdvanceRefusedWhileDisabled: advancing by hand a rollout whose flag
+// is disabled (the kill switch) took the next step with nobody exposed at
+// this one; from the step before the last it completed the rollout, and
+// enabling the flag then served everyone the variant, with no rollout left
+// to guard it. It is refused (409) naming the disabled flag, and nothing
+// changes: the rollout, its history and the flag.
+func TestAdvanceRefusedWhileDisabled(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tick bool // the tick paused the rollout before the advance
+	}{
+		{"paused by the tick", true},
+		{"running, before the tick", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, 8)
+			ctx := context.Background()
+			w.start(checkoutPlan(10, 100))
+			w.setState(w.flags, valueloop.StateDisabled)
+			if tc.tick {
+				w.tick()
+			}
+			before := w.status()
+			version := w.flags.Live(env).Snapshot.Set().Flags["checkout"].Version
+			_, err := w.api.RolloutAction(ctx, env, "checkout", rollout.KindAdvance, "")
+			if valueloop.ErrorCode(err) != valueloop.ECONFLICT || !strings.Contains(err.Error(), `flag "checkout" is disabled`) {
+				t.Errorf("advancing with the flag disabled: %v, want a conflict naming the disabled flag", err)
+			}
+			after := w.status()
+			if after.State != before.State || after.Step != before.Step || len(after.History) != len(before.History) {
+				t.Errorf("after the refused advance: %s at step %d with %d history entries, want %s at %d with %d",
+					after.State, after.Step, len(after.History), before.State, before.Step, len(before.History))
+			}
+			if f := w.flags.Live(env).Snapshot.Set().Flags["checkout"]; f.Version != version {
+				t.Errorf("the flag was written: version %d, was %d", f.Version, version)
+			}
+			if pct := after.LivePercent; pct == nil || *pct != 10 {
+				t.Errorf("the flag's split after the refused advance: %s, want 10%%", livePercent(after))
+			}
+		})
+	}
+}

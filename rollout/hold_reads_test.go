@@ -76,3 +76,38 @@ func holds(t *testing.T, w *world) int {
 	}
 	return n
 }
+
+// TestHeldSinceAfterAPause: a step held past its time, paused and resumed
+// later is held again from the resume. Its hold said "since" a moment
+// inside the pause (the step's end moved on by the whole pause, though its
+// time had run out before it), when nothing was held: the rollout was
+// paused.
+func TestHeldSinceAfterAPause(t *testing.T) {
+	w := newWorld(t, 7)
+	ctx := context.Background()
+	plan := untoleratedPlan()
+	plan.Steps = []rollout.Step{{Percent: 5, MinDuration: hours(1)}, {Percent: 100}}
+	if _, err := w.api.StartRollout(ctx, env, plan, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Add(2 * time.Hour) // held for the last hour
+	w.tick()
+	if _, err := w.engine.Act(ctx, env, "checkout", rollout.KindPause, "alice", "lunch"); err != nil {
+		t.Fatal(err)
+	}
+	paused := w.clock.Now()
+	w.clock.Add(3 * time.Hour)
+	if _, err := w.engine.Act(ctx, env, "checkout", rollout.KindResume, "alice", "back"); err != nil {
+		t.Fatal(err)
+	}
+	resumed := w.clock.Now()
+	w.clock.Add(10 * time.Minute)
+	w.tick()
+	st := w.status()
+	if st.Held == nil {
+		t.Fatalf("status %+v: want held", st.Rollout)
+	}
+	if st.Held.Since.Before(resumed) {
+		t.Errorf("held since %s, inside the pause from %s to %s; want since the resume", st.Held.Since.Format(time.TimeOnly), paused.Format(time.TimeOnly), resumed.Format(time.TimeOnly))
+	}
+}

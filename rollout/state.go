@@ -92,7 +92,13 @@ type Rollout struct {
 	// FlagVersion is the version of the flag the engine last wrote or
 	// adopted. A flag at another version with another split was changed by
 	// someone else, and the rollout pauses rather than fight them.
-	FlagVersion int64     `json:"flagVersion"`
+	FlagVersion int64 `json:"flagVersion"`
+	// FlagPending marks a rollback stored before its flag write: the
+	// engine sets the flag to the baseline after storing the rollback, and
+	// a crash in between left a rollout no longer active whose flag still
+	// serves the variant. Cleared once the write is made, or found not to
+	// be wanted; the tick finishes every rollout so marked.
+	FlagPending bool      `json:"-"`
 	StartedBy   string    `json:"startedBy"`
 	StartedAt   time.Time `json:"startedAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
@@ -187,6 +193,7 @@ func (r Rollout) Apply(k Kind, now time.Time, variantUsers int64, actor, reason 
 			return conflict("nothing to roll back")
 		}
 		next.State, next.Percent, next.FinishedAt, next.Reason = RolledBack, 0, now, reason
+		next.FlagPending = true
 	default:
 		return r, Event{}, valueloop.Errorf(valueloop.EINVALID, "unknown rollout action %q: want pause, resume, advance or rollback", k)
 	}

@@ -16,7 +16,7 @@ import (
 var _ rollout.Store = (*Store)(nil)
 
 const rolloutColumns = `id, environment, plan, state, step, percent, step_started_at, step_start_users, reason,
-	acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version`
+	acknowledged, flag_version, flag_pending, started_by, started_at, updated_at, finished_at, version`
 
 // CreateRollout stores a new rollout and its first history entry, and
 // audits it at the entry's time; ECONFLICT when the flag has an active
@@ -32,10 +32,10 @@ func (s *Store) CreateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			return err
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO rollouts (environment, flag, plan, state, step, percent, step_started_at, step_start_users,
-			reason, acknowledged, flag_version, started_by, started_at, updated_at, finished_at, version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+			reason, acknowledged, flag_version, flag_pending, started_by, started_at, updated_at, finished_at, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 			r.Environment, r.Plan.Flag, string(plan), string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers,
-			r.Reason, string(ack), r.FlagVersion, r.StartedBy, s.o.D.Time(r.StartedAt), s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt),
+			r.Reason, string(ack), r.FlagVersion, r.FlagPending, r.StartedBy, s.o.D.Time(r.StartedAt), s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt),
 		).Scan(&r.ID)
 		if err != nil {
 			switch valueloop.ErrorCode(s.domainError(err)) {
@@ -78,9 +78,9 @@ func (s *Store) UpdateRollout(ctx context.Context, r *rollout.Rollout, ev *rollo
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE rollouts SET state = ?, step = ?, percent = ?, step_started_at = ?, step_start_users = ?, reason = ?,
-			acknowledged = ?, flag_version = ?, updated_at = ?, finished_at = ?, version = version + 1 WHERE id = ?`,
+			acknowledged = ?, flag_version = ?, flag_pending = ?, updated_at = ?, finished_at = ?, version = version + 1 WHERE id = ?`,
 			string(r.State), r.Step, r.Percent, s.o.D.Time(r.StepStartedAt), r.StepStartUsers, r.Reason,
-			string(ack), r.FlagVersion, s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt), r.ID)
+			string(ack), r.FlagVersion, r.FlagPending, s.o.D.Time(r.UpdatedAt), s.optTime(r.FinishedAt), r.ID)
 		if err != nil {
 			return fmt.Errorf("%s: update rollout %d: %w", s.o.D.Name, r.ID, err)
 		}
@@ -144,6 +144,9 @@ func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollo
 	if f.State != "" {
 		w.add("state = ?", string(f.State))
 	}
+	if f.FlagPending {
+		w.add("flag_pending") // as the partial index rollouts_flag_pending
+	}
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
 	}
@@ -167,7 +170,7 @@ func (s *Store) scanRollout(row interface{ Scan(...any) error }) (*rollout.Rollo
 	var r rollout.Rollout
 	var plan, ack, state string
 	err := row.Scan(&r.ID, &r.Environment, &plan, &state, &r.Step, &r.Percent, timeDest{&r.StepStartedAt}, &r.StepStartUsers, &r.Reason,
-		&ack, &r.FlagVersion, &r.StartedBy, timeDest{&r.StartedAt}, timeDest{&r.UpdatedAt}, nullTimeDest{&r.FinishedAt}, &r.Version)
+		&ack, &r.FlagVersion, &r.FlagPending, &r.StartedBy, timeDest{&r.StartedAt}, timeDest{&r.UpdatedAt}, nullTimeDest{&r.FinishedAt}, &r.Version)
 	if err != nil {
 		return nil, err
 	}

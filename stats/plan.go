@@ -60,6 +60,15 @@ type Plan struct {
 	Relative bool `json:"relative,omitempty"`
 	// Ratio is the number of treatment units per control unit; 0 means 1.
 	Ratio float64 `json:"ratio,omitempty"`
+	// NonNegative says the metric is never negative (a count; Proportion
+	// implies it). The analysis tests such a metric's relative effect on
+	// the log ratio when the delta method's interval reaches below −100%
+	// (see Comparison.Relative), and a Relative plan then plans that test.
+	NonNegative bool `json:"nonNegative,omitempty"`
+	// SequentialTuning is the analysis' Settings.SequentialTuning, whose
+	// confidence sequence (always computed, and wider than the fixed
+	// interval) takes part in that choice; 0 means the default 10,000.
+	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
 }
 
 // ProportionSD is the per-unit standard deviation √(p(1−p)) of a conversion
@@ -91,6 +100,8 @@ func (p Plan) validate(needPower bool) error {
 		return valueloop.FieldErrorf("ratio", "must be a positive number (or 0 for 1), got %v", p.Ratio)
 	case p.Relative && (p.Baseline == 0 || math.IsNaN(p.Baseline) || math.IsInf(p.Baseline, 0)):
 		return valueloop.FieldErrorf("baseline", "relative effects need a finite, non-zero baseline, got %v", p.Baseline)
+	case !(p.SequentialTuning >= 0) || math.IsInf(p.SequentialTuning, 1):
+		return valueloop.FieldErrorf("sequentialTuning", "must be a positive number of units (or 0 for 10000), got %v", p.SequentialTuning)
 	case needPower && !(p.Power > p.Alpha && p.Power < 1):
 		return valueloop.FieldErrorf("power", "must be in (alpha, 1), got %v", p.Power)
 	}
@@ -171,32 +182,100 @@ func (p Plan) armVars(d float64) (vc, vt float64, ok bool) {
 	return p.SD * p.SD, st * st, true
 }
 
-// tPower is the power of Welch's t-test for an absolute difference d with
-// nc control units: the noncentral t with noncentrality d/SE and the
-// Welch–Satterthwaite degrees of freedom
+// The test whose power power gives: the analysis' choice (see logRatio),
+// or one of its two forced.
+const (
+	analysisTest = iota
+	deltaTest
+	logTest
+)
+
+// power is the power with nc control units of test (analysisTest: the one
+// the analysis runs) on the absolute difference d, and whether it is the
+// log ratio's (see logRatio; logTest takes it whenever both means are
+// positive). Without T
+// the normal approximation; with T Welch's t-test: the noncentral t with
+// noncentrality (the statistic's shift) d/SE and the Welch–Satterthwaite
+// degrees of freedom
 //
 //	ν = (a + b)² / (a²/(n_c − 1) + b²/(n_t − 1)),  a = σ_c²/n_c, b = σ_t²/n_t.
 //
 // A Relative plan's test is the analysis' relative one: the same ν (the
 // arms' means'), with its own SE, so noncentrality d/√(q²a + b).
-func (p Plan) tPower(d, nc float64) float64 {
+func (p Plan) power(d, nc float64, test int) (float64, bool) {
 	vc, vt, _ := p.armVars(d)
 	nt := nc * p.ratio()
 	a, b := vc/nc, vt/nt
-	df := (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
-	delta := d / math.Sqrt(p.controlWeight(d)*a+b)
-	alpha := p.Alpha
-	if p.Alternative == TwoSided {
-		alpha /= 2
+	crit, df := p.crit(), 0.0
+	if p.T {
+		df = (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
+		alpha := p.Alpha
+		if p.Alternative == TwoSided {
+			alpha /= 2
+		}
+		crit = -tQuantile(alpha, df)
 	}
-	c := -tQuantile(alpha, df)
+	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, crit)
+	mt := p.Baseline + d
+	if isLog || (test == logTest && p.Relative && p.Baseline > 0 && mt > 0) {
+		shift, isLog = math.Log(mt/p.Baseline)/math.Sqrt(b/(mt*mt)+a/(p.Baseline*p.Baseline)), true
+	}
+	if !p.T {
+		return p.powerAt(shift), isLog
+	}
 	switch p.Alternative {
 	case Greater:
-		return nctSF(c, df, delta)
+		return nctSF(crit, df, shift), isLog
 	case Less:
-		return nctCDF(-c, df, delta)
+		return nctCDF(-crit, df, shift), isLog
 	}
-	return nctSF(c, df, delta) + nctCDF(-c, df, delta)
+	return nctSF(crit, df, shift) + nctCDF(-crit, df, shift), isLog
+}
+
+// tPower is the power of the delta method's t-test (see power).
+func (p Plan) tPower(d, nc float64) float64 {
+	pw, _ := p.power(d, nc, deltaTest)
+	return pw
+}
+
+// logRatio says whether the analysis tests the relative effect on the log
+// ratio ln(μt/μc) when the true difference is d and the arms' means have
+// variances a (control) and b, units the units of both arms: for a Relative
+// plan of a non-negative metric, both means positive, when the delta
+// method's interval at the alternative, at the larger of the critical
+// value crit and the confidence sequence's multiplier, reaches below −100%
+// (the analysis' rule, see Comparison.Relative). Its SE is √(b/μt² +
+// a/μc²), larger than the delta method's for a decrease: planned with the
+// delta method, −90% of a 10% conversion rate got 15 times too few users.
+func (p Plan) logRatio(d, a, b, units, crit float64) bool {
+	mt := p.Baseline + d
+	if !p.Relative || !(p.NonNegative || p.Proportion) || !(p.Baseline > 0) || !(mt > 0) {
+		return false
+	}
+	m := newSequential(p.Alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
+	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
+	return d/p.Baseline-math.Max(crit, m)*rse < -1
+}
+
+// Short says whether arms whose means have variances varControl and
+// varTreatment, units in both together, fall short of the precision at
+// which the test the analysis runs on effect has the plan's power in the
+// normal approximation: the delta method's, EffectVariance above
+// RequiredSE², or where the analysis tests the log ratio (see
+// NonNegative) its own, varTreatment/μt² + varControl/μc² above
+// (ln(μt/μc)/u)², u the shift of RequiredSE.
+func (p Plan) Short(effect, varControl, varTreatment, units float64) (bool, error) {
+	se, err := p.RequiredSE(effect)
+	if err != nil {
+		return false, err
+	}
+	d := p.absolute(effect)
+	if !p.logRatio(d, varControl, varTreatment, units, p.crit()) {
+		return p.EffectVariance(effect, varControl, varTreatment) > se*se, nil
+	}
+	mt := p.Baseline + d
+	l := math.Log(mt/p.Baseline) / p.shift()
+	return varTreatment/(mt*mt)+varControl/(p.Baseline*p.Baseline) > l*l, nil
 }
 
 // minUnits is the smallest control size with at least 2 units per arm.
@@ -310,9 +389,9 @@ func (p Plan) PowerAt(effect, control float64) (float64, error) {
 		if control < p.minUnits() {
 			return 0, valueloop.FieldErrorf("control", "a t-test needs at least 2 units per arm, got %v in control", control)
 		}
-		return p.tPower(d, control), nil
 	}
-	return p.powerAt(d * math.Sqrt(control/v)), nil
+	pw, _ := p.power(d, control, analysisTest)
+	return pw, nil
 }
 
 // SampleSize returns the units needed in control and treatment to detect
@@ -343,7 +422,38 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 			control = lo
 		}
 	}
+	if _, isLog := p.power(d, control, analysisTest); isLog {
+		control = p.logSampleSize(d, control)
+	}
 	return control, control * p.ratio(), nil
+}
+
+// logSampleSize is the control units at which the test the analysis runs
+// on d first has the plan's power, when at nDelta, where the delta
+// method's test has it, the analysis tests the log ratio (see logRatio).
+// Below n*, where the delta method's interval at the alternative stops
+// reaching −100%, the log ratio's power counts, from n* on the delta
+// method's (reached, as n* > nDelta): the first of the log ratio's sample
+// and n*.
+func (p Plan) logSampleSize(d, nDelta float64) float64 {
+	star := bisect(func(n float64) float64 {
+		if _, isLog := p.power(d, n, analysisTest); isLog {
+			return 0
+		}
+		return 1
+	}, 0.5, nDelta, 2*nDelta)
+	logPower := func(n float64) float64 { pw, _ := p.power(d, n, logTest); return pw }
+	if logPower(star) < p.Power {
+		return star
+	}
+	lo := nDelta // an increase's log ratio may reach the power sooner
+	for i := 0; i < 100 && logPower(lo) >= p.Power && !(p.T && lo == p.minUnits()); i++ {
+		lo /= 2
+		if p.T {
+			lo = math.Max(lo, p.minUnits())
+		}
+	}
+	return bisect(logPower, p.Power, lo, star)
 }
 
 // detectable validates p for sizing and returns effect in the metric's
@@ -425,10 +535,48 @@ func (p Plan) MDE(control float64) (float64, error) {
 			return 0, valueloop.FieldErrorf("control", "too few units: the relative effect's t-test reaches power %v at no effect size", p.Power)
 		}
 	}
+	if _, isLog := p.power(d, control, analysisTest); isLog {
+		if d, err = p.logMDE(sign, control); err != nil {
+			return 0, err
+		}
+	}
 	if p.Relative {
 		d /= math.Abs(p.Baseline)
 	}
 	return d, nil
+}
+
+// logMDE is the MDE when at the delta method's, d, the analysis tests the
+// log ratio (see logRatio), whose power is lower for a decrease and higher
+// for an increase: the smallest |x| on a geometric grid of 2,000 points
+// from a millionth of the largest effect (a proportion's rate in (0, 1), a
+// positive mean's above 0, 50·|μc| for an increase of a mean) up to it at
+// which the test the analysis runs reaches Power, refined by bisection;
+// refused when none does (the log ratio's statistic falls again near
+// −100%).
+func (p Plan) logMDE(sign, control float64) (float64, error) {
+	most := 50 * math.Abs(p.Baseline)
+	switch {
+	case p.Proportion && sign > 0:
+		most = (1 - p.Baseline) * (1 - 1e-9)
+	case sign < 0:
+		most = p.Baseline * (1 - 1e-9)
+	}
+	dir := "increase"
+	if sign < 0 {
+		dir = "decrease"
+	}
+	pw := func(x float64) float64 { v, _ := p.power(sign*x, control, analysisTest); return v }
+	const steps = 2000
+	r := math.Pow(1e6, 1.0/steps)
+	for i, prev := 1, most/1e6; i <= steps; i++ {
+		x := math.Min(most, prev*r)
+		if pw(x) >= p.Power {
+			return sign * bisect(pw, p.Power, prev, x), nil
+		}
+		prev = x
+	}
+	return 0, valueloop.FieldErrorf("control", "too few units: the analysis tests so large a relative %s on the log ratio (its delta-method interval reaches below −100%%), which reaches power %v at no effect size", dir, p.Power)
 }
 
 // normalMDE is the difference d (of sign sign) at which the normal

@@ -13,6 +13,7 @@ import (
 type relativePlanCase struct {
 	Kind                                Kind
 	Baseline, SD, TreatmentSD           float64
+	NonNegative                         bool
 	Alpha                               float64
 	Alternative                         Alternative
 	Effect, Control, Ratio, Power, Want float64
@@ -20,7 +21,8 @@ type relativePlanCase struct {
 
 func (c relativePlanCase) plan(t bool) Plan {
 	return Plan{Alpha: c.Alpha, Alternative: c.Alternative, Power: c.Power, Ratio: c.Ratio, T: t,
-		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD, Relative: true}
+		Proportion: c.Kind == Proportion, Baseline: c.Baseline, SD: c.SD, TreatmentSD: c.TreatmentSD, Relative: true,
+		NonNegative: c.NonNegative}
 }
 
 type relativePlanCases struct {
@@ -64,6 +66,45 @@ func TestGoldenRelativePlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkClose(t, fmt.Sprintf("MDE(%+v, t %v)", c, set.t), got, c.Want, goldenTol)
+		}
+	}
+}
+
+// TestGoldenRelativePlanLogRatio: a large decrease of a non-negative
+// metric is tested by the analysis on the log ratio (its delta-method
+// interval reaches below −100%), whose SE is larger; the plan plans that
+// test (scipy, testdata/gen_relative_plan.py). The planner used the delta
+// method's: −90% of a 10% conversion rate, two-sided, got 11 users per arm
+// where the analysis' test needs 160 (15 times as many).
+func TestGoldenRelativePlanLogRatio(t *testing.T) {
+	type sized struct {
+		relativePlanCase
+		DeltaControl float64
+	}
+	g := valuelooptest.ReadJSON[struct {
+		LogRatio struct {
+			Power      []relativePlanCase
+			SampleSize []sized
+		}
+	}](t, "testdata/relative_plan.json")
+	if len(g.LogRatio.Power) == 0 || len(g.LogRatio.SampleSize) == 0 {
+		t.Fatal("no log-ratio plan cases in relative_plan.json")
+	}
+	for _, c := range g.LogRatio.Power {
+		got, err := c.plan(false).PowerAt(c.Effect, c.Control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("PowerAt(%+v)", c), got, c.Want, goldenTol)
+	}
+	for _, c := range g.LogRatio.SampleSize {
+		control, _, err := c.plan(false).SampleSize(c.Effect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClose(t, fmt.Sprintf("SampleSize(%+v) (the delta method's %v)", c, c.DeltaControl), control, c.Control, 1e-8)
+		if pw, _ := c.plan(false).PowerAt(c.Effect, control); math.Abs(pw-c.Power) > 1e-6 && pw < c.Power {
+			t.Errorf("PowerAt(%+v, %v) = %v, below the planned %v", c, control, pw, c.Power)
 		}
 	}
 }
@@ -166,5 +207,50 @@ func TestEffectVarianceGrowthBookVector(t *testing.T) {
 	}
 	if got := (Plan{Baseline: 7}).EffectVariance(-2, 2.0/4, 0.5/15); math.Abs(got-(0.5+0.5/15)) > 1e-15 {
 		t.Errorf("absolute EffectVariance = %v, want %v", got, 0.5+0.5/15)
+	}
+}
+
+// TestRelativeMDEOnTheLogRatio: where the analysis tests the log ratio at
+// the delta method's MDE, MDE is the smallest effect at which the test the
+// analysis runs has the power: PowerAt there is Power, and no effect on a
+// fine grid below it reaches Power. The first search went only upwards
+// from the delta method's MDE, right for a decrease (the log ratio is
+// weaker) but not for an increase (stronger): +275% at 10 units per arm of
+// a count with mean 10 and SD 8, whose power there was 0.999. At 30 units
+// a decrease of that count is refused: the log ratio's power peaks at 0.77
+// (at −67%).
+func TestRelativeMDEOnTheLogRatio(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Plan
+		n    float64
+	}{
+		{"count, two-sided increase", Plan{Alternative: TwoSided, SD: 8, Baseline: 10, NonNegative: true}, 10},
+		{"count, two-sided increase, t", Plan{Alternative: TwoSided, SD: 8, Baseline: 10, NonNegative: true, T: true}, 10},
+		{"count, less", Plan{Alternative: Less, SD: 8, Baseline: 10, NonNegative: true}, 60},
+		{"conversion at 10%, less", Plan{Alternative: Less, Proportion: true, Baseline: 0.1}, 150},
+	} {
+		p := c.p
+		p.Alpha, p.Power, p.Relative = 0.05, 0.8, true
+		if c.name == "count, less" {
+			if m, err := p.MDE(30); err == nil {
+				t.Errorf("%s: MDE(30) = %v, want refused: the log ratio's power peaks at 0.77", c.name, m)
+			}
+		}
+		m, err := p.MDE(c.n)
+		if err != nil {
+			t.Errorf("%s: MDE(%v): %v", c.name, c.n, err)
+			continue
+		}
+		if pw, err := p.PowerAt(m, c.n); err != nil || math.Abs(pw-p.Power) > 1e-6 {
+			t.Errorf("%s: PowerAt(MDE = %v) = %v (%v), want %v", c.name, m, pw, err, p.Power)
+		}
+		for i := 1; i < 1000; i++ {
+			x := m * float64(i) / 1000
+			if pw, _ := p.PowerAt(x, c.n); pw >= p.Power {
+				t.Errorf("%s: PowerAt(%v) = %v reaches %v below MDE = %v", c.name, x, pw, p.Power, m)
+				break
+			}
+		}
 	}
 }

@@ -97,6 +97,11 @@ func Rollouts(t *testing.T, s RolloutStore, reopen func() RolloutStore) {
 	if back, err := s.Rollouts(ctx, rollout.Filter{State: rollout.RolledBack}); err != nil || len(back) != 1 || back[0].ID != r.ID {
 		t.Errorf("rolled-back rollouts = %+v, %v; want only %d", back, err, r.ID)
 	}
+	// A rollback's flag write is pending until the engine clears the
+	// mark; the engine finds every rollout so marked.
+	if pending, err := s.Rollouts(ctx, rollout.Filter{FlagPending: true}); err != nil || len(pending) != 1 || pending[0].ID != r.ID {
+		t.Errorf("rollouts with a flag write pending = %+v, %v; want only %d", pending, err, r.ID)
+	}
 	hist, err := s.RolloutEvents(ctx, r.ID)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history = %+v, %v; want start and rollback", hist, err)
@@ -130,5 +135,13 @@ func Rollouts(t *testing.T, s RolloutStore, reopen func() RolloutStore) {
 	}
 	if got, _ := s.Rollouts(ctx, rollout.Filter{Environment: "prod", Flag: "checkout", BeforeID: r.ID}); len(got) != 0 {
 		t.Errorf("rollouts of checkout before the first = %+v, want none", got)
+	}
+	done := got[0]
+	done.FlagPending = false
+	if err := s.UpdateRollout(ctx, &done, nil); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := s.Rollouts(ctx, rollout.Filter{FlagPending: true}); err != nil || len(pending) != 0 {
+		t.Errorf("rollouts with a flag write pending once cleared = %+v, %v; want none", pending, err)
 	}
 }

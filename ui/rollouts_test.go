@@ -36,3 +36,36 @@ func TestGuardrailOverTimeFocus(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutPageUsersLine: a rollout nobody has reached yet read "Users so
+// far: started by alice 1m ago.", a label with nothing after it; it says
+// who started it only, and one with users lists them before that. The
+// plan's line wrote a step's minimum ungrouped ("at least 1000").
+func TestRolloutPageUsersLine(t *testing.T) {
+	u := &UI{Now: time.Now}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		users map[string]int64
+		want  string
+	}{
+		{"nobody yet", nil, `<p class="hint">Started by alice `},
+		{"users", map[string]int64{"off": 1200, "on": 30}, `<p class="hint">Users so far: off 1,200 · on 30 · started by alice `},
+		// A step's minimum is grouped as every count on the page.
+		{"step minimum", nil, `5% for 1h and at least 1,000 new users → 100%`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &rollout.Status{Rollout: rollout.Rollout{State: rollout.Running, StartedBy: "alice", StartedAt: time.Now().Add(-time.Minute),
+				Plan: rollout.Plan{Flag: "greet", Variant: "on", Baseline: "off", Steps: []rollout.Step{{Percent: 5, MinDuration: rollout.Duration(time.Hour), MinUsers: 1000}, {Percent: 100}}}}, Users: tc.users}
+			var b strings.Builder
+			if err := u.pages["rollout"].ExecuteTemplate(&b, "content", page{Data: rolloutData{Status: st}}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tc.want) {
+				t.Errorf("the rollout page lacks %q:\n%s", tc.want, b.String())
+			}
+		})
+	}
+}

@@ -296,3 +296,24 @@ func TestReplayFlagsPerUser(t *testing.T) {
 		}
 	}
 }
+
+// TestChartTooltipTimes: a point's tooltip writes its time as the page's
+// tables do, the moment with its zone, or the day on a chart of days;
+// they said "Dec 4 16:23" beside tables saying "2026-12-04 16:23 UTC".
+func TestChartTooltipTimes(t *testing.T) {
+	at := time.Date(2026, 12, 4, 16, 23, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		days bool
+		t    time.Time
+		want string
+	}{
+		{false, at, "<title>a 2026-12-04 16:23 UTC: 1</title>"},
+		{true, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), "<title>a 2026-12-04: 1</title>"},
+	} {
+		svg := string(lineChart(chartSpec{Title: "T", Days: tc.days, Fmt: num, YFmt: num,
+			Series: []series{{Name: "a", Points: []point{{T: tc.t, Y: 1}, {T: tc.t.Add(48 * time.Hour), Y: 2}}}}}))
+		if !strings.Contains(svg, tc.want) {
+			t.Errorf("days %v: no point's tooltip says %q:\n%.600s", tc.days, tc.want, svg)
+		}
+	}
+}

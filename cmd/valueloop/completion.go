@@ -39,7 +39,7 @@ func runCompletion(ctx context.Context, e *cliEnv, args []string) error {
 	case "fish":
 		writeFishCompletion(e.stdout, nodes)
 	default:
-		return usageErrorf("completion: unknown shell %q: want bash, zsh or fish", pos[0])
+		return usageErrorf("completion: unknown shell %q: want bash, zsh or fish%s", pos[0], suggestion(pos[0], "", []string{"bash", "zsh", "fish"}))
 	}
 	return nil
 }

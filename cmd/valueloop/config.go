@@ -400,7 +400,7 @@ func readConfigFile(path string, settings []setting) (map[string][]string, error
 		key, v := top.Content[k].Value, resolveAlias(top.Content[k+1])
 		i := slices.IndexFunc(settings, func(s setting) bool { return s.name == key })
 		if i < 0 {
-			problems = append(problems, fmt.Sprintf("%s: unknown setting; want one of %s", key, settingNames(settings)))
+			problems = append(problems, unknownSetting(key, settings))
 			continue
 		}
 		if _, dup := out[key]; dup {
@@ -447,6 +447,19 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+// unknownSetting is the problem of a file's key no setting has: the
+// setting it is a likely typo of, or failing that the whole list.
+func unknownSetting(key string, settings []setting) string {
+	var names []string
+	for _, s := range settings {
+		names = append(names, s.name)
+	}
+	if s := suggestion(key, "", names); s != "" {
+		return key + ": unknown setting" + s
+	}
+	return key + ": unknown setting; want one of " + settingNames(settings)
 }
 
 func settingNames(settings []setting) string {

@@ -86,7 +86,9 @@ func TestConfigValidation(t *testing.T) {
 		{"bad addr and format together", []string{"--addr", "nowhere", "--log-format", "xml"}, nil, "",
 			[]string{"addr (from flag --addr): want HOST:PORT", "log-format (from flag --log-format): want text or json"}},
 		{"bad level from file", nil, nil, "log-level: loud\n", []string{"log-level (from FILE): want debug, info, warn or error"}},
-		{"unknown key in file", nil, nil, "adress: :8080\n", []string{"adress: unknown setting"}},
+		{"unknown key in file", nil, nil, "adress: :8080\n", []string{"adress: unknown setting; want one of addr,"}},
+		// A typo is answered with the setting meant, as a mistyped flag is.
+		{"misspelt key in file", nil, nil, "log-levl: debug\nmax-event: 10\n", []string{`log-levl: unknown setting; did you mean "log-level"?`, `max-event: unknown setting; did you mean "max-events"?`}},
 		{"list for a scalar", nil, nil, "addr: [a, b]\n", []string{"addr: want one value, not a list"}},
 		{"key given twice", nil, nil, "addr: :1\naddr: :2\n", []string{"addr: given twice (line 2)"}},
 		{"list of mappings", nil, nil, "webhook:\n  - url: https://x\n", []string{"webhook: want a list of values, not of lists or mappings (line 2)"}},

@@ -360,6 +360,12 @@ func settingsLine(s experiment.Settings) string {
 	if s.ExcludeOpenWindows {
 		b.WriteString(", open windows excluded")
 	}
+	// The chance to win is no test: say so beside the tests' settings.
+	prior := "flat prior"
+	if pr := s.Prior; pr != nil {
+		prior = fmt.Sprintf("prior N(%g, %g²) on the relative effect", pr.Mean, pr.SD)
+	}
+	fmt.Fprintf(&b, ", WIN Bayesian (%s; neither corrected nor safe to peek at)", prior)
 	if len(s.Weights) > 0 {
 		var ws []string
 		for _, k := range slices.Sorted(maps.Keys(s.Weights)) {

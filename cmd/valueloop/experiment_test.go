@@ -104,6 +104,7 @@ func checkExperimentTable(t *testing.T, s *testServer, api *experiment.Result) {
 		"LIFT (95% sequential)", "ADJ P", "WIN", "●", "┤",
 		"SRM: ok", "control 500 (50.0%, expected 50.0%)",
 		"Settings: α = 0.05 two-sided, sequential intervals",
+		"WIN Bayesian (flat prior; neither corrected nor safe to peek at)",
 		"Verdict: " + strings.ToUpper(strings.ReplaceAll(string(api.Verdict.Decision), "_", " ")) + " — " + api.Verdict.Reason,
 		"guardrail errors on treatment:",
 	} {

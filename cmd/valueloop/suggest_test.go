@@ -26,6 +26,7 @@ func TestTypoSuggestions(t *testing.T) {
 		{[]string{"flags", "list", "--evn", "production"}, "flags list: flag provided but not defined: -evn; did you mean --env?"},
 		{[]string{"rollout", "status", "x", "--en", "production"}, "did you mean --env?"},
 		{[]string{"dora", "--sinse", "30d"}, "did you mean --since?"},
+		{[]string{"completion", "bsh"}, `unknown shell "bsh": want bash, zsh or fish; did you mean "bash"?`},
 		{[]string{"frobnicate"}, ""},
 		{[]string{"flags", "list", "--frob"}, ""},
 	}

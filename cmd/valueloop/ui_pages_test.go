@@ -701,7 +701,7 @@ func TestDashboardPWithoutCorrection(t *testing.T) {
 	setDemoSettings(t, srv, map[string]any{"correction": "none"})
 	_, page := mustSignIn(t, srv.URL, srv.Admin).get("/experiments/production/" + demo.ExperimentFlag)
 	metrics := section(t, html.UnescapeString(page), `<h2 id="me-h">`, "</section>")
-	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n">Chance to win</th>`) {
+	if strings.Contains(metrics, "Adjusted p") || !strings.Contains(metrics, `<th scope="col" class="n">p</th><th scope="col" class="n" title="Bayesian: the posterior probability that the variant is better than control (flat prior, or the prior set); neither corrected for multiple comparisons nor safe to peek at">Chance to win</th>`) {
 		t.Errorf("with correction none the tables are not headed p then chance to win:\n%s", valuelooptest.GrepLines(metrics, "<th"))
 	}
 }
@@ -960,7 +960,7 @@ func TestDashboardIncidentCause(t *testing.T) {
 	if causes == 0 {
 		t.Fatal("the demo's deployments caused no incident")
 	}
-	if want := fmt.Sprintf("The latest 15 of the %d in this range", all); all > 15 && !strings.Contains(page, want) {
+	if want := fmt.Sprintf("Showing 1–15 of %d deployments", all); all > 15 && !strings.Contains(page, want) {
 		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
 	}
 }

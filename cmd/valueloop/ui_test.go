@@ -172,9 +172,9 @@ func TestDashboardPages(t *testing.T) {
 // of a time the last step does not have.
 func checkRolloutPlan(t *testing.T, _ *testServer, admin, _ *browser) {
 	_, body := admin.get("/rollouts/production/checkout-flow")
-	if !strings.Contains(body, "25% for 1d and at least 200 new users →") || strings.Contains(body, "100% for 0s") {
+	if !strings.Contains(body, "25% for 1d and at least 2,000 new users →") || strings.Contains(body, "100% for 0s") {
 		i := strings.Index(body, "(steps ")
-		t.Errorf("rollout page's plan: %q; want 25%% for 1d and at least 200 new users, and no time for the last step", body[max(i, 0):max(i, 0)+160])
+		t.Errorf("rollout page's plan: %q; want 25%% for 1d and at least 2,000 new users, and no time for the last step", body[max(i, 0):max(i, 0)+160])
 	}
 }
 
@@ -419,7 +419,7 @@ func checkDeliveryPage(t *testing.T, srv *testServer, admin, anon *browser) {
 		}
 		// the keys' columns: frequency, lead time, the two rates, recovery, rework
 		if r := row(keys); !regexp.MustCompile(`<td><span class="kv">` + regexp.QuoteMeta(rate(s.Total.ChangeFailureRate)) + `</span>.*</td><td><span class="kv">` +
-			regexp.QuoteMeta(rate(s.Total.ChangeFailureRateFourKeys)) + `</span>[^<]*<span class="level[^>]*>[a-z]+</span><svg[^>]*role="img"><title>weekly change failure rate \(four keys\)`).MatchString(r) {
+			regexp.QuoteMeta(rate(s.Total.ChangeFailureRateFourKeys)) + `</span>[^<]*<span class="level[^>]*>[a-z]+</span><span class="sparkbox"><svg[^>]*role="img"><title>weekly change failure rate \(four keys\)`).MatchString(r) {
 			t.Errorf("%s: want change failure rates %s and %s (Four Keys):\n%s", s.Name, rate(s.Total.ChangeFailureRate), rate(s.Total.ChangeFailureRateFourKeys), r)
 		}
 	}

@@ -169,6 +169,12 @@ def welch():
         # Small samples, GrowthBook-like: the absolute p is 0.02 while the
         # relative interval includes 0.
         ((10, 0.5, 0.3), (10, 0.9, 0.4)),
+        # Edge cases: two units per arm; no variance in treatment; a
+        # billion units per arm; arms of 1:99.
+        ((2, 1.0, 0.5), (2, 3.0, 1.5)),
+        ((40, 5.0, 1.0), (40, 5.5, 0.0)),
+        ((1000000000, 100.0, 30.0), (1000000000, 100.001, 30.0)),
+        ((100, 5.0, 2.0), (9900, 5.3, 2.0)),
     ]
     for (nc, mc, sc), (nt, mt, stt) in params:
         for alt in ["two-sided", "greater", "less"]:
@@ -198,19 +204,29 @@ def proportions():
                                ((3, 40), (9, 45)), ((1, 500), (4, 510)),
                                # an error rate's rise on few users: the delta
                                # interval would fall below -100%
-                               ((3, 100), (5, 100)), ((12, 400), (7, 380))]:
+                               ((3, 100), (5, 100)), ((12, 400), (7, 380)),
+                               # extreme rates: control at 0 (no relative
+                               # effect) and at 1, treatment at 1; 1:99 arms;
+                               # a billion users per arm
+                               ((0, 1000), (5, 1000)), ((1000, 1000), (990, 1000)),
+                               ((990, 1000), (1000, 1000)), ((10, 100), (1200, 9900)),
+                               ((100000000, 1000000000), (100010000, 1000000000))]:
         for alt in ["two-sided", "larger", "smaller"]:
             alpha = 0.05
-            r = test_proportions_2indep(kt, nt, kc, nc, method="wald", compare="diff",
-                                        alternative=alt)
             pc, pt = kc / nc, kt / nt
             vc, vt = pc * (1 - pc) / nc, pt * (1 - pt) / nt
             se = math.sqrt(vc + vt)
             diff = pt - pc
             ours = {"larger": "greater", "smaller": "less"}.get(alt, alt)
+            interior = 0 < kc < nc and 0 < kt < nt
+            if interior:
+                r = test_proportions_2indep(kt, nt, kc, nc, method="wald", compare="diff",
+                                            alternative=alt)
+            else:  # statsmodels divides by the rates and their complements: the Wald z by hand
+                r = type("R", (), {"statistic": diff / se, "pvalue": p_value(diff / se, ours)})
             c = crit_z(alpha, ours)
             iv = interval(diff, c * se, ours)
-            if alt == "two-sided":
+            if alt == "two-sided" and interior:
                 lo, hi = confint_proportions_2indep(kt, nt, kc, nc, method="wald",
                                                     compare="diff", alpha=alpha)
                 assert abs(lo - iv["lower"]) < 1e-12 and abs(hi - iv["upper"]) < 1e-12
@@ -345,7 +361,10 @@ def srm():
     for units, weights in [([5000, 5000], [50, 50]), ([5000, 5210], [1, 1]),
                            ([10321, 9876, 10050], [1, 1, 1]), ([900, 2100], [30, 70]),
                            ([1000, 1300, 0], [1, 1, 1]), ([12, 7], [0.5, 0.5]),
-                           ([100000, 102000], [50, 50])]:
+                           ([100000, 102000], [50, 50]),
+                           # 1:99, and ten variants
+                           ([130, 9870], [1, 99]), ([80, 9920], [1, 99]),
+                           ([1010, 990, 1003, 970, 1025, 998, 1001, 960, 1040, 1003], [1] * 10)]:
         total = sum(units)
         exp = [total * w / sum(weights) for w in weights]
         r = st.chisquare(units, exp)
@@ -386,6 +405,24 @@ def bonferroni_intervals():
         cases.append({"arms": [{"n": n, "mean": mu, "sd": sd} for n, mu, sd in arms], "alternative": alt,
                       "alpha": alpha, "comparisons": comps})
     return cases
+
+
+def many_variants():
+    """Nine treatments of a mean metric against control in one analysis:
+    Welch's p-values from scipy, corrected over the nine by statsmodels'
+    multipletests (Holm, Benjamini-Hochberg, Bonferroni)."""
+    control = (500, 10.0, 3.0)
+    treatments = [(480, 10.1, 3.1), (510, 10.5, 2.9), (495, 9.7, 3.3), (505, 10.35, 3.0), (490, 10.0, 3.0),
+                  (520, 10.6, 3.2), (470, 10.2, 2.8), (500, 9.9, 3.1), (515, 10.45, 3.05)]
+    p = []
+    for nt, mt, stt in treatments:
+        p.append(f(st.ttest_ind_from_stats(mt, stt, nt, control[1], control[2], control[0],
+                                           equal_var=False).pvalue))
+    arms = [{"n": n, "mean": mu, "sd": sd} for n, mu, sd in [control] + treatments]
+    return {"arms": arms, "p": p,
+            "holm": [f(v) for v in multipletests(p, alpha=0.05, method="holm")[1]],
+            "bh": [f(v) for v in multipletests(p, alpha=0.05, method="fdr_bh")[1]],
+            "bonferroni": [f(v) for v in multipletests(p, alpha=0.05, method="bonferroni")[1]]}
 
 
 def power():
@@ -754,6 +791,7 @@ def main():
         "srm": srm(),
         "corrections": corrections(),
         "bonferroniIntervals": bonferroni_intervals(),
+        "manyVariants": many_variants(),
         "power": power(),
         "powerPerArm": power_per_arm(),
         "powerT": power_t(),
