@@ -94,7 +94,8 @@ func TestScoreAsExplained(t *testing.T) {
 }
 
 // TestAgo: how long ago a moment was reads as words past a day ("35 days
-// ago"), where it said "35d0h ago", and a moment ahead of the clock (a
+// ago"), where it said "35d0h ago", whole hours without minutes ("6h ago",
+// not "6h00m ago"), and a moment ahead of the clock (a
 // source's clock ahead of the server's) says "in", not "ago".
 func TestAgo(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -107,6 +108,7 @@ func TestAgo(t *testing.T) {
 		{12 * time.Minute, ">12m ago<"},
 		{3*time.Hour + 10*time.Minute, ">3h10m ago<"},
 		{23*time.Hour + 59*time.Minute, ">23h59m ago<"},
+		{6 * time.Hour, ">6h ago<"},
 		{24 * time.Hour, ">1 day ago<"},
 		{47 * time.Hour, ">1 day ago<"},
 		{48 * time.Hour, ">2 days ago<"},
