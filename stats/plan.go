@@ -69,6 +69,11 @@ type Plan struct {
 	// confidence sequence (always computed, and wider than the fixed
 	// interval) takes part in that choice; 0 means the default 10,000.
 	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
+	// AnalysisAlpha is the analysis' Settings.Alpha where the plan's Alpha
+	// is below it (a test corrected over treatments, or a sequential
+	// test's α now): the analysis chooses the log ratio at its own α, and
+	// the plan then tests the chosen effect at Alpha. 0 means Alpha.
+	AnalysisAlpha float64 `json:"analysisAlpha,omitempty"`
 }
 
 // ProportionSD is the per-unit standard deviation √(p(1−p)) of a conversion
@@ -100,6 +105,8 @@ func (p Plan) validate(needPower bool) error {
 		return valueloop.FieldErrorf("ratio", "must be a positive number (or 0 for 1), got %v", p.Ratio)
 	case p.Relative && (p.Baseline == 0 || math.IsNaN(p.Baseline) || math.IsInf(p.Baseline, 0)):
 		return valueloop.FieldErrorf("baseline", "relative effects need a finite, non-zero baseline, got %v", p.Baseline)
+	case p.AnalysisAlpha != 0 && !(p.AnalysisAlpha >= p.Alpha && p.AnalysisAlpha <= 0.5):
+		return valueloop.FieldErrorf("analysisAlpha", "must be in [alpha, 0.5] (or 0 for alpha), got %v", p.AnalysisAlpha)
 	case !(p.SequentialTuning >= 0) || math.IsInf(p.SequentialTuning, 1):
 		return valueloop.FieldErrorf("sequentialTuning", "must be a positive number of units (or 0 for 10000), got %v", p.SequentialTuning)
 	case needPower && !(p.Power > p.Alpha && p.Power < 1):
@@ -215,7 +222,7 @@ func (p Plan) power(d, nc float64, test int) (float64, bool) {
 		}
 		crit = -tQuantile(alpha, df)
 	}
-	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, crit)
+	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, df)
 	mt := p.Baseline + d
 	if isLog || (test == logTest && p.Relative && p.Baseline > 0 && mt > 0) {
 		shift, isLog = math.Log(mt/p.Baseline)/math.Sqrt(b/(mt*mt)+a/(p.Baseline*p.Baseline)), true
@@ -243,16 +250,27 @@ func (p Plan) tPower(d, nc float64) float64 {
 // variances a (control) and b, units the units of both arms: for a Relative
 // plan of a non-negative metric, both means positive, when the delta
 // method's interval at the alternative, at the larger of the critical
-// value crit and the confidence sequence's multiplier, reaches below −100%
-// (the analysis' rule, see Comparison.Relative). Its SE is √(b/μt² +
-// a/μc²), larger than the delta method's for a decrease: planned with the
-// delta method, −90% of a 10% conversion rate got 15 times too few users.
-func (p Plan) logRatio(d, a, b, units, crit float64) bool {
+// value (Student's t with df degrees of freedom, the normal's for df 0)
+// and the confidence sequence's multiplier, both at the analysis' α
+// (AnalysisAlpha), reaches below −100% (the analysis' rule, see
+// Comparison.Relative). Its SE is √(b/μt² + a/μc²), larger than the delta
+// method's for a decrease: planned with the delta method, −90% of a 10%
+// conversion rate got 15 times too few users.
+func (p Plan) logRatio(d, a, b, units, df float64) bool {
 	mt := p.Baseline + d
 	if !p.Relative || !(p.NonNegative || p.Proportion) || !(p.Baseline > 0) || !(mt > 0) {
 		return false
 	}
-	m := newSequential(p.Alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
+	alpha := cmp.Or(p.AnalysisAlpha, p.Alpha)
+	tail := alpha
+	if p.Alternative == TwoSided {
+		tail /= 2
+	}
+	crit := -normQuantile(tail)
+	if df > 0 {
+		crit = -tQuantile(tail, df)
+	}
+	m := newSequential(alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
 	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
 	return d/p.Baseline-math.Max(crit, m)*rse < -1
 }
@@ -270,7 +288,7 @@ func (p Plan) Short(effect, varControl, varTreatment, units float64) (bool, erro
 		return false, err
 	}
 	d := p.absolute(effect)
-	if !p.logRatio(d, varControl, varTreatment, units, p.crit()) {
+	if !p.logRatio(d, varControl, varTreatment, units, 0) {
 		return p.EffectVariance(effect, varControl, varTreatment) > se*se, nil
 	}
 	mt := p.Baseline + d
