@@ -423,7 +423,7 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 	del.Deployments = []dora.Deployment{d}
 	r, err := s.record(ctx, del)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "sha", d.Service, d.Repo, d.SHA, recordAgain("record", d.ID, "at", d.At))
+		r.Warning = s.ambiguousSHA(ctx, "sha", d.Service, d.Repo, d.SHA, d.At, recordAgain("record", d.ID, "at", d.At))
 	}
 	return d, r, err
 }
@@ -435,7 +435,7 @@ func (s *Service) RecordDeployment(ctx context.Context, in DeploymentInput, key 
 // job's deployment is a fact, and refusing it would lose it); the warning
 // is in the receipt, which the CLI prints. The check reads the current
 // timeline and is best effort: a failure to read it warns of nothing.
-func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha, again string) string {
+func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha string, at time.Time, again string) string {
 	if len(sha) >= 40 || sha == "" {
 		return "" // a full SHA abbreviates nothing; the common case reads nothing
 	}
@@ -444,7 +444,7 @@ func (s *Service) ambiguousSHA(ctx context.Context, field, service, repo, sha, a
 		return ""
 	}
 	var e *valueloop.Error
-	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, "stored all the same, "+again); errors.As(err, &e) {
+	if err := snap.tl.CheckAbbreviation(field, service, repo, sha, at, "stored all the same, "+again); errors.As(err, &e) {
 		return e.Field + " " + e.Message
 	}
 	return ""
@@ -569,11 +569,35 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 	if err == nil {
 		s.linked(ctx, []ChangeText{{Change: c, Message: in.Message, Labels: in.Labels}})
 		// A change under an ambiguous abbreviation is merged into none of
-		// the commits it abbreviates: it counts as one of its own.
-		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA,
+		// the commits it abbreviates: it counts as one of its own. It names
+		// the commits made by its latest time, as the timeline folds it.
+		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
 			"it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)")
+		if r.Warning == "" {
+			r.Warning = s.forgePR(ctx, c)
+		}
 	}
 	return c, r, err
+}
+
+// forgePR warns of a pull request given by hand for a commit a forge
+// recorded as another one: the forge's wins (dora.Change.ByHand), in
+// whichever order the records arrive, so this record's number is not
+// used. Best effort, as ambiguousSHA.
+func (s *Service) forgePR(ctx context.Context, c dora.Change) string {
+	if c.PR == "" {
+		return ""
+	}
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return ""
+	}
+	pr, byHand := snap.tl.PullRequest(c.Service, c.Repo, strings.ToLower(c.SHA))
+	if pr == "" || pr == c.PR || byHand {
+		return ""
+	}
+	return fmt.Sprintf("pr %q is not used: a forge recorded commit %s as pull request %s, and a forge's pull request wins over one given by hand; if the forge's is wrong, edit its record (delivery record list changes finds it)",
+		c.PR, dora.ShortSHA(c.SHA), pr)
 }
 
 // IncidentInput opens an incident through the API.
@@ -613,7 +637,7 @@ func (s *Service) OpenIncident(ctx context.Context, in IncidentInput, key Record
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, i.OpenedAt, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
 	}
 	return i, r, err
 }
@@ -644,7 +668,7 @@ func (s *Service) ResolveIncident(ctx context.Context, id string, at *time.Time,
 	d.Incidents = []dora.Incident{i}
 	r, err := s.record(ctx, d)
 	if err == nil {
-		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
+		r.Warning = s.ambiguousSHA(ctx, "causeSha", i.Service, i.Repo, i.CauseSHA, i.OpenedAt, recordAgain("open", i.ID, "openedAt", i.OpenedAt))
 	}
 	return i, r, err
 }

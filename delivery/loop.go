@@ -170,30 +170,20 @@ func (s *Service) deployedAt(ctx context.Context, l *Loop) error {
 	if err != nil {
 		return err
 	}
-	type key struct{ repo, sha string }
-	want := map[key]bool{}
-	for _, c := range l.Changes {
-		want[key{strings.ToLower(c.Repo), strings.ToLower(c.SHA)}] = false
-	}
+	linked := newLinkedChanges(l.Changes)
 	for _, service := range loopServices(snap, l.Changes) {
 		for _, d := range snap.tl.Deployments(service) {
 			if d.Status != dora.StatusSuccess {
 				continue
 			}
 			for _, c := range d.Changes {
-				k := key{strings.ToLower(c.Repo), strings.ToLower(c.SHA)}
-				if seen, ok := want[k]; ok && !seen {
-					want[k] = true
+				if linked.deliver(c) > 0 {
 					l.InProductionAt = latestTime(l.InProductionAt, d.At)
 				}
 			}
 		}
 	}
-	for _, seen := range want {
-		if !seen {
-			l.Undeployed++
-		}
-	}
+	l.Undeployed = linked.undelivered()
 	if l.Undeployed > 0 {
 		l.InProductionAt = time.Time{}
 	}

@@ -645,6 +645,109 @@ func TestLoop(t *testing.T) {
 	}
 }
 
+// TestLoopAbbreviatedLink: a CI job links its commit to a flag by the
+// abbreviation it printed ('change record --sha c1000aa --flag …') while
+// the webhook recorded the commit in full. The timeline makes them one
+// change, delivered under its full SHA, so the loop matched the link's
+// abbreviation against no deployed change: "1 linked change is not
+// deployed to production yet" for a change in production for days.
+func TestLoopAbbreviatedLink(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	commit := c.t.Add(-20 * 24 * time.Hour)
+	full := "c1000aa" + strings.Repeat("b", 33)
+	for _, in := range []delivery.ChangeInput{
+		{Service: "shop", SHA: full, AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour))},
+		{Service: "shop", SHA: full[:7], AuthoredAt: &commit, MergedAt: ptr(commit.Add(time.Hour)), Flags: []string{"new-checkout"}},
+	} {
+		if _, _, err := s.RecordChange(ctx, in, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deployed := commit.Add(24 * time.Hour)
+	if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "shop", Environment: "prod-eu", SHA: full, Status: "success", At: &deployed}, ""); err != nil {
+		t.Fatal(err)
+	}
+	loop, err := s.Loop(ctx, "prod-eu", "new-checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loop.Undeployed != 0 || !loop.InProductionAt.Equal(deployed) || loop.CommitToProduction == nil || *loop.CommitToProduction != 24*time.Hour {
+		t.Errorf("linked by its abbreviation: undeployed %d, in production at %v, commit to production %v; want 0, %v, 24h (missing %q)",
+			loop.Undeployed, loop.InProductionAt, loop.CommitToProduction, deployed, loop.Missing)
+	}
+	// The value loop asks the same of a feature's changes.
+	shipped, err := s.Shipped(ctx, loop.Changes)
+	if err != nil || len(shipped) != 1 || shipped[0].Changes != 1 || !shipped[0].Deployment.At.Equal(deployed) {
+		t.Errorf("Shipped(the abbreviated link): %+v, %v; want its deployment, 1 change", shipped, err)
+	}
+}
+
+// TestForgePRWinsWarned: 'change record --pr 99' for a commit a forge's
+// webhook recorded as pull request 12 is stored, but pull request 12 stays
+// the commit's (the later record used to win), and the receipt says that
+// its number is not used. Given by hand first, the forge's record still
+// wins when it arrives.
+func TestForgePRWinsWarned(t *testing.T) {
+	ctx := t.Context()
+	const shaPR = "c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+	for _, handFirst := range []bool{false, true} {
+		s, db, c := mustService(t)
+		authored := c.t.Add(-48 * time.Hour)
+		forge := func() {
+			d := &delivery.Delivery{Source: "acme-gh", ID: "gh-1", Kind: "pull_request", ReceivedAt: c.t,
+				Changes: []dora.Change{{Repo: "acme/shop", SHA: shaPR, PR: "12", AuthoredAt: authored, MergedAt: authored.Add(time.Hour)}}}
+			if _, err := db.RecordDelivery(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !handFirst {
+			forge()
+		}
+		_, r, err := s.RecordChange(ctx, delivery.ChangeInput{Repo: "acme/shop", SHA: shaPR[:7], PR: "99", AuthoredAt: &authored, MergedAt: ptr(authored.Add(time.Hour))}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(r.Warning, `pr "99" is not used`) && strings.Contains(r.Warning, "pull request 12"); warned == handFirst {
+			t.Errorf("hand first %v: warning %q; want one only when the forge's record came first", handFirst, r.Warning)
+		}
+		if handFirst {
+			forge()
+		}
+		if _, _, err := s.RecordDeployment(ctx, delivery.DeploymentInput{Service: "acme/shop", Repo: "acme/shop", Environment: "prod-eu", SHA: shaPR, Status: "success", At: ptr(authored.Add(2 * time.Hour))}, ""); err != nil {
+			t.Fatal(err)
+		}
+		deps, err := s.Deployments(ctx, "acme/shop", authored, c.t)
+		if err != nil || len(deps) != 1 || len(deps[0].Changes) != 1 || deps[0].Changes[0].PR != "12" {
+			t.Errorf("hand first %v: deployments %+v, %v; want one change, pull request 12", handFirst, deps, err)
+		}
+	}
+}
+
+// TestAbbreviatedChangeWarnedAsFolded: a change recorded abbreviated
+// names the commits made by its latest time (the timeline folds it so):
+// one merged at 12:00 under an abbreviation of commits made at 07:00 and
+// 10:00 names neither, and its receipt says so. The receipt compared only
+// the commits made by its authoring time (08:00) and warned of nothing.
+func TestAbbreviatedChangeWarnedAsFolded(t *testing.T) {
+	ctx := t.Context()
+	s, _, c := mustService(t)
+	day := c.t.Add(-48 * time.Hour).Truncate(24 * time.Hour)
+	tail := strings.Repeat("0", 32)
+	for _, x := range []struct {
+		sha              string
+		authored, merged time.Duration
+	}{{"abcdef01" + tail, 7 * time.Hour, 7 * time.Hour}, {"abcdef02" + tail, 10 * time.Hour, 10 * time.Hour}} {
+		if _, _, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: x.sha, AuthoredAt: ptr(day.Add(x.authored)), MergedAt: ptr(day.Add(x.merged))}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, r, err := s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", SHA: "abcdef0", AuthoredAt: ptr(day.Add(8 * time.Hour)), MergedAt: ptr(day.Add(12 * time.Hour))}, "")
+	if err != nil || !strings.Contains(r.Warning, "is ambiguous") {
+		t.Errorf("change abcdef0 merged after both commits: warning %q, %v; want ambiguous", r.Warning, err)
+	}
+}
+
 func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
 	cases := []struct {

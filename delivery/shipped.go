@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/valueloop/valueloop/dora"
@@ -45,11 +46,7 @@ func (s *Service) shipped(ctx context.Context, changes []dora.Change, only []str
 	if services == nil {
 		services = loopServices(snap, changes)
 	}
-	type key struct{ repo, sha string }
-	want := map[key]bool{}
-	for _, c := range changes {
-		want[key{strings.ToLower(c.Repo), strings.ToLower(c.SHA)}] = false
-	}
+	linked := newLinkedChanges(changes)
 	first := map[string]*Shipment{}
 	var order []string
 	for _, service := range services {
@@ -58,18 +55,17 @@ func (s *Service) shipped(ctx context.Context, changes []dora.Change, only []str
 				continue
 			}
 			for _, c := range d.Changes {
-				k := key{strings.ToLower(c.Repo), strings.ToLower(c.SHA)}
-				if seen, ok := want[k]; !ok || seen {
+				n := linked.deliver(c)
+				if n == 0 {
 					continue
 				}
-				want[k] = true
 				sh := first[d.ID]
 				if sh == nil {
 					sh = &Shipment{Deployment: d.Deployment}
 					first[d.ID] = sh
 					order = append(order, d.ID)
 				}
-				sh.Changes++
+				sh.Changes += n
 			}
 		}
 	}
@@ -83,4 +79,57 @@ func (s *Service) shipped(ctx context.Context, changes []dora.Change, only []str
 		}
 	}
 	return out, nil
+}
+
+// linkedChanges are the changes asked about (a flag's, a feature's), to
+// find among those the timeline delivered. A change is found by its
+// repository and the first 7 digits of its SHA, then compared as the
+// timeline compares commits: one linked by an abbreviation ('change record
+// --sha 4c1e9a0 --flag …') is the change the timeline delivers under the
+// webhook's full SHA, and was missed when SHAs had to be equal.
+type linkedChanges map[linkKey][]*linkedSHA
+
+type linkKey struct{ repo, short string }
+
+type linkedSHA struct {
+	sha       string
+	delivered bool
+}
+
+func newLinkedChanges(changes []dora.Change) linkedChanges {
+	m := linkedChanges{}
+	for _, c := range changes {
+		sha := strings.ToLower(c.SHA)
+		k := linkKey{strings.ToLower(c.Repo), dora.ShortSHA(sha)}
+		if !slices.ContainsFunc(m[k], func(w *linkedSHA) bool { return w.sha == sha }) {
+			m[k] = append(m[k], &linkedSHA{sha: sha})
+		}
+	}
+	return m
+}
+
+// deliver notes that c was delivered and returns how many of the linked
+// changes it delivered that were not delivered before.
+func (m linkedChanges) deliver(c dora.Change) int {
+	sha, n := strings.ToLower(c.SHA), 0
+	for _, w := range m[linkKey{strings.ToLower(c.Repo), dora.ShortSHA(sha)}] {
+		if !w.delivered && dora.SameCommit(w.sha, sha) {
+			w.delivered = true
+			n++
+		}
+	}
+	return n
+}
+
+// undelivered counts the linked changes not delivered.
+func (m linkedChanges) undelivered() int {
+	n := 0
+	for _, ws := range m {
+		for _, w := range ws {
+			if !w.delivered {
+				n++
+			}
+		}
+	}
+	return n
 }

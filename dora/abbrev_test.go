@@ -315,7 +315,53 @@ func TestAmbiguousAcrossRepositories(t *testing.T) {
 			t.Errorf("%s (%s): ambiguous SHA %v, want %v", d.ID, d.SHA, d.AmbiguousSHA, want)
 		}
 	}
-	if err := tl.CheckAbbreviation("sha", "shop", "", "abcdef0", ""); err == nil {
+	if err := tl.CheckAbbreviation("sha", "shop", "", "abcdef0", time.Time{}, ""); err == nil {
 		t.Errorf("CheckAbbreviation of abcdef0 across o/a and o/b: nil, want ambiguous")
+	}
+}
+
+// TestAbbreviationLaterAmbiguous: an abbreviation that named one commit
+// when it was used keeps naming it when a commit made afterwards starts
+// with the same digits. Before, the later commit made the deployment's
+// SHA ambiguous, so the past deployment was placed by its time alone: it
+// delivered x2 (which it never ran) and changed x2's lead time, an
+// incident blaming the abbreviation lost its deployment, and the change
+// recorded abbreviated was counted twice. A commit made after the record
+// cannot be what it named, so history does not move, whatever order the
+// records arrive in.
+func TestAbbreviationLaterAmbiguous(t *testing.T) {
+	a := "abcdef01" + shaX1[8:]
+	b := "abcdef02" + shaX2[8:] // made a day after d1, same 7 digits
+	build := func(withB bool) *Timeline {
+		f := newFixture(t).
+			commit("o/r", "abcdef0", "2026-03-02 07:00", "2026-03-02 09:00"). // change record --sha abcdef0
+			commit("o/r", a, "2026-03-02 08:00", "2026-03-02 09:00").
+			commit("o/r", shaX2, "2026-03-02 09:30", "2026-03-02 10:00").
+			deploy("d1", "o/r", "abcdef0", StatusSuccess, "2026-03-02 12:00").
+			incident("i1", "o/r", "2026-03-02 13:00", "2026-03-02 14:00")
+		f.data.Incidents[0].CauseSHA = "abcdef0"
+		if withB {
+			f.commit("o/r", b, "2026-03-03 08:00", "2026-03-03 09:00").
+				deploy("d2", "o/r", b, StatusSuccess, "2026-03-03 12:00")
+		}
+		return f.timeline()
+	}
+	for _, withB := range []bool{false, true} {
+		tl := build(withB)
+		if got := delivered(tl, "o/r")["d1"]; !slices.Equal(got, []string{a}) {
+			t.Errorf("with b %v: d1 delivered %v, want [%s]", withB, got, a)
+		}
+		if lt := leadTimes(tl, "o/r")[a]; lt != 5*time.Hour {
+			t.Errorf("with b %v: lead time of a %v, want 5h (07:00 → d1 at 12:00)", withB, lt)
+		}
+		for _, d := range tl.Deployments("o/r") {
+			if d.ID == "d1" && (d.AmbiguousSHA || !slices.Equal(d.Incidents, []string{"i1"})) {
+				t.Errorf("with b %v: d1 ambiguous %v, incidents %v; want false, [i1]", withB, d.AmbiguousSHA, d.Incidents)
+			}
+		}
+	}
+	// Used now, after b was made, the abbreviation names neither.
+	if err := build(true).CheckAbbreviation("sha", "", "o/r", "abcdef0", at(t, "2026-03-04 12:00"), "x"); err == nil {
+		t.Error("CheckAbbreviation(abcdef0) after b: nil, want ambiguous")
 	}
 }

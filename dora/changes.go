@@ -191,8 +191,12 @@ func (t *Timeline) abbrevLengths(sha string) uint64 {
 // starts with it, and so does the timeline: a deployment whose commit is
 // not found delivers whatever landed before it, and is never a rollback.
 // An abbreviation that several changes share names none, as in git: lookup
-// returns ambiguous. Lookups are made while the timeline is built only.
-func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
+// returns ambiguous. An abbreviation names what existed when it was used:
+// a commit made after asOf (a record's time, plus the clock skew) is not
+// what it named, so a commit made later with the same first digits
+// changes nothing of the past (anyTime: no bound). Lookups are made while
+// the timeline is built only.
+func (t *Timeline) lookup(repo int32, sha string, asOf int64) (int32, bool) {
 	exact, _ := t.index.find(t, repo, sha, keyOf(sha))
 	if exact >= 0 && t.ch[exact].flags&ambiguousSHA == 0 {
 		return exact, true
@@ -204,7 +208,7 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 	for lens := t.abbrevLengths(sha); lens != 0; {
 		n := 63 - bits.LeadingZeros64(lens)
 		lens &^= 1 << n
-		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 {
+		if j, _ := t.index.find(t, repo, sha[:n], keyOf(sha[:n])); j >= 0 && t.ch[j].flags&ambiguousSHA == 0 && t.madeBy(j, asOf) {
 			return j, true
 		}
 	}
@@ -214,7 +218,7 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 	// A change whose SHA sha abbreviates.
 	found := int32(-1)
 	for _, e := range t.abbreviating(repo, sha) {
-		if t.ch[e.j].flags&ambiguousSHA != 0 || !strings.HasPrefix(t.changeSHA(e.j), sha) {
+		if t.ch[e.j].flags&ambiguousSHA != 0 || !strings.HasPrefix(t.changeSHA(e.j), sha) || !t.madeBy(e.j, asOf) {
 			continue
 		}
 		if found >= 0 {
@@ -232,6 +236,15 @@ func (t *Timeline) lookup(repo int32, sha string) (int32, bool) {
 // several recorded commits share: the record's commit is unknown, and
 // callers compare its SHA with no other (git refuses such an abbreviation).
 const ambiguous int32 = -2
+
+// anyTime is the asOf of a lookup that any recorded commit may answer.
+const anyTime int64 = math.MaxInt64
+
+// madeBy reports whether change j may have existed at asOf: it was
+// authored no later than asOf plus the clock skew.
+func (t *Timeline) madeBy(j int32, asOf int64) bool {
+	return asOf > math.MaxInt64-t.skew || t.ch[j].authored <= asOf+t.skew
+}
 
 // abbreviating returns the changes of repo whose SHA starts with the same 7
 // digits as sha (a hexadecimal SHA of 7 digits or more): the candidates for
@@ -291,6 +304,12 @@ func isHex(s string) bool {
 
 // sameCommit reports whether two SHAs of deployments name one commit: they
 // are equal, or one abbreviates the other.
+// SameCommit reports whether SHAs a and b (lower case) name one commit:
+// they are equal, or the shorter is an abbreviation (7 hexadecimal digits
+// or more) the longer starts with, as records of one commit by a webhook
+// and by hand are.
+func SameCommit(a, b string) bool { return sameCommit(a, b) }
+
 func sameCommit(a, b string) bool {
 	if len(a) > len(b) {
 		a, b = b, a
@@ -328,12 +347,12 @@ func (x *changeIndex) home(k shaKey) int {
 }
 
 // lookupName is lookup for a repository given by name.
-func (t *Timeline) lookupName(repo, sha string) (int32, bool) {
+func (t *Timeline) lookupName(repo, sha string, asOf int64) (int32, bool) {
 	id, ok := t.repos.find(repo)
 	if !ok || sha == "" {
 		return 0, false
 	}
-	return t.lookup(id, sha)
+	return t.lookup(id, sha, asOf)
 }
 
 // record returns what is known of change j: its only record, or the records
@@ -443,14 +462,16 @@ func (t *Timeline) foldAbbreviations() {
 
 // abbreviated returns the change whose SHA change j's, sha, abbreviates:
 // the longest that starts with sha, unless another that does is not its
-// abbreviation (ambiguous); -1 when none does.
+// abbreviation (ambiguous); -1 when none does. A commit made after change
+// j's record (its latest time: sources date one commit differently) is
+// not what it abbreviates (lookup's asOf).
 func (t *Timeline) abbreviated(j int32, sha string) (target int32, ambiguous bool) {
 	target = -1
 	var longest string
-	repo := t.ch[j].repo
+	repo, asOf := t.ch[j].repo, max(t.ch[j].authored, t.ch[j].landed)
 	for _, e := range t.abbreviating(repo, sha) {
 		other := t.changeSHA(e.j)
-		if e.j == j || len(other) <= len(sha) || !strings.HasPrefix(other, sha) {
+		if e.j == j || len(other) <= len(sha) || !strings.HasPrefix(other, sha) || !t.madeBy(e.j, asOf) {
 			continue
 		}
 		switch {
@@ -520,8 +541,11 @@ func (t *Timeline) mergeRecord(j int32, c *Change) {
 	if m.Service == "" {
 		m.Service = c.Service
 	}
-	if c.PR != "" {
-		m.PR = c.PR
+	// The latest record naming a pull request names it, except that a
+	// number given by hand never replaces a forge's (Change.ByHand); m.ByHand
+	// says where m.PR came from.
+	if c.PR != "" && (m.PR == "" || m.ByHand || !c.ByHand) {
+		m.PR, m.ByHand = c.PR, c.ByHand
 		if c.Branch != "" {
 			m.Branch = c.Branch // the source branch is what squash linking needs
 		}

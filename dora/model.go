@@ -48,6 +48,11 @@ type Change struct {
 	// commit, or when unknown (the lead time breakdown then has no coding
 	// or pickup stage for it).
 	OpenedAt time.Time `json:"openedAt,omitzero"`
+	// ByHand marks a record sent through the API or the CLI, not by a
+	// forge: where records of one commit name different pull requests,
+	// the forge's wins (a number typed by hand may be a typo; the forge
+	// merged the request). Stores set it from the record's delivery.
+	ByHand bool `json:"-"`
 }
 
 // Deployment is one deployment of a service to an environment.

@@ -76,3 +76,40 @@ func TestRecoveryTimeDefinition(t *testing.T) {
 		t.Errorf("overall recovery %+v, %d unrecovered; want 3 with median 45m, 1 unrecovered", m.Recovery, m.Unrecovered)
 	}
 }
+
+// TestRecoveryTieOrder: a failed run and a successful deployment to the
+// same environment at the same instant. Which came first is unknown, and
+// the figures must not depend on the deployments' IDs (nor on the order
+// the records arrived in): the success at that instant is what production
+// runs, so the failed run is recovered at once. Before, deployments at one
+// instant were ordered by ID, so a failure named "z…" stayed unrecovered
+// until the next success (hours later here) and one named "a…" recovered
+// in 0s.
+func TestRecoveryTieOrder(t *testing.T) {
+	for _, ids := range [][2]string{{"a-fail", "b-ok"}, {"z-fail", "b-ok"}} {
+		for _, failFirst := range []bool{true, false} {
+			f := newFixture(t).
+				commit("o/r", "c1", "2026-01-05 08:00", "2026-01-05 08:00").
+				commit("o/r", "c2", "2026-01-05 09:00", "2026-01-05 09:00")
+			fail := func() { f.deploy(ids[0], "o/r", "c2", StatusFailure, "2026-01-05 10:00") }
+			ok := func() { f.deploy(ids[1], "o/r", "c1", StatusSuccess, "2026-01-05 10:00") }
+			if failFirst {
+				fail()
+				ok()
+			} else {
+				ok()
+				fail()
+			}
+			f.deploy("c-later", "o/r", "c2", StatusSuccess, "2026-01-05 14:00")
+			r, err := f.timeline().Report(Query{From: at(t, "2026-01-05 00:00"), To: at(t, "2026-01-06 00:00"), Bucket: BucketNone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := r.Overall.Total
+			if m.Failed != 1 || m.Attempts != 3 || m.Unrecovered != 0 || m.Recovery.Count != 1 || m.Recovery.Median != 0 {
+				t.Errorf("ids %v, failure recorded first %v: failed %d of %d, recovered %d (median %v), unrecovered %d; want 1 of 3, recovered in 0s",
+					ids, failFirst, m.Failed, m.Attempts, m.Recovery.Count, m.Recovery.Median, m.Unrecovered)
+			}
+		}
+	}
+}

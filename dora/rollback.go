@@ -32,7 +32,7 @@ func (t *Timeline) CheckRollback(d Deployment) error {
 		return valueloop.FieldErrorf("sha", "a rollback must name the commit (sha) or version it restores")
 	}
 	if field == "sha" {
-		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target, "give more of its digits"); err != nil {
+		if err := t.CheckAbbreviation("sha", d.Service, d.Repo, target, d.At, "give more of its digits"); err != nil {
 			return err
 		}
 	}
@@ -91,31 +91,51 @@ func describeTarget(d *Deployment) string {
 // in git, so a deployment or incident recorded with it is placed by its
 // time alone, and a rollback to it restores nothing known. It reads every
 // change once (the index of abbreviations is gone once the timeline is
-// built), so it is for the records people send, not for bulk.
+// built), so it is for the records people send, not for bulk. at is the
+// record's time: a commit made after it (plus the clock skew) is not what
+// the record names, as the timeline reads it; zero compares every commit.
 //
 // remedy ends the message: what to do, which depends on whether the record
 // was refused or stored.
-func (t *Timeline) CheckAbbreviation(field, service, repo, sha, remedy string) error {
-	shas := t.abbreviates(service, repo, sha)
+func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.Time, remedy string) error {
+	asOf := anyTime
+	if !at.IsZero() {
+		asOf = nanos(at)
+	}
+	shas := t.abbreviates(service, repo, sha, asOf)
 	if shas == nil {
 		return nil
 	}
 	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; %s", sha, listSHAs(shas), remedy)
 }
 
-// abbreviates returns the recorded commits that sha abbreviates when they
-// are several, sorted; nil otherwise.
-func (t *Timeline) abbreviates(service, repo, sha string) []string {
-	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
-		return nil
+// PullRequest returns the pull request the timeline takes commit sha (of
+// repo, or of the service's repositories) to have merged, and whether that
+// number was given by hand (Change.ByHand): what a record naming another
+// one is told. Like CheckAbbreviation it reads every change, for the
+// records people send.
+func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand bool) {
+	repos := t.recordRepos(service, repo)
+	for j := range t.ch {
+		ch := &t.ch[j]
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !sameCommit(t.changeSHA(int32(j)), sha) {
+			continue
+		}
+		if c := t.record(int32(j)); c.PR != "" {
+			return c.PR, c.ByHand
+		}
 	}
+	return "", false
+}
+
+// recordRepos returns the repositories a record names: repo, or, for a
+// record naming its service only, the service's repositories.
+func (t *Timeline) recordRepos(service, repo string) []int32 {
 	var repos []int32
 	if repo != "" {
-		id, ok := t.repos.find(repo)
-		if !ok {
-			return nil
+		if id, ok := t.repos.find(repo); ok {
+			repos = []int32{id}
 		}
-		repos = []int32{id}
 	} else if l := t.byName[service]; l != nil {
 		for _, c := range l.changes {
 			if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
@@ -123,10 +143,20 @@ func (t *Timeline) abbreviates(service, repo, sha string) []string {
 			}
 		}
 	}
+	return repos
+}
+
+// abbreviates returns the recorded commits that sha abbreviates when they
+// (made by asOf) are several, sorted; nil otherwise.
+func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
+	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
+		return nil
+	}
+	repos := t.recordRepos(service, repo)
 	var found []string
 	for j := range t.ch {
 		ch := &t.ch[j]
-		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) {
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
 			continue
 		}
 		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {

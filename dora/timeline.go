@@ -35,6 +35,7 @@ type Timeline struct {
 	sorted     []*line // by service name
 	byName     map[string]*line
 	stamps     []stamps // by change, while building: its pull request's opening and first review
+	skew       int64    // Data.ClockSkew
 	// Skipped counts input records left out because they lack what the
 	// metrics need (see the Validate methods).
 	Skipped int
@@ -104,8 +105,8 @@ func NewTimeline(in Data) (*Timeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Timeline{cat: cat, repos: newRepoTable(cat), byName: map[string]*line{}}
 	skew := int64(max(in.ClockSkew, 0))
+	t := &Timeline{cat: cat, repos: newRepoTable(cat), byName: map[string]*line{}, skew: skew}
 
 	t.mergeChanges(in.Changes)
 	t.absorbBranchCommits(skew)
@@ -124,7 +125,7 @@ func NewTimeline(in Data) (*Timeline, error) {
 	for i := range incs {
 		causes[i] = -1
 		if incs[i].CauseSHA != "" && incs[i].DeploymentID == "" {
-			j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA))
+			j, ok := t.lookupIn(t.byName[incs[i].Service], incs[i].Repo, strings.ToLower(incs[i].CauseSHA), nanos(incs[i].OpenedAt))
 			switch {
 			case ok:
 				wanted[j], causes[i] = nil, j
@@ -215,14 +216,27 @@ func (t *Timeline) addDeployments(in []Deployment) {
 			p.l.deps = append(p.l.deps, depFacts{Deployment: d, at: nanos(d.At), success: d.Status == StatusSuccess})
 		}
 	}
+	// At one instant, failed runs come before successes: the success is
+	// what production runs from then on, so it restores them at once,
+	// whatever the deployments' IDs (or the order they arrived in).
 	for _, l := range t.lines {
 		slices.SortFunc(l.deps, func(a, b depFacts) int {
 			if a.at != b.at {
 				return cmp.Compare(a.at, b.at)
 			}
+			if a.success != b.success {
+				return cmp.Compare(b2i(a.success), b2i(b.success))
+			}
 			return strings.Compare(a.ID, b.ID)
 		})
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func outcome(status string) int {
@@ -261,7 +275,7 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 			envs[d.Environment] = st
 		}
 		d.cutoff = d.at
-		j, known := t.lookupIn(l, d.Repo, d.SHA)
+		j, known := t.lookupIn(l, d.Repo, d.SHA, d.at)
 		d.shaAmbiguous = j == ambiguous
 		sha := d.commit()
 		switch {
@@ -313,9 +327,9 @@ func (t *Timeline) deliver(l *line, wanted map[int32][]depRef, skew int64) {
 // deployment or an incident recorded by CI or by hand: 'deploy record
 // --service checkout --sha 4c1e9a0'), in the repositories of the service's
 // changes. l may be nil (a service without records).
-func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
+func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool) {
 	if repo != "" || sha == "" || l == nil {
-		return t.lookupName(repo, sha)
+		return t.lookupName(repo, sha, asOf)
 	}
 	if l.repos == nil {
 		l.repos = []int32{}
@@ -331,7 +345,7 @@ func (t *Timeline) lookupIn(l *line, repo, sha string) (int32, bool) {
 	// commit wherever it is found first.
 	found := int32(-1)
 	for _, id := range l.repos {
-		j, ok := t.lookup(id, sha)
+		j, ok := t.lookup(id, sha, asOf)
 		switch {
 		case j == ambiguous:
 			return ambiguous, false

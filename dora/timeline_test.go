@@ -567,7 +567,7 @@ func TestChangeIndex(t *testing.T) {
 	}
 	seen := map[int32]string{}
 	for _, q := range []struct{ repo, sha string }{{"o/r", a}, {"o/r", b}, {"o/r", upper}, {"o/r", tag}, {"o/other", a}} {
-		j, ok := tl.lookupName(q.repo, q.sha)
+		j, ok := tl.lookupName(q.repo, q.sha, anyTime)
 		if !ok {
 			t.Errorf("%s %s not found", q.repo, q.sha)
 			continue
@@ -581,7 +581,7 @@ func TestChangeIndex(t *testing.T) {
 		}
 	}
 	for _, q := range []struct{ repo, sha string }{{"o/r", "0123456789abcdef3333333333333333333333cc"}, {"o/none", a}, {"o/r", ""}} {
-		if _, ok := tl.lookupName(q.repo, q.sha); ok {
+		if _, ok := tl.lookupName(q.repo, q.sha, anyTime); ok {
 			t.Errorf("%s %q found; want not", q.repo, q.sha)
 		}
 	}
@@ -615,7 +615,7 @@ func TestIndexSharedPrefixes(t *testing.T) {
 	if avg := float64(probes) / n; avg > 4 {
 		t.Errorf("average probes per lookup = %.1f, want a few: keys are not spread", avg)
 	}
-	if _, ok := tl.lookupName("acme/app", fmt.Sprintf("%040x", 4242)); !ok {
+	if _, ok := tl.lookupName("acme/app", fmt.Sprintf("%040x", 4242), anyTime); !ok {
 		t.Error("lookup of a stored SHA failed")
 	}
 }
@@ -638,5 +638,34 @@ func TestDeploymentLeadTimes(t *testing.T) {
 	}
 	if got, ok := d.MedianLeadTime(); !ok || got != 90*time.Minute {
 		t.Errorf("median lead time of 4h, 0, 1h, 2h: %v, %v; want 1h30m", got, ok)
+	}
+}
+
+// TestForgePRWins: a commit recorded by a forge's webhook as pull request
+// 12 and by hand ('change record --pr 99') is pull request 12, in whichever
+// order the records arrived: the forge merged it, and the number typed by
+// hand may be a typo. Before, the later record won, so the pull request
+// (and with it the reviews and the branch its lead time breakdown reads)
+// depended on arrival order.
+func TestForgePRWins(t *testing.T) {
+	forge := Change{Repo: "o/r", SHA: shaX1, PR: "12", Branch: "feature", AuthoredAt: at(t, "2026-03-02 08:00"), MergedAt: at(t, "2026-03-02 09:00")}
+	hand := Change{Repo: "o/r", SHA: shaX1, PR: "99", AuthoredAt: at(t, "2026-03-02 08:00"), MergedAt: at(t, "2026-03-02 09:00"), ByHand: true}
+	for _, tt := range []struct {
+		name    string
+		records []Change
+		want    string
+	}{
+		{"forge first", []Change{forge, hand}, "12"},
+		{"hand first", []Change{hand, forge}, "12"},
+		{"hand only", []Change{hand}, "99"},
+		{"forge, then another forge record", []Change{forge, func() Change { c := forge; c.PR = "13"; return c }()}, "13"},
+	} {
+		f := newFixture(t)
+		f.data.Changes = tt.records
+		f.deploy("d1", "o/r", shaX1, StatusSuccess, "2026-03-02 12:00")
+		deps := f.timeline().Deployments("o/r")
+		if len(deps) != 1 || len(deps[0].Changes) != 1 || deps[0].Changes[0].PR != tt.want {
+			t.Errorf("%s: delivered %+v; want one change, pull request %s", tt.name, deps, tt.want)
+		}
 	}
 }

@@ -63,6 +63,13 @@ func ofrepStreamURI(t *testing.T, streams []map[string]any) string {
 // events (heartbeats left out).
 func openOFREPStream(t *testing.T, e *env, uri, lastID string, headers map[string]string) (*http.Response, <-chan string) {
 	t.Helper()
+	return openOFREPStreamVia(t, http.DefaultClient, e, uri, lastID, headers)
+}
+
+// openOFREPStreamVia is openOFREPStream through client c (one from another
+// address, say). The stream is closed at the test's end.
+func openOFREPStreamVia(t *testing.T, c *http.Client, e *env, uri, lastID string, headers map[string]string) (*http.Response, <-chan string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL()+uri, nil)
@@ -72,7 +79,7 @@ func openOFREPStream(t *testing.T, e *env, uri, lastID string, headers map[strin
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,18 +256,7 @@ func TestOFREPStreamCapPerClient(t *testing.T) {
 		t.Fatalf("flag stream: %d", code)
 	}
 	open := func() int {
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL()+uri, nil)
-		resp, err := a.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != 200 {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			checkResponse(t, "GET", uri, resp, string(body))
-		} else {
-			t.Cleanup(func() { resp.Body.Close() })
-		}
+		resp, _ := openOFREPStreamVia(t, a, e, uri, "", nil)
 		return resp.StatusCode
 	}
 	if code := open(); code != http.StatusOK {

@@ -1056,12 +1056,7 @@ func (p *Pipeline) writeMemoryOnce(ctx context.Context, g *group, engines map[st
 			if len(fresh) == 0 {
 				continue
 			}
-			if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
-				return err
-			}
-			g.unanalysed += e.takeUnanalysed()
-			e.finish()
-			if err := tx.Append(env, EncodeLog(fresh)); err != nil {
+			if err := g.applyFresh(tx, e, env, fresh); err != nil {
 				return err
 			}
 			if err := tx.PutAggregates(env, e.takeDirty()); err != nil {
@@ -1070,6 +1065,25 @@ func (p *Pipeline) writeMemoryOnce(ctx context.Context, g *group, engines map[st
 		}
 		return nil
 	})
+}
+
+// logTx is what applyFresh needs of a transaction of either mode
+// (Tx, StateTx): env's log, to read back and to append to.
+type logTx interface {
+	ScanLog(env string, since int64, fn func(data []byte) error) error
+	Append(env string, rec LogRecord) error
+}
+
+// applyFresh applies a group's fresh events and exposures of env to its
+// engine, counts what it left unanalysed and appends them to env's log:
+// the step both modes' writes (writeMemoryOnce, writeEnv) share.
+func (g *group) applyFresh(tx logTx, e *engine, env string, fresh []Event) error {
+	if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
+		return err
+	}
+	g.unanalysed += e.takeUnanalysed()
+	e.finish()
+	return tx.Append(env, EncodeLog(fresh))
 }
 
 // addExposures appends to fresh the exposures recorded by the server for
@@ -1219,12 +1233,7 @@ func (p *Pipeline) writeEnv(ctx context.Context, tx StateTx, g *group, env strin
 	if len(fresh) == 0 {
 		return nil
 	}
-	if err := e.apply(fresh, func(since int64, fn func([]byte) error) error { return tx.ScanLog(env, since, fn) }); err != nil {
-		return err
-	}
-	g.unanalysed += e.takeUnanalysed()
-	e.finish()
-	if err := tx.Append(env, EncodeLog(fresh)); err != nil {
+	if err := g.applyFresh(tx, e, env, fresh); err != nil {
 		return err
 	}
 	if err := tx.PutUsers(env, e.changedUsers()); err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/bench/cputime"
 	"github.com/valueloop/valueloop/ingest"
 	"github.com/valueloop/valueloop/postgres/pgtest"
@@ -31,15 +30,7 @@ import (
 func BenchmarkIngest(b *testing.B) {
 	ctx := context.Background()
 	s := MustOpen(b, pgtest.Schema(b), nil)
-	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		b.Fatal(err)
-	}
-	ms := storetest.Metrics(b)
-	for i := range ms {
-		if err := s.CreateMetric(ctx, "prod", &ms[i], "t"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.CreateEnvWithMetrics(b, s, "prod", storetest.Metrics(b))
 	p := storetest.OpenPipeline(b, s)
 	const batch, senders = 1000, 8
 	r := rand.New(rand.NewPCG(1, 2))

@@ -34,15 +34,8 @@ func TestTwoNodesIngestSameUsers(t *testing.T) {
 	// a compacts the user log often and keeps few users cached, so that b
 	// keeps finding its cache outdated by a compaction it did not make.
 	a.UserLogBytes, a.CachedUsers = 16<<10, 20
-	if err := a.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
 	ms := storetest.Metrics(t)
-	for i := range ms {
-		if err := a.CreateMetric(ctx, "prod", &ms[i], "t"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CreateEnvWithMetrics(t, a, "prod", ms)
 	pipes := []*ingest.Pipeline{storetest.OpenPipeline(t, a), storetest.OpenPipeline(t, b)}
 	r := rand.New(rand.NewPCG(7, 8))
 	events := storetest.GenEvents(r, 0, 8000, 150)

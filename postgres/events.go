@@ -24,43 +24,6 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Aggregates returns the stored figures of all users of env, of one flag or
-// of all with flag "", ordered by flag, variant and metric: they include
-// every acknowledged event, whichever node received it.
-func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, "", "")
-}
-
-// DimensionAggregates returns the stored figures of one flag of env per
-// value of dimension (not ""), ordered by variant, value and metric.
-func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, dimension, "")
-}
-
-// DayAggregatesFrom returns, in one read, the stored figures of all users
-// of one flag of env and those by UTC day of first exposure
-// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
-// those whose windows may still be open, which an analysis reads without
-// the days before (experiment.ReadDays), so that its cost does not grow
-// with the days the flag has run. One read, so that all users' cells less
-// the days' are of one moment whatever is written meanwhile.
-func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.pool, env, flag, metric.ExposureDayDimension, from)
-}
-
-// UserAggregates returns the stored counts of users of the flags given of
-// env per variant and split period (the cells of all users of metric ""),
-// without any metric's figures: what a sample-ratio check reads
-// (experiment.SampleRatio), a few rows where Aggregates reads one per
-// metric as well; none without a flag.
-func (db *DB) UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error) {
-	if len(flags) == 0 {
-		return nil, nil
-	}
-	query, args := sqlstore.UserCellsQuery(env, flags)
-	return readAggregates(ctx, db.pool, env, query, args)
-}
-
 func aggregates(ctx context.Context, q querier, env, flag, dimension, from string) ([]metric.Aggregate, error) {
 	query, args := sqlstore.AggregatesQuery(env, flag, dimension, from)
 	return readAggregates(ctx, q, env, query, args)

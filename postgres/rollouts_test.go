@@ -12,6 +12,7 @@ import (
 	"github.com/valueloop/valueloop/postgres"
 	"github.com/valueloop/valueloop/postgres/pgtest"
 	"github.com/valueloop/valueloop/rollout"
+	"github.com/valueloop/valueloop/storetest"
 )
 
 // TestRolloutTickAfterPeerStep: a rollout advanced through node B, then
@@ -71,13 +72,7 @@ func TestRolloutActDuringPeerTick(t *testing.T) {
 // checkout, and returns the flag services of nodes a and b, loaded.
 func rolloutFlags(t *testing.T, a, b *postgres.DB) (*flags.Service, *flags.Service) {
 	ctx := t.Context()
-	if err := a.CreateEnvironment(ctx, valueloop.Environment{Key: "prod", Name: "prod"}, "t"); err != nil {
-		t.Fatal(err)
-	}
-	m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}
-	if err := a.CreateMetric(ctx, "prod", &m, "t"); err != nil {
-		t.Fatal(err)
-	}
+	storetest.CreateEnvWithMetrics(t, a, "prod", []metric.Metric{{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.LowerIsBetter}})
 	classic := "classic"
 	f := &valueloop.Flag{Key: "checkout", State: valueloop.StateEnabled, Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, DefaultVariant: &classic}
 	if _, _, err := a.PutFlag(ctx, "prod", f, 0, "t", ""); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlstore"
 )
 
@@ -36,6 +37,9 @@ func (db *DB) openShared() {
 		Tracer:        db.Tracer,
 		LockFlag:      db.lockFlag,
 		Fence:         db.fence,
+		ReadAggregates: func(ctx context.Context, env, query string, args []any) ([]metric.Aggregate, error) {
+			return readAggregates(ctx, db.pool, env, query, args)
+		},
 	})
 }
 

@@ -28,43 +28,6 @@ var (
 // Metric definitions (Metrics, Metric, CreateMetric, DeleteMetric) are
 // package sqlstore's, shared with PostgreSQL.
 
-// Aggregates returns the stored figures of all users of env, of one flag or
-// of all with flag "", ordered by flag, variant and metric. It reads only the
-// aggregate rows: its cost does not grow with the number of events or users.
-func (db *DB) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, "", "")
-}
-
-// DimensionAggregates returns the stored figures of one flag of env per
-// value of dimension (not ""), ordered by variant, value and metric.
-func (db *DB) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, dimension, "")
-}
-
-// DayAggregatesFrom returns, in one read, the stored figures of all users
-// of one flag of env and those by UTC day of first exposure
-// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
-// those whose windows may still be open, which an analysis reads without
-// the days before (experiment.ReadDays), so that its cost does not grow
-// with the days the flag has run. One read, so that all users' cells less
-// the days' are of one moment whatever is written meanwhile.
-func (db *DB) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
-	return aggregates(ctx, db.db, env, flag, metric.ExposureDayDimension, from)
-}
-
-// UserAggregates returns the stored counts of users of the flags given of
-// env per variant and split period (the cells of all users of metric ""),
-// without any metric's figures: what a sample-ratio check reads
-// (experiment.SampleRatio), a few rows where Aggregates reads one per
-// metric as well; none without a flag.
-func (db *DB) UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error) {
-	if len(flags) == 0 {
-		return nil, nil
-	}
-	query, args := sqlstore.UserCellsQuery(env, flags)
-	return readAggregates(ctx, db.db, env, query, args)
-}
-
 type queryer interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
@@ -804,12 +767,16 @@ func (t *eventTx) Append(env string, rec ingest.LogRecord) error {
 	return nil
 }
 
-// users returns the states in memory of env, reading its user log at first
-// use.
-func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
+// users returns env's transaction state and its states in memory, reading
+// its user log at first use.
+func (t *eventTx) users(env string) (*txEnv, *envUsers, error) {
+	e, err := t.env(env)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !e.versioned {
 		if _, err := t.StateVersion(env, false); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	e.usersRead = true
@@ -819,15 +786,15 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 	loaded := u.loaded
 	ev.mu.Unlock()
 	if loaded {
-		return u, nil
+		return e, u, nil
 	}
 	var stored bool
 	if err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM event_users WHERE env = ?)`, e.id).Scan(&stored); err != nil {
-		return nil, fmt.Errorf("sqlite: read user states of %s: %w", env, err)
+		return nil, nil, fmt.Errorf("sqlite: read user states of %s: %w", env, err)
 	}
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT seq, count, data FROM event_user_log WHERE env = ? ORDER BY seq`, e.id)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
+		return nil, nil, fmt.Errorf("sqlite: read user log of %s: %w", env, err)
 	}
 	defer rows.Close()
 	ev.mu.Lock()
@@ -836,31 +803,27 @@ func (t *eventTx) users(env string, e *txEnv) (*envUsers, error) {
 		var seq, count int64
 		var data sql.RawBytes
 		if err := rows.Scan(&seq, &count, &data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		u.live[seq] = make([]int32, 0, count)
 		err := decodeUserLog(data, func(k string, s []byte) {
 			ev.set(u, -1, k, s, seq)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
+			return nil, nil, fmt.Errorf("sqlite: user log of %s: %w", env, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u.loaded, u.complete, u.gen, u.logBytes = true, !stored, e.gen, e.logBytes
-	return u, nil
+	return e, u, nil
 }
 
 // LoadUsers reads the states of keys from memory, and those not there from
 // event_users (keeping them in memory).
 func (t *eventTx) LoadUsers(env string, keys []string, fn func(key string, state []byte) error) error {
-	e, err := t.env(env)
-	if err != nil {
-		return err
-	}
-	u, err := t.users(env, e)
+	e, u, err := t.users(env)
 	if err != nil {
 		return err
 	}
@@ -956,11 +919,7 @@ func (t *eventTx) PutUsers(env string, users []ingest.UserState) error {
 	if len(users) == 0 {
 		return nil
 	}
-	e, err := t.env(env)
-	if err != nil {
-		return err
-	}
-	u, err := t.users(env, e)
+	e, u, err := t.users(env)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	sqlite3lib "modernc.org/sqlite/lib"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/sqlstore"
 	"github.com/valueloop/valueloop/tracing"
 )
@@ -117,7 +118,11 @@ func (db *DB) Open() error {
 		return fmt.Errorf("sqlite: open %s: %w", db.Path, err)
 	}
 	db.wdb.SetMaxOpenConns(1)
-	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }, Tracer: db.Tracer})
+	db.Store = sqlstore.New(sqlstore.Options{D: dialect, Read: db.db, Write: db.wdb, Now: func() time.Time { return db.Now() }, Tracer: db.Tracer,
+		ReadAggregates: func(ctx context.Context, env, query string, args []any) ([]metric.Aggregate, error) {
+			return readAggregates(ctx, db.db, env, query, args)
+		},
+	})
 	migrate := db.migrate
 	if db.KeepSchema {
 		migrate = db.checkSchema

@@ -1,11 +1,60 @@
 package sqlstore
 
-import "strings"
+import (
+	"context"
+	"strings"
+
+	"github.com/valueloop/valueloop/metric"
+)
 
 // The stored figures are read by packages sqlite and postgres on their own
 // drivers (the event path is driver-native: an ingest or rebuild
-// transaction reads them in its own transaction), but which cells a read
-// selects is written here once, so that the two stores answer alike.
+// transaction reads them in its own transaction, through the same code as
+// Options.ReadAggregates), but which cells a read selects, and the read
+// methods below, are written here once, so that the two stores answer
+// alike.
+
+// Aggregates returns the stored figures of all users of env, of one flag or
+// of all with flag "", ordered by flag, variant and metric: they include
+// every acknowledged event, whichever node received it. It reads only the
+// aggregate rows: its cost does not grow with the number of events or
+// users.
+func (s *Store) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
+	query, args := AggregatesQuery(env, flag, "", "")
+	return s.o.ReadAggregates(ctx, env, query, args)
+}
+
+// DimensionAggregates returns the stored figures of one flag of env per
+// value of dimension (not ""), ordered by variant, value and metric.
+func (s *Store) DimensionAggregates(ctx context.Context, env, flag, dimension string) ([]metric.Aggregate, error) {
+	query, args := AggregatesQuery(env, flag, dimension, "")
+	return s.o.ReadAggregates(ctx, env, query, args)
+}
+
+// DayAggregatesFrom returns, in one read, the stored figures of all users
+// of one flag of env and those by UTC day of first exposure
+// (metric.ExposureDayDimension) of the days from from ("2006-01-02") on:
+// those whose windows may still be open, which an analysis reads without
+// the days before (experiment.ReadDays), so that its cost does not grow
+// with the days the flag has run. One read, so that all users' cells less
+// the days' are of one moment whatever is written meanwhile.
+func (s *Store) DayAggregatesFrom(ctx context.Context, env, flag, from string) ([]metric.Aggregate, error) {
+	query, args := AggregatesQuery(env, flag, metric.ExposureDayDimension, from)
+	return s.o.ReadAggregates(ctx, env, query, args)
+}
+
+// UserAggregates returns the stored counts of users of the flags given of
+// env per variant and split period (the cells of all users of metric ""),
+// without any metric's figures: what a sample-ratio check reads
+// (experiment.SampleRatio), a few rows where Aggregates reads one per
+// metric as well; none without a flag.
+func (s *Store) UserAggregates(ctx context.Context, env string, flags ...string) ([]metric.Aggregate, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	query, args := UserCellsQuery(env, flags)
+	return s.o.ReadAggregates(ctx, env, query, args)
+}
 
 // EveryDimension asks AggregatesQuery for the cells of all users and of
 // every dimension: what a rebuild compares.

@@ -204,8 +204,8 @@ func (s *Store) DeliveryData(ctx context.Context) (dora.Data, int64, error) {
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM delivery_changes`).Scan(&n); err != nil {
 			return fmt.Errorf("%s: count changes: %w", s.o.D.Name, err)
 		}
-		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT repo, service, sha, pr, branch, paths, authored_at, merged_at, opened_at
-			FROM delivery_changes ORDER BY id`); err != nil {
+		if data.Changes, err = s.readChanges(ctx, tx, in, n, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at, c.opened_at, `+byHand+`
+			FROM delivery_changes c ORDER BY c.id`); err != nil {
 			return err
 		}
 		if data.Deployments, err = s.readDeployments(ctx, tx, in); err != nil {
@@ -238,7 +238,8 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
-// readChanges reads the changes query selects; n is how many to expect.
+// readChanges reads the changes query selects (changeRow's columns, then
+// byHand); n is how many to expect.
 func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, query string, args ...any) ([]dora.Change, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
@@ -247,7 +248,7 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	defer rows.Close()
 	out := make([]dora.Change, 0, min(n, 1<<22))
 	var row changeRow
-	dest := row.dest()
+	dest := append(row.dest(), &row.byHand)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("%s: read changes: %w", s.o.D.Name, err)
@@ -264,15 +265,21 @@ func (s *Store) readChanges(ctx context.Context, q querier, in interner, n int, 
 	return out, nil
 }
 
+// byHand is the column of a change c (dora.Change.ByHand): whether its
+// delivery came through the API or the CLI. Only a record naming a pull
+// request needs it, so the others look up no delivery.
+const byHand = `COALESCE((SELECT d.source = '` + delivery.APISource + `' FROM delivery_deliveries d WHERE d.id = c.delivery AND c.pr <> ''), false)`
+
 // changeRow is a row of delivery_changes as scanned: repo, service, sha,
-// pr, branch, paths, authored_at, merged_at, opened_at. Reading many rows
-// reuses one.
+// pr, branch, paths, authored_at, merged_at, opened_at (dest), and for the
+// metrics' reads byHand. Reading many rows reuses one.
 type changeRow struct {
 	repo, service, pr, branch []byte
 	sha                       string
 	paths                     sql.NullString
 	authored                  int64
 	merged, opened            sql.NullInt64
+	byHand                    bool
 }
 
 // dest is where Scan puts the columns.
@@ -283,7 +290,7 @@ func (r *changeRow) dest() []any {
 // change is the change the row holds, its repeated strings shared
 // through in.
 func (r *changeRow) change(in interner) (dora.Change, error) {
-	c := dora.Change{Repo: in.get(r.repo), Service: in.get(r.service), SHA: r.sha, Branch: in.get(r.branch), AuthoredAt: fromNanos(r.authored)}
+	c := dora.Change{Repo: in.get(r.repo), Service: in.get(r.service), SHA: r.sha, Branch: in.get(r.branch), AuthoredAt: fromNanos(r.authored), ByHand: r.byHand}
 	if len(r.pr) > 0 {
 		c.PR = string(r.pr)
 	}
@@ -392,7 +399,7 @@ func (s *Store) IncidentSnapshots(ctx context.Context, id string) ([]dora.Incide
 // FlagChanges returns the change records linked to flag, in the order
 // stored.
 func (s *Store) FlagChanges(ctx context.Context, flag string) ([]dora.Change, error) {
-	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at, c.opened_at
+	return s.readChanges(ctx, s.read(), interner{}, 0, `SELECT c.repo, c.service, c.sha, c.pr, c.branch, c.paths, c.authored_at, c.merged_at, c.opened_at, `+byHand+`
 		FROM delivery_flag_changes l JOIN delivery_changes c ON c.sha = l.sha AND (l.repo = '' OR lower(c.repo) = lower(l.repo))
 		WHERE l.flag = ? ORDER BY c.id`, flag)
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/valueloop/valueloop"
 	"github.com/valueloop/valueloop/delivery"
+	"github.com/valueloop/valueloop/metric"
 	"github.com/valueloop/valueloop/tracing"
 )
 
@@ -105,6 +106,11 @@ type Options struct {
 	InsertRecords func(ctx context.Context, tx *sql.Tx, id int64, d *delivery.Delivery) error
 	// Tracer, when set, traces transactions and queries (tracing.go).
 	Tracer *tracing.Tracer
+	// ReadAggregates runs a read of the stored figures of env (query and
+	// args from AggregatesQuery or UserCellsQuery, ? placeholders) on the
+	// store's own driver, as its event transactions read them; the
+	// figures' read methods (aggregates.go) go through it.
+	ReadAggregates func(ctx context.Context, env, query string, args []any) ([]metric.Aggregate, error)
 }
 
 // Kinds of change passed to Changed (the values of cluster.KindFlags and

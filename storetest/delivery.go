@@ -37,6 +37,7 @@ var deliveryCases = []struct {
 	{"Text", testDeliveryText},
 	{"IgnoredRedelivered", testDeliveryIgnoredRedelivered},
 	{"Replayed", testDeliveryReplayed},
+	{"ChangeByHand", testDeliveryChangeByHand},
 }
 
 func deliveryCase(fn func(t *testing.T, s DeliveryStore, clock *Clock)) func(t *testing.T, s Store, clock *Clock) {
@@ -408,5 +409,39 @@ func DeliveryRollsBackWhole(t *testing.T, db DeliveryStore, refuseLinks func(t *
 	lift()
 	if stored, err := db.RecordDelivery(ctx, d); err != nil || !stored {
 		t.Errorf("retry after the failure: stored %v, %v; want stored", stored, err)
+	}
+}
+
+// testDeliveryChangeByHand: a change read for the metrics says whether it
+// came through the API (dora.Change.ByHand), so that a pull request typed
+// by hand does not replace the one a forge recorded for the commit.
+func testDeliveryChangeByHand(t *testing.T, db DeliveryStore, _ *Clock) {
+	ctx := context.Background()
+	when := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, x := range []struct{ source, pr string }{{"gh", "12"}, {delivery.APISource, "99"}, {delivery.APISource, ""}} {
+		d := &delivery.Delivery{Source: x.source, ID: "d-" + x.source + x.pr, Kind: "change", ReceivedAt: when,
+			Changes: []dora.Change{{Repo: "acme/shop", SHA: "abc1234", PR: x.pr, AuthoredAt: when}},
+			Links:   []delivery.FlagLink{{Flag: "f", Repo: "acme/shop", SHA: "abc1234"}}}
+		if _, err := db.RecordDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _, err := db.DeliveryData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked, err := db.FlagChanges(ctx, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]dora.Change{"DeliveryData": data.Changes, "FlagChanges": linked} {
+		var byHand []bool
+		for _, c := range got {
+			byHand = append(byHand, c.ByHand)
+		}
+		// A record without a pull request needs no source: false.
+		if !slices.Equal(byHand, []bool{false, true, false}) {
+			t.Errorf("%s: by hand %v, want [false true false] (gh #12, api #99, api without a pull request)", name, byHand)
+		}
 	}
 }

@@ -37,21 +37,18 @@ func doraKeys(s dora.Series, fourKeys bool, unit termchart.RateUnit) []doraKey {
 	}
 	t := s.Total
 	trend := func(key string, f func(m dora.Metrics) (float64, bool), show func(float64) string) template.HTML {
-		var vals []float64
+		var vals []sparkPoint
 		var words []string
 		for _, b := range s.Buckets {
 			v, ok := f(b)
-			if !ok {
-				v = 0
-			}
-			vals = append(vals, v)
+			vals = append(vals, sparkPoint{V: v, OK: ok})
 			if ok {
 				words = append(words, b.Start.Format(dayLayout)+": "+show(v))
 			} else {
 				words = append(words, b.Start.Format(dayLayout)+": none")
 			}
 		}
-		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals)
+		return sparkline("weekly "+key+" of "+name+": "+strings.Join(words, ", "), vals, show)
 	}
 	hours := func(d time.Duration) float64 { return d.Hours() }
 	showH := func(h float64) string { return humanDuration(time.Duration(h * float64(time.Hour))) }
@@ -146,10 +143,8 @@ type deliveryData struct {
 	Rows        []doraRow      // teams, then services
 	Breakdown   []breakdownRow // all services, teams, then services
 	Deployments []deploymentRow
-	// AllDeployments counts the range's deployments, of which Deployments
-	// are the latest.
-	AllDeployments int
-	Incidents      []incidentRow
+	Pager       pager // the page of the range's deployments shown, the latest first
+	Incidents   []incidentRow
 }
 
 // deliveryReport reports the last weeks by week, starting on a Monday at
@@ -211,10 +206,11 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	sort.Slice(d.Deployments, func(i, j int) bool { return d.Deployments[i].At.After(d.Deployments[j].At) })
-	d.AllDeployments = len(d.Deployments)
-	if len(d.Deployments) > maxDeployments {
-		d.Deployments = d.Deployments[:maxDeployments]
+	pg, lo, hi, err := paginate(r, len(d.Deployments), deploymentsPage, "deployment")
+	if err != nil {
+		return err
 	}
+	d.Pager, d.Deployments = pg, d.Deployments[lo:hi]
 	if u.Incidents != nil {
 		data, _, err := u.Incidents.DeliveryData(r.Context())
 		if err != nil {
@@ -235,8 +231,8 @@ func (u *UI) handleDelivery(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// maxDeployments is how many of the latest deployments the page lists.
-const maxDeployments = 15
+// deploymentsPage is how many deployments a page lists, the latest first.
+const deploymentsPage = 15
 
 // latestIncidents keeps the latest snapshot of each incident opened since
 // from, newest first, with how long it was open.

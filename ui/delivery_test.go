@@ -131,3 +131,55 @@ func fakeDeliveryPage(t *testing.T) string {
 	}
 	return string(body)
 }
+
+// TestSparklineScale: a sparkline writes its scale beside it (the highest
+// value at its top, the lowest at its bottom, as its key's figures are
+// written) and leaves a gap for a week with no value. Before, it was a
+// bare line: 1 → 2 and 1 → 200 looked alike, and a week with no
+// incident was drawn as a recovery time of 0.
+func TestSparklineScale(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		values         []sparkPoint
+		top, bottom    string
+		moves, dots    int // subpaths of the line, lone weeks among them
+		wantLine, none bool
+	}{
+		{"rising", []sparkPoint{{1, true}, {2, true}, {200, true}}, "200", "1", 1, 0, true, false},
+		{"a gap", []sparkPoint{{5, true}, {0, false}, {3, true}, {4, true}}, "5", "3", 2, 1, true, false},
+		{"flat", []sparkPoint{{2, true}, {2, true}}, "2", "2", 1, 0, true, false},
+		{"nothing", []sparkPoint{{0, false}, {0, false}}, "", "", 0, 0, false, true},
+	} {
+		html := string(sparkline("weekly x", tc.values, num))
+		if got := regexp.MustCompile(`class="smax" aria-hidden="true">([^<]*)<`).FindStringSubmatch(html); tc.top != "" && (got == nil || got[1] != tc.top) {
+			t.Errorf("%s: top of the scale %q, want %q: %s", tc.name, got, tc.top, html)
+		}
+		if got := regexp.MustCompile(`class="smin" aria-hidden="true">([^<]*)<`).FindStringSubmatch(html); tc.bottom != "" && (got == nil || got[1] != tc.bottom) {
+			t.Errorf("%s: bottom of the scale %q, want %q: %s", tc.name, got, tc.bottom, html)
+		}
+		var d []string // the line's pieces, a lone week's dots with them
+		for _, m := range regexp.MustCompile(` d="([^"]*)"`).FindAllStringSubmatch(html, -1) {
+			d = append(d, m[1])
+		}
+		if d != nil {
+			d = []string{"", strings.Join(d, "")}
+		}
+		if (d != nil) != tc.wantLine {
+			t.Fatalf("%s: line drawn %v, want %v: %s", tc.name, d != nil, tc.wantLine, html)
+		}
+		if d != nil {
+			if got := strings.Count(d[1], "M"); got != tc.moves {
+				t.Errorf("%s: the line has %d pieces, want %d (a gap for each week without a value): %s", tc.name, got, tc.moves, d[1])
+			}
+			if got := regexp.MustCompile(`h0(M|$)`).FindAllString(d[1], -1); len(got) != tc.dots {
+				t.Errorf("%s: %d lone weeks drawn as dots, want %d: %s", tc.name, len(got), tc.dots, d[1])
+			}
+		}
+		if lone := strings.Contains(html, `class="line s0 lone"`); lone != (tc.dots > 0) {
+			t.Errorf("%s: a lone week drawn thicker: %v, want %v", tc.name, lone, tc.dots > 0)
+		}
+		if tc.none && !strings.Contains(html, `>none<`) {
+			t.Errorf("%s: a sparkline without values does not say so: %s", tc.name, html)
+		}
+	}
+}

@@ -107,12 +107,26 @@ func sortExperimentRows(rows []experimentRow) {
 	})
 }
 
+// experimentsPage is how many experiments a page of the list shows.
+const experimentsPage = 50
+
+// experimentList is a page of the experiments.
+type experimentList struct {
+	Rows  []experimentRow
+	Pager pager
+}
+
 func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
 	rows, err := u.experimentRows(r)
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Refresh: 60, Data: rows})
+	pg, lo, hi, err := paginate(r, len(rows), experimentsPage, "experiment")
+	if err != nil {
+		return err
+	}
+	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Refresh: 60,
+		Data: experimentList{Rows: rows[lo:hi], Pager: pg}})
 	return nil
 }
 

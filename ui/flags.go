@@ -84,6 +84,7 @@ type flagListData struct {
 	Query    string
 	Flags    []flagRow
 	Total    int
+	Pager    pager
 	CanWrite bool
 }
 
@@ -127,9 +128,17 @@ func (u *UI) handleFlagList(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Flags = append(d.Flags, row)
 	}
+	pg, lo, hi, err := paginate(r, len(d.Flags), flagsPage, "flag")
+	if err != nil {
+		return err
+	}
+	d.Pager, d.Flags = pg, d.Flags[lo:hi]
 	u.render(w, r, http.StatusOK, "flags", page{Title: "Flags · " + live.Environment.Name, Nav: "flags", Data: d})
 	return nil
 }
+
+// flagsPage is how many flags a page of the list shows.
+const flagsPage = 50
 
 func label(s string) string { return strings.ReplaceAll(s, "_", " ") }
 

@@ -55,14 +55,36 @@ func (u *UI) funcs() template.FuncMap {
 		"count":    count,
 		"dur":      humanDuration,
 		"when":     func(t time.Time) string { return t.UTC().Format(whenLayout) },
-		"short":    func(t time.Time) string { return t.UTC().Format(shortLayout) },
-		"ago":      func(t time.Time) string { return humanDuration(u.Now().Sub(t)) + " ago" },
+		"at":       at,
+		"day":      dayTime,
+		"ago":      func(t time.Time) template.HTML { return ago(t, u.Now()) },
 		"label":    label,
 		"jsonval":  jsonValue,
 		// credited: a cause that already says who (an audited flag
 		// change, "stated by ana") needs no byline after it.
 		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },
 	}
+}
+
+// at writes a moment as every page writes it, the date, time and zone
+// ("2026-12-04 16:23 UTC"), in a <time> that gives it to a machine too.
+// Before, the deployments and incidents said "Dec 4 16:23" with no zone
+// and no year beside tables that said "2026-12-04 16:23 UTC".
+func at(t time.Time) template.HTML {
+	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`, t.UTC().Format(time.RFC3339), t.UTC().Format(whenLayout)))
+}
+
+// dayTime writes a day as a chart's table does ("2026-12-04"), in its own
+// zone, in a <time>. The delivery and value pages wrote their ranges
+// "Mon 26 Oct" and "Oct 26, 2026".
+func dayTime(t time.Time) template.HTML {
+	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`, t.Format("2006-01-02"), t.Format("2006-01-02")))
+}
+
+// ago writes how long ago a moment was ("3h ago"), where how recent it
+// is matters more than when, with the moment as at writes it in its title.
+func ago(t, now time.Time) template.HTML {
+	return template.HTML(fmt.Sprintf(`<time datetime="%s" title="%s">%s ago</time>`, t.UTC().Format(time.RFC3339), t.UTC().Format(whenLayout), humanDuration(now.Sub(t))))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -243,9 +243,9 @@ func drawLines(b *strings.Builder, c chartSpec, width int) {
 		fmt.Fprintf(b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
 		for k, p := range s.Points {
 			orig := c.Series[i].Points[k] // its title says the figure, not where it is drawn
-			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), p.T.Format(shortLayout), esc(c.Fmt(orig.Y)))
+			fmt.Fprintf(b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="3"><title>%s %s: %s</title></circle>`, cls, x(p.T), y(p.Y), esc(s.Name), tipTime(p.T, c.Days), esc(c.Fmt(orig.Y)))
 			if c.Focus {
-				focusClip(b, cls, s.Name, orig, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
+				focusClip(b, cls, s.Name, orig, c.Days, c.Fmt, x(p.T), y(ylo), y(yhi), ylo, yhi)
 			}
 		}
 	}
@@ -301,7 +301,7 @@ func clampSeries(ss []series, lo, hi float64) []series {
 // leaves the axis (lo to hi, at pixels bottom and top): a cut end, an
 // arrowhead beyond the edge it crosses, whose tooltip says the true
 // figures. Drawn inside the plot, those at the top lay under the legend.
-func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) string, px, bottom, top, lo, hi float64) {
+func focusClip(b *strings.Builder, cls, name string, p point, days bool, f func(float64) string, px, bottom, top, lo, hi float64) {
 	above, below := math.Max(p.Y, p.Hi) > hi, math.Min(p.Y, p.Lo) < lo
 	if !above && !below {
 		return
@@ -310,7 +310,7 @@ func focusClip(b *strings.Builder, cls, name string, p point, f func(float64) st
 	if bounds == "" {
 		bounds = f(p.Lo) + " to " + f(p.Hi)
 	}
-	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, p.T.Format(shortLayout), f(p.Y), bounds)
+	tip := fmt.Sprintf("%s %s: %s (%s), beyond the axis", name, tipTime(p.T, days), f(p.Y), bounds)
 	if above {
 		fmt.Fprintf(b, `<path class="clip %s" d="M%.1f %.1fl5 7h-10z"><title>%s</title></path>`, cls, px, top-7, esc(tip))
 	}
@@ -467,28 +467,84 @@ func drawForest(b *strings.Builder, title string, rows []forestRow, refs []refLi
 	b.WriteString(`</svg>`)
 }
 
-// sparkline draws a small trend of values (oldest first) with a label.
-func sparkline(title string, values []float64) template.HTML {
+// tipTime writes a point's time in its tooltip as the page's tables write
+// it: its day (2026-12-04) on a chart of days, else the moment with its
+// zone (2026-12-04 16:23 UTC). The tooltips said "Dec 4 16:23", no zone,
+// beside tables in UTC; the axis keeps its short labels.
+func tipTime(t time.Time, days bool) string {
+	if days {
+		return t.Format(time.DateOnly)
+	}
+	return t.UTC().Format(whenLayout)
+}
+
+// sparkPoint is one week of a sparkline: its value, unless the week had
+// nothing to measure (no deployment, no incident).
+type sparkPoint struct {
+	V  float64
+	OK bool
+}
+
+// sparkline draws a small trend of values (oldest first), named by title
+// (which gives every value in words), with its scale beside it: the
+// highest and the lowest value written at its top and bottom, so that a
+// reader can tell a rise from 1 to 2 from one from 1 to 200. A week with
+// no value is a gap in the line: drawn as 0, a week without incidents
+// showed as an instant recovery.
+func sparkline(title string, values []sparkPoint, show func(float64) string) template.HTML {
 	const w, h = 120.0, 28.0
 	var b strings.Builder
+	b.WriteString(`<span class="sparkbox">`)
 	fmt.Fprintf(&b, `<svg class="spark" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img"><title>%s</title>`, w, h, esc(title))
-	if len(values) > 0 {
-		lo, hi := values[0], values[0]
-		for _, v := range values {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
+	lo, hi, known := math.Inf(1), math.Inf(-1), false
+	for _, v := range values {
+		if v.OK {
+			lo, hi, known = math.Min(lo, v.V), math.Max(hi, v.V), true
 		}
+	}
+	if known {
+		top, bottom := hi, lo
 		if hi == lo {
 			hi, lo = hi+1, lo-1
 		}
-		var pts []string
-		for i, v := range values {
-			px := 2 + (w-4)*float64(i)/math.Max(1, float64(len(values)-1))
-			py := 3 + (h-6)*(1-(v-lo)/(hi-lo))
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px, py))
+		// Runs of weeks with a value are lines; a week alone between gaps
+		// is a dot (a round cap on no length), drawn thicker to be seen.
+		var line, lone strings.Builder
+		for i := 0; i < len(values); i++ {
+			if !values[i].OK {
+				continue
+			}
+			j := i
+			for j+1 < len(values) && values[j+1].OK {
+				j++
+			}
+			d := &line
+			if i == j {
+				d = &lone
+			}
+			for k := i; k <= j; k++ {
+				px := 2 + (w-4)*float64(k)/math.Max(1, float64(len(values)-1))
+				py := 3 + (h-6)*(1-(values[k].V-lo)/(hi-lo))
+				if k == i {
+					fmt.Fprintf(d, "M%.1f %.1fh0", px, py)
+				} else {
+					fmt.Fprintf(d, "L%.1f %.1f", px, py)
+				}
+			}
+			i = j
 		}
-		fmt.Fprintf(&b, `<polyline class="line s0" vector-effect="non-scaling-stroke" points="%s"/>`, strings.Join(pts, " "))
+		for _, p := range []struct{ cls, d string }{{"line s0", line.String()}, {"line s0 lone", lone.String()}} {
+			if p.d != "" {
+				fmt.Fprintf(&b, `<path class="%s" vector-effect="non-scaling-stroke" stroke-linecap="round" d="%s"/>`, p.cls, p.d)
+			}
+		}
+		b.WriteString(`</svg>`)
+		// The title says every value: the scale is for the eye.
+		fmt.Fprintf(&b, `<span class="smax" aria-hidden="true">%s</span><span class="smin" aria-hidden="true">%s</span>`, esc(show(top)), esc(show(bottom)))
+	} else {
+		b.WriteString(`</svg><span class="smax" aria-hidden="true">none</span>`)
 	}
-	b.WriteString(`</svg>`)
+	b.WriteString(`</span>`)
 	return template.HTML(b.String())
 }
 

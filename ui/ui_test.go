@@ -235,13 +235,13 @@ func TestChartsHaveTextAlternatives(t *testing.T) {
 		"empty":  string(lineChart(chartSpec{Title: "T2"})),
 		"band":   string(lineChart(chartSpec{Title: "T3", Series: []series{{Name: "a", HasBand: true, Points: []point{{T: now, Y: 1, Lo: 0, Hi: 2}}}}})),
 		"forest": string(forestPlot("T4", []forestRow{{Label: "b vs a", Est: 0.1, Lo: -0.1, Hi: 0.3}}, nil, signedPct, lift)),
-		"spark":  string(sparkline("T5", []float64{1, 2, 3})),
+		"spark":  string(sparkline("T5", []sparkPoint{{1, true}, {2, true}, {3, true}}, num)),
 		"meter":  string(meter("T6", 40)),
 	}
 	for name, html := range charts {
 		drawings := strings.SplitAfter(html, "</svg>") // a chart drawn for several widths: each drawing
 		for _, svg := range drawings[:len(drawings)-1] {
-			svg = strings.TrimPrefix(svg, `<div class="chartbox">`)
+			svg = strings.TrimPrefix(strings.TrimPrefix(svg, `<div class="chartbox">`), `<span class="sparkbox">`)
 			if !regexpTitle.MatchString(svg) || strings.Contains(svg, "aria-label") {
 				t.Errorf("%s chart lacks role=img and a leading <title>, or has an aria-label: %.120s", name, svg)
 			}

@@ -231,11 +231,7 @@ func TestRecordEditTimes(t *testing.T) {
 // (the CI job's log shows it; exit 0), and deploy list notes the
 // deployment's SHA as ambiguous: it names neither commit.
 func TestAmbiguousSHACLI(t *testing.T) {
-	s := MustServe(t, "")
-	run := adminCLI(t, s)
-	tail := strings.Repeat("0", 32)
-	run(0, "change", "record", "--service", "shop", "--sha", "abcdef01"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
-	run(0, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
+	s, run := serveAmbiguousShop(t)
 	code, stdout, stderr := s.cli(t, s.Admin, "deploy", "record", "--service", "shop", "--env", "production", "--sha", "abcdef0", "--status", "success", "--at", "2026-02-02T11:00:00Z")
 	if code != 0 || !strings.Contains(stdout, "Recorded deployment") || !strings.Contains(stderr, "warning: --sha \"abcdef0\" is ambiguous") || !strings.Contains(stderr, "abcdef020000") {
 		t.Errorf("deploy record --sha abcdef0: exit %d, stdout %q, stderr %q; want stored, warned naming both commits", code, stdout, stderr)
@@ -259,4 +255,32 @@ func TestAmbiguousSHACLI(t *testing.T) {
 	if strings.Contains(out, "ambiguous sha") || strings.Count(out, "production") != 1 {
 		t.Errorf("deploy list after recording it again as the warning says, want one deployment, not ambiguous:\n%s", out)
 	}
+}
+
+// TestIncidentResolveWarnsAmbiguous: every recording command prints the
+// receipt's warning. 'incident resolve' stores a new snapshot of an
+// incident whose --cause-sha names no commit, and its receipt said so, but
+// the CLI printed nothing, unlike 'incident open' and 'deploy record'.
+func TestIncidentResolveWarnsAmbiguous(t *testing.T) {
+	s, _ := serveAmbiguousShop(t)
+	for _, args := range [][]string{
+		{"incident", "open", "--service", "shop", "--id", "inc-1", "--cause-sha", "abcdef0", "--at", "2026-02-02T12:00:00Z"},
+		{"incident", "resolve", "inc-1", "--at", "2026-02-02T13:00:00Z"},
+	} {
+		code, stdout, stderr := s.cli(t, s.Admin, args...)
+		if code != 0 || stdout == "" || !strings.Contains(stderr, "warning: --cause-sha \"abcdef0\" is ambiguous") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want stored, warned of --cause-sha", strings.Join(args[:2], " "), code, stdout, stderr)
+		}
+	}
+}
+
+// serveAmbiguousShop serves two changes of service shop whose SHAs start
+// with abcdef0, so that the abbreviation names neither.
+func serveAmbiguousShop(t *testing.T) (*testServer, func(want int, args ...string) string) {
+	s := MustServe(t, "")
+	run := adminCLI(t, s)
+	tail := strings.Repeat("0", 32)
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef01"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T01:00:00Z")
+	run(0, "change", "record", "--service", "shop", "--sha", "abcdef02"+tail, "--authored-at", "2026-02-02T00:00:00Z", "--merged-at", "2026-02-02T02:00:00Z")
+	return s, run
 }

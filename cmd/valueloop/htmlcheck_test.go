@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -92,7 +94,96 @@ func checkHTML(page string) []string {
 	if len(stack) > 0 {
 		bad("unclosed elements at the end: %v", stack)
 	}
-	return append(append(probs, checkAccessible(page)...), checkNumberColumns(page)...)
+	probs = append(append(probs, checkAccessible(page)...), checkNumberColumns(page)...)
+	return append(probs, checkStructure(page)...)
+}
+
+// moment matches a time of day written as a date and a time ("Dec 4
+// 16:23", "2026-12-04 16:23 UTC"), and whenText the one way the dashboard
+// writes a moment: the date, the time and the zone. The domain's own
+// words (next's reasons: "last exposed a new user 2026-12-07 20:09 UTC")
+// write it so too.
+var (
+	moment   = regexp.MustCompile(`\b(\d{4}-\d{2}-\d{2}|(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}) \d{2}:\d{2}( UTC)?`)
+	whenText = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$`)
+)
+
+// dateOnly says whether s is a day as the dashboard writes one,
+// 2006-01-02, its weekday before it where that matters (a week's first).
+func dateOnly(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	_, errW := time.Parse("Mon "+time.DateOnly, s)
+	return err == nil || errW == nil
+}
+
+// checkStructure checks what a reader finds their way by: the page's
+// language, one h1 and headings that go down one level at a time, a
+// scope on every table heading, and every moment written one way, in a
+// <time> with its datetime (a relative one, "3h ago", with the moment as
+// its title). Charts are left out: their axes write their own short times.
+func checkStructure(page string) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		return []string{"parse: " + err.Error()}
+	}
+	level, h1s := 0, 0
+	var walk func(n *html.Node, inTime bool)
+	walk = func(n *html.Node, inTime bool) {
+		switch {
+		case n.Type == html.TextNode && !inTime:
+			for _, m := range moment.FindAllString(n.Data, -1) {
+				if !whenText.MatchString(m) {
+					bad("the moment %q is written without its zone, outside a <time>", m)
+				}
+			}
+		case n.Type == html.ElementNode:
+			for _, m := range moment.FindAllString(attr(n, "title"), -1) {
+				if !whenText.MatchString(m) {
+					bad("the title %q writes a moment another way than %q", attr(n, "title"), "2006-01-02 15:04 UTC")
+				}
+			}
+			switch n.DataAtom {
+			case atom.Html:
+				if attr(n, "lang") == "" {
+					bad("<html> has no lang")
+				}
+			case atom.Svg:
+				return
+			case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+				l := int(n.Data[1] - '0')
+				if l == 1 {
+					h1s++
+				}
+				if l > level+1 {
+					bad("<%s> %.40q follows an h%d: a heading level skipped", n.Data, textOf(n), level)
+				}
+				level = l
+			case atom.Th:
+				if sc := attr(n, "scope"); sc != "col" && sc != "row" {
+					bad("<th> %.40q has no scope", textOf(n))
+				}
+			case atom.Time:
+				at, title, text := attr(n, "datetime"), attr(n, "title"), textOf(n)
+				if _, err := time.Parse(time.RFC3339, at); err != nil && !dateOnly(at) {
+					bad("<time> %q has no datetime in RFC 3339: %q", text, at)
+				}
+				if !whenText.MatchString(text) && !dateOnly(text) && !(strings.HasSuffix(text, " ago") && whenText.MatchString(title)) {
+					bad("<time> says %q (title %q): want %q, a day (2006-01-02), or a time ago with that as its title", text, title, "2006-01-02 15:04 UTC")
+				}
+				inTime = true
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, inTime)
+		}
+	}
+	walk(doc, false)
+	if h1s != 1 {
+		bad("%d <h1>, want one", h1s)
+	}
+	return probs
 }
 
 // checkNumberColumns checks that a column of numbers (cells of class n,
@@ -282,7 +373,7 @@ func firstElement(n *html.Node) *html.Node {
 
 // TestCheckHTML: the page checker finds what it is meant to find.
 func TestCheckHTML(t *testing.T) {
-	const head = `<!doctype html><html lang="en"><head><title>x</title></head><body>`
+	const head = `<!doctype html><html lang="en"><head><title>x</title></head><body><h1>x</h1>`
 	const tail = `</body></html>`
 	for _, tc := range []struct{ name, body, want string }{
 		{"valid", `<form><label for="a">A</label><input id="a" name="a"><input type="hidden" name="h"></form><svg role="img"><title>c</title><line x1="0"/></svg><p class="sr">c, 3 of 4</p>`, ""},
@@ -297,8 +388,20 @@ func TestCheckHTML(t *testing.T) {
 		{"unclosed element", `<div><p>text</div>`, "</div> closes"},
 		{"duplicate id", `<p id="x"></p><p id="x"></p>`, `id "x" used twice`},
 		{"image without alt", `<img src="a.png">`, "no alt text"},
-		{"number column headed left", `<table><thead><tr><th>Flag</th><th>Users</th></tr></thead><tbody><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, `the column "Users" holds numbers`},
-		{"number column headed right", `<table><thead><tr><th>Flag</th><th class="n">Users</th></tr></thead><tbody><tr><td colspan="2">none</td></tr><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, ""},
+		{"number column headed left", `<table><thead><tr><th scope="col">Flag</th><th scope="col">Users</th></tr></thead><tbody><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, `the column "Users" holds numbers`},
+		{"heading skipped", `<h3>a</h3>`, "<h3> \"a\" follows an h1"},
+		{"two h1", `<h1>b</h1>`, "2 <h1>"},
+		{"th without scope", `<table><tr><th>a</th></tr></table>`, "<th> \"a\" has no scope"},
+		{"moment in text", `<p>deployed Dec 4 16:23</p>`, `"Dec 4 16:23" is written without its zone, outside a <time>`},
+		{"moment in words", `<p>last exposed a new user 2026-12-04 16:23 UTC</p>`, ""},
+		{"moment in a title", `<span title="committed Dec 4 16:23 UTC">3h</span>`, `the title "committed Dec 4 16:23 UTC"`},
+		{"time without datetime", `<time>2026-12-04 16:23 UTC</time>`, "no datetime"},
+		{"short time", `<time datetime="2026-12-04T16:23:00Z">Dec 4 16:23</time>`, `<time> says "Dec 4 16:23"`},
+		{"time ago without title", `<time datetime="2026-12-04T16:23:00Z">3h ago</time>`, `<time> says "3h ago"`},
+		{"day", `<time datetime="2026-12-04">2026-12-04</time><time datetime="2026-12-07">Mon 2026-12-07</time>`, ""},
+		{"day another way", `<time datetime="2026-12-07">Mon 7 Dec</time>`, `<time> says "Mon 7 Dec"`},
+		{"times", `<time datetime="2026-12-04T16:23:00Z">2026-12-04 16:23 UTC</time><time datetime="2026-12-04T16:23:00Z" title="2026-12-04 16:23 UTC">3h ago</time>`, ""},
+		{"number column headed right", `<table><thead><tr><th scope="col">Flag</th><th scope="col" class="n">Users</th></tr></thead><tbody><tr><td colspan="2">none</td></tr><tr><td>a</td><td class="n">4</td></tr></tbody></table>`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := strings.Join(checkHTML(head+tc.body+tail), "\n")

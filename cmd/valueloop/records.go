@@ -90,7 +90,8 @@ func runDeployRecord(ctx context.Context, e *cliEnv, args []string) error {
 }
 
 // warnReceipt writes the receipt's warning on stderr: the record was
-// stored, but the metrics cannot use it as given (an ambiguous SHA). The
+// stored, but the metrics cannot use it as given (an ambiguous SHA, a
+// pull request a forge recorded otherwise). The
 // warning starts with the field it is about, named here by its flag.
 func warnReceipt(e *cliEnv, ff flagFields, r delivery.Receipt) {
 	if r.Warning == "" {
@@ -277,10 +278,10 @@ func incident(ctx context.Context, e *cliEnv, sub string, args []string) error {
 	if sub == "open" {
 		fmt.Fprintf(e.stdout, "Opened incident %s on %s at %s.%s\nResolve it with: valueloop incident resolve %s\n", inc.ID, inc.Service,
 			inc.OpenedAt.Format(time.RFC3339), duplicateNote(rec), inc.ID)
-		warnReceipt(e, incidentFlags, rec)
-		return nil
+	} else {
+		fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),
+			termchart.Duration(inc.ResolvedAt.Sub(inc.OpenedAt)), duplicateNote(rec))
 	}
-	fmt.Fprintf(e.stdout, "Resolved incident %s at %s, %s after it opened.%s\n", inc.ID, inc.ResolvedAt.Format(time.RFC3339),
-		termchart.Duration(inc.ResolvedAt.Sub(inc.OpenedAt)), duplicateNote(rec))
+	warnReceipt(e, incidentFlags, rec)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestChartNamesBrowser: in Chromium's accessibility tree every chart
@@ -86,4 +87,46 @@ func (c *chrome) images(path string) []axImage {
 		out = append(out, axImage{name: str(n.Name), desc: str(n.Description)})
 	}
 	return out
+}
+
+// skipLink: the keyboard's first stop on every page is a "Skip to
+// content" link, out of sight until it has the focus and then on screen
+// with a visible ring; following it moves the focus to the page's main
+// content, so that the next Tab reaches the page's own first link or
+// field rather than the header's seven. Before, the first Tab went to the
+// logo and a keyboard user crossed the whole header on every page.
+func (c *chrome) skipLink() {
+	c.t.Helper()
+	const state = `(() => { const a = document.activeElement, r = a.getBoundingClientRect(), cs = getComputedStyle(a);
+  return {tag: a.tagName, cls: a.className, text: a.textContent.trim(), inMain: !!a.closest("main"), hash: location.hash,
+    onScreen: r.bottom > 0 && r.top >= 0 && r.width > 0, ring: a.matches(":focus-visible") && cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) >= 2}; })()`
+	type focus struct {
+		Tag, Cls, Text, Hash   string
+		InMain, OnScreen, Ring bool
+	}
+	for _, p := range []string{"/", "/flags/production", "/flags/production/checkout-flow", "/experiments/production/new-onboarding"} {
+		c.open(p)
+		hidden, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`(() => { const a = document.querySelector("body > a.skip:first-child"); return !!a && a.getBoundingClientRect().bottom <= 0; })()`))
+		if err != nil || !hidden {
+			c.t.Errorf("%s: no skip link first in the body, out of sight until focused (%v)", p, err)
+			continue
+		}
+		c.do("tab", chromedp.KeyEvent(kb.Tab))
+		f, err := chromedp.Run(c.ctx, chromedp.Evaluate[focus](state))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if f.Text != "Skip to content" || !f.OnScreen || !f.Ring {
+			c.t.Errorf("%s: the first Tab focuses %+v, want the skip link on screen with a focus ring of 2px or more", p, f)
+			continue
+		}
+		c.do("enter", chromedp.KeyEvent(kb.Enter))
+		if f, _ = chromedp.Run(c.ctx, chromedp.Evaluate[focus](state)); f.Tag != "MAIN" || f.Hash != "#content" {
+			c.t.Errorf("%s: after following the skip link the focus is on %+v, want main#content", p, f)
+		}
+		c.do("tab", chromedp.KeyEvent(kb.Tab))
+		if f, _ = chromedp.Run(c.ctx, chromedp.Evaluate[focus](state)); !f.InMain || !f.Ring {
+			c.t.Errorf("%s: the Tab after the skip link focuses %+v, want something in main, with a ring", p, f)
+		}
+	}
 }

@@ -81,6 +81,7 @@ func TestDashboardBrowser(t *testing.T) {
 	waitForCharts(t, warm, "/flags/production/checkout-flow")
 	c := newChrome(t, bin, srv)
 	c.openPages()
+	c.skipLink()
 	c.featureRank()
 	c.editError()
 	c.killSwitch()

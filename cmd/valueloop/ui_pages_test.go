@@ -960,7 +960,7 @@ func TestDashboardIncidentCause(t *testing.T) {
 	if causes == 0 {
 		t.Fatal("the demo's deployments caused no incident")
 	}
-	if want := fmt.Sprintf("The latest 15 of the %d in this range", all); all > 15 && !strings.Contains(page, want) {
+	if want := fmt.Sprintf("Showing 1–15 of %d deployments", all); all > 15 && !strings.Contains(page, want) {
 		t.Errorf("/delivery lists 15 deployments of %d without saying %q", all, want)
 	}
 }

@@ -419,7 +419,7 @@ func checkDeliveryPage(t *testing.T, srv *testServer, admin, anon *browser) {
 		}
 		// the keys' columns: frequency, lead time, the two rates, recovery, rework
 		if r := row(keys); !regexp.MustCompile(`<td><span class="kv">` + regexp.QuoteMeta(rate(s.Total.ChangeFailureRate)) + `</span>.*</td><td><span class="kv">` +
-			regexp.QuoteMeta(rate(s.Total.ChangeFailureRateFourKeys)) + `</span>[^<]*<span class="level[^>]*>[a-z]+</span><svg[^>]*role="img"><title>weekly change failure rate \(four keys\)`).MatchString(r) {
+			regexp.QuoteMeta(rate(s.Total.ChangeFailureRateFourKeys)) + `</span>[^<]*<span class="level[^>]*>[a-z]+</span><span class="sparkbox"><svg[^>]*role="img"><title>weekly change failure rate \(four keys\)`).MatchString(r) {
 			t.Errorf("%s: want change failure rates %s and %s (Four Keys):\n%s", s.Name, rate(s.Total.ChangeFailureRate), rate(s.Total.ChangeFailureRateFourKeys), r)
 		}
 	}
