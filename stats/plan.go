@@ -262,14 +262,7 @@ func (p Plan) logRatio(d, a, b, units, df float64) bool {
 		return false
 	}
 	alpha := cmp.Or(p.AnalysisAlpha, p.Alpha)
-	tail := alpha
-	if p.Alternative == TwoSided {
-		tail /= 2
-	}
-	crit := -normQuantile(tail)
-	if df > 0 {
-		crit = -tQuantile(tail, df)
-	}
+	crit := critical(alpha, df, p.Alternative)
 	m := newSequential(alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
 	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
 	return d/p.Baseline-math.Max(crit, m)*rse < -1
