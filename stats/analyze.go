@@ -727,14 +727,7 @@ func (a *analyzer) bonferroniIntervals(res *Result) {
 // sequence's time, the units of both arms. A verdict corrected over k
 // treatments reads its intervals at alpha = s.Alpha/k.
 func (s Settings) IntervalsAt(e Effect, alpha, df, units float64) (fixed, seq Interval) {
-	tail := alpha
-	if s.Alternative == TwoSided {
-		tail /= 2
-	}
-	crit := -normQuantile(tail)
-	if df > 0 {
-		crit = -tQuantile(tail, df)
-	}
+	crit := critical(alpha, df, s.Alternative)
 	q := newSequential(s.Alpha, s.SequentialTuning, s.Alternative)
 	q.alpha = alpha
 	center := e.Estimate
@@ -746,4 +739,18 @@ func (s Settings) IntervalsAt(e Effect, alpha, df, units float64) (fixed, seq In
 		fixed, seq = expm1Interval(fixed), expm1Interval(seq)
 	}
 	return fixed, seq
+}
+
+// critical is the critical value of a test at level alpha under alt
+// (each tail α/2 when two-sided): Student's t with df degrees of freedom,
+// the normal's for df 0.
+func critical(alpha, df float64, alt Alternative) float64 {
+	tail := alpha
+	if alt == TwoSided {
+		tail /= 2
+	}
+	if df > 0 {
+		return -tQuantile(tail, df)
+	}
+	return -normQuantile(tail)
 }
