@@ -296,10 +296,12 @@ func BenchmarkService(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for _, analysed := range []bool{false, true} {
 				fresh := w.service(w.db)
-				if analysed {
-					features.AnalyseVerdicts(fresh)
-				}
 				start := cputime.Used()
+				if analysed {
+					if err := features.AnalyseVerdicts(fresh, ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
 				if err := next(fresh)(); err != nil {
 					b.Fatal(err)
 				}

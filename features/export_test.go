@@ -38,7 +38,20 @@ func Mismatch(s *Service, ctx context.Context, env, flag string, analysed bool) 
 	return x.srm(), nil
 }
 
-// AnalyseVerdicts makes s check a verdict's experiment for a sample ratio
-// mismatch by analysing it in full, as before the check read users only:
-// BenchmarkService's baseline.
-func AnalyseVerdicts(s *Service) { s.analyseVerdicts = true }
+// AnalyseVerdicts reads into s's facts what next reads of every flag, but
+// a verdict's experiment analysed in full, as next checked it for a sample
+// ratio mismatch before the check read users only: followed by the first
+// next (which then finds every flag read), BenchmarkService's baseline.
+// The old path lives here, not in the service.
+func AnalyseVerdicts(s *Service, ctx context.Context) error {
+	c, err := s.read(ctx)
+	if err != nil {
+		return err
+	}
+	_, items, err := c.items("")
+	if err != nil {
+		return err
+	}
+	_, _, err = s.factsOf(ctx, needs(items, s.production(), needAnalysis))
+	return err
+}

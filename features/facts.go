@@ -59,11 +59,7 @@ func (s *Service) factsTTL() time.Duration {
 // every flag. Flags never read are read now; with the service open, stale
 // ones are served and refreshed behind the request, else read now too.
 func (s *Service) flagFacts(ctx context.Context, items []value.Item) (map[flagKey]*flagFacts, map[flagKey]Sighting, error) {
-	verdicts := needSRM
-	if s.analyseVerdicts {
-		verdicts = needAnalysis
-	}
-	return s.factsOf(ctx, needs(items, s.production(), verdicts))
+	return s.factsOf(ctx, needs(items, s.production(), needSRM))
 }
 
 // factsOf is flagFacts of the flags wanted, as much as each is wanted.

@@ -437,11 +437,13 @@ func (s *Service) flow(ctx context.Context, c *snapshot, o FlowOptions) (*value.
 		return nil, err
 	}
 	now := s.Now().UTC()
+	// A verdict next leaves out of the record of bets counts neither in
+	// the throughput nor in the validated share (nor in the progress).
+	if err := s.markMismatches(ctx, items, false); err != nil {
+		return nil, err
+	}
 	f := value.ComputeFlow(items, value.FlowOptions{Now: now, Since: now.Add(-o.Since)})
 	if i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == o.Objective }); i >= 0 {
-		if err := s.markMismatches(ctx, items); err != nil {
-			return nil, err
-		}
 		p := value.ObjectiveProgress(&objs[i], items, now)
 		f.Progress = &p
 	}
@@ -459,7 +461,7 @@ func (s *Service) Progress(ctx context.Context, objective string) (*value.Progre
 		return nil, err
 	}
 	i := slices.IndexFunc(objs, func(x value.Objective) bool { return x.Key == objective })
-	if err := s.markMismatches(ctx, items); err != nil {
+	if err := s.markMismatches(ctx, items, true); err != nil {
 		return nil, err
 	}
 	p := value.ObjectiveProgress(&objs[i], items, s.Now().UTC())

@@ -3,6 +3,7 @@ package features
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -198,15 +199,21 @@ func markMismatch(it *value.Item, facts map[flagKey]*flagFacts) {
 }
 
 // markMismatches marks items as next does (markMismatch) for the
-// progress that objective show and flow measure: a verdict next leaves
-// out of the record of bets is left out of the progress toward the
-// objective everywhere. Only the verdicts' flags are read, and only
-// their users (needSRM), from the facts next caches.
-func (s *Service) markMismatches(ctx context.Context, items []value.Item) error {
+// progress that objective show measures (validatedOnly: only validated
+// verdicts count in it) and for flow: a verdict next leaves out of the
+// record of bets is left out of the progress toward the objective and of
+// the flow's throughput and validated share everywhere. Only the
+// verdicts' flags are read, and only their users (needSRM), from the
+// facts next caches.
+func (s *Service) markMismatches(ctx context.Context, items []value.Item, validatedOnly bool) error {
 	production := s.production()
 	wanted := map[flagKey]need{}
 	for _, it := range items {
-		if v := it.Lifecycle.Verdict; v != nil && v.Flag != "" && v.Stage == value.Validated && production[v.Environment] {
+		v := it.Lifecycle.Verdict
+		if v == nil || validatedOnly && v.Stage != value.Validated {
+			continue
+		}
+		if v.Flag != "" && production[v.Environment] {
 			wanted[flagKey{v.Environment, v.Flag}] = needSRM
 		}
 	}
@@ -250,6 +257,13 @@ type requestEvidence struct {
 	// at once; users holds them, by flag, once read.
 	batch map[string][]string
 	users map[string]map[string][]metric.Aggregate
+	// wanted lists, by environment, the flags whose hypotheses are read
+	// at once; hypotheses holds them, by flag, once read.
+	wanted     map[string][]string
+	hypotheses map[string]map[string]*experiment.Hypothesis
+	// splits holds the split histories of every flag, by environment,
+	// once read.
+	splits map[string]map[string][]experiment.SplitPeriod
 }
 
 // batchUsers is how many flags of one environment a request checks for a
@@ -266,8 +280,10 @@ const (
 // which reads the flags wanted, as much as each is wanted.
 func (s *Service) newRequestEvidence(wanted map[flagKey]need) *requestEvidence {
 	ev := &requestEvidence{Evidence: s.Evidence, metrics: map[string][]metric.Metric{}, batch: map[string][]string{},
-		users: map[string]map[string][]metric.Aggregate{}}
+		users: map[string]map[string][]metric.Aggregate{}, wanted: map[string][]string{}, hypotheses: map[string]map[string]*experiment.Hypothesis{},
+		splits: map[string]map[string][]experiment.SplitPeriod{}}
 	for k, n := range wanted {
+		ev.wanted[k.env] = append(ev.wanted[k.env], k.flag)
 		if n == needSRM {
 			ev.batch[k.env] = append(ev.batch[k.env], k.flag)
 		}
@@ -306,6 +322,48 @@ func (r *requestEvidence) userCells(ctx context.Context, k flagKey) ([]metric.Ag
 	return byFlag[k.flag], nil
 }
 
+// hypothesis is the hypothesis of flag k (nil when it has none), from one
+// read of the hypotheses of the flags wanted of its environment: a query
+// per flag cost far more than its one row.
+func (r *requestEvidence) hypothesis(ctx context.Context, k flagKey) (*experiment.Hypothesis, error) {
+	flags := r.wanted[k.env]
+	if !slices.Contains(flags, k.flag) {
+		h, err := r.Hypothesis(ctx, k.env, k.flag)
+		if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
+			return nil, nil
+		}
+		return h, err
+	}
+	byFlag, ok := r.hypotheses[k.env]
+	if !ok {
+		byFlag = make(map[string]*experiment.Hypothesis, len(flags))
+		for chunk := range slices.Chunk(flags, batchMax) {
+			hs, err := r.Hypotheses(ctx, k.env, chunk...)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(byFlag, hs)
+		}
+		r.hypotheses[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
+}
+
+// splitHistory is the split history of flag k, from one read of its
+// environment's (cached by the store per environment version, but each
+// read of one flag's read that version again).
+func (r *requestEvidence) splitHistory(ctx context.Context, k flagKey) ([]experiment.SplitPeriod, error) {
+	byFlag, ok := r.splits[k.env]
+	if !ok {
+		var err error
+		if byFlag, err = r.SplitHistories(ctx, k.env); err != nil {
+			return nil, err
+		}
+		r.splits[k.env] = byFlag
+	}
+	return byFlag[k.flag], nil
+}
+
 func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Metric, error) {
 	if ms, ok := r.metrics[env]; ok {
 		return ms, nil
@@ -325,11 +383,11 @@ func (r *requestEvidence) Metrics(ctx context.Context, env string) ([]metric.Met
 // would silently lose a ratio.
 func (s *Service) readFacts(ctx context.Context, ev *requestEvidence, k flagKey, n need) (*flagFacts, error) {
 	x := &flagFacts{at: s.Now(), read: n}
-	h, err := ev.Hypothesis(ctx, k.env, k.flag)
-	if valueloop.ErrorCode(err) == valueloop.ENOTFOUND {
-		return x, nil
-	} else if err != nil {
+	h, err := ev.hypothesis(ctx, k)
+	if err != nil {
 		return nil, fmt.Errorf("hypothesis of flag %s in %s: %w", k.flag, k.env, err)
+	} else if h == nil {
+		return x, nil
 	}
 	x.hypothesis = h
 	switch n {
@@ -352,7 +410,7 @@ func (s *Service) input(ctx context.Context, ev *requestEvidence, k flagKey, x *
 		return nil, err
 	}
 	// A rollout moved the split: the analysis goes period by period.
-	splits, err := ev.SplitHistory(ctx, k.env, k.flag)
+	splits, err := ev.splitHistory(ctx, k)
 	if err != nil {
 		return nil, err
 	}

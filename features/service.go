@@ -171,7 +171,13 @@ type Evidence interface {
 	// SplitHistory is the flag's split periods (rollout steps), so that
 	// a flag whose split moved is analysed period by period.
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
+	// SplitHistories serves those of every flag of env at once (shared:
+	// not to be changed), which next reads of many flags.
+	SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error)
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	// Hypotheses serves those of the flags given of env at once (a flag
+	// without one is absent), which next reads of many flags.
+	Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error)
 }
 
 // Service is the value loop inside the server. Construct with New, set
@@ -238,12 +244,8 @@ type Service struct {
 	// meanwhile wait for it and are served its result.
 	memoMu sync.Mutex // guards memo
 	memo   []memoEntry
-	// analyseVerdicts checks a verdict's experiment by analysing it in
-	// full (needAnalysis), as before the check read users only: a
-	// benchmark's baseline, set by its test only.
-	analyseVerdicts bool
-	cancel          context.CancelFunc
-	wg              sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // DefaultInterval is how often the periodic sync runs.

@@ -217,6 +217,10 @@ func (failingHypotheses) Hypothesis(context.Context, string, string) (*experimen
 	return nil, errors.New("disk I/O error")
 }
 
+func (failingHypotheses) Hypotheses(context.Context, string, ...string) (map[string]*experiment.Hypothesis, error) {
+	return nil, errors.New("disk I/O error")
+}
+
 // TestNextHypothesisError: a decided feature without a minimum effect of
 // its own reaches its flag's hypothesis for the effect hoped for; when that
 // read fails, Next fails with it instead of ranking as if there were none.

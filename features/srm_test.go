@@ -90,6 +90,21 @@ func TestNextSampleRatioMismatch(t *testing.T) {
 			t.Errorf("%s: progress %+v; want a's verdict not counted, saying so", name, p)
 		}
 	}
+	// flow's throughput and validated share leave it out too, and say
+	// so, with or without an objective.
+	for _, o := range []features.FlowOptions{{Objective: "o"}, {}} {
+		f, err := svc.Flow(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validated := 0
+		for _, w := range f.Throughput {
+			validated += w.Total()
+		}
+		if validated != 0 || f.Validated != 0 || f.Mismatched != 1 || f.Mismatches() != "1 verdict not counted: sample ratio mismatch" {
+			t.Errorf("flow %+v: %d verdicts in the throughput, %d validated shipped, %d mismatched; want 0, 0, 1", o, validated, f.Validated, f.Mismatched)
+		}
+	}
 	if ls, _ := db.Lifecycles(ctx); ls["a"].Stage != "validated" {
 		t.Errorf("feature a is %s, want validated still (the decision was taken)", ls["a"].Stage)
 	}
@@ -131,6 +146,32 @@ func mustIngest(t *testing.T, db *sqlite.DB, events []ingest.Event) {
 type countingEvidence struct {
 	*sqlite.DB
 	aggregates, users, everyFlag int
+	// hypothesis counts the reads of one flag's hypothesis, hypotheses
+	// those of many at once.
+	hypothesis, hypotheses int
+	// split counts the reads of one flag's split history, splits those
+	// of an environment's.
+	split, splits int
+}
+
+func (c *countingEvidence) SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error) {
+	c.split++
+	return c.DB.SplitHistory(ctx, env, flag)
+}
+
+func (c *countingEvidence) SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error) {
+	c.splits++
+	return c.DB.SplitHistories(ctx, env)
+}
+
+func (c *countingEvidence) Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error) {
+	c.hypothesis++
+	return c.DB.Hypothesis(ctx, env, flag)
+}
+
+func (c *countingEvidence) Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error) {
+	c.hypotheses++
+	return c.DB.Hypotheses(ctx, env, flags...)
 }
 
 func (c *countingEvidence) Aggregates(ctx context.Context, env, flag string) ([]metric.Aggregate, error) {
@@ -273,6 +314,14 @@ func TestSampleRatioBatched(t *testing.T) {
 	// environment and flag), however few of them are checked.
 	if ev.everyFlag != 0 {
 		t.Errorf("next read the users of every flag of the environment %d times; want the flags checked only", ev.everyFlag)
+	}
+	// So are their hypotheses: one read of the environment's flags
+	// wanted, not a query per flag.
+	if ev.hypothesis != 0 || ev.hypotheses != 1 {
+		t.Errorf("next read %d hypotheses one at a time and %d batches; want none and one", ev.hypothesis, ev.hypotheses)
+	}
+	if ev.split != 0 || ev.splits != 1 {
+		t.Errorf("next read %d split histories one at a time and the environment's %d times; want none and once", ev.split, ev.splits)
 	}
 	for i, flag := range keys {
 		full, err := features.Mismatch(svc, ctx, "production", flag, true)

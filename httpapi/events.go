@@ -389,8 +389,7 @@ func (s *Server) adminEnv(r *http.Request) (string, error) {
 		return "", valueloop.Errorf(valueloop.EFORBIDDEN, "token may not administer environment %q", env)
 	}
 	if s.Flags.Live(env) == nil {
-		// As liveEnv: a token mayAccess let through may know every name.
-		return "", s.Flags.UnknownEnvironment(env)
+		return "", s.notLive(tokenOf(r), env)
 	}
 	return env, nil
 }

@@ -33,8 +33,7 @@ func (s *Server) liveEnv(r *http.Request) (*flags.Live, error) {
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		// mayAccess let an unbound token through: it may know every name.
-		return nil, s.Flags.UnknownEnvironment(env)
+		return nil, s.notLive(tokenOf(r), env)
 	}
 	return live, nil
 }

@@ -91,7 +91,7 @@ func (s *Server) handleExportFlagd(w http.ResponseWriter, r *http.Request) error
 	}
 	live := s.Flags.Live(env)
 	if live == nil {
-		return s.Flags.UnknownEnvironment(env)
+		return s.notLive(tokenOf(r), env)
 	}
 	buf, err := flagd.Marshal(live.Snapshot.Set())
 	if err != nil {

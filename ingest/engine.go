@@ -510,6 +510,55 @@ func newEngine(metrics []metric.Metric, dims ...metric.Dimension) *engine {
 // tracking event of theirs is added to each of their flags) stays small.
 const DefaultMaxFlagsPerUser = 1000
 
+// Unanalysed returns the users whose exposures to flag are not analysed
+// under a bound of maxFlags flags per user (0: DefaultMaxFlagsPerUser), as
+// the engine decides it (expose): those exposed to maxFlags other flags
+// before their first exposure to flag, in the order scan yields the
+// exposures, the log's. It reads nothing but exposures, and keeps at most
+// maxFlags flags per user, for a reader of one flag's events (a replay of
+// its results) that must leave out the users its results leave out.
+func Unanalysed(flag string, maxFlags int, scan func(fn func(*Event) error) error) (map[string]bool, error) {
+	if maxFlags <= 0 {
+		maxFlags = DefaultMaxFlagsPerUser
+	}
+	others := map[string]map[string]struct{}{} // by user not yet exposed to flag
+	decided := map[string]bool{}               // by user exposed to flag: left out
+	err := scan(func(e *Event) error {
+		if e.Type != Exposure {
+			return nil
+		}
+		user := e.TargetingKey
+		if _, ok := decided[user]; ok {
+			return nil
+		}
+		seen := others[user]
+		if e.Flag == flag {
+			decided[user] = len(seen) >= maxFlags
+			delete(others, user)
+			return nil
+		}
+		if len(seen) >= maxFlags {
+			return nil
+		}
+		if seen == nil {
+			seen = map[string]struct{}{}
+			others[user] = seen
+		}
+		seen[e.Flag] = struct{}{}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for user, left := range decided {
+		if left {
+			out[user] = true
+		}
+	}
+	return out, nil
+}
+
 // limitUnits sets the bound of flags analysed per user (n > 0). The figures
 // depend on it, so a bound other than the default is part of the version:
 // state built with another one is rebuilt.

@@ -55,3 +55,33 @@ func TestPooledConnectionKeepalives(t *testing.T) {
 		}
 	}
 }
+
+// TestDedicatedConnectionNoServerTimeouts: a role, database or DSN that
+// sets idle_session_timeout or tcp_user_timeout below the leader's grace
+// would let the server end the leader's session (and free its lock for
+// another node) while the leader, its pings unanswered, still runs its
+// work for up to Grace: two leaders at once. The dedicated connection
+// turns both off for itself.
+func TestDedicatedConnectionNoServerTimeouts(t *testing.T) {
+	dsn := pgtest.WithParam(t, pgtest.Schema(t), "idle_session_timeout", "1s")
+	dsn = pgtest.WithParam(t, dsn, "tcp_user_timeout", "1000")
+	db := NewDB(dsn)
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.connect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	for _, name := range []string{"idle_session_timeout", "tcp_user_timeout"} {
+		var got string
+		if err := conn.QueryRow(t.Context(), "SHOW "+name).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != "0" {
+			t.Errorf("%s = %s on the dedicated connection, want 0", name, got)
+		}
+	}
+}

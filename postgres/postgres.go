@@ -473,7 +473,23 @@ func codeError(err error) error {
 }
 
 // connect opens a dedicated connection (not from the pool), for LISTEN and
-// session advisory locks. It asks for the keepalives Open configured.
+// session advisory locks. It asks for the keepalives Open configured, and
+// turns off for itself the server's timeouts that could end its session
+// sooner than the keepalives would (set by a role, a database or the DSN):
+// a leader whose pings go unanswered keeps working for up to Leader.Grace,
+// trusting that the session, and its lock, outlive the grace; a
+// tcp_user_timeout or idle_session_timeout below it would hand the lock to
+// another node meanwhile. Both are looked up in pg_settings, so a server
+// without one (idle_session_timeout is PostgreSQL 14's) is not refused.
 func (db *DB) connect(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, db.cfg.ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `SELECT set_config(name, '0', false) FROM pg_settings
+		WHERE name IN ('idle_session_timeout', 'tcp_user_timeout')`); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("postgres: turning off the session timeouts of a dedicated connection: %w", err)
+	}
+	return conn, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -20,6 +21,41 @@ func (s *Store) Hypothesis(ctx context.Context, env, flag string) (*experiment.H
 		return nil, valueloop.Errorf(valueloop.ENOTFOUND, "flag %q has no hypothesis in environment %q", flag, env)
 	}
 	return h, err
+}
+
+// Hypotheses returns the hypotheses of env's flags given, by flag, in one
+// read that names them (those without one are absent): what a reader of
+// many flags of one environment (the value loop's next) reads instead of
+// one query per flag. The caller bounds the flags per call well within
+// the parameters a statement may have.
+func (s *Store) Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error) {
+	out := make(map[string]*experiment.Hypothesis, len(flags))
+	if len(flags) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, 1+len(flags))
+	args = append(args, env)
+	for _, f := range flags {
+		args = append(args, f)
+	}
+	query := `SELECT flag, definition, version, updated_at, updated_by FROM hypotheses WHERE environment = ? AND flag IN (` + strings.Repeat(", ?", len(flags))[2:] + `)`
+	rows, err := s.read().Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: hypotheses of %s: %w", s.o.D.Name, env, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var flag, def string
+		h := &experiment.Hypothesis{}
+		if err := rows.Scan(&flag, &def, &h.Version, timeDest{&h.UpdatedAt}, &h.UpdatedBy); err != nil {
+			return nil, fmt.Errorf("%s: hypotheses of %s: %w", s.o.D.Name, env, err)
+		}
+		if err := json.Unmarshal([]byte(def), h); err != nil {
+			return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
+		}
+		out[flag] = h
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, lock bool) (*experiment.Hypothesis, error) {

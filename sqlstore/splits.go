@@ -31,6 +31,19 @@ func (s *Store) SplitHistory(ctx context.Context, env, flag string) ([]experimen
 	return e.history[flag], nil
 }
 
+// SplitHistories returns the split periods of every flag of env, by flag,
+// as SplitHistory gives each (one primary-key read when no flag changed):
+// for a reader of many flags of env, which would read the environment's
+// version once per flag. The map and periods are shared and must not be
+// changed.
+func (s *Store) SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error) {
+	e, err := s.splitsOf(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return e.history, nil
+}
+
 // SplitChanges returns, per flag of env, the times at which its split
 // changed, and the environment version they are of (ingest.SplitStore).
 // The version is read first, so the changes are at least those of that

@@ -244,8 +244,11 @@ func (s *Store) deleteObjective(ctx context.Context, tx Tx, key, actor string) e
 		if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(min(key), '') FROM features WHERE objective = ?`, key).Scan(&n, &one); err != nil {
 			return err
 		}
-		if n > 0 {
-			return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s…): delete or move them first", key, n, one)
+		switch {
+		case n == 1:
+			return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has 1 feature (%s): delete or move it first", key, one)
+		case n > 1:
+			return valueloop.Errorf(valueloop.ECONFLICT, "objective %q has %d features (%s, …): delete or move them first", key, n, one)
 		}
 		return nil
 	})

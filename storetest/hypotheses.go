@@ -15,6 +15,8 @@ import (
 type HypothesisStore interface {
 	Store
 	Hypothesis(ctx context.Context, env, flag string) (*experiment.Hypothesis, error)
+	// Hypotheses reads those of many flags of one environment at once.
+	Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*experiment.Hypothesis, error)
 	PutHypothesis(ctx context.Context, env, flag string, h *experiment.Hypothesis, actor string) error
 	DeleteHypothesis(ctx context.Context, env, flag, actor string) error
 }
@@ -102,5 +104,40 @@ func Hypotheses(t *testing.T, s HypothesisStore, clock *Clock, reopen func() Hyp
 	}
 	if got, err := s.Hypothesis(ctx, "prod", "onboarding"); err != nil || got.Version != again.Version {
 		t.Errorf("made again: read %+v, %v; want version %d", got, err, again.Version)
+	}
+	batchedHypotheses(t, s)
+}
+
+// batchedHypotheses: Hypotheses reads the flags named of one environment,
+// each as Hypothesis reads it, and leaves out the flags without one and
+// the same flag's hypothesis in another environment.
+func batchedHypotheses(t *testing.T, s HypothesisStore) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateEnvironment(ctx, valueloop.Environment{Key: "staging", Name: "staging"}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range [][2]string{{"prod", "checkout"}, {"staging", "search"}} {
+		h := experiment.NewHypothesis()
+		h.PrimaryMetric, h.Direction, h.MinimumEffect = "m-"+at[1], experiment.Increase, 0.1
+		if err := s.PutHypothesis(ctx, at[0], at[1], h, "erin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Hypotheses(ctx, "prod", "onboarding", "checkout", "search", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["onboarding"] == nil || got["checkout"] == nil {
+		t.Fatalf("Hypotheses(prod, onboarding, checkout, search, none) = %v; want onboarding and checkout only", got)
+	}
+	for flag, h := range got {
+		one, err := s.Hypothesis(ctx, "prod", flag)
+		if err != nil || !reflect.DeepEqual(h, one) {
+			t.Errorf("%s: batched %+v, alone %+v, %v; want the same", flag, h, one, err)
+		}
+	}
+	if got, err := s.Hypotheses(ctx, "prod"); err != nil || len(got) != 0 {
+		t.Errorf("Hypotheses of no flag = %v, %v; want none", got, err)
 	}
 }

@@ -233,6 +233,8 @@ func hasCell(aggs []metric.Aggregate, variant string, period, users int64) bool 
 type SplitHistoryStore interface {
 	Store
 	SplitHistory(ctx context.Context, env, flag string) ([]experiment.SplitPeriod, error)
+	// SplitHistories reads those of every flag of an environment at once.
+	SplitHistories(ctx context.Context, env string) (map[string][]experiment.SplitPeriod, error)
 }
 
 func testSplitHistoryFollows(t *testing.T, st Store, _ *Clock) {
@@ -270,6 +272,11 @@ func SplitHistoryFollows(t *testing.T, write, read SplitHistoryStore) {
 		}
 		if len(h) != want || h[len(h)-1].Weights["on"] != float64(on) {
 			t.Fatalf("after step %d (%d%% on): history %v, want %d periods, the last %d%% on", step, on, h, want, on)
+		}
+		// The environment's histories at once are each flag's.
+		all, err := read.SplitHistories(ctx, "hist")
+		if err != nil || !reflect.DeepEqual(all["banner"], h) {
+			t.Fatalf("after step %d: SplitHistories gives banner %v, %v; want %v, as SplitHistory", step, all["banner"], err, h)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -290,6 +291,40 @@ func replayCuts(first, today time.Time) []time.Time {
 	return cuts
 }
 
+// leaveOutPastBound narrows keep, before the cuts of s still to replay,
+// to leave out the exposures to in.Flag that the results leave out: those
+// of users past the bound of flags analysed per user (MaxFlagsPerUser).
+// The replay reads one flag's exposures, where no user has more than one
+// flag, so the bound must be applied from a scan of every flag's (which
+// only an environment with more flags than the bound needs).
+func (u *UI) leaveOutPastBound(ctx context.Context, in experiment.Input, s *replaySeries, today time.Time, keep *func(*ingest.Event) bool) error {
+	bound := u.MaxFlagsPerUser
+	if bound <= 0 {
+		bound = ingest.DefaultMaxFlagsPerUser
+	}
+	missing := slices.ContainsFunc(replayCuts(s.first, today), func(cut time.Time) bool { return s.points[cut] == nil })
+	u.series.mu.Lock()
+	exp := u.series.exposures[in.Environment]
+	u.series.mu.Unlock()
+	if !missing || exp != nil && len(exp.past)+len(exp.current) <= bound {
+		return nil // (past and current may name a flag twice: a bound)
+	}
+	left, err := ingest.Unanalysed(in.Flag, bound, func(fn func(*ingest.Event) error) error {
+		return u.Events.ScanLog(ctx, in.Environment, math.MinInt64, func(data []byte) error {
+			runtime.Gosched()
+			return ingest.DecodeLog(data, fn)
+		})
+	})
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	k := *keep
+	*keep = func(e *ingest.Event) bool {
+		return k(e) && !(e.Type == ingest.Exposure && left[e.TargetingKey])
+	}
+	return nil
+}
+
 // replayDays computes the missing past-day points of an experiment: one
 // recomputation from the log per cut, of the events before it.
 func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) error {
@@ -327,6 +362,9 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 				}
 			}
 		}
+	}
+	if err := u.leaveOutPastBound(ctx, in, s, today, &keep); err != nil {
+		return err
 	}
 	for _, cut := range replayCuts(s.first, today) {
 		if s.points[cut] != nil {

@@ -255,6 +255,48 @@ func TestReplayKeyHypothesis(t *testing.T) {
 	}
 }
 
+// TestReplayFlagsPerUser: the chart over time counts a flag's users as
+// its results do under the server's --max-flags-per-user. With a bound of
+// 1, the users exposed to another flag before this one are not analysed
+// in the results; the replay, which reads this flag's exposures only,
+// counted them all.
+func TestReplayFlagsPerUser(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)}
+	log := &fakeLog{}
+	first := dayOfEvents(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 0)
+	// A quarter of them saw flag g first: with a bound of 1, their
+	// exposure to f is not analysed.
+	var other []ingest.Event
+	n := 0
+	for _, e := range first {
+		if e.Type != ingest.Exposure {
+			continue
+		}
+		if n++; n%4 == 0 {
+			g := e
+			g.Flag, g.Time = "g", e.Time-1000
+			other = append(other, g)
+		}
+	}
+	log.add(other...)
+	log.add(first...)
+	for _, tc := range []struct {
+		bound, want int
+	}{{0, 80}, {1, 60}, {2, 80}} {
+		u := &UI{Events: log, Now: c.now, ChartWait: 5 * time.Second, series: newSeriesCache(), MaxFlagsPerUser: tc.bound}
+		in := experiment.Input{Environment: "prod", Flag: "f", Settings: experiment.DefaultSettings(),
+			Metrics: []metric.Metric{{Key: "bought", Kind: metric.Conversion, Event: "buy", Direction: "higher"}}}
+		p, complete, err := u.replay(ctx, in, &experiment.Result{})
+		if err != nil || !complete || len(p) < 2 {
+			t.Fatalf("bound %d: %d points, complete %v, %v", tc.bound, len(p), complete, err)
+		}
+		if got := p[0].Result.Users; got != int64(tc.want) {
+			t.Errorf("bound %d: %d users by March 2nd, want %d", tc.bound, got, tc.want)
+		}
+	}
+}
+
 // TestChartTooltipTimes: a point's tooltip writes its time as the page's
 // tables do, the moment with its zone, or the day on a chart of days;
 // they said "Dec 4 16:23" beside tables saying "2026-12-04 16:23 UTC".

@@ -120,10 +120,14 @@ type UI struct {
 	// splits its results by one of them (?dimension=).
 	Dimensions []metric.Dimension
 	Events     EventReader
-	Verdicts   VerdictHistory
-	Rollouts   RolloutEngine
-	Delivery   DeliveryReader
-	Incidents  IncidentReader
+	// MaxFlagsPerUser is the ingestion's bound of flags analysed per user
+	// (ingest.Pipeline.MaxFlagsPerUser; 0: the default): the charts over
+	// time replayed from the log leave out the users the results leave out.
+	MaxFlagsPerUser int
+	Verdicts        VerdictHistory
+	Rollouts        RolloutEngine
+	Delivery        DeliveryReader
+	Incidents       IncidentReader
 	// Value is the value loop (*features.Service): the /value pages.
 	Value ValueReader
 	// Features lists the value loop's features for the overview; nil: the

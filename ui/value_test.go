@@ -340,3 +340,25 @@ func TestValueNothingToRankOfObjective(t *testing.T) {
 		}
 	}
 }
+
+// TestValueFlowMismatches: the value page's throughput and shipped line
+// say how many verdicts a sample ratio mismatch left out, as next's
+// record of bets and the objective's progress do; they were counted as
+// validated or invalidated, silently.
+func TestValueFlowMismatches(t *testing.T) {
+	u := &UI{}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	d := valueData{Next: &value.Next{Method: value.WSJF}, Flow: &value.Flow{Shipped: 3, Validated: 1, Mismatched: 2, ShippedMismatched: 1}}
+	if err := u.pages["value"].ExecuteTemplate(&b, "content", page{Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Left out of the chart and the share: 2 verdicts not counted: sample ratio mismatch.",
+		"2 undecided (1 of them with a verdict not counted: sample ratio mismatch)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the value page lacks %q", want)
+		}
+	}
+}

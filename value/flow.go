@@ -2,6 +2,7 @@ package value
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -63,9 +64,36 @@ type Flow struct {
 	// shipped feature without a verdict counts against it: shipping without
 	// learning is not validated.
 	ValidatedShare *float64 `json:"validatedShare,omitempty"`
+	// Mismatched counts the features whose first verdict falls in the
+	// window but whose standing verdict is not counted, as in next's
+	// record of bets (Item.SampleRatioMismatch): neither in the throughput
+	// nor as validated or invalidated. ShippedMismatched counts those of
+	// them shipped in the window, which count as undecided: nothing that
+	// can be trusted was learnt from them.
+	Mismatched        int `json:"mismatched,omitempty"`
+	ShippedMismatched int `json:"shippedMismatched,omitempty"`
 	// Progress is the objective's progress toward its target, when the
 	// flow is one objective's.
 	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Mismatches says how many verdicts a sample ratio mismatch left out, in
+// the words of next and the objective's progress; empty when none.
+func (f *Flow) Mismatches() string {
+	if f.Mismatched == 0 {
+		return ""
+	}
+	return mismatchedWords(f.Mismatched)
+}
+
+// UndecidedMismatched says, after the count of undecided features, how
+// many of them have a verdict not counted (" (1 of them with a verdict
+// not counted: sample ratio mismatch)"); empty when none.
+func (f *Flow) UndecidedMismatched() string {
+	if f.ShippedMismatched == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of them with a verdict not counted: sample ratio mismatch)", f.ShippedMismatched)
 }
 
 // Undecided counts the shipped features without a standing verdict.
@@ -163,7 +191,10 @@ func ComputeFlow(items []Item, o FlowOptions) *Flow {
 			if t.To.Decided() {
 				if in(t.At) {
 					w := int(weekOf(t.At.UTC()).Sub(first) / (7 * 24 * time.Hour))
-					if w >= 0 && w < len(f.Throughput) {
+					switch {
+					case it.SampleRatioMismatch:
+						f.Mismatched++
+					case w >= 0 && w < len(f.Throughput):
 						if l.Decision() == Validated {
 							f.Throughput[w].Validated++
 						} else {
@@ -179,10 +210,12 @@ func ComputeFlow(items []Item, o FlowOptions) *Flow {
 			if r := t.To.rank(); r >= Measuring.rank() {
 				if in(t.At) {
 					f.Shipped++
-					switch l.Decision() {
-					case Validated:
+					switch d := l.Decision(); {
+					case it.SampleRatioMismatch && d.Decided():
+						f.ShippedMismatched++
+					case d == Validated:
 						f.Validated++
-					case Invalidated:
+					case d == Invalidated:
 						f.Invalidated++
 					}
 				}

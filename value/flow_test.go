@@ -153,3 +153,39 @@ func closeSummary(a, b Summary) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestFlowSampleRatioMismatch: a verdict whose experiment now shows a
+// sample ratio mismatch counts in flow as in next's record of bets and the
+// objective's progress: neither validated nor invalidated, in the weekly
+// throughput or among the shipped (where its feature is undecided: nothing
+// trustworthy was learnt), and the flow says how many it left out.
+func TestFlowSampleRatioMismatch(t *testing.T) {
+	items := []Item{
+		// a: shipped day 4, validated day 5: counts.
+		feature("a", "o", nil, 0, nil, ev("ax", ExperimentStarted, day(4)), verdict("av", Validated, day(5), 0.1)),
+		// b: shipped day 4, validated day 6, mismatched: left out.
+		feature("b", "o", nil, 0, nil, ev("bx", ExperimentStarted, day(4)), verdict("bv", Validated, day(6), 0.1)),
+		// c: shipped day 1, before the window, invalidated day 7,
+		// mismatched: left out of the throughput, not shipped in the window.
+		feature("c", "o", nil, 0, nil, ev("cx", ExperimentStarted, day(1)), verdict("cv", Invalidated, day(7), 0)),
+	}
+	items[1].SampleRatioMismatch, items[2].SampleRatioMismatch = true, true
+	// The window: Thursday 11-05 to 11-15, two weeks.
+	f := ComputeFlow(items, FlowOptions{Now: day(13), Since: day(3)})
+	validated, invalidated := 0, 0
+	for _, w := range f.Throughput {
+		validated, invalidated = validated+w.Validated, invalidated+w.Invalidated
+	}
+	if validated != 1 || invalidated != 0 {
+		t.Errorf("throughput: %d validated, %d invalidated; want 1 and 0", validated, invalidated)
+	}
+	if f.Shipped != 2 || f.Validated != 1 || f.Invalidated != 0 || f.Undecided() != 1 || f.ValidatedShare == nil || *f.ValidatedShare != 0.5 {
+		t.Errorf("shipped %d: %d validated, %d invalidated, %d undecided, share %v; want 2: 1, 0, 1, 0.5", f.Shipped, f.Validated, f.Invalidated, f.Undecided(), f.ValidatedShare)
+	}
+	if f.Mismatched != 2 || f.ShippedMismatched != 1 {
+		t.Errorf("mismatched %d, of the shipped %d; want 2 and 1", f.Mismatched, f.ShippedMismatched)
+	}
+	if got, want := f.Mismatches(), "2 verdicts not counted: sample ratio mismatch"; got != want {
+		t.Errorf("Mismatches() = %q, want %q", got, want)
+	}
+}

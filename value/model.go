@@ -88,10 +88,9 @@ func (h Hypothesis) Statement() string {
 		b.WriteString(" will result in " + h.Outcome)
 	}
 	if h.Metric != "" {
-		fmt.Fprintf(&b, "; we will know when %s moves by %s", h.Metric, fmtEffect(h.MinimumEffect, !h.Absolute))
-		if h.Direction != "" {
-			b.WriteString(" in the " + string(h.Direction) + " direction")
-		}
+		// Signed by its direction: a decrease of 10 % reads "-10%", not
+		// "+10% in the decrease direction".
+		fmt.Fprintf(&b, "; we will know when %s moves by %s", h.Metric, fmtEffect(h.Direction.Sign()*h.MinimumEffect, !h.Absolute))
 	}
 	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/valueloop/valueloop"
+	"github.com/valueloop/valueloop/experiment"
 )
 
 func testContext() Context {
@@ -126,9 +127,23 @@ func TestValidateBadInput(t *testing.T) {
 
 func TestHypothesisStatement(t *testing.T) {
 	f := mustParse(t)
-	want := "We believe a guided three-step onboarding for new users will result in more of them finishing it; we will know when onboarding-completed moves by +5% in the increase direction"
+	want := "We believe a guided three-step onboarding for new users will result in more of them finishing it; we will know when onboarding-completed moves by +5%"
 	if got := f.Features[0].Hypothesis.Statement(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	// A decrease reads as one: it read "moves by +10% in the decrease
+	// direction", a rise by its sign and a fall by its words.
+	for _, tc := range []struct {
+		h    Hypothesis
+		want string
+	}{
+		{Hypothesis{Change: "x", Metric: "latency", MinimumEffect: 0.1, Direction: experiment.Decrease}, "We believe x; we will know when latency moves by -10%"},
+		{Hypothesis{Change: "x", Metric: "errors", MinimumEffect: 2, Direction: experiment.Decrease, Absolute: true}, "We believe x; we will know when errors moves by -2"},
+		{Hypothesis{Change: "x", Metric: "orders", MinimumEffect: 0.03}, "We believe x; we will know when orders moves by +3%"},
+	} {
+		if got := tc.h.Statement(); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
 	}
 	if got := f.Features[2].Hypothesis.Statement(); got != "We believe carts that follow the user across devices" {
 		t.Errorf("without a metric: got %q", got)

@@ -121,6 +121,10 @@ type Unranked struct {
 	Objective string `json:"objective,omitempty"`
 	Stage     Stage  `json:"stage"`
 	Reason    string `json:"reason"`
+	// Missing are the estimate's fields it lacks, as the value file and
+	// the API name them ("estimate.size"): what the reason says, for a
+	// client to name its own way of setting them.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // Bets is one objective's record: the verdicts on the features that bet on
@@ -295,9 +299,10 @@ func ComputeNext(in NextInput) *Next {
 		if b == nil {
 			b = &Bets{Objective: f.Objective, Confidence: DefaultConfidence, Effect: 1}
 		}
-		r, reason := rank(method, f, b)
-		if reason != "" {
-			n.Unranked = append(n.Unranked, Unranked{Feature: f.Key, Title: f.Title, Objective: f.Objective, Stage: l.Stage, Reason: reason})
+		r, missing := rank(method, f, b)
+		if len(missing) > 0 {
+			reason := "not estimated: set " + strings.Join(missing, ", ") + " to rank it by " + strings.ToUpper(string(method))
+			n.Unranked = append(n.Unranked, Unranked{Feature: f.Key, Title: f.Title, Objective: f.Objective, Stage: l.Stage, Reason: reason, Missing: missing})
 			continue
 		}
 		r.Stage = l.Stage
@@ -337,8 +342,9 @@ func ComputeNext(in NextInput) *Next {
 	return n
 }
 
-// rank scores f, or says which estimate it lacks.
-func rank(method Method, f *Feature, b *Bets) (Rank, string) {
+// rank scores f, or says which estimate it lacks (the fields missing, as
+// the value file and the API name them).
+func rank(method Method, f *Feature, b *Bets) (Rank, []string) {
 	r := Rank{Feature: f.Key, Title: f.Title, Objective: f.Objective}
 	e := f.Estimate
 	if e == nil {
@@ -372,7 +378,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 		missing = append(missing, "estimate.size")
 	}
 	if len(missing) > 0 {
-		return r, "not estimated: set " + strings.Join(missing, ", ") + " to rank it by " + strings.ToUpper(string(method))
+		return r, missing
 	}
 	c, stated := DefaultConfidence, e.Confidence != nil
 	if stated {
@@ -403,7 +409,7 @@ func rank(method Method, f *Feature, b *Bets) (Rank, string) {
 	}
 	r.Explanation = fmt.Sprintf("%s = %s / size %s × confidence %s = %s [%s] × effect %s [%s]",
 		num(r.Score), value, num(r.Size), num(r.Confidence), conf, why, num(r.Effect), eff)
-	return r, ""
+	return r, nil
 }
 
 // significant rounds a score to 12 significant digits. Beyond them lies

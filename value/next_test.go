@@ -99,8 +99,8 @@ func TestNextWSJF(t *testing.T) {
 		t.Errorf("explanation:\ngot  %s\nwant %s", got, want)
 	}
 	wantUnranked := []Unranked{
-		{Feature: "i7", Title: "Feature i7", Objective: "activation", Stage: Idea, Reason: "not estimated: set estimate.costOfDelay, estimate.size to rank it by WSJF"},
-		{Feature: "i8", Title: "Feature i8", Objective: "retention", Stage: Idea, Reason: "not estimated: set estimate.size to rank it by WSJF"},
+		{Feature: "i7", Title: "Feature i7", Objective: "activation", Stage: Idea, Reason: "not estimated: set estimate.costOfDelay, estimate.size to rank it by WSJF", Missing: []string{"estimate.costOfDelay", "estimate.size"}},
+		{Feature: "i8", Title: "Feature i8", Objective: "retention", Stage: Idea, Reason: "not estimated: set estimate.size to rank it by WSJF", Missing: []string{"estimate.size"}},
 	}
 	if !reflect.DeepEqual(n.Unranked, wantUnranked) {
 		t.Errorf("unranked: got %+v, want %+v", n.Unranked, wantUnranked)

@@ -172,6 +172,40 @@ func TestFlowShippedWords(t *testing.T) {
 	}
 }
 
+// TestFlowMismatchWords: flow says how many verdicts a sample ratio
+// mismatch left out of its throughput and of the shipped features'
+// validated and invalidated, as next and objective show say theirs.
+func TestFlowMismatchWords(t *testing.T) {
+	var b strings.Builder
+	writeFlow(&b, &value.Flow{Shipped: 3, Validated: 1, Mismatched: 2, ShippedMismatched: 1}, "", 0)
+	for _, want := range []string{"(0 validated, 0 invalidated); 2 verdicts not counted: sample ratio mismatch",
+		"1 validated, 0 invalidated, 2 undecided (1 of them with a verdict not counted: sample ratio mismatch)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("flow does not say %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestNextUnrankedCommand: a feature next cannot rank said "set
+// estimate.size, estimate.reach", the value file's names, which no flag
+// of the command line has; it now also gives the command that sets them.
+func TestNextUnrankedCommand(t *testing.T) {
+	for _, tc := range []struct {
+		missing []string
+		want    string
+	}{
+		{[]string{"estimate.size"}, "(valueloop feature set bulk-buy --size N)"},
+		{[]string{"estimate.reach", "estimate.impact", "estimate.size"}, "(valueloop feature set bulk-buy --reach N --impact N --size N)"},
+		{[]string{"estimate.costOfDelay"}, "(valueloop feature set bulk-buy --user-value N --time-criticality N --risk-reduction N)"},
+	} {
+		var b strings.Builder
+		writeNext(&b, &value.Next{Method: value.WSJF, Unranked: []value.Unranked{{Feature: "bulk-buy", Stage: value.Idea, Reason: "not estimated", Missing: tc.missing}}})
+		if !strings.Contains(b.String(), "- bulk-buy (idea): not estimated "+tc.want) {
+			t.Errorf("%v: next does not say %q:\n%s", tc.missing, tc.want, b.String())
+		}
+	}
+}
+
 // TestNextBetsFigures: the record of bets writes its confidence and effect
 // as the rank lines write theirs (value.Figure): a confidence of 0.004 is
 // not "0.00".

@@ -113,7 +113,7 @@ func writeNextOf(w io.Writer, n *value.Next, objective string) {
 	if len(n.Unranked) > 0 {
 		fmt.Fprintln(w, "\nNot ranked yet:")
 		for _, u := range n.Unranked {
-			fmt.Fprintf(w, "  - %s (%s): %s\n", u.Feature, u.Stage, u.Reason)
+			fmt.Fprintf(w, "  - %s (%s): %s%s\n", u.Feature, u.Stage, u.Reason, estimateCommand(u))
 		}
 	}
 	if len(n.Bets) > 0 {
@@ -191,15 +191,19 @@ func writeFlow(w io.Writer, f *value.Flow, objective string, cols int) {
 		validated += wk.Validated
 	}
 	fmt.Fprintln(w, "\nThroughput: features reaching a verdict per week")
-	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated)
+	left := ""
+	if m := f.Mismatches(); m != "" {
+		left = "; " + m
+	}
+	fmt.Fprintf(w, "  %s  %d in %s (%d validated, %d invalidated)%s\n", termchart.Sparkline(vals, ok, 60), total, valueloop.Count(int64(len(f.Throughput)), "week"), validated, total-validated, left)
 	share := "–"
 	if f.ValidatedShare != nil {
 		share = fmt.Sprintf("%.0f%%", 100**f.ValidatedShare)
 	}
 	// Shipped is measuring or beyond, which a move by hand reaches too (an
 	// idea invalidated in planning): not "released to their users".
-	fmt.Fprintf(w, "\nShipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided; validated share %s\n",
-		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), share)
+	fmt.Fprintf(w, "\nShipped %d (entered measuring or a later stage in the window, by evidence or by hand): %d validated, %d invalidated, %d undecided%s; validated share %s\n",
+		f.Shipped, f.Validated, f.Invalidated, f.Undecided(), f.UndecidedMismatched(), share)
 	if f.Progress != nil {
 		fmt.Fprintln(w, "\nTarget of objective "+f.Progress.Objective+":")
 		writeProgress(w, f.Progress)
@@ -368,4 +372,28 @@ func readBounded(name string, limit int64) ([]byte, error) {
 		return nil, valueloop.FieldErrorf("file", "%s is larger than %d bytes, the most a file of objectives and features may be", name, limit)
 	}
 	return data, nil
+}
+
+// estimateFlags are the flags of 'feature set' that set each estimate
+// field next may find missing (value.Unranked.Missing).
+var estimateFlags = map[string]string{
+	"estimate.costOfDelay": "--user-value N --time-criticality N --risk-reduction N",
+	"estimate.reach":       "--reach N", "estimate.impact": "--impact N", "estimate.size": "--size N",
+}
+
+// estimateCommand is the command that sets what u lacks, after its reason,
+// which names the fields as the value file does; empty when none is known.
+func estimateCommand(u value.Unranked) string {
+	var parts []string
+	for _, m := range u.Missing {
+		f, ok := estimateFlags[m]
+		if !ok {
+			return ""
+		}
+		parts = append(parts, f)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (valueloop feature set " + u.Feature + " " + strings.Join(parts, " ") + ")"
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -375,7 +376,7 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	}
 	after := fmt.Sprintf(" %s%% %s%s", roPct(r.Percent), r.Plan.Variant, live)
 	fmt.Fprintf(w, "  progress  %s%s\n", termchart.Bar(r.Percent, progressWidth(cols, after)), after)
-	fmt.Fprintf(w, "  steps     %s\n", stepLine(r))
+	fmt.Fprintf(w, "  steps     %s\n", wrapSteps(stepLine(r), cols, "  steps     "))
 	if st.Held != nil {
 		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
 	}
@@ -505,6 +506,33 @@ func stepLine(r rollout.Rollout) string {
 		parts[i] = p
 	}
 	return strings.Join(parts, " → ")
+}
+
+// wrapSteps breaks a step line after its arrows so that, behind the
+// label, no line is wider than cols cells (none for a pipe, cols 0); the
+// lines that follow are indented under the first step. The plan's
+// minimums make a step line longer than a terminal (a demo plan of four
+// steps with user minimums is 82 cells).
+func wrapSteps(line string, cols int, label string) string {
+	indent := utf8.RuneCountInString(label)
+	if cols <= 0 || indent+utf8.RuneCountInString(line) <= cols {
+		return line
+	}
+	parts := strings.Split(line, " → ")
+	var b strings.Builder
+	b.WriteString(parts[0])
+	width := indent + utf8.RuneCountInString(parts[0])
+	for _, part := range parts[1:] {
+		n := utf8.RuneCountInString(part)
+		if width+3+n > cols { // " → " is 3 cells
+			b.WriteString(" →\n" + strings.Repeat(" ", indent) + part)
+			width = indent + n
+			continue
+		}
+		b.WriteString(" → " + part)
+		width += 3 + n
+	}
+	return b.String()
 }
 
 // guardrailAxis is the range of relative change the guardrail charts

@@ -360,7 +360,7 @@ var (
 // openDashboard serves the web dashboard (package ui) beside the API,
 // reading through the same services the API's routes use.
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
-	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, Incidents: db,
+	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, MaxFlagsPerUser: cfg.MaxFlagsPerUser, Incidents: db,
 		Rollouts: srv.Rollouts, Delivery: srv.Delivery,
 		FlagFiles: map[string]string{}, Logger: logger}
 	if cfg.PublicURL != nil {
