@@ -365,3 +365,39 @@ func TestAbbreviationLaterAmbiguous(t *testing.T) {
 		t.Error("CheckAbbreviation(abcdef0) after b: nil, want ambiguous")
 	}
 }
+
+// TestAbbreviationAuthoredAfterRecord: a commit whose author's clock ran
+// ahead (authored and pushed "after" the deployment by more than the
+// clock skew) is still what a deployment naming it abbreviated ran, when
+// it is the only commit with those digits, as it is under its full SHA.
+// The time bound only tells apart commits that share the digits. Before,
+// the abbreviation found nothing: the deployment delivered only what
+// landed before its time, and the commit, deployed, was never delivered.
+func TestAbbreviationAuthoredAfterRecord(t *testing.T) {
+	a := "abcdef01" + shaX1[8:]
+	for _, sha := range []string{a, "abcdef0", "abcdef01"} {
+		f := newFixture(t).
+			commit("o/r", shaX2, "2026-03-02 08:00", "2026-03-02 09:00").
+			commit("o/r", a, "2026-03-02 12:40", "2026-03-02 12:40"). // the author's clock 45 minutes ahead
+			deploy("d1", "o/r", sha, StatusSuccess, "2026-03-02 12:00").
+			incident("i1", "o/r", "2026-03-02 13:00", "2026-03-02 14:00")
+		f.data.ClockSkew = 5 * time.Minute
+		f.data.Incidents[0].CauseSHA = sha
+		tl := f.timeline()
+		if got := delivered(tl, "o/r")["d1"]; !slices.Equal(got, []string{shaX2, a}) {
+			t.Errorf("deployed as %s: d1 delivered %v, want [%s %s]", sha, got, shaX2, a)
+		}
+		for _, d := range tl.Deployments("o/r") {
+			if d.ID == "d1" && !slices.Equal(d.Incidents, []string{"i1"}) {
+				t.Errorf("deployed as %s: d1 incidents %v, want [i1]", sha, d.Incidents)
+			}
+		}
+	}
+	// Two such commits share the digits: the abbreviation names neither.
+	tl := newFixture(t).
+		commit("o/r", a, "2026-03-02 12:40", "2026-03-02 12:40").
+		commit("o/r", "abcdef02"+shaX2[8:], "2026-03-02 12:50", "2026-03-02 12:50").timeline()
+	if err := tl.CheckAbbreviation("sha", "", "o/r", "abcdef0", at(t, "2026-03-02 12:00"), "x"); err == nil {
+		t.Error("CheckAbbreviation(abcdef0) of two commits authored after the record: nil, want ambiguous")
+	}
+}

@@ -194,9 +194,22 @@ func (t *Timeline) abbrevLengths(sha string) uint64 {
 // returns ambiguous. An abbreviation names what existed when it was used:
 // a commit made after asOf (a record's time, plus the clock skew) is not
 // what it named, so a commit made later with the same first digits
-// changes nothing of the past (anyTime: no bound). Lookups are made while
-// the timeline is built only.
+// changes nothing of the past (anyTime: no bound). The bound only tells
+// apart commits that share the digits: when none made by asOf is found,
+// any is, so that a commit whose author's clock ran ahead of the record's
+// by more than the skew is still the one it names (as under its full
+// SHA), not never deployed. Lookups are made while the timeline is built
+// only.
 func (t *Timeline) lookup(repo int32, sha string, asOf int64) (int32, bool) {
+	j, ok := t.lookupAsOf(repo, sha, asOf)
+	if !ok && j != ambiguous && asOf != anyTime {
+		return t.lookupAsOf(repo, sha, anyTime)
+	}
+	return j, ok
+}
+
+// lookupAsOf is lookup among the commits made by asOf.
+func (t *Timeline) lookupAsOf(repo int32, sha string, asOf int64) (int32, bool) {
 	exact, _ := t.index.find(t, repo, sha, keyOf(sha))
 	if exact >= 0 && t.ch[exact].flags&ambiguousSHA == 0 {
 		return exact, true
@@ -465,10 +478,19 @@ func (t *Timeline) foldAbbreviations() {
 // abbreviation (ambiguous); -1 when none does. A commit made after change
 // j's record (its latest time: sources date one commit differently) is
 // not what it abbreviates (lookup's asOf).
+// As in lookup, the bound only tells apart commits that share the digits.
 func (t *Timeline) abbreviated(j int32, sha string) (target int32, ambiguous bool) {
+	asOf := max(t.ch[j].authored, t.ch[j].landed)
+	if target, ambiguous = t.abbreviatedAsOf(j, sha, asOf); target < 0 && !ambiguous {
+		return t.abbreviatedAsOf(j, sha, anyTime)
+	}
+	return target, ambiguous
+}
+
+func (t *Timeline) abbreviatedAsOf(j int32, sha string, asOf int64) (target int32, ambiguous bool) {
 	target = -1
 	var longest string
-	repo, asOf := t.ch[j].repo, max(t.ch[j].authored, t.ch[j].landed)
+	repo := t.ch[j].repo
 	for _, e := range t.abbreviating(repo, sha) {
 		other := t.changeSHA(e.j)
 		if e.j == j || len(other) <= len(sha) || !strings.HasPrefix(other, sha) || !t.madeBy(e.j, asOf) {

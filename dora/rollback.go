@@ -147,7 +147,8 @@ func (t *Timeline) recordRepos(service, repo string) []int32 {
 }
 
 // abbreviates returns the recorded commits that sha abbreviates when they
-// (made by asOf) are several, sorted; nil otherwise.
+// (made by asOf, or when none was, any) are several, sorted; nil
+// otherwise.
 func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
 		return nil
@@ -162,6 +163,9 @@ func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
 			found = append(found, s)
 		}
+	}
+	if len(found) == 0 && asOf != anyTime {
+		return t.abbreviates(service, repo, sha, anyTime) // as lookup: none made by asOf, any
 	}
 	// Several records may be one commit (an abbreviation that is no
 	// prefix of two): ambiguous only when two are not prefixes of one.

@@ -81,10 +81,26 @@ func dayTime(t time.Time) template.HTML {
 	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`, t.Format("2006-01-02"), t.Format("2006-01-02")))
 }
 
-// ago writes how long ago a moment was ("3h ago"), where how recent it
-// is matters more than when, with the moment as at writes it in its title.
+// ago writes how long ago a moment was ("3h10m ago", "6h ago"; past a day
+// in whole days, "35 days ago", where it said "35d0h ago"), where how recent it is
+// matters more than when, with the moment as at writes it in its title. A
+// moment ahead of the clock (another source's clock) is "in 5m".
 func ago(t, now time.Time) template.HTML {
-	return template.HTML(fmt.Sprintf(`<time datetime="%s" title="%s">%s ago</time>`, t.UTC().Format(time.RFC3339), t.UTC().Format(whenLayout), humanDuration(now.Sub(t))))
+	return template.HTML(fmt.Sprintf(`<time datetime="%s" title="%s">%s</time>`, t.UTC().Format(time.RFC3339), t.UTC().Format(whenLayout), sinceText(now.Sub(t))))
+}
+
+func sinceText(d time.Duration) string {
+	s := humanDuration(d)
+	if h, ok := strings.CutSuffix(s, "h00m"); ok {
+		s = h + "h" // "6h ago", not "6h00m ago"
+	}
+	if days := d.Abs() / (24 * time.Hour); days >= 1 {
+		s = valueloop.Count(int64(days), "day")
+	}
+	if d.Round(time.Second) < 0 {
+		return "in " + s
+	}
+	return s + " ago"
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

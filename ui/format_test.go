@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -88,6 +89,40 @@ func TestScoreAsExplained(t *testing.T) {
 	}{{5.2, "5.2"}, {1.969, "1.97"}, {2, "2"}, {0.0005, "0.0005"}, {0.004, "0.004"}, {1.5e-7, "1.5e-07"}, {math.Copysign(0, -1), "0"}} {
 		if got := score(tc.x); got != tc.want {
 			t.Errorf("score(%v) = %q, want %q", tc.x, got, tc.want)
+		}
+	}
+}
+
+// TestAgo: how long ago a moment was reads as words past a day ("35 days
+// ago"), where it said "35d0h ago", whole hours without minutes ("6h ago",
+// not "6h00m ago"), and a moment ahead of the clock (a
+// source's clock ahead of the server's) says "in", not "ago".
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, ">0s ago<"},
+		{45 * time.Second, ">45s ago<"},
+		{12 * time.Minute, ">12m ago<"},
+		{3*time.Hour + 10*time.Minute, ">3h10m ago<"},
+		{23*time.Hour + 59*time.Minute, ">23h59m ago<"},
+		{6 * time.Hour, ">6h ago<"},
+		{24 * time.Hour, ">1 day ago<"},
+		{47 * time.Hour, ">1 day ago<"},
+		{48 * time.Hour, ">2 days ago<"},
+		{35*24*time.Hour + 5*time.Hour, ">35 days ago<"},
+		{400 * 24 * time.Hour, ">400 days ago<"},
+		{-5 * time.Minute, ">in 5m<"},
+		{-100 * time.Millisecond, ">0s ago<"},
+	} {
+		got := string(ago(now.Add(-tc.d), now))
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%v before: %s, want %q", tc.d, got, tc.want)
+		}
+		if !strings.Contains(got, `datetime="`+now.Add(-tc.d).UTC().Format(time.RFC3339)+`"`) {
+			t.Errorf("%v before: %s lacks its RFC 3339 datetime", tc.d, got)
 		}
 	}
 }

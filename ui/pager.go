@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,6 +31,9 @@ func paginate(r *http.Request, total, size int, noun string) (p pager, lo, hi in
 	p = pager{Page: 1, Pages: max(1, (total+size-1)/size), Total: total, Noun: noun}
 	if s := r.URL.Query().Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
+		if errors.Is(err, strconv.ErrRange) && n > 0 {
+			n, err = p.Pages, nil // a page past the last, however far
+		}
 		if err != nil || n < 1 {
 			return p, 0, 0, valueloop.Errorf(valueloop.EINVALID, "page: want a whole number from 1, got %q", s)
 		}

@@ -52,6 +52,19 @@ func TestDashboardPager(t *testing.T) {
 			}
 		}
 	}
+	// The flags list says its count once (the pager's), and a search
+	// says what it matched of how many: it said "12 flags in Production
+	// (version 3); these match “checkout”." above "Showing 1–1 of 1 flag.".
+	counted := regexp.MustCompile(`\b[\d,]+ flags?\b`)
+	for path, want := range map[string]int{"/flags/production": 1, "/flags/production?q=checkout": 2} {
+		_, page := admin.get(path)
+		if got := counted.FindAllString(page, -1); len(got) != want || strings.Contains(page, "these match") {
+			t.Errorf("%s counts its flags %q, want %d counts (the pager's, and the search's total)", path, got, want)
+		}
+		if strings.Contains(path, "q=") && !regexp.MustCompile(`the flags whose key contains “checkout”, of [\d,]+ flags\.`).MatchString(page) {
+			t.Errorf("%s does not say what it searched among", path)
+		}
+	}
 	for _, bad := range []string{"abc", "0", "-1"} {
 		resp, page := admin.get("/delivery?page=" + bad)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "page: want a whole number from 1") {
