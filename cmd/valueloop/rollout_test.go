@@ -92,25 +92,7 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	if len(st.Guardrails) == 1 && st.Users["one-page"]-st.Guardrails[0].VariantUsers != 800 {
 		t.Errorf("one-page: %d users, %d in the guardrail; want the 800 shoppers served by rule left out of it", st.Users["one-page"], st.Guardrails[0].VariantUsers)
 	}
-	// Its audit entry is dated as its start, six hours ago, not the
-	// moment the demo was loaded.
-	code, stdout, _ = s.cli(t, s.Admin, "audit", "--env", "production", "--flag", "checkout-flow", "--output", "json")
-	var audit []valueloop.AuditEntry
-	if err := json.Unmarshal([]byte(stdout), &audit); code != 0 || err != nil {
-		t.Fatalf("audit: exit %d, %v:\n%s", code, err, stdout)
-	}
-	started := 0
-	for _, a := range audit {
-		if a.Action == "rollout.start" {
-			started++
-			if !a.At.Equal(st.StartedAt) {
-				t.Errorf("the demo rollout's start is audited at %s, started at %s", a.At, st.StartedAt)
-			}
-		}
-	}
-	if started != 1 {
-		t.Errorf("%d rollout.start entries in the audit trail, want 1", started)
-	}
+	checkDemoRolloutAudited(t, s, st.StartedAt)
 	admin := mustSignIn(t, s.URL, s.Admin)
 	if _, page := admin.get("/rollouts/production/checkout-flow"); !strings.Contains(page, `<p class="hint">Note: the flag&#39;s targeting serves &#34;one-page&#34; to the users a rule picks`) || strings.Contains(page, `class="notice"`) {
 		t.Errorf("the rollout page shows no note, or a warning:\n%s", valuelooptest.GrepLines(page, "targeting serves"))
@@ -133,6 +115,29 @@ func TestDemoRolloutUnderWay(t *testing.T) {
 	}
 	if log := s.Stderr.String(); strings.Contains(log, "demo data loaded") {
 		t.Errorf("a restart on the demo's data logs a demo load:\n%s", log)
+	}
+}
+
+// checkDemoRolloutAudited: the demo rollout's one audit entry is dated as
+// its start, six hours ago, not the moment the demo was loaded.
+func checkDemoRolloutAudited(t *testing.T, s *testServer, startedAt time.Time) {
+	t.Helper()
+	code, stdout, _ := s.cli(t, s.Admin, "audit", "--env", "production", "--flag", "checkout-flow", "--output", "json")
+	var audit []valueloop.AuditEntry
+	if err := json.Unmarshal([]byte(stdout), &audit); code != 0 || err != nil {
+		t.Fatalf("audit: exit %d, %v:\n%s", code, err, stdout)
+	}
+	started := 0
+	for _, a := range audit {
+		if a.Action == "rollout.start" {
+			started++
+			if !a.At.Equal(startedAt) {
+				t.Errorf("the demo rollout's start is audited at %s, started at %s", a.At, startedAt)
+			}
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d rollout.start entries in the audit trail, want 1", started)
 	}
 }
 
