@@ -777,6 +777,10 @@ func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float6
 		// on the log ratio (stats.Plan.NonNegative).
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
 		plan.NonNegative, plan.SequentialTuning = nonNegativeKind(pm.Kind), s.SequentialTuning
+		// It chooses that test at its own α, not at the plan's share.
+		if alpha < s.Alpha {
+			plan.AnalysisAlpha = s.Alpha
+		}
 	}
 	// The plan's α is at most this analysis' (share·α, or the sequential
 	// one below it), so a power not above both is the settings' doing

@@ -175,19 +175,67 @@ func syncMessage(live *flags.Live) (*syncv1.SyncFlagsResponse, error) {
 // flagConfiguration is live's set as the sync service sends it: a flagd
 // file whose metadata names the environment as its "scope", unless the set
 // has a scope of its own. flagd's in-process providers put their selector
-// into the metadata of every evaluation as "scope" where the flag has none
-// (@openfeature/flagd-provider 0.16.1), and the selector may be the token:
-// hooks, logs and traces that read flag metadata would get the secret.
+// into the metadata of every evaluation as "scope" where the flag's
+// metadata (its own over the set's) has none, tested for truth
+// (@openfeature/flagd-provider 0.16.1: !flagMetadata['scope']), and the
+// selector may be the token: hooks, logs and traces that read flag
+// metadata would get the secret. So a scope that is empty, zero or false,
+// the set's or a flag's own, is none: the set's becomes the environment,
+// a flag's the set's.
 func flagConfiguration(live *flags.Live) ([]byte, error) {
 	set := live.Snapshot.Set()
-	if _, ok := set.Metadata["scope"]; ok {
+	if hasScope(set.Metadata) && !anyEmptyScope(set.Flags) {
 		return live.FlagdJSON()
 	}
 	scoped := *set
 	scoped.Metadata = maps.Clone(set.Metadata)
-	if scoped.Metadata == nil {
-		scoped.Metadata = map[string]any{}
+	if !hasScope(scoped.Metadata) {
+		if scoped.Metadata == nil {
+			scoped.Metadata = map[string]any{}
+		}
+		scoped.Metadata["scope"] = live.Environment.Key
 	}
-	scoped.Metadata["scope"] = live.Environment.Key
+	scoped.Flags = maps.Clone(set.Flags)
+	for key, f := range scoped.Flags {
+		if emptyScope(f) {
+			g := *f
+			g.Metadata = maps.Clone(f.Metadata)
+			g.Metadata["scope"] = scoped.Metadata["scope"]
+			scoped.Flags[key] = &g
+		}
+	}
 	return flagd.Marshal(&scoped)
+}
+
+// hasScope says metadata has a "scope" a JavaScript provider takes for
+// one (truthy): not absent, empty, zero or false.
+func hasScope(metadata map[string]any) bool {
+	switch v := metadata["scope"].(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	case float64:
+		return v != 0
+	case bool:
+		return v
+	}
+	return true // an object or array, which flagd's schema refuses anyway
+}
+
+// emptyScope says flag f's own metadata has a "scope" that is none (see
+// hasScope), which would hide the set's from the provider.
+func emptyScope(f *valueloop.Flag) bool {
+	_, ok := f.Metadata["scope"]
+	return ok && !hasScope(f.Metadata)
+}
+
+// anyEmptyScope says some flag has an empty scope of its own (emptyScope).
+func anyEmptyScope(fs map[string]*valueloop.Flag) bool {
+	for _, f := range fs {
+		if emptyScope(f) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -344,13 +345,20 @@ func TestSyncScopeIsTheEnvironment(t *testing.T) {
 	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for _, tc := range []struct{ name, metadata, want string }{
-		{"no scope of its own", `{"flagSetId": "shop"}`, "production"},
-		{"no metadata", `null`, "production"},
-		{"a scope of its own", `{"scope": "checkout"}`, "checkout"},
+	for _, tc := range []struct{ name, metadata, flag, want string }{
+		{"no scope of its own", `{"flagSetId": "shop"}`, `null`, "production"},
+		{"no metadata", `null`, `null`, "production"},
+		{"a scope of its own", `{"scope": "checkout"}`, `null`, "checkout"},
+		// The provider tests the scope for truth (!flagMetadata.scope):
+		// an empty, zero or false one would have it copy the selector.
+		{"an empty scope", `{"scope": ""}`, `null`, "production"},
+		{"a false scope", `{"scope": false}`, `null`, "production"},
+		{"a zero scope", `{"scope": 0}`, `null`, "production"},
+		// A flag's metadata goes over the set's: its empty scope too.
+		{"a flag's empty scope", `{"scope": "checkout"}`, `{"scope": "", "team": "a"}`, "checkout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}, "metadata": ` + tc.metadata + `}`)
+			apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on", "metadata": ` + tc.flag + `}}, "metadata": ` + tc.metadata + `}`)
 			//lint:ignore SA1019 older providers send the selector in the field
 			stream, err := c.SyncFlags(ctx, connect.NewRequest(&syncv1.SyncFlagsRequest{Selector: secret}))
 			if err != nil || !stream.Receive() {
@@ -363,12 +371,24 @@ func TestSyncScopeIsTheEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			for name, conf := range map[string]string{"SyncFlags": stream.Msg().GetFlagConfiguration(), "FetchAllFlags": all.Msg.GetFlagConfiguration()} {
-				var set struct{ Metadata map[string]any }
+				var set struct {
+					Metadata map[string]any
+					Flags    map[string]struct{ Metadata map[string]any }
+				}
 				if err := json.Unmarshal([]byte(conf), &set); err != nil {
 					t.Fatal(err)
 				}
 				if set.Metadata["scope"] != tc.want || strings.Contains(conf, secret) {
 					t.Errorf("%s: metadata %v, want scope %q (and no token)", name, set.Metadata, tc.want)
+				}
+				// What the provider reads: the flag's metadata over the set's.
+				merged := maps.Clone(set.Metadata)
+				if merged == nil {
+					merged = map[string]any{}
+				}
+				maps.Copy(merged, set.Flags["a"].Metadata)
+				if merged["scope"] != tc.want {
+					t.Errorf("%s: flag a's metadata %v over the set's, want scope %q", name, set.Flags["a"].Metadata, tc.want)
 				}
 			}
 		})

@@ -69,6 +69,11 @@ type Plan struct {
 	// confidence sequence (always computed, and wider than the fixed
 	// interval) takes part in that choice; 0 means the default 10,000.
 	SequentialTuning float64 `json:"sequentialTuning,omitempty"`
+	// AnalysisAlpha is the analysis' Settings.Alpha where the plan's Alpha
+	// is below it (a test corrected over treatments, or a sequential
+	// test's α now): the analysis chooses the log ratio at its own α, and
+	// the plan then tests the chosen effect at Alpha. 0 means Alpha.
+	AnalysisAlpha float64 `json:"analysisAlpha,omitempty"`
 }
 
 // ProportionSD is the per-unit standard deviation √(p(1−p)) of a conversion
@@ -100,6 +105,8 @@ func (p Plan) validate(needPower bool) error {
 		return valueloop.FieldErrorf("ratio", "must be a positive number (or 0 for 1), got %v", p.Ratio)
 	case p.Relative && (p.Baseline == 0 || math.IsNaN(p.Baseline) || math.IsInf(p.Baseline, 0)):
 		return valueloop.FieldErrorf("baseline", "relative effects need a finite, non-zero baseline, got %v", p.Baseline)
+	case p.AnalysisAlpha != 0 && !(p.AnalysisAlpha >= p.Alpha && p.AnalysisAlpha <= 0.5):
+		return valueloop.FieldErrorf("analysisAlpha", "must be in [alpha, 0.5] (or 0 for alpha), got %v", p.AnalysisAlpha)
 	case !(p.SequentialTuning >= 0) || math.IsInf(p.SequentialTuning, 1):
 		return valueloop.FieldErrorf("sequentialTuning", "must be a positive number of units (or 0 for 10000), got %v", p.SequentialTuning)
 	case needPower && !(p.Power > p.Alpha && p.Power < 1):
@@ -215,7 +222,7 @@ func (p Plan) power(d, nc float64, test int) (float64, bool) {
 		}
 		crit = -tQuantile(alpha, df)
 	}
-	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, crit)
+	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, df)
 	mt := p.Baseline + d
 	if isLog || (test == logTest && p.Relative && p.Baseline > 0 && mt > 0) {
 		shift, isLog = math.Log(mt/p.Baseline)/math.Sqrt(b/(mt*mt)+a/(p.Baseline*p.Baseline)), true
@@ -243,16 +250,20 @@ func (p Plan) tPower(d, nc float64) float64 {
 // variances a (control) and b, units the units of both arms: for a Relative
 // plan of a non-negative metric, both means positive, when the delta
 // method's interval at the alternative, at the larger of the critical
-// value crit and the confidence sequence's multiplier, reaches below −100%
-// (the analysis' rule, see Comparison.Relative). Its SE is √(b/μt² +
-// a/μc²), larger than the delta method's for a decrease: planned with the
-// delta method, −90% of a 10% conversion rate got 15 times too few users.
-func (p Plan) logRatio(d, a, b, units, crit float64) bool {
+// value (Student's t with df degrees of freedom, the normal's for df 0)
+// and the confidence sequence's multiplier, both at the analysis' α
+// (AnalysisAlpha), reaches below −100% (the analysis' rule, see
+// Comparison.Relative). Its SE is √(b/μt² + a/μc²), larger than the delta
+// method's for a decrease: planned with the delta method, −90% of a 10%
+// conversion rate got 15 times too few users.
+func (p Plan) logRatio(d, a, b, units, df float64) bool {
 	mt := p.Baseline + d
 	if !p.Relative || !(p.NonNegative || p.Proportion) || !(p.Baseline > 0) || !(mt > 0) {
 		return false
 	}
-	m := newSequential(p.Alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
+	alpha := cmp.Or(p.AnalysisAlpha, p.Alpha)
+	crit := critical(alpha, df, p.Alternative)
+	m := newSequential(alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
 	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
 	return d/p.Baseline-math.Max(crit, m)*rse < -1
 }
@@ -270,7 +281,7 @@ func (p Plan) Short(effect, varControl, varTreatment, units float64) (bool, erro
 		return false, err
 	}
 	d := p.absolute(effect)
-	if !p.logRatio(d, varControl, varTreatment, units, p.crit()) {
+	if !p.logRatio(d, varControl, varTreatment, units, 0) {
 		return p.EffectVariance(effect, varControl, varTreatment) > se*se, nil
 	}
 	mt := p.Baseline + d
@@ -422,31 +433,41 @@ func (p Plan) SampleSize(effect float64) (control, treatment float64, err error)
 			control = lo
 		}
 	}
-	if _, isLog := p.power(d, control, analysisTest); isLog {
-		control = p.logSampleSize(d, control)
-	}
+	control = p.logSampleSize(d, control)
 	return control, control * p.ratio(), nil
 }
 
 // logSampleSize is the control units at which the test the analysis runs
-// on d first has the plan's power, when at nDelta, where the delta
-// method's test has it, the analysis tests the log ratio (see logRatio).
-// Below n*, where the delta method's interval at the alternative stops
-// reaching −100%, the log ratio's power counts, from n* on the delta
-// method's (reached, as n* > nDelta): the first of the log ratio's sample
-// and n*.
+// on d first has the plan's power, nDelta where the delta method's test
+// has it. The analysis tests the log ratio (see logRatio) below n*, where
+// the delta method's interval at the alternative stops reaching −100%,
+// and the delta method's from n* on. The log ratio's power counts below
+// n*: lower than the delta method's for a decrease, so the sample is the
+// first of the log ratio's and n* when n* > nDelta; higher for an
+// increase, so it may be reached before n* < nDelta, where the delta
+// method's power is short (the power then falls at n*, and the smallest
+// sample is the one given). nDelta when the analysis tests the log ratio
+// at no sample below it.
 func (p Plan) logSampleSize(d, nDelta float64) float64 {
+	isLog := func(n float64) bool { _, l := p.power(d, n, analysisTest); return l }
+	least := nDelta * 1e-6
+	if p.T {
+		least = p.minUnits()
+	}
+	if !(least < nDelta) || !isLog(least) {
+		return nDelta
+	}
 	star := bisect(func(n float64) float64 {
-		if _, isLog := p.power(d, n, analysisTest); isLog {
+		if isLog(n) {
 			return 0
 		}
 		return 1
-	}, 0.5, nDelta, 2*nDelta)
+	}, 0.5, least, nDelta)
 	logPower := func(n float64) float64 { pw, _ := p.power(d, n, logTest); return pw }
 	if logPower(star) < p.Power {
-		return star
+		return math.Max(star, nDelta)
 	}
-	lo := nDelta // an increase's log ratio may reach the power sooner
+	lo := math.Min(nDelta, star)
 	for i := 0; i < 100 && logPower(lo) >= p.Power && !(p.T && lo == p.minUnits()); i++ {
 		lo /= 2
 		if p.T {
@@ -535,8 +556,17 @@ func (p Plan) MDE(control float64) (float64, error) {
 			return 0, valueloop.FieldErrorf("control", "too few units: the relative effect's t-test reaches power %v at no effect size", p.Power)
 		}
 	}
-	if _, isLog := p.power(d, control, analysisTest); isLog {
-		if d, err = p.logMDE(sign, control); err != nil {
+	// The log ratio at d, or at a smaller effect (an increase whose
+	// interval reaches −100% while the effect is small, where the log
+	// ratio is the stronger test), may reach the power first.
+	_, isLog := p.power(d, control, analysisTest)
+	_, smallLog := p.power(d*1e-6, control, analysisTest)
+	if isLog || smallLog {
+		upTo := 0.0 // the delta method's reaches the power at d
+		if !isLog {
+			upTo = math.Abs(d)
+		}
+		if d, err = p.logMDE(sign, control, upTo); err != nil {
 			return 0, err
 		}
 	}
@@ -546,21 +576,25 @@ func (p Plan) MDE(control float64) (float64, error) {
 	return d, nil
 }
 
-// logMDE is the MDE when at the delta method's, d, the analysis tests the
-// log ratio (see logRatio), whose power is lower for a decrease and higher
-// for an increase: the smallest |x| on a geometric grid of 2,000 points
+// logMDE is the MDE when at the delta method's, d, or at a smaller
+// effect the analysis tests the log ratio (see logRatio), whose power is
+// lower for a decrease and higher for an increase: the smallest |x| on a geometric grid of 2,000 points
 // from a millionth of the largest effect (a proportion's rate in (0, 1), a
 // positive mean's above 0, 50·|μc| for an increase of a mean) up to it at
 // which the test the analysis runs reaches Power, refined by bisection;
 // refused when none does (the log ratio's statistic falls again near
-// −100%).
-func (p Plan) logMDE(sign, control float64) (float64, error) {
+// −100%). With upTo > 0 (the delta method's MDE, where the analysis runs
+// it) the grid ends there.
+func (p Plan) logMDE(sign, control, upTo float64) (float64, error) {
 	most := 50 * math.Abs(p.Baseline)
 	switch {
 	case p.Proportion && sign > 0:
 		most = (1 - p.Baseline) * (1 - 1e-9)
 	case sign < 0:
 		most = p.Baseline * (1 - 1e-9)
+	}
+	if upTo > 0 {
+		most = upTo
 	}
 	dir := "increase"
 	if sign < 0 {

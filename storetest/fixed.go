@@ -125,11 +125,14 @@ func testFixedPlans(t *testing.T, st Store, clock *Clock) {
 	if got, err := s.FixedPlan(ctx, "prod", "checkout"); got != nil || err != nil {
 		t.Errorf("FixedPlan before any = %+v, %v; want nil, nil", got, err)
 	}
-	// The inputs of each treatment: a spread the planned users fit.
+	// The inputs of each treatment: a spread the planned users fit; the
+	// log ratio's choice (nonNegative, sequentialTuning, analysisAlpha)
+	// read back as stored.
 	inputsOf := func(users map[string]int64) map[string]experiment.PlanInputs {
 		in := map[string]experiment.PlanInputs{}
 		for v, n := range users {
-			in[v] = experiment.PlanInputs{Plan: stats.Plan{Alpha: 0.05, Alternative: stats.TwoSided, Power: 0.8, SD: 0.4, TreatmentSD: 0.41, Baseline: 0.2, Relative: true}, Effect: 0.1 * float64(n) / 1000}
+			in[v] = experiment.PlanInputs{Plan: stats.Plan{Alpha: 0.025, Alternative: stats.TwoSided, Power: 0.8, SD: 0.4, TreatmentSD: 0.41, Baseline: 0.2, Relative: true,
+				NonNegative: true, SequentialTuning: 5000, AnalysisAlpha: 0.05}, Effect: 0.1 * float64(n) / 1000}
 		}
 		return in
 	}
