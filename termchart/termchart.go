@@ -113,7 +113,7 @@ func (u RateUnit) Format(perDay float64) string {
 func Lift(x float64) string { return fmt.Sprintf("%+.1f%%", 100*x) }
 
 // Duration writes a duration with its two largest units: 45s, 12m,
-// 5h12m, 3d4h, rounded to the last unit written (17.98s is 18s, not 17s;
+// 5h12m, 3d4h (35d for whole days), rounded to the last unit written (17.98s is 18s, not 17s;
 // 59.6s is 1m), so that a figure near a unit's end takes the next one.
 func Duration(d time.Duration) string {
 	if r := d.Round(time.Second); r < time.Minute {
@@ -127,7 +127,10 @@ func Duration(d time.Duration) string {
 	}
 	r := d.Round(time.Hour)
 	days := int(r.Hours() / 24)
-	return fmt.Sprintf("%dd%dh", days, int(r.Hours())-24*days)
+	if h := int(r.Hours()) - 24*days; h != 0 {
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return fmt.Sprintf("%dd", days) // "35d", not "35d0h"
 }
 
 // Interval is an interval drawn on a track of Width cells: ├───●───┤ from

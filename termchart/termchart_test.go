@@ -54,7 +54,7 @@ func TestDuration(t *testing.T) {
 		// Rounded to the last unit written, not truncated.
 		17980 * time.Millisecond: "18s", 59600 * time.Millisecond: "1m", 90*time.Second - time.Millisecond: "1m", 90 * time.Second: "2m",
 		59*time.Minute + 40*time.Second: "1h00m", 5*time.Hour + 12*time.Minute + 40*time.Second: "5h13m",
-		24*time.Hour - 10*time.Second: "1d0h", 76*time.Hour + 40*time.Minute: "3d5h",
+		24*time.Hour - 10*time.Second: "1d", 30 * 24 * time.Hour: "30d", 76*time.Hour + 40*time.Minute: "3d5h",
 	} {
 		if got := termchart.Duration(d); got != want {
 			t.Errorf("Duration(%s) = %q, want %q", d, got, want)

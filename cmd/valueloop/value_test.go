@@ -359,7 +359,7 @@ func TestDemoValueLoop(t *testing.T) {
 		t.Errorf("next --objective growth: exit %d, %s; want an error naming the field and the objective", code, errOut)
 	}
 	code, flow, errOut := s.cli(t, s.Admin, "flow", "--since", "90d")
-	if code != 0 || !strings.Contains(flow, "twenty-results 30d0h STUCK") || !strings.Contains(flow, "validated share") {
+	if code != 0 || !strings.Contains(flow, "twenty-results 30d STUCK") || !strings.Contains(flow, "validated share") {
 		t.Errorf("flow (%d %s):\n%s", code, errOut, flow)
 	}
 	// new-onboarding's verdict measured +21.9 % on activation's metric:
@@ -716,7 +716,7 @@ func TestFlowFitsInColumns(t *testing.T) {
 			t.Errorf("a line of %d columns at COLUMNS=80: %q", n, line)
 		}
 	}
-	for _, want := range []string{"  idea ", "wishlist 9d0h, +2 more", "2 features, 1 STUCK"} {
+	for _, want := range []string{"  idea ", "wishlist 9d, +2 more", "2 features, 1 STUCK"} {
 		if !strings.Contains(narrow, want) {
 			t.Errorf("flow at COLUMNS=80 lacks %q:\n%s", want, narrow)
 		}
@@ -726,7 +726,7 @@ func TestFlowFitsInColumns(t *testing.T) {
 	if tiny := flow("40"); strings.Contains(tiny, "wishlist") || !strings.Contains(tiny, "2 features, 1 STUCK") {
 		t.Errorf("flow at COLUMNS=40 lists features, not their count:\n%s", tiny)
 	}
-	if wide := flow(""); !strings.Contains(wide, "wishlist 9d0h, onboarding-checklist 6d0h, one-click-reorder 4d0h") || !strings.Contains(wide, "twenty-results 30d0h STUCK") {
+	if wide := flow(""); !strings.Contains(wide, "wishlist 9d, onboarding-checklist 6d, one-click-reorder 4d") || !strings.Contains(wide, "twenty-results 30d STUCK") {
 		t.Errorf("flow without a width left features out:\n%s", wide)
 	}
 }
