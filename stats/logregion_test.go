@@ -60,3 +60,36 @@ func TestRelativeIncreaseLogRegionFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestRelativeMDELogGridFromTheBaseline: the log ratio's MDE grid started
+// at a millionth of the largest effect, 1 − p of a proportion, which for a
+// rate of 10⁻⁶ is +100% already: at 10⁹ users in control and 1:99 (ten
+// conversions expected in treatment), the MDE at 51% power came out as
+// +100% (power 0.60) where +95% has 0.84. Now the grid starts at a
+// millionth of the smaller of the largest effect and |μc|.
+func TestRelativeMDELogGridFromTheBaseline(t *testing.T) {
+	for _, tc := range []struct {
+		p       Plan
+		control float64
+	}{
+		{Plan{Alpha: 0.05, Power: 0.51, Alternative: TwoSided, Proportion: true, Baseline: 1e-6, Ratio: 1.0 / 99}, 1e9},
+		{Plan{Alpha: 0.05, Power: 0.8, Alternative: Greater, Proportion: true, Baseline: 1e-6, Ratio: 1.0 / 99}, 1e9},
+		{Plan{Alpha: 0.5, Power: 0.51, Alternative: Greater, Proportion: true, Baseline: 1e-6}, 1e5},
+	} {
+		p := tc.p
+		p.Relative, p.NonNegative = true, true
+		mde, err := p.MDE(tc.control)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pw, _ := p.PowerAt(mde, tc.control); math.Abs(pw-p.Power) > 1e-6 {
+			t.Errorf("%+v: power %.4f at the MDE %.6f", p, pw, mde)
+		}
+		for x := 1e-3; x < 0.999*mde; x *= 1.005 {
+			if pw, _ := p.PowerAt(x, tc.control); pw >= p.Power {
+				t.Errorf("%+v: MDE %.6f, but %.4f has power %.4f", p, mde, x, pw)
+				break
+			}
+		}
+	}
+}

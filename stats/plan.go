@@ -578,8 +578,9 @@ func (p Plan) MDE(control float64) (float64, error) {
 
 // logMDE is the MDE when at the delta method's, d, or at a smaller
 // effect the analysis tests the log ratio (see logRatio), whose power is
-// lower for a decrease and higher for an increase: the smallest |x| on a geometric grid of 2,000 points
-// from a millionth of the largest effect (a proportion's rate in (0, 1), a
+// lower for a decrease and higher for an increase: the smallest |x| on a
+// geometric grid of 2,000 points per factor of 10⁶ from a millionth of the
+// smaller of |μc| and the largest effect (a proportion's rate in (0, 1), a
 // positive mean's above 0, 50·|μc| for an increase of a mean) up to it at
 // which the test the analysis runs reaches Power, refined by bisection;
 // refused when none does (the log ratio's statistic falls again near
@@ -601,9 +602,13 @@ func (p Plan) logMDE(sign, control, upTo float64) (float64, error) {
 		dir = "decrease"
 	}
 	pw := func(x float64) float64 { v, _ := p.power(sign*x, control, analysisTest); return v }
-	const steps = 2000
-	r := math.Pow(1e6, 1.0/steps)
-	for i, prev := 1, most/1e6; i <= steps; i++ {
+	// 2,000 points per factor of a million, from a millionth of the
+	// smaller of most and |μc|: a proportion's most, 1 − p, is +100% of a
+	// rate of 10⁻⁶ already.
+	least := math.Min(most, math.Abs(p.Baseline)) / 1e6
+	steps := int(math.Ceil(2000 * math.Log(most/least) / math.Log(1e6)))
+	r := math.Pow(most/least, 1/float64(steps))
+	for i, prev := 1, least; i <= steps; i++ {
 		x := math.Min(most, prev*r)
 		if pw(x) >= p.Power {
 			return sign * bisect(pw, p.Power, prev, x), nil
