@@ -94,3 +94,29 @@ func TestRelativeMDELogGridFromTheBaseline(t *testing.T) {
 		}
 	}
 }
+
+// TestShortIncreaseOnTheDeltaMethod: Short read the log ratio's precision
+// wherever the analysis tests it, so a fixed plan of +125% of a 2% rate
+// was at its planned sample at 838 users per arm, where the power falls
+// at a few more (see TestRelativeIncreaseLogRegionFirst); an increase now
+// waits for the delta method's precision, reached at 1,786.
+func TestShortIncreaseOnTheDeltaMethod(t *testing.T) {
+	p := Plan{Alpha: 0.05, Power: 0.8, Alternative: TwoSided, Relative: true, Baseline: 0.02, Proportion: true}
+	nc, _, err := p.SampleSize(1.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n     float64
+		short bool
+	}{{840, true}, {0.999 * nc, true}, {1.001 * nc, false}} {
+		vc, vt := 0.02*0.98/tc.n, 0.045*0.955/tc.n
+		short, err := p.Short(1.25, vc, vt, 2*tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short != tc.short {
+			t.Errorf("%.0f per arm (planned %.0f): short %v, want %v", tc.n, nc, short, tc.short)
+		}
+	}
+}

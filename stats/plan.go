@@ -273,15 +273,17 @@ func (p Plan) logRatio(d, a, b, units, df float64) bool {
 // which the test the analysis runs on effect has the plan's power in the
 // normal approximation: the delta method's, EffectVariance above
 // RequiredSE², or where the analysis tests the log ratio (see
-// NonNegative) its own, varTreatment/μt² + varControl/μc² above
-// (ln(μt/μc)/u)², u the shift of RequiredSE.
+// NonNegative) for a decrease its own, varTreatment/μt² + varControl/μc²
+// above (ln(μt/μc)/u)², u the shift of RequiredSE.
 func (p Plan) Short(effect, varControl, varTreatment, units float64) (bool, error) {
 	se, err := p.RequiredSE(effect)
 	if err != nil {
 		return false, err
 	}
 	d := p.absolute(effect)
-	if !p.logRatio(d, varControl, varTreatment, units, 0) {
+	// An increase waits for the delta method's precision: the log ratio's
+	// power falls where the analysis leaves it (see logSampleSize).
+	if d > 0 || !p.logRatio(d, varControl, varTreatment, units, 0) {
 		return p.EffectVariance(effect, varControl, varTreatment) > se*se, nil
 	}
 	mt := p.Baseline + d
