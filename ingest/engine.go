@@ -514,15 +514,21 @@ const DefaultMaxFlagsPerUser = 1000
 // under a bound of maxFlags flags per user (0: DefaultMaxFlagsPerUser), as
 // the engine decides it (expose): those exposed to maxFlags other flags
 // before their first exposure to flag, in the order scan yields the
-// exposures, the log's. It reads nothing but exposures, and keeps at most
-// maxFlags flags per user, for a reader of one flag's events (a replay of
-// its results) that must leave out the users its results leave out.
+// exposures, the log's. It reads nothing but exposures, for a reader of
+// one flag's events (a replay of its results) that must leave out the
+// users its results leave out. What it holds is the other flags of each
+// user not yet exposed to flag, fewer than maxFlags, as 4-byte numbers: a
+// map of their names per user held about 100 bytes per exposure of the
+// log (BenchmarkUnanalysed: 219 MB for 2.2 million), a server's memory
+// spent by one view of a chart.
 func Unanalysed(flag string, maxFlags int, scan func(fn func(*Event) error) error) (map[string]bool, error) {
 	if maxFlags <= 0 {
 		maxFlags = DefaultMaxFlagsPerUser
 	}
-	others := map[string]map[string]struct{}{} // by user not yet exposed to flag
-	decided := map[string]bool{}               // by user exposed to flag: left out
+	ids := map[string]int32{}      // the other flags, numbered
+	others := map[string][]int32{} // by user not yet exposed to flag, sorted
+	full := map[string]bool{}      // users with maxFlags others, not yet exposed to flag
+	decided := map[string]bool{}   // by user exposed to flag: left out
 	err := scan(func(e *Event) error {
 		if e.Type != Exposure {
 			return nil
@@ -531,20 +537,31 @@ func Unanalysed(flag string, maxFlags int, scan func(fn func(*Event) error) erro
 		if _, ok := decided[user]; ok {
 			return nil
 		}
-		seen := others[user]
 		if e.Flag == flag {
-			decided[user] = len(seen) >= maxFlags
+			decided[user] = full[user]
 			delete(others, user)
+			delete(full, user)
 			return nil
 		}
-		if len(seen) >= maxFlags {
+		if full[user] {
 			return nil
 		}
-		if seen == nil {
-			seen = map[string]struct{}{}
+		id, ok := ids[e.Flag]
+		if !ok {
+			id = int32(len(ids))
+			ids[e.Flag] = id
+		}
+		seen := others[user]
+		i, found := slices.BinarySearch(seen, id)
+		if found {
+			return nil
+		}
+		if seen = slices.Insert(seen, i, id); len(seen) >= maxFlags {
+			full[user] = true
+			delete(others, user)
+		} else {
 			others[user] = seen
 		}
-		seen[e.Flag] = struct{}{}
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/valueloop/valueloop/postgres/pgtest"
@@ -13,7 +15,19 @@ import (
 // the locks, until the system's keepalive gives up (two hours and more by
 // default on Linux), and no other node does the singleton work meanwhile.
 func TestDedicatedConnectionKeepalives(t *testing.T) {
-	db := NewDB(pgtest.Schema(t))
+	want := map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+	for name, got := range dedicatedSettings(t, pgtest.Schema(t), slices.Collect(maps.Keys(want))...) {
+		if got != want[name] {
+			t.Errorf("%s = %s on the dedicated connection, want %s", name, got, want[name])
+		}
+	}
+}
+
+// dedicatedSettings opens a store on dsn and returns the named settings
+// as one of its dedicated connections (db.connect) sees them.
+func dedicatedSettings(t *testing.T, dsn string, names ...string) map[string]string {
+	t.Helper()
+	db := NewDB(dsn)
 	if err := db.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -23,15 +37,15 @@ func TestDedicatedConnectionKeepalives(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(t.Context())
-	for name, want := range map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
-		var got string
-		if err := conn.QueryRow(t.Context(), "SHOW "+name).Scan(&got); err != nil {
+	got := map[string]string{}
+	for _, name := range names {
+		var v string
+		if err := conn.QueryRow(t.Context(), "SHOW "+name).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		if got != want {
-			t.Errorf("%s = %s on the dedicated connection, want %s", name, got, want)
-		}
+		got[name] = v
 	}
+	return got
 }
 
 // TestPooledConnectionKeepalives: the pooled connections ask for the same
@@ -65,21 +79,7 @@ func TestPooledConnectionKeepalives(t *testing.T) {
 func TestDedicatedConnectionNoServerTimeouts(t *testing.T) {
 	dsn := pgtest.WithParam(t, pgtest.Schema(t), "idle_session_timeout", "1s")
 	dsn = pgtest.WithParam(t, dsn, "tcp_user_timeout", "1000")
-	db := NewDB(dsn)
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	for _, name := range []string{"idle_session_timeout", "tcp_user_timeout"} {
-		var got string
-		if err := conn.QueryRow(t.Context(), "SHOW "+name).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
+	for name, got := range dedicatedSettings(t, dsn, "idle_session_timeout", "tcp_user_timeout") {
 		if got != "0" {
 			t.Errorf("%s = %s on the dedicated connection, want 0", name, got)
 		}

@@ -958,12 +958,12 @@ type Status struct {
 	// StepMinUsers).
 	StepMinUsers       int64  `json:"stepMinUsers"`
 	StepMinUsersReason string `json:"stepMinUsersReason,omitempty"`
-	// Warnings say what the figures may not show, in words: users the
-	// flag's targeting serves a variant outside the split are in them when
-	// their exposures do not say so (OutsideSplit). Users counts them, as
-	// users reached.
-	Warnings []string `json:"warnings,omitempty"`
-	History  []Event  `json:"history"`
+	// Notes say, in words, what the figures leave out: users the flag's
+	// targeting serves a variant outside the split, left out of the
+	// guardrails when their exposures say so (OutsideSplit). Users counts
+	// them, as users reached.
+	Notes   []string `json:"notes,omitempty"`
+	History []Event  `json:"history"`
 }
 
 // Status returns the newest rollout of flag in env with its figures.
@@ -995,7 +995,7 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 			st.LivePercent = &p
 		}
 		if w := OutsideSplit(f, r.Plan.Variant, r.Plan.Baseline); w != "" && len(r.Plan.Guardrails) > 0 {
-			st.Warnings = append(st.Warnings, w)
+			st.Notes = append(st.Notes, w)
 		}
 	}
 	if r.State.Active() {

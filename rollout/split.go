@@ -228,7 +228,8 @@ func sortStrings(s []string) { sort.Strings(s) }
 // choose: such users are left out of the guardrails' figures
 // (ingest.Event.OutsideSplit). An SDK's exposure without either, or with
 // TARGETING_MATCH alone, cannot say so, and its user counts in them, so
-// the comparison may not be the split's alone. It reads the `if` branches of
+// the comparison may not be the split's alone. It is a brief note on the
+// rule, not an alarm: the demo's rule serves staff this way by design. It reads the `if` branches of
 // the rule (`if`, `?:`): a branch that is a variant's name serves it by rule, a missing
 // else (or a null) serves the defaultVariant, and a branch computed some
 // other way may serve either.
@@ -259,13 +260,13 @@ func OutsideSplit(f *valueloop.Flag, variant, baseline string) string {
 	}
 	// An SDK's reason marks the default variant (DEFAULT) but not a rule's:
 	// TARGETING_MATCH counts as in the split (flagd's providers answer it
-	// for a split too); only an exposure's split says so (the Go
-	// provider sends it).
-	unmarked, advice := "", "send the reason or split, or put"
+	// for a split too); only an exposure's split says so (the Go provider
+	// sends it). The rest is docs/rollouts.md's, Caveats.
+	sdk := "split: false or the reason DEFAULT"
 	if o.computed || o.literal[variant] || o.literal[baseline] {
-		unmarked, advice = ", nor can TARGETING_MATCH alone (flagd's providers give it for a split too)", "send split (the Go provider does), evaluate over OFREP or flagd's RPC service, or put"
+		sdk = "split: false, as TARGETING_MATCH alone cannot say so"
 	}
-	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split; the guardrails leave those users out when their exposures say so (the server's own, an SDK's with split: false or reason DEFAULT, STATIC or DISABLED), though a step's minimum counts them as users reached; exposures sent without a reason or split cannot say so" + unmarked + ", and count in the guardrails: " + advice + " the split on a rule of its own"
+	return "the flag's targeting serves " + strings.Join(parts, ", ") + ", outside the split: they count as users reached and are left out of the guardrails when their exposures say so (the server's do; an SDK's need " + sdk + "); if they cannot, put the split on a rule of its own"
 }
 
 // outside is what the branches of a rule lead to, besides the split.

@@ -171,8 +171,8 @@ func TestOutsideSplit(t *testing.T) {
 			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
 				t.Errorf("OutsideSplit = %q, want %q", got, c.want)
 			}
-			if c.want != "" && (!strings.Contains(got, "the guardrails leave those users out when their exposures say so") || !strings.Contains(got, "exposures sent without a reason or split cannot say so")) {
-				t.Errorf("OutsideSplit = %q, want it to say what it means for the guardrails", got)
+			if c.want != "" && (!strings.Contains(got, "left out of the guardrails when their exposures say so") || !strings.Contains(got, "the server's do") || len(got) > 360) {
+				t.Errorf("OutsideSplit = %q, want it to say briefly what it means for the guardrails", got)
 			}
 		})
 	}
@@ -191,11 +191,11 @@ func TestOutsideSplitAdviceFitsTheReason(t *testing.T) {
 		says, not       []string
 	}{
 		{"a rule's variant", `{"if":[{"var":"staff"},"one-page",` + split + `]}`,
-			[]string{"TARGETING_MATCH", "send split", "put the split on a rule of its own"}, []string{"send the reason"}},
+			[]string{"TARGETING_MATCH", "split: false", "put the split on a rule of its own"}, []string{"reason DEFAULT"}},
 		{"a computed branch", `{"if":[{"var":"x"},{"var":"variant"},` + split + `]}`,
-			[]string{"TARGETING_MATCH"}, []string{"send the reason"}},
+			[]string{"TARGETING_MATCH"}, []string{"reason DEFAULT"}},
 		{"the default alone", `{"if":[{"in":[{"var":"country"},["NZ"]]},` + split + `]}`,
-			[]string{"DEFAULT", "send the reason"}, []string{"TARGETING_MATCH"}},
+			[]string{"split: false or the reason DEFAULT"}, []string{"TARGETING_MATCH"}},
 	}
 	for _, c := range cases {
 		f := checkoutFlag()

@@ -331,6 +331,7 @@ type armStats struct {
 	estimate float64 // as observed
 	adjusted float64 // after CUPED
 	v        float64 // variance of adjusted
+	rawV     float64 // variance of estimate, without CUPED
 	// dfRel is Σ_i (v_i/v)²/(n_i − 1) over the independent parts i of v
 	// (one part, 1/(n − 1), unless stratified): what the Welch–Satterthwaite
 	// degrees of freedom need, in shares of v so that nothing underflows.
@@ -411,6 +412,7 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 		// Delta method: Var(x̄/ȳ) ≈ Var(x − r·y) / (n ȳ²); L = (x − r y)/ȳ
 		// is the linearised per-unit value.
 		unitVar = (s.M2 - 2*r*s.XDen + r*r*s.DenM2) / (div * s.DenMean * s.DenMean)
+		a.rawV = unitVar / a.n
 		if theta != 0 {
 			lc := (s.XPre - r*s.DenPre) / s.DenMean // co-moment of L and c
 			a.adjusted = r - theta*(s.PreMean-preMean)
@@ -418,6 +420,7 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 		}
 	default:
 		unitVar = s.M2 / div
+		a.rawV = unitVar / a.n
 		if theta != 0 {
 			a.adjusted = s.Mean - theta*(s.PreMean-preMean)
 			unitVar = (s.M2 - 2*theta*s.XPre + theta*theta*s.PreM2) / div
@@ -435,6 +438,26 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 	return a
 }
 
+// noVariance says why neither k nor t varies: the covariate explains the
+// metric exactly (CUPED left no variance), no unit or every unit converted,
+// or the metric is constant.
+func noVariance(kind Kind, k, t armStats) string {
+	switch {
+	case k.rawV+t.rawV > 0:
+		return "the covariate explains the metric exactly in both arms, so CUPED leaves no variance to test; check that the covariate is not the metric itself, or analyse without CUPED"
+	case kind != Proportion:
+	case k.estimate <= 0 && t.estimate <= 0:
+		return "no unit converted in either arm"
+	case k.estimate >= 1 && t.estimate >= 1:
+		return "every unit converted in both arms"
+	case k.estimate <= 0 && t.estimate >= 1:
+		return "every unit converted in the treatment and none in control: the normal approximation gives no interval when neither arm varies; the counts themselves are the evidence"
+	case k.estimate >= 1 && t.estimate <= 0:
+		return "every unit converted in control and none in the treatment: the normal approximation gives no interval when neither arm varies; the counts themselves are the evidence"
+	}
+	return "the metric does not vary in either arm"
+}
+
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // compare fills c with treatment t against control k.
@@ -448,7 +471,7 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 	}
 	v := k.v + t.v
 	if !(v > 0) {
-		return fmt.Errorf("%w: the metric does not vary in either arm", ErrNotEnoughData)
+		return fmt.Errorf("%w: %s", ErrNotEnoughData, noVariance(kind, k, t))
 	}
 	alt := a.s.Alternative
 	diff := t.adjusted - k.adjusted

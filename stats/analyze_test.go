@@ -96,25 +96,44 @@ func checkFinite(t *testing.T, res *Result) {
 	}
 }
 
+// explained is an arm whose metric is exactly 2c + 1 of its covariate c.
+func explained(cs ...float64) Summary {
+	var s Summary
+	for _, c := range cs {
+		s.Add(2*c+1, 0, c)
+	}
+	return s
+}
+
 func TestNotEnoughData(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		in   Input
+		name  string
+		in    Input
+		cuped bool
+		// why is in the reason: the true one, not only "not enough data".
+		why string
 	}{
-		{"empty arms", twoArms(Mean, Summary{}, Summary{})},
-		{"one unit", twoArms(Mean, meanSummary(1, 3, 0), meanSummary(50, 3, 1))},
-		{"no variance", twoArms(Mean, meanSummary(50, 3, 0), meanSummary(50, 4, 0))},
-		{"no conversions", twoArms(Proportion, ProportionSummary(500, 0), ProportionSummary(500, 0))},
-		{"all converted", twoArms(Proportion, ProportionSummary(500, 500), ProportionSummary(400, 400))},
-		{"zero denominator", twoArms(Ratio, Summary{N: 10, Mean: 1, M2: 2}, Summary{N: 10, Mean: 1, M2: 2, DenMean: 1, DenM2: 1})},
+		{"empty arms", twoArms(Mean, Summary{}, Summary{}), false, "need at least 2 units"},
+		{"one unit", twoArms(Mean, meanSummary(1, 3, 0), meanSummary(50, 3, 1)), false, "need at least 2 units"},
+		{"no variance", twoArms(Mean, meanSummary(50, 3, 0), meanSummary(50, 4, 0)), false, "the metric does not vary in either arm"},
+		{"no conversions", twoArms(Proportion, ProportionSummary(500, 0), ProportionSummary(500, 0)), false, "no unit converted in either arm"},
+		{"all converted", twoArms(Proportion, ProportionSummary(500, 500), ProportionSummary(400, 400)), false, "every unit converted in both arms"},
+		{"none against all", twoArms(Proportion, ProportionSummary(500, 0), ProportionSummary(400, 400)),
+			false, "every unit converted in the treatment and none in control: the normal approximation gives no interval"},
+		{"all against none", twoArms(Proportion, ProportionSummary(500, 500), ProportionSummary(400, 0)),
+			false, "every unit converted in control and none in the treatment: the normal approximation gives no interval"},
+		{"covariate explains all", twoArms(Mean, explained(1, 2, 3, 4), explained(2, 5, 7)),
+			true, "the covariate explains the metric exactly"},
+		{"zero denominator", twoArms(Ratio, Summary{N: 10, Mean: 1, M2: 2}, Summary{N: 10, Mean: 1, M2: 2, DenMean: 1, DenM2: 1}), false, "denominator averages zero"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, s := range []Settings{DefaultSettings(), fixedSettings(0.1, Greater)} {
+				s.CUPED = tc.cuped
 				res := mustAnalyze(t, s, tc.in)
 				checkFinite(t, res)
 				c := res.Metrics[0].Comparisons[0]
-				if c.Status != NotEnoughData || !strings.Contains(c.Reason, ErrNotEnoughData.Error()) {
-					t.Errorf("status %q, reason %q; want %q with a reason", c.Status, c.Reason, NotEnoughData)
+				if c.Status != NotEnoughData || !strings.Contains(c.Reason, ErrNotEnoughData.Error()) || !strings.Contains(c.Reason, tc.why) {
+					t.Errorf("status %q, reason %q; want %q with a reason saying %q", c.Status, c.Reason, NotEnoughData, tc.why)
 				}
 				if c.PValue != 0 || c.Relative != nil || c.AdjustedPValue != 0 {
 					t.Errorf("numbers reported without data: %+v", c)

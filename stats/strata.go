@@ -245,6 +245,7 @@ func (a *analyzer) stratifiedArms(arms []armStats, mi int, kind Kind, theta, pre
 				out.estimate += wp * s.estimate
 				out.adjusted += wp * s.adjusted
 				out.v += wp * wp * s.v
+				out.rawV += wp * wp * s.rawV
 			}
 		}
 		out.dfRel = 1 / (out.n - 1)

@@ -17,10 +17,10 @@ const maxKeptAnalyses = 4096
 
 // analysisCache keeps the last result of each experiment (without a
 // dimension) with a digest of its input: a page whose experiment's input
-// has not changed reuses it instead of analysing again. The overview and
-// the experiments list read every experiment on each view and live
-// refresh; reading the input is a few indexed rows, the analysis is the
-// cost.
+// has not changed reuses it instead of analysing again. The overview
+// reads every experiment on each view and live refresh, the experiments
+// list those of its page; reading the input is a few indexed rows, the
+// analysis is the cost.
 type analysisCache struct {
 	mu   sync.Mutex
 	m    map[string]keptAnalysis

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/valueloop/valueloop"
@@ -32,9 +33,9 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if err := experiment.ReadInput(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	// Without a dimension the result is kept: the overview and the list
-	// read every experiment on each view, and one whose input has not
-	// changed is not analysed again.
+	// Without a dimension the result is kept: the overview reads every
+	// experiment on each view, the list those of its page, and one whose
+	// input has not changed is not analysed again.
 	var sum [32]byte
 	var kept *experiment.Result
 	if dimension == "" {
@@ -69,9 +70,17 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 type experimentRow struct {
 	Env, Flag string
 	Result    *experiment.Result
+	// Err says why the experiment was not analysed (Result nil): the
+	// list shows it in its place rather than leave a page short.
+	Err string
 }
 
-func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
+// experimentRefs are the experiments the request may see, by environment
+// then flag, not yet read nor analysed: the flags with a hypothesis of
+// the served environments its token reads. Knowing them is one read of
+// the store, whatever their number; reading one experiment is five, and
+// analysing it the cost, so a list pages these first.
+func (u *UI) experimentRefs(r *http.Request) ([]experimentRow, error) {
 	if u.Experiments == nil {
 		return nil, nil
 	}
@@ -81,18 +90,37 @@ func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 	}
 	var out []experimentRow
 	for _, ref := range refs {
-		if !sessionOf(r).Token.CanRead(ref.Environment) || u.Flags.Live(ref.Environment) == nil {
-			continue
+		if sessionOf(r).Token.CanRead(ref.Environment) && u.Flags.Live(ref.Environment) != nil {
+			out = append(out, experimentRow{Env: ref.Environment, Flag: ref.Flag})
 		}
-		res, _, err := u.analyze(r.Context(), ref.Environment, ref.Flag, "")
-		if err != nil {
-			u.Logger.Warn("ui: experiment not analysed", "env", ref.Environment, "flag", ref.Flag, "err", err)
-			continue
-		}
-		out = append(out, experimentRow{Env: ref.Environment, Flag: ref.Flag, Result: res})
 	}
 	sortExperimentRows(out)
 	return out, nil
+}
+
+// analyzeRows reads and analyses the experiments of rows, setting their
+// Result, or their Err when one is not analysed (logged).
+func (u *UI) analyzeRows(r *http.Request, rows []experimentRow) {
+	for i := range rows {
+		res, _, err := u.analyze(r.Context(), rows[i].Env, rows[i].Flag, "")
+		if err != nil {
+			u.Logger.Warn("ui: experiment not analysed", "env", rows[i].Env, "flag", rows[i].Flag, "err", err)
+			rows[i].Err = valueloop.ErrorMessage(err)
+			continue
+		}
+		rows[i].Result = res
+	}
+}
+
+// experimentRows are every experiment the request may see, analysed, and
+// those not analysed left out: the overview summarises them all.
+func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
+	rows, err := u.experimentRefs(r)
+	if err != nil {
+		return nil, err
+	}
+	u.analyzeRows(r, rows)
+	return slices.DeleteFunc(rows, func(e experimentRow) bool { return e.Result == nil }), nil
 }
 
 // sortExperimentRows orders rows by environment, then flag. Comparing the
@@ -117,7 +145,10 @@ type experimentList struct {
 }
 
 func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
-	rows, err := u.experimentRows(r)
+	// Paged before anything is read of the experiments: the order (by
+	// environment, then flag) is known without them, and a page reads
+	// and analyses its own 50, not the hundreds it does not show.
+	rows, err := u.experimentRefs(r)
 	if err != nil {
 		return err
 	}
@@ -125,6 +156,7 @@ func (u *UI) handleExperiments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	u.analyzeRows(r, rows[lo:hi])
 	u.render(w, r, http.StatusOK, "experiments", page{Title: "Experiments", Nav: "experiments", Refresh: 60,
 		Data: experimentList{Rows: rows[lo:hi], Pager: pg}})
 	return nil

@@ -302,11 +302,16 @@ func (u *UI) leaveOutPastBound(ctx context.Context, in experiment.Input, s *repl
 	if bound <= 0 {
 		bound = ingest.DefaultMaxFlagsPerUser
 	}
-	missing := slices.ContainsFunc(replayCuts(s.first, today), func(cut time.Time) bool { return s.points[cut] == nil })
-	u.series.mu.Lock()
-	exp := u.series.exposures[in.Environment]
-	u.series.mu.Unlock()
-	if !missing || exp != nil && len(exp.past)+len(exp.current) <= bound {
+	if !slices.ContainsFunc(replayCuts(s.first, today), func(cut time.Time) bool { return s.points[cut] == nil }) {
+		return nil
+	}
+	// Today's counts: those of a day before (the experiment's page does
+	// not refresh them, the flag's does) miss the flags first exposed since.
+	exp, err := u.todaysExposures(ctx, in.Environment, today)
+	if err != nil {
+		return err
+	}
+	if len(exp.past)+len(exp.current) <= bound {
 		return nil // (past and current may name a flag twice: a bound)
 	}
 	left, err := ingest.Unanalysed(in.Flag, bound, func(fn func(*ingest.Event) error) error {
@@ -323,6 +328,24 @@ func (u *UI) leaveOutPastBound(ctx context.Context, in experiment.Input, s *repl
 		return k(e) && !(e.Type == ingest.Exposure && left[e.TargetingKey])
 	}
 	return nil
+}
+
+// todaysExposures returns env's exposure counts, counted anew when those
+// kept are of a day before (or none). (Counted here, not through share:
+// its callers run holding busy.)
+func (u *UI) todaysExposures(ctx context.Context, env string, today time.Time) (*exposureSeries, error) {
+	u.series.mu.Lock()
+	exp := u.series.exposures[env]
+	u.series.mu.Unlock()
+	if exp != nil && exp.today.Equal(today) {
+		return exp, nil
+	}
+	if err := u.countExposures(ctx, env); err != nil {
+		return nil, err
+	}
+	u.series.mu.Lock()
+	defer u.series.mu.Unlock()
+	return u.series.exposures[env], nil
 }
 
 // replayDays computes the missing past-day points of an experiment: one
@@ -343,16 +366,9 @@ func (u *UI) replayDays(ctx context.Context, key string, in experiment.Input) er
 		// The first day comes from the exposure counts, shared with the
 		// flag's page: no scan of the log of its own. (Counted here, not
 		// through share: this runs holding busy.)
-		u.series.mu.Lock()
-		exp := u.series.exposures[in.Environment]
-		u.series.mu.Unlock()
-		if exp == nil || !exp.today.Equal(today) {
-			if err := u.countExposures(ctx, in.Environment); err != nil {
-				return err
-			}
-			u.series.mu.Lock()
-			exp = u.series.exposures[in.Environment]
-			u.series.mu.Unlock()
+		exp, err := u.todaysExposures(ctx, in.Environment, today)
+		if err != nil {
+			return err
 		}
 		s.first = today // no exposures yet: no past days
 		for _, byDay := range exp.past[in.Flag] {

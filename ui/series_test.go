@@ -150,8 +150,14 @@ func TestChartsOverTime(t *testing.T) {
 		p, _, _ := u.replay(ctx, in, current)
 		return len(p) == 6
 	})
-	if got := log.scans.Load() - before; got != 2 {
-		t.Errorf("scans for a new day: %d, want 2 (one recomputation)", got)
+	// The day's exposure counts (done once a day per environment, which
+	// the flags' pages then use) and one recomputation.
+	if got := log.scans.Load() - before; got != 1+2 {
+		t.Errorf("scans for a new day: %d, want 3 (the day's exposure count, one recomputation)", got)
+	}
+	before = log.scans.Load()
+	if _, ok, err := u.exposuresByDay(ctx, "prod", "f"); err != nil || !ok || log.scans.Load() != before {
+		t.Errorf("the flag's page after the new day's replay: %d scans (%v, %v), want none: the day's counts are kept", log.scans.Load()-before, ok, err)
 	}
 }
 
@@ -294,6 +300,50 @@ func TestReplayFlagsPerUser(t *testing.T) {
 		if got := p[0].Result.Users; got != int64(tc.want) {
 			t.Errorf("bound %d: %d users by March 2nd, want %d", tc.bound, got, tc.want)
 		}
+	}
+}
+
+// TestReplayFlagsPerUserNewDay: the experiment's page, viewed on a new
+// day, decided whether the environment had more flags than the bound from
+// the exposure counts of the day before (counted by the flag's page, not
+// viewed since): flag g, first seen that day before the flag's exposures
+// of its users, was not counted, the log not scanned, and the chart
+// counted the users the results leave out (160 by March 4th, want 80).
+func TestReplayFlagsPerUserNewDay(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)}
+	log := &fakeLog{}
+	log.add(dayOfEvents(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 0)...)
+	u := &UI{Events: log, Now: c.now, ChartWait: 5 * time.Second, series: newSeriesCache(), MaxFlagsPerUser: 1}
+	in := experiment.Input{Environment: "prod", Flag: "f", Settings: experiment.DefaultSettings(),
+		Metrics: []metric.Metric{{Key: "bought", Kind: metric.Conversion, Event: "buy", Direction: "higher"}}}
+	if _, complete, err := u.replay(ctx, in, &experiment.Result{}); err != nil || !complete {
+		t.Fatalf("first view: complete %v, %v", complete, err)
+	}
+	// March 3rd: the users of the day saw flag g before f.
+	second := dayOfEvents(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC), 2)
+	var other []ingest.Event
+	for _, e := range second {
+		if e.Type == ingest.Exposure {
+			g := e
+			g.Flag, g.Time = "g", e.Time-1000
+			other = append(other, g)
+		}
+	}
+	log.add(other...)
+	log.add(second...)
+	c.t = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	// What the view starts in the background (a view with points kept
+	// does not wait for it).
+	if err := u.replayDays(ctx, replayKey(in), in); err != nil {
+		t.Fatal(err)
+	}
+	p, complete, err := u.replay(ctx, in, &experiment.Result{})
+	if err != nil || !complete || len(p) < 2 {
+		t.Fatalf("next day: %d points, complete %v, %v", len(p), complete, err)
+	}
+	if got := p[len(p)-2]; !got.At.Equal(time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)) || got.Result.Users != 80 {
+		t.Errorf("point at %v: %d users, want March 4th and 80 (those of March 3rd are past the bound)", got.At, got.Result.Users)
 	}
 }
 

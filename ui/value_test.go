@@ -355,7 +355,7 @@ func TestValueFlowMismatches(t *testing.T) {
 	if err := u.pages["value"].ExecuteTemplate(&b, "content", page{Data: d}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Left out of the chart and the share: 2 verdicts not counted: sample ratio mismatch.",
+	for _, want := range []string{"Left out of the chart and of the validated and invalidated counts (shipped ones count as undecided): 2 verdicts not counted: sample ratio mismatch.",
 		"2 undecided (1 of them with a verdict not counted: sample ratio mismatch)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the value page lacks %q", want)

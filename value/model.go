@@ -64,7 +64,7 @@ type Feature struct {
 
 // Hypothesis is the feature's bet in the usual form: "We believe <Change>
 // for <For> will result in <Outcome>; we will know when <Metric> moves by
-// <MinimumEffect> in <Direction>". Metric, MinimumEffect and Direction mean
+// <MinimumEffect signed by Direction>". Metric, MinimumEffect and Direction mean
 // what they mean in a flag's experiment.Hypothesis, which a linked flag's
 // experiment uses to decide (see Experiment).
 type Hypothesis struct {

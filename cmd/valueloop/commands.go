@@ -91,6 +91,11 @@ func (c *command) names() string {
 	for _, s := range c.subs {
 		ns = append(ns, s.name)
 	}
+	return orList(ns)
+}
+
+// orList is "list, get or delete".
+func orList(ns []string) string {
 	if len(ns) < 2 {
 		return strings.Join(ns, "")
 	}

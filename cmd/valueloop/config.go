@@ -87,7 +87,7 @@ func storeSettings() []setting {
 					c.SyncFull = v == "full"
 					return nil
 				}
-				return fmt.Errorf("want normal or full, not %q", v)
+				return notOneOf(v, "normal", "full")
 			}, get: func(c *serveConfig) any {
 				if c.SyncFull {
 					return "full"
@@ -214,14 +214,14 @@ func runSettings() []setting {
 		{name: "log-level", env: "VALUELOOP_LOG_LEVEL", def: "info", usage: "`LEVEL` of the logs: debug, info, warn or error",
 			set: func(c *serveConfig, v string) error {
 				if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-					return fmt.Errorf("want debug, info, warn or error, not %q", v)
+					return notOneOf(v, "debug", "info", "warn", "error")
 				}
 				return nil
 			}, get: func(c *serveConfig) any { return strings.ToLower(c.LogLevel.String()) }},
 		{name: "log-format", env: "VALUELOOP_LOG_FORMAT", def: "text", usage: "`FORMAT` of the logs: text (key=value lines) or json (one object a line)",
 			set: func(c *serveConfig, v string) error {
 				if v != "text" && v != "json" {
-					return fmt.Errorf("want text or json, not %q", v)
+					return notOneOf(v, "text", "json")
 				}
 				c.LogFormat = v
 				return nil
@@ -493,7 +493,7 @@ func splitList(s string) []string {
 func parseBool(v string) (bool, error) {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, fmt.Errorf("want true or false, not %q", v)
+		return false, notOneOf(v, "true", "false")
 	}
 	return b, nil
 }

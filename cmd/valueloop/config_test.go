@@ -87,6 +87,12 @@ func TestConfigValidation(t *testing.T) {
 			[]string{"addr (from flag --addr): want HOST:PORT", "log-format (from flag --log-format): want text or json"}},
 		{"bad level from file", nil, nil, "log-level: loud\n", []string{"log-level (from FILE): want debug, info, warn or error"}},
 		{"unknown key in file", nil, nil, "adress: :8080\n", []string{"adress: unknown setting; want one of addr,"}},
+		// A mistyped value of a setting with a few values is answered with
+		// the value meant, as a mistyped key is.
+		{"misspelt level", []string{"--log-level", "debgu"}, nil, "", []string{`log-level (from flag --log-level): want debug, info, warn or error, not "debgu"; did you mean "debug"?`}},
+		{"misspelt format", nil, map[string]string{"VALUELOOP_LOG_FORMAT": "jsno"}, "", []string{`log-format (from VALUELOOP_LOG_FORMAT): want text or json, not "jsno"; did you mean "json"?`}},
+		{"misspelt sync mode", nil, nil, "sync: ful\n", []string{`sync (from FILE): want normal or full, not "ful"; did you mean "full"?`}},
+		{"misspelt bool", nil, map[string]string{"VALUELOOP_DEMO": "ture"}, "", []string{`demo (from VALUELOOP_DEMO): want true or false, not "ture"; did you mean "true"?`}},
 		// A typo is answered with the setting meant, as a mistyped flag is.
 		{"misspelt key in file", nil, nil, "log-levl: debug\nmax-event: 10\n", []string{`log-levl: unknown setting; did you mean "log-level"?`, `max-event: unknown setting; did you mean "max-events"?`}},
 		{"list for a scalar", nil, nil, "addr: [a, b]\n", []string{"addr: want one value, not a list"}},

@@ -95,8 +95,8 @@ func (f *featureFlags) register(fs *flag.FlagSet) {
 		dst         *optFloat
 		name, usage string
 	}{{&f.userValue, "user-value", "cost of delay: user/business value (0-100)"}, {&f.timeCrit, "time-criticality", "cost of delay: time criticality (0-100)"},
-		{&f.riskRed, "risk-reduction", "cost of delay: risk reduction/opportunity enablement (0-100)"}, {&f.size, "size", "job size (WSJF) or effort (RICE)"},
-		{&f.confidence, "confidence", "the team's belief the bet pays off, in (0, 1]"}, {&f.reach, "reach", "RICE: users reached per period"},
+		{&f.riskRed, "risk-reduction", "cost of delay: risk reduction/opportunity enablement (0-100)"}, {&f.size, "size", "job size (WSJF) or effort (RICE); 0: not estimated"},
+		{&f.confidence, "confidence", "the team's belief the bet pays off, in (0, 1]"}, {&f.reach, "reach", "RICE: users reached per period; 0: not estimated"},
 		{&f.impact, "impact", "RICE: 0.25, 0.5, 1, 2 or 3"}} {
 		fs.Var(n.dst, n.name, n.usage)
 	}

@@ -380,8 +380,8 @@ func writeRolloutStatusFit(w io.Writer, st *rollout.Status, cols int) {
 	if st.Held != nil {
 		fmt.Fprintf(w, "  HELD      since %s: %s\n", st.Held.Since.UTC().Format("2006-01-02 15:04 UTC"), oneLine(st.Held.Reason))
 	}
-	for _, warning := range st.Warnings {
-		fmt.Fprintf(w, "  WARNING   %s\n", oneLine(warning))
+	for _, note := range st.Notes {
+		fmt.Fprintf(w, "  note      %s\n", oneLine(note))
 	}
 	if st.Waiting != "" {
 		fmt.Fprintf(w, "  waiting   %s\n", st.Waiting)

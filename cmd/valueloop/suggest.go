@@ -76,6 +76,12 @@ func suggestion(typed, prefix string, candidates []string) string {
 	return ""
 }
 
+// notOneOf is the problem of v, a setting's value that is none of values:
+// "want text or json, not "jsno"; did you mean "json"?".
+func notOneOf(v string, values ...string) error {
+	return fmt.Errorf("want %s, not %q%s", orList(values), v, suggestion(v, "", values))
+}
+
 // flagSuggestion is "; did you mean --env?" when err is the flag package's
 // refusal of an undefined flag close to one of fs's, else "".
 func flagSuggestion(fs *flag.FlagSet, err error) string {
