@@ -60,10 +60,27 @@ func (u *UI) funcs() template.FuncMap {
 		"ago":      func(t time.Time) template.HTML { return ago(t, u.Now()) },
 		"label":    label,
 		"jsonval":  jsonValue,
+		"cmd":      command,
 		// credited: a cause that already says who (an audited flag
 		// change, "stated by ana") needs no byline after it.
 		"credited": func(cause, actor string) bool { return strings.Contains(cause, " by "+actor) },
 	}
+}
+
+// command writes a command to type as the sign-in hint does, in a
+// <code class="cmd">, each option with its value kept whole (.nw) where a
+// phone's screen breaks it between words: "--size" and its "N" stay
+// together.
+func command(c string) template.HTML {
+	parts := strings.Split(c, " --")
+	var b strings.Builder
+	b.WriteString(`<code class="cmd">`)
+	b.WriteString(template.HTMLEscapeString(parts[0]))
+	for _, p := range parts[1:] {
+		b.WriteString(` <span class="nw">--` + template.HTMLEscapeString(p) + `</span>`)
+	}
+	b.WriteString(`</code>`)
+	return template.HTML(b.String())
 }
 
 // at writes a moment as every page writes it, the date, time and zone

@@ -362,3 +362,39 @@ func TestValueFlowMismatches(t *testing.T) {
 		}
 	}
 }
+
+// TestValueUnrankedCommand: a feature not ranked yet said, on the value
+// page and on its own, "not estimated: set estimate.size", the value
+// file's name, which the dashboard cannot set and no flag has; both now
+// add the command that sets it, as 'valueloop next' does
+// (value.Unranked.Command).
+func TestValueUnrankedCommand(t *testing.T) {
+	u := &UI{}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		missing []string
+		want    string
+	}{
+		{[]string{"estimate.size"}, `not estimated (<code class="cmd">valueloop feature set bulk-buy <span class="nw">--size N</span></code>)`},
+		{[]string{"estimate.costOfDelay", "estimate.size"}, `(<code class="cmd">valueloop feature set bulk-buy <span class="nw">--user-value N</span> <span class="nw">--time-criticality N</span> <span class="nw">--risk-reduction N</span> <span class="nw">--size N</span></code>)`},
+		{[]string{"estimate.reach", "estimate.impact"}, `(<code class="cmd">valueloop feature set bulk-buy <span class="nw">--reach N</span> <span class="nw">--impact N</span></code>)`},
+	} {
+		un := value.Unranked{Feature: "bulk-buy", Stage: value.Idea, Reason: "not estimated", Missing: c.missing}
+		var list, own strings.Builder
+		d := valueData{Next: &value.Next{Method: value.WSJF, Unranked: []value.Unranked{un}}, Flow: &value.Flow{}}
+		if err := u.pages["value"].ExecuteTemplate(&list, "content", page{Data: d}); err != nil {
+			t.Fatal(err)
+		}
+		f := recordData{R: &value.Record{Feature: "bulk-buy", Stage: value.Idea}, F: value.Feature{Key: "bulk-buy"}, Place: &value.Place{Unranked: &un}, Method: value.WSJF}
+		if err := u.pages["feature"].ExecuteTemplate(&own, "content", page{Data: f}); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range map[string]string{"value page": list.String(), "feature page": own.String()} {
+			if !strings.Contains(b, c.want) {
+				t.Errorf("%v: the %s lacks %q", c.missing, name, c.want)
+			}
+		}
+	}
+}

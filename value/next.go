@@ -127,6 +127,31 @@ type Unranked struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
+// estimateFlags are the flags of 'valueloop feature set' that set each
+// estimate field rank may find missing.
+var estimateFlags = map[string]string{
+	"estimate.costOfDelay": "--user-value N --time-criticality N --risk-reduction N",
+	"estimate.reach":       "--reach N", "estimate.impact": "--impact N", "estimate.size": "--size N",
+}
+
+// Command is the command that sets what u lacks, "valueloop feature set
+// KEY --size N", which the CLI and the dashboard add after the reason (it
+// names the fields as the value file does); empty when none is known.
+func (u Unranked) Command() string {
+	var parts []string
+	for _, m := range u.Missing {
+		f, ok := estimateFlags[m]
+		if !ok {
+			return ""
+		}
+		parts = append(parts, f)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "valueloop feature set " + u.Feature + " " + strings.Join(parts, " ")
+}
+
 // Bets is one objective's record: the verdicts on the features that bet on
 // it, and what they imply for its untested features.
 type Bets struct {

@@ -610,3 +610,23 @@ func TestNextVerdictNotTrusted(t *testing.T) {
 		})
 	}
 }
+
+// TestUnrankedCommand: every field rank may find missing, by either
+// method, has its flag in the command that sets it, so the CLI and the
+// dashboard never fall back to the value file's names alone.
+func TestUnrankedCommand(t *testing.T) {
+	for _, m := range []Method{WSJF, RICE} {
+		_, missing := rank(m, &Feature{Key: "k"}, &Bets{})
+		u := Unranked{Feature: "k", Missing: missing}
+		if len(missing) == 0 || u.Command() == "" {
+			t.Errorf("%s: missing %v has no command", m, missing)
+		}
+	}
+	u := Unranked{Feature: "k", Missing: []string{"estimate.costOfDelay", "estimate.size"}}
+	if got, want := u.Command(), "valueloop feature set k --user-value N --time-criticality N --risk-reduction N --size N"; got != want {
+		t.Errorf("command %q, want %q", got, want)
+	}
+	if got := (Unranked{Feature: "k", Missing: []string{"estimate.other"}}).Command(); got != "" {
+		t.Errorf("an unknown field gave the command %q", got)
+	}
+}

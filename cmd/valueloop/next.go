@@ -374,26 +374,11 @@ func readBounded(name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// estimateFlags are the flags of 'feature set' that set each estimate
-// field next may find missing (value.Unranked.Missing).
-var estimateFlags = map[string]string{
-	"estimate.costOfDelay": "--user-value N --time-criticality N --risk-reduction N",
-	"estimate.reach":       "--reach N", "estimate.impact": "--impact N", "estimate.size": "--size N",
-}
-
 // estimateCommand is the command that sets what u lacks, after its reason,
 // which names the fields as the value file does; empty when none is known.
 func estimateCommand(u value.Unranked) string {
-	var parts []string
-	for _, m := range u.Missing {
-		f, ok := estimateFlags[m]
-		if !ok {
-			return ""
-		}
-		parts = append(parts, f)
+	if c := u.Command(); c != "" {
+		return " (" + c + ")"
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (valueloop feature set " + u.Feature + " " + strings.Join(parts, " ") + ")"
+	return ""
 }
