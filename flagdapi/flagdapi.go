@@ -326,18 +326,19 @@ func (s *Server) SyncFlags(ctx context.Context, req *connect.Request[syncv1.Sync
 }
 
 // FetchAllFlags answers the environment's flags as a flagd file, as
-// SyncFlags sends them (flagConfiguration).
+// SyncFlags sends them: the message the streams share (Server.syncs), so a
+// provider that polls costs no encoding of the set per call.
 func (s *Server) FetchAllFlags(ctx context.Context, req *connect.Request[syncv1.FetchAllFlagsRequest]) (*connect.Response[syncv1.FetchAllFlagsResponse], error) {
 	//lint:ignore SA1019 older providers send the selector in the field, not the header
 	live, err := s.environment(ctx, req.Header(), req.Msg.GetSelector())
 	if err != nil {
 		return nil, err
 	}
-	data, err := flagConfiguration(live)
+	msg, err := s.syncs.Get(live, syncMessage)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, err)
 	}
-	return connect.NewResponse(&syncv1.FetchAllFlagsResponse{FlagConfiguration: string(data)}), nil
+	return connect.NewResponse(&syncv1.FetchAllFlagsResponse{FlagConfiguration: msg.FlagConfiguration}), nil
 }
 
 // GetMetadata answers the static evaluation context, as flagd does

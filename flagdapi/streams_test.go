@@ -394,3 +394,25 @@ func TestSyncScopeIsTheEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchAllFlagsSharesTheEncoding: FetchAllFlags answers with the
+// encoding the sync streams share (Server.syncs), made once per version of
+// the set: with the scope added it encoded the whole set again on every
+// call, which providers that poll make often.
+func TestFetchAllFlagsSharesTheEncoding(t *testing.T) {
+	s, apply, secret := newStreamServer(t)
+	srv := serveHTTP(t, s)
+	c := syncv1connect.NewFlagSyncServiceClient(srv.Client(), srv.URL)
+	apply(`{"flags": {"a": {"state": "ENABLED", "variants": {"on": true}, "defaultVariant": "on"}}}`)
+	before := s.syncs.Made()
+	for range 3 {
+		//lint:ignore SA1019 older providers send the selector in the field
+		all, err := c.FetchAllFlags(t.Context(), connect.NewRequest(&syncv1.FetchAllFlagsRequest{Selector: secret}))
+		if err != nil || !strings.Contains(all.Msg.GetFlagConfiguration(), `"scope": "production"`) {
+			t.Fatalf("FetchAllFlags: %v %.200s", err, all.Msg.GetFlagConfiguration())
+		}
+	}
+	if n := s.syncs.Made() - before; n != 1 {
+		t.Errorf("%d encodings made for 3 calls on one version of the set, want 1", n)
+	}
+}
