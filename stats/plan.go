@@ -131,12 +131,7 @@ func (p Plan) absolute(effect float64) float64 {
 	return effect
 }
 
-func (p Plan) crit() float64 {
-	if p.Alternative == TwoSided {
-		return -normQuantile(p.Alpha / 2)
-	}
-	return -normQuantile(p.Alpha)
-}
+func (p Plan) crit() float64 { return critical(p.Alpha, 0, p.Alternative) }
 
 // unitVar is n_c · Var(t̄ − c̄) = σ_c² + σ_t²/r for an absolute difference
 // d, or false when d takes a proportion out of [0, 1]; for a Relative plan
@@ -213,15 +208,11 @@ func (p Plan) power(d, nc float64, test int) (float64, bool) {
 	vc, vt, _ := p.armVars(d)
 	nt := nc * p.ratio()
 	a, b := vc/nc, vt/nt
-	crit, df := p.crit(), 0.0
+	df := 0.0
 	if p.T {
 		df = (a + b) * (a + b) / (a*a/(nc-1) + b*b/(nt-1))
-		alpha := p.Alpha
-		if p.Alternative == TwoSided {
-			alpha /= 2
-		}
-		crit = -tQuantile(alpha, df)
 	}
+	crit := critical(p.Alpha, df, p.Alternative)
 	shift, isLog := d/math.Sqrt(p.controlWeight(d)*a+b), test == analysisTest && p.logRatio(d, a, b, nc+nt, df)
 	mt := p.Baseline + d
 	if isLog || (test == logTest && p.Relative && p.Baseline > 0 && mt > 0) {
