@@ -35,7 +35,7 @@ func paginate(r *http.Request, total, size int, noun string) (p pager, lo, hi in
 			n, err = p.Pages, nil // a page past the last, however far
 		}
 		if err != nil || n < 1 {
-			return p, 0, 0, valueloop.Errorf(valueloop.EINVALID, "page: want a whole number from 1, got %q", s)
+			return p, 0, 0, valueloop.FieldErrorf("page", "want a whole number from 1, got %q", valueloop.Clip(s))
 		}
 		p.Page = min(n, p.Pages)
 	}

@@ -1,8 +1,12 @@
 package ui
 
 import (
+	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/valueloop/valueloop"
 )
 
 // TestPaginate: the bounds of every page, its links, and what is refused.
@@ -54,5 +58,17 @@ func TestPaginate(t *testing.T) {
 				tc.query, tc.total, p.Page, p.Pages, p.From, p.To, lo, hi, p.Prev, p.Next,
 				tc.page, tc.pages, tc.from, tc.to, tc.lo, tc.hi, tc.prev, tc.next)
 		}
+	}
+}
+
+// TestPaginateClipsTheValue: a refused page quotes the value back clipped,
+// as every field error does (valueloop.Clip), and names the field: a page
+// parameter as long as the URL made a message as long.
+func TestPaginateClipsTheValue(t *testing.T) {
+	long := strings.Repeat("9x", 2000)
+	_, _, _, err := paginate(httptest.NewRequest("GET", "/?page="+long, nil), 10, 5, "flags")
+	var e *valueloop.Error
+	if !errors.As(err, &e) || e.Field != "page" || len(e.Message) > 200 {
+		t.Fatalf("refusal of a long page: %#v", err)
 	}
 }
