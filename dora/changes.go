@@ -315,14 +315,14 @@ func isHex(s string) bool {
 	return s != ""
 }
 
-// sameCommit reports whether two SHAs of deployments name one commit: they
-// are equal, or one abbreviates the other.
 // SameCommit reports whether SHAs a and b (lower case) name one commit:
 // they are equal, or the shorter is an abbreviation (7 hexadecimal digits
 // or more) the longer starts with, as records of one commit by a webhook
 // and by hand are.
 func SameCommit(a, b string) bool { return sameCommit(a, b) }
 
+// sameCommit reports whether two SHAs of deployments name one commit: they
+// are equal, or one abbreviates the other.
 func sameCommit(a, b string) bool {
 	if len(a) > len(b) {
 		a, b = b, a

@@ -95,7 +95,8 @@ func at(t time.Time) template.HTML {
 // zone, in a <time>. The delivery and value pages wrote their ranges
 // "Mon 26 Oct" and "Oct 26, 2026".
 func dayTime(t time.Time) template.HTML {
-	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`, t.Format("2006-01-02"), t.Format("2006-01-02")))
+	d := t.Format(time.DateOnly)
+	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`, d, d))
 }
 
 // ago writes how long ago a moment was ("3h10m ago", "6h ago"; past a day
