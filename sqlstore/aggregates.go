@@ -100,11 +100,18 @@ const (
 // the table's key starts with environment and flag, so that a read of the
 // environment scans every cell of every flag in it.
 func UserCellsQuery(env string, flags []string) (string, []any) {
+	in, args := flagsIn(env, flags)
+	return selectAggregates + ` AND flag ` + in + ` AND dimension = '' AND metric = ''` + orderAggregates, args
+}
+
+// flagsIn is a read of env's flags given (at least one): "IN (?, ?, …)",
+// one mark a flag, and the arguments, env first for the query's
+// "environment = ?".
+func flagsIn(env string, flags []string) (string, []any) {
 	args := make([]any, 0, 1+len(flags))
 	args = append(args, env)
 	for _, f := range flags {
 		args = append(args, f)
 	}
-	marks := strings.Repeat(", ?", len(flags))[2:]
-	return selectAggregates + ` AND flag IN (` + marks + `) AND dimension = '' AND metric = ''` + orderAggregates, args
+	return `IN (` + strings.Repeat(", ?", len(flags))[2:] + `)`, args
 }

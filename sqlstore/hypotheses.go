@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/valueloop/valueloop"
@@ -33,45 +32,57 @@ func (s *Store) Hypotheses(ctx context.Context, env string, flags ...string) (ma
 	if len(flags) == 0 {
 		return out, nil
 	}
-	args := make([]any, 0, 1+len(flags))
-	args = append(args, env)
-	for _, f := range flags {
-		args = append(args, f)
-	}
-	query := `SELECT flag, definition, version, updated_at, updated_by FROM hypotheses WHERE environment = ? AND flag IN (` + strings.Repeat(", ?", len(flags))[2:] + `)`
-	rows, err := s.read().Query(ctx, query, args...)
+	in, args := flagsIn(env, flags)
+	rows, err := s.read().Query(ctx, `SELECT flag, `+hypothesisColumns+` FROM hypotheses WHERE environment = ? AND flag `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: hypotheses of %s: %w", s.o.D.Name, env, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var flag, def string
-		h := &experiment.Hypothesis{}
-		if err := rows.Scan(&flag, &def, &h.Version, timeDest{&h.UpdatedAt}, &h.UpdatedBy); err != nil {
+		var flag string
+		var row hypothesisRow
+		if err := rows.Scan(append([]any{&flag}, row.dest()...)...); err != nil {
 			return nil, fmt.Errorf("%s: hypotheses of %s: %w", s.o.D.Name, env, err)
 		}
-		if err := json.Unmarshal([]byte(def), h); err != nil {
-			return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
+		if out[flag], err = row.decode(s.o.D.Name, env, flag); err != nil {
+			return nil, err
 		}
-		out[flag] = h
 	}
 	return out, rows.Err()
 }
 
+// hypothesisColumns are a hypothesis' columns as hypothesisRow scans them.
+const hypothesisColumns = `definition, version, updated_at, updated_by`
+
+// hypothesisRow is a row of hypothesisColumns as it is scanned: the
+// definition (JSON) and what is kept beside it.
+type hypothesisRow struct {
+	def string
+	h   experiment.Hypothesis
+}
+
+func (r *hypothesisRow) dest() []any {
+	return []any{&r.def, &r.h.Version, timeDest{&r.h.UpdatedAt}, &r.h.UpdatedBy}
+}
+
+// decode is the hypothesis of env's flag the row holds.
+func (r *hypothesisRow) decode(store, env, flag string) (*experiment.Hypothesis, error) {
+	if err := json.Unmarshal([]byte(r.def), &r.h); err != nil {
+		return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", store, env, flag, err)
+	}
+	return &r.h, nil
+}
+
 func (s *Store) hypothesis(ctx context.Context, q querier, env, flag string, lock bool) (*experiment.Hypothesis, error) {
-	var def string
-	h := &experiment.Hypothesis{}
-	query := `SELECT definition, version, updated_at, updated_by FROM hypotheses WHERE environment = ? AND flag = ?`
+	query := `SELECT ` + hypothesisColumns + ` FROM hypotheses WHERE environment = ? AND flag = ?`
 	if lock {
 		query += s.o.D.ForUpdate
 	}
-	if err := q.QueryRow(ctx, query, env, flag).Scan(&def, &h.Version, timeDest{&h.UpdatedAt}, &h.UpdatedBy); err != nil {
+	var row hypothesisRow
+	if err := q.QueryRow(ctx, query, env, flag).Scan(row.dest()...); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(def), h); err != nil {
-		return nil, fmt.Errorf("%s: hypothesis %s/%s: %w", s.o.D.Name, env, flag, err)
-	}
-	return h, nil
+	return row.decode(s.o.D.Name, env, flag)
 }
 
 // PutHypothesis makes h (already normalised) the hypothesis of flag in env,
