@@ -220,7 +220,7 @@ func (s *Service) markMismatches(ctx context.Context, items []value.Item, valida
 	if len(wanted) == 0 {
 		return nil
 	}
-	facts, _, err := s.factsOf(ctx, wanted)
+	facts, err := s.factsOf(ctx, wanted)
 	if err != nil {
 		return err
 	}
