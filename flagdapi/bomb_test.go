@@ -35,7 +35,7 @@ func TestCompressedMessageBomb(t *testing.T) {
 	if all, err := c.FetchAllFlags(context.Background(), req); err != nil || !strings.Contains(all.Msg.GetFlagConfiguration(), `"a"`) {
 		t.Fatalf("a gzipped FetchAllFlags: %v", err)
 	}
-	msg, err := proto.Marshal(&syncv1.FetchAllFlagsRequest{Selector: strings.Repeat("a", 60<<20)})
+	msg, err := proto.Marshal(&syncv1.FetchAllFlagsRequest{ProviderId: strings.Repeat("a", 60<<20)})
 	if err != nil {
 		t.Fatal(err)
 	}
