@@ -117,3 +117,27 @@ func TestMetricsCreateFile(t *testing.T) {
 		t.Errorf("metrics create -f %s: exit %d, %s", file, code, stderr)
 	}
 }
+
+// TestTokenCreateNamesFlags: a token refused by the server is answered in
+// the flags that made it, the origin quoted as typed: 'token create
+// --client --origin https://a.dev --origin ftp://b' said "origins[1]",
+// '--scope bogus' "scope", '--name "a b"' "name", fields of the API's JSON
+// that the command line never shows.
+func TestTokenCreateNamesFlags(t *testing.T) {
+	s := MustServe(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--env", "production", "--client", "--origin", "https://a.dev", "--origin", "ftp://b"}, "valueloop: --origin ftp://b: "},
+		{[]string{"--env", "production", "--client", "--origin", "https://*.example"}, "valueloop: --origin https://*.example: "},
+		{[]string{"--scope", "bogus"}, `valueloop: --scope: must be "evaluate", "viewer" or "admin", not "bogus"`},
+		{[]string{"--scope", "viewer", "--name", "a b"}, "valueloop: --name: must be"},
+		{[]string{"--scope", "evaluate"}, "valueloop: --env: an evaluate token must be bound"},
+	} {
+		code, _, stderr := s.cli(t, s.Admin, append([]string{"token", "create"}, c.args...)...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("token create %s: exit %d, stderr %q; want %d with %q", strings.Join(c.args, " "), code, stderr, exitInvalid, c.want)
+		}
+	}
+}
