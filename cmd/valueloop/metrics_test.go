@@ -75,6 +75,10 @@ func TestRolloutStartNamesFlags(t *testing.T) {
 		// unsupported value: NaN", naming no flag (a usage error now).
 		{[]string{"--variant", "dark", "--steps", "NaN%:1h,100%"}, `--steps: "NaN%:1h": "NaN%" is not a finite percentage`},
 		{[]string{"--variant", "dark", "--steps", "10%:1h,+Inf%"}, `--steps: "+Inf%": "+Inf%" is not a finite percentage`},
+		// The server's pointers into the plan ("/guardrails/0/metric",
+		// "/steps/1/percent") are the item of the flag that made them.
+		{[]string{"--variant", "dark", "--guardrail", "checkout-errors:5%", "--guardrail", "nope:2%"}, `--guardrail nope:2%: no metric "nope"`},
+		{[]string{"--variant", "dark", "--steps", "10%:1h, 150%"}, `--steps 150%: must be more than 0 and at most 100, got 150`},
 	} {
 		args := append(append([]string(nil), base...), c.args...)
 		code, _, stderr := s.cli(t, s.Admin, args...)

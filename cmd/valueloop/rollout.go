@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -170,7 +171,7 @@ func runRolloutStart(ctx context.Context, e *cliEnv, args []string) error {
 	}
 	st, err := c.StartRollout(ctx, *env, plan, *reason)
 	if err != nil && *file == "" {
-		return problemsInFlags(err, fs)
+		return planProblemsInFlags(problemsInFlags(err, fs), *steps, guardrails)
 	}
 	if err != nil {
 		return err
@@ -242,6 +243,26 @@ func runRolloutAction(sub string) func(ctx context.Context, e *cliEnv, args []st
 		}
 		return writeOut(e, cf, st, rolloutStatusFit(outputWidth(e)))
 	}
+}
+
+// planProblemsInFlags names, in the problems of a plan made from flags,
+// the item of --steps or --guardrail that made the step or guardrail a
+// problem is in: "/guardrails/1/metric" is "--guardrail nope:2%", a
+// pointer into JSON the command line never showed.
+func planProblemsInFlags(err error, steps string, guardrails []string) error {
+	ve, ok := errors.AsType[*valueloop.ValidationError](err)
+	if !ok {
+		return err
+	}
+	items := map[string][]string{"steps": typed("--steps", splitTrim(steps, ",")), "guardrails": typed("--guardrail", guardrails)}
+	for i, p := range ve.Problems {
+		list, rest, _ := strings.Cut(strings.TrimPrefix(p.Path, "/"), "/")
+		index, _, _ := strings.Cut(rest, "/")
+		if n, err := strconv.Atoi(index); err == nil && n >= 0 && n < len(items[list]) {
+			ve.Problems[i].Path = items[list][n]
+		}
+	}
+	return ve
 }
 
 // rolloutPlan builds the plan from a file or from the command line.
