@@ -20,6 +20,9 @@ const (
 	// Proportion compares the share of units with x = 1 (a conversion) with
 	// the unpooled Wald z-test, as statsmodels' test_proportions_2indep
 	// (method "wald"): variance p(1−p) (divisor n) and normal quantiles.
+	// Where that variance is 0 in both arms and the rates differ (0% in
+	// one, 100% in the other) the absolute difference has Newcombe's
+	// hybrid score interval instead (Effect.Method "newcombe").
 	Proportion Kind = "proportion"
 	// Ratio compares Σx / Σy (revenue per order, clicks per session) where
 	// the analysis unit is still the user: the variance comes from the delta
