@@ -794,6 +794,7 @@ func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float6
 		// on the log ratio (stats.Plan.NonNegative).
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
 		plan.NonNegative, plan.SequentialTuning = nonNegativeKind(pm.Kind), s.SequentialTuning
+		plan.FixedHorizon = s.Inference == Fixed // as the analysis (Analyze)
 		// It chooses that test at its own α, not at the plan's share.
 		if alpha < s.Alpha {
 			plan.AnalysisAlpha = s.Alpha

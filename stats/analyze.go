@@ -669,8 +669,9 @@ func pValues(c *Comparison, f int) (raw, adj *float64) {
 // that the numbers overflow) control has none.
 //
 // A non-negative metric cannot fall by more than 100%. When the delta
-// method's interval (fixed or sequential, taken two-sided) would reach below
-// −100% and both means are positive, the effect is tested on the log scale,
+// method's interval (fixed or sequential, taken two-sided; the fixed one
+// alone under Settings.FixedHorizon) would reach below −100% and both means
+// are positive, the effect is tested on the log scale,
 // as Katz et al. (1978) for the risk ratio:
 //
 //	ln(t̄/k̄) ± m·√(Var(t̄)/t̄² + Var(k̄)/k̄²),  interval exp(·) − 1,
@@ -689,7 +690,7 @@ func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, b
 	}
 	e := a.effect(r, rse, tt)
 	e.Method = "delta"
-	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-math.Max(tt.crit, tt.seqMult)*rse < -1 {
+	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-a.switchMultiplier(tt)*rse < -1 {
 		l := math.Log(t.adjusted / k.adjusted)
 		lse := math.Sqrt(t.v/(t.adjusted*t.adjusted) + k.v/k2)
 		if finite(l) && finite(lse) && lse > 0 && finite(tt.seqMult*lse) {
@@ -705,6 +706,16 @@ func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, b
 			k.adjusted, a.zCentral*math.Sqrt(k.v), a.s.Level())
 	}
 	return e, true
+}
+
+// switchMultiplier is how many SEs of the delta method's interval must stay
+// above −100% to keep it: the wider of the two intervals, or the fixed
+// horizon's alone when the sequence decides nothing (FixedHorizon).
+func (a *analyzer) switchMultiplier(tt test) float64 {
+	if a.s.FixedHorizon {
+		return tt.crit
+	}
+	return math.Max(tt.crit, tt.seqMult)
 }
 
 // expm1Interval maps an interval of ln(t/c) to one of t/c − 1; an unbounded

@@ -107,6 +107,12 @@ type Settings struct {
 	// sample-ratio check is made (Result.SRM is NotApplicable). Set in code,
 	// never read from a request.
 	SplitUnknown bool `json:"-"`
+	// FixedHorizon says only the fixed-horizon intervals will decide (fixed
+	// inference): a relative effect then switches to the log ratio when
+	// its fixed-horizon interval would reach below −100%, whatever the
+	// confidence sequence's does, so that the test that decides does not
+	// depend on SequentialTuning. Set in code, never read from a request.
+	FixedHorizon bool `json:"-"`
 	// Prior is an informative normal prior on the relative effect for the
 	// Bayesian view; nil means the flat prior.
 	Prior *Prior `json:"prior,omitempty"`
