@@ -350,7 +350,11 @@ func Analyze(in Input) (*Result, error) {
 		}
 		si.Metrics[i] = sm
 	}
-	sr, err := stats.Analyze(s.Settings, si)
+	st := s.Settings
+	// Under fixed inference the sequence decides nothing, so it takes no
+	// part in the choice of the relative effect's test either.
+	st.FixedHorizon = s.Inference == Fixed
+	sr, err := stats.Analyze(st, si)
 	if err != nil {
 		return nil, err
 	}

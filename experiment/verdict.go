@@ -315,6 +315,10 @@ func judgeVariant(vv *VariantVerdict, res *Result, h *Hypothesis, primary *Metri
 	}
 	eff := trt.Lift.Absolute
 	if !h.Absolute {
+		if trt.Lift.Relative == nil && allAgainstNone(trt.Lift) {
+			set(KeepRunning, CodeNotEnoughData, "%s: %s, so a relative effect cannot be measured (give the minimum effect as absolute)", primary.Metric, noRelative)
+			return
+		}
 		if trt.Lift.Relative == nil {
 			set(KeepRunning, CodeZeroBaseline, "%s: the control mean is zero, so a relative effect cannot be measured yet (or give the minimum effect as absolute)", primary.Metric)
 			return
@@ -618,6 +622,16 @@ func familyLevel(s Settings, k int) string {
 	return fmt.Sprintf("(%.4g%% interval: α/%d over the %d treatments)", 100*(1-s.Alpha/float64(k)), k, k)
 }
 
+// allAgainstNone says l is a conversion of 100% in control and none in the
+// treatment (stats' Newcombe interval): it has no relative effect though
+// the control mean is not zero.
+func allAgainstNone(l *Lift) bool {
+	return l.Absolute.Method == stats.MethodNewcombe && l.Absolute.Estimate < 0
+}
+
+// noRelative is why allAgainstNone has no relative effect.
+const noRelative = "every user converted in control and none in the treatment: the relative change is −100%, with no interval of its own"
+
 // checkGuardrail judges guardrail g on treatment t of metric m, on the
 // interval corrected over the k treatments (see atFamily).
 func checkGuardrail(m *MetricResult, g Guardrail, t int, s Settings, k int) GuardrailCheck {
@@ -631,6 +645,9 @@ func checkGuardrail(m *MetricResult, g Guardrail, t int, s Settings, k int) Guar
 	if !g.Absolute {
 		if v.Lift.Relative == nil {
 			c.Reason = "the control mean is zero, so a relative harm cannot be measured (give the tolerance as absolute)"
+			if allAgainstNone(v.Lift) {
+				c.Reason = noRelative + ", so a relative harm cannot be measured (give the tolerance as absolute)"
+			}
 			return c
 		}
 		eff = *v.Lift.Relative
@@ -777,6 +794,7 @@ func sizeTest(res *Result, h *Hypothesis, pm *MetricResult, t int, effect float6
 		// on the log ratio (stats.Plan.NonNegative).
 		plan.Relative, plan.Baseline = true, *ctrl.AdjustedMean
 		plan.NonNegative, plan.SequentialTuning = nonNegativeKind(pm.Kind), s.SequentialTuning
+		plan.FixedHorizon = s.Inference == Fixed // as the analysis (Analyze)
 		// It chooses that test at its own α, not at the plan's share.
 		if alpha < s.Alpha {
 			plan.AnalysisAlpha = s.Alpha

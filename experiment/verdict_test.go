@@ -147,6 +147,12 @@ func TestVerdicts(t *testing.T) {
 			KeepRunning, CodeNotEnoughData, []string{"signup: not enough data"}, "treatment", "none"},
 		{"zero baseline", scenario{users: fewUsers, primary: []*Lift{func() *Lift { l := lift(win); l.Relative = nil; return l }()}, guardrail: []*Lift{lift(harmless)}}, nil,
 			KeepRunning, CodeZeroBaseline, []string{"control mean is zero"}, "treatment", "none"},
+		{"all against none has no relative effect, though the baseline is not zero", scenario{users: fewUsers, primary: []*Lift{func() *Lift {
+			l := lift(win)
+			l.Relative, l.Absolute.Method, l.Absolute.Estimate = nil, stats.MethodNewcombe, -1
+			return l
+		}()}, guardrail: []*Lift{lift(harmless)}}, nil,
+			KeepRunning, CodeNotEnoughData, []string{"every user converted in control and none in the treatment", "give the minimum effect as absolute"}, "treatment", "none"},
 		{"zero baseline is no obstacle to an absolute minimum", scenario{users: fewUsers, primary: []*Lift{func() *Lift { l := lift(win); l.Relative = nil; return l }()}, guardrail: []*Lift{lift(harmless)}},
 			func(h *Hypothesis) { h.Absolute, h.MinimumEffect = true, 0.004 }, Validated, CodeWorthShipping, []string{"signup moved +0.01 [+0.004, +0.016]", "+0.004 worth shipping"}, "treatment", "none"},
 		{"expected decrease validated", scenario{users: fewUsers, primary: []*Lift{lift(wrongWay)}, guardrail: []*Lift{lift(harmless)}}, decrease,

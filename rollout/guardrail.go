@@ -213,6 +213,11 @@ func guardrails(p *Plan, percent float64, metrics []metric.Metric, aggs []metric
 			continue
 		case c.Relative == nil:
 			r.Status, r.Reason = GuardrailNotEnoughData, "the baseline is 0, so there is no relative change yet"
+			if c.Absolute.Method == stats.MethodNewcombe {
+				// 0% against 100%, either way: the note says why there is
+				// neither a relative change nor a sequential interval.
+				r.Reason = c.Absolute.Note
+			}
 			if harmFromZero(g.Direction, c.Absolute.Sequential) {
 				// Any harm from 0 is an infinite relative change, beyond
 				// every tolerance: shown once the absolute difference's

@@ -16,7 +16,8 @@ import (
 // none in 1,000 users of the baseline to 31 in 1,000 of the variant is
 // breached (it was "not enough data", so the rollout advanced on time
 // alone); a rise too small to tell from chance, no errors in either, or a
-// conversion rising from 0 (better) still have no figures to judge.
+// conversion rising from 0 (better) still have no figures to judge, nor
+// has every variant user erring (0% against 100%: no sequential interval).
 func TestGuardrailFromAZeroBaseline(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -29,6 +30,10 @@ func TestGuardrailFromAZeroBaseline(t *testing.T) {
 		{"one error is chance", "lower", 1, rollout.GuardrailNotEnoughData, "baseline is 0"},
 		{"no errors in either", "lower", 0, rollout.GuardrailNotEnoughData, ""},
 		{"conversions rise from none", "higher", 31, rollout.GuardrailNotEnoughData, "baseline is 0"},
+		// Every variant user errs: Newcombe's interval, which has no
+		// sequential form, so the rollout's sequential check says nothing
+		// and the reason says why.
+		{"every user errs in the variant", "lower", 1000, rollout.GuardrailNotEnoughData, "Newcombe's hybrid score interval; it has no sequential form"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := metric.Metric{Key: "error-rate", Kind: metric.Conversion, Event: "error", Direction: metric.Direction(c.dir)}

@@ -133,9 +133,17 @@ type Effect struct {
 	// Method is how a relative effect was tested: "delta" (the delta
 	// method on t/c − 1) or "log-ratio" (the delta method on ln(t/c), whose
 	// interval, transformed back, stays above −100%); empty for the
-	// absolute effect. For "log-ratio", SE and Statistic are on the log
-	// scale.
+	// absolute effect, which has the normal approximation's interval,
+	// unless it is "newcombe": a conversion where one arm converted none
+	// of its units and the other all of them, whose Wald interval has no
+	// width (see newcombe). For "log-ratio", SE and Statistic are on the
+	// log scale; for "newcombe" SE is 0 (the interval is no multiple of a
+	// standard error) and Statistic the z at which it reaches 0.
 	Method string `json:"method,omitempty"`
+	// Units are the control's and the treatment's units behind a
+	// "newcombe" interval (the rates are 0 and 1, the Estimate says
+	// which), so that it can be rebuilt at another level (IntervalsAt).
+	Units *[2]int64 `json:"units,omitempty"`
 	// AdjustedInterval and AdjustedSequential are the intervals at level
 	// 1 − α/m for a Bonferroni correction over m comparisons: they exclude
 	// 0 exactly when the adjusted p-value is below α. Absent for other
@@ -159,7 +167,8 @@ type Comparison struct {
 	// Relative is (treatment − control)/|control|, its standard error from
 	// the delta method (arms independent) and its intervals built with the
 	// same critical values as Absolute's; nil when the control estimate is
-	// zero. Dividing by |control| keeps the sign of the absolute difference
+	// zero, and for a conversion of 0% in one arm and 100% in the other
+	// (see newcombe). Dividing by |control| keeps the sign of the absolute difference
 	// when the control mean is negative (profit, a net change). For a
 	// NonNegative metric whose delta-method interval would reach below
 	// −100%, the test and intervals are those of ln(t/c) instead (Method).
@@ -439,8 +448,9 @@ func arm(kind Kind, s Summary, theta, preMean float64) armStats {
 }
 
 // noVariance says why neither k nor t varies: the covariate explains the
-// metric exactly (CUPED left no variance), no unit or every unit converted,
-// or the metric is constant.
+// metric exactly (CUPED left no variance), no unit or every unit converted
+// in both arms, or the metric is constant. (None against every unit has the
+// Newcombe interval, see newcombe.)
 func noVariance(kind Kind, k, t armStats) string {
 	switch {
 	case k.rawV+t.rawV > 0:
@@ -450,10 +460,6 @@ func noVariance(kind Kind, k, t armStats) string {
 		return "no unit converted in either arm"
 	case k.estimate >= 1 && t.estimate >= 1:
 		return "every unit converted in both arms"
-	case k.estimate <= 0 && t.estimate >= 1:
-		return "every unit converted in the treatment and none in control: the normal approximation gives no interval when neither arm varies; the counts themselves are the evidence"
-	case k.estimate >= 1 && t.estimate <= 0:
-		return "every unit converted in control and none in the treatment: the normal approximation gives no interval when neither arm varies; the counts themselves are the evidence"
 	}
 	return "the metric does not vary in either arm"
 }
@@ -471,6 +477,10 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 	}
 	v := k.v + t.v
 	if !(v > 0) {
+		if kind == Proportion && k.rawV+t.rawV == 0 && math.Abs(t.estimate-k.estimate) == 1 {
+			a.newcombe(c, lowerIsBetter, k, t)
+			return nil
+		}
 		return fmt.Errorf("%w: %s", ErrNotEnoughData, noVariance(kind, k, t))
 	}
 	alt := a.s.Alternative
@@ -505,11 +515,18 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 		*rel = e
 		c.Relative = rel
 	}
+	a.bayesian(c, diff, se, k.adjusted, lowerIsBetter)
+	return nil
+}
+
+// bayesian fills c's Bayesian view from the likelihood N(diff, se²) of the
+// absolute difference, with the settings' prior scaled by the control mean.
+func (a *analyzer) bayesian(c *Comparison, diff, se, control float64, lowerIsBetter bool) {
 	post, postSE := diff, se
-	if p := a.s.Prior; p != nil && k.adjusted != 0 {
+	if p := a.s.Prior; p != nil && control != 0 {
 		// Normal prior on the relative effect, on the absolute scale:
 		// precision-weighted with the likelihood N(diff, se²).
-		m0, s0 := p.Mean*math.Abs(k.adjusted), p.SD*math.Abs(k.adjusted)
+		m0, s0 := p.Mean*math.Abs(control), p.SD*math.Abs(control)
 		w0, w := 1/(s0*s0), 1/(se*se)
 		if finite(w0) && w0 > 0 && finite(m0) {
 			ps := math.Sqrt(1 / (w0 + w))
@@ -525,7 +542,6 @@ func (a *analyzer) compare(c *Comparison, rel *Effect, kind Kind, lowerIsBetter,
 	b := bayes(post, postSE, lowerIsBetter)
 	c.ChanceToBeat, c.ExpectedLoss, c.ExpectedLossControl = b.chance, b.lossTreatment, b.lossControl
 	c.Credible = Interval{Lower: post - a.zCentral*postSE, Upper: post + a.zCentral*postSE}
-	return nil
 }
 
 func tPValue(stat, df float64, alt Alternative) float64 {
@@ -653,8 +669,9 @@ func pValues(c *Comparison, f int) (raw, adj *float64) {
 // that the numbers overflow) control has none.
 //
 // A non-negative metric cannot fall by more than 100%. When the delta
-// method's interval (fixed or sequential, taken two-sided) would reach below
-// −100% and both means are positive, the effect is tested on the log scale,
+// method's interval (fixed or sequential, taken two-sided; the fixed one
+// alone under Settings.FixedHorizon) would reach below −100% and both means
+// are positive, the effect is tested on the log scale,
 // as Katz et al. (1978) for the risk ratio:
 //
 //	ln(t̄/k̄) ± m·√(Var(t̄)/t̄² + Var(k̄)/k̄²),  interval exp(·) − 1,
@@ -673,7 +690,7 @@ func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, b
 	}
 	e := a.effect(r, rse, tt)
 	e.Method = "delta"
-	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-math.Max(tt.crit, tt.seqMult)*rse < -1 {
+	if nonNegative && k.adjusted > 0 && t.adjusted > 0 && r-a.switchMultiplier(tt)*rse < -1 {
 		l := math.Log(t.adjusted / k.adjusted)
 		lse := math.Sqrt(t.v/(t.adjusted*t.adjusted) + k.v/k2)
 		if finite(l) && finite(lse) && lse > 0 && finite(tt.seqMult*lse) {
@@ -689,6 +706,16 @@ func (a *analyzer) relative(k, t armStats, tt test, nonNegative bool) (Effect, b
 			k.adjusted, a.zCentral*math.Sqrt(k.v), a.s.Level())
 	}
 	return e, true
+}
+
+// switchMultiplier is how many SEs of the delta method's interval must stay
+// above −100% to keep it: the wider of the two intervals, or the fixed
+// horizon's alone when the sequence decides nothing (FixedHorizon).
+func (a *analyzer) switchMultiplier(tt test) float64 {
+	if a.s.FixedHorizon {
+		return tt.crit
+	}
+	return math.Max(tt.crit, tt.seqMult)
 }
 
 // expm1Interval maps an interval of ln(t/c) to one of t/c − 1; an unbounded
@@ -756,6 +783,9 @@ func (s Settings) IntervalsAt(e Effect, alpha, df, units float64) (fixed, seq In
 	center := e.Estimate
 	if e.Method == "log-ratio" {
 		center = e.Statistic * e.SE // ln(t/c)
+	}
+	if e.Method == MethodNewcombe && e.Units != nil {
+		return newcombeInterval(e.Estimate, newcombeReach(crit, e.Units[0], e.Units[1]), s.Alternative), rateRange(s.Alternative)
 	}
 	fixed, seq = interval(center, crit*e.SE, s.Alternative), interval(center, q.multiplier(units)*e.SE, s.Alternative)
 	if e.Method == "log-ratio" {

@@ -11,7 +11,8 @@
 //     Welford update (Summary.Add) and a Chan merge (Merge) for the ingestion
 //     pipeline;
 //   - Analyze: fixed-horizon two-sample tests (Welch's t for means, the Wald
-//     z-test for proportions, the delta method for ratio metrics), absolute
+//     z-test for proportions, Newcombe's interval where a conversion is 0%
+//     in one arm and 100% in the other, the delta method for ratio metrics), absolute
 //     and relative lift with intervals, always-valid confidence sequences and
 //     p-values that are safe to peek at, CUPED variance reduction, the
 //     sample-ratio-mismatch check, Holm or Benjamini–Hochberg correction and

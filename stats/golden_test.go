@@ -37,6 +37,15 @@ type golden struct {
 		Alpha              float64
 		Want               wantTest
 	}
+	Newcombe []struct {
+		Control, Treatment [2]int64
+		Alternative        Alternative
+		Alpha              float64
+		Want               struct {
+			Diff, Statistic, PValue, Chance float64
+			Interval                        Interval
+		}
+	}
 	Ratio []struct {
 		RatioSD []struct {
 			MeanX, MeanY, SDX, SDY, Corr, Want float64

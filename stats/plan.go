@@ -74,6 +74,10 @@ type Plan struct {
 	// test's α now): the analysis chooses the log ratio at its own α, and
 	// the plan then tests the chosen effect at Alpha. 0 means Alpha.
 	AnalysisAlpha float64 `json:"analysisAlpha,omitempty"`
+	// FixedHorizon plans an analysis under Settings.FixedHorizon (fixed
+	// inference), which chooses the log ratio on the fixed-horizon
+	// interval alone: the sequence's multiplier then takes no part.
+	FixedHorizon bool `json:"fixedHorizon,omitempty"`
 }
 
 // ProportionSD is the per-unit standard deviation √(p(1−p)) of a conversion
@@ -242,7 +246,8 @@ func (p Plan) tPower(d, nc float64) float64 {
 // plan of a non-negative metric, both means positive, when the delta
 // method's interval at the alternative, at the larger of the critical
 // value (Student's t with df degrees of freedom, the normal's for df 0)
-// and the confidence sequence's multiplier, both at the analysis' α
+// and the confidence sequence's multiplier (the critical value alone for
+// FixedHorizon), both at the analysis' α
 // (AnalysisAlpha), reaches below −100% (the analysis' rule, see
 // Comparison.Relative). Its SE is √(b/μt² + a/μc²), larger than the delta
 // method's for a decrease: planned with the delta method, −90% of a 10%
@@ -254,9 +259,12 @@ func (p Plan) logRatio(d, a, b, units, df float64) bool {
 	}
 	alpha := cmp.Or(p.AnalysisAlpha, p.Alpha)
 	crit := critical(alpha, df, p.Alternative)
-	m := newSequential(alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units)
+	m := crit
+	if !p.FixedHorizon {
+		m = max(crit, newSequential(alpha, cmp.Or(p.SequentialTuning, 10000), p.Alternative).multiplier(units))
+	}
 	rse := math.Sqrt(p.controlWeight(d)*a+b) / p.Baseline
-	return d/p.Baseline-math.Max(crit, m)*rse < -1
+	return d/p.Baseline-m*rse < -1
 }
 
 // Short says whether arms whose means have variances varControl and

@@ -254,3 +254,29 @@ func TestRelativeMDEOnTheLogRatio(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanFixedHorizonSwitch: −50% of a 10% rate on 200 users per arm. The
+// delta method's interval at the fixed horizon stays above −100% (−87%),
+// the confidence sequence's (multiplier about 5) does not: an analysis under
+// fixed inference keeps the delta method there (Settings.FixedHorizon), and
+// so does a plan for it; otherwise both take the log ratio.
+func TestPlanFixedHorizonSwitch(t *testing.T) {
+	p := Plan{Alpha: 0.05, Alternative: TwoSided, Power: 0.8, Proportion: true, Baseline: 0.1, Relative: true}
+	d, a, b := -0.05, 0.09/200, 0.0475/200
+	if !p.logRatio(d, a, b, 400, 0) {
+		t.Errorf("without FixedHorizon: delta method, want the log ratio (the sequence reaches below -100%%)")
+	}
+	p.FixedHorizon = true
+	if p.logRatio(d, a, b, 400, 0) {
+		t.Errorf("FixedHorizon: log ratio, want the delta method (the fixed interval stays above -100%%)")
+	}
+	for _, fixed := range []bool{false, true} {
+		s := fixedSettings(0.05, TwoSided)
+		s.FixedHorizon = fixed
+		c := analyzeTwo(t, s, Proportion, ProportionSummary(200, 20), ProportionSummary(200, 10))
+		want := map[bool]string{false: "log-ratio", true: "delta"}[fixed]
+		if c.Relative == nil || c.Relative.Method != want {
+			t.Errorf("FixedHorizon %v: relative %+v, want method %s", fixed, c.Relative, want)
+		}
+	}
+}

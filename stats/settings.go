@@ -20,6 +20,9 @@ const (
 	// Proportion compares the share of units with x = 1 (a conversion) with
 	// the unpooled Wald z-test, as statsmodels' test_proportions_2indep
 	// (method "wald"): variance p(1−p) (divisor n) and normal quantiles.
+	// Where that variance is 0 in both arms and the rates differ (0% in
+	// one, 100% in the other) the absolute difference has Newcombe's
+	// hybrid score interval instead (Effect.Method "newcombe").
 	Proportion Kind = "proportion"
 	// Ratio compares Σx / Σy (revenue per order, clicks per session) where
 	// the analysis unit is still the user: the variance comes from the delta
@@ -104,6 +107,12 @@ type Settings struct {
 	// sample-ratio check is made (Result.SRM is NotApplicable). Set in code,
 	// never read from a request.
 	SplitUnknown bool `json:"-"`
+	// FixedHorizon says only the fixed-horizon intervals will decide (fixed
+	// inference): a relative effect then switches to the log ratio when
+	// its fixed-horizon interval would reach below −100%, whatever the
+	// confidence sequence's does, so that the test that decides does not
+	// depend on SequentialTuning. Set in code, never read from a request.
+	FixedHorizon bool `json:"-"`
 	// Prior is an informative normal prior on the relative effect for the
 	// Bayesian view; nil means the flat prior.
 	Prior *Prior `json:"prior,omitempty"`

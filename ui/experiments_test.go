@@ -237,3 +237,36 @@ func TestClipMarksClearOfLegend(t *testing.T) {
 		}
 	}
 }
+
+// TestExperimentPageShowsTheNote: the metrics table says, under the
+// variant's status, when its interval is not the usual one (Newcombe's for
+// a conversion of 0% against 100%) or its figure may mislead; the page
+// showed the interval without saying so.
+func TestExperimentPageShowsTheNote(t *testing.T) {
+	u := &UI{Now: time.Now}
+	if err := u.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := stats.Analyze(stats.DefaultSettings(), stats.Input{
+		Variants: []stats.Variant{{Name: "control", Weight: 1, Units: 40}, {Name: "treatment", Weight: 1, Units: 30}},
+		Metrics:  []stats.Metric{{Name: "m", Kind: stats.Proportion, Summaries: []stats.Summary{stats.ProportionSummary(40, 0), stats.ProportionSummary(30, 30)}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, one := 0.0, 1.0
+	m := experiment.MetricResult{Metric: "signup", Kind: "conversion", Analysis: stats.Proportion, Direction: "higher", Variants: []experiment.VariantResult{
+		{Variant: "control", Control: true, Users: 40, Status: stats.OK, Mean: &zero},
+		{Variant: "treatment", Users: 30, Status: stats.OK, Mean: &one, Lift: &experiment.Lift{Absolute: res.Metrics[0].Comparisons[0].Absolute}},
+	}}
+	r := &experiment.Result{Flag: "f", Environment: "production", Metrics: []experiment.MetricResult{m}}
+	r.Settings.Settings = stats.DefaultSettings()
+	var b strings.Builder
+	d := experimentData{Env: "production", Flag: "f", Result: r, Inference: experiment.Fixed, Metrics: []metricView{{MetricResult: m}}}
+	if err := u.pages["experiment"].ExecuteTemplate(&b, "content", page{Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Note: every unit converted in the treatment and none in control: the normal approximation has no interval, so this is Newcombe&#39;s hybrid score interval"; !strings.Contains(b.String(), want) {
+		t.Errorf("the experiment page lacks %q:\n%s", want, b.String())
+	}
+}

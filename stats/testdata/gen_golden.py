@@ -27,6 +27,7 @@ import numpy as np
 import scipy
 import scipy.integrate as integrate
 import scipy.stats as st
+from scipy.optimize import brentq
 import statsmodels
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -236,6 +237,48 @@ def proportions():
                 want.update(relative_test(pt, vt, pc, vc, alpha, ours, c, nonneg=True, units=nc + nt))
             cases.append({"control": [kc, nc], "treatment": [kt, nt], "alternative": ours,
                           "alpha": alpha, "want": want})
+    return cases
+
+
+def newcombe():
+    """A conversion where one arm converted none of its units and the other
+    all of them: no Wald interval (its SE is 0), so Newcombe's hybrid score
+    interval from statsmodels (confint_proportions_2indep, method "newcomb"),
+    treatment first as statsmodels compares count1 - count2. One-sided at
+    alpha is its bound at 2*alpha. The statistic is the z at which that
+    interval reaches 0 (found with brentq on statsmodels' own bound), the
+    p-value scipy's for it, so p < alpha exactly when the interval excludes 0.
+    The Bayesian view: each arm's Beta(1, 1) posterior (scipy), the
+    difference read as a normal with its mean and variance."""
+    cases = []
+    for (kc, nc), (kt, nt) in [((0, 5), (5, 5)), ((0, 2), (2, 2)), ((0, 3), (30, 30)),
+                               ((0, 500), (400, 400)), ((7, 7), (0, 4)), ((500, 500), (0, 400)),
+                               ((0, 1000), (3, 3)), ((20, 20), (0, 20))]:
+        d = kt / nt - kc / nc
+
+        def bound(alpha):
+            lo, hi = confint_proportions_2indep(kt, nt, kc, nc, method="newcomb",
+                                                compare="diff", alpha=alpha)
+            return f(lo), f(hi)
+
+        side = 0 if d > 0 else 1  # the bound that moves towards 0
+        z = brentq(lambda z: bound(2 * st.norm.sf(z))[side], 1e-3, 37, xtol=1e-14, rtol=1e-15)
+        stat = z if d > 0 else -z
+        mc, mt = st.beta(kc + 1, nc - kc + 1), st.beta(kt + 1, nt - kt + 1)
+        post, post_sd = mt.mean() - mc.mean(), math.sqrt(mt.var() + mc.var())
+        for alt in ["two-sided", "greater", "less"]:
+            for alpha in [0.05, 0.01]:
+                lo, hi = bound(alpha if alt == "two-sided" else 2 * alpha)
+                iv = {"lower": lo, "upper": hi}
+                if alt == "greater":
+                    iv = {"lower": lo, "upperUnbounded": True}
+                elif alt == "less":
+                    iv = {"upper": hi, "lowerUnbounded": True}
+                chance = st.norm(post, post_sd).sf(0)
+                cases.append({"control": [kc, nc], "treatment": [kt, nt], "alternative": alt,
+                              "alpha": alpha, "want": {"diff": d, "statistic": f(stat),
+                                                       "pValue": p_value(stat, alt), "interval": iv,
+                                                       "chance": f(chance)}})
     return cases
 
 
@@ -786,6 +829,7 @@ def main():
         "distributions": distributions(),
         "welch": welch(),
         "proportions": proportions(),
+        "newcombe": newcombe(),
         "ratio": ratio(),
         "cuped": cuped(),
         "srm": srm(),
