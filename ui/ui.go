@@ -69,7 +69,7 @@ type AuditReader interface {
 
 // ExperimentReader is what the experiment pages read (the store).
 type ExperimentReader interface {
-	experiment.Reader
+	experiment.BatchReader
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 
