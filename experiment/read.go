@@ -208,14 +208,17 @@ func ReadInputs(ctx context.Context, r BatchReader, env string, ins []*Input) (e
 	if err != nil {
 		return nil, err
 	}
-	// Every flag's cells of all users, and by day of exposure as ReadDays
-	// reads them: one ReadDays of the flag "" is that of every flag.
+	// Every flag's cells by day of exposure and of all users as ReadDays
+	// reads them (one ReadDays of the flag "" is that of every flag), and
+	// of all users alone when it read none of them.
 	all := Input{Environment: env, Metrics: metrics}
-	if all.Aggregates, err = r.Aggregates(ctx, env, ""); err != nil {
-		return nil, err
-	}
 	if err := ReadDays(ctx, r, &all); err != nil {
 		return nil, err
+	}
+	if all.Aggregates == nil {
+		if all.Aggregates, err = r.Aggregates(ctx, env, ""); err != nil {
+			return nil, err
+		}
 	}
 	cells, out, days := byFlag(all.Aggregates), byFlag(outside), byFlag(all.Days)
 	errs = make([]error, len(ins))
