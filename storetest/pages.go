@@ -51,9 +51,14 @@ func testAuditPages(t *testing.T, s Store, _ *Clock) {
 }
 
 func auditIDs(es []valueloop.AuditEntry) []int64 {
+	return idsOf(es, func(e valueloop.AuditEntry) int64 { return e.ID })
+}
+
+// idsOf are the ids of items, in their order ([] for none).
+func idsOf[T any](items []T, id func(T) int64) []int64 {
 	out := []int64{}
-	for _, e := range es {
-		out = append(out, e.ID)
+	for _, x := range items {
+		out = append(out, id(x))
 	}
 	return out
 }
@@ -109,9 +114,5 @@ func testRolloutPages(t *testing.T, st Store, _ *Clock) {
 }
 
 func rolloutIDs(rs []rollout.Rollout) []int64 {
-	out := []int64{}
-	for _, r := range rs {
-		out = append(out, r.ID)
-	}
-	return out
+	return idsOf(rs, func(r rollout.Rollout) int64 { return r.ID })
 }

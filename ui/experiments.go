@@ -151,8 +151,8 @@ func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 			return nil, err
 		}
 		for i, in := range ins {
-			row := &rows[lo+i]
-			if err := errs[i]; err == nil {
+			row, err := &rows[lo+i], errs[i]
+			if err == nil {
 				row.Result, err = u.analyzeInput(ctx, in, true)
 			}
 			if err != nil {

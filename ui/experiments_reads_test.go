@@ -3,8 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"regexp"
@@ -138,20 +136,12 @@ func TestExperimentListReadsItsPage(t *testing.T) {
 	analyses := regexp.MustCompile(`analyses;desc="(\d+)"`)
 	get := func(path string) (string, string) {
 		t.Helper()
-		resp, err := c.Get(d.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-		ran := analyses.FindStringSubmatch(resp.Header.Get("Server-Timing"))
+		page, h := d.getOK(t, c, path)
+		ran := analyses.FindStringSubmatch(h.Get("Server-Timing"))
 		if ran == nil {
-			t.Fatalf("GET %s: no analyses in Server-Timing %q", path, resp.Header.Get("Server-Timing"))
+			t.Fatalf("GET %s: no analyses in Server-Timing %q", path, h.Get("Server-Timing"))
 		}
-		return string(b), ran[1]
+		return page, ran[1]
 	}
 	// One experiment's reads: those of its own page.
 	reads.reset()
@@ -247,18 +237,14 @@ func TestOverviewReadsPerEnvironment(t *testing.T) {
 	})
 	c := d.signedIn(t)
 	reads.reset()
-	resp, err := c.Get(d.srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	d.getOK(t, c, "/")
 	// Per environment: hypotheses, metrics, split histories, the cells
 	// outside the split, by day with those of all users; and the list of
 	// experiments.
 	got, _ := reads.reset()
 	t.Logf("GET / read the store %d times for %d experiments in %d environments", got, 61*len(envs), len(envs))
-	if resp.StatusCode != http.StatusOK || got > 1+5*len(envs) {
-		t.Errorf("GET / read the store %d times (status %d), want at most %d for %d experiments in %d environments", got, resp.StatusCode, 1+5*len(envs), 61*len(envs), len(envs))
+	if got > 1+5*len(envs) {
+		t.Errorf("GET / read the store %d times, want at most %d for %d experiments in %d environments", got, 1+5*len(envs), 61*len(envs), len(envs))
 	}
 	// What it shows is what each experiment's own reads give.
 	r := withSession(httptest.NewRequest("GET", "/", nil), &session{Token: valueloop.Token{Name: "admin", Scope: valueloop.ScopeAdmin}})

@@ -3,8 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -122,16 +120,8 @@ func TestDashboardPagesItsTrails(t *testing.T) {
 	c := d.signedIn(t)
 	get := func(path string) string {
 		t.Helper()
-		resp, err := c.Get(d.srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-		return string(b)
+		page, _ := d.getOK(t, c, path)
+		return page
 	}
 	for _, tc := range []struct {
 		path, want  string

@@ -437,25 +437,7 @@ func (c *chrome) legible(page string) {
 // (a bar, a band), tints composited, else the card. Before, the charts'
 // text was checked by no test.
 const chartContrastScript = `(() => {
-  const parse = s => {
-    let m = s.match(/^rgba?\(([^)]*)\)$/);
-    if (m) { const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0]/255, p[1]/255, p[2]/255, p.length > 3 ? p[3] : 1]; }
-    m = s.match(/^color\(srgb ([^)]*)\)$/);
-    if (m) { const p = m[1].split(/[ \/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
-    return null;
-  };
-  const over = (top, bottom) => [0,1,2].map(i => top[i]*top[3] + bottom[i]*(1-top[3])).concat([1]);
-  const bgOf = el => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
-    }
-    let out = [1,1,1,1];
-    for (let i = layers.length - 1; i >= 0; i--) out = over(layers[i], out);
-    return out;
-  };
-  const paint = (el, prop, opacityProp) => {
+` + contrastHelpers + `  const paint = (el, prop, opacityProp) => {
     const cs = getComputedStyle(el);
     const c = parse(cs[prop]);
     if (!c) return null;
@@ -463,7 +445,6 @@ const chartContrastScript = `(() => {
     return c;
   };
   const shapes = new Set(["rect", "polygon", "path", "circle", "ellipse"]);
-  const lum = c => { const f = x => x <= 0.03928 ? x/12.92 : Math.pow((x+0.055)/1.055, 2.4); return 0.2126*f(c[0]) + 0.7152*f(c[1]) + 0.0722*f(c[2]); };
   const hex = c => "#" + c.slice(0,3).map(x => Math.round(x*255).toString(16).padStart(2, "0")).join("");
   const out = [];
   for (const t of document.querySelectorAll("main svg text")) {
@@ -489,9 +470,11 @@ const chartContrastScript = `(() => {
   return [...new Set(out)];
 })()`
 
-// contrastScript lists the visible text whose contrast is below WCAG AA,
-// with its element, text and ratio.
-const contrastScript = `(() => {
+// contrastHelpers are the scripts' colour arithmetic: parse reads a
+// computed colour, over composites a tint on what is under it, bgOf is what
+// is behind an element (its ancestors' backgrounds composited), lum is a
+// colour's relative luminance (WCAG).
+const contrastHelpers = `
   const parse = s => {
     let m = s.match(/^rgba?\(([^)]*)\)$/);
     if (m) { const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0]/255, p[1]/255, p[2]/255, p.length > 3 ? p[3] : 1]; }
@@ -511,7 +494,12 @@ const contrastScript = `(() => {
     return out;
   };
   const lum = c => { const f = x => x <= 0.03928 ? x/12.92 : Math.pow((x+0.055)/1.055, 2.4); return 0.2126*f(c[0]) + 0.7152*f(c[1]) + 0.0722*f(c[2]); };
-  const out = [];
+`
+
+// contrastScript lists the visible text whose contrast is below WCAG AA,
+// with its element, text and ratio.
+const contrastScript = `(() => {
+` + contrastHelpers + `  const out = [];
   for (const el of document.querySelectorAll("header *, main *, footer")) {
     if (!el.offsetParent && el.tagName !== "FOOTER") continue;
     const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
