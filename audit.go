@@ -26,4 +26,7 @@ type AuditFilter struct {
 	Actor       string
 	BeforeID    int64 // entries with a smaller id only, for paging back
 	Limit       int   // default 100, at most 1000
+	// Offset skips that many of the newest entries selected: a page by
+	// number (the dashboard's), whose caller bounds it by a count.
+	Offset int
 }

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -80,6 +81,12 @@ func ReadInput(ctx context.Context, r Reader, in *Input) error {
 			return err
 		}
 	}
+	return in.found()
+}
+
+// found refuses an input of a flag the environment neither defines nor has
+// exposures of.
+func (in *Input) found() error {
 	if in.Definition == nil && len(in.Aggregates) == 0 && len(in.Outside) == 0 {
 		return valueloop.Errorf(valueloop.ENOTFOUND, "flag %q not found in %s, and no exposures of it were received", in.Flag, in.Environment)
 	}
@@ -150,4 +157,88 @@ func ReadDays(ctx context.Context, r DayReader, in *Input) error {
 	}
 	in.Days, err = r.DimensionAggregates(ctx, in.Environment, in.Flag, metric.ExposureDayDimension)
 	return err
+}
+
+// BatchReader is a Reader that also reads many flags of an environment at
+// once (the stores'): what ReadInputs needs.
+type BatchReader interface {
+	Reader
+	// Hypotheses are those of the flags given that have one.
+	Hypotheses(ctx context.Context, env string, flags ...string) (map[string]*Hypothesis, error)
+	// SplitHistories are SplitHistory's periods of every flag of env.
+	SplitHistories(ctx context.Context, env string) (map[string][]SplitPeriod, error)
+}
+
+// hypothesesPerRead bounds the flags of one Hypotheses read, well within
+// the parameters a statement may have.
+const hypothesesPerRead = 500
+
+// ReadInputs is ReadHypothesis and ReadInput for many flags of env
+// (without a dimension), in a few reads of the environment whatever their
+// number: its metrics, the flags' hypotheses, the cells of all its flags
+// (all users', those outside the split, by day of exposure when a metric
+// has a window) and their split histories. The cells of env's flags not
+// asked for are read too: a reader of most of them (the overview reads
+// every experiment) reads fewer rows so than with a query per flag. Each
+// input has its Flag and Definition set, and gets what ReadInput would
+// give it of the same store, or in errs, by index, the error ReadInput
+// would return (a flag neither defined nor exposed).
+func ReadInputs(ctx context.Context, r BatchReader, env string, ins []*Input) (errs []error, err error) {
+	flags := make([]string, len(ins))
+	for i, in := range ins {
+		flags[i] = in.Flag
+	}
+	hyps := map[string]*Hypothesis{}
+	for chunk := range slices.Chunk(flags, hypothesesPerRead) {
+		hs, err := r.Hypotheses(ctx, env, chunk...)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(hyps, hs)
+	}
+	metrics, err := r.Metrics(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	splits, err := r.SplitHistories(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	outside, err := r.DimensionAggregates(ctx, env, "", metric.OutsideDimension)
+	if err != nil {
+		return nil, err
+	}
+	// Every flag's cells by day of exposure and of all users as ReadDays
+	// reads them (one ReadDays of the flag "" is that of every flag), and
+	// of all users alone when it read none of them.
+	all := Input{Environment: env, Metrics: metrics}
+	if err := ReadDays(ctx, r, &all); err != nil {
+		return nil, err
+	}
+	if all.Aggregates == nil {
+		if all.Aggregates, err = r.Aggregates(ctx, env, ""); err != nil {
+			return nil, err
+		}
+	}
+	cells, out, days := byFlag(all.Aggregates), byFlag(outside), byFlag(all.Days)
+	errs = make([]error, len(ins))
+	for i, in := range ins {
+		in.Environment, in.Metrics, in.Now = env, metrics, all.Now
+		in.Hypothesis, in.Settings = nil, DefaultSettings()
+		if h := hyps[in.Flag]; h != nil {
+			in.Hypothesis, in.Settings = h, h.Settings
+		}
+		in.Aggregates, in.Outside, in.Days, in.Splits = cells[in.Flag], out[in.Flag], days[in.Flag], splits[in.Flag]
+		errs[i] = in.found()
+	}
+	return errs, nil
+}
+
+// byFlag groups cells by their flag, each flag's in their order.
+func byFlag(cells []metric.Aggregate) map[string][]metric.Aggregate {
+	out := map[string][]metric.Aggregate{}
+	for _, a := range cells {
+		out[a.Flag] = append(out[a.Flag], a)
+	}
+	return out
 }

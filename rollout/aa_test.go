@@ -319,6 +319,12 @@ func (s *memRollouts) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout
 	return out, nil
 }
 
+func (s *memRollouts) CountRollouts(ctx context.Context, f rollout.Filter, upTo int) (int, error) {
+	f.Limit = upTo
+	list, err := s.Rollouts(ctx, f)
+	return len(list), err
+}
+
 func (s *memRollouts) RolloutEvents(ctx context.Context, id int64) ([]rollout.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

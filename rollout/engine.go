@@ -30,6 +30,9 @@ type Store interface {
 	UpdateRollout(ctx context.Context, r *Rollout, ev *Event) error
 	// Rollouts lists rollouts, newest first.
 	Rollouts(ctx context.Context, f Filter) ([]Rollout, error)
+	// CountRollouts counts the rollouts f selects (its Limit and Offset
+	// aside), up to upTo.
+	CountRollouts(ctx context.Context, f Filter, upTo int) (int, error)
 	// RolloutEvents returns the history of a rollout, oldest first.
 	RolloutEvents(ctx context.Context, id int64) ([]Event, error)
 }
@@ -37,9 +40,12 @@ type Store interface {
 // Filter selects rollouts; zero fields match everything.
 type Filter struct {
 	Environment string
-	Flag        string
-	// Active keeps running and paused rollouts only.
-	Active bool
+	// Environments, when not empty, keeps the rollouts of these
+	// environments only (a list of those a token may read).
+	Environments []string
+	Flag         string
+	// Active keeps running and paused rollouts only; Finished the others.
+	Active, Finished bool
 	// State, when set, keeps rollouts in that state only.
 	State State
 	// FlagPending keeps rollouts whose flag write is still to be made
@@ -50,6 +56,9 @@ type Filter struct {
 	// BeforeID keeps rollouts with a smaller ID: the next page after one
 	// whose last rollout it is.
 	BeforeID int64
+	// Offset skips that many of the newest rollouts selected: a page by
+	// number (the dashboard's), whose caller bounds it by a count.
+	Offset int
 }
 
 // Flags is how the engine reads and writes flags: *flags.Service.
@@ -1022,6 +1031,11 @@ func (e *Engine) status(ctx context.Context, r *Rollout) (*Status, error) {
 // List returns rollouts, newest first.
 func (e *Engine) List(ctx context.Context, f Filter) ([]Rollout, error) {
 	return e.Store.Rollouts(ctx, f)
+}
+
+// Count counts the rollouts f selects, up to upTo.
+func (e *Engine) Count(ctx context.Context, f Filter, upTo int) (int, error) {
+	return e.Store.CountRollouts(ctx, f, upTo)
 }
 
 func (e *Engine) notify(r Rollout, ev Event) {

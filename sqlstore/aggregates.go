@@ -108,10 +108,16 @@ func UserCellsQuery(env string, flags []string) (string, []any) {
 // one mark a flag, and the arguments, env first for the query's
 // "environment = ?".
 func flagsIn(env string, flags []string) (string, []any) {
-	args := make([]any, 0, 1+len(flags))
-	args = append(args, env)
-	for _, f := range flags {
-		args = append(args, f)
+	in, args := inList(flags)
+	return in, append([]any{env}, args...)
+}
+
+// inList is "IN (?, ?, …)" for values (at least one), one mark a value,
+// and its arguments.
+func inList(values []string) (string, []any) {
+	args := make([]any, 0, len(values))
+	for _, v := range values {
+		args = append(args, v)
 	}
-	return `IN (` + strings.Repeat(", ?", len(flags))[2:] + `)`, args
+	return `IN (` + strings.Repeat(", ?", len(values))[2:] + `)`, args
 }

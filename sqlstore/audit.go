@@ -25,8 +25,8 @@ func (s *Store) auditAt(ctx context.Context, tx Tx, at time.Time, actor, env, ac
 	return nil
 }
 
-// Audit returns audit entries, newest first.
-func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error) {
+// auditWhere is the conditions of f.
+func auditWhere(f valueloop.AuditFilter) where {
 	var w where
 	if f.Environment != "" {
 		w.add("environment = ?", f.Environment)
@@ -40,10 +40,28 @@ func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
 	}
+	return w
+}
+
+// CountAudit counts the audit entries f selects, up to upTo (its Limit and
+// Offset aside): a page by number needs their number, and counting stops
+// at upTo however long the trail.
+func (s *Store) CountAudit(ctx context.Context, f valueloop.AuditFilter, upTo int) (int, error) {
+	w := auditWhere(f)
+	n, err := w.count(ctx, s.read(), "audit", upTo)
+	if err != nil {
+		return 0, fmt.Errorf("%s: count audit: %w", s.o.D.Name, err)
+	}
+	return n, nil
+}
+
+// Audit returns audit entries, newest first.
+func (s *Store) Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error) {
+	w := auditWhere(f)
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := w.newest(ctx, s.read(), `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`, "id", f.Limit)
+	rows, err := w.newestFrom(ctx, s.read(), `SELECT id, at, actor, environment, action, target, before, after, reason FROM audit`, "id", f.Limit, f.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("%s: audit: %w", s.o.D.Name, err)
 	}

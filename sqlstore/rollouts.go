@@ -129,17 +129,24 @@ func (s *Store) insertRolloutEvent(ctx context.Context, tx Tx, ev *rollout.Event
 	return nil
 }
 
-// Rollouts lists rollouts, newest first.
-func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {
+// rolloutWhere is the conditions of f.
+func rolloutWhere(f rollout.Filter) where {
 	var w where
 	if f.Environment != "" {
 		w.add("environment = ?", f.Environment)
+	}
+	if len(f.Environments) > 0 {
+		in, args := inList(f.Environments)
+		w.add("environment "+in, args...)
 	}
 	if f.Flag != "" {
 		w.add("flag = ?", f.Flag)
 	}
 	if f.Active {
 		w.add("state IN ('running', 'paused')")
+	}
+	if f.Finished {
+		w.add("state NOT IN ('running', 'paused')")
 	}
 	if f.State != "" {
 		w.add("state = ?", string(f.State))
@@ -150,10 +157,27 @@ func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollo
 	if f.BeforeID > 0 {
 		w.add("id < ?", f.BeforeID)
 	}
+	return w
+}
+
+// CountRollouts counts the rollouts f selects, up to upTo (its Limit and
+// Offset aside): counting stops at upTo however many there are.
+func (s *Store) CountRollouts(ctx context.Context, f rollout.Filter, upTo int) (int, error) {
+	w := rolloutWhere(f)
+	n, err := w.count(ctx, s.read(), "rollouts", upTo)
+	if err != nil {
+		return 0, fmt.Errorf("%s: count rollouts: %w", s.o.D.Name, err)
+	}
+	return n, nil
+}
+
+// Rollouts lists rollouts, newest first.
+func (s *Store) Rollouts(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error) {
+	w := rolloutWhere(f)
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := w.newest(ctx, s.read(), `SELECT `+rolloutColumns+` FROM rollouts`, "id", f.Limit)
+	rows, err := w.newestFrom(ctx, s.read(), `SELECT `+rolloutColumns+` FROM rollouts`, "id", f.Limit, f.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("%s: list rollouts: %w", s.o.D.Name, err)
 	}

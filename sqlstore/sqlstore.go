@@ -31,6 +31,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -367,13 +368,34 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
+// clause is the conditions as a WHERE clause, "" for none.
+func (w *where) clause() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
 // newest runs query (SELECT … FROM …) under the conditions: at most limit
 // rows, newest first by the column id.
 func (w *where) newest(ctx context.Context, q querier, query, id string, limit int) (*sql.Rows, error) {
-	if len(w.conds) > 0 {
-		query += " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	return q.Query(ctx, query+" ORDER BY "+id+" DESC LIMIT ?", append(w.args, limit)...)
+	return w.newestFrom(ctx, q, query, id, limit, 0)
+}
+
+// newestFrom is newest past the offset newest rows: a page by number.
+func (w *where) newestFrom(ctx context.Context, q querier, query, id string, limit, offset int) (*sql.Rows, error) {
+	args := append(slices.Clip(w.args), limit, max(offset, 0))
+	return q.Query(ctx, query+w.clause()+" ORDER BY "+id+" DESC LIMIT ? OFFSET ?", args...)
+}
+
+// count counts the rows of table under the conditions, up to upTo: the
+// count stops there, so that counting a table of any size (an old
+// install's audit trail) reads at most upTo rows of its index.
+func (w *where) count(ctx context.Context, q querier, table string, upTo int) (int, error) {
+	var n int
+	args := append(slices.Clip(w.args), max(upTo, 0))
+	err := q.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+w.clause()+" LIMIT ?) AS counted", args...).Scan(&n)
+	return n, err
 }
 
 // collect reads every row of rows with scan.

@@ -27,6 +27,7 @@ type Store interface {
 	Tokens(ctx context.Context) ([]valueloop.StoredToken, error)
 	RevokeToken(ctx context.Context, id int64, actor string) error
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+	CountAudit(ctx context.Context, f valueloop.AuditFilter, upTo int) (int, error)
 	PutFlag(ctx context.Context, env string, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, int64, error)
 	PutFlagOver(ctx context.Context, env string, over int64, f *valueloop.Flag, ifVersion int64, actor, reason string) (int64, int64, error)
 	DeleteFlag(ctx context.Context, env, key string, ifVersion int64, actor, reason string) (int64, error)
@@ -72,12 +73,14 @@ func Run(t *testing.T, open func(t *testing.T, clock *Clock) Store) {
 		{"ReplaceFlagSetUnknownEnvironment", testReplaceUnknownEnv},
 		{"Tokens", testTokens},
 		{"Audit", testAudit},
+		{"AuditPages", testAuditPages},
 		{"PutFlag", testPutFlag},
 		{"ConcurrentPutFlag", testConcurrentPutFlag},
 		{"FlagRecreated", testFlagRecreated},
 		{"DatedBack", testDatedBack},
 		{"Hypotheses", testHypotheses},
 		{"Rollouts", testRollouts},
+		{"RolloutPages", testRolloutPages},
 		{"RolloutsReached", testRolloutsReached},
 		{"Verdicts", testVerdicts},
 		{"FixedDecisions", testFixedDecisions},

@@ -33,23 +33,37 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 	if err := experiment.ReadInput(ctx, u.Experiments, &in); err != nil {
 		return nil, in, err
 	}
-	// Without a dimension the result is kept: the overview reads every
-	// experiment on each view, the list those of its page, and one whose
-	// input has not changed is not analysed again.
+	res, err := u.analyzeInput(ctx, &in, dimension == "")
+	if err != nil {
+		return nil, in, err
+	}
+	if u.Verdicts != nil {
+		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
+			res.VerdictHistory = hist
+		}
+	}
+	return res, in, nil
+}
+
+// analyzeInput analyses in, read, and settles its result under fixed
+// inference. With keep (no dimension) the result is kept: the overview
+// reads every experiment on each view, the list those of its page, and one
+// whose input has not changed is not analysed again.
+func (u *UI) analyzeInput(ctx context.Context, in *experiment.Input, keep bool) (*experiment.Result, error) {
 	var sum [32]byte
 	var kept *experiment.Result
-	if dimension == "" {
-		sum = inputSum(&in)
-		kept = u.analyses.get(&in, sum)
+	if keep {
+		sum = inputSum(in)
+		kept = u.analyses.get(in, sum)
 	}
 	if kept == nil {
 		countAnalysis(ctx)
 		var err error
-		if kept, err = experiment.Analyze(in); err != nil {
-			return nil, in, err
+		if kept, err = experiment.Analyze(*in); err != nil {
+			return nil, err
 		}
-		if dimension == "" {
-			u.analyses.put(&in, sum, kept)
+		if keep {
+			u.analyses.put(in, sum, kept)
 		}
 	}
 	res := *kept // kept results are shared: this page's copy gets the history
@@ -58,13 +72,10 @@ func (u *UI) analyze(ctx context.Context, env, key, dimension string) (*experime
 		// decision taken at the planned sample is the verdict; Settle
 		// replaces res.Verdict and res.Plan, never kept's.
 		if err := u.Verdicts.Settle(ctx, &res); err != nil {
-			u.Logger.Warn("ui: fixed decision not read", "env", env, "flag", key, "err", err)
-		}
-		if hist, err := u.Verdicts.History(ctx, env, key); err == nil {
-			res.VerdictHistory = hist
+			u.Logger.Warn("ui: fixed decision not read", "env", in.Environment, "flag", in.Flag, "err", err)
 		}
 	}
-	return &res, in, nil
+	return &res, nil
 }
 
 type experimentRow struct {
@@ -113,13 +124,43 @@ func (u *UI) analyzeRows(r *http.Request, rows []experimentRow) {
 }
 
 // experimentRows are every experiment the request may see, analysed, and
-// those not analysed left out: the overview summarises them all.
+// those not analysed left out: the overview summarises them all. They are
+// read a few reads per environment (experiment.ReadInputs), where reading
+// them one by one read the store five times per experiment (1,506 reads
+// for 301), and without their verdict history, which the overview does not
+// show.
 func (u *UI) experimentRows(r *http.Request) ([]experimentRow, error) {
 	rows, err := u.experimentRefs(r)
 	if err != nil {
 		return nil, err
 	}
-	u.analyzeRows(r, rows)
+	ctx := r.Context()
+	for lo := 0; lo < len(rows); {
+		env := rows[lo].Env
+		hi := lo + 1
+		for hi < len(rows) && rows[hi].Env == env {
+			hi++ // rows are sorted by environment
+		}
+		set := u.Flags.Live(env).Snapshot.Set()
+		ins := make([]*experiment.Input, hi-lo)
+		for i := range ins {
+			ins[i] = &experiment.Input{Flag: rows[lo+i].Flag, Definition: set.Flags[rows[lo+i].Flag]}
+		}
+		errs, err := experiment.ReadInputs(ctx, u.Experiments, env, ins)
+		if err != nil {
+			return nil, err
+		}
+		for i, in := range ins {
+			row, err := &rows[lo+i], errs[i]
+			if err == nil {
+				row.Result, err = u.analyzeInput(ctx, in, true)
+			}
+			if err != nil {
+				u.Logger.Warn("ui: experiment not analysed", "env", env, "flag", row.Flag, "err", err)
+			}
+		}
+		lo = hi
+	}
 	return slices.DeleteFunc(rows, func(e experimentRow) bool { return e.Result == nil }), nil
 }
 

@@ -164,6 +164,10 @@ type variantRow struct {
 	Exposures   int64
 }
 
+// auditPage is how many changes a page of a flag's audit trail lists, the
+// latest first.
+const auditPage = 20
+
 type auditRow struct {
 	valueloop.AuditEntry
 	Diff []diffLine
@@ -191,6 +195,7 @@ type flagData struct {
 	ChartNote  string
 	ChartTable []dayRow
 	Audit      []auditRow
+	AuditPager pager
 	CanWrite   bool
 	Rollout    bool
 	Experiment bool
@@ -241,9 +246,18 @@ func (u *UI) handleFlag(w http.ResponseWriter, r *http.Request) error {
 			d.Experiment = true
 		}
 	}
-	entries, err := u.Audit.Audit(ctx, valueloop.AuditFilter{Environment: env, Target: key, Limit: 20})
+	trail := valueloop.AuditFilter{Environment: env, Target: key}
+	pg, lo, hi, err := storePage(r, func(upTo int) (int, error) { return u.Audit.CountAudit(ctx, trail, upTo) }, auditPage, "change")
 	if err != nil {
 		return err
+	}
+	d.AuditPager = pg
+	trail.Offset, trail.Limit = lo, hi-lo
+	var entries []valueloop.AuditEntry
+	if hi > lo { // a Limit of 0 is the store's default
+		if entries, err = u.Audit.Audit(ctx, trail); err != nil {
+			return err
+		}
 	}
 	for _, e := range entries {
 		d.Audit = append(d.Audit, auditRow{AuditEntry: e, Diff: auditDiff(e.Before, e.After)})

@@ -95,7 +95,7 @@ func (u *UI) valueStages(r *http.Request) ([]stage, error) {
 
 func (u *UI) handleOverview(w http.ResponseWriter, r *http.Request) error {
 	d := overviewData{}
-	active, err := u.rolloutRows(r, true)
+	active, err := u.rolloutRows(r)
 	if err != nil {
 		return err
 	}

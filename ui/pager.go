@@ -21,6 +21,9 @@ type pager struct {
 	Total       int
 	Noun        string
 	Prev, Next  string // links to the pages before and after, "" at the ends
+	// Capped: the list has more than Total items, of which it pages the
+	// latest (storePage).
+	Capped bool
 }
 
 // paginate reads the request's page of a list of total items, size a
@@ -57,4 +60,24 @@ func paginate(r *http.Request, total, size int, noun string) (p pager, lo, hi in
 		p.Next = link(p.Page + 1)
 	}
 	return p, lo, hi, nil
+}
+
+// maxPaged bounds how deep a list the store pages (an audit trail, the
+// finished rollouts) is paged: its count stops past it and its last page
+// ends there, so that no page of a trail however long (an old install's, a
+// hostile one's) makes the store read more rows than that of its index.
+// `valueloop audit` and the API's lists page back through all of it.
+const maxPaged = 1000
+
+// storePage is paginate for a list the store pages: count counts its items
+// up to a bound, and the caller reads only the page, from offset lo to hi.
+// A list longer than maxPaged pages its latest maxPaged (Capped).
+func storePage(r *http.Request, count func(upTo int) (int, error), size int, noun string) (p pager, lo, hi int, err error) {
+	n, err := count(maxPaged + 1)
+	if err != nil {
+		return p, 0, 0, err
+	}
+	p, lo, hi, err = paginate(r, min(n, maxPaged), size, noun)
+	p.Capped = n > maxPaged
+	return p, lo, hi, err
 }

@@ -28,29 +28,25 @@ type rolloutRow struct {
 
 type rolloutsData struct {
 	Active, Finished []rolloutRow
+	Pager            pager // of the finished
 }
 
-// rolloutRows lists the rollouts of every environment the session may
-// read, with their status when active.
-func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
+// rolloutRows lists the rollouts under way of every environment the
+// session may read, with their status.
+func (u *UI) rolloutRows(r *http.Request) ([]rolloutRow, error) {
 	var out []rolloutRow
 	if u.Rollouts == nil {
 		return nil, nil
 	}
 	for _, t := range u.envTabs(r, "") {
-		list, err := u.Rollouts.List(r.Context(), rollout.Filter{Environment: t.Key, Active: active, Limit: 50})
+		list, err := u.Rollouts.List(r.Context(), rollout.Filter{Environment: t.Key, Active: true, Limit: 50})
 		if err != nil {
 			return nil, err
 		}
 		for _, ro := range list {
-			if !active && ro.State.Active() {
-				continue
-			}
 			row := rolloutRow{Rollout: ro, Meter: meter(ro.Plan.Flag+" serves "+ro.Plan.Variant+" to "+pct(ro.Percent/100)+" of users", ro.Percent)}
-			if ro.State.Active() {
-				if st, err := u.Rollouts.Status(r.Context(), ro.Environment, ro.Plan.Flag); err == nil {
-					row.Guardrails, row.Waiting, row.Held = st.Guardrails, st.Waiting, st.Held
-				}
+			if st, err := u.Rollouts.Status(r.Context(), ro.Environment, ro.Plan.Flag); err == nil {
+				row.Guardrails, row.Waiting, row.Held = st.Guardrails, st.Waiting, st.Held
 			}
 			out = append(out, row)
 		}
@@ -58,16 +54,47 @@ func (u *UI) rolloutRows(r *http.Request, active bool) ([]rolloutRow, error) {
 	return out, nil
 }
 
+// finishedPage is how many finished rollouts a page lists, the newest
+// first.
+const finishedPage = 50
+
+// finishedRollouts is the request's page of the finished rollouts of every
+// environment the session may read, newest first: one count and one read
+// of its rows.
+func (u *UI) finishedRollouts(r *http.Request) ([]rolloutRow, pager, error) {
+	f := rollout.Filter{Finished: true}
+	for _, t := range u.envTabs(r, "") {
+		f.Environments = append(f.Environments, t.Key)
+	}
+	count := func(upTo int) (int, error) {
+		if u.Rollouts == nil || len(f.Environments) == 0 { // no Environments would be every one
+			return 0, nil
+		}
+		return u.Rollouts.Count(r.Context(), f, upTo)
+	}
+	pg, lo, hi, err := storePage(r, count, finishedPage, "finished rollout")
+	if err != nil || hi == lo {
+		return nil, pg, err
+	}
+	f.Offset, f.Limit = lo, hi-lo
+	list, err := u.Rollouts.List(r.Context(), f)
+	var out []rolloutRow
+	for _, ro := range list {
+		out = append(out, rolloutRow{Rollout: ro})
+	}
+	return out, pg, err
+}
+
 func (u *UI) handleRollouts(w http.ResponseWriter, r *http.Request) error {
-	active, err := u.rolloutRows(r, true)
+	active, err := u.rolloutRows(r)
 	if err != nil {
 		return err
 	}
-	finished, err := u.rolloutRows(r, false)
+	finished, pg, err := u.finishedRollouts(r)
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "rollouts", page{Title: "Rollouts", Nav: "rollouts", Refresh: 30, Data: rolloutsData{Active: active, Finished: finished}})
+	u.render(w, r, http.StatusOK, "rollouts", page{Title: "Rollouts", Nav: "rollouts", Refresh: 30, Data: rolloutsData{Active: active, Finished: finished, Pager: pg}})
 	return nil
 }
 

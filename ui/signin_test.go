@@ -95,6 +95,22 @@ func (d *testDashboard) signedIn(t *testing.T) *http.Client {
 	return c
 }
 
+// getOK gets path with c, failing unless it answers 200, and returns its
+// body and headers.
+func (d *testDashboard) getOK(t *testing.T, c *http.Client, path string) (string, http.Header) {
+	t.Helper()
+	resp, err := c.Get(d.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	return string(b), resp.Header
+}
+
 func (d *testDashboard) status(t *testing.T, c *http.Client, path string) int {
 	t.Helper()
 	resp, err := c.Get(d.srv.URL + path)

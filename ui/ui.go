@@ -63,11 +63,13 @@ type FlagService interface {
 // AuditReader reads the audit trail.
 type AuditReader interface {
 	Audit(ctx context.Context, f valueloop.AuditFilter) ([]valueloop.AuditEntry, error)
+	// CountAudit counts the entries f selects, up to upTo.
+	CountAudit(ctx context.Context, f valueloop.AuditFilter, upTo int) (int, error)
 }
 
 // ExperimentReader is what the experiment pages read (the store).
 type ExperimentReader interface {
-	experiment.Reader
+	experiment.BatchReader
 	HypothesisFlags(ctx context.Context) ([]experiment.FlagRef, error)
 }
 
@@ -90,6 +92,7 @@ type RolloutEngine interface {
 	Act(ctx context.Context, env, flag string, k rollout.Kind, actor, reason string) (*rollout.Rollout, error)
 	Status(ctx context.Context, env, flag string) (*rollout.Status, error)
 	List(ctx context.Context, f rollout.Filter) ([]rollout.Rollout, error)
+	Count(ctx context.Context, f rollout.Filter, upTo int) (int, error)
 }
 
 // DeliveryReader is what the delivery page reads (*delivery.Service).

@@ -30,6 +30,7 @@ type store interface {
 	flags.Store
 	auth.Store
 	httpapi.AuditStore
+	ui.AuditReader
 	httpapi.EventStore
 	httpapi.ExperimentStore
 	demo.ExperimentStore

@@ -361,8 +361,11 @@ var (
 // reading through the same services the API's routes use.
 func openDashboard(cfg serveConfig, db store, srv *httpapi.Server, logger *slog.Logger) error {
 	dashboard := &ui.UI{Auth: srv.Auth, Sessions: db, SecureCookies: cfg.SecureCookies, TrustedProxies: cfg.Limits.TrustedProxies, Flags: srv.Flags, Audit: db, Experiments: db, Dimensions: srv.Dimensions, Events: db, MaxFlagsPerUser: cfg.MaxFlagsPerUser, Incidents: db,
-		Rollouts: srv.Rollouts, Delivery: srv.Delivery,
-		FlagFiles: map[string]string{}, Logger: logger}
+		Delivery: srv.Delivery, FlagFiles: map[string]string{}, Logger: logger}
+	// The engine (*rollout.Engine) also counts, which the API does not need.
+	if eng, ok := srv.Rollouts.(ui.RolloutEngine); ok {
+		dashboard.Rollouts = eng
+	}
 	if cfg.PublicURL != nil {
 		dashboard.PathPrefix = cfg.PublicURL.EscapedPath()
 	}

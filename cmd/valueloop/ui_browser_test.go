@@ -237,7 +237,7 @@ func (c *chrome) openPages() {
 	c.open("/")
 	c.legible("/, dark")
 	c.shoot("overview-dark")
-	for _, p := range []string{"/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery"} {
+	for _, p := range []string{"/flags/production/checkout-flow", "/rollouts/production/checkout-flow", "/delivery", "/value"} {
 		c.open(p) // the kill switch and the other buttons, the levels
 		c.legible(p + ", dark")
 	}
@@ -419,11 +419,62 @@ func (c *chrome) legible(page string) {
 	for _, l := range low {
 		c.t.Errorf("%s: text below WCAG AA contrast: %s", page, l)
 	}
+	drawn, err := chromedp.Run(c.ctx, chromedp.Evaluate[[]string](chartContrastScript))
+	if err != nil {
+		c.t.Fatalf("measure the contrast of %s's charts: %v", page, err)
+	}
+	for _, l := range drawn {
+		c.t.Errorf("%s: chart text below WCAG AA contrast: %s", page, l)
+	}
 }
 
-// contrastScript lists the visible text whose contrast is below WCAG AA,
-// with its element, text and ratio.
-const contrastScript = `(() => {
+// chartContrastScript lists the text drawn in the open page's charts (SVG:
+// axis labels, legends, values) whose fill has less than 4.5:1 contrast
+// against what is behind it, with its class, text, colours and ratio:
+// legible's script reads an element's CSS color, which SVG text does not
+// paint with. Behind a glyph is its halo (a stroke painted under it,
+// paint-order: stroke), else the topmost filled shape under its centre
+// (a bar, a band), tints composited, else the card. Before, the charts'
+// text was checked by no test.
+const chartContrastScript = `(() => {
+` + contrastHelpers + `  const paint = (el, prop, opacityProp) => {
+    const cs = getComputedStyle(el);
+    const c = parse(cs[prop]);
+    if (!c) return null;
+    c[3] *= parseFloat(cs[opacityProp]) * parseFloat(cs.opacity);
+    return c;
+  };
+  const shapes = new Set(["rect", "polygon", "path", "circle", "ellipse"]);
+  const hex = c => "#" + c.slice(0,3).map(x => Math.round(x*255).toString(16).padStart(2, "0")).join("");
+  const out = [];
+  for (const t of document.querySelectorAll("main svg text")) {
+    const box = t.getBoundingClientRect();
+    if (!box.width || !t.textContent.trim()) continue;
+    const svg = t.ownerSVGElement;
+    let bg = bgOf(svg);
+    const x = box.left + box.width/2, y = box.top + box.height/2;
+    const under = document.elementsFromPoint(x, y).filter(e => svg.contains(e) && e !== t && shapes.has(e.tagName));
+    for (const e of under.reverse()) { const f = paint(e, "fill", "fillOpacity"); if (f && f[3] > 0) bg = over(f, bg); }
+    const cs = getComputedStyle(t);
+    if (cs.paintOrder.startsWith("stroke") && parseFloat(cs.strokeWidth) >= 2) {
+      const halo = paint(t, "stroke", "strokeOpacity");
+      if (halo && halo[3] > 0) bg = over(halo, bg);
+    }
+    const fill = paint(t, "fill", "fillOpacity");
+    if (!fill) { out.push(t.getAttribute("class") + " \"" + t.textContent.trim().slice(0,30) + "\" has no fill: " + cs.fill); continue; }
+    const fg = over(fill, bg);
+    const l1 = lum(fg), l2 = lum(bg);
+    const ratio = (Math.max(l1,l2)+0.05)/(Math.min(l1,l2)+0.05);
+    if (ratio < 4.5) out.push("text." + t.getAttribute("class") + " \"" + t.textContent.trim().slice(0,30) + "\" " + hex(fg) + " on " + hex(bg) + " " + ratio.toFixed(2));
+  }
+  return [...new Set(out)];
+})()`
+
+// contrastHelpers are the scripts' colour arithmetic: parse reads a
+// computed colour, over composites a tint on what is under it, bgOf is what
+// is behind an element (its ancestors' backgrounds composited), lum is a
+// colour's relative luminance (WCAG).
+const contrastHelpers = `
   const parse = s => {
     let m = s.match(/^rgba?\(([^)]*)\)$/);
     if (m) { const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [p[0]/255, p[1]/255, p[2]/255, p.length > 3 ? p[3] : 1]; }
@@ -443,7 +494,12 @@ const contrastScript = `(() => {
     return out;
   };
   const lum = c => { const f = x => x <= 0.03928 ? x/12.92 : Math.pow((x+0.055)/1.055, 2.4); return 0.2126*f(c[0]) + 0.7152*f(c[1]) + 0.0722*f(c[2]); };
-  const out = [];
+`
+
+// contrastScript lists the visible text whose contrast is below WCAG AA,
+// with its element, text and ratio.
+const contrastScript = `(() => {
+` + contrastHelpers + `  const out = [];
   for (const el of document.querySelectorAll("header *, main *, footer")) {
     if (!el.offsetParent && el.tagName !== "FOOTER") continue;
     const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
