@@ -163,8 +163,8 @@ func (t *Timeline) line(service string) *line {
 }
 
 // addDeployments keeps the final status of each production deployment per
-// service: the latest record of an ID wins, and on a tie an outcome beats
-// pending.
+// service: the latest record of an ID wins, and at one instant the status
+// ranked higher by outcome, whatever order the records arrived in.
 func (t *Timeline) addDeployments(in []Deployment) {
 	type depKey struct{ service, id string }
 	type pick struct {
@@ -239,11 +239,27 @@ func b2i(b bool) int {
 	return 0
 }
 
+// outcome ranks the statuses one deployment may report at one instant (a
+// forge dates them to the second): the one that says most of what reached
+// production wins, so that the figures do not depend on which webhook
+// arrived last. Pending is no outcome; canceled says the deployment never
+// reached production, which a success or failure at the same instant
+// contradicts; and a failure beats a success, since a success then a
+// failure is the order deploy tools report (a health check failing what
+// was rolled out), while a failed run succeeds only as a new run, later.
+// Of equal statuses at one instant the last recorded wins: it is a
+// correction (a deployment recorded again under its ID and time with more
+// of its SHA's digits: recordAgain in package delivery).
 func outcome(status string) int {
-	if status == StatusPending {
+	switch status {
+	case StatusPending:
 		return 0
+	case StatusCanceled:
+		return 1
+	case StatusSuccess:
+		return 2
 	}
-	return 1
+	return 3
 }
 
 // deliver walks the service's successful deployments in time order and hands
