@@ -401,3 +401,31 @@ func TestAbbreviationAuthoredAfterRecord(t *testing.T) {
 		t.Error("CheckAbbreviation(abcdef0) of two commits authored after the record: nil, want ambiguous")
 	}
 }
+
+// TestPullRequestOfACommit: PullRequest finds the pull request of a commit
+// by its full SHA (in the index) whether the forge recorded it in full or
+// a CI job abbreviated, and by an abbreviation of it; of a service's
+// repositories when the record names no repository.
+func TestPullRequestOfACommit(t *testing.T) {
+	f := newFixture(t)
+	f.data.Changes = append(f.data.Changes,
+		Change{Repo: "o/r", SHA: shaX1, PR: "12", AuthoredAt: at(t, "2026-03-02 08:00"), MergedAt: at(t, "2026-03-02 09:00")},
+		Change{Repo: "o/r", SHA: shaX2[:9], PR: "13", ByHand: true, AuthoredAt: at(t, "2026-03-02 10:00"), MergedAt: at(t, "2026-03-02 11:00")},
+		Change{Repo: "o/r", SHA: shaX3, AuthoredAt: at(t, "2026-03-02 12:00"), MergedAt: at(t, "2026-03-02 13:00")})
+	tl := f.timeline()
+	for _, tc := range []struct {
+		service, repo, sha, pr string
+		byHand                 bool
+	}{
+		{"", "o/r", shaX1, "12", false},
+		{"", "O/R", shaX1[:8], "12", false},
+		{"o/r", "", shaX1, "12", false}, // the service's repositories
+		{"", "o/r", shaX2, "13", true},  // recorded abbreviated
+		{"", "o/r", shaX3, "", false},   // no pull request
+		{"", "o/other", shaX1, "", false},
+	} {
+		if pr, byHand := tl.PullRequest(tc.service, tc.repo, tc.sha); pr != tc.pr || byHand != tc.byHand {
+			t.Errorf("PullRequest(%q, %q, %s) = %q, %v; want %q, %v", tc.service, tc.repo, tc.sha, pr, byHand, tc.pr, tc.byHand)
+		}
+	}
+}

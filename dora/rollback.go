@@ -1,7 +1,6 @@
 package dora
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,10 +111,21 @@ func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.T
 // PullRequest returns the pull request the timeline takes commit sha (of
 // repo, or of the service's repositories) to have merged, and whether that
 // number was given by hand (Change.ByHand): what a record naming another
-// one is told. Like CheckAbbreviation it reads every change, for the
-// records people send.
+// one is told. A full SHA is looked up in the index; an abbreviation, like
+// CheckAbbreviation, reads every change, for the records people send.
 func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand bool) {
 	repos := t.recordRepos(service, repo)
+	if len(sha) >= 40 {
+		// A full SHA is found in the index, with the abbreviations of it
+		// recorded (lookup reads no index of abbreviations for it, so it
+		// is safe on a built timeline).
+		for _, id := range repos {
+			if j, ok := t.lookup(id, sha, anyTime); ok && t.record(j).PR != "" {
+				return t.record(j).PR, t.record(j).ByHand
+			}
+		}
+		return "", false
+	}
 	for j := range t.ch {
 		ch := &t.ch[j]
 		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !sameCommit(t.changeSHA(int32(j)), sha) {
@@ -131,52 +141,49 @@ func (t *Timeline) PullRequest(service, repo, sha string) (pr string, byHand boo
 // recordRepos returns the repositories a record names: repo, or, for a
 // record naming its service only, the service's repositories.
 func (t *Timeline) recordRepos(service, repo string) []int32 {
-	var repos []int32
 	if repo != "" {
 		if id, ok := t.repos.find(repo); ok {
-			repos = []int32{id}
+			return []int32{id}
 		}
-	} else if l := t.byName[service]; l != nil {
-		for _, c := range l.changes {
-			if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
-				repos = append(repos, id)
-			}
-		}
+		return nil
 	}
-	return repos
+	if l := t.byName[service]; l != nil {
+		if l.repos != nil {
+			return l.repos
+		}
+		return t.lineRepos(l)
+	}
+	return nil
 }
 
-// abbreviates returns the recorded commits that sha abbreviates when they
-// (made by asOf, or when none was, any) are several, sorted; nil
-// otherwise.
+// abbreviates returns the recorded commits that sha abbreviates, sorted,
+// when they name none (naming, asOfElseAny); nil otherwise.
 func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 	if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) {
 		return nil
 	}
 	repos := t.recordRepos(service, repo)
 	var found []string
-	for j := range t.ch {
-		ch := &t.ch[j]
-		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
-			continue
+	n := asOfElseAny(asOf, func(asOf int64) naming {
+		n := naming{j: -1}
+		found = found[:0]
+		for j := range t.ch {
+			ch := &t.ch[j]
+			if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
+				continue
+			}
+			if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
+				found = append(found, s)
+				n.add(int32(j), s)
+			}
 		}
-		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
-			found = append(found, s)
-		}
+		return n
+	})
+	if !n.ambiguous {
+		return nil
 	}
-	if len(found) == 0 && asOf != anyTime {
-		return t.abbreviates(service, repo, sha, anyTime) // as lookup: none made by asOf, any
-	}
-	// Several records may be one commit (an abbreviation that is no
-	// prefix of two): ambiguous only when two are not prefixes of one.
-	slices.SortFunc(found, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	for _, s := range found[min(1, len(found)):] {
-		if !strings.HasPrefix(found[0], s) {
-			slices.Sort(found)
-			return slices.Compact(found)
-		}
-	}
-	return nil
+	slices.Sort(found)
+	return slices.Compact(found)
 }
 
 // listSHAs names recorded commits for a message: the first three, each by

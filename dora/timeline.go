@@ -348,12 +348,7 @@ func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool)
 		return t.lookupName(repo, sha, asOf)
 	}
 	if l.repos == nil {
-		l.repos = []int32{}
-		for _, c := range l.changes {
-			if id := t.ch[c.j].repo; !slices.Contains(l.repos, id) {
-				l.repos = append(l.repos, id)
-			}
-		}
+		l.repos = t.lineRepos(l)
 	}
 	// An abbreviation is looked up in every repository: one that names
 	// different commits in two of them names none, as CheckAbbreviation
@@ -375,6 +370,17 @@ func (t *Timeline) lookupIn(l *line, repo, sha string, asOf int64) (int32, bool)
 		}
 	}
 	return max(found, 0), found >= 0
+}
+
+// lineRepos returns the repositories of line l's changes (never nil).
+func (t *Timeline) lineRepos(l *line) []int32 {
+	repos := []int32{}
+	for _, c := range l.changes {
+		if id := t.ch[c.j].repo; !slices.Contains(repos, id) {
+			repos = append(repos, id)
+		}
+	}
+	return repos
 }
 
 // commit is the SHA of d's commit as deployments are compared: none when
