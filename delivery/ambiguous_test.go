@@ -46,22 +46,22 @@ func TestAmbiguousSHAWarned(t *testing.T) {
 		// What to do names the ID and time to record it again under: without
 		// them it would be another deployment.
 		redo := fmt.Sprintf("same id (%s) and at (%s)", d.ID, at.Format(time.RFC3339))
-		warned := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef01") && strings.Contains(r.Warning, "abcdef02") && strings.Contains(r.Warning, redo)
-		if warned != tc.warned || (!tc.warned && r.Warning != "") {
-			t.Errorf("deployment of %s: warning %q, want one naming both commits: %v", tc.sha, r.Warning, tc.warned)
+		warned := strings.HasPrefix(r.Warning.String(), "sha ") && strings.Contains(r.Warning.String(), "abcdef01") && strings.Contains(r.Warning.String(), "abcdef02") && strings.Contains(r.Warning.String(), redo)
+		if warned != tc.warned || (!tc.warned && r.Warning != nil) {
+			t.Errorf("deployment of %s: warning %q, want one naming both commits: %v", tc.sha, r.Warning.String(), tc.warned)
 		}
 	}
 	_, r, err := s.OpenIncident(ctx, delivery.IncidentInput{Service: "shop", CauseSHA: "abcdef0", OpenedAt: &at}, "")
-	if err != nil || !strings.HasPrefix(r.Warning, "causeSha ") || !strings.Contains(r.Warning, "same id (") {
-		t.Errorf("incident caused by abcdef0: warning %q, %v; want one naming causeSha", r.Warning, err)
+	if err != nil || !strings.HasPrefix(r.Warning.String(), "causeSha ") || !strings.Contains(r.Warning.String(), "same id (") {
+		t.Errorf("incident caused by abcdef0: warning %q, %v; want one naming causeSha", r.Warning.String(), err)
 	}
 	// A change recorded so names neither commit either: it counts as one of
 	// its own, which the receipt says, with how to correct it.
 	merged := c.t.Add(-2 * time.Hour)
 	for sha, warned := range map[string]bool{"abcdef0": true, "1234567": false} {
 		_, r, err = s.RecordChange(ctx, delivery.ChangeInput{Service: "shop", Repo: "acme/shop", SHA: sha, MergedAt: &merged}, "")
-		if got := strings.HasPrefix(r.Warning, "sha ") && strings.Contains(r.Warning, "abcdef02") && strings.Contains(r.Warning, "delivery record"); err != nil || got != warned || (!warned && r.Warning != "") {
-			t.Errorf("change %s: warning %q, %v; want one naming sha and how to correct it: %v", sha, r.Warning, err, warned)
+		if got := strings.HasPrefix(r.Warning.String(), "sha ") && strings.Contains(r.Warning.String(), "abcdef02") && strings.Contains(r.Warning.String(), "delivery record"); err != nil || got != warned || (!warned && r.Warning != nil) {
+			t.Errorf("change %s: warning %q, %v; want one naming sha and how to correct it: %v", sha, r.Warning.String(), err, warned)
 		}
 	}
 	// Earlier deployments of abcdef01… and abcdef0 do not make it a target.

@@ -97,15 +97,25 @@ func describeTarget(d *Deployment) string {
 // remedy ends the message: what to do, which depends on whether the record
 // was refused or stored.
 func (t *Timeline) CheckAbbreviation(field, service, repo, sha string, at time.Time, remedy string) error {
+	if problem := t.AmbiguousAbbreviation(service, repo, sha, at); problem != "" {
+		return valueloop.FieldErrorf(field, "%s; %s", problem, remedy)
+	}
+	return nil
+}
+
+// AmbiguousAbbreviation says, when sha abbreviates several recorded
+// commits (as CheckAbbreviation reads them), that it names none of them,
+// listing them; "" otherwise.
+func (t *Timeline) AmbiguousAbbreviation(service, repo, sha string, at time.Time) string {
 	asOf := anyTime
 	if !at.IsZero() {
 		asOf = nanos(at)
 	}
 	shas := t.abbreviates(service, repo, sha, asOf)
 	if shas == nil {
-		return nil
+		return ""
 	}
-	return valueloop.FieldErrorf(field, "%q is ambiguous: it abbreviates %s, so it names none of them, as in git; %s", sha, listSHAs(shas), remedy)
+	return fmt.Sprintf("%q is ambiguous: it abbreviates %s, so it names none of them, as in git", sha, listSHAs(shas))
 }
 
 // PullRequest returns the pull request the timeline takes commit sha (of
