@@ -354,11 +354,66 @@ func (s *Service) record(ctx context.Context, d *Delivery) (Receipt, error) {
 	if err := d.validate(); err != nil {
 		return Receipt{}, err
 	}
+	obscured := s.obscured(ctx, d.Changes)
 	stored, err := s.Store.RecordDelivery(ctx, d)
 	if err != nil {
 		return Receipt{}, err
 	}
-	return receipt(d, stored), nil
+	r := receipt(d, stored)
+	if stored && obscured != nil {
+		r.Warning = obscured
+		s.Logger.Warn("a delivery makes an earlier record's abbreviated SHA ambiguous", "source", d.Source, "delivery", d.ID, "warning", obscured.String())
+	}
+	return r, nil
+}
+
+// obscured warns of the earlier deployments and incidents whose
+// abbreviated SHA names one commit, and names none once changes are
+// recorded too (dora.Timeline.Obscures): the abbreviation was ambiguous
+// when it was recorded, and nobody knew. It reads the timeline before
+// they are stored, best effort as ambiguousSHA. The receipt carries it
+// (a forge shows it in its log of deliveries) and so does the service's
+// log, since nobody may read a webhook's answer.
+func (s *Service) obscured(ctx context.Context, changes []dora.Change) *Warning {
+	if len(changes) == 0 {
+		return nil
+	}
+	snap, err := s.timeline(ctx)
+	if err != nil {
+		return nil
+	}
+	obs := snap.tl.Obscures(changes)
+	if len(obs) == 0 {
+		return nil
+	}
+	field := func(o dora.Obscured) string {
+		if o.Kind == "incident" {
+			return "causeSha"
+		}
+		return "sha"
+	}
+	const ambiguousNow = "is ambiguous now: this delivery records a commit that starts with it and existed when it was recorded, so it names none of its commits, as in git; "
+	if len(obs) == 1 {
+		o := obs[0]
+		fix := recordAgain("record", o.ID, "at", o.At)
+		if o.Kind == "incident" {
+			fix = recordAgain("open", o.ID, "openedAt", o.At)
+		}
+		return &Warning{Field: field(o), Message: fmt.Sprintf("%q of %s %s of %s %s", o.SHA, o.Kind, o.ID, o.Service, ambiguousNow) + fix.text, Again: fix.again}
+	}
+	var b strings.Builder
+	for i, o := range obs {
+		if i == 3 {
+			fmt.Fprintf(&b, " and %d more", len(obs)-3)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q of %s %s of %s", o.SHA, o.Kind, o.ID, o.Service)
+	}
+	return &Warning{Field: field(obs[0]), Message: fmt.Sprintf("of %d earlier records (%s) %s", len(obs), b.String(), ambiguousNow) +
+		"each is placed by its time alone: to name its commit, record it again with more of its digits and the same id and time (delivery record list finds it)"}
 }
 
 // DeploymentInput is a deployment sent to the API.
@@ -615,9 +670,12 @@ func (s *Service) RecordChange(ctx context.Context, in ChangeInput, key RecordKe
 		// A change under an ambiguous abbreviation is merged into none of
 		// the commits it abbreviates: it counts as one of its own. It names
 		// the commits made by its latest time, as the timeline folds it.
-		r.Warning = s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
-			remedy{text: "it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)"})
-		if r.Warning == nil {
+		// Its own SHA's warning first, then what it makes of earlier
+		// records' (record), then its pull request's.
+		if w := s.ambiguousSHA(ctx, "sha", c.Service, c.Repo, c.SHA, latestTime(c.AuthoredAt, c.MergedAt),
+			remedy{text: "it counts as a change of its own: edit its record with more of its digits, or delete it (delivery record list changes finds it)"}); w != nil {
+			r.Warning = w
+		} else if r.Warning == nil {
 			r.Warning = s.forgePR(ctx, c)
 		}
 	}

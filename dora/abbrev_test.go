@@ -3,6 +3,7 @@ package dora
 import (
 	"math/bits"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -426,6 +427,40 @@ func TestPullRequestOfACommit(t *testing.T) {
 	} {
 		if pr, byHand := tl.PullRequest(tc.service, tc.repo, tc.sha); pr != tc.pr || byHand != tc.byHand {
 			t.Errorf("PullRequest(%q, %q, %s) = %q, %v; want %q, %v", tc.service, tc.repo, tc.sha, pr, byHand, tc.pr, tc.byHand)
+		}
+	}
+}
+
+// TestObscures: the deployment and the incident's cause recorded as
+// abcdef0 name abcdef01…, the one recorded commit starting so. A commit
+// recorded late that existed then (authored before them) makes them name
+// none; one authored after them, or abcdef01… recorded again, does not.
+func TestObscures(t *testing.T) {
+	tail := strings.Repeat("0", 32)
+	f := newFixture(t).
+		commit("o/r", "abcdef01"+tail, "2026-03-02 08:00", "2026-03-02 09:00").
+		deploy("d1", "o/r", "abcdef0", StatusSuccess, "2026-03-02 12:00")
+	f.data.Incidents = append(f.data.Incidents, Incident{ID: "i1", Repo: "o/r", CauseSHA: "abcdef0", OpenedAt: at(t, "2026-03-02 13:00")})
+	tl := f.timeline()
+	change := func(sha, authored string) Change {
+		return Change{Repo: "o/r", SHA: sha, AuthoredAt: at(t, authored), MergedAt: at(t, "2026-03-05 09:00")}
+	}
+	for _, tc := range []struct {
+		c    Change
+		want []string
+	}{
+		{change("abcdef02"+tail, "2026-03-01 08:00"), []string{"deployment d1", "incident i1"}},
+		{change("abcdef02"+tail, "2026-03-02 12:30"), []string{"incident i1"}}, // after the deployment, before the incident
+		{change("abcdef02"+tail, "2026-03-04 08:00"), nil},
+		{change("abcdef01"+tail, "2026-03-01 08:00"), nil},
+		{change("1234567"+tail, "2026-03-01 08:00"), nil},
+	} {
+		var got []string
+		for _, o := range tl.Obscures([]Change{tc.c}) {
+			got = append(got, o.Kind+" "+o.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("recording %s authored %s obscures %v, want %v", tc.c.SHA[:8], tc.c.AuthoredAt.Format(time.DateTime), got, tc.want)
 		}
 	}
 }

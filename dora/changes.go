@@ -292,8 +292,12 @@ const anyTime int64 = math.MaxInt64
 
 // madeBy reports whether change j may have existed at asOf: it was
 // authored no later than asOf plus the clock skew.
-func (t *Timeline) madeBy(j int32, asOf int64) bool {
-	return asOf > math.MaxInt64-t.skew || t.ch[j].authored <= asOf+t.skew
+func (t *Timeline) madeBy(j int32, asOf int64) bool { return t.madeAt(t.ch[j].authored, asOf) }
+
+// madeAt reports whether a commit authored at authored may have existed
+// at asOf.
+func (t *Timeline) madeAt(authored, asOf int64) bool {
+	return asOf > math.MaxInt64-t.skew || authored <= asOf+t.skew
 }
 
 // abbreviating returns the changes of repo whose SHA starts with the same 7

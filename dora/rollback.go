@@ -2,6 +2,7 @@ package dora
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -175,25 +176,34 @@ func (t *Timeline) abbreviates(service, repo, sha string, asOf int64) []string {
 	repos := t.recordRepos(service, repo)
 	var found []string
 	n := asOfElseAny(asOf, func(asOf int64) naming {
-		n := naming{j: -1}
 		found = found[:0]
-		for j := range t.ch {
-			ch := &t.ch[j]
-			if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
-				continue
-			}
-			if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
-				found = append(found, s)
-				n.add(int32(j), s)
-			}
-		}
-		return n
+		return t.abbrevNaming(repos, sha, asOf, &found)
 	})
 	if !n.ambiguous {
 		return nil
 	}
 	slices.Sort(found)
 	return slices.Compact(found)
+}
+
+// abbrevNaming is what abbreviation sha names among the changes of repos
+// made by asOf, reading every change; found, when not nil, gets their
+// SHAs.
+func (t *Timeline) abbrevNaming(repos []int32, sha string, asOf int64, found *[]string) naming {
+	n := naming{j: -1}
+	for j := range t.ch {
+		ch := &t.ch[j]
+		if ch.flags&ambiguousSHA != 0 || !slices.Contains(repos, ch.repo) || !t.madeBy(int32(j), asOf) {
+			continue
+		}
+		if s := t.changeSHA(int32(j)); strings.HasPrefix(s, sha) {
+			if found != nil {
+				*found = append(*found, s)
+			}
+			n.add(int32(j), s)
+		}
+	}
+	return n
 }
 
 // listSHAs names recorded commits for a message: the first three, each by
@@ -211,4 +221,81 @@ func listSHAs(shas []string) string {
 		b.WriteString(s[:min(12, len(s))])
 	}
 	return fmt.Sprintf("%d recorded commits (%s)", len(shas), b.String())
+}
+
+// Obscured is a record whose abbreviated SHA names one recorded commit,
+// and would name none once another is recorded (Timeline.Obscures).
+type Obscured struct {
+	Kind    string // "deployment" or "incident" (its cause)
+	ID      string
+	Service string
+	SHA     string    // the abbreviation
+	At      time.Time // the record's time: a deployment's, an incident's opening
+}
+
+// Obscures returns the production deployments and incidents' causes whose
+// abbreviated SHA names one recorded commit now and would name none once
+// the changes cs are recorded too: a change of cs starts with it and is
+// another commit, which existed at the record's time (authored by then,
+// plus the clock skew) or, when no recorded commit did, at any time (the
+// rule of asOfElseAny). A commit made later changes nothing of the past,
+// but one recorded late does: a webhook delivered late, an import, a
+// commit of a branch merged after the deployment. Such a record is placed
+// by its time alone from then on, so whoever records cs is told. It reads
+// every deployment and incident once, and the changes of the few
+// abbreviations cs share.
+func (t *Timeline) Obscures(cs []Change) []Obscured {
+	by := map[string][]*Change{} // by the first digits of their SHAs
+	for i := range cs {
+		if sha := cs[i].SHA; len(sha) >= minAbbrev && isHex(sha) {
+			by[sha[:minAbbrev]] = append(by[sha[:minAbbrev]], &cs[i])
+		}
+	}
+	if len(by) == 0 {
+		return nil
+	}
+	var out []Obscured
+	check := func(l *line, kind, id, repo, sha string, at time.Time) {
+		if len(sha) < minAbbrev || len(sha) >= 40 || !isHex(sha) || by[sha[:minAbbrev]] == nil {
+			return
+		}
+		if t.obscures(l, repo, sha, nanos(at), by[sha[:minAbbrev]]) {
+			out = append(out, Obscured{Kind: kind, ID: id, Service: l.name, SHA: sha, At: at})
+		}
+	}
+	for _, l := range t.sorted {
+		for k := range l.deps {
+			d := &l.deps[k]
+			check(l, "deployment", d.ID, d.Repo, d.SHA, d.At)
+		}
+		for k := range l.incidents {
+			i := &l.incidents[k].Incident
+			if i.DeploymentID == "" {
+				check(l, "incident", i.ID, i.Repo, strings.ToLower(i.CauseSHA), i.OpenedAt)
+			}
+		}
+	}
+	return out
+}
+
+// obscures reports whether abbreviation sha, recorded at asOf for line l
+// (in repo, or in the line's repositories), names one commit now and none
+// with the changes cs.
+func (t *Timeline) obscures(l *line, repo, sha string, asOf int64, cs []*Change) bool {
+	repos := t.recordRepos(l.name, repo)
+	before := asOfElseAny(asOf, func(asOf int64) naming { return t.abbrevNaming(repos, sha, asOf, nil) })
+	if before.j < 0 || before.ambiguous {
+		return false
+	}
+	after := asOfElseAny(asOf, func(asOf int64) naming {
+		n := t.abbrevNaming(repos, sha, asOf, nil)
+		for _, c := range cs {
+			id, ok := t.repos.find(c.Repo)
+			if ok && slices.Contains(repos, id) && strings.HasPrefix(c.SHA, sha) && t.madeAt(nanos(c.AuthoredAt), asOf) {
+				n.add(math.MaxInt32, c.SHA) // a change not recorded yet
+			}
+		}
+		return n
+	})
+	return after.ambiguous
 }
