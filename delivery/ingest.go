@@ -354,7 +354,7 @@ func (s *Service) record(ctx context.Context, d *Delivery) (Receipt, error) {
 	if err := d.validate(); err != nil {
 		return Receipt{}, err
 	}
-	obscured := s.obscured(ctx, d.Changes)
+	obscured := s.obscured(d.Changes)
 	stored, err := s.Store.RecordDelivery(ctx, d)
 	if err != nil {
 		return Receipt{}, err
@@ -370,16 +370,19 @@ func (s *Service) record(ctx context.Context, d *Delivery) (Receipt, error) {
 // obscured warns of the earlier deployments and incidents whose
 // abbreviated SHA names one commit, and names none once changes are
 // recorded too (dora.Timeline.Obscures): the abbreviation was ambiguous
-// when it was recorded, and nobody knew. It reads the timeline before
-// they are stored, best effort as ambiguousSHA. The receipt carries it
+// when it was recorded, and nobody knew. It reads the timeline built last,
+// however old, and builds none: a build per webhook would cost every push
+// a read of all records, and make the reads after it stale once builds
+// are slow (Service.SlowBuild). So it is best effort: a record newer than
+// that timeline is not warned of. The receipt carries it
 // (a forge shows it in its log of deliveries) and so does the service's
 // log, since nobody may read a webhook's answer.
-func (s *Service) obscured(ctx context.Context, changes []dora.Change) *Warning {
+func (s *Service) obscured(changes []dora.Change) *Warning {
 	if len(changes) == 0 {
 		return nil
 	}
-	snap, err := s.timeline(ctx)
-	if err != nil {
+	snap := s.builtTimeline()
+	if snap == nil {
 		return nil
 	}
 	obs := snap.tl.Obscures(changes)
