@@ -404,18 +404,11 @@ func (s *Service) obscured(changes []dora.Change) *Warning {
 		}
 		return &Warning{Field: field(o), Message: fmt.Sprintf("%q of %s %s of %s %s", o.SHA, o.Kind, o.ID, o.Service, ambiguousNow) + fix.text, Again: fix.again}
 	}
-	var b strings.Builder
+	names := make([]string, len(obs))
 	for i, o := range obs {
-		if i == 3 {
-			fmt.Fprintf(&b, " and %d more", len(obs)-3)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q of %s %s of %s", o.SHA, o.Kind, o.ID, o.Service)
+		names[i] = fmt.Sprintf("%q of %s %s of %s", o.SHA, o.Kind, o.ID, o.Service)
 	}
-	return &Warning{Field: field(obs[0]), Message: fmt.Sprintf("of %d earlier records (%s) %s", len(obs), b.String(), ambiguousNow) +
+	return &Warning{Field: field(obs[0]), Message: fmt.Sprintf("of %d earlier records (%s) %s", len(obs), valueloop.ListFirst(names, 3), ambiguousNow) +
 		"each is placed by its time alone: to name its commit, record it again with more of its digits and the same id and time (delivery record list finds it)"}
 }
 

@@ -209,18 +209,11 @@ func (t *Timeline) abbrevNaming(repos []int32, sha string, asOf int64, found *[]
 // listSHAs names recorded commits for a message: the first three, each by
 // its first 12 digits.
 func listSHAs(shas []string) string {
-	var b strings.Builder
+	short := make([]string, len(shas))
 	for i, s := range shas {
-		if i == 3 {
-			fmt.Fprintf(&b, " and %d more", len(shas)-3)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(s[:min(12, len(s))])
+		short[i] = s[:min(12, len(s))]
 	}
-	return fmt.Sprintf("%d recorded commits (%s)", len(shas), b.String())
+	return fmt.Sprintf("%d recorded commits (%s)", len(shas), valueloop.ListFirst(short, 3))
 }
 
 // Obscured is a record whose abbreviated SHA names one recorded commit,
